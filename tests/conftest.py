@@ -1,0 +1,16 @@
+"""Shared fixtures: the development data beside the project, when present."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the project root; tests that need it skip cleanly without it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"development data not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,165 @@
+"""Command line: parse arguments, then call the library. No logic lives here.
+
+Every user error surfaces as one line on stderr and a non-zero exit; ``--debug`` shows tracebacks.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vidstyle import __version__
+from vidstyle.errors import VidstyleError
+
+
+def _positive_int(text: str) -> int:
+    v = int(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    v = float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return v
+
+
+def _unit_float(text: str) -> float:
+    v = float(text)
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return v
+
+
+def _add_device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto = cuda, mps, cpu)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="network precision (auto: fp16 autocast on CUDA, fp32 elsewhere)")
+
+
+# --- stylize ---------------------------------------------------------------------------------
+
+def _add_stylize(sub) -> None:
+    p = sub.add_parser("stylize", help="stylize a video file", description="Stylize a video file, keeping audio and timing.")
+    p.add_argument("input", help="input video file")
+    p.add_argument("-o", "--output", required=True, help="output video file (.mp4, .mkv, .mov, .webm)")
+    p.add_argument("--style", required=True,
+                   help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (see `vidstyle styles`)")
+    _add_device_args(p)
+    p.add_argument("--batch", type=_positive_int, default=4, help="frames per network call (default 4)")
+    p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
+    p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this many pixels")
+    p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the input size")
+    p.add_argument("--start", type=float, help="start time in seconds")
+    p.add_argument("--duration", type=_positive_float, help="process this many seconds")
+    p.add_argument("--codec", default="libx264",
+                   help="libx264 (default), libx265, libvpx-vp9, libsvtav1, h264_nvenc, hevc_nvenc")
+    p.add_argument("--crf", type=int, default=18, help="constant rate factor (quality; lower is better, default 18)")
+    p.add_argument("--preset", default="medium", help="encoder preset (default medium)")
+    p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (default yuv420p)")
+    p.add_argument("--no-audio", action="store_true", help="drop audio streams")
+    p.add_argument("--temporal", choices=["off", "flow"], default="off",
+                   help="flow-guided temporal stabilizer (default off)")
+    p.add_argument("--temporal-strength", type=_unit_float, default=0.5,
+                   help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default 0.5)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_cmd_stylize)
+
+
+def _cmd_stylize(args) -> int:
+    from vidstyle.config import EncodeConfig, StylizeConfig
+    from vidstyle.pipeline import stylize_video
+
+    config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
+                           channels_last=not args.no_channels_last, max_side=args.max_side, scale=args.scale,
+                           start=args.start, duration=args.duration, temporal=args.temporal,
+                           temporal_strength=args.temporal_strength)
+    encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
+                          audio=not args.no_audio)
+    result = stylize_video(args.input, args.output, style=args.style, config=config, encode=encode,
+                           overwrite=args.overwrite, progress=not args.quiet)
+    if not args.quiet:
+        print(result.summary(), file=sys.stderr)
+    return 0
+
+
+# --- styles ----------------------------------------------------------------------------------
+
+def _add_styles(sub) -> None:
+    p = sub.add_parser("styles", help="list bundled styles")
+    p.add_argument("--verbose", "-v", action="store_true", help="also show each style's training command")
+    p.set_defaults(func=_cmd_styles)
+
+
+def _cmd_styles(args) -> int:
+    from vidstyle.models.zoo import bundled_styles
+
+    styles = bundled_styles()
+    if not styles:
+        print("no styles are bundled; train one with `vidstyle train`", file=sys.stderr)
+        return 0
+    for name, info in styles.items():
+        meta = next(s for s in info.styles if s["name"] == name)
+        desc = ", ".join(x for x in (meta.get("painting"), meta.get("artist"), str(meta.get("year", ""))) if x)
+        print(f"{name:22s} {info.arch_args.get('channels')!s:16s} {desc}")
+        if args.verbose:
+            print(f"{'':22s} file: {info.path}\n{'':22s} trained with: {info.train_command}")
+    return 0
+
+
+# --- registration of the other commands (each lives in its own module's `add_parser`) ---------
+
+_OPTIONAL_COMMANDS = [
+    # (module, function that adds the subparser)
+    ("vidstyle.train.cli", "add_train_parser"),
+    ("vidstyle.train.cli", "add_optimize_parser"),
+    ("vidstyle.eval", "add_parser"),
+    ("vidstyle.live", "add_parser"),
+    ("vidstyle.bench", "add_parser"),
+    ("vidstyle.export", "add_parser"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="vidstyle", description="Video style transfer with temporal consistency.")
+    parser.add_argument("--version", action="version", version=f"vidstyle {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_stylize(sub)
+    _add_styles(sub)
+    for module, fn in _OPTIONAL_COMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("vidstyle"):
+                continue  # command not built yet
+            raise
+        getattr(mod, fn)(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except VidstyleError as exc:
+        if args.debug:
+            raise
+        print(f"vidstyle: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vidstyle: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # unexpected: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"vidstyle: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,35 @@
+"""Frozen configuration dataclasses shared by the library, the CLI and saved next to weights."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """How the stylized stream is encoded (see ``vidstyle stylize --help``)."""
+
+    codec: str = "libx264"
+    crf: int | None = 18
+    preset: str | None = "medium"
+    pix_fmt: str = "yuv420p"
+    audio: bool = True
+
+
+@dataclass(frozen=True)
+class StylizeConfig:
+    """How frames are stylized: network placement, resolution, segment and temporal smoothing."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    batch: int = 4
+    channels_last: bool = True
+    max_side: int | None = None
+    scale: float | None = None
+    start: float | None = None
+    duration: float | None = None
+    temporal: str = "off"
+    temporal_strength: float = 0.5
+    queue_size: int = 8
+
+    def to_dict(self) -> dict:
+        return asdict(self)

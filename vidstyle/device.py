@@ -1,0 +1,79 @@
+"""Device and precision choice: the one place every command resolves ``--device``/``--precision``."""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from vidstyle.errors import VidstyleError
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
+    """Turn ``auto|cpu|cuda|cuda:N|mps`` into a usable :class:`torch.device`.
+
+    ``auto`` prefers CUDA, then Apple MPS, then the CPU. Asking for a device that is not
+    present is a user error, not a silent fallback.
+    """
+    if isinstance(spec, torch.device):
+        return spec
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError as exc:
+        raise VidstyleError(f"unknown device {spec!r} (use auto, cpu, cuda, cuda:N or mps)") from exc
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise VidstyleError(f"device {spec!r} requested but CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise VidstyleError(
+                f"device {spec!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
+    elif device.type == "mps":
+        if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+            raise VidstyleError("device 'mps' requested but Apple MPS is not available on this machine")
+    elif device.type != "cpu":
+        raise VidstyleError(f"unsupported device {spec!r} (use auto, cpu, cuda, cuda:N or mps)")
+    return device
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype for ``precision`` on ``device``; ``None`` means plain fp32.
+
+    ``auto`` is fp16 on CUDA (tensor cores, the network is norm-heavy and tolerates it) and fp32
+    elsewhere; bf16 is allowed everywhere autocast supports it.
+    """
+    precision = (precision or "auto").lower()
+    if precision not in PRECISIONS:
+        raise VidstyleError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)})")
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else None
+    if precision == "fp32":
+        return None
+    if precision == "fp16":
+        if device.type == "cpu":
+            raise VidstyleError("fp16 is only supported on CUDA/MPS; use --precision bf16 or fp32 on the CPU")
+        return torch.float16
+    return torch.bfloat16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """An autocast context for ``dtype`` on ``device``, or a no-op for fp32."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued work on ``device`` (needed before reading a wall clock)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

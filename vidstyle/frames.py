@@ -1,0 +1,76 @@
+"""Frame conversion and padding: uint8 RGB images <-> network tensors.
+
+Conventions used across vidstyle:
+
+* an *image* is a ``numpy.ndarray`` of shape (H, W, 3), dtype uint8, RGB;
+* a *batch tensor* is a float tensor of shape (B, 3, H, W) with values in [0, 1].
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.device | None = None,
+                     pin_memory: bool = False) -> torch.Tensor:
+    """Stack uint8 (H, W, 3) images into a float (B, 3, H, W) tensor in [0, 1] on ``device``.
+
+    The uint8 -> float conversion happens on the target device, so only a quarter of the bytes
+    cross the bus; with ``pin_memory`` the host buffer is pinned and the copy is non-blocking.
+    """
+    batch = np.ascontiguousarray(np.stack(images) if not isinstance(images, np.ndarray) else images)
+    if batch.ndim == 3:
+        batch = batch[None]
+    if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images of shape (B, H, W, 3), got {batch.dtype} {batch.shape}")
+    host = torch.from_numpy(batch)
+    if pin_memory and device is not None and device.type == "cuda":
+        host = host.pin_memory()
+    x = host.to(device, non_blocking=pin_memory) if device is not None else host
+    return x.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def tensor_to_images(x: torch.Tensor) -> np.ndarray:
+    """Convert a (B, 3, H, W) tensor in [0, 1] to a uint8 (B, H, W, 3) array (rounded, clamped)."""
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected a (B, 3, H, W) tensor, got {tuple(x.shape)}")
+    y = x.detach().float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
+    return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflection-pad (B, C, H, W) on the bottom/right so H and W are multiples of ``multiple``.
+
+    Returns the padded tensor and the original (H, W) for :func:`crop_to`. Reflection (not zeros)
+    so the network sees plausible content at the border and no dark seam appears after cropping.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        if ph >= h or pw >= w:  # reflection needs pad < size; tiny inputs fall back to replicate
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        else:
+            x = F.pad(x, (0, pw, 0, ph), mode="reflect")
+    return x, (h, w)
+
+
+def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Undo :func:`pad_to_multiple`: keep the top-left ``size`` = (H, W)."""
+    return x[..., : size[0], : size[1]]
+
+
+def working_size(height: int, width: int, max_side: int | None = None, scale: float | None = None) -> tuple[int, int]:
+    """The (H, W) the network runs at for a frame of (height, width) under ``--max-side``/``--scale``."""
+    factor = 1.0
+    if scale is not None:
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        factor = scale
+    if max_side is not None and max(height, width) * factor > max_side:
+        factor = max_side / max(height, width)
+    if factor == 1.0:
+        return height, width
+    return max(1, round(height * factor)), max(1, round(width * factor))

@@ -1,0 +1,169 @@
+"""Feed-forward style-transfer networks (depends only on torch).
+
+One family, :class:`TransformerNet` (Johnson et al. 2016, with the usual improvements: instance
+normalisation, reflection padding, nearest-neighbour upsampling + convolution instead of transposed
+convolution to avoid checkerboard artefacts). Width, depth, residual-block type and a
+space-to-depth stem make the standard network, the light real-time network and the multi-style
+network (conditional instance norm, Dumoulin et al. 2017) siblings built by one class.
+
+Networks take a (B, 3, H, W) float tensor in [0, 1] and return the same shape (unclamped).
+H and W must be multiples of :attr:`TransformerNet.size_multiple`; :mod:`vidstyle.frames` pads.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ConditionalInstanceNorm2d(nn.Module):
+    """Instance norm with one (gamma, beta) pair per style, mixed by :attr:`style_mix`.
+
+    ``style_mix`` has shape (num_styles,) (one mix for the whole batch) or is replaced per call by
+    :meth:`TransformerNet.set_style` with a (B, num_styles) tensor (one mix per sample, used in
+    training). A mix of several styles blends their affine parameters, which blends the styles.
+    """
+
+    def __init__(self, num_features: int, num_styles: int):
+        super().__init__()
+        self.num_styles = num_styles
+        self.weight = nn.Parameter(torch.ones(num_styles, num_features))
+        self.bias = nn.Parameter(torch.zeros(num_styles, num_features))
+        mix = torch.zeros(num_styles)
+        mix[0] = 1.0
+        self.register_buffer("style_mix", mix, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.instance_norm(x)
+        mix = self.style_mix.to(self.weight.dtype)
+        gamma = mix @ self.weight  # (C,) or (B, C)
+        beta = mix @ self.bias
+        if gamma.ndim == 1:
+            return x * gamma[None, :, None, None] + beta[None, :, None, None]
+        return x * gamma[:, :, None, None] + beta[:, :, None, None]
+
+
+def _norm(channels: int, num_styles: int) -> nn.Module:
+    if num_styles == 1:
+        return nn.InstanceNorm2d(channels, affine=True)
+    return ConditionalInstanceNorm2d(channels, num_styles)
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection padding + convolution (padding by reflection avoids dark borders)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1):
+        super().__init__(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(cin, cout, kernel, stride, groups=groups))
+
+
+class UpsampleConv(nn.Module):
+    """Nearest-neighbour x2 upsampling followed by a convolution."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3):
+        super().__init__()
+        self.conv = ConvLayer(cin, cout, kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with norms and a skip; ``separable`` uses depthwise + pointwise convs."""
+
+    def __init__(self, channels: int, num_styles: int, separable: bool = False):
+        super().__init__()
+
+        def conv() -> nn.Module:
+            if not separable:
+                return ConvLayer(channels, channels, 3)
+            return nn.Sequential(ConvLayer(channels, channels, 3, groups=channels), nn.Conv2d(channels, channels, 1))
+
+        self.conv1, self.norm1 = conv(), _norm(channels, num_styles)
+        self.conv2, self.norm2 = conv(), _norm(channels, num_styles)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.norm1(self.conv1(x)))
+        return x + self.norm2(self.conv2(y))
+
+
+class TransformerNet(nn.Module):
+    """Encoder - residual blocks - decoder image transformation network.
+
+    Args:
+        channels: widths of the encoder stages; each stage after the first halves the resolution.
+        num_residual: number of residual blocks at the lowest resolution.
+        num_styles: 1 for a single-style network (instance norm with affine parameters), more for
+            a multi-style network (conditional instance norm).
+        separable: depthwise-separable residual blocks (much cheaper on CPUs).
+        kernel_in / kernel_out: kernel size of the first / last convolution.
+        shuffle: 1, or 2 to start with a space-to-depth (pixel-unshuffle) stem and end with a
+            depth-to-space head, so the whole network runs at half resolution (real-time CPU).
+    """
+
+    def __init__(self, channels: Sequence[int] = (32, 64, 128), num_residual: int = 5, num_styles: int = 1,
+                 separable: bool = False, kernel_in: int = 9, kernel_out: int = 9, shuffle: int = 1):
+        super().__init__()
+        if len(channels) < 1 or num_styles < 1 or shuffle not in (1, 2, 4):
+            raise ValueError("invalid TransformerNet arguments")
+        self.arch_args = dict(channels=list(channels), num_residual=num_residual, num_styles=num_styles,
+                              separable=separable, kernel_in=kernel_in, kernel_out=kernel_out, shuffle=shuffle)
+        self.num_styles = num_styles
+        self.shuffle = shuffle
+        cin = 3 * shuffle * shuffle
+        layers: list[nn.Module] = [ConvLayer(cin, channels[0], kernel_in), _norm(channels[0], num_styles), nn.ReLU()]
+        for a, b in zip(channels[:-1], channels[1:]):
+            layers += [ConvLayer(a, b, 3, stride=2), _norm(b, num_styles), nn.ReLU()]
+        self.encoder = nn.Sequential(*layers)
+        self.residuals = nn.Sequential(*[ResidualBlock(channels[-1], num_styles, separable) for _ in range(num_residual)])
+        layers = []
+        for a, b in zip(reversed(channels[1:]), reversed(channels[:-1])):
+            layers += [UpsampleConv(a, b), _norm(b, num_styles), nn.ReLU()]
+        self.decoder = nn.Sequential(*layers)
+        self.head = ConvLayer(channels[0], 3 * shuffle * shuffle, kernel_out)
+
+    @property
+    def size_multiple(self) -> int:
+        """Input height and width must be multiples of this."""
+        return 2 ** (len(self.arch_args["channels"]) - 1) * self.shuffle
+
+    def set_style(self, mix: torch.Tensor | Sequence[float]) -> None:
+        """Select or blend styles: ``mix`` is (num_styles,) or (B, num_styles), normalised to sum 1."""
+        if self.num_styles == 1:
+            return
+        mix = torch.as_tensor(mix, dtype=torch.float32)
+        if mix.shape[-1] != self.num_styles or mix.ndim not in (1, 2):
+            raise ValueError(f"style mix must have {self.num_styles} entries, got shape {tuple(mix.shape)}")
+        mix = mix / mix.sum(dim=-1, keepdim=True).clamp_min(1e-8)
+        for m in self.modules():
+            if isinstance(m, ConditionalInstanceNorm2d):
+                m.style_mix = mix.to(m.weight.device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shuffle > 1:
+            x = F.pixel_unshuffle(x, self.shuffle)
+        y = self.head(self.decoder(self.residuals(self.encoder(x))))
+        if self.shuffle > 1:
+            y = F.pixel_shuffle(y, self.shuffle)
+        return y
+
+
+def transformer_net(num_styles: int = 1) -> TransformerNet:
+    """The standard network of Johnson et al. (1.68 M parameters single-style)."""
+    return TransformerNet((32, 64, 128), num_residual=5, num_styles=num_styles)
+
+
+def light_net(num_styles: int = 1) -> TransformerNet:
+    """A real-time CPU network: space-to-depth stem, narrow, depthwise-separable residual blocks."""
+    return TransformerNet((24, 48, 96), num_residual=4, num_styles=num_styles, separable=True,
+                          kernel_in=3, kernel_out=3, shuffle=2)
+
+
+#: Architecture name -> builder; the name is stored in every weights file.
+ARCHITECTURES = {"transformer": TransformerNet}
+BUILDERS = {"transformer_net": transformer_net, "light_net": light_net}
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

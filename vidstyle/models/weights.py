@@ -1,0 +1,126 @@
+"""The weights format: safetensors (never pickle) with vidstyle metadata in the header.
+
+Header metadata (all values are strings, as safetensors requires):
+
+``format``           ``vidstyle/1``
+``arch``             architecture name, a key of :data:`ARCHITECTURES`
+``arch_args``        JSON keyword arguments of the architecture
+``styles``           JSON list, one dict per style: name, painting, artist, year, ...
+``train_command``    the exact command that produced the weights
+``train_config``     JSON of the training configuration (optional)
+``metrics``          JSON of measured metrics (optional)
+``vidstyle_version`` version that wrote the file
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from vidstyle import __version__
+from vidstyle.errors import VidstyleError
+from vidstyle.models.transformer import ARCHITECTURES, TransformerNet
+
+FORMAT = "vidstyle/1"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a weights file says about itself."""
+
+    path: str
+    arch: str
+    arch_args: dict
+    styles: list[dict]
+    train_command: str = ""
+    train_config: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    vidstyle_version: str = ""
+
+    @property
+    def style_names(self) -> list[str]:
+        return [s["name"] for s in self.styles]
+
+
+def save_model(path: str | Path, model: TransformerNet, styles: list[dict], train_command: str = "",
+               train_config: dict | None = None, metrics: dict | None = None, half: bool = False) -> None:
+    """Write ``model`` to ``path`` (atomically); ``half`` stores fp16 tensors to halve the size."""
+    if len(styles) != model.num_styles:
+        raise ValueError(f"{len(styles)} style descriptions for a {model.num_styles}-style network")
+    for s in styles:
+        if not s.get("name"):
+            raise ValueError("every style needs a name")
+    tensors = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().contiguous()
+               for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "arch": "transformer",
+        "arch_args": json.dumps(model.arch_args),
+        "styles": json.dumps(styles),
+        "train_command": train_command,
+        "train_config": json.dumps(train_config or {}),
+        "metrics": json.dumps(metrics or {}),
+        "vidstyle_version": __version__,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def read_info(path: str | Path) -> ModelInfo:
+    """Read and validate only the header of a weights file."""
+    path = Path(path)
+    if not path.is_file():
+        raise VidstyleError(f"model file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise VidstyleError(f"{path} is not a valid safetensors model file ({exc})") from exc
+    if meta.get("format") != FORMAT:
+        raise VidstyleError(f"{path} is not a vidstyle model (missing or unknown 'format' in its header)")
+    try:
+        info = ModelInfo(path=str(path), arch=meta["arch"], arch_args=json.loads(meta["arch_args"]),
+                         styles=json.loads(meta["styles"]), train_command=meta.get("train_command", ""),
+                         train_config=json.loads(meta.get("train_config") or "{}"),
+                         metrics=json.loads(meta.get("metrics") or "{}"),
+                         vidstyle_version=meta.get("vidstyle_version", ""))
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise VidstyleError(f"{path} has a corrupt vidstyle header ({exc})") from exc
+    if info.arch not in ARCHITECTURES:
+        raise VidstyleError(f"{path} uses unknown architecture {info.arch!r}")
+    return info
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[TransformerNet, ModelInfo]:
+    """Build the architecture named in the header and load the weights, checking every shape."""
+    info = read_info(path)
+    try:
+        model = ARCHITECTURES[info.arch](**info.arch_args)
+    except TypeError as exc:
+        raise VidstyleError(f"{path}: architecture arguments do not match this vidstyle version ({exc})") from exc
+    if len(info.styles) != model.num_styles:
+        raise VidstyleError(f"{path}: header lists {len(info.styles)} styles for a {model.num_styles}-style network")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise VidstyleError(f"{path} is corrupt ({exc})") from exc
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise VidstyleError(f"{path}: weights do not match the architecture "
+                            f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for k, v in expected.items():
+        if state[k].shape != v.shape:
+            raise VidstyleError(f"{path}: tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
+        if v.is_floating_point():
+            state[k] = state[k].float()
+    model.load_state_dict(state)
+    return model.to(device).eval(), info

@@ -1,0 +1,109 @@
+"""The style registry: styles bundled inside the package and user model files.
+
+Bundled styles are safetensors files in ``vidstyle/models/styles/`` (read with importlib.resources,
+so they work from a wheel and offline). A file may hold several styles (a multi-style network);
+each style is addressed by its name. A style spec is one of:
+
+* ``NAME``                       a bundled style;
+* ``path/to/model.safetensors``  a user's model (its first style, or its only one);
+* ``mix:a=0.7,b=0.3``            a blend of styles of one bundled multi-style network;
+* ``path.safetensors:a=0.7,b=0.3`` a blend of styles of a user's multi-style network.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from vidstyle.errors import VidstyleError
+from vidstyle.models.weights import ModelInfo, read_info
+
+
+@dataclass(frozen=True)
+class StyleChoice:
+    """A resolved style spec: the weights file and the mix of its styles (one weight per style)."""
+
+    path: Path
+    info: ModelInfo
+    mix: tuple[float, ...]
+
+    @property
+    def label(self) -> str:
+        names = self.info.style_names
+        parts = [f"{n}={w:g}" for n, w in zip(names, self.mix) if w > 0]
+        return parts[0].split("=")[0] if len(parts) == 1 else "mix:" + ",".join(parts)
+
+
+def bundled_files() -> list[Path]:
+    """Weights files shipped inside the package, sorted by name."""
+    root = resources.files("vidstyle.models") / "styles"
+    if not root.is_dir():
+        return []
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".safetensors"))
+
+
+def bundled_styles() -> dict[str, ModelInfo]:
+    """Style name -> info of the file that holds it, for every bundled style."""
+    out: dict[str, ModelInfo] = {}
+    for f in bundled_files():
+        info = read_info(f)
+        for name in info.style_names:
+            out.setdefault(name, info)
+    return out
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``a=0.7,b=0.3`` -> {"a": 0.7, "b": 0.3}; a bare name means weight 1."""
+    mix: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, weight = part.partition("=")
+        try:
+            w = float(weight) if weight else 1.0
+        except ValueError:
+            raise VidstyleError(f"bad style weight in {part!r}: expected name=number") from None
+        if w < 0:
+            raise VidstyleError(f"style weights must be non-negative, got {part!r}")
+        mix[name.strip()] = w
+    if not mix or sum(mix.values()) <= 0:
+        raise VidstyleError(f"empty style mix {text!r}")
+    return mix
+
+
+def _mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
+    names = info.style_names
+    unknown = [n for n in mix if n not in names]
+    if unknown:
+        raise VidstyleError(f"{Path(info.path).name} has no style {unknown[0]!r} (it has: {', '.join(names)})")
+    total = sum(mix.values())
+    return tuple(mix.get(n, 0.0) / total for n in names)
+
+
+def resolve_style(spec: str | Path) -> StyleChoice:
+    """Resolve a style spec (see module docstring) to a file and a mix; raise a clear error otherwise."""
+    text = str(spec).strip()
+    if not text:
+        raise VidstyleError("no style given")
+    mix_text = None
+    if text.startswith("mix:"):
+        mix = parse_mix(text[4:])
+        for f in bundled_files():
+            info = read_info(f)
+            if all(n in info.style_names for n in mix):
+                return StyleChoice(f, info, _mix_vector(info, mix))
+        raise VidstyleError(f"no bundled multi-style network holds all of {', '.join(mix)} "
+                            f"(see `vidstyle styles`)")
+    if ".safetensors:" in text:
+        text, _, mix_text = text.partition(".safetensors:")
+        text += ".safetensors"
+    path = Path(text).expanduser()
+    if path.suffix == ".safetensors" or path.exists() or "/" in text:
+        info = read_info(path)
+        if mix_text:
+            return StyleChoice(path, info, _mix_vector(info, parse_mix(mix_text)))
+        return StyleChoice(path, info, tuple(1.0 if i == 0 else 0.0 for i in range(len(info.styles))))
+    styles = bundled_styles()
+    if text not in styles:
+        known = ", ".join(sorted(styles)) or "none are bundled"
+        raise VidstyleError(f"unknown style {text!r} (bundled styles: {known}; or give a .safetensors path)")
+    info = styles[text]
+    return StyleChoice(Path(info.path), info, _mix_vector(info, {text: 1.0}))

@@ -1,0 +1,112 @@
+"""The Stylizer: load a style once, then stylize frames, batches or iterators of frames.
+
+Used by the file pipeline, the live webcam mode and the benchmark, so every path shares the same
+device handling, precision, padding and resizing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidstyle.device import autocast, resolve_device, resolve_precision
+from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images, working_size
+from vidstyle.models.transformer import TransformerNet
+from vidstyle.models.weights import ModelInfo, load_model
+from vidstyle.models.zoo import StyleChoice, parse_mix, resolve_style
+
+
+class Stylizer:
+    """A loaded style network ready for inference.
+
+    Args:
+        style: a style spec (bundled name, ``.safetensors`` path, ``mix:a=0.7,b=0.3``).
+        device: ``auto|cpu|cuda|cuda:N|mps``.
+        precision: ``auto|fp32|fp16|bf16`` (auto: fp16 autocast on CUDA, fp32 elsewhere).
+        channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
+        max_side / scale: run the network at reduced resolution and resize the output back.
+    """
+
+    def __init__(self, style: str | Path | StyleChoice, *, device: str | torch.device = "auto",
+                 precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
+                 scale: float | None = None):
+        choice = style if isinstance(style, StyleChoice) else resolve_style(style)
+        self.device = resolve_device(device)
+        model, info = load_model(choice.path, self.device)
+        self._setup(model, info, precision, channels_last, max_side, scale)
+        self.choice = choice
+        self.model.set_style(choice.mix)
+
+    @classmethod
+    def from_model(cls, model: TransformerNet, info: ModelInfo | None = None, *, device: str | torch.device = "auto",
+                   precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
+                   scale: float | None = None) -> "Stylizer":
+        """Wrap an in-memory network (tests, benchmarks, training previews)."""
+        self = cls.__new__(cls)
+        self.device = resolve_device(device)
+        info = info or ModelInfo(path="<memory>", arch="transformer", arch_args=model.arch_args,
+                                 styles=[{"name": f"style{i}"} for i in range(model.num_styles)])
+        self._setup(model.to(self.device).eval(), info, precision, channels_last, max_side, scale)
+        self.choice = None
+        return self
+
+    def _setup(self, model, info, precision, channels_last, max_side, scale) -> None:
+        self.model, self.info = model, info
+        self.dtype = resolve_precision(precision, self.device)
+        self.channels_last = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.max_side, self.scale = max_side, scale
+
+    @property
+    def style_names(self) -> list[str]:
+        return self.info.style_names
+
+    def set_mix(self, mix: dict[str, float] | str | Sequence[float]) -> None:
+        """Blend the styles of a multi-style network: {"a": 0.7, "b": 0.3}, "a=0.7,b=0.3" or a vector."""
+        if isinstance(mix, str):
+            mix = parse_mix(mix)
+        if isinstance(mix, dict):
+            from vidstyle.models.zoo import _mix_vector
+            mix = _mix_vector(self.info, mix)
+        self.model.set_style(list(mix))
+
+    @torch.inference_mode()
+    def stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float in [0, 1] on :attr:`device` -> stylized (B, 3, H, W) float in [0, 1]."""
+        h, w = x.shape[-2:]
+        wh, ww = working_size(h, w, self.max_side, self.scale)
+        if (wh, ww) != (h, w):
+            x = F.interpolate(x, size=(wh, ww), mode="bilinear", align_corners=False, antialias=wh < h)
+        x, size = pad_to_multiple(x, self.model.size_multiple)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.dtype):
+            y = self.model(x)
+        y = crop_to(y.float(), size)
+        if (wh, ww) != (h, w):
+            y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
+        return y.clamp_(0.0, 1.0)
+
+    def stylize_batch(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """uint8 (B, H, W, 3) RGB images (same size) -> stylized uint8 (B, H, W, 3)."""
+        x = images_to_tensor(images, self.device, pin_memory=self.device.type == "cuda")
+        return tensor_to_images(self.stylize_tensor(x))
+
+    def stylize(self, image: np.ndarray) -> np.ndarray:
+        """One uint8 (H, W, 3) RGB image -> stylized uint8 (H, W, 3)."""
+        return self.stylize_batch(image[None])[0]
+
+    def stylize_iter(self, images: Iterable[np.ndarray], batch_size: int = 1) -> Iterator[np.ndarray]:
+        """Stylize a stream of images lazily, ``batch_size`` at a time, yielding one image at a time."""
+        buf: list[np.ndarray] = []
+        for img in images:
+            buf.append(img)
+            if len(buf) == batch_size:
+                yield from self.stylize_batch(buf)
+                buf = []
+        if buf:
+            yield from self.stylize_batch(buf)
