@@ -112,14 +112,26 @@ def _cmd_styles(args) -> int:
 # --- registration of the other commands (each lives in its own module's `add_parser`) ---------
 
 _OPTIONAL_COMMANDS = [
-    # (module, function that adds the subparser)
-    ("vidstyle.train.cli", "add_train_parser"),
-    ("vidstyle.train.cli", "add_optimize_parser"),
-    ("vidstyle.eval", "add_parser"),
-    ("vidstyle.live", "add_parser"),
-    ("vidstyle.bench", "add_parser"),
-    ("vidstyle.export", "add_parser"),
+    # (command, module, function that adds the subparser)
+    ("train", "vidstyle.train.cli", "add_train_parser"),
+    ("optimize", "vidstyle.train.cli", "add_optimize_parser"),
+    ("eval", "vidstyle.eval", "add_parser"),
+    ("live", "vidstyle.live", "add_parser"),
+    ("bench", "vidstyle.bench", "add_parser"),
+    ("export", "vidstyle.export", "add_parser"),
 ]
+
+
+def _add_unavailable(sub, name: str, missing: str) -> None:
+    """Register a command whose module needs a package that is not installed: it explains, not crashes."""
+    if name in sub.choices:
+        return
+    p = sub.add_parser(name, help=f"(unavailable: needs the Python package {missing!r})")
+
+    def unavailable(args):
+        raise VidstyleError(f"`vidstyle {name}` needs the Python package {missing!r}: pip install {missing}")
+
+    p.set_defaults(func=unavailable)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,13 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_stylize(sub)
     _add_styles(sub)
-    for module, fn in _OPTIONAL_COMMANDS:
+    for name, module, fn in _OPTIONAL_COMMANDS:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.startswith("vidstyle"):
                 continue  # command not built yet
-            raise
+            _add_unavailable(sub, name, exc.name or str(exc))
+            continue
         getattr(mod, fn)(sub)
     return parser
 

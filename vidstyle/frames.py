@@ -37,7 +37,7 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     """Convert a (B, 3, H, W) tensor in [0, 1] to a uint8 (B, H, W, 3) array (rounded, clamped)."""
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"expected a (B, 3, H, W) tensor, got {tuple(x.shape)}")
-    y = x.detach().float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
+    y = x.detach().float().clamp(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)  # clamp copies: x is untouched
     return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 

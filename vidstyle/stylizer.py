@@ -13,10 +13,14 @@ import torch
 import torch.nn.functional as F
 
 from vidstyle.device import autocast, resolve_device, resolve_precision
+from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images, working_size
 from vidstyle.models.transformer import TransformerNet
 from vidstyle.models.weights import ModelInfo, load_model
 from vidstyle.models.zoo import StyleChoice, parse_mix, resolve_style
+
+
+BACKENDS = ("torch", "compile", "onnx")
 
 
 class Stylizer:
@@ -28,38 +32,59 @@ class Stylizer:
         precision: ``auto|fp32|fp16|bf16`` (auto: fp16 autocast on CUDA, fp32 elsewhere).
         channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
         max_side / scale: run the network at reduced resolution and resize the output back.
+        backend: ``torch`` (eager PyTorch), ``compile`` (``torch.compile``; compiles once per input
+            size) or ``onnx`` (ONNX Runtime, CPU and fp32 only; the fastest CPU path, see
+            benchmarks/RESULTS.md).
     """
 
     def __init__(self, style: str | Path | StyleChoice, *, device: str | torch.device = "auto",
                  precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
-                 scale: float | None = None):
+                 scale: float | None = None, backend: str = "torch"):
         choice = style if isinstance(style, StyleChoice) else resolve_style(style)
         self.device = resolve_device(device)
         model, info = load_model(choice.path, self.device)
-        self._setup(model, info, precision, channels_last, max_side, scale)
+        model.set_style(choice.mix)
+        self._setup(model, info, precision, channels_last, max_side, scale, backend)
         self.choice = choice
-        self.model.set_style(choice.mix)
 
     @classmethod
     def from_model(cls, model: TransformerNet, info: ModelInfo | None = None, *, device: str | torch.device = "auto",
                    precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
-                   scale: float | None = None) -> "Stylizer":
+                   scale: float | None = None, backend: str = "torch") -> "Stylizer":
         """Wrap an in-memory network (tests, benchmarks, training previews)."""
         self = cls.__new__(cls)
         self.device = resolve_device(device)
         info = info or ModelInfo(path="<memory>", arch="transformer", arch_args=model.arch_args,
                                  styles=[{"name": f"style{i}"} for i in range(model.num_styles)])
-        self._setup(model.to(self.device).eval(), info, precision, channels_last, max_side, scale)
+        self._setup(model.to(self.device).eval(), info, precision, channels_last, max_side, scale, backend)
         self.choice = None
         return self
 
-    def _setup(self, model, info, precision, channels_last, max_side, scale) -> None:
+    def _setup(self, model, info, precision, channels_last, max_side, scale, backend="torch") -> None:
         self.model, self.info = model, info
         self.dtype = resolve_precision(precision, self.device)
+        if backend not in BACKENDS:
+            raise VidstyleError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
+        if backend == "onnx":
+            if self.device.type != "cpu" or self.dtype is not None:
+                raise VidstyleError("the onnx backend runs on the CPU in fp32 only (use --device cpu --precision fp32)")
+            channels_last = False  # ONNX Runtime takes contiguous NCHW arrays
+        self.backend = backend
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.max_side, self.scale = max_side, scale
+        self._build_forward()
+
+    def _build_forward(self) -> None:
+        """The callable that runs the network: the module itself, compiled, or an ORT session."""
+        if self.backend == "onnx":
+            from vidstyle.export import OnnxRunner
+            self._forward = OnnxRunner(self.model)  # exported with the current style mix baked in
+        elif self.backend == "compile":
+            self._forward = torch.compile(self.model)
+        else:
+            self._forward = self.model
 
     @property
     def style_names(self) -> list[str]:
@@ -73,6 +98,8 @@ class Stylizer:
             from vidstyle.models.zoo import _mix_vector
             mix = _mix_vector(self.info, mix)
         self.model.set_style(list(mix))
+        if self.backend == "onnx":
+            self._build_forward()  # the exported graph holds the old mix as a constant
 
     @torch.inference_mode()
     def stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +112,7 @@ class Stylizer:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.dtype):
-            y = self.model(x)
+            y = self._forward(x)
         y = crop_to(y.float(), size)
         if (wh, ww) != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)

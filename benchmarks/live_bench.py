@@ -1,0 +1,147 @@
+"""Live-mode benchmark: processed fps and capture-to-display latency of `vidstyle live`.
+
+Runs the real command in `--source FILE --realtime --no-window` mode (the file is replayed as a
+camera, looped: paced at its frame rate, frames the stylizer cannot keep up with are dropped) at 640x360
+with the fastest model, and writes benchmarks/results/live.json.
+
+Targets (issue 5, 2-core CPU): >= 20 processed frames/s and p95 latency <= 120 ms.
+
+The model is the bundled style built on the light network when one exists; otherwise a
+random-weights ``light_net`` (the same architecture runs at the same speed whatever its weights).
+
+    .venv/bin/python benchmarks/live_bench.py [--duration 20] [--video FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_FPS, TARGET_P95_MS = 20.0, 120.0
+SIZE = "640x360"
+
+
+def default_video() -> Path:
+    for candidate in (ROOT / "samples" / "sample.mp4", ROOT.parent / "shared" / "data" / "video" / "cutbunny.mp4"):
+        if candidate.is_file():
+            return candidate
+    sys.exit("no benchmark video: pass --video FILE (samples/sample.mp4 or ../shared/data/video/cutbunny.mp4)")
+
+
+def fastest_model(tmp: Path) -> tuple[str, str]:
+    """(style spec, description): a bundled light-network style, else a random light_net."""
+    from vidstyle.models.transformer import light_net
+    from vidstyle.models.weights import save_model
+    from vidstyle.models.zoo import bundled_styles
+
+    light_args = light_net().arch_args
+    for name, info in bundled_styles().items():
+        if {k: v for k, v in info.arch_args.items() if k != "num_styles"} == \
+                {k: v for k, v in light_args.items() if k != "num_styles"}:
+            return name, f"bundled style {name} (light_net)"
+    import torch
+
+    torch.manual_seed(0)
+    path = tmp / "light_net_random.safetensors"
+    save_model(path, light_net(), styles=[{"name": "light_random"}])
+    return str(path), "light_net with random weights (no bundled light style yet; same speed)"
+
+
+def run_live(video: Path, style: str, duration: float, extra: list[str], stats_path: Path) -> dict:
+    cmd = [sys.executable, "-m", "vidstyle", "live", "--source", str(video), "--realtime", "--loop", "--no-window",
+           "--size", SIZE, "--duration", str(duration), "--style", style, "--device", "cpu",
+           "--stats-json", str(stats_path), *extra]
+    load_before = os.getloadavg()[0]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        sys.exit(f"live run failed ({' '.join(cmd)}):\n{r.stderr}")
+    stats = json.loads(stats_path.read_text())
+    stats["load_average_1min_before"] = round(load_before, 2)
+    stats["load_average_1min_after"] = round(os.getloadavg()[0], 2)
+    return stats
+
+
+def network_ms(style: str, extra: list[str], video: Path, frames: int = 30) -> float:
+    """Mean milliseconds of Stylizer.stylize alone on 640x360 frames of ``video`` (same options as
+    the live run): the live path's floor, to tell pipeline overhead from machine speed."""
+    import av
+    import numpy as np
+
+    from vidstyle.stylizer import Stylizer
+
+    kwargs = dict(device="cpu", channels_last="--no-channels-last" not in extra)
+    if "--backend" in extra:
+        kwargs.update(backend=extra[extra.index("--backend") + 1], precision="fp32")
+    stylizer = Stylizer(style, **kwargs)
+    w, h = (int(v) for v in SIZE.split("x"))
+    with av.open(str(video)) as c:
+        images = [f.to_ndarray(format="rgb24", width=w, height=h) for _, f in zip(range(frames), c.decode(video=0))]
+    for img in images[:3]:
+        stylizer.stylize(img)
+    t0 = time.perf_counter()
+    for img in images:
+        stylizer.stylize(img)
+    return (time.perf_counter() - t0) / len(images) * 1000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--video", type=Path, help="video replayed as the camera (default: samples/sample.mp4 or "
+                                                "../shared/data/video/cutbunny.mp4)")
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds per configuration (default 20)")
+    ap.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "live.json")
+    args = ap.parse_args()
+    video = args.video or default_video()
+
+    import torch
+
+    configs = {  # name -> extra `vidstyle live` arguments
+        "torch (channels_last)": [],
+        "torch, no channels_last": ["--no-channels-last"],
+        "onnx": ["--backend", "onnx", "--precision", "fp32"],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        style, model_desc = fastest_model(Path(tmp))
+        results = {}
+        for name, extra in configs.items():
+            stats = run_live(video, style, args.duration, extra, Path(tmp) / "stats.json")
+            stats["command_extra_args"] = extra
+            stats["network_only_ms_per_frame"] = round(network_ms(style, extra, video), 1)
+            stats["meets_targets"] = stats["mean_fps"] >= TARGET_FPS and stats["latency_p95_ms"] <= TARGET_P95_MS
+            results[name] = stats
+            print(f"{name:26s} {stats['mean_fps']:5.1f} fps  latency mean {stats['latency_mean_ms']:5.0f} ms  "
+                  f"p95 {stats['latency_p95_ms']:5.0f} ms  network alone {stats['network_only_ms_per_frame']:.0f} ms  "
+                  f"({stats['processed']}/{stats['captured']} frames, "
+                  f"load {stats['load_average_1min_before']}->{stats['load_average_1min_after']})", flush=True)
+
+    best = max(results, key=lambda k: results[k]["mean_fps"])
+    report = {
+        "benchmark": "vidstyle live --source --realtime --no-window",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "video": str(video.relative_to(ROOT.parent) if video.is_relative_to(ROOT.parent) else video),
+        "size": SIZE,
+        "duration_s": args.duration,
+        "model": model_desc,
+        "device": "cpu",
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
+        "targets": {"processed_fps_min": TARGET_FPS, "latency_p95_ms_max": TARGET_P95_MS},
+        "results": results,
+        "best": best,
+        "meets_targets": results[best]["meets_targets"],
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"best: {best}; targets {'met' if report['meets_targets'] else 'NOT met'}; wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

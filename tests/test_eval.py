@@ -1,0 +1,174 @@
+"""The warping-error metric, ground-truth flow files and the `vidstyle eval` command."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidstyle.errors import VidstyleError
+from vidstyle.eval import GroundTruthFlow, evaluate_videos, read_frames, warping_error
+from vidstyle.flow import DISFlow, warp_numpy
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE, SAMPLE_GT = ROOT / "samples" / "sample.mp4", ROOT / "samples" / "sample_flow.npz"
+FRAMES = 10
+
+
+def _make_sample_module():
+    spec = importlib.util.spec_from_file_location("make_sample", ROOT / "samples" / "make_sample.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    """A short rendered clip: input.mp4, a flickering 'stylized.mp4', their frames and the GT file."""
+    ms = _make_sample_module()
+    folder = tmp_path_factory.mktemp("eval")
+    frames, affine, layers, valid = ms.render(seed=5, frames=FRAMES, length=96)
+    rng = np.random.default_rng(1)
+    noise = rng.integers(-20, 21, frames.shape)
+    stylized = np.clip(frames[..., ::-1].astype(np.int16) + noise, 0, 255).astype(np.uint8)
+    ms.write_video(folder / "input.mp4", frames, crf=14)
+    ms.write_video(folder / "stylized.mp4", stylized, crf=14)
+    ms.save_ground_truth(folder / "gt.npz", affine, layers, valid)
+    return folder, frames, stylized
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vidstyle", "eval", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+def test_identical_videos_match_their_floor(scene):
+    _, frames, _ = scene
+    r = warping_error(frames, frames, preset="fast")
+    assert r["frames"] == FRAMES and r["pairs"] == FRAMES - 1 and r["flow"] == "dis"
+    assert r["warping_error"] == pytest.approx(r["input_warping_error"])
+    assert 0 < r["input_warping_error"] < 0.002
+    assert r["warping_error_long_term"] is None and r["k"] is None
+    assert 0.8 < r["valid_fraction"] <= 1
+
+
+def test_flicker_raises_the_error_and_long_term(scene):
+    folder, frames, stylized = scene
+    gt = GroundTruthFlow(folder / "gt.npz")
+    r = warping_error(frames, stylized, long_term=3, ground_truth=gt)
+    assert r["flow"] == "ground_truth" and r["k"] == 3
+    assert r["warping_error"] > 10 * r["input_warping_error"]
+    # i.i.d. noise of +-20 levels: E[(n1 - n2)^2] = 2 var = 2 * (41^2 - 1) / 12 / 255^2
+    assert r["warping_error"] == pytest.approx(2 * (41 ** 2 - 1) / 12 / 255 ** 2, rel=0.25)
+    assert r["warping_error_long_term"] > r["input_warping_error_long_term"]
+    # DIS on the input sees the same thing as the exact flow
+    est = warping_error(frames, stylized, preset="medium")
+    assert est["warping_error"] == pytest.approx(r["warping_error"], rel=0.15)
+
+
+def test_ground_truth_flow_is_exact(scene):
+    folder, frames, _ = scene
+    gt = GroundTruthFlow(folder / "gt.npz")
+    assert gt.frames == FRAMES and gt.size == (360, 640)
+    for t in (1, FRAMES - 1):
+        flow, valid = gt.flow(t), gt.valid(t) > 0
+        assert 0.9 < valid.mean() < 1.0  # the balloon and the frame edge hide something
+        err = np.abs(warp_numpy(frames[t - 1], flow).astype(float) - frames[t]).mean(-1)
+        assert err[valid].mean() < 2.0 and err[~valid].mean() > 10.0  # the mask is where warping fails
+    flow3, valid3 = gt.flow_to(FRAMES - 1, 3)  # chained over three steps
+    err = np.abs(warp_numpy(frames[FRAMES - 4], flow3).astype(float) - frames[FRAMES - 1]).mean(-1)
+    assert err[valid3 > 0].mean() < 2.5
+    with pytest.raises(IndexError):
+        gt.flow(0)
+
+
+def test_dense_ground_truth_format(tmp_path, scene):
+    folder, frames, stylized = scene
+    layered = GroundTruthFlow(folder / "gt.npz")
+    flows = np.stack([layered.flow(t) for t in range(1, FRAMES)]).astype(np.float16)
+    valids = np.stack([layered.valid(t) for t in range(1, FRAMES)]).astype(np.uint8)
+    np.savez(tmp_path / "dense.npz", format="vidstyle-gt-flow-v1", size=[360, 640], frames=FRAMES, flow=flows,
+             valid=valids)
+    dense = GroundTruthFlow(tmp_path / "dense.npz")
+    assert np.abs(dense.flow(4) - layered.flow(4)).max() < 0.01  # float16
+    a = warping_error(frames, stylized, ground_truth=dense)["warping_error"]
+    b = warping_error(frames, stylized, ground_truth=layered)["warping_error"]
+    assert a == pytest.approx(b, rel=1e-3)
+
+
+def test_bad_ground_truth_and_inputs(tmp_path, scene):
+    folder, frames, stylized = scene
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(VidstyleError):
+        GroundTruthFlow(tmp_path / "other.npz")
+    with pytest.raises(VidstyleError):
+        GroundTruthFlow(tmp_path / "missing.npz")
+    small = [f[:100, :100] for f in frames]
+    with pytest.raises(VidstyleError):  # ground truth for another size
+        warping_error(small, small, ground_truth=folder / "gt.npz")
+    with pytest.raises(VidstyleError):
+        warping_error(frames, stylized, long_term=1)
+    with pytest.raises(VidstyleError):
+        list(read_frames(tmp_path / "nope.mp4"))
+    with pytest.raises(VidstyleError, match="different frame counts"):
+        evaluate_videos(folder / "input.mp4", SAMPLE, preset="ultrafast")  # 10 frames vs 96
+
+
+def test_stylized_at_another_size(scene):
+    _, frames, stylized = scene
+    import cv2
+
+    half = [cv2.resize(s, (320, 180), interpolation=cv2.INTER_AREA) for s in stylized]
+    r = warping_error(frames, half, preset="fast")  # flow and masks are resized to the stylized frames
+    assert r["pairs"] == FRAMES - 1
+    assert r["warping_error"] > 3 * r["input_warping_error"]  # downscaling averaged some noise away
+
+
+def test_cli_json_schema(scene):
+    folder, _, _ = scene
+    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--long-term", "2", "--max-frames", "6",
+                   "--flow-preset", "fast")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    expected = {"frames": int, "warping_error": float, "warping_error_long_term": float,
+                "input_warping_error": float, "input_warping_error_long_term": float, "k": int, "flow": str,
+                "pairs": int, "valid_fraction": float, "input": str, "stylized": str}
+    for key, kind in expected.items():
+        assert isinstance(result[key], kind), key
+    assert result["frames"] == 6 and result["k"] == 2 and result["flow"] == "dis" and result["pairs"] == 5
+    assert result["warping_error"] > result["input_warping_error"]
+
+    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--gt-flow", str(folder / "gt.npz"),
+                   "--max-frames", "4")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["flow"] == "ground_truth" and result["frames"] == 4
+    assert result["warping_error_long_term"] is None and result["k"] is None
+
+
+def test_cli_errors_are_one_line(scene, tmp_path):
+    folder, _, _ = scene
+    with np.load(folder / "gt.npz") as data:  # ground truth for another video size
+        other = {k: data[k] for k in data.files}
+    other.update(size=np.array([180, 320]))
+    np.savez(tmp_path / "other.npz", **other)
+    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--gt-flow", str(tmp_path / "other.npz"))
+    assert proc.returncode == 1 and "ground truth" in proc.stderr and proc.stdout == ""
+    assert proc.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.skipif(not SAMPLE.is_file(), reason="samples/sample.mp4 not generated")
+def test_bundled_sample_ground_truth_matches_dis():
+    gt = GroundTruthFlow(SAMPLE_GT)
+    frames = list(read_frames(SAMPLE, max_frames=62))
+    assert len(frames) == 62 and frames[0].shape == (360, 640, 3) and gt.frames == 96
+    dis = DISFlow("medium")
+    for t in (1, 30, 61):
+        valid = gt.valid(t) > 0
+        flow = dis(frames[t], frames[t - 1])
+        epe = np.linalg.norm(flow - gt.flow(t), axis=-1)[valid]
+        assert epe.mean() < 0.6 and np.median(epe) < 0.35, (t, epe.mean(), np.median(epe))

@@ -1,0 +1,95 @@
+"""ONNX export: dynamic height/width, numerics against PyTorch, the CLI and the Stylizer backend."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from vidstyle.cli import main  # noqa: E402
+from vidstyle.export import OnnxRunner, export_onnx, max_abs_diff  # noqa: E402
+from vidstyle.models.transformer import light_net, transformer_net  # noqa: E402
+from vidstyle.models.weights import save_model  # noqa: E402
+from vidstyle.stylizer import Stylizer  # noqa: E402
+
+
+def _randomize_norms(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Fresh networks have identity norms; random affine parameters make the check meaningful."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name or p.ndim <= 2:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.5 + (1.0 if name.endswith("weight") else 0.0))
+    return model.eval()
+
+
+@pytest.mark.parametrize("builder", [light_net, transformer_net])
+def test_export_matches_pytorch_at_several_sizes(tmp_path, builder):
+    model = _randomize_norms(builder())
+    path = export_onnx(model, tmp_path / "net.onnx")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    dims = sess.get_inputs()[0].shape
+    assert isinstance(dims[2], str) and isinstance(dims[3], str)  # height and width are dynamic
+    diff = max_abs_diff(model, path, sizes=((32, 48), (72, 128)), batch=2)
+    assert diff < 1e-3
+    # and a size the graph was not traced at, checked directly
+    x = torch.rand(1, 3, 40, 56)
+    with torch.inference_mode():
+        ref = model(x)
+    got = OnnxRunner(path)(x)
+    assert got.shape == ref.shape
+    assert torch.allclose(got, ref, atol=1e-3)
+
+
+def test_max_abs_diff_detects_a_different_network(tmp_path):
+    a, b = _randomize_norms(light_net(), 0), _randomize_norms(light_net(), 1)
+    path = export_onnx(a, tmp_path / "a.onnx")
+    assert max_abs_diff(b, path, sizes=((32, 32),), batch=1) > 1e-2
+
+
+def test_export_refuses_to_overwrite_and_wrong_suffix(tmp_path):
+    from vidstyle.errors import VidstyleError
+
+    model = light_net()
+    path = export_onnx(model, tmp_path / "n.onnx")
+    with pytest.raises(VidstyleError):
+        export_onnx(model, path)
+    with pytest.raises(VidstyleError):
+        export_onnx(model, tmp_path / "n.pt")
+    export_onnx(model, path, overwrite=True)
+
+
+def test_cli_export_writes_checked_file(tmp_path, capsys):
+    weights = tmp_path / "s.safetensors"
+    save_model(weights, _randomize_norms(light_net(2)), styles=[{"name": "a"}, {"name": "b"}])
+    out = tmp_path / "out" / "s.onnx"
+    assert main(["export", "--onnx", str(out), "--style", f"{weights}:a=0.3,b=0.7"]) == 0
+    err = capsys.readouterr().err
+    assert "max |ONNX Runtime - PyTorch|" in err
+    assert out.is_file() and not out.with_name("s.onnx.part").exists()
+    assert main(["export", "--onnx", str(out), "--style", str(weights)]) == 1  # exists, no --overwrite
+    assert "exists" in capsys.readouterr().err
+
+
+def test_stylizer_onnx_backend_matches_torch_and_follows_the_mix():
+    model = _randomize_norms(light_net(2))
+    torch_st = Stylizer.from_model(model, device="cpu", precision="fp32", channels_last=False)
+    onnx_st = Stylizer.from_model(model, device="cpu", precision="fp32", backend="onnx")
+    img = np.random.default_rng(0).integers(0, 256, (36, 50, 3), dtype=np.uint8)  # not a multiple of 8
+    for mix in ([1.0, 0.0], [0.2, 0.8]):
+        torch_st.set_mix(mix)
+        onnx_st.set_mix(mix)
+        a, b = torch_st.stylize(img), onnx_st.stylize(img)
+        assert a.shape == img.shape
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_stylizer_rejects_bad_backend_choices():
+    from vidstyle.errors import VidstyleError
+
+    with pytest.raises(VidstyleError):
+        Stylizer.from_model(light_net(), device="cpu", backend="tensorrt")
+    with pytest.raises(VidstyleError):
+        Stylizer.from_model(light_net(), device="cpu", precision="bf16", backend="onnx")

@@ -1,0 +1,265 @@
+"""Flow estimation, warping and occlusion masks against synthetic motion with exact flow."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidstyle.errors import VidstyleError
+from vidstyle.flow import (DISFlow, consistency_mask, create_flow_estimator, flow_numpy_to_torch, flow_to_grid,
+                           flow_torch_to_numpy, grid_to_flow, in_view_mask, motion_boundary_mask, resize_flow,
+                           valid_mask, valid_mask_numpy, warp, warp_numpy)
+
+H, W = 160, 240
+MARGIN = 40  # texture border so both frames are fully rendered
+
+
+def textured(h: int, w: int, seed: int) -> np.ndarray:
+    """A smooth multi-scale colour texture (uint8 RGB) that optical flow can track."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.float32)
+    for cells, amp in ((4, 1.0), (12, 0.6), (36, 0.4), (90, 0.25)):
+        small = rng.random((max(2, h * cells // w), cells, 3)).astype(np.float32)
+        img += amp * cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    img -= img.min()
+    return (255 * img / img.max()).astype(np.uint8)
+
+
+def affine_pair(matrix: np.ndarray, seed: int = 0):
+    """Frames t-1 and t of a camera whose pixel x at t was at ``matrix @ [x, 1]`` at t-1.
+
+    Returns (prev, cur, exact backward flow (H, W, 2), exact in-view mask (H, W)).
+    """
+    tex = textured(H + 2 * MARGIN, W + 2 * MARGIN, seed)
+    shift = np.array([[1, 0, MARGIN], [0, 1, MARGIN]], np.float64)
+    to_tex = lambda m: shift @ np.vstack([m, [0, 0, 1]])  # noqa: E731  frame coords -> texture coords
+    ident = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+    render = lambda m: cv2.warpAffine(tex, to_tex(m), (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)  # noqa
+    prev, cur = render(ident), render(matrix)
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
+    src_x = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
+    src_y = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
+    flow = np.stack([src_x - xs, src_y - ys], -1).astype(np.float32)
+    inside = (src_x >= 0) & (src_x <= W - 1) & (src_y >= 0) & (src_y <= H - 1)
+    return prev, cur, flow, inside
+
+
+def about_centre(angle_deg: float = 0.0, scale: float = 1.0, tx: float = 0.0, ty: float = 0.0) -> np.ndarray:
+    m = cv2.getRotationMatrix2D(((W - 1) / 2, (H - 1) / 2), angle_deg, scale)
+    m[:, 2] += (tx, ty)
+    return m
+
+
+def epe(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b, axis=-1)[mask > 0].mean())
+
+
+def occluder_pair(bg_shift=(2.0, 1.0), obj_shift=(-9.0, 4.0), radius=32, seed=3):
+    """A textured disc moving over a translating textured background, with exact flow/visibility."""
+    tex = textured(H + 2 * MARGIN, W + 2 * MARGIN, seed)
+    disc_tex = textured(2 * radius + 1, 2 * radius + 1, seed + 100)
+    disc_tex = 255 - disc_tex  # differ from the background
+    centre_prev = np.array([W * 0.55, H * 0.5])
+    centre_cur = centre_prev - np.array(obj_shift)  # pixel at t came from +obj_shift at t-1
+
+    def render(bg_off, centre):
+        m = np.array([[1, 0, MARGIN + bg_off[0]], [0, 1, MARGIN + bg_off[1]]], np.float64)
+        img = cv2.warpAffine(tex, m, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        mo = np.array([[1, 0, centre[0] - radius], [0, 1, centre[1] - radius]], np.float64)
+        sprite = cv2.warpAffine(disc_tex, mo, (W, H), flags=cv2.INTER_LINEAR)
+        ys, xs = np.mgrid[0:H, 0:W]
+        label = (xs - centre[0]) ** 2 + (ys - centre[1]) ** 2 <= radius ** 2
+        img[label] = sprite[label]
+        return img, label
+
+    prev, label_prev = render((0.0, 0.0), centre_prev)
+    cur, label_cur = render(bg_shift, centre_cur)
+    flow = np.empty((H, W, 2), np.float32)
+    flow[...] = bg_shift
+    flow[label_cur] = obj_shift
+    ys, xs = np.mgrid[0:H, 0:W]
+    sx, sy = xs + flow[..., 0], ys + flow[..., 1]
+    inside = (sx >= 0) & (sx <= W - 1) & (sy >= 0) & (sy <= H - 1)
+    src_label = label_prev[np.clip(np.round(sy).astype(int), 0, H - 1), np.clip(np.round(sx).astype(int), 0, W - 1)]
+    visible = inside & (src_label == label_cur)
+    return prev, cur, flow, visible, label_cur
+
+
+# --- warping -------------------------------------------------------------------------------
+
+
+def test_grid_flow_roundtrip_and_identity():
+    flow = torch.randn(2, 2, 9, 13) * 3
+    assert torch.allclose(grid_to_flow(flow_to_grid(flow)), flow, atol=1e-5)
+    grid = flow_to_grid(torch.zeros(1, 2, 9, 13))
+    assert grid.shape == (1, 9, 13, 2)
+    assert torch.allclose(grid[0, 0, 0], torch.tensor([-1.0, -1.0])) and torch.allclose(grid[0, -1, -1], torch.ones(2))
+    img = torch.rand(2, 3, 9, 13)
+    assert torch.allclose(warp(img, torch.zeros(2, 2, 9, 13)), img, atol=1e-6)
+
+
+def test_warp_integer_translation_is_a_shift():
+    img = torch.rand(1, 3, 10, 12)
+    flow = torch.zeros(1, 2, 10, 12)
+    flow[:, 0], flow[:, 1] = 2, -1  # out[y, x] = img[y - 1, x + 2]
+    out = warp(img, flow)
+    assert torch.allclose(out[..., 1:, :-2], img[..., :-1, 2:], atol=1e-6)
+
+
+def test_warp_rejects_bad_shapes():
+    with pytest.raises(ValueError):
+        warp(torch.rand(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError):
+        warp(torch.rand(1, 3, 8, 8), torch.zeros(1, 2, 8, 9))
+    with pytest.raises(ValueError):
+        warp_numpy(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
+
+
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+def test_torch_and_numpy_warps_agree(padding):
+    rng = np.random.default_rng(0)
+    img = rng.random((24, 31, 3)).astype(np.float32)
+    flow = (rng.standard_normal((24, 31, 2)) * 4).astype(np.float32)
+    ref = warp_numpy(img, flow, padding_mode=padding)
+    out = warp(torch.from_numpy(img).permute(2, 0, 1)[None], flow_numpy_to_torch(flow), padding_mode=padding)
+    out = out[0].permute(1, 2, 0).numpy()
+    # cv2.remap uses 5-bit fixed-point interpolation weights: agree to ~1/32 of the local contrast
+    assert np.abs(out - ref).max() < 0.04
+    assert np.abs(out - ref).mean() < 0.005
+
+
+def test_warp_gradcheck():
+    img = torch.rand(1, 2, 5, 6, dtype=torch.float64, requires_grad=True)
+    # keep samples away from pixel centres, where bilinear interpolation is not differentiable
+    flow = (torch.rand(1, 2, 5, 6, dtype=torch.float64) * 2.6 - 1.3 + 0.25).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda i, f: warp(i, f, padding_mode="zeros"), (img, flow), eps=1e-6, atol=1e-5)
+
+
+def test_flow_conversions_and_resize():
+    flow = np.random.default_rng(1).standard_normal((7, 9, 2)).astype(np.float32)
+    t = flow_numpy_to_torch(flow)
+    assert t.shape == (1, 2, 7, 9)
+    assert np.array_equal(flow_torch_to_numpy(t)[0], flow)
+    const = np.full((10, 20, 2), (1.5, -2.0), np.float32)
+    big = resize_flow(const, (20, 60))
+    assert big.shape == (20, 60, 2)
+    assert np.allclose(big[..., 0], 4.5) and np.allclose(big[..., 1], -4.0)
+
+
+# --- DIS against exact flow ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,matrix,max_epe", [
+    ("translation", about_centre(tx=3.4, ty=-2.2), 0.25),
+    ("rotation", about_centre(angle_deg=2.0), 0.35),
+    ("zoom", about_centre(scale=1.04), 0.35),
+])
+def test_dis_matches_exact_flow(name, matrix, max_epe):
+    prev, cur, gt, inside = affine_pair(matrix)
+    est = DISFlow("medium")(cur, prev)  # backward flow t -> t-1
+    assert est.shape == (H, W, 2) and est.dtype == np.float32
+    err = epe(est, gt, inside)
+    assert err < max_epe, f"{name}: EPE {err:.3f}"
+    # and warping the previous frame with it reproduces the current one
+    warped = warp_numpy(prev, est).astype(np.float32)
+    assert np.abs(warped - cur)[inside].mean() < 4.0
+
+
+def test_dis_reduced_scale_and_presets():
+    prev, cur, gt, inside = affine_pair(about_centre(tx=5.0, ty=3.0))
+    for preset, scale, limit in (("fast", 0.5, 0.6), ("ultrafast", 1.0, 0.8)):
+        est = DISFlow(preset, scale=scale)(cur, prev)
+        assert est.shape == (H, W, 2)
+        assert epe(est, gt, inside) < limit, (preset, scale)
+
+
+def test_estimator_registry_and_errors(tmp_path):
+    assert isinstance(create_flow_estimator("dis", preset="fast"), DISFlow)
+    with pytest.raises(VidstyleError):
+        create_flow_estimator("nope")
+    with pytest.raises(VidstyleError):
+        DISFlow("slowest")
+    with pytest.raises(VidstyleError):
+        create_flow_estimator("raft", weights=tmp_path / "missing.pth")
+    with pytest.raises(ValueError):
+        DISFlow()(np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8))
+    t = DISFlow("ultrafast").torch(*affine_pair(about_centre(tx=1.0))[:2])
+    assert t.shape == (1, 2, H, W)
+
+
+def test_raft_backend_with_user_weights(tmp_path):
+    from torchvision.models.optical_flow import raft_small
+
+    torch.manual_seed(0)
+    path = tmp_path / "raft_small.pth"
+    torch.save(raft_small(weights=None).state_dict(), path)
+    est = create_flow_estimator("raft", weights=path, size="small", device="cpu", iters=2)
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 255, (130, 140, 3), dtype=np.uint8)  # not a multiple of 8: padded and cropped
+    flow = est(a, a)
+    assert flow.shape == (130, 140, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()
+    with pytest.raises(VidstyleError):
+        est(a[:100], a[:100])  # too small for RAFT's correlation pyramid
+    with pytest.raises(VidstyleError):
+        create_flow_estimator("raft", weights=path, size="large")  # mismatched architecture
+
+
+# --- masks ---------------------------------------------------------------------------------
+
+
+def test_in_view_mask_matches_geometry():
+    _, _, gt, inside = affine_pair(about_centre(angle_deg=3.0, scale=1.05, tx=4))
+    mask = in_view_mask(flow_numpy_to_torch(gt))[0, 0].numpy()
+    assert np.array_equal(mask > 0, inside)
+
+
+def test_exact_flows_are_consistent_except_at_occlusions():
+    _, _, gt_bw, visible, _ = occluder_pair()
+    # exact forward flow of frame t-1: the negated motions of the regions at t-1
+    ys, xs = np.mgrid[0:H, 0:W]
+    radius, centre_prev = 32, np.array([W * 0.55, H * 0.5])
+    on_obj_prev = (xs - centre_prev[0]) ** 2 + (ys - centre_prev[1]) ** 2 <= radius ** 2
+    fw = np.empty((H, W, 2), np.float32)
+    fw[...] = (-2.0, -1.0)
+    fw[on_obj_prev] = (9.0, -4.0)
+    cons = consistency_mask(flow_numpy_to_torch(gt_bw), flow_numpy_to_torch(fw))[0, 0].numpy() > 0
+    inview = in_view_mask(flow_numpy_to_torch(gt_bw))[0, 0].numpy() > 0
+    est_visible = cons & inview
+    assert iou(~est_visible, ~visible) > 0.9
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_dis_occlusion_mask_finds_the_disocclusion():
+    prev, cur, gt, visible, label = occluder_pair()
+    dis = DISFlow("medium")
+    bw, fw = dis(cur, prev), dis(prev, cur)
+    valid = valid_mask_numpy(bw, fw, motion_boundaries=False) > 0
+    occluded_gt, occluded_est = ~visible, ~valid
+    assert iou(occluded_est, occluded_gt) > 0.4  # DIS smooths across edges: the mask is a little wide
+    assert (occluded_est & occluded_gt).sum() / occluded_gt.sum() > 0.9  # the occlusions are caught
+    assert (valid & visible).sum() / visible.sum() > 0.95  # and few visible pixels are lost
+    # flow is accurate on what the mask keeps
+    assert epe(bw, gt, valid & visible) < 0.5
+    # motion boundaries sit on the disc's outline, not in the flat background
+    mb = motion_boundary_mask(flow_numpy_to_torch(bw))[0, 0].numpy() > 0
+    edge = cv2.dilate(label.astype(np.uint8), np.ones((15, 15), np.uint8)) - cv2.erode(
+        label.astype(np.uint8), np.ones((15, 15), np.uint8))
+    assert mb.sum() > 20
+    assert (mb & (edge > 0)).sum() / mb.sum() > 0.7
+
+
+def test_numpy_and_torch_masks_agree():
+    prev, cur, _, _, _ = occluder_pair()
+    dis = DISFlow("fast")
+    bw, fw = dis(cur, prev), dis(prev, cur)
+    for reverse, boundaries in ((fw, True), (fw, False), (None, True), (None, False)):
+        ref = valid_mask(flow_numpy_to_torch(bw), None if reverse is None else flow_numpy_to_torch(reverse),
+                         motion_boundaries=boundaries)[0, 0].numpy()
+        got = valid_mask_numpy(bw, reverse, motion_boundaries=boundaries)
+        assert got.shape == (H, W) and got.dtype == np.float32
+        # the two bilinear samplers differ in the last bits: only pixels right at a threshold may flip
+        assert (got == ref).mean() > 0.995

@@ -1,0 +1,267 @@
+"""Decoding, encoding and output-file safety, on real encoded videos made by the tests."""
+from __future__ import annotations
+
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from videos import audio_packets, frame_times, make_video, pattern_frame, probe, psnr, read_frames
+from vidstyle.config import EncodeConfig
+from vidstyle.errors import VidstyleError
+from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
+
+
+def decode_all(path, **kw) -> tuple[VideoDecoder, list[DecodedFrame], list[AudioItem]]:
+    with VideoDecoder(path, **kw) as dec:
+        items = list(dec.read({i: "copy" for i in range(len(dec.info.audio_streams))}))
+    return dec, [i for i in items if isinstance(i, DecodedFrame)], [i for i in items if isinstance(i, AudioItem)]
+
+
+def reencode(src: Path, dst: Path, config: EncodeConfig | None = None, **decoder_kw) -> VideoEncoder:
+    """Decode ``src`` and encode its frames unchanged to ``dst`` (the pipeline without the network)."""
+    with VideoDecoder(src, **decoder_kw) as dec:
+        enc = VideoEncoder(dst, dec.info, config or EncodeConfig(crf=10, preset="ultrafast"))
+        for item in dec.read(enc.audio_modes):
+            if isinstance(item, DecodedFrame):
+                enc.write(item.image, item.pts, item.duration)
+            else:
+                enc.write_audio(item)
+        enc.finish()
+    return enc
+
+
+# --- the test-video helper itself ---------------------------------------------------------------
+
+def test_make_video_is_a_real_video_with_known_content(tmp_path):
+    path = make_video(tmp_path / "a.mp4", frames=10, size=(96, 64), audio=True)
+    info = probe(path)
+    assert (info.width, info.height, info.frames, info.codec) == (96, 64, 10, "h264")
+    assert info.audio and info.audio[0].codec == "aac"
+    assert abs(info.audio[0].duration - info.duration) < 1 / 24
+    frames = read_frames(path)
+    assert psnr(frames[5], pattern_frame(5, (96, 64))) > 35
+    assert psnr(frames[5], frames[6]) < 40  # the content moves
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+def test_decode_gives_rgb_frames_with_timestamps(tmp_path):
+    path = make_video(tmp_path / "a.mp4", frames=8, size=(80, 48), fps=25)
+    dec, frames, _ = decode_all(path)
+    assert len(frames) == 8
+    assert all(f.image.dtype == np.uint8 and f.image.shape == (48, 80, 3) for f in frames)
+    assert [f.time for f in frames] == [Fraction(i, 25) for i in range(8)]
+    assert [f.index for f in frames] == list(range(8))
+    assert psnr(frames[3].image, pattern_frame(3, (80, 48))) > 35
+    assert dec.info.frames == 8 and dec.info.frame_rate == 25
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_decode_honours_rotation(tmp_path, rotation):
+    path = make_video(tmp_path / "r.mp4", frames=3, size=(96, 64), rotation=rotation)
+    dec, frames, _ = decode_all(path)
+    expected = np.rot90(pattern_frame(1, (96, 64)), k=rotation // 90)
+    assert frames[1].image.shape == expected.shape
+    assert psnr(frames[1].image, expected) > 35
+    assert (dec.info.width, dec.info.height) == (expected.shape[1], expected.shape[0])
+
+
+def test_decode_10bit(tmp_path):
+    path = make_video(tmp_path / "ten.mkv", frames=4, codec="libx265", pix_fmt="yuv420p10le")
+    assert probe(path).pix_fmt == "yuv420p10le"
+    _, frames, _ = decode_all(path)
+    assert len(frames) == 4 and frames[0].image.dtype == np.uint8
+    assert psnr(frames[2].image, pattern_frame(2, (96, 64))) > 30
+
+
+def test_decode_segment_shifts_times_and_cuts_audio(tmp_path):
+    path = make_video(tmp_path / "s.mp4", frames=48, fps=24, audio=True)
+    _, frames, audio = decode_all(path, start=0.5, duration=0.5)
+    assert len(frames) == 12
+    assert frames[0].time == 0 and frames[-1].time == Fraction(11, 24)
+    assert psnr(frames[0].image, pattern_frame(12, (96, 64))) > 35  # frame 12 is at 0.5 s
+    times = [a.packet.pts * a.packet.time_base for a in audio]
+    assert min(times) >= 0 and max(times) < 0.5
+    assert 0.5 - 0.05 < max(times) + 1024 / 44100  # covers the segment to within one packet
+
+
+def test_decode_segment_past_the_end_is_an_error(tmp_path):
+    path = make_video(tmp_path / "s.mp4", frames=6)
+    with pytest.raises(VidstyleError, match="no video frames in the requested segment"):
+        VideoDecoder(path, start=10)
+
+
+@pytest.mark.parametrize("kind", ["missing", "text", "png", "audio_only", "truncated", "zero_frames", "folder"])
+def test_bad_input_is_one_clear_error(tmp_path, kind):
+    path = tmp_path / "in.mp4"
+    if kind == "text":
+        path.write_text("this is not a video\n")
+    elif kind == "png":
+        path = tmp_path / "in.png"
+        av.VideoFrame.from_ndarray(pattern_frame(0, (32, 32)), format="rgb24").to_image().save(path)
+    elif kind == "audio_only":
+        path = tmp_path / "in.m4a"
+        with av.open(str(path), "w", format="mp4") as c:
+            s = c.add_stream("aac", rate=44100, layout="mono")
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, 0
+            c.mux(s.encode(frame))
+            c.mux(s.encode(None))
+    elif kind == "truncated":
+        full = make_video(tmp_path / "full.mp4", frames=10).read_bytes()
+        path.write_bytes(full[: len(full) // 2])  # the mp4 index is at the end: now gone
+    elif kind == "zero_frames":
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("libx264", rate=24)
+            s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+            c.start_encoding()
+    elif kind == "folder":
+        path = tmp_path
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(VidstyleError) as err:
+        VideoDecoder(path)
+    message = str(err.value)
+    assert "\n" not in message and str(path.name) in message
+    if before is not None:
+        assert path.read_bytes() == before  # inputs are never modified
+
+
+# --- encoding -----------------------------------------------------------------------------------
+
+def test_encode_keeps_vfr_timestamps_count_and_rate(tmp_path):
+    src = make_video(tmp_path / "v.mp4", frames=15, vfr=True, audio=True)
+    out = tmp_path / "o.mp4"
+    enc = reencode(src, out)
+    assert enc.audio_modes == {0: "copy"}
+    a, b = probe(src), probe(out)
+    assert b.frames == a.frames == 15
+    assert frame_times(out) == frame_times(src)  # hence the same average rate
+    assert abs(b.duration - a.duration) < 1e-6
+    assert audio_packets(out) == audio_packets(src)  # packet-for-packet copy
+    assert psnr(read_frames(out)[7], read_frames(src)[7]) > 35
+
+
+@pytest.mark.parametrize("codec,suffix,pix_fmt", [("libx264", ".mp4", "yuv444p"), ("libx265", ".mkv", "yuv444p"),
+                                                  ("libvpx-vp9", ".webm", "yuv420p"), ("libsvtav1", ".mp4", "yuv420p")])
+def test_encode_odd_size_exactly(tmp_path, codec, suffix, pix_fmt):
+    src = make_video(tmp_path / "odd.mkv", frames=3, size=(641, 359), codec="libvpx-vp9")
+    out = tmp_path / f"o{suffix}"
+    enc = reencode(src, out, EncodeConfig(codec=codec, crf=10, preset="ultrafast"))
+    info = probe(out)
+    assert (info.width, info.height, info.frames) == (641, 359, 3)
+    assert enc.pix_fmt == info.pix_fmt == pix_fmt  # H.264/H.265 switch to 4:4:4 to keep odd sizes
+    assert psnr(read_frames(out)[1], pattern_frame(1, (641, 359))) > 30
+    assert max(abs(a - b) for a, b in zip(frame_times(out), frame_times(src))) <= Fraction(1, 1000)
+
+
+def test_encode_10bit_output(tmp_path):
+    src = make_video(tmp_path / "a.mp4", frames=3)
+    out = tmp_path / "o.mkv"
+    reencode(src, out, EncodeConfig(codec="libx265", pix_fmt="yuv420p10le", crf=10, preset="ultrafast"))
+    assert probe(out).pix_fmt == "yuv420p10le" and probe(out).codec == "hevc"
+
+
+def test_encode_rotated_input_is_written_display_oriented(tmp_path):
+    src = make_video(tmp_path / "r.mp4", frames=3, size=(96, 64), rotation=90)
+    out = tmp_path / "o.mp4"
+    reencode(src, out)
+    info = probe(out)
+    assert (info.width, info.height, info.rotation) == (64, 96, 0)
+    assert psnr(read_frames(out)[0], np.rot90(pattern_frame(0, (96, 64)))) > 35
+
+
+def test_audio_is_transcoded_when_the_container_refuses_it(tmp_path):
+    src = make_video(tmp_path / "a.mp4", frames=12, audio=True)  # AAC: webm takes only Opus/Vorbis
+    out = tmp_path / "o.webm"
+    enc = reencode(src, out, EncodeConfig(codec="libvpx-vp9", crf=30, preset="ultrafast"))
+    assert enc.audio_modes == {0: "decode"}
+    info = probe(out)
+    assert info.codec == "vp9" and info.audio[0].codec == "opus"
+    assert abs(info.audio[0].duration - probe(src).audio[0].duration) < 1 / 24
+
+
+def test_audio_dropped_when_disabled(tmp_path):
+    src = make_video(tmp_path / "a.mp4", frames=4, audio=True)
+    out = tmp_path / "o.mp4"
+    reencode(src, out, EncodeConfig(audio=False, preset="ultrafast"))
+    assert probe(out).audio == []
+
+
+@pytest.mark.parametrize("codec,suffix,message", [
+    ("nope264", ".mp4", "unknown codec 'nope264'; available: libx264"),
+    ("libx264", ".webm", "does not fit the .webm container"),
+])
+def test_encoder_configuration_errors(tmp_path, codec, suffix, message):
+    src = make_video(tmp_path / "a.mp4", frames=2)
+    with VideoDecoder(src) as dec, pytest.raises(VidstyleError, match=message):
+        VideoEncoder(tmp_path / f"o{suffix}", dec.info, EncodeConfig(codec=codec))
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="an NVIDIA driver is present")
+def test_hardware_codec_without_gpu_is_a_clear_error(tmp_path):
+    src = make_video(tmp_path / "a.mp4", frames=2)
+    with VideoDecoder(src) as dec, pytest.raises(VidstyleError, match="could not start writing .* with h264_nvenc"):
+        VideoEncoder(tmp_path / "o.mp4", dec.info, EncodeConfig(codec="h264_nvenc"))
+    assert not (tmp_path / "o.mp4").exists() or (tmp_path / "o.mp4").stat().st_size == 0
+
+
+def test_unsupported_pix_fmt_is_an_error(tmp_path):
+    src = make_video(tmp_path / "a.mp4", frames=2)
+    with VideoDecoder(src) as dec, pytest.raises(VidstyleError, match="cannot encode pixel format 'rgb48le'"):
+        VideoEncoder(tmp_path / "o.mp4", dec.info, EncodeConfig(pix_fmt="rgb48le"))
+
+
+# --- output files -------------------------------------------------------------------------------
+
+def test_output_refuses_the_input_by_path_symlink_and_hard_link(tmp_path):
+    src = make_video(tmp_path / "a.mp4", frames=2)
+    (tmp_path / "link.mp4").symlink_to(src)
+    os.link(src, tmp_path / "hard.mp4")
+    for out in (src, tmp_path / "link.mp4", tmp_path / "hard.mp4", tmp_path / "sub" / ".." / "a.mp4"):
+        with pytest.raises(VidstyleError, match="is the input file"):
+            check_output(out, src, overwrite=True)
+
+
+def test_output_needs_overwrite_and_a_known_extension_and_folder(tmp_path):
+    existing = tmp_path / "o.mp4"
+    existing.write_bytes(b"old")
+    with pytest.raises(VidstyleError, match="already exists; pass --overwrite"):
+        check_output(existing)
+    assert check_output(existing, overwrite=True) == existing
+    with pytest.raises(VidstyleError, match="cannot write .avi files"):
+        check_output(tmp_path / "o.avi")
+    with pytest.raises(VidstyleError, match="output folder does not exist"):
+        check_output(tmp_path / "missing" / "o.mp4")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores folder permissions")
+def test_output_folder_not_writable(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(VidstyleError, match="not writable"):
+            check_output(folder / "o.mp4")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_atomic_output_renames_on_success_and_cleans_up_on_failure(tmp_path):
+    target = tmp_path / "o.mp4"
+    target.write_bytes(b"precious")
+    with pytest.raises(RuntimeError):
+        with atomic_output(target, overwrite=True) as temp:
+            assert temp.parent == tmp_path and temp.suffix == ".mp4" and temp != target
+            temp.write_bytes(b"half")
+            raise RuntimeError("boom")
+    assert target.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
+    with atomic_output(target, overwrite=True) as temp:
+        temp.write_bytes(b"new")
+    assert target.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]

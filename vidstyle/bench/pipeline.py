@@ -1,0 +1,191 @@
+"""File-to-file throughput: vidstyle's streaming pipeline (per stage) and the naive serial loop.
+
+Stages reported, in ms per frame of *busy* time (a stage waiting on a queue is not busy):
+
+* ``decode``    demux + decode + conversion to RGB (PyAV / FFmpeg);
+* ``upload``    uint8 -> float conversion and the host -> device copy (:func:`images_to_tensor`);
+* ``network``   the network itself (:meth:`Stylizer.stylize_tensor`, synchronised);
+* ``download``  device -> host copy and float -> uint8 conversion (:func:`tensor_to_images`);
+* ``flow`` / ``stabilize``  the temporal stabilizer (only with ``temporal="flow"``);
+* ``encode``    conversion to YUV + encoding + muxing.
+
+In vidstyle's pipeline decode, stylize and encode run in parallel threads, so the wall time per
+frame is less than the sum of the stages; in the naive loop it is the sum.
+"""
+from __future__ import annotations
+
+import copy
+import tempfile
+import time
+from collections import defaultdict
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidstyle.config import EncodeConfig, StylizeConfig
+from vidstyle.device import resolve_device, synchronize
+from vidstyle.errors import VidstyleError
+from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
+from vidstyle.models.transformer import TransformerNet
+
+
+class InstrumentedStylizer:
+    """Wraps a :class:`Stylizer` for :func:`stylize_video`, timing upload / network / download.
+
+    Synchronises the device between the three steps so each one's time is its own (costs a
+    little overlap on GPUs; nothing on the CPU).
+    """
+
+    def __init__(self, stylizer):
+        self.stylizer = stylizer
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.frames = 0
+
+    def stylize_batch(self, images) -> np.ndarray:
+        """Same contract as :meth:`Stylizer.stylize_batch`: uint8 (B, H, W, 3) in and out."""
+        device = self.stylizer.device
+        t0 = time.perf_counter()
+        x = images_to_tensor(images, device, pin_memory=device.type == "cuda")
+        synchronize(device)
+        t1 = time.perf_counter()
+        y = self.stylizer.stylize_tensor(x)
+        synchronize(device)
+        t2 = time.perf_counter()
+        out = tensor_to_images(y)
+        t3 = time.perf_counter()
+        self.seconds["upload"] += t1 - t0
+        self.seconds["network"] += t2 - t1
+        self.seconds["download"] += t3 - t2
+        self.frames += len(out)
+        return out
+
+
+def clip_frame_rate(path: str | Path) -> Fraction:
+    import av
+
+    with av.open(str(path)) as c:
+        if not c.streams.video:
+            raise VidstyleError(f"{path} has no video stream")
+        rate = c.streams.video[0].average_rate or c.streams.video[0].guessed_rate
+        return Fraction(rate) if rate else Fraction(25)
+
+
+def _ms_per_frame(seconds: dict[str, float], frames: int) -> dict[str, float]:
+    return {k: round(v * 1e3 / frames, 2) for k, v in seconds.items()} if frames else {}
+
+
+def run_vidstyle_pipeline(clip: str | Path, stylizer, *, max_frames: int | None = None, batch: int = 4,
+                          temporal: str = "off", label: str = "vidstyle") -> dict:
+    """Stylize (the first ``max_frames`` of) ``clip`` with :func:`vidstyle.pipeline.stylize_video`.
+
+    ``stylizer`` is a ready :class:`Stylizer` (its backend, device and precision are used). The
+    output goes to a temporary file that is deleted afterwards; audio is left out so the run is
+    comparable with the naive loop.
+    """
+    from vidstyle.pipeline import stylize_video
+
+    duration = None
+    if max_frames:
+        # a hair under max_frames / fps so the segment holds exactly max_frames frames
+        duration = (max_frames - 0.5) / float(clip_frame_rate(clip))
+    probe = InstrumentedStylizer(stylizer)
+    config = StylizeConfig(batch=batch, temporal=temporal, duration=duration)
+    with tempfile.TemporaryDirectory(prefix="vidstyle-bench-") as tmp:
+        result = stylize_video(clip, Path(tmp) / "out.mp4", style=probe, config=config,
+                               encode=EncodeConfig(audio=False), progress=False)
+    stages = {"decode": result.stage_seconds.get("decode", 0.0), **probe.seconds}
+    for k in ("flow", "stabilize", "encode"):
+        if k in result.stage_seconds:
+            stages[k] = result.stage_seconds[k]
+    return {"name": label, "kind": "pipeline", "clip": str(clip), "frames": result.frames,
+            "batch": batch, "temporal": temporal, "backend": getattr(stylizer, "backend", "torch"),
+            "device": str(stylizer.device), "seconds": round(result.seconds, 3), "fps": round(result.fps, 2),
+            "stages_ms_per_frame": _ms_per_frame(stages, result.frames),
+            "wall_ms_per_frame": round(result.seconds * 1e3 / max(result.frames, 1), 2)}
+
+
+@torch.inference_mode()
+def run_naive_loop(clip: str | Path, model: TransformerNet, *, max_frames: int | None = None,
+                   device: str = "cpu", label: str = "naive serial loop") -> dict:
+    """The loop most style-transfer repositories ship: decode one frame, run the network (eager
+    fp32, NCHW), encode it, repeat -- no overlap, no batching. Same encoder settings as vidstyle's
+    defaults (:class:`EncodeConfig`), audio left out.
+    """
+    import av
+
+    dev = resolve_device(device)
+    net = copy.deepcopy(model).to(dev).eval()
+    enc = EncodeConfig()
+    seconds: dict[str, float] = defaultdict(float)
+    frames = 0
+    with tempfile.TemporaryDirectory(prefix="vidstyle-bench-") as tmp, av.open(str(clip)) as src, \
+            av.open(str(Path(tmp) / "out.mp4"), "w") as dst:
+        vin = src.streams.video[0]
+        # one untimed call at the clip's size, as for vidstyle's run: both exclude one-time setup
+        x = torch.zeros(1, 3, vin.codec_context.height, vin.codec_context.width, device=dev)
+        net(pad_to_multiple(x, net.size_multiple)[0])
+        synchronize(dev)
+        started = time.perf_counter()
+        out = None
+        decoded = src.decode(vin)
+        while max_frames is None or frames < max_frames:
+            t0 = time.perf_counter()
+            frame = next(decoded, None)
+            if frame is None:
+                break
+            img = frame.to_ndarray(format="rgb24")
+            t1 = time.perf_counter()
+            x = images_to_tensor(img[None], dev)
+            synchronize(dev)
+            t2 = time.perf_counter()
+            x, size = pad_to_multiple(x, net.size_multiple)
+            y = crop_to(net(x), size).clamp(0.0, 1.0)
+            synchronize(dev)
+            t3 = time.perf_counter()
+            styled = tensor_to_images(y)[0]
+            t4 = time.perf_counter()
+            if out is None:
+                out = dst.add_stream("libx264", rate=vin.average_rate or 25)
+                out.width, out.height, out.pix_fmt = img.shape[1], img.shape[0], enc.pix_fmt
+                out.options = {"crf": str(enc.crf), "preset": enc.preset}
+            for packet in out.encode(av.VideoFrame.from_ndarray(styled, format="rgb24")):
+                dst.mux(packet)
+            t5 = time.perf_counter()
+            for k, a, b in (("decode", t0, t1), ("upload", t1, t2), ("network", t2, t3),
+                            ("download", t3, t4), ("encode", t4, t5)):
+                seconds[k] += b - a
+            frames += 1
+        if out is not None:
+            t0 = time.perf_counter()
+            for packet in out.encode():
+                dst.mux(packet)
+            seconds["encode"] += time.perf_counter() - t0
+    total = time.perf_counter() - started
+    if not frames:
+        raise VidstyleError(f"{clip} has no decodable video frames")
+    return {"name": label, "kind": "naive", "clip": str(clip), "frames": frames, "batch": 1, "temporal": "off",
+            "backend": "torch", "device": str(dev), "seconds": round(total, 3), "fps": round(frames / total, 2),
+            "stages_ms_per_frame": _ms_per_frame(seconds, frames),
+            "wall_ms_per_frame": round(total * 1e3 / frames, 2)}
+
+
+def write_test_clip(path: str | Path, frames: int = 12, size: tuple[int, int] = (320, 180), fps: int = 12) -> Path:
+    """Encode a short moving colour pattern (W, H = ``size``) as H.264, for smoke runs and tests."""
+    import av
+
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for t in range(frames):
+            img = np.stack([(xx + 6 * t) % 256, (yy * 2 + 3 * t) % 256,
+                            128 + 100 * np.sin((xx + yy + 8 * t) / 17.0)], -1).clip(0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path

@@ -1,0 +1,238 @@
+"""Benchmark reports: the machine description, JSON, a Markdown summary and PNG plots.
+
+The JSON (``bench.json``) is the record; ``bench.md`` and the PNGs are made from it alone (see
+:func:`write_reports`), so they can be regenerated from a saved JSON.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+SCHEMA = "vidstyle-bench/1"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(module: str) -> str | None:
+    try:
+        return __import__(module).__version__
+    except Exception:  # noqa: BLE001 - absent or broken optional package: just not reported
+        return None
+
+
+def machine_info() -> dict:
+    """What the numbers were measured on: CPU, cores, GPU, library versions."""
+    import torch
+
+    from vidstyle import __version__
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    info = {
+        "cpu": _cpu_model(), "cores_usable": cores, "cpu_count": os.cpu_count(),
+        "platform": platform.platform(), "python": platform.python_version(),
+        "vidstyle": __version__, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "onnxruntime": _version("onnxruntime"), "onnx": _version("onnx"), "av": _version("av"),
+        "numpy": _version("numpy"), "opencv": _version("cv2"),
+        "gpu": None, "cuda": None, "cudnn": None,
+    }
+    if torch.cuda.is_available():
+        info.update(gpu=torch.cuda.get_device_name(0), cuda=torch.version.cuda,
+                    cudnn=torch.backends.cudnn.version(),
+                    gpu_memory_gb=round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1))
+    return info
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+def _fmt(x, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _variant(r: dict) -> str:
+    parts = [r["backend"], r["precision"]]
+    if r.get("channels_last"):
+        parts.append("channels_last")
+    if r.get("cuda_graphs"):
+        parts.append("cuda_graphs")
+    return " ".join(parts)
+
+
+def _network_table(rows: list[dict]) -> list[str]:
+    lines = ["| model | device | variant | batch | resolution | ms/frame median | IQR (q1-q3) | min-max | "
+             "frames/s median | peak RSS MiB | CUDA max alloc MiB |",
+             "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r.get("status") != "ok":
+            continue
+        ms, fps = r["ms_per_frame"], r["fps"]
+        lines.append(f"| {r.get('label', r['model'])} | {r['device']} | {_variant(r)} | {r['batch']} | "
+                     f"{r['resolution']} ({r['width']}x{r['height']}) | {ms['median']:.2f} | "
+                     f"{ms['q1']:.2f}-{ms['q3']:.2f} | {ms['min']:.2f}-{ms['max']:.2f} | {fps['median']:.1f} | "
+                     f"{_fmt(r.get('peak_rss_mb'), 0)} | {_fmt(r.get('cuda_max_allocated_mb'), 0)} |")
+    return lines
+
+
+def _pipeline_table(rows: list[dict]) -> list[str]:
+    stages = []
+    for r in rows:
+        stages += [s for s in r.get("stages_ms_per_frame", {}) if s not in stages]
+    head = "| run | model | device | backend | batch | frames | frames/s end to end | wall ms/frame | " + \
+           " | ".join(f"{s} ms/frame" for s in stages) + " | network-only frames/s | end-to-end / network-only |"
+    lines = [head, "|" + "---|" * (10 + len(stages))]
+    for r in rows:
+        st = r.get("stages_ms_per_frame", {})
+        lines.append(f"| {r['name']} | {r.get('model', '')} | {r['device']} | {r['backend']} | {r['batch']} | "
+                     f"{r['frames']} | {r['fps']:.2f} | {r['wall_ms_per_frame']:.1f} | " +
+                     " | ".join(_fmt(st.get(s), 2) for s in stages) +
+                     f" | {_fmt(r.get('network_only_fps'))} | {_fmt(r.get('ratio_e2e_to_network'), 2)} |")
+    return lines
+
+
+def to_markdown(report: dict) -> str:
+    """A human summary of a benchmark report (machine, tables, ratios, notes)."""
+    m = report["machine"]
+    out = [f"# vidstyle benchmark ({report.get('created', '')})", "",
+           f"Command: `{report.get('command', '')}`", "",
+           "## Machine", "",
+           f"- CPU: {m['cpu']} ({m['cores_usable']} usable cores, torch threads {m['torch_threads']})",
+           f"- GPU: {m.get('gpu') or 'none'}" + (f" (CUDA {m['cuda']}, cuDNN {m['cudnn']})" if m.get("gpu") else ""),
+           f"- {m['platform']}, Python {m['python']}",
+           f"- vidstyle {m['vidstyle']}, torch {m['torch']}, onnxruntime {m.get('onnxruntime')}, "
+           f"PyAV {m.get('av')}, numpy {m.get('numpy')}",
+           f"- load average (1/5/15 min) at start {report.get('load_start')}, at end {report.get('load_end')} "
+           "(above 0 means other processes shared the cores)", ""]
+    net = [r for r in report.get("network", []) if r.get("status") == "ok"]
+    peers = [r for r in report.get("peers", []) if r.get("status") == "ok"]
+    if net or peers:
+        out += ["## Network only", "",
+                "Median over repeats after warm-up; spread as inter-quartile range and min-max. "
+                "CUDA rows are timed with CUDA events.", ""]
+        out += _network_table(net + peers) + [""]
+    if report.get("pipeline"):
+        out += ["## File to file (per stage)", "",
+                "Busy milliseconds per frame of each stage. vidstyle runs decode, network and encode in "
+                "parallel threads, so its wall time is below the sum; the naive loop's is the sum.", ""]
+        out += _pipeline_table(report["pipeline"]) + [""]
+    if report.get("warping"):
+        out += ["## Temporal stability (warping error, lower is steadier)", "",
+                "| stylizer | frames | warping error | input warping error |", "|---|---:|---:|---:|"]
+        for w in report["warping"]:
+            if w.get("status", "ok") != "ok":
+                out.append(f"| {w['name']} | - | {w.get('reason', '')} | - |")
+                continue
+            out.append(f"| {w['name']} | {w['frames']} | {_fmt(w.get('warping_error'), 5)} | "
+                       f"{_fmt(w.get('input_warping_error'), 5)} |")
+        out.append("")
+    if report.get("ratios"):
+        out += ["## Ratios", ""]
+        out += [f"- {k}: {_fmt(v, 2) if isinstance(v, (int, float)) else v}" for k, v in report["ratios"].items()]
+        out.append("")
+    skipped = [r for r in report.get("network", []) + report.get("peers", []) if r.get("status") != "ok"]
+    notes = list(report.get("notes", []))
+    notes += [f"{r['status']}: {r.get('label', r['model'])} {r['device']} {_variant(r)} {r['resolution']}: "
+              f"{r.get('reason')}" for r in skipped]
+    if notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    return "\n".join(out)
+
+
+# --- plots ------------------------------------------------------------------------------------
+
+def _plot_fps(report: dict, path: Path) -> bool:
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in report.get("network", []) + report.get("peers", [])
+            if r.get("status") == "ok" and not str(r["resolution"]).startswith("clip")]  # clip rows: ratios only
+    series: dict[str, list[tuple[int, float, str]]] = {}
+    for r in rows:
+        key = f"{r.get('label', r['model'])} | {r['device']} | {_variant(r)} | b{r['batch']}"
+        series.setdefault(key, []).append((r["height"] * r["width"], r["fps"]["median"], r["resolution"]))
+    if not series:
+        return False
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    ticks = {}
+    for key, pts in sorted(series.items()):
+        pts.sort()
+        ax.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], marker="o", label=key)
+        ticks.update({p[0] / 1e6: p[2] for p in pts})
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(list(ticks), list(ticks.values()))
+    ax.minorticks_off()
+    ax.set_xlabel("resolution")
+    ax.set_ylabel("frames/s (network only, median)")
+    ax.set_title(f"Network throughput - {report['machine']['cpu']}" +
+                 (f" / {report['machine']['gpu']}" if report["machine"].get("gpu") else ""), fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=6.5, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def _plot_stages(report: dict, path: Path) -> bool:
+    import matplotlib.pyplot as plt
+
+    rows = report.get("pipeline", [])
+    if not rows:
+        return False
+    stages: list[str] = []
+    for r in rows:
+        stages += [s for s in r["stages_ms_per_frame"] if s not in stages]
+    fig, ax = plt.subplots(figsize=(9, 2.0 + 0.6 * len(rows)))
+    labels = [f"{r['name']} ({r.get('model', '')}, {r['backend']})" for r in rows]
+    for i, r in enumerate(rows):
+        left = 0.0
+        for j, s in enumerate(stages):
+            v = r["stages_ms_per_frame"].get(s, 0.0)
+            ax.barh(i, v, left=left, color=f"C{j}", label=s if i == 0 else None)
+            left += v
+        ax.plot([r["wall_ms_per_frame"]], [i], marker="|", color="black", markersize=22, mew=2,
+                label="wall time" if i == 0 else None)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.set_xlabel("ms per frame (bars: busy time per stage; black line: wall time)")
+    ax.set_title("File-to-file stages", fontsize=9)
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.35 / max(1, len(rows)) - 0.12))
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def write_reports(report: dict, out_dir: str | Path, plots: bool = True) -> list[Path]:
+    """Write ``bench.json``, ``bench.md`` and (with matplotlib) ``fps_vs_resolution.png`` and
+    ``pipeline_stages.png`` into ``out_dir``; return the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (("bench.json", json.dumps(report, indent=1, sort_keys=False) + "\n"),
+                       ("bench.md", to_markdown(report) + "\n")):
+        tmp = out / (name + ".part")
+        tmp.write_text(text)
+        tmp.replace(out / name)
+        written.append(out / name)
+    if plots:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+        except ImportError:
+            report.setdefault("notes", []).append("matplotlib is not installed: no plots")
+            return written
+        for name, fn in (("fps_vs_resolution.png", _plot_fps), ("pipeline_stages.png", _plot_stages)):
+            if fn(report, out / name):
+                written.append(out / name)
+    return written

@@ -1,0 +1,291 @@
+"""Run a whole benchmark: network grid, peers, file-to-file pipeline, warping error, ratios."""
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vidstyle.bench.network import NetworkCase, load_network, parse_resolution, run_network_case
+from vidstyle.bench.stats import load_average
+
+DEFAULT_PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16"), "mps": ("fp32", "fp16")}
+
+
+@dataclass
+class BenchSettings:
+    """What to measure (see ``vidstyle bench --help``); lists are crossed into a grid."""
+
+    models: list[str] = field(default_factory=lambda: ["standard", "light"])
+    resolutions: list[str] = field(default_factory=lambda: ["360p", "720p", "1080p"])
+    devices: list[str] = field(default_factory=lambda: ["auto"])
+    precisions: list[str] | None = None  # None: DEFAULT_PRECISIONS of each device
+    batches: list[int] = field(default_factory=lambda: [1])
+    channels_last: list[bool] = field(default_factory=lambda: [True])
+    backends: list[str] = field(default_factory=lambda: ["torch", "onnx"])
+    cuda_graphs: bool = False
+    warmup: int = 3
+    repeats: int = 7
+    target_repeat_s: float = 0.25
+    max_seconds: float = 20.0
+    peers: bool = True
+    clip: str | None = None
+    clip_frames: int = 96
+    pipeline_models: list[str] = field(default_factory=lambda: ["light"])
+    pipeline_backend: str | None = None  # None: the fastest fp32/auto backend measured for the model
+    pipeline_batch: int | None = None  # None: 1 on CPU, 8 on CUDA
+    temporal: bool = True  # also run the pipeline with the flow stabilizer
+    warping_frames: int = 30
+    notes: list[str] = field(default_factory=list)
+
+
+def _log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def network_grid(s: BenchSettings) -> list[NetworkCase]:
+    """The network-only cases of ``s`` (combinations that cannot run are left out)."""
+    from vidstyle.device import resolve_device
+
+    cases = []
+    for model, res, dev_spec, batch, cl, backend in itertools.product(
+            s.models, s.resolutions, s.devices, s.batches, s.channels_last, s.backends):
+        label, h, w = parse_resolution(res)
+        device = str(resolve_device(dev_spec))
+        precisions = s.precisions or DEFAULT_PRECISIONS.get(device.split(":")[0], ("fp32",))
+        for prec in precisions:
+            for graphs in ((False, True) if s.cuda_graphs and device.startswith("cuda") and backend == "torch"
+                           else (False,)):
+                case = NetworkCase(model, label, h, w, device, prec, batch, cl if backend != "onnx" else False,
+                                   backend, graphs)
+                if case.skip_reason() is None and case not in cases:
+                    cases.append(case)
+    return cases
+
+
+def _auto_precision(device: str) -> str:
+    return "fp16" if device.startswith("cuda") else "fp32"
+
+
+def _best_backend(rows: list[dict], model: str, device: str) -> str:
+    """Fastest backend measured for ``model`` on ``device`` at the default precision (else torch)."""
+    ok = [r for r in rows if r.get("status") == "ok" and r["model"] == model and r["device"] == device
+          and r["precision"] == _auto_precision(device) and r["batch"] == 1 and not r.get("cuda_graphs")]
+    if not ok:
+        return "torch"
+    smallest = min(r["height"] * r["width"] for r in ok)
+    return min((r for r in ok if r["height"] * r["width"] == smallest),
+               key=lambda r: r["ms_per_frame"]["median"])["backend"]
+
+
+def run_benchmark(s: BenchSettings, command: str = "") -> dict:
+    """Measure everything ``s`` asks for; return the JSON-ready report."""
+    from vidstyle.bench.report import SCHEMA, machine_info
+    from vidstyle.device import resolve_device
+
+    report = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": command,
+              "machine": machine_info(), "load_start": load_average(),
+              "settings": {k: v for k, v in vars(s).items() if k != "notes"},
+              "network": [], "peers": [], "pipeline": [], "warping": [], "ratios": {}, "notes": list(s.notes)}
+    nets = {m: load_network(m) for m in dict.fromkeys(s.models + s.pipeline_models)}
+    for m, (net, label) in nets.items():
+        _log(f"model {m}: {label}, {sum(p.numel() for p in net.parameters()):,} parameters")
+
+    cases = network_grid(s)
+    for i, case in enumerate(cases, 1):
+        net, label = nets[case.model]
+        row = run_network_case(case, net, warmup=s.warmup, repeats=s.repeats,
+                               target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
+        row["label"] = label
+        report["network"].append(row)
+        _log(f"{i}/{len(cases)} {label} {case.device} {case.backend} {case.precision} b{case.batch} "
+             f"cl={case.channels_last} graphs={case.cuda_graphs} {case.resolution}: " +
+             (f"{row['ms_per_frame']['median']:.2f} ms/frame, {row['fps']['median']:.1f} fps"
+              if row["status"] == "ok" else f"{row['status']} ({row.get('reason')})"))
+
+    devices = {str(resolve_device(d)) for d in s.devices}
+    if s.peers and "cpu" in devices:
+        from vidstyle.bench.peers import run_magenta_network
+
+        for res in s.resolutions:
+            label, h, w = parse_resolution(res)
+            row = run_magenta_network(label, h, w, warmup=s.warmup, repeats=s.repeats,
+                                      target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
+            report["peers"].append(row)
+            _log(f"peer magenta {label}: " + (f"{row['ms_per_frame']['median']:.1f} ms/frame"
+                                              if row["status"] == "ok" else f"{row['status']} ({row.get('reason')})"))
+
+    if s.clip:
+        _run_clip(s, report, nets, _prefer_gpu(devices))
+    _ratios(report)
+    report["load_end"] = load_average()
+    _contention_note(report)
+    return report
+
+
+_CONTENTION = "other processes were using the CPU"
+
+
+def _contention_note(report: dict) -> None:
+    """One note when the load average says the cores were shared (replacing an older one)."""
+    report["notes"] = [n for n in report["notes"] if not n.startswith(_CONTENTION)]
+    loads = [x for x in (report.get("load_start"), report.get("load_end")) if x]
+    peak = max((x[0] for x in loads), default=0.0)
+    if peak > 0.5 * report["machine"]["cores_usable"] and report["machine"]["gpu"] is None:
+        report["notes"].append(f"{_CONTENTION} (1-minute load average up to {peak:.1f} on "
+                               f"{report['machine']['cores_usable']} cores); CPU numbers are lower than on an "
+                               "idle machine, eager PyTorch (OpenMP threads) suffers most")
+
+
+def _prefer_gpu(devices: set[str]) -> str:
+    return next((d for d in sorted(devices) if d != "cpu"), "cpu")
+
+
+def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
+    """File-to-file runs on the clip (vidstyle pipeline, naive loop) and the warping error."""
+    from vidstyle.bench.pipeline import run_naive_loop, run_vidstyle_pipeline
+    from vidstyle.eval import read_frames
+    from vidstyle.stylizer import Stylizer
+
+    first = next(read_frames(s.clip, 1), None)
+    if first is None:
+        report["notes"].append(f"clip {s.clip} has no frames: no file-to-file runs")
+        return
+    h, w = first.shape[:2]
+    batch = s.pipeline_batch or (8 if device.startswith("cuda") else 1)
+    frames = max(batch, s.clip_frames // batch * batch)
+    for m in s.pipeline_models:
+        net, label = nets[m]
+        backend = s.pipeline_backend or _best_backend(report["network"], m, device)
+        precision = _auto_precision(device)
+        # network-only at exactly the clip's size and the pipeline's settings, for the ratio
+        case = NetworkCase(m, f"clip {w}x{h}", h, w, device, precision, batch, backend != "onnx", backend)
+        net_row = run_network_case(case, net, warmup=s.warmup, repeats=s.repeats,
+                                   target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
+        net_row["label"] = label
+        report["network"].append(net_row)
+        stylizer = Stylizer.from_model(_fresh(net), device=device, precision=precision,
+                                       channels_last=backend != "onnx", backend=backend)
+        t0 = time.perf_counter()
+        stylizer.stylize_batch([first] * batch)  # one-time costs (export, compile) outside the run
+        warm_s = time.perf_counter() - t0
+        runs = [("vidstyle", "off")] + ([("vidstyle + flow stabilizer", "flow")] if s.temporal else [])
+        for name, temporal in runs:
+            row = run_vidstyle_pipeline(s.clip, stylizer, max_frames=frames, batch=batch, temporal=temporal,
+                                        label=name)
+            row.update(model=label, precision=precision, warmup_s=round(warm_s, 2))
+            _attach_network(row, net_row)
+            report["pipeline"].append(row)
+            _log(f"pipeline {name} {label} {backend}: {row['fps']:.2f} fps end to end, stages {row['stages_ms_per_frame']}")
+        row = run_naive_loop(s.clip, net, max_frames=frames, device=device)
+        row.update(model=label, precision="fp32")
+        naive_case = NetworkCase(m, f"clip {w}x{h}", h, w, device, "fp32", 1, False, "torch")
+        naive_net = run_network_case(naive_case, net, warmup=s.warmup, repeats=s.repeats,
+                                     target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
+        naive_net["label"] = label
+        report["network"].append(naive_net)
+        _attach_network(row, naive_net)
+        report["pipeline"].append(row)
+        _log(f"naive loop {label}: {row['fps']:.2f} fps, stages {row['stages_ms_per_frame']}")
+        if s.warping_frames:
+            _warping(s, report, stylizer, label, with_peer=m == s.pipeline_models[0])
+
+
+def _fresh(net):
+    import copy
+
+    return copy.deepcopy(net)
+
+
+def _attach_network(row: dict, net_row: dict) -> None:
+    if net_row.get("status") == "ok":
+        row["network_only_fps"] = round(net_row["fps"]["median"], 2)
+        row["ratio_e2e_to_network"] = round(row["fps"] / net_row["fps"]["median"], 3)
+
+
+def _warping(s: BenchSettings, report: dict, stylizer, label: str, with_peer: bool) -> None:
+    """Warping error on the first frames of the clip: vidstyle (raw and stabilised) vs Magenta."""
+    from vidstyle.eval import read_frames, warping_error
+
+    frames = list(read_frames(s.clip, s.warping_frames))
+    trained = label not in ("standard", "light")
+    runs = [(f"vidstyle {label}", lambda: (stylizer.stylize(f) for f in frames))]
+    try:
+        from vidstyle.flow.stabilizer import FlowStabilizer
+
+        def stabilised():
+            stab, prev = FlowStabilizer(), None
+            for f in frames:
+                state = None if prev is None else stab.estimate(prev, f)
+                prev = f
+                yield stab.apply(stylizer.stylize(f), state)
+
+        runs.append((f"vidstyle {label} + flow stabilizer", stabilised))
+    except ImportError:
+        report["notes"].append("vidstyle.flow.stabilizer is missing: no stabilised warping error")
+    if s.peers and with_peer:
+        from vidstyle.bench.peers import MagentaMultistyle
+        from vidstyle.errors import VidstyleError
+
+        try:
+            peer = MagentaMultistyle()
+            runs.append(("magenta multistyle26 (style 0)", lambda: peer.stylize_iter(frames)))
+        except (VidstyleError, ImportError) as exc:
+            report["warping"].append({"name": "magenta multistyle26", "status": "skipped", "reason": str(exc)})
+    for name, make in runs:
+        res = warping_error(frames, make())
+        res.update(name=name, status="ok", clip=s.clip)
+        if not trained:
+            res["note"] = "random-weight network: pass a trained --style for a meaningful comparison"
+        report["warping"].append(res)
+        _log(f"warping error {name}: {res['warping_error']}")
+    if not trained:
+        report["notes"].append(f"warping error of vidstyle used the untrained '{label}' network; "
+                               "pass a trained style (--pipeline-model STYLE) to compare quality")
+
+
+def _ratios(report: dict) -> None:
+    """The issue's headline ratios, from rows measured in this same run."""
+    r = report["ratios"]
+    pipe = {(p["name"], p["model"]): p for p in report["pipeline"]}
+    for (name, model), p in pipe.items():
+        if name == "vidstyle" and ("naive serial loop", model) in pipe:
+            r[f"vidstyle end-to-end / naive serial loop ({model})"] = round(
+                p["fps"] / pipe[("naive serial loop", model)]["fps"], 2)
+    ok = [n for n in report["network"] if n.get("status") == "ok"]
+    for peer in (p for p in report["peers"] if p.get("status") == "ok"):
+        mine = [n for n in ok if n["model"] == "light" and n["device"] == "cpu" and n["batch"] == 1
+                and n["resolution"] == peer["resolution"]]
+        if mine:
+            best = min(mine, key=lambda n: n["ms_per_frame"]["median"])
+            r[f"light network ({best['backend']} {best['precision']}) / magenta frames/s at {peer['resolution']}"] = \
+                round(best["fps"]["median"] / peer["fps"]["median"], 2)
+    warp = {w["name"]: w for w in report["warping"] if w.get("status") == "ok"}
+    mag = next((w for n, w in warp.items() if n.startswith("magenta")), None)
+    if mag and mag.get("warping_error"):
+        for n, w in warp.items():
+            if n.startswith("vidstyle") and w.get("warping_error") is not None:
+                r[f"warping error {n} / magenta"] = round(w["warping_error"] / mag["warping_error"], 3)
+
+
+def merge_reports(reports: list[dict]) -> dict:
+    """One report from several runs on the same machine (e.g. grids with different settings)."""
+    merged = reports[0]
+    as_list = lambda x: x if isinstance(x, list) else [x]  # noqa: E731 - merged reports hold a list
+    merged["settings"] = [st for r in reports for st in as_list(r["settings"])]
+    for report in reports[1:]:
+        for key in ("network", "peers", "pipeline", "warping"):
+            merged[key] += report[key]
+        merged["notes"] += [n for n in report["notes"] if n not in merged["notes"]]
+        merged["load_end"] = report["load_end"]
+        merged["load_start"] = max(merged["load_start"] or [0], report["load_start"] or [0])
+    return finalize(merged)
+
+
+def finalize(report: dict) -> dict:
+    """Recompute the derived parts of a report (ratios, contention note) from its rows."""
+    _contention_note(report)
+    report["ratios"] = {}
+    _ratios(report)
+    return report

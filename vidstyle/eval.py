@@ -1,0 +1,280 @@
+"""Temporal consistency metric: the warping error of Lai et al., "Learning Blind Video Temporal
+Consistency" (ECCV 2018), plus a long-term variant and the input video's own error as the floor.
+
+For each pair (t-k, t): the backward flow t -> t-k is estimated on the *input* frames (or read from
+ground truth), the stylized frame t-k is warped onto frame t, and the squared error (RGB in [0, 1])
+is averaged over the pixels visible in both frames (forward-backward consistency and in-view; all
+three channels, as in the authors' code), then over pairs. Lower is more stable; the same
+measurement on the input frames themselves is what a perfectly consistent stylization would reach
+(the floor).
+
+``vidstyle eval INPUT STYLIZED`` prints the result as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import deque
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from vidstyle.errors import VidstyleError
+from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
+from vidstyle.flow.occlusion import valid_mask_numpy
+from vidstyle.flow.warp import resize_flow, warp_numpy
+
+GT_FORMAT = "vidstyle-gt-flow-v1"
+
+
+# --- ground truth ----------------------------------------------------------------------------
+
+
+class GroundTruthFlow:
+    """Exact backward flows and visibility saved next to a synthetic clip (``samples/make_sample.py``).
+
+    The ``.npz`` holds ``format`` = ``vidstyle-gt-flow-v1``, ``size`` = (H, W), ``frames`` = N and
+    either
+
+    * dense: ``flow`` (N-1, H, W, 2) float16, ``flow[i]`` the backward flow from frame i+1 to i,
+      and ``valid`` (N-1, H, W) uint8 (1 = visible in both frames); or
+    * layered (a 2.5D scene of planar layers, exact and far smaller): ``layer_affine`` (N, L, 2, 3)
+      mapping frame-t pixel coordinates of layer l to that layer's own coordinates,
+      ``layer_index`` (N, H, W) uint8 (the layer each pixel shows) and ``valid`` as above.
+    """
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        if not path.is_file():
+            raise VidstyleError(f"ground-truth flow file not found: {path}")
+        try:
+            data = np.load(path, allow_pickle=False)
+            fmt = str(data["format"])
+            self.size = tuple(int(v) for v in data["size"])
+            self.frames = int(data["frames"])
+            self._valid = data["valid"]
+            self._dense = data["flow"] if "flow" in data.files else None
+            self._affine = data["layer_affine"] if self._dense is None else None
+            self._layers = data["layer_index"] if self._dense is None else None
+        except (OSError, KeyError, ValueError) as exc:
+            raise VidstyleError(f"{path} is not a vidstyle ground-truth flow file ({exc})") from exc
+        if fmt != GT_FORMAT:
+            raise VidstyleError(f"{path} has format {fmt!r}, expected {GT_FORMAT!r}")
+        self.path = path
+        self._recent: dict[int, np.ndarray] = {}  # long-term chains reuse the last few flows
+
+    def flow(self, t: int) -> np.ndarray:
+        """Backward flow from frame t to frame t-1 (t >= 1): (H, W, 2) float32."""
+        if not 1 <= t < self.frames:
+            raise IndexError(f"ground truth has backward flows for frames 1..{self.frames - 1}, not {t}")
+        if t not in self._recent:
+            if len(self._recent) >= 16:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[t] = self._compute_flow(t)
+        return self._recent[t].copy()
+
+    def _compute_flow(self, t: int) -> np.ndarray:
+        if self._dense is not None:
+            return self._dense[t - 1].astype(np.float32)
+        h, w = self.size
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+        layers = self._layers[t]
+        out = np.zeros((h, w, 2), np.float64)
+        for layer in np.unique(layers):
+            on = layers == layer
+            # frame t pixel -> layer coordinates -> frame t-1 pixel
+            to_layer = np.vstack([self._affine[t, layer], [0, 0, 1]])
+            from_layer = np.linalg.inv(np.vstack([self._affine[t - 1, layer], [0, 0, 1]]))
+            m = (from_layer @ to_layer)[:2]
+            x, y = xs[on], ys[on]
+            out[on, 0] = m[0, 0] * x + m[0, 1] * y + m[0, 2] - x
+            out[on, 1] = m[1, 0] * x + m[1, 1] * y + m[1, 2] - y
+        return out.astype(np.float32)
+
+    def valid(self, t: int) -> np.ndarray:
+        """(H, W) float32 mask for the pair (t-1, t): 1 = visible in both frames."""
+        if not 1 <= t < self.frames:
+            raise IndexError(f"ground truth has masks for frames 1..{self.frames - 1}, not {t}")
+        return self._valid[t - 1].astype(np.float32)
+
+    def flow_to(self, t: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Backward flow t -> t-k and its visibility mask, by chaining the one-step flows."""
+        total, valid = self.flow(t), self.valid(t)
+        for j in range(1, k):
+            step, step_valid = self.flow(t - j), self.valid(t - j)
+            # where each pixel of frame t is in frame t-j, read that frame's flow and visibility
+            valid = valid * (warp_numpy(step_valid, total, padding_mode="zeros") > 0.999)
+            total = total + warp_numpy(step, total)
+        return total, valid.astype(np.float32)
+
+
+# --- metric ----------------------------------------------------------------------------------
+
+
+def _pair_error(img_prev: np.ndarray, img_cur: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> float | None:
+    """Mean squared RGB error (in [0, 1]) of warp(img_prev) vs img_cur over valid pixels."""
+    size = img_cur.shape[:2]
+    if flow.shape[:2] != size:  # stylized at another resolution than the input: bring flow to it
+        flow = resize_flow(flow, size)
+        valid = cv2.resize(valid, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    n = float(valid.sum())
+    if n == 0:
+        return None  # nothing visible in both (a scene cut): the pair says nothing about stability
+    diff = warp_numpy(img_prev.astype(np.float32) / 255.0, flow) - img_cur.astype(np.float32) / 255.0
+    return float((np.square(diff).mean(-1) * valid).sum() / n)
+
+
+def _check_image(img: np.ndarray, what: str) -> None:
+    if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise VidstyleError(f"{what} frames must be uint8 RGB (H, W, 3) images")
+
+
+def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[np.ndarray], *,
+                  long_term: int | None = None, flow: str | FlowEstimator = "dis", preset: str = "medium",
+                  ground_truth: GroundTruthFlow | str | Path | None = None) -> dict:
+    """Warping error of ``stylized_frames`` given the motion of ``input_frames``.
+
+    Args:
+        input_frames, stylized_frames: iterables of uint8 RGB (H, W, 3) frames, consumed in step
+            (streaming: only ``long_term + 1`` frames are held). Extra frames of the longer one
+            are ignored; the count compared is reported as ``frames``.
+        long_term: also compare frame t with t-K (``warping_error_long_term``).
+        flow: a flow backend name or a :class:`FlowEstimator` (estimated on the input frames).
+        preset: DIS preset when ``flow`` is ``dis``.
+        ground_truth: a :class:`GroundTruthFlow` (or its path) to use instead of estimated flow.
+    Returns:
+        dict with ``frames``, ``warping_error``, ``warping_error_long_term`` (None without
+        ``long_term``), ``input_warping_error``, ``input_warping_error_long_term``, ``k``, ``flow``
+        (``dis`` | backend name | ``ground_truth``), ``pairs``, ``valid_fraction``. The errors are
+        None when no pair had a visible pixel (e.g. a single frame).
+    """
+    if long_term is not None and long_term < 2:
+        raise VidstyleError(f"--long-term must be at least 2 frames, got {long_term}")
+    if isinstance(ground_truth, (str, Path)):
+        ground_truth = GroundTruthFlow(ground_truth)
+    if ground_truth is not None:
+        estimator, flow_name = None, "ground_truth"
+    elif isinstance(flow, FlowEstimator):
+        estimator, flow_name = flow, flow.name
+    else:
+        estimator = create_flow_estimator(flow, **({"preset": preset} if flow == "dis" else {}))
+        flow_name = flow
+
+    def flow_and_mask(t: int, k: int, cur_in: np.ndarray, prev_in: np.ndarray):
+        if ground_truth is not None:
+            return ground_truth.flow_to(t, k)
+        backward, forward = estimator(cur_in, prev_in), estimator(prev_in, cur_in)
+        return backward, valid_mask_numpy(backward, forward, motion_boundaries=False)
+
+    errors: dict[str, list[float]] = {"short": [], "long": [], "short_in": [], "long_in": []}
+    valid_fractions: list[float] = []
+    history: deque = deque(maxlen=(long_term or 1) + 1)
+    frames = 0
+    for t, (inp, sty) in enumerate(zip(input_frames, stylized_frames)):
+        _check_image(inp, "input")
+        _check_image(sty, "stylized")
+        if ground_truth is not None and (t >= ground_truth.frames or inp.shape[:2] != ground_truth.size):
+            raise VidstyleError(f"ground truth {ground_truth.path} covers {ground_truth.frames} frames of "
+                                f"{ground_truth.size[1]}x{ground_truth.size[0]}, not this video")
+        history.append((inp, sty))
+        frames = t + 1
+        for k, key in ((1, "short"), (long_term, "long")):
+            if k is None or t < k:
+                continue
+            prev_in, prev_sty = history[-1 - k]
+            fl, valid = flow_and_mask(t, k, inp, prev_in)
+            if k == 1:
+                valid_fractions.append(float(valid.mean()))
+            for img_prev, img_cur, name in ((prev_sty, sty, key), (prev_in, inp, key + "_in")):
+                err = _pair_error(img_prev, img_cur, fl, valid)
+                if err is not None:
+                    errors[name].append(err)
+
+    mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731
+    return {
+        "frames": frames,
+        "warping_error": mean(errors["short"]),
+        "warping_error_long_term": mean(errors["long"]) if long_term else None,
+        "input_warping_error": mean(errors["short_in"]),
+        "input_warping_error_long_term": mean(errors["long_in"]) if long_term else None,
+        "k": long_term,
+        "flow": flow_name,
+        "pairs": len(errors["short"]),
+        "valid_fraction": mean(valid_fractions),
+    }
+
+
+# --- videos ----------------------------------------------------------------------------------
+
+
+def read_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Decode a video's frames as uint8 RGB (H, W, 3) arrays, in order."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise VidstyleError(f"video not found: {path}")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise VidstyleError(f"cannot open {path} as a video: {exc}") from exc
+    with container:
+        if not container.streams.video:
+            raise VidstyleError(f"{path} has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, frame in enumerate(container.decode(stream)):
+            if max_frames is not None and i >= max_frames:
+                return
+            yield frame.to_ndarray(format="rgb24")
+
+
+def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
+                    gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str = "dis",
+                    preset: str = "medium") -> dict:
+    """:func:`warping_error` of two video files (the stylized one made from the input one)."""
+    inputs = read_frames(input_path, max_frames)
+    stylized = read_frames(stylized_path, max_frames)
+    result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=gt_flow)
+    # zip() stops at the shorter stream; a stylized video with fewer frames is not comparable
+    leftover = [name for name, it in (("input", inputs), ("stylized", stylized)) if next(it, None) is not None]
+    if leftover and (max_frames is None or result["frames"] < max_frames):
+        raise VidstyleError(f"{input_path} and {stylized_path} have different frame counts "
+                            f"(the {leftover[0]} video is longer than {result['frames']} frames)")
+    result.update(input=str(input_path), stylized=str(stylized_path))
+    return result
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``vidstyle eval INPUT STYLIZED``."""
+    p = subparsers.add_parser(
+        "eval", help="measure temporal consistency (warping error) of a stylized video",
+        description="Print the warping error (Lai et al. 2018) of STYLIZED given INPUT's motion, as JSON.")
+    p.add_argument("input", help="the original video")
+    p.add_argument("stylized", help="the stylized video made from it (same frames)")
+    p.add_argument("--long-term", type=int, metavar="K", help="also compare frame t with frame t-K (K >= 2)")
+    p.add_argument("--gt-flow", metavar="FILE", help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")
+    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="evaluate only the first N frames")
+    p.add_argument("--flow-preset", default="medium", choices=["ultrafast", "fast", "medium"],
+                   help="DIS optical flow preset (default medium)")
+    p.set_defaults(func=_cmd_eval)
+    return p
+
+
+def _cmd_eval(args) -> int:
+    result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
+                             max_frames=args.max_frames, preset=args.flow_preset)
+    print(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,209 @@
+"""ONNX export of style networks and an ONNX Runtime runner (the fastest CPU backend).
+
+``vidstyle export --onnx model.onnx --style STYLE`` writes a graph with dynamic batch, height and
+width, then checks it numerically against PyTorch and reports the largest absolute difference.
+
+The exported graph has one input ``input`` (B, 3, H, W) float32 in [0, 1] and one output
+``output`` (B, 3, H, W) float32 (unclamped, like the PyTorch network). H and W must be multiples of
+the network's ``size_multiple`` (recorded in the graph's metadata); callers pad with
+:func:`vidstyle.frames.pad_to_multiple`. A multi-style network is exported with its current
+style mix baked in.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+from vidstyle.errors import VidstyleError
+from vidstyle.models.transformer import TransformerNet
+
+INPUT_NAME, OUTPUT_NAME = "input", "output"
+DEFAULT_OPSET = 17
+
+
+def _require_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise VidstyleError("onnxruntime is not installed; run `pip install 'vidstyle[bench]'` "
+                            "(or `pip install onnxruntime`)") from exc
+    return onnxruntime
+
+
+def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | None = None,
+                      opset: int = DEFAULT_OPSET) -> bytes:
+    """Serialise ``model`` (on any device; exported from a CPU fp32 copy) to ONNX bytes.
+
+    Batch, height and width are dynamic axes; ``example_size`` (H, W) is only the tracing shape.
+    """
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+    except ImportError as exc:
+        raise VidstyleError("the onnx package is not installed; run `pip install 'vidstyle[bench]'`") from exc
+    m = _cpu_fp32(model)
+    mult = model.size_multiple
+    h, w = example_size or (4 * mult, 6 * mult)
+    x = torch.rand(1, 3, h, w)
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.inference_mode():
+        # the TorchScript exporter warns about instance norm "training mode" and deprecations; the
+        # numerical check below is what tells whether the graph is right.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, (x,), buf, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
+                                        OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
+                          opset_version=opset, dynamo=False)
+    return _with_metadata(buf.getvalue(), {"vidstyle_size_multiple": str(mult),
+                                           "vidstyle_arch_args": str(model.arch_args)})
+
+
+def _cpu_fp32(model: TransformerNet) -> TransformerNet:
+    """``model`` itself if it is a CPU fp32 contiguous network, else such a copy (never mutated)."""
+    p = next(model.parameters())
+    if p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous():
+        return model.eval()
+    return copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
+    import onnx
+
+    proto = onnx.load_from_string(data)
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    return proto.SerializeToString()
+
+
+def session_options(threads: int | None = None, spinning: bool = False):
+    """ORT session options shared by vidstyle and the benchmark's peers (same settings for all).
+
+    Spinning is off by default: ORT's idle worker threads otherwise busy-wait between runs and
+    steal the cores that decoding, conversion and encoding need in the pipeline.
+    """
+    ort = _require_onnxruntime()
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads or torch.get_num_threads()
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    return so
+
+
+class OnnxRunner:
+    """Run an exported network with ONNX Runtime on the CPU, taking and returning torch tensors.
+
+    Args:
+        model_or_onnx: a :class:`TransformerNet` (exported in memory) or a path to / bytes of an
+            ONNX file written by :func:`export_onnx`.
+        threads: intra-op threads (default: torch's thread count).
+        spinning: let idle ORT threads busy-wait (slightly lower latency for network-only runs).
+    """
+
+    def __init__(self, model_or_onnx: TransformerNet | str | Path | bytes, threads: int | None = None,
+                 spinning: bool = False):
+        ort = _require_onnxruntime()
+        data = model_or_onnx
+        if isinstance(model_or_onnx, TransformerNet):
+            data = export_onnx_bytes(model_or_onnx)
+        elif isinstance(model_or_onnx, (str, Path)):
+            if not Path(model_or_onnx).is_file():
+                raise VidstyleError(f"ONNX file not found: {model_or_onnx}")
+            data = str(model_or_onnx)
+        self.session = ort.InferenceSession(data, session_options(threads, spinning),
+                                            providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float tensor (CPU) -> (B, 3, H, W) float32 tensor (CPU)."""
+        if x.device.type != "cpu":
+            raise VidstyleError("the onnx backend runs on the CPU only; use --device cpu")
+        arr = x.detach().float().contiguous().numpy()
+        return torch.from_numpy(self.session.run(None, {self.input_name: arr})[0])
+
+
+def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OPSET,
+                overwrite: bool = False) -> Path:
+    """Write ``model`` as ONNX to ``path`` atomically (a ``.part`` file renamed when complete)."""
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        raise VidstyleError(f"the ONNX output must end in .onnx, got {path.name}")
+    if path.exists() and not overwrite:
+        raise VidstyleError(f"{path} exists; pass --overwrite to replace it")
+    _write_atomic(path, export_onnx_bytes(model, opset=opset))
+    return path
+
+
+@torch.inference_mode()
+def max_abs_diff(model: TransformerNet, onnx_model: str | Path | bytes,
+                 sizes: tuple[tuple[int, int], ...] = ((64, 96), (136, 240)), batch: int = 2,
+                 seed: int = 0) -> float:
+    """Largest |ONNX Runtime - PyTorch| over random inputs of several (H, W) ``sizes`` (fp32, CPU).
+
+    Different sizes check that the height and width axes really are dynamic.
+    """
+    ref_model = _cpu_fp32(model)
+    runner = OnnxRunner(onnx_model, spinning=False)
+    gen = torch.Generator().manual_seed(seed)
+    worst = 0.0
+    mult = model.size_multiple
+    for h, w in sizes:
+        h, w = -(-h // mult) * mult, -(-w // mult) * mult
+        x = torch.rand(batch, 3, h, w, generator=gen)
+        worst = max(worst, (runner(x) - ref_model(x)).abs().max().item())
+    return worst
+
+
+# --- command line ------------------------------------------------------------------------------
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="export a style network to ONNX",
+        description="Export a style network to ONNX (dynamic batch, height and width) and check it "
+                    "numerically against PyTorch.")
+    p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="ONNX file to write")
+    p.add_argument("--style", required=True,
+                   help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (the mix is baked in)")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    p.add_argument("--tolerance", type=float, default=1e-3,
+                   help="fail if ONNX Runtime and PyTorch differ by more than this (default 1e-3)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.onnx if it exists")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args) -> int:
+    from vidstyle.models.weights import load_model
+    from vidstyle.models.zoo import resolve_style
+
+    choice = resolve_style(args.style)
+    model, _ = load_model(choice.path, "cpu")
+    model.set_style(choice.mix)
+    out = Path(args.onnx)
+    if out.suffix.lower() != ".onnx":
+        raise VidstyleError(f"the ONNX output must end in .onnx, got {out.name}")
+    if out.exists() and not args.overwrite:
+        raise VidstyleError(f"{out} exists; pass --overwrite to replace it")
+    data = export_onnx_bytes(model, opset=args.opset)
+    diff = max_abs_diff(model, data)
+    if not diff <= args.tolerance:  # also catches NaN
+        raise VidstyleError(f"ONNX Runtime output differs from PyTorch by {diff:.3g} "
+                            f"(> tolerance {args.tolerance:g}); nothing written")
+    _write_atomic(out, data)
+    print(f"wrote {out} ({len(data) / 1e6:.2f} MB, style {choice.label}, input H and W multiples of "
+          f"{model.size_multiple}); max |ONNX Runtime - PyTorch| = {diff:.2e}", file=sys.stderr)
+    return 0

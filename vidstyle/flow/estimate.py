@@ -1,0 +1,153 @@
+"""Optical flow estimators behind one small interface.
+
+Convention (the OpenCV one): ``estimator(img0, img1)`` returns ``flow`` (H, W, 2) float32 with
+``img0[y, x] ~= img1[y + flow[y, x, 1], x + flow[y, x, 0]]``. So the *backward* flow of frame t,
+``flow_{t->t-1}`` ("for each pixel of frame t, where it was in frame t-1"), is
+``estimator(frame_t, frame_{t-1})``, and ``warp(frame_{t-1}, flow_{t->t-1}) ~= frame_t``.
+
+Backends register by name in :data:`FLOW_BACKENDS`; :func:`create_flow_estimator` builds one.
+No backend downloads anything: RAFT needs a weights file the user supplies.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from vidstyle.errors import VidstyleError
+from vidstyle.flow.warp import flow_numpy_to_torch, resize_flow
+
+
+def _check_pair(img0: np.ndarray, img1: np.ndarray) -> None:
+    for img in (img0, img1):
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"expected uint8 RGB images (H, W, 3), got {getattr(img, 'dtype', type(img))} "
+                             f"{getattr(img, 'shape', '')}")
+    if img0.shape != img1.shape:
+        raise ValueError(f"images differ in size: {img0.shape} vs {img1.shape}")
+
+
+class FlowEstimator:
+    """Interface: ``__call__(img0, img1) -> flow`` (H, W, 2) float32, see the module docstring.
+
+    Args of ``__call__``: two uint8 RGB images (H, W, 3) of the same size.
+    """
+
+    name = "base"
+
+    def __call__(self, img0: np.ndarray, img1: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def torch(self, img0: np.ndarray, img1: np.ndarray, device=None) -> torch.Tensor:
+        """The same flow as a (1, 2, H, W) float32 tensor on ``device``."""
+        return flow_numpy_to_torch(self(img0, img1), device)
+
+
+_DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+def _scaled_size(h: int, w: int, scale: float) -> tuple[int, int]:
+    return max(8, round(h * scale)), max(8, round(w * scale))
+
+
+class DISFlow(FlowEstimator):
+    """OpenCV Dense Inverse Search flow on grayscale (Kroeger et al. 2016); needs no weights.
+
+    Args:
+        preset: ``medium`` (best), ``fast`` or ``ultrafast``.
+        scale: compute at this fraction of the resolution (``< 1`` is faster) and upsample the
+            flow back, scaling the vectors.
+    """
+
+    name = "dis"
+
+    def __init__(self, preset: str = "medium", scale: float = 1.0):
+        if preset not in _DIS_PRESETS:
+            raise VidstyleError(f"unknown DIS preset {preset!r} (use {', '.join(_DIS_PRESETS)})")
+        if not 0 < scale <= 1:
+            raise VidstyleError(f"flow scale must be in (0, 1], got {scale}")
+        self.preset, self.scale = preset, scale
+        # One DIS object per estimator: it keeps scratch buffers, so it is not shared across threads.
+        self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[preset])
+
+    def __call__(self, img0: np.ndarray, img1: np.ndarray) -> np.ndarray:
+        _check_pair(img0, img1)
+        h, w = img0.shape[:2]
+        g0 = cv2.cvtColor(img0, cv2.COLOR_RGB2GRAY)
+        g1 = cv2.cvtColor(img1, cv2.COLOR_RGB2GRAY)
+        if self.scale < 1:
+            sh, sw = _scaled_size(h, w, self.scale)
+            g0 = cv2.resize(g0, (sw, sh), interpolation=cv2.INTER_AREA)
+            g1 = cv2.resize(g1, (sw, sh), interpolation=cv2.INTER_AREA)
+        flow = self._dis.calc(g0, g1, None)
+        return resize_flow(flow, (h, w))
+
+    def __repr__(self) -> str:
+        return f"DISFlow(preset={self.preset!r}, scale={self.scale})"
+
+
+class RAFTFlow(FlowEstimator):
+    """torchvision RAFT with a user-supplied state-dict file (never downloaded).
+
+    Args:
+        weights: path to a ``torch.save``'d state dict for ``torchvision.models.optical_flow``'s
+            ``raft_large`` or ``raft_small`` (e.g. the file torchvision itself caches).
+        size: ``large`` or ``small`` (must match the weights).
+        device: ``auto|cpu|cuda|...``; iters: refinement iterations.
+    """
+
+    name = "raft"
+
+    def __init__(self, weights: str | Path, size: str = "large", device: str = "auto", iters: int = 12):
+        path = Path(weights)
+        if not path.is_file():
+            raise VidstyleError(f"RAFT weights file not found: {path}")
+        from torchvision.models.optical_flow import raft_large, raft_small
+
+        from vidstyle.device import resolve_device
+
+        builders = {"large": raft_large, "small": raft_small}
+        if size not in builders:
+            raise VidstyleError(f"unknown RAFT size {size!r} (use large or small)")
+        self.device, self.iters = resolve_device(device), iters
+        model = builders[size](weights=None, progress=False)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        except Exception as exc:  # wrong file or wrong size: the user can fix it
+            raise VidstyleError(f"cannot load RAFT-{size} weights from {path}: {exc}") from exc
+        self.model = model.to(self.device).eval()
+
+    @torch.inference_mode()
+    def __call__(self, img0: np.ndarray, img1: np.ndarray) -> np.ndarray:
+        from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple
+
+        _check_pair(img0, img1)
+        if min(img0.shape[:2]) < 128:  # its correlation pyramid downsamples by 8 * 16
+            raise VidstyleError(f"RAFT needs frames of at least 128x128 pixels, got {img0.shape[1]}x{img0.shape[0]}")
+        x = images_to_tensor(np.stack([img0, img1]), self.device) * 2 - 1  # RAFT expects [-1, 1]
+        x, size = pad_to_multiple(x, 8)
+        flow = self.model(x[:1], x[1:], num_flow_updates=self.iters)[-1]
+        return crop_to(flow, size)[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+FLOW_BACKENDS: dict[str, Callable[..., FlowEstimator]] = {"dis": DISFlow, "raft": RAFTFlow}
+
+
+def register_flow_backend(name: str, factory: Callable[..., FlowEstimator]) -> None:
+    """Make ``factory(**options)`` available as :func:`create_flow_estimator` ``(name, ...)``."""
+    FLOW_BACKENDS[name] = factory
+
+
+def create_flow_estimator(name: str = "dis", **options) -> FlowEstimator:
+    """Build the flow backend ``name`` (``dis`` | ``raft`` | registered) with its options."""
+    if name not in FLOW_BACKENDS:
+        raise VidstyleError(f"unknown flow backend {name!r} (available: {', '.join(FLOW_BACKENDS)})")
+    return FLOW_BACKENDS[name](**options)

@@ -1,0 +1,113 @@
+"""Occlusion and reliability masks for a backward flow (Ruder et al., "Artistic style transfer for
+videos", GCPR 2016).
+
+All masks are float tensors (B, 1, H, W) on the pixel grid of the frame the flow is defined on;
+``valid`` masks are 1 where the pixel is visible in both frames (and the flow can be trusted) and
+0 elsewhere. Numpy wrappers take (H, W, 2) flows and return (H, W) float32 masks.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from vidstyle.flow.warp import pixel_coords, warp
+
+
+def _check(flow: torch.Tensor, name: str = "flow") -> None:
+    if flow.ndim != 4 or flow.shape[1] != 2:
+        raise ValueError(f"{name} must be (B, 2, H, W), got {tuple(flow.shape)}")
+
+
+def in_view_mask(flow: torch.Tensor) -> torch.Tensor:
+    """1 where ``x + flow[x]`` lands inside the other frame (0 <= x <= W-1, 0 <= y <= H-1).
+
+    flow (B, 2, H, W) -> mask (B, 1, H, W).
+    """
+    _check(flow)
+    _, _, h, w = flow.shape
+    pos = pixel_coords(h, w, flow.device, flow.dtype) + flow
+    inside = (pos[:, :1] >= 0) & (pos[:, :1] <= w - 1) & (pos[:, 1:] >= 0) & (pos[:, 1:] <= h - 1)
+    return inside.to(flow.dtype)
+
+
+def consistency_mask(flow: torch.Tensor, flow_reverse: torch.Tensor, alpha: float = 0.01,
+                     beta: float = 0.5) -> torch.Tensor:
+    """Forward-backward consistency: 1 where the two flows undo each other, 0 at occlusions.
+
+    Args:
+        flow: (B, 2, H, W) flow defined on this frame, e.g. backward ``flow_{t->t-1}``.
+        flow_reverse: (B, 2, H, W) the opposite direction, e.g. forward ``flow_{t-1->t}``.
+        alpha, beta: Ruder et al.'s tolerance: inconsistent where
+            ``|w + w~|^2 > alpha (|w|^2 + |w~|^2) + beta`` with ``w~(x) = flow_reverse(x + w(x))``.
+    Returns:
+        (B, 1, H, W) mask (1 = consistent).
+    """
+    _check(flow)
+    _check(flow_reverse, "flow_reverse")
+    if flow.shape != flow_reverse.shape:
+        raise ValueError(f"flow {tuple(flow.shape)} and flow_reverse {tuple(flow_reverse.shape)} differ")
+    back = warp(flow_reverse, flow)  # flow_reverse read where each pixel came from
+    err = (flow + back).pow(2).sum(1, keepdim=True)
+    tol = alpha * (flow.pow(2).sum(1, keepdim=True) + back.pow(2).sum(1, keepdim=True)) + beta
+    return (err <= tol).to(flow.dtype)
+
+
+def motion_boundary_mask(flow: torch.Tensor, alpha: float = 0.01, beta: float = 0.002) -> torch.Tensor:
+    """1 on motion boundaries: ``|grad u|^2 + |grad v|^2 > alpha |w|^2 + beta`` (Ruder et al.).
+
+    Flow is unreliable there (it blurs across the edge of a moving object).
+    flow (B, 2, H, W) -> mask (B, 1, H, W) with 1 = boundary.
+    """
+    _check(flow)
+    # central differences, replicated at the border
+    pad = torch.nn.functional.pad(flow, (1, 1, 1, 1), mode="replicate")
+    dx = (pad[..., 1:-1, 2:] - pad[..., 1:-1, :-2]) / 2
+    dy = (pad[..., 2:, 1:-1] - pad[..., :-2, 1:-1]) / 2
+    grad2 = (dx.pow(2) + dy.pow(2)).sum(1, keepdim=True)
+    return (grad2 > alpha * flow.pow(2).sum(1, keepdim=True) + beta).to(flow.dtype)
+
+
+def valid_mask(flow: torch.Tensor, flow_reverse: torch.Tensor | None = None, *, motion_boundaries: bool = True,
+               alpha: float = 0.01, beta: float = 0.5) -> torch.Tensor:
+    """The pixels of this frame visible in both frames with a trustworthy flow: 1 = valid.
+
+    Combines :func:`in_view_mask`, :func:`consistency_mask` (when ``flow_reverse`` is given) and,
+    optionally, the complement of :func:`motion_boundary_mask`.
+    flow, flow_reverse (B, 2, H, W) -> (B, 1, H, W).
+    """
+    mask = in_view_mask(flow)
+    if flow_reverse is not None:
+        mask = mask * consistency_mask(flow, flow_reverse, alpha, beta)
+    if motion_boundaries:
+        mask = mask * (1 - motion_boundary_mask(flow))
+    return mask
+
+
+def valid_mask_numpy(flow: np.ndarray, flow_reverse: np.ndarray | None = None, *, motion_boundaries: bool = True,
+                     alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+    """:func:`valid_mask` for (H, W, 2) numpy flows, with OpenCV/numpy (no torch: cheaper on the
+    CPU at video-frame sizes); returns an (H, W) float32 mask. Same tests, same thresholds."""
+    if flow.ndim != 3 or flow.shape[-1] != 2:
+        raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
+    flow = flow.astype(np.float32, copy=False)
+    h, w = flow.shape[:2]
+    x = flow[..., 0] + np.arange(w, dtype=np.float32)[None, :]
+    y = flow[..., 1] + np.arange(h, dtype=np.float32)[:, None]
+    mask = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    mag2 = np.einsum("hwc,hwc->hw", flow, flow)
+    if flow_reverse is not None:
+        if flow_reverse.shape != flow.shape:
+            raise ValueError(f"flow {flow.shape} and flow_reverse {flow_reverse.shape} differ")
+        back = cv2.remap(flow_reverse.astype(np.float32, copy=False), x, y, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+        total = flow + back
+        err = np.einsum("hwc,hwc->hw", total, total)
+        mask &= err <= alpha * (mag2 + np.einsum("hwc,hwc->hw", back, back)) + beta
+    if motion_boundaries:
+        pad = np.pad(flow, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        dx = (pad[1:-1, 2:] - pad[1:-1, :-2]) * 0.5
+        dy = (pad[2:, 1:-1] - pad[:-2, 1:-1]) * 0.5
+        grad2 = np.einsum("hwc,hwc->hw", dx, dx) + np.einsum("hwc,hwc->hw", dy, dy)
+        mask &= ~(grad2 > 0.01 * mag2 + 0.002)
+    return mask.astype(np.float32)

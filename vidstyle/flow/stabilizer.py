@@ -1,0 +1,145 @@
+"""Flow-guided temporal stabilizer: blend each stylized frame with the previous output, warped by
+the input frames' optical flow, wherever the pixel is visible in both frames.
+
+The work is split so a pipeline can overlap it with the network:
+
+* :meth:`FlowStabilizer.estimate` (prev_input, cur_input) -> :class:`FlowState` | None depends only on
+  the *input* frames (flow at reduced resolution, occlusion mask, scene-cut test), so it can run in
+  its own stage, ahead of or beside the stylizer;
+* :meth:`FlowStabilizer.apply` (stylized, state) -> output is cheap and stateful (it keeps the
+  previous output) and must be called once per frame, in frame order.
+
+``out_t = (1 - s M) * stylized_t + s M * warp(out_{t-1}, flow_{t->t-1})`` with s = strength and M
+the soft visibility mask; a scene cut (``state is None``) restarts from the stylized frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vidstyle.errors import VidstyleError
+from vidstyle.flow.estimate import DISFlow
+from vidstyle.flow.occlusion import valid_mask_numpy
+from vidstyle.flow.warp import resize_flow, warp_numpy
+
+
+@dataclass(frozen=True)
+class FlowState:
+    """What :meth:`FlowStabilizer.apply` needs to bring the previous output onto frame t.
+
+    Attributes:
+        flow: (h, w, 2) float32 backward flow t -> t-1 at the reduced flow resolution (in its pixels).
+        weight: (h, w) float32 in [0, 1]: visible in both frames and photometrically consistent.
+        size: (H, W) of the input frames.
+        photometric_error: mean |I_t - warp(I_{t-1})| (RGB in [0, 1]) over in-view pixels.
+        valid_fraction: share of pixels whose flow passed the occlusion tests.
+    """
+
+    flow: np.ndarray
+    weight: np.ndarray
+    size: tuple[int, int]
+    photometric_error: float
+    valid_fraction: float
+
+
+class FlowStabilizer:
+    """Temporal stabilizer for a stream of stylized frames (see the module docstring).
+
+    Args:
+        strength: 0..1, the weight of the warped previous output; 0 is the identity, more removes
+            more flicker but risks ghosting where the flow is wrong.
+        flow_scale: flow is computed at this fraction of the input resolution (0.5: 320x180 for
+            640x360 input), then upsampled.
+        preset: DIS preset (``ultrafast`` | ``fast`` | ``medium``).
+        cut_threshold: a scene cut is declared when the mean absolute RGB error (in [0, 1]) of the
+            warped previous input exceeds this; the stabilizer then restarts.
+        min_valid_fraction: also a cut when fewer pixels than this share survive the occlusion test.
+        photometric_tolerance: per-pixel RGB error (in [0, 1]) at which a pixel's blend weight has
+            fallen to 1/e; keeps lighting changes and flow mistakes from ghosting.
+
+    One instance serves one stream; its DIS object is not thread-safe, so call :meth:`estimate`
+    from one thread at a time (it may be a different thread than :meth:`apply`'s).
+    """
+
+    def __init__(self, strength: float = 0.5, flow_scale: float = 0.5, preset: str = "fast",
+                 cut_threshold: float = 0.1, min_valid_fraction: float = 0.3, photometric_tolerance: float = 0.1):
+        if not 0.0 <= strength <= 1.0:
+            raise VidstyleError(f"temporal strength must be between 0 and 1, got {strength}")
+        if not 0.0 < flow_scale <= 1.0:
+            raise VidstyleError(f"flow scale must be in (0, 1], got {flow_scale}")
+        self.strength, self.flow_scale = float(strength), float(flow_scale)
+        self.cut_threshold, self.min_valid_fraction = cut_threshold, min_valid_fraction
+        self.photometric_tolerance = photometric_tolerance
+        self._dis = DISFlow(preset)
+        self._prev_output: np.ndarray | None = None
+
+    # --- pure part: input frames only ---------------------------------------------------------
+
+    def _small(self, img: np.ndarray) -> np.ndarray:
+        if self.flow_scale == 1.0:
+            return img
+        h, w = img.shape[:2]
+        size = (max(8, round(w * self.flow_scale)), max(8, round(h * self.flow_scale)))
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+    def estimate(self, prev_input: np.ndarray, cur_input: np.ndarray) -> FlowState | None:
+        """Flow, visibility weights and cut test for input frames t-1 and t (uint8 RGB (H, W, 3)).
+
+        Returns None at a scene cut (or when the frame size changes): :meth:`apply` then resets.
+        """
+        if prev_input.shape != cur_input.shape:
+            return None
+        prev_s, cur_s = self._small(prev_input), self._small(cur_input)
+        backward = self._dis(cur_s, prev_s)
+        forward = self._dis(prev_s, cur_s)
+        valid = valid_mask_numpy(backward, forward, motion_boundaries=True)
+        in_view = valid_mask_numpy(backward, None, motion_boundaries=False) > 0
+        err = cv2.absdiff(warp_numpy(prev_s, backward), cur_s).mean(-1, dtype=np.float32) / 255.0
+        photometric_error = float(err[in_view].mean()) if in_view.any() else 1.0
+        valid_fraction = float(valid.mean())
+        if photometric_error > self.cut_threshold or valid_fraction < self.min_valid_fraction:
+            return None
+        # Flow is least reliable right next to occlusions: widen them by a pixel, then soften the
+        # edge so the blend has no seam; and trust pixels less as their warped input disagrees.
+        valid = cv2.erode(valid, np.ones((3, 3), np.uint8))
+        weight = cv2.GaussianBlur(valid, (3, 3), 0) * np.exp(-((err / self.photometric_tolerance) ** 2))
+        return FlowState(flow=backward, weight=weight.astype(np.float32), size=cur_input.shape[:2],
+                         photometric_error=photometric_error, valid_fraction=valid_fraction)
+
+    # --- stateful part: called in frame order -------------------------------------------------
+
+    def apply(self, stylized: np.ndarray, state: FlowState | None) -> np.ndarray:
+        """Blend ``stylized`` (uint8 RGB (H', W', 3)) with the warped previous output.
+
+        ``state`` is :meth:`estimate`'s result for this frame; None (first frame, scene cut) passes
+        the frame through and restarts from it. The stylized frame may differ in size from the
+        input frames: flow and weights are resized to it.
+        """
+        if stylized.dtype != np.uint8 or stylized.ndim != 3 or stylized.shape[2] != 3:
+            raise ValueError(f"expected a uint8 RGB image (H, W, 3), got {stylized.dtype} {stylized.shape}")
+        prev = self._prev_output
+        if state is None or prev is None or prev.shape != stylized.shape or self.strength == 0.0:
+            self._prev_output = stylized
+            return stylized
+        size = stylized.shape[:2]
+        flow = resize_flow(state.flow, size)
+        weight = cv2.resize(state.weight, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+        warped = warp_numpy(prev, flow)
+        w = self.strength * weight
+        out = cv2.blendLinear(warped, stylized, w, 1.0 - w)  # w * warped + (1 - w) * stylized, in uint8
+        self._prev_output = out
+        return out
+
+    def step(self, prev_input: np.ndarray | None, cur_input: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        """:meth:`estimate` then :meth:`apply`, for callers without a separate flow stage.
+
+        ``prev_input`` is None for the first frame.
+        """
+        state = None if prev_input is None else self.estimate(prev_input, cur_input)
+        return self.apply(stylized, state)
+
+    def reset(self) -> None:
+        """Forget the previous output (e.g. after a seek); the next frame passes through."""
+        self._prev_output = None

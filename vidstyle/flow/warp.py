@@ -1,0 +1,121 @@
+"""Backward warping by optical flow, in torch (``grid_sample``) and numpy (``cv2.remap``).
+
+Two representations, never to be confused:
+
+* ``flow`` (B, 2, H, W) float: per-pixel *displacement* (dx, dy) in pixels. For a backward flow
+  ``flow_{t->t-1}``, pixel (x, y) of frame t was at (x + dx, y + dy) in frame t-1.
+* ``grid`` (B, H, W, 2) float: absolute sampling *positions* normalised to [-1, 1] for
+  ``torch.nn.functional.grid_sample`` with ``align_corners=True`` (-1 = centre of the first pixel,
+  +1 = centre of the last), i.e. the same pixel-centre convention as ``cv2.remap``.
+
+``warp(img_{t-1}, flow_{t->t-1})`` therefore brings frame t-1 onto frame t's pixel grid.
+The numpy form of a flow is (H, W, 2) float32, as OpenCV returns it.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_PADDING_TO_CV2 = {"border": cv2.BORDER_REPLICATE, "zeros": cv2.BORDER_CONSTANT, "reflection": cv2.BORDER_REFLECT}
+
+
+def _check_flow(flow: torch.Tensor) -> None:
+    if flow.ndim != 4 or flow.shape[1] != 2:
+        raise ValueError(f"flow must be (B, 2, H, W), got {tuple(flow.shape)}")
+
+
+def pixel_coords(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Pixel-centre coordinates (1, 2, H, W): channel 0 is x (column), channel 1 is y (row)."""
+    ys, xs = torch.meshgrid(torch.arange(height, device=device, dtype=dtype),
+                            torch.arange(width, device=device, dtype=dtype), indexing="ij")
+    return torch.stack((xs, ys))[None]
+
+
+def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
+    """Displacement ``flow`` (B, 2, H, W) in pixels -> sampling ``grid`` (B, H, W, 2) in [-1, 1].
+
+    The grid is for ``grid_sample(..., align_corners=True)``; positions outside [-1, 1] are
+    outside the source image.
+    """
+    _check_flow(flow)
+    _, _, h, w = flow.shape
+    pos = pixel_coords(h, w, flow.device, flow.dtype) + flow  # absolute source positions in pixels
+    scale = flow.new_tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)]).view(1, 2, 1, 1)
+    return (pos * scale - 1.0).permute(0, 2, 3, 1)
+
+
+def grid_to_flow(grid: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`flow_to_grid`: ``grid`` (B, H, W, 2) -> ``flow`` (B, 2, H, W) in pixels."""
+    if grid.ndim != 4 or grid.shape[-1] != 2:
+        raise ValueError(f"grid must be (B, H, W, 2), got {tuple(grid.shape)}")
+    _, h, w, _ = grid.shape
+    scale = grid.new_tensor([(max(w - 1, 1)) / 2.0, (max(h - 1, 1)) / 2.0]).view(1, 2, 1, 1)
+    pos = (grid.permute(0, 3, 1, 2) + 1.0) * scale
+    return pos - pixel_coords(h, w, grid.device, grid.dtype)
+
+
+def warp(img: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear", padding_mode: str = "border") -> torch.Tensor:
+    """Backward-warp ``img`` (B, C, H, W) by ``flow`` (B, 2, H, W): ``out[x] = img[x + flow[x]]``.
+
+    ``padding_mode`` is ``grid_sample``'s (``border`` | ``zeros`` | ``reflection``) and decides what
+    out-of-view samples read; mask them with :func:`vidstyle.flow.occlusion.in_view_mask`.
+    Differentiable with respect to both ``img`` and ``flow``.
+    """
+    _check_flow(flow)
+    if img.ndim != 4 or img.shape[0] != flow.shape[0] or img.shape[-2:] != flow.shape[-2:]:
+        raise ValueError(f"img {tuple(img.shape)} does not match flow {tuple(flow.shape)} (need (B, C, H, W))")
+    grid = flow_to_grid(flow.to(img.dtype))
+    return F.grid_sample(img, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
+
+
+def warp_numpy(img: np.ndarray, flow: np.ndarray, padding_mode: str = "border",
+               interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """``cv2.remap`` equivalent of :func:`warp` for one image.
+
+    Args:
+        img: (H, W) or (H, W, C) array (uint8 or float32).
+        flow: (H, W, 2) float displacement (dx, dy) in pixels.
+        padding_mode: ``border`` | ``zeros`` | ``reflection`` (as in :func:`warp`).
+    Returns:
+        the warped image, same shape and dtype as ``img``.
+    """
+    if flow.ndim != 3 or flow.shape[-1] != 2:
+        raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
+    if img.shape[:2] != flow.shape[:2]:
+        raise ValueError(f"img {img.shape} does not match flow {flow.shape}")
+    h, w = flow.shape[:2]
+    map_x = flow[..., 0].astype(np.float32) + np.arange(w, dtype=np.float32)[None, :]
+    map_y = flow[..., 1].astype(np.float32) + np.arange(h, dtype=np.float32)[:, None]
+    # Note: cv2's BORDER_REFLECT repeats the edge pixel, torch's "reflection" (align_corners=True)
+    # does not; only "border" and "zeros" are exactly equivalent.
+    return cv2.remap(img, map_x, map_y, interpolation, borderMode=_PADDING_TO_CV2[padding_mode], borderValue=0)
+
+
+def flow_numpy_to_torch(flow: np.ndarray, device=None) -> torch.Tensor:
+    """(H, W, 2) or (B, H, W, 2) numpy flow -> (B, 2, H, W) float32 tensor."""
+    f = torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32))
+    if f.ndim == 3:
+        f = f[None]
+    if f.ndim != 4 or f.shape[-1] != 2:
+        raise ValueError(f"flow must be (H, W, 2) or (B, H, W, 2), got {flow.shape}")
+    return f.permute(0, 3, 1, 2).contiguous().to(device)
+
+
+def flow_torch_to_numpy(flow: torch.Tensor) -> np.ndarray:
+    """(B, 2, H, W) tensor -> (B, H, W, 2) float32 numpy flow (squeeze B yourself if 1)."""
+    _check_flow(flow)
+    return flow.detach().float().permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def resize_flow(flow: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Resize an (h, w, 2) numpy flow to ``size`` = (H, W), scaling the vectors to the new pixels."""
+    h, w = flow.shape[:2]
+    height, width = size
+    if (h, w) == (height, width):
+        return flow
+    out = cv2.resize(flow, (width, height), interpolation=interpolation)
+    out[..., 0] *= width / w
+    out[..., 1] *= height / h
+    return out

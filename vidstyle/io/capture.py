@@ -1,0 +1,420 @@
+"""Live frame sources behind one interface, and a capture thread that keeps only the newest frame.
+
+Sources (all yield uint8 (H, W, 3) RGB images with a ``time.perf_counter`` capture timestamp):
+
+* :class:`CameraSource`    an OpenCV ``VideoCapture`` camera (index or device path, backend auto);
+* :class:`FileSource`      a video file replayed as if it were a camera: paced at its frame rate, and
+  frames whose capture moment has passed are skipped, exactly as a camera keeps delivering
+  frames whether or not anyone reads them;
+* :class:`SyntheticSource` a generated moving pattern (tests, demos without a camera).
+
+:class:`FrameGrabber` reads a source on its own thread into a one-frame slot. A new frame replaces
+an unread one (the stale frame is dropped and counted), so the consumer always gets the newest
+frame and latency cannot build up in a queue.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle.errors import VidstyleError
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured frame: ``image`` uint8 (H, W, 3) RGB, its sequence number and capture time."""
+
+    image: np.ndarray
+    index: int
+    t_capture: float  # time.perf_counter() at the moment the frame was captured
+
+
+class FrameSource:
+    """Interface of a live source.
+
+    ``read()`` blocks until the next frame exists and returns ``(image, t_capture)``, or ``None``
+    when the source has ended (end of file, camera gone). ``skipped`` counts frames the source
+    produced but could not hand over in time (they count as captured and dropped). ``lost`` is set
+    when a device stopped delivering frames (unplugged) rather than ending normally.
+    """
+
+    description = "source"
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    skipped: int = 0
+    lost: bool = False
+    #: True: frames exist whether or not they are read (camera, paced replay), so stale ones are
+    #: dropped. False: a non-paced file, where every frame is waited for.
+    live: bool = True
+
+    def read(self) -> tuple[np.ndarray, float] | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``640x480`` -> (640, 480) = (width, height)."""
+    w, sep, h = text.lower().partition("x")
+    try:
+        size = (int(w), int(h))
+    except ValueError:
+        size = (0, 0)
+    if not sep or size[0] <= 0 or size[1] <= 0:
+        raise VidstyleError(f"bad size {text!r}: expected WIDTHxHEIGHT such as 640x480")
+    return size
+
+
+def _resize(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    import cv2
+
+    if size is None or (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    shrink = size[0] < image.shape[1]
+    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+class _Pacer:
+    """Wall-clock schedule of a stream that runs at its own rate: frame ``t`` seconds in is due at
+    ``start + t``. A frame more than one interval late is skipped (a camera would already have
+    replaced it); a frame that is on time or slightly late is stamped with its due time, so a slow
+    producer shows up as latency instead of being hidden."""
+
+    def __init__(self, fps: float):
+        self.interval = 1.0 / fps
+        self.start: float | None = None
+
+    def wait(self, t: float, skip_late: bool = True) -> float | None:
+        """Sleep until stream time ``t`` is due; return its capture timestamp, or None to skip it
+        (only with ``skip_late``; otherwise a late frame is stamped now)."""
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = now - t
+        due = self.start + t
+        if now < due:
+            time.sleep(due - now)
+            return due
+        if now - due > self.interval:
+            return None if skip_late else now
+        return due
+
+
+class CameraSource(FrameSource):
+    """An OpenCV camera: ``index_or_path`` is a camera index (``0``) or a device path/URL.
+
+    Args:
+        size: requested (width, height); the camera may pick the nearest mode it supports.
+        fps: requested frame rate.
+    """
+
+    #: consecutive failed reads after which the camera is considered unplugged
+    MAX_FAILED_READS = 10
+
+    def __init__(self, index_or_path: int | str = 0, size: tuple[int, int] | None = None, fps: float | None = None):
+        import cv2
+
+        target: int | str = index_or_path
+        if isinstance(target, str) and target.strip().isdigit():
+            target = int(target)
+        self.description = f"camera {target}"
+        backends = _camera_backends()
+        with _quiet_opencv():  # each backend that fails logs a warning; we print one line instead
+            self.cap = cv2.VideoCapture(target, cv2.CAP_ANY)
+            opened = self.cap.isOpened()
+        if not opened:
+            self.cap.release()
+            device = f" (/dev/video{target})" if isinstance(target, int) and sys.platform.startswith("linux") else ""
+            tried = f"OpenCV VideoCapture({target!r}){device} with automatic backend choice ({backends})"
+            hint = " (device file does not exist)" if isinstance(target, str) and target.startswith("/dev/") \
+                and not Path(target).exists() else ""
+            raise VidstyleError(f"cannot open {self.description}{hint}: tried {tried}; check that it is connected "
+                                f"and not in use, or replay a file with --source FILE --realtime")
+        if size is not None:
+            self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+            self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+        if fps is not None:
+            self.cap.set(cv2.CAP_PROP_FPS, fps)
+        self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.fps = float(self.cap.get(cv2.CAP_PROP_FPS) or fps or 30.0)
+        self.backend = self.cap.getBackendName()
+        self._failed = 0
+        self.skipped = 0
+        self.lost = False
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        import cv2
+
+        while True:
+            ok, bgr = self.cap.read()
+            t = time.perf_counter()
+            if ok and bgr is not None:
+                self._failed = 0
+                if bgr.ndim == 2:
+                    bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+                return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t
+            self._failed += 1
+            if self._failed >= self.MAX_FAILED_READS:
+                self.lost = True  # reads keep failing: the device went away
+                return None
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    import cv2
+
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    level = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        log.setLogLevel(level)
+
+
+def _camera_backends() -> str:
+    try:
+        from cv2 import videoio_registry as reg
+
+        return ", ".join(reg.getBackendName(b) for b in reg.getCameraBackends()) or "none available"
+    except Exception:  # very old OpenCV: the registry is missing
+        return "unknown"
+
+
+class FileSource(FrameSource):
+    """Replay a video file as a camera.
+
+    Args:
+        realtime: pace frames at the file's timestamps and skip those whose moment has passed
+            (camera behaviour). ``False`` reads frames as fast as they are consumed, losing none.
+        size: resize frames to (width, height).
+        loop: start over at the end instead of ending.
+    """
+
+    def __init__(self, path: str | Path, realtime: bool = True, size: tuple[int, int] | None = None,
+                 loop: bool = False):
+        import av
+
+        self.path = Path(path)
+        self.description = f"file {self.path}"
+        if not self.path.is_file():
+            raise VidstyleError(f"source video {self.path} does not exist")
+        try:
+            self.container = av.open(str(self.path))
+        except av.error.FFmpegError as exc:
+            raise VidstyleError(f"cannot read {self.path} as a video: {exc}") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise VidstyleError(f"{self.path} has no video stream")
+        self.stream = self.container.streams.video[0]
+        # Default (slice) threading: frame threading ("AUTO") would buffer several frames of latency.
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        self.fps = float(rate) if rate else 25.0
+        self.size = size
+        self.width, self.height = size or (self.stream.codec_context.width, self.stream.codec_context.height)
+        self.realtime, self.loop = realtime, loop
+        self.live = realtime
+        self.skipped = 0
+        self.lost = False
+        self._pacer = _Pacer(self.fps)
+        self._offset = 0.0  # stream time added per completed loop
+        self._last_t = 0.0
+        self._frames = self._decode()
+
+    def _decode(self):
+        first_pts = None
+        last_t = 0.0
+        for frame in self.container.decode(self.stream):
+            t = float(frame.time) if frame.time is not None else last_t + 1.0 / self.fps
+            if first_pts is None:
+                first_pts = t
+            last_t = t
+            yield frame, t - first_pts
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        while True:
+            try:
+                frame, t = next(self._frames)
+            except StopIteration:
+                if not self.loop:
+                    return None
+                self.container.seek(0)
+                self._offset = self._last_t + 1.0 / self.fps
+                self._frames = self._decode()
+                continue
+            t += self._offset
+            self._last_t = t
+            if not self.realtime:
+                return _resize(frame.to_ndarray(format="rgb24"), self.size), time.perf_counter()
+            stamp = self._pacer.wait(t)
+            if stamp is None:
+                self.skipped += 1
+                continue
+            return _resize(frame.to_ndarray(format="rgb24"), self.size), stamp
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class SyntheticSource(FrameSource):
+    """A generated moving pattern paced at ``fps``: a scrolling colour gradient, a bouncing square
+    and a moving bar, so consecutive frames differ like real footage. ``frames`` limits its length;
+    ``realtime=False`` hands over every frame however slow the consumer (no skipping, no drops)."""
+
+    def __init__(self, size: tuple[int, int] = (640, 480), fps: float = 30.0, frames: int | None = None,
+                 realtime: bool = True):
+        self.width, self.height = size
+        self.live = realtime
+        self.fps = float(fps)
+        self.frames = frames
+        self.description = f"synthetic {self.width}x{self.height}@{self.fps:g}"
+        self.skipped = 0
+        self.lost = False
+        self._pacer = _Pacer(self.fps)
+        self._i = 0
+        y, x = np.mgrid[0:self.height, 0:self.width].astype(np.float32)
+        self._base = np.stack([x / max(1, self.width - 1), y / max(1, self.height - 1),
+                               0.5 + 0.5 * np.sin((x + y) / 40.0)], axis=-1) * 255.0
+
+    def image(self, i: int) -> np.ndarray:
+        """Frame number ``i`` of the pattern, uint8 (H, W, 3) RGB."""
+        img = np.roll(self._base, shift=(3 * i) % self.width, axis=1).astype(np.uint8)
+        s = max(4, min(self.width, self.height) // 6)
+        px = int((self.width - s) * (0.5 + 0.5 * np.sin(i * 0.11)))
+        py = int((self.height - s) * (0.5 + 0.5 * np.cos(i * 0.07)))
+        img[py:py + s, px:px + s] = (255, 255, 255)
+        bar = (5 * i) % self.height
+        img[bar:bar + 4] = 0
+        return img
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        while self.frames is None or self._i < self.frames:
+            i = self._i
+            self._i += 1
+            stamp = self._pacer.wait(i / self.fps, skip_late=self.live)
+            if stamp is None:
+                self.skipped += 1
+                continue
+            return self.image(i), stamp
+        return None
+
+
+class FrameGrabber:
+    """Reads ``source`` on a background thread into a latest-frame slot.
+
+    ``get()`` returns the newest unread :class:`Frame` (waiting for one if needed), or ``None`` once
+    the source has ended and the slot is empty. For a live source a frame that is replaced before
+    it is read is dropped (counted in :attr:`dropped`); for a non-live source the thread waits for
+    the consumer instead. An exception on the capture thread is re-raised by ``get()``.
+    """
+
+    def __init__(self, source: FrameSource):
+        self.source = source
+        self.drop_stale = source.live
+        self.read_count = 0  # frames read from the source
+        self.dropped = 0  # frames replaced in the slot before being read
+        self._slot: Frame | None = None
+        self._ended = False
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="vidstyle-capture", daemon=True)
+
+    # -- counts -------------------------------------------------------------------------------
+    @property
+    def captured(self) -> int:
+        """Frames the source produced, including those it skipped because nobody could take them."""
+        return self.read_count + self.source.skipped
+
+    @property
+    def ended(self) -> bool:
+        with self._cond:
+            return self._ended and self._slot is None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> "FrameGrabber":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                item = self.source.read()
+                if item is None:
+                    break
+                image, t_capture = item
+                with self._cond:
+                    while not self.drop_stale and self._slot is not None and not self._stop.is_set():
+                        self._cond.wait(0.1)
+                    if self._slot is not None:
+                        self.dropped += 1
+                    self._slot = Frame(image, self.read_count, t_capture)
+                    self.read_count += 1
+                    self._cond.notify_all()
+        except BaseException as exc:  # handed to the consumer, which decides what to do
+            self._error = exc
+        finally:
+            try:
+                self.source.close()
+            finally:
+                with self._cond:
+                    self._ended = True
+                    self._cond.notify_all()
+
+    def get(self, timeout: float | None = None) -> Frame | None:
+        """The newest unread frame, or ``None`` at the end; raises TimeoutError after ``timeout`` s."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        with self._cond:
+            while self._slot is None and not self._ended:
+                remaining = None if deadline is None else deadline - time.perf_counter()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError("no frame yet")
+                self._cond.wait(remaining)
+            if self._error is not None and self._slot is None:
+                error, self._error = self._error, None
+                raise error
+            frame, self._slot = self._slot, None
+            self._cond.notify_all()
+            return frame
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop the thread and close the source (idempotent). A frame left unread counts as dropped."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.ident is None:  # never started: the thread did not get to close the source
+            self.source.close()
+            self._ended = True
+        elif self._thread.is_alive():
+            self._thread.join(timeout)
+        with self._cond:
+            if self._slot is not None:
+                self.dropped += 1
+                self._slot = None
+
+    def __enter__(self) -> "FrameGrabber":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

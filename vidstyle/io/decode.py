@@ -1,0 +1,316 @@
+"""Decoding: demux and decode a video file into display-oriented RGB frames with timestamps.
+
+:class:`VideoDecoder` opens the input, seeks to ``start`` and decodes the first frame of the
+segment up front (so bad or empty input fails before any output exists and the frame size is
+known), then :meth:`VideoDecoder.read` streams the rest: video frames as :class:`DecodedFrame`
+and, interleaved as the file stores them, the audio of the segment as :class:`AudioItem`
+(packets to copy, or decoded frames to re-encode).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator, Literal
+
+import av
+import numpy as np
+
+from vidstyle.errors import VidstyleError
+from vidstyle.io.files import check_input
+
+AudioMode = Literal["copy", "decode"]
+
+
+@dataclass
+class DecodedFrame:
+    """One decoded video frame.
+
+    ``image`` is uint8 (H, W, 3) RGB, already rotated as the rotation tag says (display
+    orientation). ``pts`` is in ``time_base`` and already shifted so a segment starts near 0;
+    ``index`` counts the frames of the segment from 0; ``duration`` (in ``time_base``, 0 when
+    unknown) is kept so the last frame of the output lasts as long as in the input.
+    """
+
+    image: np.ndarray
+    pts: int
+    time_base: Fraction
+    index: int
+    duration: int = 0
+
+    @property
+    def time(self) -> Fraction:
+        return self.pts * self.time_base
+
+
+@dataclass
+class AudioItem:
+    """Audio for the encoder: a packet to copy or a decoded frame to re-encode, with shifted pts.
+
+    ``track`` is the position of the audio stream among the input's audio streams.
+    """
+
+    track: int
+    packet: av.Packet | None = None
+    frame: av.AudioFrame | None = None
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the encoder and the progress bar need to know about the input video stream."""
+
+    path: Path
+    width: int  # display width (after rotation)
+    height: int  # display height (after rotation)
+    rotation: int  # degrees counter-clockwise applied to the pixels
+    time_base: Fraction
+    frame_rate: Fraction  # average frame rate (a guess when the container does not say)
+    frames: int | None  # expected number of frames of the segment, when it can be known
+    codec: str
+    sample_aspect_ratio: Fraction | None
+    audio_streams: tuple  # the input's av.AudioStream objects (templates for stream copy)
+
+
+def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Rotate (H, W, 3) pixels by ``rotation`` degrees counter-clockwise (multiples of 90)."""
+    k = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def _error_text(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+class VideoDecoder:
+    """Decode ``path`` (optionally the segment ``[start, start + duration)`` seconds).
+
+    Use as a context manager; the file is opened read-only and closed on exit.
+    """
+
+    def __init__(self, path: str | Path, start: float | None = None, duration: float | None = None):
+        self.path = check_input(path)
+        if start is not None and start < 0:
+            raise VidstyleError(f"start must be >= 0 seconds, got {start}")
+        if duration is not None and duration <= 0:
+            raise VidstyleError(f"duration must be > 0 seconds, got {duration}")
+        try:
+            self._container = av.open(str(self.path), "r")
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise VidstyleError(f"{self.path} is not a readable video file ({_error_text(exc)})") from None
+        try:
+            self._setup(start, duration)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _setup(self, start, duration) -> None:
+        container = self._container
+        # Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize.
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            raise VidstyleError(f"{self.path} is an image, not a video (use a video file)")
+        # Cover art in audio files is a video stream flagged as an attached picture.
+        videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not videos:
+            raise VidstyleError(f"{self.path} has no video stream")
+        self._video = video = videos[0]
+        # FFmpeg's frame and slice threading: decoding keeps up with the network.
+        video.codec_context.thread_type = "AUTO"
+        self._audio = tuple(container.streams.audio)
+        self._tb = video.time_base or Fraction(1, 90000)
+        rate = video.average_rate or video.guessed_rate or video.base_rate
+        self._rate = Fraction(rate) if rate else Fraction(25)
+        stream_start = (video.start_time or 0) * self._tb
+        self._start = stream_start + Fraction(start) if start else None
+        self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
+
+        # The generator over raw demuxed items; decode up to the first frame of the segment now.
+        self._raw = self._demux_decode()
+        self._pending: list = []
+        first = None
+        with self._decode_errors():
+            for kind, item in self._raw:
+                if kind == "video":
+                    first = item
+                    break
+                self._pending.append(item)
+        if first is None:
+            where = "in the requested segment" if (start or duration) else "in the file"
+            raise VidstyleError(f"{self.path} has no video frames {where}")
+        self._first = first
+        # A segment is shifted so it starts at 0; the whole file keeps its timestamps.
+        self._shift = first.pts if self._start is not None else 0
+        self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
+        rotation = int(first.rotation or 0)
+        w, h = first.width, first.height
+        if round(rotation / 90) % 2:
+            w, h = h, w
+        sar = video.sample_aspect_ratio
+        if sar and round(rotation / 90) % 2:
+            sar = 1 / sar
+        self.info = SourceInfo(path=self.path, width=w, height=h, rotation=rotation, time_base=self._tb,
+                               frame_rate=self._rate, frames=self._expected_frames(stream_start, duration),
+                               codec=video.codec_context.name, sample_aspect_ratio=sar or None,
+                               audio_streams=self._audio)
+
+    def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
+        """Frame count for the progress bar: exact from the container, else estimated from time."""
+        total = self._video.frames or None
+        if total is None:
+            length = None
+            if self._video.duration:
+                length = self._video.duration * self._tb
+            elif self._container.duration:
+                length = Fraction(self._container.duration, av.time_base)
+            if length is not None:
+                total = max(1, round(length * self._rate))
+        if self._start is None and duration is None:
+            return total
+        begin = self._start - stream_start if self._start is not None else 0
+        wanted = math.ceil(Fraction(duration) * self._rate) if duration else None
+        left = max(0, total - math.floor(begin * self._rate)) if total is not None else None
+        if wanted is None:
+            return left
+        return wanted if left is None else min(wanted, left)
+
+    # --- demux + decode ----------------------------------------------------------------------
+
+    def _demux_decode(self) -> Iterator[tuple[str, object]]:
+        """Yield ("video", av.VideoFrame) inside the segment and ("audio", av.Packet) in file order.
+
+        Video frames before ``start`` are decoded (needed after a keyframe seek) but dropped;
+        once video passes the end, demuxing goes on only until every audio stream has too.
+        """
+        container, video = self._container, self._video
+        if self._start is not None and self._start > 0:
+            try:
+                container.seek(int(self._start / self._tb), stream=video, backward=True)
+            except av.error.FFmpegError:
+                pass  # unseekable input: decode from the beginning and skip
+        streams = (video,) + self._audio
+        video_done = False
+        audio_done = [False] * len(self._audio)
+        last_pts = None
+        for packet in container.demux(streams):
+            if packet.stream.type == "audio":
+                if packet.size == 0:
+                    continue
+                track = self._audio.index(packet.stream)
+                if self._end is not None and packet.pts is not None and \
+                        packet.pts * packet.time_base >= self._end:
+                    audio_done[track] = True
+                    if video_done and all(audio_done):
+                        return
+                    continue
+                yield "audio", packet
+                continue
+            if video_done:
+                if all(audio_done):
+                    return
+                continue
+            for frame in packet.decode():
+                if frame.pts is None:  # raw streams: rebuild timing from the frame rate
+                    frame.pts = 0 if last_pts is None else last_pts + max(1, round(1 / (self._rate * self._tb)))
+                elif last_pts is not None and frame.pts <= last_pts:
+                    frame.pts = last_pts + 1  # broken timing: keep pts strictly increasing
+                t = frame.pts * self._tb
+                if self._start is not None and t < self._start:
+                    continue
+                if self._end is not None and t >= self._end:
+                    video_done = True
+                    break
+                last_pts = frame.pts
+                yield "video", frame
+            if video_done and all(audio_done):
+                return
+
+    @contextlib.contextmanager
+    def _decode_errors(self):
+        try:
+            yield
+        except av.error.FFmpegError as exc:
+            raise VidstyleError(f"{self.path} is corrupt or truncated: decoding failed ({_error_text(exc)})") from None
+
+    def read(self, audio: dict[int, AudioMode] | None = None) -> Iterator[DecodedFrame | AudioItem]:
+        """Stream the segment: :class:`DecodedFrame` and, for audio tracks listed in ``audio``
+        (track -> "copy" | "decode"), :class:`AudioItem`, in the order the file stores them."""
+        with self._decode_errors():
+            yield from self._read(audio)
+
+    def _read(self, audio: dict[int, AudioMode] | None) -> Iterator[DecodedFrame | AudioItem]:
+        audio = audio or {}
+        index = 0
+
+        def video_item(frame: av.VideoFrame) -> DecodedFrame:
+            nonlocal index
+            image = _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation)
+            item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
+                                duration=frame.duration or 0)
+            index += 1
+            return item
+
+        for packet in self._pending:
+            yield from self._audio_items(packet, audio)
+        self._pending = []
+        yield video_item(self._first)
+        self._first = None
+        for kind, item in self._raw:
+            if kind == "video":
+                yield video_item(item)
+            else:
+                yield from self._audio_items(item, audio)
+        # Flush the audio decoders of re-encoded tracks.
+        for track, mode in audio.items():
+            if mode == "decode":
+                try:
+                    frames = self._audio[track].codec_context.decode(None)
+                except av.error.FFmpegError:
+                    frames = []
+                for frame in frames:
+                    kept = self._keep_audio_frame(frame)
+                    if kept is not None:
+                        yield AudioItem(track=track, frame=kept)
+
+    def _audio_items(self, packet: av.Packet, audio: dict[int, AudioMode]) -> Iterator[AudioItem]:
+        track = self._audio.index(packet.stream)
+        mode = audio.get(track)
+        if mode is None:
+            return
+        if mode == "copy":
+            if self._start is not None:
+                if packet.pts is None or packet.pts * packet.time_base < self._origin:
+                    return
+                shift = round(self._shift * self._tb / packet.time_base)
+                packet.pts -= shift
+                if packet.dts is not None:
+                    packet.dts -= shift
+            yield AudioItem(track=track, packet=packet)
+            return
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            return  # a damaged audio packet: skip it rather than lose the whole video
+        for frame in frames:
+            kept = self._keep_audio_frame(frame)
+            if kept is not None:
+                yield AudioItem(track=track, frame=kept)
+
+    def _keep_audio_frame(self, frame: av.AudioFrame) -> av.AudioFrame | None:
+        if self._start is None or frame.pts is None:
+            return frame
+        t = frame.pts * frame.time_base
+        if t < self._origin or (self._end is not None and t >= self._end):
+            return None
+        frame.pts -= round(self._shift * self._tb / frame.time_base)
+        return frame
+
+    def close(self) -> None:
+        self._raw.close()
+        self._container.close()
+
+    def __enter__(self) -> "VideoDecoder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,257 @@
+"""Encoding: write RGB frames with their original timestamps, plus the input's audio, with PyAV.
+
+:class:`VideoEncoder` opens the output container, configures the video encoder (codec, crf,
+preset, pixel format), adds one output stream per input audio stream (a packet-for-packet copy
+when the container accepts the codec, else a re-encode: AAC for mp4/mov, Opus for webm/mkv)
+and writes the header, all before the first frame, so configuration errors surface at once.
+
+Timestamps: the output video stream uses the input's time base and every frame keeps its input
+pts (shifted for a segment), so variable frame rate, frame count and average rate are kept.
+
+Odd sizes: H.264/H.265 cannot store 4:2:0 (or 4:2:2) chroma for an odd width/height, so for those
+codecs an odd-sized video is encoded in the 4:4:4 variant of the pixel format (yuv420p ->
+yuv444p), which keeps the exact size without padding or cropping. VP9 and AV1 hold odd sizes in
+4:2:0 directly.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vidstyle.config import EncodeConfig
+from vidstyle.errors import VidstyleError
+from vidstyle.io.decode import AudioItem, AudioMode, SourceInfo
+from vidstyle.io.files import OUTPUT_FORMATS
+
+log = logging.getLogger("vidstyle")
+
+VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc")
+# Codecs that reject odd dimensions with subsampled chroma (and can store 4:4:4 instead).
+_EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}
+_HARDWARE_CODECS = {"h264_nvenc", "hevc_nvenc"}
+_X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+# x264-style preset names translated for encoders with their own scales.
+_VP9_CPU_USED = dict(zip(_X264_PRESETS, ("8", "7", "6", "5", "4", "3", "2", "1", "0")))
+_SVTAV1_PRESET = dict(zip(_X264_PRESETS, ("12", "11", "10", "9", "8", "7", "5", "3", "1")))
+_NVENC_PRESET = dict(zip(_X264_PRESETS, ("p1", "p2", "p3", "p3", "p4", "p5", "p6", "p7", "p7")))
+
+
+def available_video_codecs() -> list[str]:
+    """The supported video encoders present in this FFmpeg build (hardware ones may still fail to open)."""
+    return [name for name in VIDEO_CODECS if name in av.codecs_available]
+
+
+def _check_codec(name: str) -> av.Codec:
+    if name not in VIDEO_CODECS:
+        raise VidstyleError(f"unknown codec {name!r}; available: {', '.join(available_video_codecs())}")
+    try:
+        return av.Codec(name, "w")
+    except (av.error.FFmpegError, ValueError):
+        raise VidstyleError(f"codec {name!r} is not in this FFmpeg build; available: "
+                            f"{', '.join(available_video_codecs())}") from None
+
+
+def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> str:
+    """The pixel format actually used: ``pix_fmt``, or its 4:4:4 variant for odd sizes (see module doc)."""
+    formats = [f.name for f in (codec.video_formats or [])]
+    if formats and pix_fmt not in formats:
+        raise VidstyleError(f"codec {codec.name} cannot encode pixel format {pix_fmt!r}; "
+                            f"it supports: {', '.join(formats)}")
+    try:
+        fmt = av.VideoFormat(pix_fmt)
+    except (ValueError, av.error.FFmpegError):
+        raise VidstyleError(f"unknown pixel format {pix_fmt!r}") from None
+    odd_w, odd_h = width % 2, height % 2
+    subsampled_w = fmt.chroma_width(width * 2) < width * 2
+    subsampled_h = fmt.chroma_height(height * 2) < height * 2
+    if codec.name in _EVEN_SIZE_CODECS and ((odd_w and subsampled_w) or (odd_h and subsampled_h)):
+        full = "yuv444p10le" if "10" in pix_fmt or pix_fmt == "p010le" else "yuv444p"
+        if formats and full not in formats:
+            raise VidstyleError(f"{codec.name} cannot encode the odd size {width}x{height} in {pix_fmt}; "
+                                "use --codec libvpx-vp9 or libsvtav1")
+        log.warning("%dx%d is odd: %s cannot store it in %s, encoding %s to keep the exact size",
+                    width, height, codec.name, pix_fmt, full)
+        return full
+    return pix_fmt
+
+
+def _encoder_options(codec: str, crf: int | None, preset: str | None) -> dict[str, str]:
+    """FFmpeg private options for ``codec`` from vidstyle's codec-neutral crf/preset."""
+    opts: dict[str, str] = {}
+    if codec in ("libx264", "libx265"):
+        if crf is not None:
+            opts["crf"] = str(crf)
+        if preset:
+            opts["preset"] = preset
+        if codec == "libx265":
+            opts["x265-params"] = "log-level=error"
+    elif codec == "libvpx-vp9":
+        if crf is not None:
+            opts.update(crf=str(crf), b="0")  # b=0: constant quality mode
+        opts["row-mt"] = "1"
+        if preset:
+            opts["cpu-used"] = _VP9_CPU_USED.get(preset, preset)
+    elif codec == "libsvtav1":
+        if crf is not None:
+            opts["crf"] = str(crf)
+        if preset:
+            opts["preset"] = _SVTAV1_PRESET.get(preset, preset)
+    elif codec in _HARDWARE_CODECS:
+        if crf is not None:
+            opts.update(rc="vbr", cq=str(crf), b="0")
+        if preset:
+            opts["preset"] = _NVENC_PRESET.get(preset, preset)
+    return opts
+
+
+def _transcode_codec(suffix: str) -> str:
+    """Audio encoder used when the input's audio codec does not fit the output container."""
+    return "aac" if OUTPUT_FORMATS.get(suffix.lower()) in ("mp4", "mov") else "libopus"
+
+
+def _error_text(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+class VideoEncoder:
+    """Write frames of ``source``'s size and timing to ``path``, with its audio (unless disabled).
+
+    ``path`` is usually the temporary file of :func:`vidstyle.io.files.atomic_output`; its
+    extension picks the container.
+    """
+
+    def __init__(self, path: str | Path, source: SourceInfo, config: EncodeConfig | None = None,
+                 name: str | Path | None = None):
+        self.config = config = config or EncodeConfig()
+        self.path = Path(path)
+        self.name = str(name or path)  # what error messages call the output (not the temp file)
+        codec = _check_codec(config.codec)
+        if config.codec == "libsvtav1":
+            os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints a banner to stderr unless told not to
+        self.pix_fmt = output_pix_fmt(codec, config.pix_fmt, source.width, source.height)
+        self.width, self.height = source.width, source.height
+        self.time_base = source.time_base
+        try:
+            self._container = av.open(str(self.path), "w")
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
+        try:
+            self._video = self._add_video(source)
+            self.audio_modes: dict[int, AudioMode] = {}
+            self._audio_out: dict[int, av.AudioStream] = {}
+            if config.audio:
+                for track, stream in enumerate(source.audio_streams):
+                    self._add_audio(track, stream)
+            try:
+                self._container.start_encoding()
+            except (av.error.FFmpegError, ValueError) as exc:
+                hint = " (is an NVIDIA GPU with its driver present?)" if config.codec in _HARDWARE_CODECS else ""
+                raise VidstyleError(f"could not start writing {self.name} with {config.codec}{hint}: "
+                                    f"{_error_text(exc)}") from None
+        except BaseException:
+            self.abort()
+            raise
+        self.frames = 0
+        self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
+
+    def _add_video(self, source: SourceInfo) -> av.VideoStream:
+        config, container = self.config, self._container
+        try:
+            stream = container.add_stream(config.codec, rate=source.frame_rate)
+        except ValueError:
+            raise VidstyleError(f"codec {config.codec} does not fit the {self.path.suffix} container; "
+                                f"try .mkv, or --codec libx264 for .mp4/.mov, libvpx-vp9 for .webm") from None
+        stream.width, stream.height, stream.pix_fmt = source.width, source.height, self.pix_fmt
+        # Same time base as the input: every frame keeps its exact input timestamp (VFR included).
+        stream.time_base = source.time_base
+        stream.codec_context.time_base = source.time_base
+        if source.sample_aspect_ratio:
+            stream.codec_context.sample_aspect_ratio = source.sample_aspect_ratio
+        stream.options = _encoder_options(config.codec, config.crf, config.preset)
+        return stream
+
+    def _add_audio(self, track: int, template: av.AudioStream) -> None:
+        try:
+            out = self._container.add_stream_from_template(template)
+            self.audio_modes[track] = "copy"
+        except ValueError:  # the container does not accept this codec: re-encode
+            name = _transcode_codec(self.path.suffix)
+            ctx = template.codec_context
+            rates = av.Codec(name, "w").audio_rates
+            rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
+            try:
+                out = self._container.add_stream(name, rate=rate, layout=ctx.layout.name)
+            except (ValueError, av.error.FFmpegError) as exc:
+                log.warning("dropping audio track %d (%s): cannot re-encode it to %s (%s)",
+                            track, ctx.name, name, _error_text(exc))
+                return
+            self.audio_modes[track] = "decode"
+        self._audio_out[track] = out
+
+    def write(self, image: np.ndarray, pts: int, duration: int = 0) -> None:
+        """Encode one uint8 (H, W, 3) RGB frame at ``pts`` lasting ``duration`` (input time base; 0: unknown)."""
+        if image.shape[:2] != (self.height, self.width):
+            raise VidstyleError(f"frame size changed mid-stream: {image.shape[1]}x{image.shape[0]} "
+                                f"instead of {self.width}x{self.height}")
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = pts
+        # The input's time base, which the encoder uses; not the stream's, which the muxer may
+        # have changed when writing the header (Matroska/WebM use milliseconds).
+        frame.time_base = self.time_base
+        if duration:
+            # Encoders return packets without durations; the muxer would guess the last frame's
+            # from the average rate. Remember each frame's and put it on its packet.
+            self._durations[pts] = duration
+        self._mux_video(self._video.encode(frame))
+        self.frames += 1
+
+    def _mux_video(self, packets) -> None:
+        for packet in packets:
+            duration = self._durations.pop(packet.pts, 0) if packet.pts is not None else 0
+            if duration and not packet.duration:
+                packet.duration = duration
+        self._mux(packets)
+
+    def write_audio(self, item: AudioItem) -> None:
+        """Mux a copied audio packet or encode a decoded audio frame."""
+        out = self._audio_out.get(item.track)
+        if out is None:
+            return
+        if item.packet is not None:
+            item.packet.stream = out
+            self._mux([item.packet])
+        elif item.frame is not None:
+            self._mux(out.encode(item.frame))
+
+    def _mux(self, packets) -> None:
+        try:
+            self._container.mux(packets)
+        except av.error.FFmpegError as exc:
+            raise VidstyleError(f"writing {self.name} failed: {_error_text(exc)}") from None
+
+    def finish(self) -> None:
+        """Flush every encoder (frames still in the encoders' look-ahead) and close the file."""
+        try:
+            self._mux_video(self._video.encode(None))
+            for track, mode in self.audio_modes.items():
+                if mode == "decode":
+                    self._mux(self._audio_out[track].encode(None))
+            container, self._container = self._container, None
+            container.close()  # writes the trailer (the mp4 index): its errors matter
+        except av.error.FFmpegError as exc:
+            raise VidstyleError(f"finishing {self.name} failed: {_error_text(exc)}") from None
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """Close the container without flushing (after an error; the file is discarded)."""
+        container, self._container = getattr(self, "_container", None), None
+        if container is not None:
+            try:
+                container.close()
+            except (av.error.FFmpegError, OSError, ValueError):
+                pass

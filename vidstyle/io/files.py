@@ -1,0 +1,88 @@
+"""Input checks and atomic output files.
+
+Outputs are written to a temporary file in the target folder and renamed over the target only
+when everything succeeded, so a failure (or Ctrl-C) never leaves a half-written video behind
+and never destroys an existing file. The input is only ever opened for reading.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Iterator
+
+from vidstyle.errors import VidstyleError
+
+# Extensions we know how to write (FFmpeg muxer names): what --output may end with.
+OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+
+
+def check_input(path: str | Path) -> Path:
+    """Return ``path`` as a Path if it is a readable file; otherwise raise a one-line VidstyleError."""
+    path = Path(path)
+    if not path.exists():
+        raise VidstyleError(f"input file not found: {path}")
+    if path.is_dir():
+        raise VidstyleError(f"input is a folder, not a video file: {path}")
+    if not os.access(path, os.R_OK):
+        raise VidstyleError(f"input file is not readable: {path}")
+    return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True if ``a`` and ``b`` name the same file (also through symlinks or hard links)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Validate the output path before any work starts.
+
+    Refuses: the input itself (by path, symlink or hard link), an existing file without
+    ``overwrite``, a folder, an unknown extension, a missing or unwritable target folder.
+    """
+    output = Path(output)
+    if input is not None and _same_file(Path(input), output):
+        raise VidstyleError(f"output {output} is the input file; choose another output path")
+    if output.suffix.lower() not in OUTPUT_FORMATS:
+        raise VidstyleError(f"cannot write {output.suffix or 'extension-less'} files ({output}); "
+                            f"use one of {', '.join(sorted(OUTPUT_FORMATS))}")
+    if output.is_dir():
+        raise VidstyleError(f"output {output} is a folder; give a file name")
+    if output.exists() and not overwrite:
+        raise VidstyleError(f"output {output} already exists; pass --overwrite (overwrite=True) to replace it")
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise VidstyleError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise VidstyleError(f"output folder is not writable: {folder}")
+    return output
+
+
+@contextlib.contextmanager
+def atomic_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``output``; rename it to ``output`` if the block succeeds.
+
+    The temporary file keeps the output's extension (muxers are chosen by it) and is hidden
+    (leading dot). On any exception, KeyboardInterrupt included, it is removed and the target
+    is left as it was.
+    """
+    output = check_output(output, input, overwrite)
+    temp = output.with_name(f".{output.stem}.vidstyle-{secrets.token_hex(4)}.partial{output.suffix}")
+    try:
+        yield temp
+        if not temp.exists():
+            raise VidstyleError(f"nothing was written to {output}")
+        # Checked again: the target may have appeared while we were working.
+        if output.exists() and not overwrite:
+            raise VidstyleError(f"output {output} appeared while processing; pass --overwrite to replace it")
+        os.replace(temp, output)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise

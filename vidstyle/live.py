@@ -1,0 +1,680 @@
+"""Live stylization: camera (or a replayed file) -> Stylizer -> window / recording / virtual camera.
+
+The capture runs on its own thread and keeps only the newest frame (:mod:`vidstyle.io.capture`),
+so when the network is slower than the camera, stale frames are dropped and latency stays bounded.
+Every frame carries its capture time; the latency reported is capture -> shown (after the window
+has drawn it, or, with ``--no-window``, after the stylized frame is ready).
+
+Keys (:class:`LiveControls`, pure logic, testable without a window): ``n``/``p`` next/previous
+style, ``t`` toggle the temporal stabilizer, ``+``/``-`` its strength, ``s`` snapshot PNG,
+``r`` start/stop recording, ``q``/Esc quit.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Sequence
+
+# OpenCV must be loaded before PyAV: PyAV's wheels bundle their own libxcb, and when that copy is
+# loaded first OpenCV's Qt window hangs forever at 100% CPU (PyAV-Org/PyAV#978, #1050).
+import cv2
+import numpy as np
+
+from vidstyle.errors import VidstyleError
+from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource, parse_size
+
+WINDOW_NAME = "vidstyle live"
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+class Action(str, Enum):
+    NONE = "none"
+    QUIT = "quit"
+    NEXT_STYLE = "next_style"
+    PREV_STYLE = "prev_style"
+    TOGGLE_STABILIZER = "toggle_stabilizer"
+    STRENGTH_UP = "strength_up"
+    STRENGTH_DOWN = "strength_down"
+    SNAPSHOT = "snapshot"
+    TOGGLE_RECORD = "toggle_record"
+
+
+#: character -> action; '=' and '_' are '+' and '-' without shift
+KEYMAP = {
+    "q": Action.QUIT, "Q": Action.QUIT, "\x1b": Action.QUIT,
+    "n": Action.NEXT_STYLE, "p": Action.PREV_STYLE,
+    "t": Action.TOGGLE_STABILIZER,
+    "+": Action.STRENGTH_UP, "=": Action.STRENGTH_UP,
+    "-": Action.STRENGTH_DOWN, "_": Action.STRENGTH_DOWN,
+    "s": Action.SNAPSHOT, "r": Action.TOGGLE_RECORD,
+}
+
+
+@dataclass
+class LiveControls:
+    """Key code -> action state machine. ``handle`` updates the state and returns what the loop must
+    do (load another style, reset the stabilizer, write a snapshot, open/close a recording...)."""
+
+    num_styles: int
+    style_index: int = 0
+    stabilizer_on: bool = False
+    strength: float = 0.5
+    recording: bool = False
+    quit: bool = False
+    strength_step: float = 0.1
+
+    def handle(self, key: int) -> Action:
+        """``key`` as returned by ``cv2.waitKey`` (-1: no key)."""
+        if key is None or key < 0:
+            return Action.NONE
+        action = KEYMAP.get(chr(key & 0xFF), Action.NONE)
+        if action is Action.QUIT:
+            self.quit = True
+        elif action is Action.NEXT_STYLE:
+            self.style_index = (self.style_index + 1) % self.num_styles
+        elif action is Action.PREV_STYLE:
+            self.style_index = (self.style_index - 1) % self.num_styles
+        elif action is Action.TOGGLE_STABILIZER:
+            self.stabilizer_on = not self.stabilizer_on
+        elif action is Action.STRENGTH_UP:
+            self.strength = round(min(1.0, self.strength + self.strength_step), 3)
+        elif action is Action.STRENGTH_DOWN:
+            self.strength = round(max(0.0, self.strength - self.strength_step), 3)
+        elif action is Action.TOGGLE_RECORD:
+            self.recording = not self.recording
+        return action
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LiveSummary:
+    """What a live run did. Every captured frame is either processed or dropped."""
+
+    source: str
+    captured: int
+    processed: int
+    dropped: int
+    elapsed_s: float
+    mean_fps: float
+    latency_mean_ms: float
+    latency_p95_ms: float
+    stop_reason: str
+    recordings: list[str] = field(default_factory=list)
+    snapshots: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [f"live ({self.source}, stopped: {self.stop_reason}): {self.captured} frames captured, "
+                 f"{self.processed} processed, {self.dropped} dropped in {self.elapsed_s:.1f} s",
+                 f"  {self.mean_fps:.1f} fps processed; capture-to-display latency mean "
+                 f"{self.latency_mean_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"]
+        lines += [f"  recorded {p}" for p in self.recordings]
+        lines += [f"  snapshot {p}" for p in self.snapshots]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LiveStats:
+    """Latency and rate accounting of shown frames (times from ``time.perf_counter``)."""
+
+    def __init__(self, recent: int = 30):
+        self.latencies: list[float] = []
+        self.first_shown: float | None = None
+        self.last_shown: float | None = None
+        self._recent = deque(maxlen=recent)
+
+    def frame_shown(self, t_capture: float, t_shown: float) -> None:
+        self.latencies.append(t_shown - t_capture)
+        self.first_shown = t_shown if self.first_shown is None else self.first_shown
+        self.last_shown = t_shown
+        self._recent.append(t_shown)
+
+    @property
+    def processed(self) -> int:
+        return len(self.latencies)
+
+    def recent_fps(self) -> float:
+        """Rate over the last few shown frames (for the overlay)."""
+        if len(self._recent) < 2 or self._recent[-1] <= self._recent[0]:
+            return 0.0
+        return (len(self._recent) - 1) / (self._recent[-1] - self._recent[0])
+
+    def mean_fps(self) -> float:
+        """Steady processed rate: frames after the first, over the time from the first to the last."""
+        if self.processed < 2 or self.last_shown <= self.first_shown:
+            return 0.0
+        return (self.processed - 1) / (self.last_shown - self.first_shown)
+
+    def summary(self, source: str, captured: int, elapsed_s: float, stop_reason: str, **extra) -> LiveSummary:
+        lat = np.asarray(self.latencies) * 1000.0
+        return LiveSummary(source=source, captured=captured, processed=self.processed,
+                           dropped=max(0, captured - self.processed), elapsed_s=elapsed_s,
+                           mean_fps=self.mean_fps(),
+                           latency_mean_ms=float(lat.mean()) if lat.size else float("nan"),
+                           latency_p95_ms=float(np.percentile(lat, 95)) if lat.size else float("nan"),
+                           stop_reason=stop_reason, **extra)
+
+
+# --- styles --------------------------------------------------------------------------------------
+
+class StyleBank:
+    """The styles ``n``/``p`` cycle through. Entries are style specs (loaded on first use; files
+    already loaded are reused, switching the mix of a multi-style network) or ready stylizers
+    (anything with ``.stylize(image) -> image``)."""
+
+    def __init__(self, styles: Sequence, **stylizer_kwargs):
+        if not styles:
+            raise VidstyleError("no styles to show")
+        self._entries = []
+        for s in styles:
+            if hasattr(s, "stylize"):
+                self._entries.append((s, getattr(s, "label", type(s).__name__)))
+            else:
+                from vidstyle.models.zoo import resolve_style
+
+                choice = resolve_style(s)  # resolve every spec now: a bad one fails before the camera opens
+                self._entries.append((choice, choice.label))
+        self._kwargs = stylizer_kwargs
+        self._loaded: dict[Path, object] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def label(self, i: int) -> str:
+        return self._entries[i][1]
+
+    def get(self, i: int):
+        entry, _ = self._entries[i]
+        if hasattr(entry, "stylize"):
+            return entry
+        from vidstyle.stylizer import Stylizer
+
+        stylizer = self._loaded.get(entry.path)
+        if stylizer is None:
+            stylizer = self._loaded[entry.path] = Stylizer(entry, **self._kwargs)
+        else:
+            stylizer.set_mix(entry.mix)
+        return stylizer
+
+
+def default_styles() -> list[str]:
+    """All bundled style names (used when no ``--style`` is given)."""
+    from vidstyle.models.zoo import bundled_styles
+
+    names = list(bundled_styles())
+    if not names:
+        raise VidstyleError("no --style given and no styles are bundled; pass --style MODEL.safetensors")
+    return names
+
+
+def _make_stabilizer(strength: float):
+    try:
+        from vidstyle.flow.stabilizer import FlowStabilizer
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("vidstyle"):
+            raise VidstyleError("the flow stabilizer is not available in this build of vidstyle") from None
+        raise
+    return FlowStabilizer(strength)
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+def opencv_has_gui() -> bool:
+    """False for builds without a window backend (opencv-python-headless)."""
+    m = re.search(r"^\s*GUI:\s*(\S+)", cv2.getBuildInformation(), re.MULTILINE)
+    return not (m and m.group(1).upper() == "NONE")
+
+
+def check_display() -> None:
+    """Raise a one-line :class:`VidstyleError` when no window can be opened, suggesting --no-window."""
+    if not opencv_has_gui():
+        raise VidstyleError("this OpenCV build has no window support (opencv-python-headless is installed); "
+                            "run with --no-window, or replace it: pip uninstall -y opencv-python-headless "
+                            "&& pip install opencv-python")
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise VidstyleError("no display found (DISPLAY is not set); run with --no-window "
+                            "(add --record FILE or --virtual-cam to see the result)")
+    if sys.platform.startswith("linux") and loaded_before("av", "cv2"):
+        raise VidstyleError("PyAV was imported before OpenCV, which makes OpenCV windows hang (PyAV issue 978); "
+                            "import cv2 (or vidstyle.live) before av, or run with --no-window")
+
+
+def loaded_before(first: str, second: str) -> bool:
+    """True if module ``first`` was imported before module ``second`` (sys.modules keeps import order)."""
+    order = list(sys.modules)
+    return first in sys.modules and second in sys.modules and order.index(first) < order.index(second)
+
+
+class LiveWindow:
+    """The OpenCV window (BGR images)."""
+
+    def __init__(self, name: str = WINDOW_NAME, fullscreen: bool = False):
+        check_display()
+        self.name = name
+        try:
+            # GUI_NORMAL: no Qt toolbar/status bar, just the image
+            cv2.namedWindow(name, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        except cv2.error as exc:
+            raise VidstyleError(f"cannot open a window ({str(exc).strip().splitlines()[-1]}); run with --no-window") \
+                from None
+        self.fullscreen = fullscreen
+        self._shown = False
+
+    def show(self, bgr: np.ndarray) -> None:
+        if not self._shown:
+            # Start at the image's own size (WINDOW_NORMAL picks its own), which is also what is left
+            # when no window manager honours the full-screen request.
+            cv2.resizeWindow(self.name, bgr.shape[1], bgr.shape[0])
+        cv2.imshow(self.name, bgr)
+        if not self._shown and self.fullscreen:  # some backends ignore it before the first image
+            cv2.setWindowProperty(self.name, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        self._shown = True
+
+    def key(self) -> int:
+        """Pump window events; the key pressed, or -1 (also when the window was closed: see closed)."""
+        return cv2.waitKey(1)
+
+    def closed(self) -> bool:
+        try:
+            return cv2.getWindowProperty(self.name, cv2.WND_PROP_VISIBLE) < 1
+        except cv2.error:
+            return True
+
+    def close(self) -> None:
+        try:
+            cv2.destroyWindow(self.name)
+            cv2.waitKey(1)
+        except cv2.error:
+            pass
+
+
+def compose_view(stylized: np.ndarray, original: np.ndarray | None, overlay: str | None,
+                 recording: bool = False) -> np.ndarray:
+    """The displayed BGR image: stylized (optionally right of the original) with a text overlay."""
+    view = stylized if original is None else np.concatenate([original, stylized], axis=1)
+    view = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
+    if overlay:
+        scale = max(0.5, view.shape[0] / 600)
+        thickness = 1 if scale < 0.9 else 2
+        (tw, th), base = cv2.getTextSize(overlay, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        pad = max(4, th // 3)
+        box = view[: th + base + 2 * pad, : tw + 2 * pad]
+        box[:] = box // 3  # darken the text's background so it reads on any image
+        cv2.putText(view, overlay, (pad, pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
+                    cv2.LINE_AA)
+    if recording:
+        cv2.circle(view, (view.shape[1] - 20, 20), 8, (0, 0, 255), -1, cv2.LINE_AA)
+    return view
+
+
+class Recording:
+    """The stylized stream written to ``path`` with wall-clock timestamps (variable frame rate):
+    each frame is stamped with its capture time relative to the first recorded frame
+    (timestamps), so playback runs at the speed of reality however many frames were dropped.
+
+    Encoded by the pipeline's :class:`~vidstyle.io.encode.VideoEncoder` (H.264, preset veryfast:
+    live encoding shares the CPU with the network). The file is written under a hidden temporary
+    name and renamed when :meth:`close` finalizes it, which the live loop does on every exit path,
+    errors included (a live recording is worth keeping up to the failure).
+    """
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, overwrite: bool = False):
+        from vidstyle.config import EncodeConfig
+        from vidstyle.io.decode import SourceInfo
+        from vidstyle.io.encode import VideoEncoder
+        from vidstyle.io.files import OUTPUT_FORMATS, check_output
+
+        self.path = check_output(path, overwrite=overwrite)
+        self._tmp = self.path.with_name(f".{self.path.stem}.vidstyle-live.partial{self.path.suffix}")
+        container = OUTPUT_FORMATS[self.path.suffix.lower()]
+        # A time base each muxer keeps as is (mp4/mov turn 1/1000 into 1/16000; Matroska forces
+        # 1/1000), so pts mean the same to the encoder, the muxer and the file.
+        self.time_base = Fraction(1, 1000) if container in ("matroska", "webm") else Fraction(1, 90000)
+        info = SourceInfo(path=self.path, width=width, height=height, rotation=0, time_base=self.time_base,
+                          frame_rate=Fraction(round(fps) or 30), frames=None, codec="rawvideo",
+                          sample_aspect_ratio=None, audio_streams=())
+        codec = "libvpx-vp9" if container == "webm" else "libx264"
+        config = EncodeConfig(codec=codec, crf=20 if codec == "libx264" else 32, preset="veryfast",
+                              pix_fmt="yuv420p", audio=False)
+        self._encoder = VideoEncoder(self._tmp, info, config)
+        self._t0: float | None = None
+        self._last_pts = -1
+        self.frames = 0
+
+    def write(self, image: np.ndarray, t_capture: float) -> None:
+        """Append uint8 (H, W, 3) RGB ``image`` captured at ``t_capture`` (time.perf_counter)."""
+        if self._t0 is None:
+            self._t0 = t_capture
+        pts = max(round((t_capture - self._t0) / self.time_base), self._last_pts + 1)  # strictly increasing
+        self._last_pts = pts
+        self._encoder.write(image, pts)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flush and finalize: the file appears under its name (nothing is left if no frame came)."""
+        try:
+            self._encoder.finish()
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        if self.frames:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
+class RecordingPaths:
+    """Where each recording goes: ``--record PATH`` first, then PATH-2, PATH-3...; without it,
+    timestamped files in the output folder. Numbered names never overwrite an existing file."""
+
+    def __init__(self, base: Path | None, output_dir: Path):
+        self.base, self.output_dir, self.count = base, output_dir, 0
+
+    def next(self) -> Path:
+        self.count += 1
+        if self.base is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = self.output_dir / f"vidstyle-live-{stamp}.mp4"
+            n = 1
+            while path.exists():
+                n += 1
+                path = self.output_dir / f"vidstyle-live-{stamp}-{n}.mp4"
+            return path
+        if self.count == 1:
+            return self.base
+        n = self.count
+        while (path := self.base.with_name(f"{self.base.stem}-{n}{self.base.suffix}")).exists():
+            n += 1
+        return path
+
+
+class VirtualCamera:
+    """The stylized feed as a virtual webcam for video-call apps (pyvirtualcam)."""
+
+    def __init__(self, width: int, height: int, fps: float):
+        try:
+            import pyvirtualcam
+        except ImportError:
+            raise VidstyleError("--virtual-cam needs pyvirtualcam (pip install pyvirtualcam) and a virtual camera "
+                                "driver (v4l2loopback on Linux, OBS Virtual Camera on Windows/macOS)") from None
+        try:
+            self.cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB)
+        except Exception as exc:  # no driver/device: pyvirtualcam raises RuntimeError with the reason
+            raise VidstyleError(f"cannot start the virtual camera: {exc}") from None
+
+    def send(self, image: np.ndarray) -> None:
+        self.cam.send(np.ascontiguousarray(image))
+
+    def close(self) -> None:
+        self.cam.close()
+
+
+# --- the loop ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """What a live run shows, writes and for how long (see ``vidstyle live --help``)."""
+
+    window: bool = True
+    side_by_side: bool = False
+    fullscreen: bool = False
+    overlay: bool = True
+    record: Path | None = None
+    overwrite: bool = False
+    output_dir: Path = Path(".")
+    duration: float | None = None
+    virtual_cam: bool = False
+    temporal: bool = False
+    temporal_strength: float = 0.5
+
+
+def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = LiveOptions(), *,
+             keys: Callable[[], int] | None = None, log: Callable[[str], None] | None = None) -> LiveSummary:
+    """Stylize ``source`` live until quit, ``duration``, the end of the source or Ctrl-C.
+
+    Args:
+        keys: returns the next key code or -1 (default: the window's keyboard; none without one).
+        log: receives one-line messages and the final summary.
+    Every output (recording, virtual camera, window, capture thread) is closed on every exit path;
+    exceptions propagate after that.
+    """
+    log = log or (lambda msg: None)
+    controls = LiveControls(len(styles), stabilizer_on=options.temporal, strength=options.temporal_strength,
+                            recording=options.record is not None)
+    paths = RecordingPaths(options.record, options.output_dir)
+    width, height = source.width, source.height
+    window = recording = vcam = stabilizer = None
+    recordings: list[str] = []
+    snapshots: list[str] = []
+    grabber = FrameGrabber(source)
+    stats = LiveStats()
+    stop_reason = "error"
+    t_start = time.perf_counter()
+    try:
+        if controls.recording:
+            recording = Recording(paths.next(), width, height, source.fps, overwrite=options.overwrite)
+            log(f"recording to {recording.path}")
+        stylizer = styles.get(0)
+        if controls.stabilizer_on:
+            stabilizer = _make_stabilizer(controls.strength)
+        if options.window:
+            window = LiveWindow(fullscreen=options.fullscreen)
+            keys = keys or window.key
+        if options.virtual_cam:
+            vcam = VirtualCamera(width, height, source.fps)
+        if width and height:  # warm the network up so the first live frame is not artificially late
+            stylizer.stylize(np.zeros((height, width, 3), np.uint8))
+
+        prev_input: np.ndarray | None = None
+        last_stylized: np.ndarray | None = None
+        last_input: np.ndarray | None = None
+        grabber.start()
+        t_start = time.perf_counter()
+        while True:
+            if options.duration is not None and time.perf_counter() - t_start >= options.duration:
+                stop_reason = "duration reached"
+                break
+            try:
+                frame = grabber.get(timeout=0.02 if window else 0.25)
+                if frame is None:
+                    stop_reason = (f"{source.description} stopped delivering frames" if source.lost
+                                   else "end of source")
+                    break
+            except TimeoutError:
+                frame = None  # nothing new yet: still poll the keyboard
+            if frame is not None:
+                stylized = stylizer.stylize(frame.image)
+                if stabilizer is not None:
+                    stylized = stabilizer.step(prev_input, frame.image, stylized)
+                prev_input = frame.image
+                last_stylized, last_input = stylized, frame.image
+                if window is not None:
+                    overlay = None
+                    if options.overlay:
+                        lat = stats.latencies[-1] * 1000 if stats.latencies else 0.0
+                        overlay = f"{stats.recent_fps():4.1f} fps  {lat:4.0f} ms  {styles.label(controls.style_index)}"
+                        if stabilizer is not None:
+                            overlay += f"  stab {controls.strength:.1f}"
+                    window.show(compose_view(stylized, frame.image if options.side_by_side else None, overlay,
+                                             recording is not None))
+                # The window draws while its events are pumped (waitKey): the frame is on screen after it.
+                key = keys() if keys is not None else -1
+                stats.frame_shown(frame.t_capture, time.perf_counter())
+                if recording is not None:
+                    recording.write(stylized, frame.t_capture)
+                if vcam is not None:
+                    vcam.send(stylized)
+            else:
+                key = keys() if keys is not None else -1
+            if window is not None and stats.processed and window.closed():
+                stop_reason = "window closed"
+                break
+            action = controls.handle(key)
+            if action is Action.QUIT:
+                stop_reason = "quit"
+                break
+            if action in (Action.NEXT_STYLE, Action.PREV_STYLE):
+                stylizer = styles.get(controls.style_index)
+                prev_input = None
+                if stabilizer is not None:
+                    stabilizer.reset()  # do not blend the old style into the new one
+                log(f"style: {styles.label(controls.style_index)}")
+            elif action is Action.TOGGLE_STABILIZER:
+                if controls.stabilizer_on:
+                    try:
+                        stabilizer = _make_stabilizer(controls.strength)
+                    except VidstyleError as exc:
+                        controls.stabilizer_on = False
+                        log(f"stabilizer unavailable: {exc}")
+                    prev_input = None
+                else:
+                    stabilizer = None
+                log(f"stabilizer {'on' if controls.stabilizer_on else 'off'}")
+            elif action in (Action.STRENGTH_UP, Action.STRENGTH_DOWN):
+                if stabilizer is not None:
+                    stabilizer.strength = controls.strength
+                log(f"stabilizer strength {controls.strength:.1f}")
+            elif action is Action.SNAPSHOT and last_stylized is not None:
+                snapshots.append(str(_snapshot(last_stylized, last_input if options.side_by_side else None,
+                                               options.output_dir)))
+                log(f"snapshot {snapshots[-1]}")
+            elif action is Action.TOGGLE_RECORD:
+                if recording is not None:
+                    recording, finished = None, recording
+                    finished.close()
+                    if finished.frames:
+                        recordings.append(str(finished.path))
+                        log(f"recorded {finished.path} ({finished.frames} frames)")
+                else:
+                    recording = Recording(paths.next(), width, height, source.fps)
+                    log(f"recording to {recording.path}")
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    finally:
+        t_end = time.perf_counter()
+        grabber.stop()
+        try:
+            if recording is not None:
+                recording.close()
+                if recording.frames:
+                    recordings.append(str(recording.path))
+        finally:
+            if vcam is not None:
+                vcam.close()
+            if window is not None:
+                window.close()
+        summary = stats.summary(source.description, grabber.captured, t_end - t_start, stop_reason,
+                                recordings=recordings, snapshots=snapshots)
+        log(summary.text())
+    return summary
+
+
+def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
+    path = folder / f"vidstyle-snapshot-{stamp}.png"
+    view = compose_view(stylized, original, None)
+    if not cv2.imwrite(str(path), view):
+        raise VidstyleError(f"cannot write snapshot {path}")
+    return path
+
+
+# --- command line --------------------------------------------------------------------------------
+
+def add_parser(subparsers) -> None:
+    from vidstyle.cli import _add_device_args, _positive_float, _positive_int, _unit_float
+
+    p = subparsers.add_parser(
+        "live", help="stylize a webcam live",
+        description="Stylize a webcam (or a replayed video file) in real time. Keys: n/p next/previous style, "
+                    "t stabilizer on/off, +/- its strength, s snapshot, r start/stop recording, q or Esc quit.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", default="0", help="camera index or device path, e.g. 0 or /dev/video2 (default 0)")
+    src.add_argument("--source", metavar="FILE", help="replay a video file instead of a camera")
+    p.add_argument("--realtime", action="store_true",
+                   help="with --source: pace the file at its frame rate and drop frames the stylizer cannot "
+                        "keep up with, as a camera does (default: process every frame)")
+    p.add_argument("--loop", action="store_true", help="with --source: start over at the end")
+    p.add_argument("--size", type=parse_size, metavar="WxH", help="capture size, e.g. 640x480")
+    p.add_argument("--fps", type=_positive_float, help="requested camera frame rate, e.g. 30")
+    p.add_argument("--style", action="append", metavar="STYLE",
+                   help="style spec (repeat for several; n/p switch between them). Default: all bundled styles")
+    _add_device_args(p)
+    p.add_argument("--backend", choices=["torch", "compile", "onnx"], default="torch",
+                   help="network runtime: torch (default), compile (torch.compile) or onnx (ONNX Runtime, CPU "
+                        "fp32: the fastest on CPUs)")
+    p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
+    p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this")
+    p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
+    p.add_argument("--temporal", choices=["off", "flow"], default="off",
+                   help="start with the flow stabilizer on (t toggles it; default off)")
+    p.add_argument("--temporal-strength", type=_unit_float, default=0.5, help="stabilizer strength 0..1 (default 0.5)")
+    p.add_argument("--side-by-side", action="store_true", help="show the camera image next to the stylized one")
+    p.add_argument("--fullscreen", action="store_true", help="full-screen window")
+    p.add_argument("--no-overlay", action="store_true", help="hide the fps/latency text")
+    p.add_argument("--no-window", action="store_true", help="no window (headless); use with --record/--virtual-cam")
+    p.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--record", metavar="FILE", help="record the stylized stream (variable frame rate, wall-clock "
+                                                    "timing) to FILE; r stops and restarts")
+    p.add_argument("--overwrite", action="store_true", help="replace the --record file if it exists")
+    p.add_argument("--output-dir", default=".", help="folder for snapshots and r-started recordings (default .)")
+    p.add_argument("--virtual-cam", action="store_true", help="send the stylized feed to a virtual camera "
+                                                              "(needs pyvirtualcam)")
+    p.add_argument("--stats-json", metavar="FILE", help="also write the exit summary as JSON to FILE")
+    p.set_defaults(func=_cmd_live)
+
+
+def open_source(args) -> FrameSource:
+    """The frame source named by the command-line arguments."""
+    if args.source:
+        return FileSource(args.source, realtime=args.realtime, size=args.size, loop=args.loop)
+    if args.realtime or args.loop:
+        raise VidstyleError("--realtime and --loop apply to --source FILE")
+    return CameraSource(args.camera, size=args.size, fps=args.fps)
+
+
+def _cmd_live(args) -> int:
+    options = LiveOptions(window=not args.no_window, side_by_side=args.side_by_side, fullscreen=args.fullscreen,
+                          overlay=not args.no_overlay, record=Path(args.record) if args.record else None,
+                          overwrite=args.overwrite, output_dir=Path(args.output_dir), duration=args.duration,
+                          virtual_cam=args.virtual_cam, temporal=args.temporal == "flow",
+                          temporal_strength=args.temporal_strength)
+    if options.window:
+        check_display()  # before loading anything: fail fast with the --no-window hint
+    if options.record is not None:
+        from vidstyle.io.files import check_output
+
+        check_output(options.record, overwrite=options.overwrite)  # before the camera is opened
+    stylizer_args = dict(device=args.device, precision=args.precision, channels_last=not args.no_channels_last,
+                         max_side=args.max_side, scale=args.scale)
+    if args.backend != "torch":
+        stylizer_args["backend"] = args.backend
+    styles = StyleBank(args.style or default_styles(), **stylizer_args)
+    source = open_source(args)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    # SIGTERM ends the run like Ctrl-C, so recordings are finalized when a service manager stops us.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        summary = run_live(source, styles, options, log=log)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if args.stats_json:
+        Path(args.stats_json).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    if source.lost:
+        raise VidstyleError(f"{source.description} stopped delivering frames (unplugged?); outputs were finalized")
+    return 0

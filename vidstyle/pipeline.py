@@ -1,0 +1,369 @@
+"""The streaming file pipeline: decode -> [flow estimate] -> stylize -> encode.
+
+Each stage runs in its own thread; stages are joined by bounded queues, so memory stays flat
+whatever the video length, and decoding/encoding overlap the network. ``None`` travels down
+the queues to end the stream. The first exception in any stage sets a shared stop flag; every
+other stage notices it at its next queue operation and exits, the caller joins all threads and
+re-raises that one exception. The output is written to a temporary file that is renamed over
+the target only on success (:func:`vidstyle.io.files.atomic_output`).
+
+Audio does not go through the network: the decode stage hands audio packets (or decoded audio
+frames, when they must be re-encoded) to the encode stage on a side queue, which muxes them
+between video frames so the output stays interleaved.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import queue
+import signal
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from vidstyle.config import EncodeConfig, StylizeConfig
+from vidstyle.errors import VidstyleError
+from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder
+from vidstyle.io.encode import VideoEncoder
+from vidstyle.io.files import atomic_output, check_input, check_output
+
+_POLL_SECONDS = 0.05  # how often a blocked stage checks the stop flag
+
+
+@dataclass
+class StylizeResult:
+    """What :func:`stylize_video` did.
+
+    ``stage_seconds`` holds the seconds each stage was busy (not waiting on a queue): ``decode``,
+    ``stylize`` (the network), ``encode``, and with ``temporal="flow"`` also ``flow`` (estimation)
+    and ``stabilize`` (applying it). The slowest stage bounds the throughput.
+    """
+
+    frames: int
+    seconds: float
+    fps: float
+    output: Path
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    audio: dict[int, str] = field(default_factory=dict)  # input audio track -> "copy" | "decode"
+    pix_fmt: str = ""
+
+    def summary(self) -> str:
+        """One line: frames, seconds, fps, output path."""
+        return f"stylized {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps) -> {self.output}"
+
+
+class _Stopped(Exception):
+    """Raised inside a stage when another stage failed (or the caller was interrupted)."""
+
+
+class _Stages:
+    """Threads, bounded queues, a stop flag and the first error."""
+
+    def __init__(self, queue_size: int):
+        self.queue_size = queue_size
+        self.stop = threading.Event()
+        self.busy: dict[str, float] = defaultdict(float)
+        self._error: tuple[str, BaseException] | None = None
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def queue(self, bounded: bool = True) -> queue.Queue:
+        return queue.Queue(maxsize=self.queue_size if bounded else 0)
+
+    def put(self, q: queue.Queue, item: Any) -> None:
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                q.put(item, timeout=_POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def get(self, q: queue.Queue) -> Any:
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                return q.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                continue
+
+    @contextlib.contextmanager
+    def timed(self, stage: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.busy[stage] += time.perf_counter() - t0
+
+    def fail(self, stage: str, exc: BaseException) -> None:
+        with self._lock:
+            if self._error is None:
+                self._error = (stage, exc)
+        self.stop.set()
+
+    def start(self, stage: str, fn: Callable, *args) -> None:
+        def run():
+            try:
+                fn(*args)
+            except _Stopped:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                self.fail(stage, exc)
+
+        thread = threading.Thread(target=run, name=f"vidstyle-{stage}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def wait(self) -> None:
+        """Join every stage; on Ctrl-C/termination stop them all first. Re-raise the first error."""
+        try:
+            for thread in self._threads:
+                while thread.is_alive():
+                    thread.join(_POLL_SECONDS * 2)
+        except BaseException:
+            self.stop.set()
+            self.join_all()
+            raise
+        if self._error is not None:
+            stage, exc = self._error
+            if not isinstance(exc, VidstyleError):
+                exc.add_note(f"(raised in the {stage} stage of the vidstyle pipeline)")
+            raise exc
+
+    def join_all(self) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+# --- the stages ----------------------------------------------------------------------------
+
+def _decode_stage(stages: _Stages, decoder: VideoDecoder, audio_modes: dict, frames_out: queue.Queue,
+                  audio_out: queue.Queue) -> None:
+    items = decoder.read(audio_modes)
+    while True:
+        with stages.timed("decode"):
+            item = next(items, None)
+        if item is None:
+            break
+        if isinstance(item, AudioItem):
+            audio_out.put(item)  # unbounded: audio is small and at most a few queues ahead of video
+        else:
+            stages.put(frames_out, item)
+    audio_out.put(None)
+    stages.put(frames_out, None)
+
+
+def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue) -> None:
+    """Estimate motion between consecutive *input* frames, ahead of (and overlapping) the network."""
+    previous: DecodedFrame | None = None
+    while (frame := stages.get(frames_in)) is not None:
+        with stages.timed("flow"):
+            state = None if previous is None else stabilizer.estimate(previous.image, frame.image)
+        stages.put(frames_out, (frame, state))
+        previous = frame
+    stages.put(frames_out, None)
+
+
+def _stylize_stage(stages: _Stages, stylizer, batch: int, stabilizer, frames_in: queue.Queue,
+                   frames_out: queue.Queue) -> None:
+    ended = False
+    while not ended:
+        items = []
+        while len(items) < batch:
+            item = stages.get(frames_in)
+            if item is None:
+                ended = True
+                break
+            items.append(item if isinstance(item, tuple) else (item, None))
+        if not items:
+            break
+        frames = [f for f, _ in items]
+        with stages.timed("stylize"):
+            styled = stylizer.stylize_batch([f.image for f in frames])
+        if len(styled) != len(frames):
+            raise RuntimeError(f"the stylizer returned {len(styled)} images for {len(frames)} frames")
+        if stabilizer is not None:
+            with stages.timed("stabilize"):  # in frame order: it carries the previous output
+                styled = [stabilizer.apply(img, state) for img, (_, state) in zip(styled, items)]
+        for frame, image in zip(frames, styled):
+            stages.put(frames_out, (image, frame.pts, frame.duration))
+    stages.put(frames_out, None)
+
+
+def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue, audio_in: queue.Queue,
+                  on_frame: Callable[[], None]) -> None:
+    audio_open = True
+
+    def drain_audio(block: bool) -> None:
+        nonlocal audio_open
+        while audio_open:
+            try:
+                item = stages.get(audio_in) if block else audio_in.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                audio_open = False
+                return
+            with stages.timed("encode"):
+                encoder.write_audio(item)
+
+    while True:
+        item = stages.get(frames_in)
+        drain_audio(block=False)
+        if item is None:
+            break
+        image, pts, duration = item
+        with stages.timed("encode"):
+            encoder.write(image, pts, duration)
+        on_frame()
+    drain_audio(block=True)
+    with stages.timed("encode"):
+        encoder.finish()
+
+
+# --- building blocks -----------------------------------------------------------------------
+
+_STYLIZE_FIELDS = {f.name for f in dataclasses.fields(StylizeConfig)}
+_ENCODE_FIELDS = {f.name for f in dataclasses.fields(EncodeConfig)}
+
+
+def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
+                   options: dict) -> tuple[StylizeConfig, EncodeConfig]:
+    """Apply plain keyword options (``batch=2, crf=20, no_audio=True``) onto the two configs."""
+    options = dict(options)
+    if "no_audio" in options:
+        options["audio"] = not options.pop("no_audio")
+    unknown = set(options) - _STYLIZE_FIELDS - _ENCODE_FIELDS
+    if unknown:
+        raise TypeError(f"stylize_video() got unknown option(s) {', '.join(sorted(unknown))}; "
+                        f"valid: {', '.join(sorted(_STYLIZE_FIELDS | _ENCODE_FIELDS | {'no_audio'}))}")
+    config = dataclasses.replace(config or StylizeConfig(),
+                                 **{k: v for k, v in options.items() if k in _STYLIZE_FIELDS})
+    encode = dataclasses.replace(encode or EncodeConfig(),
+                                 **{k: v for k, v in options.items() if k in _ENCODE_FIELDS})
+    if config.batch < 1:
+        raise VidstyleError(f"batch must be at least 1, got {config.batch}")
+    if config.queue_size < 1:
+        raise VidstyleError(f"queue_size must be at least 1, got {config.queue_size}")
+    if config.temporal not in ("off", "flow"):
+        raise VidstyleError(f"unknown temporal mode {config.temporal!r} (use off or flow)")
+    return config, encode
+
+
+def _make_stylizer(style, config: StylizeConfig):
+    """``style`` may already be a Stylizer (anything with ``stylize_batch``); else build one."""
+    if hasattr(style, "stylize_batch"):
+        return style
+    from vidstyle.stylizer import Stylizer  # torch is imported only when a video is processed
+
+    return Stylizer(style, device=config.device, precision=config.precision, channels_last=config.channels_last,
+                    max_side=config.max_side, scale=config.scale)
+
+
+def _make_stabilizer(config: StylizeConfig):
+    if config.temporal != "flow":
+        return None
+    try:
+        from vidstyle.flow.stabilizer import FlowStabilizer
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("vidstyle"):
+            raise VidstyleError("--temporal flow is not available in this installation "
+                                "(vidstyle.flow.stabilizer is missing)") from None
+        raise
+    return FlowStabilizer(config.temporal_strength)
+
+
+def _progress_bar(total: int | None, enabled: bool, label: str):
+    """A tqdm bar on stderr, only when asked for and stderr is a terminal."""
+    if not (enabled and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", desc=label, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit():
+    """Turn SIGTERM into SystemExit(143) while we run, so the temp file is cleaned up.
+
+    Only in the main thread and only when nobody installed a SIGTERM handler already.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+# --- the public entry point ----------------------------------------------------------------
+
+def stylize_video(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
+                  encode: EncodeConfig | None = None, overwrite: bool = False, progress: bool = True,
+                  **options) -> StylizeResult:
+    """Stylize the video ``input`` into ``output``, keeping timing, size, rotation and audio.
+
+    Args:
+        input: a video file (never modified).
+        output: .mp4, .mkv, .mov or .webm; written atomically (temp file + rename).
+        style: a style spec (bundled name, ``.safetensors`` path, ``mix:a=0.7,b=0.3``) or a ready
+            :class:`vidstyle.stylizer.Stylizer` (used as built: its device, precision and
+            resolution win over ``config``).
+        config / encode: :class:`StylizeConfig` / :class:`EncodeConfig`.
+        overwrite: replace ``output`` if it exists.
+        progress: show a progress bar on stderr when it is a terminal.
+        **options: any field of either config as a keyword, e.g. ``batch=2, crf=20, start=1.5``,
+            or ``no_audio=True``.
+
+    Raises:
+        VidstyleError: bad input or output, unavailable codec, corrupt file, ...; nothing is left
+            at ``output`` (an existing file there is untouched).
+    """
+    config, encode = _merge_options(config, encode, options)
+    input_path = check_input(input)
+    check_output(output, input_path, overwrite)  # fail before loading the model
+    stylizer = _make_stylizer(style, config)
+    stabilizer = _make_stabilizer(config)
+    started = time.perf_counter()
+    stages = _Stages(config.queue_size)
+    bar = None
+    with _sigterm_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
+            atomic_output(output, input_path, overwrite) as temp:
+        encoder = VideoEncoder(temp, decoder.info, encode, name=output)
+        try:
+            bar = _progress_bar(decoder.info.frames, progress, Path(output).name)
+            decoded, styled, audio = stages.queue(), stages.queue(), stages.queue(bounded=False)
+            stages.start("decode", _decode_stage, stages, decoder, encoder.audio_modes, decoded, audio)
+            if stabilizer is not None:
+                estimated = stages.queue()
+                stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
+                decoded = estimated
+            stages.start("stylize", _stylize_stage, stages, stylizer, config.batch, stabilizer, decoded, styled)
+            stages.start("encode", _encode_stage, stages, encoder, styled, audio,
+                         (lambda: bar.update(1)) if bar is not None else (lambda: None))
+            stages.wait()
+        except BaseException:
+            stages.join_all()
+            encoder.abort()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+    seconds = time.perf_counter() - started
+    return StylizeResult(frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
+                         output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
+                         pix_fmt=encoder.pix_fmt)

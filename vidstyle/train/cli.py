@@ -1,0 +1,214 @@
+"""``vidstyle train`` and ``vidstyle optimize``: argument parsing only; the work is in the library."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vidstyle.models.lossnets import LOSS_NETWORKS, WEIGHTS_ENV
+
+
+def _positive_int(text: str) -> int:
+    v = int(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return v
+
+
+def _non_negative_int(text: str) -> int:
+    v = int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return v
+
+
+def _non_negative_float(text: str) -> float:
+    v = float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return v
+
+
+def _add_loss_args(p: argparse.ArgumentParser, defaults) -> None:
+    p.add_argument("--content-weight", type=_non_negative_float, default=defaults.content_weight,
+                   help=f"content loss weight (default {defaults.content_weight:g})")
+    p.add_argument("--style-weight", type=_non_negative_float, default=defaults.style_weight,
+                   help=f"style loss weight (default {defaults.style_weight:g}; losses are normalised per layer, "
+                        f"so the same value suits every painting)")
+    p.add_argument("--tv-weight", type=_non_negative_float, default=defaults.tv_weight,
+                   help=f"total-variation weight (default {defaults.tv_weight:g})")
+    p.add_argument("--content-layers", help="comma-separated loss-network layers (default: the loss network's, "
+                                            "relu3_3 for VGG)")
+    p.add_argument("--style-layers", help="comma-separated layers, each optionally layer:weight (default: "
+                                          "relu1_2,relu2_2,relu3_3,relu4_3 for VGG)")
+    p.add_argument("--loss-net", default=defaults.loss_net, choices=LOSS_NETWORKS,
+                   help=f"loss network (default {defaults.loss_net})")
+    p.add_argument("--loss-weights", metavar="FILE",
+                   help=f"converted loss-network weights (safetensors from export_loss_weights) instead of the "
+                        f"pip package; also read from ${WEIGHTS_ENV}")
+
+
+def _add_device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default auto)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="autocast precision (auto: fp16 on CUDA, fp32 elsewhere)")
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+# --- train ---------------------------------------------------------------------------------------
+
+def add_train_parser(subparsers) -> None:
+    from vidstyle.train.loop import ARCHES, TrainConfig
+
+    d = TrainConfig(styles=[], content="", out="")
+    p = subparsers.add_parser(
+        "train", help="train a style network from a painting",
+        description="Train a feed-forward style network on a folder of photos. Several --style images "
+                    "make one multi-style network (conditional instance norm) that can blend them.")
+    p.add_argument("--style", action="append", required=True, metavar="IMAGE",
+                   help="style image (painting); repeat for a multi-style network")
+    p.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
+    p.add_argument("--out", "-o", required=True, help="output weights file (.safetensors)")
+    p.add_argument("--arch", default=d.arch, choices=list(ARCHES),
+                   help=f"network: light (real-time on CPU) or standard (Johnson et al.) (default {d.arch})")
+    p.add_argument("--image-size", type=_positive_int, default=d.image_size,
+                   help=f"training crop size in pixels (default {d.image_size})")
+    p.add_argument("--style-size", type=_positive_int,
+                   help="shorter side of the style image in pixels (default: --image-size); smaller gives "
+                        "larger strokes")
+    p.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument("--steps", type=_positive_int, default=d.steps, help=f"optimizer steps (default {d.steps})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    _add_loss_args(p, d)
+    p.add_argument("--temporal-weight", type=_non_negative_float, default=d.temporal_weight,
+                   help="weight of the temporal-consistency loss on synthetic flow pairs (default 0 = off)")
+    p.add_argument("--checkpoint-every", type=_non_negative_int, default=d.checkpoint_every,
+                   help=f"save a resumable checkpoint every N steps, 0 = never (default {d.checkpoint_every})")
+    p.add_argument("--checkpoint-dir", help="where checkpoints and previews go (default: OUT without its suffix "
+                                            "+ '.train', beside OUT)")
+    p.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
+                   help="continue from CHECKPOINT, or from the latest one in the checkpoint folder")
+    p.add_argument("--preview-every", type=_non_negative_int, default=d.preview_every,
+                   help="write a PNG grid of held-out photos every N steps (default 0 = never)")
+    _add_device_args(p)
+    p.add_argument("--style-name", action="append", default=[], help="style name, one per --style "
+                                                                        "(default: the image file name)")
+    p.add_argument("--painting", action="append", default=[], help="painting title, one per --style")
+    p.add_argument("--artist", action="append", default=[], help="artist, one per --style")
+    p.add_argument("--year", action="append", default=[], help="year, one per --style")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
+def style_metadata(styles: list[str], names: list[str], paintings: list[str], artists: list[str],
+                   years: list[str]) -> list[dict]:
+    """One metadata dict per style from the repeatable --style-name/--painting/--artist/--year options."""
+    from vidstyle.errors import VidstyleError
+
+    for flag, values in (("--style-name", names), ("--painting", paintings), ("--artist", artists),
+                         ("--year", years)):
+        if values and len(values) != len(styles):
+            raise VidstyleError(f"give {flag} once per --style ({len(styles)} times), got {len(values)}")
+    out = []
+    for i in range(len(styles)):
+        meta = {}
+        for key, values in (("name", names), ("painting", paintings), ("artist", artists), ("year", years)):
+            if values:
+                meta[key] = values[i]
+        out.append(meta)
+    return out
+
+
+def _cmd_train(args) -> int:
+    from vidstyle.train.losses import parse_layer_weights
+    from vidstyle.train.loop import TrainConfig, train
+
+    config = TrainConfig(
+        styles=args.style, content=args.content, out=args.out, arch=args.arch, image_size=args.image_size,
+        style_size=args.style_size, batch_size=args.batch_size, steps=args.steps, lr=args.lr, seed=args.seed,
+        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        content_layers=_split(args.content_layers),
+        style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
+        loss_net=args.loss_net, loss_weights=args.loss_weights, temporal_weight=args.temporal_weight,
+        checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+        preview_every=args.preview_every, device=args.device, precision=args.precision,
+        style_meta=style_metadata(args.style, args.style_name, args.painting, args.artist, args.year))
+    result = train(config, progress=not args.quiet)
+    if not args.quiet:
+        held = "; ".join(f"{name}: content {v['content']:.3f}, style {v['style']:.3f}"
+                         for name, v in result.metrics["held_out"].items())
+        print(f"wrote {result.out} ({result.steps} steps, {result.metrics['images_per_s']} images/s); "
+              f"held-out losses: {held}", file=sys.stderr)
+    return 0
+
+
+# --- optimize --------------------------------------------------------------------------------------
+
+def add_optimize_parser(subparsers) -> None:
+    from vidstyle.train.optimize import OptimizeConfig
+
+    d = OptimizeConfig(style="", content="")
+    p = subparsers.add_parser(
+        "optimize", help="stylize one photo by optimisation (Gatys et al., slow quality reference)",
+        description="Optimise the pixels of a photo so its loss-network activations match the photo (content) "
+                    "and the painting's Gram matrices (style): the slow reference a trained network is compared to.")
+    p.add_argument("--style", required=True, metavar="IMAGE", help="style image (painting)")
+    p.add_argument("--content", required=True, metavar="IMAGE", help="photo to stylize")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg)")
+    p.add_argument("--image-size", type=_positive_int, default=d.image_size,
+                   help=f"shorter side of the photo in pixels (default {d.image_size})")
+    p.add_argument("--style-size", type=_positive_int, help="shorter side of the style image (default: --image-size)")
+    p.add_argument("--steps", type=_positive_int, default=d.steps, help=f"iterations (default {d.steps})")
+    p.add_argument("--optimizer", choices=["lbfgs", "adam"], default=d.optimizer, help=f"default {d.optimizer}")
+    p.add_argument("--lr", type=float, help="step size (default 1 for L-BFGS, 0.02 for Adam)")
+    p.add_argument("--init", choices=["content", "noise"], default=d.init,
+                   help=f"start from the photo or from noise (default {d.init})")
+    p.add_argument("--seed", type=int, default=d.seed)
+    _add_loss_args(p, d)
+    _add_device_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.set_defaults(func=_cmd_optimize)
+
+
+def _cmd_optimize(args) -> int:
+    from vidstyle.train.losses import parse_layer_weights
+    from vidstyle.train.optimize import OptimizeConfig, optimize_file
+
+    config = OptimizeConfig(
+        style=args.style, content=args.content, image_size=args.image_size, style_size=args.style_size,
+        steps=args.steps, optimizer=args.optimizer, lr=args.lr, init=args.init, seed=args.seed,
+        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        content_layers=_split(args.content_layers),
+        style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
+        loss_net=args.loss_net, loss_weights=args.loss_weights, device=args.device, precision=args.precision)
+    result = optimize_file(config, args.output, overwrite=args.overwrite)
+    print(f"wrote {args.output}: content loss {result['content']:.3f}, style loss {result['style']:.3f}",
+          file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vidstyle.train.cli train|optimize ...``: these two commands alone, without importing the
+    video commands (useful on training machines that lack the video I/O dependencies)."""
+    from vidstyle.errors import VidstyleError
+
+    parser = argparse.ArgumentParser(prog="python -m vidstyle.train.cli")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_train_parser(sub)
+    add_optimize_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except VidstyleError as exc:
+        if args.debug:
+            raise
+        print(f"vidstyle: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Training data: content photographs (random crops and flips) and style images.
+
+Every random choice of a training step is drawn from a generator seeded by ``(seed, step)``, so a
+run resumed from a checkpoint draws exactly the batches an uninterrupted run would have drawn.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from vidstyle.errors import VidstyleError
+from vidstyle.frames import images_to_tensor
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+#: Number of photos held out of training for evaluation (fewer when the folder is small).
+HELD_OUT = 20
+#: Crops are taken from the image resized so its shorter side is ``size * s``, s in [1, MAX_ZOOM].
+MAX_ZOOM = 1.25
+#: Decoded, resized images kept in memory (a few hundred kB each).
+CACHE_LIMIT = 4000
+
+
+def load_image(path: str | Path, short_side: int | None = None) -> np.ndarray:
+    """Read an image file as uint8 (H, W, 3) RGB, optionally resized so its shorter side is ``short_side``."""
+    path = Path(path)
+    if not path.is_file():
+        raise VidstyleError(f"image not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if short_side is not None:
+                scale = short_side / min(im.size)
+                size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+                im = im.resize(size, Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS)
+            return np.asarray(im, dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise VidstyleError(f"cannot read image {path}: {exc}") from exc
+
+
+def find_images(folder: str | Path) -> list[Path]:
+    """All image files under ``folder``, recursively, sorted by relative path (deterministic)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VidstyleError(f"content folder not found: {folder}")
+    files = sorted((p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
+                   key=lambda p: p.relative_to(folder).as_posix())
+    if not files:
+        raise VidstyleError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {folder}")
+    return files
+
+
+def split_held_out(files: Sequence[Path], count: int = HELD_OUT) -> tuple[list[Path], list[Path]]:
+    """(training files, held-out files): every k-th file of the sorted list is held out.
+
+    With fewer than 2*count files, a quarter of them (at least 1) is held out; a single image is used
+    for both.
+    """
+    files = list(files)
+    if len(files) == 1:
+        return files, files
+    n = count if len(files) >= 2 * count else max(1, len(files) // 4)
+    step = len(files) // n
+    held = [files[i * step] for i in range(n)]
+    held_set = set(held)
+    return [f for f in files if f not in held_set], held
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The random generator of training step ``step`` (independent of what ran before)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
+
+
+class ContentImages:
+    """Random square crops of the content photos, resized so the shorter side is ``size`` to ``size*MAX_ZOOM``."""
+
+    def __init__(self, files: Sequence[Path], size: int):
+        if not files:
+            raise VidstyleError("no content images to train on")
+        self.files = list(files)
+        self.size = size
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _image(self, index: int) -> np.ndarray:
+        img = self._cache.get(index)
+        if img is None:
+            img = load_image(self.files[index], short_side=round(self.size * MAX_ZOOM))
+            if len(self._cache) < CACHE_LIMIT:
+                self._cache[index] = img
+        return img
+
+    def crop(self, index: int, g: torch.Generator) -> np.ndarray:
+        """A random (size, size, 3) crop of image ``index`` at a random zoom, randomly flipped."""
+        img = self._image(index)
+        h, w = img.shape[:2]
+        short = round(self.size * (1.0 + (MAX_ZOOM - 1.0) * torch.rand((), generator=g).item()))
+        short = min(short, h, w)
+        if short != min(h, w):
+            scale = short / min(h, w)
+            img = np.asarray(Image.fromarray(img).resize((max(short, round(w * scale)), max(short, round(h * scale))),
+                                                         Image.Resampling.BILINEAR))
+            h, w = img.shape[:2]
+        top = int(torch.randint(0, h - short + 1, (), generator=g))
+        left = int(torch.randint(0, w - short + 1, (), generator=g))
+        crop = img[top:top + short, left:left + short]
+        if short != self.size:
+            crop = np.asarray(Image.fromarray(crop).resize((self.size, self.size), Image.Resampling.BILINEAR))
+        if torch.rand((), generator=g).item() < 0.5:
+            crop = crop[:, ::-1]
+        return np.ascontiguousarray(crop)
+
+    def batch(self, batch_size: int, g: torch.Generator, device: torch.device | None = None) -> torch.Tensor:
+        """(batch_size, 3, size, size) in [0, 1]."""
+        indices = torch.randint(0, len(self.files), (batch_size,), generator=g).tolist()
+        return images_to_tensor([self.crop(i, g) for i in indices], device=device)
+
+
+def held_out_tensor(files: Sequence[Path], size: int, device: torch.device | None = None) -> torch.Tensor:
+    """The held-out photos as one (N, 3, size, size) batch: shorter side resized to ``size``, centre crop."""
+    crops = []
+    for f in files:
+        img = load_image(f, short_side=size)
+        h, w = img.shape[:2]
+        top, left = (h - size) // 2, (w - size) // 2
+        crops.append(img[top:top + size, left:left + size])
+    return images_to_tensor(crops, device=device)
+
+
+def load_style_image(path: str | Path, size: int, device: torch.device | None = None) -> torch.Tensor:
+    """A style image (1, 3, H, W) in [0, 1] with its shorter side resized to ``size`` (aspect kept)."""
+    return images_to_tensor(load_image(path, short_side=size), device=device)

@@ -1,0 +1,394 @@
+"""The training loop of feed-forward style networks (Johnson et al. 2016; multi-style: Dumoulin et al. 2017).
+
+One step: a batch of random content crops goes through the transformation network; the output's
+loss-network activations are compared with the crops' (content loss) and with the Gram matrices of
+the painting (style loss), plus total variation. With several styles the network has conditional
+instance norms and every sample of a batch draws its own style.
+
+Checkpoints hold the full state (network, Adam, grad scaler, step) as a plain tensor dictionary
+loaded with ``torch.load(weights_only=True)``; since each step's randomness comes from
+``(seed, step)`` (see :func:`vidstyle.train.data.step_generator`), resuming reproduces the
+uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from vidstyle.device import autocast, resolve_device, resolve_precision, synchronize
+from vidstyle.errors import VidstyleError
+from vidstyle.frames import tensor_to_images
+from vidstyle.models.lossnets import LossNetwork, default_layers, load_loss_network
+from vidstyle.models.transformer import BUILDERS, TransformerNet
+from vidstyle.models.weights import save_model
+from vidstyle.train.data import (ContentImages, find_images, held_out_tensor, load_style_image, split_held_out,
+                                 step_generator)
+from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
+
+#: ``--arch`` -> builder name in :data:`vidstyle.models.transformer.BUILDERS`.
+ARCHES = {"light": "light_net", "standard": "transformer_net"}
+#: Held-out photos shown in preview grids.
+PREVIEW_PHOTOS = 6
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored as ``train_config`` in the weights file)."""
+
+    styles: list[str]
+    content: str
+    out: str
+    arch: str = "light"
+    image_size: int = 192
+    style_size: int | None = None  # None: same as image_size
+    batch_size: int = 4
+    steps: int = 1500
+    lr: float = 1e-3
+    seed: int = 0
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 1.0
+    content_layers: list[str] | None = None  # None: the loss network's defaults
+    style_layers: dict[str, float] | None = None  # layer -> weight; None: defaults, weight 1
+    loss_net: str = "vgg16_hed"
+    loss_weights: str | None = None  # converted loss-network file (export_loss_weights)
+    temporal_weight: float = 0.0
+    checkpoint_every: int = 500
+    checkpoint_dir: str | None = None  # None: "<out without suffix>.train" beside --out
+    resume: str | None = None  # a checkpoint file, or "auto" for the latest in checkpoint_dir
+    preview_every: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    style_meta: list[dict] = field(default_factory=list)  # name, painting, artist, year per style
+
+    def resolved_style_size(self) -> int:
+        return self.style_size or self.image_size
+
+    def work_dir(self) -> Path:
+        if self.checkpoint_dir:
+            return Path(self.checkpoint_dir)
+        out = Path(self.out)
+        return out.with_name(out.stem + ".train")
+
+    def layers(self) -> tuple[list[str], dict[str, float]]:
+        """(content layers, style layer -> weight), defaults filled in."""
+        style_default, content_default = default_layers(self.loss_net)
+        content = list(self.content_layers) if self.content_layers else list(content_default)
+        style = dict(self.style_layers) if self.style_layers else {k: 1.0 for k in style_default}
+        return content, style
+
+    def command(self) -> str:
+        """The ``vidstyle train`` command line that reproduces this run, every option explicit."""
+        args = ["vidstyle", "train"]
+        for s in self.styles:
+            args += ["--style", s]
+        args += ["--content", self.content, "--out", self.out, "--arch", self.arch,
+                 "--image-size", str(self.image_size), "--style-size", str(self.resolved_style_size()),
+                 "--batch-size", str(self.batch_size), "--steps", str(self.steps), "--lr", f"{self.lr:g}",
+                 "--seed", str(self.seed), "--content-weight", f"{self.content_weight:g}",
+                 "--style-weight", f"{self.style_weight:g}", "--tv-weight", f"{self.tv_weight:g}",
+                 "--loss-net", self.loss_net]
+        content, style = self.layers()
+        args += ["--content-layers", ",".join(content),
+                 "--style-layers", ",".join(k if w == 1.0 else f"{k}:{w:g}" for k, w in style.items())]
+        if self.temporal_weight:
+            args += ["--temporal-weight", f"{self.temporal_weight:g}"]
+        for key, flag in (("name", "--style-name"), ("painting", "--painting"), ("artist", "--artist"),
+                          ("year", "--year")):
+            values = [str(m.get(key, "")) for m in self.style_meta]
+            if any(values) and all(values):
+                for v in values:
+                    args += [flag, v]
+        return shlex.join(args)
+
+    def validate(self) -> None:
+        if not self.styles:
+            raise VidstyleError("give at least one --style image")
+        if self.arch not in ARCHES:
+            raise VidstyleError(f"unknown --arch {self.arch!r} (choose from {', '.join(ARCHES)})")
+        for name, v in (("--image-size", self.image_size), ("--batch-size", self.batch_size),
+                        ("--steps", self.steps), ("--style-size", self.resolved_style_size())):
+            if v <= 0:
+                raise VidstyleError(f"{name} must be positive, got {v}")
+        if self.image_size < 32:
+            raise VidstyleError(f"--image-size must be at least 32 pixels, got {self.image_size}")
+        if self.lr <= 0:
+            raise VidstyleError(f"--lr must be positive, got {self.lr}")
+        for name, v in (("--content-weight", self.content_weight), ("--style-weight", self.style_weight),
+                        ("--tv-weight", self.tv_weight), ("--temporal-weight", self.temporal_weight)):
+            if v < 0:
+                raise VidstyleError(f"{name} must be non-negative, got {v}")
+        if self.style_meta and len(self.style_meta) != len(self.styles):
+            raise VidstyleError("style metadata must have one entry per --style")
+        names = [m["name"] for m in self.styles_metadata()]
+        if len(set(names)) != len(names):
+            raise VidstyleError(f"style names must be unique, got {names} (set them with --style-name)")
+
+    def styles_metadata(self) -> list[dict]:
+        """One dict per style with at least a name (default: the image file's stem)."""
+        out = []
+        for i, path in enumerate(self.styles):
+            meta = dict(self.style_meta[i]) if i < len(self.style_meta) else {}
+            meta = {k: v for k, v in meta.items() if v not in (None, "")}
+            meta.setdefault("name", Path(path).stem)
+            out.append(meta)
+        return out
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    steps: int
+    metrics: dict
+    previews: list[Path]
+
+
+class LossComputer:
+    """The weighted content, style and TV losses of one loss network, with cached style Grams."""
+
+    def __init__(self, net: LossNetwork, content_layers: list[str], style_layers: dict[str, float],
+                 style_images: list[torch.Tensor]):
+        self.net = net
+        self.content_layers = content_layers
+        self.style_layers = style_layers
+        self.taps = list(dict.fromkeys(list(style_layers) + content_layers))
+        with torch.no_grad():
+            # targets[layer] is (num_styles, C, C)
+            per_style = [{k: gram_matrix(v) for k, v in net(img, list(style_layers)).items()} for img in style_images]
+        self.targets = {k: torch.cat([p[k] for p in per_style]) for k in style_layers}
+
+    def __call__(self, output: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor,
+                 reduce: bool = True) -> dict[str, torch.Tensor]:
+        """Unweighted ``content``, ``style`` and ``tv`` losses of ``output`` vs ``content`` (both (B,3,H,W)).
+
+        ``style_index`` (B,) picks each sample's style.
+        """
+        with torch.no_grad():
+            target = self.net(content, self.content_layers)
+        feats = self.net(output, self.taps)
+        grams = {k: v[style_index] for k, v in self.targets.items()}
+        return {"content": content_loss(feats, target, self.content_layers, reduce=reduce),
+                "style": style_loss(feats, grams, self.style_layers, reduce=reduce),
+                "tv": total_variation(output, reduce=reduce)}
+
+
+def build_network(arch: str, num_styles: int) -> TransformerNet:
+    return BUILDERS[ARCHES[arch]](num_styles)
+
+
+def _one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
+    return F.one_hot(index, n).float()
+
+
+def _checkpoint_path(work: Path, step: int) -> Path:
+    return work / f"checkpoint_{step:07d}.pt"
+
+
+def latest_checkpoint(work: Path) -> Path | None:
+    found = sorted(work.glob("checkpoint_*.pt"))
+    return found[-1] if found else None
+
+
+def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.optim.Optimizer,
+                     scaler: torch.amp.GradScaler, config: TrainConfig) -> Path:
+    work.mkdir(parents=True, exist_ok=True)
+    state = {"step": step, "model": net.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
+             "config": json.dumps(asdict(config)), "arch_args": json.dumps(net.arch_args)}
+    path = _checkpoint_path(work, step)
+    tmp = path.with_name(path.name + ".part")
+    torch.save(state, tmp)
+    tmp.replace(path)
+    for old in sorted(work.glob("checkpoint_*.pt"))[:-2]:  # keep the last two
+        old.unlink()
+    return path
+
+
+def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer,
+                     scaler: torch.amp.GradScaler) -> int:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
+    except Exception as exc:  # torch raises various types for a corrupt or foreign file
+        raise VidstyleError(f"cannot read checkpoint {path}: {exc}") from exc
+    if json.loads(state.get("arch_args", "{}")) != net.arch_args:
+        raise VidstyleError(f"checkpoint {path} is for a different network ({state.get('arch_args')}); "
+                            f"use the same --arch and number of --style")
+    net.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    scaler.load_state_dict(state["scaler"])
+    return int(state["step"])
+
+
+@torch.no_grad()
+def write_preview(net: TransformerNet, photos: torch.Tensor, num_styles: int, path: Path,
+                  dtype: torch.dtype | None = None) -> Path:
+    """A PNG grid: the photos in the first row, then one row per style (stylized)."""
+    was_training = net.training
+    net.eval()
+    rows = [photos]
+    device = photos.device
+    for s in range(num_styles):
+        net.set_style(_one_hot(torch.tensor([s]), num_styles)[0])
+        with autocast(device, dtype):
+            rows.append(net(photos).float())
+    net.train(was_training)
+    grid = np.concatenate([np.concatenate(list(tensor_to_images(r)), axis=1) for r in rows], axis=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+    return path
+
+
+@torch.no_grad()
+def evaluate(net: TransformerNet, losses: LossComputer, photos: torch.Tensor, num_styles: int,
+             dtype: torch.dtype | None = None, chunk: int = 4) -> dict:
+    """Mean unweighted losses on ``photos`` (N, 3, H, W) for each style: {style index: {content, style, tv}}."""
+    was_training = net.training
+    net.eval()
+    out = {}
+    for s in range(num_styles):
+        sums = {"content": 0.0, "style": 0.0, "tv": 0.0}
+        for i in range(0, len(photos), chunk):
+            x = photos[i:i + chunk]
+            net.set_style(_one_hot(torch.tensor([s]), num_styles)[0])
+            with autocast(x.device, dtype):
+                y = net(x)
+            parts = losses(y.float(), x, torch.full((len(x),), s, device=x.device), reduce=False)
+            for k in sums:
+                sums[k] += float(parts[k].sum())
+        out[s] = {k: v / len(photos) for k, v in sums.items()}
+    net.train(was_training)
+    return out
+
+
+def _temporal_api():
+    """The temporal-consistency training helpers (imported only when --temporal-weight > 0)."""
+    try:
+        from vidstyle.train.temporal import synthetic_pair, temporal_loss
+    except ImportError as exc:
+        raise VidstyleError(f"--temporal-weight needs vidstyle.train.temporal, which failed to import: {exc}") from exc
+    return synthetic_pair, temporal_loss
+
+
+def train(config: TrainConfig, progress: bool = True) -> TrainResult:
+    """Train a network as described by ``config``, write it to ``config.out`` and return the result."""
+    config.validate()
+    device = resolve_device(config.device)
+    dtype = resolve_precision(config.precision, device)
+    channels_last = device.type == "cuda"
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    out = Path(config.out)
+    if out.suffix != ".safetensors":
+        raise VidstyleError(f"--out must end in .safetensors, got {out}")
+    work = config.work_dir()
+
+    # data (errors about the inputs come before any expensive work)
+    style_meta = config.styles_metadata()
+    files = find_images(config.content)
+    train_files, held_files = split_held_out(files)
+    content = ContentImages(train_files, config.image_size)
+    style_images = [load_style_image(p, config.resolved_style_size(), device) for p in config.styles]
+    held = held_out_tensor(held_files, config.image_size, device)
+
+    content_layers, style_layers = config.layers()
+    lossnet = load_loss_network(config.loss_net, list(style_layers) + content_layers, weights=config.loss_weights,
+                                device=device).to(memory_format=memory_format)
+    losses = LossComputer(lossnet, content_layers, style_layers, style_images)
+
+    num_styles = len(config.styles)
+    torch.manual_seed(config.seed)
+    net = build_network(config.arch, num_styles).to(device).to(memory_format=memory_format).train()
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+    start = 0
+    if config.resume:
+        ckpt = latest_checkpoint(work) if config.resume == "auto" else Path(config.resume)
+        if ckpt is None or not ckpt.is_file():
+            raise VidstyleError(f"no checkpoint to resume from ({ckpt if ckpt else work})")
+        start = _load_checkpoint(ckpt, net, opt, scaler)
+        if start > config.steps:
+            raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}")
+
+    temporal = _temporal_api() if config.temporal_weight > 0 else None
+    previews: list[Path] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.steps, initial=start, unit="step", dynamic_ncols=True)
+    t0 = time.perf_counter()
+    images = 0
+    last = {}
+    for step in range(start, config.steps):
+        g = step_generator(config.seed, step)
+        x = content.batch(config.batch_size, g, device).contiguous(memory_format=memory_format)
+        style_index = torch.randint(0, num_styles, (config.batch_size,), generator=g).to(device)
+        net.set_style(_one_hot(style_index, num_styles))
+        with autocast(device, dtype):
+            if temporal is not None:
+                synthetic_pair, temporal_loss = temporal
+                prev, x, flow, mask = synthetic_pair(x, g)
+                y = net(x)
+                y_prev = net(prev)
+            else:
+                y = net(x)
+            parts = losses(y, x, style_index)
+            total = (config.content_weight * parts["content"] + config.style_weight * parts["style"]
+                     + config.tv_weight * parts["tv"])
+            if temporal is not None:
+                parts["temporal"] = temporal_loss(y.float(), y_prev.float(), flow, mask)
+                total = total + config.temporal_weight * parts["temporal"]
+        if not torch.isfinite(total):
+            raise VidstyleError(f"the loss became {float(total)} at step {step + 1}; lower --lr or the loss weights")
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(total).backward()
+        scaler.step(opt)
+        scaler.update()
+        images += config.batch_size
+        done = step + 1
+        if bar is not None and (done % 5 == 0 or done == config.steps):
+            synchronize(device)
+            rate = images / max(time.perf_counter() - t0, 1e-9)
+            last = {k: float(v.detach()) for k, v in parts.items()}
+            bar.set_postfix({**{k: f"{v:.3g}" for k, v in last.items()}, "img/s": f"{rate:.2f}"}, refresh=False)
+        if bar is not None:
+            bar.update(1)
+        if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
+            _save_checkpoint(work, done, net, opt, scaler, config)
+        if config.preview_every and done % config.preview_every == 0:
+            previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles, work / f"preview_{done:07d}.png", dtype))
+    synchronize(device)
+    seconds = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
+
+    held_losses = evaluate(net, losses, held, num_styles, dtype)
+    metrics = {
+        "loss_net": config.loss_net,
+        "held_out_photos": len(held_files),
+        "held_out_size": config.image_size,
+        "held_out": {style_meta[s]["name"]: v for s, v in held_losses.items()},
+        "steps": config.steps,
+        "train_seconds_this_run": round(seconds, 1),
+        "images_per_s": round(images / seconds, 3) if images and seconds > 0 else None,
+        "device": str(device),
+    }
+    train_config = asdict(config)
+    train_config.update(content_layers=content_layers, style_layers=style_layers,
+                         style_size=config.resolved_style_size(),
+                         held_out_files=[p.relative_to(Path(config.content)).as_posix() for p in held_files])
+    if config.checkpoint_every:  # lets a later run continue with more --steps
+        _save_checkpoint(work, config.steps, net, opt, scaler, config)
+    net = net.to(memory_format=torch.contiguous_format).cpu()
+    net.set_style(_one_hot(torch.tensor([0]), num_styles)[0])
+    save_model(out, net, style_meta, train_command=config.command(), train_config=train_config,
+               metrics=metrics, half=True)
+    return TrainResult(out=out, steps=config.steps, metrics=metrics, previews=previews)

@@ -1,0 +1,262 @@
+"""Temporal-consistency training: the output-level temporal loss and the frame pairs it needs.
+
+Pairs come from two sources, both returning the same tuple
+``(frame_prev (3, H, W), frame_t (3, H, W), flow_t_to_prev (2, H, W), mask (1, H, W))`` (floats,
+frames in [0, 1], flow the *backward* flow t -> t-1 in pixels, mask 1 = visible in both frames):
+
+* :func:`synthetic_pair`: random camera motion applied to a still image, with exact flow; no video
+  dataset needed;
+* :class:`VideoPairs`: consecutive frames of real videos with cached DIS flow.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from vidstyle.errors import VidstyleError
+from vidstyle.flow.estimate import DISFlow
+from vidstyle.flow.occlusion import in_view_mask, valid_mask_numpy
+from vidstyle.flow.warp import pixel_coords, warp
+from vidstyle.frames import images_to_tensor
+
+# Rec. 601 luma, as ReCoNet uses for its luminance-aware loss
+_LUMA = (0.299, 0.587, 0.114)
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
+
+
+# --- loss ------------------------------------------------------------------------------------
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 1, H, W) luma."""
+    w = x.new_tensor(_LUMA).view(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True)
+
+
+def temporal_loss(out_t: torch.Tensor, out_prev: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor,
+                  input_t: torch.Tensor | None = None, input_prev: torch.Tensor | None = None) -> torch.Tensor:
+    """Output-level temporal loss ``mean(M * (S(I_t) - warp(S(I_{t-1}), flow))^2)`` (Huang et al. 2017).
+
+    Args:
+        out_t, out_prev: (B, 3, H, W) stylized frames t and t-1.
+        flow: (B, 2, H, W) backward flow t -> t-1 (pixels), computed on the *input* frames.
+        mask: (B, 1, H, W) 1 where the pixel is visible in both frames.
+        input_t, input_prev: (B, 3, H, W) input frames. When given, the loss is ReCoNet's
+            luminance-aware variant (Gao et al. 2018): the output may change by as much as the
+            input's luminance changed, ``(O_t - W O_{t-1}) - (Y(I_t) - Y(W I_{t-1}))``, so lighting
+            changes are not punished.
+    Returns:
+        a scalar tensor; the mean runs over all B*3*H*W elements, so occluded pixels count as 0.
+        Zero for an exactly warped pair; gradients reach both outputs.
+    """
+    if out_t.shape != out_prev.shape or out_t.ndim != 4:
+        raise ValueError(f"outputs must both be (B, C, H, W), got {tuple(out_t.shape)} and {tuple(out_prev.shape)}")
+    if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[-2:] != out_t.shape[-2:]:
+        raise ValueError(f"mask must be (B, 1, H, W) matching the outputs, got {tuple(mask.shape)}")
+    flow = flow.to(out_t.dtype)
+    diff = out_t - warp(out_prev, flow)
+    if (input_t is None) != (input_prev is None):
+        raise ValueError("give both input_t and input_prev for the luminance-aware loss, or neither")
+    if input_t is not None:
+        diff = diff - (luminance(input_t) - luminance(warp(input_prev.to(out_t.dtype), flow))).to(diff.dtype)
+    return (mask.to(diff.dtype) * diff.pow(2)).mean()
+
+
+# --- synthetic pairs -------------------------------------------------------------------------
+
+
+def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    return torch.rand(n, generator=generator, device=generator.device, dtype=torch.float64) * (high - low) + low
+
+
+def random_affine_flow(batch: int, height: int, width: int, generator: torch.Generator, *,
+                       max_translate: float = 0.03, max_rotate: float = 2.5, max_zoom: float = 0.04) -> torch.Tensor:
+    """Exact backward flow (B, 2, H, W) of a random small camera motion about the image centre.
+
+    Translation up to ``max_translate`` x the image size, rotation up to ``max_rotate`` degrees,
+    zoom by up to ``1 +- max_zoom``. The flow maps each pixel of frame t to frame t-1.
+    """
+    tx = _uniform(batch, -max_translate, max_translate, generator) * width
+    ty = _uniform(batch, -max_translate, max_translate, generator) * height
+    angle = _uniform(batch, -max_rotate, max_rotate, generator) * math.pi / 180
+    zoom = 1 + _uniform(batch, -max_zoom, max_zoom, generator)
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    coords = pixel_coords(height, width, dtype=torch.float64)  # (1, 2, H, W)
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    x = coords[:, 0] - cx
+    y = coords[:, 1] - cy
+    view = lambda v: v.cpu().view(-1, 1, 1)  # noqa: E731
+    src_x = view(cos) * x - view(sin) * y + cx + view(tx)
+    src_y = view(sin) * x + view(cos) * y + cy + view(ty)
+    return torch.stack((src_x - coords[:, 0], src_y - coords[:, 1]), 1).float()
+
+
+def synthetic_pair(image: torch.Tensor, generator: torch.Generator, *, noise: float = 0.02,
+                   brightness: float = 0.05, **motion) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two "video frames" from a still: frame t-1 is the image, frame t the image seen by a camera
+    that moved a little (see :func:`random_affine_flow` for ``motion`` options), with independent
+    Gaussian noise (sigma up to ``noise``) on each frame and a brightness change (gain and offset
+    up to ``brightness``) on frame t.
+
+    Args:
+        image: (3, H, W) or (B, 3, H, W) float in [0, 1] (any device).
+        generator: the torch random generator (its device draws the random numbers).
+    Returns:
+        ``(frame_prev, frame_t, flow_t_to_prev, mask)``: (…, 3, H, W), (…, 3, H, W), (…, 2, H, W)
+        exact backward flow, (…, 1, H, W) 1 where the pixel of frame t is in view in frame t-1;
+        without a batch dimension if ``image`` had none.
+    """
+    single = image.ndim == 3
+    x = image[None] if single else image
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"image must be (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
+    b, _, h, w = x.shape
+    flow = random_affine_flow(b, h, w, generator, **motion).to(x.device)
+    # Reflection keeps plausible content where frame t sees beyond frame t-1; the mask drops it.
+    cur = warp(x, flow.to(x.dtype), padding_mode="reflection")
+    mask = in_view_mask(flow)
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=generator, device=generator.device).to(x.device, x.dtype)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=generator, device=generator.device).to(x.device, x.dtype)
+
+    sigma_prev, sigma_cur = rand(b, 1, 1, 1) * noise, rand(b, 1, 1, 1) * noise
+    gain = 1 + (rand(b, 1, 1, 1) * 2 - 1) * brightness
+    offset = (rand(b, 1, 1, 1) * 2 - 1) * brightness * 0.5
+    prev = (x + sigma_prev * randn(b, 3, h, w)).clamp(0, 1)
+    cur = (cur * gain + offset + sigma_cur * randn(b, 3, h, w)).clamp(0, 1)
+    if single:
+        return prev[0], cur[0], flow[0], mask[0]
+    return prev, cur, flow, mask
+
+
+# --- pairs from real videos ------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """Where flow caches live: ``$VIDSTYLE_CACHE``/flow or ``$XDG_CACHE_HOME``/vidstyle/flow."""
+    if os.environ.get("VIDSTYLE_CACHE"):
+        return Path(os.environ["VIDSTYLE_CACHE"]) / "flow"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidstyle" / "flow"
+
+
+def _cover_crop(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize (H, W, 3) to cover ``size`` = (h, w) keeping the aspect ratio, then centre-crop."""
+    h, w = size
+    scale = max(h / img.shape[0], w / img.shape[1])
+    rw, rh = max(w, round(img.shape[1] * scale)), max(h, round(img.shape[0] * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    img = cv2.resize(img, (rw, rh), interpolation=interp)
+    y0, x0 = (rh - h) // 2, (rw - w) // 2
+    return np.ascontiguousarray(img[y0:y0 + h, x0:x0 + w])
+
+
+class VideoPairs(torch.utils.data.Dataset):
+    """Consecutive-frame pairs of real videos with DIS flow, cached per video.
+
+    Args:
+        source: a folder (searched recursively for .mp4/.mkv/.mov/.avi/.webm/.m4v) or video files.
+        size: (H, W) or an int for square pairs: frames are resized to cover it and centre-cropped.
+        cache_dir: where the per-video ``.npz`` caches go (default :func:`default_cache_dir`,
+            outside the package); a cache is reused while the video file is unchanged.
+        stride: take a pair every ``stride`` frames (consecutive pairs are nearly duplicates).
+        max_pairs_per_video: cap on pairs per video (evenly spread).
+        min_valid: drop pairs with less than this share of visible pixels (scene cuts).
+
+    Items are ``(frame_prev, frame_t, flow_t_to_prev, mask)`` like :func:`synthetic_pair`.
+    The caches are loaded into memory (about 0.7 MB per 256x256 pair).
+    """
+
+    def __init__(self, source: str | Path | Sequence[str | Path], size: int | tuple[int, int] = 256, *,
+                 cache_dir: str | Path | None = None, stride: int = 5, max_pairs_per_video: int | None = None,
+                 min_valid: float = 0.5, preset: str = "medium"):
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        self.files = self._find(source)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.stride, self.max_pairs, self.min_valid, self.preset = stride, max_pairs_per_video, min_valid, preset
+        self._arrays = [self._load_or_build(f) for f in self.files]
+        self._index = [(v, i) for v, arrays in enumerate(self._arrays) for i in range(len(arrays["flow"]))]
+        if not self._index:
+            raise VidstyleError(f"no usable frame pairs in {', '.join(str(f) for f in self.files)}")
+
+    @staticmethod
+    def _find(source) -> list[Path]:
+        if isinstance(source, (str, Path)) and Path(source).is_dir():
+            files = sorted(p for p in Path(source).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+            if not files:
+                raise VidstyleError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) found in {source}")
+            return files
+        files = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing or not files:
+            raise VidstyleError(f"video not found: {missing[0] if missing else '(none given)'}")
+        return files
+
+    def _cache_path(self, video: Path) -> Path:
+        stat = video.stat()
+        key = f"v1|{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.size}|{self.stride}|" \
+              f"{self.max_pairs}|{self.min_valid}|{self.preset}"
+        return self.cache_dir / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+
+    def _load_or_build(self, video: Path) -> dict[str, np.ndarray]:
+        path = self._cache_path(video)
+        if not path.is_file():
+            arrays = self._build(video)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".part.npz")
+            np.savez(tmp, **arrays)  # uncompressed: loads fast; written aside, then renamed
+            tmp.replace(path)
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+
+    def _build(self, video: Path) -> dict[str, np.ndarray]:
+        from vidstyle.eval import read_frames
+
+        dis = DISFlow(self.preset)
+        prevs, curs, flows, masks = [], [], [], []
+        ends_pair = lambda i: i >= 1 and (i - 1) % self.stride == 0  # noqa: E731  pairs (0,1), (s,s+1), ...
+        previous = None
+        for i, frame in enumerate(read_frames(video)):
+            if not (ends_pair(i) or ends_pair(i + 1)):
+                previous = None
+                continue
+            frame = _cover_crop(frame, self.size)
+            if ends_pair(i) and previous is not None:
+                backward, forward = dis(frame, previous), dis(previous, frame)
+                valid = valid_mask_numpy(backward, forward, motion_boundaries=True)
+                if valid.mean() >= self.min_valid:
+                    prevs.append(previous)
+                    curs.append(frame)
+                    flows.append(backward.astype(np.float16))
+                    masks.append(valid.astype(np.uint8))
+            previous = frame
+        if self.max_pairs is not None and len(flows) > self.max_pairs:
+            keep = np.linspace(0, len(flows) - 1, self.max_pairs).round().astype(int)
+            prevs, curs, flows, masks = ([a[k] for k in keep] for a in (prevs, curs, flows, masks))
+        h, w = self.size
+        empty = lambda *s: np.zeros((0, h, w) + s, np.uint8)  # noqa: E731
+        return {
+            "prev": np.stack(prevs) if prevs else empty(3),
+            "cur": np.stack(curs) if curs else empty(3),
+            "flow": np.stack(flows) if flows else empty(2).astype(np.float16),
+            "mask": np.stack(masks) if masks else empty(),
+        }
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, index: int):
+        v, i = self._index[index]
+        a = self._arrays[v]
+        flow = torch.from_numpy(a["flow"][i].astype(np.float32)).permute(2, 0, 1)
+        mask = torch.from_numpy(a["mask"][i].astype(np.float32))[None]
+        return images_to_tensor(a["prev"][i])[0], images_to_tensor(a["cur"][i])[0], flow, mask
