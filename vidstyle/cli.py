@@ -49,6 +49,8 @@ def _add_stylize(sub) -> None:
     _add_device_args(p)
     p.add_argument("--batch", type=_positive_int, default=4, help="frames per network call (default 4)")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "compile", "onnx"],
+                   help="network runtime (auto: ONNX Runtime on the CPU in fp32 when installed, else PyTorch)")
     p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this many pixels")
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the input size")
     p.add_argument("--start", type=float, help="start time in seconds")
@@ -73,7 +75,7 @@ def _cmd_stylize(args) -> int:
     from vidstyle.pipeline import stylize_video
 
     config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
-                           channels_last=not args.no_channels_last, max_side=args.max_side, scale=args.scale,
+                           channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, temporal=args.temporal,
                            temporal_strength=args.temporal_strength)
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,

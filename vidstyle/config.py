@@ -23,6 +23,7 @@ class StylizeConfig:
     precision: str = "auto"
     batch: int = 4
     channels_last: bool = True
+    backend: str = "auto"
     max_side: int | None = None
     scale: float | None = None
     start: float | None = None

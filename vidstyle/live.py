@@ -466,14 +466,14 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         if controls.recording:
             recording = Recording(paths.next(), width, height, source.fps, overwrite=options.overwrite)
             log(f"recording to {recording.path}")
+        if options.virtual_cam:
+            vcam = VirtualCamera(width, height, source.fps)
         stylizer = styles.get(0)
         if controls.stabilizer_on:
             stabilizer = _make_stabilizer(controls.strength)
         if options.window:
             window = LiveWindow(fullscreen=options.fullscreen)
             keys = keys or window.key
-        if options.virtual_cam:
-            vcam = VirtualCamera(width, height, source.fps)
         if width and height:  # warm the network up so the first live frame is not artificially late
             stylizer.stylize(np.zeros((height, width, 3), np.uint8))
 
@@ -577,7 +577,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 window.close()
         summary = stats.summary(source.description, grabber.captured, t_end - t_start, stop_reason,
                                 recordings=recordings, snapshots=snapshots)
-        log(summary.text())
+        if grabber.started:  # nothing to report when setup failed before capture began
+            log(summary.text())
     return summary
 
 

@@ -264,7 +264,7 @@ def _make_stylizer(style, config: StylizeConfig):
     from vidstyle.stylizer import Stylizer  # torch is imported only when a video is processed
 
     return Stylizer(style, device=config.device, precision=config.precision, channels_last=config.channels_last,
-                    max_side=config.max_side, scale=config.scale)
+                    max_side=config.max_side, scale=config.scale, backend=config.backend)
 
 
 def _make_stabilizer(config: StylizeConfig):

@@ -20,7 +20,13 @@ from vidstyle.models.weights import ModelInfo, load_model
 from vidstyle.models.zoo import StyleChoice, parse_mix, resolve_style
 
 
-BACKENDS = ("torch", "compile", "onnx")
+BACKENDS = ("auto", "torch", "compile", "onnx")
+
+
+def _onnx_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
 
 
 class Stylizer:
@@ -32,14 +38,15 @@ class Stylizer:
         precision: ``auto|fp32|fp16|bf16`` (auto: fp16 autocast on CUDA, fp32 elsewhere).
         channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
         max_side / scale: run the network at reduced resolution and resize the output back.
-        backend: ``torch`` (eager PyTorch), ``compile`` (``torch.compile``; compiles once per input
+        backend: ``auto`` (ONNX Runtime on the CPU in fp32 when installed, else eager PyTorch),
+            ``torch`` (eager PyTorch), ``compile`` (``torch.compile``; compiles once per input
             size) or ``onnx`` (ONNX Runtime, CPU and fp32 only; the fastest CPU path, see
             benchmarks/RESULTS.md).
     """
 
     def __init__(self, style: str | Path | StyleChoice, *, device: str | torch.device = "auto",
                  precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
-                 scale: float | None = None, backend: str = "torch"):
+                 scale: float | None = None, backend: str = "auto"):
         choice = style if isinstance(style, StyleChoice) else resolve_style(style)
         self.device = resolve_device(device)
         model, info = load_model(choice.path, self.device)
@@ -50,7 +57,7 @@ class Stylizer:
     @classmethod
     def from_model(cls, model: TransformerNet, info: ModelInfo | None = None, *, device: str | torch.device = "auto",
                    precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
-                   scale: float | None = None, backend: str = "torch") -> "Stylizer":
+                   scale: float | None = None, backend: str = "auto") -> "Stylizer":
         """Wrap an in-memory network (tests, benchmarks, training previews)."""
         self = cls.__new__(cls)
         self.device = resolve_device(device)
@@ -65,6 +72,11 @@ class Stylizer:
         self.dtype = resolve_precision(precision, self.device)
         if backend not in BACKENDS:
             raise VidstyleError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
+        if backend == "auto":
+            # ONNX Runtime is the fastest CPU path for these networks (benchmarks/RESULTS.md);
+            # everywhere else (GPU, bf16) eager PyTorch with channels_last.
+            cpu_fp32 = self.device.type == "cpu" and self.dtype is None
+            backend = "onnx" if cpu_fp32 and _onnx_available() else "torch"
         if backend == "onnx":
             if self.device.type != "cpu" or self.dtype is not None:
                 raise VidstyleError("the onnx backend runs on the CPU in fp32 only (use --device cpu --precision fp32)")

@@ -348,6 +348,10 @@ class FrameGrabber:
         return self.read_count + self.source.skipped
 
     @property
+    def started(self) -> bool:
+        return self._thread.ident is not None
+
+    @property
     def ended(self) -> bool:
         with self._cond:
             return self._ended and self._slot is None

@@ -100,15 +100,23 @@ class TransformerNet(nn.Module):
         kernel_in / kernel_out: kernel size of the first / last convolution.
         shuffle: 1, or 2 to start with a space-to-depth (pixel-unshuffle) stem and end with a
             depth-to-space head, so the whole network runs at half resolution (real-time CPU).
+        residual: predict a change to the input (output = input + network) and start from the
+            identity. Training then starts where Gatys' optimisation starts (the photo) and moves
+            towards the style, instead of first having to learn to reproduce the photo; from a
+            random start, short runs get stuck in low-contrast colour blobs.
     """
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_residual: int = 5, num_styles: int = 1,
-                 separable: bool = False, kernel_in: int = 9, kernel_out: int = 9, shuffle: int = 1):
+                 separable: bool = False, kernel_in: int = 9, kernel_out: int = 9, shuffle: int = 1,
+                 residual: bool = False):
         super().__init__()
         if len(channels) < 1 or num_styles < 1 or shuffle not in (1, 2, 4):
             raise ValueError("invalid TransformerNet arguments")
         self.arch_args = dict(channels=list(channels), num_residual=num_residual, num_styles=num_styles,
                               separable=separable, kernel_in=kernel_in, kernel_out=kernel_out, shuffle=shuffle)
+        if residual:  # stored only when set, so files written before the option still load
+            self.arch_args["residual"] = True
+        self.residual = residual
         self.num_styles = num_styles
         self.shuffle = shuffle
         cin = 3 * shuffle * shuffle
@@ -122,6 +130,10 @@ class TransformerNet(nn.Module):
             layers += [UpsampleConv(a, b), _norm(b, num_styles), nn.ReLU()]
         self.decoder = nn.Sequential(*layers)
         self.head = ConvLayer(channels[0], 3 * shuffle * shuffle, kernel_out)
+        if residual:  # start close to the identity: a small correction, no offset
+            with torch.no_grad():
+                self.head[-1].weight.mul_(0.1)
+                self.head[-1].bias.zero_()
 
     @property
     def size_multiple(self) -> int:
@@ -141,17 +153,18 @@ class TransformerNet(nn.Module):
                 m.style_mix = mix.to(m.weight.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        inp = x
         if self.shuffle > 1:
             x = F.pixel_unshuffle(x, self.shuffle)
         y = self.head(self.decoder(self.residuals(self.encoder(x))))
         if self.shuffle > 1:
             y = F.pixel_shuffle(y, self.shuffle)
-        return y
+        return inp + y if self.residual else y
 
 
 def transformer_net(num_styles: int = 1) -> TransformerNet:
     """The standard network of Johnson et al. (1.68 M parameters single-style)."""
-    return TransformerNet((32, 64, 128), num_residual=5, num_styles=num_styles)
+    return TransformerNet((32, 64, 128), num_residual=5, num_styles=num_styles, residual=True)
 
 
 def light_net(num_styles: int = 1) -> TransformerNet:
@@ -162,7 +175,7 @@ def light_net(num_styles: int = 1) -> TransformerNet:
     Runtime (see benchmarks/RESULTS.md). Five residual blocks at 1/8 resolution cost ~3% extra.
     """
     return TransformerNet((16, 32, 64), num_residual=5, num_styles=num_styles, separable=True,
-                          kernel_in=3, kernel_out=3, shuffle=2)
+                          kernel_in=3, kernel_out=3, shuffle=2, residual=True)
 
 
 #: Architecture name -> builder; the name is stored in every weights file.

@@ -48,15 +48,15 @@ class TrainConfig:
     content: str
     out: str
     arch: str = "light"
-    image_size: int = 192
+    image_size: int = 160
     style_size: int | None = None  # None: same as image_size
     batch_size: int = 4
     steps: int = 1500
     lr: float = 1e-3
     seed: int = 0
     content_weight: float = 1.0
-    style_weight: float = 5.0
-    tv_weight: float = 1.0
+    style_weight: float = 0.5
+    tv_weight: float = 0.3
     content_layers: list[str] | None = None  # None: the loss network's defaults
     style_layers: dict[str, float] | None = None  # layer -> weight; None: defaults, weight 1
     loss_net: str = "vgg16_hed"
@@ -182,6 +182,7 @@ class LossComputer:
 
 
 def build_network(arch: str, num_styles: int) -> TransformerNet:
+    """A freshly initialised network (PyTorch's default initialisation, as in Johnson et al.)."""
     return BUILDERS[ARCHES[arch]](num_styles)
 
 
@@ -334,17 +335,20 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         net.set_style(_one_hot(style_index, num_styles))
         with autocast(device, dtype):
             if temporal is not None:
+                # frame t-1 = the crop, frame t = the crop seen by a slightly moved camera (exact flow);
+                # the perceptual losses apply to frame t, the temporal loss ties the two outputs
                 synthetic_pair, temporal_loss = temporal
                 prev, x, flow, mask = synthetic_pair(x, g)
-                y = net(x)
-                y_prev = net(prev)
+                net.set_style(_one_hot(style_index.repeat(2), num_styles))  # both frames, same style
+                y, y_prev = net(torch.cat([x, prev])).chunk(2)
             else:
                 y = net(x)
             parts = losses(y, x, style_index)
             total = (config.content_weight * parts["content"] + config.style_weight * parts["style"]
                      + config.tv_weight * parts["tv"])
             if temporal is not None:
-                parts["temporal"] = temporal_loss(y.float(), y_prev.float(), flow, mask)
+                parts["temporal"] = temporal_loss(y.float(), y_prev.float(), flow, mask, input_t=x.float(),
+                                                  input_prev=prev.float())
                 total = total + config.temporal_weight * parts["temporal"]
         if not torch.isfinite(total):
             raise VidstyleError(f"the loss became {float(total)} at step {step + 1}; lower --lr or the loss weights")

@@ -32,8 +32,8 @@ class OptimizeConfig:
     init: str = "content"
     seed: int = 0
     content_weight: float = 1.0
-    style_weight: float = 5.0
-    tv_weight: float = 1.0
+    style_weight: float = 0.5
+    tv_weight: float = 0.3
     content_layers: list[str] | None = None
     style_layers: dict[str, float] | None = None
     loss_net: str = "vgg16_hed"
@@ -50,7 +50,7 @@ class OptimizeConfig:
 
 def optimize_image(content: torch.Tensor, losses, style_index: int = 0, steps: int = 150, optimizer: str = "lbfgs",
                    lr: float | None = None, init: str = "content", content_weight: float = 1.0,
-                   style_weight: float = 5.0, tv_weight: float = 1.0, seed: int = 0) -> tuple[torch.Tensor, dict]:
+                   style_weight: float = 0.5, tv_weight: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, dict]:
     """Optimise (B, 3, H, W) images in [0, 1] starting from ``content`` (or noise).
 
     ``losses`` is a :class:`vidstyle.train.loop.LossComputer`. Returns the result (B, 3, H, W) in

@@ -1,0 +1,175 @@
+"""Style quality of trained networks against the Gatys et al. optimisation (the quality reference).
+
+For each model (and its painting), on the fixed held-out photos of the content folder (the 20 that
+``vidstyle train`` never trains on), at one small square resolution:
+
+* the feed-forward output of the network;
+* the optimised image (pixels optimised with L-BFGS from the photo, with the *training* losses,
+  layers and weights read from the model's ``train_config``);
+
+are both scored with the unweighted style and content losses of the training loss network, and of
+other loss networks not used in training (``--eval-nets``). Writes JSON and a Markdown table.
+
+    python benchmarks/quality.py --model a.safetensors [--model b.safetensors:style_name ...] \\
+        --content ../shared/data/content [--painting a.jpg ...] --size 128 --opt-steps 20 \\
+        --out benchmarks/results/quality.json
+
+The issue's target: feed-forward style loss at most 2x the optimisation's, at comparable content loss.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from vidstyle.device import resolve_device
+from vidstyle.errors import VidstyleError
+from vidstyle.models.lossnets import default_layers, load_loss_network
+from vidstyle.models.weights import load_model
+from vidstyle.train.data import find_images, held_out_tensor, load_style_image, split_held_out
+from vidstyle.train.loop import LossComputer
+from vidstyle.train.optimize import optimize_image
+
+
+def _model_and_style(spec: str) -> tuple[str, str | None]:
+    if ".safetensors:" in spec:
+        path, _, name = spec.partition(".safetensors:")
+        return path + ".safetensors", name
+    return spec, None
+
+
+@torch.no_grad()
+def _scores(losses: LossComputer, images: torch.Tensor, photos: torch.Tensor, chunk: int = 5) -> dict:
+    sums = {"content": 0.0, "style": 0.0}
+    for i in range(0, len(images), chunk):
+        parts = losses(images[i:i + chunk], photos[i:i + chunk], torch.zeros(len(images[i:i + chunk]), dtype=torch.long,
+                                                                          device=images.device), reduce=False)
+        for k in sums:
+            sums[k] += float(parts[k].sum())
+    return {k: v / len(images) for k, v in sums.items()}
+
+
+def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt_steps: int, eval_nets: list[str],
+                   device: torch.device, photos_limit: int | None = None, loss_weights: dict | None = None) -> dict:
+    path, style_name = _model_and_style(spec)
+    net, info = load_model(path, device)
+    names = info.style_names
+    index = names.index(style_name) if style_name else 0
+    if style_name and style_name not in names:
+        raise VidstyleError(f"{path} has no style {style_name!r} (it has {', '.join(names)})")
+    cfg = info.train_config
+    painting = painting or (cfg.get("styles") or [None] * (index + 1))[index]
+    if not painting or not Path(painting).is_file():
+        raise VidstyleError(f"painting for {path}:{names[index]} not found ({painting}); pass --painting")
+    train_net = cfg.get("loss_net", "vgg16_hed")
+    style_size = int(cfg.get("style_size") or cfg.get("image_size") or size)
+    # the style image is seen at the same scale relative to the photos as in training
+    style_size = max(16, round(style_size * size / int(cfg.get("image_size") or size)))
+
+    _, held = split_held_out(find_images(content))
+    if cfg.get("held_out_files") and [str(p.relative_to(content).as_posix()) for p in held] != cfg["held_out_files"]:
+        print(f"warning: {content} is not the folder {path} was trained on (held-out photos differ)", file=sys.stderr)
+    held = held[:photos_limit] if photos_limit else held
+    photos = held_out_tensor(held, size, device)
+
+    net.set_style([1.0 if i == index else 0.0 for i in range(len(names))])
+    with torch.no_grad():
+        feed_forward = torch.cat([net(photos[i:i + 5]).float().clamp(0, 1) for i in range(0, len(photos), 5)])
+
+    style = load_style_image(painting, style_size, device)
+    loss_weights = loss_weights or {}
+    train_losses = LossComputer(
+        load_loss_network(train_net, list(cfg["style_layers"]) + list(cfg["content_layers"]),
+                          weights=loss_weights.get(train_net), device=device),
+        list(cfg["content_layers"]), dict(cfg["style_layers"]), [style])
+    t0 = time.perf_counter()
+    optimised, _ = optimize_image(photos, train_losses, steps=opt_steps, optimizer="lbfgs",
+                                  content_weight=float(cfg.get("content_weight", 1.0)),
+                                  style_weight=float(cfg.get("style_weight", 1.0)),
+                                  tv_weight=float(cfg.get("tv_weight", 0.0)))
+    opt_seconds = time.perf_counter() - t0
+
+    result = {"model": path, "style": names[index], "painting": str(painting), "train_loss_net": train_net,
+              "photos": len(held), "size": size, "opt_steps": opt_steps, "opt_seconds": round(opt_seconds, 1),
+              "scores": {}}
+    for name in [train_net] + [n for n in eval_nets if n != train_net]:
+        if name == train_net:
+            losses = train_losses
+        else:
+            style_layers, content_layers = default_layers(name)
+            lossnet = load_loss_network(name, list(style_layers) + list(content_layers),
+                                        weights=loss_weights.get(name), device=device)
+            losses = LossComputer(lossnet, list(content_layers), {k: 1.0 for k in style_layers}, [style])
+        ff, op = _scores(losses, feed_forward, photos), _scores(losses, optimised, photos)
+        result["scores"][name] = {"feed_forward": ff, "optimisation": op,
+                                  "style_ratio": ff["style"] / max(op["style"], 1e-12),
+                                  "trained_with": name == train_net}
+    return result
+
+
+def markdown(results: list[dict]) -> str:
+    lines = ["| style | loss network | FF style | opt. style | FF / opt. style | FF content | opt. content |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        for name, s in r["scores"].items():
+            tag = name + (" (training)" if s["trained_with"] else " (held-out net)")
+            ff, op = s["feed_forward"], s["optimisation"]
+            lines.append(f"| {r['style']} | {tag} | {ff['style']:.3f} | {op['style']:.3f} | {s['style_ratio']:.2f} "
+                         f"| {ff['content']:.3f} | {op['content']:.3f} |")
+    r0 = results[0] if results else {}
+    lines.append("")
+    lines.append(f"{r0.get('photos', 0)} held-out photos at {r0.get('size', 0)} px; optimisation: L-BFGS, "
+                 f"{r0.get('opt_steps', 0)} iterations from the photo with the training losses and weights. "
+                 f"Losses are relative (normalised by the target's magnitude) and unweighted.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", action="append", required=True, help="FILE.safetensors or FILE.safetensors:style")
+    p.add_argument("--painting", action="append", default=[],
+                   help="painting per --model (default: the style image path recorded at training)")
+    p.add_argument("--content", required=True, help="the content folder the models were trained on")
+    p.add_argument("--size", type=int, default=128, help="square evaluation size in pixels (default 128)")
+    p.add_argument("--opt-steps", type=int, default=20, help="L-BFGS iterations of the optimisation (default 20)")
+    p.add_argument("--photos", type=int, help="use only the first N held-out photos (default all 20)")
+    p.add_argument("--eval-nets", default="vgg16_hed,vgg16_bn_craft",
+                   help="loss networks to score with, besides the training one (default vgg16_hed,vgg16_bn_craft)")
+    p.add_argument("--loss-weights", action="append", default=[], metavar="NET=FILE",
+                   help="converted weights for a loss network (export_loss_weights), e.g. vgg16_hed=hed.safetensors")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", default="benchmarks/results/quality.json", help="JSON output; .md written beside it")
+    args = p.parse_args(argv)
+    if args.painting and len(args.painting) != len(args.model):
+        p.error("give --painting once per --model, or not at all")
+    device = resolve_device(args.device)
+    weights = dict(w.split("=", 1) for w in args.loss_weights)
+    results = []
+    try:
+        for i, spec in enumerate(args.model):
+            t0 = time.perf_counter()
+            r = evaluate_model(spec, args.painting[i] if args.painting else None, args.content, args.size,
+                               args.opt_steps, [n.strip() for n in args.eval_nets.split(",") if n.strip()], device,
+                               args.photos, weights)
+            r["seconds"] = round(time.perf_counter() - t0, 1)
+            results.append(r)
+            print(f"{r['style']}: " + ", ".join(f"{n}: FF/opt style {s['style_ratio']:.2f}"
+                                               for n, s in r["scores"].items()) + f" ({r['seconds']} s)",
+                  file=sys.stderr)
+    except VidstyleError as exc:
+        print(f"quality: error: {exc}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"device": str(device), "results": results}, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
