@@ -55,8 +55,8 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     content_weight: float = 1.0
-    style_weight: float = 0.5
-    tv_weight: float = 0.3
+    style_weight: float = 2.0  # bundled-style recipe; with residual networks (start = the photo)
+    tv_weight: float = 0.001
     content_layers: list[str] | None = None  # None: the loss network's defaults
     style_layers: dict[str, float] | None = None  # layer -> weight; None: defaults, weight 1
     loss_net: str = "vgg16_hed"
