@@ -12,6 +12,7 @@ each style is addressed by its name. A style spec is one of:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from importlib import resources
 from pathlib import Path
 
@@ -107,3 +108,54 @@ def resolve_style(spec: str | Path) -> StyleChoice:
         raise VidstyleError(f"unknown style {text!r} (bundled styles: {known}; or give a .safetensors path)")
     info = styles[text]
     return StyleChoice(Path(info.path), info, _mix_vector(info, {text: 1.0}))
+
+
+# --- the bundled style zoo (torchvision's weights-enum pattern) -------------------------------
+
+@dataclass(frozen=True)
+class BundledStyle:
+    """One bundled weights file: the builder that makes its network and what is known about it.
+
+    ``meta`` repeats what the file's header says (painting, artist, year, training recipe) plus the
+    held-out metrics measured at the end of training; ``tests/test_zoo.py`` checks every entry
+    against the real file and network, so the table cannot drift from the weights.
+    """
+
+    file: str
+    builder: str
+    meta: dict
+
+    @property
+    def path(self) -> Path:
+        return Path(str(resources.files("vidstyle.models") / "styles" / self.file))
+
+
+_RECIPE = ("vidstyle train --arch standard --image-size 256 --batch-size 8 --style-weight 2 --tv-weight 0.001 "
+           "--temporal-weight 100 --steps 600 (NVIDIA H100, bf16 autocast; 600 steps, a short run)")
+
+
+class Styles(Enum):
+    """The bundled styles. ``Styles.STARRY_NIGHT.value.meta["painting"]`` etc."""
+
+    STARRY_NIGHT = BundledStyle("starry_night.safetensors", "transformer_net", dict(
+        painting="The Starry Night", artist="Vincent van Gogh", year="1889", recipe=_RECIPE, steps=600,
+        num_params=1_679_235, held_out={"content": 0.545, "style": 1.794}))
+    THE_SCREAM = BundledStyle("the_scream.safetensors", "transformer_net", dict(
+        painting="The Scream", artist="Edvard Munch", year="1893", recipe=_RECIPE, steps=600,
+        num_params=1_679_235, held_out={"content": 0.430, "style": 2.576}))
+    SHIPWRECK = BundledStyle("shipwreck.safetensors", "transformer_net", dict(
+        painting="The Shipwreck", artist="J. M. W. Turner", year="1805", recipe=_RECIPE, steps=600,
+        num_params=1_679_235, held_out={"content": 0.219, "style": 14.629}))
+    WOMAN_WITH_HAT = BundledStyle("woman_with_hat.safetensors", "transformer_net", dict(
+        painting="Woman with a Hat", artist="Henri Matisse", year="1905", recipe=_RECIPE, steps=600,
+        num_params=1_679_235, held_out={"content": 0.575, "style": 1.802}))
+    CONTRAST_OF_FORMS = BundledStyle("contrast_of_forms.safetensors", "transformer_net", dict(
+        painting="Contrast of Forms", artist="Fernand Léger", year="1913", recipe=_RECIPE, steps=600,
+        num_params=1_679_235, held_out={"content": 0.455, "style": 2.664}))
+    MONDRIAN = BundledStyle("mondrian.safetensors", "transformer_net", dict(
+        painting="Composition", artist="Piet Mondrian", year="unknown", recipe=_RECIPE, steps=600,
+        num_params=1_679_235, held_out={"content": 0.386, "style": 4.700}))
+    LIGHT_STARRY_NIGHT = BundledStyle("light_starry_night.safetensors", "light_net", dict(
+        painting="The Starry Night", artist="Vincent van Gogh", year="1889",
+        recipe=_RECIPE.replace("--arch standard", "--arch light").replace("600", "800"), steps=800,
+        num_params=99_308, held_out={"content": 0.710, "style": 1.074}))
