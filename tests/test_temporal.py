@@ -105,9 +105,13 @@ def test_video_pairs_cache_and_items(tmp_path, monkeypatch):
     m = mask.bool().expand(3, -1, -1)
     warped = warp(prev[None], flow[None])[0]
     assert float((warped - cur).abs()[m].mean()) < 0.5 * float((prev - cur).abs()[m].mean())
-    # a second dataset over the unchanged file reuses the cache
+    # a second dataset over the unchanged file, found by walking a folder, reuses the cache
+    # (a folder of its own: samples/ holds other clips, which would need caches of their own)
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / SAMPLE.name).symlink_to(SAMPLE.resolve())
     monkeypatch.setattr(VideoPairs, "_build", lambda self, video: pytest.fail("cache was not reused"))
-    again = VideoPairs(SAMPLE.parent, size=(72, 128), cache_dir=tmp_path / "cache", stride=12)
+    again = VideoPairs(folder, size=(72, 128), cache_dir=tmp_path / "cache", stride=12)
     assert len(again) == 8 and torch.equal(again[3][2], flow)
 
 
