@@ -1,0 +1,136 @@
+"""Networks, the weights format, style specs, device choice and frame padding."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from vidstyle.device import resolve_device, resolve_precision
+from vidstyle.errors import VidstyleError
+from vidstyle.frames import crop_to, pad_to_multiple, working_size
+from vidstyle.models.transformer import TransformerNet, light_net, transformer_net
+from vidstyle.models.weights import load_model, read_info, save_model
+from vidstyle.models.zoo import parse_mix, resolve_style
+from vidstyle.stylizer import Stylizer
+
+
+def tiny(num_styles=1, **kw):
+    return TransformerNet((4, 8, 8), num_residual=1, num_styles=num_styles, **kw)
+
+
+@pytest.mark.parametrize("builder", [transformer_net, light_net])
+def test_networks_keep_shape_and_residual_nets_start_near_identity(builder):
+    net = builder().eval()
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == x.shape
+    assert float((y - x).abs().mean()) < 0.1  # residual start: a small correction of the photo
+
+
+def test_roundtrip_keeps_weights_and_metadata(tmp_path):
+    net = tiny(2)
+    path = tmp_path / "m.safetensors"
+    styles = [{"name": "a", "painting": "P", "artist": "X", "year": "1900"}, {"name": "b"}]
+    save_model(path, net, styles, train_command="vidstyle train ...", metrics={"k": 1})
+    loaded, info = load_model(path)
+    assert info.style_names == ["a", "b"] and info.train_command == "vidstyle train ..."
+    assert info.arch_args == net.arch_args and info.metrics == {"k": 1}
+    for k, v in net.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v)
+
+
+def test_corrupt_foreign_and_mismatched_files_are_clear_errors(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model at all")
+    with pytest.raises(VidstyleError, match="not a valid safetensors"):
+        read_info(bad)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(foreign))
+    with pytest.raises(VidstyleError, match="not a vidstyle model"):
+        read_info(foreign)
+    with pytest.raises(VidstyleError, match="not found"):
+        read_info(tmp_path / "missing.safetensors")
+    # right header, wrong tensor shape
+    good = tmp_path / "good.safetensors"
+    save_model(good, tiny(), [{"name": "s"}])
+    tensors = load_file(str(good))
+    from safetensors import safe_open
+    with safe_open(str(good), "pt") as f:
+        meta = f.metadata()
+    key = next(k for k in tensors if k.endswith("weight") and tensors[k].ndim == 4)
+    tensors[key] = torch.zeros(*tensors[key].shape[:-1], tensors[key].shape[-1] + 1)
+    wrong = tmp_path / "wrong.safetensors"
+    save_file(tensors, str(wrong), metadata=meta)
+    with pytest.raises(VidstyleError, match="has shape"):
+        load_model(wrong)
+    meta["arch_args"] = json.dumps({"channels": [4, 8, 8], "bogus": 1})
+    save_file(load_file(str(good)), str(wrong), metadata=meta)
+    with pytest.raises(VidstyleError, match="architecture arguments"):
+        load_model(wrong)
+
+
+def test_style_mix_blends_conditional_instance_norm(tmp_path):
+    torch.manual_seed(0)
+    net = tiny(2)
+    with torch.no_grad():
+        for m in net.modules():
+            if hasattr(m, "style_mix"):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    path = tmp_path / "multi.safetensors"
+    save_model(path, net, [{"name": "a"}, {"name": "b"}])
+    choice = resolve_style(f"{path}:a=3,b=1")
+    assert choice.mix == pytest.approx((0.75, 0.25)) and choice.label == "mix:a=0.75,b=0.25"
+    img = (np.random.default_rng(0).random((32, 48, 3)) * 255).astype(np.uint8)
+    outs = {}
+    for spec in ("a=1", "b=1", "a=1,b=1"):
+        st = Stylizer(f"{path}:{spec}", device="cpu", backend="torch")
+        outs[spec] = st.stylize(img).astype(int)
+    assert (outs["a=1"] != outs["b=1"]).any()
+    assert (outs["a=1,b=1"] != outs["a=1"]).any() and (outs["a=1,b=1"] != outs["b=1"]).any()
+    with pytest.raises(VidstyleError, match="has no style 'c'"):
+        resolve_style(f"{path}:c=1")
+    with pytest.raises(VidstyleError, match="no bundled multi-style network"):
+        resolve_style("mix:starry_night=0.5,nosuch=0.5")
+
+
+def test_parse_mix_and_bad_specs():
+    assert parse_mix("a=0.7, b=0.3") == {"a": 0.7, "b": 0.3}
+    assert parse_mix("a") == {"a": 1.0}
+    for bad in ("a=x", "a=-1", "", "a=0"):
+        with pytest.raises(VidstyleError):
+            parse_mix(bad)
+    with pytest.raises(VidstyleError, match="unknown style"):
+        resolve_style("definitely_not_a_style")
+
+
+@pytest.mark.parametrize("size", [(359, 641), (1, 1), (5, 3), (64, 64)])
+def test_padding_reflects_to_the_multiple_and_crops_back(size):
+    x = torch.rand(1, 3, *size)
+    padded, orig = pad_to_multiple(x, 8)
+    assert padded.shape[-2] % 8 == 0 and padded.shape[-1] % 8 == 0
+    assert torch.equal(crop_to(padded, orig), x)
+
+
+def test_odd_sized_frames_and_max_side_keep_the_frame_size():
+    st = Stylizer.from_model(tiny(), device="cpu", backend="torch", max_side=100)
+    img = np.zeros((359, 641, 3), np.uint8)
+    assert st.stylize(img).shape == (359, 641, 3)
+    assert working_size(359, 641, max_side=100) == (56, 100)
+    assert working_size(360, 640, scale=0.5) == (180, 320)
+
+
+def test_device_and_precision_choice():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(VidstyleError, match="CUDA is not available"):
+            resolve_device("cuda:0")
+    with pytest.raises(VidstyleError):
+        resolve_device("tpu")
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) is None and resolve_precision("bf16", cpu) is torch.bfloat16
+    with pytest.raises(VidstyleError):
+        resolve_precision("fp16", cpu)
