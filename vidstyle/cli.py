@@ -8,34 +8,11 @@ import argparse
 import sys
 
 from vidstyle import __version__
+from vidstyle.cli_args import add_device_args as _add_device_args
+from vidstyle.cli_args import positive_float as _positive_float
+from vidstyle.cli_args import positive_int as _positive_int
+from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.errors import VidstyleError
-
-
-def _positive_int(text: str) -> int:
-    v = int(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    v = float(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return v
-
-
-def _unit_float(text: str) -> float:
-    v = float(text)
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return v
-
-
-def _add_device_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto = cuda, mps, cpu)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
-                   help="network precision (auto: fp16 autocast on CUDA, fp32 elsewhere)")
 
 
 # --- stylize ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
+from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
@@ -248,13 +249,6 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
 
 
 # --- command line ----------------------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -29,6 +29,10 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+from vidstyle.cli_args import add_device_args as _add_device_args
+from vidstyle.cli_args import positive_float as _positive_float
+from vidstyle.cli_args import positive_int as _positive_int
+from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.errors import VidstyleError
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource, parse_size
 
@@ -595,8 +599,6 @@ def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -
 # --- command line --------------------------------------------------------------------------------
 
 def add_parser(subparsers) -> None:
-    from vidstyle.cli import _add_device_args, _positive_float, _positive_int, _unit_float
-
     p = subparsers.add_parser(
         "live", help="stylize a webcam live",
         description="Stylize a webcam (or a replayed video file) in real time. Keys: n/p next/previous style, "

@@ -4,28 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vidstyle.cli_args import add_device_args as _add_device_args
+from vidstyle.cli_args import non_negative_float as _non_negative_float
+from vidstyle.cli_args import non_negative_int as _non_negative_int
+from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.models.lossnets import LOSS_NETWORKS, WEIGHTS_ENV
-
-
-def _positive_int(text: str) -> int:
-    v = int(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return v
-
-
-def _non_negative_int(text: str) -> int:
-    v = int(text)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return v
-
-
-def _non_negative_float(text: str) -> float:
-    v = float(text)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return v
 
 
 def _add_loss_args(p: argparse.ArgumentParser, defaults) -> None:
@@ -45,12 +28,6 @@ def _add_loss_args(p: argparse.ArgumentParser, defaults) -> None:
     p.add_argument("--loss-weights", metavar="FILE",
                    help=f"converted loss-network weights (safetensors from export_loss_weights) instead of the "
                         f"pip package; also read from ${WEIGHTS_ENV}")
-
-
-def _add_device_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default auto)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
-                   help="autocast precision (auto: fp16 on CUDA, fp32 elsewhere)")
 
 
 def _split(text: str | None) -> list[str] | None:

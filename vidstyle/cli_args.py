@@ -1,0 +1,32 @@
+"""Argument types and option groups shared by every subcommand's parser (one home for them)."""
+from __future__ import annotations
+
+import argparse
+
+
+def _number(cast, test, what: str):
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    parse.__name__ = f"{cast.__name__} ({what})"  # argparse names the type in its error messages
+    return parse
+
+
+positive_int = _number(int, lambda v: v > 0, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "0 or more")
+positive_float = _number(float, lambda v: v > 0, "positive")
+non_negative_float = _number(float, lambda v: v >= 0, "0 or more")
+unit_float = _number(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
+
+
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--precision``, resolved later by :mod:`vidstyle.device`."""
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto = cuda, mps, cpu)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="network precision (auto: fp16 autocast on CUDA, fp32 elsewhere)")
