@@ -208,7 +208,7 @@ def test_multi_style_network(data, loss_weights, tmp_path):
 
 
 def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
-    from vidstyle.train.cli import main
+    from vidstyle.cli import main
 
     out = tmp_path / "cli.safetensors"
     args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out", str(out),
@@ -245,7 +245,7 @@ def test_temporal_weight_adds_a_temporal_loss(data, loss_weights, tmp_path):
 
 
 def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
-    from vidstyle.train.cli import main
+    from vidstyle.cli import main
     from vidstyle.train.optimize import optimize_image
 
     lossnet = lossnets.load_loss_network("vgg16_hed", TAPS, weights=loss_weights)
@@ -266,3 +266,28 @@ def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
     with Image.open(out_png) as im:
         assert min(im.size) == 32
     assert main(args) == 1  # exists: refuses without --overwrite
+
+
+def test_train_command_works_without_the_video_dependencies(monkeypatch):
+    """Training machines may lack PyAV: `vidstyle train` still parses; video commands explain."""
+    import builtins
+    import sys
+
+    from vidstyle import cli
+
+    real_import = builtins.__import__
+
+    def no_av(name, *args, **kwargs):
+        if name == "av" or name.startswith("av."):
+            raise ModuleNotFoundError("No module named 'av'", name="av")
+        return real_import(name, *args, **kwargs)
+
+    for mod in [m for m in sys.modules if m == "av" or m.startswith(("av.", "vidstyle.live", "vidstyle.io"))]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setattr(builtins, "__import__", no_av)
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--style", "a.jpg", "--content", "d", "--out", "o.safetensors"])
+    assert args.func.__module__ == "vidstyle.train.cli"
+    live = parser.parse_args(["live"])
+    with pytest.raises(VidstyleError, match="pip install av"):
+        live.func(live)

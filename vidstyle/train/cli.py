@@ -165,27 +165,3 @@ def _cmd_optimize(args) -> int:
     print(f"wrote {args.output}: content loss {result['content']:.3f}, style loss {result['style']:.3f}",
           file=sys.stderr)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m vidstyle.train.cli train|optimize ...``: these two commands alone, without importing the
-    video commands (useful on training machines that lack the video I/O dependencies)."""
-    from vidstyle.errors import VidstyleError
-
-    parser = argparse.ArgumentParser(prog="python -m vidstyle.train.cli")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_train_parser(sub)
-    add_optimize_parser(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except VidstyleError as exc:
-        if args.debug:
-            raise
-        print(f"vidstyle: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
