@@ -29,6 +29,32 @@ def test_networks_keep_shape_and_residual_nets_start_near_identity(builder):
     assert float((y - x).abs().mean()) < 0.1  # residual start: a small correction of the photo
 
 
+def _cell_phase_spread(y: torch.Tensor) -> float:
+    """How much the mean of y differs between the four pixel positions of a 2x2 cell."""
+    phases = torch.stack([y[..., i::2, j::2].mean() for i in (0, 1) for j in (0, 1)])
+    return float(phases.max() - phases.min())
+
+
+def test_upsample_head_shares_one_filter_across_each_2x2_cell():
+    # Depth-to-space gives each of the four pixels of a 2x2 cell its own bias, so a flat input
+    # comes out as a fixed grid; the upsampling head has one filter for all output pixels.
+    torch.manual_seed(0)
+    kw = dict(separable=True, kernel_in=3, kernel_out=3, shuffle=2)
+    shuffle_head = TransformerNet((4, 8, 8), num_residual=1, **kw).eval()
+    up_head = TransformerNet((4, 8, 8), num_residual=1, upsample_head=True, **kw).eval()
+    with torch.no_grad():  # trained heads have biases; the 12 of depth-to-space differ per sub-pixel
+        shuffle_head.head[-1].bias.copy_(torch.linspace(-0.5, 0.5, 12))
+        up_head.head.conv[-1].bias.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    flat = torch.full((1, 3, 32, 32), 0.5)
+    with torch.no_grad():
+        assert _cell_phase_spread(shuffle_head(flat)) > 0.1
+        assert _cell_phase_spread(up_head(flat)) < 1e-4
+    assert up_head.arch_args["upsample_head"] is True and "upsample_head" not in shuffle_head.arch_args
+    assert light_net().arch_args["upsample_head"] is True
+    with pytest.raises(ValueError):
+        TransformerNet((4, 8), upsample_head=True)  # needs the half-resolution (shuffle=2) body
+
+
 def test_roundtrip_keeps_weights_and_metadata(tmp_path):
     net = tiny(2)
     path = tmp_path / "m.safetensors"

@@ -207,6 +207,31 @@ def test_multi_style_network(data, loss_weights, tmp_path):
     assert not torch.allclose(outs[2], outs[0]) and not torch.allclose(outs[2], outs[1])
 
 
+def test_init_from_starts_every_style_of_a_multi_style_network(data, loss_weights, tmp_path):
+    from vidstyle.train.loop import build_network, init_from_file
+
+    single = _config(data, loss_weights, tmp_path, steps=3, out=str(tmp_path / "single.safetensors"))
+    train(single, progress=False)
+    source, _ = load_model(single.out)
+    net = build_network("light", num_styles=2).eval()
+    init_from_file(net, single.out)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        expected = source(x)
+        for mix in ([1.0, 0.0], [0.0, 1.0]):
+            net.set_style(mix)
+            torch.testing.assert_close(net(x), expected)  # both styles start as the trained one
+    # fine-tuning then trains from there, and the command line records the start
+    multi = _config(data, loss_weights, tmp_path, styles=data["styles"], steps=1, init_from=single.out,
+                    out=str(tmp_path / "multi.safetensors"))
+    train(multi, progress=False)
+    assert f"--init-from {single.out}" in read_info(multi.out).train_command
+    with pytest.raises(VidstyleError, match="different network"):
+        init_from_file(build_network("standard", num_styles=1), single.out)
+    with pytest.raises(VidstyleError, match="2-style file"):
+        init_from_file(build_network("light", num_styles=3), multi.out)
+
+
 def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     from vidstyle.cli import main
 

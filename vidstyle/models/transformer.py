@@ -104,19 +104,27 @@ class TransformerNet(nn.Module):
             identity. Training then starts where Gatys' optimisation starts (the photo) and moves
             towards the style, instead of first having to learn to reproduce the photo; from a
             random start, short runs get stuck in low-contrast colour blobs.
+        upsample_head: with ``shuffle`` 2, end with nearest-neighbour upsampling + a convolution at
+            full resolution instead of depth-to-space. Depth-to-space computes the four pixels of
+            each 2x2 cell with four different filters, and the style loss's hunger for fine
+            texture makes them drift apart into a visible fixed 2x2 grid; the full-resolution
+            convolution (same multiply-adds per output pixel) shares one filter across pixels.
     """
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_residual: int = 5, num_styles: int = 1,
                  separable: bool = False, kernel_in: int = 9, kernel_out: int = 9, shuffle: int = 1,
-                 residual: bool = False):
+                 residual: bool = False, upsample_head: bool = False):
         super().__init__()
-        if len(channels) < 1 or num_styles < 1 or shuffle not in (1, 2, 4):
+        if len(channels) < 1 or num_styles < 1 or shuffle not in (1, 2, 4) or (upsample_head and shuffle != 2):
             raise ValueError("invalid TransformerNet arguments")
         self.arch_args = dict(channels=list(channels), num_residual=num_residual, num_styles=num_styles,
                               separable=separable, kernel_in=kernel_in, kernel_out=kernel_out, shuffle=shuffle)
         if residual:  # stored only when set, so files written before the option still load
             self.arch_args["residual"] = True
+        if upsample_head:
+            self.arch_args["upsample_head"] = True
         self.residual = residual
+        self.upsample_head = upsample_head
         self.num_styles = num_styles
         self.shuffle = shuffle
         cin = 3 * shuffle * shuffle
@@ -129,11 +137,15 @@ class TransformerNet(nn.Module):
         for a, b in zip(reversed(channels[1:]), reversed(channels[:-1])):
             layers += [UpsampleConv(a, b), _norm(b, num_styles), nn.ReLU()]
         self.decoder = nn.Sequential(*layers)
-        self.head = ConvLayer(channels[0], 3 * shuffle * shuffle, kernel_out)
+        if upsample_head:
+            self.head = UpsampleConv(channels[0], 3, kernel_out)
+        else:
+            self.head = ConvLayer(channels[0], 3 * shuffle * shuffle, kernel_out)
         if residual:  # start close to the identity: a small correction, no offset
+            last = self.head.conv[-1] if upsample_head else self.head[-1]
             with torch.no_grad():
-                self.head[-1].weight.mul_(0.1)
-                self.head[-1].bias.zero_()
+                last.weight.mul_(0.1)
+                last.bias.zero_()
 
     @property
     def size_multiple(self) -> int:
@@ -157,7 +169,7 @@ class TransformerNet(nn.Module):
         if self.shuffle > 1:
             x = F.pixel_unshuffle(x, self.shuffle)
         y = self.head(self.decoder(self.residuals(self.encoder(x))))
-        if self.shuffle > 1:
+        if self.shuffle > 1 and not self.upsample_head:
             y = F.pixel_shuffle(y, self.shuffle)
         return inp + y if self.residual else y
 
@@ -175,7 +187,7 @@ def light_net(num_styles: int = 1) -> TransformerNet:
     Runtime (see benchmarks/RESULTS.md). Five residual blocks at 1/8 resolution cost ~3% extra.
     """
     return TransformerNet((16, 32, 64), num_residual=5, num_styles=num_styles, separable=True,
-                          kernel_in=3, kernel_out=3, shuffle=2, residual=True)
+                          kernel_in=3, kernel_out=3, shuffle=2, residual=True, upsample_head=True)
 
 
 #: Architecture name -> builder; the name is stored in every weights file.

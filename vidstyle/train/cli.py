@@ -68,6 +68,9 @@ def add_train_parser(subparsers) -> None:
                                             "+ '.train', beside OUT)")
     p.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                    help="continue from CHECKPOINT, or from the latest one in the checkpoint folder")
+    p.add_argument("--init-from", metavar="WEIGHTS",
+                   help="start from a trained .safetensors file of the same --arch (fine-tuning; a single-style "
+                        "file can start every style of a multi-style network)")
     p.add_argument("--preview-every", type=_non_negative_int, default=d.preview_every,
                    help="write a PNG grid of held-out photos every N steps (default 0 = never)")
     _add_device_args(p)
@@ -111,6 +114,7 @@ def _cmd_train(args) -> int:
         style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
         loss_net=args.loss_net, loss_weights=args.loss_weights, temporal_weight=args.temporal_weight,
         checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+        init_from=args.init_from,
         preview_every=args.preview_every, device=args.device, precision=args.precision,
         style_meta=style_metadata(args.style, args.style_name, args.painting, args.artist, args.year))
     result = train(config, progress=not args.quiet)

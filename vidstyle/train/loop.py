@@ -65,6 +65,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     checkpoint_dir: str | None = None  # None: "<out without suffix>.train" beside --out
     resume: str | None = None  # a checkpoint file, or "auto" for the latest in checkpoint_dir
+    init_from: str | None = None  # a trained weights file to start from (fine-tuning)
     preview_every: int = 0
     device: str = "auto"
     precision: str = "auto"
@@ -102,6 +103,8 @@ class TrainConfig:
                  "--style-layers", ",".join(k if w == 1.0 else f"{k}:{w:g}" for k, w in style.items())]
         if self.temporal_weight:
             args += ["--temporal-weight", f"{self.temporal_weight:g}"]
+        if self.init_from:
+            args += ["--init-from", self.init_from]
         for key, flag in (("name", "--style-name"), ("painting", "--painting"), ("artist", "--artist"),
                           ("year", "--year")):
             values = [str(m.get(key, "")) for m in self.style_meta]
@@ -184,6 +187,32 @@ class LossComputer:
 def build_network(arch: str, num_styles: int) -> TransformerNet:
     """A freshly initialised network (PyTorch's default initialisation, as in Johnson et al.)."""
     return BUILDERS[ARCHES[arch]](num_styles)
+
+
+def init_from_file(net: TransformerNet, path: str | Path) -> None:
+    """Copy a trained network's weights from ``path`` into ``net`` (same architecture).
+
+    The numbers of styles may differ when the file has one style: its instance-norm parameters
+    then start every style of a multi-style ``net`` (Dumoulin et al. 2017: styles share the
+    convolutions and differ only in the norms, so a trained single-style network is a good start
+    that learns the other styles much faster than random weights).
+    """
+    from vidstyle.models.weights import load_model
+
+    src, info = load_model(path)
+    ours = {k: v for k, v in net.arch_args.items() if k != "num_styles"}
+    theirs = {k: v for k, v in src.arch_args.items() if k != "num_styles"}
+    if ours != theirs:
+        raise VidstyleError(f"--init-from {path}: the file holds a different network ({theirs}); "
+                            f"this run trains {ours} (check --arch)")
+    if src.num_styles not in (1, net.num_styles):
+        raise VidstyleError(f"--init-from {path}: a {src.num_styles}-style file can start a single-style network "
+                            f"or one with {src.num_styles} styles, not {net.num_styles}")
+    target = net.state_dict()
+    with torch.no_grad():
+        for name, value in src.state_dict().items():
+            # (C,) instance-norm affine -> (num_styles, C) conditional instance norm: every style
+            target[name].copy_(value.expand_as(target[name]) if value.shape != target[name].shape else value)
 
 
 def _one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
@@ -306,6 +335,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     num_styles = len(config.styles)
     torch.manual_seed(config.seed)
     net = build_network(config.arch, num_styles).to(device).to(memory_format=memory_format).train()
+    if config.init_from and not config.resume:
+        init_from_file(net, config.init_from)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
