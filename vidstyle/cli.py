@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
@@ -73,7 +74,7 @@ def _add_styles(sub) -> None:
 
 
 def _cmd_styles(args) -> int:
-    from vidstyle.models.zoo import bundled_styles
+    from vidstyle.models.zoo import bundled_multi_style, bundled_styles
 
     styles = bundled_styles()
     if not styles:
@@ -85,6 +86,13 @@ def _cmd_styles(args) -> int:
         print(f"{name:22s} {info.arch_args.get('channels')!s:16s} {desc}")
         if args.verbose:
             print(f"{'':22s} file: {info.path}\n{'':22s} trained with: {info.train_command}")
+    for info in bundled_multi_style():
+        names = info.style_names
+        example = ",".join(f"{n}={w:g}" for n, w in zip(names[:2], (0.7, 0.3)))
+        print(f"\nblendable ({Path(info.path).name}, {info.arch_args.get('channels')}): {', '.join(names)}\n"
+              f"  e.g. --style mix:{example}")
+        if args.verbose:
+            print(f"  trained with: {info.train_command}")
     return 0
 
 
