@@ -126,9 +126,9 @@ def main() -> int:
     import torch
 
     configs = {  # name -> extra `vidstyle live` arguments
-        "torch (channels_last)": [],
-        "torch, no channels_last": ["--no-channels-last"],
-        "onnx": ["--backend", "onnx", "--precision", "fp32"],
+        "default (auto: ONNX Runtime on CPU)": [],
+        "torch (channels_last)": ["--backend", "torch"],
+        "torch, no channels_last": ["--backend", "torch", "--no-channels-last"],
     }
     with tempfile.TemporaryDirectory() as tmp:
         style, model_desc = fastest_model(Path(tmp))

@@ -30,6 +30,8 @@ def test_meta_matches_the_real_model(entry):
 
     for key in ("painting", "artist", "year"):
         assert [s[key] for s in info.styles] == per_style(style.meta[key])
+    if n > 1:
+        assert info.style_names == list(style.meta["styles"])
     assert info.metrics["steps"] == style.meta["steps"]
     for measured, expected in zip(info.metrics["held_out"].values(), per_style(style.meta["held_out"]), strict=True):
         for key in ("content", "style"):

@@ -214,13 +214,14 @@ class StyleBank:
 
 
 def default_styles() -> list[str]:
-    """All bundled style names (used when no ``--style`` is given)."""
+    """All bundled style names, fastest networks first (used when no ``--style`` is given)."""
     from vidstyle.models.zoo import bundled_styles
 
-    names = list(bundled_styles())
-    if not names:
+    styles = bundled_styles()
+    if not styles:
         raise VidstyleError("no --style given and no styles are bundled; pass --style MODEL.safetensors")
-    return names
+    # narrowest (real-time light) networks first: live opens with a style that keeps up on a CPU
+    return sorted(styles, key=lambda name: (sum(styles[name].arch_args.get("channels", ())), name))
 
 
 def _make_stabilizer(strength: float):
@@ -615,9 +616,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--style", action="append", metavar="STYLE",
                    help="style spec (repeat for several; n/p switch between them). Default: all bundled styles")
     _add_device_args(p)
-    p.add_argument("--backend", choices=["torch", "compile", "onnx"], default="torch",
-                   help="network runtime: torch (default), compile (torch.compile) or onnx (ONNX Runtime, CPU "
-                        "fp32: the fastest on CPUs)")
+    p.add_argument("--backend", choices=["auto", "torch", "compile", "onnx"], default="auto",
+                   help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, the fastest there; "
+                        "PyTorch elsewhere), torch, compile (torch.compile) or onnx")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
     p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this")
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
@@ -662,8 +663,7 @@ def _cmd_live(args) -> int:
         check_output(options.record, overwrite=options.overwrite)  # before the camera is opened
     stylizer_args = dict(device=args.device, precision=args.precision, channels_last=not args.no_channels_last,
                          max_side=args.max_side, scale=args.scale)
-    if args.backend != "torch":
-        stylizer_args["backend"] = args.backend
+    stylizer_args["backend"] = args.backend
     styles = StyleBank(args.style or default_styles(), **stylizer_args)
     source = open_source(args)
 

@@ -170,3 +170,19 @@ class Styles(Enum):
     LIGHT_STARRY_NIGHT = BundledStyle("light_starry_night.safetensors", "light_net", dict(
         painting="The Starry Night", artist="Vincent van Gogh", year="1889", recipe=_LIGHT_RECIPE, steps=1200,
         num_params=98_003, held_out={"content": 0.636, "style": 1.357}))
+    LIGHT_THE_SCREAM = BundledStyle("light_the_scream.safetensors", "light_net", dict(
+        painting="The Scream", artist="Edvard Munch", year="1893", recipe=_LIGHT_RECIPE, steps=1200,
+        num_params=98_003, held_out={"content": 0.446, "style": 2.375}))
+    LIGHT_WOMAN_WITH_HAT = BundledStyle("light_woman_with_hat.safetensors", "light_net", dict(
+        painting="Woman with a Hat", artist="Henri Matisse", year="1905", recipe=_LIGHT_RECIPE, steps=1200,
+        num_params=98_003, held_out={"content": 0.578, "style": 1.38}))
+    #: the multi-style network: one value per style, in the file's order (blend with mix:a=0.7,b=0.3)
+    LIGHT_MIX = BundledStyle("light_mix.safetensors", "light_net", dict(
+        styles=("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms"),
+        painting=("The Starry Night", "The Scream", "Woman with a Hat", "Contrast of Forms"),
+        artist=("Vincent van Gogh", "Edvard Munch", "Henri Matisse", "Fernand Léger"),
+        year=("1889", "1893", "1905", "1913"),
+        recipe=_LIGHT_RECIPE.replace("--steps 1200", "--steps 1200 --init-from light_starry_night.safetensors"),
+        steps=1200, num_params=102_803,
+        held_out=({"content": 0.603, "style": 1.405}, {"content": 0.418, "style": 2.497},
+                  {"content": 0.623, "style": 1.464}, {"content": 0.632, "style": 2.253})))
