@@ -9,7 +9,8 @@ with each variant of each comparison (``--sets``):
 * (c)  (b) followed by the flow stabilizer (``--temporal flow``) at each ``--strengths`` value.
 
 Comparisons: ``light`` = ``benchmarks/models/light_starry_night_t0`` vs the bundled
-``light_starry_night`` (same recipe, seed and number of steps: the clean comparison); ``standard`` =
+``light_starry_night`` (same recipe, seed and number of steps: the clean comparison), likewise
+``light_the_scream``; ``standard`` =
 ``benchmarks/models/starry_night_t0`` (1400 steps) vs the bundled ``starry_night`` (600 steps).
 
 Per variant it reports the warping error of Lai et al. 2018 (``vidstyle.eval.warping_error``, k=1 and
@@ -50,15 +51,18 @@ from vidstyle.stylizer import Stylizer  # noqa: E402
 from vidstyle.train.data import load_style_image  # noqa: E402
 from vidstyle.train.losses import gram_matrix, style_loss  # noqa: E402
 
-#: comparison -> (model a: no temporal loss, model b: temporal loss, description, note)
+#: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
 SETS = {
     "light": (ROOT / "benchmarks/models/light_starry_night_t0.safetensors",
               ROOT / "vidstyle/models/styles/light_starry_night.safetensors", "light",
-              "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`"),
+              "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`", "starry_night.jpg"),
+    "light_the_scream": (ROOT / "benchmarks/models/light_the_scream_t0.safetensors",
+                         ROOT / "vidstyle/models/styles/light_the_scream.safetensors", "light",
+                         "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`", "the_scream.jpg"),
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "vidstyle/models/styles/starry_night.safetensors", "standard",
                  "(a) was trained for 1400 steps, (b) for 600 (plus `--temporal-weight 100`): the step "
-                 "difference affects the style loss as well as stability"),
+                 "difference affects the style loss as well as stability", "starry_night.jpg"),
 }
 SAMPLE = ROOT / "samples/sample.mp4"
 SAMPLE_FLOW = ROOT / "samples/sample_flow.npz"
@@ -122,7 +126,7 @@ def stabilize(stylized: list[np.ndarray], states: list, strength: float) -> tupl
 # --- one clip --------------------------------------------------------------------------------
 
 
-def bench_clip(name: str, path: Path, gt: Path | None, args, scorer: StyleScorer) -> dict:
+def bench_clip(name: str, path: Path, gt: Path | None, args, scorers: dict[str, StyleScorer]) -> dict:
     inputs = list(read_frames(path, args.frames))
     h, w = inputs[0].shape[:2]
     print(f"[{name}] {len(inputs)} frames {w}x{h}", flush=True)
@@ -132,7 +136,7 @@ def bench_clip(name: str, path: Path, gt: Path | None, args, scorer: StyleScorer
 
     variants: dict[str, tuple[list[np.ndarray], dict]] = {}
     for set_name in args.sets:
-        model_a, model_b, arch, _ = SETS[set_name]
+        model_a, model_b, arch = SETS[set_name][:3]
         for key, model, label in (("a", model_a, f"{arch}, no temporal loss, per frame"),
                                   ("b", model_b, f"{arch}, temporal loss, per frame")):
             frames, spf = stylize(model, inputs)
@@ -153,7 +157,7 @@ def bench_clip(name: str, path: Path, gt: Path | None, args, scorer: StyleScorer
     for key, (frames, meta) in variants.items():
         we = warping_error(iter(inputs), iter(frames), long_term=args.long_term,
                            ground_truth=ground_truth, flow="dis", preset="medium")
-        sl = scorer(frames[::args.style_every])
+        sl = scorers[meta["set"]](frames[::args.style_every])
         floor = {"input_warping_error": we["input_warping_error"],
                  "input_warping_error_long_term": we["input_warping_error_long_term"]}
         rows[key] = {**meta, "warping_error": we["warping_error"],
@@ -218,11 +222,11 @@ def markdown(result: dict) -> str:
              "input's backward flow, squared RGB error in [0, 1] over pixels visible in both frames, mean over "
              f"pairs; long-term: frame t against t-{args['long_term']}. Flow: DIS medium on the input frames, or "
              "the exact ground truth for the synthetic sample. Style loss: relative Gram loss (the training loss, "
-             "HED VGG16, relu1_2/2_2/3_3/4_3, weight 1 each) against starry_night.jpg at 256 px, of every "
+             "HED VGG16, relu1_2/2_2/3_3/4_3, weight 1 each) against the comparison's painting at 256 px, of every "
              f"{args['style_every']}th frame resized to 256 px on its shorter side.", "",
              "Comparisons (ratios are against the (a) of the same comparison):", ""]
     lines += [f"* **{name}**: (a) `{SETS[name][0].relative_to(ROOT)}`, (b) `{SETS[name][1].relative_to(ROOT)}`; "
-              f"{SETS[name][3]}." for name in args["sets"]]
+              f"{SETS[name][3]}; painting {SETS[name][4]}." for name in args["sets"]]
     lines.append("")
     for clip in result["clips"]:
         lines += [f"## {clip['clip']} ({clip['size'][0]}x{clip['size'][1]}, {clip['frames']} frames, flow: {clip['flow']})", "",
@@ -266,15 +270,16 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(2)
 
-    painting = args.data / "styles/starry_night.jpg"
-    if not painting.is_file():
-        print(f"skipped: {painting} is absent (the style loss needs the painting)")
+    paintings = {name: args.data / "styles" / SETS[name][4] for name in args.sets}
+    missing = [p for p in paintings.values() if not p.is_file()]
+    if missing:
+        print(f"skipped: {missing[0]} is absent (the style loss needs the painting)")
         return 0
     weights = args.loss_weights
     if weights is None:
         weights = next((w for w in (ROOT / ".gpu/vgg16_hed.safetensors", args.data / "vgg16_hed.safetensors")
                         if w.is_file()), None)
-    scorer = StyleScorer(painting, weights)
+    scorers = {name: StyleScorer(p, weights) for name, p in paintings.items()}
 
     available = {"bikes": (args.data / "video/bikes.mp4", None),
                  "cutbunny": (args.data / "video/cutbunny.mp4", None),
@@ -285,7 +290,7 @@ def main(argv=None) -> int:
         if not path.is_file():
             print(f"[{name}] skipped: {path} is absent")
             continue
-        clips.append(bench_clip(name, path, gt, args, scorer))
+        clips.append(bench_clip(name, path, gt, args, scorers))
 
     result = {"environment": environment(),
               "settings": {"frames": args.frames, "long_term": args.long_term, "strengths": args.strengths,

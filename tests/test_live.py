@@ -445,3 +445,30 @@ def test_cli_headless_end_to_end(tmp_path, model_file):
     assert 0 < s["latency_mean_ms"] <= s["latency_p95_ms"]
     times, _ = decoded_times_and_marks(rec)
     assert len(times) == s["processed"] and times[-1] <= 2.0
+
+
+def test_default_styles_start_with_the_real_time_networks(monkeypatch):
+    from types import SimpleNamespace
+
+    from vidstyle import live
+    from vidstyle.models import zoo
+
+    fake = {"a_standard": SimpleNamespace(arch_args={"channels": [32, 64, 128]}),
+            "z_light": SimpleNamespace(arch_args={"channels": [16, 32, 64]}),
+            "b_light": SimpleNamespace(arch_args={"channels": [16, 32, 64]})}
+    monkeypatch.setattr(zoo, "bundled_styles", lambda: fake)
+    assert live.default_styles() == ["b_light", "z_light", "a_standard"]
+    monkeypatch.setattr(zoo, "bundled_styles", lambda: {})
+    with pytest.raises(VidstyleError, match="no styles are bundled"):
+        live.default_styles()
+
+
+def test_live_parser_defaults_to_the_auto_backend():
+    import argparse
+
+    from vidstyle import live
+
+    parser = argparse.ArgumentParser()
+    live.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["live", "--no-window"])
+    assert args.backend == "auto"
