@@ -291,3 +291,15 @@ def test_temporal_flow_with_the_real_stabilizer(tmp_path, stylizer):
     assert np.abs(a[1:] - b[1:]).mean() > 1  # later ones are blended with the previous output
     flicker = lambda v: np.abs(np.diff(v, axis=0)).mean()  # noqa: E731
     assert flicker(b) < flicker(a)
+
+
+def test_cleanup_after_a_signal_between_creating_and_starting_a_stage_thread():
+    # Under load a SIGTERM landed between creating a stage thread and starting it, and the cleanup
+    # failed with "cannot join thread before it is started" (exit 1 instead of 143).
+    from vidstyle import pipeline
+
+    stages = pipeline._Stages(2)
+    stages.start("running", lambda: stages.stop.wait(5))
+    stages._threads.append(threading.Thread(target=lambda: None))  # created, never started
+    stages.join_all()  # must not raise
+    assert stages.stop.is_set() and not stages._threads[0].is_alive()

@@ -139,7 +139,12 @@ class _Stages:
     def join_all(self) -> None:
         self.stop.set()
         for thread in self._threads:
-            thread.join()
+            try:
+                thread.join()
+            except RuntimeError:
+                # "cannot join thread before it is started": a SIGTERM or Ctrl-C landed between
+                # creating the thread and its start; it never ran (or sees `stop` at once)
+                pass
 
 
 # --- the stages ----------------------------------------------------------------------------
