@@ -11,6 +11,7 @@ each style is addressed by its name. A style spec is one of:
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
@@ -43,15 +44,24 @@ def bundled_files() -> list[Path]:
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".safetensors"))
 
 
+def _bundled_infos() -> tuple[ModelInfo, ...]:
+    """The headers of the bundled files, read once per set of files (package data does not change)."""
+    return _read_infos(tuple(bundled_files()))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_infos(files: tuple[Path, ...]) -> tuple[ModelInfo, ...]:
+    return tuple(read_info(f) for f in files)
+
+
 def bundled_styles() -> dict[str, ModelInfo]:
     """Style name -> info of the file that holds it, for every bundled style.
 
     A name held by a single-style file and by a multi-style file (``mix:`` blends) resolves to the
     single-style file: it was trained on that painting alone and stylizes it best.
     """
-    infos = [read_info(f) for f in bundled_files()]
     out: dict[str, ModelInfo] = {}
-    for info in sorted(infos, key=lambda i: len(i.styles) > 1):  # stable: single-style files first
+    for info in sorted(_bundled_infos(), key=lambda i: len(i.styles) > 1):  # stable: single-style files first
         for name in info.style_names:
             out.setdefault(name, info)
     return dict(sorted(out.items()))
@@ -59,7 +69,7 @@ def bundled_styles() -> dict[str, ModelInfo]:
 
 def bundled_multi_style() -> list[ModelInfo]:
     """The bundled multi-style networks (their styles blend with ``mix:a=0.7,b=0.3``)."""
-    return [info for info in (read_info(f) for f in bundled_files()) if len(info.styles) > 1]
+    return [info for info in _bundled_infos() if len(info.styles) > 1]
 
 
 def parse_mix(text: str) -> dict[str, float]:

@@ -206,8 +206,8 @@ def init_from_file(net: TransformerNet, path: str | Path) -> None:
         raise VidstyleError(f"--init-from {path}: the file holds a different network ({theirs}); "
                             f"this run trains {ours} (check --arch)")
     if src.num_styles not in (1, net.num_styles):
-        raise VidstyleError(f"--init-from {path}: a {src.num_styles}-style file can start a single-style network "
-                            f"or one with {src.num_styles} styles, not {net.num_styles}")
+        raise VidstyleError(f"--init-from {path}: a {src.num_styles}-style file can only start a network with "
+                            f"{src.num_styles} styles, not {net.num_styles} (a single-style file starts any)")
     target = net.state_dict()
     with torch.no_grad():
         for name, value in src.state_dict().items():
