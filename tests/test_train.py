@@ -269,6 +269,92 @@ def test_temporal_weight_adds_a_temporal_loss(data, loss_weights, tmp_path):
     assert "--temporal-weight 10" in read_info(result.out).train_command
 
 
+def test_temporal_batch_mixes_synthetic_and_real_video_pairs(tmp_path):
+    from vidstyle.flow import warp
+    from vidstyle.train.loop import temporal_batch
+    from vidstyle.train.temporal import VideoPairs
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sample.mp4"
+    pairs = VideoPairs(sample, size=48, cache_dir=tmp_path / "cache", stride=12)
+    x = torch.rand(4, 3, 48, 48)
+    prev, cur, flow, mask = temporal_batch(x, step_generator(0, 3), pairs, 0.5)
+    assert prev.shape == cur.shape == (4, 3, 48, 48) and flow.shape == (4, 2, 48, 48) and mask.shape == (4, 1, 48, 48)
+    # the first two are synthetic moves of the crops, the last two real frames of the clip
+    assert torch.equal(prev[:2], prev[:2].clamp(0, 1)) and not torch.allclose(prev[:2], cur[:2])
+    real = [(p, c) for p, c, _, _ in (pairs[i] for i in range(len(pairs)))]
+    def is_real(p, c):
+        return any(torch.equal(p, a) and torch.equal(c, b) or torch.equal(p, a.flip(-1)) and torch.equal(c, b.flip(-1))
+                   for a, b in real)
+    assert not is_real(prev[0], cur[0]) and is_real(prev[2], cur[2]) and is_real(prev[3], cur[3])
+    # every pair's flow (mirrored ones included) explains its motion where the mask says visible
+    for i in range(4):
+        m = mask[i].bool().expand(3, -1, -1)
+        warped = warp(prev[i:i + 1], flow[i:i + 1])[0]
+        assert float((warped - cur[i]).abs()[m].mean()) < 0.6 * float((prev[i] - cur[i]).abs()[m].mean()) + 1e-3, i
+    # same generator state, same pairs (resume draws what the uninterrupted run drew)
+    again = temporal_batch(x, step_generator(0, 3), pairs, 0.5)
+    assert all(torch.equal(a, b) for a, b in zip((prev, cur, flow, mask), again))
+    # fraction 0: all synthetic; fraction 1: all real
+    synthetic = temporal_batch(x, step_generator(0, 3), pairs, 0.0)
+    assert not any(is_real(synthetic[0][i], synthetic[1][i]) for i in range(4))
+    allreal = temporal_batch(x, step_generator(0, 3), pairs, 1.0)
+    assert all(is_real(allreal[0][i], allreal[1][i]) for i in range(4))
+
+
+def test_mirrored_video_pair_flow_is_exact(tmp_path):
+    """Mirroring a pair left-right must negate the flow's x component: check on exact synthetic flow."""
+    from vidstyle.flow import warp
+    from vidstyle.train.loop import temporal_batch
+
+    class ExactPairs:
+        def __init__(self):
+            img = torch.rand(1, 3, 40, 40)
+            img = torch.nn.functional.avg_pool2d(img, 5, 1, 2)  # smooth, so bilinear warping is accurate
+            flow = torch.zeros(1, 2, 40, 40)
+            flow[:, 0] = 2.0  # frame t sees at x what frame t-1 had at x + 2
+            self.item = (img[0], warp(img, flow)[0], flow[0], torch.ones(1, 40, 40))
+
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return self.item
+
+    pairs = ExactPairs()
+    flips = 0
+    for step in range(8):
+        prev, cur, flow, _ = temporal_batch(torch.rand(2, 3, 40, 40), step_generator(1, step), pairs, 1.0)
+        flips += int((flow[:, 0] < 0).all(-1).all(-1).sum())
+        inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
+        torch.testing.assert_close(warp(prev, flow)[inner], cur[inner], atol=1e-5, rtol=0)
+    assert 0 < flips < 16  # both orientations occurred
+
+
+def test_train_with_temporal_videos(data, loss_weights, tmp_path, monkeypatch):
+    from vidstyle.cli import main
+
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "cache"))
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sample.mp4"
+    config = _config(data, loss_weights, tmp_path, steps=2, batch_size=2, temporal_weight=10.0,
+                     temporal_videos=[str(sample)], video_fraction=0.5)
+    result = train(config, progress=False)
+    command = read_info(result.out).train_command
+    assert f"--temporal-videos {sample}" in command and "--video-fraction 0.5" in command
+    assert list((tmp_path / "cache" / "flow").glob("sample-*.npz"))
+    with pytest.raises(VidstyleError, match="needs --temporal-weight"):
+        train(replace(config, temporal_weight=0.0), progress=False)
+    with pytest.raises(VidstyleError, match="--video-fraction"):
+        train(replace(config, video_fraction=1.5), progress=False)
+    with pytest.raises(VidstyleError, match="video not found"):
+        train(replace(config, temporal_videos=[str(tmp_path / "none.mp4")]), progress=False)
+    out = tmp_path / "cli_video.safetensors"
+    args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out", str(out),
+            "--image-size", "32", "--batch-size", "2", "--steps", "1", "--loss-weights", str(loss_weights),
+            "--style-layers", "relu1_2", "--content-layers", "relu2_2", "--device", "cpu", "--checkpoint-every",
+            "0", "--quiet", "--temporal-weight", "5", "--temporal-videos", str(sample), "--video-fraction", "1"]
+    assert main(args) == 0 and "--video-fraction 1" in read_info(out).train_command
+
+
 def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
     from vidstyle.cli import main
     from vidstyle.train.optimize import optimize_image

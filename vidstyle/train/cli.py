@@ -61,7 +61,14 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     _add_loss_args(p, d)
     p.add_argument("--temporal-weight", type=_non_negative_float, default=d.temporal_weight,
-                   help="weight of the temporal-consistency loss on synthetic flow pairs (default 0 = off)")
+                   help="weight of the temporal-consistency loss (default 0 = off); its frame pairs are "
+                        "synthetic camera motions of the photos, plus real frames with --temporal-videos")
+    p.add_argument("--temporal-videos", action="append", default=[], metavar="PATH",
+                   help="a video file or a folder of videos (repeatable) whose consecutive frames, with "
+                        "DIS flow cached under ~/.cache/vidstyle/flow, feed the temporal loss")
+    p.add_argument("--video-fraction", type=float, default=d.video_fraction,
+                   help=f"share of each batch's temporal pairs taken from --temporal-videos "
+                        f"(default {d.video_fraction:g}; the rest are synthetic)")
     p.add_argument("--checkpoint-every", type=_non_negative_int, default=d.checkpoint_every,
                    help=f"save a resumable checkpoint every N steps, 0 = never (default {d.checkpoint_every})")
     p.add_argument("--checkpoint-dir", help="where checkpoints and previews go (default: OUT without its suffix "
@@ -113,6 +120,7 @@ def _cmd_train(args) -> int:
         content_layers=_split(args.content_layers),
         style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
         loss_net=args.loss_net, loss_weights=args.loss_weights, temporal_weight=args.temporal_weight,
+        temporal_videos=args.temporal_videos, video_fraction=args.video_fraction,
         checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
         init_from=args.init_from,
         preview_every=args.preview_every, device=args.device, precision=args.precision,

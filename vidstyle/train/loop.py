@@ -62,6 +62,8 @@ class TrainConfig:
     loss_net: str = "vgg16_hed"
     loss_weights: str | None = None  # converted loss-network file (export_loss_weights)
     temporal_weight: float = 0.0
+    temporal_videos: list[str] = field(default_factory=list)  # folders/files of real videos for pairs
+    video_fraction: float = 0.5  # share of each batch's temporal pairs taken from temporal_videos
     checkpoint_every: int = 500
     checkpoint_dir: str | None = None  # None: "<out without suffix>.train" beside --out
     resume: str | None = None  # a checkpoint file, or "auto" for the latest in checkpoint_dir
@@ -103,6 +105,10 @@ class TrainConfig:
                  "--style-layers", ",".join(k if w == 1.0 else f"{k}:{w:g}" for k, w in style.items())]
         if self.temporal_weight:
             args += ["--temporal-weight", f"{self.temporal_weight:g}"]
+        if self.temporal_videos:
+            for v in self.temporal_videos:
+                args += ["--temporal-videos", v]
+            args += ["--video-fraction", f"{self.video_fraction:g}"]
         if self.init_from:
             args += ["--init-from", self.init_from]
         for key, flag in (("name", "--style-name"), ("painting", "--painting"), ("artist", "--artist"),
@@ -130,6 +136,10 @@ class TrainConfig:
                         ("--tv-weight", self.tv_weight), ("--temporal-weight", self.temporal_weight)):
             if v < 0:
                 raise VidstyleError(f"{name} must be non-negative, got {v}")
+        if not 0.0 <= self.video_fraction <= 1.0:
+            raise VidstyleError(f"--video-fraction must be between 0 and 1, got {self.video_fraction}")
+        if self.temporal_videos and not self.temporal_weight:
+            raise VidstyleError("--temporal-videos needs --temporal-weight above 0 (the pairs feed the temporal loss)")
         if self.style_meta and len(self.style_meta) != len(self.styles):
             raise VidstyleError("style metadata must have one entry per --style")
         names = [m["name"] for m in self.styles_metadata()]
@@ -301,10 +311,41 @@ def evaluate(net: TransformerNet, losses: LossComputer, photos: torch.Tensor, nu
 def _temporal_api():
     """The temporal-consistency training helpers (imported only when --temporal-weight > 0)."""
     try:
-        from vidstyle.train.temporal import synthetic_pair, temporal_loss
+        from vidstyle.train import temporal
     except ImportError as exc:
         raise VidstyleError(f"--temporal-weight needs vidstyle.train.temporal, which failed to import: {exc}") from exc
-    return synthetic_pair, temporal_loss
+    return temporal
+
+
+def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_fraction: float = 0.0):
+    """Frame pairs for one step's temporal loss: ``(frame_prev, frame_t, flow_t_to_prev, mask)``.
+
+    The first ``B - k`` come from :func:`~vidstyle.train.temporal.synthetic_pair` on the content crops
+    ``x`` (B, 3, H, W); the last ``k = round(B * video_fraction)`` are real consecutive frames drawn
+    from ``video_pairs`` (a :class:`~vidstyle.train.temporal.VideoPairs` of the same size), each
+    mirrored left-right with probability 1/2 (the flow's x component changes sign with the image).
+    Every random choice comes from ``g``, so a resumed run draws the same pairs.
+    """
+    from vidstyle.train.temporal import synthetic_pair
+
+    b = x.shape[0]
+    k = round(b * video_fraction) if video_pairs is not None else 0
+    parts = []
+    if k < b:
+        parts.append(synthetic_pair(x[:b - k], g))
+    if k:
+        picks = torch.randint(len(video_pairs), (k,), generator=g, device=g.device).tolist()
+        flips = (torch.rand(k, generator=g, device=g.device) < 0.5).tolist()
+        items = []
+        for i, flip in zip(picks, flips):
+            prev, cur, flow, mask = video_pairs[i]
+            if flip:
+                prev, cur, flow, mask = (t.flip(-1) for t in (prev, cur, flow, mask))
+                flow = flow * flow.new_tensor([-1.0, 1.0]).view(2, 1, 1)
+            items.append((prev, cur, flow, mask))
+        parts.append(tuple(torch.stack(t).to(x.device, x.dtype) for t in zip(*items)))
+    return tuple(torch.cat(t).contiguous(memory_format=torch.contiguous_format) if len(parts) > 1 else t[0]
+                 for t in zip(*parts))
 
 
 def train(config: TrainConfig, progress: bool = True) -> TrainResult:
@@ -350,6 +391,10 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
             raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}")
 
     temporal = _temporal_api() if config.temporal_weight > 0 else None
+    video_pairs = None
+    if temporal is not None and config.temporal_videos and config.video_fraction > 0:
+        # real consecutive frames with DIS flow at the crop size (cached per video, outside the package)
+        video_pairs = temporal.VideoPairs(config.temporal_videos, size=config.image_size)
     previews: list[Path] = []
     bar = None
     if progress:
@@ -368,8 +413,9 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
             if temporal is not None:
                 # frame t-1 = the crop, frame t = the crop seen by a slightly moved camera (exact flow);
                 # the perceptual losses apply to frame t, the temporal loss ties the two outputs
-                synthetic_pair, temporal_loss = temporal
-                prev, x, flow, mask = synthetic_pair(x, g)
+                prev, x, flow, mask = temporal_batch(x, g, video_pairs, config.video_fraction)
+                x = x.contiguous(memory_format=memory_format)
+                prev = prev.contiguous(memory_format=memory_format)
                 net.set_style(_one_hot(style_index.repeat(2), num_styles))  # both frames, same style
                 y, y_prev = net(torch.cat([x, prev])).chunk(2)
             else:
@@ -378,7 +424,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
             total = (config.content_weight * parts["content"] + config.style_weight * parts["style"]
                      + config.tv_weight * parts["tv"])
             if temporal is not None:
-                parts["temporal"] = temporal_loss(y.float(), y_prev.float(), flow, mask, input_t=x.float(),
+                parts["temporal"] = temporal.temporal_loss(y.float(), y_prev.float(), flow, mask, input_t=x.float(),
                                                   input_prev=prev.float())
                 total = total + config.temporal_weight * parts["temporal"]
         if not torch.isfinite(total):

@@ -190,15 +190,21 @@ class VideoPairs(torch.utils.data.Dataset):
 
     @staticmethod
     def _find(source) -> list[Path]:
-        if isinstance(source, (str, Path)) and Path(source).is_dir():
-            files = sorted(p for p in Path(source).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
-            if not files:
-                raise VidstyleError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) found in {source}")
-            return files
-        files = [Path(source)] if isinstance(source, (str, Path)) else [Path(s) for s in source]
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing or not files:
-            raise VidstyleError(f"video not found: {missing[0] if missing else '(none given)'}")
+        """Video files from a folder, a file, or a sequence of both (folders searched recursively)."""
+        sources = [source] if isinstance(source, (str, Path)) else list(source)
+        if not sources:
+            raise VidstyleError("no video given for frame pairs")
+        files = []
+        for s in map(Path, sources):
+            if s.is_dir():
+                found = sorted(p for p in s.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+                if not found:
+                    raise VidstyleError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) found in {s}")
+                files += found
+            elif s.is_file():
+                files.append(s)
+            else:
+                raise VidstyleError(f"video not found: {s}")
         return files
 
     def _cache_path(self, video: Path) -> Path:
