@@ -5,10 +5,12 @@ No timing assertions: only that numbers are produced, consistent and well report
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 import torch
+from pathlib import Path
 
 from vidstyle.bench.network import NetworkCase, parse_resolution, run_network_case, time_calls
 from vidstyle.bench.report import to_markdown, write_reports
@@ -195,3 +197,59 @@ def test_magenta_peer_runs_when_installed():
     assert out.shape == img.shape and out.dtype == np.uint8 and out.std() > 0
     row = run_magenta_network("x", 36, 64, warmup=1, repeats=3, target_repeat_s=0.01)
     assert row["status"] == "ok" and row["ms_per_frame"]["n"] == 3
+
+
+def test_other_cpu_meter_arithmetic(monkeypatch):
+    from vidstyle.bench import stats
+
+    clock = {"wall": 0.0, "busy": 100.0, "own": 10.0}
+    monkeypatch.setattr(stats.time, "perf_counter", lambda: clock["wall"])
+    monkeypatch.setattr(stats, "_system_busy_seconds", lambda: clock["busy"])
+    monkeypatch.setattr(stats, "_own_cpu_seconds", lambda: clock["own"])
+    meter = stats.OtherCpuMeter(cores=2)
+    clock.update(wall=10.0, busy=118.0, own=22.0)  # 18 busy core-seconds, 12 of them ours
+    assert meter.share() == 0.3  # 6 / (10 s x 2 cores)
+    clock.update(busy=130.0, own=40.0)  # own work only: clipped at 0
+    assert meter.share() == 0.0
+    monkeypatch.setattr(stats, "_system_busy_seconds", lambda: None)
+    assert meter.share() is None
+
+
+@pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="needs Linux /proc/stat")
+def test_other_cpu_meter_counts_other_processes_not_our_own_work():
+    import subprocess
+    import sys
+    import time
+
+    from vidstyle.bench.stats import OtherCpuMeter
+
+    def spin(seconds):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    idle = OtherCpuMeter()
+    time.sleep(0.3)
+    if idle.share() > 0.2:
+        pytest.skip("other processes are busy on this machine: the real-process check would be noise")
+    meter = OtherCpuMeter()
+    spin(0.6)  # our own busy loop is not "other processes"
+    own = meter.share()
+    meter = OtherCpuMeter()
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 1.2\nwhile time.time() < end: pass"])
+    time.sleep(1.0)
+    other = meter.share()  # measured before the wait, so the spinner is not yet counted as our child
+    busy.wait()
+    assert other - own > 0.5 / (os.cpu_count() or 1), (own, other)  # the spinner kept about one core busy
+
+
+def test_contention_note_from_measured_share():
+    from vidstyle.bench.run import _CONTENTION, _contention_note
+
+    quiet = dict(_fake_report(), notes=[], other_cpu_share=0.02, load_start=[2.3, 2, 2], load_end=[2.2, 2, 2])
+    _contention_note(quiet)
+    assert not any(n.startswith(_CONTENTION) for n in quiet["notes"])  # a high load of our own is no contention
+    busy = dict(_fake_report(), notes=[], other_cpu_share=0.35)
+    _contention_note(busy)
+    assert any(n.startswith(_CONTENTION) and "35%" in n for n in busy["notes"])
+    assert "share of the CPU time during the run: 35%" in to_markdown(busy)

@@ -99,6 +99,10 @@ def _pipeline_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _share(x) -> str:
+    return "not measured" if x is None else f"{x:.0%}"
+
+
 def to_markdown(report: dict) -> str:
     """A human summary of a benchmark report (machine, tables, ratios, notes)."""
     m = report["machine"]
@@ -110,8 +114,9 @@ def to_markdown(report: dict) -> str:
            f"- {m['platform']}, Python {m['python']}",
            f"- vidstyle {m['vidstyle']}, torch {m['torch']}, onnxruntime {m.get('onnxruntime')}, "
            f"PyAV {m.get('av')}, numpy {m.get('numpy')}",
-           f"- load average (1/5/15 min) at start {report.get('load_start')}, at end {report.get('load_end')} "
-           "(above 0 means other processes shared the cores)", ""]
+           f"- other processes' share of the CPU time during the run: {_share(report.get('other_cpu_share'))}; "
+           f"load average (1/5/15 min, the benchmark's own threads included) at start {report.get('load_start')}, "
+           f"at end {report.get('load_end')}", ""]
     net = [r for r in report.get("network", []) if r.get("status") == "ok"]
     peers = [r for r in report.get("peers", []) if r.get("status") == "ok"]
     if net or peers:

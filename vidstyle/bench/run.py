@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidstyle.bench.network import NetworkCase, load_network, parse_resolution, run_network_case
-from vidstyle.bench.stats import load_average
+from vidstyle.bench.stats import OtherCpuMeter, load_average
 
 DEFAULT_PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16"), "mps": ("fp32", "fp16")}
 
@@ -84,6 +84,7 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
     from vidstyle.bench.report import SCHEMA, machine_info
     from vidstyle.device import resolve_device
 
+    meter = OtherCpuMeter()
     report = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": command,
               "machine": machine_info(), "load_start": load_average(),
               "settings": {k: v for k, v in vars(s).items() if k != "notes"},
@@ -120,6 +121,7 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
         _run_clip(s, report, nets, _prefer_gpu(devices))
     _ratios(report)
     report["load_end"] = load_average()
+    report["other_cpu_share"] = meter.share()
     _contention_note(report)
     return report
 
@@ -128,14 +130,26 @@ _CONTENTION = "other processes were using the CPU"
 
 
 def _contention_note(report: dict) -> None:
-    """One note when the load average says the cores were shared (replacing an older one)."""
+    """One note when other processes took a noticeable share of the CPU (replacing an older one).
+
+    Measured as other processes' CPU time over the run (:class:`OtherCpuMeter`); the load average
+    is only the fallback where that is unavailable, as it also counts the benchmark's own threads.
+    """
     report["notes"] = [n for n in report["notes"] if not n.startswith(_CONTENTION)]
+    if report["machine"]["gpu"] is not None:
+        return
+    share = report.get("other_cpu_share")
+    if share is not None:
+        if share > 0.1:
+            report["notes"].append(f"{_CONTENTION}: they took {share:.0%} of the CPU time during the run; CPU "
+                                   "numbers are lower than on an idle machine, eager PyTorch (OpenMP threads) "
+                                   "suffers most")
+        return
     loads = [x for x in (report.get("load_start"), report.get("load_end")) if x]
     peak = max((x[0] for x in loads), default=0.0)
-    if peak > 0.5 * report["machine"]["cores_usable"] and report["machine"]["gpu"] is None:
+    if peak > report["machine"]["cores_usable"]:
         report["notes"].append(f"{_CONTENTION} (1-minute load average up to {peak:.1f} on "
-                               f"{report['machine']['cores_usable']} cores); CPU numbers are lower than on an "
-                               "idle machine, eager PyTorch (OpenMP threads) suffers most")
+                               f"{report['machine']['cores_usable']} cores, the benchmark's own threads included)")
 
 
 def _prefer_gpu(devices: set[str]) -> str:
@@ -280,6 +294,8 @@ def merge_reports(reports: list[dict]) -> dict:
         merged["notes"] += [n for n in report["notes"] if n not in merged["notes"]]
         merged["load_end"] = report["load_end"]
         merged["load_start"] = max(merged["load_start"] or [0], report["load_start"] or [0])
+        shares = [x for x in (merged.get("other_cpu_share"), report.get("other_cpu_share")) if x is not None]
+        merged["other_cpu_share"] = max(shares) if shares else None
     return finalize(merged)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -83,6 +84,50 @@ def peak_rss_mb() -> float:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, kB on Linux
+
+
+def _system_busy_seconds() -> float | None:
+    """CPU seconds all processes spent busy since boot (user+nice+system+irq+softirq+steal), Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU seconds used by this process and its waited-for children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class OtherCpuMeter:
+    """How busy *other* processes kept the cores while a benchmark ran.
+
+    The load average cannot tell: it counts the benchmark's own threads. This meter takes the
+    system-wide busy CPU time (``/proc/stat``) minus this process's own CPU time over the interval,
+    as a share of the available core-seconds. ``share()`` is None where ``/proc/stat`` is missing.
+    """
+
+    def __init__(self, cores: int | None = None):
+        self.cores = cores or os.cpu_count() or 1
+        self._start = (time.perf_counter(), _system_busy_seconds(), _own_cpu_seconds())
+
+    def share(self) -> float | None:
+        """Others' CPU time / (wall time x cores) since construction, in [0, 1]."""
+        t0, busy0, own0 = self._start
+        busy1 = _system_busy_seconds()
+        if busy0 is None or busy1 is None:
+            return None
+        wall = time.perf_counter() - t0
+        if wall <= 0:
+            return 0.0
+        others = (busy1 - busy0) - (_own_cpu_seconds() - own0)
+        return round(min(1.0, max(0.0, others / (wall * self.cores))), 3)
 
 
 def load_average() -> list[float] | None:
