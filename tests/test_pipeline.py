@@ -54,7 +54,7 @@ def test_output_is_the_network_applied_to_every_frame(tmp_path, model_file, mode
     src = make_video(tmp_path / "in.mp4", frames=14, size=(96, 64), vfr=True, audio=True)
     out = tmp_path / "out.mp4"
     result = stylize_video(src, out, style=str(model_file), device="cpu", batch=3, crf=8, pix_fmt="yuv444p",
-                           progress=False)
+                           temporal="off", progress=False)
     assert isinstance(result, StylizeResult) and result.frames == 14 and result.output == out
     assert set(result.stage_seconds) == {"decode", "stylize", "encode"}
     assert all(v >= 0 for v in result.stage_seconds.values()) and result.stage_seconds["stylize"] > 0
@@ -73,8 +73,16 @@ def test_output_is_the_network_applied_to_every_frame(tmp_path, model_file, mode
     got = read_frames(out)
     assert psnr(got, decoded) < 20  # the network changed the pixels
     assert psnr(got, expected) >= 35  # ... and the output is exactly that, within codec tolerance
+
     line = result.summary()
     assert "\n" not in line and "14 frames" in line and str(out) in line and "fps" in line
+
+
+def test_stabilizer_is_on_by_default(tmp_path, model_file):
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(96, 64))
+    result = stylize_video(src, tmp_path / "out.mp4", style=str(model_file), device="cpu", progress=False)
+    assert StylizeConfig().temporal == "flow"
+    assert set(result.stage_seconds) == {"decode", "flow", "stylize", "stabilize", "encode"}
 
 
 def test_default_encoding_and_keyword_options(tmp_path, stylizer):
@@ -95,7 +103,7 @@ def test_default_encoding_and_keyword_options(tmp_path, stylizer):
 def test_batch_size_does_not_change_the_result(tmp_path, stylizer, batch):
     src = make_video(tmp_path / "in.mp4", frames=7, size=(64, 48))  # 7: not a multiple of 4
     out = tmp_path / "out.mp4"
-    stylize_video(src, out, style=stylizer, batch=batch, crf=8, pix_fmt="yuv444p", progress=False)
+    stylize_video(src, out, style=stylizer, batch=batch, crf=8, pix_fmt="yuv444p", temporal="off", progress=False)
     with VideoDecoder(src) as dec:
         expected = stylizer.stylize_batch(np.stack([f.image for f in dec.read()]))
     assert psnr(read_frames(out), expected) >= 35
@@ -207,7 +215,7 @@ def test_queues_are_bounded(tmp_path, monkeypatch):
             return np.asarray(images)
 
     monkeypatch.setattr(decode_module.VideoDecoder, "read", counting_read)
-    stylize_video(src, tmp_path / "out.mp4", style=Slow(), batch=2, queue_size=3, progress=False)
+    stylize_video(src, tmp_path / "out.mp4", style=Slow(), batch=2, queue_size=3, temporal="off", progress=False)
     # at most: one queue of 3, the batch of 2 being stylized, 1 frame held by the blocked decoder
     assert max(lead) <= 3 + 2 + 1
     assert probe(tmp_path / "out.mp4").frames == 40

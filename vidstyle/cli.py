@@ -13,6 +13,7 @@ from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
+from vidstyle.config import StylizeConfig
 from vidstyle.errors import VidstyleError
 
 
@@ -39,8 +40,10 @@ def _add_stylize(sub) -> None:
     p.add_argument("--preset", default="medium", help="encoder preset (default medium)")
     p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (default yuv420p)")
     p.add_argument("--no-audio", action="store_true", help="drop audio streams")
-    p.add_argument("--temporal", choices=["off", "flow"], default="off",
-                   help="flow-guided temporal stabilizer (default off)")
+    p.add_argument("--temporal", choices=["off", "flow"], default=StylizeConfig.temporal,
+                   help="flow: blend each frame with the previous output warped by optical flow where both "
+                        "frames see the pixel (less flicker; resets at scene cuts); off: every frame on its "
+                        f"own (default {StylizeConfig.temporal})")
     p.add_argument("--temporal-strength", type=_unit_float, default=0.5,
                    help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default 0.5)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
@@ -49,7 +52,7 @@ def _add_stylize(sub) -> None:
 
 
 def _cmd_stylize(args) -> int:
-    from vidstyle.config import EncodeConfig, StylizeConfig
+    from vidstyle.config import EncodeConfig
     from vidstyle.pipeline import stylize_video
 
     config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
