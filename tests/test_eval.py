@@ -172,3 +172,72 @@ def test_bundled_sample_ground_truth_matches_dis():
         flow = dis(frames[t], frames[t - 1])
         epe = np.linalg.norm(flow - gt.flow(t), axis=-1)[valid]
         assert epe.mean() < 0.6 and np.median(epe) < 0.35, (t, epe.mean(), np.median(epe))
+
+
+# --- style quality -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vgg_weights(tmp_path_factory) -> Path:
+    """Random VGG16 weights up to relu4_3 in the converted format (the scores' arithmetic does not
+    depend on ImageNet training; the real network is exercised by the benchmarks)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from vidstyle.models import lossnets
+
+    torch.manual_seed(0)
+    features = lossnets._vgg_features(23, batch_norm=False)
+    path = tmp_path_factory.mktemp("vgg") / "vgg.safetensors"
+    save_file({k: v.contiguous() for k, v in features.state_dict().items()}, str(path),
+              metadata={"format": lossnets._FORMAT, "loss_net": "vgg16_hed", "layers": "23"})
+    return path
+
+
+def _painting(tmp_path: Path) -> Path:
+    import cv2
+
+    rng = np.random.default_rng(3)
+    img = cv2.resize((rng.random((12, 16, 3)) * 255).astype(np.uint8), (320, 240), interpolation=cv2.INTER_NEAREST)
+    path = tmp_path / "painting.png"
+    cv2.imwrite(str(path), img[..., ::-1])
+    return path
+
+
+def test_style_scorer_scores(tmp_path, scene, vgg_weights):
+    from vidstyle.eval import StyleScorer
+    from vidstyle.train.data import load_image
+
+    _, frames, stylized = scene
+    painting = _painting(tmp_path)
+    scorer = StyleScorer(painting, weights=vgg_weights)
+    itself = load_image(painting, short_side=256)  # the scale the painting is scored at
+    assert scorer.style([itself]) < 1e-6  # the painting against itself
+    assert scorer.style([frames[0]]) > 0.05
+    assert scorer.style([frames[0], itself]) == pytest.approx(scorer.style([frames[0]]) / 2, rel=1e-5)
+    assert scorer.content([frames[0]], [frames[0]]) == 0.0
+    assert scorer.content([stylized[0]], [frames[0]]) > 0.01
+    with pytest.raises(VidstyleError, match="differ in size"):
+        scorer.content([frames[0][:32]], [frames[0]])
+    with pytest.raises(VidstyleError, match="no frames"):
+        scorer.style([])
+
+
+def test_cli_eval_with_painting(tmp_path, scene, vgg_weights):
+    import os
+
+    folder, _, _ = scene
+    painting = _painting(tmp_path)
+    env = dict(os.environ, VIDSTYLE_LOSS_WEIGHTS=str(vgg_weights))
+    args = [sys.executable, "-m", "vidstyle", "eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"),
+            "--max-frames", "5", "--flow-preset", "fast", "--painting", str(painting), "--style-every", "2"]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    style = json.loads(proc.stdout)["style"]
+    assert style["frames_scored"] == 3 and style["every"] == 2 and style["loss_net"] == "vgg16_hed"
+    for key in ("style_loss", "content_loss", "input_style_loss"):
+        assert isinstance(style[key], float) and style[key] >= 0, key
+    assert style["content_loss"] > 0  # the stylized clip is not the input
+    proc = subprocess.run(args[:-4] + ["--painting", str(tmp_path / "missing.png")], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, env=env)
+    assert proc.returncode == 1 and "painting not found" in proc.stderr and proc.stderr.strip().count("\n") == 0

@@ -8,7 +8,11 @@ three channels, as in the authors' code), then over pairs. Lower is more stable;
 measurement on the input frames themselves is what a perfectly consistent stylization would reach
 (the floor).
 
-``vidstyle eval INPUT STYLIZED`` prints the result as JSON.
+Style quality (:class:`StyleScorer`): the relative Gram style loss of the stylized frames against
+the painting and their content loss against the input frames, under the loss network the styles
+are trained with (Gatys et al. 2015), at one fixed scale so that numbers compare across videos.
+
+``vidstyle eval INPUT STYLIZED [--painting IMG]`` prints the result as JSON.
 """
 from __future__ import annotations
 
@@ -248,14 +252,112 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     return result
 
 
+# --- style quality ---------------------------------------------------------------------------
+
+#: frames and painting are both resized to this shorter side before scoring (as in training,
+#: where the painting is seen at the crop size)
+STYLE_SCORE_SIZE = 256
+
+
+class StyleScorer:
+    """Style and content losses of stylized frames, as the training losses define them.
+
+    Args:
+        painting: the style image.
+        loss_net: loss network name (``vidstyle.models.lossnets``; default the training default).
+        size: frames and painting are resized to this shorter side (pixels).
+        weights: converted loss-network weights (else the installed package provides them).
+
+    ``style(frames)`` is the mean relative Gram loss summed over the network's default style layers;
+    ``content(stylized, inputs)`` the mean relative feature loss at its content layers. Both are
+    unweighted, so 0 is a perfect match and the scale matches ``vidstyle train``'s held-out losses.
+    """
+
+    def __init__(self, painting: str | Path, *, loss_net: str = "vgg16_hed", size: int = STYLE_SCORE_SIZE,
+                 weights: str | Path | None = None):
+        import torch
+
+        from vidstyle.models.lossnets import default_layers, load_loss_network
+        from vidstyle.train.data import load_style_image
+        from vidstyle.train.losses import gram_matrix
+
+        self.loss_net, self.size = loss_net, size
+        style_layers, self.content_layers = default_layers(loss_net)
+        self.style_layers = {k: 1.0 for k in style_layers}
+        self.net = load_loss_network(loss_net, list(style_layers) + list(self.content_layers), weights=weights).eval()
+        with torch.no_grad():
+            feats = self.net(load_style_image(painting, size), list(style_layers))
+            self.targets = {k: gram_matrix(v) for k, v in feats.items()}
+
+    def _features(self, img: np.ndarray, layers) -> dict:
+        from vidstyle.frames import images_to_tensor
+
+        _check_image(img, "frame")
+        h, w = img.shape[:2]
+        f = self.size / min(h, w)
+        small = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))),
+                           interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+        return self.net(images_to_tensor(small[None]), list(layers))
+
+    def style(self, frames: Iterable[np.ndarray]) -> float:
+        """Mean style loss of uint8 RGB (H, W, 3) frames against the painting."""
+        import torch
+
+        from vidstyle.train.losses import style_loss
+
+        losses = []
+        with torch.no_grad():
+            for img in frames:
+                losses.append(float(style_loss(self._features(img, self.style_layers), self.targets,
+                                               self.style_layers)))
+        if not losses:
+            raise VidstyleError("no frames to score")
+        return float(np.mean(losses))
+
+    def content(self, stylized: Iterable[np.ndarray], inputs: Iterable[np.ndarray]) -> float:
+        """Mean content loss of stylized frames against the input frames they were made from."""
+        import torch
+
+        from vidstyle.train.losses import content_loss
+
+        losses = []
+        with torch.no_grad():
+            for out, src in zip(stylized, inputs):
+                if out.shape != src.shape:
+                    raise VidstyleError(f"stylized frame {out.shape[1]}x{out.shape[0]} and input frame "
+                                        f"{src.shape[1]}x{src.shape[0]} differ in size")
+                losses.append(float(content_loss(self._features(out, self.content_layers),
+                                                 self._features(src, self.content_layers), self.content_layers)))
+        if not losses:
+            raise VidstyleError("no frames to score")
+        return float(np.mean(losses))
+
+
+def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: str | Path, *,
+                   every: int = 4, max_frames: int | None = None, loss_net: str = "vgg16_hed") -> dict:
+    """Style loss (vs ``painting``) and content loss (vs the input) of every ``every``-th frame."""
+    if not Path(painting).is_file():
+        raise VidstyleError(f"painting not found: {painting}")
+    scorer = StyleScorer(painting, loss_net=loss_net)
+    pairs = [(out, src) for i, (src, out) in enumerate(zip(read_frames(input_path, max_frames),
+                                                           read_frames(stylized_path, max_frames)))
+             if i % every == 0]
+    outs, srcs = [p[0] for p in pairs], [p[1] for p in pairs]
+    return {"painting": str(painting), "loss_net": loss_net, "size": scorer.size, "frames_scored": len(pairs),
+            "every": every, "style_loss": scorer.style(outs), "content_loss": scorer.content(outs, srcs),
+            "input_style_loss": scorer.style(srcs)}
+
+
 # --- command line ----------------------------------------------------------------------------
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``vidstyle eval INPUT STYLIZED``."""
     p = subparsers.add_parser(
-        "eval", help="measure temporal consistency (warping error) of a stylized video",
-        description="Print the warping error (Lai et al. 2018) of STYLIZED given INPUT's motion, as JSON.")
+        "eval", help="measure temporal consistency (warping error) and style quality of a stylized video",
+        description="Print the warping error (Lai et al. 2018) of STYLIZED given INPUT's motion, as JSON; "
+                    "with --painting also its style loss against the painting and content loss against "
+                    "INPUT (Gram and feature losses of the training loss network).")
     p.add_argument("input", help="the original video")
     p.add_argument("stylized", help="the stylized video made from it (same frames)")
     p.add_argument("--long-term", type=int, metavar="K", help="also compare frame t with frame t-K (K >= 2)")
@@ -263,6 +365,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_positive_int, metavar="N", help="evaluate only the first N frames")
     p.add_argument("--flow-preset", default="medium", choices=["ultrafast", "fast", "medium"],
                    help="DIS optical flow preset (default medium)")
+    p.add_argument("--painting", metavar="IMAGE",
+                   help="also score style quality against this painting (style loss; content loss vs INPUT; "
+                        "the input's own style loss as the reference)")
+    p.add_argument("--style-every", type=_positive_int, default=4, metavar="N",
+                   help="score style on every Nth frame (default 4)")
+    p.add_argument("--loss-net", default="vgg16_hed", help="loss network for the style scores (default vgg16_hed)")
     p.set_defaults(func=_cmd_eval)
     return p
 
@@ -270,5 +378,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def _cmd_eval(args) -> int:
     result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
                              max_frames=args.max_frames, preset=args.flow_preset)
+    if args.painting:
+        result["style"] = evaluate_style(args.input, args.stylized, args.painting, every=args.style_every,
+                                         max_frames=args.max_frames, loss_net=args.loss_net)
     print(json.dumps(result, indent=2))
     return 0
