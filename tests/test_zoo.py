@@ -1,4 +1,6 @@
 """Every bundled style's meta is checked against the real weights file and network."""
+import re
+
 import pytest
 import torch
 
@@ -38,7 +40,9 @@ def test_meta_matches_the_real_model(entry):
             assert measured[key] == pytest.approx(expected[key], abs=1e-3)
     assert info.train_command.startswith("vidstyle train ")
     assert f"--steps {style.meta['steps']}" in info.train_command
-    assert "--style-weight 2 " in info.train_command and "--temporal-weight 100" in info.train_command
+    # every recipe option the meta states is in the recorded command (loss weights, temporal weight)
+    for option in re.findall(r"--(?:style|tv|temporal)-weight \S+", style.meta["recipe"]):
+        assert option + " " in info.train_command + " ", option
     # a bundled style resolves by name (a multi-style network by a blend of its styles) and stylizes
     names = info.style_names
     choice = resolve_style(names[0] if n == 1 else "mix:" + ",".join(f"{k}=1" for k in names))
