@@ -35,6 +35,9 @@ from vidstyle.train.loop import LossComputer
 from vidstyle.train.optimize import optimize_image
 
 
+_OPTIMISED: dict[tuple, tuple[torch.Tensor, float]] = {}  # optimisation results, reused across models
+
+
 def _model_and_style(spec: str) -> tuple[str, str | None]:
     if ".safetensors:" in spec:
         path, _, name = spec.partition(".safetensors:")
@@ -86,12 +89,18 @@ def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt
         load_loss_network(train_net, list(cfg["style_layers"]) + list(cfg["content_layers"]),
                           weights=loss_weights.get(train_net), device=device),
         list(cfg["content_layers"]), dict(cfg["style_layers"]), [style])
-    t0 = time.perf_counter()
-    optimised, _ = optimize_image(photos, train_losses, steps=opt_steps, optimizer="lbfgs",
-                                  content_weight=float(cfg.get("content_weight", 1.0)),
-                                  style_weight=float(cfg.get("style_weight", 1.0)),
-                                  tv_weight=float(cfg.get("tv_weight", 0.0)))
-    opt_seconds = time.perf_counter() - t0
+    # models that share the painting, photos, losses and weights share the optimisation reference
+    key = (str(Path(painting).resolve()), train_net, style_size, size, len(held), opt_steps,
+           tuple(cfg["content_layers"]), tuple(sorted(dict(cfg["style_layers"]).items())),
+           float(cfg.get("content_weight", 1.0)), float(cfg.get("style_weight", 1.0)), float(cfg.get("tv_weight", 0.0)))
+    if key not in _OPTIMISED:
+        t0 = time.perf_counter()
+        optimised, _ = optimize_image(photos, train_losses, steps=opt_steps, optimizer="lbfgs",
+                                      content_weight=float(cfg.get("content_weight", 1.0)),
+                                      style_weight=float(cfg.get("style_weight", 1.0)),
+                                      tv_weight=float(cfg.get("tv_weight", 0.0)))
+        _OPTIMISED[key] = (optimised, time.perf_counter() - t0)
+    optimised, opt_seconds = _OPTIMISED[key]
 
     result = {"model": path, "style": names[index], "painting": str(painting), "train_loss_net": train_net,
               "photos": len(held), "size": size, "opt_steps": opt_steps, "opt_seconds": round(opt_seconds, 1),
@@ -111,6 +120,12 @@ def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt
     return result
 
 
+def _label(r: dict) -> str:
+    """The model file's name, plus the style for a multi-style file (``light_mix: the_scream``)."""
+    stem = Path(r["model"]).stem
+    return r["style"] if stem == r["style"] else stem if stem.startswith(r["style"]) else f"{stem}: {r['style']}"
+
+
 def markdown(results: list[dict]) -> str:
     lines = ["| style | loss network | FF style | opt. style | FF / opt. style | FF content | opt. content |",
              "|---|---|---:|---:|---:|---:|---:|"]
@@ -118,7 +133,7 @@ def markdown(results: list[dict]) -> str:
         for name, s in r["scores"].items():
             tag = name + (" (training)" if s["trained_with"] else " (held-out net)")
             ff, op = s["feed_forward"], s["optimisation"]
-            lines.append(f"| {r['style']} | {tag} | {ff['style']:.3f} | {op['style']:.3f} | {s['style_ratio']:.2f} "
+            lines.append(f"| {_label(r)} | {tag} | {ff['style']:.3f} | {op['style']:.3f} | {s['style_ratio']:.2f} "
                          f"| {ff['content']:.3f} | {op['content']:.3f} |")
     r0 = results[0] if results else {}
     lines.append("")

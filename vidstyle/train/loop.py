@@ -367,6 +367,11 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     content = ContentImages(train_files, config.image_size)
     style_images = [load_style_image(p, config.resolved_style_size(), device) for p in config.styles]
     held = held_out_tensor(held_files, config.image_size, device)
+    temporal = _temporal_api() if config.temporal_weight > 0 else None
+    video_pairs = None
+    if temporal is not None and config.temporal_videos and config.video_fraction > 0:
+        # real consecutive frames with DIS flow at the crop size (cached per video, outside the package)
+        video_pairs = temporal.VideoPairs(config.temporal_videos, size=config.image_size)
 
     content_layers, style_layers = config.layers()
     lossnet = load_loss_network(config.loss_net, list(style_layers) + content_layers, weights=config.loss_weights,
@@ -390,11 +395,6 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         if start > config.steps:
             raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}")
 
-    temporal = _temporal_api() if config.temporal_weight > 0 else None
-    video_pairs = None
-    if temporal is not None and config.temporal_videos and config.video_fraction > 0:
-        # real consecutive frames with DIS flow at the crop size (cached per video, outside the package)
-        video_pairs = temporal.VideoPairs(config.temporal_videos, size=config.image_size)
     previews: list[Path] = []
     bar = None
     if progress:
@@ -411,8 +411,9 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         net.set_style(_one_hot(style_index, num_styles))
         with autocast(device, dtype):
             if temporal is not None:
-                # frame t-1 = the crop, frame t = the crop seen by a slightly moved camera (exact flow);
-                # the perceptual losses apply to frame t, the temporal loss ties the two outputs
+                # synthetic pairs (frame t-1 = the crop, frame t = the crop seen by a slightly moved
+                # camera, exact flow) and real video frames; the perceptual losses apply to frame t,
+                # the temporal loss ties the two outputs
                 prev, x, flow, mask = temporal_batch(x, g, video_pairs, config.video_fraction)
                 x = x.contiguous(memory_format=memory_format)
                 prev = prev.contiguous(memory_format=memory_format)
