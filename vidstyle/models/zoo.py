@@ -153,7 +153,7 @@ _RECIPE = ("vidstyle train --arch standard --image-size 256 --batch-size 8 --sty
 
 
 _LIGHT_RECIPE = ("vidstyle train --arch light --image-size 128 --batch-size 4 --style-weight 2 --tv-weight 0.001 "
-                 "--temporal-weight 100 --steps 1200 (the 2-core CPU, fp32, about 20 minutes)")
+                 "--temporal-weight 100 --steps 1200 (the 2-core CPU, fp32, 14-27 minutes)")
 
 
 class Styles(Enum):
