@@ -187,6 +187,12 @@ class Styles(Enum):
     LIGHT_WOMAN_WITH_HAT = BundledStyle("light_woman_with_hat.safetensors", "light_net", dict(
         painting="Woman with a Hat", artist="Henri Matisse", year="1905", recipe=_LIGHT_RECIPE, steps=1200,
         num_params=98_003, held_out={"content": 0.578, "style": 1.38}))
+    LIGHT_SHIPWRECK = BundledStyle("light_shipwreck.safetensors", "light_net", dict(
+        painting="The Shipwreck", artist="J. M. W. Turner", year="1805", recipe=_LIGHT_RECIPE, steps=1200,
+        num_params=98_003, held_out={"content": 0.287, "style": 8.523}))
+    LIGHT_MONDRIAN = BundledStyle("light_mondrian.safetensors", "light_net", dict(
+        painting="Composition", artist="Piet Mondrian", year="unknown", recipe=_LIGHT_RECIPE, steps=1200,
+        num_params=98_003, held_out={"content": 0.502, "style": 2.454}))
     #: the multi-style network: one value per style, in the file's order (blend with mix:a=0.7,b=0.3)
     LIGHT_MIX = BundledStyle("light_mix.safetensors", "light_net", dict(
         styles=("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms"),
