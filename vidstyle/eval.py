@@ -376,6 +376,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_eval(args) -> int:
+    if args.painting and not Path(args.painting).is_file():  # before the (slow) warping error
+        raise VidstyleError(f"painting not found: {args.painting}")
     result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
                              max_frames=args.max_frames, preset=args.flow_preset)
     if args.painting:
