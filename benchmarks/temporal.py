@@ -63,6 +63,12 @@ SETS = {
                              ROOT / "vidstyle/models/styles/light_woman_with_hat.safetensors", "light",
                              "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`",
                              "woman_with_hat.jpg"),
+    "light_shipwreck": (ROOT / "benchmarks/models/light_shipwreck_t0.safetensors",
+                        ROOT / "vidstyle/models/styles/light_shipwreck.safetensors", "light",
+                        "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`", "shipwreck.jpg"),
+    "light_mondrian": (ROOT / "benchmarks/models/light_mondrian_t0.safetensors",
+                       ROOT / "vidstyle/models/styles/light_mondrian.safetensors", "light",
+                       "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`", "mondrian.jpg"),
     "light_starry_night_video": (ROOT / "benchmarks/models/light_starry_night_t0.safetensors",
                                  ROOT / "benchmarks/models/light_starry_night_video.safetensors", "light",
                                  "same recipe, seed and number of steps; (b) adds `--temporal-weight 100` with half "
