@@ -284,12 +284,14 @@ class StyleScorer:
         self.loss_net, self.size = loss_net, size
         style_layers, self.content_layers = default_layers(loss_net)
         self.style_layers = {k: 1.0 for k in style_layers}
-        self.net = load_loss_network(loss_net, list(style_layers) + list(self.content_layers), weights=weights).eval()
+        self.taps = list(dict.fromkeys(list(style_layers) + list(self.content_layers)))
+        self.net = load_loss_network(loss_net, self.taps, weights=weights).eval()
         with torch.no_grad():
             feats = self.net(load_style_image(painting, size), list(style_layers))
             self.targets = {k: gram_matrix(v) for k, v in feats.items()}
 
-    def _features(self, img: np.ndarray, layers) -> dict:
+    def _features(self, img: np.ndarray) -> dict:
+        """Every tap (style and content layers) of one frame resized to :attr:`size`, in one pass."""
         from vidstyle.frames import images_to_tensor
 
         _check_image(img, "frame")
@@ -297,40 +299,42 @@ class StyleScorer:
         f = self.size / min(h, w)
         small = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))),
                            interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-        return self.net(images_to_tensor(small[None]), list(layers))
+        return self.net(images_to_tensor(small[None]), self.taps)
+
+    def scores(self, stylized: Iterable[np.ndarray], inputs: Iterable[np.ndarray] | None = None) -> dict:
+        """Mean ``style_loss`` of uint8 RGB (H, W, 3) frames against the painting; with ``inputs``
+        (the frames they were made from) also ``content_loss`` and the inputs' own ``input_style_loss``.
+        Each frame goes through the loss network once."""
+        import torch
+
+        from vidstyle.train.losses import content_loss, style_loss
+
+        sums, n = {"style_loss": 0.0, "content_loss": 0.0, "input_style_loss": 0.0}, 0
+        pairs = zip(stylized, inputs) if inputs is not None else ((out, None) for out in stylized)
+        with torch.no_grad():
+            for out, src in pairs:
+                fo = self._features(out)
+                sums["style_loss"] += float(style_loss(fo, self.targets, self.style_layers))
+                if src is not None:
+                    if out.shape != src.shape:
+                        raise VidstyleError(f"stylized frame {out.shape[1]}x{out.shape[0]} and input frame "
+                                            f"{src.shape[1]}x{src.shape[0]} differ in size")
+                    fs = self._features(src)
+                    sums["content_loss"] += float(content_loss(fo, fs, self.content_layers))
+                    sums["input_style_loss"] += float(style_loss(fs, self.targets, self.style_layers))
+                n += 1
+        if not n:
+            raise VidstyleError("no frames to score")
+        means = {k: v / n for k, v in sums.items()}
+        return means if inputs is not None else {"style_loss": means["style_loss"]}
 
     def style(self, frames: Iterable[np.ndarray]) -> float:
         """Mean style loss of uint8 RGB (H, W, 3) frames against the painting."""
-        import torch
-
-        from vidstyle.train.losses import style_loss
-
-        losses = []
-        with torch.no_grad():
-            for img in frames:
-                losses.append(float(style_loss(self._features(img, self.style_layers), self.targets,
-                                               self.style_layers)))
-        if not losses:
-            raise VidstyleError("no frames to score")
-        return float(np.mean(losses))
+        return self.scores(frames)["style_loss"]
 
     def content(self, stylized: Iterable[np.ndarray], inputs: Iterable[np.ndarray]) -> float:
         """Mean content loss of stylized frames against the input frames they were made from."""
-        import torch
-
-        from vidstyle.train.losses import content_loss
-
-        losses = []
-        with torch.no_grad():
-            for out, src in zip(stylized, inputs):
-                if out.shape != src.shape:
-                    raise VidstyleError(f"stylized frame {out.shape[1]}x{out.shape[0]} and input frame "
-                                        f"{src.shape[1]}x{src.shape[0]} differ in size")
-                losses.append(float(content_loss(self._features(out, self.content_layers),
-                                                 self._features(src, self.content_layers), self.content_layers)))
-        if not losses:
-            raise VidstyleError("no frames to score")
-        return float(np.mean(losses))
+        return self.scores(stylized, inputs)["content_loss"]
 
 
 def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: str | Path, *,
@@ -344,8 +348,7 @@ def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: 
              if i % every == 0]
     outs, srcs = [p[0] for p in pairs], [p[1] for p in pairs]
     return {"painting": str(painting), "loss_net": loss_net, "size": scorer.size, "frames_scored": len(pairs),
-            "every": every, "style_loss": scorer.style(outs), "content_loss": scorer.content(outs, srcs),
-            "input_style_loss": scorer.style(srcs)}
+            "every": every, **scorer.scores(outs, srcs)}
 
 
 # --- command line ----------------------------------------------------------------------------
