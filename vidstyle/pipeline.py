@@ -349,6 +349,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     with _sigterm_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
+        expect = getattr(stylizer, "expect_frames", None)
+        if expect is not None:  # a long run may pick a compiled network (backend auto)
+            expect(decoder.info.frames)
         try:
             bar = _progress_bar(decoder.info.frames, progress, Path(output).name)
             decoded, styled, audio = stages.queue(), stages.queue(), stages.queue(bounded=False)

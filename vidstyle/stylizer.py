@@ -5,6 +5,7 @@ device handling, precision, padding and resizing.
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -22,6 +23,12 @@ from vidstyle.models.zoo import StyleChoice, parse_mix, resolve_style
 
 BACKENDS = ("auto", "torch", "compile", "onnx")
 
+#: With ``backend="auto"`` on a CPU with native bf16, runs announced (:meth:`Stylizer.expect_frames`)
+#: to be at least this long use ``torch.compile``: compiling takes 15-20 s the first time on 2 cores
+#: (about 2 s once inductor's cache holds the architecture) and then saves about 17 ms (light) to
+#: 110 ms (standard network) per 640x360 frame against eager bf16 (benchmarks/RESULTS.md).
+AUTO_COMPILE_MIN_FRAMES = 600
+
 
 def _onnx_available() -> bool:
     import importlib.util
@@ -38,10 +45,13 @@ class Stylizer:
         precision: ``auto|fp32|fp16|bf16`` (auto: fp16 autocast on CUDA, fp32 elsewhere).
         channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
         max_side / scale: run the network at reduced resolution and resize the output back.
-        backend: ``auto`` (ONNX Runtime on the CPU in fp32 when installed, else eager PyTorch),
+        precision: ``auto`` is fp16 autocast on CUDA, bf16 on a CPU with native bf16 (AMX or
+            AVX512-BF16: the weights are cast to bf16, the norms keep fp32 statistics) and fp32
+            elsewhere.
+        backend: ``auto`` (ONNX Runtime on the CPU in fp32 when installed, eager PyTorch in bf16
+            and on GPUs, ``torch.compile`` for long bf16 CPU runs, see :meth:`expect_frames`),
             ``torch`` (eager PyTorch), ``compile`` (``torch.compile``; compiles once per input
-            size) or ``onnx`` (ONNX Runtime, CPU and fp32 only; the fastest CPU path, see
-            benchmarks/RESULTS.md).
+            size) or ``onnx`` (ONNX Runtime, CPU and fp32 only). Measured in benchmarks/RESULTS.md.
     """
 
     def __init__(self, style: str | Path | StyleChoice, *, device: str | torch.device = "auto",
@@ -61,6 +71,8 @@ class Stylizer:
         """Wrap an in-memory network (tests, benchmarks, training previews)."""
         self = cls.__new__(cls)
         self.device = resolve_device(device)
+        if resolve_precision(precision, self.device, inference=True) is torch.bfloat16 and self.device.type == "cpu":
+            model = copy.deepcopy(model)  # its weights are cast to bf16 below; the caller's stay as they are
         info = info or ModelInfo(path="<memory>", arch="transformer", arch_args=model.arch_args,
                                  styles=[{"name": f"style{i}"} for i in range(model.num_styles)])
         self._setup(model.to(self.device).eval(), info, precision, channels_last, max_side, scale, backend)
@@ -69,14 +81,21 @@ class Stylizer:
 
     def _setup(self, model, info, precision, channels_last, max_side, scale, backend="torch") -> None:
         self.model, self.info = model, info
-        self.dtype = resolve_precision(precision, self.device)
+        self.dtype = resolve_precision(precision, self.device, inference=True)
         if backend not in BACKENDS:
             raise VidstyleError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
+        self.auto_backend = backend == "auto"
         if backend == "auto":
-            # ONNX Runtime is the fastest CPU path for these networks (benchmarks/RESULTS.md);
-            # everywhere else (GPU, bf16) eager PyTorch with channels_last.
+            # ONNX Runtime is the fastest fp32 CPU path for these networks (benchmarks/RESULTS.md);
+            # everywhere else (GPU, bf16 CPU) eager PyTorch with channels_last.
             cpu_fp32 = self.device.type == "cpu" and self.dtype is None
             backend = "onnx" if cpu_fp32 and _onnx_available() else "torch"
+        # bf16 on the CPU runs a bf16 copy of the weights rather than autocast: autocast re-casts
+        # every weight on every call and keeps the norms in fp32, which costs more than the
+        # convolutions themselves there (the norms keep fp32 statistics, see InstanceNorm2d)
+        self.cast_weights = self.device.type == "cpu" and self.dtype is torch.bfloat16
+        if self.cast_weights:
+            self.model = self.model.to(torch.bfloat16)
         if backend == "onnx":
             if self.device.type != "cpu" or self.dtype is not None:
                 raise VidstyleError("the onnx backend runs on the CPU in fp32 only (use --device cpu --precision fp32)")
@@ -90,13 +109,28 @@ class Stylizer:
 
     def _build_forward(self) -> None:
         """The callable that runs the network: the module itself, compiled, or an ORT session."""
+        self._compiled_batch = None
         if self.backend == "onnx":
             from vidstyle.export import OnnxRunner
             self._forward = OnnxRunner(self.model)  # exported with the current style mix baked in
         elif self.backend == "compile":
-            self._forward = torch.compile(self.model)
+            # static shapes: a video has one frame size, and a second shape would otherwise switch
+            # the graph to dynamic shapes (a second, slower compile); short batches are padded
+            self._forward = torch.compile(self.model, dynamic=False)
         else:
             self._forward = self.model
+
+    def expect_frames(self, frames: int | None) -> None:
+        """Announce how many frames will be stylized (None: unknown).
+
+        With ``backend="auto"`` on a CPU running bf16, a run of at least
+        :data:`AUTO_COMPILE_MIN_FRAMES` frames switches to ``torch.compile``, whose one-time
+        compilation is then repaid many times over. Nothing changes otherwise.
+        """
+        if (self.auto_backend and self.backend == "torch" and self.cast_weights and frames is not None
+                and frames >= AUTO_COMPILE_MIN_FRAMES):
+            self.backend = "compile"
+            self._build_forward()
 
     @property
     def style_names(self) -> list[str]:
@@ -121,10 +155,18 @@ class Stylizer:
         if (wh, ww) != (h, w):
             x = F.interpolate(x, size=(wh, ww), mode="bilinear", align_corners=False, antialias=wh < h)
         x, size = pad_to_multiple(x, self.model.size_multiple)
+        if self.cast_weights:
+            x = x.to(torch.bfloat16)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, self.dtype):
-            y = self._forward(x)
+        batch = x.shape[0]
+        if self.backend == "compile":
+            # one compiled graph per batch size: pad a short (last) batch with copies of its last frame
+            self._compiled_batch = self._compiled_batch or batch
+            if batch < self._compiled_batch:
+                x = torch.cat([x, x[-1:].expand(self._compiled_batch - batch, *x.shape[1:])])
+        with autocast(self.device, None if self.cast_weights else self.dtype):
+            y = self._forward(x)[:batch]
         y = crop_to(y.float(), size)
         if (wh, ww) != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)

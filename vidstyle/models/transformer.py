@@ -18,6 +18,56 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def _use_lowp_norm(x: torch.Tensor) -> bool:
+    # Only bf16 CPU inference takes the fast path: elsewhere (fp32, CUDA autocast, training, ONNX
+    # export, which must emit InstanceNormalization) the stock operator is kept as it was measured.
+    return (x.dtype == torch.bfloat16 and x.device.type == "cpu" and not torch.is_grad_enabled()
+            and not torch.onnx.is_in_onnx_export())
+
+
+def instance_norm_lowp(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
+                       eps: float = 1e-5) -> torch.Tensor:
+    """Instance norm of a bf16 (B, C, H, W) tensor, with statistics accumulated in fp32.
+
+    ``weight`` / ``bias``: (C,) or (B, C) affine parameters, or None. Returns ``x``'s dtype.
+
+    PyTorch's instance norm on the CPU reshapes to a batch norm and round-trips bf16
+    channels-last tensors through fp32 copies: about 60% of the standard network's bf16 time at
+    640x360. Here: one pass sums x and x*x per channel (fp32 accumulators), one fused
+    multiply-add applies the normalisation and the affine in a single scale and shift.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"expected a (B, C, H, W) tensor, got {tuple(x.shape)}")
+    n = x.shape[2] * x.shape[3]
+    mean = x.sum((2, 3), dtype=torch.float32) / n
+    # centre on the mean first: E[x^2] - E[x]^2 would cancel catastrophically in bf16 when a
+    # channel's mean is large against its spread
+    centred = x - mean.to(x.dtype)[:, :, None, None]
+    var = centred.square().sum((2, 3), dtype=torch.float32) / n
+    # the bf16 mean is off by its rounding error r, so the variance above is var + r^2: subtract it
+    r = mean - mean.to(x.dtype).float()
+    scale = torch.rsqrt((var - r * r).clamp_min(0.0) + eps)
+    shift = r * scale  # the centred tensor still carries -r
+    if weight is not None:
+        w = weight.float() if weight.ndim == 2 else weight.float()[None, :]
+        scale = scale * w
+        shift = shift * w
+    shift = -shift
+    if bias is not None:
+        shift = shift + (bias.float() if bias.ndim == 2 else bias.float()[None, :])
+    return torch.addcmul(shift.to(x.dtype)[:, :, None, None], centred, scale.to(x.dtype)[:, :, None, None])
+
+
+class InstanceNorm2d(nn.InstanceNorm2d):
+    """:class:`torch.nn.InstanceNorm2d` (same parameters and state-dict keys) with a fast path for
+    bf16 inference on the CPU (:func:`instance_norm_lowp`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _use_lowp_norm(x):
+            return instance_norm_lowp(x, self.weight, self.bias, self.eps)
+        return super().forward(x)
+
+
 class ConditionalInstanceNorm2d(nn.Module):
     """Instance norm with one (gamma, beta) pair per style, mixed by :attr:`style_mix`.
 
@@ -36,10 +86,14 @@ class ConditionalInstanceNorm2d(nn.Module):
         self.register_buffer("style_mix", mix, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.instance_norm(x)
         mix = self.style_mix.to(self.weight.dtype)
         gamma = mix @ self.weight  # (C,) or (B, C)
         beta = mix @ self.bias
+        if _use_lowp_norm(x):
+            if gamma.ndim == 1:
+                gamma, beta = gamma.expand(x.shape[0], -1), beta.expand(x.shape[0], -1)
+            return instance_norm_lowp(x, gamma, beta)
+        x = F.instance_norm(x)
         if gamma.ndim == 1:
             return x * gamma[None, :, None, None] + beta[None, :, None, None]
         return x * gamma[:, :, None, None] + beta[:, :, None, None]
@@ -47,7 +101,7 @@ class ConditionalInstanceNorm2d(nn.Module):
 
 def _norm(channels: int, num_styles: int) -> nn.Module:
     if num_styles == 1:
-        return nn.InstanceNorm2d(channels, affine=True)
+        return InstanceNorm2d(channels, affine=True)
     return ConditionalInstanceNorm2d(channels, num_styles)
 
 

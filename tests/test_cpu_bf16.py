@@ -1,0 +1,128 @@
+"""The bf16 CPU fast path: fp32-accurate norm statistics, precision choice, compiled networks."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import vidstyle.device as device_mod
+import vidstyle.stylizer as stylizer_mod
+from vidstyle.device import resolve_precision
+from vidstyle.models.transformer import InstanceNorm2d, TransformerNet, instance_norm_lowp, light_net
+from vidstyle.stylizer import AUTO_COMPILE_MIN_FRAMES, Stylizer
+
+CPU = torch.device("cpu")
+
+
+def _reference(x, weight, bias, eps=1e-5):
+    """fp32 instance norm of the bf16 values, then the affine: what the fast path must reproduce."""
+    y = F.instance_norm(x.float(), eps=eps)
+    w = weight.float() if weight.ndim == 2 else weight.float()[None]
+    b = bias.float() if bias.ndim == 2 else bias.float()[None]
+    return y * w[:, :, None, None] + b[:, :, None, None]
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_lowp_instance_norm_matches_fp32_statistics_even_with_large_means(per_sample):
+    g = torch.Generator().manual_seed(0)
+    # channel means 30-50x their spread: E[x^2] - E[x]^2 in low precision would lose the variance
+    mean = torch.linspace(-40, 50, 6)[None, :, None, None]
+    x = (mean + torch.randn(2, 6, 17, 23, generator=g)).to(torch.bfloat16)
+    weight = torch.rand(2, 6, generator=g) + 0.5 if per_sample else torch.rand(6, generator=g) + 0.5
+    bias = torch.randn(2, 6, generator=g) if per_sample else torch.randn(6, generator=g)
+    y = instance_norm_lowp(x, weight, bias)
+    assert y.dtype == torch.bfloat16 and y.shape == x.shape
+    ref = _reference(x, weight, bias)
+    # the bf16 output itself rounds to 2^-8 relative; the statistics must add no more than that
+    assert (y.float() - ref).abs().max() < 0.05
+    # the naive one-pass formula fails this case, so the test can tell the two apart
+    n = x.shape[2] * x.shape[3]
+    m1 = x.sum((2, 3), dtype=torch.float32) / n
+    naive_var = ((x * x).sum((2, 3), dtype=torch.float32) / n - m1 * m1).clamp_min(0)
+    assert (naive_var - x.float().var((2, 3), correction=0)).abs().max() > 0.5
+
+
+def test_lowp_norm_is_only_used_for_bf16_cpu_inference():
+    norm = InstanceNorm2d(4, affine=True)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.normal_()
+    x = torch.randn(1, 4, 8, 8) * 3 + 5
+    with torch.inference_mode():
+        assert torch.equal(norm(x), F.instance_norm(x, weight=norm.weight, bias=norm.bias))  # fp32: stock op
+        fast = norm.to(torch.bfloat16)(x.to(torch.bfloat16))
+    assert (fast.float() - _reference(x.to(torch.bfloat16), norm.weight, norm.bias)).abs().max() < 0.05
+    # with gradients (training) the stock operator runs, and backpropagates
+    xb = x.to(torch.bfloat16).requires_grad_()
+    norm(xb).float().sum().backward()
+    assert xb.grad is not None
+
+
+def test_state_dict_keys_unchanged_by_the_norm_subclass():
+    keys = set(light_net().state_dict())
+    assert "encoder.1.weight" in keys and "encoder.1.bias" in keys
+
+
+def test_auto_precision_is_bf16_for_inference_only_on_cpus_with_native_bf16(monkeypatch):
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
+    assert resolve_precision("auto", CPU, inference=True) is torch.bfloat16
+    assert resolve_precision("auto", CPU) is None  # training keeps fp32
+    assert resolve_precision("fp32", CPU, inference=True) is None
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: False)
+    assert resolve_precision("auto", CPU, inference=True) is None
+
+
+@pytest.mark.parametrize("style", ["light_starry_night", "starry_night", "mix:starry_night=0.7,the_scream=0.3"])
+def test_bf16_frames_match_fp32_frames(style):
+    """Runs on any CPU (bf16 is emulated where it is not native): what --precision bf16 produces."""
+    rng = np.random.default_rng(0)
+    img = (rng.random((72, 128, 3)) * 255).astype(np.uint8)
+    img[20:50, 30:90] = (200, 40, 30)  # a flat block with edges, like real frames have
+    bf16 = Stylizer(style, device="cpu", precision="bf16", backend="torch")
+    fp32 = Stylizer(style, device="cpu", precision="fp32", backend="torch")
+    assert bf16.cast_weights and next(bf16.model.parameters()).dtype == torch.bfloat16
+    a, b = bf16.stylize(img).astype(float), fp32.stylize(img).astype(float)
+    assert a.shape == b.shape == img.shape
+    psnr = 10 * np.log10(255.0**2 / max(((a - b) ** 2).mean(), 1e-12))
+    assert psnr > 40, psnr  # about 51 dB measured; a broken norm or cast gives under 20
+    assert np.abs(a - b).mean() < 1.5
+    assert np.abs(a - img).mean() > 5  # and the network really changed the frame
+
+
+def test_from_model_leaves_the_callers_network_in_fp32():
+    net = light_net().eval()
+    Stylizer.from_model(net, device="cpu", precision="bf16", backend="torch")
+    assert next(net.parameters()).dtype == torch.float32
+
+
+def test_expect_frames_compiles_long_auto_bf16_runs_only(monkeypatch):
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
+    built = []
+    monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: built.append(kw) or model)
+    net = light_net().eval()
+    auto = Stylizer.from_model(net, device="cpu")
+    assert (auto.backend, auto.dtype) == ("torch", torch.bfloat16)
+    auto.expect_frames(None)
+    auto.expect_frames(AUTO_COMPILE_MIN_FRAMES - 1)
+    assert auto.backend == "torch" and not built
+    auto.expect_frames(AUTO_COMPILE_MIN_FRAMES)
+    assert auto.backend == "compile" and built == [{"dynamic": False}]
+    chosen = Stylizer.from_model(net, device="cpu", backend="torch")  # the user's choice is kept
+    chosen.expect_frames(10 * AUTO_COMPILE_MIN_FRAMES)
+    assert chosen.backend == "torch"
+    fp32 = Stylizer.from_model(net, device="cpu", precision="fp32")  # fp32 CPU: ONNX Runtime stays
+    fp32.expect_frames(10 * AUTO_COMPILE_MIN_FRAMES)
+    assert fp32.backend == "onnx"
+
+
+def test_compiled_network_pads_a_short_last_batch_and_matches_eager():
+    net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
+    compiled = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile", channels_last=False)
+    eager = Stylizer.from_model(net, device="cpu", precision="fp32", backend="torch", channels_last=False)
+    x = torch.rand(3, 3, 16, 24)
+    full = compiled.stylize_tensor(x)
+    short = compiled.stylize_tensor(x[:1])  # padded to the compiled batch of 3, cut back to 1
+    assert short.shape == (1, 3, 16, 24)
+    assert torch.allclose(full, eager.stylize_tensor(x), atol=1e-5)
+    assert torch.allclose(short, full[:1], atol=1e-5)
+    assert compiled._compiled_batch == 3
+
