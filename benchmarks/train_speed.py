@@ -9,6 +9,7 @@ load average is recorded: on a shared machine other processes slow every number 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -25,8 +26,8 @@ from vidstyle.train.loop import LossComputer, TrainConfig, build_network
 
 
 def time_training(arch: str, loss_net: str, content: str, style: str, size: int, batch: int, steps: int,
-                  warmup: int, device: torch.device) -> dict:
-    dtype = resolve_precision("auto", device)
+                  warmup: int, device: torch.device, precision: str = "auto") -> dict:
+    dtype = resolve_precision(precision, device)
     style_layers, content_layers = default_layers(loss_net)
     lossnet = load_loss_network(loss_net, list(style_layers) + list(content_layers), device=device)
     losses = LossComputer(lossnet, list(content_layers), {k: 1.0 for k in style_layers},
@@ -56,7 +57,7 @@ def time_training(arch: str, loss_net: str, content: str, style: str, size: int,
     times.sort()
     median, best = times[len(times) // 2], times[0]
     # on a shared CPU the fastest step is the least disturbed estimate; the median is reported too
-    return {"arch": arch, "loss_net": loss_net, "image_size": size, "batch_size": batch, "steps": steps,
+    return {"arch": arch, "loss_net": loss_net, "precision": precision, "image_size": size, "batch_size": batch, "steps": steps,
             "images_per_s": round(batch / best, 3), "images_per_s_median": round(batch / median, 3),
             "seconds_per_step": round(best, 3), "seconds_per_step_median": round(median, 3)}
 
@@ -73,20 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--archs", default="light,standard")
     p.add_argument("--loss-nets", default="vgg16_hed,efficientnet_lite0")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precisions", default="auto", help="comma-separated: auto, fp32, bf16 (`vidstyle train --precision`)")
     p.add_argument("--out", default="benchmarks/results/train_speed.json")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     runs = []
-    for arch in args.archs.split(","):
-        for loss_net in args.loss_nets.split(","):
-            load_before = os.getloadavg()[0]
-            r = time_training(arch, loss_net, args.content, args.style, args.size, args.batch_size, args.steps,
-                              args.warmup, device)
-            r["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
-            # minutes for the default number of steps at this speed
-            r["minutes_for_default_steps"] = round(d.steps * r["seconds_per_step"] / 60, 1)
-            runs.append(r)
-            print(json.dumps(r), file=sys.stderr)
+    for arch, loss_net, precision in itertools.product(args.archs.split(","), args.loss_nets.split(","),
+                                                       args.precisions.split(",")):
+        load_before = os.getloadavg()[0]
+        r = time_training(arch, loss_net, args.content, args.style, args.size, args.batch_size, args.steps,
+                          args.warmup, device, precision)
+        r["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+        # minutes for the default number of steps at this speed
+        r["minutes_for_default_steps"] = round(d.steps * r["seconds_per_step"] / 60, 1)
+        runs.append(r)
+        print(json.dumps(r), file=sys.stderr)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     info = {"device": str(device), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),

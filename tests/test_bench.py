@@ -253,3 +253,28 @@ def test_contention_note_from_measured_share():
     _contention_note(busy)
     assert any(n.startswith(_CONTENTION) and "35%" in n for n in busy["notes"])
     assert "share of the CPU time during the run: 35%" in to_markdown(busy)
+
+
+def test_arch_of_recognises_the_builders_whatever_the_style_count():
+    from vidstyle.bench.network import arch_of
+    from vidstyle.models.transformer import TransformerNet, transformer_net
+
+    assert arch_of(light_net()) == "light" and arch_of(light_net(num_styles=4)) == "light"
+    assert arch_of(transformer_net()) == "standard"
+    assert arch_of(TransformerNet((4, 8), num_residual=1)) == "custom"
+
+
+def test_magenta_ratio_uses_trained_light_styles_by_architecture():
+    from vidstyle.bench.run import best_backend, finalize
+
+    report = _fake_report()
+    styled = dict(report["network"][0], model="light_starry_night", label="light_starry_night", arch="light",
+                  backend="compile", precision="bf16", fps=summarize([150.0]).to_dict(),
+                  ms_per_frame=summarize([6.67]).to_dict())
+    report["network"] = [styled] + report["network"]
+    ratios = finalize(report)["ratios"]
+    key = "light network light_starry_night (compile bf16) / magenta frames/s at 360p"
+    assert ratios[key] == 6.0  # the fastest light row (150 frames/s, faster than the 'light' one) vs 25
+    # the pipeline's backend: the fastest measured at the given precision
+    assert best_backend(report["network"], "light_starry_night", "cpu", precision="bf16") == "compile"
+    assert best_backend(report["network"], "light", "cpu", precision="fp32") == "onnx"

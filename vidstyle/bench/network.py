@@ -53,6 +53,17 @@ def load_network(spec: str) -> tuple[TransformerNet, str]:
     return model, choice.label
 
 
+def arch_of(model: TransformerNet) -> str:
+    """``standard`` or ``light`` when ``model`` has that architecture (any number of styles), else ``custom``."""
+    def shape(args: dict) -> dict:
+        return {k: v for k, v in args.items() if k != "num_styles"}
+
+    for name, builder in ARCHS.items():
+        if shape(BUILDERS[builder]().arch_args) == shape(model.arch_args):
+            return name
+    return "custom"
+
+
 @dataclass(frozen=True)
 class NetworkCase:
     """One network-only measurement; ``model`` is ``standard``, ``light`` or a style spec."""
@@ -169,7 +180,7 @@ def time_calls(fn: Callable[[], object], device: torch.device, *, warmup: int = 
 def run_network_case(case: NetworkCase, model: TransformerNet, *, warmup: int = 3, repeats: int = 7,
                      target_repeat_s: float = 0.25, max_seconds: float | None = 30.0) -> dict:
     """Measure one case; returns a JSON-ready dict (``status`` ``ok``, ``skipped`` or ``error``)."""
-    row = {**asdict(case), "params": count_parameters(model), "size_multiple": model.size_multiple,
+    row = {**asdict(case), "arch": arch_of(model), "params": count_parameters(model), "size_multiple": model.size_multiple,
            "threads": torch.get_num_threads()}
     reason = case.skip_reason()
     if reason:

@@ -33,7 +33,7 @@ class BenchSettings:
     clip: str | None = None
     clip_frames: int = 96
     pipeline_models: list[str] = field(default_factory=lambda: ["light"])
-    pipeline_backend: str | None = None  # None: the fastest fp32/auto backend measured for the model
+    pipeline_backend: str | None = None  # None: the fastest backend measured for the model at auto precision
     pipeline_batch: int | None = None  # None: 1 on CPU, 8 on CUDA
     temporal: bool = True  # also run the pipeline with the flow stabilizer
     warping_frames: int = 30
@@ -65,13 +65,21 @@ def network_grid(s: BenchSettings) -> list[NetworkCase]:
 
 
 def _auto_precision(device: str) -> str:
-    return "fp16" if device.startswith("cuda") else "fp32"
+    """What ``--precision auto`` gives a Stylizer on ``device`` (bf16 on CPUs with native bf16)."""
+    from vidstyle.device import resolve_device, resolve_precision
+
+    import torch
+
+    dtype = resolve_precision("auto", resolve_device(device), inference=True)
+    return {None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
 
 
-def _best_backend(rows: list[dict], model: str, device: str) -> str:
-    """Fastest backend measured for ``model`` on ``device`` at the default precision (else torch)."""
+def best_backend(rows: list[dict], model: str, device: str, precision: str | None = None) -> str:
+    """Fastest backend measured for ``model`` on ``device`` at ``precision`` (default: what auto
+    picks there), else torch."""
+    precision = precision or _auto_precision(device)
     ok = [r for r in rows if r.get("status") == "ok" and r["model"] == model and r["device"] == device
-          and r["precision"] == _auto_precision(device) and r["batch"] == 1 and not r.get("cuda_graphs")]
+          and r["precision"] == precision and r["batch"] == 1 and not r.get("cuda_graphs")]
     if not ok:
         return "torch"
     smallest = min(r["height"] * r["width"] for r in ok)
@@ -171,10 +179,11 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
     frames = max(batch, s.clip_frames // batch * batch)
     for m in s.pipeline_models:
         net, label = nets[m]
-        backend = s.pipeline_backend or _best_backend(report["network"], m, device)
+        backend = s.pipeline_backend or best_backend(report["network"], m, device)
         precision = _auto_precision(device)
         # network-only at exactly the clip's size and the pipeline's settings, for the ratio
         case = NetworkCase(m, f"clip {w}x{h}", h, w, device, precision, batch, backend != "onnx", backend)
+        _log(f"pipeline {label}: backend {backend}, precision {precision}, batch {batch}")
         net_row = run_network_case(case, net, warmup=s.warmup, repeats=s.repeats,
                                    target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
         net_row["label"] = label
@@ -269,11 +278,12 @@ def _ratios(report: dict) -> None:
                 p["fps"] / pipe[("naive serial loop", model)]["fps"], 2)
     ok = [n for n in report["network"] if n.get("status") == "ok"]
     for peer in (p for p in report["peers"] if p.get("status") == "ok"):
-        mine = [n for n in ok if n["model"] == "light" and n["device"] == "cpu" and n["batch"] == 1
+        mine = [n for n in ok if n.get("arch", n["model"]) == "light" and n["device"] == "cpu" and n["batch"] == 1
                 and n["resolution"] == peer["resolution"]]
         if mine:
             best = min(mine, key=lambda n: n["ms_per_frame"]["median"])
-            r[f"light network ({best['backend']} {best['precision']}) / magenta frames/s at {peer['resolution']}"] = \
+            r[f"light network {best['model']} ({best['backend']} {best['precision']}) / magenta frames/s at "
+              f"{peer['resolution']}"] = \
                 round(best["fps"]["median"] / peer["fps"]["median"], 2)
     warp = {w["name"]: w for w in report["warping"] if w.get("status") == "ok"}
     mag = next((w for n, w in warp.items() if n.startswith("magenta")), None)
