@@ -76,8 +76,9 @@ def network_ms(style: str, extra: list[str], video: Path, frames: int = 30) -> f
     from vidstyle.stylizer import Stylizer
 
     kwargs = dict(device="cpu", channels_last="--no-channels-last" not in extra)
-    if "--backend" in extra:
-        kwargs.update(backend=extra[extra.index("--backend") + 1], precision="fp32")
+    for flag in ("--backend", "--precision"):
+        if flag in extra:
+            kwargs[flag[2:]] = extra[extra.index(flag) + 1]
     stylizer = Stylizer(style, **kwargs)
     w, h = (int(v) for v in SIZE.split("x"))
     with av.open(str(video)) as c:
@@ -126,9 +127,10 @@ def main() -> int:
     import torch
 
     configs = {  # name -> extra `vidstyle live` arguments
-        "default (auto: ONNX Runtime on CPU)": [],
-        "torch (channels_last)": ["--backend", "torch"],
-        "torch, no channels_last": ["--backend", "torch", "--no-channels-last"],
+        # auto: eager bf16 on CPUs with native bf16 (AMX / AVX512-BF16), else ONNX Runtime fp32
+        "default (auto)": [],
+        "ONNX Runtime fp32": ["--backend", "onnx", "--precision", "fp32"],
+        "torch fp32 (channels_last)": ["--backend", "torch", "--precision", "fp32"],
     }
     with tempfile.TemporaryDirectory() as tmp:
         style, model_desc = fastest_model(Path(tmp))

@@ -29,7 +29,8 @@ def _add_stylize(sub) -> None:
     p.add_argument("--batch", type=_positive_int, default=4, help="frames per network call (default 4)")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "compile", "onnx"],
-                   help="network runtime (auto: ONNX Runtime on the CPU in fp32 when installed, else PyTorch)")
+                   help="network runtime (auto: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 and on "
+                        "GPUs, torch.compile for bf16 CPU runs of 600 frames or more)")
     p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this many pixels")
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the input size")
     p.add_argument("--start", type=float, help="start time in seconds")

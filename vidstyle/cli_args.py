@@ -29,4 +29,5 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
     """``--device`` and ``--precision``, resolved later by :mod:`vidstyle.device`."""
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto = cuda, mps, cpu)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
-                   help="network precision (auto: fp16 autocast on CUDA, fp32 elsewhere)")
+                   help="network precision (auto: fp16 autocast on CUDA, bf16 on CPUs with native bf16 such as "
+                        "AMX or AVX512-BF16, fp32 elsewhere)")

@@ -617,8 +617,8 @@ def add_parser(subparsers) -> None:
                    help="style spec (repeat for several; n/p switch between them). Default: all bundled styles")
     _add_device_args(p)
     p.add_argument("--backend", choices=["auto", "torch", "compile", "onnx"], default="auto",
-                   help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, the fastest there; "
-                        "PyTorch elsewhere), torch, compile (torch.compile) or onnx")
+                   help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
+                        "and on GPUs), torch, compile (torch.compile) or onnx")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
     p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this")
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
