@@ -311,3 +311,15 @@ def test_cleanup_after_a_signal_between_creating_and_starting_a_stage_thread():
     stages._threads.append(threading.Thread(target=lambda: None))  # created, never started
     stages.join_all()  # must not raise
     assert stages.stop.is_set() and not stages._threads[0].is_alive()
+
+
+def test_default_batch_is_one_on_the_cpu_and_four_on_gpus():
+    from types import SimpleNamespace
+
+    from vidstyle.pipeline import default_batch
+
+    assert StylizeConfig().batch is None
+    assert default_batch(SimpleNamespace(device=torch.device("cpu"))) == 1
+    assert default_batch(SimpleNamespace(device=torch.device("cuda", 0))) == 4
+    with pytest.raises(VidstyleError, match="batch must be at least 1"):
+        stylize_video("in.mp4", "out.mp4", style="starry_night", batch=0)

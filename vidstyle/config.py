@@ -21,7 +21,9 @@ class StylizeConfig:
 
     device: str = "auto"
     precision: str = "auto"
-    batch: int = 4
+    # None: 1 on the CPU, where bigger batches only add memory traffic (the standard network in bf16
+    # takes 238 ms per frame at batch 1 and 343 at batch 4, benchmarks/RESULTS.md), 4 on GPUs
+    batch: int | None = None
     channels_last: bool = True
     backend: str = "auto"
     max_side: int | None = None
