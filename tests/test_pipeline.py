@@ -313,13 +313,16 @@ def test_cleanup_after_a_signal_between_creating_and_starting_a_stage_thread():
     assert stages.stop.is_set() and not stages._threads[0].is_alive()
 
 
-def test_default_batch_is_one_on_the_cpu_and_four_on_gpus():
+def test_default_batch_is_one_only_for_full_resolution_networks_on_the_cpu():
     from types import SimpleNamespace
 
+    from vidstyle.models.transformer import light_net, transformer_net
     from vidstyle.pipeline import default_batch
 
     assert StylizeConfig().batch is None
-    assert default_batch(SimpleNamespace(device=torch.device("cpu"))) == 1
-    assert default_batch(SimpleNamespace(device=torch.device("cuda", 0))) == 4
+    cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
+    assert default_batch(SimpleNamespace(device=cpu, model=transformer_net())) == 1
+    assert default_batch(SimpleNamespace(device=cpu, model=light_net())) == 4
+    assert default_batch(SimpleNamespace(device=gpu, model=transformer_net())) == 4
     with pytest.raises(VidstyleError, match="batch must be at least 1"):
         stylize_video("in.mp4", "out.mp4", style="starry_night", batch=0)

@@ -21,8 +21,8 @@ class StylizeConfig:
 
     device: str = "auto"
     precision: str = "auto"
-    # None: 1 on the CPU, where bigger batches only add memory traffic (the standard network in bf16
-    # takes 238 ms per frame at batch 1 and 343 at batch 4, benchmarks/RESULTS.md), 4 on GPUs
+    # None: 4, but 1 for the standard network on the CPU, whose full-resolution activations
+    # outgrow the caches in a batch (vidstyle.pipeline.default_batch)
     batch: int | None = None
     channels_last: bool = True
     backend: str = "auto"

@@ -273,9 +273,19 @@ def _make_stylizer(style, config: StylizeConfig):
 
 
 def default_batch(stylizer) -> int:
-    """Frames per network call when none is given: 1 on the CPU, 4 on GPUs (see StylizeConfig.batch)."""
+    """Frames per network call when none is given (see StylizeConfig.batch).
+
+    4 on GPUs and for networks that run at reduced resolution (the light one: on the CPU, a batch
+    amortises the thread hand-offs that the flow and encode stages otherwise interrupt); 1 on the
+    CPU for networks with full-resolution layers (the standard one), whose activations for a batch
+    of 4 640x360 frames (about 60 MB in bf16) no longer fit in the caches. Measured end to end on
+    cutbunny.mp4 in benchmarks/RESULTS.md.
+    """
     device = getattr(stylizer, "device", None)
-    return 1 if device is None or getattr(device, "type", "cpu") == "cpu" else 4
+    if device is not None and getattr(device, "type", "cpu") != "cpu":
+        return 4
+    model = getattr(stylizer, "model", None)
+    return 1 if getattr(model, "shuffle", 2) == 1 else 4
 
 
 def _make_stabilizer(config: StylizeConfig):
