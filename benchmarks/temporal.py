@@ -68,11 +68,11 @@ SETS = {
                         "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`", "shipwreck.jpg"),
     "light_mondrian": (ROOT / "benchmarks/models/light_mondrian_t0.safetensors",
                        ROOT / "vidstyle/models/styles/light_mondrian.safetensors", "light",
-                       "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`", "mondrian.jpg"),
-    "light_mondrian_tw300": (ROOT / "benchmarks/models/light_mondrian_t0.safetensors",
-                             ROOT / "benchmarks/models/light_mondrian_tw300.safetensors", "light",
-                             "same recipe, seed and number of steps; (b) adds `--temporal-weight 300` (tried in the "
-                             "fourth session against the bundled weight 100)", "mondrian.jpg"),
+                       "same recipe, seed and number of steps; (b) adds `--temporal-weight 300`", "mondrian.jpg"),
+    "light_mondrian_tw100": (ROOT / "benchmarks/models/light_mondrian_t0.safetensors",
+                             ROOT / "benchmarks/models/light_mondrian_tw100.safetensors", "light",
+                             "same recipe, seed and number of steps; (b) adds `--temporal-weight 100` (the "
+                             "bundled recipe before weight 300 replaced it)", "mondrian.jpg"),
     "light_starry_night_video": (ROOT / "benchmarks/models/light_starry_night_t0.safetensors",
                                  ROOT / "benchmarks/models/light_starry_night_video.safetensors", "light",
                                  "same recipe, seed and number of steps; (b) adds `--temporal-weight 100` with half "
