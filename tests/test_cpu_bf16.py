@@ -126,3 +126,26 @@ def test_compiled_network_pads_a_short_last_batch_and_matches_eager():
     assert torch.allclose(short, full[:1], atol=1e-5)
     assert compiled._compiled_batch == 3
 
+
+
+def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch):
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
+
+    def broken_compile(model, **kw):
+        def run(x):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nmore detail")
+        return run
+
+    monkeypatch.setattr(stylizer_mod.torch, "compile", broken_compile)
+    net = light_net().eval()
+    auto = Stylizer.from_model(net, device="cpu")
+    auto.expect_frames(AUTO_COMPILE_MIN_FRAMES)
+    assert auto.backend == "compile"
+    img = np.zeros((32, 48, 3), np.uint8)
+    with pytest.warns(UserWarning, match="torch.compile failed .*No working C.. compiler found"):
+        out = auto.stylize(img)
+    assert out.shape == img.shape and auto.backend == "torch"
+    # an explicit --backend compile is the user's choice: its failure is not hidden
+    chosen = Stylizer.from_model(net, device="cpu", backend="compile")
+    with pytest.raises(RuntimeError, match="InvalidCxxCompiler"):
+        chosen.stylize(img)

@@ -110,6 +110,7 @@ class Stylizer:
     def _build_forward(self) -> None:
         """The callable that runs the network: the module itself, compiled, or an ORT session."""
         self._compiled_batch = None
+        self._compiled_ok = False
         if self.backend == "onnx":
             from vidstyle.export import OnnxRunner
             self._forward = OnnxRunner(self.model)  # exported with the current style mix baked in
@@ -119,6 +120,24 @@ class Stylizer:
             self._forward = torch.compile(self.model, dynamic=False)
         else:
             self._forward = self.model
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.backend == "compile" and self.auto_backend and not self._compiled_ok):
+            return self._forward(x)
+        # the first call compiles; an automatic choice must not turn a missing C++ compiler or an
+        # inductor failure into a failed run: fall back to eager PyTorch once, and say so
+        try:
+            y = self._forward(x)
+        except Exception as exc:  # noqa: BLE001 - any compiler failure; eager is always available
+            import warnings
+
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            warnings.warn(f"torch.compile failed ({first}); running the network eagerly", stacklevel=2)
+            self.backend = "torch"
+            self._build_forward()
+            return self._forward(x)
+        self._compiled_ok = True
+        return y
 
     def expect_frames(self, frames: int | None) -> None:
         """Announce how many frames will be stylized (None: unknown).
@@ -166,7 +185,7 @@ class Stylizer:
             if batch < self._compiled_batch:
                 x = torch.cat([x, x[-1:].expand(self._compiled_batch - batch, *x.shape[1:])])
         with autocast(self.device, None if self.cast_weights else self.dtype):
-            y = self._forward(x)[:batch]
+            y = self._run(x)[:batch]
         y = crop_to(y.float(), size)
         if (wh, ww) != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
