@@ -76,6 +76,11 @@ def test_output_is_the_network_applied_to_every_frame(tmp_path, model_file, mode
 
     line = result.summary()
     assert "\n" not in line and "14 frames" in line and str(out) in line and "fps" in line
+    from vidstyle.device import resolve_precision
+
+    auto = "bf16" if resolve_precision("auto", torch.device("cpu"), inference=True) else "fp32"
+    backend = "torch" if auto == "bf16" else "onnx"  # 14 frames: far below the auto-compile length
+    assert f"[cpu {auto} {backend}, batch 3]" in line
 
 
 def test_stabilizer_is_on_by_default(tmp_path, model_file):

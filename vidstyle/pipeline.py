@@ -50,10 +50,12 @@ class StylizeResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     audio: dict[int, str] = field(default_factory=dict)  # input audio track -> "copy" | "decode"
     pix_fmt: str = ""
+    network: str = ""  # how the network ran, e.g. "cpu bf16 compile, batch 4"
 
     def summary(self) -> str:
-        """One line: frames, seconds, fps, output path."""
-        return f"stylized {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps) -> {self.output}"
+        """One line: frames, seconds, fps, how the network ran, output path."""
+        how = f" [{self.network}]" if self.network else ""
+        return f"stylized {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps){how} -> {self.output}"
 
 
 class _Stopped(Exception):
@@ -272,6 +274,18 @@ def _make_stylizer(style, config: StylizeConfig):
                     max_side=config.max_side, scale=config.scale, backend=config.backend)
 
 
+def _describe(stylizer, batch: int) -> str:
+    """``cpu bf16 compile, batch 4`` for a Stylizer; what is known for other stylize_batch objects."""
+    import torch
+
+    dtype = getattr(stylizer, "dtype", None)
+    precision = {None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
+    device = getattr(stylizer, "device", None)
+    parts = [str(device) if device is not None else "", precision if device is not None else "",
+             getattr(stylizer, "backend", "")]
+    return " ".join(p for p in parts if p) + f", batch {batch}"
+
+
 def default_batch(stylizer) -> int:
     """Frames per network call when none is given (see StylizeConfig.batch).
 
@@ -389,6 +403,6 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             if bar is not None:
                 bar.close()
     seconds = time.perf_counter() - started
-    return StylizeResult(frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
+    return StylizeResult(network=_describe(stylizer, config.batch or default_batch(stylizer)),frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          pix_fmt=encoder.pix_fmt)
