@@ -42,12 +42,11 @@ class Stylizer:
     Args:
         style: a style spec (bundled name, ``.safetensors`` path, ``mix:a=0.7,b=0.3``).
         device: ``auto|cpu|cuda|cuda:N|mps``.
-        precision: ``auto|fp32|fp16|bf16`` (auto: fp16 autocast on CUDA, fp32 elsewhere).
+        precision: ``auto|fp32|fp16|bf16``; ``auto`` is fp16 autocast on CUDA, bf16 on a CPU with
+            native bf16 (AMX or AVX512-BF16: the weights are cast to bf16, the norms keep fp32
+            statistics) and fp32 elsewhere.
         channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
         max_side / scale: run the network at reduced resolution and resize the output back.
-        precision: ``auto`` is fp16 autocast on CUDA, bf16 on a CPU with native bf16 (AMX or
-            AVX512-BF16: the weights are cast to bf16, the norms keep fp32 statistics) and fp32
-            elsewhere.
         backend: ``auto`` (ONNX Runtime on the CPU in fp32 when installed, eager PyTorch in bf16
             and on GPUs, ``torch.compile`` for long bf16 CPU runs, see :meth:`expect_frames`),
             ``torch`` (eager PyTorch), ``compile`` (``torch.compile``; compiles once per input
