@@ -8,8 +8,8 @@ import torch
 
 from vidstyle.errors import VidstyleError
 from vidstyle.flow import (DISFlow, consistency_mask, create_flow_estimator, flow_numpy_to_torch, flow_to_grid,
-                           flow_torch_to_numpy, grid_to_flow, in_view_mask, motion_boundary_mask, resize_flow,
-                           valid_mask, valid_mask_numpy, warp, warp_numpy)
+                           flow_torch_to_numpy, grid_to_flow, in_view_mask, in_view_mask_numpy, motion_boundary_mask,
+                           resize_flow, valid_mask, valid_mask_numpy, warp, warp_numpy)
 
 H, W = 160, 240
 MARGIN = 40  # texture border so both frames are fully rendered
@@ -263,3 +263,4 @@ def test_numpy_and_torch_masks_agree():
         assert got.shape == (H, W) and got.dtype == np.float32
         # the two bilinear samplers differ in the last bits: only pixels right at a threshold may flip
         assert (got == ref).mean() > 0.995
+    assert np.array_equal(in_view_mask_numpy(bw), in_view_mask(flow_numpy_to_torch(bw))[0, 0].numpy() > 0)

@@ -21,7 +21,7 @@ import numpy as np
 
 from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import DISFlow
-from vidstyle.flow.occlusion import valid_mask_numpy
+from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
 
 
@@ -95,7 +95,7 @@ class FlowStabilizer:
         backward = self._dis(cur_s, prev_s)
         forward = self._dis(prev_s, cur_s)
         valid = valid_mask_numpy(backward, forward, motion_boundaries=True)
-        in_view = valid_mask_numpy(backward, None, motion_boundaries=False) > 0
+        in_view = in_view_mask_numpy(backward)
         err = cv2.absdiff(warp_numpy(prev_s, backward), cur_s).mean(-1, dtype=np.float32) / 255.0
         photometric_error = float(err[in_view].mean()) if in_view.any() else 1.0
         valid_fraction = float(valid.mean())
