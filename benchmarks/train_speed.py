@@ -57,7 +57,8 @@ def time_training(arch: str, loss_net: str, content: str, style: str, size: int,
     times.sort()
     median, best = times[len(times) // 2], times[0]
     # on a shared CPU the fastest step is the least disturbed estimate; the median is reported too
-    return {"arch": arch, "loss_net": loss_net, "precision": precision, "image_size": size, "batch_size": batch, "steps": steps,
+    return {"arch": arch, "loss_net": loss_net, "precision": precision, "image_size": size, "batch_size": batch,
+            "steps": steps,
             "images_per_s": round(batch / best, 3), "images_per_s_median": round(batch / median, 3),
             "seconds_per_step": round(best, 3), "seconds_per_step_median": round(median, 3)}
 
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--archs", default="light,standard")
     p.add_argument("--loss-nets", default="vgg16_hed,efficientnet_lite0")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--precisions", default="auto", help="comma-separated: auto, fp32, bf16 (`vidstyle train --precision`)")
+    p.add_argument("--precisions", default="auto",
+                   help="comma-separated: auto, fp32, bf16 (`vidstyle train --precision`)")
     p.add_argument("--out", default="benchmarks/results/train_speed.json")
     args = p.parse_args(argv)
     device = resolve_device(args.device)

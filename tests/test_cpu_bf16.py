@@ -127,7 +127,6 @@ def test_compiled_network_pads_a_short_last_batch_and_matches_eager():
     assert compiled._compiled_batch == 3
 
 
-
 def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch):
     monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
 

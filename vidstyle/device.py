@@ -47,9 +47,9 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 def cpu_has_native_bf16() -> bool:
     """True when this CPU multiplies bf16 matrices in hardware (AMX tiles or AVX512-BF16).
 
-    There oneDNN's bf16 convolutions run several times faster than fp32 ones (the standard network
-    at 640x360: 61 ms of convolutions in bf16 against about 500 ms in fp32 on a 2-core Xeon with
-    AMX, benchmarks/RESULTS.md); elsewhere bf16 is emulated and gains little.
+    There oneDNN's bf16 convolutions run about 4x faster than fp32 ones (the standard network at
+    640x360: 93 ms of convolutions in bf16 against 387 ms in fp32 on a 2-core Xeon with AMX,
+    benchmarks/RESULTS.md); elsewhere bf16 is emulated and gains less.
     """
     cpu = getattr(torch, "cpu", None)
     for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
@@ -87,6 +87,11 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
             raise VidstyleError("fp16 is only supported on CUDA/MPS; use --precision bf16 or fp32 on the CPU")
         return torch.float16
     return torch.bfloat16
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """The ``--precision`` name of a :func:`resolve_precision` result (``None`` is fp32)."""
+    return {None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

@@ -276,12 +276,11 @@ def _make_stylizer(style, config: StylizeConfig):
 
 def _describe(stylizer, batch: int) -> str:
     """``cpu bf16 compile, batch 4`` for a Stylizer; what is known for other stylize_batch objects."""
-    import torch
+    from vidstyle.device import precision_name
 
-    dtype = getattr(stylizer, "dtype", None)
-    precision = {None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
     device = getattr(stylizer, "device", None)
-    parts = [str(device) if device is not None else "", precision if device is not None else "",
+    parts = [str(device) if device is not None else "",
+             precision_name(getattr(stylizer, "dtype", None)) if device is not None else "",
              getattr(stylizer, "backend", "")]
     return " ".join(p for p in parts if p) + f", batch {batch}"
 
@@ -379,6 +378,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     with _sigterm_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
+        batch = config.batch or default_batch(stylizer)
         expect = getattr(stylizer, "expect_frames", None)
         if expect is not None:  # a long run may pick a compiled network (backend auto)
             expect(decoder.info.frames)
@@ -390,8 +390,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 estimated = stages.queue()
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
                 decoded = estimated
-            stages.start("stylize", _stylize_stage, stages, stylizer, config.batch or default_batch(stylizer),
-                         stabilizer, decoded, styled)
+            stages.start("stylize", _stylize_stage, stages, stylizer, batch, stabilizer, decoded, styled)
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
                          (lambda: bar.update(1)) if bar is not None else (lambda: None))
             stages.wait()
@@ -403,6 +402,6 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             if bar is not None:
                 bar.close()
     seconds = time.perf_counter() - started
-    return StylizeResult(network=_describe(stylizer, config.batch or default_batch(stylizer)),frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
+    return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          pix_fmt=encoder.pix_fmt)

@@ -25,8 +25,8 @@ BACKENDS = ("auto", "torch", "compile", "onnx")
 
 #: With ``backend="auto"`` on a CPU with native bf16, runs announced (:meth:`Stylizer.expect_frames`)
 #: to be at least this long use ``torch.compile``: compiling takes 15-20 s the first time on 2 cores
-#: (about 2 s once inductor's cache holds the architecture) and then saves about 17 ms (light) to
-#: 110 ms (standard network) per 640x360 frame against eager bf16 (benchmarks/RESULTS.md).
+#: (about 2 s once inductor's cache holds the architecture) and then saves about 19 ms (light) to
+#: 94 ms (standard network) per 640x360 frame against eager bf16 (benchmarks/RESULTS.md).
 AUTO_COMPILE_MIN_FRAMES = 600
 
 

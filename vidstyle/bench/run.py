@@ -66,12 +66,9 @@ def network_grid(s: BenchSettings) -> list[NetworkCase]:
 
 def _auto_precision(device: str) -> str:
     """What ``--precision auto`` gives a Stylizer on ``device`` (bf16 on CPUs with native bf16)."""
-    from vidstyle.device import resolve_device, resolve_precision
+    from vidstyle.device import precision_name, resolve_device, resolve_precision
 
-    import torch
-
-    dtype = resolve_precision("auto", resolve_device(device), inference=True)
-    return {None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
+    return precision_name(resolve_precision("auto", resolve_device(device), inference=True))
 
 
 def best_backend(rows: list[dict], model: str, device: str, precision: str | None = None) -> str:

@@ -33,8 +33,9 @@ def instance_norm_lowp(x: torch.Tensor, weight: torch.Tensor | None, bias: torch
 
     PyTorch's instance norm on the CPU reshapes to a batch norm and round-trips bf16
     channels-last tensors through fp32 copies: about 60% of the standard network's bf16 time at
-    640x360. Here: one pass sums x and x*x per channel (fp32 accumulators), one fused
-    multiply-add applies the normalisation and the affine in a single scale and shift.
+    640x360. Here: per-channel sums with fp32 accumulators (the mean, then the squares of the
+    centred values), and one fused multiply-add that applies the normalisation and the affine as
+    a single scale and shift.
     """
     if x.ndim != 4:
         raise ValueError(f"expected a (B, C, H, W) tensor, got {tuple(x.shape)}")
