@@ -8,8 +8,8 @@ import torch
 
 from vidstyle.errors import VidstyleError
 from vidstyle.flow import (DISFlow, consistency_mask, create_flow_estimator, flow_numpy_to_torch, flow_to_grid,
-                           flow_torch_to_numpy, grid_to_flow, in_view_mask, in_view_mask_numpy, motion_boundary_mask,
-                           resize_flow, valid_mask, valid_mask_numpy, warp, warp_numpy)
+                           flow_to_map, flow_torch_to_numpy, grid_to_flow, in_view_mask, in_view_mask_numpy,
+                           motion_boundary_mask, resize_flow, valid_mask, valid_mask_numpy, warp, warp_numpy)
 
 H, W = 160, 240
 MARGIN = 40  # texture border so both frames are fully rendered
@@ -97,6 +97,22 @@ def test_grid_flow_roundtrip_and_identity():
     assert torch.allclose(grid[0, 0, 0], torch.tensor([-1.0, -1.0])) and torch.allclose(grid[0, -1, -1], torch.ones(2))
     img = torch.rand(2, 3, 9, 13)
     assert torch.allclose(warp(img, torch.zeros(2, 2, 9, 13)), img, atol=1e-6)
+
+
+def test_flow_to_map_gives_absolute_pixel_positions_matching_the_grid():
+    flow = np.random.default_rng(2).standard_normal((7, 9, 2)).astype(np.float32) * 3
+    positions = flow_to_map(flow)
+    assert positions.shape == (7, 9, 2) and positions.dtype == np.float32
+    assert np.allclose(positions[3, 5], flow[3, 5] + (5, 3))  # (x, y): column first
+    assert np.array_equal(flow_to_map(np.zeros((2, 3, 2), np.float32))[1, 2], [2.0, 1.0])
+    # the same positions as torch's normalised grid, in pixels
+    grid = flow_to_grid(flow_numpy_to_torch(flow))[0].numpy()
+    assert np.allclose((grid + 1) / 2 * np.array([8, 6]), positions, atol=1e-5)
+    # the cached coordinates are not changed by a caller
+    positions += 100
+    assert np.array_equal(flow_to_map(np.zeros((7, 9, 2), np.float32))[0, 0], [0.0, 0.0])
+    with pytest.raises(ValueError):
+        flow_to_map(np.zeros((7, 9, 3), np.float32))
 
 
 def test_warp_integer_translation_is_a_shift():

@@ -9,7 +9,8 @@ from vidstyle.flow.estimate import (FLOW_BACKENDS, DISFlow, FlowEstimator, RAFTF
                                     register_flow_backend)
 from vidstyle.flow.occlusion import (consistency_mask, in_view_mask, in_view_mask_numpy, motion_boundary_mask,
                                      valid_mask, valid_mask_numpy)
-from vidstyle.flow.warp import (flow_numpy_to_torch, flow_to_grid, flow_torch_to_numpy, grid_to_flow, resize_flow,
+from vidstyle.flow.warp import (flow_numpy_to_torch, flow_to_grid, flow_to_map, flow_torch_to_numpy, grid_to_flow,
+                                resize_flow,
                                 warp, warp_numpy)
 from vidstyle.flow.stabilizer import FlowStabilizer, FlowState
 
@@ -17,5 +18,5 @@ __all__ = [
     "FLOW_BACKENDS", "DISFlow", "FlowEstimator", "RAFTFlow", "create_flow_estimator", "register_flow_backend",
     "consistency_mask", "in_view_mask", "in_view_mask_numpy", "motion_boundary_mask", "valid_mask", "valid_mask_numpy",
     "FlowStabilizer", "FlowState",
-    "flow_numpy_to_torch", "flow_to_grid", "flow_torch_to_numpy", "grid_to_flow", "resize_flow", "warp", "warp_numpy",
+    "flow_numpy_to_torch", "flow_to_grid", "flow_to_map", "flow_torch_to_numpy", "grid_to_flow", "resize_flow", "warp", "warp_numpy",
 ]

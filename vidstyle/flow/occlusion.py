@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import torch
 
-from vidstyle.flow.warp import pixel_coords, warp
+from vidstyle.flow.warp import flow_to_map, pixel_coords, warp
 
 
 def _check(flow: torch.Tensor, name: str = "flow") -> None:
@@ -88,10 +88,12 @@ def in_view_mask_numpy(flow: np.ndarray) -> np.ndarray:
     """:func:`in_view_mask` for an (H, W, 2) numpy flow; returns an (H, W) bool mask."""
     if flow.ndim != 3 or flow.shape[-1] != 2:
         raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
-    h, w = flow.shape[:2]
-    fx, fy = cv2.split(flow.astype(np.float32, copy=False))
-    x = fx + np.arange(w, dtype=np.float32)[None, :]
-    y = fy + np.arange(h, dtype=np.float32)[:, None]
+    return _in_view(flow_to_map(flow))
+
+
+def _in_view(positions: np.ndarray) -> np.ndarray:
+    h, w = positions.shape[:2]
+    x, y = cv2.split(positions)
     return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
 
 
@@ -106,16 +108,14 @@ def valid_mask_numpy(flow: np.ndarray, flow_reverse: np.ndarray | None = None, *
     if flow.ndim != 3 or flow.shape[-1] != 2:
         raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
     flow = flow.astype(np.float32, copy=False)
-    h, w = flow.shape[:2]
+    positions = flow_to_map(flow)
+    mask = _in_view(positions)
     fx, fy = cv2.split(flow)
-    x = fx + np.arange(w, dtype=np.float32)[None, :]
-    y = fy + np.arange(h, dtype=np.float32)[:, None]
-    mask = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
     mag2 = fx * fx + fy * fy
     if flow_reverse is not None:
         if flow_reverse.shape != flow.shape:
             raise ValueError(f"flow {flow.shape} and flow_reverse {flow_reverse.shape} differ")
-        bx, by = cv2.split(cv2.remap(flow_reverse.astype(np.float32, copy=False), x, y, cv2.INTER_LINEAR,
+        bx, by = cv2.split(cv2.remap(flow_reverse.astype(np.float32, copy=False), positions, None, cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE))
         sx, sy = fx + bx, fy + by
         mask &= sx * sx + sy * sy <= alpha * (mag2 + bx * bx + by * by) + beta

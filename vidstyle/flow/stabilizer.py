@@ -25,6 +25,15 @@ from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
 
 
+_RGB_MEAN = np.full((1, 3), 1.0 / (3 * 255.0), np.float32)
+
+
+def _mean_abs_rgb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel mean absolute RGB difference in [0, 1] of two uint8 (H, W, 3) images -> (H, W) float32.
+    (One OpenCV channel transform; numpy's mean over the last axis is ~10x slower on a frame.)"""
+    return cv2.transform(cv2.absdiff(a, b).astype(np.float32), _RGB_MEAN)
+
+
 @dataclass(frozen=True)
 class FlowState:
     """What :meth:`FlowStabilizer.apply` needs to bring the previous output onto frame t.
@@ -96,7 +105,7 @@ class FlowStabilizer:
         forward = self._dis(prev_s, cur_s)
         valid = valid_mask_numpy(backward, forward, motion_boundaries=True)
         in_view = in_view_mask_numpy(backward)
-        err = cv2.absdiff(warp_numpy(prev_s, backward), cur_s).mean(-1, dtype=np.float32) / 255.0
+        err = _mean_abs_rgb(warp_numpy(prev_s, backward), cur_s)
         photometric_error = float(err[in_view].mean()) if in_view.any() else 1.0
         valid_fraction = float(valid.mean())
         if photometric_error > self.cut_threshold or valid_fraction < self.min_valid_fraction:

@@ -7,11 +7,15 @@ Two representations, never to be confused:
 * ``grid`` (B, H, W, 2) float: absolute sampling *positions* normalised to [-1, 1] for
   ``torch.nn.functional.grid_sample`` with ``align_corners=True`` (-1 = centre of the first pixel,
   +1 = centre of the last), i.e. the same pixel-centre convention as ``cv2.remap``.
+* ``map`` (H, W, 2) float32, numpy: absolute sampling positions *in pixels*, ``cv2.remap``'s map
+  (:func:`flow_to_map`).
 
 ``warp(img_{t-1}, flow_{t->t-1})`` therefore brings frame t-1 onto frame t's pixel grid.
 The numpy form of a flow is (H, W, 2) float32, as OpenCV returns it.
 """
 from __future__ import annotations
+
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -70,6 +74,22 @@ def warp(img: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear", padding_
     return F.grid_sample(img, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
 
 
+@lru_cache(maxsize=8)
+def _pixel_coords_numpy(height: int, width: int) -> np.ndarray:
+    coords = np.dstack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)))
+    coords.setflags(write=False)  # shared between calls
+    return coords
+
+
+def flow_to_map(flow: np.ndarray) -> np.ndarray:
+    """Displacement ``flow`` (H, W, 2) in pixels -> ``map`` (H, W, 2) float32 of absolute source
+    positions in pixels (x, y), the one-array map that ``cv2.remap`` takes (faster than two planes).
+    """
+    if flow.ndim != 3 or flow.shape[-1] != 2:
+        raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
+    return cv2.add(flow.astype(np.float32, copy=False), _pixel_coords_numpy(*flow.shape[:2]))
+
+
 def warp_numpy(img: np.ndarray, flow: np.ndarray, padding_mode: str = "border",
                interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """``cv2.remap`` equivalent of :func:`warp` for one image.
@@ -85,12 +105,10 @@ def warp_numpy(img: np.ndarray, flow: np.ndarray, padding_mode: str = "border",
         raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
     if img.shape[:2] != flow.shape[:2]:
         raise ValueError(f"img {img.shape} does not match flow {flow.shape}")
-    h, w = flow.shape[:2]
-    map_x = flow[..., 0].astype(np.float32) + np.arange(w, dtype=np.float32)[None, :]
-    map_y = flow[..., 1].astype(np.float32) + np.arange(h, dtype=np.float32)[:, None]
     # Note: cv2's BORDER_REFLECT repeats the edge pixel, torch's "reflection" (align_corners=True)
     # does not; only "border" and "zeros" are exactly equivalent.
-    return cv2.remap(img, map_x, map_y, interpolation, borderMode=_PADDING_TO_CV2[padding_mode], borderValue=0)
+    return cv2.remap(img, flow_to_map(flow), None, interpolation, borderMode=_PADDING_TO_CV2[padding_mode],
+                     borderValue=0)
 
 
 def flow_numpy_to_torch(flow: np.ndarray, device=None) -> torch.Tensor:
@@ -116,6 +134,5 @@ def resize_flow(flow: np.ndarray, size: tuple[int, int], interpolation: int = cv
     if (h, w) == (height, width):
         return flow
     out = cv2.resize(flow, (width, height), interpolation=interpolation)
-    out[..., 0] *= width / w
-    out[..., 1] *= height / h
+    out *= np.array([width / w, height / h], dtype=out.dtype)  # one contiguous pass, not two strided ones
     return out
