@@ -10,6 +10,13 @@ For each model (and its painting), on the fixed held-out photos of the content f
 are both scored with the unweighted style and content losses of the training loss network, and of
 other loss networks not used in training (``--eval-nets``). Writes JSON and a Markdown table.
 
+"At comparable content loss": the networks stay closer to the photo than the optimisation with the
+training weights does (lower content loss), which makes the plain ratio of style losses unfair to
+them. So the optimisation is also run with the content weight raised (x2, x4, ... until its content
+loss falls below the network's; lowered when it is already below), and its style loss *at the network's content loss* is read off
+that trade-off curve (log-log interpolation between the two runs that bracket it), under each
+scoring network. ``--no-match-content`` skips the extra runs.
+
     python benchmarks/quality.py --model a.safetensors [--model b.safetensors:style_name ...] \\
         --content ../shared/data/content [--painting a.jpg ...] --size 128 --opt-steps 20 \\
         --out benchmarks/results/quality.json
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -36,6 +44,29 @@ from vidstyle.train.optimize import optimize_image
 
 
 _OPTIMISED: dict[tuple, tuple[torch.Tensor, float]] = {}  # optimisation results, reused across models
+CONTENT_WEIGHT_STEPS = (2.0, 4.0, 8.0, 16.0, 32.0)  # multipliers tried to bring the content loss down (or up: 1/x)
+
+
+def style_at_content(curve: list[tuple[float, float]], content: float) -> float | None:
+    """Style loss at ``content`` on a trade-off curve of (content loss, style loss) points.
+
+    Log-log linear interpolation between the two points whose content losses bracket ``content``
+    (a power law between neighbours, which is how both losses move with the content weight); None
+    when no two points bracket it, because extrapolating a trade-off curve is a guess.
+    """
+    if content <= 0 or any(c <= 0 or s <= 0 for c, s in curve):
+        raise ValueError("losses must be positive")
+    points = sorted(curve)
+    for (c0, s0), (c1, s1) in zip(points, points[1:]):
+        if c0 <= content <= c1:
+            if c1 == c0:
+                return min(s0, s1)
+            t = (math.log(content) - math.log(c0)) / (math.log(c1) - math.log(c0))
+            return math.exp(math.log(s0) + t * (math.log(s1) - math.log(s0)))
+    for c, s in points:
+        if c == content:
+            return s
+    return None
 
 
 def _model_and_style(spec: str) -> tuple[str, str | None]:
@@ -57,7 +88,8 @@ def _scores(losses: LossComputer, images: torch.Tensor, photos: torch.Tensor, ch
 
 
 def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt_steps: int, eval_nets: list[str],
-                   device: torch.device, photos_limit: int | None = None, loss_weights: dict | None = None) -> dict:
+                   device: torch.device, photos_limit: int | None = None, loss_weights: dict | None = None,
+                   match_content: bool = True) -> dict:
     path, style_name = _model_and_style(spec)
     net, info = load_model(path, device)
     names = info.style_names
@@ -93,18 +125,35 @@ def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt
     key = (str(Path(painting).resolve()), train_net, style_size, size, len(held), opt_steps,
            tuple(cfg["content_layers"]), tuple(sorted(dict(cfg["style_layers"]).items())),
            float(cfg.get("content_weight", 1.0)), float(cfg.get("style_weight", 1.0)), float(cfg.get("tv_weight", 0.0)))
-    if key not in _OPTIMISED:
-        t0 = time.perf_counter()
-        optimised, _ = optimize_image(photos, train_losses, steps=opt_steps, optimizer="lbfgs",
-                                      content_weight=float(cfg.get("content_weight", 1.0)),
+    content_weight = float(cfg.get("content_weight", 1.0))
+
+    def optimised_at(multiplier: float) -> tuple[torch.Tensor, float]:
+        if (key, multiplier) not in _OPTIMISED:
+            t0 = time.perf_counter()
+            image, _ = optimize_image(photos, train_losses, steps=opt_steps, optimizer="lbfgs",
+                                      content_weight=content_weight * multiplier,
                                       style_weight=float(cfg.get("style_weight", 1.0)),
                                       tv_weight=float(cfg.get("tv_weight", 0.0)))
-        _OPTIMISED[key] = (optimised, time.perf_counter() - t0)
-    optimised, opt_seconds = _OPTIMISED[key]
+            _OPTIMISED[(key, multiplier)] = (image, time.perf_counter() - t0)
+        return _OPTIMISED[(key, multiplier)]
+
+    optimised, opt_seconds = optimised_at(1.0)
+    runs = {1.0: optimised}
+    if match_content:
+        # move the content weight until the optimisation's content loss passes the network's: up when
+        # the optimisation strays further from the photo (the usual case), down when it stays closer
+        ff_content = _scores(train_losses, feed_forward, photos)["content"]
+        above = _scores(train_losses, optimised, photos)["content"] > ff_content
+        for step in CONTENT_WEIGHT_STEPS:
+            multiplier = step if above else 1.0 / step
+            runs[multiplier], seconds = optimised_at(multiplier)
+            opt_seconds += seconds
+            if (_scores(train_losses, runs[multiplier], photos)["content"] > ff_content) != above:
+                break
 
     result = {"model": path, "style": names[index], "painting": str(painting), "train_loss_net": train_net,
               "photos": len(held), "size": size, "opt_steps": opt_steps, "opt_seconds": round(opt_seconds, 1),
-              "scores": {}}
+              "content_weights": [content_weight * m for m in sorted(runs)], "scores": {}}
     for name in [train_net] + [n for n in eval_nets if n != train_net]:
         if name == train_net:
             losses = train_losses
@@ -114,9 +163,15 @@ def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt
                                         weights=loss_weights.get(name), device=device)
             losses = LossComputer(lossnet, list(content_layers), {k: 1.0 for k in style_layers}, [style])
         ff, op = _scores(losses, feed_forward, photos), _scores(losses, optimised, photos)
-        result["scores"][name] = {"feed_forward": ff, "optimisation": op,
-                                  "style_ratio": ff["style"] / max(op["style"], 1e-12),
-                                  "trained_with": name == train_net}
+        entry = {"feed_forward": ff, "optimisation": op, "style_ratio": ff["style"] / max(op["style"], 1e-12),
+                 "trained_with": name == train_net}
+        if match_content:
+            curve = [dict(content_weight=content_weight * m, **_scores(losses, runs[m], photos)) for m in sorted(runs)]
+            matched = style_at_content([(c["content"], c["style"]) for c in curve], ff["content"])
+            entry["optimisation_curve"] = curve
+            entry["matched_opt_style"] = matched
+            entry["matched_style_ratio"] = None if matched is None else ff["style"] / max(matched, 1e-12)
+        result["scores"][name] = entry
     return result
 
 
@@ -127,19 +182,28 @@ def _label(r: dict) -> str:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| style | loss network | FF style | opt. style | FF / opt. style | FF content | opt. content |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| style | loss network | FF style | opt. style | FF / opt. style | FF content | opt. content "
+             "| opt. style at FF content | FF / opt. at equal content |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for name, s in r["scores"].items():
             tag = name + (" (training)" if s["trained_with"] else " (held-out net)")
             ff, op = s["feed_forward"], s["optimisation"]
+            matched = s.get("matched_opt_style")
+            at_equal = ("not run" if "matched_opt_style" not in s else "not bracketed" if matched is None
+                        else f"{matched:.3f} | {s['matched_style_ratio']:.2f}")
+            if matched is None:
+                at_equal += " | –"
             lines.append(f"| {_label(r)} | {tag} | {ff['style']:.3f} | {op['style']:.3f} | {s['style_ratio']:.2f} "
-                         f"| {ff['content']:.3f} | {op['content']:.3f} |")
+                         f"| {ff['content']:.3f} | {op['content']:.3f} | {at_equal} |")
     r0 = results[0] if results else {}
     lines.append("")
     lines.append(f"{r0.get('photos', 0)} held-out photos at {r0.get('size', 0)} px; optimisation: L-BFGS, "
                  f"{r0.get('opt_steps', 0)} iterations from the photo with the training losses and weights. "
-                 f"Losses are relative (normalised by the target's magnitude) and unweighted.")
+                 f"Losses are relative (normalised by the target's magnitude) and unweighted. \"At equal "
+                 f"content\": the optimisation's style loss at the network's content loss, interpolated "
+                 f"(log-log) between optimisations with the content weight raised x2, x4, ... "
+                 f"(\"not bracketed\": no two runs bracket the network's content loss under that net).")
     return "\n".join(lines) + "\n"
 
 
@@ -156,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="loss networks to score with, besides the training one (default vgg16_hed,vgg16_bn_craft)")
     p.add_argument("--loss-weights", action="append", default=[], metavar="NET=FILE",
                    help="converted weights for a loss network (export_loss_weights), e.g. vgg16_hed=hed.safetensors")
+    p.add_argument("--no-match-content", dest="match_content", action="store_false",
+                   help="skip the optimisations with raised content weights (the comparison at equal content loss)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="benchmarks/results/quality.json", help="JSON output; .md written beside it")
     args = p.parse_args(argv)
@@ -169,10 +235,12 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             r = evaluate_model(spec, args.painting[i] if args.painting else None, args.content, args.size,
                                args.opt_steps, [n.strip() for n in args.eval_nets.split(",") if n.strip()], device,
-                               args.photos, weights)
+                               args.photos, weights, args.match_content)
             r["seconds"] = round(time.perf_counter() - t0, 1)
             results.append(r)
             print(f"{r['style']}: " + ", ".join(f"{n}: FF/opt style {s['style_ratio']:.2f}"
+                                               + (f" ({s['matched_style_ratio']:.2f} at equal content)"
+                                                  if s.get("matched_style_ratio") else "")
                                                for n, s in r["scores"].items()) + f" ({r['seconds']} s)",
                   file=sys.stderr)
     except VidstyleError as exc:

@@ -78,11 +78,24 @@ SETS = {
                                  "same recipe, seed and number of steps; (b) adds `--temporal-weight 100` with half "
                                  "of its pairs from real videos (`--temporal-videos`: bikes and cutbunny from frame "
                                  "60 on, so not the 48 frames scored here, and sintel_demo)", "starry_night.jpg"),
+    "light_contrast_of_forms": (ROOT / "benchmarks/models/light_contrast_of_forms_t0.safetensors",
+                                ROOT / "vidstyle/models/styles/light_contrast_of_forms.safetensors", "light",
+                                "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`",
+                                "contrast_of_forms.jpg"),
+    **{f"light_mix_{style}": (ROOT / "benchmarks/models/light_mix_t0.safetensors",
+                              ROOT / "vidstyle/models/styles/light_mix.safetensors", "light",
+                              "same recipe, seed and number of steps, each initialised from the light_starry_night "
+                              "of its side ((a): `benchmarks/models/light_starry_night_t0`); (b) adds "
+                              f"`--temporal-weight 100`; the four-style network scored on its {style} style",
+                              f"{style}.jpg")
+       for style in ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")},
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "vidstyle/models/styles/starry_night.safetensors", "standard",
                  "(a) was trained for 1400 steps, (b) for 600 (plus `--temporal-weight 100`): the step "
                  "difference affects the style loss as well as stability", "starry_night.jpg"),
 }
+#: comparisons of a multi-style file -> the style of it that is run (one-hot mix)
+STYLE_IN_FILE = {name: name.removeprefix("light_mix_") for name in SETS if name.startswith("light_mix_")}
 SAMPLE = ROOT / "samples/sample.mp4"
 SAMPLE_FLOW = ROOT / "samples/sample_flow.npz"
 
@@ -90,9 +103,11 @@ SAMPLE_FLOW = ROOT / "samples/sample_flow.npz"
 # --- variants --------------------------------------------------------------------------------
 
 
-def stylize(model: Path, frames: list[np.ndarray], batch: int = 4) -> tuple[list[np.ndarray], float]:
-    """Per-frame stylization (CPU, fp32 PyTorch); returns frames and seconds per frame."""
-    stylizer = Stylizer(model, device="cpu", precision="fp32", backend="torch")
+def stylize(model: Path, frames: list[np.ndarray], style: str | None = None,
+            batch: int = 4) -> tuple[list[np.ndarray], float]:
+    """Per-frame stylization (CPU, fp32 PyTorch) with one style of the file (default its first);
+    returns frames and seconds per frame."""
+    stylizer = Stylizer(f"{model}:{style}=1" if style else model, device="cpu", precision="fp32", backend="torch")
     started = time.perf_counter()
     out: list[np.ndarray] = []
     for i in range(0, len(frames), batch):
@@ -131,7 +146,7 @@ def bench_clip(name: str, path: Path, gt: Path | None, args, scorers: dict[str, 
         model_a, model_b, arch = SETS[set_name][:3]
         for key, model, label in (("a", model_a, f"{arch}, no temporal loss, per frame"),
                                   ("b", model_b, f"{arch}, temporal loss, per frame")):
-            frames, spf = stylize(model, inputs)
+            frames, spf = stylize(model, inputs, STYLE_IN_FILE.get(set_name))
             meta = {"set": set_name, "variant": key, "model": str(model.relative_to(ROOT)), "label": label,
                     "stylize_s_per_frame": spf}
             variants[f"{set_name}/{key}"] = (frames, meta)

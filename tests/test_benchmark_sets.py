@@ -16,6 +16,10 @@ BOOKKEEPING = {"out", "style_meta", "preview_every", "checkpoint_every", "checkp
 VARIED = {"temporal_weight", "temporal_videos", "video_fraction"}
 
 
+# options a comparison may vary besides the temporal loss, with why
+VARIED_BY_SET_PREFIX = {"light_mix_": {"init_from"}}  # each side starts from its own light_starry_night
+
+
 def _temporal_bench():
     spec = importlib.util.spec_from_file_location("temporal_bench", ROOT / "benchmarks" / "temporal.py")
     module = importlib.util.module_from_spec(spec)
@@ -24,6 +28,7 @@ def _temporal_bench():
 
 
 SETS = _temporal_bench().SETS
+STYLE_IN_FILE = _temporal_bench().STYLE_IN_FILE
 
 
 def _train_config(path: Path) -> dict:
@@ -41,11 +46,44 @@ def test_comparison_pairs_exist_and_differ_only_in_the_temporal_loss(name):
     model_a, model_b, arch, note, painting = SETS[name]
     a, b = _train_config(model_a), _train_config(model_b)
     assert a["temporal_weight"] == 0 and b["temporal_weight"] > 0
-    assert Path(a["styles"][0]).name == Path(b["styles"][0]).name == painting
+    style = STYLE_IN_FILE.get(name)
+    index = read_info(model_b).style_names.index(style) if style else 0
+    if style:  # a multi-style pair holds the same styles in the same order
+        assert read_info(model_a).style_names == read_info(model_b).style_names
+    assert Path(a["styles"][index]).name == Path(b["styles"][index]).name == painting
     assert a["arch"] == b["arch"] == arch
-    differing = {k for k in set(a) | set(b) if a.get(k) != b.get(k)} - BOOKKEEPING - VARIED
+    varied = VARIED | next((v for prefix, v in VARIED_BY_SET_PREFIX.items() if name.startswith(prefix)), set())
+    differing = {k for k in set(a) | set(b) if a.get(k) != b.get(k)} - BOOKKEEPING - varied
+    if "init_from" in varied and a.get("init_from") != b.get("init_from"):
+        # each side starts from the single-style network of its own side of the comparison
+        assert Path(a["init_from"]).name == "light_starry_night_t0.safetensors"
+        assert Path(b["init_from"]).name == "light_starry_night.safetensors"
     if name == "standard":  # documented as confounded: (a) was trained for more steps
         assert "steps" in differing and "steps" in note
     else:
         assert differing == set(), differing
         assert f"--temporal-weight {b['temporal_weight']:g}`" in note
+
+
+# --- the quality benchmark's comparison at equal content loss ----------------------------------
+
+def _quality_bench():
+    spec = importlib.util.spec_from_file_location("quality_bench", ROOT / "benchmarks" / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_style_at_content_interpolates_a_power_law_between_bracketing_runs():
+    style_at_content = _quality_bench().style_at_content
+    # style = 2 * content^-1 holds exactly on log-log lines, so interpolation recovers it
+    curve = [(0.64, 2 / 0.64), (0.32, 2 / 0.32), (0.16, 2 / 0.16)]
+    assert style_at_content(curve, 0.5) == pytest.approx(4.0)
+    assert style_at_content(curve, 0.2) == pytest.approx(10.0)
+    assert style_at_content(curve, 0.32) == pytest.approx(6.25)
+    # a content loss outside the runs is not extrapolated
+    assert style_at_content(curve, 0.7) is None
+    assert style_at_content(curve, 0.1) is None
+    assert style_at_content(curve[:1], 0.64) == pytest.approx(3.125)
+    with pytest.raises(ValueError):
+        style_at_content(curve, 0.0)

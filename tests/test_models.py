@@ -1,4 +1,5 @@
 """Networks, the weights format, style specs, device choice and frame padding."""
+import copy
 import json
 
 import numpy as np
@@ -9,7 +10,8 @@ from safetensors.torch import load_file, save_file
 from vidstyle.device import resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, pad_to_multiple, working_size
-from vidstyle.models.transformer import TransformerNet, light_net, transformer_net
+from vidstyle.models.transformer import (SubpixelUpsampleConv, TransformerNet, UpsampleConv, fold_for_inference,
+                                        light_net, transformer_net)
 from vidstyle.models.weights import load_model, read_info, save_model
 from vidstyle.models.zoo import parse_mix, resolve_style
 from vidstyle.stylizer import Stylizer
@@ -53,6 +55,37 @@ def test_upsample_head_shares_one_filter_across_each_2x2_cell():
     assert light_net().arch_args["upsample_head"] is True
     with pytest.raises(ValueError):
         TransformerNet((4, 8), upsample_head=True)  # needs the half-resolution (shuffle=2) body
+
+
+@pytest.mark.parametrize("builder", [transformer_net, light_net, lambda: light_net(num_styles=3)])
+def test_folded_subpixel_network_computes_the_same_function(builder):
+    torch.manual_seed(0)
+    net = builder().eval()
+    for p in net.parameters():  # away from the identity start, so every layer matters
+        p.data.add_(torch.randn_like(p) * 0.1)
+    folded = fold_for_inference(copy.deepcopy(net))
+    assert not any(isinstance(m, UpsampleConv) for m in folded.modules())
+    # the standard network upsamples twice in its decoder; the light one also in its head
+    expected = 2 if builder is transformer_net else 3
+    assert sum(isinstance(m, SubpixelUpsampleConv) for m in folded.modules()) == expected
+    x = torch.rand(2, 3, 40, 56)  # border pixels included: replicate padding must equal the reflection
+    with torch.no_grad():
+        ref, out = net(x), folded(x)
+    assert out.shape == ref.shape
+    assert torch.allclose(out, ref, atol=1e-5), float((out - ref).abs().max())
+
+
+def test_subpixel_fold_of_one_layer_and_its_limits():
+    torch.manual_seed(1)
+    layer = UpsampleConv(5, 7).eval()
+    x = torch.randn(1, 5, 6, 9)
+    with torch.no_grad():
+        assert torch.allclose(SubpixelUpsampleConv(layer)(x), layer(x), atol=1e-5)
+    with pytest.raises(ValueError):
+        SubpixelUpsampleConv(UpsampleConv(5, 7, kernel=5))
+    net = light_net()
+    Stylizer.from_model(net, device="cpu", precision="fp32", backend="torch")
+    assert isinstance(net.head, UpsampleConv)  # the caller's network is not folded
 
 
 def test_roundtrip_keeps_weights_and_metadata(tmp_path):

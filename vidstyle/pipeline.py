@@ -178,8 +178,8 @@ def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out:
     stages.put(frames_out, None)
 
 
-def _stylize_stage(stages: _Stages, stylizer, batch: int, stabilizer, frames_in: queue.Queue,
-                   frames_out: queue.Queue) -> None:
+def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue, frames_out: queue.Queue) -> None:
+    """Run the network on batches; passes each frame's flow state (or None) on with its image."""
     ended = False
     while not ended:
         items = []
@@ -196,11 +196,20 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, stabilizer, frames_in:
             styled = stylizer.stylize_batch([f.image for f in frames])
         if len(styled) != len(frames):
             raise RuntimeError(f"the stylizer returned {len(styled)} images for {len(frames)} frames")
-        if stabilizer is not None:
-            with stages.timed("stabilize"):  # in frame order: it carries the previous output
-                styled = [stabilizer.apply(img, state) for img, (_, state) in zip(styled, items)]
-        for frame, image in zip(frames, styled):
-            stages.put(frames_out, (image, frame.pts, frame.duration))
+        for (frame, state), image in zip(items, styled):
+            stages.put(frames_out, (image, frame.pts, frame.duration, state))
+    stages.put(frames_out, None)
+
+
+def _stabilize_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue) -> None:
+    """Blend each stylized frame with the warped previous output, in frame order (it carries the
+    previous output). Its own thread, so the blending overlaps the network's next batch instead of
+    holding up the network's thread."""
+    while (item := stages.get(frames_in)) is not None:
+        image, pts, duration, state = item
+        with stages.timed("stabilize"):
+            image = stabilizer.apply(image, state)
+        stages.put(frames_out, (image, pts, duration, None))
     stages.put(frames_out, None)
 
 
@@ -226,7 +235,7 @@ def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue
         drain_audio(block=False)
         if item is None:
             break
-        image, pts, duration = item
+        image, pts, duration, _ = item
         with stages.timed("encode"):
             encoder.write(image, pts, duration)
         on_frame()
@@ -390,7 +399,11 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 estimated = stages.queue()
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
                 decoded = estimated
-            stages.start("stylize", _stylize_stage, stages, stylizer, batch, stabilizer, decoded, styled)
+            stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled)
+            if stabilizer is not None:
+                stabilized = stages.queue()
+                stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized)
+                styled = stabilized
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
                          (lambda: bar.update(1)) if bar is not None else (lambda: None))
             stages.wait()

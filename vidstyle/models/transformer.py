@@ -124,6 +124,53 @@ class UpsampleConv(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
+class SubpixelUpsampleConv(nn.Module):
+    """The inference form of a 3x3 :class:`UpsampleConv`: the same function, computed at the input's
+    resolution.
+
+    Nearest x2 upsampling then a 3x3 convolution gives each output pixel of a 2x2 cell a sum over
+    at most 2x2 input pixels, with weights that depend only on the pixel's place in the cell. So
+    one 3x3 convolution with four times the output channels (one set per place, the folded
+    weights), at the low resolution, followed by depth-to-space (``pixel_shuffle``) computes it
+    without ever making the upsampled tensor or padding it: on the CPU those two full-resolution
+    copies cost more than the convolution. At the border, reflecting the upsampled image by one
+    pixel reads the input's edge pixel again, i.e. replicate padding at the low resolution.
+    Equal to the original up to floating-point rounding (the folded weights are sums of weights).
+    """
+
+    def __init__(self, source: UpsampleConv):
+        super().__init__()
+        conv = source.conv[-1]
+        if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or conv.groups != 1:
+            raise ValueError("only 3x3 UpsampleConv layers fold")
+        w = conv.weight.detach()  # (cout, cin, 3, 3), taps at upsampled offsets -1, 0, +1
+        # place in the cell (0 or 1) -> which upsampled taps land on input offsets -1, 0, +1
+        fold = w.new_tensor([[[1, 0, 0], [0, 1, 1], [0, 0, 0]],
+                             [[0, 0, 0], [1, 1, 0], [0, 0, 1]]])  # (place, input offset, tap)
+        # (cout, cin, a, b, y, x) = sum over taps (i, j) of w[..., i, j] * fold[a, y, i] * fold[b, x, j]
+        folded = torch.einsum("ocij,ayi,bxj->oabcyx", w, fold, fold)
+        cout, cin = w.shape[:2]
+        self.conv = nn.Conv2d(cin, 4 * cout, 3)
+        with torch.no_grad():  # pixel_shuffle reads output channel c * 4 + a * 2 + b
+            self.conv.weight.copy_(folded.reshape(4 * cout, cin, 3, 3))
+            self.conv.bias.copy_(conv.bias.detach().repeat_interleave(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(self.conv(F.pad(x, (1, 1, 1, 1), mode="replicate")), 2)
+
+
+def fold_for_inference(model: nn.Module) -> nn.Module:
+    """Replace every 3x3 :class:`UpsampleConv` of ``model`` (in place) by its
+    :class:`SubpixelUpsampleConv`; returns ``model``. For inference only: the folded network has
+    other parameters (and state-dict keys), so train and save the original."""
+    for name, child in list(model.named_children()):
+        if isinstance(child, UpsampleConv) and child.conv[-1].kernel_size == (3, 3):
+            setattr(model, name, SubpixelUpsampleConv(child).to(child.conv[-1].weight.device))
+        else:
+            fold_for_inference(child)
+    return model
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions with norms and a skip; ``separable`` uses depthwise + pointwise convs."""
 
