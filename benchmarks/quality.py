@@ -12,10 +12,10 @@ other loss networks not used in training (``--eval-nets``). Writes JSON and a Ma
 
 "At comparable content loss": the networks stay closer to the photo than the optimisation with the
 training weights does (lower content loss), which makes the plain ratio of style losses unfair to
-them. So the optimisation is also run with the content weight raised (x2, x4, ... until its content
-loss falls below the network's; lowered when it is already below), and its style loss *at the network's content loss* is read off
-that trade-off curve (log-log interpolation between the two runs that bracket it), under each
-scoring network. ``--no-match-content`` skips the extra runs.
+them. So the optimisation is also run with the content weight raised (x2, x4, ... until its
+content loss falls below the network's; lowered when it is already below), and its style loss *at
+the network's content loss* is read off that trade-off curve (log-log interpolation between the
+two runs that bracket it), under each scoring network. ``--no-match-content`` skips the extra runs.
 
     python benchmarks/quality.py --model a.safetensors [--model b.safetensors:style_name ...] \\
         --content ../shared/data/content [--painting a.jpg ...] --size 128 --opt-steps 20 \\
@@ -202,7 +202,7 @@ def markdown(results: list[dict]) -> str:
                  f"{r0.get('opt_steps', 0)} iterations from the photo with the training losses and weights. "
                  f"Losses are relative (normalised by the target's magnitude) and unweighted. \"At equal "
                  f"content\": the optimisation's style loss at the network's content loss, interpolated "
-                 f"(log-log) between optimisations with the content weight raised x2, x4, ... "
+                 f"(log-log) between optimisations with the content weight raised (or lowered) x2, x4, ... "
                  f"(\"not bracketed\": no two runs bracket the network's content loss under that net).")
     return "\n".join(lines) + "\n"
 

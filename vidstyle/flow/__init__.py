@@ -18,5 +18,6 @@ __all__ = [
     "FLOW_BACKENDS", "DISFlow", "FlowEstimator", "RAFTFlow", "create_flow_estimator", "register_flow_backend",
     "consistency_mask", "in_view_mask", "in_view_mask_numpy", "motion_boundary_mask", "valid_mask", "valid_mask_numpy",
     "FlowStabilizer", "FlowState",
-    "flow_numpy_to_torch", "flow_to_grid", "flow_to_map", "flow_torch_to_numpy", "grid_to_flow", "resize_flow", "warp", "warp_numpy",
+    "flow_numpy_to_torch", "flow_to_grid", "flow_to_map", "flow_torch_to_numpy", "grid_to_flow", "resize_flow",
+    "warp", "warp_numpy",
 ]
