@@ -42,13 +42,14 @@ def grids(clip: str | None, light: str, standard: str, quick: bool = False) -> l
     ]
     if clip:
         # vidstyle's pipeline uses the fastest backend measured above at the precision `auto` picks
-        # on this CPU (bf16 where the CPU has native bf16, else fp32); the naive loop is eager fp32
+        # on this CPU (bf16 where the CPU has native bf16, else fp32) and the batch `vidstyle stylize`
+        # uses (vidstyle.pipeline.default_batch); the naive loop is eager fp32, one frame at a time
         out.append(BenchSettings(models=[], resolutions=[], peers=True, clip=clip, clip_frames=24 if quick else 96,
-                                 pipeline_models=[light], pipeline_batch=1,
+                                 pipeline_models=[light],
                                  warping_frames=10 if quick else 30, **common))
         if not quick:
             out.append(BenchSettings(models=[], resolutions=[], peers=False, clip=clip, clip_frames=24,
-                                     pipeline_models=[standard], pipeline_batch=1,
+                                     pipeline_models=[standard],
                                      temporal=False, warping_frames=0, **common))
     return out
 

@@ -80,8 +80,16 @@ SETS = {
                                  "60 on, so not the 48 frames scored here, and sintel_demo)", "starry_night.jpg"),
     "light_contrast_of_forms": (ROOT / "benchmarks/models/light_contrast_of_forms_t0.safetensors",
                                 ROOT / "vidstyle/models/styles/light_contrast_of_forms.safetensors", "light",
-                                "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`",
+                                "same recipe, seed and number of steps; (b) adds `--temporal-weight 30`",
                                 "contrast_of_forms.jpg"),
+    # the other weights tried for Leger's hard edges (100 was bundled until the sixth session)
+    **{f"light_contrast_of_forms_tw{tw}": (ROOT / "benchmarks/models/light_contrast_of_forms_t0.safetensors",
+                                           ROOT / f"benchmarks/models/light_contrast_of_forms_tw{tw}.safetensors",
+                                           "light", f"same recipe, seed and number of steps; (b) adds "
+                                           f"`--temporal-weight {tw}`" + (" (bundled until the sixth session)"
+                                                                           if tw == 100 else ""),
+                                           "contrast_of_forms.jpg")
+       for tw in (15, 100)},
     **{f"light_mix_{style}": (ROOT / "benchmarks/models/light_mix_t0.safetensors",
                               ROOT / "vidstyle/models/styles/light_mix.safetensors", "light",
                               "same recipe, seed and number of steps, each initialised from the light_starry_night "

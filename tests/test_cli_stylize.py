@@ -114,6 +114,40 @@ def test_bad_input_and_codec(tmp_path, style, stylize):
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_bad_encoder_settings_are_one_line_before_any_output(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    assert_user_error(stylize(src, tmp_path / "o.mp4", style, "--preset", "nonsense"), "unknown --preset 'nonsense'")
+    assert_user_error(stylize(src, tmp_path / "o.mp4", style, "--crf", "-5"), "--crf -5 is out of range")
+    assert_user_error(stylize(src, tmp_path / "o.webm", style, "--codec", "libvpx-vp9", "--crf", "64"),
+                      "use 0 to 63")
+    assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
+
+
+def test_option_errors_are_one_line_and_debug_goes_anywhere(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    r = stylize_subprocess(src, tmp_path / "o.mp4", style, "--temporal-strength", "2")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["vidstyle stylize: error: argument --temporal-strength: must be between "
+                                             "0 and 1, got 2 (see vidstyle stylize --help)"]
+    r = stylize_subprocess(tmp_path / "missing.mp4", tmp_path / "o.mp4", style, "--debug")
+    assert r.returncode == 1 and "Traceback" in r.stderr and "input file not found" in r.stderr
+
+
+def test_truncated_input_is_stylized_with_a_warning(tmp_path, style, stylize, caplog):
+    full = make_video(tmp_path / "full.mkv", frames=48, size=(64, 48), pattern="noise")
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])  # Matroska keeps its duration header at the start
+    proc = stylize(cut, tmp_path / "o.mp4", style, "--quiet", "--temporal", "off")
+    assert proc.returncode == 0, proc.stderr
+    frames = probe(tmp_path / "o.mp4").frames
+    assert 0 < frames < 40
+    assert f"only {frames} of the about 48 frames of cut.mkv could be decoded" in caplog.text
+    caplog.clear()
+    assert stylize(full, tmp_path / "o2.mp4", style, "--quiet", "--temporal", "off").returncode == 0
+    assert "could be decoded" not in caplog.text
+
+
 def test_no_audio(tmp_path, style, stylize):
     src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48), audio=True)
     out = tmp_path / "out.mp4"

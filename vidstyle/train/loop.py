@@ -27,6 +27,7 @@ from PIL import Image
 from vidstyle.device import autocast, resolve_device, resolve_precision, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
+from vidstyle.io.files import check_output_file
 from vidstyle.models.lossnets import LossNetwork, default_layers, load_loss_network
 from vidstyle.models.transformer import BUILDERS, TransformerNet
 from vidstyle.models.weights import save_model
@@ -257,7 +258,8 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
-        raise VidstyleError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise VidstyleError(f"cannot read checkpoint {path}: not a vidstyle training checkpoint "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from exc
     if json.loads(state.get("arch_args", "{}")) != net.arch_args:
         raise VidstyleError(f"checkpoint {path} is for a different network ({state.get('arch_args')}); "
                             f"use the same --arch and number of --style")
@@ -358,6 +360,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     out = Path(config.out)
     if out.suffix != ".safetensors":
         raise VidstyleError(f"--out must end in .safetensors, got {out}")
+    # never one of the inputs, never a folder (checked now, not after hours of training)
+    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=True, create_folder=True)
     work = config.work_dir()
 
     # data (errors about the inputs come before any expensive work)

@@ -15,6 +15,7 @@ from PIL import Image
 from vidstyle.device import resolve_device
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
+from vidstyle.io.files import check_output_file
 from vidstyle.models.lossnets import LossNetwork, default_layers, load_loss_network
 from vidstyle.train.data import load_image, load_style_image
 from vidstyle.frames import images_to_tensor
@@ -108,8 +109,7 @@ def build_losses(net: LossNetwork, style_images: list[torch.Tensor], content_lay
 def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = False) -> dict:
     """Stylize the photo ``config.content`` by optimisation and write it to ``output``; returns the losses."""
     output = Path(output)
-    if output.exists() and not overwrite:
-        raise VidstyleError(f"{output} exists; pass --overwrite to replace it")
+    check_output_file(output, inputs=(config.content, config.style), overwrite=overwrite, create_folder=True)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
         raise VidstyleError(f"output must be an image file (.png, .jpg), got {output}")
     device = resolve_device(config.device)
