@@ -1,6 +1,7 @@
 """Networks, the weights format, style specs, device choice and frame padding."""
 import copy
 import json
+import os
 
 import numpy as np
 import pytest
@@ -92,7 +93,12 @@ def test_roundtrip_keeps_weights_and_metadata(tmp_path):
     net = tiny(2)
     path = tmp_path / "m.safetensors"
     styles = [{"name": "a", "painting": "P", "artist": "X", "year": "1900"}, {"name": "b"}]
-    save_model(path, net, styles, train_command="vidstyle train ...", metrics={"k": 1})
+    mask = os.umask(0o022)
+    try:
+        save_model(path, net, styles, train_command="vidstyle train ...", metrics={"k": 1})
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by others, like any file the user writes
     loaded, info = load_model(path)
     assert info.style_names == ["a", "b"] and info.train_command == "vidstyle train ..."
     assert info.arch_args == net.arch_args and info.metrics == {"k": 1}

@@ -10,7 +10,7 @@ import pytest
 
 from vidstyle.errors import VidstyleError
 from vidstyle.eval import GroundTruthFlow, warping_error
-from vidstyle.flow.stabilizer import FlowStabilizer, FlowState
+from vidstyle.flow.stabilizer import FlowStabilizer, FlowState, contrast_preserving_blend
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FRAMES = 16
@@ -122,3 +122,56 @@ def test_bad_arguments():
         FlowStabilizer(flow_scale=0)
     with pytest.raises(ValueError):
         FlowStabilizer().apply(np.zeros((8, 8), np.uint8), None)
+
+
+# --- the contrast-preserving blend ---------------------------------------------------------------
+
+def _texture(rng: np.random.Generator, shape=(96, 128, 3)) -> np.ndarray:
+    """A stroke-like texture: smoothed noise around mid-grey, standard deviation ~30 grey levels."""
+    x = cv2.GaussianBlur(rng.normal(0, 60, shape).astype(np.float32), (5, 5), 0)
+    return np.clip(128 + x, 0, 255).astype(np.uint8)
+
+
+def test_contrast_preserving_blend_keeps_the_current_frames_contrast():
+    rng = np.random.default_rng(1)
+    current, warped = _texture(rng), _texture(rng)  # two textures that do not line up
+    weight = np.full(current.shape[:2], 0.5, np.float32)
+    plain = cv2.blendLinear(warped, current, weight, 1 - weight)
+    kept = contrast_preserving_blend(warped, current, weight)
+    inner = (slice(8, -8), slice(8, -8))  # away from the box filter's border handling
+    std = lambda im: float(im[inner].astype(np.float32).std())  # noqa: E731
+    assert std(plain) < 0.8 * std(current)  # averaging flattens the texture...
+    assert abs(std(kept) - std(current)) < 0.1 * std(current)  # ...the rescaled blend does not
+    # it keeps the blend's local means (the temporally smoothed structure), not the current frame's
+    local = lambda im: cv2.blur(im.astype(np.float32), (15, 15))[inner]  # noqa: E731
+    assert np.abs(local(kept) - local(plain)).mean() < 1.0
+    # and it follows the blend: nearer to it than the current frame is
+    assert np.abs(kept.astype(np.float32) - plain).mean() < np.abs(current.astype(np.float32) - plain).mean()
+
+
+def test_contrast_preserving_blend_identities_and_shapes():
+    rng = np.random.default_rng(2)
+    current, warped = _texture(rng), _texture(rng)
+    zero = np.zeros(current.shape[:2], np.float32)
+    assert np.array_equal(contrast_preserving_blend(warped, current, zero), current)
+    half = np.full(current.shape[:2], 0.5, np.float32)
+    assert np.array_equal(contrast_preserving_blend(current, current, half), current)
+    with pytest.raises(ValueError, match=r"\(H, W\) weight"):
+        contrast_preserving_blend(warped, current, half[:-1])
+
+
+def test_stabilizer_plain_blend_is_flatter_than_the_default(clip):
+    frames, _ = clip
+    rng = np.random.default_rng(3)
+    noisy = [flicker(fake_stylize(f), rng) for f in frames]
+    outputs = {}
+    for keep in (True, False):
+        stab, prev, out = FlowStabilizer(strength=0.6, keep_contrast=keep), None, []
+        for inp, sty in zip(frames, noisy):
+            out.append(stab.step(prev, inp, sty))
+            prev = inp
+        outputs[keep] = out
+    detail = lambda im: float(np.abs(im.astype(np.float32) - cv2.blur(im, (5, 5))).mean())  # noqa: E731
+    kept = np.mean([detail(o) for o in outputs[True][4:]])
+    plain = np.mean([detail(o) for o in outputs[False][4:]])
+    assert plain < 0.9 * kept and kept <= 1.05 * np.mean([detail(n) for n in noisy[4:]])

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from vidstyle.cli_args import non_negative_float
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_output_file
 from vidstyle.models.transformer import TransformerNet
@@ -186,7 +187,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--style", required=True,
                    help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (the mix is baked in)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
-    p.add_argument("--tolerance", type=float, default=1e-3,
+    p.add_argument("--tolerance", type=non_negative_float, default=1e-3,
                    help="fail if ONNX Runtime and PyTorch differ by more than this (default 1e-3)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.onnx if it exists")
     p.set_defaults(func=_cmd_export)

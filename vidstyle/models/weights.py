@@ -14,6 +14,7 @@ Header metadata (all values are strings, as safetensors requires):
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,7 +71,14 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     save_file(tensors, str(tmp), metadata=meta)
+    os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates the file private (0600); a model is to share
     tmp.replace(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_info(path: str | Path) -> ModelInfo:
