@@ -141,6 +141,13 @@ def test_cli_json_schema(scene):
         assert isinstance(result[key], kind), key
     assert result["frames"] == 6 and result["k"] == 2 and result["flow"] == "dis" and result["pairs"] == 5
     assert result["warping_error"] > result["input_warping_error"]
+    assert "notes" not in result  # every metric has a value
+
+    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--long-term", "9", "--max-frames", "4",
+                   "--flow-preset", "fast")
+    result = json.loads(proc.stdout)
+    assert result["warping_error_long_term"] is None and result["warping_error"] is not None
+    assert result["notes"] == ["no long-term pair: the long-term error needs more than 9 frames (scored: 4)"]
 
     proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--gt-flow", str(folder / "gt.npz"),
                    "--max-frames", "4")

@@ -164,8 +164,9 @@ def test_style_mix_blends_conditional_instance_norm(tmp_path):
 def test_parse_mix_and_bad_specs():
     assert parse_mix("a=0.7, b=0.3") == {"a": 0.7, "b": 0.3}
     assert parse_mix("a") == {"a": 1.0}
-    for bad in ("a=x", "a=-1", "", "a=0"):
-        with pytest.raises(VidstyleError):
+    for bad, message in (("a=x", "expected name=number"), ("a=-1", "non-negative"), ("", "empty style mix"),
+                         ("a=0,b=0", "only zero weights")):
+        with pytest.raises(VidstyleError, match=message):
             parse_mix(bad)
     with pytest.raises(VidstyleError, match="unknown style"):
         resolve_style("definitely_not_a_style")

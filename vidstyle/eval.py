@@ -250,6 +250,14 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
         raise VidstyleError(f"{input_path} and {stylized_path} have different frame counts "
                             f"(the {leftover[0]} video is longer than {result['frames']} frames)")
     result.update(input=str(input_path), stylized=str(stylized_path))
+    notes = []  # say why a metric is null instead of leaving the reader to guess
+    if result["warping_error"] is None:
+        notes.append("no frame pair with pixels visible in both frames (fewer than 2 frames, or only scene cuts)")
+    if long_term and result["warping_error_long_term"] is None:
+        notes.append(f"no long-term pair: the long-term error needs more than {long_term} frames "
+                     f"(scored: {result['frames']})")
+    if notes:
+        result["notes"] = notes
     return result
 
 

@@ -84,8 +84,10 @@ def parse_mix(text: str) -> dict[str, float]:
         if w < 0:
             raise VidstyleError(f"style weights must be non-negative, got {part!r}")
         mix[name.strip()] = w
-    if not mix or sum(mix.values()) <= 0:
-        raise VidstyleError(f"empty style mix {text!r}")
+    if not mix:
+        raise VidstyleError(f"empty style mix {text!r}: expected e.g. mix:starry_night=0.7,the_scream=0.3")
+    if sum(mix.values()) <= 0:
+        raise VidstyleError(f"style mix {text!r} has only zero weights: give at least one a positive weight")
     return mix
 
 
