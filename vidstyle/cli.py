@@ -46,8 +46,8 @@ def _add_stylize(sub) -> None:
     p.add_argument("--no-audio", action="store_true", help="drop audio streams")
     p.add_argument("--temporal", choices=["off", "flow"], default=StylizeConfig.temporal,
                    help="flow: blend each frame with the previous output warped by optical flow where both "
-                        "frames see the pixel (less flicker; resets at scene cuts); off: every frame on its "
-                        f"own (default {StylizeConfig.temporal})")
+                        "frames see the pixel, keeping the frame's contrast (less flicker; resets at scene "
+                        f"cuts); off: every frame on its own (default {StylizeConfig.temporal})")
     p.add_argument("--temporal-strength", type=_unit_float, default=0.5,
                    help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default 0.5)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
