@@ -200,3 +200,26 @@ def test_device_and_precision_choice():
     assert resolve_precision("auto", cpu) is None and resolve_precision("bf16", cpu) is torch.bfloat16
     with pytest.raises(VidstyleError):
         resolve_precision("fp16", cpu)
+
+
+def test_keep_freed_memory_is_once_per_process_and_can_be_switched_off(monkeypatch):
+    import sys
+
+    import vidstyle.device as device
+
+    monkeypatch.setattr(device, "_allocator_tuned", None)
+    monkeypatch.setenv("VIDSTYLE_KEEP_FREED_MEMORY", "0")
+    assert device.keep_freed_memory() is False
+    monkeypatch.setattr(device, "_allocator_tuned", None)
+    monkeypatch.delenv("VIDSTYLE_KEEP_FREED_MEMORY")
+    calls = []
+    real_cdll = device.ctypes.CDLL
+
+    def counting_cdll(*args, **kwargs):
+        calls.append(args)
+        return real_cdll(*args, **kwargs)
+
+    monkeypatch.setattr(device.ctypes, "CDLL", counting_cdll)
+    glibc = sys.platform.startswith("linux") and hasattr(real_cdll(None), "mallopt")
+    assert device.keep_freed_memory() is glibc and device.keep_freed_memory() is glibc
+    assert len(calls) == (1 if sys.platform.startswith("linux") else 0)  # asked once, remembered

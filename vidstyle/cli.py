@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vidstyle.device import keep_freed_memory
+
+    keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.device import autocast, resolve_device, resolve_precision
+from vidstyle.device import autocast, keep_freed_memory, resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images, working_size
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
@@ -83,6 +83,8 @@ class Stylizer:
         # network's time on the CPU; see SubpixelUpsampleConv)
         self.model, self.info = fold_for_inference(model), info
         self.dtype = resolve_precision(precision, self.device, inference=True)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # eager CPU inference frees and re-allocates megabytes per layer
         if backend not in BACKENDS:
             raise VidstyleError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
         self.auto_backend = backend == "auto"
