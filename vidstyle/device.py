@@ -124,8 +124,8 @@ def keep_freed_memory() -> bool:
     Eager PyTorch on the CPU allocates and frees every intermediate tensor (megabytes each) on
     every call, and so does NumPy/OpenCV frame code. glibc serves such blocks with ``mmap`` and
     returns them with ``munmap`` (or trims the heap), so each new block costs page faults and
-    zeroed pages again: about a quarter of the light network's eager time per 640x360 frame
-    (benchmarks/RESULTS.md). Raising the mmap and trim thresholds keeps the memory in the heap;
+    zeroed pages again (the light network in eager bf16, batch 4, 640x360: 16-17 ms per frame with
+    this, 18-30 without; benchmarks/RESULTS.md). Raising the mmap and trim thresholds keeps the memory in the heap;
     the price is that peak memory is not returned to the OS until the process ends.
 
     Process-wide, done once; a no-op (False) off glibc or with ``VIDSTYLE_KEEP_FREED_MEMORY=0``.

@@ -1,0 +1,97 @@
+"""Interleaved A/B rounds of `vidstyle stylize`-equivalent runs: frames/s, busy time per stage, peak RSS.
+
+Each run is a fresh process (so process-wide state such as the allocator settings starts clean)
+calling :func:`vidstyle.pipeline.stylize_video` on one clip; the variants run in turn, round after
+round, so a slow phase of the machine hits every variant alike. Variants:
+
+* ``default``: what `vidstyle stylize --style STYLE` does;
+* ``plain-blend``: the stabilizer's plain blend (``FlowStabilizer(keep_contrast=False)``);
+* ``temporal-off``: ``--temporal off``;
+* ``malloc-off``: ``VIDSTYLE_KEEP_FREED_MEMORY=0`` (glibc returns freed memory to the OS).
+
+    .venv/bin/python benchmarks/stylize_ab.py --clip ../shared/data/video/cutbunny.mp4 \\
+        --variants default plain-blend malloc-off --rounds 3 --out benchmarks/results/stylize_ab.json
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off")
+
+# the child: one stylize_video run, its result as JSON on the last line of stdout
+_CHILD = """
+import functools, json, sys
+from vidstyle.device import keep_freed_memory
+keep_freed_memory()  # as `vidstyle` does at start (a no-op with VIDSTYLE_KEEP_FREED_MEMORY=0)
+import vidstyle.flow.stabilizer as stabilizer
+from vidstyle.pipeline import stylize_video
+clip, out, style, variant = sys.argv[1:5]
+if variant == "plain-blend":
+    stabilizer.FlowStabilizer.__init__ = functools.partialmethod(stabilizer.FlowStabilizer.__init__,
+                                                                 keep_contrast=False)
+r = stylize_video(clip, out, style=style, overwrite=True, progress=False,
+                  temporal="off" if variant == "temporal-off" else "flow")
+print(json.dumps({"fps": r.fps, "frames": r.frames, "network": r.network,
+                  "busy_ms_per_frame": {k: 1000 * v / r.frames for k, v in r.stage_seconds.items()}}))
+"""
+
+
+def run_once(clip: str, style: str, variant: str, out: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if variant == "malloc-off":
+        env["VIDSTYLE_KEEP_FREED_MEMORY"] = "0"
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, clip, str(out), style, variant], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{variant}: the run failed (exit {proc.returncode})")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--clip", required=True)
+    p.add_argument("--style", default="light_starry_night")
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/stylize_ab.json")
+    args = p.parse_args(argv)
+    runs: dict[str, list[dict]] = {v: [] for v in args.variants}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for v in args.variants:
+                res = run_once(args.clip, args.style, v, Path(tmp) / "out.mp4")
+                runs[v].append(res)
+                busy = ", ".join(f"{k} {ms:.1f}" for k, ms in res["busy_ms_per_frame"].items())
+                print(f"round {r + 1} {v:13s} {res['fps']:5.1f} frames/s  peak RSS {res['peak_rss_mib']:.0f} MiB  "
+                      f"busy ms/frame: {busy}", flush=True)
+    summary = {v: {"fps": [round(x["fps"], 2) for x in rs], "fps_median": round(statistics.median(x["fps"] for x in rs), 2),
+                   "peak_rss_mib_median": round(statistics.median(x["peak_rss_mib"] for x in rs)),
+                   "network": rs[0]["network"]} for v, rs in runs.items()}
+    for v, s in summary.items():
+        print(f"{v:13s} median {s['fps_median']:.1f} frames/s ({s['fps']}), peak RSS {s['peak_rss_mib_median']} MiB")
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": platform.processor() or platform.machine(), "command": "python " + " ".join(sys.argv),
+              "clip": args.clip, "style": args.style, "summary": summary, "runs": runs}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
