@@ -126,6 +126,10 @@ def test_stylized_at_another_size(scene):
     r = warping_error(frames, half, preset="fast")  # flow and masks are resized to the stylized frames
     assert r["pairs"] == FRAMES - 1
     assert r["warping_error"] > 3 * r["input_warping_error"]  # downscaling averaged some noise away
+    # another shape is another video, not a stylization of this one
+    square = [cv2.resize(s, (180, 180), interpolation=cv2.INTER_AREA) for s in stylized]
+    with pytest.raises(VidstyleError, match="do not have the input's aspect ratio"):
+        warping_error(frames, square, preset="fast")
 
 
 def test_cli_json_schema(scene):
