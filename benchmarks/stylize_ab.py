@@ -79,7 +79,8 @@ def main(argv=None) -> int:
                 busy = ", ".join(f"{k} {ms:.1f}" for k, ms in res["busy_ms_per_frame"].items())
                 print(f"round {r + 1} {v:13s} {res['fps']:5.1f} frames/s  peak RSS {res['peak_rss_mib']:.0f} MiB  "
                       f"busy ms/frame: {busy}", flush=True)
-    summary = {v: {"fps": [round(x["fps"], 2) for x in rs], "fps_median": round(statistics.median(x["fps"] for x in rs), 2),
+    summary = {v: {"fps": [round(x["fps"], 2) for x in rs],
+                   "fps_median": round(statistics.median(x["fps"] for x in rs), 2),
                    "peak_rss_mib_median": round(statistics.median(x["peak_rss_mib"] for x in rs)),
                    "network": rs[0]["network"]} for v, rs in runs.items()}
     for v, s in summary.items():

@@ -125,8 +125,9 @@ def keep_freed_memory() -> bool:
     every call, and so does NumPy/OpenCV frame code. glibc serves such blocks with ``mmap`` and
     returns them with ``munmap`` (or trims the heap), so each new block costs page faults and
     zeroed pages again (the light network in eager bf16, batch 4, 640x360: 16-17 ms per frame with
-    this, 18-30 without; benchmarks/RESULTS.md). Raising the mmap and trim thresholds keeps the memory in the heap;
-    the price is that peak memory is not returned to the OS until the process ends.
+    this, 18-30 without; benchmarks/RESULTS.md). Raising the mmap and trim thresholds keeps the
+    memory in the heap; the price is that peak memory is not returned to the OS until the process
+    ends.
 
     Process-wide, done once; a no-op (False) off glibc or with ``VIDSTYLE_KEEP_FREED_MEMORY=0``.
     """
@@ -137,7 +138,8 @@ def keep_freed_memory() -> bool:
             try:
                 libc = ctypes.CDLL(None)
                 mallopt = libc.mallopt  # glibc only (musl has none)
-                _allocator_tuned = bool(mallopt(_M_MMAP_THRESHOLD, 1 << 30) and mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+                _allocator_tuned = bool(mallopt(_M_MMAP_THRESHOLD, 1 << 30)
+                                        and mallopt(_M_TRIM_THRESHOLD, 1 << 30))
             except (OSError, AttributeError):
                 pass
     return _allocator_tuned

@@ -623,7 +623,8 @@ def add_parser(subparsers) -> None:
                    help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
                         "and on GPUs), torch, compile (torch.compile) or onnx")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
-    p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this many pixels")
+    p.add_argument("--max-side", type=_positive_int,
+                   help="run the network with the longer side at most this many pixels")
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
     p.add_argument("--temporal", choices=["off", "flow"], default="off",
                    help="start with the flow stabilizer on (t toggles it; default off)")

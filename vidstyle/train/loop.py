@@ -258,8 +258,9 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
+        first_line = str(exc).splitlines()[0] if str(exc) else "unreadable"
         raise VidstyleError(f"cannot read checkpoint {path}: not a vidstyle training checkpoint "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from exc
+                            f"({type(exc).__name__}: {first_line})") from exc
     if json.loads(state.get("arch_args", "{}")) != net.arch_args:
         raise VidstyleError(f"checkpoint {path} is for a different network ({state.get('arch_args')}); "
                             f"use the same --arch and number of --style")
