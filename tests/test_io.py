@@ -243,7 +243,7 @@ def test_output_needs_overwrite_and_a_known_extension_and_folder(tmp_path):
 def test_any_output_file_refuses_its_inputs_and_folders(tmp_path):
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"png")
-    with pytest.raises(VidstyleError, match="is an input file"):
+    with pytest.raises(VidstyleError, match="is the input file"):
         check_output_file(tmp_path / "." / "photo.png", inputs=[None, photo], overwrite=True)
     (tmp_path / "model.safetensors").mkdir()
     with pytest.raises(VidstyleError, match="is a folder"):

@@ -434,7 +434,7 @@ def test_cli_never_records_over_its_source_and_checks_outputs_first(tmp_path, mo
     before = video.read_bytes()
     r = _cli("--source", str(video), "--no-window", "--style", str(model_file), "--record", str(video), "--overwrite")
     assert r.returncode == 1 and r.stderr.strip().splitlines() == [
-        f"vidstyle: error: output {video} is the input file; choose another output path"]
+        f"vidstyle: error: output {video} is the input file {video}; choose another output path"]
     assert video.read_bytes() == before
     # the stats file's folder is checked before the session, not after it
     r = _cli("--source", str(video), "--no-window", "--style", str(model_file),

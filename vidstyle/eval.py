@@ -184,8 +184,8 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         (h, w), (hs, ws) = inp.shape[:2], sty.shape[:2]
         if t == 0 and abs(ws * h - w * hs) > 0.02 * h * ws:
             # another size is fine (flow is resized to it), another shape means another video
-            raise VidstyleError(f"the stylized frames ({sty.shape[1]}x{sty.shape[0]}) do not have the input's aspect "
-                                f"ratio ({inp.shape[1]}x{inp.shape[0]}): is it a stylization of this input?")
+            raise VidstyleError(f"the stylized frames ({ws}x{hs}) do not have the input's aspect ratio ({w}x{h}): "
+                                "is it a stylization of this input?")
         if ground_truth is not None and (t >= ground_truth.frames or inp.shape[:2] != ground_truth.size):
             raise VidstyleError(f"ground truth {ground_truth.path} covers {ground_truth.frames} frames of "
                                 f"{ground_truth.size[1]}x{ground_truth.size[0]}, not this video")

@@ -145,13 +145,17 @@ class OnnxRunner:
         return torch.from_numpy(self.session.run(None, {self.input_name: arr})[0])
 
 
-def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OPSET,
-                overwrite: bool = False) -> Path:
-    """Write ``model`` as ONNX to ``path`` atomically (a ``.part`` file renamed when complete)."""
+def _check_onnx_output(path: str | Path, overwrite: bool) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise VidstyleError(f"the ONNX output must end in .onnx, got {path.name}")
-    check_output_file(path, overwrite=overwrite, create_folder=True)
+    return check_output_file(path, overwrite=overwrite, create_folder=True)
+
+
+def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OPSET,
+                overwrite: bool = False) -> Path:
+    """Write ``model`` as ONNX to ``path`` atomically (a ``.part`` file renamed when complete)."""
+    path = _check_onnx_output(path, overwrite)
     _write_atomic(path, export_onnx_bytes(model, opset=opset))
     return path
 
@@ -200,10 +204,7 @@ def _cmd_export(args) -> int:
     choice = resolve_style(args.style)
     model, _ = load_model(choice.path, "cpu")
     model.set_style(choice.mix)
-    out = Path(args.onnx)
-    if out.suffix.lower() != ".onnx":
-        raise VidstyleError(f"the ONNX output must end in .onnx, got {out.name}")
-    check_output_file(out, overwrite=args.overwrite, create_folder=True)
+    out = _check_onnx_output(args.onnx, args.overwrite)
     data = export_onnx_bytes(model, opset=args.opset)
     diff = max_abs_diff(model, data)
     if not diff <= args.tolerance:  # also catches NaN

@@ -14,7 +14,7 @@ the soft visibility mask; a scene cut (``state is None``) restarts from the styl
 
 Averaging two brush textures that do not line up exactly flattens them (and every bilinear warp of
 the previous output softens it a little more): with the plain blend the style loss of the output
-rose by 13-30 points on the temporal benchmark's clips. So by default (``keep_contrast``) the blend
+rose by up to 29 points above the per-frame network's on the temporal benchmark's clips. So by default (``keep_contrast``) the blend
 is rescaled about its local mean to the local standard deviation of the stylized frame
 (:func:`contrast_preserving_blend`, the variance-preserving blending of texture synthesis, e.g.
 Heitz & Neyret 2018): it keeps the blend's temporally smoothed structure at the painting's contrast.

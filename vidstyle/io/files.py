@@ -51,7 +51,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     output = Path(output)
     for path in inputs:
         if path is not None and _same_file(Path(path), output):
-            raise VidstyleError(f"output {output} is an input file ({path}); choose another output path")
+            raise VidstyleError(f"output {output} is the input file {path}; choose another output path")
     if output.is_dir():
         raise VidstyleError(f"output {output} is a folder; give a file name")
     if output.exists() and not overwrite:
@@ -70,12 +70,10 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
     """Validate a video output path before any work starts: :func:`check_output_file` (never the
     input, a missing folder is an error) plus an extension we can mux."""
     output = Path(output)
-    if input is not None and _same_file(Path(input), output):
-        raise VidstyleError(f"output {output} is the input file; choose another output path")
     if output.suffix.lower() not in OUTPUT_FORMATS:
         raise VidstyleError(f"cannot write {output.suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(OUTPUT_FORMATS))}")
-    return check_output_file(output, overwrite=overwrite)
+    return check_output_file(output, inputs=[input], overwrite=overwrite)
 
 
 @contextlib.contextmanager
