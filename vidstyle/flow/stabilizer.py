@@ -60,13 +60,22 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     cur = current.astype(np.float32)
     blend = cur + cv2.merge([weight] * cur.shape[2]) * (warped.astype(np.float32) - cur)
     box = (window, window)
+    # in place where possible: each temporary is a frame-sized float array; the same result ~10%
+    # faster with vidstyle.device.keep_freed_memory, ~20% without (640x272 frames, seventh session)
     mean_b, mean_c = cv2.blur(blend, box), cv2.blur(cur, box)
-    var_b = cv2.blur(blend * blend, box) - mean_b * mean_b
-    var_c = cv2.blur(cur * cur, box) - mean_c * mean_c
+    var_b = cv2.blur(blend * blend, box)
+    var_b -= mean_b * mean_b
+    var_c = cv2.blur(cur * cur, box)
+    var_c -= mean_c * mean_c
     # 1.0: below a variance of one grey level squared there is no texture to keep
-    gain = np.clip(cv2.sqrt(np.maximum(var_c, 1.0) / np.maximum(var_b, 1.0)), 1.0, max_gain)
-    out = mean_b + (blend - mean_b) * gain
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    np.maximum(var_c, 1.0, out=var_c)
+    np.maximum(var_b, 1.0, out=var_b)
+    var_c /= var_b
+    gain = np.clip(cv2.sqrt(var_c), 1.0, max_gain, out=var_c)
+    blend -= mean_b
+    blend *= gain
+    blend += mean_b + 0.5  # + 0.5: round to nearest below
+    return np.clip(blend, 0, 255, out=blend).astype(np.uint8)
 
 
 @dataclass(frozen=True)
