@@ -90,6 +90,13 @@ SETS = {
                                                                            if tw == 100 else ""),
                                            "contrast_of_forms.jpg")
        for tw in (15, 100)},
+    # the temporal loss with the style weight doubled (seventh session): does a stronger style term
+    # give back the texture the temporal loss takes? (a) is the usual weight-0 twin at style weight 2
+    **{f"light_{style}_sw4": (ROOT / f"benchmarks/models/light_{style}_t0.safetensors",
+                              ROOT / f"benchmarks/models/light_{style}_sw4.safetensors", "light",
+                              f"same seed and number of steps; (b) adds `--temporal-weight {tw}` and doubles the "
+                              "style weight (`--style-weight 4`; (a) has 2)", f"{style}.jpg")
+       for style, tw in (("starry_night", 100), ("mondrian", 300))},
     **{f"light_mix_{style}": (ROOT / "benchmarks/models/light_mix_t0.safetensors",
                               ROOT / "vidstyle/models/styles/light_mix.safetensors", "light",
                               "same recipe, seed and number of steps, each initialised from the light_starry_night "

@@ -18,6 +18,7 @@ VARIED = {"temporal_weight", "temporal_videos", "video_fraction"}
 
 # options a comparison may vary besides the temporal loss, with why
 VARIED_BY_SET_PREFIX = {"light_mix_": {"init_from"}}  # each side starts from its own light_starry_night
+VARIED_BY_SET_SUFFIX = {"_sw4": {"style_weight"}}  # the stronger-style-term experiment (note says so)
 
 
 def _temporal_bench():
@@ -53,6 +54,9 @@ def test_comparison_pairs_exist_and_differ_only_in_the_temporal_loss(name):
     assert Path(a["styles"][index]).name == Path(b["styles"][index]).name == painting
     assert a["arch"] == b["arch"] == arch
     varied = VARIED | next((v for prefix, v in VARIED_BY_SET_PREFIX.items() if name.startswith(prefix)), set())
+    varied |= next((v for suffix, v in VARIED_BY_SET_SUFFIX.items() if name.endswith(suffix)), set())
+    if "style_weight" in varied:
+        assert f"`--style-weight {b['style_weight']:g}`" in note and f"(a) has {a['style_weight']:g}" in note
     differing = {k for k in set(a) | set(b) if a.get(k) != b.get(k)} - BOOKKEEPING - varied
     if "init_from" in varied and a.get("init_from") != b.get("init_from"):
         # each side starts from the single-style network of its own side of the comparison

@@ -11,8 +11,8 @@ from safetensors.torch import load_file, save_file
 from vidstyle.device import resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, pad_to_multiple, working_size
-from vidstyle.models.transformer import (SubpixelUpsampleConv, TransformerNet, UpsampleConv, fold_for_inference,
-                                        light_net, transformer_net)
+from vidstyle.models.transformer import (ConvLayer, SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet,
+                                        UpsampleConv, fold_for_inference, light_net, transformer_net)
 from vidstyle.models.weights import load_model, read_info, save_model
 from vidstyle.models.zoo import parse_mix, resolve_style
 from vidstyle.stylizer import Stylizer
@@ -61,7 +61,7 @@ def test_upsample_head_shares_one_filter_across_each_2x2_cell():
 @pytest.mark.parametrize("builder", [transformer_net, light_net, lambda: light_net(num_styles=3)])
 def test_folded_subpixel_network_computes_the_same_function(builder):
     torch.manual_seed(0)
-    net = builder().eval()
+    net = builder().eval().double()  # float64: the folds must be exact, not merely close in fp32
     for p in net.parameters():  # away from the identity start, so every layer matters
         p.data.add_(torch.randn_like(p) * 0.1)
     folded = fold_for_inference(copy.deepcopy(net))
@@ -69,11 +69,32 @@ def test_folded_subpixel_network_computes_the_same_function(builder):
     # the standard network upsamples twice in its decoder; the light one also in its head
     expected = 2 if builder is transformer_net else 3
     assert sum(isinstance(m, SubpixelUpsampleConv) for m in folded.modules()) == expected
-    x = torch.rand(2, 3, 40, 56)  # border pixels included: replicate padding must equal the reflection
+    # the standard network's 9x9 head with 3 output channels runs at half resolution
+    assert isinstance(folded.head, SpaceToDepthConv) == (builder is transformer_net)
+    assert fold_for_inference(copy.deepcopy(folded)).state_dict().keys() == folded.state_dict().keys()  # idempotent
+    x = torch.rand(2, 3, 40, 56, dtype=torch.float64)  # border pixels included: the paddings must match
     with torch.no_grad():
         ref, out = net(x), folded(x)
+        out_cl = folded.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
     assert out.shape == ref.shape
-    assert torch.allclose(out, ref, atol=1e-5), float((out - ref).abs().max())
+    assert torch.allclose(out, ref, atol=1e-12), float((out - ref).abs().max())
+    assert torch.allclose(out_cl, ref, atol=1e-12), float((out_cl - ref).abs().max())
+
+
+@pytest.mark.parametrize("kernel, cout", [(9, 3), (5, 2), (7, 4)])
+def test_space_to_depth_conv_of_one_layer_and_its_limits(kernel, cout):
+    torch.manual_seed(2)
+    layer = ConvLayer(6, cout, kernel).double().eval()
+    x = torch.randn(2, 6, 10, 14, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(SpaceToDepthConv(layer)(x), layer(x), atol=1e-12)
+    with pytest.raises(ValueError):
+        SpaceToDepthConv(ConvLayer(6, cout, kernel, stride=2))
+    with pytest.raises(ValueError):
+        SpaceToDepthConv(ConvLayer(6, cout, 4))
+    # an odd-sized network (size multiple 1) keeps its head: the half-resolution form needs even sides
+    odd_net = TransformerNet((4,), num_residual=1)
+    assert isinstance(fold_for_inference(odd_net).head, ConvLayer)
 
 
 def test_subpixel_fold_of_one_layer_and_its_limits():
