@@ -32,6 +32,7 @@ def test_export_matches_pytorch_at_several_sizes(tmp_path, builder):
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     dims = sess.get_inputs()[0].shape
     assert isinstance(dims[2], str) and isinstance(dims[3], str)  # height and width are dynamic
+    assert dims[1] == 3 and sess.get_outputs()[0].shape[1] == 3  # RGB in and out, declared
     diff = max_abs_diff(model, path, sizes=((32, 48), (72, 128)), batch=2)
     assert diff < 1e-3
     # and a size the graph was not traced at, checked directly

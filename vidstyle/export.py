@@ -95,6 +95,10 @@ def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
     import onnx
 
     proto = onnx.load_from_string(data)
+    # RGB in, RGB out: the tracer cannot tell that the output's channel axis is fixed once the
+    # space-to-depth head computes its shape from the input's, so say so
+    for value in (*proto.graph.input, *proto.graph.output):
+        value.type.tensor_type.shape.dim[1].dim_value = 3
     for k, v in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v

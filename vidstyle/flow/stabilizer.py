@@ -60,8 +60,10 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     cur = current.astype(np.float32)
     blend = cur + cv2.merge([weight] * cur.shape[2]) * (warped.astype(np.float32) - cur)
     box = (window, window)
-    # in place where possible: each temporary is a frame-sized float array; the same result ~10%
-    # faster with vidstyle.device.keep_freed_memory, ~20% without (640x272 frames, seventh session)
+    # in place where possible: each temporary is a frame-sized float array; ~10% faster with
+    # vidstyle.device.keep_freed_memory, ~20% without (640x272 frames, seventh session). The
+    # order of the float32 operations is kept, so the result is bit for bit the plain formula's
+    # ``mean_b + (blend - mean_b) * gain``, rounded (tests/test_stabilizer.py)
     mean_b, mean_c = cv2.blur(blend, box), cv2.blur(cur, box)
     var_b = cv2.blur(blend * blend, box)
     var_b -= mean_b * mean_b
@@ -74,7 +76,8 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     gain = np.clip(cv2.sqrt(var_c), 1.0, max_gain, out=var_c)
     blend -= mean_b
     blend *= gain
-    blend += mean_b + 0.5  # + 0.5: round to nearest below
+    blend += mean_b
+    blend += 0.5  # then truncation by astype: rounds to the nearest integer, halves up
     return np.clip(blend, 0, 255, out=blend).astype(np.uint8)
 
 
