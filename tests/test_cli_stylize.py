@@ -148,6 +148,43 @@ def test_truncated_input_is_stylized_with_a_warning(tmp_path, style, stylize, ca
     assert "could be decoded" not in caplog.text
 
 
+def _sparse_vfr_mkv(path: Path) -> list[Fraction]:
+    """A Matroska file declared at 24 frames/s whose frames come at 2-3 frame intervals (a screen
+    recording that only stores changes): 20 frames over ~2 s, no frame count in the container."""
+    import av
+
+    times = []
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        t = Fraction(0)
+        for i in range(20):
+            image = np.zeros((48, 64, 3), np.uint8)
+            image[:, : 3 * i + 3] = (200, 90, 40)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = round(t * 1000), stream.time_base
+            times.append(Fraction(frame.pts, 1000))
+            container.mux(stream.encode(frame))
+            t += Fraction(2 if i % 2 else 3, 24)
+        container.mux(stream.encode())
+    return times
+
+
+def test_variable_frame_rate_input_is_not_mistaken_for_a_truncated_one(tmp_path, style, stylize, caplog):
+    src = tmp_path / "screen.mkv"
+    times = _sparse_vfr_mkv(src)
+    import av
+
+    with av.open(str(src)) as c:  # the premise: the container's nominal rate over-counts the frames
+        nominal = float(c.duration / 1e6 * c.streams.video[0].average_rate)
+    assert nominal > 1.5 * len(times)
+    proc = stylize(src, tmp_path / "o.mp4", style, "--quiet", "--temporal", "off")
+    assert proc.returncode == 0, proc.stderr
+    assert frame_times(tmp_path / "o.mp4") == times  # every frame, at its own time
+    assert "could be decoded" not in caplog.text
+
+
 def test_no_audio(tmp_path, style, stylize):
     src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48), audio=True)
     out = tmp_path / "out.mp4"

@@ -418,10 +418,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             if bar is not None:
                 bar.close()
     seconds = time.perf_counter() - started
-    expected = decoder.info.frames
-    if expected and encoder.frames < 0.95 * expected - 1:  # the count is exact or a close estimate
-        log.warning("only %d of the about %d frames of %s could be decoded (truncated or damaged file?)",
-                    encoder.frames, expected, input_path.name)
+    shortfall = decoder.shortfall(encoder.frames)
+    if shortfall:
+        log.warning("%s", shortfall)
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          pix_fmt=encoder.pix_fmt)

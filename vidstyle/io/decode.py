@@ -121,7 +121,7 @@ class VideoDecoder:
         self._tb = video.time_base or Fraction(1, 90000)
         rate = video.average_rate or video.guessed_rate or video.base_rate
         self._rate = Fraction(rate) if rate else Fraction(25)
-        stream_start = (video.start_time or 0) * self._tb
+        stream_start = self._stream_start = (video.start_time or 0) * self._tb
         self._start = stream_start + Fraction(start) if start else None
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
 
@@ -155,16 +155,23 @@ class VideoDecoder:
                                audio_streams=self._audio)
 
     def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
-        """Frame count for the progress bar: exact from the container, else estimated from time."""
+        """Frame count for the progress bar: exact from the container, else estimated from time.
+
+        Also notes where the segment should end in time (``_expected_end``), which
+        :meth:`shortfall` uses when the count is only an estimate.
+        """
         total = self._video.frames or None
-        if total is None:
-            length = None
-            if self._video.duration:
-                length = self._video.duration * self._tb
-            elif self._container.duration:
-                length = Fraction(self._container.duration, av.time_base)
-            if length is not None:
-                total = max(1, round(length * self._rate))
+        # a segment's count is estimated from time even when the file's is exact
+        self._count_exact = total is not None and self._start is None and duration is None
+        length = None
+        if self._video.duration:
+            length = self._video.duration * self._tb
+        elif self._container.duration:
+            length = Fraction(self._container.duration, av.time_base)
+        ends = [t for t in (stream_start + length if length is not None else None, self._end) if t is not None]
+        self._expected_end = min(ends) if ends else None
+        if total is None and length is not None:
+            total = max(1, round(length * self._rate))
         if self._start is None and duration is None:
             return total
         begin = self._start - stream_start if self._start is not None else 0
@@ -245,6 +252,7 @@ class VideoDecoder:
         def video_item(frame: av.VideoFrame) -> DecodedFrame:
             nonlocal index
             image = _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation)
+            self._reached = (frame.pts + (frame.duration or 0)) * self._tb  # end of the last frame read
             item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
                                 duration=frame.duration or 0)
             index += 1
@@ -271,6 +279,26 @@ class VideoDecoder:
                     kept = self._keep_audio_frame(frame)
                     if kept is not None:
                         yield AudioItem(track=track, frame=kept)
+
+    def shortfall(self, frames: int) -> str | None:
+        """A warning when reading ``frames`` frames ended well short of the segment (a truncated or
+        damaged file), else None.
+
+        With an exact frame count from the container, fewer than 95% of it is short. With only an
+        estimate (duration x average frame rate), the count is not trusted on its own: a
+        variable-frame-rate file (screen and phone recordings) has fewer frames than its nominal
+        rate says, so it is short only if the last frame read also ends before 95% of the duration.
+        """
+        expected = self.info.frames
+        if not expected or frames >= 0.95 * expected - 1:
+            return None
+        reached = getattr(self, "_reached", None)
+        if not self._count_exact and reached is not None and self._expected_end is not None:
+            begin = self._start if self._start is not None else self._stream_start
+            if reached - begin >= Fraction(95, 100) * (self._expected_end - begin):
+                return None
+        return (f"only {frames} of the about {expected} frames of {self.path.name} could be decoded "
+                "(truncated or damaged file?)")
 
     def _audio_items(self, packet: av.Packet, audio: dict[int, AudioMode]) -> Iterator[AudioItem]:
         track = self._audio.index(packet.stream)
