@@ -410,6 +410,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
                          (lambda: bar.update(1)) if bar is not None else (lambda: None))
             stages.wait()
+            if bar is not None and bar.total and bar.n < bar.total:
+                bar.total = bar.n  # the count was an estimate (variable frame rate): end at 100%
+                bar.refresh()
         except BaseException:
             stages.join_all()
             encoder.abort()
