@@ -201,6 +201,12 @@ def test_vp9_webm_transcodes_audio_to_opus(tmp_path, style, stylize):
     assert (info.codec, info.frames, info.audio[0].codec) == ("vp9", 8, "opus")
     assert abs(info.audio[0].duration - probe(src).audio[0].duration) < 1 / 24
 
+    # without --codec the container picks it: VP9 for WebM (H.264 would not fit), H.264 elsewhere
+    proc = stylize(src, tmp_path / "plain.webm", style, "--preset", "ultrafast", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert probe(tmp_path / "plain.webm").codec == "vp9"
+    assert stylize(src, tmp_path / "plain.mkv", style, "--quiet").returncode == 0
+    assert probe(tmp_path / "plain.mkv").codec == "h264"
 
 def test_segment_and_max_side(tmp_path, style, stylize):
     src = make_video(tmp_path / "in.mp4", frames=30, size=(128, 96), fps=24, audio=True)

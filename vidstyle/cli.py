@@ -38,8 +38,9 @@ def _add_stylize(sub) -> None:
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the input size")
     p.add_argument("--start", type=float, help="start time in seconds")
     p.add_argument("--duration", type=_positive_float, help="process this many seconds")
-    p.add_argument("--codec", default="libx264",
-                   help="libx264 (default), libx265, libvpx-vp9, libsvtav1, h264_nvenc, hevc_nvenc")
+    p.add_argument("--codec",
+                   help="libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, hevc_nvenc (default: libvpx-vp9 "
+                        "for .webm, libx264 otherwise)")
     p.add_argument("--crf", type=int, default=18, help="constant rate factor (quality; lower is better, default 18)")
     p.add_argument("--preset", default="medium", help="encoder preset (default medium)")
     p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (default yuv420p)")

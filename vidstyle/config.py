@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 class EncodeConfig:
     """How the stylized stream is encoded (see ``vidstyle stylize --help``)."""
 
-    codec: str = "libx264"
+    codec: str | None = None  # None: the output container's usual codec (vidstyle.io.encode.default_codec)
     crf: int | None = 18
     preset: str | None = "medium"
     pix_fmt: str = "yuv420p"

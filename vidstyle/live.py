@@ -341,7 +341,7 @@ class Recording:
     def __init__(self, path: Path, width: int, height: int, fps: float, overwrite: bool = False):
         from vidstyle.config import EncodeConfig
         from vidstyle.io.decode import SourceInfo
-        from vidstyle.io.encode import VideoEncoder
+        from vidstyle.io.encode import VideoEncoder, default_codec
         from vidstyle.io.files import OUTPUT_FORMATS, check_output
 
         self.path = check_output(path, overwrite=overwrite)
@@ -353,7 +353,7 @@ class Recording:
         info = SourceInfo(path=self.path, width=width, height=height, rotation=0, time_base=self.time_base,
                           frame_rate=Fraction(round(fps) or 30), frames=None, codec="rawvideo",
                           sample_aspect_ratio=None, audio_streams=())
-        codec = "libvpx-vp9" if container == "webm" else "libx264"
+        codec = default_codec(self.path.suffix)
         config = EncodeConfig(codec=codec, crf=20 if codec == "libx264" else 32, preset="veryfast",
                               pix_fmt="yuv420p", audio=False)
         self._encoder = VideoEncoder(self._tmp, info, config)

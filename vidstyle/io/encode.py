@@ -15,6 +15,8 @@ yuv444p), which keeps the exact size without padding or cropping. VP9 and AV1 ho
 """
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import os
 from pathlib import Path
@@ -121,6 +123,12 @@ def _encoder_options(codec: str, crf: int | None, preset: str | None) -> dict[st
     return opts
 
 
+def default_codec(suffix: str) -> str:
+    """The video encoder used when none is asked for: VP9 for WebM (which holds only VP8, VP9 and
+    AV1), H.264 for every other container."""
+    return "libvpx-vp9" if suffix.lower() == ".webm" else "libx264"
+
+
 def _transcode_codec(suffix: str) -> str:
     """Audio encoder used when the input's audio codec does not fit the output container."""
     return "aac" if OUTPUT_FORMATS.get(suffix.lower()) in ("mp4", "mov") else "libopus"
@@ -139,8 +147,11 @@ class VideoEncoder:
 
     def __init__(self, path: str | Path, source: SourceInfo, config: EncodeConfig | None = None,
                  name: str | Path | None = None):
-        self.config = config = config or EncodeConfig()
+        config = config or EncodeConfig()
         self.path = Path(path)
+        if config.codec is None:
+            config = dataclasses.replace(config, codec=default_codec(self.path.suffix))
+        self.config = config
         self.name = str(name or path)  # what error messages call the output (not the temp file)
         codec = _check_codec(config.codec)
         if config.codec == "libsvtav1":
