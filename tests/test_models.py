@@ -71,10 +71,12 @@ def test_folded_subpixel_network_computes_the_same_function(builder):
     assert sum(isinstance(m, SubpixelUpsampleConv) for m in folded.modules()) == expected
     # the standard network's 9x9 head with 3 output channels runs at half resolution
     assert isinstance(folded.head, SpaceToDepthConv) == (builder is transformer_net)
-    assert fold_for_inference(copy.deepcopy(folded)).state_dict().keys() == folded.state_dict().keys()  # idempotent
+    twice = fold_for_inference(copy.deepcopy(folded))  # idempotent: nothing left to fold
+    assert twice.state_dict().keys() == folded.state_dict().keys()
     x = torch.rand(2, 3, 40, 56, dtype=torch.float64)  # border pixels included: the paddings must match
     with torch.no_grad():
         ref, out = net(x), folded(x)
+        assert torch.equal(twice(x), out)
         out_cl = folded.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
     assert out.shape == ref.shape
     assert torch.allclose(out, ref, atol=1e-12), float((out - ref).abs().max())
