@@ -329,5 +329,11 @@ def test_default_batch_is_one_only_for_full_resolution_networks_on_the_cpu():
     assert default_batch(SimpleNamespace(device=cpu, model=transformer_net())) == 1
     assert default_batch(SimpleNamespace(device=cpu, model=light_net())) == 4
     assert default_batch(SimpleNamespace(device=gpu, model=transformer_net())) == 4
+    # the light network's batch shrinks as frames grow (caches), following the working size
+    light = SimpleNamespace(device=cpu, model=light_net(), max_side=None, scale=None)
+    sizes = {(360, 640): 4, (720, 1280): 2, (1080, 1920): 1, (2160, 3840): 1}
+    assert {size: default_batch(light, size) for size in sizes} == sizes
+    assert default_batch(SimpleNamespace(device=cpu, model=light_net(), max_side=640, scale=None), (2160, 3840)) == 4
+    assert default_batch(SimpleNamespace(device=gpu, model=light_net()), (2160, 3840)) == 4
     with pytest.raises(VidstyleError, match="batch must be at least 1"):
         stylize_video("in.mp4", "out.mp4", style="starry_night", batch=0)

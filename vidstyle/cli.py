@@ -28,8 +28,8 @@ def _add_stylize(sub) -> None:
                    help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (see `vidstyle styles`)")
     _add_device_args(p)
     p.add_argument("--batch", type=_positive_int,
-                   help="frames per network call (default 4; 1 for the standard network on the CPU, where "
-                        "a batch of its full-resolution activations outgrows the caches)")
+                   help="frames per network call (default 4; on the CPU 1 for the standard network and "
+                        "fewer for large frames (2 at 720p, 1 from 1080p), where a batch outgrows the caches)")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "compile", "onnx"],
                    help="network runtime (auto: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 and on "

@@ -21,8 +21,8 @@ class StylizeConfig:
 
     device: str = "auto"
     precision: str = "auto"
-    # None: 4, but 1 for the standard network on the CPU, whose full-resolution activations
-    # outgrow the caches in a batch (vidstyle.pipeline.default_batch)
+    # None: 4, but on the CPU 1 for the standard network, whose full-resolution activations
+    # outgrow the caches in a batch, and fewer for large frames (vidstyle.pipeline.default_batch)
     batch: int | None = None
     channels_last: bool = True
     backend: str = "auto"

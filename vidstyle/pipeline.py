@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from vidstyle.config import EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError
+from vidstyle.frames import working_size
 from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder
 from vidstyle.io.encode import VideoEncoder
 from vidstyle.io.files import atomic_output, check_input, check_output
@@ -297,20 +298,37 @@ def _describe(stylizer, batch: int) -> str:
     return " ".join(p for p in parts if p) + f", batch {batch}"
 
 
-def default_batch(stylizer) -> int:
+#: On the CPU, the most frame pixels one call of a reduced-resolution network gets: two 720p frames.
+#: Bigger batches of big frames outgrow the caches (light network, eager bf16, 2 cores,
+#: benchmarks/batch_by_size.py: at 1080p batch 4 ran 6-29% slower than batch 1, at 2160p batch 1
+#: ran 1.5-1.8x faster than batch 4; at 720p the batch made no difference beyond noise, and at 360p
+#: batch 4 helps, see the docstring below).
+CPU_BATCH_PIXELS = 2 * 1280 * 720
+
+
+def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     """Frames per network call when none is given (see StylizeConfig.batch).
 
+    ``frame_size``: (H, W) of the input frames, when known (the network's working size follows
+    the stylizer's ``max_side``/``scale``).
+
     4 on GPUs and for networks that run at reduced resolution (the light one: on the CPU, a batch
-    amortises the thread hand-offs that the flow and encode stages otherwise interrupt); 1 on the
-    CPU for networks with full-resolution layers (the standard one), whose activations for a batch
-    of 4 640x360 frames (about 60 MB in bf16) no longer fit in the caches. Measured end to end on
+    amortises the thread hand-offs that the flow and encode stages otherwise interrupt), as long as
+    the batch stays within :data:`CPU_BATCH_PIXELS` (so 2 at 720p, 1 from 1080p up); 1 on the CPU
+    for networks with full-resolution layers (the standard one), whose activations for a batch of 4
+    640x360 frames (about 60 MB in bf16) no longer fit in the caches. Measured end to end on
     cutbunny.mp4 in benchmarks/RESULTS.md.
     """
     device = getattr(stylizer, "device", None)
     if device is not None and getattr(device, "type", "cpu") != "cpu":
         return 4
     model = getattr(stylizer, "model", None)
-    return 1 if getattr(model, "shuffle", 2) == 1 else 4
+    if getattr(model, "shuffle", 2) == 1:
+        return 1
+    if frame_size is None:
+        return 4
+    h, w = working_size(*frame_size, getattr(stylizer, "max_side", None), getattr(stylizer, "scale", None))
+    return max(1, min(4, CPU_BATCH_PIXELS // (h * w)))
 
 
 def _make_stabilizer(config: StylizeConfig):
@@ -390,7 +408,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     with _sigterm_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
-        batch = config.batch or default_batch(stylizer)
+        batch = config.batch or default_batch(stylizer, (decoder.info.height, decoder.info.width))
         expect = getattr(stylizer, "expect_frames", None)
         if expect is not None:  # a long run may pick a compiled network (backend auto)
             expect(decoder.info.frames)

@@ -180,7 +180,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         stylizer = Stylizer.from_model(_fresh(net), device=device, precision=precision,
                                        channels_last=backend != "onnx", backend=backend)
         # by default the batch `vidstyle stylize` would use for this network on this device
-        batch = s.pipeline_batch or default_batch(stylizer)
+        batch = s.pipeline_batch or default_batch(stylizer, (h, w))
         frames = max(batch, s.clip_frames // batch * batch)
         # network-only at exactly the clip's size and the pipeline's settings, for the ratio
         case = NetworkCase(m, f"clip {w}x{h}", h, w, device, precision, batch, backend != "onnx", backend)
