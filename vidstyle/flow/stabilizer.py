@@ -60,8 +60,9 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     cur = current.astype(np.float32)
     blend = cur + cv2.merge([weight] * cur.shape[2]) * (warped.astype(np.float32) - cur)
     box = (window, window)
-    # in place where possible: each temporary is a frame-sized float array; ~10% faster with
-    # vidstyle.device.keep_freed_memory, ~20% without (640x272 frames, seventh session). The
+    # in place where possible: each temporary is a frame-sized float array, and without
+    # vidstyle.device.keep_freed_memory (e.g. a library caller) each one costs page faults: ~20%
+    # faster then, about the same with it (640x272 frames, seventh session). The
     # order of the float32 operations is kept, so the result is bit for bit the plain formula's
     # ``mean_b + (blend - mean_b) * gain``, rounded (tests/test_stabilizer.py)
     mean_b, mean_c = cv2.blur(blend, box), cv2.blur(cur, box)

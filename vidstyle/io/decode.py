@@ -122,6 +122,7 @@ class VideoDecoder:
         rate = video.average_rate or video.guessed_rate or video.base_rate
         self._rate = Fraction(rate) if rate else Fraction(25)
         stream_start = self._stream_start = (video.start_time or 0) * self._tb
+        self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
         self._start = stream_start + Fraction(start) if start else None
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
 
@@ -292,7 +293,7 @@ class VideoDecoder:
         expected = self.info.frames
         if not expected or frames >= 0.95 * expected - 1:
             return None
-        reached = getattr(self, "_reached", None)
+        reached = self._reached
         if not self._count_exact and reached is not None and self._expected_end is not None:
             begin = self._start if self._start is not None else self._stream_start
             if reached - begin >= Fraction(95, 100) * (self._expected_end - begin):

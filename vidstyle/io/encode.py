@@ -16,7 +16,6 @@ yuv444p), which keeps the exact size without padding or cropping. VP9 and AV1 ho
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 import os
 from pathlib import Path

@@ -11,6 +11,7 @@ H and W must be multiples of :attr:`TransformerNet.size_multiple`; :mod:`vidstyl
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Sequence
 
 import torch
@@ -222,12 +223,10 @@ class SpaceToDepthConv(nn.Module):
 
 
 def _space_to_depth_candidate(layer: nn.Module) -> bool:
-    if not isinstance(layer, ConvLayer):
-        return False
-    conv = layer[-1]
-    k = conv.kernel_size[0]
-    return (conv.out_channels <= 4 and k >= 5 and k % 2 == 1 and conv.kernel_size == (k, k)
-            and conv.stride == (1, 1) and conv.groups == 1)
+    """Worth folding: few output channels and a large kernel (whether it *can* fold is
+    :class:`SpaceToDepthConv`'s check)."""
+    return (isinstance(layer, ConvLayer) and layer[-1].out_channels <= 4
+            and min(layer[-1].kernel_size) >= 5)
 
 
 def fold_for_inference(model: nn.Module) -> nn.Module:
@@ -238,7 +237,8 @@ def fold_for_inference(model: nn.Module) -> nn.Module:
     state-dict keys), so train and save the original."""
     if (isinstance(model, TransformerNet) and model.size_multiple % 2 == 0
             and _space_to_depth_candidate(model.head)):
-        model.head = SpaceToDepthConv(model.head)
+        with contextlib.suppress(ValueError):  # a stride, dilation or kernel shape that does not fold
+            model.head = SpaceToDepthConv(model.head)
     for name, child in list(model.named_children()):
         if isinstance(child, UpsampleConv) and child.conv[-1].kernel_size == (3, 3):
             setattr(model, name, SubpixelUpsampleConv(child))
