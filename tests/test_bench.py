@@ -75,6 +75,9 @@ def test_grid_leaves_out_impossible_combinations():
     cases = network_grid(s)
     assert cases and all(c.skip_reason() is None for c in cases)
     assert not any(c.precision == "fp16" or c.cuda_graphs for c in cases)  # CPU
+    int8 = network_grid(BenchSettings(models=["standard"], resolutions=["360p"], devices=["cpu"],
+                                      precisions=["int8"], backends=["torch", "onnx", "compile"]))
+    assert [(c.precision, c.backend) for c in int8] == [("int8", "compile")]  # compiled only
     assert all(c.precision == "fp32" and not c.channels_last for c in cases if c.backend == "onnx")
     assert len({c for c in cases}) == len(cases)
 
@@ -278,3 +281,16 @@ def test_magenta_ratio_uses_trained_light_styles_by_architecture():
     # the pipeline's backend: the fastest measured at the given precision
     assert best_backend(report["network"], "light_starry_night", "cpu", precision="bf16") == "compile"
     assert best_backend(report["network"], "light", "cpu", precision="fp32") == "onnx"
+
+
+def test_each_vidstyle_precision_gets_its_ratio_to_the_naive_loop():
+    from vidstyle.bench.run import finalize
+
+    report = _fake_report()
+    base = report["pipeline"][0]
+    report["pipeline"] += [dict(base, name="vidstyle int8", fps=30.0), dict(base, name="vidstyle + flow stabilizer", fps=15.0),
+                           dict(base, name="naive serial loop", fps=10.0)]
+    ratios = finalize(report)["ratios"]
+    assert ratios["vidstyle end-to-end / naive serial loop (light)"] == 2.0
+    assert ratios["vidstyle int8 end-to-end / naive serial loop (light)"] == 3.0
+    assert not any("stabilizer end-to-end" in k for k in ratios)

@@ -26,7 +26,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output video file (.mp4, .mkv, .mov, .webm)")
     p.add_argument("--style", required=True,
                    help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (see `vidstyle styles`)")
-    _add_device_args(p)
+    _add_device_args(p, int8=True)
     p.add_argument("--batch", type=_positive_int,
                    help="frames per network call (default 4; on the CPU 1 for the standard network and "
                         "fewer for large frames (2 at 720p, 1 from 1080p), where a batch outgrows the caches)")

@@ -47,9 +47,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_device_args(p: argparse.ArgumentParser) -> None:
-    """``--device`` and ``--precision``, resolved later by :mod:`vidstyle.device`."""
+def add_device_args(p: argparse.ArgumentParser, int8: bool = False) -> None:
+    """``--device`` and ``--precision`` (with ``int8`` for inference commands), resolved later by
+    :mod:`vidstyle.device` and :class:`vidstyle.stylizer.Stylizer`."""
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto = cuda, mps, cpu)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+    choices = ["auto", "fp32", "fp16", "bf16"] + (["int8"] if int8 else [])
+    p.add_argument("--precision", default="auto", choices=choices,
                    help="network precision (auto: fp16 autocast on CUDA, bf16 on CPUs with native bf16 such as "
-                        "AMX or AVX512-BF16, fp32 elsewhere)")
+                        "AMX or AVX512-BF16, fp32 elsewhere" + (
+                            "; int8: CPU, convolutions quantized with ranges calibrated on frames of the input, "
+                            "compiled; fastest on CPUs with VNNI, needs torchao" if int8 else "") + ")")

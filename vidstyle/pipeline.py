@@ -29,7 +29,7 @@ from typing import Any, Callable
 from vidstyle.config import EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import working_size
-from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder
+from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, sample_frames
 from vidstyle.io.encode import VideoEncoder
 from vidstyle.io.files import atomic_output, check_input, check_output
 
@@ -289,11 +289,8 @@ def _make_stylizer(style, config: StylizeConfig):
 
 def _describe(stylizer, batch: int) -> str:
     """``cpu bf16 compile, batch 4`` for a Stylizer; what is known for other stylize_batch objects."""
-    from vidstyle.device import precision_name
-
     device = getattr(stylizer, "device", None)
-    parts = [str(device) if device is not None else "",
-             precision_name(getattr(stylizer, "dtype", None)) if device is not None else "",
+    parts = [str(device) if device is not None else "", getattr(stylizer, "precision", ""),
              getattr(stylizer, "backend", "")]
     return " ".join(p for p in parts if p) + f", batch {batch}"
 
@@ -304,6 +301,9 @@ def _describe(stylizer, batch: int) -> str:
 #: ran 1.5-1.8x faster than batch 4; at 720p the batch made no difference beyond noise, and at 360p
 #: batch 4 helps, see the docstring below).
 CPU_BATCH_PIXELS = 2 * 1280 * 720
+
+#: Frames spread over the input that set an int8 network's activation ranges (--precision int8).
+INT8_CALIBRATION_FRAMES = 8
 
 
 def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
@@ -412,6 +412,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
         expect = getattr(stylizer, "expect_frames", None)
         if expect is not None:  # a long run may pick a compiled network (backend auto)
             expect(decoder.info.frames)
+        if getattr(stylizer, "needs_calibration", False):  # int8: activation ranges from this video
+            stylizer.calibrate(sample_frames(input_path, INT8_CALIBRATION_FRAMES, config.start, config.duration))
         try:
             bar = _progress_bar(decoder.info.frames, progress, Path(output).name)
             decoded, styled, audio = stages.queue(), stages.queue(), stages.queue(bounded=False)

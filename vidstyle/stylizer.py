@@ -6,6 +6,7 @@ device handling, precision, padding and resizing.
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.device import autocast, keep_freed_memory, resolve_device, resolve_precision
+from vidstyle.device import autocast, keep_freed_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images, working_size
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
@@ -42,9 +43,12 @@ class Stylizer:
     Args:
         style: a style spec (bundled name, ``.safetensors`` path, ``mix:a=0.7,b=0.3``).
         device: ``auto|cpu|cuda|cuda:N|mps``.
-        precision: ``auto|fp32|fp16|bf16``; ``auto`` is fp16 autocast on CUDA, bf16 on a CPU with
-            native bf16 (AMX or AVX512-BF16: the weights are cast to bf16, the norms keep fp32
-            statistics) and fp32 elsewhere.
+        precision: ``auto|fp32|fp16|bf16|int8``; ``auto`` is fp16 autocast on CUDA, bf16 on a CPU
+            with native bf16 (AMX or AVX512-BF16: the weights are cast to bf16, the norms keep fp32
+            statistics) and fp32 elsewhere. ``int8`` (CPU, needs torchao) quantizes the
+            convolutions statically (:mod:`vidstyle.models.quantize`) with activation ranges
+            calibrated on :meth:`calibrate`'s frames, or on the first batch when none were given,
+            and runs compiled.
         channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
         max_side / scale: run the network at reduced resolution and resize the output back.
         backend: ``auto`` (ONNX Runtime on the CPU in fp32 when installed, eager PyTorch in bf16
@@ -82,12 +86,20 @@ class Stylizer:
         # same function without the full-resolution upsampled and padded copies (~20% of the light
         # network's time on the CPU; see SubpixelUpsampleConv)
         self.model, self.info = fold_for_inference(model), info
-        self.dtype = resolve_precision(precision, self.device, inference=True)
+        self.int8 = (precision or "").lower() == "int8"
+        self._calibration: list[torch.Tensor] = []
+        if self.int8:
+            if self.device.type != "cpu":
+                raise VidstyleError("--precision int8 runs on the CPU only (use fp16 on GPUs)")
+            if backend not in ("auto", "compile"):
+                raise VidstyleError("--precision int8 runs compiled: use --backend compile (or auto)")
+            backend = "compile"
+        self.dtype = None if self.int8 else resolve_precision(precision, self.device, inference=True)
         if self.device.type == "cpu":
             keep_freed_memory()  # eager CPU inference frees and re-allocates megabytes per layer
         if backend not in BACKENDS:
             raise VidstyleError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
-        self.auto_backend = backend == "auto"
+        self.auto_backend = backend == "auto" and not self.int8
         if backend == "auto":
             # ONNX Runtime is the fastest fp32 CPU path for these networks (benchmarks/RESULTS.md);
             # everywhere else (GPU, bf16 CPU) eager PyTorch with channels_last.
@@ -114,9 +126,15 @@ class Stylizer:
         """The callable that runs the network: the module itself, compiled, or an ORT session."""
         self._compiled_batch = None
         self._compiled_ok = False
+        if self.backend == "compile" and not torch.cuda.is_available():
+            # inductor's C++ build imports torch.utils.cpp_extension, which warns "No CUDA runtime
+            # is found" on every CPU-only machine that has a CUDA toolkit directory: noise here
+            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         if self.backend == "onnx":
             from vidstyle.export import OnnxRunner
             self._forward = OnnxRunner(self.model)  # exported with the current style mix baked in
+        elif self.int8:
+            self._forward = None  # quantized at the first batch, whose shape it is specialised to
         elif self.backend == "compile":
             # static shapes: a video has one frame size, and a second shape would otherwise switch
             # the graph to dynamic shapes (a second, slower compile); short batches are padded
@@ -124,7 +142,51 @@ class Stylizer:
         else:
             self._forward = self.model
 
+    def _quantize(self, x: torch.Tensor) -> None:
+        """Build the int8 network for batches shaped like ``x``, calibrated on the frames given to
+        :meth:`calibrate` that have ``x``'s working size (else on ``x`` itself)."""
+        from vidstyle.models.quantize import compile_int8, quantize_int8
+
+        frames = [c for c in self._calibration if c.shape[1:] == x.shape[1:]]
+        batches = [x]
+        if frames:  # group into batches of x's size; the last one is topped up with its last frame
+            b = x.shape[0]
+            frames += [frames[-1]] * (-len(frames) % b)
+            batches = [torch.cat(frames[i:i + b]) for i in range(0, len(frames), b)]
+        # torch.export traces outside inference mode, on ordinary (not inference-mode) tensors
+        with torch.inference_mode(False), torch.no_grad():
+            batches = [b.clone() for b in batches]
+            self._forward = compile_int8(quantize_int8(self.model, batches))
+
+    @property
+    def precision(self) -> str:
+        """The precision the network runs at: ``fp32``, ``fp16``, ``bf16`` or ``int8``."""
+        return "int8" if self.int8 else precision_name(self.dtype)
+
+    @property
+    def needs_calibration(self) -> bool:
+        """True for an int8 stylizer not given calibration frames yet (see :meth:`calibrate`)."""
+        return self.int8 and not self._calibration
+
+    def calibrate(self, images: Sequence[np.ndarray] | np.ndarray) -> None:
+        """Frames (uint8 (H, W, 3) RGB) whose activation ranges set the int8 network's; best spread
+        over the video to stylize (:func:`vidstyle.io.decode.sample_frames`). Replaces earlier
+        calibration frames; without any, the first batch stylized calibrates. No-op unless int8."""
+        if not self.int8:
+            return
+        self._calibration = [self._prepare(images_to_tensor(image[None], self.device))[0] for image in images]
+        self._forward = None
+
     def _run(self, x: torch.Tensor) -> torch.Tensor:
+        if self.int8:
+            if self._forward is None:
+                self._quantize(x)
+            try:
+                return self._forward(x)
+            except Exception as exc:  # noqa: BLE001 - any compiler failure, said in one line
+                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                raise VidstyleError(f"compiling the int8 network failed ({first}); it needs a working "
+                                    "C++ compiler (use --precision bf16 or fp32 otherwise)") from exc
         if not (self.backend == "compile" and self.auto_backend and not self._compiled_ok):
             return self._forward(x)
         # the first call compiles; an automatic choice must not turn a missing C++ compiler or an
@@ -166,12 +228,12 @@ class Stylizer:
             from vidstyle.models.zoo import _mix_vector
             mix = _mix_vector(self.info, mix)
         self.model.set_style(list(mix))
-        if self.backend == "onnx":
+        if self.backend == "onnx" or self.int8:
             self._build_forward()  # the exported graph holds the old mix as a constant
 
-    @torch.inference_mode()
-    def stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) float in [0, 1] on :attr:`device` -> stylized (B, 3, H, W) float in [0, 1]."""
+    def _prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """(B, 3, H, W) in [0, 1] -> the network's input (working size, padded, dtype, memory
+        format) and the working size to crop its output back to."""
         h, w = x.shape[-2:]
         wh, ww = working_size(h, w, self.max_side, self.scale)
         if (wh, ww) != (h, w):
@@ -181,6 +243,13 @@ class Stylizer:
             x = x.to(torch.bfloat16)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        return x, size
+
+    @torch.inference_mode()
+    def stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float in [0, 1] on :attr:`device` -> stylized (B, 3, H, W) float in [0, 1]."""
+        h, w = x.shape[-2:]
+        x, size = self._prepare(x)
         batch = x.shape[0]
         if self.backend == "compile":
             # one compiled graph per batch size: pad a short (last) batch with copies of its last frame
@@ -190,7 +259,7 @@ class Stylizer:
         with autocast(self.device, None if self.cast_weights else self.dtype):
             y = self._run(x)[:batch]
         y = crop_to(y.float(), size)
-        if (wh, ww) != (h, w):
+        if y.shape[-2:] != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
         return y.clamp_(0.0, 1.0)
 

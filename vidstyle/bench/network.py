@@ -89,6 +89,8 @@ class NetworkCase:
         dev = self.device.split(":")[0]
         if self.precision == "fp16" and dev == "cpu":
             return "fp16 runs on CUDA/MPS only"
+        if self.precision == "int8" and (dev != "cpu" or self.backend != "compile"):
+            return "int8 runs on the CPU with the compile backend only"
         if self.backend == "onnx" and (dev != "cpu" or self.precision != "fp32"):
             return "the onnx backend is CPU fp32 only"
         if self.backend == "onnx" and self.channels_last:

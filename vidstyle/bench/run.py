@@ -35,6 +35,9 @@ class BenchSettings:
     pipeline_models: list[str] = field(default_factory=lambda: ["light"])
     pipeline_backend: str | None = None  # None: the fastest backend measured for the model at auto precision
     pipeline_batch: int | None = None  # None: what `vidstyle stylize` uses (vidstyle.pipeline.default_batch)
+    # precisions of vidstyle's file-to-file runs: None is the one `--precision auto` picks; others
+    # (e.g. int8, compiled and calibrated on frames of the clip) add rows named "vidstyle int8"
+    pipeline_precisions: list[str | None] = field(default_factory=lambda: [None])
     temporal: bool = True  # also run the pipeline with the flow stabilizer
     warping_frames: int = 30
     notes: list[str] = field(default_factory=list)
@@ -165,7 +168,8 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
     """File-to-file runs on the clip (vidstyle pipeline, naive loop) and the warping error."""
     from vidstyle.bench.pipeline import run_naive_loop, run_vidstyle_pipeline
     from vidstyle.eval import read_frames
-    from vidstyle.pipeline import default_batch
+    from vidstyle.io.decode import sample_frames
+    from vidstyle.pipeline import INT8_CALIBRATION_FRAMES, default_batch
     from vidstyle.stylizer import Stylizer
 
     first = next(read_frames(s.clip, 1), None)
@@ -175,31 +179,39 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
     h, w = first.shape[:2]
     for m in s.pipeline_models:
         net, label = nets[m]
-        backend = s.pipeline_backend or best_backend(report["network"], m, device)
-        precision = _auto_precision(device)
-        stylizer = Stylizer.from_model(_fresh(net), device=device, precision=precision,
-                                       channels_last=backend != "onnx", backend=backend)
-        # by default the batch `vidstyle stylize` would use for this network on this device
-        batch = s.pipeline_batch or default_batch(stylizer, (h, w))
-        frames = max(batch, s.clip_frames // batch * batch)
-        # network-only at exactly the clip's size and the pipeline's settings, for the ratio
-        case = NetworkCase(m, f"clip {w}x{h}", h, w, device, precision, batch, backend != "onnx", backend)
-        _log(f"pipeline {label}: backend {backend}, precision {precision}, batch {batch}")
-        net_row = run_network_case(case, net, warmup=s.warmup, repeats=s.repeats,
-                                   target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
-        net_row["label"] = label
-        report["network"].append(net_row)
-        t0 = time.perf_counter()
-        stylizer.stylize_batch([first] * batch)  # one-time costs (export, compile) outside the run
-        warm_s = time.perf_counter() - t0
-        runs = [("vidstyle", "off")] + ([("vidstyle + flow stabilizer", "flow")] if s.temporal else [])
-        for name, temporal in runs:
-            row = run_vidstyle_pipeline(s.clip, stylizer, max_frames=frames, batch=batch, temporal=temporal,
-                                        label=name)
-            row.update(model=label, precision=precision, warmup_s=round(warm_s, 2))
-            _attach_network(row, net_row)
-            report["pipeline"].append(row)
-            _log(f"pipeline {name} {label} {backend}: {row['fps']:.2f} fps end to end, stages {row['stages_ms_per_frame']}")
+        for i, wanted in enumerate(s.pipeline_precisions):
+            precision = wanted or _auto_precision(device)
+            backend = "compile" if precision == "int8" else (s.pipeline_backend or best_backend(report["network"], m, device))
+            stylizer = Stylizer.from_model(_fresh(net), device=device, precision=precision,
+                                           channels_last=backend != "onnx", backend=backend)
+            # by default the batch `vidstyle stylize` would use for this network on this device
+            batch = s.pipeline_batch or default_batch(stylizer, (h, w))
+            frames = max(batch, s.clip_frames // batch * batch)
+            suffix = "" if wanted is None else f" {precision}"
+            # network-only at exactly the clip's size and the pipeline's settings, for the ratio
+            case = NetworkCase(m, f"clip {w}x{h}", h, w, device, precision, batch, backend != "onnx", backend)
+            _log(f"pipeline {label}: backend {backend}, precision {precision}, batch {batch}")
+            net_row = run_network_case(case, net, warmup=s.warmup, repeats=s.repeats,
+                                       target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
+            net_row["label"] = label
+            report["network"].append(net_row)
+            t0 = time.perf_counter()
+            if stylizer.needs_calibration:  # int8: as `vidstyle stylize` does, on frames spread over the clip
+                stylizer.calibrate(sample_frames(s.clip, INT8_CALIBRATION_FRAMES))
+            stylizer.stylize_batch([first] * batch)  # one-time costs (export, compile) outside the run
+            warm_s = time.perf_counter() - t0
+            runs = [("vidstyle", "off")] + ([("vidstyle + flow stabilizer", "flow")] if s.temporal else [])
+            for name, temporal in runs:
+                name = name.replace("vidstyle", "vidstyle" + suffix, 1)
+                row = run_vidstyle_pipeline(s.clip, stylizer, max_frames=frames, batch=batch, temporal=temporal,
+                                            label=name)
+                row.update(model=label, precision=precision, warmup_s=round(warm_s, 2))
+                _attach_network(row, net_row)
+                report["pipeline"].append(row)
+                _log(f"pipeline {name} {label} {backend}: {row['fps']:.2f} fps end to end, "
+                     f"stages {row['stages_ms_per_frame']}")
+            if s.warping_frames:
+                _warping(s, report, stylizer, label + suffix, with_peer=m == s.pipeline_models[0] and i == 0)
         row = run_naive_loop(s.clip, net, max_frames=frames, device=device)
         row.update(model=label, precision="fp32")
         naive_case = NetworkCase(m, f"clip {w}x{h}", h, w, device, "fp32", 1, False, "torch")
@@ -210,8 +222,6 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         _attach_network(row, naive_net)
         report["pipeline"].append(row)
         _log(f"naive loop {label}: {row['fps']:.2f} fps, stages {row['stages_ms_per_frame']}")
-        if s.warping_frames:
-            _warping(s, report, stylizer, label, with_peer=m == s.pipeline_models[0])
 
 
 def _fresh(net):
@@ -231,7 +241,7 @@ def _warping(s: BenchSettings, report: dict, stylizer, label: str, with_peer: bo
     from vidstyle.eval import read_frames, warping_error
 
     frames = list(read_frames(s.clip, s.warping_frames))
-    trained = label not in ("standard", "light")
+    trained = label.split()[0] not in ("standard", "light")
     runs = [(f"vidstyle {label}", lambda: (stylizer.stylize(f) for f in frames))]
     try:
         from vidstyle.flow.stabilizer import FlowStabilizer
@@ -272,8 +282,8 @@ def _ratios(report: dict) -> None:
     r = report["ratios"]
     pipe = {(p["name"], p["model"]): p for p in report["pipeline"]}
     for (name, model), p in pipe.items():
-        if name == "vidstyle" and ("naive serial loop", model) in pipe:
-            r[f"vidstyle end-to-end / naive serial loop ({model})"] = round(
+        if name.startswith("vidstyle") and "stabilizer" not in name and ("naive serial loop", model) in pipe:
+            r[f"{name} end-to-end / naive serial loop ({model})"] = round(
                 p["fps"] / pipe[("naive serial loop", model)]["fps"], 2)
     ok = [n for n in report["network"] if n.get("status") == "ok"]
     for peer in (p for p in report["peers"] if p.get("status") == "ok"):

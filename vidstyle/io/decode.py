@@ -343,3 +343,34 @@ class VideoDecoder:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def sample_frames(path: str | Path, count: int, start: float | None = None,
+                  duration: float | None = None) -> list[np.ndarray]:
+    """Up to ``count`` display-oriented RGB frames (H, W, 3) spread evenly over the segment
+    ``[start, start + duration)`` (or the whole file): e.g. to calibrate int8 activation ranges on
+    the video about to be stylized rather than on its first seconds only. Without a known length,
+    the segment's first ``count`` frames."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    with VideoDecoder(path, start, duration) as decoder:
+        info = decoder.info
+        length = duration
+        if info.frames:
+            count = min(count, info.frames)  # no frame twice
+            if length is None:
+                length = float(info.frames / info.frame_rate)
+        if not length:
+            return [item.image for item, _ in zip(decoder.read(), range(count))]
+        first = next(decoder.read()).image
+    images = [first]
+    base, half_frame = start or 0.0, 0.5 / float(info.frame_rate)
+    for i in range(1, count):
+        # each sample opens the file again and seeks: decoding the whole video would cost far more;
+        # starting half a frame early takes the frame nearest to the sample's time
+        try:
+            with VideoDecoder(path, base + length * i / count - half_frame) as decoder:
+                images.append(next(decoder.read()).image)
+        except VidstyleError:  # the length was an overestimate: past the last frame
+            break
+    return images

@@ -1,0 +1,80 @@
+"""How far `--precision int8` (and, for reference, bf16) strays from fp32: each standard bundled
+style on the first frames of each clip, int8 calibrated as `vidstyle stylize` does (8 frames spread
+over the whole clip). Per style and clip: mean and maximum absolute difference from the fp32
+frames (0-255), PSNR against them, and the warping error (Lai et al.) of each precision's frames,
+so any added flicker shows.
+
+Usage: python benchmarks/int8_accuracy.py [--clips DIR] [--frames 30] [--styles a b ...] [--out FILE.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import vidstyle  # noqa: E402
+from vidstyle.eval import read_frames, warping_error  # noqa: E402
+from vidstyle.io.decode import sample_frames  # noqa: E402
+from vidstyle.models.zoo import bundled_styles  # noqa: E402
+from vidstyle.pipeline import INT8_CALIBRATION_FRAMES  # noqa: E402
+from vidstyle.stylizer import Stylizer  # noqa: E402
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def _stylize(stylizer: Stylizer, frames: list[np.ndarray]) -> list[np.ndarray]:
+    return [stylizer.stylize(f) for f in frames]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clips", type=Path, default=ROOT.parent / "shared" / "data" / "video")
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--styles", nargs="+")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args()
+    styles = args.styles or [name for name, info in bundled_styles().items()
+                             if len(info.styles) == 1 and info.arch_args["channels"] == [32, 64, 128]]
+    clips = sorted(args.clips.glob("*.mp4"))
+    rows = []
+    for clip in clips:
+        frames = list(read_frames(clip, args.frames))
+        calibration = sample_frames(clip, INT8_CALIBRATION_FRAMES)
+        for style in styles:
+            fp32 = _stylize(Stylizer(style, device="cpu", precision="fp32", backend="torch"), frames)
+            bf16 = _stylize(Stylizer(style, device="cpu", precision="bf16", backend="torch"), frames)
+            int8 = Stylizer(style, device="cpu", precision="int8")
+            int8.calibrate(calibration)
+            q = _stylize(int8, frames)
+            row = {"clip": clip.name, "style": style, "frames": len(frames), "size": list(frames[0].shape[:2])}
+            for name, out in (("fp32", fp32), ("bf16", bf16), ("int8", q)):
+                if name != "fp32":
+                    d = np.abs(np.stack(out).astype(np.int16) - np.stack(fp32).astype(np.int16))
+                    row[name] = {"mean_abs_diff": round(float(d.mean()), 3), "max_abs_diff": int(d.max()),
+                                 "p99_abs_diff": int(np.percentile(d, 99)),
+                                 "psnr_db": round(float(np.mean([_psnr(a, b) for a, b in zip(out, fp32)])), 2)}
+                row.setdefault(name, {})["warping_error"] = round(warping_error(frames, out)["warping_error"], 6)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    report = {"created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": "python " + " ".join(sys.argv),
+              "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+                          "vidstyle": vidstyle.__version__}, "rows": rows}
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

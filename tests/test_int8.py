@@ -1,0 +1,118 @@
+"""int8 inference on the CPU: static quantization, calibration frames, the Stylizer's int8 path."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+import torch
+
+from videos import make_video, pattern_frame
+
+from vidstyle.errors import VidstyleError
+from vidstyle.io.decode import sample_frames
+from vidstyle.models.transformer import TransformerNet, fold_for_inference
+from vidstyle.stylizer import Stylizer
+
+
+def _net() -> TransformerNet:
+    torch.manual_seed(0)
+    return TransformerNet((8, 16), num_residual=1, residual=True).eval()
+
+
+def _images(n: int, size=(48, 32)) -> list[np.ndarray]:
+    return [pattern_frame(i, size) for i in range(n)]
+
+
+def test_sample_frames_spreads_over_the_video(tmp_path):
+    path = make_video(tmp_path / "a.mp4", frames=24, size=(96, 64), crf=0)
+    side = 16
+    frames = sample_frames(path, 4)
+    assert len(frames) == 4 and all(f.shape == (64, 96, 3) for f in frames)
+    # the white square slides 3 px a frame: where it is says which frame was sampled
+    rows = [f[(64 - side) // 2 + side // 2].astype(int) for f in frames]
+    lefts = [int(np.argmax((r > 200).all(axis=1))) for r in rows]
+    assert lefts == [0, 18, 36, 54]  # frames 0, 6, 12, 18
+    assert len(sample_frames(path, 100)) == 24  # never more than the video has
+    segment = sample_frames(path, 2, start=0.5)  # from frame 12 on: frames 12 and 18
+    assert [int(np.argmax((f[(64 - side) // 2 + side // 2] > 200).all(axis=1))) for f in segment] == [36, 54]
+    with pytest.raises(ValueError):
+        sample_frames(path, 0)
+
+
+def test_quantize_int8_checks_its_calibration():
+    pytest.importorskip("torchao")
+    from vidstyle.models.quantize import quantize_int8
+
+    with pytest.raises(ValueError, match="at least one"):
+        quantize_int8(_net(), [])
+    with pytest.raises(ValueError, match="one shape"):
+        quantize_int8(_net(), [torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 32)])
+
+
+def test_int8_model_stays_close_to_fp32():
+    """The quantized graph (run eagerly: int8 simulated in fp32) tracks the fp32 network."""
+    pytest.importorskip("torchao")
+    from vidstyle.models.quantize import quantize_int8
+
+    net = fold_for_inference(_net())
+    x = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in _images(6)]
+    quantized = quantize_int8(net, x[:4])
+    with torch.no_grad():
+        ref, out = net(x[5]), quantized(x[5])
+    err = (out - ref).abs()
+    spread = ref.std().item()
+    assert out.shape == ref.shape
+    assert err.mean().item() < 0.05 * spread  # a few per cent of the output's own variation
+    assert err.mean().item() > 0  # it did quantize: not the fp32 graph
+
+
+def test_missing_torchao_says_how_to_install(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_torchao(name, *args, **kwargs):
+        if name.startswith("torchao"):
+            raise ImportError("No module named 'torchao'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torchao)
+    stylizer = Stylizer.from_model(_net(), device="cpu", precision="int8")
+    with pytest.raises(VidstyleError, match=r"pip install 'torchao>=0.18'"):
+        stylizer.stylize(_images(1)[0])
+
+
+def test_int8_needs_the_cpu_and_the_compiled_backend():
+    for backend in ("torch", "onnx"):
+        with pytest.raises(VidstyleError, match="compiled"):
+            Stylizer.from_model(_net(), device="cpu", precision="int8", backend=backend)
+    s = Stylizer.from_model(_net(), device="cpu", precision="int8")
+    assert s.precision == "int8" and s.backend == "compile" and s.needs_calibration
+    s.calibrate(_images(3))
+    assert not s.needs_calibration
+    fp32 = Stylizer.from_model(_net(), device="cpu", precision="fp32")
+    fp32.calibrate(_images(3))  # a no-op for other precisions
+    assert fp32.precision == "fp32" and not fp32.needs_calibration
+
+
+def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path):
+    """The compiled int8 path (oneDNN int8 convolutions) end to end: the file pipeline calibrates
+    it on frames spread over the input, and its frames stay close to fp32's."""
+    pytest.importorskip("torchao")
+    from vidstyle.pipeline import INT8_CALIBRATION_FRAMES, stylize_video
+
+    video = make_video(tmp_path / "in.mp4", frames=12, size=(48, 32))
+    int8 = Stylizer.from_model(_net(), device="cpu", precision="int8")
+    result = stylize_video(video, tmp_path / "out.mp4", int8, batch=3, temporal="off", progress=False)
+    assert result.frames == 12 and result.network == "cpu int8 compile, batch 3"
+    assert len(int8._calibration) == INT8_CALIBRATION_FRAMES and not int8.needs_calibration
+
+    images = _images(8)
+    fp32 = Stylizer.from_model(_net(), device="cpu", precision="fp32", backend="torch")
+    full = int8.stylize_batch(images[5:8])
+    short = int8.stylize_batch(images[5:6])  # padded to the compiled batch of 3
+    ref = fp32.stylize_batch(images[5:8])
+    assert full.shape == ref.shape == (3, 32, 48, 3) and full.dtype == np.uint8
+    assert np.array_equal(short[0], full[0])
+    diff = np.abs(full.astype(int) - ref.astype(int))
+    assert diff.mean() < 0.05 * ref.std()
+    assert diff.max() > 0
