@@ -2,9 +2,9 @@
 style on the first frames of each clip, int8 calibrated as `vidstyle stylize` does (8 frames spread
 over the whole clip). Per style and clip: mean and maximum absolute difference from the fp32
 frames (0-255), PSNR against them, and the warping error (Lai et al.) of each precision's frames,
-so any added flicker shows.
+raw and through the flow stabilizer (the `vidstyle stylize` default), so any added flicker shows.
 
-Usage: python benchmarks/int8_accuracy.py [--clips DIR] [--frames 30] [--styles a b ...] [--out FILE.json]
+Usage: python benchmarks/int8_accuracy.py [--clips A.mp4 ...] [--frames 30] [--styles a b ...] [--out FILE.json]
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import torch  # noqa: E402
 
 import vidstyle  # noqa: E402
 from vidstyle.eval import read_frames, warping_error  # noqa: E402
+from vidstyle.flow.stabilizer import FlowStabilizer  # noqa: E402
 from vidstyle.io.decode import sample_frames  # noqa: E402
 from vidstyle.models.zoo import bundled_styles  # noqa: E402
 from vidstyle.pipeline import INT8_CALIBRATION_FRAMES  # noqa: E402
@@ -39,16 +40,27 @@ def _stylize(stylizer: Stylizer, frames: list[np.ndarray]) -> list[np.ndarray]:
     return [stylizer.stylize(f) for f in frames]
 
 
+def _stabilized(frames: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:
+    """``outputs`` through the flow stabilizer, as `vidstyle stylize` runs by default."""
+    stabilizer, previous, result = FlowStabilizer(), None, []
+    for frame, out in zip(frames, outputs):
+        state = None if previous is None else stabilizer.estimate(previous, frame)
+        previous = frame
+        result.append(stabilizer.apply(out, state))
+    return result
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--clips", type=Path, default=ROOT.parent / "shared" / "data" / "video")
+    p.add_argument("--clips", type=Path, nargs="+",
+                   default=sorted((ROOT.parent / "shared" / "data" / "video").glob("*.mp4")))
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--styles", nargs="+")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
     styles = args.styles or [name for name, info in bundled_styles().items()
                              if len(info.styles) == 1 and info.arch_args["channels"] == [32, 64, 128]]
-    clips = sorted(args.clips.glob("*.mp4"))
+    clips = args.clips
     rows = []
     for clip in clips:
         frames = list(read_frames(clip, args.frames))
@@ -67,6 +79,8 @@ def main() -> None:
                                  "p99_abs_diff": int(np.percentile(d, 99)),
                                  "psnr_db": round(float(np.mean([_psnr(a, b) for a, b in zip(out, fp32)])), 2)}
                 row.setdefault(name, {})["warping_error"] = round(warping_error(frames, out)["warping_error"], 6)
+                row[name]["warping_error_stabilized"] = round(
+                    warping_error(frames, _stabilized(frames, out))["warping_error"], 6)
             rows.append(row)
             print(json.dumps(row), flush=True)
     report = {"created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": "python " + " ".join(sys.argv),

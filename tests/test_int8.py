@@ -116,3 +116,38 @@ def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path
     diff = np.abs(full.astype(int) - ref.astype(int))
     assert diff.mean() < 0.05 * ref.std()
     assert diff.max() > 0
+
+
+@pytest.mark.parametrize("num_styles", [1, 3])
+def test_channel_equalization_keeps_the_function_and_balances_ranges(num_styles):
+    import copy
+
+    from vidstyle.models.quantize import _consumer_conv, _equalization_groups, equalize_channels
+    from vidstyle.models.transformer import transformer_net
+
+    torch.manual_seed(0)
+    net = fold_for_inference(transformer_net(num_styles=num_styles)).eval()
+    net.set_style([0.2, 0.5, 0.3][:num_styles] if num_styles > 1 else [1.0])
+    with torch.no_grad():  # make a few channels much wider than the rest, as trained networks have
+        for m in net.modules():
+            if hasattr(m, "weight") and m.weight is not None and m.weight.ndim <= 2 and "Norm" in type(m).__name__:
+                m.weight[..., ::7] *= 20
+    x = [torch.rand(1, 3, 32, 48) for _ in range(3)]
+    before = [net(b) for b in x]
+    groups = _equalization_groups(net)
+    assert len(groups) == 2 + 1 + 5 + 1 + 1  # encoder pairs, stream, residual blocks, decoder pair, head
+    eq = equalize_channels(copy.deepcopy(net), x[:2])
+    with torch.no_grad():
+        for b, ref in zip(x, before):
+            assert torch.allclose(eq(b), ref, atol=1e-4, rtol=1e-4)
+        # the residual stream read by the decoder: channel ranges closer together than before
+        spread = []
+        for model in (net, eq):
+            seen = {}
+            h = model.decoder[0].register_forward_pre_hook(lambda m, i: seen.update(x=i[0]))
+            model(x[2])
+            h.remove()
+            peak = seen["x"].abs().amax(dim=(0, 2, 3))
+            spread.append((peak.max() / peak.median()).item())
+        assert spread[1] < spread[0] / 2
+    assert _consumer_conv(eq.head)[1] == 4  # the space-to-depth head: four phases per channel

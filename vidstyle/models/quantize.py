@@ -12,6 +12,7 @@ frames spread over the input). Accuracy and speed: benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Callable, Sequence
 
@@ -19,6 +20,8 @@ import torch
 import torch.nn as nn
 
 from vidstyle.errors import VidstyleError
+from vidstyle.models.transformer import (ConditionalInstanceNorm2d, ConvLayer, InstanceNorm2d, SpaceToDepthConv,
+                                         SubpixelUpsampleConv, TransformerNet, UpsampleConv)
 
 INSTALL_HINT = "pip install 'torchao>=0.18'"
 
@@ -40,12 +43,103 @@ def _torchao_pt2e():
     return prepare_pt2e, convert_pt2e, xiq
 
 
+def _consumer_conv(module: nn.Module) -> tuple[nn.Conv2d, int]:
+    """The convolution inside a layer that reads a quantized activation, and how many input
+    channels of it each activation channel feeds (4 for the space-to-depth head: one per phase)."""
+    if isinstance(module, SpaceToDepthConv):
+        return module.conv, 4
+    if isinstance(module, SubpixelUpsampleConv):
+        return module.conv, 1
+    if isinstance(module, UpsampleConv):
+        return module.conv[-1], 1
+    if isinstance(module, ConvLayer):
+        return module[-1], 1
+    raise TypeError(f"not a convolution layer: {type(module).__name__}")
+
+
+def _equalization_groups(model: TransformerNet) -> list[tuple[list[nn.Module], list[nn.Module]]]:
+    """(norms, layers): the norms whose outputs make up the activation the layers read.
+
+    Scaling channel c of those norms' affine parameters by 1/s_c scales that activation's channel
+    c by 1/s_c (the ReLU after a norm, the paddings and the residual sums all commute with a
+    positive per-channel scale); multiplying the layers' input-channel c weights by s_c undoes it.
+    The residual stream is one group: the last encoder norm and every block's second norm write
+    it, every block's first convolution and the decoder read it.
+    """
+    def chain(seq: nn.Sequential) -> list[tuple[list[nn.Module], list[nn.Module]]]:
+        layers = list(seq)
+        return [([layers[i]], [layers[i + 2]]) for i in range(len(layers) - 2)
+                if isinstance(layers[i], (InstanceNorm2d, ConditionalInstanceNorm2d))
+                and isinstance(layers[i + 1], nn.ReLU)]
+
+    groups = chain(model.encoder)
+    blocks = list(model.residuals)
+    groups.append(([list(model.encoder)[-2]] + [b.norm2 for b in blocks], [b.conv1 for b in blocks] + [model.decoder[0]]))
+    groups += [([b.norm1], [b.conv2]) for b in blocks]
+    groups += chain(model.decoder)
+    decoder = list(model.decoder)
+    groups.append(([decoder[-2]], [model.head]))
+    return groups
+
+
+def equalize_channels(model: TransformerNet, calibration: Sequence[torch.Tensor], alpha: float = 0.5) -> TransformerNet:
+    """Balance the per-channel ranges of the activations that int8 quantizes, in place; the
+    network computes the same function (to rounding).
+
+    Activations are quantized with one scale per tensor, so a few wide channels make the steps
+    coarse for all the others; the rounding noise then changes from frame to frame as the content
+    moves (more flicker). As in SmoothQuant (Xiao et al. 2023), channel c of an activation is divided by
+    ``s_c = r_c ** alpha / w_c ** (1 - alpha)`` (``r_c``: its largest magnitude on the calibration
+    frames, ``w_c``: the largest weight reading it) and the weights reading it multiplied by s_c.
+    Standard (non-separable, full-resolution) :class:`TransformerNet` layouts only; others are
+    returned unchanged.
+    """
+    if model.arch_args.get("separable") or model.shuffle != 1:
+        return model
+    groups = _equalization_groups(model)
+    consumers = [c for _, layers in groups for c in layers]
+    peak: dict[int, torch.Tensor] = {}
+
+    def record(module, inputs):
+        x = inputs[0].detach().abs().amax(dim=(0, 2, 3)).float()
+        peak[id(module)] = torch.maximum(peak[id(module)], x) if id(module) in peak else x
+
+    handles = [c.register_forward_pre_hook(record) for c in consumers]
+    try:
+        with torch.no_grad():
+            for batch in calibration:
+                model(batch)
+    finally:
+        for h in handles:
+            h.remove()
+    with torch.no_grad():
+        for norms, layers in groups:
+            act = torch.stack([peak[id(c)] for c in layers]).amax(0)
+            weights = []
+            for layer in layers:
+                conv, phases = _consumer_conv(layer)
+                w = conv.weight.detach().abs().amax(dim=(0, 2, 3)).float()
+                weights.append(w.reshape(phases, -1).amax(0))
+            wmax = torch.stack(weights).amax(0)
+            scale = act.clamp_min(1e-8) ** alpha / wmax.clamp_min(1e-8) ** (1 - alpha)
+            scale = torch.where((act > 0) & (wmax > 0), scale, torch.ones_like(scale))
+            scale = scale / scale.log().mean().exp()  # geometric mean 1: same overall magnitude
+            for norm in norms:
+                norm.weight.div_(scale.to(norm.weight.dtype))
+                norm.bias.div_(scale.to(norm.bias.dtype))
+            for layer in layers:
+                conv, phases = _consumer_conv(layer)
+                conv.weight.mul_(scale.repeat(phases).to(conv.weight.dtype)[None, :, None, None])
+    return model
+
+
 def quantize_int8(model: nn.Module, calibration: Sequence[torch.Tensor]) -> nn.Module:
     """An int8 copy of ``model`` calibrated on ``calibration``.
 
     Args:
         model: an fp32 network in eval mode (folded for inference, see
-            :func:`vidstyle.models.transformer.fold_for_inference`); not modified.
+            :func:`vidstyle.models.transformer.fold_for_inference`); not modified. A
+            :class:`TransformerNet` has its channels equalized first (:func:`equalize_channels`).
         calibration: (B, 3, H, W) fp32 batches, all of one shape: the shape the result is
             specialised to (call it with that shape only).
 
@@ -60,6 +154,8 @@ def quantize_int8(model: nn.Module, calibration: Sequence[torch.Tensor]) -> nn.M
         raise ValueError(f"calibration batches must all be (B, 3, H, W) of one shape, got "
                          f"{[tuple(c.shape) for c in calibration]}")
     prepare_pt2e, convert_pt2e, xiq = _torchao_pt2e()
+    if isinstance(model, TransformerNet):
+        model = equalize_channels(copy.deepcopy(model), calibration)
     quantizer = xiq.X86InductorQuantizer()
     quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
     with torch.no_grad():
