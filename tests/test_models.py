@@ -81,6 +81,12 @@ def test_folded_subpixel_network_computes_the_same_function(builder):
     assert out.shape == ref.shape
     assert torch.allclose(out, ref, atol=1e-12), float((out - ref).abs().max())
     assert torch.allclose(out_cl, ref, atol=1e-12), float((out_cl - ref).abs().max())
+    # the channel-major form ONNX export uses (pixel_shuffle) computes it too
+    for layer in folded.modules():
+        if isinstance(layer, SubpixelUpsampleConv):
+            assert layer.to_channel_major() is layer and not layer.phase_major
+    with torch.no_grad():
+        assert torch.allclose(folded.to(memory_format=torch.contiguous_format)(x), ref, atol=1e-12)
 
 
 @pytest.mark.parametrize("kernel, cout", [(9, 3), (5, 2), (7, 4)])

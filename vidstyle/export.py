@@ -23,7 +23,7 @@ import torch
 from vidstyle.cli_args import non_negative_float
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_output_file
-from vidstyle.models.transformer import TransformerNet, fold_for_inference
+from vidstyle.models.transformer import SubpixelUpsampleConv, TransformerNet, fold_for_inference
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 DEFAULT_OPSET = 17
@@ -57,6 +57,9 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
     # the inference form (sub-pixel upsampling, space-to-depth head): the same function, and
     # 10-20% faster in ONNX Runtime too; folding an already folded network changes nothing
     m = fold_for_inference(copy.deepcopy(_cpu_fp32(model)))
+    for layer in m.modules():
+        if isinstance(layer, SubpixelUpsampleConv):
+            layer.to_channel_major()
     mult = model.size_multiple
     h, w = example_size or (4 * mult, 6 * mult)
     x = torch.rand(1, 3, h, w)

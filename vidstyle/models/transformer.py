@@ -167,13 +167,27 @@ class SubpixelUpsampleConv(nn.Module):
         folded = torch.einsum("ocij,ayi,bxj->abocyx", w, fold, fold)
         cout, cin = w.shape[:2]
         self.cout = cout
+        self.phase_major = True
         self.conv = nn.Conv2d(cin, 4 * cout, 3, device=w.device, dtype=w.dtype)
         with torch.no_grad():
             self.conv.weight.copy_(folded.reshape(4 * cout, cin, 3, 3))
             self.conv.bias.copy_(conv.bias.detach().repeat(4))
 
+    def to_channel_major(self) -> "SubpixelUpsampleConv":
+        """Reorder the output channels to ``pixel_shuffle``'s (c, a, b), in place: for ONNX export,
+        where ``pixel_shuffle`` becomes one DepthToSpace node and the reshapes of the phase-major
+        form would lose the channel count that InstanceNormalization needs."""
+        if self.phase_major:
+            order = torch.arange(4 * self.cout).reshape(4, self.cout).t().reshape(-1)  # (c, p) -> p * C + c
+            with torch.no_grad():
+                self.conv.weight.copy_(self.conv.weight[order].clone())
+                self.conv.bias.copy_(self.conv.bias[order].clone())
+            self.phase_major = False
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return depth_to_space_phase_major(self.conv(F.pad(x, (1, 1, 1, 1), mode="replicate")), self.cout)
+        y = self.conv(F.pad(x, (1, 1, 1, 1), mode="replicate"))
+        return depth_to_space_phase_major(y, self.cout) if self.phase_major else F.pixel_shuffle(y, 2)
 
 
 class SpaceToDepthConv(nn.Module):
