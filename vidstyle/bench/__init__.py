@@ -48,7 +48,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="360p,720p,1080p (default) or WIDTHxHEIGHT values")
     p.add_argument("--device", type=_csv, default=["auto"], help="cpu,cuda,mps (default auto: the best one)")
     p.add_argument("--precision", type=_csv, default=None,
-                   help="fp32,bf16,fp16 (default: fp32,bf16 on CPU; fp32,fp16 on CUDA/MPS)")
+                   help="fp32,bf16,fp16,int8 (default: fp32,bf16 on CPU; fp32,fp16 on CUDA/MPS; int8 runs on the "
+                        "CPU with --backends compile only)")
     p.add_argument("--batch", type=_positive_ints, default=[1], help="batch sizes, e.g. 1,4,8 (default 1)")
     p.add_argument("--channels-last", type=_on_off, default=[True], metavar="on|off|both",
                    help="channels_last memory format (default on)")
