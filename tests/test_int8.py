@@ -116,6 +116,9 @@ def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path
     diff = np.abs(full.astype(int) - ref.astype(int))
     assert diff.mean() < 0.05 * ref.std()
     assert diff.max() > 0
+    # another frame size: quantized again for it (the compiled graph has static shapes)
+    other = int8.stylize_batch([pattern_frame(0, (40, 24))] * 3)
+    assert other.shape == (3, 24, 40, 3)
 
 
 @pytest.mark.parametrize("num_styles", [1, 3])

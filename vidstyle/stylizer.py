@@ -88,6 +88,7 @@ class Stylizer:
         self.model, self.info = fold_for_inference(model), info
         self.int8 = (precision or "").lower() == "int8"
         self._calibration: list[torch.Tensor] = []
+        self._int8_shape: torch.Size | None = None
         if self.int8:
             if self.device.type != "cpu":
                 raise VidstyleError("--precision int8 runs on the CPU only (use fp16 on GPUs)")
@@ -157,6 +158,7 @@ class Stylizer:
         with torch.inference_mode(False), torch.no_grad():
             batches = [b.clone() for b in batches]
             self._forward = compile_int8(quantize_int8(self.model, batches))
+        self._int8_shape = x.shape
 
     @property
     def precision(self) -> str:
@@ -179,7 +181,7 @@ class Stylizer:
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         if self.int8:
-            if self._forward is None:
+            if self._forward is None or x.shape != self._int8_shape:  # quantized for one input shape
                 self._quantize(x)
             try:
                 return self._forward(x)
