@@ -7,7 +7,9 @@ round, so a slow phase of the machine hits every variant alike. Variants:
 * ``default``: what `vidstyle stylize --style STYLE` does;
 * ``plain-blend``: the stabilizer's plain blend (``FlowStabilizer(keep_contrast=False)``);
 * ``temporal-off``: ``--temporal off``;
-* ``malloc-off``: ``VIDSTYLE_KEEP_FREED_MEMORY=0`` (glibc returns freed memory to the OS).
+* ``malloc-off``: ``VIDSTYLE_KEEP_FREED_MEMORY=0`` (glibc returns freed memory to the OS);
+* ``nice-io``: every stage thread but the network's at nice 10 (decode, flow, stabilizer, encode
+  and the x264 threads the encoder starts), so that they preempt the network's threads less.
 
     .venv/bin/python benchmarks/stylize_ab.py --clip ../shared/data/video/cutbunny.mp4 \\
         --variants default plain-blend malloc-off --rounds 3 --out benchmarks/results/stylize_ab.json
@@ -26,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off")
+VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off", "nice-io")
 
 # the child: one stylize_video run, its result as JSON on the last line of stdout
 _CHILD = """
@@ -39,18 +41,32 @@ clip, out, style, variant = sys.argv[1:5]
 if variant == "plain-blend":
     stabilizer.FlowStabilizer.__init__ = functools.partialmethod(stabilizer.FlowStabilizer.__init__,
                                                                  keep_contrast=False)
+if variant == "nice-io":
+    import os, threading
+    import vidstyle.pipeline as pipeline
+    start = pipeline._Stages.start
+
+    def nice_start(self, stage, fn, *args):
+        def run(*a):
+            if stage != "stylize":  # everything but the network yields its core to the network
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            return fn(*a)
+        return start(self, stage, run, *args)
+
+    pipeline._Stages.start = nice_start
+options = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
 r = stylize_video(clip, out, style=style, overwrite=True, progress=False,
-                  temporal="off" if variant == "temporal-off" else "flow")
+                  temporal="off" if variant == "temporal-off" else options.pop("temporal", "flow"), **options)
 print(json.dumps({"fps": r.fps, "frames": r.frames, "network": r.network,
                   "busy_ms_per_frame": {k: 1000 * v / r.frames for k, v in r.stage_seconds.items()}}))
 """
 
 
-def run_once(clip: str, style: str, variant: str, out: Path) -> dict:
+def run_once(clip: str, style: str, variant: str, out: Path, options: str = "{}") -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if variant == "malloc-off":
         env["VIDSTYLE_KEEP_FREED_MEMORY"] = "0"
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, clip, str(out), style, variant], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, clip, str(out), style, variant, options], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     stdout = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -68,13 +84,15 @@ def main(argv=None) -> int:
     p.add_argument("--style", default="light_starry_night")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--options", default="{}",
+                   help='stylize_video keywords for every variant, as JSON, e.g. \'{"precision": "int8"}\'')
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/stylize_ab.json")
     args = p.parse_args(argv)
     runs: dict[str, list[dict]] = {v: [] for v in args.variants}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for v in args.variants:
-                res = run_once(args.clip, args.style, v, Path(tmp) / "out.mp4")
+                res = run_once(args.clip, args.style, v, Path(tmp) / "out.mp4", args.options)
                 runs[v].append(res)
                 busy = ", ".join(f"{k} {ms:.1f}" for k, ms in res["busy_ms_per_frame"].items())
                 print(f"round {r + 1} {v:13s} {res['fps']:5.1f} frames/s  peak RSS {res['peak_rss_mib']:.0f} MiB  "
