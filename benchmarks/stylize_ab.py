@@ -55,8 +55,9 @@ if variant == "nice-io":
 
     pipeline._Stages.start = nice_start
 options = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
+temporal = options.pop("temporal", "flow")
 r = stylize_video(clip, out, style=style, overwrite=True, progress=False,
-                  temporal="off" if variant == "temporal-off" else options.pop("temporal", "flow"), **options)
+                  temporal="off" if variant == "temporal-off" else temporal, **options)
 print(json.dumps({"fps": r.fps, "frames": r.frames, "network": r.network,
                   "busy_ms_per_frame": {k: 1000 * v / r.frames for k, v in r.stage_seconds.items()}}))
 """

@@ -34,6 +34,9 @@ def test_sample_frames_spreads_over_the_video(tmp_path):
     lefts = [int(np.argmax((r > 200).all(axis=1))) for r in rows]
     assert lefts == [0, 18, 36, 54]  # frames 0, 6, 12, 18
     assert len(sample_frames(path, 100)) == 24  # never more than the video has
+    # a duration running past the end: spread over what there is, not over the asked length
+    assert [int(np.argmax((f[(64 - side) // 2 + side // 2] > 200).all(axis=1))) for f in sample_frames(
+        path, 4, duration=10)] == [0, 18, 36, 54]
     segment = sample_frames(path, 2, start=0.5)  # from frame 12 on: frames 12 and 18
     assert [int(np.argmax((f[(64 - side) // 2 + side // 2] > 200).all(axis=1))) for f in segment] == [36, 54]
     with pytest.raises(ValueError):
@@ -64,7 +67,11 @@ def test_int8_model_stays_close_to_fp32():
     spread = ref.std().item()
     assert out.shape == ref.shape
     assert err.mean().item() < 0.05 * spread  # a few per cent of the output's own variation
-    assert err.mean().item() > 0  # it did quantize: not the fp32 graph
+    # it did quantize: every convolution reads a quantize-dequantize pair
+    targets = [str(n.target) for n in quantized.graph.nodes if n.op == "call_function"]
+    convs = sum("conv2d" in t for t in targets)
+    assert convs == sum(isinstance(m, torch.nn.Conv2d) for m in net.modules())
+    assert sum("quantize_per_tensor" in t and "dequantize" not in t for t in targets) >= convs
 
 
 def test_missing_torchao_says_how_to_install(monkeypatch):
@@ -79,6 +86,65 @@ def test_missing_torchao_says_how_to_install(monkeypatch):
     stylizer = Stylizer.from_model(_net(), device="cpu", precision="int8")
     with pytest.raises(VidstyleError, match=r"pip install 'torchao>=0.18'"):
         stylizer.stylize(_images(1)[0])
+
+
+def test_missing_torchao_fails_when_the_stylizer_is_built(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torchao" else real(name, *a))
+    with pytest.raises(VidstyleError, match=r"pip install 'torchao>=0.18'"):
+        Stylizer.from_model(_net(), device="cpu", precision="int8")
+
+
+def _stub_quantizer(monkeypatch) -> list:
+    """Replace the quantize-and-compile step by the fp32 network, recording each build's shape."""
+    import vidstyle.models.quantize as quantize
+
+    builds = []
+
+    def fake_quantize(model, batches):
+        builds.append(tuple(batches[0].shape))
+        return model
+
+    monkeypatch.setattr(quantize, "quantize_int8", fake_quantize)
+    monkeypatch.setattr(quantize, "compile_int8", lambda model: model)
+    return builds
+
+
+def test_int8_builds_once_per_larger_batch_and_pads_smaller_ones(monkeypatch):
+    builds = _stub_quantizer(monkeypatch)
+    s = Stylizer.from_model(_net(), device="cpu", precision="int8")
+    images = _images(4)
+    for n in (1, 4, 2, 4, 1):
+        assert s.stylize_batch(images[:n]).shape == (n, 32, 48, 3)
+    assert [b[0] for b in builds] == [1, 4]  # then everything pads up to 4
+    s.stylize_batch([pattern_frame(0, (40, 24))] * 4)  # another frame size: built again for it
+    assert builds[-1] == (4, 3, 24, 40)
+
+
+def test_a_reused_int8_stylizer_is_calibrated_on_each_new_video(tmp_path, monkeypatch):
+    from vidstyle.pipeline import calibrate_for
+
+    builds = _stub_quantizer(monkeypatch)
+    a = make_video(tmp_path / "a.mp4", frames=12, size=(48, 32))
+    b = make_video(tmp_path / "b.mp4", frames=12, size=(48, 32), pattern="noise")
+    s = Stylizer.from_model(_net(), device="cpu", precision="int8")
+    calibrate_for(s, a)
+    first = [f.copy() for f in s._calibration]
+    assert s.calibration_source == str(a.resolve()) and len(first) == 8
+    s.stylize_batch(_images(1))
+    calibrate_for(s, a)  # same file: kept, nothing rebuilt
+    s.stylize_batch(_images(1))
+    assert len(builds) == 1
+    calibrate_for(s, b)  # another file: its own frames, and a rebuild at the next batch
+    assert s.calibration_source == str(b.resolve())
+    assert not np.array_equal(s._calibration[0], first[0])
+    s.stylize_batch(_images(1))
+    assert len(builds) == 2
+    fp32 = Stylizer.from_model(_net(), device="cpu", precision="fp32")
+    calibrate_for(fp32, a)  # not int8: left alone
+    assert fp32.calibration_source is None
 
 
 def test_int8_needs_the_cpu_and_the_compiled_backend():
@@ -117,7 +183,8 @@ def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path
     assert diff.mean() < 0.05 * ref.std()
     assert diff.max() > 0
     # another frame size: quantized again for it (the compiled graph has static shapes)
-    other = int8.stylize_batch([pattern_frame(0, (40, 24))] * 3)
+    with pytest.warns(UserWarning, match="another size"):  # the video's calibration frames do not fit
+        other = int8.stylize_batch([pattern_frame(0, (40, 24))] * 3)
     assert other.shape == (3, 24, 40, 3)
 
 

@@ -306,6 +306,17 @@ CPU_BATCH_PIXELS = 2 * 1280 * 720
 INT8_CALIBRATION_FRAMES = 8
 
 
+def calibrate_for(stylizer, path: str | Path, start: float | None = None, duration: float | None = None) -> None:
+    """Give an int8 :class:`~vidstyle.stylizer.Stylizer` its activation ranges from the video at
+    ``path`` (frames spread over the segment), unless it already has them from that file; other
+    stylizers are left alone. A Stylizer reused for another video is calibrated again."""
+    if not getattr(stylizer, "int8", False):
+        return
+    source = str(Path(path).resolve())
+    if stylizer.calibration_source != source:
+        stylizer.calibrate(sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration), source=source)
+
+
 def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     """Frames per network call when none is given (see StylizeConfig.batch).
 
@@ -407,13 +418,12 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     bar = None
     with _sigterm_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
+        calibrate_for(stylizer, input_path, config.start, config.duration)  # int8 only
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
         batch = config.batch or default_batch(stylizer, (decoder.info.height, decoder.info.width))
         expect = getattr(stylizer, "expect_frames", None)
         if expect is not None:  # a long run may pick a compiled network (backend auto)
             expect(decoder.info.frames)
-        if getattr(stylizer, "needs_calibration", False):  # int8: activation ranges from this video
-            stylizer.calibrate(sample_frames(input_path, INT8_CALIBRATION_FRAMES, config.start, config.duration))
         try:
             bar = _progress_bar(decoder.info.frames, progress, Path(output).name)
             decoded, styled, audio = stages.queue(), stages.queue(), stages.queue(bounded=False)

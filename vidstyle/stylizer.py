@@ -31,6 +31,11 @@ BACKENDS = ("auto", "torch", "compile", "onnx")
 AUTO_COMPILE_MIN_FRAMES = 600
 
 
+def _int8_device(precision: str | None, device: str | torch.device) -> str | torch.device:
+    """int8 runs on the CPU: there ``auto`` means the CPU even where a GPU is present."""
+    return "cpu" if (precision or "").lower() == "int8" and str(device) == "auto" else device
+
+
 def _onnx_available() -> bool:
     import importlib.util
 
@@ -61,7 +66,7 @@ class Stylizer:
                  precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
                  scale: float | None = None, backend: str = "auto"):
         choice = style if isinstance(style, StyleChoice) else resolve_style(style)
-        self.device = resolve_device(device)
+        self.device = resolve_device(_int8_device(precision, device))
         model, info = load_model(choice.path, self.device)
         model.set_style(choice.mix)
         self._setup(model, info, precision, channels_last, max_side, scale, backend)
@@ -73,7 +78,7 @@ class Stylizer:
                    scale: float | None = None, backend: str = "auto") -> "Stylizer":
         """Wrap an in-memory network (tests, benchmarks, training previews)."""
         self = cls.__new__(cls)
-        self.device = resolve_device(device)
+        self.device = resolve_device(_int8_device(precision, device))
         model = copy.deepcopy(model)  # folded and maybe cast below; the caller's network stays as it is
         info = info or ModelInfo(path="<memory>", arch="transformer", arch_args=model.arch_args,
                                  styles=[{"name": f"style{i}"} for i in range(model.num_styles)])
@@ -87,13 +92,16 @@ class Stylizer:
         # network's time on the CPU; see SubpixelUpsampleConv)
         self.model, self.info = fold_for_inference(model), info
         self.int8 = (precision or "").lower() == "int8"
-        self._calibration: list[torch.Tensor] = []
+        self._calibration: list[np.ndarray] = []  # uint8 frames: small, prepared when quantizing
+        self.calibration_source: str | None = None
         self._int8_shape: torch.Size | None = None
         if self.int8:
             if self.device.type != "cpu":
                 raise VidstyleError("--precision int8 runs on the CPU only (use fp16 on GPUs)")
             if backend not in ("auto", "compile"):
                 raise VidstyleError("--precision int8 runs compiled: use --backend compile (or auto)")
+            from vidstyle.models.quantize import require_torchao
+            require_torchao()
             backend = "compile"
         self.dtype = None if self.int8 else resolve_precision(precision, self.device, inference=True)
         if self.device.type == "cpu":
@@ -148,7 +156,13 @@ class Stylizer:
         :meth:`calibrate` that have ``x``'s working size (else on ``x`` itself)."""
         from vidstyle.models.quantize import compile_int8, quantize_int8
 
-        frames = [c for c in self._calibration if c.shape[1:] == x.shape[1:]]
+        frames = [self._prepare(images_to_tensor(image[None], self.device))[0] for image in self._calibration]
+        frames = [f for f in frames if f.shape[1:] == x.shape[1:]]
+        if self._calibration and not frames:
+            import warnings
+
+            warnings.warn("the int8 calibration frames have another size than the frames to stylize: "
+                          "calibrating on the first batch instead", stacklevel=3)
         batches = [x]
         if frames:  # group into batches of x's size; the last one is topped up with its last frame
             b = x.shape[0]
@@ -170,25 +184,32 @@ class Stylizer:
         """True for an int8 stylizer not given calibration frames yet (see :meth:`calibrate`)."""
         return self.int8 and not self._calibration
 
-    def calibrate(self, images: Sequence[np.ndarray] | np.ndarray) -> None:
+    def calibrate(self, images: Sequence[np.ndarray] | np.ndarray, source: str | None = None) -> None:
         """Frames (uint8 (H, W, 3) RGB) whose activation ranges set the int8 network's; best spread
-        over the video to stylize (:func:`vidstyle.io.decode.sample_frames`). Replaces earlier
-        calibration frames; without any, the first batch stylized calibrates. No-op unless int8."""
+        over the video to stylize (:func:`vidstyle.io.decode.sample_frames`; ``source`` names it,
+        see :func:`vidstyle.pipeline.calibrate_for`). Replaces earlier calibration frames; without
+        any, the first batch stylized calibrates. No-op unless int8."""
         if not self.int8:
             return
-        self._calibration = [self._prepare(images_to_tensor(image[None], self.device))[0] for image in images]
+        self._calibration = [np.array(image, dtype=np.uint8, copy=True) for image in images]
+        self.calibration_source = source
         self._forward = None
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         if self.int8:
-            if self._forward is None or x.shape != self._int8_shape:  # quantized for one input shape
-                self._quantize(x)
-            try:
+            build = self._forward is None or x.shape != self._int8_shape  # quantized for one input shape
+            if not build:
                 return self._forward(x)
-            except Exception as exc:  # noqa: BLE001 - any compiler failure, said in one line
+            try:  # export, quantization and (at this first call) compilation
+                self._quantize(x)
+                return self._forward(x)
+            except VidstyleError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any export or compiler failure, said in one line
                 first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                raise VidstyleError(f"compiling the int8 network failed ({first}); it needs a working "
-                                    "C++ compiler (use --precision bf16 or fp32 otherwise)") from exc
+                raise VidstyleError(f"building the int8 network failed ({first}); it needs torch.export "
+                                    "support and a working C++ compiler (use --precision bf16 or fp32 "
+                                    "otherwise)") from exc
         if not (self.backend == "compile" and self.auto_backend and not self._compiled_ok):
             return self._forward(x)
         # the first call compiles; an automatic choice must not turn a missing C++ compiler or an
@@ -254,8 +275,9 @@ class Stylizer:
         x, size = self._prepare(x)
         batch = x.shape[0]
         if self.backend == "compile":
-            # one compiled graph per batch size: pad a short (last) batch with copies of its last frame
-            self._compiled_batch = self._compiled_batch or batch
+            # one compiled graph per batch size: pad a short (last) batch with copies of its last
+            # frame; a larger batch compiles once for its size, and smaller ones pad up to it
+            self._compiled_batch = max(self._compiled_batch or batch, batch)
             if batch < self._compiled_batch:
                 x = torch.cat([x, x[-1:].expand(self._compiled_batch - batch, *x.shape[1:])])
         with autocast(self.device, None if self.cast_weights else self.dtype):

@@ -168,8 +168,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
     """File-to-file runs on the clip (vidstyle pipeline, naive loop) and the warping error."""
     from vidstyle.bench.pipeline import run_naive_loop, run_vidstyle_pipeline
     from vidstyle.eval import read_frames
-    from vidstyle.io.decode import sample_frames
-    from vidstyle.pipeline import INT8_CALIBRATION_FRAMES, default_batch
+    from vidstyle.pipeline import calibrate_for, default_batch
     from vidstyle.stylizer import Stylizer
 
     first = next(read_frames(s.clip, 1), None)
@@ -196,8 +195,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
             net_row["label"] = label
             report["network"].append(net_row)
             t0 = time.perf_counter()
-            if stylizer.needs_calibration:  # int8: as `vidstyle stylize` does, on frames spread over the clip
-                stylizer.calibrate(sample_frames(s.clip, INT8_CALIBRATION_FRAMES))
+            calibrate_for(stylizer, s.clip)  # int8: as `vidstyle stylize` does (kept for the runs below)
             stylizer.stylize_batch([first] * batch)  # one-time costs (export, compile) outside the run
             warm_s = time.perf_counter() - t0
             runs = [("vidstyle", "off")] + ([("vidstyle + flow stabilizer", "flow")] if s.temporal else [])

@@ -356,10 +356,9 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
     with VideoDecoder(path, start, duration) as decoder:
         info = decoder.info
         length = duration
-        if info.frames:
+        if info.frames:  # the segment's frame count, so also right when duration runs past the end
             count = min(count, info.frames)  # no frame twice
-            if length is None:
-                length = float(info.frames / info.frame_rate)
+            length = float(info.frames / info.frame_rate)
         if not length:
             return [item.image for item, _ in zip(decoder.read(), range(count))]
         first = next(decoder.read()).image

@@ -26,6 +26,14 @@ from vidstyle.models.transformer import (ConditionalInstanceNorm2d, ConvLayer, I
 INSTALL_HINT = "pip install 'torchao>=0.18'"
 
 
+def require_torchao() -> None:
+    """Fail early, in one line, when torchao is not installed (before any video work starts)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torchao") is None:
+        raise VidstyleError(f"--precision int8 needs torchao; install it with: {INSTALL_HINT}")
+
+
 def _torchao_pt2e():
     """torchao's PT2E quantization entry points, or a VidstyleError that says how to install it."""
     # importing torchao registers an Enum with torch's pytree and torch logs a deprecation warning
@@ -94,7 +102,7 @@ def equalize_channels(model: TransformerNet, calibration: Sequence[torch.Tensor]
     Standard (non-separable, full-resolution) :class:`TransformerNet` layouts only; others are
     returned unchanged.
     """
-    if model.arch_args.get("separable") or model.shuffle != 1:
+    if model.arch_args.get("separable") or model.shuffle != 1 or not len(model.decoder):
         return model
     groups = _equalization_groups(model)
     consumers = [c for _, layers in groups for c in layers]
