@@ -152,12 +152,12 @@ def test_int8_needs_the_cpu_and_the_compiled_backend():
         with pytest.raises(VidstyleError, match="compiled"):
             Stylizer.from_model(_net(), device="cpu", precision="int8", backend=backend)
     s = Stylizer.from_model(_net(), device="cpu", precision="int8")
-    assert s.precision == "int8" and s.backend == "compile" and s.needs_calibration
-    s.calibrate(_images(3))
-    assert not s.needs_calibration
+    assert s.precision == "int8" and s.backend == "compile" and not s._calibration
+    s.calibrate(_images(3), source="x")
+    assert len(s._calibration) == 3 and s.calibration_source == "x"
     fp32 = Stylizer.from_model(_net(), device="cpu", precision="fp32")
     fp32.calibrate(_images(3))  # a no-op for other precisions
-    assert fp32.precision == "fp32" and not fp32.needs_calibration
+    assert fp32.precision == "fp32" and not fp32._calibration
 
 
 def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path):
@@ -170,7 +170,7 @@ def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path
     int8 = Stylizer.from_model(_net(), device="cpu", precision="int8")
     result = stylize_video(video, tmp_path / "out.mp4", int8, batch=3, temporal="off", progress=False)
     assert result.frames == 12 and result.network == "cpu int8 compile, batch 3"
-    assert len(int8._calibration) == INT8_CALIBRATION_FRAMES and not int8.needs_calibration
+    assert len(int8._calibration) == INT8_CALIBRATION_FRAMES and int8.calibration_source == str(video.resolve())
 
     images = _images(8)
     fp32 = Stylizer.from_model(_net(), device="cpu", precision="fp32", backend="torch")

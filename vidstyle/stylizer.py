@@ -179,11 +179,6 @@ class Stylizer:
         """The precision the network runs at: ``fp32``, ``fp16``, ``bf16`` or ``int8``."""
         return "int8" if self.int8 else precision_name(self.dtype)
 
-    @property
-    def needs_calibration(self) -> bool:
-        """True for an int8 stylizer not given calibration frames yet (see :meth:`calibrate`)."""
-        return self.int8 and not self._calibration
-
     def calibrate(self, images: Sequence[np.ndarray] | np.ndarray, source: str | None = None) -> None:
         """Frames (uint8 (H, W, 3) RGB) whose activation ranges set the int8 network's; best spread
         over the video to stylize (:func:`vidstyle.io.decode.sample_frames`; ``source`` names it,
