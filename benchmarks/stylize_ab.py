@@ -10,6 +10,9 @@ round, so a slow phase of the machine hits every variant alike. Variants:
 * ``malloc-off``: ``VIDSTYLE_KEEP_FREED_MEMORY=0`` (glibc returns freed memory to the OS);
 * ``nice-io``: every stage thread but the network's at nice 10 (decode, flow, stabilizer, encode
   and the x264 threads the encoder starts), so that they preempt the network's threads less.
+* ``omp-passive``: ``OMP_WAIT_POLICY=PASSIVE``: the network's OpenMP threads sleep at once when a
+  parallel region ends instead of spinning (libgomp spins about 300 000 iterations by default),
+  leaving the core to decoding and encoding between the network's operators.
 
     .venv/bin/python benchmarks/stylize_ab.py --clip ../shared/data/video/cutbunny.mp4 \\
         --variants default plain-blend malloc-off --rounds 3 --out benchmarks/results/stylize_ab.json
@@ -28,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off", "nice-io")
+VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off", "nice-io", "omp-passive")
 
 # the child: one stylize_video run, its result as JSON on the last line of stdout
 _CHILD = """
@@ -67,6 +70,8 @@ def run_once(clip: str, style: str, variant: str, out: Path, options: str = "{}"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if variant == "malloc-off":
         env["VIDSTYLE_KEEP_FREED_MEMORY"] = "0"
+    if variant == "omp-passive":
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, clip, str(out), style, variant, options], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     stdout = proc.stdout.read()

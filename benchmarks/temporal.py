@@ -47,6 +47,13 @@ from vidstyle.flow.stabilizer import FlowStabilizer  # noqa: E402
 from vidstyle.models.weights import read_info  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 
+#: fine-tuned pairs (ninth session): comparison -> (painting, model (b), its temporal options)
+FINE_TUNED = {
+    "light_starry_night_ft": ("starry_night", "light_starry_night_ft_tw100", "`--temporal-weight 100`"),
+    "light_starry_night_ft_tw30": ("starry_night", "light_starry_night_ft_tw30", "`--temporal-weight 30`"),
+    "light_starry_night_ft_n0": ("starry_night", "light_starry_night_ft_tw100_n0",
+                                 "`--temporal-weight 100` and `--temporal-noise 0` (synthetic pairs without noise)"),
+}
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
 SETS = {
     "light": (ROOT / "benchmarks/models/light_starry_night_t0.safetensors",
@@ -97,6 +104,14 @@ SETS = {
                               f"same seed and number of steps; (b) adds `--temporal-weight {tw}` and doubles the "
                               "style weight (`--style-weight 4`; (a) has 2)", f"{style}.jpg")
        for style, tw in (("starry_night", 100), ("mondrian", 300))},
+    # fine-tuning instead of training from scratch (ninth session): both sides start from the
+    # weight-0 twin above and train 400 more steps with the same seed, so they see the same crops in
+    # the same order and differ only by the temporal term; run-to-run noise cancels out
+    **{name: (ROOT / f"benchmarks/models/light_{style}_ft_t0.safetensors",
+              ROOT / f"benchmarks/models/{model_b}.safetensors", "light",
+              f"both fine-tuned from `benchmarks/models/light_{style}_t0` for 400 steps with `--seed 1`; (b) adds "
+              f"{options}", f"{style}.jpg")
+       for name, (style, model_b, options) in FINE_TUNED.items()},
     **{f"light_mix_{style}": (ROOT / "benchmarks/models/light_mix_t0.safetensors",
                               ROOT / "vidstyle/models/styles/light_mix.safetensors", "light",
                               "same recipe, seed and number of steps, each initialised from the light_starry_night "

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # options that do not change what is learned (bookkeeping) or that the comparison varies on purpose
 BOOKKEEPING = {"out", "style_meta", "preview_every", "checkpoint_every", "checkpoint_dir", "resume", "device",
                "loss_weights"}
-VARIED = {"temporal_weight", "temporal_videos", "video_fraction"}
+VARIED = {"temporal_weight", "temporal_videos", "video_fraction", "temporal_noise"}
 
 
 # options a comparison may vary besides the temporal loss, with why

@@ -311,6 +311,27 @@ def test_temporal_batch_mixes_synthetic_and_real_video_pairs(tmp_path):
     assert all(is_real(allreal[0][i], allreal[1][i]) for i in range(4))
 
 
+def test_temporal_noise_sets_the_synthetic_pairs_noise(data, loss_weights, tmp_path):
+    from vidstyle.flow import warp
+    from vidstyle.train.loop import temporal_batch
+
+    x = torch.rand(3, 3, 40, 40)
+    prev, cur, flow, mask = temporal_batch(x, step_generator(2, 5), noise=0.0)
+    assert torch.equal(prev, x)  # no noise on frame t-1: it is the crop itself
+    noisy_prev, noisy_cur, noisy_flow, _ = temporal_batch(x, step_generator(2, 5), noise=0.1)
+    assert torch.equal(noisy_flow, flow)  # same motion, only the noise differs
+    assert 0.01 < float((noisy_prev - x).abs().mean()) < 0.1
+    # without noise frame t is the moved crop up to the brightness change: no pixel-level speckle
+    m = mask.bool().expand(-1, 3, -1, -1)
+    speckle = lambda c: float((c - warp(x, flow)).diff(dim=-1).abs()[m[..., 1:]].mean())  # noqa: E731
+    assert speckle(cur) < 0.5 * speckle(noisy_cur)
+    config = _config(data, loss_weights, tmp_path, steps=1, temporal_weight=10.0, temporal_noise=0.0)
+    assert "--temporal-noise 0" in config.command()
+    assert "--temporal-noise" not in replace(config, temporal_noise=0.02).command()  # the default
+    with pytest.raises(VidstyleError, match="--temporal-noise"):
+        train(replace(config, temporal_noise=1.5), progress=False)
+
+
 def test_mirrored_video_pair_flow_is_exact(tmp_path):
     """Mirroring a pair left-right must negate the flow's x component: check on exact synthetic flow."""
     from vidstyle.flow import warp

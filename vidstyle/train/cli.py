@@ -71,6 +71,9 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--video-fraction", type=float, default=d.video_fraction,
                    help=f"share of each batch's temporal pairs taken from --temporal-videos "
                         f"(default {d.video_fraction:g}; the rest are synthetic)")
+    p.add_argument("--temporal-noise", type=_non_negative_float, default=d.temporal_noise,
+                   help=f"synthetic pairs: largest sigma of the Gaussian noise added to each frame, in [0, 1] "
+                        f"units (default {d.temporal_noise:g}); the network learns to ignore noise this large")
     p.add_argument("--checkpoint-every", type=_non_negative_int, default=d.checkpoint_every,
                    help=f"save a resumable checkpoint every N steps, 0 = never (default {d.checkpoint_every})")
     p.add_argument("--checkpoint-dir", help="where checkpoints and previews go (default: OUT without its suffix "
@@ -125,6 +128,7 @@ def _cmd_train(args) -> int:
         style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
         loss_net=args.loss_net, loss_weights=args.loss_weights, temporal_weight=args.temporal_weight,
         temporal_videos=args.temporal_videos, video_fraction=args.video_fraction,
+        temporal_noise=args.temporal_noise,
         checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
         init_from=args.init_from,
         preview_every=args.preview_every, device=args.device, precision=args.precision,

@@ -65,6 +65,7 @@ class TrainConfig:
     temporal_weight: float = 0.0
     temporal_videos: list[str] = field(default_factory=list)  # folders/files of real videos for pairs
     video_fraction: float = 0.5  # share of each batch's temporal pairs taken from temporal_videos
+    temporal_noise: float = 0.02  # synthetic pairs: per-frame Gaussian noise, sigma drawn up to this
     checkpoint_every: int = 500
     checkpoint_dir: str | None = None  # None: "<out without suffix>.train" beside --out
     resume: str | None = None  # a checkpoint file, or "auto" for the latest in checkpoint_dir
@@ -110,6 +111,8 @@ class TrainConfig:
             for v in self.temporal_videos:
                 args += ["--temporal-videos", v]
             args += ["--video-fraction", f"{self.video_fraction:g}"]
+        if self.temporal_weight and self.temporal_noise != TrainConfig.temporal_noise:
+            args += ["--temporal-noise", f"{self.temporal_noise:g}"]
         if self.init_from:
             args += ["--init-from", self.init_from]
         for key, flag in (("name", "--style-name"), ("painting", "--painting"), ("artist", "--artist"),
@@ -139,6 +142,8 @@ class TrainConfig:
                 raise VidstyleError(f"{name} must be non-negative, got {v}")
         if not 0.0 <= self.video_fraction <= 1.0:
             raise VidstyleError(f"--video-fraction must be between 0 and 1, got {self.video_fraction}")
+        if not 0.0 <= self.temporal_noise <= 1.0:
+            raise VidstyleError(f"--temporal-noise must be between 0 and 1, got {self.temporal_noise}")
         if self.temporal_videos and not self.temporal_weight:
             raise VidstyleError("--temporal-videos needs --temporal-weight above 0 (the pairs feed the temporal loss)")
         if self.style_meta and len(self.style_meta) != len(self.styles):
@@ -320,14 +325,16 @@ def _temporal_api():
     return temporal
 
 
-def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_fraction: float = 0.0):
+def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_fraction: float = 0.0,
+                   noise: float = 0.02):
     """Frame pairs for one step's temporal loss: ``(frame_prev, frame_t, flow_t_to_prev, mask)``.
 
     The first ``B - k`` come from :func:`~vidstyle.train.temporal.synthetic_pair` on the content crops
     ``x`` (B, 3, H, W); the last ``k = round(B * video_fraction)`` are real consecutive frames drawn
     from ``video_pairs`` (a :class:`~vidstyle.train.temporal.VideoPairs` of the same size), each
     mirrored left-right with probability 1/2 (the flow's x component changes sign with the image).
-    Every random choice comes from ``g``, so a resumed run draws the same pairs.
+    ``noise`` is the synthetic pairs' largest per-frame noise sigma. Every random choice comes from
+    ``g``, so a resumed run draws the same pairs.
     """
     from vidstyle.train.temporal import synthetic_pair
 
@@ -335,7 +342,7 @@ def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_
     k = round(b * video_fraction) if video_pairs is not None else 0
     parts = []
     if k < b:
-        parts.append(synthetic_pair(x[:b - k], g))
+        parts.append(synthetic_pair(x[:b - k], g, noise=noise))
     if k:
         picks = torch.randint(len(video_pairs), (k,), generator=g, device=g.device).tolist()
         flips = (torch.rand(k, generator=g, device=g.device) < 0.5).tolist()
@@ -419,7 +426,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
                 # synthetic pairs (frame t-1 = the crop, frame t = the crop seen by a slightly moved
                 # camera, exact flow) and real video frames; the perceptual losses apply to frame t,
                 # the temporal loss ties the two outputs
-                prev, x, flow, mask = temporal_batch(x, g, video_pairs, config.video_fraction)
+                prev, x, flow, mask = temporal_batch(x, g, video_pairs, config.video_fraction,
+                                                         config.temporal_noise)
                 x = x.contiguous(memory_format=memory_format)
                 prev = prev.contiguous(memory_format=memory_format)
                 net.set_style(_one_hot(style_index.repeat(2), num_styles))  # both frames, same style
