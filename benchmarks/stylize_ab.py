@@ -13,6 +13,8 @@ round, so a slow phase of the machine hits every variant alike. Variants:
 * ``omp-passive``: ``OMP_WAIT_POLICY=PASSIVE``: the network's OpenMP threads sleep at once when a
   parallel region ends instead of spinning (libgomp spins about 300 000 iterations by default),
   leaving the core to decoding and encoding between the network's operators.
+* ``KEY=VALUE``: a ``stylize_video`` keyword on top of ``--options`` (VALUE read as JSON when it
+  parses, else as a string), e.g. ``preset=veryfast`` or ``batch=2``.
 
     .venv/bin/python benchmarks/stylize_ab.py --clip ../shared/data/video/cutbunny.mp4 \\
         --variants default plain-blend malloc-off --rounds 3 --out benchmarks/results/stylize_ab.json
@@ -66,7 +68,26 @@ print(json.dumps({"fps": r.fps, "frames": r.frames, "network": r.network,
 """
 
 
+def _variant(text: str) -> str:
+    if text not in VARIANTS and "=" not in text:
+        raise argparse.ArgumentTypeError(f"unknown variant {text!r}: one of {', '.join(VARIANTS)} or KEY=VALUE")
+    return text
+
+
+def _with_setting(options: str, variant: str) -> str:
+    """``options`` (JSON) plus the variant's KEY=VALUE, if it is one."""
+    if "=" not in variant:
+        return options
+    key, value = variant.split("=", 1)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return json.dumps({**json.loads(options), key: parsed})
+
+
 def run_once(clip: str, style: str, variant: str, out: Path, options: str = "{}") -> dict:
+    options = _with_setting(options, variant)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if variant == "malloc-off":
         env["VIDSTYLE_KEEP_FREED_MEMORY"] = "0"
@@ -88,7 +109,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clip", required=True)
     p.add_argument("--style", default="light_starry_night")
-    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument("--variants", nargs="+", type=_variant, default=list(VARIANTS),
+                   help=f"any of {', '.join(VARIANTS)} or KEY=VALUE")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--options", default="{}",
                    help='stylize_video keywords for every variant, as JSON, e.g. \'{"precision": "int8"}\'')

@@ -1,0 +1,118 @@
+"""What each x264 preset costs and gives on stylized frames: encode time, CPU time, size, PSNR.
+
+Stylized video is hard to encode (the network paints fine texture everywhere), and in
+`vidstyle stylize` the encoder shares the CPU with the network. This stylizes the first frames of a
+clip once, in memory, then encodes the same frames with each preset at the same crf through the
+same options `vidstyle stylize` passes (`vidstyle.io.encode._encoder_options`), the presets
+interleaved round after round, and decodes each file to score it against the frames it was given.
+
+    .venv/bin/python benchmarks/encoder_presets.py --clip ../shared/data/video/cutbunny.mp4 \\
+        --out benchmarks/results/encoder_presets_cpu_c.json
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import itertools
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vidstyle.io.encode import _encoder_options  # noqa: E402
+from vidstyle.stylizer import Stylizer  # noqa: E402
+
+
+def read_frames(path: str, count: int) -> tuple[list[np.ndarray], float]:
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or 25)
+        frames = [f.to_ndarray(format="rgb24") for f in itertools.islice(container.decode(stream), count)]
+    return frames, rate
+
+
+def encode(frames: list[np.ndarray], rate: float, crf: int, preset: str) -> tuple[bytes, float, float]:
+    """H.264 in MP4 in memory: (file bytes, wall seconds, CPU seconds of the whole process)."""
+    buf = io.BytesIO()
+    wall, cpu = time.perf_counter(), time.process_time()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=round(rate))
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = _encoder_options("libx264", crf, preset)
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    return buf.getvalue(), time.perf_counter() - wall, time.process_time() - cpu
+
+
+def psnr(data: bytes, reference: list[np.ndarray]) -> float:
+    """PSNR (dB) of the decoded file against the frames that were encoded, RGB, over all frames."""
+    with av.open(io.BytesIO(data)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == len(reference), (len(decoded), len(reference))
+    mse = np.mean([np.mean((d.astype(np.float64) - r) ** 2) for d, r in zip(decoded, reference)])
+    return float(10 * np.log10(255.0 ** 2 / mse))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--clip", required=True)
+    p.add_argument("--style", default="light_starry_night")
+    p.add_argument("--frames", type=int, default=96)
+    p.add_argument("--crf", type=int, default=18)
+    p.add_argument("--presets", nargs="+", default=["medium", "fast", "faster", "veryfast", "superfast"])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/encoder_presets.json")
+    args = p.parse_args(argv)
+
+    frames, rate = read_frames(args.clip, args.frames)
+    stylizer = Stylizer(args.style, device="cpu")
+    stylized = [stylizer.stylize(f) for f in frames]
+    runs: dict[str, list[dict]] = {preset: [] for preset in args.presets}
+    for r in range(args.rounds):
+        for preset in args.presets:
+            data, wall, cpu = encode(stylized, rate, args.crf, preset)
+            runs[preset].append({"bytes": len(data), "wall_ms_per_frame": 1000 * wall / len(stylized),
+                                 "cpu_ms_per_frame": 1000 * cpu / len(stylized),
+                                 "psnr_db": psnr(data, stylized) if r == 0 else None})
+            print(f"round {r + 1} {preset:10s} wall {runs[preset][-1]['wall_ms_per_frame']:6.2f} ms/frame, "
+                  f"CPU {runs[preset][-1]['cpu_ms_per_frame']:6.2f} ms/frame, {len(data) / 1024:7.0f} KiB", flush=True)
+    seconds = len(stylized) / rate
+    summary = {}
+    for preset, rs in runs.items():
+        summary[preset] = {
+            "wall_ms_per_frame_median": round(statistics.median(x["wall_ms_per_frame"] for x in rs), 2),
+            "cpu_ms_per_frame_median": round(statistics.median(x["cpu_ms_per_frame"] for x in rs), 2),
+            "kbit_per_s": round(rs[0]["bytes"] * 8 / seconds / 1000),
+            "psnr_db": round(rs[0]["psnr_db"], 2),
+        }
+    base = summary[args.presets[0]]
+    lines = [f"| preset | encode wall ms/frame | encode CPU ms/frame | kbit/s | size vs {args.presets[0]} | PSNR dB |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for preset, s in summary.items():
+        lines.append(f"| {preset} | {s['wall_ms_per_frame_median']:.2f} | {s['cpu_ms_per_frame_median']:.2f} | "
+                     f"{s['kbit_per_s']} | {s['kbit_per_s'] / base['kbit_per_s']:.2f}x | {s['psnr_db']:.2f} |")
+    print("\n".join(lines))
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": platform.processor() or platform.machine(), "command": "python " + " ".join(sys.argv),
+              "clip": args.clip, "style": args.style, "frames": len(stylized),
+              "resolution": f"{stylized[0].shape[1]}x{stylized[0].shape[0]}", "crf": args.crf,
+              "versions": {"av": av.__version__, "ffmpeg": av.ffmpeg_version_info, "numpy": np.__version__},
+              "summary": summary, "table": "\n".join(lines), "runs": runs}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
