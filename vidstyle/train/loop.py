@@ -326,7 +326,7 @@ def _temporal_api():
 
 
 def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_fraction: float = 0.0,
-                   noise: float = 0.02):
+                   noise: float = TrainConfig.temporal_noise):
     """Frame pairs for one step's temporal loss: ``(frame_prev, frame_t, flow_t_to_prev, mask)``.
 
     The first ``B - k`` come from :func:`~vidstyle.train.temporal.synthetic_pair` on the content crops
