@@ -51,6 +51,7 @@ from vidstyle.stylizer import Stylizer  # noqa: E402
 FINE_TUNED = {
     "light_starry_night_ft": ("starry_night", "light_starry_night_ft_tw100", "`--temporal-weight 100`"),
     "light_starry_night_ft_tw30": ("starry_night", "light_starry_night_ft_tw30", "`--temporal-weight 30`"),
+    "light_shipwreck_ft": ("shipwreck", "light_shipwreck_ft_tw100", "`--temporal-weight 100`"),
     "light_starry_night_ft_n0": ("starry_night", "light_starry_night_ft_tw100_n0",
                                  "`--temporal-weight 100` and `--temporal-noise 0` (synthetic pairs without noise)"),
 }
