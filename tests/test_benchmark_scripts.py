@@ -1,0 +1,55 @@
+"""The scripts in benchmarks/ stay runnable: each parses its options, and the cheap ones run end to
+end on the project's own sample clip (timings are never asserted, only the report's contents)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
+SAMPLE = ROOT / "samples" / "sample.mp4"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / "benchmarks" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_parses_its_options(script, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [script, "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(ROOT / "benchmarks" / script), run_name="__main__")
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_encoder_presets_reports_every_preset(tmp_path):
+    presets = _load("encoder_presets.py")
+    out = tmp_path / "presets.json"
+    assert presets.main(["--clip", str(SAMPLE), "--frames", "6", "--rounds", "2", "--presets", "veryfast",
+                         "ultrafast", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["frames"] == 6 and result["crf"] == 18 and set(result["summary"]) == {"veryfast", "ultrafast"}
+    for preset, summary in result["summary"].items():
+        assert len(result["runs"][preset]) == 2
+        assert summary["kbit_per_s"] > 0 and summary["cpu_ms_per_frame_median"] > 0
+        assert 25 < summary["psnr_db"] < 70  # a real decode of the encoded file, compared with its input
+    assert "| veryfast |" in result["table"] and "1.00x" in result["table"]
+
+
+def test_stylize_ab_settings_variants():
+    ab = _load("stylize_ab.py")
+    assert ab._with_setting('{"temporal": "off"}', "preset=veryfast") == '{"temporal": "off", "preset": "veryfast"}'
+    assert json.loads(ab._with_setting("{}", "batch=2")) == {"batch": 2}  # JSON values keep their type
+    assert ab._with_setting('{"a": 1}', "nice-io") == '{"a": 1}'  # named variants leave the options alone
+    assert ab._variant("omp-passive") == "omp-passive"
+    with pytest.raises(Exception, match="unknown variant"):
+        ab._variant("no-such-variant")
