@@ -120,6 +120,12 @@ SETS = {
                               f"`--temporal-weight 100`; the four-style network scored on its {style} style",
                               f"{style}.jpg")
        for style in ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")},
+    # EfficientNet-Lite0 loss without activation smoothing (ninth session)
+    "light_starry_night_effnet": (ROOT / "benchmarks/models/light_starry_night_effnet_t0.safetensors",
+                                  ROOT / "benchmarks/models/light_starry_night_effnet.safetensors", "light",
+                                  "same recipe, seed and number of steps, trained with the EfficientNet-Lite0 loss "
+                                  "(`--loss-net efficientnet_lite0 --no-smooth-activations`); (b) adds "
+                                  "`--temporal-weight 100`", "starry_night.jpg"),
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "vidstyle/models/styles/starry_night.safetensors", "standard",
                  "(a) was trained for 1400 steps, (b) for 600 (plus `--temporal-weight 100`): the step "

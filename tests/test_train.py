@@ -311,6 +311,22 @@ def test_temporal_batch_mixes_synthetic_and_real_video_pairs(tmp_path):
     assert all(is_real(allreal[0][i], allreal[1][i]) for i in range(4))
 
 
+def test_smooth_activations_reaches_the_loss_network(data, loss_weights, tmp_path):
+    runs = {}
+    for smooth in (True, False, None):
+        out = tmp_path / f"smooth_{smooth}.safetensors"
+        runs[smooth] = read_info(train(_config(data, loss_weights, tmp_path, steps=1, out=str(out),
+                                               smooth_activations=smooth), progress=False).out)
+    assert "--smooth-activations" in runs[True].train_command.split()
+    assert "--no-smooth-activations" in runs[False].train_command.split()
+    assert "smooth-activations" not in runs[None].train_command  # the loss network's default
+    assert runs[True].train_config["smooth_activations"] is True
+    # the held-out losses are computed under the same (smoothed or not) network as training
+    style = lambda info: next(iter(info.metrics["held_out"].values()))["style"]  # noqa: E731
+    assert style(runs[False]) == pytest.approx(style(runs[None]))  # HED is not smoothed by default
+    assert style(runs[True]) != pytest.approx(style(runs[False]), rel=1e-3)
+
+
 def test_temporal_noise_sets_the_synthetic_pairs_noise(data, loss_weights, tmp_path):
     from vidstyle.flow import warp
     from vidstyle.train.loop import temporal_batch

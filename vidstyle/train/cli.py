@@ -25,6 +25,9 @@ def _add_loss_args(p: argparse.ArgumentParser, defaults) -> None:
                                           "relu1_2,relu2_2,relu3_3,relu4_3 for VGG)")
     p.add_argument("--loss-net", default=defaults.loss_net, choices=LOSS_NETWORKS,
                    help=f"loss network (default {defaults.loss_net})")
+    p.add_argument("--smooth-activations", action=argparse.BooleanOptionalAction, default=None,
+                   help="softmax-smooth the loss network's activations before the Gram matrices (Wang et al. "
+                        "2021); off by default: on EfficientNet-Lite0's peaked activations it flattens the style loss")
     p.add_argument("--loss-weights", metavar="FILE",
                    help=f"converted loss-network weights (safetensors from export_loss_weights) instead of the "
                         f"pip package; also read from ${WEIGHTS_ENV}")
@@ -126,7 +129,8 @@ def _cmd_train(args) -> int:
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         content_layers=_split(args.content_layers),
         style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
-        loss_net=args.loss_net, loss_weights=args.loss_weights, temporal_weight=args.temporal_weight,
+        loss_net=args.loss_net, loss_weights=args.loss_weights,
+        smooth_activations=args.smooth_activations, temporal_weight=args.temporal_weight,
         temporal_videos=args.temporal_videos, video_fraction=args.video_fraction,
         temporal_noise=args.temporal_noise,
         checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
@@ -180,7 +184,8 @@ def _cmd_optimize(args) -> int:
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         content_layers=_split(args.content_layers),
         style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
-        loss_net=args.loss_net, loss_weights=args.loss_weights, device=args.device, precision=args.precision)
+        loss_net=args.loss_net, loss_weights=args.loss_weights,
+        smooth_activations=args.smooth_activations, device=args.device, precision=args.precision)
     result = optimize_file(config, args.output, overwrite=args.overwrite)
     print(f"wrote {args.output}: content loss {result['content']:.3f}, style loss {result['style']:.3f}",
           file=sys.stderr)

@@ -62,6 +62,7 @@ class TrainConfig:
     style_layers: dict[str, float] | None = None  # layer -> weight; None: defaults, weight 1
     loss_net: str = "vgg16_hed"
     loss_weights: str | None = None  # converted loss-network file (export_loss_weights)
+    smooth_activations: bool | None = None  # None: the loss network's default (load_loss_network)
     temporal_weight: float = 0.0
     temporal_videos: list[str] = field(default_factory=list)  # folders/files of real videos for pairs
     video_fraction: float = 0.5  # share of each batch's temporal pairs taken from temporal_videos
@@ -102,6 +103,8 @@ class TrainConfig:
                  "--seed", str(self.seed), "--content-weight", f"{self.content_weight:g}",
                  "--style-weight", f"{self.style_weight:g}", "--tv-weight", f"{self.tv_weight:g}",
                  "--loss-net", self.loss_net]
+        if self.smooth_activations is not None:
+            args += ["--smooth-activations" if self.smooth_activations else "--no-smooth-activations"]
         content, style = self.layers()
         args += ["--content-layers", ",".join(content),
                  "--style-layers", ",".join(k if w == 1.0 else f"{k}:{w:g}" for k, w in style.items())]
@@ -387,6 +390,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
 
     content_layers, style_layers = config.layers()
     lossnet = load_loss_network(config.loss_net, list(style_layers) + content_layers, weights=config.loss_weights,
+                                smooth=config.smooth_activations,
                                 device=device).to(memory_format=memory_format)
     losses = LossComputer(lossnet, content_layers, style_layers, style_images)
 

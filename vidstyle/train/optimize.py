@@ -39,6 +39,7 @@ class OptimizeConfig:
     style_layers: dict[str, float] | None = None
     loss_net: str = "vgg16_hed"
     loss_weights: str | None = None
+    smooth_activations: bool | None = None  # None: the loss network's default
     device: str = "auto"
     precision: str = "fp32"
 
@@ -117,6 +118,7 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
         raise VidstyleError("optimize runs in fp32 (L-BFGS needs exact gradients); use --precision fp32")
     content_layers, style_layers = config.layers()
     net = load_loss_network(config.loss_net, list(style_layers) + content_layers, weights=config.loss_weights,
+                            smooth=config.smooth_activations,
                             device=device)
     photo = images_to_tensor(load_image(config.content, short_side=config.image_size), device=device)
     style = load_style_image(config.style, config.style_size or config.image_size, device)
