@@ -122,8 +122,8 @@ def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt
                           weights=loss_weights.get(train_net), smooth=cfg.get("smooth_activations"), device=device),
         list(cfg["content_layers"]), dict(cfg["style_layers"]), [style])
     # models that share the painting, photos, losses and weights share the optimisation reference
-    key = (str(Path(painting).resolve()), train_net, cfg.get("smooth_activations"), style_size, size, len(held), opt_steps,
-           tuple(cfg["content_layers"]), tuple(sorted(dict(cfg["style_layers"]).items())),
+    key = (str(Path(painting).resolve()), train_net, cfg.get("smooth_activations"), style_size, size, len(held),
+           opt_steps, tuple(cfg["content_layers"]), tuple(sorted(dict(cfg["style_layers"]).items())),
            float(cfg.get("content_weight", 1.0)), float(cfg.get("style_weight", 1.0)), float(cfg.get("tv_weight", 0.0)))
     content_weight = float(cfg.get("content_weight", 1.0))
 
