@@ -12,11 +12,8 @@ interleaved round after round, and decodes each file to score it against the fra
 from __future__ import annotations
 
 import argparse
-import datetime
 import io
 import itertools
-import json
-import platform
 import statistics
 import sys
 import time
@@ -28,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.io.encode import _encoder_options  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 
@@ -102,15 +100,10 @@ def main(argv=None) -> int:
         lines.append(f"| {preset} | {s['wall_ms_per_frame_median']:.2f} | {s['cpu_ms_per_frame_median']:.2f} | "
                      f"{s['kbit_per_s']} | {s['kbit_per_s'] / base['kbit_per_s']:.2f}x | {s['psnr_db']:.2f} |")
     print("\n".join(lines))
-    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": platform.processor() or platform.machine(), "command": "python " + " ".join(sys.argv),
-              "clip": args.clip, "style": args.style, "frames": len(stylized),
-              "resolution": f"{stylized[0].shape[1]}x{stylized[0].shape[0]}", "crf": args.crf,
-              "versions": {"av": av.__version__, "ffmpeg": av.ffmpeg_version_info, "numpy": np.__version__},
-              "summary": summary, "table": "\n".join(lines), "runs": runs}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_json(args.out, script_record(
+        clip=args.clip, style=args.style, frames=len(stylized), crf=args.crf, ffmpeg=av.ffmpeg_version_info,
+        resolution=f"{stylized[0].shape[1]}x{stylized[0].shape[0]}", summary=summary, table="\n".join(lines),
+        runs=runs))
     return 0
 
 

@@ -11,10 +11,7 @@ flicker *is* the texture, and any loss that lowers the warping error must steady
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
-import json
-import platform
 import sys
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.eval import warping_error  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 
@@ -58,12 +56,7 @@ def main(argv=None) -> int:
                          "warping_error_low_pass": low, "low_pass_share": low / full})
             print(f"{clip.name} {Path(str(model)).stem}: warping error {full:.5f}, low-passed {low:.5f} "
                   f"({low / full:.2f} of it)", flush=True)
-    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": platform.processor() or platform.machine(), "command": "python " + " ".join(sys.argv),
-              "sigma": args.sigma, "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_json(args.out, script_record(sigma=args.sigma, rows=rows))
     return 0
 
 

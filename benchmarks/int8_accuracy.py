@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +18,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
 
-import vidstyle  # noqa: E402
+from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.eval import read_frames, warping_error  # noqa: E402
 from vidstyle.flow.stabilizer import FlowStabilizer  # noqa: E402
 from vidstyle.io.decode import sample_frames  # noqa: E402
@@ -83,11 +80,8 @@ def main() -> None:
                     warping_error(frames, _stabilized(frames, out))["warping_error"], 6)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    report = {"created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": "python " + " ".join(sys.argv),
-              "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-                          "vidstyle": vidstyle.__version__}, "rows": rows}
     if args.out:
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json(args.out, script_record(rows=rows))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,6 @@ results (rows: variant x weight; columns: photos) are written.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
 import sys
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.frames import tensor_to_images  # noqa: E402
 from vidstyle.models.lossnets import default_layers, load_loss_network  # noqa: E402
 from vidstyle.train.data import find_images, held_out_tensor, load_style_image, split_held_out  # noqa: E402
@@ -69,13 +67,11 @@ def main(argv=None) -> int:
                   f"{rows[-1]['mean_abs_change_grey_levels']:.1f} grey levels on average", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out.with_suffix(".png")), cv2.cvtColor(np.concatenate(images, 0), cv2.COLOR_RGB2BGR))
-    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": platform.processor() or platform.machine(), "command": "python " + " ".join(sys.argv),
-              "loss_net": args.loss_net, "style_layers": list(style_layers), "content_layers": list(content_layers),
-              "photos": [p.name for p in held[:args.photos]], "size": args.size, "steps": args.steps,
-              "grid": "rows: raw then smoothed, one per style weight; columns: photos", "rows": rows}
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.png')}")
+    write_json(args.out.with_suffix(".json"), script_record(
+        loss_net=args.loss_net, style_layers=list(style_layers), content_layers=list(content_layers),
+        photos=[p.name for p in held[:args.photos]], size=args.size, steps=args.steps,
+        grid=f"{args.out.with_suffix('.png').name}: rows raw then smoothed, one per style weight; columns photos",
+        rows=rows))
     return 0
 
 

@@ -30,10 +30,8 @@ included) before timing, so that only the steady state is measured.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,6 +39,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vidstyle.bench.report import script_record, write_json  # noqa: E402
+
 VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off", "nice-io", "nice-codecs", "idle-codecs",
             "omp-passive")
 
@@ -178,12 +180,7 @@ def main(argv=None) -> int:
                    "network": rs[0]["network"]} for v, rs in runs.items()}
     for v, s in summary.items():
         print(f"{v:13s} median {s['fps_median']:.1f} frames/s ({s['fps']}), peak RSS {s['peak_rss_mib_median']} MiB")
-    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": platform.processor() or platform.machine(), "command": "python " + " ".join(sys.argv),
-              "clip": args.clip, "style": args.style, "summary": summary, "runs": runs}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_json(args.out, script_record(clip=args.clip, style=args.style, summary=summary, runs=runs))
     return 0
 
 

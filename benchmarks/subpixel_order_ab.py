@@ -9,8 +9,6 @@ Usage: python benchmarks/subpixel_order_ab.py [--style light_starry_night] [--pr
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.models.transformer import SubpixelUpsampleConv  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 
@@ -69,11 +68,8 @@ def main() -> None:
             ms = _ms_per_frame(stylizer, x)
             rows.append({"round": r, "variant": name, "ms_per_frame": round(ms, 2)})
             print(f"round {r} {name}: {ms:.2f} ms/frame", flush=True)
-    report = {"created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": "python " + " ".join(sys.argv),
-              "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__},
-              "max_output_difference": int(same), "rows": rows}
     if args.out:
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        write_json(args.out, script_record(max_output_difference=int(same), rows=rows))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ def test_encoder_presets_reports_every_preset(tmp_path):
                          "ultrafast", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["frames"] == 6 and result["crf"] == 18 and set(result["summary"]) == {"veryfast", "ultrafast"}
+    # the record says what it was measured on (vidstyle.bench.report.script_record)
+    assert result["machine"]["cpu"] and result["machine"]["torch"] and result["machine"]["av"]
+    assert result["command"].startswith("python ") and result["date"].endswith("+00:00")
     for preset, summary in result["summary"].items():
         assert len(result["runs"][preset]) == 2
         assert summary["kbit_per_s"] > 0 and summary["cpu_ms_per_frame_median"] > 0

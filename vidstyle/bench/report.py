@@ -53,6 +53,25 @@ def machine_info() -> dict:
     return info
 
 
+def script_record(**fields) -> dict:
+    """The header of a benchmark script's JSON record: UTC date, :func:`machine_info`, the exact
+    command line; then ``fields``."""
+    import datetime
+    import sys
+
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_info(), "command": "python " + " ".join(sys.argv), **fields}
+
+
+def write_json(path: str | Path, record: dict) -> Path:
+    """Write ``record`` as indented JSON to ``path`` (folders created) and say so on stdout."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 # --- Markdown ---------------------------------------------------------------------------------
 
 def _fmt(x, digits: int = 1) -> str:
