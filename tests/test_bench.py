@@ -14,7 +14,7 @@ from pathlib import Path
 
 from vidstyle.bench.network import NetworkCase, parse_resolution, run_network_case, time_calls
 from vidstyle.bench.report import to_markdown, write_reports
-from vidstyle.bench.run import BenchSettings, network_grid, run_benchmark
+from vidstyle.bench.run import BenchSettings, network_grid
 from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, summarize, throughput
 from vidstyle.cli import main
 from vidstyle.errors import VidstyleError

@@ -100,7 +100,7 @@ def data(tmp_path_factory) -> dict:
 
 def _config(data, weights, tmp_path, **kw) -> TrainConfig:
     base = dict(styles=data["styles"][:1], content=str(data["content"]), out=str(tmp_path / "model.safetensors"),
-                image_size=32, style_size=32, batch_size=1, steps=3, loss_weights=str(weights),
+                image_size=32, style_size=32, batch_size=1, steps=3, loss_net="vgg16_hed", loss_weights=str(weights),
                 content_layers=["relu2_2"], style_layers={"relu1_2": 1.0, "relu2_2": 1.0}, device="cpu",
                 checkpoint_every=0)
     base.update(kw)
@@ -237,7 +237,7 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
 
     out = tmp_path / "cli.safetensors"
     args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out", str(out),
-            "--image-size", "32", "--batch-size", "1", "--steps", "1", "--loss-weights", str(loss_weights),
+            "--image-size", "32", "--batch-size", "1", "--steps", "1", "--loss-net", "vgg16_hed", "--loss-weights", str(loss_weights),
             "--style-layers", "relu1_2,relu2_2:0.5", "--content-layers", "relu2_2", "--device", "cpu",
             "--checkpoint-every", "0", "--quiet", "--style-name", "mine", "--year", "1900"]
     assert main(args) == 0
@@ -396,7 +396,7 @@ def test_train_with_temporal_videos(data, loss_weights, tmp_path, monkeypatch):
         train(replace(config, temporal_videos=[str(tmp_path / "none.mp4")]), progress=False)
     out = tmp_path / "cli_video.safetensors"
     args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out", str(out),
-            "--image-size", "32", "--batch-size", "2", "--steps", "1", "--loss-weights", str(loss_weights),
+            "--image-size", "32", "--batch-size", "2", "--steps", "1", "--loss-net", "vgg16_hed", "--loss-weights", str(loss_weights),
             "--style-layers", "relu1_2", "--content-layers", "relu2_2", "--device", "cpu", "--checkpoint-every",
             "0", "--quiet", "--temporal-weight", "5", "--temporal-videos", str(sample), "--video-fraction", "1"]
     assert main(args) == 0 and "--video-fraction 1" in read_info(out).train_command
@@ -418,7 +418,7 @@ def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
 
     out_png = tmp_path / "opt.png"
     args = ["optimize", "--style", data["styles"][0], "--content", str(find_images(data["content"])[0]),
-            "-o", str(out_png), "--image-size", "32", "--steps", "2", "--loss-weights", str(loss_weights),
+            "-o", str(out_png), "--image-size", "32", "--steps", "2", "--loss-net", "vgg16_hed", "--loss-weights", str(loss_weights),
             "--style-layers", "relu1_2,relu2_2", "--content-layers", "relu2_2", "--device", "cpu"]
     assert main(args) == 0
     with Image.open(out_png) as im:
@@ -449,3 +449,25 @@ def test_train_command_works_without_the_video_dependencies(monkeypatch):
     live = parser.parse_args(["live"])
     with pytest.raises(VidstyleError, match="pip install av"):
         live.func(live)
+
+
+def test_style_weight_defaults_to_the_loss_networks_own():
+    """Each loss network's Gram loss has its own scale, so the default --style-weight follows --loss-net."""
+    from vidstyle import cli
+
+    base = dict(styles=["a.jpg"], content="photos", out="o.safetensors")
+    default = TrainConfig(**base)
+    assert default.loss_net == lossnets.DEFAULT_LOSS_NET == "efficientnet_lite0"
+    assert default.style_weight == lossnets.default_style_weight("efficientnet_lite0") == 5.0
+    hed = TrainConfig(**base, loss_net="vgg16_hed")
+    assert hed.style_weight == 2.0 and "--style-weight 2 " in hed.command()
+    assert TrainConfig(**base, loss_net="vgg16_hed", style_weight=7.0).style_weight == 7.0
+    with pytest.raises(VidstyleError, match="unknown loss network"):
+        TrainConfig(**base, loss_net="resnet")
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--style", "a.jpg", "--content", "d", "--out", "o.safetensors",
+                              "--loss-net", "vgg16_hed"])
+    assert args.style_weight is None  # left to the config, which picks the network's own
+    args = parser.parse_args(["train", "--style", "a.jpg", "--content", "d", "--out", "o.safetensors",
+                              "--style-weight", "3"])
+    assert args.style_weight == 3.0

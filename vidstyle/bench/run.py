@@ -5,7 +5,6 @@ import itertools
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from vidstyle.bench.network import NetworkCase, load_network, parse_resolution, run_network_case
 from vidstyle.bench.stats import OtherCpuMeter, load_average

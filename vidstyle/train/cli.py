@@ -8,15 +8,21 @@ from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import non_negative_float as _non_negative_float
 from vidstyle.cli_args import non_negative_int as _non_negative_int
 from vidstyle.cli_args import positive_int as _positive_int
-from vidstyle.models.lossnets import LOSS_NETWORKS, WEIGHTS_ENV
+from vidstyle.models.lossnets import LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
 
 
-def _add_loss_args(p: argparse.ArgumentParser, defaults) -> None:
+def _add_loss_args(p: argparse.ArgumentParser, defaults, per_net_style_weight: bool = False) -> None:
+    """Loss options; ``per_net_style_weight``: --style-weight defaults to the loss network's own."""
     p.add_argument("--content-weight", type=_non_negative_float, default=defaults.content_weight,
                    help=f"content loss weight (default {defaults.content_weight:g})")
-    p.add_argument("--style-weight", type=_non_negative_float, default=defaults.style_weight,
-                   help=f"style loss weight (default {defaults.style_weight:g}; losses are normalised per layer, "
-                        f"so the same value suits every painting)")
+    if per_net_style_weight:
+        per_net = ", ".join(f"{default_style_weight(n):g} for {n}" for n in LOSS_NETWORKS)
+        style_help = f"style loss weight (default: {per_net}; losses are normalised per layer, so one value " \
+                     f"suits every painting)"
+    else:
+        style_help = f"style loss weight (default {defaults.style_weight:g})"
+    p.add_argument("--style-weight", type=_non_negative_float,
+                   default=None if per_net_style_weight else defaults.style_weight, help=style_help)
     p.add_argument("--tv-weight", type=_non_negative_float, default=defaults.tv_weight,
                    help=f"total-variation weight (default {defaults.tv_weight:g})")
     p.add_argument("--content-layers", help="comma-separated loss-network layers (default: the loss network's, "
@@ -64,7 +70,7 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--steps", type=_positive_int, default=d.steps, help=f"optimizer steps (default {d.steps})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
-    _add_loss_args(p, d)
+    _add_loss_args(p, d, per_net_style_weight=True)
     p.add_argument("--temporal-weight", type=_non_negative_float, default=d.temporal_weight,
                    help="weight of the temporal-consistency loss (default 0 = off); its frame pairs are "
                         "synthetic camera motions of the photos, plus real frames with --temporal-videos")

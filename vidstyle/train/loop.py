@@ -13,7 +13,6 @@ uninterrupted run.
 from __future__ import annotations
 
 import json
-import math
 import shlex
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,7 +27,8 @@ from vidstyle.device import autocast, resolve_device, resolve_precision, synchro
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file
-from vidstyle.models.lossnets import LossNetwork, default_layers, load_loss_network
+from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, LossNetwork, default_layers, default_style_weight,
+                                      load_loss_network)
 from vidstyle.models.transformer import BUILDERS, TransformerNet
 from vidstyle.models.weights import save_model
 from vidstyle.train.data import (ContentImages, find_images, held_out_tensor, load_style_image, split_held_out,
@@ -56,11 +56,11 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     content_weight: float = 1.0
-    style_weight: float = 2.0  # bundled-style recipe; with residual networks (start = the photo)
+    style_weight: float | None = None  # None: the loss network's default (default_style_weight)
     tv_weight: float = 0.001
     content_layers: list[str] | None = None  # None: the loss network's defaults
     style_layers: dict[str, float] | None = None  # layer -> weight; None: defaults, weight 1
-    loss_net: str = "vgg16_hed"
+    loss_net: str = DEFAULT_LOSS_NET
     loss_weights: str | None = None  # converted loss-network file (export_loss_weights)
     smooth_activations: bool | None = None  # None: the loss network's default (load_loss_network)
     temporal_weight: float = 0.0
@@ -75,6 +75,10 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     style_meta: list[dict] = field(default_factory=list)  # name, painting, artist, year per style
+
+    def __post_init__(self) -> None:
+        if self.style_weight is None:  # resolved here so the saved config and command state the value
+            self.style_weight = default_style_weight(self.loss_net)
 
     def resolved_style_size(self) -> int:
         return self.style_size or self.image_size

@@ -16,7 +16,7 @@ from vidstyle.device import resolve_device
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file
-from vidstyle.models.lossnets import LossNetwork, default_layers, load_loss_network
+from vidstyle.models.lossnets import DEFAULT_LOSS_NET, LossNetwork, default_layers, load_loss_network
 from vidstyle.train.data import load_image, load_style_image
 from vidstyle.frames import images_to_tensor
 
@@ -37,7 +37,7 @@ class OptimizeConfig:
     tv_weight: float = 0.3
     content_layers: list[str] | None = None
     style_layers: dict[str, float] | None = None
-    loss_net: str = "vgg16_hed"
+    loss_net: str = DEFAULT_LOSS_NET
     loss_weights: str | None = None
     smooth_activations: bool | None = None  # None: the loss network's default
     device: str = "auto"
