@@ -2,7 +2,7 @@
 
 Left: (a) the Starry Night net trained without the temporal loss, run per frame. Right: (b) the net
 trained with the temporal loss plus the flow stabilizer (``--temporal flow``); ``--set`` picks the pair
-of ``temporal.SETS`` (default ``light_starry_night_effnet_sw5``: the bundled network and its twin
+of ``temporal.SETS`` (default ``light_starry_night_effnet_sw5_tw1000``: the bundled network and its twin
 trained without the temporal loss, same recipe and steps). Writes
 
 * ``samples/side_by_side.mp4``: the first N frames of ``samples/sample.mp4``, two 320x180 panels;
@@ -67,8 +67,8 @@ def main(argv=None) -> int:
     p.add_argument("--strength", type=float, default=0.5, help="stabilizer strength of the right panel")
     p.add_argument("--strip", type=int, default=5, help="consecutive frames in the PNG strip")
     p.add_argument("--strip-start", type=int, default=20)
-    p.add_argument("--set", choices=list(SETS), default="light_starry_night_effnet_sw5",
-                   help="which (a)/(b) pair (default light_starry_night_effnet_sw5: the bundled light_starry_night)")
+    p.add_argument("--set", choices=list(SETS), default="light_starry_night_effnet_sw5_tw1000",
+                   help="which (a)/(b) pair (default: the bundled light_starry_night and its weight-0 twin)")
     p.add_argument("--out", type=Path, default=ROOT / "samples/side_by_side")
     args = p.parse_args(argv)
     torch.set_num_threads(2)

@@ -126,13 +126,21 @@ SETS = {
                                   "same recipe, seed and number of steps, trained with the EfficientNet-Lite0 loss "
                                   "(`--loss-net efficientnet_lite0 --no-smooth-activations`); (b) adds "
                                   "`--temporal-weight 100`", "starry_night.jpg"),
-    # the bundled light styles since the tenth session: EfficientNet-Lite0 loss at its default style
-    # weight 5, temporal weight 300; (a) is the same recipe without the temporal loss
+    # the EfficientNet-Lite0 loss at its default style weight 5 (tenth session), temporal weight 300;
+    # (a) is the same recipe without the temporal loss
     **{f"light_{style}_effnet_sw5": (ROOT / f"benchmarks/models/light_{style}_effnet_sw5_t0.safetensors",
-                                     ROOT / f"vidstyle/models/styles/light_{style}.safetensors", "light",
-                                     "same recipe, seed and number of steps, EfficientNet-Lite0 loss at style weight 5 "
-                                     "(the bundled recipe since the tenth session); (b) adds `--temporal-weight 300`",
-                                     f"{style}.jpg")
+                                     ROOT / f"benchmarks/models/light_{style}_effnet_sw5_tw300.safetensors", "light",
+                                     "same recipe, seed and number of steps, EfficientNet-Lite0 loss at style weight 5; "
+                                     "(b) adds `--temporal-weight 300`", f"{style}.jpg")
+       for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian", "contrast_of_forms")},
+    # the same recipe at temporal weight 1000 (tenth session): the stronger temporal term brings the
+    # flicker near the HED networks' while staying closer to the painting; bundled since then
+    # (the files in benchmarks/models are byte copies of vidstyle/models/styles/light_*)
+    **{f"light_{style}_effnet_sw5_tw1000": (ROOT / f"benchmarks/models/light_{style}_effnet_sw5_t0.safetensors",
+                                            ROOT / f"benchmarks/models/light_{style}_effnet_sw5_tw1000.safetensors",
+                                            "light", "same recipe, seed and number of steps, EfficientNet-Lite0 loss at "
+                                            "style weight 5 (the bundled recipe since the tenth session); (b) adds "
+                                            "`--temporal-weight 1000`", f"{style}.jpg")
        for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian", "contrast_of_forms")},
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "vidstyle/models/styles/starry_night.safetensors", "standard",

@@ -73,3 +73,24 @@ def test_efficientnet_gram_loss_moves_pixels_only_without_smoothing(shared_data,
     assert raw["mean_abs_change_grey_levels"] > 5 * smoothed["mean_abs_change_grey_levels"]
     assert raw["style_end_over_start"] < smoothed["style_end_over_start"]
     assert out.with_suffix(".png").is_file()
+
+
+def test_temporal_sets_point_at_files_and_score_under_their_training_network():
+    """Every comparison's models exist in the repository (the bundled HED networks moved to
+    benchmarks/models when EfficientNet replaced them), and ``--score-net training`` reads each (b)
+    model's own loss network from its header."""
+    temporal = _load("temporal.py")
+    for name, (model_a, model_b, *_rest) in temporal.SETS.items():
+        assert model_a.is_file() and model_b.is_file(), name
+    assert temporal.score_net("light_starry_night_effnet_sw5_tw1000", "training") == "efficientnet_lite0"
+    for name, (_a, model_b, *_rest) in temporal.SETS.items():  # the bundled recipe's pairs: copies of the bundle
+        if name.endswith("_effnet_sw5_tw1000"):
+            bundled = ROOT / "vidstyle/models/styles" / (name.removesuffix("_effnet_sw5_tw1000") + ".safetensors")
+            assert model_b.read_bytes() == bundled.read_bytes(), name
+    assert temporal.score_net("light", "training") == "vgg16_hed"
+    assert temporal.score_net("light", "vgg16_bn_craft") == "vgg16_bn_craft"
+    text = temporal.score_nets_text({"sets": ["light", "light_starry_night_effnet_sw5"],
+                                     "score_nets": {"light": "vgg16_hed",
+                                                    "light_starry_night_effnet_sw5": "efficientnet_lite0"}})
+    assert text == "HED VGG16 for light; EfficientNet-Lite0 for light_starry_night_effnet_sw5"
+    assert temporal.score_nets_text({"sets": ["light"]}) == "HED VGG16"  # results written before the option
