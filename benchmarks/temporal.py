@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from vidstyle.eval import STYLE_SCORE_SIZE, GroundTruthFlow, StyleScorer, read_frames, warping_error  # noqa: E402
 from vidstyle.flow.stabilizer import FlowStabilizer  # noqa: E402
+from vidstyle.models.lossnets import LOSS_NETWORKS  # noqa: E402
 from vidstyle.models.weights import read_info  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 
@@ -344,8 +345,7 @@ def main(argv=None) -> int:
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS), help="comparisons to run")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/temporal")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    p.add_argument("--score-net", default="vgg16_hed", choices=["vgg16_hed", "efficientnet_lite0", "vgg16_bn_craft",
-                                                               "training"],
+    p.add_argument("--score-net", default="vgg16_hed", choices=[*LOSS_NETWORKS, "training"],
                    help="loss network of the style-loss column (default vgg16_hed; 'training': the one each "
                         "comparison's (b) model was trained with, read from its weights file)")
     args = p.parse_args(argv)

@@ -82,11 +82,10 @@ def test_temporal_sets_point_at_files_and_score_under_their_training_network():
     temporal = _load("temporal.py")
     for name, (model_a, model_b, *_rest) in temporal.SETS.items():
         assert model_a.is_file() and model_b.is_file(), name
-    assert temporal.score_net("light_starry_night_effnet_sw5_tw1000", "training") == "efficientnet_lite0"
-    for name, (_a, model_b, *_rest) in temporal.SETS.items():  # the bundled recipe's pairs: copies of the bundle
-        if name.endswith("_effnet_sw5_tw1000"):
+        if name.endswith("_effnet_sw5_tw1000"):  # the bundled recipe's pairs: byte copies of the bundle
             bundled = ROOT / "vidstyle/models/styles" / (name.removesuffix("_effnet_sw5_tw1000") + ".safetensors")
             assert model_b.read_bytes() == bundled.read_bytes(), name
+    assert temporal.score_net("light_starry_night_effnet_sw5_tw1000", "training") == "efficientnet_lite0"
     assert temporal.score_net("light", "training") == "vgg16_hed"
     assert temporal.score_net("light", "vgg16_bn_craft") == "vgg16_bn_craft"
     text = temporal.score_nets_text({"sets": ["light", "light_starry_night_effnet_sw5"],

@@ -278,7 +278,8 @@ class StyleScorer:
 
     Args:
         painting: the style image.
-        loss_net: loss network name (``vidstyle.models.lossnets``; default the training default).
+        loss_net: loss network name (``vidstyle.models.lossnets``; default HED's VGG16, the metric of
+            the older results, though training now defaults to EfficientNet-Lite0).
         size: frames and painting are resized to this shorter side (pixels).
         weights: converted loss-network weights (else the installed package provides them).
 

@@ -461,8 +461,9 @@ DEFAULT_LOSS_NET = "efficientnet_lite0"
 #: non-VGG activations, but EfficientNet-Lite0's tapped block outputs have a spread of about 8 and
 #: peaks near 50, so the spatial softmax is one-hot and the Gram loss nearly flat: a Gatys
 #: optimisation under it left photos unchanged (style loss 0.41-0.44x of its start in 40 L-BFGS
-#: steps, against 0.04-0.06x without; benchmarks/lossnet_smoothing.py), and the light network trained under the raw activations paints
-#: visibly (benchmarks/RESULTS.md, ninth session). ``smooth=True`` / ``--smooth-activations`` opts in.
+#: steps, against 0.04-0.06x without; benchmarks/lossnet_smoothing.py), and the light network
+#: trained under the raw activations paints visibly (benchmarks/RESULTS.md, ninth session).
+#: ``smooth=True`` / ``--smooth-activations`` opts in.
 SMOOTHED_BY_DEFAULT: frozenset[str] = frozenset()
 
 
