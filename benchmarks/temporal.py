@@ -143,6 +143,13 @@ SETS = {
                                             "style weight 5 (the bundled recipe since the tenth session); (b) adds "
                                             "`--temporal-weight 1000`", f"{style}.jpg")
        for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian", "contrast_of_forms")},
+    # lower temporal weights with the same recipe (eleventh session): where does the style bound meet
+    # the warping-error bounds on the trade-off curve?
+    **{f"light_{style}_effnet_sw5_tw{tw}": (ROOT / f"benchmarks/models/light_{style}_effnet_sw5_t0.safetensors",
+                                            ROOT / f"benchmarks/models/light_{style}_effnet_sw5_tw{tw}.safetensors",
+                                            "light", "same recipe, seed and number of steps, EfficientNet-Lite0 loss at "
+                                            f"style weight 5; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
+       for style in ("starry_night", "woman_with_hat") for tw in (30, 100)},
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "vidstyle/models/styles/starry_night.safetensors", "standard",
                  "(a) was trained for 1400 steps, (b) for 600 (plus `--temporal-weight 100`): the step "
