@@ -12,8 +12,9 @@ Comparisons: ``light`` = ``benchmarks/models/light_starry_night_t0`` vs the bund
 ``light_starry_night`` (same recipe, seed and number of steps: the clean comparison), likewise
 ``light_the_scream``; ``standard`` =
 ``benchmarks/models/starry_night_t0`` (1400 steps) vs ``benchmarks/models/starry_night_hed`` (600 steps,
-the HED-trained standard network bundled until the eleventh session); ``{starry_night,the_scream,woman_with_hat}_effnet_sw5_tw1000``
-= the bundled standard network (a byte copy) against its weight-0 twin (same recipe, seed and steps).
+the HED-trained standard network bundled until the eleventh session);
+``{starry_night,the_scream,woman_with_hat,shipwreck,mondrian}_effnet_sw5_tw1000`` = the bundled standard
+network (a byte copy) against its weight-0 twin (same recipe, seed and steps).
 
 Per variant it reports the warping error of Lai et al. 2018 (``vidstyle.eval.warping_error``, k=1 and
 long-term k=5), the input's own warping error (the floor a perfectly consistent output would reach),
@@ -153,16 +154,17 @@ SETS = {
                                             f"style weight 5; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
        for style in ("starry_night", "woman_with_hat") for tw in (30, 100)},
     # the standard networks with the CPU recipe bundled since the eleventh session, and their weight-0
-    # twins (three of the six were given twins; the (b) files are byte copies of the bundle)
+    # twins (five of the six were given twins; the (b) files are byte copies of the bundle)
     **{f"{style}_effnet_sw5_tw1000": (ROOT / f"benchmarks/models/{style}_effnet_sw5_t0.safetensors",
                                       ROOT / f"benchmarks/models/{style}_effnet_sw5_tw1000.safetensors",
                                       "standard", "same recipe, seed and number of steps, EfficientNet-Lite0 loss at "
                                       "style weight 5, bf16 autocast (the bundled standard recipe since the eleventh "
                                       "session); (b) adds `--temporal-weight 1000`", f"{style}.jpg")
-       for style in ("starry_night", "the_scream", "woman_with_hat")},
+       for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian")},
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "benchmarks/models/starry_night_hed.safetensors", "standard",
-                 "(b) is the HED-trained network bundled until the eleventh session; (a) was trained for 1400 steps, (b) for 600 (plus `--temporal-weight 100`): the step "
+                 "(b) is the HED-trained network bundled until the eleventh session; (a) was trained for 1400 "
+                 "steps, (b) for 600 (plus `--temporal-weight 100`): the step "
                  "difference affects the style loss as well as stability", "starry_night.jpg"),
 }
 #: comparisons of a multi-style file -> the style of it that is run (one-hot mix)
