@@ -272,6 +272,13 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     assert not (tmp_path / "model.safetensors").exists()  # no half-written output
 
 
+def test_recorded_command_states_the_precision_only_when_chosen():
+    from vidstyle.train.loop import TrainConfig
+    base = dict(styles=["s.jpg"], content="photos", out="m.safetensors")
+    assert "--precision bf16" in TrainConfig(**base, precision="bf16").command()
+    assert "--precision" not in TrainConfig(**base).command()  # "auto" resolves per device
+
+
 def test_temporal_weight_adds_a_temporal_loss(data, loss_weights, tmp_path):
     pytest.importorskip("vidstyle.train.temporal")
     config = _config(data, loss_weights, tmp_path, styles=data["styles"], steps=2, temporal_weight=10.0)

@@ -122,6 +122,8 @@ class TrainConfig:
             args += ["--temporal-noise", f"{self.temporal_noise:g}"]
         if self.init_from:
             args += ["--init-from", self.init_from]
+        if self.precision != "auto":  # bf16/fp16 autocast changes the numbers, so a reproduction needs it
+            args += ["--precision", self.precision]
         for key, flag in (("name", "--style-name"), ("painting", "--painting"), ("artist", "--artist"),
                           ("year", "--year")):
             values = [str(m.get(key, "")) for m in self.style_meta]
