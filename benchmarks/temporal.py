@@ -13,8 +13,10 @@ Comparisons: ``light`` = ``benchmarks/models/light_starry_night_t0`` vs the bund
 ``light_the_scream``; ``standard`` =
 ``benchmarks/models/starry_night_t0`` (1400 steps) vs ``benchmarks/models/starry_night_hed`` (600 steps,
 the HED-trained standard network bundled until the eleventh session);
-``{starry_night,the_scream,woman_with_hat,shipwreck,mondrian}_effnet_sw5_tw1000`` = the bundled standard
-network (a byte copy) against its weight-0 twin (same recipe, seed and steps).
+``{starry_night,the_scream,woman_with_hat,shipwreck,mondrian,contrast_of_forms}_effnet_sw5_tw1000`` = the
+standard network bundled in the eleventh session (a byte copy) against its weight-0 twin (same recipe, seed
+and steps); ``{starry_night,shipwreck}_effnet_sw5_tw300`` and ``woman_with_hat_ss256_tw300`` = the ones that
+replaced three of them in the twelfth session.
 
 Per variant it reports the warping error of Lai et al. 2018 (``vidstyle.eval.warping_error``, k=1 and
 long-term k=5), the input's own warping error (the floor a perfectly consistent output would reach),
@@ -59,6 +61,8 @@ FINE_TUNED = {
     "light_starry_night_ft_n0": ("starry_night", "light_starry_night_ft_tw100_n0",
                                  "`--temporal-weight 100` and `--temporal-noise 0` (synthetic pairs without noise)"),
 }
+#: the styles of the four-style networks, in their files' order
+MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
 SETS = {
     "light": (ROOT / "benchmarks/models/light_starry_night_t0.safetensors",
@@ -123,7 +127,17 @@ SETS = {
                               "of its side ((a): `benchmarks/models/light_starry_night_t0`); (b) adds "
                               f"`--temporal-weight 100`; the four-style network scored on its {style} style",
                               f"{style}.jpg")
-       for style in ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")},
+       for style in MIX_STYLES},
+    # the bundled four-style network (twelfth session: its weight-0 twin starts from the single-style
+    # light_starry_night twin, as the bundle started from the bundled light_starry_night)
+    **{f"light_mix_effnet_sw5_tw1000_{style}": (
+        ROOT / "benchmarks/models/light_mix_effnet_sw5_t0.safetensors",
+        ROOT / "benchmarks/models/light_mix_effnet_sw5_tw1000.safetensors", "light",
+        "same recipe, seed and number of steps, EfficientNet-Lite0 loss at style weight 5, each initialised from "
+        "the light_starry_night of its side ((a): `benchmarks/models/light_starry_night_effnet_sw5_t0`); (b) is "
+        "the bundled network (a byte copy) and adds `--temporal-weight 1000`; the four-style network scored on "
+        f"its {style} style", f"{style}.jpg")
+       for style in MIX_STYLES},
     # EfficientNet-Lite0 loss without activation smoothing (ninth session)
     "light_starry_night_effnet": (ROOT / "benchmarks/models/light_starry_night_effnet_t0.safetensors",
                                   ROOT / "benchmarks/models/light_starry_night_effnet.safetensors", "light",
@@ -154,13 +168,26 @@ SETS = {
                                             f"style weight 5; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
        for style in ("starry_night", "woman_with_hat") for tw in (30, 100)},
     # the standard networks with the CPU recipe bundled since the eleventh session, and their weight-0
-    # twins (five of the six were given twins; the (b) files are byte copies of the bundle)
+    # twins (the (b) files are byte copies of the networks bundled then; three were replaced by the
+    # weight-300 ones below in the twelfth session)
     **{f"{style}_effnet_sw5_tw1000": (ROOT / f"benchmarks/models/{style}_effnet_sw5_t0.safetensors",
                                       ROOT / f"benchmarks/models/{style}_effnet_sw5_tw1000.safetensors",
                                       "standard", "same recipe, seed and number of steps, EfficientNet-Lite0 loss at "
                                       "style weight 5, bf16 autocast (the bundled standard recipe since the eleventh "
                                       "session); (b) adds `--temporal-weight 1000`", f"{style}.jpg")
-       for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian")},
+       for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian", "contrast_of_forms")},
+    # the standard recipe at temporal weight 300 for the paintings that missed the style bound
+    # at 1000 (twelfth session); woman_with_hat also with the painting at 256 px (`--style-size 256`)
+    # against a twin of that size, to paint brushwork rather than the painting's shapes
+    **{f"{style}_effnet_sw5_tw300": (ROOT / f"benchmarks/models/{style}_effnet_sw5_t0.safetensors",
+                                     ROOT / f"benchmarks/models/{style}_effnet_sw5_tw300.safetensors",
+                                     "standard", "same recipe, seed and number of steps as the bundled standard "
+                                     "network; (b) adds `--temporal-weight 300`", f"{style}.jpg")
+       for style in ("starry_night", "shipwreck", "contrast_of_forms")},
+    "woman_with_hat_ss256_tw300": (ROOT / "benchmarks/models/woman_with_hat_ss256_t0.safetensors",
+                                   ROOT / "benchmarks/models/woman_with_hat_ss256_tw300.safetensors", "standard",
+                                   "the bundled standard recipe with the painting at 256 px (`--style-size 256`), "
+                                   "same seed and steps; (b) adds `--temporal-weight 300`", "woman_with_hat.jpg"),
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "benchmarks/models/starry_night_hed.safetensors", "standard",
                  "(b) is the HED-trained network bundled until the eleventh session; (a) was trained for 1400 "
@@ -168,7 +195,8 @@ SETS = {
                  "difference affects the style loss as well as stability", "starry_night.jpg"),
 }
 #: comparisons of a multi-style file -> the style of it that is run (one-hot mix)
-STYLE_IN_FILE = {name: name.removeprefix("light_mix_") for name in SETS if name.startswith("light_mix_")}
+STYLE_IN_FILE = {name: next(s for s in MIX_STYLES if name.endswith("_" + s))
+                 for name in SETS if name.startswith("light_mix_")}
 SAMPLE = ROOT / "samples/sample.mp4"
 SAMPLE_FLOW = ROOT / "samples/sample_flow.npz"
 

@@ -40,8 +40,8 @@ def test_meta_matches_the_real_model(entry):
             assert measured[key] == pytest.approx(expected[key], abs=1e-3)
     assert info.train_command.startswith("vidstyle train ")
     assert f"--steps {style.meta['steps']}" in info.train_command
-    # every recipe option the meta states is in the recorded command (loss network, weights, precision)
-    for option in re.findall(r"--(?:style|tv|temporal)-weight \S+|--loss-net \S+|--precision \S+",
+    # every recipe option the meta states is in the recorded command (loss network, weights, precision, style size)
+    for option in re.findall(r"--(?:style|tv|temporal)-weight \S+|--loss-net \S+|--precision \S+|--style-size \S+",
                              style.meta["recipe"]):
         assert option + " " in info.train_command + " ", option
     # a bundled style resolves by name (a multi-style network by a blend of its styles) and stylizes
