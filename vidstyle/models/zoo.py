@@ -151,8 +151,8 @@ class BundledStyle:
 
 
 def _recipe(temporal_weight: int, style_size: int = 128) -> str:
-    """The standard networks' recipe. The temporal weight is each painting's own: 1000 where the
-    weight-0 twin comparison met the style bound, 300 where 1000 cost too much texture (RESULTS.md)."""
+    """The standard networks' recipe. The temporal weight is each painting's own: 1000, or 300 for
+    the paintings whose networks lost too much texture at 1000 against a weight-0 twin (RESULTS.md)."""
     return ("vidstyle train --arch standard --image-size 128 "
             + (f"--style-size {style_size} " if style_size != 128 else "")
             + "--batch-size 4 --loss-net efficientnet_lite0 --style-weight 5 --tv-weight 0.001 "
