@@ -184,10 +184,17 @@ SETS = {
                                      "standard", "same recipe, seed and number of steps as the bundled standard "
                                      "network; (b) adds `--temporal-weight 300`", f"{style}.jpg")
        for style in ("starry_night", "shipwreck", "contrast_of_forms")},
-    "woman_with_hat_ss256_tw300": (ROOT / "benchmarks/models/woman_with_hat_ss256_t0.safetensors",
-                                   ROOT / "benchmarks/models/woman_with_hat_ss256_tw300.safetensors", "standard",
-                                   "the bundled standard recipe with the painting at 256 px (`--style-size 256`), "
-                                   "same seed and steps; (b) adds `--temporal-weight 300`", "woman_with_hat.jpg"),
+    **{f"woman_with_hat_ss256_tw{tw}": (ROOT / "benchmarks/models/woman_with_hat_ss256_t0.safetensors",
+                                        ROOT / f"benchmarks/models/woman_with_hat_ss256_tw{tw}.safetensors", "standard",
+                                        "the bundled standard recipe with the painting at 256 px (`--style-size "
+                                        f"256`), same seed and steps; (b) adds `--temporal-weight {tw}`",
+                                        "woman_with_hat.jpg")
+       for tw in (100, 300)},
+    # contrast_of_forms between its bundled 1000 and the 300 that met every bound at 3x the flicker
+    "contrast_of_forms_effnet_sw5_tw600": (ROOT / "benchmarks/models/contrast_of_forms_effnet_sw5_t0.safetensors",
+                                           ROOT / "benchmarks/models/contrast_of_forms_effnet_sw5_tw600.safetensors",
+                                           "standard", "same recipe, seed and number of steps as the bundled "
+                                           "standard network; (b) adds `--temporal-weight 600`", "contrast_of_forms.jpg"),
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "benchmarks/models/starry_night_hed.safetensors", "standard",
                  "(b) is the HED-trained network bundled until the eleventh session; (a) was trained for 1400 "
