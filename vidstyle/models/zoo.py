@@ -160,9 +160,6 @@ def _recipe(temporal_weight: int, style_size: int = 128) -> str:
             "(the 2-core CPU, bf16 autocast, one thread, about 25 minutes)")
 
 
-_RECIPE = _recipe(1000)
-
-
 _LIGHT_RECIPE = ("vidstyle train --arch light --image-size 128 --batch-size 4 --loss-net efficientnet_lite0 "
                  "--style-weight 5 --tv-weight 0.001 --temporal-weight 1000 --steps 1200 (the 2-core CPU, fp32, "
                  "one thread, 4-5 minutes)")
@@ -175,7 +172,7 @@ class Styles(Enum):
         painting="The Starry Night", artist="Vincent van Gogh", year="1889", recipe=_recipe(300), steps=1200,
         num_params=1_679_235, held_out={"content": 0.985, "style": 1.773}))
     THE_SCREAM = BundledStyle("the_scream.safetensors", "transformer_net", dict(
-        painting="The Scream", artist="Edvard Munch", year="1893", recipe=_RECIPE, steps=1200,
+        painting="The Scream", artist="Edvard Munch", year="1893", recipe=_recipe(1000), steps=1200,
         num_params=1_679_235, held_out={"content": 0.71, "style": 2.631}))
     SHIPWRECK = BundledStyle("shipwreck.safetensors", "transformer_net", dict(
         painting="The Shipwreck", artist="J. M. W. Turner", year="1805", recipe=_recipe(300), steps=1200,
@@ -187,7 +184,7 @@ class Styles(Enum):
         painting="Contrast of Forms", artist="Fernand Léger", year="1913", recipe=_recipe(600), steps=1200,
         num_params=1_679_235, held_out={"content": 0.898, "style": 1.578}))
     MONDRIAN = BundledStyle("mondrian.safetensors", "transformer_net", dict(
-        painting="Composition", artist="Piet Mondrian", year="unknown", recipe=_RECIPE, steps=1200,
+        painting="Composition", artist="Piet Mondrian", year="unknown", recipe=_recipe(1000), steps=1200,
         num_params=1_679_235, held_out={"content": 0.853, "style": 1.771}))
     LIGHT_STARRY_NIGHT = BundledStyle("light_starry_night.safetensors", "light_net", dict(
         painting="The Starry Night", artist="Vincent van Gogh", year="1889", recipe=_LIGHT_RECIPE, steps=1200,
