@@ -97,3 +97,30 @@ def test_temporal_sets_point_at_files_and_score_under_their_training_network():
                                                     "light_starry_night_effnet_sw5": "efficientnet_lite0"}})
     assert text == "HED VGG16 for light; EfficientNet-Lite0 for light_starry_night_effnet_sw5"
     assert temporal.score_nets_text({"sets": ["light"]}) == "HED VGG16"  # results written before the option
+
+
+def test_every_zoo_stabilizer_strength_is_a_recorded_measurement():
+    """A bundled style's own stabilizer strength (the zoo's ``temporal_strength``) comes from a run of
+    benchmarks/temporal.py on that very file (byte for byte) at that strength, in which (c) met both
+    of its bounds on every clip."""
+    from vidstyle.models.zoo import DEFAULT_TEMPORAL_STRENGTH, Styles
+
+    runs = [json.loads(p.read_text()) for p in (ROOT / "benchmarks/results").glob("temporal*.json")]
+    for entry in Styles:
+        strength = entry.value.temporal_strength
+        assert 0.0 <= strength <= 1.0
+        if strength == DEFAULT_TEMPORAL_STRENGTH:
+            continue
+        weights = entry.value.path.read_bytes()
+        backing = []
+        for run in runs:
+            if strength not in run.get("settings", {}).get("strengths", ()):
+                continue
+            for key, model in run["settings"].get("models", {}).items():
+                if key.endswith("/b") and (ROOT / model["path"]).read_bytes() == weights:
+                    name = key.removesuffix("/b")
+                    checks = {clip: marks for clip, marks in run["targets"].items() if clip.endswith(f"({name})")}
+                    backing.append(checks)
+        assert backing, f"{entry.name}: no temporal.py run of this file at strength {strength}"
+        assert any(len(checks) == 3 and all(marks[f"c@{strength:g}_le_0.4a"] and marks[f"c@{strength:g}_style_within_15pct"]
+                                            for marks in checks.values()) for checks in backing), entry.name

@@ -290,3 +290,28 @@ def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
             proc.kill()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_stabilizer_strength_defaults_to_the_styles_own(tmp_path, stylize, capsys):
+    # the bundled shipwreck names 0.3 (benchmarks/RESULTS.md); a copy of it is a user's file and gets
+    # the default 0.5; the flag wins over both
+    from vidstyle.cli import main
+    from vidstyle.models.zoo import Styles
+
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48))
+    user_file = tmp_path / "user.safetensors"
+    user_file.write_bytes(Styles.SHIPWRECK.value.path.read_bytes())
+
+    def summary(name, style_spec, *extra):
+        proc = stylize(src, tmp_path / f"{name}.mp4", style_spec, *extra)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr.strip().splitlines()[-1]
+
+    assert summary("bundled", "shipwreck").endswith(f"stabilizer 0.3] -> {tmp_path / 'bundled.mp4'}")
+    assert "stabilizer 0.5]" in summary("user", user_file)
+    assert "stabilizer 0.7]" in summary("flag", "shipwreck", "--temporal-strength", "0.7")
+    assert "stabilizer" not in summary("off", "shipwreck", "--temporal", "off").split(" -> ")[0]
+    assert main(["styles"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert [s for s in listing if s.startswith("shipwreck ")][0].endswith("(stabilizer strength 0.3)")
+    assert "stabilizer" not in [s for s in listing if s.startswith("starry_night ")][0]

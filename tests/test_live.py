@@ -487,3 +487,38 @@ def test_live_parser_defaults_to_the_auto_backend():
     live.add_parser(parser.add_subparsers())
     args = parser.parse_args(["live", "--no-window"])
     assert args.backend == "auto"
+
+
+def test_stabilizer_strength_follows_each_style_until_the_user_sets_it(monkeypatch):
+    # shipwreck's zoo entry asks for 0.3, the light network for the default 0.5
+    from vidstyle.flow import stabilizer as stabilizer_module
+
+    made = []
+
+    class SpyStabilizer(stabilizer_module.FlowStabilizer):
+        def __init__(self, strength, *args, **kwargs):
+            super().__init__(strength, *args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(stabilizer_module, "FlowStabilizer", SpyStabilizer)
+    bank = StyleBank(["shipwreck", "light_starry_night"], device="cpu")
+    assert (bank.temporal_strength(0), bank.temporal_strength(1)) == (0.3, 0.5)
+
+    def run(keys: str, strength=None):
+        presses = iter(keys)
+        messages = []
+        made.clear()
+        run_live(SyntheticSource((64, 48), fps=60, frames=len(keys) + 2, realtime=False), bank,
+                 LiveOptions(window=False, temporal=True, temporal_strength=strength),
+                 keys=lambda: ord(next(presses, "\0")), log=messages.append)
+        (stab,) = made
+        return stab, messages
+
+    stab, messages = run("xn")
+    assert "style: light_starry_night (stabilizer strength 0.5)" in messages and stab.strength == 0.5
+    stab, messages = run("x")
+    assert stab.strength == 0.3  # shipwreck's own from the start
+    stab, messages = run("-n")  # the user lowered it: it stays theirs across the switch
+    assert "stabilizer strength 0.2" in messages and stab.strength == 0.2
+    stab, messages = run("xn", strength=0.8)
+    assert "style: light_starry_night (stabilizer strength 0.8)" in messages and stab.strength == 0.8

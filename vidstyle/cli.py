@@ -49,8 +49,9 @@ def _add_stylize(sub) -> None:
                    help="flow: blend each frame with the previous output warped by optical flow where both "
                         "frames see the pixel, keeping the frame's contrast (less flicker; resets at scene "
                         f"cuts); off: every frame on its own (default {StylizeConfig.temporal})")
-    p.add_argument("--temporal-strength", type=_unit_float, default=0.5,
-                   help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default 0.5)")
+    p.add_argument("--temporal-strength", type=_unit_float,
+                   help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default: the "
+                        "style's own, shown by `vidstyle styles`; 0.5 for your own model files)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cmd_stylize)
@@ -83,7 +84,7 @@ def _add_styles(sub) -> None:
 
 
 def _cmd_styles(args) -> int:
-    from vidstyle.models.zoo import bundled_multi_style, bundled_styles
+    from vidstyle.models.zoo import DEFAULT_TEMPORAL_STRENGTH, bundled_multi_style, bundled_styles, temporal_strength_for
 
     styles = bundled_styles()
     if not styles:
@@ -93,9 +94,14 @@ def _cmd_styles(args) -> int:
     for name, info in styles.items():
         meta = next(s for s in info.styles if s["name"] == name)
         desc = ", ".join(x for x in (meta.get("painting"), meta.get("artist"), str(meta.get("year", ""))) if x)
-        print(f"{name:{width}s} {info.arch_args.get('channels')!s:16s} {desc}")
+        strength = temporal_strength_for(info.path)
+        own = f"  (stabilizer strength {strength:g})" if strength != DEFAULT_TEMPORAL_STRENGTH else ""
+        print(f"{name:{width}s} {info.arch_args.get('channels')!s:16s} {desc}{own}")
         if args.verbose:
             print(f"{'':{width}s} file: {info.path}\n{'':{width}s} trained with: {info.train_command}")
+    if any(temporal_strength_for(info.path) != DEFAULT_TEMPORAL_STRENGTH for info in styles.values()):
+        print(f"\n(--temporal flow runs at strength {DEFAULT_TEMPORAL_STRENGTH:g} unless a style names its own "
+              f"or --temporal-strength is given)")
     for info in bundled_multi_style():
         names = info.style_names
         example = ",".join(f"{n}={w:g}" for n, w in zip(names[:2], (0.7, 0.3)))

@@ -33,7 +33,9 @@ class StylizeConfig:
     # on by default: it always lowered the warping error in benchmarks/RESULTS.md, and the only halo
     # seen in the side-by-side clip was already in the network's per-frame output
     temporal: str = "flow"
-    temporal_strength: float = 0.5
+    # None: the style's own (vidstyle.models.zoo.temporal_strength_for: 0.5 unless its zoo entry
+    # names the strength measured best for it)
+    temporal_strength: float | None = None
     queue_size: int = 8
 
     def to_dict(self) -> dict:

@@ -202,6 +202,13 @@ class StyleBank:
     def label(self, i: int) -> str:
         return self._entries[i][1]
 
+    def temporal_strength(self, i: int) -> float:
+        """The stabilizer strength style ``i`` asks for (see :func:`vidstyle.models.zoo.temporal_strength_for`)."""
+        from vidstyle.models.zoo import temporal_strength_for
+
+        entry, _ = self._entries[i]
+        return temporal_strength_for(None if hasattr(entry, "stylize") else entry.path)
+
     def get(self, i: int):
         entry, _ = self._entries[i]
         if hasattr(entry, "stylize"):
@@ -445,7 +452,7 @@ class LiveOptions:
     duration: float | None = None
     virtual_cam: bool = False
     temporal: bool = False
-    temporal_strength: float = 0.5
+    temporal_strength: float | None = None  # None: each style's own (vidstyle.models.zoo.temporal_strength_for)
 
 
 def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = LiveOptions(), *,
@@ -459,7 +466,10 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     exceptions propagate after that.
     """
     log = log or (lambda msg: None)
-    controls = LiveControls(len(styles), stabilizer_on=options.temporal, strength=options.temporal_strength,
+    # the strength follows each style's own until the user picks one (--temporal-strength or +/-)
+    strength_chosen = options.temporal_strength is not None
+    controls = LiveControls(len(styles), stabilizer_on=options.temporal,
+                            strength=options.temporal_strength if strength_chosen else styles.temporal_strength(0),
                             recording=options.record is not None)
     paths = RecordingPaths(options.record, options.output_dir)
     width, height = source.width, source.height
@@ -536,9 +546,13 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             if action in (Action.NEXT_STYLE, Action.PREV_STYLE):
                 stylizer = styles.get(controls.style_index)
                 prev_input = None
+                if not strength_chosen:
+                    controls.strength = styles.temporal_strength(controls.style_index)
                 if stabilizer is not None:
                     stabilizer.reset()  # do not blend the old style into the new one
-                log(f"style: {styles.label(controls.style_index)}")
+                    stabilizer.strength = controls.strength
+                log(f"style: {styles.label(controls.style_index)}"
+                    + (f" (stabilizer strength {controls.strength:g})" if stabilizer is not None else ""))
             elif action is Action.TOGGLE_STABILIZER:
                 if controls.stabilizer_on:
                     try:
@@ -551,6 +565,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     stabilizer = None
                 log(f"stabilizer {'on' if controls.stabilizer_on else 'off'}")
             elif action in (Action.STRENGTH_UP, Action.STRENGTH_DOWN):
+                strength_chosen = True
                 if stabilizer is not None:
                     stabilizer.strength = controls.strength
                 log(f"stabilizer strength {controls.strength:.1f}")
@@ -628,7 +643,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
     p.add_argument("--temporal", choices=["off", "flow"], default="off",
                    help="start with the flow stabilizer on (t toggles it; default off)")
-    p.add_argument("--temporal-strength", type=_unit_float, default=0.5, help="stabilizer strength 0..1 (default 0.5)")
+    p.add_argument("--temporal-strength", type=_unit_float,
+                   help="stabilizer strength 0..1 (default: each style's own, shown by `vidstyle styles`; "
+                        "0.5 for your own model files)")
     p.add_argument("--side-by-side", action="store_true", help="show the camera image next to the stylized one")
     p.add_argument("--fullscreen", action="store_true", help="full-screen window")
     p.add_argument("--no-overlay", action="store_true", help="hide the fps/latency text")

@@ -55,10 +55,13 @@ class StylizeResult:
     audio: dict[int, str] = field(default_factory=dict)  # input audio track -> "copy" | "decode"
     pix_fmt: str = ""
     network: str = ""  # how the network ran, e.g. "cpu bf16 compile, batch 4"
+    temporal_strength: float | None = None  # the flow stabilizer's strength; None: it was off
 
     def summary(self) -> str:
-        """One line: frames, seconds, fps, how the network ran, output path."""
-        how = f" [{self.network}]" if self.network else ""
+        """One line: frames, seconds, fps, how the network ran and the stabilizer, output path."""
+        how = ", ".join(x for x in (self.network, None if self.temporal_strength is None
+                                    else f"stabilizer {self.temporal_strength:g}") if x)
+        how = f" [{how}]" if how else ""
         return f"stylized {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps){how} -> {self.output}"
 
 
@@ -342,9 +345,16 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     return max(1, min(4, CPU_BATCH_PIXELS // (h * w)))
 
 
-def _make_stabilizer(config: StylizeConfig):
+def _make_stabilizer(config: StylizeConfig, stylizer):
+    """The flow stabilizer ``config`` asks for, at its strength or else the style's own; or None."""
     if config.temporal != "flow":
         return None
+    strength = config.temporal_strength
+    if strength is None:
+        from vidstyle.models.zoo import temporal_strength_for
+
+        choice = getattr(stylizer, "choice", None)
+        strength = temporal_strength_for(choice.path if choice is not None else None)
     try:
         from vidstyle.flow.stabilizer import FlowStabilizer
     except ModuleNotFoundError as exc:
@@ -352,7 +362,7 @@ def _make_stabilizer(config: StylizeConfig):
             raise VidstyleError("--temporal flow is not available in this installation "
                                 "(vidstyle.flow.stabilizer is missing)") from None
         raise
-    return FlowStabilizer(config.temporal_strength)
+    return FlowStabilizer(strength)
 
 
 def _progress_bar(total: int | None, enabled: bool, label: str):
@@ -412,7 +422,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     input_path = check_input(input)
     check_output(output, input_path, overwrite)  # fail before loading the model
     stylizer = _make_stylizer(style, config)
-    stabilizer = _make_stabilizer(config)
+    stabilizer = _make_stabilizer(config, stylizer)
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
     bar = None
@@ -456,4 +466,5 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
         log.warning("%s", shortfall)
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
-                         pix_fmt=encoder.pix_fmt)
+                         pix_fmt=encoder.pix_fmt,
+                         temporal_strength=stabilizer.strength if stabilizer is not None else None)
