@@ -18,6 +18,11 @@ round, so a slow phase of the machine hits every variant alike. Variants:
 * ``omp-passive``: ``OMP_WAIT_POLICY=PASSIVE``: the network's OpenMP threads sleep at once when a
   parallel region ends instead of spinning (libgomp spins about 300 000 iterations by default),
   leaving the core to decoding and encoding between the network's operators.
+* ``net-1-thread``: the network with one thread (``torch.set_num_threads(1)``) instead of one per
+  core, so that it never waits at an OpenMP barrier for a thread the codecs preempted, and leaves
+  the other core to decoding and encoding.
+* ``x264-1-thread``: the encoder with one thread (libavcodec's ``threads`` option) instead of
+  x264's automatic frame threads (1.5 per core plus lookahead).
 ``--options '{"warm": true}'`` builds and warms the network (int8 calibration and compilation
 included) before timing, so that only the steady state is measured.
 
@@ -44,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 
 VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off", "nice-io", "nice-codecs", "idle-codecs",
-            "omp-passive")
+            "omp-passive", "net-1-thread", "x264-1-thread")
 
 # the child: one stylize_video run, its result as JSON on the last line of stdout
 _CHILD = """
@@ -97,6 +102,13 @@ if variant in ("nice-io", "nice-codecs", "idle-codecs"):
             return box["encoder"]
 
         pipeline.VideoEncoder = lowered_encoder
+if variant == "net-1-thread":
+    import torch
+    torch.set_num_threads(1)
+if variant == "x264-1-thread":
+    import vidstyle.io.encode as encode
+    encoder_options = encode._encoder_options
+    encode._encoder_options = lambda *a: {**encoder_options(*a), "threads": "1"}
 options = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
 temporal = options.pop("temporal", "flow")
 if options.pop("warm", False):

@@ -16,7 +16,8 @@ the HED-trained standard network bundled until the eleventh session);
 ``{starry_night,the_scream,woman_with_hat,shipwreck,mondrian,contrast_of_forms}_effnet_sw5_tw1000`` = the
 standard network bundled in the eleventh session (a byte copy) against its weight-0 twin (same recipe, seed
 and steps); ``{starry_night,shipwreck}_effnet_sw5_tw300``, ``contrast_of_forms_effnet_sw5_tw600`` and
-``woman_with_hat_ss256_tw300`` = the ones that replaced four of them in the twelfth session.
+``woman_with_hat_ss256_tw300`` = the ones that replaced four of them in the twelfth session;
+``woman_with_hat_ss256_ft_tw300`` = a fine-tuned pair (both sides from one weight-0 network).
 
 Per variant it reports the warping error of Lai et al. 2018 (``vidstyle.eval.warping_error``, k=1 and
 long-term k=5), the input's own warping error (the floor a perfectly consistent output would reach),
@@ -191,6 +192,14 @@ SETS = {
                                         f"256`), same seed and steps; (b) adds `--temporal-weight {tw}`",
                                         "woman_with_hat.jpg")
        for tw in (100, 300)},
+    # a fine-tuned pair (thirteenth session): both sides start from woman_with_hat_ss256_t0 and train
+    # 600 more steps with the same seed, so they see the same photos in the same order and differ
+    # only in the temporal loss: its cost without the noise of two separate training runs
+    "woman_with_hat_ss256_ft_tw300": (ROOT / "benchmarks/models/woman_with_hat_ss256_ft_t0.safetensors",
+                                      ROOT / "benchmarks/models/woman_with_hat_ss256_ft_tw300.safetensors", "standard",
+                                      "both fine-tuned 600 steps (`--seed 1`) from woman_with_hat_ss256_t0 with the "
+                                      "bundled recipe at `--style-size 256`; (b) adds `--temporal-weight 300`",
+                                      "woman_with_hat.jpg"),
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "benchmarks/models/starry_night_hed.safetensors", "standard",
                  "(b) is the HED-trained network bundled until the eleventh session; (a) was trained for 1400 "
