@@ -17,7 +17,8 @@ the HED-trained standard network bundled until the eleventh session);
 standard network bundled in the eleventh session (a byte copy) against its weight-0 twin (same recipe, seed
 and steps); ``{starry_night,shipwreck}_effnet_sw5_tw300``, ``contrast_of_forms_effnet_sw5_tw600`` and
 ``woman_with_hat_ss256_tw300`` = the ones that replaced four of them in the twelfth session;
-``woman_with_hat_ss256_ft_tw300`` = a fine-tuned pair (both sides from one weight-0 network).
+``woman_with_hat_ss256_ft_tw300`` and ``light_starry_night_effnet_ft_tw{1000,300}`` = fine-tuned pairs
+(both sides from one weight-0 network).
 
 Per variant it reports the warping error of Lai et al. 2018 (``vidstyle.eval.warping_error``, k=1 and
 long-term k=5), the input's own warping error (the floor a perfectly consistent output would reach),
@@ -62,6 +63,8 @@ FINE_TUNED = {
     "light_starry_night_ft_n0": ("starry_night", "light_starry_night_ft_tw100_n0",
                                  "`--temporal-weight 100` and `--temporal-noise 0` (synthetic pairs without noise)"),
 }
+#: fine-tuned pairs of the EfficientNet light networks (thirteenth session): (painting, temporal weight)
+LIGHT_EFFNET_FT = (("starry_night", 1000), ("starry_night", 300))
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
@@ -200,6 +203,14 @@ SETS = {
                                       "both fine-tuned 600 steps (`--seed 1`) from woman_with_hat_ss256_t0 with the "
                                       "bundled recipe at `--style-size 256`; (b) adds `--temporal-weight 300`",
                                       "woman_with_hat.jpg"),
+    # fine-tuned pairs of the EfficientNet light recipe (thirteenth session), as woman_with_hat's
+    # above: both sides from the weight-0 twin, 600 more steps with `--seed 1`
+    **{f"light_{style}_effnet_ft_tw{tw}": (
+        ROOT / f"benchmarks/models/light_{style}_effnet_ft_t0.safetensors",
+        ROOT / f"benchmarks/models/light_{style}_effnet_ft_tw{tw}.safetensors", "light",
+        f"both fine-tuned 600 steps (`--seed 1`) from light_{style}_effnet_sw5_t0 with the bundled light recipe; "
+        f"(b) adds `--temporal-weight {tw}`", f"{style}.jpg")
+       for style, tw in LIGHT_EFFNET_FT},
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "benchmarks/models/starry_night_hed.safetensors", "standard",
                  "(b) is the HED-trained network bundled until the eleventh session; (a) was trained for 1400 "
