@@ -6,6 +6,7 @@ which keeps the suite fast (no interpreter + torch start-up per check).
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -292,7 +293,7 @@ def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
     assert "Traceback" not in proc.stderr.read()
 
 
-def test_stabilizer_strength_defaults_to_the_styles_own(tmp_path, stylize, capsys):
+def test_stabilizer_strength_defaults_to_the_styles_own(tmp_path, stylize, capsys, caplog):
     # the bundled shipwreck names 0.3 (benchmarks/RESULTS.md); a copy of it is a user's file and gets
     # the default 0.5; the flag wins over both
     from vidstyle.cli import main
@@ -311,7 +312,36 @@ def test_stabilizer_strength_defaults_to_the_styles_own(tmp_path, stylize, capsy
     assert "stabilizer 0.5]" in summary("user", user_file)
     assert "stabilizer 0.7]" in summary("flag", "shipwreck", "--temporal-strength", "0.7")
     assert "stabilizer" not in summary("off", "shipwreck", "--temporal", "off").split(" -> ")[0]
+    # strength 0 would return every frame unchanged: no stabilizer (and no flow) at all
+    assert "stabilizer" not in summary("zero", "shipwreck", "--temporal-strength", "0").split(" -> ")[0]
+    proc = stylize(src, tmp_path / "ignored.mp4", "shipwreck", "--temporal", "off", "--temporal-strength", "0.8")
+    assert proc.returncode == 0 and "--temporal-strength is ignored with --temporal off" in caplog.text
     assert main(["styles"]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert [s for s in listing if s.startswith("shipwreck ")][0].endswith("(stabilizer strength 0.3)")
     assert "stabilizer" not in [s for s in listing if s.startswith("starry_night ")][0]
+
+
+def test_tiny_frames_and_a_tiny_working_size(tmp_path, stylize):
+    # smaller than the light network's 1/8-resolution blocks and than DIS flow's 12-pixel minimum
+    src = make_video(tmp_path / "tiny.mp4", frames=5, size=(12, 8))
+    for extra in ((), ("--temporal", "off")):
+        proc = stylize(src, tmp_path / "out.mp4", "light_starry_night", "--overwrite", *extra)
+        assert proc.returncode == 0, proc.stderr
+        assert (probe(tmp_path / "out.mp4").width, probe(tmp_path / "out.mp4").height) == (12, 8)
+    src = make_video(tmp_path / "in.mp4", frames=5, size=(64, 48))
+    proc = stylize(src, tmp_path / "small.mp4", "light_starry_night", "--max-side", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert probe(tmp_path / "small.mp4").frames == 5
+
+
+def test_a_closed_pipe_ends_output_quietly():
+    # `vidstyle styles | head -1`: the reader is gone before vidstyle writes
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vidstyle", "styles", "-v"], cwd=ROOT, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == ""

@@ -144,6 +144,7 @@ def test_cli_json_schema(scene):
     for key, kind in expected.items():
         assert isinstance(result[key], kind), key
     assert result["frames"] == 6 and result["k"] == 2 and result["flow"] == "dis" and result["pairs"] == 5
+    assert result["flow_preset"] == "fast"  # results of different presets can be told apart
     assert result["warping_error"] > result["input_warping_error"]
     assert "notes" not in result  # every metric has a value
 
@@ -157,7 +158,7 @@ def test_cli_json_schema(scene):
                    "--max-frames", "4")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["flow"] == "ground_truth" and result["frames"] == 4
+    assert result["flow"] == "ground_truth" and result["frames"] == 4 and result["flow_preset"] is None
     assert result["warping_error_long_term"] is None and result["k"] is None
 
 

@@ -190,6 +190,20 @@ def test_dis_reduced_scale_and_presets():
         assert epe(est, gt, inside) < limit, (preset, scale)
 
 
+@pytest.mark.parametrize("size", [(8, 8), (11, 11), (6, 40), (12, 8)])
+def test_dis_on_frames_below_its_minimum_size(size):
+    # OpenCV's DIS asserts a side of at least 12 pixels; tiny frames are upsampled for it and the
+    # flow comes back at the frames' own size
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = np.clip(8 * xx + 3 * yy, 0, 255).astype(np.uint8)
+    prev = np.repeat(ramp[..., None], 3, axis=2)
+    cur = np.roll(prev, 1, axis=1)
+    for scale in (1.0, 0.5):
+        est = DISFlow("medium", scale=scale)(cur, prev)
+        assert est.shape == (h, w, 2) and np.isfinite(est).all()
+
+
 def test_estimator_registry_and_errors(tmp_path):
     assert isinstance(create_flow_estimator("dis", preset="fast"), DISFlow)
     with pytest.raises(VidstyleError):

@@ -195,7 +195,8 @@ def test_audio_dropped_when_disabled(tmp_path):
 
 @pytest.mark.parametrize("codec,suffix,message", [
     ("nope264", ".mp4", "unknown codec 'nope264'; available: libx264"),
-    ("libx264", ".webm", "does not fit the .webm container"),
+    ("libx264", ".webm", r"does not fit the .webm container; write libx264 to .mkv, or pick a codec for .webm "
+                         r"\(libvpx-vp9 is its default\)"),
 ])
 def test_encoder_configuration_errors(tmp_path, codec, suffix, message):
     src = make_video(tmp_path / "a.mp4", frames=2)

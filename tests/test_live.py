@@ -518,6 +518,7 @@ def test_stabilizer_strength_follows_each_style_until_the_user_sets_it(monkeypat
     assert "style: light_starry_night (stabilizer strength 0.5)" in messages and stab.strength == 0.5
     stab, messages = run("x")
     assert stab.strength == 0.3  # shipwreck's own from the start
+    assert messages[0] == "style: shipwreck (stabilizer strength 0.3); n / p switch between 2"
     stab, messages = run("-n")  # the user lowered it: it stays theirs across the switch
     assert "stabilizer strength 0.2" in messages and stab.strength == 0.2
     stab, messages = run("xn", strength=0.8)

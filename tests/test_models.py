@@ -194,11 +194,29 @@ def test_parse_mix_and_bad_specs():
     assert parse_mix("a=0.7, b=0.3") == {"a": 0.7, "b": 0.3}
     assert parse_mix("a") == {"a": 1.0}
     for bad, message in (("a=x", "expected name=number"), ("a=-1", "non-negative"), ("", "empty style mix"),
-                         ("a=0,b=0", "only zero weights")):
+                         ("a=0,b=0", "only zero weights"), ("a=nan", "non-negative numbers"),
+                         ("a=inf,b=1", "non-negative numbers"), ("a=1e309", "non-negative numbers"),
+                         ("a=0.5,a=0.5", "appears twice")):
         with pytest.raises(VidstyleError, match=message):
             parse_mix(bad)
     with pytest.raises(VidstyleError, match="unknown style"):
         resolve_style("definitely_not_a_style")
+
+
+def test_a_mix_that_would_paint_black_frames_is_refused_everywhere(tmp_path):
+    # NaN, infinite, negative or all-zero weights normalise to NaN or garbage: black frames, exit 0
+    path = tmp_path / "multi.safetensors"
+    save_model(path, tiny(2), [{"name": "a"}, {"name": "b"}])
+    st = Stylizer(f"{path}:a=1", device="cpu", backend="torch")
+    for bad in ({"a": float("nan")}, {"a": -1.0, "b": 2.0}, {"a": float("inf")}, {"a": 0.0, "b": 0.0}):
+        with pytest.raises(VidstyleError, match="non-negative|only zero"):
+            st.set_mix(bad)
+    with pytest.raises(VidstyleError, match="finite, non-negative and not all zero"):
+        st.set_mix([float("nan"), 1.0])
+    with pytest.raises(ValueError):
+        tiny(2).set_style(torch.tensor([[1.0, 0.0], [0.0, 0.0]]))  # one sample of a training batch with no style
+    st.set_mix({"a": 0.0, "b": 2.0})  # still usable after the refusals
+    assert st.stylize(np.full((16, 16, 3), 128, np.uint8)).std() >= 0
 
 
 @pytest.mark.parametrize("size", [(359, 641), (1, 1), (5, 3), (64, 64)])
@@ -207,6 +225,23 @@ def test_padding_reflects_to_the_multiple_and_crops_back(size):
     padded, orig = pad_to_multiple(x, 8)
     assert padded.shape[-2] % 8 == 0 and padded.shape[-1] % 8 == 0
     assert torch.equal(crop_to(padded, orig), x)
+
+
+def test_padding_reaches_the_minimum_size():
+    x = torch.rand(1, 3, 3, 21)
+    padded, orig = pad_to_multiple(x, 8, minimum=16)
+    assert padded.shape[-2:] == (16, 24) and torch.equal(crop_to(padded, orig), x)
+
+
+@pytest.mark.parametrize("builder", [transformer_net, light_net])
+@pytest.mark.parametrize("size", [(1, 1), (4, 6), (8, 12), (15, 17)])
+def test_frames_smaller_than_the_networks_receptive_field_are_stylized(builder, size):
+    # the lowest resolution of the light network is 1/8: without the minimum, an 8-pixel frame is
+    # 1 pixel there and its reflection padding fails
+    st = Stylizer.from_model(builder().eval(), device="cpu", backend="torch")
+    img = (np.random.default_rng(0).random((*size, 3)) * 255).astype(np.uint8)
+    out = st.stylize(img)
+    assert out.shape == img.shape and out.dtype == np.uint8
 
 
 def test_odd_sized_frames_and_max_side_keep_the_frame_size():

@@ -124,6 +124,22 @@ def test_data_split_and_crops(data):
     assert not torch.equal(a, images.batch(3, step_generator(0, 6)))
 
 
+def test_an_unreadable_photo_is_skipped_with_a_warning_not_fatal(data, tmp_path, caplog):
+    # a truncated file is found only when a batch first draws it, possibly hours into a run
+    files = find_images(data["content"])
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(files[0].read_bytes()[:200])
+    images = ContentImages([broken, *files[1:3]], 16)
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        batches = [images.batch(4, step_generator(0, step)) for step in range(6)]
+    assert all(b.shape == (4, 3, 16, 16) for b in batches)
+    assert images.unreadable == {0} and sum("broken.png" in r.getMessage() for r in caplog.records) == 1
+    again = ContentImages([broken, *files[1:3]], 16)  # the substitute is the same in a fresh (resumed) run
+    assert all(torch.equal(b, again.batch(4, step_generator(0, step))) for step, b in enumerate(batches))
+    with pytest.raises(VidstyleError, match="none of the 1 content images can be read"):
+        ContentImages([broken], 16).batch(1, step_generator(0, 0))
+
+
 # --- training --------------------------------------------------------------------------------------
 
 def test_few_steps_lower_the_loss(data, loss_weights):

@@ -5,6 +5,8 @@ Every user error surfaces as one line on stderr and a non-zero exit; ``--debug``
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import StylizeConfig
 from vidstyle.errors import VidstyleError
+
+log = logging.getLogger("vidstyle")
 
 
 # --- stylize ---------------------------------------------------------------------------------
@@ -61,6 +65,8 @@ def _cmd_stylize(args) -> int:
     from vidstyle.config import EncodeConfig
     from vidstyle.pipeline import stylize_video
 
+    if args.temporal == "off" and args.temporal_strength is not None:
+        log.warning("--temporal-strength is ignored with --temporal off")
     config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, temporal=args.temporal,
@@ -91,6 +97,7 @@ def _cmd_styles(args) -> int:
         print("no styles are bundled; train one with `vidstyle train`", file=sys.stderr)
         return 0
     width = max(len(name) for name in styles)
+    print(f"{'style':{width}s} {'channels':16s} painting, artist, year")
     for name, info in styles.items():
         meta = next(s for s in info.styles if s["name"] == name)
         desc = ", ".join(x for x in (meta.get("painting"), meta.get("artist"), str(meta.get("year", ""))) if x)
@@ -180,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vidstyle: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`vidstyle styles | head`): stop quietly, as Unix tools do; point
+        # stdout at /dev/null so the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # unexpected: still one line unless --debug
         if args.debug:
             raise

@@ -153,7 +153,7 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
     Returns:
         dict with ``frames``, ``warping_error``, ``warping_error_long_term`` (None without
         ``long_term``), ``input_warping_error``, ``input_warping_error_long_term``, ``k``, ``flow``
-        (``dis`` | backend name | ``ground_truth``), ``pairs``, ``valid_fraction``. The errors are
+        (``dis`` | backend name | ``ground_truth``), ``flow_preset`` (DIS's preset, else None), ``pairs``, ``valid_fraction``. The errors are
         None when no pair had a visible pixel (e.g. a single frame).
     """
     if long_term is not None and long_term < 2:
@@ -212,6 +212,7 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         "input_warping_error_long_term": mean(errors["long_in"]) if long_term else None,
         "k": long_term,
         "flow": flow_name,
+        "flow_preset": getattr(estimator, "preset", None),  # DIS's; None for other backends and ground truth
         "pairs": len(errors["short"]),
         "valid_fraction": mean(valid_fractions),
     }

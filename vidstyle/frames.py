@@ -41,14 +41,15 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflection-pad (B, C, H, W) on the bottom/right so H and W are multiples of ``multiple``.
+def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 0) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflection-pad (B, C, H, W) on the bottom/right so H and W are multiples of ``multiple``
+    and at least ``minimum``.
 
     Returns the padded tensor and the original (H, W) for :func:`crop_to`. Reflection (not zeros)
     so the network sees plausible content at the border and no dark seam appears after cropping.
     """
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    ph, pw = ((max(n, minimum) + multiple - 1) // multiple * multiple - n for n in (h, w))
     if ph or pw:
         if ph >= h or pw >= w:  # reflection needs pad < size; tiny inputs fall back to replicate
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")

@@ -489,6 +489,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         stylizer = styles.get(0)
         if controls.stabilizer_on:
             stabilizer = _make_stabilizer(controls.strength)
+        log(f"style: {styles.label(0)}" + (f" (stabilizer strength {controls.strength:g})" if stabilizer else "")
+            + (f"; n / p switch between {len(styles)}" if len(styles) > 1 else ""))
         if options.window:
             window = LiveWindow(fullscreen=options.fullscreen)
             keys = keys or window.key

@@ -355,6 +355,8 @@ def _make_stabilizer(config: StylizeConfig, stylizer):
 
         choice = getattr(stylizer, "choice", None)
         strength = temporal_strength_for(choice.path if choice is not None else None)
+    if strength == 0:  # the blend would return every frame unchanged: skip the flow it would cost
+        return None
     try:
         from vidstyle.flow.stabilizer import FlowStabilizer
     except ModuleNotFoundError as exc:

@@ -245,7 +245,10 @@ class Stylizer:
         if isinstance(mix, dict):
             from vidstyle.models.zoo import _mix_vector
             mix = _mix_vector(self.info, mix)
-        self.model.set_style(list(mix))
+        try:
+            self.model.set_style(list(mix))
+        except ValueError as exc:
+            raise VidstyleError(str(exc)) from None
         if self.backend == "onnx" or self.int8:
             self._build_forward()  # the exported graph holds the old mix as a constant
 
@@ -256,7 +259,7 @@ class Stylizer:
         wh, ww = working_size(h, w, self.max_side, self.scale)
         if (wh, ww) != (h, w):
             x = F.interpolate(x, size=(wh, ww), mode="bilinear", align_corners=False, antialias=wh < h)
-        x, size = pad_to_multiple(x, self.model.size_multiple)
+        x, size = pad_to_multiple(x, self.model.size_multiple, self.model.min_input_size)
         if self.cast_weights:
             x = x.to(torch.bfloat16)
         if self.channels_last:

@@ -288,7 +288,8 @@ def _ratios(report: dict) -> None:
                 and n["resolution"] == peer["resolution"]]
         if mine:
             best = min(mine, key=lambda n: n["ms_per_frame"]["median"])
-            r[f"light network {best['model']} ({best['backend']} {best['precision']}) / magenta frames/s at "
+            name = "" if best["model"] == "light" else f" {best['model']}"  # an untrained light net is just "light"
+            r[f"light network{name} ({best['backend']} {best['precision']}) / magenta frames/s at "
               f"{peer['resolution']}"] = \
                 round(best["fps"]["median"] / peer["fps"]["median"], 2)
     warp = {w["name"]: w for w in report["warping"] if w.get("status") == "ok"}

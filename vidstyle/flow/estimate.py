@@ -53,8 +53,12 @@ _DIS_PRESETS = {
 }
 
 
+#: DIS needs one side of at least 12 pixels (OpenCV asserts it); smaller frames are upsampled to this.
+_DIS_MIN_SIDE = 16
+
+
 def _scaled_size(h: int, w: int, scale: float) -> tuple[int, int]:
-    return max(8, round(h * scale)), max(8, round(w * scale))
+    return max(_DIS_MIN_SIDE, round(h * scale)), max(_DIS_MIN_SIDE, round(w * scale))
 
 
 class DISFlow(FlowEstimator):
@@ -82,10 +86,11 @@ class DISFlow(FlowEstimator):
         h, w = img0.shape[:2]
         g0 = cv2.cvtColor(img0, cv2.COLOR_RGB2GRAY)
         g1 = cv2.cvtColor(img1, cv2.COLOR_RGB2GRAY)
-        if self.scale < 1:
-            sh, sw = _scaled_size(h, w, self.scale)
-            g0 = cv2.resize(g0, (sw, sh), interpolation=cv2.INTER_AREA)
-            g1 = cv2.resize(g1, (sw, sh), interpolation=cv2.INTER_AREA)
+        sh, sw = _scaled_size(h, w, self.scale)
+        if (sh, sw) != (h, w):
+            interpolation = cv2.INTER_AREA if sh <= h and sw <= w else cv2.INTER_LINEAR
+            g0 = cv2.resize(g0, (sw, sh), interpolation=interpolation)
+            g1 = cv2.resize(g1, (sw, sh), interpolation=interpolation)
         flow = self._dis.calc(g0, g1, None)
         return resize_flow(flow, (h, w))
 

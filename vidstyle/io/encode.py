@@ -187,7 +187,8 @@ class VideoEncoder:
             stream = container.add_stream(config.codec, rate=source.frame_rate)
         except ValueError:
             raise VidstyleError(f"codec {config.codec} does not fit the {self.path.suffix} container; "
-                                f"try .mkv, or --codec libx264 for .mp4/.mov, libvpx-vp9 for .webm") from None
+                                f"write {config.codec} to .mkv, or pick a codec for {self.path.suffix} "
+                                f"({default_codec(self.path.suffix)} is its default)") from None
         stream.width, stream.height, stream.pix_fmt = source.width, source.height, self.pix_fmt
         # Same time base as the input: every frame keeps its exact input timestamp (VFR included).
         stream.time_base = source.time_base

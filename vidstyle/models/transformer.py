@@ -356,6 +356,13 @@ class TransformerNet(nn.Module):
         """Input height and width must be multiples of this."""
         return 2 ** (len(self.arch_args["channels"]) - 1) * self.shuffle
 
+    @property
+    def min_input_size(self) -> int:
+        """Inputs must be at least this high and wide: every reflection padding inside needs a
+        feature map wider than the padding, and at the lowest resolution (1 / size_multiple) the
+        3x3 convolutions need 2 pixels."""
+        return 2 * self.size_multiple
+
     def set_style(self, mix: torch.Tensor | Sequence[float]) -> None:
         """Select or blend styles: ``mix`` is (num_styles,) or (B, num_styles), normalised to sum 1."""
         if self.num_styles == 1:
@@ -363,7 +370,10 @@ class TransformerNet(nn.Module):
         mix = torch.as_tensor(mix, dtype=torch.float32)
         if mix.shape[-1] != self.num_styles or mix.ndim not in (1, 2):
             raise ValueError(f"style mix must have {self.num_styles} entries, got shape {tuple(mix.shape)}")
-        mix = mix / mix.sum(dim=-1, keepdim=True).clamp_min(1e-8)
+        # a NaN, infinite or negative weight, or all zeros, would silently paint black frames
+        if not (torch.isfinite(mix).all() and (mix >= 0).all() and (mix.sum(dim=-1) > 0).all()):
+            raise ValueError(f"style mix weights must be finite, non-negative and not all zero, got {mix.tolist()}")
+        mix = mix / mix.sum(dim=-1, keepdim=True)
         for m in self.modules():
             if isinstance(m, ConditionalInstanceNorm2d):
                 m.style_mix = mix.to(m.weight.device)

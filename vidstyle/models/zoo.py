@@ -12,6 +12,7 @@ each style is addressed by its name. A style spec is one of:
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
@@ -81,8 +82,10 @@ def parse_mix(text: str) -> dict[str, float]:
             w = float(weight) if weight else 1.0
         except ValueError:
             raise VidstyleError(f"bad style weight in {part!r}: expected name=number") from None
-        if w < 0:
-            raise VidstyleError(f"style weights must be non-negative, got {part!r}")
+        if not math.isfinite(w) or w < 0:
+            raise VidstyleError(f"style weights must be non-negative numbers, got {part!r}")
+        if name.strip() in mix:
+            raise VidstyleError(f"style {name.strip()!r} appears twice in the mix {text!r}")
         mix[name.strip()] = w
     if not mix:
         raise VidstyleError(f"empty style mix {text!r}: expected e.g. mix:starry_night=0.7,the_scream=0.3")
@@ -96,7 +99,12 @@ def _mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
     unknown = [n for n in mix if n not in names]
     if unknown:
         raise VidstyleError(f"{Path(info.path).name} has no style {unknown[0]!r} (it has: {', '.join(names)})")
+    bad = [f"{n}={w}" for n, w in mix.items() if not (math.isfinite(w) and w >= 0)]
+    if bad:
+        raise VidstyleError(f"style weights must be non-negative numbers, got {bad[0]}")
     total = sum(mix.values())
+    if total <= 0:
+        raise VidstyleError("the style mix has only zero weights: give at least one a positive weight")
     return tuple(mix.get(n, 0.0) / total for n in names)
 
 

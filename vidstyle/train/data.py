@@ -5,6 +5,7 @@ run resumed from a checkpoint draws exactly the batches an uninterrupted run wou
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +15,8 @@ from PIL import Image, UnidentifiedImageError
 
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import images_to_tensor
+
+log = logging.getLogger("vidstyle")
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 #: Number of photos held out of training for evaluation (fewer when the folder is small).
@@ -28,7 +31,7 @@ def load_image(path: str | Path, short_side: int | None = None) -> np.ndarray:
     """Read an image file as uint8 (H, W, 3) RGB, optionally resized so its shorter side is ``short_side``."""
     path = Path(path)
     if not path.is_file():
-        raise VidstyleError(f"image not found: {path}")
+        raise VidstyleError(f"image {'is a folder' if path.is_dir() else 'not found'}: {path}")
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
@@ -84,17 +87,34 @@ class ContentImages:
         self.files = list(files)
         self.size = size
         self._cache: dict[int, np.ndarray] = {}
+        self.unreadable: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.files)
 
     def _image(self, index: int) -> np.ndarray:
-        img = self._cache.get(index)
-        if img is None:
-            img = load_image(self.files[index], short_side=round(self.size * MAX_ZOOM))
+        """Image ``index``; if it cannot be read, the next readable one, with a warning.
+
+        Photos are read when a batch first draws them, possibly hours into a run: one truncated
+        file must not end it. The substitute depends only on the index, so a resumed run still
+        draws what an uninterrupted one would have."""
+        for offset in range(len(self.files)):
+            i = (index + offset) % len(self.files)
+            if i in self.unreadable:
+                continue
+            img = self._cache.get(i)
+            if img is not None:
+                return img
+            try:
+                img = load_image(self.files[i], short_side=round(self.size * MAX_ZOOM))
+            except VidstyleError as exc:
+                self.unreadable.add(i)
+                log.warning("%s; training goes on without it", exc)
+                continue
             if len(self._cache) < CACHE_LIMIT:
-                self._cache[index] = img
-        return img
+                self._cache[i] = img
+            return img
+        raise VidstyleError(f"none of the {len(self.files)} content images can be read")
 
     def crop(self, index: int, g: torch.Generator) -> np.ndarray:
         """A random (size, size, 3) crop of image ``index`` at a random zoom, randomly flipped."""
