@@ -120,7 +120,10 @@ def test_every_zoo_stabilizer_strength_is_a_recorded_measurement():
                 if key.endswith("/b") and (ROOT / model["path"]).read_bytes() == weights:
                     name = key.removesuffix("/b")
                     checks = {clip: marks for clip, marks in run["targets"].items() if clip.endswith(f"({name})")}
-                    backing.append(checks)
+                    backing.append((len(run["clips"]), checks))
         assert backing, f"{entry.name}: no temporal.py run of this file at strength {strength}"
-        assert any(len(checks) == 3 and all(marks[f"c@{strength:g}_le_0.4a"] and marks[f"c@{strength:g}_style_within_15pct"]
-                                            for marks in checks.values()) for checks in backing), entry.name
+        # temporal.py marks the targets for its first strength only: a run with this one second does not count
+        assert any(len(checks) == clips and all(marks.get(f"c@{strength:g}_le_0.4a")
+                                                and marks.get(f"c@{strength:g}_style_within_15pct")
+                                                for marks in checks.values())
+                   for clips, checks in backing), entry.name

@@ -332,15 +332,19 @@ def test_tiny_frames_and_a_tiny_working_size(tmp_path, stylize):
     src = make_video(tmp_path / "in.mp4", frames=5, size=(64, 48))
     proc = stylize(src, tmp_path / "small.mp4", "light_starry_night", "--max-side", "8")
     assert proc.returncode == 0, proc.stderr
-    assert probe(tmp_path / "small.mp4").frames == 5
+    small = probe(tmp_path / "small.mp4")
+    assert (small.frames, small.width, small.height) == (5, 64, 48)  # the network ran at 8x6, the output did not
 
 
-def test_a_closed_pipe_ends_output_quietly():
-    # `vidstyle styles | head -1`: the reader is gone before vidstyle writes
+@pytest.mark.parametrize("args", [("styles",), ("styles", "-v")])
+def test_a_closed_pipe_ends_output_quietly(args):
+    # `vidstyle styles | head -1`: the reader is gone before vidstyle writes; short output stays in
+    # the buffer until the end (with buffered stdout), long output fills it while printing
     read_end, write_end = os.pipe()
     os.close(read_end)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     try:
-        proc = subprocess.run([sys.executable, "-m", "vidstyle", "styles", "-v"], cwd=ROOT, stdout=write_end,
+        proc = subprocess.run([sys.executable, "-m", "vidstyle", *args], cwd=ROOT, stdout=write_end, env=env,
                               stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write_end)

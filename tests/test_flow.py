@@ -192,16 +192,18 @@ def test_dis_reduced_scale_and_presets():
 
 @pytest.mark.parametrize("size", [(8, 8), (11, 11), (6, 40), (12, 8)])
 def test_dis_on_frames_below_its_minimum_size(size):
-    # OpenCV's DIS asserts a side of at least 12 pixels; tiny frames are upsampled for it and the
-    # flow comes back at the frames' own size
+    # OpenCV's DIS asserts a side of at least 12 pixels; tiny frames are upsampled for it, and the
+    # flow comes back at the frames' own size with the vectors in their pixels
     h, w = size
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    ramp = np.clip(8 * xx + 3 * yy, 0, 255).astype(np.uint8)
-    prev = np.repeat(ramp[..., None], 3, axis=2)
-    cur = np.roll(prev, 1, axis=1)
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.random((h + 8, w + 8)).astype(np.float32), (0, 0), 1.5)
+    texture = (255 * (texture - texture.min()) / (texture.max() - texture.min())).astype(np.uint8)
+    prev = np.repeat(texture[4:4 + h, 4:4 + w, None], 3, axis=2)
+    cur = np.repeat(texture[4:4 + h, 3:3 + w, None], 3, axis=2)  # the content moved 1 pixel right
     for scale in (1.0, 0.5):
-        est = DISFlow("medium", scale=scale)(cur, prev)
-        assert est.shape == (h, w, 2) and np.isfinite(est).all()
+        est = DISFlow("medium", scale=scale)(cur, prev)  # backward: each pixel of cur came from x - 1
+        assert est.shape == (h, w, 2)
+        assert abs(est[..., 0].mean() + 1) < 0.1 and abs(est[..., 1].mean()) < 0.1, (scale, est.mean((0, 1)))
 
 
 def test_estimator_registry_and_errors(tmp_path):

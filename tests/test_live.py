@@ -498,7 +498,12 @@ def test_stabilizer_strength_follows_each_style_until_the_user_sets_it(monkeypat
     class SpyStabilizer(stabilizer_module.FlowStabilizer):
         def __init__(self, strength, *args, **kwargs):
             super().__init__(strength, *args, **kwargs)
+            self.steps = 0
             made.append(self)
+
+        def step(self, *args):
+            self.steps += 1
+            return super().step(*args)
 
     monkeypatch.setattr(stabilizer_module, "FlowStabilizer", SpyStabilizer)
     bank = StyleBank(["shipwreck", "light_starry_night"], device="cpu")
@@ -523,3 +528,7 @@ def test_stabilizer_strength_follows_each_style_until_the_user_sets_it(monkeypat
     assert "stabilizer strength 0.2" in messages and stab.strength == 0.2
     stab, messages = run("xn", strength=0.8)
     assert "style: light_starry_night (stabilizer strength 0.8)" in messages and stab.strength == 0.8
+    stab, messages = run("---xx")  # 0.3 down to 0: the frame would come back unchanged, so no flow is run
+    assert "stabilizer strength 0.0" in messages and stab.steps == 3  # the three frames before it reached 0
+    # a ready Stylizer of a bundled file asks for its style's strength, as in `vidstyle stylize`
+    assert StyleBank([bank.get(0)]).temporal_strength(0) == 0.3

@@ -207,7 +207,8 @@ class StyleBank:
         from vidstyle.models.zoo import temporal_strength_for
 
         entry, _ = self._entries[i]
-        return temporal_strength_for(None if hasattr(entry, "stylize") else entry.path)
+        choice = getattr(entry, "choice", None) if hasattr(entry, "stylize") else entry  # a ready Stylizer knows its file
+        return temporal_strength_for(getattr(choice, "path", None))
 
     def get(self, i: int):
         entry, _ = self._entries[i]
@@ -516,8 +517,10 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 frame = None  # nothing new yet: still poll the keyboard
             if frame is not None:
                 stylized = stylizer.stylize(frame.image)
-                if stabilizer is not None:
+                if stabilizer is not None and controls.strength > 0:
                     stylized = stabilizer.step(prev_input, frame.image, stylized)
+                elif stabilizer is not None:  # strength 0 returns the frame as it is: skip the flow
+                    stabilizer.reset()  # and start afresh when the strength goes up again
                 prev_input = frame.image
                 last_stylized, last_input = stylized, frame.image
                 if window is not None:

@@ -198,7 +198,7 @@ class Styles(Enum):
         painting="The Shipwreck", artist="J. M. W. Turner", year="1805", recipe=_recipe(300), steps=1200,
         num_params=1_679_235, held_out={"content": 0.749, "style": 3.293},
         # at 0.5 the stabilizer's blend took the style loss 16-18% over the weight-0 twin's on two
-        # clips; at 0.3 it stays within 13% on all three at a (c)/(a) warping error of 0.02-0.15
+        # clips; at 0.3 it stays within 13.4% on all three at a (c)/(a) warping error of 0.01-0.15
         # (benchmarks/RESULTS.md, "The standard networks' temporal weight per painting")
         temporal_strength=0.3))
     # fine-tuned with the temporal loss from its weight-0 twin (thirteenth session): against a twin
