@@ -349,3 +349,30 @@ def test_a_closed_pipe_ends_output_quietly(args):
     finally:
         os.close(write_end)
     assert proc.returncode == 141 and proc.stderr == ""
+
+
+def test_a_still_image_is_stylized_to_an_image_upright(tmp_path, stylize):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray((rng.random((60, 90, 3)) * 255).astype(np.uint8))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # stored sideways, "rotate 90 degrees clockwise to view": upright it is 60 wide, 90 high
+    src = tmp_path / "photo.jpg"
+    photo.save(src, exif=exif)
+    before = src.read_bytes()
+    for name in ("out.png", "out.jpg", "out.webp"):
+        proc = stylize(src, tmp_path / name, "light_starry_night")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith("stylized 1 image in ")
+        with Image.open(tmp_path / name) as out:
+            assert out.size == (60, 90) and out.mode == "RGB"
+    upright = np.asarray(Image.open(src).transpose(Image.Transpose.ROTATE_270), dtype=np.float32)
+    assert np.abs(np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float32) - upright).mean() > 10  # stylized
+    assert src.read_bytes() == before
+    assert_user_error(stylize(src, tmp_path / "out.mp4", "light_starry_night"), "photo.jpg is a still image")
+    assert_user_error(stylize(src, tmp_path / "out.png", "light_starry_night"), "already exists")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    assert_user_error(stylize(broken, tmp_path / "b.png", "light_starry_night"), "cannot read image")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.png", "out.jpg", "out.png", "out.webp", "photo.jpg"]

@@ -8,10 +8,10 @@ def __getattr__(name):  # lazy: importing vidstyle must not import torch/av for 
     if name == "Stylizer":
         from vidstyle.stylizer import Stylizer
         return Stylizer
-    if name == "stylize_video":
-        from vidstyle.pipeline import stylize_video
-        return stylize_video
+    if name in ("stylize_video", "stylize_image"):
+        from vidstyle import pipeline
+        return getattr(pipeline, name)
     raise AttributeError(name)
 
 
-__all__ = ["Stylizer", "stylize_video", "VidstyleError", "__version__"]
+__all__ = ["Stylizer", "stylize_video", "stylize_image", "VidstyleError", "__version__"]

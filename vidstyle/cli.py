@@ -25,9 +25,12 @@ log = logging.getLogger("vidstyle")
 # --- stylize ---------------------------------------------------------------------------------
 
 def _add_stylize(sub) -> None:
-    p = sub.add_parser("stylize", help="stylize a video file", description="Stylize a video file, keeping audio and timing.")
-    p.add_argument("input", help="input video file")
-    p.add_argument("-o", "--output", required=True, help="output video file (.mp4, .mkv, .mov, .webm)")
+    p = sub.add_parser("stylize", help="stylize a video file (or a still image)",
+                       description="Stylize a video file, keeping audio and timing; or a still image, to preview a style.")
+    p.add_argument("input", help="input video file, or an image (.jpg, .png, .webp, ...)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output video file (.mp4, .mkv, .mov, .webm), or image (.png, .jpg, .webp, .bmp, .tif) "
+                        "for an image input")
     p.add_argument("--style", required=True,
                    help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (see `vidstyle styles`)")
     _add_device_args(p, int8=True)
@@ -63,7 +66,8 @@ def _add_stylize(sub) -> None:
 
 def _cmd_stylize(args) -> int:
     from vidstyle.config import EncodeConfig
-    from vidstyle.pipeline import stylize_video
+    from vidstyle.io.images import is_image_path
+    from vidstyle.pipeline import stylize_image, stylize_video
 
     if args.temporal == "off" and args.temporal_strength is not None:
         log.warning("--temporal-strength is ignored with --temporal off")
@@ -71,6 +75,11 @@ def _cmd_stylize(args) -> int:
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, temporal=args.temporal,
                            temporal_strength=args.temporal_strength)
+    if is_image_path(args.input):  # a still image: one network call, written as an image
+        result = stylize_image(args.input, args.output, style=args.style, config=config, overwrite=args.overwrite)
+        if not args.quiet:
+            print(result.summary(), file=sys.stderr)
+        return 0
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
                           audio=not args.no_audio)
     result = stylize_video(args.input, args.output, style=args.style, config=config, encode=encode,

@@ -62,6 +62,8 @@ class StylizeResult:
         how = ", ".join(x for x in (self.network, None if self.temporal_strength is None
                                     else f"stabilizer {self.temporal_strength:g}") if x)
         how = f" [{how}]" if how else ""
+        if self.frames == 1 and not self.pix_fmt:  # a still image (stylize_image)
+            return f"stylized 1 image in {self.seconds:.2f} s{how} -> {self.output}"
         return f"stylized {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps){how} -> {self.output}"
 
 
@@ -470,3 +472,31 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          pix_fmt=encoder.pix_fmt,
                          temporal_strength=stabilizer.strength if stabilizer is not None else None)
+
+
+def stylize_image(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
+                  overwrite: bool = False, **options) -> StylizeResult:
+    """Stylize the still image ``input`` (jpg, png, webp, ...) into ``output`` (.png, .jpg, .webp,
+    .bmp or .tif), upright by the input's EXIF orientation: a quick look at a style on one picture.
+
+    ``style``, ``config`` and ``**options`` as for :func:`stylize_video`; only the network's
+    settings apply (device, precision, backend, ``max_side``, ``scale``): there is no time axis to
+    stabilize. Written atomically, like videos.
+    """
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, read_image, write_image
+
+    config, _ = _merge_options(config, None, options)
+    input_path = check_input(input)
+    if Path(output).suffix.lower() not in IMAGE_OUTPUT_FORMATS:
+        raise VidstyleError(f"{input_path.name} is a still image: write it to an image "
+                            f"({', '.join(sorted(IMAGE_OUTPUT_FORMATS))}), not {Path(output).name}")
+    check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)  # before loading the model
+    image = read_image(input_path)
+    stylizer = _make_stylizer(style, config)
+    started = time.perf_counter()
+    with atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
+        out = stylizer.stylize(image)
+        write_image(temp, out, IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
+    seconds = time.perf_counter() - started
+    return StylizeResult(network=_describe(stylizer, 1), frames=1, seconds=seconds,
+                         fps=1 / seconds if seconds else 0.0, output=Path(output))

@@ -1,4 +1,5 @@
-"""Video file input/output: decoding to RGB frames, encoding with audio, atomic output files.
+"""Video file input/output: decoding to RGB frames, encoding with audio, atomic output files;
+still images in :mod:`vidstyle.io.images`.
 
 The names below load on first use (PEP 562), so importing :mod:`vidstyle.io.files` (output checks,
 used by training too) does not need PyAV.

@@ -66,25 +66,29 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     return output
 
 
-def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Validate a video output path before any work starts: :func:`check_output_file` (never the
-    input, a missing folder is an error) plus an extension we can mux."""
+def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False,
+                 formats: Iterable[str] = OUTPUT_FORMATS) -> Path:
+    """Validate an output path before any work starts: :func:`check_output_file` (never the
+    input, a missing folder is an error) plus an extension of ``formats`` (default: the video
+    containers we can mux)."""
     output = Path(output)
-    if output.suffix.lower() not in OUTPUT_FORMATS:
+    if output.suffix.lower() not in formats:
+        hint = "" if formats is not OUTPUT_FORMATS else "; a still image input writes .png, .jpg, .webp, ..."
         raise VidstyleError(f"cannot write {output.suffix or 'extension-less'} files ({output}); "
-                            f"use one of {', '.join(sorted(OUTPUT_FORMATS))}")
+                            f"use one of {', '.join(sorted(formats))}{hint}")
     return check_output_file(output, inputs=[input], overwrite=overwrite)
 
 
 @contextlib.contextmanager
-def atomic_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False) -> Iterator[Path]:
+def atomic_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False,
+                  formats: Iterable[str] = OUTPUT_FORMATS) -> Iterator[Path]:
     """Yield a temporary path next to ``output``; rename it to ``output`` if the block succeeds.
 
     The temporary file keeps the output's extension (muxers are chosen by it) and is hidden
     (leading dot). On any exception, KeyboardInterrupt included, it is removed and the target
     is left as it was.
     """
-    output = check_output(output, input, overwrite)
+    output = check_output(output, input, overwrite, formats)
     temp = output.with_name(f".{output.stem}.vidstyle-{secrets.token_hex(4)}.partial{output.suffix}")
     try:
         yield temp

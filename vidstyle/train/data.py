@@ -11,14 +11,14 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import images_to_tensor
+from vidstyle.io.images import IMAGE_EXTENSIONS, open_image
 
 log = logging.getLogger("vidstyle")
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 #: Number of photos held out of training for evaluation (fewer when the folder is small).
 HELD_OUT = 20
 #: Crops are taken from the image resized so its shorter side is ``size * s``, s in [1, MAX_ZOOM].
@@ -29,19 +29,12 @@ CACHE_LIMIT = 4000
 
 def load_image(path: str | Path, short_side: int | None = None) -> np.ndarray:
     """Read an image file as uint8 (H, W, 3) RGB, optionally resized so its shorter side is ``short_side``."""
-    path = Path(path)
-    if not path.is_file():
-        raise VidstyleError(f"image {'is a folder' if path.is_dir() else 'not found'}: {path}")
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if short_side is not None:
-                scale = short_side / min(im.size)
-                size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
-                im = im.resize(size, Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS)
-            return np.asarray(im, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise VidstyleError(f"cannot read image {path}: {exc}") from exc
+    im = open_image(path)
+    if short_side is not None:
+        scale = short_side / min(im.size)
+        size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        im = im.resize(size, Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS)
+    return np.asarray(im, dtype=np.uint8).copy()
 
 
 def find_images(folder: str | Path) -> list[Path]:
