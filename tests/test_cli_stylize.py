@@ -371,6 +371,10 @@ def test_a_still_image_is_stylized_to_an_image_upright(tmp_path, stylize):
     assert np.abs(np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float32) - upright).mean() > 10  # stylized
     assert src.read_bytes() == before
     assert_user_error(stylize(src, tmp_path / "out.mp4", "light_starry_night"), "photo.jpg is a still image")
+    video = make_video(tmp_path / "clip.mp4", frames=2, size=(32, 24))
+    assert_user_error(stylize(video, tmp_path / "clip.png", "light_starry_night"),
+                      "images are written from a still image input")
+    video.unlink()
     assert_user_error(stylize(src, tmp_path / "out.png", "light_starry_night"), "already exists")
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")

@@ -106,16 +106,17 @@ def _cmd_styles(args) -> int:
         print("no styles are bundled; train one with `vidstyle train`", file=sys.stderr)
         return 0
     width = max(len(name) for name in styles)
+    strengths = {name: temporal_strength_for(info.path) for name, info in styles.items()}
     print(f"{'style':{width}s} {'channels':16s} painting, artist, year")
     for name, info in styles.items():
         meta = next(s for s in info.styles if s["name"] == name)
         desc = ", ".join(x for x in (meta.get("painting"), meta.get("artist"), str(meta.get("year", ""))) if x)
-        strength = temporal_strength_for(info.path)
+        strength = strengths[name]
         own = f"  (stabilizer strength {strength:g})" if strength != DEFAULT_TEMPORAL_STRENGTH else ""
         print(f"{name:{width}s} {info.arch_args.get('channels')!s:16s} {desc}{own}")
         if args.verbose:
             print(f"{'':{width}s} file: {info.path}\n{'':{width}s} trained with: {info.train_command}")
-    if any(temporal_strength_for(info.path) != DEFAULT_TEMPORAL_STRENGTH for info in styles.values()):
+    if any(s != DEFAULT_TEMPORAL_STRENGTH for s in strengths.values()):
         print(f"\n(--temporal flow runs at strength {DEFAULT_TEMPORAL_STRENGTH:g} unless a style names its own "
               f"or --temporal-strength is given)")
     for info in bundled_multi_style():

@@ -54,6 +54,7 @@ class StylizeResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     audio: dict[int, str] = field(default_factory=dict)  # input audio track -> "copy" | "decode"
     pix_fmt: str = ""
+    still_image: bool = False  # stylize_image's result: one picture, no frame rate
     network: str = ""  # how the network ran, e.g. "cpu bf16 compile, batch 4"
     temporal_strength: float | None = None  # the flow stabilizer's strength; None: it was off
 
@@ -62,7 +63,7 @@ class StylizeResult:
         how = ", ".join(x for x in (self.network, None if self.temporal_strength is None
                                     else f"stabilizer {self.temporal_strength:g}") if x)
         how = f" [{how}]" if how else ""
-        if self.frames == 1 and not self.pix_fmt:  # a still image (stylize_image)
+        if self.still_image:
             return f"stylized 1 image in {self.seconds:.2f} s{how} -> {self.output}"
         return f"stylized {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps){how} -> {self.output}"
 
@@ -499,4 +500,4 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         write_image(temp, out, IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
     seconds = time.perf_counter() - started
     return StylizeResult(network=_describe(stylizer, 1), frames=1, seconds=seconds,
-                         fps=1 / seconds if seconds else 0.0, output=Path(output))
+                         fps=1 / seconds if seconds else 0.0, output=Path(output), still_image=True)

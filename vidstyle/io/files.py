@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from vidstyle.errors import VidstyleError
+from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
 
 # Extensions we know how to write (FFmpeg muxer names): what --output may end with.
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
@@ -73,7 +74,8 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
     containers we can mux)."""
     output = Path(output)
     if output.suffix.lower() not in formats:
-        hint = "" if formats is not OUTPUT_FORMATS else "; a still image input writes .png, .jpg, .webp, ..."
+        # an image name for a video: say where images come from
+        hint = "; images are written from a still image input" if output.suffix.lower() in IMAGE_OUTPUT_FORMATS else ""
         raise VidstyleError(f"cannot write {output.suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(formats))}{hint}")
     return check_output_file(output, inputs=[input], overwrite=overwrite)
