@@ -36,6 +36,8 @@ import torch
 
 from vidstyle.device import resolve_device
 from vidstyle.errors import VidstyleError
+from vidstyle.frames import tensor_to_images
+from vidstyle.io.images import write_image
 from vidstyle.models.lossnets import default_layers, load_loss_network
 from vidstyle.models.weights import load_model
 from vidstyle.train.data import find_images, held_out_tensor, load_style_image, split_held_out
@@ -89,7 +91,7 @@ def _scores(losses: LossComputer, images: torch.Tensor, photos: torch.Tensor, ch
 
 def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt_steps: int, eval_nets: list[str],
                    device: torch.device, photos_limit: int | None = None, loss_weights: dict | None = None,
-                   match_content: bool = True) -> dict:
+                   match_content: bool = True, images_dir: str | None = None, images_per_row: int = 4) -> dict:
     path, style_name = _model_and_style(spec)
     net, info = load_model(path, device)
     names = info.style_names
@@ -151,6 +153,10 @@ def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt
             if (_scores(train_losses, runs[multiplier], photos)["content"] > ff_content) != above:
                 break
 
+    if images_dir:
+        _write_grid(Path(images_dir) / f"{Path(path).stem}_{names[index]}_opt{opt_steps}.png",
+                    [photos, feed_forward] + [runs[m] for m in sorted(runs, reverse=True)], images_per_row)
+
     result = {"model": path, "style": names[index], "painting": str(painting), "train_loss_net": train_net,
               "photos": len(held), "size": size, "opt_steps": opt_steps, "opt_seconds": round(opt_seconds, 1),
               "content_weights": [content_weight * m for m in sorted(runs)], "scores": {}}
@@ -173,6 +179,14 @@ def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt
             entry["matched_style_ratio"] = None if matched is None else ff["style"] / max(matched, 1e-12)
         result["scores"][name] = entry
     return result
+
+
+def _write_grid(path: Path, columns: list[torch.Tensor], rows: int) -> None:
+    """A PNG to look at: one row per photo (the first ``rows``), one column per tensor (photo,
+    feed-forward output, then the optimisations from the highest content weight down)."""
+    grid = torch.cat([torch.cat(list(c[:rows].float().clamp(0, 1).cpu()), dim=1) for c in columns], dim=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_image(path, tensor_to_images(grid[None])[0])
 
 
 def _label(r: dict) -> str:
@@ -222,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="converted weights for a loss network (export_loss_weights), e.g. vgg16_hed=hed.safetensors")
     p.add_argument("--no-match-content", dest="match_content", action="store_false",
                    help="skip the optimisations with raised content weights (the comparison at equal content loss)")
+    p.add_argument("--images", metavar="DIR",
+                   help="also write a PNG per model: photo, feed-forward output and each optimisation "
+                        "(content weight from high to low), one row per photo")
+    p.add_argument("--image-rows", type=int, default=4, help="photos in each --images PNG (default 4)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="benchmarks/results/quality.json", help="JSON output; .md written beside it")
     args = p.parse_args(argv)
@@ -235,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             r = evaluate_model(spec, args.painting[i] if args.painting else None, args.content, args.size,
                                args.opt_steps, [n.strip() for n in args.eval_nets.split(",") if n.strip()], device,
-                               args.photos, weights, args.match_content)
+                               args.photos, weights, args.match_content, args.images, args.image_rows)
             r["seconds"] = round(time.perf_counter() - t0, 1)
             results.append(r)
             print(f"{r['style']}: " + ", ".join(f"{n}: FF/opt style {s['style_ratio']:.2f}"

@@ -203,6 +203,14 @@ SETS = {
                                       "both fine-tuned 600 steps (`--seed 1`) from woman_with_hat_ss256_t0 with the "
                                       "bundled recipe at `--style-size 256`; (b) adds `--temporal-weight 300`",
                                       "woman_with_hat.jpg"),
+    # three times the training (fourteenth session): each side continues its own 1200-step network of
+    # the pair above (starry_night_effnet_sw5_t0 / the bundled starry_night) for 2400 steps, `--seed 1`
+    "starry_night_x3_tw300": (ROOT / "benchmarks/models/starry_night_x3_t0.safetensors",
+                              ROOT / "benchmarks/models/starry_night_x3_tw300.safetensors", "standard",
+                              "both trained on 2400 more steps (`--seed 1`), each from its side of "
+                              "starry_night_effnet_sw5_tw300 ((a): `benchmarks/models/starry_night_effnet_sw5_t0`, "
+                              "(b): the network bundled in the twelfth session); (b) adds `--temporal-weight 300`",
+                              "starry_night.jpg"),
     # fine-tuned pairs of the EfficientNet light recipe (thirteenth session), as woman_with_hat's
     # above: both sides from the weight-0 twin, 600 more steps with `--seed 1`
     **{f"light_{style}_effnet_ft_tw{tw}": (

@@ -185,6 +185,32 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert main(["bench", "--clip", str(tmp_path / "missing.mp4"), "--out", str(tmp_path)]) == 1
     assert "clip not found" in capsys.readouterr().err
     assert not (tmp_path / "bench.json").exists()
+    # counts that could not mean anything are parser errors, before any measurement
+    for option, value in (("--repeats", "0"), ("--warmup", "-5"), ("--max-seconds", "nan"),
+                          ("--clip-frames", "0"), ("--pipeline-batch", "-2"), ("--threads", "-1")):
+        with pytest.raises(SystemExit) as stop:
+            main(["bench", option, value, "--out", str(tmp_path)])
+        assert stop.value.code == 2 and option in capsys.readouterr().err
+    assert main(["bench", "--precision", "fp64", "--out", str(tmp_path)]) == 1
+    assert "unknown precision 'fp64'" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("x")
+    assert main(["bench", "--quick", "--out", str(tmp_path / "a_file")]) == 1
+    assert "must be a folder" in capsys.readouterr().err
+
+
+def test_quick_keeps_what_the_user_gave():
+    import argparse
+
+    from vidstyle.bench import add_parser, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    quick = settings_from_args(parser.parse_args(["bench", "--quick"]))
+    assert (quick.warmup, quick.repeats, quick.clip_frames) == (1, 3, 8)
+    given = settings_from_args(parser.parse_args(["bench", "--quick", "--repeats", "9", "--clip-frames", "40"]))
+    assert (given.warmup, given.repeats, given.clip_frames) == (1, 9, 40)
+    full = settings_from_args(parser.parse_args(["bench"]))
+    assert (full.warmup, full.repeats, full.max_seconds, full.clip_frames) == (3, 7, 20.0, 96)
 
 
 def test_magenta_peer_runs_when_installed():

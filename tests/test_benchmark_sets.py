@@ -17,7 +17,11 @@ VARIED = {"temporal_weight", "temporal_videos", "video_fraction", "temporal_nois
 
 
 # options a comparison may vary besides the temporal loss, with why
-VARIED_BY_SET_PREFIX = {"light_mix_": {"init_from"}}  # each side starts from its own light_starry_night
+VARIED_BY_SET_PREFIX = {"light_mix_": {"init_from"},  # each side starts from its own light_starry_night
+                        "starry_night_x3_": {"init_from"}}  # each side continues its own 1200-step network
+# for those: the networks (a) may start from, and the bundled file (b) started from
+OWN_SIDE_STARTS = {"light_mix_": ({"light_starry_night_t0", "light_starry_night_effnet_sw5_t0"}, "light_starry_night"),
+                   "starry_night_x3_": ({"starry_night_effnet_sw5_t0"}, "starry_night")}
 VARIED_BY_SET_SUFFIX = {"_sw4": {"style_weight"}}  # the stronger-style-term experiment (note says so)
 
 
@@ -59,11 +63,11 @@ def test_comparison_pairs_exist_and_differ_only_in_the_temporal_loss(name):
         assert f"`--style-weight {b['style_weight']:g}`" in note and f"(a) has {a['style_weight']:g}" in note
     differing = {k for k in set(a) | set(b) if a.get(k) != b.get(k)} - BOOKKEEPING - varied
     if "init_from" in varied and a.get("init_from") != b.get("init_from"):
-        # each side starts from the single-style network of its own side of the comparison
-        assert Path(a["init_from"]).name in {"light_starry_night_t0.safetensors",
-                                             "light_starry_night_effnet_sw5_t0.safetensors"}
-        assert Path(a["init_from"]).name.removesuffix(".safetensors") in note
-        assert Path(b["init_from"]).name == "light_starry_night.safetensors"
+        # each side starts from the network of its own side of the comparison
+        a_starts, b_start = next(v for prefix, v in OWN_SIDE_STARTS.items() if name.startswith(prefix))
+        assert Path(a["init_from"]).stem in a_starts
+        assert Path(a["init_from"]).stem in note
+        assert Path(b["init_from"]).name == b_start + ".safetensors"
     if name == "standard":  # documented as confounded: (a) was trained for more steps
         assert "steps" in differing and "steps" in note
     else:
@@ -93,3 +97,25 @@ def test_style_at_content_interpolates_a_power_law_between_bracketing_runs():
     assert style_at_content(curve[:1], 0.64) == pytest.approx(3.125)
     with pytest.raises(ValueError):
         style_at_content(curve, 0.0)
+
+
+def test_quality_benchmark_runs_end_to_end_and_writes_the_grid_to_look_at(tmp_path, shared_data):
+    import json
+
+    from PIL import Image
+
+    out = tmp_path / "q.json"
+    model = ROOT / "vidstyle/models/styles/light_starry_night.safetensors"
+    rc = _quality_bench().main(["--model", str(model), "--painting", str(shared_data / "styles/starry_night.jpg"),
+                                "--content", str(shared_data / "content"), "--photos", "2", "--size", "32",
+                                "--opt-steps", "2", "--eval-nets", "", "--images", str(tmp_path / "grids"),
+                                "--image-rows", "2", "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    (result,) = json.loads(out.read_text())["results"]
+    score = result["scores"]["efficientnet_lite0"]
+    assert score["trained_with"] and 0 < score["style_ratio"] < float("inf")
+    assert len(score["optimisation_curve"]) == len(result["content_weights"]) >= 2
+    assert "light_starry_night" in out.with_suffix(".md").read_text()
+    grid = Image.open(tmp_path / "grids" / "light_starry_night_light_starry_night_opt2.png")
+    # one row per photo; columns: photo, feed-forward output, one per optimisation
+    assert grid.size == ((2 + len(result["content_weights"])) * 32, 2 * 32)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -116,6 +117,24 @@ def test_bad_ground_truth_and_inputs(tmp_path, scene):
         list(read_frames(tmp_path / "nope.mp4"))
     with pytest.raises(VidstyleError, match="different frame counts"):
         evaluate_videos(folder / "input.mp4", SAMPLE, preset="ultrafast")  # 10 frames vs 96
+    np.save(tmp_path / "flow.npy", np.zeros((2, 2)))  # a plain array, not the .npz format
+    with pytest.raises(VidstyleError, match="not a vidstyle ground-truth flow file"):
+        GroundTruthFlow(tmp_path / "flow.npy")
+
+
+def test_frame_counts_one_apart_are_caught_both_ways(tmp_path):
+    """zip() takes one more frame from the input before it sees the stylized video end: that frame
+    must still count."""
+    from videos import make_video
+
+    ten = make_video(tmp_path / "ten.mp4", frames=10, size=(64, 48))
+    nine = make_video(tmp_path / "nine.mp4", frames=9, size=(64, 48))
+    with pytest.raises(VidstyleError, match="the input video is longer than 9 frames"):
+        evaluate_videos(ten, nine, preset="ultrafast")
+    with pytest.raises(VidstyleError, match="the stylized video is longer than 9 frames"):
+        evaluate_videos(nine, ten, preset="ultrafast")
+    assert evaluate_videos(ten, ten, preset="ultrafast")["frames"] == 10
+    assert evaluate_videos(ten, nine, preset="ultrafast", max_frames=5)["frames"] == 5
 
 
 def test_stylized_at_another_size(scene):
@@ -229,8 +248,13 @@ def test_style_scorer_scores(tmp_path, scene, vgg_weights):
     assert scorer.style([frames[0], itself]) == pytest.approx(scorer.style([frames[0]]) / 2, rel=1e-5)
     assert scorer.content([frames[0]], [frames[0]]) == 0.0
     assert scorer.content([stylized[0]], [frames[0]]) > 0.01
-    with pytest.raises(VidstyleError, match="differ in size"):
+    with pytest.raises(VidstyleError, match="differ in aspect ratio"):
         scorer.content([frames[0][:32]], [frames[0]])
+    # a stylization at half the input's resolution is compared at its own size
+    h, w = frames[0].shape[:2]
+    half = cv2.resize(frames[0], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    assert scorer.content([half], [frames[0]]) == pytest.approx(0.0, abs=1e-6)
+    assert scorer.content([cv2.resize(stylized[0], (w // 2, h // 2))], [frames[0]]) > 0.01
     with pytest.raises(VidstyleError, match="no frames"):
         scorer.style([])
 

@@ -1,11 +1,13 @@
 """ONNX export: dynamic height/width, numerics against PyTorch, the CLI and the Stylizer backend."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("onnx")
+onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from vidstyle.cli import main  # noqa: E402
@@ -42,6 +44,8 @@ def test_export_matches_pytorch_at_several_sizes(tmp_path, builder):
     got = OnnxRunner(path)(x)
     assert got.shape == ref.shape
     assert torch.allclose(got, ref, atol=1e-3)
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(meta["vidstyle_arch_args"]) == model.arch_args  # JSON, readable by any consumer
 
 
 def test_max_abs_diff_detects_a_different_network(tmp_path):

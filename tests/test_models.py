@@ -288,3 +288,37 @@ def test_keep_freed_memory_is_once_per_process_and_can_be_switched_off(monkeypat
     glibc = sys.platform.startswith("linux") and hasattr(real_cdll(None), "mallopt")
     assert device.keep_freed_memory() is glibc and device.keep_freed_memory() is glibc
     assert len(calls) == (1 if sys.platform.startswith("linux") else 0)  # asked once, remembered
+
+
+def test_stylizer_refuses_what_it_cannot_stylize():
+    torch.manual_seed(0)
+    st = Stylizer.from_model(TransformerNet((8, 16, 16), num_residual=1).eval(), device="cpu", channels_last=False)
+    frame = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    # float frames would become black int8 calibration frames; one array is one frame, not H frames
+    for bad, match in (([frame / 255.0], "scale float images"), (frame, "sequence of"), ([frame[..., 0]], "RGB"),
+                       ([], "at least one frame")):
+        with pytest.raises(ValueError, match=match):
+            st.calibrate(bad)
+    for bad in (np.zeros((0, 10, 3), np.uint8), np.zeros((10, 0, 3), np.uint8)):
+        with pytest.raises(ValueError, match="empty"):
+            st.stylize(bad)
+    with pytest.raises(ValueError, match="no images"):
+        st.stylize_batch([])
+    for size in (0, -2, 2.0, "2", True):
+        with pytest.raises(ValueError, match="batch_size"):
+            next(st.stylize_iter(iter([frame]), batch_size=size))
+    # frames that change size along the stream: each batch is one size
+    small = frame[:16, :20].copy()
+    out = list(st.stylize_iter([frame, frame, small, frame], batch_size=3))
+    assert [o.shape for o in out] == [frame.shape, frame.shape, small.shape, frame.shape]
+    np.testing.assert_array_equal(out[2], st.stylize(small))
+    # a single-style network takes a one-entry mix only
+    st.set_mix([1.0])
+    with pytest.raises(VidstyleError, match="1 entry"):
+        st.set_mix([1.0, 2.0, 3.0])
+    model = TransformerNet((8, 16, 16), num_residual=1).eval()
+    for options, match in ((dict(max_side=0), "max_side"), (dict(max_side=-5), "max_side"),
+                           (dict(scale=0.0), "scale"), (dict(scale=float("nan")), "scale"),
+                           (dict(scale=float("inf")), "scale")):
+        with pytest.raises(VidstyleError, match=match):
+            Stylizer.from_model(model, device="cpu", **options)

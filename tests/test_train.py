@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -494,3 +496,55 @@ def test_style_weight_defaults_to_the_loss_networks_own():
     args = parser.parse_args(["train", "--style", "a.jpg", "--content", "d", "--out", "o.safetensors",
                               "--style-weight", "3"])
     assert args.style_weight == 3.0
+
+
+def test_resume_refuses_settings_that_change_what_is_learned(data, loss_weights, tmp_path):
+    first = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    train(first, progress=False)
+    # the weights file would record a command that does not reproduce it
+    for change in (dict(styles=data["styles"][1:]), dict(lr=1e-2), dict(image_size=40), dict(seed=7)):
+        with pytest.raises(VidstyleError, match="other settings") as err:
+            train(replace(first, steps=3, resume="auto", **change), progress=False)
+        assert f"--{next(iter(change)).replace('_', '-')}" in str(err.value)
+    # only the length of the run, and where things are written, may change
+    train(replace(first, steps=3, resume="auto", out=str(tmp_path / "longer.safetensors"),
+                  checkpoint_dir=str(first.work_dir()), preview_every=0), progress=False)
+    # a weights file is not a checkpoint
+    with pytest.raises(VidstyleError, match="not a vidstyle training checkpoint"):
+        train(replace(first, steps=3, resume=first.out), progress=False)
+
+
+def test_a_fresh_run_never_mixes_with_an_earlier_runs_checkpoints(data, loss_weights, tmp_path):
+    earlier = _config(data, loss_weights, tmp_path, steps=4, checkpoint_every=1)
+    train(earlier, progress=False)
+    work = earlier.work_dir()
+    assert len(list(work.glob("checkpoint_*.pt"))) == 2
+    again = replace(earlier, styles=data["styles"][1:], steps=2)
+    with pytest.raises(VidstyleError, match="checkpoints of an earlier run"):
+        train(again, progress=False)
+    train(again, progress=False, overwrite=True)
+    left = sorted(work.glob("checkpoint_*.pt"))
+    # this run's only: the earlier run's (steps 3 and 4) would have been the "latest" for --resume
+    assert [p.name for p in left] == ["checkpoint_0000001.pt", "checkpoint_0000002.pt"]
+    state = torch.load(left[-1], weights_only=True)
+    assert json.loads(state["config"])["styles"] == data["styles"][1:]
+
+
+def test_learning_rate_and_weights_must_be_finite(data, loss_weights, tmp_path):
+    for change in (dict(lr=float("nan")), dict(lr=float("inf")), dict(style_weight=float("nan"))):
+        with pytest.raises(VidstyleError, match="finite"):
+            _config(data, loss_weights, tmp_path, **change).validate()
+
+
+def test_an_unreadable_held_out_photo_is_skipped(tmp_path, caplog):
+    from vidstyle.train.data import held_out_tensor
+
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((40, 48, 3), 90, np.uint8)).save(good)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(good.read_bytes()[:40])
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        held = held_out_tensor([broken, good], 32)
+    assert held.shape == (1, 3, 32, 32) and "broken.png" in caplog.text
+    with pytest.raises(VidstyleError, match="none of the held-out photos"):
+        held_out_tensor([broken], 32)

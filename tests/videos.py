@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.video.reformatter
 import numpy as np
 
 PATTERNS = ("moving", "noise", "cut", "flat")
@@ -75,7 +76,10 @@ def _default_audio_codec(path: Path) -> str:
 
 def make_video(path: str | Path, frames: int = 12, size: tuple[int, int] = (96, 64), fps: int | Fraction = 24,
                codec: str | None = None, pix_fmt: str | None = None, audio: bool | str = False, vfr: bool = False,
-               rotation: int | None = None, pattern: str = "moving", crf: int = 10) -> Path:
+               rotation: int | None = None, pattern: str = "moving", crf: int = 10, mirror: bool = False,
+               audio_seconds: float | None = None, audio_rate: int | None = None, audio_layout: str = "stereo",
+               gop: int | None = None, container_options: dict | None = None, sar: Fraction | None = None,
+               bt709: bool = False) -> Path:
     """Write a real encoded video and return its path.
 
     Args:
@@ -90,6 +94,11 @@ def make_video(path: str | Path, frames: int = 12, size: tuple[int, int] = (96, 
         rotation: display-rotation tag in degrees counter-clockwise (as PyAV's ``frame.rotation``).
         pattern: frame content, see :func:`pattern_frame`.
         crf: quality of the test encoding (low = near-lossless, so content checks stay tight).
+        mirror: a display matrix that mirrors left to right (after ``rotation``).
+        audio_seconds / audio_rate / audio_layout: the tone's length (default: the video's), sample
+            rate and channel layout.
+        gop: keyframe interval in frames; container_options: muxer options (e.g. output_ts_offset);
+        sar: pixel aspect ratio; bt709: frames converted with the BT.709 matrix and tagged so.
     """
     path = Path(path)
     codec = codec or _default_codec(path)
@@ -99,7 +108,7 @@ def make_video(path: str | Path, frames: int = 12, size: tuple[int, int] = (96, 
     fps = Fraction(fps)
     times = vfr_times(frames, fps) if vfr else [i / fps for i in range(frames)]
     time_base = Fraction(1, 90000) if vfr else 1 / fps
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
         stream.time_base = time_base
@@ -113,22 +122,34 @@ def make_video(path: str | Path, frames: int = 12, size: tuple[int, int] = (96, 
             options.update({"b": "0", "deadline": "realtime", "cpu-used": "8"})
         if codec == "libsvtav1":
             options["preset"] = "12"
+        if gop:
+            options["g"] = str(gop)
         stream.options = options
-        if rotation:
-            stream.set_display_rotation(rotation)
+        if sar:
+            stream.codec_context.sample_aspect_ratio = sar
+        if bt709:
+            ctx = stream.codec_context
+            ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1
+            ctx.color_range = av.video.reformatter.ColorRange.MPEG
+        if rotation or mirror:
+            stream.set_display_rotation(rotation or 0, hflip=mirror)
         astream = None
         if audio:
             acodec = audio if isinstance(audio, str) else _default_audio_codec(path)
-            rate = 48000 if acodec in ("libopus", "opus") else 44100
-            astream = container.add_stream(acodec, rate=rate, layout="stereo")
+            rate = audio_rate or (48000 if acodec in ("libopus", "opus") else 44100)
+            astream = container.add_stream(acodec, rate=rate, layout=audio_layout)
         for i, t in enumerate(times):
             frame = av.VideoFrame.from_ndarray(pattern_frame(i, size, pattern, frames), format="rgb24")
+            if bt709:
+                frame = frame.reformat(format=pix_fmt, dst_colorspace=av.video.reformatter.Colorspace.ITU709,
+                                       dst_color_range=av.video.reformatter.ColorRange.MPEG)
             frame.pts = int(t / time_base)
             frame.time_base = time_base
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
         if astream is not None:
-            _write_tone(container, astream, float(times[-1] + (times[-1] - times[-2] if frames > 1 else 1 / fps)))
+            length = float(times[-1] + (times[-1] - times[-2] if frames > 1 else 1 / fps))
+            _write_tone(container, astream, length if audio_seconds is None else audio_seconds)
     return path
 
 
@@ -140,7 +161,9 @@ def _write_tone(container, stream, seconds: float) -> None:
         n = min(chunk, total - start)
         t = (np.arange(start, start + n) / rate).astype(np.float32)
         tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-        frame = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+        layout = stream.codec_context.layout
+        frame = av.AudioFrame.from_ndarray(np.stack([tone] * len(layout.channels)), format="fltp",
+                                           layout=layout.name)
         frame.sample_rate = rate
         frame.pts = start
         frame.time_base = Fraction(1, rate)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def _number(cast, test, what: str):
@@ -20,8 +21,8 @@ def _number(cast, test, what: str):
 
 positive_int = _number(int, lambda v: v > 0, "a positive integer")
 non_negative_int = _number(int, lambda v: v >= 0, "0 or more")
-positive_float = _number(float, lambda v: v > 0, "positive")
-non_negative_float = _number(float, lambda v: v >= 0, "0 or more")
+positive_float = _number(float, lambda v: 0 < v < math.inf, "a finite number > 0")
+non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0")
 unit_float = _number(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
 
 
@@ -47,10 +48,14 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_device_args(p: argparse.ArgumentParser, int8: bool = False) -> None:
-    """``--device`` and ``--precision`` (with ``int8`` for inference commands), resolved later by
-    :mod:`vidstyle.device` and :class:`vidstyle.stylizer.Stylizer`."""
+def add_device_args(p: argparse.ArgumentParser, int8: bool = False, fp32_only: bool = False) -> None:
+    """``--device`` and ``--precision`` (with ``int8`` for inference commands; only fp32 for
+    ``fp32_only`` ones), resolved later by :mod:`vidstyle.device` and :class:`vidstyle.stylizer.Stylizer`."""
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto = cuda, mps, cpu)")
+    if fp32_only:
+        p.add_argument("--precision", default="auto", choices=["auto", "fp32"],
+                       help="fp32 only (auto means fp32 here)")
+        return
     choices = ["auto", "fp32", "fp16", "bf16"] + (["int8"] if int8 else [])
     p.add_argument("--precision", default="auto", choices=choices,
                    help="network precision (auto: fp16 autocast on CUDA, bf16 on CPUs with native bf16 such as "

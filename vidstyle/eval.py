@@ -27,6 +27,7 @@ import numpy as np
 
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.errors import VidstyleError
+from vidstyle.io.files import ffmpeg_path
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
@@ -63,7 +64,7 @@ class GroundTruthFlow:
             self._dense = data["flow"] if "flow" in data.files else None
             self._affine = data["layer_affine"] if self._dense is None else None
             self._layers = data["layer_index"] if self._dense is None else None
-        except (OSError, KeyError, ValueError) as exc:  # numpy's pickle advice does not apply to a foreign file
+        except (OSError, KeyError, ValueError, IndexError, TypeError) as exc:  # a foreign .npy/.npz
             raise VidstyleError(f"{path} is not a vidstyle ground-truth flow file (an .npz written by "
                                 f"samples/make_sample.py)") from exc
         if fmt != GT_FORMAT:
@@ -229,7 +230,7 @@ def read_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.
     if not path.is_file():
         raise VidstyleError(f"video not found: {path}")
     try:
-        container = av.open(str(path))
+        container = av.open(ffmpeg_path(path))
     except av.error.FFmpegError as exc:
         raise VidstyleError(f"cannot open {path} as a video: {exc}") from exc
     with container:
@@ -243,18 +244,36 @@ def read_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.
             yield frame.to_ndarray(format="rgb24")
 
 
+class _Counted:
+    """An iterator that counts the items it has given."""
+
+    def __init__(self, items: Iterable):
+        self._items, self.count = iter(items), 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = next(self._items)
+        self.count += 1
+        return item
+
+
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
                     gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str = "dis",
                     preset: str = "medium") -> dict:
     """:func:`warping_error` of two video files (the stylized one made from the input one)."""
-    inputs = read_frames(input_path, max_frames)
-    stylized = read_frames(stylized_path, max_frames)
+    inputs = _Counted(read_frames(input_path, max_frames))
+    stylized = _Counted(read_frames(stylized_path, max_frames))
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=gt_flow)
-    # zip() stops at the shorter stream; a stylized video with fewer frames is not comparable
-    leftover = [name for name, it in (("input", inputs), ("stylized", stylized)) if next(it, None) is not None]
-    if leftover and (max_frames is None or result["frames"] < max_frames):
+    # zip() stops at the shorter stream, after taking one more frame from the input when that is
+    # the longer one: count what each gave, and whether anything is left
+    for it in (inputs, stylized):
+        next(it, None)
+    if inputs.count != stylized.count:
+        longer = "input" if inputs.count > stylized.count else "stylized"
         raise VidstyleError(f"{input_path} and {stylized_path} have different frame counts "
-                            f"(the {leftover[0]} video is longer than {result['frames']} frames)")
+                            f"(the {longer} video is longer than {result['frames']} frames)")
     result.update(input=str(input_path), stylized=str(stylized_path))
     notes = []  # say why a metric is null instead of leaving the reader to guess
     if result["warping_error"] is None:
@@ -332,9 +351,12 @@ class StyleScorer:
                 fo = self._features(out)
                 sums["style_loss"] += float(style_loss(fo, self.targets, self.style_layers))
                 if src is not None:
-                    if out.shape != src.shape:
-                        raise VidstyleError(f"stylized frame {out.shape[1]}x{out.shape[0]} and input frame "
-                                            f"{src.shape[1]}x{src.shape[0]} differ in size")
+                    if out.shape != src.shape:  # a stylization at another resolution: compare at its size
+                        (h, w), (ho, wo) = src.shape[:2], out.shape[:2]
+                        if abs(wo * h - w * ho) > 0.02 * h * wo:
+                            raise VidstyleError(f"stylized frame {wo}x{ho} and input frame {w}x{h} differ in "
+                                                "aspect ratio: is it a stylization of this input?")
+                        src = cv2.resize(src, (wo, ho), interpolation=cv2.INTER_AREA)
                     fs = self._features(src)
                     sums["content_loss"] += float(content_loss(fo, fs, self.content_layers))
                     sums["input_style_loss"] += float(style_loss(fs, self.targets, self.style_layers))

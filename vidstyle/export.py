@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import os
 import sys
 import warnings
@@ -73,7 +74,7 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
                                         OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
                           opset_version=opset, dynamo=False)
     return _with_metadata(buf.getvalue(), {"vidstyle_size_multiple": str(mult),
-                                           "vidstyle_arch_args": str(model.arch_args)})
+                                           "vidstyle_arch_args": json.dumps(model.arch_args)})
 
 
 def _cpu_fp32(model: TransformerNet) -> TransformerNet:

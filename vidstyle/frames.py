@@ -21,16 +21,39 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.de
     The uint8 -> float conversion happens on the target device, so only a quarter of the bytes
     cross the bus; with ``pin_memory`` the host buffer is pinned and the copy is non-blocking.
     """
-    batch = np.ascontiguousarray(np.stack(images) if not isinstance(images, np.ndarray) else images)
+    if not isinstance(images, np.ndarray):
+        images = [check_image(image) for image in images]
+        if not images:
+            raise ValueError("no images given")
+        if len({image.shape for image in images}) > 1:
+            raise ValueError(f"images of one batch must have the same size, got "
+                             f"{', '.join(sorted({f'{i.shape[1]}x{i.shape[0]}' for i in images}))}")
+        images = np.stack(images)
+    batch = np.ascontiguousarray(images)
     if batch.ndim == 3:
         batch = batch[None]
     if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
         raise ValueError(f"expected uint8 images of shape (B, H, W, 3), got {batch.dtype} {batch.shape}")
+    if 0 in batch.shape:
+        raise ValueError(f"empty images: shape {batch.shape}")
     host = torch.from_numpy(batch)
     if pin_memory and device is not None and device.type == "cuda":
         host = host.pin_memory()
     x = host.to(device, non_blocking=pin_memory) if device is not None else host
     return x.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def check_image(image) -> np.ndarray:
+    """``image`` if it is a non-empty uint8 (H, W, 3) RGB array, else a ValueError saying what it is."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"expected a uint8 (H, W, 3) numpy array, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}"
+                         + (" (scale float images in [0, 1] by 255 and convert to uint8)"
+                            if image.dtype.kind == "f" else ""))
+    if 0 in image.shape:
+        raise ValueError(f"empty image: shape {image.shape}")
+    return image
 
 
 def tensor_to_images(x: torch.Tensor) -> np.ndarray:

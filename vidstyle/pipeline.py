@@ -435,11 +435,11 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             atomic_output(output, input_path, overwrite) as temp:
         calibrate_for(stylizer, input_path, config.start, config.duration)  # int8 only
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
-        batch = config.batch or default_batch(stylizer, (decoder.info.height, decoder.info.width))
-        expect = getattr(stylizer, "expect_frames", None)
-        if expect is not None:  # a long run may pick a compiled network (backend auto)
-            expect(decoder.info.frames)
         try:
+            batch = config.batch or default_batch(stylizer, (decoder.info.height, decoder.info.width))
+            expect = getattr(stylizer, "expect_frames", None)
+            if expect is not None:  # a long run may pick a compiled network (backend auto)
+                expect(decoder.info.frames)
             bar = _progress_bar(decoder.info.frames, progress, Path(output).name)
             decoded, styled, audio = stages.queue(), stages.queue(), stages.queue(bounded=False)
             stages.start("decode", _decode_stage, stages, decoder, encoder.audio_modes, decoded, audio)
@@ -466,6 +466,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             if bar is not None:
                 bar.close()
     seconds = time.perf_counter() - started
+    if decoder.damaged_packets:
+        log.warning("skipped %d damaged video packet(s) of %s that would not decode",
+                    decoder.damaged_packets, input_path.name)
     shortfall = decoder.shortfall(encoder.frames)
     if shortfall:
         log.warning("%s", shortfall)

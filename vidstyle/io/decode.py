@@ -17,11 +17,13 @@ from typing import Iterator, Literal
 
 import av
 import numpy as np
+from av.sidedata.sidedata import Type as _SideDataType
 
 from vidstyle.errors import VidstyleError
-from vidstyle.io.files import check_input
+from vidstyle.io.files import check_input, ffmpeg_path
 
 AudioMode = Literal["copy", "decode"]
+_DISPLAYMATRIX = _SideDataType.DISPLAYMATRIX
 
 
 @dataclass
@@ -71,12 +73,71 @@ class SourceInfo:
     codec: str
     sample_aspect_ratio: Fraction | None
     audio_streams: tuple  # the input's av.AudioStream objects (templates for stream copy)
+    # colour (FFmpeg's AVCOL_* numbers; 2 = unspecified), kept by the encoder: the YUV matrix the
+    # frames were converted with (yuv_matrix: the input's tag or the one assumed for its size), and
+    # the input's primaries and transfer tags
+    colorspace: int = 2
+    color_primaries: int = 2
+    color_trc: int = 2
+    mirrored: bool = False  # mirrored left to right after the rotation (a display matrix with a flip)
 
 
-def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
-    """Rotate (H, W, 3) pixels by ``rotation`` degrees counter-clockwise (multiples of 90)."""
+def _rotate(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
+    """Rotate (H, W, 3) pixels by ``rotation`` degrees counter-clockwise (multiples of 90), then
+    mirror them left to right if ``mirrored`` (see :func:`display_transform`)."""
     k = round(rotation / 90) % 4
-    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+    if k:
+        image = np.rot90(image, k)
+    if mirrored:
+        image = image[:, ::-1]
+    return np.ascontiguousarray(image) if k or mirrored else image
+
+
+def display_transform(frame: av.VideoFrame) -> tuple[int, bool]:
+    """(rotation in degrees counter-clockwise, mirrored) that turn ``frame`` the way its display
+    matrix says.
+
+    FFmpeg's rotation getter reads a mirrored matrix as a rotation (a left-right mirror comes out
+    as -180 degrees, i.e. upside down). A matrix with a negative determinant is a mirror: FFmpeg's
+    ``av_display_matrix_flip`` negates its first column (a mirror of the displayed x axis after the
+    rotation), so undoing that gives the rotation, applied before the mirror.
+    """
+    matrix = frame.side_data.get(_DISPLAYMATRIX)
+    if matrix is None:
+        return int(frame.rotation or 0), False
+    a, b, _, c, d = np.frombuffer(bytes(matrix), dtype="<i4")[:5].astype(float)
+    if a * d - b * c >= 0:
+        return int(frame.rotation or 0), False
+    return round(-math.degrees(math.atan2(b, -a))), True
+
+
+# AVCOL_SPC_* (a frame's colour matrix tag) -> the swscale constant (SWS_CS_*) converting with it
+SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+
+
+def yuv_matrix(colorspace: int, width: int, height: int) -> int:
+    """The YUV<->RGB matrix (AVCOL_SPC_*) of a video: its tag when it names one we convert with,
+    else the one players assume for its size: BT.709 for HD (1280 wide or over 576 lines), BT.601
+    (SMPTE 170M) below. Decoding and encoding both use it, so colours come out as a player shows
+    the input, and the output is tagged with it."""
+    if colorspace in SWS_MATRIX:
+        return colorspace
+    return 1 if width >= 1280 or height > 576 else 6
+
+
+def _decimal(seconds: float) -> Fraction:
+    """``seconds`` as the nearest fraction with a denominator up to a million (microseconds)."""
+    return Fraction(seconds).limit_denominator(1_000_000)
+
+
+def _tag_seconds(text: str | None) -> Fraction | None:
+    """Seconds of a duration tag "HH:MM:SS.fraction" (Matroska's DURATION), None if absent or malformed."""
+    try:
+        hours, minutes, seconds = (text or "").split(":")
+        value = int(hours) * 3600 + int(minutes) * 60 + Fraction(seconds)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value > 0 else None
 
 
 def _error_text(exc: Exception) -> str:
@@ -91,12 +152,12 @@ class VideoDecoder:
 
     def __init__(self, path: str | Path, start: float | None = None, duration: float | None = None):
         self.path = check_input(path)
-        if start is not None and start < 0:
-            raise VidstyleError(f"start must be >= 0 seconds, got {start}")
-        if duration is not None and duration <= 0:
-            raise VidstyleError(f"duration must be > 0 seconds, got {duration}")
+        if start is not None and not (math.isfinite(start) and start >= 0):
+            raise VidstyleError(f"start must be a number of seconds >= 0, got {start}")
+        if duration is not None and not (math.isfinite(duration) and duration > 0):
+            raise VidstyleError(f"duration must be a number of seconds > 0, got {duration}")
         try:
-            self._container = av.open(str(self.path), "r")
+            self._container = av.open(ffmpeg_path(self.path), "r")
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             raise VidstyleError(f"{self.path} is not a readable video file ({_error_text(exc)})") from None
         try:
@@ -123,7 +184,15 @@ class VideoDecoder:
         self._rate = Fraction(rate) if rate else Fraction(25)
         stream_start = self._stream_start = (video.start_time or 0) * self._tb
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
+        self.damaged_packets = 0  # video packets skipped because they would not decode
+        # seconds as the decimals the user wrote (3.1, not the binary float just above it, which
+        # would drop a frame that lies exactly at 3.1 s)
+        start = _decimal(start) if start else None
+        duration = _decimal(duration) if duration else None
         self._start = stream_start + Fraction(start) if start else None
+        if start and container.duration and Fraction(start) >= Fraction(container.duration, av.time_base):
+            raise VidstyleError(f"the segment starts at {float(start):g} s, past the end of {self.path.name} "
+                                f"({container.duration / av.time_base:.2f} s long)")
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
 
         # The generator over raw demuxed items; decode up to the first frame of the segment now.
@@ -137,23 +206,33 @@ class VideoDecoder:
                     break
                 self._pending.append(item)
         if first is None:
+            if self.damaged_packets:
+                raise VidstyleError(f"{self.path} is corrupt: none of its video could be decoded")
             where = "in the requested segment" if (start or duration) else "in the file"
             raise VidstyleError(f"{self.path} has no video frames {where}")
         self._first = first
-        # A segment is shifted so it starts at 0; the whole file keeps its timestamps.
-        self._shift = first.pts if self._start is not None else 0
+        # A segment is shifted so it starts at 0. The whole file keeps its timestamps, less the
+        # file's start time when that is positive (as FFmpeg does), so an MPEG-TS capture starting
+        # at hours does not become an mp4 with hours of nothing before its first frame.
+        file_start = Fraction(container.start_time, av.time_base) if container.start_time else Fraction(0)
+        self._shift = first.pts if self._start is not None else max(0, math.floor(file_start / self._tb))
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
-        rotation = int(first.rotation or 0)
+        rotation, mirrored = display_transform(first)
         w, h = first.width, first.height
         if round(rotation / 90) % 2:
             w, h = h, w
         sar = video.sample_aspect_ratio
         if sar and round(rotation / 90) % 2:
             sar = 1 / sar
+        # the matrix named by the first frame's tag or assumed for its size (stored size, as players see it)
+        matrix = yuv_matrix(int(first.colorspace), first.width, first.height)
+        self._sws_matrix = SWS_MATRIX[matrix]
         self.info = SourceInfo(path=self.path, width=w, height=h, rotation=rotation, time_base=self._tb,
                                frame_rate=self._rate, frames=self._expected_frames(stream_start, duration),
                                codec=video.codec_context.name, sample_aspect_ratio=sar or None,
-                               audio_streams=self._audio)
+                               audio_streams=self._audio, colorspace=matrix,
+                               color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
+                               mirrored=mirrored)
 
     def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
         """Frame count for the progress bar: exact from the container, else estimated from time.
@@ -163,10 +242,13 @@ class VideoDecoder:
         """
         total = self._video.frames or None
         # a segment's count is estimated from time even when the file's is exact
-        self._count_exact = total is not None and self._start is None and duration is None
         length = None
         if self._video.duration:
             length = self._video.duration * self._tb
+        elif _tag_seconds(self._video.metadata.get("DURATION")) is not None:
+            # Matroska has no per-track duration, but FFmpeg's muxer tags each track with one; the
+            # file's duration would include audio that outlasts the video
+            length = _tag_seconds(self._video.metadata.get("DURATION"))
         elif self._container.duration:
             length = Fraction(self._container.duration, av.time_base)
         ends = [t for t in (stream_start + length if length is not None else None, self._end) if t is not None]
@@ -184,22 +266,47 @@ class VideoDecoder:
 
     # --- demux + decode ----------------------------------------------------------------------
 
+    # How far before ``start`` to seek again when a seek landed after it; None: from the beginning.
+    # MPEG-TS seeks to any packet near the time, not to a keyframe, and the decoder then drops
+    # everything up to the next keyframe: the segment would silently lose its first frames.
+    SEEK_MARGINS = (0, 2, 8, 32, None)
+    # Consecutive video packets that fail to decode before the file is given up as unreadable.
+    MAX_DAMAGED_RUN = 250
+
     def _demux_decode(self) -> Iterator[tuple[str, object]]:
         """Yield ("video", av.VideoFrame) inside the segment and ("audio", av.Packet) in file order.
 
         Video frames before ``start`` are decoded (needed after a keyframe seek) but dropped;
         once video passes the end, demuxing goes on only until every audio stream has too.
         """
-        container, video = self._container, self._video
-        if self._start is not None and self._start > 0:
+        if self._start is None or self._start <= 0:
+            yield from self._demux_from_here(check_landing=False)
+            return
+        for i, margin in enumerate(self.SEEK_MARGINS):
+            last = i == len(self.SEEK_MARGINS) - 1
+            # not clamped to the stream's start: MPEG-TS lands on the first keyframe only when asked
+            # for a time before it (a minute before it stands for "from the beginning")
+            target = self._stream_start - 60 if margin is None else self._start - margin
             try:
-                container.seek(int(self._start / self._tb), stream=video, backward=True)
-            except av.error.FFmpegError:
-                pass  # unseekable input: decode from the beginning and skip
+                self._container.seek(int(target / self._tb), stream=self._video, backward=True)
+            except av.error.FFmpegError:  # unseekable input: decode from where it is and skip
+                yield from self._demux_from_here(check_landing=False)
+                return
+            landed = yield from self._demux_from_here(check_landing=not last)
+            if landed:
+                return
+
+    def _demux_from_here(self, check_landing: bool):
+        """The demux/decode loop of :meth:`_demux_decode` from the current position. With
+        ``check_landing``, returns False without yielding anything if the first decoded frame lies
+        after ``start`` (frames of the segment were lost to the seek), else True at the end."""
+        container, video = self._container, self._video
         streams = (video,) + self._audio
         video_done = False
         audio_done = [False] * len(self._audio)
         last_pts = None
+        held: list | None = [] if check_landing else None  # audio held until the landing is checked
+        damaged_run = 0
         for packet in container.demux(streams):
             if packet.stream.type == "audio":
                 if packet.size == 0:
@@ -209,20 +316,38 @@ class VideoDecoder:
                         packet.pts * packet.time_base >= self._end:
                     audio_done[track] = True
                     if video_done and all(audio_done):
-                        return
+                        break
                     continue
-                yield "audio", packet
+                if held is not None:
+                    held.append(("audio", packet))
+                else:
+                    yield "audio", packet
                 continue
             if video_done:
                 if all(audio_done):
-                    return
+                    break
                 continue
-            for frame in packet.decode():
+            try:
+                frames = packet.decode()
+                damaged_run = 0
+            except av.error.InvalidDataError:
+                # a damaged packet: skip it, as players do, rather than lose the whole video
+                self.damaged_packets += 1
+                damaged_run += 1
+                if damaged_run >= self.MAX_DAMAGED_RUN:
+                    raise
+                continue
+            for frame in frames:
                 if frame.pts is None:  # raw streams: rebuild timing from the frame rate
                     frame.pts = 0 if last_pts is None else last_pts + max(1, round(1 / (self._rate * self._tb)))
                 elif last_pts is not None and frame.pts <= last_pts:
                     frame.pts = last_pts + 1  # broken timing: keep pts strictly increasing
                 t = frame.pts * self._tb
+                if held is not None:
+                    if t > self._start:
+                        return False  # landed after the start: seek again, earlier
+                    yield from held
+                    held = None
                 if self._start is not None and t < self._start:
                     continue
                 if self._end is not None and t >= self._end:
@@ -231,7 +356,10 @@ class VideoDecoder:
                 last_pts = frame.pts
                 yield "video", frame
             if video_done and all(audio_done):
-                return
+                break
+        if held is not None:  # no frame decoded at all: the seek may have skipped the last keyframe
+            return False
+        return True
 
     @contextlib.contextmanager
     def _decode_errors(self):
@@ -252,7 +380,8 @@ class VideoDecoder:
 
         def video_item(frame: av.VideoFrame) -> DecodedFrame:
             nonlocal index
-            image = _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation)
+            rgb = frame.to_ndarray(format="rgb24", src_colorspace=self._sws_matrix)
+            image = _rotate(rgb, self.info.rotation, self.info.mirrored)
             self._reached = (frame.pts + (frame.duration or 0)) * self._tb  # end of the last frame read
             item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
                                 duration=frame.duration or 0)
@@ -285,16 +414,19 @@ class VideoDecoder:
         """A warning when reading ``frames`` frames ended well short of the segment (a truncated or
         damaged file), else None.
 
-        With an exact frame count from the container, fewer than 95% of it is short. With only an
-        estimate (duration x average frame rate), the count is not trusted on its own: a
-        variable-frame-rate file (screen and phone recordings) has fewer frames than its nominal
-        rate says, so it is short only if the last frame read also ends before 95% of the duration.
+        Fewer than 95% of the expected frames is short only if the last frame read also ends
+        before 95% of the duration, when the duration is known: an estimated count (duration x
+        average frame rate) overcounts variable-frame-rate files (screen and phone recordings),
+        and even a container's exact count includes frames an mp4 edit list hides.
         """
         expected = self.info.frames
         if not expected or frames >= 0.95 * expected - 1:
             return None
         reached = self._reached
-        if not self._count_exact and reached is not None and self._expected_end is not None:
+        # the time reached decides when known, even against an exact count: an mp4 whose edit list
+        # trims its first frames counts them without showing them (damaged packets inside the file
+        # are reported on their own: damaged_packets)
+        if reached is not None and self._expected_end is not None:
             begin = self._start if self._start is not None else self._stream_start
             if reached - begin >= Fraction(95, 100) * (self._expected_end - begin):
                 return None
@@ -307,11 +439,12 @@ class VideoDecoder:
         if mode is None:
             return
         if mode == "copy":
-            if self._start is not None:
-                if packet.pts is None or packet.pts * packet.time_base < self._origin:
-                    return
+            if self._start is not None and (packet.pts is None or packet.pts * packet.time_base < self._origin):
+                return
+            if self._shift:
                 shift = round(self._shift * self._tb / packet.time_base)
-                packet.pts -= shift
+                if packet.pts is not None:
+                    packet.pts -= shift
                 if packet.dts is not None:
                     packet.dts -= shift
             yield AudioItem(track=track, packet=packet)
@@ -326,10 +459,10 @@ class VideoDecoder:
                 yield AudioItem(track=track, frame=kept)
 
     def _keep_audio_frame(self, frame: av.AudioFrame) -> av.AudioFrame | None:
-        if self._start is None or frame.pts is None:
+        if frame.pts is None:
             return frame
         t = frame.pts * frame.time_base
-        if t < self._origin or (self._end is not None and t >= self._end):
+        if self._start is not None and (t < self._origin or (self._end is not None and t >= self._end)):
             return None
         frame.pts -= round(self._shift * self._tb / frame.time_base)
         return frame

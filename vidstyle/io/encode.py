@@ -15,18 +15,21 @@ yuv444p), which keeps the exact size without padding or cropping. VP9 and AV1 ho
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 from pathlib import Path
 
 import av
+import av.logging
+import av.video.reformatter
 import numpy as np
 
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import AudioItem, AudioMode, SourceInfo
-from vidstyle.io.files import OUTPUT_FORMATS
+from vidstyle.io.decode import SWS_MATRIX, AudioItem, AudioMode, SourceInfo, yuv_matrix
+from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 
 log = logging.getLogger("vidstyle")
 
@@ -34,6 +37,7 @@ VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "
 # Codecs that reject odd dimensions with subsampled chroma (and can store 4:4:4 instead).
 _EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}
 _HARDWARE_CODECS = {"h264_nvenc", "hevc_nvenc"}
+_SAR_IN_BITSTREAM = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}  # the VUI holds the pixel aspect
 _X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # x264-style preset names translated for encoders with their own scales.
 _VP9_CPU_USED = dict(zip(_X264_PRESETS, ("8", "7", "6", "5", "4", "3", "2", "1", "0")))
@@ -134,7 +138,66 @@ def _transcode_codec(suffix: str) -> str:
 
 
 def _error_text(exc: Exception) -> str:
+    """FFmpeg's own reason when it was captured (see :func:`_explained`), else the errno text."""
+    log_entry = getattr(exc, "log", None)
+    if log_entry and len(log_entry) == 3 and str(log_entry[2]).strip():
+        return f"{getattr(exc, 'strerror', None) or exc}: {str(log_entry[2]).strip().rstrip('.')}"
     return getattr(exc, "strerror", None) or str(exc)
+
+
+@contextlib.contextmanager
+def _explained():
+    """Let FFmpeg errors raised inside carry the muxer's log line ("flac only supported in MP4"),
+    which its error codes ("Invalid argument") do not say. PyAV records the last error line only
+    while FFmpeg logging is on; it is turned on just here (the header and the trailer, written
+    while no other thread is decoding) and captured, so nothing reaches stderr."""
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture():
+            yield
+    finally:
+        av.logging.set_level(previous)
+
+
+# Audio codecs FFmpeg's mp4 muxer accepts in add_stream_from_template but then refuses, or writes
+# a trailer it fails on (PCM in mp4 needs a channel layout box FFmpeg writes only for some layouts).
+_NO_COPY_INTO = {"mp4": ("pcm_",)}
+
+
+def _named_layout(layout: av.AudioLayout) -> str:
+    """``layout``'s name, or for a layout that only counts its channels ("2 channels", as PCM in
+    Matroska often has), the standard layout of that many channels, which encoders accept."""
+    if layout.name.endswith(" channels"):
+        return _STANDARD_LAYOUTS.get(len(layout.channels), layout.name)
+    return layout.name
+
+
+_STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 6: "5.1", 8: "7.1"}
+
+
+class _AudioCopyRefused(Exception):
+    """The muxer refused a copied audio stream when writing the header (its reason as the message)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputColorspace:
+    """How the encoder turns RGB into YUV, and the tags it writes (FFmpeg's AVCOL_* numbers)."""
+
+    matrix: int  # AVCOL_SPC_*: 1 BT.709, 5 BT.470BG, 6 SMPTE 170M (the two BT.601), 9 BT.2020
+    primaries: int | None = None  # AVCOL_PRI_*, tagged only when the input had them
+    trc: int | None = None  # AVCOL_TRC_*, likewise
+
+
+_UNSPECIFIED = 2
+
+
+def _output_colorspace(source: SourceInfo) -> OutputColorspace:
+    """The matrix the decoder converted the input with (:func:`vidstyle.io.decode.yuv_matrix`), so
+    the output, which is always tagged, looks as the input did; primaries and transfer as tagged."""
+    matrix = yuv_matrix(source.colorspace, source.width, source.height)
+    known = lambda value: value if value not in (None, 0, _UNSPECIFIED) else None  # noqa: E731
+    return OutputColorspace(matrix, known(source.color_primaries), known(source.color_trc))
 
 
 class VideoEncoder:
@@ -158,8 +221,22 @@ class VideoEncoder:
         self.pix_fmt = output_pix_fmt(codec, config.pix_fmt, source.width, source.height)
         self.width, self.height = source.width, source.height
         self.time_base = source.time_base
+        self.colorspace = _output_colorspace(source)
         try:
-            self._container = av.open(str(self.path), "w")
+            self._open(source, copy_audio=True)
+        except _AudioCopyRefused as refused:
+            # the muxer refused a copied audio track only when writing the header: start again
+            # with every audio track re-encoded
+            log.warning("the %s container does not take the input's audio as it is (%s); re-encoding it",
+                        self.path.suffix, refused)
+            self._open(source, copy_audio=False)
+        self.frames = 0
+        self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
+
+    def _open(self, source: SourceInfo, copy_audio: bool) -> None:
+        config = self.config
+        try:
+            self._container = av.open(ffmpeg_path(self.path), "w")
         except (av.error.FFmpegError, ValueError) as exc:
             raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
         try:
@@ -168,18 +245,19 @@ class VideoEncoder:
             self._audio_out: dict[int, av.AudioStream] = {}
             if config.audio:
                 for track, stream in enumerate(source.audio_streams):
-                    self._add_audio(track, stream)
+                    self._add_audio(track, stream, copy_audio)
             try:
-                self._container.start_encoding()
+                with _explained():
+                    self._container.start_encoding()
             except (av.error.FFmpegError, ValueError) as exc:
+                if "copy" in self.audio_modes.values():
+                    raise _AudioCopyRefused(_error_text(exc)) from None
                 hint = " (is an NVIDIA GPU with its driver present?)" if config.codec in _HARDWARE_CODECS else ""
                 raise VidstyleError(f"could not start writing {self.name} with {config.codec}{hint}: "
                                     f"{_error_text(exc)}") from None
         except BaseException:
             self.abort()
             raise
-        self.frames = 0
-        self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
 
     def _add_video(self, source: SourceInfo) -> av.VideoStream:
         config, container = self.config, self._container
@@ -195,11 +273,29 @@ class VideoEncoder:
         stream.codec_context.time_base = source.time_base
         if source.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = source.sample_aspect_ratio
+            if source.sample_aspect_ratio != 1 and config.codec not in _SAR_IN_BITSTREAM and \
+                    OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("matroska", "webm"):
+                # Matroska reads the display size from the stream's own aspect ratio, which PyAV
+                # cannot set; H.264/H.265 carry it in the bitstream, VP9 and AV1 do not
+                log.warning("the input's pixels are not square (aspect %s); %s in %s cannot record that, so "
+                            "players will show it stretched: use .mp4 or --codec libx264 to keep it",
+                            source.sample_aspect_ratio, config.codec, self.path.suffix)
+        # tag what write() converts with, so players decode the colours back as they were
+        ctx = stream.codec_context
+        ctx.colorspace, ctx.color_range = self.colorspace.matrix, av.video.reformatter.ColorRange.MPEG
+        if self.colorspace.primaries:
+            ctx.color_primaries = self.colorspace.primaries
+        if self.colorspace.trc:
+            ctx.color_trc = self.colorspace.trc
         stream.options = _encoder_options(config.codec, config.crf, config.preset)
         return stream
 
-    def _add_audio(self, track: int, template: av.AudioStream) -> None:
+    def _add_audio(self, track: int, template: av.AudioStream, copy: bool = True) -> None:
+        fmt = OUTPUT_FORMATS.get(self.path.suffix.lower())
+        refused = template.codec_context.name.startswith(_NO_COPY_INTO.get(fmt, ()))
         try:
+            if not copy or refused:
+                raise ValueError("re-encode")
             out = self._container.add_stream_from_template(template)
             self.audio_modes[track] = "copy"
         except ValueError:  # the container does not accept this codec: re-encode
@@ -208,7 +304,7 @@ class VideoEncoder:
             rates = av.Codec(name, "w").audio_rates
             rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
             try:
-                out = self._container.add_stream(name, rate=rate, layout=ctx.layout.name)
+                out = self._container.add_stream(name, rate=rate, layout=_named_layout(ctx.layout))
             except (ValueError, av.error.FFmpegError) as exc:
                 log.warning("dropping audio track %d (%s): cannot re-encode it to %s (%s)",
                             track, ctx.name, name, _error_text(exc))
@@ -221,7 +317,10 @@ class VideoEncoder:
         if image.shape[:2] != (self.height, self.width):
             raise VidstyleError(f"frame size changed mid-stream: {image.shape[1]}x{image.shape[0]} "
                                 f"instead of {self.width}x{self.height}")
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        # converted here rather than inside the encoder, to say with which matrix (see _output_colorspace)
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+            format=self.pix_fmt, dst_colorspace=SWS_MATRIX[self.colorspace.matrix],
+            dst_color_range=av.video.reformatter.ColorRange.MPEG)
         frame.pts = pts
         # The input's time base, which the encoder uses; not the stream's, which the muxer may
         # have changed when writing the header (Matroska/WebM use milliseconds).
@@ -265,7 +364,8 @@ class VideoEncoder:
                 if mode == "decode":
                     self._mux(self._audio_out[track].encode(None))
             container, self._container = self._container, None
-            container.close()  # writes the trailer (the mp4 index): its errors matter
+            with _explained():
+                container.close()  # writes the trailer (the mp4 index): its errors matter
         except av.error.FFmpegError as exc:
             raise VidstyleError(f"finishing {self.name} failed: {_error_text(exc)}") from None
         finally:

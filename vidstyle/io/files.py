@@ -19,6 +19,13 @@ from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 
 
+def ffmpeg_path(path: str | Path) -> str:
+    """``path`` as FFmpeg must be given it: with the ``file:`` protocol when it holds a colon,
+    which FFmpeg would otherwise read as a protocol name (``clip:1.mp4``, ``take 2: final.mov``)."""
+    text = str(path)
+    return "file:" + text if ":" in text else text
+
+
 def check_input(path: str | Path) -> Path:
     """Return ``path`` as a Path if it is a readable file; otherwise raise a one-line VidstyleError."""
     path = Path(path)

@@ -365,14 +365,15 @@ class TransformerNet(nn.Module):
 
     def set_style(self, mix: torch.Tensor | Sequence[float]) -> None:
         """Select or blend styles: ``mix`` is (num_styles,) or (B, num_styles), normalised to sum 1."""
-        if self.num_styles == 1:
-            return
         mix = torch.as_tensor(mix, dtype=torch.float32)
-        if mix.shape[-1] != self.num_styles or mix.ndim not in (1, 2):
-            raise ValueError(f"style mix must have {self.num_styles} entries, got shape {tuple(mix.shape)}")
+        if mix.shape[-1:] != (self.num_styles,) or mix.ndim not in (1, 2):
+            raise ValueError(f"style mix must have {self.num_styles} entr{'y' if self.num_styles == 1 else 'ies'}, "
+                             f"got shape {tuple(mix.shape)}")
         # a NaN, infinite or negative weight, or all zeros, would silently paint black frames
         if not (torch.isfinite(mix).all() and (mix >= 0).all() and (mix.sum(dim=-1) > 0).all()):
             raise ValueError(f"style mix weights must be finite, non-negative and not all zero, got {mix.tolist()}")
+        if self.num_styles == 1:
+            return  # plain instance norm: nothing to select
         mix = mix / mix.sum(dim=-1, keepdim=True)
         for m in self.modules():
             if isinstance(m, ConditionalInstanceNorm2d):

@@ -7,6 +7,7 @@ import sys
 from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import non_negative_float as _non_negative_float
 from vidstyle.cli_args import non_negative_int as _non_negative_int
+from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.models.lossnets import LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
 
@@ -68,7 +69,7 @@ def add_train_parser(subparsers) -> None:
                         "larger strokes")
     p.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help=f"default {d.batch_size}")
     p.add_argument("--steps", type=_positive_int, default=d.steps, help=f"optimizer steps (default {d.steps})")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
+    p.add_argument("--lr", type=_positive_float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     _add_loss_args(p, d, per_net_style_weight=True)
     p.add_argument("--temporal-weight", type=_non_negative_float, default=d.temporal_weight,
@@ -143,7 +144,7 @@ def _cmd_train(args) -> int:
         init_from=args.init_from,
         preview_every=args.preview_every, device=args.device, precision=args.precision,
         style_meta=style_metadata(args.style, args.style_name, args.painting, args.artist, args.year))
-    result = train(config, progress=not args.quiet)
+    result = train(config, progress=not args.quiet, overwrite=args.overwrite)
     if not args.quiet:
         held = "; ".join(f"{name}: content {v['content']:.3f}, style {v['style']:.3f}"
                          for name, v in result.metrics["held_out"].items())
@@ -170,12 +171,12 @@ def add_optimize_parser(subparsers) -> None:
     p.add_argument("--style-size", type=_positive_int, help="shorter side of the style image (default: --image-size)")
     p.add_argument("--steps", type=_positive_int, default=d.steps, help=f"iterations (default {d.steps})")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default=d.optimizer, help=f"default {d.optimizer}")
-    p.add_argument("--lr", type=float, help="step size (default 1 for L-BFGS, 0.02 for Adam)")
+    p.add_argument("--lr", type=_positive_float, help="step size (default 1 for L-BFGS, 0.02 for Adam)")
     p.add_argument("--init", choices=["content", "noise"], default=d.init,
                    help=f"start from the photo or from noise (default {d.init})")
     p.add_argument("--seed", type=int, default=d.seed)
     _add_loss_args(p, d)
-    _add_device_args(p)
+    _add_device_args(p, fp32_only=True)  # L-BFGS needs exact gradients
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.set_defaults(func=_cmd_optimize)
 

@@ -139,10 +139,16 @@ def held_out_tensor(files: Sequence[Path], size: int, device: torch.device | Non
     """The held-out photos as one (N, 3, size, size) batch: shorter side resized to ``size``, centre crop."""
     crops = []
     for f in files:
-        img = load_image(f, short_side=size)
+        try:
+            img = load_image(f, short_side=size)
+        except VidstyleError as exc:  # as in training: one damaged photo must not end the run
+            log.warning("%s; the held-out evaluation goes on without it", exc)
+            continue
         h, w = img.shape[:2]
         top, left = (h - size) // 2, (w - size) // 2
         crops.append(img[top:top + size, left:left + size])
+    if not crops:
+        raise VidstyleError("none of the held-out photos could be read")
     return images_to_tensor(crops, device=device)
 
 

@@ -13,6 +13,7 @@ uninterrupted run.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import time
 from dataclasses import asdict, dataclass, field
@@ -143,12 +144,12 @@ class TrainConfig:
                 raise VidstyleError(f"{name} must be positive, got {v}")
         if self.image_size < 32:
             raise VidstyleError(f"--image-size must be at least 32 pixels, got {self.image_size}")
-        if self.lr <= 0:
-            raise VidstyleError(f"--lr must be positive, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise VidstyleError(f"--lr must be a finite number > 0, got {self.lr}")
         for name, v in (("--content-weight", self.content_weight), ("--style-weight", self.style_weight),
                         ("--tv-weight", self.tv_weight), ("--temporal-weight", self.temporal_weight)):
-            if v < 0:
-                raise VidstyleError(f"{name} must be non-negative, got {v}")
+            if not (math.isfinite(v) and v >= 0):
+                raise VidstyleError(f"{name} must be a finite number >= 0, got {v}")
         if not 0.0 <= self.video_fraction <= 1.0:
             raise VidstyleError(f"--video-fraction must be between 0 and 1, got {self.video_fraction}")
         if not 0.0 <= self.temporal_noise <= 1.0:
@@ -267,17 +268,39 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
     return path
 
 
+# TrainConfig fields a resumed run may change: where things go, how often it reports, how long it
+# runs, and the start (the checkpoint replaces it); every other field changes what is learned
+RESUME_MAY_CHANGE = {"out", "steps", "checkpoint_every", "checkpoint_dir", "resume", "init_from", "preview_every",
+                     "device", "loss_weights", "style_meta"}
+
+
+def _config_changes(saved: dict, config: TrainConfig) -> list[str]:
+    """The options of ``config`` that differ from the checkpoint's ``saved`` config, as flags."""
+    current = asdict(config)
+    return [f"--{key.replace('_', '-')} {saved.get(key)!r} -> {current[key]!r}"
+            for key in current if key not in RESUME_MAY_CHANGE and key in saved and saved[key] != current[key]]
+
+
 def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer,
-                     scaler: torch.amp.GradScaler) -> int:
+                     scaler: torch.amp.GradScaler, config: TrainConfig | None = None) -> int:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
         first_line = str(exc).splitlines()[0] if str(exc) else "unreadable"
         raise VidstyleError(f"cannot read checkpoint {path}: not a vidstyle training checkpoint "
                             f"({type(exc).__name__}: {first_line})") from exc
+    if not isinstance(state, dict) or not {"step", "model", "optimizer", "arch_args"} <= set(state):
+        raise VidstyleError(f"{path} is not a vidstyle training checkpoint (those are the checkpoint_*.pt "
+                            "files in the run's .train folder; --resume alone picks the latest)")
     if json.loads(state.get("arch_args", "{}")) != net.arch_args:
         raise VidstyleError(f"checkpoint {path} is for a different network ({state.get('arch_args')}); "
                             f"use the same --arch and number of --style")
+    changes = _config_changes(json.loads(state.get("config", "{}")), config) if config is not None else []
+    if changes:
+        # the weights file would record this command, which would not reproduce the weights
+        raise VidstyleError(f"checkpoint {path} was trained with other settings ({'; '.join(changes)}); "
+                            "resume with the options it was started with (only --steps and where things "
+                            "are written may change)")
     net.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     scaler.load_state_dict(state["scaler"])
@@ -367,8 +390,12 @@ def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_
                  for t in zip(*parts))
 
 
-def train(config: TrainConfig, progress: bool = True) -> TrainResult:
-    """Train a network as described by ``config``, write it to ``config.out`` and return the result."""
+def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -> TrainResult:
+    """Train a network as described by ``config``, write it to ``config.out`` and return the result.
+
+    A fresh run (not ``config.resume``) whose checkpoint folder holds an earlier run's checkpoints
+    deletes them with ``overwrite`` and refuses to start otherwise: left there, they would be
+    mixed with this run's, and a later ``--resume`` could continue the wrong run."""
     config.validate()
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
@@ -380,6 +407,10 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     # never one of the inputs, never a folder (checked now, not after hours of training)
     check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=True, create_folder=True)
     work = config.work_dir()
+    earlier = sorted(work.glob("checkpoint_*.pt")) if not config.resume else []
+    if earlier and not overwrite:
+        raise VidstyleError(f"{work} holds checkpoints of an earlier run: --resume to continue it, or "
+                            "--overwrite to start afresh (which deletes them)")
 
     # data (errors about the inputs come before any expensive work)
     style_meta = config.styles_metadata()
@@ -402,6 +433,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
 
     num_styles = len(config.styles)
     torch.manual_seed(config.seed)
+    for old_checkpoint in earlier:  # only now that every input has been checked
+        old_checkpoint.unlink()
     net = build_network(config.arch, num_styles).to(device).to(memory_format=memory_format).train()
     if config.init_from and not config.resume:
         init_from_file(net, config.init_from)
@@ -413,7 +446,7 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
         ckpt = latest_checkpoint(work) if config.resume == "auto" else Path(config.resume)
         if ckpt is None or not ckpt.is_file():
             raise VidstyleError(f"no checkpoint to resume from ({ckpt if ckpt else work})")
-        start = _load_checkpoint(ckpt, net, opt, scaler)
+        start = _load_checkpoint(ckpt, net, opt, scaler, config)
         if start > config.steps:
             raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}")
 
@@ -452,7 +485,8 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
                                                   input_prev=prev.float())
                 total = total + config.temporal_weight * parts["temporal"]
         if not torch.isfinite(total):
-            raise VidstyleError(f"the loss became {float(total)} at step {step + 1}; lower --lr or the loss weights")
+            raise VidstyleError(f"the loss became {float(total.detach())} at step {step + 1}; "
+                                "lower --lr or the loss weights")
         opt.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
         scaler.step(opt)

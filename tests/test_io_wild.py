@@ -1,0 +1,209 @@
+"""Files from the wild: audio a container refuses to copy, MPEG-TS seeking, damaged packets,
+mirrored display matrices, colour tags, pixel aspect, late start times, awkward names. Each case is
+a real encoded file written by the test; the stylizer is the identity, so what is checked is the
+I/O path alone."""
+from __future__ import annotations
+
+import logging
+import math
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from vidstyle import stylize_video
+from vidstyle.errors import VidstyleError
+from vidstyle.io.decode import DecodedFrame, VideoDecoder
+from videos import frame_times, make_video, probe, psnr, read_frames
+
+
+class Identity:
+    """A "network" that returns its input: only decoding and encoding touch the pixels."""
+
+    def stylize_batch(self, images):
+        return np.asarray(images)
+
+
+def stylize(src, out, **options):
+    return stylize_video(src, out, style=Identity(), temporal="off", progress=False, **options)
+
+
+def decoded_segment(path, start, duration) -> list[DecodedFrame]:
+    with VideoDecoder(path, start, duration) as decoder:
+        return [item for item in decoder.read() if isinstance(item, DecodedFrame)]
+
+
+# --- audio ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("codec, rate, layout, suffix", [
+    ("flac", 44100, "stereo", ".mov"),  # the mov muxer takes FLAC only in .mp4: refused at the header
+    ("libmp3lame", 11025, "mono", ".mp4"),  # MP3 below 16 kHz is "not standard" in mp4
+    ("pcm_s24le", 48000, "stereo", ".mp4"),  # PCM in mp4 fails only in the trailer: never copied
+])
+def test_audio_the_container_refuses_is_reencoded_not_fatal(tmp_path, caplog, codec, rate, layout, suffix):
+    src = make_video(tmp_path / "in.mkv", frames=24, size=(64, 48), audio=codec, audio_rate=rate,
+                     audio_layout=layout)
+    out = tmp_path / f"out{suffix}"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(src, out)
+    assert result.audio == {0: "decode"}
+    info = probe(out)
+    assert info.frames == 24 and [a.codec for a in info.audio] == ["aac"]
+    assert abs(info.audio[0].duration - 1.0) < 0.05
+    if codec != "pcm_s24le":  # refused when the header was written: the warning gives FFmpeg's reason
+        assert "re-encoding it" in caplog.text and ("flac" in caplog.text or "11025" in caplog.text)
+
+
+def test_audio_the_container_accepts_is_still_copied(tmp_path):
+    src = make_video(tmp_path / "in.mkv", frames=24, size=(64, 48), audio="flac")
+    assert stylize(src, tmp_path / "out.mkv").audio == {0: "copy"}
+
+
+# --- seeking ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gop, start", [(30, 0.5), (30, 1.7), (30, 3.1), (None, 0.5)])
+def test_a_segment_of_mpeg_ts_keeps_every_frame(tmp_path, gop, start):
+    """MPEG-TS seeks to any packet near the time, not to a keyframe: the decoder must seek again
+    earlier instead of dropping the frames up to the next keyframe (gop None: one keyframe)."""
+    src = make_video(tmp_path / "in.ts", frames=120, fps=30, size=(64, 48), gop=gop)
+    every = read_frames(src)
+    frames = decoded_segment(src, start, 0.5)
+    assert len(frames) == 15 and frames[0].pts == 0
+    first = round(start * 30)
+    assert psnr(frames[0].image, every[first]) > 35 and psnr(frames[-1].image, every[first + 14]) > 35
+
+
+def test_a_start_past_the_end_fails_at_once_and_non_finite_times_are_refused(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(64, 48))
+    with pytest.raises(VidstyleError, match="past the end"):
+        VideoDecoder(src, start=3.0)
+    for start, duration in ((math.nan, None), (math.inf, None), (None, math.inf), (None, math.nan)):
+        with pytest.raises(VidstyleError, match="number of seconds"):
+            VideoDecoder(src, start, duration)
+
+
+# --- damage -------------------------------------------------------------------------------------
+
+def test_a_damaged_video_packet_is_skipped_with_a_warning(tmp_path, caplog):
+    src = make_video(tmp_path / "in.mp4", frames=48, size=(64, 48), gop=12)
+    with av.open(str(src)) as container:
+        packets = [(p.pos, p.is_keyframe) for p in container.demux(video=0) if p.size]
+    pos = [pos for pos, key in packets[20:] if not key][0]
+    data = bytearray(src.read_bytes())
+    data[pos:pos + 4] = b"\xff\xff\xff\xff"  # an impossible NAL unit length: the packet cannot decode
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(bad, tmp_path / "out.mp4")
+    assert 40 <= result.frames < 48
+    assert "skipped 1 damaged video packet(s) of bad.mp4" in caplog.text
+    assert src.read_bytes() != bad.read_bytes()  # the input was really damaged, and is left as it was
+
+
+def test_a_truncated_file_still_says_so(tmp_path, caplog):
+    src = make_video(tmp_path / "in.mkv", frames=96, size=(64, 48), pattern="noise")
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(cut, tmp_path / "out.mp4")
+    assert result.frames < 60 and "truncated or damaged" in caplog.text
+
+
+def test_no_truncation_warning_when_audio_outlasts_the_video_or_an_edit_list_hides_frames(tmp_path, caplog):
+    longer_audio = make_video(tmp_path / "a.mkv", frames=12, size=(64, 48), audio=True, audio_seconds=3.0)
+    # frames before 0 are hidden by the mp4 edit list, as in `ffmpeg -ss X -c copy` cuts
+    trimmed = tmp_path / "trimmed.mp4"
+    with av.open(str(trimmed), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 90000)
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 100, np.uint8), format="rgb24")
+            frame.pts = -18000 + 3000 * i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert stylize(longer_audio, tmp_path / "a_out.mkv").frames == 12
+        stylize(trimmed, tmp_path / "t_out.mp4")
+    assert "truncated" not in caplog.text
+
+
+# --- orientation, colour, aspect -------------------------------------------------------------------
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_a_mirrored_display_matrix_is_mirrored_not_turned_upside_down(tmp_path, rotation):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(96, 64), rotation=rotation, mirror=True)
+    stored = read_frames(src)[0]
+    with av.open(str(src)) as container:
+        said = next(container.decode(video=0)).rotation  # FFmpeg's rotation getter, blind to the mirror
+    # FFmpeg's flip negates the matrix's first column: a mirror of the displayed x axis after the rotation
+    expected = np.fliplr(np.rot90(stored, rotation // 90))
+    out = tmp_path / "out.mp4"
+    stylize(src, out)
+    shown = read_frames(out)[0]
+    assert shown.shape == expected.shape and psnr(shown, expected) > 35
+    naive = np.rot90(stored, round(said / 90))
+    assert naive.shape != shown.shape or psnr(shown, naive) < 25  # not what the rotation alone would give
+
+
+def _tags(path):
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        return int(ctx.colorspace), int(ctx.color_primaries), int(ctx.color_trc), int(ctx.color_range)
+
+
+def test_bt709_input_keeps_its_matrix_and_tags(tmp_path):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(96, 64), bt709=True, pattern="moving")
+    out = tmp_path / "out.mp4"
+    stylize(src, out)
+    assert _tags(src)[:3] == _tags(out)[:3] == (1, 1, 1) and _tags(out)[3] == 1  # BT.709, limited range
+    # decoded as a BT.709 player does, the output looks like the input
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        before = next(a.decode(video=0)).to_ndarray(format="rgb24", src_colorspace="ITU709")
+        after = next(b.decode(video=0)).to_ndarray(format="rgb24", src_colorspace="ITU709")
+    assert psnr(before, after) > 38
+
+
+@pytest.mark.parametrize("size, matrix", [((1280, 720), 1), ((96, 64), 6)])
+def test_untagged_input_is_written_with_the_matrix_players_assume_and_tagged(tmp_path, size, matrix):
+    src = make_video(tmp_path / "in.mp4", frames=2, size=size, pattern="moving", crf=0)
+    out = tmp_path / "out.mp4"
+    stylize(src, out)
+    assert _tags(out)[0] == matrix
+    sws = "ITU709" if matrix == 1 else "ITU601"
+    with av.open(str(src)) as a, av.open(str(out)) as b:  # both seen as a player sees them
+        before = next(a.decode(video=0)).to_ndarray(format="rgb24", src_colorspace=sws)
+        after = next(b.decode(video=0)).to_ndarray(format="rgb24", src_colorspace=sws)
+    assert psnr(before, after) > 38
+
+
+def test_non_square_pixels_kept_in_mp4_and_a_warning_where_they_cannot_be(tmp_path, caplog):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48), sar=Fraction(4, 3))
+    stylize(src, tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert container.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(src, tmp_path / "out.webm")
+    assert "not square" in caplog.text and "players will show it stretched" in caplog.text
+
+
+# --- timing and names --------------------------------------------------------------------------------
+
+def test_a_late_starting_stream_starts_at_zero_like_ffmpeg_makes_it(tmp_path):
+    """A capture whose clock starts at 100 s must not become an mp4 with 100 s of nothing first."""
+    src = make_video(tmp_path / "in.ts", frames=24, size=(64, 48), audio=True,
+                     container_options={"output_ts_offset": "100"})
+    assert frame_times(src)[0] > 99
+    out = tmp_path / "out.mp4"
+    stylize(src, out)
+    times = frame_times(out)
+    assert len(times) == 24 and times[0] < 0.2
+    info = probe(out)
+    assert info.duration < 1.3 and abs(info.audio[0].duration - 1.0) < 0.1
+
+
+def test_colons_in_file_names_are_names_not_protocols(tmp_path):
+    src = make_video(tmp_path / "take 2: final.mp4", frames=6, size=(64, 48))
+    out = tmp_path / "clip:stylized.mp4"
+    assert stylize(src, out).frames == 6 and probe(out).frames == 6
