@@ -122,6 +122,14 @@ def test_bad_ground_truth_and_inputs(tmp_path, scene):
         GroundTruthFlow(tmp_path / "flow.npy")
 
 
+def test_frames_that_change_size_midway_are_a_clear_error():
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    stylized = frames[:2] + [frames[2][:24, :32].copy()]
+    with pytest.raises(VidstyleError, match="frame 2 changes size"):
+        warping_error(frames, stylized, preset="ultrafast")
+
+
 def test_frame_counts_one_apart_are_caught_both_ways(tmp_path):
     """zip() takes one more frame from the input before it sees the stylized video end: that frame
     must still count."""

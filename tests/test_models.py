@@ -322,3 +322,45 @@ def test_stylizer_refuses_what_it_cannot_stylize():
                            (dict(scale=float("inf")), "scale")):
         with pytest.raises(VidstyleError, match=match):
             Stylizer.from_model(model, device="cpu", **options)
+
+
+def test_a_compiled_stylizer_builds_once_when_two_threads_start_it(monkeypatch):
+    """The first call of a compile/int8 network builds per-shape state; concurrent first calls
+    must take turns rather than race on it (counted with a stand-in for torch.compile)."""
+    import threading
+    import time
+
+    calls = []
+
+    def fake_compile(module, **_):
+        def run(x):
+            calls.append(threading.get_ident())
+            time.sleep(0.05)  # wide enough for a race to show
+            return module(x)
+        return run
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    torch.manual_seed(0)
+    st = Stylizer.from_model(TransformerNet((8, 16, 16), num_residual=1).eval(), device="cpu", precision="fp32",
+                             channels_last=False, backend="compile")
+    frame = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    inside, worst = [0], [0]
+    original = st._stylize_tensor
+
+    def counting(x):
+        inside[0] += 1
+        worst[0] = max(worst[0], inside[0])
+        try:
+            return original(x)
+        finally:
+            inside[0] -= 1
+
+    st._stylize_tensor = counting
+    outs = [None, None]
+    threads = [threading.Thread(target=lambda i=i: outs.__setitem__(i, st.stylize(frame))) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert worst[0] == 1 and len(calls) == 2
+    np.testing.assert_array_equal(outs[0], outs[1])

@@ -226,6 +226,37 @@ def test_queues_are_bounded(tmp_path, monkeypatch):
     assert probe(tmp_path / "out.mp4").frames == 40
 
 
+def test_audio_stays_bounded_when_the_video_has_few_frames(tmp_path, monkeypatch):
+    """A still image over long audio (a song's cover as its video): the audio must neither pile up
+    in memory behind the one slow frame nor stall the decoder (the queue is bounded)."""
+    import queue as queue_module
+
+    from vidstyle import pipeline as pipeline_module
+
+    src = make_video(tmp_path / "in.mkv", frames=2, fps=1, size=(64, 48), audio=True, audio_seconds=40.0)
+    peak = {"audio": 0}
+
+    class Watched(queue_module.Queue):
+        def _put(self, item):
+            super()._put(item)
+            if isinstance(item, decode_module.AudioItem):  # the queue that carries audio, however sized
+                peak["audio"] = max(peak["audio"], len(self.queue))
+
+    monkeypatch.setattr(pipeline_module.queue, "Queue", Watched)
+
+    class Slow:
+        def stylize_batch(self, images):
+            time.sleep(0.5)  # the decoder reaches the end of the audio long before this returns
+            return np.asarray(images)
+
+    result = stylize_video(src, tmp_path / "out.mkv", style=Slow(), batch=1, temporal="off", progress=False)
+    assert result.frames == 2 and result.audio == {0: "copy"}
+    info = probe(tmp_path / "out.mkv")
+    assert info.audio[0].packets > 2 * pipeline_module.AUDIO_QUEUE_ITEMS  # more audio than the queue holds
+    assert abs(info.audio[0].duration - 40.0) < 0.1
+    assert 0 < peak["audio"] <= pipeline_module.AUDIO_QUEUE_ITEMS
+
+
 class FakeFlowStabilizer:
     """The FlowStabilizer interface: estimate(prev, cur) on inputs, apply(styled, state) in order."""
 

@@ -183,6 +183,12 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         _check_image(inp, "input")
         _check_image(sty, "stylized")
         (h, w), (hs, ws) = inp.shape[:2], sty.shape[:2]
+        if t == 0:
+            sizes = (inp.shape, sty.shape)
+        elif (inp.shape, sty.shape) != sizes:
+            raise VidstyleError(f"frame {t} changes size ({w}x{h} input, {ws}x{hs} stylized, from "
+                                f"{sizes[0][1]}x{sizes[0][0]} and {sizes[1][1]}x{sizes[1][0]}): "
+                                "the warping error needs one size per video")
         if t == 0 and abs(ws * h - w * hs) > 0.02 * h * ws:
             # another size is fine (flow is resized to it), another shape means another video
             raise VidstyleError(f"the stylized frames ({ws}x{hs}) do not have the input's aspect ratio ({w}x{h}): "

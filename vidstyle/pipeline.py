@@ -35,6 +35,9 @@ from vidstyle.io.files import atomic_output, check_input, check_output
 
 log = logging.getLogger("vidstyle")
 
+#: Audio items (packets or decoded frames, about 20-50 a second) the decoder may run ahead of the
+#: encoder: some seconds, far more than the frames in flight in the video queues.
+AUDIO_QUEUE_ITEMS = 512
 _POLL_SECONDS = 0.05  # how often a blocked stage checks the stop flag
 
 
@@ -83,8 +86,8 @@ class _Stages:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
-    def queue(self, bounded: bool = True) -> queue.Queue:
-        return queue.Queue(maxsize=self.queue_size if bounded else 0)
+    def queue(self, size: int | None = None) -> queue.Queue:
+        return queue.Queue(maxsize=size or self.queue_size)
 
     def put(self, q: queue.Queue, item: Any) -> None:
         while True:
@@ -96,14 +99,16 @@ class _Stages:
             except queue.Full:
                 continue
 
-    def get(self, q: queue.Queue) -> Any:
+    def get(self, q: queue.Queue, idle: Callable[[], None] | None = None) -> Any:
+        """The next item of ``q``; ``idle`` runs whenever a poll finds it empty."""
         while True:
             if self.stop.is_set():
                 raise _Stopped
             try:
                 return q.get(timeout=_POLL_SECONDS)
             except queue.Empty:
-                continue
+                if idle is not None:
+                    idle()
 
     @contextlib.contextmanager
     def timed(self, stage: str):
@@ -170,10 +175,10 @@ def _decode_stage(stages: _Stages, decoder: VideoDecoder, audio_modes: dict, fra
         if item is None:
             break
         if isinstance(item, AudioItem):
-            audio_out.put(item)  # unbounded: audio is small and at most a few queues ahead of video
+            stages.put(audio_out, item)  # bounded too: the encoder relieves it (see _encode_stage)
         else:
             stages.put(frames_out, item)
-    audio_out.put(None)
+    stages.put(audio_out, None)
     stages.put(frames_out, None)
 
 
@@ -240,8 +245,25 @@ def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue
             with stages.timed("encode"):
                 encoder.write_audio(item)
 
+    def relieve_audio() -> None:
+        # Audio is written as video frames arrive, so the file interleaves the two closely. A
+        # video stream with few frames (one still image over an hour of music) would otherwise
+        # hold all the audio in memory, or, with the audio queue bounded, stall the decoder behind
+        # it: while waiting for a frame, write audio once its queue is half full.
+        while audio_open and audio_in.qsize() >= AUDIO_QUEUE_ITEMS // 2:
+            drain_one_audio()
+
+    def drain_one_audio() -> None:
+        nonlocal audio_open
+        item = audio_in.get_nowait()
+        if item is None:
+            audio_open = False
+            return
+        with stages.timed("encode"):
+            encoder.write_audio(item)
+
     while True:
-        item = stages.get(frames_in)
+        item = stages.get(frames_in, idle=relieve_audio)
         drain_audio(block=False)
         if item is None:
             break
@@ -441,7 +463,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             if expect is not None:  # a long run may pick a compiled network (backend auto)
                 expect(decoder.info.frames)
             bar = _progress_bar(decoder.info.frames, progress, Path(output).name)
-            decoded, styled, audio = stages.queue(), stages.queue(), stages.queue(bounded=False)
+            decoded, styled, audio = stages.queue(), stages.queue(), stages.queue(AUDIO_QUEUE_ITEMS)
             stages.start("decode", _decode_stage, stages, decoder, encoder.audio_modes, decoded, audio)
             if stabilizer is not None:
                 estimated = stages.queue()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -134,6 +135,7 @@ class Stylizer:
         if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale) and 0 < scale):
             raise VidstyleError(f"scale must be a finite number > 0, got {scale!r}")
         self.max_side, self.scale = max_side, scale
+        self._build_lock = threading.RLock()
         self._build_forward()
 
     def _build_forward(self) -> None:
@@ -278,7 +280,17 @@ class Stylizer:
 
     @torch.inference_mode()
     def stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) float in [0, 1] on :attr:`device` -> stylized (B, 3, H, W) float in [0, 1]."""
+        """(B, 3, H, W) float in [0, 1] on :attr:`device` -> stylized (B, 3, H, W) float in [0, 1].
+
+        Safe to call from several threads: eager and ONNX Runtime networks run concurrently; a
+        compiled or int8 one is built at its first call and keeps per-shape state, so its calls
+        take turns."""
+        if self.backend == "compile" or self.int8:
+            with self._build_lock:
+                return self._stylize_tensor(x)
+        return self._stylize_tensor(x)
+
+    def _stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         x, size = self._prepare(x)
         batch = x.shape[0]

@@ -261,8 +261,11 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
              "config": json.dumps(asdict(config)), "arch_args": json.dumps(net.arch_args)}
     path = _checkpoint_path(work, step)
     tmp = path.with_name(path.name + ".part")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    try:
+        torch.save(state, tmp)
+        tmp.replace(path)
+    finally:  # interrupted while writing (Ctrl-C): no half-written checkpoint left behind
+        tmp.unlink(missing_ok=True)
     for old in sorted(work.glob("checkpoint_*.pt"))[:-2]:  # keep the last two
         old.unlink()
     return path

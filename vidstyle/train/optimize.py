@@ -128,6 +128,9 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
                                    style_weight=config.style_weight, tv_weight=config.tv_weight, seed=config.seed)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.stem + ".part" + output.suffix)
-    Image.fromarray(tensor_to_images(result)[0]).save(tmp)
-    tmp.replace(output)
+    try:
+        Image.fromarray(tensor_to_images(result)[0]).save(tmp)
+        tmp.replace(output)
+    finally:  # interrupted while writing: no half-written file left behind
+        tmp.unlink(missing_ok=True)
     return parts
