@@ -207,3 +207,46 @@ def test_colons_in_file_names_are_names_not_protocols(tmp_path):
     src = make_video(tmp_path / "take 2: final.mp4", frames=6, size=(64, 48))
     out = tmp_path / "clip:stylized.mp4"
     assert stylize(src, out).frames == 6 and probe(out).frames == 6
+
+
+@pytest.mark.skipif("h264_nvenc" not in av.codecs_available, reason="this FFmpeg has no NVENC encoder")
+def test_a_video_encoder_that_cannot_open_is_not_blamed_on_the_audio(tmp_path, caplog):
+    """Where NVENC cannot open (no NVIDIA driver here), the error is the video encoder's; the
+    audio, which the container takes, is not re-encoded or mentioned."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("NVENC may open on this machine")
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48), audio=True)
+    with caplog.at_level(logging.INFO, logger="vidstyle"), pytest.raises(VidstyleError, match="h264_nvenc"):
+        stylize(src, tmp_path / "out.mp4", codec="h264_nvenc")
+    assert "audio" not in caplog.text and not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("suffix, fmt, codec, start", [(".flv", "flv", "libx264", 1.833),
+                                                      (".m2v", "mpeg2video", "mpeg2video", 1.01)])
+def test_a_retry_seek_the_input_refuses_goes_further_back(tmp_path, suffix, fmt, codec, start):
+    """FLV (H.264 with B-frames) and raw MPEG-2 seek by decode time, so the first seek can land
+    after the start; they also refuse a seek before their first index entry, which a retry at
+    start - 2 s asks for. The retry must then go further back (in the end: the file opened
+    afresh), never on from where the failed attempt stopped reading."""
+    path = tmp_path / f"in{suffix}"
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"g": "24", **({"preset": "medium"} if codec == "libx264" else {})}  # B-frames
+        for i in range(96):
+            frame = av.VideoFrame.from_ndarray(np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8),
+                                               format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 24)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with VideoDecoder(path) as decoder:
+        whole = [item for item in decoder.read() if isinstance(item, DecodedFrame)]
+    every = [item.image for item in whole]
+    frames = decoded_segment(path, start, 0.5)
+    first = next(i for i, item in enumerate(whole) if item.time >= Fraction(start).limit_denominator(10**6))
+    assert len(frames) == 12
+    assert [f.pts for f in frames] == sorted({f.pts for f in frames})  # no squeezed or repeated times
+    for k, frame in enumerate(frames):
+        np.testing.assert_array_equal(frame.image, every[first + k])

@@ -190,7 +190,9 @@ class VideoDecoder:
         start = _decimal(start) if start else None
         duration = _decimal(duration) if duration else None
         self._start = stream_start + Fraction(start) if start else None
-        if start and container.duration and Fraction(start) >= Fraction(container.duration, av.time_base):
+        # past the end by a margin: some containers' durations are estimates (then the decoder
+        # finds out, more slowly)
+        if start and container.duration and Fraction(start) >= Fraction(container.duration, av.time_base) * Fraction(11, 10) + 1:
             raise VidstyleError(f"the segment starts at {float(start):g} s, past the end of {self.path.name} "
                                 f"({container.duration / av.time_base:.2f} s long)")
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
@@ -283,18 +285,40 @@ class VideoDecoder:
             yield from self._demux_from_here(check_landing=False)
             return
         for i, margin in enumerate(self.SEEK_MARGINS):
-            last = i == len(self.SEEK_MARGINS) - 1
-            # not clamped to the stream's start: MPEG-TS lands on the first keyframe only when asked
-            # for a time before it (a minute before it stands for "from the beginning")
-            target = self._stream_start - 60 if margin is None else self._start - margin
-            try:
-                self._container.seek(int(target / self._tb), stream=self._video, backward=True)
-            except av.error.FFmpegError:  # unseekable input: decode from where it is and skip
+            if margin is None:  # the last resort: decode from the beginning of a freshly opened file
+                self._reopen()
                 yield from self._demux_from_here(check_landing=False)
                 return
-            landed = yield from self._demux_from_here(check_landing=not last)
+            if not self._seek(self._start - margin):
+                if i == 0:  # unseekable input, nothing read yet: decode from the beginning and skip
+                    yield from self._demux_from_here(check_landing=False)
+                    return
+                continue  # this retry could not seek: try further back
+            landed = yield from self._demux_from_here(check_landing=True)
             if landed:
                 return
+
+    def _seek(self, target: Fraction) -> bool:
+        """Seek to the keyframe at or before ``target`` seconds (stream time); False if the input
+        refuses. The target is not clamped to the stream's start at first: MPEG-TS lands on its
+        first keyframe only when asked for a time before it; FLV, AVI and raw streams refuse such a
+        time, and get the stream's start instead."""
+        for t in dict.fromkeys((target, max(target, self._stream_start))):
+            try:
+                self._container.seek(int(t / self._tb), stream=self._video, backward=True)
+                return True
+            except av.error.FFmpegError:
+                continue
+        return False
+
+    def _reopen(self) -> None:
+        """Open the file again at its beginning (streams, decoders and all), for when seeking back
+        cannot be trusted. Only before the first frame is returned: the streams change identity."""
+        self._container.close()
+        self._container = av.open(ffmpeg_path(self.path), "r")
+        self._video = self._container.streams.video[self._video.index]
+        self._video.codec_context.thread_type = "AUTO"
+        self._audio = tuple(self._container.streams.audio)
 
     def _demux_from_here(self, check_landing: bool):
         """The demux/decode loop of :meth:`_demux_decode` from the current position. With
@@ -307,6 +331,7 @@ class VideoDecoder:
         last_pts = None
         held: list | None = [] if check_landing else None  # audio held until the landing is checked
         damaged_run = 0
+        self.damaged_packets = 0  # counted for the attempt that is kept (a seek may be retried)
         for packet in container.demux(streams):
             if packet.stream.type == "audio":
                 if packet.size == 0:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import logging
 import os
 from pathlib import Path
@@ -149,8 +150,9 @@ def _error_text(exc: Exception) -> str:
 def _explained():
     """Let FFmpeg errors raised inside carry the muxer's log line ("flac only supported in MP4"),
     which its error codes ("Invalid argument") do not say. PyAV records the last error line only
-    while FFmpeg logging is on; it is turned on just here (the header and the trailer, written
-    while no other thread is decoding) and captured, so nothing reaches stderr."""
+    while FFmpeg logging is on; it is turned on just here, around the in-memory audio probe (no
+    codec is opened there, so no FFmpeg worker thread logs meanwhile), and captured, so nothing
+    reaches stderr."""
     previous = av.logging.get_level()
     av.logging.set_level(av.logging.ERROR)
     try:
@@ -176,8 +178,36 @@ def _named_layout(layout: av.AudioLayout) -> str:
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 6: "5.1", 8: "7.1"}
 
 
-class _AudioCopyRefused(Exception):
-    """The muxer refused a copied audio stream when writing the header (its reason as the message)."""
+def copy_refusal(template: av.AudioStream, fmt: str) -> tuple[str, bool] | None:
+    """None if the ``fmt`` muxer (FFmpeg's name) takes ``template``'s packets as they are; else
+    (why not, whether that is FFmpeg's own surprise rather than a codec the container never holds).
+
+    Asked of a throwaway container in memory holding that stream alone: the real muxer's checks
+    run only when the header is written, where a failure must not be mistaken for one of the video
+    encoder's (or the other way round)."""
+    name = template.codec_context.name
+    if name.startswith(_NO_COPY_INTO.get(fmt, ())):
+        return f"{fmt} does not hold {name} as it is", False
+    with _explained():
+        try:
+            probe = av.open(io.BytesIO(), "w", format=fmt)
+        except (av.error.FFmpegError, ValueError) as exc:
+            return _error_text(exc), True
+        try:
+            try:
+                probe.add_stream_from_template(template)
+            except ValueError:  # FFmpeg's table of what the container holds says no
+                return f"{fmt} does not hold {name}", False
+            try:
+                probe.start_encoding()
+            except (av.error.FFmpegError, ValueError) as exc:  # the muxer's own checks (EINVAL is a ValueError too)
+                return _error_text(exc), True
+        finally:
+            try:
+                probe.close()
+            except (av.error.FFmpegError, ValueError):
+                pass
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,18 +252,11 @@ class VideoEncoder:
         self.width, self.height = source.width, source.height
         self.time_base = source.time_base
         self.colorspace = _output_colorspace(source)
-        try:
-            self._open(source, copy_audio=True)
-        except _AudioCopyRefused as refused:
-            # the muxer refused a copied audio track only when writing the header: start again
-            # with every audio track re-encoded
-            log.warning("the %s container does not take the input's audio as it is (%s); re-encoding it",
-                        self.path.suffix, refused)
-            self._open(source, copy_audio=False)
+        self._open(source)
         self.frames = 0
         self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
 
-    def _open(self, source: SourceInfo, copy_audio: bool) -> None:
+    def _open(self, source: SourceInfo) -> None:
         config = self.config
         try:
             self._container = av.open(ffmpeg_path(self.path), "w")
@@ -245,13 +268,10 @@ class VideoEncoder:
             self._audio_out: dict[int, av.AudioStream] = {}
             if config.audio:
                 for track, stream in enumerate(source.audio_streams):
-                    self._add_audio(track, stream, copy_audio)
+                    self._add_audio(track, stream)
             try:
-                with _explained():
-                    self._container.start_encoding()
+                self._container.start_encoding()
             except (av.error.FFmpegError, ValueError) as exc:
-                if "copy" in self.audio_modes.values():
-                    raise _AudioCopyRefused(_error_text(exc)) from None
                 hint = " (is an NVIDIA GPU with its driver present?)" if config.codec in _HARDWARE_CODECS else ""
                 raise VidstyleError(f"could not start writing {self.name} with {config.codec}{hint}: "
                                     f"{_error_text(exc)}") from None
@@ -290,26 +310,28 @@ class VideoEncoder:
         stream.options = _encoder_options(config.codec, config.crf, config.preset)
         return stream
 
-    def _add_audio(self, track: int, template: av.AudioStream, copy: bool = True) -> None:
-        fmt = OUTPUT_FORMATS.get(self.path.suffix.lower())
-        refused = template.codec_context.name.startswith(_NO_COPY_INTO.get(fmt, ()))
-        try:
-            if not copy or refused:
-                raise ValueError("re-encode")
-            out = self._container.add_stream_from_template(template)
+    def _add_audio(self, track: int, template: av.AudioStream) -> None:
+        refusal = copy_refusal(template, OUTPUT_FORMATS.get(self.path.suffix.lower(), "matroska"))
+        if refusal is None:
+            self._audio_out[track] = self._container.add_stream_from_template(template)
             self.audio_modes[track] = "copy"
-        except ValueError:  # the container does not accept this codec: re-encode
-            name = _transcode_codec(self.path.suffix)
-            ctx = template.codec_context
-            rates = av.Codec(name, "w").audio_rates
-            rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
-            try:
-                out = self._container.add_stream(name, rate=rate, layout=_named_layout(ctx.layout))
-            except (ValueError, av.error.FFmpegError) as exc:
-                log.warning("dropping audio track %d (%s): cannot re-encode it to %s (%s)",
-                            track, ctx.name, name, _error_text(exc))
-                return
-            self.audio_modes[track] = "decode"
+            return
+        # the container does not take the packets as they are: re-encode them
+        reason, surprising = refusal
+        name = _transcode_codec(self.path.suffix)
+        ctx = template.codec_context
+        (log.warning if surprising else log.info)(
+            "audio track %d (%s) cannot be copied into %s (%s); re-encoding it to %s",
+            track, ctx.name, self.path.suffix, reason, name)
+        rates = av.Codec(name, "w").audio_rates
+        rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
+        try:
+            out = self._container.add_stream(name, rate=rate, layout=_named_layout(ctx.layout))
+        except (ValueError, av.error.FFmpegError) as exc:
+            log.warning("dropping audio track %d (%s): cannot re-encode it to %s (%s)",
+                        track, ctx.name, name, _error_text(exc))
+            return
+        self.audio_modes[track] = "decode"
         self._audio_out[track] = out
 
     def write(self, image: np.ndarray, pts: int, duration: int = 0) -> None:
@@ -364,8 +386,7 @@ class VideoEncoder:
                 if mode == "decode":
                     self._mux(self._audio_out[track].encode(None))
             container, self._container = self._container, None
-            with _explained():
-                container.close()  # writes the trailer (the mp4 index): its errors matter
+            container.close()  # writes the trailer (the mp4 index): its errors matter
         except av.error.FFmpegError as exc:
             raise VidstyleError(f"finishing {self.name} failed: {_error_text(exc)}") from None
         finally:

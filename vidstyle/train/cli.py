@@ -59,7 +59,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
     p.add_argument("--out", "-o", required=True, help="output weights file (.safetensors)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT)")
+                   help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT), "
+                        "and delete the checkpoints an earlier run left in the checkpoint folder")
     p.add_argument("--arch", default=d.arch, choices=list(ARCHES),
                    help=f"network: light (real-time on CPU) or standard (Johnson et al.) (default {d.arch})")
     p.add_argument("--image-size", type=_positive_int, default=d.image_size,

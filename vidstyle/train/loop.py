@@ -277,11 +277,27 @@ RESUME_MAY_CHANGE = {"out", "steps", "checkpoint_every", "checkpoint_dir", "resu
                      "device", "loss_weights", "style_meta"}
 
 
+# fields holding paths (compared as the files they name) and fields whose flag is not their name
+_PATH_FIELDS = {"content", "styles", "temporal_videos"}
+_FLAGS = {"styles": "--style", "temporal_videos": "--temporal-videos"}
+
+
+def _comparable(key: str, value):
+    """A config value as the checkpoint's JSON holds it (tuples are lists), paths resolved, so that
+    ``photos``, ``photos/`` and ``./photos`` are one folder."""
+    value = json.loads(json.dumps(value))
+    if key in _PATH_FIELDS and value is not None:
+        resolve = lambda p: str(Path(p).expanduser().resolve())  # noqa: E731
+        value = [resolve(p) for p in value] if isinstance(value, list) else resolve(value)
+    return value
+
+
 def _config_changes(saved: dict, config: TrainConfig) -> list[str]:
     """The options of ``config`` that differ from the checkpoint's ``saved`` config, as flags."""
     current = asdict(config)
-    return [f"--{key.replace('_', '-')} {saved.get(key)!r} -> {current[key]!r}"
-            for key in current if key not in RESUME_MAY_CHANGE and key in saved and saved[key] != current[key]]
+    return [f"{_FLAGS.get(key, '--' + key.replace('_', '-'))} {saved[key]!r} -> {current[key]!r}"
+            for key in current if key not in RESUME_MAY_CHANGE and key in saved
+            and _comparable(key, saved[key]) != _comparable(key, current[key])]
 
 
 def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer,
