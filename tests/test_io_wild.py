@@ -250,3 +250,23 @@ def test_a_retry_seek_the_input_refuses_goes_further_back(tmp_path, suffix, fmt,
     assert [f.pts for f in frames] == sorted({f.pts for f in frames})  # no squeezed or repeated times
     for k, frame in enumerate(frames):
         np.testing.assert_array_equal(frame.image, every[first + k])
+
+
+def test_a_bare_h264_stream_keeps_the_frame_rate_its_bitstream_says(tmp_path):
+    """A raw .h264 (as Raspberry Pi and many camera tools write) has no timestamps; FFmpeg's
+    demuxer assumes 25 frames/s, which would play a 30 frames/s recording 20% slow."""
+    path = tmp_path / "camera.h264"
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 4 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].average_rate == 25  # what the demuxer alone would say
+    out = tmp_path / "out.mp4"
+    stylize(path, out)
+    times = frame_times(out)
+    assert len(times) == 30 and times[1] - times[0] == Fraction(1, 30) and times[-1] == Fraction(29, 30)

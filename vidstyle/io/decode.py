@@ -23,6 +23,8 @@ from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_input, ffmpeg_path
 
 AudioMode = Literal["copy", "decode"]
+#: FFmpeg's demuxers of bare video elementary streams (no container, so no timestamps)
+RAW_VIDEO_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "cavsvideo", "vc1", "obu"}
 _DISPLAYMATRIX = _SideDataType.DISPLAYMATRIX
 
 
@@ -181,6 +183,10 @@ class VideoDecoder:
         self._audio = tuple(container.streams.audio)
         self._tb = video.time_base or Fraction(1, 90000)
         rate = video.average_rate or video.guessed_rate or video.base_rate
+        if container.format.name in RAW_VIDEO_FORMATS:
+            # a bare elementary stream has no timestamps: FFmpeg's demuxer assumes 25 frames/s,
+            # while the bitstream itself (H.264/HEVC timing info) usually says what the camera shot
+            rate = video.codec_context.framerate or video.guessed_rate or rate
         self._rate = Fraction(rate) if rate else Fraction(25)
         stream_start = self._stream_start = (video.start_time or 0) * self._tb
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
