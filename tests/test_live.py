@@ -319,6 +319,31 @@ def test_recording_finalized_when_the_loop_fails(tmp_path, exc):
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def test_a_second_ctrl_c_while_stopping_still_leaves_the_recording(tmp_path, monkeypatch):
+    """Users press Ctrl-C twice. The second one, arriving while live finalizes the recording,
+    must wait for the file rather than leave a half-written one."""
+    import os
+    import signal
+
+    from vidstyle import live as live_module
+
+    out = tmp_path / "rec.mp4"
+    close = live_module.Recording.close
+
+    def close_after_a_second_ctrl_c(self):
+        os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread, here
+        time.sleep(0.05)
+        close(self)
+
+    monkeypatch.setattr(live_module.Recording, "close", close_after_a_second_ctrl_c)
+    stylizer = SlowStylizer(fail_after=6, exc=KeyboardInterrupt)
+    summary = run_live(MarkedSource(frames=30), StyleBank([stylizer]), LiveOptions(window=False, record=out))
+    assert summary.stop_reason == "interrupted" and summary.recordings == [str(out)]
+    assert len(decoded_times_and_marks(out)[0]) == 5
+    assert not list(tmp_path.glob(".*partial*"))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again afterwards
+
+
 def test_camera_unplugged_stops_cleanly_and_finalizes(tmp_path, monkeypatch):
     import cv2
 
@@ -532,3 +557,17 @@ def test_stabilizer_strength_follows_each_style_until_the_user_sets_it(monkeypat
     assert "stabilizer strength 0.0" in messages and stab.steps == 3  # the three frames before it reached 0
     # a ready Stylizer of a bundled file asks for its style's strength, as in `vidstyle stylize`
     assert StyleBank([bank.get(0)]).temporal_strength(0) == 0.3
+
+
+def test_source_options_that_cannot_apply_are_refused(tmp_path):
+    import argparse
+
+    from vidstyle.live import open_source
+
+    clip = write_video(tmp_path / "clip.mp4", frames=4)
+    args = argparse.Namespace(source=str(clip), realtime=False, size=None, loop=False, fps=5.0, camera=0)
+    with pytest.raises(VidstyleError, match="--fps applies to cameras"):
+        open_source(args)
+    args.fps, args.source = None, str(tmp_path)
+    with pytest.raises(VidstyleError, match="is a folder"):
+        open_source(args)

@@ -551,3 +551,41 @@ def test_an_unreadable_held_out_photo_is_skipped(tmp_path, caplog):
     assert held.shape == (1, 3, 32, 32) and "broken.png" in caplog.text
     with pytest.raises(VidstyleError, match="none of the held-out photos"):
         held_out_tensor([broken], 32)
+
+
+def test_a_bad_video_among_temporal_videos_is_skipped_with_a_warning(tmp_path, caplog):
+    from videos import make_video
+
+    from vidstyle.train.temporal import VideoPairs
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    make_video(folder / "good.mp4", frames=12, size=(64, 48))
+    (folder / "fake.mp4").write_text("not a video")
+    make_video(folder / "one_frame.mp4", frames=1, size=(64, 48))
+    (folder / "sub.mp4").mkdir()  # a folder named like a video
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        pairs = VideoPairs(folder, size=32, cache_dir=tmp_path / "cache", stride=2)
+    assert len(pairs) >= 1 and {p.name for p in pairs.files} == {"good.mp4", "fake.mp4", "one_frame.mp4"}
+    assert "fake.mp4" in caplog.text and "one_frame.mp4" in caplog.text and "sub.mp4" not in caplog.text
+    (folder / "good.mp4").unlink()
+    with pytest.raises(VidstyleError, match="no usable frame pairs"):
+        VideoPairs(folder, size=32, cache_dir=tmp_path / "cache", stride=2)
+
+
+def test_a_video_fraction_below_one_pair_per_batch_is_honoured_on_average():
+    from vidstyle.train.loop import temporal_batch
+
+    class Pairs:  # one real pair, recognisable: all ones
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return torch.ones(3, 8, 8), torch.ones(3, 8, 8), torch.zeros(2, 8, 8), torch.ones(8, 8)
+
+    x = torch.rand(1, 3, 8, 8) * 0.5
+    real = 0
+    for step in range(400):
+        prev, cur, flow, mask = temporal_batch(x, torch.Generator().manual_seed(step), Pairs(), 0.5)
+        real += int(torch.all(cur == 1))
+    assert 150 < real < 250  # about half the steps use the video pair at batch size 1

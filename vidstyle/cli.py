@@ -182,8 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     from vidstyle.device import keep_freed_memory
 
     keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:  # building the parser imports every command's modules (torch...): seconds a Ctrl-C may land in
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        print("vidstyle: interrupted", file=sys.stderr)
+        return 130
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -27,7 +27,6 @@ import numpy as np
 
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.errors import VidstyleError
-from vidstyle.io.files import ffmpeg_path
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
@@ -229,25 +228,17 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
 
 
 def read_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Decode a video's frames as uint8 RGB (H, W, 3) arrays, in order."""
-    import av
+    """Decode a video's frames as uint8 RGB (H, W, 3) arrays, in order, as ``vidstyle stylize``
+    sees them (:class:`~vidstyle.io.decode.VideoDecoder`: display orientation, the colour matrix
+    players use), so an input and its stylization line up even when the input has a rotation tag."""
+    from vidstyle.io.decode import DecodedFrame, VideoDecoder
 
-    path = Path(path)
-    if not path.is_file():
-        raise VidstyleError(f"video not found: {path}")
-    try:
-        container = av.open(ffmpeg_path(path))
-    except av.error.FFmpegError as exc:
-        raise VidstyleError(f"cannot open {path} as a video: {exc}") from exc
-    with container:
-        if not container.streams.video:
-            raise VidstyleError(f"{path} has no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for i, frame in enumerate(container.decode(stream)):
+    with VideoDecoder(path) as decoder:
+        frames = (item for item in decoder.read() if isinstance(item, DecodedFrame))
+        for i, item in enumerate(frames):
             if max_frames is not None and i >= max_frames:
                 return
-            yield frame.to_ndarray(format="rgb24")
+            yield item.image
 
 
 class _Counted:

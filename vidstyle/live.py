@@ -11,6 +11,7 @@ style, ``t`` toggle the temporal stabilizer, ``+``/``-`` its strength, ``s`` sna
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -391,6 +392,25 @@ class Recording:
             self._tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold off Ctrl-C and SIGTERM inside the block (main thread only): they arrive while live is
+    already stopping, so they are noted and dropped rather than cutting a file's finalization short."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda number, frame: caught.append(number))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class RecordingPaths:
     """Where each recording goes: ``--record PATH`` first, then PATH-2, PATH-3...; without it,
     timestamped files in the output folder. Numbered names never overwrite an existing file."""
@@ -592,12 +612,15 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         stop_reason = "interrupted"
     finally:
         t_end = time.perf_counter()
-        grabber.stop()
         try:
-            if recording is not None:
-                recording.close()
-                if recording.frames:
-                    recordings.append(str(recording.path))
+            # the recording first, and a second Ctrl-C (or SIGTERM) waits: a user stopping twice
+            # must still get the file, not a half-written one (README: finalized on every exit path)
+            with _interrupts_deferred():
+                if recording is not None:
+                    recording.close()
+                    if recording.frames:
+                        recordings.append(str(recording.path))
+                grabber.stop()
         finally:
             if vcam is not None:
                 vcam.close()
@@ -669,6 +692,9 @@ def add_parser(subparsers) -> None:
 def open_source(args) -> FrameSource:
     """The frame source named by the command-line arguments."""
     if args.source:
+        if args.fps:
+            raise VidstyleError("--fps applies to cameras; a --source file plays at its own frame rate "
+                                "(with --realtime) or as fast as it can be stylized")
         return FileSource(args.source, realtime=args.realtime, size=args.size, loop=args.loop)
     if args.realtime or args.loop:
         raise VidstyleError("--realtime and --loop apply to --source FILE")

@@ -219,6 +219,8 @@ class FileSource(FrameSource):
 
         self.path = Path(path)
         self.description = f"file {self.path}"
+        if self.path.is_dir():
+            raise VidstyleError(f"source {self.path} is a folder, not a video file")
         if not self.path.is_file():
             raise VidstyleError(f"source video {self.path} does not exist")
         try:

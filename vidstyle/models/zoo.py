@@ -133,7 +133,9 @@ def resolve_style(spec: str | Path) -> StyleChoice:
     styles = bundled_styles()
     if text not in styles:
         known = ", ".join(sorted(styles)) or "none are bundled"
-        raise VidstyleError(f"unknown style {text!r} (bundled styles: {known}; or give a .safetensors path)")
+        raise VidstyleError(f"unknown style {text!r} (bundled styles: {known}; the bundled multi-style "
+                            "network blends its styles with mix:starry_night=0.7,the_scream=0.3; or give a "
+                            ".safetensors path)")
     info = styles[text]
     return StyleChoice(Path(info.path), info, _mix_vector(info, {text: 1.0}))
 

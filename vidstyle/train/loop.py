@@ -381,7 +381,9 @@ def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_
     """Frame pairs for one step's temporal loss: ``(frame_prev, frame_t, flow_t_to_prev, mask)``.
 
     The first ``B - k`` come from :func:`~vidstyle.train.temporal.synthetic_pair` on the content crops
-    ``x`` (B, 3, H, W); the last ``k = round(B * video_fraction)`` are real consecutive frames drawn
+    ``x`` (B, 3, H, W); the last ``k`` are real consecutive frames drawn (``k`` is ``B *
+    video_fraction`` rounded down, plus one with the probability of the remainder, so any fraction
+    is honoured on average even at batch size 1)
     from ``video_pairs`` (a :class:`~vidstyle.train.temporal.VideoPairs` of the same size), each
     mirrored left-right with probability 1/2 (the flow's x component changes sign with the image).
     ``noise`` is the synthetic pairs' largest per-frame noise sigma. Every random choice comes from
@@ -390,7 +392,12 @@ def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_
     from vidstyle.train.temporal import synthetic_pair
 
     b = x.shape[0]
-    k = round(b * video_fraction) if video_pairs is not None else 0
+    k = 0
+    if video_pairs is not None:
+        wanted = b * video_fraction
+        k = math.floor(wanted)
+        if wanted > k:  # only then is a number drawn: integral fractions keep their exact draws
+            k += int(torch.rand((), generator=g, device=g.device) < wanted - k)
     parts = []
     if k < b:
         parts.append(synthetic_pair(x[:b - k], g, noise=noise))

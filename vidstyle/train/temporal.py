@@ -11,6 +11,7 @@ frames in [0, 1], flow the *backward* flow t -> t-1 in pixels, mask 1 = visible 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 from pathlib import Path
@@ -29,6 +30,8 @@ from vidstyle.frames import images_to_tensor
 # Rec. 601 luma, as ReCoNet uses for its luminance-aware loss
 _LUMA = (0.299, 0.587, 0.114)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
+
+log = logging.getLogger("vidstyle")
 
 
 # --- loss ------------------------------------------------------------------------------------
@@ -183,7 +186,17 @@ class VideoPairs(torch.utils.data.Dataset):
         self.files = self._find(source)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.stride, self.max_pairs, self.min_valid, self.preset = stride, max_pairs_per_video, min_valid, preset
-        self._arrays = [self._load_or_build(f) for f in self.files]
+        self._arrays = []
+        for f in self.files:
+            try:
+                arrays = self._load_or_build(f)
+            except VidstyleError as exc:  # one unreadable video must not end a training run
+                log.warning("%s; training goes on without it", exc)
+                continue
+            if not len(arrays["flow"]):
+                log.warning("%s gives no usable frame pair (too short, or only scene cuts); "
+                            "training goes on without it", f)
+            self._arrays.append(arrays)
         self._index = [(v, i) for v, arrays in enumerate(self._arrays) for i in range(len(arrays["flow"]))]
         if not self._index:
             raise VidstyleError(f"no usable frame pairs in {', '.join(str(f) for f in self.files)}")
@@ -205,6 +218,7 @@ class VideoPairs(torch.utils.data.Dataset):
                 files.append(s)
             else:
                 raise VidstyleError(f"video not found: {s}")
+        files = [f for f in files if f.is_file()]  # a folder named like a video is not one
         return files
 
     def _cache_path(self, video: Path) -> Path:
