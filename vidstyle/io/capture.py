@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.errors import VidstyleError
+from vidstyle.io.decode import display_image
 from vidstyle.io.files import ffmpeg_path
 
 
@@ -235,7 +236,6 @@ class FileSource(FrameSource):
         rate = self.stream.average_rate or self.stream.guessed_rate
         self.fps = float(rate) if rate else 25.0
         self.size = size
-        self.width, self.height = size or (self.stream.codec_context.width, self.stream.codec_context.height)
         self.realtime, self.loop = realtime, loop
         self.live = realtime
         self.skipped = 0
@@ -244,6 +244,14 @@ class FileSource(FrameSource):
         self._offset = 0.0  # stream time added per completed loop
         self._last_t = 0.0
         self._frames = self._decode()
+        # the first frame now: its display matrix says the shown size (a phone video turned by 90
+        # degrees is taller than stored), which the recording and the virtual camera need up front
+        self._peeked = next(self._frames, None)
+        if self._peeked is None:
+            self.container.close()
+            raise VidstyleError(f"{self.path} has no video frames")
+        first = display_image(self._peeked[0])
+        self.width, self.height = size or (first.shape[1], first.shape[0])
 
     def _decode(self):
         first_pts = None
@@ -258,7 +266,10 @@ class FileSource(FrameSource):
     def read(self) -> tuple[np.ndarray, float] | None:
         while True:
             try:
-                frame, t = next(self._frames)
+                if self._peeked is not None:
+                    (frame, t), self._peeked = self._peeked, None
+                else:
+                    frame, t = next(self._frames)
             except StopIteration:
                 if not self.loop:
                     return None
@@ -269,12 +280,12 @@ class FileSource(FrameSource):
             t += self._offset
             self._last_t = t
             if not self.realtime:
-                return _resize(frame.to_ndarray(format="rgb24"), self.size), time.perf_counter()
+                return _resize(display_image(frame), self.size), time.perf_counter()
             stamp = self._pacer.wait(t)
             if stamp is None:
                 self.skipped += 1
                 continue
-            return _resize(frame.to_ndarray(format="rgb24"), self.size), stamp
+            return _resize(display_image(frame), self.size), stamp
 
     def close(self) -> None:
         self.container.close()

@@ -132,6 +132,15 @@ def _decimal(seconds: float) -> Fraction:
     return Fraction(seconds).limit_denominator(1_000_000)
 
 
+def display_image(frame: av.VideoFrame) -> np.ndarray:
+    """``frame`` as uint8 (H, W, 3) RGB the way players show it: converted with its
+    :func:`yuv_matrix`, then turned and mirrored as its display matrix says. For readers of single
+    frames (the live file source); :class:`VideoDecoder` settles both once per file."""
+    rotation, mirrored = display_transform(frame)
+    matrix = SWS_MATRIX[yuv_matrix(int(frame.colorspace), frame.width, frame.height)]
+    return _rotate(frame.to_ndarray(format="rgb24", src_colorspace=matrix), rotation, mirrored)
+
+
 def _tag_seconds(text: str | None) -> Fraction | None:
     """Seconds of a duration tag "HH:MM:SS.fraction" (Matroska's DURATION), None if absent or malformed."""
     try:
