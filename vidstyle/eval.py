@@ -395,7 +395,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "eval", help="measure temporal consistency (warping error) and style quality of a stylized video",
         description="Print the warping error (Lai et al. 2018) of STYLIZED given INPUT's motion, as JSON; "
                     "with --painting also its style loss against the painting and content loss against "
-                    "INPUT (Gram and feature losses of the training loss network).")
+                    "INPUT (Gram and feature losses of a loss network, HED's VGG16 unless --loss-net says otherwise).")
     p.add_argument("input", help="the original video")
     p.add_argument("stylized", help="the stylized video made from it (same frames)")
     p.add_argument("--long-term", type=int, metavar="K", help="also compare frame t with frame t-K (K >= 2)")

@@ -96,7 +96,7 @@ def add_train_parser(subparsers) -> None:
                         "file can start every style of a multi-style network)")
     p.add_argument("--preview-every", type=_non_negative_int, default=d.preview_every,
                    help="write a PNG grid of held-out photos every N steps (default 0 = never)")
-    _add_device_args(p)
+    _add_device_args(p, training=True)
     p.add_argument("--style-name", action="append", default=[], help="style name, one per --style "
                                                                         "(default: the image file name)")
     p.add_argument("--painting", action="append", default=[], help="painting title, one per --style")
