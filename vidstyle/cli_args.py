@@ -53,17 +53,14 @@ def add_device_args(p: argparse.ArgumentParser, int8: bool = False, fp32_only: b
     """``--device`` and ``--precision`` (with ``int8`` for inference commands; only fp32 for
     ``fp32_only`` ones), resolved later by :mod:`vidstyle.device` and :class:`vidstyle.stylizer.Stylizer`."""
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto = cuda, mps, cpu)")
-    if fp32_only:
-        p.add_argument("--precision", default="auto", choices=["auto", "fp32"],
-                       help="fp32 only (auto means fp32 here)")
-        return
     choices = ["auto", "fp32", "fp16", "bf16"] + (["int8"] if int8 else [])
-    if training:  # training resolves auto differently (vidstyle.device.resolve_precision)
-        p.add_argument("--precision", default="auto", choices=choices,
-                       help="autocast precision (auto: fp16 on CUDA, fp32 elsewhere; bf16 on the CPU only when asked)")
-        return
-    p.add_argument("--precision", default="auto", choices=choices,
-                   help="network precision (auto: fp16 autocast on CUDA, bf16 on CPUs with native bf16 such as "
-                        "AMX or AVX512-BF16, fp32 elsewhere" + (
-                            "; int8: CPU, convolutions quantized with ranges calibrated on frames of the input, "
-                            "compiled; fastest on CPUs with VNNI, needs torchao" if int8 else "") + ")")
+    if fp32_only:
+        choices, text = ["auto", "fp32"], "fp32 only (auto means fp32 here)"
+    elif training:  # training resolves auto differently (vidstyle.device.resolve_precision)
+        text = "autocast precision (auto: fp16 on CUDA, fp32 elsewhere; bf16 on the CPU only when asked)"
+    else:
+        text = ("network precision (auto: fp16 autocast on CUDA, bf16 on CPUs with native bf16 such as AMX or "
+                "AVX512-BF16, fp32 elsewhere" + ("; int8: CPU, convolutions quantized with ranges calibrated on "
+                                                "frames of the input, compiled; fastest on CPUs with VNNI, needs "
+                                                "torchao" if int8 else "") + ")")
+    p.add_argument("--precision", default="auto", choices=choices, help=text)

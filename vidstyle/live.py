@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -394,16 +395,12 @@ class Recording:
 
 @contextlib.contextmanager
 def _interrupts_deferred():
-    """Hold off Ctrl-C and SIGTERM inside the block (main thread only): they arrive while live is
-    already stopping, so they are noted and dropped rather than cutting a file's finalization short."""
-    import threading
-
+    """Ignore Ctrl-C and SIGTERM inside the block (main thread only): they arrive while live is
+    already stopping, and must not cut a file's finalization short."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught: list[int] = []
-    previous = {sig: signal.signal(sig, lambda number, frame: caught.append(number))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:

@@ -232,18 +232,20 @@ def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue
                   on_frame: Callable[[], None]) -> None:
     audio_open = True
 
-    def drain_audio(block: bool) -> None:
+    def write_audio(item: AudioItem | None) -> None:
         nonlocal audio_open
+        if item is None:  # the decoder's end of audio
+            audio_open = False
+            return
+        with stages.timed("encode"):
+            encoder.write_audio(item)
+
+    def drain_audio(block: bool) -> None:
         while audio_open:
             try:
-                item = stages.get(audio_in) if block else audio_in.get_nowait()
+                write_audio(stages.get(audio_in) if block else audio_in.get_nowait())
             except queue.Empty:
                 return
-            if item is None:
-                audio_open = False
-                return
-            with stages.timed("encode"):
-                encoder.write_audio(item)
 
     def relieve_audio() -> None:
         # Audio is written as video frames arrive, so the file interleaves the two closely. A
@@ -251,16 +253,7 @@ def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue
         # hold all the audio in memory, or, with the audio queue bounded, stall the decoder behind
         # it: while waiting for a frame, write audio once its queue is half full.
         while audio_open and audio_in.qsize() >= AUDIO_QUEUE_ITEMS // 2:
-            drain_one_audio()
-
-    def drain_one_audio() -> None:
-        nonlocal audio_open
-        item = audio_in.get_nowait()
-        if item is None:
-            audio_open = False
-            return
-        with stages.timed("encode"):
-            encoder.write_audio(item)
+            write_audio(audio_in.get_nowait())
 
     while True:
         item = stages.get(frames_in, idle=relieve_audio)

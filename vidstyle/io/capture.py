@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import display_image
+from vidstyle.io.decode import DisplayConversion
 from vidstyle.io.files import ffmpeg_path
 
 
@@ -250,8 +250,8 @@ class FileSource(FrameSource):
         if self._peeked is None:
             self.container.close()
             raise VidstyleError(f"{self.path} has no video frames")
-        first = display_image(self._peeked[0])
-        self.width, self.height = size or (first.shape[1], first.shape[0])
+        self._display = DisplayConversion.of(self._peeked[0])
+        self.width, self.height = size or self._display.size
 
     def _decode(self):
         first_pts = None
@@ -280,12 +280,12 @@ class FileSource(FrameSource):
             t += self._offset
             self._last_t = t
             if not self.realtime:
-                return _resize(display_image(frame), self.size), time.perf_counter()
+                return _resize(self._display.image(frame), self.size), time.perf_counter()
             stamp = self._pacer.wait(t)
             if stamp is None:
                 self.skipped += 1
                 continue
-            return _resize(display_image(frame), self.size), stamp
+            return _resize(self._display.image(frame), self.size), stamp
 
     def close(self) -> None:
         self.container.close()

@@ -132,13 +132,39 @@ def _decimal(seconds: float) -> Fraction:
     return Fraction(seconds).limit_denominator(1_000_000)
 
 
-def display_image(frame: av.VideoFrame) -> np.ndarray:
-    """``frame`` as uint8 (H, W, 3) RGB the way players show it: converted with its
-    :func:`yuv_matrix`, then turned and mirrored as its display matrix says. For readers of single
-    frames (the live file source); :class:`VideoDecoder` settles both once per file."""
-    rotation, mirrored = display_transform(frame)
-    matrix = SWS_MATRIX[yuv_matrix(int(frame.colorspace), frame.width, frame.height)]
-    return _rotate(frame.to_ndarray(format="rgb24", src_colorspace=matrix), rotation, mirrored)
+@dataclass(frozen=True)
+class DisplayConversion:
+    """How a video's frames become what players show: the YUV matrix to convert with
+    (:func:`yuv_matrix`), then the turn and mirror of the display matrix
+    (:func:`display_transform`). Settled once, from a file's first frame, by every reader of
+    files (the pipeline's decoder, live's file source)."""
+
+    rotation: int  # degrees counter-clockwise
+    mirrored: bool
+    matrix: int  # AVCOL_SPC_*
+    stored_size: tuple[int, int]  # (width, height) before the turn
+
+    @classmethod
+    def of(cls, frame: av.VideoFrame) -> "DisplayConversion":
+        rotation, mirrored = display_transform(frame)
+        return cls(rotation, mirrored, yuv_matrix(int(frame.colorspace), frame.width, frame.height),
+                   (frame.width, frame.height))
+
+    @property
+    def turned(self) -> bool:
+        """A quarter turn: width and height (and the pixel aspect) swap."""
+        return bool(round(self.rotation / 90) % 2)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) as shown."""
+        w, h = self.stored_size
+        return (h, w) if self.turned else (w, h)
+
+    def image(self, frame: av.VideoFrame) -> np.ndarray:
+        """``frame`` as uint8 (H, W, 3) RGB, as shown."""
+        rgb = frame.to_ndarray(format="rgb24", src_colorspace=SWS_MATRIX[self.matrix])
+        return _rotate(rgb, self.rotation, self.mirrored)
 
 
 def _tag_seconds(text: str | None) -> Fraction | None:
@@ -234,22 +260,17 @@ class VideoDecoder:
         file_start = Fraction(container.start_time, av.time_base) if container.start_time else Fraction(0)
         self._shift = first.pts if self._start is not None else max(0, math.floor(file_start / self._tb))
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
-        rotation, mirrored = display_transform(first)
-        w, h = first.width, first.height
-        if round(rotation / 90) % 2:
-            w, h = h, w
+        self._display = display = DisplayConversion.of(first)
+        w, h = display.size
         sar = video.sample_aspect_ratio
-        if sar and round(rotation / 90) % 2:
+        if sar and display.turned:
             sar = 1 / sar
-        # the matrix named by the first frame's tag or assumed for its size (stored size, as players see it)
-        matrix = yuv_matrix(int(first.colorspace), first.width, first.height)
-        self._sws_matrix = SWS_MATRIX[matrix]
-        self.info = SourceInfo(path=self.path, width=w, height=h, rotation=rotation, time_base=self._tb,
+        self.info = SourceInfo(path=self.path, width=w, height=h, rotation=display.rotation, time_base=self._tb,
                                frame_rate=self._rate, frames=self._expected_frames(stream_start, duration),
                                codec=video.codec_context.name, sample_aspect_ratio=sar or None,
-                               audio_streams=self._audio, colorspace=matrix,
+                               audio_streams=self._audio, colorspace=display.matrix,
                                color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
-                               mirrored=mirrored)
+                               mirrored=display.mirrored)
 
     def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
         """Frame count for the progress bar: exact from the container, else estimated from time.
@@ -420,8 +441,7 @@ class VideoDecoder:
 
         def video_item(frame: av.VideoFrame) -> DecodedFrame:
             nonlocal index
-            rgb = frame.to_ndarray(format="rgb24", src_colorspace=self._sws_matrix)
-            image = _rotate(rgb, self.info.rotation, self.info.mirrored)
+            image = self._display.image(frame)
             self._reached = (frame.pts + (frame.duration or 0)) * self._tb  # end of the last frame read
             item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
                                 duration=frame.duration or 0)

@@ -210,7 +210,7 @@ class VideoPairs(torch.utils.data.Dataset):
         files = []
         for s in map(Path, sources):
             if s.is_dir():
-                found = sorted(p for p in s.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+                found = sorted(p for p in s.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
                 if not found:
                     raise VidstyleError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) found in {s}")
                 files += found
@@ -218,12 +218,12 @@ class VideoPairs(torch.utils.data.Dataset):
                 files.append(s)
             else:
                 raise VidstyleError(f"video not found: {s}")
-        files = [f for f in files if f.is_file()]  # a folder named like a video is not one
         return files
 
     def _cache_path(self, video: Path) -> Path:
         stat = video.stat()
-        key = f"v1|{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.size}|{self.stride}|" \
+        # v2: frames read by the pipeline's decoder (turned by rotation tags) since the fourteenth session
+        key = f"v2|{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.size}|{self.stride}|" \
               f"{self.max_pairs}|{self.min_valid}|{self.preset}"
         return self.cache_dir / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
