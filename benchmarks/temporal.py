@@ -18,7 +18,8 @@ standard network bundled in the eleventh session (a byte copy) against its weigh
 and steps); ``{starry_night,shipwreck}_effnet_sw5_tw300``, ``contrast_of_forms_effnet_sw5_tw600`` and
 ``woman_with_hat_ss256_tw300`` = the ones that replaced four of them in the twelfth session;
 ``woman_with_hat_ss256_ft_tw300`` and ``light_starry_night_effnet_ft_tw{1000,300}`` = fine-tuned pairs
-(both sides from one weight-0 network).
+(both sides from one weight-0 network); ``light_aa_*`` = the anti-aliased light network
+(``--arch light-aa``, fifteenth session) against its own weight-0 twin.
 
 Per variant it reports the warping error of Lai et al. 2018 (``vidstyle.eval.warping_error``, k=1 and
 long-term k=5), the input's own warping error (the floor a perfectly consistent output would reach),
@@ -65,6 +66,10 @@ FINE_TUNED = {
 }
 #: fine-tuned pairs of the EfficientNet light networks (thirteenth session): (painting, temporal weight)
 LIGHT_EFFNET_FT = (("starry_night", 1000), ("starry_night", 300))
+#: anti-aliased light networks (fifteenth session, `--arch light-aa`, otherwise the bundled light
+#: recipe) against their own weight-0 twin: (painting, temporal weight)
+LIGHT_AA = (("starry_night", 100), ("starry_night", 300), ("starry_night", 1000),
+            ("woman_with_hat", 300), ("woman_with_hat", 1000), ("the_scream", 300), ("the_scream", 1000))
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
@@ -219,6 +224,12 @@ SETS = {
         f"both fine-tuned 600 steps (`--seed 1`) from light_{style}_effnet_sw5_t0 with the bundled light recipe; "
         f"(b) adds `--temporal-weight {tw}`", f"{style}.jpg")
        for style, tw in LIGHT_EFFNET_FT},
+    **{f"light_aa_{style}_tw{tw}": (
+        ROOT / f"benchmarks/models/light_aa_{style}_effnet_sw5_t0.safetensors",
+        ROOT / f"benchmarks/models/light_aa_{style}_effnet_sw5_tw{tw}.safetensors", "light-aa",
+        f"`--arch light-aa` (anti-aliased), same recipe, seed and number of steps; (b) adds "
+        f"`--temporal-weight {tw}`", f"{style}.jpg")
+       for style, tw in LIGHT_AA},
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "benchmarks/models/starry_night_hed.safetensors", "standard",
                  "(b) is the HED-trained network bundled until the eleventh session; (a) was trained for 1400 "

@@ -127,3 +127,38 @@ def test_every_zoo_stabilizer_strength_is_a_recorded_measurement():
                                                 and marks.get(f"c@{strength:g}_style_within_15pct")
                                                 for marks in checks.values())
                    for clips, checks in backing), entry.name
+
+
+def test_shift_equivariance_measures_zero_for_the_identity_and_more_for_a_network(tmp_path):
+    import numpy as np
+    import torch
+
+    from vidstyle.io.images import write_image
+    from vidstyle.models.transformer import light_aa_net
+    from vidstyle.models.weights import save_model
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write_image(photos / f"p{i}.png", rng.integers(0, 256, (70, 90, 3), dtype=np.uint8))
+    identity = light_aa_net()  # a residual network whose last layer adds nothing: the photo itself
+    with torch.no_grad():
+        identity.head.conv[-1].weight.zero_()
+    torch.manual_seed(0)
+    painter = light_aa_net()
+    with torch.no_grad():
+        for p in painter.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    for name, net in (("identity", identity), ("painter", painter)):
+        save_model(tmp_path / f"{name}.safetensors", net, styles=[{"name": name}])
+    out = tmp_path / "shift.json"
+    rc = _load("shift_equivariance.py").main(["--models", str(tmp_path / "identity.safetensors"),
+                                              str(tmp_path / "painter.safetensors"), "--content", str(photos),
+                                              "--size", "64", "--out", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert report["settings"]["photos"] == 2 and report["settings"]["shifts"] == [1, 2, 4, 8]
+    errors = {Path(r["model"]).stem: r["errors"] for r in report["rows"]}
+    assert all(v < 1e-12 for v in errors["identity"].values())  # the moved photo is the photo moved
+    assert all(v > 1e-4 for v in errors["painter"].values())

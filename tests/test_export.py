@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from vidstyle.cli import main  # noqa: E402
 from vidstyle.export import OnnxRunner, export_onnx, max_abs_diff  # noqa: E402
-from vidstyle.models.transformer import light_net, transformer_net  # noqa: E402
+from vidstyle.models.transformer import light_aa_net, light_net, transformer_net  # noqa: E402
 from vidstyle.models.weights import save_model  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 
@@ -27,7 +27,7 @@ def _randomize_norms(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return model.eval()
 
 
-@pytest.mark.parametrize("builder", [light_net, transformer_net])
+@pytest.mark.parametrize("builder", [light_net, light_aa_net, transformer_net])
 def test_export_matches_pytorch_at_several_sizes(tmp_path, builder):
     model = _randomize_norms(builder())
     path = export_onnx(model, tmp_path / "net.onnx")

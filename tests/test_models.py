@@ -11,8 +11,9 @@ from safetensors.torch import load_file, save_file
 from vidstyle.device import resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, pad_to_multiple, working_size
-from vidstyle.models.transformer import (ConvLayer, SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet,
-                                        UpsampleConv, fold_for_inference, light_net, transformer_net)
+from vidstyle.models.transformer import (BinomialBlur, ConvLayer, SpaceToDepthConv, SubpixelUpsampleConv,
+                                        TransformerNet, UpsampleConv, fold_for_inference, light_aa_net, light_net,
+                                        transformer_net)
 from vidstyle.models.weights import load_model, read_info, save_model
 from vidstyle.models.zoo import parse_mix, resolve_style
 from vidstyle.stylizer import Stylizer
@@ -22,7 +23,7 @@ def tiny(num_styles=1, **kw):
     return TransformerNet((4, 8, 8), num_residual=1, num_styles=num_styles, **kw)
 
 
-@pytest.mark.parametrize("builder", [transformer_net, light_net])
+@pytest.mark.parametrize("builder", [transformer_net, light_net, light_aa_net])
 def test_networks_keep_shape_and_residual_nets_start_near_identity(builder):
     net = builder().eval()
     x = torch.rand(2, 3, 64, 96)
@@ -58,7 +59,7 @@ def test_upsample_head_shares_one_filter_across_each_2x2_cell():
         TransformerNet((4, 8), upsample_head=True)  # needs the half-resolution (shuffle=2) body
 
 
-@pytest.mark.parametrize("builder", [transformer_net, light_net, lambda: light_net(num_styles=3)])
+@pytest.mark.parametrize("builder", [transformer_net, light_net, lambda: light_net(num_styles=3), light_aa_net])
 def test_folded_subpixel_network_computes_the_same_function(builder):
     torch.manual_seed(0)
     net = builder().eval().double()  # float64: the folds must be exact, not merely close in fp32
@@ -105,17 +106,75 @@ def test_space_to_depth_conv_of_one_layer_and_its_limits(kernel, cout):
     assert isinstance(fold_for_inference(odd_net).head, ConvLayer)
 
 
-def test_subpixel_fold_of_one_layer_and_its_limits():
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_subpixel_fold_of_one_layer_and_its_limits(mode):
     torch.manual_seed(1)
-    layer = UpsampleConv(5, 7).eval()
+    layer = UpsampleConv(5, 7, mode=mode).eval()
     x = torch.randn(1, 5, 6, 9)
     with torch.no_grad():
         assert torch.allclose(SubpixelUpsampleConv(layer)(x), layer(x), atol=1e-5)
+    with pytest.raises(ValueError):
+        UpsampleConv(5, 7, mode="bicubic")
     with pytest.raises(ValueError):
         SubpixelUpsampleConv(UpsampleConv(5, 7, kernel=5))
     net = light_net()
     Stylizer.from_model(net, device="cpu", precision="fp32", backend="torch")
     assert isinstance(net.head, UpsampleConv)  # the caller's network is not folded
+
+
+def test_binomial_blur_keeps_flat_images_and_the_mean_and_checks_channels():
+    blur = BinomialBlur(2)
+    flat = torch.full((1, 2, 5, 7), 0.3)
+    assert torch.allclose(blur(flat), flat)
+    x = torch.rand(1, 2, 6, 8)
+    y = blur(x)
+    assert y.shape == x.shape and float(y.std()) < float(x.std())  # a low-pass
+    checker = (torch.arange(8)[None, :] + torch.arange(6)[:, None]) % 2  # the highest frequency
+    assert float(blur(checker.float().expand(1, 2, 6, 8))[..., 1:-1, 1:-1].std()) < 1e-6
+    assert "kernel" not in blur.state_dict()  # fixed by the architecture, not stored in weights files
+    with pytest.raises(ValueError):
+        blur(torch.rand(1, 3, 4, 4))
+
+
+def _shift_error(net: TransformerNet, x: torch.Tensor, shift: int, margin: int) -> float:
+    """Mean squared difference between the output for the input moved by ``shift`` pixels and the
+    output moved by ``shift`` (interior only: the borders see different padding)."""
+    with torch.no_grad():
+        a = net(x[..., :-8, :-8])
+        b = net(x[..., shift:shift + x.shape[-2] - 8, shift:shift + x.shape[-1] - 8])
+    a = a[..., margin + shift:-margin, margin + shift:-margin]
+    b = b[..., margin:-margin - shift, margin:-margin - shift]
+    return float((a - b).pow(2).mean())
+
+
+def test_the_antialiased_light_network_follows_the_picture_between_grid_steps():
+    # A stride-8 network is exactly shift-equivariant for moves of 8 pixels; for other moves the
+    # plain light network's output changes (aliasing), which is flicker when the camera pans.
+    torch.manual_seed(3)
+    # larger than the receptive field (about 100 pixels each way), so the compared middle never
+    # sees the border's padding
+    x = torch.nn.functional.interpolate(torch.rand(1, 3, 40, 40), size=(328, 328), mode="bilinear")
+    x = (x + 0.05 * torch.rand(1, 3, 328, 328)).clamp(0, 1).double()
+    errors = {}
+    for builder in (light_net, light_aa_net):
+        torch.manual_seed(0)
+        net = builder().double().eval()
+        net.residual = False  # the network's own part, without the photo added back
+        # instance norms see the whole frame, which the two crops differ in; the sampling that
+        # antialias changes is in the convolutions and resamplings, so they are what is compared
+        for name, module in list(net.named_modules()):
+            for child_name, child in list(module.named_children()):
+                if isinstance(child, torch.nn.InstanceNorm2d):
+                    setattr(module, child_name, torch.nn.Identity())
+        with torch.no_grad():
+            variance = float(net(x).var())
+        errors[builder.__name__] = {s: _shift_error(net, x, s, margin=110) / variance for s in (1, 4, 8)}
+    for e in errors.values():
+        assert e[8] < 1e-20  # a whole grid step moves the output with the picture
+    plain, aa = errors["light_net"], errors["light_aa_net"]
+    assert plain[1] > 0.05 and plain[4] > 0.05  # other moves repaint it (0.15 and 0.36 of its variance)
+    assert aa[1] < plain[1] / 20 and aa[4] < plain[4] / 20, errors  # about 200x and 80x less
+    assert light_aa_net().arch_args["antialias"] is True and "antialias" not in light_net().arch_args
 
 
 def test_roundtrip_keeps_weights_and_metadata(tmp_path):

@@ -115,14 +115,48 @@ class ConvLayer(nn.Sequential):
 
 
 class UpsampleConv(nn.Module):
-    """Nearest-neighbour x2 upsampling followed by a convolution."""
+    """x2 upsampling (nearest-neighbour, or bilinear with ``mode="bilinear"``) followed by a convolution."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 3):
+    def __init__(self, cin: int, cout: int, kernel: int = 3, mode: str = "nearest"):
         super().__init__()
+        if mode not in ("nearest", "bilinear"):
+            raise ValueError(f"upsampling mode must be nearest or bilinear, got {mode!r}")
+        self.mode = mode
         self.conv = ConvLayer(cin, cout, kernel)
+        if mode == "bilinear":
+            # replicate, not reflect: bilinear upsampling already clamps at the edge, and with
+            # replication the pair stays a per-phase 3x3 convolution at the low resolution up to
+            # the border (see SubpixelUpsampleConv)
+            self.conv[0] = nn.ReplicationPad2d(kernel // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        if self.mode == "nearest":
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        else:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return self.conv(x)
+
+
+class BinomialBlur(nn.Module):
+    """Fixed 3x3 binomial low-pass ([1, 2, 1] x [1, 2, 1] / 16) on each channel, reflection padded.
+
+    Put before a stride-2 layer it removes most of what would alias (Zhang 2019, "Making
+    convolutional networks shift-invariant again"), so that moving the input by one pixel moves
+    the features by half a pixel instead of changing them.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        k = (k[:, None] * k[None, :]) / 16.0
+        self.channels = channels
+        # not a parameter and not saved: it is fixed by the architecture
+        self.register_buffer("kernel", k.expand(channels, 1, 3, 3).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != self.channels:
+            raise ValueError(f"BinomialBlur({self.channels}) got {x.shape[1]} channels")
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.to(x.dtype), groups=self.channels)
 
 
 def depth_to_space_phase_major(y: torch.Tensor, channels: int) -> torch.Tensor:
@@ -136,6 +170,18 @@ def depth_to_space_phase_major(y: torch.Tensor, channels: int) -> torch.Tensor:
             .reshape(b, 2 * h, 2 * w, channels).permute(0, 3, 1, 2))
 
 
+#: x2 upsampling, 1-D: (place in the cell a, input offset -1/0/+1, upsampled tap -1/0/+1) -> weight.
+#: Nearest: pixel 2i + a - 1 ... 2i + a + 1 reads input i + floor((a + tap) / 2). Bilinear
+#: (align_corners=False): upsampled pixel 2i reads 1/4 of input i - 1 and 3/4 of i, 2i + 1 reads
+#: 3/4 of i and 1/4 of i + 1.
+_UPSAMPLE_TAPS = {
+    "nearest": [[[1, 0, 0], [0, 1, 1], [0, 0, 0]],
+                [[0, 0, 0], [1, 1, 0], [0, 0, 1]]],
+    "bilinear": [[[0.75, 0.25, 0], [0.25, 0.75, 0.75], [0, 0, 0.25]],
+                 [[0.25, 0, 0], [0.75, 0.75, 0.25], [0, 0.25, 0.75]]],
+}
+
+
 class SubpixelUpsampleConv(nn.Module):
     """The inference form of a 3x3 :class:`UpsampleConv`: the same function, computed at the input's
     resolution.
@@ -145,8 +191,10 @@ class SubpixelUpsampleConv(nn.Module):
     one 3x3 convolution with four times the output channels (one set per place, the folded
     weights), at the low resolution, followed by depth-to-space (``pixel_shuffle``) computes it
     without ever making the upsampled tensor or padding it: on the CPU those two full-resolution
-    copies cost more than the convolution. At the border, reflecting the upsampled image by one
-    pixel reads the input's edge pixel again, i.e. replicate padding at the low resolution.
+    copies cost more than the convolution. Bilinear upsampling folds the same way (its taps reach
+    the same three input pixels). At the border, reflecting the nearest-upsampled image by one
+    pixel reads the input's edge pixel again, i.e. replicate padding at the low resolution; the
+    bilinear form replicates its upsampled edge, which is the same.
     Equal to the original up to floating-point rounding (the folded weights are sums of weights).
     """
 
@@ -156,9 +204,8 @@ class SubpixelUpsampleConv(nn.Module):
         if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or conv.groups != 1:
             raise ValueError("only 3x3 UpsampleConv layers fold")
         w = conv.weight.detach()  # (cout, cin, 3, 3), taps at upsampled offsets -1, 0, +1
-        # place in the cell (0 or 1) -> which upsampled taps land on input offsets -1, 0, +1
-        fold = w.new_tensor([[[1, 0, 0], [0, 1, 1], [0, 0, 0]],
-                             [[0, 0, 0], [1, 1, 0], [0, 0, 1]]])  # (place, input offset, tap)
+        # place in the cell (0 or 1) -> how much of input offsets -1, 0, +1 each upsampled tap reads
+        fold = w.new_tensor(_UPSAMPLE_TAPS[source.mode])  # (place, input offset, tap)
         # (cout, cin, a, b, y, x) = sum over taps (i, j) of w[..., i, j] * fold[a, y, i] * fold[b, x, j]
         # output channels phase-major, (a, b, c), as in SpaceToDepthConv: in channels-last memory
         # depth-to-space then moves runs of channels, and the norm that follows reads its input
@@ -313,11 +360,16 @@ class TransformerNet(nn.Module):
             each 2x2 cell with four different filters, and the style loss's hunger for fine
             texture makes them drift apart into a visible fixed 2x2 grid; the full-resolution
             convolution (same multiply-adds per output pixel) shares one filter across pixels.
+        antialias: low-pass (:class:`BinomialBlur`) before every halving of the resolution and
+            bilinear instead of nearest-neighbour upsampling; ``"down"`` or ``"up"`` for only one
+            of the two. Without it, a network with total stride s paints texture tied to its
+            s-pixel grid: moving the input by a multiple of s moves the output with it, other
+            shifts repaint it, so the texture flickers as the camera moves.
     """
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), num_residual: int = 5, num_styles: int = 1,
                  separable: bool = False, kernel_in: int = 9, kernel_out: int = 9, shuffle: int = 1,
-                 residual: bool = False, upsample_head: bool = False):
+                 residual: bool = False, upsample_head: bool = False, antialias: bool | str = False):
         super().__init__()
         if len(channels) < 1 or num_styles < 1 or shuffle not in (1, 2, 4) or (upsample_head and shuffle != 2):
             raise ValueError("invalid TransformerNet arguments")
@@ -327,22 +379,31 @@ class TransformerNet(nn.Module):
             self.arch_args["residual"] = True
         if upsample_head:
             self.arch_args["upsample_head"] = True
+        if antialias not in (False, True, "down", "up"):
+            raise ValueError(f"antialias must be a bool, 'down' or 'up', got {antialias!r}")
+        if antialias:
+            self.arch_args["antialias"] = antialias
         self.residual = residual
         self.upsample_head = upsample_head
         self.num_styles = num_styles
         self.shuffle = shuffle
+        blur_down = antialias in (True, "down")
+        up = "bilinear" if antialias in (True, "up") else "nearest"
+        # the stem's space-to-depth halves the resolution too
+        self.stem_blur = BinomialBlur(3) if blur_down and shuffle > 1 else None
         cin = 3 * shuffle * shuffle
         layers: list[nn.Module] = [ConvLayer(cin, channels[0], kernel_in), _norm(channels[0], num_styles), nn.ReLU()]
         for a, b in zip(channels[:-1], channels[1:]):
+            layers += [BinomialBlur(a)] if blur_down else []
             layers += [ConvLayer(a, b, 3, stride=2), _norm(b, num_styles), nn.ReLU()]
         self.encoder = nn.Sequential(*layers)
         self.residuals = nn.Sequential(*[ResidualBlock(channels[-1], num_styles, separable) for _ in range(num_residual)])
         layers = []
         for a, b in zip(reversed(channels[1:]), reversed(channels[:-1])):
-            layers += [UpsampleConv(a, b), _norm(b, num_styles), nn.ReLU()]
+            layers += [UpsampleConv(a, b, mode=up), _norm(b, num_styles), nn.ReLU()]
         self.decoder = nn.Sequential(*layers)
         if upsample_head:
-            self.head = UpsampleConv(channels[0], 3, kernel_out)
+            self.head = UpsampleConv(channels[0], 3, kernel_out, mode=up)
         else:
             self.head = ConvLayer(channels[0], 3 * shuffle * shuffle, kernel_out)
         if residual:  # start close to the identity: a small correction, no offset
@@ -382,6 +443,8 @@ class TransformerNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inp = x
         if self.shuffle > 1:
+            if self.stem_blur is not None:
+                x = self.stem_blur(x)
             x = F.pixel_unshuffle(x, self.shuffle)
         y = self.head(self.decoder(self.residuals(self.encoder(x))))
         if self.shuffle > 1 and not self.upsample_head:
@@ -405,9 +468,28 @@ def light_net(num_styles: int = 1) -> TransformerNet:
                           kernel_in=3, kernel_out=3, shuffle=2, residual=True, upsample_head=True)
 
 
+def light_aa_net(num_styles: int = 1, antialias: bool | str = True) -> TransformerNet:
+    """:func:`light_net` with anti-aliased down- and upsampling (``antialias=True``): texture that
+    moves with the picture instead of staying on the network's 8-pixel grid."""
+    return TransformerNet((16, 32, 64), num_residual=5, num_styles=num_styles, separable=True,
+                          kernel_in=3, kernel_out=3, shuffle=2, residual=True, upsample_head=True,
+                          antialias=antialias)
+
+
+def light_aa_down_net(num_styles: int = 1) -> TransformerNet:
+    """:func:`light_aa_net` with only the blur before each halving (nearest-neighbour upsampling)."""
+    return light_aa_net(num_styles, antialias="down")
+
+
+def light_aa_up_net(num_styles: int = 1) -> TransformerNet:
+    """:func:`light_aa_net` with only the bilinear upsampling (no blur before each halving)."""
+    return light_aa_net(num_styles, antialias="up")
+
+
 #: Architecture name -> builder; the name is stored in every weights file.
 ARCHITECTURES = {"transformer": TransformerNet}
-BUILDERS = {"transformer_net": transformer_net, "light_net": light_net}
+BUILDERS = {"transformer_net": transformer_net, "light_net": light_net, "light_aa_net": light_aa_net,
+            "light_aa_down_net": light_aa_down_net, "light_aa_up_net": light_aa_up_net}
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -62,7 +62,10 @@ def add_train_parser(subparsers) -> None:
                    help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT), "
                         "and delete the checkpoints an earlier run left in the checkpoint folder")
     p.add_argument("--arch", default=d.arch, choices=list(ARCHES),
-                   help=f"network: light (real-time on CPU) or standard (Johnson et al.) (default {d.arch})")
+                   help=f"network: light (real-time on CPU), light-aa (light with anti-aliased resampling: "
+                        f"texture that moves with the picture; up to 30%% slower, less texture), light-aa-down / "
+                        f"light-aa-up (one half of light-aa, for comparison) or standard (Johnson et al.) "
+                        f"(default {d.arch})")
     p.add_argument("--image-size", type=_positive_int, default=d.image_size,
                    help=f"training crop size in pixels (default {d.image_size})")
     p.add_argument("--style-size", type=_positive_int,

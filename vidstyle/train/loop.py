@@ -37,7 +37,9 @@ from vidstyle.train.data import (ContentImages, find_images, held_out_tensor, lo
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
 
 #: ``--arch`` -> builder name in :data:`vidstyle.models.transformer.BUILDERS`.
-ARCHES = {"light": "light_net", "standard": "transformer_net"}
+ARCHES = {"light": "light_net", "light-aa": "light_aa_net", "standard": "transformer_net",
+          # the two halves of light-aa, for measuring which matters (benchmarks/RESULTS.md, "Aliasing")
+          "light-aa-down": "light_aa_down_net", "light-aa-up": "light_aa_up_net"}
 #: Held-out photos shown in preview grids.
 PREVIEW_PHOTOS = 6
 
