@@ -286,9 +286,11 @@ def test_contention_note_from_measured_share():
 
 def test_arch_of_recognises_the_builders_whatever_the_style_count():
     from vidstyle.bench.network import arch_of
-    from vidstyle.models.transformer import TransformerNet, transformer_net
+    from vidstyle.models.transformer import TransformerNet, light_aa_down_net, light_aa_net, transformer_net
 
     assert arch_of(light_net()) == "light" and arch_of(light_net(num_styles=4)) == "light"
+    assert arch_of(light_aa_net()) == "light-aa" and arch_of(light_aa_net(num_styles=2)) == "light-aa"
+    assert arch_of(light_aa_down_net()) == "custom"  # a measurement-only half of light-aa
     assert arch_of(transformer_net()) == "standard"
     assert arch_of(TransformerNet((4, 8), num_residual=1)) == "custom"
 

@@ -43,7 +43,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Measure network-only and file-to-file frames per second, with peers measured in the "
                     "same run; write bench.json, bench.md and PNG plots to --out.")
     p.add_argument("--archs", type=_csv, default=["standard", "light"],
-                   help="built-in architectures to time with random weights: standard,light (default both)")
+                   help="built-in architectures to time with random weights: standard,light,light-aa "
+                        "(default standard,light)")
     p.add_argument("--style", action="append", default=[],
                    help="also time this style (bundled name or .safetensors); repeatable")
     p.add_argument("--resolutions", type=_csv, default=["360p", "720p", "1080p"],
@@ -66,7 +67,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--clip", help="a real video for the file-to-file runs, the naive loop and the warping error")
     p.add_argument("--clip-frames", type=positive_int, help="frames of --clip to process (default 96; --quick: 8)")
     p.add_argument("--pipeline-model", action="append", default=None,
-                   help="network(s) for the file-to-file runs: light (default), standard or a style")
+                   help="network(s) for the file-to-file runs: light (default), standard, light-aa or a style")
     p.add_argument("--pipeline-backend", choices=["torch", "compile", "onnx"],
                    help="backend of the file-to-file run (default: the fastest measured)")
     p.add_argument("--pipeline-batch", type=positive_int,
@@ -86,6 +87,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def settings_from_args(args):
     """Turn parsed ``vidstyle bench`` arguments into :class:`BenchSettings`."""
+    from vidstyle.bench.network import ARCHS
     from vidstyle.bench.run import BenchSettings
     from vidstyle.errors import VidstyleError
 
@@ -94,9 +96,9 @@ def settings_from_args(args):
     if unknown:
         raise VidstyleError(f"unknown backend {unknown[0]!r} (use torch, compile, onnx)")
     archs = [a for a in args.archs]
-    bad = [a for a in archs if a not in ("standard", "light")]
+    bad = [a for a in archs if a not in ARCHS]
     if bad:
-        raise VidstyleError(f"unknown architecture {bad[0]!r} (use standard, light, or --style for a model file)")
+        raise VidstyleError(f"unknown architecture {bad[0]!r} (use {', '.join(ARCHS)}, or --style for a model file)")
     bad = [p for p in (args.precision or []) if p not in PRECISIONS]
     if bad:
         raise VidstyleError(f"unknown precision {bad[0]!r} (use {', '.join(PRECISIONS)})")

@@ -27,7 +27,7 @@ RESOLUTIONS = {"240p": (240, 426), "360p": (360, 640), "480p": (480, 854), "720p
 
 #: Built-in architecture names the benchmark understands (random weights: speed does not depend
 #: on the weights' values).
-ARCHS = {"standard": "transformer_net", "light": "light_net"}
+ARCHS = {"standard": "transformer_net", "light": "light_net", "light-aa": "light_aa_net"}
 
 
 def parse_resolution(text: str) -> tuple[str, int, int]:
@@ -42,7 +42,7 @@ def parse_resolution(text: str) -> tuple[str, int, int]:
 
 
 def load_network(spec: str) -> tuple[TransformerNet, str]:
-    """``standard`` / ``light`` (fresh weights) or a style spec (trained weights) -> (network, label)."""
+    """A key of :data:`ARCHS` (fresh weights) or a style spec (trained weights) -> (network, label)."""
     if spec in ARCHS:
         return BUILDERS[ARCHS[spec]](), spec
     from vidstyle.models.weights import load_model
@@ -65,7 +65,7 @@ def _builder_shapes() -> tuple[tuple[str, dict], ...]:
 
 
 def arch_of(model: TransformerNet) -> str:
-    """``standard`` or ``light`` when ``model`` has that architecture (any number of styles), else ``custom``."""
+    """The :data:`ARCHS` key of ``model``'s architecture (any number of styles), else ``custom``."""
     return next((name for name, shape in _builder_shapes() if shape == _shape(model.arch_args)), "custom")
 
 
