@@ -155,7 +155,7 @@ def test_write_reports_json_roundtrip_and_plots(tmp_path):
     assert json.loads((tmp_path / "res" / "bench.json").read_text()) == report
     for png in ("fps_vs_resolution.png", "pipeline_stages.png"):
         assert (tmp_path / "res" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not list((tmp_path / "res").glob("*.part"))
+    assert not list((tmp_path / "res").glob(".*.partial*"))
 
 
 def test_cli_quick_smoke_run(tmp_path, capsys):

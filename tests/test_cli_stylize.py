@@ -269,7 +269,7 @@ def test_shared_clip_audio_is_copied_packet_for_packet(tmp_path, style, stylize,
     assert copied == original[: len(copied)]  # the same bytes: no re-encode
 
 
-@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
     src = make_video(tmp_path / "in.mp4", frames=150, size=(320, 240), pattern="noise")
     out = tmp_path / "out.mp4"
@@ -380,3 +380,13 @@ def test_a_still_image_is_stylized_to_an_image_upright(tmp_path, stylize):
     broken.write_bytes(b"\x89PNG not really")
     assert_user_error(stylize(broken, tmp_path / "b.png", "light_starry_night"), "cannot read image")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.png", "out.jpg", "out.png", "out.webp", "photo.jpg"]
+
+
+def test_a_run_with_stderr_closed_still_works_and_prints_nothing_to_stdout(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48))
+    out = tmp_path / "out.mp4"
+    proc = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(out), "--style",
+                           str(style), "--device", "cpu"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: os.close(2), timeout=120)  # as `vidstyle ... 2>&-`
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert out.is_file()

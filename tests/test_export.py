@@ -80,7 +80,7 @@ def test_cli_export_writes_checked_file(tmp_path, capsys):
     assert main(["export", "--onnx", str(out), "--style", f"{weights}:a=0.3,b=0.7"]) == 0
     err = capsys.readouterr().err
     assert "max |ONNX Runtime - PyTorch|" in err
-    assert out.is_file() and not out.with_name("s.onnx.part").exists()
+    assert out.is_file() and not list(out.parent.glob(".s.vidstyle-*.partial.onnx"))
     assert main(["export", "--onnx", str(out), "--style", str(weights)]) == 1  # exists, no --overwrite
     assert "exists" in capsys.readouterr().err
 

@@ -14,7 +14,7 @@ from videos import audio_packets, frame_times, make_video, pattern_frame, probe,
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
-from vidstyle.io.files import check_output_file
+from vidstyle.io.files import NAME_MAX, check_output_file, temp_path_beside, write_then_rename
 
 
 def decode_all(path, **kw) -> tuple[VideoDecoder, list[DecodedFrame], list[AudioItem]]:
@@ -286,3 +286,59 @@ def test_atomic_output_renames_on_success_and_cleans_up_on_failure(tmp_path):
         temp.write_bytes(b"new")
     assert target.read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
+
+
+def test_temporary_names_never_reuse_an_existing_file(tmp_path, monkeypatch):
+    # fixed names such as OUT.part were existing files too, inputs included, and got overwritten
+    import secrets
+
+    taken = tmp_path / ".m.vidstyle-00000000.partial.onnx"
+    taken.write_text("someone's file")
+    tokens = iter(["00000000", "00000001"])
+    monkeypatch.setattr(secrets, "token_hex", lambda n: next(tokens))
+    temp = temp_path_beside(tmp_path / "m.onnx")
+    assert temp.name == ".m.vidstyle-00000001.partial.onnx"
+    monkeypatch.undo()
+    (tmp_path / "m.onnx.part").write_text("notes")
+    with write_then_rename(tmp_path / "m.onnx") as temp:
+        temp.write_text("model")
+    assert (tmp_path / "m.onnx").read_text() == "model"
+    assert (tmp_path / "m.onnx.part").read_text() == "notes" and taken.read_text() == "someone's file"
+    with pytest.raises(KeyboardInterrupt):
+        with write_then_rename(tmp_path / "m.onnx") as temp:
+            temp.write_text("half")
+            raise KeyboardInterrupt
+    assert (tmp_path / "m.onnx").read_text() == "model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([taken.name, "m.onnx", "m.onnx.part"])
+
+
+def test_a_long_output_name_gets_a_temporary_name_the_file_system_takes(tmp_path):
+    target = tmp_path / ("a" * (NAME_MAX - 4) + ".mp4")  # the longest name allowed
+    temp = temp_path_beside(target)
+    assert len(temp.name.encode()) <= NAME_MAX and temp.suffix == ".mp4" and temp.name.startswith(".a")
+    with atomic_output(target) as temp:
+        temp.write_bytes(b"video")
+    assert target.read_bytes() == b"video"
+    accented = temp_path_beside(tmp_path / ("é" * 200 + ".png"))  # two bytes a character: not cut mid-character
+    assert len(accented.name.encode()) <= NAME_MAX and accented.name.encode().decode() == accented.name
+
+
+def test_a_dangling_symlink_at_the_output_needs_overwrite(tmp_path):
+    link = tmp_path / "out.mp4"
+    link.symlink_to(tmp_path / "nowhere" / "gone.mp4")
+    with pytest.raises(VidstyleError, match="already exists"):
+        check_output(link)
+    assert check_output(link, overwrite=True) == link
+
+
+def test_urls_trailing_slashes_and_file_parents_are_named_as_such(tmp_path):
+    from vidstyle.io.files import check_input
+
+    with pytest.raises(VidstyleError, match="is a URL"):
+        check_input("https://example.com/clip.mp4")
+    with pytest.raises(VidstyleError, match="names a folder"):
+        check_output(f"{tmp_path}/new.mp4/")
+    assert not (tmp_path / "new.mp4").exists()
+    (tmp_path / "in.mp4").write_bytes(b"x")
+    with pytest.raises(VidstyleError, match="is a file, not a folder"):
+        check_output(tmp_path / "in.mp4" / "out.mp4")

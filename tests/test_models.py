@@ -423,3 +423,72 @@ def test_a_compiled_stylizer_builds_once_when_two_threads_start_it(monkeypatch):
         t.join()
     assert worst[0] == 1 and len(calls) == 2
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_frames_of_one_colour_stay_one_colour_in_low_precision():
+    # bf16 rounds the sub-pixel layers' four phases differently; the instance norms would blow that
+    # up into a fixed texture over black or flat frames (fp32 keeps them flat)
+    ref = Stylizer("light_starry_night", precision="fp32", backend="torch")
+    low = Stylizer("light_starry_night", precision="bf16", backend="torch")
+    frames = np.zeros((3, 72, 104, 3), np.uint8)
+    frames[1] = np.random.default_rng(0).integers(0, 256, (72, 104, 3))  # an ordinary frame between them
+    frames[2] = (200, 30, 90)
+    out, want = low.stylize_batch(frames), ref.stylize_batch(frames)
+    for i in (0, 2):
+        assert (out[i] == out[i, 0, 0]).all()  # one colour
+        assert np.abs(out[i].astype(int) - want[i]).max() <= 1  # the fp32 network's colour
+    assert np.abs(out[1].astype(float) - want[1]).mean() < 1.0  # the ordinary frame is the network's
+    almost = frames[2].copy()
+    almost[5, 7] = (201, 30, 90)  # one pixel off: not a flat frame, the network runs
+    assert low._flat_frames(torch.from_numpy(np.stack([frames[2], almost])).permute(0, 3, 1, 2).float()) == [0]
+    mix = Stylizer("mix:starry_night=1", precision="bf16", backend="torch")
+    mix.set_mix("the_scream")  # the colour follows the mix
+    scream = Stylizer("mix:the_scream=1", precision="fp32", backend="torch")
+    flat = np.full((1, 40, 40, 3), 90, np.uint8)
+    assert np.abs(mix.stylize_batch(flat).astype(int) - scream.stylize_batch(flat)).max() <= 1
+    assert Stylizer("light_starry_night", precision="fp32", backend="torch")._flat_reference is None
+
+
+def test_a_torch_device_is_checked_like_its_name():
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(VidstyleError, match="CUDA is not available"):
+            resolve_device(torch.device("cuda"))
+    with pytest.raises(VidstyleError, match="device must be a name"):
+        resolve_device(5)
+
+
+def test_stylizer_api_refuses_mistyped_arguments_with_clear_errors():
+    st = Stylizer("mix:starry_night=1", precision="fp32", backend="torch")
+    with pytest.raises(ValueError, match="scale float images"):
+        st.stylize(np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(VidstyleError, match="one weight per style"):
+        st.set_mix([[0, 1, 0, 0], [1, 0, 0, 0]])
+    st.set_mix("the_scream")
+    assert st.choice.label == "the_scream"  # what it paints now
+    with pytest.raises(VidstyleError, match="precision must be a name"):
+        Stylizer("light_starry_night", precision=32)
+    with pytest.raises(VidstyleError, match="or int8 on the CPU"):
+        Stylizer("light_starry_night", precision="fp64")
+    onnx = pytest.importorskip("onnxruntime") and Stylizer("light_starry_night", backend="onnx")
+    assert onnx.backend == "onnx" and onnx.precision == "fp32"  # asking for onnx picks its precision
+
+
+def test_stylize_options_of_the_wrong_type_are_refused_in_one_line(tmp_path):
+    import vidstyle
+    from vidstyle.pipeline import _merge_options
+
+    for bad in ({"crf": "20"}, {"batch": 2.5}, {"batch": True}, {"start": "0.5"}, {"temporal_strength": "1"},
+                {"precision": 32}):
+        with pytest.raises(VidstyleError, match=f"{next(iter(bad))} must be"):
+            _merge_options(None, None, bad)
+    config, encode = _merge_options(None, None, {"crf": np.int64(20), "scale": np.float32(0.5), "no_audio": True,
+                                                 "device": torch.device("cpu"), "start": 1})
+    assert encode.crf == 20 and not encode.audio and config.start == 1
+    image = tmp_path / "p.png"
+    from vidstyle.io.images import write_image
+    write_image(image, np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(VidstyleError, match="still image: crf does not apply"):
+        vidstyle.stylize_image(image, tmp_path / "o.png", style="light_starry_night", crf=20)
+    with pytest.raises(TypeError, match=r"stylize_image\(\) got unknown"):
+        vidstyle.stylize_image(image, tmp_path / "o.png", style="light_starry_night", colour=1)

@@ -281,7 +281,7 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     folder = tmp_path / "folder.safetensors"
     folder.mkdir()
     assert main(args[:-4] + ["--out", str(folder)]) == 1
-    assert not list(tmp_path.glob("folder*.part")) and not (tmp_path / "folder.train").exists()
+    assert not list(tmp_path.glob(".folder*.partial*")) and not (tmp_path / "folder.train").exists()
     assert main(args + ["--overwrite"]) == 0
     monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(lossnets.importlib.util, "find_spec", lambda name: None)

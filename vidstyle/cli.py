@@ -179,10 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vidstyle.device import keep_freed_memory
+    if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, the run still works
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    try:  # importing torch and building the parser take seconds a Ctrl-C may land in
+        from vidstyle.device import keep_freed_memory
 
-    keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
-    try:  # building the parser imports every command's modules (torch...): seconds a Ctrl-C may land in
+        keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
         parser = build_parser()
         args = parser.parse_args(argv)
     except KeyboardInterrupt:

@@ -20,7 +20,9 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     present is a user error, not a silent fallback.
     """
     if isinstance(spec, torch.device):
-        return spec
+        spec = str(spec)  # checked like its name: a torch.device can name a missing GPU too
+    if spec is not None and not isinstance(spec, str):
+        raise VidstyleError(f"device must be a name such as 'cpu' or 'cuda:0' or a torch.device, got {spec!r}")
     spec = (spec or "auto").strip().lower()
     if spec == "auto":
         if torch.cuda.is_available():
@@ -76,7 +78,8 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
     """
     precision = (precision or "auto").lower()
     if precision not in PRECISIONS:
-        raise VidstyleError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)})")
+        also = ", or int8 on the CPU" if inference else ""  # int8 is the Stylizer's own (quantized) path
+        raise VidstyleError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)}{also})")
     if precision == "auto":
         if device.type == "cuda":
             return torch.float16

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -86,13 +85,11 @@ def _cpu_fp32(model: TransformerNet) -> TransformerNet:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    from vidstyle.io.files import write_then_rename
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    try:
+    with write_then_rename(path) as tmp:
         tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
@@ -164,7 +161,7 @@ def _check_onnx_output(path: str | Path, overwrite: bool) -> Path:
 
 def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OPSET,
                 overwrite: bool = False) -> Path:
-    """Write ``model`` as ONNX to ``path`` atomically (a ``.part`` file renamed when complete)."""
+    """Write ``model`` as ONNX to ``path`` atomically (a hidden temporary file renamed when complete)."""
     path = _check_onnx_output(path, overwrite)
     _write_atomic(path, export_onnx_bytes(model, opset=opset))
     return path

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import numbers
 import queue
 import signal
 import sys
@@ -275,16 +276,43 @@ _STYLIZE_FIELDS = {f.name for f in dataclasses.fields(StylizeConfig)}
 _ENCODE_FIELDS = {f.name for f in dataclasses.fields(EncodeConfig)}
 
 
+#: What a config field's annotation admits (``int | None`` etc.; NumPy numbers too); bools are
+#: not numbers here.
+_OPTION_TYPES = {"int": numbers.Integral, "float": numbers.Real, "str": str, "bool": bool}
+
+
+def _check_option_types(options: dict) -> None:
+    """Refuse keyword options of the wrong type (``crf="20"``, ``batch=2.5``) with one clear line,
+    instead of a TypeError deep inside, or a silently different run."""
+    fields = {f.name: f.type for cls in (StylizeConfig, EncodeConfig) for f in dataclasses.fields(cls)}
+    for name, value in options.items():
+        if name == "device" and isinstance(value, _torch_device_type()):
+            continue  # a torch.device is taken as well as its name
+        kinds = [k.strip() for k in str(fields[name]).split("|")]
+        if value is None and "None" in kinds:
+            continue
+        if not any(k in _OPTION_TYPES and isinstance(value, _OPTION_TYPES[k])
+                   and (k == "bool" or not isinstance(value, bool)) for k in kinds):
+            raise VidstyleError(f"{name} must be {' or '.join(kinds)}, got {value!r}")
+
+
+def _torch_device_type() -> type:
+    """``torch.device`` when torch is imported already, else a type nothing is an instance of."""
+    torch = sys.modules.get("torch")
+    return torch.device if torch is not None else type("NoTorch", (), {})
+
+
 def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
-                   options: dict) -> tuple[StylizeConfig, EncodeConfig]:
+                   options: dict, caller: str = "stylize_video") -> tuple[StylizeConfig, EncodeConfig]:
     """Apply plain keyword options (``batch=2, crf=20, no_audio=True``) onto the two configs."""
     options = dict(options)
     if "no_audio" in options:
         options["audio"] = not options.pop("no_audio")
     unknown = set(options) - _STYLIZE_FIELDS - _ENCODE_FIELDS
     if unknown:
-        raise TypeError(f"stylize_video() got unknown option(s) {', '.join(sorted(unknown))}; "
+        raise TypeError(f"{caller}() got unknown option(s) {', '.join(sorted(unknown))}; "
                         f"valid: {', '.join(sorted(_STYLIZE_FIELDS | _ENCODE_FIELDS | {'no_audio'}))}")
+    _check_option_types(options)
     config = dataclasses.replace(config or StylizeConfig(),
                                  **{k: v for k, v in options.items() if k in _STYLIZE_FIELDS})
     encode = dataclasses.replace(encode or EncodeConfig(),
@@ -396,23 +424,27 @@ def _progress_bar(total: int | None, enabled: bool, label: str):
 
 @contextlib.contextmanager
 def _sigterm_as_exit():
-    """Turn SIGTERM into SystemExit(143) while we run, so the temp file is cleaned up.
+    """Turn SIGTERM and SIGHUP (``kill``, a closed terminal or ssh session) into SystemExit(128 +
+    signal) while we run, so the temporary output file is removed as after Ctrl-C.
 
-    Only in the main thread and only when nobody installed a SIGTERM handler already.
+    Only in the main thread, and only for signals that still have their default handler.
     """
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    signals = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+               if sig is not None and signal.getsignal(sig) is signal.SIG_DFL]
 
     def handler(signum, frame):
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, handler)
+    for sig in signals:
+        signal.signal(sig, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig in signals:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 # --- the public entry point ----------------------------------------------------------------
@@ -500,11 +532,16 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
 
     ``style``, ``config`` and ``**options`` as for :func:`stylize_video`; only the network's
     settings apply (device, precision, backend, ``max_side``, ``scale``): there is no time axis to
-    stabilize. Written atomically, like videos.
+    stabilize, and the encoder's options (``crf``, ``codec``...) are refused. Written atomically,
+    like videos.
     """
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, read_image, write_image
 
-    config, _ = _merge_options(config, None, options)
+    video_only = sorted(set(options) & (_ENCODE_FIELDS | {"no_audio"}))
+    if video_only:
+        raise VidstyleError(f"stylize_image() writes a still image: {', '.join(video_only)} "
+                            f"{'does' if len(video_only) == 1 else 'do'} not apply")
+    config, _ = _merge_options(config, None, options, caller="stylize_image")
     input_path = check_input(input)
     if Path(output).suffix.lower() not in IMAGE_OUTPUT_FORMATS:
         raise VidstyleError(f"{input_path.name} is a still image: write it to an image "
@@ -513,7 +550,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     image = read_image(input_path)
     stylizer = _make_stylizer(style, config)
     started = time.perf_counter()
-    with atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
+    with _sigterm_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
         out = stylizer.stylize(image)
         write_image(temp, out, IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
     seconds = time.perf_counter() - started

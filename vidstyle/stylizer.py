@@ -6,6 +6,7 @@ device handling, precision, padding and resizing.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import threading
@@ -35,6 +36,8 @@ AUTO_COMPILE_MIN_FRAMES = 600
 
 def _int8_device(precision: str | None, device: str | torch.device) -> str | torch.device:
     """int8 runs on the CPU: there ``auto`` means the CPU even where a GPU is present."""
+    if precision is not None and not isinstance(precision, str):
+        raise VidstyleError(f"precision must be a name such as 'auto', 'bf16' or 'int8', got {precision!r}")
     return "cpu" if (precision or "").lower() == "int8" and str(device) == "auto" else device
 
 
@@ -105,7 +108,16 @@ class Stylizer:
             from vidstyle.models.quantize import require_torchao
             require_torchao()
             backend = "compile"
+        if backend == "onnx" and (precision or "auto").strip().lower() == "auto":
+            precision = "fp32"  # the onnx backend is fp32: asking for it picks that precision
         self.dtype = None if self.int8 else resolve_precision(precision, self.device, inference=True)
+        # A frame of one colour gives every layer a constant map, which the instance norms turn
+        # into their bias: the output is one colour too. In bf16, fp16 or int8 the sub-pixel
+        # layers' four phases round their (different) folded weights differently, and the norms
+        # blow that rounding up into a fixed 2x2-periodic texture over black frames, fades'
+        # first frames and flat title cards. Such frames take their colour from an fp32 copy.
+        self._flat_reference = copy.deepcopy(self.model).float().cpu().eval() if self.int8 or self.dtype else None
+        self._flat_colours: dict[tuple[float, ...], torch.Tensor] = {}
         if self.device.type == "cpu":
             keep_freed_memory()  # eager CPU inference frees and re-allocates megabytes per layer
         if backend not in BACKENDS:
@@ -257,10 +269,17 @@ class Stylizer:
         if isinstance(mix, dict):
             from vidstyle.models.zoo import _mix_vector
             mix = _mix_vector(self.info, mix)
+        if np.ndim(mix) != 1:  # the network takes a mix per frame too, which frames would then have to match
+            raise VidstyleError(f"a style mix is one weight per style, got shape {np.shape(mix)}")
         try:
             self.model.set_style(list(mix))
         except ValueError as exc:
             raise VidstyleError(str(exc)) from None
+        if self.choice is not None:  # what the stylizer now paints (labels, summaries)
+            self.choice = dataclasses.replace(self.choice, mix=tuple(float(w) for w in mix))
+        if self._flat_reference is not None:
+            self._flat_reference.set_style(list(mix))
+            self._flat_colours.clear()
         if self.backend == "onnx" or self.int8:
             self._build_forward()  # the exported graph holds the old mix as a constant
 
@@ -291,6 +310,39 @@ class Stylizer:
         return self._stylize_tensor(x)
 
     def _stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        flat = self._flat_frames(x) if self._flat_reference is not None else []
+        if not flat:
+            return self._network_output(x)
+        y = torch.empty_like(x)
+        for i in flat:
+            y[i] = self._flat_colour(x[i, :, 0, 0]).view(3, 1, 1)
+        rest = [i for i in range(x.shape[0]) if i not in flat]
+        if rest:
+            y[rest] = self._network_output(x[rest])
+        return y
+
+    @staticmethod
+    def _flat_frames(x: torch.Tensor) -> list[int]:
+        """Indices of the frames of (B, 3, H, W) ``x`` whose pixels all have one colour."""
+        corner = x[:, :, :1, :1]
+        # a sparse grid first: ordinary frames differ there, and the whole frame is never read
+        candidates = (x[:, :, ::16, ::16] == corner).flatten(1).all(1)
+        if not bool(candidates.any()):
+            return []
+        return [i for i in candidates.nonzero().flatten().tolist() if bool((x[i] == corner[i]).all())]
+
+    def _flat_colour(self, rgb: torch.Tensor) -> torch.Tensor:
+        """(3,) input colour in [0, 1] -> (3,) output colour of the fp32 network, on :attr:`device`."""
+        key = tuple(rgb.tolist())
+        if key not in self._flat_colours:
+            if len(self._flat_colours) > 4096:
+                self._flat_colours.clear()
+            side = self._flat_reference.min_input_size  # a constant map's output does not depend on its size
+            x = rgb.float().cpu().view(1, 3, 1, 1).expand(1, 3, side, side).contiguous()
+            self._flat_colours[key] = self._flat_reference(x)[0, :, 0, 0].clamp(0.0, 1.0).to(self.device)
+        return self._flat_colours[key]
+
+    def _network_output(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         x, size = self._prepare(x)
         batch = x.shape[0]
@@ -314,7 +366,7 @@ class Stylizer:
 
     def stylize(self, image: np.ndarray) -> np.ndarray:
         """One uint8 (H, W, 3) RGB image -> stylized uint8 (H, W, 3)."""
-        return self.stylize_batch(image[None])[0]
+        return self.stylize_batch(check_image(image)[None])[0]
 
     def stylize_iter(self, images: Iterable[np.ndarray], batch_size: int = 1) -> Iterator[np.ndarray]:
         """Stylize a stream of images lazily, ``batch_size`` at a time, yielding one image at a time.

@@ -10,6 +10,8 @@ import os
 import platform
 from pathlib import Path
 
+from vidstyle.io.files import write_then_rename
+
 SCHEMA = "vidstyle-bench/1"
 
 
@@ -244,9 +246,8 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True) -> list
     written = []
     for name, text in (("bench.json", json.dumps(report, indent=1, sort_keys=False) + "\n"),
                        ("bench.md", to_markdown(report) + "\n")):
-        tmp = out / (name + ".part")
-        tmp.write_text(text)
-        tmp.replace(out / name)
+        with write_then_rename(out / name) as tmp:
+            tmp.write_text(text)
         written.append(out / name)
     if plots:
         try:

@@ -28,6 +28,8 @@ def ffmpeg_path(path: str | Path) -> str:
 
 def check_input(path: str | Path) -> Path:
     """Return ``path`` as a Path if it is a readable file; otherwise raise a one-line VidstyleError."""
+    if "://" in str(path):
+        raise VidstyleError(f"{path} is a URL; vidstyle reads local files (download it first)")
     path = Path(path)
     if not path.exists():
         raise VidstyleError(f"input file not found: {path}")
@@ -56,17 +58,21 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     without ``overwrite``, an unwritable target folder, and a missing one unless ``create_folder``
     (the caller creates it when it writes).
     """
+    if str(output).endswith(("/", os.sep)):  # Path() would drop the slash and write a file of that name
+        raise VidstyleError(f"output {output} names a folder; give a file name")
     output = Path(output)
     for path in inputs:
         if path is not None and _same_file(Path(path), output):
             raise VidstyleError(f"output {output} is the input file {path}; choose another output path")
     if output.is_dir():
         raise VidstyleError(f"output {output} is a folder; give a file name")
-    if output.exists() and not overwrite:
+    if (output.exists() or output.is_symlink()) and not overwrite:  # a dangling link is there too
         raise VidstyleError(f"output {output} already exists; pass --overwrite to replace it")
     folder = output.parent if str(output.parent) else Path(".")
     while create_folder and not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the nearest existing ancestor is where the folders will be made
+    if folder.exists() and not folder.is_dir():
+        raise VidstyleError(f"output folder {folder} is a file, not a folder")
     if not folder.is_dir():
         raise VidstyleError(f"output folder does not exist: {folder}")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -79,13 +85,47 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
     """Validate an output path before any work starts: :func:`check_output_file` (never the
     input, a missing folder is an error) plus an extension of ``formats`` (default: the video
     containers we can mux)."""
-    output = Path(output)
-    if output.suffix.lower() not in formats:
+    suffix = Path(output).suffix.lower()
+    if suffix not in formats:
         # an image name for a video: say where images come from
-        hint = "; images are written from a still image input" if output.suffix.lower() in IMAGE_OUTPUT_FORMATS else ""
-        raise VidstyleError(f"cannot write {output.suffix or 'extension-less'} files ({output}); "
+        hint = "; images are written from a still image input" if suffix in IMAGE_OUTPUT_FORMATS else ""
+        raise VidstyleError(f"cannot write {Path(output).suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(formats))}{hint}")
-    return check_output_file(output, inputs=[input], overwrite=overwrite)
+    return check_output_file(output, inputs=[input], overwrite=overwrite)  # as given: a trailing / counts
+
+
+#: Longest file name (bytes) on common file systems (ext4, XFS, Btrfs, NTFS, APFS).
+NAME_MAX = 255
+
+
+def temp_path_beside(path: str | Path) -> Path:
+    """A hidden name in ``path``'s folder that no file has, keeping ``path``'s extension (muxers,
+    Pillow and NumPy choose formats by it): ``.STEM.vidstyle-RANDOM.partial.EXT``, with the stem
+    shortened to keep the name within :data:`NAME_MAX` bytes. A fixed name such as ``OUT.part``
+    could be an existing file, even one of the inputs, and would be overwritten."""
+    path = Path(path)
+    while True:
+        tail = f".vidstyle-{secrets.token_hex(4)}.partial{path.suffix}"
+        room = NAME_MAX - 1 - len(tail.encode())
+        stem = path.stem.encode()[:max(room, 0)].decode(errors="ignore")
+        temp = path.with_name(f".{stem}{tail}")
+        if not (temp.exists() or temp.is_symlink()):
+            return temp
+
+
+@contextlib.contextmanager
+def write_then_rename(path: str | Path) -> Iterator[Path]:
+    """Yield a new temporary path beside ``path`` (:func:`temp_path_beside`); when the block
+    succeeds it is renamed onto ``path``, otherwise (an error or Ctrl-C) it is removed."""
+    path = Path(path)
+    temp = temp_path_beside(path)
+    try:
+        yield temp
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # never hide the error that got us here
+            temp.unlink()
+        raise
 
 
 @contextlib.contextmanager
@@ -98,16 +138,16 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
     is left as it was.
     """
     output = check_output(output, input, overwrite, formats)
-    temp = output.with_name(f".{output.stem}.vidstyle-{secrets.token_hex(4)}.partial{output.suffix}")
+    temp = temp_path_beside(output)
     try:
         yield temp
         if not temp.exists():
             raise VidstyleError(f"nothing was written to {output}")
         # Checked again: the target may have appeared while we were working.
-        if output.exists() and not overwrite:
+        if (output.exists() or output.is_symlink()) and not overwrite:
             raise VidstyleError(f"output {output} appeared while processing; pass --overwrite to replace it")
         os.replace(temp, output)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # never hide the error that got us here
             temp.unlink()
         raise

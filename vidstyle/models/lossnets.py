@@ -37,6 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vidstyle.errors import VidstyleError
+from vidstyle.io.files import write_then_rename
 
 #: Environment variable naming a converted loss-network weights file (see :func:`export_loss_weights`).
 WEIGHTS_ENV = "VIDSTYLE_LOSS_WEIGHTS"
@@ -551,10 +552,9 @@ def export_loss_weights(name: str, out_path: str | Path, taps: Sequence[str] | N
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in features.state_dict().items()}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".part")
-    save_file(tensors, str(tmp), metadata={"format": _FORMAT, "loss_net": name, "layers": str(n_layers),
-                                           "source": spec.package})
-    tmp.replace(out_path)
+    with write_then_rename(out_path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": _FORMAT, "loss_net": name, "layers": str(n_layers),
+                                               "source": spec.package})
     return out_path
 
 

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from vidstyle import __version__
 from vidstyle.errors import VidstyleError
+from vidstyle.io.files import write_then_rename
 from vidstyle.models.transformer import ARCHITECTURES, TransformerNet
 
 FORMAT = "vidstyle/1"
@@ -69,10 +70,9 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates the file private (0600); a model is to share
-    tmp.replace(path)
+    with write_then_rename(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates the file private (0600); a model is to share
 
 
 def _umask() -> int:

@@ -27,7 +27,7 @@ from PIL import Image
 from vidstyle.device import autocast, resolve_device, resolve_precision, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
-from vidstyle.io.files import check_output_file
+from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, LossNetwork, default_layers, default_style_weight,
                                       load_loss_network)
 from vidstyle.models.transformer import BUILDERS, TransformerNet
@@ -262,12 +262,8 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
     state = {"step": step, "model": net.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
              "config": json.dumps(asdict(config)), "arch_args": json.dumps(net.arch_args)}
     path = _checkpoint_path(work, step)
-    tmp = path.with_name(path.name + ".part")
-    try:
+    with write_then_rename(path) as tmp:  # interrupted while writing (Ctrl-C): no half-written checkpoint left
         torch.save(state, tmp)
-        tmp.replace(path)
-    finally:  # interrupted while writing (Ctrl-C): no half-written checkpoint left behind
-        tmp.unlink(missing_ok=True)
     for old in sorted(work.glob("checkpoint_*.pt"))[:-2]:  # keep the last two
         old.unlink()
     return path

@@ -15,7 +15,7 @@ from PIL import Image
 from vidstyle.device import resolve_device
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
-from vidstyle.io.files import check_output_file
+from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.models.lossnets import DEFAULT_LOSS_NET, LossNetwork, default_layers, load_loss_network
 from vidstyle.train.data import load_image, load_style_image
 from vidstyle.frames import images_to_tensor
@@ -127,10 +127,6 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
                                    init=config.init, content_weight=config.content_weight,
                                    style_weight=config.style_weight, tv_weight=config.tv_weight, seed=config.seed)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.stem + ".part" + output.suffix)
-    try:
+    with write_then_rename(output) as tmp:  # interrupted while writing: no half-written file left behind
         Image.fromarray(tensor_to_images(result)[0]).save(tmp)
-        tmp.replace(output)
-    finally:  # interrupted while writing: no half-written file left behind
-        tmp.unlink(missing_ok=True)
     return parts

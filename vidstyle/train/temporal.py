@@ -26,6 +26,7 @@ from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask, valid_mask_numpy
 from vidstyle.flow.warp import pixel_coords, warp
 from vidstyle.frames import images_to_tensor
+from vidstyle.io.files import write_then_rename
 
 # Rec. 601 luma, as ReCoNet uses for its luminance-aware loss
 _LUMA = (0.299, 0.587, 0.114)
@@ -232,9 +233,8 @@ class VideoPairs(torch.utils.data.Dataset):
         if not path.is_file():
             arrays = self._build(video)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".part.npz")
-            np.savez(tmp, **arrays)  # uncompressed: loads fast; written aside, then renamed
-            tmp.replace(path)
+            with write_then_rename(path) as tmp:  # written aside, then renamed
+                np.savez(tmp, **arrays)  # uncompressed: loads fast
         with np.load(path) as data:
             return {k: data[k] for k in data.files}
 
