@@ -352,10 +352,10 @@ class Recording:
         from vidstyle.config import EncodeConfig
         from vidstyle.io.decode import SourceInfo
         from vidstyle.io.encode import VideoEncoder, default_codec
-        from vidstyle.io.files import OUTPUT_FORMATS, check_output
+        from vidstyle.io.files import OUTPUT_FORMATS, check_output, temp_path_beside
 
         self.path = check_output(path, overwrite=overwrite)
-        self._tmp = self.path.with_name(f".{self.path.stem}.vidstyle-live.partial{self.path.suffix}")
+        self._tmp = temp_path_beside(self.path)
         container = OUTPUT_FORMATS[self.path.suffix.lower()]
         # A time base each muxer keeps as is (mp4/mov turn 1/1000 into 1/16000; Matroska forces
         # 1/1000), so pts mean the same to the encoder, the muxer and the file.
