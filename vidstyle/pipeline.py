@@ -423,7 +423,7 @@ def _progress_bar(total: int | None, enabled: bool, label: str):
 
 
 @contextlib.contextmanager
-def _sigterm_as_exit():
+def _termination_as_exit():
     """Turn SIGTERM and SIGHUP (``kill``, a closed terminal or ssh session) into SystemExit(128 +
     signal) while we run, so the temporary output file is removed as after Ctrl-C.
 
@@ -478,7 +478,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
     bar = None
-    with _sigterm_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
+    with _termination_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
         calibrate_for(stylizer, input_path, config.start, config.duration)  # int8 only
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
@@ -550,7 +550,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     image = read_image(input_path)
     stylizer = _make_stylizer(style, config)
     started = time.perf_counter()
-    with _sigterm_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
+    with _termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
         out = stylizer.stylize(image)
         write_image(temp, out, IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
     seconds = time.perf_counter() - started
