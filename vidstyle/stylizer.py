@@ -32,6 +32,16 @@ BACKENDS = ("auto", "torch", "compile", "onnx")
 #: (about 2 s once inductor's cache holds the architecture) and then saves about 19 ms (light) to
 #: 94 ms (standard network) per 640x360 frame against eager bf16 (benchmarks/RESULTS.md).
 AUTO_COMPILE_MIN_FRAMES = 600
+#: Luma standard deviation (grey levels, 0-255) under which a frame counts as low-contrast: its
+#: output fades towards one colour (see Stylizer._stylize_tensor). The shared clips' frames: 29-71.
+LOW_CONTRAST = 8.0
+
+
+def _luma_std(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB in [0, 1] -> (B,) standard deviation of the Rec. 601 luma in grey levels,
+    over every fourth pixel each way (0.1 ms for a 640x360 frame on the CPU)."""
+    w = x.new_tensor((0.299, 0.587, 0.114)).view(1, 3, 1, 1)
+    return ((x[:, :, ::4, ::4].float() * w).sum(1) * 255.0).flatten(1).std(dim=1, correction=0)
 
 
 def _int8_device(precision: str | None, device: str | torch.device) -> str | torch.device:
@@ -111,12 +121,8 @@ class Stylizer:
         if backend == "onnx" and (precision or "auto").strip().lower() == "auto":
             precision = "fp32"  # the onnx backend is fp32: asking for it picks that precision
         self.dtype = None if self.int8 else resolve_precision(precision, self.device, inference=True)
-        # A frame of one colour gives every layer a constant map, which the instance norms turn
-        # into their bias: the output is one colour too. In bf16, fp16 or int8 the sub-pixel
-        # layers' four phases round their (different) folded weights differently, and the norms
-        # blow that rounding up into a fixed 2x2-periodic texture over black frames, fades'
-        # first frames and flat title cards. Such frames take their colour from an fp32 copy.
-        self._flat_reference = copy.deepcopy(self.model).float().cpu().eval() if self.int8 or self.dtype else None
+        # the fp32 network that gives frames of (almost) one colour their colour: see _stylize_tensor
+        self._flat_reference = copy.deepcopy(self.model).float().cpu().eval()
         self._flat_colours: dict[tuple[float, ...], torch.Tensor] = {}
         if self.device.type == "cpu":
             keep_freed_memory()  # eager CPU inference frees and re-allocates megabytes per layer
@@ -277,9 +283,8 @@ class Stylizer:
             raise VidstyleError(str(exc)) from None
         if self.choice is not None:  # what the stylizer now paints (labels, summaries)
             self.choice = dataclasses.replace(self.choice, mix=tuple(float(w) for w in mix))
-        if self._flat_reference is not None:
-            self._flat_reference.set_style(list(mix))
-            self._flat_colours.clear()
+        self._flat_reference.set_style(list(mix))
+        self._flat_colours.clear()
         if self.backend == "onnx" or self.int8:
             self._build_forward()  # the exported graph holds the old mix as a constant
 
@@ -310,26 +315,31 @@ class Stylizer:
         return self._stylize_tensor(x)
 
     def _stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        flat = self._flat_frames(x) if self._flat_reference is not None else []
-        if not flat:
+        """The network's output, except for frames of little contrast (fades, near-black frames,
+        flat cards), which fade towards the output of their mean colour.
+
+        Instance norms rescale every frame to full contrast, so a network paints a frame at 3% of
+        its brightness as vividly as a normal one, and a fade to black stays painted until its
+        last frame, then drops to black in one step. A frame of one colour gives every layer a
+        constant map, which the norms turn into their bias: its output is one colour, the
+        "flat colour" of that input colour (computed in fp32: in bf16, fp16 or int8 the folded
+        sub-pixel layers' four phases round differently, and the norms would blow that up into a
+        fixed 2x2 texture). Below :data:`LOW_CONTRAST` the output is blended from the flat colour
+        of the frame's mean (no contrast) to the network's output (at the threshold), so fades
+        fade. Ordinary footage is far above it (the shared clips: luma std 29-71).
+        """
+        weight = (_luma_std(x) / LOW_CONTRAST).clamp(max=1.0)  # (B,)
+        low = (weight < 1.0).nonzero().flatten().tolist() if bool((weight < 1.0).any()) else []
+        if not low:
             return self._network_output(x)
         y = torch.empty_like(x)
-        for i in flat:
-            y[i] = self._flat_colour(x[i, :, 0, 0]).view(3, 1, 1)
-        rest = [i for i in range(x.shape[0]) if i not in flat]
-        if rest:
-            y[rest] = self._network_output(x[rest])
+        painted = [i for i in range(x.shape[0]) if i not in low or weight[i] > 0]
+        if painted:
+            y[painted] = self._network_output(x[painted])
+        for i in low:
+            flat = self._flat_colour(x[i].mean(dim=(1, 2))).view(3, 1, 1).to(y.dtype)
+            y[i] = flat + weight[i] * (y[i] - flat) if weight[i] > 0 else flat.expand_as(y[i])
         return y
-
-    @staticmethod
-    def _flat_frames(x: torch.Tensor) -> list[int]:
-        """Indices of the frames of (B, 3, H, W) ``x`` whose pixels all have one colour."""
-        corner = x[:, :, :1, :1]
-        # a sparse grid first: ordinary frames differ there, and the whole frame is never read
-        candidates = (x[:, :, ::16, ::16] == corner).flatten(1).all(1)
-        if not bool(candidates.any()):
-            return []
-        return [i for i in candidates.nonzero().flatten().tolist() if bool((x[i] == corner[i]).all())]
 
     def _flat_colour(self, rgb: torch.Tensor) -> torch.Tensor:
         """(3,) input colour in [0, 1] -> (3,) output colour of the fp32 network, on :attr:`device`."""
