@@ -274,11 +274,15 @@ def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
     src = make_video(tmp_path / "in.mp4", frames=150, size=(320, 240), pattern="noise")
     out = tmp_path / "out.mp4"
     # A shell's background job inherits SIGINT ignored (and Python then never installs its Ctrl-C
-    # handler): give the child the default disposition, as a terminal's foreground job has.
+    # handler), and one started with nohup SIGHUP: give the child the default dispositions, as a
+    # terminal's foreground job has.
+    def default_signals():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
     proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(out), "--style",
                              str(style), "--device", "cpu", "--batch", "1", "--quiet"], cwd=ROOT,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     try:
         deadline = time.monotonic() + 60
         while not any(".partial" in p.name for p in tmp_path.iterdir()):  # the run has started writing

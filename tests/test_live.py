@@ -337,11 +337,16 @@ def test_a_second_ctrl_c_while_stopping_still_leaves_the_recording(tmp_path, mon
 
     monkeypatch.setattr(live_module.Recording, "close", close_after_a_second_ctrl_c)
     stylizer = SlowStylizer(fail_after=6, exc=KeyboardInterrupt)
-    summary = run_live(MarkedSource(frames=30), StyleBank([stylizer]), LiveOptions(window=False, record=out))
+    # Ctrl-C as in a terminal: a background job (`make test &`) inherits SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        summary = run_live(MarkedSource(frames=30), StyleBank([stylizer]), LiveOptions(window=False, record=out))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again afterwards
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert summary.stop_reason == "interrupted" and summary.recordings == [str(out)]
     assert len(decoded_times_and_marks(out)[0]) == 5
     assert not list(tmp_path.glob(".*partial*"))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again afterwards
 
 
 def test_camera_unplugged_stops_cleanly_and_finalizes(tmp_path, monkeypatch):
