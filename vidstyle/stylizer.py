@@ -344,13 +344,15 @@ class Stylizer:
     def _flat_colour(self, rgb: torch.Tensor) -> torch.Tensor:
         """(3,) input colour in [0, 1] -> (3,) output colour of the fp32 network, on :attr:`device`."""
         key = tuple(rgb.tolist())
-        if key not in self._flat_colours:
+        colour = self._flat_colours.get(key)  # one lookup: another thread may clear the cache meanwhile
+        if colour is None:
             if len(self._flat_colours) > 4096:
                 self._flat_colours.clear()
             side = self._flat_reference.min_input_size  # a constant map's output does not depend on its size
             x = rgb.float().cpu().view(1, 3, 1, 1).expand(1, 3, side, side).contiguous()
-            self._flat_colours[key] = self._flat_reference(x)[0, :, 0, 0].clamp(0.0, 1.0).to(self.device)
-        return self._flat_colours[key]
+            colour = self._flat_reference(x)[0, :, 0, 0].clamp(0.0, 1.0).to(self.device)
+            self._flat_colours[key] = colour
+        return colour
 
     def _network_output(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
