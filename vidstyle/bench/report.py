@@ -69,7 +69,8 @@ def write_json(path: str | Path, record: dict) -> Path:
     """Write ``record`` as indented JSON to ``path`` (folders created) and say so on stdout."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    with write_then_rename(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
     return path
 
