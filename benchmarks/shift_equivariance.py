@@ -18,33 +18,15 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vidstyle.io.images import read_image  # noqa: E402
 from vidstyle.models.weights import load_model  # noqa: E402
-from vidstyle.train.data import find_images  # noqa: E402
+from vidstyle.train.data import find_images, held_out_tensor  # noqa: E402
 
 SHIFTS = (1, 2, 4, 8)
-
-
-def photos(folder: Path, count: int, size: int) -> torch.Tensor:
-    """(N, 3, size, size) float photos in [0, 1]: the first ``count`` images of ``folder`` (sorted),
-    centre-cropped and resized."""
-    import cv2
-
-    out = []
-    for path in find_images(folder)[:count]:
-        img = read_image(path)
-        h, w = img.shape[:2]
-        side = min(h, w)
-        img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-        out.append(torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 255)
-    return torch.stack(out)
 
 
 def shift_errors(model_path: Path, x: torch.Tensor, margin: int) -> dict[int, float]:
@@ -78,7 +60,8 @@ def main(argv=None) -> int:
         print(f"skipped: {args.content} is absent")
         return 0
     torch.set_num_threads(args.threads)
-    x = photos(args.content, args.photos, args.size)
+    # the first photos, centre squares, as the held-out evaluation prepares them
+    x = held_out_tensor(find_images(args.content)[:args.photos], args.size)
     rows = []
     print("| model | " + " | ".join(f"moved {s} px" for s in SHIFTS) + " |")
     print("|---|" + "---:|" * len(SHIFTS))

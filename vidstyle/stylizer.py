@@ -328,17 +328,17 @@ class Stylizer:
         of the frame's mean (no contrast) to the network's output (at the threshold), so fades
         fade. Ordinary footage is far above it (the shared clips: luma std 29-71).
         """
-        weight = (_luma_std(x) / LOW_CONTRAST).clamp(max=1.0)  # (B,)
-        low = (weight < 1.0).nonzero().flatten().tolist() if bool((weight < 1.0).any()) else []
-        if not low:
+        weights = (_luma_std(x) / LOW_CONTRAST).clamp(max=1.0).tolist()  # one read per batch
+        if min(weights) >= 1.0:
             return self._network_output(x)
         y = torch.empty_like(x)
-        painted = [i for i in range(x.shape[0]) if i not in low or weight[i] > 0]
+        painted = [i for i, w in enumerate(weights) if w > 0]  # a flat frame needs no network
         if painted:
             y[painted] = self._network_output(x[painted])
-        for i in low:
-            flat = self._flat_colour(x[i].mean(dim=(1, 2))).view(3, 1, 1).to(y.dtype)
-            y[i] = flat + weight[i] * (y[i] - flat) if weight[i] > 0 else flat.expand_as(y[i])
+        for i, w in enumerate(weights):
+            if w < 1.0:
+                flat = self._flat_colour(x[i].mean(dim=(1, 2))).view(3, 1, 1).to(y.dtype)
+                y[i] = flat + w * (y[i] - flat) if w > 0 else flat.expand_as(y[i])
         return y
 
     def _flat_colour(self, rgb: torch.Tensor) -> torch.Tensor:
