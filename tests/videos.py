@@ -17,7 +17,12 @@ import av
 import av.video.reformatter
 import numpy as np
 
-PATTERNS = ("moving", "noise", "cut", "flat")
+PATTERNS = ("moving", "noise", "cut", "flat", "letterbox", "letterbox-opens")
+
+
+def letterbox_bars(height: int) -> int:
+    """The thickness of each bar of the ``letterbox`` pattern in a frame ``height`` pixels tall."""
+    return height // 6
 
 
 def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", frames: int | None = None) -> np.ndarray:
@@ -29,8 +34,20 @@ def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", fr
     * ``cut``: ``moving`` for the first half of the ``frames``-long clip, then a scene cut to an
       inverted, mirrored scene.
     * ``flat``: one mid-grey colour.
+    * ``letterbox``: ``moving`` squeezed between black bars above and below, each a sixth of the
+      height (:func:`letterbox_bars`); ``letterbox-opens``: the same, except that the clip's last
+      two frames fill the whole frame (the picture reaches into the bars late in the clip).
     """
     w, h = size
+    if pattern in ("letterbox", "letterbox-opens"):
+        if pattern == "letterbox-opens" and frames is None:
+            raise ValueError("the 'letterbox-opens' pattern needs the clip length (frames=)")
+        if pattern == "letterbox-opens" and index >= frames - 2:
+            return pattern_frame(index, size, "moving")
+        bar = letterbox_bars(h)
+        img = np.zeros((h, w, 3), np.uint8)
+        img[bar:h - bar] = pattern_frame(index, (w, h - 2 * bar), "moving")
+        return img
     if pattern == "noise":
         return np.random.default_rng(index).integers(0, 256, (h, w, 3), dtype=np.uint8)
     if pattern == "flat":

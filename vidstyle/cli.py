@@ -59,6 +59,10 @@ def _add_stylize(sub) -> None:
     p.add_argument("--temporal-strength", type=_unit_float,
                    help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default: the "
                         "style's own, shown by `vidstyle styles`; 0.5 for your own model files)")
+    p.add_argument("--bars", choices=["keep", "stylize"], default=StylizeConfig.bars,
+                   help="keep: find black letterbox/pillarbox bars on frames spread over the video, stylize only "
+                        "the picture between them and keep the bars as they are; stylize: paint the whole frame "
+                        f"(default {StylizeConfig.bars})")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cmd_stylize)
@@ -74,7 +78,7 @@ def _cmd_stylize(args) -> int:
     config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, temporal=args.temporal,
-                           temporal_strength=args.temporal_strength)
+                           temporal_strength=args.temporal_strength, bars=args.bars)
     if is_image_path(args.input):  # a still image: one network call, written as an image
         result = stylize_image(args.input, args.output, style=args.style, config=config, overwrite=args.overwrite)
         if not args.quiet:

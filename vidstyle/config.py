@@ -36,6 +36,9 @@ class StylizeConfig:
     # None: the style's own (vidstyle.models.zoo.temporal_strength_for: 0.5 unless its zoo entry
     # names the strength measured best for it)
     temporal_strength: float | None = None
+    # keep: find letterbox/pillarbox bars (vidstyle.letterbox), stylize only the picture between
+    # them and keep the input's bars; stylize: paint the whole frame, bars included
+    bars: str = "keep"
     queue_size: int = 8
 
     def to_dict(self) -> dict:

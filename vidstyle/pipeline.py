@@ -30,9 +30,10 @@ from typing import Any, Callable
 from vidstyle.config import EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import working_size
-from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, sample_frames
+from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, keyframe_samples, sample_frames
 from vidstyle.io.encode import VideoEncoder
 from vidstyle.io.files import atomic_output, check_input, check_output
+from vidstyle.letterbox import PictureArea, find_picture_area
 
 log = logging.getLogger("vidstyle")
 
@@ -61,11 +62,13 @@ class StylizeResult:
     still_image: bool = False  # stylize_image's result: one picture, no frame rate
     network: str = ""  # how the network ran, e.g. "cpu bf16 compile, batch 4"
     temporal_strength: float | None = None  # the flow stabilizer's strength; None: it was off
+    bars: str = ""  # the letterbox/pillarbox bars kept as they were, e.g. "top 46, bottom 46"; "": none
 
     def summary(self) -> str:
         """One line: frames, seconds, fps, how the network ran and the stabilizer, output path."""
         how = ", ".join(x for x in (self.network, None if self.temporal_strength is None
-                                    else f"stabilizer {self.temporal_strength:g}") if x)
+                                    else f"stabilizer {self.temporal_strength:g}",
+                                    self.bars and f"bars kept: {self.bars}") if x)
         how = f" [{how}]" if how else ""
         if self.still_image:
             return f"stylized 1 image in {self.seconds:.2f} s{how} -> {self.output}"
@@ -194,8 +197,11 @@ def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out:
     stages.put(frames_out, None)
 
 
-def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue, frames_out: queue.Queue) -> None:
-    """Run the network on batches; passes each frame's flow state (or None) on with its image."""
+def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue, frames_out: queue.Queue,
+                   area: PictureArea | None = None) -> None:
+    """Run the network on batches; passes each frame's flow state (or None) on with its image.
+
+    With ``area``, only the picture inside the bars is stylized (see :func:`_stylize_picture`)."""
     ended = False
     while not ended:
         items = []
@@ -209,12 +215,29 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
             break
         frames = [f for f, _ in items]
         with stages.timed("stylize"):
-            styled = stylizer.stylize_batch([f.image for f in frames])
+            images = [f.image for f in frames]
+            if area is not None:
+                outside = next((f for f in frames if not area.fits(f.image) or area.bars_show_picture(f.image)), None)
+                if outside is not None:
+                    # for good: switching back and forth would change the look from frame to frame
+                    log.warning("from %.2f s on, the picture reaches into the black bars found on frames spread "
+                                "over the video: stylizing whole frames from there", float(outside.pts * outside.time_base))
+                    area = None
+            styled = _stylize_picture(stylizer, images, area)
         if len(styled) != len(frames):
             raise RuntimeError(f"the stylizer returned {len(styled)} images for {len(frames)} frames")
         for (frame, state), image in zip(items, styled):
             stages.put(frames_out, (image, frame.pts, frame.duration, state))
     stages.put(frames_out, None)
+
+
+def _stylize_picture(stylizer, images: list, area: PictureArea | None):
+    """``stylizer.stylize_batch(images)``, or with ``area`` the stylized picture pasted between
+    the input's own bars."""
+    if area is None:
+        return stylizer.stylize_batch(images)
+    pictures = stylizer.stylize_batch([area.crop(i) for i in images])
+    return [area.paste(i, p) for i, p in zip(images, pictures)]
 
 
 def _stabilize_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue) -> None:
@@ -323,6 +346,8 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
         raise VidstyleError(f"queue_size must be at least 1, got {config.queue_size}")
     if config.temporal not in ("off", "flow"):
         raise VidstyleError(f"unknown temporal mode {config.temporal!r} (use off or flow)")
+    if config.bars not in ("keep", "stylize"):
+        raise VidstyleError(f"unknown bars mode {config.bars!r} (use keep or stylize)")
     return config, encode
 
 
@@ -355,15 +380,25 @@ CPU_BATCH_PIXELS = 2 * 1280 * 720
 INT8_CALIBRATION_FRAMES = 8
 
 
-def calibrate_for(stylizer, path: str | Path, start: float | None = None, duration: float | None = None) -> None:
+#: Frames spread over the input on which letterbox/pillarbox bars are looked for (bars="keep"):
+#: keyframes, so each costs one decoded frame (vidstyle.io.decode.keyframe_samples).
+BAR_SAMPLE_FRAMES = 8
+
+
+def calibrate_for(stylizer, path: str | Path, start: float | None = None, duration: float | None = None,
+                  area: PictureArea | None = None) -> None:
     """Give an int8 :class:`~vidstyle.stylizer.Stylizer` its activation ranges from the video at
-    ``path`` (frames spread over the segment), unless it already has them from that file; other
-    stylizers are left alone. A Stylizer reused for another video is calibrated again."""
+    ``path`` (frames spread over the segment; with ``area``, their picture inside the bars),
+    unless it already has them from that file; other stylizers are left alone. A Stylizer reused
+    for another video is calibrated again."""
     if not getattr(stylizer, "int8", False):
         return
     source = str(Path(path).resolve())
+    if area is not None:
+        source += f"#{area.top}:{area.bottom},{area.left}:{area.right}"
     if stylizer.calibration_source != source:
-        stylizer.calibrate(sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration), source=source)
+        frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration)
+        stylizer.calibrate([area.crop(f) if area is not None else f for f in frames], source=source)
 
 
 def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
@@ -480,10 +515,16 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     bar = None
     with _termination_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
-        calibrate_for(stylizer, input_path, config.start, config.duration)  # int8 only
+        area = None
+        if config.bars == "keep":
+            area = find_picture_area(keyframe_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration))
+            if area is not None:
+                log.info("keeping the black bars: %s", area.describe())
+        calibrate_for(stylizer, input_path, config.start, config.duration, area=area)  # int8 only
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
         try:
-            batch = config.batch or default_batch(stylizer, (decoder.info.height, decoder.info.width))
+            batch = config.batch or default_batch(stylizer, area.shape if area is not None
+                                                  else (decoder.info.height, decoder.info.width))
             expect = getattr(stylizer, "expect_frames", None)
             if expect is not None:  # a long run may pick a compiled network (backend auto)
                 expect(decoder.info.frames)
@@ -494,7 +535,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 estimated = stages.queue()
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
                 decoded = estimated
-            stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled)
+            stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area)
             if stabilizer is not None:
                 stabilized = stages.queue()
                 stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized)
@@ -522,7 +563,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          pix_fmt=encoder.pix_fmt,
-                         temporal_strength=stabilizer.strength if stabilizer is not None else None)
+                         temporal_strength=stabilizer.strength if stabilizer is not None else None,
+                         bars=area.bars_text() if area is not None else "")
 
 
 def stylize_image(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
@@ -550,9 +592,11 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     image = read_image(input_path)
     stylizer = _make_stylizer(style, config)
     started = time.perf_counter()
+    area = find_picture_area([image]) if config.bars == "keep" else None
     with _termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
-        out = stylizer.stylize(image)
+        out = _stylize_picture(stylizer, [image], area)[0]
         write_image(temp, out, IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
     seconds = time.perf_counter() - started
     return StylizeResult(network=_describe(stylizer, 1), frames=1, seconds=seconds,
-                         fps=1 / seconds if seconds else 0.0, output=Path(output), still_image=True)
+                         fps=1 / seconds if seconds else 0.0, output=Path(output), still_image=True,
+                         bars=area.bars_text() if area is not None else "")

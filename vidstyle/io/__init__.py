@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 
 _HOMES = {
-    "vidstyle.io.decode": ("AudioItem", "DecodedFrame", "SourceInfo", "VideoDecoder", "sample_frames"),
+    "vidstyle.io.decode": ("AudioItem", "DecodedFrame", "SourceInfo", "VideoDecoder", "keyframe_samples",
+                          "sample_frames"),
     "vidstyle.io.encode": ("VIDEO_CODECS", "VideoEncoder", "available_video_codecs"),
     "vidstyle.io.files": ("OUTPUT_FORMATS", "atomic_output", "check_input", "check_output", "check_output_file",
                           "temp_path_beside", "write_then_rename"),

@@ -527,6 +527,30 @@ class VideoDecoder:
         frame.pts -= round(self._shift * self._tb / frame.time_base)
         return frame
 
+    def keyframes(self, count: int) -> list[np.ndarray]:
+        """The segment's first frame and the keyframes at or before ``count - 1`` more times spread
+        evenly over it, display-oriented RGB, without repeats: one frame decoded per time (a seek
+        to an exact time decodes from the keyframe before it, a whole GOP of up to ~10 s, each).
+        Spends this decoder: :meth:`read` cannot be used after it."""
+        images = [self._display.image(self._first)]
+        if count < 2 or not self.info.frames:
+            return images
+        begin = self._start if self._start is not None else self._stream_start
+        length = Fraction(self.info.frames) / self._rate
+        self._raw.close()
+        video, seen = self._video, {self._first.pts}
+        video.codec_context.skip_frame = "NONKEY"
+        try:
+            for i in range(1, count):
+                self._container.seek(math.floor((begin + length * i / count) / self._tb), stream=video, backward=True)
+                frame = next(iter(self._container.decode(video)), None)
+                if frame is not None and frame.pts not in seen and frame.pts is not None:
+                    seen.add(frame.pts)
+                    images.append(self._display.image(frame))
+        except (av.error.FFmpegError, ValueError, OSError):
+            pass  # a file that cannot seek: the frames so far are what there is
+        return images
+
     def close(self) -> None:
         self._raw.close()
         self._container.close()
@@ -536,6 +560,17 @@ class VideoDecoder:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def keyframe_samples(path: str | Path, count: int, start: float | None = None,
+                     duration: float | None = None) -> list[np.ndarray]:
+    """Up to ``count`` display-oriented RGB frames spread over the segment, fast: its first frame
+    and the keyframes before evenly spread times (:meth:`VideoDecoder.keyframes`). Fewer when the
+    video has fewer keyframes; for frames at exact times use :func:`sample_frames`."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    with VideoDecoder(path, start, duration) as decoder:
+        return decoder.keyframes(count)
 
 
 def sample_frames(path: str | Path, count: int, start: float | None = None,

@@ -1,0 +1,211 @@
+"""Letterbox and pillarbox bars: found on sampled frames, kept as they were, only the picture stylized."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from videos import letterbox_bars, make_video, pattern_frame, read_frames
+from vidstyle.io.decode import keyframe_samples
+from vidstyle.letterbox import PictureArea, find_picture_area
+from vidstyle.pipeline import calibrate_for, stylize_image, stylize_video
+
+W, H = 96, 72
+
+
+def boxed(picture: np.ndarray, top: int = 0, bottom: int = 0, left: int = 0, right: int = 0) -> np.ndarray:
+    """``picture`` inside black bars of the given thickness."""
+    h, w = picture.shape[:2]
+    out = np.zeros((h + top + bottom, w + left + right, 3), np.uint8)
+    out[top:top + h, left:left + w] = picture
+    return out
+
+
+def picture(index: int = 0, size=(W, H)) -> np.ndarray:
+    return pattern_frame(index, size, "moving")
+
+
+# --- finding the picture --------------------------------------------------------------------
+
+@pytest.mark.parametrize("bars", [dict(top=12, bottom=12), dict(left=20, right=20), dict(top=8, bottom=8, left=10, right=10),
+                                  dict(top=5), dict(right=7)])
+def test_bars_are_found_exactly(bars):
+    frames = [boxed(picture(i), **bars) for i in range(3)]
+    area = find_picture_area(frames)
+    h, w = frames[0].shape[:2]
+    assert area == PictureArea(bars.get("top", 0), h - bars.get("bottom", 0), bars.get("left", 0),
+                               w - bars.get("right", 0), (h, w))
+    assert area.shape == (H, W)
+    assert np.array_equal(area.crop(frames[1]), picture(1))
+
+
+def test_no_bars_means_no_area():
+    assert find_picture_area([picture(i) for i in range(3)]) is None
+    assert find_picture_area([boxed(picture(), top=1, left=1)]) is None  # a dark edge line is no bar
+
+
+def test_black_frames_alone_find_nothing():
+    black = np.zeros((H, W, 3), np.uint8)
+    assert find_picture_area([black, black]) is None
+    assert find_picture_area([boxed(np.full((H, 8, 3), 4, np.uint8), left=40, right=48)]) is None  # too dark to tell
+
+
+def test_a_row_is_bar_only_when_dark_in_every_frame():
+    """A film's first frame is black and its opening shot dark at the top: the frames spread over it
+    decide, and a row lit in any one of them is picture."""
+    letterboxed = boxed(picture(), top=12, bottom=12)
+    dark_top = letterboxed.copy()
+    dark_top[12:30] = 0  # a night sky in this shot
+    black = np.zeros_like(letterboxed)
+    assert find_picture_area([black, dark_top, letterboxed]).top == 12
+    assert find_picture_area([black, dark_top]).top == 30  # only these frames: the sky looks like bar
+
+
+def test_a_dark_background_is_no_bar():
+    """A studio portrait's black background reaches the frame's edge, but the picture next to it
+    is dark too: no sharp edge where a bar would end, so nothing is cut."""
+    portrait = picture()
+    portrait[:, :30] = 0  # the background: black at the edge...
+    portrait[:, 30:40] = 6  # ...then dark
+    portrait[50:, 30:40] = 160  # the shirt, low in the frame
+    assert find_picture_area([portrait]) is None
+    assert find_picture_area([boxed(portrait, top=10, bottom=10)]).shape == (H, W)  # real bars still count
+
+
+def test_subtitles_break_a_bar_only_in_the_frames_they_are_in():
+    subtitled = boxed(picture(), top=12, bottom=20)
+    subtitled[H + 12 + 6:H + 12 + 14, 30:66] = 255  # a line of white text, 36 of 96 px wide, in the bottom bar
+    plain = boxed(picture(1), top=12, bottom=20)
+    area = find_picture_area([subtitled, plain])
+    assert (area.top, area.size[0] - area.bottom) == (12, 0)  # the bottom bar is stylized with the picture
+    area = find_picture_area([plain, plain])
+    assert (area.top, area.size[0] - area.bottom) == (12, 20)
+    assert not area.bars_show_picture(subtitled)  # so a subtitle later on leaves the bars as found
+
+
+def test_a_picture_too_small_to_stylize_is_not_cropped_to():
+    assert find_picture_area([boxed(picture(size=(W, 10)), top=30, bottom=32)]) is None
+    assert find_picture_area([boxed(picture(size=(W, 10)), top=30, bottom=32)], min_picture=8) is not None
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="at least one frame"):
+        find_picture_area([])
+    with pytest.raises(ValueError, match="one size"):
+        find_picture_area([picture(), picture(size=(W, H + 2))])
+    with pytest.raises(ValueError, match="uint8"):
+        find_picture_area([picture().astype(np.float32)])
+    with pytest.raises(ValueError, match="do not fit"):
+        PictureArea(10, 5, 0, 10, (20, 20))
+
+
+def test_crop_paste_and_the_bars_check():
+    frame = boxed(picture(), top=12, bottom=12)
+    area = find_picture_area([frame])
+    assert area.describe() == f"{W}x{H} picture inside {W}x{H + 24} (bars: top 12, bottom 12)"
+    painted = area.paste(frame, np.full((H, W, 3), 200, np.uint8))
+    assert (painted[12:-12] == 200).all() and (painted[:12] == 0).all() and (painted[-12:] == 0).all()
+    assert (frame[12:-12] != 200).any()  # paste copies: the input frame is untouched
+    with pytest.raises(ValueError, match="picture"):
+        area.paste(frame, picture(size=(W, H + 2)))
+    assert not area.bars_show_picture(frame)
+    assert area.bars_show_picture(picture(size=(W, H + 24)))  # a full frame: the picture is in the bars
+
+
+# --- the pipeline ---------------------------------------------------------------------------
+
+class PaintWhite:
+    """A stylizer that paints every pixel 200 and remembers the sizes it was given."""
+
+    def __init__(self):
+        self.sizes: set[tuple[int, int]] = set()
+
+    def stylize_batch(self, images):
+        self.sizes.update(i.shape[:2] for i in images)
+        return np.full((len(images), *images[0].shape), 200, np.uint8)
+
+
+def test_video_bars_are_kept_and_only_the_picture_is_stylized(tmp_path):
+    src = make_video(tmp_path / "boxed.mp4", frames=10, size=(96, 72), pattern="letterbox", crf=0)
+    bar = letterbox_bars(72)
+    stylizer = PaintWhite()
+    result = stylize_video(src, tmp_path / "out.mp4", style=stylizer, temporal="off", crf=0, progress=False)
+    assert stylizer.sizes == {(72 - 2 * bar, 96)}
+    assert result.bars == f"top {bar}, bottom {bar}" and f"bars kept: top {bar}, bottom {bar}" in result.summary()
+    frames = read_frames(tmp_path / "out.mp4")
+    assert len(frames) == 10
+    for f in frames:  # lossless x264; 2 rows of margin at the edges for the 4:2:0 chroma's upsampling
+        assert f[:bar - 2].max() <= 3 and f[74 - bar:].max() <= 3  # the bars as they came in
+        assert abs(f[bar + 2:70 - bar].astype(int) - 200).max() <= 3
+
+    whole = PaintWhite()
+    result = stylize_video(src, tmp_path / "whole.mp4", style=whole, temporal="off", bars="stylize", progress=False)
+    assert whole.sizes == {(72, 96)} and result.bars == "" and "bars kept" not in result.summary()
+    assert abs(read_frames(tmp_path / "whole.mp4")[0].astype(int) - 200).max() <= 3
+
+
+def test_when_the_picture_reaches_into_the_bars_the_rest_is_stylized_whole(tmp_path, caplog):
+    """The bars are found on frames spread over the clip; the last two frames, which none of those
+    is, fill the whole frame: from there on, whole frames are stylized, and a warning says so."""
+    src = make_video(tmp_path / "opens.mp4", frames=24, size=(96, 72), pattern="letterbox-opens", crf=0)
+    stylizer = PaintWhite()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize_video(src, tmp_path / "out.mp4", style=stylizer, temporal="off", batch=1, crf=0,
+                               progress=False)
+    assert result.bars  # found on the sampled frames
+    assert "from 0.92 s on, the picture reaches into the black bars" in caplog.text
+    frames = read_frames(tmp_path / "out.mp4")
+    assert frames[21][:5].max() <= 3  # still letterboxed
+    assert abs(frames[22].astype(int) - 200).max() <= 3 and abs(frames[23].astype(int) - 200).max() <= 3
+
+
+def test_bars_are_optional_in_the_api_and_checked(tmp_path):
+    from vidstyle.errors import VidstyleError
+
+    src = make_video(tmp_path / "in.mp4", frames=3)
+    with pytest.raises(VidstyleError, match="unknown bars mode 'crop' \\(use keep or stylize\\)"):
+        stylize_video(src, tmp_path / "out.mp4", style=PaintWhite(), bars="crop")
+
+
+def test_still_images_keep_their_bars(tmp_path):
+    from vidstyle.io.images import read_image, write_image
+
+    write_image(tmp_path / "boxed.png", boxed(picture(), left=16, right=16), "PNG")
+    stylizer = PaintWhite()
+    result = stylize_image(tmp_path / "boxed.png", tmp_path / "out.png", style=stylizer)
+    out = read_image(tmp_path / "out.png")
+    assert stylizer.sizes == {(H, W)} and result.bars == "left 16, right 16"
+    assert (out[:, :16] == 0).all() and (out[:, 16:-16] == 200).all() and (out[:, -16:] == 0).all()
+
+
+def test_int8_calibrates_on_the_picture_inside_the_bars(tmp_path):
+    class Int8:
+        int8, calibration_source = True, None
+
+        def calibrate(self, frames, source=None):
+            self.frames, self.calibration_source = frames, source
+
+    src = make_video(tmp_path / "boxed.mp4", frames=12, size=(96, 72), pattern="letterbox")
+    bar = letterbox_bars(72)
+    area = find_picture_area(keyframe_samples(src, 8))
+    stylizer = Int8()
+    calibrate_for(stylizer, src, area=area)
+    assert len(stylizer.frames) == 8 and {f.shape for f in stylizer.frames} == {(72 - 2 * bar, 96, 3)}
+    assert stylizer.calibration_source.endswith(f"#{bar}:{72 - bar},0:96")
+
+
+def test_keyframe_samples_decode_one_frame_per_keyframe(tmp_path):
+    """Keyframes every 4 frames: times at 0, 6, 12 and 18 frames give keyframes 0, 4, 12 and 16
+    (the moving square's position tells which frame each is)."""
+    def index(image):  # the square starts at x = 3 * frame index, in the middle rows
+        return int(np.argmax(image[36, :, 0] > 200)) // 3
+
+    src = make_video(tmp_path / "short_gop.mp4", frames=24, size=(96, 72), gop=4)
+    assert [index(f) for f in keyframe_samples(src, 4)] == [0, 4, 12, 16]
+    # a segment from frame 12: its first frame, then times 15 (keyframe 12 again: dropped), 18 and 21
+    assert [index(f) for f in keyframe_samples(src, 4, start=0.5)] == [12, 16, 20]
+    long_gop = make_video(tmp_path / "long_gop.mp4", frames=24, size=(96, 72), gop=100)
+    assert [index(f) for f in keyframe_samples(long_gop, 8)] == [0]  # one keyframe: no repeats
+    with pytest.raises(ValueError, match="at least 1"):
+        keyframe_samples(src, 0)

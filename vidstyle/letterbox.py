@@ -1,0 +1,154 @@
+"""Letterbox and pillarbox bars: find the picture inside black bars, so that only it is stylized.
+
+A film framed at 2.39:1 inside a 16:9 video comes with black bars above and below (letterbox), an
+upright phone video inside a landscape frame with bars left and right (pillarbox). A style network
+paints bars like any dark area: starry_night turns them dark navy with strokes reaching 20-30
+pixels into them, and because its instance norms take their statistics over the whole frame, the
+bars change how the picture itself is painted. So by default vidstyle finds the bars once per
+video, stylizes only the picture between them, and puts the input's own bar pixels back around it
+(black bars stay black; subtitles burned into a bar stay as they were).
+
+Bars are found the way FFmpeg's ``cropdetect`` or HandBrake's automatic crop find them: on frames
+spread over the video (a film's first frames are often black), a row or column belongs to a bar
+when it is black (all but a few of its pixels dark) in every one of those frames. A dark
+background that merely looks like a bar in every frame (a studio portrait, a static night shot)
+is told apart by the bar's edge: a real bar ends where the picture begins, so the picture's first
+row or column is mostly lit in at least one of the frames; where it is not, that side is not cut.
+Subtitles burned into a bar break it: a bar with subtitles in any of those frames is stylized
+with the picture, as it would be without this step (subtitles in other frames stay as they are).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+#: A row or column whose median luma (0-255, full range) is at most this is dark. Decoded black
+#: bars are 0-3 here; FFmpeg's cropdetect uses 24 on the limited 16-235 scale, i.e. about 9.
+DARK_LEVEL = 12
+
+#: Bars thinner than this many pixels are left alone: a dark edge row or two is no bar.
+MIN_BAR = 2
+
+#: A bar's row (column) may have this share of brighter pixels: noise, a logo's corner.
+BAR_NOISE = 0.02
+
+
+@dataclass(frozen=True)
+class PictureArea:
+    """The picture inside frames of ``size`` = (H, W): rows ``top:bottom``, columns ``left:right``;
+    everything outside is bar."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+    size: tuple[int, int]
+
+    def __post_init__(self):
+        h, w = self.size
+        if not (0 <= self.top < self.bottom <= h and 0 <= self.left < self.right <= w):
+            raise ValueError(f"picture rows {self.top}:{self.bottom}, columns {self.left}:{self.right} "
+                             f"do not fit a {w}x{h} frame")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the picture."""
+        return self.bottom - self.top, self.right - self.left
+
+    def bars_text(self) -> str:
+        """The bars' thickness in pixels, e.g. ``top 46, bottom 46``."""
+        h, w = self.size
+        bars = {"top": self.top, "bottom": h - self.bottom, "left": self.left, "right": w - self.right}
+        return ", ".join(f"{side} {px}" for side, px in bars.items() if px)
+
+    def describe(self) -> str:
+        """E.g. ``640x268 picture inside 640x360 (bars: top 46, bottom 46)``."""
+        h, w = self.size
+        return f"{self.shape[1]}x{self.shape[0]} picture inside {w}x{h} (bars: {self.bars_text()})"
+
+    def fits(self, image: np.ndarray) -> bool:
+        return image.shape[:2] == self.size
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        """The picture of a uint8 (H, W, 3) frame (a view)."""
+        return image[self.top:self.bottom, self.left:self.right]
+
+    def paste(self, frame: np.ndarray, picture: np.ndarray) -> np.ndarray:
+        """A copy of ``frame`` (H, W, 3) with ``picture`` (the stylized :meth:`crop`) put in place."""
+        if picture.shape[:2] != self.shape:
+            raise ValueError(f"expected a {self.shape[1]}x{self.shape[0]} picture, got {picture.shape}")
+        out = frame.copy()
+        out[self.top:self.bottom, self.left:self.right] = picture
+        return out
+
+    def bars_show_picture(self, image: np.ndarray, level: int = DARK_LEVEL) -> bool:
+        """True when more than half of the pixels of some bar of ``image`` are brighter than
+        ``level``: the picture has reached where the bars were (the frames that found them were not
+        representative), and cropping would leave part of it unstylized."""
+        h, w = self.size
+        gray = _luma(image)
+        bars = [gray[:self.top], gray[self.bottom:], gray[self.top:self.bottom, :self.left],
+                gray[self.top:self.bottom, self.right:]]
+        return any(bar.size and np.count_nonzero(bar > level) * 2 > bar.size for bar in bars)
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}")
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def _bar_lengths(dark: np.ndarray) -> tuple[int, int]:
+    """How many leading and trailing entries of the boolean vector ``dark`` are True."""
+    if dark.all():
+        return len(dark), 0
+    return int(np.argmin(dark)), int(np.argmin(dark[::-1]))
+
+
+def _edges(grays: list[np.ndarray], axis: int, level: int, picture: slice) -> tuple[int, int]:
+    """The bars at both ends of ``axis`` (1: rows, the top and bottom bars; 0: columns) of the
+    frames' luma ``grays``, looking only at ``picture`` along the other axis; each side 0 unless
+    it is a bar (see the module docstring)."""
+    lines = [g[:, picture] if axis == 1 else g[picture] for g in grays]
+    black = np.logical_and.reduce([np.quantile(g, 1 - BAR_NOISE, axis=axis) <= level for g in lines])
+    lead, trail = _bar_lengths(black)
+    if lead == len(black):
+        return lead, 0
+    lit = np.logical_or.reduce([np.median(g, axis=axis) > level for g in lines])  # mostly lit somewhere
+
+    def edge(bar: int, first_lines: np.ndarray) -> int:
+        return bar if bar >= MIN_BAR and first_lines[:2].any() else 0
+
+    return edge(lead, lit[lead:]), edge(trail, lit[::-1][trail:])
+
+
+def find_picture_area(frames: Sequence[np.ndarray], level: int = DARK_LEVEL,
+                      min_picture: int = 16) -> PictureArea | None:
+    """The picture inside the black bars that all ``frames`` (uint8 (H, W, 3) RGB, one size,
+    best spread over the video) share; None when there are no bars, or no picture to find (every
+    frame black, or less than ``min_picture`` pixels left between the bars).
+
+    A row (column) is bar when all but :data:`BAR_NOISE` of its pixels have a luma of at most
+    ``level`` in every frame; bars are the runs of such rows (columns) from each edge, at least
+    :data:`MIN_BAR` thick, that end at a row (column) which is mostly brighter in some frame.
+    Columns are tested only within the picture's rows, so letterbox bars do not hide pillarbox
+    ones."""
+    if not len(frames):
+        raise ValueError("find_picture_area needs at least one frame")
+    h, w = frames[0].shape[:2]
+    if any(f.shape[:2] != (h, w) for f in frames):
+        raise ValueError("the frames to find bars in must have one size")
+    grays = [_luma(f) for f in frames]
+    top, bottom = _edges(grays, 1, level, slice(None))
+    if top == h:
+        return None  # nothing but dark rows: no picture to find
+    left, right = _edges(grays, 0, level, slice(top, h - bottom))
+    if left == w or not (top or bottom or left or right):
+        return None
+    area = PictureArea(top, h - bottom, left, w - right, (h, w))
+    if min(area.shape) < min_picture:
+        return None
+    return area
