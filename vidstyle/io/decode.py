@@ -543,7 +543,12 @@ class VideoDecoder:
         try:
             for i in range(1, count):
                 self._container.seek(math.floor((begin + length * i / count) / self._tb), stream=video, backward=True)
-                frame = next(iter(self._container.decode(video)), None)
+                packet = next((p for p in self._container.demux(video) if p.size), None)  # the keyframe
+                if packet is None:
+                    break
+                # drained at once: a frame-threaded decoder would otherwise hold the frame back until
+                # it had been given more packets (the seek flushes it again)
+                frame = next(iter([*packet.decode(), *video.codec_context.decode(None)]), None)
                 if frame is not None and frame.pts not in seen and frame.pts is not None:
                     seen.add(frame.pts)
                     images.append(self._display.image(frame))
