@@ -5,8 +5,8 @@ upright phone video inside a landscape frame with bars left and right (pillarbox
 paints bars like any dark area: starry_night turns them dark navy with strokes reaching 20-30
 pixels into them, and because its instance norms take their statistics over the whole frame, the
 bars change how the picture itself is painted. So by default vidstyle finds the bars once per
-video, stylizes only the picture between them, and puts the input's own bar pixels back around it
-(black bars stay black; subtitles burned into a bar stay as they were).
+video, stylizes only the picture between them, and puts the input's own bar pixels back around it:
+black bars stay black.
 
 Bars are found the way FFmpeg's ``cropdetect`` or HandBrake's automatic crop find them: on frames
 spread over the video (a film's first frames are often black), a row or column belongs to a bar
@@ -25,8 +25,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-#: A row or column whose median luma (0-255, full range) is at most this is dark. Decoded black
-#: bars are 0-3 here; FFmpeg's cropdetect uses 24 on the limited 16-235 scale, i.e. about 9.
+#: Pixels of a luma (0-255, full range) up to this are dark. Decoded black bars are 0-3 here;
+#: FFmpeg's cropdetect uses 24 on the limited 16-235 scale, i.e. about 9.
 DARK_LEVEL = 12
 
 #: Bars thinner than this many pixels are left alone: a dark edge row or two is no bar.
@@ -88,7 +88,6 @@ class PictureArea:
         """True when more than half of the pixels of some bar of ``image`` are brighter than
         ``level``: the picture has reached where the bars were (the frames that found them were not
         representative), and cropping would leave part of it unstylized."""
-        h, w = self.size
         gray = _luma(image)
         bars = [gray[:self.top], gray[self.bottom:], gray[self.top:self.bottom, :self.left],
                 gray[self.top:self.bottom, self.right:]]

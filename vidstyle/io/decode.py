@@ -532,6 +532,8 @@ class VideoDecoder:
         evenly over it, display-oriented RGB, without repeats: one frame decoded per time (a seek
         to an exact time decodes from the keyframe before it, a whole GOP of up to ~10 s, each).
         Spends this decoder: :meth:`read` cannot be used after it."""
+        if self._first is None:
+            raise RuntimeError("keyframes() needs a decoder that has not been read from")
         images = [self._display.image(self._first)]
         if count < 2 or not self.info.frames:
             return images
@@ -549,7 +551,7 @@ class VideoDecoder:
                 # drained at once: a frame-threaded decoder would otherwise hold the frame back until
                 # it had been given more packets (the seek flushes it again)
                 frame = next(iter([*packet.decode(), *video.codec_context.decode(None)]), None)
-                if frame is not None and frame.pts not in seen and frame.pts is not None:
+                if frame is not None and frame.pts is not None and frame.pts not in seen:
                     seen.add(frame.pts)
                     images.append(self._display.image(frame))
         except (av.error.FFmpegError, ValueError, OSError):
