@@ -209,3 +209,24 @@ def test_keyframe_samples_decode_one_frame_per_keyframe(tmp_path):
     assert [index(f) for f in keyframe_samples(long_gop, 8)] == [0]  # one keyframe: no repeats
     with pytest.raises(ValueError, match="at least 1"):
         keyframe_samples(src, 0)
+
+
+def test_cli_says_which_bars_it_kept(tmp_path, capsys):
+    import torch
+
+    from vidstyle.cli import main
+    from vidstyle.models.transformer import TransformerNet
+    from vidstyle.models.weights import save_model
+
+    torch.manual_seed(0)
+    style = tmp_path / "random.safetensors"
+    save_model(style, TransformerNet((8, 16, 16), num_residual=1), styles=[{"name": "random"}])
+    src = make_video(tmp_path / "boxed.mp4", frames=6, size=(96, 72), pattern="letterbox")
+    bar = letterbox_bars(72)
+    common = ["stylize", str(src), "--style", str(style), "--device", "cpu", "--temporal", "off", "--crf", "0"]
+    assert main([*common, "-o", str(tmp_path / "kept.mp4")]) == 0
+    assert f"bars kept: top {bar}, bottom {bar}] -> " in capsys.readouterr().err
+    assert read_frames(tmp_path / "kept.mp4")[3][:bar - 2].max() <= 3
+    assert main([*common, "-o", str(tmp_path / "painted.mp4"), "--bars", "stylize"]) == 0
+    assert "bars kept" not in capsys.readouterr().err
+    assert read_frames(tmp_path / "painted.mp4")[3][:bar - 2].max() > 3  # the random network paints them
