@@ -8,10 +8,10 @@ def __getattr__(name):  # lazy: importing vidstyle must not import torch/av for 
     if name == "Stylizer":
         from vidstyle.stylizer import Stylizer
         return Stylizer
-    if name in ("stylize_video", "stylize_image"):
+    if name in ("stylize_video", "stylize_image", "stylize_files"):
         from vidstyle import pipeline
         return getattr(pipeline, name)
     raise AttributeError(name)
 
 
-__all__ = ["Stylizer", "stylize_video", "stylize_image", "VidstyleError", "__version__"]
+__all__ = ["Stylizer", "stylize_video", "stylize_image", "stylize_files", "VidstyleError", "__version__"]

@@ -26,11 +26,14 @@ log = logging.getLogger("vidstyle")
 
 def _add_stylize(sub) -> None:
     p = sub.add_parser("stylize", help="stylize a video file (or a still image)",
-                       description="Stylize a video file, keeping audio and timing; or a still image, to preview a style.")
-    p.add_argument("input", help="input video file, or an image (.jpg, .png, .webp, ...)")
+                       description="Stylize a video file, keeping audio and timing; or a still image, to preview a "
+                                   "style. Several inputs go into a folder, with the network loaded once.")
+    p.add_argument("input", nargs="+", help="input video file, or an image (.jpg, .png, .webp, ...); or several")
     p.add_argument("-o", "--output", required=True,
                    help="output video file (.mp4, .mkv, .mov, .webm), or image (.png, .jpg, .webp, .bmp, .tif) "
-                        "for an image input")
+                        "for an image input; or a folder (with several inputs, or a name ending in / or an "
+                        "existing folder) that gets each input under its own name (.mp4 for video formats "
+                        "vidstyle does not write)")
     p.add_argument("--style", required=True,
                    help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (see `vidstyle styles`)")
     _add_device_args(p, int8=True)
@@ -79,18 +82,38 @@ def _cmd_stylize(args) -> int:
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, temporal=args.temporal,
                            temporal_strength=args.temporal_strength, bars=args.bars)
-    if is_image_path(args.input):  # a still image: one network call, written as an image
-        result = stylize_image(args.input, args.output, style=args.style, config=config, overwrite=args.overwrite)
-        if not args.quiet:
-            print(result.summary(), file=sys.stderr)
-        return 0
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
                           audio=not args.no_audio)
-    result = stylize_video(args.input, args.output, style=args.style, config=config, encode=encode,
-                           overwrite=args.overwrite, progress=not args.quiet)
+    if len(args.input) > 1 or args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():
+        return _stylize_into_folder(args, config, encode)
+    (source,) = args.input
+    if is_image_path(source):  # a still image: one network call, written as an image
+        result = stylize_image(source, args.output, style=args.style, config=config, overwrite=args.overwrite)
+    else:
+        result = stylize_video(source, args.output, style=args.style, config=config, encode=encode,
+                               overwrite=args.overwrite, progress=not args.quiet)
     if not args.quiet:
         print(result.summary(), file=sys.stderr)
     return 0
+
+
+def _stylize_into_folder(args, config, encode) -> int:
+    """Several inputs (or one) into the folder ``-o``: one line per input, errors included; the
+    exit status is 1 when any input failed."""
+    from vidstyle.pipeline import stylize_files
+
+    failed = 0
+    for source, outcome in stylize_files(args.input, args.output, args.style, config=config, encode=encode,
+                                         overwrite=args.overwrite, progress=not args.quiet):
+        if isinstance(outcome, VidstyleError):
+            failed += 1
+            named = source.name in str(outcome)  # most messages name their file already
+            print(f"vidstyle: error: {'' if named else f'{source}: '}{outcome}", file=sys.stderr)
+        elif not args.quiet:
+            print(outcome.summary(), file=sys.stderr)
+    if failed:
+        print(f"vidstyle: {failed} of {len(args.input)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 # --- styles ----------------------------------------------------------------------------------

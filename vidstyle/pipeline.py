@@ -25,14 +25,14 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from vidstyle.config import EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import working_size
 from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, keyframe_samples, sample_frames
 from vidstyle.io.encode import VideoEncoder
-from vidstyle.io.files import atomic_output, check_input, check_output
+from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file
 from vidstyle.letterbox import PictureArea, find_picture_area
 
 log = logging.getLogger("vidstyle")
@@ -600,3 +600,72 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     return StylizeResult(network=_describe(stylizer, 1), frames=1, seconds=seconds,
                          fps=1 / seconds if seconds else 0.0, output=Path(output), still_image=True,
                          bars=area.bars_text() if area is not None else "")
+
+
+def folder_output(input: str | Path, folder: str | Path) -> Path:
+    """Where :func:`stylize_files` writes ``input`` in ``folder``: under the input's own name,
+    except that a video container vidstyle does not write (.avi, .ts, ...) becomes .mp4 (every
+    still-image format it reads, it also writes)."""
+    from vidstyle.io.files import OUTPUT_FORMATS
+    from vidstyle.io.images import is_image_path
+
+    input = Path(input)
+    keep = is_image_path(input) or input.suffix.lower() in OUTPUT_FORMATS
+    return Path(folder) / (input.name if keep else input.stem + ".mp4")
+
+
+def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | None = None,
+                  encode: EncodeConfig | None = None, overwrite: bool = False, progress: bool = True,
+                  **options) -> Iterator[tuple[Path, StylizeResult | VidstyleError]]:
+    """Stylize several videos and still images into ``folder`` with one network, loaded (and
+    compiled or quantized) once: ``vidstyle stylize a.mp4 b.mov c.jpg -o out/``.
+
+    Every input and output is checked here, before anything is loaded or written: a missing
+    input, two inputs that would share an output name (:func:`folder_output`), an output that
+    exists (without ``overwrite``) or is one of the inputs raise :class:`VidstyleError`. The
+    returned iterator then stylizes the inputs in order, yielding ``(input, result)`` for each,
+    or ``(input, error)`` with the VidstyleError of an input that failed (a corrupt file, say):
+    the others still run. It makes the folder when missing, and removes it again when nothing
+    was written to it. ``style``, ``config``, ``encode`` (videos only) and ``**options`` as for
+    :func:`stylize_video`.
+    """
+    config, encode = _merge_options(config, encode, options, caller="stylize_files")
+    inputs = [check_input(i) for i in inputs]
+    if not inputs:
+        raise VidstyleError("no inputs to stylize")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise VidstyleError(f"output folder {folder} is a file, not a folder")
+    pairs = [(i, folder_output(i, folder)) for i in inputs]
+    shared = sorted({str(o) for _, o in pairs if sum(o == p for _, p in pairs) > 1})
+    if shared:
+        raise VidstyleError(f"several inputs would be written to {shared[0]}; stylize them into separate folders")
+    for _, target in pairs:
+        check_output_file(target, inputs=inputs, overwrite=overwrite, create_folder=True)
+    return _stylize_pairs(pairs, folder, style, config, encode, overwrite, progress)
+
+
+def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progress):
+    from vidstyle.io.images import is_image_path
+
+    made = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VidstyleError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
+    try:
+        stylizer = _make_stylizer(style, config)  # once, for every input
+        for source, target in pairs:
+            try:
+                if is_image_path(source):
+                    result = stylize_image(source, target, stylizer, config=config, overwrite=overwrite)
+                else:
+                    result = stylize_video(source, target, stylizer, config=config, encode=encode,
+                                           overwrite=overwrite, progress=progress)
+            except VidstyleError as exc:
+                yield source, exc
+            else:
+                yield source, result
+    finally:
+        if made and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()

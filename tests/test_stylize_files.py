@@ -1,0 +1,144 @@
+"""Several inputs into a folder: `vidstyle stylize a.mp4 b.mov c.jpg -o out/` and stylize_files()."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from videos import make_video, probe, read_frames
+from vidstyle import pipeline
+from vidstyle.errors import VidstyleError
+from vidstyle.io.images import read_image, write_image
+from vidstyle.models.transformer import TransformerNet
+from vidstyle.models.weights import save_model
+from vidstyle.pipeline import folder_output, stylize_files
+
+
+class Grey:
+    """A stylizer that paints every pixel 90."""
+
+    def stylize_batch(self, images):
+        return np.full((len(images), *images[0].shape), 90, np.uint8)
+
+
+@pytest.fixture
+def inputs(tmp_path) -> list[Path]:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    a = make_video(clips / "a.mp4", frames=5, audio=True)
+    b = make_video(clips / "b.mkv", frames=4)
+    photo = clips / "c.jpg"
+    write_image(photo, np.full((40, 56, 3), 200, np.uint8))
+    return [a, b, photo]
+
+
+def test_every_input_lands_in_the_folder_under_its_own_name(tmp_path, inputs):
+    out = tmp_path / "new" / "styled"  # made, parents too
+    results = list(stylize_files(inputs, out, Grey(), temporal="off", progress=False))
+    assert [source for source, _ in results] == inputs
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mkv", "c.jpg"]
+    assert [r.frames for _, r in results] == [5, 4, 1] and results[2][1].still_image
+    assert len(probe(out / "a.mp4").audio) == 1  # each video as stylize_video writes it
+    assert abs(read_frames(out / "b.mkv")[0].astype(int) - 90).max() <= 3
+    assert abs(read_image(out / "c.jpg").astype(int) - 90).max() <= 3
+
+
+def test_a_failed_input_is_reported_and_the_others_still_run(tmp_path, inputs):
+    broken = tmp_path / "clips" / "broken.mp4"
+    broken.write_bytes(inputs[0].read_bytes()[:3000])
+    results = list(stylize_files([inputs[0], broken, inputs[2]], tmp_path / "out", Grey(), temporal="off",
+                                 progress=False))
+    assert isinstance(results[1][1], VidstyleError) and "broken.mp4" in str(results[1][1])
+    assert results[0][1].frames == 5 and results[2][1].frames == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "c.jpg"]  # nothing half-written
+
+
+def test_the_network_is_built_once(tmp_path, inputs, monkeypatch):
+    built = []
+    make = pipeline._make_stylizer
+
+    def counting(style, config):  # stylize_video and stylize_image pass a ready stylizer through it too
+        if isinstance(style, str):
+            built.append(style)
+            return Grey()
+        return make(style, config)
+
+    monkeypatch.setattr(pipeline, "_make_stylizer", counting)
+    assert len(list(stylize_files(inputs, tmp_path / "out", "starry_night", progress=False))) == 3
+    assert built == ["starry_night"]
+
+
+def test_names_video_formats_vidstyle_does_not_write_become_mp4(tmp_path):
+    assert folder_output("x/clip.avi", tmp_path) == tmp_path / "clip.mp4"
+    assert folder_output("x/clip.ts", tmp_path) == tmp_path / "clip.mp4"
+    assert folder_output("x/clip.MOV", tmp_path) == tmp_path / "clip.MOV"
+    assert folder_output("x/photo.jpeg", tmp_path) == tmp_path / "photo.jpeg"
+    assert folder_output("x/anim.gif", tmp_path) == tmp_path / "anim.mp4"  # FFmpeg reads it as a video
+    assert folder_output("x/photo.tiff", tmp_path) == tmp_path / "photo.tiff"
+
+
+def test_everything_is_checked_before_anything_is_written(tmp_path, inputs):
+    out = tmp_path / "out"
+    with pytest.raises(VidstyleError, match="input file not found"):
+        stylize_files([*inputs, tmp_path / "missing.mp4"], out, Grey())
+    other = tmp_path / "other"
+    other.mkdir()
+    twin = make_video(other / "a.mp4", frames=2)
+    with pytest.raises(VidstyleError, match=f"several inputs would be written to {out / 'a.mp4'}"):
+        stylize_files([inputs[0], twin], out, Grey())
+    with pytest.raises(VidstyleError, match="is the input file"):
+        stylize_files(inputs, inputs[0].parent, Grey())  # into the inputs' own folder: their own names
+    (tmp_path / "file").write_bytes(b"x")
+    with pytest.raises(VidstyleError, match="is a file, not a folder"):
+        stylize_files(inputs, tmp_path / "file", Grey())
+    assert not out.exists()
+    out.mkdir()
+    (out / "b.mkv").write_bytes(b"older")
+    with pytest.raises(VidstyleError, match="already exists; pass --overwrite"):
+        stylize_files(inputs, out, Grey())
+    assert sorted(p.name for p in out.iterdir()) == ["b.mkv"]
+    assert len(list(stylize_files(inputs, out, Grey(), overwrite=True, progress=False))) == 3
+
+
+def test_a_folder_made_for_nothing_is_removed(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    results = list(stylize_files([broken], tmp_path / "out", Grey(), progress=False))
+    assert isinstance(results[0][1], VidstyleError) and not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def style(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("style") / "random.safetensors"
+    save_model(path, TransformerNet((8, 16, 16), num_residual=1), styles=[{"name": "random"}])
+    return path
+
+
+def test_cli_several_inputs(tmp_path, inputs, style, capsys):
+    from vidstyle.cli import main
+
+    broken = tmp_path / "clips" / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    code = main(["stylize", *map(str, [*inputs, broken]), "-o", str(tmp_path / "out"), "--style", str(style),
+                 "--device", "cpu", "--temporal", "off"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert [line.split(" -> ")[-1] for line in err if line.startswith("stylized")] == \
+        [str(tmp_path / "out" / n) for n in ("a.mp4", "b.mkv", "c.jpg")]
+    assert any(line.startswith("vidstyle: error: ") and "broken.mp4" in line for line in err)
+    assert err[-1] == "vidstyle: 1 of 4 inputs failed"
+
+
+@pytest.mark.parametrize("target", ["existing", "slash"])
+def test_cli_one_input_into_a_folder(tmp_path, inputs, style, target, capsys):
+    from vidstyle.cli import main
+
+    out = tmp_path / "out"
+    if target == "existing":
+        out.mkdir()
+    arg = str(out) + ("/" if target == "slash" else "")
+    assert main(["stylize", str(inputs[2]), "-o", arg, "--style", str(style), "--device", "cpu"]) == 0
+    assert (out / "c.jpg").is_file() and "-> " + str(out / "c.jpg") in capsys.readouterr().err
