@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -432,6 +433,53 @@ def test_no_display_suggests_no_window(monkeypatch):
         check_display()
 
 
+def test_an_unreachable_display_is_one_line_and_leaves_no_recording(tmp_path, model_file):
+    """With a window-capable OpenCV, a DISPLAY nobody serves would abort the process inside Qt
+    (exit 134, a half-written recording left behind); the window is tried in a child first."""
+    import vidstyle.live as live
+
+    if not live.opencv_has_gui():
+        pytest.skip("this OpenCV build has no window support")
+    video = write_video(tmp_path / "video.mp4", 10, fps=25)
+    rec = tmp_path / "rec.mp4"
+    r = _cli("--source", str(video), "--duration", "1", "--style", str(model_file), "--device", "cpu",
+             "--record", str(rec), env={"DISPLAY": ":97", "QT_QPA_PLATFORM": "xcb"})
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "cannot open a window on :97" in r.stderr
+    assert "--no-window" in r.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
+
+
+def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, model_file):
+    video = write_video(tmp_path / "video.mp4", 50, fps=25)
+    rec = tmp_path / "rec.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "live", "--source", str(video), "--realtime", "--loop",
+                             "--no-window", "--style", str(model_file), "--device", "cpu", "--record", str(rec)],
+                            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+
+        def recorded() -> int:  # bytes of the partial recording: it grows once frames are encoded
+            return max((p.stat().st_size for p in tmp_path.glob(".rec*.partial.mp4")), default=0)
+
+        while recorded() < 2000 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "frames captured" in err, err
+    times, _ = decoded_times_and_marks(rec)
+    assert len(times) >= 1 and not list(tmp_path.glob("*.partial*"))
+
+
+def test_camera_and_source_exclude_each_other_and_sizes_are_bounded(model_file):
+    r = _cli("--camera", "0", "--source", "clip.mp4", "--no-window")
+    assert r.returncode == 2 and "not allowed with argument --camera" in r.stderr
+    r = _cli("--size", "100000x480", "--no-window")
+    assert r.returncode == 2 and "at most 8192 pixels a side" in r.stderr
+
+
 def test_import_order_check():
     from vidstyle.live import loaded_before
 
@@ -446,8 +494,8 @@ def test_virtual_cam_without_pyvirtualcam(monkeypatch):
                  LiveOptions(window=False, virtual_cam=True))
 
 
-def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def _cli(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run([sys.executable, "-m", "vidstyle", "live", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT)
 

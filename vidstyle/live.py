@@ -269,6 +269,28 @@ def check_display() -> None:
                             "import cv2 (or vidstyle.live) before av, or run with --no-window")
 
 
+def probe_window(timeout: float = 30.0) -> None:
+    """Open and close an OpenCV window in a child process; a one-line :class:`VidstyleError` if
+    that fails. Some failures (a DISPLAY that cannot be reached, a Qt platform plugin that does not
+    load) abort the whole process from inside OpenCV (Qt's qFatal), which no ``except`` can catch
+    and which would leave a half-written recording behind: a child process takes that blow."""
+    import subprocess
+
+    code = ("import cv2; cv2.namedWindow('vidstyle', cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL); "
+            "cv2.waitKey(1); cv2.destroyAllWindows()")
+    where = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or "the screen"
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise VidstyleError(f"opening a window on {where} did not finish in {timeout:g} s; "
+                            "run with --no-window") from None
+    if proc.returncode != 0:
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        detail = next((line for line in lines if "display" in line.lower()), lines[0] if lines else
+                      f"exit status {proc.returncode}")
+        raise VidstyleError(f"cannot open a window on {where} ({detail}); run with --no-window")
+
+
 def loaded_before(first: str, second: str) -> bool:
     """True if module ``first`` was imported before module ``second`` (sys.modules keeps import order)."""
     order = list(sys.modules)
@@ -648,7 +670,8 @@ def add_parser(subparsers) -> None:
         description="Stylize a webcam (or a replayed video file) in real time. Keys: n/p next/previous style, "
                     "t stabilizer on/off, +/- its strength, s snapshot, r start/stop recording, q or Esc quit.")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--camera", default="0", help="camera index or device path, e.g. 0 or /dev/video2 (default 0)")
+    # no argparse default: with one, "--camera 0 --source F" would pass the exclusive group's check
+    src.add_argument("--camera", help="camera index or device path, e.g. 0 or /dev/video2 (default 0)")
     src.add_argument("--source", metavar="FILE", help="replay a video file instead of a camera")
     p.add_argument("--realtime", action="store_true",
                    help="with --source: pace the file at its frame rate and drop frames the stylizer cannot "
@@ -663,6 +686,9 @@ def add_parser(subparsers) -> None:
                    help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
                         "and on GPUs), torch, compile (torch.compile) or onnx")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
+    p.add_argument("--threads", type=_positive_int,
+                   help="CPU threads for the network (default: one per core); 1 keeps the frame rate and latency "
+                        "steady while other programs load the CPU")
     p.add_argument("--max-side", type=_positive_int,
                    help="run the network with the longer side at most this many pixels")
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
@@ -695,7 +721,7 @@ def open_source(args) -> FrameSource:
         return FileSource(args.source, realtime=args.realtime, size=args.size, loop=args.loop)
     if args.realtime or args.loop:
         raise VidstyleError("--realtime and --loop apply to --source FILE")
-    return CameraSource(args.camera, size=args.size, fps=args.fps)
+    return CameraSource(args.camera or "0", size=args.size, fps=args.fps)
 
 
 def _cmd_live(args) -> int:
@@ -706,6 +732,7 @@ def _cmd_live(args) -> int:
                           temporal_strength=args.temporal_strength)
     if options.window:
         check_display()  # before loading anything: fail fast with the --no-window hint
+        probe_window()
     if options.record is not None:
         from vidstyle.io.files import check_output
 
@@ -714,6 +741,10 @@ def _cmd_live(args) -> int:
         from vidstyle.io.files import check_output_file
 
         check_output_file(args.stats_json, inputs=[args.source, options.record], overwrite=True)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # ONNX Runtime sessions follow it (vidstyle.export.session_options)
     stylizer_args = dict(device=args.device, precision=args.precision, channels_last=not args.no_channels_last,
                          max_side=args.max_side, scale=args.scale)
     stylizer_args["backend"] = args.backend
@@ -723,8 +754,15 @@ def _cmd_live(args) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    # SIGTERM ends the run like Ctrl-C, so recordings are finalized when a service manager stops us.
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM ends the run like Ctrl-C, so recordings are finalized when a service manager stops us;
+    # then the exit status says it was terminated (128 + 15), where Ctrl-C, like q, is a normal stop
+    terminated = []
+
+    def on_term(signum, frame):
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         summary = run_live(source, styles, options, log=log)
     finally:
@@ -733,4 +771,4 @@ def _cmd_live(args) -> int:
         Path(args.stats_json).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     if source.lost:
         raise VidstyleError(f"{source.description} stopped delivering frames (unplugged?); outputs were finalized")
-    return 0
+    return 128 + signal.SIGTERM if terminated else 0

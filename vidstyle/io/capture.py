@@ -15,6 +15,7 @@ frame and latency cannot build up in a queue.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -69,6 +70,11 @@ class FrameSource:
         self.close()
 
 
+#: The largest capture width or height accepted (8K UHD is 7680x4320): a typo such as 64000x480
+#: would otherwise fail only when the first frame's buffers are allocated.
+MAX_CAPTURE_SIDE = 8192
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """``640x480`` -> (640, 480) = (width, height)."""
     w, sep, h = text.lower().partition("x")
@@ -78,6 +84,8 @@ def parse_size(text: str) -> tuple[int, int]:
         size = (0, 0)
     if not sep or size[0] <= 0 or size[1] <= 0:
         raise VidstyleError(f"bad size {text!r}: expected WIDTHxHEIGHT such as 640x480")
+    if max(size) > MAX_CAPTURE_SIDE:
+        raise VidstyleError(f"bad size {text!r}: at most {MAX_CAPTURE_SIDE} pixels a side")
     return size
 
 
@@ -181,18 +189,30 @@ class CameraSource(FrameSource):
 
 @contextlib.contextmanager
 def _quiet_opencv():
+    """Silence OpenCV's log and, at the file-descriptor level, what the C libraries under its
+    capture backends (FFmpeg's av_log, V4L2) print to stderr themselves."""
     import cv2
 
     log = getattr(getattr(cv2, "utils", None), "logging", None)
-    if log is None:
-        yield
-        return
-    level = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    level = log.getLogLevel() if log is not None else None
+    if log is not None:
+        log.setLogLevel(log.LOG_LEVEL_SILENT)
+    saved = None
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+    except (OSError, AttributeError, ValueError):  # stderr closed or replaced: nothing to silence there
+        saved = None
     try:
         yield
     finally:
-        log.setLogLevel(level)
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+        if log is not None:
+            log.setLogLevel(level)
 
 
 def _camera_backends() -> str:
