@@ -322,3 +322,44 @@ def test_each_vidstyle_precision_gets_its_ratio_to_the_naive_loop():
     assert ratios["vidstyle end-to-end / naive serial loop (light)"] == 2.0
     assert ratios["vidstyle int8 end-to-end / naive serial loop (light)"] == 3.0
     assert not any("stabilizer end-to-end" in k for k in ratios)
+
+
+def test_contradicting_or_noisy_rows_mark_the_report_unreliable():
+    """Measured under another program's load: a file-to-file run faster than its network alone
+    (12x here) and repeats that disagree; both say so at the top of the report, with the ratios."""
+    from vidstyle.bench.run import finalize
+
+    clean = finalize(_fake_report())
+    assert clean["unreliable"] == [] and "Not reliable" not in to_markdown(clean)
+    report = _fake_report()
+    report["pipeline"][0].update(fps=32.7, network_only_fps=2.6, ratio_e2e_to_network=12.35)
+    report["network"][0]["ms_per_frame"] = summarize([99.6, 100.0, 378.0, 762.5]).to_dict()
+    report["other_cpu_share"] = 0.51
+    why = finalize(report)["unreliable"]
+    assert len(why) == 3
+    assert "other processes took 51% of the CPU time" in why[0]
+    assert "12.35x its network-only speed, which cannot be" in why[1]
+    assert "more than half its median" in why[2]
+    md = to_markdown(report)
+    assert md.splitlines()[2].startswith("**Not reliable") and "## Ratios (not reliable: see the top)" in md
+
+
+def test_a_grid_with_nothing_to_run_is_refused_before_models_are_built(tmp_path, capsys, monkeypatch):
+    from vidstyle.bench import run
+
+    monkeypatch.setattr(run, "load_network", lambda m: pytest.fail("a model was built"))
+    assert main(["bench", "--precision", "fp16", "--device", "cpu", "--no-plots", "--out", str(tmp_path)]) == 1
+    assert "none of the asked-for network cases can run here (fp16 runs on CUDA/MPS only)" in capsys.readouterr().err
+    assert main(["bench", "--resolutions", "999p", "--out", str(tmp_path)]) == 1
+    assert "bad resolution '999p'" in capsys.readouterr().err and not (tmp_path / "bench.json").exists()
+
+
+def test_a_precision_that_cannot_run_here_is_noted(tmp_path):
+    out = tmp_path / "results"
+    assert main(["bench", "--quick", "--backends", "torch", "--precision", "fp32,fp16", "--device", "cpu",
+                 "--no-peers", "--no-temporal", "--warping-frames", "0", "--clip-frames", "2", "--no-plots",
+                 "--out", str(out)]) == 0
+    report = json.loads((out / "bench.json").read_text())
+    measured = {r["precision"] for r in report["network"] if r["status"] == "ok"}
+    assert "fp32" in measured and "fp16" not in measured
+    assert "fp16 was not measured: fp16 runs on CUDA/MPS only" in report["notes"]

@@ -156,4 +156,6 @@ def _cmd_bench(args) -> int:
         report = run_benchmark(settings, command=command)
     for path in write_reports(report, args.out, plots=not args.no_plots):
         print(f"wrote {path}", file=sys.stderr)
+    for why in report.get("unreliable", []):
+        print(f"vidstyle bench: warning: not reliable: {why}", file=sys.stderr)
     return 0

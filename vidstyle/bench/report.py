@@ -139,6 +139,9 @@ def to_markdown(report: dict) -> str:
            f"- other processes' share of the CPU time during the run: {_share(report.get('other_cpu_share'))}; "
            f"load average (1/5/15 min, the benchmark's own threads included) at start {report.get('load_start')}, "
            f"at end {report.get('load_end')}", ""]
+    if report.get("unreliable"):
+        out[2:2] = ["**Not reliable: do not quote these numbers or ratios; rerun on a quiet machine.**", ""] + \
+                   [f"- {why}" for why in report["unreliable"]] + [""]
     net = [r for r in report.get("network", []) if r.get("status") == "ok"]
     peers = [r for r in report.get("peers", []) if r.get("status") == "ok"]
     if net or peers:
@@ -162,7 +165,7 @@ def to_markdown(report: dict) -> str:
                        f"{_fmt(w.get('input_warping_error'), 5)} |")
         out.append("")
     if report.get("ratios"):
-        out += ["## Ratios", ""]
+        out += ["## Ratios" + (" (not reliable: see the top)" if report.get("unreliable") else ""), ""]
         out += [f"- {k}: {_fmt(v, 2) if isinstance(v, (int, float)) else v}" for k, v in report["ratios"].items()]
         out.append("")
     skipped = [r for r in report.get("network", []) + report.get("peers", []) if r.get("status") != "ok"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from vidstyle.bench.network import NetworkCase, load_network, parse_resolution, run_network_case
 from vidstyle.bench.stats import OtherCpuMeter, load_average
+from vidstyle.errors import VidstyleError
 
 DEFAULT_PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16"), "mps": ("fp32", "fp16")}
 
@@ -46,8 +47,9 @@ def _log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def network_grid(s: BenchSettings) -> list[NetworkCase]:
-    """The network-only cases of ``s`` (combinations that cannot run are left out)."""
+def network_grid(s: BenchSettings, skipped: set[str] | None = None) -> list[NetworkCase]:
+    """The network-only cases of ``s``; combinations that cannot run are left out, and why is
+    added to ``skipped``."""
     from vidstyle.device import resolve_device
 
     cases = []
@@ -61,8 +63,11 @@ def network_grid(s: BenchSettings) -> list[NetworkCase]:
                            else (False,)):
                 case = NetworkCase(model, label, h, w, device, prec, batch, cl if backend != "onnx" else False,
                                    backend, graphs)
-                if case.skip_reason() is None and case not in cases:
+                reason = case.skip_reason()
+                if reason is None and case not in cases:
                     cases.append(case)
+                elif reason is not None and skipped is not None:
+                    skipped.add(reason)
     return cases
 
 
@@ -96,11 +101,18 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
               "machine": machine_info(), "load_start": load_average(),
               "settings": {k: v for k, v in vars(s).items() if k != "notes"},
               "network": [], "peers": [], "pipeline": [], "warping": [], "ratios": {}, "notes": list(s.notes)}
+    skipped: set[str] = set()
+    cases = network_grid(s, skipped)  # first: a bad resolution or device fails before models are built
+    if not cases:
+        raise VidstyleError(f"none of the asked-for network cases can run here ({'; '.join(sorted(skipped))})")
+    for precision in s.precisions or ():  # asked for by name, and not one case of it can run
+        if not any(c.precision == precision for c in cases):
+            why = sorted(r for r in skipped if r.startswith(precision)) or sorted(skipped)
+            report["notes"].append(f"{precision} was not measured: {'; '.join(why)}")
     nets = {m: load_network(m) for m in dict.fromkeys(s.models + s.pipeline_models)}
     for m, (net, label) in nets.items():
         _log(f"model {m}: {label}, {sum(p.numel() for p in net.parameters()):,} parameters")
 
-    cases = network_grid(s)
     for i, case in enumerate(cases, 1):
         net, label = nets[case.model]
         row = run_network_case(case, net, warmup=s.warmup, repeats=s.repeats,
@@ -130,7 +142,39 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
     report["load_end"] = load_average()
     report["other_cpu_share"] = meter.share()
     _contention_note(report)
+    _reliability(report)
     return report
+
+
+#: A file-to-file run faster than its network alone by more than this cannot be (timing noise
+#: aside): the machine's speed changed between the two measurements.
+_E2E_OVER_NETWORK = 1.05
+#: Inter-quartile range over median above which a network row's repeats disagree too much.
+_SPREAD = 0.5
+
+
+def _reliability(report: dict) -> None:
+    """``report["unreliable"]``: why the numbers, the ratios above all, should not be trusted
+    (contradicting rows, repeats that disagree, other programs taking the CPU); empty when none.
+
+    Ratios compare rows measured minutes apart: when the machine's speed changes in between
+    (another program starts), they can be off by an order of magnitude."""
+    why = []
+    share = report.get("other_cpu_share")
+    if share is not None and share > 0.1 and report["machine"].get("gpu") is None:
+        why.append(f"other processes took {share:.0%} of the CPU time during the run")
+    for p in report.get("pipeline", []):
+        ratio = p.get("ratio_e2e_to_network")
+        if ratio is not None and ratio > _E2E_OVER_NETWORK:
+            why.append(f"{p['name']} ({p['model']}) ran file to file at {ratio:.2f}x its network-only speed, "
+                       "which cannot be: the machine's speed changed between the two runs")
+    for r in report.get("network", []) + report.get("peers", []):
+        ms = (r.get("ms_per_frame") or {}) if r.get("status") == "ok" else {}
+        if ms.get("median") and ms.get("iqr") is not None and ms["iqr"] > _SPREAD * ms["median"]:
+            why.append(f"{r.get('label', r['model'])} {r['device']} {r.get('backend', '')} {r['resolution']}: "
+                       f"its repeats spread over {ms['q1']:.1f}-{ms['q3']:.1f} ms (inter-quartile), more than "
+                       f"half its median {ms['median']:.1f} ms")
+    report["unreliable"] = why
 
 
 _CONTENTION = "other processes were using the CPU"
@@ -322,4 +366,5 @@ def finalize(report: dict) -> dict:
     _contention_note(report)
     report["ratios"] = {}
     _ratios(report)
+    _reliability(report)
     return report
