@@ -645,3 +645,46 @@ def test_a_file_source_shows_frames_as_players_do(tmp_path):
             source.close()
         assert image.shape == expected.shape
         assert np.abs(image.astype(int) - expected.astype(int)).mean() < 3
+
+
+class PaintWhite:
+    def stylize(self, image):
+        return np.full_like(image, 200)
+
+
+@pytest.mark.parametrize("bars", ["keep", "stylize"])
+def test_live_keeps_black_bars_like_files(tmp_path, bars):
+    """A letterboxed file replayed live: bars found on its first frame and keyframes stay black
+    (--bars keep), or are painted with the rest (--bars stylize)."""
+    from videos import letterbox_bars, make_video, read_frames
+
+    video = make_video(tmp_path / "boxed.mp4", frames=12, size=(96, 72), pattern="letterbox", crf=0)
+    bar = letterbox_bars(72)
+    rec, said = tmp_path / "rec.mp4", []
+    run_live(FileSource(video, realtime=False), StyleBank([PaintWhite()]),
+             LiveOptions(window=False, record=rec, bars=bars), log=said.append)
+    frames = read_frames(rec)
+    assert len(frames) == 12
+    if bars == "keep":
+        assert any(f"keeping the black bars: 96x{72 - 2 * bar} picture inside 96x72" in s for s in said)
+        assert max(f[:bar - 2].mean() for f in frames) < 3 and min(f[bar + 2:70 - bar].mean() for f in frames) > 190
+    else:
+        assert not any("keeping the black bars" in s for s in said), said
+        assert min(f[:bar - 2].mean() for f in frames) > 190
+
+
+def test_live_stylizes_whole_frames_once_the_picture_reaches_into_the_bars(tmp_path):
+    from videos import make_video
+
+    video = make_video(tmp_path / "opens.mp4", frames=12, size=(96, 72), pattern="letterbox-opens", crf=0)
+    sizes, said = [], []
+
+    class Recorder:
+        def stylize(self, image):
+            sizes.append(image.shape[:2])
+            return image
+
+    run_live(FileSource(video, realtime=False), StyleBank([Recorder()]), LiveOptions(window=False), log=said.append)
+    sizes = sizes[1:]  # after the warm-up call on a blank frame
+    assert sizes[0] == sizes[9] == (48, 96) and sizes[10] == sizes[11] == (72, 96)  # the last two fill the frame
+    assert any("reaches into the black bars" in s for s in said)

@@ -35,6 +35,10 @@ MIN_BAR = 2
 #: A bar's row (column) may have this share of brighter pixels: noise, a logo's corner.
 BAR_NOISE = 0.02
 
+#: Frames spread over a video on which bars are looked for: keyframes, so each costs one decoded
+#: frame (vidstyle.io.decode.keyframe_samples).
+SAMPLE_FRAMES = 8
+
 
 @dataclass(frozen=True)
 class PictureArea:
@@ -83,6 +87,10 @@ class PictureArea:
         out = frame.copy()
         out[self.top:self.bottom, self.left:self.right] = picture
         return out
+
+    def holds(self, image: np.ndarray) -> bool:
+        """True while ``image`` is a frame of this size whose bars are still bars."""
+        return self.fits(image) and not self.bars_show_picture(image)
 
     def bars_show_picture(self, image: np.ndarray, level: int = DARK_LEVEL) -> bool:
         """True when more than half of the pixels of some bar of ``image`` are brighter than

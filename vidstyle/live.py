@@ -39,7 +39,10 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.errors import VidstyleError
-from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
+from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource, resize_frame
+from vidstyle.io.decode import keyframe_samples
+from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
+from vidstyle.letterbox import PictureArea, find_picture_area
 
 WINDOW_NAME = "vidstyle live"
 
@@ -493,6 +496,7 @@ class LiveOptions:
     virtual_cam: bool = False
     temporal: bool = False
     temporal_strength: float | None = None  # None: each style's own (vidstyle.models.zoo.temporal_strength_for)
+    bars: str = "keep"  # keep: black letterbox/pillarbox bars stay as they are (vidstyle.letterbox); stylize
 
 
 def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = LiveOptions(), *,
@@ -540,6 +544,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         prev_input: np.ndarray | None = None
         last_stylized: np.ndarray | None = None
         last_input: np.ndarray | None = None
+        area, bars_pending = None, options.bars == "keep"
         grabber.start()
         t_start = time.perf_counter()
         while True:
@@ -555,7 +560,18 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             except TimeoutError:
                 frame = None  # nothing new yet: still poll the keyboard
             if frame is not None:
-                stylized = stylizer.stylize(frame.image)
+                if bars_pending:  # found once, on the first frame (and a file's keyframes)
+                    bars_pending = False
+                    area = live_picture_area(source, frame.image)
+                    if area is not None:
+                        log(f"keeping the black bars: {area.describe()}")
+                if area is not None and not area.holds(frame.image):
+                    area = None  # for good, as in files
+                    log("the picture reaches into the black bars: stylizing whole frames from now on")
+                if area is None:
+                    stylized = stylizer.stylize(frame.image)
+                else:
+                    stylized = area.paste(frame.image, stylizer.stylize(area.crop(frame.image)))
                 if stabilizer is not None and controls.strength > 0:
                     stylized = stabilizer.step(prev_input, frame.image, stylized)
                 elif stabilizer is not None:  # strength 0 returns the frame as it is: skip the flow
@@ -652,6 +668,19 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     return summary
 
 
+def live_picture_area(source: FrameSource, first: np.ndarray) -> PictureArea | None:
+    """The picture inside black bars, found on the first frame and, for a file, on its keyframes
+    spread over it as ``vidstyle stylize`` does (a camera has only what it shows now)."""
+    frames = [first]
+    if isinstance(source, FileSource):
+        try:
+            samples = keyframe_samples(source.path, BAR_SAMPLE_FRAMES)
+        except VidstyleError:
+            samples = []
+        frames += [f for f in (resize_frame(f, source.size) for f in samples) if f.shape == first.shape]
+    return find_picture_area(frames)
+
+
 def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
@@ -697,6 +726,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--temporal-strength", type=_unit_float,
                    help="stabilizer strength 0..1 (default: each style's own, shown by `vidstyle styles`; "
                         "0.5 for your own model files)")
+    p.add_argument("--bars", choices=["keep", "stylize"], default="keep",
+                   help="keep: black letterbox/pillarbox bars found on the first frame (and a --source file's "
+                        "keyframes) stay as they are, only the picture is stylized; stylize: paint the whole frame "
+                        "(default keep)")
     p.add_argument("--side-by-side", action="store_true", help="show the camera image next to the stylized one")
     p.add_argument("--fullscreen", action="store_true", help="full-screen window")
     p.add_argument("--no-overlay", action="store_true", help="hide the fps/latency text")
@@ -729,7 +762,7 @@ def _cmd_live(args) -> int:
                           overlay=not args.no_overlay, record=Path(args.record) if args.record else None,
                           overwrite=args.overwrite, output_dir=Path(args.output_dir), duration=args.duration,
                           virtual_cam=args.virtual_cam, temporal=args.temporal == "flow",
-                          temporal_strength=args.temporal_strength)
+                          temporal_strength=args.temporal_strength, bars=args.bars)
     if options.window:
         check_display()  # before loading anything: fail fast with the --no-window hint
         probe_window()

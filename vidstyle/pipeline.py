@@ -33,6 +33,7 @@ from vidstyle.frames import working_size
 from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, keyframe_samples, sample_frames
 from vidstyle.io.encode import VideoEncoder
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file
+from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
 log = logging.getLogger("vidstyle")
@@ -217,7 +218,7 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
         with stages.timed("stylize"):
             images = [f.image for f in frames]
             if area is not None:
-                outside = next((f for f in frames if not area.fits(f.image) or area.bars_show_picture(f.image)), None)
+                outside = next((f for f in frames if not area.holds(f.image)), None)
                 if outside is not None:
                     # for good: switching back and forth would change the look from frame to frame
                     log.warning("from %.2f s on, the picture reaches into the black bars found on frames spread "
@@ -378,11 +379,6 @@ CPU_BATCH_PIXELS = 2 * 1280 * 720
 
 #: Frames spread over the input that set an int8 network's activation ranges (--precision int8).
 INT8_CALIBRATION_FRAMES = 8
-
-
-#: Frames spread over the input on which letterbox/pillarbox bars are looked for (bars="keep"):
-#: keyframes, so each costs one decoded frame (vidstyle.io.decode.keyframe_samples).
-BAR_SAMPLE_FRAMES = 8
 
 
 def calibrate_for(stylizer, path: str | Path, start: float | None = None, duration: float | None = None,

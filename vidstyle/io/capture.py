@@ -89,7 +89,9 @@ def parse_size(text: str) -> tuple[int, int]:
     return size
 
 
-def _resize(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+def resize_frame(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """``image`` at ``size`` = (width, height) as the sources deliver it (area-averaged when shrunk);
+    itself when ``size`` is None or already its size."""
     import cv2
 
     if size is None or (image.shape[1], image.shape[0]) == tuple(size):
@@ -300,12 +302,12 @@ class FileSource(FrameSource):
             t += self._offset
             self._last_t = t
             if not self.realtime:
-                return _resize(self._display.image(frame), self.size), time.perf_counter()
+                return resize_frame(self._display.image(frame), self.size), time.perf_counter()
             stamp = self._pacer.wait(t)
             if stamp is None:
                 self.skipped += 1
                 continue
-            return _resize(self._display.image(frame), self.size), stamp
+            return resize_frame(self._display.image(frame), self.size), stamp
 
     def close(self) -> None:
         self.container.close()
