@@ -42,6 +42,24 @@ def scene(tmp_path_factory):
     return folder, frames, stylized
 
 
+def test_a_stylization_at_another_size_is_noted(scene, tmp_path):
+    """Smaller frames score a lower warping error for the same flicker: said in the JSON."""
+    from vidstyle.eval import evaluate_videos
+
+    folder, _, stylized = scene
+    ms = _make_sample_module()
+    half = np.stack([cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in stylized])
+    ms.write_video(tmp_path / "half.mp4", half, crf=14)
+    same = evaluate_videos(folder / "input.mp4", folder / "stylized.mp4", max_frames=4, preset="fast")
+    assert same["input_size"] == same["stylized_size"] and "notes" not in same
+    r = evaluate_videos(folder / "input.mp4", tmp_path / "half.mp4", max_frames=4, preset="fast")
+    (w, h), (ws, hs) = r["input_size"], r["stylized_size"]
+    assert (ws, hs) == (w // 2, h // 2)
+    assert r["notes"] == [f"the stylized frames ({ws}x{hs}) are not the input's size ({w}x{h}): the error is "
+                          "measured at the stylized size, where the same flicker scores differently; compare it "
+                          "only with errors measured at that size"]
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vidstyle", "eval", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from collections import deque
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -30,6 +31,8 @@ from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
+
+log = logging.getLogger("vidstyle")
 
 GT_FORMAT = "vidstyle-gt-flow-v1"
 
@@ -177,7 +180,7 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
     errors: dict[str, list[float]] = {"short": [], "long": [], "short_in": [], "long_in": []}
     valid_fractions: list[float] = []
     history: deque = deque(maxlen=(long_term or 1) + 1)
-    frames = 0
+    frames, sizes = 0, None
     for t, (inp, sty) in enumerate(zip(input_frames, stylized_frames)):
         _check_image(inp, "input")
         _check_image(sty, "stylized")
@@ -221,6 +224,9 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         "flow_preset": getattr(estimator, "preset", None),  # DIS's; None for other backends and ground truth
         "pairs": len(errors["short"]),
         "valid_fraction": mean(valid_fractions),
+        # (width, height) of each; the error depends on the size it is measured at
+        "input_size": [sizes[0][1], sizes[0][0]] if sizes else None,
+        "stylized_size": [sizes[1][1], sizes[1][0]] if sizes else None,
     }
 
 
@@ -278,6 +284,12 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     if long_term and result["warping_error_long_term"] is None:
         notes.append(f"no long-term pair: the long-term error needs more than {long_term} frames "
                      f"(scored: {result['frames']})")
+    if result["input_size"] != result["stylized_size"]:
+        (w, h), (ws, hs) = result["input_size"], result["stylized_size"]
+        notes.append(f"the stylized frames ({ws}x{hs}) are not the input's size ({w}x{h}): the error is measured "
+                     "at the stylized size, where the same flicker scores differently; compare it only with errors "
+                     "measured at that size")
+        log.warning("%s", notes[-1])
     if notes:
         result["notes"] = notes
     return result
