@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -502,7 +503,10 @@ def test_resume_refuses_settings_that_change_what_is_learned(data, loss_weights,
     first = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
     train(first, progress=False)
     # the weights file would record a command that does not reproduce it
-    for change in (dict(styles=data["styles"][1:]), dict(lr=1e-2), dict(image_size=40), dict(seed=7)):
+    started_elsewhere = tmp_path / "elsewhere.safetensors"
+    shutil.copy(first.out, started_elsewhere)
+    for change in (dict(styles=data["styles"][1:]), dict(lr=1e-2), dict(image_size=40), dict(seed=7),
+                   dict(init_from=str(started_elsewhere))):  # the checkpoint, not this file, is the start
         with pytest.raises(VidstyleError, match="other settings") as err:
             train(replace(first, steps=3, resume="auto", **change), progress=False)
         flag = {"styles": "--style"}.get(next(iter(change)), f"--{next(iter(change)).replace('_', '-')}")
@@ -533,6 +537,23 @@ def test_a_fresh_run_never_mixes_with_an_earlier_runs_checkpoints(data, loss_wei
     assert json.loads(state["config"])["styles"] == data["styles"][1:]
 
 
+def test_crop_sizes_the_network_cannot_take_are_refused_up_front(data, loss_weights, tmp_path):
+    with pytest.raises(VidstyleError, match=r"--image-size must be a multiple of 8 for --arch light, got 100 "
+                                            r"\(use 96 or 104\)"):
+        _config(data, loss_weights, tmp_path, image_size=100).validate()
+    _config(data, loss_weights, tmp_path, image_size=100, arch="standard").validate()  # a multiple of 4 suffices
+
+
+def test_a_checkpoint_folder_that_cannot_be_written_fails_before_training(data, loss_weights, tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    for folder, message in ((tmp_path / "notes.txt", "checkpoint folder .*notes.txt is a file, not a folder"),
+                            (tmp_path / "notes.txt" / "ck", "cannot be made: .*notes.txt is a file")):
+        with pytest.raises(VidstyleError, match=message):
+            train(_config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1, checkpoint_dir=str(folder)),
+                  progress=False)
+    assert not (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.train"))
+
+
 def test_learning_rate_and_weights_must_be_finite(data, loss_weights, tmp_path):
     for change in (dict(lr=float("nan")), dict(lr=float("inf")), dict(style_weight=float("nan"))):
         with pytest.raises(VidstyleError, match="finite"):
@@ -549,8 +570,12 @@ def test_an_unreadable_held_out_photo_is_skipped(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         held = held_out_tensor([broken, good], 32)
     assert held.shape == (1, 3, 32, 32) and "broken.png" in caplog.text
-    with pytest.raises(VidstyleError, match="none of the held-out photos"):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"), \
+            pytest.raises(VidstyleError, match=r"none of the 1 photos set aside for the held-out evaluation could be "
+                                               r"read \(.*broken.png.*\): does .* hold photos\?"):
         held_out_tensor([broken], 32)
+    assert "goes on without it" not in caplog.text  # no promise the next line breaks
 
 
 def test_a_bad_video_among_temporal_videos_is_skipped_with_a_warning(tmp_path, caplog):
@@ -569,8 +594,11 @@ def test_a_bad_video_among_temporal_videos_is_skipped_with_a_warning(tmp_path, c
     assert len(pairs) >= 1 and {p.name for p in pairs.files} == {"good.mp4", "fake.mp4", "one_frame.mp4"}
     assert "fake.mp4" in caplog.text and "one_frame.mp4" in caplog.text and "sub.mp4" not in caplog.text
     (folder / "good.mp4").unlink()
-    with pytest.raises(VidstyleError, match="no usable frame pairs"):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"), \
+            pytest.raises(VidstyleError, match=r"no usable frame pairs in .*\(.*fake.mp4.*one_frame.mp4 gives no usable"):
         VideoPairs(folder, size=32, cache_dir=tmp_path / "cache", stride=2)
+    assert "training goes on" not in caplog.text
 
 
 def test_a_video_fraction_below_one_pair_per_batch_is_honoured_on_average():

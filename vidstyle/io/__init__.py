@@ -13,7 +13,7 @@ _HOMES = {
                           "sample_frames"),
     "vidstyle.io.encode": ("VIDEO_CODECS", "VideoEncoder", "available_video_codecs"),
     "vidstyle.io.files": ("OUTPUT_FORMATS", "atomic_output", "check_input", "check_output", "check_output_file",
-                          "temp_path_beside", "write_then_rename"),
+                          "check_writable_folder", "temp_path_beside", "write_then_rename"),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = list(_MODULE_OF)

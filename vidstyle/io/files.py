@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -78,6 +79,27 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     if not os.access(folder, os.W_OK | os.X_OK):
         raise VidstyleError(f"output folder is not writable: {folder}")
     return output
+
+
+def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:
+    """``folder`` as a Path if files can be written in it, or in the nearest existing folder above
+    it (where it will be made); else one clear VidstyleError naming it as ``what``. A file is
+    written and removed to tell, as permissions do not show everything (an immutable folder, a
+    read-only mount, root)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise VidstyleError(f"{what} {folder} is a file, not a folder")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise VidstyleError(f"{what} {folder} cannot be made: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise VidstyleError(f"{what} {folder} is not writable ({exc.strerror or exc})") from None
+    return folder
 
 
 def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False,

@@ -137,18 +137,22 @@ class ContentImages:
 
 def held_out_tensor(files: Sequence[Path], size: int, device: torch.device | None = None) -> torch.Tensor:
     """The held-out photos as one (N, 3, size, size) batch: shorter side resized to ``size``, centre crop."""
-    crops = []
+    crops, failures = [], []
     for f in files:
         try:
             img = load_image(f, short_side=size)
         except VidstyleError as exc:  # as in training: one damaged photo must not end the run
-            log.warning("%s; the held-out evaluation goes on without it", exc)
+            failures.append(exc)
             continue
         h, w = img.shape[:2]
         top, left = (h - size) // 2, (w - size) // 2
         crops.append(img[top:top + size, left:left + size])
     if not crops:
-        raise VidstyleError("none of the held-out photos could be read")
+        folders = sorted({str(Path(f).parent) for f in files})
+        raise VidstyleError(f"none of the {len(files)} photos set aside for the held-out evaluation could be read "
+                            f"({failures[0] if failures else 'none given'}): does {', '.join(folders)} hold photos?")
+    for exc in failures:  # said only now: with nothing readable, the run does not go on at all
+        log.warning("%s; the held-out evaluation goes on without it", exc)
     return images_to_tensor(crops, device=device)
 
 

@@ -27,7 +27,7 @@ from PIL import Image
 from vidstyle.device import autocast, resolve_device, resolve_precision, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
-from vidstyle.io.files import check_output_file, write_then_rename
+from vidstyle.io.files import check_output_file, check_writable_folder, write_then_rename
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, LossNetwork, default_layers, default_style_weight,
                                       load_loss_network)
 from vidstyle.models.transformer import BUILDERS, TransformerNet
@@ -146,6 +146,12 @@ class TrainConfig:
                 raise VidstyleError(f"{name} must be positive, got {v}")
         if self.image_size < 32:
             raise VidstyleError(f"--image-size must be at least 32 pixels, got {self.image_size}")
+        multiple = build_network(self.arch, 1).size_multiple  # the crops go through it unpadded
+        if self.image_size % multiple:
+            below = self.image_size // multiple * multiple
+            raise VidstyleError(f"--image-size must be a multiple of {multiple} for --arch {self.arch}, got "
+                                f"{self.image_size} (use {below if below >= 32 else below + multiple} or "
+                                f"{below + multiple})")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise VidstyleError(f"--lr must be a finite number > 0, got {self.lr}")
         for name, v in (("--content-weight", self.content_weight), ("--style-weight", self.style_weight),
@@ -271,7 +277,7 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
 
 # TrainConfig fields a resumed run may change: where things go, how often it reports, how long it
 # runs, and the start (the checkpoint replaces it); every other field changes what is learned
-RESUME_MAY_CHANGE = {"out", "steps", "checkpoint_every", "checkpoint_dir", "resume", "init_from", "preview_every",
+RESUME_MAY_CHANGE = {"out", "steps", "checkpoint_every", "checkpoint_dir", "resume", "preview_every",
                      "device", "loss_weights", "style_meta"}
 
 
@@ -431,6 +437,7 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     # never one of the inputs, never a folder (checked now, not after hours of training)
     check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=True, create_folder=True)
     work = config.work_dir()
+    check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
     earlier = sorted(work.glob("checkpoint_*.pt")) if not config.resume else []
     if earlier and not overwrite:
         raise VidstyleError(f"{work} holds checkpoints of an earlier run: --resume to continue it, or "

@@ -187,20 +187,22 @@ class VideoPairs(torch.utils.data.Dataset):
         self.files = self._find(source)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.stride, self.max_pairs, self.min_valid, self.preset = stride, max_pairs_per_video, min_valid, preset
-        self._arrays = []
+        self._arrays, problems = [], []
         for f in self.files:
             try:
                 arrays = self._load_or_build(f)
             except VidstyleError as exc:  # one unreadable video must not end a training run
-                log.warning("%s; training goes on without it", exc)
+                problems.append(str(exc))
                 continue
             if not len(arrays["flow"]):
-                log.warning("%s gives no usable frame pair (too short, or only scene cuts); "
-                            "training goes on without it", f)
+                problems.append(f"{f} gives no usable frame pair (too short, or only scene cuts)")
             self._arrays.append(arrays)
         self._index = [(v, i) for v, arrays in enumerate(self._arrays) for i in range(len(arrays["flow"]))]
         if not self._index:
-            raise VidstyleError(f"no usable frame pairs in {', '.join(str(f) for f in self.files)}")
+            raise VidstyleError(f"no usable frame pairs in {', '.join(str(f) for f in self.files)}"
+                                + (f" ({'; '.join(problems)})" if problems else ""))
+        for problem in problems:  # said only now: with no pair at all, training does not go on
+            log.warning("%s; training goes on without it", problem)
 
     @staticmethod
     def _find(source) -> list[Path]:
