@@ -46,6 +46,17 @@ def test_export_matches_pytorch_at_several_sizes(tmp_path, builder):
     assert torch.allclose(got, ref, atol=1e-3)
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert json.loads(meta["vidstyle_arch_args"]) == model.arch_args  # JSON, readable by any consumer
+    assert meta["vidstyle_io"].startswith("input: float32 [batch, 3, height, width], RGB in 0..1, height and "
+                                          f"width multiples of {model.size_multiple} ")
+
+
+def test_an_onnx_file_given_as_a_style_says_what_it_is(tmp_path):
+    from vidstyle.errors import VidstyleError
+    from vidstyle.stylizer import Stylizer
+
+    path = export_onnx(light_net(), tmp_path / "style.onnx")
+    with pytest.raises(VidstyleError, match="style.onnx is an ONNX export, for other runtimes"):
+        Stylizer(str(path), device="cpu")
 
 
 def test_max_abs_diff_detects_a_different_network(tmp_path):

@@ -26,6 +26,10 @@ from vidstyle.io.files import check_output_file
 from vidstyle.models.transformer import SubpixelUpsampleConv, TransformerNet, fold_for_inference
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
+#: What the exported graph takes and gives, recorded in its metadata (and in the README).
+IO_CONTRACT = (f"{INPUT_NAME}: float32 [batch, 3, height, width], RGB in 0..1, height and width multiples of "
+               "{mult} (pad the bottom and right by reflection, crop the output back); "
+               f"{OUTPUT_NAME}: the same layout and range (clamp to 0..1)")
 DEFAULT_OPSET = 17
 #: nearest-neighbour upsampling exports as Resize from opset 11; the upper bound is the exporter's
 MIN_OPSET = 11
@@ -73,7 +77,9 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
                                         OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
                           opset_version=opset, dynamo=False)
     return _with_metadata(buf.getvalue(), {"vidstyle_size_multiple": str(mult),
-                                           "vidstyle_arch_args": json.dumps(model.arch_args)})
+                                           "vidstyle_arch_args": json.dumps(model.arch_args),
+                                           "vidstyle_io": IO_CONTRACT.format(mult=mult)})
+
 
 
 def _cpu_fp32(model: TransformerNet) -> TransformerNet:
@@ -218,6 +224,6 @@ def _cmd_export(args) -> int:
         raise VidstyleError(f"ONNX Runtime output differs from PyTorch by {diff:.3g} "
                             f"(> tolerance {args.tolerance:g}); nothing written")
     _write_atomic(out, data)
-    print(f"wrote {out} ({len(data) / 1e6:.2f} MB, style {choice.label}, input H and W multiples of "
-          f"{model.size_multiple}); max |ONNX Runtime - PyTorch| = {diff:.2e}", file=sys.stderr)
+    print(f"wrote {out} ({len(data) / 1e6:.2f} MB, style {choice.label}); max |ONNX Runtime - PyTorch| = "
+          f"{diff:.2e}; {IO_CONTRACT.format(mult=model.size_multiple)}", file=sys.stderr)
     return 0

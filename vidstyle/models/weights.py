@@ -86,6 +86,10 @@ def read_info(path: str | Path) -> ModelInfo:
     path = Path(path)
     if not path.is_file():
         raise VidstyleError(f"model file not found: {path}")
+    if path.suffix.lower() == ".onnx":
+        raise VidstyleError(f"{path} is an ONNX export, for other runtimes (README: Exporting to ONNX); vidstyle "
+                            "itself runs the .safetensors model it was exported from (--backend onnx runs that "
+                            "through ONNX Runtime)")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
