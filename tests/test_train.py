@@ -249,6 +249,13 @@ def test_init_from_starts_every_style_of_a_multi_style_network(data, loss_weight
         init_from_file(build_network("standard", num_styles=1), single.out)
     with pytest.raises(VidstyleError, match="2-style file"):
         init_from_file(build_network("light", num_styles=3), multi.out)
+    # a bundled style by name, as `vidstyle styles -v` shows the bundled mix network was started
+    from vidstyle.models.zoo import bundled_styles
+
+    named = build_network("light", num_styles=1).eval()
+    init_from_file(named, "light_starry_night")
+    bundled, _ = load_model(bundled_styles()["light_starry_night"].path)
+    torch.testing.assert_close(named.state_dict(), bundled.float().state_dict())
 
 
 def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):

@@ -95,8 +95,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
                    help="continue from CHECKPOINT, or from the latest one in the checkpoint folder")
     p.add_argument("--init-from", metavar="WEIGHTS",
-                   help="start from a trained .safetensors file of the same --arch (fine-tuning; a single-style "
-                        "file can start every style of a multi-style network)")
+                   help="start from a trained .safetensors file, or a bundled style's name, of the same --arch "
+                        "(fine-tuning; a single-style file can start every style of a multi-style network)")
     p.add_argument("--preview-every", type=_non_negative_int, default=d.preview_every,
                    help="write a PNG grid of held-out photos every N steps (default 0 = never)")
     _add_device_args(p, training=True)

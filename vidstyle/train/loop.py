@@ -232,7 +232,10 @@ def init_from_file(net: TransformerNet, path: str | Path) -> None:
     that learns the other styles much faster than random weights).
     """
     from vidstyle.models.weights import load_model
+    from vidstyle.models.zoo import bundled_styles
 
+    if not Path(path).exists() and str(path) in bundled_styles():  # a bundled style's name: its file
+        path = bundled_styles()[str(path)].path
     src, info = load_model(path)
     ours = {k: v for k, v in net.arch_args.items() if k != "num_styles"}
     theirs = {k: v for k, v in src.arch_args.items() if k != "num_styles"}
