@@ -420,7 +420,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "the input's own style loss as the reference)")
     p.add_argument("--style-every", type=_positive_int, default=4, metavar="N",
                    help="score style on every Nth frame (default 4)")
-    p.add_argument("--loss-net", default="vgg16_hed", help="loss network for the style scores (default vgg16_hed)")
+    from vidstyle.models.lossnets import LOSS_NETWORKS
+
+    p.add_argument("--loss-net", default="vgg16_hed", choices=LOSS_NETWORKS,
+                   help="loss network for the style scores (default vgg16_hed)")
     p.set_defaults(func=_cmd_eval)
     return p
 
