@@ -493,55 +493,57 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     t0 = time.perf_counter()
     images = 0
     last = {}
-    for step in range(start, config.steps):
-        g = step_generator(config.seed, step)
-        x = content.batch(config.batch_size, g, device).contiguous(memory_format=memory_format)
-        style_index = torch.randint(0, num_styles, (config.batch_size,), generator=g).to(device)
-        net.set_style(_one_hot(style_index, num_styles))
-        with autocast(device, dtype):
-            if temporal is not None:
-                # synthetic pairs (frame t-1 = the crop, frame t = the crop seen by a slightly moved
-                # camera, exact flow) and real video frames; the perceptual losses apply to frame t,
-                # the temporal loss ties the two outputs
-                prev, x, flow, mask = temporal_batch(x, g, video_pairs, config.video_fraction,
-                                                         config.temporal_noise)
-                x = x.contiguous(memory_format=memory_format)
-                prev = prev.contiguous(memory_format=memory_format)
-                net.set_style(_one_hot(style_index.repeat(2), num_styles))  # both frames, same style
-                y, y_prev = net(torch.cat([x, prev])).chunk(2)
-            else:
-                y = net(x)
-            parts = losses(y, x, style_index)
-            total = (config.content_weight * parts["content"] + config.style_weight * parts["style"]
-                     + config.tv_weight * parts["tv"])
-            if temporal is not None:
-                parts["temporal"] = temporal.temporal_loss(y.float(), y_prev.float(), flow, mask, input_t=x.float(),
-                                                  input_prev=prev.float())
-                total = total + config.temporal_weight * parts["temporal"]
-        if not torch.isfinite(total):
-            raise VidstyleError(f"the loss became {float(total.detach())} at step {step + 1}; "
-                                "lower --lr or the loss weights")
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(total).backward()
-        scaler.step(opt)
-        scaler.update()
-        images += config.batch_size
-        done = step + 1
-        if bar is not None and (done % 5 == 0 or done == config.steps):
-            synchronize(device)
-            rate = images / max(time.perf_counter() - t0, 1e-9)
-            last = {k: float(v.detach()) for k, v in parts.items()}
-            bar.set_postfix({**{k: f"{v:.3g}" for k, v in last.items()}, "img/s": f"{rate:.2f}"}, refresh=False)
+    try:  # the bar is closed however the loop ends, so an error line is not printed inside it
+        for step in range(start, config.steps):
+            g = step_generator(config.seed, step)
+            x = content.batch(config.batch_size, g, device).contiguous(memory_format=memory_format)
+            style_index = torch.randint(0, num_styles, (config.batch_size,), generator=g).to(device)
+            net.set_style(_one_hot(style_index, num_styles))
+            with autocast(device, dtype):
+                if temporal is not None:
+                    # synthetic pairs (frame t-1 = the crop, frame t = the crop seen by a slightly moved
+                    # camera, exact flow) and real video frames; the perceptual losses apply to frame t,
+                    # the temporal loss ties the two outputs
+                    prev, x, flow, mask = temporal_batch(x, g, video_pairs, config.video_fraction,
+                                                             config.temporal_noise)
+                    x = x.contiguous(memory_format=memory_format)
+                    prev = prev.contiguous(memory_format=memory_format)
+                    net.set_style(_one_hot(style_index.repeat(2), num_styles))  # both frames, same style
+                    y, y_prev = net(torch.cat([x, prev])).chunk(2)
+                else:
+                    y = net(x)
+                parts = losses(y, x, style_index)
+                total = (config.content_weight * parts["content"] + config.style_weight * parts["style"]
+                         + config.tv_weight * parts["tv"])
+                if temporal is not None:
+                    parts["temporal"] = temporal.temporal_loss(y.float(), y_prev.float(), flow, mask, input_t=x.float(),
+                                                      input_prev=prev.float())
+                    total = total + config.temporal_weight * parts["temporal"]
+            if not torch.isfinite(total):
+                raise VidstyleError(f"the loss became {float(total.detach())} at step {step + 1}; "
+                                    "lower --lr or the loss weights")
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            scaler.step(opt)
+            scaler.update()
+            images += config.batch_size
+            done = step + 1
+            if bar is not None and (done % 5 == 0 or done == config.steps):
+                synchronize(device)
+                rate = images / max(time.perf_counter() - t0, 1e-9)
+                last = {k: float(v.detach()) for k, v in parts.items()}
+                bar.set_postfix({**{k: f"{v:.3g}" for k, v in last.items()}, "img/s": f"{rate:.2f}"}, refresh=False)
+            if bar is not None:
+                bar.update(1)
+            if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
+                _save_checkpoint(work, done, net, opt, scaler, config)
+            if config.preview_every and done % config.preview_every == 0:
+                previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles, work / f"preview_{done:07d}.png", dtype))
+    finally:
         if bar is not None:
-            bar.update(1)
-        if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
-            _save_checkpoint(work, done, net, opt, scaler, config)
-        if config.preview_every and done % config.preview_every == 0:
-            previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles, work / f"preview_{done:07d}.png", dtype))
+            bar.close()
     synchronize(device)
     seconds = time.perf_counter() - t0
-    if bar is not None:
-        bar.close()
 
     held_losses = evaluate(net, losses, held, num_styles, dtype)
     metrics = {
