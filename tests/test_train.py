@@ -444,10 +444,16 @@ def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
     losses = LossComputer(lossnet, ["relu2_2"], {"relu1_2": 1.0, "relu2_2": 1.0}, [style])
     photo = ContentImages(find_images(data["content"]), 32).batch(1, step_generator(0, 0))
     before = {k: float(v) for k, v in losses(photo, photo, torch.zeros(1, dtype=torch.long)).items()}
+    from vidstyle.train.optimize import max_evaluations
+
     for optimizer in ("lbfgs", "adam"):
-        out, after = optimize_image(photo, losses, steps=5, optimizer=optimizer)
+        evaluations = []
+        out, after = optimize_image(photo, losses, steps=5, optimizer=optimizer,
+                                    on_evaluation=lambda: evaluations.append(1))
         assert out.shape == photo.shape and 0 <= float(out.min()) and float(out.max()) <= 1
         assert after["style"] < 0.8 * before["style"], (optimizer, before, after)
+        # the progress bar's total is the most there can be
+        assert 5 <= len(evaluations) <= max_evaluations(5, optimizer)
 
     out_png = tmp_path / "opt.png"
     args = ["optimize", "--style", data["styles"][0], "--content", str(find_images(data["content"])[0]),

@@ -197,7 +197,7 @@ def _cmd_optimize(args) -> int:
         style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
         loss_net=args.loss_net, loss_weights=args.loss_weights,
         smooth_activations=args.smooth_activations, device=args.device, precision=args.precision)
-    result = optimize_file(config, args.output, overwrite=args.overwrite)
+    result = optimize_file(config, args.output, overwrite=args.overwrite, progress=sys.stderr.isatty())
     print(f"wrote {args.output}: content loss {result['content']:.3f}, style loss {result['style']:.3f}",
           file=sys.stderr)
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from PIL import Image
@@ -52,10 +53,12 @@ class OptimizeConfig:
 
 def optimize_image(content: torch.Tensor, losses, style_index: int = 0, steps: int = 150, optimizer: str = "lbfgs",
                    lr: float | None = None, init: str = "content", content_weight: float = 1.0,
-                   style_weight: float = 0.5, tv_weight: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, dict]:
+                   style_weight: float = 0.5, tv_weight: float = 0.3, seed: int = 0,
+                   on_evaluation: Callable[[], None] | None = None) -> tuple[torch.Tensor, dict]:
     """Optimise (B, 3, H, W) images in [0, 1] starting from ``content`` (or noise).
 
-    ``losses`` is a :class:`vidstyle.train.loop.LossComputer`. Returns the result (B, 3, H, W) in
+    ``losses`` is a :class:`vidstyle.train.loop.LossComputer`; ``on_evaluation`` is called after
+    each evaluation of the loss and its gradient (progress). Returns the result (B, 3, H, W) in
     [0, 1] and its final unweighted losses (means over the batch).
     """
     if optimizer not in ("lbfgs", "adam"):
@@ -71,10 +74,12 @@ def optimize_image(content: torch.Tensor, losses, style_index: int = 0, steps: i
     param = torch.logit(start.clamp(eps, 1 - eps)).contiguous().requires_grad_(True)
     index = torch.full((content.shape[0],), style_index, device=content.device, dtype=torch.long)
 
-    def objective() -> tuple[torch.Tensor, dict]:
+    def objective(final: bool = False) -> tuple[torch.Tensor, dict]:
         x = torch.sigmoid(param)
         parts = losses(x, content, index)
         total = content_weight * parts["content"] + style_weight * parts["style"] + tv_weight * parts["tv"]
+        if on_evaluation is not None and not final:
+            on_evaluation()
         return total, parts
 
     if optimizer == "lbfgs":
@@ -96,7 +101,7 @@ def optimize_image(content: torch.Tensor, losses, style_index: int = 0, steps: i
             total.backward()
             opt.step()
     with torch.no_grad():
-        _, parts = objective()
+        _, parts = objective(final=True)
     return torch.sigmoid(param).detach(), {k: float(v) for k, v in parts.items()}
 
 
@@ -107,8 +112,16 @@ def build_losses(net: LossNetwork, style_images: list[torch.Tensor], content_lay
     return LossComputer(net, content_layers, style_layers, style_images)
 
 
-def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = False) -> dict:
-    """Stylize the photo ``config.content`` by optimisation and write it to ``output``; returns the losses."""
+def max_evaluations(steps: int, optimizer: str) -> int:
+    """How many loss evaluations ``steps`` iterations make at most (L-BFGS's line search evaluates
+    more than once per iteration, up to PyTorch's default of 1.25 per iteration)."""
+    return steps * 5 // 4 if optimizer == "lbfgs" else steps
+
+
+def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = False,
+                  progress: bool = False) -> dict:
+    """Stylize the photo ``config.content`` by optimisation and write it to ``output``; returns the
+    losses. ``progress``: a bar of loss evaluations on stderr."""
     output = Path(output)
     check_output_file(output, inputs=(config.content, config.style), overwrite=overwrite, create_folder=True)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
@@ -123,9 +136,20 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     photo = images_to_tensor(load_image(config.content, short_side=config.image_size), device=device)
     style = load_style_image(config.style, config.style_size or config.image_size, device)
     losses = build_losses(net, [style], content_layers, style_layers)
-    result, parts = optimize_image(photo, losses, steps=config.steps, optimizer=config.optimizer, lr=config.lr,
-                                   init=config.init, content_weight=config.content_weight,
-                                   style_weight=config.style_weight, tv_weight=config.tv_weight, seed=config.seed)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=max_evaluations(config.steps, config.optimizer), unit="eval", desc=output.name,
+                   dynamic_ncols=True, leave=False)
+    try:
+        result, parts = optimize_image(photo, losses, steps=config.steps, optimizer=config.optimizer, lr=config.lr,
+                                       init=config.init, content_weight=config.content_weight,
+                                       style_weight=config.style_weight, tv_weight=config.tv_weight,
+                                       seed=config.seed, on_evaluation=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
     output.parent.mkdir(parents=True, exist_ok=True)
     with write_then_rename(output) as tmp:  # interrupted while writing: no half-written file left behind
         Image.fromarray(tensor_to_images(result)[0]).save(tmp)
