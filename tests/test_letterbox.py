@@ -40,6 +40,15 @@ def test_bars_are_found_exactly(bars):
     assert np.array_equal(area.crop(frames[1]), picture(1))
 
 
+def test_a_small_picture_boxed_on_all_four_sides_is_found():
+    """Wide pillarbox bars must not hide the letterbox edge (its row is mostly bar), nor the
+    reverse: a 64x28 picture inside 240x135, and an upright 40x96 one with thin top and bottom bars."""
+    wide = boxed(picture(size=(64, 28)), top=53, bottom=54, left=88, right=88)
+    assert find_picture_area([wide]) == PictureArea(53, 81, 88, 152, (135, 240))
+    tall = boxed(picture(size=(40, 96)), top=6, bottom=6, left=100, right=100)
+    assert find_picture_area([tall]) == PictureArea(6, 102, 100, 140, (108, 240))
+
+
 def test_no_bars_means_no_area():
     assert find_picture_area([picture(i) for i in range(3)]) is None
     assert find_picture_area([boxed(picture(), top=1, left=1)]) is None  # a dark edge line is no bar

@@ -115,21 +115,18 @@ def _bar_lengths(dark: np.ndarray) -> tuple[int, int]:
     return int(np.argmin(dark)), int(np.argmin(dark[::-1]))
 
 
-def _edges(grays: list[np.ndarray], axis: int, level: int, picture: slice) -> tuple[int, int]:
-    """The bars at both ends of ``axis`` (1: rows, the top and bottom bars; 0: columns) of the
-    frames' luma ``grays``, looking only at ``picture`` along the other axis; each side 0 unless
-    it is a bar (see the module docstring)."""
-    lines = [g[:, picture] if axis == 1 else g[picture] for g in grays]
-    black = np.logical_and.reduce([np.quantile(g, 1 - BAR_NOISE, axis=axis) <= level for g in lines])
-    lead, trail = _bar_lengths(black)
-    if lead == len(black):
-        return lead, 0
-    lit = np.logical_or.reduce([np.median(g, axis=axis) > level for g in lines])  # mostly lit somewhere
+def _black_runs(grays: list[np.ndarray], axis: int, level: int) -> tuple[int, int]:
+    """How many rows (``axis`` 1) or columns (``axis`` 0) at each end are black in every frame:
+    all but :data:`BAR_NOISE` of their pixels at most ``level``. A bar is black all along, so
+    the whole frame is looked at."""
+    black = np.logical_and.reduce([np.quantile(g, 1 - BAR_NOISE, axis=axis) <= level for g in grays])
+    return _bar_lengths(black)
 
-    def edge(bar: int, first_lines: np.ndarray) -> int:
-        return bar if bar >= MIN_BAR and first_lines[:2].any() else 0
 
-    return edge(lead, lit[lead:]), edge(trail, lit[::-1][trail:])
+def _lit(grays: list[np.ndarray], axis: int, level: int, index: int, span: slice) -> bool:
+    """Whether row (``axis`` 1) or column (``axis`` 0) ``index``, within ``span`` of the other
+    axis, is mostly lit (median above ``level``) in some frame."""
+    return any(float(np.median(g[index, span] if axis == 1 else g[span, index])) > level for g in grays)
 
 
 def find_picture_area(frames: Sequence[np.ndarray], level: int = DARK_LEVEL,
@@ -140,20 +137,30 @@ def find_picture_area(frames: Sequence[np.ndarray], level: int = DARK_LEVEL,
 
     A row (column) is bar when all but :data:`BAR_NOISE` of its pixels have a luma of at most
     ``level`` in every frame; bars are the runs of such rows (columns) from each edge, at least
-    :data:`MIN_BAR` thick, that end at a row (column) which is mostly brighter in some frame.
-    Columns are tested only within the picture's rows, so letterbox bars do not hide pillarbox
-    ones."""
+    :data:`MIN_BAR` thick, that end at a row (column) which, within the picture's columns (rows),
+    is mostly brighter in some frame: so a picture boxed on all four sides is found however
+    narrow it is."""
     if not len(frames):
         raise ValueError("find_picture_area needs at least one frame")
     h, w = frames[0].shape[:2]
     if any(f.shape[:2] != (h, w) for f in frames):
         raise ValueError("the frames to find bars in must have one size")
     grays = [_luma(f) for f in frames]
-    top, bottom = _edges(grays, 1, level, slice(None))
-    if top == h:
-        return None  # nothing but dark rows: no picture to find
-    left, right = _edges(grays, 0, level, slice(top, h - bottom))
-    if left == w or not (top or bottom or left or right):
+    top, bottom = _black_runs(grays, 1, level)
+    left, right = _black_runs(grays, 0, level)
+    if top == h or left == w:
+        return None  # nothing but dark lines: no picture to find
+    rows, cols = slice(top, h - bottom), slice(left, w - right)
+
+    def edge(bar: int, axis: int, first: int, step: int, span: slice) -> int:
+        """``bar`` if it is thick enough and the picture's first two lines past it are lit within
+        the picture's span (so wide bars on the other axis do not hide the edge), else 0."""
+        lines = [first + i * step for i in range(2) if 0 <= first + i * step < (h if axis == 1 else w)]
+        return bar if bar >= MIN_BAR and any(_lit(grays, axis, level, i, span) for i in lines) else 0
+
+    top, bottom = edge(top, 1, top, 1, cols), edge(bottom, 1, h - 1 - bottom, -1, cols)
+    left, right = edge(left, 0, left, 1, rows), edge(right, 0, w - 1 - right, -1, rows)
+    if not (top or bottom or left or right):
         return None
     area = PictureArea(top, h - bottom, left, w - right, (h, w))
     if min(area.shape) < min_picture:
