@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from videos import letterbox_bars, make_video, pattern_frame, read_frames
-from vidstyle.io.decode import keyframe_samples
+from vidstyle.io.decode import keyframe_samples, spread_samples
 from vidstyle.letterbox import PictureArea, find_picture_area
 from vidstyle.pipeline import calibrate_for, stylize_image, stylize_video
 
@@ -154,14 +154,23 @@ def test_video_bars_are_kept_and_only_the_picture_is_stylized(tmp_path):
     assert abs(read_frames(tmp_path / "whole.mp4")[0].astype(int) - 200).max() <= 3
 
 
+def test_a_film_opening_on_black_with_one_long_gop_keeps_its_bars(tmp_path):
+    """Its only keyframe is black: the frames spread over it are then decoded at exact times."""
+    src = make_video(tmp_path / "film.mp4", frames=24, size=(96, 72), pattern="letterbox-after-black", crf=0, gop=100)
+    bar = letterbox_bars(72)
+    result = stylize_video(src, tmp_path / "out.mp4", style=PaintWhite(), temporal="off", crf=0, progress=False)
+    assert result.bars == f"top {bar}, bottom {bar}"
+    assert read_frames(tmp_path / "out.mp4")[12][:bar - 2].max() <= 3
+
+
 def test_when_the_picture_reaches_into_the_bars_the_rest_is_stylized_whole(tmp_path, caplog):
     """The bars are found on frames spread over the clip; the last two frames, which none of those
     is, fill the whole frame: from there on, whole frames are stylized, and a warning says so."""
     src = make_video(tmp_path / "opens.mp4", frames=24, size=(96, 72), pattern="letterbox-opens", crf=0)
     stylizer = PaintWhite()
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
-        result = stylize_video(src, tmp_path / "out.mp4", style=stylizer, temporal="off", batch=1, crf=0,
-                               progress=False)
+        result = stylize_video(src, tmp_path / "out.mp4", style=stylizer, temporal="off", batch=4, crf=0,
+                               progress=False)  # frame 22 is the third of a batch: the switch is frame-exact
     assert result.bars  # found on the sampled frames
     assert "from 0.92 s on, the picture reaches into the black bars" in caplog.text
     frames = read_frames(tmp_path / "out.mp4")
@@ -214,8 +223,13 @@ def test_keyframe_samples_decode_one_frame_per_keyframe(tmp_path):
     assert [index(f) for f in keyframe_samples(src, 4)] == [0, 4, 12, 16]
     # a segment from frame 12: its first frame, then times 15 (keyframe 12 again: dropped), 18 and 21
     assert [index(f) for f in keyframe_samples(src, 4, start=0.5)] == [12, 16, 20]
+    # a keyframe before the segment (12, before frame 14) is not in it
+    assert [index(f) for f in keyframe_samples(src, 8, start=14 / 24)] == [14, 16, 20]
     long_gop = make_video(tmp_path / "long_gop.mp4", frames=24, size=(96, 72), gop=100)
     assert [index(f) for f in keyframe_samples(long_gop, 8)] == [0]  # one keyframe: no repeats
+    # too few keyframes: frames at exact times instead
+    assert [index(f) for f in spread_samples(long_gop, 8)] == [0, 3, 6, 9, 12, 15, 18, 21]
+    assert [index(f) for f in spread_samples(src, 4)] == [0, 4, 12, 16]  # enough keyframes: those
     with pytest.raises(ValueError, match="at least 1"):
         keyframe_samples(src, 0)
 

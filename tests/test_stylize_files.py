@@ -105,8 +105,21 @@ def test_everything_is_checked_before_anything_is_written(tmp_path, inputs):
 def test_a_folder_made_for_nothing_is_removed(tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all")
-    results = list(stylize_files([broken], tmp_path / "out", Grey(), progress=False))
-    assert isinstance(results[0][1], VidstyleError) and not (tmp_path / "out").exists()
+    results = list(stylize_files([broken], tmp_path / "new" / "out", Grey(), progress=False))
+    assert isinstance(results[0][1], VidstyleError) and not (tmp_path / "new").exists()  # its parent too
+
+
+def test_a_file_name_or_names_that_differ_in_case_only_are_refused(tmp_path, inputs):
+    with pytest.raises(VidstyleError, match=r"names a file; give a folder such as .*/out/"):
+        stylize_files(inputs, tmp_path / "out.mp4", Grey())
+    other = tmp_path / "other"
+    other.mkdir()
+    upper = make_video(other / "A.mp4", frames=2)
+    with pytest.raises(VidstyleError, match="several inputs would be written to"):
+        stylize_files([inputs[0], upper], tmp_path / "out", Grey())
+    with pytest.raises(VidstyleError, match="unknown style"):
+        stylize_files(inputs, tmp_path / "new" / "out", "no_such_style")
+    assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "new").exists()
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import logging
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -524,6 +525,15 @@ def test_resume_refuses_settings_that_change_what_is_learned(data, loss_weights,
             train(replace(first, steps=3, resume="auto", **change), progress=False)
         flag = {"styles": "--style"}.get(next(iter(change)), f"--{next(iter(change)).replace('_', '-')}")
         assert flag in str(err.value)
+    # the start written another way is the same start
+    from vidstyle.train.loop import _config_changes
+
+    saved = json.loads(json.dumps(asdict(replace(first, init_from=str(started_elsewhere)))))
+    assert _config_changes(saved, replace(first, init_from=os.path.relpath(started_elsewhere))) == []
+    from vidstyle.models.zoo import bundled_styles
+
+    saved["init_from"] = "light_starry_night"
+    assert _config_changes(saved, replace(first, init_from=str(bundled_styles()["light_starry_night"].path))) == []
     # only the length of the run, and where things are written, may change; the same settings
     # written differently are the same (a trailing slash, tuples from the API)
     train(replace(first, steps=3, resume="auto", out=str(tmp_path / "longer.safetensors"),

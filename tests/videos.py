@@ -17,7 +17,7 @@ import av
 import av.video.reformatter
 import numpy as np
 
-PATTERNS = ("moving", "noise", "cut", "flat", "letterbox", "letterbox-opens")
+PATTERNS = ("moving", "noise", "cut", "flat", "letterbox", "letterbox-opens", "letterbox-after-black")
 
 
 def letterbox_bars(height: int) -> int:
@@ -36,14 +36,17 @@ def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", fr
     * ``flat``: one mid-grey colour.
     * ``letterbox``: ``moving`` squeezed between black bars above and below, each a sixth of the
       height (:func:`letterbox_bars`); ``letterbox-opens``: the same, except that the clip's last
-      two frames fill the whole frame (the picture reaches into the bars late in the clip).
+      two frames fill the whole frame (the picture reaches into the bars late in the clip);
+      ``letterbox-after-black``: the first quarter of the clip black, as films open.
     """
     w, h = size
-    if pattern in ("letterbox", "letterbox-opens"):
-        if pattern == "letterbox-opens" and frames is None:
-            raise ValueError("the 'letterbox-opens' pattern needs the clip length (frames=)")
+    if pattern in ("letterbox", "letterbox-opens", "letterbox-after-black"):
+        if pattern != "letterbox" and frames is None:
+            raise ValueError(f"the {pattern!r} pattern needs the clip length (frames=)")
         if pattern == "letterbox-opens" and index >= frames - 2:
             return pattern_frame(index, size, "moving")
+        if pattern == "letterbox-after-black" and index < frames // 4:
+            return np.zeros((h, w, 3), np.uint8)
         bar = letterbox_bars(h)
         img = np.zeros((h, w, 3), np.uint8)
         img[bar:h - bar] = pattern_frame(index, (w, h - 2 * bar), "moving")

@@ -35,8 +35,8 @@ MIN_BAR = 2
 #: A bar's row (column) may have this share of brighter pixels: noise, a logo's corner.
 BAR_NOISE = 0.02
 
-#: Frames spread over a video on which bars are looked for: keyframes, so each costs one decoded
-#: frame (vidstyle.io.decode.keyframe_samples).
+#: Frames spread over a video on which bars are looked for: keyframes where it has enough, each
+#: one decoded frame, else frames at exact times (vidstyle.io.decode.spread_samples).
 SAMPLE_FRAMES = 8
 
 

@@ -40,7 +40,7 @@ from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.errors import VidstyleError
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource, resize_frame
-from vidstyle.io.decode import keyframe_samples
+from vidstyle.io.decode import spread_samples
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -674,7 +674,7 @@ def live_picture_area(source: FrameSource, first: np.ndarray) -> PictureArea | N
     frames = [first]
     if isinstance(source, FileSource):
         try:
-            samples = keyframe_samples(source.path, BAR_SAMPLE_FRAMES)
+            samples = spread_samples(source.path, BAR_SAMPLE_FRAMES)
         except VidstyleError:
             samples = []
         frames += [f for f in (resize_frame(f, source.size) for f in samples) if f.shape == first.shape]

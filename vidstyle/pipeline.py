@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 from vidstyle.config import EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import working_size
-from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, keyframe_samples, sample_frames
+from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, sample_frames, spread_samples
 from vidstyle.io.encode import VideoEncoder
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
@@ -217,14 +217,18 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
         frames = [f for f, _ in items]
         with stages.timed("stylize"):
             images = [f.image for f in frames]
+            cut = len(frames)  # frames before this one keep the bars
             if area is not None:
-                outside = next((f for f in frames if not area.holds(f.image)), None)
-                if outside is not None:
-                    # for good: switching back and forth would change the look from frame to frame
-                    log.warning("from %.2f s on, the picture reaches into the black bars found on frames spread "
-                                "over the video: stylizing whole frames from there", float(outside.pts * outside.time_base))
-                    area = None
-            styled = _stylize_picture(stylizer, images, area)
+                cut = next((i for i, f in enumerate(frames) if not area.holds(f.image)), cut)
+            if cut == len(frames):
+                styled = _stylize_picture(stylizer, images, area)
+            else:
+                # for good: switching back and forth would change the look from frame to frame
+                log.warning("from %.2f s on, the picture reaches into the black bars found on frames spread over "
+                            "the video: stylizing whole frames from there", float(frames[cut].pts * frames[cut].time_base))
+                styled = [*(_stylize_picture(stylizer, images[:cut], area) if cut else []),
+                          *stylizer.stylize_batch(images[cut:])]
+                area = None
         if len(styled) != len(frames):
             raise RuntimeError(f"the stylizer returned {len(styled)} images for {len(frames)} frames")
         for (frame, state), image in zip(items, styled):
@@ -513,7 +517,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             atomic_output(output, input_path, overwrite) as temp:
         area = None
         if config.bars == "keep":
-            area = find_picture_area(keyframe_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration))
+            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration))
             if area is not None:
                 log.info("keeping the black bars: %s", area.describe())
         calibrate_for(stylizer, input_path, config.start, config.duration, area=area)  # int8 only
@@ -629,22 +633,34 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     inputs = [check_input(i) for i in inputs]
     if not inputs:
         raise VidstyleError("no inputs to stylize")
+    from vidstyle.io.files import OUTPUT_FORMATS
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
+
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise VidstyleError(f"output folder {folder} is a file, not a folder")
+    if not folder.exists() and folder.suffix.lower() in {**OUTPUT_FORMATS, **IMAGE_OUTPUT_FORMATS}:
+        raise VidstyleError(f"several inputs go into a folder, and {folder} names a file; give a folder such as "
+                            f"{folder.with_suffix('')}/")
     pairs = [(i, folder_output(i, folder)) for i in inputs]
-    shared = sorted({str(o) for _, o in pairs if sum(o == p for _, p in pairs) > 1})
+    # case-blind: on macOS's and Windows' file systems X.mp4 and x.mp4 are one file
+    names = [o.name.casefold() for _, o in pairs]
+    shared = sorted({str(o) for _, o in pairs if names.count(o.name.casefold()) > 1})
     if shared:
         raise VidstyleError(f"several inputs would be written to {shared[0]}; stylize them into separate folders")
     for _, target in pairs:
         check_output_file(target, inputs=inputs, overwrite=overwrite, create_folder=True)
+    if isinstance(style, (str, Path)):
+        from vidstyle.models.zoo import resolve_style
+
+        resolve_style(style)  # an unknown style fails here too, before the folder is made
     return _stylize_pairs(pairs, folder, style, config, encode, overwrite, progress)
 
 
 def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progress):
     from vidstyle.io.images import is_image_path
 
-    made = not folder.exists()
+    made = [f for f in (folder, *folder.parents) if not f.exists()]  # innermost first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -663,5 +679,7 @@ def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progre
             else:
                 yield source, result
     finally:
-        if made and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+        for f in made:  # the folders made for this run, innermost first, while nothing is in them
+            if not f.is_dir() or any(f.iterdir()):
+                break
+            f.rmdir()

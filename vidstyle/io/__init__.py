@@ -10,7 +10,7 @@ import importlib
 
 _HOMES = {
     "vidstyle.io.decode": ("AudioItem", "DecodedFrame", "SourceInfo", "VideoDecoder", "keyframe_samples",
-                          "sample_frames"),
+                          "sample_frames", "spread_samples"),
     "vidstyle.io.encode": ("VIDEO_CODECS", "VideoEncoder", "available_video_codecs"),
     "vidstyle.io.files": ("OUTPUT_FORMATS", "atomic_output", "check_input", "check_output", "check_output_file",
                           "check_writable_folder", "temp_path_beside", "write_then_rename"),

@@ -202,10 +202,12 @@ def _quiet_opencv():
     saved = None
     try:
         sys.stderr.flush()
-        saved = os.dup(2)
         with open(os.devnull, "wb") as devnull:
+            saved = os.dup(2)
             os.dup2(devnull.fileno(), 2)
-    except (OSError, AttributeError, ValueError):  # stderr closed or replaced: nothing to silence there
+    except (OSError, AttributeError, ValueError):  # stderr closed or replaced, no fd left: leave it be
+        if saved is not None:
+            os.close(saved)
         saved = None
     try:
         yield

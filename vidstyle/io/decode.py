@@ -551,9 +551,13 @@ class VideoDecoder:
                 # drained at once: a frame-threaded decoder would otherwise hold the frame back until
                 # it had been given more packets (the seek flushes it again)
                 frame = next(iter([*packet.decode(), *video.codec_context.decode(None)]), None)
-                if frame is not None and frame.pts is not None and frame.pts not in seen:
-                    seen.add(frame.pts)
-                    images.append(self._display.image(frame))
+                if frame is None or frame.pts is None or frame.pts in seen:
+                    continue
+                t = frame.pts * self._tb
+                if (self._start is not None and t < self._start) or (self._end is not None and t >= self._end):
+                    continue  # the keyframe before a time in the segment can lie before it
+                seen.add(frame.pts)
+                images.append(self._display.image(frame))
         except (av.error.FFmpegError, ValueError, OSError):
             pass  # a file that cannot seek: the frames so far are what there is
         return images
@@ -572,12 +576,22 @@ class VideoDecoder:
 def keyframe_samples(path: str | Path, count: int, start: float | None = None,
                      duration: float | None = None) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames spread over the segment, fast: its first frame
-    and the keyframes before evenly spread times (:meth:`VideoDecoder.keyframes`). Fewer when the
-    video has fewer keyframes; for frames at exact times use :func:`sample_frames`."""
+    and the keyframes in it before evenly spread times (:meth:`VideoDecoder.keyframes`). Fewer
+    when the segment holds fewer keyframes; for frames at exact times use :func:`sample_frames`."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     with VideoDecoder(path, start, duration) as decoder:
         return decoder.keyframes(count)
+
+
+def spread_samples(path: str | Path, count: int, start: float | None = None,
+                   duration: float | None = None) -> list[np.ndarray]:
+    """``count`` frames spread over the segment as cheaply as they can be had: its keyframes
+    (:func:`keyframe_samples`, one decoded frame each), or, when it holds fewer than half
+    ``count`` of them (a short clip, one long GOP), frames at exact times (:func:`sample_frames`,
+    which decodes from the keyframe before each: at most the segment once over)."""
+    frames = keyframe_samples(path, count, start, duration)
+    return frames if 2 * len(frames) >= count else sample_frames(path, count, start, duration)
 
 
 def sample_frames(path: str | Path, count: int, start: float | None = None,

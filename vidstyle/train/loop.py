@@ -223,6 +223,15 @@ def build_network(arch: str, num_styles: int) -> TransformerNet:
     return BUILDERS[ARCHES[arch]](num_styles)
 
 
+def init_from_path(value: str | Path) -> str:
+    """``--init-from``'s file: ``value`` itself, or the file of the bundled style it names."""
+    from vidstyle.models.zoo import bundled_styles
+
+    if not Path(value).exists() and str(value) in bundled_styles():
+        return str(bundled_styles()[str(value)].path)
+    return str(value)
+
+
 def init_from_file(net: TransformerNet, path: str | Path) -> None:
     """Copy a trained network's weights from ``path`` into ``net`` (same architecture).
 
@@ -232,11 +241,8 @@ def init_from_file(net: TransformerNet, path: str | Path) -> None:
     that learns the other styles much faster than random weights).
     """
     from vidstyle.models.weights import load_model
-    from vidstyle.models.zoo import bundled_styles
 
-    if not Path(path).exists() and str(path) in bundled_styles():  # a bundled style's name: its file
-        path = bundled_styles()[str(path)].path
-    src, info = load_model(path)
+    src, info = load_model(init_from_path(path))
     ours = {k: v for k, v in net.arch_args.items() if k != "num_styles"}
     theirs = {k: v for k, v in src.arch_args.items() if k != "num_styles"}
     if ours != theirs:
@@ -285,7 +291,7 @@ RESUME_MAY_CHANGE = {"out", "steps", "checkpoint_every", "checkpoint_dir", "resu
 
 
 # fields holding paths (compared as the files they name) and fields whose flag is not their name
-_PATH_FIELDS = {"content", "styles", "temporal_videos"}
+_PATH_FIELDS = {"content", "styles", "temporal_videos", "init_from"}
 _FLAGS = {"styles": "--style", "temporal_videos": "--temporal-videos"}
 
 
@@ -293,6 +299,8 @@ def _comparable(key: str, value):
     """A config value as the checkpoint's JSON holds it (tuples are lists), paths resolved, so that
     ``photos``, ``photos/`` and ``./photos`` are one folder."""
     value = json.loads(json.dumps(value))
+    if key == "init_from" and value is not None:
+        value = init_from_path(value)  # a bundled style's name is its file
     if key in _PATH_FIELDS and value is not None:
         resolve = lambda p: str(Path(p).expanduser().resolve())  # noqa: E731
         value = [resolve(p) for p in value] if isinstance(value, list) else resolve(value)
