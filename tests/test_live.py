@@ -676,7 +676,8 @@ def test_live_keeps_black_bars_like_files(tmp_path, bars):
 def test_live_stylizes_whole_frames_once_the_picture_reaches_into_the_bars(tmp_path):
     from videos import make_video
 
-    video = make_video(tmp_path / "opens.mp4", frames=12, size=(96, 72), pattern="letterbox-opens", crf=0)
+    # 24 frames: the 8 spread over it to find the bars (every third) miss the last two, which open
+    video = make_video(tmp_path / "opens.mp4", frames=24, size=(96, 72), pattern="letterbox-opens", crf=0)
     sizes, said = [], []
 
     class Recorder:
@@ -686,5 +687,5 @@ def test_live_stylizes_whole_frames_once_the_picture_reaches_into_the_bars(tmp_p
 
     run_live(FileSource(video, realtime=False), StyleBank([Recorder()]), LiveOptions(window=False), log=said.append)
     sizes = sizes[1:]  # after the warm-up call on a blank frame
-    assert sizes[0] == sizes[9] == (48, 96) and sizes[10] == sizes[11] == (72, 96)  # the last two fill the frame
+    assert sizes[0] == sizes[21] == (48, 96) and sizes[22] == sizes[23] == (72, 96)  # the last two fill the frame
     assert any("reaches into the black bars" in s for s in said)

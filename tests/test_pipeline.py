@@ -220,7 +220,9 @@ def test_queues_are_bounded(tmp_path, monkeypatch):
             return np.asarray(images)
 
     monkeypatch.setattr(decode_module.VideoDecoder, "read", counting_read)
-    stylize_video(src, tmp_path / "out.mp4", style=Slow(), batch=2, queue_size=3, temporal="off", progress=False)
+    # bars="stylize": looking for bars reads sampled frames through the same (counted) decoder class
+    stylize_video(src, tmp_path / "out.mp4", style=Slow(), batch=2, queue_size=3, temporal="off", bars="stylize",
+                  progress=False)
     # at most: one queue of 3, the batch of 2 being stylized, 1 frame held by the blocked decoder
     assert max(lead) <= 3 + 2 + 1
     assert probe(tmp_path / "out.mp4").frames == 40
