@@ -14,3 +14,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"development data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def style(tmp_path_factory) -> Path:
+    """A tiny randomly initialised network saved as a user's style file."""
+    import torch
+
+    from vidstyle.models.transformer import TransformerNet
+    from vidstyle.models.weights import save_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("style") / "random.safetensors"
+    save_model(path, TransformerNet((8, 16, 16), num_residual=1), styles=[{"name": "random"}])
+    return path

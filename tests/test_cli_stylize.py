@@ -16,22 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from videos import audio_packets, frame_times, make_video, probe, psnr, read_frames
-from vidstyle.models.transformer import TransformerNet
-from vidstyle.models.weights import save_model
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def style(tmp_path_factory) -> Path:
-    """A tiny randomly initialised network saved as a user's style file."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("style") / "random.safetensors"
-    save_model(path, TransformerNet((8, 16, 16), num_residual=1), styles=[{"name": "random"}])
-    return path
 
 
 def vidstyle(*args, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -5,14 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from videos import make_video, probe, read_frames
 from vidstyle import pipeline
 from vidstyle.errors import VidstyleError
 from vidstyle.io.images import read_image, write_image
-from vidstyle.models.transformer import TransformerNet
-from vidstyle.models.weights import save_model
 from vidstyle.pipeline import folder_output, stylize_files
 
 
@@ -120,14 +117,6 @@ def test_a_file_name_or_names_that_differ_in_case_only_are_refused(tmp_path, inp
     with pytest.raises(VidstyleError, match="unknown style"):
         stylize_files(inputs, tmp_path / "new" / "out", "no_such_style")
     assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "new").exists()
-
-
-@pytest.fixture(scope="module")
-def style(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("style") / "random.safetensors"
-    save_model(path, TransformerNet((8, 16, 16), num_residual=1), styles=[{"name": "random"}])
-    return path
 
 
 def test_cli_several_inputs(tmp_path, inputs, style, capsys):
