@@ -2,7 +2,7 @@
 
 A film framed at 2.39:1 inside a 16:9 video comes with black bars above and below (letterbox), an
 upright phone video inside a landscape frame with bars left and right (pillarbox). A style network
-paints bars like any dark area: starry_night turns them dark navy with strokes reaching 20-30
+paints bars like any dark area: starry_night turns them dark navy with strokes reaching about 10
 pixels into them, and because its instance norms take their statistics over the whole frame, the
 bars change how the picture itself is painted. So by default vidstyle finds the bars once per
 video, stylizes only the picture between them, and puts the input's own bar pixels back around it:
@@ -96,10 +96,10 @@ class PictureArea:
         """True when more than half of the pixels of some bar of ``image`` are brighter than
         ``level``: the picture has reached where the bars were (the frames that found them were not
         representative), and cropping would leave part of it unstylized."""
-        gray = _luma(image)
-        bars = [gray[:self.top], gray[self.bottom:], gray[self.top:self.bottom, :self.left],
-                gray[self.top:self.bottom, self.right:]]
-        return any(bar.size and np.count_nonzero(bar > level) * 2 > bar.size for bar in bars)
+        # per frame: only the bars are converted, not the picture
+        bars = [image[:self.top], image[self.bottom:], image[self.top:self.bottom, :self.left],
+                image[self.top:self.bottom, self.right:]]
+        return any(bar.size and np.count_nonzero(_luma(bar) > level) * 2 > bar.size // 3 for bar in bars)
 
 
 def _luma(image: np.ndarray) -> np.ndarray:

@@ -138,12 +138,9 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
 
     if s.clip:
         _run_clip(s, report, nets, _prefer_gpu(devices))
-    _ratios(report)
     report["load_end"] = load_average()
     report["other_cpu_share"] = meter.share()
-    _contention_note(report)
-    _reliability(report)
-    return report
+    return finalize(report)
 
 
 #: A file-to-file run faster than its network alone by more than this cannot be (timing noise
@@ -362,7 +359,7 @@ def merge_reports(reports: list[dict]) -> dict:
 
 
 def finalize(report: dict) -> dict:
-    """Recompute the derived parts of a report (ratios, contention note) from its rows."""
+    """Compute the derived parts of a report (ratios, contention note, reliability) from its rows."""
     _contention_note(report)
     report["ratios"] = {}
     _ratios(report)
