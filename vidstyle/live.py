@@ -560,7 +560,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             except TimeoutError:
                 frame = None  # nothing new yet: still poll the keyboard
             if frame is not None:
-                if bars_pending:  # found once, on the first frame (and a file's keyframes)
+                if bars_pending:  # found once, on the first frame (and frames spread over a file)
                     bars_pending = False
                     area = live_picture_area(source, frame.image)
                     if area is not None:
@@ -669,8 +669,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
 
 
 def live_picture_area(source: FrameSource, first: np.ndarray) -> PictureArea | None:
-    """The picture inside black bars, found on the first frame and, for a file, on its keyframes
-    spread over it as ``vidstyle stylize`` does (a camera has only what it shows now)."""
+    """The picture inside black bars, found on the first frame and, for a file, on frames spread
+    over it as ``vidstyle stylize`` does (a camera has only what it shows now)."""
     frames = [first]
     if isinstance(source, FileSource):
         try:
@@ -727,8 +727,8 @@ def add_parser(subparsers) -> None:
                    help="stabilizer strength 0..1 (default: each style's own, shown by `vidstyle styles`; "
                         "0.5 for your own model files)")
     p.add_argument("--bars", choices=["keep", "stylize"], default="keep",
-                   help="keep: black letterbox/pillarbox bars found on the first frame (and a --source file's "
-                        "keyframes) stay as they are, only the picture is stylized; stylize: paint the whole frame "
+                   help="keep: black letterbox/pillarbox bars found on the first frame (and frames spread over a "
+                        "--source file) stay as they are, only the picture is stylized; stylize: paint the whole frame "
                         "(default keep)")
     p.add_argument("--side-by-side", action="store_true", help="show the camera image next to the stylized one")
     p.add_argument("--fullscreen", action="store_true", help="full-screen window")
