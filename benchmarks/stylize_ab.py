@@ -2,7 +2,11 @@
 
 Each run is a fresh process (so process-wide state such as the allocator settings starts clean)
 calling :func:`vidstyle.pipeline.stylize_video` on one clip; the variants run in turn, round after
-round, so a slow phase of the machine hits every variant alike. Variants:
+round, so a slow phase of the machine hits every variant alike. Each run also reports the CPU
+time it took per frame, how many cores that kept busy, and that time split by thread group (the
+pipeline's stage threads, FFmpeg's decoder threads, and the unnamed rest: x264's workers and the
+network's OpenMP workers).
+Variants:
 
 * ``default``: what `vidstyle stylize --style STYLE` does;
 * ``plain-blend``: the stabilizer's plain blend (``FlowStabilizer(keep_contrast=False)``);
@@ -122,10 +126,53 @@ if options.pop("warm", False):
     with av.open(clip) as c:
         first = next(itertools.islice(c.decode(video=0), 1)).to_ndarray(format="rgb24")
     style.stylize_batch([first] * (config.batch or pipeline.default_batch(style, first.shape[:2])))
+# CPU time per thread, read from /proc while the threads live (x264's workers end with the
+# encoder): a watcher samples every 50 ms, so a thread's last <= 50 ms can be missed
+import os, resource, threading, time
+def thread_cpu():
+    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(tid)] = (stat[stat.index("(") + 1:stat.rindex(")")], (int(fields[11]) + int(fields[12])) / tick)
+    return out
+before, seen, names, done = thread_cpu(), {}, {}, threading.Event()  # CPU before the run, per thread
+def watch():
+    while not done.wait(0.05):
+        names.update({t.native_id: t.name for t in threading.enumerate() if t.native_id})
+        seen.update(thread_cpu())
+watcher = threading.Thread(target=watch, daemon=True)
+watcher.start()
+usage0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
 r = stylize_video(clip, out, style=style, overwrite=True, progress=False,
                   temporal="off" if variant == "temporal-off" else temporal, **options)
+wall, usage1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+done.set(); watcher.join()
+cpu = usage1.ru_utime + usage1.ru_stime - usage0.ru_utime - usage0.ru_stime
+groups = {}
+for tid, (comm, seconds) in seen.items():
+    if tid == watcher.native_id:
+        continue
+    if tid in names:  # a Python thread: vidstyle's stages, the main thread
+        group = names[tid]
+    elif comm.startswith("av:"):  # FFmpeg names its decoder threads (av:h264:df0, ...)
+        group = "decoder threads"
+    else:
+        # unnamed: x264's workers, the network's OpenMP workers (libgomp gives each calling
+        # thread its own team, so the stage thread's second network thread starts during the run
+        # too) and swscale's short-lived slice threads (PyAV's conversions default to threads=auto;
+        # the sampler misses most of them); with `net-1-thread` there is no OpenMP worker
+        group = "x264 + OpenMP workers"
+    groups[group] = groups.get(group, 0.0) + seconds - before.get(tid, ("", 0.0))[1]
 print(json.dumps({"fps": r.fps, "frames": r.frames, "network": r.network,
-                  "busy_ms_per_frame": {k: 1000 * v / r.frames for k, v in r.stage_seconds.items()}}))
+                  "busy_ms_per_frame": {k: 1000 * v / r.frames for k, v in r.stage_seconds.items()},
+                  "cpu_ms_per_frame": 1000 * cpu / r.frames, "cores_busy": cpu / wall,
+                  "thread_cpu_ms_per_frame": {k: round(1000 * v / r.frames, 2)
+                                              for k, v in sorted(groups.items(), key=lambda kv: -kv[1])}}))
 """
 
 
@@ -184,14 +231,19 @@ def main(argv=None) -> int:
                 res = run_once(args.clip, args.style, v, Path(tmp) / "out.mp4", args.options)
                 runs[v].append(res)
                 busy = ", ".join(f"{k} {ms:.1f}" for k, ms in res["busy_ms_per_frame"].items())
+                threads = ", ".join(f"{k} {ms:.1f}" for k, ms in res["thread_cpu_ms_per_frame"].items() if ms >= 0.5)
                 print(f"round {r + 1} {v:13s} {res['fps']:5.1f} frames/s  peak RSS {res['peak_rss_mib']:.0f} MiB  "
-                      f"busy ms/frame: {busy}", flush=True)
+                      f"busy ms/frame: {busy}\n    CPU {res['cpu_ms_per_frame']:.1f} ms/frame on "
+                      f"{res['cores_busy']:.2f} cores; by thread: {threads}", flush=True)
     summary = {v: {"fps": [round(x["fps"], 2) for x in rs],
                    "fps_median": round(statistics.median(x["fps"] for x in rs), 2),
                    "peak_rss_mib_median": round(statistics.median(x["peak_rss_mib"] for x in rs)),
+                   "cpu_ms_per_frame_median": round(statistics.median(x["cpu_ms_per_frame"] for x in rs), 2),
+                   "cores_busy_median": round(statistics.median(x["cores_busy"] for x in rs), 2),
                    "network": rs[0]["network"]} for v, rs in runs.items()}
     for v, s in summary.items():
-        print(f"{v:13s} median {s['fps_median']:.1f} frames/s ({s['fps']}), peak RSS {s['peak_rss_mib_median']} MiB")
+        print(f"{v:13s} median {s['fps_median']:.1f} frames/s ({s['fps']}), peak RSS {s['peak_rss_mib_median']} MiB, "
+              f"CPU {s['cpu_ms_per_frame_median']:.1f} ms/frame on {s['cores_busy_median']:.2f} cores")
     write_json(args.out, script_record(clip=args.clip, style=args.style, summary=summary, runs=runs))
     return 0
 
