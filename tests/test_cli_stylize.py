@@ -314,6 +314,23 @@ def test_stabilizer_strength_defaults_to_the_styles_own(tmp_path, stylize, capsy
     assert "stabilizer" not in [s for s in listing if s.startswith("starry_night ")][0]
 
 
+def test_styles_describes_a_users_own_model_files(tmp_path, capsys):
+    from vidstyle.cli import main
+    from vidstyle.models.transformer import transformer_net
+    from vidstyle.models.weights import save_model
+
+    path = tmp_path / "my styles.safetensors"
+    save_model(path, transformer_net(num_styles=2), [{"name": "dusk", "painting": "Dusk", "artist": "Me", "year": 2026},
+                                                     {"name": "dawn"}], train_command="vidstyle train ...")
+    assert main(["styles", str(path), "-v"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{path}: transformer network, channels ") and out[0].endswith(", 2 styles")
+    assert out[1:3] == ["  dusk: Dusk, Me, 2026", "  dawn"]
+    assert out[3] == f"  blend: --style '{path}:dusk=0.7,dawn=0.3'" and out[-1] == "  trained with: vidstyle train ..."
+    assert main(["styles", str(tmp_path / "missing.safetensors")]) == 1
+    assert "model file not found" in capsys.readouterr().err
+
+
 def test_tiny_frames_and_a_tiny_working_size(tmp_path, stylize):
     # smaller than the light network's 1/8-resolution blocks and than DIS flow's 12-pixel minimum
     src = make_video(tmp_path / "tiny.mp4", frames=5, size=(12, 8))

@@ -47,7 +47,14 @@ def test_export_matches_pytorch_at_several_sizes(tmp_path, builder):
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert json.loads(meta["vidstyle_arch_args"]) == model.arch_args  # JSON, readable by any consumer
     assert meta["vidstyle_io"].startswith("input: float32 [batch, 3, height, width], RGB in 0..1, height and "
-                                          f"width multiples of {model.size_multiple} ")
+                                          f"width multiples of {model.size_multiple} and at least "
+                                          f"{model.min_input_size} ")
+    assert (meta["vidstyle_size_multiple"], meta["vidstyle_min_size"]) == (str(model.size_multiple),
+                                                                          str(model.min_input_size))
+    # the smallest input the contract allows runs, and matches PyTorch
+    small = torch.rand(1, 3, model.min_input_size, model.min_input_size)
+    with torch.inference_mode():
+        assert torch.allclose(OnnxRunner(path)(small), model(small), atol=1e-3)
 
 
 def test_an_onnx_file_given_as_a_style_says_what_it_is(tmp_path):

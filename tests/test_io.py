@@ -207,6 +207,16 @@ def test_encoder_configuration_errors(tmp_path, codec, suffix, message):
         VideoEncoder(tmp_path / f"o{suffix}", dec.info, EncodeConfig(codec=codec))
 
 
+@pytest.mark.parametrize("codec, name", [("libvpx-vp9", "vp9"), ("libsvtav1", "av1")])
+def test_a_codec_the_muxer_refuses_says_why_and_what_to_do(tmp_path, codec, name):
+    """FFmpeg's mov muxer lists VP9 and AV1 as codecs it knows, then refuses them when writing the
+    header: the error gives its own reason and the way out, not just "Invalid argument"."""
+    src = make_video(tmp_path / "a.mp4", frames=2)
+    with VideoDecoder(src) as dec, pytest.raises(
+            VidstyleError, match=rf"with {codec}: .*{name} only supported in MP4.*; \.mkv takes every codec here"):
+        VideoEncoder(tmp_path / "o.mov", dec.info, EncodeConfig(codec=codec))
+
+
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="an NVIDIA driver is present")
 def test_hardware_codec_without_gpu_is_a_clear_error(tmp_path):
     src = make_video(tmp_path / "a.mp4", frames=2)

@@ -14,7 +14,7 @@ import pytest
 
 from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import DecodedFrame, VideoDecoder
+from vidstyle.io.decode import DecodedFrame, VideoDecoder, sample_frames
 from videos import frame_times, make_video, probe, psnr, read_frames
 
 
@@ -99,6 +99,73 @@ def test_a_damaged_video_packet_is_skipped_with_a_warning(tmp_path, caplog):
     assert 40 <= result.frames < 48
     assert "skipped 1 damaged video packet(s) of bad.mp4" in caplog.text
     assert src.read_bytes() != bad.read_bytes()  # the input was really damaged, and is left as it was
+
+
+def test_a_damaged_copied_audio_packet_is_skipped_with_a_warning(tmp_path, caplog):
+    """A broadcast capture with one broken AAC frame: the mp4 muxer's ADTS-to-ASC filter refuses
+    it. The packet is skipped, the rest of the audio copied, the video complete."""
+    src = make_video(tmp_path / "in.ts", frames=48, size=(64, 48), audio=True)
+    data = bytearray(src.read_bytes())
+    with av.open(str(src)) as container:
+        pid = container.streams.audio[0].id
+    # TS packets (188 bytes) of the audio PID that start a PES packet; zero one ADTS sync word
+    starts = [i for i in range(0, len(data), 188)
+              if ((data[i + 1] & 0x1F) << 8 | data[i + 2]) == pid and data[i + 1] & 0x40]
+    at = data.index(b"\xff\xf1", starts[len(starts) // 2], starts[len(starts) // 2] + 188)
+    data[at:at + 2] = b"\x00\x00"
+    bad = tmp_path / "bad.ts"
+    bad.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(bad, tmp_path / "out.mp4")
+    assert result.frames == 48 and result.audio == {0: "copy"}
+    # the demuxer may split the broken frame in two: one or two packets
+    assert "skipped 1 damaged audio packet(s) of bad.ts" in caplog.text or \
+        "skipped 2 damaged audio packet(s) of bad.ts" in caplog.text
+    info = probe(tmp_path / "out.mp4")
+    assert len(info.audio) == 1 and abs(info.audio[0].duration - 2.0) < 0.1
+
+
+def test_a_stream_that_changes_size_is_scaled_to_its_first_size(tmp_path, caplog):
+    """Two MPEG-TS files of different sizes back to back, as a broadcast capture or a `cat` of
+    recordings: frames after the change are scaled to the first size (as FFmpeg does), with one
+    warning; the bar finder, which samples frames with separate decoders, sees one size too."""
+    first, second = make_video(tmp_path / "a.ts", frames=24, size=(64, 48)), \
+        make_video(tmp_path / "b.ts", frames=24, size=(96, 72))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(joined, tmp_path / "out.mp4")  # bars="keep" by default: the samples span both
+    assert result.frames == 48
+    assert caplog.text.count("changes size mid-stream, from 64x48 to 96x72") == 1
+    out = read_frames(tmp_path / "out.mp4")
+    assert out.shape == (48, 48, 64, 3)
+    import cv2
+    later = cv2.resize(read_frames(second)[5], (64, 48), interpolation=cv2.INTER_AREA)
+    assert psnr(out[29], later) > 25  # the second file's frames, scaled
+    assert {f.shape for f in sample_frames(joined, 8)} == {(48, 64, 3)}
+
+
+def test_subtitle_streams_are_not_dropped_silently(tmp_path, caplog):
+    src = make_video(tmp_path / "in.mkv", frames=24, size=(64, 48))
+    srt = tmp_path / "in.srt"
+    srt.write_text("1\n00:00:00,100 --> 00:00:00,900\nhello\n\n")
+    with_subs = tmp_path / "with subs.mkv"
+    with av.open(str(src)) as video, av.open(str(srt)) as text, av.open(str(with_subs), "w") as out:
+        streams = {video.streams.video[0]: out.add_stream_from_template(video.streams.video[0]),
+                   text.streams[0]: out.add_stream_from_template(text.streams[0])}
+        for container in (video, text):
+            for packet in container.demux():
+                if packet.dts is not None:
+                    packet.stream = streams[packet.stream]
+                    out.mux(packet)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert stylize(with_subs, tmp_path / "out.mp4").frames == 24
+    assert "with subs.mkv has 1 subtitle stream(s), which vidstyle does not carry over; to add them back: " \
+           "ffmpeg -i" in caplog.text and "'" + str(with_subs) + "'" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(with_subs, tmp_path / "part.mp4", start=0.5)  # a segment: no command that would misalign them
+    assert "does not carry over\n" in caplog.text + "\n" and "ffmpeg" not in caplog.text
 
 
 def test_a_truncated_file_still_says_so(tmp_path, caplog):

@@ -191,6 +191,14 @@ def test_grabber_without_pacing_loses_nothing(tmp_path):
     assert got == list(range(20)) and grabber.dropped == 0
 
 
+def test_a_source_that_is_not_a_video_says_so_as_stylize_does(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(VidstyleError) as err:
+        FileSource(junk, realtime=False)
+    assert str(err.value) == f"{junk} is not a readable video file (Invalid data found when processing input)"
+
+
 def test_grabber_reraises_source_errors():
     class Broken(FrameSource):
         def read(self):
@@ -239,6 +247,14 @@ def test_stats_accounting():
     assert s.latency_mean_ms == pytest.approx(105.0)
     assert s.latency_p95_ms == pytest.approx(np.percentile(np.arange(10, 201, 10), 95))
     assert "30 frames captured, 20 processed, 10 dropped" in s.text() and "mean 105 ms" in s.text()
+    # with the grabber's own count, frames not yet taken at the stop are not called dropped
+    s = stats.summary("fake", captured=30, elapsed_s=1.0, stop_reason="duration reached", dropped=8)
+    assert (s.dropped, s.waiting) == (8, 2) and "8 dropped, 2 still waiting at the stop" in s.text()
+    # one frame: no rate, rather than "0.0 fps"
+    one = LiveStats()
+    one.frame_shown(0.0, 0.1)
+    s = one.summary("fake", captured=1, elapsed_s=0.1, stop_reason="end of source", dropped=0)
+    assert s.mean_fps is None and "no frame rate (fewer than 2 frames processed)" in s.text()
 
 
 def test_slow_stylizer_drops_frames_with_bounded_latency():
@@ -248,7 +264,7 @@ def test_slow_stylizer_drops_frames_with_bounded_latency():
     assert summary.stop_reason == "duration reached"
     assert 8 <= summary.processed <= 15  # ~12.5 fps of a 50 fps source
     assert summary.captured >= 50 and summary.dropped >= summary.captured - 16
-    assert summary.processed + summary.dropped == summary.captured
+    assert summary.processed + summary.dropped + summary.waiting == summary.captured and summary.waiting <= 2
     # latency = wait for the next frame (<= 20 ms) + 80 ms of work; it does not grow with time
     assert 80 <= summary.latency_mean_ms < 140 and summary.latency_p95_ms < 170
     assert summary.mean_fps == pytest.approx(12.5, rel=0.25)
@@ -534,8 +550,9 @@ def test_cli_headless_end_to_end(tmp_path, model_file):
     # a 25 fps "camera" for 2 s (plus the last frame's processing, long on a busy machine)
     assert s["elapsed_s"] >= 2.0 and s["captured"] == pytest.approx(25 * s["elapsed_s"], abs=4)
     # (a 160x96 frame takes milliseconds, but a shared 2-core machine under load can starve the process)
-    assert s["processed"] >= 1 and s["processed"] + s["dropped"] == s["captured"]
-    assert 0 < s["latency_mean_ms"] <= s["latency_p95_ms"]
+    assert s["processed"] >= 1 and s["processed"] + s["dropped"] + s["waiting"] == s["captured"]
+    # (not mean <= p95: one frame held up by a loaded machine can pull the mean above the p95)
+    assert s["latency_mean_ms"] > 0 and s["latency_p95_ms"] > 0
     times, _ = decoded_times_and_marks(rec)
     assert len(times) == s["processed"] and times[-1] <= 2.0
 

@@ -235,7 +235,9 @@ def test_style_mix_blends_conditional_instance_norm(tmp_path):
     path = tmp_path / "multi.safetensors"
     save_model(path, net, [{"name": "a"}, {"name": "b"}])
     choice = resolve_style(f"{path}:a=3,b=1")
-    assert choice.mix == pytest.approx((0.75, 0.25)) and choice.label == "mix:a=0.75,b=0.25"
+    # labelled as it would be written again (mix: names the bundled network only)
+    assert choice.mix == pytest.approx((0.75, 0.25)) and choice.label == "multi.safetensors:a=0.75,b=0.25"
+    assert resolve_style("mix:starry_night=0.7,the_scream=0.3").label == "mix:starry_night=0.7,the_scream=0.3"
     img = (np.random.default_rng(0).random((32, 48, 3)) * 255).astype(np.uint8)
     outs = {}
     for spec in ("a=1", "b=1", "a=1,b=1"):

@@ -52,6 +52,11 @@ def test_a_failed_input_is_reported_and_the_others_still_run(tmp_path, inputs):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "c.jpg"]  # nothing half-written
 
 
+def test_one_path_is_one_input_not_its_characters(tmp_path, inputs):
+    results = list(stylize_files(str(inputs[0]), tmp_path / "out", Grey(), temporal="off", progress=False))
+    assert len(results) == 1 and results[0][1].frames == 5
+
+
 def test_the_network_is_built_once(tmp_path, inputs, monkeypatch):
     built = []
     make = pipeline._make_stylizer

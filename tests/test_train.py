@@ -65,8 +65,9 @@ def test_total_variation_hand_computed():
 
 def test_parse_layer_weights():
     assert parse_layer_weights("relu1_2, relu2_2:0.5") == {"relu1_2": 1.0, "relu2_2": 0.5}
-    with pytest.raises(VidstyleError):
-        parse_layer_weights("relu1_2:lots")
+    for bad in ("relu1_2:lots", "relu1_2:nan", "relu1_2:inf", "relu1_2:-1"):  # a negative weight rewards distance
+        with pytest.raises(VidstyleError, match="finite, 0 or more"):
+            parse_layer_weights(bad)
 
 
 # --- fixtures: tiny data and a small loss network -------------------------------------------------------
@@ -126,6 +127,24 @@ def test_data_split_and_crops(data):
     b = images.batch(3, step_generator(0, 5))
     assert a.shape == (3, 3, 24, 24) and torch.equal(a, b)  # same (seed, step): same batch
     assert not torch.equal(a, images.batch(3, step_generator(0, 6)))
+
+
+def test_the_content_search_follows_linked_folders_and_skips_hidden_and_excluded_ones(data, tmp_path):
+    photos = find_images(data["content"])
+    root = tmp_path / "content"
+    (root / "own").mkdir(parents=True)
+    (root / "own" / "a.png").write_bytes(photos[0].read_bytes())
+    (root / "linked").symlink_to(data["content"], target_is_directory=True)  # a folder of photos elsewhere
+    (root / "own" / "loop").symlink_to(root, target_is_directory=True)  # a link back up: must not recurse
+    (root / "own" / "._a.png").write_bytes(b"\0" * 64)  # macOS metadata companion
+    (root / ".thumbnails").mkdir()
+    (root / ".thumbnails" / "t.png").write_bytes(photos[1].read_bytes())
+    run = root / "model.train"  # OUT inside the content folder: its previews are not content
+    run.mkdir()
+    (run / "preview_0000010.png").write_bytes(photos[2].read_bytes())
+    found = [p.relative_to(root).as_posix() for p in find_images(root, exclude=[run])]
+    assert found == sorted(["own/a.png", *(f"linked/{p.relative_to(data['content']).as_posix()}" for p in photos)])
+    assert "model.train/preview_0000010.png" in [p.relative_to(root).as_posix() for p in find_images(root)]
 
 
 def test_an_unreadable_photo_is_skipped_with_a_warning_not_fatal(data, tmp_path, caplog):
@@ -464,6 +483,12 @@ def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
     with Image.open(out_png) as im:
         assert min(im.size) == 32
     assert main(args) == 1  # exists: refuses without --overwrite
+    # a loss that overflows: an error and no file, not a black image and exit 0
+    diverged = tmp_path / "diverged.png"
+    assert main([*args[:6], str(diverged), *args[7:], "--style-weight", "1e30",
+                 "--style-layers", "relu1_2:1e30,relu2_2:1e30"]) == 1  # 1e60 overflows float32
+    assert not diverged.exists()
+    assert main([*args[:6], str(diverged), "--image-size", "1", *args[9:]]) == 1 and not diverged.exists()
 
 
 def test_train_command_works_without_the_video_dependencies(monkeypatch):
@@ -545,19 +570,42 @@ def test_resume_refuses_settings_that_change_what_is_learned(data, loss_weights,
 
 
 def test_a_fresh_run_never_mixes_with_an_earlier_runs_checkpoints(data, loss_weights, tmp_path):
-    earlier = _config(data, loss_weights, tmp_path, steps=4, checkpoint_every=1)
+    earlier = _config(data, loss_weights, tmp_path, steps=4, checkpoint_every=1, preview_every=2)
     train(earlier, progress=False)
     work = earlier.work_dir()
-    assert len(list(work.glob("checkpoint_*.pt"))) == 2
-    again = replace(earlier, styles=data["styles"][1:], steps=2)
+    assert len(list(work.glob("checkpoint_*.pt"))) == 2 and len(list(work.glob("preview_*.png"))) == 2
+    again = replace(earlier, styles=data["styles"][1:], steps=2, preview_every=0)
     with pytest.raises(VidstyleError, match="checkpoints of an earlier run"):
         train(again, progress=False)
     train(again, progress=False, overwrite=True)
     left = sorted(work.glob("checkpoint_*.pt"))
     # this run's only: the earlier run's (steps 3 and 4) would have been the "latest" for --resume
     assert [p.name for p in left] == ["checkpoint_0000001.pt", "checkpoint_0000002.pt"]
+    assert not list(work.glob("preview_*.png"))  # nor its previews, among this run's
     state = torch.load(left[-1], weights_only=True)
     assert json.loads(state["config"])["styles"] == data["styles"][1:]
+
+
+def test_resume_errors_say_what_to_give_instead(data, loss_weights, tmp_path):
+    run = _config(data, loss_weights, tmp_path, steps=3, checkpoint_every=1)
+    train(run, progress=False)
+    work = run.work_dir()
+    latest = sorted(work.glob("checkpoint_*.pt"))[-1]
+    with pytest.raises(VidstyleError, match=rf"takes a checkpoint file, not a folder .*its latest is {latest}"):
+        train(replace(run, steps=4, resume=str(work)), progress=False)
+    # a damaged latest checkpoint: the one kept before it is named
+    latest.write_bytes(latest.read_bytes()[:1000])
+    with pytest.raises(VidstyleError, match=r"cannot read checkpoint .*corrupt, truncated.*the checkpoint before "
+                                            r"it is .*checkpoint_0000002.pt: --resume") as err:
+        train(replace(run, steps=4, resume="auto"), progress=False)
+    # a file that is not a checkpoint: never torch's advice to unpickle it
+    foreign = tmp_path / "foreign.pt"
+    import datetime
+
+    torch.save({"step": datetime.date(2026, 12, 2)}, foreign)  # a pickled object weights_only refuses
+    with pytest.raises(VidstyleError, match="cannot read checkpoint") as err:
+        train(replace(run, steps=4, resume=str(foreign)), progress=False)
+    assert "weights_only" not in str(err.value) and "False" not in str(err.value)
 
 
 def test_crop_sizes_the_network_cannot_take_are_refused_up_front(data, loss_weights, tmp_path):
@@ -565,6 +613,16 @@ def test_crop_sizes_the_network_cannot_take_are_refused_up_front(data, loss_weig
                                             r"\(use 96 or 104\)"):
         _config(data, loss_weights, tmp_path, image_size=100).validate()
     _config(data, loss_weights, tmp_path, image_size=100, arch="standard").validate()  # a multiple of 4 suffices
+
+
+def test_style_names_must_be_usable_in_a_blend_and_unique(data, loss_weights, tmp_path):
+    for name in ("bad,name=1", "a:b", " "):
+        with pytest.raises(VidstyleError, match="cannot be used in a blend"):
+            _config(data, loss_weights, tmp_path, style_meta=[{"name": name}]).validate()
+    with pytest.raises(VidstyleError, match="must be unique"):
+        _config(data, loss_weights, tmp_path, styles=data["styles"][:2],
+                style_meta=[{"name": "same"}, {"name": "same"}]).validate()
+    _config(data, loss_weights, tmp_path, style_meta=[{"name": "van gogh's night"}]).validate()
 
 
 def test_a_checkpoint_folder_that_cannot_be_written_fails_before_training(data, loss_weights, tmp_path):

@@ -5,8 +5,10 @@ Every user error surfaces as one line on stderr and a non-zero exit; ``--debug``
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -119,15 +121,41 @@ def _stylize_into_folder(args, config, encode) -> int:
 # --- styles ----------------------------------------------------------------------------------
 
 def _add_styles(sub) -> None:
-    p = sub.add_parser("styles", help="list bundled styles",
-                       description="List the bundled styles: name, network channels, painting, artist, year.")
+    p = sub.add_parser("styles", help="list bundled styles, or describe model files",
+                       description="List the bundled styles: name, network channels, painting, artist, year; "
+                                   "or, given model files (your own, from `vidstyle train`), what each holds.")
+    p.add_argument("files", nargs="*", metavar="MODEL.safetensors",
+                   help="describe these model files instead of listing the bundled styles")
     p.add_argument("--verbose", "-v", action="store_true", help="also show each style's training command")
     p.set_defaults(func=_cmd_styles)
+
+
+def _describe_model_file(path: str, verbose: bool) -> None:
+    """What ``vidstyle styles FILE`` prints about one model file."""
+    from vidstyle.models.weights import read_info
+
+    info = read_info(path)
+    print(f"{path}: {info.arch} network, channels {info.arch_args.get('channels')}, "
+          f"{len(info.styles)} style{'s' if len(info.styles) > 1 else ''}")
+    for meta in info.styles:
+        desc = ", ".join(x for x in (meta.get("painting"), meta.get("artist"), str(meta.get("year", ""))) if x)
+        print(f"  {meta['name']}" + (f": {desc}" if desc else ""))
+    if len(info.styles) > 1:
+        example = ",".join(f"{n}={w:g}" for n, w in zip(info.style_names[:2], (0.7, 0.3)))
+        print(f"  blend: --style {shlex.quote(path + ':' + example)}")
+    if verbose:
+        if info.metrics:
+            print(f"  metrics: {json.dumps(info.metrics, sort_keys=True)}")
+        print(f"  trained with: {info.train_command or '(not recorded)'}")
 
 
 def _cmd_styles(args) -> int:
     from vidstyle.models.zoo import DEFAULT_TEMPORAL_STRENGTH, bundled_multi_style, bundled_styles, temporal_strength_for
 
+    if args.files:
+        for path in args.files:
+            _describe_model_file(path, args.verbose)
+        return 0
     styles = bundled_styles()
     if not styles:
         print("no styles are bundled; train one with `vidstyle train`", file=sys.stderr)

@@ -28,7 +28,8 @@ from vidstyle.models.transformer import SubpixelUpsampleConv, TransformerNet, fo
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 #: What the exported graph takes and gives, recorded in its metadata (and in the README).
 IO_CONTRACT = (f"{INPUT_NAME}: float32 [batch, 3, height, width], RGB in 0..1, height and width multiples of "
-               "{mult} (pad the bottom and right by reflection, crop the output back); "
+               "{mult} and at least {minimum} (pad the bottom and right by reflection, or by repeating the "
+               "edge where the picture is smaller than the padding; crop the output back); "
                f"{OUTPUT_NAME}: the same layout and range (clamp to 0..1)")
 DEFAULT_OPSET = 17
 #: nearest-neighbour upsampling exports as Resize from opset 11; the upper bound is the exporter's
@@ -77,8 +78,9 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
                                         OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
                           opset_version=opset, dynamo=False)
     return _with_metadata(buf.getvalue(), {"vidstyle_size_multiple": str(mult),
+                                           "vidstyle_min_size": str(model.min_input_size),
                                            "vidstyle_arch_args": json.dumps(model.arch_args),
-                                           "vidstyle_io": IO_CONTRACT.format(mult=mult)})
+                                           "vidstyle_io": IO_CONTRACT.format(mult=mult, minimum=model.min_input_size)})
 
 
 
@@ -225,5 +227,5 @@ def _cmd_export(args) -> int:
                             f"(> tolerance {args.tolerance:g}); nothing written")
     _write_atomic(out, data)
     print(f"wrote {out} ({len(data) / 1e6:.2f} MB, style {choice.label}); max |ONNX Runtime - PyTorch| = "
-          f"{diff:.2e}; {IO_CONTRACT.format(mult=model.size_multiple)}", file=sys.stderr)
+          f"{diff:.2e}; {IO_CONTRACT.format(mult=model.size_multiple, minimum=model.min_input_size)}", file=sys.stderr)
     return 0

@@ -98,3 +98,14 @@ def working_size(height: int, width: int, max_side: int | None = None, scale: fl
     if factor == 1.0:
         return height, width
     return max(1, round(height * factor)), max(1, round(width * factor))
+
+
+def resize_frame(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """``image`` at ``size`` = (width, height) as the sources deliver it (area-averaged when shrunk);
+    itself when ``size`` is None or already its size."""
+    import cv2
+
+    if size is None or (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    shrink = size[0] < image.shape[1]
+    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

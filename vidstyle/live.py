@@ -39,7 +39,8 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.errors import VidstyleError
-from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource, resize_frame
+from vidstyle.frames import resize_frame
+from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 from vidstyle.io.decode import spread_samples
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
@@ -111,24 +112,29 @@ class LiveControls:
 
 @dataclass(frozen=True)
 class LiveSummary:
-    """What a live run did. Every captured frame is either processed or dropped."""
+    """What a live run did. Every captured frame was processed, dropped (replaced by a newer one
+    before the network took it: ``--realtime``), or still waiting when the run stopped."""
 
     source: str
     captured: int
     processed: int
     dropped: int
     elapsed_s: float
-    mean_fps: float
+    mean_fps: float | None  # None: fewer than two frames, no rate to speak of
     latency_mean_ms: float
     latency_p95_ms: float
     stop_reason: str
+    waiting: int = 0  # captured, but not yet taken by the network when the run stopped
     recordings: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
 
     def text(self) -> str:
+        waiting = f", {self.waiting} still waiting at the stop" if self.waiting else ""
+        rate = f"{self.mean_fps:.1f} fps processed" if self.mean_fps is not None else \
+            "no frame rate (fewer than 2 frames processed)"
         lines = [f"live ({self.source}, stopped: {self.stop_reason}): {self.captured} frames captured, "
-                 f"{self.processed} processed, {self.dropped} dropped in {self.elapsed_s:.1f} s",
-                 f"  {self.mean_fps:.1f} fps processed; capture-to-display latency mean "
+                 f"{self.processed} processed, {self.dropped} dropped{waiting} in {self.elapsed_s:.1f} s",
+                 f"  {rate}; capture-to-display latency mean "
                  f"{self.latency_mean_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"]
         lines += [f"  recorded {p}" for p in self.recordings]
         lines += [f"  snapshot {p}" for p in self.snapshots]
@@ -163,16 +169,22 @@ class LiveStats:
             return 0.0
         return (len(self._recent) - 1) / (self._recent[-1] - self._recent[0])
 
-    def mean_fps(self) -> float:
-        """Steady processed rate: frames after the first, over the time from the first to the last."""
+    def mean_fps(self) -> float | None:
+        """Steady processed rate: frames after the first, over the time from the first to the
+        last; None with fewer than two frames."""
         if self.processed < 2 or self.last_shown <= self.first_shown:
-            return 0.0
+            return None
         return (self.processed - 1) / (self.last_shown - self.first_shown)
 
-    def summary(self, source: str, captured: int, elapsed_s: float, stop_reason: str, **extra) -> LiveSummary:
+    def summary(self, source: str, captured: int, elapsed_s: float, stop_reason: str, dropped: int | None = None,
+                **extra) -> LiveSummary:
+        """``dropped``: frames the grabber replaced before they were read (None: every frame not
+        processed counts as dropped); the rest of the unprocessed frames were waiting at the stop."""
         lat = np.asarray(self.latencies) * 1000.0
+        unprocessed = max(0, captured - self.processed)
+        dropped = unprocessed if dropped is None else min(dropped, unprocessed)
         return LiveSummary(source=source, captured=captured, processed=self.processed,
-                           dropped=max(0, captured - self.processed), elapsed_s=elapsed_s,
+                           dropped=dropped, waiting=unprocessed - dropped, elapsed_s=elapsed_s,
                            mean_fps=self.mean_fps(),
                            latency_mean_ms=float(lat.mean()) if lat.size else float("nan"),
                            latency_p95_ms=float(np.percentile(lat, 95)) if lat.size else float("nan"),
@@ -662,7 +674,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             if window is not None:
                 window.close()
         summary = stats.summary(source.description, grabber.captured, t_end - t_start, stop_reason,
-                                recordings=recordings, snapshots=snapshots)
+                                dropped=grabber.dropped, recordings=recordings, snapshots=snapshots)
         if grabber.started:  # nothing to report when setup failed before capture began
             log(summary.text())
     return summary

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import numbers
 import queue
+import shlex
 import signal
 import sys
 import threading
@@ -515,6 +516,15 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     bar = None
     with _termination_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
+        if decoder.info.subtitle_streams:
+            out = Path(output)
+            # the hint's ffmpeg command lines the subtitles up only with an output that starts where
+            # the input does
+            hint = "" if config.start else (
+                "; to add them back: ffmpeg -i " + " -i ".join(map(shlex.quote, (str(out), str(input_path))))
+                + " -map 0 -map 1:s -c copy " + shlex.quote(str(out.with_name(out.stem + "_subtitled.mkv"))))
+            log.warning("%s has %d subtitle stream(s), which vidstyle does not carry over%s", input_path.name,
+                        decoder.info.subtitle_streams, hint)
         area = None
         if config.bars == "keep":
             area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration))
@@ -557,6 +567,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     if decoder.damaged_packets:
         log.warning("skipped %d damaged video packet(s) of %s that would not decode",
                     decoder.damaged_packets, input_path.name)
+    if encoder.damaged_audio_packets:
+        log.warning("skipped %d damaged audio packet(s) of %s that could not be copied",
+                    encoder.damaged_audio_packets, input_path.name)
     shortfall = decoder.shortfall(encoder.frames)
     if shortfall:
         log.warning("%s", shortfall)
@@ -617,8 +630,9 @@ def folder_output(input: str | Path, folder: str | Path) -> Path:
 def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | None = None,
                   encode: EncodeConfig | None = None, overwrite: bool = False, progress: bool = True,
                   **options) -> Iterator[tuple[Path, StylizeResult | VidstyleError]]:
-    """Stylize several videos and still images into ``folder`` with one network, loaded (and
-    compiled or quantized) once: ``vidstyle stylize a.mp4 b.mov c.jpg -o out/``.
+    """Stylize several videos and still images (``inputs``: a list of paths, or one path) into
+    ``folder`` with one network, loaded (and compiled or quantized) once: ``vidstyle stylize a.mp4
+    b.mov c.jpg -o out/``.
 
     Every input and output is checked here, before anything is loaded or written: a missing
     input, two inputs that would share an output name (:func:`folder_output`), an output that
@@ -630,6 +644,8 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     :func:`stylize_video`.
     """
     config, encode = _merge_options(config, encode, options, caller="stylize_files")
+    if isinstance(inputs, (str, Path)):  # one path, not its characters
+        inputs = [inputs]
     inputs = [check_input(i) for i in inputs]
     if not inputs:
         raise VidstyleError("no inputs to stylize")

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import DisplayConversion
+from vidstyle.frames import resize_frame
+from vidstyle.io.decode import DisplayConversion, error_text
 from vidstyle.io.files import ffmpeg_path
 
 
@@ -87,17 +88,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if max(size) > MAX_CAPTURE_SIDE:
         raise VidstyleError(f"bad size {text!r}: at most {MAX_CAPTURE_SIDE} pixels a side")
     return size
-
-
-def resize_frame(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    """``image`` at ``size`` = (width, height) as the sources deliver it (area-averaged when shrunk);
-    itself when ``size`` is None or already its size."""
-    import cv2
-
-    if size is None or (image.shape[1], image.shape[0]) == tuple(size):
-        return image
-    shrink = size[0] < image.shape[1]
-    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 class _Pacer:
@@ -251,7 +241,7 @@ class FileSource(FrameSource):
         try:
             self.container = av.open(ffmpeg_path(self.path))
         except av.error.FFmpegError as exc:
-            raise VidstyleError(f"cannot read {self.path} as a video: {exc}") from None
+            raise VidstyleError(f"{self.path} is not a readable video file ({error_text(exc)})") from None
         if not self.container.streams.video:
             self.container.close()
             raise VidstyleError(f"{self.path} has no video stream")

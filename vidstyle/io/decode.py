@@ -9,6 +9,7 @@ and, interleaved as the file stores them, the audio of the segment as :class:`Au
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +22,8 @@ from av.sidedata.sidedata import Type as _SideDataType
 
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_input, ffmpeg_path
+
+log = logging.getLogger("vidstyle")
 
 AudioMode = Literal["copy", "decode"]
 #: FFmpeg's demuxers of bare video elementary streams (no container, so no timestamps)
@@ -82,6 +85,7 @@ class SourceInfo:
     color_primaries: int = 2
     color_trc: int = 2
     mirrored: bool = False  # mirrored left to right after the rotation (a display matrix with a flip)
+    subtitle_streams: int = 0  # the input's subtitle streams, which are not carried over
 
 
 def _rotate(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
@@ -162,9 +166,18 @@ class DisplayConversion:
         return (h, w) if self.turned else (w, h)
 
     def image(self, frame: av.VideoFrame) -> np.ndarray:
-        """``frame`` as uint8 (H, W, 3) RGB, as shown."""
-        rgb = frame.to_ndarray(format="rgb24", src_colorspace=SWS_MATRIX[self.matrix])
+        """``frame`` as uint8 (H, W, 3) RGB, as shown. A frame of another stored size than the
+        first (a broadcast stream or a concatenation that changes resolution mid-stream) is
+        scaled to the first's, as FFmpeg does, so every frame has the size the output was opened
+        with (see :meth:`resized`)."""
+        w, h = self.stored_size
+        scale = {} if not self.resized(frame) else {"width": w, "height": h, "interpolation": "BICUBIC"}
+        rgb = frame.to_ndarray(format="rgb24", src_colorspace=SWS_MATRIX[self.matrix], **scale)
         return _rotate(rgb, self.rotation, self.mirrored)
+
+    def resized(self, frame: av.VideoFrame) -> bool:
+        """Whether :meth:`image` scales ``frame``: it is not of the first frame's stored size."""
+        return (frame.width, frame.height) != self.stored_size
 
 
 def _tag_seconds(text: str | None) -> Fraction | None:
@@ -177,7 +190,8 @@ def _tag_seconds(text: str | None) -> Fraction | None:
     return value if value > 0 else None
 
 
-def _error_text(exc: Exception) -> str:
+def error_text(exc: Exception) -> str:
+    """FFmpeg's reason without PyAV's errno number and path ("Invalid data found when processing input")."""
     return getattr(exc, "strerror", None) or str(exc)
 
 
@@ -196,7 +210,7 @@ class VideoDecoder:
         try:
             self._container = av.open(ffmpeg_path(self.path), "r")
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-            raise VidstyleError(f"{self.path} is not a readable video file ({_error_text(exc)})") from None
+            raise VidstyleError(f"{self.path} is not a readable video file ({error_text(exc)})") from None
         try:
             self._setup(start, duration)
         except BaseException:
@@ -226,6 +240,7 @@ class VideoDecoder:
         stream_start = self._stream_start = (video.start_time or 0) * self._tb
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
         self.damaged_packets = 0  # video packets skipped because they would not decode
+        self.resized_frames = 0  # frames scaled to the first frame's size (the stream changed size)
         # seconds as the decimals the user wrote (3.1, not the binary float just above it, which
         # would drop a frame that lies exactly at 3.1 s)
         start = _decimal(start) if start else None
@@ -270,7 +285,7 @@ class VideoDecoder:
                                codec=video.codec_context.name, sample_aspect_ratio=sar or None,
                                audio_streams=self._audio, colorspace=display.matrix,
                                color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
-                               mirrored=display.mirrored)
+                               mirrored=display.mirrored, subtitle_streams=len(container.streams.subtitles))
 
     def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
         """Frame count for the progress bar: exact from the container, else estimated from time.
@@ -427,7 +442,7 @@ class VideoDecoder:
         try:
             yield
         except av.error.FFmpegError as exc:
-            raise VidstyleError(f"{self.path} is corrupt or truncated: decoding failed ({_error_text(exc)})") from None
+            raise VidstyleError(f"{self.path} is corrupt or truncated: decoding failed ({error_text(exc)})") from None
 
     def read(self, audio: dict[int, AudioMode] | None = None) -> Iterator[DecodedFrame | AudioItem]:
         """Stream the segment: :class:`DecodedFrame` and, for audio tracks listed in ``audio``
@@ -441,6 +456,11 @@ class VideoDecoder:
 
         def video_item(frame: av.VideoFrame) -> DecodedFrame:
             nonlocal index
+            if not self.resized_frames and self._display.resized(frame):
+                log.warning("%s changes size mid-stream, from %dx%d to %dx%d at %.2f s: scaling such frames "
+                            "to %dx%d", self.path.name, *self._display.stored_size, frame.width, frame.height,
+                            float(frame.pts * self._tb) if frame.pts is not None else 0.0, *self._display.stored_size)
+            self.resized_frames += self._display.resized(frame)
             image = self._display.image(frame)
             self._reached = (frame.pts + (frame.duration or 0)) * self._tb  # end of the last frame read
             item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
@@ -600,6 +620,8 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
     ``[start, start + duration)`` (or the whole file): e.g. to calibrate int8 activation ranges on
     the video about to be stylized rather than on its first seconds only. Without a known length,
     the segment's first ``count`` frames."""
+    from vidstyle.frames import resize_frame  # here: decoding alone does not need torch
+
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     with VideoDecoder(path, start, duration) as decoder:
@@ -618,7 +640,9 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
         # starting half a frame early takes the frame nearest to the sample's time
         try:
             with VideoDecoder(path, base + length * i / count - half_frame) as decoder:
-                images.append(next(decoder.read()).image)
+                # at the first frame's size: each decoder takes its size from its own first frame,
+                # and a stream can change size mid-way (scaled as the pipeline's decoder does)
+                images.append(resize_frame(next(decoder.read()).image, (first.shape[1], first.shape[0])))
         except VidstyleError:  # the length was an overestimate: past the last frame
             break
     return images

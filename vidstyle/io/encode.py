@@ -150,9 +150,9 @@ def _error_text(exc: Exception) -> str:
 def _explained():
     """Let FFmpeg errors raised inside carry the muxer's log line ("flac only supported in MP4"),
     which its error codes ("Invalid argument") do not say. PyAV records the last error line only
-    while FFmpeg logging is on; it is turned on just here, around the in-memory audio probe (no
-    codec is opened there, so no FFmpeg worker thread logs meanwhile), and captured, so nothing
-    reaches stderr."""
+    while FFmpeg logging is on; it is turned on just here, around the in-memory audio probe and
+    the writing of an output's header (before any frame is encoded, so no other stage's FFmpeg
+    work logs meanwhile), and captured, so nothing reaches stderr."""
     previous = av.logging.get_level()
     av.logging.set_level(av.logging.ERROR)
     try:
@@ -254,6 +254,7 @@ class VideoEncoder:
         self.colorspace = _output_colorspace(source)
         self._open(source)
         self.frames = 0
+        self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
         self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
 
     def _open(self, source: SourceInfo) -> None:
@@ -270,11 +271,18 @@ class VideoEncoder:
                 for track, stream in enumerate(source.audio_streams):
                     self._add_audio(track, stream)
             try:
-                self._container.start_encoding()
+                with _explained():  # the muxer's own reason ("vp9 only supported in MP4") for the error
+                    self._container.start_encoding()
             except (av.error.FFmpegError, ValueError) as exc:
-                hint = " (is an NVIDIA GPU with its driver present?)" if config.codec in _HARDWARE_CODECS else ""
-                raise VidstyleError(f"could not start writing {self.name} with {config.codec}{hint}: "
-                                    f"{_error_text(exc)}") from None
+                reason = _error_text(exc)
+                if config.codec in _HARDWARE_CODECS:
+                    hint = " (is an NVIDIA GPU with its driver present?)"
+                elif "supported in" in reason:  # the muxer refuses the codec ("vp9 only supported in MP4")
+                    hint = f"; .mkv takes every codec here, or pick another --codec for {self.path.suffix}"
+                else:
+                    hint = ""
+                raise VidstyleError(f"could not start writing {self.name} with {config.codec}: "
+                                    f"{reason}{hint}") from None
         except BaseException:
             self.abort()
             raise
@@ -368,7 +376,15 @@ class VideoEncoder:
             return
         if item.packet is not None:
             item.packet.stream = out
-            self._mux([item.packet])
+            try:
+                self._container.mux(item.packet)
+            except av.error.InvalidDataError:
+                # A damaged packet in the input (a broken ADTS header in a broadcast capture, say)
+                # that the muxer's bitstream filter rejects: skip it, as the decoder skips damaged
+                # video packets, rather than lose the whole output. Counted; the caller warns.
+                self.damaged_audio_packets += 1
+            except av.error.FFmpegError as exc:
+                raise VidstyleError(f"writing {self.name} failed: {_error_text(exc)}") from None
         elif item.frame is not None:
             self._mux(out.encode(item.frame))
 

@@ -68,7 +68,8 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     if output.is_dir():
         raise VidstyleError(f"output {output} is a folder; give a file name")
     if (output.exists() or output.is_symlink()) and not overwrite:  # a dangling link is there too
-        raise VidstyleError(f"output {output} already exists; pass --overwrite to replace it")
+        raise VidstyleError(f"output {output} already exists; pass --overwrite (overwrite=True in Python) "
+                            "to replace it")
     folder = output.parent if str(output.parent) else Path(".")
     while create_folder and not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the nearest existing ancestor is where the folders will be made
@@ -167,7 +168,8 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
             raise VidstyleError(f"nothing was written to {output}")
         # Checked again: the target may have appeared while we were working.
         if (output.exists() or output.is_symlink()) and not overwrite:
-            raise VidstyleError(f"output {output} appeared while processing; pass --overwrite to replace it")
+            raise VidstyleError(f"output {output} appeared while processing; pass --overwrite "
+                                "(overwrite=True in Python) to replace it")
         os.replace(temp, output)
     except BaseException:
         with contextlib.suppress(OSError):  # never hide the error that got us here

@@ -5,6 +5,7 @@ content photos and paintings through :func:`open_image` too.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +25,41 @@ def is_image_path(path: str | Path) -> bool:
 
 
 def open_image(path: str | Path) -> Image.Image:
-    """The RGB image at ``path``, turned upright by its EXIF orientation (phone photos are stored
-    sideways with a tag); one clear VidstyleError when it is missing or unreadable."""
+    """The 8-bit RGB image at ``path``, turned upright by its EXIF orientation (phone photos are
+    stored sideways with a tag); one clear VidstyleError when it is missing, unreadable or larger
+    than Pillow's decompression-bomb limit."""
     path = Path(path)
     if not path.is_file():
         raise VidstyleError(f"image {'is a folder' if path.is_dir() else 'not found'}: {path}")
     try:
-        with Image.open(path) as im:
-            return ImageOps.exif_transpose(im).convert("RGB")
+        with warnings.catch_warnings():
+            # past Pillow's limit / 2 (89 Mpx) it warns; a real panorama is allowed, a bomb raises
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return _to_rgb(ImageOps.exif_transpose(im))
+    except Image.DecompressionBombError as exc:
+        raise VidstyleError(f"cannot read image {path}: too large ({exc})") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise VidstyleError(f"cannot read image {path}: {exc}") from exc
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """``im`` as 8-bit RGB. Pillow's own convert("RGB") clips the single-channel modes wider than
+    8 bits (16-bit grey PNGs open as "I;16" or "I", float TIFFs as "F") instead of scaling them,
+    so a 16-bit grey photo would come out pure white: those are scaled here."""
+    if im.mode not in ("I", "F") and not im.mode.startswith("I;16"):
+        return im.convert("RGB")
+    values = np.asarray(im, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if finite.size else 0.0
+    if im.mode == "F" and top <= 1.0:
+        scale = 255.0  # floats in [0, 1]
+    elif top <= 255.0 and im.mode == "F":
+        scale = 1.0  # floats in 8-bit units
+    else:
+        scale = 255.0 / (65535.0 if top <= 65535.0 else top)  # 16-bit, or wider integers
+    grey = np.clip(np.nan_to_num(values * scale), 0, 255).round().astype(np.uint8)
+    return Image.fromarray(np.repeat(grey[..., None], 3, axis=2), "RGB")
 
 
 def read_image(path: str | Path) -> np.ndarray:

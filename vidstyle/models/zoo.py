@@ -32,9 +32,14 @@ class StyleChoice:
 
     @property
     def label(self) -> str:
+        """The style as the user would write it again: ``name``, ``mix:a=0.7,b=0.3`` for a bundled
+        network's blend, ``file.safetensors:a=0.7,b=0.3`` for one of their own."""
         names = self.info.style_names
         parts = [f"{n}={w:g}" for n, w in zip(names, self.mix) if w > 0]
-        return parts[0].split("=")[0] if len(parts) == 1 else "mix:" + ",".join(parts)
+        if len(parts) == 1:
+            return parts[0].split("=")[0]
+        prefix = "mix" if self.path.resolve() in {p.resolve() for p in bundled_files()} else self.path.name
+        return f"{prefix}:" + ",".join(parts)
 
 
 def bundled_files() -> list[Path]:

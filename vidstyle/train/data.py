@@ -6,6 +6,7 @@ run resumed from a checkpoint draws exactly the batches an uninterrupted run wou
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -37,14 +38,30 @@ def load_image(path: str | Path, short_side: int | None = None) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8).copy()
 
 
-def find_images(folder: str | Path) -> list[Path]:
-    """All image files under ``folder``, recursively, sorted by relative path (deterministic)."""
+def find_images(folder: str | Path, exclude: Sequence[str | Path] = ()) -> list[Path]:
+    """All image files under ``folder``, recursively, sorted by relative path (deterministic).
+
+    Linked folders are followed (each real folder once, so a link loop ends); hidden files and
+    folders (a leading dot: macOS's ``._photo.jpg`` companions, ``.thumbnails``) are left out, and
+    so are the folders in ``exclude`` (a training run's own checkpoint and preview folder, when
+    it lies inside the content folder)."""
     folder = Path(folder)
     if not folder.is_dir():
         what = "is a file, not a folder of photos" if folder.exists() else "not found"
         raise VidstyleError(f"content folder {what}: {folder}")
-    files = sorted((p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
-                   key=lambda p: p.relative_to(folder).as_posix())
+    skip = {os.path.realpath(p) for p in exclude}
+    seen: set[str] = set()
+    files = []
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen or real in skip:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        files += [Path(root) / n for n in names if not n.startswith(".")
+                  and Path(n).suffix.lower() in IMAGE_EXTENSIONS and (Path(root) / n).is_file()]
+    files.sort(key=lambda p: p.relative_to(folder).as_posix())
     if not files:
         raise VidstyleError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {folder}")
     return files

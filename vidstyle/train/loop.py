@@ -167,6 +167,10 @@ class TrainConfig:
         if self.style_meta and len(self.style_meta) != len(self.styles):
             raise VidstyleError("style metadata must have one entry per --style")
         names = [m["name"] for m in self.styles_metadata()]
+        for name in names:  # the blend syntax file.safetensors:a=0.7,b=0.3 must be able to name it
+            if not name.strip() or any(c in name for c in ",=:"):
+                raise VidstyleError(f"style name {name!r} cannot be used in a blend (file:a=0.7,b=0.3): give one "
+                                    "without ',', '=' or ':' with --style-name")
         if len(set(names)) != len(names):
             raise VidstyleError(f"style names must be unique, got {names} (set them with --style-name)")
 
@@ -321,8 +325,12 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
         first_line = str(exc).splitlines()[0] if str(exc) else "unreadable"
-        raise VidstyleError(f"cannot read checkpoint {path}: not a vidstyle training checkpoint "
-                            f"({type(exc).__name__}: {first_line})") from exc
+        if "weights_only" in str(exc):
+            # torch's text suggests loading with weights_only=False, i.e. running the file's pickled
+            # code: never, for a file that is not what it claims to be
+            first_line = "it holds objects other than tensors and plain values"
+        raise VidstyleError(f"cannot read checkpoint {path}: corrupt, truncated, or not a vidstyle training "
+                            f"checkpoint ({type(exc).__name__}: {first_line})") from exc
     if not isinstance(state, dict) or not {"step", "model", "optimizer", "arch_args"} <= set(state):
         raise VidstyleError(f"{path} is not a vidstyle training checkpoint (those are the checkpoint_*.pt "
                             "files in the run's .train folder; --resume alone picks the latest)")
@@ -456,7 +464,7 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
 
     # data (errors about the inputs come before any expensive work)
     style_meta = config.styles_metadata()
-    files = find_images(config.content)
+    files = find_images(config.content, exclude=[work])  # not the run's own previews, when OUT is inside it
     train_files, held_files = split_held_out(files)
     content = ContentImages(train_files, config.image_size)
     style_images = [load_style_image(p, config.resolved_style_size(), device) for p in config.styles]
@@ -475,8 +483,10 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
 
     num_styles = len(config.styles)
     torch.manual_seed(config.seed)
-    for old_checkpoint in earlier:  # only now that every input has been checked
-        old_checkpoint.unlink()
+    # only now that every input has been checked; the earlier run's previews go too, or its
+    # images would sit among this run's under the same names' pattern
+    for old in [*earlier, *(work.glob("preview_*.png") if earlier else ())]:
+        old.unlink()
     net = build_network(config.arch, num_styles).to(device).to(memory_format=memory_format).train()
     if config.init_from and not config.resume:
         init_from_file(net, config.init_from)
@@ -486,9 +496,20 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     start = 0
     if config.resume:
         ckpt = latest_checkpoint(work) if config.resume == "auto" else Path(config.resume)
+        if ckpt is not None and ckpt.is_dir():
+            latest = latest_checkpoint(ckpt)
+            raise VidstyleError(f"--resume takes a checkpoint file, not a folder ({ckpt})"
+                                + (f"; its latest is {latest}" if latest else "; it holds no checkpoint_*.pt"))
         if ckpt is None or not ckpt.is_file():
             raise VidstyleError(f"no checkpoint to resume from ({ckpt if ckpt else work})")
-        start = _load_checkpoint(ckpt, net, opt, scaler, config)
+        try:
+            start = _load_checkpoint(ckpt, net, opt, scaler, config)
+        except VidstyleError as exc:
+            # a damaged latest checkpoint (the disk filled up, say): the one before it is kept beside it
+            before = [c for c in sorted(ckpt.parent.glob("checkpoint_*.pt")) if c.name < ckpt.name]
+            if before and str(exc).startswith("cannot read checkpoint"):
+                raise VidstyleError(f"{exc}; the checkpoint before it is {before[-1]}: --resume {before[-1]}") from None
+            raise
         if start > config.steps:
             raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}")
 

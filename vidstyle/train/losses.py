@@ -6,6 +6,7 @@ matrices are as far from the painting's as the painting's are from zero.
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import torch
@@ -93,7 +94,10 @@ def parse_layer_weights(text: str | Sequence[str]) -> dict[str, float]:
     for item in filter(None, (i.strip() for i in items)):
         name, _, weight = item.partition(":")
         try:
-            out[name.strip()] = float(weight) if weight else 1.0
+            value = float(weight) if weight else 1.0
         except ValueError:
-            raise VidstyleError(f"bad layer weight in {item!r}: expected layer or layer:number") from None
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):
+            raise VidstyleError(f"bad layer weight in {item!r}: expected layer or layer:number (finite, 0 or more)")
+        out[name.strip()] = value
     return out

@@ -6,6 +6,7 @@ The image is optimised in an unconstrained space (logit of the [0, 1] pixels) so
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -49,6 +50,10 @@ class OptimizeConfig:
         content = list(self.content_layers) if self.content_layers else list(content_default)
         style = dict(self.style_layers) if self.style_layers else {k: 1.0 for k in style_default}
         return content, style
+
+
+#: The smallest photo (shorter side) ``vidstyle optimize`` takes.
+MIN_IMAGE_SIZE = 16
 
 
 def optimize_image(content: torch.Tensor, losses, style_index: int = 0, steps: int = 150, optimizer: str = "lbfgs",
@@ -123,6 +128,8 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     """Stylize the photo ``config.content`` by optimisation and write it to ``output``; returns the
     losses. ``progress``: a bar of loss evaluations on stderr."""
     output = Path(output)
+    if config.image_size < MIN_IMAGE_SIZE:  # L-BFGS's line search fails inside PyTorch on a 1-pixel image
+        raise VidstyleError(f"--image-size must be at least {MIN_IMAGE_SIZE} pixels, got {config.image_size}")
     check_output_file(output, inputs=(config.content, config.style), overwrite=overwrite, create_folder=True)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
         raise VidstyleError(f"output must be an image file (.png, .jpg), got {output}")
@@ -150,6 +157,10 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     finally:
         if bar is not None:
             bar.close()
+    bad = [k for k, v in parts.items() if not math.isfinite(v)]
+    if bad or not torch.isfinite(result).all():
+        raise VidstyleError(f"the optimisation diverged ({', '.join(bad) or 'image'} loss not finite): lower "
+                            "--style-weight / --content-weight or --lr; nothing was written")
     output.parent.mkdir(parents=True, exist_ok=True)
     with write_then_rename(output) as tmp:  # interrupted while writing: no half-written file left behind
         Image.fromarray(tensor_to_images(result)[0]).save(tmp)

@@ -1,0 +1,42 @@
+"""Reading still images: every mode Pillow opens becomes the 8-bit RGB the networks take, at the
+right brightness; a file too large to decode safely is one clear error."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vidstyle.errors import VidstyleError
+from vidstyle.io.images import read_image
+
+GREY = (np.arange(48 * 64).reshape(48, 64) % 256).astype(np.uint8)  # every 8-bit level
+
+
+@pytest.mark.parametrize("name, image", [
+    ("grey16.png", Image.fromarray(GREY.astype(np.uint16) * 257)),  # 16-bit grey PNG: mode I;16
+    ("unit.tif", Image.fromarray(GREY.astype(np.float32) / 255)),  # float TIFF in [0, 1]: mode F
+    ("levels.tif", Image.fromarray(GREY.astype(np.float32))),  # float TIFF in 8-bit units
+    ("grey8.png", Image.fromarray(GREY)),
+    ("rgb.png", Image.fromarray(np.repeat(GREY[..., None], 3, axis=2))),
+])
+def test_wide_and_narrow_grey_images_keep_their_levels(tmp_path, name, image):
+    # Pillow's convert("RGB") clips 16-bit and float values: a 16-bit grey photo came out white
+    image.save(tmp_path / name)
+    rgb = read_image(tmp_path / name)
+    assert rgb.shape == (48, 64, 3) and rgb.dtype == np.uint8
+    assert np.abs(rgb.astype(int) - GREY[..., None]).max() == 0
+
+
+def test_an_image_past_pillows_bomb_limit_is_a_clear_error(tmp_path, monkeypatch):
+    path = tmp_path / "huge.png"
+    Image.fromarray(np.zeros((200, 300, 3), np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100 // 2)  # 60 000 pixels is over twice this
+    with pytest.raises(VidstyleError, match=r"cannot read image .*huge.png: too large"):
+        read_image(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200 * 300 - 1)  # past the limit, not twice: Pillow warns
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert read_image(path).shape == (200, 300, 3)  # a large photo is read, without the raw warning
+    assert not caught, [str(w.message) for w in caught]
