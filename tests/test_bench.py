@@ -198,6 +198,18 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert "must be a folder" in capsys.readouterr().err
 
 
+def test_an_unwritable_out_or_a_clip_that_is_not_a_video_fails_before_measuring(tmp_path, capsys, monkeypatch):
+    from vidstyle.bench import run
+
+    monkeypatch.setattr(run, "run_benchmark", lambda *a, **k: pytest.fail("measured before the checks"))
+    (tmp_path / "a_file").write_text("x")
+    assert main(["bench", "--quick", "--out", str(tmp_path / "a_file" / "sub")]) == 1
+    assert "--out folder" in (err := capsys.readouterr().err) and "a_file is a file, not a folder" in err
+    (tmp_path / "text.mp4").write_text("not a video")
+    assert main(["bench", "--quick", "--clip", str(tmp_path / "text.mp4"), "--out", str(tmp_path / "o")]) == 1
+    assert "is not a readable video file" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
 def test_quick_keeps_what_the_user_gave():
     import argparse
 
@@ -309,6 +321,19 @@ def test_magenta_ratio_uses_trained_light_styles_by_architecture():
     # the pipeline's backend: the fastest measured at the given precision
     assert best_backend(report["network"], "light_starry_night", "cpu", precision="bf16") == "compile"
     assert best_backend(report["network"], "light", "cpu", precision="fp32") == "onnx"
+
+
+def test_no_warping_ratio_for_an_untrained_network_and_no_untrained_note_on_the_peer():
+    from vidstyle.bench.run import finalize
+
+    report = _fake_report()
+    report["warping"] = [
+        {"name": "vidstyle light", "status": "ok", "warping_error": 0.004, "note": "random-weight network: ..."},
+        {"name": "vidstyle light_starry_night", "status": "ok", "warping_error": 0.001},
+        {"name": "magenta multistyle26 (style 0)", "status": "ok", "warping_error": 0.002}]
+    ratios = finalize(report)["ratios"]
+    assert ratios["warping error vidstyle light_starry_night / magenta"] == 0.5
+    assert "warping error vidstyle light / magenta" not in ratios
 
 
 def test_each_vidstyle_precision_gets_its_ratio_to_the_naive_loop():

@@ -1,5 +1,6 @@
 """Reading still images: every mode Pillow opens becomes the 8-bit RGB the networks take, at the
-right brightness; a file too large to decode safely is one clear error."""
+right brightness; a file too large to decode safely is one clear error. And image arrays into
+tensors."""
 from __future__ import annotations
 
 import warnings
@@ -40,3 +41,15 @@ def test_an_image_past_pillows_bomb_limit_is_a_clear_error(tmp_path, monkeypatch
         warnings.simplefilter("always")
         assert read_image(path).shape == (200, 300, 3)  # a large photo is read, without the raw warning
     assert not caught, [str(w.message) for w in caught]
+
+
+def test_a_read_only_frame_converts_without_a_warning():
+    """Frames from np.frombuffer or a memory map are read-only; torch.from_numpy warns about them."""
+    from vidstyle.frames import images_to_tensor
+
+    frame = np.repeat(GREY[..., None], 3, axis=2)
+    frame.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = images_to_tensor(frame)
+    assert x.shape == (1, 3, 48, 64) and float(x[0, 0, 0, 5]) == pytest.approx(5 / 255)

@@ -54,6 +54,11 @@ def test_no_bars_means_no_area():
     assert find_picture_area([boxed(picture(), top=1, left=1)]) is None  # a dark edge line is no bar
 
 
+def test_one_frame_instead_of_a_list_says_so():
+    with pytest.raises(ValueError, match=r"takes a sequence of frames, got one \(\d+, \d+, 3\) array"):
+        find_picture_area(picture())
+
+
 def test_black_frames_alone_find_nothing():
     black = np.zeros((H, W, 3), np.uint8)
     assert find_picture_area([black, black]) is None

@@ -262,6 +262,9 @@ def test_parse_mix_and_bad_specs():
             parse_mix(bad)
     with pytest.raises(VidstyleError, match="unknown style"):
         resolve_style("definitely_not_a_style")
+    for wrong in (None, 123):  # not "unknown style 'None'" and the whole list
+        with pytest.raises(TypeError, match="a style is a bundled style's name, a .safetensors path"):
+            resolve_style(wrong)
 
 
 def test_a_mix_that_would_paint_black_frames_is_refused_everywhere(tmp_path):

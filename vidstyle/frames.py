@@ -30,6 +30,8 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.de
                              f"{', '.join(sorted({f'{i.shape[1]}x{i.shape[0]}' for i in images}))}")
         images = np.stack(images)
     batch = np.ascontiguousarray(images)
+    if not batch.flags.writeable:  # torch.from_numpy warns about read-only memory (nothing writes to it)
+        batch = batch.copy()
     if batch.ndim == 3:
         batch = batch[None]
     if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:

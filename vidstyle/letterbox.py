@@ -140,6 +140,9 @@ def find_picture_area(frames: Sequence[np.ndarray], level: int = DARK_LEVEL,
     :data:`MIN_BAR` thick, that end at a row (column) which, within the picture's columns (rows),
     is mostly brighter in some frame: so a picture boxed on all four sides is found however
     narrow it is."""
+    if isinstance(frames, np.ndarray) and frames.ndim == 3:
+        raise ValueError(f"find_picture_area takes a sequence of frames, got one {frames.shape} array "
+                         "(pass [frame] for a single image)")
     if not len(frames):
         raise ValueError("find_picture_area needs at least one frame")
     h, w = frames[0].shape[:2]

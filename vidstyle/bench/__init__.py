@@ -105,7 +105,8 @@ def settings_from_args(args):
     # counts left out take the defaults, or --quick's smaller ones; what the user gave stays
     counts = {name: getattr(args, name) if getattr(args, name) is not None else values[args.quick]
               for name, values in COUNT_DEFAULTS.items()}
-    s = BenchSettings(models=archs + args.style, resolutions=args.resolutions, devices=args.device,
+    resolutions = list(dict.fromkeys(args.resolutions))  # a repeated one is measured once, peers included
+    s = BenchSettings(models=archs + args.style, resolutions=resolutions, devices=args.device,
                       precisions=args.precision, batches=args.batch, channels_last=args.channels_last,
                       backends=backends, cuda_graphs=args.cuda_graphs, peers=not args.no_peers, clip=args.clip,
                       pipeline_models=args.pipeline_model or ["light"],
@@ -137,14 +138,21 @@ def _cmd_bench(args) -> int:
     from vidstyle.bench.report import write_reports
     from vidstyle.bench.run import run_benchmark
     from vidstyle.errors import VidstyleError
+    from vidstyle.io.decode import VideoDecoder
+    from vidstyle.io.files import check_writable_folder
 
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = settings_from_args(args)
-    if Path(args.out).exists() and not Path(args.out).is_dir():  # found now, not after the measurements
+    # everything a run could fail on at its end is found now, not after minutes of measurements
+    if Path(args.out).exists() and not Path(args.out).is_dir():
         raise VidstyleError(f"--out must be a folder for the reports, and {args.out} is a file")
-    if settings.clip is not None and not Path(settings.clip).is_file():
-        raise VidstyleError(f"clip not found: {settings.clip}")
+    check_writable_folder(args.out, "--out folder")
+    if settings.clip is not None:
+        if not Path(settings.clip).is_file():
+            raise VidstyleError(f"clip not found: {settings.clip}")
+        with VideoDecoder(settings.clip):  # a readable video, with a frame (else one clear error)
+            pass
     command = " ".join(shlex.quote(a) for a in sys.argv) if "bench" in sys.argv else "vidstyle bench (from Python)"
     with contextlib.ExitStack() as stack:
         if settings.clip is None and args.quick:  # the smoke run still exercises the file path

@@ -184,24 +184,37 @@ def _plot_fps(report: dict, path: Path) -> bool:
 
     rows = [r for r in report.get("network", []) + report.get("peers", [])
             if r.get("status") == "ok" and not str(r["resolution"]).startswith("clip")]  # clip rows: ratios only
-    series: dict[str, list[tuple[int, float, str]]] = {}
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    series: dict[str, list[tuple[int, float, str, float, float]]] = {}
     for r in rows:
         key = f"{r.get('label', r['model'])} | {r['device']} | {_variant(r)} | b{r['batch']}"
-        series.setdefault(key, []).append((r["height"] * r["width"], r["fps"]["median"], r["resolution"]))
+        fps = r["fps"]
+        series.setdefault(key, []).append((r["height"] * r["width"], fps["median"], r["resolution"],
+                                           fps.get("q1", fps["median"]), fps.get("q3", fps["median"])))
     if not series:
         return False
     fig, ax = plt.subplots(figsize=(9, 5.5))
     ticks = {}
     for key, pts in sorted(series.items()):
         pts.sort()
-        ax.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], marker="o", label=key)
+        x, med = [p[0] / 1e6 for p in pts], [p[1] for p in pts]
+        # the bars span the repeats' quartiles: how far one median can be trusted
+        spread = [[max(0.0, m - min(p[3], p[4])) for m, p in zip(med, pts)],
+                  [max(0.0, max(p[3], p[4]) - m) for m, p in zip(med, pts)]]
+        ax.errorbar(x, med, yerr=spread, marker="o", capsize=3, label=key)
         ticks.update({p[0] / 1e6: p[2] for p in pts})
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(list(ticks), list(ticks.values()))
-    ax.minorticks_off()
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_minor_locator(LogLocator(subs=()))
+    # 1, 2, 5, 10, 20, 50, ... labelled as plain numbers: one labelled decade tells nothing
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("resolution")
-    ax.set_ylabel("frames/s (network only, median)")
+    ax.set_ylabel("frames/s (network only; median, bars: quartiles of the repeats)")
     ax.set_title(f"Network throughput - {report['machine']['cpu']}" +
                  (f" / {report['machine']['gpu']}" if report["machine"].get("gpu") else ""), fontsize=9)
     ax.grid(True, which="both", alpha=0.3)

@@ -307,7 +307,7 @@ def _warping(s: BenchSettings, report: dict, stylizer, label: str, with_peer: bo
     for name, make in runs:
         res = warping_error(frames, make())
         res.update(name=name, status="ok", clip=s.clip)
-        if not trained:
+        if not trained and name.startswith("vidstyle"):  # the peer is a trained network
             res["note"] = "random-weight network: pass a trained --style for a meaningful comparison"
         report["warping"].append(res)
         _log(f"warping error {name}: {res['warping_error']}")
@@ -338,7 +338,8 @@ def _ratios(report: dict) -> None:
     mag = next((w for n, w in warp.items() if n.startswith("magenta")), None)
     if mag and mag.get("warping_error"):
         for n, w in warp.items():
-            if n.startswith("vidstyle") and w.get("warping_error") is not None:
+            if n.startswith("vidstyle") and w.get("warping_error") is not None and "note" not in w:
+                # (an untrained network's flicker says nothing about vidstyle's: no ratio for it)
                 r[f"warping error {n} / magenta"] = round(w["warping_error"] / mag["warping_error"], 3)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
@@ -115,6 +116,9 @@ def _mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
 
 def resolve_style(spec: str | Path) -> StyleChoice:
     """Resolve a style spec (see module docstring) to a file and a mix; raise a clear error otherwise."""
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"a style is a bundled style's name, a .safetensors path or 'mix:a=0.7,b=0.3', "
+                        f"got {type(spec).__name__} {spec!r}")
     text = str(spec).strip()
     if not text:
         raise VidstyleError("no style given")
