@@ -202,3 +202,53 @@ def test_stabilizer_plain_blend_is_flatter_than_the_default(clip):
     kept = np.mean([detail(o) for o in outputs[True][4:]])
     plain = np.mean([detail(o) for o in outputs[False][4:]])
     assert plain < 0.9 * kept and kept <= 1.05 * np.mean([detail(n) for n in noisy[4:]])
+
+
+def test_brightness_change_sees_a_fade_and_not_motion():
+    from vidstyle.flow.stabilizer import brightness_change
+
+    rng = np.random.default_rng(0)
+    frame = _texture(rng)
+    everywhere = np.ones(frame.shape[:2], bool)
+    assert brightness_change(frame, frame, everywhere) == 0.0
+    darker = (frame.astype(np.float32) * 0.9).round().astype(np.uint8)
+    assert brightness_change(frame, darker, everywhere) == pytest.approx(-np.log(0.9), abs=0.01)
+    assert brightness_change(frame, darker, np.zeros_like(everywhere)) == 0.0  # nothing matched: no evidence
+    black = np.zeros_like(frame)
+    assert np.isfinite(brightness_change(black, black + 1, everywhere))  # near black: no division by zero
+
+
+def test_a_fade_from_black_is_not_blended_with_the_darker_previous_output(clip):
+    """In a fade the previous output is the wrong brightness (and DIS flow on dim frames is
+    blocky, which painted box-shaped patches): the blend fades out, so each output keeps its own
+    frame's brightness; outside fades nothing changes."""
+    frames, _ = clip
+    ramp = [(f.astype(np.float32) * g).round().astype(np.uint8)
+            for f, g in zip(frames[:16], np.linspace(0.15, 1.0, 16))]  # a 16-frame fade from near black
+
+    def run(clip_frames, tolerance):
+        stab, prev, out = FlowStabilizer(strength=0.8, fade_tolerance=tolerance), None, []
+        for f in clip_frames:
+            out.append(stab.apply(fake_stylize(f), None if prev is None else stab.estimate(prev, f)))
+            prev = f
+        return out
+
+    gated, ungated = run(ramp, 0.025), run(ramp, np.inf)
+    lag = [float(fake_stylize(f).mean()) - float(o.mean()) for f, o in zip(ramp[1:], gated[1:])]
+    old_lag = [float(fake_stylize(f).mean()) - float(o.mean()) for f, o in zip(ramp[1:], ungated[1:])]
+    assert max(old_lag) > 4 * max(max(lag), 0.5)  # the old blend trailed the fade; the gated one does not
+    # no fade: bit for bit what the ungated stabilizer gives
+    assert all(np.array_equal(a, b) for a, b in zip(run(frames[:8], 0.025), run(frames[:8], np.inf)))
+
+
+def test_the_fade_gate_leaves_the_temporal_benchmarks_clips_as_they_were(shared_data):
+    """RESULTS.md's stabilizer numbers (the first 48 frames of each clip) predate the fade gate:
+    it must not act on any of their frames, so those numbers still describe this stabilizer."""
+    import av
+
+    stab = FlowStabilizer()
+    for name in (shared_data / "video" / "bikes.mp4", shared_data / "video" / "cutbunny.mp4", SAMPLES / "sample.mp4"):
+        with av.open(str(name)) as container:
+            frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(48), container.decode(video=0))]
+        changes = [state.brightness_change for state in map(stab.estimate, frames, frames[1:]) if state is not None]
+        assert len(changes) >= 40 and max(changes) < stab.fade_tolerance, name
