@@ -46,18 +46,28 @@ def test_a_stylization_at_another_size_is_noted(scene, tmp_path):
     """Smaller frames score a lower warping error for the same flicker: said in the JSON."""
     from vidstyle.eval import evaluate_videos
 
-    folder, _, stylized = scene
+    folder, frames, stylized = scene
     ms = _make_sample_module()
     half = np.stack([cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in stylized])
     ms.write_video(tmp_path / "half.mp4", half, crf=14)
+    half_input = np.stack([cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA)
+                           for f in frames])
+    ms.write_video(tmp_path / "half_input.mp4", half_input, crf=14)
     same = evaluate_videos(folder / "input.mp4", folder / "stylized.mp4", max_frames=4, preset="fast")
     assert same["input_size"] == same["stylized_size"] and "notes" not in same
     r = evaluate_videos(folder / "input.mp4", tmp_path / "half.mp4", max_frames=4, preset="fast")
     (w, h), (ws, hs) = r["input_size"], r["stylized_size"]
     assert (ws, hs) == (w // 2, h // 2)
-    assert r["notes"] == [f"the stylized frames ({ws}x{hs}) are not the input's size ({w}x{h}): the error is "
-                          "measured at the stylized size, where the same flicker scores differently; compare it "
-                          "only with errors measured at that size"]
+    assert r["notes"] == [f"the stylized frames ({ws}x{hs}) are not the input's size ({w}x{h}): the errors (the "
+                          "input's own too) are measured at the stylized size, where the same flicker scores "
+                          "differently; compare them only with errors measured at that size"]
+    # the input downscaled as the "stylized" video: the input's own floor is now measured at that
+    # size too, so it lies near the copy's error (which adds only its encoding's noise); the
+    # full-size floor does not
+    own = evaluate_videos(folder / "input.mp4", tmp_path / "half_input.mp4", max_frames=4, preset="fast")
+    assert own["warping_error"] == pytest.approx(own["input_warping_error"], rel=0.25)
+    assert abs(own["warping_error"] - own["input_warping_error"]) < \
+        abs(own["warping_error"] - same["input_warping_error"]) / 2
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

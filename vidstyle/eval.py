@@ -207,7 +207,10 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
             fl, valid = flow_and_mask(t, k, inp, prev_in)
             if k == 1:
                 valid_fractions.append(float(valid.mean()))
-            for img_prev, img_cur, name in ((prev_sty, sty, key), (prev_in, inp, key + "_in")):
+            # the input's own error at the stylized size too: the floor is only a floor at one size
+            at_size = (lambda img: img) if inp.shape == sty.shape else \
+                (lambda img: cv2.resize(img, (sty.shape[1], sty.shape[0]), interpolation=cv2.INTER_AREA))
+            for img_prev, img_cur, name in ((prev_sty, sty, key), (at_size(prev_in), at_size(inp), key + "_in")):
                 err = _pair_error(img_prev, img_cur, fl, valid)
                 if err is not None:
                     errors[name].append(err)
@@ -287,9 +290,9 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
                      f"(scored: {result['frames']})")
     if result["input_size"] != result["stylized_size"]:
         (w, h), (ws, hs) = result["input_size"], result["stylized_size"]
-        notes.append(f"the stylized frames ({ws}x{hs}) are not the input's size ({w}x{h}): the error is measured "
-                     "at the stylized size, where the same flicker scores differently; compare it only with errors "
-                     "measured at that size")
+        notes.append(f"the stylized frames ({ws}x{hs}) are not the input's size ({w}x{h}): the errors (the "
+                     "input's own too) are measured at the stylized size, where the same flicker scores "
+                     "differently; compare them only with errors measured at that size")
         log.warning("%s", notes[-1])
     if notes:
         result["notes"] = notes
