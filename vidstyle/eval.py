@@ -198,19 +198,20 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         if ground_truth is not None and (t >= ground_truth.frames or inp.shape[:2] != ground_truth.size):
             raise VidstyleError(f"ground truth {ground_truth.path} covers {ground_truth.frames} frames of "
                                 f"{ground_truth.size[1]}x{ground_truth.size[0]}, not this video")
-        history.append((inp, sty))
+        # the input's own error is measured at the stylized size too (a floor is only a floor at
+        # one size): each input frame is resized once, when it arrives
+        inp_scored = inp if inp.shape == sty.shape else \
+            cv2.resize(inp, (sty.shape[1], sty.shape[0]), interpolation=cv2.INTER_AREA)
+        history.append((inp, sty, inp_scored))
         frames = t + 1
         for k, key in ((1, "short"), (long_term, "long")):
             if k is None or t < k:
                 continue
-            prev_in, prev_sty = history[-1 - k]
+            prev_in, prev_sty, prev_scored = history[-1 - k]
             fl, valid = flow_and_mask(t, k, inp, prev_in)
             if k == 1:
                 valid_fractions.append(float(valid.mean()))
-            # the input's own error at the stylized size too: the floor is only a floor at one size
-            at_size = (lambda img: img) if inp.shape == sty.shape else \
-                (lambda img: cv2.resize(img, (sty.shape[1], sty.shape[0]), interpolation=cv2.INTER_AREA))
-            for img_prev, img_cur, name in ((prev_sty, sty, key), (at_size(prev_in), at_size(inp), key + "_in")):
+            for img_prev, img_cur, name in ((prev_sty, sty, key), (prev_scored, inp_scored, key + "_in")):
                 err = _pair_error(img_prev, img_cur, fl, valid)
                 if err is not None:
                     errors[name].append(err)

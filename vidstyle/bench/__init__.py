@@ -145,8 +145,6 @@ def _cmd_bench(args) -> int:
         torch.set_num_threads(args.threads)
     settings = settings_from_args(args)
     # everything a run could fail on at its end is found now, not after minutes of measurements
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise VidstyleError(f"--out must be a folder for the reports, and {args.out} is a file")
     check_writable_folder(args.out, "--out folder")
     if settings.clip is not None:
         if not Path(settings.clip).is_file():

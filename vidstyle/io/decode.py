@@ -456,11 +456,12 @@ class VideoDecoder:
 
         def video_item(frame: av.VideoFrame) -> DecodedFrame:
             nonlocal index
-            if not self.resized_frames and self._display.resized(frame):
+            resized = self._display.resized(frame)
+            if resized and not self.resized_frames:
                 log.warning("%s changes size mid-stream, from %dx%d to %dx%d at %.2f s: scaling such frames "
                             "to %dx%d", self.path.name, *self._display.stored_size, frame.width, frame.height,
                             float(frame.pts * self._tb) if frame.pts is not None else 0.0, *self._display.stored_size)
-            self.resized_frames += self._display.resized(frame)
+            self.resized_frames += resized
             image = self._display.image(frame)
             self._reached = (frame.pts + (frame.duration or 0)) * self._tb  # end of the last frame read
             item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
