@@ -6,6 +6,7 @@ which keeps the suite fast (no interpreter + torch start-up per check).
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -232,16 +233,21 @@ def test_rotation_is_honoured(tmp_path, style, stylize):
     out = tmp_path / "out.mp4"
     assert stylize(src, out, style, "--quiet").returncode == 0
     info = probe(out)
+    # stored upright without a tag (the direction of the turn is checked pixel by pixel in test_io)
     assert (info.width, info.height, info.rotation) == (64, 96, 0)
 
 
-def test_10bit_input(tmp_path, style, stylize):
+def test_10bit_input(tmp_path, style, stylize, caplog):
     src = make_video(tmp_path / "in.mkv", frames=4, size=(64, 48), codec="libx265", pix_fmt="yuv420p10le")
     out = tmp_path / "out.mp4"
-    proc = stylize(src, out, style, "--quiet")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        proc = stylize(src, out, style, "--quiet")
     assert proc.returncode == 0, proc.stderr
     info = probe(out)
     assert (info.frames, info.pix_fmt) == (4, "yuv420p")
+    # 10 bits in, 8 out: said, with the way to keep 10 (not HDR: no tone-mapping note)
+    assert "in.mkv has 10-bit colour; vidstyle stylizes in 8 bits and writes yuv420p (--pix-fmt yuv420p10le" \
+        in caplog.text and "HDR" not in caplog.text
 
 
 def test_shared_clip_audio_is_copied_packet_for_packet(tmp_path, style, stylize, shared_data):

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 import vidstyle.device as device_mod
 import vidstyle.stylizer as stylizer_mod
+import vidstyle.models.transformer as transformer
 from vidstyle.device import resolve_precision
 from vidstyle.models.transformer import InstanceNorm2d, TransformerNet, instance_norm_lowp, light_net
 from vidstyle.stylizer import AUTO_COMPILE_MIN_FRAMES, Stylizer
@@ -41,7 +42,7 @@ def test_lowp_instance_norm_matches_fp32_statistics_even_with_large_means(per_sa
     assert (naive_var - x.float().var((2, 3), correction=0)).abs().max() > 0.5
 
 
-def test_lowp_norm_is_only_used_for_bf16_cpu_inference():
+def test_lowp_norm_is_only_used_for_bf16_cpu_inference(monkeypatch):
     norm = InstanceNorm2d(4, affine=True)
     with torch.no_grad():
         norm.weight.uniform_(0.5, 1.5)
@@ -52,9 +53,14 @@ def test_lowp_norm_is_only_used_for_bf16_cpu_inference():
         fast = norm.to(torch.bfloat16)(x.to(torch.bfloat16))
     assert (fast.float() - _reference(x.to(torch.bfloat16), norm.weight, norm.bias)).abs().max() < 0.05
     # with gradients (training) the stock operator runs, and backpropagates
+    calls = []
+    monkeypatch.setattr(transformer, "instance_norm_lowp", lambda *a, **k: calls.append(a) or a[0])
     xb = x.to(torch.bfloat16).requires_grad_()
     norm(xb).float().sum().backward()
-    assert xb.grad is not None
+    assert not calls and xb.grad is not None and torch.isfinite(xb.grad.float()).all()
+    with torch.inference_mode():
+        norm(x.to(torch.bfloat16))
+    assert len(calls) == 1  # the spy does see the fast path when it is taken
 
 
 def test_state_dict_keys_unchanged_by_the_norm_subclass():
@@ -140,7 +146,7 @@ def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch):
     auto = Stylizer.from_model(net, device="cpu")
     auto.expect_frames(AUTO_COMPILE_MIN_FRAMES)
     assert auto.backend == "compile"
-    img = np.random.default_rng(0).integers(0, 256, (32, 48, 3), dtype=np.uint8)  # one colour skips the network
+    img = np.random.default_rng(0).integers(0, 256, (32, 48, 3), dtype=np.uint8)  # random: a flat frame would skip the network
     with pytest.warns(UserWarning, match="torch.compile failed .*No working C.. compiler found"):
         out = auto.stylize(img)
     assert out.shape == img.shape and auto.backend == "torch"

@@ -105,8 +105,10 @@ def test_cli_export_writes_checked_file(tmp_path, capsys):
 
 def test_stylizer_onnx_backend_matches_torch_and_follows_the_mix():
     model = _randomize_norms(light_net(2))
-    torch_st = Stylizer.from_model(model, device="cpu", precision="fp32", channels_last=False)
+    # backend "torch" explicitly: "auto" picks ONNX Runtime for fp32 on the CPU
+    torch_st = Stylizer.from_model(model, device="cpu", precision="fp32", channels_last=False, backend="torch")
     onnx_st = Stylizer.from_model(model, device="cpu", precision="fp32", backend="onnx")
+    assert (torch_st.backend, onnx_st.backend) == ("torch", "onnx")
     img = np.random.default_rng(0).integers(0, 256, (36, 50, 3), dtype=np.uint8)  # not a multiple of 8
     for mix in ([1.0, 0.0], [0.2, 0.8]):
         torch_st.set_mix(mix)

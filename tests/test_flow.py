@@ -206,8 +206,25 @@ def test_dis_on_frames_below_its_minimum_size(size):
         assert abs(est[..., 0].mean() + 1) < 0.1 and abs(est[..., 1].mean()) < 0.1, (scale, est.mean((0, 1)))
 
 
-def test_estimator_registry_and_errors(tmp_path):
+def test_estimator_registry_and_errors(tmp_path, monkeypatch):
     assert isinstance(create_flow_estimator("dis", preset="fast"), DISFlow)
+    # a backend of the user's own plugs in by name, with its options
+    from vidstyle.flow import estimate
+
+    class Still(estimate.FlowEstimator):
+        name = "still"
+
+        def __init__(self, offset: float = 0.0):
+            self.offset = offset
+
+        def __call__(self, img0, img1):
+            return np.full(img0.shape[:2] + (2,), self.offset, np.float32)
+
+    monkeypatch.setattr(estimate, "FLOW_BACKENDS", dict(estimate.FLOW_BACKENDS))  # the registry is left as it was
+    estimate.register_flow_backend("still", Still)
+    est = create_flow_estimator("still", offset=2.0)
+    img = np.zeros((6, 10, 3), np.uint8)
+    assert isinstance(est, Still) and np.all(est(img, img) == 2.0) and est.torch(img, img).shape == (1, 2, 6, 10)
     with pytest.raises(VidstyleError):
         create_flow_estimator("nope")
     with pytest.raises(VidstyleError):

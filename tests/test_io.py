@@ -14,7 +14,9 @@ from videos import audio_packets, frame_times, make_video, pattern_frame, probe,
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
+from vidstyle.io.decode import SourceInfo
 from vidstyle.io.files import NAME_MAX, check_output_file, temp_path_beside, write_then_rename
+import vidstyle.io.files as files
 
 
 def decode_all(path, **kw) -> tuple[VideoDecoder, list[DecodedFrame], list[AudioItem]]:
@@ -196,6 +198,25 @@ def test_audio_dropped_when_disabled(tmp_path):
     assert probe(out).audio == []
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_a_held_last_frame_keeps_its_duration_with_b_frames(tmp_path, suffix):
+    """An end card held for 2 s: x264's default preset reorders frames (B-frames), so in MP4 the
+    last packet written is not the frame shown last, and the file must still end 2 s after it."""
+    info = SourceInfo(path=tmp_path / "in.mp4", width=64, height=48, rotation=0, time_base=Fraction(1, 12800),
+                      frame_rate=Fraction(25), frames=20, codec="h264", sample_aspect_ratio=None, audio_streams=())
+    out = tmp_path / f"o{suffix}"
+    enc = VideoEncoder(out, info, EncodeConfig(preset="medium"))
+    for i in range(20):  # a smooth pan, which x264 codes with B-frames
+        enc.write(pattern_frame(i, (64, 48)), pts=512 * i, duration=25600 if i == 19 else 512)
+    enc.finish()
+    with av.open(str(out)) as c:
+        order = [p.pts for p in c.demux(c.streams.video[0]) if p.size]
+        assert order != sorted(order)  # reordered: the case that lost the held frame's duration
+    with av.open(str(out)) as c:
+        assert [float(f.time) for f in c.decode(c.streams.video[0])] == pytest.approx([i * 0.04 for i in range(20)])
+        assert c.duration / 1e6 == pytest.approx(19 * 0.04 + 2.0, abs=0.002)
+
+
 @pytest.mark.parametrize("codec,suffix,message", [
     ("nope264", ".mp4", "unknown codec 'nope264'; available: libx264"),
     ("libx264", ".webm", r"does not fit the .webm container; write libx264 to .mkv, or pick a codec for .webm "
@@ -270,13 +291,20 @@ def test_any_output_file_refuses_its_inputs_and_folders(tmp_path):
         check_output_file(tmp_path / "new" / "stats.json")
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores folder permissions")
-def test_output_folder_not_writable(tmp_path):
+def test_output_folder_not_writable(tmp_path, monkeypatch):
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        with pytest.raises(VidstyleError, match="not writable"):
+        if not (hasattr(os, "geteuid") and os.geteuid() == 0):  # root writes into it anyway
+            with pytest.raises(VidstyleError, match="not writable"):
+                check_output(folder / "o.mp4")
+        # a refusal that permissions do not show (a read-only mount, an immutable folder, root):
+        # the check writes a file to tell, so every user sees it
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Read-only file system")
+        monkeypatch.setattr(files.tempfile, "TemporaryFile", refuse)
+        with pytest.raises(VidstyleError, match=r"output folder .*ro is not writable \(Read-only file system\)"):
             check_output(folder / "o.mp4")
     finally:
         folder.chmod(0o700)

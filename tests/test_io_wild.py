@@ -270,6 +270,105 @@ def test_a_late_starting_stream_starts_at_zero_like_ffmpeg_makes_it(tmp_path):
     assert info.duration < 1.3 and abs(info.audio[0].duration - 1.0) < 0.1
 
 
+def test_a_late_starting_matroska_file_is_not_called_truncated(tmp_path, caplog):
+    """FFmpeg tags a Matroska track's DURATION with where it ends; in a file whose clock starts at
+    10 s that is 10 s more than its length, which once made every such file "truncated"."""
+    src = make_video(tmp_path / "in.mkv", frames=24, size=(64, 48), container_options={"output_ts_offset": "10"})
+    assert frame_times(src)[0] >= 10
+    with VideoDecoder(src) as decoder:
+        assert decoder.info.frames == 24
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert stylize(src, tmp_path / "out.mkv").frames == 24
+    assert "truncated" not in caplog.text
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_titles_languages_and_default_track_are_kept(tmp_path, suffix):
+    """A film with an English main track and a French one flagged to play by default: the output
+    names the same languages and titles, and flags the same track, or a player picks another."""
+    plain = make_video(tmp_path / "plain.mkv", frames=12, size=(64, 48), audio=True)
+    src = tmp_path / "tagged.mkv"
+    with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
+        out.metadata["title"] = "My Film"
+        video = out.add_stream_from_template(inp.streams.video[0])
+        video.metadata.update(language="eng", title="Picture")
+        tracks = [out.add_stream_from_template(inp.streams.audio[0]) for _ in range(2)]
+        for track, (language, title, flags) in zip(tracks, [("eng", "Main", 0), ("fra", "Commentaire", 1)]):
+            track.metadata.update(language=language, title=title)
+            track.disposition = av.stream.Disposition(flags)  # 1: default
+        for packet in inp.demux():
+            if packet.dts is None:
+                continue
+            if packet.stream.type == "video":
+                packet.stream = video
+                out.mux(packet)
+            else:
+                for track in tracks:
+                    packet.stream = track
+                    out.mux(packet)
+    result = tmp_path / f"out{suffix}"
+    stylize(src, result)
+    with av.open(str(result)) as c:
+        assert c.metadata.get("title") == "My Film"
+        audio = c.streams.audio
+        assert [a.metadata.get("language") for a in audio] == ["eng", "fra"]
+        names = [a.metadata.get("title", a.metadata.get("name")) for a in audio]  # mp4 calls it "name"
+        assert names == ["Main", "Commentaire"]
+        assert [bool(a.disposition & av.stream.Disposition.default) for a in audio] == [False, True]
+        assert c.streams.video[0].metadata.get("language") == "eng"
+        # what described the input's encoding is not carried over as if it described the output's
+        assert "Lavc" not in str(dict(c.streams.video[0].metadata))
+
+
+def test_chapters_are_kept_and_what_is_not_kept_is_said(tmp_path, caplog):
+    plain = make_video(tmp_path / "plain.mkv", frames=24, size=(64, 48))
+    src = tmp_path / "film.mkv"
+    chapters = [{"id": 1, "start": 0, "end": 500, "time_base": Fraction(1, 1000), "metadata": {"title": "Intro"}},
+                {"id": 2, "start": 500, "end": 1000, "time_base": Fraction(1, 1000), "metadata": {"title": "Outro"}}]
+    with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
+        video = out.add_stream_from_template(inp.streams.video[0])
+        out.set_chapters(chapters)
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video
+                out.mux(packet)
+    for suffix in (".mkv", ".mp4"):
+        result = tmp_path / f"out{suffix}"
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            stylize(src, result)
+        assert "chapter" not in caplog.text
+        with av.open(str(result)) as c:
+            kept = c.chapters()
+        assert [(ch["metadata"]["title"], float(ch["start"] * ch["time_base"])) for ch in kept] == \
+            [("Intro", 0.0), ("Outro", 0.5)]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(src, tmp_path / "part.mkv", start=0.3)  # a segment: the chapters' times would not fit
+    assert "film.mkv has 2 chapter(s), which are not carried over into a segment" in caplog.text
+    with av.open(str(tmp_path / "part.mkv")) as c:
+        assert not c.chapters()
+
+
+def test_interlaced_input_is_said(tmp_path, caplog):
+    src = tmp_path / "tff.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.options = {"preset": "ultrafast", "x264-params": "interlaced=1:tff=1"}
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert stylize(src, tmp_path / "out.mp4").frames == 6
+    assert "tff.mp4 is interlaced" in caplog.text and "bwdif" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(make_video(tmp_path / "p.mp4", frames=6, size=(64, 48)), tmp_path / "out2.mp4")
+    assert "interlaced" not in caplog.text
+
+
 def test_colons_in_file_names_are_names_not_protocols(tmp_path):
     src = make_video(tmp_path / "take 2: final.mp4", frames=6, size=(64, 48))
     out = tmp_path / "clip:stylized.mp4"

@@ -166,10 +166,12 @@ def test_synthetic_source_is_paced_and_ends():
 
 def test_grabber_keeps_newest_frame_and_drops_stale_ones():
     src = SyntheticSource((32, 24), fps=100, frames=60)
-    latencies, indices = [], []
+    indices, read_before = [], []
     with FrameGrabber(src) as grabber:
-        while (frame := grabber.get(timeout=2)) is not None:
-            latencies.append(time.perf_counter() - frame.t_capture)
+        while True:
+            read_before.append(grabber.read_count)
+            if (frame := grabber.get(timeout=2)) is None:
+                break
             indices.append(frame.index)
             time.sleep(0.05)  # a consumer 5x slower than the source
     assert grabber.captured == 60
@@ -177,8 +179,9 @@ def test_grabber_keeps_newest_frame_and_drops_stale_ones():
     # every frame is either taken or counted as dropped (by the slot, or by the source when it ran late)
     assert len(indices) + grabber.dropped + src.skipped == 60
     assert indices == sorted(indices) and max(np.diff(indices)) >= 3
-    # the newest frame is handed over, so latency does not build up (a queue would reach ~2 s here)
-    assert np.median(latencies) < 0.04 and max(latencies) < 0.25
+    # the newest frame is handed over, so latency cannot build up: each frame taken is at least as
+    # new as the newest one read before the call (a queue would hand over the oldest)
+    assert all(index >= before - 1 for index, before in zip(indices, read_before))
 
 
 def test_grabber_without_pacing_loses_nothing(tmp_path):
@@ -257,17 +260,54 @@ def test_stats_accounting():
     assert s.mean_fps is None and "no frame rate (fewer than 2 frames processed)" in s.text()
 
 
+def test_the_warm_up_runs_the_network(monkeypatch):
+    # a warm-up frame of one colour would be painted from the flat-colour path and leave the
+    # network's first-call cost (ONNX session, compilation) to the first live frame
+    from vidstyle.models.transformer import light_net
+    from vidstyle.stylizer import Stylizer
+    stylizer = Stylizer.from_model(light_net(), device="cpu", backend="torch")
+    calls = []
+    real = stylizer._network_output
+    monkeypatch.setattr(stylizer, "_network_output", lambda x: calls.append(x.shape) or real(x))
+    summary = run_live(SyntheticSource((64, 48), fps=50, frames=1), StyleBank([stylizer]), LiveOptions(window=False))
+    assert summary.processed == 1 and len(calls) == 2  # the warm-up and the one frame
+
+
+def test_frames_the_source_skipped_count_as_dropped_not_waiting():
+    class Skipping(FrameSource):
+        """Three frames, with five more that fell behind and were skipped before the second."""
+        width, height, fps, description, live = 32, 24, 25.0, "skipping", False  # every frame waited for
+
+        def __init__(self):
+            self.sent = 0
+
+        def read(self):
+            if self.sent == 3:
+                return None
+            if self.sent == 1:
+                self.skipped = 5
+            self.sent += 1
+            return np.full((24, 32, 3), 60 * self.sent, np.uint8), time.perf_counter()
+
+    summary = run_live(Skipping(), StyleBank([SlowStylizer(delay=0.0)]), LiveOptions(window=False))
+    assert (summary.captured, summary.processed) == (8, 3)
+    assert (summary.dropped, summary.waiting) == (5, 0), summary.text()
+    assert "5 dropped" in summary.text() and "waiting" not in summary.text()
+
+
 def test_slow_stylizer_drops_frames_with_bounded_latency():
     stylizer = SlowStylizer(delay=0.08)
     summary = run_live(SyntheticSource((64, 48), fps=50), StyleBank([stylizer]),
                        LiveOptions(window=False, duration=1.2))
     assert summary.stop_reason == "duration reached"
-    assert 8 <= summary.processed <= 15  # ~12.5 fps of a 50 fps source
+    # at most 1.2 s / 80 ms of work (+ the frame in hand at the stop); a busy machine makes it fewer
+    assert 2 <= summary.processed <= 16 and summary.mean_fps <= 12.5 * 1.05
     assert summary.captured >= 50 and summary.dropped >= summary.captured - 16
     assert summary.processed + summary.dropped + summary.waiting == summary.captured and summary.waiting <= 2
-    # latency = wait for the next frame (<= 20 ms) + 80 ms of work; it does not grow with time
-    assert 80 <= summary.latency_mean_ms < 140 and summary.latency_p95_ms < 170
-    assert summary.mean_fps == pytest.approx(12.5, rel=0.25)
+    # latency = wait for the next frame (<= 20 ms) + 80 ms of work, and it does not grow with time:
+    # a queue would hold the 50 fps source's frames and reach about a second by the end (the upper
+    # bound separates the two behaviours with a wide margin for a loaded machine; it times nothing)
+    assert summary.latency_mean_ms >= 80 and summary.latency_p95_ms < 500
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -279,7 +319,7 @@ def test_recording_uses_wall_clock_timestamps(tmp_path):
                        LiveOptions(window=False, record=out))
     assert summary.stop_reason == "end of source" and summary.recordings == [str(out)]
     times, marks = decoded_times_and_marks(out)
-    assert len(times) == summary.processed and 10 <= len(times) < 30
+    assert len(times) == summary.processed and 3 <= len(times) < 30
     assert marks == sorted(marks) and max(np.diff(marks)) >= 2  # 45 ms of work per 33 ms frame: drops
     expected = [source.stamps[i] - source.stamps[marks[0]] for i in marks]
     assert times == pytest.approx(expected, abs=0.002)  # each frame at its capture moment
@@ -703,6 +743,6 @@ def test_live_stylizes_whole_frames_once_the_picture_reaches_into_the_bars(tmp_p
             return image
 
     run_live(FileSource(video, realtime=False), StyleBank([Recorder()]), LiveOptions(window=False), log=said.append)
-    sizes = sizes[1:]  # after the warm-up call on a blank frame
+    sizes = sizes[1:]  # after the warm-up call on a textured frame
     assert sizes[0] == sizes[21] == (48, 96) and sizes[22] == sizes[23] == (72, 96)  # the last two fill the frame
     assert any("reaches into the black bars" in s for s in said)

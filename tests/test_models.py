@@ -317,9 +317,14 @@ def test_odd_sized_frames_and_max_side_keep_the_frame_size():
     assert working_size(360, 640, scale=0.5) == (180, 320)
 
 
-def test_device_and_precision_choice():
+def test_device_and_precision_choice(monkeypatch):
     assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    # auto prefers CUDA, then MPS, then the CPU
+    for cuda, mps, expected in ((True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")):
+        with monkeypatch.context() as m:
+            m.setattr(torch.cuda, "is_available", lambda: cuda)
+            m.setattr(torch.backends.mps, "is_available", lambda: mps)
+            assert resolve_device("auto").type == expected
     if not torch.cuda.is_available():
         with pytest.raises(VidstyleError, match="CUDA is not available"):
             resolve_device("cuda:0")

@@ -5,7 +5,6 @@ import io
 import sys
 import threading
 import time
-import types
 from fractions import Fraction
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import torch
 
 from videos import audio_packets, frame_times, make_video, probe, psnr, read_frames
+from vidstyle import pipeline
 from vidstyle.config import EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import VideoDecoder
@@ -278,9 +278,7 @@ class FakeFlowStabilizer:
 
 
 def test_temporal_flow_hook(tmp_path, stylizer, monkeypatch):
-    fake_module = types.ModuleType("vidstyle.flow.stabilizer")
-    fake_module.FlowStabilizer = FakeFlowStabilizer
-    monkeypatch.setitem(sys.modules, "vidstyle.flow.stabilizer", fake_module)
+    monkeypatch.setattr(pipeline, "FlowStabilizer", FakeFlowStabilizer)
     FakeFlowStabilizer.instances.clear()
     src = make_video(tmp_path / "in.mp4", frames=9, size=(64, 48))
     out = tmp_path / "out.mp4"
@@ -325,7 +323,6 @@ def test_bad_arguments_fail_before_any_work(tmp_path, stylizer):
 
 
 def test_temporal_flow_with_the_real_stabilizer(tmp_path, stylizer):
-    pytest.importorskip("vidstyle.flow.stabilizer")
     src = make_video(tmp_path / "in.mp4", frames=8, size=(96, 64))
     plain, stable = tmp_path / "plain.mp4", tmp_path / "stable.mp4"
     stylize_video(src, plain, style=stylizer, crf=8, pix_fmt="yuv444p", progress=False)
@@ -342,8 +339,6 @@ def test_temporal_flow_with_the_real_stabilizer(tmp_path, stylizer):
 def test_cleanup_after_a_signal_between_creating_and_starting_a_stage_thread():
     # Under load a SIGTERM landed between creating a stage thread and starting it, and the cleanup
     # failed with "cannot join thread before it is started" (exit 1 instead of 143).
-    from vidstyle import pipeline
-
     stages = pipeline._Stages(2)
     stages.start("running", lambda: stages.stop.wait(5))
     stages._threads.append(threading.Thread(target=lambda: None))  # created, never started

@@ -90,7 +90,8 @@ def test_scene_cut_resets(clip):
     states = [stab.estimate(a, b) for a, b in zip(video[:-1], video[1:])]
     assert states[5] is None  # the cut between frames 5 and 6
     assert all(isinstance(s, FlowState) for i, s in enumerate(states) if i != 5)
-    assert all(s.photometric_error < stab.cut_threshold for s in states if s is not None)
+    # within a scene the flow explains the frame: a small error, far below the cut threshold (0.1)
+    assert all(s.photometric_error < 0.02 for s in states if s is not None)
     outputs = [stab.apply(fake_stylize(video[0]), None)]
     for frame, state in zip(video[1:], states):
         outputs.append(stab.apply(fake_stylize(frame), state))

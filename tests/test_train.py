@@ -242,8 +242,11 @@ def test_multi_style_network(data, loss_weights, tmp_path):
             model.set_style(mix)
             outs.append(model(x))
     assert not torch.allclose(outs[0], outs[1])
-    # blending the styles blends the conditional-norm parameters: the result lies between
+    # blending the styles blends the conditional-norm parameters: a third output, nearer to each
+    # style than the two styles are to each other
     assert not torch.allclose(outs[2], outs[0]) and not torch.allclose(outs[2], outs[1])
+    apart = (outs[0] - outs[1]).norm()
+    assert (outs[2] - outs[0]).norm() < apart and (outs[2] - outs[1]).norm() < apart
 
 
 def test_init_from_starts_every_style_of_a_multi_style_network(data, loss_weights, tmp_path):
@@ -326,10 +329,17 @@ def test_recorded_command_states_the_precision_only_when_chosen():
 
 
 def test_temporal_weight_adds_a_temporal_loss(data, loss_weights, tmp_path):
-    pytest.importorskip("vidstyle.train.temporal")
-    config = _config(data, loss_weights, tmp_path, styles=data["styles"], steps=2, temporal_weight=10.0)
-    result = train(config, progress=False)
-    assert "--temporal-weight 10" in read_info(result.out).train_command
+    # two runs that see the same crops and the same synthetic pairs (same seed) and differ only in
+    # the temporal loss's weight: if the term never reached the total, their weights would be equal
+    trained = []
+    for weight in (1.0, 1000.0):
+        config = _config(data, loss_weights, tmp_path, styles=data["styles"], steps=2, temporal_weight=weight,
+                         out=str(tmp_path / f"tw{weight:g}.safetensors"))
+        result = train(config, progress=False)
+        assert f"--temporal-weight {weight:g}" in read_info(result.out).train_command
+        trained.append(load_model(result.out)[0].state_dict())
+    differs = [k for k in trained[0] if not torch.equal(trained[0][k], trained[1][k])]
+    assert differs, "the temporal weight changed nothing: the temporal loss is not in the total"
 
 
 def test_temporal_batch_mixes_synthetic_and_real_video_pairs(tmp_path):

@@ -18,7 +18,7 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import StylizeConfig
+from vidstyle.config import BACKENDS, EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError
 
 log = logging.getLogger("vidstyle")
@@ -43,7 +43,7 @@ def _add_stylize(sub) -> None:
                    help="frames per network call (default 4; on the CPU 1 for the standard network and "
                         "fewer for large frames (2 at 720p, 1 from 1080p), where a batch outgrows the caches)")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
-    p.add_argument("--backend", default="auto", choices=["auto", "torch", "compile", "onnx"],
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="network runtime (auto: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 and on "
                         "GPUs, torch.compile for bf16 CPU runs of 600 frames or more)")
     p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this many pixels")
@@ -53,9 +53,11 @@ def _add_stylize(sub) -> None:
     p.add_argument("--codec",
                    help="libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, hevc_nvenc (default: libvpx-vp9 "
                         "for .webm, libx264 otherwise)")
-    p.add_argument("--crf", type=int, default=18, help="constant rate factor (quality; lower is better, default 18)")
-    p.add_argument("--preset", default="medium", help="encoder preset (default medium)")
-    p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (default yuv420p)")
+    p.add_argument("--crf", type=int, default=EncodeConfig.crf,
+                   help=f"constant rate factor (quality; lower is better, default {EncodeConfig.crf})")
+    p.add_argument("--preset", default=EncodeConfig.preset, help=f"encoder preset (default {EncodeConfig.preset})")
+    p.add_argument("--pix-fmt", default=EncodeConfig.pix_fmt,
+                   help=f"output pixel format (default {EncodeConfig.pix_fmt})")
     p.add_argument("--no-audio", action="store_true", help="drop audio streams")
     p.add_argument("--temporal", choices=["off", "flow"], default=StylizeConfig.temporal,
                    help="flow: blend each frame with the previous output warped by optical flow where both "
@@ -74,7 +76,6 @@ def _add_stylize(sub) -> None:
 
 
 def _cmd_stylize(args) -> int:
-    from vidstyle.config import EncodeConfig
     from vidstyle.io.images import is_image_path
     from vidstyle.pipeline import stylize_image, stylize_video
 
@@ -222,8 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("vidstyle"):
-                continue  # command not built yet
+            if exc.name and exc.name.split(".")[0] == "vidstyle":
+                raise  # a broken install of vidstyle itself, not an optional package
             _add_unavailable(sub, name, exc.name or str(exc))
             continue
         getattr(mod, fn)(sub)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from vidstyle.config import PRECISIONS
+
 
 def _number(cast, test, what: str):
     def parse(text: str):
@@ -53,7 +55,7 @@ def add_device_args(p: argparse.ArgumentParser, int8: bool = False, fp32_only: b
     """``--device`` and ``--precision`` (with ``int8`` for inference commands; only fp32 for
     ``fp32_only`` ones), resolved later by :mod:`vidstyle.device` and :class:`vidstyle.stylizer.Stylizer`."""
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default: auto = cuda, mps, cpu)")
-    choices = ["auto", "fp32", "fp16", "bf16"] + (["int8"] if int8 else [])
+    choices = list(PRECISIONS) + (["int8"] if int8 else [])
     if fp32_only:
         choices, text = ["auto", "fp32"], "fp32 only (auto means fp32 here)"
     elif training:  # training resolves auto differently (vidstyle.device.resolve_precision)

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+#: ``--precision`` values of every command (inference commands add "int8"); resolved by vidstyle.device.
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+#: ``--backend`` values: network runtimes of vidstyle.stylizer.Stylizer.
+BACKENDS = ("auto", "torch", "compile", "onnx")
+
 
 @dataclass(frozen=True)
 class EncodeConfig:

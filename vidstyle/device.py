@@ -8,9 +8,8 @@ import sys
 
 import torch
 
+from vidstyle.config import PRECISIONS
 from vidstyle.errors import VidstyleError
-
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:

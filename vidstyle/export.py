@@ -85,10 +85,11 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
 
 
 def _cpu_fp32(model: TransformerNet) -> TransformerNet:
-    """``model`` itself if it is a CPU fp32 contiguous network, else such a copy (never mutated)."""
+    """``model`` itself if it is a CPU fp32 contiguous network in eval mode, else such a copy
+    (never mutated)."""
     p = next(model.parameters())
-    if p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous():
-        return model.eval()
+    if p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous() and not model.training:
+        return model
     return copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
 
 

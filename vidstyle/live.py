@@ -38,6 +38,7 @@ from vidstyle.cli_args import frame_size
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
+from vidstyle.config import BACKENDS
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
@@ -113,7 +114,8 @@ class LiveControls:
 @dataclass(frozen=True)
 class LiveSummary:
     """What a live run did. Every captured frame was processed, dropped (replaced by a newer one
-    before the network took it: ``--realtime``), or still waiting when the run stopped."""
+    before the network took it, or skipped by a ``--realtime`` file source that had fallen behind),
+    or still waiting when the run stopped."""
 
     source: str
     captured: int
@@ -253,12 +255,8 @@ def default_styles() -> list[str]:
 
 
 def _make_stabilizer(strength: float):
-    try:
-        from vidstyle.flow.stabilizer import FlowStabilizer
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("vidstyle"):
-            raise VidstyleError("the flow stabilizer is not available in this build of vidstyle") from None
-        raise
+    # imported here: building the CLI's parser imports this module, and the stabilizer brings torch
+    from vidstyle.flow.stabilizer import FlowStabilizer
     return FlowStabilizer(strength)
 
 
@@ -551,7 +549,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             window = LiveWindow(fullscreen=options.fullscreen)
             keys = keys or window.key
         if width and height:  # warm the network up so the first live frame is not artificially late
-            stylizer.stylize(np.zeros((height, width, 3), np.uint8))
+            # a textured frame: one of (almost) one colour never reaches the network (Stylizer)
+            stylizer.stylize(np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8))
 
         prev_input: np.ndarray | None = None
         last_stylized: np.ndarray | None = None
@@ -663,18 +662,21 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             # the recording first, and a second Ctrl-C (or SIGTERM) waits: a user stopping twice
             # must still get the file, not a half-written one (README: finalized on every exit path)
             with _interrupts_deferred():
-                if recording is not None:
-                    recording.close()
-                    if recording.frames:
-                        recordings.append(str(recording.path))
-                grabber.stop()
+                try:
+                    if recording is not None:
+                        recording.close()
+                        if recording.frames:
+                            recordings.append(str(recording.path))
+                finally:  # a recording that fails to finalize must not leave the camera open
+                    grabber.stop()
         finally:
             if vcam is not None:
                 vcam.close()
             if window is not None:
                 window.close()
         summary = stats.summary(source.description, grabber.captured, t_end - t_start, stop_reason,
-                                dropped=grabber.dropped, recordings=recordings, snapshots=snapshots)
+                                dropped=grabber.dropped + source.skipped, recordings=recordings,
+                                snapshots=snapshots)
         if grabber.started:  # nothing to report when setup failed before capture began
             log(summary.text())
     return summary
@@ -723,7 +725,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--style", action="append", metavar="STYLE",
                    help="style spec (repeat for several; n/p switch between them). Default: all bundled styles")
     _add_device_args(p)
-    p.add_argument("--backend", choices=["auto", "torch", "compile", "onnx"], default="auto",
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
                         "and on GPUs), torch, compile (torch.compile) or onnx")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")

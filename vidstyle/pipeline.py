@@ -30,9 +30,10 @@ from typing import Any, Callable, Iterator
 
 from vidstyle.config import EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError
+from vidstyle.flow.stabilizer import FlowStabilizer
 from vidstyle.frames import working_size
 from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, sample_frames, spread_samples
-from vidstyle.io.encode import VideoEncoder
+from vidstyle.io.encode import VideoEncoder, component_bits
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
@@ -427,7 +428,34 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     return max(1, min(4, CPU_BATCH_PIXELS // (h * w)))
 
 
-def _make_stabilizer(config: StylizeConfig, stylizer):
+def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: StylizeConfig) -> None:
+    """One warning for each part of the input that the output will not have, or not as it was."""
+    name = input_path.name
+    if info.subtitle_streams:
+        # the hint's ffmpeg command lines the subtitles up only with an output that starts where
+        # the input does
+        hint = "" if config.start else (
+            "; to add them back: ffmpeg -i " + " -i ".join(map(shlex.quote, (str(output), str(input_path))))
+            + " -map 0 -map 1:s -c copy " + shlex.quote(str(output.with_name(output.stem + "_subtitled.mkv"))))
+        log.warning("%s has %d subtitle stream(s), which vidstyle does not carry over%s", name,
+                    info.subtitle_streams, hint)
+    if info.dropped_chapters:
+        log.warning("%s has %d chapter(s), which are not carried over into a segment (--start/--duration) "
+                    "or a file that starts late", name, info.dropped_chapters)
+    if info.attachments:
+        log.warning("%s has %d attached file(s) (fonts, cover images), which vidstyle does not carry over",
+                    name, info.attachments)
+    if info.data_streams:
+        log.warning("%s has %d data stream(s) (a timecode track, camera metadata), which vidstyle does not "
+                    "carry over",
+                    name, info.data_streams)
+    if info.interlaced:
+        log.warning("%s is interlaced: each frame's two fields are stylized as one picture, so moving edges "
+                    "keep their combing, painted; deinterlace it first (ffmpeg -i IN -vf bwdif=mode=send_frame "
+                    "OUT) for a clean result", name)
+
+
+def make_stabilizer(config: StylizeConfig, stylizer):
     """The flow stabilizer ``config`` asks for, at its strength or else the style's own; or None."""
     if config.temporal != "flow":
         return None
@@ -439,13 +467,6 @@ def _make_stabilizer(config: StylizeConfig, stylizer):
         strength = temporal_strength_for(choice.path if choice is not None else None)
     if strength == 0:  # the blend would return every frame unchanged: skip the flow it would cost
         return None
-    try:
-        from vidstyle.flow.stabilizer import FlowStabilizer
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("vidstyle"):
-            raise VidstyleError("--temporal flow is not available in this installation "
-                                "(vidstyle.flow.stabilizer is missing)") from None
-        raise
     return FlowStabilizer(strength)
 
 
@@ -510,21 +531,13 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     input_path = check_input(input)
     check_output(output, input_path, overwrite)  # fail before loading the model
     stylizer = _make_stylizer(style, config)
-    stabilizer = _make_stabilizer(config, stylizer)
+    stabilizer = make_stabilizer(config, stylizer)
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
     bar = None
     with _termination_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
-        if decoder.info.subtitle_streams:
-            out = Path(output)
-            # the hint's ffmpeg command lines the subtitles up only with an output that starts where
-            # the input does
-            hint = "" if config.start else (
-                "; to add them back: ffmpeg -i " + " -i ".join(map(shlex.quote, (str(out), str(input_path))))
-                + " -map 0 -map 1:s -c copy " + shlex.quote(str(out.with_name(out.stem + "_subtitled.mkv"))))
-            log.warning("%s has %d subtitle stream(s), which vidstyle does not carry over%s", input_path.name,
-                        decoder.info.subtitle_streams, hint)
+        _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config)
         area = None
         if config.bars == "keep":
             area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration))
@@ -532,6 +545,12 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 log.info("keeping the black bars: %s", area.describe())
         calibrate_for(stylizer, input_path, config.start, config.duration, area=area)  # int8 only
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
+        if decoder.info.bits > 8 and component_bits(encoder.pix_fmt) <= 8:
+            hdr = " and is HDR (PQ/HLG), whose coded values are painted as they are, without tone mapping" \
+                if decoder.info.color_trc in (16, 18) else ""
+            log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s (--pix-fmt "
+                        "yuv420p10le writes 10 bits, without the input's finer steps)", input_path.name,
+                        decoder.info.bits, hdr, encoder.pix_fmt)
         try:
             batch = config.batch or default_batch(stylizer, area.shape if area is not None
                                                   else (decoder.info.height, decoder.info.width))

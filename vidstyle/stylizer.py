@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidstyle.config import BACKENDS
 from vidstyle.device import autocast, keep_freed_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import check_image, crop_to, images_to_tensor, pad_to_multiple, tensor_to_images, working_size
@@ -24,8 +25,6 @@ from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
 from vidstyle.models.zoo import StyleChoice, parse_mix, resolve_style
 
-
-BACKENDS = ("auto", "torch", "compile", "onnx")
 
 #: With ``backend="auto"`` on a CPU with native bf16, runs announced (:meth:`Stylizer.expect_frames`)
 #: to be at least this long use ``torch.compile``: compiling takes 15-20 s the first time on 2 cores

@@ -11,6 +11,8 @@ import argparse
 import sys
 
 from vidstyle.cli_args import non_negative_int, positive_float, positive_int
+from vidstyle.config import BACKENDS
+from vidstyle.config import PRECISIONS as DEVICE_PRECISIONS
 
 
 def _csv(text: str) -> list[str]:
@@ -92,9 +94,9 @@ def settings_from_args(args):
     from vidstyle.errors import VidstyleError
 
     backends = list(dict.fromkeys(args.backends + (["compile"] if args.compile else [])))
-    unknown = [b for b in backends if b not in ("torch", "compile", "onnx")]
+    unknown = [b for b in backends if b not in BACKENDS or b == "auto"]
     if unknown:
-        raise VidstyleError(f"unknown backend {unknown[0]!r} (use torch, compile, onnx)")
+        raise VidstyleError(f"unknown backend {unknown[0]!r} (use {', '.join(b for b in BACKENDS if b != 'auto')})")
     archs = [a for a in args.archs]
     bad = [a for a in archs if a not in ARCHS]
     if bad:
@@ -120,7 +122,8 @@ def settings_from_args(args):
     return s
 
 
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+#: the precisions a benchmark row can name ("auto" resolves differently per device, so it is not one)
+PRECISIONS = tuple(p for p in DEVICE_PRECISIONS if p != "auto") + ("int8",)
 #: option -> (default, with --quick)
 COUNT_DEFAULTS = {"warmup": (3, 1), "repeats": (7, 3), "max_seconds": (20.0, 2.0), "clip_frames": (96, 8),
                   "warping_frames": (30, 4)}

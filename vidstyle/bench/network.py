@@ -19,7 +19,7 @@ import torch
 from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, throughput
 from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError
-from vidstyle.models.transformer import BUILDERS, TransformerNet, count_parameters
+from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet, count_parameters
 
 #: Named resolutions -> (height, width).
 RESOLUTIONS = {"240p": (240, 426), "360p": (360, 640), "480p": (480, 854), "720p": (720, 1280),
@@ -27,7 +27,7 @@ RESOLUTIONS = {"240p": (240, 426), "360p": (360, 640), "480p": (480, 854), "720p
 
 #: Built-in architecture names the benchmark understands (random weights: speed does not depend
 #: on the weights' values).
-ARCHS = {"standard": "transformer_net", "light": "light_net", "light-aa": "light_aa_net"}
+ARCHS = {name: ARCH_NAMES[name] for name in ("standard", "light", "light-aa")}
 
 
 def parse_resolution(text: str) -> tuple[str, int, int]:

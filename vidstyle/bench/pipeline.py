@@ -18,7 +18,6 @@ import copy
 import tempfile
 import time
 from collections import defaultdict
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from vidstyle.config import EncodeConfig, StylizeConfig
 from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
+from vidstyle.io.decode import VideoDecoder
 from vidstyle.models.transformer import TransformerNet
 
 
@@ -62,16 +62,6 @@ class InstrumentedStylizer:
         return out
 
 
-def clip_frame_rate(path: str | Path) -> Fraction:
-    import av
-
-    with av.open(str(path)) as c:
-        if not c.streams.video:
-            raise VidstyleError(f"{path} has no video stream")
-        rate = c.streams.video[0].average_rate or c.streams.video[0].guessed_rate
-        return Fraction(rate) if rate else Fraction(25)
-
-
 def _ms_per_frame(seconds: dict[str, float], frames: int) -> dict[str, float]:
     return {k: round(v * 1e3 / frames, 2) for k, v in seconds.items()} if frames else {}
 
@@ -89,7 +79,8 @@ def run_vidstyle_pipeline(clip: str | Path, stylizer, *, max_frames: int | None 
     duration = None
     if max_frames:
         # a hair under max_frames / fps so the segment holds exactly max_frames frames
-        duration = (max_frames - 0.5) / float(clip_frame_rate(clip))
+        with VideoDecoder(clip) as decoder:  # the frame rate as vidstyle stylize reads it
+            duration = (max_frames - 0.5) / float(decoder.info.frame_rate)
     probe = InstrumentedStylizer(stylizer)
     # the whole frame, as the network-only rows and the naive loop see it (bars kept would make the
     # network's stage cheaper than the row it is compared with)

@@ -221,7 +221,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         for i, wanted in enumerate(s.pipeline_precisions):
             precision = wanted or _auto_precision(device)
             backend = "compile" if precision == "int8" else (s.pipeline_backend or best_backend(report["network"], m, device))
-            stylizer = Stylizer.from_model(_fresh(net), device=device, precision=precision,
+            stylizer = Stylizer.from_model(net, device=device, precision=precision,
                                            channels_last=backend != "onnx", backend=backend)
             # by default the batch `vidstyle stylize` would use for this network on this device
             batch = s.pipeline_batch or default_batch(stylizer, (h, w))
@@ -262,12 +262,6 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         _log(f"naive loop {label}: {row['fps']:.2f} fps, stages {row['stages_ms_per_frame']}")
 
 
-def _fresh(net):
-    import copy
-
-    return copy.deepcopy(net)
-
-
 def _attach_network(row: dict, net_row: dict) -> None:
     if net_row.get("status") == "ok":
         row["network_only_fps"] = round(net_row["fps"]["median"], 2)
@@ -277,24 +271,21 @@ def _attach_network(row: dict, net_row: dict) -> None:
 def _warping(s: BenchSettings, report: dict, stylizer, label: str, with_peer: bool) -> None:
     """Warping error on the first frames of the clip: vidstyle (raw and stabilised) vs Magenta."""
     from vidstyle.bench.network import ARCHS
+    from vidstyle.config import StylizeConfig
     from vidstyle.eval import read_frames, warping_error
+    from vidstyle.pipeline import make_stabilizer
 
     frames = list(read_frames(s.clip, s.warping_frames))
     trained = label.split()[0] not in ARCHS  # random weights paint nothing worth a warping error
     runs = [(f"vidstyle {label}", lambda: (stylizer.stylize(f) for f in frames))]
-    try:
-        from vidstyle.flow.stabilizer import FlowStabilizer
-
+    # the stabilizer as `vidstyle stylize` runs it by default: at the style's own strength
+    stab = make_stabilizer(StylizeConfig(temporal="flow"), stylizer)
+    if stab is not None:
         def stabilised():
-            stab, prev = FlowStabilizer(), None
-            for f in frames:
-                state = None if prev is None else stab.estimate(prev, f)
-                prev = f
-                yield stab.apply(stylizer.stylize(f), state)
+            for prev, f in zip([None] + frames[:-1], frames):
+                yield stab.step(prev, f, stylizer.stylize(f))
 
-        runs.append((f"vidstyle {label} + flow stabilizer", stabilised))
-    except ImportError:
-        report["notes"].append("vidstyle.flow.stabilizer is missing: no stabilised warping error")
+        runs.append((f"vidstyle {label} + flow stabilizer {stab.strength:g}", stabilised))
     if s.peers and with_peer:
         from vidstyle.bench.peers import MagentaMultistyle
         from vidstyle.errors import VidstyleError

@@ -53,7 +53,8 @@ _DIS_PRESETS = {
 }
 
 
-#: DIS needs one side of at least 12 pixels (OpenCV asserts it); smaller frames are upsampled to this.
+#: DIS asserts a side of at least 12 pixels; both sides of smaller frames are upsampled to at least
+#: this, which leaves its coarsest pyramid level a few pixels to work with.
 _DIS_MIN_SIDE = 16
 
 

@@ -103,7 +103,6 @@ class FlowState:
     Attributes:
         flow: (h, w, 2) float32 backward flow t -> t-1 at the reduced flow resolution (in its pixels).
         weight: (h, w) float32 in [0, 1]: visible in both frames and photometrically consistent.
-        size: (H, W) of the input frames.
         photometric_error: mean |I_t - warp(I_{t-1})| (RGB in [0, 1]) over in-view pixels.
         valid_fraction: share of pixels whose flow passed the occlusion tests.
         brightness_change: :func:`brightness_change` of the frames (0: none).
@@ -111,7 +110,6 @@ class FlowState:
 
     flow: np.ndarray
     weight: np.ndarray
-    size: tuple[int, int]
     photometric_error: float
     valid_fraction: float
     brightness_change: float = 0.0
@@ -188,14 +186,14 @@ class FlowStabilizer:
         valid_fraction = float(valid.mean())
         if photometric_error > self.cut_threshold or valid_fraction < self.min_valid_fraction:
             return None
-        fade = brightness_change(warped_prev, cur_s, valid.astype(bool) & in_view)
+        fade = brightness_change(warped_prev, cur_s, valid.astype(bool))  # valid pixels are in view
         # Flow is least reliable right next to occlusions: widen them by a pixel, then soften the
         # edge so the blend has no seam; and trust pixels less as their warped input disagrees.
         valid = cv2.erode(valid, np.ones((3, 3), np.uint8))
         weight = cv2.GaussianBlur(valid, (3, 3), 0) * np.exp(-((err / self.photometric_tolerance) ** 2))
         if fade > self.fade_tolerance:  # (below it the weight is left bit for bit as it was)
             weight = weight * np.float32(np.exp(-(((fade - self.fade_tolerance) / self.fade_tolerance) ** 2)))
-        return FlowState(flow=backward, weight=weight.astype(np.float32), size=cur_input.shape[:2],
+        return FlowState(flow=backward, weight=weight.astype(np.float32),
                          photometric_error=photometric_error, valid_fraction=valid_fraction,
                          brightness_change=fade)
 

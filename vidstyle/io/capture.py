@@ -362,6 +362,7 @@ class FrameGrabber:
         self.drop_stale = source.live
         self.read_count = 0  # frames read from the source
         self.dropped = 0  # frames replaced in the slot before being read
+        self.unread_at_stop = 0  # the frame left in the slot when stop() came (0 or 1)
         self._slot: Frame | None = None
         self._ended = False
         self._error: BaseException | None = None
@@ -431,7 +432,8 @@ class FrameGrabber:
             return frame
 
     def stop(self, timeout: float = 3.0) -> None:
-        """Stop the thread and close the source (idempotent). A frame left unread counts as dropped."""
+        """Stop the thread and close the source (idempotent). A frame left unread is counted in
+        :attr:`unread_at_stop`: it was waiting, not replaced by a newer one."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
@@ -442,7 +444,7 @@ class FrameGrabber:
             self._thread.join(timeout)
         with self._cond:
             if self._slot is not None:
-                self.dropped += 1
+                self.unread_at_stop += 1
                 self._slot = None
 
     def __enter__(self) -> "FrameGrabber":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator, Literal
@@ -86,6 +86,19 @@ class SourceInfo:
     color_trc: int = 2
     mirrored: bool = False  # mirrored left to right after the rotation (a display matrix with a flip)
     subtitle_streams: int = 0  # the input's subtitle streams, which are not carried over
+    # tags (title, language, creation_time, ...) of the container and of the video stream, and the
+    # video stream's disposition flags, carried over by the encoder (vidstyle.io.encode.carried_tags)
+    metadata: dict = field(default_factory=dict)
+    video_metadata: dict = field(default_factory=dict)
+    video_disposition: int = 0
+    # chapters (PyAV's dicts), carried over when the output's timeline is the input's (the whole
+    # file, not shifted); else counted in dropped_chapters
+    chapters: tuple = ()
+    dropped_chapters: int = 0
+    attachments: int = 0  # attached files (fonts, cover images), not carried over
+    data_streams: int = 0  # data streams (timecode tracks), not carried over
+    interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
+    bits: int = 8  # bits per component of the decoded frames (vidstyle works in 8)
 
 
 def _rotate(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
@@ -276,6 +289,8 @@ class VideoDecoder:
         self._shift = first.pts if self._start is not None else max(0, math.floor(file_start / self._tb))
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
         self._display = display = DisplayConversion.of(first)
+        chapters = container.chapters()
+        same_timeline = self._start is None and self._end is None and self._shift == 0
         w, h = display.size
         sar = video.sample_aspect_ratio
         if sar and display.turned:
@@ -285,7 +300,15 @@ class VideoDecoder:
                                codec=video.codec_context.name, sample_aspect_ratio=sar or None,
                                audio_streams=self._audio, colorspace=display.matrix,
                                color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
-                               mirrored=display.mirrored, subtitle_streams=len(container.streams.subtitles))
+                               mirrored=display.mirrored, subtitle_streams=len(container.streams.subtitles),
+                               metadata=dict(container.metadata), video_metadata=dict(video.metadata),
+                               video_disposition=int(video.disposition),
+                               chapters=tuple(chapters) if same_timeline else (),
+                               dropped_chapters=0 if same_timeline else len(chapters),
+                               attachments=len(container.streams.attachments),
+                               data_streams=len(container.streams.data),
+                               interlaced=bool(first.interlaced_frame),
+                               bits=max(c.bits for c in first.format.components))  # encode.component_bits
 
     def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
         """Frame count for the progress bar: exact from the container, else estimated from time.
@@ -298,10 +321,11 @@ class VideoDecoder:
         length = None
         if self._video.duration:
             length = self._video.duration * self._tb
-        elif _tag_seconds(self._video.metadata.get("DURATION")) is not None:
+        elif (tag := _tag_seconds(self._video.metadata.get("DURATION"))) is not None:
             # Matroska has no per-track duration, but FFmpeg's muxer tags each track with one; the
-            # file's duration would include audio that outlasts the video
-            length = _tag_seconds(self._video.metadata.get("DURATION"))
+            # file's duration would include audio that outlasts the video. The tag is where the
+            # track ends, not how long it is, in a file whose clock starts late: measured from 0.
+            length = tag - stream_start if 0 < stream_start < tag else tag
         elif self._container.duration:
             length = Fraction(self._container.duration, av.time_base)
         ends = [t for t in (stream_start + length if length is not None else None, self._end) if t is not None]

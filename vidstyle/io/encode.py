@@ -167,6 +167,11 @@ def _explained():
 _NO_COPY_INTO = {"mp4": ("pcm_",)}
 
 
+def component_bits(pix_fmt: str) -> int:
+    """Bits per colour component of FFmpeg pixel format ``pix_fmt`` (8 for yuv420p, 10 for yuv420p10le)."""
+    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+
+
 def _named_layout(layout: av.AudioLayout) -> str:
     """``layout``'s name, or for a layout that only counts its channels ("2 channels", as PCM in
     Matroska often has), the standard layout of that many channels, which encoders accept."""
@@ -176,32 +181,52 @@ def _named_layout(layout: av.AudioLayout) -> str:
 
 
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 6: "5.1", 8: "7.1"}
+#: The layouts libopus takes for each channel count (Vorbis channel order). Others with the same
+#: count, such as AC-3's 5.1(side), are rejected when the encoder opens: their channels are mapped
+#: onto these (side surrounds to back surrounds) by the encoder's resampler.
+_OPUS_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
-def copy_refusal(template: av.AudioStream, fmt: str) -> tuple[str, bool] | None:
+#: Tags that describe how a stream was encoded or how long it was, not what it is: the muxer
+#: writes its own (Matroska's per-track DURATION and statistics, MP4's brands), and a copied
+#: "rotate" would turn the frames again, as they are already turned upright; a timecode would be
+#: wrong after --start.
+_ENCODING_TAGS = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "major_brand",
+                  "minor_version", "compatible_brands", "rotate", "timecode", "vendor_id"}
+
+
+def carried_tags(metadata: dict) -> dict:
+    """The tags of an input container or stream worth keeping on the output's counterpart (title,
+    language, handler name, creation time, ...): all but :data:`_ENCODING_TAGS` and Matroska's
+    statistics tags (``BPS-eng``, ``_STATISTICS_WRITING_APP``, ...)."""
+    return {k: v for k, v in metadata.items()
+            if k.lower().split("-")[0] not in _ENCODING_TAGS and not k.startswith("_STATISTICS")}
+
+
+def copy_refusal(template: av.AudioStream, fmt: str) -> str | None:
     """None if the ``fmt`` muxer (FFmpeg's name) takes ``template``'s packets as they are; else
-    (why not, whether that is FFmpeg's own surprise rather than a codec the container never holds).
+    why not (a codec the container never holds, or the muxer's own checks refusing it).
 
     Asked of a throwaway container in memory holding that stream alone: the real muxer's checks
     run only when the header is written, where a failure must not be mistaken for one of the video
     encoder's (or the other way round)."""
     name = template.codec_context.name
     if name.startswith(_NO_COPY_INTO.get(fmt, ())):
-        return f"{fmt} does not hold {name} as it is", False
+        return f"{fmt} does not hold {name} as it is"
     with _explained():
         try:
             probe = av.open(io.BytesIO(), "w", format=fmt)
         except (av.error.FFmpegError, ValueError) as exc:
-            return _error_text(exc), True
+            return _error_text(exc)
         try:
             try:
                 probe.add_stream_from_template(template)
             except ValueError:  # FFmpeg's table of what the container holds says no
-                return f"{fmt} does not hold {name}", False
+                return f"{fmt} does not hold {name}"
             try:
                 probe.start_encoding()
             except (av.error.FFmpegError, ValueError) as exc:  # the muxer's own checks (EINVAL is a ValueError too)
-                return _error_text(exc), True
+                return _error_text(exc)
         finally:
             try:
                 probe.close()
@@ -256,6 +281,8 @@ class VideoEncoder:
         self.frames = 0
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
         self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
+        self._video_end = 0  # the latest pts + duration written: where the video ends
+        self._first_packet: tuple[int, int] | None = None  # (pts, dts) of the first video packet
 
     def _open(self, source: SourceInfo) -> None:
         config = self.config
@@ -264,6 +291,9 @@ class VideoEncoder:
         except (av.error.FFmpegError, ValueError) as exc:
             raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
         try:
+            self._container.metadata.update(carried_tags(source.metadata))
+            if source.chapters:
+                self._container.set_chapters(list(source.chapters))
             self._video = self._add_video(source)
             self.audio_modes: dict[int, AudioMode] = {}
             self._audio_out: dict[int, av.AudioStream] = {}
@@ -316,31 +346,44 @@ class VideoEncoder:
         if self.colorspace.trc:
             ctx.color_trc = self.colorspace.trc
         stream.options = _encoder_options(config.codec, config.crf, config.preset)
+        stream.metadata.update(carried_tags(source.video_metadata))
+        # default, forced, ...; not attached_pic: this stream is the video, not a cover image
+        stream.disposition = source.video_disposition & ~int(av.stream.Disposition.attached_pic)
         return stream
 
     def _add_audio(self, track: int, template: av.AudioStream) -> None:
         refusal = copy_refusal(template, OUTPUT_FORMATS.get(self.path.suffix.lower(), "matroska"))
         if refusal is None:
-            self._audio_out[track] = self._container.add_stream_from_template(template)
+            self._audio_out[track] = self._keep_identity(self._container.add_stream_from_template(template), template)
             self.audio_modes[track] = "copy"
             return
         # the container does not take the packets as they are: re-encode them
-        reason, surprising = refusal
+        reason = refusal
         name = _transcode_codec(self.path.suffix)
         ctx = template.codec_context
-        (log.warning if surprising else log.info)(
-            "audio track %d (%s) cannot be copied into %s (%s); re-encoding it to %s",
-            track, ctx.name, self.path.suffix, reason, name)
+        # said every time: a lossless track (PCM, FLAC) becoming a lossy one is worth knowing
+        log.warning("audio track %d (%s) cannot be copied into %s (%s); re-encoding it to %s",
+                    track, ctx.name, self.path.suffix, reason, name)
         rates = av.Codec(name, "w").audio_rates
         rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
+        layout = _named_layout(ctx.layout)
+        if name == "libopus":
+            layout = _OPUS_LAYOUTS.get(len(ctx.layout.channels), layout)
         try:
-            out = self._container.add_stream(name, rate=rate, layout=_named_layout(ctx.layout))
+            out = self._container.add_stream(name, rate=rate, layout=layout)
         except (ValueError, av.error.FFmpegError) as exc:
             log.warning("dropping audio track %d (%s): cannot re-encode it to %s (%s)",
                         track, ctx.name, name, _error_text(exc))
             return
         self.audio_modes[track] = "decode"
-        self._audio_out[track] = out
+        self._audio_out[track] = self._keep_identity(out, template)
+
+    @staticmethod
+    def _keep_identity(stream: av.AudioStream, template: av.AudioStream) -> av.AudioStream:
+        """``stream`` with ``template``'s language, title and flags (which track plays by default)."""
+        stream.metadata.update(carried_tags(template.metadata))
+        stream.disposition = template.disposition
+        return stream
 
     def write(self, image: np.ndarray, pts: int, duration: int = 0) -> None:
         """Encode one uint8 (H, W, 3) RGB frame at ``pts`` lasting ``duration`` (input time base; 0: unknown)."""
@@ -356,16 +399,24 @@ class VideoEncoder:
         # have changed when writing the header (Matroska/WebM use milliseconds).
         frame.time_base = self.time_base
         if duration:
-            # Encoders return packets without durations; the muxer would guess the last frame's
-            # from the average rate. Remember each frame's and put it on its packet.
+            # Encoders return packets with no duration, or one guessed from the average rate, and
+            # the muxer would end a held last frame (an end card) one average interval after it
+            # starts. Remember each frame's and put it on its packet.
+            frame.duration = duration
             self._durations[pts] = duration
+            self._video_end = max(self._video_end, pts + duration)
         self._mux_video(self._video.encode(frame))
         self.frames += 1
 
+    def _remember_first_packet(self, packets) -> None:
+        if self._first_packet is None and packets and packets[0].pts is not None and packets[0].dts is not None:
+            self._first_packet = (packets[0].pts, packets[0].dts)
+
     def _mux_video(self, packets) -> None:
+        self._remember_first_packet(packets)
         for packet in packets:
             duration = self._durations.pop(packet.pts, 0) if packet.pts is not None else 0
-            if duration and not packet.duration:
+            if duration:
                 packet.duration = duration
         self._mux(packets)
 
@@ -397,7 +448,20 @@ class VideoEncoder:
     def finish(self) -> None:
         """Flush every encoder (frames still in the encoders' look-ahead) and close the file."""
         try:
-            self._mux_video(self._video.encode(None))
+            packets = self._video.encode(None)
+            if packets and OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("mp4", "mov"):
+                # MP4 keeps one duration per sample, in decode order, each up to the next
+                # sample's dts; only the last packet's own duration says where the track ends. With
+                # B-frames that packet is not the frame shown last, so a held last frame (an end
+                # card) would be cut to one average interval. Give the last packet what makes the
+                # decode timeline as long as the presentation (Matroska keeps each frame's own).
+                self._remember_first_packet(packets)  # a short video comes out of the encoder here
+                last = packets[-1]
+                if last.dts is not None and self._first_packet is not None and self._video_end:
+                    first_pts, first_dts = self._first_packet
+                    self._durations.pop(last.pts, None)
+                    last.duration = (self._video_end - first_pts) - (last.dts - first_dts)
+            self._mux_video(packets)
             for track, mode in self.audio_modes.items():
                 if mode == "decode":
                     self._mux(self._audio_out[track].encode(None))

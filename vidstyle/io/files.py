@@ -77,8 +77,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
         raise VidstyleError(f"output folder {folder} is a file, not a folder")
     if not folder.is_dir():
         raise VidstyleError(f"output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise VidstyleError(f"output folder is not writable: {folder}")
+    check_writable_folder(folder, "output folder")
     return output
 
 

@@ -490,6 +490,10 @@ def light_aa_up_net(num_styles: int = 1) -> TransformerNet:
 ARCHITECTURES = {"transformer": TransformerNet}
 BUILDERS = {"transformer_net": transformer_net, "light_net": light_net, "light_aa_net": light_aa_net,
             "light_aa_down_net": light_aa_down_net, "light_aa_up_net": light_aa_up_net}
+#: The names users give (``vidstyle train --arch``, ``vidstyle bench --archs``) -> builder name.
+ARCH_NAMES = {"light": "light_net", "light-aa": "light_aa_net", "standard": "transformer_net",
+              # the two halves of light-aa, for measuring which matters (benchmarks/RESULTS.md, "Aliasing")
+              "light-aa-down": "light_aa_down_net", "light-aa-up": "light_aa_up_net"}
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -76,7 +76,16 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process's umask. Linux shows it in /proc; elsewhere the only way to read it is to set it
+    and put it back, which for that moment changes the mode of files other threads create."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # the moment's mask errs on the private side
     os.umask(mask)
     return mask
 

@@ -47,7 +47,8 @@ def _split(text: str | None) -> list[str] | None:
 # --- train ---------------------------------------------------------------------------------------
 
 def add_train_parser(subparsers) -> None:
-    from vidstyle.train.loop import ARCHES, TrainConfig
+    from vidstyle.models.transformer import ARCH_NAMES
+    from vidstyle.train.loop import TrainConfig
 
     d = TrainConfig(styles=[], content="", out="")
     p = subparsers.add_parser(
@@ -61,7 +62,7 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT), "
                         "and delete the checkpoints an earlier run left in the checkpoint folder")
-    p.add_argument("--arch", default=d.arch, choices=list(ARCHES),
+    p.add_argument("--arch", default=d.arch, choices=list(ARCH_NAMES),
                    help=f"network: light (real-time on CPU), light-aa (light with anti-aliased resampling: "
                         f"texture that moves with the picture; up to 30%% slower, less texture), light-aa-down / "
                         f"light-aa-up (one half of light-aa, for comparison) or standard (Johnson et al.) "

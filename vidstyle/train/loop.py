@@ -30,16 +30,13 @@ from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file, check_writable_folder, write_then_rename
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, LossNetwork, default_layers, default_style_weight,
                                       load_loss_network)
-from vidstyle.models.transformer import BUILDERS, TransformerNet
+from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
 from vidstyle.models.weights import save_model
 from vidstyle.train.data import (ContentImages, find_images, held_out_tensor, load_style_image, split_held_out,
                                  step_generator)
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
+from vidstyle.train import temporal as temporal_api
 
-#: ``--arch`` -> builder name in :data:`vidstyle.models.transformer.BUILDERS`.
-ARCHES = {"light": "light_net", "light-aa": "light_aa_net", "standard": "transformer_net",
-          # the two halves of light-aa, for measuring which matters (benchmarks/RESULTS.md, "Aliasing")
-          "light-aa-down": "light_aa_down_net", "light-aa-up": "light_aa_up_net"}
 #: Held-out photos shown in preview grids.
 PREVIEW_PHOTOS = 6
 
@@ -138,8 +135,8 @@ class TrainConfig:
     def validate(self) -> None:
         if not self.styles:
             raise VidstyleError("give at least one --style image")
-        if self.arch not in ARCHES:
-            raise VidstyleError(f"unknown --arch {self.arch!r} (choose from {', '.join(ARCHES)})")
+        if self.arch not in ARCH_NAMES:
+            raise VidstyleError(f"unknown --arch {self.arch!r} (choose from {', '.join(ARCH_NAMES)})")
         for name, v in (("--image-size", self.image_size), ("--batch-size", self.batch_size),
                         ("--steps", self.steps), ("--style-size", self.resolved_style_size())):
             if v <= 0:
@@ -224,7 +221,7 @@ class LossComputer:
 
 def build_network(arch: str, num_styles: int) -> TransformerNet:
     """A freshly initialised network (PyTorch's default initialisation, as in Johnson et al.)."""
-    return BUILDERS[ARCHES[arch]](num_styles)
+    return BUILDERS[ARCH_NAMES[arch]](num_styles)
 
 
 def init_from_path(value: str | Path) -> str:
@@ -390,15 +387,6 @@ def evaluate(net: TransformerNet, losses: LossComputer, photos: torch.Tensor, nu
     return out
 
 
-def _temporal_api():
-    """The temporal-consistency training helpers (imported only when --temporal-weight > 0)."""
-    try:
-        from vidstyle.train import temporal
-    except ImportError as exc:
-        raise VidstyleError(f"--temporal-weight needs vidstyle.train.temporal, which failed to import: {exc}") from exc
-    return temporal
-
-
 def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_fraction: float = 0.0,
                    noise: float = TrainConfig.temporal_noise):
     """Frame pairs for one step's temporal loss: ``(frame_prev, frame_t, flow_t_to_prev, mask)``.
@@ -412,8 +400,6 @@ def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_
     ``noise`` is the synthetic pairs' largest per-frame noise sigma. Every random choice comes from
     ``g``, so a resumed run draws the same pairs.
     """
-    from vidstyle.train.temporal import synthetic_pair
-
     b = x.shape[0]
     k = 0
     if video_pairs is not None:
@@ -423,7 +409,7 @@ def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_
             k += int(torch.rand((), generator=g, device=g.device) < wanted - k)
     parts = []
     if k < b:
-        parts.append(synthetic_pair(x[:b - k], g, noise=noise))
+        parts.append(temporal_api.synthetic_pair(x[:b - k], g, noise=noise))
     if k:
         picks = torch.randint(len(video_pairs), (k,), generator=g, device=g.device).tolist()
         flips = (torch.rand(k, generator=g, device=g.device) < 0.5).tolist()
@@ -469,7 +455,7 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     content = ContentImages(train_files, config.image_size)
     style_images = [load_style_image(p, config.resolved_style_size(), device) for p in config.styles]
     held = held_out_tensor(held_files, config.image_size, device)
-    temporal = _temporal_api() if config.temporal_weight > 0 else None
+    temporal = temporal_api if config.temporal_weight > 0 else None
     video_pairs = None
     if temporal is not None and config.temporal_videos and config.video_fraction > 0:
         # real consecutive frames with DIS flow at the crop size (cached per video, outside the package)

@@ -34,17 +34,6 @@ def _relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return err / scale
 
 
-class StyleTarget:
-    """The Gram matrices of one style image at each style layer (each (1, C, C))."""
-
-    def __init__(self, grams: Mapping[str, torch.Tensor]):
-        self.grams = {k: v.detach() for k, v in grams.items()}
-
-    @classmethod
-    def from_features(cls, features: Mapping[str, torch.Tensor]) -> "StyleTarget":
-        return cls({k: gram_matrix(v)[:1] for k, v in features.items()})
-
-
 def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor],
                layer_weights: Mapping[str, float] | None = None, reduce: bool = True) -> torch.Tensor:
     """Sum over layers of the relative squared Gram distance.
