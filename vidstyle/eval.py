@@ -31,6 +31,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
+from vidstyle.frames import check_image
 
 log = logging.getLogger("vidstyle")
 
@@ -136,8 +137,10 @@ def _pair_error(img_prev: np.ndarray, img_cur: np.ndarray, flow: np.ndarray, val
 
 
 def _check_image(img: np.ndarray, what: str) -> None:
-    if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-        raise VidstyleError(f"{what} frames must be uint8 RGB (H, W, 3) images")
+    try:
+        check_image(img)
+    except ValueError as exc:
+        raise VidstyleError(f"{what} frames must be uint8 RGB (H, W, 3) images: {exc}") from None
 
 
 def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[np.ndarray], *,

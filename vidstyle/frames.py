@@ -102,12 +102,13 @@ def working_size(height: int, width: int, max_side: int | None = None, scale: fl
     return max(1, round(height * factor)), max(1, round(width * factor))
 
 
-def resize_frame(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    """``image`` at ``size`` = (width, height) as the sources deliver it (area-averaged when shrunk);
-    itself when ``size`` is None or already its size."""
+def resize_frame(image: np.ndarray, width_height: tuple[int, int] | None) -> np.ndarray:
+    """``image`` at (width, height), the order capture sizes are given in (``--size 640x480``;
+    area-averaged when shrunk); itself when ``width_height`` is None or already its size. Most other
+    sizes here are (H, W), as in array shapes."""
     import cv2
 
-    if size is None or (image.shape[1], image.shape[0]) == tuple(size):
+    if width_height is None or (image.shape[1], image.shape[0]) == tuple(width_height):
         return image
-    shrink = size[0] < image.shape[1]
-    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    shrink = width_height[0] < image.shape[1]
+    return cv2.resize(image, tuple(width_height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

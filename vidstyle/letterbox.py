@@ -25,6 +25,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from vidstyle.frames import check_image
+
 #: Pixels of a luma (0-255, full range) up to this are dark. Decoded black bars are 0-3 here;
 #: FFmpeg's cropdetect uses 24 on the limited 16-235 scale, i.e. about 9.
 DARK_LEVEL = 12
@@ -103,9 +105,7 @@ class PictureArea:
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}")
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(check_image(image), cv2.COLOR_RGB2GRAY)
 
 
 def _bar_lengths(dark: np.ndarray) -> tuple[int, int]:

@@ -40,6 +40,7 @@ class InstrumentedStylizer:
 
     def __init__(self, stylizer):
         self.stylizer = stylizer
+        self.choice = getattr(stylizer, "choice", None)  # the stabilizer runs at the style's own strength
         self.seconds: dict[str, float] = defaultdict(float)
         self.frames = 0
 
@@ -81,14 +82,14 @@ def run_vidstyle_pipeline(clip: str | Path, stylizer, *, max_frames: int | None 
         # a hair under max_frames / fps so the segment holds exactly max_frames frames
         with VideoDecoder(clip) as decoder:  # the frame rate as vidstyle stylize reads it
             duration = (max_frames - 0.5) / float(decoder.info.frame_rate)
-    probe = InstrumentedStylizer(stylizer)
+    timed = InstrumentedStylizer(stylizer)
     # the whole frame, as the network-only rows and the naive loop see it (bars kept would make the
     # network's stage cheaper than the row it is compared with)
     config = StylizeConfig(batch=batch, temporal=temporal, duration=duration, bars="stylize")
     with tempfile.TemporaryDirectory(prefix="vidstyle-bench-") as tmp:
-        result = stylize_video(clip, Path(tmp) / "out.mp4", style=probe, config=config,
+        result = stylize_video(clip, Path(tmp) / "out.mp4", style=timed, config=config,
                                encode=EncodeConfig(audio=False), progress=False)
-    stages = {"decode": result.stage_seconds.get("decode", 0.0), **probe.seconds}
+    stages = {"decode": result.stage_seconds.get("decode", 0.0), **timed.seconds}
     for k in ("flow", "stabilize", "encode"):
         if k in result.stage_seconds:
             stages[k] = result.stage_seconds[k]

@@ -19,13 +19,12 @@ import torch
 
 from vidstyle.errors import VidstyleError
 from vidstyle.flow.warp import flow_numpy_to_torch, resize_flow
+from vidstyle.frames import check_image
 
 
 def _check_pair(img0: np.ndarray, img1: np.ndarray) -> None:
-    for img in (img0, img1):
-        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f"expected uint8 RGB images (H, W, 3), got {getattr(img, 'dtype', type(img))} "
-                             f"{getattr(img, 'shape', '')}")
+    check_image(img0)
+    check_image(img1)
     if img0.shape != img1.shape:
         raise ValueError(f"images differ in size: {img0.shape} vs {img1.shape}")
 

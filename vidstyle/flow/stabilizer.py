@@ -31,6 +31,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
+from vidstyle.frames import check_image
 
 
 _RGB_MEAN = np.full((1, 3), 1.0 / (3 * 255.0), np.float32)
@@ -206,8 +207,7 @@ class FlowStabilizer:
         the frame through and restarts from it. The stylized frame may differ in size from the
         input frames: flow and weights are resized to it.
         """
-        if stylized.dtype != np.uint8 or stylized.ndim != 3 or stylized.shape[2] != 3:
-            raise ValueError(f"expected a uint8 RGB image (H, W, 3), got {stylized.dtype} {stylized.shape}")
+        check_image(stylized)
         prev = self._prev_output
         if state is None or prev is None or prev.shape != stylized.shape or self.strength == 0.0:
             self._prev_output = stylized

@@ -268,14 +268,14 @@ class FileSource(FrameSource):
         self.width, self.height = size or self._display.size
 
     def _decode(self):
-        first_pts = None
+        first_time = None
         last_t = 0.0
         for frame in self.container.decode(self.stream):
             t = float(frame.time) if frame.time is not None else last_t + 1.0 / self.fps
-            if first_pts is None:
-                first_pts = t
+            if first_time is None:
+                first_time = t
             last_t = t
-            yield frame, t - first_pts
+            yield frame, t - first_time
 
     def read(self) -> tuple[np.ndarray, float] | None:
         while True:

@@ -41,9 +41,12 @@ from vidstyle.train import temporal as temporal_api
 PREVIEW_PHOTOS = 6
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run (stored as ``train_config`` in the weights file)."""
+    """Everything that defines a training run (stored as ``train_config`` in the weights file).
+
+    Lives beside the training loop rather than in :mod:`vidstyle.config`: its defaults come from
+    the loss networks (layers, style weight), which import torch."""
 
     styles: list[str]
     content: str
@@ -78,7 +81,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.style_weight is None:  # resolved here so the saved config and command state the value
-            self.style_weight = default_style_weight(self.loss_net)
+            object.__setattr__(self, "style_weight", default_style_weight(self.loss_net))
 
     def resolved_style_size(self) -> int:
         return self.style_size or self.image_size
