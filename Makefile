@@ -35,8 +35,8 @@ test: install
 contact-sheet: install samples/sample.mp4
 	$(PY) samples/contact_sheet.py
 
-bench: install
-	$(VENV)/bin/vidstyle bench --out benchmarks/results
+bench: install samples/sample.mp4
+	$(VENV)/bin/vidstyle bench --clip samples/sample.mp4 --out out/bench
 
 clean:
 	rm -rf out build dist *.egg-info .pytest_cache

@@ -32,7 +32,7 @@ def _add_stylize(sub) -> None:
                                    "style. Several inputs go into a folder, with the network loaded once.")
     p.add_argument("input", nargs="+", help="input video file, or an image (.jpg, .png, .webp, ...); or several")
     p.add_argument("-o", "--output", required=True,
-                   help="output video file (.mp4, .mkv, .mov, .webm), or image (.png, .jpg, .webp, .bmp, .tif) "
+                   help="output video file (.mp4, .m4v, .mkv, .mov, .webm), or image (.png, .jpg, .webp, .bmp, .tif) "
                         "for an image input; or a folder (with several inputs, or a name ending in / or an "
                         "existing folder) that gets each input under its own name (.mp4 for video formats "
                         "vidstyle does not write)")
@@ -46,8 +46,11 @@ def _add_stylize(sub) -> None:
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="network runtime (auto: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 and on "
                         "GPUs, torch.compile for bf16 CPU runs of 600 frames or more)")
-    p.add_argument("--max-side", type=_positive_int, help="run the network with the longer side at most this many pixels")
-    p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the input size")
+    p.add_argument("--max-side", type=_positive_int,
+                   help="run the network with the longer side at most this many pixels (faster, larger "
+                        "strokes; the output keeps the input's size)")
+    p.add_argument("--scale", type=_positive_float,
+                   help="run the network at this fraction of the input size (the output keeps the input's size)")
     p.add_argument("--start", type=float, help="start time in seconds")
     p.add_argument("--duration", type=_positive_float, help="process this many seconds")
     p.add_argument("--codec",

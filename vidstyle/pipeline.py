@@ -605,9 +605,9 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     .bmp or .tif), upright by the input's EXIF orientation: a quick look at a style on one picture.
 
     ``style``, ``config`` and ``**options`` as for :func:`stylize_video`; only the network's
-    settings apply (device, precision, backend, ``max_side``, ``scale``): there is no time axis to
-    stabilize, and the encoder's options (``crf``, ``codec``...) are refused. Written atomically,
-    like videos.
+    settings and ``bars`` apply (device, precision, backend, ``max_side``, ``scale``): there is no
+    time axis to stabilize or cut (``temporal``, ``start``, ``duration`` do nothing), and the
+    encoder's options (``crf``, ``codec``...) are refused. Written atomically, like videos.
     """
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, read_image, write_image
 

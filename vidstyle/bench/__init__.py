@@ -66,7 +66,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=positive_int, help="timed repeats per case (default 7; --quick: 3)")
     p.add_argument("--max-seconds", type=positive_float,
                    help="cap on the timed seconds of one case; at least 3 repeats run (default 20; --quick: 2)")
-    p.add_argument("--clip", help="a real video for the file-to-file runs, the naive loop and the warping error")
+    p.add_argument("--clip", help="a real video for the file-to-file runs, the naive loop and the warping error "
+                                  "(without it, and without --quick, those are skipped)")
     p.add_argument("--clip-frames", type=positive_int, help="frames of --clip to process (default 96; --quick: 8)")
     p.add_argument("--pipeline-model", action="append", default=None,
                    help="network(s) for the file-to-file runs: light (default), standard, light-aa or a style")
@@ -82,7 +83,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="a few-seconds smoke run: light network, small frames, few repeats, short clip")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
-    p.add_argument("--out", default="benchmarks/results", help="results folder (default benchmarks/results)")
+    p.add_argument("--out", default="vidstyle-bench", help="results folder (default vidstyle-bench)")
     p.set_defaults(func=_cmd_bench)
     return p
 

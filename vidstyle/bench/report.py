@@ -220,7 +220,8 @@ def _plot_fps(report: dict, path: Path) -> bool:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6.5, loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with write_then_rename(path) as temp:
+        fig.savefig(temp, dpi=120)
     plt.close(fig)
     return True
 
@@ -250,7 +251,8 @@ def _plot_stages(report: dict, path: Path) -> bool:
     ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.35 / max(1, len(rows)) - 0.12))
     ax.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with write_then_rename(path) as temp:
+        fig.savefig(temp, dpi=120)
     plt.close(fig)
     return True
 

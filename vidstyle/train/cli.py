@@ -26,18 +26,20 @@ def _add_loss_args(p: argparse.ArgumentParser, defaults, per_net_style_weight: b
                    default=None if per_net_style_weight else defaults.style_weight, help=style_help)
     p.add_argument("--tv-weight", type=_non_negative_float, default=defaults.tv_weight,
                    help=f"total-variation weight (default {defaults.tv_weight:g})")
-    p.add_argument("--content-layers", help="comma-separated loss-network layers (default: the loss network's, "
-                                            "relu3_3 for VGG)")
-    p.add_argument("--style-layers", help="comma-separated layers, each optionally layer:weight (default: "
-                                          "relu1_2,relu2_2,relu3_3,relu4_3 for VGG)")
+    p.add_argument("--content-layers", help="comma-separated loss-network layers (default: the loss network's: "
+                                            "stage3 for EfficientNet-Lite0, relu3_3 for the VGG16s)")
+    p.add_argument("--style-layers", help="comma-separated layers, each optionally layer:weight (default: the loss "
+                                          "network's: stem,stage2,stage3,stage4 for EfficientNet-Lite0, "
+                                          "relu1_2,relu2_2,relu3_3,relu4_3 for the VGG16s)")
     p.add_argument("--loss-net", default=defaults.loss_net, choices=LOSS_NETWORKS,
                    help=f"loss network (default {defaults.loss_net})")
     p.add_argument("--smooth-activations", action=argparse.BooleanOptionalAction, default=None,
                    help="softmax-smooth the loss network's activations before the Gram matrices (Wang et al. "
                         "2021); off by default: on EfficientNet-Lite0's peaked activations it flattens the style loss")
     p.add_argument("--loss-weights", metavar="FILE",
-                   help=f"converted loss-network weights (safetensors from export_loss_weights) instead of the "
-                        f"pip package; also read from ${WEIGHTS_ENV}")
+                   help=f"converted loss-network weights (safetensors written by "
+                        f"vidstyle.models.lossnets.export_loss_weights) instead of the pip package; also read "
+                        f"from ${WEIGHTS_ENV}")
 
 
 def _split(text: str | None) -> list[str] | None:

@@ -364,7 +364,8 @@ def write_preview(net: TransformerNet, photos: torch.Tensor, num_styles: int, pa
     net.train(was_training)
     grid = np.concatenate([np.concatenate(list(tensor_to_images(r)), axis=1) for r in rows], axis=0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path)
+    with write_then_rename(path) as temp:  # a run stopped mid-write leaves no broken preview
+        Image.fromarray(grid).save(temp)
     return path
 
 
