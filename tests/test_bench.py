@@ -393,3 +393,11 @@ def test_a_precision_that_cannot_run_here_is_noted(tmp_path):
     measured = {r["precision"] for r in report["network"] if r["status"] == "ok"}
     assert "fp32" in measured and "fp16" not in measured
     assert "fp16 was not measured: fp16 runs on CUDA/MPS only" in report["notes"]
+
+
+def test_thread_counts_are_bounded(capsys):
+    from vidstyle.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--threads", "99999"])
+    assert exit_info.value.code == 2 and "must be 1 to 256" in capsys.readouterr().err

@@ -405,3 +405,17 @@ def test_a_run_with_stderr_closed_still_works_and_prints_nothing_to_stdout(tmp_p
                           preexec_fn=lambda: os.close(2), timeout=120)  # as `vidstyle ... 2>&-`
     assert proc.returncode == 0 and proc.stdout == ""
     assert out.is_file()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names as bytes: Linux")
+def test_file_names_that_are_not_utf8_and_an_ascii_locale(tmp_path, style, stylize):
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    out = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/o\xfe.mp4"))  # a Latin-1 name on a UTF-8 system
+    assert stylize(src, out, style, "--quiet").returncode == 0
+    assert probe(out).frames == 3 and sorted(os.listdir(os.fsencode(str(tmp_path)))) == [b"in.mp4", b"o\xfe.mp4"]
+    # LC_ALL=C without Python's UTF-8 mode: names such as "Léger" are printed escaped, not a crash
+    env = dict(os.environ, LC_ALL="C", PYTHONUTF8="0", PYTHONIOENCODING="")
+    listing = subprocess.run([sys.executable, "-m", "vidstyle", "styles"], cwd=ROOT, capture_output=True,
+                             env=env, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    assert b"L\\xe9ger" in listing.stdout

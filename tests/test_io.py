@@ -350,6 +350,30 @@ def test_temporary_names_never_reuse_an_existing_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([taken.name, "m.onnx", "m.onnx.part"])
 
 
+def test_a_full_disk_is_one_error_naming_the_file(tmp_path, monkeypatch):
+    import errno
+
+    from PIL import Image
+
+    with pytest.raises(VidstyleError, match=r"writing .*report\.json failed: No space left on device"):
+        with write_then_rename(tmp_path / "report.json") as temp:
+            temp.write_text("{")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    # an image written by stylize_image, through atomic_output
+    from vidstyle import stylize_image
+
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.full((24, 32, 3), 90, np.uint8)).save(photo)
+
+    def full(self, fp, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    with pytest.raises(VidstyleError, match=r"writing .*out\.png failed: No space left on device"):
+        stylize_image(photo, tmp_path / "out.png", style="light_mondrian", device="cpu")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]
+
+
 def test_a_long_output_name_gets_a_temporary_name_the_file_system_takes(tmp_path):
     target = tmp_path / ("a" * (NAME_MAX - 4) + ".mp4")  # the longest name allowed
     temp = temp_path_beside(target)

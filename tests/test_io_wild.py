@@ -436,3 +436,31 @@ def test_a_bare_h264_stream_keeps_the_frame_rate_its_bitstream_says(tmp_path):
     stylize(path, out)
     times = frame_times(out)
     assert len(times) == 30 and times[1] - times[0] == Fraction(1, 30) and times[-1] == Fraction(29, 30)
+
+
+def test_a_segment_decoded_from_a_fresh_open_of_the_file(tmp_path, monkeypatch):
+    """The last resort for a --start the seeks cannot reach: the file is opened again. Its streams
+    are new objects then (and here the video is not the first stream)."""
+    plain = make_video(tmp_path / "plain.mkv", frames=24, size=(64, 48), audio=True)
+    src = tmp_path / "audio_first.mkv"
+    with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
+        audio = out.add_stream_from_template(inp.streams.audio[0])
+        video = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux():
+            if packet.dts is not None:
+                packet.stream = audio if packet.stream.type == "audio" else video
+                out.mux(packet)
+    monkeypatch.setattr(VideoDecoder, "SEEK_MARGINS", (None,))  # go straight to the fresh open
+    frames = decoded_segment(src, 0.5, 0.25)
+    assert len(frames) == 6 and frames[0].index == 0
+    result = stylize(src, tmp_path / "out.mkv", start=0.5, duration=0.25)
+    assert result.frames == 6
+
+
+def test_one_still_frame_over_long_audio_in_matroska_is_one_frame(tmp_path, caplog):
+    src = make_video(tmp_path / "still.mkv", frames=1, size=(64, 48), audio=True, audio_seconds=20)
+    with VideoDecoder(src) as decoder:
+        assert decoder.info.frames == 1  # not the 20 s of audio at the frame rate
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert stylize(src, tmp_path / "out.mkv").frames == 1
+    assert "truncated" not in caplog.text

@@ -523,3 +523,14 @@ def test_stylize_options_of_the_wrong_type_are_refused_in_one_line(tmp_path):
         vidstyle.stylize_image(image, tmp_path / "o.png", style="light_starry_night", crf=20)
     with pytest.raises(TypeError, match=r"stylize_image\(\) got unknown"):
         vidstyle.stylize_image(image, tmp_path / "o.png", style="light_starry_night", colour=1)
+
+
+def test_scale_and_the_networks_size_are_bounded():
+    from vidstyle.stylizer import MAX_NETWORK_SIDE, MAX_SCALE
+
+    with pytest.raises(VidstyleError, match=f"at most {MAX_SCALE}"):
+        Stylizer.from_model(tiny(), device="cpu", backend="torch", scale=100)
+    st = Stylizer.from_model(tiny(), device="cpu", backend="torch", scale=MAX_SCALE)
+    wide = np.random.default_rng(0).integers(0, 256, (8, MAX_NETWORK_SIDE // MAX_SCALE + 1, 3), np.uint8)
+    with pytest.raises(VidstyleError, match=f"at most {MAX_NETWORK_SIDE} pixels a side"):
+        st.stylize(wide)  # refused before the upscaled copy is allocated

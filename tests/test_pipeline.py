@@ -365,3 +365,41 @@ def test_default_batch_is_one_only_for_full_resolution_networks_on_the_cpu():
     assert default_batch(SimpleNamespace(device=gpu, model=light_net()), (2160, 3840)) == 4
     with pytest.raises(VidstyleError, match="batch must be at least 1"):
         stylize_video("in.mp4", "out.mp4", style="starry_night", batch=0)
+
+
+def test_a_second_kill_during_the_clean_up_is_ignored():
+    """The first SIGTERM becomes SystemExit(143); one more while the clean-up runs must not raise
+    again (that left stage threads running while the interpreter exited: an abort)."""
+    import os
+    import signal
+
+    from vidstyle.errors import termination_as_exit
+
+    cleaned = False
+    with pytest.raises(SystemExit) as exit_info:
+        with termination_as_exit():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)  # the handler raises here
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # a second kill, in the clean-up
+                time.sleep(0.05)
+                cleaned = True
+    assert exit_info.value.code == 128 + signal.SIGTERM and cleaned
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the block
+
+
+@pytest.mark.parametrize("wrong", ["half size", "float", "count"])
+def test_a_stylizer_returning_the_wrong_images_is_named_as_the_cause(tmp_path, wrong):
+    class Wrong:
+        def stylize_batch(self, images):
+            if wrong == "half size":
+                return [i[::2, ::2] for i in images]
+            if wrong == "float":
+                return [i.astype(np.float32) / 255 for i in images]
+            return images[:-1] if len(images) > 1 else []
+
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48))
+    with pytest.raises(VidstyleError, match="the stylizer returned"):
+        stylize_video(src, tmp_path / "out.mp4", style=Wrong(), temporal="off", bars="stylize", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

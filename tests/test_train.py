@@ -321,6 +321,79 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     assert not (tmp_path / "model.safetensors").exists()  # no half-written output
 
 
+def test_kill_during_training_leaves_no_half_written_checkpoint(data, loss_weights, tmp_path):
+    """SIGTERM (kill, a closed terminal) unwinds like Ctrl-C: whatever it interrupts, no hidden
+    partial checkpoint or model is left, and the checkpoints written before it still resume."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "m.safetensors"
+    work = tmp_path / "m.train"
+    args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out", str(out),
+            "--image-size", "32", "--batch-size", "1", "--steps", "100000", "--loss-net", "vgg16_hed",
+            "--loss-weights", str(loss_weights), "--style-layers", "relu1_2", "--content-layers", "relu2_2",
+            "--device", "cpu", "--checkpoint-every", "1", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "vidstyle", *args], stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1],
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(work.glob("checkpoint_*.pt"))) < 2:  # saving a checkpoint at every step now
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read()
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err
+    assert not [p.name for p in tmp_path.rglob("*") if ".partial" in p.name]
+    assert not out.exists() and list(work.glob("checkpoint_*.pt"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file names as bytes")
+def test_a_style_file_name_that_is_not_utf8_is_refused_before_training(data, tmp_path):
+    painting = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/p\xe9.png"))
+    shutil.copy(data["styles"][0], painting)
+    config = TrainConfig(styles=[str(painting)], content=str(data["content"]), out=str(tmp_path / "m.safetensors"))
+    with pytest.raises(VidstyleError, match="not valid UTF-8 .*rename it"):
+        config.validate()
+
+
+def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_path):
+    base = dict(styles=data["styles"][:1], content=str(data["content"]), out=str(tmp_path / "m.safetensors"))
+    for options, message in (({"image_size": 100000}, "--image-size must be at most 4096"),
+                             ({"style_size": 100000}, "--style-size must be at most 4096"),
+                             ({"batch_size": 100000}, "--batch-size must be at most 1024"),
+                             ({"lr": 1e300}, "--lr must be a number > 0 and at most 10"),
+                             ({"seed": 10 ** 23}, r"--seed must be between 0 and 2\*\*63 - 1"),
+                             ({"seed": -1}, "--seed must be between")):
+        with pytest.raises(VidstyleError, match=message):
+            TrainConfig(**base, **options).validate()
+    TrainConfig(**base, image_size=128, lr=1e-3, seed=2 ** 63 - 1).validate()  # the bounds themselves pass
+
+
+def test_video_pairs_train_on_when_the_flow_cannot_be_cached(tmp_path, monkeypatch, caplog):
+    import contextlib
+    import errno
+
+    from vidstyle.train import temporal
+
+    @contextlib.contextmanager
+    def read_only(path):
+        raise OSError(errno.EROFS, "Read-only file system")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(temporal, "write_then_rename", read_only)
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sample.mp4"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        pairs = temporal.VideoPairs(sample, size=48, cache_dir=tmp_path / "cache", stride=12)
+    assert pairs.files and "cannot cache the flow of sample.mp4"  # built (it raises with no pair) in caplog.text and "VIDSTYLE_CACHE" in caplog.text
+
+
 def test_recorded_command_states_the_precision_only_when_chosen():
     from vidstyle.train.loop import TrainConfig
     base = dict(styles=["s.jpg"], content="photos", out="m.safetensors")
@@ -647,7 +720,7 @@ def test_a_checkpoint_folder_that_cannot_be_written_fails_before_training(data, 
 
 def test_learning_rate_and_weights_must_be_finite(data, loss_weights, tmp_path):
     for change in (dict(lr=float("nan")), dict(lr=float("inf")), dict(style_weight=float("nan"))):
-        with pytest.raises(VidstyleError, match="finite"):
+        with pytest.raises(VidstyleError, match="finite|a number > 0 and at most"):
             _config(data, loss_weights, tmp_path, **change).validate()
 
 

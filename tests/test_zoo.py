@@ -76,3 +76,28 @@ def test_plain_names_prefer_single_style_files_and_mix_finds_the_multi_style_fil
     blend = resolve_style("mix:starry=0.7,scream=0.3")
     assert blend.path == multi and blend.mix == pytest.approx((0.7, 0.3))
     assert [i.path for i in zoo.bundled_multi_style()] == [str(multi)]
+
+
+def test_a_misspelt_style_gets_a_suggestion_and_other_things_say_what_they_are(tmp_path):
+    from PIL import Image
+
+    from vidstyle.errors import VidstyleError
+
+    for typo, meant in (("light_mondrain", "light_mondrian"), ("starry-night", "starry_night"),
+                        ("Mondrian", "mondrian")):
+        with pytest.raises(VidstyleError, match=f"did you mean '{meant}'"):
+            resolve_style(typo)
+    with pytest.raises(VidstyleError) as nothing_close:
+        resolve_style("cubism")
+    assert "did you mean" not in str(nothing_close.value)
+    with pytest.raises(VidstyleError, match="is a folder; give a .safetensors model file"):
+        resolve_style(str(tmp_path))
+    painting = tmp_path / "painting.jpg"
+    Image.new("RGB", (8, 8)).save(painting)
+    with pytest.raises(VidstyleError, match=r"is an image: a style is a trained network.*vidstyle train --style painting\.jpg"):
+        resolve_style(str(painting))
+
+
+def test_huge_mix_weights_blend_as_their_ratio():
+    choice = resolve_style("mix:starry_night=1e308,the_scream=1e308")  # their sum is infinite
+    assert sum(choice.mix) == pytest.approx(1.0) and sorted(choice.mix)[-2:] == [0.5, 0.5]

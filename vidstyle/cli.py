@@ -5,10 +5,12 @@ Every user error surfaces as one line on stderr and a non-zero exit; ``--debug``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import BACKENDS, EncodeConfig, StylizeConfig
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, termination_as_exit
 
 log = logging.getLogger("vidstyle")
 
@@ -94,6 +96,14 @@ def _cmd_stylize(args) -> int:
         return _stylize_into_folder(args, config, encode)
     (source,) = args.input
     if is_image_path(source):  # a still image: one network call, written as an image
+        video_only = [flag for flag, given in (
+            ("--start", args.start is not None), ("--duration", args.duration is not None),
+            ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),
+            ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt),
+            ("--no-audio", args.no_audio), ("--temporal-strength", args.temporal_strength is not None)) if given]
+        if video_only:
+            log.warning("%s %s for videos; %s is a still image", ", ".join(video_only),
+                        "is" if len(video_only) == 1 else "are", Path(source).name)
         result = stylize_image(source, args.output, style=args.style, config=config, overwrite=args.overwrite)
     else:
         result = stylize_video(source, args.output, style=args.style, config=config, encode=encode,
@@ -240,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, the run still works
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    for stream in (sys.stdout, sys.stderr):
+        # an ASCII locale (LC_ALL=C) or a file name that is not UTF-8 must not turn a message
+        # into a UnicodeEncodeError: such characters are printed as escapes
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     try:  # importing torch and building the parser take seconds a Ctrl-C may land in
         from vidstyle.device import keep_freed_memory
 
@@ -253,9 +268,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        code = int(args.func(args) or 0)
+        # kill and a closed terminal unwind like Ctrl-C in every command, so the temporary files
+        # of a half-done output (a checkpoint, an ONNX file, a report) are removed
+        with termination_as_exit():
+            code = int(args.func(args) or 0)
         sys.stdout.flush()  # inside the try: a reader that went away is seen here, not at exit
         return code
+    except SystemExit as exc:
+        if exc.code in (128 + signal.SIGTERM, 128 + getattr(signal, "SIGHUP", 1)):
+            print(f"vidstyle: terminated ({signal.Signals(exc.code - 128).name})", file=sys.stderr)
+        raise
     except VidstyleError as exc:
         if args.debug:
             raise

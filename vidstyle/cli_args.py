@@ -26,6 +26,8 @@ non_negative_int = _number(int, lambda v: v >= 0, "0 or more")
 positive_float = _number(float, lambda v: 0 < v < math.inf, "a finite number > 0")
 non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0")
 unit_float = _number(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
+#: --threads: more than a few hundred cannot help, and tens of thousands fail inside the runtimes
+thread_count = _number(int, lambda v: 0 < v <= 256, "1 to 256")
 
 
 def frame_size(text: str) -> tuple[int, int]:

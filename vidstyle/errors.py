@@ -3,8 +3,47 @@
 Anything the user can fix (a missing file, a bad option, a corrupt model) is raised as
 :class:`VidstyleError`; the command line prints its message as one line on stderr and exits
 non-zero, without a traceback unless ``--debug`` is given.
+
+:func:`termination_as_exit` makes ``kill`` and a closed terminal unwind like Ctrl-C, so that the
+temporary files of a run are removed on those exits too.
 """
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
 
 
 class VidstyleError(Exception):
     """An error caused by input the user controls; its message is shown as is."""
+
+
+@contextlib.contextmanager
+def termination_as_exit():
+    """Turn SIGTERM and SIGHUP (``kill``, a closed terminal or ssh session) into SystemExit(128 +
+    signal) while the block runs, so that ``finally`` blocks and context managers remove temporary
+    outputs as after Ctrl-C.
+
+    Only in the main thread, and only for signals that still have their default handler. After the
+    first such signal the others are ignored until the block ends: a second ``kill`` landing in
+    the clean-up would leave the worker threads running while the interpreter exits (an abort in
+    the C++ runtime) and the temporary files in place.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+               if sig is not None and signal.getsignal(sig) is signal.SIG_DFL]
+
+    def handler(signum, frame):
+        for sig in signals:
+            signal.signal(sig, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    for sig in signals:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            signal.signal(sig, signal.SIG_DFL)

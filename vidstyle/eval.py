@@ -123,6 +123,9 @@ class GroundTruthFlow:
 # --- metric ----------------------------------------------------------------------------------
 
 
+#: Longest --long-term gap: the frames in between are held in memory.
+MAX_LONG_TERM = 10_000
+
 def _pair_error(img_prev: np.ndarray, img_cur: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> float | None:
     """Mean squared RGB error (in [0, 1]) of warp(img_prev) vs img_cur over valid pixels."""
     size = img_cur.shape[:2]
@@ -162,8 +165,8 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         (``dis`` | backend name | ``ground_truth``), ``flow_preset`` (DIS's preset, else None), ``pairs``, ``valid_fraction``. The errors are
         None when no pair had a visible pixel (e.g. a single frame).
     """
-    if long_term is not None and long_term < 2:
-        raise VidstyleError(f"--long-term must be at least 2 frames, got {long_term}")
+    if long_term is not None and not 2 <= long_term <= MAX_LONG_TERM:
+        raise VidstyleError(f"--long-term must be 2 to {MAX_LONG_TERM} frames, got {long_term}")
     if isinstance(ground_truth, (str, Path)):
         ground_truth = GroundTruthFlow(ground_truth)
     if ground_truth is not None:
@@ -396,7 +399,7 @@ def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: 
                    every: int = 4, max_frames: int | None = None, loss_net: str = "vgg16_hed") -> dict:
     """Style loss (vs ``painting``) and content loss (vs the input) of every ``every``-th frame."""
     if not Path(painting).is_file():
-        raise VidstyleError(f"painting not found: {painting}")
+        raise VidstyleError(f"painting {'is a folder' if Path(painting).is_dir() else 'not found'}: {painting}")
     scorer = StyleScorer(painting, loss_net=loss_net)
     pairs = [(out, src) for i, (src, out) in enumerate(zip(read_frames(input_path, max_frames),
                                                            read_frames(stylized_path, max_frames)))
@@ -438,7 +441,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _cmd_eval(args) -> int:
     if args.painting and not Path(args.painting).is_file():  # before the (slow) warping error
-        raise VidstyleError(f"painting not found: {args.painting}")
+        raise VidstyleError(f"painting {'is a folder' if Path(args.painting).is_dir() else 'not found'}: "
+                            f"{args.painting}")
     result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
                              max_frames=args.max_frames, preset=args.flow_preset)
     if args.painting:

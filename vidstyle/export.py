@@ -122,6 +122,9 @@ def session_options(threads: int | None = None, spinning: bool = False):
     steal the cores that decoding, conversion and encoding need in the pipeline.
     """
     ort = _require_onnxruntime()
+    # errors only: ONNX Runtime otherwise prints a coloured warning about its telemetry ID
+    # whenever it cannot write one (a read-only home), which says nothing about the user's run
+    ort.set_default_logger_severity(3)
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.intra_op_num_threads = threads or torch.get_num_threads()

@@ -37,6 +37,7 @@ from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import frame_size
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
+from vidstyle.cli_args import thread_count
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import BACKENDS
 from vidstyle.errors import VidstyleError
@@ -401,7 +402,7 @@ class Recording:
         codec = default_codec(self.path.suffix)
         config = EncodeConfig(codec=codec, crf=20 if codec == "libx264" else 32, preset="veryfast",
                               pix_fmt="yuv420p", audio=False)
-        self._encoder = VideoEncoder(self._tmp, info, config)
+        self._encoder = VideoEncoder(self._tmp, info, config, name=self.path)  # errors name the recording
         self._t0: float | None = None
         self._last_pts = -1
         self.frames = 0
@@ -729,7 +730,7 @@ def add_parser(subparsers) -> None:
                    help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
                         "and on GPUs), torch, compile (torch.compile) or onnx")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
-    p.add_argument("--threads", type=_positive_int,
+    p.add_argument("--threads", type=thread_count,
                    help="CPU threads for the network (default: one per core); 1 keeps the frame rate and latency "
                         "steady while other programs load the CPU")
     p.add_argument("--max-side", type=_positive_int,
@@ -815,7 +816,10 @@ def _cmd_live(args) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     if args.stats_json:
-        Path(args.stats_json).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+        from vidstyle.io.files import write_then_rename
+
+        with write_then_rename(args.stats_json) as temp:  # a full disk leaves no empty file
+            temp.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     if source.lost:
         raise VidstyleError(f"{source.description} stopped delivering frames (unplugged?); outputs were finalized")
     return 128 + signal.SIGTERM if terminated else 0

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 import numbers
 import queue
 import shlex
-import signal
 import sys
 import threading
 import time
@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
+
 from vidstyle.config import EncodeConfig, StylizeConfig
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, termination_as_exit
 from vidstyle.flow.stabilizer import FlowStabilizer
 from vidstyle.frames import working_size
 from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, sample_frames, spread_samples
@@ -132,6 +134,8 @@ class _Stages:
         self.stop.set()
 
     def start(self, stage: str, fn: Callable, *args) -> None:
+        done = threading.Event()
+
         def run():
             try:
                 fn(*args)
@@ -139,17 +143,28 @@ class _Stages:
                 pass
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 self.fail(stage, exc)
+            finally:
+                done.set()
 
         thread = threading.Thread(target=run, name=f"vidstyle-{stage}", daemon=True)
+        thread.done = done
         self._threads.append(thread)
         thread.start()
+
+    def _wait_for(self, thread: threading.Thread, timeout: float | None = None) -> bool:
+        """Wait until ``thread``'s stage function has returned. Its own event, not Thread.join:
+        a Ctrl-C landing inside join() on Python 3.11 and older marks a running thread as ended
+        (CPython issue 90882), and the clean-up would then close files the stage still uses."""
+        if thread.ident is None:  # created, never started (a signal came in between): nothing runs
+            return True
+        return thread.done.wait(timeout)
 
     def wait(self) -> None:
         """Join every stage; on Ctrl-C/termination stop them all first. Re-raise the first error."""
         try:
             for thread in self._threads:
-                while thread.is_alive():
-                    thread.join(_POLL_SECONDS * 2)
+                while not self._wait_for(thread, _POLL_SECONDS * 2):
+                    pass
         except BaseException:
             self.stop.set()
             self.join_all()
@@ -162,13 +177,21 @@ class _Stages:
 
     def join_all(self) -> None:
         self.stop.set()
+        patience = None  # after a Ctrl-C during this wait: how long a stuck stage is still waited for
         for thread in self._threads:
-            try:
-                thread.join()
-            except RuntimeError:
-                # "cannot join thread before it is started": a SIGTERM or Ctrl-C landed between
-                # creating the thread and its start; it never ran (or sees `stop` at once)
-                pass
+            # the files the stages use are closed after this: a second Ctrl-C does not skip the
+            # wait, but a stage stuck in a long call is given up on after a few seconds
+            while True:
+                try:
+                    if patience is None:
+                        self._wait_for(thread)
+                    else:
+                        self._wait_for(thread, max(0.0, patience - time.monotonic()))
+                    break
+                except KeyboardInterrupt:
+                    if patience is not None and time.monotonic() >= patience:
+                        raise
+                    patience = patience or time.monotonic() + 5.0
 
 
 # --- the stages ----------------------------------------------------------------------------
@@ -229,10 +252,8 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
                 log.warning("from %.2f s on, the picture reaches into the black bars found on frames spread over "
                             "the video: stylizing whole frames from there", float(frames[cut].pts * frames[cut].time_base))
                 styled = [*(_stylize_picture(stylizer, images[:cut], area) if cut else []),
-                          *stylizer.stylize_batch(images[cut:])]
+                          *_stylize_picture(stylizer, images[cut:], None)]
                 area = None
-        if len(styled) != len(frames):
-            raise RuntimeError(f"the stylizer returned {len(styled)} images for {len(frames)} frames")
         for (frame, state), image in zip(items, styled):
             stages.put(frames_out, (image, frame.pts, frame.duration, state))
     stages.put(frames_out, None)
@@ -242,9 +263,25 @@ def _stylize_picture(stylizer, images: list, area: PictureArea | None):
     """``stylizer.stylize_batch(images)``, or with ``area`` the stylized picture pasted between
     the input's own bars."""
     if area is None:
-        return stylizer.stylize_batch(images)
-    pictures = stylizer.stylize_batch([area.crop(i) for i in images])
+        return _checked(stylizer.stylize_batch(images), images)
+    crops = [area.crop(i) for i in images]
+    pictures = _checked(stylizer.stylize_batch(crops), crops)
     return [area.paste(i, p) for i, p in zip(images, pictures)]
+
+
+def _checked(outputs, inputs: list) -> list:
+    """``outputs`` if they are one uint8 (H, W, 3) image per input, each its input's size: a
+    stylizer object of the caller's that returns anything else is named as the cause here, not
+    blamed on the video by the encoder later."""
+    outputs = list(outputs)
+    if len(outputs) != len(inputs):
+        raise VidstyleError(f"the stylizer returned {len(outputs)} images for {len(inputs)} frames")
+    for out, inp in zip(outputs, inputs):
+        if not (isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == inp.shape):
+            got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+            raise VidstyleError(f"the stylizer returned {got} for a frame of {inp.shape}: it must return uint8 "
+                                "(H, W, 3) images of the frames' size")
+    return outputs
 
 
 def _stabilize_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue) -> None:
@@ -479,31 +516,6 @@ def _progress_bar(total: int | None, enabled: bool, label: str):
     return tqdm(total=total, unit="frame", desc=label, file=sys.stderr, dynamic_ncols=True, leave=False)
 
 
-@contextlib.contextmanager
-def _termination_as_exit():
-    """Turn SIGTERM and SIGHUP (``kill``, a closed terminal or ssh session) into SystemExit(128 +
-    signal) while we run, so the temporary output file is removed as after Ctrl-C.
-
-    Only in the main thread, and only for signals that still have their default handler.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signals = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
-               if sig is not None and signal.getsignal(sig) is signal.SIG_DFL]
-
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    for sig in signals:
-        signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig in signals:
-            signal.signal(sig, signal.SIG_DFL)
-
-
 # --- the public entry point ----------------------------------------------------------------
 
 def stylize_video(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
@@ -535,7 +547,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
     bar = None
-    with _termination_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
+    with termination_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
         _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config)
         area = None
@@ -583,6 +595,11 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             if bar is not None:
                 bar.close()
     seconds = time.perf_counter() - started
+    # Reading a frame's display matrix (its side data) leaves a reference cycle in PyAV that keeps
+    # the frame, and with it its decoder's threads (about 20 here), alive until the collector
+    # runs; this input opened up to 9 decoders. Collected now, so many inputs in one run do not
+    # pile up idle threads (about 0.1 s).
+    gc.collect()
     if decoder.damaged_packets:
         log.warning("skipped %d damaged video packet(s) of %s that would not decode",
                     decoder.damaged_packets, input_path.name)
@@ -625,7 +642,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     stylizer = _make_stylizer(style, config)
     started = time.perf_counter()
     area = find_picture_area([image]) if config.bars == "keep" else None
-    with _termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
+    with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
         out = _stylize_picture(stylizer, [image], area)[0]
         write_image(temp, out, IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
     seconds = time.perf_counter() - started

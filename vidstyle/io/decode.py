@@ -282,6 +282,8 @@ class VideoDecoder:
             where = "in the requested segment" if (start or duration) else "in the file"
             raise VidstyleError(f"{self.path} has no video frames {where}")
         self._first = first
+        # finding the first frame may have opened the file again (_reopen): use the new objects
+        container, video = self._container, self._video
         # A segment is shifted so it starts at 0. The whole file keeps its timestamps, less the
         # file's start time when that is positive (as FFmpeg does), so an MPEG-TS capture starting
         # at hours does not become an mp4 with hours of nothing before its first frame.
@@ -319,13 +321,14 @@ class VideoDecoder:
         total = self._video.frames or None
         # a segment's count is estimated from time even when the file's is exact
         length = None
-        if self._video.duration:
-            length = self._video.duration * self._tb
-        elif (tag := _tag_seconds(self._video.metadata.get("DURATION"))) is not None:
-            # Matroska has no per-track duration, but FFmpeg's muxer tags each track with one; the
-            # file's duration would include audio that outlasts the video. The tag is where the
-            # track ends, not how long it is, in a file whose clock starts late: measured from 0.
+        if (tag := _tag_seconds(self._video.metadata.get("DURATION"))) is not None:
+            # Matroska has no per-track duration (FFmpeg gives the stream the file's, which
+            # includes audio that outlasts the video: one still frame over ten minutes of music),
+            # but FFmpeg's muxer tags each track with one. The tag is where the track ends, not
+            # how long it is, in a file whose clock starts late: measured from 0.
             length = tag - stream_start if 0 < stream_start < tag else tag
+        elif self._video.duration:
+            length = self._video.duration * self._tb
         elif self._container.duration:
             length = Fraction(self._container.duration, av.time_base)
         ends = [t for t in (stream_start + length if length is not None else None, self._end) if t is not None]
@@ -389,9 +392,10 @@ class VideoDecoder:
     def _reopen(self) -> None:
         """Open the file again at its beginning (streams, decoders and all), for when seeking back
         cannot be trusted. Only before the first frame is returned: the streams change identity."""
+        index = self._video.index  # among all streams; read before the container frees it
         self._container.close()
         self._container = av.open(ffmpeg_path(self.path), "r")
-        self._video = self._container.streams.video[self._video.index]
+        self._video = self._container.streams[index]
         self._video.codec_context.thread_type = "AUTO"
         self._audio = tuple(self._container.streams.audio)
 

@@ -129,7 +129,13 @@ def temp_path_beside(path: str | Path) -> Path:
     while True:
         tail = f".vidstyle-{secrets.token_hex(4)}.partial{path.suffix}"
         room = NAME_MAX - 1 - len(tail.encode())
-        stem = path.stem.encode()[:max(room, 0)].decode(errors="ignore")
+        # the file system's bytes (a name need not be valid UTF-8), cut to fit, and where the name
+        # is UTF-8 not inside a character
+        name = os.fsencode(path.stem)
+        try:
+            stem = name.decode("utf-8")[:0] + name[:max(room, 0)].decode("utf-8", errors="ignore")
+        except UnicodeDecodeError:
+            stem = os.fsdecode(name[:max(room, 0)])
         temp = path.with_name(f".{stem}{tail}")
         if not (temp.exists() or temp.is_symlink()):
             return temp
@@ -144,10 +150,18 @@ def write_then_rename(path: str | Path) -> Iterator[Path]:
     try:
         yield temp
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):  # never hide the error that got us here
             temp.unlink()
+        _raise_write_error(exc, path)
         raise
+
+
+def _raise_write_error(exc: BaseException, path: Path) -> None:
+    """A failed write (a full disk, a file size limit, a vanished folder) as one error naming the
+    file the user asked for, not the hidden temporary one; other errors pass."""
+    if isinstance(exc, OSError) and not isinstance(exc, VidstyleError):
+        raise VidstyleError(f"writing {path} failed: {exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager
@@ -170,7 +184,8 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
             raise VidstyleError(f"output {output} appeared while processing; pass --overwrite "
                                 "(overwrite=True in Python) to replace it")
         os.replace(temp, output)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):  # never hide the error that got us here
             temp.unlink()
+        _raise_write_error(exc, output)
         raise

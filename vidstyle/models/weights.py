@@ -24,6 +24,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from vidstyle import __version__
 from vidstyle.errors import VidstyleError
+from vidstyle.io.images import IMAGE_EXTENSIONS
 from vidstyle.io.files import write_then_rename
 from vidstyle.models.transformer import ARCHITECTURES, TransformerNet
 
@@ -71,7 +72,10 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with write_then_rename(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        try:
+            save_file(tensors, str(tmp), metadata=meta)
+        except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
+            raise VidstyleError(f"writing {path} failed: {exc}") from None
         os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates the file private (0600); a model is to share
 
 
@@ -93,8 +97,14 @@ def _umask() -> int:
 def read_info(path: str | Path) -> ModelInfo:
     """Read and validate only the header of a weights file."""
     path = Path(path)
+    if path.is_dir():
+        raise VidstyleError(f"{path} is a folder; give a .safetensors model file")
     if not path.is_file():
         raise VidstyleError(f"model file not found: {path}")
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise VidstyleError(f"{path} is an image: a style is a trained network (a bundled style's name or a "
+                            f".safetensors file); train one from a painting with `vidstyle train --style "
+                            f"{path.name} --content PHOTOS/ --out MODEL.safetensors`")
     if path.suffix.lower() == ".onnx":
         raise VidstyleError(f"{path} is an ONNX export, for other runtimes (README: Exporting to ONNX); vidstyle "
                             "itself runs the .safetensors model it was exported from (--backend onnx runs that "

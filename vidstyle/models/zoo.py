@@ -11,6 +11,7 @@ each style is addressed by its name. A style spec is one of:
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import os
@@ -108,10 +109,25 @@ def _mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
     bad = [f"{n}={w}" for n, w in mix.items() if not (math.isfinite(w) and w >= 0)]
     if bad:
         raise VidstyleError(f"style weights must be non-negative numbers, got {bad[0]}")
-    total = sum(mix.values())
-    if total <= 0:
+    largest = max(mix.values(), default=0.0)
+    if largest <= 0:
         raise VidstyleError("the style mix has only zero weights: give at least one a positive weight")
-    return tuple(mix.get(n, 0.0) / total for n in names)
+    # scaled by the largest first: weights such as 1e308 would otherwise add up to infinity
+    scaled = {n: w / largest for n, w in mix.items()}
+    total = sum(scaled.values())
+    return tuple(scaled.get(n, 0.0) / total for n in names)
+
+
+def closest_style_name(text: str, names) -> str | None:
+    """The bundled style name ``text`` most likely meant (a typo, another case, - for _), or None."""
+    def key(name: str) -> str:
+        return name.lower().replace("-", "_").replace(" ", "_")
+
+    by_key = {key(n): n for n in names}
+    if key(text) in by_key:
+        return by_key[key(text)]
+    close = difflib.get_close_matches(key(text), list(by_key), n=1, cutoff=0.75)
+    return by_key[close[0]] if close else None
 
 
 def resolve_style(spec: str | Path) -> StyleChoice:
@@ -142,7 +158,9 @@ def resolve_style(spec: str | Path) -> StyleChoice:
     styles = bundled_styles()
     if text not in styles:
         known = ", ".join(sorted(styles)) or "none are bundled"
-        raise VidstyleError(f"unknown style {text!r} (bundled styles: {known}; the bundled multi-style "
+        guess = closest_style_name(text, styles)
+        hint = f"did you mean {guess!r}? " if guess else ""
+        raise VidstyleError(f"unknown style {text!r}: {hint}(bundled styles: {known}; the bundled multi-style "
                             "network blends its styles with mix:starry_night=0.7,the_scream=0.3; or give a "
                             ".safetensors path)")
     info = styles[text]

@@ -39,6 +39,16 @@ from vidstyle.train import temporal as temporal_api
 
 #: Held-out photos shown in preview grids.
 PREVIEW_PHOTOS = 6
+#: Bounds that stop a typo (an extra zero or three) before it takes all the memory or overflows.
+MAX_IMAGE_SIZE = 4096
+MAX_BATCH_SIZE = 1024
+MAX_LR = 10.0  # Adam steps of that size already wreck any network; larger ones overflow fp32
+
+
+def check_seed(seed: int) -> None:
+    """A seed PyTorch's generators take (0 <= seed < 2**63), else one clear error."""
+    if not 0 <= seed < 2 ** 63:
+        raise VidstyleError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,11 @@ class TrainConfig:
     def validate(self) -> None:
         if not self.styles:
             raise VidstyleError("give at least one --style image")
+        try:  # the command is stored in the weights' metadata, which is UTF-8: refused now, not after training
+            self.command().encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise VidstyleError(f"a file name is not valid UTF-8 ({exc.object[exc.start:exc.end]!r}), so it "
+                                "cannot be recorded in the model: rename it") from None
         if self.arch not in ARCH_NAMES:
             raise VidstyleError(f"unknown --arch {self.arch!r} (choose from {', '.join(ARCH_NAMES)})")
         for name, v in (("--image-size", self.image_size), ("--batch-size", self.batch_size),
@@ -152,8 +167,15 @@ class TrainConfig:
             raise VidstyleError(f"--image-size must be a multiple of {multiple} for --arch {self.arch}, got "
                                 f"{self.image_size} (use {below if below >= 32 else below + multiple} or "
                                 f"{below + multiple})")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise VidstyleError(f"--lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise VidstyleError(f"--lr must be a number > 0 and at most {MAX_LR:g}, got {self.lr}")
+        # sizes that would take all the memory before the first step (the OOM killer says nothing)
+        for name, v, most in (("--image-size", self.image_size, MAX_IMAGE_SIZE),
+                              ("--style-size", self.resolved_style_size(), MAX_IMAGE_SIZE),
+                              ("--batch-size", self.batch_size, MAX_BATCH_SIZE)):
+            if v > most:
+                raise VidstyleError(f"{name} must be at most {most}, got {v}")
+        check_seed(self.seed)
         for name, v in (("--content-weight", self.content_weight), ("--style-weight", self.style_weight),
                         ("--tv-weight", self.tv_weight), ("--temporal-weight", self.temporal_weight)):
             if not (math.isfinite(v) and v >= 0):
@@ -229,10 +251,15 @@ def build_network(arch: str, num_styles: int) -> TransformerNet:
 
 def init_from_path(value: str | Path) -> str:
     """``--init-from``'s file: ``value`` itself, or the file of the bundled style it names."""
-    from vidstyle.models.zoo import bundled_styles
+    from vidstyle.models.zoo import bundled_styles, closest_style_name
 
-    if not Path(value).exists() and str(value) in bundled_styles():
-        return str(bundled_styles()[str(value)].path)
+    styles = bundled_styles()
+    if not Path(value).exists():
+        if str(value) in styles:
+            return str(styles[str(value)].path)
+        guess = closest_style_name(str(value), styles)
+        if guess and not str(value).endswith(".safetensors"):
+            raise VidstyleError(f"--init-from {value}: no such file or bundled style; did you mean {guess!r}?")
     return str(value)
 
 
@@ -282,7 +309,11 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
              "config": json.dumps(asdict(config)), "arch_args": json.dumps(net.arch_args)}
     path = _checkpoint_path(work, step)
     with write_then_rename(path) as tmp:  # interrupted while writing (Ctrl-C): no half-written checkpoint left
-        torch.save(state, tmp)
+        try:
+            torch.save(state, tmp)
+        except RuntimeError as exc:  # PyTorch's zip writer reports a failed write (a full disk) this way
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise VidstyleError(f"writing checkpoint {path} failed (is the disk full?): {reason}") from None
     for old in sorted(work.glob("checkpoint_*.pt"))[:-2]:  # keep the last two
         old.unlink()
     return path

@@ -18,6 +18,7 @@ from vidstyle.device import resolve_device
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
+from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
 from vidstyle.models.lossnets import DEFAULT_LOSS_NET, LossNetwork, default_layers, load_loss_network
 from vidstyle.train.data import load_image, load_style_image
 from vidstyle.frames import images_to_tensor
@@ -130,9 +131,17 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     output = Path(output)
     if config.image_size < MIN_IMAGE_SIZE:  # L-BFGS's line search fails inside PyTorch on a 1-pixel image
         raise VidstyleError(f"--image-size must be at least {MIN_IMAGE_SIZE} pixels, got {config.image_size}")
+    from vidstyle.train.loop import MAX_IMAGE_SIZE, MAX_LR, check_seed
+
+    for name, v in (("--image-size", config.image_size), ("--style-size", config.style_size or 0)):
+        if v > MAX_IMAGE_SIZE:
+            raise VidstyleError(f"{name} must be at most {MAX_IMAGE_SIZE}, got {v}")
+    if config.lr is not None and not (math.isfinite(config.lr) and 0 < config.lr <= MAX_LR):
+        raise VidstyleError(f"--lr must be a number > 0 and at most {MAX_LR:g}, got {config.lr}")
+    check_seed(config.seed)
     check_output_file(output, inputs=(config.content, config.style), overwrite=overwrite, create_folder=True)
-    if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
-        raise VidstyleError(f"output must be an image file (.png, .jpg), got {output}")
+    if output.suffix.lower() not in IMAGE_OUTPUT_FORMATS:
+        raise VidstyleError(f"output must be an image file ({', '.join(IMAGE_OUTPUT_FORMATS)}), got {output}")
     device = resolve_device(config.device)
     if config.precision not in ("auto", "fp32"):
         raise VidstyleError("optimize runs in fp32 (L-BFGS needs exact gradients); use --precision fp32")

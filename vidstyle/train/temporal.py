@@ -234,9 +234,14 @@ class VideoPairs(torch.utils.data.Dataset):
         path = self._cache_path(video)
         if not path.is_file():
             arrays = self._build(video)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with write_then_rename(path) as tmp:  # written aside, then renamed
-                np.savez(tmp, **arrays)  # uncompressed: loads fast
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with write_then_rename(path) as tmp:  # written aside, then renamed
+                    np.savez(tmp, **arrays)  # uncompressed: loads fast
+            except (OSError, VidstyleError) as exc:  # a read-only or full home: train on, uncached
+                log.warning("cannot cache the flow of %s in %s (%s); it is computed again next run "
+                            "(set VIDSTYLE_CACHE to a writable folder)", video.name, path.parent, exc)
+                return arrays
         with np.load(path) as data:
             return {k: data[k] for k in data.files}
 
