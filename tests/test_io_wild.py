@@ -464,3 +464,31 @@ def test_one_still_frame_over_long_audio_in_matroska_is_one_frame(tmp_path, capl
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         assert stylize(src, tmp_path / "out.mkv").frames == 1
     assert "truncated" not in caplog.text
+
+
+def _largest_lead(path) -> float:
+    """Seconds by which one stream runs ahead of the other in the file's byte order (the worst
+    packet), while both streams last."""
+    with av.open(str(path)) as c:
+        packets = sorted((p.pos, p.stream.type, float(p.dts * p.time_base)) for p in c.demux()
+                         if p.dts is not None and p.size)
+    last_video = max(t for _, kind, t in packets if kind == "video")
+    latest: dict[str, float] = {}
+    worst = 0.0
+    for _, kind, t in packets:
+        other = "video" if kind == "audio" else "audio"
+        if other in latest and t <= last_video:
+            worst = max(worst, t - latest[other])
+        latest[kind] = t
+    return worst
+
+
+def test_audio_stays_beside_sparse_video_in_the_file(tmp_path):
+    """A slideshow at 2 frames a second: x264 holds about 40 frames (20 s) before its first packet,
+    and audio written as it arrived ran that far ahead of the video in the file."""
+    src = make_video(tmp_path / "slides.mp4", frames=60, size=(64, 48), fps=2, audio=True)
+    assert _largest_lead(src) < 2
+    out = tmp_path / "out.mp4"
+    stylize(src, out)
+    assert probe(out).frames == 60 and abs(probe(out).audio[0].duration - 30) < 0.1
+    assert _largest_lead(out) < 2  # was 16 s

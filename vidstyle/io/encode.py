@@ -15,6 +15,7 @@ yuv444p), which keeps the exact size without padding or cropping. VP9 and AV1 ho
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import io
@@ -167,6 +168,12 @@ def _explained():
 _NO_COPY_INTO = {"mp4": ("pcm_",)}
 
 
+#: Audio is written once the video written reaches its time, give or take this lead (seconds)...
+AUDIO_LEAD_SECONDS = 1.0
+#: ...and held back at most this much (bytes): past it, written anyway (memory stays bounded).
+AUDIO_HOLD_BYTES = 32 * 2**20
+
+
 def component_bits(pix_fmt: str) -> int:
     """Bits per colour component of FFmpeg pixel format ``pix_fmt`` (8 for yuv420p, 10 for yuv420p10le)."""
     return max(c.bits for c in av.VideoFormat(pix_fmt).components)
@@ -282,6 +289,10 @@ class VideoEncoder:
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
         self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
         self._video_end = 0  # the latest pts + duration written: where the video ends
+        # audio held until the video muxed reaches its time (write_audio): (seconds, bytes, item)
+        self._held_audio: collections.deque = collections.deque()
+        self._held_bytes = 0
+        self._video_written: float | None = None  # seconds: the end of the latest video packet muxed
         self._first_packet: tuple[int, int] | None = None  # (pts, dts) of the first video packet
 
     def _open(self, source: SourceInfo) -> None:
@@ -418,13 +429,52 @@ class VideoEncoder:
             duration = self._durations.pop(packet.pts, 0) if packet.pts is not None else 0
             if duration:
                 packet.duration = duration
-        self._mux(packets)
+            if packet.pts is not None:
+                # the audio up to this packet's time goes first: the muxer's interleaving buffer
+                # holds 10 s, and a flush returns many seconds of video at once
+                end = float((packet.pts + (packet.duration or 0)) * self.time_base)
+                self._video_written = end if self._video_written is None else max(self._video_written, end)
+                self._release_audio()
+            self._mux(packet)
 
     def write_audio(self, item: AudioItem) -> None:
-        """Mux a copied audio packet or encode a decoded audio frame."""
-        out = self._audio_out.get(item.track)
-        if out is None:
+        """Mux a copied audio packet or encode a decoded audio frame, once the video written
+        reaches its time.
+
+        The video encoder holds frames back (x264's look-ahead: about 40), so audio muxed as it
+        arrives runs ahead of the video in the file: seconds for ordinary video, a minute for a
+        slideshow at one frame a second, all of it for a still frame over music, which makes a
+        file that plays poorly while it downloads. Held here instead, up to
+        :data:`AUDIO_HOLD_BYTES` (then written anyway, so memory stays bounded).
+        """
+        if self._audio_out.get(item.track) is None:
             return
+        if item.packet is not None:
+            when, size = item.packet.pts, item.packet.size
+            when = None if when is None or item.packet.time_base is None else float(when * item.packet.time_base)
+        else:
+            frame = item.frame
+            when = None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base)
+            size = sum(plane.buffer_size for plane in frame.planes)
+        self._held_audio.append((when, size, item))
+        self._held_bytes += size
+        self._release_audio()
+
+    def _release_audio(self, everything: bool = False) -> None:
+        """Write the held audio that the video written so far has reached (all of it with
+        ``everything``, or while more than :data:`AUDIO_HOLD_BYTES` are held)."""
+        while self._held_audio:
+            when, size, item = self._held_audio[0]
+            due = (everything or when is None or self._held_bytes > AUDIO_HOLD_BYTES
+                   or (self._video_written is not None and when <= self._video_written + AUDIO_LEAD_SECONDS))
+            if not due:
+                return
+            self._held_audio.popleft()
+            self._held_bytes -= size
+            self._write_audio_now(item)
+
+    def _write_audio_now(self, item: AudioItem) -> None:
+        out = self._audio_out[item.track]
         if item.packet is not None:
             item.packet.stream = out
             try:
@@ -462,6 +512,7 @@ class VideoEncoder:
                     self._durations.pop(last.pts, None)
                     last.duration = (self._video_end - first_pts) - (last.dts - first_dts)
             self._mux_video(packets)
+            self._release_audio(everything=True)
             for track, mode in self.audio_modes.items():
                 if mode == "decode":
                     self._mux(self._audio_out[track].encode(None))
@@ -474,6 +525,8 @@ class VideoEncoder:
 
     def abort(self) -> None:
         """Close the container without flushing (after an error; the file is discarded)."""
+        if hasattr(self, "_held_audio"):
+            self._held_audio.clear()
         container, self._container = getattr(self, "_container", None), None
         if container is not None:
             try:
