@@ -369,12 +369,11 @@ class VideoEncoder:
             self.audio_modes[track] = "copy"
             return
         # the container does not take the packets as they are: re-encode them
-        reason = refusal
         name = _transcode_codec(self.path.suffix)
         ctx = template.codec_context
         # said every time: a lossless track (PCM, FLAC) becoming a lossy one is worth knowing
         log.warning("audio track %d (%s) cannot be copied into %s (%s); re-encoding it to %s",
-                    track, ctx.name, self.path.suffix, reason, name)
+                    track, ctx.name, self.path.suffix, refusal, name)
         rates = av.Codec(name, "w").audio_rates
         rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
         layout = _named_layout(ctx.layout)
