@@ -401,3 +401,18 @@ def test_thread_counts_are_bounded(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--threads", "99999"])
     assert exit_info.value.code == 2 and "must be 1 to 256" in capsys.readouterr().err
+
+
+def test_bench_fails_when_every_network_case_failed(tmp_path, monkeypatch, capsys):
+    import vidstyle.bench.report as report_mod
+    import vidstyle.bench.run as run_mod
+    from vidstyle.cli import main
+
+    failed = dict(_fake_report(), network=[{"status": "error", "reason": "RuntimeError: out of memory"}] * 2)
+    monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: failed)
+    monkeypatch.setattr(report_mod, "write_reports", lambda report, out, plots=True: [])
+    assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 1
+    assert "every network case failed (first: RuntimeError: out of memory)" in capsys.readouterr().err
+    fine = _fake_report()
+    monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: fine)
+    assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 0

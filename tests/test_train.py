@@ -373,6 +373,8 @@ def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_
                              ({"seed": -1}, "--seed must be between")):
         with pytest.raises(VidstyleError, match=message):
             TrainConfig(**base, **options).validate()
+    with pytest.raises(VidstyleError, match="every loss weight is 0"):
+        TrainConfig(**base, content_weight=0, style_weight=0, tv_weight=0).validate()
     TrainConfig(**base, image_size=128, lr=1e-3, seed=2 ** 63 - 1).validate()  # the bounds themselves pass
 
 

@@ -169,4 +169,9 @@ def _cmd_bench(args) -> int:
         print(f"wrote {path}", file=sys.stderr)
     for why in report.get("unreliable", []):
         print(f"vidstyle bench: warning: not reliable: {why}", file=sys.stderr)
+    rows = report.get("network", [])
+    if rows and all(r.get("status") == "error" for r in rows):  # the report says why, row by row
+        print(f"vidstyle: error: every network case failed (first: {rows[0].get('reason', '?')}); "
+              "the report has each reason", file=sys.stderr)
+        return 1
     return 0

@@ -180,6 +180,9 @@ class TrainConfig:
                         ("--tv-weight", self.tv_weight), ("--temporal-weight", self.temporal_weight)):
             if not (math.isfinite(v) and v >= 0):
                 raise VidstyleError(f"{name} must be a finite number >= 0, got {v}")
+        if not (self.content_weight or self.style_weight or self.tv_weight or self.temporal_weight):
+            raise VidstyleError("every loss weight is 0, so there is nothing to learn: give --style-weight "
+                                "(and --content-weight) a value above 0")
         if not 0.0 <= self.video_fraction <= 1.0:
             raise VidstyleError(f"--video-fraction must be between 0 and 1, got {self.video_fraction}")
         if not 0.0 <= self.temporal_noise <= 1.0:
