@@ -335,6 +335,19 @@ def test_styles_describes_a_users_own_model_files(tmp_path, capsys):
     assert out[3] == f"  blend: --style '{path}:dusk=0.7,dawn=0.3'" and out[-1] == "  trained with: vidstyle train ..."
     assert main(["styles", str(tmp_path / "missing.safetensors")]) == 1
     assert "model file not found" in capsys.readouterr().err
+    # a file whose header is fine but whose weights do not fit it is said to be broken, as
+    # stylize would say, not described as a model
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    tensors = load_file(str(path))
+    tensors.pop(sorted(tensors)[0])
+    broken = tmp_path / "broken.safetensors"
+    save_file(tensors, str(broken), metadata=meta)
+    assert main(["styles", str(broken)]) == 1
+    assert "weights do not match the architecture" in capsys.readouterr().err
 
 
 def test_tiny_frames_and_a_tiny_working_size(tmp_path, stylize):

@@ -146,9 +146,9 @@ def _add_styles(sub) -> None:
 
 def _describe_model_file(path: str, verbose: bool) -> None:
     """What ``vidstyle styles FILE`` prints about one model file."""
-    from vidstyle.models.weights import read_info
+    from vidstyle.models.weights import load_model
 
-    info = read_info(path)
+    info = load_model(path)[1]  # the whole file checked, as stylize will: a damaged one is said now
     print(f"{path}: {info.arch} network, channels {info.arch_args.get('channels')}, "
           f"{len(info.styles)} style{'s' if len(info.styles) > 1 else ''}")
     for meta in info.styles:
