@@ -126,6 +126,7 @@ class GroundTruthFlow:
 #: Longest --long-term gap: the frames in between are held in memory.
 MAX_LONG_TERM = 10_000
 
+
 def _pair_error(img_prev: np.ndarray, img_cur: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> float | None:
     """Mean squared RGB error (in [0, 1]) of warp(img_prev) vs img_cur over valid pixels."""
     size = img_cur.shape[:2]

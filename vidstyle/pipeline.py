@@ -34,8 +34,9 @@ from vidstyle.config import EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError, termination_as_exit
 from vidstyle.flow.stabilizer import FlowStabilizer
 from vidstyle.frames import working_size
-from vidstyle.io.decode import AudioItem, DecodedFrame, VideoDecoder, sample_frames, spread_samples
-from vidstyle.io.encode import VideoEncoder, component_bits
+from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
+                               spread_samples)
+from vidstyle.io.encode import VideoEncoder
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
@@ -465,8 +466,9 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     return max(1, min(4, CPU_BATCH_PIXELS // (h * w)))
 
 
-def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: StylizeConfig) -> None:
-    """One warning for each part of the input that the output will not have, or not as it was."""
+def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: StylizeConfig, pix_fmt: str) -> None:
+    """One warning for each part of the input that the output (written as ``pix_fmt``) will not
+    have, or not as it was."""
     name = input_path.name
     if info.subtitle_streams:
         # the hint's ffmpeg command lines the subtitles up only with an output that starts where
@@ -484,12 +486,16 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
                     name, info.attachments)
     if info.data_streams:
         log.warning("%s has %d data stream(s) (a timecode track, camera metadata), which vidstyle does not "
-                    "carry over",
-                    name, info.data_streams)
+                    "carry over", name, info.data_streams)
     if info.interlaced:
         log.warning("%s is interlaced: each frame's two fields are stylized as one picture, so moving edges "
                     "keep their combing, painted; deinterlace it first (ffmpeg -i IN -vf bwdif=mode=send_frame "
                     "OUT) for a clean result", name)
+    if info.bits > 8 and component_bits(pix_fmt) <= 8:
+        hdr = " and is HDR (PQ/HLG), whose coded values are painted as they are, without tone mapping" \
+            if info.color_trc in (16, 18) else ""
+        log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s (--pix-fmt yuv420p10le "
+                    "writes 10 bits, without the input's finer steps)", name, info.bits, hdr, pix_fmt)
 
 
 def make_stabilizer(config: StylizeConfig, stylizer):
@@ -549,7 +555,6 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     bar = None
     with termination_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
-        _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config)
         area = None
         if config.bars == "keep":
             area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration))
@@ -557,12 +562,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 log.info("keeping the black bars: %s", area.describe())
         calibrate_for(stylizer, input_path, config.start, config.duration, area=area)  # int8 only
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
-        if decoder.info.bits > 8 and component_bits(encoder.pix_fmt) <= 8:
-            hdr = " and is HDR (PQ/HLG), whose coded values are painted as they are, without tone mapping" \
-                if decoder.info.color_trc in (16, 18) else ""
-            log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s (--pix-fmt "
-                        "yuv420p10le writes 10 bits, without the input's finer steps)", input_path.name,
-                        decoder.info.bits, hdr, encoder.pix_fmt)
+        _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder.pix_fmt)
         try:
             batch = config.batch or default_batch(stylizer, area.shape if area is not None
                                                   else (decoder.info.height, decoder.info.width))

@@ -193,6 +193,11 @@ class DisplayConversion:
         return (frame.width, frame.height) != self.stored_size
 
 
+def component_bits(pix_fmt: str) -> int:
+    """Bits per colour component of FFmpeg pixel format ``pix_fmt`` (8 for yuv420p, 10 for yuv420p10le)."""
+    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+
+
 def _tag_seconds(text: str | None) -> Fraction | None:
     """Seconds of a duration tag "HH:MM:SS.fraction" (Matroska's DURATION), None if absent or malformed."""
     try:
@@ -310,7 +315,7 @@ class VideoDecoder:
                                attachments=len(container.streams.attachments),
                                data_streams=len(container.streams.data),
                                interlaced=bool(first.interlaced_frame),
-                               bits=max(c.bits for c in first.format.components))  # encode.component_bits
+                               bits=component_bits(first.format.name))
 
     def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
         """Frame count for the progress bar: exact from the container, else estimated from time.

@@ -30,7 +30,7 @@ import numpy as np
 
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import SWS_MATRIX, AudioItem, AudioMode, SourceInfo, yuv_matrix
+from vidstyle.io.decode import SWS_MATRIX, AudioItem, AudioMode, SourceInfo, error_text, yuv_matrix
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 
 log = logging.getLogger("vidstyle")
@@ -143,8 +143,8 @@ def _error_text(exc: Exception) -> str:
     """FFmpeg's own reason when it was captured (see :func:`_explained`), else the errno text."""
     log_entry = getattr(exc, "log", None)
     if log_entry and len(log_entry) == 3 and str(log_entry[2]).strip():
-        return f"{getattr(exc, 'strerror', None) or exc}: {str(log_entry[2]).strip().rstrip('.')}"
-    return getattr(exc, "strerror", None) or str(exc)
+        return f"{error_text(exc)}: {str(log_entry[2]).strip().rstrip('.')}"
+    return error_text(exc)
 
 
 @contextlib.contextmanager
@@ -172,11 +172,6 @@ _NO_COPY_INTO = {"mp4": ("pcm_",)}
 AUDIO_LEAD_SECONDS = 1.0
 #: ...and held back at most this much (bytes): past it, written anyway (memory stays bounded).
 AUDIO_HOLD_BYTES = 32 * 2**20
-
-
-def component_bits(pix_fmt: str) -> int:
-    """Bits per colour component of FFmpeg pixel format ``pix_fmt`` (8 for yuv420p, 10 for yuv420p10le)."""
-    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
 
 
 def _named_layout(layout: av.AudioLayout) -> str:

@@ -132,10 +132,12 @@ def temp_path_beside(path: str | Path) -> Path:
         # the file system's bytes (a name need not be valid UTF-8), cut to fit, and where the name
         # is UTF-8 not inside a character
         name = os.fsencode(path.stem)
+        cut = name[:max(room, 0)]
         try:
-            stem = name.decode("utf-8")[:0] + name[:max(room, 0)].decode("utf-8", errors="ignore")
+            name.decode("utf-8")
+            stem = cut.decode("utf-8", errors="ignore")
         except UnicodeDecodeError:
-            stem = os.fsdecode(name[:max(room, 0)])
+            stem = os.fsdecode(cut)
         temp = path.with_name(f".{stem}{tail}")
         if not (temp.exists() or temp.is_symlink()):
             return temp

@@ -24,8 +24,8 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from vidstyle import __version__
 from vidstyle.errors import VidstyleError
-from vidstyle.io.images import IMAGE_EXTENSIONS
 from vidstyle.io.files import write_then_rename
+from vidstyle.io.images import IMAGE_EXTENSIONS
 from vidstyle.models.transformer import ARCHITECTURES, TransformerNet
 
 FORMAT = "vidstyle/1"
