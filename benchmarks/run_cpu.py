@@ -17,6 +17,7 @@ Grids, all in one run so the ratios compare numbers taken under the same conditi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def main() -> int:
             # the fastest backend measured by the grids above, for this model at auto precision
             rows = [row for r in reports for row in r["network"]]
             model = settings.pipeline_models[0]
-            settings.pipeline_backend = best_backend(rows, model, "cpu")
+            settings = dataclasses.replace(settings, pipeline_backend=best_backend(rows, model, "cpu"))
         reports.append(run_benchmark(settings, command=command))
     merged = merge_reports(reports)
     merged["notes"] = list(args.note) + merged["notes"]

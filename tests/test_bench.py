@@ -4,6 +4,7 @@ No timing assertions: only that numbers are produced, consistent and well report
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -228,6 +229,10 @@ def test_quick_keeps_what_the_user_gave():
     assert (given.warmup, given.repeats, given.clip_frames) == (1, 9, 40)
     full = settings_from_args(parser.parse_args(["bench"]))
     assert (full.warmup, full.repeats, full.max_seconds, full.clip_frames) == (3, 7, 20.0, 96)
+    # frozen like the other configs: --quick made a new one, and the lists given became tuples
+    assert quick.models == ("light",) and full.models == ("standard", "light")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        full.clip = "x.mp4"
 
 
 def test_magenta_peer_runs_when_installed():

@@ -8,6 +8,7 @@ Modules: :mod:`~vidstyle.bench.stats` (median/IQR, peak memory), :mod:`~vidstyle
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from vidstyle.cli_args import non_negative_int, positive_float, positive_int, thread_count
@@ -116,10 +117,10 @@ def settings_from_args(args):
                       pipeline_backend=args.pipeline_backend, pipeline_batch=args.pipeline_batch,
                       temporal=not args.no_temporal, notes=list(args.note), **counts)
     if args.quick:
-        s.models = [m for m in s.models if m != "standard"] or ["light"]
-        s.resolutions = ["320x180"] if args.resolutions == ["360p", "720p", "1080p"] else s.resolutions
-        s.target_repeat_s = 0.05
-        s.precisions = s.precisions or ["fp32"]
+        s = dataclasses.replace(
+            s, models=[m for m in s.models if m != "standard"] or ["light"],
+            resolutions=["320x180"] if args.resolutions == ["360p", "720p", "1080p"] else s.resolutions,
+            target_repeat_s=0.05, precisions=s.precisions or ["fp32"])
     return s
 
 
@@ -160,10 +161,12 @@ def _cmd_bench(args) -> int:
     with contextlib.ExitStack() as stack:
         if settings.clip is None and args.quick:  # the smoke run still exercises the file path
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vidstyle-bench-")))
-            settings.clip = str(write_test_clip(tmp / "pattern.mp4", frames=12, size=(320, 180)))
-            settings.notes.append("--quick without --clip: file-to-file runs on a synthetic 320x180 pattern")
+            settings = dataclasses.replace(
+                settings, clip=str(write_test_clip(tmp / "pattern.mp4", frames=12, size=(320, 180))),
+                notes=[*settings.notes, "--quick without --clip: file-to-file runs on a synthetic 320x180 pattern"])
         elif settings.clip is None:
-            settings.notes.append("no --clip given: file-to-file runs, naive loop and warping error skipped")
+            settings = dataclasses.replace(
+                settings, notes=[*settings.notes, "no --clip given: file-to-file runs, naive loop and warping error skipped"])
         report = run_benchmark(settings, command=command)
     for path in write_reports(report, args.out, plots=not args.no_plots):
         print(f"wrote {path}", file=sys.stderr)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import itertools
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 from vidstyle.bench.network import NetworkCase, load_network, parse_resolution, run_network_case
 from vidstyle.bench.stats import OtherCpuMeter, load_average
@@ -13,17 +14,20 @@ from vidstyle.errors import VidstyleError
 DEFAULT_PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16"), "mps": ("fp32", "fp16")}
 
 
-@dataclass
+@dataclass(frozen=True)
 class BenchSettings:
-    """What to measure (see ``vidstyle bench --help``); lists are crossed into a grid."""
+    """What to measure (see ``vidstyle bench --help``); sequences are crossed into a grid.
 
-    models: list[str] = field(default_factory=lambda: ["standard", "light"])
-    resolutions: list[str] = field(default_factory=lambda: ["360p", "720p", "1080p"])
-    devices: list[str] = field(default_factory=lambda: ["auto"])
-    precisions: list[str] | None = None  # None: DEFAULT_PRECISIONS of each device
-    batches: list[int] = field(default_factory=lambda: [1])
-    channels_last: list[bool] = field(default_factory=lambda: [True])
-    backends: list[str] = field(default_factory=lambda: ["torch", "onnx"])
+    Frozen, as the run's other configs are: a variant is made with :func:`dataclasses.replace`.
+    Sequences given as lists are stored as tuples."""
+
+    models: Sequence[str] = ("standard", "light")
+    resolutions: Sequence[str] = ("360p", "720p", "1080p")
+    devices: Sequence[str] = ("auto",)
+    precisions: Sequence[str] | None = None  # None: DEFAULT_PRECISIONS of each device
+    batches: Sequence[int] = (1,)
+    channels_last: Sequence[bool] = (True,)
+    backends: Sequence[str] = ("torch", "onnx")
     cuda_graphs: bool = False
     warmup: int = 3
     repeats: int = 7
@@ -32,15 +36,21 @@ class BenchSettings:
     peers: bool = True
     clip: str | None = None
     clip_frames: int = 96
-    pipeline_models: list[str] = field(default_factory=lambda: ["light"])
+    pipeline_models: Sequence[str] = ("light",)
     pipeline_backend: str | None = None  # None: the fastest backend measured for the model at auto precision
     pipeline_batch: int | None = None  # None: what `vidstyle stylize` uses (vidstyle.pipeline.default_batch)
     # precisions of vidstyle's file-to-file runs: None is the one `--precision auto` picks; others
     # (e.g. int8, compiled and calibrated on frames of the clip) add rows named "vidstyle int8"
-    pipeline_precisions: list[str | None] = field(default_factory=lambda: [None])
+    pipeline_precisions: Sequence[str | None] = (None,)
     temporal: bool = True  # also run the pipeline with the flow stabilizer
     warping_frames: int = 30
-    notes: list[str] = field(default_factory=list)
+    notes: Sequence[str] = ()
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
 
 
 def _log(msg: str) -> None:
