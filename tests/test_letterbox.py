@@ -106,6 +106,10 @@ def test_a_picture_too_small_to_stylize_is_not_cropped_to():
 def test_bad_input():
     with pytest.raises(ValueError, match="at least one frame"):
         find_picture_area([])
+    with pytest.raises(ValueError, match="at least one frame"):
+        find_picture_area(f for f in [])
+    with pytest.raises(TypeError, match="iterable of uint8"):
+        find_picture_area(None)
     with pytest.raises(ValueError, match="one size"):
         find_picture_area([picture(), picture(size=(W, H + 2))])
     with pytest.raises(ValueError, match="uint8"):
@@ -125,6 +129,23 @@ def test_crop_paste_and_the_bars_check():
         area.paste(frame, picture(size=(W, H + 2)))
     assert not area.bars_show_picture(frame)
     assert area.bars_show_picture(picture(size=(W, H + 24)))  # a full frame: the picture is in the bars
+
+
+def test_crop_and_paste_refuse_frames_of_another_size_and_float_pictures():
+    # slicing a frame of another size takes another region without a word, and a float picture
+    # in [0, 1] cast into the uint8 frame paints the picture black
+    frames = [boxed(picture(i), top=12, bottom=12) for i in range(3)]
+    area = find_picture_area(f for f in frames)  # any iterable of frames, read once
+    assert area == find_picture_area(frames) and area.shape == (H, W)
+    other = boxed(picture(size=(W + 20, H)), top=12, bottom=12)
+    with pytest.raises(ValueError, match=rf"image must be {W}x{H + 24} .*got {W + 20}x{H + 24}"):
+        area.crop(other)
+    with pytest.raises(ValueError, match=rf"frame must be {W}x{H + 24} .*got {W + 20}x{H + 24}"):
+        area.paste(other, area.crop(frames[0]))
+    with pytest.raises(ValueError, match="uint8.*scale float images"):
+        area.paste(frames[0], area.crop(frames[0]) / 255.0)
+    with pytest.raises(ValueError, match="RGB"):
+        area.crop(frames[0][..., 0])
 
 
 # --- the pipeline ---------------------------------------------------------------------------

@@ -236,7 +236,7 @@ def test_style_mix_blends_conditional_instance_norm(tmp_path):
     save_model(path, net, [{"name": "a"}, {"name": "b"}])
     choice = resolve_style(f"{path}:a=3,b=1")
     # labelled as it would be written again (mix: names the bundled network only)
-    assert choice.mix == pytest.approx((0.75, 0.25)) and choice.label == "multi.safetensors:a=0.75,b=0.25"
+    assert choice.mix == pytest.approx((0.75, 0.25)) and choice.label == f"{path}:a=0.75,b=0.25"
     assert resolve_style("mix:starry_night=0.7,the_scream=0.3").label == "mix:starry_night=0.7,the_scream=0.3"
     img = (np.random.default_rng(0).random((32, 48, 3)) * 255).astype(np.uint8)
     outs = {}
@@ -275,7 +275,7 @@ def test_a_mix_that_would_paint_black_frames_is_refused_everywhere(tmp_path):
     for bad in ({"a": float("nan")}, {"a": -1.0, "b": 2.0}, {"a": float("inf")}, {"a": 0.0, "b": 0.0}):
         with pytest.raises(VidstyleError, match="non-negative|only zero"):
             st.set_mix(bad)
-    with pytest.raises(VidstyleError, match="finite, non-negative and not all zero"):
+    with pytest.raises(VidstyleError, match="non-negative numbers, got a=nan"):
         st.set_mix([float("nan"), 1.0])
     with pytest.raises(ValueError):
         tiny(2).set_style(torch.tensor([[1.0, 0.0], [0.0, 0.0]]))  # one sample of a training batch with no style
@@ -496,7 +496,7 @@ def test_stylizer_api_refuses_mistyped_arguments_with_clear_errors():
     with pytest.raises(VidstyleError, match="one weight per style"):
         st.set_mix([[0, 1, 0, 0], [1, 0, 0, 0]])
     st.set_mix("the_scream")
-    assert st.choice.label == "the_scream"  # what it paints now
+    assert st.choice.label == "mix:the_scream=1"  # what it paints now (bare the_scream is another file)
     with pytest.raises(VidstyleError, match="precision must be a name"):
         Stylizer("light_starry_night", precision=32)
     with pytest.raises(VidstyleError, match="or int8 on the CPU"):
@@ -534,3 +534,132 @@ def test_scale_and_the_networks_size_are_bounded():
     wide = np.random.default_rng(0).integers(0, 256, (8, MAX_NETWORK_SIDE // MAX_SCALE + 1, 3), np.uint8)
     with pytest.raises(VidstyleError, match=f"at most {MAX_NETWORK_SIDE} pixels a side"):
         st.stylize(wide)  # refused before the upscaled copy is allocated
+
+
+def test_the_contrast_measure_does_not_alias_fine_patterns_or_tiny_frames():
+    # every 4th pixel each way read 1-px stripes, a 1-px checkerboard, 2-on/2-off stripes and the
+    # 4x4 grid of a 3x3 image as one colour: "low contrast", so the output came out flat
+    from vidstyle.stylizer import LOW_CONTRAST, LUMA_SAMPLES, _luma_std
+
+    h, w = 64, 96
+    stripes = np.zeros((h, w, 3), np.uint8)
+    stripes[:, 1::2] = 255
+    checker = np.repeat(((np.indices((h, w)).sum(0) % 2) * 255).astype(np.uint8)[..., None], 3, axis=2)
+    wide = np.zeros((h, w, 3), np.uint8)
+    wide[:, 2::4] = 255
+    wide[:, 3::4] = 255
+    tiny_frame = np.random.default_rng(0).integers(0, 256, (3, 3, 3), dtype=np.uint8)
+    st = Stylizer("light_starry_night", device="cpu", precision="fp32", backend="torch")
+    for image in (stripes, np.roll(stripes, 1, axis=1), checker, wide, tiny_frame):
+        x = torch.from_numpy(image[None]).permute(0, 3, 1, 2).float() / 255
+        luma = image.astype(float) @ (0.299, 0.587, 0.114)
+        assert float(_luma_std(x)[0]) == pytest.approx(luma.std(), rel=0.05)  # all pixels: exact
+        out = st.stylize(image)
+        assert len(np.unique(out.reshape(-1, 3), axis=0)) > 1  # painted, not one colour
+    # a large frame is sampled, at fixed positions: the same frame reads the same, and a fine
+    # pattern still reads as contrasty
+    big = np.zeros((360, 640, 3), np.uint8)
+    big[:, 1::2] = 255
+    x = torch.from_numpy(big[None]).permute(0, 3, 1, 2).float() / 255
+    assert 360 * 640 > LUMA_SAMPLES and float(_luma_std(x)[0]) > 100 > LOW_CONTRAST
+    assert torch.equal(_luma_std(x), _luma_std(x.clone()))
+    assert float(_luma_std(torch.zeros(2, 3, 360, 640)).max()) == 0.0
+
+
+def test_a_label_resolves_back_to_the_same_file_and_mix(tmp_path, monkeypatch):
+    from vidstyle.models.zoo import Styles
+
+    monkeypatch.chdir(tmp_path)
+    model, info = load_model(Styles.LIGHT_MIX.value.path)
+    save_model("my.safetensors", model, info.styles)  # a user's multi-style file
+    save_model(tmp_path / "single.safetensors", tiny(), [{"name": "starry_night"}])
+    for spec, label in (("mix:the_scream=1", "mix:the_scream=1"),  # not the_scream: that is another file
+                        ("mix:the_scream=0.5,starry_night=0.5", "mix:starry_night=0.5,the_scream=0.5"),
+                        ("light_starry_night", "light_starry_night"), ("the_scream", "the_scream"),
+                        ("my.safetensors", "my.safetensors"),  # not starry_night, the bundled file
+                        ("my.safetensors:the_scream=1", "my.safetensors:the_scream=1"),
+                        ("my.safetensors:starry_night=1", "my.safetensors"),  # its first style: the path says it
+                        (str(tmp_path / "single.safetensors"), str(tmp_path / "single.safetensors")),
+                        (Styles.LIGHT_MIX, "mix:starry_night=1")):
+        choice = resolve_style(spec)
+        back = resolve_style(choice.label)
+        assert choice.label == label
+        assert back.path.resolve() == choice.path.resolve() and back.mix == pytest.approx(choice.mix)
+
+
+def test_numpy_numbers_are_numbers_and_bools_are_not():
+    st = Stylizer.from_model(tiny(), device="cpu", backend="torch", max_side=np.int64(32), scale=np.float32(0.5))
+    assert (st.max_side, st.scale) == (32, 0.5) and type(st.max_side) is int and type(st.scale) is float
+    frames = [np.full((8, 8, 3), 100, np.uint8)] * 3
+    assert len(list(st.stylize_iter(frames, batch_size=np.int64(2)))) == 3
+    for options in (dict(scale=True), dict(max_side=True), dict(scale=np.int64(0)), dict(channels_last="no"),
+                    dict(channels_last=1)):
+        with pytest.raises(VidstyleError, match=f"{next(iter(options))} must be"):
+            Stylizer.from_model(tiny(), device="cpu", backend="torch", **options)
+
+
+def test_stylize_tensor_checks_its_input_first():
+    st = Stylizer.from_model(tiny(), device="cpu", backend="torch")
+    x = torch.rand(2, 3, 16, 16)
+    assert st.stylize_tensor(x).shape == x.shape and st.stylize_tensor(x.double()).shape == x.shape
+    for bad, hint in (((x * 255).to(torch.uint8), "divide by 255"), (x[0], r"x\[None\]"),
+                      (x.permute(0, 2, 3, 1), "permute"), (torch.rand(1, 4, 16, 16), ""),
+                      (torch.rand(0, 3, 16, 16), "")):
+        contract = r"float torch tensor of shape \(B, 3, H, W\) with values in \[0, 1\]"
+        with pytest.raises(ValueError, match=contract + ".*" + hint):
+            st.stylize_tensor(bad)
+    with pytest.raises(TypeError, match="torch.from_numpy"):
+        st.stylize_tensor(x.numpy())
+
+
+def test_set_mix_takes_every_form_the_constructor_does_and_normalises_them_alike():
+    st = Stylizer("mix:starry_night=0.7,the_scream=0.3", device="cpu", precision="fp32", backend="torch")
+    st.set_mix("mix:starry_night=0.5,the_scream=0.5")
+    by_text = st.choice
+    st.set_mix({"starry_night": 4, "the_scream": 4})
+    assert st.choice == by_text
+    st.set_mix([4, 4, 0, 0])
+    assert st.choice == by_text and st.choice.label == "mix:starry_night=0.5,the_scream=0.5"
+    st.set_mix(np.array([0.0, 2.0, 0.0, 0.0], np.float32))
+    assert st.choice.mix == (0.0, 1.0, 0.0, 0.0)
+    for bad, match in ((["starry_night", "the_scream"], "one number per style, 4 entries"),
+                       ([1.0, 2.0], "one number per style, 4 entries"),
+                       ({"starry_night": "0.5"}, "non-negative numbers, got starry_night='0.5'"),
+                       ({"starry_night": True}, "non-negative numbers")):
+        with pytest.raises(VidstyleError, match=match):
+            st.set_mix(bad)
+    assert st.choice.mix == (0.0, 1.0, 0.0, 0.0)  # a refused mix changes nothing
+
+
+def test_a_zoo_entry_names_a_style_wherever_a_spec_does():
+    from vidstyle.models.zoo import Styles
+
+    st = Stylizer(Styles.LIGHT_MONDRIAN, device="cpu", precision="fp32", backend="torch")
+    assert st.choice.path.resolve() == Styles.LIGHT_MONDRIAN.value.path.resolve()
+    assert st.choice.label == "light_mondrian"
+    with pytest.raises(TypeError, match="Styles entry"):
+        resolve_style(Styles)
+
+
+def test_the_package_loads_its_submodules_and_exports_on_first_use():
+    # `import vidstyle; vidstyle.letterbox.find_picture_area` (the README's words) raised
+    # AttributeError; a fresh interpreter, as the modules imported by other tests would hide it
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys, vidstyle
+        assert {"Stylizer", "StylizeConfig", "StylizeResult", "letterbox", "models"} <= set(dir(vidstyle))
+        assert "torch" not in sys.modules  # importing vidstyle and listing it stays cheap
+        from vidstyle.config import EncodeConfig, StylizeConfig
+        assert (vidstyle.StylizeConfig, vidstyle.EncodeConfig) == (StylizeConfig, EncodeConfig)
+        assert callable(vidstyle.letterbox.find_picture_area)
+        assert vidstyle.models.zoo.Styles.LIGHT_MIX.name == "LIGHT_MIX" and "zoo" in dir(vidstyle.models)
+        from vidstyle.pipeline import StylizeResult
+        assert vidstyle.StylizeResult is StylizeResult
+        for missing in ("nope", "__main__"):  # __main__ would run the command line
+            assert not hasattr(vidstyle, missing), missing
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

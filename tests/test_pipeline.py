@@ -104,6 +104,40 @@ def test_default_encoding_and_keyword_options(tmp_path, stylizer):
         stylize_video(src, tmp_path / "x.mp4", style=stylizer, batch=0)
 
 
+def test_configs_of_the_wrong_kind_are_named_and_the_package_exports_them(tmp_path, stylizer):
+    import vidstyle
+
+    assert (vidstyle.StylizeConfig, vidstyle.EncodeConfig, vidstyle.StylizeResult) == (
+        StylizeConfig, EncodeConfig, StylizeResult)
+    src = make_video(tmp_path / "in.mp4", frames=2, size=(32, 24))
+    with pytest.raises(TypeError, match="config= as a vidstyle.StylizeConfig .*got dict"):
+        stylize_video(src, tmp_path / "x.mp4", style=stylizer, config={"batch": 2})
+    with pytest.raises(TypeError, match="encode= as a vidstyle.EncodeConfig .*got dict"):
+        stylize_video(src, tmp_path / "x.mp4", style=stylizer, encode={"crf": 20})
+
+
+def test_numpy_numbers_reach_the_stylizer(tmp_path, model_file):
+    # the option check took them, then the Stylizer refused "got np.int64(32)"
+    src = make_video(tmp_path / "in.mp4", frames=2, size=(64, 48))
+    result = stylize_video(src, tmp_path / "out.mp4", style=model_file, max_side=np.int64(32),
+                           scale=np.float32(0.5), temporal="off", progress=False)
+    assert result.frames == 2 and probe(tmp_path / "out.mp4").width == 64
+
+
+def test_stylize_image_lists_only_its_own_options_and_takes_progress(tmp_path, stylizer):
+    from vidstyle.io.images import write_image
+
+    image = tmp_path / "p.png"
+    write_image(image, np.full((16, 16, 3), 120, np.uint8))
+    result = pipeline.stylize_image(image, tmp_path / "o.png", style=stylizer, progress=False)
+    assert result.still_image and (tmp_path / "o.png").exists()
+    with pytest.raises(TypeError, match=r"stylize_image\(\) got unknown option\(s\) colour; valid: ") as info:
+        pipeline.stylize_image(image, tmp_path / "o2.png", style=stylizer, colour=1)
+    valid = set(str(info.value).split("valid: ")[1].split(", "))
+    assert "batch" in valid and "max_side" in valid  # refused encoder options are not offered
+    assert not valid & {"crf", "codec", "preset", "pix_fmt", "audio", "no_audio"}
+
+
 @pytest.mark.parametrize("batch", [1, 4])
 def test_batch_size_does_not_change_the_result(tmp_path, stylizer, batch):
     src = make_video(tmp_path / "in.mp4", frames=7, size=(64, 48))  # 7: not a multiple of 4

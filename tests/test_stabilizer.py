@@ -125,6 +125,25 @@ def test_bad_arguments():
         FlowStabilizer().apply(np.zeros((8, 8), np.uint8), None)
 
 
+def test_arguments_are_checked_as_given():
+    # a string or None strength failed the range comparison with a bare TypeError; a grayscale
+    # frame was reported at the stabilizer's internal (halved) size; a wrong state had no .flow
+    for strength in ("0.5", None, True, float("nan")):
+        with pytest.raises(VidstyleError, match=f"strength must be a number between 0 and 1, got {strength!r}"):
+            FlowStabilizer(strength)
+    with pytest.raises(VidstyleError, match="flow scale must be a number"):
+        FlowStabilizer(flow_scale="0.5")
+    assert FlowStabilizer(np.float32(0.25)).strength == 0.25
+    gray = np.zeros((64, 96), np.uint8)
+    with pytest.raises(ValueError, match=r"\(64, 96\)"):
+        FlowStabilizer().estimate(gray, gray)
+    stabilizer = FlowStabilizer()
+    frame = np.zeros((8, 8, 3), np.uint8)
+    stabilizer.apply(frame, None)
+    with pytest.raises(TypeError, match="state must be a FlowState"):
+        stabilizer.apply(frame, "x")
+
+
 # --- the contrast-preserving blend ---------------------------------------------------------------
 
 def _texture(rng: np.random.Generator, shape=(96, 128, 3)) -> np.ndarray:

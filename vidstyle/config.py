@@ -1,12 +1,19 @@
 """Frozen configuration dataclasses shared by the library, the CLI and saved next to weights."""
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 
 #: ``--precision`` values of every command (inference commands add "int8"); resolved by vidstyle.device.
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 #: ``--backend`` values: network runtimes of vidstyle.stylizer.Stylizer.
 BACKENDS = ("auto", "torch", "compile", "onnx")
+
+
+def is_number(value, integral: bool = False) -> bool:
+    """Whether ``value`` is a real (with ``integral``, a whole) number, NumPy's included; a bool is
+    not one here: ``scale=True`` is a mistake, not 1."""
+    return isinstance(value, numbers.Integral if integral else numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)

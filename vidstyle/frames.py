@@ -58,6 +58,22 @@ def check_image(image) -> np.ndarray:
     return image
 
 
+def check_batch_tensor(x) -> torch.Tensor:
+    """``x`` if it is a non-empty float (B, 3, H, W) torch tensor, else a TypeError or ValueError
+    saying what it is (its values are not read: that would cost a device sync per batch)."""
+    contract = "a float torch tensor of shape (B, 3, H, W) with values in [0, 1]"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected {contract}, got {type(x).__name__}"
+                        + (" (torch.from_numpy converts an array)" if isinstance(x, np.ndarray) else ""))
+    if not x.is_floating_point() or x.ndim != 4 or x.shape[1] != 3 or 0 in x.shape:
+        hint = (" (divide by 255 after converting to float)" if not x.is_floating_point()
+                else " (x[None] adds the batch axis)" if x.ndim == 3 and x.shape[0] == 3
+                else " (permute(0, 3, 1, 2) turns (B, H, W, 3) into it)" if x.ndim == 4 and x.shape[-1] == 3
+                else "")
+        raise ValueError(f"expected {contract}, got {x.dtype} {tuple(x.shape)}{hint}")
+    return x
+
+
 def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     """Convert a (B, 3, H, W) tensor in [0, 1] to a uint8 (B, H, W, 3) array (rounded, clamped)."""
     if x.ndim != 4 or x.shape[1] != 3:

@@ -20,7 +20,7 @@ with the picture, as it would be without this step (subtitles in other frames st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -78,14 +78,28 @@ class PictureArea:
     def fits(self, image: np.ndarray) -> bool:
         return image.shape[:2] == self.size
 
+    def _check_frame(self, frame: np.ndarray, name: str) -> np.ndarray:
+        """``frame`` if it is a uint8 (H, W, 3) frame of :attr:`size`: in another size the area's
+        rows and columns are another region, which slicing would take without a word."""
+        check_image(frame)
+        if not self.fits(frame):
+            h, w = self.size
+            raise ValueError(f"{name} must be {w}x{h} (the size of the frames the area was found in), "
+                             f"got {frame.shape[1]}x{frame.shape[0]}")
+        return frame
+
     def crop(self, image: np.ndarray) -> np.ndarray:
-        """The picture of a uint8 (H, W, 3) frame (a view)."""
-        return image[self.top:self.bottom, self.left:self.right]
+        """The picture of a uint8 (H, W, 3) frame of :attr:`size` (a view)."""
+        return self._check_frame(image, "image")[self.top:self.bottom, self.left:self.right]
 
     def paste(self, frame: np.ndarray, picture: np.ndarray) -> np.ndarray:
-        """A copy of ``frame`` (H, W, 3) with ``picture`` (the stylized :meth:`crop`) put in place."""
+        """A copy of ``frame`` (uint8 (H, W, 3) of :attr:`size`) with ``picture`` (the stylized
+        :meth:`crop`, uint8 too: a float one would be cast to black) put in place."""
+        self._check_frame(frame, "frame")
+        check_image(picture)
         if picture.shape[:2] != self.shape:
-            raise ValueError(f"expected a {self.shape[1]}x{self.shape[0]} picture, got {picture.shape}")
+            raise ValueError(f"picture must be {self.shape[1]}x{self.shape[0]} (the area's), "
+                             f"got {picture.shape[1]}x{picture.shape[0]}")
         out = frame.copy()
         out[self.top:self.bottom, self.left:self.right] = picture
         return out
@@ -129,11 +143,11 @@ def _lit(grays: list[np.ndarray], axis: int, level: int, index: int, span: slice
     return any(float(np.median(g[index, span] if axis == 1 else g[span, index])) > level for g in grays)
 
 
-def find_picture_area(frames: Sequence[np.ndarray], level: int = DARK_LEVEL,
+def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
                       min_picture: int = 16) -> PictureArea | None:
-    """The picture inside the black bars that all ``frames`` (uint8 (H, W, 3) RGB, one size,
-    best spread over the video) share; None when there are no bars, or no picture to find (every
-    frame black, or less than ``min_picture`` pixels left between the bars).
+    """The picture inside the black bars that all ``frames`` (an iterable of uint8 (H, W, 3) RGB
+    frames, one size, best spread over the video) share; None when there are no bars, or no
+    picture to find (every frame black, or less than ``min_picture`` pixels left between the bars).
 
     A row (column) is bar when all but :data:`BAR_NOISE` of its pixels have a luma of at most
     ``level`` in every frame; bars are the runs of such rows (columns) from each edge, at least
@@ -143,7 +157,11 @@ def find_picture_area(frames: Sequence[np.ndarray], level: int = DARK_LEVEL,
     if isinstance(frames, np.ndarray) and frames.ndim == 3:
         raise ValueError(f"find_picture_area takes a sequence of frames, got one {frames.shape} array "
                          "(pass [frame] for a single image)")
-    if not len(frames):
+    if not isinstance(frames, Iterable):
+        raise TypeError(f"find_picture_area takes an iterable of uint8 (H, W, 3) frames, "
+                        f"got {type(frames).__name__}")
+    frames = [check_image(f) for f in frames]  # a generator is read once
+    if not frames:
         raise ValueError("find_picture_area needs at least one frame")
     h, w = frames[0].shape[:2]
     if any(f.shape[:2] != (h, w) for f in frames):

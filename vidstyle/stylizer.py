@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import logging
 import math
 import threading
@@ -17,13 +18,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.config import BACKENDS
+from vidstyle.config import BACKENDS, is_number
 from vidstyle.device import autocast, keep_freed_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
-from vidstyle.frames import check_image, crop_to, images_to_tensor, pad_to_multiple, tensor_to_images, working_size
+from vidstyle.frames import (check_batch_tensor, check_image, crop_to, images_to_tensor, pad_to_multiple,
+                             tensor_to_images, working_size)
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
-from vidstyle.models.zoo import StyleChoice, parse_mix, resolve_style
+from vidstyle.models.zoo import StyleChoice, Styles, mix_vector, parse_mix, resolve_style
 
 
 #: Largest ``scale``: the network at 8x the frame is already far past where its strokes stop
@@ -42,11 +44,29 @@ AUTO_COMPILE_MIN_FRAMES = 600
 LOW_CONTRAST = 8.0
 
 
+#: Pixels :func:`_luma_std` reads per frame; smaller frames are read whole.
+LUMA_SAMPLES = 16384
+
+
+@functools.lru_cache(maxsize=8)
+def _luma_positions(height: int, width: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, columns) of a fixed pseudo-random set of :data:`LUMA_SAMPLES` pixels of a frame of
+    that size: a regular grid (every 4th pixel each way) read stripes and checkerboards of period
+    1, 2 or 4 as one colour, and fixed positions give the same frame the same measure (and output)."""
+    flat = torch.randint(height * width, (LUMA_SAMPLES,), generator=torch.Generator().manual_seed(0))
+    return (flat // width).to(device), (flat % width).to(device)
+
+
 def _luma_std(x: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) RGB in [0, 1] -> (B,) standard deviation of the Rec. 601 luma in grey levels,
-    over every fourth pixel each way (0.1 ms for a 640x360 frame on the CPU)."""
-    w = x.new_tensor((0.299, 0.587, 0.114)).view(1, 3, 1, 1)
-    return ((x[:, :, ::4, ::4].float() * w).sum(1) * 255.0).flatten(1).std(dim=1, correction=0)
+    over every pixel of a small frame, else over :data:`LUMA_SAMPLES` of them (about 0.3 ms a
+    frame of any size on the CPU)."""
+    h, w = x.shape[-2:]
+    if h * w > LUMA_SAMPLES:
+        rows, cols = _luma_positions(h, w, x.device)
+        x = x[:, :, rows, cols]  # (B, 3, LUMA_SAMPLES), whatever x's memory layout
+    weights = x.new_tensor((0.299, 0.587, 0.114), dtype=torch.float32).view(1, 3, 1)
+    return ((x.flatten(2).float() * weights).sum(1) * 255.0).std(dim=1, correction=0)
 
 
 def _int8_device(precision: str | None, device: str | torch.device) -> str | torch.device:
@@ -66,7 +86,8 @@ class Stylizer:
     """A loaded style network ready for inference.
 
     Args:
-        style: a style spec (bundled name, ``.safetensors`` path, ``mix:a=0.7,b=0.3``).
+        style: a style spec (bundled name, ``.safetensors`` path, ``mix:a=0.7,b=0.3``), a
+            :class:`~vidstyle.models.zoo.Styles` entry or a resolved :class:`StyleChoice`.
         device: ``auto|cpu|cuda|cuda:N|mps``.
         precision: ``auto|fp32|fp16|bf16|int8``; ``auto`` is fp16 autocast on CUDA, bf16 on a CPU
             with native bf16 (AMX or AVX512-BF16: the weights are cast to bf16, the norms keep fp32
@@ -82,7 +103,7 @@ class Stylizer:
             size) or ``onnx`` (ONNX Runtime, CPU and fp32 only). Measured in benchmarks/RESULTS.md.
     """
 
-    def __init__(self, style: str | Path | StyleChoice, *, device: str | torch.device = "auto",
+    def __init__(self, style: str | Path | Styles | StyleChoice, *, device: str | torch.device = "auto",
                  precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
                  scale: float | None = None, backend: str = "auto"):
         choice = style if isinstance(style, StyleChoice) else resolve_style(style)
@@ -107,6 +128,8 @@ class Stylizer:
         return self
 
     def _setup(self, model, info, precision, channels_last, max_side, scale, backend="torch") -> None:
+        if not isinstance(channels_last, bool):  # "no" or 0 would otherwise pass for a choice
+            raise VidstyleError(f"channels_last must be True or False, got {channels_last!r}")
         # upsample-then-convolve layers run as sub-pixel convolutions at the low resolution: the
         # same function without the full-resolution upsampled and padded copies (~20% of the light
         # network's time on the CPU; see SubpixelUpsampleConv)
@@ -153,12 +176,12 @@ class Stylizer:
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1):
+        if max_side is not None and not (is_number(max_side, integral=True) and max_side >= 1):
             raise VidstyleError(f"max_side must be a positive number of pixels, got {max_side!r}")
-        if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale)
-                                      and 0 < scale <= MAX_SCALE):
+        if scale is not None and not (is_number(scale) and math.isfinite(scale) and 0 < scale <= MAX_SCALE):
             raise VidstyleError(f"scale must be a number > 0 and at most {MAX_SCALE}, got {scale!r}")
-        self.max_side, self.scale = max_side, scale
+        self.max_side = None if max_side is None else int(max_side)
+        self.scale = None if scale is None else float(scale)
         self._build_lock = threading.RLock()
         self._build_forward()
 
@@ -275,20 +298,32 @@ class Stylizer:
         return self.info.style_names
 
     def set_mix(self, mix: dict[str, float] | str | Sequence[float]) -> None:
-        """Blend the styles of a multi-style network: {"a": 0.7, "b": 0.3}, "a=0.7,b=0.3" or a vector."""
+        """Blend the styles of a multi-style network: {"a": 0.7, "b": 0.3}, "a=0.7,b=0.3",
+        "mix:a=0.7,b=0.3" or a vector of one weight per style (:attr:`style_names`' order). Every
+        form is normalised alike: the weights sum to 1."""
         if isinstance(mix, str):
-            mix = parse_mix(mix)
-        if isinstance(mix, dict):
-            from vidstyle.models.zoo import _mix_vector
-            mix = _mix_vector(self.info, mix)
-        if np.ndim(mix) != 1:  # the network takes a mix per frame too, which frames would then have to match
-            raise VidstyleError(f"a style mix is one weight per style, got shape {np.shape(mix)}")
+            text = mix.strip()
+            mix = parse_mix(text[4:] if text.startswith("mix:") else text)
+        if not isinstance(mix, dict):
+            try:
+                weights = np.asarray(mix)
+            except (ValueError, TypeError):  # ragged nesting
+                weights = np.asarray(mix, dtype=object)
+            if weights.ndim != 1:  # the network takes a mix per frame too, which frames would then have to match
+                raise VidstyleError(f"a style mix is one weight per style, got shape {weights.shape}")
+            names = self.style_names
+            if weights.dtype.kind not in "iuf" or len(weights) != len(names):
+                raise VidstyleError(f"a style mix vector holds one number per style, {len(names)} "
+                                    f"entr{'y' if len(names) == 1 else 'ies'} ({', '.join(names)}), got {mix!r}; "
+                                    "or name them: {'a': 0.7, 'b': 0.3} or 'a=0.7,b=0.3'")
+            mix = dict(zip(names, weights.tolist()))
+        mix = mix_vector(self.info, mix)
         try:
             self.model.set_style(list(mix))
         except ValueError as exc:
             raise VidstyleError(str(exc)) from None
         if self.choice is not None:  # what the stylizer now paints (labels, summaries)
-            self.choice = dataclasses.replace(self.choice, mix=tuple(float(w) for w in mix))
+            self.choice = dataclasses.replace(self.choice, mix=mix)
         self._flat_reference.set_style(list(mix))
         self._flat_colours.clear()
         if self.backend == "onnx" or self.int8:
@@ -318,6 +353,7 @@ class Stylizer:
         Safe to call from several threads: eager and ONNX Runtime networks run concurrently; a
         compiled or int8 one is built at its first call and keeps per-shape state, so its calls
         take turns."""
+        check_batch_tensor(x)
         if self.backend == "compile" or self.int8:
             with self._build_lock:
                 return self._stylize_tensor(x)
@@ -393,8 +429,9 @@ class Stylizer:
         """Stylize a stream of images lazily, ``batch_size`` at a time, yielding one image at a time.
 
         Images may change size along the stream: a batch ends early where the size changes."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not (is_number(batch_size, integral=True) and batch_size >= 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = int(batch_size)
         buf: list[np.ndarray] = []
         for img in images:
             if buf and np.shape(img) != buf[0].shape:

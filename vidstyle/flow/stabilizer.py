@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vidstyle.config import is_number
 from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
@@ -148,10 +149,11 @@ class FlowStabilizer:
     def __init__(self, strength: float = 0.5, flow_scale: float = 0.5, preset: str = "fast",
                  cut_threshold: float = 0.1, min_valid_fraction: float = 0.3, photometric_tolerance: float = 0.1,
                  keep_contrast: bool = True, fade_tolerance: float = 0.025):
-        if not 0.0 <= strength <= 1.0:
-            raise VidstyleError(f"temporal strength must be between 0 and 1, got {strength}")
-        if not 0.0 < flow_scale <= 1.0:
-            raise VidstyleError(f"flow scale must be in (0, 1], got {flow_scale}")
+        # type first: "0.5" or None would otherwise fail the comparison with a bare TypeError
+        if not (is_number(strength) and 0.0 <= strength <= 1.0):
+            raise VidstyleError(f"temporal strength must be a number between 0 and 1, got {strength!r}")
+        if not (is_number(flow_scale) and 0.0 < flow_scale <= 1.0):
+            raise VidstyleError(f"flow scale must be a number in (0, 1], got {flow_scale!r}")
         self.strength, self.flow_scale = float(strength), float(flow_scale)
         self.cut_threshold, self.min_valid_fraction = cut_threshold, min_valid_fraction
         self.photometric_tolerance = photometric_tolerance
@@ -174,6 +176,8 @@ class FlowStabilizer:
 
         Returns None at a scene cut (or when the frame size changes): :meth:`apply` then resets.
         """
+        check_image(prev_input)  # here, not after the downscale: the message names the frames as given
+        check_image(cur_input)
         if prev_input.shape != cur_input.shape:
             return None
         prev_s, cur_s = self._small(prev_input), self._small(cur_input)
@@ -208,6 +212,9 @@ class FlowStabilizer:
         input frames: flow and weights are resized to it.
         """
         check_image(stylized)
+        if state is not None and not isinstance(state, FlowState):
+            raise TypeError(f"state must be a FlowState from FlowStabilizer.estimate, or None, "
+                            f"got {type(state).__name__}")
         prev = self._prev_output
         if state is None or prev is None or prev.shape != stylized.shape or self.strength == 0.0:
             self._prev_output = stylized

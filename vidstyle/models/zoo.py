@@ -20,6 +20,7 @@ from enum import Enum
 from importlib import resources
 from pathlib import Path
 
+from vidstyle.config import is_number
 from vidstyle.errors import VidstyleError
 from vidstyle.models.weights import ModelInfo, read_info
 
@@ -34,14 +35,27 @@ class StyleChoice:
 
     @property
     def label(self) -> str:
-        """The style as the user would write it again: ``name``, ``mix:a=0.7,b=0.3`` for a bundled
-        network's blend, ``file.safetensors:a=0.7,b=0.3`` for one of their own."""
+        """The style as the user would write it again (:func:`resolve_style` of it gives the same
+        file and mix): ``name``, ``mix:a=0.7,b=0.3`` for a bundled network's blend (``mix:a=1``
+        where the bare name would pick another file), the path for a user's file, with
+        ``:a=0.7,b=0.3`` when it is a multi-style one run at another mix than its first style."""
         names = self.info.style_names
         parts = [f"{n}={w:g}" for n, w in zip(names, self.mix) if w > 0]
-        if len(parts) == 1:
-            return parts[0].split("=")[0]
-        prefix = "mix" if self.path.resolve() in {p.resolve() for p in bundled_files()} else self.path.name
-        return f"{prefix}:" + ",".join(parts)
+        if self.path.resolve() in {p.resolve() for p in bundled_files()}:
+            if len(parts) == 1:
+                name = parts[0].split("=")[0]
+                single = bundled_styles().get(name)  # the file the bare name resolves to
+                if single is not None and Path(single.path).resolve() == self.path.resolve():
+                    return name
+            return "mix:" + ",".join(parts)
+        if len(names) == 1 or self.mix == _first_style(len(names)):
+            return str(self.path)  # the file alone means its first style
+        return f"{self.path}:" + ",".join(parts)
+
+
+def _first_style(count: int) -> tuple[float, ...]:
+    """The mix a file's path alone stands for: its first style."""
+    return tuple(1.0 if i == 0 else 0.0 for i in range(count))
 
 
 def bundled_files() -> list[Path]:
@@ -101,12 +115,12 @@ def parse_mix(text: str) -> dict[str, float]:
     return mix
 
 
-def _mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
+def mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
     names = info.style_names
     unknown = [n for n in mix if n not in names]
     if unknown:
         raise VidstyleError(f"{Path(info.path).name} has no style {unknown[0]!r} (it has: {', '.join(names)})")
-    bad = [f"{n}={w}" for n, w in mix.items() if not (math.isfinite(w) and w >= 0)]
+    bad = [f"{n}={w!r}" for n, w in mix.items() if not (is_number(w) and math.isfinite(w) and w >= 0)]
     if bad:
         raise VidstyleError(f"style weights must be non-negative numbers, got {bad[0]}")
     largest = max(mix.values(), default=0.0)
@@ -115,7 +129,7 @@ def _mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
     # scaled by the largest first: weights such as 1e308 would otherwise add up to infinity
     scaled = {n: w / largest for n, w in mix.items()}
     total = sum(scaled.values())
-    return tuple(scaled.get(n, 0.0) / total for n in names)
+    return tuple(float(scaled.get(n, 0.0) / total) for n in names)
 
 
 def closest_style_name(text: str, names) -> str | None:
@@ -130,11 +144,14 @@ def closest_style_name(text: str, names) -> str | None:
     return by_key[close[0]] if close else None
 
 
-def resolve_style(spec: str | Path) -> StyleChoice:
-    """Resolve a style spec (see module docstring) to a file and a mix; raise a clear error otherwise."""
+def resolve_style(spec: str | Path | Styles) -> StyleChoice:
+    """Resolve a style spec (see module docstring, or a :class:`Styles` entry: its file) to a file
+    and a mix; raise a clear error otherwise."""
+    if isinstance(spec, Styles):
+        spec = spec.value.path
     if not isinstance(spec, (str, os.PathLike)):
-        raise TypeError(f"a style is a bundled style's name, a .safetensors path or 'mix:a=0.7,b=0.3', "
-                        f"got {type(spec).__name__} {spec!r}")
+        raise TypeError(f"a style is a bundled style's name, a .safetensors path, 'mix:a=0.7,b=0.3' or a "
+                        f"vidstyle.models.zoo.Styles entry, got {type(spec).__name__} {spec!r}")
     text = str(spec).strip()
     if not text:
         raise VidstyleError("no style given")
@@ -143,7 +160,7 @@ def resolve_style(spec: str | Path) -> StyleChoice:
         mix = parse_mix(text[4:])
         for info in bundled_multi_style():  # mix: is for blending, which multi-style networks do
             if all(n in info.style_names for n in mix):
-                return StyleChoice(Path(info.path), info, _mix_vector(info, mix))
+                return StyleChoice(Path(info.path), info, mix_vector(info, mix))
         raise VidstyleError(f"no bundled multi-style network holds all of {', '.join(mix)} "
                             f"(see `vidstyle styles`)")
     if ".safetensors:" in text:
@@ -153,8 +170,8 @@ def resolve_style(spec: str | Path) -> StyleChoice:
     if path.suffix == ".safetensors" or path.exists() or "/" in text:
         info = read_info(path)
         if mix_text:
-            return StyleChoice(path, info, _mix_vector(info, parse_mix(mix_text)))
-        return StyleChoice(path, info, tuple(1.0 if i == 0 else 0.0 for i in range(len(info.styles))))
+            return StyleChoice(path, info, mix_vector(info, parse_mix(mix_text)))
+        return StyleChoice(path, info, _first_style(len(info.styles)))
     styles = bundled_styles()
     if text not in styles:
         known = ", ".join(sorted(styles)) or "none are bundled"
@@ -164,7 +181,7 @@ def resolve_style(spec: str | Path) -> StyleChoice:
                             "network blends its styles with mix:starry_night=0.7,the_scream=0.3; or give a "
                             ".safetensors path)")
     info = styles[text]
-    return StyleChoice(Path(info.path), info, _mix_vector(info, {text: 1.0}))
+    return StyleChoice(Path(info.path), info, mix_vector(info, {text: 1.0}))
 
 
 # --- the bundled style zoo (torchvision's weights-enum pattern) -------------------------------
