@@ -217,6 +217,64 @@ def test_a_held_last_frame_keeps_its_duration_with_b_frames(tmp_path, suffix):
         assert c.duration / 1e6 == pytest.approx(19 * 0.04 + 2.0, abs=0.002)
 
 
+def test_frames_last_until_the_next_one_when_mp4_reorders_a_gap(tmp_path):
+    """A phone's dropped frames with B-frames: MP4 stores durations in decode order, so FFmpeg
+    gives the frame after a 0.5 s gap the gap's duration (and the one before it a neighbour's);
+    taken as they were, the output ran 0.27 s past the input's end."""
+    times = [i * 33 for i in range(40)] + [40 * 33 + 500 + i * 33 for i in range(8)]  # ms
+    src = tmp_path / "vfr.mp4"
+    with av.open(str(src), "w") as c:
+        stream = c.add_stream("libx264", rate=30)  # x264's default preset: B-frames
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (96, 64)), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode(None))
+    with VideoDecoder(src) as dec:
+        frames = [f for f in dec.read() if isinstance(f, DecodedFrame)]
+    ends = [float((f.pts + f.duration) * f.time_base) for f in frames]
+    starts = [float(f.pts * f.time_base) for f in frames]
+    assert ends[:-1] == pytest.approx(starts[1:], abs=1e-4)  # each frame lasts until the next
+    out = tmp_path / "o.mp4"
+    reencode(src, out)
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        wanted = float(a.streams.video[0].duration * a.streams.video[0].time_base)
+        assert float(b.streams.video[0].duration * b.streams.video[0].time_base) == pytest.approx(wanted, abs=0.034)
+
+
+def test_standard_output_is_refused_with_its_own_reason():
+    with pytest.raises(VidstyleError, match=r"cannot write to standard output \(-o -\)"):
+        check_output("-")
+
+
+def test_grey_output_plays_back_at_the_levels_written(tmp_path):
+    """swscale writes grey formats at full range: tagged limited, players stretched a ramp (grey
+    64 came back as 55, 200 as 214)."""
+    info = SourceInfo(path=tmp_path / "in.mp4", width=64, height=16, rotation=0, time_base=Fraction(1, 25),
+                      frame_rate=Fraction(25), frames=2, codec="h264", sample_aspect_ratio=None, audio_streams=())
+    ramp = np.repeat(np.repeat((np.arange(64) * 4).astype(np.uint8)[None, :, None], 16, 0), 3, 2)
+    out = tmp_path / "grey.mp4"
+    enc = VideoEncoder(out, info, EncodeConfig(pix_fmt="gray", crf=0, preset="ultrafast", audio=False))
+    for i in range(2):
+        enc.write(ramp, pts=i, duration=1)
+    enc.finish()
+    back = read_frames(out)[0]
+    assert np.abs(back.astype(int) - ramp).max() <= 2
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_hevc_in_mp4_is_tagged_for_apple_players(tmp_path, suffix):
+    # 10 frames: with fewer than its B-frame delay, libx265 sometimes hands the first packet an
+    # uninitialised dts, which the mp4 muxer refuses (a libx265 quirk, not worked around)
+    src = make_video(tmp_path / "a.mp4", frames=10)
+    out = tmp_path / f"o{suffix}"
+    reencode(src, out, EncodeConfig(codec="libx265", preset="ultrafast"))
+    with av.open(str(out)) as c:  # hev1, FFmpeg's default, is refused by QuickTime, Safari and iOS
+        assert c.streams.video[0].codec_context.codec_tag == "hvc1"
+
+
 @pytest.mark.parametrize("codec,suffix,message", [
     ("nope264", ".mp4", "unknown codec 'nope264'; available: libx264"),
     ("libx264", ".webm", r"does not fit the .webm container; write libx264 to .mkv, or pick a codec for .webm "

@@ -15,7 +15,7 @@ import pytest
 from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
 from vidstyle.io.decode import DecodedFrame, VideoDecoder, sample_frames
-from videos import frame_times, make_video, probe, psnr, read_frames
+from videos import frame_times, make_video, pattern_frame, probe, psnr, read_frames
 
 
 class Identity:
@@ -143,6 +143,25 @@ def test_a_stream_that_changes_size_is_scaled_to_its_first_size(tmp_path, caplog
     later = cv2.resize(read_frames(second)[5], (64, 48), interpolation=cv2.INTER_AREA)
     assert psnr(out[29], later) > 25  # the second file's frames, scaled
     assert {f.shape for f in sample_frames(joined, 8)} == {(48, 64, 3)}
+
+
+def test_a_second_video_stream_is_not_dropped_silently(tmp_path, caplog):
+    src = tmp_path / "two angles.mkv"
+    with av.open(str(src), "w") as out:
+        streams = [out.add_stream("libx264", rate=24) for _ in range(2)]
+        for stream in streams:
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            stream.options = {"preset": "ultrafast"}
+        for i in range(12):
+            for k, stream in enumerate(streams):
+                frame = av.VideoFrame.from_ndarray(pattern_frame(i + 50 * k, (64, 48)), format="rgb24")
+                frame.pts = i
+                out.mux(stream.encode(frame))
+        for stream in streams:
+            out.mux(stream.encode(None))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert stylize(src, tmp_path / "out.mp4").frames == 12
+    assert "two angles.mkv has 1 more video stream(s) after the first; vidstyle stylizes the first" in caplog.text
 
 
 def test_subtitle_streams_are_not_dropped_silently(tmp_path, caplog):

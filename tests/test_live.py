@@ -461,7 +461,8 @@ def test_keys_switch_style_toggle_stabilizer_and_snapshot(tmp_path):
 
 def test_style_bank_loads_model_files_once(model_file):
     bank = StyleBank([str(model_file), str(model_file)], device="cpu")
-    assert len(bank) == 2 and bank.label(0) == "random"
+    # the overlay names a file of the user's by its name (the full path would not fit)
+    assert len(bank) == 2 and bank.label(0) == model_file.name
     s0 = bank.get(0)
     assert bank.get(1) is s0
     out = s0.stylize(np.zeros((48, 64, 3), np.uint8))
@@ -524,7 +525,7 @@ def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, mo
     finally:
         proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM, err
-    assert "Traceback" not in err and "frames captured" in err, err
+    assert "Traceback" not in err and "frames captured" in err and "stopped: terminated" in err, err
     times, _ = decoded_times_and_marks(rec)
     assert len(times) >= 1 and not list(tmp_path.glob("*.partial*"))
 
@@ -746,3 +747,111 @@ def test_live_stylizes_whole_frames_once_the_picture_reaches_into_the_bars(tmp_p
     sizes = sizes[1:]  # after the warm-up call on a textured frame
     assert sizes[0] == sizes[21] == (48, 96) and sizes[22] == sizes[23] == (72, 96)  # the last two fill the frame
     assert any("reaches into the black bars" in s for s in said)
+
+
+# --- exits the loop does not control, and outputs that fail mid-session --------------------------
+
+_NATIVE_EXIT_SCRIPT = """
+import ctypes, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from test_live import MarkedSource, SlowStylizer
+from vidstyle.live import LiveOptions, StyleBank, run_live
+
+stylizer = SlowStylizer()
+def keys():
+    if stylizer.calls > 8:  # as Qt does from inside cv2.waitKey when the X connection breaks
+        ctypes.CDLL(None).exit(1)
+    return -1
+source = MarkedSource(frames=100)
+source.live = False
+run_live(source, StyleBank([stylizer]), LiveOptions(window=False, record=Path(sys.argv[2])), keys=keys,
+         log=lambda msg: print(msg, file=sys.stderr, flush=True))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the exit hook uses glibc's __cxa_atexit")
+def test_a_native_exit_mid_session_still_finalizes_the_recording(tmp_path):
+    rec = tmp_path / "rec.mp4"
+    r = subprocess.run([sys.executable, "-c", _NATIVE_EXIT_SCRIPT, str(Path(__file__).parent), str(rec)],
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "outputs were finalized" in r.stderr and "frames captured" in r.stderr, r.stderr
+    # the 8th frame (warm-up + 8 calls) was stylized, then the keys were read before it was recorded
+    assert decoded_times_and_marks(rec)[1] == list(range(7))
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the exit hook uses glibc's __cxa_atexit")
+def test_the_exit_hook_is_removed_when_the_block_ends():
+    """A ctypes callback left registered would run after the interpreter shut down (a crash at
+    every normal exit), and must not run its function then either."""
+    script = ("import sys; from vidstyle.live import ProcessExitHook\n"
+              "with ProcessExitHook(lambda: print('ran', file=sys.stderr)) as hook:\n"
+              "    assert hook.supported\n"
+              "print('done')\n")
+    r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "done", "")
+
+
+def test_r_and_s_make_the_output_folder_and_a_failing_one_does_not_end_the_session(tmp_path):
+    stylizer = SlowStylizer()
+    source = MarkedSource(frames=12, fps=60)
+    source.live = False
+    new = tmp_path / "new" / "folder"
+    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=False, output_dir=new),
+                       keys=scripted_keys({2: "r", 5: "s", 8: "r"}, stylizer))
+    assert len(summary.recordings) == 1 and Path(summary.recordings[0]).parent == new
+    assert len(summary.snapshots) == 1 and Path(summary.snapshots[0]).parent == new
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    messages = []
+    stylizer = SlowStylizer()
+    source = MarkedSource(frames=12, fps=60)
+    source.live = False
+    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=False, output_dir=blocked / "sub"),
+                       keys=scripted_keys({2: "r", 5: "s"}, stylizer), log=messages.append)
+    assert summary.processed == 12 and summary.stop_reason == "end of source"
+    assert summary.recordings == [] and summary.snapshots == []
+    assert any(m.startswith("not recording: cannot create the output folder") for m in messages), messages
+    assert any(m.startswith("no snapshot: cannot create the output folder") for m in messages), messages
+
+
+def test_a_run_that_showed_no_frame_writes_strict_json():
+    stats = LiveStats()
+    summary = stats.summary("camera 0", captured=1, elapsed_s=0.5, stop_reason="interrupted")
+    assert summary.latency_mean_ms is None and "no frame shown" in summary.text()
+    json.dumps(summary.to_dict(), allow_nan=False)  # NaN is not JSON: jq and browsers refuse it
+
+
+def test_stopping_a_source_that_is_not_live_counts_its_frames_as_waiting():
+    """Without --realtime every frame is processed: a stop leaves frames waiting, none dropped."""
+    source = SyntheticSource((64, 48), fps=1000)
+    source.live = False
+    summary = run_live(source, StyleBank([SlowStylizer(delay=0.05)]), LiveOptions(window=False, duration=0.5))
+    assert summary.dropped == 0 and summary.waiting >= 1
+    assert summary.captured == summary.processed + summary.waiting
+
+
+def test_the_window_fits_the_screen_and_the_overlay_fits_the_picture():
+    from vidstyle.live import compose_view, fit_window
+
+    assert fit_window(640, 360, None) == (640, 360)
+    assert fit_window(640, 360, (1920, 1080)) == (640, 360)
+    w, h = fit_window(2 * 1920, 1080, (1280, 800))  # a 1080p camera side by side on a laptop screen
+    assert w <= 0.9 * 1280 and h <= 0.85 * 800 and abs(w / h - 2 * 1920 / 1080) < 0.01
+
+    frame = np.zeros((90, 160, 3), np.uint8)
+    view = compose_view(frame, None, "8.1 fps   98 ms  mix:starry_night=0.7,the_scream=0.3  stab 0.5")
+    text = view.max(axis=2) > 128  # the white letters
+    assert text.any() and not text[:, -3:].any()  # all of it inside the picture, none cut at the edge
+
+
+def test_a_file_given_as_a_camera_points_to_source(tmp_path, model_file):
+    video = write_video(tmp_path / "video.mp4", 5)
+    r = _cli("--camera", str(video), "--no-window", "--style", str(model_file))
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].endswith("add --realtime to pace it as a camera would)"), r.stderr

@@ -12,6 +12,7 @@ style, ``t`` toggle the temporal stabilizer, ``+``/``-`` its strength, ``s`` sna
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -110,6 +111,10 @@ class LiveControls:
         return action
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a live run (see ``_cmd_live``): stops it as Ctrl-C does, reported as terminated."""
+
+
 # --- statistics ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -124,8 +129,8 @@ class LiveSummary:
     dropped: int
     elapsed_s: float
     mean_fps: float | None  # None: fewer than two frames, no rate to speak of
-    latency_mean_ms: float
-    latency_p95_ms: float
+    latency_mean_ms: float | None  # None: no frame was shown (strict JSON has no NaN)
+    latency_p95_ms: float | None
     stop_reason: str
     waiting: int = 0  # captured, but not yet taken by the network when the run stopped
     recordings: list[str] = field(default_factory=list)
@@ -135,10 +140,11 @@ class LiveSummary:
         waiting = f", {self.waiting} still waiting at the stop" if self.waiting else ""
         rate = f"{self.mean_fps:.1f} fps processed" if self.mean_fps is not None else \
             "no frame rate (fewer than 2 frames processed)"
+        latency = "no frame shown" if self.latency_mean_ms is None else \
+            f"capture-to-display latency mean {self.latency_mean_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
         lines = [f"live ({self.source}, stopped: {self.stop_reason}): {self.captured} frames captured, "
                  f"{self.processed} processed, {self.dropped} dropped{waiting} in {self.elapsed_s:.1f} s",
-                 f"  {rate}; capture-to-display latency mean "
-                 f"{self.latency_mean_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"]
+                 f"  {rate}; {latency}"]
         lines += [f"  recorded {p}" for p in self.recordings]
         lines += [f"  snapshot {p}" for p in self.snapshots]
         return "\n".join(lines)
@@ -189,8 +195,8 @@ class LiveStats:
         return LiveSummary(source=source, captured=captured, processed=self.processed,
                            dropped=dropped, waiting=unprocessed - dropped, elapsed_s=elapsed_s,
                            mean_fps=self.mean_fps(),
-                           latency_mean_ms=float(lat.mean()) if lat.size else float("nan"),
-                           latency_p95_ms=float(np.percentile(lat, 95)) if lat.size else float("nan"),
+                           latency_mean_ms=float(lat.mean()) if lat.size else None,
+                           latency_p95_ms=float(np.percentile(lat, 95)) if lat.size else None,
                            stop_reason=stop_reason, **extra)
 
 
@@ -212,7 +218,11 @@ class StyleBank:
                 from vidstyle.models.zoo import resolve_style
 
                 choice = resolve_style(s)  # resolve every spec now: a bad one fails before the camera opens
-                self._entries.append((choice, choice.label))
+                # a file of the user's by its name, not the path its label gives: the overlay is one line
+                label = choice.label
+                if label.startswith(str(choice.path)):
+                    label = choice.path.name + label[len(str(choice.path)):]
+                self._entries.append((choice, label))
         self._kwargs = stylizer_kwargs
         self._loaded: dict[Path, object] = {}
 
@@ -329,8 +339,9 @@ class LiveWindow:
     def show(self, bgr: np.ndarray) -> None:
         if not self._shown:
             # Start at the image's own size (WINDOW_NORMAL picks its own), which is also what is left
-            # when no window manager honours the full-screen request.
-            cv2.resizeWindow(self.name, bgr.shape[1], bgr.shape[0])
+            # when no window manager honours the full-screen request; shrunk to fit the screen (a
+            # 1080p camera side by side is 3840 pixels wide), the picture scaled inside it.
+            cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], screen_size()))
         cv2.imshow(self.name, bgr)
         if not self._shown and self.fullscreen:  # some backends ignore it before the first image
             cv2.setWindowProperty(self.name, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
@@ -354,6 +365,46 @@ class LiveWindow:
             pass
 
 
+def screen_size() -> tuple[int, int] | None:
+    """(width, height) of the X11 screen windows open on, or None where it cannot be asked
+    (no X11 display, no libX11; OpenCV has no call for it)."""
+    if not os.environ.get("DISPLAY"):
+        return None
+    import ctypes.util
+
+    name = ctypes.util.find_library("X11")
+    if name is None:
+        return None
+    try:
+        x11 = ctypes.CDLL(name)
+        x11.XOpenDisplay.restype = ctypes.c_void_p
+        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        for fn in (x11.XDefaultScreen, x11.XCloseDisplay):
+            fn.argtypes = [ctypes.c_void_p]
+        for fn in (x11.XDisplayWidth, x11.XDisplayHeight):
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        display = x11.XOpenDisplay(None)
+        if not display:
+            return None
+        try:
+            screen = x11.XDefaultScreen(display)
+            return int(x11.XDisplayWidth(display, screen)), int(x11.XDisplayHeight(display, screen))
+        finally:
+            x11.XCloseDisplay(display)
+    except (OSError, AttributeError):
+        return None
+
+
+def fit_window(width: int, height: int, screen: tuple[int, int] | None) -> tuple[int, int]:
+    """The window size for a ``width`` x ``height`` picture: its own size, or scaled down (aspect
+    kept) to 90% of the screen's width and 85% of its height, leaving room for title bars and
+    panels. ``screen`` None: the picture's own size."""
+    if screen is None:
+        return width, height
+    scale = min(1.0, 0.9 * screen[0] / width, 0.85 * screen[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def compose_view(stylized: np.ndarray, original: np.ndarray | None, overlay: str | None,
                  recording: bool = False) -> np.ndarray:
     """The displayed BGR image: stylized (optionally right of the original) with a text overlay."""
@@ -364,6 +415,10 @@ def compose_view(stylized: np.ndarray, original: np.ndarray | None, overlay: str
         thickness = 1 if scale < 0.9 else 2
         (tw, th), base = cv2.getTextSize(overlay, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         pad = max(4, th // 3)
+        if tw + 2 * pad > view.shape[1]:  # a small frame: shrink the text rather than cut it off
+            scale *= (view.shape[1] - 2 * pad) / tw
+            (tw, th), base = cv2.getTextSize(overlay, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+            pad = max(2, th // 3)
         box = view[: th + base + 2 * pad, : tw + 2 * pad]
         box[:] = box // 3  # darken the text's background so it reads on any image
         cv2.putText(view, overlay, (pad, pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
@@ -444,6 +499,69 @@ def _interrupts_deferred():
             signal.signal(sig, handler)
 
 
+class ProcessExitHook:
+    """Runs ``fn`` if the C library's ``exit()`` ends the process while the block runs.
+
+    Qt's X11 backend (OpenCV's window) calls ``exit(1)`` from inside ``cv2.waitKey`` when the
+    display connection breaks (the X server stopped, ssh X forwarding dropped, ``xkill``). That
+    skips every Python ``finally``, so without this the recording would be left unfinalized under
+    its hidden temporary name. glibc only (``__cxa_atexit``); elsewhere the block does nothing.
+
+    Leaving the block disarms the handler with ``__cxa_finalize`` on the handle it was registered
+    with, which runs it once now (it then does nothing) and removes it: a ctypes callback still
+    registered when the interpreter has shut down would crash the normal exit.
+    """
+
+    _CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+    def __init__(self, fn: Callable[[], None]):
+        self._fn = fn
+        self._armed = False
+        self._registered = False
+        try:
+            libc = ctypes.CDLL(None)
+            # getattr: written as attributes, the names would be mangled inside this class
+            self._register, self._finalize = getattr(libc, "__cxa_atexit"), getattr(libc, "__cxa_finalize")
+        except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): no hook
+            self._register = self._finalize = None
+            return
+        self._register.argtypes = [self._CALLBACK, ctypes.c_void_p, ctypes.c_void_p]
+        self._finalize.argtypes = [ctypes.c_void_p]
+        self._handle = ctypes.create_string_buffer(1)  # a unique address: this hook's own "DSO handle"
+        self._callback = self._CALLBACK(self._run)  # kept referenced while registered
+
+    @property
+    def supported(self) -> bool:
+        return self._register is not None
+
+    def _run(self, _arg) -> None:
+        if self._armed:
+            self._armed = False
+            try:
+                self._fn()
+            except BaseException:  # noqa: BLE001 - the process is ending; nothing can take it
+                pass
+
+    def arm(self) -> None:
+        if self._register is not None and not self._registered:
+            self._armed = True
+            self._registered = self._register(self._callback, None, ctypes.addressof(self._handle)) == 0
+            self._armed = self._registered
+
+    def disarm(self) -> None:
+        self._armed = False
+        if self._registered:  # never with a NULL handle: that would run every exit handler now
+            self._registered = False
+            self._finalize(ctypes.addressof(self._handle))
+
+    def __enter__(self) -> "ProcessExitHook":
+        self.arm()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.disarm()
+
+
 class RecordingPaths:
     """Where each recording goes: ``--record PATH`` first, then PATH-2, PATH-3...; without it,
     timestamped files in the output folder. Numbered names never overwrite an existing file."""
@@ -454,6 +572,11 @@ class RecordingPaths:
     def next(self) -> Path:
         self.count += 1
         if self.base is None:
+            try:  # created on first use, as the snapshots' folder is
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise VidstyleError(f"cannot create the output folder {self.output_dir}: "
+                                    f"{exc.strerror or exc}") from None
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = self.output_dir / f"vidstyle-live-{stamp}.mp4"
             n = 1
@@ -535,7 +658,48 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     stats = LiveStats()
     stop_reason = "error"
     t_start = time.perf_counter()
+    summaries: list[LiveSummary] = []
+
+    def finish(reason: str, window_usable: bool = True) -> LiveSummary:
+        """Finalize every output once (the loop's ``finally``, or the exit hook when the display
+        is lost) and log the summary."""
+        if summaries:
+            return summaries[0]
+        t_end = time.perf_counter()
+        try:
+            # the recording first, and a second Ctrl-C (or SIGTERM) waits: a user stopping twice
+            # must still get the file, not a half-written one (README: finalized on every exit path)
+            with _interrupts_deferred():
+                try:
+                    if recording is not None:
+                        recording.close()
+                        if recording.frames:
+                            recordings.append(str(recording.path))
+                finally:  # a recording that fails to finalize must not leave the camera open
+                    grabber.stop()
+        finally:
+            if vcam is not None:
+                vcam.close()
+            if window is not None and window_usable:
+                window.close()
+        summaries.append(stats.summary(source.description, grabber.captured, t_end - t_start, reason,
+                                       dropped=grabber.dropped + source.skipped, recordings=recordings,
+                                       snapshots=snapshots))
+        if grabber.started:  # nothing to report when setup failed before capture began
+            log(summaries[0].text())
+        elif reason in ("interrupted", "terminated"):
+            log(f"live stopped ({reason}) before the first frame")
+        return summaries[0]
+
+    def ended_by_native_code() -> None:
+        # in practice: the window's toolkit, whose display connection broke (see ProcessExitHook)
+        finish("ended by native code (the window's display connection broke?)", window_usable=False)
+        log("vidstyle: error: the process was ended from native code (the window's display connection "
+            "broke?); outputs were finalized")
+
+    exit_hook = ProcessExitHook(ended_by_native_code)
     try:
+        exit_hook.arm()
         if controls.recording:
             recording = Recording(paths.next(), width, height, source.fps, overwrite=options.overwrite)
             log(f"recording to {recording.path}")
@@ -642,9 +806,12 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     stabilizer.strength = controls.strength
                 log(f"stabilizer strength {controls.strength:.1f}")
             elif action is Action.SNAPSHOT and last_stylized is not None:
-                snapshots.append(str(_snapshot(last_stylized, last_input if options.side_by_side else None,
-                                               options.output_dir)))
-                log(f"snapshot {snapshots[-1]}")
+                try:  # a full disk or a read-only folder must not end the session
+                    snapshots.append(str(_snapshot(last_stylized, last_input if options.side_by_side else None,
+                                                   options.output_dir)))
+                    log(f"snapshot {snapshots[-1]}")
+                except VidstyleError as exc:
+                    log(f"no snapshot: {exc}")
             elif action is Action.TOGGLE_RECORD:
                 if recording is not None:
                     recording, finished = None, recording
@@ -653,33 +820,17 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                         recordings.append(str(finished.path))
                         log(f"recorded {finished.path} ({finished.frames} frames)")
                 else:
-                    recording = Recording(paths.next(), width, height, source.fps)
-                    log(f"recording to {recording.path}")
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
+                    try:  # as for snapshots: the session goes on without the recording
+                        recording = Recording(paths.next(), width, height, source.fps)
+                        log(f"recording to {recording.path}")
+                    except VidstyleError as exc:
+                        controls.recording = False
+                        log(f"not recording: {exc}")
+    except KeyboardInterrupt as exc:
+        stop_reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
     finally:
-        t_end = time.perf_counter()
-        try:
-            # the recording first, and a second Ctrl-C (or SIGTERM) waits: a user stopping twice
-            # must still get the file, not a half-written one (README: finalized on every exit path)
-            with _interrupts_deferred():
-                try:
-                    if recording is not None:
-                        recording.close()
-                        if recording.frames:
-                            recordings.append(str(recording.path))
-                finally:  # a recording that fails to finalize must not leave the camera open
-                    grabber.stop()
-        finally:
-            if vcam is not None:
-                vcam.close()
-            if window is not None:
-                window.close()
-        summary = stats.summary(source.description, grabber.captured, t_end - t_start, stop_reason,
-                                dropped=grabber.dropped + source.skipped, recordings=recordings,
-                                snapshots=snapshots)
-        if grabber.started:  # nothing to report when setup failed before capture began
-            log(summary.text())
+        exit_hook.disarm()
+        summary = finish(stop_reason)
     return summary
 
 
@@ -697,7 +848,10 @@ def live_picture_area(source: FrameSource, first: np.ndarray) -> PictureArea | N
 
 
 def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VidstyleError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
     path = folder / f"vidstyle-snapshot-{stamp}.png"
     view = compose_view(stylized, original, None)
@@ -769,6 +923,9 @@ def open_source(args) -> FrameSource:
         return FileSource(args.source, realtime=args.realtime, size=args.size, loop=args.loop)
     if args.realtime or args.loop:
         raise VidstyleError("--realtime and --loop apply to --source FILE")
+    if args.camera and Path(args.camera).is_file():  # OpenCV would open it and race through it
+        raise VidstyleError(f"--camera {args.camera} is a file: replay it with --source (add --realtime to pace "
+                            "it as a camera would)")
     return CameraSource(args.camera or "0", size=args.size, fps=args.fps)
 
 
@@ -808,7 +965,7 @@ def _cmd_live(args) -> int:
 
     def on_term(signum, frame):
         terminated.append(signum)
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
@@ -821,5 +978,6 @@ def _cmd_live(args) -> int:
         with write_then_rename(args.stats_json) as temp:  # a full disk leaves no empty file
             temp.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     if source.lost:
-        raise VidstyleError(f"{source.description} stopped delivering frames (unplugged?); outputs were finalized")
+        raise VidstyleError(f"{source.description} stopped delivering frames (unplugged, or its stream ended); "
+                            "outputs were finalized")
     return 128 + signal.SIGTERM if terminated else 0

@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import gc
 import logging
-import numbers
 import queue
 import shlex
 import sys
@@ -30,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from vidstyle.config import EncodeConfig, StylizeConfig
+from vidstyle.config import EncodeConfig, StylizeConfig, is_number
 from vidstyle.errors import VidstyleError, termination_as_exit
 from vidstyle.flow.stabilizer import FlowStabilizer
 from vidstyle.frames import working_size
@@ -344,9 +343,10 @@ _STYLIZE_FIELDS = {f.name for f in dataclasses.fields(StylizeConfig)}
 _ENCODE_FIELDS = {f.name for f in dataclasses.fields(EncodeConfig)}
 
 
-#: What a config field's annotation admits (``int | None`` etc.; NumPy numbers too); bools are
-#: not numbers here.
-_OPTION_TYPES = {"int": numbers.Integral, "float": numbers.Real, "str": str, "bool": bool}
+#: What a config field's annotation admits (``int | None`` etc.; NumPy numbers too, bools not:
+#: :func:`~vidstyle.config.is_number`).
+_OPTION_TYPES = {"int": lambda v: is_number(v, integral=True), "float": is_number,
+                 "str": lambda v: isinstance(v, str), "bool": lambda v: isinstance(v, bool)}
 
 
 def _check_option_types(options: dict) -> None:
@@ -359,8 +359,7 @@ def _check_option_types(options: dict) -> None:
         kinds = [k.strip() for k in str(fields[name]).split("|")]
         if value is None and "None" in kinds:
             continue
-        if not any(k in _OPTION_TYPES and isinstance(value, _OPTION_TYPES[k])
-                   and (k == "bool" or not isinstance(value, bool)) for k in kinds):
+        if not any(k in _OPTION_TYPES and _OPTION_TYPES[k](value) for k in kinds):
             raise VidstyleError(f"{name} must be {' or '.join(kinds)}, got {value!r}")
 
 
@@ -371,15 +370,22 @@ def _torch_device_type() -> type:
 
 
 def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
-                   options: dict, caller: str = "stylize_video") -> tuple[StylizeConfig, EncodeConfig]:
-    """Apply plain keyword options (``batch=2, crf=20, no_audio=True``) onto the two configs."""
+                   options: dict, caller: str = "stylize_video",
+                   encoding: bool = True) -> tuple[StylizeConfig, EncodeConfig]:
+    """Apply plain keyword options (``batch=2, crf=20, no_audio=True``) onto the two configs;
+    without ``encoding`` (a still image) the encoder's options are not among the valid ones."""
+    for name, value, cls in (("config", config, StylizeConfig), ("encode", encode, EncodeConfig)):
+        if value is not None and not isinstance(value, cls):  # dataclasses.replace would say "dataclass instances"
+            raise TypeError(f"{caller}() takes {name}= as a vidstyle.{cls.__name__} (or None), got "
+                            f"{type(value).__name__}; give options as keywords instead, e.g. {caller}(..., batch=2)")
     options = dict(options)
     if "no_audio" in options:
         options["audio"] = not options.pop("no_audio")
-    unknown = set(options) - _STYLIZE_FIELDS - _ENCODE_FIELDS
+    valid = _STYLIZE_FIELDS | (_ENCODE_FIELDS | {"no_audio"} if encoding else set())
+    unknown = set(options) - valid
     if unknown:
         raise TypeError(f"{caller}() got unknown option(s) {', '.join(sorted(unknown))}; "
-                        f"valid: {', '.join(sorted(_STYLIZE_FIELDS | _ENCODE_FIELDS | {'no_audio'}))}")
+                        f"valid: {', '.join(sorted(valid))}")
     _check_option_types(options)
     config = dataclasses.replace(config or StylizeConfig(),
                                  **{k: v for k, v in options.items() if k in _STYLIZE_FIELDS})
@@ -487,6 +493,9 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
     if info.data_streams:
         log.warning("%s has %d data stream(s) (a timecode track, camera metadata), which vidstyle does not "
                     "carry over", name, info.data_streams)
+    if info.other_video_streams:
+        log.warning("%s has %d more video stream(s) after the first; vidstyle stylizes the first and does not "
+                    "carry over the others", name, info.other_video_streams)
     if info.interlaced:
         log.warning("%s is interlaced: each frame's two fields are stylized as one picture, so moving edges "
                     "keep their combing, painted; deinterlace it first (ffmpeg -i IN -vf bwdif=mode=send_frame "
@@ -617,7 +626,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
 
 
 def stylize_image(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
-                  overwrite: bool = False, **options) -> StylizeResult:
+                  overwrite: bool = False, progress: bool = True, **options) -> StylizeResult:
     """Stylize the still image ``input`` (jpg, png, webp, ...) into ``output`` (.png, .jpg, .webp,
     .bmp or .tif), upright by the input's EXIF orientation: a quick look at a style on one picture.
 
@@ -625,6 +634,8 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     settings and ``bars`` apply (device, precision, backend, ``max_side``, ``scale``): there is no
     time axis to stabilize or cut (``temporal``, ``start``, ``duration`` do nothing), and the
     encoder's options (``crf``, ``codec``...) are refused. Written atomically, like videos.
+    ``progress`` is taken, and ignored (one picture has no progress to show), so that a call can
+    switch between :func:`stylize_video` and this one unchanged.
     """
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, read_image, write_image
 
@@ -632,7 +643,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     if video_only:
         raise VidstyleError(f"stylize_image() writes a still image: {', '.join(video_only)} "
                             f"{'does' if len(video_only) == 1 else 'do'} not apply")
-    config, _ = _merge_options(config, None, options, caller="stylize_image")
+    config, _ = _merge_options(config, None, options, caller="stylize_image", encoding=False)
     input_path = check_input(input)
     if Path(output).suffix.lower() not in IMAGE_OUTPUT_FORMATS:
         raise VidstyleError(f"{input_path.name} is a still image: write it to an image "

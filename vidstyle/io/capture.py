@@ -362,7 +362,7 @@ class FrameGrabber:
         self.drop_stale = source.live
         self.read_count = 0  # frames read from the source
         self.dropped = 0  # frames replaced in the slot before being read
-        self.unread_at_stop = 0  # the frame left in the slot when stop() came (0 or 1)
+        self.unread_at_stop = 0  # frames left unread when stop() came (the slot's; a non-live source's next too)
         self._slot: Frame | None = None
         self._ended = False
         self._error: BaseException | None = None
@@ -400,6 +400,10 @@ class FrameGrabber:
                 with self._cond:
                     while not self.drop_stale and self._slot is not None and not self._stop.is_set():
                         self._cond.wait(0.1)
+                    if not self.drop_stale and self._slot is not None:  # stopped while waiting: every
+                        self.read_count += 1  # frame is processed here, so both were waiting, not dropped
+                        self.unread_at_stop += 1
+                        break
                     if self._slot is not None:
                         self.dropped += 1
                     self._slot = Frame(image, self.read_count, t_capture)

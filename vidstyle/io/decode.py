@@ -97,6 +97,7 @@ class SourceInfo:
     dropped_chapters: int = 0
     attachments: int = 0  # attached files (fonts, cover images), not carried over
     data_streams: int = 0  # data streams (timecode tracks), not carried over
+    other_video_streams: int = 0  # video streams after the first (another angle, a preview), not carried over
     interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
     bits: int = 8  # bits per component of the decoded frames (vidstyle works in 8)
 
@@ -245,6 +246,7 @@ class VideoDecoder:
         if not videos:
             raise VidstyleError(f"{self.path} has no video stream")
         self._video = video = videos[0]
+        self._other_videos = videos[1:]
         # FFmpeg's frame and slice threading: decoding keeps up with the network.
         video.codec_context.thread_type = "AUTO"
         self._audio = tuple(container.streams.audio)
@@ -314,6 +316,7 @@ class VideoDecoder:
                                dropped_chapters=0 if same_timeline else len(chapters),
                                attachments=len(container.streams.attachments),
                                data_streams=len(container.streams.data),
+                               other_video_streams=len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name))
 
@@ -487,7 +490,8 @@ class VideoDecoder:
         audio = audio or {}
         index = 0
 
-        def video_item(frame: av.VideoFrame) -> DecodedFrame:
+        def video_item(frame: av.VideoFrame, next_pts: int | None) -> DecodedFrame:
+            """``frame`` as a DecodedFrame; ``next_pts``: the next frame's (None: it is the last)."""
             nonlocal index
             resized = self._display.resized(frame)
             if resized and not self.resized_frames:
@@ -496,22 +500,30 @@ class VideoDecoder:
                             float(frame.pts * self._tb) if frame.pts is not None else 0.0, *self._display.stored_size)
             self.resized_frames += resized
             image = self._display.image(frame)
-            self._reached = (frame.pts + (frame.duration or 0)) * self._tb  # end of the last frame read
+            duration = frame.duration or 0
+            if next_pts is not None and next_pts > frame.pts:
+                # A frame lasts until the next one. FFmpeg gives a frame its packet's duration, and
+                # MP4 stores durations in decode order: with B-frames and a gap in the timing (a
+                # phone's dropped frames), the frame before the gap reorders to a neighbour's
+                # duration and the one after it gets the gap's, which would run past the end.
+                duration = next_pts - frame.pts
+            self._reached = (frame.pts + duration) * self._tb  # end of the last frame read
             item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
-                                duration=frame.duration or 0)
+                                duration=duration)
             index += 1
             return item
 
         for packet in self._pending:
             yield from self._audio_items(packet, audio)
         self._pending = []
-        yield video_item(self._first)
-        self._first = None
+        held, self._first = self._first, None  # each frame waits for the next: see video_item
         for kind, item in self._raw:
             if kind == "video":
-                yield video_item(item)
+                yield video_item(held, item.pts)
+                held = item
             else:
                 yield from self._audio_items(item, audio)
+        yield video_item(held, None)
         # Flush the audio decoders of re-encoded tracks.
         for track, mode in audio.items():
             if mode == "decode":

@@ -40,6 +40,7 @@ VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "
 _EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}
 _HARDWARE_CODECS = {"h264_nvenc", "hevc_nvenc"}
 _SAR_IN_BITSTREAM = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}  # the VUI holds the pixel aspect
+_HEVC_ENCODERS = {"libx265", "hevc_nvenc"}
 _X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # x264-style preset names translated for encoders with their own scales.
 _VP9_CPU_USED = dict(zip(_X264_PRESETS, ("8", "7", "6", "5", "4", "3", "2", "1", "0")))
@@ -279,6 +280,10 @@ class VideoEncoder:
         self.width, self.height = source.width, source.height
         self.time_base = source.time_base
         self.colorspace = _output_colorspace(source)
+        # swscale writes grey formats at full range whatever it is asked for: tagged so, players
+        # show them as written (tagged limited, grey 64 came back as 55 and 200 as 214)
+        self._color_range = av.video.reformatter.ColorRange.JPEG if self.pix_fmt.startswith("gray") \
+            else av.video.reformatter.ColorRange.MPEG
         self._open(source)
         self.frames = 0
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
@@ -346,7 +351,11 @@ class VideoEncoder:
                             source.sample_aspect_ratio, config.codec, self.path.suffix)
         # tag what write() converts with, so players decode the colours back as they were
         ctx = stream.codec_context
-        ctx.colorspace, ctx.color_range = self.colorspace.matrix, av.video.reformatter.ColorRange.MPEG
+        ctx.colorspace, ctx.color_range = self.colorspace.matrix, self._color_range
+        if config.codec in _HEVC_ENCODERS and OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("mp4", "mov"):
+            # FFmpeg's default sample entry, hev1, is one Apple's players (QuickTime, Safari, iOS)
+            # refuse; hvc1 (parameter sets in the header) plays everywhere (ffmpeg -tag:v hvc1)
+            ctx.codec_tag = "hvc1"
         if self.colorspace.primaries:
             ctx.color_primaries = self.colorspace.primaries
         if self.colorspace.trc:
@@ -398,7 +407,7 @@ class VideoEncoder:
         # converted here rather than inside the encoder, to say with which matrix (see _output_colorspace)
         frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
             format=self.pix_fmt, dst_colorspace=SWS_MATRIX[self.colorspace.matrix],
-            dst_color_range=av.video.reformatter.ColorRange.MPEG)
+            dst_color_range=self._color_range)
         frame.pts = pts
         # The input's time base, which the encoder uses; not the stream's, which the muxer may
         # have changed when writing the header (Matroska/WebM use milliseconds).

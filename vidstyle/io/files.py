@@ -107,6 +107,9 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
     """Validate an output path before any work starts: :func:`check_output_file` (never the
     input, a missing folder is an error) plus an extension of ``formats`` (default: the video
     containers we can mux)."""
+    if str(output) == "-":  # the usual "standard output" of command-line tools
+        raise VidstyleError("cannot write to standard output (-o -): outputs are written to a file and renamed "
+                            "into place when complete (MP4 writes its index at the end); give a file name")
     suffix = Path(output).suffix.lower()
     if suffix not in formats:
         # an image name for a video: say where images come from
