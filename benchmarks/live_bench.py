@@ -111,7 +111,9 @@ def pipeline_overhead(video: Path, duration: float = 8.0) -> dict:
                   LiveOptions(window=False, duration=duration))
     cpu = time.process_time() - cpu0
     return {"mean_fps": round(s.mean_fps or 0.0, 2), "processed": s.processed, "captured": s.captured,
-            "latency_mean_ms": round(s.latency_mean_ms, 2), "latency_p95_ms": round(s.latency_p95_ms, 2),
+            # None: no frame was shown (the run failed to start)
+            "latency_mean_ms": None if s.latency_mean_ms is None else round(s.latency_mean_ms, 2),
+            "latency_p95_ms": None if s.latency_p95_ms is None else round(s.latency_p95_ms, 2),
             "cpu_ms_per_captured_frame": round(cpu / max(1, s.captured) * 1000, 2)}
 
 

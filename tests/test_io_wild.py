@@ -145,6 +145,27 @@ def test_a_stream_that_changes_size_is_scaled_to_its_first_size(tmp_path, caplog
     assert {f.shape for f in sample_frames(joined, 8)} == {(48, 64, 3)}
 
 
+def test_h264_with_b_frames_in_avi_keeps_an_even_timeline(tmp_path):
+    """AVI stores no presentation times: with B-frames the decoder hands each frame a reordered
+    packet's pts (1, 4, 3, 5, 2, ...). Bumped one by one they came out 1, 4, 5, 6, ...: a jump at
+    the start and the whole video two frames behind its audio."""
+    src = tmp_path / "b-frames.avi"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=30)  # x264's default preset: B-frames
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(60):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")))
+        out.mux(stream.encode(None))
+    with av.open(str(src)) as c:  # the case: pts out of order as decoded
+        raw = [f.pts for f in c.decode(video=0)]
+        assert raw != sorted(raw)
+    with VideoDecoder(src) as dec:
+        times = [f.pts * f.time_base for f in dec.read() if isinstance(f, DecodedFrame)]
+    assert len(times) == 60
+    assert {b - a for a, b in zip(times, times[1:])} == {Fraction(1, 30)}  # every step one frame
+    assert times[0] == raw[0] * Fraction(1, 30)  # and where the first frame was
+
+
 def test_a_second_video_stream_is_not_dropped_silently(tmp_path, caplog):
     src = tmp_path / "two angles.mkv"
     with av.open(str(src), "w") as out:

@@ -796,6 +796,32 @@ def test_the_exit_hook_is_removed_when_the_block_ends():
     assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "done", "")
 
 
+_DAEMON_THREAD_SCRIPT = """
+import sys, threading, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from test_live import SlowStylizer
+from vidstyle.io.capture import SyntheticSource
+from vidstyle.live import LiveOptions, StyleBank, run_live
+
+source = SyntheticSource((64, 48), fps=30)
+source.live = False
+threading.Thread(target=run_live, args=(source, StyleBank([SlowStylizer(delay=0.01)]),
+                                        LiveOptions(window=False, record=Path(sys.argv[2]))),
+                 kwargs=dict(keys=lambda: -1), daemon=True).start()
+time.sleep(1.5)
+"""
+
+
+def test_live_on_a_daemon_thread_leaves_a_normal_exit_alone(tmp_path):
+    """The exit hook is armed on the main thread only: a run on a thread the interpreter does
+    not wait for must not leave a callback behind for exit() to call after the shutdown."""
+    r = subprocess.run([sys.executable, "-c", _DAEMON_THREAD_SCRIPT, str(Path(__file__).parent),
+                        str(tmp_path / "rec.mp4")], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+
+
 def test_r_and_s_make_the_output_folder_and_a_failing_one_does_not_end_the_session(tmp_path):
     stylizer = SlowStylizer()
     source = MarkedSource(frames=12, fps=60)

@@ -660,6 +660,8 @@ def test_the_package_loads_its_submodules_and_exports_on_first_use():
         assert vidstyle.StylizeResult is StylizeResult
         for missing in ("nope", "__main__"):  # __main__ would run the command line
             assert not hasattr(vidstyle, missing), missing
+        # the subpackages too
+        assert vidstyle.io.decode.VideoDecoder and vidstyle.bench.run.BenchSettings and vidstyle.train.loop.train
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -122,6 +122,11 @@ def test_numpy_numbers_reach_the_stylizer(tmp_path, model_file):
     result = stylize_video(src, tmp_path / "out.mp4", style=model_file, max_side=np.int64(32),
                            scale=np.float32(0.5), temporal="off", progress=False)
     assert result.frames == 2 and probe(tmp_path / "out.mp4").width == 64
+    # options are stored as Python values: np.float32 reached Fraction() in the decoder
+    src = make_video(tmp_path / "in3.mp4", frames=3, size=(64, 48), audio=True)
+    result = stylize_video(src, tmp_path / "part.mp4", style=model_file, start=np.float32(1 / 24), audio=np.True_,
+                           temporal="off", progress=False)
+    assert result.frames == 2 and probe(tmp_path / "part.mp4").audio
 
 
 def test_stylize_image_lists_only_its_own_options_and_takes_progress(tmp_path, stylizer):

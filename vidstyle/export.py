@@ -230,6 +230,6 @@ def _cmd_export(args) -> int:
         raise VidstyleError(f"ONNX Runtime output differs from PyTorch by {diff:.3g} "
                             f"(> tolerance {args.tolerance:g}); nothing written")
     _write_atomic(out, data)
-    print(f"wrote {out} ({len(data) / 1e6:.2f} MB, style {choice.label}); max |ONNX Runtime - PyTorch| = "
+    print(f"wrote {out} ({len(data) / 1e6:.2f} MB, style {choice.short_label}); max |ONNX Runtime - PyTorch| = "
           f"{diff:.2e}; {IO_CONTRACT.format(mult=model.size_multiple, minimum=model.min_input_size)}", file=sys.stderr)
     return 0

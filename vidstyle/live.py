@@ -218,11 +218,7 @@ class StyleBank:
                 from vidstyle.models.zoo import resolve_style
 
                 choice = resolve_style(s)  # resolve every spec now: a bad one fails before the camera opens
-                # a file of the user's by its name, not the path its label gives: the overlay is one line
-                label = choice.label
-                if label.startswith(str(choice.path)):
-                    label = choice.path.name + label[len(str(choice.path)):]
-                self._entries.append((choice, label))
+                self._entries.append((choice, choice.short_label))
         self._kwargs = stylizer_kwargs
         self._loaded: dict[Path, object] = {}
 
@@ -505,11 +501,15 @@ class ProcessExitHook:
     Qt's X11 backend (OpenCV's window) calls ``exit(1)`` from inside ``cv2.waitKey`` when the
     display connection breaks (the X server stopped, ssh X forwarding dropped, ``xkill``). That
     skips every Python ``finally``, so without this the recording would be left unfinalized under
-    its hidden temporary name. glibc only (``__cxa_atexit``); elsewhere the block does nothing.
+    its hidden temporary name.
 
-    Leaving the block disarms the handler with ``__cxa_finalize`` on the handle it was registered
-    with, which runs it once now (it then does nothing) and removes it: a ctypes callback still
-    registered when the interpreter has shut down would crash the normal exit.
+    Only with glibc, and only armed on the main thread (OpenCV's windows live there): ``fn`` runs
+    when ``exit()`` is called on the thread that armed it, which is then inside a C call and
+    touches nothing else; an ``exit()`` on another thread leaves the files alone rather than race
+    the loop. Disarming removes the handler with ``__cxa_finalize`` on the handle it was
+    registered with, which runs it once now (doing nothing) and deletes it: a ctypes callback
+    still registered when the interpreter has shut down would crash the normal exit. musl's
+    ``__cxa_finalize`` does nothing, hence glibc only; elsewhere the hook does nothing.
     """
 
     _CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
@@ -518,11 +518,15 @@ class ProcessExitHook:
         self._fn = fn
         self._armed = False
         self._registered = False
+        self._thread: int | None = None
+        self._register = self._finalize = None
         try:
+            if not os.confstr("CS_GNU_LIBC_VERSION"):
+                return
             libc = ctypes.CDLL(None)
             # getattr: written as attributes, the names would be mangled inside this class
             self._register, self._finalize = getattr(libc, "__cxa_atexit"), getattr(libc, "__cxa_finalize")
-        except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): no hook
+        except Exception:  # noqa: BLE001 - not glibc (Windows has no confstr, musl no name): no hook
             self._register = self._finalize = None
             return
         self._register.argtypes = [self._CALLBACK, ctypes.c_void_p, ctypes.c_void_p]
@@ -535,15 +539,18 @@ class ProcessExitHook:
         return self._register is not None
 
     def _run(self, _arg) -> None:
-        if self._armed:
+        if self._armed and threading.get_ident() == self._thread:
             self._armed = False
             try:
                 self._fn()
-            except BaseException:  # noqa: BLE001 - the process is ending; nothing can take it
-                pass
+            except BaseException as exc:  # noqa: BLE001 - the process is ending: say it, nothing else can
+                sys.stderr.write(f"vidstyle: error: finalizing the outputs failed: {exc}\n")
+                sys.stderr.flush()
 
     def arm(self) -> None:
-        if self._register is not None and not self._registered:
+        if self._register is not None and not self._registered \
+                and threading.current_thread() is threading.main_thread():
+            self._thread = threading.get_ident()
             self._armed = True
             self._registered = self._register(self._callback, None, ctypes.addressof(self._handle)) == 0
             self._armed = self._registered
@@ -572,11 +579,7 @@ class RecordingPaths:
     def next(self) -> Path:
         self.count += 1
         if self.base is None:
-            try:  # created on first use, as the snapshots' folder is
-                self.output_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise VidstyleError(f"cannot create the output folder {self.output_dir}: "
-                                    f"{exc.strerror or exc}") from None
+            _output_folder(self.output_dir)
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = self.output_dir / f"vidstyle-live-{stamp}.mp4"
             n = 1
@@ -692,10 +695,10 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         return summaries[0]
 
     def ended_by_native_code() -> None:
-        # in practice: the window's toolkit, whose display connection broke (see ProcessExitHook)
-        finish("ended by native code (the window's display connection broke?)", window_usable=False)
-        log("vidstyle: error: the process was ended from native code (the window's display connection "
-            "broke?); outputs were finalized")
+        # in practice the window's toolkit, whose display connection broke (see ProcessExitHook)
+        why = "the window's display connection broke" if window is not None else "a library ended the process"
+        finish(why, window_usable=False)
+        log(f"vidstyle: error: {why}; outputs were finalized")
 
     exit_hook = ProcessExitHook(ended_by_native_code)
     try:
@@ -847,11 +850,17 @@ def live_picture_area(source: FrameSource, first: np.ndarray) -> PictureArea | N
     return find_picture_area(frames)
 
 
-def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -> Path:
+def _output_folder(folder: Path) -> Path:
+    """``folder`` for snapshots and ``r``-started recordings, created on first use."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VidstyleError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
+    return folder
+
+
+def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -> Path:
+    _output_folder(folder)
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
     path = folder / f"vidstyle-snapshot-{stamp}.png"
     view = compose_view(stylized, original, None)

@@ -343,24 +343,32 @@ _STYLIZE_FIELDS = {f.name for f in dataclasses.fields(StylizeConfig)}
 _ENCODE_FIELDS = {f.name for f in dataclasses.fields(EncodeConfig)}
 
 
-#: What a config field's annotation admits (``int | None`` etc.; NumPy numbers too, bools not:
-#: :func:`~vidstyle.config.is_number`).
-_OPTION_TYPES = {"int": lambda v: is_number(v, integral=True), "float": is_number,
-                 "str": lambda v: isinstance(v, str), "bool": lambda v: isinstance(v, bool)}
+#: What a config field's annotation admits (``int | None`` etc.; NumPy numbers and bools too,
+#: Python's bools not as numbers: :func:`~vidstyle.config.is_number`), and the plain Python
+#: value it is stored as, so the code downstream (Fraction, JSON, ...) sees no NumPy scalar.
+_OPTION_TYPES = {"int": (lambda v: is_number(v, integral=True), int), "float": (is_number, float),
+                 "str": (lambda v: isinstance(v, str), str),
+                 "bool": (lambda v: isinstance(v, (bool, np.bool_)), bool)}
 
 
-def _check_option_types(options: dict) -> None:
-    """Refuse keyword options of the wrong type (``crf="20"``, ``batch=2.5``) with one clear line,
-    instead of a TypeError deep inside, or a silently different run."""
+def _checked_options(options: dict) -> dict:
+    """``options`` as plain Python values; keyword options of the wrong type (``crf="20"``,
+    ``batch=2.5``) are refused with one clear line, instead of a TypeError deep inside, or a
+    silently different run."""
     fields = {f.name: f.type for cls in (StylizeConfig, EncodeConfig) for f in dataclasses.fields(cls)}
+    checked = {}
     for name, value in options.items():
+        checked[name] = value
         if name == "device" and isinstance(value, _torch_device_type()):
             continue  # a torch.device is taken as well as its name
         kinds = [k.strip() for k in str(fields[name]).split("|")]
         if value is None and "None" in kinds:
             continue
-        if not any(k in _OPTION_TYPES and _OPTION_TYPES[k](value) for k in kinds):
+        kind = next((k for k in kinds if k in _OPTION_TYPES and _OPTION_TYPES[k][0](value)), None)
+        if kind is None:
             raise VidstyleError(f"{name} must be {' or '.join(kinds)}, got {value!r}")
+        checked[name] = _OPTION_TYPES[kind][1](value)
+    return checked
 
 
 def _torch_device_type() -> type:
@@ -386,7 +394,7 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
     if unknown:
         raise TypeError(f"{caller}() got unknown option(s) {', '.join(sorted(unknown))}; "
                         f"valid: {', '.join(sorted(valid))}")
-    _check_option_types(options)
+    options = _checked_options(options)
     config = dataclasses.replace(config or StylizeConfig(),
                                  **{k: v for k, v in options.items() if k in _STYLIZE_FIELDS})
     encode = dataclasses.replace(encode or EncodeConfig(),

@@ -178,3 +178,9 @@ def _cmd_bench(args) -> int:
               "the report has each reason", file=sys.stderr)
         return 1
     return 0
+
+
+def __getattr__(name: str):  # vidstyle.bench.run after a plain import vidstyle
+    from vidstyle import _submodule
+
+    return _submodule(__name__, name)

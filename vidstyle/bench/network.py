@@ -51,7 +51,7 @@ def load_network(spec: str) -> tuple[TransformerNet, str]:
     choice = resolve_style(spec)
     model, _ = load_model(choice.path, "cpu")
     model.set_style(choice.mix)
-    return model, choice.label
+    return model, choice.short_label
 
 
 def _shape(arch_args: dict) -> dict:

@@ -21,5 +21,7 @@ __all__ = list(_MODULE_OF)
 
 def __getattr__(name: str):
     if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from vidstyle import _submodule
+
+        return _submodule(__name__, name)  # vidstyle.io.decode after a plain import vidstyle
     return getattr(importlib.import_module(_MODULE_OF[name]), name)

@@ -362,7 +362,6 @@ class FrameGrabber:
         self.drop_stale = source.live
         self.read_count = 0  # frames read from the source
         self.dropped = 0  # frames replaced in the slot before being read
-        self.unread_at_stop = 0  # frames left unread when stop() came (the slot's; a non-live source's next too)
         self._slot: Frame | None = None
         self._ended = False
         self._error: BaseException | None = None
@@ -402,7 +401,6 @@ class FrameGrabber:
                         self._cond.wait(0.1)
                     if not self.drop_stale and self._slot is not None:  # stopped while waiting: every
                         self.read_count += 1  # frame is processed here, so both were waiting, not dropped
-                        self.unread_at_stop += 1
                         break
                     if self._slot is not None:
                         self.dropped += 1
@@ -436,8 +434,8 @@ class FrameGrabber:
             return frame
 
     def stop(self, timeout: float = 3.0) -> None:
-        """Stop the thread and close the source (idempotent). A frame left unread is counted in
-        :attr:`unread_at_stop`: it was waiting, not replaced by a newer one."""
+        """Stop the thread and close the source (idempotent). A frame left unread was waiting, not
+        dropped: it counts in :attr:`captured` but not in :attr:`dropped`."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
@@ -447,9 +445,7 @@ class FrameGrabber:
         elif self._thread.is_alive():
             self._thread.join(timeout)
         with self._cond:
-            if self._slot is not None:
-                self.unread_at_stop += 1
-                self._slot = None
+            self._slot = None
 
     def __enter__(self) -> "FrameGrabber":
         return self.start()

@@ -8,6 +8,7 @@ and, interleaved as the file stores them, the audio of the segment as :class:`Au
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import math
@@ -413,21 +414,18 @@ class VideoDecoder:
         after ``start`` (frames of the segment were lost to the seek), else True at the end."""
         container, video = self._container, self._video
         streams = (video,) + self._audio
-        video_done = False
+        state = {"video_done": False}  # shared with _decoded: past the segment, video is not decoded
         audio_done = [False] * len(self._audio)
-        last_pts = None
         held: list | None = [] if check_landing else None  # audio held until the landing is checked
-        damaged_run = 0
         self.damaged_packets = 0  # counted for the attempt that is kept (a seek may be retried)
-        for packet in container.demux(streams):
-            if packet.stream.type == "audio":
-                if packet.size == 0:
-                    continue
+        for kind, item in self._timed(self._decoded(container.demux(streams), state)):
+            if kind == "audio":
+                packet = item
                 track = self._audio.index(packet.stream)
                 if self._end is not None and packet.pts is not None and \
                         packet.pts * packet.time_base >= self._end:
                     audio_done[track] = True
-                    if video_done and all(audio_done):
+                    if state["video_done"] and all(audio_done):
                         break
                     continue
                 if held is not None:
@@ -435,43 +433,99 @@ class VideoDecoder:
                 else:
                     yield "audio", packet
                 continue
-            if video_done:
+            if state["video_done"]:
+                continue
+            frame = item
+            t = frame.pts * self._tb
+            if held is not None:
+                if t > self._start:
+                    return False  # landed after the start: seek again, earlier
+                yield from held
+                held = None
+            if self._start is not None and t < self._start:
+                continue
+            if self._end is not None and t >= self._end:
+                state["video_done"] = True
                 if all(audio_done):
                     break
+                continue
+            yield "video", frame
+        if held is not None:  # no frame decoded at all: the seek may have skipped the last keyframe
+            return False
+        return True
+
+    def _decoded(self, packets, state: dict):
+        """("audio", packet) and ("video", decoded frame) in file order; damaged video packets are
+        skipped, as players do, rather than losing the whole video (up to MAX_DAMAGED_RUN in a row)."""
+        damaged_run = 0
+        for packet in packets:
+            if packet.stream.type == "audio":
+                if packet.size:
+                    yield "audio", packet
+                continue
+            if state["video_done"]:
                 continue
             try:
                 frames = packet.decode()
                 damaged_run = 0
             except av.error.InvalidDataError:
-                # a damaged packet: skip it, as players do, rather than lose the whole video
                 self.damaged_packets += 1
                 damaged_run += 1
                 if damaged_run >= self.MAX_DAMAGED_RUN:
                     raise
                 continue
             for frame in frames:
-                if frame.pts is None:  # raw streams: rebuild timing from the frame rate
-                    frame.pts = 0 if last_pts is None else last_pts + max(1, round(1 / (self._rate * self._tb)))
-                elif last_pts is not None and frame.pts <= last_pts:
-                    frame.pts = last_pts + 1  # broken timing: keep pts strictly increasing
-                t = frame.pts * self._tb
-                if held is not None:
-                    if t > self._start:
-                        return False  # landed after the start: seek again, earlier
-                    yield from held
-                    held = None
-                if self._start is not None and t < self._start:
-                    continue
-                if self._end is not None and t >= self._end:
-                    video_done = True
-                    break
-                last_pts = frame.pts
                 yield "video", frame
-            if video_done and all(audio_done):
-                break
-        if held is not None:  # no frame decoded at all: the seek may have skipped the last keyframe
-            return False
-        return True
+
+    #: frames :meth:`_timed` holds at the start of a stream, where out-of-order pts are found: a
+    #: B-frame group (x264 codes up to 3 B-frames by default) shows its first backward step
+    #: within this many frames, and every frame before it must be timed alike
+    TIMING_LOOKAHEAD = 8
+
+    def _timed(self, items):
+        """``items`` with each video frame's pts made strictly increasing, a few frames late.
+
+        Frames whose pts go backwards in display order (H.264 with B-frames in AVI, which stores
+        no presentation times: the decoder hands each frame a reordered packet's pts) are timed
+        by their decode timestamps, which the decoder hands out in order, shifted to keep the
+        first frame's pts. The first :data:`TIMING_LOOKAHEAD` frames are held until that is known
+        (later, one frame), so the frames before the first backward step are timed the same way.
+        Frames without pts (raw streams), or then without dts (the decoder's flush), get times
+        from the frame rate; any other step backwards is moved just after the previous frame."""
+        waiting: collections.deque = collections.deque()
+        seen = 0
+        first = None  # the first frame's (pts, dts)
+        dts_offset = None  # set once pts are found out of order: pts = dts + dts_offset
+        last_pts = None
+
+        def release(frame):
+            nonlocal last_pts
+            if dts_offset is not None:  # the decoder's flush hands out no dts: then the frame rate's
+                frame.pts = None if frame.dts is None else frame.dts + dts_offset
+            if frame.pts is None:
+                frame.pts = 0 if last_pts is None else last_pts + max(1, round(1 / (self._rate * self._tb)))
+            elif last_pts is not None and frame.pts <= last_pts:
+                frame.pts = last_pts + 1
+            last_pts = frame.pts
+            return frame
+
+        for kind, item in items:
+            if kind != "video":
+                yield kind, item
+                continue
+            seen += 1
+            if first is None:
+                first = (item.pts, item.dts)
+            if waiting and dts_offset is None and None not in (item.pts, item.dts, waiting[-1].pts,
+                                                              waiting[-1].dts, *first) \
+                    and item.pts <= waiting[-1].pts and item.dts > waiting[-1].dts:
+                dts_offset = first[0] - first[1]
+            waiting.append(item)
+            keep = 1 if dts_offset is not None or seen > self.TIMING_LOOKAHEAD else self.TIMING_LOOKAHEAD
+            while len(waiting) > keep:
+                yield "video", release(waiting.popleft())
+        while waiting:
+            yield "video", release(waiting.popleft())
 
     @contextlib.contextmanager
     def _decode_errors(self):
@@ -507,6 +561,8 @@ class VideoDecoder:
                 # phone's dropped frames), the frame before the gap reorders to a neighbour's
                 # duration and the one after it gets the gap's, which would run past the end.
                 duration = next_pts - frame.pts
+            elif next_pts is None and duration and end_pts is not None and frame.pts < end_pts < frame.pts + duration:
+                duration = end_pts - frame.pts  # the last frame, for the same reason: not past the end
             self._reached = (frame.pts + duration) * self._tb  # end of the last frame read
             item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
                                 duration=duration)
@@ -516,6 +572,13 @@ class VideoDecoder:
         for packet in self._pending:
             yield from self._audio_items(packet, audio)
         self._pending = []
+        # where the last frame must end: the segment's end, or an MP4 track's (the whole track,
+        # a held last frame included; Matroska keeps each frame's own duration)
+        end_pts = None
+        if self._end is not None:
+            end_pts = math.ceil(self._end / self._tb)
+        elif self._video.duration and "mp4" in self._container.format.name:
+            end_pts = (self._video.start_time or 0) + self._video.duration
         held, self._first = self._first, None  # each frame waits for the next: see video_item
         for kind, item in self._raw:
             if kind == "video":

@@ -21,6 +21,7 @@ import dataclasses
 import io
 import logging
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -279,6 +280,7 @@ class VideoEncoder:
         self.pix_fmt = output_pix_fmt(codec, config.pix_fmt, source.width, source.height)
         self.width, self.height = source.width, source.height
         self.time_base = source.time_base
+        self.frame_rate = source.frame_rate or Fraction(25)
         self.colorspace = _output_colorspace(source)
         # swscale writes grey formats at full range whatever it is asked for: tagged so, players
         # show them as written (tagged limited, grey 64 came back as 55 and 200 as 214)
@@ -294,6 +296,7 @@ class VideoEncoder:
         self._held_bytes = 0
         self._video_written: float | None = None  # seconds: the end of the latest video packet muxed
         self._first_packet: tuple[int, int] | None = None  # (pts, dts) of the first video packet
+        self._dts_shift = 0  # added to every video packet's dts (see _repair_dts)
 
     def _open(self, source: SourceInfo) -> None:
         config = self.config
@@ -424,11 +427,24 @@ class VideoEncoder:
 
     def _remember_first_packet(self, packets) -> None:
         if self._first_packet is None and packets and packets[0].pts is not None and packets[0].dts is not None:
+            self._repair_dts(packets)
             self._first_packet = (packets[0].pts, packets[0].dts)
 
+    def _repair_dts(self, packets) -> None:
+        """Called with the first packets out of the encoder. libx265 sometimes hands a clip
+        shorter than its B-frame delay (one or two frames, all out at the flush) decode
+        timestamps offset by an uninitialised base, some 1e11-1e14 ticks before their pts, and
+        the MP4 muxer then refuses the packets' durations. The steps between them are right:
+        move them all (and every later packet) back to at most their pts."""
+        interval = max(1, round(1 / (self.frame_rate * self.time_base)))
+        lags = [p.pts - p.dts for p in packets if p.pts is not None and p.dts is not None]
+        if lags and max(lags) > 64 * interval:  # no encoder reorders over more than 16 frames
+            self._dts_shift = min(lags)
     def _mux_video(self, packets) -> None:
         self._remember_first_packet(packets)
         for packet in packets:
+            if self._dts_shift and packet.dts is not None:
+                packet.dts += self._dts_shift
             duration = self._durations.pop(packet.pts, 0) if packet.pts is not None else 0
             if duration:
                 packet.duration = duration

@@ -52,6 +52,13 @@ class StyleChoice:
             return str(self.path)  # the file alone means its first style
         return f"{self.path}:" + ",".join(parts)
 
+    @property
+    def short_label(self) -> str:
+        """:attr:`label` for one-line displays (the live overlay, benchmark rows, messages): a
+        user's file by its name rather than its whole path."""
+        label, path = self.label, str(self.path)
+        return self.path.name + label[len(path):] if label.startswith(path) else label
+
 
 def _first_style(count: int) -> tuple[float, ...]:
     """The mix a file's path alone stands for: its first style."""

@@ -6,3 +6,9 @@
 * :mod:`vidstyle.train.optimize` pixel optimisation (the quality reference);
 * :mod:`vidstyle.train.cli`      ``vidstyle train`` and ``vidstyle optimize``.
 """
+
+
+def __getattr__(name: str):  # vidstyle.train.loop after a plain import vidstyle
+    from vidstyle import _submodule
+
+    return _submodule(__name__, name)
