@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -136,6 +137,26 @@ def test_truncated_input_is_stylized_with_a_warning(tmp_path, style, stylize, ca
     caplog.clear()
     assert stylize(full, tmp_path / "o2.mp4", style, "--quiet", "--temporal", "off").returncode == 0
     assert "could be decoded" not in caplog.text
+
+
+def test_warnings_are_prefixed_and_go_around_progress_bars(tmp_path, style, monkeypatch):
+    full = make_video(tmp_path / "full.mkv", frames=48, size=(64, 48), pattern="noise")
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    proc = stylize_subprocess(cut, tmp_path / "o.mp4", style, "--temporal", "off")
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.startswith("vidstyle: warning: only ") for line in proc.stderr.splitlines()), proc.stderr
+
+    import tqdm
+
+    from vidstyle import cli
+
+    written = []
+    monkeypatch.setattr(tqdm.tqdm, "write", classmethod(lambda cls, text, file=None, **kw: written.append(text)))
+    # only this handler (an in-process main() of another test may have installed one)
+    monkeypatch.setattr(logging.getLogger("vidstyle"), "handlers", [cli._MessageHandler(logging.WARNING)])
+    logging.getLogger("vidstyle").warning("a %s", "warning")  # through tqdm, which clears a bar and redraws it
+    assert written == ["vidstyle: warning: a warning"]
 
 
 def _sparse_vfr_mkv(path: Path) -> list[Fraction]:
@@ -318,6 +339,22 @@ def test_stabilizer_strength_defaults_to_the_styles_own(tmp_path, stylize, capsy
     listing = capsys.readouterr().out.splitlines()
     assert [s for s in listing if s.startswith("shipwreck ")][0].endswith("(stabilizer strength 0.3)")
     assert "stabilizer" not in [s for s in listing if s.startswith("starry_night ")][0]
+
+
+def test_styles_describes_a_bundled_style_by_name_and_leaves_unknown_years_out(capsys):
+    from vidstyle.cli import main
+    from vidstyle.models.zoo import bundled_styles
+
+    assert main(["styles", "light_starry_night", "-v"]) == 0  # was "model file not found"
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{bundled_styles()['light_starry_night'].path}: ")
+    assert out[1] == "  light_starry_night: The Starry Night, Vincent van Gogh, 1889"
+    metrics = next(line for line in out if line.startswith("  metrics: "))
+    decimals = re.findall(r"\d+\.\d+", metrics)
+    assert decimals and all(len(d.replace(".", "").lstrip("0")) <= 4 for d in decimals), metrics  # not 17 digits
+    assert main(["styles"]) == 0
+    mondrian = [line for line in capsys.readouterr().out.splitlines() if line.startswith("mondrian ")][0]
+    assert mondrian.endswith("Composition, Piet Mondrian")  # the year is not known: not printed as "unknown"
 
 
 def test_styles_describes_a_users_own_model_files(tmp_path, capsys):

@@ -173,6 +173,17 @@ def test_frame_counts_one_apart_are_caught_both_ways(tmp_path):
     assert evaluate_videos(ten, nine, preset="ultrafast", max_frames=5)["frames"] == 5
 
 
+def test_a_stylization_at_another_frame_rate_is_noted(tmp_path):
+    """Frames are paired by order: a re-timed stylized video pairs them with other moments."""
+    from videos import make_video
+
+    same = make_video(tmp_path / "same.mp4", frames=6, size=(64, 48), fps=24)
+    slow = make_video(tmp_path / "slow.mp4", frames=6, size=(64, 48), fps=12)
+    assert "notes" not in evaluate_videos(same, same, preset="ultrafast")
+    notes = evaluate_videos(same, slow, preset="ultrafast")["notes"]
+    assert any("runs at 12 frames/s, the input at 24" in n for n in notes), notes
+
+
 def test_stylized_at_another_size(scene):
     _, frames, stylized = scene
     import cv2

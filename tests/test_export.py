@@ -93,12 +93,19 @@ def test_export_refuses_to_overwrite_and_wrong_suffix(tmp_path):
 
 def test_cli_export_writes_checked_file(tmp_path, capsys):
     weights = tmp_path / "s.safetensors"
-    save_model(weights, _randomize_norms(light_net(2)), styles=[{"name": "a"}, {"name": "b"}])
+    save_model(weights, _randomize_norms(light_net(2)), styles=[{"name": "a", "painting": "Dawn", "artist": "Me"},
+                                                                {"name": "b"}])
     out = tmp_path / "out" / "s.onnx"
     assert main(["export", "--onnx", str(out), "--style", f"{weights}:a=0.3,b=0.7"]) == 0
     err = capsys.readouterr().err
     assert "max |ONNX Runtime - PyTorch|" in err
     assert out.is_file() and not list(out.parent.glob(".s.vidstyle-*.partial.onnx"))
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}  # what the file paints, found later
+    assert meta["vidstyle_style"] == "s.safetensors:a=0.3,b=0.7"
+    assert json.loads(meta["vidstyle_styles"]) == [{"name": "a", "painting": "Dawn", "artist": "Me", "weight": 0.3},
+                                                   {"name": "b", "weight": 0.7}]
     assert main(["export", "--onnx", str(out), "--style", str(weights)]) == 1  # exists, no --overwrite
     assert "exists" in capsys.readouterr().err
 

@@ -101,3 +101,21 @@ def test_a_misspelt_style_gets_a_suggestion_and_other_things_say_what_they_are(t
 def test_huge_mix_weights_blend_as_their_ratio():
     choice = resolve_style("mix:starry_night=1e308,the_scream=1e308")  # their sum is infinite
     assert sum(choice.mix) == pytest.approx(1.0) and sorted(choice.mix)[-2:] == [0.5, 0.5]
+
+
+def test_a_multi_style_file_alone_says_which_style_it_runs(tmp_path, caplog):
+    import logging
+
+    from vidstyle.models.transformer import light_net
+    from vidstyle.models.weights import save_model
+
+    path = tmp_path / "pair.safetensors"
+    save_model(path, light_net(2), styles=[{"name": "dawn"}, {"name": "dusk"}])
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        choice = resolve_style(str(path))
+        resolve_style(str(path))  # a run resolves its style more than once: told once
+    told = [r.getMessage() for r in caplog.records if "holds 2 styles" in r.getMessage()]
+    assert told == ["pair.safetensors holds 2 styles; using its first, dawn "
+                    "(pair.safetensors:dawn=0.7,dusk=0.3 blends them)"]
+    assert choice.short_label == "pair.safetensors:dawn=1" and resolve_style(choice.label).mix == choice.mix
+    assert resolve_style(f"{path}:dusk=1").short_label == "pair.safetensors:dusk=1"

@@ -144,22 +144,43 @@ def _add_styles(sub) -> None:
     p.set_defaults(func=_cmd_styles)
 
 
-def _describe_model_file(path: str, verbose: bool) -> None:
-    """What ``vidstyle styles FILE`` prints about one model file."""
-    from vidstyle.models.weights import load_model
+def _painting_description(meta: dict) -> str:
+    """"painting, artist, year" of a style's metadata, leaving out what is not known."""
+    year = str(meta.get("year", ""))
+    return ", ".join(x for x in (meta.get("painting"), meta.get("artist"), "" if year == "unknown" else year) if x)
 
+
+def _rounded(value):
+    """Metrics as a reader wants them: floats to 4 significant digits, at any depth."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _describe_model_file(path: str, verbose: bool) -> None:
+    """What ``vidstyle styles FILE`` prints about one model file (or a bundled style's, by name)."""
+    from vidstyle.models.weights import load_model
+    from vidstyle.models.zoo import bundled_styles
+
+    bundled = bundled_styles()
+    if not Path(path).exists() and path in bundled:  # `vidstyle styles starry_night`: its file
+        path = str(bundled[path].path)
     info = load_model(path)[1]  # the whole file checked, as stylize will: a damaged one is said now
     print(f"{path}: {info.arch} network, channels {info.arch_args.get('channels')}, "
           f"{len(info.styles)} style{'s' if len(info.styles) > 1 else ''}")
     for meta in info.styles:
-        desc = ", ".join(x for x in (meta.get("painting"), meta.get("artist"), str(meta.get("year", ""))) if x)
+        desc = _painting_description(meta)
         print(f"  {meta['name']}" + (f": {desc}" if desc else ""))
     if len(info.styles) > 1:
         example = ",".join(f"{n}={w:g}" for n, w in zip(info.style_names[:2], (0.7, 0.3)))
         print(f"  blend: --style {shlex.quote(path + ':' + example)}")
     if verbose:
         if info.metrics:
-            print(f"  metrics: {json.dumps(info.metrics, sort_keys=True)}")
+            print(f"  metrics: {json.dumps(_rounded(info.metrics), sort_keys=True)}")
         print(f"  trained with: {info.train_command or '(not recorded)'}")
 
 
@@ -179,7 +200,7 @@ def _cmd_styles(args) -> int:
     print(f"{'style':{width}s} {'channels':16s} painting, artist, year")
     for name, info in styles.items():
         meta = next(s for s in info.styles if s["name"] == name)
-        desc = ", ".join(x for x in (meta.get("painting"), meta.get("artist"), str(meta.get("year", ""))) if x)
+        desc = _painting_description(meta)
         strength = strengths[name]
         own = f"  (stabilizer strength {strength:g})" if strength != DEFAULT_TEMPORAL_STRENGTH else ""
         print(f"{name:{width}s} {info.arch_args.get('channels')!s:16s} {desc}{own}")
@@ -247,6 +268,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _MessageHandler(logging.Handler):
+    """The library's warnings as ``vidstyle: warning: ...`` lines on stderr (logging's fallback
+    printed the bare text), written through tqdm when it is loaded, so that a progress bar is
+    cleared and redrawn around them instead of being cut in the middle of its line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = f"vidstyle: {record.levelname.lower()}: {record.getMessage()}"
+            tqdm = sys.modules.get("tqdm")
+            if tqdm is not None:
+                tqdm.tqdm.write(text, file=sys.stderr)
+            else:
+                print(text, file=sys.stderr, flush=True)
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
+            self.handleError(record)
+
+
+def _install_message_handler() -> None:
+    if not any(isinstance(h, _MessageHandler) for h in log.handlers):
+        handler = _MessageHandler(logging.WARNING)
+        log.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, the run still works
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
@@ -267,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    _install_message_handler()
     try:
         # kill and a closed terminal unwind like Ctrl-C in every command, so the temporary files
         # of a half-done output (a checkpoint, an ONNX file, a report) are removed

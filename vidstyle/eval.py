@@ -302,9 +302,26 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
                      "input's own too) are measured at the stylized size, where the same flicker scores "
                      "differently; compare them only with errors measured at that size")
         log.warning("%s", notes[-1])
+    rates = [_frame_rate(p) for p in (input_path, stylized_path)]
+    if None not in rates and abs(rates[0] - rates[1]) > 0.01 * rates[0]:
+        # frames are paired by their order, not their time: a re-timed stylization (frames dropped
+        # or repeated to another rate) pairs each input frame with another moment
+        notes.append(f"the stylized video runs at {float(rates[1]):.3g} frames/s, the input at {float(rates[0]):.3g}: "
+                     "frames are paired in order, so if frames were dropped or repeated the errors compare "
+                     "different moments")
+        log.warning("%s", notes[-1])
     if notes:
         result["notes"] = notes
     return result
+
+
+def _frame_rate(path: str | Path):
+    """The video's average frame rate as a Fraction, or None when the file does not say."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return stream.average_rate or stream.guessed_rate or None
 
 
 # --- style quality ---------------------------------------------------------------------------
@@ -419,7 +436,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "eval", help="measure temporal consistency (warping error) and style quality of a stylized video",
         description="Print the warping error (Lai et al. 2018) of STYLIZED given INPUT's motion, as JSON; "
                     "with --painting also its style loss against the painting and content loss against "
-                    "INPUT (Gram and feature losses of a loss network, HED's VGG16 unless --loss-net says otherwise).")
+                    "INPUT (Gram and feature losses of a loss network, HED's VGG16 unless --loss-net says otherwise).",
+        epilog="JSON fields: warping_error: mean squared RGB difference (0-1 scale, lower is steadier) between "
+               "each stylized frame and the previous one warped onto it by the input's flow, over pixels visible "
+               "in both (forward-backward check), averaged over frame pairs; input_warping_error: the same for "
+               "the input itself, the floor; *_long_term: frame t against t-k (k: --long-term); pairs: frame "
+               "pairs scored (short-term); valid_fraction: mean share of pixels visible in both frames; "
+               "frames, input_size/stylized_size ([width, height]), flow and flow_preset: what was measured; "
+               "notes: why a value is null or to be read with care; style (with --painting): style_loss, "
+               "content_loss, input_style_loss.")
     p.add_argument("input", help="the original video")
     p.add_argument("stylized", help="the stylized video made from it (same frames)")
     p.add_argument("--long-term", type=int, metavar="K", help="also compare frame t with frame t-K (K >= 2)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from pathlib import Path
 from vidstyle.config import is_number
 from vidstyle.errors import VidstyleError
 from vidstyle.models.weights import ModelInfo, read_info
+
+log = logging.getLogger("vidstyle")
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,14 @@ class StyleChoice:
     @property
     def short_label(self) -> str:
         """:attr:`label` for one-line displays (the live overlay, benchmark rows, messages): a
-        user's file by its name rather than its whole path."""
+        user's file by its name rather than its whole path, and a multi-style one with the style
+        it runs (its path alone means its first)."""
         label, path = self.label, str(self.path)
-        return self.path.name + label[len(path):] if label.startswith(path) else label
+        if not label.startswith(path):
+            return label
+        if label == path and len(self.info.styles) > 1:
+            return f"{self.path.name}:{self.info.style_names[0]}=1"
+        return self.path.name + label[len(path):]
 
 
 def _first_style(count: int) -> tuple[float, ...]:
@@ -151,6 +159,9 @@ def closest_style_name(text: str, names) -> str | None:
     return by_key[close[0]] if close else None
 
 
+_told_first_style: set[Path] = set()
+
+
 def resolve_style(spec: str | Path | Styles) -> StyleChoice:
     """Resolve a style spec (see module docstring, or a :class:`Styles` entry: its file) to a file
     and a mix; raise a clear error otherwise."""
@@ -178,6 +189,13 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
         info = read_info(path)
         if mix_text:
             return StyleChoice(path, info, mix_vector(info, parse_mix(mix_text)))
+        if len(info.styles) > 1 and path.resolve() not in _told_first_style:
+            # the file alone is its first style: say so (once; a run resolves its style more than
+            # once), and how to pick or blend
+            _told_first_style.add(path.resolve())
+            names = info.style_names
+            log.warning("%s holds %d styles; using its first, %s (%s:%s=0.7,%s=0.3 blends them)", path.name,
+                        len(names), names[0], path.name, names[0], names[1])
         return StyleChoice(path, info, _first_style(len(info.styles)))
     styles = bundled_styles()
     if text not in styles:

@@ -118,6 +118,10 @@ def build_losses(net: LossNetwork, style_images: list[torch.Tensor], content_lay
     return LossComputer(net, content_layers, style_layers, style_images)
 
 
+#: largest loss weight: the relative losses are about 1 each, and the balance is what matters
+MAX_LOSS_WEIGHT = 1e6
+
+
 def max_evaluations(steps: int, optimizer: str) -> int:
     """How many loss evaluations ``steps`` iterations make at most (L-BFGS's line search evaluates
     more than once per iteration, up to PyTorch's default of 1.25 per iteration)."""
@@ -139,6 +143,15 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     if config.lr is not None and not (math.isfinite(config.lr) and 0 < config.lr <= MAX_LR):
         raise VidstyleError(f"--lr must be a number > 0 and at most {MAX_LR:g}, got {config.lr}")
     check_seed(config.seed)
+    for name, v in (("--content-weight", config.content_weight), ("--style-weight", config.style_weight),
+                    ("--tv-weight", config.tv_weight)):
+        # the losses are relative (about 1 each), so weights of 1e30 only overflow L-BFGS's
+        # gradients, and the photo came back unchanged as if optimised
+        if not (math.isfinite(v) and 0 <= v <= MAX_LOSS_WEIGHT):
+            raise VidstyleError(f"{name} must be a number from 0 to {MAX_LOSS_WEIGHT:g}, got {v:g}")
+    if not (config.content_weight or config.style_weight or config.tv_weight):
+        raise VidstyleError("every loss weight is 0, so there is nothing to optimise: give --style-weight a value "
+                            "above 0")
     check_output_file(output, inputs=(config.content, config.style), overwrite=overwrite, create_folder=True)
     if output.suffix.lower() not in IMAGE_OUTPUT_FORMATS:
         raise VidstyleError(f"output must be an image file ({', '.join(IMAGE_OUTPUT_FORMATS)}), got {output}")
