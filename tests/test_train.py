@@ -159,8 +159,10 @@ def test_an_unreadable_photo_is_skipped_with_a_warning_not_fatal(data, tmp_path,
     assert images.unreadable == {0} and sum("broken.png" in r.getMessage() for r in caplog.records) == 1
     again = ContentImages([broken, *files[1:3]], 16)  # the substitute is the same in a fresh (resumed) run
     assert all(torch.equal(b, again.batch(4, step_generator(0, step))) for step, b in enumerate(batches))
-    with pytest.raises(VidstyleError, match="none of the 1 content images can be read"):
+    with pytest.raises(VidstyleError, match="^the only content image cannot be read$"):  # not "1 images"
         ContentImages([broken], 16).batch(1, step_generator(0, 0))
+    with pytest.raises(VidstyleError, match="none of the 2 content images can be read"):
+        ContentImages([broken, broken], 16).batch(1, step_generator(0, 0))
 
 
 # --- training --------------------------------------------------------------------------------------
@@ -224,9 +226,12 @@ def test_resume_continues_like_an_uninterrupted_run(data, loss_weights, tmp_path
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
-    # resuming a different architecture is refused
-    with pytest.raises(VidstyleError, match="different network"):
-        train(replace(first, steps=3, resume=str(ckpts[0]), arch="standard"), progress=False)
+    # resuming a different architecture is refused, the networks named as the options that build them
+    with pytest.raises(VidstyleError, match=r"different network \(light, 1 style; this run trains standard, "
+                                            r"2 styles\): use the same --arch") as err:
+        train(replace(first, steps=3, resume=str(ckpts[0]), arch="standard", styles=data["styles"]),
+              progress=False)
+    assert "{" not in str(err.value)
 
 
 def test_multi_style_network(data, loss_weights, tmp_path):
@@ -268,8 +273,13 @@ def test_init_from_starts_every_style_of_a_multi_style_network(data, loss_weight
                     out=str(tmp_path / "multi.safetensors"))
     train(multi, progress=False)
     assert f"--init-from {single.out}" in read_info(multi.out).train_command
-    with pytest.raises(VidstyleError, match="different network"):
+    # the networks named by their --arch, not as dictionaries of their settings
+    with pytest.raises(VidstyleError, match=rf"^--init-from {single.out} is a light network; this run trains standard "
+                                            r"\(use --arch light, or start from a standard network\)$"):
         init_from_file(build_network("standard", num_styles=1), single.out)
+    with pytest.raises(VidstyleError, match=r"^--init-from starry_night is a standard network; this run trains light "
+                                            r"\(use --arch standard, or start from a light network\)$"):
+        init_from_file(build_network("light", num_styles=1), "starry_night")
     with pytest.raises(VidstyleError, match="2-style file"):
         init_from_file(build_network("light", num_styles=3), multi.out)
     # a bundled style by name, as `vidstyle styles -v` shows the bundled mix network was started
@@ -574,6 +584,9 @@ def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
                  "--style-layers", "relu1_2:1e30,relu2_2:1e30"]) == 1  # 1e60 overflows float32
     assert not diverged.exists()
     assert main([*args[:6], str(diverged), "--image-size", "1", *args[9:]]) == 1 and not diverged.exists()
+    # a weight far past the relative losses' scale only overflowed L-BFGS's gradients: the photo
+    # came back unchanged with exit 0
+    assert main([*args[:6], str(diverged), *args[7:], "--style-weight", "1e30"]) == 1 and not diverged.exists()
 
 
 def test_train_command_works_without_the_video_dependencies(monkeypatch):
@@ -738,9 +751,11 @@ def test_an_unreadable_held_out_photo_is_skipped(tmp_path, caplog):
     assert held.shape == (1, 3, 32, 32) and "broken.png" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vidstyle"), \
-            pytest.raises(VidstyleError, match=r"none of the 1 photos set aside for the held-out evaluation could be "
+            pytest.raises(VidstyleError, match=r"^the photo set aside for the held-out evaluation could not be "
                                                r"read \(.*broken.png.*\): does .* hold photos\?"):
         held_out_tensor([broken], 32)
+    with pytest.raises(VidstyleError, match=r"^none of the 2 photos set aside for the held-out evaluation could be "):
+        held_out_tensor([broken, broken], 32)
     assert "goes on without it" not in caplog.text  # no promise the next line breaks
 
 
@@ -783,3 +798,122 @@ def test_a_video_fraction_below_one_pair_per_batch_is_honoured_on_average():
         prev, cur, flow, mask = temporal_batch(x, torch.Generator().manual_seed(step), Pairs(), 0.5)
         real += int(torch.all(cur == 1))
     assert 150 < real < 250  # about half the steps use the video pair at batch size 1
+
+
+# --- resuming with the recorded command, progress in logs, Ctrl-C -------------------------------------
+
+def test_resume_compares_settings_as_they_take_effect():
+    """Leaving an option out and giving its default are the same run: the recorded command (every
+    default spelled out) and a command that leaves them out both resume it."""
+    import shlex
+
+    from vidstyle import cli
+    from vidstyle.train.cli import train_config
+    from vidstyle.train.loop import _config_changes
+
+    parser = cli.build_parser()
+    left_out = TrainConfig(styles=["a.jpg", "b.jpg"], content="photos", out="o.safetensors", image_size=64,
+                           lr=0.0012345678, device="cpu")  # no style size, layers, precision, smoothing
+    recorded = train_config(parser.parse_args(shlex.split(left_out.command())[1:] + ["--steps", "40", "--resume"]))
+    assert recorded.style_size == 64 and recorded.content_layers and recorded.lr == left_out.lr  # all spelled out
+    spelled = replace(left_out, precision="fp32", smooth_activations=False, temporal_noise=0.05)  # CPU; no temporal loss
+    for saved, now in ((left_out, recorded), (recorded, left_out), (left_out, spelled), (spelled, left_out)):
+        assert _config_changes(json.loads(json.dumps(asdict(saved))), now) == []
+    # a real change reads as the options' values, not as Python's
+    changed = replace(left_out, styles=["b.jpg"], style_size=32, lr=0.01, style_layers={"stem": 0.5})
+    assert _config_changes(json.loads(json.dumps(asdict(left_out))), changed) == [
+        "--style a.jpg, b.jpg -> b.jpg", "--style-size 64 -> 32", "--lr 0.0012345678 -> 0.01",
+        "--style-layers stem,stage2,stage3,stage4 -> stem:0.5"]
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log(data, loss_weights, tmp_path, monkeypatch,
+                                                                   capsys):
+    import io
+    import re
+    import sys
+
+    from tqdm import tqdm
+
+    from vidstyle.train import loop
+
+    # stderr is not a terminal here (a log file, nohup): no bar redrawn many times a second, but a
+    # line at the first step, at each checkpoint and every PROGRESS_LINE_SECONDS
+    train(_config(data, loss_weights, tmp_path, steps=4, checkpoint_every=2), progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("step 1/4: content ")
+    assert re.fullmatch(r"step 2/4: content \S+, style \S+, tv \S+, [\d.]+ images/s; saved \S+checkpoint_0000002.pt",
+                        lines[1]), lines[1]
+    monkeypatch.setattr(loop, "PROGRESS_LINE_SECONDS", 0.0)
+    train(_config(data, loss_weights, tmp_path, steps=3, out=str(tmp_path / "every.safetensors")), progress=True)
+    assert [line.split(":")[0] for line in capsys.readouterr().err.splitlines()] == ["step 1/3", "step 2/3", "step 3/3"]
+
+    # on a terminal, a tqdm bar: a warning written through tqdm (as the command line's are) clears
+    # it first instead of landing in the middle of its line
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    real = loop.step_generator
+
+    def warn_at_step_2(seed, step):
+        if step == 2:
+            tqdm.write("vidstyle: warning: a photo", file=sys.stderr)
+        return real(seed, step)
+
+    monkeypatch.setattr(loop, "step_generator", warn_at_step_2)
+    train(_config(data, loss_weights, tmp_path, steps=3, out=str(tmp_path / "bar.safetensors")), progress=True)
+    assert "3/3" in terminal.getvalue() and "step/s" in terminal.getvalue()
+    assert re.search(r"\r +\rvidstyle: warning: a photo\n", terminal.getvalue())
+
+
+def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_weights, tmp_path, monkeypatch,
+                                                                  capsys):
+    import shlex
+
+    from vidstyle.cli import main
+    from vidstyle.train import loop
+
+    real = loop.step_generator
+    stop = {"at": 3}
+
+    def ctrl_c(seed, step):
+        if step == stop["at"]:
+            raise KeyboardInterrupt
+        return real(seed, step)
+
+    monkeypatch.setattr(loop, "step_generator", ctrl_c)
+    out = tmp_path / "m.safetensors"
+    # --style-size and --precision left out: the command shown spells them out, and must resume all the same
+    args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out", str(out),
+            "--image-size", "32", "--batch-size", "1", "--steps", "4", "--loss-net", "vgg16_hed",
+            "--loss-weights", str(loss_weights), "--style-layers", "relu1_2", "--content-layers", "relu2_2",
+            "--device", "cpu", "--checkpoint-every", "2", "--quiet"]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    kept = tmp_path / "m.train" / "checkpoint_0000002.pt"
+    assert err.startswith(f"vidstyle: interrupted; the last checkpoint is {kept} (step 2 of 4); to continue: "
+                          "vidstyle train --style ") and err.count("\n") == 1
+    command = shlex.split(err.split("to continue: ")[1])
+    assert command[-1] == "--resume"
+    stop["at"] = None
+    assert main(command[1:] + ["--quiet"]) == 0 and out.is_file()
+    assert read_info(out).train_config["steps"] == 4
+
+    stop["at"] = 1
+    assert main(args + ["--overwrite"]) == 130
+    assert capsys.readouterr().err == ("vidstyle: interrupted; no checkpoint was written yet (the first comes at "
+                                       "step 2)\n")
+
+
+def test_an_out_that_is_no_safetensors_is_said_before_overwrite(data, tmp_path, capsys):
+    from vidstyle.cli import main
+
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"an image")
+    assert main(["train", "--style", data["styles"][0], "--content", str(data["content"]), "-o", str(fake)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"vidstyle: error: --out must end in .safetensors, got {fake}\n"  # not "exists: --overwrite"

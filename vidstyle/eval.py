@@ -286,9 +286,10 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
         next(it, None)
     if inputs.count != stylized.count:
         longer = "input" if inputs.count > stylized.count else "stylized"
+        n = result["frames"]
         raise VidstyleError(f"{input_path} and {stylized_path} have different frame counts "
-                            f"(the {longer} video is longer than {result['frames']} frames; "
-                            f"--max-frames {result['frames']} compares the first {result['frames']})")
+                            f"(the {longer} video is longer than {n} frame{'s' if n != 1 else ''}; "
+                            f"--max-frames {n} compares the first {n})")
     result.update(input=str(input_path), stylized=str(stylized_path))
     notes = []  # say why a metric is null instead of leaving the reader to guess
     if result["warping_error"] is None:

@@ -131,13 +131,12 @@ def style_metadata(styles: list[str], names: list[str], paintings: list[str], ar
     return out
 
 
-def _cmd_train(args) -> int:
-    from vidstyle.io.files import check_output_file
+def train_config(args):
+    """The :class:`~vidstyle.train.loop.TrainConfig` of parsed ``vidstyle train`` options."""
     from vidstyle.train.losses import parse_layer_weights
-    from vidstyle.train.loop import TrainConfig, train
+    from vidstyle.train.loop import TrainConfig
 
-    check_output_file(args.out, overwrite=args.overwrite or bool(args.resume), create_folder=True)
-    config = TrainConfig(
+    return TrainConfig(
         styles=args.style, content=args.content, out=args.out, arch=args.arch, image_size=args.image_size,
         style_size=args.style_size, batch_size=args.batch_size, steps=args.steps, lr=args.lr, seed=args.seed,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
@@ -151,7 +150,20 @@ def _cmd_train(args) -> int:
         init_from=args.init_from,
         preview_every=args.preview_every, device=args.device, precision=args.precision,
         style_meta=style_metadata(args.style, args.style_name, args.painting, args.artist, args.year))
-    result = train(config, progress=not args.quiet, overwrite=args.overwrite)
+
+
+def _cmd_train(args) -> int:
+    from vidstyle.io.files import check_output_file
+    from vidstyle.train.loop import TrainingInterrupted, train
+
+    config = train_config(args)
+    config.validate()  # a wrong option (an --out that is no .safetensors) is said before "exists: --overwrite"
+    check_output_file(args.out, overwrite=args.overwrite or bool(args.resume), create_folder=True)
+    try:
+        result = train(config, progress=not args.quiet, overwrite=args.overwrite)
+    except TrainingInterrupted as exc:
+        print(f"vidstyle: interrupted; {exc}", file=sys.stderr)
+        return 130
     if not args.quiet:
         held = "; ".join(f"{name}: content {v['content']:.3f}, style {v['style']:.3f}"
                          for name, v in result.metrics["held_out"].items())

@@ -124,7 +124,9 @@ class ContentImages:
             if len(self._cache) < CACHE_LIMIT:
                 self._cache[i] = img
             return img
-        raise VidstyleError(f"none of the {len(self.files)} content images can be read")
+        n = len(self.files)
+        raise VidstyleError("the only content image cannot be read" if n == 1
+                            else f"none of the {n} content images can be read")
 
     def crop(self, index: int, g: torch.Generator) -> np.ndarray:
         """A random (size, size, 3) crop of image ``index`` at a random zoom, randomly flipped."""
@@ -166,8 +168,10 @@ def held_out_tensor(files: Sequence[Path], size: int, device: torch.device | Non
         crops.append(img[top:top + size, left:left + size])
     if not crops:
         folders = sorted({str(Path(f).parent) for f in files})
-        raise VidstyleError(f"none of the {len(files)} photos set aside for the held-out evaluation could be read "
-                            f"({failures[0] if failures else 'none given'}): does {', '.join(folders)} hold photos?")
+        what = ("the photo set aside for the held-out evaluation could not" if len(files) == 1
+                else f"none of the {len(files)} photos set aside for the held-out evaluation could")
+        raise VidstyleError(f"{what} be read ({failures[0] if failures else 'none given'}): does "
+                            f"{', '.join(folders)} hold photos?")
     for exc in failures:  # said only now: with nothing readable, the run does not go on at all
         log.warning("%s; the held-out evaluation goes on without it", exc)
     return images_to_tensor(crops, device=device)

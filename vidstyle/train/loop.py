@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import math
 import shlex
+import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +25,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from vidstyle.device import autocast, resolve_device, resolve_precision, synchronize
+from vidstyle.device import autocast, precision_name, resolve_device, resolve_precision, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file, check_writable_folder, write_then_rename
-from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, LossNetwork, default_layers, default_style_weight,
-                                      load_loss_network)
+from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_layers,
+                                      default_style_weight, load_loss_network)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
 from vidstyle.models.weights import save_model
 from vidstyle.train.data import (ContentImages, find_images, held_out_tensor, load_style_image, split_held_out,
@@ -43,6 +44,20 @@ PREVIEW_PHOTOS = 6
 MAX_IMAGE_SIZE = 4096
 MAX_BATCH_SIZE = 1024
 MAX_LR = 10.0  # Adam steps of that size already wreck any network; larger ones overflow fp32
+#: Without a terminal (a log file, nohup) a progress line is printed this often, and at each
+#: checkpoint: a redrawn bar would fill the log with carriage-return updates.
+PROGRESS_LINE_SECONDS = 30.0
+
+
+def _number(value: float) -> str:
+    """``value`` as short as it reads back exactly: the recorded command must resume its own run."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+def _layer_weights(style: dict[str, float]) -> str:
+    """Style layers as ``--style-layers`` takes them."""
+    return ",".join(k if w == 1.0 else f"{k}:{_number(w)}" for k, w in style.items())
 
 
 def check_seed(seed: int) -> None:
@@ -116,23 +131,22 @@ class TrainConfig:
             args += ["--style", s]
         args += ["--content", self.content, "--out", self.out, "--arch", self.arch,
                  "--image-size", str(self.image_size), "--style-size", str(self.resolved_style_size()),
-                 "--batch-size", str(self.batch_size), "--steps", str(self.steps), "--lr", f"{self.lr:g}",
-                 "--seed", str(self.seed), "--content-weight", f"{self.content_weight:g}",
-                 "--style-weight", f"{self.style_weight:g}", "--tv-weight", f"{self.tv_weight:g}",
+                 "--batch-size", str(self.batch_size), "--steps", str(self.steps), "--lr", _number(self.lr),
+                 "--seed", str(self.seed), "--content-weight", _number(self.content_weight),
+                 "--style-weight", _number(self.style_weight), "--tv-weight", _number(self.tv_weight),
                  "--loss-net", self.loss_net]
         if self.smooth_activations is not None:
             args += ["--smooth-activations" if self.smooth_activations else "--no-smooth-activations"]
         content, style = self.layers()
-        args += ["--content-layers", ",".join(content),
-                 "--style-layers", ",".join(k if w == 1.0 else f"{k}:{w:g}" for k, w in style.items())]
+        args += ["--content-layers", ",".join(content), "--style-layers", _layer_weights(style)]
         if self.temporal_weight:
-            args += ["--temporal-weight", f"{self.temporal_weight:g}"]
+            args += ["--temporal-weight", _number(self.temporal_weight)]
         if self.temporal_videos:
             for v in self.temporal_videos:
                 args += ["--temporal-videos", v]
-            args += ["--video-fraction", f"{self.video_fraction:g}"]
+            args += ["--video-fraction", _number(self.video_fraction)]
         if self.temporal_weight and self.temporal_noise != TrainConfig.temporal_noise:
-            args += ["--temporal-noise", f"{self.temporal_noise:g}"]
+            args += ["--temporal-noise", _number(self.temporal_noise)]
         if self.init_from:
             args += ["--init-from", self.init_from]
         if self.precision != "auto":  # bf16/fp16 autocast changes the numbers, so a reproduction needs it
@@ -148,6 +162,8 @@ class TrainConfig:
     def validate(self) -> None:
         if not self.styles:
             raise VidstyleError("give at least one --style image")
+        if Path(self.out).suffix != ".safetensors":
+            raise VidstyleError(f"--out must end in .safetensors, got {self.out}")
         try:  # the command is stored in the weights' metadata, which is UTF-8: refused now, not after training
             self.command().encode("utf-8")
         except UnicodeEncodeError as exc:
@@ -252,6 +268,22 @@ def build_network(arch: str, num_styles: int) -> TransformerNet:
     return BUILDERS[ARCH_NAMES[arch]](num_styles)
 
 
+def arch_name(arch_args: dict) -> str | None:
+    """The ``--arch`` that builds a network with ``arch_args`` (any number of styles), or None."""
+    wanted = {k: v for k, v in arch_args.items() if k != "num_styles"}
+    for name in ARCH_NAMES:
+        built = build_network(name, 1).arch_args
+        if {k: v for k, v in built.items() if k != "num_styles"} == wanted:
+            return name
+    return None
+
+
+def _network_text(arch_args: dict) -> str:
+    """A network as the options that build it: ``light, 2 styles``."""
+    styles = arch_args.get("num_styles")
+    return f"{arch_name(arch_args) or arch_args}, {styles} style{'' if styles == 1 else 's'}"
+
+
 def init_from_path(value: str | Path) -> str:
     """``--init-from``'s file: ``value`` itself, or the file of the bundled style it names."""
     from vidstyle.models.zoo import bundled_styles, closest_style_name
@@ -280,8 +312,12 @@ def init_from_file(net: TransformerNet, path: str | Path) -> None:
     ours = {k: v for k, v in net.arch_args.items() if k != "num_styles"}
     theirs = {k: v for k, v in src.arch_args.items() if k != "num_styles"}
     if ours != theirs:
-        raise VidstyleError(f"--init-from {path}: the file holds a different network ({theirs}); "
-                            f"this run trains {ours} (check --arch)")
+        ours, theirs = arch_name(net.arch_args), arch_name(src.arch_args)
+        if theirs is None:  # written by other code: its settings are all there is to show
+            raise VidstyleError(f"--init-from {path} is a network no --arch trains ({src.arch_args}); this "
+                                f"run trains {ours} (start from a {ours} network)")
+        raise VidstyleError(f"--init-from {path} is a {theirs} network; this run trains {ours} (use --arch "
+                            f"{theirs}, or start from a {ours} network)")
     if src.num_styles not in (1, net.num_styles):
         raise VidstyleError(f"--init-from {path}: a {src.num_styles}-style file can only start a network with "
                             f"{src.num_styles} styles, not {net.num_styles} (a single-style file starts any)")
@@ -345,12 +381,50 @@ def _comparable(key: str, value):
     return value
 
 
+def _in_effect(values: dict, device: torch.device) -> dict:
+    """A config's fields (as ``asdict`` gives them) as they take effect on ``device``: the defaults
+    of what was left out filled in, the precision resolved, and the settings of a loss that is
+    off set to None, so that leaving an option out and giving its default compare equal (the
+    recorded command gives every default)."""
+    config = TrainConfig(**{k: v for k, v in values.items() if k in {f.name for f in fields(TrainConfig)}})
+    content_layers, style_layers = config.layers()
+    try:
+        precision = precision_name(resolve_precision(config.precision, device))
+    except VidstyleError:  # fp16, saved on a GPU, read on the CPU: a precision this run cannot have
+        precision = config.precision
+    smooth = config.smooth_activations
+    return {**asdict(config), "style_size": config.resolved_style_size(), "content_layers": content_layers,
+            "style_layers": style_layers, "precision": precision,
+            "smooth_activations": config.loss_net in SMOOTHED_BY_DEFAULT if smooth is None else smooth,
+            "temporal_noise": config.temporal_noise if config.temporal_weight else None,
+            "video_fraction": config.video_fraction if config.temporal_videos else None}
+
+
+def _option_text(key: str, value) -> str:
+    """A setting as its option is written."""
+    if value is None or value == []:
+        return "(none)"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, dict):
+        return _layer_weights(value)
+    if isinstance(value, (list, tuple)):
+        return (", " if key in _FLAGS else ",").join(map(str, value))  # repeated options; a comma list
+    return str(value)
+
+
 def _config_changes(saved: dict, config: TrainConfig) -> list[str]:
-    """The options of ``config`` that differ from the checkpoint's ``saved`` config, as flags."""
-    current = asdict(config)
-    return [f"{_FLAGS.get(key, '--' + key.replace('_', '-'))} {saved[key]!r} -> {current[key]!r}"
-            for key in current if key not in RESUME_MAY_CHANGE and key in saved
-            and _comparable(key, saved[key]) != _comparable(key, current[key])]
+    """The options of ``config`` that differ in effect from the checkpoint's ``saved`` config, as
+    ``--option old -> new``."""
+    device = resolve_device(config.device)
+    before = _in_effect(saved, device)
+    now = _in_effect(asdict(config), device)
+    return [f"{_FLAGS.get(key, '--' + key.replace('_', '-'))} {_option_text(key, before[key])} -> "
+            f"{_option_text(key, now[key])}"
+            for key in now if key not in RESUME_MAY_CHANGE and key in saved
+            and _comparable(key, before[key]) != _comparable(key, now[key])]
 
 
 def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer,
@@ -368,9 +442,10 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
     if not isinstance(state, dict) or not {"step", "model", "optimizer", "arch_args"} <= set(state):
         raise VidstyleError(f"{path} is not a vidstyle training checkpoint (those are the checkpoint_*.pt "
                             "files in the run's .train folder; --resume alone picks the latest)")
-    if json.loads(state.get("arch_args", "{}")) != net.arch_args:
-        raise VidstyleError(f"checkpoint {path} is for a different network ({state.get('arch_args')}); "
-                            f"use the same --arch and number of --style")
+    saved_args = json.loads(state.get("arch_args", "{}"))
+    if saved_args != net.arch_args:
+        raise VidstyleError(f"checkpoint {path} is for a different network ({_network_text(saved_args)}; this "
+                            f"run trains {_network_text(net.arch_args)}): use the same --arch and number of --style")
     changes = _config_changes(json.loads(state.get("config", "{}")), config) if config is not None else []
     if changes:
         # the weights file would record this command, which would not reproduce the weights
@@ -463,20 +538,59 @@ def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_
                  for t in zip(*parts))
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`train`; the message names the checkpoint kept last and the command
+    that continues from it (or says that none was written)."""
+
+
+def _resume_command(config: TrainConfig, checkpoint: Path) -> str:
+    """The command that continues ``config``'s run from ``checkpoint``: :meth:`TrainConfig.command`
+    plus the options it leaves out that --resume needs to find the checkpoint and go on alike."""
+    args = []
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    for key in ("checkpoint_every", "checkpoint_dir", "preview_every", "device", "loss_weights"):
+        if getattr(config, key) != defaults[key]:
+            args += ["--" + key.replace("_", "-"), str(getattr(config, key))]
+    # --resume alone takes the latest in the checkpoint folder, which a named one may not be in
+    args += ["--resume"] if checkpoint.parent == config.work_dir() else ["--resume", str(checkpoint)]
+    return f"{config.command()} {shlex.join(args)}"
+
+
+def _interrupted_message(config: TrainConfig, kept: list[tuple[Path, int]]) -> str:
+    if kept:
+        checkpoint, step = kept[-1]
+        return (f"the last checkpoint is {checkpoint} (step {step} of {config.steps}); to continue: "
+                f"{_resume_command(config, checkpoint)}")
+    if config.resume:  # stopped before the checkpoint was read: nothing changed
+        return "stopped before training resumed; the checkpoints are as they were (run the same command again)"
+    if not config.checkpoint_every:
+        return "no checkpoint was written (--checkpoint-every 0)"
+    return f"no checkpoint was written yet (the first comes at step {config.checkpoint_every})"
+
+
 def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -> TrainResult:
     """Train a network as described by ``config``, write it to ``config.out`` and return the result.
 
     A fresh run (not ``config.resume``) whose checkpoint folder holds an earlier run's checkpoints
     deletes them with ``overwrite`` and refuses to start otherwise: left there, they would be
-    mixed with this run's, and a later ``--resume`` could continue the wrong run."""
+    mixed with this run's, and a later ``--resume`` could continue the wrong run.
+
+    ``progress``: a progress bar on a terminal, else a line every :data:`PROGRESS_LINE_SECONDS`
+    and at each checkpoint. Ctrl-C raises :class:`TrainingInterrupted`, which says how to continue."""
+    kept: list[tuple[Path, int]] = []  # (checkpoint, step) this run can be continued from, latest last
+    try:
+        return _train(config, progress, overwrite, kept)
+    except KeyboardInterrupt as exc:
+        raise TrainingInterrupted(_interrupted_message(config, kept)) from exc
+
+
+def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tuple[Path, int]]) -> TrainResult:
     config.validate()
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
     channels_last = device.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     out = Path(config.out)
-    if out.suffix != ".safetensors":
-        raise VidstyleError(f"--out must end in .safetensors, got {out}")
     # never one of the inputs, never a folder (checked now, not after hours of training)
     check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=True, create_folder=True)
     work = config.work_dir()
@@ -528,6 +642,7 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
             raise VidstyleError(f"no checkpoint to resume from ({ckpt if ckpt else work})")
         try:
             start = _load_checkpoint(ckpt, net, opt, scaler, config)
+            kept.append((ckpt, start))
         except VidstyleError as exc:
             # a damaged latest checkpoint (the disk filled up, say): the one before it is kept beside it
             before = [c for c in sorted(ckpt.parent.glob("checkpoint_*.pt")) if c.name < ckpt.name]
@@ -539,13 +654,14 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
 
     previews: list[Path] = []
     bar = None
-    if progress:
+    if progress and sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=config.steps, initial=start, unit="step", dynamic_ncols=True)
-    t0 = time.perf_counter()
+        # a tqdm bar, so that warnings written with tqdm.write clear it rather than cut into it
+        bar = tqdm(total=config.steps, initial=start, unit="step", file=sys.stderr, dynamic_ncols=True)
+    lines = progress and bar is None
+    t0 = next_line = time.perf_counter()  # the first step gets a line: the log shows the run has begun
     images = 0
-    last = {}
     try:  # the bar is closed however the loop ends, so an error line is not printed inside it
         for step in range(start, config.steps):
             g = step_generator(config.seed, step)
@@ -581,15 +697,24 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
             scaler.update()
             images += config.batch_size
             done = step + 1
-            if bar is not None and (done % 5 == 0 or done == config.steps):
+            saved = None
+            if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
+                saved = _save_checkpoint(work, done, net, opt, scaler, config)
+                kept.append((saved, done))
+            postfix = bar is not None and (done % 5 == 0 or done == config.steps)
+            line = lines and (saved is not None or time.perf_counter() >= next_line)
+            if postfix or line:
                 synchronize(device)
                 rate = images / max(time.perf_counter() - t0, 1e-9)
                 last = {k: float(v.detach()) for k, v in parts.items()}
+            if postfix:
                 bar.set_postfix({**{k: f"{v:.3g}" for k, v in last.items()}, "img/s": f"{rate:.2f}"}, refresh=False)
             if bar is not None:
                 bar.update(1)
-            if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
-                _save_checkpoint(work, done, net, opt, scaler, config)
+            if line:
+                print(f"step {done}/{config.steps}: {', '.join(f'{k} {v:.3g}' for k, v in last.items())}, "
+                      f"{rate:.2f} images/s" + (f"; saved {saved}" if saved else ""), file=sys.stderr, flush=True)
+                next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
             if config.preview_every and done % config.preview_every == 0:
                 previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles, work / f"preview_{done:07d}.png", dtype))
     finally:
@@ -614,7 +739,7 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
                          style_size=config.resolved_style_size(),
                          held_out_files=[p.relative_to(Path(config.content)).as_posix() for p in held_files])
     if config.checkpoint_every:  # lets a later run continue with more --steps
-        _save_checkpoint(work, config.steps, net, opt, scaler, config)
+        kept.append((_save_checkpoint(work, config.steps, net, opt, scaler, config), config.steps))
     net = net.to(memory_format=torch.contiguous_format).cpu()
     net.set_style(_one_hot(torch.tensor([0]), num_styles)[0])
     save_model(out, net, style_meta, train_command=config.command(), train_config=train_config,
