@@ -908,6 +908,18 @@ def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_we
     assert capsys.readouterr().err == ("vidstyle: interrupted; no checkpoint was written yet (the first comes at "
                                        "step 2)\n")
 
+    def sigterm(seed, step):  # what termination_as_exit makes of kill: SystemExit(143)
+        if step == 3:
+            raise SystemExit(143)
+        return real(seed, step)
+
+    monkeypatch.setattr(loop, "step_generator", sigterm)
+    with pytest.raises(SystemExit):
+        main(args + ["--overwrite"])
+    err = capsys.readouterr().err
+    assert f"vidstyle: warning: the last checkpoint is {kept} (step 2 of 4); to continue: " in err, err
+    assert "vidstyle: terminated (SIGTERM)" in err
+
 
 def test_an_out_that_is_no_safetensors_is_said_before_overwrite(data, tmp_path, capsys):
     from vidstyle.cli import main

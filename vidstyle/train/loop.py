@@ -13,6 +13,7 @@ uninterrupted run.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shlex
 import sys
@@ -39,6 +40,8 @@ from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_v
 from vidstyle.train import temporal as temporal_api
 
 #: Held-out photos shown in preview grids.
+log = logging.getLogger("vidstyle")
+
 PREVIEW_PHOTOS = 6
 #: Bounds that stop a typo (an extra zero or three) before it takes all the memory or overflows.
 MAX_IMAGE_SIZE = 4096
@@ -582,6 +585,10 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
         return _train(config, progress, overwrite, kept)
     except KeyboardInterrupt as exc:
         raise TrainingInterrupted(_interrupted_message(config, kept)) from exc
+    except SystemExit as exc:
+        if isinstance(exc.code, int) and exc.code > 128:  # kill or a closed terminal (termination_as_exit)
+            log.warning("%s", _interrupted_message(config, kept))
+        raise
 
 
 def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tuple[Path, int]]) -> TrainResult:
