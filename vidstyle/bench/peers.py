@@ -16,8 +16,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from vidstyle.bench.network import time_calls
-from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, throughput
+from vidstyle.bench.network import counts_record, time_calls
+from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, rss_scope, throughput
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
 
@@ -87,9 +87,10 @@ def run_magenta_network(resolution: str, height: int, width: int, *, warmup: int
     hp, wp = -(-height // _MULTIPLE) * _MULTIPLE, -(-width // _MULTIPLE) * _MULTIPLE
     x = np.random.default_rng(0).random((1, 3, hp, wp), dtype=np.float32)
     t0 = time.perf_counter()
-    per_call, calls = time_calls(lambda: peer.run_array(x), torch.device("cpu"), warmup=warmup, repeats=repeats,
-                                 target_repeat_s=target_repeat_s, max_seconds=max_seconds)
-    row.update(throughput(per_call), calls_per_repeat=calls, status="ok",
+    per_call, calls, warmup_run = time_calls(lambda: peer.run_array(x), torch.device("cpu"), warmup=warmup,
+                                             repeats=repeats, target_repeat_s=target_repeat_s,
+                                             max_seconds=max_seconds)
+    row.update(throughput(per_call), calls_per_repeat=calls, status="ok", **counts_record(warmup, repeats, warmup_run),
                warmup_and_timing_s=round(time.perf_counter() - t0, 2),
-               peak_rss_mb=round(peak_rss_mb(), 1), peak_rss_scope="case" if rss_reset else "process")
+               peak_rss_mb=round(peak_rss_mb(), 1), peak_rss_scope=rss_scope(rss_reset))
     return row

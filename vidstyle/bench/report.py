@@ -33,15 +33,31 @@ def _version(module: str) -> str | None:
         return None
 
 
+def _cpu_probe(name: str) -> bool | None:
+    """A torch.cpu capability probe (``_is_amx_tile_supported``...), None where this torch lacks it."""
+    import torch
+
+    fn = getattr(getattr(torch, "cpu", None), name, None)
+    try:
+        return None if fn is None else bool(fn())
+    except RuntimeError:
+        return None
+
+
 def machine_info() -> dict:
-    """What the numbers were measured on: CPU, cores, GPU, library versions."""
+    """What the numbers were measured on: CPU (and whether it has native bf16, which decides what
+    ``--precision auto`` runs there), cores, GPU, library versions."""
     import torch
 
     from vidstyle import __version__
+    from vidstyle.device import cpu_has_native_bf16, precision_name, resolve_precision
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     info = {
         "cpu": _cpu_model(), "cores_usable": cores, "cpu_count": os.cpu_count(),
+        "cpu_native_bf16": cpu_has_native_bf16(), "cpu_amx": _cpu_probe("_is_amx_tile_supported"),
+        "cpu_avx512_bf16": _cpu_probe("_is_avx512_bf16_supported"),
+        "cpu_auto_precision": precision_name(resolve_precision("auto", torch.device("cpu"), inference=True)),
         "platform": platform.platform(), "python": platform.python_version(),
         "vidstyle": __version__, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "onnxruntime": _version("onnxruntime"), "onnx": _version("onnx"), "av": _version("av"),
@@ -90,35 +106,73 @@ def _variant(r: dict) -> str:
     return " ".join(parts)
 
 
+def _rss(r: dict) -> str:
+    scope = r.get("peak_rss_scope", "case")
+    return _fmt(r.get("peak_rss_mb"), 0) + ("" if scope == "case" else f" ({scope})")
+
+
 def _network_table(rows: list[dict]) -> list[str]:
-    lines = ["| model | device | variant | batch | resolution | ms/frame median | IQR (q1-q3) | min-max | "
+    lines = ["| model | device | variant | batch | resolution | n | ms/frame median | IQR (q1-q3) | min-max | "
              "frames/s median | peak RSS MiB | CUDA max alloc MiB |",
-             "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r.get("status") != "ok":
             continue
         ms, fps = r["ms_per_frame"], r["fps"]
         lines.append(f"| {r.get('label', r['model'])} | {r['device']} | {_variant(r)} | {r['batch']} | "
-                     f"{r['resolution']} ({r['width']}x{r['height']}) | {ms['median']:.2f} | "
+                     f"{r['resolution']} ({r['width']}x{r['height']}) | {ms['n']} | {ms['median']:.2f} | "
                      f"{ms['q1']:.2f}-{ms['q3']:.2f} | {ms['min']:.2f}-{ms['max']:.2f} | {fps['median']:.1f} | "
-                     f"{_fmt(r.get('peak_rss_mb'), 0)} | {_fmt(r.get('cuda_max_allocated_mb'), 0)} |")
+                     f"{_rss(r)} | {_fmt(r.get('cuda_max_allocated_mb'), 0)} |")
     return lines
+
+
+def _counts_lines(rows: list[dict]) -> list[str]:
+    """Say which rows ran fewer repeats or warm-up calls than asked (recorded per row in the JSON)."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    cut = [r for r in ok if r.get("repeats_asked") is not None and r["ms_per_frame"]["n"] < r["repeats_asked"]]
+    cool = [r for r in ok if r.get("warmup_asked") is not None and r["warmup_run"] < r["warmup_asked"]]
+    lines = []
+    if cut:
+        lines.append(f"{len(cut)} of {len(ok)} rows timed fewer repeats (n) than the {cut[0]['repeats_asked']} "
+                     "asked: --max-seconds caps a case's timed seconds (never below 3 repeats).")
+    if cool:
+        lines.append(f"{len(cool)} of {len(ok)} rows stopped warming up after 2 calls of the "
+                     f"{cool[0]['warmup_asked']} asked: each took over a tenth of --max-seconds.")
+    return lines
+
+
+def run_settings(r: dict) -> str:
+    """How a file-to-file row ran, for its labels and ratios: ``bf16, batch 4, torch`` (vidstyle),
+    ``fp32 eager, batch 1`` (the naive loop)."""
+    if r.get("kind") == "naive":
+        return f"{r.get('precision', 'fp32')} eager, batch {r['batch']}"
+    return f"{r.get('precision', '?')}, batch {r['batch']}, {r['backend']}"
 
 
 def _pipeline_table(rows: list[dict]) -> list[str]:
     stages = []
     for r in rows:
         stages += [s for s in r.get("stages_ms_per_frame", {}) if s not in stages]
-    head = "| run | model | device | backend | batch | frames | frames/s end to end | wall ms/frame | " + \
+    head = "| run | model | device | backend | precision | batch | frames | frames/s end to end | wall ms/frame | " + \
            " | ".join(f"{s} ms/frame" for s in stages) + " | network-only frames/s | end-to-end / network-only |"
-    lines = [head, "|" + "---|" * (10 + len(stages))]
+    lines = [head, "|" + "---|" * (11 + len(stages))]
     for r in rows:
         st = r.get("stages_ms_per_frame", {})
-        lines.append(f"| {r['name']} | {r.get('model', '')} | {r['device']} | {r['backend']} | {r['batch']} | "
-                     f"{r['frames']} | {r['fps']:.2f} | {r['wall_ms_per_frame']:.1f} | " +
+        lines.append(f"| {r['name']} | {r.get('model', '')} | {r['device']} | {r['backend']} | "
+                     f"{r.get('precision', '-')} | {r['batch']} | {r['frames']} | {r['fps']:.2f} | "
+                     f"{r['wall_ms_per_frame']:.1f} | " +
                      " | ".join(_fmt(st.get(s), 2) for s in stages) +
                      f" | {_fmt(r.get('network_only_fps'))} | {_fmt(r.get('ratio_e2e_to_network'), 2)} |")
     return lines
+
+
+def _bf16_line(m: dict) -> str:
+    """Whether the CPU has native bf16 (AMX or AVX512-BF16): it decides what --precision auto runs."""
+    if "cpu_native_bf16" not in m:
+        return "CPU native bf16: not recorded"
+    units = [name for key, name in (("cpu_amx", "AMX"), ("cpu_avx512_bf16", "AVX512-BF16")) if m.get(key)]
+    has = f"yes ({', '.join(units)})" if m["cpu_native_bf16"] else "no"
+    return f"CPU native bf16: {has}, so --precision auto runs {m.get('cpu_auto_precision', '?')} on the CPU"
 
 
 def _share(x) -> str:
@@ -132,10 +186,11 @@ def to_markdown(report: dict) -> str:
            f"Command: `{report.get('command', '')}`", "",
            "## Machine", "",
            f"- CPU: {m['cpu']} ({m['cores_usable']} usable cores, torch threads {m['torch_threads']})",
+           f"- {_bf16_line(m)}",
            f"- GPU: {m.get('gpu') or 'none'}" + (f" (CUDA {m['cuda']}, cuDNN {m['cudnn']})" if m.get("gpu") else ""),
            f"- {m['platform']}, Python {m['python']}",
            f"- vidstyle {m['vidstyle']}, torch {m['torch']}, onnxruntime {m.get('onnxruntime')}, "
-           f"PyAV {m.get('av')}, numpy {m.get('numpy')}",
+           f"PyAV {m.get('av')}, numpy {m.get('numpy')}, OpenCV {m.get('opencv')}",
            f"- other processes' share of the CPU time during the run: {_share(report.get('other_cpu_share'))}; "
            f"load average (1/5/15 min, the benchmark's own threads included) at start {report.get('load_start')}, "
            f"at end {report.get('load_end')}", ""]
@@ -149,6 +204,9 @@ def to_markdown(report: dict) -> str:
                 "Median over repeats after warm-up; spread as inter-quartile range and min-max. "
                 "CUDA rows are timed with CUDA events.", ""]
         out += _network_table(net + peers) + [""]
+        out += ["n: repeats timed. Peak RSS: the process's resident-memory peak while the row ran (reset "
+                "before each row where the system allows; memory the process already held included).", ""]
+        out += [x for line in _counts_lines(net + peers) for x in (line, "")]
     if report.get("pipeline"):
         out += ["## File to file (per stage)", "",
                 "Busy milliseconds per frame of each stage. vidstyle runs decode, network and encode in "
@@ -156,6 +214,10 @@ def to_markdown(report: dict) -> str:
         out += _pipeline_table(report["pipeline"]) + [""]
     if report.get("warping"):
         out += ["## Temporal stability (warping error, lower is steadier)", "",
+                "Warping error (Lai et al., ECCV 2018): the mean squared RGB difference, pixel values in [0, 1], "
+                "between each stylized frame and the previous one warped onto it by optical flow estimated on "
+                "the input (DIS), over the pixels visible in both, averaged over consecutive pairs; no unit. "
+                "The input warping error is the same measure on the input frames.", "",
                 "| stylizer | frames | warping error | input warping error |", "|---|---:|---:|---:|"]
         for w in report["warping"]:
             if w.get("status", "ok") != "ok":
@@ -179,7 +241,28 @@ def to_markdown(report: dict) -> str:
 
 # --- plots ------------------------------------------------------------------------------------
 
-def _plot_fps(report: dict, path: Path) -> bool:
+#: the plots a run writes into --out (and removes there when it writes none of its own)
+PLOTS = ("fps_vs_resolution.png", "pipeline_stages.png")
+
+
+def _subtitle(report: dict) -> str:
+    """When and how the plotted numbers were measured, and whether they can be trusted."""
+    text = f"{report.get('created', '')}, {report['machine'].get('torch_threads')} torch threads"
+    if report.get("unreliable"):
+        text += " - NOT RELIABLE (see bench.md)"
+    return text
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    with write_then_rename(path) as temp:
+        fig.savefig(temp, dpi=120)
+    plt.close(fig)
+
+
+def _fps_figure(report: dict):
+    """The frames/s-against-resolution figure, or None when no row has a plain resolution."""
     import matplotlib.pyplot as plt
 
     rows = [r for r in report.get("network", []) + report.get("peers", [])
@@ -193,7 +276,7 @@ def _plot_fps(report: dict, path: Path) -> bool:
         series.setdefault(key, []).append((r["height"] * r["width"], fps["median"], r["resolution"],
                                            fps.get("q1", fps["median"]), fps.get("q3", fps["median"])))
     if not series:
-        return False
+        return None
     fig, ax = plt.subplots(figsize=(9, 5.5))
     ticks = {}
     for key, pts in sorted(series.items()):
@@ -202,41 +285,45 @@ def _plot_fps(report: dict, path: Path) -> bool:
         # the bars span the repeats' quartiles: how far one median can be trusted
         spread = [[max(0.0, m - min(p[3], p[4])) for m, p in zip(med, pts)],
                   [max(0.0, max(p[3], p[4]) - m) for m, p in zip(med, pts)]]
-        ax.errorbar(x, med, yerr=spread, marker="o", capsize=3, label=key)
+        line = ax.errorbar(x, med, yerr=spread, marker="o", capsize=3, label=key)
+        for xi, m in zip(x, med):  # the value itself: a log axis with few labels cannot be read closely
+            ax.annotate(f"{m:.3g}", (xi, m), textcoords="offset points", xytext=(6, 2), fontsize=7,
+                        color=line[0].get_color())
         ticks.update({p[0] / 1e6: p[2] for p in pts})
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(list(ticks), list(ticks.values()))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_minor_locator(LogLocator(subs=()))
-    # 1, 2, 5, 10, 20, 50, ... labelled as plain numbers: one labelled decade tells nothing
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    # 1, 2, 3, 5, 7, 10, 20, 30, ... labelled as plain numbers: with 1-2-5 alone a point between
+    # 20 and 50 cannot be read
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0, 7.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("resolution")
     ax.set_ylabel("frames/s (network only; median, bars: quartiles of the repeats)")
     ax.set_title(f"Network throughput - {report['machine']['cpu']}" +
-                 (f" / {report['machine']['gpu']}" if report["machine"].get("gpu") else ""), fontsize=9)
+                 (f" / {report['machine']['gpu']}" if report["machine"].get("gpu") else "") +
+                 f"\n{_subtitle(report)}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6.5, loc="best")
     fig.tight_layout()
-    with write_then_rename(path) as temp:
-        fig.savefig(temp, dpi=120)
-    plt.close(fig)
-    return True
+    return fig
 
 
-def _plot_stages(report: dict, path: Path) -> bool:
+def _stages_figure(report: dict):
+    """The per-stage bars of the file-to-file rows, or None when there are none."""
     import matplotlib.pyplot as plt
 
     rows = report.get("pipeline", [])
     if not rows:
-        return False
+        return None
     stages: list[str] = []
     for r in rows:
         stages += [s for s in r["stages_ms_per_frame"] if s not in stages]
     fig, ax = plt.subplots(figsize=(9, 2.0 + 0.6 * len(rows)))
-    labels = [f"{r['name']} ({r.get('model', '')}, {r['backend']})" for r in rows]
+    labels = [f"{r['name']} ({r.get('model', '')}; {run_settings(r)})" for r in rows]
+    ends = []
     for i, r in enumerate(rows):
         left = 0.0
         for j, s in enumerate(stages):
@@ -245,38 +332,52 @@ def _plot_stages(report: dict, path: Path) -> bool:
             left += v
         ax.plot([r["wall_ms_per_frame"]], [i], marker="|", color="black", markersize=22, mew=2,
                 label="wall time" if i == 0 else None)
+        ends.append(max(left, r["wall_ms_per_frame"]))
+    # each row's numbers in writing: a slow naive loop squashes the fast rows' bars to slivers
+    for i, (r, end) in enumerate(zip(rows, ends)):
+        ax.annotate(f"{r['wall_ms_per_frame']:.1f} ms/frame wall, {r['fps']:.1f} fps", (end, i),
+                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
+    ax.set_xlim(0, max(ends, default=1.0) * 1.35)  # room for the longest row's text
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.set_xlabel("ms per frame (bars: busy time per stage; black line: wall time)")
-    ax.set_title("File-to-file stages", fontsize=9)
+    ax.set_title(f"File-to-file stages\n{_subtitle(report)}", fontsize=9)
     ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.35 / max(1, len(rows)) - 0.12))
     ax.invert_yaxis()
     fig.tight_layout()
-    with write_then_rename(path) as temp:
-        fig.savefig(temp, dpi=120)
-    plt.close(fig)
-    return True
+    return fig
 
 
-def write_reports(report: dict, out_dir: str | Path, plots: bool = True) -> list[Path]:
-    """Write ``bench.json``, ``bench.md`` and (with matplotlib) ``fps_vs_resolution.png`` and
-    ``pipeline_stages.png`` into ``out_dir``; return the paths written."""
+def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
+                  removed: list[Path] | None = None) -> list[Path]:
+    """Write ``bench.json``, ``bench.md`` and (with matplotlib) the :data:`PLOTS` into ``out_dir``;
+    return the paths written.
+
+    A plot of :data:`PLOTS` that this call does not write is removed from ``out_dir`` (an earlier
+    run's would otherwise sit beside this run's report as if it were this run's); the paths are
+    added to ``removed``. No other file there is touched."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if plots:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+        except ImportError:  # known before the JSON is written, so that the record says it
+            report.setdefault("notes", []).append("matplotlib is not installed: no plots")
+            plots = False
     written = []
     for name, text in (("bench.json", json.dumps(report, indent=1, sort_keys=False) + "\n"),
                        ("bench.md", to_markdown(report) + "\n")):
         with write_then_rename(out / name) as tmp:
             tmp.write_text(text)
         written.append(out / name)
-    if plots:
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-        except ImportError:
-            report.setdefault("notes", []).append("matplotlib is not installed: no plots")
-            return written
-        for name, fn in (("fps_vs_resolution.png", _plot_fps), ("pipeline_stages.png", _plot_stages)):
-            if fn(report, out / name):
-                written.append(out / name)
+    for name, make in zip(PLOTS, (_fps_figure, _stages_figure)):
+        fig = make(report) if plots else None
+        if fig is not None:
+            _save(fig, out / name)
+            written.append(out / name)
+        elif (out / name).is_file():
+            (out / name).unlink()
+            if removed is not None:
+                removed.append(out / name)
     return written

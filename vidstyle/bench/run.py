@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from vidstyle.bench.network import NetworkCase, load_network, parse_resolution, run_network_case
+from vidstyle.bench.report import run_settings
 from vidstyle.bench.stats import OtherCpuMeter, load_average
 from vidstyle.errors import VidstyleError
 
@@ -37,7 +38,7 @@ class BenchSettings:
     clip: str | None = None
     clip_frames: int = 96
     pipeline_models: Sequence[str] = ("light",)
-    pipeline_backend: str | None = None  # None: the fastest backend measured for the model at auto precision
+    pipeline_backend: str | None = None  # None: the fastest measured for the model (see choose_backend)
     pipeline_batch: int | None = None  # None: what `vidstyle stylize` uses (vidstyle.pipeline.default_batch)
     # precisions of vidstyle's file-to-file runs: None is the one `--precision auto` picks; others
     # (e.g. int8, compiled and calibrated on frames of the clip) add rows named "vidstyle int8"
@@ -88,17 +89,60 @@ def _auto_precision(device: str) -> str:
     return precision_name(resolve_precision("auto", resolve_device(device), inference=True))
 
 
-def best_backend(rows: list[dict], model: str, device: str, precision: str | None = None) -> str:
-    """Fastest backend measured for ``model`` on ``device`` at ``precision`` (default: what auto
-    picks there), else torch."""
-    precision = precision or _auto_precision(device)
-    ok = [r for r in rows if r.get("status") == "ok" and r["model"] == model and r["device"] == device
-          and r["precision"] == precision and r["batch"] == 1 and not r.get("cuda_graphs")]
+def pipeline_precision(backend: str, device: str) -> str:
+    """The precision vidstyle's file-to-file run uses with ``backend`` on ``device``: what
+    ``--precision auto`` picks there, except fp32 for onnx (its only precision, as in `vidstyle stylize`)."""
+    return "fp32" if backend == "onnx" else _auto_precision(device)
+
+
+def choose_backend(rows: list[dict], model: str, device: str, precision: str | None = None) -> tuple[str, str]:
+    """(backend, why): the fastest backend measured for ``model`` on ``device`` (batch 1, the
+    smallest size measured) among rows at ``precision``, by default each backend at the precision
+    the file-to-file run gives it (:func:`pipeline_precision`); torch when none was measured."""
+    def usable(r: dict) -> bool:
+        return r.get("status") == "ok" and r["model"] == model and r["device"] == device and r["batch"] == 1 \
+            and not r.get("cuda_graphs")
+
+    def at(r: dict) -> str:
+        return precision or pipeline_precision(r["backend"], device)
+
+    measured = [r for r in rows if usable(r)]
+    ok = [r for r in measured if r["precision"] == at(r)]
+    # a backend measured only at another precision is no candidate: say so, it may be the fastest
+    missing = sorted({r["backend"] for r in measured} - {r["backend"] for r in ok})
+    unmatched = "".join(f"; {b} not compared: measured at "
+                        f"{', '.join(sorted({r['precision'] for r in measured if r['backend'] == b}))} only, "
+                        f"the file-to-file run would use {at({'backend': b})}" for b in missing)
     if not ok:
-        return "torch"
+        wanted = precision or f"{_auto_precision(device)} (fp32 for onnx)"
+        return "torch", (f"torch, the default: no network-only row of {model} on {device} at batch 1 and "
+                         f"{wanted} was measured{unmatched}")
     smallest = min(r["height"] * r["width"] for r in ok)
-    return min((r for r in ok if r["height"] * r["width"] == smallest),
-               key=lambda r: r["ms_per_frame"]["median"])["backend"]
+    best = min((r for r in ok if r["height"] * r["width"] == smallest), key=lambda r: r["ms_per_frame"]["median"])
+    others = ", ".join(f"{r['backend']} {r['precision']} {r['ms_per_frame']['median']:.2f}"
+                       for r in ok if r["height"] * r["width"] == smallest and r is not best)
+    return best["backend"], (f"the fastest measured at batch 1, {best['resolution']}: {best['backend']} "
+                             f"{best['precision']} {best['ms_per_frame']['median']:.2f} ms/frame"
+                             + (f" (against {others})" if others else "") + unmatched)
+
+
+def best_backend(rows: list[dict], model: str, device: str, precision: str | None = None) -> str:
+    """The backend of :func:`choose_backend`."""
+    return choose_backend(rows, model, device, precision)[0]
+
+
+def _check_pipeline(s: BenchSettings, device: str) -> None:
+    """Refuse, before anything is measured, file-to-file settings that cannot run on ``device``."""
+    if not s.clip or s.pipeline_backend != "onnx":
+        return
+    if device.split(":")[0] != "cpu":
+        raise VidstyleError(f"--pipeline-backend onnx runs on the CPU only, and the file-to-file runs use {device} "
+                            "(the GPU of --device): add --device cpu, or choose --pipeline-backend torch or compile")
+    from vidstyle.stylizer import _onnx_available
+
+    if not _onnx_available():
+        raise VidstyleError("--pipeline-backend onnx needs the onnx and onnxruntime packages: "
+                            "pip install onnx onnxruntime")
 
 
 def run_benchmark(s: BenchSettings, command: str = "") -> dict:
@@ -115,6 +159,8 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
     cases = network_grid(s, skipped)  # first: a bad resolution or device fails before models are built
     if not cases:
         raise VidstyleError(f"none of the asked-for network cases can run here ({'; '.join(sorted(skipped))})")
+    devices = {str(resolve_device(d)) for d in s.devices}
+    _check_pipeline(s, _prefer_gpu(devices))
     for precision in s.precisions or ():  # asked for by name, and not one case of it can run
         if not any(c.precision == precision for c in cases):
             why = sorted(r for r in skipped if r.startswith(precision)) or sorted(skipped)
@@ -134,7 +180,6 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
              (f"{row['ms_per_frame']['median']:.2f} ms/frame, {row['fps']['median']:.1f} fps"
               if row["status"] == "ok" else f"{row['status']} ({row.get('reason')})"))
 
-    devices = {str(resolve_device(d)) for d in s.devices}
     if s.peers and "cpu" in devices:
         from vidstyle.bench.peers import run_magenta_network
 
@@ -229,14 +274,24 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
     for m in s.pipeline_models:
         net, label = nets[m]
         for i, wanted in enumerate(s.pipeline_precisions):
-            precision = wanted or _auto_precision(device)
-            backend = "compile" if precision == "int8" else (s.pipeline_backend or best_backend(report["network"], m, device))
+            if wanted == "int8":
+                backend, why = "compile", "int8 runs compiled"
+            elif s.pipeline_backend:
+                backend, why = s.pipeline_backend, "--pipeline-backend"
+            else:
+                backend, why = choose_backend(report["network"], m, device)
+            precision = wanted or pipeline_precision(backend, device)
+            if precision != _auto_precision(device) and wanted is None:
+                why += f"; {backend} runs in {precision} only, not {_auto_precision(device)} (--precision auto here)"
             stylizer = Stylizer.from_model(net, device=device, precision=precision,
                                            channels_last=backend != "onnx", backend=backend)
             # by default the batch `vidstyle stylize` would use for this network on this device
             batch = s.pipeline_batch or default_batch(stylizer, (h, w))
+            # whole batches only, so that no half-empty batch skews the per-frame times; at least one
             frames = max(batch, s.clip_frames // batch * batch)
             suffix = "" if wanted is None else f" {precision}"
+            report["notes"].append(f"file-to-file runs of {label}{suffix}: {backend} backend, {precision}, batch "
+                                   f"{batch} ({why})")
             # network-only at exactly the clip's size and the pipeline's settings, for the ratio
             case = NetworkCase(m, f"clip {w}x{h}", h, w, device, precision, batch, backend != "onnx", backend)
             _log(f"pipeline {label}: backend {backend}, precision {precision}, batch {batch}")
@@ -253,15 +308,17 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
                 name = name.replace("vidstyle", "vidstyle" + suffix, 1)
                 row = run_vidstyle_pipeline(s.clip, stylizer, max_frames=frames, batch=batch, temporal=temporal,
                                             label=name)
-                row.update(model=label, precision=precision, warmup_s=round(warm_s, 2))
+                row.update(model=label, precision=precision, warmup_s=round(warm_s, 2),
+                           frames_asked=s.clip_frames, backend_choice=why)
                 _attach_network(row, net_row)
                 report["pipeline"].append(row)
                 _log(f"pipeline {name} {label} {backend}: {row['fps']:.2f} fps end to end, "
                      f"stages {row['stages_ms_per_frame']}")
+            _frames_note(report, s.clip_frames, frames, batch, row["frames"], label + suffix)
             if s.warping_frames:
                 _warping(s, report, stylizer, label + suffix, with_peer=m == s.pipeline_models[0] and i == 0)
         row = run_naive_loop(s.clip, net, max_frames=frames, device=device)
-        row.update(model=label, precision="fp32")
+        row.update(model=label, precision="fp32", frames_asked=s.clip_frames)
         naive_case = NetworkCase(m, f"clip {w}x{h}", h, w, device, "fp32", 1, False, "torch")
         naive_net = run_network_case(naive_case, net, warmup=s.warmup, repeats=s.repeats,
                                      target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
@@ -270,6 +327,18 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         _attach_network(row, naive_net)
         report["pipeline"].append(row)
         _log(f"naive loop {label}: {row['fps']:.2f} fps, stages {row['stages_ms_per_frame']}")
+
+
+def _frames_note(report: dict, asked: int, target: int, batch: int, processed: int, label: str) -> None:
+    """Say when the file-to-file runs processed another number of frames than --clip-frames."""
+    if processed == asked:
+        return
+    why = [f"rounded to whole batches of {batch}"] if target != asked else []
+    if processed < target:
+        why.append("the clip ends sooner")
+    note = f"--clip-frames {asked}: the file-to-file runs of {label} processed {processed} frames ({'; '.join(why)})"
+    report["notes"].append(note)
+    _log(note)
 
 
 def _attach_network(row: dict, net_row: dict) -> None:
@@ -303,6 +372,9 @@ def _warping(s: BenchSettings, report: dict, stylizer, label: str, with_peer: bo
         try:
             peer = MagentaMultistyle()
             runs.append(("magenta multistyle26 (style 0)", lambda: peer.stylize_iter(frames)))
+            if trained:  # a style's flicker depends on its strokes, not only on the network
+                report["notes"].append(f"the warping errors compare different styles: Magenta runs its style 0 "
+                                       f"(of multistyle26's {peer.num_styles}), vidstyle runs {label}")
         except (VidstyleError, ImportError) as exc:
             report["warping"].append({"name": "magenta multistyle26", "status": "skipped", "reason": str(exc)})
     for name, make in runs:
@@ -323,8 +395,10 @@ def _ratios(report: dict) -> None:
     pipe = {(p["name"], p["model"]): p for p in report["pipeline"]}
     for (name, model), p in pipe.items():
         if name.startswith("vidstyle") and "stabilizer" not in name and ("naive serial loop", model) in pipe:
-            r[f"{name} end-to-end / naive serial loop ({model})"] = round(
-                p["fps"] / pipe[("naive serial loop", model)]["fps"], 2)
+            naive = pipe[("naive serial loop", model)]
+            # each side says how it ran: the ratio is of two settings, not of two programs alone
+            r[f"{name} ({run_settings(p)}) end-to-end / naive serial loop ({run_settings(naive)}), {model}"] = round(
+                p["fps"] / naive["fps"], 2)
     ok = [n for n in report["network"] if n.get("status") == "ok"]
     for peer in (p for p in report["peers"] if p.get("status") == "ok"):
         mine = [n for n in ok if n.get("arch", n["model"]) == "light" and n["device"] == "cpu" and n["batch"] == 1

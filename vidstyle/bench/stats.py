@@ -73,6 +73,12 @@ def reset_peak_rss() -> bool:
         return False
 
 
+def rss_scope(reset: bool) -> str:
+    """What a :func:`peak_rss_mb` reading after ``reset_peak_rss() -> reset`` covers: ``case`` (the
+    process's peak while the case ran, memory it already held included), else ``process so far``."""
+    return "case" if reset else "process so far"
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process in MiB (since the last :func:`reset_peak_rss`)."""
     try:
