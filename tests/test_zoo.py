@@ -115,7 +115,7 @@ def test_a_multi_style_file_alone_says_which_style_it_runs(tmp_path, caplog):
         choice = resolve_style(str(path))
         resolve_style(str(path))  # a run resolves its style more than once: told once
     told = [r.getMessage() for r in caplog.records if "holds 2 styles" in r.getMessage()]
-    assert told == ["pair.safetensors holds 2 styles; using its first, dawn "
-                    "(pair.safetensors:dawn=0.7,dusk=0.3 blends them)"]
+    assert told == [f"pair.safetensors holds 2 styles; using its first, dawn (--style {path}:dawn=0.7,dusk=0.3 "
+                    "blends them)"]  # a path that works from anywhere
     assert choice.short_label == "pair.safetensors:dawn=1" and resolve_style(choice.label).mix == choice.mix
     assert resolve_style(f"{path}:dusk=1").short_label == "pair.safetensors:dusk=1"

@@ -137,9 +137,10 @@ def _stylize_into_folder(args, config, encode) -> int:
 def _add_styles(sub) -> None:
     p = sub.add_parser("styles", help="list bundled styles, or describe model files",
                        description="List the bundled styles: name, network channels, painting, artist, year; "
-                                   "or, given model files (your own, from `vidstyle train`), what each holds.")
-    p.add_argument("files", nargs="*", metavar="MODEL.safetensors",
-                   help="describe these model files instead of listing the bundled styles")
+                                   "or, given model files (your own, from `vidstyle train`) or bundled style names, "
+                                   "what each holds.")
+    p.add_argument("files", nargs="*", metavar="MODEL",
+                   help="describe these model files (.safetensors) or bundled styles instead of listing them all")
     p.add_argument("--verbose", "-v", action="store_true", help="also show each style's training command")
     p.set_defaults(func=_cmd_styles)
 
@@ -285,10 +286,17 @@ class _MessageHandler(logging.Handler):
             self.handleError(record)
 
 
-def _install_message_handler() -> None:
-    if not any(isinstance(h, _MessageHandler) for h in log.handlers):
-        handler = _MessageHandler(logging.WARNING)
-        log.addHandler(handler)
+@contextlib.contextmanager
+def _messages_on_stderr():
+    """The library's warnings through :class:`_MessageHandler` while a command runs, and only
+    then: a program that calls :func:`main` keeps its own logging set-up before and after. (They
+    still reach its root handlers too: tests capture them there.)"""
+    handler = _MessageHandler(logging.WARNING)
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,7 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    _install_message_handler()
+    with _messages_on_stderr():
+        return _run_command(args)
+
+
+def _run_command(args) -> int:
+    """Run the parsed command; errors become one line on stderr and an exit status."""
     try:
         # kill and a closed terminal unwind like Ctrl-C in every command, so the temporary files
         # of a half-done output (a checkpoint, an ONNX file, a report) are removed

@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 from collections import deque
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -303,26 +304,36 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
                      "input's own too) are measured at the stylized size, where the same flicker scores "
                      "differently; compare them only with errors measured at that size")
         log.warning("%s", notes[-1])
-    rates = [_frame_rate(p) for p in (input_path, stylized_path)]
-    if None not in rates and abs(rates[0] - rates[1]) > 0.01 * rates[0]:
+    spans = [_time_span(p, result["frames"]) for p in (input_path, stylized_path)]
+    if None not in spans and abs(spans[0] - spans[1]) > max(Fraction(1, 50) * spans[0],
+                                                             spans[0] / max(1, result["frames"] - 1)):
         # frames are paired by their order, not their time: a re-timed stylization (frames dropped
         # or repeated to another rate) pairs each input frame with another moment
-        notes.append(f"the stylized video runs at {float(rates[1]):.3g} frames/s, the input at {float(rates[0]):.3g}: "
-                     "frames are paired in order, so if frames were dropped or repeated the errors compare "
-                     "different moments")
+        notes.append(f"the first {result['frames']} frames span {float(spans[1]):.3g} s in the stylized video and "
+                     f"{float(spans[0]):.3g} s in the input: frames are paired in order, so if frames were dropped "
+                     "or repeated the errors compare different moments")
         log.warning("%s", notes[-1])
     if notes:
         result["notes"] = notes
     return result
 
 
-def _frame_rate(path: str | Path):
-    """The video's average frame rate as a Fraction, or None when the file does not say."""
+def _time_span(path: str | Path, frames: int) -> Fraction | None:
+    """Seconds from the first to the ``frames``-th frame of the video stream vidstyle reads (by
+    the packets' timestamps, in display order; nothing is decoded), or None when they are not
+    known. Timestamps, not the declared rate: variable frame rate files and raw streams declare
+    rates their frames do not keep."""
     import av
 
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return stream.average_rate or stream.guessed_rate or None
+        videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not videos or frames < 2:
+            return None
+        stream = videos[0]
+        times = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
+        if len(times) < frames or stream.time_base is None:
+            return None
+        return (times[frames - 1] - times[0]) * stream.time_base
 
 
 # --- style quality ---------------------------------------------------------------------------
@@ -443,9 +454,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "in both (forward-backward check), averaged over frame pairs; input_warping_error: the same for "
                "the input itself, the floor; *_long_term: frame t against t-k (k: --long-term); pairs: frame "
                "pairs scored (short-term); valid_fraction: mean share of pixels visible in both frames; "
-               "frames, input_size/stylized_size ([width, height]), flow and flow_preset: what was measured; "
-               "notes: why a value is null or to be read with care; style (with --painting): style_loss, "
-               "content_loss, input_style_loss.")
+               "k: the long-term distance; input, stylized, frames, input_size/stylized_size ([width, height]), "
+               "flow and flow_preset: what was measured; notes: why a value is null or to be read with care; "
+               "style (with --painting): style_loss (against the painting), content_loss (against INPUT), "
+               "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
+               "scored), frames_scored and every.")
     p.add_argument("input", help="the original video")
     p.add_argument("stylized", help="the stylized video made from it (same frames)")
     p.add_argument("--long-term", type=int, metavar="K", help="also compare frame t with frame t-K (K >= 2)")

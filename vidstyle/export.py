@@ -51,7 +51,7 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
     """Serialise ``model`` (on any device; exported from a CPU fp32 copy) to ONNX bytes.
 
     Batch, height and width are dynamic axes; ``example_size`` (H, W) is only the tracing shape.
-    ``metadata`` is added to the graph's own (what the network is for; see :func:`style_metadata`).
+    ``metadata`` is added to the graph's own (what the network is for; see :func:`onnx_style_metadata`).
     """
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise VidstyleError(f"--opset {opset} is not supported: use {MIN_OPSET} to {MAX_OPSET} "
@@ -85,10 +85,10 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
                                            **(metadata or {})})
 
 
-def style_metadata(choice, info) -> dict[str, str]:
+def onnx_style_metadata(choice) -> dict[str, str]:
     """What an exported file paints, for whoever finds it later: the style as vidstyle names it,
     and each style baked in with its painting, artist, year and weight."""
-    styles = [{**meta, "weight": round(w, 6)} for meta, w in zip(info.styles, choice.mix) if w > 0]
+    styles = [{**meta, "weight": round(w, 6)} for meta, w in zip(choice.info.styles, choice.mix) if w > 0]
     return {"vidstyle_style": choice.short_label, "vidstyle_styles": json.dumps(styles)}
 
 
@@ -230,10 +230,10 @@ def _cmd_export(args) -> int:
     from vidstyle.models.zoo import resolve_style
 
     choice = resolve_style(args.style)
-    model, info = load_model(choice.path, "cpu")
+    model, _ = load_model(choice.path, "cpu")
     model.set_style(choice.mix)
     out = _check_onnx_output(args.onnx, args.overwrite)
-    data = export_onnx_bytes(model, opset=args.opset, metadata=style_metadata(choice, info))
+    data = export_onnx_bytes(model, opset=args.opset, metadata=onnx_style_metadata(choice))
     diff = max_abs_diff(model, data)
     if not diff <= args.tolerance:  # also catches NaN
         raise VidstyleError(f"ONNX Runtime output differs from PyTorch by {diff:.3g} "

@@ -136,7 +136,9 @@ def settings_from_args(args):
                       pipeline_backend=args.pipeline_backend, pipeline_batch=args.pipeline_batch,
                       temporal=not args.no_temporal, notes=list(args.note), **counts)
     if args.quick:
-        if "standard" in s.models:  # said, or the report would pass for one of the standard network
+        # said when the user asked for it (the default list holds it too, and a plain --quick is
+        # not worth a warning), or the report would pass for one of the standard network
+        if "standard" in s.models and args.archs != ["standard", "light"]:
             why = ("--quick drops the standard network (too slow for a smoke run)" +
                    ("" if len(s.models) > 1 else ": the light network was measured instead"))
             logging.getLogger("vidstyle").warning("%s", why)

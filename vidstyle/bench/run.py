@@ -39,6 +39,7 @@ class BenchSettings:
     clip_frames: int = 96
     pipeline_models: Sequence[str] = ("light",)
     pipeline_backend: str | None = None  # None: the fastest measured for the model (see choose_backend)
+    pipeline_backend_reason: str | None = None  # why pipeline_backend (None: the user's --pipeline-backend)
     pipeline_batch: int | None = None  # None: what `vidstyle stylize` uses (vidstyle.pipeline.default_batch)
     # precisions of vidstyle's file-to-file runs: None is the one `--precision auto` picks; others
     # (e.g. int8, compiled and calibrated on frames of the clip) add rows named "vidstyle int8"
@@ -124,11 +125,6 @@ def choose_backend(rows: list[dict], model: str, device: str, precision: str | N
     return best["backend"], (f"the fastest measured at batch 1, {best['resolution']}: {best['backend']} "
                              f"{best['precision']} {best['ms_per_frame']['median']:.2f} ms/frame"
                              + (f" (against {others})" if others else "") + unmatched)
-
-
-def best_backend(rows: list[dict], model: str, device: str, precision: str | None = None) -> str:
-    """The backend of :func:`choose_backend`."""
-    return choose_backend(rows, model, device, precision)[0]
 
 
 def _check_pipeline(s: BenchSettings, device: str) -> None:
@@ -277,7 +273,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
             if wanted == "int8":
                 backend, why = "compile", "int8 runs compiled"
             elif s.pipeline_backend:
-                backend, why = s.pipeline_backend, "--pipeline-backend"
+                backend, why = s.pipeline_backend, s.pipeline_backend_reason or "--pipeline-backend"
             else:
                 backend, why = choose_backend(report["network"], m, device)
             precision = wanted or pipeline_precision(backend, device)

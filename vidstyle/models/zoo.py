@@ -16,6 +16,7 @@ import functools
 import logging
 import math
 import os
+import shlex
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
@@ -194,8 +195,8 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
             # once), and how to pick or blend
             _told_first_style.add(path.resolve())
             names = info.style_names
-            log.warning("%s holds %d styles; using its first, %s (%s:%s=0.7,%s=0.3 blends them)", path.name,
-                        len(names), names[0], path.name, names[0], names[1])
+            log.warning("%s holds %d styles; using its first, %s (--style %s blends them)", path.name,
+                        len(names), names[0], shlex.quote(f"{text}:{names[0]}=0.7,{names[1]}=0.3"))
         return StyleChoice(path, info, _first_style(len(info.styles)))
     styles = bundled_styles()
     if text not in styles:

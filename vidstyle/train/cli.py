@@ -108,7 +108,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--painting", action="append", default=[], help="painting title, one per --style")
     p.add_argument("--artist", action="append", default=[], help="artist, one per --style")
     p.add_argument("--year", action="append", default=[], help="year, one per --style")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (on a terminal) and no progress lines (in a log)")
     p.set_defaults(func=_cmd_train)
 
 

@@ -39,9 +39,9 @@ from vidstyle.train.data import (ContentImages, find_images, held_out_tensor, lo
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
 from vidstyle.train import temporal as temporal_api
 
-#: Held-out photos shown in preview grids.
 log = logging.getLogger("vidstyle")
 
+#: Held-out photos shown in preview grids.
 PREVIEW_PHOTOS = 6
 #: Bounds that stop a typo (an extra zero or three) before it takes all the memory or overflows.
 MAX_IMAGE_SIZE = 4096
@@ -389,7 +389,10 @@ def _in_effect(values: dict, device: torch.device) -> dict:
     of what was left out filled in, the precision resolved, and the settings of a loss that is
     off set to None, so that leaving an option out and giving its default compare equal (the
     recorded command gives every default)."""
-    config = TrainConfig(**{k: v for k, v in values.items() if k in {f.name for f in fields(TrainConfig)}})
+    try:
+        config = TrainConfig(**{k: v for k, v in values.items() if k in {f.name for f in fields(TrainConfig)}})
+    except TypeError:  # a checkpoint's record without the required fields: compared as it was written
+        return dict(values)
     content_layers, style_layers = config.layers()
     try:
         precision = precision_name(resolve_precision(config.precision, device))
