@@ -322,12 +322,13 @@ def test_a_late_starting_matroska_file_is_not_called_truncated(tmp_path, caplog)
     assert "truncated" not in caplog.text
 
 
+@pytest.mark.parametrize("source", [".mkv", ".mp4"])  # MP4 titles are read back as "name"
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
-def test_titles_languages_and_default_track_are_kept(tmp_path, suffix):
+def test_titles_languages_and_default_track_are_kept(tmp_path, suffix, source):
     """A film with an English main track and a French one flagged to play by default: the output
     names the same languages and titles, and flags the same track, or a player picks another."""
     plain = make_video(tmp_path / "plain.mkv", frames=12, size=(64, 48), audio=True)
-    src = tmp_path / "tagged.mkv"
+    src = tmp_path / f"tagged{source}"
     with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
         out.metadata["title"] = "My Film"
         video = out.add_stream_from_template(inp.streams.video[0])

@@ -202,9 +202,16 @@ _ENCODING_TAGS = {"encoder", "duration", "bps", "number_of_frames", "number_of_b
 def carried_tags(metadata: dict) -> dict:
     """The tags of an input container or stream worth keeping on the output's counterpart (title,
     language, handler name, creation time, ...): all but :data:`_ENCODING_TAGS` and Matroska's
-    statistics tags (``BPS-eng``, ``_STATISTICS_WRITING_APP``, ...)."""
-    return {k: v for k, v in metadata.items()
+    statistics tags (``BPS-eng``, ``_STATISTICS_WRITING_APP``, ...).
+
+    FFmpeg reads an MP4/MOV track's title (its ``name`` box) as ``name`` but writes ``title``
+    there: renamed, the title is kept in MP4 (where ``name`` was dropped) and is the track's name
+    in Matroska (not a stray NAME tag)."""
+    tags = {k: v for k, v in metadata.items()
             if k.lower().split("-")[0] not in _ENCODING_TAGS and not k.startswith("_STATISTICS")}
+    if "name" in tags and "title" not in tags:
+        tags["title"] = tags.pop("name")
+    return tags
 
 
 def copy_refusal(template: av.AudioStream, fmt: str) -> str | None:
