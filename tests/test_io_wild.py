@@ -36,12 +36,13 @@ def decoded_segment(path, start, duration) -> list[DecodedFrame]:
 
 # --- audio ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("codec, rate, layout, suffix", [
-    ("flac", 44100, "stereo", ".mov"),  # the mov muxer takes FLAC only in .mp4: refused at the header
-    ("libmp3lame", 11025, "mono", ".mp4"),  # MP3 below 16 kHz is "not standard" in mp4
-    ("pcm_s24le", 48000, "stereo", ".mp4"),  # PCM in mp4 fails only in the trailer: never copied
+@pytest.mark.parametrize("codec, rate, layout, suffix, written", [
+    ("flac", 44100, "stereo", ".mov", "alac"),  # the mov muxer takes FLAC only in .mp4: refused at the header
+    ("libmp3lame", 11025, "mono", ".mp4", "aac"),  # MP3 below 16 kHz is "not standard" in mp4
+    ("pcm_s24le", 48000, "stereo", ".mp4", "alac"),  # PCM in mp4 fails only in the trailer: never copied
 ])
-def test_audio_the_container_refuses_is_reencoded_not_fatal(tmp_path, caplog, codec, rate, layout, suffix):
+def test_audio_the_container_refuses_is_reencoded_not_fatal(tmp_path, caplog, codec, rate, layout, suffix, written):
+    """Re-encoded to AAC, or, when it loses nothing, to ALAC, which loses nothing either."""
     src = make_video(tmp_path / "in.mkv", frames=24, size=(64, 48), audio=codec, audio_rate=rate,
                      audio_layout=layout)
     out = tmp_path / f"out{suffix}"
@@ -49,10 +50,26 @@ def test_audio_the_container_refuses_is_reencoded_not_fatal(tmp_path, caplog, co
         result = stylize(src, out)
     assert result.audio == {0: "decode"}
     info = probe(out)
-    assert info.frames == 24 and [a.codec for a in info.audio] == ["aac"]
+    assert info.frames == 24 and [a.codec for a in info.audio] == [written]
+    if written == "alac":  # every sample as it was, in ALAC's 32-bit samples (FLAC's decode as 16-bit)
+        samples = [_audio_samples(p) for p in (src, out)]
+        scale = 2 ** 16 if codec == "flac" else 1
+        assert samples[0].shape == samples[1].shape and np.array_equal(samples[0] * scale, samples[1])
     assert abs(info.audio[0].duration - 1.0) < 0.05
     if codec != "pcm_s24le":  # refused when the header was written: the warning gives FFmpeg's reason
         assert "re-encoding it" in caplog.text and ("flac" in caplog.text or "11025" in caplog.text)
+
+
+def _audio_samples(path) -> np.ndarray:
+    """The first audio track's samples as int64 (channels, samples)."""
+    with av.open(str(path)) as c:
+        parts = []
+        for frame in c.decode(c.streams.audio[0]):
+            arr = frame.to_ndarray()
+            if not frame.format.is_planar:
+                arr = arr.reshape(-1, len(frame.layout.channels)).T
+            parts.append(arr.astype(np.int64))
+    return np.concatenate(parts, axis=1)
 
 
 def test_audio_the_container_accepts_is_still_copied(tmp_path):

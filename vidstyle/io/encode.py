@@ -136,9 +136,17 @@ def default_codec(suffix: str) -> str:
     return "libvpx-vp9" if suffix.lower() == ".webm" else "libx264"
 
 
-def _transcode_codec(suffix: str) -> str:
-    """Audio encoder used when the input's audio codec does not fit the output container."""
-    return "aac" if OUTPUT_FORMATS.get(suffix.lower()) in ("mp4", "mov") else "libopus"
+#: audio codecs that lose nothing: re-encoded for MP4/MOV, they become ALAC, which loses nothing either
+_LOSSLESS_AUDIO = ("pcm_", "flac", "alac", "wavpack", "tta", "ape", "mlp", "truehd")
+
+
+def _transcode_codec(suffix: str, source: str) -> str:
+    """Audio encoder used when the input's audio codec (``source``) does not fit the output
+    container: ALAC for a lossless track in MP4/MOV (PCM or FLAC into .mov), else AAC there, and
+    Opus in Matroska/WebM."""
+    if OUTPUT_FORMATS.get(suffix.lower()) in ("mp4", "mov"):
+        return "alac" if source.startswith(_LOSSLESS_AUDIO) else "aac"
+    return "libopus"
 
 
 def _error_text(exc: Exception) -> str:
@@ -383,11 +391,11 @@ class VideoEncoder:
             self.audio_modes[track] = "copy"
             return
         # the container does not take the packets as they are: re-encode them
-        name = _transcode_codec(self.path.suffix)
         ctx = template.codec_context
+        name = _transcode_codec(self.path.suffix, ctx.name)
         # said every time: a lossless track (PCM, FLAC) becoming a lossy one is worth knowing
-        log.warning("audio track %d (%s) cannot be copied into %s (%s); re-encoding it to %s",
-                    track, ctx.name, self.path.suffix, refusal, name)
+        log.warning("audio track %d (%s) cannot be copied into %s (%s); re-encoding it to %s%s",
+                    track, ctx.name, self.path.suffix, refusal, name, " (lossless)" if name == "alac" else "")
         rates = av.Codec(name, "w").audio_rates
         rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
         layout = _named_layout(ctx.layout)
