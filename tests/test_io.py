@@ -260,6 +260,21 @@ def test_hevc_clips_shorter_than_its_b_frame_delay_are_written(tmp_path):
         assert frame_times(out) == [Fraction(0), Fraction(1, 24)]
 
 
+def test_an_mp4_cut_off_before_its_index_is_said_to_be_one(tmp_path):
+    """MP4 writes its index (moov) last: a recording cut off has none, and FFmpeg says only
+    "Invalid data found when processing input"."""
+    full = make_video(tmp_path / "full.mp4", frames=24)
+    half = tmp_path / "half.mp4"
+    half.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(VidstyleError, match=r"half.mp4 has no index \(no moov box\): an MP4/MOV recording that "
+                                            r"was cut off before it finished"):
+        VideoDecoder(half)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(VidstyleError, match="junk.mp4 is not a readable video file"):
+        VideoDecoder(junk)
+
+
 def test_standard_output_is_refused_with_its_own_reason():
     with pytest.raises(VidstyleError, match=r"cannot write to standard output \(-o -\)"):
         check_output("-")

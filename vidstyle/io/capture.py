@@ -26,7 +26,7 @@ import numpy as np
 
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
-from vidstyle.io.decode import DisplayConversion, error_text
+from vidstyle.io.decode import DisplayConversion, unreadable_video_error
 from vidstyle.io.files import ffmpeg_path
 
 
@@ -241,7 +241,7 @@ class FileSource(FrameSource):
         try:
             self.container = av.open(ffmpeg_path(self.path))
         except av.error.FFmpegError as exc:
-            raise VidstyleError(f"{self.path} is not a readable video file ({error_text(exc)})") from None
+            raise unreadable_video_error(self.path, exc) from None
         if not self.container.streams.video:
             self.container.close()
             raise VidstyleError(f"{self.path} has no video stream")

@@ -210,6 +210,42 @@ def _tag_seconds(text: str | None) -> Fraction | None:
     return value if value > 0 else None
 
 
+def _unfinished_mp4(path: Path) -> bool:
+    """True for an MP4/MOV file whose top-level boxes hold media (``mdat``) but no index
+    (``moov``): MP4 writes its index last, so a recording cut off (power, a full card, a crash)
+    has none, and FFmpeg says only "Invalid data found when processing input"."""
+    import struct
+
+    boxes = set()
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            offset = 0
+            while offset + 8 <= size and len(boxes) < 64:
+                f.seek(offset)
+                length, kind = struct.unpack(">I4s", f.read(8))
+                if length == 1:  # a 64-bit size follows
+                    length = struct.unpack(">Q", f.read(8))[0]
+                elif length == 0:  # to the end of the file
+                    length = size - offset
+                if length < 8:
+                    break
+                boxes.add(kind)
+                offset += length
+    except (OSError, struct.error):
+        return False
+    return b"ftyp" in boxes and b"mdat" in boxes and b"moov" not in boxes
+
+
+def unreadable_video_error(path: Path, exc: Exception) -> VidstyleError:
+    """The error for a file FFmpeg cannot open, saying why where it can be known."""
+    if _unfinished_mp4(path):
+        return VidstyleError(f"{path} has no index (no moov box): an MP4/MOV recording that was cut off before "
+                             "it finished; a repair tool such as untrunc can rebuild it with a complete file "
+                             "from the same camera")
+    return VidstyleError(f"{path} is not a readable video file ({error_text(exc)})")
+
+
 def error_text(exc: Exception) -> str:
     """FFmpeg's reason without PyAV's errno number and path ("Invalid data found when processing input")."""
     return getattr(exc, "strerror", None) or str(exc)
@@ -230,7 +266,7 @@ class VideoDecoder:
         try:
             self._container = av.open(ffmpeg_path(self.path), "r")
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-            raise VidstyleError(f"{self.path} is not a readable video file ({error_text(exc)})") from None
+            raise unreadable_video_error(self.path, exc) from None
         try:
             self._setup(start, duration)
         except BaseException:
