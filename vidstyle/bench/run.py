@@ -354,7 +354,8 @@ def _warping(s: BenchSettings, report: dict, stylizer, label: str, with_peer: bo
     trained = label.split()[0] not in ARCHS  # random weights paint nothing worth a warping error
     runs = [(f"vidstyle {label}", lambda: (stylizer.stylize(f) for f in frames))]
     # the stabilizer as `vidstyle stylize` runs it by default: at the style's own strength
-    stab = make_stabilizer(StylizeConfig(temporal="flow"), stylizer)
+    # (not with --no-temporal, which leaves the stabilizer out of the whole run)
+    stab = make_stabilizer(StylizeConfig(temporal="flow"), stylizer) if s.temporal else None
     if stab is not None:
         def stabilised():
             for prev, f in zip([None] + frames[:-1], frames):
