@@ -76,7 +76,8 @@ def _int8_device(precision: str | None, device: str | torch.device) -> str | tor
     return "cpu" if (precision or "").lower() == "int8" and str(device) == "auto" else device
 
 
-def _onnx_available() -> bool:
+def onnx_available() -> bool:
+    """Whether the ONNX backend can run here (onnx to export, onnxruntime to run), without importing either."""
     import importlib.util
 
     return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
@@ -161,7 +162,7 @@ class Stylizer:
             # ONNX Runtime is the fastest fp32 CPU path for these networks (benchmarks/RESULTS.md);
             # everywhere else (GPU, bf16 CPU) eager PyTorch with channels_last.
             cpu_fp32 = self.device.type == "cpu" and self.dtype is None
-            backend = "onnx" if cpu_fp32 and _onnx_available() else "torch"
+            backend = "onnx" if cpu_fp32 and onnx_available() else "torch"
         # bf16 on the CPU runs a bf16 copy of the weights rather than autocast: autocast re-casts
         # every weight on every call and keeps the norms in fp32, which costs more than the
         # convolutions themselves there (the norms keep fp32 statistics, see InstanceNorm2d)

@@ -134,9 +134,9 @@ def _check_pipeline(s: BenchSettings, device: str) -> None:
     if device.split(":")[0] != "cpu":
         raise VidstyleError(f"--pipeline-backend onnx runs on the CPU only, and the file-to-file runs use {device} "
                             "(the GPU of --device): add --device cpu, or choose --pipeline-backend torch or compile")
-    from vidstyle.stylizer import _onnx_available
+    from vidstyle.stylizer import onnx_available
 
-    if not _onnx_available():
+    if not onnx_available():
         raise VidstyleError("--pipeline-backend onnx needs the onnx and onnxruntime packages: "
                             "pip install onnx onnxruntime")
 
