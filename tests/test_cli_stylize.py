@@ -473,3 +473,15 @@ def test_file_names_that_are_not_utf8_and_an_ascii_locale(tmp_path, style, styli
                              env=env, timeout=120)
     assert listing.returncode == 0, listing.stderr
     assert b"L\\xe9ger" in listing.stdout
+
+
+def test_the_same_concept_has_the_same_flag_in_every_command():
+    """--output and --batch(-size) are spelt as in the other commands too (aliases)."""
+    from vidstyle.cli import build_parser
+
+    parser = build_parser()
+    train = parser.parse_args(["train", "--style", "a.jpg", "--content", "d", "--output", "m.safetensors",
+                               "--batch", "2"])
+    assert (train.out, train.batch_size) == ("m.safetensors", 2)
+    assert parser.parse_args(["stylize", "a.mp4", "-o", "b.mp4", "--style", "s", "--batch-size", "3"]).batch == 3
+    assert parser.parse_args(["bench", "--output", "res"]).out == "res"

@@ -41,7 +41,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--style", required=True,
                    help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (see `vidstyle styles`)")
     _add_device_args(p, int8=True)
-    p.add_argument("--batch", type=_positive_int,
+    p.add_argument("--batch", "--batch-size", dest="batch", type=_positive_int,
                    help="frames per network call (default 4; on the CPU 1 for the standard network and "
                         "fewer for large frames (2 at 720p, 1 from 1080p), where a batch outgrows the caches)")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")

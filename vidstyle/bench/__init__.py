@@ -103,7 +103,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="a few-seconds smoke run: light network (standard is dropped), small frames, few repeats, "
                         "short clip")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
-    p.add_argument("--out", default="vidstyle-bench", help="results folder (default vidstyle-bench)")
+    p.add_argument("--out", "-o", "--output", dest="out", default="vidstyle-bench",
+                   help="results folder (default vidstyle-bench)")
     p.set_defaults(func=_cmd_bench)
     return p
 

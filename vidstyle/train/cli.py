@@ -60,7 +60,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--style", action="append", required=True, metavar="IMAGE",
                    help="style image (painting); repeat for a multi-style network")
     p.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
-    p.add_argument("--out", "-o", required=True, help="output weights file (.safetensors)")
+    p.add_argument("--out", "-o", "--output", dest="out", required=True,
+                   help="output weights file (.safetensors); --output as in stylize")
     p.add_argument("--overwrite", action="store_true",
                    help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT), "
                         "and delete the checkpoints an earlier run left in the checkpoint folder")
@@ -74,7 +75,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--style-size", type=_positive_int,
                    help="shorter side of the style image in pixels (default: --image-size); smaller gives "
                         "larger strokes")
-    p.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument("--batch-size", "--batch", dest="batch_size", type=_positive_int, default=d.batch_size,
+                   help=f"default {d.batch_size}")
     p.add_argument("--steps", type=_positive_int, default=d.steps, help=f"optimizer steps (default {d.steps})")
     p.add_argument("--lr", type=_positive_float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
