@@ -448,12 +448,12 @@ class VideoEncoder:
     def _repair_dts(self, packets) -> None:
         """Called with the first packets out of the encoder. libx265 sometimes hands a clip
         shorter than its B-frame delay (one or two frames, all out at the flush) decode
-        timestamps offset by an uninitialised base, some 1e11-1e14 ticks before their pts, and
-        the MP4 muxer then refuses the packets' durations. The steps between them are right:
-        move them all (and every later packet) back to at most their pts."""
+        timestamps offset by an uninitialised base, 1e11 to 1e18 ticks before or after their pts,
+        and the MP4 muxer then refuses them (a negative duration, or dts after pts). The steps
+        between them are right: move them all (and every later packet) to at most their pts."""
         interval = max(1, round(1 / (self.frame_rate * self.time_base)))
         lags = [p.pts - p.dts for p in packets if p.pts is not None and p.dts is not None]
-        if lags and max(lags) > 64 * interval:  # no encoder reorders over more than 16 frames
+        if lags and max(abs(lag) for lag in lags) > 64 * interval:  # no encoder reorders over 16 frames
             self._dts_shift = min(lags)
     def _mux_video(self, packets) -> None:
         self._remember_first_packet(packets)
