@@ -48,6 +48,24 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
+#: torch's probes of the CPU's hardware bf16
+_BF16_PROBES = {"amx": "_is_amx_tile_supported", "avx512_bf16": "_is_avx512_bf16_supported"}
+
+
+def cpu_bf16_features() -> dict[str, bool | None]:
+    """Which hardware bf16 this CPU has: ``amx`` (tiles) and ``avx512_bf16``; None where this
+    torch build cannot tell."""
+    cpu = getattr(torch, "cpu", None)
+    features = {}
+    for name, probe in _BF16_PROBES.items():
+        fn = getattr(cpu, probe, None)
+        try:
+            features[name] = None if fn is None else bool(fn())
+        except RuntimeError:  # an older build without the probe's kernel support
+            features[name] = None
+    return features
+
+
 def cpu_has_native_bf16() -> bool:
     """True when this CPU multiplies bf16 matrices in hardware (AMX tiles or AVX512-BF16).
 
@@ -55,15 +73,7 @@ def cpu_has_native_bf16() -> bool:
     640x360: 93 ms of convolutions in bf16 against 387 ms in fp32 on a 2-core Xeon with AMX,
     benchmarks/RESULTS.md); elsewhere bf16 is emulated and gains less.
     """
-    cpu = getattr(torch, "cpu", None)
-    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
-        fn = getattr(cpu, probe, None)
-        try:
-            if fn is not None and fn():
-                return True
-        except RuntimeError:  # an older build without the probe's kernel support
-            continue
-    return False
+    return any(cpu_bf16_features().values())
 
 
 def resolve_precision(precision: str, device: torch.device, *, inference: bool = False) -> torch.dtype | None:
@@ -97,6 +107,11 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
 def precision_name(dtype: torch.dtype | None) -> str:
     """The ``--precision`` name of a :func:`resolve_precision` result (``None`` is fp32)."""
     return {None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[dtype]
+
+
+def auto_precision_name(device: torch.device) -> str:
+    """What ``--precision auto`` runs inference in on ``device`` ("bf16", "fp32", ...)."""
+    return precision_name(resolve_precision("auto", device, inference=True))
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

@@ -325,8 +325,10 @@ def _time_span(path: str | Path, frames: int) -> Fraction | None:
     rates their frames do not keep."""
     import av
 
+    from vidstyle.io.decode import picture_streams
+
     with av.open(str(path)) as container:
-        videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        videos = picture_streams(container)
         if not videos or frames < 2:
             return None
         stream = videos[0]

@@ -33,31 +33,20 @@ def _version(module: str) -> str | None:
         return None
 
 
-def _cpu_probe(name: str) -> bool | None:
-    """A torch.cpu capability probe (``_is_amx_tile_supported``...), None where this torch lacks it."""
-    import torch
-
-    fn = getattr(getattr(torch, "cpu", None), name, None)
-    try:
-        return None if fn is None else bool(fn())
-    except RuntimeError:
-        return None
-
-
 def machine_info() -> dict:
     """What the numbers were measured on: CPU (and whether it has native bf16, which decides what
     ``--precision auto`` runs there), cores, GPU, library versions."""
     import torch
 
     from vidstyle import __version__
-    from vidstyle.device import cpu_has_native_bf16, precision_name, resolve_precision
+    from vidstyle.device import auto_precision_name, cpu_bf16_features
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    bf16 = cpu_bf16_features()
     info = {
         "cpu": _cpu_model(), "cores_usable": cores, "cpu_count": os.cpu_count(),
-        "cpu_native_bf16": cpu_has_native_bf16(), "cpu_amx": _cpu_probe("_is_amx_tile_supported"),
-        "cpu_avx512_bf16": _cpu_probe("_is_avx512_bf16_supported"),
-        "cpu_auto_precision": precision_name(resolve_precision("auto", torch.device("cpu"), inference=True)),
+        "cpu_native_bf16": any(bf16.values()), "cpu_amx": bf16["amx"], "cpu_avx512_bf16": bf16["avx512_bf16"],
+        "cpu_auto_precision": auto_precision_name(torch.device("cpu")),
         "platform": platform.platform(), "python": platform.python_version(),
         "vidstyle": __version__, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "onnxruntime": _version("onnxruntime"), "onnx": _version("onnx"), "av": _version("av"),

@@ -85,9 +85,9 @@ def network_grid(s: BenchSettings, skipped: set[str] | None = None) -> list[Netw
 
 def _auto_precision(device: str) -> str:
     """What ``--precision auto`` gives a Stylizer on ``device`` (bf16 on CPUs with native bf16)."""
-    from vidstyle.device import precision_name, resolve_device, resolve_precision
+    from vidstyle.device import auto_precision_name, resolve_device
 
-    return precision_name(resolve_precision("auto", resolve_device(device), inference=True))
+    return auto_precision_name(resolve_device(device))
 
 
 def pipeline_precision(backend: str, device: str) -> str:

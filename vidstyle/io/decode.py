@@ -210,6 +210,12 @@ def _tag_seconds(text: str | None) -> Fraction | None:
     return value if value > 0 else None
 
 
+def picture_streams(container: av.container.InputContainer) -> list:
+    """The container's video streams that are moving pictures: cover art in audio files is a
+    video stream flagged as an attached picture. vidstyle reads the first."""
+    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+
+
 def _unfinished_mp4(path: Path) -> bool:
     """True for an MP4/MOV file whose top-level boxes hold media (``mdat``) but no index
     (``moov``): MP4 writes its index last, so a recording cut off (power, a full card, a crash)
@@ -278,8 +284,7 @@ class VideoDecoder:
         # Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize.
         if container.format.name == "image2" or container.format.name.endswith("_pipe"):
             raise VidstyleError(f"{self.path} is an image, not a video (use a video file)")
-        # Cover art in audio files is a video stream flagged as an attached picture.
-        videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        videos = picture_streams(container)
         if not videos:
             raise VidstyleError(f"{self.path} has no video stream")
         self._video = video = videos[0]
