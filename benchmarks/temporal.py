@@ -70,6 +70,12 @@ LIGHT_EFFNET_FT = (("starry_night", 1000), ("starry_night", 300))
 #: recipe) against their own weight-0 twin: (painting, temporal weight)
 LIGHT_AA = (("starry_night", 100), ("starry_night", 300), ("starry_night", 1000),
             ("woman_with_hat", 300), ("woman_with_hat", 1000), ("the_scream", 300), ("the_scream", 1000))
+#: light networks with full residual convolutions (twentieth session, `--arch light-full`, otherwise
+#: the bundled light recipe): (painting, temporal weight) for the fine-tuned pairs, which start
+#: from light_full_{painting}_t0 and train 600 more steps with `--seed 1`, and for the from-scratch
+#: networks against that weight-0 twin
+LIGHT_FULL_FT = (("starry_night", 300), ("starry_night", 1000))
+LIGHT_FULL = (("starry_night", 1000),)
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
@@ -224,6 +230,18 @@ SETS = {
         f"both fine-tuned 600 steps (`--seed 1`) from light_{style}_effnet_sw5_t0 with the bundled light recipe; "
         f"(b) adds `--temporal-weight {tw}`", f"{style}.jpg")
        for style, tw in LIGHT_EFFNET_FT},
+    **{f"light_full_{style}_ft_tw{tw}": (
+        ROOT / f"benchmarks/models/light_full_{style}_ft_t0.safetensors",
+        ROOT / f"benchmarks/models/light_full_{style}_ft_tw{tw}.safetensors", "light-full",
+        f"`--arch light-full`, both fine-tuned 600 steps (`--seed 1`) from light_full_{style}_t0 with the bundled "
+        f"light recipe; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
+       for style, tw in LIGHT_FULL_FT},
+    **{f"light_full_{style}_tw{tw}": (
+        ROOT / f"benchmarks/models/light_full_{style}_t0.safetensors",
+        ROOT / f"benchmarks/models/light_full_{style}_tw{tw}.safetensors", "light-full",
+        f"`--arch light-full`, same recipe, seed and number of steps; (b) adds `--temporal-weight {tw}`",
+        f"{style}.jpg")
+       for style, tw in LIGHT_FULL},
     **{f"light_aa_{style}_tw{tw}": (
         ROOT / f"benchmarks/models/light_aa_{style}_effnet_sw5_t0.safetensors",
         ROOT / f"benchmarks/models/light_aa_{style}_effnet_sw5_tw{tw}.safetensors", "light-aa",

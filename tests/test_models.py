@@ -12,8 +12,8 @@ from vidstyle.device import resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, pad_to_multiple, tensor_to_images, working_size
 from vidstyle.models.transformer import (BinomialBlur, ConvLayer, SpaceToDepthConv, SubpixelUpsampleConv,
-                                        TransformerNet, UpsampleConv, fold_for_inference, light_aa_net, light_net,
-                                        transformer_net)
+                                        TransformerNet, UpsampleConv, count_parameters, fold_for_inference, light_aa_net,
+                                        light_full_net, light_net, transformer_net)
 from vidstyle.models.weights import load_model, read_info, save_model
 from vidstyle.models.zoo import parse_mix, resolve_style
 from vidstyle.stylizer import Stylizer
@@ -23,7 +23,7 @@ def tiny(num_styles=1, **kw):
     return TransformerNet((4, 8, 8), num_residual=1, num_styles=num_styles, **kw)
 
 
-@pytest.mark.parametrize("builder", [transformer_net, light_net, light_aa_net])
+@pytest.mark.parametrize("builder", [transformer_net, light_net, light_full_net, light_aa_net])
 def test_networks_keep_shape_and_residual_nets_start_near_identity(builder):
     net = builder().eval()
     x = torch.rand(2, 3, 64, 96)
@@ -31,6 +31,14 @@ def test_networks_keep_shape_and_residual_nets_start_near_identity(builder):
         y = net(x)
     assert y.shape == x.shape
     assert float((y - x).abs().mean()) < 0.1  # residual start: a small correction of the photo
+
+
+def test_light_full_net_is_light_net_with_full_residual_convolutions():
+    full, light = light_full_net(), light_net()
+    assert full.arch_args == {**light.arch_args, "separable": False}
+    # five blocks of two 3x3 convolutions, 64 -> 64, instead of depthwise 3x3 + pointwise 1x1
+    per_block = 2 * ((64 * 64 * 9 + 64) - (64 * 9 + 64 + 64 * 64 + 64))
+    assert count_parameters(full) - count_parameters(light) == 5 * per_block
 
 
 def _cell_phase_spread(y: torch.Tensor) -> float:
@@ -59,7 +67,8 @@ def test_upsample_head_shares_one_filter_across_each_2x2_cell():
         TransformerNet((4, 8), upsample_head=True)  # needs the half-resolution (shuffle=2) body
 
 
-@pytest.mark.parametrize("builder", [transformer_net, light_net, lambda: light_net(num_styles=3), light_aa_net])
+@pytest.mark.parametrize("builder", [transformer_net, light_net, lambda: light_net(num_styles=3), light_full_net,
+                                     light_aa_net])
 def test_folded_subpixel_network_computes_the_same_function(builder):
     torch.manual_seed(0)
     net = builder().eval().double()  # float64: the folds must be exact, not merely close in fp32
