@@ -425,6 +425,21 @@ def test_a_grid_with_nothing_to_run_is_refused_before_models_are_built(tmp_path,
     assert "bad resolution '999p'" in capsys.readouterr().err and not (tmp_path / "bench.json").exists()
 
 
+def test_a_clip_only_grid_runs_its_file_to_file_part(monkeypatch):
+    # benchmarks/run_cpu.py measures the networks in earlier grids and the clip in one of its own,
+    # with no models or resolutions: that is not "nothing to run"
+    from vidstyle.bench import run
+
+    clips = []
+    monkeypatch.setattr(run, "_run_clip", lambda s, report, nets, device: clips.append((s.clip, sorted(nets))))
+    monkeypatch.setattr(run, "run_network_case", lambda *a, **k: pytest.fail("a network case was measured"))
+    settings = run.BenchSettings(models=[], resolutions=[], peers=False, clip="clip.mp4", pipeline_models=["light"])
+    report = run.run_benchmark(settings)
+    assert clips == [("clip.mp4", ["light"])] and report["network"] == []
+    with pytest.raises(VidstyleError, match="none of the asked-for network cases"):  # nothing asked at all
+        run.run_benchmark(run.BenchSettings(models=[], resolutions=[], peers=False))
+
+
 def test_a_precision_that_cannot_run_here_is_noted(tmp_path):
     out = tmp_path / "results"
     assert main(["bench", "--quick", "--backends", "torch", "--precision", "fp32,fp16", "--device", "cpu",
@@ -601,6 +616,40 @@ def test_plots_label_their_settings_ticks_and_reliability():
     texts = [t.get_text() for t in ax.texts]
     assert "50.0 ms/frame wall, 20.0 fps" in texts and "900.0 ms/frame wall, 1.1 fps" in texts
     assert "NOT RELIABLE" in ax.get_title()
+    plt.close(fig)
+
+
+def test_plots_of_a_full_run_give_every_series_its_colour_and_keep_texts_inside():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vidstyle.bench.report import _fps_figure, _stages_figure
+
+    report = _fake_report()
+    net = report["network"][0]
+    # 14 series, as run_cpu.py measures: two models in 7 variants each
+    report["network"] = [dict(net, model=m, label=m, backend=b, precision=p, batch=batch)
+                         for m in ("light", "standard") for b, p, batch in
+                         (("torch", "fp32", 1), ("torch", "bf16", 1), ("onnx", "fp32", 1), ("compile", "fp32", 1),
+                          ("compile", "bf16", 1), ("compile", "int8", 1), ("compile", "bf16", 4))]
+    fig = _fps_figure(report)
+    ax = fig.axes[0]
+    colours = [matplotlib.colors.to_hex(h.lines[0].get_color()) for h in ax.get_legend_handles_labels()[0]]
+    assert len(colours) == 15 and len(set(colours)) == 15  # 14 networks and the peer
+    legend = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+    assert legend.x0 >= ax.get_window_extent(fig.canvas.get_renderer()).x1  # beside the axes, over no line
+    plt.close(fig)
+    # a naive loop 60x slower than the fastest row: its text (the one a reader looks for) fits
+    report["pipeline"].append(dict(report["pipeline"][0], name="naive serial loop", kind="naive", backend="torch",
+                                   wall_ms_per_frame=3210.5, fps=0.3))
+    fig = _stages_figure(report)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    right = ax.get_window_extent(renderer).x1
+    assert len(ax.texts) == 2 and all(t.get_window_extent(renderer).x1 <= right for t in ax.texts)
     plt.close(fig)
 
 

@@ -266,18 +266,24 @@ def _fps_figure(report: dict):
                                            fps.get("q1", fps["median"]), fps.get("q3", fps["median"])))
     if not series:
         return None
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = plt.subplots(figsize=(12, 5.5))
     ticks = {}
-    for key, pts in sorted(series.items()):
+    # a full run has 14 or more series: the default 10-colour cycle gave two series one colour, so
+    # each series gets its own colour (tab20), and each model its own marker
+    colours = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors
+    models = list(dict.fromkeys(key.split(" | ")[0] for key in sorted(series)))
+    values: list[tuple[float, float, tuple]] = []
+    for n, (key, pts) in enumerate(sorted(series.items())):
         pts.sort()
         x, med = [p[0] / 1e6 for p in pts], [p[1] for p in pts]
         # the bars span the repeats' quartiles: how far one median can be trusted
         spread = [[max(0.0, m - min(p[3], p[4])) for m, p in zip(med, pts)],
                   [max(0.0, max(p[3], p[4]) - m) for m, p in zip(med, pts)]]
-        line = ax.errorbar(x, med, yerr=spread, marker="o", capsize=3, label=key)
-        for xi, m in zip(x, med):  # the value itself: a log axis with few labels cannot be read closely
-            ax.annotate(f"{m:.3g}", (xi, m), textcoords="offset points", xytext=(6, 2), fontsize=7,
-                        color=line[0].get_color())
+        marker = _MARKERS[models.index(key.split(" | ")[0]) % len(_MARKERS)]
+        line = ax.errorbar(x, med, yerr=spread, marker=marker, capsize=3, label=key,
+                           color=colours[n % len(colours)])
+        # the value itself: a log axis with few labels cannot be read closely
+        values += [(xi, m, line[0].get_color()) for xi, m in zip(x, med)]
         ticks.update({p[0] / 1e6: p[2] for p in pts})
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -295,8 +301,10 @@ def _fps_figure(report: dict):
                  (f" / {report['machine']['gpu']}" if report["machine"].get("gpu") else "") +
                  f"\n{_subtitle(report)}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6.5, loc="best")
+    # beside the axes, not over the lines
+    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
+    _annotate_values(fig, ax, values)  # once the axes have their final size: the gaps are in points
     return fig
 
 
@@ -326,14 +334,51 @@ def _stages_figure(report: dict):
     for i, (r, end) in enumerate(zip(rows, ends)):
         ax.annotate(f"{r['wall_ms_per_frame']:.1f} ms/frame wall, {r['fps']:.1f} fps", (end, i),
                     xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
-    ax.set_xlim(0, max(ends, default=1.0) * 1.35)  # room for the longest row's text
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.set_xlabel("ms per frame (bars: busy time per stage; black line: wall time)")
     ax.set_title(f"File-to-file stages\n{_subtitle(report)}", fontsize=9)
     ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.35 / max(1, len(rows)) - 0.12))
     ax.invert_yaxis()
+    ax.set_xlim(0, max(ends, default=1.0))
     fig.tight_layout()
+    _fit_texts(fig, ax, ends)
     return fig
+
+
+def _annotate_values(fig, ax, values: list[tuple[float, float, tuple]], gap_pt: float = 8.0) -> None:
+    """Write each point's value beside it; values at one resolution that would overlap (rows a few
+    percent apart) are pushed apart vertically, so that each stays readable."""
+    ax.autoscale_view()
+    to_pt = 72.0 / fig.dpi
+    by_x: dict[float, list[tuple[float, float, tuple]]] = {}
+    for v in values:
+        by_x.setdefault(v[0], []).append(v)
+    for points in by_x.values():
+        placed = None  # the last label's height in points, from the bottom of the figure
+        for xi, m, colour in sorted(points, key=lambda v: v[1]):
+            y = ax.transData.transform((xi, m))[1] * to_pt + 2
+            y = y if placed is None else max(y, placed + gap_pt)
+            offset = y - ax.transData.transform((xi, m))[1] * to_pt
+            ax.annotate(f"{m:.3g}", (xi, m), textcoords="offset points", xytext=(6, offset), fontsize=7,
+                        color=colour, va="center")
+            placed = y
+
+
+#: one marker per model in the frames/s plot
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def _fit_texts(fig, ax, ends: list[float]) -> None:
+    """Widen the x axis of ``ax`` so that each row's text, which starts at ``ends[i]`` (data units)
+    and has a fixed width in pixels, ends inside the axes: a fixed margin cut off the longest
+    row's text, which belongs to the slowest run, the one a reader looks for."""
+    renderer = fig.canvas.get_renderer()
+    axes_px = ax.get_window_extent(renderer).width
+    limit = max(ends, default=1.0)
+    for text, end in zip(ax.texts, ends):
+        share = (text.get_window_extent(renderer).width + 12) / axes_px  # 4 pt offset plus a margin
+        limit = max(limit, end / max(1.0 - share, 0.2))  # end + share * limit <= limit
+    ax.set_xlim(0, limit)
 
 
 def write_reports(report: dict, out_dir: str | Path, plots: bool = True,

@@ -153,7 +153,9 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
               "network": [], "peers": [], "pipeline": [], "warping": [], "ratios": {}, "notes": list(s.notes)}
     skipped: set[str] = set()
     cases = network_grid(s, skipped)  # first: a bad resolution or device fails before models are built
-    if not cases:
+    # refused when the network cases asked for cannot run, or when nothing at all is asked; a
+    # clip-only grid (no models or resolutions: run_cpu.py's file-to-file runs) has none to run
+    if not cases and (skipped or not s.clip):
         raise VidstyleError(f"none of the asked-for network cases can run here ({'; '.join(sorted(skipped))})")
     devices = {str(resolve_device(d)) for d in s.devices}
     _check_pipeline(s, _prefer_gpu(devices))
