@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import itertools
 import statistics
 import sys
 import time
@@ -26,16 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
+from vidstyle.eval import read_frames  # noqa: E402
+from vidstyle.io.decode import VideoDecoder  # noqa: E402
 from vidstyle.io.encode import _encoder_options  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 
 
-def read_frames(path: str, count: int) -> tuple[list[np.ndarray], float]:
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or 25)
-        frames = [f.to_ndarray(format="rgb24") for f in itertools.islice(container.decode(stream), count)]
-    return frames, rate
+def read_clip(path: str, count: int) -> tuple[list[np.ndarray], float]:
+    """The first ``count`` frames as `vidstyle stylize` sees them, and the clip's frame rate."""
+    with VideoDecoder(path) as decoder:
+        rate = float(decoder.info.frame_rate)
+    return list(read_frames(path, count)), rate
 
 
 def encode(frames: list[np.ndarray], rate: float, crf: int, preset: str) -> tuple[bytes, float, float]:
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/encoder_presets.json")
     args = p.parse_args(argv)
 
-    frames, rate = read_frames(args.clip, args.frames)
+    frames, rate = read_clip(args.clip, args.frames)
     stylizer = Stylizer(args.style, device="cpu")
     stylized = [stylizer.stylize(f) for f in frames]
     runs: dict[str, list[dict]] = {preset: [] for preset in args.presets}

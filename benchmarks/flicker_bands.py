@@ -11,25 +11,17 @@ flicker *is* the texture, and any loss that lowers the warping error must steady
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 from pathlib import Path
 
-import av
 import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
-from vidstyle.eval import warping_error  # noqa: E402
+from vidstyle.eval import read_frames, warping_error  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
-
-
-def read_frames(path: Path, count: int) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in itertools.islice(container.decode(video=0), count)]
 
 
 def main(argv=None) -> int:
@@ -46,7 +38,7 @@ def main(argv=None) -> int:
         if not clip.is_file():
             print(f"skipped: {clip} is absent")
             continue
-        frames = read_frames(clip, args.frames)
+        frames = list(read_frames(clip, args.frames))
         for model in args.models:
             stylizer = Stylizer(model, device="cpu", precision="fp32")
             out = [stylizer.stylize(f) for f in frames]

@@ -39,12 +39,8 @@ def _stylize(stylizer: Stylizer, frames: list[np.ndarray]) -> list[np.ndarray]:
 
 def _stabilized(frames: list[np.ndarray], outputs: list[np.ndarray]) -> list[np.ndarray]:
     """``outputs`` through the flow stabilizer, as `vidstyle stylize` runs by default."""
-    stabilizer, previous, result = FlowStabilizer(), None, []
-    for frame, out in zip(frames, outputs):
-        state = None if previous is None else stabilizer.estimate(previous, frame)
-        previous = frame
-        result.append(stabilizer.apply(out, state))
-    return result
+    stabilizer = FlowStabilizer()
+    return [stabilizer.step(previous, frame, out) for previous, frame, out in zip([None, *frames], frames, outputs)]
 
 
 def main() -> None:

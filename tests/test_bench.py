@@ -341,9 +341,11 @@ def test_contention_note_from_measured_share():
 
 def test_arch_of_recognises_the_builders_whatever_the_style_count():
     from vidstyle.bench.network import arch_of
-    from vidstyle.models.transformer import TransformerNet, light_aa_down_net, light_aa_net, transformer_net
+    from vidstyle.models.transformer import (TransformerNet, light_aa_down_net, light_aa_net, light_s4_net,
+                                            transformer_net)
 
     assert arch_of(light_net()) == "light" and arch_of(light_net(num_styles=4)) == "light"
+    assert arch_of(light_s4_net()) == "light-s4"  # the bundled light styles' architecture
     assert arch_of(light_aa_net()) == "light-aa" and arch_of(light_aa_net(num_styles=2)) == "light-aa"
     assert arch_of(light_aa_down_net()) == "custom"  # a measurement-only half of light-aa
     assert arch_of(transformer_net()) == "standard"
@@ -354,7 +356,8 @@ def test_magenta_ratio_uses_trained_light_styles_by_architecture():
     from vidstyle.bench.run import choose_backend, finalize
 
     report = _fake_report()
-    styled = dict(report["network"][0], model="light_starry_night", label="light_starry_night", arch="light",
+    # the bundled light styles are light-s4 networks since the twentieth session
+    styled = dict(report["network"][0], model="light_starry_night", label="light_starry_night", arch="light-s4",
                   backend="compile", precision="bf16", fps=summarize([150.0]).to_dict(),
                   ms_per_frame=summarize([6.67]).to_dict())
     report["network"] = [styled] + report["network"]

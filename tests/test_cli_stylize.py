@@ -371,7 +371,7 @@ def test_styles_describes_a_users_own_model_files(tmp_path, capsys):
                                                      {"name": "dawn"}], train_command="vidstyle train ...")
     assert main(["styles", str(path), "-v"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{path}: transformer network, channels ") and out[0].endswith(", 2 styles")
+    assert out[0].startswith(f"{path}: standard network, channels ") and out[0].endswith(", 2 styles")
     assert out[1:3] == ["  dusk: Dusk, Me, 2026", "  dawn"]
     assert out[3] == f"  blend: --style '{path}:dusk=0.7,dawn=0.3'" and out[-1] == "  trained with: vidstyle train ..."
     assert main(["styles", str(tmp_path / "missing.safetensors")]) == 1
@@ -389,6 +389,41 @@ def test_styles_describes_a_users_own_model_files(tmp_path, capsys):
     save_file(tensors, str(broken), metadata=meta)
     assert main(["styles", str(broken)]) == 1
     assert "weights do not match the architecture" in capsys.readouterr().err
+
+
+def test_styles_describes_bundled_files_by_name_and_names_the_architecture(tmp_path, capsys):
+    from vidstyle.cli import main
+    from vidstyle.models.transformer import TransformerNet, light_aa_net
+    from vidstyle.models.weights import save_model
+    from vidstyle.models.zoo import bundled_files
+
+    files = {f.name: f for f in bundled_files()}
+    # the multi-style network holds no style of its own name: it was "model file not found"
+    for name in ("light_mix", "light_mix.safetensors"):
+        assert main(["styles", name]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == f"{files['light_mix.safetensors']}: light network, channels [16, 32, 64], 4 styles"
+        assert out[-1] == "  blend: --style mix:starry_night=0.7,the_scream=0.3"  # as `vidstyle styles` lists it
+    assert main(["styles", "starry_night.safetensors"]) == 0
+    assert capsys.readouterr().out.startswith(f"{files['starry_night.safetensors']}: standard network, ")
+    # the architecture by its --arch name (not "transformer" for every network), "custom" for others
+    aa, odd = tmp_path / "aa.safetensors", tmp_path / "odd.safetensors"
+    save_model(aa, light_aa_net(), [{"name": "a"}])
+    save_model(odd, TransformerNet((8, 16), num_residual=1), [{"name": "o"}])
+    assert main(["styles", str(aa), str(odd)]) == 0
+    assert [line.split(",")[0] for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")] == [
+        f"{aa}: light-aa network", f"{odd}: custom network"]
+
+
+def test_style_help_names_every_form_of_a_style(capsys, monkeypatch):
+    from vidstyle.cli import main
+
+    monkeypatch.setenv("COLUMNS", "300")  # one line per option: no wrapping inside the forms
+    with pytest.raises(SystemExit):
+        main(["stylize", "--help"])
+    style = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("--style"))
+    assert "FILE.safetensors:a=0.7,b=0.3" in style and "mix:a=0.7,b=0.3" in style
+    assert "a name without =weight counts 1" in style
 
 
 def test_tiny_frames_and_a_tiny_working_size(tmp_path, stylize):

@@ -132,3 +132,16 @@ def test_stylizer_rejects_bad_backend_choices():
         Stylizer.from_model(light_net(), device="cpu", backend="tensorrt")
     with pytest.raises(VidstyleError):
         Stylizer.from_model(light_net(), device="cpu", precision="bf16", backend="onnx")
+
+
+def test_cli_export_checks_its_output_before_reading_the_model(tmp_path, capsys, caplog):
+    weights = tmp_path / "two.safetensors"
+    save_model(weights, light_net(2), styles=[{"name": "a"}, {"name": "b"}])
+    out = tmp_path / "out.onnx"
+    out.write_bytes(b"kept")
+    assert main(["export", "--onnx", str(out), "--style", str(weights)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"vidstyle: error: output {out} already exists; pass --overwrite (overwrite=True in Python) " \
+                  "to replace it\n"
+    assert "holds 2 styles" not in caplog.text  # the model was not read: no warning about its first style
+    assert out.read_bytes() == b"kept"

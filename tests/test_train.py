@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import logging
 from dataclasses import asdict, replace
@@ -395,7 +396,7 @@ def test_video_pairs_train_on_when_the_flow_cannot_be_cached(tmp_path, monkeypat
     from vidstyle.train import temporal
 
     @contextlib.contextmanager
-    def read_only(path):
+    def read_only(path, make_folder=False):
         raise OSError(errno.EROFS, "Read-only file system")
         yield  # pragma: no cover
 
@@ -682,6 +683,72 @@ def test_a_fresh_run_never_mixes_with_an_earlier_runs_checkpoints(data, loss_wei
     assert not list(work.glob("preview_*.png"))  # nor its previews, among this run's
     state = torch.load(left[-1], weights_only=True)
     assert json.loads(state["config"])["styles"] == data["styles"][1:]
+
+
+def test_a_fresh_run_never_mixes_with_the_previews_of_a_run_stopped_before_its_first_checkpoint(
+        data, loss_weights, tmp_path, monkeypatch):
+    from vidstyle.train import loop
+
+    written = []
+
+    def preview_then_ctrl_c(*args, **kwargs):  # Ctrl-C after the second preview, before any checkpoint
+        written.append(real_preview(*args, **kwargs))
+        if len(written) == 2:
+            raise KeyboardInterrupt
+
+    real_preview = loop.write_preview
+    monkeypatch.setattr(loop, "write_preview", preview_then_ctrl_c)
+    stopped = _config(data, loss_weights, tmp_path, steps=6, checkpoint_every=5, preview_every=1)
+    with pytest.raises(loop.TrainingInterrupted, match="no checkpoint was written yet"):
+        train(stopped, progress=False)
+    monkeypatch.setattr(loop, "write_preview", real_preview)
+    work = stopped.work_dir()
+    assert [p.name for p in sorted(work.iterdir())] == ["preview_0000001.png", "preview_0000002.png"]
+    again = replace(stopped, steps=1, checkpoint_every=0)
+    with pytest.raises(VidstyleError, match=r"holds previews of an earlier run \(preview_0000001.png to "
+                                            r"preview_0000002.png\) and no checkpoint to --resume from: "
+                                            r"--overwrite to start afresh"):
+        train(again, progress=False)
+    assert len(list(work.iterdir())) == 2  # refused: nothing deleted
+    result = train(again, progress=False, overwrite=True)
+    assert result.previews == [work / "preview_0000001.png"] and sorted(work.iterdir()) == result.previews
+
+
+def test_a_training_checkpoint_given_as_a_model_says_which_file_is_the_model(tmp_path):
+    from vidstyle.cli import main
+    from vidstyle.models.transformer import light_net
+    from vidstyle.models.weights import save_model
+
+    work = tmp_path / "my_style.train"
+    work.mkdir()
+    checkpoint = work / "checkpoint_0000002.pt"
+    torch.save({"step": 2}, checkpoint)
+    with pytest.raises(VidstyleError, match=r"checkpoint_0000002.pt is a training checkpoint, not a model: the "
+                                            r"model is the --out .safetensors file .* --resume") as err:
+        read_info(checkpoint)
+    assert "header" not in str(err.value) and "my_style.safetensors" not in str(err.value)  # not written yet
+    save_model(tmp_path / "my_style.safetensors", light_net(), [{"name": "mine"}])
+    with pytest.raises(VidstyleError, match=r"when training ends \(.*my_style.safetensors\)"):
+        read_info(checkpoint)
+    other = tmp_path / "downloaded.pth"
+    other.write_bytes(checkpoint.read_bytes())
+    with pytest.raises(VidstyleError, match=r"downloaded.pth is a PyTorch file, not a vidstyle model"):
+        read_info(other)
+    assert main(["styles", str(checkpoint)]) == 1  # as --style in every command: one line, no traceback
+
+
+def test_train_help_says_what_overwrite_deletes_and_where_flow_is_cached(capsys):
+    from vidstyle.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+
+    def help_of(option: str) -> str:  # its lines up to the next option's, unwrapped
+        return " ".join(re.search(rf"^  {option}\b(.*?)^  -", out, re.M | re.S)[1].split())
+
+    assert "delete the checkpoints and previews an earlier run left" in help_of("--overwrite")
+    assert "$VIDSTYLE_CACHE/flow" in help_of("--temporal-videos PATH")
 
 
 def test_resume_errors_say_what_to_give_instead(data, loss_weights, tmp_path):

@@ -20,7 +20,7 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import BACKENDS, EncodeConfig, StylizeConfig
+from vidstyle.config import BACKENDS, DEFAULT_TEMPORAL_STRENGTH, EncodeConfig, StylizeConfig
 from vidstyle.errors import VidstyleError, termination_as_exit
 
 log = logging.getLogger("vidstyle")
@@ -39,7 +39,10 @@ def _add_stylize(sub) -> None:
                         "existing folder) that gets each input under its own name (.mp4 for video formats "
                         "vidstyle does not write)")
     p.add_argument("--style", required=True,
-                   help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (see `vidstyle styles`)")
+                   help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 (a blend of the bundled "
+                        "multi-style network's styles; a name without =weight counts 1) or "
+                        "FILE.safetensors:a=0.7,b=0.3 (the same for a multi-style model file); see "
+                        "`vidstyle styles`")
     _add_device_args(p, int8=True)
     p.add_argument("--batch", "--batch-size", dest="batch", type=_positive_int,
                    help="frames per network call (default 4; on the CPU 1 for the standard network and "
@@ -70,7 +73,8 @@ def _add_stylize(sub) -> None:
                         f"cuts); off: every frame on its own (default {StylizeConfig.temporal})")
     p.add_argument("--temporal-strength", type=_unit_float,
                    help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default: the "
-                        "style's own, shown by `vidstyle styles`; 0.5 for your own model files)")
+                        f"style's own, shown by `vidstyle styles`; {DEFAULT_TEMPORAL_STRENGTH:g} for your own model "
+                        "files)")
     p.add_argument("--bars", choices=["keep", "stylize"], default=StylizeConfig.bars,
                    help="keep: find black letterbox/pillarbox bars on frames spread over the video, stylize only "
                         "the picture between them and keep the bars as they are; stylize: paint the whole frame "
@@ -140,7 +144,8 @@ def _add_styles(sub) -> None:
                                    "or, given model files (your own, from `vidstyle train`) or bundled style names, "
                                    "what each holds.")
     p.add_argument("files", nargs="*", metavar="MODEL",
-                   help="describe these model files (.safetensors) or bundled styles instead of listing them all")
+                   help="describe these model files (.safetensors) or bundled styles or files (by name: "
+                        "starry_night, light_mix) instead of listing them all")
     p.add_argument("--verbose", "-v", action="store_true", help="also show each style's training command")
     p.set_defaults(func=_cmd_styles)
 
@@ -162,23 +167,45 @@ def _rounded(value):
     return value
 
 
+def _bundled_file(name: str) -> str | None:
+    """The bundled file ``vidstyle styles NAME`` means: a style's (the file --style NAME runs), or
+    a bundled file's, by its name with or without .safetensors (light_mix, the multi-style network,
+    holds no style of its own name); None when none is."""
+    from vidstyle.models.zoo import bundled_files, bundled_styles
+
+    styles = bundled_styles()
+    if name in styles:
+        return str(styles[name].path)
+    return next((str(f) for f in bundled_files() if name in (f.name, f.stem)), None)
+
+
+def _blend_spec(path: str, example: str) -> str:
+    """--style for blending the styles ``example`` of the file ``path``: ``mix:`` for a bundled
+    network whose styles it finds (as `vidstyle styles` lists them), else the file's path."""
+    from vidstyle.models.zoo import bundled_files, resolve_style
+
+    if Path(path).resolve() in {f.resolve() for f in bundled_files()}:
+        with contextlib.suppress(VidstyleError):
+            if resolve_style(f"mix:{example}").path.resolve() == Path(path).resolve():
+                return f"mix:{example}"
+    return f"{path}:{example}"
+
+
 def _describe_model_file(path: str, verbose: bool) -> None:
     """What ``vidstyle styles FILE`` prints about one model file (or a bundled style's, by name)."""
-    from vidstyle.models.weights import load_model
-    from vidstyle.models.zoo import bundled_styles
+    from vidstyle.models.weights import arch_name, load_model
 
-    bundled = bundled_styles()
-    if not Path(path).exists() and path in bundled:  # `vidstyle styles starry_night`: its file
-        path = str(bundled[path].path)
+    if not Path(path).exists():
+        path = _bundled_file(path) or path
     info = load_model(path)[1]  # the whole file checked, as stylize will: a damaged one is said now
-    print(f"{path}: {info.arch} network, channels {info.arch_args.get('channels')}, "
+    print(f"{path}: {arch_name(info.arch_args)} network, channels {info.arch_args.get('channels')}, "
           f"{len(info.styles)} style{'s' if len(info.styles) > 1 else ''}")
     for meta in info.styles:
         desc = _painting_description(meta)
         print(f"  {meta['name']}" + (f": {desc}" if desc else ""))
     if len(info.styles) > 1:
         example = ",".join(f"{n}={w:g}" for n, w in zip(info.style_names[:2], (0.7, 0.3)))
-        print(f"  blend: --style {shlex.quote(path + ':' + example)}")
+        print(f"  blend: --style {shlex.quote(_blend_spec(path, example))}")
     if verbose:
         if info.metrics:
             print(f"  metrics: {json.dumps(_rounded(info.metrics), sort_keys=True)}")
@@ -186,7 +213,7 @@ def _describe_model_file(path: str, verbose: bool) -> None:
 
 
 def _cmd_styles(args) -> int:
-    from vidstyle.models.zoo import DEFAULT_TEMPORAL_STRENGTH, bundled_multi_style, bundled_styles, temporal_strength_for
+    from vidstyle.models.zoo import bundled_multi_style, bundled_styles, temporal_strength_for
 
     if args.files:
         for path in args.files:

@@ -30,6 +30,20 @@ unit_float = _number(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
 thread_count = _number(int, lambda v: 0 < v <= 256, "1 to 256")
 
 
+def split_commas(text: str | None) -> list[str]:
+    """The items of a comma-separated option, blanks dropped: ``"a, b,,c"`` -> ["a", "b", "c"]
+    (none for None or "")."""
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def comma_list(text: str) -> list[str]:
+    """Argument type: a comma-separated list of at least one item (:func:`split_commas`)."""
+    items = split_commas(text)
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
 def frame_size(text: str) -> tuple[int, int]:
     """``640x480`` -> (640, 480), with argparse's one-line error for anything else."""
     from vidstyle.errors import VidstyleError

@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 #: ``--backend`` values: network runtimes of vidstyle.stylizer.Stylizer.
 BACKENDS = ("auto", "torch", "compile", "onnx")
+#: The flow stabilizer's strength for a style whose zoo entry names none, for users' own files and
+#: for a FlowStabilizer made without one (here, not in vidstyle.models.zoo, so vidstyle.flow needs
+#: no import of the model zoo).
+DEFAULT_TEMPORAL_STRENGTH = 0.5
 
 
 def is_number(value, integral: bool = False) -> bool:
@@ -45,8 +49,8 @@ class StylizeConfig:
     # on by default: it always lowered the warping error in benchmarks/RESULTS.md, and the only halo
     # seen in the side-by-side clip was already in the network's per-frame output
     temporal: str = "flow"
-    # None: the style's own (vidstyle.models.zoo.temporal_strength_for: 0.5 unless its zoo entry
-    # names the strength measured best for it)
+    # None: the style's own (vidstyle.models.zoo.temporal_strength_for: DEFAULT_TEMPORAL_STRENGTH
+    # unless its zoo entry names the strength measured best for it)
     temporal_strength: float | None = None
     # keep: find letterbox/pillarbox bars (vidstyle.letterbox), stylize only the picture between
     # them and keep the input's bars; stylize: paint the whole frame, bars included

@@ -18,6 +18,16 @@ class VidstyleError(Exception):
     """An error caused by input the user controls; its message is shown as is."""
 
 
+def first_line(exc: BaseException, limit: int | None = None, default: str | None = None) -> str:
+    """The first line of ``exc``'s message, cut to ``limit`` characters: a library's multi-line
+    error (a compiler log, a traceback) said within one line of ours. A message-less exception
+    gives ``default``, else its type's name."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__ if default is None else default
+    return text.splitlines()[0][:limit]
+
+
 @contextlib.contextmanager
 def termination_as_exit():
     """Turn SIGTERM and SIGHUP (``kill``, a closed terminal or ssh session) into SystemExit(128 +

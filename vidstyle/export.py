@@ -22,7 +22,7 @@ import torch
 
 from vidstyle.cli_args import non_negative_float
 from vidstyle.errors import VidstyleError
-from vidstyle.io.files import check_output_file
+from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.models.transformer import SubpixelUpsampleConv, TransformerNet, fold_for_inference
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -41,8 +41,7 @@ def _require_onnxruntime():
     try:
         import onnxruntime
     except ImportError as exc:
-        raise VidstyleError("onnxruntime is not installed; run `pip install 'vidstyle[bench]'` "
-                            "(or `pip install onnxruntime`)") from exc
+        raise VidstyleError("onnxruntime is not installed; run `pip install onnx onnxruntime`") from exc
     return onnxruntime
 
 
@@ -59,7 +58,7 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
     try:
         import onnx  # noqa: F401  (the exporter needs it)
     except ImportError as exc:
-        raise VidstyleError("the onnx package is not installed; run `pip install 'vidstyle[bench]'`") from exc
+        raise VidstyleError("the onnx package is not installed; run `pip install onnx onnxruntime`") from exc
     # the inference form (sub-pixel upsampling, space-to-depth head): the same function, and
     # 10-20% faster in ONNX Runtime too; folding an already folded network changes nothing
     m = fold_for_inference(copy.deepcopy(_cpu_fp32(model)))
@@ -72,7 +71,8 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode():
         # the TorchScript exporter warns about instance norm "training mode" and deprecations; the
-        # numerical check below is what tells whether the graph is right.
+        # numerical check (max_abs_diff, which export_onnx runs given a tolerance) is what tells
+        # whether the graph is right.
         warnings.simplefilter("ignore")
         torch.onnx.export(m, (x,), buf, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                           dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
@@ -100,14 +100,6 @@ def _cpu_fp32(model: TransformerNet) -> TransformerNet:
     if p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous() and not model.training:
         return model
     return copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    from vidstyle.io.files import write_then_rename
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with write_then_rename(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
@@ -180,12 +172,32 @@ def _check_onnx_output(path: str | Path, overwrite: bool) -> Path:
     return check_output_file(path, overwrite=overwrite, create_folder=True)
 
 
-def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OPSET,
-                overwrite: bool = False) -> Path:
-    """Write ``model`` as ONNX to ``path`` atomically (a hidden temporary file renamed when complete)."""
+def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OPSET, overwrite: bool = False,
+                metadata: dict[str, str] | None = None, tolerance: float | None = None) -> Path:
+    """Write ``model`` as ONNX to ``path`` atomically (a hidden temporary file renamed when complete).
+
+    ``metadata`` is added to the graph's own (:func:`export_onnx_bytes`). With ``tolerance``, the
+    graph is first checked against PyTorch (:func:`max_abs_diff`) and nothing is written if they
+    differ by more.
+    """
+    return _export(model, path, opset, overwrite, metadata, tolerance)[0]
+
+
+def _export(model: TransformerNet, path: str | Path, opset: int, overwrite: bool, metadata: dict[str, str] | None,
+            tolerance: float | None) -> tuple[Path, int, float | None]:
+    """:func:`export_onnx`, also returning what ``vidstyle export`` reports: (path, size in bytes,
+    max |ONNX Runtime - PyTorch| or None without ``tolerance``)."""
     path = _check_onnx_output(path, overwrite)
-    _write_atomic(path, export_onnx_bytes(model, opset=opset))
-    return path
+    data = export_onnx_bytes(model, opset=opset, metadata=metadata)
+    diff = None
+    if tolerance is not None:
+        diff = max_abs_diff(model, data)
+        if not diff <= tolerance:  # also catches NaN
+            raise VidstyleError(f"ONNX Runtime output differs from PyTorch by {diff:.3g} "
+                                f"(> tolerance {tolerance:g}); nothing written")
+    with write_then_rename(path, make_folder=True) as tmp:
+        tmp.write_bytes(data)
+    return path, len(data), diff
 
 
 @torch.inference_mode()
@@ -217,7 +229,8 @@ def add_parser(subparsers) -> None:
                     "numerically against PyTorch.")
     p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="ONNX file to write")
     p.add_argument("--style", required=True,
-                   help="bundled style name, a .safetensors model, or mix:a=0.7,b=0.3 (the mix is baked in)")
+                   help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 or FILE.safetensors:a=0.7,b=0.3 "
+                        "(the mix is baked in)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     p.add_argument("--tolerance", type=non_negative_float, default=1e-3,
                    help="fail if ONNX Runtime and PyTorch differ by more than this (default 1e-3)")
@@ -229,16 +242,12 @@ def _cmd_export(args) -> int:
     from vidstyle.models.weights import load_model
     from vidstyle.models.zoo import resolve_style
 
+    _check_onnx_output(args.onnx, args.overwrite)  # before the model is read (and warned about), as stylize does
     choice = resolve_style(args.style)
     model, _ = load_model(choice.path, "cpu")
     model.set_style(choice.mix)
-    out = _check_onnx_output(args.onnx, args.overwrite)
-    data = export_onnx_bytes(model, opset=args.opset, metadata=onnx_style_metadata(choice))
-    diff = max_abs_diff(model, data)
-    if not diff <= args.tolerance:  # also catches NaN
-        raise VidstyleError(f"ONNX Runtime output differs from PyTorch by {diff:.3g} "
-                            f"(> tolerance {args.tolerance:g}); nothing written")
-    _write_atomic(out, data)
-    print(f"wrote {out} ({len(data) / 1e6:.2f} MB, style {choice.short_label}); max |ONNX Runtime - PyTorch| = "
+    out, size, diff = _export(model, args.onnx, args.opset, args.overwrite, onnx_style_metadata(choice),
+                              args.tolerance)
+    print(f"wrote {out} ({size / 1e6:.2f} MB, style {choice.short_label}); max |ONNX Runtime - PyTorch| = "
           f"{diff:.2e}; {IO_CONTRACT.format(mult=model.size_multiple, minimum=model.min_input_size)}", file=sys.stderr)
     return 0

@@ -13,6 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+#: Rec. 601 luma weights of R, G and B (the ones OpenCV's RGB2GRAY uses too)
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
 
 def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.device | None = None,
                      pin_memory: bool = False) -> torch.Tensor:

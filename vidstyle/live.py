@@ -40,11 +40,12 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import thread_count
 from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import BACKENDS
+from vidstyle.config import BACKENDS, DEFAULT_TEMPORAL_STRENGTH
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 from vidstyle.io.decode import spread_samples
+from vidstyle.io.files import create_output_folder
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -84,7 +85,7 @@ class LiveControls:
     num_styles: int
     style_index: int = 0
     stabilizer_on: bool = False
-    strength: float = 0.5
+    strength: float = DEFAULT_TEMPORAL_STRENGTH
     recording: bool = False
     quit: bool = False
     strength_step: float = 0.1
@@ -579,7 +580,7 @@ class RecordingPaths:
     def next(self) -> Path:
         self.count += 1
         if self.base is None:
-            _output_folder(self.output_dir)
+            create_output_folder(self.output_dir)
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path = self.output_dir / f"vidstyle-live-{stamp}.mp4"
             n = 1
@@ -850,17 +851,8 @@ def live_picture_area(source: FrameSource, first: np.ndarray) -> PictureArea | N
     return find_picture_area(frames)
 
 
-def _output_folder(folder: Path) -> Path:
-    """``folder`` for snapshots and ``r``-started recordings, created on first use."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise VidstyleError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
-    return folder
-
-
 def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -> Path:
-    _output_folder(folder)
+    create_output_folder(folder)  # made on first use, as for r-started recordings
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
     path = folder / f"vidstyle-snapshot-{stamp}.png"
     view = compose_view(stylized, original, None)
@@ -903,7 +895,7 @@ def add_parser(subparsers) -> None:
                    help="start with the flow stabilizer on (t toggles it; default off)")
     p.add_argument("--temporal-strength", type=_unit_float,
                    help="stabilizer strength 0..1 (default: each style's own, shown by `vidstyle styles`; "
-                        "0.5 for your own model files)")
+                        f"{DEFAULT_TEMPORAL_STRENGTH:g} for your own model files)")
     p.add_argument("--bars", choices=["keep", "stylize"], default="keep",
                    help="keep: black letterbox/pillarbox bars found on the first frame (and frames spread over a "
                         "--source file) stay as they are, only the picture is stylized; stylize: paint the whole frame "

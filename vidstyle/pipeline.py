@@ -36,7 +36,7 @@ from vidstyle.frames import working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
 from vidstyle.io.encode import VideoEncoder
-from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file
+from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file, create_output_folder
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -732,10 +732,7 @@ def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progre
     from vidstyle.io.images import is_image_path
 
     made = [f for f in (folder, *folder.parents) if not f.exists()]  # innermost first
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise VidstyleError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
+    create_output_folder(folder)
     try:
         stylizer = _make_stylizer(style, config)  # once, for every input
         for source, target in pairs:

@@ -20,9 +20,9 @@ import torch.nn.functional as F
 
 from vidstyle.config import BACKENDS, is_number
 from vidstyle.device import autocast, keep_freed_memory, precision_name, resolve_device, resolve_precision
-from vidstyle.errors import VidstyleError
-from vidstyle.frames import (check_batch_tensor, check_image, crop_to, images_to_tensor, pad_to_multiple,
-                             tensor_to_images, working_size)
+from vidstyle.errors import VidstyleError, first_line
+from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor,
+                             pad_to_multiple, tensor_to_images, working_size)
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
 from vidstyle.models.zoo import StyleChoice, Styles, mix_vector, parse_mix, resolve_style
@@ -65,7 +65,7 @@ def _luma_std(x: torch.Tensor) -> torch.Tensor:
     if h * w > LUMA_SAMPLES:
         rows, cols = _luma_positions(h, w, x.device)
         x = x[:, :, rows, cols]  # (B, 3, LUMA_SAMPLES), whatever x's memory layout
-    weights = x.new_tensor((0.299, 0.587, 0.114), dtype=torch.float32).view(1, 3, 1)
+    weights = x.new_tensor(LUMA_WEIGHTS, dtype=torch.float32).view(1, 3, 1)
     return ((x.flatten(2).float() * weights).sum(1) * 255.0).std(dim=1, correction=0)
 
 
@@ -261,7 +261,7 @@ class Stylizer:
             except VidstyleError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any export or compiler failure, said in one line
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                first = first_line(exc, 200)
                 raise VidstyleError(f"building the int8 network failed ({first}); it needs torch.export "
                                     "support and a working C++ compiler (use --precision bf16 or fp32 "
                                     "otherwise)") from exc
@@ -274,7 +274,7 @@ class Stylizer:
         except Exception as exc:  # noqa: BLE001 - any compiler failure; eager is always available
             import warnings
 
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc, 200)
             warnings.warn(f"torch.compile failed ({first}); running the network eagerly", stacklevel=2)
             self.backend = "torch"
             self._build_forward()

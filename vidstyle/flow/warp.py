@@ -25,9 +25,9 @@ import torch.nn.functional as F
 _PADDING_TO_CV2 = {"border": cv2.BORDER_REPLICATE, "zeros": cv2.BORDER_CONSTANT, "reflection": cv2.BORDER_REFLECT}
 
 
-def _check_flow(flow: torch.Tensor) -> None:
+def _check_flow(flow: torch.Tensor, name: str = "flow") -> None:
     if flow.ndim != 4 or flow.shape[1] != 2:
-        raise ValueError(f"flow must be (B, 2, H, W), got {tuple(flow.shape)}")
+        raise ValueError(f"{name} must be (B, 2, H, W), got {tuple(flow.shape)}")
 
 
 def pixel_coords(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:

@@ -6,7 +6,8 @@ Sources (all yield uint8 (H, W, 3) RGB images with a ``time.perf_counter`` captu
 * :class:`FileSource`      a video file replayed as if it were a camera: paced at its frame rate, and
   frames whose capture moment has passed are skipped, exactly as a camera keeps delivering
   frames whether or not anyone reads them;
-* :class:`SyntheticSource` a generated moving pattern (tests, demos without a camera).
+* :class:`SyntheticSource` a generated moving pattern, for the tests and for programs that drive
+  :func:`vidstyle.live.run_live` without a camera or a file (no command offers it).
 
 :class:`FrameGrabber` reads a source on its own thread into a one-frame slot. A new frame replaces
 an unread one (the stale frame is dropped and counted), so the consumer always gets the newest

@@ -102,6 +102,15 @@ def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:
     return folder
 
 
+def create_output_folder(folder: Path) -> Path:
+    """Make ``folder`` (and those above it) if missing; a failure is one VidstyleError naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VidstyleError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
+    return folder
+
+
 def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False,
                  formats: Iterable[str] = OUTPUT_FORMATS) -> Path:
     """Validate an output path before any work starts: :func:`check_output_file` (never the
@@ -147,10 +156,13 @@ def temp_path_beside(path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def write_then_rename(path: str | Path) -> Iterator[Path]:
+def write_then_rename(path: str | Path, make_folder: bool = False) -> Iterator[Path]:
     """Yield a new temporary path beside ``path`` (:func:`temp_path_beside`); when the block
-    succeeds it is renamed onto ``path``, otherwise (an error or Ctrl-C) it is removed."""
+    succeeds it is renamed onto ``path``, otherwise (an error or Ctrl-C) it is removed.
+    ``make_folder``: create ``path``'s folder (and those above it) first."""
     path = Path(path)
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path_beside(path)
     try:
         yield temp

@@ -30,7 +30,7 @@ import importlib.util
 import math
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -474,6 +474,16 @@ def default_layers(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return spec.default_style, spec.default_content
 
 
+def resolve_layers(name: str, content_layers: Sequence[str] | None,
+                   style_layers: Mapping[str, float] | None) -> tuple[list[str], dict[str, float]]:
+    """(content layers, style layer -> weight) of a training or optimisation run: those given, else
+    loss network ``name``'s defaults (each style layer weighted 1)."""
+    style_default, content_default = default_layers(name)
+    content = list(content_layers) if content_layers else list(content_default)
+    style = dict(style_layers) if style_layers else {k: 1.0 for k in style_default}
+    return content, style
+
+
 def default_style_weight(name: str) -> float:
     """The style weight that training uses by default under loss network ``name``.
 
@@ -551,8 +561,7 @@ def export_loss_weights(name: str, out_path: str | Path, taps: Sequence[str] | N
     _load_state(features, state, f"the {spec.package} package")
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in features.state_dict().items()}
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with write_then_rename(out_path) as tmp:
+    with write_then_rename(out_path, make_folder=True) as tmp:
         save_file(tensors, str(tmp), metadata={"format": _FORMAT, "loss_net": name, "layers": str(n_layers),
                                                "source": spec.package})
     return out_path

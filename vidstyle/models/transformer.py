@@ -476,6 +476,14 @@ def light_full_net(num_styles: int = 1) -> TransformerNet:
                           kernel_in=3, kernel_out=3, shuffle=2, residual=True, upsample_head=True)
 
 
+def light_s4_net(num_styles: int = 1) -> TransformerNet:
+    """:func:`light_net` with a total stride of 4 instead of 8, as the standard network has: one
+    stride-2 stage (widths 16, 48) after the space-to-depth stem, so the residual blocks work at
+    1/4 of the resolution (benchmarks/RESULTS.md, twentieth session)."""
+    return TransformerNet((16, 48), num_residual=5, num_styles=num_styles, separable=True,
+                          kernel_in=3, kernel_out=3, shuffle=2, residual=True, upsample_head=True)
+
+
 def light_aa_net(num_styles: int = 1, antialias: bool | str = True) -> TransformerNet:
     """:func:`light_net` with anti-aliased down- and upsampling (``antialias=True``): texture that
     moves with the picture instead of staying on the network's 8-pixel grid."""
@@ -497,11 +505,11 @@ def light_aa_up_net(num_styles: int = 1) -> TransformerNet:
 #: Architecture name -> builder; the name is stored in every weights file.
 ARCHITECTURES = {"transformer": TransformerNet}
 BUILDERS = {"transformer_net": transformer_net, "light_net": light_net, "light_full_net": light_full_net,
-            "light_aa_net": light_aa_net,
+            "light_s4_net": light_s4_net, "light_aa_net": light_aa_net,
             "light_aa_down_net": light_aa_down_net, "light_aa_up_net": light_aa_up_net}
 #: The names users give (``vidstyle train --arch``, ``vidstyle bench --archs``) -> builder name.
-ARCH_NAMES = {"light": "light_net", "light-full": "light_full_net", "light-aa": "light_aa_net",
-              "standard": "transformer_net",
+ARCH_NAMES = {"light": "light_net", "light-full": "light_full_net", "light-s4": "light_s4_net",
+              "light-aa": "light_aa_net", "standard": "transformer_net",
               # the two halves of light-aa, for measuring which matters (benchmarks/RESULTS.md, "Aliasing")
               "light-aa-down": "light_aa_down_net", "light-aa-up": "light_aa_up_net"}
 

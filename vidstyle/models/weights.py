@@ -13,8 +13,10 @@ Header metadata (all values are strings, as safetensors requires):
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from vidstyle import __version__
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import write_then_rename
 from vidstyle.io.images import IMAGE_EXTENSIONS
-from vidstyle.models.transformer import ARCHITECTURES, TransformerNet
+from vidstyle.models.transformer import ARCH_NAMES, ARCHITECTURES, BUILDERS, TransformerNet
 
 FORMAT = "vidstyle/1"
 
@@ -47,6 +49,24 @@ class ModelInfo:
     @property
     def style_names(self) -> list[str]:
         return [s["name"] for s in self.styles]
+
+
+def _shape(arch_args: dict) -> dict:
+    """Architecture arguments without the number of styles, which every builder takes."""
+    return {k: v for k, v in arch_args.items() if k != "num_styles"}
+
+
+@functools.lru_cache(maxsize=None)
+def _builder_shapes() -> tuple[tuple[str, dict], ...]:
+    # the builders say their arguments only by building (the standard network: ~40 ms), so once
+    return tuple((name, _shape(BUILDERS[builder]().arch_args)) for name, builder in ARCH_NAMES.items())
+
+
+def arch_name(arch_args: dict) -> str:
+    """The :data:`ARCH_NAMES` key whose builder makes a network of ``arch_args`` (any number of
+    styles), else ``custom`` (a network built by hand, or by an older vidstyle)."""
+    shape = _shape(arch_args)
+    return next((name for name, known in _builder_shapes() if known == shape), "custom")
 
 
 def save_model(path: str | Path, model: TransformerNet, styles: list[dict], train_command: str = "",
@@ -70,8 +90,7 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
         "vidstyle_version": __version__,
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with write_then_rename(path) as tmp:
+    with write_then_rename(path, make_folder=True) as tmp:
         try:
             save_file(tensors, str(tmp), metadata=meta)
         except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
@@ -113,7 +132,7 @@ def read_info(path: str | Path) -> ModelInfo:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise VidstyleError(f"{path} is not a valid safetensors model file ({exc})") from exc
+        raise VidstyleError(_not_safetensors_message(path, exc)) from exc
     if meta.get("format") != FORMAT:
         raise VidstyleError(f"{path} is not a vidstyle model (missing or unknown 'format' in its header)")
     try:
@@ -127,6 +146,21 @@ def read_info(path: str | Path) -> ModelInfo:
     if info.arch not in ARCHITECTURES:
         raise VidstyleError(f"{path} uses unknown architecture {info.arch!r}")
     return info
+
+
+def _not_safetensors_message(path: Path, exc: Exception) -> str:
+    """Why ``path`` cannot be read as a model. A PyTorch file (``vidstyle train``'s checkpoints are
+    ``checkpoint_*.pt``) is named as such: the parser's "header too large" says nothing of it."""
+    if re.fullmatch(r"checkpoint_\d+\.pt", path.name):
+        # the default checkpoint folder is OUT without its suffix + ".train": its model, if written
+        out = path.parent.with_name(path.parent.name.removesuffix(".train") + ".safetensors")
+        here = f" ({out})" if path.parent.name.endswith(".train") and out.is_file() else ""
+        return (f"{path} is a training checkpoint, not a model: the model is the --out .safetensors file "
+                f"`vidstyle train` writes when training ends{here}; `vidstyle train ... --resume` continues the run")
+    if path.suffix.lower() in (".pt", ".pth"):
+        return (f"{path} is a PyTorch file, not a vidstyle model: a style is a .safetensors file, such as the "
+                "--out file `vidstyle train` writes when training ends (its checkpoints are for --resume)")
+    return f"{path} is not a valid safetensors model file ({exc})"
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[TransformerNet, ModelInfo]:

@@ -22,7 +22,7 @@ from enum import Enum
 from importlib import resources
 from pathlib import Path
 
-from vidstyle.config import is_number
+from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, is_number
 from vidstyle.errors import VidstyleError
 from vidstyle.models.weights import ModelInfo, read_info
 
@@ -235,10 +235,6 @@ class BundledStyle:
     @property
     def temporal_strength(self) -> float:
         return self.meta.get("temporal_strength", DEFAULT_TEMPORAL_STRENGTH)
-
-
-#: The stabilizer's strength for a style whose zoo entry names none, and for users' own files.
-DEFAULT_TEMPORAL_STRENGTH = 0.5
 
 
 def _recipe(temporal_weight: int, style_size: int = 128) -> str:

@@ -9,6 +9,7 @@ from vidstyle.cli_args import non_negative_float as _non_negative_float
 from vidstyle.cli_args import non_negative_int as _non_negative_int
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
+from vidstyle.cli_args import split_commas
 from vidstyle.models.lossnets import LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
 
 
@@ -42,10 +43,6 @@ def _add_loss_args(p: argparse.ArgumentParser, defaults, per_net_style_weight: b
                         f"from ${WEIGHTS_ENV}")
 
 
-def _split(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
-
-
 # --- train ---------------------------------------------------------------------------------------
 
 def add_train_parser(subparsers) -> None:
@@ -64,7 +61,7 @@ def add_train_parser(subparsers) -> None:
                    help="output weights file (.safetensors); --output as in stylize")
     p.add_argument("--overwrite", action="store_true",
                    help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT), "
-                        "and delete the checkpoints an earlier run left in the checkpoint folder")
+                        "and delete the checkpoints and previews an earlier run left in the checkpoint folder")
     p.add_argument("--arch", default=d.arch, choices=list(ARCH_NAMES),
                    help=f"network: light (real-time on CPU), light-full (light with full instead of depthwise-"
                         f"separable residual convolutions: 4.3x the parameters at 1/8 resolution), "
@@ -88,7 +85,8 @@ def add_train_parser(subparsers) -> None:
                         "synthetic camera motions of the photos, plus real frames with --temporal-videos")
     p.add_argument("--temporal-videos", action="append", default=[], metavar="PATH",
                    help="a video file or a folder of videos (repeatable) whose consecutive frames, with "
-                        "DIS flow cached under ~/.cache/vidstyle/flow, feed the temporal loss")
+                        "DIS flow cached under $VIDSTYLE_CACHE/flow (default ~/.cache/vidstyle/flow, or "
+                        "$XDG_CACHE_HOME/vidstyle/flow), feed the temporal loss")
     p.add_argument("--video-fraction", type=float, default=d.video_fraction,
                    help=f"share of each batch's temporal pairs taken from --temporal-videos "
                         f"(default {d.video_fraction:g}; the rest are synthetic)")
@@ -145,7 +143,7 @@ def train_config(args):
         styles=args.style, content=args.content, out=args.out, arch=args.arch, image_size=args.image_size,
         style_size=args.style_size, batch_size=args.batch_size, steps=args.steps, lr=args.lr, seed=args.seed,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        content_layers=_split(args.content_layers),
+        content_layers=split_commas(args.content_layers) or None,
         style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
         loss_net=args.loss_net, loss_weights=args.loss_weights,
         smooth_activations=args.smooth_activations, temporal_weight=args.temporal_weight,
@@ -213,7 +211,7 @@ def _cmd_optimize(args) -> int:
         style=args.style, content=args.content, image_size=args.image_size, style_size=args.style_size,
         steps=args.steps, optimizer=args.optimizer, lr=args.lr, init=args.init, seed=args.seed,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        content_layers=_split(args.content_layers),
+        content_layers=split_commas(args.content_layers) or None,
         style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
         loss_net=args.loss_net, loss_weights=args.loss_weights,
         smooth_activations=args.smooth_activations, device=args.device, precision=args.precision)

@@ -27,11 +27,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vidstyle.device import autocast, precision_name, resolve_device, resolve_precision, synchronize
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, first_line
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file, check_writable_folder, write_then_rename
-from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_layers,
-                                      default_style_weight, load_loss_network)
+from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
+                                      load_loss_network, resolve_layers)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
 from vidstyle.models.weights import save_model
 from vidstyle.train.data import (ContentImages, find_images, held_out_tensor, load_style_image, split_held_out,
@@ -122,10 +122,7 @@ class TrainConfig:
 
     def layers(self) -> tuple[list[str], dict[str, float]]:
         """(content layers, style layer -> weight), defaults filled in."""
-        style_default, content_default = default_layers(self.loss_net)
-        content = list(self.content_layers) if self.content_layers else list(content_default)
-        style = dict(self.style_layers) if self.style_layers else {k: 1.0 for k in style_default}
-        return content, style
+        return resolve_layers(self.loss_net, self.content_layers, self.style_layers)
 
     def command(self) -> str:
         """The ``vidstyle train`` command line that reproduces this run, every option explicit."""
@@ -346,15 +343,14 @@ def latest_checkpoint(work: Path) -> Path | None:
 
 def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.optim.Optimizer,
                      scaler: torch.amp.GradScaler, config: TrainConfig) -> Path:
-    work.mkdir(parents=True, exist_ok=True)
     state = {"step": step, "model": net.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
              "config": json.dumps(asdict(config)), "arch_args": json.dumps(net.arch_args)}
     path = _checkpoint_path(work, step)
-    with write_then_rename(path) as tmp:  # interrupted while writing (Ctrl-C): no half-written checkpoint left
+    with write_then_rename(path, make_folder=True) as tmp:  # interrupted (Ctrl-C): no half-written checkpoint left
         try:
             torch.save(state, tmp)
         except RuntimeError as exc:  # PyTorch's zip writer reports a failed write (a full disk) this way
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             raise VidstyleError(f"writing checkpoint {path} failed (is the disk full?): {reason}") from None
     for old in sorted(work.glob("checkpoint_*.pt"))[:-2]:  # keep the last two
         old.unlink()
@@ -438,13 +434,13 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
-        first_line = str(exc).splitlines()[0] if str(exc) else "unreadable"
+        reason = first_line(exc, default="unreadable")
         if "weights_only" in str(exc):
             # torch's text suggests loading with weights_only=False, i.e. running the file's pickled
             # code: never, for a file that is not what it claims to be
-            first_line = "it holds objects other than tensors and plain values"
+            reason = "it holds objects other than tensors and plain values"
         raise VidstyleError(f"cannot read checkpoint {path}: corrupt, truncated, or not a vidstyle training "
-                            f"checkpoint ({type(exc).__name__}: {first_line})") from exc
+                            f"checkpoint ({type(exc).__name__}: {reason})") from exc
     if not isinstance(state, dict) or not {"step", "model", "optimizer", "arch_args"} <= set(state):
         raise VidstyleError(f"{path} is not a vidstyle training checkpoint (those are the checkpoint_*.pt "
                             "files in the run's .train folder; --resume alone picks the latest)")
@@ -478,8 +474,7 @@ def write_preview(net: TransformerNet, photos: torch.Tensor, num_styles: int, pa
             rows.append(net(photos).float())
     net.train(was_training)
     grid = np.concatenate([np.concatenate(list(tensor_to_images(r)), axis=1) for r in rows], axis=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with write_then_rename(path) as temp:  # a run stopped mid-write leaves no broken preview
+    with write_then_rename(path, make_folder=True) as temp:  # a run stopped mid-write leaves no broken preview
         Image.fromarray(grid).save(temp)
     return path
 
@@ -578,8 +573,8 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     """Train a network as described by ``config``, write it to ``config.out`` and return the result.
 
     A fresh run (not ``config.resume``) whose checkpoint folder holds an earlier run's checkpoints
-    deletes them with ``overwrite`` and refuses to start otherwise: left there, they would be
-    mixed with this run's, and a later ``--resume`` could continue the wrong run.
+    or previews deletes them with ``overwrite`` and refuses to start otherwise: left there, they
+    would be mixed with this run's, and a later ``--resume`` could continue the wrong run.
 
     ``progress``: a progress bar on a terminal, else a line every :data:`PROGRESS_LINE_SECONDS`
     and at each checkpoint. Ctrl-C raises :class:`TrainingInterrupted`, which says how to continue."""
@@ -594,6 +589,25 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
         raise
 
 
+def _earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[Path]:
+    """The checkpoints and previews an earlier run left in ``work``, which a fresh run (not
+    ``resume``) deletes with ``overwrite`` and refuses to start beside otherwise: its previews
+    would sit among this run's under the same names' pattern (a run stopped before its first
+    checkpoint leaves only those), its checkpoints could be what a later --resume continues."""
+    if resume:
+        return []
+    checkpoints = sorted(work.glob("checkpoint_*.pt"))
+    previews = sorted(work.glob("preview_*.png"))
+    if checkpoints and not overwrite:
+        raise VidstyleError(f"{work} holds checkpoints of an earlier run: --resume to continue it, or "
+                            "--overwrite to start afresh (which deletes them and its previews)")
+    if previews and not overwrite:
+        shown = previews[0].name + (f" to {previews[-1].name}" if len(previews) > 1 else "")
+        raise VidstyleError(f"{work} holds previews of an earlier run ({shown}) and no checkpoint to --resume "
+                            "from: --overwrite to start afresh (which deletes them), or another --checkpoint-dir")
+    return [*checkpoints, *previews]
+
+
 def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tuple[Path, int]]) -> TrainResult:
     config.validate()
     device = resolve_device(config.device)
@@ -605,10 +619,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=True, create_folder=True)
     work = config.work_dir()
     check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
-    earlier = sorted(work.glob("checkpoint_*.pt")) if not config.resume else []
-    if earlier and not overwrite:
-        raise VidstyleError(f"{work} holds checkpoints of an earlier run: --resume to continue it, or "
-                            "--overwrite to start afresh (which deletes them)")
+    earlier = _earlier_run_files(work, config.resume, overwrite)
 
     # data (errors about the inputs come before any expensive work)
     style_meta = config.styles_metadata()
@@ -631,9 +642,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
 
     num_styles = len(config.styles)
     torch.manual_seed(config.seed)
-    # only now that every input has been checked; the earlier run's previews go too, or its
-    # images would sit among this run's under the same names' pattern
-    for old in [*earlier, *(work.glob("preview_*.png") if earlier else ())]:
+    for old in earlier:  # only now that every input has been checked
         old.unlink()
     net = build_network(config.arch, num_styles).to(device).to(memory_format=memory_format).train()
     if config.init_from and not config.resume:

@@ -19,7 +19,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
-from vidstyle.models.lossnets import DEFAULT_LOSS_NET, LossNetwork, default_layers, load_loss_network
+from vidstyle.models.lossnets import DEFAULT_LOSS_NET, LossNetwork, load_loss_network, resolve_layers
 from vidstyle.train.data import load_image, load_style_image
 from vidstyle.frames import images_to_tensor
 
@@ -47,10 +47,8 @@ class OptimizeConfig:
     precision: str = "fp32"
 
     def layers(self) -> tuple[list[str], dict[str, float]]:
-        style_default, content_default = default_layers(self.loss_net)
-        content = list(self.content_layers) if self.content_layers else list(content_default)
-        style = dict(self.style_layers) if self.style_layers else {k: 1.0 for k in style_default}
-        return content, style
+        """(content layers, style layer -> weight), defaults filled in."""
+        return resolve_layers(self.loss_net, self.content_layers, self.style_layers)
 
 
 #: The smallest photo (shorter side) ``vidstyle optimize`` takes.
@@ -183,7 +181,6 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     if bad or not torch.isfinite(result).all():
         raise VidstyleError(f"the optimisation diverged ({', '.join(bad) or 'image'} loss not finite): lower "
                             "--style-weight / --content-weight or --lr; nothing was written")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with write_then_rename(output) as tmp:  # interrupted while writing: no half-written file left behind
+    with write_then_rename(output, make_folder=True) as tmp:  # interrupted while writing: no half-written file left behind
         Image.fromarray(tensor_to_images(result)[0]).save(tmp)
     return parts

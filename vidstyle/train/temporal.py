@@ -25,11 +25,9 @@ from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask, valid_mask_numpy
 from vidstyle.flow.warp import pixel_coords, warp
-from vidstyle.frames import images_to_tensor
+from vidstyle.frames import LUMA_WEIGHTS, images_to_tensor
 from vidstyle.io.files import write_then_rename
 
-# Rec. 601 luma, as ReCoNet uses for its luminance-aware loss
-_LUMA = (0.299, 0.587, 0.114)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 
 log = logging.getLogger("vidstyle")
@@ -39,8 +37,8 @@ log = logging.getLogger("vidstyle")
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) RGB -> (B, 1, H, W) luma."""
-    w = x.new_tensor(_LUMA).view(1, 3, 1, 1)
+    """(B, 3, H, W) RGB -> (B, 1, H, W) luma (Rec. 601, as ReCoNet uses for its luminance-aware loss)."""
+    w = x.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
     return (x * w).sum(1, keepdim=True)
 
 
@@ -235,8 +233,7 @@ class VideoPairs(torch.utils.data.Dataset):
         if not path.is_file():
             arrays = self._build(video)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with write_then_rename(path) as tmp:  # written aside, then renamed
+                with write_then_rename(path, make_folder=True) as tmp:  # written aside, then renamed
                     np.savez(tmp, **arrays)  # uncompressed: loads fast
             except (OSError, VidstyleError) as exc:  # a read-only or full home: train on, uncached
                 log.warning("cannot cache the flow of %s in %s (%s); it is computed again next run "
