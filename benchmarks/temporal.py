@@ -70,12 +70,13 @@ LIGHT_EFFNET_FT = (("starry_night", 1000), ("starry_night", 300))
 #: recipe) against their own weight-0 twin: (painting, temporal weight)
 LIGHT_AA = (("starry_night", 100), ("starry_night", 300), ("starry_night", 1000),
             ("woman_with_hat", 300), ("woman_with_hat", 1000), ("the_scream", 300), ("the_scream", 1000))
-#: light networks with full residual convolutions (twentieth session, `--arch light-full`, otherwise
-#: the bundled light recipe): (painting, temporal weight) for the fine-tuned pairs, which start
-#: from light_full_{painting}_t0 and train 600 more steps with `--seed 1`, and for the from-scratch
-#: networks against that weight-0 twin
-LIGHT_FULL_FT = (("starry_night", 300), ("starry_night", 1000))
-LIGHT_FULL = (("starry_night", 1000),)
+#: variants of the light architecture as fine-tuned pairs (twentieth session; otherwise the bundled
+#: light recipe): (--arch, painting, temporal weight). Both sides start from
+#: {arch}_{painting}_t0 (1200 steps, weight 0) and train 600 more steps with `--seed 1`
+LIGHT_ARCH_FT = (("light-full", "starry_night", 300), ("light-full", "starry_night", 1000),
+                 ("light-s4", "starry_night", 300), ("light-s4", "starry_night", 1000),
+                 *(("light-s4", style, tw) for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck",
+                                                         "mondrian") for tw in (50, 100)))
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
@@ -230,18 +231,12 @@ SETS = {
         f"both fine-tuned 600 steps (`--seed 1`) from light_{style}_effnet_sw5_t0 with the bundled light recipe; "
         f"(b) adds `--temporal-weight {tw}`", f"{style}.jpg")
        for style, tw in LIGHT_EFFNET_FT},
-    **{f"light_full_{style}_ft_tw{tw}": (
-        ROOT / f"benchmarks/models/light_full_{style}_ft_t0.safetensors",
-        ROOT / f"benchmarks/models/light_full_{style}_ft_tw{tw}.safetensors", "light-full",
-        f"`--arch light-full`, both fine-tuned 600 steps (`--seed 1`) from light_full_{style}_t0 with the bundled "
-        f"light recipe; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
-       for style, tw in LIGHT_FULL_FT},
-    **{f"light_full_{style}_tw{tw}": (
-        ROOT / f"benchmarks/models/light_full_{style}_t0.safetensors",
-        ROOT / f"benchmarks/models/light_full_{style}_tw{tw}.safetensors", "light-full",
-        f"`--arch light-full`, same recipe, seed and number of steps; (b) adds `--temporal-weight {tw}`",
-        f"{style}.jpg")
-       for style, tw in LIGHT_FULL},
+    **{f"{arch.replace('-', '_')}_{style}_ft_tw{tw}": (
+        ROOT / f"benchmarks/models/{arch.replace('-', '_')}_{style}_ft_t0.safetensors",
+        ROOT / f"benchmarks/models/{arch.replace('-', '_')}_{style}_ft_tw{tw}.safetensors", arch,
+        f"`--arch {arch}`, both fine-tuned 600 steps (`--seed 1`) from {arch.replace('-', '_')}_{style}_t0 with the "
+        f"bundled light recipe; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
+       for arch, style, tw in LIGHT_ARCH_FT},
     **{f"light_aa_{style}_tw{tw}": (
         ROOT / f"benchmarks/models/light_aa_{style}_effnet_sw5_t0.safetensors",
         ROOT / f"benchmarks/models/light_aa_{style}_effnet_sw5_tw{tw}.safetensors", "light-aa",
@@ -347,19 +342,15 @@ def bench_clip(name: str, path: Path, gt: Path | None, args, scorers: dict[str, 
 
 
 def environment() -> dict:
+    """Date, machine and library versions for the report (the machine as vidstyle bench describes it)."""
     import av
     import vidstyle
+    from vidstyle.bench.report import machine_info
 
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    m = machine_info()
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{cpu}, {torch.get_num_threads()} threads (2-core share), no GPU",
+            "machine": f"{m['cpu']}, {torch.get_num_threads()} threads ({m['cores_usable']} usable cores), "
+                       f"GPU: {m.get('gpu') or 'none'}",
             "python": platform.python_version(), "torch": torch.__version__, "opencv": cv2.__version__,
             "numpy": np.__version__, "av": av.__version__, "vidstyle": getattr(vidstyle, "__version__", "?")}
 

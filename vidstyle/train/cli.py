@@ -63,8 +63,10 @@ def add_train_parser(subparsers) -> None:
                    help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT), "
                         "and delete the checkpoints and previews an earlier run left in the checkpoint folder")
     p.add_argument("--arch", default=d.arch, choices=list(ARCH_NAMES),
-                   help=f"network: light (real-time on CPU), light-full (light with full instead of depthwise-"
-                        f"separable residual convolutions: 4.3x the parameters at 1/8 resolution), "
+                   help=f"network: light (real-time on CPU; total stride 8), light-s4 (light with a total stride "
+                        f"of 4, as the standard network: texture that stays put under the temporal loss; about 1.5x "
+                        f"light's time), light-full (light with full instead of depthwise-separable residual "
+                        f"convolutions: 4.3x the parameters at 1/8 resolution), "
                         f"light-aa (light with anti-aliased resampling: "
                         f"texture that moves with the picture; up to 30%% slower, less texture), light-aa-down / "
                         f"light-aa-up (one half of light-aa, for comparison) or standard (Johnson et al.) "
