@@ -520,3 +520,31 @@ def test_the_same_concept_has_the_same_flag_in_every_command():
     assert (train.out, train.batch_size) == ("m.safetensors", 2)
     assert parser.parse_args(["stylize", "a.mp4", "-o", "b.mp4", "--style", "s", "--batch-size", "3"]).batch == 3
     assert parser.parse_args(["bench", "--output", "res"]).out == "res"
+
+
+def test_threads_is_one_option_of_every_network_command_applied_before_it_runs(tmp_path, stylize, monkeypatch):
+    # under other programs' load the default (one thread per core) made a 4-step `train` 6x slower
+    # than one thread (README audit, twentieth session): every command that runs a network takes it
+    import torch
+    from PIL import Image
+
+    from vidstyle.cli import build_parser
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    src = tmp_path / "photo.png"
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(src)
+    proc = stylize(src, tmp_path / "out.png", "light_starry_night", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [1] and (tmp_path / "out.png").is_file()
+    calls.clear()
+    assert stylize(src, tmp_path / "out2.png", "light_starry_night").returncode == 0
+    assert calls == []  # not given: the runtimes' default
+    parser = build_parser()
+    for command in (["stylize", "a.mp4", "-o", "b.mp4", "--style", "x"], ["train", "--style", "p.jpg", "--content", "d",
+                                                                          "--out", "m.safetensors"],
+                    ["optimize", "--style", "p.jpg", "--content", "c.jpg", "-o", "o.png"], ["live"],
+                    ["bench"]):
+        assert parser.parse_args([*command, "--threads", "2"]).threads == 2, command[0]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["stylize", "a.mp4", "-o", "b.mp4", "--style", "x", "--threads", "0"])

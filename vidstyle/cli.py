@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
+from vidstyle.cli_args import apply_threads
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
@@ -356,6 +357,7 @@ def _run_command(args) -> int:
         # kill and a closed terminal unwind like Ctrl-C in every command, so the temporary files
         # of a half-done output (a checkpoint, an ONNX file, a report) are removed
         with termination_as_exit():
+            apply_threads(getattr(args, "threads", None))
             code = int(args.func(args) or 0)
         sys.stdout.flush()  # inside the try: a reader that went away is seen here, not at exit
         return code

@@ -82,3 +82,16 @@ def add_device_args(p: argparse.ArgumentParser, int8: bool = False, fp32_only: b
                                                 "frames of the input, compiled; fastest on CPUs with VNNI, needs "
                                                 "torchao" if int8 else "") + ")")
     p.add_argument("--precision", default="auto", choices=choices, help=text)
+    p.add_argument("--threads", type=thread_count,
+                   help="CPU threads for the network (default: one per core); fewer keep the speed steady while "
+                        "other programs load the CPU, whose threads the network's would otherwise wait for")
+
+
+def apply_threads(threads: int | None) -> None:
+    """``--threads``: PyTorch's intra-op threads (ONNX Runtime sessions follow it, see
+    vidstyle.export.session_options); None leaves the default, one per core. Every command applies
+    it in one place (vidstyle.cli) before it builds a network."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -38,7 +38,6 @@ from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import frame_size
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
-from vidstyle.cli_args import thread_count
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import BACKENDS, DEFAULT_TEMPORAL_STRENGTH
 from vidstyle.errors import VidstyleError
@@ -885,9 +884,6 @@ def add_parser(subparsers) -> None:
                    help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
                         "and on GPUs), torch, compile (torch.compile) or onnx")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
-    p.add_argument("--threads", type=thread_count,
-                   help="CPU threads for the network (default: one per core); 1 keeps the frame rate and latency "
-                        "steady while other programs load the CPU")
     p.add_argument("--max-side", type=_positive_int,
                    help="run the network with the longer side at most this many pixels")
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
@@ -947,10 +943,6 @@ def _cmd_live(args) -> int:
         from vidstyle.io.files import check_output_file
 
         check_output_file(args.stats_json, inputs=[args.source, options.record], overwrite=True)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)  # ONNX Runtime sessions follow it (vidstyle.export.session_options)
     stylizer_args = dict(device=args.device, precision=args.precision, channels_last=not args.no_channels_last,
                          max_side=args.max_side, scale=args.scale)
     stylizer_args["backend"] = args.backend

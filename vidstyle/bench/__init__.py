@@ -175,8 +175,6 @@ def _cmd_bench(args) -> int:
     import tempfile
     from pathlib import Path
 
-    import torch
-
     from vidstyle.bench.pipeline import write_test_clip
     from vidstyle.bench.report import write_reports
     from vidstyle.bench.run import run_benchmark
@@ -184,8 +182,6 @@ def _cmd_bench(args) -> int:
     from vidstyle.io.decode import VideoDecoder
     from vidstyle.io.files import check_writable_folder
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     settings = settings_from_args(args)
     # everything a run could fail on at its end is found now, not after minutes of measurements
     check_writable_folder(args.out, "--out folder")
