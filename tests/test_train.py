@@ -737,6 +737,20 @@ def test_a_training_checkpoint_given_as_a_model_says_which_file_is_the_model(tmp
     assert main(["styles", str(checkpoint)]) == 1  # as --style in every command: one line, no traceback
 
 
+def test_an_unreadable_pt_file_says_so_whatever_its_name(tmp_path, monkeypatch):
+    from vidstyle.models import weights
+
+    checkpoint = tmp_path / "checkpoint_0000002.pt"
+    torch.save({"step": 2}, checkpoint)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(weights, "safe_open", denied)
+    with pytest.raises(VidstyleError, match=r"cannot read .*checkpoint_0000002.pt \(Permission denied\)"):
+        read_info(checkpoint)
+
+
 def test_train_help_says_what_overwrite_deletes_and_where_flow_is_cached(capsys):
     from vidstyle.cli import main
 

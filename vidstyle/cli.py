@@ -284,13 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_styles(sub)
     for name, module, fn in _OPTIONAL_COMMANDS:
         try:
-            mod = importlib.import_module(module)
+            # adding a command may import more of its module (bench's defaults live beside its
+            # runner): a package or platform module it lacks takes that command out, not the CLI
+            getattr(importlib.import_module(module), fn)(sub)
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] == "vidstyle":
                 raise  # a broken install of vidstyle itself, not an optional package
+            sub.choices.pop(name, None)  # a half-added command
             _add_unavailable(sub, name, exc.name or str(exc))
-            continue
-        getattr(mod, fn)(sub)
     for command in sub.choices.values():  # --debug also after the command name (SUPPRESS: no clobbering)
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                              help="show full tracebacks on errors")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -88,6 +87,8 @@ def peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024.0  # kB
     except OSError:
         pass
+    import resource  # Unix only: imported where used, so importing the benchmark works elsewhere
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, kB on Linux
 
@@ -107,6 +108,8 @@ def _system_busy_seconds() -> float | None:
 
 def _own_cpu_seconds() -> float:
     """CPU seconds used by this process and its waited-for children."""
+    import resource
+
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
