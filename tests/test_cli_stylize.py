@@ -359,6 +359,13 @@ def test_styles_describes_a_bundled_style_by_name_and_leaves_unknown_years_out(c
     assert main(["styles"]) == 0
     mondrian = [line for line in capsys.readouterr().out.splitlines() if line.startswith("mondrian ")][0]
     assert mondrian.endswith("Composition, Piet Mondrian")  # the year is not known: not printed as "unknown"
+    # the network column names the architecture, as `styles FILE` does (not raw channel lists)
+    assert mondrian.split()[1] == "standard"
+    assert main(["styles"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split()[:2] == ["style", "network"]
+    assert [line.split()[1] for line in listing if line.startswith("light_starry_night ")] == ["light"]
+    assert any(line.startswith("blendable (light_mix.safetensors, light network): ") for line in listing)
 
 
 def test_styles_describes_a_users_own_model_files(tmp_path, capsys):

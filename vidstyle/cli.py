@@ -141,7 +141,8 @@ def _stylize_into_folder(args, config, encode) -> int:
 
 def _add_styles(sub) -> None:
     p = sub.add_parser("styles", help="list bundled styles, or describe model files",
-                       description="List the bundled styles: name, network channels, painting, artist, year; "
+                       description="List the bundled styles: name, network (light: real time on a CPU; standard: "
+                                   "more painterly, slower), painting, artist, year; "
                                    "or, given model files (your own, from `vidstyle train`) or bundled style names, "
                                    "what each holds.")
     p.add_argument("files", nargs="*", metavar="MODEL",
@@ -214,6 +215,7 @@ def _describe_model_file(path: str, verbose: bool) -> None:
 
 
 def _cmd_styles(args) -> int:
+    from vidstyle.models.weights import arch_name
     from vidstyle.models.zoo import bundled_multi_style, bundled_styles, temporal_strength_for
 
     if args.files:
@@ -226,13 +228,13 @@ def _cmd_styles(args) -> int:
         return 0
     width = max(len(name) for name in styles)
     strengths = {name: temporal_strength_for(info.path) for name, info in styles.items()}
-    print(f"{'style':{width}s} {'channels':16s} painting, artist, year")
+    print(f"{'style':{width}s} {'network':9s} painting, artist, year")
     for name, info in styles.items():
         meta = next(s for s in info.styles if s["name"] == name)
         desc = _painting_description(meta)
         strength = strengths[name]
         own = f"  (stabilizer strength {strength:g})" if strength != DEFAULT_TEMPORAL_STRENGTH else ""
-        print(f"{name:{width}s} {info.arch_args.get('channels')!s:16s} {desc}{own}")
+        print(f"{name:{width}s} {arch_name(info.arch_args):9s} {desc}{own}")
         if args.verbose:
             print(f"{'':{width}s} file: {info.path}\n{'':{width}s} trained with: {info.train_command}")
     if any(s != DEFAULT_TEMPORAL_STRENGTH for s in strengths.values()):
@@ -241,7 +243,7 @@ def _cmd_styles(args) -> int:
     for info in bundled_multi_style():
         names = info.style_names
         example = ",".join(f"{n}={w:g}" for n, w in zip(names[:2], (0.7, 0.3)))
-        print(f"\nblendable ({Path(info.path).name}, {info.arch_args.get('channels')}): {', '.join(names)}\n"
+        print(f"\nblendable ({Path(info.path).name}, {arch_name(info.arch_args)} network): {', '.join(names)}\n"
               f"  e.g. --style mix:{example}")
         if args.verbose:
             print(f"  trained with: {info.train_command}")
