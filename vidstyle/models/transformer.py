@@ -470,8 +470,9 @@ def light_net(num_styles: int = 1) -> TransformerNet:
 
 def light_full_net(num_styles: int = 1) -> TransformerNet:
     """:func:`light_net` with full 3x3 convolutions in its residual blocks instead of depthwise-
-    separable ones: 4.3x the parameters (419 k) for almost no time, since the blocks run at 1/8
-    of the resolution (benchmarks/RESULTS.md, twentieth session)."""
+    separable ones: 4.3x the parameters (419 k) for little time, since the blocks run at 1/8 of the
+    resolution (an AMX Xeon, eager, 640x360: the same time in bf16, about 20% more in fp32;
+    benchmarks/RESULTS.md, twentieth session)."""
     return TransformerNet((16, 32, 64), num_residual=5, num_styles=num_styles, separable=False,
                           kernel_in=3, kernel_out=3, shuffle=2, residual=True, upsample_head=True)
 

@@ -64,7 +64,7 @@ def add_train_parser(subparsers) -> None:
                         "and delete the checkpoints and previews an earlier run left in the checkpoint folder")
     p.add_argument("--arch", default=d.arch, choices=list(ARCH_NAMES),
                    help=f"network: light (real-time on CPU; total stride 8), light-s4 (light with a total stride "
-                        f"of 4, as the standard network: texture that stays put under the temporal loss; about 1.5x "
+                        f"of 4, as the standard network: texture that stays put under the temporal loss; 1.3-1.8x "
                         f"light's time), light-full (light with full instead of depthwise-separable residual "
                         f"convolutions: 4.3x the parameters at 1/8 resolution), "
                         f"light-aa (light with anti-aliased resampling: "
