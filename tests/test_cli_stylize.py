@@ -368,6 +368,20 @@ def test_styles_describes_a_bundled_style_by_name_and_leaves_unknown_years_out(c
     assert any(line.startswith("blendable (light_mix.safetensors, light network): ") for line in listing)
 
 
+def test_styles_takes_names_as_stylize_does(tmp_path, capsys, monkeypatch):
+    from vidstyle.cli import main
+    from vidstyle.models.zoo import bundled_styles
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mondrian").mkdir()  # a folder named like a style does not hide it
+    assert main(["styles", "mondrian"]) == 0
+    assert capsys.readouterr().out.startswith(f"{bundled_styles()['mondrian'].path}: standard network")
+    assert main(["styles", "starry_nite"]) == 1  # a misspelt name: a suggestion, not "file not found"
+    assert "unknown style 'starry_nite': did you mean 'starry_night'?" in capsys.readouterr().err
+    assert main(["styles", "mix:starry_night=0.7,the_scream=0.3"]) == 0  # the file that blend runs
+    assert "light_mix.safetensors: light network" in capsys.readouterr().out.splitlines()[0]
+
+
 def test_styles_describes_a_users_own_model_files(tmp_path, capsys):
     from vidstyle.cli import main
     from vidstyle.models.transformer import transformer_net

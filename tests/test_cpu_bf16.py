@@ -112,6 +112,12 @@ def test_expect_frames_compiles_long_auto_bf16_runs_only(monkeypatch):
     assert auto.backend == "torch" and not built
     auto.expect_frames(AUTO_COMPILE_MIN_FRAMES)
     assert auto.backend == "compile" and built == [{"dynamic": False}]
+    auto.expect_frames(AUTO_COMPILE_MIN_FRAMES - 1)  # a short clip after a long one: eager again
+    assert auto.backend == "torch" and auto._forward is auto.model
+    auto.expect_frames(None)  # unknown length: as it was
+    assert auto.backend == "torch" and len(built) == 1
+    auto.expect_frames(AUTO_COMPILE_MIN_FRAMES)
+    assert auto.backend == "compile" and len(built) == 2
     chosen = Stylizer.from_model(net, device="cpu", backend="torch")  # the user's choice is kept
     chosen.expect_frames(10 * AUTO_COMPILE_MIN_FRAMES)
     assert chosen.backend == "torch"
@@ -150,6 +156,8 @@ def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch):
     with pytest.warns(UserWarning, match="torch.compile failed .*No working C.. compiler found"):
         out = auto.stylize(img)
     assert out.shape == img.shape and auto.backend == "torch"
+    auto.expect_frames(AUTO_COMPILE_MIN_FRAMES)  # not tried again for the next long run
+    assert auto.backend == "torch"
     # an explicit --backend compile is the user's choice: its failure is not hidden
     chosen = Stylizer.from_model(net, device="cpu", backend="compile")
     with pytest.raises(RuntimeError, match="InvalidCxxCompiler"):

@@ -53,3 +53,42 @@ def test_a_read_only_frame_converts_without_a_warning():
         warnings.simplefilter("error")
         x = images_to_tensor(frame)
     assert x.shape == (1, 3, 48, 64) and float(x[0, 0, 0, 5]) == pytest.approx(5 / 255)
+
+
+def test_a_transparent_pictures_alpha_is_kept_where_the_output_can_hold_it(tmp_path, caplog):
+    import logging
+
+    from vidstyle.io.images import read_alpha
+    from vidstyle.pipeline import stylize_image
+
+    class Invert:  # a "network": only the path of the pixels is checked
+        def stylize_batch(self, images):
+            return 255 - np.asarray(images)
+
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., :3] = np.random.default_rng(0).integers(0, 256, (40, 60, 3))
+    rgba[..., 3] = np.linspace(0, 255, 60).astype(np.uint8)[None, :]  # transparent to opaque
+    src = tmp_path / "sticker.png"
+    Image.fromarray(rgba, "RGBA").save(src)
+    opaque = tmp_path / "opaque.png"
+    Image.fromarray(rgba[..., :3]).save(opaque)
+    assert read_alpha(opaque) is None and np.array_equal(read_alpha(src), rgba[..., 3])
+    palette = tmp_path / "palette.png"  # a GIF-style palette image with one transparent colour
+    Image.fromarray(rgba[..., :3]).convert("P").save(palette, transparency=0)
+    assert read_alpha(palette) is not None
+    for suffix in (".png", ".webp", ".tif"):
+        out = tmp_path / f"out{suffix}"
+        stylize_image(src, out, Invert(), bars="stylize")
+        with Image.open(out) as im:
+            back = np.asarray(im.convert("RGBA"))
+        assert np.array_equal(back[..., 3], rgba[..., 3]), suffix  # the alpha, unchanged
+        visible = rgba[..., 3] > 0
+        if suffix != ".webp":  # (lossless formats: the painted colours exactly)
+            assert np.array_equal(back[..., :3][visible], (255 - rgba[..., :3])[visible])
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize_image(src, tmp_path / "flat.jpg", Invert(), bars="stylize")
+    assert "sticker.png is partly transparent, and .jpg images cannot be: its transparency is dropped" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize_image(opaque, tmp_path / "opaque.jpg", Invert(), bars="stylize")
+    assert "transparen" not in caplog.text

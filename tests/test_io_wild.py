@@ -154,6 +154,15 @@ def test_a_stream_that_changes_size_is_scaled_to_its_first_size(tmp_path, caplog
         result = stylize(joined, tmp_path / "out.mp4")  # bars="keep" by default: the samples span both
     assert result.frames == 48
     assert caplog.text.count("changes size mid-stream, from 64x48 to 96x72") == 1
+    # the same in bare H.264, whose length is unknown: the bar finder reads its samples in a row
+    # through the change, and used to warn of it too
+    raw = tmp_path / "joined.h264"
+    raw.write_bytes(b"".join(make_video(tmp_path / f"{n}.h264", frames=frames, size=size).read_bytes()
+                             for n, frames, size in (("c", 4, (64, 48)), ("d", 12, (96, 72)))))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert stylize(raw, tmp_path / "raw.mp4").frames == 16
+    assert caplog.text.count("changes size mid-stream, from 64x48 to 96x72") == 1, caplog.text
     out = read_frames(tmp_path / "out.mp4")
     assert out.shape == (48, 48, 64, 3)
     import cv2
@@ -232,6 +241,35 @@ def test_a_truncated_file_still_says_so(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         result = stylize(cut, tmp_path / "out.mp4")
     assert result.frames < 60 and "truncated or damaged" in caplog.text
+
+
+def test_a_sparse_variable_frame_rate_segment_is_not_called_damaged(tmp_path, caplog):
+    """Matroska stores no frame rate: FFmpeg guesses 25 frames/s for a screen recording with 10
+    frames in a second, so --duration 0.9 expected ~23 frames, found 8 and warned of a damaged
+    file. A frame past the segment's end shows it was all there."""
+    src = tmp_path / "sparse.mkv"
+    times_ms = [0, 40, 80, 200, 240, 500, 540, 580, 1000, 1040]
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, t in enumerate(times_ms):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48), "noise"), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(src, tmp_path / "part.mkv", duration=0.9)
+    assert result.frames == 8 and [float(t) for t in frame_times(tmp_path / "part.mkv")] == \
+        [t / 1000 for t in times_ms[:8]]
+    assert "could be decoded" not in caplog.text
+    cut = tmp_path / "cut.mkv"  # the same segment of a file cut off inside it still warns
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size * 2 // 5])
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        short = stylize(cut, tmp_path / "cut_part.mkv", duration=0.9)
+    assert short.frames < 8 and "truncated or damaged" in caplog.text
 
 
 def test_no_truncation_warning_when_audio_outlasts_the_video_or_an_edit_list_hides_frames(tmp_path, caplog):

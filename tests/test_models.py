@@ -674,3 +674,50 @@ def test_the_package_loads_its_submodules_and_exports_on_first_use():
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def moving_frames(n: int = 6, size=(40, 56)) -> list[np.ndarray]:
+    """A smooth random picture panning one pixel a frame: a clip whose flow is easy."""
+    import cv2
+
+    rng = np.random.default_rng(2)
+    big = cv2.resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (size[1] + n, size[0]),
+                     interpolation=cv2.INTER_CUBIC)
+    return [np.ascontiguousarray(big[:, i:i + size[1]]) for i in range(n)]
+
+
+def test_stylize_iter_copies_what_it_holds_and_stabilizes_on_request():
+    from vidstyle.errors import BadValueError
+    from vidstyle.flow.stabilizer import FlowStabilizer
+
+    torch.manual_seed(0)
+    st = Stylizer.from_model(tiny().eval(), device="cpu", backend="torch")
+    frames = moving_frames()
+
+    def refilled():  # a producer that reuses one buffer, as cv2.VideoCapture.read(image=buf) does
+        buf = np.empty_like(frames[0])
+        for f in frames:
+            buf[:] = f
+            yield buf
+
+    expected = list(st.stylize_iter([f.copy() for f in frames], batch_size=4))
+    got = list(st.stylize_iter(refilled(), batch_size=4))
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected)) and len(got) == len(frames)
+    # temporal="flow": the stabilizer over the stream, as a hand-written loop would run it
+    stab, want, prev = FlowStabilizer(0.7), [], None
+    for f, e in zip(frames, expected):
+        want.append(stab.step(prev, f, e))
+        prev = f
+    smooth = list(st.stylize_iter(refilled(), batch_size=4, temporal="flow", temporal_strength=0.7))
+    assert all(np.array_equal(a, b) for a, b in zip(smooth, want)) and len(smooth) == len(frames)
+    assert not np.array_equal(smooth[3], expected[3])  # it did blend
+    # bad arguments fail at the call, as one error type that is also a ValueError
+    with pytest.raises(VidstyleError, match="unknown temporal mode 'yes'"):
+        st.stylize_iter(frames, temporal="yes")
+    with pytest.raises(VidstyleError, match="between 0 and 1"):
+        st.stylize_iter(frames, temporal="flow", temporal_strength=2)
+    with pytest.raises(BadValueError, match="batch_size") as info:
+        st.stylize_iter(frames, batch_size=0)
+    assert isinstance(info.value, VidstyleError) and isinstance(info.value, ValueError)
+    with pytest.raises(VidstyleError, match="expected a uint8"):  # a bad frame: the same family
+        st.stylize(frames[0] / 255.0)

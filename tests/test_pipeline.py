@@ -100,7 +100,7 @@ def test_default_encoding_and_keyword_options(tmp_path, stylizer):
     assert info.average_rate == 24 and frame_times(out) == [Fraction(i, 24) for i in range(5)]
     with pytest.raises(TypeError, match="unknown option"):
         stylize_video(src, tmp_path / "x.mp4", style=stylizer, btach=2)
-    with pytest.raises(VidstyleError, match="batch must be at least 1"):
+    with pytest.raises(VidstyleError, match="batch must be a whole number of at least 1"):
         stylize_video(src, tmp_path / "x.mp4", style=stylizer, batch=0)
 
 
@@ -109,6 +109,12 @@ def test_configs_of_the_wrong_kind_are_named_and_the_package_exports_them(tmp_pa
 
     assert (vidstyle.StylizeConfig, vidstyle.EncodeConfig, vidstyle.StylizeResult) == (
         StylizeConfig, EncodeConfig, StylizeResult)
+    from vidstyle.errors import BadValueError
+    from vidstyle.flow.stabilizer import FlowStabilizer
+    from vidstyle.models.zoo import Styles
+
+    assert (vidstyle.FlowStabilizer, vidstyle.Styles, vidstyle.BadValueError) == (FlowStabilizer, Styles, BadValueError)
+    assert all(hasattr(vidstyle, name) for name in vidstyle.__all__)
     src = make_video(tmp_path / "in.mp4", frames=2, size=(32, 24))
     with pytest.raises(TypeError, match="config= as a vidstyle.StylizeConfig .*got dict"):
         stylize_video(src, tmp_path / "x.mp4", style=stylizer, config={"batch": 2})
@@ -317,7 +323,9 @@ class FakeFlowStabilizer:
 
 
 def test_temporal_flow_hook(tmp_path, stylizer, monkeypatch):
-    monkeypatch.setattr(pipeline, "FlowStabilizer", FakeFlowStabilizer)
+    from vidstyle.flow import stabilizer as stabilizer_module
+
+    monkeypatch.setattr(stabilizer_module, "FlowStabilizer", FakeFlowStabilizer)  # where flow_stabilizer finds it
     FakeFlowStabilizer.instances.clear()
     src = make_video(tmp_path / "in.mp4", frames=9, size=(64, 48))
     out = tmp_path / "out.mp4"
@@ -402,7 +410,7 @@ def test_default_batch_is_one_only_for_full_resolution_networks_on_the_cpu():
     assert {size: default_batch(light, size) for size in sizes} == sizes
     assert default_batch(SimpleNamespace(device=cpu, model=light_net(), max_side=640, scale=None), (2160, 3840)) == 4
     assert default_batch(SimpleNamespace(device=gpu, model=light_net()), (2160, 3840)) == 4
-    with pytest.raises(VidstyleError, match="batch must be at least 1"):
+    with pytest.raises(VidstyleError, match="batch must be a whole number of at least 1"):
         stylize_video("in.mp4", "out.mp4", style="starry_night", batch=0)
 
 
@@ -442,3 +450,56 @@ def test_a_stylizer_returning_the_wrong_images_is_named_as_the_cause(tmp_path, w
     with pytest.raises(VidstyleError, match="the stylizer returned"):
         stylize_video(src, tmp_path / "out.mp4", style=Wrong(), temporal="off", bars="stylize", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_a_progress_function_counts_every_frame_and_can_cancel(tmp_path, stylizer):
+    src = make_video(tmp_path / "in.mp4", frames=9, size=(64, 48), audio=True)
+    calls = []
+    result = stylize_video(src, tmp_path / "out.mp4", style=stylizer, progress=lambda done, total: calls.append(
+        (done, total, threading.current_thread().name)))
+    assert result.frames == 9
+    assert [(d, t) for d, t, _ in calls] == [(i, 9) for i in range(1, 10)]
+    assert {name for _, _, name in calls} == {"vidstyle-encode"}  # called from the encoding stage
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_at_4(done, total):
+        if done == 4:
+            raise Cancelled("user pressed cancel")
+
+    with pytest.raises(Cancelled, match="user pressed cancel"):
+        stylize_video(src, tmp_path / "cancelled.mp4", style=stylizer, progress=cancel_at_4)
+    assert not (tmp_path / "cancelled.mp4").exists() and leftovers(tmp_path) == []
+    assert pipeline_threads() == []
+
+
+def test_stylize_image_and_files_report_progress_to_a_function(tmp_path, stylizer):
+    from vidstyle.io.images import write_image
+
+    image = tmp_path / "p.png"
+    write_image(image, np.full((16, 16, 3), 120, np.uint8))
+    calls = []
+    pipeline.stylize_image(image, tmp_path / "o.png", style=stylizer, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 1)]
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    calls.clear()
+    outcomes = list(pipeline.stylize_files([src, image], tmp_path / "styled", stylizer,
+                                           progress=lambda *a: calls.append(a)))
+    assert [type(r).__name__ for _, r in outcomes] == ["StylizeResult", "StylizeResult"]
+    assert calls == [(1, 3), (2, 3), (3, 3), (1, 1)]  # each input counted from 1
+
+
+def test_stylize_config_checks_its_values_when_made():
+    for bad, match in ((dict(batch=0), "batch must be a whole number of at least 1, got 0"),
+                       (dict(batch=2.5), "batch must be"), (dict(queue_size=0), "queue_size must be"),
+                       (dict(temporal="yes"), "unknown temporal mode 'yes' \\(use off or flow\\)"),
+                       (dict(temporal_strength=7), "temporal_strength must be a number between 0 and 1, got 7"),
+                       (dict(temporal_strength="0.5"), "temporal_strength must be"),
+                       (dict(bars="crop"), "unknown bars mode 'crop' \\(use keep or stylize\\)")):
+        with pytest.raises(VidstyleError, match=match):
+            StylizeConfig(**bad)
+    config = StylizeConfig(batch=2, temporal_strength=0.0, bars="stylize")
+    with pytest.raises(VidstyleError, match="batch must be"):  # dataclasses.replace checks too
+        import dataclasses
+        dataclasses.replace(config, batch=-1)

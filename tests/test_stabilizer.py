@@ -272,3 +272,31 @@ def test_the_fade_gate_leaves_the_temporal_benchmarks_clips_as_they_were(shared_
             frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(48), container.decode(video=0))]
         changes = [state.brightness_change for state in map(stab.estimate, frames, frames[1:]) if state is not None]
         assert len(changes) >= 40 and max(changes) < stab.fade_tolerance, name
+
+
+def test_what_a_caller_does_to_an_output_does_not_reach_the_next_frames(clip):
+    """The stabilizer keeps its own copy of each output: an overlay drawn on a returned frame, or
+    a reused buffer refilled by the caller, must not blend into the frames after it."""
+    frames, _ = clip
+    rng = np.random.default_rng(1)
+    styled = [flicker(fake_stylize(f), rng) for f in frames[:6]]
+
+    def run(scribble: bool) -> list[np.ndarray]:
+        stab, out, prev = FlowStabilizer(strength=0.8), [], None
+        for inp, sty in zip(frames[:6], styled):
+            frame = stab.step(prev, inp, sty.copy())
+            out.append(frame.copy())
+            if scribble:
+                frame[:] = 255  # the caller's overlay, on the array it was given
+            prev = inp
+        return out
+
+    plain, scribbled = run(False), run(True)
+    for a, b in zip(plain, scribbled):
+        assert np.array_equal(a, b)
+    # the first frame is passed through as given, but not kept by reference either
+    stab = FlowStabilizer(strength=0.8)
+    first = styled[0].copy()
+    assert stab.step(None, frames[0], first) is first
+    first[:] = 0  # the caller reuses its buffer
+    assert np.array_equal(stab.step(frames[0], frames[1], styled[1].copy()), plain[1])

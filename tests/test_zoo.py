@@ -119,3 +119,42 @@ def test_a_multi_style_file_alone_says_which_style_it_runs(tmp_path, caplog):
                     "blends them)"]  # a path that works from anywhere
     assert choice.short_label == "pair.safetensors:dawn=1" and resolve_style(choice.label).mix == choice.mix
     assert resolve_style(f"{path}:dusk=1").short_label == "pair.safetensors:dusk=1"
+
+
+def test_a_bare_bundled_name_wins_over_a_file_or_folder_of_that_name_here(tmp_path, monkeypatch):
+    from vidstyle.errors import VidstyleError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mondrian").mkdir()  # e.g. the caller's output folder for that style
+    (tmp_path / "light_mondrian").write_bytes(b"not a model")
+    assert resolve_style("mondrian").path.resolve() == Styles.MONDRIAN.value.path.resolve()
+    assert resolve_style("light_mondrian").path.resolve() == Styles.LIGHT_MONDRIAN.value.path.resolve()
+    # a path names the file or folder
+    with pytest.raises(VidstyleError, match="is a folder"):
+        resolve_style("./mondrian")
+    with pytest.raises(VidstyleError, match="not a valid safetensors model file"):
+        resolve_style("./light_mondrian")
+
+
+def test_styles_are_found_by_the_name_styles_lists():
+    assert Styles("light_starry_night") is Styles.LIGHT_STARRY_NIGHT
+    assert Styles("MONDRIAN") is Styles.MONDRIAN and Styles("mondrian.safetensors") is Styles.MONDRIAN
+    assert Styles(Styles.MONDRIAN.value) is Styles.MONDRIAN
+    with pytest.raises(ValueError, match="'cubism' is not a valid Styles"):
+        Styles("cubism")
+
+
+def test_mix_mistakes_are_named():
+    from vidstyle.errors import VidstyleError
+
+    with pytest.raises(VidstyleError, match=r"a style name is missing in '=0.5': expected name=number"):
+        resolve_style("mix:=0.5")
+    with pytest.raises(VidstyleError, match=r"holds 'starry_nite': did you mean 'starry_night'\? \(blendable: "):
+        resolve_style("mix:starry_nite=1")
+    with pytest.raises(VidstyleError, match=r"holds 'mondrian' \(blendable: .*the_scream"):
+        resolve_style("mix:starry_night=1,mondrian=1")  # a bundled style, but of no multi-style network
+    path = Styles.LIGHT_MIX.value.path
+    with pytest.raises(VidstyleError, match=r"has no style 'the_screem': did you mean 'the_scream'\?"):
+        resolve_style(f"{path}:the_screem=1")
+    with pytest.raises(VidstyleError, match=r"^unknown style 'zzzz' \(bundled styles: "):  # no stray colon
+        resolve_style("zzzz")

@@ -4,13 +4,15 @@ __version__ = "0.1.0"
 import importlib  # noqa: E402
 import importlib.util  # noqa: E402
 
-from vidstyle.errors import VidstyleError  # noqa: E402
+from vidstyle.errors import BadValueError, VidstyleError  # noqa: E402
 
 # lazy (PEP 562): importing vidstyle must not import torch/av for `--version`
 _HOMES = {
     "vidstyle.stylizer": ("Stylizer",),
     "vidstyle.pipeline": ("stylize_video", "stylize_image", "stylize_files", "StylizeResult"),
     "vidstyle.config": ("StylizeConfig", "EncodeConfig"),
+    "vidstyle.flow.stabilizer": ("FlowStabilizer",),
+    "vidstyle.models.zoo": ("Styles",),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -43,4 +45,4 @@ def __dir__():
 
 
 __all__ = ["Stylizer", "stylize_video", "stylize_image", "stylize_files", "StylizeConfig", "EncodeConfig",
-           "StylizeResult", "VidstyleError", "__version__"]
+           "StylizeResult", "FlowStabilizer", "Styles", "VidstyleError", "BadValueError", "__version__"]

@@ -21,7 +21,8 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import BACKENDS, DEFAULT_TEMPORAL_STRENGTH, EncodeConfig, StylizeConfig
+from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES, EncodeConfig,
+                             StylizeConfig)
 from vidstyle.errors import VidstyleError, termination_as_exit
 
 log = logging.getLogger("vidstyle")
@@ -68,7 +69,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--pix-fmt", default=EncodeConfig.pix_fmt,
                    help=f"output pixel format (default {EncodeConfig.pix_fmt})")
     p.add_argument("--no-audio", action="store_true", help="drop audio streams")
-    p.add_argument("--temporal", choices=["off", "flow"], default=StylizeConfig.temporal,
+    p.add_argument("--temporal", choices=list(TEMPORAL_MODES), default=StylizeConfig.temporal,
                    help="flow: blend each frame with the previous output warped by optical flow where both "
                         "frames see the pixel, keeping the frame's contrast (less flicker; resets at scene "
                         f"cuts); off: every frame on its own (default {StylizeConfig.temporal})")
@@ -76,7 +77,7 @@ def _add_stylize(sub) -> None:
                    help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default: the "
                         f"style's own, shown by `vidstyle styles`; {DEFAULT_TEMPORAL_STRENGTH:g} for your own model "
                         "files)")
-    p.add_argument("--bars", choices=["keep", "stylize"], default=StylizeConfig.bars,
+    p.add_argument("--bars", choices=list(BARS_MODES), default=StylizeConfig.bars,
                    help="keep: find black letterbox/pillarbox bars on frames spread over the video, stylize only "
                         "the picture between them and keep the bars as they are; stylize: paint the whole frame "
                         f"(default {StylizeConfig.bars})")
@@ -197,8 +198,15 @@ def _describe_model_file(path: str, verbose: bool) -> None:
     """What ``vidstyle styles FILE`` prints about one model file (or a bundled style's, by name)."""
     from vidstyle.models.weights import arch_name, load_model
 
-    if not Path(path).exists():
-        path = _bundled_file(path) or path
+    from vidstyle.models.zoo import resolve_style
+
+    bare = not any(sep and sep in path for sep in ("/", os.sep, os.altsep))
+    if path.startswith("mix:"):  # the bundled multi-style file that blend would run
+        path = str(resolve_style(path).path)
+    elif bare and _bundled_file(path):  # a bundled name wins over a file of that name here, as in --style
+        path = _bundled_file(path)
+    elif bare and Path(path).suffix != ".safetensors" and not Path(path).exists():
+        resolve_style(path)  # an unknown name: its error suggests the closest bundled one
     info = load_model(path)[1]  # the whole file checked, as stylize will: a damaged one is said now
     print(f"{path}: {arch_name(info.arch_args)} network, channels {info.arch_args.get('channels')}, "
           f"{len(info.styles)} style{'s' if len(info.styles) > 1 else ''}")

@@ -12,6 +12,10 @@ BACKENDS = ("auto", "torch", "compile", "onnx")
 #: for a FlowStabilizer made without one (here, not in vidstyle.models.zoo, so vidstyle.flow needs
 #: no import of the model zoo).
 DEFAULT_TEMPORAL_STRENGTH = 0.5
+#: ``--temporal`` values: no stabilizer, or the flow stabilizer (vidstyle.flow.stabilizer).
+TEMPORAL_MODES = ("off", "flow")
+#: ``--bars`` values: keep the input's black bars, or stylize the whole frame.
+BARS_MODES = ("keep", "stylize")
 
 
 def is_number(value, integral: bool = False) -> bool:
@@ -56,6 +60,22 @@ class StylizeConfig:
     # them and keep the input's bars; stylize: paint the whole frame, bars included
     bars: str = "keep"
     queue_size: int = 8
+
+    def __post_init__(self):
+        # checked when made (and by dataclasses.replace), not when a run first uses the value
+        from vidstyle.errors import VidstyleError
+
+        for name in ("batch", "queue_size"):
+            value = getattr(self, name)
+            if value is not None and not (is_number(value, integral=True) and value >= 1):
+                raise VidstyleError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if self.temporal not in TEMPORAL_MODES:
+            raise VidstyleError(f"unknown temporal mode {self.temporal!r} (use {' or '.join(TEMPORAL_MODES)})")
+        strength = self.temporal_strength
+        if strength is not None and not (is_number(strength) and 0.0 <= strength <= 1.0):
+            raise VidstyleError(f"temporal_strength must be a number between 0 and 1, got {strength!r}")
+        if self.bars not in BARS_MODES:
+            raise VidstyleError(f"unknown bars mode {self.bars!r} (use {' or '.join(BARS_MODES)})")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -18,6 +18,12 @@ class VidstyleError(Exception):
     """An error caused by input the user controls; its message is shown as is."""
 
 
+class BadValueError(VidstyleError, ValueError):
+    """A value the library cannot take from its caller: a frame that is not a uint8 (H, W, 3)
+    image, a batch size below 1. Both a :class:`VidstyleError` (anything the user can fix) and a
+    ``ValueError`` (what Python code expects of a bad argument), so either ``except`` catches it."""
+
+
 def first_line(exc: BaseException, limit: int | None = None, default: str | None = None) -> str:
     """The first line of ``exc``'s message, cut to ``limit`` characters: a library's multi-line
     error (a compiler log, a traceback) said within one line of ours. A message-less exception

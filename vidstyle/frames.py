@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidstyle.errors import BadValueError
+
 #: Rec. 601 luma weights of R, G and B (the ones OpenCV's RGB2GRAY uses too)
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
@@ -27,9 +29,9 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.de
     if not isinstance(images, np.ndarray):
         images = [check_image(image) for image in images]
         if not images:
-            raise ValueError("no images given")
+            raise BadValueError("no images given")
         if len({image.shape for image in images}) > 1:
-            raise ValueError(f"images of one batch must have the same size, got "
+            raise BadValueError(f"images of one batch must have the same size, got "
                              f"{', '.join(sorted({f'{i.shape[1]}x{i.shape[0]}' for i in images}))}")
         images = np.stack(images)
     batch = np.ascontiguousarray(images)
@@ -38,9 +40,9 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.de
     if batch.ndim == 3:
         batch = batch[None]
     if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images of shape (B, H, W, 3), got {batch.dtype} {batch.shape}")
+        raise BadValueError(f"expected uint8 images of shape (B, H, W, 3), got {batch.dtype} {batch.shape}")
     if 0 in batch.shape:
-        raise ValueError(f"empty images: shape {batch.shape}")
+        raise BadValueError(f"empty images: shape {batch.shape}")
     host = torch.from_numpy(batch)
     if pin_memory and device is not None and device.type == "cuda":
         host = host.pin_memory()
@@ -51,13 +53,13 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.de
 def check_image(image) -> np.ndarray:
     """``image`` if it is a non-empty uint8 (H, W, 3) RGB array, else a ValueError saying what it is."""
     if not isinstance(image, np.ndarray):
-        raise ValueError(f"expected a uint8 (H, W, 3) numpy array, got {type(image).__name__}")
+        raise BadValueError(f"expected a uint8 (H, W, 3) numpy array, got {type(image).__name__}")
     if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}"
+        raise BadValueError(f"expected a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}"
                          + (" (scale float images in [0, 1] by 255 and convert to uint8)"
                             if image.dtype.kind == "f" else ""))
     if 0 in image.shape:
-        raise ValueError(f"empty image: shape {image.shape}")
+        raise BadValueError(f"empty image: shape {image.shape}")
     return image
 
 
@@ -73,14 +75,14 @@ def check_batch_tensor(x) -> torch.Tensor:
                 else " (x[None] adds the batch axis)" if x.ndim == 3 and x.shape[0] == 3
                 else " (permute(0, 3, 1, 2) turns (B, H, W, 3) into it)" if x.ndim == 4 and x.shape[-1] == 3
                 else "")
-        raise ValueError(f"expected {contract}, got {x.dtype} {tuple(x.shape)}{hint}")
+        raise BadValueError(f"expected {contract}, got {x.dtype} {tuple(x.shape)}{hint}")
     return x
 
 
 def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     """Convert a (B, 3, H, W) tensor in [0, 1] to a uint8 (B, H, W, 3) array (rounded, clamped)."""
     if x.ndim != 4 or x.shape[1] != 3:
-        raise ValueError(f"expected a (B, 3, H, W) tensor, got {tuple(x.shape)}")
+        raise BadValueError(f"expected a (B, 3, H, W) tensor, got {tuple(x.shape)}")
     y = x.detach().float().clamp(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)  # clamp copies: x is untouched
     return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
@@ -112,7 +114,7 @@ def working_size(height: int, width: int, max_side: int | None = None, scale: fl
     factor = 1.0
     if scale is not None:
         if scale <= 0:
-            raise ValueError("scale must be positive")
+            raise BadValueError("scale must be positive")
         factor = scale
     if max_side is not None and max(height, width) * factor > max_side:
         factor = max_side / max(height, width)

@@ -39,7 +39,7 @@ from vidstyle.cli_args import frame_size
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import BACKENDS, DEFAULT_TEMPORAL_STRENGTH
+from vidstyle.config import BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
@@ -887,12 +887,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-side", type=_positive_int,
                    help="run the network with the longer side at most this many pixels")
     p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
-    p.add_argument("--temporal", choices=["off", "flow"], default="off",
+    p.add_argument("--temporal", choices=list(TEMPORAL_MODES), default="off",
                    help="start with the flow stabilizer on (t toggles it; default off)")
     p.add_argument("--temporal-strength", type=_unit_float,
                    help="stabilizer strength 0..1 (default: each style's own, shown by `vidstyle styles`; "
                         f"{DEFAULT_TEMPORAL_STRENGTH:g} for your own model files)")
-    p.add_argument("--bars", choices=["keep", "stylize"], default="keep",
+    p.add_argument("--bars", choices=list(BARS_MODES), default="keep",
                    help="keep: black letterbox/pillarbox bars found on the first frame (and frames spread over a "
                         "--source file) stay as they are, only the picture is stylized; stylize: paint the whole frame "
                         "(default keep)")

@@ -31,7 +31,6 @@ import numpy as np
 
 from vidstyle.config import EncodeConfig, StylizeConfig, is_number
 from vidstyle.errors import VidstyleError, termination_as_exit
-from vidstyle.flow.stabilizer import FlowStabilizer
 from vidstyle.frames import working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
@@ -399,15 +398,7 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
                                  **{k: v for k, v in options.items() if k in _STYLIZE_FIELDS})
     encode = dataclasses.replace(encode or EncodeConfig(),
                                  **{k: v for k, v in options.items() if k in _ENCODE_FIELDS})
-    if config.batch is not None and config.batch < 1:
-        raise VidstyleError(f"batch must be at least 1, got {config.batch}")
-    if config.queue_size < 1:
-        raise VidstyleError(f"queue_size must be at least 1, got {config.queue_size}")
-    if config.temporal not in ("off", "flow"):
-        raise VidstyleError(f"unknown temporal mode {config.temporal!r} (use off or flow)")
-    if config.bars not in ("keep", "stylize"):
-        raise VidstyleError(f"unknown bars mode {config.bars!r} (use keep or stylize)")
-    return config, encode
+    return config, encode  # (StylizeConfig checks its own values)
 
 
 def _make_stylizer(style, config: StylizeConfig):
@@ -519,31 +510,39 @@ def make_stabilizer(config: StylizeConfig, stylizer):
     """The flow stabilizer ``config`` asks for, at its strength or else the style's own; or None."""
     if config.temporal != "flow":
         return None
-    strength = config.temporal_strength
-    if strength is None:
-        from vidstyle.models.zoo import temporal_strength_for
+    from vidstyle.stylizer import flow_stabilizer
 
-        choice = getattr(stylizer, "choice", None)
-        strength = temporal_strength_for(choice.path if choice is not None else None)
-    if strength == 0:  # the blend would return every frame unchanged: skip the flow it would cost
-        return None
-    return FlowStabilizer(strength)
+    return flow_stabilizer(stylizer, config.temporal_strength)
 
 
 def _progress_bar(total: int | None, enabled: bool, label: str):
     """A tqdm bar on stderr, only when asked for and stderr is a terminal."""
-    if not (enabled and sys.stderr.isatty()):
+    if callable(enabled) or not (enabled and sys.stderr.isatty()):
         return None
     from tqdm import tqdm
 
     return tqdm(total=total, unit="frame", desc=label, file=sys.stderr, dynamic_ncols=True, leave=False)
 
 
+def _on_frame(progress, bar, total: int | None) -> Callable[[], None]:
+    """What the encode stage calls after each frame: the caller's ``progress(done, total)``, or
+    the bar's update."""
+    if callable(progress):
+        done = 0
+
+        def report() -> None:
+            nonlocal done
+            done += 1
+            progress(done, total)
+        return report
+    return (lambda: bar.update(1)) if bar is not None else (lambda: None)
+
+
 # --- the public entry point ----------------------------------------------------------------
 
 def stylize_video(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
-                  encode: EncodeConfig | None = None, overwrite: bool = False, progress: bool = True,
-                  **options) -> StylizeResult:
+                  encode: EncodeConfig | None = None, overwrite: bool = False,
+                  progress: bool | Callable[[int, int | None], object] = True, **options) -> StylizeResult:
     """Stylize the video ``input`` into ``output``, keeping timing, size, rotation and audio.
 
     Args:
@@ -554,7 +553,12 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             resolution win over ``config``).
         config / encode: :class:`StylizeConfig` / :class:`EncodeConfig`.
         overwrite: replace ``output`` if it exists.
-        progress: show a progress bar on stderr when it is a terminal.
+        progress: True: a progress bar on stderr when it is a terminal; False: none; or a function
+            ``progress(done, total)`` called after each frame is written (from the pipeline's
+            encoding thread), ``total`` the input's frame count or None where the container does
+            not say (an estimate for variable frame rates). An exception it raises (e.g. a
+            cancel button's) stops the run: it comes out of this call, and nothing is left at
+            ``output``.
         **options: any field of either config as a keyword, e.g. ``batch=2, crf=20, start=1.5``,
             or ``no_audio=True``.
 
@@ -599,7 +603,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized)
                 styled = stabilized
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
-                         (lambda: bar.update(1)) if bar is not None else (lambda: None))
+                         _on_frame(progress, bar, decoder.info.frames))
             stages.wait()
             if bar is not None and bar.total and bar.n < bar.total:
                 bar.total = bar.n  # the count was an estimate (variable frame rate): end at 100%
@@ -634,7 +638,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
 
 
 def stylize_image(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
-                  overwrite: bool = False, progress: bool = True, **options) -> StylizeResult:
+                  overwrite: bool = False, progress: bool | Callable[[int, int | None], object] = True,
+                  **options) -> StylizeResult:
     """Stylize the still image ``input`` (jpg, png, webp, ...) into ``output`` (.png, .jpg, .webp,
     .bmp or .tif), upright by the input's EXIF orientation: a quick look at a style on one picture.
 
@@ -642,10 +647,11 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     settings and ``bars`` apply (device, precision, backend, ``max_side``, ``scale``): there is no
     time axis to stabilize or cut (``temporal``, ``start``, ``duration`` do nothing), and the
     encoder's options (``crf``, ``codec``...) are refused. Written atomically, like videos.
-    ``progress`` is taken, and ignored (one picture has no progress to show), so that a call can
-    switch between :func:`stylize_video` and this one unchanged.
+    ``progress`` is taken so that a call can switch between :func:`stylize_video` and this one
+    unchanged: no bar (one picture has no progress to show); a function is called once,
+    ``progress(1, 1)``, before the picture is put in place (raising there leaves nothing).
     """
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, read_image, write_image
+    from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, read_alpha, read_image, write_image
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | {"no_audio"}))
     if video_only:
@@ -657,13 +663,21 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         raise VidstyleError(f"{input_path.name} is a still image: write it to an image "
                             f"({', '.join(sorted(IMAGE_OUTPUT_FORMATS))}), not {Path(output).name}")
     check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)  # before loading the model
-    image = read_image(input_path)
+    image, alpha = read_image(input_path), read_alpha(input_path)
+    out_format = IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()]
+    if alpha is not None and out_format not in ALPHA_FORMATS:
+        log.warning("%s is partly transparent, and %s images cannot be: its transparency is dropped (write "
+                    ".png, .webp or .tif to keep it)", input_path.name, Path(output).suffix.lower())
     stylizer = _make_stylizer(style, config)
     started = time.perf_counter()
     area = find_picture_area([image]) if config.bars == "keep" else None
     with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
         out = _stylize_picture(stylizer, [image], area)[0]
-        write_image(temp, out, IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
+        if alpha is not None and out_format in ALPHA_FORMATS:  # the input's transparency, kept
+            out = np.dstack([out, alpha])
+        write_image(temp, out, out_format)
+        if callable(progress):
+            progress(1, 1)
     seconds = time.perf_counter() - started
     return StylizeResult(network=_describe(stylizer, 1), frames=1, seconds=seconds,
                          fps=1 / seconds if seconds else 0.0, output=Path(output), still_image=True,
@@ -683,8 +697,8 @@ def folder_output(input: str | Path, folder: str | Path) -> Path:
 
 
 def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | None = None,
-                  encode: EncodeConfig | None = None, overwrite: bool = False, progress: bool = True,
-                  **options) -> Iterator[tuple[Path, StylizeResult | VidstyleError]]:
+                  encode: EncodeConfig | None = None, overwrite: bool = False,
+                  progress: bool | Callable[[int, int | None], object] = True, **options) -> Iterator[tuple[Path, StylizeResult | VidstyleError]]:
     """Stylize several videos and still images (``inputs``: a list of paths, or one path) into
     ``folder`` with one network, loaded (and compiled or quantized) once: ``vidstyle stylize a.mp4
     b.mov c.jpg -o out/``.
@@ -695,8 +709,9 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     returned iterator then stylizes the inputs in order, yielding ``(input, result)`` for each,
     or ``(input, error)`` with the VidstyleError of an input that failed (a corrupt file, say):
     the others still run. It makes the folder when missing, and removes it again when nothing
-    was written to it. ``style``, ``config``, ``encode`` (videos only) and ``**options`` as for
-    :func:`stylize_video`.
+    was written to it. ``style``, ``config``, ``encode`` (videos only), ``progress`` (a function
+    counts each input's frames from 1; an exception other than VidstyleError raised in it stops
+    the whole run) and ``**options`` as for :func:`stylize_video`.
     """
     config, encode = _merge_options(config, encode, options, caller="stylize_files")
     if isinstance(inputs, (str, Path)):  # one path, not its characters
@@ -738,7 +753,8 @@ def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progre
         for source, target in pairs:
             try:
                 if is_image_path(source):
-                    result = stylize_image(source, target, stylizer, config=config, overwrite=overwrite)
+                    result = stylize_image(source, target, stylizer, config=config, overwrite=overwrite,
+                                           progress=progress)
                 else:
                     result = stylize_video(source, target, stylizer, config=config, encode=encode,
                                            overwrite=overwrite, progress=progress)

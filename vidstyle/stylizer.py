@@ -18,9 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.config import BACKENDS, is_number
+from vidstyle.config import BACKENDS, TEMPORAL_MODES, is_number
 from vidstyle.device import autocast, keep_freed_memory, precision_name, resolve_device, resolve_precision
-from vidstyle.errors import VidstyleError, first_line
+from vidstyle.errors import BadValueError, VidstyleError, first_line
 from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor,
                              pad_to_multiple, tensor_to_images, working_size)
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
@@ -158,6 +158,7 @@ class Stylizer:
         if backend not in BACKENDS:
             raise VidstyleError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
         self.auto_backend = backend == "auto" and not self.int8
+        self._compile_failed = False  # an automatic compile that failed is not tried again
         if backend == "auto":
             # ONNX Runtime is the fastest fp32 CPU path for these networks (benchmarks/RESULTS.md);
             # everywhere else (GPU, bf16 CPU) eager PyTorch with channels_last.
@@ -276,7 +277,7 @@ class Stylizer:
 
             first = first_line(exc, 200)
             warnings.warn(f"torch.compile failed ({first}); running the network eagerly", stacklevel=2)
-            self.backend = "torch"
+            self.backend, self._compile_failed = "torch", True
             self._build_forward()
             return self._forward(x)
         self._compiled_ok = True
@@ -287,11 +288,15 @@ class Stylizer:
 
         With ``backend="auto"`` on a CPU running bf16, a run of at least
         :data:`AUTO_COMPILE_MIN_FRAMES` frames switches to ``torch.compile``, whose one-time
-        compilation is then repaid many times over. Nothing changes otherwise.
+        compilation is then repaid many times over, and a shorter one back to eager PyTorch: a
+        Stylizer reused for short clips after a long one does not compile again for each new
+        frame size. Nothing changes otherwise (unknown length, another backend or precision).
         """
-        if (self.auto_backend and self.backend == "torch" and self.cast_weights and frames is not None
-                and frames >= AUTO_COMPILE_MIN_FRAMES):
-            self.backend = "compile"
+        if not (self.auto_backend and self.cast_weights) or frames is None or self._compile_failed:
+            return
+        wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES else "torch"
+        if self.backend != wanted:
+            self.backend = wanted
             self._build_forward()
 
     @property
@@ -353,7 +358,8 @@ class Stylizer:
 
         Safe to call from several threads: eager and ONNX Runtime networks run concurrently; a
         compiled or int8 one is built at its first call and keeps per-shape state, so its calls
-        take turns."""
+        take turns. The result is made under ``torch.inference_mode``: ``.clone()`` it outside
+        that mode to change it in place or use it in an autograd graph."""
         check_batch_tensor(x)
         if self.backend == "compile" or self.int8:
             with self._build_lock:
@@ -426,21 +432,70 @@ class Stylizer:
         """One uint8 (H, W, 3) RGB image -> stylized uint8 (H, W, 3)."""
         return self.stylize_batch(check_image(image)[None])[0]
 
-    def stylize_iter(self, images: Iterable[np.ndarray], batch_size: int = 1) -> Iterator[np.ndarray]:
-        """Stylize a stream of images lazily, ``batch_size`` at a time, yielding one image at a time.
+    def stylize_iter(self, images: Iterable[np.ndarray], batch_size: int = 1, *, temporal: str = "off",
+                     temporal_strength: float | None = None) -> Iterator[np.ndarray]:
+        """Stylize a stream of uint8 (H, W, 3) RGB images lazily, ``batch_size`` at a time, yielding
+        one stylized image per input, in order.
 
-        Images may change size along the stream: a batch ends early where the size changes."""
+        Args:
+            images: any iterable; each image is copied when it is taken, so a producer may refill
+                one buffer (``cv2.VideoCapture.read(image=buf)``). Sizes may change along the
+                stream: a batch ends early where the size changes.
+            batch_size: images per network call (more is faster on a GPU; see ``default_batch``).
+            temporal: ``"flow"`` runs the flow stabilizer over the stream, as ``vidstyle stylize
+                --temporal flow`` does (each output blended with the previous one, warped by the
+                input frames' optical flow; restarted at scene cuts and size changes); ``"off"``
+                (default) stylizes each image alone. Here the flow runs in turn with the network;
+                :func:`vidstyle.pipeline.stylize_video` overlaps them.
+            temporal_strength: the stabilizer's strength in [0, 1]; None: the style's own.
+
+        Raises (at the call, not at the first image):
+            BadValueError: a batch size below 1; later, an image that is not uint8 (H, W, 3).
+            VidstyleError: an unknown ``temporal`` mode or a strength outside [0, 1].
+        """
         if not (is_number(batch_size, integral=True) and batch_size >= 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        batch_size = int(batch_size)
+            raise BadValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if temporal not in TEMPORAL_MODES:
+            raise VidstyleError(f"unknown temporal mode {temporal!r} (use {' or '.join(TEMPORAL_MODES)})")
+        stabilizer = flow_stabilizer(self, temporal_strength) if temporal == "flow" else None
+        return self._stylize_stream(images, int(batch_size), stabilizer)
+
+    def _stylize_stream(self, images: Iterable[np.ndarray], batch_size: int, stabilizer) -> Iterator[np.ndarray]:
         buf: list[np.ndarray] = []
+        prev_input = None
+
+        def flush():
+            nonlocal prev_input
+            for img, out in zip(buf, self.stylize_batch(buf)):
+                if stabilizer is not None:
+                    out = stabilizer.step(prev_input, img, out)
+                    prev_input = img
+                yield out
+
         for img in images:
             if buf and np.shape(img) != buf[0].shape:
-                yield from self.stylize_batch(buf)
+                yield from flush()
                 buf = []
-            buf.append(check_image(img))
+            # copied: the producer may reuse its buffer before the batch is full (and the
+            # stabilizer compares each image with the one before)
+            buf.append(check_image(img).copy())
             if len(buf) == batch_size:
-                yield from self.stylize_batch(buf)
+                yield from flush()
                 buf = []
         if buf:
-            yield from self.stylize_batch(buf)
+            yield from flush()
+
+
+def flow_stabilizer(stylizer, strength: float | None = None):
+    """A :class:`~vidstyle.flow.stabilizer.FlowStabilizer` for ``stylizer``'s output, at ``strength``
+    or else the style's own (its zoo entry's, :data:`~vidstyle.config.DEFAULT_TEMPORAL_STRENGTH`
+    for users' files and objects that are not a :class:`Stylizer`); None at strength 0, where the
+    blend would return every frame unchanged and the flow would be wasted."""
+    from vidstyle.flow.stabilizer import FlowStabilizer
+    from vidstyle.models.zoo import temporal_strength_for
+
+    if strength is None:
+        choice = getattr(stylizer, "choice", None)
+        strength = temporal_strength_for(choice.path if choice is not None else None)
+    stabilizer = FlowStabilizer(strength)  # checks the strength
+    return None if stabilizer.strength == 0 else stabilizer

@@ -52,9 +52,12 @@ _DIS_PRESETS = {
 }
 
 
-#: DIS asserts a side of at least 12 pixels; both sides of smaller frames are upsampled to at least
-#: this, which leaves its coarsest pyramid level a few pixels to work with.
-_DIS_MIN_SIDE = 16
+#: Each side of a frame shorter than this is upsampled to it before DIS runs (the flow is scaled
+#: back). DIS asserts a side of at least 12 pixels, and OpenCV 5.1's DIS crashes the process
+#: (SIGSEGV) on frames with a side of 16-31 pixels and a long other side (e.g. 320x24) with the
+#: ``fast`` and ``ultrafast`` presets; from 32 on every preset ran on every size tried (32 to
+#: 4000 pixels a side, tests/test_flow.py).
+_DIS_MIN_SIDE = 32
 
 
 def _scaled_size(h: int, w: int, scale: float) -> tuple[int, int]:

@@ -209,7 +209,8 @@ class FlowStabilizer:
 
         ``state`` is :meth:`estimate`'s result for this frame; None (first frame, scene cut) passes
         the frame through and restarts from it. The stylized frame may differ in size from the
-        input frames: flow and weights are resized to it.
+        input frames: flow and weights are resized to it. The result is the caller's to change
+        (or ``stylized`` itself when nothing was blended); the stabilizer keeps its own copy.
         """
         check_image(stylized)
         if state is not None and not isinstance(state, FlowState):
@@ -217,7 +218,8 @@ class FlowStabilizer:
                             f"got {type(state).__name__}")
         prev = self._prev_output
         if state is None or prev is None or prev.shape != stylized.shape or self.strength == 0.0:
-            self._prev_output = stylized
+            # a copy: the caller may reuse its buffer for the next frame, or draw on this one
+            self._prev_output = stylized.copy()
             return stylized
         size = stylized.shape[:2]
         flow = resize_flow(state.flow, size)
@@ -228,7 +230,9 @@ class FlowStabilizer:
             out = contrast_preserving_blend(warped, stylized, w)
         else:
             out = cv2.blendLinear(warped, stylized, w, 1.0 - w)  # w * warped + (1 - w) * stylized, in uint8
-        self._prev_output = out
+        # The caller owns what is returned (an overlay drawn on it must not blend into the next
+        # frames), so the stabilizer remembers its own copy (about 0.1 ms a 640x360 frame).
+        self._prev_output = out.copy()
         return out
 
     def step(self, prev_input: np.ndarray | None, cur_input: np.ndarray, stylized: np.ndarray) -> np.ndarray:

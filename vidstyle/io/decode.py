@@ -263,8 +263,12 @@ class VideoDecoder:
     Use as a context manager; the file is opened read-only and closed on exit.
     """
 
-    def __init__(self, path: str | Path, start: float | None = None, duration: float | None = None):
+    def __init__(self, path: str | Path, start: float | None = None, duration: float | None = None,
+                 announce: bool = True):
         self.path = check_input(path)
+        # warn of what reading meets (a size change); a look ahead at sample frames passes False,
+        # so a run says it once, when it stylizes
+        self.announce = announce
         if start is not None and not (math.isfinite(start) and start >= 0):
             raise VidstyleError(f"start must be a number of seconds >= 0, got {start}")
         if duration is not None and not (math.isfinite(duration) and duration > 0):
@@ -301,6 +305,7 @@ class VideoDecoder:
         self._rate = Fraction(rate) if rate else Fraction(25)
         stream_start = self._stream_start = (video.start_time or 0) * self._tb
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
+        self._passed_end = False  # a frame at or after the segment's end was decoded (see shortfall)
         self.damaged_packets = 0  # video packets skipped because they would not decode
         self.resized_frames = 0  # frames scaled to the first frame's size (the stream changed size)
         # seconds as the decimals the user wrote (3.1, not the binary float just above it, which
@@ -487,6 +492,7 @@ class VideoDecoder:
                 continue
             if self._end is not None and t >= self._end:
                 state["video_done"] = True
+                self._passed_end = True
                 if all(audio_done):
                     break
                 continue
@@ -589,7 +595,7 @@ class VideoDecoder:
             """``frame`` as a DecodedFrame; ``next_pts``: the next frame's (None: it is the last)."""
             nonlocal index
             resized = self._display.resized(frame)
-            if resized and not self.resized_frames:
+            if resized and not self.resized_frames and self.announce:
                 log.warning("%s changes size mid-stream, from %dx%d to %dx%d at %.2f s: scaling such frames "
                             "to %dx%d", self.path.name, *self._display.stored_size, frame.width, frame.height,
                             float(frame.pts * self._tb) if frame.pts is not None else 0.0, *self._display.stored_size)
@@ -650,7 +656,9 @@ class VideoDecoder:
         and even a container's exact count includes frames an mp4 edit list hides.
         """
         expected = self.info.frames
-        if not expected or frames >= 0.95 * expected - 1:
+        # a frame past the segment's end was decoded: the segment was all there, however few
+        # frames a variable frame rate put in it (its count is estimated from the average rate)
+        if not expected or frames >= 0.95 * expected - 1 or self._passed_end:
             return None
         reached = self._reached
         # the time reached decides when known, even against an exact count: an mp4 whose edit list
@@ -750,7 +758,7 @@ def keyframe_samples(path: str | Path, count: int, start: float | None = None,
     when the segment holds fewer keyframes; for frames at exact times use :func:`sample_frames`."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    with VideoDecoder(path, start, duration) as decoder:
+    with VideoDecoder(path, start, duration, announce=False) as decoder:
         return decoder.keyframes(count)
 
 
@@ -774,7 +782,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
 
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    with VideoDecoder(path, start, duration) as decoder:
+    with VideoDecoder(path, start, duration, announce=False) as decoder:
         info = decoder.info
         length = duration
         if info.frames:  # the segment's frame count, so also right when duration runs past the end
@@ -789,7 +797,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
         # each sample opens the file again and seeks: decoding the whole video would cost far more;
         # starting half a frame early takes the frame nearest to the sample's time
         try:
-            with VideoDecoder(path, base + length * i / count - half_frame) as decoder:
+            with VideoDecoder(path, base + length * i / count - half_frame, announce=False) as decoder:
                 # at the first frame's size: each decoder takes its size from its own first frame,
                 # and a stream can change size mid-way (scaled as the pipeline's decoder does)
                 images.append(resize_frame(next(decoder.read()).image, (first.shape[1], first.shape[0])))

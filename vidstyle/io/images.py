@@ -67,8 +67,30 @@ def read_image(path: str | Path) -> np.ndarray:
     return np.asarray(open_image(path), dtype=np.uint8).copy()
 
 
+#: Pillow formats :func:`write_image` can store an alpha channel in.
+ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+
+
+def read_alpha(path: str | Path) -> np.ndarray | None:
+    """The image's transparency as uint8 (H, W), upright as :func:`open_image` turns it; None
+    when it has none, or every pixel is opaque. (RGB stays :func:`read_image`'s: the network
+    paints the colours stored under the transparency, which PNG keeps unmultiplied.)"""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # as open_image
+            with Image.open(Path(path)) as im:
+                if not (im.mode in ("RGBA", "LA", "PA", "La", "RGBa")
+                        or (im.mode in ("P", "L", "RGB") and "transparency" in im.info)):
+                    return None
+                alpha = np.asarray(ImageOps.exif_transpose(im).convert("RGBA"), dtype=np.uint8)[..., 3].copy()
+    except (UnidentifiedImageError, OSError, ValueError):  # open_image says what is wrong with the file
+        return None
+    return None if alpha.min() == 255 else alpha
+
+
 def write_image(path: str | Path, image: np.ndarray, format: str | None = None) -> None:
-    """Write uint8 (H, W, 3) RGB ``image``; ``format`` (Pillow's name) defaults to the extension's."""
+    """Write uint8 (H, W, 3) RGB or (H, W, 4) RGBA ``image`` (RGBA only to :data:`ALPHA_FORMATS`);
+    ``format`` (Pillow's name) defaults to the extension's."""
     fmt = format or IMAGE_OUTPUT_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise VidstyleError(f"cannot write {Path(path).suffix or 'extension-less'} images ({path}); "

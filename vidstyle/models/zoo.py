@@ -4,7 +4,8 @@ Bundled styles are safetensors files in ``vidstyle/models/styles/`` (read with i
 so they work from a wheel and offline). A file may hold several styles (a multi-style network);
 each style is addressed by its name. A style spec is one of:
 
-* ``NAME``                       a bundled style;
+* ``NAME``                       a bundled style (even where a file or folder of that name is in the
+                                 current folder: ``./NAME`` names the file);
 * ``path/to/model.safetensors``  a user's model (its first style, or its only one);
 * ``mix:a=0.7,b=0.3``            a blend of styles of one bundled multi-style network;
 * ``path.safetensors:a=0.7,b=0.3`` a blend of styles of a user's multi-style network.
@@ -115,6 +116,8 @@ def parse_mix(text: str) -> dict[str, float]:
     mix: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, weight = part.partition("=")
+        if not name.strip():
+            raise VidstyleError(f"a style name is missing in {part!r}: expected name=number")
         try:
             w = float(weight) if weight else 1.0
         except ValueError:
@@ -135,7 +138,9 @@ def mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
     names = info.style_names
     unknown = [n for n in mix if n not in names]
     if unknown:
-        raise VidstyleError(f"{Path(info.path).name} has no style {unknown[0]!r} (it has: {', '.join(names)})")
+        guess = closest_style_name(unknown[0], names)
+        hint = f"did you mean {guess!r}? " if guess else ""
+        raise VidstyleError(f"{Path(info.path).name} has no style {unknown[0]!r}: {hint}(it has: {', '.join(names)})")
     bad = [f"{n}={w!r}" for n, w in mix.items() if not (is_number(w) and math.isfinite(w) and w >= 0)]
     if bad:
         raise VidstyleError(f"style weights must be non-negative numbers, got {bad[0]}")
@@ -180,13 +185,21 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
         for info in bundled_multi_style():  # mix: is for blending, which multi-style networks do
             if all(n in info.style_names for n in mix):
                 return StyleChoice(Path(info.path), info, mix_vector(info, mix))
-        raise VidstyleError(f"no bundled multi-style network holds all of {', '.join(mix)} "
-                            f"(see `vidstyle styles`)")
+        held = {n for info in bundled_multi_style() for n in info.style_names}
+        missing = next(n for n in mix if n not in held) if not set(mix) <= held else None
+        guess = closest_style_name(missing, held) if missing else None
+        what = (f"no bundled multi-style network holds {missing!r}" + (f": did you mean {guess!r}?" if guess else "")
+                if missing else f"no bundled multi-style network holds all of {', '.join(mix)}")
+        raise VidstyleError(f"{what} (blendable: {', '.join(sorted(held)) or 'none'}; see `vidstyle styles`)")
     if ".safetensors:" in text:
         text, _, mix_text = text.partition(".safetensors:")
         text += ".safetensors"
     path = Path(text).expanduser()
-    if path.suffix == ".safetensors" or path.exists() or "/" in text:
+    styles = bundled_styles()
+    # A bare bundled name means the bundled style even where the current folder holds a file or
+    # folder of that name (an output folder called "mondrian"); "./mondrian" names the file.
+    is_bundled_name = text in styles and not any(sep and sep in text for sep in ("/", os.sep, os.altsep))
+    if not is_bundled_name and (path.suffix == ".safetensors" or path.exists() or "/" in text):
         info = read_info(path)
         if mix_text:
             return StyleChoice(path, info, mix_vector(info, parse_mix(mix_text)))
@@ -198,12 +211,11 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
             log.warning("%s holds %d styles; using its first, %s (--style %s blends them)", path.name,
                         len(names), names[0], shlex.quote(f"{text}:{names[0]}=0.7,{names[1]}=0.3"))
         return StyleChoice(path, info, _first_style(len(info.styles)))
-    styles = bundled_styles()
     if text not in styles:
         known = ", ".join(sorted(styles)) or "none are bundled"
         guess = closest_style_name(text, styles)
-        hint = f"did you mean {guess!r}? " if guess else ""
-        raise VidstyleError(f"unknown style {text!r}: {hint}(bundled styles: {known}; the bundled multi-style "
+        hint = f": did you mean {guess!r}?" if guess else ""
+        raise VidstyleError(f"unknown style {text!r}{hint} (bundled styles: {known}; the bundled multi-style "
                             "network blends its styles with mix:starry_night=0.7,the_scream=0.3; or give a "
                             ".safetensors path)")
     info = styles[text]
@@ -254,7 +266,18 @@ _LIGHT_RECIPE = ("vidstyle train --arch light --image-size 128 --batch-size 4 --
 
 
 class Styles(Enum):
-    """The bundled styles. ``Styles.STARRY_NIGHT.value.meta["painting"]`` etc."""
+    """The bundled styles. ``Styles.STARRY_NIGHT.value.meta["painting"]`` etc.; by a style's name
+    (as ``vidstyle styles`` lists them): ``Styles("starry_night")``."""
+
+    @classmethod
+    def _missing_(cls, value):
+        # Styles("light_starry_night") (or its member name, any case): the entry of that file
+        if isinstance(value, str):
+            key = value.strip().lower().removesuffix(".safetensors")
+            for entry in cls:
+                if key in (entry.name.lower(), Path(entry.value.file).stem):
+                    return entry
+        return None
 
     STARRY_NIGHT = BundledStyle("starry_night.safetensors", "transformer_net", dict(
         painting="The Starry Night", artist="Vincent van Gogh", year="1889", recipe=_recipe(300), steps=1200,
