@@ -380,6 +380,16 @@ def test_styles_takes_names_as_stylize_does(tmp_path, capsys, monkeypatch):
     assert "unknown style 'starry_nite': did you mean 'starry_night'?" in capsys.readouterr().err
     assert main(["styles", "mix:starry_night=0.7,the_scream=0.3"]) == 0  # the file that blend runs
     assert "light_mix.safetensors: light network" in capsys.readouterr().out.splitlines()[0]
+    assert main(["styles", "light_mix"]) == 0  # a bundled file's name (no style is called that)
+    assert "light_mix.safetensors: light network" in capsys.readouterr().out.splitlines()[0]
+    # a file of the user's named like a bundled *file* is the user's, as --style would run it
+    from vidstyle.models.transformer import light_net
+    from vidstyle.models.weights import save_model
+
+    save_model(tmp_path / "mondrian.safetensors", light_net(), [{"name": "mine"}])
+    assert main(["styles", "mondrian.safetensors"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "mondrian.safetensors: light network, channels [16, 32, 64], 1 style", "  mine"]
 
 
 def test_styles_describes_a_users_own_model_files(tmp_path, capsys):

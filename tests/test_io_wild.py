@@ -265,6 +265,10 @@ def test_a_sparse_variable_frame_rate_segment_is_not_called_damaged(tmp_path, ca
     assert result.frames == 8 and [float(t) for t in frame_times(tmp_path / "part.mkv")] == \
         [t / 1000 for t in times_ms[:8]]
     assert "could be decoded" not in caplog.text
+    calls = []  # a caller's progress function ends at the true count, as the bar does
+    stylize_video(src, tmp_path / "again.mkv", style=Identity(), temporal="off", duration=0.9,
+                  progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (1, 23) and calls[-1] == (8, 8) and len(calls) == 9
     cut = tmp_path / "cut.mkv"  # the same segment of a file cut off inside it still warns
     cut.write_bytes(src.read_bytes()[: src.stat().st_size * 2 // 5])
     with caplog.at_level(logging.WARNING, logger="vidstyle"):

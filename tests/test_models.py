@@ -714,8 +714,9 @@ def test_stylize_iter_copies_what_it_holds_and_stabilizes_on_request():
     # bad arguments fail at the call, as one error type that is also a ValueError
     with pytest.raises(VidstyleError, match="unknown temporal mode 'yes'"):
         st.stylize_iter(frames, temporal="yes")
-    with pytest.raises(VidstyleError, match="between 0 and 1"):
-        st.stylize_iter(frames, temporal="flow", temporal_strength=2)
+    for temporal in ("flow", "off"):  # checked even where it would not be used
+        with pytest.raises(VidstyleError, match="between 0 and 1"):
+            st.stylize_iter(frames, temporal=temporal, temporal_strength=2)
     with pytest.raises(BadValueError, match="batch_size") as info:
         st.stylize_iter(frames, batch_size=0)
     assert isinstance(info.value, VidstyleError) and isinstance(info.value, ValueError)

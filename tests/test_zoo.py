@@ -134,6 +134,13 @@ def test_a_bare_bundled_name_wins_over_a_file_or_folder_of_that_name_here(tmp_pa
         resolve_style("./mondrian")
     with pytest.raises(VidstyleError, match="not a valid safetensors model file"):
         resolve_style("./light_mondrian")
+    from pathlib import Path
+
+    with pytest.raises(VidstyleError, match="not a valid safetensors model file"):
+        resolve_style(Path("light_mondrian"))  # a Path always names a file: str() drops the "./"
+    from vidstyle.train.loop import init_from_path
+
+    assert Path(init_from_path("mondrian")).resolve() == Styles.MONDRIAN.value.path.resolve()  # --init-from too
 
 
 def test_styles_are_found_by_the_name_styles_lists():

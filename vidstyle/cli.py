@@ -198,12 +198,12 @@ def _describe_model_file(path: str, verbose: bool) -> None:
     """What ``vidstyle styles FILE`` prints about one model file (or a bundled style's, by name)."""
     from vidstyle.models.weights import arch_name, load_model
 
-    from vidstyle.models.zoo import resolve_style
+    from vidstyle.models.zoo import is_bundled_name, resolve_style
 
     bare = not any(sep and sep in path for sep in ("/", os.sep, os.altsep))
-    if path.startswith("mix:"):  # the bundled multi-style file that blend would run
+    if path.startswith("mix:") or is_bundled_name(path):  # the file --style runs for it
         path = str(resolve_style(path).path)
-    elif bare and _bundled_file(path):  # a bundled name wins over a file of that name here, as in --style
+    elif not Path(path).exists() and _bundled_file(path):  # a bundled file by name: light_mix
         path = _bundled_file(path)
     elif bare and Path(path).suffix != ".safetensors" and not Path(path).exists():
         resolve_style(path)  # an unknown name: its error suggests the closest bundled one

@@ -25,6 +25,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from vidstyle.errors import BadValueError
 from vidstyle.frames import check_image
 
 #: Pixels of a luma (0-255, full range) up to this are dark. Decoded black bars are 0-3 here;
@@ -56,7 +57,7 @@ class PictureArea:
     def __post_init__(self):
         h, w = self.size
         if not (0 <= self.top < self.bottom <= h and 0 <= self.left < self.right <= w):
-            raise ValueError(f"picture rows {self.top}:{self.bottom}, columns {self.left}:{self.right} "
+            raise BadValueError(f"picture rows {self.top}:{self.bottom}, columns {self.left}:{self.right} "
                              f"do not fit a {w}x{h} frame")
 
     @property
@@ -84,7 +85,7 @@ class PictureArea:
         check_image(frame)
         if not self.fits(frame):
             h, w = self.size
-            raise ValueError(f"{name} must be {w}x{h} (the size of the frames the area was found in), "
+            raise BadValueError(f"{name} must be {w}x{h} (the size of the frames the area was found in), "
                              f"got {frame.shape[1]}x{frame.shape[0]}")
         return frame
 
@@ -98,7 +99,7 @@ class PictureArea:
         self._check_frame(frame, "frame")
         check_image(picture)
         if picture.shape[:2] != self.shape:
-            raise ValueError(f"picture must be {self.shape[1]}x{self.shape[0]} (the area's), "
+            raise BadValueError(f"picture must be {self.shape[1]}x{self.shape[0]} (the area's), "
                              f"got {picture.shape[1]}x{picture.shape[0]}")
         out = frame.copy()
         out[self.top:self.bottom, self.left:self.right] = picture
@@ -155,17 +156,17 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
     is mostly brighter in some frame: so a picture boxed on all four sides is found however
     narrow it is."""
     if isinstance(frames, np.ndarray) and frames.ndim == 3:
-        raise ValueError(f"find_picture_area takes a sequence of frames, got one {frames.shape} array "
+        raise BadValueError(f"find_picture_area takes a sequence of frames, got one {frames.shape} array "
                          "(pass [frame] for a single image)")
     if not isinstance(frames, Iterable):
         raise TypeError(f"find_picture_area takes an iterable of uint8 (H, W, 3) frames, "
                         f"got {type(frames).__name__}")
     frames = [check_image(f) for f in frames]  # a generator is read once
     if not frames:
-        raise ValueError("find_picture_area needs at least one frame")
+        raise BadValueError("find_picture_area needs at least one frame")
     h, w = frames[0].shape[:2]
     if any(f.shape[:2] != (h, w) for f in frames):
-        raise ValueError("the frames to find bars in must have one size")
+        raise BadValueError("the frames to find bars in must have one size")
     grays = [_luma(f) for f in frames]
     top, bottom = _black_runs(grays, 1, level)
     left, right = _black_runs(grays, 0, level)

@@ -556,9 +556,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
         progress: True: a progress bar on stderr when it is a terminal; False: none; or a function
             ``progress(done, total)`` called after each frame is written (from the pipeline's
             encoding thread), ``total`` the input's frame count or None where the container does
-            not say (an estimate for variable frame rates). An exception it raises (e.g. a
-            cancel button's) stops the run: it comes out of this call, and nothing is left at
-            ``output``.
+            not say (an estimate for variable frame rates; when it was off, one last call from
+            this thread gives the final count as both). An exception it raises (e.g. a cancel
+            button's) stops the run: it comes out of this call, and nothing is left at ``output``.
         **options: any field of either config as a keyword, e.g. ``batch=2, crf=20, start=1.5``,
             or ``no_audio=True``.
 
@@ -608,6 +608,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             if bar is not None and bar.total and bar.n < bar.total:
                 bar.total = bar.n  # the count was an estimate (variable frame rate): end at 100%
                 bar.refresh()
+            if callable(progress) and decoder.info.frames != encoder.frames:
+                progress(encoder.frames, encoder.frames)  # the same for a caller's bar
         except BaseException:
             stages.join_all()
             encoder.abort()

@@ -457,6 +457,8 @@ class Stylizer:
             raise BadValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if temporal not in TEMPORAL_MODES:
             raise VidstyleError(f"unknown temporal mode {temporal!r} (use {' or '.join(TEMPORAL_MODES)})")
+        if temporal_strength is not None and not (is_number(temporal_strength) and 0 <= temporal_strength <= 1):
+            raise VidstyleError(f"temporal_strength must be a number between 0 and 1, got {temporal_strength!r}")
         stabilizer = flow_stabilizer(self, temporal_strength) if temporal == "flow" else None
         return self._stylize_stream(images, int(batch_size), stabilizer)
 

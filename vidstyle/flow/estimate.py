@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.flow.warp import flow_numpy_to_torch, resize_flow
 from vidstyle.frames import check_image
 
@@ -26,7 +26,7 @@ def _check_pair(img0: np.ndarray, img1: np.ndarray) -> None:
     check_image(img0)
     check_image(img1)
     if img0.shape != img1.shape:
-        raise ValueError(f"images differ in size: {img0.shape} vs {img1.shape}")
+        raise BadValueError(f"images differ in size: {img0.shape} vs {img1.shape}")
 
 
 class FlowEstimator:

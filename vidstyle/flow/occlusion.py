@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import torch
 
+from vidstyle.errors import BadValueError
 from vidstyle.flow.warp import _check_flow, flow_to_map, pixel_coords, warp
 
 #: Ruder et al.'s motion-boundary test, ``|grad u|^2 + |grad v|^2 > alpha |w|^2 + beta``: the
@@ -45,7 +46,7 @@ def consistency_mask(flow: torch.Tensor, flow_reverse: torch.Tensor, alpha: floa
     _check_flow(flow)
     _check_flow(flow_reverse, "flow_reverse")
     if flow.shape != flow_reverse.shape:
-        raise ValueError(f"flow {tuple(flow.shape)} and flow_reverse {tuple(flow_reverse.shape)} differ")
+        raise BadValueError(f"flow {tuple(flow.shape)} and flow_reverse {tuple(flow_reverse.shape)} differ")
     back = warp(flow_reverse, flow)  # flow_reverse read where each pixel came from
     err = (flow + back).pow(2).sum(1, keepdim=True)
     tol = alpha * (flow.pow(2).sum(1, keepdim=True) + back.pow(2).sum(1, keepdim=True)) + beta
@@ -87,7 +88,7 @@ def valid_mask(flow: torch.Tensor, flow_reverse: torch.Tensor | None = None, *, 
 def in_view_mask_numpy(flow: np.ndarray) -> np.ndarray:
     """:func:`in_view_mask` for an (H, W, 2) numpy flow; returns an (H, W) bool mask."""
     if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
+        raise BadValueError(f"flow must be (H, W, 2), got {flow.shape}")
     return _in_view(flow_to_map(flow))
 
 
@@ -106,7 +107,7 @@ def valid_mask_numpy(flow: np.ndarray, flow_reverse: np.ndarray | None = None, *
     layout makes every numpy operation strided, about twice as slow at 320x180).
     """
     if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
+        raise BadValueError(f"flow must be (H, W, 2), got {flow.shape}")
     flow = flow.astype(np.float32, copy=False)
     positions = flow_to_map(flow)
     mask = _in_view(positions)
@@ -114,7 +115,7 @@ def valid_mask_numpy(flow: np.ndarray, flow_reverse: np.ndarray | None = None, *
     mag2 = fx * fx + fy * fy
     if flow_reverse is not None:
         if flow_reverse.shape != flow.shape:
-            raise ValueError(f"flow {flow.shape} and flow_reverse {flow_reverse.shape} differ")
+            raise BadValueError(f"flow {flow.shape} and flow_reverse {flow_reverse.shape} differ")
         bx, by = cv2.split(cv2.remap(flow_reverse.astype(np.float32, copy=False), positions, None, cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE))
         sx, sy = fx + bx, fy + by

@@ -22,12 +22,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidstyle.errors import BadValueError
+
 _PADDING_TO_CV2 = {"border": cv2.BORDER_REPLICATE, "zeros": cv2.BORDER_CONSTANT, "reflection": cv2.BORDER_REFLECT}
 
 
 def _check_flow(flow: torch.Tensor, name: str = "flow") -> None:
     if flow.ndim != 4 or flow.shape[1] != 2:
-        raise ValueError(f"{name} must be (B, 2, H, W), got {tuple(flow.shape)}")
+        raise BadValueError(f"{name} must be (B, 2, H, W), got {tuple(flow.shape)}")
 
 
 def pixel_coords(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -53,7 +55,7 @@ def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
 def grid_to_flow(grid: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`flow_to_grid`: ``grid`` (B, H, W, 2) -> ``flow`` (B, 2, H, W) in pixels."""
     if grid.ndim != 4 or grid.shape[-1] != 2:
-        raise ValueError(f"grid must be (B, H, W, 2), got {tuple(grid.shape)}")
+        raise BadValueError(f"grid must be (B, H, W, 2), got {tuple(grid.shape)}")
     _, h, w, _ = grid.shape
     scale = grid.new_tensor([(max(w - 1, 1)) / 2.0, (max(h - 1, 1)) / 2.0]).view(1, 2, 1, 1)
     pos = (grid.permute(0, 3, 1, 2) + 1.0) * scale
@@ -69,7 +71,7 @@ def warp(img: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear", padding_
     """
     _check_flow(flow)
     if img.ndim != 4 or img.shape[0] != flow.shape[0] or img.shape[-2:] != flow.shape[-2:]:
-        raise ValueError(f"img {tuple(img.shape)} does not match flow {tuple(flow.shape)} (need (B, C, H, W))")
+        raise BadValueError(f"img {tuple(img.shape)} does not match flow {tuple(flow.shape)} (need (B, C, H, W))")
     grid = flow_to_grid(flow.to(img.dtype))
     return F.grid_sample(img, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
 
@@ -86,7 +88,7 @@ def flow_to_map(flow: np.ndarray) -> np.ndarray:
     positions in pixels (x, y), the one-array map that ``cv2.remap`` takes (faster than two planes).
     """
     if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
+        raise BadValueError(f"flow must be (H, W, 2), got {flow.shape}")
     return cv2.add(flow.astype(np.float32, copy=False), _pixel_coords_numpy(*flow.shape[:2]))
 
 
@@ -102,9 +104,9 @@ def warp_numpy(img: np.ndarray, flow: np.ndarray, padding_mode: str = "border",
         the warped image, same shape and dtype as ``img``.
     """
     if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
+        raise BadValueError(f"flow must be (H, W, 2), got {flow.shape}")
     if img.shape[:2] != flow.shape[:2]:
-        raise ValueError(f"img {img.shape} does not match flow {flow.shape}")
+        raise BadValueError(f"img {img.shape} does not match flow {flow.shape}")
     # Note: cv2's BORDER_REFLECT repeats the edge pixel, torch's "reflection" (align_corners=True)
     # does not; only "border" and "zeros" are exactly equivalent.
     return cv2.remap(img, flow_to_map(flow), None, interpolation, borderMode=_PADDING_TO_CV2[padding_mode],
@@ -117,7 +119,7 @@ def flow_numpy_to_torch(flow: np.ndarray, device=None) -> torch.Tensor:
     if f.ndim == 3:
         f = f[None]
     if f.ndim != 4 or f.shape[-1] != 2:
-        raise ValueError(f"flow must be (H, W, 2) or (B, H, W, 2), got {flow.shape}")
+        raise BadValueError(f"flow must be (H, W, 2) or (B, H, W, 2), got {flow.shape}")
     return f.permute(0, 3, 1, 2).contiguous().to(device)
 
 

@@ -139,8 +139,8 @@ def mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
     unknown = [n for n in mix if n not in names]
     if unknown:
         guess = closest_style_name(unknown[0], names)
-        hint = f"did you mean {guess!r}? " if guess else ""
-        raise VidstyleError(f"{Path(info.path).name} has no style {unknown[0]!r}: {hint}(it has: {', '.join(names)})")
+        hint = f": did you mean {guess!r}?" if guess else ""
+        raise VidstyleError(f"{Path(info.path).name} has no style {unknown[0]!r}{hint} (it has: {', '.join(names)})")
     bad = [f"{n}={w!r}" for n, w in mix.items() if not (is_number(w) and math.isfinite(w) and w >= 0)]
     if bad:
         raise VidstyleError(f"style weights must be non-negative numbers, got {bad[0]}")
@@ -163,6 +163,15 @@ def closest_style_name(text: str, names) -> str | None:
         return by_key[key(text)]
     close = difflib.get_close_matches(key(text), list(by_key), n=1, cutoff=0.75)
     return by_key[close[0]] if close else None
+
+
+def is_bundled_name(spec) -> bool:
+    """Whether ``spec`` is a bare bundled style name: a string (not a ``Path``) with no folder in
+    it that names a bundled style. It means the bundled style even where the current folder holds
+    a file or folder of that name (an output folder called "mondrian"); "./mondrian", or a
+    ``Path``, names the file. The one rule for ``--style``, ``--init-from`` and ``vidstyle styles``."""
+    return (isinstance(spec, str) and not any(sep and sep in spec for sep in ("/", os.sep, os.altsep))
+            and spec.strip() in bundled_styles())
 
 
 _told_first_style: set[Path] = set()
@@ -196,10 +205,7 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
         text += ".safetensors"
     path = Path(text).expanduser()
     styles = bundled_styles()
-    # A bare bundled name means the bundled style even where the current folder holds a file or
-    # folder of that name (an output folder called "mondrian"); "./mondrian" names the file.
-    is_bundled_name = text in styles and not any(sep and sep in text for sep in ("/", os.sep, os.altsep))
-    if not is_bundled_name and (path.suffix == ".safetensors" or path.exists() or "/" in text):
+    if not is_bundled_name(spec) and (path.suffix == ".safetensors" or path.exists() or "/" in text):
         info = read_info(path)
         if mix_text:
             return StyleChoice(path, info, mix_vector(info, parse_mix(mix_text)))

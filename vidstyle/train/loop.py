@@ -286,12 +286,12 @@ def _network_text(arch_args: dict) -> str:
 
 def init_from_path(value: str | Path) -> str:
     """``--init-from``'s file: ``value`` itself, or the file of the bundled style it names."""
-    from vidstyle.models.zoo import bundled_styles, closest_style_name
+    from vidstyle.models.zoo import bundled_styles, closest_style_name, is_bundled_name
 
     styles = bundled_styles()
+    if is_bundled_name(value):  # as --style: the bundled style, whatever the current folder holds
+        return str(styles[value.strip()].path)
     if not Path(value).exists():
-        if str(value) in styles:
-            return str(styles[str(value)].path)
         guess = closest_style_name(str(value), styles)
         if guess and not str(value).endswith(".safetensors"):
             raise VidstyleError(f"--init-from {value}: no such file or bundled style; did you mean {guess!r}?")
