@@ -881,3 +881,77 @@ def test_a_file_given_as_a_camera_points_to_source(tmp_path, model_file):
     r = _cli("--camera", str(video), "--no-window", "--style", str(model_file))
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].endswith("add --realtime to pace it as a camera would)"), r.stderr
+
+
+# --- a file source that is damaged, read ahead of time, or still running at the stop -------------
+
+def test_a_files_bars_are_looked_for_before_capture_starts(tmp_path, monkeypatch):
+    """Reading the file's spread frames on the first live frame froze it for half a second (and
+    a --realtime source skipped the frames that came due meanwhile)."""
+    from vidstyle import live as live_module
+    from videos import make_video
+
+    video = make_video(tmp_path / "boxed.mp4", frames=6, size=(96, 72), pattern="letterbox", crf=0)
+    order = []
+    real_samples, real_start = live_module.spread_samples, FrameGrabber.start
+    monkeypatch.setattr(live_module, "spread_samples", lambda *a: order.append("samples") or real_samples(*a))
+    monkeypatch.setattr(FrameGrabber, "start", lambda self: order.append("capture") or real_start(self))
+    said = []
+    run_live(FileSource(video, realtime=False), StyleBank([PaintWhite()]), LiveOptions(window=False),
+             log=said.append)
+    assert order == ["samples", "capture"]
+    assert any("keeping the black bars" in s for s in said)
+
+
+def test_a_damaged_packet_is_skipped_live_as_in_files(tmp_path):
+    from videos import make_video
+
+    video = make_video(tmp_path / "clip.mp4", frames=75, size=(96, 64), pattern="noise")
+    data = bytearray(video.read_bytes())
+    at = int(len(data) * 0.4)
+    data[at:at + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(av.error.InvalidDataError):  # what the source used to meet, unhandled
+        with av.open(str(damaged)) as container:
+            for _ in container.decode(video=0):
+                pass
+    said = []
+    summary = run_live(FileSource(damaged, realtime=False), StyleBank([PaintWhite()]),
+                       LiveOptions(window=False, bars="stylize"), log=said.append)
+    assert summary.stop_reason == "end of source" and summary.processed > 60
+    assert any(s.startswith("skipped 1 damaged video packet(s) of file ") for s in said), said
+    text = tmp_path / "notes.jpg"  # not a picture, not a video: one clear line naming it
+    text.write_text("not an image\n")
+    with pytest.raises(VidstyleError, match="notes.jpg is corrupt: none of its video could be decoded"):
+        FileSource(text)
+
+
+def test_live_counts_stop_when_the_session_does(tmp_path, monkeypatch):
+    """The recording is finalized after the stop (VP9 can take seconds); frames a paced source
+    delivered or skipped meanwhile are not the session's."""
+    from vidstyle import live as live_module
+
+    real_close = live_module.Recording.close
+
+    def slow_close(self):
+        time.sleep(0.6)
+        return real_close(self)
+
+    monkeypatch.setattr(live_module.Recording, "close", slow_close)
+    source = SyntheticSource((64, 48), fps=100.0)
+    summary = run_live(source, StyleBank([PaintWhite()]),
+                       LiveOptions(window=False, duration=0.5, record=tmp_path / "rec.mp4", bars="stylize"))
+    # at most what 100 frames/s deliver in the session's own time (plus one in flight)
+    assert summary.captured <= 100 * summary.elapsed_s + 2, (summary.captured, summary.elapsed_s)
+
+
+def test_a_size_of_another_shape_for_a_file_is_said(tmp_path, caplog):
+    import logging
+
+    video = write_video(tmp_path / "wide.mp4", frames=3, size=(160, 90))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        FileSource(video, realtime=False, size=(320, 180)).close()  # the same shape: nothing to say
+        assert caplog.text == ""
+        FileSource(video, realtime=False, size=(320, 240)).close()
+    assert "wide.mp4 is 160x90: --size 320x240 stretches its picture to another shape" in caplog.text

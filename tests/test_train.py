@@ -976,16 +976,27 @@ def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_we
             "--image-size", "32", "--batch-size", "1", "--steps", "4", "--loss-net", "vgg16_hed",
             "--loss-weights", str(loss_weights), "--style-layers", "relu1_2", "--content-layers", "relu2_2",
             "--device", "cpu", "--checkpoint-every", "2", "--quiet"]
-    assert main(args) == 130
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        assert main(args + ["--threads", "1"]) == 130
+    finally:
+        torch.set_num_threads(threads)
     err = capsys.readouterr().err
     kept = tmp_path / "m.train" / "checkpoint_0000002.pt"
     assert err.startswith(f"vidstyle: interrupted; the last checkpoint is {kept} (step 2 of 4); to continue: "
                           "vidstyle train --style ") and err.count("\n") == 1
     command = shlex.split(err.split("to continue: ")[1])
-    assert command[-1] == "--resume"
+    assert command[-3:] == ["--resume", "--threads", "1"]  # the user's --threads too
     stop["at"] = None
-    assert main(command[1:] + ["--quiet"]) == 0 and out.is_file()
+    assert main(command[1:-2] + ["--quiet"]) == 0 and out.is_file()
     assert read_info(out).train_config["steps"] == 4
+    # resumed at its last step (nothing left to do): it says where from, and no "None images/s"
+    assert main([a for a in command[1:-2] if a != "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"resuming from {tmp_path / 'm.train' / 'checkpoint_0000004.pt'} (step 4 of 4)" in err
+    assert f"wrote {out} (4 steps); held-out losses: " in err and "None" not in err
 
     stop["at"] = 1
     assert main(args + ["--overwrite"]) == 130

@@ -669,6 +669,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         if summaries:
             return summaries[0]
         t_end = time.perf_counter()
+        # the session's counts now: the source goes on reading (and a paced file skipping) while
+        # the recording is finalized, which can take seconds for VP9
+        captured, dropped = grabber.captured, grabber.dropped + source.skipped
         try:
             # the recording first, and a second Ctrl-C (or SIGTERM) waits: a user stopping twice
             # must still get the file, not a half-written one (README: finalized on every exit path)
@@ -685,10 +688,12 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 vcam.close()
             if window is not None and window_usable:
                 window.close()
-        summaries.append(stats.summary(source.description, grabber.captured, t_end - t_start, reason,
-                                       dropped=grabber.dropped + source.skipped, recordings=recordings,
-                                       snapshots=snapshots))
+        summaries.append(stats.summary(source.description, captured, t_end - t_start, reason,
+                                       dropped=dropped, recordings=recordings, snapshots=snapshots))
         if grabber.started:  # nothing to report when setup failed before capture began
+            damaged = getattr(source, "damaged_packets", 0)
+            if damaged:
+                log(f"skipped {damaged} damaged video packet(s) of {source.description} that would not decode")
             log(summaries[0].text())
         elif reason in ("interrupted", "terminated"):
             log(f"live stopped ({reason}) before the first frame")
@@ -724,6 +729,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         last_stylized: np.ndarray | None = None
         last_input: np.ndarray | None = None
         area, bars_pending = None, options.bars == "keep"
+        # a file's frames spread over it, for the bars, read now: read on the first frame, they
+        # froze it for half a second (and a --realtime source skipped what came due meanwhile)
+        bar_samples = file_bar_samples(source) if bars_pending else []
         grabber.start()
         t_start = time.perf_counter()
         while True:
@@ -741,7 +749,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             if frame is not None:
                 if bars_pending:  # found once, on the first frame (and frames spread over a file)
                     bars_pending = False
-                    area = live_picture_area(source, frame.image)
+                    area = live_picture_area(frame.image, bar_samples)
                     if area is not None:
                         log(f"keeping the black bars: {area.describe()}")
                 if area is not None and not area.holds(frame.image):
@@ -837,17 +845,22 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     return summary
 
 
-def live_picture_area(source: FrameSource, first: np.ndarray) -> PictureArea | None:
-    """The picture inside black bars, found on the first frame and, for a file, on frames spread
-    over it as ``vidstyle stylize`` does (a camera has only what it shows now)."""
-    frames = [first]
-    if isinstance(source, FileSource):
-        try:
-            samples = spread_samples(source.path, BAR_SAMPLE_FRAMES)
-        except VidstyleError:
-            samples = []
-        frames += [f for f in (resize_frame(f, source.size) for f in samples) if f.shape == first.shape]
-    return find_picture_area(frames)
+def file_bar_samples(source: FrameSource) -> list[np.ndarray]:
+    """For a file source, frames spread over the file at the source's size, in which black bars
+    are looked for as ``vidstyle stylize`` does; none for a camera (it has only what it shows)."""
+    if not isinstance(source, FileSource):
+        return []
+    try:
+        samples = spread_samples(source.path, BAR_SAMPLE_FRAMES)
+    except VidstyleError:
+        return []
+    return [resize_frame(f, source.size) for f in samples]
+
+
+def live_picture_area(first: np.ndarray, samples: list[np.ndarray] = ()) -> PictureArea | None:
+    """The picture inside black bars, found on the first frame and the file's ``samples``
+    (:func:`file_bar_samples`; those of another size are left out)."""
+    return find_picture_area([first, *(f for f in samples if f.shape == first.shape)])
 
 
 def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -> Path:

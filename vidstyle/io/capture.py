@@ -16,6 +16,8 @@ frame and latency cannot build up in a queue.
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 import sys
 import threading
@@ -27,7 +29,7 @@ import numpy as np
 
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
-from vidstyle.io.decode import DisplayConversion, unreadable_video_error
+from vidstyle.io.decode import DisplayConversion, PacketDecoder, error_text, unreadable_video_error
 from vidstyle.io.files import ffmpeg_path
 
 
@@ -258,33 +260,56 @@ class FileSource(FrameSource):
         self._pacer = _Pacer(self.fps)
         self._offset = 0.0  # stream time added per completed loop
         self._last_t = 0.0
+        self._packets = PacketDecoder()  # damaged packets are skipped, as vidstyle stylize does
         self._frames = self._decode()
         # the first frame now: its display matrix says the shown size (a phone video turned by 90
         # degrees is taller than stored), which the recording and the virtual camera need up front
-        self._peeked = next(self._frames, None)
+        try:
+            self._peeked = next(self._frames, None)
+        except av.error.FFmpegError as exc:
+            self.container.close()
+            raise unreadable_video_error(self.path, exc) from None
         if self._peeked is None:
             self.container.close()
+            if self.damaged_packets:  # as VideoDecoder says it
+                raise VidstyleError(f"{self.path} is corrupt: none of its video could be decoded")
             raise VidstyleError(f"{self.path} has no video frames")
         self._display = DisplayConversion.of(self._peeked[0])
         self.width, self.height = size or self._display.size
+        shown_w, shown_h = self._display.size
+        if size and abs(math.log((size[0] / size[1]) / (shown_w / shown_h))) > 0.01:
+            logging.getLogger("vidstyle").warning(
+                "%s is %dx%d: --size %dx%d stretches its picture to another shape", self.path.name, shown_w,
+                shown_h, size[0], size[1])
+
+    @property
+    def damaged_packets(self) -> int:
+        """Video packets skipped so far because they would not decode."""
+        return self._packets.damaged
 
     def _decode(self):
         first_time = None
         last_t = 0.0
-        for frame in self.container.decode(self.stream):
-            t = float(frame.time) if frame.time is not None else last_t + 1.0 / self.fps
-            if first_time is None:
-                first_time = t
-            last_t = t
-            yield frame, t - first_time
+        for packet in self.container.demux(self.stream):
+            for frame in self._packets.decode(packet):
+                t = float(frame.time) if frame.time is not None else last_t + 1.0 / self.fps
+                if first_time is None:
+                    first_time = t
+                last_t = t
+                yield frame, t - first_time
 
     def read(self) -> tuple[np.ndarray, float] | None:
+        import av
+
         while True:
             try:
                 if self._peeked is not None:
                     (frame, t), self._peeked = self._peeked, None
                 else:
                     frame, t = next(self._frames)
+            except av.error.FFmpegError as exc:  # past PacketDecoder's patience: unreadable from here
+                raise VidstyleError(f"{self.path} is corrupt or truncated: decoding failed "
+                                    f"({error_text(exc)})") from None
             except StopIteration:
                 if not self.loop:
                     return None

@@ -257,6 +257,33 @@ def error_text(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
+class PacketDecoder:
+    """Decodes one video stream's packets as players do: a packet that will not decode (a damaged
+    file, a broadcast capture's glitch) is skipped and counted, rather than ending the whole
+    video; only :attr:`MAX_DAMAGED_RUN` of them in a row give up (the ``InvalidDataError``
+    propagates). Shared by :class:`VideoDecoder` and the live file source."""
+
+    #: Consecutive video packets that fail to decode before the file is given up as unreadable.
+    MAX_DAMAGED_RUN = 250
+
+    def __init__(self):
+        self.damaged = 0  # packets skipped
+        self._run = 0
+
+    def decode(self, packet: av.Packet) -> list:
+        """The frames ``packet`` completes (none for a damaged one)."""
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            self.damaged += 1
+            self._run += 1
+            if self._run >= self.MAX_DAMAGED_RUN:
+                raise
+            return []
+        self._run = 0
+        return frames
+
+
 class VideoDecoder:
     """Decode ``path`` (optionally the segment ``[start, start + duration)`` seconds).
 
@@ -405,9 +432,6 @@ class VideoDecoder:
     # MPEG-TS seeks to any packet near the time, not to a keyframe, and the decoder then drops
     # everything up to the next keyframe: the segment would silently lose its first frames.
     SEEK_MARGINS = (0, 2, 8, 32, None)
-    # Consecutive video packets that fail to decode before the file is given up as unreadable.
-    MAX_DAMAGED_RUN = 250
-
     def _demux_decode(self) -> Iterator[tuple[str, object]]:
         """Yield ("video", av.VideoFrame) inside the segment and ("audio", av.Packet) in file order.
 
@@ -503,8 +527,8 @@ class VideoDecoder:
 
     def _decoded(self, packets, state: dict):
         """("audio", packet) and ("video", decoded frame) in file order; damaged video packets are
-        skipped, as players do, rather than losing the whole video (up to MAX_DAMAGED_RUN in a row)."""
-        damaged_run = 0
+        skipped, as players do, rather than losing the whole video (:class:`PacketDecoder`)."""
+        decoder = PacketDecoder()
         for packet in packets:
             if packet.stream.type == "audio":
                 if packet.size:
@@ -512,15 +536,8 @@ class VideoDecoder:
                 continue
             if state["video_done"]:
                 continue
-            try:
-                frames = packet.decode()
-                damaged_run = 0
-            except av.error.InvalidDataError:
-                self.damaged_packets += 1
-                damaged_run += 1
-                if damaged_run >= self.MAX_DAMAGED_RUN:
-                    raise
-                continue
+            frames = decoder.decode(packet)
+            self.damaged_packets = decoder.damaged
             for frame in frames:
                 yield "video", frame
 

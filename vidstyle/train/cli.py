@@ -113,7 +113,7 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--artist", action="append", default=[], help="artist, one per --style")
     p.add_argument("--year", action="append", default=[], help="year, one per --style")
     p.add_argument("--quiet", action="store_true",
-                   help="no progress bar (on a terminal) and no progress lines (in a log)")
+                   help="no progress bar (on a terminal), no progress lines (in a log) and no summary at the end")
     p.set_defaults(func=_cmd_train)
 
 
@@ -167,13 +167,17 @@ def _cmd_train(args) -> int:
     try:
         result = train(config, progress=not args.quiet, overwrite=args.overwrite)
     except TrainingInterrupted as exc:
-        print(f"vidstyle: interrupted; {exc}", file=sys.stderr)
+        message = str(exc)
+        if "to continue: " in message and args.threads:  # the command ends the message; threads are no TrainConfig's
+            message += f" --threads {args.threads}"
+        print(f"vidstyle: interrupted; {message}", file=sys.stderr)
         return 130
     if not args.quiet:
         held = "; ".join(f"{name}: content {v['content']:.3f}, style {v['style']:.3f}"
                          for name, v in result.metrics["held_out"].items())
-        print(f"wrote {result.out} ({result.steps} steps, {result.metrics['images_per_s']} images/s); "
-              f"held-out losses: {held}", file=sys.stderr)
+        rate = result.metrics["images_per_s"]  # None when a resumed run had no step left to take
+        print(f"wrote {result.out} ({result.steps} steps" + (f", {rate} images/s" if rate else "")
+              + f"); held-out losses: {held}", file=sys.stderr)
     return 0
 
 

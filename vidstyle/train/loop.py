@@ -662,6 +662,8 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         try:
             start = _load_checkpoint(ckpt, net, opt, scaler, config)
             kept.append((ckpt, start))
+            if progress:  # a resumed run says so, and from where
+                print(f"resuming from {ckpt} (step {start} of {config.steps})", file=sys.stderr, flush=True)
         except VidstyleError as exc:
             # a damaged latest checkpoint (the disk filled up, say): the one before it is kept beside it
             before = [c for c in sorted(ckpt.parent.glob("checkpoint_*.pt")) if c.name < ckpt.name]
