@@ -57,7 +57,8 @@ def _add_stylize(sub) -> None:
                    help="run the network with the longer side at most this many pixels (faster, larger "
                         "strokes; the output keeps the input's size)")
     p.add_argument("--scale", type=_positive_float,
-                   help="run the network at this fraction of the input size (the output keeps the input's size)")
+                   help="run the network at this multiple of the input size, up to 8 (0.5: half size, faster, "
+                        "larger strokes; 2: finer strokes, 4x the work); the output keeps the input's size")
     p.add_argument("--start", type=float, help="start time in seconds")
     p.add_argument("--duration", type=_positive_float, help="process this many seconds")
     p.add_argument("--codec",

@@ -899,7 +899,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
     p.add_argument("--max-side", type=_positive_int,
                    help="run the network with the longer side at most this many pixels")
-    p.add_argument("--scale", type=_positive_float, help="run the network at this fraction of the capture size")
+    p.add_argument("--scale", type=_positive_float, help="run the network at this multiple of the capture size, up to 8 (0.5: half size, "
+                        "faster, larger strokes)")
     p.add_argument("--temporal", choices=list(TEMPORAL_MODES), default="off",
                    help="start with the flow stabilizer on (t toggles it; default off)")
     p.add_argument("--temporal-strength", type=_unit_float,
