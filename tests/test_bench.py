@@ -703,3 +703,30 @@ def test_the_cli_builds_where_a_unix_only_module_is_missing():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "starry_night" in proc.stdout
+
+
+def test_an_odd_sized_clip_and_the_naive_rows_time_the_loops_own_network(tmp_path, monkeypatch):
+    """An odd-sized clip crashed the naive loop's x264 (4:2:0 cannot store it) at the end of the
+    run, losing every row; and its network-only row timed the Stylizer's folded network (faster),
+    not the network the loop runs."""
+    from videos import make_video
+
+    from vidstyle.bench import pipeline as bench_pipeline
+
+    calls = []
+    real = bench_pipeline.naive_forward
+
+    def counted(net, x):
+        calls.append((type(net).__name__, tuple(x.shape)))
+        return real(net, x)
+
+    monkeypatch.setattr(bench_pipeline, "naive_forward", counted)
+    clip = make_video(tmp_path / "odd.mp4", frames=6, size=(65, 49))
+    out = tmp_path / "results"
+    assert main(["bench", "--quick", "--backends", "torch", "--no-peers", "--no-temporal", "--clip", str(clip),
+                 "--warping-frames", "3", "--clip-frames", "4", "--out", str(out)]) == 0
+    report = json.loads((out / "bench.json").read_text())
+    naive = next(p for p in report["pipeline"] if p["kind"] == "naive")
+    assert naive["frames"] == 4 and naive["fps"] > 0
+    # the loop's 4 frames, then the network-only row's warm-up and timed calls: all the same call
+    assert len(calls) > 4 and set(calls) == {("TransformerNet", (1, 3, 49, 65))}

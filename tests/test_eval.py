@@ -349,3 +349,15 @@ def test_a_rotated_input_lines_up_with_its_stylization(tmp_path):
         result = evaluate_videos(src, out, preset="ultrafast")
         # the identity's output flickers no more than its input (upside down it would be far worse)
         assert result["frames"] == 8 and result["warping_error"] < 2 * result["input_warping_error"] + 1e-4
+
+
+def test_a_missing_video_is_named_as_input_or_stylized(tmp_path):
+    from vidstyle.errors import VidstyleError
+    from vidstyle.eval import evaluate_videos
+    from videos import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", frames=3, size=(64, 48))
+    with pytest.raises(VidstyleError, match="^stylized video not found: .*nope.mp4$"):
+        evaluate_videos(clip, tmp_path / "nope.mp4")
+    with pytest.raises(VidstyleError, match="^input video not found: .*gone.mp4$"):
+        evaluate_videos(tmp_path / "gone.mp4", clip)

@@ -590,6 +590,32 @@ def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
     assert main([*args[:6], str(diverged), *args[7:], "--style-weight", "1e30"]) == 1 and not diverged.exists()
 
 
+def test_optimize_refuses_a_panorama_too_long_and_says_what_to_do_when_memory_runs_out(
+        data, loss_weights, tmp_path, monkeypatch, capsys):
+    from vidstyle.cli import main
+    from vidstyle.train import optimize as optimize_module
+
+    strip = tmp_path / "strip.png"  # 8x1100: at --image-size 32 it would be 4400x32
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 1100, 3), dtype=np.uint8)).save(strip)
+    out = tmp_path / "o.png"
+    args = ["optimize", "--style", data["styles"][0], "--content", str(strip), "-o", str(out), "--image-size", "32",
+            "--steps", "1", "--loss-net", "vgg16_hed", "--loss-weights", str(loss_weights),
+            "--style-layers", "relu1_2", "--content-layers", "relu2_2", "--device", "cpu"]
+    assert main(args) == 1 and not out.exists()
+    assert "strip.png at --image-size 32 would be 4400x32; its longer side must be at most 4096" in \
+        capsys.readouterr().err
+
+    def no_memory(*a, **k):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 123 bytes")
+
+    monkeypatch.setattr(optimize_module, "optimize_image", no_memory)
+    photo = str(find_images(data["content"])[0])
+    assert main([*args[:4], photo, *args[5:]]) == 1 and not out.exists()
+    err = capsys.readouterr().err
+    assert err.startswith("vidstyle: error: out of memory optimising a ") and err.rstrip().endswith(
+        "lower --image-size") and err.count("\n") == 1
+
+
 def test_train_command_works_without_the_video_dependencies(monkeypatch):
     """Training machines may lack PyAV: `vidstyle train` still parses; video commands explain."""
     import builtins

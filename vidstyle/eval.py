@@ -278,6 +278,9 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
                     gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str = "dis",
                     preset: str = "medium") -> dict:
     """:func:`warping_error` of two video files (the stylized one made from the input one)."""
+    for what, path in (("input", input_path), ("stylized", stylized_path)):  # which one, by name
+        if not Path(path).exists():
+            raise VidstyleError(f"{what} video not found: {path}")
     inputs = _Counted(read_frames(input_path, max_frames))
     stylized = _Counted(read_frames(stylized_path, max_frames))
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=gt_flow)

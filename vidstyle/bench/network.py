@@ -143,6 +143,25 @@ def build_runner(case: NetworkCase, model: TransformerNet) -> Callable[[], torch
     return fn
 
 
+def build_naive_runner(case: NetworkCase, model: TransformerNet) -> Callable[[], torch.Tensor]:
+    """Like :func:`build_runner`, for the naive loop's network-only row: the call the loop itself
+    makes (:func:`vidstyle.bench.pipeline.naive_forward`: the network as trained, eager fp32,
+    NCHW), not a Stylizer's folded inference network, which runs the same output faster."""
+    from vidstyle.bench.pipeline import naive_forward
+
+    if (case.precision, case.backend, case.channels_last, case.cuda_graphs) != ("fp32", "torch", False, False):
+        raise ValueError(f"the naive loop runs eager fp32 NCHW, not {case}")
+    device = resolve_device(case.device)
+    net = copy.deepcopy(model).to(device).eval()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(case.batch, 3, case.height, case.width, generator=gen).to(device)
+
+    @torch.inference_mode()
+    def fn() -> torch.Tensor:
+        return naive_forward(net, x)
+    return fn
+
+
 def _timed(fn: Callable[[], object], calls: int, device: torch.device) -> float:
     """Seconds for ``calls`` consecutive calls (CUDA events on CUDA, a wall clock elsewhere)."""
     if device.type == "cuda":
@@ -191,8 +210,11 @@ def counts_record(warmup: int, repeats: int, warmup_run: int) -> dict:
 
 
 def run_network_case(case: NetworkCase, model: TransformerNet, *, warmup: int = 3, repeats: int = 7,
-                     target_repeat_s: float = 0.25, max_seconds: float | None = 30.0) -> dict:
-    """Measure one case; returns a JSON-ready dict (``status`` ``ok``, ``skipped`` or ``error``)."""
+                     target_repeat_s: float = 0.25, max_seconds: float | None = 30.0,
+                     build: Callable[[NetworkCase, TransformerNet], Callable[[], torch.Tensor]] | None = None) -> dict:
+    """Measure one case; returns a JSON-ready dict (``status`` ``ok``, ``skipped`` or ``error``).
+    ``build`` makes the timed call (default :func:`build_runner`; :func:`build_naive_runner` for
+    the naive loop's row)."""
     row = {**asdict(case), "arch": arch_of(model), "params": count_parameters(model),
            "size_multiple": model.size_multiple,
            "threads": torch.get_num_threads()}
@@ -206,7 +228,7 @@ def run_network_case(case: NetworkCase, model: TransformerNet, *, warmup: int = 
             torch.cuda.reset_peak_memory_stats(device)
         rss_reset = reset_peak_rss()
         t0 = time.perf_counter()
-        fn = build_runner(case, model)
+        fn = (build or build_runner)(case, model)
         setup_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         per_call, calls, warmup_run = time_calls(fn, device, warmup=warmup, repeats=repeats,

@@ -28,7 +28,7 @@ from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
 from vidstyle.io.decode import VideoDecoder
-from vidstyle.io.encode import _encoder_options
+from vidstyle.io.encode import _encoder_options, output_pix_fmt
 from vidstyle.models.transformer import TransformerNet
 
 
@@ -101,6 +101,15 @@ def run_vidstyle_pipeline(clip: str | Path, stylizer, *, max_frames: int | None 
             "wall_ms_per_frame": round(result.seconds * 1e3 / max(result.frames, 1), 2)}
 
 
+def naive_forward(net: TransformerNet, x: torch.Tensor) -> torch.Tensor:
+    """The naive loop's network call: the network as trained (not folded for inference, as
+    vidstyle's Stylizer does), eager, in ``x``'s precision and memory format, padded to its size
+    multiple and cropped back. One home for the loop and its network-only row
+    (:func:`vidstyle.bench.network.build_naive_runner`), so the two time the same thing."""
+    x, size = pad_to_multiple(x, net.size_multiple)
+    return crop_to(net(x), size).clamp(0.0, 1.0)
+
+
 @torch.inference_mode()
 def run_naive_loop(clip: str | Path, model: TransformerNet, *, max_frames: int | None = None,
                    device: str = "cpu", label: str = "naive serial loop") -> dict:
@@ -135,15 +144,16 @@ def run_naive_loop(clip: str | Path, model: TransformerNet, *, max_frames: int |
             x = images_to_tensor(img[None], dev)
             synchronize(dev)
             t2 = time.perf_counter()
-            x, size = pad_to_multiple(x, net.size_multiple)
-            y = crop_to(net(x), size).clamp(0.0, 1.0)
+            y = naive_forward(net, x)
             synchronize(dev)
             t3 = time.perf_counter()
             styled = tensor_to_images(y)[0]
             t4 = time.perf_counter()
             if out is None:
                 out = dst.add_stream("libx264", rate=vin.average_rate or 25)
-                out.width, out.height, out.pix_fmt = img.shape[1], img.shape[0], enc.pix_fmt
+                # as vidstyle stylize: 4:4:4 for an odd size, which 4:2:0 H.264 cannot store
+                pix_fmt = output_pix_fmt(av.Codec("libx264", "w"), enc.pix_fmt, img.shape[1], img.shape[0])
+                out.width, out.height, out.pix_fmt = img.shape[1], img.shape[0], pix_fmt
                 out.options = _encoder_options("libx264", enc.crf, enc.preset)  # as vidstyle stylize passes them
             for packet in out.encode(av.VideoFrame.from_ndarray(styled, format="rgb24")):
                 dst.mux(packet)

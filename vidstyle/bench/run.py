@@ -7,7 +7,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from vidstyle.bench.network import LIGHT_ARCHS, NetworkCase, load_network, parse_resolution, run_network_case
+from vidstyle.bench.network import (LIGHT_ARCHS, NetworkCase, build_naive_runner, load_network, parse_resolution,
+                                    run_network_case)
 from vidstyle.bench.report import run_settings
 from vidstyle.bench.stats import OtherCpuMeter, load_average
 from vidstyle.errors import VidstyleError
@@ -319,7 +320,8 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         row.update(model=label, precision="fp32", frames_asked=s.clip_frames)
         naive_case = NetworkCase(m, f"clip {w}x{h}", h, w, device, "fp32", 1, False, "torch")
         naive_net = run_network_case(naive_case, net, warmup=s.warmup, repeats=s.repeats,
-                                     target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
+                                     target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds,
+                                     build=build_naive_runner)  # the loop's own (unfolded) network
         naive_net["label"] = label
         report["network"].append(naive_net)
         _attach_network(row, naive_net)

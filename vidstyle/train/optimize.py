@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from vidstyle.device import resolve_device
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, first_line
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
@@ -160,7 +160,12 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     net = load_loss_network(config.loss_net, list(style_layers) + content_layers, weights=config.loss_weights,
                             smooth=config.smooth_activations,
                             device=device)
-    photo = images_to_tensor(load_image(config.content, short_side=config.image_size), device=device)
+    image = load_image(config.content, short_side=config.image_size)
+    if max(image.shape[:2]) > MAX_IMAGE_SIZE:  # a panorama's long side: the same bound, said before any work
+        raise VidstyleError(f"{Path(config.content).name} at --image-size {config.image_size} would be "
+                            f"{image.shape[1]}x{image.shape[0]}; its longer side must be at most {MAX_IMAGE_SIZE} "
+                            "(lower --image-size, or crop the photo)")
+    photo = images_to_tensor(image, device=device)
     style = load_style_image(config.style, config.style_size or config.image_size, device)
     losses = build_losses(net, [style], content_layers, style_layers)
     bar = None
@@ -174,6 +179,14 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
                                        init=config.init, content_weight=config.content_weight,
                                        style_weight=config.style_weight, tv_weight=config.tv_weight,
                                        seed=config.seed, on_evaluation=bar.update if bar is not None else None)
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        # the loss network's activations and their gradients grow with the pixels (gigabytes per
+        # megapixel): said as what to change, not as the allocator's message
+        if not isinstance(exc, torch.OutOfMemoryError) and "allocate" not in str(exc):
+            raise
+        h, w = photo.shape[-2:]
+        raise VidstyleError(f"out of memory optimising a {w}x{h} image ({first_line(exc, 120)}); lower "
+                            "--image-size") from None
     finally:
         if bar is not None:
             bar.close()
