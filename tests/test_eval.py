@@ -54,7 +54,7 @@ def test_a_stylization_at_another_size_is_noted(scene, tmp_path):
                            for f in frames])
     ms.write_video(tmp_path / "half_input.mp4", half_input, crf=14)
     same = evaluate_videos(folder / "input.mp4", folder / "stylized.mp4", max_frames=4, preset="fast")
-    assert same["input_size"] == same["stylized_size"] and "notes" not in same
+    assert same["input_size"] == same["stylized_size"] and same["notes"] == []
     r = evaluate_videos(folder / "input.mp4", tmp_path / "half.mp4", max_frames=4, preset="fast")
     (w, h), (ws, hs) = r["input_size"], r["stylized_size"]
     assert (ws, hs) == (w // 2, h // 2)
@@ -179,14 +179,14 @@ def test_a_stylization_at_another_frame_rate_is_noted(tmp_path):
 
     same = make_video(tmp_path / "same.mp4", frames=6, size=(64, 48), fps=24)
     slow = make_video(tmp_path / "slow.mp4", frames=6, size=(64, 48), fps=12)
-    assert "notes" not in evaluate_videos(same, same, preset="ultrafast")
+    assert evaluate_videos(same, same, preset="ultrafast")["notes"] == []
     notes = evaluate_videos(same, slow, preset="ultrafast")["notes"]
     assert any("the first 6 frames span 0.417 s in the stylized video and 0.208 s in the input" in n
                for n in notes), notes
     # a variable frame rate: the same timestamps in another container are the same timeline
     vfr = make_video(tmp_path / "vfr.mkv", frames=6, size=(64, 48), vfr=True)
     vfr_mp4 = make_video(tmp_path / "vfr.mp4", frames=6, size=(64, 48), vfr=True)
-    assert "notes" not in evaluate_videos(vfr, vfr_mp4, preset="ultrafast")
+    assert evaluate_videos(vfr, vfr_mp4, preset="ultrafast")["notes"] == []
 
 
 def test_stylized_at_another_size(scene):
@@ -217,7 +217,8 @@ def test_cli_json_schema(scene):
     assert result["frames"] == 6 and result["k"] == 2 and result["flow"] == "dis" and result["pairs"] == 5
     assert result["flow_preset"] == "fast"  # results of different presets can be told apart
     assert result["warping_error"] > result["input_warping_error"]
-    assert "notes" not in result  # every metric has a value
+    assert result["notes"] == [] and result["style"] is None  # every metric has a value; no --painting
+    assert result["schema"] == 1 and list(result)[0] == "schema"
 
     proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--long-term", "9", "--max-frames", "4",
                    "--flow-preset", "fast")

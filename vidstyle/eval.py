@@ -274,6 +274,10 @@ class _Counted:
         return item
 
 
+#: Version of ``vidstyle eval``'s JSON layout: raised when a field changes meaning or goes away.
+EVAL_SCHEMA = 1
+
+
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
                     gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str = "dis",
                     preset: str = "medium") -> dict:
@@ -316,8 +320,7 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
                      f"{float(spans[0]):.3g} s in the input: frames are paired in order, so if frames were dropped "
                      "or repeated the errors compare different moments")
         log.warning("%s", notes[-1])
-    if notes:
-        result["notes"] = notes
+    result["notes"] = notes  # always there (empty: nothing to add), so a reader's keys are fixed
     return result
 
 
@@ -460,8 +463,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "the input itself, the floor; *_long_term: frame t against t-k (k: --long-term); pairs: frame "
                "pairs scored (short-term); valid_fraction: mean share of pixels visible in both frames; "
                "k: the long-term distance; input, stylized, frames, input_size/stylized_size ([width, height]), "
-               "flow and flow_preset: what was measured; notes: why a value is null or to be read with care; "
-               "style (with --painting): style_loss (against the painting), content_loss (against INPUT), "
+               "flow and flow_preset: what was measured; notes: why a value is null or to be read with care "
+               "(empty when nothing is); schema: this layout's version (1); style: null without --painting, "
+               "else style_loss (against the painting), content_loss (against INPUT), "
                "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
                "scored), frames_scored and every.")
     p.add_argument("input", help="the original video")
@@ -490,8 +494,8 @@ def _cmd_eval(args) -> int:
                             f"{args.painting}")
     result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
                              max_frames=args.max_frames, preset=args.flow_preset)
-    if args.painting:
-        result["style"] = evaluate_style(args.input, args.stylized, args.painting, every=args.style_every,
-                                         max_frames=args.max_frames, loss_net=args.loss_net)
-    print(json.dumps(result, indent=2))
+    result["style"] = None if not args.painting else evaluate_style(
+        args.input, args.stylized, args.painting, every=args.style_every, max_frames=args.max_frames,
+        loss_net=args.loss_net)
+    print(json.dumps({"schema": EVAL_SCHEMA, **result}, indent=2))
     return 0
