@@ -645,6 +645,14 @@ def test_plots_of_a_full_run_give_every_series_its_colour_and_keep_texts_inside(
     ax = fig.axes[0]
     colours = [matplotlib.colors.to_hex(h.lines[0].get_color()) for h in ax.get_legend_handles_labels()[0]]
     assert len(colours) == 15 and len(set(colours)) == 15  # 14 networks and the peer
+    plt.close(fig)
+    # more series than tab20 has colours (a full grid at one resolution): colour and line style
+    report["network"] = [dict(net, model=f"m{i}", label=f"m{i}") for i in range(24)]
+    fig = _fps_figure(report)
+    ax = fig.axes[0]
+    looks = [(matplotlib.colors.to_hex(h.lines[0].get_color()), h.lines[0].get_linestyle())
+             for h in ax.get_legend_handles_labels()[0]]
+    assert len(looks) == 25 and len(set(looks)) == 25, looks
     legend = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
     assert legend.x0 >= ax.get_window_extent(fig.canvas.get_renderer()).x1  # beside the axes, over no line
     plt.close(fig)

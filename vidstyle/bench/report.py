@@ -279,8 +279,9 @@ def _fps_figure(report: dict):
         spread = [[max(0.0, m - min(p[3], p[4])) for m, p in zip(med, pts)],
                   [max(0.0, max(p[3], p[4]) - m) for m, p in zip(med, pts)]]
         marker = _MARKERS[models.index(key.split(" | ")[0]) % len(_MARKERS)]
+        # past 20 series the colours come round again, with another line style: no two look alike
         line = ax.errorbar(x, med, yerr=spread, marker=marker, capsize=3, label=key,
-                           color=colours[n % len(colours)])
+                           color=colours[n % len(colours)], linestyle=("-", "--", ":")[n // len(colours) % 3])
         # the value itself: a log axis with few labels cannot be read closely
         values += [(xi, m, line[0].get_color()) for xi, m in zip(x, med)]
         ticks.update({p[0] / 1e6: p[2] for p in pts})
