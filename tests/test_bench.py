@@ -738,3 +738,58 @@ def test_an_odd_sized_clip_and_the_naive_rows_time_the_loops_own_network(tmp_pat
     assert naive["frames"] == 4 and naive["fps"] > 0
     # the loop's 4 frames, then the network-only row's warm-up and timed calls: all the same call
     assert len(calls) > 4 and set(calls) == {("TransformerNet", (1, 3, 49, 65))}
+
+
+def test_a_cuda_graph_row_captures_no_host_read(monkeypatch):
+    """On a GPU a host read inside graph capture fails ("operation not permitted when stream is
+    capturing"), and stylize_tensor reads each frame's contrast: every --cuda-graphs row was an
+    error. Simulated on the CPU: torch.cuda's stream/graph API replaced by fakes whose capture
+    window refuses host reads as CUDA does."""
+    import contextlib
+
+    import torch
+
+    from vidstyle.bench import network as bench_network
+    from vidstyle.bench.network import NetworkCase, load_network, run_network_case
+
+    capturing = {"now": False, "captured": 0}
+
+    class FakeStream:
+        def __init__(self, *a, **k):
+            pass
+
+        def wait_stream(self, other):
+            pass
+
+    class FakeGraph:
+        def replay(self):
+            pass
+
+    @contextlib.contextmanager
+    def fake_graph(graph, *a, **k):
+        capturing["now"] = True
+        try:
+            yield
+        finally:
+            capturing["now"], capturing["captured"] = False, capturing["captured"] + 1
+
+    for name in ("tolist", "item"):
+        real = getattr(torch.Tensor, name)
+
+        def guarded(self, *a, _real=real, **k):
+            if capturing["now"]:
+                raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+            return _real(self, *a, **k)
+        monkeypatch.setattr(torch.Tensor, name, guarded)
+    monkeypatch.setattr(torch.cuda, "Stream", FakeStream)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", FakeGraph)
+    monkeypatch.setattr(torch.cuda, "graph", fake_graph)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "device", lambda d: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeStream())
+    monkeypatch.setattr(bench_network, "resolve_device", lambda spec: torch.device("cpu"))  # tensors stay here
+    net, _ = load_network("light")
+    case = NetworkCase("light", "96x64", 64, 96, "cuda", "fp32", 1, True, "torch", True)
+    row = run_network_case(case, net, warmup=1, repeats=1, max_seconds=2)
+    assert row["status"] == "ok", row.get("reason")
+    assert capturing["captured"] == 1

@@ -327,6 +327,7 @@ def test_a_codec_the_muxer_refuses_says_why_and_what_to_do(tmp_path, codec, name
 
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="an NVIDIA driver is present")
+@pytest.mark.skipif("h264_nvenc" not in av.codecs_available, reason="this PyAV build has no NVENC encoder")
 def test_hardware_codec_without_gpu_is_a_clear_error(tmp_path):
     src = make_video(tmp_path / "a.mp4", frames=2)
     with VideoDecoder(src) as dec, pytest.raises(VidstyleError, match="could not start writing .* with h264_nvenc"):

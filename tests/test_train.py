@@ -1050,3 +1050,27 @@ def test_an_out_that_is_no_safetensors_is_said_before_overwrite(data, tmp_path, 
     assert main(["train", "--style", data["styles"][0], "--content", str(data["content"]), "-o", str(fake)]) == 1
     err = capsys.readouterr().err
     assert err == f"vidstyle: error: --out must end in .safetensors, got {fake}\n"  # not "exists: --overwrite"
+
+
+def test_resume_on_another_kind_of_device_is_refused_before_the_loss_scaler_fails(data, loss_weights, tmp_path):
+    """--precision auto is fp32 on the CPU and fp16 (with a loss scaler) on a GPU: a CPU run
+    resumed on a GPU passed the settings check, then failed inside GradScaler.load_state_dict
+    with a raw error; the reverse went on in fp32 silently. The scaler's state tells them apart."""
+    from vidstyle.train.loop import _load_checkpoint, build_network
+
+    config = _config(data, loss_weights, tmp_path, steps=1, checkpoint_every=1)
+    train(config, progress=False)
+    (ckpt,) = sorted(config.work_dir().glob("checkpoint_*.pt"))
+    state = torch.load(ckpt, weights_only=True)
+    net = build_network(config.arch, 1)
+    opt = torch.optim.Adam(net.parameters())
+    # the CPU run's checkpoint, resumed where a loss scaler runs (GradScaler enabled, as fp16 on CUDA)
+    with pytest.raises(VidstyleError, match=r"was trained without fp16; this run would train in fp16 on cpu: "
+                                            r"resume on the kind of device, and with the --precision"):
+        _load_checkpoint(ckpt, net, opt, torch.amp.GradScaler("cpu", enabled=True), config)
+    # a GPU fp16 run's checkpoint (a scaler state) resumed without one
+    gpu_like = tmp_path / "gpu.pt"
+    torch.save({**state, "scaler": torch.amp.GradScaler("cpu", enabled=True).state_dict()}, gpu_like)
+    with pytest.raises(VidstyleError, match=r"was trained fp16 \(on a GPU\); this run would train without fp16"):
+        _load_checkpoint(gpu_like, net, opt, torch.amp.GradScaler("cpu", enabled=False), config)
+    assert _load_checkpoint(ckpt, net, opt, torch.amp.GradScaler("cpu", enabled=False), config) == 1

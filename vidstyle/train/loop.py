@@ -454,6 +454,14 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
         raise VidstyleError(f"checkpoint {path} was trained with other settings ({'; '.join(changes)}); "
                             "resume with the options it was started with (only --steps and where things "
                             "are written may change)")
+    # fp16 training (on CUDA) keeps a loss scaler's state, other precisions an empty one. "auto" is
+    # resolved per device, so a run started on the CPU and resumed on a GPU passed the settings
+    # check, then failed inside GradScaler (and the reverse went on in fp32 without a word).
+    if bool(state.get("scaler")) != scaler.is_enabled():
+        was, now = ("fp16 (on a GPU)", "without fp16") if state.get("scaler") else ("without fp16", "in fp16")
+        raise VidstyleError(f"checkpoint {path} was trained {was}; this run would train {now} on "
+                            f"{resolve_device(config.device) if config is not None else 'this device'}: resume on "
+                            "the kind of device, and with the --precision, it was started with")
     net.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     scaler.load_state_dict(state["scaler"])
