@@ -185,11 +185,12 @@ class Stylizer:
         self.max_side = None if max_side is None else int(max_side)
         self.scale = None if scale is None else float(scale)
         self._build_lock = threading.RLock()
+        self._compiled = None  # the torch.compile wrapper, once made: kept for a switch back to it
+        self._compiled_batch = None
         self._build_forward()
 
     def _build_forward(self) -> None:
         """The callable that runs the network: the module itself, compiled, or an ORT session."""
-        self._compiled_batch = None
         self._compiled_ok = False
         if self.backend == "compile" and not torch.cuda.is_available():
             # inductor's C++ build imports torch.utils.cpp_extension, which warns "No CUDA runtime
@@ -202,8 +203,11 @@ class Stylizer:
             self._forward = None  # quantized at the first batch, whose shape it is specialised to
         elif self.backend == "compile":
             # static shapes: a video has one frame size, and a second shape would otherwise switch
-            # the graph to dynamic shapes (a second, slower compile); short batches are padded
-            self._forward = torch.compile(self.model, dynamic=False)
+            # the graph to dynamic shapes (a second, slower compile); short batches are padded.
+            # Made once: back from eager (expect_frames), the graphs compiled so far are reused.
+            if self._compiled is None:
+                self._compiled, self._compiled_batch = torch.compile(self.model, dynamic=False), None
+            self._forward = self._compiled
         else:
             self._forward = self.model
 
