@@ -58,7 +58,7 @@ def test_a_read_only_frame_converts_without_a_warning():
 def test_a_transparent_pictures_alpha_is_kept_where_the_output_can_hold_it(tmp_path, caplog):
     import logging
 
-    from vidstyle.io.images import read_alpha
+    from vidstyle.io.images import read_image_and_alpha
     from vidstyle.pipeline import stylize_image
 
     class Invert:  # a "network": only the path of the pixels is checked
@@ -72,10 +72,10 @@ def test_a_transparent_pictures_alpha_is_kept_where_the_output_can_hold_it(tmp_p
     Image.fromarray(rgba, "RGBA").save(src)
     opaque = tmp_path / "opaque.png"
     Image.fromarray(rgba[..., :3]).save(opaque)
-    assert read_alpha(opaque) is None and np.array_equal(read_alpha(src), rgba[..., 3])
+    assert read_image_and_alpha(opaque)[1] is None and np.array_equal(read_image_and_alpha(src)[1], rgba[..., 3])
     palette = tmp_path / "palette.png"  # a GIF-style palette image with one transparent colour
     Image.fromarray(rgba[..., :3]).convert("P").save(palette, transparency=0)
-    assert read_alpha(palette) is not None
+    assert read_image_and_alpha(palette)[1] is not None
     for suffix in (".png", ".webp", ".tif"):
         out = tmp_path / f"out{suffix}"
         stylize_image(src, out, Invert(), bars="stylize")

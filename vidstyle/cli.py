@@ -172,14 +172,11 @@ def _rounded(value):
 
 
 def _bundled_file(name: str) -> str | None:
-    """The bundled file ``vidstyle styles NAME`` means: a style's (the file --style NAME runs), or
-    a bundled file's, by its name with or without .safetensors (light_mix, the multi-style network,
-    holds no style of its own name); None when none is."""
-    from vidstyle.models.zoo import bundled_files, bundled_styles
+    """The bundled file named ``name``, with or without .safetensors (light_mix, the multi-style
+    network, holds no style of its own name; style names go through resolve_style); None when
+    none is."""
+    from vidstyle.models.zoo import bundled_files
 
-    styles = bundled_styles()
-    if name in styles:
-        return str(styles[name].path)
     return next((str(f) for f in bundled_files() if name in (f.name, f.stem)), None)
 
 
@@ -204,8 +201,8 @@ def _describe_model_file(path: str, verbose: bool) -> None:
     bare = not any(sep and sep in path for sep in ("/", os.sep, os.altsep))
     if path.startswith("mix:") or is_bundled_name(path):  # the file --style runs for it
         path = str(resolve_style(path).path)
-    elif not Path(path).exists() and _bundled_file(path):  # a bundled file by name: light_mix
-        path = _bundled_file(path)
+    elif not Path(path).exists() and (bundled := _bundled_file(path)):  # a bundled file by name: light_mix
+        path = bundled
     elif bare and Path(path).suffix != ".safetensors" and not Path(path).exists():
         resolve_style(path)  # an unknown name: its error suggests the closest bundled one
     info = load_model(path)[1]  # the whole file checked, as stylize will: a damaged one is said now

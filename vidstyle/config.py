@@ -24,6 +24,18 @@ def is_number(value, integral: bool = False) -> bool:
     return isinstance(value, numbers.Integral if integral else numbers.Real) and not isinstance(value, bool)
 
 
+def check_temporal(mode: str = "flow", strength=None, name: str = "temporal_strength") -> None:
+    """The one check of a stabilizer mode (:data:`TEMPORAL_MODES`) and strength (None: the
+    style's own, else a number in [0, 1]), for StylizeConfig, Stylizer.stylize_iter and
+    FlowStabilizer; a VidstyleError naming the value otherwise."""
+    from vidstyle.errors import VidstyleError
+
+    if mode not in TEMPORAL_MODES:
+        raise VidstyleError(f"unknown temporal mode {mode!r} (use {' or '.join(TEMPORAL_MODES)})")
+    if strength is not None and not (is_number(strength) and 0.0 <= strength <= 1.0):
+        raise VidstyleError(f"{name} must be a number between 0 and 1, got {strength!r}")
+
+
 @dataclass(frozen=True)
 class EncodeConfig:
     """How the stylized stream is encoded (see ``vidstyle stylize --help``)."""
@@ -69,11 +81,7 @@ class StylizeConfig:
             value = getattr(self, name)
             if value is not None and not (is_number(value, integral=True) and value >= 1):
                 raise VidstyleError(f"{name} must be a whole number of at least 1, got {value!r}")
-        if self.temporal not in TEMPORAL_MODES:
-            raise VidstyleError(f"unknown temporal mode {self.temporal!r} (use {' or '.join(TEMPORAL_MODES)})")
-        strength = self.temporal_strength
-        if strength is not None and not (is_number(strength) and 0.0 <= strength <= 1.0):
-            raise VidstyleError(f"temporal_strength must be a number between 0 and 1, got {strength!r}")
+        check_temporal(self.temporal, self.temporal_strength)
         if self.bars not in BARS_MODES:
             raise VidstyleError(f"unknown bars mode {self.bars!r} (use {' or '.join(BARS_MODES)})")
 

@@ -653,7 +653,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     unchanged: no bar (one picture has no progress to show); a function is called once,
     ``progress(1, 1)``, before the picture is put in place (raising there leaves nothing).
     """
-    from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, read_alpha, read_image, write_image
+    from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, read_image_and_alpha, write_image
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | {"no_audio"}))
     if video_only:
@@ -665,7 +665,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         raise VidstyleError(f"{input_path.name} is a still image: write it to an image "
                             f"({', '.join(sorted(IMAGE_OUTPUT_FORMATS))}), not {Path(output).name}")
     check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)  # before loading the model
-    image, alpha = read_image(input_path), read_alpha(input_path)
+    image, alpha = read_image_and_alpha(input_path)
     out_format = IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()]
     if alpha is not None and out_format not in ALPHA_FORMATS:
         log.warning("%s is partly transparent, and %s images cannot be: its transparency is dropped (write "

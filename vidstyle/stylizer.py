@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.config import BACKENDS, TEMPORAL_MODES, is_number
+from vidstyle.config import BACKENDS, check_temporal, is_number
 from vidstyle.device import autocast, keep_freed_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadValueError, VidstyleError, first_line
 from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor,
@@ -459,10 +459,7 @@ class Stylizer:
         """
         if not (is_number(batch_size, integral=True) and batch_size >= 1):
             raise BadValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if temporal not in TEMPORAL_MODES:
-            raise VidstyleError(f"unknown temporal mode {temporal!r} (use {' or '.join(TEMPORAL_MODES)})")
-        if temporal_strength is not None and not (is_number(temporal_strength) and 0 <= temporal_strength <= 1):
-            raise VidstyleError(f"temporal_strength must be a number between 0 and 1, got {temporal_strength!r}")
+        check_temporal(temporal, temporal_strength)
         stabilizer = flow_stabilizer(self, temporal_strength) if temporal == "flow" else None
         return self._stylize_stream(images, int(batch_size), stabilizer)
 

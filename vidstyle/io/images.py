@@ -24,10 +24,11 @@ def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def open_image(path: str | Path) -> Image.Image:
+def open_image(path: str | Path, with_alpha: bool = False):
     """The 8-bit RGB image at ``path``, turned upright by its EXIF orientation (phone photos are
     stored sideways with a tag); one clear VidstyleError when it is missing, unreadable or larger
-    than Pillow's decompression-bomb limit."""
+    than Pillow's decompression-bomb limit. ``with_alpha``: (image, :func:`alpha_of` it), from
+    the one read of the file."""
     path = Path(path)
     if not path.is_file():
         raise VidstyleError(f"image {'is a folder' if path.is_dir() else 'not found'}: {path}")
@@ -36,7 +37,8 @@ def open_image(path: str | Path) -> Image.Image:
             # past Pillow's limit / 2 (89 Mpx) it warns; a real panorama is allowed, a bomb raises
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                return _to_rgb(ImageOps.exif_transpose(im))
+                upright = ImageOps.exif_transpose(im)
+                return (_to_rgb(upright), alpha_of(upright)) if with_alpha else _to_rgb(upright)
     except Image.DecompressionBombError as exc:
         raise VidstyleError(f"cannot read image {path}: too large ({exc})") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
@@ -71,20 +73,21 @@ def read_image(path: str | Path) -> np.ndarray:
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
 
 
-def read_alpha(path: str | Path) -> np.ndarray | None:
-    """The image's transparency as uint8 (H, W), upright as :func:`open_image` turns it; None
-    when it has none, or every pixel is opaque. (RGB stays :func:`read_image`'s: the network
-    paints the colours stored under the transparency, which PNG keeps unmultiplied.)"""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # as open_image
-            with Image.open(Path(path)) as im:
-                if not (im.mode in ("RGBA", "LA", "PA", "La", "RGBa")
-                        or (im.mode in ("P", "L", "RGB") and "transparency" in im.info)):
-                    return None
-                alpha = np.asarray(ImageOps.exif_transpose(im).convert("RGBA"), dtype=np.uint8)[..., 3].copy()
-    except (UnidentifiedImageError, OSError, ValueError):  # open_image says what is wrong with the file
+def read_image_and_alpha(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`read_image`'s uint8 (H, W, 3) RGB and the image's transparency (:func:`alpha_of`),
+    from one read of the file."""
+    image, alpha = open_image(path, with_alpha=True)
+    return np.asarray(image, dtype=np.uint8).copy(), alpha
+
+
+def alpha_of(im: Image.Image) -> np.ndarray | None:
+    """``im``'s transparency as uint8 (H, W); None when it has none, or every pixel is opaque.
+    (Its RGB stays :func:`open_image`'s: the network paints the colours stored under the
+    transparency, which PNG keeps unmultiplied.)"""
+    if not (im.mode in ("RGBA", "LA", "PA", "La", "RGBa")
+            or (im.mode in ("P", "L", "RGB") and "transparency" in im.info)):
         return None
+    alpha = np.asarray(im.convert("RGBA"), dtype=np.uint8)[..., 3].copy()
     return None if alpha.min() == 255 else alpha
 
 
