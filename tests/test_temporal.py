@@ -11,7 +11,8 @@ import torch
 from vidstyle.errors import VidstyleError
 from vidstyle.flow import DISFlow, flow_torch_to_numpy, warp
 from vidstyle.frames import tensor_to_images
-from vidstyle.train.temporal import VideoPairs, luminance, synthetic_pair, temporal_loss
+from vidstyle.frames import luminance
+from vidstyle.train.temporal import VideoPairs, synthetic_pair, temporal_loss
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "sample.mp4"
 

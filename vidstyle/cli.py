@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
+from vidstyle.cli_args import add_look_args
 from vidstyle.cli_args import apply_threads
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
@@ -74,6 +75,7 @@ def _add_stylize(sub) -> None:
                    help="flow: blend each frame with the previous output warped by optical flow where both "
                         "frames see the pixel, keeping the frame's contrast (less flicker; resets at scene "
                         f"cuts); off: every frame on its own (default {StylizeConfig.temporal})")
+    add_look_args(p)
     p.add_argument("--temporal-strength", type=_unit_float,
                    help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default: the "
                         f"style's own, shown by `vidstyle styles`; {DEFAULT_TEMPORAL_STRENGTH:g} for your own model "
@@ -96,7 +98,8 @@ def _cmd_stylize(args) -> int:
     config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, temporal=args.temporal,
-                           temporal_strength=args.temporal_strength, bars=args.bars)
+                           temporal_strength=args.temporal_strength, bars=args.bars,
+                           style_strength=args.style_strength, keep_colors=args.keep_colors)
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
                           audio=not args.no_audio)
     if len(args.input) > 1 or args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():

@@ -87,6 +87,17 @@ def add_device_args(p: argparse.ArgumentParser, int8: bool = False, fp32_only: b
                         "other programs load the CPU, whose threads the network's would otherwise wait for")
 
 
+def add_look_args(p: argparse.ArgumentParser, keys: str = "") -> None:
+    """``--style-strength`` and ``--keep-colors`` (vidstyle.stylizer.blend_style), for the commands
+    that show stylized frames; ``keys`` names live's keys for them."""
+    p.add_argument("--style-strength", type=unit_float, default=1.0, metavar="S",
+                   help="how much of the style: 1 the network's output (default), 0 the input, linearly between"
+                        + (f" ({keys[0]}/{keys[1]} change it)" if keys else ""))
+    p.add_argument("--keep-colors", action="store_true",
+                   help="keep the input's colours: the style's brightness and strokes, the input's hue and "
+                        "saturation" + (f" ({keys[2]} toggles it)" if keys else ""))
+
+
 def apply_threads(threads: int | None) -> None:
     """``--threads``: PyTorch's intra-op threads (ONNX Runtime sessions follow it, see
     vidstyle.export.session_options); None leaves the default, one per core. Every command applies

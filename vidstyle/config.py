@@ -36,6 +36,18 @@ def check_temporal(mode: str = "flow", strength=None, name: str = "temporal_stre
         raise VidstyleError(f"{name} must be a number between 0 and 1, got {strength!r}")
 
 
+def check_look(style_strength=1.0, keep_colors=False) -> None:
+    """The one check of the two controls of how a stylized frame looks (see
+    :func:`vidstyle.stylizer.blend_style`): ``style_strength`` a number in [0, 1], ``keep_colors``
+    a bool; a VidstyleError naming the value otherwise."""
+    from vidstyle.errors import VidstyleError
+
+    if not (is_number(style_strength) and 0.0 <= style_strength <= 1.0):
+        raise VidstyleError(f"style_strength must be a number between 0 and 1, got {style_strength!r}")
+    if not isinstance(keep_colors, bool):  # "no" or 0 would otherwise pass for a choice
+        raise VidstyleError(f"keep_colors must be True or False, got {keep_colors!r}")
+
+
 @dataclass(frozen=True)
 class EncodeConfig:
     """How the stylized stream is encoded (see ``vidstyle stylize --help``)."""
@@ -71,6 +83,11 @@ class StylizeConfig:
     # keep: find letterbox/pillarbox bars (vidstyle.letterbox), stylize only the picture between
     # them and keep the input's bars; stylize: paint the whole frame, bars included
     bars: str = "keep"
+    # how much of the style each frame gets: 1 the network's output, 0 the input frame
+    # (vidstyle.stylizer.blend_style)
+    style_strength: float = 1.0
+    # the input's colours under the network's brightness and strokes (its luma, the input's chroma)
+    keep_colors: bool = False
     queue_size: int = 8
 
     def __post_init__(self):
@@ -82,6 +99,7 @@ class StylizeConfig:
             if value is not None and not (is_number(value, integral=True) and value >= 1):
                 raise VidstyleError(f"{name} must be a whole number of at least 1, got {value!r}")
         check_temporal(self.temporal, self.temporal_strength)
+        check_look(self.style_strength, self.keep_colors)
         if self.bars not in BARS_MODES:
             raise VidstyleError(f"unknown bars mode {self.bars!r} (use {' or '.join(BARS_MODES)})")
 

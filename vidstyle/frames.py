@@ -19,6 +19,14 @@ from vidstyle.errors import BadValueError
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 1, H, W) Rec. 601 luma (:data:`LUMA_WEIGHTS`), in ``x``'s dtype."""
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise BadValueError(f"expected a (B, 3, H, W) RGB tensor, got shape {tuple(x.shape)}")
+    w = x.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True)
+
+
 def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.device | None = None,
                      pin_memory: bool = False) -> torch.Tensor:
     """Stack uint8 (H, W, 3) images into a float (B, 3, H, W) tensor in [0, 1] on ``device``.

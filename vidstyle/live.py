@@ -35,6 +35,7 @@ import numpy as np
 import av  # noqa: F401  after cv2; file sources and recordings need it (without it the CLI explains)
 
 from vidstyle.cli_args import add_device_args as _add_device_args
+from vidstyle.cli_args import add_look_args
 from vidstyle.cli_args import frame_size
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
@@ -63,6 +64,9 @@ class Action(str, Enum):
     STRENGTH_DOWN = "strength_down"
     SNAPSHOT = "snapshot"
     TOGGLE_RECORD = "toggle_record"
+    STYLE_UP = "style_up"
+    STYLE_DOWN = "style_down"
+    TOGGLE_COLORS = "toggle_colors"
 
 
 #: character -> action; '=' and '_' are '+' and '-' without shift
@@ -73,6 +77,7 @@ KEYMAP = {
     "+": Action.STRENGTH_UP, "=": Action.STRENGTH_UP,
     "-": Action.STRENGTH_DOWN, "_": Action.STRENGTH_DOWN,
     "s": Action.SNAPSHOT, "r": Action.TOGGLE_RECORD,
+    "]": Action.STYLE_UP, "[": Action.STYLE_DOWN, "c": Action.TOGGLE_COLORS,
 }
 
 
@@ -88,6 +93,8 @@ class LiveControls:
     recording: bool = False
     quit: bool = False
     strength_step: float = 0.1
+    style_strength: float = 1.0  # how much of the style (vidstyle.stylizer.blend_style)
+    keep_colors: bool = False
 
     def handle(self, key: int) -> Action:
         """``key`` as returned by ``cv2.waitKey`` (-1: no key)."""
@@ -108,7 +115,18 @@ class LiveControls:
             self.strength = round(max(0.0, self.strength - self.strength_step), 3)
         elif action is Action.TOGGLE_RECORD:
             self.recording = not self.recording
+        elif action is Action.STYLE_UP:
+            self.style_strength = round(min(1.0, self.style_strength + self.strength_step), 3)
+        elif action is Action.STYLE_DOWN:
+            self.style_strength = round(max(0.0, self.style_strength - self.strength_step), 3)
+        elif action is Action.TOGGLE_COLORS:
+            self.keep_colors = not self.keep_colors
         return action
+
+    def look_text(self, sep: str = "  ") -> str:
+        """The look controls where they differ from plain stylization, for the overlay and log."""
+        return sep.join(x for x in (f"style {self.style_strength:.1f}" if self.style_strength < 1.0 else "",
+                                     "input colours" if self.keep_colors else "") if x)
 
 
 class Terminated(KeyboardInterrupt):
@@ -634,6 +652,13 @@ class LiveOptions:
     temporal: bool = False
     temporal_strength: float | None = None  # None: each style's own (vidstyle.models.zoo.temporal_strength_for)
     bars: str = "keep"  # keep: black letterbox/pillarbox bars stay as they are (vidstyle.letterbox); stylize
+    style_strength: float = 1.0  # how much of the style, at the start ([ and ] change it)
+    keep_colors: bool = False  # the input's colours, at the start (c toggles it)
+
+    def __post_init__(self):
+        from vidstyle.config import check_look
+
+        check_look(self.style_strength, self.keep_colors)
 
 
 def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = LiveOptions(), *,
@@ -651,7 +676,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     strength_chosen = options.temporal_strength is not None
     controls = LiveControls(len(styles), stabilizer_on=options.temporal,
                             strength=options.temporal_strength if strength_chosen else styles.temporal_strength(0),
-                            recording=options.record is not None)
+                            recording=options.record is not None, style_strength=options.style_strength,
+                            keep_colors=options.keep_colors)
     paths = RecordingPaths(options.record, options.output_dir)
     width, height = source.width, source.height
     window = recording = vcam = stabilizer = None
@@ -714,9 +740,11 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         if options.virtual_cam:
             vcam = VirtualCamera(width, height, source.fps)
         stylizer = styles.get(0)
+        _apply_look(stylizer, controls)
         if controls.stabilizer_on:
             stabilizer = _make_stabilizer(controls.strength)
         log(f"style: {styles.label(0)}" + (f" (stabilizer strength {controls.strength:g})" if stabilizer else "")
+            + (f", {controls.look_text(', ')}" if controls.look_text() else "")
             + (f"; n / p switch between {len(styles)}" if len(styles) > 1 else ""))
         if options.window:
             window = LiveWindow(fullscreen=options.fullscreen)
@@ -772,6 +800,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                         overlay = f"{stats.recent_fps():4.1f} fps  {lat:4.0f} ms  {styles.label(controls.style_index)}"
                         if stabilizer is not None:
                             overlay += f"  stab {controls.strength:.1f}"
+                        if controls.look_text():
+                            overlay += f"  {controls.look_text()}"
                     window.show(compose_view(stylized, frame.image if options.side_by_side else None, overlay,
                                              recording is not None))
                 # The window draws while its events are pumped (waitKey): the frame is on screen after it.
@@ -792,6 +822,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 break
             if action in (Action.NEXT_STYLE, Action.PREV_STYLE):
                 stylizer = styles.get(controls.style_index)
+                _apply_look(stylizer, controls)
                 prev_input = None
                 if not strength_chosen:
                     controls.strength = styles.temporal_strength(controls.style_index)
@@ -816,6 +847,12 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 if stabilizer is not None:
                     stabilizer.strength = controls.strength
                 log(f"stabilizer strength {controls.strength:.1f}")
+            elif action in (Action.STYLE_UP, Action.STYLE_DOWN, Action.TOGGLE_COLORS):
+                if _apply_look(stylizer, controls):
+                    log(f"style strength {controls.style_strength:.1f}, "
+                        f"{'input' if controls.keep_colors else 'style'} colours")
+                else:
+                    log(f"{styles.label(controls.style_index)} cannot change its style strength or colours")
             elif action is Action.SNAPSHOT and last_stylized is not None:
                 try:  # a full disk or a read-only folder must not end the session
                     snapshots.append(str(_snapshot(last_stylized, last_input if options.side_by_side else None,
@@ -843,6 +880,16 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         exit_hook.disarm()
         summary = finish(stop_reason)
     return summary
+
+
+def _apply_look(stylizer, controls: LiveControls) -> bool:
+    """Give ``stylizer`` the controls' style strength and colours; False for a ready stylizer of
+    the caller's that has no :meth:`~vidstyle.stylizer.Stylizer.set_look`."""
+    set_look = getattr(stylizer, "set_look", None)
+    if set_look is None:
+        return False
+    set_look(controls.style_strength, controls.keep_colors)
+    return True
 
 
 def file_bar_samples(source: FrameSource) -> list[np.ndarray]:
@@ -879,7 +926,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "live", help="stylize a webcam live",
         description="Stylize a webcam (or a replayed video file) in real time. Keys: n/p next/previous style, "
-                    "t stabilizer on/off, +/- its strength, s snapshot, r start/stop recording, q or Esc quit.")
+                    "t stabilizer on/off, +/- its strength, [/] less/more style, c input colours on/off, s snapshot, "
+                    "r start/stop recording, q or Esc quit.")
     src = p.add_mutually_exclusive_group()
     # no argparse default: with one, "--camera 0 --source F" would pass the exclusive group's check
     src.add_argument("--camera", help="camera index or device path, e.g. 0 or /dev/video2 (default 0)")
@@ -906,6 +954,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--temporal-strength", type=_unit_float,
                    help="stabilizer strength 0..1 (default: each style's own, shown by `vidstyle styles`; "
                         f"{DEFAULT_TEMPORAL_STRENGTH:g} for your own model files)")
+    add_look_args(p, keys="[]c")
     p.add_argument("--bars", choices=list(BARS_MODES), default="keep",
                    help="keep: black letterbox/pillarbox bars found on the first frame (and frames spread over a "
                         "--source file) stay as they are, only the picture is stylized; stylize: paint the whole frame "
@@ -945,7 +994,8 @@ def _cmd_live(args) -> int:
                           overlay=not args.no_overlay, record=Path(args.record) if args.record else None,
                           overwrite=args.overwrite, output_dir=Path(args.output_dir), duration=args.duration,
                           virtual_cam=args.virtual_cam, temporal=args.temporal == "flow",
-                          temporal_strength=args.temporal_strength, bars=args.bars)
+                          temporal_strength=args.temporal_strength, bars=args.bars,
+                          style_strength=args.style_strength, keep_colors=args.keep_colors)
     if options.window:
         check_display()  # before loading anything: fail fast with the --no-window hint
         probe_window()

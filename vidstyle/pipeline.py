@@ -404,11 +404,19 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
 def _make_stylizer(style, config: StylizeConfig):
     """``style`` may already be a Stylizer (anything with ``stylize_batch``); else build one."""
     if hasattr(style, "stylize_batch"):
+        asked = (config.style_strength, config.keep_colors)
+        if asked != (StylizeConfig.style_strength, StylizeConfig.keep_colors):
+            built = (getattr(style, "style_strength", None), getattr(style, "keep_colors", None))
+            if built != asked:  # a ready stylizer is used as built: say so rather than ignore the ask
+                raise VidstyleError(f"style_strength={config.style_strength:g}, keep_colors={config.keep_colors} "
+                                    "do not apply to a ready stylizer: set them with its set_look() or when "
+                                    "building it")
         return style
     from vidstyle.stylizer import Stylizer  # torch is imported only when a video is processed
 
     return Stylizer(style, device=config.device, precision=config.precision, channels_last=config.channels_last,
-                    max_side=config.max_side, scale=config.scale, backend=config.backend)
+                    max_side=config.max_side, scale=config.scale, backend=config.backend,
+                    style_strength=config.style_strength, keep_colors=config.keep_colors)
 
 
 def _describe(stylizer, batch: int) -> str:
@@ -416,7 +424,9 @@ def _describe(stylizer, batch: int) -> str:
     device = getattr(stylizer, "device", None)
     parts = [str(device) if device is not None else "", getattr(stylizer, "precision", ""),
              getattr(stylizer, "backend", "")]
-    return " ".join(p for p in parts if p) + f", batch {batch}"
+    look = [f"style {stylizer.style_strength:g}" if getattr(stylizer, "style_strength", 1.0) < 1.0 else "",
+            "input's colours" if getattr(stylizer, "keep_colors", False) else ""]
+    return ", ".join([" ".join(p for p in parts if p) + f", batch {batch}", *(x for x in look if x)])
 
 
 #: On the CPU, the most frame pixels one call of a reduced-resolution network gets: two 720p frames.

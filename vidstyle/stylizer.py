@@ -18,10 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.config import BACKENDS, check_temporal, is_number
+from vidstyle.config import BACKENDS, check_look, check_temporal, is_number
 from vidstyle.device import autocast, keep_freed_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadValueError, VidstyleError, first_line
-from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor,
+from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor, luminance,
                              pad_to_multiple, tensor_to_images, working_size)
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
@@ -69,6 +69,33 @@ def _luma_std(x: torch.Tensor) -> torch.Tensor:
     return ((x.flatten(2).float() * weights).sum(1) * 255.0).std(dim=1, correction=0)
 
 
+def blend_style(content: torch.Tensor, styled: torch.Tensor, strength: float = 1.0,
+                keep_colors: bool = False) -> torch.Tensor:
+    """How much of the style a frame shows, and whose colours: the two controls users set on top
+    of a network (``--style-strength``, ``--keep-colors``).
+
+    Args:
+        content: (B, 3, H, W) input frames in [0, 1].
+        styled: (B, 3, H, W) the network's output for them, in [0, 1].
+        strength: 1 gives ``styled``, 0 ``content``, linearly between.
+        keep_colors: the output's brightness with the input's colours: its Rec. 601 luma, the
+            input's chroma (luminance-only transfer, Gatys et al. 2016, "Preserving Color in Neural
+            Artistic Style Transfer"). In YCbCr each of R, G and B is Y plus a function of Cb and
+            Cr alone, so swapping Y adds the same luma difference to all three channels; clipped to
+            [0, 1], which changes the hue only where that overshoots.
+    Returns:
+        (B, 3, H, W) in [0, 1]; ``styled`` itself (not a copy) at strength 1 without keep_colors.
+    """
+    if content.ndim != 4 or content.shape[1] != 3 or content.shape != styled.shape:
+        raise BadValueError(f"content and styled must be (B, 3, H, W) of one shape, got "
+                            f"{tuple(content.shape)} and {tuple(styled.shape)}")
+    if keep_colors:
+        styled = (content + (luminance(styled) - luminance(content))).clamp_(0.0, 1.0)
+    if strength >= 1.0:
+        return styled
+    return torch.lerp(content.to(styled.dtype), styled, float(strength))
+
+
 def _int8_device(precision: str | None, device: str | torch.device) -> str | torch.device:
     """int8 runs on the CPU: there ``auto`` means the CPU even where a GPU is present."""
     if precision is not None and not isinstance(precision, str):
@@ -102,11 +129,15 @@ class Stylizer:
             and on GPUs, ``torch.compile`` for long bf16 CPU runs, see :meth:`expect_frames`),
             ``torch`` (eager PyTorch), ``compile`` (``torch.compile``; compiles once per input
             size) or ``onnx`` (ONNX Runtime, CPU and fp32 only). Measured in benchmarks/RESULTS.md.
+        style_strength / keep_colors: how much of the style the frames show and whose colours
+            they keep (:func:`blend_style`); changed later with :meth:`set_look`.
     """
 
     def __init__(self, style: str | Path | Styles | StyleChoice, *, device: str | torch.device = "auto",
                  precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
-                 scale: float | None = None, backend: str = "auto"):
+                 scale: float | None = None, backend: str = "auto", style_strength: float = 1.0,
+                 keep_colors: bool = False):
+        self.set_look(style_strength, keep_colors)  # checked before the model loads
         choice = style if isinstance(style, StyleChoice) else resolve_style(style)
         self.device = resolve_device(_int8_device(precision, device))
         model, info = load_model(choice.path, self.device)
@@ -117,9 +148,11 @@ class Stylizer:
     @classmethod
     def from_model(cls, model: TransformerNet, info: ModelInfo | None = None, *, device: str | torch.device = "auto",
                    precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
-                   scale: float | None = None, backend: str = "auto") -> "Stylizer":
+                   scale: float | None = None, backend: str = "auto", style_strength: float = 1.0,
+                   keep_colors: bool = False) -> "Stylizer":
         """Wrap an in-memory network (tests, benchmarks, training previews)."""
         self = cls.__new__(cls)
+        self.set_look(style_strength, keep_colors)
         self.device = resolve_device(_int8_device(precision, device))
         model = copy.deepcopy(model)  # folded and maybe cast below; the caller's network stays as it is
         info = info or ModelInfo(path="<memory>", arch="transformer", arch_args=model.arch_args,
@@ -303,6 +336,17 @@ class Stylizer:
             self.backend = wanted
             self._build_forward()
 
+    def set_look(self, style_strength: float | None = None, keep_colors: bool | None = None) -> None:
+        """Change how much of the style the frames show (``style_strength`` in [0, 1]) and whether
+        they keep the input's colours (see :func:`blend_style`); None leaves a control as it is.
+        Takes effect from the next call; safe while another thread stylizes (``vidstyle live``)."""
+        strength = getattr(self, "style_strength", 1.0) if style_strength is None else style_strength
+        keep = getattr(self, "keep_colors", False) if keep_colors is None else keep_colors
+        keep = bool(keep) if isinstance(keep, np.bool_) else keep
+        check_look(strength, keep)
+        self._look = (float(strength), keep)  # one tuple: a stylizing thread reads both at once
+        self.style_strength, self.keep_colors = self._look
+
     @property
     def style_names(self) -> list[str]:
         return self.info.style_names
@@ -365,10 +409,13 @@ class Stylizer:
         take turns. The result is made under ``torch.inference_mode``: ``.clone()`` it outside
         that mode to change it in place or use it in an autograd graph."""
         check_batch_tensor(x)
+        strength, keep_colors = self._look
         if self.backend == "compile" or self.int8:
             with self._build_lock:
-                return self._stylize_tensor(x)
-        return self._stylize_tensor(x)
+                y = self._stylize_tensor(x)
+        else:
+            y = self._stylize_tensor(x)
+        return blend_style(x, y, strength, keep_colors)
 
     def _stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """The network's output, except for frames of little contrast (fades, near-black frames,

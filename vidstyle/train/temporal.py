@@ -25,7 +25,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask, valid_mask_numpy
 from vidstyle.flow.warp import pixel_coords, warp
-from vidstyle.frames import LUMA_WEIGHTS, images_to_tensor
+from vidstyle.frames import images_to_tensor, luminance
 from vidstyle.io.files import write_then_rename
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
@@ -34,12 +34,6 @@ log = logging.getLogger("vidstyle")
 
 
 # --- loss ------------------------------------------------------------------------------------
-
-
-def luminance(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) RGB -> (B, 1, H, W) luma (Rec. 601, as ReCoNet uses for its luminance-aware loss)."""
-    w = x.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True)
 
 
 def temporal_loss(out_t: torch.Tensor, out_prev: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor,
