@@ -493,3 +493,65 @@ def test_urls_trailing_slashes_and_file_parents_are_named_as_such(tmp_path):
     (tmp_path / "in.mp4").write_bytes(b"x")
     with pytest.raises(VidstyleError, match="is a file, not a folder"):
         check_output(tmp_path / "in.mp4" / "out.mp4")
+
+
+# --- ProRes, and which container takes which codec ---------------------------------------------
+
+def test_prores_is_422_hq_in_mov_with_exact_timing_and_audio(tmp_path, caplog):
+    src = make_video(tmp_path / "a.mp4", frames=10, vfr=True, audio=True)
+    out = tmp_path / "o.mov"
+    reencode(src, out, EncodeConfig(codec="prores_ks"))  # the default pix_fmt (yuv420p) is not ProRes'
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert (v.codec_context.name, v.codec_context.profile, v.format.name) == ("prores", "HQ", "yuv422p10le")
+    info = probe(out)
+    assert info.frames == 10 and info.audio[0].codec == "aac"
+    assert frame_times(out) == frame_times(src) and audio_packets(out) == audio_packets(src)
+    assert psnr(read_frames(out), read_frames(src)) > 40  # an editing master: close to the input
+    assert "do not apply" not in caplog.text
+    four = tmp_path / "o4.mkv"
+    reencode(src, four, EncodeConfig(codec="prores_ks", pix_fmt="yuv444p10le", crf=10))
+    with av.open(str(four)) as c:
+        assert c.streams.video[0].codec_context.profile == "4444"
+    assert "--crf and --preset do not apply to prores_ks" in caplog.text
+
+
+def test_the_codec_table_matches_what_ffmpeg_writes(tmp_path):
+    """codec_fits' table against FFmpeg's muxers: every software codec into every output suffix."""
+    from vidstyle.io.encode import codec_fits
+
+    for suffix in (".mp4", ".m4v", ".mov", ".mkv", ".webm"):
+        for codec in ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "prores_ks"):
+            pix_fmt = "yuv422p10le" if codec == "prores_ks" else "yuv420p"
+            try:
+                with av.open(str(tmp_path / f"t{suffix}"), "w") as c:
+                    stream = c.add_stream(codec, rate=24)
+                    stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+                    c.start_encoding()
+                    for i in range(3):  # x265 with a single frame fails in MP4/MOV ("patches welcome")
+                        image = np.full((48, 64, 3), 60 * i, np.uint8)
+                        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)
+                        frame.pts = i
+                        for packet in stream.encode(frame):
+                            c.mux(packet)
+                    for packet in stream.encode(None):
+                        c.mux(packet)
+                written = True
+            except (ValueError, av.error.FFmpegError):
+                written = False
+            assert codec_fits(codec, suffix) == written, (codec, suffix)
+
+
+def test_stylize_refuses_a_codec_the_container_cannot_hold_before_any_work(tmp_path, style, monkeypatch):
+    from vidstyle import pipeline
+    from vidstyle.pipeline import stylize_video
+
+    src = make_video(tmp_path / "a.mp4", frames=2)
+    monkeypatch.setattr(pipeline, "_make_stylizer", lambda *a: pytest.fail("the network was loaded"))
+    for codec, out, message in (("prores_ks", "o.mp4", r"o.mp4: .mp4 files cannot hold prores_ks; write it to "
+                                                        r"\.mov or \.mkv"),
+                                ("libvpx-vp9", "o.mov", r"\.mov files cannot hold libvpx-vp9; write it to \.mp4 or "
+                                                        r"\.mkv or \.webm, or pick a codec for \.mov \(libx264")):
+        with pytest.raises(VidstyleError, match=message):
+            stylize_video(src, tmp_path / out, str(style), codec=codec, progress=False)
+        assert not (tmp_path / out).exists()

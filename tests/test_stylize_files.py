@@ -149,3 +149,20 @@ def test_cli_one_input_into_a_folder(tmp_path, inputs, style, target, capsys):
     arg = str(out) + ("/" if target == "slash" else "")
     assert main(["stylize", str(inputs[2]), "-o", arg, "--style", str(style), "--device", "cpu"]) == 0
     assert (out / "c.jpg").is_file() and "-> " + str(out / "c.jpg") in capsys.readouterr().err
+
+
+def test_an_output_takes_the_container_its_codec_needs(tmp_path):
+    assert folder_output("a/clip.mp4", "out", "prores_ks") == Path("out/clip.mov")
+    assert folder_output("a/clip.mov", "out", "prores_ks") == Path("out/clip.mov")
+    assert folder_output("a/clip.webm", "out", "libx264") == Path("out/clip.mp4")
+    assert folder_output("a/clip.mkv", "out", "prores_ks") == Path("out/clip.mkv")  # Matroska takes it
+    assert folder_output("a/clip.avi", "out", "prores_ks") == Path("out/clip.mov")
+    assert folder_output("a/clip.webm", "out") == Path("out/clip.webm")
+    assert folder_output("a/still.png", "out", "prores_ks") == Path("out/still.png")
+
+
+def test_an_unknown_codec_fails_before_the_folder_or_the_network(tmp_path, inputs, monkeypatch):
+    monkeypatch.setattr(pipeline, "_make_stylizer", lambda *a: pytest.fail("the network was loaded"))
+    with pytest.raises(VidstyleError, match="unknown codec 'divx'; available: libx264"):
+        stylize_files(inputs, tmp_path / "out", "light_mondrian", codec="divx")
+    assert not (tmp_path / "out").exists()

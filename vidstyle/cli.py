@@ -63,7 +63,8 @@ def _add_stylize(sub) -> None:
     p.add_argument("--start", type=float, help="start time in seconds")
     p.add_argument("--duration", type=_positive_float, help="process this many seconds")
     p.add_argument("--codec",
-                   help="libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, hevc_nvenc (default: libvpx-vp9 "
+                   help="libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, hevc_nvenc, or prores_ks (ProRes "
+                        "422 HQ in .mov or .mkv, for editing; 4444 with --pix-fmt yuv444p10le) (default: libvpx-vp9 "
                         "for .webm, libx264 otherwise)")
     p.add_argument("--crf", type=int, default=EncodeConfig.crf,
                    help=f"constant rate factor (quality; lower is better, default {EncodeConfig.crf})")

@@ -34,7 +34,7 @@ from vidstyle.errors import VidstyleError, termination_as_exit
 from vidstyle.frames import working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
-from vidstyle.io.encode import VideoEncoder
+from vidstyle.io.encode import VideoEncoder, check_codec_fits, codec_fits, container_for
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file, create_output_folder
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
@@ -579,6 +579,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     config, encode = _merge_options(config, encode, options)
     input_path = check_input(input)
     check_output(output, input_path, overwrite)  # fail before loading the model
+    check_codec_fits(encode.codec, output)
     stylizer = _make_stylizer(style, config)
     stabilizer = make_stabilizer(config, stylizer)
     started = time.perf_counter()
@@ -696,16 +697,21 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
                          bars=area.bars_text() if area is not None else "")
 
 
-def folder_output(input: str | Path, folder: str | Path) -> Path:
+def folder_output(input: str | Path, folder: str | Path, codec: str | None = None) -> Path:
     """Where :func:`stylize_files` writes ``input`` in ``folder``: under the input's own name,
-    except that a video container vidstyle does not write (.avi, .ts, ...) becomes .mp4 (every
-    still-image format it reads, it also writes)."""
+    except that a video container vidstyle does not write (.avi, .ts, ...) becomes .mp4, and one
+    that cannot hold the ``codec`` asked for becomes that codec's (.mov for ProRes, else .mp4);
+    every still-image format it reads, it also writes."""
     from vidstyle.io.files import OUTPUT_FORMATS
     from vidstyle.io.images import is_image_path
 
     input = Path(input)
-    keep = is_image_path(input) or input.suffix.lower() in OUTPUT_FORMATS
-    return Path(folder) / (input.name if keep else input.stem + ".mp4")
+    if is_image_path(input):
+        return Path(folder) / input.name
+    suffix = input.suffix if input.suffix.lower() in OUTPUT_FORMATS else ".mp4"
+    if codec is not None and not codec_fits(codec, suffix):
+        suffix = container_for(codec)
+    return Path(folder) / (input.stem + suffix)
 
 
 def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | None = None,
@@ -732,7 +738,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     if not inputs:
         raise VidstyleError("no inputs to stylize")
     from vidstyle.io.files import OUTPUT_FORMATS
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -740,14 +746,16 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     if not folder.exists() and folder.suffix.lower() in {**OUTPUT_FORMATS, **IMAGE_OUTPUT_FORMATS}:
         raise VidstyleError(f"several inputs go into a folder, and {folder} names a file; give a folder such as "
                             f"{folder.with_suffix('')}/")
-    pairs = [(i, folder_output(i, folder)) for i in inputs]
+    pairs = [(i, folder_output(i, folder, encode.codec)) for i in inputs]
     # case-blind: on macOS's and Windows' file systems X.mp4 and x.mp4 are one file
     names = [o.name.casefold() for _, o in pairs]
     shared = sorted({str(o) for _, o in pairs if names.count(o.name.casefold()) > 1})
     if shared:
         raise VidstyleError(f"several inputs would be written to {shared[0]}; stylize them into separate folders")
-    for _, target in pairs:
+    for source, target in pairs:
         check_output_file(target, inputs=inputs, overwrite=overwrite, create_folder=True)
+        if not is_image_path(source):
+            check_codec_fits(encode.codec, target)
     if isinstance(style, (str, Path)):
         from vidstyle.models.zoo import resolve_style
 

@@ -90,7 +90,8 @@ def blend_style(content: torch.Tensor, styled: torch.Tensor, strength: float = 1
         raise BadValueError(f"content and styled must be (B, 3, H, W) of one shape, got "
                             f"{tuple(content.shape)} and {tuple(styled.shape)}")
     if keep_colors:
-        styled = (content + (luminance(styled) - luminance(content))).clamp_(0.0, 1.0)
+        # luma is linear: Y(styled) - Y(content) in one pass over the difference
+        styled = (content + luminance(styled - content)).clamp_(0.0, 1.0)
     if strength >= 1.0:
         return styled
     return torch.lerp(content.to(styled.dtype), styled, float(strength))

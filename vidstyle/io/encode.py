@@ -36,7 +36,19 @@ from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 
 log = logging.getLogger("vidstyle")
 
-VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc")
+VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc", "prores_ks")
+#: Intra-frame codecs for editing rather than delivery: quality set by a profile, not crf/preset.
+_INTERMEDIATE_CODECS = {"prores_ks"}
+#: ProRes 422 HQ, the usual editing master; 4:4:4 input formats get ProRes 4444.
+_PRORES_DEFAULT_PIX_FMT = "yuv422p10le"
+#: The codecs each output container takes (FFmpeg 8's muxers, checked by writing each pair;
+#: .m4v is FFmpeg's "ipod" flavour of MP4, which takes H.264 only). Matroska takes them all.
+_CONTAINER_CODECS = {
+    ".mp4": {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc"},
+    ".m4v": {"libx264", "h264_nvenc"},
+    ".mov": {"libx264", "libx265", "h264_nvenc", "hevc_nvenc", "prores_ks"},
+    ".webm": {"libvpx-vp9", "libsvtav1"},
+}
 # Codecs that reject odd dimensions with subsampled chroma (and can store 4:4:4 instead).
 _EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}
 _HARDWARE_CODECS = {"h264_nvenc", "hevc_nvenc"}
@@ -128,6 +140,31 @@ def _encoder_options(codec: str, crf: int | None, preset: str | None) -> dict[st
         if preset:
             opts["preset"] = _NVENC_PRESET.get(preset, preset)
     return opts
+
+
+def codec_fits(codec: str, suffix: str) -> bool:
+    """Whether the container of a ``suffix`` output (.mp4, .mov, ...) takes ``codec``."""
+    return codec in _CONTAINER_CODECS.get(suffix.lower(), VIDEO_CODECS)
+
+
+def container_for(codec: str) -> str:
+    """The suffix an output encoded with ``codec`` gets when the input's own does not take it:
+    .mov for ProRes, .mp4 otherwise (it takes every other codec here)."""
+    return ".mov" if codec == "prores_ks" else ".mp4"
+
+
+def check_codec_fits(codec: str | None, output: str | Path) -> None:
+    """Refuse, before any work, a ``codec`` that is unknown or that the ``output``'s container
+    cannot hold (None: the container's default codec, which always fits)."""
+    suffix = Path(output).suffix.lower()
+    if codec is None:
+        return
+    _check_codec(codec)  # an unknown name or one missing from this FFmpeg build says so first
+    if codec_fits(codec, suffix):
+        return
+    takers = [s for s in (".mp4", ".mov", ".mkv", ".webm") if codec_fits(codec, s)]
+    raise VidstyleError(f"{Path(output).name}: {suffix} files cannot hold {codec}; write it to "
+                        f"{' or '.join(takers)}, or pick a codec for {suffix} ({default_codec(suffix)} is its default)")
 
 
 def default_codec(suffix: str) -> str:
@@ -292,7 +329,14 @@ class VideoEncoder:
         codec = _check_codec(config.codec)
         if config.codec == "libsvtav1":
             os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints a banner to stderr unless told not to
-        self.pix_fmt = output_pix_fmt(codec, config.pix_fmt, source.width, source.height)
+        pix_fmt = config.pix_fmt
+        if config.codec in _INTERMEDIATE_CODECS:
+            if pix_fmt == EncodeConfig.pix_fmt:  # the delivery default: ProRes has no 4:2:0
+                pix_fmt = _PRORES_DEFAULT_PIX_FMT
+            if (config.crf, config.preset) != (EncodeConfig.crf, EncodeConfig.preset):
+                log.warning("--crf and --preset do not apply to %s: its quality is set by its profile "
+                            "(422 HQ, or 4444 for a 4:4:4 --pix-fmt)", config.codec)
+        self.pix_fmt = output_pix_fmt(codec, pix_fmt, source.width, source.height)
         self.width, self.height = source.width, source.height
         self.time_base = source.time_base
         self.frame_rate = source.frame_rate or Fraction(25)
@@ -378,7 +422,11 @@ class VideoEncoder:
             ctx.color_primaries = self.colorspace.primaries
         if self.colorspace.trc:
             ctx.color_trc = self.colorspace.trc
-        stream.options = _encoder_options(config.codec, config.crf, config.preset)
+        if config.codec == "prores_ks":
+            # vendor apl0: the identifier Apple's own encoder writes, which some editors look for
+            stream.options = {"profile": "4444" if "444" in self.pix_fmt else "hq", "vendor": "apl0"}
+        else:
+            stream.options = _encoder_options(config.codec, config.crf, config.preset)
         stream.metadata.update(carried_tags(source.video_metadata))
         # default, forced, ...; not attached_pic: this stream is the video, not a cover image
         stream.disposition = source.video_disposition & ~int(av.stream.Disposition.attached_pic)
