@@ -21,6 +21,7 @@ from vidstyle.cli_args import apply_threads
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
+from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES, EncodeConfig,
                              StylizeConfig)
@@ -60,6 +61,9 @@ def _add_stylize(sub) -> None:
     p.add_argument("--scale", type=_positive_float,
                    help="run the network at this multiple of the input size, up to 8 (0.5: half size, faster, "
                         "larger strokes; 2: finer strokes, 4x the work); the output keeps the input's size")
+    p.add_argument("--fps", type=_sequence_fps,
+                   help="frame rate of an image-sequence input (a folder of numbered frames, e.g. a render's "
+                        "frame_0001.png...; default 24); files have their own")
     p.add_argument("--start", type=float, help="start time in seconds")
     p.add_argument("--duration", type=_positive_float, help="process this many seconds")
     p.add_argument("--codec",
@@ -98,7 +102,7 @@ def _cmd_stylize(args) -> int:
         log.warning("--temporal-strength is ignored with --temporal off")
     config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
-                           start=args.start, duration=args.duration, temporal=args.temporal,
+                           start=args.start, duration=args.duration, sequence_fps=args.fps, temporal=args.temporal,
                            temporal_strength=args.temporal_strength, bars=args.bars,
                            style_strength=args.style_strength, keep_colors=args.keep_colors)
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,

@@ -30,6 +30,17 @@ unit_float = _number(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
 thread_count = _number(int, lambda v: 0 < v <= 256, "1 to 256")
 
 
+def sequence_fps(text: str):
+    """Argument type: a frame rate (``24``, ``29.97``, ``30000/1001``), see vidstyle.io.sequence."""
+    from vidstyle.errors import VidstyleError
+    from vidstyle.io.sequence import sequence_fps as parse
+
+    try:
+        return parse(text)
+    except VidstyleError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("fps must be", "must be")) from None
+
+
 def split_commas(text: str | None) -> list[str]:
     """The items of a comma-separated option, blanks dropped: ``"a, b,,c"`` -> ["a", "b", "c"]
     (none for None or "")."""

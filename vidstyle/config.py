@@ -74,6 +74,9 @@ class StylizeConfig:
     scale: float | None = None
     start: float | None = None
     duration: float | None = None
+    # frame rate of an image-sequence input (a folder of frames, vidstyle.io.sequence); None: 24.
+    # Files have their own.
+    sequence_fps: float | None = None
     # on by default: it always lowered the warping error in benchmarks/RESULTS.md, and the only halo
     # seen in the side-by-side clip was already in the network's per-frame output
     temporal: str = "flow"
@@ -100,6 +103,10 @@ class StylizeConfig:
                 raise VidstyleError(f"{name} must be a whole number of at least 1, got {value!r}")
         check_temporal(self.temporal, self.temporal_strength)
         check_look(self.style_strength, self.keep_colors)
+        if self.sequence_fps is not None:
+            from vidstyle.io.sequence import sequence_fps
+
+            sequence_fps(self.sequence_fps)  # a VidstyleError for 0, a negative or a non-number
         if self.bars not in BARS_MODES:
             raise VidstyleError(f"unknown bars mode {self.bars!r} (use {' or '.join(BARS_MODES)})")
 

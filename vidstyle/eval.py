@@ -333,6 +333,8 @@ def _time_span(path: str | Path, frames: int) -> Fraction | None:
 
     from vidstyle.io.decode import picture_streams
 
+    if Path(path).is_dir():  # an image sequence (vidstyle.io.sequence): no clock of its own
+        return None
     with av.open(str(path)) as container:
         videos = picture_streams(container)
         if not videos or frames < 2:

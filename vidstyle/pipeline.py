@@ -67,10 +67,11 @@ class StylizeResult:
     network: str = ""  # how the network ran, e.g. "cpu bf16 compile, batch 4"
     temporal_strength: float | None = None  # the flow stabilizer's strength; None: it was off
     bars: str = ""  # the letterbox/pillarbox bars kept as they were, e.g. "top 46, bottom 46"; "": none
+    sequence: str = ""  # an image-sequence input, e.g. "240 .png frames at 24 fps"; "": a file
 
     def summary(self) -> str:
         """One line: frames, seconds, fps, how the network ran and the stabilizer, output path."""
-        how = ", ".join(x for x in (self.network, None if self.temporal_strength is None
+        how = ", ".join(x for x in (self.sequence, self.network, None if self.temporal_strength is None
                                     else f"stabilizer {self.temporal_strength:g}",
                                     self.bars and f"bars kept: {self.bars}") if x)
         how = f" [{how}]" if how else ""
@@ -441,7 +442,7 @@ INT8_CALIBRATION_FRAMES = 8
 
 
 def calibrate_for(stylizer, path: str | Path, start: float | None = None, duration: float | None = None,
-                  area: PictureArea | None = None) -> None:
+                  area: PictureArea | None = None, fps=None) -> None:
     """Give an int8 :class:`~vidstyle.stylizer.Stylizer` its activation ranges from the video at
     ``path`` (frames spread over the segment; with ``area``, their picture inside the bars),
     unless it already has them from that file; other stylizers are left alone. A Stylizer reused
@@ -452,7 +453,7 @@ def calibrate_for(stylizer, path: str | Path, start: float | None = None, durati
     if area is not None:
         source += f"#{area.top}:{area.bottom},{area.left}:{area.right}"
     if stylizer.calibration_source != source:
-        frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration)
+        frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration, fps)
         stylizer.calibrate([area.crop(f) if area is not None else f for f in frames], source=source)
 
 
@@ -577,7 +578,10 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             at ``output`` (an existing file there is untouched).
     """
     config, encode = _merge_options(config, encode, options)
-    input_path = check_input(input)
+    input_path = check_input(input, folders=True)  # a folder: an image sequence
+    if config.sequence_fps is not None and not input_path.is_dir():
+        log.warning("--fps applies to image sequences (a folder of frames); %s plays at its own rate",
+                    input_path.name)
     check_output(output, input_path, overwrite)  # fail before loading the model
     check_codec_fits(encode.codec, output)
     stylizer = _make_stylizer(style, config)
@@ -585,14 +589,15 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
     bar = None
-    with termination_as_exit(), VideoDecoder(input_path, config.start, config.duration) as decoder, \
+    fps = config.sequence_fps
+    with termination_as_exit(), VideoDecoder(input_path, config.start, config.duration, fps=fps) as decoder, \
             atomic_output(output, input_path, overwrite) as temp:
         area = None
         if config.bars == "keep":
-            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration))
+            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps))
             if area is not None:
                 log.info("keeping the black bars: %s", area.describe())
-        calibrate_for(stylizer, input_path, config.start, config.duration, area=area)  # int8 only
+        calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps)  # int8 only
         encoder = VideoEncoder(temp, decoder.info, encode, name=output)
         _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder.pix_fmt)
         try:
@@ -647,7 +652,10 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          pix_fmt=encoder.pix_fmt,
                          temporal_strength=stabilizer.strength if stabilizer is not None else None,
-                         bars=area.bars_text() if area is not None else "")
+                         bars=area.bars_text() if area is not None else "",
+                         sequence="" if decoder.sequence is None else
+                         f"{decoder.sequence.count} {decoder.sequence.suffix} frames at "
+                         f"{float(decoder.info.frame_rate):.6g} fps")
 
 
 def stylize_image(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
@@ -734,7 +742,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     config, encode = _merge_options(config, encode, options, caller="stylize_files")
     if isinstance(inputs, (str, Path)):  # one path, not its characters
         inputs = [inputs]
-    inputs = [check_input(i) for i in inputs]
+    inputs = [check_input(i, folders=True) for i in inputs]  # a folder: an image sequence
     if not inputs:
         raise VidstyleError("no inputs to stylize")
     from vidstyle.io.files import OUTPUT_FORMATS

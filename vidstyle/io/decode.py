@@ -23,6 +23,7 @@ from av.sidedata.sidedata import Type as _SideDataType
 
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_input, ffmpeg_path
+from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, sequence_fps
 
 log = logging.getLogger("vidstyle")
 
@@ -285,14 +286,19 @@ class PacketDecoder:
 
 
 class VideoDecoder:
-    """Decode ``path`` (optionally the segment ``[start, start + duration)`` seconds).
+    """Decode ``path`` (optionally the segment ``[start, start + duration)`` seconds). A folder is
+    read as an image sequence (:mod:`vidstyle.io.sequence`) at ``fps`` frames a second (default
+    :data:`~vidstyle.io.sequence.DEFAULT_SEQUENCE_FPS`; ignored for files, which have their own).
 
     Use as a context manager; the file is opened read-only and closed on exit.
     """
 
     def __init__(self, path: str | Path, start: float | None = None, duration: float | None = None,
-                 announce: bool = True):
-        self.path = check_input(path)
+                 announce: bool = True, fps=None):
+        self.path = check_input(path, folders=True)
+        # a folder is an image sequence, played at ``fps`` (vidstyle.io.sequence)
+        self.sequence = find_sequence(self.path) if self.path.is_dir() else None
+        self._sequence_fps = sequence_fps(fps if fps is not None else DEFAULT_SEQUENCE_FPS)
         # warn of what reading meets (a size change); a look ahead at sample frames passes False,
         # so a run says it once, when it stylizes
         self.announce = announce
@@ -301,7 +307,7 @@ class VideoDecoder:
         if duration is not None and not (math.isfinite(duration) and duration > 0):
             raise VidstyleError(f"duration must be a number of seconds > 0, got {duration}")
         try:
-            self._container = av.open(ffmpeg_path(self.path), "r")
+            self._container = self._open()
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             raise unreadable_video_error(self.path, exc) from None
         try:
@@ -310,10 +316,15 @@ class VideoDecoder:
             self._container.close()
             raise
 
+    def _open(self) -> av.container.InputContainer:
+        if self.sequence is not None:
+            return self.sequence.open(self._sequence_fps)
+        return av.open(ffmpeg_path(self.path), "r")
+
     def _setup(self, start, duration) -> None:
         container = self._container
         # Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize.
-        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+        if self.sequence is None and (container.format.name == "image2" or container.format.name.endswith("_pipe")):
             raise VidstyleError(f"{self.path} is an image, not a video (use a video file)")
         videos = picture_streams(container)
         if not videos:
@@ -473,7 +484,7 @@ class VideoDecoder:
         cannot be trusted. Only before the first frame is returned: the streams change identity."""
         index = self._video.index  # among all streams; read before the container frees it
         self._container.close()
-        self._container = av.open(ffmpeg_path(self.path), "r")
+        self._container = self._open()
         self._video = self._container.streams[index]
         self._video.codec_context.thread_type = "AUTO"
         self._audio = tuple(self._container.streams.audio)
@@ -769,28 +780,29 @@ class VideoDecoder:
 
 
 def keyframe_samples(path: str | Path, count: int, start: float | None = None,
-                     duration: float | None = None) -> list[np.ndarray]:
+                     duration: float | None = None, fps=None) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames spread over the segment, fast: its first frame
     and the keyframes in it before evenly spread times (:meth:`VideoDecoder.keyframes`). Fewer
     when the segment holds fewer keyframes; for frames at exact times use :func:`sample_frames`."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    with VideoDecoder(path, start, duration, announce=False) as decoder:
+    with VideoDecoder(path, start, duration, announce=False, fps=fps) as decoder:
         return decoder.keyframes(count)
 
 
 def spread_samples(path: str | Path, count: int, start: float | None = None,
-                   duration: float | None = None) -> list[np.ndarray]:
+                   duration: float | None = None, fps=None) -> list[np.ndarray]:
     """``count`` frames spread over the segment as cheaply as they can be had: its keyframes
     (:func:`keyframe_samples`, one decoded frame each), or, when it holds fewer than half
     ``count`` of them (a short clip, one long GOP), frames at exact times (:func:`sample_frames`,
-    which decodes from the keyframe before each: at most the segment once over)."""
-    frames = keyframe_samples(path, count, start, duration)
-    return frames if 2 * len(frames) >= count else sample_frames(path, count, start, duration)
+    which decodes from the keyframe before each: at most the segment once over). ``fps``: an
+    image sequence's frame rate (see :class:`VideoDecoder`)."""
+    frames = keyframe_samples(path, count, start, duration, fps)
+    return frames if 2 * len(frames) >= count else sample_frames(path, count, start, duration, fps)
 
 
 def sample_frames(path: str | Path, count: int, start: float | None = None,
-                  duration: float | None = None) -> list[np.ndarray]:
+                  duration: float | None = None, fps=None) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames (H, W, 3) spread evenly over the segment
     ``[start, start + duration)`` (or the whole file): e.g. to calibrate int8 activation ranges on
     the video about to be stylized rather than on its first seconds only. Without a known length,
@@ -799,7 +811,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
 
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    with VideoDecoder(path, start, duration, announce=False) as decoder:
+    with VideoDecoder(path, start, duration, announce=False, fps=fps) as decoder:
         info = decoder.info
         length = duration
         if info.frames:  # the segment's frame count, so also right when duration runs past the end
@@ -814,7 +826,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
         # each sample opens the file again and seeks: decoding the whole video would cost far more;
         # starting half a frame early takes the frame nearest to the sample's time
         try:
-            with VideoDecoder(path, base + length * i / count - half_frame, announce=False) as decoder:
+            with VideoDecoder(path, base + length * i / count - half_frame, announce=False, fps=fps) as decoder:
                 # at the first frame's size: each decoder takes its size from its own first frame,
                 # and a stream can change size mid-way (scaled as the pipeline's decoder does)
                 images.append(resize_frame(next(decoder.read()).image, (first.shape[1], first.shape[0])))

@@ -27,14 +27,15 @@ def ffmpeg_path(path: str | Path) -> str:
     return "file:" + text if ":" in text else text
 
 
-def check_input(path: str | Path) -> Path:
-    """Return ``path`` as a Path if it is a readable file; otherwise raise a one-line VidstyleError."""
+def check_input(path: str | Path, folders: bool = False) -> Path:
+    """Return ``path`` as a Path if it is a readable file (or, with ``folders``, a folder: an image
+    sequence, see :mod:`vidstyle.io.sequence`); otherwise raise a one-line VidstyleError."""
     if "://" in str(path):
         raise VidstyleError(f"{path} is a URL; vidstyle reads local files (download it first)")
     path = Path(path)
     if not path.exists():
         raise VidstyleError(f"input file not found: {path}")
-    if path.is_dir():
+    if path.is_dir() and not folders:
         raise VidstyleError(f"input is a folder, not a video file: {path}")
     if not os.access(path, os.R_OK):
         raise VidstyleError(f"input file is not readable: {path}")

@@ -1,0 +1,152 @@
+"""Image sequences (a folder of numbered frames) read as one video: order, frame rate, segments,
+damaged frames, odd folder names, and the errors for folders that are not one sequence."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from videos import frame_times, make_video, probe, psnr, read_frames
+from vidstyle.errors import VidstyleError
+from vidstyle.io import VideoDecoder
+from vidstyle.io.sequence import find_sequence, sequence_fps
+from vidstyle.pipeline import stylize_files, stylize_video
+
+
+class Invert:
+    """A stylizer object that inverts its frames: the output says which input frame it was."""
+
+    def stylize_batch(self, images):
+        return [255 - i for i in images]
+
+
+def marked(i: int, size=(64, 48)) -> np.ndarray:
+    """RGB frame whose brightness encodes ``i`` (survives JPEG and H.264) over a texture."""
+    w, h = size
+    img = np.full((h, w, 3), 10 + 20 * i, np.uint8)
+    img[::8, :, 1] = 0
+    return img
+
+
+def write_sequence(folder: Path, count: int, name: str = "frame_{:04d}.png", first: int = 1, skip=(),
+                   size=(64, 48)) -> list[int]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i in range(count):
+        if i in skip:
+            continue
+        path = folder / name.format(first + i)
+        assert cv2.imwrite(str(path), cv2.cvtColor(marked(i, size), cv2.COLOR_RGB2BGR))
+        written.append(i)
+    return written
+
+
+def marks(frames: np.ndarray, count: int = 12) -> list[int]:
+    """The index of the inverted :func:`marked` frame each output frame is nearest to."""
+    refs = [255.0 - marked(i, (frames.shape[2], frames.shape[1])) for i in range(count)]
+    return [int(np.argmin([np.abs(f - r).mean() for r in refs])) for f in frames.astype(np.float64)]
+
+
+def test_a_folder_of_frames_is_a_video_in_name_order_at_its_frame_rate(tmp_path):
+    write_sequence(tmp_path / "shot", 9, first=1001)  # a render's numbering need not start at 0 or 1
+    (tmp_path / "shot" / "notes.txt").write_text("not a frame")  # other files are left out
+    (tmp_path / "shot" / ".DS_Store").write_bytes(b"\0")
+    out = tmp_path / "out.mp4"
+    result = stylize_video(tmp_path / "shot", out, Invert(), temporal="off", sequence_fps=30, crf=4,
+                           pix_fmt="yuv444p", progress=False)
+    assert result.frames == 9 and "9 .png frames at 30 fps" in result.summary()
+    info = probe(out)
+    assert info.frames == 9 and not info.audio
+    assert frame_times(out) == [Fraction(i, 30) for i in range(9)]
+    assert marks(read_frames(out)) == list(range(9))
+    from vidstyle.eval import evaluate_videos  # `vidstyle eval` takes the folder as the input too
+
+    report = evaluate_videos(tmp_path / "shot", out)
+    assert report["frames"] == 9 and report["notes"] == []
+    # NTSC rates as users write them, and the default of 24
+    stylize_video(tmp_path / "shot", tmp_path / "ntsc.mp4", Invert(), temporal="off", sequence_fps=29.97,
+                  progress=False)
+    assert frame_times(tmp_path / "ntsc.mp4")[1] == Fraction(1001, 30000)
+    result = stylize_video(tmp_path / "shot", tmp_path / "default.mp4", Invert(), temporal="off", progress=False)
+    assert frame_times(tmp_path / "default.mp4")[1] == Fraction(1, 24) and "at 24 fps" in result.summary()
+
+
+def test_gaps_segments_and_a_damaged_frame(tmp_path, caplog):
+    folder = tmp_path / "shot"
+    kept = write_sequence(folder, 12, skip=(3,))  # frame 4 missing: the sequence goes on
+    (folder / "frame_0008.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")  # index 7: damaged
+    out = tmp_path / "out.mp4"
+    result = stylize_video(folder, out, Invert(), temporal="off", progress=False)
+    expected = [i for i in kept if i != 7]
+    assert result.frames == len(expected) and marks(read_frames(out)) == expected
+    assert "skipped 1 damaged video packet(s)" in caplog.text
+    # --start/--duration count in the sequence's own time (24 frames a second), in files present:
+    # the 8th file is frame_0009 (frame_0004 is missing), i.e. marked 8
+    stylize_video(folder, tmp_path / "seg.mp4", Invert(), temporal="off", start=7 / 24, duration=3 / 24,
+                  progress=False)
+    assert marks(read_frames(tmp_path / "seg.mp4")) == [8, 9, 10]
+
+
+def test_jpeg_frames_of_changing_size_and_an_awkward_folder_name(tmp_path, caplog):
+    folder = tmp_path / "take [2]: final * 100%"
+    write_sequence(folder, 4, name="f{:03d}.jpg")
+    write_sequence(folder, 2, name="f{:03d}.jpg", first=5, size=(80, 60))  # a frame of another size
+    with VideoDecoder(folder, fps=25) as dec:
+        frames = [f.image for f in dec.read()]
+        assert (dec.info.width, dec.info.height, dec.info.frame_rate) == (64, 48, 25)
+    assert len(frames) == 6 and all(f.shape == (48, 64, 3) for f in frames)  # scaled to the first
+    assert psnr(frames[0], marked(0)) > 30
+    out = tmp_path / "o.mkv"
+    stylize_video(folder, out, Invert(), temporal="off", progress=False)
+    assert probe(out).frames == 6
+
+
+@pytest.mark.parametrize("names, message", [
+    ((), "input is a folder with no image sequence in it"),
+    (("a1.png", "a2.jpg"), r"holds images of several kinds \(1 .png, 1 .jpg\)"),
+    (("f1.png", "f2.png", "f10.png"), r"sort differently as text than by number \(f10.png comes before f2.png\): "
+                                      r"pad the numbers"),
+    (("f1.png", "f2.PNG"), "mixes .PNG and .png names"),
+])
+def test_folders_that_are_not_one_sequence_are_refused_with_the_reason(tmp_path, names, message):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for n in names:
+        cv2.imwrite(str(folder / n), marked(0)) if n.lower().endswith((".png", ".jpg")) else None
+    with pytest.raises(VidstyleError, match=message):
+        find_sequence(folder)
+    with pytest.raises(VidstyleError, match=message):
+        stylize_video(folder, tmp_path / "o.mp4", Invert(), progress=False)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_frame_rates_are_checked():
+    assert sequence_fps("30000/1001") == Fraction(30000, 1001) and sequence_fps(23.976) == Fraction(24000, 1001)
+    assert sequence_fps(12.5) == Fraction(25, 2)
+    for bad in (0, -24, "fast", 10 ** 6):
+        with pytest.raises(VidstyleError, match="fps must be"):
+            sequence_fps(bad)
+
+
+def test_several_inputs_may_be_sequences_and_the_cli_takes_fps(tmp_path, style):
+    write_sequence(tmp_path / "shot_a", 3)
+    clip = make_video(tmp_path / "b.mp4", frames=3)
+    results = dict(stylize_files([tmp_path / "shot_a", clip], tmp_path / "out", Invert(), temporal="off",
+                                 progress=False))
+    assert probe(tmp_path / "out" / "shot_a.mp4").frames == 3 and probe(tmp_path / "out" / "b.mp4").frames == 3
+    assert not any(isinstance(r, Exception) for r in results.values())
+    done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(tmp_path / "shot_a"), "-o",
+                           str(tmp_path / "cli.mp4"), "--style", str(style), "--fps", "12"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "3 .png frames at 12 fps" in done.stderr
+    assert frame_times(tmp_path / "cli.mp4") == [Fraction(i, 12) for i in range(3)]
+    done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(clip), "-o",
+                           str(tmp_path / "cli2.mp4"), "--style", str(style), "--fps", "12"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--fps applies to image sequences" in done.stderr
