@@ -150,3 +150,73 @@ def test_several_inputs_may_be_sequences_and_the_cli_takes_fps(tmp_path, style):
                            str(tmp_path / "cli2.mp4"), "--style", str(style), "--fps", "12"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "--fps applies to image sequences" in done.stderr
+
+
+# --- writing frames ----------------------------------------------------------------------------
+
+def read_png(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def test_a_video_becomes_numbered_lossless_frames(tmp_path, caplog):
+    src = make_video(tmp_path / "in.mp4", frames=5, audio=True)
+    out = tmp_path / "new" / "frames" / "styled_%04d.png"  # folders made
+    result = stylize_video(src, out, Invert(), temporal="off", progress=False)
+    assert result.frames == 5 and result.output == out
+    names = sorted(p.name for p in out.parent.iterdir())
+    assert names == [f"styled_{i:04d}.png" for i in range(1, 6)]  # no hidden leftovers either
+    with VideoDecoder(src) as dec:
+        expected = [255 - f.image for f in dec.read()]
+    assert all(np.array_equal(read_png(out.parent / n), e) for n, e in zip(names, expected))  # PNG: exact
+    assert "an image sequence holds no sound: the audio of in.mp4 is not written" in caplog.text
+    # an existing frame of the pattern is refused, and --overwrite replaces them
+    with pytest.raises(VidstyleError, match=r"already holds frames of styled_%04d.png \(styled_0001.png, 5 in all\)"):
+        stylize_video(src, out, Invert(), temporal="off", progress=False)
+    stylize_video(src, out, Invert(), temporal="off", progress=False, overwrite=True)
+    assert len(list(out.parent.iterdir())) == 5
+
+
+def test_an_input_sequence_keeps_its_numbers(tmp_path):
+    write_sequence(tmp_path / "shot", 6, first=1001, skip=(2,))  # 1001, 1002, 1004, 1005, 1006
+    out = tmp_path / "out" / "s.%d.png"
+    stylize_video(tmp_path / "shot", out, Invert(), temporal="off", progress=False)
+    assert sorted(p.name for p in out.parent.iterdir()) == [f"s.{n}.png" for n in (1001, 1002, 1004, 1005, 1006)]
+    assert marks(np.stack([read_png(out.parent / "s.1004.png")])) == [3]
+    # a segment: the frames it holds keep their numbers too
+    seg = tmp_path / "seg" / "s_%04d.png"
+    stylize_video(tmp_path / "shot", seg, Invert(), temporal="off", start=2 / 24, duration=2 / 24, progress=False)
+    assert sorted(p.name for p in seg.parent.iterdir()) == ["s_1004.png", "s_1005.png"]
+
+
+def test_a_failed_run_leaves_no_frames_and_no_folder_it_made(tmp_path):
+    class FailsLate(Invert):
+        calls = 0
+
+        def stylize_batch(self, images):
+            self.calls += 1
+            if self.calls > 2:
+                raise VidstyleError("stylizer gave up")
+            return super().stylize_batch(images)
+
+    src = make_video(tmp_path / "in.mp4", frames=12)
+    out = tmp_path / "made" / "f_%03d.png"
+    with pytest.raises(VidstyleError, match="stylizer gave up"):
+        stylize_video(src, out, FailsLate(), temporal="off", batch=1, progress=False)
+    assert not (tmp_path / "made").exists()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "other.txt").write_text("mine")
+    with pytest.raises(VidstyleError, match="stylizer gave up"):
+        stylize_video(src, tmp_path / "kept" / "f_%03d.png", FailsLate(), temporal="off", batch=1, progress=False)
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == ["other.txt"]
+
+
+def test_frame_output_mistakes_are_refused_before_any_work(tmp_path):
+    from vidstyle.pipeline import stylize_image
+
+    write_sequence(tmp_path / "shot", 2)
+    with pytest.raises(VidstyleError, match="would go into the input sequence's folder"):
+        stylize_video(tmp_path / "shot", tmp_path / "shot" / "out_%04d.png", Invert(), progress=False)
+    cv2.imwrite(str(tmp_path / "still.png"), marked(0))
+    with pytest.raises(VidstyleError, match="still image, one frame: give the output a name without"):
+        stylize_image(tmp_path / "still.png", tmp_path / "o_%04d.png", Invert())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot", "still.png"]

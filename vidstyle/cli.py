@@ -39,7 +39,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("input", nargs="+", help="input video file, or an image (.jpg, .png, .webp, ...); or several")
     p.add_argument("-o", "--output", required=True,
                    help="output video file (.mp4, .m4v, .mkv, .mov, .webm), or image (.png, .jpg, .webp, .bmp, .tif) "
-                        "for an image input; or a folder (with several inputs, or a name ending in / or an "
+                        "for an image input, or numbered images (out/frame_%%04d.png: an image sequence); or a folder (with several inputs, or a name ending in / or an "
                         "existing folder) that gets each input under its own name (.mp4 for video formats "
                         "vidstyle does not write)")
     p.add_argument("--style", required=True,
@@ -96,6 +96,7 @@ def _add_stylize(sub) -> None:
 
 def _cmd_stylize(args) -> int:
     from vidstyle.io.images import is_image_path
+    from vidstyle.io.sequence import is_sequence_output
     from vidstyle.pipeline import stylize_image, stylize_video
 
     if args.temporal == "off" and args.temporal_strength is not None:
@@ -109,6 +110,15 @@ def _cmd_stylize(args) -> int:
                           audio=not args.no_audio)
     if len(args.input) > 1 or args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():
         return _stylize_into_folder(args, config, encode)
+    (source,) = args.input
+    if is_sequence_output(args.output):  # out/frame_%04d.png: images, no encoder
+        encoder_only = [flag for flag, given in (
+            ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),
+            ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt))
+            if given]
+        if encoder_only:
+            log.warning("%s %s for video files; %s is an image sequence", ", ".join(encoder_only),
+                        "is" if len(encoder_only) == 1 else "are", args.output)
     (source,) = args.input
     if is_image_path(source):  # a still image: one network call, written as an image
         video_only = [flag for flag, given in (

@@ -35,6 +35,7 @@ from vidstyle.frames import working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_codec_fits, codec_fits, container_for
+from vidstyle.io.sequence import SequenceWriter, check_sequence_output, is_sequence_output
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file, create_output_folder
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
@@ -582,8 +583,12 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     if config.sequence_fps is not None and not input_path.is_dir():
         log.warning("--fps applies to image sequences (a folder of frames); %s plays at its own rate",
                     input_path.name)
-    check_output(output, input_path, overwrite)  # fail before loading the model
-    check_codec_fits(encode.codec, output)
+    frames_out = is_sequence_output(output)  # out/frame_%04d.png: an image sequence
+    if frames_out:  # fail before loading the model
+        check_sequence_output(output, input_path, overwrite)
+    else:
+        check_output(output, input_path, overwrite)
+        check_codec_fits(encode.codec, output)
     stylizer = _make_stylizer(style, config)
     stabilizer = make_stabilizer(config, stylizer)
     started = time.perf_counter()
@@ -591,14 +596,17 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     bar = None
     fps = config.sequence_fps
     with termination_as_exit(), VideoDecoder(input_path, config.start, config.duration, fps=fps) as decoder, \
-            atomic_output(output, input_path, overwrite) as temp:
+            (contextlib.nullcontext() if frames_out else atomic_output(output, input_path, overwrite)) as temp:
         area = None
         if config.bars == "keep":
             area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps))
             if area is not None:
                 log.info("keeping the black bars: %s", area.describe())
         calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps)  # int8 only
-        encoder = VideoEncoder(temp, decoder.info, encode, name=output)
+        if frames_out:  # numbered as the input sequence's frames were, else from 1
+            encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite)
+        else:
+            encoder = VideoEncoder(temp, decoder.info, encode, name=output)
         _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder.pix_fmt)
         try:
             batch = config.batch or default_batch(stylizer, area.shape if area is not None
@@ -680,6 +688,9 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
                             f"{'does' if len(video_only) == 1 else 'do'} not apply")
     config, _ = _merge_options(config, None, options, caller="stylize_image", encoding=False)
     input_path = check_input(input)
+    if is_sequence_output(output):
+        raise VidstyleError(f"{input_path.name} is a still image, one frame: give the output a name without "
+                            f"a frame-number field (not {Path(output).name})")
     if Path(output).suffix.lower() not in IMAGE_OUTPUT_FORMATS:
         raise VidstyleError(f"{input_path.name} is a still image: write it to an image "
                             f"({', '.join(sorted(IMAGE_OUTPUT_FORMATS))}), not {Path(output).name}")

@@ -316,6 +316,14 @@ class VideoDecoder:
             self._container.close()
             raise
 
+    def sequence_number(self, pts: int) -> int | None:
+        """For an image-sequence input, the number in the file name of the frame at ``pts`` (as
+        :class:`DecodedFrame` gives it, shifted to the segment), else None."""
+        if self.sequence is None:
+            return None
+        position = pts + self._shift  # image2 stamps each file with its position in name order
+        return self.sequence.number(position) if 0 <= position < self.sequence.count else None
+
     def _open(self) -> av.container.InputContainer:
         if self.sequence is not None:
             return self.sequence.open(self._sequence_fps)

@@ -58,6 +58,12 @@ class ImageSequence:
         """The glob FFmpeg's image2 demuxer expands (glob(3): special characters escaped)."""
         return _GLOB_SPECIAL.sub(r"\\\1", str(self.folder)) + "/*" + self.suffix
 
+    def number(self, position: int) -> int | None:
+        """The frame number in the name of the ``position``-th file (the last group of digits:
+        ``shot2_0107.png`` -> 107), or None when it has none."""
+        digits = re.findall(r"\d+", Path(self.names[position]).stem)
+        return int(digits[-1]) if digits else None
+
     def open(self, fps: Fraction) -> av.container.InputContainer:
         return av.open(self.pattern(), "r", format="image2",
                        options={"pattern_type": "glob", "framerate": f"{fps.numerator}/{fps.denominator}"})
@@ -91,3 +97,128 @@ def find_sequence(folder: str | Path) -> ImageSequence:
         raise VidstyleError(f"the frames of {folder} sort differently as text than by number ({names[i]} comes "
                             f"before {by_number[i]}): pad the numbers with zeros (frame_0001{suffix})")
     return ImageSequence(folder, Path(names[0]).suffix, tuple(names))
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+#: The frame-number field of an output pattern: ``%d`` or ``%04d`` (as FFmpeg and renderers write it).
+_NUMBER_FIELD = re.compile(r"%(0\d+)?d")
+
+
+def is_sequence_output(path: str | Path) -> bool:
+    """Whether ``path`` names an image sequence to write: one ``%d``/``%04d`` field in an image
+    file name (``out/frame_%04d.png``)."""
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
+
+    name = Path(path).name
+    return len(_NUMBER_FIELD.findall(name)) == 1 and Path(name).suffix.lower() in IMAGE_OUTPUT_FORMATS
+
+
+def frame_name(pattern: str | Path, number: int) -> str:
+    """The file name of frame ``number`` of ``pattern``'s name (``frame_%04d.png``, 7 -> ``frame_0007.png``);
+    other ``%`` signs in the name are kept as they are."""
+    name = Path(pattern).name
+    return _NUMBER_FIELD.sub(lambda m: format(number, m.group(1) or "d"), name, count=1)
+
+
+def _matching_frames(pattern: Path) -> list[Path]:
+    """Files in ``pattern``'s folder that the pattern could have written."""
+    parts = _NUMBER_FIELD.split(pattern.name, maxsplit=1)  # [head, the field's width group, tail]
+    head, tail = parts[0], parts[-1]
+    regex = re.compile(re.escape(head) + r"\d+" + re.escape(tail) + r"\Z")
+    if not pattern.parent.is_dir():
+        return []
+    return sorted(p for p in pattern.parent.iterdir() if regex.match(p.name))
+
+
+def check_sequence_output(pattern: str | Path, input: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Validate an image-sequence output before any work: a writable folder (made if missing),
+    not the folder of an input sequence, and no frames of that pattern there already unless
+    ``overwrite``."""
+    from vidstyle.io.files import check_writable_folder
+
+    pattern = Path(pattern)
+    folder = pattern.parent
+    if folder.exists() and not folder.is_dir():
+        raise VidstyleError(f"output folder {folder} is a file, not a folder")
+    check_writable_folder(folder, "output folder")
+    if input is not None and Path(input).is_dir() and folder.exists() and folder.samefile(input):
+        raise VidstyleError(f"the output frames would go into the input sequence's folder {folder}; write them "
+                            "to another folder")
+    existing = _matching_frames(pattern)
+    if existing and not overwrite:
+        raise VidstyleError(f"{folder} already holds frames of {pattern.name} ({existing[0].name}, "
+                            f"{len(existing)} in all); pass --overwrite (overwrite=True in Python) to replace them")
+    return pattern
+
+
+class SequenceWriter:
+    """Writes stylized frames as numbered images (``out/frame_%04d.png``), in the place of
+    :class:`~vidstyle.io.encode.VideoEncoder` (same calls). Frames go to a hidden folder inside
+    the target folder and are moved into place by :meth:`finish`, so a failed or interrupted
+    run leaves no frames (and removes a folder it made). An image sequence holds neither sound
+    nor timing: each frame's number is ``number_of(pts)`` (an input sequence's own numbers),
+    else its position from 1."""
+
+    pix_fmt = "rgb24"
+    damaged_audio_packets = 0
+
+    def __init__(self, pattern: str | Path, source, number_of=None, overwrite: bool = False):
+        import secrets
+
+        from vidstyle.io.files import create_output_folder
+
+        self.pattern, self.overwrite, self._number_of = Path(pattern), overwrite, number_of
+        folder = self.pattern.parent
+        self._made = [f for f in (folder, *folder.parents) if not f.exists()]  # innermost first
+        create_output_folder(folder)
+        self._temp = folder / f".{self.pattern.stem.replace('%', '')}.vidstyle-{secrets.token_hex(4)}.partial"
+        self._temp.mkdir()
+        self._names: list[str] = []
+        self.frames = 0
+        self.audio_modes: dict = {}  # no sound in images
+        if getattr(source, "audio_streams", ()):
+            import logging
+
+            logging.getLogger("vidstyle").warning("an image sequence holds no sound: the audio of %s is not written",
+                                                  Path(source.path).name)
+
+    def write(self, image, pts: int, duration: int = 0) -> None:
+        from vidstyle.io.images import write_image
+
+        number = self._number_of(pts) if self._number_of is not None else None
+        name = frame_name(self.pattern, number if number is not None else self.frames + 1)
+        write_image(self._temp / name, image)
+        self._names.append(name)
+        self.frames += 1
+
+    def write_audio(self, item) -> None:
+        pass
+
+    def finish(self) -> None:
+        import os
+
+        folder = self.pattern.parent
+        if not self.overwrite:
+            there = [n for n in self._names if (folder / n).exists()]
+            if there:
+                raise VidstyleError(f"frames of {self.pattern.name} appeared in {folder} while processing "
+                                    f"({there[0]}); pass --overwrite (overwrite=True in Python) to replace them")
+        try:
+            for name in self._names:
+                os.replace(self._temp / name, folder / name)
+        except OSError as exc:
+            raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}") from None
+        finally:
+            self.abort(moved=True)
+
+    def abort(self, moved: bool = False) -> None:
+        import shutil
+
+        shutil.rmtree(self._temp, ignore_errors=True)
+        if moved:
+            return
+        for f in self._made:  # folders made for this run, while nothing is in them
+            if not f.is_dir() or any(f.iterdir()):
+                break
+            f.rmdir()
