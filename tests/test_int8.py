@@ -75,6 +75,9 @@ def test_int8_model_stays_close_to_fp32():
 
 
 def test_missing_torchao_says_how_to_install(monkeypatch):
+    # torchao found but failing to import (a broken install): the error comes at the first frame;
+    # torchao not installed at all is the test below
+    pytest.importorskip("torchao")
     real_import = builtins.__import__
 
     def no_torchao(name, *args, **kwargs):

