@@ -297,7 +297,8 @@ def test_no_truncation_warning_when_audio_outlasts_the_video_or_an_edit_list_hid
 
 # --- orientation, colour, aspect -------------------------------------------------------------------
 
-@pytest.mark.parametrize("rotation", [0, 90])
+# 180 and a mirror is a vertical flip, which FFmpeg's rotation getter reads as no turn at all
+@pytest.mark.parametrize("rotation", [0, 90, 180])
 def test_a_mirrored_display_matrix_is_mirrored_not_turned_upside_down(tmp_path, rotation):
     src = make_video(tmp_path / "in.mp4", frames=3, size=(96, 64), rotation=rotation, mirror=True)
     stored = read_frames(src)[0]

@@ -220,3 +220,34 @@ def test_frame_output_mistakes_are_refused_before_any_work(tmp_path):
     with pytest.raises(VidstyleError, match="still image, one frame: give the output a name without"):
         stylize_image(tmp_path / "still.png", tmp_path / "o_%04d.png", Invert())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shot", "still.png"]
+
+
+def test_frames_with_exif_or_an_icc_profile_read_like_any_other(tmp_path):
+    """FFmpeg 8 gives such frames side data (EXIF; ICC profiles) that PyAV 18 cannot open: EXIF
+    raised "31 is not a valid Type", and a PNG's ICC profile crashed the process when collected
+    (hence a child process here: a crash fails this test, not the suite)."""
+    from PIL import Image, ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "vidstyle test camera"  # Make
+    folders = {"tif": tmp_path / "tif", "jpg": tmp_path / "jpg", "png": tmp_path / "png"}
+    for kind, folder in folders.items():
+        folder.mkdir()
+        for i in range(3):
+            img = Image.fromarray(marked(i))
+            if kind == "png":
+                img.save(folder / f"f_{i:04d}.png", icc_profile=icc)
+            else:
+                img.save(folder / f"f_{i:04d}.{kind}", exif=exif.tobytes(), **({"quality": 95} if kind == "jpg" else {}))
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+              "from test_sequence import Invert\n"
+              "from vidstyle.pipeline import stylize_video\n"
+              "for folder in sys.argv[1:]:\n"
+              "    print(stylize_video(folder, folder + '.mp4', Invert(), temporal='off', progress=False).frames)\n")
+    done = subprocess.run([sys.executable, "-c", script, *map(str, folders.values())], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["3", "3", "3"]
+    for folder in folders.values():
+        assert marks(read_frames(f"{folder}.mp4")) == [0, 1, 2]

@@ -115,7 +115,12 @@ def _rotate(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndar
     return np.ascontiguousarray(image) if k or mirrored else image
 
 
-def display_transform(frame: av.VideoFrame) -> tuple[int, bool]:
+#: Codecs of still pictures (image sequences, PNG or Motion JPEG in a container): FFmpeg 8 gives
+#: their frames side data that PyAV 18 cannot open safely (see :func:`display_transform`).
+IMAGE_CODECS = {"png", "apng", "mjpeg", "jpegls", "tiff", "webp", "bmp", "jpeg2000", "qoi", "ppm", "pgm", "gif"}
+
+
+def display_transform(frame: av.VideoFrame, image_codec: bool = False) -> tuple[int, bool]:
     """(rotation in degrees counter-clockwise, mirrored) that turn ``frame`` the way its display
     matrix says.
 
@@ -124,12 +129,24 @@ def display_transform(frame: av.VideoFrame) -> tuple[int, bool]:
     ``av_display_matrix_flip`` negates its first column (a mirror of the displayed x axis after the
     rotation), so undoing that gives the rotation, applied before the mirror.
     """
-    matrix = frame.side_data.get(_DISPLAYMATRIX)
+    rotation = int(frame.rotation or 0)  # read in C; 0 without a display matrix
+    if rotation == 0 and image_codec:
+        # A frame of a still-picture codec (``image_codec``) with no turn: its side data is not
+        # opened. Opening it wraps every entry in Python, and PyAV 18 fails on entries FFmpeg 8
+        # gives image frames: EXIF (TIFF, camera JPEGs: "31 is not a valid Type") and, for PNG
+        # frames with an ICC profile, a crash (SIGSEGV) when the wrappers are collected. (A
+        # video's frames are read in full: a vertical flip, 180 degrees and a mirror, reads as
+        # no turn.)
+        return 0, False
+    try:
+        matrix = frame.side_data.get(_DISPLAYMATRIX)
+    except ValueError:  # an entry PyAV cannot name: keep the turn, which it read without them
+        return rotation, False
     if matrix is None:
-        return int(frame.rotation or 0), False
+        return rotation, False
     a, b, _, c, d = np.frombuffer(bytes(matrix), dtype="<i4")[:5].astype(float)
     if a * d - b * c >= 0:
-        return int(frame.rotation or 0), False
+        return rotation, False
     return round(-math.degrees(math.atan2(b, -a))), True
 
 
@@ -165,8 +182,9 @@ class DisplayConversion:
     stored_size: tuple[int, int]  # (width, height) before the turn
 
     @classmethod
-    def of(cls, frame: av.VideoFrame) -> "DisplayConversion":
-        rotation, mirrored = display_transform(frame)
+    def of(cls, frame: av.VideoFrame, codec: str = "") -> "DisplayConversion":
+        """From a file's first ``frame``, decoded by ``codec`` (FFmpeg's decoder name)."""
+        rotation, mirrored = display_transform(frame, image_codec=codec in IMAGE_CODECS)
         return cls(rotation, mirrored, yuv_matrix(int(frame.colorspace), frame.width, frame.height),
                    (frame.width, frame.height))
 
@@ -390,7 +408,7 @@ class VideoDecoder:
         file_start = Fraction(container.start_time, av.time_base) if container.start_time else Fraction(0)
         self._shift = first.pts if self._start is not None else max(0, math.floor(file_start / self._tb))
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
-        self._display = display = DisplayConversion.of(first)
+        self._display = display = DisplayConversion.of(first, video.codec_context.name)
         chapters = container.chapters()
         same_timeline = self._start is None and self._end is None and self._shift == 0
         w, h = display.size
