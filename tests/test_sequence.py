@@ -112,12 +112,27 @@ def test_jpeg_frames_of_changing_size_and_an_awkward_folder_name(tmp_path, caplo
     (("f1.png", "f2.png", "f10.png"), r"sort differently as text than by number \(f10.png comes before f2.png\): "
                                       r"pad the numbers"),
     (("f1.png", "f2.PNG"), "mixes .PNG and .png names"),
+    (("a_0001.png", "a_0002.png", "b_0001.png", "b_0002.png"),
+     r"holds frames of several names: a_#.png \(2\), b_#.png \(2\); keep one sequence per folder"),
+    (("cover.png", "f_0001.png", "f_0002.png"), r"several names: f_#.png \(2\), cover.png \(1\)"),
+    (("f_1.png", "f_01.png"), r"frame number 1 appears twice in .* \(f_01.png, f_1.png\)"),
+    (("f_0001.png", "f_0002.png:empty"), r"1 frame\(s\) of .* are empty files \(f_0002.png\): placeholders"),
+    (("f_0001.png", "f_0002.png:folder"), "f_0002.png in .* is a folder, not a frame"),
+    (("f_0001.png", "f_0002.png:dangling"), "f_0002.png in .* is a broken link, not a frame"),
 ])
 def test_folders_that_are_not_one_sequence_are_refused_with_the_reason(tmp_path, names, message):
     folder = tmp_path / "frames"
     folder.mkdir()
-    for n in names:
-        cv2.imwrite(str(folder / n), marked(0)) if n.lower().endswith((".png", ".jpg")) else None
+    for entry in names:
+        n, _, kind = entry.partition(":")
+        if kind == "empty":
+            (folder / n).touch()
+        elif kind == "folder":
+            (folder / n).mkdir()
+        elif kind == "dangling":
+            (folder / n).symlink_to(tmp_path / "gone.png")
+        else:
+            cv2.imwrite(str(folder / n), marked(0))
     with pytest.raises(VidstyleError, match=message):
         find_sequence(folder)
     with pytest.raises(VidstyleError, match=message):
@@ -251,3 +266,61 @@ def test_frames_with_exif_or_an_icc_profile_read_like_any_other(tmp_path):
     assert done.stdout.split() == ["3", "3", "3"]
     for folder in folders.values():
         assert marks(read_frames(f"{folder}.mp4")) == [0, 1, 2]
+
+
+def test_folder_names_with_a_colon_dots_and_transparent_frames(tmp_path, monkeypatch, caplog):
+    """A relative name with a colon is no protocol ("take:2"); "." names its folder; RGBA frames
+    are stylized opaque, with a warning."""
+    monkeypatch.chdir(tmp_path)
+    write_sequence(Path("take:2"), 3)
+    assert stylize_video("take:2", "a.mp4", Invert(), temporal="off", progress=False).frames == 3
+    monkeypatch.chdir(tmp_path / "take:2")
+    results = dict(stylize_files(["."], tmp_path / "styled", Invert(), temporal="off", progress=False))
+    assert (tmp_path / "styled" / "take:2.mp4").is_file() and len(results) == 1
+    rgba = tmp_path / "rgba"
+    rgba.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(rgba / f"f_{i}.png"), np.dstack([marked(i), np.full((48, 64), 128, np.uint8)]))
+    stylize_video(rgba, tmp_path / "r" / "f_%d.png", Invert(), temporal="off", progress=False)
+    assert "rgba has transparency (an alpha channel), which vidstyle does not carry over" in caplog.text
+    assert read_png(tmp_path / "r" / "f_0.png").shape == (48, 64, 3)
+
+
+def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):
+    src = make_video(tmp_path / "in.mp4", frames=4, audio=True)
+    for bad in ("f_%5d.png", "f_%d_%d.png", "f_%%04d.png"):
+        with pytest.raises(VidstyleError, match="numbered frames take one frame-number field, %d or %0Nd"):
+            stylize_video(src, tmp_path / "o" / bad, Invert(), progress=False)
+    with pytest.raises(VidstyleError, match=r"or as numbered frames \(still_%04d.png\)"):
+        stylize_video(src, tmp_path / "still.png", Invert(), progress=False)
+    assert not (tmp_path / "o").exists()
+    out = tmp_path / "f" / "x_%03d.png"
+    stylize_video(src, out, Invert(), temporal="off", progress=False, no_audio=True)
+    assert "holds no sound" not in caplog.text  # --no-audio: nothing to warn of
+    stylize_video(src, out, Invert(), temporal="off", progress=False, overwrite=True, duration=2 / 24)
+    assert "2 frame(s) of x_%03d.png from an earlier run remain in" in caplog.text
+    assert "(x_003.png, ...), beside this run's 2" in caplog.text
+
+
+def test_the_writer_names_a_full_disk_and_refuses_a_number_twice(tmp_path, monkeypatch):
+    import errno
+
+    from vidstyle.io import images, sequence
+
+    src = make_video(tmp_path / "in.mp4", frames=3)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(images, "write_image", full)
+    with pytest.raises(VidstyleError, match=r"writing .*out/f_0001.png failed: No space left on device"):
+        stylize_video(src, tmp_path / "out" / "f_%04d.png", Invert(), temporal="off", progress=False)
+    assert not (tmp_path / "out").exists()
+    monkeypatch.undo()
+    with VideoDecoder(src) as dec:
+        writer = sequence.SequenceWriter(tmp_path / "w" / "f_%d.png", dec.info, number_of=lambda pts: 7)
+    writer.write(marked(0), 0)
+    with pytest.raises(VidstyleError, match="two frames would both be written as f_7.png"):
+        writer.write(marked(1), 1)
+    writer.abort()
+    assert not (tmp_path / "w").exists()

@@ -35,7 +35,7 @@ from vidstyle.frames import working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_codec_fits, codec_fits, container_for
-from vidstyle.io.sequence import SequenceWriter, check_sequence_output, is_sequence_output
+from vidstyle.io.sequence import SequenceWriter, check_frame_pattern, check_sequence_output, is_sequence_output
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file, create_output_folder
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
@@ -511,11 +511,15 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
         log.warning("%s is interlaced: each frame's two fields are stylized as one picture, so moving edges "
                     "keep their combing, painted; deinterlace it first (ffmpeg -i IN -vf bwdif=mode=send_frame "
                     "OUT) for a clean result", name)
+    if info.alpha:  # a render's RGBA frames, ProRes 4444 with alpha: still images keep theirs, videos not
+        log.warning("%s has transparency (an alpha channel), which vidstyle does not carry over into videos or "
+                    "frame sequences: the frames are stylized and written opaque", name)
     if info.bits > 8 and component_bits(pix_fmt) <= 8:
         hdr = " and is HDR (PQ/HLG), whose coded values are painted as they are, without tone mapping" \
             if info.color_trc in (16, 18) else ""
-        log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s (--pix-fmt yuv420p10le "
-                    "writes 10 bits, without the input's finer steps)", name, info.bits, hdr, pix_fmt)
+        writes = "8-bit images" if pix_fmt == SequenceWriter.pix_fmt else \
+            f"{pix_fmt} (--pix-fmt yuv420p10le writes 10 bits, without the input's finer steps)"
+        log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s", name, info.bits, hdr, writes)
 
 
 def make_stabilizer(config: StylizeConfig, stylizer):
@@ -583,8 +587,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     if config.sequence_fps is not None and not input_path.is_dir():
         log.warning("--fps applies to image sequences (a folder of frames); %s plays at its own rate",
                     input_path.name)
-    frames_out = is_sequence_output(output)  # out/frame_%04d.png: an image sequence
-    if frames_out:  # fail before loading the model
+    to_frames = is_sequence_output(output)  # out/frame_%04d.png: an image sequence
+    check_frame_pattern(output)
+    if to_frames:  # fail before loading the model
         check_sequence_output(output, input_path, overwrite)
     else:
         check_output(output, input_path, overwrite)
@@ -596,15 +601,15 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     bar = None
     fps = config.sequence_fps
     with termination_as_exit(), VideoDecoder(input_path, config.start, config.duration, fps=fps) as decoder, \
-            (contextlib.nullcontext() if frames_out else atomic_output(output, input_path, overwrite)) as temp:
+            (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp:
         area = None
         if config.bars == "keep":
             area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps))
             if area is not None:
                 log.info("keeping the black bars: %s", area.describe())
         calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps)  # int8 only
-        if frames_out:  # numbered as the input sequence's frames were, else from 1
-            encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite)
+        if to_frames:  # numbered as the input sequence's frames were, else from 1
+            encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio)
         else:
             encoder = VideoEncoder(temp, decoder.info, encode, name=output)
         _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder.pix_fmt)
@@ -727,6 +732,8 @@ def folder_output(input: str | Path, folder: str | Path, codec: str | None = Non
     input = Path(input)
     if is_image_path(input):
         return Path(folder) / input.name
+    if input.is_dir():  # an image sequence: named after its folder ("." is the folder it names)
+        return Path(folder) / (input.resolve().name + (container_for(codec) if codec else ".mp4"))
     suffix = input.suffix if input.suffix.lower() in OUTPUT_FORMATS else ".mp4"
     if codec is not None and not codec_fits(codec, suffix):
         suffix = container_for(codec)

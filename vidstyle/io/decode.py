@@ -102,6 +102,7 @@ class SourceInfo:
     other_video_streams: int = 0  # video streams after the first (another angle, a preview), not carried over
     interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
     bits: int = 8  # bits per component of the decoded frames (vidstyle works in 8)
+    alpha: bool = False  # the decoded frames have an alpha channel (transparency), which is not kept
 
 
 def _rotate(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
@@ -429,7 +430,8 @@ class VideoDecoder:
                                data_streams=len(container.streams.data),
                                other_video_streams=len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
-                               bits=component_bits(first.format.name))
+                               bits=component_bits(first.format.name),
+                               alpha=any(c.is_alpha for c in first.format.components))
 
     def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
         """Frame count for the progress bar: exact from the container, else estimated from time.

@@ -409,8 +409,8 @@ class VideoEncoder:
                 # Matroska reads the display size from the stream's own aspect ratio, which PyAV
                 # cannot set; H.264/H.265 carry it in the bitstream, VP9 and AV1 do not
                 log.warning("the input's pixels are not square (aspect %s); %s in %s cannot record that, so "
-                            "players will show it stretched: use .mp4 or --codec libx264 to keep it",
-                            source.sample_aspect_ratio, config.codec, self.path.suffix)
+                            "players will show it stretched: use %s or --codec libx264 to keep it",
+                            source.sample_aspect_ratio, config.codec, self.path.suffix, container_for(config.codec))
         # tag what write() converts with, so players decode the colours back as they were
         ctx = stream.codec_context
         ctx.colorspace, ctx.color_range = self.colorspace.matrix, self._color_range

@@ -123,7 +123,8 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
     suffix = Path(output).suffix.lower()
     if suffix not in formats:
         # an image name for a video: say where images come from
-        hint = "; images are written from a still image input" if suffix in IMAGE_OUTPUT_FORMATS else ""
+        hint = (f"; images are written from a still image input, or as numbered frames "
+                f"({Path(output).stem}_%04d{Path(output).suffix})") if suffix in IMAGE_OUTPUT_FORMATS else ""
         raise VidstyleError(f"cannot write {Path(output).suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(formats))}{hint}")
     return check_output_file(output, inputs=[input], overwrite=overwrite)  # as given: a trailing / counts

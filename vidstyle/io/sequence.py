@@ -56,7 +56,8 @@ class ImageSequence:
 
     def pattern(self) -> str:
         """The glob FFmpeg's image2 demuxer expands (glob(3): special characters escaped)."""
-        return _GLOB_SPECIAL.sub(r"\\\1", str(self.folder)) + "/*" + self.suffix
+        # absolute: a relative name with a colon (take:2) would read as a protocol ("take:")
+        return _GLOB_SPECIAL.sub(r"\\\1", str(self.folder.resolve())) + "/*" + self.suffix
 
     def number(self, position: int) -> int | None:
         """The frame number in the name of the ``position``-th file (the last group of digits:
@@ -73,13 +74,21 @@ def _natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
+def _name_pattern(name: str) -> str:
+    """``name`` with its frame number (the last group of digits) as ``#``: ``a_0001.png`` -> ``a_#.png``."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    return re.sub(r"\d+(?=\D*$)", "#", stem, count=1) + suffix
+
+
 def find_sequence(folder: str | Path) -> ImageSequence:
-    """The image sequence in ``folder``; a VidstyleError saying what is wrong when there is none
-    (no images, several kinds, or numbers that sort differently as text: FFmpeg reads the files
-    in name order, so ``f10`` would come before ``f2``)."""
+    """The image sequence in ``folder``; a VidstyleError saying what is wrong when there is none:
+    no images, several kinds or several names (two takes, a cover image), a frame number twice,
+    an entry that is no frame (a folder, a broken link, an empty placeholder file), or numbers
+    that sort differently as text (FFmpeg reads the files in name order, so ``f10`` would come
+    before ``f2``). Hidden files are left out, as FFmpeg's glob leaves them out."""
     folder = Path(folder)
-    files = [p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
-    kinds = Counter(Path(n).suffix.lower() for n in files if Path(n).suffix.lower() in SEQUENCE_SUFFIXES)
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    kinds = Counter(p.suffix.lower() for p in entries if p.suffix.lower() in SEQUENCE_SUFFIXES)
     if not kinds:
         raise VidstyleError(f"input is a folder with no image sequence in it: {folder} (frames must be "
                             f"{', '.join(SEQUENCE_SUFFIXES)} files)")
@@ -87,22 +96,45 @@ def find_sequence(folder: str | Path) -> ImageSequence:
         listed = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
         raise VidstyleError(f"{folder} holds images of several kinds ({listed}): keep one sequence per folder")
     (suffix,) = kinds
-    names = sorted(n for n in files if Path(n).suffix.lower() == suffix)
-    if len({Path(n).suffix for n in names}) > 1:  # FFmpeg's glob is case-sensitive: one spelling
-        raise VidstyleError(f"{folder} mixes {' and '.join(sorted({Path(n).suffix for n in names}))} names: "
+    frames = sorted((p for p in entries if p.suffix.lower() == suffix), key=lambda p: p.name)
+    names = [p.name for p in frames]
+    if len({p.suffix for p in frames}) > 1:  # FFmpeg's glob is case-sensitive: one spelling
+        raise VidstyleError(f"{folder} mixes {' and '.join(sorted({p.suffix for p in frames}))} names: "
                             "rename them to one spelling")
+    # what FFmpeg's glob will hand its decoder must be a frame
+    odd = next((p for p in frames if not p.is_file()), None)
+    if odd is not None:
+        what = "a folder" if odd.is_dir() else "a broken link" if odd.is_symlink() else "not a file"
+        raise VidstyleError(f"{odd.name} in {folder} is {what}, not a frame: move it out of the sequence's folder")
+    empty = [p.name for p in frames if p.stat().st_size == 0]
+    if empty:
+        raise VidstyleError(f"{len(empty)} frame(s) of {folder} are empty files ({empty[0]}"
+                            f"{', ...' if len(empty) > 1 else ''}): placeholders, or a render still running? "
+                            "Remove them or let the render finish")
+    patterns = Counter(_name_pattern(n) for n in names)
+    if len(patterns) > 1:
+        listed = ", ".join(f"{k} ({n})" for k, n in patterns.most_common(4))
+        raise VidstyleError(f"{folder} holds frames of several names: {listed}{', ...' if len(patterns) > 4 else ''}; "
+                            "keep one sequence per folder")
     by_number = sorted(names, key=_natural_key)
     if by_number != names:
         i = next(i for i, (a, b) in enumerate(zip(names, by_number)) if a != b)
         raise VidstyleError(f"the frames of {folder} sort differently as text than by number ({names[i]} comes "
                             f"before {by_number[i]}): pad the numbers with zeros (frame_0001{suffix})")
-    return ImageSequence(folder, Path(names[0]).suffix, tuple(names))
+    sequence = ImageSequence(folder, frames[0].suffix, tuple(names))
+    numbers = Counter(sequence.number(i) for i in range(sequence.count))
+    twice = next((n for n, c in numbers.items() if c > 1 and n is not None), None)
+    if twice is not None:
+        same = [n for i, n in enumerate(names) if sequence.number(i) == twice]
+        raise VidstyleError(f"frame number {twice} appears twice in {folder} ({same[0]}, {same[1]}): "
+                            "keep one sequence per folder")
+    return sequence
 
 
 # --- writing ---------------------------------------------------------------------------------
 
 #: The frame-number field of an output pattern: ``%d`` or ``%04d`` (as FFmpeg and renderers write it).
-_NUMBER_FIELD = re.compile(r"%(0\d+)?d")
+_NUMBER_FIELD = re.compile(r"(?<!%)%(0\d+)?d")  # not after another %: "%%" is a literal %
 
 
 def is_sequence_output(path: str | Path) -> bool:
@@ -112,6 +144,17 @@ def is_sequence_output(path: str | Path) -> bool:
 
     name = Path(path).name
     return len(_NUMBER_FIELD.findall(name)) == 1 and Path(name).suffix.lower() in IMAGE_OUTPUT_FORMATS
+
+
+def check_frame_pattern(path: str | Path) -> None:
+    """A clear error for an image output name that tries a frame-number field and misses
+    (``f_%5d.png``, two fields, ``%%``): only ``%d`` and ``%0Nd`` are taken."""
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
+
+    name = Path(path).name
+    if "%" in name and Path(name).suffix.lower() in IMAGE_OUTPUT_FORMATS and not is_sequence_output(path):
+        raise VidstyleError(f"{name}: numbered frames take one frame-number field, %d or %0Nd "
+                            "(e.g. frame_%04d.png for frame_0001.png, ...)")
 
 
 def frame_name(pattern: str | Path, number: int) -> str:
@@ -163,7 +206,7 @@ class SequenceWriter:
     pix_fmt = "rgb24"
     damaged_audio_packets = 0
 
-    def __init__(self, pattern: str | Path, source, number_of=None, overwrite: bool = False):
+    def __init__(self, pattern: str | Path, source, number_of=None, overwrite: bool = False, audio: bool = True):
         import secrets
 
         from vidstyle.io.files import create_output_folder
@@ -175,9 +218,10 @@ class SequenceWriter:
         self._temp = folder / f".{self.pattern.stem.replace('%', '')}.vidstyle-{secrets.token_hex(4)}.partial"
         self._temp.mkdir()
         self._names: list[str] = []
+        self._written: set[str] = set()
         self.frames = 0
         self.audio_modes: dict = {}  # no sound in images
-        if getattr(source, "audio_streams", ()):
+        if audio and getattr(source, "audio_streams", ()):
             import logging
 
             logging.getLogger("vidstyle").warning("an image sequence holds no sound: the audio of %s is not written",
@@ -188,8 +232,14 @@ class SequenceWriter:
 
         number = self._number_of(pts) if self._number_of is not None else None
         name = frame_name(self.pattern, number if number is not None else self.frames + 1)
-        write_image(self._temp / name, image)
+        if name in self._written:  # two frames of one number would overwrite each other
+            raise VidstyleError(f"two frames would both be written as {name}")
+        try:
+            write_image(self._temp / name, image)
+        except OSError as exc:  # a full disk: named as the user's frame, not the hidden folder's
+            raise VidstyleError(f"writing {self.pattern.parent / name} failed: {exc.strerror or exc}") from None
         self._names.append(name)
+        self._written.add(name)
         self.frames += 1
 
     def write_audio(self, item) -> None:
@@ -211,6 +261,13 @@ class SequenceWriter:
             raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}") from None
         finally:
             self.abort(moved=True)
+        older = [p.name for p in _matching_frames(self.pattern) if p.name not in self._written]
+        if older:  # --overwrite replaced the frames of these numbers only
+            import logging
+
+            logging.getLogger("vidstyle").warning(
+                "%d frame(s) of %s from an earlier run remain in %s (%s%s), beside this run's %d",
+                len(older), self.pattern.name, folder, older[0], ", ..." if len(older) > 1 else "", len(self._names))
 
     def abort(self, moved: bool = False) -> None:
         import shutil
