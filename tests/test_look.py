@@ -202,3 +202,23 @@ def test_live_keys_change_the_look_of_the_next_frames(model):
     # warm-up and frames 1-2 at the starting 0.5, then 0.4, then 0.4 with the input's colours
     assert seen == [(0.5, False)] * 3 + [(0.4, False), (0.4, True)]
     assert messages[0].endswith(", style 0.5") and "style strength 0.4, input colours" in messages
+
+
+def test_live_leaves_a_ready_stylizers_own_look_unless_asked(model):
+    stylizer = Stylizer.from_model(model, device="cpu", precision="fp32", keep_colors=True, style_strength=0.6)
+    run_live(SyntheticSource((64, 48), fps=60, frames=2, realtime=False), StyleBank([stylizer]),
+             LiveOptions(window=False), keys=lambda: -1)
+    assert (stylizer.style_strength, stylizer.keep_colors) == (0.6, True)
+    run_live(SyntheticSource((64, 48), fps=60, frames=2, realtime=False), StyleBank([stylizer]),
+             LiveOptions(window=False, style_strength=0.3), keys=lambda: -1)
+    assert (stylizer.style_strength, stylizer.keep_colors) == (0.3, False)  # what was asked for, both
+
+
+def test_blend_style_works_in_the_wider_of_the_two_precisions():
+    torch.manual_seed(3)
+    content = torch.rand(1, 3, 8, 8) * 0.5 + 0.25
+    styled = (torch.rand(1, 3, 8, 8) * 0.5 + 0.25).to(torch.bfloat16)
+    out = blend_style(content, styled, 0.5, keep_colors=True)
+    assert out.dtype == torch.float32
+    exact = blend_style(content, styled.float(), 0.5, keep_colors=True)
+    assert torch.allclose(out, exact, atol=1e-6)  # the frame was not rounded to bf16 on the way

@@ -324,3 +324,73 @@ def test_the_writer_names_a_full_disk_and_refuses_a_number_twice(tmp_path, monke
         writer.write(marked(1), 1)
     writer.abort()
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_an_exif_orientation_turns_the_sequence_as_it_turns_a_still(tmp_path, orientation):
+    from PIL import Image, ImageOps
+
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:16, :16] = 255
+    img[30:, 40:, 1] = 200
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    for i in range(2):
+        Image.fromarray(img).save(tmp_path / f"f_{i:04d}.jpg", exif=exif.tobytes(), quality=98)
+    with Image.open(tmp_path / "f_0000.jpg") as still:
+        want = np.asarray(ImageOps.exif_transpose(still).convert("RGB")).astype(float)
+    with VideoDecoder(tmp_path) as dec:
+        got = next(dec.read()).image.astype(float)
+    assert got.shape == want.shape and np.abs(got - want).mean() < 4
+
+
+def test_a_folder_that_is_no_sequence_fails_before_the_network_loads(tmp_path, monkeypatch):
+    from vidstyle import pipeline
+
+    bad = tmp_path / "bad"
+    write_sequence(bad, 2)
+    (bad / "cover.png").write_bytes((bad / "frame_0001.png").read_bytes())
+    clip = make_video(tmp_path / "a.mp4", frames=2)
+    monkeypatch.setattr(pipeline, "_make_stylizer", lambda *a: pytest.fail("the network was loaded"))
+    with pytest.raises(VidstyleError, match="several names"):
+        stylize_video(bad, tmp_path / "o.mp4", "light_mondrian", progress=False)
+    with pytest.raises(VidstyleError, match="several names"):
+        stylize_files([clip, bad], tmp_path / "out", "light_mondrian", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_frames_that_fail_to_move_into_place_are_all_taken_back(tmp_path, monkeypatch):
+    import os as os_module
+
+    from vidstyle.io import sequence
+
+    src = make_video(tmp_path / "in.mp4", frames=5)
+    (tmp_path / "out").mkdir()
+    real, calls = os_module.replace, []
+
+    def fails_at_the_third(a, b):
+        calls.append(b)
+        if len(calls) == 3:
+            raise OSError(5, "Input/output error")
+        return real(a, b)
+
+    monkeypatch.setattr(os_module, "replace", fails_at_the_third)
+    with pytest.raises(VidstyleError, match="moving the frames into .*out failed: Input/output error"):
+        stylize_video(src, tmp_path / "out" / "f_%d.png", Invert(), temporal="off", progress=False)
+    assert list((tmp_path / "out").iterdir()) == []  # not the two moved before, nor the hidden folder
+
+
+def test_frames_say_what_images_cannot_hold(tmp_path, caplog):
+    from fractions import Fraction as F
+
+    src = make_video(tmp_path / "in.mp4", frames=3, sar=F(4, 3))
+    stylize_video(src, tmp_path / "f" / "x_%d.png", Invert(), temporal="off", progress=False)
+    assert "pixels that are not square (aspect 4/3), which images cannot record" in caplog.text
+
+
+def test_a_folder_is_listed_again_once_it_changes(tmp_path):
+    write_sequence(tmp_path / "shot", 2)
+    assert find_sequence(tmp_path / "shot").count == 2
+    assert find_sequence(tmp_path / "shot") is find_sequence(tmp_path / "shot")  # listed once
+    write_sequence(tmp_path / "shot", 1, first=3)  # frame_0003.png arrives
+    assert find_sequence(tmp_path / "shot").count == 3

@@ -119,13 +119,13 @@ def _cmd_stylize(args) -> int:
         if encoder_only:
             log.warning("%s %s for video files; %s is an image sequence", ", ".join(encoder_only),
                         "is" if len(encoder_only) == 1 else "are", args.output)
-    (source,) = args.input
     if is_image_path(source):  # a still image: one network call, written as an image
         video_only = [flag for flag, given in (
             ("--start", args.start is not None), ("--duration", args.duration is not None),
             ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),
             ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt),
-            ("--no-audio", args.no_audio), ("--temporal-strength", args.temporal_strength is not None)) if given]
+            ("--no-audio", args.no_audio), ("--temporal-strength", args.temporal_strength is not None),
+            ("--fps", args.fps is not None)) if given]
         if video_only:
             log.warning("%s %s for videos; %s is a still image", ", ".join(video_only),
                         "is" if len(video_only) == 1 else "are", Path(source).name)

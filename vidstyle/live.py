@@ -125,7 +125,7 @@ class LiveControls:
 
     def look_text(self, sep: str = "  ") -> str:
         """The look controls where they differ from plain stylization, for the overlay and log."""
-        return sep.join(x for x in (f"style {self.style_strength:.1f}" if self.style_strength < 1.0 else "",
+        return sep.join(x for x in (f"style {self.style_strength:g}" if self.style_strength < 1.0 else "",
                                      "input colours" if self.keep_colors else "") if x)
 
 
@@ -669,7 +669,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         keys: returns the next key code or -1 (default: the window's keyboard; none without one).
         log: receives one-line messages and the final summary.
     Every output (recording, virtual camera, window, capture thread) is closed on every exit path;
-    exceptions propagate after that.
+    exceptions propagate after that. A ready :class:`~vidstyle.stylizer.Stylizer` in ``styles``
+    keeps its own look unless ``options`` asks for one; the ``[``, ``]`` and ``c`` keys change it
+    (:meth:`~vidstyle.stylizer.Stylizer.set_look`), and it keeps the last look after the run.
     """
     log = log or (lambda msg: None)
     # the strength follows each style's own until the user picks one (--temporal-strength or +/-)
@@ -740,6 +742,10 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         if options.virtual_cam:
             vcam = VirtualCamera(width, height, source.fps)
         stylizer = styles.get(0)
+        if (options.style_strength, options.keep_colors) == (LiveOptions.style_strength, LiveOptions.keep_colors):
+            # no look asked for: a ready stylizer of the caller's starts with its own
+            controls.style_strength = getattr(stylizer, "style_strength", controls.style_strength)
+            controls.keep_colors = getattr(stylizer, "keep_colors", controls.keep_colors)
         _apply_look(stylizer, controls)
         if controls.stabilizer_on:
             stabilizer = _make_stabilizer(controls.strength)
@@ -849,7 +855,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 log(f"stabilizer strength {controls.strength:.1f}")
             elif action in (Action.STYLE_UP, Action.STYLE_DOWN, Action.TOGGLE_COLORS):
                 if _apply_look(stylizer, controls):
-                    log(f"style strength {controls.style_strength:.1f}, "
+                    log(f"style strength {controls.style_strength:g}, "
                         f"{'input' if controls.keep_colors else 'style'} colours")
                 else:
                     log(f"{styles.label(controls.style_index)} cannot change its style strength or colours")

@@ -35,7 +35,8 @@ from vidstyle.frames import working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_codec_fits, codec_fits, container_for
-from vidstyle.io.sequence import SequenceWriter, check_frame_pattern, check_sequence_output, is_sequence_output
+from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
+                                  is_sequence_output)
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file, create_output_folder
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
@@ -484,18 +485,25 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
 
 
 def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: StylizeConfig, pix_fmt: str) -> None:
-    """One warning for each part of the input that the output (written as ``pix_fmt``) will not
-    have, or not as it was."""
+    """One warning for each part of the input that the output (written as ``pix_fmt``; numbered
+    images when it is :attr:`SequenceWriter.pix_fmt`) will not have, or not as it was."""
     name = input_path.name
+    frames = pix_fmt == SequenceWriter.pix_fmt
+    if frames and info.sample_aspect_ratio and info.sample_aspect_ratio != 1:
+        log.warning("%s has pixels that are not square (aspect %s), which images cannot record: viewers will "
+                    "show the frames stretched", name, info.sample_aspect_ratio)
+    if frames and (info.chapters or info.dropped_chapters):
+        log.warning("%s has %d chapter(s), which images cannot hold", name,
+                    len(info.chapters) or info.dropped_chapters)
     if info.subtitle_streams:
         # the hint's ffmpeg command lines the subtitles up only with an output that starts where
-        # the input does
-        hint = "" if config.start else (
+        # the input does (and is a video)
+        hint = "" if config.start or frames else (
             "; to add them back: ffmpeg -i " + " -i ".join(map(shlex.quote, (str(output), str(input_path))))
             + " -map 0 -map 1:s -c copy " + shlex.quote(str(output.with_name(output.stem + "_subtitled.mkv"))))
         log.warning("%s has %d subtitle stream(s), which vidstyle does not carry over%s", name,
                     info.subtitle_streams, hint)
-    if info.dropped_chapters:
+    if info.dropped_chapters and not frames:
         log.warning("%s has %d chapter(s), which are not carried over into a segment (--start/--duration) "
                     "or a file that starts late", name, info.dropped_chapters)
     if info.attachments:
@@ -562,8 +570,10 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     """Stylize the video ``input`` into ``output``, keeping timing, size, rotation and audio.
 
     Args:
-        input: a video file (never modified).
-        output: .mp4, .mkv, .mov or .webm; written atomically (temp file + rename).
+        input: a video file, or a folder of numbered frames (an image sequence, played at
+            ``sequence_fps``; see :mod:`vidstyle.io.sequence`); never modified.
+        output: .mp4, .m4v, .mkv, .mov or .webm, written atomically (temp file + rename); or
+            numbered images (``out/frame_%04d.png``), moved into place when all are written.
         style: a style spec (bundled name, ``.safetensors`` path, ``mix:a=0.7,b=0.3``) or a ready
             :class:`vidstyle.stylizer.Stylizer` (used as built: its device, precision and
             resolution win over ``config``).
@@ -584,6 +594,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     """
     config, encode = _merge_options(config, encode, options)
     input_path = check_input(input, folders=True)  # a folder: an image sequence
+    if input_path.is_dir():
+        find_sequence(input_path)  # a folder that is not one sequence says why before any work
     if config.sequence_fps is not None and not input_path.is_dir():
         log.warning("--fps applies to image sequences (a folder of frames); %s plays at its own rate",
                     input_path.name)
@@ -761,6 +773,8 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     if isinstance(inputs, (str, Path)):  # one path, not its characters
         inputs = [inputs]
     inputs = [check_input(i, folders=True) for i in inputs]  # a folder: an image sequence
+    for folder_input in (i for i in inputs if i.is_dir()):
+        find_sequence(folder_input)  # before any input is stylized
     if not inputs:
         raise VidstyleError("no inputs to stylize")
     from vidstyle.io.files import OUTPUT_FORMATS

@@ -44,6 +44,9 @@ AUTO_COMPILE_MIN_FRAMES = 600
 LOW_CONTRAST = 8.0
 
 
+#: Serializes Stylizer.set_look calls (a read-modify-write of two controls).
+_LOOK_LOCK = threading.Lock()
+
 #: Pixels :func:`_luma_std` reads per frame; smaller frames are read whole.
 LUMA_SAMPLES = 16384
 
@@ -89,12 +92,16 @@ def blend_style(content: torch.Tensor, styled: torch.Tensor, strength: float = 1
     if content.ndim != 4 or content.shape[1] != 3 or content.shape != styled.shape:
         raise BadValueError(f"content and styled must be (B, 3, H, W) of one shape, got "
                             f"{tuple(content.shape)} and {tuple(styled.shape)}")
+    if not keep_colors and strength >= 1.0:
+        return styled
+    dtype = torch.promote_types(content.dtype, styled.dtype)  # bf16 output, fp32 frame: work in fp32
+    content, styled = content.to(dtype), styled.to(dtype)
     if keep_colors:
         # luma is linear: Y(styled) - Y(content) in one pass over the difference
         styled = (content + luminance(styled - content)).clamp_(0.0, 1.0)
     if strength >= 1.0:
         return styled
-    return torch.lerp(content.to(styled.dtype), styled, float(strength))
+    return torch.lerp(content, styled, float(strength))
 
 
 def _int8_device(precision: str | None, device: str | torch.device) -> str | torch.device:
@@ -341,12 +348,23 @@ class Stylizer:
         """Change how much of the style the frames show (``style_strength`` in [0, 1]) and whether
         they keep the input's colours (see :func:`blend_style`); None leaves a control as it is.
         Takes effect from the next call; safe while another thread stylizes (``vidstyle live``)."""
-        strength = getattr(self, "style_strength", 1.0) if style_strength is None else style_strength
-        keep = getattr(self, "keep_colors", False) if keep_colors is None else keep_colors
-        keep = bool(keep) if isinstance(keep, np.bool_) else keep
-        check_look(strength, keep)
-        self._look = (float(strength), keep)  # one tuple: a stylizing thread reads both at once
-        self.style_strength, self.keep_colors = self._look
+        with _LOOK_LOCK:  # two callers changing one control each: neither change is lost
+            old_strength, old_keep = getattr(self, "_look", (1.0, False))
+            strength = old_strength if style_strength is None else style_strength
+            keep = old_keep if keep_colors is None else keep_colors
+            keep = bool(keep) if isinstance(keep, np.bool_) else keep
+            check_look(strength, keep)
+            self._look = (float(strength), keep)  # one tuple: a stylizing thread reads both at once
+
+    @property
+    def style_strength(self) -> float:
+        """How much of the style the frames show (see :meth:`set_look`)."""
+        return self._look[0]
+
+    @property
+    def keep_colors(self) -> bool:
+        """Whether the frames keep the input's colours (see :meth:`set_look`)."""
+        return self._look[1]
 
     @property
     def style_names(self) -> list[str]:

@@ -135,9 +135,10 @@ def display_transform(frame: av.VideoFrame, image_codec: bool = False) -> tuple[
         # A frame of a still-picture codec (``image_codec``) with no turn: its side data is not
         # opened. Opening it wraps every entry in Python, and PyAV 18 fails on entries FFmpeg 8
         # gives image frames: EXIF (TIFF, camera JPEGs: "31 is not a valid Type") and, for PNG
-        # frames with an ICC profile, a crash (SIGSEGV) when the wrappers are collected. (A
-        # video's frames are read in full: a vertical flip, 180 degrees and a mirror, reads as
-        # no turn.)
+        # frames with an ICC profile, a crash (SIGSEGV) when the wrappers are collected. The
+        # price: a vertical flip (180 degrees and a mirror, which reads as no turn) in the display
+        # matrix of an MJPEG or PNG video file is not applied; other codecs' frames are read in
+        # full. (Image sequences take their turn from EXIF instead, see DisplayConversion.of.)
         return 0, False
     try:
         matrix = frame.side_data.get(_DISPLAYMATRIX)
@@ -183,9 +184,11 @@ class DisplayConversion:
     stored_size: tuple[int, int]  # (width, height) before the turn
 
     @classmethod
-    def of(cls, frame: av.VideoFrame, codec: str = "") -> "DisplayConversion":
-        """From a file's first ``frame``, decoded by ``codec`` (FFmpeg's decoder name)."""
-        rotation, mirrored = display_transform(frame, image_codec=codec in IMAGE_CODECS)
+    def of(cls, frame: av.VideoFrame, codec: str = "", turn: tuple[int, bool] | None = None) -> "DisplayConversion":
+        """From a file's first ``frame``, decoded by ``codec`` (FFmpeg's decoder name); ``turn``:
+        (rotation, mirrored) known otherwise (an image sequence's EXIF orientation), in which case
+        the frame's side data is not read."""
+        rotation, mirrored = turn if turn is not None else display_transform(frame, image_codec=codec in IMAGE_CODECS)
         return cls(rotation, mirrored, yuv_matrix(int(frame.colorspace), frame.width, frame.height),
                    (frame.width, frame.height))
 
@@ -409,7 +412,8 @@ class VideoDecoder:
         file_start = Fraction(container.start_time, av.time_base) if container.start_time else Fraction(0)
         self._shift = first.pts if self._start is not None else max(0, math.floor(file_start / self._tb))
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
-        self._display = display = DisplayConversion.of(first, video.codec_context.name)
+        self._display = display = DisplayConversion.of(
+            first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None)
         chapters = container.chapters()
         same_timeline = self._start is None and self._end is None and self._shift == 0
         w, h = display.size

@@ -9,6 +9,8 @@ clock of its own: it plays at the frame rate it is given (``--fps``, default
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -25,6 +27,11 @@ SEQUENCE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 DEFAULT_SEQUENCE_FPS = Fraction(24)
 #: NTSC rates, which users write as decimals (29.97) but are exact fractions.
 _NTSC = {Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001)}
+_EXIF_ORIENTATION = 0x0112
+#: EXIF orientation -> (rotation counter-clockwise, mirrored after it), checked against PIL's
+#: ImageOps.exif_transpose for all eight in the tests
+_ORIENTATIONS = {1: (0, False), 2: (0, True), 3: (180, False), 4: (180, True), 5: (270, True), 6: (270, False),
+                 7: (90, True), 8: (90, False)}
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\{}])")
 
 
@@ -65,6 +72,19 @@ class ImageSequence:
         digits = re.findall(r"\d+", Path(self.names[position]).stem)
         return int(digits[-1]) if digits else None
 
+    def orientation(self) -> tuple[int, bool]:
+        """(rotation in degrees counter-clockwise, mirrored), as :func:`vidstyle.io.decode.display_transform`
+        gives them, from the first frame's EXIF orientation tag, read as a still image's is (so a
+        camera's JPEG comes out the same as a frame and as a still); all frames are taken to share it."""
+        from PIL import Image
+
+        try:
+            with Image.open(self.folder / self.names[0]) as image:
+                tag = image.getexif().get(_EXIF_ORIENTATION, 1)
+        except (OSError, ValueError, SyntaxError):  # unreadable here: the decoder says what is wrong
+            return 0, False
+        return _ORIENTATIONS.get(tag, (0, False))
+
     def open(self, fps: Fraction) -> av.container.InputContainer:
         return av.open(self.pattern(), "r", format="image2",
                        options={"pattern_type": "glob", "framerate": f"{fps.numerator}/{fps.denominator}"})
@@ -81,6 +101,22 @@ def _name_pattern(name: str) -> str:
 
 
 def find_sequence(folder: str | Path) -> ImageSequence:
+    """The image sequence in ``folder`` (:func:`_find_sequence`), listed once while the folder is
+    unchanged: a run opens the input a dozen times (bar and calibration samples)."""
+    folder = Path(folder)
+    try:
+        changed = folder.stat().st_mtime_ns  # a file added, removed or renamed changes the folder
+    except OSError:
+        changed = None
+    return _cached_sequence(str(folder), changed)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_sequence(folder: str, changed: int | None) -> ImageSequence:
+    return _find_sequence(Path(folder))
+
+
+def _find_sequence(folder: Path) -> ImageSequence:
     """The image sequence in ``folder``; a VidstyleError saying what is wrong when there is none:
     no images, several kinds or several names (two takes, a cover image), a frame number twice,
     an entry that is no frame (a folder, a broken link, an empty placeholder file), or numbers
@@ -115,7 +151,7 @@ def find_sequence(folder: str | Path) -> ImageSequence:
     if len(patterns) > 1:
         listed = ", ".join(f"{k} ({n})" for k, n in patterns.most_common(4))
         raise VidstyleError(f"{folder} holds frames of several names: {listed}{', ...' if len(patterns) > 4 else ''}; "
-                            "keep one sequence per folder")
+                            "keep one sequence per folder (the frame number is the last number in a name)")
     by_number = sorted(names, key=_natural_key)
     if by_number != names:
         i = next(i for i, (a, b) in enumerate(zip(names, by_number)) if a != b)
@@ -134,7 +170,7 @@ def find_sequence(folder: str | Path) -> ImageSequence:
 # --- writing ---------------------------------------------------------------------------------
 
 #: The frame-number field of an output pattern: ``%d`` or ``%04d`` (as FFmpeg and renderers write it).
-_NUMBER_FIELD = re.compile(r"(?<!%)%(0\d+)?d")  # not after another %: "%%" is a literal %
+_NUMBER_FIELD = re.compile(r"(?<!%)%(0\d+)?d")  # not after another %: a name with "%%04d" is refused
 
 
 def is_sequence_output(path: str | Path) -> bool:
@@ -254,13 +290,20 @@ class SequenceWriter:
             if there:
                 raise VidstyleError(f"frames of {self.pattern.name} appeared in {folder} while processing "
                                     f"({there[0]}); pass --overwrite (overwrite=True in Python) to replace them")
+        moved: list[str] = []
         try:
             for name in self._names:
                 os.replace(self._temp / name, folder / name)
-        except OSError as exc:
-            raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}") from None
-        finally:
-            self.abort(moved=True)
+                moved.append(name)
+        except BaseException as exc:  # none of this run's frames stay: the ones moved go again
+            for name in moved:
+                with contextlib.suppress(OSError):
+                    (folder / name).unlink()
+            self.abort()
+            if isinstance(exc, OSError):
+                raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}") from None
+            raise
+        self.abort(moved=True)
         older = [p.name for p in _matching_frames(self.pattern) if p.name not in self._written]
         if older:  # --overwrite replaced the frames of these numbers only
             import logging
