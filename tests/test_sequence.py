@@ -360,13 +360,11 @@ def test_a_folder_that_is_no_sequence_fails_before_the_network_loads(tmp_path, m
 
 
 def test_frames_that_fail_to_move_into_place_are_all_taken_back(tmp_path, monkeypatch):
-    import os as os_module
-
     from vidstyle.io import sequence
 
     src = make_video(tmp_path / "in.mp4", frames=5)
     (tmp_path / "out").mkdir()
-    real, calls = os_module.replace, []
+    real, calls = sequence.os.replace, []
 
     def fails_at_the_third(a, b):
         calls.append(b)
@@ -374,7 +372,7 @@ def test_frames_that_fail_to_move_into_place_are_all_taken_back(tmp_path, monkey
             raise OSError(5, "Input/output error")
         return real(a, b)
 
-    monkeypatch.setattr(os_module, "replace", fails_at_the_third)
+    monkeypatch.setattr(sequence.os, "replace", fails_at_the_third)
     with pytest.raises(VidstyleError, match="moving the frames into .*out failed: Input/output error"):
         stylize_video(src, tmp_path / "out" / "f_%d.png", Invert(), temporal="off", progress=False)
     assert list((tmp_path / "out").iterdir()) == []  # not the two moved before, nor the hidden folder

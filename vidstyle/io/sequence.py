@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -104,15 +105,15 @@ def find_sequence(folder: str | Path) -> ImageSequence:
     """The image sequence in ``folder`` (:func:`_find_sequence`), listed once while the folder is
     unchanged: a run opens the input a dozen times (bar and calibration samples)."""
     folder = Path(folder)
-    try:
-        changed = folder.stat().st_mtime_ns  # a file added, removed or renamed changes the folder
+    try:  # a file added, removed or renamed changes the folder's time (and, on coarse clocks, its count)
+        changed = (folder.stat().st_mtime_ns, len(os.listdir(folder)))
     except OSError:
         changed = None
     return _cached_sequence(str(folder), changed)
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_sequence(folder: str, changed: int | None) -> ImageSequence:
+def _cached_sequence(folder: str, changed: tuple | None) -> ImageSequence:
     return _find_sequence(Path(folder))
 
 
@@ -282,8 +283,6 @@ class SequenceWriter:
         pass
 
     def finish(self) -> None:
-        import os
-
         folder = self.pattern.parent
         if not self.overwrite:
             there = [n for n in self._names if (folder / n).exists()]
