@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
+import secrets
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
@@ -244,8 +247,6 @@ class SequenceWriter:
     damaged_audio_packets = 0
 
     def __init__(self, pattern: str | Path, source, number_of=None, overwrite: bool = False, audio: bool = True):
-        import secrets
-
         from vidstyle.io.files import create_output_folder
 
         self.pattern, self.overwrite, self._number_of = Path(pattern), overwrite, number_of
@@ -259,8 +260,6 @@ class SequenceWriter:
         self.frames = 0
         self.audio_modes: dict = {}  # no sound in images
         if audio and getattr(source, "audio_streams", ()):
-            import logging
-
             logging.getLogger("vidstyle").warning("an image sequence holds no sound: the audio of %s is not written",
                                                   Path(source.path).name)
 
@@ -305,15 +304,11 @@ class SequenceWriter:
         self.abort(moved=True)
         older = [p.name for p in _matching_frames(self.pattern) if p.name not in self._written]
         if older:  # --overwrite replaced the frames of these numbers only
-            import logging
-
             logging.getLogger("vidstyle").warning(
                 "%d frame(s) of %s from an earlier run remain in %s (%s%s), beside this run's %d",
                 len(older), self.pattern.name, folder, older[0], ", ..." if len(older) > 1 else "", len(self._names))
 
     def abort(self, moved: bool = False) -> None:
-        import shutil
-
         shutil.rmtree(self._temp, ignore_errors=True)
         if moved:
             return
