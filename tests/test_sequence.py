@@ -305,14 +305,14 @@ def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):
 def test_the_writer_names_a_full_disk_and_refuses_a_number_twice(tmp_path, monkeypatch):
     import errno
 
-    from vidstyle.io import images, sequence
+    from vidstyle.io import sequence
 
     src = make_video(tmp_path / "in.mp4", frames=3)
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(images, "write_image", full)
+    monkeypatch.setattr(sequence, "write_image", full)
     with pytest.raises(VidstyleError, match=r"writing .*out/f_0001.png failed: No space left on device"):
         stylize_video(src, tmp_path / "out" / "f_%04d.png", Invert(), temporal="off", progress=False)
     assert not (tmp_path / "out").exists()

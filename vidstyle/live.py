@@ -109,19 +109,19 @@ class LiveControls:
             self.style_index = (self.style_index - 1) % self.num_styles
         elif action is Action.TOGGLE_STABILIZER:
             self.stabilizer_on = not self.stabilizer_on
-        elif action is Action.STRENGTH_UP:
-            self.strength = round(min(1.0, self.strength + self.strength_step), 3)
-        elif action is Action.STRENGTH_DOWN:
-            self.strength = round(max(0.0, self.strength - self.strength_step), 3)
+        elif action in (Action.STRENGTH_UP, Action.STRENGTH_DOWN):
+            self.strength = self._stepped(self.strength, action is Action.STRENGTH_UP)
         elif action is Action.TOGGLE_RECORD:
             self.recording = not self.recording
-        elif action is Action.STYLE_UP:
-            self.style_strength = round(min(1.0, self.style_strength + self.strength_step), 3)
-        elif action is Action.STYLE_DOWN:
-            self.style_strength = round(max(0.0, self.style_strength - self.strength_step), 3)
+        elif action in (Action.STYLE_UP, Action.STYLE_DOWN):
+            self.style_strength = self._stepped(self.style_strength, action is Action.STYLE_UP)
         elif action is Action.TOGGLE_COLORS:
             self.keep_colors = not self.keep_colors
         return action
+
+    def _stepped(self, value: float, up: bool) -> float:
+        """``value`` one :attr:`strength_step` up or down, kept in [0, 1]."""
+        return round(min(1.0, max(0.0, value + (self.strength_step if up else -self.strength_step))), 3)
 
     def look_text(self, sep: str = "  ") -> str:
         """The look controls where they differ from plain stylization, for the overlay and log."""

@@ -23,7 +23,11 @@ from pathlib import Path
 
 import av
 
+from PIL import Image
+
 from vidstyle.errors import VidstyleError
+from vidstyle.io.files import check_writable_folder, create_output_folder
+from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
 SEQUENCE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -80,8 +84,6 @@ class ImageSequence:
         """(rotation in degrees counter-clockwise, mirrored), as :func:`vidstyle.io.decode.display_transform`
         gives them, from the first frame's EXIF orientation tag, read as a still image's is (so a
         camera's JPEG comes out the same as a frame and as a still); all frames are taken to share it."""
-        from PIL import Image
-
         try:
             with Image.open(self.folder / self.names[0]) as image:
                 tag = image.getexif().get(_EXIF_ORIENTATION, 1)
@@ -180,8 +182,6 @@ _NUMBER_FIELD = re.compile(r"(?<!%)%(0\d+)?d")  # not after another %: a name wi
 def is_sequence_output(path: str | Path) -> bool:
     """Whether ``path`` names an image sequence to write: one ``%d``/``%04d`` field in an image
     file name (``out/frame_%04d.png``)."""
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
-
     name = Path(path).name
     return len(_NUMBER_FIELD.findall(name)) == 1 and Path(name).suffix.lower() in IMAGE_OUTPUT_FORMATS
 
@@ -189,8 +189,6 @@ def is_sequence_output(path: str | Path) -> bool:
 def check_frame_pattern(path: str | Path) -> None:
     """A clear error for an image output name that tries a frame-number field and misses
     (``f_%5d.png``, two fields, ``%%``): only ``%d`` and ``%0Nd`` are taken."""
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
-
     name = Path(path).name
     if "%" in name and Path(name).suffix.lower() in IMAGE_OUTPUT_FORMATS and not is_sequence_output(path):
         raise VidstyleError(f"{name}: numbered frames take one frame-number field, %d or %0Nd "
@@ -218,8 +216,6 @@ def check_sequence_output(pattern: str | Path, input: str | Path | None = None, 
     """Validate an image-sequence output before any work: a writable folder (made if missing),
     not the folder of an input sequence, and no frames of that pattern there already unless
     ``overwrite``."""
-    from vidstyle.io.files import check_writable_folder
-
     pattern = Path(pattern)
     folder = pattern.parent
     if folder.exists() and not folder.is_dir():
@@ -247,8 +243,6 @@ class SequenceWriter:
     damaged_audio_packets = 0
 
     def __init__(self, pattern: str | Path, source, number_of=None, overwrite: bool = False, audio: bool = True):
-        from vidstyle.io.files import create_output_folder
-
         self.pattern, self.overwrite, self._number_of = Path(pattern), overwrite, number_of
         folder = self.pattern.parent
         self._made = [f for f in (folder, *folder.parents) if not f.exists()]  # innermost first
@@ -264,8 +258,6 @@ class SequenceWriter:
                                                   Path(source.path).name)
 
     def write(self, image, pts: int, duration: int = 0) -> None:
-        from vidstyle.io.images import write_image
-
         number = self._number_of(pts) if self._number_of is not None else None
         name = frame_name(self.pattern, number if number is not None else self.frames + 1)
         if name in self._written:  # two frames of one number would overwrite each other
