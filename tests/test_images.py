@@ -67,7 +67,7 @@ def test_a_transparent_pictures_alpha_is_kept_where_the_output_can_hold_it(tmp_p
 
     rgba = np.zeros((40, 60, 4), np.uint8)
     rgba[..., :3] = np.random.default_rng(0).integers(0, 256, (40, 60, 3))
-    rgba[..., 3] = np.linspace(0, 255, 60).astype(np.uint8)[None, :]  # transparent to opaque
+    rgba[..., 3] = np.minimum(np.linspace(0, 510, 60), 255).astype(np.uint8)[None, :]  # transparent to opaque
     src = tmp_path / "sticker.png"
     Image.fromarray(rgba, "RGBA").save(src)
     opaque = tmp_path / "opaque.png"
@@ -82,9 +82,10 @@ def test_a_transparent_pictures_alpha_is_kept_where_the_output_can_hold_it(tmp_p
         with Image.open(out) as im:
             back = np.asarray(im.convert("RGBA"))
         assert np.array_equal(back[..., 3], rgba[..., 3]), suffix  # the alpha, unchanged
-        visible = rgba[..., 3] > 0
+        visible = rgba[..., 3] == 255  # (under the transparency the network sees the picture continued)
         if suffix != ".webp":  # (lossless formats: the painted colours exactly)
             assert np.array_equal(back[..., :3][visible], (255 - rgba[..., :3])[visible])
+            assert not np.array_equal(back[..., :3][~visible], (255 - rgba[..., :3])[~visible])
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize_image(src, tmp_path / "flat.jpg", Invert(), bars="stylize")
     assert "sticker.png is partly transparent, and .jpg images cannot be: its transparency is dropped" in caplog.text

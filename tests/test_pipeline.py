@@ -201,7 +201,7 @@ def test_a_failing_encoder_stops_everything(tmp_path, stylizer, monkeypatch):
     calls = {"n": 0}
     original = VideoEncoder.write
 
-    def write(self, image, pts, duration=0):
+    def write(self, image, pts, duration=0, alpha=None):
         calls["n"] += 1
         if calls["n"] == 3:
             raise VidstyleError("disk full")
@@ -250,8 +250,8 @@ def test_queues_are_bounded(tmp_path, monkeypatch):
     lead = []
     original = decode_module.VideoDecoder.read
 
-    def counting_read(self, audio=None):
-        for item in original(self, audio):
+    def counting_read(self, audio=None, alpha=False):
+        for item in original(self, audio, alpha):
             decoded["n"] += 1
             yield item
 

@@ -270,7 +270,7 @@ def test_frames_with_exif_or_an_icc_profile_read_like_any_other(tmp_path):
 
 def test_folder_names_with_a_colon_dots_and_transparent_frames(tmp_path, monkeypatch, caplog):
     """A relative name with a colon is no protocol ("take:2"); "." names its folder; RGBA frames
-    are stylized opaque, with a warning."""
+    keep their alpha in PNG frames, and lose it with a warning in JPEG ones."""
     monkeypatch.chdir(tmp_path)
     write_sequence(Path("take:2"), 3)
     assert stylize_video("take:2", "a.mp4", Invert(), temporal="off", progress=False).frames == 3
@@ -282,8 +282,11 @@ def test_folder_names_with_a_colon_dots_and_transparent_frames(tmp_path, monkeyp
     for i in range(2):
         cv2.imwrite(str(rgba / f"f_{i}.png"), np.dstack([marked(i), np.full((48, 64), 128, np.uint8)]))
     stylize_video(rgba, tmp_path / "r" / "f_%d.png", Invert(), temporal="off", progress=False)
-    assert "rgba has transparency (an alpha channel), which vidstyle does not carry over" in caplog.text
-    assert read_png(tmp_path / "r" / "f_0.png").shape == (48, 64, 3)
+    assert "transparency" not in caplog.text
+    kept = cv2.imread(str(tmp_path / "r" / "f_0.png"), cv2.IMREAD_UNCHANGED)
+    assert kept.shape == (48, 64, 4) and np.array_equal(kept[..., 3], np.full((48, 64), 128, np.uint8))
+    stylize_video(rgba, tmp_path / "j" / "f_%d.jpg", Invert(), temporal="off", progress=False)
+    assert "rgba has transparency (an alpha channel), which .jpg images cannot hold" in caplog.text
 
 
 def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):

@@ -31,7 +31,7 @@ import numpy as np
 
 from vidstyle.config import EncodeConfig, StylizeConfig, is_number
 from vidstyle.errors import VidstyleError, termination_as_exit
-from vidstyle.frames import working_size
+from vidstyle.frames import fill_transparent, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_codec_fits, codec_fits, container_for
@@ -199,8 +199,8 @@ class _Stages:
 # --- the stages ----------------------------------------------------------------------------
 
 def _decode_stage(stages: _Stages, decoder: VideoDecoder, audio_modes: dict, frames_out: queue.Queue,
-                  audio_out: queue.Queue) -> None:
-    items = decoder.read(audio_modes)
+                  audio_out: queue.Queue, alpha: bool = False) -> None:
+    items = decoder.read(audio_modes, alpha=alpha)
     while True:
         with stages.timed("decode"):
             item = next(items, None)
@@ -227,7 +227,8 @@ def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out:
 
 def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue, frames_out: queue.Queue,
                    area: PictureArea | None = None) -> None:
-    """Run the network on batches; passes each frame's flow state (or None) on with its image.
+    """Run the network on batches; passes each frame's flow state (or None) and transparency (or
+    None) on with its image.
 
     With ``area``, only the picture inside the bars is stylized (see :func:`_stylize_picture`)."""
     ended = False
@@ -243,7 +244,8 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
             break
         frames = [f for f, _ in items]
         with stages.timed("stylize"):
-            images = [f.image for f in frames]
+            # where the output keeps the transparency, the network sees no edge where it begins
+            images = [f.image if f.alpha is None else fill_transparent(f.image, f.alpha) for f in frames]
             cut = len(frames)  # frames before this one keep the bars
             if area is not None:
                 cut = next((i for i, f in enumerate(frames) if not area.holds(f.image)), cut)
@@ -257,7 +259,7 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
                           *_stylize_picture(stylizer, images[cut:], None)]
                 area = None
         for (frame, state), image in zip(items, styled):
-            stages.put(frames_out, (image, frame.pts, frame.duration, state))
+            stages.put(frames_out, (image, frame.pts, frame.duration, state, frame.alpha))
     stages.put(frames_out, None)
 
 
@@ -291,10 +293,10 @@ def _stabilize_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames
     previous output). Its own thread, so the blending overlaps the network's next batch instead of
     holding up the network's thread."""
     while (item := stages.get(frames_in)) is not None:
-        image, pts, duration, state = item
+        image, pts, duration, state, alpha = item
         with stages.timed("stabilize"):
             image = stabilizer.apply(image, state)
-        stages.put(frames_out, (image, pts, duration, None))
+        stages.put(frames_out, (image, pts, duration, None, alpha))
     stages.put(frames_out, None)
 
 
@@ -330,9 +332,9 @@ def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue
         drain_audio(block=False)
         if item is None:
             break
-        image, pts, duration, _ = item
+        image, pts, duration, _, alpha = item
         with stages.timed("encode"):
-            encoder.write(image, pts, duration)
+            encoder.write(image, pts, duration, alpha)
         on_frame()
     drain_audio(block=True)
     with stages.timed("encode"):
@@ -484,11 +486,12 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     return max(1, min(4, CPU_BATCH_PIXELS // (h * w)))
 
 
-def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: StylizeConfig, pix_fmt: str) -> None:
-    """One warning for each part of the input that the output (written as ``pix_fmt``; numbered
-    images when it is :attr:`SequenceWriter.pix_fmt`) will not have, or not as it was."""
+def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: StylizeConfig, encoder) -> None:
+    """One warning for each part of the input that the output (written by ``encoder``, a
+    :class:`VideoEncoder` or a :class:`SequenceWriter`) will not have, or not as it was."""
     name = input_path.name
-    frames = pix_fmt == SequenceWriter.pix_fmt
+    pix_fmt = encoder.pix_fmt
+    frames = isinstance(encoder, SequenceWriter)
     if frames and info.sample_aspect_ratio and info.sample_aspect_ratio != 1:
         log.warning("%s has pixels that are not square (aspect %s), which images cannot record: viewers will "
                     "show the frames stretched", name, info.sample_aspect_ratio)
@@ -519,13 +522,20 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
         log.warning("%s is interlaced: each frame's two fields are stylized as one picture, so moving edges "
                     "keep their combing, painted; deinterlace it first (ffmpeg -i IN -vf bwdif=mode=send_frame "
                     "OUT) for a clean result", name)
-    if info.alpha:  # a render's RGBA frames, ProRes 4444 with alpha: still images keep theirs, videos not
-        log.warning("%s has transparency (an alpha channel), which vidstyle does not carry over into videos or "
-                    "frame sequences: the frames are stylized and written opaque", name)
+    if info.alpha and not encoder.alpha:  # a render's RGBA frames, ProRes 4444, a WebM overlay
+        if frames:
+            what, keep = f"{output.suffix} images", ".png, .tif or .webp frames"
+        else:
+            what = f"{output.name} ({pix_fmt})"
+            keep = "ProRes 4444 (--codec prores_ks to .mov), VP9 (.webm) or .png/.tif/.webp frames"
+            if encoder.config.pix_fmt != EncodeConfig.pix_fmt:
+                keep += f", without --pix-fmt {encoder.config.pix_fmt}"
+        log.warning("%s has transparency (an alpha channel), which %s cannot hold: the frames are written "
+                    "opaque (to keep it, write %s)", name, what, keep)
     if info.bits > 8 and component_bits(pix_fmt) <= 8:
         hdr = " and is HDR (PQ/HLG), whose coded values are painted as they are, without tone mapping" \
             if info.color_trc in (16, 18) else ""
-        writes = "8-bit images" if pix_fmt == SequenceWriter.pix_fmt else \
+        writes = "8-bit images" if frames else \
             f"{pix_fmt} (--pix-fmt yuv420p10le writes 10 bits, without the input's finer steps)"
         log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s", name, info.bits, hdr, writes)
 
@@ -624,7 +634,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio)
         else:
             encoder = VideoEncoder(temp, decoder.info, encode, name=output)
-        _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder.pix_fmt)
+        _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder)
         try:
             batch = config.batch or default_batch(stylizer, area.shape if area is not None
                                                   else (decoder.info.height, decoder.info.width))
@@ -633,7 +643,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 expect(decoder.info.frames)
             bar = _progress_bar(decoder.info.frames, progress, Path(output).name)
             decoded, styled, audio = stages.queue(), stages.queue(), stages.queue(AUDIO_QUEUE_ITEMS)
-            stages.start("decode", _decode_stage, stages, decoder, encoder.audio_modes, decoded, audio)
+            stages.start("decode", _decode_stage, stages, decoder, encoder.audio_modes, decoded, audio, encoder.alpha)
             if stabilizer is not None:
                 estimated = stages.queue()
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
@@ -721,8 +731,11 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     started = time.perf_counter()
     area = find_picture_area([image]) if config.bars == "keep" else None
     with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
+        keep_alpha = alpha is not None and out_format in ALPHA_FORMATS  # the input's transparency, kept
+        if keep_alpha:  # with no edge for the network where it begins
+            image = fill_transparent(image, alpha)
         out = _stylize_picture(stylizer, [image], area)[0]
-        if alpha is not None and out_format in ALPHA_FORMATS:  # the input's transparency, kept
+        if keep_alpha:
             out = np.dstack([out, alpha])
         write_image(temp, out, out_format)
         if callable(progress):

@@ -38,7 +38,8 @@ class DecodedFrame:
     """One decoded video frame.
 
     ``image`` is uint8 (H, W, 3) RGB, already rotated as the rotation tag says (display
-    orientation). ``pts`` is in ``time_base`` and already shifted so a segment starts near 0;
+    orientation); ``alpha`` its transparency, uint8 (H, W) turned alike, when the reader asked for
+    it and the video has an alpha channel (see :meth:`VideoDecoder.read`), else None. ``pts`` is in ``time_base`` and already shifted so a segment starts near 0;
     ``index`` counts the frames of the segment from 0; ``duration`` (in ``time_base``, 0 when
     unknown) is kept so the last frame of the output lasts as long as in the input.
     """
@@ -48,6 +49,7 @@ class DecodedFrame:
     time_base: Fraction
     index: int
     duration: int = 0
+    alpha: np.ndarray | None = None
 
     @property
     def time(self) -> Fraction:
@@ -102,11 +104,11 @@ class SourceInfo:
     other_video_streams: int = 0  # video streams after the first (another angle, a preview), not carried over
     interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
     bits: int = 8  # bits per component of the decoded frames (vidstyle works in 8)
-    alpha: bool = False  # the decoded frames have an alpha channel (transparency), which is not kept
+    alpha: bool = False  # the decoded frames have an alpha channel (transparency)
 
 
 def _rotate(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
-    """Rotate (H, W, 3) pixels by ``rotation`` degrees counter-clockwise (multiples of 90), then
+    """Rotate (H, W, C) pixels by ``rotation`` degrees counter-clockwise (multiples of 90), then
     mirror them left to right if ``mirrored`` (see :func:`display_transform`)."""
     k = round(rotation / 90) % 4
     if k:
@@ -213,6 +215,15 @@ class DisplayConversion:
         rgb = frame.to_ndarray(format="rgb24", src_colorspace=SWS_MATRIX[self.matrix], **scale)
         return _rotate(rgb, self.rotation, self.mirrored)
 
+    def image_and_alpha(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`image` and ``frame``'s alpha channel, uint8 (H, W) turned alike, from one
+        conversion (opaque, 255, for a frame without one)."""
+        w, h = self.stored_size
+        scale = {} if not self.resized(frame) else {"width": w, "height": h, "interpolation": "BICUBIC"}
+        rgba = _rotate(frame.to_ndarray(format="rgba", src_colorspace=SWS_MATRIX[self.matrix], **scale),
+                       self.rotation, self.mirrored)
+        return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+
     def resized(self, frame: av.VideoFrame) -> bool:
         """Whether :meth:`image` scales ``frame``: it is not of the first frame's stored size."""
         return (frame.width, frame.height) != self.stored_size
@@ -221,6 +232,11 @@ class DisplayConversion:
 def component_bits(pix_fmt: str) -> int:
     """Bits per colour component of FFmpeg pixel format ``pix_fmt`` (8 for yuv420p, 10 for yuv420p10le)."""
     return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+
+
+def has_alpha(pix_fmt: str) -> bool:
+    """Whether FFmpeg pixel format ``pix_fmt`` has an alpha channel (yuva444p10le, rgba, ...)."""
+    return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
 
 
 def _tag_seconds(text: str | None) -> Fraction | None:
@@ -293,10 +309,11 @@ class PacketDecoder:
         self.damaged = 0  # packets skipped
         self._run = 0
 
-    def decode(self, packet: av.Packet) -> list:
-        """The frames ``packet`` completes (none for a damaged one)."""
+    def decode(self, packet: av.Packet, context: av.CodecContext | None = None) -> list:
+        """The frames ``packet`` completes (none for a damaged one); ``context``: a decoder other
+        than the stream's own (see :func:`alpha_decoder`)."""
         try:
-            frames = packet.decode()
+            frames = packet.decode() if context is None else context.decode(packet)
         except av.error.InvalidDataError:
             self.damaged += 1
             self._run += 1
@@ -305,6 +322,20 @@ class PacketDecoder:
             return []
         self._run = 0
         return frames
+
+
+def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
+    """The decoder to use instead of ``stream``'s own, or None: for VP9 with transparency (WebM
+    overlays; ``alpha_mode`` 1), libvpx's, which also decodes the alpha layer that Matroska keeps
+    beside each frame (FFmpeg's own VP9 decoder leaves it out)."""
+    if stream.codec_context.name != "vp9" or str(stream.metadata.get("alpha_mode", "")).strip() != "1":
+        return None
+    try:
+        context = av.CodecContext.create("libvpx-vp9", "r")
+    except (av.error.FFmpegError, ValueError):  # an FFmpeg build without libvpx: decoded opaque
+        return None
+    context.thread_type = "AUTO"
+    return context
 
 
 class VideoDecoder:
@@ -363,6 +394,7 @@ class VideoDecoder:
         self._other_videos = videos[1:]
         # FFmpeg's frame and slice threading: decoding keeps up with the network.
         video.codec_context.thread_type = "AUTO"
+        self._context = alpha_decoder(video)
         self._audio = tuple(container.streams.audio)
         self._tb = video.time_base or Fraction(1, 90000)
         rate = video.average_rate or video.guessed_rate or video.base_rate
@@ -435,7 +467,7 @@ class VideoDecoder:
                                other_video_streams=len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
-                               alpha=any(c.is_alpha for c in first.format.components))
+                               alpha=has_alpha(first.format.name))
 
     def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
         """Frame count for the progress bar: exact from the container, else estimated from time.
@@ -506,6 +538,8 @@ class VideoDecoder:
         for t in dict.fromkeys((target, max(target, self._stream_start))):
             try:
                 self._container.seek(int(t / self._tb), stream=self._video, backward=True)
+                if self._context is not None:  # the seek flushed the stream's own decoder only
+                    self._context.flush_buffers()
                 return True
             except av.error.FFmpegError:
                 continue
@@ -519,6 +553,7 @@ class VideoDecoder:
         self._container = self._open()
         self._video = self._container.streams[index]
         self._video.codec_context.thread_type = "AUTO"
+        self._context = alpha_decoder(self._video)
         self._audio = tuple(self._container.streams.audio)
 
     def _demux_from_here(self, check_landing: bool):
@@ -579,7 +614,7 @@ class VideoDecoder:
                 continue
             if state["video_done"]:
                 continue
-            frames = decoder.decode(packet)
+            frames = decoder.decode(packet, self._context)
             self.damaged_packets = decoder.damaged
             for frame in frames:
                 yield "video", frame
@@ -641,13 +676,15 @@ class VideoDecoder:
         except av.error.FFmpegError as exc:
             raise VidstyleError(f"{self.path} is corrupt or truncated: decoding failed ({error_text(exc)})") from None
 
-    def read(self, audio: dict[int, AudioMode] | None = None) -> Iterator[DecodedFrame | AudioItem]:
+    def read(self, audio: dict[int, AudioMode] | None = None, alpha: bool = False) -> Iterator[DecodedFrame | AudioItem]:
         """Stream the segment: :class:`DecodedFrame` and, for audio tracks listed in ``audio``
-        (track -> "copy" | "decode"), :class:`AudioItem`, in the order the file stores them."""
+        (track -> "copy" | "decode"), :class:`AudioItem`, in the order the file stores them.
+        ``alpha``: give each frame its transparency too, when the video has an alpha channel
+        (``info.alpha``)."""
         with self._decode_errors():
-            yield from self._read(audio)
+            yield from self._read(audio, alpha and self.info.alpha)
 
-    def _read(self, audio: dict[int, AudioMode] | None) -> Iterator[DecodedFrame | AudioItem]:
+    def _read(self, audio: dict[int, AudioMode] | None, alpha: bool) -> Iterator[DecodedFrame | AudioItem]:
         audio = audio or {}
         index = 0
 
@@ -660,7 +697,7 @@ class VideoDecoder:
                             "to %dx%d", self.path.name, *self._display.stored_size, frame.width, frame.height,
                             float(frame.pts * self._tb) if frame.pts is not None else 0.0, *self._display.stored_size)
             self.resized_frames += resized
-            image = self._display.image(frame)
+            image, transparency = self._display.image_and_alpha(frame) if alpha else (self._display.image(frame), None)
             duration = frame.duration or 0
             if next_pts is not None and next_pts > frame.pts:
                 # A frame lasts until the next one. FFmpeg gives a frame its packet's duration, and
@@ -672,7 +709,7 @@ class VideoDecoder:
                 duration = end_pts - frame.pts  # the last frame, for the same reason: not past the end
             self._reached = (frame.pts + duration) * self._tb  # end of the last frame read
             item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
-                                duration=duration)
+                                duration=duration, alpha=transparency)
             index += 1
             return item
 
@@ -779,16 +816,18 @@ class VideoDecoder:
         length = Fraction(self.info.frames) / self._rate
         self._raw.close()
         video, seen = self._video, {self._first.pts}
-        video.codec_context.skip_frame = "NONKEY"
+        context = self._context or video.codec_context
+        context.skip_frame = "NONKEY"
         try:
             for i in range(1, count):
                 self._container.seek(math.floor((begin + length * i / count) / self._tb), stream=video, backward=True)
+                context.flush_buffers()
                 packet = next((p for p in self._container.demux(video) if p.size), None)  # the keyframe
                 if packet is None:
                     break
                 # drained at once: a frame-threaded decoder would otherwise hold the frame back until
                 # it had been given more packets (the seek flushes it again)
-                frame = next(iter([*packet.decode(), *video.codec_context.decode(None)]), None)
+                frame = next(iter([*context.decode(packet), *context.decode(None)]), None)
                 if frame is None or frame.pts is None or frame.pts in seen:
                     continue
                 t = frame.pts * self._tb

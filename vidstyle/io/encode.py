@@ -31,7 +31,7 @@ import numpy as np
 
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import SWS_MATRIX, AudioItem, AudioMode, SourceInfo, error_text, yuv_matrix
+from vidstyle.io.decode import SWS_MATRIX, AudioItem, AudioMode, SourceInfo, error_text, has_alpha, yuv_matrix
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 
 log = logging.getLogger("vidstyle")
@@ -41,6 +41,9 @@ VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "
 _INTERMEDIATE_CODECS = {"prores_ks"}
 #: ProRes 422 HQ, the usual editing master; 4:4:4 input formats get ProRes 4444.
 _PRORES_DEFAULT_PIX_FMT = "yuv422p10le"
+#: The default pixel format of a codec that can keep an input's transparency, when the input has
+#: one (ProRes 4444; VP9's alpha layer, which only Matroska/WebM hold): codec -> (suffixes, pix_fmt).
+_ALPHA_PIX_FMTS = {"prores_ks": ((".mov", ".mkv"), "yuva444p10le"), "libvpx-vp9": ((".webm", ".mkv"), "yuva420p")}
 #: The codecs each output container takes (FFmpeg 8's muxers, checked by writing each pair;
 #: .m4v is FFmpeg's "ipod" flavour of MP4, which takes H.264 only). Matroska takes them all.
 _CONTAINER_CODECS = {
@@ -330,6 +333,9 @@ class VideoEncoder:
         if config.codec == "libsvtav1":
             os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints a banner to stderr unless told not to
         pix_fmt = config.pix_fmt
+        alpha_suffixes, alpha_pix_fmt = _ALPHA_PIX_FMTS.get(config.codec, ((), ""))
+        if source.alpha and pix_fmt == EncodeConfig.pix_fmt and self.path.suffix.lower() in alpha_suffixes:
+            pix_fmt = alpha_pix_fmt  # the input's transparency, kept where the output can hold it
         if config.codec in _INTERMEDIATE_CODECS:
             if pix_fmt == EncodeConfig.pix_fmt:  # the delivery default: ProRes has no 4:2:0
                 pix_fmt = _PRORES_DEFAULT_PIX_FMT
@@ -337,6 +343,8 @@ class VideoEncoder:
                 log.warning("--crf and --preset do not apply to %s: its quality is set by its profile "
                             "(422 HQ, or 4444 for a 4:4:4 --pix-fmt)", config.codec)
         self.pix_fmt = output_pix_fmt(codec, pix_fmt, source.width, source.height)
+        #: the output has an alpha channel: :meth:`write` takes each frame's (opaque without one)
+        self.alpha = has_alpha(self.pix_fmt)
         self.width, self.height = source.width, source.height
         self.time_base = source.time_base
         self.frame_rate = source.frame_rate or Fraction(25)
@@ -465,13 +473,18 @@ class VideoEncoder:
         stream.disposition = template.disposition
         return stream
 
-    def write(self, image: np.ndarray, pts: int, duration: int = 0) -> None:
-        """Encode one uint8 (H, W, 3) RGB frame at ``pts`` lasting ``duration`` (input time base; 0: unknown)."""
+    def write(self, image: np.ndarray, pts: int, duration: int = 0, alpha: np.ndarray | None = None) -> None:
+        """Encode one uint8 (H, W, 3) RGB frame at ``pts`` lasting ``duration`` (input time base; 0: unknown);
+        ``alpha``: its uint8 (H, W) transparency, kept when the output has an alpha channel (:attr:`alpha`)."""
         if image.shape[:2] != (self.height, self.width):
             raise VidstyleError(f"frame size changed mid-stream: {image.shape[1]}x{image.shape[0]} "
                                 f"instead of {self.width}x{self.height}")
+        layout = "rgb24"
+        if self.alpha:
+            image = np.dstack([image, np.full(image.shape[:2], 255, np.uint8) if alpha is None else alpha])
+            layout = "rgba"
         # converted here rather than inside the encoder, to say with which matrix (see _output_colorspace)
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+        frame = av.VideoFrame.from_ndarray(image, format=layout).reformat(
             format=self.pix_fmt, dst_colorspace=SWS_MATRIX[self.colorspace.matrix],
             dst_color_range=self._color_range)
         frame.pts = pts

@@ -22,12 +22,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-
+import numpy as np
 from PIL import Image
 
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_writable_folder, create_output_folder
-from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, write_image
+from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
 SEQUENCE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -237,7 +237,8 @@ class SequenceWriter:
     the target folder and are moved into place by :meth:`finish`, so a failed or interrupted
     run leaves no frames (and removes a folder it made). An image sequence holds neither sound
     nor timing: each frame's number is ``number_of(pts)`` (an input sequence's own numbers),
-    else its position from 1."""
+    else its position from 1. A ``source`` with transparency keeps it in images that can hold
+    it (:data:`~vidstyle.io.images.ALPHA_FORMATS`: PNG, TIFF, WebP)."""
 
     pix_fmt = "rgb24"
     damaged_audio_packets = 0
@@ -253,11 +254,15 @@ class SequenceWriter:
         self._written: set[str] = set()
         self.frames = 0
         self.audio_modes: dict = {}  # no sound in images
+        self.alpha = bool(getattr(source, "alpha", False)) and \
+            IMAGE_OUTPUT_FORMATS.get(self.pattern.suffix.lower()) in ALPHA_FORMATS
         if audio and getattr(source, "audio_streams", ()):
             logging.getLogger("vidstyle").warning("an image sequence holds no sound: the audio of %s is not written",
                                                   Path(source.path).name)
 
-    def write(self, image, pts: int, duration: int = 0) -> None:
+    def write(self, image, pts: int, duration: int = 0, alpha=None) -> None:
+        if self.alpha and alpha is not None:
+            image = np.dstack([image, alpha])
         number = self._number_of(pts) if self._number_of is not None else None
         name = frame_name(self.pattern, number if number is not None else self.frames + 1)
         if name in self._written:  # two frames of one number would overwrite each other
