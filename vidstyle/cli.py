@@ -23,8 +23,8 @@ from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES, EncodeConfig,
-                             StylizeConfig)
+from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, HDR_MODES, TEMPORAL_MODES,
+                             EncodeConfig, StylizeConfig)
 from vidstyle.errors import VidstyleError, termination_as_exit
 
 log = logging.getLogger("vidstyle")
@@ -89,6 +89,10 @@ def _add_stylize(sub) -> None:
                    help="keep: find black letterbox/pillarbox bars on frames spread over the video, stylize only "
                         "the picture between them and keep the bars as they are; stylize: paint the whole frame "
                         f"(default {StylizeConfig.bars})")
+    p.add_argument("--hdr", choices=list(HDR_MODES), default=StylizeConfig.hdr,
+                   help="sdr: tone-map HDR video (HDR10/PQ, HLG as phones record it) to the SDR pictures the "
+                        "styles were trained on, written as SDR BT.709; keep: paint the coded HDR signal and tag "
+                        f"the output as the input (default {StylizeConfig.hdr})")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cmd_stylize)
@@ -105,7 +109,7 @@ def _cmd_stylize(args) -> int:
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, sequence_fps=args.fps, temporal=args.temporal,
                            temporal_strength=args.temporal_strength, bars=args.bars,
-                           style_strength=args.style_strength, keep_colors=args.keep_colors)
+                           style_strength=args.style_strength, keep_colors=args.keep_colors, hdr=args.hdr)
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
                           audio=not args.no_audio)
     if len(args.input) > 1 or args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():

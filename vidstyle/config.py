@@ -16,6 +16,8 @@ DEFAULT_TEMPORAL_STRENGTH = 0.5
 TEMPORAL_MODES = ("off", "flow")
 #: ``--bars`` values: keep the input's black bars, or stylize the whole frame.
 BARS_MODES = ("keep", "stylize")
+#: sdr: tone-map HDR video to SDR (vidstyle.io.hdr); keep: its coded values as they are
+HDR_MODES = ("sdr", "keep")
 
 
 def is_number(value, integral: bool = False) -> bool:
@@ -46,6 +48,15 @@ def check_look(style_strength=1.0, keep_colors=False) -> None:
         raise VidstyleError(f"style_strength must be a number between 0 and 1, got {style_strength!r}")
     if not isinstance(keep_colors, bool):  # "no" or 0 would otherwise pass for a choice
         raise VidstyleError(f"keep_colors must be True or False, got {keep_colors!r}")
+
+
+def check_hdr_mode(mode) -> str:
+    """``mode`` if it is one of :data:`HDR_MODES`, else a VidstyleError naming it."""
+    from vidstyle.errors import VidstyleError
+
+    if mode not in HDR_MODES:
+        raise VidstyleError(f"unknown hdr mode {mode!r} (use {' or '.join(HDR_MODES)})")
+    return mode
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,9 @@ class StylizeConfig:
     style_strength: float = 1.0
     # the input's colours under the network's brightness and strokes (its luma, the input's chroma)
     keep_colors: bool = False
+    # sdr: tone-map HDR video (PQ, HLG) to the SDR pictures the styles were trained on, written as
+    # SDR BT.709; keep: paint its coded values and tag the output as the input (vidstyle.io.hdr)
+    hdr: str = "sdr"
     queue_size: int = 8
 
     def __post_init__(self):
@@ -107,6 +121,7 @@ class StylizeConfig:
             from vidstyle.io.sequence import sequence_fps
 
             sequence_fps(self.sequence_fps)  # a VidstyleError for 0, a negative or a non-number
+        check_hdr_mode(self.hdr)
         if self.bars not in BARS_MODES:
             raise VidstyleError(f"unknown bars mode {self.bars!r} (use {' or '.join(BARS_MODES)})")
 

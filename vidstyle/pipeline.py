@@ -446,18 +446,18 @@ INT8_CALIBRATION_FRAMES = 8
 
 
 def calibrate_for(stylizer, path: str | Path, start: float | None = None, duration: float | None = None,
-                  area: PictureArea | None = None, fps=None) -> None:
+                  area: PictureArea | None = None, fps=None, hdr: str = "sdr") -> None:
     """Give an int8 :class:`~vidstyle.stylizer.Stylizer` its activation ranges from the video at
     ``path`` (frames spread over the segment; with ``area``, their picture inside the bars),
     unless it already has them from that file; other stylizers are left alone. A Stylizer reused
     for another video is calibrated again."""
     if not getattr(stylizer, "int8", False):
         return
-    source = str(Path(path).resolve())
+    source = str(Path(path).resolve()) + ("#hdr-coded" if hdr == "keep" else "")
     if area is not None:
         source += f"#{area.top}:{area.bottom},{area.left}:{area.right}"
     if stylizer.calibration_source != source:
-        frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration, fps)
+        frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration, fps, hdr)
         stylizer.calibrate([area.crop(f) if area is not None else f for f in frames], source=source)
 
 
@@ -532,9 +532,11 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
                 keep += f", without --pix-fmt {encoder.config.pix_fmt}"
         log.warning("%s has transparency (an alpha channel), which %s cannot hold: the frames are written "
                     "opaque (to keep it, write %s)", name, what, keep)
-    if info.bits > 8 and component_bits(pix_fmt) <= 8:
-        hdr = " and is HDR (PQ/HLG), whose coded values are painted as they are, without tone mapping" \
-            if info.color_trc in (16, 18) else ""
+    if info.tone_mapped:  # HDR's range is what goes; the bits are SDR's own 8 then
+        log.warning("%s is HDR (%s): tone-mapped to SDR (BT.709), the pictures the styles were trained on, and "
+                    "written as SDR (--hdr keep paints the HDR signal as coded instead)", name, info.hdr)
+    elif info.bits > 8 and component_bits(pix_fmt) <= 8:
+        hdr = f" and is HDR ({info.hdr}), whose coded values are painted as they are (--hdr keep)" if info.hdr else ""
         writes = "8-bit images" if frames else \
             f"{pix_fmt} (--pix-fmt yuv420p10le writes 10 bits, without the input's finer steps)"
         log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s", name, info.bits, hdr, writes)
@@ -622,14 +624,16 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     stages = _Stages(config.queue_size)
     bar = None
     fps = config.sequence_fps
-    with termination_as_exit(), VideoDecoder(input_path, config.start, config.duration, fps=fps) as decoder, \
+    with termination_as_exit(), VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr) as decoder, \
             (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp:
         area = None
         if config.bars == "keep":
-            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps))
+            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps,
+                                                    config.hdr))
             if area is not None:
                 log.info("keeping the black bars: %s", area.describe())
-        calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps)  # int8 only
+        calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps,
+                      hdr=config.hdr)  # int8 only
         if to_frames:  # numbered as the input sequence's frames were, else from 1
             encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio)
         else:

@@ -21,8 +21,10 @@ import av
 import numpy as np
 from av.sidedata.sidedata import Type as _SideDataType
 
+from vidstyle.config import check_hdr_mode
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_input, ffmpeg_path
+from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
 from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, sequence_fps
 
 log = logging.getLogger("vidstyle")
@@ -84,7 +86,7 @@ class SourceInfo:
     audio_streams: tuple  # the input's av.AudioStream objects (templates for stream copy)
     # colour (FFmpeg's AVCOL_* numbers; 2 = unspecified), kept by the encoder: the YUV matrix the
     # frames were converted with (yuv_matrix: the input's tag or the one assumed for its size), and
-    # the input's primaries and transfer tags
+    # the input's primaries and transfer tags; BT.709 (1) all three for HDR frames tone-mapped to SDR
     colorspace: int = 2
     color_primaries: int = 2
     color_trc: int = 2
@@ -105,6 +107,8 @@ class SourceInfo:
     interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
     bits: int = 8  # bits per component of the decoded frames (vidstyle works in 8)
     alpha: bool = False  # the decoded frames have an alpha channel (transparency)
+    hdr: str = ""  # the input's HDR transfer ("PQ", "HLG"), or "" for SDR
+    tone_mapped: bool = False  # HDR frames are delivered tone-mapped to SDR BT.709 (vidstyle.io.hdr)
 
 
 def _rotate(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
@@ -184,15 +188,21 @@ class DisplayConversion:
     mirrored: bool
     matrix: int  # AVCOL_SPC_*
     stored_size: tuple[int, int]  # (width, height) before the turn
+    tone_map: ToneMapper | None = None  # HDR frames to SDR (vidstyle.io.hdr), else None
 
     @classmethod
-    def of(cls, frame: av.VideoFrame, codec: str = "", turn: tuple[int, bool] | None = None) -> "DisplayConversion":
+    def of(cls, frame: av.VideoFrame, codec: str = "", turn: tuple[int, bool] | None = None,
+           hdr: str = "sdr") -> "DisplayConversion":
         """From a file's first ``frame``, decoded by ``codec`` (FFmpeg's decoder name); ``turn``:
         (rotation, mirrored) known otherwise (an image sequence's EXIF orientation), in which case
-        the frame's side data is not read."""
+        the frame's side data is not read. ``hdr``: "sdr" tone-maps an HDR video (PQ, HLG) to
+        SDR, "keep" gives its coded values as they are."""
+        check_hdr_mode(hdr)
         rotation, mirrored = turn if turn is not None else display_transform(frame, image_codec=codec in IMAGE_CODECS)
+        trc = int(frame.color_trc)
+        tone_map = ToneMapper(trc) if hdr == "sdr" and trc in HDR_TRANSFERS else None
         return cls(rotation, mirrored, yuv_matrix(int(frame.colorspace), frame.width, frame.height),
-                   (frame.width, frame.height))
+                   (frame.width, frame.height), tone_map)
 
     @property
     def turned(self) -> bool:
@@ -212,7 +222,10 @@ class DisplayConversion:
         with (see :meth:`resized`)."""
         w, h = self.stored_size
         scale = {} if not self.resized(frame) else {"width": w, "height": h, "interpolation": "BICUBIC"}
-        rgb = frame.to_ndarray(format="rgb24", src_colorspace=SWS_MATRIX[self.matrix], **scale)
+        if self.tone_map is not None:  # at 16 bits: HDR's steps are finer than 8-bit SDR's
+            rgb = self.tone_map(frame.to_ndarray(format="rgb48le", src_colorspace=SWS_MATRIX[self.matrix], **scale))
+        else:
+            rgb = frame.to_ndarray(format="rgb24", src_colorspace=SWS_MATRIX[self.matrix], **scale)
         return _rotate(rgb, self.rotation, self.mirrored)
 
     def image_and_alpha(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -220,8 +233,12 @@ class DisplayConversion:
         conversion (opaque, 255, for a frame without one)."""
         w, h = self.stored_size
         scale = {} if not self.resized(frame) else {"width": w, "height": h, "interpolation": "BICUBIC"}
-        rgba = _rotate(frame.to_ndarray(format="rgba", src_colorspace=SWS_MATRIX[self.matrix], **scale),
-                       self.rotation, self.mirrored)
+        if self.tone_map is not None:
+            rgba = frame.to_ndarray(format="rgba64le", src_colorspace=SWS_MATRIX[self.matrix], **scale)
+            rgba = np.dstack([self.tone_map(rgba[..., :3]), (rgba[..., 3] >> 8).astype(np.uint8)])
+        else:
+            rgba = frame.to_ndarray(format="rgba", src_colorspace=SWS_MATRIX[self.matrix], **scale)
+        rgba = _rotate(rgba, self.rotation, self.mirrored)
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
 
     def resized(self, frame: av.VideoFrame) -> bool:
@@ -342,13 +359,16 @@ class VideoDecoder:
     """Decode ``path`` (optionally the segment ``[start, start + duration)`` seconds). A folder is
     read as an image sequence (:mod:`vidstyle.io.sequence`) at ``fps`` frames a second (default
     :data:`~vidstyle.io.sequence.DEFAULT_SEQUENCE_FPS`; ignored for files, which have their own).
+    An HDR video (PQ, HLG) is tone-mapped to SDR BT.709 with ``hdr="sdr"`` (:mod:`vidstyle.io.hdr`),
+    or given as coded with ``hdr="keep"``; ``info`` says which.
 
     Use as a context manager; the file is opened read-only and closed on exit.
     """
 
     def __init__(self, path: str | Path, start: float | None = None, duration: float | None = None,
-                 announce: bool = True, fps=None):
+                 announce: bool = True, fps=None, hdr: str = "sdr"):
         self.path = check_input(path, folders=True)
+        self._hdr = check_hdr_mode(hdr)  # see DisplayConversion.of
         # a folder is an image sequence, played at ``fps`` (vidstyle.io.sequence)
         self.sequence = find_sequence(self.path) if self.path.is_dir() else None
         self._sequence_fps = sequence_fps(fps if fps is not None else DEFAULT_SEQUENCE_FPS)
@@ -445,7 +465,8 @@ class VideoDecoder:
         self._shift = first.pts if self._start is not None else max(0, math.floor(file_start / self._tb))
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
         self._display = display = DisplayConversion.of(
-            first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None)
+            first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None,
+            hdr=self._hdr)
         chapters = container.chapters()
         same_timeline = self._start is None and self._end is None and self._shift == 0
         w, h = display.size
@@ -455,8 +476,7 @@ class VideoDecoder:
         self.info = SourceInfo(path=self.path, width=w, height=h, rotation=display.rotation, time_base=self._tb,
                                frame_rate=self._rate, frames=self._expected_frames(stream_start, duration),
                                codec=video.codec_context.name, sample_aspect_ratio=sar or None,
-                               audio_streams=self._audio, colorspace=display.matrix,
-                               color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
+                               audio_streams=self._audio, **self._colour(first, display),
                                mirrored=display.mirrored, subtitle_streams=len(container.streams.subtitles),
                                metadata=dict(container.metadata), video_metadata=dict(video.metadata),
                                video_disposition=int(video.disposition),
@@ -467,7 +487,16 @@ class VideoDecoder:
                                other_video_streams=len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
-                               alpha=has_alpha(first.format.name))
+                               alpha=has_alpha(first.format.name), hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
+                               tone_mapped=display.tone_map is not None)
+
+    @staticmethod
+    def _colour(first: av.VideoFrame, display: DisplayConversion) -> dict:
+        """SourceInfo's colour tags: of the frames as delivered (BT.709 once tone-mapped)."""
+        if display.tone_map is not None:
+            return {"colorspace": 1, "color_primaries": 1, "color_trc": 1}
+        return {"colorspace": display.matrix, "color_primaries": int(first.color_primaries),
+                "color_trc": int(first.color_trc)}
 
     def _expected_frames(self, stream_start: Fraction, duration: float | None) -> int | None:
         """Frame count for the progress bar: exact from the container, else estimated from time.
@@ -851,29 +880,29 @@ class VideoDecoder:
 
 
 def keyframe_samples(path: str | Path, count: int, start: float | None = None,
-                     duration: float | None = None, fps=None) -> list[np.ndarray]:
+                     duration: float | None = None, fps=None, hdr: str = "sdr") -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames spread over the segment, fast: its first frame
     and the keyframes in it before evenly spread times (:meth:`VideoDecoder.keyframes`). Fewer
     when the segment holds fewer keyframes; for frames at exact times use :func:`sample_frames`."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    with VideoDecoder(path, start, duration, announce=False, fps=fps) as decoder:
+    with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr) as decoder:
         return decoder.keyframes(count)
 
 
 def spread_samples(path: str | Path, count: int, start: float | None = None,
-                   duration: float | None = None, fps=None) -> list[np.ndarray]:
+                   duration: float | None = None, fps=None, hdr: str = "sdr") -> list[np.ndarray]:
     """``count`` frames spread over the segment as cheaply as they can be had: its keyframes
     (:func:`keyframe_samples`, one decoded frame each), or, when it holds fewer than half
     ``count`` of them (a short clip, one long GOP), frames at exact times (:func:`sample_frames`,
     which decodes from the keyframe before each: at most the segment once over). ``fps``: an
-    image sequence's frame rate (see :class:`VideoDecoder`)."""
-    frames = keyframe_samples(path, count, start, duration, fps)
-    return frames if 2 * len(frames) >= count else sample_frames(path, count, start, duration, fps)
+    image sequence's frame rate, ``hdr`` what to make of HDR (see :class:`VideoDecoder`)."""
+    frames = keyframe_samples(path, count, start, duration, fps, hdr)
+    return frames if 2 * len(frames) >= count else sample_frames(path, count, start, duration, fps, hdr)
 
 
 def sample_frames(path: str | Path, count: int, start: float | None = None,
-                  duration: float | None = None, fps=None) -> list[np.ndarray]:
+                  duration: float | None = None, fps=None, hdr: str = "sdr") -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames (H, W, 3) spread evenly over the segment
     ``[start, start + duration)`` (or the whole file): e.g. to calibrate int8 activation ranges on
     the video about to be stylized rather than on its first seconds only. Without a known length,
@@ -882,7 +911,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
 
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    with VideoDecoder(path, start, duration, announce=False, fps=fps) as decoder:
+    with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr) as decoder:
         info = decoder.info
         length = duration
         if info.frames:  # the segment's frame count, so also right when duration runs past the end
@@ -897,7 +926,8 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
         # each sample opens the file again and seeks: decoding the whole video would cost far more;
         # starting half a frame early takes the frame nearest to the sample's time
         try:
-            with VideoDecoder(path, base + length * i / count - half_frame, announce=False, fps=fps) as decoder:
+            with VideoDecoder(path, base + length * i / count - half_frame, announce=False, fps=fps,
+                              hdr=hdr) as decoder:
                 # at the first frame's size: each decoder takes its size from its own first frame,
                 # and a stream can change size mid-way (scaled as the pipeline's decoder does)
                 images.append(resize_frame(next(decoder.read()).image, (first.shape[1], first.shape[0])))
