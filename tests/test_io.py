@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -544,7 +545,7 @@ def test_the_codec_table_matches_what_ffmpeg_writes(tmp_path):
 
 def test_stylize_refuses_a_codec_the_container_cannot_hold_before_any_work(tmp_path, style, monkeypatch):
     from vidstyle import pipeline
-    from vidstyle.pipeline import stylize_video
+    from vidstyle.pipeline import stylize_files, stylize_video
 
     src = make_video(tmp_path / "a.mp4", frames=2)
     monkeypatch.setattr(pipeline, "_make_stylizer", lambda *a: pytest.fail("the network was loaded"))
@@ -555,3 +556,17 @@ def test_stylize_refuses_a_codec_the_container_cannot_hold_before_any_work(tmp_p
         with pytest.raises(VidstyleError, match=message):
             stylize_video(src, tmp_path / out, str(style), codec=codec, progress=False)
         assert not (tmp_path / out).exists()
+    # and the encoder's other settings, whatever the input (a folder of outputs too)
+    for options, message in ((dict(codec="prores_ks", pix_fmt="yuv420p10le"), "prores_ks cannot encode pixel format "
+                              "'yuv420p10le'; it supports: yuv422p10le, yuv444p10le, yuva444p10le"),
+                             (dict(pix_fmt="yuv9p"), "libx264 cannot encode pixel format 'yuv9p'"),
+                             (dict(crf=70), "--crf 70 is out of range for libx264: use 0 to 51"),
+                             (dict(codec="libvpx-vp9", crf=64), "--crf 64 is out of range for libvpx-vp9: use 0 to 63"),
+                             (dict(preset="fastish"), "unknown --preset 'fastish' for libx264")):
+        out = tmp_path / ("o.mov" if options.get("codec") == "prores_ks" else "o.mp4")
+        with pytest.raises(VidstyleError, match=re.escape(message)):
+            stylize_video(src, out, str(style), progress=False, **options)
+        assert not out.exists()
+        with pytest.raises(VidstyleError, match=re.escape(message)):
+            stylize_files([src], tmp_path / "many", str(style), progress=False, **options)
+        assert not (tmp_path / "many").exists()

@@ -34,7 +34,7 @@ from vidstyle.errors import VidstyleError, termination_as_exit
 from vidstyle.frames import fill_transparent, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
-from vidstyle.io.encode import VideoEncoder, check_codec_fits, codec_fits, container_for
+from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output)
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file, create_output_folder
@@ -617,7 +617,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
         check_sequence_output(output, input_path, overwrite)
     else:
         check_output(output, input_path, overwrite)
-        check_codec_fits(encode.codec, output)
+        check_encoding(encode, output)
     stylizer = _make_stylizer(style, config)
     stabilizer = make_stabilizer(config, stylizer)
     started = time.perf_counter()
@@ -812,7 +812,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     for source, target in pairs:
         check_output_file(target, inputs=inputs, overwrite=overwrite, create_folder=True)
         if not is_image_path(source):
-            check_codec_fits(encode.codec, target)
+            check_encoding(encode, target)
     if isinstance(style, (str, Path)):
         from vidstyle.models.zoo import resolve_style
 

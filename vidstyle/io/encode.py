@@ -79,16 +79,21 @@ def _check_codec(name: str) -> av.Codec:
                             f"{', '.join(available_video_codecs())}") from None
 
 
-def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> str:
-    """The pixel format actually used: ``pix_fmt``, or its 4:4:4 variant for odd sizes (see module doc)."""
+def _check_pix_fmt(codec: av.Codec, pix_fmt: str) -> av.VideoFormat:
     formats = [f.name for f in (codec.video_formats or [])]
     if formats and pix_fmt not in formats:
         raise VidstyleError(f"codec {codec.name} cannot encode pixel format {pix_fmt!r}; "
                             f"it supports: {', '.join(formats)}")
     try:
-        fmt = av.VideoFormat(pix_fmt)
+        return av.VideoFormat(pix_fmt)
     except (ValueError, av.error.FFmpegError):
         raise VidstyleError(f"unknown pixel format {pix_fmt!r}") from None
+
+
+def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> str:
+    """The pixel format actually used: ``pix_fmt``, or its 4:4:4 variant for odd sizes (see module doc)."""
+    formats = [f.name for f in (codec.video_formats or [])]
+    fmt = _check_pix_fmt(codec, pix_fmt)
     odd_w, odd_h = width % 2, height % 2
     subsampled_w = fmt.chroma_width(width * 2) < width * 2
     subsampled_h = fmt.chroma_height(height * 2) < height * 2
@@ -168,6 +173,20 @@ def check_codec_fits(codec: str | None, output: str | Path) -> None:
     takers = [s for s in (".mp4", ".mov", ".mkv", ".webm") if codec_fits(codec, s)]
     raise VidstyleError(f"{Path(output).name}: {suffix} files cannot hold {codec}; write it to "
                         f"{' or '.join(takers)}, or pick a codec for {suffix} ({default_codec(suffix)} is its default)")
+
+
+def check_encoding(config: EncodeConfig, output: str | Path) -> None:
+    """Refuse, before any work, what :class:`VideoEncoder` would refuse of ``config`` for a video
+    at ``output`` whatever the input: a codec that is unknown or that the container cannot hold
+    (:func:`check_codec_fits`), a pixel format the codec cannot encode, a crf or preset out of
+    its range. (Odd sizes are settled with the input, see :func:`output_pix_fmt`.)"""
+    check_codec_fits(config.codec, output)
+    name = config.codec or default_codec(Path(output).suffix)
+    pix_fmt = config.pix_fmt
+    if name in _INTERMEDIATE_CODECS and pix_fmt == EncodeConfig.pix_fmt:
+        pix_fmt = _PRORES_DEFAULT_PIX_FMT
+    _check_pix_fmt(_check_codec(name), pix_fmt)
+    _encoder_options(name, config.crf, config.preset)
 
 
 def default_codec(suffix: str) -> str:
