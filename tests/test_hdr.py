@@ -179,3 +179,38 @@ def test_hdr_mode_is_checked():
     done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", "in.mp4", "-o", "o.mp4", "--style", "x",
                            "--hdr", "bright"], capture_output=True, text=True)
     assert done.returncode == 2 and "--hdr: invalid choice: 'bright'" in done.stderr
+
+
+def test_bright_saturated_colours_keep_their_hue():
+    """A channel that would pass white scales the whole pixel down instead of clipping alone: an
+    orange stays orange (the ratio of its channels) however bright, instead of turning yellow."""
+    orange = np.array([1.0, 0.45, 0.1])
+    ratios = []
+    for nits in (100, 200, 400, 1000, 4000):
+        signal = pq_signal(nits * (BT709_TO_BT2020 @ orange))
+        r, g, b = ToneMapper(PQ)(as_rgb48(signal).reshape(1, 1, 3))[0, 0].astype(float)
+        ratios.append(g / r)
+    assert max(ratios) - min(ratios) < 0.02
+
+
+def test_hdr_with_bt709_primaries_or_no_matrix_tag(tmp_path):
+    """Some cameras' HLG keeps BT.709 primaries: not converted as if BT.2020 (over-saturated). An
+    HDR video with no matrix tag is decoded with BT.2020's, not one guessed from its size."""
+    colours = np.array([[[200, 30, 20], [20, 160, 40], [30, 60, 190]]], np.float64)
+    display = 203.0 * np.power(colours / 255.0, 2.4)  # BT.709 primaries kept
+    yd = display @ np.array([0.2126, 0.7152, 0.0722])
+    ys = np.power(yd / 1000.0, 1 / 1.2)
+    signal = hlg_signal(display / (1000.0 * np.power(ys, 0.2))[..., None])
+    assert np.abs(ToneMapper(HLG, primaries=1)(as_rgb48(signal)).astype(int) - colours).max() <= 2
+    assert np.abs(ToneMapper(HLG, primaries=9)(as_rgb48(signal)).astype(int) - colours).max() > 20
+
+    src = tmp_path / "untagged.mp4"
+    make_hdr_video(src, PQ, frames=2)
+    with av.open(str(src)) as container:  # the same file with its matrix tag taken away
+        frames = [f for f in container.decode(video=0)]
+    from vidstyle.io.decode import DisplayConversion
+
+    for frame in frames:
+        frame.colorspace = 2  # unspecified
+        image = DisplayConversion.of(frame).image(frame)
+        assert np.abs(image.astype(int) - sdr_frames(2)[frames.index(frame)]).mean() < 1.5

@@ -286,7 +286,7 @@ def test_folder_names_with_a_colon_dots_and_transparent_frames(tmp_path, monkeyp
     kept = cv2.imread(str(tmp_path / "r" / "f_0.png"), cv2.IMREAD_UNCHANGED)
     assert kept.shape == (48, 64, 4) and np.array_equal(kept[..., 3], np.full((48, 64), 128, np.uint8))
     stylize_video(rgba, tmp_path / "j" / "f_%d.jpg", Invert(), temporal="off", progress=False)
-    assert "rgba has transparency (an alpha channel), which .jpg images cannot hold" in caplog.text
+    assert "rgba has an alpha channel (transparency), which .jpg images cannot hold" in caplog.text
 
 
 def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):

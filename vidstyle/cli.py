@@ -74,7 +74,8 @@ def _add_stylize(sub) -> None:
                    help=f"constant rate factor (quality; lower is better, default {EncodeConfig.crf})")
     p.add_argument("--preset", default=EncodeConfig.preset, help=f"encoder preset (default {EncodeConfig.preset})")
     p.add_argument("--pix-fmt", default=EncodeConfig.pix_fmt,
-                   help=f"output pixel format (default {EncodeConfig.pix_fmt})")
+                   help="output pixel format (default yuv420p; ProRes: yuv422p10le; an input with transparency: "
+                        "yuva444p10le for ProRes, yuva420p for VP9 in .webm/.mkv)")
     p.add_argument("--no-audio", action="store_true", help="drop audio streams")
     p.add_argument("--temporal", choices=list(TEMPORAL_MODES), default=StylizeConfig.temporal,
                    help="flow: blend each frame with the previous output warped by optical flow where both "

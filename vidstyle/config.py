@@ -66,7 +66,9 @@ class EncodeConfig:
     codec: str | None = None  # None: the output container's usual codec (vidstyle.io.encode.default_codec)
     crf: int | None = 18
     preset: str | None = "medium"
-    pix_fmt: str = "yuv420p"
+    # None: the codec's usual (vidstyle.io.encode.requested_pix_fmt): yuv420p; ProRes yuv422p10le;
+    # its alpha format (yuva444p10le, yuva420p) for an input with transparency, where it can go
+    pix_fmt: str | None = None
     audio: bool = True
 
 

@@ -149,10 +149,11 @@ FILL_GRID_SIDE = 256
 
 
 def fill_transparent(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """uint8 (H, W, 3) ``rgb`` with the colours under its transparency (``alpha``, uint8 (H, W))
-    replaced by a smooth continuation of the visible picture (push-pull: the alpha-weighted
-    colours averaged down a pyramid and filled back up); visible pixels are kept, partly
-    transparent ones blended. ``rgb`` itself when nothing is transparent.
+    """uint8 (H, W, 3) ``rgb`` with the colours under its fully transparent pixels (``alpha`` 0,
+    uint8 (H, W)) replaced by a smooth continuation of the visible picture (push-pull: the
+    alpha-weighted colours averaged down a pyramid and filled back up). Every other pixel keeps
+    its colour: with straight (unpremultiplied) alpha, as PNG, ProRes and WebM store it, a
+    semi-transparent shadow's black is its colour. ``rgb`` itself when nothing is transparent.
 
     Why: a render stores black (or anything) under its transparency, and the network paints the
     edge where the picture meets it like any edge: starry_night rings a cut-out object with yellow
@@ -162,7 +163,7 @@ def fill_transparent(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
     if rgb.shape[:2] != alpha.shape:
         raise ValueError(f"alpha {alpha.shape} does not match the image {rgb.shape}")
-    if alpha.min() == 255:
+    if alpha.min() > 0:
         return rgb
     h, w = alpha.shape
     alpha3 = cv2.cvtColor(alpha, cv2.COLOR_GRAY2RGB)
@@ -181,5 +182,6 @@ def fill_transparent(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     for c, a in reversed(levels[:-1]):  # pull: each level over the coarser one's fill
         filled = c + (1 - a[..., None]) * cv2.resize(filled, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
     under = cv2.resize(np.clip(filled + 0.5, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.add(cv2.multiply(rgb, alpha3, scale=1 / 255),
-                   cv2.multiply(under, cv2.bitwise_not(alpha3), scale=1 / 255))
+    out = rgb.copy()
+    np.copyto(out, under, where=(alpha == 0)[..., None])
+    return out

@@ -159,7 +159,10 @@ class _Stages:
         (CPython issue 90882), and the clean-up would then close files the stage still uses."""
         if thread.ident is None:  # created, never started (a signal came in between): nothing runs
             return True
-        return thread.done.wait(timeout)
+        if not thread.done.wait(timeout):
+            return False
+        thread.join(1.0)  # only its return is left: gone when the call returns, not an instant later
+        return True
 
     def wait(self) -> None:
         """Join every stage; on Ctrl-C/termination stop them all first. Re-raise the first error."""
@@ -528,9 +531,9 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
         else:
             what = f"{output.name} ({pix_fmt})"
             keep = "ProRes 4444 (--codec prores_ks to .mov), VP9 (.webm) or .png/.tif/.webp frames"
-            if encoder.config.pix_fmt != EncodeConfig.pix_fmt:
+            if encoder.config.pix_fmt is not None:
                 keep += f", without --pix-fmt {encoder.config.pix_fmt}"
-        log.warning("%s has transparency (an alpha channel), which %s cannot hold: the frames are written "
+        log.warning("%s has an alpha channel (transparency), which %s cannot hold: the frames are written "
                     "opaque (to keep it, write %s)", name, what, keep)
     if info.tone_mapped:  # HDR's range is what goes; the bits are SDR's own 8 then
         log.warning("%s is HDR (%s): tone-mapped to SDR (BT.709), the pictures the styles were trained on, and "

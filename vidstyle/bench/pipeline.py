@@ -28,7 +28,7 @@ from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
 from vidstyle.io.decode import VideoDecoder
-from vidstyle.io.encode import _encoder_options, output_pix_fmt
+from vidstyle.io.encode import _encoder_options, output_pix_fmt, requested_pix_fmt
 from vidstyle.models.transformer import TransformerNet
 
 
@@ -152,7 +152,8 @@ def run_naive_loop(clip: str | Path, model: TransformerNet, *, max_frames: int |
             if out is None:
                 out = dst.add_stream("libx264", rate=vin.average_rate or 25)
                 # as vidstyle stylize: 4:4:4 for an odd size, which 4:2:0 H.264 cannot store
-                pix_fmt = output_pix_fmt(av.Codec("libx264", "w"), enc.pix_fmt, img.shape[1], img.shape[0])
+                pix_fmt = output_pix_fmt(av.Codec("libx264", "w"), requested_pix_fmt("libx264", enc.pix_fmt, ".mp4"),
+                                         img.shape[1], img.shape[0])
                 out.width, out.height, out.pix_fmt = img.shape[1], img.shape[0], pix_fmt
                 out.options = _encoder_options("libx264", enc.crf, enc.preset)  # as vidstyle stylize passes them
             for packet in out.encode(av.VideoFrame.from_ndarray(styled, format="rgb24")):

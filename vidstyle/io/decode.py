@@ -199,10 +199,12 @@ class DisplayConversion:
         SDR, "keep" gives its coded values as they are."""
         check_hdr_mode(hdr)
         rotation, mirrored = turn if turn is not None else display_transform(frame, image_codec=codec in IMAGE_CODECS)
-        trc = int(frame.color_trc)
-        tone_map = ToneMapper(trc) if hdr == "sdr" and trc in HDR_TRANSFERS else None
-        return cls(rotation, mirrored, yuv_matrix(int(frame.colorspace), frame.width, frame.height),
-                   (frame.width, frame.height), tone_map)
+        trc, colorspace = int(frame.color_trc), int(frame.colorspace)
+        if trc in HDR_TRANSFERS and colorspace not in SWS_MATRIX:
+            colorspace = 9  # HDR untagged for its matrix: BT.2020's, which HDR video uses, not one by size
+        tone_map = ToneMapper(trc, int(frame.color_primaries)) if hdr == "sdr" and trc in HDR_TRANSFERS else None
+        return cls(rotation, mirrored, yuv_matrix(colorspace, frame.width, frame.height), (frame.width, frame.height),
+                   tone_map)
 
     @property
     def turned(self) -> bool:
@@ -220,26 +222,28 @@ class DisplayConversion:
         first (a broadcast stream or a concatenation that changes resolution mid-stream) is
         scaled to the first's, as FFmpeg does, so every frame has the size the output was opened
         with (see :meth:`resized`)."""
-        w, h = self.stored_size
-        scale = {} if not self.resized(frame) else {"width": w, "height": h, "interpolation": "BICUBIC"}
-        if self.tone_map is not None:  # at 16 bits: HDR's steps are finer than 8-bit SDR's
-            rgb = self.tone_map(frame.to_ndarray(format="rgb48le", src_colorspace=SWS_MATRIX[self.matrix], **scale))
-        else:
-            rgb = frame.to_ndarray(format="rgb24", src_colorspace=SWS_MATRIX[self.matrix], **scale)
-        return _rotate(rgb, self.rotation, self.mirrored)
+        return self._converted(frame, alpha=False)
 
     def image_and_alpha(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`image` and ``frame``'s alpha channel, uint8 (H, W) turned alike, from one
         conversion (opaque, 255, for a frame without one)."""
+        rgba = self._converted(frame, alpha=True)
+        return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+
+    def _converted(self, frame: av.VideoFrame, alpha: bool) -> np.ndarray:
+        """uint8 RGB, or RGBA with ``alpha``, at the first frame's size, tone-mapped, turned."""
         w, h = self.stored_size
         scale = {} if not self.resized(frame) else {"width": w, "height": h, "interpolation": "BICUBIC"}
-        if self.tone_map is not None:
-            rgba = frame.to_ndarray(format="rgba64le", src_colorspace=SWS_MATRIX[self.matrix], **scale)
-            rgba = np.dstack([self.tone_map(rgba[..., :3]), (rgba[..., 3] >> 8).astype(np.uint8)])
-        else:
-            rgba = frame.to_ndarray(format="rgba", src_colorspace=SWS_MATRIX[self.matrix], **scale)
-        rgba = _rotate(rgba, self.rotation, self.mirrored)
-        return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+        if self.tone_map is None:
+            pixels = frame.to_ndarray(format="rgba" if alpha else "rgb24", src_colorspace=SWS_MATRIX[self.matrix],
+                                      **scale)
+        else:  # at 16 bits: HDR's steps are finer than 8-bit SDR's
+            deep = frame.to_ndarray(format="rgba64le" if alpha else "rgb48le", src_colorspace=SWS_MATRIX[self.matrix],
+                                    **scale)
+            pixels = self.tone_map(deep[..., :3])
+            if alpha:
+                pixels = np.dstack([pixels, (deep[..., 3] >> 8).astype(np.uint8)])
+        return _rotate(pixels, self.rotation, self.mirrored)
 
     def resized(self, frame: av.VideoFrame) -> bool:
         """Whether :meth:`image` scales ``frame``: it is not of the first frame's stored size."""
@@ -345,7 +349,8 @@ def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
     """The decoder to use instead of ``stream``'s own, or None: for VP9 with transparency (WebM
     overlays; ``alpha_mode`` 1), libvpx's, which also decodes the alpha layer that Matroska keeps
     beside each frame (FFmpeg's own VP9 decoder leaves it out)."""
-    if stream.codec_context.name != "vp9" or str(stream.metadata.get("alpha_mode", "")).strip() != "1":
+    tags = {key.lower(): str(value).strip() for key, value in stream.metadata.items()}
+    if stream.codec_context.name != "vp9" or tags.get("alpha_mode") != "1":  # WebM's own files say ALPHA_MODE
         return None
     try:
         context = av.CodecContext.create("libvpx-vp9", "r")
@@ -717,15 +722,25 @@ class VideoDecoder:
         audio = audio or {}
         index = 0
 
+        formats_seen: set[str] = set()
+        later_alpha_said = False
+
         def video_item(frame: av.VideoFrame, next_pts: int | None) -> DecodedFrame:
             """``frame`` as a DecodedFrame; ``next_pts``: the next frame's (None: it is the last)."""
-            nonlocal index
+            nonlocal index, later_alpha_said
             resized = self._display.resized(frame)
             if resized and not self.resized_frames and self.announce:
                 log.warning("%s changes size mid-stream, from %dx%d to %dx%d at %.2f s: scaling such frames "
                             "to %dx%d", self.path.name, *self._display.stored_size, frame.width, frame.height,
                             float(frame.pts * self._tb) if frame.pts is not None else 0.0, *self._display.stored_size)
             self.resized_frames += resized
+            if not self.info.alpha and frame.format.name not in formats_seen:  # a sequence's later RGBA frames
+                formats_seen.add(frame.format.name)
+                if has_alpha(frame.format.name) and self.announce and not later_alpha_said:
+                    later_alpha_said = True
+                    log.warning("%s has transparency from %.2f s on, which its first frame has not: vidstyle takes "
+                                "a video's alpha channel from its first frame, so it is written opaque",
+                                self.path.name, float(frame.pts * self._tb) if frame.pts is not None else 0.0)
             image, transparency = self._display.image_and_alpha(frame) if alpha else (self._display.image(frame), None)
             duration = frame.duration or 0
             if next_pts is not None and next_pts > frame.pts:

@@ -117,7 +117,10 @@ _CRF_RANGE = {"libvpx-vp9": (0, 63), "libsvtav1": (1, 63)}  # others (x264, x265
 
 def _encoder_options(codec: str, crf: int | None, preset: str | None) -> dict[str, str]:
     """FFmpeg private options for ``codec`` from vidstyle's codec-neutral crf/preset (checked here,
-    so a bad value is one clear error instead of the encoder's log line and a failed open)."""
+    so a bad value is one clear error instead of the encoder's log line and a failed open).
+    None for ProRes, whose quality its profile sets (:class:`VideoEncoder` says so)."""
+    if codec in _INTERMEDIATE_CODECS:
+        return {}
     low, high = _CRF_RANGE.get(codec, (0, 51))
     if crf is not None and not low <= crf <= high:
         raise VidstyleError(f"--crf {crf} is out of range for {codec}: use {low} to {high}")
@@ -175,17 +178,38 @@ def check_codec_fits(codec: str | None, output: str | Path) -> None:
                         f"{' or '.join(takers)}, or pick a codec for {suffix} ({default_codec(suffix)} is its default)")
 
 
+def requested_pix_fmt(codec: str, pix_fmt: str | None, suffix: str, alpha: bool = False) -> str:
+    """The pixel format asked of ``codec`` for a ``suffix`` output: ``pix_fmt`` when one was given,
+    else the codec's usual (yuv420p; yuv422p10le for ProRes, which has no 4:2:0), or with
+    ``alpha`` (the input has transparency) its alpha format where the container keeps it
+    (:data:`_ALPHA_PIX_FMTS`). Odd sizes may still change it (:func:`output_pix_fmt`)."""
+    if pix_fmt is not None:
+        return pix_fmt
+    suffixes, alpha_pix_fmt = _ALPHA_PIX_FMTS.get(codec, ((), ""))
+    if alpha and suffix.lower() in suffixes:
+        return alpha_pix_fmt
+    return _PRORES_DEFAULT_PIX_FMT if codec in _INTERMEDIATE_CODECS else "yuv420p"
+
+
+def _check_alpha_fits(codec: str, pix_fmt: str, output: str | Path) -> None:
+    """An alpha pixel format only where the container keeps the codec's alpha (MP4 drops VP9's)."""
+    suffixes, _ = _ALPHA_PIX_FMTS.get(codec, ((), ""))
+    if suffixes and has_alpha(pix_fmt) and Path(output).suffix.lower() not in suffixes:
+        raise VidstyleError(f"{Path(output).name}: {codec}'s alpha channel ({pix_fmt}) is kept in "
+                            f"{' or '.join(suffixes)} only; write one of those, or give a --pix-fmt without alpha")
+
+
 def check_encoding(config: EncodeConfig, output: str | Path) -> None:
     """Refuse, before any work, what :class:`VideoEncoder` would refuse of ``config`` for a video
     at ``output`` whatever the input: a codec that is unknown or that the container cannot hold
-    (:func:`check_codec_fits`), a pixel format the codec cannot encode, a crf or preset out of
-    its range. (Odd sizes are settled with the input, see :func:`output_pix_fmt`.)"""
+    (:func:`check_codec_fits`), a pixel format the codec cannot encode (or whose alpha the
+    container would drop), a crf or preset out of its range. (Odd sizes are settled with the
+    input, see :func:`output_pix_fmt`.)"""
     check_codec_fits(config.codec, output)
     name = config.codec or default_codec(Path(output).suffix)
-    pix_fmt = config.pix_fmt
-    if name in _INTERMEDIATE_CODECS and pix_fmt == EncodeConfig.pix_fmt:
-        pix_fmt = _PRORES_DEFAULT_PIX_FMT
+    pix_fmt = requested_pix_fmt(name, config.pix_fmt, Path(output).suffix)
     _check_pix_fmt(_check_codec(name), pix_fmt)
+    _check_alpha_fits(name, pix_fmt, output)
     _encoder_options(name, config.crf, config.preset)
 
 
@@ -263,7 +287,7 @@ _OPUS_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1"
 #: "rotate" would turn the frames again, as they are already turned upright; a timecode would be
 #: wrong after --start.
 _ENCODING_TAGS = {"encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "major_brand",
-                  "minor_version", "compatible_brands", "rotate", "timecode", "vendor_id"}
+                  "minor_version", "compatible_brands", "rotate", "timecode", "vendor_id", "alpha_mode"}
 
 
 def carried_tags(metadata: dict) -> dict:
@@ -351,16 +375,13 @@ class VideoEncoder:
         codec = _check_codec(config.codec)
         if config.codec == "libsvtav1":
             os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints a banner to stderr unless told not to
-        pix_fmt = config.pix_fmt
-        alpha_suffixes, alpha_pix_fmt = _ALPHA_PIX_FMTS.get(config.codec, ((), ""))
-        if source.alpha and pix_fmt == EncodeConfig.pix_fmt and self.path.suffix.lower() in alpha_suffixes:
-            pix_fmt = alpha_pix_fmt  # the input's transparency, kept where the output can hold it
-        if config.codec in _INTERMEDIATE_CODECS:
-            if pix_fmt == EncodeConfig.pix_fmt:  # the delivery default: ProRes has no 4:2:0
-                pix_fmt = _PRORES_DEFAULT_PIX_FMT
-            if (config.crf, config.preset) != (EncodeConfig.crf, EncodeConfig.preset):
-                log.warning("--crf and --preset do not apply to %s: its quality is set by its profile "
-                            "(422 HQ, or 4444 for a 4:4:4 --pix-fmt)", config.codec)
+        # the input's transparency is kept where the output can hold it
+        pix_fmt = requested_pix_fmt(config.codec, config.pix_fmt, self.path.suffix, alpha=source.alpha)
+        _check_alpha_fits(config.codec, pix_fmt, self.name)
+        if config.codec in _INTERMEDIATE_CODECS and (config.crf, config.preset) != (EncodeConfig.crf,
+                                                                                   EncodeConfig.preset):
+            log.warning("--crf and --preset do not apply to %s: its quality is set by its profile "
+                        "(422 HQ, or 4444 for a 4:4:4 --pix-fmt)", config.codec)
         self.pix_fmt = output_pix_fmt(codec, pix_fmt, source.width, source.height)
         #: the output has an alpha channel: :meth:`write` takes each frame's (opaque without one)
         self.alpha = has_alpha(self.pix_fmt)

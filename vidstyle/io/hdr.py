@@ -61,21 +61,43 @@ def tone_curve(y: np.ndarray) -> np.ndarray:
 
 
 class ToneMapper:
-    """Converts RGB frames of an HDR ``transfer`` (:data:`PQ` or :data:`HLG`), decoded from YUV
-    with the BT.2020 matrix to 16-bit RGB (FFmpeg's rgb48), into uint8 SDR BT.709 RGB."""
+    """Converts RGB frames of an HDR ``transfer`` (:data:`PQ` or :data:`HLG`) with ``primaries``
+    (FFmpeg's AVCOL_PRI_*: BT.2020, 9, as HDR video has, or BT.709, 1, as some cameras' HLG has),
+    decoded from YUV to 16-bit RGB (FFmpeg's rgb48), into uint8 SDR BT.709 RGB.
 
-    #: signal steps of the lookup tables: 12 bits, finer than the 10 (or 12) the video has
+    Per pixel: each channel to linear light (a table), the primaries to BT.709 (colours outside it
+    clipped), then one factor from the luminance (a table: HLG's OOTF and the tone curve), made
+    smaller where a channel would pass white, so a bright saturated colour keeps its hue instead
+    of drifting towards yellow or white; then BT.1886's gamma (a table)."""
+
+    #: steps of the lookup tables: 12 bits, finer than the 10 (or 12) the video has
     STEPS = 4096
 
-    def __init__(self, transfer: int):
+    def __init__(self, transfer: int, primaries: int = 9):
         if transfer not in HDR_TRANSFERS:
             raise ValueError(f"not an HDR transfer: {transfer}")
         self.transfer = transfer
+        self.primaries = 1 if primaries == 1 else 9  # anything else: HDR's own, BT.2020
         signal = np.linspace(0.0, 1.0, self.STEPS)
         if transfer == PQ:  # display light, relative to reference white
             self._linear = (pq_to_nits(signal) / REFERENCE_WHITE).astype(np.float32)
-        else:  # scene light; the OOTF, which depends on the pixel's luminance, comes in __call__
+            self._top = 10000.0 / REFERENCE_WHITE
+        else:  # scene light, in [0, 1]
             self._linear = hlg_to_scene(signal).astype(np.float32)
+            self._top = 1.0
+        self._matrix = BT2020_TO_BT709 if self.primaries == 9 else None
+        # the factor each pixel's light is multiplied by, against its luminance Y (BT.709 weights,
+        # after the primaries are converted: luminance does not change with them), indexed by
+        # sqrt(Y / top) for fine steps in the shadows
+        y = (np.linspace(0.0, 1.0, self.STEPS) ** 2 * self._top).astype(np.float64)
+        if transfer == PQ:
+            factor = tone_curve(y) / np.maximum(y, 1e-12)
+            factor[0] = 1.0
+        else:  # BT.2100 OOTF: display Yd = peak * Ys^1.2 (gamma 1.2 at 1000 cd/m2), then the curve
+            yd = (HLG_DISPLAY_PEAK / REFERENCE_WHITE) * np.power(y, 1.2)
+            factor = tone_curve(yd) / np.maximum(y, 1e-12)
+            factor[0] = 0.0
+        self._factor = factor.astype(np.float32)
         # the square root of relative SDR light in [0, 1] -> BT.1886 8-bit signal (gamma 2.4): steps
         # even in the square root are fine enough near black, where the gamma curve is steepest
         self._encode = np.round(255 * np.power(np.linspace(0.0, 1.0, self.STEPS), 2 / 2.4)).astype(np.uint8)
@@ -84,23 +106,28 @@ class ToneMapper:
     def name(self) -> str:
         return HDR_TRANSFERS[self.transfer]
 
-    def __call__(self, rgb48: np.ndarray) -> np.ndarray:
-        """uint16 (H, W, 3) BT.2020 RGB, HDR-coded -> uint8 (H, W, 3) BT.709 SDR RGB."""
+    def _steps(self, values: np.ndarray, top: float) -> np.ndarray:
+        """Table indices of float32 ``values`` in [0, top], by their square root (rounded)."""
         import cv2
 
-        index = (rgb48 >> 4).astype(np.uint16)  # 16 -> 12 bits (rgb48 spreads 10 bits over 16)
-        light = self._linear[index]  # float32 (H, W, 3), linear BT.2020
-        if self.transfer == HLG:
-            # BT.2100 OOTF: display = peak * Ys^(gamma - 1) * scene, gamma 1.2 at 1000 cd/m2
-            ys = cv2.transform(light, _LUMA_2020[None, :])
-            gain = (HLG_DISPLAY_PEAK / REFERENCE_WHITE) * np.power(np.maximum(ys, 1e-12), 0.2)
-            light *= gain[..., None] if gain.ndim == 2 else gain
-        light = cv2.transform(light, BT2020_TO_BT709)
-        np.maximum(light, 0.0, out=light)  # colours outside BT.709: clipped, as FFmpeg's tonemap does
-        y = cv2.transform(light, _LUMA_709[None, :])
-        y = y[..., 0] if y.ndim == 3 else y
-        scale = tone_curve(y) / np.maximum(y, 1e-12)
-        light *= scale[..., None]
-        index = np.clip(cv2.sqrt(light) * (self.STEPS - 1) + 0.5, 0, self.STEPS - 1).astype(np.uint16)
-        return self._encode[index]
+        steps = cv2.sqrt(values)
+        steps *= float((self.STEPS - 1) / np.sqrt(top))  # a Python float: the arithmetic stays float32
+        steps += 0.5
+        np.minimum(steps, self.STEPS - 1, out=steps)
+        return steps.astype(np.uint16)
 
+    def __call__(self, rgb48: np.ndarray) -> np.ndarray:
+        """uint16 (H, W, 3) RGB, HDR-coded -> uint8 (H, W, 3) BT.709 SDR RGB."""
+        import cv2
+
+        light = self._linear[rgb48 >> 4]  # float32 (H, W, 3): 16 -> 12 bits, to linear light
+        if self._matrix is not None:
+            light = cv2.transform(light, self._matrix)
+            np.maximum(light, 0.0, out=light)  # colours outside BT.709: clipped, as FFmpeg's tonemap does
+        y = cv2.transform(light, _LUMA_709[None, :])
+        factor = self._factor[self._steps(y, self._top)]
+        # no channel past white: the whole pixel is scaled down instead (its hue kept)
+        peak = cv2.max(cv2.max(light[..., 0], light[..., 1]), light[..., 2])
+        factor /= np.maximum(factor * peak, 1.0)
+        light = cv2.multiply(light, cv2.merge([factor, factor, factor]), dst=light)
+        return self._encode[self._steps(light, 1.0)]
