@@ -114,6 +114,7 @@ def pipeline_overhead(video: Path, duration: float = 8.0) -> dict:
             # None: no frame was shown (the run failed to start)
             "latency_mean_ms": None if s.latency_mean_ms is None else round(s.latency_mean_ms, 2),
             "latency_p95_ms": None if s.latency_p95_ms is None else round(s.latency_p95_ms, 2),
+            "first_latency_ms": None if s.first_latency_ms is None else round(s.first_latency_ms, 2),
             "cpu_ms_per_captured_frame": round(cpu / max(1, s.captured) * 1000, 2)}
 
 

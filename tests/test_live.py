@@ -247,9 +247,17 @@ def test_stats_accounting():
     s = stats.summary("fake", captured=30, elapsed_s=1.0, stop_reason="end of source")
     assert (s.captured, s.processed, s.dropped) == (30, 20, 10)
     assert s.mean_fps == pytest.approx(20.0)
-    assert s.latency_mean_ms == pytest.approx(105.0)
-    assert s.latency_p95_ms == pytest.approx(np.percentile(np.arange(10, 201, 10), 95))
-    assert "30 frames captured, 20 processed, 10 dropped" in s.text() and "mean 105 ms" in s.text()
+    # steady state, as the rate: the frames after the first, whose wait includes the network's start
+    assert s.latency_mean_ms == pytest.approx(110.0) and s.first_latency_ms == pytest.approx(10.0)
+    assert s.latency_p95_ms == pytest.approx(np.percentile(np.arange(20, 201, 10), 95))
+    assert "30 frames captured, 20 processed, 10 dropped" in s.text() and "mean 110 ms" in s.text()
+    assert "(the first frame, with the network's start: 10 ms)" in s.text()
+    slow_start = LiveStats()  # a 2 s start no longer makes the mean exceed the p95
+    for i, latency in enumerate([2.0] + [0.1] * 30):
+        slow_start.frame_shown(t_capture=i * 0.05, t_shown=i * 0.05 + latency)
+    s = slow_start.summary("fake", captured=31, elapsed_s=2.0, stop_reason="end of source")
+    assert s.latency_mean_ms == pytest.approx(100.0) and s.latency_p95_ms == pytest.approx(100.0)
+    assert s.first_latency_ms == pytest.approx(2000.0)
     # with the grabber's own count, frames not yet taken at the stop are not called dropped
     s = stats.summary("fake", captured=30, elapsed_s=1.0, stop_reason="duration reached", dropped=8)
     assert (s.dropped, s.waiting) == (8, 2) and "8 dropped, 2 still waiting at the stop" in s.text()

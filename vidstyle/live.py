@@ -147,10 +147,13 @@ class LiveSummary:
     dropped: int
     elapsed_s: float
     mean_fps: float | None  # None: fewer than two frames, no rate to speak of
-    latency_mean_ms: float | None  # None: no frame was shown (strict JSON has no NaN)
+    # of the frames after the first (steady state, as mean_fps); None: no frame was shown (strict
+    # JSON has no NaN). The first frame's, which waits for the network's start, on its own.
+    latency_mean_ms: float | None
     latency_p95_ms: float | None
     stop_reason: str
     waiting: int = 0  # captured, but not yet taken by the network when the run stopped
+    first_latency_ms: float | None = None
     recordings: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
 
@@ -160,6 +163,8 @@ class LiveSummary:
             "no frame rate (fewer than 2 frames processed)"
         latency = "no frame shown" if self.latency_mean_ms is None else \
             f"capture-to-display latency mean {self.latency_mean_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
+        if self.first_latency_ms is not None and self.processed > 1:
+            latency += f" (the first frame, with the network's start: {self.first_latency_ms:.0f} ms)"
         lines = [f"live ({self.source}, stopped: {self.stop_reason}): {self.captured} frames captured, "
                  f"{self.processed} processed, {self.dropped} dropped{waiting} in {self.elapsed_s:.1f} s",
                  f"  {rate}; {latency}"]
@@ -208,6 +213,8 @@ class LiveStats:
         """``dropped``: frames the grabber replaced before they were read (None: every frame not
         processed counts as dropped); the rest of the unprocessed frames were waiting at the stop."""
         lat = np.asarray(self.latencies) * 1000.0
+        first = float(lat[0]) if lat.size else None
+        lat = lat[1:] if lat.size > 1 else lat  # steady state: the first waited for the network's start
         unprocessed = max(0, captured - self.processed)
         dropped = unprocessed if dropped is None else min(dropped, unprocessed)
         return LiveSummary(source=source, captured=captured, processed=self.processed,
@@ -215,7 +222,7 @@ class LiveStats:
                            mean_fps=self.mean_fps(),
                            latency_mean_ms=float(lat.mean()) if lat.size else None,
                            latency_p95_ms=float(np.percentile(lat, 95)) if lat.size else None,
-                           stop_reason=stop_reason, **extra)
+                           first_latency_ms=first, stop_reason=stop_reason, **extra)
 
 
 # --- styles --------------------------------------------------------------------------------------
