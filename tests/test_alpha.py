@@ -102,7 +102,9 @@ def expected(first: int = 0, count: int = 8) -> tuple[np.ndarray, np.ndarray]:
 
 def test_prores_4444_keeps_its_alpha_into_prores_vp9_and_png_frames(tmp_path, prores_4444, caplog):
     styled, alpha = expected()
-    stylize_video(prores_4444, tmp_path / "out.mov", Invert(), temporal="off", codec="prores_ks", progress=False)
+    result = stylize_video(prores_4444, tmp_path / "out.mov", Invert(), temporal="off", codec="prores_ks",
+                           progress=False)
+    assert result.alpha and "alpha kept" in result.summary()
     pix_fmt, frames = read_rgba(tmp_path / "out.mov")
     assert pix_fmt.startswith("yuva444p") and len(frames) == 8  # ProRes 4444 with its alpha, chosen for it
     assert error(frames[..., 3], alpha) <= 2 and visible_error(frames, styled, alpha) <= 2
@@ -137,7 +139,7 @@ def test_a_vp9_overlay_is_read_with_its_alpha_also_from_a_seek(tmp_path, vp9_alp
 
 
 def test_where_the_output_cannot_hold_alpha_it_is_dropped_with_a_warning(tmp_path, prores_4444, caplog):
-    stylize_video(prores_4444, tmp_path / "out.mp4", Invert(), temporal="off", progress=False)
+    assert not stylize_video(prores_4444, tmp_path / "out.mp4", Invert(), temporal="off", progress=False).alpha
     assert "render.mov has an alpha channel (transparency), which out.mp4 (yuv420p) cannot hold" in caplog.text
     assert "to keep it, write ProRes 4444 (--codec prores_ks to .mov)" in caplog.text
     assert read_rgba(tmp_path / "out.mp4")[0] == "yuv420p"

@@ -145,17 +145,19 @@ def test_the_tone_curve_is_smooth_and_stays_below_white():
 def test_an_hdr_video_is_stylized_as_its_sdr_picture_and_written_as_sdr(tmp_path, transfer, caplog):
     src = make_hdr_video(tmp_path / "phone.mp4", transfer)
     expected = 255 - np.stack(sdr_frames(6)).astype(int)
-    stylize_video(src, tmp_path / "out.mp4", Invert(), temporal="off", crf=0, pix_fmt="yuv444p", progress=False)
+    result = stylize_video(src, tmp_path / "out.mp4", Invert(), temporal="off", crf=0, pix_fmt="yuv444p",
+                           progress=False)
+    name = "HLG" if transfer == HLG else "PQ"
+    assert result.tone_mapped == name and f"{name} HDR tone-mapped to SDR" in result.summary()
     tags, frames = read_video(tmp_path / "out.mp4")
     assert tags == (1, 1, 1)  # BT.709 SDR, tagged so
     assert np.abs(frames - expected).mean() < 1.5
-    name = "HLG" if transfer == HLG else "PQ"
     assert f"phone.mp4 is HDR ({name}): tone-mapped to SDR (BT.709)" in caplog.text
     assert "10-bit colour" not in caplog.text
     caplog.clear()
     # --hdr keep: the coded values, painted as they are, and the output tagged as the input
-    stylize_video(src, tmp_path / "kept.mp4", Invert(), temporal="off", hdr="keep", crf=0, pix_fmt="yuv444p",
-                  progress=False)
+    assert stylize_video(src, tmp_path / "kept.mp4", Invert(), temporal="off", hdr="keep", crf=0,
+                         pix_fmt="yuv444p", progress=False).tone_mapped == ""
     tags, frames = read_video(tmp_path / "kept.mp4")
     assert tags == (9, transfer, 9) and np.abs(frames - expected).mean() > 10
     assert f"is HDR ({name}), whose coded values are painted as they are (--hdr keep)" in caplog.text

@@ -70,12 +70,15 @@ class StylizeResult:
     temporal_strength: float | None = None  # the flow stabilizer's strength; None: it was off
     bars: str = ""  # the letterbox/pillarbox bars kept as they were, e.g. "top 46, bottom 46"; "": none
     sequence: str = ""  # an image-sequence input, e.g. "240 .png frames at 24 fps"; "": a file
+    alpha: bool = False  # the input's transparency was written into the output
+    tone_mapped: str = ""  # the HDR transfer ("PQ", "HLG") tone-mapped to SDR; "": none was
 
     def summary(self) -> str:
         """One line: frames, seconds, fps, how the network ran and the stabilizer, output path."""
-        how = ", ".join(x for x in (self.sequence, self.network, None if self.temporal_strength is None
+        how = ", ".join(x for x in (self.sequence, self.tone_mapped and f"{self.tone_mapped} HDR tone-mapped to SDR",
+                                    self.network, None if self.temporal_strength is None
                                     else f"stabilizer {self.temporal_strength:g}",
-                                    self.bars and f"bars kept: {self.bars}") if x)
+                                    self.bars and f"bars kept: {self.bars}", self.alpha and "alpha kept") if x)
         how = f" [{how}]" if how else ""
         if self.still_image:
             return f"stylized 1 image in {self.seconds:.2f} s{how} -> {self.output}"
@@ -697,7 +700,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                          bars=area.bars_text() if area is not None else "",
                          sequence="" if decoder.sequence is None else
                          f"{decoder.sequence.count} {decoder.sequence.suffix} frames at "
-                         f"{float(decoder.info.frame_rate):.6g} fps")
+                         f"{float(decoder.info.frame_rate):.6g} fps",
+                         alpha=bool(decoder.info.alpha and encoder.alpha),
+                         tone_mapped=decoder.info.hdr if decoder.info.tone_mapped else "")
 
 
 def stylize_image(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
