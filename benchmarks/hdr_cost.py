@@ -74,7 +74,7 @@ def end_to_end(path: Path, style: str, rounds: int) -> dict:
         f"{mode}_fps_all": [round(x, 2) for x in v] for mode, v in fps.items()}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clip", required=True)
     p.add_argument("--frames", type=int, default=48)
@@ -82,7 +82,7 @@ def main() -> None:
     p.add_argument("--style", default="light_starry_night")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", required=True)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     frames = list(read_frames(args.clip, args.frames))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +95,8 @@ def main() -> None:
             print(row, flush=True)
             rows.append(row)
     write_json(args.out, script_record(args=vars(args), rows=rows))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -50,6 +50,17 @@ def test_encoder_presets_reports_every_preset(tmp_path):
     assert "| veryfast |" in result["table"] and "1.00x" in result["table"]
 
 
+def test_hdr_cost_times_both_modes_on_an_hlg_clip(tmp_path):
+    hdr_cost = _load("hdr_cost.py")
+    out = tmp_path / "hdr.json"
+    assert hdr_cost.main(["--clip", str(SAMPLE), "--frames", "4", "--sizes", "96x64", "--rounds", "1",
+                          "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["size"] == "96x64" and row["frames"] == 4
+    assert set(row["decode_side"]) == {"sdr_ms_per_frame", "keep_ms_per_frame", "sdr_ms_spread", "keep_ms_spread"}
+    assert row["end_to_end"]["sdr_fps"] > 0 and row["end_to_end"]["keep_fps"] > 0
+
+
 def test_stylize_ab_settings_variants():
     ab = _load("stylize_ab.py")
     assert ab._with_setting('{"temporal": "off"}', "preset=veryfast") == '{"temporal": "off", "preset": "veryfast"}'
