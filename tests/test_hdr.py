@@ -90,7 +90,8 @@ def read_video(path):
         stream = container.streams.video[0]
         ctx = stream.codec_context
         tags = (int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace))
-        frames = [f.to_ndarray(format="rgb24", src_colorspace=1 if tags[2] == 1 else 9) for f in container.decode(stream)]
+        matrix = 1 if tags[2] == 1 else 9  # SWS_CS_ITU709 or SWS_CS_BT2020
+        frames = [f.to_ndarray(format="rgb24", src_colorspace=matrix) for f in container.decode(stream)]
     return tags, np.stack(frames)
 
 
