@@ -115,6 +115,53 @@ def test_ground_truth_flow_is_exact(scene):
         gt.flow(0)
 
 
+def test_chained_ground_truth_flow_matches_the_scene_geometry(scene):
+    """The long-term error needs the flow t -> t-3 and what stays visible over those three steps:
+    chained from the one-step flows, it must agree with the scene's own three-step geometry (the
+    camera zooms and rolls, so each step's flow has to be read where the chain has got to, and the
+    balloon hides more over three steps than over one)."""
+    ms = _make_sample_module()
+    _, affine, layers, _ = ms.render(seed=5, frames=FRAMES, length=96)  # the scene fixture's clip
+    folder, _, _ = scene
+    gt = GroundTruthFlow(folder / "gt.npz")
+    t, k = FRAMES - 1, 3
+    flow3, valid3 = gt.flow_to(t, k)
+    h, w = gt.size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    exact = np.zeros((h, w, 2))
+    for layer in range(affine.shape[1]):  # frame t pixel -> layer coordinates -> frame t-3 pixel
+        on = layers[t] == layer
+        m = (np.linalg.inv(np.vstack([affine[t - k, layer], [0, 0, 1]])) @ np.vstack([affine[t, layer], [0, 0, 1]]))
+        exact[on, 0] = (m[0, 0] * xs + m[0, 1] * ys + m[0, 2] - xs)[on]
+        exact[on, 1] = (m[1, 0] * xs + m[1, 1] * ys + m[1, 2] - ys)[on]
+    seen = valid3 > 0
+    off = np.abs(flow3 - exact).max(-1)[seen]
+    assert np.mean(off > 0.01) < 0.005, np.mean(off > 0.01)  # only where bilinear reads mix two layers
+    # visible in frames t-3 and t, straight from the geometry (frames t-3 and t as a pair)
+    both = ms.visible_in_both(affine[[t - k, t]], layers[[t - k, t]], 1) > 0
+    assert np.all(valid3 <= gt.valid(t))
+    assert (seen & ~both).sum() < 0.001 * seen.size  # nothing hidden in between is called visible
+    assert valid3.mean() < gt.valid(t).mean() - 0.005
+
+
+def test_long_term_pairs_frame_t_with_t_minus_k(tmp_path):
+    """With a still camera (zero ground-truth flow) and flat stylized frames of known levels, each
+    long-term pair's error is the squared level difference of frames t and t-K: the mean over
+    every such pair, the first included."""
+    levels = [0, 10, 20, 40, 80]
+    frames = [np.full((16, 24, 3), 128, np.uint8) for _ in levels]
+    stylized = [np.full((16, 24, 3), v, np.uint8) for v in levels]
+    n = len(levels)
+    np.savez(tmp_path / "still.npz", format="vidstyle-gt-flow-v1", size=[16, 24], frames=n,
+             flow=np.zeros((n - 1, 16, 24, 2), np.float16), valid=np.ones((n - 1, 16, 24), np.uint8))
+    r = warping_error(frames, stylized, long_term=3, ground_truth=tmp_path / "still.npz")
+    assert r["input_warping_error_long_term"] == 0.0
+    # pairs (0, 3) and (1, 4)
+    assert r["warping_error_long_term"] == pytest.approx(((40 - 0) ** 2 + (80 - 10) ** 2) / 2 / 255 ** 2, rel=1e-5)
+    short = np.mean(np.square(np.diff(levels)))
+    assert r["warping_error"] == pytest.approx(short / 255 ** 2, rel=1e-5)
+
+
 def test_dense_ground_truth_format(tmp_path, scene):
     folder, frames, stylized = scene
     layered = GroundTruthFlow(folder / "gt.npz")

@@ -326,6 +326,32 @@ def test_dis_occlusion_mask_finds_the_disocclusion():
     assert (mb & (edge > 0)).sum() / mb.sum() > 0.7
 
 
+def test_numpy_in_view_mask_is_exact_for_flow_leaving_through_the_left_and_top():
+    """A camera moving right and down: the first columns and rows of frame t come from outside
+    frame t-1 (x + flow < 0), and the numpy masks must drop exactly those, as the torch one does."""
+    for matrix in (about_centre(tx=-4, ty=-3), about_centre(angle_deg=2.0, tx=-2.5, ty=-1.5)):
+        _, _, gt, inside = affine_pair(matrix)
+        ys, xs = np.mgrid[0:H, 0:W]
+        src_x, src_y = xs + gt[..., 0], ys + gt[..., 1]
+        # some pixels come from less than a pixel off the left edge, some from off the top edge
+        assert ((src_x >= -1) & (src_x < 0)).any() and ((src_y >= -1) & (src_y < 0)).any()
+        assert np.array_equal(in_view_mask_numpy(gt), inside)
+        assert np.array_equal(in_view_mask(flow_numpy_to_torch(gt))[0, 0].numpy() > 0, inside)
+        assert np.array_equal(valid_mask_numpy(gt, motion_boundaries=False) > 0, inside)
+
+
+def test_numpy_motion_boundaries_are_the_torch_ones():
+    """Without the reverse flow no bilinear sampling is involved: the numpy motion-boundary test
+    (same alpha and beta) must mark the same pixels as the torch one, up to a rounding flip or two."""
+    prev, cur, _, _, _ = occluder_pair()
+    bw = DISFlow("fast")(cur, prev)
+    ref = valid_mask(flow_numpy_to_torch(bw), None, motion_boundaries=True)[0, 0].numpy()
+    got = valid_mask_numpy(bw, None, motion_boundaries=True)
+    boundaries = motion_boundary_mask(flow_numpy_to_torch(bw))[0, 0].numpy() > 0
+    assert boundaries.sum() > 500  # the disc's edge and DIS's patchy flow
+    assert (got != ref).sum() <= 5
+
+
 def test_numpy_and_torch_masks_agree():
     prev, cur, _, _, _ = occluder_pair()
     dis = DISFlow("fast")

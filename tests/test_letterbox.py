@@ -98,6 +98,39 @@ def test_subtitles_break_a_bar_only_in_the_frames_they_are_in():
     assert not area.bars_show_picture(subtitled)  # so a subtitle later on leaves the bars as found
 
 
+def test_specks_in_a_bar_leave_it_a_bar():
+    """Noise or a logo's corner lights a few pixels of some bar rows: up to BAR_NOISE (2%) of a
+    row, it is still bar."""
+    frame = boxed(picture(size=(192, H)), top=12, bottom=12)
+    frame[H + 14:H + 20, 40] = 255  # one pixel of 192 in six rows of the bottom bar
+    frame[H + 16:H + 18, 150:152] = 200  # and two more in two of them: 3 of 192 (1.6%)
+    frame[3, 100] = 90  # a speck in the top bar
+    assert find_picture_area([frame]) == PictureArea(12, H + 12, 0, 192, (H + 24, 192))
+
+
+def test_a_dim_first_line_of_the_picture_still_ends_the_bar():
+    """The picture's outermost row is often dim (a film scan's frame line, scaling's ringing):
+    mostly dark, yet not bar. The row after it is looked at too, at both edges."""
+    frame = boxed(picture(), top=12, bottom=12)
+    for row in (12, H + 11):  # the picture's first and last rows: 30% lit
+        frame[row] = 0
+        frame[row, :W * 3 // 10] = 200
+    assert find_picture_area([frame]) == PictureArea(12, H + 12, 0, W, (H + 24, W))
+    tall = np.ascontiguousarray(frame.transpose(1, 0, 2))  # the same, as pillarbox bars
+    assert find_picture_area([tall]) == PictureArea(0, W, 12, H + 12, (W, H + 24))
+
+
+def test_the_bars_show_picture_when_more_than_half_of_a_bar_is_lit():
+    """A later frame whose bar is under half lit (a subtitle, a logo) keeps the bars; over half
+    lit, the picture has reached into them."""
+    frame = boxed(picture(), top=12, bottom=12)
+    area = find_picture_area([frame])
+    for share, shows in ((0.4, False), (0.6, True)):
+        lit = frame.copy()
+        lit[H + 12:, :round(W * share)] = 180  # the left part of the bottom bar
+        assert area.bars_show_picture(lit) is shows, share
+
+
 def test_a_picture_too_small_to_stylize_is_not_cropped_to():
     assert find_picture_area([boxed(picture(size=(W, 10)), top=30, bottom=32)]) is None
     assert find_picture_area([boxed(picture(size=(W, 10)), top=30, bottom=32)], min_picture=8) is not None
@@ -202,6 +235,34 @@ def test_when_the_picture_reaches_into_the_bars_the_rest_is_stylized_whole(tmp_p
     frames = read_frames(tmp_path / "out.mp4")
     assert frames[21][:5].max() <= 3  # still letterboxed
     assert abs(frames[22].astype(int) - 200).max() <= 3 and abs(frames[23].astype(int) - 200).max() <= 3
+
+
+def test_once_the_picture_reached_into_the_bars_whole_frames_are_stylized_for_good(tmp_path, caplog, monkeypatch):
+    """The picture fills two frames in the middle of the clip (a title card, a flash), then is
+    letterboxed again: the rest is still stylized whole (switching back would change the look
+    from frame to frame), and the warning is given once."""
+    import videos
+
+    def with_midway(index, size, pattern="moving", frames=None):  # "midway": frames 10 and 11 fill the frame
+        if pattern != "midway":
+            return pattern_frame(index, size, pattern, frames)
+        return pattern_frame(index, size, "moving" if index in (10, 11) else "letterbox")
+
+    monkeypatch.setattr(videos, "pattern_frame", with_midway)
+    src = make_video(tmp_path / "midway.mp4", frames=24, size=(96, 72), pattern="midway", crf=0)
+    monkeypatch.undo()
+    bar = letterbox_bars(72)
+    stylizer = PaintWhite()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize_video(src, tmp_path / "out.mp4", style=stylizer, temporal="off", batch=4, crf=0,
+                               progress=False)  # frame 10 is the third of a batch
+    assert result.bars == f"top {bar}, bottom {bar}"  # the sampled frames are all letterboxed
+    assert caplog.text.count("the picture reaches into the black bars") == 1
+    frames = read_frames(tmp_path / "out.mp4")
+    assert len(frames) == 24
+    assert frames[9][:bar - 2].max() <= 3  # still letterboxed
+    for i in range(10, 24):  # the bars of frames 12 on are black in the input, yet stylized
+        assert abs(frames[i].astype(int) - 200).max() <= 3, i
 
 
 def test_bars_are_optional_in_the_api_and_checked(tmp_path):

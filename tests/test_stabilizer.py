@@ -103,6 +103,62 @@ def test_scene_cut_resets(clip):
     assert np.array_equal(stab.apply(fake_stylize(video[7]), states[6]), fake_stylize(video[7]))
 
 
+def test_each_scene_cut_test_catches_its_own_kind_of_cut(clip):
+    """A cut is declared when the warped previous frame does not explain the new one *or* when too
+    little of the flow survives the occlusion test; each alone catches cuts the other misses."""
+    frames, _ = clip
+    stab = FlowStabilizer()
+    lenient = {"photometric": FlowStabilizer(cut_threshold=1.0), "occlusion": FlowStabilizer(min_valid_fraction=0.0)}
+    # a cut to another landscape of much the same colours: the flow matches the textures well
+    # enough to pass the photometric test, but it is no motion (it fails the occlusion test)
+    other = _make_sample_module().render(seed=4, frames=2, length=96)[0][0]
+    state = lenient["occlusion"].estimate(frames[5], other)
+    assert state.photometric_error < stab.cut_threshold and state.valid_fraction < stab.min_valid_fraction
+    assert stab.estimate(frames[5], other) is None
+    assert lenient["photometric"].estimate(frames[5], other) is None  # the occlusion test alone catches it
+    # a flash (every pixel 90 levels brighter): the flow is consistent, the frame is not explained
+    flash = np.clip(frames[6].astype(np.int16) + 90, 0, 255).astype(np.uint8)
+    state = lenient["photometric"].estimate(frames[5], flash)
+    assert state.valid_fraction > stab.min_valid_fraction and state.photometric_error > stab.cut_threshold
+    assert stab.estimate(frames[5], flash) is None
+    assert lenient["occlusion"].estimate(frames[5], flash) is None  # the photometric test alone catches it
+    assert stab.estimate(frames[5], frames[6]) is not None  # and the scene's own motion is no cut
+
+
+def test_blend_weight_is_zero_where_the_flow_fails_and_falls_with_the_warped_error(clip):
+    """FlowState.weight: 0 on every pixel that fails the occlusion test (the soft edge lies on the
+    visible side, where the flow is trusted), and elsewhere a Gaussian falloff of the warped input's
+    error: exp(-(err / photometric_tolerance)^2), so small errors (noise, compression) barely lower
+    it and an error of the tolerance gives 1/e."""
+    from vidstyle.flow import DISFlow
+    from vidstyle.flow.occlusion import valid_mask_numpy
+    from vidstyle.flow.warp import warp_numpy
+
+    frames, _ = clip
+    prev, cur = frames[3], frames[4].copy()
+    # lighting that changes in two bands: errors of about half and one tolerance
+    for i, levels in enumerate((13, 26)):
+        cur[40:100, 60 + 180 * i:180 + 180 * i] = np.clip(cur[40:100, 60 + 180 * i:180 + 180 * i].astype(np.int16)
+                                                          + levels, 0, 255)
+    stab = FlowStabilizer(flow_scale=1.0)  # flow and weight at the frames' own size
+    state = stab.estimate(prev, cur)
+    assert state is not None
+    valid = valid_mask_numpy(state.flow, DISFlow("fast")(prev, cur), motion_boundaries=True) > 0
+    assert 0.8 < valid.mean() < 1  # the balloon and the frame edge hide something
+    assert np.all(state.weight[~valid] == 0)
+    # the 1-pixel ring around the occlusions is only partly trusted, the pixels beyond it fully
+    inner = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    ring, beyond = valid & ~inner, cv2.erode(inner.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert state.weight[ring].max() < 0.5
+    err = np.abs(warp_numpy(prev, state.flow).astype(np.float32) - cur).mean(-1) / 255
+    expected = np.exp(-(err / stab.photometric_tolerance) ** 2)
+    assert np.abs(state.weight - expected)[beyond].max() < 1e-5
+    for levels in (13, 26):  # each band, away from its edges, is at its error's weight
+        band = beyond & (np.abs(err - levels / 255) < 0.01)
+        assert band.sum() > 500
+        assert np.median(state.weight[band]) == pytest.approx(np.exp(-(levels / 255 / 0.1) ** 2), abs=0.03)
+
+
 def test_apply_handles_other_output_size_and_static_scene(clip):
     frames, _ = clip
     stab = FlowStabilizer(strength=0.5)

@@ -435,6 +435,50 @@ def test_temporal_weight_adds_a_temporal_loss(data, loss_weights, tmp_path):
     assert differs, "the temporal weight changed nothing: the temporal loss is not in the total"
 
 
+def test_the_temporal_loss_gets_the_pairs_occlusion_mask_and_input_frames(data, loss_weights, tmp_path,
+                                                                            monkeypatch):
+    """Pixels the camera move uncovers have no previous output to match: the loss must get the
+    pair's occlusion mask (not all ones), and the input frames too, for the luminance-aware loss
+    that lets the output brighten as much as the input did."""
+    from vidstyle.train import loop, temporal
+
+    batches, calls = [], []
+    real_batch, real_loss = loop.temporal_batch, temporal.temporal_loss
+
+    def batch_spy(*args, **kwargs):
+        batches.append(real_batch(*args, **kwargs))
+        return batches[-1]
+
+    def loss_spy(out_t, out_prev, flow, mask, input_t=None, input_prev=None):
+        calls.append((flow, mask, input_t, input_prev))
+        return real_loss(out_t, out_prev, flow, mask, input_t=input_t, input_prev=input_prev)
+
+    monkeypatch.setattr(loop, "temporal_batch", batch_spy)
+    monkeypatch.setattr(temporal, "temporal_loss", loss_spy)
+    train(_config(data, loss_weights, tmp_path, steps=2, temporal_weight=10.0), progress=False)
+    assert len(calls) == len(batches) == 2  # one temporal loss per step
+    for (prev, cur, flow, mask), (got_flow, got_mask, input_t, input_prev) in zip(batches, calls):
+        assert float(mask.float().mean()) < 1  # the synthetic move uncovers some pixels
+        assert torch.equal(got_mask.float(), mask.float()) and torch.equal(got_flow.float(), flow.float())
+        assert input_t is not None and input_prev is not None
+        assert torch.equal(input_t, cur.float()) and torch.equal(input_prev, prev.float())
+
+
+def test_tv_weight_smooths_the_output(data, loss_weights, tmp_path):
+    """Two runs on the same crops (same seed), differing only in --tv-weight: the one with a large
+    weight must learn a smoother output (a lower total variation on a photo) than the one without."""
+    photo = next(p for p in sorted(Path(data["content"]).rglob("*.png")))
+    x = torch.from_numpy(np.array(Image.open(photo).convert("RGB").resize((32, 32)))).permute(2, 0, 1)[None] / 255.0
+    tv = {}
+    for weight in (0.0, 1000.0):
+        config = _config(data, loss_weights, tmp_path, steps=4, tv_weight=weight,
+                         out=str(tmp_path / f"tv{weight:g}.safetensors"))
+        model = load_model(train(config, progress=False).out)[0]
+        with torch.no_grad():
+            tv[weight] = float(total_variation(model(x)))
+    assert tv[1000.0] < 0.95 * tv[0.0], tv
+
+
 def test_temporal_batch_mixes_synthetic_and_real_video_pairs(tmp_path):
     from vidstyle.flow import warp
     from vidstyle.train.loop import temporal_batch
