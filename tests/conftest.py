@@ -3,14 +3,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: ``../shared/data`` beside the project root, or where $VIDSTYLE_SHARED_DATA says (a checkout
+#: elsewhere would otherwise skip every test that uses it, silently)
+SHARED_DATA = Path(os.environ.get("VIDSTYLE_SHARED_DATA")
+                   or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` beside the project root; tests that need it skip cleanly without it."""
+    """:data:`SHARED_DATA`; tests that need it skip cleanly without it."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"development data not found at {SHARED_DATA}")
     return SHARED_DATA
