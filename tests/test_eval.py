@@ -136,7 +136,7 @@ def test_chained_ground_truth_flow_matches_the_scene_geometry(scene):
         exact[on, 1] = (m[1, 0] * xs + m[1, 1] * ys + m[1, 2] - ys)[on]
     seen = valid3 > 0
     off = np.abs(flow3 - exact).max(-1)[seen]
-    assert np.mean(off > 0.01) < 0.005, np.mean(off > 0.01)  # only where bilinear reads mix two layers
+    assert off.max() < 0.01, off.max()  # reads that would mix two layers' motions are not counted
     # visible in frames t-3 and t, straight from the geometry (frames t-3 and t as a pair)
     both = ms.visible_in_both(affine[[t - k, t]], layers[[t - k, t]], 1) > 0
     assert np.all(valid3 <= gt.valid(t))

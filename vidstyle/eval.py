@@ -115,10 +115,23 @@ class GroundTruthFlow:
         total, valid = self.flow(t), self.valid(t)
         for j in range(1, k):
             step, step_valid = self.flow(t - j), self.valid(t - j)
-            # where each pixel of frame t is in frame t-j, read that frame's flow and visibility
-            valid = valid * (warp_numpy(step_valid, total, padding_mode="zeros") > 0.999)
+            # where each pixel of frame t is in frame t-j, read that frame's flow and visibility;
+            # where the read mixes two motions (an object's edge), its flow is neither: not counted
+            readable = step_valid * _smooth_flow(step)
+            valid = valid * (warp_numpy(readable, total, padding_mode="zeros") > 0.999)
             total = total + warp_numpy(step, total)
         return total, valid.astype(np.float32)
+
+
+def _smooth_flow(flow: np.ndarray, tolerance: float = 0.5) -> np.ndarray:
+    """(H, W) float32: 1 where ``flow`` (H, W, 2) differs from its right, lower and lower-right
+    neighbours by at most ``tolerance`` pixels, so a bilinear read between them gets one motion."""
+    smooth = np.ones(flow.shape[:2], np.float32)
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):
+        h, w = flow.shape[0] - dy, flow.shape[1] - dx
+        step = np.abs(flow[dy:, dx:] - flow[:h, :w]).max(-1)
+        smooth[:h, :w] *= step <= tolerance
+    return smooth
 
 
 # --- metric ----------------------------------------------------------------------------------
