@@ -256,7 +256,8 @@ def test_once_the_picture_reached_into_the_bars_whole_frames_are_stylized_for_go
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         result = stylize_video(src, tmp_path / "out.mp4", style=stylizer, temporal="off", batch=4, crf=0,
                                progress=False)  # frame 10 is the third of a batch
-    assert result.bars == f"top {bar}, bottom {bar}"  # the sampled frames are all letterboxed
+    # the sampled frames are all letterboxed; kept until frame 10 (10/24 s)
+    assert result.bars == f"top {bar}, bottom {bar} until 0.42 s" and "until 0.42 s" in result.summary()
     assert caplog.text.count("the picture reaches into the black bars") == 1
     frames = read_frames(tmp_path / "out.mp4")
     assert len(frames) == 24

@@ -232,11 +232,13 @@ def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out:
 
 
 def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue, frames_out: queue.Queue,
-                   area: PictureArea | None = None) -> None:
+                   area: PictureArea | None = None, bars_until: list | None = None) -> None:
     """Run the network on batches; passes each frame's flow state (or None) and transparency (or
     None) on with its image.
 
-    With ``area``, only the picture inside the bars is stylized (see :func:`_stylize_picture`)."""
+    With ``area``, only the picture inside the bars is stylized (see :func:`_stylize_picture`);
+    the time whole frames are stylized from, if the picture reaches into them, is appended to
+    ``bars_until``."""
     ended = False
     while not ended:
         items = []
@@ -259,8 +261,11 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
                 styled = _stylize_picture(stylizer, images, area)
             else:
                 # for good: switching back and forth would change the look from frame to frame
+                when = float(frames[cut].pts * frames[cut].time_base)
                 log.warning("from %.2f s on, the picture reaches into the black bars found on frames spread over "
-                            "the video: stylizing whole frames from there", float(frames[cut].pts * frames[cut].time_base))
+                            "the video: stylizing whole frames from there", when)
+                if bars_until is not None:
+                    bars_until.append(when)
                 styled = [*(_stylize_picture(stylizer, images[:cut], area) if cut else []),
                           *_stylize_picture(stylizer, images[cut:], None)]
                 area = None
@@ -658,7 +663,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 estimated = stages.queue()
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
                 decoded = estimated
-            stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area)
+            bars_until: list[float] = []
+            stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area, bars_until)
             if stabilizer is not None:
                 stabilized = stages.queue()
                 stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized)
@@ -697,7 +703,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          pix_fmt=encoder.pix_fmt,
                          temporal_strength=stabilizer.strength if stabilizer is not None else None,
-                         bars=area.bars_text() if area is not None else "",
+                         bars="" if area is None else area.bars_text() + (
+                             f" until {bars_until[0]:.2f} s" if bars_until else ""),
                          sequence="" if decoder.sequence is None else
                          f"{decoder.sequence.count} {decoder.sequence.suffix} frames at "
                          f"{float(decoder.info.frame_rate):.6g} fps",
