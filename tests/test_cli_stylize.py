@@ -273,6 +273,12 @@ def test_10bit_input(tmp_path, style, stylize, caplog):
     # 10 bits in, 8 out: said, with the way to keep 10 (not HDR: no tone-mapping note)
     assert "in.mkv has 10-bit colour; vidstyle stylizes in 8 bits and writes yuv420p (--pix-fmt yuv420p10le" \
         in caplog.text and "HDR" not in caplog.text
+    # into WebM, whose VP9 encoder here has no 10-bit format, the hint names a codec that does
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert stylize(src, tmp_path / "out.webm", style, "--quiet").returncode == 0
+    assert "libvpx-vp9 here has no 10-bit format; --codec libsvtav1 --pix-fmt yuv420p10le writes 10 bits" \
+        in caplog.text
 
 
 def test_shared_clip_audio_is_copied_packet_for_packet(tmp_path, style, stylize, shared_data):

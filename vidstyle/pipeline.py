@@ -34,7 +34,7 @@ from vidstyle.errors import VidstyleError, termination_as_exit
 from vidstyle.frames import fill_transparent, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
-from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for
+from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output)
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file, create_output_folder
@@ -548,8 +548,7 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
                     "written as SDR (--hdr keep paints the HDR signal as coded instead)", name, info.hdr)
     elif info.bits > 8 and component_bits(pix_fmt) <= 8:
         hdr = f" and is HDR ({info.hdr}), whose coded values are painted as they are (--hdr keep)" if info.hdr else ""
-        writes = "8-bit images" if frames else \
-            f"{pix_fmt} (--pix-fmt yuv420p10le writes 10 bits, without the input's finer steps)"
+        writes = "8-bit images" if frames else f"{pix_fmt} ({ten_bit_hint(encoder.config.codec, output)})"
         log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s", name, info.bits, hdr, writes)
 
 

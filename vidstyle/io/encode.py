@@ -213,6 +213,21 @@ def check_encoding(config: EncodeConfig, output: str | Path) -> None:
     _encoder_options(name, config.crf, config.preset)
 
 
+def ten_bit_hint(codec: str | None, output: str | Path) -> str:
+    """How to write 10 bits to ``output`` (for a warning): ``--pix-fmt yuv420p10le`` when its codec
+    takes it, else a codec of its container that does (this FFmpeg's VP9 has no 10-bit format)."""
+    suffix = Path(output).suffix
+    name = codec or default_codec(suffix)
+    ten = "yuv420p10le"
+    if ten in [f.name for f in (_check_codec(name).video_formats or [])]:
+        return f"--pix-fmt {ten} writes 10 bits, without the input's finer steps"
+    for other in ("libx265", "libsvtav1", "libx264"):
+        if other in av.codecs_available and codec_fits(other, suffix) and \
+                ten in [f.name for f in (av.Codec(other, "w").video_formats or [])]:
+            return f"{name} here has no 10-bit format; --codec {other} --pix-fmt {ten} writes 10 bits"
+    return f"{name} here has no 10-bit format"
+
+
 def default_codec(suffix: str) -> str:
     """The video encoder used when none is asked for: VP9 for WebM (which holds only VP8, VP9 and
     AV1), H.264 for every other container."""
