@@ -634,7 +634,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     stages = _Stages(config.queue_size)
     bar = None
     fps = config.sequence_fps
-    with termination_as_exit(), VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr) as decoder, \
+    with termination_as_exit(), \
+            VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr) as decoder, \
             (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp:
         area = None
         if config.bars == "keep":

@@ -41,9 +41,10 @@ class DecodedFrame:
 
     ``image`` is uint8 (H, W, 3) RGB, already rotated as the rotation tag says (display
     orientation); ``alpha`` its transparency, uint8 (H, W) turned alike, when the reader asked for
-    it and the video has an alpha channel (see :meth:`VideoDecoder.read`), else None. ``pts`` is in ``time_base`` and already shifted so a segment starts near 0;
-    ``index`` counts the frames of the segment from 0; ``duration`` (in ``time_base``, 0 when
-    unknown) is kept so the last frame of the output lasts as long as in the input.
+    it and the video has an alpha channel (see :meth:`VideoDecoder.read`), else None. ``pts`` is
+    in ``time_base`` and already shifted so a segment starts near 0; ``index`` counts the frames
+    of the segment from 0; ``duration`` (in ``time_base``, 0 when unknown) is kept so the last
+    frame of the output lasts as long as in the input.
     """
 
     image: np.ndarray
@@ -710,7 +711,8 @@ class VideoDecoder:
         except av.error.FFmpegError as exc:
             raise VidstyleError(f"{self.path} is corrupt or truncated: decoding failed ({error_text(exc)})") from None
 
-    def read(self, audio: dict[int, AudioMode] | None = None, alpha: bool = False) -> Iterator[DecodedFrame | AudioItem]:
+    def read(self, audio: dict[int, AudioMode] | None = None,
+             alpha: bool = False) -> Iterator[DecodedFrame | AudioItem]:
         """Stream the segment: :class:`DecodedFrame` and, for audio tracks listed in ``audio``
         (track -> "copy" | "decode"), :class:`AudioItem`, in the order the file stores them.
         ``alpha``: give each frame its transparency too, when the video has an alpha channel

@@ -118,7 +118,7 @@ _CRF_RANGE = {"libvpx-vp9": (0, 63), "libsvtav1": (1, 63)}  # others (x264, x265
 def _encoder_options(codec: str, crf: int | None, preset: str | None) -> dict[str, str]:
     """FFmpeg private options for ``codec`` from vidstyle's codec-neutral crf/preset (checked here,
     so a bad value is one clear error instead of the encoder's log line and a failed open).
-    None for ProRes, whose quality its profile sets (:class:`VideoEncoder` says so)."""
+    Nothing for ProRes, whose quality its profile sets (:class:`VideoEncoder` says so)."""
     if codec in _INTERMEDIATE_CODECS:
         return {}
     low, high = _CRF_RANGE.get(codec, (0, 51))
