@@ -284,3 +284,34 @@ def test_a_sequence_that_turns_transparent_after_its_first_frame_says_so(tmp_pat
     stylize_video(render, tmp_path / "out" / "o_%d.png", Invert(), temporal="off", progress=False)
     assert "render has transparency from 0.04 s on, which its first frame has not" in caplog.text
     assert np.asarray(Image.open(tmp_path / "out" / "o_2.png")).shape == (H, W, 3)
+
+
+def test_int8_calibration_sees_the_frames_as_the_network_will(tmp_path, prores_4444):
+    """An int8 network's activation ranges come from the frames it will be given: with the alpha
+    kept, the picture continued under the transparency, not the black stored there."""
+
+    class Int8Recorder(Invert):
+        int8 = True
+        calibration_source = None
+
+        def __init__(self):
+            self.calibrated = []
+
+        def calibrate(self, frames, source):
+            self.calibrated, self.calibration_source = [np.array(f) for f in frames], source
+
+    kept, flat = Int8Recorder(), Int8Recorder()
+    stylize_video(prores_4444, tmp_path / "out.mov", kept, temporal="off", codec="prores_ks", progress=False)
+    stylize_video(prores_4444, tmp_path / "out.mp4", flat, temporal="off", progress=False)
+    from vidstyle.frames import fill_transparent
+
+    assert kept.calibration_source.endswith("#filled") and not flat.calibration_source.endswith("#filled")
+    assert len(kept.calibrated) == len(flat.calibrated) > 1
+    transparent = alpha_of(0) == 0  # the top right rows of the first frame
+    assert transparent.any()
+    # the stored colours for the opaque output; for the kept alpha, those colours filled
+    assert error(flat.calibrated[0], rgb_of(0)) <= 2
+    with VideoDecoder(prores_4444) as decoder:
+        first = next(decoder.read(alpha=True))
+    assert np.array_equal(kept.calibrated[0], fill_transparent(first.image, first.alpha))
+    assert not np.array_equal(kept.calibrated[0][transparent], flat.calibrated[0][transparent])

@@ -457,18 +457,22 @@ INT8_CALIBRATION_FRAMES = 8
 
 
 def calibrate_for(stylizer, path: str | Path, start: float | None = None, duration: float | None = None,
-                  area: PictureArea | None = None, fps=None, hdr: str = "sdr") -> None:
+                  area: PictureArea | None = None, fps=None, hdr: str = "sdr",
+                  fill_transparency: bool = False) -> None:
     """Give an int8 :class:`~vidstyle.stylizer.Stylizer` its activation ranges from the video at
-    ``path`` (frames spread over the segment; with ``area``, their picture inside the bars),
-    unless it already has them from that file; other stylizers are left alone. A Stylizer reused
-    for another video is calibrated again."""
+    ``path`` (frames spread over the segment; with ``area``, their picture inside the bars; with
+    ``fill_transparency``, the picture continued under their transparency, as the network sees
+    it when the output keeps the alpha), unless it already has them from that file; other
+    stylizers are left alone. A Stylizer reused for another video is calibrated again."""
     if not getattr(stylizer, "int8", False):
         return
-    source = str(Path(path).resolve()) + ("#hdr-coded" if hdr == "keep" else "")
+    source = str(Path(path).resolve()) + ("#hdr-coded" if hdr == "keep" else "") + \
+        ("#filled" if fill_transparency else "")
     if area is not None:
         source += f"#{area.top}:{area.bottom},{area.left}:{area.right}"
     if stylizer.calibration_source != source:
-        frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration, fps, hdr)
+        frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration, fps, hdr,
+                               fill_transparency=fill_transparency)
         stylizer.calibrate([area.crop(f) if area is not None else f for f in frames], source=source)
 
 
@@ -643,14 +647,15 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                                                     config.hdr))
             if area is not None:
                 log.info("keeping the black bars: %s", area.describe())
-        calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps,
-                      hdr=config.hdr)  # int8 only
         if to_frames:  # numbered as the input sequence's frames were, else from 1
             encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio)
         else:
             encoder = VideoEncoder(temp, decoder.info, encode, name=output)
         _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder)
         try:
+            # int8 only; on the frames as the network will see them (see _stylize_stage)
+            calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps, hdr=config.hdr,
+                          fill_transparency=encoder.alpha)
             batch = config.batch or default_batch(stylizer, area.shape if area is not None
                                                   else (decoder.info.height, decoder.info.width))
             expect = getattr(stylizer, "expect_frames", None)

@@ -918,13 +918,18 @@ def spread_samples(path: str | Path, count: int, start: float | None = None,
     return frames if 2 * len(frames) >= count else sample_frames(path, count, start, duration, fps, hdr)
 
 
-def sample_frames(path: str | Path, count: int, start: float | None = None,
-                  duration: float | None = None, fps=None, hdr: str = "sdr") -> list[np.ndarray]:
+def sample_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
+                  fps=None, hdr: str = "sdr", fill_transparency: bool = False) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames (H, W, 3) spread evenly over the segment
     ``[start, start + duration)`` (or the whole file): e.g. to calibrate int8 activation ranges on
     the video about to be stylized rather than on its first seconds only. Without a known length,
-    the segment's first ``count`` frames."""
-    from vidstyle.frames import resize_frame  # here: decoding alone does not need torch
+    the segment's first ``count`` frames. ``fill_transparency``: a video with an alpha channel
+    gives its frames with the picture continued under the transparency
+    (:func:`~vidstyle.frames.fill_transparent`), as the pipeline's network sees them."""
+    from vidstyle.frames import fill_transparent, resize_frame  # here: decoding alone does not need torch
+
+    def picture(item: DecodedFrame) -> np.ndarray:
+        return item.image if item.alpha is None else fill_transparent(item.image, item.alpha)
 
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
@@ -935,8 +940,8 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
             count = min(count, info.frames)  # no frame twice
             length = float(info.frames / info.frame_rate)
         if not length:
-            return [item.image for item, _ in zip(decoder.read(), range(count))]
-        first = next(decoder.read()).image
+            return [picture(item) for item, _ in zip(decoder.read(alpha=fill_transparency), range(count))]
+        first = picture(next(decoder.read(alpha=fill_transparency)))
     images = [first]
     base, half_frame = start or 0.0, 0.5 / float(info.frame_rate)
     for i in range(1, count):
@@ -947,7 +952,8 @@ def sample_frames(path: str | Path, count: int, start: float | None = None,
                               hdr=hdr) as decoder:
                 # at the first frame's size: each decoder takes its size from its own first frame,
                 # and a stream can change size mid-way (scaled as the pipeline's decoder does)
-                images.append(resize_frame(next(decoder.read()).image, (first.shape[1], first.shape[0])))
+                images.append(resize_frame(picture(next(decoder.read(alpha=fill_transparency))),
+                                           (first.shape[1], first.shape[0])))
         except VidstyleError:  # the length was an overestimate: past the last frame
             break
     return images
