@@ -5,8 +5,9 @@ The networks learned from 8-bit SDR photographs. An HDR signal painted as it is 
 and pale to them (HLG keeps SDR's curve only below its reference white; PQ's code values are
 another scale altogether), and an 8-bit output tagged HDR bands. So the frames are decoded at 16
 bits and converted as ITU-R BT.2408 lays out: the signal to display light (PQ: its EOTF; HLG: the
-inverse OETF, then the OOTF of a 1000 cd/m2 display), BT.2020 to BT.709 primaries, HDR reference
-white (203 cd/m2) to SDR white, highlights above it rolled off smoothly (luminance only, so hues
+inverse OETF, then the OOTF of a 1000 cd/m2 display), BT.2020 to BT.709 primaries (some cameras'
+HLG has BT.709's already), HDR reference white (203 cd/m2) to SDR white, highlights above it rolled
+off smoothly on luminance, a pixel whose channel would still pass white scaled down whole (so hues
 stay), and the BT.1886 display gamma (2.4) undone. SDR content inside an HDR container (below the
 knee, :data:`KNEE`) comes back as it was.
 """
@@ -34,7 +35,6 @@ _A, _B, _C = 0.17883277, 1 - 4 * 0.17883277, 0.5 - 0.17883277 * np.log(4 * 0.178
 BT2020_TO_BT709 = np.array([[1.6605, -0.5876, -0.0728],
                             [-0.1246, 1.1329, -0.0083],
                             [-0.0182, -0.1006, 1.1187]], np.float32)
-_LUMA_2020 = np.array([0.2627, 0.6780, 0.0593], np.float32)
 _LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
