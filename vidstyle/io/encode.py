@@ -213,14 +213,18 @@ def check_encoding(config: EncodeConfig, output: str | Path) -> None:
     _encoder_options(name, config.crf, config.preset)
 
 
-def ten_bit_hint(codec: str | None, output: str | Path) -> str:
+def ten_bit_hint(codec: str | None, output: str | Path, alpha: bool = False) -> str:
     """How to write 10 bits to ``output`` (for a warning): ``--pix-fmt yuv420p10le`` when its codec
-    takes it, else a codec of its container that does (this FFmpeg's VP9 has no 10-bit format)."""
+    takes it, else a codec of its container that does (this FFmpeg's VP9 has no 10-bit format);
+    with ``alpha`` (the output keeps an alpha channel), ProRes 4444, which keeps both."""
     suffix = Path(output).suffix
     name = codec or default_codec(suffix)
     ten = "yuv420p10le"
     if ten in [f.name for f in (_check_codec(name).video_formats or [])]:
         return f"--pix-fmt {ten} writes 10 bits, without the input's finer steps"
+    if alpha:
+        return (f"{name} here has no 10-bit format; ProRes 4444 (--codec prores_ks to .mov) keeps 10 bits "
+                "and the alpha")
     for other in ("libx265", "libsvtav1", "libx264"):
         if other in av.codecs_available and codec_fits(other, suffix) and \
                 ten in [f.name for f in (av.Codec(other, "w").video_formats or [])]:
