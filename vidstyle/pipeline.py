@@ -552,7 +552,8 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
                     "written as SDR (--hdr keep paints the HDR signal as coded instead)", name, info.hdr)
     elif info.bits > 8 and component_bits(pix_fmt) <= 8:
         hdr = f" and is HDR ({info.hdr}), whose coded values are painted as they are (--hdr keep)" if info.hdr else ""
-        writes = "8-bit images" if frames else f"{pix_fmt} ({ten_bit_hint(encoder.config.codec, output, encoder.alpha)})"
+        writes = "8-bit images" if frames else \
+            f"{pix_fmt} ({ten_bit_hint(encoder.config.codec, output, encoder.alpha)})"
         log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s", name, info.bits, hdr, writes)
 
 
