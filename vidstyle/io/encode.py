@@ -79,8 +79,13 @@ def _check_codec(name: str) -> av.Codec:
                             f"{', '.join(available_video_codecs())}") from None
 
 
+def _pix_fmts(codec: av.Codec) -> list[str]:
+    """The pixel formats ``codec`` encodes (empty: it does not say, so any is tried)."""
+    return [f.name for f in (codec.video_formats or [])]
+
+
 def _check_pix_fmt(codec: av.Codec, pix_fmt: str) -> av.VideoFormat:
-    formats = [f.name for f in (codec.video_formats or [])]
+    formats = _pix_fmts(codec)
     if formats and pix_fmt not in formats:
         raise VidstyleError(f"codec {codec.name} cannot encode pixel format {pix_fmt!r}; "
                             f"it supports: {', '.join(formats)}")
@@ -92,13 +97,13 @@ def _check_pix_fmt(codec: av.Codec, pix_fmt: str) -> av.VideoFormat:
 
 def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> str:
     """The pixel format actually used: ``pix_fmt``, or its 4:4:4 variant for odd sizes (see module doc)."""
-    formats = [f.name for f in (codec.video_formats or [])]
     fmt = _check_pix_fmt(codec, pix_fmt)
     odd_w, odd_h = width % 2, height % 2
     subsampled_w = fmt.chroma_width(width * 2) < width * 2
     subsampled_h = fmt.chroma_height(height * 2) < height * 2
     if codec.name in _EVEN_SIZE_CODECS and ((odd_w and subsampled_w) or (odd_h and subsampled_h)):
         full = "yuv444p10le" if "10" in pix_fmt or pix_fmt == "p010le" else "yuv444p"
+        formats = _pix_fmts(codec)
         if formats and full not in formats:
             raise VidstyleError(f"{codec.name} cannot encode the odd size {width}x{height} in {pix_fmt}; "
                                 "use --codec libvpx-vp9 or libsvtav1")
@@ -220,14 +225,14 @@ def ten_bit_hint(codec: str | None, output: str | Path, alpha: bool = False) -> 
     suffix = Path(output).suffix
     name = codec or default_codec(suffix)
     ten = "yuv420p10le"
-    if ten in [f.name for f in (_check_codec(name).video_formats or [])]:
+    if ten in _pix_fmts(_check_codec(name)):
         return f"--pix-fmt {ten} writes 10 bits, without the input's finer steps"
     if alpha:
         return (f"{name} here has no 10-bit format; ProRes 4444 (--codec prores_ks to .mov) keeps 10 bits "
                 "and the alpha")
     for other in ("libx265", "libsvtav1", "libx264"):
         if other in av.codecs_available and codec_fits(other, suffix) and \
-                ten in [f.name for f in (av.Codec(other, "w").video_formats or [])]:
+                ten in _pix_fmts(av.Codec(other, "w")):
             return f"{name} here has no 10-bit format; --codec {other} --pix-fmt {ten} writes 10 bits"
     return f"{name} here has no 10-bit format"
 
