@@ -211,29 +211,6 @@ def test_a_second_video_stream_is_not_dropped_silently(tmp_path, caplog):
     assert "two angles.mkv has 1 more video stream(s) after the first; vidstyle stylizes the first" in caplog.text
 
 
-def test_subtitle_streams_are_not_dropped_silently(tmp_path, caplog):
-    src = make_video(tmp_path / "in.mkv", frames=24, size=(64, 48))
-    srt = tmp_path / "in.srt"
-    srt.write_text("1\n00:00:00,100 --> 00:00:00,900\nhello\n\n")
-    with_subs = tmp_path / "with subs.mkv"
-    with av.open(str(src)) as video, av.open(str(srt)) as text, av.open(str(with_subs), "w") as out:
-        streams = {video.streams.video[0]: out.add_stream_from_template(video.streams.video[0]),
-                   text.streams[0]: out.add_stream_from_template(text.streams[0])}
-        for container in (video, text):
-            for packet in container.demux():
-                if packet.dts is not None:
-                    packet.stream = streams[packet.stream]
-                    out.mux(packet)
-    with caplog.at_level(logging.WARNING, logger="vidstyle"):
-        assert stylize(with_subs, tmp_path / "out.mp4").frames == 24
-    assert "with subs.mkv has 1 subtitle stream(s), which vidstyle does not carry over; to add them back: " \
-           "ffmpeg -i" in caplog.text and "'" + str(with_subs) + "'" in caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="vidstyle"):
-        stylize(with_subs, tmp_path / "part.mp4", start=0.5)  # a segment: no command that would misalign them
-    assert "does not carry over\n" in caplog.text + "\n" and "ffmpeg" not in caplog.text
-
-
 def test_a_truncated_file_still_says_so(tmp_path, caplog):
     src = make_video(tmp_path / "in.mkv", frames=96, size=(64, 48), pattern="noise")
     cut = tmp_path / "cut.mkv"

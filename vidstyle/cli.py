@@ -77,6 +77,9 @@ def _add_stylize(sub) -> None:
                    help="output pixel format (default yuv420p; ProRes: yuv422p10le; an input with transparency: "
                         "yuva444p10le for ProRes, yuva420p for VP9 in .webm/.mkv)")
     p.add_argument("--no-audio", action="store_true", help="drop audio streams")
+    p.add_argument("--no-subtitles", action="store_true",
+                   help="drop subtitle streams (kept by default: copied, or text subtitles converted to the "
+                        "container's own format: mov_text for .mp4/.mov, WebVTT for .webm)")
     p.add_argument("--temporal", choices=list(TEMPORAL_MODES), default=StylizeConfig.temporal,
                    help="flow: blend each frame with the previous output warped by optical flow where both "
                         "frames see the pixel, keeping the frame's contrast (less flicker; resets at scene "
@@ -112,7 +115,7 @@ def _cmd_stylize(args) -> int:
                            temporal_strength=args.temporal_strength, bars=args.bars,
                            style_strength=args.style_strength, keep_colors=args.keep_colors, hdr=args.hdr)
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
-                          audio=not args.no_audio)
+                          audio=not args.no_audio, subtitles=not args.no_subtitles)
     if len(args.input) > 1 or args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():
         return _stylize_into_folder(args, config, encode)
     (source,) = args.input
@@ -129,7 +132,7 @@ def _cmd_stylize(args) -> int:
             ("--start", args.start is not None), ("--duration", args.duration is not None),
             ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),
             ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt),
-            ("--no-audio", args.no_audio), ("--temporal-strength", args.temporal_strength is not None),
+            ("--no-audio", args.no_audio), ("--no-subtitles", args.no_subtitles), ("--temporal-strength", args.temporal_strength is not None),
             ("--fps", args.fps is not None)) if given]
         if video_only:
             log.warning("%s %s for videos; %s is a still image", ", ".join(video_only),

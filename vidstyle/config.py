@@ -70,6 +70,7 @@ class EncodeConfig:
     # its alpha format (yuva444p10le, yuva420p) for an input with transparency, where it can go
     pix_fmt: str | None = None
     audio: bool = True
+    subtitles: bool = True  # the input's subtitle tracks (and the fonts attached for them)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ import dataclasses
 import gc
 import logging
 import queue
-import shlex
 import sys
 import threading
 import time
@@ -32,7 +31,7 @@ import numpy as np
 from vidstyle.config import EncodeConfig, StylizeConfig, is_number
 from vidstyle.errors import VidstyleError, termination_as_exit
 from vidstyle.frames import fill_transparent, working_size
-from vidstyle.io.decode import (AudioItem, DecodedFrame, VideoDecoder, component_bits, sample_frames,
+from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, sample_frames,
                                spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
@@ -64,6 +63,7 @@ class StylizeResult:
     output: Path
     stage_seconds: dict[str, float] = field(default_factory=dict)
     audio: dict[int, str] = field(default_factory=dict)  # input audio track -> "copy" | "decode"
+    subtitles: dict[int, str] = field(default_factory=dict)  # input subtitle track -> "copy" | "convert"
     pix_fmt: str = ""
     still_image: bool = False  # stylize_image's result: one picture, no frame rate
     network: str = ""  # how the network ran, e.g. "cpu bf16 compile, batch 4"
@@ -204,15 +204,17 @@ class _Stages:
 
 # --- the stages ----------------------------------------------------------------------------
 
-def _decode_stage(stages: _Stages, decoder: VideoDecoder, audio_modes: dict, frames_out: queue.Queue,
-                  audio_out: queue.Queue, alpha: bool = False) -> None:
-    items = decoder.read(audio_modes, alpha=alpha)
+def _decode_stage(stages: _Stages, decoder: VideoDecoder, encoder, frames_out: queue.Queue,
+                  audio_out: queue.Queue) -> None:
+    """Decode for ``encoder`` (a :class:`VideoEncoder` or :class:`SequenceWriter`): frames (with
+    transparency when it keeps it), and the audio and subtitle tracks it keeps, on ``audio_out``."""
+    items = decoder.read(encoder.audio_modes, alpha=encoder.alpha, subtitles=encoder.subtitle_modes)
     while True:
         with stages.timed("decode"):
             item = next(items, None)
         if item is None:
             break
-        if isinstance(item, AudioItem):
+        if isinstance(item, (AudioItem, SubtitleItem)):
             stages.put(audio_out, item)  # bounded too: the encoder relieves it (see _encode_stage)
         else:
             stages.put(frames_out, item)
@@ -315,9 +317,9 @@ def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue
                   on_frame: Callable[[], None]) -> None:
     audio_open = True
 
-    def write_audio(item: AudioItem | None) -> None:
+    def write_audio(item: AudioItem | SubtitleItem | None) -> None:
         nonlocal audio_open
-        if item is None:  # the decoder's end of audio
+        if item is None:  # the decoder's end of audio (and subtitles)
             audio_open = False
             return
         with stages.timed("encode"):
@@ -355,6 +357,8 @@ def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue
 # --- building blocks -----------------------------------------------------------------------
 
 _STYLIZE_FIELDS = {f.name for f in dataclasses.fields(StylizeConfig)}
+#: keyword options that switch an EncodeConfig field off, as the command line's --no-audio does
+_NEGATED_OPTIONS = ("no_audio", "no_subtitles")
 _ENCODE_FIELDS = {f.name for f in dataclasses.fields(EncodeConfig)}
 
 
@@ -402,9 +406,10 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
             raise TypeError(f"{caller}() takes {name}= as a vidstyle.{cls.__name__} (or None), got "
                             f"{type(value).__name__}; give options as keywords instead, e.g. {caller}(..., batch=2)")
     options = dict(options)
-    if "no_audio" in options:
-        options["audio"] = not options.pop("no_audio")
-    valid = _STYLIZE_FIELDS | (_ENCODE_FIELDS | {"no_audio"} if encoding else set())
+    for negated in _NEGATED_OPTIONS:
+        if negated in options:
+            options[negated.removeprefix("no_")] = not options.pop(negated)
+    valid = _STYLIZE_FIELDS | (_ENCODE_FIELDS | set(_NEGATED_OPTIONS) if encoding else set())
     unknown = set(options) - valid
     if unknown:
         raise TypeError(f"{caller}() got unknown option(s) {', '.join(sorted(unknown))}; "
@@ -513,20 +518,18 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
     if frames and (info.chapters or info.dropped_chapters):
         log.warning("%s has %d chapter(s), which images cannot hold", name,
                     len(info.chapters) or info.dropped_chapters)
-    if info.subtitle_streams:
-        # the hint's ffmpeg command lines the subtitles up only with an output that starts where
-        # the input does (and is a video)
-        hint = "" if config.start or frames else (
-            "; to add them back: ffmpeg -i " + " -i ".join(map(shlex.quote, (str(output), str(input_path))))
-            + " -map 0 -map 1:s -c copy " + shlex.quote(str(output.with_name(output.stem + "_subtitled.mkv"))))
-        log.warning("%s has %d subtitle stream(s), which vidstyle does not carry over%s", name,
-                    info.subtitle_streams, hint)
+    if frames and info.subtitle_streams and encoder.subtitles:
+        log.warning("an image sequence holds no subtitles: the %d subtitle stream(s) of %s are not written",
+                    len(info.subtitle_streams), name)
+    for track, codec, reason in encoder.dropped_subtitles:
+        log.warning("dropping subtitle track %d (%s) of %s: %s; .mkv holds it", track, codec, name, reason)
     if info.dropped_chapters and not frames:
         log.warning("%s has %d chapter(s), which are not carried over into a segment (--start/--duration) "
                     "or a file that starts late", name, info.dropped_chapters)
-    if info.attachments:
-        log.warning("%s has %d attached file(s) (fonts, cover images), which vidstyle does not carry over",
-                    name, info.attachments)
+    if info.attachments and not encoder.attached and encoder.subtitles:
+        log.warning("%s has %d attached file(s) (fonts, cover images): vidstyle carries them into .mkv "
+                    "outputs, with the subtitles that use them; %s does not hold them", name,
+                    len(info.attachments), "an image sequence" if frames else output.suffix)
     if info.data_streams:
         log.warning("%s has %d data stream(s) (a timecode track, camera metadata), which vidstyle does not "
                     "carry over", name, info.data_streams)
@@ -649,7 +652,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             if area is not None:
                 log.info("keeping the black bars: %s", area.describe())
         if to_frames:  # numbered as the input sequence's frames were, else from 1
-            encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio)
+            encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio,
+                                     subtitles=encode.subtitles)
         else:
             encoder = VideoEncoder(temp, decoder.info, encode, name=output)
         _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder)
@@ -664,7 +668,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 expect(decoder.info.frames)
             bar = _progress_bar(decoder.info.frames, progress, Path(output).name)
             decoded, styled, audio = stages.queue(), stages.queue(), stages.queue(AUDIO_QUEUE_ITEMS)
-            stages.start("decode", _decode_stage, stages, decoder, encoder.audio_modes, decoded, audio, encoder.alpha)
+            stages.start("decode", _decode_stage, stages, decoder, encoder, decoded, audio)
             if stabilizer is not None:
                 estimated = stages.queue()
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
@@ -702,11 +706,15 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     if encoder.damaged_audio_packets:
         log.warning("skipped %d damaged audio packet(s) of %s that could not be copied",
                     encoder.damaged_audio_packets, input_path.name)
+    if encoder.refused_subtitles:
+        log.warning("skipped %d subtitle event(s) of %s that could not be written into %s (out of order, or "
+                    "not convertible)", encoder.refused_subtitles, input_path.name, Path(output).name)
     shortfall = decoder.shortfall(encoder.frames)
     if shortfall:
         log.warning("%s", shortfall)
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
+                         subtitles=dict(encoder.subtitle_modes),
                          pix_fmt=encoder.pix_fmt,
                          temporal_strength=stabilizer.strength if stabilizer is not None else None,
                          bars="" if area is None else area.bars_text() + (
@@ -734,7 +742,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     """
     from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, read_image_and_alpha, write_image
 
-    video_only = sorted(set(options) & (_ENCODE_FIELDS | {"no_audio"}))
+    video_only = sorted(set(options) & (_ENCODE_FIELDS | set(_NEGATED_OPTIONS)))
     if video_only:
         raise VidstyleError(f"stylize_image() writes a still image: {', '.join(video_only)} "
                             f"{'does' if len(video_only) == 1 else 'do'} not apply")

@@ -4,7 +4,7 @@
 segment up front (so bad or empty input fails before any output exists and the frame size is
 known), then :meth:`VideoDecoder.read` streams the rest: video frames as :class:`DecodedFrame`
 and, interleaved as the file stores them, the audio of the segment as :class:`AudioItem`
-(packets to copy, or decoded frames to re-encode).
+(packets to copy, or decoded frames to re-encode) and its subtitles as :class:`SubtitleItem`.
 """
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, sequence_f
 log = logging.getLogger("vidstyle")
 
 AudioMode = Literal["copy", "decode"]
+#: a subtitle track's packets are copied, or decoded for re-encoding as another text format
+SubtitleMode = Literal["copy", "convert"]
 #: FFmpeg's demuxers of bare video elementary streams (no container, so no timestamps)
 RAW_VIDEO_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "cavsvideo", "vc1", "obu"}
 _DISPLAYMATRIX = _SideDataType.DISPLAYMATRIX
@@ -71,6 +73,20 @@ class AudioItem:
     frame: av.AudioFrame | None = None
 
 
+@dataclass
+class SubtitleItem:
+    """A subtitle event for the encoder: ``packet`` timed for the output (shifted like the video,
+    cut to the segment) and, for a track to convert, ``subtitle``, its decoded text
+    (an ``av.subtitles.subtitle.SubtitleSet``).
+
+    ``track`` is the position of the subtitle stream among the input's subtitle streams.
+    """
+
+    track: int
+    packet: av.Packet
+    subtitle: object = None
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """What the encoder and the progress bar need to know about the input video stream."""
@@ -92,7 +108,7 @@ class SourceInfo:
     color_primaries: int = 2
     color_trc: int = 2
     mirrored: bool = False  # mirrored left to right after the rotation (a display matrix with a flip)
-    subtitle_streams: int = 0  # the input's subtitle streams, which are not carried over
+    subtitle_streams: tuple = ()  # the input's av.SubtitleStream objects (templates for the output's)
     # tags (title, language, creation_time, ...) of the container and of the video stream, and the
     # video stream's disposition flags, carried over by the encoder (vidstyle.io.encode.carried_tags)
     metadata: dict = field(default_factory=dict)
@@ -102,7 +118,9 @@ class SourceInfo:
     # file, not shifted); else counted in dropped_chapters
     chapters: tuple = ()
     dropped_chapters: int = 0
-    attachments: int = 0  # attached files (fonts, cover images), not carried over
+    # the input's attached files (av AttachmentStream: name, mimetype, data): the fonts of styled
+    # subtitles, cover images; carried over into Matroska
+    attachments: tuple = ()
     data_streams: int = 0  # data streams (timecode tracks), not carried over
     other_video_streams: int = 0  # video streams after the first (another angle, a preview), not carried over
     interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
@@ -422,6 +440,8 @@ class VideoDecoder:
         video.codec_context.thread_type = "AUTO"
         self._context = alpha_decoder(video)
         self._audio = tuple(container.streams.audio)
+        self._subtitles = tuple(container.streams.subtitles)
+        self._looked_back = False  # the subtitle lines begun before the start came from _subtitles_before_start
         self._tb = video.time_base or Fraction(1, 90000)
         rate = video.average_rate or video.guessed_rate or video.base_rate
         if container.format.name in RAW_VIDEO_FORMATS:
@@ -455,7 +475,7 @@ class VideoDecoder:
                 if kind == "video":
                     first = item
                     break
-                self._pending.append(item)
+                self._pending.append((kind, item))
         if first is None:
             if self.damaged_packets:
                 raise VidstyleError(f"{self.path} is corrupt: none of its video could be decoded")
@@ -483,12 +503,12 @@ class VideoDecoder:
                                frame_rate=self._rate, frames=self._expected_frames(stream_start, duration),
                                codec=video.codec_context.name, sample_aspect_ratio=sar or None,
                                audio_streams=self._audio, **self._colour(first, display),
-                               mirrored=display.mirrored, subtitle_streams=len(container.streams.subtitles),
+                               mirrored=display.mirrored, subtitle_streams=self._subtitles,
                                metadata=dict(container.metadata), video_metadata=dict(video.metadata),
                                video_disposition=int(video.disposition),
                                chapters=tuple(chapters) if same_timeline else (),
                                dropped_chapters=0 if same_timeline else len(chapters),
-                               attachments=len(container.streams.attachments),
+                               attachments=tuple(container.streams.attachments),
                                data_streams=len(container.streams.data),
                                other_video_streams=len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
@@ -543,7 +563,8 @@ class VideoDecoder:
     # everything up to the next keyframe: the segment would silently lose its first frames.
     SEEK_MARGINS = (0, 2, 8, 32, None)
     def _demux_decode(self) -> Iterator[tuple[str, object]]:
-        """Yield ("video", av.VideoFrame) inside the segment and ("audio", av.Packet) in file order.
+        """Yield ("video", av.VideoFrame) inside the segment and ("audio" | "subtitle", av.Packet)
+        in file order.
 
         Video frames before ``start`` are decoded (needed after a keyframe seek) but dropped;
         once video passes the end, demuxing goes on only until every audio stream has too.
@@ -590,18 +611,27 @@ class VideoDecoder:
         self._video.codec_context.thread_type = "AUTO"
         self._context = alpha_decoder(self._video)
         self._audio = tuple(self._container.streams.audio)
+        self._subtitles = tuple(self._container.streams.subtitles)
 
     def _demux_from_here(self, check_landing: bool):
         """The demux/decode loop of :meth:`_demux_decode` from the current position. With
         ``check_landing``, returns False without yielding anything if the first decoded frame lies
         after ``start`` (frames of the segment were lost to the seek), else True at the end."""
         container, video = self._container, self._video
-        streams = (video,) + self._audio
+        streams = (video,) + self._audio + self._subtitles
         state = {"video_done": False}  # shared with _decoded: past the segment, video is not decoded
         audio_done = [False] * len(self._audio)
         held: list | None = [] if check_landing else None  # audio held until the landing is checked
         self.damaged_packets = 0  # counted for the attempt that is kept (a seek may be retried)
         for kind, item in self._timed(self._decoded(container.demux(streams), state)):
+            if kind == "subtitle":  # sparse: never waited for, and cut to the segment later
+                if self._end is not None and item.pts is not None and item.pts * item.time_base >= self._end:
+                    continue
+                if held is not None:
+                    held.append(("subtitle", item))
+                else:
+                    yield "subtitle", item
+                continue
             if kind == "audio":
                 packet = item
                 track = self._audio.index(packet.stream)
@@ -639,13 +669,13 @@ class VideoDecoder:
         return True
 
     def _decoded(self, packets, state: dict):
-        """("audio", packet) and ("video", decoded frame) in file order; damaged video packets are
-        skipped, as players do, rather than losing the whole video (:class:`PacketDecoder`)."""
+        """("audio" | "subtitle", packet) and ("video", decoded frame) in file order; damaged video
+        packets are skipped, as players do, rather than losing the whole video (:class:`PacketDecoder`)."""
         decoder = PacketDecoder()
         for packet in packets:
-            if packet.stream.type == "audio":
+            if packet.stream.type in ("audio", "subtitle"):
                 if packet.size:
-                    yield "audio", packet
+                    yield packet.stream.type, packet
                 continue
             if state["video_done"]:
                 continue
@@ -711,16 +741,18 @@ class VideoDecoder:
         except av.error.FFmpegError as exc:
             raise VidstyleError(f"{self.path} is corrupt or truncated: decoding failed ({error_text(exc)})") from None
 
-    def read(self, audio: dict[int, AudioMode] | None = None,
-             alpha: bool = False) -> Iterator[DecodedFrame | AudioItem]:
+    def read(self, audio: dict[int, AudioMode] | None = None, alpha: bool = False,
+             subtitles: dict[int, SubtitleMode] | None = None) -> Iterator[DecodedFrame | AudioItem | SubtitleItem]:
         """Stream the segment: :class:`DecodedFrame` and, for audio tracks listed in ``audio``
-        (track -> "copy" | "decode"), :class:`AudioItem`, in the order the file stores them.
-        ``alpha``: give each frame its transparency too, when the video has an alpha channel
-        (``info.alpha``)."""
+        (track -> "copy" | "decode"), :class:`AudioItem`, and for subtitle tracks listed in
+        ``subtitles`` (track -> "copy" | "convert"), :class:`SubtitleItem`, in the order the file
+        stores them. ``alpha``: give each frame its transparency too, when the video has an alpha
+        channel (``info.alpha``)."""
         with self._decode_errors():
-            yield from self._read(audio, alpha and self.info.alpha)
+            yield from self._read(audio, alpha and self.info.alpha, subtitles or {})
 
-    def _read(self, audio: dict[int, AudioMode] | None, alpha: bool) -> Iterator[DecodedFrame | AudioItem]:
+    def _read(self, audio: dict[int, AudioMode] | None, alpha: bool,
+              subtitles: dict[int, SubtitleMode]) -> Iterator[DecodedFrame | AudioItem | SubtitleItem]:
         audio = audio or {}
         index = 0
 
@@ -759,8 +791,14 @@ class VideoDecoder:
             index += 1
             return item
 
-        for packet in self._pending:
-            yield from self._audio_items(packet, audio)
+        if subtitles and self._start is not None:
+            # lines already on screen at the start, which began before the keyframe read from
+            for track, packet in self._subtitles_before_start(set(subtitles)):
+                item = self._subtitle_item(packet, subtitles, track)
+                if item is not None:
+                    yield item
+        for kind, packet in self._pending:
+            yield from self._side_items(kind, packet, audio, subtitles)
         self._pending = []
         # where the last frame must end: the segment's end, or an MP4 track's (the whole track,
         # a held last frame included; Matroska keeps each frame's own duration)
@@ -775,7 +813,7 @@ class VideoDecoder:
                 yield video_item(held, item.pts)
                 held = item
             else:
-                yield from self._audio_items(item, audio)
+                yield from self._side_items(kind, item, audio, subtitles)
         yield video_item(held, None)
         # Flush the audio decoders of re-encoded tracks.
         for track, mode in audio.items():
@@ -813,6 +851,81 @@ class VideoDecoder:
                 return None
         return (f"only {frames} of the about {expected} frames of {self.path.name} could be decoded "
                 "(truncated or damaged file?)")
+
+    def _side_items(self, kind: str, packet: av.Packet, audio: dict[int, AudioMode],
+                    subtitles: dict[int, SubtitleMode]) -> Iterator[AudioItem | SubtitleItem]:
+        if kind == "subtitle":
+            item = self._subtitle_item(packet, subtitles)
+            if item is not None:
+                yield item
+        else:
+            yield from self._audio_items(packet, audio)
+
+    #: seconds before a segment's start searched for subtitle lines still on screen at the start
+    SUBTITLE_LOOKBACK = 30
+
+    def _subtitles_before_start(self, tracks: set[int]) -> list[tuple[int, av.Packet]]:
+        """(track, packet) of the subtitle ``tracks`` that begin before the segment's start, from
+        :data:`SUBTITLE_LOOKBACK` seconds before it: the main read begins at the keyframe before
+        the start, which may come after a line still shown at the start began. Read from a second
+        opening of the file, demuxing those tracks alone; the main read leaves such packets out
+        (:meth:`_subtitle_item`)."""
+        found = []
+        try:
+            with self._open() as container:
+                streams = [container.streams.subtitles[t] for t in sorted(tracks)]
+                video = container.streams[self._video.index]
+                target = max(self._start - self.SUBTITLE_LOOKBACK, self._stream_start)
+                container.seek(int(target / self._tb), stream=video, backward=True)
+                for packet in container.demux(streams):
+                    if packet.pts is None or not packet.size:
+                        continue
+                    if packet.pts * packet.time_base >= self._start:
+                        break  # stored in time order: the rest is the main read's
+                    found.append((streams.index(packet.stream), packet))
+        except (av.error.FFmpegError, OSError, ValueError):
+            return []  # a file that cannot seek: the lines the main read finds are what there is
+        self._looked_back = True
+        order = sorted(tracks)
+        return [(order[i], packet) for i, packet in found]
+
+    def _subtitle_item(self, packet: av.Packet, subtitles: dict[int, SubtitleMode],
+                       track: int | None = None) -> SubtitleItem | None:
+        """``packet`` timed for the output, as the video is (shifted to the segment's start), and
+        cut to the segment: an event shown across the start is kept from the start on, one shown
+        across the end stops there. None for an event wholly outside it, a track not asked for,
+        or a damaged packet of a track to convert. ``track``: given for a packet of
+        :meth:`_subtitles_before_start` (another opening of the file), which alone supplies the
+        events that begin before a segment's start."""
+        if track is None:
+            track = self._subtitles.index(packet.stream)
+            if self._looked_back and packet.pts is not None and packet.pts * packet.time_base < self._start:
+                return None
+        mode = subtitles.get(track)
+        if mode is None or packet.pts is None:
+            return None
+        tb = packet.time_base
+        shift = round(self._shift * self._tb / tb)
+        begin, length = packet.pts - shift, packet.duration or 0
+        if begin < 0:  # before the first frame kept: what is left of it, if its length is known
+            if begin + length <= 0:
+                return None
+            begin, length = 0, length + begin
+        if self._end is not None and length:
+            length = min(length, math.ceil(self._end / tb) - shift - begin)
+        subtitle = None
+        if mode == "convert":
+            try:
+                subtitle = self._subtitles[track].codec_context.decode2(packet)
+            except av.error.FFmpegError:
+                subtitle = None
+            # a damaged event, or an empty one (MP4's gaps between lines, which the output's own
+            # format marks by each line's duration)
+            if subtitle is None or not len(subtitle.rects):
+                return None
+        packet.pts = packet.dts = begin
+        packet.duration = length
+        return SubtitleItem(track=track, packet=packet, subtitle=subtitle)
 
     def _audio_items(self, packet: av.Packet, audio: dict[int, AudioMode]) -> Iterator[AudioItem]:
         track = self._audio.index(packet.stream)

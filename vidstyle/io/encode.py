@@ -2,8 +2,10 @@
 
 :class:`VideoEncoder` opens the output container, configures the video encoder (codec, crf,
 preset, pixel format), adds one output stream per input audio stream (a packet-for-packet copy
-when the container accepts the codec, else a re-encode: AAC for mp4/mov, Opus for webm/mkv)
-and writes the header, all before the first frame, so configuration errors surface at once.
+when the container accepts the codec, else a re-encode: AAC for mp4/mov, Opus for webm/mkv) and
+per subtitle stream (copied, or text subtitles converted to the container's text format),
+attaches the input's attached files (fonts) where the container holds them, and writes the
+header, all before the first frame, so configuration errors surface at once.
 
 Timestamps: the output video stream uses the input's time base and every frame keeps its input
 pts (shifted for a segment), so variable frame rate, frame count and average rate are kept.
@@ -26,12 +28,14 @@ from pathlib import Path
 
 import av
 import av.logging
+import av.subtitles.subtitle
 import av.video.reformatter
 import numpy as np
 
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import SWS_MATRIX, AudioItem, AudioMode, SourceInfo, error_text, has_alpha, yuv_matrix
+from vidstyle.io.decode import (SWS_MATRIX, AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, error_text,
+                                has_alpha, yuv_matrix)
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 
 log = logging.getLogger("vidstyle")
@@ -256,6 +260,67 @@ def _transcode_codec(suffix: str, source: str) -> str:
     return "libopus"
 
 
+#: subtitle decoders of text (FFmpeg's names): their events can be re-encoded as another text format
+_TEXT_SUBTITLES = {"srt", "subrip", "ass", "ssa", "mov_text", "webvtt", "text"}
+#: ...whose styling (fonts, positions, effects) a conversion loses; SubRip and MP4's mov_text keep
+#: what both hold (bold, italic, underline, colour)
+_STYLED_SUBTITLES = {"ass", "ssa", "webvtt"}
+#: the text subtitle format each container holds (FFmpeg encoder names): MP4/MOV's timed text,
+#: WebM's WebVTT; SubRip for Matroska, which holds every text format but MP4's
+_TEXT_SUBTITLE_FOR = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt", "matroska": "subrip"}
+
+
+def _dialogue_text(ass: bytes) -> bytes:
+    """The text of an ASS dialogue line as FFmpeg's decoders give it ("ReadOrder,Layer,Style,
+    Name,MarginL,MarginR,MarginV,Effect,Text"): the part after the eighth comma."""
+    fields = ass.split(b",", 8)
+    return fields[8] if len(fields) == 9 else ass
+
+
+class TimedTextMerger:
+    """MP4's timed text (mov_text) shows one sample at a time, each until the next begins: two
+    lines shown together (a sign and the dialogue, two speakers: common in ASS) would cut each
+    other short. Events in, in start order; samples out, each holding every line shown during it,
+    one line per row, each row starting from the default style (``{\\r}``).
+
+    Times are integer ticks of the track's time base; an event of unknown length (0) lasts until
+    the next one begins.
+    """
+
+    def __init__(self):
+        self.time_base: Fraction | None = None  # of the ticks (set by the caller)
+        self._active: list[tuple[int | None, bytes]] = []  # (end, text) of the lines on screen
+        self._cursor: int | None = None  # the time up to which samples were given out
+
+    def add(self, start: int, length: int, texts: list[bytes]) -> list[tuple[int, int, bytes]]:
+        """Take an event starting at ``start``; return the samples (start, length, ASS dialogue
+        line) complete before it."""
+        samples = self._until(start)
+        self._active = [(end, text) for end, text in self._active if end is not None]  # unknown ends end here
+        self._active.extend((start + length if length > 0 else None, text) for text in texts)
+        self._cursor = start
+        return samples
+
+    def finish(self) -> list[tuple[int, int, bytes]]:
+        """The samples still open (the lines of unknown length end where they begin: dropped)."""
+        self._active = [(end, text) for end, text in self._active if end is not None]
+        return self._until(None)
+
+    def _until(self, limit: int | None) -> list[tuple[int, int, bytes]]:
+        samples = []
+        while self._active and self._cursor is not None and (limit is None or self._cursor < limit):
+            ends = [end for end, _ in self._active if end is not None]
+            boundary = min(ends + ([limit] if limit is not None else [])) if ends else limit
+            if boundary is None:
+                break
+            if boundary > self._cursor:
+                text = b"{\\r}\\N".join(text for _, text in self._active)
+                samples.append((self._cursor, boundary - self._cursor, b"0,0,Default,,0,0,0,," + text))
+            self._cursor = max(self._cursor, boundary)
+            self._active = [(end, text) for end, text in self._active if end is None or end > self._cursor]
+        return samples
+
+
 def _error_text(exc: Exception) -> str:
     """FFmpeg's own reason when it was captured (see :func:`_explained`), else the errno text."""
     log_entry = getattr(exc, "log", None)
@@ -329,7 +394,7 @@ def carried_tags(metadata: dict) -> dict:
     return tags
 
 
-def copy_refusal(template: av.AudioStream, fmt: str) -> str | None:
+def copy_refusal(template: av.stream.Stream, fmt: str) -> str | None:
     """None if the ``fmt`` muxer (FFmpeg's name) takes ``template``'s packets as they are; else
     why not (a codec the container never holds, or the muxer's own checks refusing it).
 
@@ -395,6 +460,7 @@ class VideoEncoder:
         if config.codec is None:
             config = dataclasses.replace(config, codec=default_codec(self.path.suffix))
         self.config = config
+        self.subtitles = config.subtitles  # the input's subtitle tracks are wanted (see _add_subtitle)
         self.name = str(name or path)  # what error messages call the output (not the temp file)
         codec = _check_codec(config.codec)
         if config.codec == "libsvtav1":
@@ -420,9 +486,11 @@ class VideoEncoder:
         self._open(source)
         self.frames = 0
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
+        self.refused_subtitles = 0  # subtitle events the muxer refused (out of order, overlapping): skipped
         self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
         self._video_end = 0  # the latest pts + duration written: where the video ends
-        # audio held until the video muxed reaches its time (write_audio): (seconds, bytes, item)
+        # audio and subtitles held until the video muxed reaches their time (write_audio):
+        # (seconds, bytes, item)
         self._held_audio: collections.deque = collections.deque()
         self._held_bytes = 0
         self._video_written: float | None = None  # seconds: the end of the latest video packet muxed
@@ -445,6 +513,16 @@ class VideoEncoder:
             if config.audio:
                 for track, stream in enumerate(source.audio_streams):
                     self._add_audio(track, stream)
+            self.subtitle_modes: dict[int, SubtitleMode] = {}
+            self._subtitle_out: dict[int, av.stream.Stream] = {}
+            self._mergers: dict[int, TimedTextMerger] = {}  # converted tracks into MP4's timed text
+            #: what could not be kept, with why: [(track, codec, reason)] (the caller warns)
+            self.dropped_subtitles: list[tuple[int, str, str]] = []
+            self.attached = 0  # attached files carried over
+            if config.subtitles:
+                for track, stream in enumerate(source.subtitle_streams):
+                    self._add_subtitle(track, stream)
+                self._attach(source.attachments)
             try:
                 with _explained():  # the muxer's own reason ("vp9 only supported in MP4") for the error
                     self._container.start_encoding()
@@ -530,8 +608,59 @@ class VideoEncoder:
         self.audio_modes[track] = "decode"
         self._audio_out[track] = self._keep_identity(out, template)
 
+    def _add_subtitle(self, track: int, template: av.stream.Stream) -> None:
+        """Copy the track's packets when the container takes them; else convert a text track to
+        the container's text format (:data:`_TEXT_SUBTITLE_FOR`); else record it as dropped."""
+        fmt = OUTPUT_FORMATS.get(self.path.suffix.lower(), "matroska")
+        name = template.codec_context.name
+        refusal = copy_refusal(template, fmt)
+        if refusal is None:
+            self._subtitle_out[track] = self._keep_identity(self._container.add_stream_from_template(template),
+                                                            template)
+            self.subtitle_modes[track] = "copy"
+            return
+        target = _TEXT_SUBTITLE_FOR.get(fmt)
+        if name not in _TEXT_SUBTITLES or target is None:
+            self.dropped_subtitles.append((track, name, f"{refusal}, and its events are pictures, not text, "
+                                                        "which vidstyle cannot convert"))
+            return
+        decoder = template.codec_context
+        try:
+            if not decoder.is_open:
+                decoder.open()  # which makes the ASS header the encoder starts from
+            out = self._container.add_stream(target)
+            out.codec_context.subtitle_header = decoder.subtitle_header
+            # milliseconds: the text formats' own precision (and Matroska's)
+            out.time_base = out.codec_context.time_base = Fraction(1, 1000)
+        except (ValueError, av.error.FFmpegError) as exc:
+            self.dropped_subtitles.append((track, name, f"{refusal}, and converting it failed: {_error_text(exc)}"))
+            return
+        lost = " (its fonts, positions and effects are lost; .mkv keeps them)" if name in _STYLED_SUBTITLES else ""
+        (log.warning if lost else log.info)("subtitle track %d (%s) cannot be copied into %s (%s); converting it "
+                                            "to %s%s", track, name, self.path.suffix, refusal, target, lost)
+        self._subtitle_out[track] = self._keep_identity(out, template)
+        self.subtitle_modes[track] = "convert"
+        if target == "mov_text":
+            self._mergers[track] = TimedTextMerger()
+
+    def _attach(self, attachments) -> None:
+        """Carry the input's attached files (a styled subtitle track's fonts) into Matroska, the
+        one output container that holds them, when a subtitle track is kept to use them."""
+        if not attachments or not self._subtitle_out or \
+                OUTPUT_FORMATS.get(self.path.suffix.lower()) != "matroska":
+            return
+        for attachment in attachments:
+            try:
+                self._container.add_attachment(attachment.name or f"attachment{self.attached}",
+                                               attachment.mimetype or "application/octet-stream",
+                                               bytes(attachment.data))
+            except (ValueError, TypeError, av.error.FFmpegError) as exc:
+                log.warning("attached file %s not carried over: %s", attachment.name, _error_text(exc))
+                continue
+            self.attached += 1
+
     @staticmethod
-    def _keep_identity(stream: av.AudioStream, template: av.AudioStream) -> av.AudioStream:
+    def _keep_identity(stream: av.stream.Stream, template: av.stream.Stream) -> av.stream.Stream:
         """``stream`` with ``template``'s language, title and flags (which track plays by default)."""
         stream.metadata.update(carried_tags(template.metadata))
         stream.disposition = template.disposition
@@ -596,9 +725,9 @@ class VideoEncoder:
                 self._release_audio()
             self._mux(packet)
 
-    def write_audio(self, item: AudioItem) -> None:
+    def write_audio(self, item: AudioItem | SubtitleItem) -> None:
         """Mux a copied audio packet or encode a decoded audio frame, once the video written
-        reaches its time.
+        reaches its time; likewise a subtitle event (:class:`SubtitleItem`).
 
         The video encoder holds frames back (x264's look-ahead: about 40), so audio muxed as it
         arrives runs ahead of the video in the file: seconds for ordinary video, a minute for a
@@ -606,7 +735,7 @@ class VideoEncoder:
         file that plays poorly while it downloads. Held here instead, up to
         :data:`AUDIO_HOLD_BYTES` (then written anyway, so memory stays bounded).
         """
-        if self._audio_out.get(item.track) is None:
+        if (self._subtitle_out if isinstance(item, SubtitleItem) else self._audio_out).get(item.track) is None:
             return
         if item.packet is not None:
             when, size = item.packet.pts, item.packet.size
@@ -632,7 +761,10 @@ class VideoEncoder:
             self._held_bytes -= size
             self._write_audio_now(item)
 
-    def _write_audio_now(self, item: AudioItem) -> None:
+    def _write_audio_now(self, item: AudioItem | SubtitleItem) -> None:
+        if isinstance(item, SubtitleItem):
+            self._write_subtitle_now(item)
+            return
         out = self._audio_out[item.track]
         if item.packet is not None:
             item.packet.stream = out
@@ -647,6 +779,41 @@ class VideoEncoder:
                 raise VidstyleError(f"writing {self.name} failed: {_error_text(exc)}") from None
         elif item.frame is not None:
             self._mux(out.encode(item.frame))
+
+    def _write_subtitle_now(self, item: SubtitleItem) -> None:
+        packet = item.packet
+        merger = self._mergers.get(item.track)
+        if merger is not None:  # lines shown together become one sample (see TimedTextMerger)
+            texts = [_dialogue_text(rect.ass) for rect in item.subtitle.rects if getattr(rect, "ass", None)]
+            merger.time_base = packet.time_base
+            for start, length, line in merger.add(packet.pts, packet.duration or 0, texts):
+                self._write_text(item.track, av.subtitles.subtitle.SubtitleSet.create(line, 0, length, start),
+                                 start, length, packet.time_base)
+        elif item.subtitle is not None:
+            self._write_text(item.track, item.subtitle, packet.pts, packet.duration, packet.time_base)
+        else:
+            self._mux_subtitle(item.track, packet)
+
+    def _write_text(self, track: int, subtitle, pts: int, duration: int, time_base: Fraction) -> None:
+        """Encode ``subtitle`` (a SubtitleSet) in track ``track``'s output format, shown from
+        ``pts`` for ``duration`` (``time_base`` ticks)."""
+        try:
+            packet = self._subtitle_out[track].codec_context.encode_subtitle(subtitle)
+        except (av.error.FFmpegError, ValueError):
+            self.refused_subtitles += 1
+            return
+        packet.pts = packet.dts = pts
+        packet.duration, packet.time_base = duration, time_base
+        self._mux_subtitle(track, packet)
+
+    def _mux_subtitle(self, track: int, packet: av.Packet) -> None:
+        packet.stream = self._subtitle_out[track]
+        try:
+            self._container.mux(packet)
+        except (av.error.FFmpegError, ValueError):
+            # an event the muxer will not place (MP4 holds one subtitle at a time: a second line
+            # starting at the same instant): skipped, counted, and the caller warns
+            self.refused_subtitles += 1
 
     def _mux(self, packets) -> None:
         try:
@@ -672,6 +839,10 @@ class VideoEncoder:
                     last.duration = (self._video_end - first_pts) - (last.dts - first_dts)
             self._mux_video(packets)
             self._release_audio(everything=True)
+            for track, merger in self._mergers.items():
+                for start, length, line in merger.finish():
+                    self._write_text(track, av.subtitles.subtitle.SubtitleSet.create(line, 0, length, start),
+                                     start, length, merger.time_base)
             for track, mode in self.audio_modes.items():
                 if mode == "decode":
                     self._mux(self._audio_out[track].encode(None))

@@ -242,8 +242,12 @@ class SequenceWriter:
 
     pix_fmt = "rgb24"
     damaged_audio_packets = 0
+    refused_subtitles = 0
+    attached = 0  # images hold no attached files
+    dropped_subtitles: tuple = ()  # not dropped one by one: none is written (the caller says so once)
 
-    def __init__(self, pattern: str | Path, source, number_of=None, overwrite: bool = False, audio: bool = True):
+    def __init__(self, pattern: str | Path, source, number_of=None, overwrite: bool = False, audio: bool = True,
+                 subtitles: bool = True):
         self.pattern, self.overwrite, self._number_of = Path(pattern), overwrite, number_of
         folder = self.pattern.parent
         self._made = [f for f in (folder, *folder.parents) if not f.exists()]  # innermost first
@@ -254,6 +258,8 @@ class SequenceWriter:
         self._written: set[str] = set()
         self.frames = 0
         self.audio_modes: dict = {}  # no sound in images
+        self.subtitle_modes: dict = {}  # nor subtitles
+        self.subtitles = subtitles  # wanted: the caller warns that there are none
         self.alpha = bool(getattr(source, "alpha", False)) and \
             IMAGE_OUTPUT_FORMATS.get(self.pattern.suffix.lower()) in ALPHA_FORMATS
         if audio and getattr(source, "audio_streams", ()):
