@@ -700,9 +700,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     # runs; this input opened up to 9 decoders. Collected now, so many inputs in one run do not
     # pile up idle threads (about 0.1 s).
     gc.collect()
-    if decoder.damaged_packets:
-        log.warning("skipped %d damaged video packet(s) of %s that would not decode",
-                    decoder.damaged_packets, input_path.name)
+    damaged = decoder.damaged()
+    if damaged:
+        log.warning("skipped %s that would not decode", damaged)
     if encoder.damaged_audio_packets:
         log.warning("skipped %d damaged audio packet(s) of %s that could not be copied",
                     encoder.damaged_audio_packets, input_path.name)

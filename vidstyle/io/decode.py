@@ -413,6 +413,29 @@ class VideoDecoder:
             self._container.close()
             raise
 
+    #: damaged files of an image sequence named in the warning
+    NAMED_DAMAGED = 10
+
+    def damaged(self) -> str:
+        """What :attr:`damaged_packets` counts, as a warning's subject: "3 damaged video packet(s)
+        of NAME", or for an image sequence "2 damaged frame(s) of FOLDER (f_0005.png, f_0008.png)",
+        the files of the segment whose frame never came; "" when there were none."""
+        if self.sequence is None:
+            return f"{self.damaged_packets} damaged video packet(s) of {self.path.name}" if self.damaged_packets else ""
+
+        def inside(pts) -> bool:  # image2 stamps each file with its position in name order
+            if pts is None or not 0 <= pts < self.sequence.count:
+                return False
+            t = pts * self._tb
+            return (self._start is None or t >= self._start) and (self._end is None or t < self._end)
+
+        lost = sorted(pts for pts in self._sent - self._got if inside(pts))
+        if not lost:
+            return ""
+        names = [self.sequence.names[pts] for pts in lost[:self.NAMED_DAMAGED]]
+        more = f" and {len(lost) - len(names)} more" if len(lost) > len(names) else ""
+        return f"{len(lost)} damaged frame(s) of {self.path.name} ({', '.join(names)}{more})"
+
     def sequence_number(self, pts: int) -> int | None:
         """For an image-sequence input, the number in the file name of the frame at ``pts`` (as
         :class:`DecodedFrame` gives it, shifted to the segment), else None."""
@@ -623,6 +646,11 @@ class VideoDecoder:
         audio_done = [False] * len(self._audio)
         held: list | None = [] if check_landing else None  # audio held until the landing is checked
         self.damaged_packets = 0  # counted for the attempt that is kept (a seek may be retried)
+        # an image sequence's packets sent to the decoder and frames it returned, by pts: with
+        # frame threads a damaged file's error surfaces a few packets later, so the files whose
+        # frame never came are the damaged ones
+        self._sent: set[int | None] = set()
+        self._got: set[int | None] = set()
         for kind, item in self._timed(self._decoded(container.demux(streams), state)):
             if kind == "subtitle":  # sparse: never waited for, and cut to the segment later
                 if self._end is not None and item.pts is not None and item.pts * item.time_base >= self._end:
@@ -681,6 +709,9 @@ class VideoDecoder:
                 continue
             frames = decoder.decode(packet, self._context)
             self.damaged_packets = decoder.damaged
+            if self.sequence is not None:  # which files were damaged (see damaged)
+                self._sent.add(packet.pts)
+                self._got.update(frame.pts for frame in frames)
             for frame in frames:
                 yield "video", frame
 
