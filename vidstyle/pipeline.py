@@ -531,7 +531,7 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
                     "outputs, with the subtitles that use them; %s does not hold them", name,
                     len(info.attachments), "an image sequence" if frames else output.suffix)
     if info.data_streams:
-        log.warning("%s has %d data stream(s) (a timecode track, camera metadata), which vidstyle does not "
+        log.warning("%s has %d data stream(s) other than a timecode (camera metadata), which vidstyle does not "
                     "carry over", name, info.data_streams)
     if info.other_video_streams:
         log.warning("%s has %d more video stream(s) after the first; vidstyle stylizes the first and does not "

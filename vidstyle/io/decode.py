@@ -26,6 +26,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_input, ffmpeg_path
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
 from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, sequence_fps
+from vidstyle.io.timecode import find_timecode, is_timecode_track, shifted
 
 log = logging.getLogger("vidstyle")
 
@@ -121,7 +122,8 @@ class SourceInfo:
     # the input's attached files (av AttachmentStream: name, mimetype, data): the fonts of styled
     # subtitles, cover images; carried over into Matroska
     attachments: tuple = ()
-    data_streams: int = 0  # data streams (timecode tracks), not carried over
+    data_streams: int = 0  # data streams (camera metadata) other than timecode tracks, not carried over
+    timecode: str = ""  # the SMPTE timecode of the first frame read (the input's, moved on by a segment)
     other_video_streams: int = 0  # video streams after the first (another angle, a preview), not carried over
     interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
     bits: int = 8  # bits per component of the decoded frames (vidstyle works in 8)
@@ -532,12 +534,24 @@ class VideoDecoder:
                                chapters=tuple(chapters) if same_timeline else (),
                                dropped_chapters=0 if same_timeline else len(chapters),
                                attachments=tuple(container.streams.attachments),
-                               data_streams=len(container.streams.data),
+                               data_streams=sum(not is_timecode_track(s) for s in container.streams.data),
+                               timecode=self._timecode(container, video, first),
                                other_video_streams=len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
                                alpha=has_alpha(first.format.name), hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
                                tone_mapped=display.tone_map is not None)
+
+    def _timecode(self, container, video, first: av.VideoFrame) -> str:
+        """The input's timecode moved on by the frames before ``first`` (a segment's first frame)."""
+        timecode = find_timecode(container, video)
+        if not timecode:
+            return ""
+        skipped = round((first.pts * self._tb - self._stream_start) * self._rate)
+        try:
+            return shifted(timecode, skipped, self._rate)
+        except ValueError:  # a tag that does not count at this frame rate
+            return ""
 
     @staticmethod
     def _colour(first: av.VideoFrame, display: DisplayConversion) -> dict:

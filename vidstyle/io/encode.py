@@ -578,6 +578,8 @@ class VideoEncoder:
         else:
             stream.options = _encoder_options(config.codec, config.crf, config.preset)
         stream.metadata.update(carried_tags(source.video_metadata))
+        if source.timecode:  # MOV/MP4 write it as a timecode track, Matroska as a tag
+            stream.metadata["timecode"] = source.timecode
         # default, forced, ...; not attached_pic: this stream is the video, not a cover image
         stream.disposition = source.video_disposition & ~int(av.stream.Disposition.attached_pic)
         return stream
