@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from vidstyle import stylize_video
-from vidstyle.io.encode import TimedTextMerger
+from vidstyle.io.encode import TimedTextMerger, dialogue_line, dialogue_row
 from videos import make_video
 
 SRT = ("1\n00:00:00,100 --> 00:00:00,900\n<i>hello</i> there\n\n"
@@ -49,16 +49,16 @@ def stylize(src, out, **options):
     return stylize_video(src, out, style=Identity(), temporal="off", progress=False, **options)
 
 
-def with_subtitles(tmp_path, name="subs.mkv", srt=True, ass=True, font=True):
+def with_subtitles(tmp_path, name="subs.mkv", srt=True, ass=True, font=True, ass_events=ASS_EVENTS):
     """A 2-second 12 frames/s video in Matroska with the tracks asked for: SRT (language fra),
-    ASS, an attached font."""
+    ASS (``ass_events``), an attached font."""
     video = make_video(tmp_path / "video.mkv", frames=24, size=(64, 48), fps=12)
     inputs = [av.open(str(video))]
     if srt:
         (tmp_path / "in.srt").write_text(SRT)
         inputs.append(av.open(str(tmp_path / "in.srt")))
     if ass:
-        (tmp_path / "in.ass").write_text(ASS_HEADER + ASS_EVENTS)
+        (tmp_path / "in.ass").write_text(ASS_HEADER + ass_events)
         inputs.append(av.open(str(tmp_path / "in.ass")))
     path = tmp_path / name
     with av.open(str(path), "w") as out:
@@ -142,10 +142,11 @@ def test_mp4_gets_timed_text_with_lines_shown_together_merged(tmp_path, caplog):
     assert srt == [(0.1, 0.8, "{\\i1}hello{\\r} there"), (1.5, 1.0, "second line")]
     with av.open(str(tmp_path / "out.mp4")) as container:
         assert container.streams.subtitles[0].metadata["language"] == "fra"
-    # one sample at a time, each with every line on screen: the sign never cut short by dialogue
+    # one sample at a time, each with every line on screen: the sign never cut short by dialogue;
+    # a newer line goes above, so the line already shown (bottom-anchored) stays where it is
     assert [(start, length) for start, length, _ in ass] == [(0.2, 0.4), (0.6, 0.2), (0.8, 0.4), (1.2, 0.4)]
     texts = [text.replace("{\\r}", "|") for _, _, text in ass]
-    assert texts == ["SIGN\\N{\\i1}first| words", "SIGN", "SIGN\\Nlater words", "later words"]
+    assert texts == ["{\\i1}first| words\\NSIGN", "SIGN", "later words\\NSIGN", "later words"]
 
 
 def test_webm_gets_webvtt(tmp_path):
@@ -217,15 +218,78 @@ def test_the_command_line_flag(tmp_path):
 
 
 def test_timed_text_merger_splits_overlaps_into_samples():
+    def row(text: bytes, style: bytes = b"Default"):
+        return dialogue_row(b"0,0," + style + b",,0,0,0,," + text)
+
     merger = TimedTextMerger()
-    assert merger.add(0, 10, [b"A"]) == []
-    assert merger.add(5, 10, [b"B"]) == [(0, 5, b"0,0,Default,,0,0,0,,A")]
-    # C starts after both ended: A alone was cut at 5; A+B until 10, B alone until 15, then a gap
-    assert merger.add(20, 0, [b"C"]) == [(5, 5, b"0,0,Default,,0,0,0,,A{\\r}\\NB"), (10, 5, b"0,0,Default,,0,0,0,,B")]
+    assert merger.add(0, 10, [row(b"A")]) == []
+    assert merger.add(5, 10, [row(b"B", b"Sign")]) == [(0, 5, b"0,0,Default,,0,0,0,,A")]
+    # C starts after both ended: A alone was cut at 5; B (newer, above, in its own style) and A
+    # until 10, B alone until 15, then a gap
+    assert merger.add(20, 0, [row(b"C")]) == [(5, 5, b"0,0,Sign,,0,0,0,,B\\N{\\rDefault}A"),
+                                              (10, 5, b"0,0,Sign,,0,0,0,,B")]
     # C's length is unknown: it lasts until D begins
-    assert merger.add(26, 4, [b"D", b"E"]) == [(20, 6, b"0,0,Default,,0,0,0,,C")]
-    assert merger.finish() == [(26, 4, b"0,0,Default,,0,0,0,,D{\\r}\\NE")]
+    assert merger.add(26, 4, [row(b"D"), row(b"E")]) == [(20, 6, b"0,0,Default,,0,0,0,,C")]
+    assert merger.finish() == [(26, 4, b"0,0,Default,,0,0,0,,D\\N{\\rDefault}E")]
     assert merger.finish() == []
+
+
+def test_drawings_and_repeated_layers_are_not_shown_as_text():
+    """Typeset ASS: a sign drawn as stacked layers of the same words (border, fill), vector
+    drawings whose commands a text format would show as words."""
+    assert dialogue_row(b"0,0,Sign,,0,0,0,,{\\an7\\pos(0,0)\\p1}m 0 0 l 100 0 100 100{\\p0}") is None
+    assert dialogue_row(b"0,0,Default,,0,0,0,,{\\pos(10,10)\\k20}ka{\\p2}m 0 0{\\p0}ra") == \
+        (b"Default", b"{\\pos(10,10)\\k20}ka{\\p2}{\\p0}ra", b"kara")
+    layers = [dialogue_row(b"0,%d,Sign,,0,0,0,,{\\bord4}EXIT" % layer) for layer in range(3)]
+    assert dialogue_line([*layers, dialogue_row(b"0,0,Default,,0,0,0,,go")]) == \
+        b"0,0,Sign,,0,0,0,,{\\bord4}EXIT\\N{\\rDefault}go"
+
+
+def test_stacked_layers_and_drawings_into_mp4_and_webm(tmp_path):
+    events_text = ("Dialogue: 0,0:00:00.20,0:00:01.20,Default,,0,0,0,,{\\bord3}EXIT\n"
+                   "Dialogue: 1,0:00:00.20,0:00:01.20,Default,,0,0,0,,{\\bord0}EXIT\n"
+                   "Dialogue: 0,0:00:00.20,0:00:01.20,Default,,0,0,0,,{\\p1}m 0 0 l 10 0 10 10{\\p0}\n"
+                   "Dialogue: 0,0:00:00.20,0:00:01.20,Default,,0,0,0,,the dialogue\n")
+    src = with_subtitles(tmp_path, name="signs.mkv", srt=False, font=False, ass_events=events_text)
+    stylize(src, tmp_path / "out.mp4")
+    assert [text for _, _, text in events(tmp_path / "out.mp4")[0]] == ["the dialogue\\NEXIT"]
+    stylize(src, tmp_path / "out.webm")
+    assert sorted(text for _, _, text in events(tmp_path / "out.webm")[0]) == ["EXIT", "the dialogue"]
+
+
+def test_a_codec_ffmpeg_cannot_read_is_dropped_not_a_crash(tmp_path, caplog):
+    """ARIB captions, teletext, Kate: PyAV gives the stream no codec context. Made by renaming
+    an SRT track's Matroska codec ID (S_TEXT/UTF8, 11 bytes) to Kate's."""
+    src = with_subtitles(tmp_path, ass=False, font=False)
+    data = src.read_bytes()
+    assert data.count(b"S_TEXT/UTF8") == 1
+    kate = tmp_path / "kate.mkv"
+    kate.write_bytes(data.replace(b"S_TEXT/UTF8", b"S_KATE\0\0\0\0\0"))
+    for suffix in (".mkv", ".mp4"):
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            result = stylize(kate, tmp_path / f"out{suffix}")
+        assert result.frames == 24 and result.subtitles == {}
+        assert "dropping subtitle track 0 (unknown codec) of kate.mkv: this FFmpeg has no decoder for it" in caplog.text
+        caplog.clear()
+
+
+def test_text_that_is_not_utf8_is_copied_into_mkv_and_said_when_it_cannot_be_converted(tmp_path, caplog):
+    src = with_subtitles(tmp_path, ass=False, font=False)
+    data = src.read_bytes()
+    assert data.count("second line".encode()) == 1
+    latin = tmp_path / "latin.mkv"
+    latin.write_bytes(data.replace("second line".encode(), "caf\u00e9 d\u00e9j\u00e0".encode("latin-1") + b"xx"))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(latin, tmp_path / "out.mkv")
+    assert caplog.text == ""
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert "caf\u00e9 d\u00e9j\u00e0".encode("latin-1") + b"xx" in [bytes(p) for p in container.demux(
+            container.streams.subtitles[0]) if p.size]
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(latin, tmp_path / "out.mp4")
+    assert "skipped 1 subtitle event(s) of latin.mkv that could not be read to convert them (text that is not " \
+           "UTF-8, or damaged); .mkv copies them as they are" in caplog.text
+    assert [text for _, _, text in events(tmp_path / "out.mp4")[0]] == ["{\\i1}hello{\\r} there"]
 
 
 def test_a_line_on_screen_before_the_keyframe_the_segment_starts_from_is_kept(tmp_path):

@@ -522,14 +522,16 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
         log.warning("an image sequence holds no subtitles: the %d subtitle stream(s) of %s are not written",
                     len(info.subtitle_streams), name)
     for track, codec, reason in encoder.dropped_subtitles:
-        log.warning("dropping subtitle track %d (%s) of %s: %s; .mkv holds it", track, codec, name, reason)
+        log.warning("dropping subtitle track %d (%s) of %s: %s", track, codec, name, reason)
     if info.dropped_chapters and not frames:
         log.warning("%s has %d chapter(s), which are not carried over into a segment (--start/--duration) "
                     "or a file that starts late", name, info.dropped_chapters)
     if info.attachments and not encoder.attached and encoder.subtitles:
-        log.warning("%s has %d attached file(s) (fonts, cover images): vidstyle carries them into .mkv "
-                    "outputs, with the subtitles that use them; %s does not hold them", name,
-                    len(info.attachments), "an image sequence" if frames else output.suffix)
+        log.warning("%s has %d attached file(s) (fonts, cover images), not carried over: vidstyle carries them "
+                    "into .mkv outputs with the subtitle tracks that use them, and %s", name, len(info.attachments),
+                    "an image sequence holds neither" if frames else
+                    "no subtitle track is kept" if output.suffix.lower() == ".mkv" else
+                    f"{output.suffix} does not hold them")
     if info.data_streams:
         log.warning("%s has %d data stream(s) other than a timecode (camera metadata), which vidstyle does not "
                     "carry over", name, info.data_streams)
@@ -706,6 +708,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     if encoder.damaged_audio_packets:
         log.warning("skipped %d damaged audio packet(s) of %s that could not be copied",
                     encoder.damaged_audio_packets, input_path.name)
+    if decoder.unreadable_subtitles:
+        log.warning("skipped %d subtitle event(s) of %s that could not be read to convert them (text that is not "
+                    "UTF-8, or damaged); .mkv copies them as they are", decoder.unreadable_subtitles, input_path.name)
     if encoder.refused_subtitles:
         log.warning("skipped %d subtitle event(s) of %s that could not be written into %s (out of order, or "
                     "not convertible)", encoder.refused_subtitles, input_path.name, Path(output).name)

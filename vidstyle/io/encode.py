@@ -23,6 +23,7 @@ import dataclasses
 import io
 import logging
 import os
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -270,18 +271,49 @@ _STYLED_SUBTITLES = {"ass", "ssa", "webvtt"}
 _TEXT_SUBTITLE_FOR = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt", "matroska": "subrip"}
 
 
-def _dialogue_text(ass: bytes) -> bytes:
-    """The text of an ASS dialogue line as FFmpeg's decoders give it ("ReadOrder,Layer,Style,
-    Name,MarginL,MarginR,MarginV,Effect,Text"): the part after the eighth comma."""
+_OVERRIDE_BLOCK = re.compile(rb"(\{[^}]*\})")
+_DRAWING_LEVEL = re.compile(rb"\\p(\d+)")  # \p1 starts a vector drawing, \p0 ends it (not \pos, \pbo)
+
+
+def dialogue_row(ass: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(style, text, visible text) of an ASS dialogue line as FFmpeg's decoders give it
+    ("ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,Effect,Text"), with its vector drawings
+    (``{\\p1}m 0 0 l 100 0 ...``) taken out: a text format would show their commands as words.
+    None when nothing readable is left (a drawing, a line of tags)."""
     fields = ass.split(b",", 8)
-    return fields[8] if len(fields) == 9 else ass
+    style, text = (fields[2], fields[8]) if len(fields) == 9 else (b"Default", ass)
+    kept, visible, level = [], [], 0
+    for part in _OVERRIDE_BLOCK.split(text):
+        if part.startswith(b"{") and part.endswith(b"}"):
+            levels = _DRAWING_LEVEL.findall(part)
+            level = int(levels[-1]) if levels else level
+            kept.append(part)
+        elif level == 0:
+            kept.append(part)
+            visible.append(part)
+    shown = re.sub(rb"\\[Nnh]", b" ", b"".join(visible)).strip()
+    return (style, b"".join(kept), shown) if shown else None
+
+
+def dialogue_line(rows: list[tuple[bytes, bytes, bytes]]) -> bytes:
+    """One ASS dialogue line showing ``rows`` (from :func:`dialogue_row`) top to bottom, each in
+    its own style (``{\\rStyle}`` starts each row after the first), a row repeating one above left
+    out (a sign drawn as stacked layers of the same words)."""
+    shown: list[tuple[bytes, bytes, bytes]] = []
+    for row in rows:
+        if all(row[2] != other[2] for other in shown):
+            shown.append(row)
+    first, *rest = shown
+    return (b"0,0," + first[0] + b",,0,0,0,," + first[1]
+            + b"".join(b"\\N{\\r" + style + b"}" + text for style, text, _ in rest))
 
 
 class TimedTextMerger:
     """MP4's timed text (mov_text) shows one sample at a time, each until the next begins: two
     lines shown together (a sign and the dialogue, two speakers: common in ASS) would cut each
-    other short. Events in, in start order; samples out, each holding every line shown during it,
-    one line per row, each row starting from the default style (``{\\r}``).
+    other short. Events in, in start order; samples out, each holding every line shown during it
+    (:func:`dialogue_line`). A new event's rows go above the rows already shown, so that those
+    (bottom-anchored dialogue) stay where they are.
 
     Times are integer ticks of the track's time base; an event of unknown length (0) lasts until
     the next one begins.
@@ -289,21 +321,21 @@ class TimedTextMerger:
 
     def __init__(self):
         self.time_base: Fraction | None = None  # of the ticks (set by the caller)
-        self._active: list[tuple[int | None, bytes]] = []  # (end, text) of the lines on screen
+        self._active: list[tuple[int | None, tuple]] = []  # (end, row) of the lines on screen, top first
         self._cursor: int | None = None  # the time up to which samples were given out
 
-    def add(self, start: int, length: int, texts: list[bytes]) -> list[tuple[int, int, bytes]]:
-        """Take an event starting at ``start``; return the samples (start, length, ASS dialogue
-        line) complete before it."""
+    def add(self, start: int, length: int, rows: list[tuple]) -> list[tuple[int, int, bytes]]:
+        """Take an event starting at ``start`` with ``rows`` (:func:`dialogue_row`); return the
+        samples (start, length, ASS dialogue line) complete before it."""
         samples = self._until(start)
-        self._active = [(end, text) for end, text in self._active if end is not None]  # unknown ends end here
-        self._active.extend((start + length if length > 0 else None, text) for text in texts)
+        self._active = [(end, row) for end, row in self._active if end is not None]  # unknown ends end here
+        self._active[:0] = [(start + length if length > 0 else None, row) for row in rows]
         self._cursor = start
         return samples
 
     def finish(self) -> list[tuple[int, int, bytes]]:
         """The samples still open (the lines of unknown length end where they begin: dropped)."""
-        self._active = [(end, text) for end, text in self._active if end is not None]
+        self._active = [(end, row) for end, row in self._active if end is not None]
         return self._until(None)
 
     def _until(self, limit: int | None) -> list[tuple[int, int, bytes]]:
@@ -314,10 +346,9 @@ class TimedTextMerger:
             if boundary is None:
                 break
             if boundary > self._cursor:
-                text = b"{\\r}\\N".join(text for _, text in self._active)
-                samples.append((self._cursor, boundary - self._cursor, b"0,0,Default,,0,0,0,," + text))
+                samples.append((self._cursor, boundary - self._cursor, dialogue_line([row for _, row in self._active])))
             self._cursor = max(self._cursor, boundary)
-            self._active = [(end, text) for end, text in self._active if end is None or end > self._cursor]
+            self._active = [(end, row) for end, row in self._active if end is None or end > self._cursor]
         return samples
 
 
@@ -516,6 +547,7 @@ class VideoEncoder:
             self.subtitle_modes: dict[int, SubtitleMode] = {}
             self._subtitle_out: dict[int, av.stream.Stream] = {}
             self._mergers: dict[int, TimedTextMerger] = {}  # converted tracks into MP4's timed text
+            self._cues_at: dict[int, list] = {}  # converted tracks: [(pts, duration), texts written with it]
             #: what could not be kept, with why: [(track, codec, reason)] (the caller warns)
             self.dropped_subtitles: list[tuple[int, str, str]] = []
             self.attached = 0  # attached files carried over
@@ -614,6 +646,10 @@ class VideoEncoder:
         """Copy the track's packets when the container takes them; else convert a text track to
         the container's text format (:data:`_TEXT_SUBTITLE_FOR`); else record it as dropped."""
         fmt = OUTPUT_FORMATS.get(self.path.suffix.lower(), "matroska")
+        if template.codec_context is None:  # a codec this FFmpeg cannot read (ARIB captions, teletext)
+            self.dropped_subtitles.append((track, "unknown codec", "this FFmpeg has no decoder for it, so it can "
+                                                                   "be neither copied nor converted"))
+            return
         name = template.codec_context.name
         refusal = copy_refusal(template, fmt)
         if refusal is None:
@@ -624,7 +660,7 @@ class VideoEncoder:
         target = _TEXT_SUBTITLE_FOR.get(fmt)
         if name not in _TEXT_SUBTITLES or target is None:
             self.dropped_subtitles.append((track, name, f"{refusal}, and its events are pictures, not text, "
-                                                        "which vidstyle cannot convert"))
+                                                        "which vidstyle cannot convert; .mkv holds it"))
             return
         decoder = template.codec_context
         try:
@@ -785,14 +821,28 @@ class VideoEncoder:
     def _write_subtitle_now(self, item: SubtitleItem) -> None:
         packet = item.packet
         merger = self._mergers.get(item.track)
+        if item.subtitle is not None:
+            rects = [rect.ass for rect in item.subtitle.rects if getattr(rect, "ass", None)]
+            rows = [row for row in map(dialogue_row, rects) if row is not None]
         if merger is not None:  # lines shown together become one sample (see TimedTextMerger)
-            texts = [_dialogue_text(rect.ass) for rect in item.subtitle.rects if getattr(rect, "ass", None)]
             merger.time_base = packet.time_base
-            for start, length, line in merger.add(packet.pts, packet.duration or 0, texts):
+            for start, length, line in merger.add(packet.pts, packet.duration or 0, rows):
                 self._write_text(item.track, av.subtitles.subtitle.SubtitleSet.create(line, 0, length, start),
                                  start, length, packet.time_base)
         elif item.subtitle is not None:
-            self._write_text(item.track, item.subtitle, packet.pts, packet.duration, packet.time_base)
+            # one cue per line to read: a sign drawn as layers of the same words is one
+            same_time = self._cues_at.setdefault(item.track, [None, set()])
+            if same_time[0] != (packet.pts, packet.duration):
+                same_time[:] = [(packet.pts, packet.duration), set()]
+            rows = [row for row in rows if row[2] not in same_time[1]]
+            same_time[1].update(row[2] for row in rows)
+            if not rows:
+                return  # nothing new to read: a drawing, a line of tags, a repeated layer
+            subtitle = item.subtitle
+            if [row[1] for row in rows] != [ass.split(b",", 8)[-1] for ass in rects]:  # drawings taken out
+                subtitle = av.subtitles.subtitle.SubtitleSet.create(dialogue_line(rows), 0, packet.duration or 0,
+                                                                    packet.pts)
+            self._write_text(item.track, subtitle, packet.pts, packet.duration, packet.time_base)
         else:
             self._mux_subtitle(item.track, packet)
 
