@@ -180,12 +180,6 @@ def _add_styles(sub) -> None:
     p.set_defaults(func=_cmd_styles)
 
 
-def _painting_description(meta: dict) -> str:
-    """"painting, artist, year" of a style's metadata, leaving out what is not known."""
-    year = str(meta.get("year", ""))
-    return ", ".join(x for x in (meta.get("painting"), meta.get("artist"), "" if year == "unknown" else year) if x)
-
-
 def _rounded(value):
     """Metrics as a reader wants them: floats to 4 significant digits, at any depth."""
     if isinstance(value, float):
@@ -222,7 +216,7 @@ def _describe_model_file(path: str, verbose: bool) -> None:
     """What ``vidstyle styles FILE`` prints about one model file (or a bundled style's, by name)."""
     from vidstyle.models.weights import arch_name, load_model
 
-    from vidstyle.models.zoo import is_bundled_name, resolve_style
+    from vidstyle.models.zoo import is_bundled_name, painting_description, resolve_style
 
     bare = not any(sep and sep in path for sep in ("/", os.sep, os.altsep))
     if path.startswith("mix:") or is_bundled_name(path):  # the file --style runs for it
@@ -235,7 +229,7 @@ def _describe_model_file(path: str, verbose: bool) -> None:
     print(f"{path}: {arch_name(info.arch_args)} network, channels {info.arch_args.get('channels')}, "
           f"{len(info.styles)} style{'s' if len(info.styles) > 1 else ''}")
     for meta in info.styles:
-        desc = _painting_description(meta)
+        desc = painting_description(meta)
         print(f"  {meta['name']}" + (f": {desc}" if desc else ""))
     if len(info.styles) > 1:
         example = ",".join(f"{n}={w:g}" for n, w in zip(info.style_names[:2], (0.7, 0.3)))
@@ -248,7 +242,7 @@ def _describe_model_file(path: str, verbose: bool) -> None:
 
 def _cmd_styles(args) -> int:
     from vidstyle.models.weights import arch_name
-    from vidstyle.models.zoo import bundled_multi_style, bundled_styles, temporal_strength_for
+    from vidstyle.models.zoo import bundled_multi_style, bundled_styles, painting_description, temporal_strength_for
 
     if args.files:
         for path in args.files:
@@ -263,7 +257,7 @@ def _cmd_styles(args) -> int:
     print(f"{'style':{width}s} {'network':9s} painting, artist, year")
     for name, info in styles.items():
         meta = next(s for s in info.styles if s["name"] == name)
-        desc = _painting_description(meta)
+        desc = painting_description(meta)
         strength = strengths[name]
         own = f"  (stabilizer strength {strength:g})" if strength != DEFAULT_TEMPORAL_STRENGTH else ""
         print(f"{name:{width}s} {arch_name(info.arch_args):9s} {desc}{own}")
@@ -286,6 +280,7 @@ def _cmd_styles(args) -> int:
 
 _OPTIONAL_COMMANDS = [
     # (command, module, function that adds the subparser)
+    ("preview", "vidstyle.preview", "add_parser"),
     ("train", "vidstyle.train.cli", "add_train_parser"),
     ("optimize", "vidstyle.train.cli", "add_optimize_parser"),
     ("eval", "vidstyle.eval", "add_parser"),

@@ -153,6 +153,12 @@ def mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
     return tuple(float(scaled.get(n, 0.0) / total) for n in names)
 
 
+def painting_description(meta: dict) -> str:
+    """"painting, artist, year" of a style's metadata, leaving out what is not known."""
+    year = str(meta.get("year", ""))
+    return ", ".join(x for x in (meta.get("painting"), meta.get("artist"), "" if year == "unknown" else year) if x)
+
+
 def closest_style_name(text: str, names) -> str | None:
     """The bundled style name ``text`` most likely meant (a typo, another case, - for _), or None."""
     def key(name: str) -> str:

@@ -1,0 +1,86 @@
+"""`vidstyle preview`: a sheet of styles on frames of the user's own video, image or frame folder."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vidstyle.errors import VidstyleError
+from vidstyle.io.images import read_image, write_image
+from vidstyle.models.zoo import bundled_multi_style, bundled_styles
+from vidstyle.preview import preview_styles, shrink, style_sheet
+from vidstyle.stylizer import Stylizer
+from videos import make_video, read_frames
+
+BAND = 22  # the label band above each row
+
+
+def test_the_default_styles_are_every_bundled_style_as_stylize_takes_it():
+    specs = preview_styles()
+    singles = [name for name, info in bundled_styles().items() if len(info.styles) == 1]
+    mixes = [f"mix:{name}" for info in bundled_multi_style() for name in info.style_names]
+    assert specs == singles + mixes and len(singles) >= 6
+    blends = preview_styles(blends=True)
+    assert len(blends) == len(specs) + len(bundled_multi_style()) and blends[-1].count("=0.5") == 2
+
+
+def test_a_sheet_of_two_styles_on_three_frames(tmp_path):
+    src = make_video(tmp_path / "clip.mp4", frames=36, size=(96, 64), pattern="noise")
+    out = tmp_path / "sheet.png"
+    seen = []
+    result = style_sheet(src, out, ["light_starry_night", "mix:the_scream"], frames=3, width=48,
+                         progress=lambda done, total, spec: seen.append((done, total, spec)))
+    assert seen == [(1, 2, "light_starry_night"), (2, 2, "mix:the_scream")]
+    sheet = read_image(out)
+    panel_h = 32  # 96x64 shrunk to 48 wide
+    assert sheet.shape == (3 * (BAND + panel_h), 3 * 48, 3) == (result.size[1], result.size[0], 3)
+    assert (result.styles, result.frames) == (2, 3)
+    rows = [sheet[i * (BAND + panel_h) + BAND:(i + 1) * (BAND + panel_h)] for i in range(3)]
+    frames = read_frames(src)
+    # the input row holds frames of the clip (spread over it), each stylized row the style's work
+    # on those frames, at full size, then shrunk
+    first = next(i for i, f in enumerate(frames)
+                 if np.abs(shrink(f, 48).astype(int) - rows[0][:, :48].astype(int)).mean() < 3)
+    styled = Stylizer("light_starry_night", device="cpu").stylize(frames[first])
+    assert np.abs(shrink(styled, 48).astype(int) - rows[1][:, :48].astype(int)).mean() < 3
+    assert np.abs(rows[1].astype(int) - rows[2].astype(int)).mean() > 5  # another style, another row
+    assert sheet[:BAND].min() == 0 and sheet[:BAND].max() == 255  # white text on a black band
+
+
+def test_a_still_image_gives_one_column(tmp_path):
+    image = (np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8)
+    write_image(tmp_path / "photo.png", image)
+    result = style_sheet(tmp_path / "photo.png", tmp_path / "sheet.jpg", ["light_mondrian"], width=60)
+    assert result.frames == 1 and read_image(tmp_path / "sheet.jpg").shape == (2 * (BAND + 40), 60, 3)
+
+
+def test_mistakes_are_found_before_any_network_runs(tmp_path):
+    src = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
+    with pytest.raises(VidstyleError, match="starry_nite"):
+        style_sheet(src, tmp_path / "sheet.png", ["light_starry_night", "starry_nite"])
+    assert not (tmp_path / "sheet.png").exists()
+    with pytest.raises(VidstyleError, match="mp4"):
+        style_sheet(src, tmp_path / "sheet.mp4", ["light_starry_night"])
+    (tmp_path / "taken.png").write_bytes(b"mine")
+    with pytest.raises(VidstyleError, match="exists"):
+        style_sheet(src, tmp_path / "taken.png", ["light_starry_night"])
+    assert (tmp_path / "taken.png").read_bytes() == b"mine"
+    style_sheet(src, tmp_path / "taken.png", ["light_starry_night"], frames=1, overwrite=True)
+    # panels are never wider than the input (320 by default): not enlarged
+    assert read_image(tmp_path / "taken.png").shape == (2 * (BAND + 48), 64, 3)
+
+
+def test_the_command(tmp_path):
+    src = make_video(tmp_path / "clip.mp4", frames=12, size=(64, 48))
+    done = subprocess.run([sys.executable, "-m", "vidstyle", "preview", str(src), "-o", str(tmp_path / "s.png"),
+                           "--style", "light_the_scream", "--style", "mix:woman_with_hat", "--frames", "2",
+                           "--width", "64"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["[1/2] light_the_scream", "[2/2] mix:woman_with_hat"]
+    assert done.stdout.startswith("2 style(s) on 2 frame(s) in ") and done.stdout.rstrip().endswith("(128x210)")
+    bad = subprocess.run([sys.executable, "-m", "vidstyle", "preview", str(tmp_path / "missing.mp4"), "-o",
+                          str(tmp_path / "t.png")], capture_output=True, text=True)
+    assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1 and "missing.mp4" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "t.png").exists()

@@ -1,0 +1,197 @@
+"""Style previews: a contact sheet of styles on a few frames of the user's own video (or image,
+or frame folder), to choose a style before a long run.
+
+Frames are stylized at the input's resolution, as ``vidstyle stylize`` would paint them (or at
+``max_side``, as ``--max-side`` would), then shrunk to the panel width, so the stroke scale on the
+sheet is the one the user gets. Each row is labelled with the ``--style`` value that gives it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from vidstyle.errors import VidstyleError
+
+log = logging.getLogger("vidstyle")
+
+#: panel width (pixels) and frames per row on a sheet, by default
+PANEL_WIDTH = 320
+SHEET_FRAMES = 3
+_LABEL_HEIGHT = 22
+
+
+def preview_styles(blends: bool = False) -> list[str]:
+    """The ``--style`` values of every bundled style: each single-style network, then each style
+    of each bundled multi-style network (``mix:NAME``); with ``blends``, also a 50/50 blend of each
+    multi-style network's first two styles."""
+    from vidstyle.models.zoo import bundled_multi_style, bundled_styles
+
+    specs = [name for name, info in bundled_styles().items() if len(info.styles) == 1]
+    for info in bundled_multi_style():
+        names = info.style_names
+        specs += [f"mix:{name}" for name in names]
+        if blends and len(names) > 1:
+            specs.append(f"mix:{names[0]}=0.5,{names[1]}=0.5")
+    return specs
+
+
+def shrink(image: np.ndarray, width: int) -> np.ndarray:
+    """``image`` (H, W, 3) scaled to ``width`` pixels wide (area averaging: no aliasing)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    return cv2.resize(image, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+
+
+def labelled(row: np.ndarray, text: str) -> np.ndarray:
+    """``row`` (H, W, 3) under a black band with ``text`` in white."""
+    import cv2
+
+    band = np.zeros((_LABEL_HEIGHT, row.shape[1], 3), np.uint8)
+    cv2.putText(band, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return np.concatenate([band, row], axis=0)
+
+
+def _style_label(choice, spec: str) -> str:
+    """``--style SPEC: painting, artist, year`` for a style with one painting (a bundled style,
+    one style of a multi-style network); ``--style SPEC`` for a blend."""
+    from vidstyle.models.zoo import painting_description
+
+    styles, weights = choice.info.styles, choice.mix
+    if len(weights) == len(styles) and sum(w > 0 for w in weights) == 1:
+        meta = styles[max(range(len(weights)), key=lambda i: weights[i])]
+    else:
+        meta = styles[0] if len(styles) == 1 else {}
+    description = painting_description(meta)
+    return f"--style {spec}" + (f": {description}" if description else "")
+
+
+@dataclass(frozen=True)
+class SheetResult:
+    """What :func:`style_sheet` wrote."""
+
+    output: Path
+    styles: int
+    frames: int
+    size: tuple[int, int]  # (width, height) of the sheet
+    seconds: float
+
+    def summary(self) -> str:
+        return (f"{self.styles} style(s) on {self.frames} frame(s) in {self.seconds:.1f} s -> {self.output} "
+                f"({self.size[0]}x{self.size[1]})")
+
+
+def input_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
+                 fps=None, hdr: str = "sdr") -> list[np.ndarray]:
+    """``count`` frames spread over a video's (or frame folder's) segment, as the decoder gives
+    them (upright, HDR tone-mapped), fewer only when it has fewer; for a still image, the image."""
+    from vidstyle.io.decode import keyframe_samples, sample_frames
+    from vidstyle.io.files import check_input
+    from vidstyle.io.images import is_image_path, read_image
+
+    path = check_input(path, folders=True)
+    if path.is_file() and is_image_path(path):
+        return [read_image(path)]
+    # keyframes are the cheapest to decode; a clip with fewer of them is read at exact times
+    frames = keyframe_samples(path, count, start, duration, fps, hdr)
+    if len(frames) < count:
+        frames = sample_frames(path, count, start, duration, fps, hdr)
+    if not frames:
+        raise VidstyleError(f"{path} has no video frames to preview")
+    return frames
+
+
+def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None = None, *,
+                frames: int = SHEET_FRAMES, width: int = PANEL_WIDTH, start: float | None = None,
+                duration: float | None = None, fps=None, hdr: str = "sdr", device: str = "auto",
+                precision: str = "auto", max_side: int | None = None, overwrite: bool = False,
+                progress: Callable[[int, int, str], object] | None = None) -> SheetResult:
+    """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values; default:
+    :func:`preview_styles`) on ``frames`` frames spread over ``input``: a row of the input, then
+    one row per style, each panel ``width`` pixels wide (at most the input's width). ``progress(done, total, style)`` is
+    called after each style. Every style is checked, and the output's path, before any network
+    runs; written atomically."""
+    from vidstyle.io.files import atomic_output, check_input, check_output
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, write_image
+    from vidstyle.models.zoo import resolve_style
+    from vidstyle.stylizer import Stylizer
+
+    if frames < 1 or width < 16:
+        raise VidstyleError(f"a sheet needs at least 1 frame and panels 16 pixels wide (got {frames}, {width})")
+    input_path = check_input(input, folders=True)
+    check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)
+    specs = list(styles) if styles else preview_styles()
+    choices = [resolve_style(spec) for spec in specs]  # a misspelt name fails now, not after minutes
+    started = time.perf_counter()
+    images = input_frames(input_path, frames, start, duration, fps, hdr)
+
+    width = min(width, images[0].shape[1])  # shrunk, never enlarged
+
+    def row(pictures: list[np.ndarray], text: str) -> np.ndarray:
+        return labelled(np.concatenate([shrink(p, width) for p in pictures], axis=1), text)
+
+    rows = [row(images, f"{input_path.name} (input)")]
+    for done, (spec, choice) in enumerate(zip(specs, choices), 1):
+        stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side)
+        rows.append(row([stylizer.stylize(image) for image in images], _style_label(choice, spec)))
+        if progress is not None:
+            progress(done, len(specs), spec)
+    sheet = np.concatenate(rows, axis=0)
+    with atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
+        write_image(temp, sheet, format=IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
+    return SheetResult(output=Path(output), styles=len(specs), frames=len(images),
+                       size=(sheet.shape[1], sheet.shape[0]), seconds=time.perf_counter() - started)
+
+
+# --- command line -----------------------------------------------------------------------------
+
+def add_parser(sub) -> None:
+    from vidstyle.cli_args import add_device_args, positive_float, positive_int, sequence_fps
+    from vidstyle.config import HDR_MODES, StylizeConfig
+
+    p = sub.add_parser("preview", help="a contact sheet of styles on frames of your video, to choose one",
+                       description="Stylize a few frames spread over INPUT (a video, a folder of frames or an "
+                                   "image) with every bundled style, or the ones given, and write them as one "
+                                   "labelled sheet image: choose a style before a long run.")
+    p.add_argument("input", help="video file, folder of numbered frames, or image")
+    p.add_argument("-o", "--output", required=True, help="sheet image (.png, .jpg, .webp, .bmp, .tif)")
+    p.add_argument("--style", action="append", dest="styles", metavar="STYLE",
+                   help="a style to show (as for `vidstyle stylize --style`); repeat for more (default: every "
+                        "bundled style, and each style of the blendable network as mix:NAME)")
+    p.add_argument("--frames", type=positive_int, default=SHEET_FRAMES,
+                   help=f"frames spread over the video, one column each (default {SHEET_FRAMES})")
+    p.add_argument("--width", type=positive_int, default=PANEL_WIDTH,
+                   help=f"width of each panel on the sheet, pixels (default {PANEL_WIDTH}); frames are "
+                        "stylized at full size first")
+    p.add_argument("--start", type=positive_float, help="take the frames from this second on")
+    p.add_argument("--duration", type=positive_float, help="...and within this many seconds")
+    p.add_argument("--fps", type=sequence_fps, help="frame rate of a folder of frames (default 24)")
+    p.add_argument("--max-side", type=positive_int,
+                   help="run the networks with the longer side at most this many pixels, as `vidstyle stylize "
+                        "--max-side` would (faster on large frames; larger strokes)")
+    p.add_argument("--hdr", choices=list(HDR_MODES), default=StylizeConfig.hdr, help="as for `vidstyle stylize`")
+    add_device_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress or summary")
+    p.set_defaults(func=_cmd_preview)
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    import sys
+
+    def progress(done: int, total: int, spec: str) -> None:
+        print(f"[{done}/{total}] {spec}", file=sys.stderr, flush=True)
+
+    result = style_sheet(args.input, args.output, args.styles, frames=args.frames, width=args.width,
+                         start=args.start, duration=args.duration, fps=args.fps, hdr=args.hdr, device=args.device,
+                         precision=args.precision, max_side=args.max_side, overwrite=args.overwrite,
+                         progress=None if args.quiet else progress)
+    if not args.quiet:
+        print(result.summary())
+    return 0
