@@ -77,7 +77,7 @@ def test_names_video_formats_vidstyle_does_not_write_become_mp4(tmp_path):
     assert folder_output("x/clip.ts", tmp_path) == tmp_path / "clip.mp4"
     assert folder_output("x/clip.MOV", tmp_path) == tmp_path / "clip.MOV"
     assert folder_output("x/photo.jpeg", tmp_path) == tmp_path / "photo.jpeg"
-    assert folder_output("x/anim.gif", tmp_path) == tmp_path / "anim.mp4"  # FFmpeg reads it as a video
+    assert folder_output("x/anim.gif", tmp_path) == tmp_path / "anim.gif"  # an animation stays one
     assert folder_output("x/photo.tiff", tmp_path) == tmp_path / "photo.tiff"
 
 

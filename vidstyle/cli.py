@@ -38,7 +38,8 @@ def _add_stylize(sub) -> None:
                                    "style. Several inputs go into a folder, with the network loaded once.")
     p.add_argument("input", nargs="+", help="input video file, or an image (.jpg, .png, .webp, ...); or several")
     p.add_argument("-o", "--output", required=True,
-                   help="output video file (.mp4, .m4v, .mkv, .mov, .webm), or image (.png, .jpg, .webp, .bmp, .tif) "
+                   help="output video file (.mp4, .m4v, .mkv, .mov, .webm; .gif or .webp: a looping animation, "
+                        "no sound), or image (.png, .jpg, .webp, .bmp, .tif) "
                         "for an image input, or numbered images (out/frame_%%04d.png: an image sequence); or a folder (with several inputs, or a name ending in / or an "
                         "existing folder) that gets each input under its own name (.mp4 for video formats "
                         "vidstyle does not write)")

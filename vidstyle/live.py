@@ -476,8 +476,9 @@ class Recording:
                           frame_rate=Fraction(round(fps) or 30), frames=None, codec="rawvideo",
                           sample_aspect_ratio=None, audio_streams=())
         codec = default_codec(self.path.suffix)
-        config = EncodeConfig(codec=codec, crf=20 if codec == "libx264" else 32, preset="veryfast",
-                              pix_fmt="yuv420p", audio=False)
+        animation = codec in ("gif", "libwebp")  # no crf or preset (vidstyle.io.encode)
+        config = EncodeConfig(codec=codec, crf=None if animation else 20 if codec == "libx264" else 32,
+                              preset=None if animation else "veryfast", audio=False)
         self._encoder = VideoEncoder(self._tmp, info, config, name=self.path)  # errors name the recording
         self._t0: float | None = None
         self._last_pts = -1

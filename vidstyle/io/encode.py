@@ -41,9 +41,16 @@ from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 
 log = logging.getLogger("vidstyle")
 
-VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc", "prores_ks")
+VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc", "prores_ks", "gif",
+                "libwebp")
 #: Intra-frame codecs for editing rather than delivery: quality set by a profile, not crf/preset.
 _INTERMEDIATE_CODECS = {"prores_ks"}
+#: Animations (GIF, animated WebP), in their own containers, which hold no sound or subtitles;
+#: no crf or preset either (GIF is lossless after its 256 colours; WebP at quality WEBP_QUALITY)
+_ANIMATION_CODECS = {"gif", "libwebp"}
+_SILENT_FORMATS = {"gif", "webp"}
+#: libwebp's quality (0-100) for animated WebP: strokes stay crisp at a fraction of GIF's size
+WEBP_QUALITY = 85
 #: ProRes 422 HQ, the usual editing master; 4:4:4 input formats get ProRes 4444.
 _PRORES_DEFAULT_PIX_FMT = "yuv422p10le"
 #: The default pixel format of a codec that can keep an input's transparency, when the input has
@@ -56,6 +63,9 @@ _CONTAINER_CODECS = {
     ".m4v": {"libx264", "h264_nvenc"},
     ".mov": {"libx264", "libx265", "h264_nvenc", "hevc_nvenc", "prores_ks"},
     ".webm": {"libvpx-vp9", "libsvtav1"},
+    ".mkv": set(VIDEO_CODECS) - _ANIMATION_CODECS,
+    ".gif": {"gif"},
+    ".webp": {"libwebp"},
 }
 # Codecs that reject odd dimensions with subsampled chroma (and can store 4:4:4 instead).
 _EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}
@@ -129,8 +139,8 @@ def _encoder_options(codec: str, crf: int | None, preset: str | None) -> dict[st
     """FFmpeg private options for ``codec`` from vidstyle's codec-neutral crf/preset (checked here,
     so a bad value is one clear error instead of the encoder's log line and a failed open).
     Nothing for ProRes, whose quality its profile sets (:class:`VideoEncoder` says so)."""
-    if codec in _INTERMEDIATE_CODECS:
-        return {}
+    if codec in _INTERMEDIATE_CODECS or codec in _ANIMATION_CODECS:
+        return {"quality": str(WEBP_QUALITY)} if codec == "libwebp" else {}
     low, high = _CRF_RANGE.get(codec, (0, 51))
     if crf is not None and not low <= crf <= high:
         raise VidstyleError(f"--crf {crf} is out of range for {codec}: use {low} to {high}")
@@ -183,7 +193,7 @@ def check_codec_fits(codec: str | None, output: str | Path) -> None:
     _check_codec(codec)  # an unknown name or one missing from this FFmpeg build says so first
     if codec_fits(codec, suffix):
         return
-    takers = [s for s in (".mp4", ".mov", ".mkv", ".webm") if codec_fits(codec, s)]
+    takers = [s for s in (".mp4", ".mov", ".mkv", ".webm", ".gif", ".webp") if codec_fits(codec, s)]
     raise VidstyleError(f"{Path(output).name}: {suffix} files cannot hold {codec}; write it to "
                         f"{' or '.join(takers)}, or pick a codec for {suffix} ({default_codec(suffix)} is its default)")
 
@@ -195,6 +205,10 @@ def requested_pix_fmt(codec: str, pix_fmt: str | None, suffix: str, alpha: bool 
     (:data:`_ALPHA_PIX_FMTS`). Odd sizes may still change it (:func:`output_pix_fmt`)."""
     if pix_fmt is not None:
         return pix_fmt
+    if codec == "gif":
+        return "pal8"  # 256 colours a frame, chosen by vidstyle (see GifPalette)
+    if codec == "libwebp":
+        return "bgra"  # libwebp turns RGB into its YUV itself, and keeps a transparency
     suffixes, alpha_pix_fmt = _ALPHA_PIX_FMTS.get(codec, ((), ""))
     if alpha and suffix.lower() in suffixes:
         return alpha_pix_fmt
@@ -244,8 +258,8 @@ def ten_bit_hint(codec: str | None, output: str | Path, alpha: bool = False) -> 
 
 def default_codec(suffix: str) -> str:
     """The video encoder used when none is asked for: VP9 for WebM (which holds only VP8, VP9 and
-    AV1), H.264 for every other container."""
-    return "libvpx-vp9" if suffix.lower() == ".webm" else "libx264"
+    AV1), GIF's and WebP's own for animations, H.264 for every other container."""
+    return {".webm": "libvpx-vp9", ".gif": "gif", ".webp": "libwebp"}.get(suffix.lower(), "libx264")
 
 
 #: audio codecs that lose nothing: re-encoded for MP4/MOV, they become ALAC, which loses nothing either
@@ -477,6 +491,54 @@ def _output_colorspace(source: SourceInfo) -> OutputColorspace:
     return OutputColorspace(matrix, known(source.color_primaries), known(source.color_trc))
 
 
+class GifPalette:
+    """GIF holds 256 colours. One palette for the whole file (each frame's own would make colours
+    shimmer from frame to frame): a median cut over the first :attr:`PALETTE_FRAMES` frames (a
+    painting's palette holds for the whole clip), held until then; every frame is then dithered to
+    it (Floyd-Steinberg), so gradients keep their steps fine.
+
+    :meth:`add` and :meth:`flush` give (pal8 frame, pts, duration) ready to encode."""
+
+    PALETTE_FRAMES = 8
+
+    def __init__(self):
+        self._held: list[tuple[np.ndarray, int, int]] = []
+        self._palette = None  # a Pillow "P" image holding it
+        self._argb: np.ndarray | None = None  # (256, 4) uint8, as PyAV takes a pal8 frame's palette
+
+    def add(self, image: np.ndarray, pts: int, duration: int) -> list[tuple[av.VideoFrame, int, int]]:
+        self._held.append((image, pts, duration))
+        if self._palette is None and len(self._held) < self.PALETTE_FRAMES:
+            return []
+        return self.flush()
+
+    def flush(self) -> list[tuple[av.VideoFrame, int, int]]:
+        if not self._held:
+            return []
+        if self._palette is None:
+            self._make_palette([image for image, _, _ in self._held])
+        out = [(self._frame(image), pts, duration) for image, pts, duration in self._held]
+        self._held = []
+        return out
+
+    def _make_palette(self, images: list[np.ndarray]) -> None:
+        from PIL import Image
+
+        step = max(1, round((images[0].shape[0] * images[0].shape[1] / 2e5) ** 0.5))  # ~0.2 MP a frame is plenty
+        mosaic = np.concatenate([image[::step, ::step] for image in images], axis=0)
+        self._palette = Image.fromarray(mosaic).quantize(256, method=Image.Quantize.MEDIANCUT)
+        rgb = np.zeros((256, 3), np.uint8)
+        colours = np.asarray(self._palette.getpalette()[:768], np.uint8).reshape(-1, 3)
+        rgb[:len(colours)] = colours
+        self._argb = np.concatenate([np.full((256, 1), 255, np.uint8), rgb], axis=1)
+
+    def _frame(self, image: np.ndarray) -> av.VideoFrame:
+        from PIL import Image
+
+        indices = Image.fromarray(image).quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG)
+        return av.VideoFrame.from_ndarray((np.asarray(indices), self._argb), format="pal8")
+
+
 class VideoEncoder:
     """Write frames of ``source``'s size and timing to ``path``, with its audio (unless disabled).
 
@@ -503,9 +565,20 @@ class VideoEncoder:
                                                                                    EncodeConfig.preset):
             log.warning("--crf and --preset do not apply to %s: its quality is set by its profile "
                         "(422 HQ, or 4444 for a 4:4:4 --pix-fmt)", config.codec)
+        if config.codec in _ANIMATION_CODECS and (config.crf not in (None, EncodeConfig.crf)
+                                                  or config.preset not in (None, EncodeConfig.preset)):
+            log.warning("--crf and --preset do not apply to %s", self.path.suffix)
         self.pix_fmt = output_pix_fmt(codec, pix_fmt, source.width, source.height)
         #: the output has an alpha channel: :meth:`write` takes each frame's (opaque without one)
-        self.alpha = has_alpha(self.pix_fmt)
+        # GIF's transparency is one palette entry, all or nothing: written opaque (the caller says so)
+        self.alpha = has_alpha(self.pix_fmt) and config.codec != "gif"
+        self._gif = GifPalette() if config.codec == "gif" else None
+        if self._gif is not None and source.frame_rate and source.frame_rate > 50:
+            # GIF times frames in hundredths of a second, and browsers show a frame of less than 2
+            # of them for 10: a 60 frames/s GIF plays at a sixth of its speed there
+            log.warning("%s at %.4g frames/s: GIF cannot time frames shorter than 1/50 s the way browsers "
+                        "play them (they slow such GIFs down); write .webp, or a clip of 50 frames/s or less",
+                        Path(self.name).name, float(source.frame_rate))
         self.width, self.height = source.width, source.height
         self.time_base = source.time_base
         self.frame_rate = source.frame_rate or Fraction(25)
@@ -531,17 +604,26 @@ class VideoEncoder:
     def _open(self, source: SourceInfo) -> None:
         config = self.config
         try:
-            self._container = av.open(ffmpeg_path(self.path), "w")
+            # an animated WebP loops, as a GIF does (FFmpeg's WebP muxer plays it once by default)
+            self._container = av.open(ffmpeg_path(self.path), "w",
+                                      options={"loop": "0"} if config.codec == "libwebp" else None)
         except (av.error.FFmpegError, ValueError) as exc:
             raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
+        silent = OUTPUT_FORMATS.get(self.path.suffix.lower()) in _SILENT_FORMATS
         try:
             self._container.metadata.update(carried_tags(source.metadata))
-            if source.chapters:
+            if source.chapters and not silent:
                 self._container.set_chapters(list(source.chapters))
             self._video = self._add_video(source)
             self.audio_modes: dict[int, AudioMode] = {}
             self._audio_out: dict[int, av.AudioStream] = {}
-            if config.audio:
+            lost = [what for what, dropped in (("audio", config.audio and source.audio_streams),
+                                               ("subtitles", config.subtitles and source.subtitle_streams)) if dropped]
+            if silent and lost:
+                log.warning("a %s animation holds no sound or subtitles: the %s of %s %s not written",
+                            self.path.suffix, " and ".join(lost), Path(source.path).name,
+                            "are" if len(lost) > 1 or lost[0] == "subtitles" else "is")
+            if config.audio and not silent:
                 for track, stream in enumerate(source.audio_streams):
                     self._add_audio(track, stream)
             self.subtitle_modes: dict[int, SubtitleMode] = {}
@@ -551,7 +633,7 @@ class VideoEncoder:
             #: what could not be kept, with why: [(track, codec, reason)] (the caller warns)
             self.dropped_subtitles: list[tuple[int, str, str]] = []
             self.attached = 0  # attached files carried over
-            if config.subtitles:
+            if config.subtitles and not silent:
                 for track, stream in enumerate(source.subtitle_streams):
                     self._add_subtitle(track, stream)
                 self._attach(source.attachments)
@@ -710,14 +792,23 @@ class VideoEncoder:
         if image.shape[:2] != (self.height, self.width):
             raise VidstyleError(f"frame size changed mid-stream: {image.shape[1]}x{image.shape[0]} "
                                 f"instead of {self.width}x{self.height}")
+        if self._gif is not None:  # held until the palette is made (GifPalette)
+            for held in self._gif.add(image, pts, duration):
+                self._encode(*held)
+            return
         layout = "rgb24"
         if self.alpha:
             image = np.dstack([image, np.full(image.shape[:2], 255, np.uint8) if alpha is None else alpha])
             layout = "rgba"
-        # converted here rather than inside the encoder, to say with which matrix (see _output_colorspace)
-        frame = av.VideoFrame.from_ndarray(image, format=layout).reformat(
-            format=self.pix_fmt, dst_colorspace=SWS_MATRIX[self.colorspace.matrix],
-            dst_color_range=self._color_range)
+        frame = av.VideoFrame.from_ndarray(image, format=layout)
+        if self.config.codec == "libwebp":  # RGB as it is: libwebp makes its own YUV
+            frame = frame.reformat(format=self.pix_fmt)
+        else:  # converted here rather than inside the encoder, to say with which matrix (see _output_colorspace)
+            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=SWS_MATRIX[self.colorspace.matrix],
+                                   dst_color_range=self._color_range)
+        self._encode(frame, pts, duration)
+
+    def _encode(self, frame: av.VideoFrame, pts: int, duration: int) -> None:
         frame.pts = pts
         # The input's time base, which the encoder uses; not the stream's, which the muxer may
         # have changed when writing the header (Matroska/WebM use milliseconds).
@@ -876,6 +967,9 @@ class VideoEncoder:
     def finish(self) -> None:
         """Flush every encoder (frames still in the encoders' look-ahead) and close the file."""
         try:
+            if self._gif is not None:
+                for held in self._gif.flush():
+                    self._encode(*held)
             packets = self._video.encode(None)
             if packets and OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("mp4", "mov"):
                 # MP4 keeps one duration per sample, in decode order, each up to the next

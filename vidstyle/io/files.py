@@ -17,7 +17,10 @@ from vidstyle.errors import VidstyleError
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
 
 # Extensions we know how to write (FFmpeg muxer names): what --output may end with.
-OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
+                  # animations, to share a short clip: no sound (a still image input still writes a
+                  # still .webp, see vidstyle.io.images.IMAGE_OUTPUT_FORMATS)
+                  ".gif": "gif", ".webp": "webp"}
 
 
 def ffmpeg_path(path: str | Path) -> str:

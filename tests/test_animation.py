@@ -1,0 +1,149 @@
+"""Animated GIF and WebP outputs: to share a short stylized clip. Read back with Pillow (FFmpeg
+does not decode animated WebP); the stylizer is the identity, so what is checked is the writing."""
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from vidstyle import stylize_video
+from vidstyle.errors import VidstyleError
+from vidstyle.io.encode import GifPalette
+from vidstyle.io.images import write_image
+from videos import make_video, read_frames
+
+
+class Identity:
+    def stylize_batch(self, images):
+        return np.asarray(images)
+
+
+def stylize(src, out, **options):
+    return stylize_video(src, out, style=Identity(), temporal="off", progress=False, **options)
+
+
+def animation(path) -> tuple[list[np.ndarray], list[int], dict]:
+    """(RGBA frames, each frame's duration in ms, the file's info) as Pillow reads them."""
+    frames, durations = [], []
+    with Image.open(path) as im:
+        info = dict(im.info)
+        for i in range(im.n_frames):
+            im.seek(i)
+            frames.append(np.asarray(im.convert("RGBA")))
+            durations.append(im.info.get("duration"))
+    return frames, durations, info
+
+
+def blurred_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference after a 3x3 box blur: what dithering leaves to the eye."""
+    import cv2
+
+    return float(np.abs(cv2.blur(a.astype(np.float32), (3, 3)) - cv2.blur(b.astype(np.float32), (3, 3))).mean())
+
+
+def test_a_gif_loops_with_the_clips_timing_and_one_palette(tmp_path, caplog):
+    src = make_video(tmp_path / "clip.mp4", frames=24, size=(96, 64), fps=12, audio=True)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(src, tmp_path / "clip.gif")
+    assert result.frames == 24
+    assert "a .gif animation holds no sound or subtitles: the audio of clip.mp4 is not written" in caplog.text
+    frames, durations, info = animation(tmp_path / "clip.gif")
+    assert len(frames) == 24 and info.get("loop") == 0  # 0: for ever
+    assert set(durations) <= {80, 90}  # 1/12 s in GIF's hundredths
+    assert abs(sum(durations) - 2000) <= 10
+    source = read_frames(src)
+    assert max(blurred_error(f[..., :3], s) for f, s in zip(frames, source)) < 6
+    with Image.open(tmp_path / "clip.gif") as im:
+        assert im.mode == "P" and not im.info.get("transparency")
+
+
+def test_the_palette_is_one_for_the_whole_gif():
+    """Made from the first frames and kept: each frame's own would make colours shimmer. A frame
+    after them in other colours is drawn with the same palette (dithered), and a picture seen
+    twice comes out the same both times."""
+    palette = GifPalette()
+    rng = np.random.default_rng(3)
+    still = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+    other = (still // 2 + 100).astype(np.uint8)
+    images = [still] * GifPalette.PALETTE_FRAMES + [other, still]
+    out = [f for image in images for f in palette.add(image, 0, 0)] + palette.flush()
+    assert len(out) == len(images)
+    palettes = {bytes(frame.planes[1]) for frame, _, _ in out}
+    assert len(palettes) == 1
+    first, last = (frame.to_ndarray(format="rgb24") for frame, _, _ in (out[0], out[-1]))
+    assert np.array_equal(first, last) and blurred_error(first, still) < 8
+    assert blurred_error(out[-2][0].to_ndarray(format="rgb24"), other) < 12
+
+
+def test_webp_keeps_timing_loops_and_keeps_transparency(tmp_path, caplog):
+    folder = tmp_path / "render"
+    folder.mkdir()
+    for i in range(6):
+        rgba = np.zeros((40, 60, 4), np.uint8)
+        rgba[..., 0], rgba[..., 1], rgba[..., 2] = 200, np.arange(60)[None] * 4, 30 * i
+        rgba[..., 3] = 255
+        rgba[:, 30:, 3] = 0  # the right half transparent
+        write_image(folder / f"f_{i:03d}.png", rgba)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(folder, tmp_path / "render.webp", sequence_fps=10)
+    assert result.alpha and "alpha" not in caplog.text
+    frames, durations, info = animation(tmp_path / "render.webp")
+    assert len(frames) == 6 and info.get("loop") == 0 and durations == [100] * 6
+    assert (frames[2][:, :25, 3] == 255).all() and (frames[2][:, 35:, 3] == 0).all()
+    assert np.abs(frames[2][:, :25, :3].astype(int) - [200, 0, 60]).max(axis=(0, 1))[[0, 2]].max() < 12
+
+
+def test_webp_colours_match_the_clip(tmp_path):
+    src = make_video(tmp_path / "clip.mkv", frames=8, size=(96, 64), fps=8, bt709=True)
+    stylize(src, tmp_path / "clip.webp")
+    frames, durations, _ = animation(tmp_path / "clip.webp")
+    # libwebp converts RGB itself: no matrix mismatch (an HD-tagged clip is BT.709, WebP's YUV is BT.601)
+    source = read_frames(src)
+    assert len(frames) == 8 and max(blurred_error(f[..., :3], s) for f, s in zip(frames, source)) < 4
+
+
+def test_what_animations_refuse_or_warn_about(tmp_path, caplog):
+    src = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48))
+    with pytest.raises(VidstyleError, match=r"\.gif files cannot hold libx264"):
+        stylize(src, tmp_path / "a.gif", codec="libx264")
+    with pytest.raises(VidstyleError, match=r"\.mp4 files cannot hold gif"):
+        stylize(src, tmp_path / "a.mp4", codec="gif")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(src, tmp_path / "b.gif", crf=30)
+    assert "--crf and --preset do not apply to .gif" in caplog.text
+    fast = make_video(tmp_path / "fast.mp4", frames=6, size=(64, 48), fps=60)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(fast, tmp_path / "fast.gif")
+    assert "fast.gif at 60 frames/s: GIF cannot time frames shorter than 1/50 s" in caplog.text
+
+
+def test_a_still_image_to_webp_stays_a_still(tmp_path):
+    write_image(tmp_path / "photo.png", np.full((20, 30, 3), 90, np.uint8))
+    from vidstyle import stylize_image
+
+    stylize_image(tmp_path / "photo.png", tmp_path / "photo.webp", style=Identity(), progress=False)
+    with Image.open(tmp_path / "photo.webp") as im:
+        assert getattr(im, "n_frames", 1) == 1 and im.size == (30, 20)
+
+
+def test_gif_frames_keep_their_own_timing(tmp_path):
+    """A variable-rate clip: each GIF delay is its frame's own (to GIF's hundredths)."""
+    times = [0, 100, 150, 400, 450]  # ms
+    src = tmp_path / "vfr.mkv"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, t in enumerate(times + [600]):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    stylize(src, tmp_path / "vfr.gif")
+    _, durations, _ = animation(tmp_path / "vfr.gif")
+    assert durations[:5] == [100, 50, 250, 50, 150]
