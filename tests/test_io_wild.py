@@ -419,12 +419,19 @@ def test_chapters_are_kept_and_what_is_not_kept_is_said(tmp_path, caplog):
             kept = c.chapters()
         assert [(ch["metadata"]["title"], float(ch["start"] * ch["time_base"])) for ch in kept] == \
             [("Intro", 0.0), ("Outro", 0.5)]
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="vidstyle"):
-        stylize(src, tmp_path / "part.mkv", start=0.3)  # a segment: the chapters' times would not fit
-    assert "film.mkv has 2 chapter(s), which are not carried over into a segment" in caplog.text
-    with av.open(str(tmp_path / "part.mkv")) as c:
-        assert not c.chapters()
+    # a segment: its chapters, timed from its start, cut to it; those outside it left out
+    for start, duration, expected in ((0.375, None, [("Intro", 0.0, 0.125), ("Outro", 0.125, 0.625)]),
+                                      (0.5, 0.25, [("Outro", 0.0, 0.25)]),
+                                      (0.125, 0.25, [("Intro", 0.0, 0.25)])):
+        for suffix in (".mkv", ".mp4"):
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="vidstyle"):
+                stylize(src, tmp_path / f"part{suffix}", start=start, duration=duration, overwrite=True)
+            assert "chapter" not in caplog.text
+            with av.open(str(tmp_path / f"part{suffix}")) as c:
+                kept = [(ch["metadata"]["title"], round(float(ch["start"] * ch["time_base"]), 3),
+                         round(float(ch["end"] * ch["time_base"]), 3)) for ch in c.chapters()]
+            assert kept == expected, (start, duration, suffix)
 
 
 def test_interlaced_input_is_said(tmp_path, caplog):

@@ -523,9 +523,8 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
                     len(info.subtitle_streams), name)
     for track, codec, reason in encoder.dropped_subtitles:
         log.warning("dropping subtitle track %d (%s) of %s: %s", track, codec, name, reason)
-    if info.dropped_chapters and not frames:
-        log.warning("%s has %d chapter(s), which are not carried over into a segment (--start/--duration) "
-                    "or a file that starts late", name, info.dropped_chapters)
+    if info.dropped_chapters and not frames:  # outside the segment: said, not warned of
+        log.info("%d chapter(s) of %s lie outside the segment", info.dropped_chapters, name)
     if info.attachments and not encoder.attached and encoder.subtitles:
         log.warning("%s has %d attached file(s) (fonts, cover images), not carried over: vidstyle carries them "
                     "into .mkv outputs with the subtitle tracks that use them, and %s", name, len(info.attachments),

@@ -115,8 +115,9 @@ class SourceInfo:
     metadata: dict = field(default_factory=dict)
     video_metadata: dict = field(default_factory=dict)
     video_disposition: int = 0
-    # chapters (PyAV's dicts), carried over when the output's timeline is the input's (the whole
-    # file, not shifted); else counted in dropped_chapters
+    # chapters (PyAV's dicts) on the output's timeline: those of a segment (or of a file that
+    # starts late) shifted as the video is, cut to it; the ones wholly outside it are counted in
+    # dropped_chapters
     chapters: tuple = ()
     dropped_chapters: int = 0
     # the input's attached files (av AttachmentStream: name, mimetype, data): the fonts of styled
@@ -520,8 +521,7 @@ class VideoDecoder:
         self._display = display = DisplayConversion.of(
             first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None,
             hdr=self._hdr)
-        chapters = container.chapters()
-        same_timeline = self._start is None and self._end is None and self._shift == 0
+        chapters, dropped_chapters = self._chapters_kept(container.chapters())
         w, h = display.size
         sar = video.sample_aspect_ratio
         if sar and display.turned:
@@ -533,8 +533,7 @@ class VideoDecoder:
                                mirrored=display.mirrored, subtitle_streams=self._subtitles,
                                metadata=dict(container.metadata), video_metadata=dict(video.metadata),
                                video_disposition=int(video.disposition),
-                               chapters=tuple(chapters) if same_timeline else (),
-                               dropped_chapters=0 if same_timeline else len(chapters),
+                               chapters=chapters, dropped_chapters=dropped_chapters,
                                attachments=tuple(container.streams.attachments),
                                data_streams=sum(not is_timecode_track(s) for s in container.streams.data),
                                timecode=self._timecode(container, video, first),
@@ -543,6 +542,24 @@ class VideoDecoder:
                                bits=component_bits(first.format.name),
                                alpha=has_alpha(first.format.name), hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
                                tone_mapped=display.tone_map is not None)
+
+    def _chapters_kept(self, chapters: list[dict]) -> tuple[tuple, int]:
+        """(the chapters on the output's timeline, how many lie wholly outside it): shifted as the
+        video is (a segment starts at 0), a chapter across the segment's start or end cut there."""
+        if self._start is None and self._end is None and self._shift == 0:
+            return tuple(chapters), 0
+        origin = self._shift * self._tb  # the input's time at the output's 0
+        kept = []
+        for chapter in chapters:
+            tb = chapter["time_base"]
+            begin, end = chapter["start"] * tb, chapter["end"] * tb
+            if self._end is not None:
+                end = min(end, self._end)
+            if end <= max(begin, origin):
+                continue
+            kept.append({**chapter, "start": math.floor((max(begin, origin) - origin) / tb),
+                         "end": math.ceil((end - origin) / tb)})
+        return tuple(kept), len(chapters) - len(kept)
 
     def _timecode(self, container, video, first: av.VideoFrame) -> str:
         """The input's timecode moved on by the frames before ``first`` (a segment's first frame)."""
