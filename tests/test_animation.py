@@ -61,22 +61,36 @@ def test_a_gif_loops_with_the_clips_timing_and_one_palette(tmp_path, caplog):
         assert im.mode == "P" and not im.info.get("transparency")
 
 
-def test_the_palette_is_one_for_the_whole_gif():
-    """Made from the first frames and kept: each frame's own would make colours shimmer. A frame
-    after them in other colours is drawn with the same palette (dithered), and a picture seen
-    twice comes out the same both times."""
-    palette = GifPalette()
+def test_the_palette_is_kept_until_a_frame_no_longer_fits_it():
+    """Kept from frame to frame (each frame's own would make colours shimmer): a frame like the
+    first ones is drawn with their palette; a scene in other colours, a fade from black and a small
+    object in a new colour each get a new one, kept for the frames after."""
     rng = np.random.default_rng(3)
-    still = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
-    other = (still // 2 + 100).astype(np.uint8)
-    images = [still] * GifPalette.PALETTE_FRAMES + [other, still]
-    out = [f for image in images for f in palette.add(image, 0, 0)] + palette.flush()
-    assert len(out) == len(images)
-    palettes = {bytes(frame.planes[1]) for frame, _, _ in out}
-    assert len(palettes) == 1
-    first, last = (frame.to_ndarray(format="rgb24") for frame, _, _ in (out[0], out[-1]))
-    assert np.array_equal(first, last) and blurred_error(first, still) < 8
-    assert blurred_error(out[-2][0].to_ndarray(format="rgb24"), other) < 12
+    scene = (rng.random((48, 64, 3)) * np.array([80, 255, 255]) + [0, 0, 0]).astype(np.uint8)  # no strong red
+    moved = np.roll(scene, 3, axis=1)
+    red = np.zeros_like(scene)
+    red[...] = (rng.random((48, 64, 1)) * 60 + [190, 0, 0]).astype(np.uint8)
+
+    def palettes_of(images):
+        palette = GifPalette()
+        out = [f for image in images for f in palette.add(image, 0, 0)] + palette.flush()
+        assert len(out) == len(images)
+        return [bytes(frame.planes[1]) for frame, _, _ in out], out
+
+    first = GifPalette.PALETTE_FRAMES
+    keys, out = palettes_of([scene] * first + [moved, red, red])
+    assert len(set(keys[:first + 1])) == 1 and keys[first + 1] == keys[first + 2] != keys[0]
+    assert blurred_error(out[first + 1][0].to_ndarray(format="rgb24"), red) < 8
+    assert np.array_equal(out[0][0].to_ndarray(format="rgb24"), out[1][0].to_ndarray(format="rgb24"))
+    # a fade from black: the black frames' palette cannot draw the scene
+    keys, out = palettes_of([np.zeros_like(scene)] * first + [scene])
+    assert keys[first] != keys[0] and blurred_error(out[first][0].to_ndarray(format="rgb24"), scene) < 12
+    # a small red object (2% of the frame) walking in
+    with_object = scene.copy()
+    with_object[20:27, 30:38] = [230, 30, 20]
+    keys, out = palettes_of([scene] * first + [with_object])
+    assert keys[first] != keys[0]
+    assert np.abs(out[first][0].to_ndarray(format="rgb24")[21:26, 31:37].astype(int) - [230, 30, 20]).mean() < 25
 
 
 def test_webp_keeps_timing_loops_and_keeps_transparency(tmp_path, caplog):
@@ -115,11 +129,17 @@ def test_what_animations_refuse_or_warn_about(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize(src, tmp_path / "b.gif", crf=30)
     assert "--crf and --preset do not apply to .gif" in caplog.text
-    fast = make_video(tmp_path / "fast.mp4", frames=6, size=(64, 48), fps=60)
+    fast = make_video(tmp_path / "fast.mp4", frames=24, size=(64, 48), fps=120)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
-        stylize(fast, tmp_path / "fast.gif")
-    assert "fast.gif at 60 frames/s: GIF cannot time frames shorter than 1/50 s" in caplog.text
+        result = stylize(fast, tmp_path / "fast.gif")  # slow motion: frames 1/120 s apart
+    assert "fast.gif at 120 frames/s: GIF shows at most 50 frames a second in browsers, so frames closer " \
+           "than 1/50 s to the last one kept are left out" in caplog.text
+    frames, durations, _ = animation(tmp_path / "fast.gif")
+    # every third frame kept: 1/40 s apart, in hundredths 2 or 3
+    assert result.frames == len(frames) == 8 and set(durations[:-1]) == {20, 30}
+    stylize(fast, tmp_path / "fast.webp")  # WebP times milliseconds: every frame
+    assert len(animation(tmp_path / "fast.webp")[0]) == 24
 
 
 def test_a_still_image_to_webp_stays_a_still(tmp_path):

@@ -492,19 +492,28 @@ def _output_colorspace(source: SourceInfo) -> OutputColorspace:
 
 
 class GifPalette:
-    """GIF holds 256 colours. One palette for the whole file (each frame's own would make colours
-    shimmer from frame to frame): an octree over the first :attr:`PALETTE_FRAMES` frames (a
-    painting's palette holds for the whole clip), held until then; every frame is then dithered to
-    it (Floyd-Steinberg), so gradients keep their steps fine.
+    """GIF holds 256 colours a frame. A palette is kept from frame to frame (each frame's own would
+    make colours shimmer): an octree over the first :attr:`PALETTE_FRAMES` frames (held until
+    then), and every frame dithered to it (Floyd-Steinberg), so gradients keep their steps fine.
+    A frame the palette no longer fits gets a palette of its own, kept in turn for the frames
+    after it (GIF's local colour tables): a scene cut or a fade from black (its mean error without
+    dithering above :attr:`REFIT_ERROR` and twice the palette's own), or a small object in new
+    colours coming in (more than :attr:`FAR_SHARE` of its pixels, and 4 times the palette's own
+    share, :attr:`FAR_ERROR` or more from every colour of the palette).
 
     :meth:`add` and :meth:`flush` give (pal8 frame, pts, duration) ready to encode."""
 
     PALETTE_FRAMES = 8
+    REFIT_ERROR = 6.0  # mean absolute error per channel, 0-255, before dithering
+    FAR_ERROR = 40  # a pixel's largest channel error for "a colour the palette lacks"
+    FAR_SHARE = 0.001  # (an orange figure walking into a blue and green stylized scene: 0.3%)
 
     def __init__(self):
         self._held: list[tuple[np.ndarray, int, int]] = []
         self._palette = None  # a Pillow "P" image holding it
         self._argb: np.ndarray | None = None  # (256, 4) uint8, as PyAV takes a pal8 frame's palette
+        self._fit = (0.0, 0.0)  # the palette's (mean error, share far) on the frames it was made from
+        self.palettes = 0  # palettes made so far
 
     def add(self, image: np.ndarray, pts: int, duration: int) -> list[tuple[av.VideoFrame, int, int]]:
         self._held.append((image, pts, duration))
@@ -517,22 +526,44 @@ class GifPalette:
             return []
         if self._palette is None:
             self._make_palette([image for image, _, _ in self._held])
-        out = [(self._frame(image), pts, duration) for image, pts, duration in self._held]
+        out = []
+        for image, pts, duration in self._held:
+            mean, far = self._error(image)
+            if mean > max(self.REFIT_ERROR, 2 * self._fit[0]) or far > max(self.FAR_SHARE, 4 * self._fit[1]):
+                self._make_palette([image])
+            out.append((self._frame(image), pts, duration))
         self._held = []
         return out
+
+    @staticmethod
+    def _thumbnail(image: np.ndarray, pixels: float) -> np.ndarray:
+        step = max(1, round((image.shape[0] * image.shape[1] / pixels) ** 0.5))
+        return image[::step, ::step]
+
+    def _error(self, image: np.ndarray) -> tuple[float, float]:
+        """(mean absolute error, share of pixels :attr:`FAR_ERROR` or more off) of ``image`` (a
+        25 000-pixel thumbnail) in the palette, undithered."""
+        from PIL import Image
+
+        small = np.ascontiguousarray(self._thumbnail(image, 2.5e4))
+        mapped = Image.fromarray(small).quantize(palette=self._palette, dither=Image.Dither.NONE).convert("RGB")
+        error = np.abs(np.asarray(mapped, np.int16) - small)
+        return float(error.mean()), float((error.max(axis=-1) >= self.FAR_ERROR).mean())
 
     def _make_palette(self, images: list[np.ndarray]) -> None:
         from PIL import Image
 
-        step = max(1, round((images[0].shape[0] * images[0].shape[1] / 1e5) ** 0.5))  # ~0.1 MP a frame is plenty
-        mosaic = np.concatenate([image[::step, ::step] for image in images], axis=0)
+        mosaic = np.concatenate([self._thumbnail(image, 1e5) for image in images], axis=0)  # ~0.1 MP a frame
         # octree: as close as median cut here (mean error 4.0 against 4.0 on stylized 640x360
         # frames), in 4 ms instead of 150, which a live recording would feel
-        self._palette = Image.fromarray(mosaic).quantize(256, method=Image.Quantize.FASTOCTREE)
+        self._palette = Image.fromarray(np.ascontiguousarray(mosaic)).quantize(256, method=Image.Quantize.FASTOCTREE)
         rgb = np.zeros((256, 3), np.uint8)
         colours = np.asarray(self._palette.getpalette()[:768], np.uint8).reshape(-1, 3)
         rgb[:len(colours)] = colours
         self._argb = np.concatenate([np.full((256, 1), 255, np.uint8), rgb], axis=1)
+        errors = [self._error(image) for image in images]
+        self._fit = (max(e[0] for e in errors), max(e[1] for e in errors))
+        self.palettes += 1
 
     def _frame(self, image: np.ndarray) -> av.VideoFrame:
         from PIL import Image
@@ -575,11 +606,17 @@ class VideoEncoder:
         # GIF's transparency is one palette entry, all or nothing: written opaque (the caller says so)
         self.alpha = has_alpha(self.pix_fmt) and config.codec != "gif"
         self._gif = GifPalette() if config.codec == "gif" else None
+        # The shortest step between frames an animation can time: GIF counts hundredths of a second,
+        # and browsers show a frame of less than 2 of them for 10 (a 60 frames/s GIF would play at a
+        # sixth of its speed); WebP counts milliseconds. Frames closer than that to the last one
+        # written are left out (the one before is shown on until the next), so slow motion at 120
+        # or 240 frames/s, or a live recording's uneven clock, still writes.
+        self._min_step = {"gif": Fraction(2, 100), "libwebp": Fraction(1, 1000)}.get(config.codec)
+        self._last_time: Fraction | None = None
+        self.thinned = 0  # frames left out for that
         if self._gif is not None and source.frame_rate and source.frame_rate > 50:
-            # GIF times frames in hundredths of a second, and browsers show a frame of less than 2
-            # of them for 10: a 60 frames/s GIF plays at a sixth of its speed there
-            log.warning("%s at %.4g frames/s: GIF cannot time frames shorter than 1/50 s the way browsers "
-                        "play them (they slow such GIFs down); write .webp, or a clip of 50 frames/s or less",
+            log.warning("%s at %.4g frames/s: GIF shows at most 50 frames a second in browsers, so frames closer "
+                        "than 1/50 s to the last one kept are left out (.webp keeps them all)",
                         Path(self.name).name, float(source.frame_rate))
         self.width, self.height = source.width, source.height
         self.time_base = source.time_base
@@ -794,6 +831,12 @@ class VideoEncoder:
         if image.shape[:2] != (self.height, self.width):
             raise VidstyleError(f"frame size changed mid-stream: {image.shape[1]}x{image.shape[0]} "
                                 f"instead of {self.width}x{self.height}")
+        if self._min_step is not None:
+            t = pts * self.time_base
+            if self._last_time is not None and t < self._last_time + self._min_step:
+                self.thinned += 1
+                return
+            self._last_time = t
         if self._gif is not None:  # held until the palette is made (GifPalette)
             for held in self._gif.add(image, pts, duration):
                 self._encode(*held)
