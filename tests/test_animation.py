@@ -167,3 +167,24 @@ def test_gif_frames_keep_their_own_timing(tmp_path):
     stylize(src, tmp_path / "vfr.gif")
     _, durations, _ = animation(tmp_path / "vfr.gif")
     assert durations[:5] == [100, 50, 250, 50, 150]
+
+
+def test_an_animated_webp_given_as_a_still_is_refused(tmp_path):
+    """Pillow reads an animated WebP's first frame; FFmpeg cannot decode it as a video."""
+    frames = [Image.fromarray(np.full((20, 30, 3), 40 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], duration=100)
+    from vidstyle import stylize_image
+
+    with pytest.raises(VidstyleError, match=r"anim\.webp is an animation \(3 frames\), not a still image"):
+        stylize_image(tmp_path / "anim.webp", tmp_path / "out.webp", style=Identity(), progress=False)
+    assert not (tmp_path / "out.webp").exists()
+
+
+def test_an_opaque_gif_input_is_not_called_transparent(tmp_path, caplog):
+    """FFmpeg decodes every GIF with an alpha channel; an opaque one has nothing to keep."""
+    src = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
+    stylize(src, tmp_path / "clip.gif")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(tmp_path / "clip.gif", tmp_path / "again.mp4")
+    assert result.frames == 6 and not result.alpha
+    assert "transparen" not in caplog.text and "alpha" not in caplog.text

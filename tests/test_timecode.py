@@ -45,6 +45,14 @@ def test_drop_frame_counts_round_trip_and_skip_only_the_dropped_numbers():
     assert shifted("00:09:59;29", 1, NTSC) == "00:10:00;00"
 
 
+def test_as_ffmpeg_reads_them():
+    """Any separator but ':' means drop-frame; 12.5 frames/s counts 13 a second."""
+    from vidstyle.io.timecode import timecode_base
+
+    assert to_frames("01:00:00.00", NTSC) == (107892, True)
+    assert timecode_base(Fraction(25, 2)) == 13 and to_frames("00:00:01:12", Fraction(25, 2)) == (25, False)
+
+
 def test_what_is_not_a_timecode():
     for text in ("", "1:2:3", "01:00:00:24x", "01:60:00:00", "01:00:00:30"):  # frame 30 at 30 frames/s
         with pytest.raises(ValueError):

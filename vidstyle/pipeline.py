@@ -554,7 +554,7 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
     if info.tone_mapped:  # HDR's range is what goes; the bits are SDR's own 8 then
         log.warning("%s is HDR (%s): tone-mapped to SDR (BT.709), the pictures the styles were trained on, and "
                     "written as SDR (--hdr keep paints the HDR signal as coded instead)", name, info.hdr)
-    elif info.bits > 8 and component_bits(pix_fmt) <= 8:
+    elif info.bits > 8 and component_bits(pix_fmt) <= 8 and output.suffix.lower() not in (".gif", ".webp"):
         hdr = f" and is HDR ({info.hdr}), whose coded values are painted as they are (--hdr keep)" if info.hdr else ""
         writes = "8-bit images" if frames else \
             f"{pix_fmt} ({ten_bit_hint(encoder.config.codec, output, encoder.alpha)})"
@@ -744,7 +744,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     unchanged: no bar (one picture has no progress to show); a function is called once,
     ``progress(1, 1)``, before the picture is put in place (raising there leaves nothing).
     """
-    from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, read_image_and_alpha, write_image
+    from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_still, read_image_and_alpha, write_image
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | set(_NEGATED_OPTIONS)))
     if video_only:
@@ -752,6 +752,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
                             f"{'does' if len(video_only) == 1 else 'do'} not apply")
     config, _ = _merge_options(config, None, options, caller="stylize_image", encoding=False)
     input_path = check_input(input)
+    check_still(input_path)
     if is_sequence_output(output):
         raise VidstyleError(f"{input_path.name} is a still image, one frame: give the output a name without "
                             f"a frame-number field (not {Path(output).name})")

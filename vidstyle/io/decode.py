@@ -540,8 +540,16 @@ class VideoDecoder:
                                other_video_streams=len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
-                               alpha=has_alpha(first.format.name), hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
+                               alpha=self._has_alpha(first, video.codec_context.name), hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
                                tone_mapped=display.tone_map is not None)
+
+    @staticmethod
+    def _has_alpha(first: av.VideoFrame, codec: str) -> bool:
+        """Whether the frames carry an alpha channel. FFmpeg decodes every GIF with one: a GIF's
+        counts only when its first frame has transparent pixels."""
+        if not has_alpha(first.format.name):
+            return False
+        return codec != "gif" or int(first.to_ndarray(format="rgba")[..., 3].min()) < 255
 
     def _chapters_kept(self, chapters: list[dict]) -> tuple[tuple, int]:
         """(the chapters on the output's timeline, how many lie wholly outside it): shifted as the
@@ -834,7 +842,7 @@ class VideoDecoder:
             self.resized_frames += resized
             if not self.info.alpha and frame.format.name not in formats_seen:  # a sequence's later RGBA frames
                 formats_seen.add(frame.format.name)
-                if has_alpha(frame.format.name) and self.announce and not later_alpha_said:
+                if self._has_alpha(frame, self._video.codec_context.name) and self.announce and not later_alpha_said:
                     later_alpha_said = True
                     log.warning("%s has transparency from %.2f s on, which its first frame has not: vidstyle takes "
                                 "a video's alpha channel from its first frame, so it is written opaque",

@@ -80,6 +80,19 @@ def read_image_and_alpha(path: str | Path) -> tuple[np.ndarray, np.ndarray | Non
     return np.asarray(image, dtype=np.uint8).copy(), alpha
 
 
+def check_still(path: str | Path) -> None:
+    """Refuse an animated image (an animated WebP or PNG) given as a still: only its first frame
+    would be stylized. FFmpeg cannot decode animated WebP, so it is not read as a video either."""
+    try:
+        with Image.open(path) as im:
+            frames = getattr(im, "n_frames", 1)
+    except (OSError, ValueError, SyntaxError):
+        return  # unreadable: reading it says what is wrong
+    if frames > 1:
+        raise VidstyleError(f"{Path(path).name} is an animation ({frames} frames), not a still image: vidstyle reads "
+                            "animations from video files and GIFs; convert it to one of those first")
+
+
 def alpha_of(im: Image.Image) -> np.ndarray | None:
     """``im``'s transparency as uint8 (H, W); None when it has none, or every pixel is opaque.
     (Its RGB stays :func:`open_image`'s: the network paints the colours stored under the

@@ -7,6 +7,7 @@ Drop-frame timecode (the 29.97 and 59.94 frames/s rates) skips the frame numbers
 """
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -16,7 +17,7 @@ _DAY_SECONDS = 24 * 3600
 
 def timecode_base(rate: Fraction) -> int:
     """The whole number of frames a timecode second counts at ``rate`` (30 for 29.97)."""
-    return max(1, round(rate))
+    return max(1, math.floor(rate + Fraction(1, 2)))  # 12.5 counts 13, as FFmpeg does (round() gives 12)
 
 
 def _dropped(base: int) -> int:
@@ -32,7 +33,7 @@ def to_frames(timecode: str, rate: Fraction) -> tuple[int, bool]:
     h, m, s, sep, f = match.groups()
     h, m, s, f = int(h), int(m), int(s), int(f)
     base = timecode_base(rate)
-    drop = sep in ";," and base % 30 == 0
+    drop = sep != ":" and base % 30 == 0  # any other separator means drop-frame, as FFmpeg reads it
     if m > 59 or s > 59 or f >= base:
         raise ValueError(f"not a timecode at {float(rate):g} frames/s: {timecode!r}")
     frames = ((h * 60 + m) * 60 + s) * base + f
