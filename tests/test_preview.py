@@ -84,3 +84,24 @@ def test_the_command(tmp_path):
                           str(tmp_path / "t.png")], capture_output=True, text=True)
     assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1 and "missing.mp4" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "t.png").exists()
+
+
+def test_bars_and_transparency_are_painted_as_stylize_paints_them(tmp_path):
+    from videos import letterbox_bars
+
+    src = make_video(tmp_path / "film.mp4", frames=24, size=(96, 72), pattern="letterbox")
+    bar = letterbox_bars(72)
+    style_sheet(src, tmp_path / "kept.png", ["light_starry_night"], frames=2, width=96)
+    style_sheet(src, tmp_path / "painted.png", ["light_starry_night"], frames=2, width=96, bars="stylize")
+    top = slice(2 * BAND + 72 + 1, 2 * BAND + 72 + bar - 1)  # the styled row's top bar, inside
+    assert read_image(tmp_path / "kept.png")[top].mean() < 5  # black, as vidstyle stylize keeps it
+    assert read_image(tmp_path / "painted.png")[top].mean() > 20
+    with pytest.raises(VidstyleError, match="unknown bars mode"):
+        style_sheet(src, tmp_path / "x.png", ["light_starry_night"], bars="crop")
+    # an image with a transparent half: the network sees the picture continued there, not black
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[..., :3] = (200, 180, 40)
+    rgba[:, :32, 3] = 255
+    write_image(tmp_path / "cutout.png", rgba)
+    style_sheet(tmp_path / "cutout.png", tmp_path / "cut.png", ["light_mondrian"], width=64)
+    assert np.abs(read_image(tmp_path / "cut.png")[BAND:BAND + 48, 40:].astype(int) - (200, 180, 40)).mean() < 20

@@ -50,6 +50,15 @@ def check_look(style_strength=1.0, keep_colors=False) -> None:
         raise VidstyleError(f"keep_colors must be True or False, got {keep_colors!r}")
 
 
+def check_bars_mode(mode) -> str:
+    """``mode`` if it is one of :data:`BARS_MODES`, else a VidstyleError naming it."""
+    from vidstyle.errors import VidstyleError
+
+    if mode not in BARS_MODES:
+        raise VidstyleError(f"unknown bars mode {mode!r} (use {' or '.join(BARS_MODES)})")
+    return mode
+
+
 def check_hdr_mode(mode) -> str:
     """``mode`` if it is one of :data:`HDR_MODES`, else a VidstyleError naming it."""
     from vidstyle.errors import VidstyleError
@@ -125,8 +134,7 @@ class StylizeConfig:
 
             sequence_fps(self.sequence_fps)  # a VidstyleError for 0, a negative or a non-number
         check_hdr_mode(self.hdr)
-        if self.bars not in BARS_MODES:
-            raise VidstyleError(f"unknown bars mode {self.bars!r} (use {' or '.join(BARS_MODES)})")
+        check_bars_mode(self.bars)
 
     def to_dict(self) -> dict:
         return asdict(self)

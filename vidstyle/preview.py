@@ -1,9 +1,10 @@
 """Style previews: a contact sheet of styles on a few frames of the user's own video (or image,
 or frame folder), to choose a style before a long run.
 
-Frames are stylized at the input's resolution, as ``vidstyle stylize`` would paint them (or at
-``max_side``, as ``--max-side`` would), then shrunk to the panel width, so the stroke scale on the
-sheet is the one the user gets. Each row is labelled with the ``--style`` value that gives it.
+Frames are stylized as ``vidstyle stylize`` would paint them: at the input's resolution (or at
+``max_side``, as ``--max-side`` would), black bars kept (``bars``), the picture continued under
+transparency; then shrunk to the panel width, so the stroke scale on the sheet is the one the
+user gets. Each row is labelled with the ``--style`` value that gives it.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ log = logging.getLogger("vidstyle")
 PANEL_WIDTH = 320
 SHEET_FRAMES = 3
 _LABEL_HEIGHT = 22
+#: the largest side each image format holds (Pillow's format names)
+_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
 
 
 def preview_styles(blends: bool = False) -> list[str]:
@@ -50,11 +53,19 @@ def shrink(image: np.ndarray, width: int) -> np.ndarray:
 
 
 def labelled(row: np.ndarray, text: str) -> np.ndarray:
-    """``row`` (H, W, 3) under a black band with ``text`` in white."""
+    """``row`` (H, W, 3) under a black band with ``text`` in white: smaller to fit the row, down
+    to a legible size, then cut short with "..."."""
     import cv2
 
+    font, room = cv2.FONT_HERSHEY_SIMPLEX, row.shape[1] - 12
+    scale = min(0.5, 0.5 * room / max(1, cv2.getTextSize(text, font, 0.5, 1)[0][0]))
+    if scale < 0.35:
+        scale = 0.35
+        while len(text) > 4 and cv2.getTextSize(text + "...", font, scale, 1)[0][0] > room:
+            text = text[:-1]
+        text = text.rstrip(" ,:") + "..."
     band = np.zeros((_LABEL_HEIGHT, row.shape[1], 3), np.uint8)
-    cv2.putText(band, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.putText(band, text, (6, 16), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return np.concatenate([band, row], axis=0)
 
 
@@ -89,19 +100,20 @@ class SheetResult:
 
 def input_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
                  fps=None, hdr: str = "sdr") -> list[np.ndarray]:
-    """``count`` frames spread over a video's (or frame folder's) segment, as the decoder gives
-    them (upright, HDR tone-mapped), fewer only when it has fewer; for a still image, the image."""
-    from vidstyle.io.decode import keyframe_samples, sample_frames
+    """``count`` frames spread over a video's (or frame folder's) segment, as the network sees
+    them (upright, HDR tone-mapped, the picture continued under any transparency), fewer only when
+    it has fewer; for a still image, the image."""
+    from vidstyle.frames import fill_transparent
+    from vidstyle.io.decode import sample_frames
     from vidstyle.io.files import check_input
-    from vidstyle.io.images import is_image_path, read_image
+    from vidstyle.io.images import check_still, is_image_path, read_image_and_alpha
 
     path = check_input(path, folders=True)
     if path.is_file() and is_image_path(path):
-        return [read_image(path)]
-    # keyframes are the cheapest to decode; a clip with fewer of them is read at exact times
-    frames = keyframe_samples(path, count, start, duration, fps, hdr)
-    if len(frames) < count:
-        frames = sample_frames(path, count, start, duration, fps, hdr)
+        check_still(path)
+        image, alpha = read_image_and_alpha(path)
+        return [image if alpha is None else fill_transparent(image, alpha)]
+    frames = sample_frames(path, count, start, duration, fps, hdr, fill_transparency=True)
     if not frames:
         raise VidstyleError(f"{path} has no video frames to preview")
     return frames
@@ -109,16 +121,22 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
 
 def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None = None, *,
                 frames: int = SHEET_FRAMES, width: int = PANEL_WIDTH, start: float | None = None,
-                duration: float | None = None, fps=None, hdr: str = "sdr", device: str = "auto",
+                duration: float | None = None, fps=None, hdr: str = "sdr", bars: str = "keep", device: str = "auto",
                 precision: str = "auto", max_side: int | None = None, overwrite: bool = False,
                 progress: Callable[[int, int, str], object] | None = None) -> SheetResult:
     """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values; default:
     :func:`preview_styles`) on ``frames`` frames spread over ``input``: a row of the input, then
-    one row per style, each panel ``width`` pixels wide (at most the input's width). ``progress(done, total, style)`` is
+    one row per style, each panel ``width`` pixels wide (at most the input's width). ``bars``:
+    "keep" paints only the picture between black letterbox bars, as ``vidstyle stylize`` does,
+    "stylize" the whole frame. ``progress(done, total, style)`` is
     called after each style. Every style is checked, and the output's path, before any network
     runs; written atomically."""
+    from vidstyle.config import check_bars_mode
+    from vidstyle.io.decode import spread_samples
     from vidstyle.io.files import atomic_output, check_input, check_output
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, write_image
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path, write_image
+    from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
+    from vidstyle.letterbox import find_picture_area
     from vidstyle.models.zoo import resolve_style
     from vidstyle.stylizer import Stylizer
 
@@ -128,10 +146,26 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)
     specs = list(styles) if styles else preview_styles()
     choices = [resolve_style(spec) for spec in specs]  # a misspelt name fails now, not after minutes
+    check_bars_mode(bars)
     started = time.perf_counter()
     images = input_frames(input_path, frames, start, duration, fps, hdr)
+    area = None
+    if bars == "keep":  # found as vidstyle stylize finds them: on frames spread over the video
+        area = find_picture_area(images if len(images) == 1 and is_image_path(input_path) else
+                                 spread_samples(input_path, BAR_SAMPLE_FRAMES, start, duration, fps, hdr))
+
+    def painted(stylizer, image: np.ndarray) -> np.ndarray:
+        if area is None:
+            return stylizer.stylize(image)
+        return area.paste(image, stylizer.stylize(area.crop(image)))
 
     width = min(width, images[0].shape[1])  # shrunk, never enlarged
+    sheet_w = width * len(images)
+    sheet_h = (len(specs) + 1) * (_LABEL_HEIGHT + shrink(images[0], width).shape[0])
+    limit = _MAX_SIDE.get(IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
+    if limit is not None and max(sheet_w, sheet_h) > limit:  # said now, not after every style has run
+        raise VidstyleError(f"a sheet of {sheet_w}x{sheet_h} is larger than {Path(output).suffix} images can be "
+                            f"({limit} pixels a side): fewer styles or frames, a smaller --width, or .png")
 
     def row(pictures: list[np.ndarray], text: str) -> np.ndarray:
         return labelled(np.concatenate([shrink(p, width) for p in pictures], axis=1), text)
@@ -139,7 +173,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     rows = [row(images, f"{input_path.name} (input)")]
     for done, (spec, choice) in enumerate(zip(specs, choices), 1):
         stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side)
-        rows.append(row([stylizer.stylize(image) for image in images], _style_label(choice, spec)))
+        rows.append(row([painted(stylizer, image) for image in images], _style_label(choice, spec)))
         if progress is not None:
             progress(done, len(specs), spec)
     sheet = np.concatenate(rows, axis=0)
@@ -153,7 +187,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
 
 def add_parser(sub) -> None:
     from vidstyle.cli_args import add_device_args, positive_float, positive_int, sequence_fps
-    from vidstyle.config import HDR_MODES, StylizeConfig
+    from vidstyle.config import BARS_MODES, HDR_MODES, StylizeConfig
 
     p = sub.add_parser("preview", help="a contact sheet of styles on frames of your video, to choose one",
                        description="Stylize a few frames spread over INPUT (a video, a folder of frames or an "
@@ -176,6 +210,9 @@ def add_parser(sub) -> None:
                    help="run the networks with the longer side at most this many pixels, as `vidstyle stylize "
                         "--max-side` would (faster on large frames; larger strokes)")
     p.add_argument("--hdr", choices=list(HDR_MODES), default=StylizeConfig.hdr, help="as for `vidstyle stylize`")
+    p.add_argument("--bars", choices=list(BARS_MODES), default=StylizeConfig.bars,
+                   help="keep: paint only the picture between black letterbox bars, as `vidstyle stylize` does; "
+                        f"stylize: the whole frame (default {StylizeConfig.bars})")
     add_device_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")
@@ -189,7 +226,8 @@ def _cmd_preview(args: argparse.Namespace) -> int:
         print(f"[{done}/{total}] {spec}", file=sys.stderr, flush=True)
 
     result = style_sheet(args.input, args.output, args.styles, frames=args.frames, width=args.width,
-                         start=args.start, duration=args.duration, fps=args.fps, hdr=args.hdr, device=args.device,
+                         start=args.start, duration=args.duration, fps=args.fps, hdr=args.hdr, bars=args.bars,
+                         device=args.device,
                          precision=args.precision, max_side=args.max_side, overwrite=args.overwrite,
                          progress=None if args.quiet else progress)
     if not args.quiet:
