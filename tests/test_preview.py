@@ -105,3 +105,9 @@ def test_bars_and_transparency_are_painted_as_stylize_paints_them(tmp_path):
     write_image(tmp_path / "cutout.png", rgba)
     style_sheet(tmp_path / "cutout.png", tmp_path / "cut.png", ["light_mondrian"], width=64)
     assert np.abs(read_image(tmp_path / "cut.png")[BAND:BAND + 48, 40:].astype(int) - (200, 180, 40)).mean() < 20
+
+
+def test_downscale_as_stylize_would(tmp_path):
+    src = make_video(tmp_path / "clip.mp4", frames=6, size=(128, 96))
+    result = style_sheet(src, tmp_path / "s.png", ["light_mondrian"], frames=1, width=128, downscale=64)
+    assert result.size == (64, 2 * (BAND + 48))  # panels never wider than the (downscaled) frames

@@ -56,6 +56,10 @@ def _add_stylize(sub) -> None:
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="network runtime (auto: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 and on "
                         "GPUs, torch.compile for bf16 CPU runs of 600 frames or more)")
+    p.add_argument("--downscale", type=_positive_int, metavar="PIXELS",
+                   help="write the output with its longer side at most this many pixels, aspect kept (1920: a 4K "
+                        "clip as 1080p); frames are scaled down as they are decoded, so every stage is faster; "
+                        "never enlarges (default: the input's size)")
     p.add_argument("--max-side", type=_positive_int,
                    help="run the network with the longer side at most this many pixels (faster, larger "
                         "strokes; the output keeps the input's size)")
@@ -114,7 +118,8 @@ def _cmd_stylize(args) -> int:
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, sequence_fps=args.fps, temporal=args.temporal,
                            temporal_strength=args.temporal_strength, bars=args.bars,
-                           style_strength=args.style_strength, keep_colors=args.keep_colors, hdr=args.hdr)
+                           style_strength=args.style_strength, keep_colors=args.keep_colors, hdr=args.hdr,
+                           downscale=args.downscale)
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
                           audio=not args.no_audio, subtitles=not args.no_subtitles)
     if len(args.input) > 1 or args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():

@@ -117,6 +117,9 @@ class StylizeConfig:
     # sdr: tone-map HDR video (PQ, HLG) to the SDR pictures the styles were trained on, written as
     # SDR BT.709; keep: paint its coded values and tag the output as the input (vidstyle.io.hdr)
     hdr: str = "sdr"
+    # the output's longer side at most this many pixels (a 4K clip written as 1080p with 1920):
+    # frames are scaled down as they are decoded, so every stage works at that size; None: as the input
+    downscale: int | None = None
     queue_size: int = 8
 
     def __post_init__(self):
@@ -135,6 +138,8 @@ class StylizeConfig:
             sequence_fps(self.sequence_fps)  # a VidstyleError for 0, a negative or a non-number
         check_hdr_mode(self.hdr)
         check_bars_mode(self.bars)
+        if self.downscale is not None and not (is_number(self.downscale, integral=True) and self.downscale >= 16):
+            raise VidstyleError(f"downscale must be a whole number of pixels, at least 16, got {self.downscale!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -30,9 +30,9 @@ import numpy as np
 
 from vidstyle.config import EncodeConfig, StylizeConfig, is_number
 from vidstyle.errors import VidstyleError, termination_as_exit
-from vidstyle.frames import fill_transparent, working_size
-from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, sample_frames,
-                               spread_samples)
+from vidstyle.frames import fill_transparent, resize_frame, working_size
+from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, downscaled_size,
+                               sample_frames, spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output)
@@ -72,10 +72,12 @@ class StylizeResult:
     sequence: str = ""  # an image-sequence input, e.g. "240 .png frames at 24 fps"; "": a file
     alpha: bool = False  # the input's transparency was written into the output
     tone_mapped: str = ""  # the HDR transfer ("PQ", "HLG") tone-mapped to SDR; "": none was
+    downscaled: str = ""  # e.g. "3840x2160 downscaled to 1920x1080"; "": written at the input's size
 
     def summary(self) -> str:
         """One line: frames, seconds, fps, how the network ran and the stabilizer, output path."""
-        how = ", ".join(x for x in (self.sequence, self.tone_mapped and f"{self.tone_mapped} HDR tone-mapped to SDR",
+        how = ", ".join(x for x in (self.sequence, self.downscaled,
+                                    self.tone_mapped and f"{self.tone_mapped} HDR tone-mapped to SDR",
                                     self.network, None if self.temporal_strength is None
                                     else f"stabilizer {self.temporal_strength:g}",
                                     self.bars and f"bars kept: {self.bars}", self.alpha and "alpha kept") if x)
@@ -463,7 +465,7 @@ INT8_CALIBRATION_FRAMES = 8
 
 def calibrate_for(stylizer, path: str | Path, start: float | None = None, duration: float | None = None,
                   area: PictureArea | None = None, fps=None, hdr: str = "sdr",
-                  fill_transparency: bool = False) -> None:
+                  fill_transparency: bool = False, downscale: int | None = None) -> None:
     """Give an int8 :class:`~vidstyle.stylizer.Stylizer` its activation ranges from the video at
     ``path`` (frames spread over the segment; with ``area``, their picture inside the bars; with
     ``fill_transparency``, the picture continued under their transparency, as the network sees
@@ -472,12 +474,12 @@ def calibrate_for(stylizer, path: str | Path, start: float | None = None, durati
     if not getattr(stylizer, "int8", False):
         return
     source = str(Path(path).resolve()) + ("#hdr-coded" if hdr == "keep" else "") + \
-        ("#filled" if fill_transparency else "")
+        ("#filled" if fill_transparency else "") + (f"#downscale{downscale}" if downscale else "")
     if area is not None:
         source += f"#{area.top}:{area.bottom},{area.left}:{area.right}"
     if stylizer.calibration_source != source:
         frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration, fps, hdr,
-                               fill_transparency=fill_transparency)
+                               fill_transparency=fill_transparency, downscale=downscale)
         stylizer.calibrate([area.crop(f) if area is not None else f for f in frames], source=source)
 
 
@@ -644,12 +646,13 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     bar = None
     fps = config.sequence_fps
     with termination_as_exit(), \
-            VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr) as decoder, \
+            VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr,
+                         downscale=config.downscale) as decoder, \
             (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp:
         area = None
         if config.bars == "keep":
             area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps,
-                                                    config.hdr))
+                                                    config.hdr, config.downscale))
             if area is not None:
                 log.info("keeping the black bars: %s", area.describe())
         if to_frames:  # numbered as the input sequence's frames were, else from 1
@@ -661,7 +664,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
         try:
             # int8 only; on the frames as the network will see them (see _stylize_stage)
             calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps, hdr=config.hdr,
-                          fill_transparency=encoder.alpha)
+                          fill_transparency=encoder.alpha, downscale=config.downscale)
             batch = config.batch or default_batch(stylizer, area.shape if area is not None
                                                   else (decoder.info.height, decoder.info.width))
             expect = getattr(stylizer, "expect_frames", None)
@@ -727,7 +730,13 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                          f"{decoder.sequence.count} {decoder.sequence.suffix} frames at "
                          f"{float(decoder.info.frame_rate):.6g} fps",
                          alpha=bool(decoder.info.alpha and encoder.alpha),
-                         tone_mapped=decoder.info.hdr if decoder.info.tone_mapped else "")
+                         tone_mapped=decoder.info.hdr if decoder.info.tone_mapped else "",
+                         downscaled=_downscaled_text(decoder.info.downscaled_from, decoder.info.width,
+                                                     decoder.info.height))
+
+
+def _downscaled_text(before: tuple[int, int] | None, width: int, height: int) -> str:
+    return "" if before is None else f"{before[0]}x{before[1]} downscaled to {width}x{height}"
 
 
 def stylize_image(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
@@ -761,6 +770,11 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
                             f"({', '.join(sorted(IMAGE_OUTPUT_FORMATS))}), not {Path(output).name}")
     check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)  # before loading the model
     image, alpha = read_image_and_alpha(input_path)
+    before = (image.shape[1], image.shape[0])
+    smaller = downscaled_size(*before, config.downscale)
+    if smaller is not None:
+        image = resize_frame(image, smaller)
+        alpha = None if alpha is None else resize_frame(alpha, smaller)
     out_format = IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()]
     if alpha is not None and out_format not in ALPHA_FORMATS:
         log.warning("%s is partly transparent, and %s images cannot be: its transparency is dropped (write "
@@ -781,7 +795,8 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     seconds = time.perf_counter() - started
     return StylizeResult(network=_describe(stylizer, 1), frames=1, seconds=seconds,
                          fps=1 / seconds if seconds else 0.0, output=Path(output), still_image=True,
-                         bars=area.bars_text() if area is not None else "")
+                         bars=area.bars_text() if area is not None else "",
+                         downscaled=_downscaled_text(before if smaller else None, image.shape[1], image.shape[0]))
 
 
 def folder_output(input: str | Path, folder: str | Path, codec: str | None = None) -> Path:

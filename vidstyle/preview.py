@@ -99,12 +99,12 @@ class SheetResult:
 
 
 def input_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
-                 fps=None, hdr: str = "sdr") -> list[np.ndarray]:
+                 fps=None, hdr: str = "sdr", downscale: int | None = None) -> list[np.ndarray]:
     """``count`` frames spread over a video's (or frame folder's) segment, as the network sees
     them (upright, HDR tone-mapped, the picture continued under any transparency), fewer only when
-    it has fewer; for a still image, the image."""
-    from vidstyle.frames import fill_transparent
-    from vidstyle.io.decode import sample_frames
+    it has fewer; for a still image, the image. ``downscale``: as ``vidstyle stylize --downscale``."""
+    from vidstyle.frames import fill_transparent, resize_frame
+    from vidstyle.io.decode import downscaled_size, sample_frames
     from vidstyle.io.files import check_input
     from vidstyle.io.images import check_still, is_image_path, read_image_and_alpha
 
@@ -112,8 +112,9 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
     if path.is_file() and is_image_path(path):
         check_still(path)
         image, alpha = read_image_and_alpha(path)
-        return [image if alpha is None else fill_transparent(image, alpha)]
-    frames = sample_frames(path, count, start, duration, fps, hdr, fill_transparency=True)
+        image = image if alpha is None else fill_transparent(image, alpha)
+        return [resize_frame(image, downscaled_size(image.shape[1], image.shape[0], downscale))]
+    frames = sample_frames(path, count, start, duration, fps, hdr, fill_transparency=True, downscale=downscale)
     if not frames:
         raise VidstyleError(f"{path} has no video frames to preview")
     return frames
@@ -121,7 +122,8 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
 
 def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None = None, *,
                 frames: int = SHEET_FRAMES, width: int = PANEL_WIDTH, start: float | None = None,
-                duration: float | None = None, fps=None, hdr: str = "sdr", bars: str = "keep", device: str = "auto",
+                duration: float | None = None, fps=None, hdr: str = "sdr", bars: str = "keep",
+                downscale: int | None = None, device: str = "auto",
                 precision: str = "auto", max_side: int | None = None, overwrite: bool = False,
                 progress: Callable[[int, int, str], object] | None = None) -> SheetResult:
     """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values; default:
@@ -148,11 +150,11 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     choices = [resolve_style(spec) for spec in specs]  # a misspelt name fails now, not after minutes
     check_bars_mode(bars)
     started = time.perf_counter()
-    images = input_frames(input_path, frames, start, duration, fps, hdr)
+    images = input_frames(input_path, frames, start, duration, fps, hdr, downscale)
     area = None
     if bars == "keep":  # found as vidstyle stylize finds them: on frames spread over the video
         area = find_picture_area(images if len(images) == 1 and is_image_path(input_path) else
-                                 spread_samples(input_path, BAR_SAMPLE_FRAMES, start, duration, fps, hdr))
+                                 spread_samples(input_path, BAR_SAMPLE_FRAMES, start, duration, fps, hdr, downscale))
 
     def painted(stylizer, image: np.ndarray) -> np.ndarray:
         if area is None:
@@ -206,6 +208,9 @@ def add_parser(sub) -> None:
     p.add_argument("--start", type=positive_float, help="take the frames from this second on")
     p.add_argument("--duration", type=positive_float, help="...and within this many seconds")
     p.add_argument("--fps", type=sequence_fps, help="frame rate of a folder of frames (default 24)")
+    p.add_argument("--downscale", type=positive_int, metavar="PIXELS",
+                   help="as `vidstyle stylize --downscale` would: the frames scaled down to this longer side "
+                        "first (strokes as large as in that output)")
     p.add_argument("--max-side", type=positive_int,
                    help="run the networks with the longer side at most this many pixels, as `vidstyle stylize "
                         "--max-side` would (faster on large frames; larger strokes)")
@@ -227,6 +232,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
 
     result = style_sheet(args.input, args.output, args.styles, frames=args.frames, width=args.width,
                          start=args.start, duration=args.duration, fps=args.fps, hdr=args.hdr, bars=args.bars,
+                         downscale=args.downscale,
                          device=args.device,
                          precision=args.precision, max_side=args.max_side, overwrite=args.overwrite,
                          progress=None if args.quiet else progress)

@@ -131,6 +131,7 @@ class SourceInfo:
     alpha: bool = False  # the decoded frames have an alpha channel (transparency)
     hdr: str = ""  # the input's HDR transfer ("PQ", "HLG"), or "" for SDR
     tone_mapped: bool = False  # HDR frames are delivered tone-mapped to SDR BT.709 (vidstyle.io.hdr)
+    downscaled_from: tuple[int, int] | None = None  # (width, height) as shown before downscaling, if it was
 
 
 def _rotate(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
@@ -211,14 +212,16 @@ class DisplayConversion:
     matrix: int  # AVCOL_SPC_*
     stored_size: tuple[int, int]  # (width, height) before the turn
     tone_map: ToneMapper | None = None  # HDR frames to SDR (vidstyle.io.hdr), else None
+    scaled_size: tuple[int, int] | None = None  # (width, height) before the turn, when downscaled
 
     @classmethod
     def of(cls, frame: av.VideoFrame, codec: str = "", turn: tuple[int, bool] | None = None,
-           hdr: str = "sdr") -> "DisplayConversion":
+           hdr: str = "sdr", downscale: int | None = None) -> "DisplayConversion":
         """From a file's first ``frame``, decoded by ``codec`` (FFmpeg's decoder name); ``turn``:
         (rotation, mirrored) known otherwise (an image sequence's EXIF orientation), in which case
         the frame's side data is not read. ``hdr``: "sdr" tone-maps an HDR video (PQ, HLG) to
-        SDR, "keep" gives its coded values as they are."""
+        SDR, "keep" gives its coded values as they are. ``downscale``: frames with a longer side
+        than this many pixels are scaled down to it (even sizes, the aspect kept), never up."""
         check_hdr_mode(hdr)
         rotation, mirrored = turn if turn is not None else display_transform(frame, image_codec=codec in IMAGE_CODECS)
         trc, colorspace = int(frame.color_trc), int(frame.colorspace)
@@ -226,7 +229,7 @@ class DisplayConversion:
             colorspace = 9  # HDR untagged for its matrix: BT.2020's, which HDR video uses, not one by size
         tone_map = ToneMapper(trc, int(frame.color_primaries)) if hdr == "sdr" and trc in HDR_TRANSFERS else None
         return cls(rotation, mirrored, yuv_matrix(colorspace, frame.width, frame.height), (frame.width, frame.height),
-                   tone_map)
+                   tone_map, downscaled_size(frame.width, frame.height, downscale))
 
     @property
     def turned(self) -> bool:
@@ -235,8 +238,8 @@ class DisplayConversion:
 
     @property
     def size(self) -> tuple[int, int]:
-        """(width, height) as shown."""
-        w, h = self.stored_size
+        """(width, height) as shown (and downscaled)."""
+        w, h = self.scaled_size or self.stored_size
         return (h, w) if self.turned else (w, h)
 
     def image(self, frame: av.VideoFrame) -> np.ndarray:
@@ -253,9 +256,12 @@ class DisplayConversion:
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
 
     def _converted(self, frame: av.VideoFrame, alpha: bool) -> np.ndarray:
-        """uint8 RGB, or RGBA with ``alpha``, at the first frame's size, tone-mapped, turned."""
-        w, h = self.stored_size
-        scale = {} if not self.resized(frame) else {"width": w, "height": h, "interpolation": "BICUBIC"}
+        """uint8 RGB, or RGBA with ``alpha``, at the first frame's size (or its downscaled size),
+        tone-mapped, turned."""
+        w, h = self.scaled_size or self.stored_size
+        # area averaging to downscale (no aliasing), bicubic for a stream that changed size
+        scale = {} if (frame.width, frame.height) == (w, h) else \
+            {"width": w, "height": h, "interpolation": "AREA" if self.scaled_size else "BICUBIC"}
         if self.tone_map is None:
             pixels = frame.to_ndarray(format="rgba" if alpha else "rgb24", src_colorspace=SWS_MATRIX[self.matrix],
                                       **scale)
@@ -270,6 +276,15 @@ class DisplayConversion:
     def resized(self, frame: av.VideoFrame) -> bool:
         """Whether :meth:`image` scales ``frame``: it is not of the first frame's stored size."""
         return (frame.width, frame.height) != self.stored_size
+
+
+def downscaled_size(width: int, height: int, longest: int | None) -> tuple[int, int] | None:
+    """(width, height) scaled so the longer side is at most ``longest`` pixels, each even (4:2:0
+    encoders need it) and the aspect kept; None when no scaling is needed."""
+    if longest is None or max(width, height) <= longest:
+        return None
+    factor = longest / max(width, height)
+    return max(2, 2 * round(width * factor / 2)), max(2, 2 * round(height * factor / 2))
 
 
 def component_bits(pix_fmt: str) -> int:
@@ -387,15 +402,17 @@ class VideoDecoder:
     read as an image sequence (:mod:`vidstyle.io.sequence`) at ``fps`` frames a second (default
     :data:`~vidstyle.io.sequence.DEFAULT_SEQUENCE_FPS`; ignored for files, which have their own).
     An HDR video (PQ, HLG) is tone-mapped to SDR BT.709 with ``hdr="sdr"`` (:mod:`vidstyle.io.hdr`),
-    or given as coded with ``hdr="keep"``; ``info`` says which.
+    or given as coded with ``hdr="keep"``; ``info`` says which. With ``downscale``, frames with a
+    longer side than that are scaled down to it as they are converted (``info`` has the new size).
 
     Use as a context manager; the file is opened read-only and closed on exit.
     """
 
     def __init__(self, path: str | Path, start: float | None = None, duration: float | None = None,
-                 announce: bool = True, fps=None, hdr: str = "sdr"):
+                 announce: bool = True, fps=None, hdr: str = "sdr", downscale: int | None = None):
         self.path = check_input(path, folders=True)
         self._hdr = check_hdr_mode(hdr)  # see DisplayConversion.of
+        self._downscale = downscale
         # a folder is an image sequence, played at ``fps`` (vidstyle.io.sequence)
         self.sequence = find_sequence(self.path) if self.path.is_dir() else None
         self._sequence_fps = sequence_fps(fps if fps is not None else DEFAULT_SEQUENCE_FPS)
@@ -520,7 +537,7 @@ class VideoDecoder:
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
         self._display = display = DisplayConversion.of(
             first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None,
-            hdr=self._hdr)
+            hdr=self._hdr, downscale=self._downscale)
         chapters, dropped_chapters = self._chapters_kept(container.chapters())
         w, h = display.size
         sar = video.sample_aspect_ratio
@@ -541,7 +558,9 @@ class VideoDecoder:
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
                                alpha=self._has_alpha(first, video.codec_context.name), hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
-                               tone_mapped=display.tone_map is not None)
+                               tone_mapped=display.tone_map is not None,
+                               downscaled_from=(None if display.scaled_size is None else
+                                                DisplayConversion(display.rotation, False, 0, display.stored_size).size))
 
     @staticmethod
     def _has_alpha(first: av.VideoFrame, codec: str) -> bool:
@@ -1096,29 +1115,34 @@ class VideoDecoder:
 
 
 def keyframe_samples(path: str | Path, count: int, start: float | None = None,
-                     duration: float | None = None, fps=None, hdr: str = "sdr") -> list[np.ndarray]:
+                     duration: float | None = None, fps=None, hdr: str = "sdr",
+                     downscale: int | None = None) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames spread over the segment, fast: its first frame
     and the keyframes in it before evenly spread times (:meth:`VideoDecoder.keyframes`). Fewer
     when the segment holds fewer keyframes; for frames at exact times use :func:`sample_frames`."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr) as decoder:
+    with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
         return decoder.keyframes(count)
 
 
 def spread_samples(path: str | Path, count: int, start: float | None = None,
-                   duration: float | None = None, fps=None, hdr: str = "sdr") -> list[np.ndarray]:
+                   duration: float | None = None, fps=None, hdr: str = "sdr",
+                   downscale: int | None = None) -> list[np.ndarray]:
     """``count`` frames spread over the segment as cheaply as they can be had: its keyframes
     (:func:`keyframe_samples`, one decoded frame each), or, when it holds fewer than half
     ``count`` of them (a short clip, one long GOP), frames at exact times (:func:`sample_frames`,
     which decodes from the keyframe before each: at most the segment once over). ``fps``: an
-    image sequence's frame rate, ``hdr`` what to make of HDR (see :class:`VideoDecoder`)."""
-    frames = keyframe_samples(path, count, start, duration, fps, hdr)
-    return frames if 2 * len(frames) >= count else sample_frames(path, count, start, duration, fps, hdr)
+    image sequence's frame rate, ``hdr`` what to make of HDR, ``downscale`` the longest side (see
+    :class:`VideoDecoder`)."""
+    frames = keyframe_samples(path, count, start, duration, fps, hdr, downscale)
+    return frames if 2 * len(frames) >= count else \
+        sample_frames(path, count, start, duration, fps, hdr, downscale=downscale)
 
 
 def sample_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
-                  fps=None, hdr: str = "sdr", fill_transparency: bool = False) -> list[np.ndarray]:
+                  fps=None, hdr: str = "sdr", fill_transparency: bool = False,
+                  downscale: int | None = None) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames (H, W, 3) spread evenly over the segment
     ``[start, start + duration)`` (or the whole file): e.g. to calibrate int8 activation ranges on
     the video about to be stylized rather than on its first seconds only. Without a known length,
@@ -1132,7 +1156,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
 
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr) as decoder:
+    with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
         info = decoder.info
         length = duration
         if info.frames:  # the segment's frame count, so also right when duration runs past the end
@@ -1148,7 +1172,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         # starting half a frame early takes the frame nearest to the sample's time
         try:
             with VideoDecoder(path, base + length * i / count - half_frame, announce=False, fps=fps,
-                              hdr=hdr) as decoder:
+                              hdr=hdr, downscale=downscale) as decoder:
                 # at the first frame's size: each decoder takes its size from its own first frame,
                 # and a stream can change size mid-way (scaled as the pipeline's decoder does)
                 images.append(resize_frame(picture(next(decoder.read(alpha=fill_transparency))),

@@ -1,0 +1,80 @@
+"""`--downscale`: the output written smaller than the input (a 4K clip as 1080p), the frames
+scaled as they are decoded so every stage works at that size."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vidstyle import StylizeConfig, stylize_image, stylize_video
+from vidstyle.errors import VidstyleError
+from vidstyle.io.decode import downscaled_size
+from vidstyle.io.images import read_image, write_image
+from videos import frame_times, letterbox_bars, make_video, probe, read_frames
+
+
+class Identity:
+    def stylize_batch(self, images):
+        return np.asarray(images)
+
+
+def stylize(src, out, **options):
+    return stylize_video(src, out, style=Identity(), temporal="off", progress=False, **options)
+
+
+def test_sizes_keep_the_aspect_even_and_never_grow():
+    assert downscaled_size(3840, 2160, 1920) == (1920, 1080)
+    assert downscaled_size(1080, 1920, 1280) == (720, 1280)  # portrait: the longer side is the height
+    assert downscaled_size(100, 75, 50) == (50, 38)  # 37.5: even, for 4:2:0 encoders
+    assert downscaled_size(640, 360, 640) is None and downscaled_size(640, 360, 4000) is None
+    assert downscaled_size(640, 360, None) is None
+
+
+def test_the_output_is_the_input_scaled_down_with_its_timing(tmp_path):
+    src = make_video(tmp_path / "clip.mp4", frames=12, size=(160, 120), audio=True)
+    result = stylize(src, tmp_path / "small.mp4", downscale=80)
+    info = probe(tmp_path / "small.mp4")
+    assert (info.width, info.height) == (80, 60) and result.frames == 12
+    assert frame_times(tmp_path / "small.mp4") == frame_times(src)
+    assert "160x120 downscaled to 80x60" in result.summary()
+    # the frames are the input's, area-averaged (the network saw those)
+    expected = [cv2.resize(f, (80, 60), interpolation=cv2.INTER_AREA) for f in read_frames(src)]
+    got = read_frames(tmp_path / "small.mp4")
+    assert np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(got, expected)]) < 4
+    whole = stylize(src, tmp_path / "same.mp4", downscale=4000)  # never enlarged
+    assert (probe(tmp_path / "same.mp4").width, whole.summary().count("downscaled")) == (160, 0)
+
+
+def test_a_turned_phone_video_is_scaled_as_shown(tmp_path):
+    src = make_video(tmp_path / "phone.mp4", frames=6, size=(96, 64), rotation=90)
+    stylize(src, tmp_path / "small.mp4", downscale=48)
+    frames = read_frames(tmp_path / "small.mp4")
+    assert frames[0].shape == (48, 32, 3)  # upright: taller than wide
+    upright = read_frames(src, rotate=True)[0]
+    assert np.abs(frames[0].astype(int) - cv2.resize(upright, (32, 48), interpolation=cv2.INTER_AREA)).mean() < 6
+
+
+def test_bars_are_found_and_kept_at_the_new_size(tmp_path):
+    src = make_video(tmp_path / "film.mp4", frames=12, size=(192, 144), pattern="letterbox")
+
+    class Bright:
+        def stylize_batch(self, images):
+            return [np.full_like(i, 230) for i in images]
+
+    result = stylize_video(src, tmp_path / "small.mp4", style=Bright(), temporal="off", progress=False,
+                           downscale=96)
+    frame = read_frames(tmp_path / "small.mp4")[5]
+    bar = letterbox_bars(144) // 2
+    assert frame.shape == (72, 96, 3) and result.bars
+    assert frame[:bar - 1].mean() < 10 and frame[-(bar - 1):].mean() < 10  # the bars, still black
+    assert frame[bar + 2:-(bar + 2)].mean() > 200  # the picture between them, painted
+
+
+def test_a_still_image_and_bad_values(tmp_path):
+    write_image(tmp_path / "photo.png", np.full((300, 400, 3), 120, np.uint8))
+    result = stylize_image(tmp_path / "photo.png", tmp_path / "small.png", style=Identity(), downscale=200)
+    assert read_image(tmp_path / "small.png").shape == (150, 200, 3)
+    assert "400x300 downscaled to 200x150" in result.summary()
+    for bad in (8, 0, 12.5, "big"):
+        with pytest.raises(VidstyleError, match="downscale must be a whole number of pixels, at least 16"):
+            StylizeConfig(downscale=bad)
