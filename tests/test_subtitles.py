@@ -120,8 +120,10 @@ def test_matroska_keeps_every_track_packet_for_packet_with_its_fonts(tmp_path, c
         for stream_in, stream_out in zip(a.streams.subtitles, b.streams.subtitles):
             a.seek(0)
             b.seek(0)
-            packets_in = [(p.pts * p.time_base, p.duration * p.time_base, bytes(p)) for p in a.demux(stream_in) if p.size]
-            packets_out = [(p.pts * p.time_base, p.duration * p.time_base, bytes(p)) for p in b.demux(stream_out) if p.size]
+            packets_in = [(p.pts * p.time_base, p.duration * p.time_base, bytes(p))
+                          for p in a.demux(stream_in) if p.size]
+            packets_out = [(p.pts * p.time_base, p.duration * p.time_base, bytes(p))
+                           for p in b.demux(stream_out) if p.size]
             assert packets_out == packets_in and packets_in
     assert events(tmp_path / "out.mkv")[0] == [(0.1, 0.8, "{\\i1}hello{\\i0} there"), (1.5, 1.0, "second line")]
 
@@ -212,7 +214,8 @@ def test_the_command_line_flag(tmp_path):
     for flag, expected in (([], ["srt"]), (["--no-subtitles"], [])):
         out = tmp_path / f"out{len(flag)}.mkv"
         done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(out), "--style",
-                               "light_starry_night", "--quiet", "--temporal", "off", *flag], capture_output=True, text=True)
+                               "light_starry_night", "--quiet", "--temporal", "off", *flag],
+                              capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert codecs(out) == expected
 

@@ -138,7 +138,8 @@ def _cmd_stylize(args) -> int:
             ("--start", args.start is not None), ("--duration", args.duration is not None),
             ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),
             ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt),
-            ("--no-audio", args.no_audio), ("--no-subtitles", args.no_subtitles), ("--temporal-strength", args.temporal_strength is not None),
+            ("--no-audio", args.no_audio), ("--no-subtitles", args.no_subtitles),
+            ("--temporal-strength", args.temporal_strength is not None),
             ("--fps", args.fps is not None)) if given]
         if video_only:
             log.warning("%s %s for videos; %s is a still image", ", ".join(video_only),

@@ -557,10 +557,11 @@ class VideoDecoder:
                                other_video_streams=len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
-                               alpha=self._has_alpha(first, video.codec_context.name), hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
+                               alpha=self._has_alpha(first, video.codec_context.name),
+                               hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
                                tone_mapped=display.tone_map is not None,
-                               downscaled_from=(None if display.scaled_size is None else
-                                                DisplayConversion(display.rotation, False, 0, display.stored_size).size))
+                               downscaled_from=None if display.scaled_size is None else
+                               DisplayConversion(display.rotation, False, 0, display.stored_size).size)
 
     @staticmethod
     def _has_alpha(first: av.VideoFrame, codec: str) -> bool:
