@@ -372,6 +372,7 @@ def test_styles_describes_a_bundled_style_by_name_and_leaves_unknown_years_out(c
     assert listing[0].split()[:2] == ["style", "network"]
     assert [line.split()[1] for line in listing if line.startswith("light_starry_night ")] == ["light"]
     assert any(line.startswith("blendable (light_mix.safetensors, light network): ") for line in listing)
+    assert listing[-1] == "to see them all on frames of your own video: vidstyle preview VIDEO -o styles.png"
 
 
 def test_styles_takes_names_as_stylize_does(tmp_path, capsys, monkeypatch):

@@ -280,6 +280,7 @@ def _cmd_styles(args) -> int:
               f"  e.g. --style mix:{example}")
         if args.verbose:
             print(f"  trained with: {info.train_command}")
+    print("\nto see them all on frames of your own video: vidstyle preview VIDEO -o styles.png")
     return 0
 
 
