@@ -188,3 +188,12 @@ def test_an_opaque_gif_input_is_not_called_transparent(tmp_path, caplog):
         result = stylize(tmp_path / "clip.gif", tmp_path / "again.mp4")
     assert result.frames == 6 and not result.alpha
     assert "transparen" not in caplog.text and "alpha" not in caplog.text
+
+
+def test_an_animated_webp_given_as_a_video_says_what_it_is(tmp_path):
+    from vidstyle.io.decode import VideoDecoder
+
+    frames = [Image.fromarray(np.full((20, 30, 3), 40 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], duration=100)
+    with pytest.raises(VidstyleError, match=r"anim\.webp is an animation \(3 frames\)"):
+        VideoDecoder(tmp_path / "anim.webp")

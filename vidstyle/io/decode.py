@@ -473,6 +473,9 @@ class VideoDecoder:
         container = self._container
         # Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize.
         if self.sequence is None and (container.format.name == "image2" or container.format.name.endswith("_pipe")):
+            from vidstyle.io.images import check_still
+
+            check_still(self.path)  # an animated WebP, which FFmpeg cannot decode, says so
             raise VidstyleError(f"{self.path} is an image, not a video (use a video file)")
         videos = picture_streams(container)
         if not videos:
