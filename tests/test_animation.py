@@ -50,7 +50,7 @@ def test_a_gif_loops_with_the_clips_timing_and_one_palette(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         result = stylize(src, tmp_path / "clip.gif")
     assert result.frames == 24
-    assert "a .gif animation holds no sound or subtitles: the audio of clip.mp4 is not written" in caplog.text
+    assert "a .gif animation holds no sound, subtitles or chapters: the audio of clip.mp4 is not written" in caplog.text
     frames, durations, info = animation(tmp_path / "clip.gif")
     assert len(frames) == 24 and info.get("loop") == 0  # 0: for ever
     assert set(durations) <= {80, 90}  # 1/12 s in GIF's hundredths

@@ -2,6 +2,8 @@
 scaled as they are decoded so every stage works at that size."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 import cv2
 import numpy as np
 import pytest
@@ -28,6 +30,12 @@ def test_sizes_keep_the_aspect_even_and_never_grow():
     assert downscaled_size(100, 75, 50) == (50, 38)  # 37.5: even, for 4:2:0 encoders
     assert downscaled_size(640, 360, 640) is None and downscaled_size(640, 360, 4000) is None
     assert downscaled_size(640, 360, None) is None
+    # the longer side within an odd limit (rounded down to even, not up past it)
+    assert downscaled_size(3840, 2160, 1919) == (1918, 1078) and downscaled_size(640, 360, 35) == (34, 20)
+    assert downscaled_size(101, 3000, 2999) == (100, 2998)
+    # non-square pixels (kept): the limit is on the picture as shown, 192 x 4/3 = 256 wide
+    assert downscaled_size(192, 144, 200, Fraction(4, 3)) == (150, 112)
+    assert downscaled_size(1440, 1080, 1280, Fraction(4, 3)) == (960, 720)  # HDV: shown 1280x720
 
 
 def test_the_output_is_the_input_scaled_down_with_its_timing(tmp_path):
@@ -78,3 +86,26 @@ def test_a_still_image_and_bad_values(tmp_path):
     for bad in (8, 0, 12.5, "big"):
         with pytest.raises(VidstyleError, match="downscale must be a whole number of pixels, at least 16"):
             StylizeConfig(downscale=bad)
+
+
+def test_transparent_edges_do_not_fringe_with_the_colour_under_them(tmp_path):
+    """Averaged with straight alpha, the magenta stored under the transparent pixels would tint
+    the new half-transparent edge of a blue subject."""
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[..., :3] = (200, 0, 200)  # magenta, invisible
+    rgba[16:48, 16:48] = (20, 120, 220, 255)  # the subject, opaque; at 26/64 its edges fall mid-pixel
+    write_image(tmp_path / "cutout.png", rgba)
+    folder = tmp_path / "render"
+    folder.mkdir()
+    for i in range(3):
+        write_image(folder / f"f_{i}.png", rgba)
+    stylize_image(tmp_path / "cutout.png", tmp_path / "small.png", style=Identity(), downscale=27)
+    stylize(folder, tmp_path / "out" / "f_%02d.png", downscale=27)
+    for path in (tmp_path / "small.png", tmp_path / "out" / "f_01.png"):
+        from PIL import Image
+
+        with Image.open(path) as im:
+            out = np.asarray(im.convert("RGBA")).astype(int)
+        edge = (out[..., 3] > 20) & (out[..., 3] < 235)
+        assert edge.sum() > 10, path
+        assert np.abs(out[edge][:, :3] - (20, 120, 220)).max() <= 3, path  # the subject's colour, no magenta

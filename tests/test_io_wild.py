@@ -434,6 +434,52 @@ def test_chapters_are_kept_and_what_is_not_kept_is_said(tmp_path, caplog):
             assert kept == expected, (start, duration, suffix)
 
 
+def _with_chapters(src, out, chapters, container_options=None):
+    with av.open(str(src)) as inp, av.open(str(out), "w", container_options=container_options) as dst:
+        video = dst.add_stream_from_template(inp.streams.video[0])
+        dst.set_chapters(chapters)
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video
+                dst.mux(packet)
+    return out
+
+
+def _titles(path):
+    with av.open(str(path)) as c:
+        return [(ch["metadata"]["title"], round(float(ch["start"] * ch["time_base"]), 3),
+                 round(float(ch["end"] * ch["time_base"]), 3)) for ch in c.chapters()]
+
+
+def test_point_chapters_in_segments_and_chapters_a_late_clock_leaves_behind(tmp_path, caplog):
+    plain = make_video(tmp_path / "plain.mkv", frames=24, size=(64, 48))
+    tb = Fraction(1, 1000)
+    markers = _with_chapters(plain, tmp_path / "markers.mkv", [
+        {"id": i + 1, "start": t, "end": t, "time_base": tb, "metadata": {"title": name}}
+        for i, (t, name) in enumerate(((0, "A"), (500, "B"), (750, "C")))])
+    stylize(markers, tmp_path / "part.mkv", start=0.25, duration=0.5)  # 0.25-0.75: B inside, C at the end
+    assert _titles(tmp_path / "part.mkv") == [("B", 0.25, 0.25)]
+    # chapters counted from 0 in a file whose clock starts at 10 s: before its first frame; said
+    late = make_video(tmp_path / "late.mkv", frames=24, size=(64, 48), container_options={"output_ts_offset": "10"})
+    src = _with_chapters(late, tmp_path / "late_ch.mkv", [
+        {"id": 1, "start": 0, "end": 1000, "time_base": tb, "metadata": {"title": "One"}}])
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(src, tmp_path / "late_out.mkv")
+    assert "1 chapter(s) of late_ch.mkv lie before its first frame (its clock starts late)" in caplog.text
+
+
+def test_mp4_chapter_titles_are_not_called_a_data_stream(tmp_path, caplog):
+    """MP4/MOV keep chapter titles in a text track FFmpeg shows as a (discarded) data stream."""
+    plain = make_video(tmp_path / "plain.mkv", frames=24, size=(64, 48))
+    src = _with_chapters(plain, tmp_path / "film.mp4", [
+        {"id": 1, "start": 0, "end": 1000, "time_base": Fraction(1, 1000), "metadata": {"title": "One"}}])
+    with av.open(str(src)) as c:
+        assert len(c.streams.data) == 1  # the chapter track
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(src, tmp_path / "out.mp4")
+    assert "data stream" not in caplog.text and _titles(tmp_path / "out.mp4")[0][0] == "One"
+
+
 def test_interlaced_input_is_said(tmp_path, caplog):
     src = tmp_path / "tff.mp4"
     with av.open(str(src), "w") as c:

@@ -50,6 +50,16 @@ def check_look(style_strength=1.0, keep_colors=False) -> None:
         raise VidstyleError(f"keep_colors must be True or False, got {keep_colors!r}")
 
 
+def check_downscale(value) -> int | None:
+    """``value`` if it is None or a whole number of pixels, at least 16 (the output's longer side,
+    StylizeConfig.downscale), else a VidstyleError naming it."""
+    from vidstyle.errors import VidstyleError
+
+    if value is not None and not (is_number(value, integral=True) and value >= 16):
+        raise VidstyleError(f"downscale must be a whole number of pixels, at least 16, got {value!r}")
+    return value
+
+
 def check_bars_mode(mode) -> str:
     """``mode`` if it is one of :data:`BARS_MODES`, else a VidstyleError naming it."""
     from vidstyle.errors import VidstyleError
@@ -138,8 +148,7 @@ class StylizeConfig:
             sequence_fps(self.sequence_fps)  # a VidstyleError for 0, a negative or a non-number
         check_hdr_mode(self.hdr)
         check_bars_mode(self.bars)
-        if self.downscale is not None and not (is_number(self.downscale, integral=True) and self.downscale >= 16):
-            raise VidstyleError(f"downscale must be a whole number of pixels, at least 16, got {self.downscale!r}")
+        check_downscale(self.downscale)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -143,6 +143,24 @@ def resize_frame(image: np.ndarray, width_height: tuple[int, int] | None) -> np.
     return cv2.resize(image, tuple(width_height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+def resize_rgba(rgba: np.ndarray, width_height: tuple[int, int]) -> np.ndarray:
+    """uint8 (H, W, 4) straight-alpha ``rgba`` at (width, height), averaged with its colours
+    weighted by their opacity (premultiplied), as compositing needs: averaged channel by channel,
+    the colour stored under fully transparent pixels (black, or anything) would bleed into the
+    new semi-transparent edge pixels as a fringe."""
+    import cv2
+
+    if (rgba.shape[1], rgba.shape[0]) == tuple(width_height):
+        return rgba
+    shrink = width_height[0] < rgba.shape[1]
+    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    alpha = rgba[..., 3:].astype(np.float32) / 255.0
+    colour = cv2.resize(rgba[..., :3].astype(np.float32) * alpha, tuple(width_height), interpolation=interpolation)
+    alpha = cv2.resize(alpha, tuple(width_height), interpolation=interpolation)[..., None]
+    colour = np.where(alpha > 0, colour / np.maximum(alpha, 1e-6), 0.0)
+    return np.dstack([colour, alpha * 255.0]).round().clip(0, 255).astype(np.uint8)
+
+
 #: the longer side of the grid :func:`fill_transparent` fills on: its colours are a smooth
 #: continuation, so a coarse grid loses nothing, and the fill costs little beside the network
 FILL_GRID_SIDE = 256

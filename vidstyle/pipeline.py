@@ -30,7 +30,7 @@ import numpy as np
 
 from vidstyle.config import EncodeConfig, StylizeConfig, is_number
 from vidstyle.errors import VidstyleError, termination_as_exit
-from vidstyle.frames import fill_transparent, resize_frame, working_size
+from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, downscaled_size,
                                sample_frames, spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
@@ -525,8 +525,12 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
                     len(info.subtitle_streams), name)
     for track, codec, reason in encoder.dropped_subtitles:
         log.warning("dropping subtitle track %d (%s) of %s: %s", track, codec, name, reason)
-    if info.dropped_chapters and not frames:  # outside the segment: said, not warned of
-        log.info("%d chapter(s) of %s lie outside the segment", info.dropped_chapters, name)
+    if info.dropped_chapters and not frames:
+        if config.start is None and config.duration is None:  # a file whose clock starts late
+            log.warning("%d chapter(s) of %s lie before its first frame (its clock starts late), and are "
+                        "not carried over", info.dropped_chapters, name)
+        else:  # outside the segment asked for: said, not warned of
+            log.info("%d chapter(s) of %s lie outside the segment", info.dropped_chapters, name)
     if info.attachments and not encoder.attached and encoder.subtitles:
         log.warning("%s has %d attached file(s) (fonts, cover images), not carried over: vidstyle carries them "
                     "into .mkv outputs with the subtitle tracks that use them, and %s", name, len(info.attachments),
@@ -772,9 +776,11 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     image, alpha = read_image_and_alpha(input_path)
     before = (image.shape[1], image.shape[0])
     smaller = downscaled_size(*before, config.downscale)
-    if smaller is not None:
+    if smaller is not None and alpha is None:
         image = resize_frame(image, smaller)
-        alpha = None if alpha is None else resize_frame(alpha, smaller)
+    elif smaller is not None:  # premultiplied: no fringe of the colour under the transparency
+        rgba = resize_rgba(np.dstack([image, alpha]), smaller)
+        image, alpha = np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
     out_format = IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()]
     if alpha is not None and out_format not in ALPHA_FORMATS:
         log.warning("%s is partly transparent, and %s images cannot be: its transparency is dropped (write "

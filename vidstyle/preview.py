@@ -103,7 +103,7 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
     """``count`` frames spread over a video's (or frame folder's) segment, as the network sees
     them (upright, HDR tone-mapped, the picture continued under any transparency), fewer only when
     it has fewer; for a still image, the image. ``downscale``: as ``vidstyle stylize --downscale``."""
-    from vidstyle.frames import fill_transparent, resize_frame
+    from vidstyle.frames import fill_transparent, resize_frame, resize_rgba
     from vidstyle.io.decode import downscaled_size, sample_frames
     from vidstyle.io.files import check_input
     from vidstyle.io.images import check_still, is_image_path, read_image_and_alpha
@@ -112,8 +112,11 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
     if path.is_file() and is_image_path(path):
         check_still(path)
         image, alpha = read_image_and_alpha(path)
-        image = image if alpha is None else fill_transparent(image, alpha)
-        return [resize_frame(image, downscaled_size(image.shape[1], image.shape[0], downscale))]
+        smaller = downscaled_size(image.shape[1], image.shape[0], downscale)
+        if alpha is None:  # as stylize_image does: scaled (premultiplied), then filled
+            return [resize_frame(image, smaller)]
+        rgba = resize_rgba(np.dstack([image, alpha]), smaller) if smaller else np.dstack([image, alpha])
+        return [fill_transparent(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]))]
     frames = sample_frames(path, count, start, duration, fps, hdr, fill_transparency=True, downscale=downscale)
     if not frames:
         raise VidstyleError(f"{path} has no video frames to preview")
@@ -133,7 +136,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     "stylize" the whole frame. ``progress(done, total, style)`` is
     called after each style. Every style is checked, and the output's path, before any network
     runs; written atomically."""
-    from vidstyle.config import check_bars_mode
+    from vidstyle.config import check_bars_mode, check_downscale
     from vidstyle.io.decode import spread_samples
     from vidstyle.io.files import atomic_output, check_input, check_output
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path, write_image
@@ -149,6 +152,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     specs = list(styles) if styles else preview_styles()
     choices = [resolve_style(spec) for spec in specs]  # a misspelt name fails now, not after minutes
     check_bars_mode(bars)
+    check_downscale(downscale)
     started = time.perf_counter()
     images = input_frames(input_path, frames, start, duration, fps, hdr, downscale)
     area = None

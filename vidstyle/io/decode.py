@@ -216,12 +216,13 @@ class DisplayConversion:
 
     @classmethod
     def of(cls, frame: av.VideoFrame, codec: str = "", turn: tuple[int, bool] | None = None,
-           hdr: str = "sdr", downscale: int | None = None) -> "DisplayConversion":
+           hdr: str = "sdr", downscale: int | None = None, pixel_aspect=None) -> "DisplayConversion":
         """From a file's first ``frame``, decoded by ``codec`` (FFmpeg's decoder name); ``turn``:
         (rotation, mirrored) known otherwise (an image sequence's EXIF orientation), in which case
         the frame's side data is not read. ``hdr``: "sdr" tone-maps an HDR video (PQ, HLG) to
         SDR, "keep" gives its coded values as they are. ``downscale``: frames with a longer side
-        than this many pixels are scaled down to it (even sizes, the aspect kept), never up."""
+        than this many pixels are scaled down to it (even sizes, the aspect kept; ``pixel_aspect``:
+        the stream's, for non-square pixels), never up."""
         check_hdr_mode(hdr)
         rotation, mirrored = turn if turn is not None else display_transform(frame, image_codec=codec in IMAGE_CODECS)
         trc, colorspace = int(frame.color_trc), int(frame.colorspace)
@@ -229,7 +230,7 @@ class DisplayConversion:
             colorspace = 9  # HDR untagged for its matrix: BT.2020's, which HDR video uses, not one by size
         tone_map = ToneMapper(trc, int(frame.color_primaries)) if hdr == "sdr" and trc in HDR_TRANSFERS else None
         return cls(rotation, mirrored, yuv_matrix(colorspace, frame.width, frame.height), (frame.width, frame.height),
-                   tone_map, downscaled_size(frame.width, frame.height, downscale))
+                   tone_map, downscaled_size(frame.width, frame.height, downscale, pixel_aspect))
 
     @property
     def turned(self) -> bool:
@@ -259,9 +260,14 @@ class DisplayConversion:
         """uint8 RGB, or RGBA with ``alpha``, at the first frame's size (or its downscaled size),
         tone-mapped, turned."""
         w, h = self.scaled_size or self.stored_size
+        # with transparency, scaled down here after conversion, premultiplied (frames.resize_rgba):
+        # swscale averages each channel alone, and the colour under transparent pixels would fringe
+        premultiplied = alpha and self.scaled_size is not None
+        if premultiplied:
+            w, h = self.stored_size
         # area averaging to downscale (no aliasing), bicubic for a stream that changed size
         scale = {} if (frame.width, frame.height) == (w, h) else \
-            {"width": w, "height": h, "interpolation": "AREA" if self.scaled_size else "BICUBIC"}
+            {"width": w, "height": h, "interpolation": "AREA" if (w, h) == self.scaled_size else "BICUBIC"}
         if self.tone_map is None:
             pixels = frame.to_ndarray(format="rgba" if alpha else "rgb24", src_colorspace=SWS_MATRIX[self.matrix],
                                       **scale)
@@ -271,6 +277,10 @@ class DisplayConversion:
             pixels = self.tone_map(deep[..., :3])
             if alpha:
                 pixels = np.dstack([pixels, (deep[..., 3] >> 8).astype(np.uint8)])
+        if premultiplied:
+            from vidstyle.frames import resize_rgba  # here: decoding alone does not need torch
+
+            pixels = resize_rgba(pixels, self.scaled_size)
         return _rotate(pixels, self.rotation, self.mirrored)
 
     def resized(self, frame: av.VideoFrame) -> bool:
@@ -278,13 +288,22 @@ class DisplayConversion:
         return (frame.width, frame.height) != self.stored_size
 
 
-def downscaled_size(width: int, height: int, longest: int | None) -> tuple[int, int] | None:
-    """(width, height) scaled so the longer side is at most ``longest`` pixels, each even (4:2:0
-    encoders need it) and the aspect kept; None when no scaling is needed."""
-    if longest is None or max(width, height) <= longest:
+def downscaled_size(width: int, height: int, longest: int | None,
+                    pixel_aspect: Fraction | float | None = None) -> tuple[int, int] | None:
+    """(width, height) of stored pixels scaled so the longer side as shown (the width times
+    ``pixel_aspect``, for non-square pixels, which are kept) is at most ``longest`` pixels, each
+    side even (4:2:0 encoders need it; rounded down on the longer side so it stays within) and the
+    aspect kept; None when no scaling is needed."""
+    aspect = float(pixel_aspect) if pixel_aspect else 1.0
+    shown = max(width * aspect, height)
+    if longest is None or shown <= longest:
         return None
-    factor = longest / max(width, height)
-    return max(2, 2 * round(width * factor / 2)), max(2, 2 * round(height * factor / 2))
+    factor = (longest - longest % 2) / shown
+    if width * aspect >= height:
+        w = max(2, 2 * math.floor(width * factor / 2 + 1e-9))
+        return w, max(2, 2 * round(height * w / width / 2))
+    h = max(2, longest - longest % 2)
+    return max(2, 2 * round(width * h / height / 2)), h
 
 
 def component_bits(pix_fmt: str) -> int:
@@ -540,7 +559,7 @@ class VideoDecoder:
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
         self._display = display = DisplayConversion.of(
             first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None,
-            hdr=self._hdr, downscale=self._downscale)
+            hdr=self._hdr, downscale=self._downscale, pixel_aspect=video.sample_aspect_ratio)
         chapters, dropped_chapters = self._chapters_kept(container.chapters())
         w, h = display.size
         sar = video.sample_aspect_ratio
@@ -555,7 +574,9 @@ class VideoDecoder:
                                video_disposition=int(video.disposition),
                                chapters=chapters, dropped_chapters=dropped_chapters,
                                attachments=tuple(container.streams.attachments),
-                               data_streams=sum(not is_timecode_track(s) for s in container.streams.data),
+                               # MP4/MOV's chapter titles come as a data stream FFmpeg discards: not one
+                               data_streams=sum(not is_timecode_track(s) and s.discard != av.stream.Discard.all
+                                                for s in container.streams.data),
                                timecode=self._timecode(container, video, first),
                                other_video_streams=len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
@@ -586,10 +607,13 @@ class VideoDecoder:
             begin, end = chapter["start"] * tb, chapter["end"] * tb
             if self._end is not None:
                 end = min(end, self._end)
-            if end <= max(begin, origin):
+            marker = chapter["end"] <= chapter["start"]  # a point in time (Matroska's, or no end given)
+            if marker and not (origin <= begin and (self._end is None or begin < self._end)):
                 continue
-            kept.append({**chapter, "start": math.floor((max(begin, origin) - origin) / tb),
-                         "end": math.ceil((end - origin) / tb)})
+            if not marker and end <= max(begin, origin):
+                continue
+            start = math.floor((max(begin, origin) - origin) / tb)
+            kept.append({**chapter, "start": start, "end": start if marker else math.ceil((end - origin) / tb)})
         return tuple(kept), len(chapters) - len(kept)
 
     def _timecode(self, container, video, first: av.VideoFrame) -> str:
@@ -861,7 +885,8 @@ class VideoDecoder:
             if resized and not self.resized_frames and self.announce:
                 log.warning("%s changes size mid-stream, from %dx%d to %dx%d at %.2f s: scaling such frames "
                             "to %dx%d", self.path.name, *self._display.stored_size, frame.width, frame.height,
-                            float(frame.pts * self._tb) if frame.pts is not None else 0.0, *self._display.stored_size)
+                            float(frame.pts * self._tb) if frame.pts is not None else 0.0,
+                            *(self._display.scaled_size or self._display.stored_size))
             self.resized_frames += resized
             if not self.info.alpha and frame.format.name not in formats_seen:  # a sequence's later RGBA frames
                 formats_seen.add(frame.format.name)

@@ -657,11 +657,12 @@ class VideoEncoder:
             self.audio_modes: dict[int, AudioMode] = {}
             self._audio_out: dict[int, av.AudioStream] = {}
             lost = [what for what, dropped in (("audio", config.audio and source.audio_streams),
-                                               ("subtitles", config.subtitles and source.subtitle_streams)) if dropped]
+                                               ("subtitles", config.subtitles and source.subtitle_streams),
+                                               ("chapters", source.chapters)) if dropped]
             if silent and lost:
-                log.warning("a %s animation holds no sound or subtitles: the %s of %s %s not written",
-                            self.path.suffix, " and ".join(lost), Path(source.path).name,
-                            "are" if len(lost) > 1 or lost[0] == "subtitles" else "is")
+                log.warning("a %s animation holds no sound, subtitles or chapters: the %s of %s %s not written",
+                            self.path.suffix, ", ".join(lost), Path(source.path).name,
+                            "is" if lost == ["audio"] else "are")
             if config.audio and not silent:
                 for track, stream in enumerate(source.audio_streams):
                     self._add_audio(track, stream)
