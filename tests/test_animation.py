@@ -197,3 +197,23 @@ def test_an_animated_webp_given_as_a_video_says_what_it_is(tmp_path):
     frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:], duration=100)
     with pytest.raises(VidstyleError, match=r"anim\.webp is an animation \(3 frames\)"):
         VideoDecoder(tmp_path / "anim.webp")
+
+
+def test_frames_an_uneven_clock_puts_too_close_are_said(tmp_path, caplog):
+    """A variable-rate clip of 25 frames/s on average with two frames 5 ms apart: GIF leaves the
+    second out (after saying nothing up front: the rate is below 50) and says so at the end."""
+    times = [0, 40, 80, 85, 120, 160]
+    src = tmp_path / "uneven.mkv"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(src, tmp_path / "uneven.gif")
+    assert result.frames == 5
+    assert "left out 1 frame(s) of uneven.mkv that came closer to the one before than .gif can time" in caplog.text

@@ -714,6 +714,10 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     if encoder.damaged_audio_packets:
         log.warning("skipped %d damaged audio packet(s) of %s that could not be copied",
                     encoder.damaged_audio_packets, input_path.name)
+    thinned = getattr(encoder, "thinned", 0)
+    if thinned and not encoder.said_thinning:  # an uneven clock, not a high frame rate said up front
+        log.warning("left out %d frame(s) of %s that came closer to the one before than %s can time",
+                    thinned, input_path.name, Path(output).suffix)
     if decoder.unreadable_subtitles:
         log.warning("skipped %d subtitle event(s) of %s that could not be read to convert them (text that is not "
                     "UTF-8, or damaged); .mkv copies them as they are", decoder.unreadable_subtitles, input_path.name)
