@@ -45,11 +45,11 @@ def preview_styles(blends: bool = False) -> list[str]:
 
 
 def shrink(image: np.ndarray, width: int) -> np.ndarray:
-    """``image`` (H, W, 3) scaled to ``width`` pixels wide (area averaging: no aliasing)."""
-    import cv2
+    """``image`` (H, W, 3) scaled to ``width`` pixels wide, aspect kept (area-averaged when shrunk)."""
+    from vidstyle.frames import resize_frame
 
     h, w = image.shape[:2]
-    return cv2.resize(image, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    return resize_frame(image, (width, max(1, round(h * width / w))))
 
 
 def labelled(row: np.ndarray, text: str) -> np.ndarray:

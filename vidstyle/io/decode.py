@@ -740,27 +740,18 @@ class VideoDecoder:
         self._sent: set[int | None] = set()
         self._got: set[int | None] = set()
         for kind, item in self._timed(self._decoded(container.demux(streams), state)):
-            if kind == "subtitle":  # sparse: never waited for, and cut to the segment later
-                if self._end is not None and item.pts is not None and item.pts * item.time_base >= self._end:
-                    continue
-                if held is not None:
-                    held.append(("subtitle", item))
-                else:
-                    yield "subtitle", item
-                continue
-            if kind == "audio":
-                packet = item
-                track = self._audio.index(packet.stream)
-                if self._end is not None and packet.pts is not None and \
-                        packet.pts * packet.time_base >= self._end:
-                    audio_done[track] = True
+            if kind in ("audio", "subtitle"):
+                past_end = self._end is not None and item.pts is not None and item.pts * item.time_base >= self._end
+                if past_end and kind == "audio":  # subtitles are sparse: never waited for
+                    audio_done[self._audio.index(item.stream)] = True
                     if state["video_done"] and all(audio_done):
                         break
+                if past_end:
                     continue
                 if held is not None:
-                    held.append(("audio", packet))
+                    held.append((kind, item))
                 else:
-                    yield "audio", packet
+                    yield kind, item
                 continue
             if state["video_done"]:
                 continue

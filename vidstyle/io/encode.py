@@ -513,7 +513,6 @@ class GifPalette:
         self._palette = None  # a Pillow "P" image holding it
         self._argb: np.ndarray | None = None  # (256, 4) uint8, as PyAV takes a pal8 frame's palette
         self._fit = (0.0, 0.0)  # the palette's (mean error, share far) on the frames it was made from
-        self.palettes = 0  # palettes made so far
 
     def add(self, image: np.ndarray, pts: int, duration: int) -> list[tuple[av.VideoFrame, int, int]]:
         self._held.append((image, pts, duration))
@@ -563,7 +562,6 @@ class GifPalette:
         self._argb = np.concatenate([np.full((256, 1), 255, np.uint8), rgb], axis=1)
         errors = [self._error(image) for image in images]
         self._fit = (max(e[0] for e in errors), max(e[1] for e in errors))
-        self.palettes += 1
 
     def _frame(self, image: np.ndarray) -> av.VideoFrame:
         from PIL import Image
