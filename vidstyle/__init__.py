@@ -13,6 +13,7 @@ _HOMES = {
     "vidstyle.config": ("StylizeConfig", "EncodeConfig"),
     "vidstyle.flow.stabilizer": ("FlowStabilizer",),
     "vidstyle.models.zoo": ("Styles",),
+    "vidstyle.timeline": ("StyleTimeline",),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -45,4 +46,5 @@ def __dir__():
 
 
 __all__ = ["Stylizer", "stylize_video", "stylize_image", "stylize_files", "StylizeConfig", "EncodeConfig",
-           "StylizeResult", "FlowStabilizer", "Styles", "VidstyleError", "BadValueError", "__version__"]
+           "StylizeResult", "FlowStabilizer", "Styles", "StyleTimeline", "VidstyleError", "BadValueError",
+           "__version__"]

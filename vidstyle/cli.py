@@ -18,13 +18,17 @@ from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import add_look_args
 from vidstyle.cli_args import apply_threads
+from vidstyle.cli_args import clock_time as _clock_time
+from vidstyle.cli_args import non_negative_float as _non_negative_float
+from vidstyle.cli_args import positive_clock_time as _positive_clock_time
+from vidstyle.cli_args import style_change as _style_change
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, HDR_MODES, TEMPORAL_MODES,
-                             EncodeConfig, StylizeConfig)
+from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_TEMPORAL_STRENGTH, HDR_MODES,
+                             TEMPORAL_MODES, EncodeConfig, StylizeConfig)
 from vidstyle.errors import VidstyleError, termination_as_exit
 
 log = logging.getLogger("vidstyle")
@@ -48,6 +52,13 @@ def _add_stylize(sub) -> None:
                         "multi-style network's styles; a name without =weight counts 1) or "
                         "FILE.safetensors:a=0.7,b=0.3 (the same for a multi-style model file); see "
                         "`vidstyle styles`")
+    p.add_argument("--style-at", type=_style_change, action="append", default=[], metavar="TIME=STYLE",
+                   help="from TIME on (seconds on the input's clock, as --start counts them: 12.5, 1:05 or "
+                        "1:02:03), paint in STYLE instead; repeat for more changes, e.g. --style starry_night "
+                        "--style-at 12.5=the_scream --style-at 30=mix:starry_night=0.5,the_scream=0.5")
+    p.add_argument("--crossfade", type=_non_negative_float, metavar="SECONDS",
+                   help="how long each --style-at change dissolves from one style to the next, centred on its "
+                        f"time (default {DEFAULT_CROSSFADE:g}; 0 cuts)")
     _add_device_args(p, int8=True)
     p.add_argument("--batch", "--batch-size", dest="batch", type=_positive_int,
                    help="frames per network call (default 4; on the CPU 1 for the standard network and "
@@ -69,8 +80,8 @@ def _add_stylize(sub) -> None:
     p.add_argument("--fps", type=_sequence_fps,
                    help="frame rate of an image-sequence input (a folder of numbered frames, e.g. a render's "
                         "frame_0001.png...; default 24); files have their own")
-    p.add_argument("--start", type=float, help="start time in seconds")
-    p.add_argument("--duration", type=_positive_float, help="process this many seconds")
+    p.add_argument("--start", type=_clock_time, help="start time: seconds (90.5) or 1:30.5 or 1:02:03")
+    p.add_argument("--duration", type=_positive_clock_time, help="process this many seconds (or 1:30 ...)")
     p.add_argument("--codec",
                    help="libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, hevc_nvenc, or prores_ks (ProRes "
                         "422 HQ in .mov or .mkv, for editing; 4444 with --pix-fmt yuv444p10le) (default: libvpx-vp9 "
@@ -122,8 +133,9 @@ def _cmd_stylize(args) -> int:
                            downscale=args.downscale)
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
                           audio=not args.no_audio, subtitles=not args.no_subtitles)
+    style = _style_timeline(args)
     if len(args.input) > 1 or args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():
-        return _stylize_into_folder(args, config, encode)
+        return _stylize_into_folder(args, config, encode, style)
     (source,) = args.input
     if is_sequence_output(args.output):  # out/frame_%04d.png: images, no encoder
         encoder_only = [flag for flag, given in (
@@ -140,26 +152,39 @@ def _cmd_stylize(args) -> int:
             ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt),
             ("--no-audio", args.no_audio), ("--no-subtitles", args.no_subtitles),
             ("--temporal-strength", args.temporal_strength is not None),
+            ("--style-at", bool(args.style_at)), ("--crossfade", args.crossfade is not None),
             ("--fps", args.fps is not None)) if given]
         if video_only:
             log.warning("%s %s for videos; %s is a still image", ", ".join(video_only),
                         "is" if len(video_only) == 1 else "are", Path(source).name)
         result = stylize_image(source, args.output, style=args.style, config=config, overwrite=args.overwrite)
     else:
-        result = stylize_video(source, args.output, style=args.style, config=config, encode=encode,
+        result = stylize_video(source, args.output, style=style, config=config, encode=encode,
                                overwrite=args.overwrite, progress=not args.quiet)
     if not args.quiet:
         print(result.summary(), file=sys.stderr)
     return 0
 
 
-def _stylize_into_folder(args, config, encode) -> int:
+def _style_timeline(args):
+    """``--style`` alone, or with ``--style-at`` changes a :class:`~vidstyle.timeline.StyleTimeline`."""
+    from vidstyle.timeline import StyleTimeline
+
+    if not args.style_at:
+        if args.crossfade is not None:
+            log.warning("--crossfade is for --style-at changes; there are none")
+        return args.style
+    crossfade = DEFAULT_CROSSFADE if args.crossfade is None else args.crossfade
+    return StyleTimeline([(0.0, args.style), *((c.at, c.style) for c in args.style_at)], crossfade=crossfade)
+
+
+def _stylize_into_folder(args, config, encode, style) -> int:
     """Several inputs (or one) into the folder ``-o``: one line per input, errors included; the
-    exit status is 1 when any input failed."""
+    exit status is 1 when any input failed (a still image is painted in the timeline's first style)."""
     from vidstyle.pipeline import stylize_files
 
     failed = 0
-    for source, outcome in stylize_files(args.input, args.output, args.style, config=config, encode=encode,
+    for source, outcome in stylize_files(args.input, args.output, style, config=config, encode=encode,
                                          overwrite=args.overwrite, progress=not args.quiet):
         if isinstance(outcome, VidstyleError):
             failed += 1

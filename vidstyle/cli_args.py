@@ -30,6 +30,45 @@ unit_float = _number(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
 thread_count = _number(int, lambda v: 0 < v <= 256, "1 to 256")
 
 
+def clock_time(text: str) -> float:
+    """Argument type: a time in seconds, ``90``, ``1:30`` or ``1:02:03.5`` (vidstyle.timeline.parse_clock)."""
+    from vidstyle.timeline import parse_clock
+
+    try:
+        return parse_clock(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a time (seconds such as 90.5, or 1:30.5 or 1:02:03), "
+                                         f"got {text!r}") from None
+
+
+clock_time.__name__ = "time"
+
+
+def positive_clock_time(text: str) -> float:
+    """:func:`clock_time`, above 0 (a duration)."""
+    value = clock_time(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+positive_clock_time.__name__ = "duration"
+
+
+def style_change(text: str):
+    """Argument type: ``TIME=STYLE`` (vidstyle.timeline.parse_style_change)."""
+    from vidstyle.errors import VidstyleError
+    from vidstyle.timeline import parse_style_change
+
+    try:
+        return parse_style_change(text)
+    except VidstyleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+style_change.__name__ = "style change"
+
+
 def sequence_fps(text: str):
     """Argument type: a frame rate (``24``, ``29.97``, ``30000/1001``), see vidstyle.io.sequence."""
     from vidstyle.errors import VidstyleError

@@ -14,6 +14,10 @@ BACKENDS = ("auto", "torch", "compile", "onnx")
 DEFAULT_TEMPORAL_STRENGTH = 0.5
 #: ``--temporal`` values: no stabilizer, or the flow stabilizer (vidstyle.flow.stabilizer).
 TEMPORAL_MODES = ("off", "flow")
+#: Seconds a style change of a style timeline (``--style-at``, vidstyle.timeline) dissolves over by
+#: default: long enough to read as a transition, short enough that the two styles are not mixed for
+#: long (a mix of two paintings looks like neither).
+DEFAULT_CROSSFADE = 1.0
 #: ``--bars`` values: keep the input's black bars, or stylize the whole frame.
 BARS_MODES = ("keep", "stylize")
 #: sdr: tone-map HDR video to SDR (vidstyle.io.hdr); keep: its coded values as they are

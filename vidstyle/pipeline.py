@@ -23,6 +23,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -73,12 +74,15 @@ class StylizeResult:
     alpha: bool = False  # the input's transparency was written into the output
     tone_mapped: str = ""  # the HDR transfer ("PQ", "HLG") tone-mapped to SDR; "": none was
     downscaled: str = ""  # e.g. "3840x2160 downscaled to 1920x1080"; "": written at the input's size
+    styles: str = ""  # a style timeline, e.g. "starry_night, the_scream from 12.5 s (1 s dissolves)"; "": one style
+    strength_per_style: bool = False  # the timeline's styles had stabilizer strengths of their own
 
     def summary(self) -> str:
         """One line: frames, seconds, fps, how the network ran and the stabilizer, output path."""
-        how = ", ".join(x for x in (self.sequence, self.downscaled,
+        how = ", ".join(x for x in (self.styles, self.sequence, self.downscaled,
                                     self.tone_mapped and f"{self.tone_mapped} HDR tone-mapped to SDR",
                                     self.network, None if self.temporal_strength is None
+                                    else "stabilizer at each style's strength" if self.strength_per_style
                                     else f"stabilizer {self.temporal_strength:g}",
                                     self.bars and f"bars kept: {self.bars}", self.alpha and "alpha kept") if x)
         how = f" [{how}]" if how else ""
@@ -236,13 +240,19 @@ def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out:
 
 
 def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue, frames_out: queue.Queue,
-                   area: PictureArea | None = None, bars_until: list | None = None) -> None:
+                   area: PictureArea | None = None, bars_until: list | None = None,
+                   clock: Fraction = Fraction(0)) -> None:
     """Run the network on batches; passes each frame's flow state (or None) and transparency (or
     None) on with its image.
 
     With ``area``, only the picture inside the bars is stylized (see :func:`_stylize_picture`);
     the time whole frames are stylized from, if the picture reaches into them, is appended to
-    ``bars_until``."""
+    ``bars_until``. A :class:`~vidstyle.timeline.TimelineStylizer` paints each frame at its time
+    on the input's clock (the frame's time plus ``clock``); across a cut from one style to the
+    next the flow state is dropped, so the stabilizer starts over instead of blending the old
+    style's output into the new one's."""
+    timeline = hasattr(stylizer, "stylize_batch_at")
+    last_time: float | None = None
     ended = False
     while not ended:
         items = []
@@ -255,6 +265,13 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
         if not items:
             break
         frames = [f for f, _ in items]
+        times = None
+        if timeline:
+            times = [float(f.time + clock) for f in frames]
+            for k, t in enumerate(times):
+                if last_time is not None and not stylizer.continuous(last_time, t):
+                    items[k] = (items[k][0], None)
+                last_time = t
         with stages.timed("stylize"):
             # where the output keeps the transparency, the network sees no edge where it begins
             images = [f.image if f.alpha is None else fill_transparent(f.image, f.alpha) for f in frames]
@@ -262,7 +279,7 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
             if area is not None:
                 cut = next((i for i, f in enumerate(frames) if not area.holds(f.image)), cut)
             if cut == len(frames):
-                styled = _stylize_picture(stylizer, images, area)
+                styled = _stylize_picture(stylizer, images, area, times)
             else:
                 # for good: switching back and forth would change the look from frame to frame
                 when = float(frames[cut].pts * frames[cut].time_base)
@@ -270,22 +287,22 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
                             "the video: stylizing whole frames from there", when)
                 if bars_until is not None:
                     bars_until.append(when)
-                styled = [*(_stylize_picture(stylizer, images[:cut], area) if cut else []),
-                          *_stylize_picture(stylizer, images[cut:], None)]
+                styled = [*(_stylize_picture(stylizer, images[:cut], area, times and times[:cut]) if cut else []),
+                          *_stylize_picture(stylizer, images[cut:], None, times and times[cut:])]
                 area = None
         for (frame, state), image in zip(items, styled):
             stages.put(frames_out, (image, frame.pts, frame.duration, state, frame.alpha))
     stages.put(frames_out, None)
 
 
-def _stylize_picture(stylizer, images: list, area: PictureArea | None):
-    """``stylizer.stylize_batch(images)``, or with ``area`` the stylized picture pasted between
-    the input's own bars."""
-    if area is None:
-        return _checked(stylizer.stylize_batch(images), images)
-    crops = [area.crop(i) for i in images]
-    pictures = _checked(stylizer.stylize_batch(crops), crops)
-    return [area.paste(i, p) for i, p in zip(images, pictures)]
+def _stylize_picture(stylizer, images: list, area: PictureArea | None, times: list[float] | None = None):
+    """``stylizer.stylize_batch(images)`` (with ``times``, a style timeline's
+    ``stylize_batch_at(images, times)``), or with ``area`` the stylized picture pasted between the
+    input's own bars."""
+    crops = images if area is None else [area.crop(i) for i in images]
+    pictures = _checked(stylizer.stylize_batch(crops) if times is None else stylizer.stylize_batch_at(crops, times),
+                        crops)
+    return pictures if area is None else [area.paste(i, p) for i, p in zip(images, pictures)]
 
 
 def _checked(outputs, inputs: list) -> list:
@@ -303,12 +320,16 @@ def _checked(outputs, inputs: list) -> list:
     return outputs
 
 
-def _stabilize_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue) -> None:
+def _stabilize_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue,
+                     strength_at: Callable[[int], float] | None = None) -> None:
     """Blend each stylized frame with the warped previous output, in frame order (it carries the
     previous output). Its own thread, so the blending overlaps the network's next batch instead of
-    holding up the network's thread."""
+    holding up the network's thread. ``strength_at(pts)``: the strength for each frame (a style
+    timeline's styles each have their own), else the stabilizer's."""
     while (item := stages.get(frames_in)) is not None:
         image, pts, duration, state, alpha = item
+        if strength_at is not None:
+            stabilizer.strength = strength_at(pts)
         with stages.timed("stabilize"):
             image = stabilizer.apply(image, state)
         stages.put(frames_out, (image, pts, duration, None, alpha))
@@ -425,7 +446,15 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
 
 
 def _make_stylizer(style, config: StylizeConfig):
-    """``style`` may already be a Stylizer (anything with ``stylize_batch``); else build one."""
+    """``style`` may already be a Stylizer (anything with ``stylize_batch``); else build one, or
+    for a :class:`~vidstyle.timeline.StyleTimeline` (or a list of its (seconds, style) pairs) a
+    :class:`~vidstyle.timeline.TimelineStylizer` with one Stylizer per style."""
+    from vidstyle.timeline import StyleTimeline, TimelineStylizer
+
+    if isinstance(style, (list, tuple)):
+        style = StyleTimeline(style)
+    if isinstance(style, StyleTimeline):
+        return TimelineStylizer(style, lambda spec: _make_stylizer(spec, config))
     if hasattr(style, "stylize_batch"):
         asked = (config.style_strength, config.keep_colors)
         if asked != (StylizeConfig.style_strength, StylizeConfig.keep_colors):
@@ -496,6 +525,9 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     640x360 frames (about 60 MB in bf16) no longer fit in the caches. Measured end to end on
     cutbunny.mp4 in benchmarks/RESULTS.md.
     """
+    painters = getattr(stylizer, "painters", None)
+    if painters:  # a style timeline: a batch every one of its networks can take
+        return min(default_batch(p, frame_size) for p in painters)
     device = getattr(stylizer, "device", None)
     if device is not None and getattr(device, "type", "cpu") != "cpu":
         return 4
@@ -682,10 +714,15 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
                 decoded = estimated
             bars_until: list[float] = []
-            stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area, bars_until)
+            stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area, bars_until,
+                         decoder.clock_offset)
+            strength_at = None
             if stabilizer is not None:
                 stabilized = stages.queue()
-                stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized)
+                if getattr(stylizer, "strengths_differ", False) and config.temporal_strength is None:
+                    tb, offset = decoder.info.time_base, decoder.clock_offset
+                    strength_at = lambda pts: stylizer.temporal_strength_at(float(pts * tb + offset))  # noqa: E731
+                stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized, strength_at)
                 styled = stabilized
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
                          _on_frame(progress, bar, decoder.info.frames))
@@ -732,6 +769,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                          subtitles=dict(encoder.subtitle_modes),
                          pix_fmt=encoder.pix_fmt,
                          temporal_strength=stabilizer.strength if stabilizer is not None else None,
+                         strength_per_style=strength_at is not None,
                          bars="" if area is None else area.bars_text() + (
                              f" until {bars_until[0]:.2f} s" if bars_until else ""),
                          sequence="" if decoder.sequence is None else
@@ -740,7 +778,13 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                          alpha=bool(decoder.info.alpha and encoder.alpha),
                          tone_mapped=decoder.info.hdr if decoder.info.tone_mapped else "",
                          downscaled=_downscaled_text(decoder.info.downscaled_from, decoder.info.width,
-                                                     decoder.info.height))
+                                                     decoder.info.height),
+                         styles=_timeline_text(stylizer))
+
+
+def _timeline_text(stylizer) -> str:
+    timeline = getattr(stylizer, "timeline", None)
+    return "" if timeline is None or len(timeline.changes) < 2 else timeline.describe()
 
 
 def _downscaled_text(before: tuple[int, int] | None, width: int, height: int) -> str:
@@ -872,10 +916,15 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
         check_output_file(target, inputs=inputs, overwrite=overwrite, create_folder=True)
         if not is_image_path(source):
             check_encoding(encode, target)
-    if isinstance(style, (str, Path)):
-        from vidstyle.models.zoo import resolve_style
+    from vidstyle.models.zoo import resolve_style
+    from vidstyle.timeline import StyleTimeline
 
-        resolve_style(style)  # an unknown style fails here too, before the folder is made
+    if isinstance(style, (list, tuple)):
+        style = StyleTimeline(style)
+    # an unknown style fails here too, before the folder is made
+    for spec in [c.style for c in style.changes] if isinstance(style, StyleTimeline) else \
+            [style] if isinstance(style, (str, Path)) else []:
+        resolve_style(spec)
     return _stylize_pairs(pairs, folder, style, config, encode, overwrite, progress)
 
 

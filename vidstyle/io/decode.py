@@ -455,6 +455,12 @@ class VideoDecoder:
     #: damaged files of an image sequence named in the warning
     NAMED_DAMAGED = 10
 
+    @property
+    def clock_offset(self) -> Fraction:
+        """Seconds to add to a frame's :attr:`DecodedFrame.time` for its time on the input's clock
+        as ``start`` counts it, from the video stream's first timestamp: what a player shows."""
+        return self._shift * self._tb - self._stream_start
+
     def damaged(self) -> str:
         """What :attr:`damaged_packets` counts, as a warning's subject: "3 damaged video packet(s)
         of NAME", or for an image sequence "2 damaged frame(s) of FOLDER (f_0005.png, f_0008.png)",

@@ -1,0 +1,278 @@
+"""A style that changes along a video: --style-at, --crossfade (vidstyle.timeline) through the pipeline."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from videos import make_video
+from vidstyle.config import DEFAULT_CROSSFADE
+from vidstyle.errors import VidstyleError
+from vidstyle.models.transformer import TransformerNet
+from vidstyle.models.weights import save_model
+from vidstyle.models.zoo import Styles
+from vidstyle.pipeline import stylize_files, stylize_video
+from vidstyle.timeline import StyleChange, StyleTimeline, TimelineStylizer, parse_clock, parse_style_change
+
+# --- times and weights (pure) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, seconds", [("75", 75), ("75.5", 75.5), ("1:15", 75), ("1:15.5", 75.5),
+                                           ("0:01:15", 75), ("1:02:03.5", 3723.5), (" 2 ", 2), ("0", 0)])
+def test_clock_times_as_people_write_them(text, seconds):
+    assert parse_clock(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1::2", "1:60", "1:2:3:4", "-1", "abc", "1.5:30", "nan", "inf", "1:-5"])
+def test_what_is_not_a_time(text):
+    with pytest.raises(ValueError):
+        parse_clock(text)
+
+
+def test_a_style_change_splits_at_the_first_equals_sign():
+    assert parse_style_change("12.5=the_scream") == StyleChange(12.5, "the_scream")
+    assert parse_style_change("1:05=mix:starry_night=0.5,the_scream=0.5") == \
+        StyleChange(65.0, "mix:starry_night=0.5,the_scream=0.5")
+    for bad in ("the_scream", "12.5=", "=the_scream", "soon=the_scream"):
+        with pytest.raises(VidstyleError, match="TIME=STYLE|not a time"):
+            parse_style_change(bad)
+
+
+def test_a_dissolve_is_centred_on_its_change_and_linear():
+    timeline = StyleTimeline([(0, "a"), (10, "b")], crossfade=2)
+    assert timeline.weights_at(0) == ((0, 1.0),)
+    assert timeline.weights_at(8.99) == ((0, 1.0),)
+    assert timeline.weights_at(9) == ((0, 1.0),)  # the dissolve's first moment: all old style
+    (i, a), (j, b) = timeline.weights_at(9.5)
+    assert (i, j) == (0, 1) and a == pytest.approx(0.75) and b == pytest.approx(0.25)
+    assert [w for _, w in timeline.weights_at(10)] == pytest.approx([0.5, 0.5])
+    assert timeline.weights_at(11) == ((1, 1.0),)
+    assert timeline.weights_at(1e6) == ((1, 1.0),)
+
+
+def test_zero_crossfade_cuts_at_the_change():
+    timeline = StyleTimeline([(0, "a"), (10, "b")], crossfade=0)
+    assert timeline.weights_at(9.999) == ((0, 1.0),)
+    assert timeline.weights_at(10) == ((1, 1.0),)
+
+
+def test_changes_closer_than_the_crossfade_get_shorter_dissolves_that_never_overlap():
+    timeline = StyleTimeline([(10.4, "c"), (0, "a"), (10, "b")], crossfade=1)  # order does not matter
+    assert [c.style for c in timeline.changes] == ["a", "b", "c"]
+    # b's dissolve: at most half of the 0.4 s gap to c either side of 10 s
+    assert timeline.weights_at(9.79) == ((0, 1.0),)
+    assert [w for _, w in timeline.weights_at(10)] == pytest.approx([0.5, 0.5])
+    assert timeline.weights_at(10.2) == ((1, 1.0),)
+    assert [i for i, _ in timeline.weights_at(10.3)] == [1, 2]
+    assert timeline.weights_at(10.6) == ((2, 1.0),)
+    for t in np.linspace(0, 12, 241):  # never more than two styles, weights summing to 1
+        w = timeline.weights_at(float(t))
+        assert len(w) <= 2 and sum(x for _, x in w) == pytest.approx(1.0) and all(x > 0 for _, x in w)
+
+
+def test_timelines_are_checked():
+    with pytest.raises(VidstyleError, match="starts at 0 s"):
+        StyleTimeline([(5, "a"), (10, "b")])
+    with pytest.raises(VidstyleError, match="two styles change in at 10 s"):
+        StyleTimeline([(0, "a"), (10, "b"), (10, "c")])
+    with pytest.raises(VidstyleError, match="at least one"):
+        StyleTimeline([])
+    with pytest.raises(VidstyleError, match=">= 0"):
+        StyleTimeline([(0, "a"), (-1, "b")])
+    with pytest.raises(VidstyleError, match="crossfade"):
+        StyleTimeline([(0, "a")], crossfade=-1)
+    with pytest.raises(VidstyleError, match="pair"):
+        StyleTimeline([(0, "a", "b")])
+    with pytest.raises(TypeError, match="list of"):
+        StyleTimeline("starry_night")
+    assert StyleTimeline([(0, "a")]).crossfade == DEFAULT_CROSSFADE
+    assert StyleTimeline([(0, "a"), (12.5, "b")], crossfade=0.5).describe() == "a, b from 12.5 s (0.5 s dissolves)"
+    assert StyleTimeline([(0, "a"), (3, "b")], crossfade=0).describe() == "a, b from 3 s (cuts)"
+
+
+# --- the stylizer over a timeline, with stand-in networks ----------------------------------------
+
+
+class Flat:
+    """A stand-in stylizer painting every frame one colour, counting its calls."""
+
+    def __init__(self, value: int, path=None):
+        self.value, self.calls = value, []
+        self.choice = SimpleNamespace(path=path)
+
+    def stylize_batch(self, images):
+        self.calls.append(len(images))
+        return [np.full_like(i, self.value) for i in images]
+
+
+def flat_painters(values: dict):
+    made = []
+
+    def make(spec):
+        made.append(spec)
+        return Flat(values[spec])
+    return make, made
+
+
+def test_each_network_paints_only_its_frames_in_one_call_and_dissolves_mix_outputs():
+    make, made = flat_painters({"starry_night": 0, "the_scream": 200})
+    timeline = StyleTimeline([(0, "starry_night"), (1, "the_scream"), (2, "starry_night")], crossfade=0.5)
+    stylizer = TimelineStylizer(timeline, make)
+    assert made == ["starry_night", "the_scream"]  # A -> B -> A loads A once
+    images = [np.zeros((4, 6, 3), np.uint8)] * 6
+    out = stylizer.stylize_batch_at(images, [0.0, 0.8, 0.875, 1.0, 1.5, 2.0])
+    assert [int(o[0, 0, 0]) for o in out] == [0, 20, 50, 100, 200, 100]
+    a, b = stylizer.painters
+    assert a.calls == [5] and b.calls == [5]  # frames 0-3 and 5; frames 1-5: one call each
+    assert all(o.dtype == np.uint8 and o.shape == (4, 6, 3) for o in out)
+    assert int(stylizer.stylize_batch(images[:1])[0][0, 0, 0]) == 0  # a still: the moment 0 s
+    # a stabilizer carries over inside a dissolve, and starts over across a cut
+    assert stylizer.continuous(0.5, 0.8) and stylizer.continuous(0.8, 1.3)
+    cut = TimelineStylizer(StyleTimeline([(0, "starry_night"), (1, "the_scream")], crossfade=0), make)
+    assert cut.continuous(0.9, 0.95) and not cut.continuous(0.95, 1.0)
+
+
+def test_unknown_styles_fail_before_any_network_is_made():
+    make, made = flat_painters({"starry_night": 0})
+    with pytest.raises(VidstyleError, match="the_screem"):
+        TimelineStylizer(StyleTimeline([(0, "starry_night"), (3, "the_screem")]), make)
+    assert made == []
+
+
+def test_the_stabilizer_strength_follows_each_styles_own():
+    shipwreck, starry = Styles.SHIPWRECK.value, Styles.STARRY_NIGHT.value
+    assert shipwreck.temporal_strength != (starry.temporal_strength or 0.5)  # the premise of this test
+    values = {"starry_night": 0, "shipwreck": 1}
+    stylizer = TimelineStylizer(StyleTimeline([(0, "starry_night"), (2, "shipwreck")], crossfade=1),
+                                lambda spec: Flat(values[spec], path=Styles[spec.upper()].value.path))
+    assert stylizer.strengths_differ
+    assert stylizer.temporal_strength_at(0) == pytest.approx(0.5)
+    assert stylizer.temporal_strength_at(2) == pytest.approx((0.5 + shipwreck.temporal_strength) / 2)
+    assert stylizer.temporal_strength_at(3) == pytest.approx(shipwreck.temporal_strength)
+    same = TimelineStylizer(StyleTimeline([(0, "starry_night"), (2, "the_scream")]),
+                            lambda spec: Flat(0, path=Styles[spec.upper()].value.path))
+    assert not same.strengths_differ
+
+
+# --- through the pipeline, with real (small, random) networks ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_styles(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("styles")
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        path = folder / f"random{seed}.safetensors"
+        save_model(path, TransformerNet((8, 16, 16), num_residual=1).eval(), styles=[{"name": f"random{seed}"}])
+        paths.append(str(path))
+    return paths
+
+
+def read_png_frames(folder):
+    import cv2
+
+    return [cv2.imread(str(p))[..., ::-1] for p in sorted(folder.glob("*.png"))]
+
+
+def frames_of(src, out, style, **options):
+    stylize_video(src, out / "f_%04d.png", style=style, device="cpu", precision="fp32", backend="torch",
+                  progress=False, **options)
+    return read_png_frames(out)
+
+
+def differs(a, b) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def test_frames_are_painted_in_the_style_of_their_moment_on_the_inputs_clock(tmp_path, two_styles):
+    a, b = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
+    only_a = frames_of(src, tmp_path / "a", a, temporal="off", batch=4)
+    only_b = frames_of(src, tmp_path / "b", b, temporal="off", batch=4)
+    assert min(differs(x, y) for x, y in zip(only_a, only_b)) > 10  # the two styles are told apart
+
+    # a cut at 0.5 s (frame 4 of 8 per second), batches straddling it
+    cut = frames_of(src, tmp_path / "cut", StyleTimeline([(0, a), (0.5, b)], crossfade=0), temporal="off", batch=3)
+    assert [differs(x, y) < 1 for x, y in zip(cut, only_a)] == [True] * 4 + [False] * 8
+    assert [differs(x, y) < 1 for x, y in zip(cut, only_b)] == [False] * 4 + [True] * 8
+
+    # the dissolve: 0.5 s around 1 s (frames 6 to 10), each frame between the two styles' outputs
+    dissolve = frames_of(src, tmp_path / "dissolve", StyleTimeline([(0, a), (1.0, b)], crossfade=0.5),
+                         temporal="off", batch=4)
+    for k in range(12):
+        t = k / 8
+        w = min(1.0, max(0.0, (t - 0.75) / 0.5))
+        expected = (1 - w) * only_a[k].astype(np.float32) + w * only_b[k].astype(np.float32)
+        assert differs(dissolve[k], np.rint(expected).astype(np.uint8)) < 1, k
+
+    # --start: times stay on the input's clock, so the cut at 0.5 s comes 0.25 s into the output
+    later = frames_of(src, tmp_path / "later", StyleTimeline([(0, a), (0.5, b)], crossfade=0), temporal="off",
+                      start=0.25)
+    assert len(later) == 10
+    assert [differs(x, y) < 1 for x, y in zip(later, only_a[2:])] == [True] * 2 + [False] * 8
+    assert [differs(x, y) < 1 for x, y in zip(later, only_b[2:])] == [False] * 2 + [True] * 8
+
+
+def test_the_stabilizer_starts_over_at_a_cut_between_styles(tmp_path, two_styles):
+    a, b = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=10, size=(96, 64), fps=8)
+    only_b = frames_of(src, tmp_path / "b", b, temporal="off")
+    steady = frames_of(src, tmp_path / "steady", StyleTimeline([(0, a), (0.5, b)], crossfade=0),
+                       temporal="flow", temporal_strength=0.9)
+    # frame 4, the first in the new style: b's own output, nothing of a's blended in
+    assert differs(steady[4], only_b[4]) < 1
+    # and from there the stabilizer works again (frame 5 is blended with frame 4)
+    assert differs(steady[5], only_b[5]) > 0
+
+
+def test_timelines_through_the_python_api_and_stylize_files(tmp_path, two_styles):
+    a, b = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48), fps=8)
+    result = stylize_video(src, tmp_path / "out.mp4", style=[(0, a), (0.25, b)], device="cpu", progress=False)
+    assert result.frames == 6
+    assert "random0.safetensors, " in result.summary() and "from 0.25 s (1 s dissolves)" in result.summary()
+    with pytest.raises(VidstyleError, match="no_such_style"):
+        stylize_files([src], tmp_path / "folder", style=[(0, a), (1, "no_such_style")])
+    assert not (tmp_path / "folder").exists()
+
+
+def vidstyle(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "vidstyle", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_cli_style_at_crossfade_and_clock_times(tmp_path, two_styles):
+    a, b = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=16, size=(64, 48), fps=8)
+    out = tmp_path / "out.mp4"
+    run = vidstyle("stylize", src, "-o", out, "--style", a, "--style-at", f"0:01={b}", "--crossfade", "0.25",
+                   "--start", "0:00.5", "--duration", "0:01", "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    assert "random1.safetensors from 1 s (0.25 s dissolves)" in run.stderr and "stylized 8 frames" in run.stderr
+
+    bad = vidstyle("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", "soon=" + b)
+    assert bad.returncode == 2 and "not a time" in bad.stderr and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.mp4").exists()
+    twice = vidstyle("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", f"0={b}")
+    assert twice.returncode != 0 and "two styles change in at 0 s" in twice.stderr
+    assert "Traceback" not in twice.stderr
+    lone = vidstyle("stylize", src, "-o", tmp_path / "lone.mp4", "--style", a, "--crossfade", "2",
+                    "--device", "cpu", "--quiet")
+    assert lone.returncode == 0 and "--crossfade is for --style-at changes" in lone.stderr
+
+
+@pytest.mark.parametrize("start", [None, 0.5])
+def test_the_inputs_clock_starts_at_its_first_frame_even_when_its_timestamps_do_not(tmp_path, start):
+    from vidstyle.io import VideoDecoder
+
+    src = make_video(tmp_path / "late.mkv", frames=24, size=(64, 48), fps=8,
+                     container_options={"output_ts_offset": "10"})
+    with VideoDecoder(src, start=start) as decoder:
+        times = [float(f.time + decoder.clock_offset) for f in decoder.read()]
+    first = start or 0.0
+    assert times[0] == pytest.approx(first, abs=1e-3) and times[1] == pytest.approx(first + 0.125, abs=1e-3)

@@ -1,0 +1,236 @@
+"""A style that changes along a video.
+
+``vidstyle stylize in.mp4 -o out.mp4 --style starry_night --style-at 12.5=the_scream`` paints the
+first 12.5 seconds in one style and the rest in another, dissolving from one to the other
+(:class:`StyleTimeline`); :class:`TimelineStylizer` paints each frame with the style, or the two
+styles, of its moment.
+
+Times are on the input's clock, as ``--start`` counts them: with ``--start 10`` a change at
+12.5 s comes 2.5 s into the output. A change dissolves from the old style's output to the new
+one's over ``crossfade`` seconds centred on its time, as an editor's dissolve is; 0 cuts. Changes
+closer together than that get shorter dissolves, so that no two overlap (the start of the video
+counts as a change).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from vidstyle.config import DEFAULT_CROSSFADE, is_number
+from vidstyle.errors import VidstyleError
+
+
+
+def parse_clock(text: str) -> float:
+    """Seconds from a time as people write it: ``75``, ``75.5``, ``1:15``, ``1:15.5`` or
+    ``0:01:15`` (hours, minutes and seconds; the fields after the first below 60). ValueError
+    for anything else, negative times included."""
+    fields = text.strip().split(":")
+    if len(fields) > 3 or any(not f.strip() for f in fields):
+        raise ValueError(f"not a time: {text!r}")
+    values = [float(f) for f in fields]  # ValueError for words
+    if any(not math.isfinite(v) or v < 0 for v in values) or \
+            any(v != int(v) for v in values[:-1]) or any(v >= 60 for v in values[1:]):
+        raise ValueError(f"not a time: {text!r}")
+    return sum(v * 60 ** i for i, v in enumerate(reversed(values)))
+
+
+@dataclass(frozen=True)
+class StyleChange:
+    """From ``at`` seconds (on the input's clock) on, the frames are painted in ``style`` (a
+    style spec, as ``--style`` takes)."""
+
+    at: float
+    style: str
+
+
+def parse_style_change(text: str) -> StyleChange:
+    """``"12.5=the_scream"``, ``"1:05=mix:starry_night=0.5,the_scream=0.5"`` -> a StyleChange
+    (split at the first ``=``: a style spec may hold more)."""
+    when, sep, style = text.partition("=")
+    if not sep or not style.strip() or not when.strip():
+        raise VidstyleError(f"a style change is TIME=STYLE, e.g. 12.5=the_scream or 1:05=mosaic, got {text!r}")
+    try:
+        at = parse_clock(when)
+    except ValueError:
+        raise VidstyleError(f"{when.strip()!r} in {text!r} is not a time (seconds such as 12.5, or 1:05, "
+                            "or 1:02:03)") from None
+    return StyleChange(at, style.strip())
+
+
+class StyleTimeline:
+    """Which style paints each moment of a video.
+
+    Args:
+        changes: (seconds, style spec) pairs or :class:`StyleChange` entries; the first at 0 s
+            (the style the video starts in), each later one where the next style takes over.
+            Times are on the input's clock (as ``start`` counts them); order does not matter, but
+            two at one time are an error.
+        crossfade: seconds each change dissolves over, centred on its time; 0 cuts.
+    """
+
+    def __init__(self, changes: Sequence[StyleChange | tuple], crossfade: float = DEFAULT_CROSSFADE):
+        if isinstance(changes, (str, os.PathLike)) or not isinstance(changes, Sequence):
+            raise TypeError(f"a style timeline is a list of (seconds, style) pairs, got {type(changes).__name__}")
+        entries = []
+        for change in changes:
+            if not isinstance(change, StyleChange):
+                if not (isinstance(change, (tuple, list)) and len(change) == 2):
+                    raise VidstyleError(f"a style timeline entry is a (seconds, style) pair, got {change!r}")
+                change = StyleChange(*change)
+            if not (is_number(change.at) and math.isfinite(change.at) and change.at >= 0):
+                raise VidstyleError(f"a style change's time must be a number of seconds >= 0, got {change.at!r}")
+            entries.append(StyleChange(float(change.at), change.style))
+        if not entries:
+            raise VidstyleError("a style timeline needs at least one style")
+        entries.sort(key=lambda c: c.at)
+        if entries[0].at != 0:
+            raise VidstyleError(f"a style timeline starts at 0 s with the style the video begins in; its first "
+                                f"entry is at {entries[0].at:g} s")
+        for a, b in zip(entries, entries[1:]):
+            if a.at == b.at:
+                raise VidstyleError(f"two styles change in at {a.at:g} s ({a.style} and {b.style})")
+        if not (is_number(crossfade) and math.isfinite(crossfade) and crossfade >= 0):
+            raise VidstyleError(f"crossfade must be a number of seconds >= 0, got {crossfade!r}")
+        self.changes: tuple[StyleChange, ...] = tuple(entries)
+        self.crossfade = float(crossfade)
+        times = [c.at for c in entries]
+        # half of each change's dissolve: at most half the gap to the changes either side
+        self._half = [0.0] + [min(self.crossfade / 2, (t - times[i]) / 2,
+                                  (times[i + 2] - t) / 2 if i + 2 < len(times) else math.inf)
+                              for i, t in enumerate(times[1:])]
+
+    def weights_at(self, t: float) -> tuple[tuple[int, float], ...]:
+        """The styles painting the moment ``t`` (seconds on the input's clock): ``((i, 1.0),)``
+        for :attr:`changes`' entry ``i`` alone, ``((i - 1, 1 - w), (i, w))`` inside entry ``i``'s
+        dissolve (``w`` rising linearly from 0 to 1 across it)."""
+        for i in range(1, len(self.changes)):
+            at, half = self.changes[i].at, self._half[i]
+            if t < at - half:
+                return ((i - 1, 1.0),)
+            if t < at + half:
+                w = (t - (at - half)) / (2 * half)
+                if w <= 0 or w >= 1:  # the window's ends, up to rounding: one style alone
+                    return ((i - 1, 1.0),) if w <= 0 else ((i, 1.0),)
+                return ((i - 1, 1.0 - w), (i, w))
+        return ((len(self.changes) - 1, 1.0),)
+
+    def describe(self) -> str:
+        """``starry_night, the_scream from 12.5 s (1 s dissolves)``."""
+        parts = [str(self.changes[0].style)] + [f"{c.style} from {c.at:g} s" for c in self.changes[1:]]
+        if len(self.changes) > 1:
+            parts[-1] += f" ({self.crossfade:g} s dissolves)" if self.crossfade else " (cuts)"
+        return ", ".join(parts)
+
+
+class TimelineStylizer:
+    """Paints each frame in its moment's style (:meth:`stylize_batch_at`): one stylizer per
+    distinct style of ``timeline``, made once by ``make(spec)``.
+
+    Frames inside a dissolve run through both styles' networks and are mixed in proportion; each
+    network gets all of a batch's frames it paints in one call. A still image
+    (:meth:`stylize_batch`) is the moment 0 s."""
+
+    def __init__(self, timeline: StyleTimeline, make: Callable[[str], object]):
+        self.timeline = timeline
+        from vidstyle.models.zoo import resolve_style
+
+        for change in timeline.changes:  # every spec is checked before the first network loads
+            resolve_style(change.style)
+        made: dict[str, object] = {}  # A -> B -> A loads A once
+        for change in timeline.changes:
+            key = str(change.style).strip()
+            if key not in made:
+                made[key] = make(change.style)
+        self._painter_of = [made[str(c.style).strip()] for c in timeline.changes]
+        self.painters = list(made.values())
+
+    #: How the networks run, read from the first one: all were made alike (a long run's backend
+    #: may change for all, see Stylizer.expect_frames).
+    _SHARED = ("device", "precision", "backend", "choice", "int8")
+
+    def __getattr__(self, name):
+        if name in self._SHARED:
+            return getattr(self.painters[0], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def style_strength(self) -> float:
+        return getattr(self.painters[0], "style_strength", 1.0)
+
+    @property
+    def keep_colors(self) -> bool:
+        return getattr(self.painters[0], "keep_colors", False)
+
+    def set_look(self, style_strength: float | None = None, keep_colors: bool | None = None) -> None:
+        for p in self.painters:
+            p.set_look(style_strength, keep_colors)
+
+    @property
+    def calibration_source(self):
+        return getattr(self.painters[0], "calibration_source", None)
+
+    def calibrate(self, images, source: str | None = None) -> None:
+        for p in self.painters:
+            p.calibrate(images, source=source)
+
+    def expect_frames(self, frames: int | None) -> None:
+        for p in self.painters:
+            if hasattr(p, "expect_frames"):
+                p.expect_frames(frames)
+
+    def painter_at(self, t: float):
+        """The stylizer with the most weight at ``t``."""
+        return self._painter_of[max(self.timeline.weights_at(t), key=lambda iw: iw[1])[0]]
+
+    def continuous(self, t0: float, t1: float) -> bool:
+        """Whether the frame at ``t1`` shares a style with the one at ``t0``: False across a cut,
+        where a stabilizer blending the old style's output into the new one's must start over."""
+        before = {id(self._painter_of[i]) for i, _ in self.timeline.weights_at(t0)}
+        return any(id(self._painter_of[i]) in before for i, _ in self.timeline.weights_at(t1))
+
+    def stylize_batch_at(self, images: Sequence[np.ndarray], times: Sequence[float]) -> list[np.ndarray]:
+        """uint8 (H, W, 3) RGB images and their times (seconds on the input's clock) -> each
+        painted in its moment's style, or the two styles' outputs mixed inside a dissolve."""
+        if len(images) != len(times):
+            raise ValueError(f"{len(images)} images but {len(times)} times")
+        weights = [[(self._painter_of[i], w) for i, w in self.timeline.weights_at(t)] for t in times]
+        painted: dict[int, dict[int, np.ndarray]] = {}  # id(painter) -> frame index -> its output
+        for painter in self.painters:
+            wanted = [k for k, frame in enumerate(weights) if any(p is painter for p, _ in frame)]
+            if wanted:
+                outputs = painter.stylize_batch([images[k] for k in wanted])
+                painted[id(painter)] = dict(zip(wanted, outputs))
+        result = []
+        for k, frame in enumerate(weights):
+            if len(frame) == 1:
+                result.append(painted[id(frame[0][0])][k])
+                continue
+            mixed = sum(np.float32(w) * painted[id(p)][k].astype(np.float32) for p, w in frame)
+            result.append(np.clip(np.rint(mixed), 0, 255).astype(np.uint8))
+        return result
+
+    def stylize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """A still image is the moment 0 s: the style the timeline starts in."""
+        return self.stylize_batch_at(images, [0.0] * len(images))
+
+    def _strength_of(self, painter) -> float:
+        from vidstyle.models.zoo import temporal_strength_for
+
+        choice = getattr(painter, "choice", None)
+        return temporal_strength_for(choice.path if choice is not None else None)
+
+    @property
+    def strengths_differ(self) -> bool:
+        """Whether the styles' own stabilizer strengths differ (then :meth:`temporal_strength_at`
+        sets it frame by frame)."""
+        return len({self._strength_of(p) for p in self.painters}) > 1
+
+    def temporal_strength_at(self, t: float) -> float:
+        """The flow stabilizer's strength for the moment ``t``: each style's own (its zoo entry's),
+        mixed as the styles are."""
+        return sum(w * self._strength_of(self._painter_of[i]) for i, w in self.timeline.weights_at(t))
