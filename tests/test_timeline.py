@@ -276,3 +276,32 @@ def test_the_inputs_clock_starts_at_its_first_frame_even_when_its_timestamps_do_
         times = [float(f.time + decoder.clock_offset) for f in decoder.read()]
     first = start or 0.0
     assert times[0] == pytest.approx(first, abs=1e-3) and times[1] == pytest.approx(first + 0.125, abs=1e-3)
+
+
+def test_the_style_none_is_the_input_as_it_is(tmp_path, two_styles):
+    from vidstyle.io import VideoDecoder
+
+    a, _ = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
+    with VideoDecoder(src) as decoder:
+        original = [f.image for f in decoder.read()]
+    only_a = frames_of(src, tmp_path / "a", a, temporal="off")
+    # the original until 0.5 s, dissolving into a's painting by 0.75 s, and back out from 1.25 s
+    out = frames_of(src, tmp_path / "fade", StyleTimeline([(0, "none"), (0.625, a), (1.25, "none")], crossfade=0.25),
+                    temporal="off")
+    for k in range(12):
+        t = k / 8
+        w = min(1.0, max(0.0, (t - 0.5) / 0.25)) - min(1.0, max(0.0, (t - 1.125) / 0.25))
+        expected = (1 - w) * original[k].astype(np.float32) + w * only_a[k].astype(np.float32)
+        assert differs(out[k], np.rint(expected).astype(np.uint8)) < 1, k
+    assert differs(out[0], original[0]) == 0 and differs(out[6], only_a[6]) < 1
+    # the stabilizer leaves the original frames alone: its strength is 0 there
+    timeline = TimelineStylizer(StyleTimeline([(0, "none"), (1, "starry_night")], crossfade=0),
+                                lambda spec: Flat(0, path=Styles.STARRY_NIGHT.value.path))
+    assert timeline.strengths_differ and timeline.temporal_strength_at(0.5) == 0
+    assert timeline.temporal_strength_at(1) == pytest.approx(0.5)
+    assert timeline.choice.path == Styles.STARRY_NIGHT.value.path  # read from the network, not from "none"
+    with pytest.raises(VidstyleError, match="alone paints nothing"):
+        StyleTimeline([(0, "none")]).check_styles()
+    with pytest.raises(VidstyleError, match="no_such"):
+        StyleTimeline([(0, "none"), (2, "no_such")]).check_styles()

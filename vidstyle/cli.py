@@ -55,7 +55,8 @@ def _add_stylize(sub) -> None:
     p.add_argument("--style-at", type=_style_change, action="append", default=[], metavar="TIME=STYLE",
                    help="from TIME on (seconds on the input's clock, as --start counts them: 12.5, 1:05 or "
                         "1:02:03), paint in STYLE instead; repeat for more changes, e.g. --style starry_night "
-                        "--style-at 12.5=the_scream --style-at 30=mix:starry_night=0.5,the_scream=0.5")
+                        "--style-at 12.5=the_scream --style-at 30=mix:starry_night=0.5,the_scream=0.5; the style "
+                        "none is the input as it is (--style none --style-at 5=mondrian fades the painting in)")
     p.add_argument("--crossfade", type=_non_negative_float, metavar="SECONDS",
                    help="how long each --style-at change dissolves from one style to the next, centred on its "
                         f"time (default {DEFAULT_CROSSFADE:g}; 0 cuts)")

@@ -922,9 +922,10 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     if isinstance(style, (list, tuple)):
         style = StyleTimeline(style)
     # an unknown style fails here too, before the folder is made
-    for spec in [c.style for c in style.changes] if isinstance(style, StyleTimeline) else \
-            [style] if isinstance(style, (str, Path)) else []:
-        resolve_style(spec)
+    if isinstance(style, StyleTimeline):
+        style.check_styles()
+    elif isinstance(style, (str, Path)):
+        resolve_style(style)
     return _stylize_pairs(pairs, folder, style, config, encode, overwrite, progress)
 
 

@@ -9,7 +9,9 @@ Times are on the input's clock, as ``--start`` counts them: with ``--start 10`` 
 12.5 s comes 2.5 s into the output. A change dissolves from the old style's output to the new
 one's over ``crossfade`` seconds centred on its time, as an editor's dissolve is; 0 cuts. Changes
 closer together than that get shorter dissolves, so that no two overlap (the start of the video
-counts as a change).
+counts as a change). The style ``none`` is the input as it is: ``--style none --style-at
+5=starry_night`` dissolves from the original video into the painting at 5 s, ``--style-at
+20=none`` back out of it.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ import numpy as np
 
 from vidstyle.config import DEFAULT_CROSSFADE, is_number
 from vidstyle.errors import VidstyleError
+
+#: The style of a timeline that paints nothing: the frames as they are.
+NO_STYLE = "none"
 
 
 
@@ -60,6 +65,11 @@ def parse_style_change(text: str) -> StyleChange:
         raise VidstyleError(f"{when.strip()!r} in {text!r} is not a time (seconds such as 12.5, or 1:05, "
                             "or 1:02:03)") from None
     return StyleChange(at, style.strip())
+
+
+def _key(style) -> str:
+    """One name per style spec (the same spec twice is one network)."""
+    return str(style).strip()
 
 
 class StyleTimeline:
@@ -119,6 +129,18 @@ class StyleTimeline:
                 return ((i - 1, 1.0 - w), (i, w))
         return ((len(self.changes) - 1, 1.0),)
 
+    def check_styles(self) -> None:
+        """A VidstyleError for a style that does not resolve (a misspelt name, a missing file), or
+        a timeline of :data:`NO_STYLE` alone."""
+        from vidstyle.models.zoo import resolve_style
+
+        keys = [_key(c.style) for c in self.changes]
+        if all(k == NO_STYLE for k in keys):
+            raise VidstyleError(f"a style timeline of {NO_STYLE!r} alone paints nothing: give a style")
+        for change, key in zip(self.changes, keys):
+            if key != NO_STYLE:
+                resolve_style(change.style)
+
     def describe(self) -> str:
         """``starry_night, the_scream from 12.5 s (1 s dissolves)``."""
         parts = [str(self.changes[0].style)] + [f"{c.style} from {c.at:g} s" for c in self.changes[1:]]
@@ -137,17 +159,15 @@ class TimelineStylizer:
 
     def __init__(self, timeline: StyleTimeline, make: Callable[[str], object]):
         self.timeline = timeline
-        from vidstyle.models.zoo import resolve_style
-
-        for change in timeline.changes:  # every spec is checked before the first network loads
-            resolve_style(change.style)
+        timeline.check_styles()  # before the first network loads
+        keys = [_key(c.style) for c in timeline.changes]
         made: dict[str, object] = {}  # A -> B -> A loads A once
-        for change in timeline.changes:
-            key = str(change.style).strip()
+        for change, key in zip(timeline.changes, keys):
             if key not in made:
-                made[key] = make(change.style)
-        self._painter_of = [made[str(c.style).strip()] for c in timeline.changes]
+                made[key] = _Unpainted() if key == NO_STYLE else make(change.style)
+        self._painter_of = [made[k] for k in keys]
         self.painters = list(made.values())
+        self._networks = [p for p in self.painters if not isinstance(p, _Unpainted)]
 
     #: How the networks run, read from the first one: all were made alike (a long run's backend
     #: may change for all, see Stylizer.expect_frames).
@@ -155,31 +175,31 @@ class TimelineStylizer:
 
     def __getattr__(self, name):
         if name in self._SHARED:
-            return getattr(self.painters[0], name)
+            return getattr(self._networks[0], name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def style_strength(self) -> float:
-        return getattr(self.painters[0], "style_strength", 1.0)
+        return getattr(self._networks[0], "style_strength", 1.0)
 
     @property
     def keep_colors(self) -> bool:
-        return getattr(self.painters[0], "keep_colors", False)
+        return getattr(self._networks[0], "keep_colors", False)
 
     def set_look(self, style_strength: float | None = None, keep_colors: bool | None = None) -> None:
-        for p in self.painters:
+        for p in self._networks:
             p.set_look(style_strength, keep_colors)
 
     @property
     def calibration_source(self):
-        return getattr(self.painters[0], "calibration_source", None)
+        return getattr(self._networks[0], "calibration_source", None)
 
     def calibrate(self, images, source: str | None = None) -> None:
-        for p in self.painters:
+        for p in self._networks:
             p.calibrate(images, source=source)
 
     def expect_frames(self, frames: int | None) -> None:
-        for p in self.painters:
+        for p in self._networks:
             if hasattr(p, "expect_frames"):
                 p.expect_frames(frames)
 
@@ -221,6 +241,8 @@ class TimelineStylizer:
     def _strength_of(self, painter) -> float:
         from vidstyle.models.zoo import temporal_strength_for
 
+        if isinstance(painter, _Unpainted):  # the input's own frames need no steadying
+            return 0.0
         choice = getattr(painter, "choice", None)
         return temporal_strength_for(choice.path if choice is not None else None)
 
@@ -234,3 +256,10 @@ class TimelineStylizer:
         """The flow stabilizer's strength for the moment ``t``: each style's own (its zoo entry's),
         mixed as the styles are."""
         return sum(w * self._strength_of(self._painter_of[i]) for i, w in self.timeline.weights_at(t))
+
+
+class _Unpainted:
+    """The :data:`NO_STYLE` painter: each frame as it is."""
+
+    def stylize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [np.array(i, copy=True) for i in images]
