@@ -110,6 +110,11 @@ def _add_stylize(sub) -> None:
                    help="keep: find black letterbox/pillarbox bars on frames spread over the video, stylize only "
                         "the picture between them and keep the bars as they are; stylize: paint the whole frame "
                         f"(default {StylizeConfig.bars})")
+    p.add_argument("--mask", metavar="FILE",
+                   help="a matte: an image, a video or a folder of frames, white where the style goes and black "
+                        "where the input stays as it is (grey mixes; with an alpha channel, opaque is styled); a "
+                        "video matte follows the input's clock and holds its last frame")
+    p.add_argument("--invert-mask", action="store_true", help="style the mask's black parts instead")
     p.add_argument("--hdr", choices=list(HDR_MODES), default=StylizeConfig.hdr,
                    help="sdr: tone-map HDR video (HDR10/PQ, HLG as phones record it) to the SDR pictures the "
                         "styles were trained on, written as SDR BT.709; keep: paint the coded HDR signal and tag "
@@ -126,12 +131,14 @@ def _cmd_stylize(args) -> int:
 
     if args.temporal == "off" and args.temporal_strength is not None:
         log.warning("--temporal-strength is ignored with --temporal off")
+    if args.invert_mask and not args.mask:
+        log.warning("--invert-mask inverts a --mask; there is none")
     config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, sequence_fps=args.fps, temporal=args.temporal,
                            temporal_strength=args.temporal_strength, bars=args.bars,
                            style_strength=args.style_strength, keep_colors=args.keep_colors, hdr=args.hdr,
-                           downscale=args.downscale)
+                           downscale=args.downscale, mask=args.mask, invert_mask=args.invert_mask)
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
                           audio=not args.no_audio, subtitles=not args.no_subtitles)
     style = _style_timeline(args)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import asdict, dataclass
 
 #: ``--precision`` values of every command (inference commands add "int8"); resolved by vidstyle.device.
@@ -134,6 +135,11 @@ class StylizeConfig:
     # the output's longer side at most this many pixels (a 4K clip written as 1080p with 1920):
     # frames are scaled down as they are decoded, so every stage works at that size; None: as the input
     downscale: int | None = None
+    # a matte: an image, a video or a folder of frames whose white (or opaque, with an alpha
+    # channel) parts are stylized and black parts keep the input, mixed after the stabilizer
+    # (vidstyle.mask); invert_mask swaps the two
+    mask: str | os.PathLike | None = None
+    invert_mask: bool = False
     queue_size: int = 8
 
     def __post_init__(self):
@@ -153,6 +159,10 @@ class StylizeConfig:
         check_hdr_mode(self.hdr)
         check_bars_mode(self.bars)
         check_downscale(self.downscale)
+        if self.mask is not None and not (isinstance(self.mask, (str, os.PathLike)) and str(self.mask).strip()):
+            raise VidstyleError(f"mask must be a file or folder path, got {self.mask!r}")
+        if not isinstance(self.invert_mask, bool):
+            raise VidstyleError(f"invert_mask must be True or False, got {self.invert_mask!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -24,6 +24,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
+from os import PathLike, fspath
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -76,6 +77,7 @@ class StylizeResult:
     downscaled: str = ""  # e.g. "3840x2160 downscaled to 1920x1080"; "": written at the input's size
     styles: str = ""  # a style timeline, e.g. "starry_night, the_scream from 12.5 s (1 s dissolves)"; "": one style
     strength_per_style: bool = False  # the timeline's styles had stabilizer strengths of their own
+    mask: str = ""  # the matte the style was mixed in by, e.g. "mask matte.mov" or "inverted mask matte.png"
 
     def summary(self) -> str:
         """One line: frames, seconds, fps, how the network ran and the stabilizer, output path."""
@@ -84,7 +86,8 @@ class StylizeResult:
                                     self.network, None if self.temporal_strength is None
                                     else "stabilizer at each style's strength" if self.strength_per_style
                                     else f"stabilizer {self.temporal_strength:g}",
-                                    self.bars and f"bars kept: {self.bars}", self.alpha and "alpha kept") if x)
+                                    self.bars and f"bars kept: {self.bars}", self.alpha and "alpha kept",
+                                    self.mask) if x)
         how = f" [{how}]" if how else ""
         if self.still_image:
             return f"stylized 1 image in {self.seconds:.2f} s{how} -> {self.output}"
@@ -241,7 +244,7 @@ def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out:
 
 def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue, frames_out: queue.Queue,
                    area: PictureArea | None = None, bars_until: list | None = None,
-                   clock: Fraction = Fraction(0)) -> None:
+                   clock: Fraction = Fraction(0), mix: Callable | None = None, keep_input: bool = False) -> None:
     """Run the network on batches; passes each frame's flow state (or None) and transparency (or
     None) on with its image.
 
@@ -250,7 +253,9 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
     ``bars_until``. A :class:`~vidstyle.timeline.TimelineStylizer` paints each frame at its time
     on the input's clock (the frame's time plus ``clock``); across a cut from one style to the
     next the flow state is dropped, so the stabilizer starts over instead of blending the old
-    style's output into the new one's."""
+    style's output into the new one's. ``mix(image, input_image, pts)``: a matte's mix of each
+    stylized frame with its input frame (:mod:`vidstyle.mask`), made here when no stabilizer
+    follows; ``keep_input``: pass the input frame on for a later stage's mix."""
     timeline = hasattr(stylizer, "stylize_batch_at")
     last_time: float | None = None
     ended = False
@@ -291,7 +296,11 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
                           *_stylize_picture(stylizer, images[cut:], None, times and times[cut:])]
                 area = None
         for (frame, state), image in zip(items, styled):
-            stages.put(frames_out, (image, frame.pts, frame.duration, state, frame.alpha))
+            if mix is not None:
+                with stages.timed("stylize"):
+                    image = mix(image, frame.image, frame.pts)
+            stages.put(frames_out, (image, frame.pts, frame.duration, state, frame.alpha,
+                                    frame.image if keep_input else None))
     stages.put(frames_out, None)
 
 
@@ -321,18 +330,22 @@ def _checked(outputs, inputs: list) -> list:
 
 
 def _stabilize_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue,
-                     strength_at: Callable[[int], float] | None = None) -> None:
+                     strength_at: Callable[[int], float] | None = None, mix: Callable | None = None) -> None:
     """Blend each stylized frame with the warped previous output, in frame order (it carries the
     previous output). Its own thread, so the blending overlaps the network's next batch instead of
     holding up the network's thread. ``strength_at(pts)``: the strength for each frame (a style
-    timeline's styles each have their own), else the stabilizer's."""
+    timeline's styles each have their own), else the stabilizer's. ``mix``: a matte's mix with
+    the input frame (see :func:`_stylize_stage`), after the blend, so the input's own pixels come
+    out as they went in."""
     while (item := stages.get(frames_in)) is not None:
-        image, pts, duration, state, alpha = item
+        image, pts, duration, state, alpha, original = item
         if strength_at is not None:
             stabilizer.strength = strength_at(pts)
         with stages.timed("stabilize"):
             image = stabilizer.apply(image, state)
-        stages.put(frames_out, (image, pts, duration, None, alpha))
+            if mix is not None:
+                image = mix(image, original, pts)
+        stages.put(frames_out, (image, pts, duration, None, alpha, None))
     stages.put(frames_out, None)
 
 
@@ -368,7 +381,7 @@ def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue
         drain_audio(block=False)
         if item is None:
             break
-        image, pts, duration, _, alpha = item
+        image, pts, duration, _, alpha, _ = item
         with stages.timed("encode"):
             encoder.write(image, pts, duration, alpha)
         on_frame()
@@ -390,6 +403,7 @@ _ENCODE_FIELDS = {f.name for f in dataclasses.fields(EncodeConfig)}
 #: value it is stored as, so the code downstream (Fraction, JSON, ...) sees no NumPy scalar.
 _OPTION_TYPES = {"int": (lambda v: is_number(v, integral=True), int), "float": (is_number, float),
                  "str": (lambda v: isinstance(v, str), str),
+                 "os.PathLike": (lambda v: isinstance(v, PathLike), fspath),
                  "bool": (lambda v: isinstance(v, (bool, np.bool_)), bool)}
 
 
@@ -675,7 +689,24 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     else:
         check_output(output, input_path, overwrite)
         check_encoding(encode, output)
-    stylizer = _make_stylizer(style, config)
+    matte = _open_matte(config)  # before the model loads: a bad mask fails first
+    with matte or contextlib.nullcontext():
+        stylizer = _make_stylizer(style, config)
+        return _stylize_video(input_path, output, stylizer, config, encode, overwrite, progress, to_frames, matte)
+
+
+def _open_matte(config: StylizeConfig):
+    """``config.mask`` opened (:class:`vidstyle.mask.Matte`), or None. (The input itself may be
+    its own mask: its bright parts painted, its dark ones kept.)"""
+    if config.mask is None:
+        return None
+    from vidstyle.mask import Matte
+
+    return Matte(config.mask, config.invert_mask, fps=config.sequence_fps)
+
+
+def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, encode: EncodeConfig, overwrite: bool,
+                   progress, to_frames: bool, matte) -> StylizeResult:
     stabilizer = make_stabilizer(config, stylizer)
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
@@ -685,6 +716,8 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr,
                          downscale=config.downscale) as decoder, \
             (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp:
+        if matte is not None:  # before anything is written
+            matte.check_fits((decoder.info.height, decoder.info.width))
         area = None
         if config.bars == "keep":
             area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps,
@@ -714,15 +747,21 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
                 decoded = estimated
             bars_until: list[float] = []
+            tb, offset = decoder.info.time_base, decoder.clock_offset
+            last_mixed = [0.0]  # the time of the last frame mixed with the matte
+
+            def mix_with_matte(image, original, pts):
+                last_mixed[0] = float(pts * tb + offset)
+                return matte.apply(image, original, last_mixed[0])
+            mix = mix_with_matte if matte is not None else None
             stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area, bars_until,
-                         decoder.clock_offset)
+                         offset, None if stabilizer is not None else mix, stabilizer is not None and mix is not None)
             strength_at = None
             if stabilizer is not None:
                 stabilized = stages.queue()
                 if getattr(stylizer, "strengths_differ", False) and config.temporal_strength is None:
-                    tb, offset = decoder.info.time_base, decoder.clock_offset
                     strength_at = lambda pts: stylizer.temporal_strength_at(float(pts * tb + offset))  # noqa: E731
-                stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized, strength_at)
+                stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized, strength_at, mix)
                 styled = stabilized
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
                          _on_frame(progress, bar, decoder.info.frames))
@@ -764,6 +803,9 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     shortfall = decoder.shortfall(encoder.frames)
     if shortfall:
         log.warning("%s", shortfall)
+    if matte is not None and matte.ended_before(last_mixed[0]):
+        log.warning("the mask %s ends at %.2f s, before the video: its last frame was held for the rest",
+                    matte.path.name, matte.held_from)
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          subtitles=dict(encoder.subtitle_modes),
@@ -779,7 +821,11 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
                          tone_mapped=decoder.info.hdr if decoder.info.tone_mapped else "",
                          downscaled=_downscaled_text(decoder.info.downscaled_from, decoder.info.width,
                                                      decoder.info.height),
-                         styles=_timeline_text(stylizer))
+                         styles=_timeline_text(stylizer), mask=_mask_text(matte))
+
+
+def _mask_text(matte) -> str:
+    return "" if matte is None else f"{'inverted ' if matte.invert else ''}mask {matte.path.name}"
 
 
 def _timeline_text(stylizer) -> str:
@@ -798,7 +844,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     .bmp or .tif), upright by the input's EXIF orientation: a quick look at a style on one picture.
 
     ``style``, ``config`` and ``**options`` as for :func:`stylize_video`; only the network's
-    settings and ``bars`` apply (device, precision, backend, ``max_side``, ``scale``): there is no
+    settings, ``bars`` and ``mask`` (an image, or a video's first frame) apply (device, precision, backend, ``max_side``, ``scale``): there is no
     time axis to stabilize or cut (``temporal``, ``start``, ``duration`` do nothing), and the
     encoder's options (``crf``, ``codec``...) are refused. Written atomically, like videos.
     ``progress`` is taken so that a call can switch between :func:`stylize_video` and this one
@@ -833,14 +879,24 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     if alpha is not None and out_format not in ALPHA_FORMATS:
         log.warning("%s is partly transparent, and %s images cannot be: its transparency is dropped (write "
                     ".png, .webp or .tif to keep it)", input_path.name, Path(output).suffix.lower())
+    matte = _open_matte(config)  # a still's matte: the image, or a video's first frame
+    weights = None
+    if matte is not None:
+        with matte:
+            weights = matte.weights_at(0.0, image.shape[:2])
     stylizer = _make_stylizer(style, config)
     started = time.perf_counter()
     area = find_picture_area([image]) if config.bars == "keep" else None
     with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
         keep_alpha = alpha is not None and out_format in ALPHA_FORMATS  # the input's transparency, kept
+        original = image
         if keep_alpha:  # with no edge for the network where it begins
             image = fill_transparent(image, alpha)
         out = _stylize_picture(stylizer, [image], area)[0]
+        if weights is not None:
+            from vidstyle.mask import composite
+
+            out = composite(out, original, weights)
         if keep_alpha:
             out = np.dstack([out, alpha])
         write_image(temp, out, out_format)
@@ -850,7 +906,8 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     return StylizeResult(network=_describe(stylizer, 1), frames=1, seconds=seconds,
                          fps=1 / seconds if seconds else 0.0, output=Path(output), still_image=True,
                          bars=area.bars_text() if area is not None else "",
-                         downscaled=_downscaled_text(before if smaller else None, image.shape[1], image.shape[0]))
+                         downscaled=_downscaled_text(before if smaller else None, image.shape[1], image.shape[0]),
+                         mask=_mask_text(matte))
 
 
 def folder_output(input: str | Path, folder: str | Path, codec: str | None = None) -> Path:

@@ -1,0 +1,180 @@
+"""Mattes (--mask): where the style goes, still and moving, after the stabilizer (vidstyle.mask)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from videos import make_video
+from vidstyle.errors import VidstyleError
+from vidstyle.io import VideoDecoder
+from vidstyle.mask import Matte, composite, matte_weights
+from vidstyle.models.transformer import TransformerNet
+from vidstyle.models.weights import save_model
+from vidstyle.pipeline import stylize_image, stylize_video
+
+
+@pytest.fixture(scope="module")
+def style(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("style") / "random.safetensors"
+    save_model(path, TransformerNet((8, 16, 16), num_residual=1).eval(), styles=[{"name": "random"}])
+    return str(path)
+
+
+def half_matte(path, size=(96, 64), left_white=True, alpha=False):
+    """A matte white on the left half, black on the right (as alpha: opaque left, clear right)."""
+    w, h = size
+    values = np.zeros((h, w), np.uint8)
+    values[:, : w // 2] = 255
+    if not left_white:
+        values = 255 - values
+    if alpha:  # colours that say the opposite, so reading them instead of the alpha is caught
+        rgba = np.dstack([255 - values] * 3 + [values])
+        Image.fromarray(rgba, "RGBA").save(path)
+    else:
+        Image.fromarray(values, "L").save(path)
+    return path
+
+
+def frames(folder):
+    import cv2
+
+    return [cv2.imread(str(p))[..., ::-1] for p in sorted(folder.glob("*.png"))]
+
+
+def decoded(src):
+    with VideoDecoder(src) as decoder:
+        return [f.image for f in decoder.read()]
+
+
+def run(src, out_folder, style, **options):
+    stylize_video(src, out_folder / "f_%04d.png", style=style, device="cpu", precision="fp32", backend="torch",
+                  progress=False, **options)
+    return frames(out_folder)
+
+
+def differs(a, b) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def test_composite_and_weights():
+    styled = np.full((2, 3, 3), 200, np.uint8)
+    original = np.full((2, 3, 3), 100, np.uint8)
+    weights = np.array([[0, 255, 128], [255, 0, 64]], np.uint8)
+    out = composite(styled, original, weights)
+    assert out.dtype == np.uint8 and out.shape == (2, 3, 3)
+    assert out[..., 0].tolist() == [[100, 200, 150], [200, 100, 125]]
+    rgb = np.array([[[255, 255, 255], [0, 0, 0]]], np.uint8)
+    assert matte_weights(rgb, None).tolist() == [[255, 0]]
+    assert matte_weights(rgb, None, invert=True).tolist() == [[0, 255]]
+    assert matte_weights(rgb, np.array([[0, 255]], np.uint8)).tolist() == [[0, 255]]  # alpha wins
+    with pytest.raises(ValueError):
+        composite(styled, original, weights[:1])
+
+
+@pytest.mark.parametrize("kind", ["grey", "alpha", "inverted"])
+def test_a_still_matte_styles_only_its_white_part_and_keeps_the_rest_exactly(tmp_path, style, kind):
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(96, 64))
+    matte = half_matte(tmp_path / "matte.png", left_white=kind != "inverted", alpha=kind == "alpha")
+    full = run(src, tmp_path / "full", style, temporal="off")
+    masked = run(src, tmp_path / "masked", style, temporal="flow", temporal_strength=0.9, mask=str(matte),
+                 invert_mask=kind == "inverted")
+    inputs = decoded(src)
+    assert len(masked) == 6
+    for k in range(6):
+        # the right half: the input's own pixels, untouched by the network and by the stabilizer
+        assert differs(masked[k][:, 48:], inputs[k][:, 48:]) == 0
+        assert differs(full[k][:, :48], inputs[k][:, :48]) > 10
+    assert differs(masked[0][:, :48], full[0][:, :48]) < 1  # the first frame: nothing to stabilize yet
+
+
+def test_a_moving_matte_follows_the_inputs_clock(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
+    # the matte: all white for its first 0.5 s, then all black (8 frames/s like the input)
+    matte = tmp_path / "matte.mkv"
+    with av.open(str(matte), "w") as out:
+        stream = out.add_stream("ffv1", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "gray"  # a smaller matte: scaled to the frames
+        stream.time_base = Fraction(1, 8)
+        for k in range(12):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 48), 255 if k < 4 else 0, np.uint8), format="gray")
+            frame.pts, frame.time_base = k, Fraction(1, 8)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    inputs = decoded(src)
+    out = run(src, tmp_path / "out", style, temporal="off", mask=str(matte), start=0.25)
+    assert len(out) == 10
+    # frames at 0.25 ... 0.375 s styled, from 0.5 s the input as it is
+    assert [differs(o, i) == 0 for o, i in zip(out, inputs[2:])] == [False] * 2 + [True] * 8
+
+
+def test_a_matte_shorter_than_the_video_holds_its_last_frame_and_says_so(tmp_path, style, caplog):
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
+    matte = make_video(tmp_path / "matte.mp4", frames=4, size=(96, 64), fps=8, pattern="flat")
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        out = run(src, tmp_path / "out", style, temporal="off", mask=str(matte))
+    assert len(out) == 12
+    assert any("ends at 0.50 s, before the video" in r.getMessage() for r in caplog.records)
+    # mid-grey throughout: each frame halfway between the input and the styled frame
+    full = run(src, tmp_path / "full", style, temporal="off")
+    inputs = decoded(src)
+    for k in (0, 11):
+        half = (full[k].astype(np.float32) + inputs[k].astype(np.float32)) / 2
+        assert differs(out[k], np.rint(half).astype(np.uint8)) < 2
+
+
+def test_bad_mattes_fail_before_any_work(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(96, 64))
+    with pytest.raises(VidstyleError, match="not found"):
+        stylize_video(src, tmp_path / "a.mp4", style=style, mask=str(tmp_path / "missing.png"), progress=False)
+    wide = half_matte(tmp_path / "wide.png", size=(160, 40))
+    with pytest.raises(VidstyleError, match="160x40 and the video 96x64"):
+        stylize_video(src, tmp_path / "b.mp4", style=style, mask=str(wide), progress=False, device="cpu")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video")
+    with pytest.raises(VidstyleError, match="cannot read the mask"):
+        stylize_video(src, tmp_path / "c.mp4", style=style, mask=str(junk), progress=False)
+    with pytest.raises(VidstyleError, match="invert_mask must be"):
+        stylize_video(src, tmp_path / "d.mp4", style=style, mask=str(wide), invert_mask="yes", progress=False)
+    assert not list(tmp_path.glob("[abcd].mp4"))
+
+
+def test_a_still_image_with_a_matte_and_a_path_object(tmp_path, style):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)).save(photo)
+    matte = half_matte(tmp_path / "matte.png", size=(192, 128))  # twice the size: scaled down
+    stylize_image(photo, tmp_path / "out.png", style=style, device="cpu", mask=matte)
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    original = np.asarray(Image.open(photo))
+    assert differs(out[:, 48:], original[:, 48:]) == 0 and differs(out[:, :48], original[:, :48]) > 10
+    with Matte(matte) as m:
+        assert not m.moving and m.weights_at(0.0, (64, 96)).shape == (64, 96)
+
+
+def test_cli_mask_options(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(96, 64))
+    matte = half_matte(tmp_path / "matte.png")
+    ok = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(tmp_path / "out.mp4"),
+                         "--style", style, "--mask", str(matte), "--invert-mask", "--device", "cpu", "--quiet"],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    line = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(tmp_path / "o2.mp4"),
+                           "--style", style, "--mask", str(matte), "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300).stderr
+    assert "mask matte.png] ->" in line
+    lone = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(tmp_path / "lone.mp4"),
+                           "--style", style, "--invert-mask", "--device", "cpu", "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert lone.returncode == 0 and "--invert-mask inverts a --mask; there is none" in lone.stderr
+    bad = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(tmp_path / "bad.mp4"),
+                          "--style", style, "--mask", str(tmp_path / "nope.png")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "nope.png" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.mp4").exists()
