@@ -409,3 +409,43 @@ def test_a_missing_video_is_named_as_input_or_stylized(tmp_path):
         evaluate_videos(clip, tmp_path / "nope.mp4")
     with pytest.raises(VidstyleError, match="^input video not found: .*gone.mp4$"):
         evaluate_videos(tmp_path / "gone.mp4", clip)
+
+
+def test_a_stylized_segment_is_compared_with_the_same_segment_of_the_input(scene, tmp_path):
+    folder, frames, stylized = scene
+    ms = _make_sample_module()
+    ms.write_video(tmp_path / "tail.mp4", stylized[4:], crf=14)  # as `stylize --start 4/24` would write it
+    proc = run_cli(str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--flow-preset", "fast")
+    assert proc.returncode == 1 and "give eval the same --start and --duration" in proc.stderr
+    segment = run_cli(str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--flow-preset", "fast",
+                      "--start", "0.16")  # the --start stylize was given: its first frame is frame 4
+    assert segment.returncode == 0, segment.stderr
+    result = json.loads(segment.stdout)
+    assert result["frames"] == FRAMES - 4 and result["start"] == 0.16
+    ms.write_video(tmp_path / "input_tail.mp4", frames[4:], crf=14)  # the input cut by hand, for reference
+    by_hand = evaluate_videos(tmp_path / "input_tail.mp4", tmp_path / "tail.mp4", preset="fast")
+    assert result["warping_error"] == pytest.approx(by_hand["warping_error"], rel=0.15)
+    with_gt = run_cli(str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--start", "0.5", "--gt-flow",
+                      str(folder / "gt.npz"))
+    assert with_gt.returncode == 1 and "cannot be used with --start" in with_gt.stderr
+
+
+def test_a_damaged_painting_is_refused_before_the_warping_error(scene, tmp_path, monkeypatch):
+    import argparse
+
+    from PIL import Image
+
+    from vidstyle import eval as eval_module
+    from vidstyle.errors import VidstyleError
+
+    folder, _, _ = scene
+    broken = tmp_path / "painting.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(broken)
+    broken.write_bytes(broken.read_bytes()[:60])
+    monkeypatch.setattr(eval_module, "evaluate_videos", lambda *a, **k: pytest.fail("the slow part ran first"))
+    parser = argparse.ArgumentParser()
+    eval_module.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--painting",
+                              str(broken)])
+    with pytest.raises(VidstyleError, match="painting.png"):
+        args.func(args)

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import logging
+import shlex
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -151,7 +152,8 @@ def test_the_content_search_follows_linked_folders_and_skips_hidden_and_excluded
     (run / "preview_0000010.png").write_bytes(photos[2].read_bytes())
     found = [p.relative_to(root).as_posix() for p in find_images(root, exclude=[run])]
     assert found == sorted(["own/a.png", *(f"linked/{p.relative_to(data['content']).as_posix()}" for p in photos)])
-    assert "model.train/preview_0000010.png" in [p.relative_to(root).as_posix() for p in find_images(root)]
+    # another run's folder too (a training folder holding previews): preview grids are no photos
+    assert "model.train/preview_0000010.png" not in [p.relative_to(root).as_posix() for p in find_images(root)]
 
 
 def test_an_unreadable_photo_is_skipped_with_a_warning_not_fatal(data, tmp_path, caplog):
@@ -1126,3 +1128,113 @@ def test_resume_on_another_kind_of_device_is_refused_before_the_loss_scaler_fail
     with pytest.raises(VidstyleError, match=r"was trained fp16 \(on a GPU\); this run would train without fp16"):
         _load_checkpoint(gpu_like, net, opt, torch.amp.GradScaler("cpu", enabled=False), config)
     assert _load_checkpoint(ckpt, net, opt, torch.amp.GradScaler("cpu", enabled=False), config) == 1
+
+
+# --- a user's own photos and paintings (review findings, twenty-fifth session) ----------------------
+
+def test_more_photos_never_train_on_fewer_and_a_damaged_one_is_not_held_out(tmp_path):
+    trained = [len(split_held_out([Path(f"p{i:03d}.jpg") for i in range(n)])[0]) for n in range(2, 130)]
+    assert trained == sorted(trained)  # 40 photos used to train on 20 (39 on 30)
+    assert len(split_held_out([Path(f"p{i:03d}.jpg") for i in range(40)])[1]) == 10
+    assert len(split_held_out([Path(f"p{i:03d}.jpg") for i in range(276)])[1]) == 20  # the development folder
+    good = np.full((40, 48, 3), 90, np.uint8)
+    for name in ("b.png", "c.png"):
+        Image.fromarray(good).save(tmp_path / name)
+    (tmp_path / "a.png").write_bytes((tmp_path / "b.png").read_bytes()[:40])  # sorts first: would be held out
+    from vidstyle.train.data import can_read
+
+    train_files, held = split_held_out(find_images(tmp_path), readable=can_read)
+    assert [p.name for p in held] == ["b.png"] and [p.name for p in train_files] == ["a.png", "c.png"]
+
+
+def test_other_runs_folders_and_the_content_folder_as_checkpoint_folder(data, loss_weights, tmp_path):
+    content = tmp_path / "photos"
+    _write_images(content, 8, seed=3)
+    earlier = content / "v1.train"  # an earlier run's previews inside the content folder
+    earlier.mkdir()
+    Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(earlier / "preview_0000200.png")
+    assert not [p for p in find_images(content) if "v1.train" in str(p)]
+    assert len(find_images(content)) == 8
+    plain = content / "holiday.train"  # a folder that merely ends so keeps its photos
+    plain.mkdir()
+    Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(plain / "beach.png")
+    assert len(find_images(content)) == 9
+    with pytest.raises(VidstyleError, match="is the content folder"):
+        train(_config(data, loss_weights, tmp_path, content=str(content), checkpoint_dir=str(content)),
+              progress=False)
+
+
+def test_resume_refuses_a_content_folder_that_changed(data, loss_weights, tmp_path):
+    content = tmp_path / "photos"
+    _write_images(content, 8, seed=4)
+    first = _config(data, loss_weights, tmp_path / "run", content=str(content), steps=2, checkpoint_every=2)
+    train(first, progress=False)
+    Image.fromarray(np.zeros((40, 48, 3), np.uint8)).save(content / "aaa_new.png")
+    with pytest.raises(VidstyleError, match=r"content folder changed since checkpoint .*1 added \(aaa_new.png\)"):
+        train(replace(first, steps=3, resume="auto"), progress=False)
+    (content / "aaa_new.png").unlink()
+    train(replace(first, steps=3, resume="auto"), progress=False)  # as it was: goes on
+
+
+def test_a_transparent_painting_is_its_visible_part_and_a_tiny_one_is_said(tmp_path, caplog):
+    from vidstyle.train.data import load_style_image
+
+    rng = np.random.default_rng(0)
+    visible = (rng.random((64, 32, 3)) * 255).astype(np.uint8)
+    for name, hidden in (("black.png", 0), ("white.png", 255)):
+        rgba = np.zeros((64, 64, 4), np.uint8)
+        rgba[..., :3] = hidden
+        rgba[:, :32, :3], rgba[:, :32, 3] = visible, 255
+        Image.fromarray(rgba, "RGBA").save(tmp_path / name)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        black, white = (load_style_image(tmp_path / n, 64) for n in ("black.png", "white.png"))
+    assert torch.equal(black, white)  # what lies under the transparency is not learned
+    assert black.shape == (1, 3, 128, 64)  # cropped to the visible half, shorter side 64
+    assert "has transparent parts" in caplog.text
+    caplog.clear()
+    Image.fromarray(visible[:20, :20]).save(tmp_path / "tiny.png")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        load_style_image(tmp_path / "tiny.png", 160)
+    assert "only 20x20 pixels: upscaled 8.0x" in caplog.text
+
+
+def test_names_and_the_recorded_command_can_be_used_as_written(data, tmp_path):
+    config = TrainConfig(styles=data["styles"], content=str(data["content"]), out=str(tmp_path / "m.safetensors"),
+                         style_meta=[{"name": " spaced ", "painting": ""}, {"painting": "The Scream"}])
+    assert [m["name"] for m in config.styles_metadata()] == ["spaced", Path(data["styles"][1]).stem]
+    command = shlex.split(config.command())
+    at = [i for i, a in enumerate(command) if a == "--painting"]
+    assert [command[i + 1] for i in at] == ["", "The Scream"]  # the empty one too, so it reproduces
+    with pytest.raises(VidstyleError, match="--style-size must be at least 32"):
+        replace(config, style_size=8).validate()
+
+
+def test_init_from_takes_a_bundled_file_by_name():
+    from vidstyle.models.zoo import bundled_file
+    from vidstyle.train.loop import init_from_path
+
+    assert init_from_path("light_mix") == bundled_file("light_mix") and init_from_path("light_mix").endswith(
+        "light_mix.safetensors")
+
+
+def test_optimize_writes_as_stylize_does_quality_and_transparency(data, loss_weights, tmp_path, caplog):
+    from vidstyle.cli import main
+
+    rgba = np.zeros((40, 48, 4), np.uint8)
+    rgba[..., :3] = np.asarray(Image.open(find_images(data["content"])[0]).convert("RGB"))
+    rgba[:, :24, 3] = 255  # the right half transparent
+    photo = tmp_path / "cutout.png"
+    Image.fromarray(rgba, "RGBA").save(photo)
+    base = ["optimize", "--style", data["styles"][0], "--content", str(photo), "--image-size", "32", "--steps", "1",
+            "--loss-net", "vgg16_hed", "--loss-weights", str(loss_weights), "--style-layers", "relu1_2",
+            "--content-layers", "relu1_2", "--device", "cpu"]
+    assert main([*base, "-o", str(tmp_path / "o.png")]) == 0
+    with Image.open(tmp_path / "o.png") as im:
+        assert im.mode == "RGBA" and im.size == (38, 32)
+        alpha = np.asarray(im)[..., 3]
+    assert alpha[:, :16].min() == 255 and alpha[:, 22:].max() == 0  # the photo's transparency kept
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert main([*base, "-o", str(tmp_path / "o.jpg")]) == 0
+    assert "transparency is dropped" in caplog.text
+    with Image.open(tmp_path / "o.jpg") as im:
+        assert im.quantization[0][0] <= 3  # quality 95, as stylize writes (Pillow's default 75 starts at 8)

@@ -231,15 +231,6 @@ def _rounded(value):
     return value
 
 
-def _bundled_file(name: str) -> str | None:
-    """The bundled file named ``name``, with or without .safetensors (light_mix, the multi-style
-    network, holds no style of its own name; style names go through resolve_style); None when
-    none is."""
-    from vidstyle.models.zoo import bundled_files
-
-    return next((str(f) for f in bundled_files() if name in (f.name, f.stem)), None)
-
-
 def _blend_spec(path: str, example: str) -> str:
     """--style for blending the styles ``example`` of the file ``path``: ``mix:`` for a bundled
     network whose styles it finds (as `vidstyle styles` lists them), else the file's path."""
@@ -256,12 +247,12 @@ def _describe_model_file(path: str, verbose: bool) -> None:
     """What ``vidstyle styles FILE`` prints about one model file (or a bundled style's, by name)."""
     from vidstyle.models.weights import arch_name, load_model
 
-    from vidstyle.models.zoo import is_bundled_name, painting_description, resolve_style
+    from vidstyle.models.zoo import bundled_file, is_bundled_name, painting_description, resolve_style
 
     bare = not any(sep and sep in path for sep in ("/", os.sep, os.altsep))
     if path.startswith("mix:") or is_bundled_name(path):  # the file --style runs for it
         path = str(resolve_style(path).path)
-    elif not Path(path).exists() and (bundled := _bundled_file(path)):  # a bundled file by name: light_mix
+    elif not Path(path).exists() and (bundled := bundled_file(path)):  # a bundled file by name: light_mix
         path = bundled
     elif bare and Path(path).suffix != ".safetensors" and not Path(path).exists():
         resolve_style(path)  # an unknown name: its error suggests the closest bundled one

@@ -27,6 +27,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
+from vidstyle.cli_args import clock_time, positive_clock_time
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
@@ -258,13 +259,15 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
 # --- videos ----------------------------------------------------------------------------------
 
 
-def read_frames(path: str | Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
+def read_frames(path: str | Path, max_frames: int | None = None, start: float | None = None,
+                duration: float | None = None) -> Iterator[np.ndarray]:
     """Decode a video's frames as uint8 RGB (H, W, 3) arrays, in order, as ``vidstyle stylize``
     sees them (:class:`~vidstyle.io.decode.VideoDecoder`: display orientation, the colour matrix
-    players use), so an input and its stylization line up even when the input has a rotation tag."""
+    players use), so an input and its stylization line up even when the input has a rotation tag;
+    ``start``/``duration``: the segment ``vidstyle stylize --start/--duration`` reads."""
     from vidstyle.io.decode import DecodedFrame, VideoDecoder
 
-    with VideoDecoder(path) as decoder:
+    with VideoDecoder(path, start, duration) as decoder:
         frames = (item for item in decoder.read() if isinstance(item, DecodedFrame))
         for i, item in enumerate(frames):
             if max_frames is not None and i >= max_frames:
@@ -293,12 +296,18 @@ EVAL_SCHEMA = 1
 
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
                     gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str = "dis",
-                    preset: str = "medium") -> dict:
-    """:func:`warping_error` of two video files (the stylized one made from the input one)."""
+                    preset: str = "medium", start: float | None = None, duration: float | None = None) -> dict:
+    """:func:`warping_error` of two video files (the stylized one made from the input one, or with
+    ``start``/``duration`` from that segment of it, as ``vidstyle stylize --start/--duration``
+    made it)."""
     for what, path in (("input", input_path), ("stylized", stylized_path)):  # which one, by name
         if not Path(path).exists():
             raise VidstyleError(f"{what} video not found: {path}")
-    inputs = _Counted(read_frames(input_path, max_frames))
+    segment = start is not None or duration is not None
+    if segment and gt_flow is not None:
+        raise VidstyleError("--gt-flow holds the flow of the whole input, from its first frame: it cannot be "
+                            "used with --start/--duration")
+    inputs = _Counted(read_frames(input_path, max_frames, start, duration))
     stylized = _Counted(read_frames(stylized_path, max_frames))
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=gt_flow)
     # zip() stops at the shorter stream, after taking one more frame from the input when that is
@@ -308,10 +317,14 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     if inputs.count != stylized.count:
         longer = "input" if inputs.count > stylized.count else "stylized"
         n = result["frames"]
+        hint = f"--max-frames {n} compares the first {n}"
+        if longer == "input" and not segment:  # the likeliest reason: a stylized segment
+            hint = (f"if {Path(stylized_path).name} is a segment (stylize --start S --duration D), give eval the "
+                    f"same --start and --duration; {hint}")
         raise VidstyleError(f"{input_path} and {stylized_path} have different frame counts "
-                            f"(the {longer} video is longer than {n} frame{'s' if n != 1 else ''}; "
-                            f"--max-frames {n} compares the first {n})")
-    result.update(input=str(input_path), stylized=str(stylized_path))
+                            f"(the {longer} video{' segment' if segment and longer == 'input' else ''} is longer "
+                            f"than {n} frame{'s' if n != 1 else ''}; {hint})")
+    result.update(input=str(input_path), stylized=str(stylized_path), start=start, duration=duration)
     notes = []  # say why a metric is null instead of leaving the reader to guess
     if result["warping_error"] is None:
         notes.append("no frame pair with pixels visible in both frames (fewer than 2 frames, or only scene cuts)")
@@ -449,17 +462,27 @@ class StyleScorer:
 
 
 def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: str | Path, *,
-                   every: int = 4, max_frames: int | None = None, loss_net: str = "vgg16_hed") -> dict:
-    """Style loss (vs ``painting``) and content loss (vs the input) of every ``every``-th frame."""
-    if not Path(painting).is_file():
-        raise VidstyleError(f"painting {'is a folder' if Path(painting).is_dir() else 'not found'}: {painting}")
+                   every: int = 4, max_frames: int | None = None, loss_net: str = "vgg16_hed",
+                   start: float | None = None, duration: float | None = None) -> dict:
+    """Style loss (vs ``painting``) and content loss (vs the input, or its segment
+    ``start``/``duration``) of every ``every``-th frame."""
+    check_painting(painting)
     scorer = StyleScorer(painting, loss_net=loss_net)
-    pairs = [(out, src) for i, (src, out) in enumerate(zip(read_frames(input_path, max_frames),
+    pairs = [(out, src) for i, (src, out) in enumerate(zip(read_frames(input_path, max_frames, start, duration),
                                                            read_frames(stylized_path, max_frames)))
              if i % every == 0]
     outs, srcs = [p[0] for p in pairs], [p[1] for p in pairs]
     return {"painting": str(painting), "loss_net": loss_net, "size": scorer.size, "frames_scored": len(pairs),
             "every": every, **scorer.scores(outs, srcs)}
+
+
+def check_painting(painting: str | Path) -> None:
+    """A VidstyleError when ``painting`` is missing or does not decode (said before slow work)."""
+    from vidstyle.io.images import open_image
+
+    if not Path(painting).is_file():
+        raise VidstyleError(f"painting {'is a folder' if Path(painting).is_dir() else 'not found'}: {painting}")
+    open_image(painting)
 
 
 # --- command line ----------------------------------------------------------------------------
@@ -478,7 +501,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "the input itself, the floor; *_long_term: frame t against t-k (k: --long-term); pairs: frame "
                "pairs scored (short-term); valid_fraction: mean share of pixels visible in both frames; "
                "k: the long-term distance; input, stylized, frames, input_size/stylized_size ([width, height]), "
-               "flow and flow_preset: what was measured; notes: why a value is null or to be read with care "
+               "flow and flow_preset: what was measured; start/duration: the input's segment compared "
+               "(null: from its first frame / to its end); notes: why a value is null or to be read with care "
                "(empty when nothing is); schema: this layout's version (1); style: null without --painting, "
                "else style_loss (against the painting), content_loss (against INPUT), "
                "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
@@ -488,6 +512,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--long-term", type=int, metavar="K", help="also compare frame t with frame t-K (K >= 2)")
     p.add_argument("--gt-flow", metavar="FILE", help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")
     p.add_argument("--max-frames", type=_positive_int, metavar="N", help="evaluate only the first N frames")
+    p.add_argument("--start", type=clock_time, metavar="TIME",
+                   help="the input's segment STYLIZED was made from: the --start given to vidstyle stylize")
+    p.add_argument("--duration", type=positive_clock_time, metavar="TIME",
+                   help="... and its --duration")
     p.add_argument("--flow-preset", default="medium", choices=["ultrafast", "fast", "medium"],
                    help="DIS optical flow preset (default medium)")
     p.add_argument("--painting", metavar="IMAGE",
@@ -504,13 +532,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_eval(args) -> int:
-    if args.painting and not Path(args.painting).is_file():  # before the (slow) warping error
-        raise VidstyleError(f"painting {'is a folder' if Path(args.painting).is_dir() else 'not found'}: "
-                            f"{args.painting}")
+    if args.painting:  # before the (slow) warping error
+        check_painting(args.painting)
     result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
-                             max_frames=args.max_frames, preset=args.flow_preset)
+                             max_frames=args.max_frames, preset=args.flow_preset, start=args.start,
+                             duration=args.duration)
     result["style"] = None if not args.painting else evaluate_style(
         args.input, args.stylized, args.painting, every=args.style_every, max_frames=args.max_frames,
-        loss_net=args.loss_net)
+        loss_net=args.loss_net, start=args.start, duration=args.duration)
     print(json.dumps({"schema": EVAL_SCHEMA, **result}, indent=2))
     return 0

@@ -83,6 +83,13 @@ def bundled_files() -> list[Path]:
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".safetensors"))
 
 
+def bundled_file(name: str) -> str | None:
+    """The bundled file named ``name``, with or without .safetensors (light_mix, the multi-style
+    network, holds no style of its own name; style names go through resolve_style); None when
+    none is."""
+    return next((str(f) for f in bundled_files() if str(name).strip() in (f.name, f.stem)), None)
+
+
 def _bundled_infos() -> tuple[ModelInfo, ...]:
     """The headers of the bundled files, read once per set of files (package data does not change)."""
     return _read_infos(tuple(bundled_files()))

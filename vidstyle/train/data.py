@@ -20,8 +20,10 @@ from vidstyle.io.images import IMAGE_EXTENSIONS, open_image
 
 log = logging.getLogger("vidstyle")
 
-#: Number of photos held out of training for evaluation (fewer when the folder is small).
+#: Number of photos held out of training for evaluation (a quarter of a folder of fewer than 80).
 HELD_OUT = 20
+#: A painting upscaled more than this to --style-size is said to be small: its strokes come out blurred.
+STYLE_UPSCALE_WARNING = 2.0
 #: Crops are taken from the image resized so its shorter side is ``size * s``, s in [1, MAX_ZOOM].
 MAX_ZOOM = 1.25
 #: Decoded, resized images kept in memory (a few hundred kB each).
@@ -30,12 +32,27 @@ CACHE_LIMIT = 4000
 
 def load_image(path: str | Path, short_side: int | None = None) -> np.ndarray:
     """Read an image file as uint8 (H, W, 3) RGB, optionally resized so its shorter side is ``short_side``."""
-    im = open_image(path)
-    if short_side is not None:
-        scale = short_side / min(im.size)
-        size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
-        im = im.resize(size, Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS)
+    return resized_short_side(np.asarray(open_image(path), dtype=np.uint8), short_side)
+
+
+def resized_short_side(image: np.ndarray, short_side: int | None) -> np.ndarray:
+    """uint8 (H, W, 3) ``image`` with its shorter side ``short_side`` (None: as it is)."""
+    if short_side is None:
+        return image.copy()
+    h, w = image.shape[:2]
+    scale = short_side / min(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    im = Image.fromarray(image).resize(size, Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS)
     return np.asarray(im, dtype=np.uint8).copy()
+
+
+def can_read(path: Path) -> bool:
+    """Whether the image at ``path`` decodes."""
+    try:
+        open_image(path)
+    except VidstyleError:
+        return False
+    return True
 
 
 def find_images(folder: str | Path, exclude: Sequence[str | Path] = ()) -> list[Path]:
@@ -44,7 +61,8 @@ def find_images(folder: str | Path, exclude: Sequence[str | Path] = ()) -> list[
     Linked folders are followed (each real folder once, so a link loop ends); hidden files and
     folders (a leading dot: macOS's ``._photo.jpg`` companions, ``.thumbnails``) are left out, and
     so are the folders in ``exclude`` (a training run's own checkpoint and preview folder, when
-    it lies inside the content folder)."""
+    it lies inside the content folder) and other runs' such folders (``*.train`` holding
+    checkpoints or previews), whose preview grids are no photos."""
     folder = Path(folder)
     if not folder.is_dir():
         what = "is a file, not a folder of photos" if folder.exists() else "not found"
@@ -58,7 +76,7 @@ def find_images(folder: str | Path, exclude: Sequence[str | Path] = ()) -> list[
             dirs[:] = []
             continue
         seen.add(real)
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not _training_folder(Path(root) / d)]
         files += [Path(root) / n for n in names if not n.startswith(".")
                   and Path(n).suffix.lower() in IMAGE_EXTENSIONS and (Path(root) / n).is_file()]
     files.sort(key=lambda p: p.relative_to(folder).as_posix())
@@ -67,18 +85,34 @@ def find_images(folder: str | Path, exclude: Sequence[str | Path] = ()) -> list[
     return files
 
 
-def split_held_out(files: Sequence[Path], count: int = HELD_OUT) -> tuple[list[Path], list[Path]]:
-    """(training files, held-out files): every k-th file of the sorted list is held out.
+def _training_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a training run's checkpoint and preview folder (``vidstyle train``'s
+    ``OUT.train``)."""
+    return folder.name.endswith(".train") and (any(folder.glob("checkpoint_*.pt")) or any(folder.glob("preview_*.png")))
 
-    With fewer than 2*count files, a quarter of them (at least 1) is held out; a single image is used
-    for both.
+
+def split_held_out(files: Sequence[Path], count: int = HELD_OUT,
+                   readable=None) -> tuple[list[Path], list[Path]]:
+    """(training files, held-out files): every k-th file of the sorted list is held out, a quarter
+    of them (at least 1) and at most ``count``, so a larger folder never trains on fewer photos; a
+    single image is used for both.
+
+    ``readable(path)``: a held-out photo that does not decode gives its place to the next one that
+    does (a damaged photo cannot be scored, and would leave the evaluation without photos); the
+    choice depends on the files alone, so a resumed run holds out the same photos.
     """
     files = list(files)
     if len(files) == 1:
         return files, files
-    n = count if len(files) >= 2 * count else max(1, len(files) // 4)
+    n = min(count, max(1, len(files) // 4))
     step = len(files) // n
-    held = [files[i * step] for i in range(n)]
+    held: list[Path] = []
+    for i in range(n):
+        candidates = [files[(i * step + j) % len(files)] for j in range(len(files))]
+        choice = next((f for f in candidates if f not in held and (readable is None or readable(f))), None)
+        if choice is not None:
+            held.append(choice)
+    held = held or [files[0]]  # none can be read: the evaluation says so (held_out_tensor)
     held_set = set(held)
     return [f for f in files if f not in held_set], held
 
@@ -178,5 +212,27 @@ def held_out_tensor(files: Sequence[Path], size: int, device: torch.device | Non
 
 
 def load_style_image(path: str | Path, size: int, device: torch.device | None = None) -> torch.Tensor:
-    """A style image (1, 3, H, W) in [0, 1] with its shorter side resized to ``size`` (aspect kept)."""
-    return images_to_tensor(load_image(path, short_side=size), device=device)
+    """A style image (1, 3, H, W) in [0, 1] with its shorter side resized to ``size`` (aspect kept).
+
+    A painting with transparency (a cut-out saved as RGBA) is its visible part: cropped to it, the
+    rest filled from it (:func:`vidstyle.frames.fill_transparent`), so whatever colour an editor
+    stored under the transparent pixels is not learned as part of the style."""
+    from vidstyle.frames import fill_transparent
+
+    im, alpha = open_image(path, with_alpha=True)
+    image = np.asarray(im, dtype=np.uint8)
+    name = Path(path).name
+    if alpha is not None:
+        if alpha.max() == 0:
+            raise VidstyleError(f"the painting {name} is fully transparent: nothing of it can be seen")
+        rows, cols = np.flatnonzero(alpha.max(axis=1)), np.flatnonzero(alpha.max(axis=0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        image = fill_transparent(np.ascontiguousarray(image[box]), np.ascontiguousarray(alpha[box]))
+        log.warning("the painting %s has transparent parts: its style is taken from the visible picture (the "
+                    "transparent parts filled from it)", name)
+    upscale = size / min(image.shape[:2])
+    if upscale > STYLE_UPSCALE_WARNING:
+        log.warning("the painting %s is only %dx%d pixels: upscaled %.1fx to a shorter side of %d, so its strokes "
+                    "come out blurred; a larger image of it paints better", name, image.shape[1], image.shape[0],
+                    upscale, size)
+    return images_to_tensor(resized_short_side(image, size), device=device)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shlex
 import sys
 import time
@@ -34,8 +35,8 @@ from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, Los
                                       load_loss_network, resolve_layers)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
 from vidstyle.models.weights import save_model
-from vidstyle.train.data import (ContentImages, find_images, held_out_tensor, load_style_image, split_held_out,
-                                 step_generator)
+from vidstyle.train.data import (ContentImages, can_read, find_images, held_out_tensor, load_style_image,
+                                 split_held_out, step_generator)
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
 from vidstyle.train import temporal as temporal_api
 
@@ -154,7 +155,7 @@ class TrainConfig:
         for key, flag in (("name", "--style-name"), ("painting", "--painting"), ("artist", "--artist"),
                           ("year", "--year")):
             values = [str(m.get(key, "")) for m in self.style_meta]
-            if any(values) and all(values):
+            if any(values):  # each --style's, '' where it has none: as given
                 for v in values:
                     args += [flag, v]
         return shlex.join(args)
@@ -175,8 +176,9 @@ class TrainConfig:
                         ("--steps", self.steps), ("--style-size", self.resolved_style_size())):
             if v <= 0:
                 raise VidstyleError(f"{name} must be positive, got {v}")
-        if self.image_size < 32:
-            raise VidstyleError(f"--image-size must be at least 32 pixels, got {self.image_size}")
+        for name, v in (("--image-size", self.image_size), ("--style-size", self.resolved_style_size())):
+            if v < 32:
+                raise VidstyleError(f"{name} must be at least 32 pixels, got {v}")
         multiple = build_network(self.arch, 1).size_multiple  # the crops go through it unpadded
         if self.image_size % multiple:
             below = self.image_size // multiple * multiple
@@ -221,7 +223,8 @@ class TrainConfig:
         for i, path in enumerate(self.styles):
             meta = dict(self.style_meta[i]) if i < len(self.style_meta) else {}
             meta = {k: v for k, v in meta.items() if v not in (None, "")}
-            meta.setdefault("name", Path(path).stem)
+            # stripped: the blend syntax (file:a=0.7,b=0.3) strips the names it is given
+            meta["name"] = str(meta.get("name", Path(path).stem)).strip()
             out.append(meta)
         return out
 
@@ -286,11 +289,13 @@ def _network_text(arch_args: dict) -> str:
 
 def init_from_path(value: str | Path) -> str:
     """``--init-from``'s file: ``value`` itself, or the file of the bundled style it names."""
-    from vidstyle.models.zoo import bundled_styles, closest_style_name, is_bundled_name
+    from vidstyle.models.zoo import bundled_file, bundled_styles, closest_style_name, is_bundled_name
 
     styles = bundled_styles()
     if is_bundled_name(value):  # as --style: the bundled style, whatever the current folder holds
         return str(styles[value.strip()].path)
+    if not Path(value).exists() and (bundled := bundled_file(value)):  # a bundled file by name: light_mix
+        return bundled
     if not Path(value).exists():
         guess = closest_style_name(str(value), styles)
         if guess and not str(value).endswith(".safetensors"):
@@ -342,9 +347,12 @@ def latest_checkpoint(work: Path) -> Path | None:
 
 
 def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.optim.Optimizer,
-                     scaler: torch.amp.GradScaler, config: TrainConfig) -> Path:
+                     scaler: torch.amp.GradScaler, config: TrainConfig, content_files: list[str] | None = None) -> Path:
+    """``content_files``: the content folder's photos (relative paths), which decide the held-out
+    split and every batch, so that --resume can tell when the folder changed."""
     state = {"step": step, "model": net.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
-             "config": json.dumps(asdict(config)), "arch_args": json.dumps(net.arch_args)}
+             "config": json.dumps(asdict(config)), "arch_args": json.dumps(net.arch_args),
+             "content_files": json.dumps(content_files)}
     path = _checkpoint_path(work, step)
     with write_then_rename(path, make_folder=True) as tmp:  # interrupted (Ctrl-C): no half-written checkpoint left
         try:
@@ -430,7 +438,8 @@ def _config_changes(saved: dict, config: TrainConfig) -> list[str]:
 
 
 def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer,
-                     scaler: torch.amp.GradScaler, config: TrainConfig | None = None) -> int:
+                     scaler: torch.amp.GradScaler, config: TrainConfig | None = None,
+                     content_files: list[str] | None = None) -> int:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
@@ -454,6 +463,15 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
         raise VidstyleError(f"checkpoint {path} was trained with other settings ({'; '.join(changes)}); "
                             "resume with the options it was started with (only --steps and where things "
                             "are written may change)")
+    saved_files = json.loads(state.get("content_files") or "null")  # absent from older checkpoints
+    if saved_files is not None and content_files is not None and saved_files != content_files:
+        added = sorted(set(content_files) - set(saved_files))
+        gone = sorted(set(saved_files) - set(content_files))
+        what = "; ".join(x for x in (added and f"{len(added)} added ({added[0]}{', ...' if len(added) > 1 else ''})",
+                                     gone and f"{len(gone)} gone ({gone[0]}{', ...' if len(gone) > 1 else ''})") if x)
+        raise VidstyleError(f"the content folder changed since checkpoint {path} ({what or 'renamed'}): the photos "
+                            "held out for evaluation and the batches follow the folder, so the run would not go on as "
+                            "it began; resume with the photos as they were, or start afresh with --overwrite")
     # fp16 training (on CUDA) keeps a loss scaler's state, other precisions an empty one. "auto" is
     # resolved per device, so a run started on the CPU and resumed on a GPU passed the settings
     # check, then failed inside GradScaler (and the reverse went on in fp32 without a word).
@@ -631,8 +649,12 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
 
     # data (errors about the inputs come before any expensive work)
     style_meta = config.styles_metadata()
+    if os.path.realpath(work) == os.path.realpath(config.content):
+        raise VidstyleError(f"the checkpoint folder {work} is the content folder: its photos would be taken for the "
+                            "run's own previews and left out; give another --checkpoint-dir")
     files = find_images(config.content, exclude=[work])  # not the run's own previews, when OUT is inside it
-    train_files, held_files = split_held_out(files)
+    content_files = [p.relative_to(Path(config.content)).as_posix() for p in files]
+    train_files, held_files = split_held_out(files, readable=can_read)
     content = ContentImages(train_files, config.image_size)
     style_images = [load_style_image(p, config.resolved_style_size(), device) for p in config.styles]
     held = held_out_tensor(held_files, config.image_size, device)
@@ -668,7 +690,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         if ckpt is None or not ckpt.is_file():
             raise VidstyleError(f"no checkpoint to resume from ({ckpt if ckpt else work})")
         try:
-            start = _load_checkpoint(ckpt, net, opt, scaler, config)
+            start = _load_checkpoint(ckpt, net, opt, scaler, config, content_files)
             kept.append((ckpt, start))
             if progress:  # a resumed run says so, and from where
                 print(f"resuming from {ckpt} (step {start} of {config.steps})", file=sys.stderr, flush=True)
@@ -728,7 +750,10 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             done = step + 1
             saved = None
             if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
-                saved = _save_checkpoint(work, done, net, opt, scaler, config)
+                try:
+                    saved = _save_checkpoint(work, done, net, opt, scaler, config, content_files)
+                except VidstyleError as exc:  # a full disk: say what can be continued, as Ctrl-C does
+                    raise VidstyleError(f"{exc}; {_interrupted_message(config, kept)}") from None
                 kept.append((saved, done))
             postfix = bar is not None and (done % 5 == 0 or done == config.steps)
             line = lines and (saved is not None or time.perf_counter() >= next_line)
@@ -768,7 +793,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                          style_size=config.resolved_style_size(),
                          held_out_files=[p.relative_to(Path(config.content)).as_posix() for p in held_files])
     if config.checkpoint_every:  # lets a later run continue with more --steps
-        kept.append((_save_checkpoint(work, config.steps, net, opt, scaler, config), config.steps))
+        kept.append((_save_checkpoint(work, config.steps, net, opt, scaler, config, content_files), config.steps))
     net = net.to(memory_format=torch.contiguous_format).cpu()
     net.set_style(_one_hot(torch.tensor([0]), num_styles)[0])
     save_model(out, net, style_meta, train_command=config.command(), train_config=train_config,

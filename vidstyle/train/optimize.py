@@ -6,11 +6,13 @@ The image is optimised in an unconstrained space (logit of the [0, 1] pixels) so
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -18,10 +20,12 @@ from vidstyle.device import resolve_device
 from vidstyle.errors import VidstyleError, first_line
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
-from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
+from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, write_image
 from vidstyle.models.lossnets import DEFAULT_LOSS_NET, LossNetwork, load_loss_network, resolve_layers
-from vidstyle.train.data import load_image, load_style_image
+from vidstyle.train.data import load_style_image, resized_short_side
 from vidstyle.frames import images_to_tensor
+
+log = logging.getLogger("vidstyle")
 
 
 @dataclass
@@ -160,7 +164,13 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     net = load_loss_network(config.loss_net, list(style_layers) + content_layers, weights=config.loss_weights,
                             smooth=config.smooth_activations,
                             device=device)
-    image = load_image(config.content, short_side=config.image_size)
+    from vidstyle.frames import fill_transparent
+    from vidstyle.io.images import read_image_and_alpha
+
+    rgb, alpha = read_image_and_alpha(config.content)
+    if alpha is not None:  # as stylize does: no edge painted where the picture meets its transparency
+        rgb = fill_transparent(rgb, alpha)
+    image = resized_short_side(rgb, config.image_size)
     if max(image.shape[:2]) > MAX_IMAGE_SIZE:  # a panorama's long side: the same bound, said before any work
         raise VidstyleError(f"{Path(config.content).name} at --image-size {config.image_size} would be "
                             f"{image.shape[1]}x{image.shape[0]}; its longer side must be at most {MAX_IMAGE_SIZE} "
@@ -194,6 +204,15 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     if bad or not torch.isfinite(result).all():
         raise VidstyleError(f"the optimisation diverged ({', '.join(bad) or 'image'} loss not finite): lower "
                             "--style-weight / --content-weight or --lr; nothing was written")
+    out = tensor_to_images(result)[0]
+    out_format = IMAGE_OUTPUT_FORMATS[output.suffix.lower()]
+    if alpha is not None:  # the photo's transparency, kept where the format holds it
+        if out_format in ALPHA_FORMATS:
+            h, w = out.shape[:2]
+            out = np.dstack([out, np.asarray(Image.fromarray(alpha).resize((w, h), Image.Resampling.LANCZOS))])
+        else:
+            log.warning("%s is partly transparent, and %s images cannot be: its transparency is dropped (write .png, "
+                        ".webp or .tif to keep it)", Path(config.content).name, output.suffix.lower())
     with write_then_rename(output, make_folder=True) as tmp:  # interrupted while writing: no half-written file left behind
-        Image.fromarray(tensor_to_images(result)[0]).save(tmp)
+        write_image(tmp, out, out_format)  # the quality stylize writes
     return parts
