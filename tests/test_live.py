@@ -2,6 +2,7 @@
 dropping under a slow stylizer, VFR recording timestamps, keys, errors and a headless CLI run."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import av
 import numpy as np
 import pytest
 
+from vidstyle import live
 from vidstyle.errors import VidstyleError
 from vidstyle.io import capture
 from vidstyle.io.capture import FileSource, FrameGrabber, FrameSource, SyntheticSource, parse_size
@@ -395,10 +397,10 @@ def test_a_second_ctrl_c_while_stopping_still_leaves_the_recording(tmp_path, mon
     out = tmp_path / "rec.mp4"
     close = live_module.Recording.close
 
-    def close_after_a_second_ctrl_c(self):
+    def close_after_a_second_ctrl_c(self, t_stop=None):
         os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread, here
         time.sleep(0.05)
-        close(self)
+        close(self, t_stop)
 
     monkeypatch.setattr(live_module.Recording, "close", close_after_a_second_ctrl_c)
     stylizer = SlowStylizer(fail_after=6, exc=KeyboardInterrupt)
@@ -514,11 +516,15 @@ def test_an_unreachable_display_is_one_line_and_leaves_no_recording(tmp_path, mo
     assert "--no-window" in r.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
 
 
-def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, model_file):
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])  # a service manager; a closed terminal or ssh session
+def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, model_file, sig):
+    sig = getattr(signal, sig)
     video = write_video(tmp_path / "video.mp4", 50, fps=25)
     rec = tmp_path / "rec.mp4"
+    stats = tmp_path / "stats.json"
     proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "live", "--source", str(video), "--realtime", "--loop",
-                             "--no-window", "--style", str(model_file), "--device", "cpu", "--record", str(rec)],
+                             "--no-window", "--style", str(model_file), "--device", "cpu", "--record", str(rec),
+                             "--stats-json", str(stats)],
                             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -528,14 +534,15 @@ def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, mo
 
         while recorded() < 2000 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err and "frames captured" in err and "stopped: terminated" in err, err
     times, _ = decoded_times_and_marks(rec)
     assert len(times) >= 1 and not list(tmp_path.glob("*.partial*"))
+    assert json.loads(stats.read_text())["stop_reason"] == "terminated"  # the summary is kept too
 
 
 def test_camera_and_source_exclude_each_other_and_sizes_are_bounded(model_file):
@@ -942,9 +949,9 @@ def test_live_counts_stop_when_the_session_does(tmp_path, monkeypatch):
 
     real_close = live_module.Recording.close
 
-    def slow_close(self):
+    def slow_close(self, t_stop=None):
         time.sleep(0.6)
-        return real_close(self)
+        return real_close(self, t_stop)
 
     monkeypatch.setattr(live_module.Recording, "close", slow_close)
     source = SyntheticSource((64, 48), fps=100.0)
@@ -963,3 +970,106 @@ def test_a_size_of_another_shape_for_a_file_is_said(tmp_path, caplog):
         assert caplog.text == ""
         FileSource(video, realtime=False, size=(320, 240)).close()
     assert "wide.mp4 is 160x90: --size 320x240 stretches its picture to another shape" in caplog.text
+
+
+# --- review findings (twenty-fifth session) ----------------------------------------------------------
+
+def test_special_keys_are_not_taken_for_letters_and_the_arrows_do_what_users_guess():
+    from vidstyle.live import Action, key_action
+
+    assert key_action(0xFF51) is Action.PREV_STYLE  # Left: its low byte is "Q", which quit the session
+    assert key_action(0xFF53) is Action.NEXT_STYLE and key_action(0xFF52) is Action.STYLE_UP
+    assert key_action(0xFF63) is Action.NONE  # Insert: its low byte is "c"
+    assert key_action(0x250000) is Action.PREV_STYLE and key_action(0xF703) is Action.NEXT_STYLE  # Windows, macOS
+    assert key_action(ord("q")) is Action.QUIT and key_action(ord("Q")) is Action.QUIT
+    assert key_action(0x100000 | ord("n")) is Action.NEXT_STYLE  # a letter with modifier bits above its keysym
+    controls = LiveControls(num_styles=3)
+    assert controls.handle(0xFF51) is Action.PREV_STYLE and controls.style_index == 2 and not controls.quit
+
+
+class FailingWrites:
+    """Patches VideoEncoder.write to fail like a full disk after ``after`` frames."""
+
+    def __init__(self, monkeypatch, after: int):
+        from vidstyle.io.encode import VideoEncoder
+
+        real, self.calls = VideoEncoder.write, 0
+
+        def write(encoder, *args, **kwargs):
+            self.calls += 1
+            if self.calls > after:
+                raise OSError(28, "No space left on device")
+            return real(encoder, *args, **kwargs)
+        monkeypatch.setattr(VideoEncoder, "write", write)
+
+
+def test_a_recording_that_fails_mid_session_is_said_at_once_and_the_session_goes_on(tmp_path, monkeypatch):
+    FailingWrites(monkeypatch, after=5)
+    messages = []
+    source = MarkedSource(frames=20, fps=60)
+    source.live = False
+    out = tmp_path / "rec.mkv"
+    summary = run_live(source, StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out),
+                       log=messages.append)
+    assert summary.stop_reason == "end of source" and summary.processed == 20  # not "error"
+    assert any(m.startswith("recording stopped: ") and "No space left" in m for m in messages)
+    assert summary.errors and "rec.mkv" in summary.errors[0] and "failed:" in summary.text()
+    assert summary.recordings == [str(out)] and decoded_times_and_marks(out)[1] == [0, 1, 2, 3, 4]
+
+
+def test_a_recording_that_cannot_be_finalized_by_r_does_not_end_the_session(tmp_path, monkeypatch):
+    from vidstyle import live as live_module
+
+    def full_disk(self, t_stop=None):
+        self._tmp.unlink(missing_ok=True)
+        raise VidstyleError(f"finishing {self.path} failed: No space left on device")
+    monkeypatch.setattr(live_module.Recording, "close", full_disk)
+    stylizer = SlowStylizer()
+    source = MarkedSource(frames=12, fps=60)
+    source.live = False
+    messages = []
+    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=False, record=tmp_path / "rec.mp4"),
+                       keys=scripted_keys({3: "r", 6: "s"}, stylizer), log=messages.append)
+    assert summary.stop_reason == "end of source" and summary.processed == 12
+    assert any(m.startswith("not recorded: ") for m in messages) and len(summary.snapshots) == 1
+
+
+def test_the_last_recorded_frame_lasts_until_the_stop(tmp_path):
+    rec = live.Recording(tmp_path / "rec.mp4", 64, 48, 24)
+    for k in range(3):
+        rec.write(np.full((48, 64, 3), 40 * k, np.uint8), 100.0 + 0.1 * k)
+    rec.close(t_stop=101.2)  # a slow network: the last frame stayed on screen a second
+    with av.open(str(tmp_path / "rec.mp4")) as c:
+        stream = c.streams.video[0]
+        assert stream.frames == 3 and float(stream.duration * stream.time_base) == pytest.approx(1.2, abs=0.01)
+
+
+def test_live_recordings_encode_vp9_and_webp_in_real_time_mode():
+    from vidstyle.io.encode import _encoder_options
+
+    assert _encoder_options("libvpx-vp9", 32, "veryfast", realtime=True)["deadline"] == "realtime"
+    assert "deadline" not in _encoder_options("libvpx-vp9", 32, "veryfast")
+    assert _encoder_options("libwebp", None, None, realtime=True)["compression_level"] == "1"
+
+
+def test_record_names_checked_as_given_and_the_virtual_camera_first(tmp_path, model_file, monkeypatch):
+    r = _cli("--source", "x.mp4", "--no-window", "--record", str(tmp_path / "out.mp4") + "/")
+    assert r.returncode == 1 and "names a folder" in r.stderr and not (tmp_path / "out.mp4").exists()
+    if importlib.util.find_spec("pyvirtualcam") is not None:
+        pytest.skip("pyvirtualcam is installed here")
+    video = write_video(tmp_path / "video.mp4", 10)
+    r = _cli("--source", str(video), "--no-window", "--style", str(model_file), "--record", str(tmp_path / "v.mp4"),
+             "--virtual-cam")
+    assert r.returncode == 1 and "pip install pyvirtualcam" in r.stderr and "recording to" not in r.stderr
+
+
+def test_a_full_screen_picture_is_letterboxed_in_black():
+    from vidstyle.live import _letterboxed
+
+    wide = np.full((272, 640, 3), 200, np.uint8)
+    boxed = _letterboxed(wide, (1280, 800))
+    assert boxed.shape == (400, 640, 3) and boxed[:64].max() == 0 and boxed[-64:].max() == 0
+    assert (boxed[64:336] == 200).all()
+    tall = _letterboxed(np.full((480, 360, 3), 200, np.uint8), (1280, 800))
+    assert tall.shape == (480, 768, 3) and tall[:, :204].max() == 0
+    assert _letterboxed(wide, (1280, 544)) is wide and _letterboxed(wide, None) is wide

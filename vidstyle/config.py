@@ -95,6 +95,9 @@ class EncodeConfig:
     pix_fmt: str | None = None
     audio: bool = True
     subtitles: bool = True  # the input's subtitle tracks (and the fonts attached for them)
+    # encode as fast as a live feed needs, for some size: VP9's real-time mode, WebP's lightest
+    # compression (about 4x faster each; vidstyle live's recordings)
+    realtime: bool = False
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,27 @@ KEYMAP = {
 }
 
 
+#: Special keys as ``cv2.waitKeyEx`` reports them (X11/GTK/Qt keysyms, Windows virtual-key codes
+#: shifted 16 bits, macOS function-key characters): the arrows switch styles (left/right) and change
+#: the style strength (up/down), as users guess. Their low byte alone, which ``cv2.waitKey`` keeps,
+#: is a letter's: Left read as "Q" quit the session, Insert as "c" toggled the colours.
+SPECIAL_KEYS = {
+    0xFF51: Action.PREV_STYLE, 0xFF53: Action.NEXT_STYLE, 0xFF52: Action.STYLE_UP, 0xFF54: Action.STYLE_DOWN,
+    0x250000: Action.PREV_STYLE, 0x270000: Action.NEXT_STYLE, 0x260000: Action.STYLE_UP, 0x280000: Action.STYLE_DOWN,
+    0xF702: Action.PREV_STYLE, 0xF703: Action.NEXT_STYLE, 0xF700: Action.STYLE_UP, 0xF701: Action.STYLE_DOWN,
+}
+
+
+def key_action(key: int) -> Action:
+    """The action of ``key`` as ``cv2.waitKeyEx`` returns it: a special key's (:data:`SPECIAL_KEYS`;
+    others do nothing), or a character's (:data:`KEYMAP`; modifier bits above the 16 of a keysym
+    are ignored)."""
+    if key in SPECIAL_KEYS:
+        return SPECIAL_KEYS[key]
+    code = key & 0xFFFF
+    return KEYMAP.get(chr(code), Action.NONE) if 0 < code <= 0xFF else Action.NONE
+
+
 @dataclass
 class LiveControls:
     """Key code -> action state machine. ``handle`` updates the state and returns what the loop must
@@ -97,10 +118,10 @@ class LiveControls:
     keep_colors: bool = False
 
     def handle(self, key: int) -> Action:
-        """``key`` as returned by ``cv2.waitKey`` (-1: no key)."""
+        """``key`` as returned by ``cv2.waitKeyEx`` (-1: no key; see :func:`key_action`)."""
         if key is None or key < 0:
             return Action.NONE
-        action = KEYMAP.get(chr(key & 0xFF), Action.NONE)
+        action = key_action(key)
         if action is Action.QUIT:
             self.quit = True
         elif action is Action.NEXT_STYLE:
@@ -156,6 +177,7 @@ class LiveSummary:
     first_latency_ms: float | None = None
     recordings: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # outputs that failed (a recording on a full disk)
 
     def text(self) -> str:
         waiting = f", {self.waiting} still waiting at the stop" if self.waiting else ""
@@ -170,6 +192,7 @@ class LiveSummary:
                  f"  {rate}; {latency}"]
         lines += [f"  recorded {p}" for p in self.recordings]
         lines += [f"  snapshot {p}" for p in self.snapshots]
+        lines += [f"  failed: {e}" for e in self.errors]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -355,6 +378,7 @@ class LiveWindow:
             raise VidstyleError(f"cannot open a window ({str(exc).strip().splitlines()[-1]}); run with --no-window") \
                 from None
         self.fullscreen = fullscreen
+        self._screen = screen_size() if fullscreen else None
         self._shown = False
 
     def show(self, bgr: np.ndarray) -> None:
@@ -363,14 +387,17 @@ class LiveWindow:
             # when no window manager honours the full-screen request; shrunk to fit the screen (a
             # 1080p camera side by side is 3840 pixels wide), the picture scaled inside it.
             cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], screen_size()))
+        if self.fullscreen:  # the window is the screen (the image rect OpenCV reports is the picture's)
+            bgr = _letterboxed(bgr, self._screen)
         cv2.imshow(self.name, bgr)
         if not self._shown and self.fullscreen:  # some backends ignore it before the first image
             cv2.setWindowProperty(self.name, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
         self._shown = True
 
     def key(self) -> int:
-        """Pump window events; the key pressed, or -1 (also when the window was closed: see closed)."""
-        return cv2.waitKey(1)
+        """Pump window events; the key pressed, or -1 (also when the window was closed: see closed).
+        The full code (``waitKeyEx``), so special keys are not taken for letters (:func:`key_action`)."""
+        return cv2.waitKeyEx(1)
 
     def closed(self) -> bool:
         try:
@@ -384,6 +411,22 @@ class LiveWindow:
             cv2.waitKey(1)
         except cv2.error:
             pass
+
+
+def _letterboxed(image: np.ndarray, area: tuple[int, int] | None) -> np.ndarray:
+    """``image`` with black bars to the shape of ``area`` = (width, height): a full-screen window
+    scales it to fit, and the toolkit's own background (Qt's light grey) would fill the rest."""
+    if area is None:
+        return image
+    h, w = image.shape[:2]
+    aw, ah = area
+    if abs(w * ah - h * aw) <= max(aw, ah):  # the same shape, to a pixel
+        return image
+    if w * ah > h * aw:  # wider than the screen: bars above and below
+        pad = round(w * ah / aw) - h
+        return cv2.copyMakeBorder(image, pad // 2, pad - pad // 2, 0, 0, cv2.BORDER_CONSTANT, value=0)
+    pad = round(h * aw / ah) - w
+    return cv2.copyMakeBorder(image, 0, 0, pad // 2, pad - pad // 2, cv2.BORDER_CONSTANT, value=0)
 
 
 def screen_size() -> tuple[int, int] | None:
@@ -478,11 +521,15 @@ class Recording:
         codec = default_codec(self.path.suffix)
         animation = codec in ("gif", "libwebp")  # no crf or preset (vidstyle.io.encode)
         config = EncodeConfig(codec=codec, crf=None if animation else 20 if codec == "libx264" else 32,
-                              preset=None if animation else "veryfast", audio=False)
+                              preset=None if animation else "veryfast", audio=False, realtime=True)
         self._encoder = VideoEncoder(self._tmp, info, config, name=self.path)  # errors name the recording
+        self._playable_partly = container in ("matroska", "webm")  # no index needed to play what was written
         self._t0: float | None = None
         self._last_pts = -1
+        # the newest frame waits for the next, which says how long it is shown (the last one: until the stop)
+        self._pending: tuple[np.ndarray, int] | None = None
         self.frames = 0
+        self.thinned = 0  # frames GIF/WebP timing could not hold apart (see VideoEncoder.thinned)
 
     def write(self, image: np.ndarray, t_capture: float) -> None:
         """Append uint8 (H, W, 3) RGB ``image`` captured at ``t_capture`` (time.perf_counter)."""
@@ -490,30 +537,64 @@ class Recording:
             self._t0 = t_capture
         pts = max(round((t_capture - self._t0) / self.time_base), self._last_pts + 1)  # strictly increasing
         self._last_pts = pts
-        self._encoder.write(image, pts)
+        self._write_pending(pts)
+        self._pending = (image.copy(), pts)  # the caller may draw on its frame next
         self.frames += 1
 
-    def close(self) -> None:
-        """Flush and finalize: the file appears under its name (nothing is left if no frame came)."""
+    def _write_pending(self, until: int) -> None:
+        if self._pending is not None:
+            image, pts = self._pending
+            self._pending = None
+            self._encoder.write(image, pts, until - pts)
+
+    def close(self, t_stop: float | None = None) -> None:
+        """Flush and finalize: the file appears under its name (nothing is left if no frame came).
+        ``t_stop`` (time.perf_counter): the last frame is shown until then, as it was live.
+
+        When finalizing fails (a full disk), a Matroska or WebM recording keeps what was written
+        up to the failure (it plays without an index) and the error says so; others are removed."""
         try:
+            if self._pending is not None:
+                end = self._last_pts + 1
+                if t_stop is not None and self._t0 is not None:
+                    end = max(end, round((t_stop - self._t0) / self.time_base))
+                self._write_pending(end)
             self._encoder.finish()
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, (VidstyleError, OSError)) and self._playable_partly and self.frames and \
+                    self._tmp.is_file() and self._tmp.stat().st_size > 0:
+                os.replace(self._tmp, self.path)
+                raise VidstyleError(f"{exc}; what was recorded before is kept in {self.path}") from None
             self._tmp.unlink(missing_ok=True)
             raise
+        self.thinned = getattr(self._encoder, "thinned", 0)
         if self.frames:
             os.replace(self._tmp, self.path)
         else:
             self._tmp.unlink(missing_ok=True)
 
 
+#: SIGTERM/SIGHUP that arrived while :func:`_interrupts_deferred` held them: the exit status still
+#: says the session was terminated (vidstyle live's _cmd_live reads it).
+DEFERRED_TERMINATIONS: list[int] = []
+#: The signals that end a live session: Ctrl-C, and a service manager's or a closed terminal's.
+_STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+
+
 @contextlib.contextmanager
 def _interrupts_deferred():
-    """Ignore Ctrl-C and SIGTERM inside the block (main thread only): they arrive while live is
-    already stopping, and must not cut a file's finalization short."""
+    """Hold Ctrl-C, SIGTERM and SIGHUP inside the block (main thread only): they arrive while live
+    is already stopping, and must not cut a file's finalization short. A termination is noted in
+    :data:`DEFERRED_TERMINATIONS`, not lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def note(signum, frame):
+        if signum != signal.SIGINT:
+            DEFERRED_TERMINATIONS.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
@@ -621,15 +702,22 @@ class RecordingPaths:
         return path
 
 
+def check_virtual_camera() -> None:
+    """A VidstyleError with the install hint when pyvirtualcam is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyvirtualcam") is None:
+        raise VidstyleError("--virtual-cam needs pyvirtualcam (pip install pyvirtualcam) and a virtual camera "
+                            "driver (v4l2loopback on Linux, OBS Virtual Camera on Windows/macOS)")
+
+
 class VirtualCamera:
     """The stylized feed as a virtual webcam for video-call apps (pyvirtualcam)."""
 
     def __init__(self, width: int, height: int, fps: float):
-        try:
-            import pyvirtualcam
-        except ImportError:
-            raise VidstyleError("--virtual-cam needs pyvirtualcam (pip install pyvirtualcam) and a virtual camera "
-                                "driver (v4l2loopback on Linux, OBS Virtual Camera on Windows/macOS)") from None
+        check_virtual_camera()
+        import pyvirtualcam
+
         try:
             self.cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB)
         except Exception as exc:  # no driver/device: pyvirtualcam raises RuntimeError with the reason
@@ -693,6 +781,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     window = recording = vcam = stabilizer = None
     recordings: list[str] = []
     snapshots: list[str] = []
+    errors: list[str] = []
     grabber = FrameGrabber(source)
     stats = LiveStats()
     stop_reason = "error"
@@ -714,9 +803,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             with _interrupts_deferred():
                 try:
                     if recording is not None:
-                        recording.close()
-                        if recording.frames:
-                            recordings.append(str(recording.path))
+                        stop_recording(recording, t_end, quiet=True)
                 finally:  # a recording that fails to finalize must not leave the camera open
                     grabber.stop()
         finally:
@@ -725,7 +812,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             if window is not None and window_usable:
                 window.close()
         summaries.append(stats.summary(source.description, captured, t_end - t_start, reason,
-                                       dropped=dropped, recordings=recordings, snapshots=snapshots))
+                                       dropped=dropped, recordings=recordings, snapshots=snapshots, errors=errors))
         if grabber.started:  # nothing to report when setup failed before capture began
             damaged = getattr(source, "damaged_packets", 0)
             if damaged:
@@ -734,6 +821,25 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         elif reason in ("interrupted", "terminated"):
             log(f"live stopped ({reason}) before the first frame")
         return summaries[0]
+
+    def stop_recording(finished: Recording, t_stop: float, quiet: bool = False) -> None:
+        """Finalize ``finished``; a failure (a full disk) is reported and counted, not raised:
+        the session, or its summary, goes on."""
+        try:
+            finished.close(t_stop)
+        except VidstyleError as exc:
+            errors.append(f"recording {finished.path}: {exc}")
+            log(f"not recorded: {exc}")
+            if finished.path.is_file():  # a Matroska recording kept up to the failure
+                recordings.append(str(finished.path))
+            return
+        if finished.frames:
+            recordings.append(str(finished.path))
+            if not quiet:
+                log(f"recorded {finished.path} ({finished.frames} frames)")
+        if finished.thinned:
+            log(f"{finished.path.name}: left out {finished.thinned} frame(s) that came closer to the one before "
+                f"than {finished.path.suffix} can time")
 
     def ended_by_native_code() -> None:
         # in practice the window's toolkit, whose display connection broke (see ProcessExitHook)
@@ -822,7 +928,14 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 key = keys() if keys is not None else -1
                 stats.frame_shown(frame.t_capture, time.perf_counter())
                 if recording is not None:
-                    recording.write(stylized, frame.t_capture)
+                    try:
+                        recording.write(stylized, frame.t_capture)
+                    except (VidstyleError, OSError) as exc:  # a full disk: said now, the session goes on
+                        recording, failed = None, recording
+                        controls.recording = False
+                        errors.append(f"recording {failed.path} stopped: {exc}")
+                        log(f"recording stopped: {exc}")
+                        stop_recording(failed, frame.t_capture)
                 if vcam is not None:
                     vcam.send(stylized)
             else:
@@ -877,10 +990,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             elif action is Action.TOGGLE_RECORD:
                 if recording is not None:
                     recording, finished = None, recording
-                    finished.close()
-                    if finished.frames:
-                        recordings.append(str(finished.path))
-                        log(f"recorded {finished.path} ({finished.frames} frames)")
+                    stop_recording(finished, time.perf_counter())
                 else:
                     try:  # as for snapshots: the session goes on without the recording
                         recording = Recording(paths.next(), width, height, source.fps)
@@ -1016,11 +1126,16 @@ def _cmd_live(args) -> int:
     if options.record is not None:
         from vidstyle.io.files import check_output
 
-        check_output(options.record, input=args.source, overwrite=options.overwrite)  # before the camera opens
+        # the name as given: Path() would drop a trailing slash, which names a folder
+        check_output(args.record, input=args.source, overwrite=options.overwrite)  # before the camera opens
     if args.stats_json:  # checked now, not after the session
         from vidstyle.io.files import check_output_file
 
-        check_output_file(args.stats_json, inputs=[args.source, options.record], overwrite=True)
+        if options.record is not None and Path(args.stats_json).resolve() == options.record.resolve():
+            raise VidstyleError(f"--stats-json {args.stats_json} is the --record file")
+        check_output_file(args.stats_json, inputs=[args.source], overwrite=True)
+    if options.virtual_cam:
+        check_virtual_camera()  # before the model loads and the camera opens
     stylizer_args = dict(device=args.device, precision=args.precision, channels_last=not args.no_channels_last,
                          max_side=args.max_side, scale=args.scale)
     stylizer_args["backend"] = args.backend
@@ -1030,19 +1145,24 @@ def _cmd_live(args) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    # SIGTERM ends the run like Ctrl-C, so recordings are finalized when a service manager stops us;
-    # then the exit status says it was terminated (128 + 15), where Ctrl-C, like q, is a normal stop
+    # SIGTERM (a service manager) and SIGHUP (a closed terminal) end the run like Ctrl-C, so
+    # recordings are finalized and the summary written; then the exit status says it was
+    # terminated (128 + the signal), where Ctrl-C, like q, is a normal stop
     terminated = []
 
     def on_term(signum, frame):
         terminated.append(signum)
         raise Terminated
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    ended_by = [s for s in _STOP_SIGNALS if s != signal.SIGINT]
+    DEFERRED_TERMINATIONS.clear()
+    previous = {sig: signal.signal(sig, on_term) for sig in ended_by}
     try:
         summary = run_live(source, styles, options, log=log)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    terminated += DEFERRED_TERMINATIONS
     if args.stats_json:
         from vidstyle.io.files import write_then_rename
 
@@ -1051,4 +1171,8 @@ def _cmd_live(args) -> int:
     if source.lost:
         raise VidstyleError(f"{source.description} stopped delivering frames (unplugged, or its stream ended); "
                             "outputs were finalized")
-    return 128 + signal.SIGTERM if terminated else 0
+    if terminated:
+        return 128 + terminated[0]
+    if summary.errors:  # said above; the exit status says it too
+        raise VidstyleError(f"{len(summary.errors)} output(s) failed (see above)")
+    return 0
