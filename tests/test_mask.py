@@ -178,3 +178,80 @@ def test_cli_mask_options(tmp_path, style):
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "nope.png" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.mp4").exists()
+
+
+# --- review findings (a helper's review of mattes) ------------------------------------------------
+
+def write_matte_video(path, values, fps=24, size=(96, 64), codec="ffv1", pix_fmt="gray", alpha=None):
+    """A matte video whose frame k is all ``values[k]`` (with ``alpha``: RGBA frames, alpha set so)."""
+    w, h = size
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        for k, v in enumerate(values):
+            if alpha is None:
+                frame = av.VideoFrame.from_ndarray(np.full((h, w), v, np.uint8), format="gray")
+            else:
+                rgba = np.dstack([np.full((h, w), v, np.uint8)] * 3 + [np.full((h, w), alpha, np.uint8)])
+                frame = av.VideoFrame.from_ndarray(rgba, format="rgba")
+            frame.pts, frame.time_base = k, Fraction(1, fps)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def kept(out, inputs):
+    """Per frame: True where the output is the input as it is (the matte was black there)."""
+    return [differs(o, i) == 0 for o, i in zip(out, inputs)]
+
+
+def test_a_matroska_matte_on_an_mp4_input_keeps_in_step_despite_millisecond_times(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=24)
+    matte = write_matte_video(tmp_path / "matte.mkv", [0 if k % 2 else 255 for k in range(12)])  # odd frames kept
+    out = run(src, tmp_path / "out", style, temporal="off", mask=str(matte))
+    assert kept(out, decoded(src)) == [k % 2 == 1 for k in range(12)]  # was a frame late on every third
+
+
+def test_a_folder_matte_plays_at_the_inputs_rate(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=10, size=(96, 64), fps=30)
+    folder = tmp_path / "matte"
+    folder.mkdir()
+    for k in range(10):
+        Image.fromarray(np.full((64, 96), 0 if k in (3, 7) else 255, np.uint8)).save(folder / f"m_{k:04d}.png")
+    out = run(src, tmp_path / "out", style, temporal="off", mask=str(folder))
+    assert kept(out, decoded(src)) == [k in (3, 7) for k in range(10)]  # not at 24 frames/s
+
+
+def test_a_moving_matte_with_an_opaque_alpha_is_read_by_brightness(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(96, 64), fps=24)
+    matte = write_matte_video(tmp_path / "matte.mov", [255, 0, 255, 0, 255, 0], codec="qtrle", pix_fmt="argb",
+                              alpha=255)
+    out = run(src, tmp_path / "out", style, temporal="off", mask=str(matte))
+    assert kept(out, decoded(src)) == [False, True] * 3  # was all painted: the opaque alpha read as the matte
+
+
+def test_animated_mattes_are_refused_and_a_damaged_one_is_said(tmp_path, style, caplog):
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(96, 64), fps=24)
+    frames = [Image.fromarray(np.full((64, 96), v, np.uint8)) for v in (0, 255, 0)]
+    frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:], duration=100)
+    with pytest.raises(VidstyleError, match="is an animation"):
+        stylize_video(src, tmp_path / "a.mp4", style=style, mask=str(tmp_path / "anim.png"), progress=False)
+    matte = make_video(tmp_path / "matte.mp4", frames=24, size=(96, 64), fps=24, gop=4)
+    data = bytearray(matte.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 2000] = bytes(2000)
+    matte.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        run(src, tmp_path / "out", style, temporal="off", mask=str(matte))
+    assert any("(the mask)" in r.getMessage() and "damaged" in r.getMessage() for r in caplog.records)
+
+
+def test_a_matte_of_the_shape_an_anamorphic_video_is_shown_in_fits(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(96, 64), sar=Fraction(4, 3))  # shown as 128x64
+    shown = half_matte(tmp_path / "shown.png", size=(128, 64))
+    out = run(src, tmp_path / "out", style, temporal="off", mask=str(shown))
+    inputs = decoded(src)
+    assert len(out) == 4 and differs(out[0][:, 48:], inputs[0][:, 48:]) == 0
+    with pytest.raises(VidstyleError, match=r"shown as 128x64"):
+        stylize_video(src, tmp_path / "b.mp4", style=style, mask=str(half_matte(tmp_path / "sq.png", size=(64, 64))),
+                      progress=False, device="cpu")

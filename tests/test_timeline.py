@@ -149,13 +149,13 @@ def test_the_stabilizer_strength_follows_each_styles_own():
     values = {"starry_night": 0, "shipwreck": 1}
     stylizer = TimelineStylizer(StyleTimeline([(0, "starry_night"), (2, "shipwreck")], crossfade=1),
                                 lambda spec: Flat(values[spec], path=Styles[spec.upper()].value.path))
-    assert stylizer.strengths_differ
+    assert stylizer.strengths_differ()
     assert stylizer.temporal_strength_at(0) == pytest.approx(0.5)
     assert stylizer.temporal_strength_at(2) == pytest.approx((0.5 + shipwreck.temporal_strength) / 2)
     assert stylizer.temporal_strength_at(3) == pytest.approx(shipwreck.temporal_strength)
     same = TimelineStylizer(StyleTimeline([(0, "starry_night"), (2, "the_scream")]),
                             lambda spec: Flat(0, path=Styles[spec.upper()].value.path))
-    assert not same.strengths_differ
+    assert not same.strengths_differ() and same.strengths_differ(0.8) is False
 
 
 # --- through the pipeline, with real (small, random) networks ------------------------------------
@@ -298,10 +298,64 @@ def test_the_style_none_is_the_input_as_it_is(tmp_path, two_styles):
     # the stabilizer leaves the original frames alone: its strength is 0 there
     timeline = TimelineStylizer(StyleTimeline([(0, "none"), (1, "starry_night")], crossfade=0),
                                 lambda spec: Flat(0, path=Styles.STARRY_NIGHT.value.path))
-    assert timeline.strengths_differ and timeline.temporal_strength_at(0.5) == 0
+    assert timeline.strengths_differ() and timeline.temporal_strength_at(0.5) == 0
+    assert timeline.strengths_differ(0.8) and timeline.temporal_strength_at(1, 0.8) == 0.8  # a fixed strength
     assert timeline.temporal_strength_at(1) == pytest.approx(0.5)
     assert timeline.choice.path == Styles.STARRY_NIGHT.value.path  # read from the network, not from "none"
     with pytest.raises(VidstyleError, match="alone paints nothing"):
         StyleTimeline([(0, "none")]).check_styles()
     with pytest.raises(VidstyleError, match="no_such"):
         StyleTimeline([(0, "none"), (2, "no_such")]).check_styles()
+
+
+# --- review findings (a helper's review of timelines and mattes) -------------------------------------
+
+def test_minutes_and_seconds_are_the_same_time_as_seconds():
+    assert parse_clock("1:08.96") == parse_clock("68.96") == 68.96  # was 68.96000000000001: a frame late
+    assert parse_clock("1:02:03.5") == 3723.5
+    for bad in ("1/2", "1:1/2"):
+        with pytest.raises(ValueError):
+            parse_clock(bad)
+
+
+def test_a_still_is_painted_in_the_first_style_that_paints_and_ready_stylizers_join_timelines():
+    made = {"starry_night": Flat(10), "the_scream": Flat(200)}
+    still = TimelineStylizer(StyleTimeline([(0, "none"), (2, "starry_night")]), made.__getitem__)
+    assert int(still.stylize_batch([np.zeros((2, 2, 3), np.uint8)])[0][0, 0, 0]) == 10
+    ready = Flat(77)
+    mixed = TimelineStylizer(StyleTimeline([(0, ready), (1, "the_scream")]), made.__getitem__)
+    assert mixed.painters[0] is ready and "Flat, the_scream from 1 s" in mixed.timeline.describe()
+    out = mixed.stylize_batch_at([np.zeros((2, 2, 3), np.uint8)] * 2, [0.0, 2.0])
+    assert [int(o[0, 0, 0]) for o in out] == [77, 200] and mixed.painted_until == 2.0
+
+
+def test_none_stays_the_input_with_a_fixed_stabilizer_strength_and_late_changes_are_said(tmp_path, two_styles,
+                                                                                        caplog):
+    from vidstyle.io import VideoDecoder
+
+    a, _ = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
+    with VideoDecoder(src) as decoder:
+        original = [f.image for f in decoder.read()]
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        out = frames_of(src, tmp_path / "out", StyleTimeline([(0, a), (0.5, "none"), (30, a)], crossfade=0),
+                        temporal="flow", temporal_strength=0.9)
+    assert all(differs(out[k], original[k]) == 0 for k in range(4, 12))  # no flow blend of the input's frames
+    assert any("change at 30 s comes after the last frame of in.mp4 (1.38 s)" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_cli_style_none_alone_and_on_a_still(tmp_path, two_styles):
+    a, _ = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48))
+    alone = vidstyle("stylize", src, "-o", tmp_path / "o.mp4", "--style", "none")
+    assert alone.returncode == 1 and "paints nothing on its own" in alone.stderr and "Traceback" not in alone.stderr
+    photo = tmp_path / "photo.png"
+    import PIL.Image
+
+    PIL.Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(photo)
+    still = vidstyle("stylize", photo, "-o", tmp_path / "p.png", "--style", "none", "--style-at", f"1={a}",
+                     "--device", "cpu")
+    assert still.returncode == 0, still.stderr
+    assert "painted in the timeline's first style" in still.stderr
+    assert differs(np.asarray(PIL.Image.open(tmp_path / "p.png")), np.full((48, 64, 3), 120, np.uint8)) > 1

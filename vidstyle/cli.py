@@ -163,9 +163,10 @@ def _cmd_stylize(args) -> int:
             ("--style-at", bool(args.style_at)), ("--crossfade", args.crossfade is not None),
             ("--fps", args.fps is not None)) if given]
         if video_only:
-            log.warning("%s %s for videos; %s is a still image", ", ".join(video_only),
-                        "is" if len(video_only) == 1 else "are", Path(source).name)
-        result = stylize_image(source, args.output, style=args.style, config=config, overwrite=args.overwrite)
+            log.warning("%s %s for videos; %s is a still image%s", ", ".join(video_only),
+                        "is" if len(video_only) == 1 else "are", Path(source).name,
+                        ", painted in the timeline's first style" if args.style_at else "")
+        result = stylize_image(source, args.output, style=style, config=config, overwrite=args.overwrite)
     else:
         result = stylize_video(source, args.output, style=style, config=config, encode=encode,
                                overwrite=args.overwrite, progress=not args.quiet)
@@ -176,11 +177,14 @@ def _cmd_stylize(args) -> int:
 
 def _style_timeline(args):
     """``--style`` alone, or with ``--style-at`` changes a :class:`~vidstyle.timeline.StyleTimeline`."""
-    from vidstyle.timeline import StyleTimeline
+    from vidstyle.timeline import NO_STYLE, StyleTimeline
 
     if not args.style_at:
         if args.crossfade is not None:
             log.warning("--crossfade is for --style-at changes; there are none")
+        if args.style.strip() == NO_STYLE:
+            raise VidstyleError(f"--style {NO_STYLE} paints nothing on its own: it is for timelines, e.g. "
+                                f"--style {NO_STYLE} --style-at 5=starry_night")
         return args.style
     crossfade = DEFAULT_CROSSFADE if args.crossfade is None else args.crossfade
     return StyleTimeline([(0.0, args.style), *((c.at, c.style) for c in args.style_at)], crossfade=crossfade)

@@ -28,7 +28,7 @@ ASPECT_TOLERANCE = 0.02
 
 def matte_weights(rgb: np.ndarray, alpha: np.ndarray | None, invert: bool = False) -> np.ndarray:
     """uint8 (H, W) weights of the style, 255 where it is all style: ``alpha`` when the matte
-    has one, else the brightness of ``rgb`` (uint8 (H, W, 3)), inverted with ``invert``."""
+    is read by its alpha, else the brightness of ``rgb`` (uint8 (H, W, 3)), inverted with ``invert``."""
     import cv2
 
     weights = alpha if alpha is not None else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -46,76 +46,114 @@ def composite(stylized: np.ndarray, original: np.ndarray, weights: np.ndarray) -
     return cv2.blendLinear(stylized, original, w, 1.0 - w)
 
 
-def _fitted(weights: np.ndarray, size: tuple[int, int], name: str) -> np.ndarray:
+def _fitted(weights: np.ndarray, size: tuple[int, int], name: str, pixel_aspect=None) -> np.ndarray:
     """``weights`` (H', W') at the frames' ``size`` = (H, W); a VidstyleError when the shapes
-    differ too much to be one picture's."""
+    differ too much to be one picture's. With ``pixel_aspect`` (non-square pixels), a matte of the
+    shape players show the frames in fits too."""
     import cv2
 
     h, w = size
     mh, mw = weights.shape
     if (mh, mw) == (h, w):
         return weights
-    if abs((mw / mh) / (w / h) - 1) > ASPECT_TOLERANCE:
-        raise VidstyleError(f"the mask {name} is {mw}x{mh} and the video {w}x{h}: their shapes differ, so the mask "
-                            "would be stretched; give a mask of the video's shape")
+    shapes = [w / h] + ([w * float(pixel_aspect) / h] if pixel_aspect and pixel_aspect != 1 else [])
+    if all(abs((mw / mh) / shape - 1) > ASPECT_TOLERANCE for shape in shapes):
+        shown = f" (shown as {round(w * float(pixel_aspect))}x{h})" if len(shapes) > 1 else ""
+        raise VidstyleError(f"the mask {name} is {mw}x{mh} and the video {w}x{h}{shown}: their shapes differ, so "
+                            "the mask would be stretched; give a mask of the video's shape")
     return cv2.resize(weights, (w, h), interpolation=cv2.INTER_AREA if mw > w else cv2.INTER_LINEAR)
+
+
+#: Seconds a moving matte's frame may come after the input frame's time and still be the one on
+#: screen then: Matroska and WebM store times in whole milliseconds, so a frame at 1/24 s is at
+#: 0.042 s there and 0.041667 s in an MP4 (either clock may be the rounded one).
+CLOCK_TOLERANCE = 0.0011
 
 
 class Matte:
     """The matte at ``path`` (an image, a video, or a folder of numbered frames at ``fps``),
     giving the style's weights for each moment (:meth:`weights_at`), sized to the frames.
 
-    Opened (and its first frame read) when made, so a missing or unreadable matte fails before
-    any work; :meth:`close` it (or use it as a context manager)."""
+    ``start``: the input's segment start (seconds on its clock), where a moving matte is sought
+    to instead of decoding everything before it. Opened (and its first frame read) when made, so
+    a missing or unreadable matte fails before any work; :meth:`close` it (or use it as a
+    context manager).
 
-    def __init__(self, path: str | Path, invert: bool = False, fps=None):
-        from vidstyle.io.files import check_input
-        from vidstyle.io.images import is_image_path, read_image_and_alpha
+    A moving matte with an alpha channel is read by it, unless its first frame is opaque all
+    over (renders and editors often write RGBA or ProRes 4444 with the matte in the picture):
+    then by brightness, as a still image with an opaque alpha is."""
 
-        self.path = check_input(path, folders=True)
+    def __init__(self, path: str | Path, invert: bool = False, fps=None, start: float | None = None):
+        from vidstyle.io.images import check_still, is_image_path, read_image_and_alpha
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise VidstyleError(f"mask not found: {self.path}")
         self.invert = invert
         self.held_from: float | None = None  # where a moving matte ended and its last frame held
+        self.by_alpha = False  # read by its alpha channel (a moving matte; a still's alpha_of decides)
+        self._pixel_aspect = None  # the frames' (check_fits), for a matte of the shape they are shown in
         self._decoder = None
+        self._closed = False
         self._sized: dict[tuple[int, int], np.ndarray] = {}  # the still matte at each frame size
         if is_image_path(self.path):
-            rgb, alpha = read_image_and_alpha(self.path)
+            check_still(self.path)  # an animated PNG/WebP would be only its first frame
+            try:
+                rgb, alpha = read_image_and_alpha(self.path)
+            except VidstyleError as exc:
+                raise VidstyleError(f"cannot read the mask: {exc}") from None
             self._current = matte_weights(rgb, alpha, invert)
             return
         from vidstyle.io.decode import VideoDecoder
 
         try:
-            self._decoder = VideoDecoder(self.path, announce=False, fps=fps).__enter__()
+            self._decoder = VideoDecoder(self.path, start or None, announce=False, fps=fps).__enter__()
         except VidstyleError as exc:
             raise VidstyleError(f"cannot read the mask: {exc}") from None
         self._offset = self._decoder.clock_offset
         self._frames = (f for f in self._decoder.read(alpha=True))
         first = next(self._frames)
-        self._current = matte_weights(first.image, first.alpha, invert)
+        self.by_alpha = first.alpha is not None and int(first.alpha.min()) < 255
+        self._current = self._weights(first)
         self._next = next(self._frames, None)
+        if self._next is None:
+            self._held(first)
+
+    def _weights(self, frame) -> np.ndarray:
+        return matte_weights(frame.image, frame.alpha if self.by_alpha else None, self.invert)
+
+    def _held(self, last) -> None:
+        self.held_from = float(last.time + self._offset) + float(last.duration * last.time_base or 0)
 
     @property
     def moving(self) -> bool:
         return self._decoder is not None
 
-    def check_fits(self, size: tuple[int, int]) -> None:
+    def check_fits(self, size: tuple[int, int], pixel_aspect=None) -> None:
         """A VidstyleError now, before any frame, when the matte's shape is not that of frames of
-        ``size`` = (H, W)."""
-        _fitted(self._current, size, self.path.name)
+        ``size`` = (H, W) (whose pixels are ``pixel_aspect`` wide, when not square)."""
+        _fitted(self._current, size, self.path.name, pixel_aspect)
+        self._pixel_aspect = pixel_aspect
+
+    def damaged(self) -> str:
+        """A moving matte's damaged packets, as the input's are said ("" when none)."""
+        return self._decoder.damaged() if self._decoder is not None else ""
 
     def weights_at(self, t: float, size: tuple[int, int]) -> np.ndarray:
         """uint8 (H, W) weights of the style at ``t`` seconds on the input's clock, for frames of
         ``size`` = (H, W). Call with times in order: a moving matte is read forwards."""
+        aspect = self._pixel_aspect
         if not self.moving:
             if size not in self._sized:
-                self._sized[size] = _fitted(self._current, size, self.path.name)
+                self._sized[size] = _fitted(self._current, size, self.path.name, aspect)
             return self._sized[size]
-        while self._next is not None and float(self._next.time + self._offset) <= t + 1e-6:
+        while self._next is not None and float(self._next.time + self._offset) <= t + CLOCK_TOLERANCE:
             frame = self._next
-            self._current = matte_weights(frame.image, frame.alpha, self.invert)
+            self._current = self._weights(frame)
             self._next = next(self._frames, None)
             if self._next is None:
-                self.held_from = float(frame.time + self._offset) + float(frame.duration * frame.time_base or 0)
-        return _fitted(self._current, size, self.path.name)
+                self._held(frame)
+        return _fitted(self._current, size, self.path.name, aspect)
 
     def apply(self, stylized: np.ndarray, original: np.ndarray, t: float) -> np.ndarray:
         """``stylized`` mixed with ``original`` (uint8 (H, W, 3) each) by the matte at ``t``."""
@@ -126,9 +164,10 @@ class Matte:
         return self.held_from is not None and t > self.held_from + 1e-6
 
     def close(self) -> None:
-        if self._decoder is not None:
+        """Close a moving matte's file (what :meth:`damaged` says stays)."""
+        if self._decoder is not None and not self._closed:
+            self._closed = True
             self._decoder.__exit__(None, None, None)
-            self._decoder = None
 
     def __enter__(self) -> "Matte":
         return self

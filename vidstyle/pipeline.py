@@ -689,25 +689,26 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     else:
         check_output(output, input_path, overwrite)
         check_encoding(encode, output)
-    matte = _open_matte(config)  # before the model loads: a bad mask fails first
-    with matte or contextlib.nullcontext():
-        stylizer = _make_stylizer(style, config)
-        return _stylize_video(input_path, output, stylizer, config, encode, overwrite, progress, to_frames, matte)
+    if config.mask is not None:  # a bad mask fails before the model loads
+        _open_matte(config).close()
+    stylizer = _make_stylizer(style, config)
+    return _stylize_video(input_path, output, stylizer, config, encode, overwrite, progress, to_frames)
 
 
-def _open_matte(config: StylizeConfig):
-    """``config.mask`` opened (:class:`vidstyle.mask.Matte`), or None. (The input itself may be
-    its own mask: its bright parts painted, its dark ones kept.)"""
-    if config.mask is None:
-        return None
+def _open_matte(config: StylizeConfig, frame_rate=None):
+    """``config.mask`` opened (:class:`vidstyle.mask.Matte`) at the segment's start; a folder of
+    matte frames plays at the input's ``frame_rate`` (a sequence input's --fps included). (The
+    input itself may be its own mask: its bright parts painted, its dark ones kept.)"""
     from vidstyle.mask import Matte
 
-    return Matte(config.mask, config.invert_mask, fps=config.sequence_fps)
+    return Matte(config.mask, config.invert_mask, fps=frame_rate or config.sequence_fps, start=config.start)
 
 
 def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, encode: EncodeConfig, overwrite: bool,
-                   progress, to_frames: bool, matte) -> StylizeResult:
+                   progress, to_frames: bool) -> StylizeResult:
     stabilizer = make_stabilizer(config, stylizer)
+    if hasattr(stylizer, "painted_until"):  # a style timeline, maybe reused for another input
+        stylizer.painted_until = None
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
     bar = None
@@ -715,9 +716,12 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     with termination_as_exit(), \
             VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr,
                          downscale=config.downscale) as decoder, \
-            (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp:
-        if matte is not None:  # before anything is written
-            matte.check_fits((decoder.info.height, decoder.info.width))
+            (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp, \
+            contextlib.ExitStack() as closing:
+        matte = None
+        if config.mask is not None:  # checked before anything is written
+            matte = closing.enter_context(_open_matte(config, decoder.info.frame_rate))
+            matte.check_fits((decoder.info.height, decoder.info.width), decoder.info.sample_aspect_ratio)
         area = None
         if config.bars == "keep":
             area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps,
@@ -759,8 +763,9 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             strength_at = None
             if stabilizer is not None:
                 stabilized = stages.queue()
-                if getattr(stylizer, "strengths_differ", False) and config.temporal_strength is None:
-                    strength_at = lambda pts: stylizer.temporal_strength_at(float(pts * tb + offset))  # noqa: E731
+                if hasattr(stylizer, "strengths_differ") and stylizer.strengths_differ(config.temporal_strength):
+                    fixed = config.temporal_strength  # the user's, for every style that paints
+                    strength_at = lambda pts: stylizer.temporal_strength_at(float(pts * tb + offset), fixed)  # noqa: E731
                 stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized, strength_at, mix)
                 styled = stabilized
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
@@ -806,12 +811,20 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     if matte is not None and matte.ended_before(last_mixed[0]):
         log.warning("the mask %s ends at %.2f s, before the video: its last frame was held for the rest",
                     matte.path.name, matte.held_from)
+    timeline, until = getattr(stylizer, "timeline", None), getattr(stylizer, "painted_until", None)
+    late = [c for c in timeline.changes[1:] if until is not None and c.at > until] if timeline is not None else []
+    if late:  # a typo (10:5 for 1:05) would otherwise go unnoticed
+        log.warning("the style change%s at %s come%s after the last frame of %s (%.2f s): never seen",
+                    "s" if len(late) > 1 else "", ", ".join(f"{c.at:g} s" for c in late), "" if len(late) > 1 else "s",
+                    input_path.name, until)
+    if matte is not None and matte.damaged():
+        log.warning("skipped %s (the mask): its frame before each was held", matte.damaged())
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          subtitles=dict(encoder.subtitle_modes),
                          pix_fmt=encoder.pix_fmt,
                          temporal_strength=stabilizer.strength if stabilizer is not None else None,
-                         strength_per_style=strength_at is not None,
+                         strength_per_style=strength_at is not None and config.temporal_strength is None,
                          bars="" if area is None else area.bars_text() + (
                              f" until {bars_until[0]:.2f} s" if bars_until else ""),
                          sequence="" if decoder.sequence is None else
@@ -879,7 +892,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     if alpha is not None and out_format not in ALPHA_FORMATS:
         log.warning("%s is partly transparent, and %s images cannot be: its transparency is dropped (write "
                     ".png, .webp or .tif to keep it)", input_path.name, Path(output).suffix.lower())
-    matte = _open_matte(config)  # a still's matte: the image, or a video's first frame
+    matte = _open_matte(config) if config.mask is not None else None  # the image, or a video's first frame
     weights = None
     if matte is not None:
         with matte:

@@ -192,7 +192,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
 # --- command line -----------------------------------------------------------------------------
 
 def add_parser(sub) -> None:
-    from vidstyle.cli_args import add_device_args, positive_float, positive_int, sequence_fps
+    from vidstyle.cli_args import add_device_args, clock_time, positive_clock_time, positive_int, sequence_fps
     from vidstyle.config import BARS_MODES, HDR_MODES, StylizeConfig
 
     p = sub.add_parser("preview", help="a contact sheet of styles on frames of your video, to choose one",
@@ -209,8 +209,8 @@ def add_parser(sub) -> None:
     p.add_argument("--width", type=positive_int, default=PANEL_WIDTH,
                    help=f"width of each panel on the sheet, pixels (default {PANEL_WIDTH}); frames are "
                         "stylized at full size first")
-    p.add_argument("--start", type=positive_float, help="take the frames from this second on")
-    p.add_argument("--duration", type=positive_float, help="...and within this many seconds")
+    p.add_argument("--start", type=clock_time, help="take the frames from this time on (seconds, or 1:30)")
+    p.add_argument("--duration", type=positive_clock_time, help="...and within this many seconds (or 1:30)")
     p.add_argument("--fps", type=sequence_fps, help="frame rate of a folder of frames (default 24)")
     p.add_argument("--downscale", type=positive_int, metavar="PIXELS",
                    help="as `vidstyle stylize --downscale` would: the frames scaled down to this longer side "

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -37,11 +39,14 @@ def parse_clock(text: str) -> float:
     fields = text.strip().split(":")
     if len(fields) > 3 or any(not f.strip() for f in fields):
         raise ValueError(f"not a time: {text!r}")
-    values = [float(f) for f in fields]  # ValueError for words
-    if any(not math.isfinite(v) or v < 0 for v in values) or \
-            any(v != int(v) for v in values[:-1]) or any(v >= 60 for v in values[1:]):
+    try:  # exact decimals: 1:08.96 is the same time as 68.96, not the float just above it
+        values = [Fraction(f.strip()) for f in fields]
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"not a time: {text!r}") from None
+    if any(v < 0 or "/" in f for v, f in zip(values, fields)) or \
+            any(v.denominator != 1 for v in values[:-1]) or any(v >= 60 for v in values[1:]):
         raise ValueError(f"not a time: {text!r}")
-    return sum(v * 60 ** i for i, v in enumerate(reversed(values)))
+    return float(sum(v * 60 ** i for i, v in enumerate(reversed(values))))
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,23 @@ def parse_style_change(text: str) -> StyleChange:
     return StyleChange(at, style.strip())
 
 
+def _ready(style) -> bool:
+    """Whether ``style`` is a ready stylizer (a :class:`~vidstyle.stylizer.Stylizer`, or anything
+    with ``stylize_batch``), used as it is."""
+    return hasattr(style, "stylize_batch")
+
+
 def _key(style) -> str:
-    """One name per style spec (the same spec twice is one network)."""
-    return str(style).strip()
+    """One name per style spec (the same spec twice is one network; a ready stylizer is itself)."""
+    return f"<stylizer {id(style)}>" if _ready(style) else str(style).strip()
+
+
+def _name(style) -> str:
+    """A style as the summary names it."""
+    if _ready(style):
+        path = getattr(getattr(style, "choice", None), "path", None)
+        return Path(path).stem if path is not None else type(style).__name__
+    return str(style)
 
 
 class StyleTimeline:
@@ -138,12 +157,12 @@ class StyleTimeline:
         if all(k == NO_STYLE for k in keys):
             raise VidstyleError(f"a style timeline of {NO_STYLE!r} alone paints nothing: give a style")
         for change, key in zip(self.changes, keys):
-            if key != NO_STYLE:
+            if key != NO_STYLE and not _ready(change.style):
                 resolve_style(change.style)
 
     def describe(self) -> str:
         """``starry_night, the_scream from 12.5 s (1 s dissolves)``."""
-        parts = [str(self.changes[0].style)] + [f"{c.style} from {c.at:g} s" for c in self.changes[1:]]
+        parts = [_name(self.changes[0].style)] + [f"{_name(c.style)} from {c.at:g} s" for c in self.changes[1:]]
         if len(self.changes) > 1:
             parts[-1] += f" ({self.crossfade:g} s dissolves)" if self.crossfade else " (cuts)"
         return ", ".join(parts)
@@ -164,8 +183,10 @@ class TimelineStylizer:
         made: dict[str, object] = {}  # A -> B -> A loads A once
         for change, key in zip(timeline.changes, keys):
             if key not in made:
-                made[key] = _Unpainted() if key == NO_STYLE else make(change.style)
+                made[key] = _Unpainted() if key == NO_STYLE else change.style if _ready(change.style) \
+                    else make(change.style)
         self._painter_of = [made[k] for k in keys]
+        self.painted_until: float | None = None  # the latest moment painted (changes past it came after the end)
         self.painters = list(made.values())
         self._networks = [p for p in self.painters if not isinstance(p, _Unpainted)]
 
@@ -203,10 +224,6 @@ class TimelineStylizer:
             if hasattr(p, "expect_frames"):
                 p.expect_frames(frames)
 
-    def painter_at(self, t: float):
-        """The stylizer with the most weight at ``t``."""
-        return self._painter_of[max(self.timeline.weights_at(t), key=lambda iw: iw[1])[0]]
-
     def continuous(self, t0: float, t1: float) -> bool:
         """Whether the frame at ``t1`` shares a style with the one at ``t0``: False across a cut,
         where a stabilizer blending the old style's output into the new one's must start over."""
@@ -219,6 +236,8 @@ class TimelineStylizer:
         if len(images) != len(times):
             raise ValueError(f"{len(images)} images but {len(times)} times")
         weights = [[(self._painter_of[i], w) for i, w in self.timeline.weights_at(t)] for t in times]
+        if len(times):
+            self.painted_until = max(self.painted_until or 0.0, max(times))
         painted: dict[int, dict[int, np.ndarray]] = {}  # id(painter) -> frame index -> its output
         for painter in self.painters:
             wanted = [k for k, frame in enumerate(weights) if any(p is painter for p, _ in frame)]
@@ -235,27 +254,29 @@ class TimelineStylizer:
         return result
 
     def stylize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """A still image is the moment 0 s: the style the timeline starts in."""
-        return self.stylize_batch_at(images, [0.0] * len(images))
+        """A still image: painted in the timeline's first style that paints (not :data:`NO_STYLE`)."""
+        return self._networks[0].stylize_batch(images)
 
-    def _strength_of(self, painter) -> float:
+    def _strength_of(self, painter, fixed: float | None = None) -> float:
         from vidstyle.models.zoo import temporal_strength_for
 
         if isinstance(painter, _Unpainted):  # the input's own frames need no steadying
             return 0.0
+        if fixed is not None:
+            return fixed
         choice = getattr(painter, "choice", None)
         return temporal_strength_for(choice.path if choice is not None else None)
 
-    @property
-    def strengths_differ(self) -> bool:
-        """Whether the styles' own stabilizer strengths differ (then :meth:`temporal_strength_at`
-        sets it frame by frame)."""
-        return len({self._strength_of(p) for p in self.painters}) > 1
+    def strengths_differ(self, fixed: float | None = None) -> bool:
+        """Whether the stabilizer's strength changes along the timeline (then
+        :meth:`temporal_strength_at` sets it frame by frame): the styles' own strengths differ, or
+        ``fixed`` (the user's, for every style that paints) meets :data:`NO_STYLE`'s 0."""
+        return len({self._strength_of(p, fixed) for p in self.painters}) > 1
 
-    def temporal_strength_at(self, t: float) -> float:
+    def temporal_strength_at(self, t: float, fixed: float | None = None) -> float:
         """The flow stabilizer's strength for the moment ``t``: each style's own (its zoo entry's),
-        mixed as the styles are."""
-        return sum(w * self._strength_of(self._painter_of[i]) for i, w in self.timeline.weights_at(t))
+        or ``fixed`` for every style that paints, and 0 for :data:`NO_STYLE`, mixed as the styles are."""
+        return sum(w * self._strength_of(self._painter_of[i], fixed) for i, w in self.timeline.weights_at(t))
 
 
 class _Unpainted:
