@@ -1073,3 +1073,19 @@ def test_a_full_screen_picture_is_letterboxed_in_black():
     tall = _letterboxed(np.full((480, 360, 3), 200, np.uint8), (1280, 800))
     assert tall.shape == (480, 768, 3) and tall[:, :204].max() == 0
     assert _letterboxed(wide, (1280, 544)) is wide and _letterboxed(wide, None) is wide
+
+
+def test_a_truncated_source_file_is_said_as_stylize_says_it(tmp_path, caplog):
+    from videos import make_video
+
+    whole = make_video(tmp_path / "whole.mkv", frames=48, size=(96, 64), gop=12)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[:len(whole.read_bytes()) // 2])
+    for path, short in ((whole, False), (cut, True)):
+        caplog.clear()
+        source = FileSource(path, realtime=False)
+        with caplog.at_level("WARNING", logger="vidstyle"):
+            while source.read() is not None:
+                pass
+        source.close()
+        assert ("truncated or damaged file?" in caplog.text) is short, path

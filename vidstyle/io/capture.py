@@ -311,6 +311,7 @@ class FileSource(FrameSource):
                 raise VidstyleError(f"{self.path} is corrupt or truncated: decoding failed "
                                     f"({error_text(exc)})") from None
             except StopIteration:
+                self._say_if_short()
                 if not self.loop:
                     return None
                 self.container.seek(0)
@@ -326,6 +327,20 @@ class FileSource(FrameSource):
                 self.skipped += 1
                 continue
             return resize_frame(self._display.image(frame), self.size), stamp
+
+    def _say_if_short(self) -> None:
+        """Warn, once, when the file ended well before the length its container states: a
+        truncated or damaged file, which `vidstyle stylize` warns of too."""
+        if getattr(self, "_short_said", False):
+            return
+        self._short_said = True
+        stated = (float(self.stream.duration * self.stream.time_base) if self.stream.duration and self.stream.time_base
+                  else self.container.duration / 1e6 if self.container.duration else None)
+        reached = self._last_t - self._offset + 1.0 / self.fps
+        if stated and reached < 0.9 * stated - 1.0 / self.fps:
+            logging.getLogger("vidstyle").warning(
+                "%s ended at %.2f s of the %.2f s it states (truncated or damaged file?)", self.path.name, reached,
+                stated)
 
     def close(self) -> None:
         self.container.close()
