@@ -359,3 +359,19 @@ def test_cli_style_none_alone_and_on_a_still(tmp_path, two_styles):
     assert still.returncode == 0, still.stderr
     assert "painted in the timeline's first style" in still.stderr
     assert differs(np.asarray(PIL.Image.open(tmp_path / "p.png")), np.full((48, 64, 3), 120, np.uint8)) > 1
+
+
+def test_a_segment_opens_in_one_style_not_mid_dissolve():
+    timeline = StyleTimeline([(0, "a"), (60, "b"), (70, "c")], crossfade=2)
+    at_change = timeline.starting_at(60)
+    assert at_change.weights_at(60) == ((1, 1.0),)  # --start at a change: a cut there
+    just_after = timeline.starting_at(60.5)
+    assert just_after.weights_at(60.5) == ((1, 1.0),)  # the dissolve ends by the segment's start
+    assert [i for i, _ in just_after.weights_at(69.5)] == [1, 2]  # later changes keep their dissolves
+    assert timeline.weights_at(60) != at_change.weights_at(60)  # the whole video's is unchanged
+    named = StyleTimeline([(0, "starry_night"), (60, "the_scream"), (70, "mondrian")], crossfade=2)
+    stylizer = TimelineStylizer(named, lambda spec: Flat({"starry_night": 0, "the_scream": 100, "mondrian": 200}[spec]))
+    stylizer.start_at(60)
+    assert int(stylizer.stylize_batch_at([np.zeros((2, 2, 3), np.uint8)], [60.0])[0][0, 0, 0]) == 100
+    stylizer.start_at(None)
+    assert int(stylizer.stylize_batch_at([np.zeros((2, 2, 3), np.uint8)], [60.0])[0][0, 0, 0]) == 50

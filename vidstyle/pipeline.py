@@ -709,6 +709,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     stabilizer = make_stabilizer(config, stylizer)
     if hasattr(stylizer, "painted_until"):  # a style timeline, maybe reused for another input
         stylizer.painted_until = None
+        stylizer.start_at(config.start)  # a segment opens in one style, not mid-dissolve
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
     bar = None

@@ -133,6 +133,15 @@ class StyleTimeline:
                                   (times[i + 2] - t) / 2 if i + 2 < len(times) else math.inf)
                               for i, t in enumerate(times[1:])]
 
+    def starting_at(self, begin: float) -> "StyleTimeline":
+        """This timeline for a segment that begins at ``begin`` seconds (``--start``): no dissolve
+        reaches across the beginning, so the output opens in one style, as the video's start
+        does (a change at ``begin`` is a cut there)."""
+        segment = StyleTimeline(self.changes, self.crossfade)
+        segment._half = [min(h, abs(c.at - begin)) if i else h
+                         for i, (c, h) in enumerate(zip(self.changes, self._half))]
+        return segment
+
     def weights_at(self, t: float) -> tuple[tuple[int, float], ...]:
         """The styles painting the moment ``t`` (seconds on the input's clock): ``((i, 1.0),)``
         for :attr:`changes`' entry ``i`` alone, ``((i - 1, 1 - w), (i, w))`` inside entry ``i``'s
@@ -177,7 +186,7 @@ class TimelineStylizer:
     (:meth:`stylize_batch`) is the moment 0 s."""
 
     def __init__(self, timeline: StyleTimeline, make: Callable[[str], object]):
-        self.timeline = timeline
+        self.timeline = self._whole = timeline
         timeline.check_styles()  # before the first network loads
         keys = [_key(c.style) for c in timeline.changes]
         made: dict[str, object] = {}  # A -> B -> A loads A once
@@ -223,6 +232,11 @@ class TimelineStylizer:
         for p in self._networks:
             if hasattr(p, "expect_frames"):
                 p.expect_frames(frames)
+
+    def start_at(self, begin: float | None) -> None:
+        """Paint a segment that begins at ``begin`` (None: the whole video; see
+        :meth:`StyleTimeline.starting_at`)."""
+        self.timeline = self._whole if not begin else self._whole.starting_at(begin)
 
     def continuous(self, t0: float, t1: float) -> bool:
         """Whether the frame at ``t1`` shares a style with the one at ``t0``: False across a cut,
