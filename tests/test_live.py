@@ -983,6 +983,7 @@ def test_special_keys_are_not_taken_for_letters_and_the_arrows_do_what_users_gue
     assert key_action(0x250000) is Action.PREV_STYLE and key_action(0xF703) is Action.NEXT_STYLE  # Windows, macOS
     assert key_action(ord("q")) is Action.QUIT and key_action(ord("Q")) is Action.QUIT
     assert key_action(0x100000 | ord("n")) is Action.NEXT_STYLE  # a letter with modifier bits above its keysym
+    assert key_action(0x100000 | 0xFF51) is Action.PREV_STYLE  # GTK with NumLock on
     controls = LiveControls(num_styles=3)
     assert controls.handle(0xFF51) is Action.PREV_STYLE and controls.style_index == 2 and not controls.quit
 
@@ -1013,7 +1014,7 @@ def test_a_recording_that_fails_mid_session_is_said_at_once_and_the_session_goes
                        log=messages.append)
     assert summary.stop_reason == "end of source" and summary.processed == 20  # not "error"
     assert any(m.startswith("recording stopped: ") and "No space left" in m for m in messages)
-    assert summary.errors and "rec.mkv" in summary.errors[0] and "failed:" in summary.text()
+    assert len(summary.errors) == 1 and "rec.mkv" in summary.errors[0] and "failed:" in summary.text()
     assert summary.recordings == [str(out)] and decoded_times_and_marks(out)[1] == [0, 1, 2, 3, 4]
 
 
@@ -1028,7 +1029,8 @@ def test_a_recording_that_cannot_be_finalized_by_r_does_not_end_the_session(tmp_
     source = MarkedSource(frames=12, fps=60)
     source.live = False
     messages = []
-    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=False, record=tmp_path / "rec.mp4"),
+    summary = run_live(source, StyleBank([stylizer]),
+                       LiveOptions(window=False, record=tmp_path / "rec.mp4", output_dir=tmp_path),
                        keys=scripted_keys({3: "r", 6: "s"}, stylizer), log=messages.append)
     assert summary.stop_reason == "end of source" and summary.processed == 12
     assert any(m.startswith("not recorded: ") for m in messages) and len(summary.snapshots) == 1

@@ -91,7 +91,7 @@ def test_a_still_matte_styles_only_its_white_part_and_keeps_the_rest_exactly(tmp
     for k in range(6):
         # the right half: the input's own pixels, untouched by the network and by the stabilizer
         assert differs(masked[k][:, 48:], inputs[k][:, 48:]) == 0
-        assert differs(full[k][:, :48], inputs[k][:, :48]) > 10
+        assert differs(masked[k][:, :48], inputs[k][:, :48]) > 10  # ... and the white half is painted
     assert differs(masked[0][:, :48], full[0][:, :48]) < 1  # the first frame: nothing to stabilize yet
 
 
@@ -255,3 +255,25 @@ def test_a_matte_of_the_shape_an_anamorphic_video_is_shown_in_fits(tmp_path, sty
     with pytest.raises(VidstyleError, match=r"shown as 128x64"):
         stylize_video(src, tmp_path / "b.mp4", style=style, mask=str(half_matte(tmp_path / "sq.png", size=(64, 64))),
                       progress=False, device="cpu")
+
+
+def test_a_matte_that_ends_before_the_start_holds_and_its_reading_does_not_depend_on_the_start(tmp_path, style):
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(96, 64), fps=24)
+    short = write_matte_video(tmp_path / "short.mkv", [255, 0, 0, 0])  # black from its second frame: kept
+    out = run(src, tmp_path / "late", style, temporal="off", mask=str(short), start=0.5)
+    assert len(out) == 12 and all(kept(out, decoded(src)[12:]))  # its last (black) frame held, no failure
+    # frame 0 opaque (so read by brightness: white), the others transparent and white
+    matte = tmp_path / "alpha.mov"
+    with av.open(str(matte), "w") as f:
+        stream = f.add_stream("qtrle", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "argb"
+        for k in range(24):
+            rgba = np.full((64, 96, 4), 255, np.uint8)
+            rgba[..., 3] = 255 if k == 0 else 0
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba")
+            frame.pts, frame.time_base = k, Fraction(1, 24)
+            f.mux(stream.encode(frame))
+        f.mux(stream.encode())
+    whole = run(src, tmp_path / "whole", style, temporal="off", mask=str(matte))
+    later = run(src, tmp_path / "later", style, temporal="off", mask=str(matte), start=0.5)
+    assert not any(kept(whole, decoded(src))) and not any(kept(later, decoded(src)[12:]))  # read alike

@@ -341,7 +341,7 @@ def test_none_stays_the_input_with_a_fixed_stabilizer_strength_and_late_changes_
         out = frames_of(src, tmp_path / "out", StyleTimeline([(0, a), (0.5, "none"), (30, a)], crossfade=0),
                         temporal="flow", temporal_strength=0.9)
     assert all(differs(out[k], original[k]) == 0 for k in range(4, 12))  # no flow blend of the input's frames
-    assert any("change at 30 s comes after the last frame of in.mp4 (1.38 s)" in r.getMessage()
+    assert any("change at 30 s comes after the last frame stylized of in.mp4 (1.38 s)" in r.getMessage()
                for r in caplog.records)
 
 

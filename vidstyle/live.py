@@ -96,9 +96,9 @@ def key_action(key: int) -> Action:
     """The action of ``key`` as ``cv2.waitKeyEx`` returns it: a special key's (:data:`SPECIAL_KEYS`;
     others do nothing), or a character's (:data:`KEYMAP`; modifier bits above the 16 of a keysym
     are ignored)."""
-    if key in SPECIAL_KEYS:
-        return SPECIAL_KEYS[key]
-    code = key & 0xFFFF
+    code = key & 0xFFFF  # GTK adds the modifier state (NumLock, CapsLock) above the keysym
+    if key in SPECIAL_KEYS or code in SPECIAL_KEYS:  # (Windows' codes have an empty low word)
+        return SPECIAL_KEYS.get(key, SPECIAL_KEYS.get(code))
     return KEYMAP.get(chr(code), Action.NONE) if 0 < code <= 0xFF else Action.NONE
 
 
@@ -822,17 +822,20 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             log(f"live stopped ({reason}) before the first frame")
         return summaries[0]
 
-    def stop_recording(finished: Recording, t_stop: float, quiet: bool = False) -> None:
+    def stop_recording(finished: Recording, t_stop: float, quiet: bool = False, failed: str | None = None) -> None:
         """Finalize ``finished``; a failure (a full disk) is reported and counted, not raised:
-        the session, or its summary, goes on."""
+        the session, or its summary, goes on. ``failed``: why it stopped early (one error for the
+        recording, however its finalizing goes)."""
         try:
             finished.close(t_stop)
         except VidstyleError as exc:
-            errors.append(f"recording {finished.path}: {exc}")
+            errors.append(f"recording {finished.path}: {failed or exc}")
             log(f"not recorded: {exc}")
             if finished.path.is_file():  # a Matroska recording kept up to the failure
                 recordings.append(str(finished.path))
             return
+        if failed:
+            errors.append(f"recording {finished.path}: {failed}")
         if finished.frames:
             recordings.append(str(finished.path))
             if not quiet:
@@ -933,9 +936,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     except (VidstyleError, OSError) as exc:  # a full disk: said now, the session goes on
                         recording, failed = None, recording
                         controls.recording = False
-                        errors.append(f"recording {failed.path} stopped: {exc}")
                         log(f"recording stopped: {exc}")
-                        stop_recording(failed, frame.t_capture)
+                        stop_recording(failed, frame.t_capture, failed=f"stopped: {exc}")
                 if vcam is not None:
                     vcam.send(stylized)
             else:
@@ -1131,7 +1133,9 @@ def _cmd_live(args) -> int:
     if args.stats_json:  # checked now, not after the session
         from vidstyle.io.files import check_output_file
 
-        if options.record is not None and Path(args.stats_json).resolve() == options.record.resolve():
+        from vidstyle.io.files import same_file
+
+        if options.record is not None and same_file(Path(args.stats_json), options.record):
             raise VidstyleError(f"--stats-json {args.stats_json} is the --record file")
         check_output_file(args.stats_json, inputs=[args.source], overwrite=True)
     if options.virtual_cam:

@@ -50,8 +50,6 @@ def _fitted(weights: np.ndarray, size: tuple[int, int], name: str, pixel_aspect=
     """``weights`` (H', W') at the frames' ``size`` = (H, W); a VidstyleError when the shapes
     differ too much to be one picture's. With ``pixel_aspect`` (non-square pixels), a matte of the
     shape players show the frames in fits too."""
-    import cv2
-
     h, w = size
     mh, mw = weights.shape
     if (mh, mw) == (h, w):
@@ -61,7 +59,9 @@ def _fitted(weights: np.ndarray, size: tuple[int, int], name: str, pixel_aspect=
         shown = f" (shown as {round(w * float(pixel_aspect))}x{h})" if len(shapes) > 1 else ""
         raise VidstyleError(f"the mask {name} is {mw}x{mh} and the video {w}x{h}{shown}: their shapes differ, so "
                             "the mask would be stretched; give a mask of the video's shape")
-    return cv2.resize(weights, (w, h), interpolation=cv2.INTER_AREA if mw > w else cv2.INTER_LINEAR)
+    from vidstyle.frames import resize_frame
+
+    return resize_frame(weights, (w, h))
 
 
 #: Seconds a moving matte's frame may come after the input frame's time and still be the one on
@@ -83,7 +83,8 @@ class Matte:
     over (renders and editors often write RGBA or ProRes 4444 with the matte in the picture):
     then by brightness, as a still image with an opaque alpha is."""
 
-    def __init__(self, path: str | Path, invert: bool = False, fps=None, start: float | None = None):
+    def __init__(self, path: str | Path, invert: bool = False, fps=None, start: float | None = None,
+                 downscale: int | None = None):
         from vidstyle.io.images import check_still, is_image_path, read_image_and_alpha
 
         self.path = Path(path)
@@ -96,6 +97,7 @@ class Matte:
         self._decoder = None
         self._closed = False
         self._sized: dict[tuple[int, int], np.ndarray] = {}  # the still matte at each frame size
+        self._blend: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # ... as (w, 1 - w) floats
         if is_image_path(self.path):
             check_still(self.path)  # an animated PNG/WebP would be only its first frame
             try:
@@ -106,14 +108,27 @@ class Matte:
             return
         from vidstyle.io.decode import VideoDecoder
 
+        def opened(at):
+            return VideoDecoder(self.path, at, announce=False, fps=fps, downscale=downscale).__enter__()
+
         try:
-            self._decoder = VideoDecoder(self.path, start or None, announce=False, fps=fps).__enter__()
+            self._decoder = opened(None)
         except VidstyleError as exc:
             raise VidstyleError(f"cannot read the mask: {exc}") from None
-        self._offset = self._decoder.clock_offset
-        self._frames = (f for f in self._decoder.read(alpha=True))
+        self._frames = self._decoder.read(alpha=True)
         first = next(self._frames)
+        # the file's first frame decides, whatever the segment: one matte, one reading
         self.by_alpha = first.alpha is not None and int(first.alpha.min()) < 255
+        if start:
+            try:
+                sought = opened(start)
+            except VidstyleError:  # the matte ends before the segment starts: read on to its last frame, held
+                sought = None
+            if sought is not None:
+                self._decoder.__exit__(None, None, None)
+                self._decoder, self._frames = sought, sought.read(alpha=True)
+                first = next(self._frames)
+        self._offset = self._decoder.clock_offset
         self._current = self._weights(first)
         self._next = next(self._frames, None)
         if self._next is None:
@@ -157,7 +172,19 @@ class Matte:
 
     def apply(self, stylized: np.ndarray, original: np.ndarray, t: float) -> np.ndarray:
         """``stylized`` mixed with ``original`` (uint8 (H, W, 3) each) by the matte at ``t``."""
-        return composite(stylized, original, self.weights_at(t, stylized.shape[:2]))
+        import cv2
+
+        size = stylized.shape[:2]
+        weights = self.weights_at(t, size)
+        if self.moving:
+            return composite(stylized, original, weights)
+        if size not in self._blend:  # a still matte's float weights, made once
+            w = weights.astype(np.float32) * np.float32(1 / 255)
+            self._blend[size] = (w, 1.0 - w)
+        w, rest = self._blend[size]
+        if original.shape != stylized.shape:
+            raise ValueError(f"stylized {stylized.shape} and original {original.shape} differ")
+        return cv2.blendLinear(stylized, original, w, rest)
 
     def ended_before(self, t: float) -> bool:
         """Whether a moving matte ran out before ``t`` (its last frame held for the frames after)."""

@@ -539,9 +539,9 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     640x360 frames (about 60 MB in bf16) no longer fit in the caches. Measured end to end on
     cutbunny.mp4 in benchmarks/RESULTS.md.
     """
-    painters = getattr(stylizer, "painters", None)
-    if painters:  # a style timeline: a batch every one of its networks can take
-        return min(default_batch(p, frame_size) for p in painters)
+    networks = getattr(stylizer, "networks", None)
+    if networks:  # a style timeline: a batch every one of its networks can take
+        return min(default_batch(p, frame_size) for p in networks)
     device = getattr(stylizer, "device", None)
     if device is not None and getattr(device, "type", "cpu") != "cpu":
         return 4
@@ -689,19 +689,20 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     else:
         check_output(output, input_path, overwrite)
         check_encoding(encode, output)
-    if config.mask is not None:  # a bad mask fails before the model loads
-        _open_matte(config).close()
+    if config.mask is not None:  # a bad mask fails before the model loads (opened again at the input's rate)
+        _open_matte(config, segment=False).close()
     stylizer = _make_stylizer(style, config)
     return _stylize_video(input_path, output, stylizer, config, encode, overwrite, progress, to_frames)
 
 
-def _open_matte(config: StylizeConfig, frame_rate=None):
-    """``config.mask`` opened (:class:`vidstyle.mask.Matte`) at the segment's start; a folder of
-    matte frames plays at the input's ``frame_rate`` (a sequence input's --fps included). (The
-    input itself may be its own mask: its bright parts painted, its dark ones kept.)"""
+def _open_matte(config: StylizeConfig, frame_rate=None, segment: bool = True):
+    """``config.mask`` opened (:class:`vidstyle.mask.Matte`), with ``segment`` at the segment's
+    start; a folder of matte frames plays at the input's ``frame_rate`` (a sequence input's --fps
+    included). (The input itself may be its own mask: its bright parts painted, its dark ones kept.)"""
     from vidstyle.mask import Matte
 
-    return Matte(config.mask, config.invert_mask, fps=frame_rate or config.sequence_fps, start=config.start)
+    return Matte(config.mask, config.invert_mask, fps=frame_rate or config.sequence_fps,
+                 start=config.start if segment else None, downscale=config.downscale)
 
 
 def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, encode: EncodeConfig, overwrite: bool,
@@ -815,7 +816,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     timeline, until = getattr(stylizer, "timeline", None), getattr(stylizer, "painted_until", None)
     late = [c for c in timeline.changes[1:] if until is not None and c.at > until] if timeline is not None else []
     if late:  # a typo (10:5 for 1:05) would otherwise go unnoticed
-        log.warning("the style change%s at %s come%s after the last frame of %s (%.2f s): never seen",
+        log.warning("the style change%s at %s come%s after the last frame stylized of %s (%.2f s): never seen",
                     "s" if len(late) > 1 else "", ", ".join(f"{c.at:g} s" for c in late), "" if len(late) > 1 else "s",
                     input_path.name, until)
     if matte is not None and matte.damaged():
@@ -824,7 +825,8 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                          output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
                          subtitles=dict(encoder.subtitle_modes),
                          pix_fmt=encoder.pix_fmt,
-                         temporal_strength=stabilizer.strength if stabilizer is not None else None,
+                         temporal_strength=None if stabilizer is None else config.temporal_strength
+                         if config.temporal_strength is not None else stabilizer.strength,
                          strength_per_style=strength_at is not None and config.temporal_strength is None,
                          bars="" if area is None else area.bars_text() + (
                              f" until {bars_until[0]:.2f} s" if bars_until else ""),
@@ -865,7 +867,8 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     unchanged: no bar (one picture has no progress to show); a function is called once,
     ``progress(1, 1)``, before the picture is put in place (raising there leaves nothing).
     """
-    from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_still, read_image_and_alpha, write_image
+    from vidstyle.io.images import (IMAGE_OUTPUT_FORMATS, check_still, keeps_transparency, read_image_and_alpha,
+                                    write_image)
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | set(_NEGATED_OPTIONS)))
     if video_only:
@@ -890,19 +893,16 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         rgba = resize_rgba(np.dstack([image, alpha]), smaller)
         image, alpha = np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
     out_format = IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()]
-    if alpha is not None and out_format not in ALPHA_FORMATS:
-        log.warning("%s is partly transparent, and %s images cannot be: its transparency is dropped (write "
-                    ".png, .webp or .tif to keep it)", input_path.name, Path(output).suffix.lower())
-    matte = _open_matte(config) if config.mask is not None else None  # the image, or a video's first frame
+    keep_alpha = keeps_transparency(alpha, output, input_path)  # the input's transparency, kept (or said)
+    matte = _open_matte(config, segment=False) if config.mask is not None else None  # or a video's first frame
     weights = None
     if matte is not None:
         with matte:
             weights = matte.weights_at(0.0, image.shape[:2])
-    stylizer = _make_stylizer(style, config)
+    stylizer = _make_stylizer(_still_style(style), config)
     started = time.perf_counter()
     area = find_picture_area([image]) if config.bars == "keep" else None
     with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
-        keep_alpha = alpha is not None and out_format in ALPHA_FORMATS  # the input's transparency, kept
         original = image
         if keep_alpha:  # with no edge for the network where it begins
             image = fill_transparent(image, alpha)
@@ -922,6 +922,19 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
                          bars=area.bars_text() if area is not None else "",
                          downscaled=_downscaled_text(before if smaller else None, image.shape[1], image.shape[0]),
                          mask=_mask_text(matte))
+
+
+def _still_style(style):
+    """What paints a still: a style timeline's first style that paints (its other networks are
+    not loaded); anything else as it is."""
+    from vidstyle.timeline import NO_STYLE, StyleTimeline
+
+    if isinstance(style, (list, tuple)):
+        style = StyleTimeline(style)
+    if isinstance(style, StyleTimeline):
+        style.check_styles()
+        return next(c.style for c in style.changes if str(c.style).strip() != NO_STYLE)
+    return style
 
 
 def folder_output(input: str | Path, folder: str | Path, codec: str | None = None) -> Path:

@@ -561,10 +561,17 @@ def flow_stabilizer(stylizer, strength: float | None = None):
     for users' files and objects that are not a :class:`Stylizer`); None at strength 0, where the
     blend would return every frame unchanged and the flow would be wasted."""
     from vidstyle.flow.stabilizer import FlowStabilizer
-    from vidstyle.models.zoo import temporal_strength_for
 
     if strength is None:
-        choice = getattr(stylizer, "choice", None)
-        strength = temporal_strength_for(choice.path if choice is not None else None)
+        strength = own_temporal_strength(stylizer)
     stabilizer = FlowStabilizer(strength)  # checks the strength
     return None if stabilizer.strength == 0 else stabilizer
+
+
+def own_temporal_strength(stylizer) -> float:
+    """The flow stabilizer's strength ``stylizer``'s style asks for: its zoo entry's
+    (:func:`vidstyle.models.zoo.temporal_strength_for`), :data:`~vidstyle.config.DEFAULT_TEMPORAL_STRENGTH`
+    for users' files and objects that are not a :class:`Stylizer`."""
+    from vidstyle.models.zoo import temporal_strength_for
+
+    return temporal_strength_for(getattr(getattr(stylizer, "choice", None), "path", None))

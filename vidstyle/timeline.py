@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Sequence
 
+import cv2
 import numpy as np
 
 from vidstyle.config import DEFAULT_CROSSFADE, is_number
@@ -195,9 +196,13 @@ class TimelineStylizer:
                 made[key] = _Unpainted() if key == NO_STYLE else change.style if _ready(change.style) \
                     else make(change.style)
         self._painter_of = [made[k] for k in keys]
+        from vidstyle.stylizer import own_temporal_strength
+
+        self._own_strength = {id(p): own_temporal_strength(p) for p in made.values() if not isinstance(p, _Unpainted)}
         self.painted_until: float | None = None  # the latest moment painted (changes past it came after the end)
         self.painters = list(made.values())
-        self._networks = [p for p in self.painters if not isinstance(p, _Unpainted)]
+        #: the stylizers that paint (not NO_STYLE's stand-in): what sets the batch, the device...
+        self.networks = [p for p in self.painters if not isinstance(p, _Unpainted)]
 
     #: How the networks run, read from the first one: all were made alike (a long run's backend
     #: may change for all, see Stylizer.expect_frames).
@@ -205,31 +210,31 @@ class TimelineStylizer:
 
     def __getattr__(self, name):
         if name in self._SHARED:
-            return getattr(self._networks[0], name)
+            return getattr(self.networks[0], name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def style_strength(self) -> float:
-        return getattr(self._networks[0], "style_strength", 1.0)
+        return getattr(self.networks[0], "style_strength", 1.0)
 
     @property
     def keep_colors(self) -> bool:
-        return getattr(self._networks[0], "keep_colors", False)
+        return getattr(self.networks[0], "keep_colors", False)
 
     def set_look(self, style_strength: float | None = None, keep_colors: bool | None = None) -> None:
-        for p in self._networks:
+        for p in self.networks:
             p.set_look(style_strength, keep_colors)
 
     @property
     def calibration_source(self):
-        return getattr(self._networks[0], "calibration_source", None)
+        return getattr(self.networks[0], "calibration_source", None)
 
     def calibrate(self, images, source: str | None = None) -> None:
-        for p in self._networks:
+        for p in self.networks:
             p.calibrate(images, source=source)
 
     def expect_frames(self, frames: int | None) -> None:
-        for p in self._networks:
+        for p in self.networks:
             if hasattr(p, "expect_frames"):
                 p.expect_frames(frames)
 
@@ -263,23 +268,18 @@ class TimelineStylizer:
             if len(frame) == 1:
                 result.append(painted[id(frame[0][0])][k])
                 continue
-            mixed = sum(np.float32(w) * painted[id(p)][k].astype(np.float32) for p, w in frame)
-            result.append(np.clip(np.rint(mixed), 0, 255).astype(np.uint8))
+            (a, wa), (b, wb) = frame  # a dissolve: two styles
+            result.append(cv2.addWeighted(painted[id(a)][k], wa, painted[id(b)][k], wb, 0.0))
         return result
 
     def stylize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """A still image: painted in the timeline's first style that paints (not :data:`NO_STYLE`)."""
-        return self._networks[0].stylize_batch(images)
+        return self.networks[0].stylize_batch(images)
 
     def _strength_of(self, painter, fixed: float | None = None) -> float:
-        from vidstyle.models.zoo import temporal_strength_for
-
         if isinstance(painter, _Unpainted):  # the input's own frames need no steadying
             return 0.0
-        if fixed is not None:
-            return fixed
-        choice = getattr(painter, "choice", None)
-        return temporal_strength_for(choice.path if choice is not None else None)
+        return fixed if fixed is not None else self._own_strength[id(painter)]
 
     def strengths_differ(self, fixed: float | None = None) -> bool:
         """Whether the stabilizer's strength changes along the timeline (then
@@ -294,7 +294,8 @@ class TimelineStylizer:
 
 
 class _Unpainted:
-    """The :data:`NO_STYLE` painter: each frame as it is."""
+    """The :data:`NO_STYLE` painter: each frame as it is (the same arrays: nothing downstream
+    changes a stage's output in place)."""
 
     def stylize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [np.array(i, copy=True) for i in images]
+        return list(images)

@@ -45,7 +45,7 @@ def check_input(path: str | Path, folders: bool = False) -> Path:
     return path
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     """True if ``a`` and ``b`` name the same file (also through symlinks or hard links)."""
     if a.resolve() == b.resolve():
         return True
@@ -67,7 +67,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
         raise VidstyleError(f"output {output} names a folder; give a file name")
     output = Path(output)
     for path in inputs:
-        if path is not None and _same_file(Path(path), output):
+        if path is not None and same_file(Path(path), output):
             raise VidstyleError(f"output {output} is the input file {path}; choose another output path")
     if output.is_dir():
         raise VidstyleError(f"output {output} is a folder; give a file name")

@@ -104,6 +104,21 @@ def alpha_of(im: Image.Image) -> np.ndarray | None:
     return None if alpha.min() == 255 else alpha
 
 
+def keeps_transparency(alpha: np.ndarray | None, output: str | Path, source: str | Path) -> bool:
+    """Whether an image written to ``output`` keeps the transparency (``alpha``) of ``source``:
+    True where the format holds it; False, with a warning naming both, where it is dropped."""
+    if alpha is None:
+        return False
+    if IMAGE_OUTPUT_FORMATS.get(Path(output).suffix.lower()) in ALPHA_FORMATS:
+        return True
+    import logging
+
+    logging.getLogger("vidstyle").warning(
+        "%s is partly transparent, and %s images cannot be: its transparency is dropped (write .png, .webp or .tif "
+        "to keep it)", Path(source).name, Path(output).suffix.lower())
+    return False
+
+
 def write_image(path: str | Path, image: np.ndarray, format: str | None = None) -> None:
     """Write uint8 (H, W, 3) RGB or (H, W, 4) RGBA ``image`` (RGBA only to :data:`ALPHA_FORMATS`);
     ``format`` (Pillow's name) defaults to the extension's."""

@@ -6,7 +6,6 @@ The image is optimised in an unconstrained space (logit of the [0, 1] pixels) so
 """
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +13,15 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image
 
 from vidstyle.device import resolve_device
 from vidstyle.errors import VidstyleError, first_line
-from vidstyle.frames import tensor_to_images
+from vidstyle.frames import resize_rgba, tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
-from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, write_image
+from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, keeps_transparency, write_image
 from vidstyle.models.lossnets import DEFAULT_LOSS_NET, LossNetwork, load_loss_network, resolve_layers
 from vidstyle.train.data import load_style_image, resized_short_side
 from vidstyle.frames import images_to_tensor
-
-log = logging.getLogger("vidstyle")
 
 
 @dataclass
@@ -205,14 +201,9 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
         raise VidstyleError(f"the optimisation diverged ({', '.join(bad) or 'image'} loss not finite): lower "
                             "--style-weight / --content-weight or --lr; nothing was written")
     out = tensor_to_images(result)[0]
-    out_format = IMAGE_OUTPUT_FORMATS[output.suffix.lower()]
-    if alpha is not None:  # the photo's transparency, kept where the format holds it
-        if out_format in ALPHA_FORMATS:
-            h, w = out.shape[:2]
-            out = np.dstack([out, np.asarray(Image.fromarray(alpha).resize((w, h), Image.Resampling.LANCZOS))])
-        else:
-            log.warning("%s is partly transparent, and %s images cannot be: its transparency is dropped (write .png, "
-                        ".webp or .tif to keep it)", Path(config.content).name, output.suffix.lower())
+    if keeps_transparency(alpha, output, config.content):  # at the result's size, as stylize resizes it
+        h, w = out.shape[:2]
+        out = np.dstack([out, resize_rgba(np.dstack([rgb, alpha]), (w, h))[..., 3]])
     with write_then_rename(output, make_folder=True) as tmp:  # interrupted while writing: no half-written file left behind
-        write_image(tmp, out, out_format)  # the quality stylize writes
+        write_image(tmp, out, IMAGE_OUTPUT_FORMATS[output.suffix.lower()])  # the quality stylize writes
     return parts
