@@ -19,7 +19,6 @@ from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import add_look_args
 from vidstyle.cli_args import apply_threads
 from vidstyle.cli_args import clock_time as _clock_time
-from vidstyle.cli_args import non_negative_float as _non_negative_float
 from vidstyle.cli_args import positive_clock_time as _positive_clock_time
 from vidstyle.cli_args import style_change as _style_change
 from vidstyle.cli_args import positive_float as _positive_float
@@ -57,7 +56,7 @@ def _add_stylize(sub) -> None:
                         "1:02:03), paint in STYLE instead; repeat for more changes, e.g. --style starry_night "
                         "--style-at 12.5=the_scream --style-at 30=mix:starry_night=0.5,the_scream=0.5; the style "
                         "none is the input as it is (--style none --style-at 5=mondrian fades the painting in)")
-    p.add_argument("--crossfade", type=_non_negative_float, metavar="SECONDS",
+    p.add_argument("--crossfade", type=_clock_time, metavar="SECONDS",
                    help="how long each --style-at change dissolves from one style to the next, centred on its "
                         f"time (default {DEFAULT_CROSSFADE:g}; 0 cuts)")
     _add_device_args(p, int8=True)
