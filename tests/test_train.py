@@ -216,8 +216,12 @@ def test_train_writes_model_with_metadata(data, loss_weights, tmp_path):
     assert info.arch_args == build_network("light", 1).arch_args
     assert {t.dtype for t in load_file(str(result.out)).values()} == {torch.float16}  # saved in half precision
     assert len(result.previews) == 1 and result.previews[0].is_file()
-    with Image.open(result.previews[0]) as im:  # photos row + one stylized row
-        assert im.size[1] == 2 * 32
+    from vidstyle.preview import _LABEL_HEIGHT
+
+    with Image.open(result.previews[0]) as im:  # photos row + one stylized row, each under its label
+        assert im.size[1] == 2 * (32 + _LABEL_HEIGHT)
+        band = np.asarray(im.convert("RGB"))[32 + _LABEL_HEIGHT:32 + 2 * _LABEL_HEIGHT]
+        assert band.max() > 200  # the style's name, white on black
     y = model(torch.rand(1, 3, 32, 32))
     assert y.shape == (1, 3, 32, 32)
 

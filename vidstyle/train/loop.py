@@ -488,8 +488,9 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
 
 @torch.no_grad()
 def write_preview(net: TransformerNet, photos: torch.Tensor, num_styles: int, path: Path,
-                  dtype: torch.dtype | None = None) -> Path:
-    """A PNG grid: the photos in the first row, then one row per style (stylized)."""
+                  dtype: torch.dtype | None = None, names: list[str] | None = None) -> Path:
+    """A PNG grid: the photos in the first row, then one row per style (stylized); with ``names``
+    (one per style), each row under a label saying what it is."""
     was_training = net.training
     net.eval()
     rows = [photos]
@@ -499,7 +500,12 @@ def write_preview(net: TransformerNet, photos: torch.Tensor, num_styles: int, pa
         with autocast(device, dtype):
             rows.append(net(photos).float())
     net.train(was_training)
-    grid = np.concatenate([np.concatenate(list(tensor_to_images(r)), axis=1) for r in rows], axis=0)
+    strips = [np.concatenate(list(tensor_to_images(r)), axis=1) for r in rows]
+    if names is not None:
+        from vidstyle.preview import labelled
+
+        strips = [labelled(strip, text) for strip, text in zip(strips, ["held-out photos", *names])]
+    grid = np.concatenate(strips, axis=0)
     with write_then_rename(path, make_folder=True) as temp:  # a run stopped mid-write leaves no broken preview
         Image.fromarray(grid).save(temp)
     return path
@@ -770,7 +776,8 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                       f"{rate:.2f} images/s" + (f"; saved {saved}" if saved else ""), file=sys.stderr, flush=True)
                 next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
             if config.preview_every and done % config.preview_every == 0:
-                previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles, work / f"preview_{done:07d}.png", dtype))
+                previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles, work / f"preview_{done:07d}.png",
+                                              dtype, names=[m["name"] for m in style_meta]))
     finally:
         if bar is not None:
             bar.close()
