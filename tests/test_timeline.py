@@ -5,6 +5,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -375,3 +376,31 @@ def test_a_segment_opens_in_one_style_not_mid_dissolve():
     assert int(stylizer.stylize_batch_at([np.zeros((2, 2, 3), np.uint8)], [60.0])[0][0, 0, 0]) == 100
     stylizer.start_at(None)
     assert int(stylizer.stylize_batch_at([np.zeros((2, 2, 3), np.uint8)], [60.0])[0][0, 0, 0]) == 50
+
+
+def test_blends_of_one_multi_style_network_share_it_and_a_dissolve_between_them_is_a_morph():
+    from vidstyle.stylizer import Stylizer
+
+    made = []
+
+    def make(spec):
+        made.append(spec)
+        return Stylizer(spec, device="cpu", precision="fp32", backend="torch")
+
+    timeline = StyleTimeline([(0, "mix:starry_night"), (1, "mix:the_scream"), (2, "mix:starry_night")], crossfade=1)
+    stylizer = TimelineStylizer(timeline, make)
+    assert made == ["mix:starry_night"] and len(stylizer.networks) == 1  # light_mix loaded once
+    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), np.uint8)
+    out = stylizer.stylize_batch_at([image] * 3, [0.0, 1.0, 1.5])
+
+    def alone(spec):
+        return Stylizer(spec, device="cpu", precision="fp32", backend="torch").stylize(image)
+
+    halfway = alone("mix:starry_night=0.5,the_scream=0.5")
+    assert differs(out[0], alone("mix:starry_night")) < 1 and differs(out[2], alone("mix:the_scream")) < 1
+    assert differs(out[1], halfway) < 1  # the styles blended inside the network...
+    pixel_mix = cv2.addWeighted(alone("mix:starry_night"), 0.5, alone("mix:the_scream"), 0.5, 0)
+    assert differs(out[1], pixel_mix) > 2 * differs(out[1], halfway) + 1  # ... not two outputs mixed
+    onnx = TimelineStylizer(StyleTimeline([(0, "mix:starry_night"), (1, "mix:the_scream")]),
+                            lambda spec: Stylizer(spec, device="cpu", precision="fp32", backend="onnx"))
+    assert len(onnx.networks) == 2  # a network whose blend is a constant is not shared

@@ -183,24 +183,40 @@ class TimelineStylizer:
     distinct style of ``timeline``, made once by ``make(spec)``.
 
     Frames inside a dissolve run through both styles' networks and are mixed in proportion; each
-    network gets all of a batch's frames it paints in one call. A still image
-    (:meth:`stylize_batch`) is the moment 0 s."""
+    network gets all of a batch's frames it paints in one call. Blends of one multi-style network
+    (``mix:starry_night`` then ``mix:the_scream``) share that network when it runs eagerly
+    (re-blended per call with ``set_mix``), and a dissolve between them blends the styles inside
+    it, a morph from one to the other, instead of mixing two outputs. A still image
+    (:meth:`stylize_batch`) is painted in the first style that paints."""
 
     def __init__(self, timeline: StyleTimeline, make: Callable[[str], object]):
+        from vidstyle.models.zoo import resolve_style
+
         self.timeline = self._whole = timeline
         timeline.check_styles()  # before the first network loads
         keys = [_key(c.style) for c in timeline.changes]
         made: dict[str, object] = {}  # A -> B -> A loads A once
-        for change, key in zip(timeline.changes, keys):
+        blends: dict[str, object] = {}  # a multi-style file -> its one re-blendable stylizer
+        self._mix_of: list[tuple[float, ...] | None] = [None] * len(keys)  # each change's blend, when shared
+        for i, (change, key) in enumerate(zip(timeline.changes, keys)):
+            if key == NO_STYLE or _ready(change.style):
+                made.setdefault(key, _Unpainted() if key == NO_STYLE else change.style)
+                continue
+            choice = resolve_style(change.style)
+            file = str(Path(choice.path).resolve()) if len(choice.info.styles) > 1 else None
             if key not in made:
-                made[key] = _Unpainted() if key == NO_STYLE else change.style if _ready(change.style) \
-                    else make(change.style)
+                made[key] = blends[file] if file in blends else make(change.style)
+                if file is not None and _reblends(made[key]):
+                    blends.setdefault(file, made[key])
+            if file in blends and made[key] is blends[file]:
+                self._mix_of[i] = tuple(choice.mix)
         self._painter_of = [made[k] for k in keys]
+        self._blended = {id(p) for p in blends.values()}
         from vidstyle.stylizer import own_temporal_strength
 
         self._own_strength = {id(p): own_temporal_strength(p) for p in made.values() if not isinstance(p, _Unpainted)}
         self.painted_until: float | None = None  # the latest moment painted (changes past it came after the end)
-        self.painters = list(made.values())
+        self.painters = list({id(p): p for p in made.values()}.values())  # a shared network once
         #: the stylizers that paint (not NO_STYLE's stand-in): what sets the batch, the device...
         self.networks = [p for p in self.painters if not isinstance(p, _Unpainted)]
 
@@ -235,7 +251,8 @@ class TimelineStylizer:
 
     def expect_frames(self, frames: int | None) -> None:
         for p in self.networks:
-            if hasattr(p, "expect_frames"):
+            # a shared network stays eager: a compiled one would recompile at every new blend
+            if hasattr(p, "expect_frames") and id(p) not in self._blended:
                 p.expect_frames(frames)
 
     def start_at(self, begin: float | None) -> None:
@@ -254,23 +271,41 @@ class TimelineStylizer:
         painted in its moment's style, or the two styles' outputs mixed inside a dissolve."""
         if len(images) != len(times):
             raise ValueError(f"{len(images)} images but {len(times)} times")
-        weights = [[(self._painter_of[i], w) for i, w in self.timeline.weights_at(t)] for t in times]
         if len(times):
             self.painted_until = max(self.painted_until or 0.0, max(times))
-        painted: dict[int, dict[int, np.ndarray]] = {}  # id(painter) -> frame index -> its output
-        for painter in self.painters:
-            wanted = [k for k, frame in enumerate(weights) if any(p is painter for p, _ in frame)]
-            if wanted:
-                outputs = painter.stylize_batch([images[k] for k in wanted])
-                painted[id(painter)] = dict(zip(wanted, outputs))
+        frames = [self._contributions(t) for t in times]  # per frame: (painter, weight, blend or None)
+        calls: dict[tuple, tuple] = {}  # (painter, blend) -> the frames it paints so, in one call
+        for k, frame in enumerate(frames):
+            for painter, _, mix in frame:
+                calls.setdefault((id(painter), mix), (painter, mix, []))[2].append(k)
+        painted: dict[tuple, np.ndarray] = {}  # (painter, blend, frame index) -> its output
+        for (pid, mix), (painter, _, wanted) in calls.items():
+            if mix is not None:
+                _blend(painter, mix)
+            for k, out in zip(wanted, painter.stylize_batch([images[k] for k in wanted])):
+                painted[(pid, mix, k)] = out
         result = []
-        for k, frame in enumerate(weights):
-            if len(frame) == 1:
-                result.append(painted[id(frame[0][0])][k])
+        for k, frame in enumerate(frames):
+            outs = [(painted[(id(p), mix, k)], w) for p, w, mix in frame]
+            if len(outs) == 1:
+                result.append(outs[0][0])
                 continue
-            (a, wa), (b, wb) = frame  # a dissolve: two styles
-            result.append(cv2.addWeighted(painted[id(a)][k], wa, painted[id(b)][k], wb, 0.0))
+            (a, wa), (b, wb) = outs  # a dissolve between two networks: their outputs mixed
+            result.append(cv2.addWeighted(a, wa, b, wb, 0.0))
         return result
+
+    def _contributions(self, t: float) -> list[tuple[object, float, tuple[float, ...] | None]]:
+        """The networks painting the moment ``t``, each with its weight and, for a shared
+        multi-style network, the blend it paints in (a dissolve between two of its blends is one
+        blend in between, weighted alike)."""
+        merged: dict[int, list] = {}
+        for i, w in self.timeline.weights_at(t):
+            painter, mix = self._painter_of[i], self._mix_of[i]
+            entry = merged.setdefault(id(painter), [painter, 0.0, None])
+            entry[1] += w
+            if mix is not None:
+                entry[2] = [w * m for m in mix] if entry[2] is None else [a + w * m for a, m in zip(entry[2], mix)]
+        return [(p, w, None if mix is None else tuple(round(m / w, 6) for m in mix)) for p, w, mix in merged.values()]
 
     def stylize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """A still image: painted in the timeline's first style that paints (not :data:`NO_STYLE`)."""
@@ -299,3 +334,17 @@ class _Unpainted:
 
     def stylize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         return list(images)
+
+
+def _reblends(stylizer) -> bool:
+    """Whether ``stylizer`` takes a new blend per call cheaply: eager PyTorch (ONNX Runtime and
+    int8 networks hold their blend as a constant, rebuilt on every change)."""
+    return hasattr(stylizer, "set_mix") and getattr(stylizer, "backend", None) == "torch" and \
+        not getattr(stylizer, "int8", False)
+
+
+def _blend(stylizer, mix: tuple[float, ...]) -> None:
+    """Set ``stylizer``'s blend to ``mix`` unless it already paints it."""
+    current = getattr(getattr(stylizer, "choice", None), "mix", None)
+    if current is None or not np.allclose(current, mix, atol=1e-6):
+        stylizer.set_mix(list(mix))
