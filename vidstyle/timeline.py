@@ -263,8 +263,10 @@ class TimelineStylizer:
     def continuous(self, t0: float, t1: float) -> bool:
         """Whether the frame at ``t1`` shares a style with the one at ``t0``: False across a cut,
         where a stabilizer blending the old style's output into the new one's must start over."""
-        before = {id(self._painter_of[i]) for i, _ in self.timeline.weights_at(t0)}
-        return any(id(self._painter_of[i]) in before for i, _ in self.timeline.weights_at(t1))
+        # by the timeline's entries, not their networks: a cut between two blends of one shared
+        # network, or from B back to an A loaded before, starts over too
+        before = {i for i, _ in self.timeline.weights_at(t0)}
+        return any(i in before for i, _ in self.timeline.weights_at(t1))
 
     def stylize_batch_at(self, images: Sequence[np.ndarray], times: Sequence[float]) -> list[np.ndarray]:
         """uint8 (H, W, 3) RGB images and their times (seconds on the input's clock) -> each
