@@ -402,6 +402,7 @@ def test_blends_of_one_multi_style_network_share_it_and_a_dissolve_between_them_
     pixel_mix = cv2.addWeighted(alone("mix:starry_night"), 0.5, alone("mix:the_scream"), 0.5, 0)
     assert differs(out[1], pixel_mix) > 2 * differs(out[1], halfway) + 1  # ... not two outputs mixed
     assert stylizer.continuous(0.9, 1.1)  # inside the morph: one stabilized stream
+    assert differs(stylizer.stylize_batch([image])[0], alone("mix:starry_night")) < 1  # a still: the first blend
     cut = TimelineStylizer(StyleTimeline([(0, "mix:starry_night"), (1, "mix:the_scream")], crossfade=0), make)
     assert not cut.continuous(0.95, 1.0)  # a cut between two blends of one network starts over
     onnx = TimelineStylizer(StyleTimeline([(0, "mix:starry_night"), (1, "mix:the_scream")]),

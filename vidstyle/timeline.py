@@ -311,7 +311,10 @@ class TimelineStylizer:
 
     def stylize_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """A still image: painted in the timeline's first style that paints (not :data:`NO_STYLE`)."""
-        return self.networks[0].stylize_batch(images)
+        i = next(i for i, p in enumerate(self._painter_of) if not isinstance(p, _Unpainted))
+        if self._mix_of[i] is not None:  # a shared network may hold another entry's blend by now
+            _blend(self._painter_of[i], self._mix_of[i])
+        return self._painter_of[i].stylize_batch(images)
 
     def _strength_of(self, painter, fixed: float | None = None) -> float:
         if isinstance(painter, _Unpainted):  # the input's own frames need no steadying
