@@ -1242,3 +1242,14 @@ def test_optimize_writes_as_stylize_does_quality_and_transparency(data, loss_wei
     assert "transparency is dropped" in caplog.text
     with Image.open(tmp_path / "o.jpg") as im:
         assert im.quantization[0][0] <= 3  # quality 95, as stylize writes (Pillow's default 75 starts at 8)
+
+
+def test_photos_smaller_than_the_crops_are_said_once(tmp_path, caplog):
+    for name, size in (("a_big.png", (96, 80)), ("b_tiny.png", (40, 30)), ("c_tiny.png", (20, 20))):
+        Image.fromarray(np.full((size[1], size[0], 3), 100, np.uint8)).save(tmp_path / name)
+    images = ContentImages(find_images(tmp_path), 64)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        for i in range(3):
+            images.crop(i, step_generator(0, i))
+    said = [r.getMessage() for r in caplog.records if "smaller than the 64-pixel crops" in r.getMessage()]
+    assert len(said) == 1 and "b_tiny.png is only 40x30" in said[0]

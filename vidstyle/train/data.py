@@ -132,6 +132,7 @@ class ContentImages:
         self.size = size
         self._cache: dict[int, np.ndarray] = {}
         self.unreadable: set[int] = set()
+        self.said_small = False  # a photo smaller than the crops was warned of
 
     def __len__(self) -> int:
         return len(self.files)
@@ -150,11 +151,17 @@ class ContentImages:
             if img is not None:
                 return img
             try:
-                img = load_image(self.files[i], short_side=round(self.size * MAX_ZOOM))
+                full = np.asarray(open_image(self.files[i]), dtype=np.uint8)
             except VidstyleError as exc:
                 self.unreadable.add(i)
                 log.warning("%s; training goes on without it", exc)
                 continue
+            if min(full.shape[:2]) < self.size and not self.said_small:  # said once: a folder of them is one fact
+                self.said_small = True
+                log.warning("the photo %s is only %dx%d, smaller than the %d-pixel crops: it is upscaled, so its "
+                            "crops are blurred (others this small are not listed)", self.files[i].name,
+                            full.shape[1], full.shape[0], self.size)
+            img = resized_short_side(full, round(self.size * MAX_ZOOM))
             if len(self._cache) < CACHE_LIMIT:
                 self._cache[i] = img
             return img
