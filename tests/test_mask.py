@@ -11,9 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
+from videos import decoded_frames as decoded
 from videos import make_video
+from videos import mean_difference as differs
+from videos import stylized_frames as run
 from vidstyle.errors import VidstyleError
-from vidstyle.io import VideoDecoder
 from vidstyle.mask import Matte, composite, matte_weights
 from vidstyle.models.transformer import TransformerNet
 from vidstyle.models.weights import save_model
@@ -41,27 +43,6 @@ def half_matte(path, size=(96, 64), left_white=True, alpha=False):
     else:
         Image.fromarray(values, "L").save(path)
     return path
-
-
-def frames(folder):
-    import cv2
-
-    return [cv2.imread(str(p))[..., ::-1] for p in sorted(folder.glob("*.png"))]
-
-
-def decoded(src):
-    with VideoDecoder(src) as decoder:
-        return [f.image for f in decoder.read()]
-
-
-def run(src, out_folder, style, **options):
-    stylize_video(src, out_folder / "f_%04d.png", style=style, device="cpu", precision="fp32", backend="torch",
-                  progress=False, **options)
-    return frames(out_folder)
-
-
-def differs(a, b) -> float:
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
 def test_composite_and_weights():

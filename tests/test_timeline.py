@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from videos import make_video
+from videos import decoded_frames, make_video
+from videos import mean_difference as differs
+from videos import stylized_frames as frames_of
 from vidstyle.config import DEFAULT_CROSSFADE
 from vidstyle.errors import VidstyleError
 from vidstyle.models.transformer import TransformerNet
@@ -174,22 +176,6 @@ def two_styles(tmp_path_factory):
     return paths
 
 
-def read_png_frames(folder):
-    import cv2
-
-    return [cv2.imread(str(p))[..., ::-1] for p in sorted(folder.glob("*.png"))]
-
-
-def frames_of(src, out, style, **options):
-    stylize_video(src, out / "f_%04d.png", style=style, device="cpu", precision="fp32", backend="torch",
-                  progress=False, **options)
-    return read_png_frames(out)
-
-
-def differs(a, b) -> float:
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
-
-
 def test_frames_are_painted_in_the_style_of_their_moment_on_the_inputs_clock(tmp_path, two_styles):
     a, b = two_styles
     src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
@@ -280,12 +266,9 @@ def test_the_inputs_clock_starts_at_its_first_frame_even_when_its_timestamps_do_
 
 
 def test_the_style_none_is_the_input_as_it_is(tmp_path, two_styles):
-    from vidstyle.io import VideoDecoder
-
     a, _ = two_styles
     src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
-    with VideoDecoder(src) as decoder:
-        original = [f.image for f in decoder.read()]
+    original = decoded_frames(src)
     only_a = frames_of(src, tmp_path / "a", a, temporal="off")
     # the original until 0.5 s, dissolving into a's painting by 0.75 s, and back out from 1.25 s
     out = frames_of(src, tmp_path / "fade", StyleTimeline([(0, "none"), (0.625, a), (1.25, "none")], crossfade=0.25),
@@ -332,12 +315,9 @@ def test_a_still_is_painted_in_the_first_style_that_paints_and_ready_stylizers_j
 
 def test_none_stays_the_input_with_a_fixed_stabilizer_strength_and_late_changes_are_said(tmp_path, two_styles,
                                                                                         caplog):
-    from vidstyle.io import VideoDecoder
-
     a, _ = two_styles
     src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
-    with VideoDecoder(src) as decoder:
-        original = [f.image for f in decoder.read()]
+    original = decoded_frames(src)
     with caplog.at_level("WARNING", logger="vidstyle"):
         out = frames_of(src, tmp_path / "out", StyleTimeline([(0, a), (0.5, "none"), (30, a)], crossfade=0),
                         temporal="flow", temporal_strength=0.9)

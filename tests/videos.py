@@ -296,3 +296,28 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio (dB) of two uint8 arrays of the same shape."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+def mean_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two uint8 images, in levels."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def decoded_frames(path: str | Path) -> list[np.ndarray]:
+    """The frames as vidstyle decodes them (its colour conversion), for exact comparisons."""
+    from vidstyle.io import VideoDecoder
+
+    with VideoDecoder(path) as decoder:
+        return [f.image for f in decoder.read()]
+
+
+def stylized_frames(src: str | Path, folder: Path, style, **options) -> list[np.ndarray]:
+    """``src`` stylized (fp32 eager PyTorch on the CPU) into lossless PNG frames in ``folder``,
+    read back as uint8 RGB: exact outputs to compare."""
+    import cv2
+
+    from vidstyle.pipeline import stylize_video
+
+    stylize_video(src, Path(folder) / "f_%04d.png", style=style, device="cpu", precision="fp32", backend="torch",
+                  progress=False, **options)
+    return [cv2.imread(str(p))[..., ::-1] for p in sorted(Path(folder).glob("*.png"))]
