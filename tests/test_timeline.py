@@ -388,3 +388,26 @@ def test_blends_of_one_multi_style_network_share_it_and_a_dissolve_between_them_
     onnx = TimelineStylizer(StyleTimeline([(0, "mix:starry_night"), (1, "mix:the_scream")]),
                             lambda spec: Stylizer(spec, device="cpu", precision="fp32", backend="onnx"))
     assert len(onnx.networks) == 2  # a network whose blend is a constant is not shared
+
+
+def test_a_single_blend_of_a_multi_style_network_is_an_ordinary_network():
+    class Eager(Flat):  # re-blendable like an eager Stylizer; counts what a long run announces
+        backend, int8 = "torch", False
+
+        def __init__(self, value):
+            super().__init__(value)
+            self.expected, self.mixes = [], []
+
+        def set_mix(self, mix):
+            self.mixes.append(mix)
+
+        def expect_frames(self, frames):
+            self.expected.append(frames)
+
+    one = TimelineStylizer(StyleTimeline([(0, "mix:starry_night"), (1, "starry_night")]), lambda spec: Eager(0))
+    one.expect_frames(900)
+    one.stylize_batch_at([np.zeros((2, 2, 3), np.uint8)] * 2, [0.0, 0.9])
+    assert all(n.expected == [900] and n.mixes == [] for n in one.networks)  # may compile; never re-blended
+    two = TimelineStylizer(StyleTimeline([(0, "mix:starry_night"), (1, "mix:the_scream")]), lambda spec: Eager(0))
+    two.expect_frames(900)
+    assert len(two.networks) == 1 and two.networks[0].expected == []  # shared: stays eager

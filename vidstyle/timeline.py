@@ -191,14 +191,16 @@ class TimelineStylizer:
 
     def __init__(self, timeline: StyleTimeline, make: Callable[[str], object]):
         from vidstyle.models.zoo import resolve_style
+        from vidstyle.stylizer import own_temporal_strength
 
         self.timeline = self._whole = timeline
         timeline.check_styles()  # before the first network loads
         keys = [_key(c.style) for c in timeline.changes]
         made: dict[str, object] = {}  # A -> B -> A loads A once
         blends: dict[str, object] = {}  # a multi-style file -> its one re-blendable stylizer
-        self._mix_of: list[tuple[float, ...] | None] = [None] * len(keys)  # each change's blend, when shared
-        for i, (change, key) in enumerate(zip(timeline.changes, keys)):
+        mixes: list[tuple[str, tuple[float, ...]] | None] = []  # each change's (file, blend) when re-blendable
+        for change, key in zip(timeline.changes, keys):
+            mixes.append(None)
             if key == NO_STYLE or _ready(change.style):
                 made.setdefault(key, _Unpainted() if key == NO_STYLE else change.style)
                 continue
@@ -209,11 +211,12 @@ class TimelineStylizer:
                 if file is not None and _reblends(made[key]):
                     blends.setdefault(file, made[key])
             if file in blends and made[key] is blends[file]:
-                self._mix_of[i] = tuple(choice.mix)
+                mixes[-1] = (file, tuple(choice.mix))
+        # shared only where two blends of a file meet (one blend alone stays an ordinary network)
+        shared = {f for f in blends if len({m for m in mixes if m is not None and m[0] == f}) > 1}
+        self._mix_of = [m[1] if m is not None and m[0] in shared else None for m in mixes]
         self._painter_of = [made[k] for k in keys]
-        self._blended = {id(p) for p in blends.values()}
-        from vidstyle.stylizer import own_temporal_strength
-
+        self._blended = {id(blends[f]) for f in shared}
         self._own_strength = {id(p): own_temporal_strength(p) for p in made.values() if not isinstance(p, _Unpainted)}
         self.painted_until: float | None = None  # the latest moment painted (changes past it came after the end)
         self.painters = list({id(p): p for p in made.values()}.values())  # a shared network once
