@@ -139,6 +139,25 @@ def test_compiled_network_pads_a_short_last_batch_and_matches_eager():
     assert compiled._compiled_batch == 3
 
 
+def test_a_padded_short_batch_reaches_the_compiled_network_in_its_memory_format(monkeypatch):
+    # the compiled graph guards on strides: a short batch padded in another layout compiled again
+    seen = []
+
+    def recording_compile(model, **kw):
+        def run(x):
+            seen.append((x.shape[0], x.is_contiguous(memory_format=torch.channels_last)))
+            return model(x)
+        return run
+
+    monkeypatch.setattr(stylizer_mod.torch, "compile", recording_compile)
+    net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
+    compiled = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile", channels_last=True)
+    x = torch.rand(4, 3, 16, 24)
+    for n in (4, 2, 1):
+        assert compiled.stylize_tensor(x[:n]).shape == (n, 3, 16, 24)
+    assert seen == [(4, True)] * 3
+
+
 def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch):
     monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
 

@@ -486,6 +486,8 @@ class Stylizer:
             self._compiled_batch = max(self._compiled_batch or batch, batch)
             if batch < self._compiled_batch:
                 x = torch.cat([x, x[-1:].expand(self._compiled_batch - batch, *x.shape[1:])])
+                if self.channels_last:  # the cat of a stride-0 copy is not: the graph's guard would compile again
+                    x = x.contiguous(memory_format=torch.channels_last)
         with autocast(self.device, None if self.cast_weights else self.dtype):
             y = self._run(x)[:batch]
         y = crop_to(y.float(), size)
