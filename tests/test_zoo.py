@@ -4,6 +4,7 @@ import re
 import pytest
 import torch
 
+from vidstyle.errors import BadValueError
 from vidstyle.models.transformer import BUILDERS, count_parameters
 from vidstyle.models.weights import load_model, read_info
 from vidstyle.models.zoo import Styles, bundled_files, resolve_style
@@ -147,8 +148,10 @@ def test_styles_are_found_by_the_name_styles_lists():
     assert Styles("light_starry_night") is Styles.LIGHT_STARRY_NIGHT
     assert Styles("MONDRIAN") is Styles.MONDRIAN and Styles("mondrian.safetensors") is Styles.MONDRIAN
     assert Styles(Styles.MONDRIAN.value) is Styles.MONDRIAN
-    with pytest.raises(ValueError, match="'cubism' is not a valid Styles"):
+    with pytest.raises(ValueError, match="no bundled style 'cubism' \\(bundled: starry_night, "):
         Styles("cubism")
+    with pytest.raises(BadValueError, match="no bundled style 'mondriaan': did you mean 'mondrian'"):
+        Styles("mondriaan")
 
 
 def test_mix_mistakes_are_named():

@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 import importlib  # noqa: E402
 import importlib.util  # noqa: E402
 
-from vidstyle.errors import BadValueError, VidstyleError  # noqa: E402
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError  # noqa: E402
 
 # lazy (PEP 562): importing vidstyle must not import torch/av for `--version`
 _HOMES = {
@@ -46,5 +46,5 @@ def __dir__():
 
 
 __all__ = ["Stylizer", "stylize_video", "stylize_image", "stylize_files", "StylizeConfig", "EncodeConfig",
-           "StylizeResult", "FlowStabilizer", "Styles", "StyleTimeline", "VidstyleError", "BadValueError",
+           "StylizeResult", "FlowStabilizer", "Styles", "StyleTimeline", "VidstyleError", "BadValueError", "BadTypeError",
            "__version__"]

@@ -24,6 +24,11 @@ class BadValueError(VidstyleError, ValueError):
     ``ValueError`` (what Python code expects of a bad argument), so either ``except`` catches it."""
 
 
+class BadTypeError(VidstyleError, TypeError):
+    """An argument of the wrong kind (an array where a tensor goes, a dict for a config): a
+    :class:`VidstyleError` and a ``TypeError``, as :class:`BadValueError` is for values."""
+
+
 def first_line(exc: BaseException, limit: int | None = None, default: str | None = None) -> str:
     """The first line of ``exc``'s message, cut to ``limit`` characters: a library's multi-line
     error (a compiler log, a traceback) said within one line of ours. A message-less exception

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.errors import BadValueError
+from vidstyle.errors import BadTypeError, BadValueError
 
 #: Rec. 601 luma weights of R, G and B (the ones OpenCV's RGB2GRAY uses too)
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -72,11 +72,11 @@ def check_image(image) -> np.ndarray:
 
 
 def check_batch_tensor(x) -> torch.Tensor:
-    """``x`` if it is a non-empty float (B, 3, H, W) torch tensor, else a TypeError or ValueError
+    """``x`` if it is a non-empty float (B, 3, H, W) torch tensor, else a BadTypeError or BadValueError
     saying what it is (its values are not read: that would cost a device sync per batch)."""
     contract = "a float torch tensor of shape (B, 3, H, W) with values in [0, 1]"
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"expected {contract}, got {type(x).__name__}"
+        raise BadTypeError(f"expected {contract}, got {type(x).__name__}"
                         + (" (torch.from_numpy converts an array)" if isinstance(x, np.ndarray) else ""))
     if not x.is_floating_point() or x.ndim != 4 or x.shape[1] != 3 or 0 in x.shape:
         hint = (" (divide by 255 after converting to float)" if not x.is_floating_point()

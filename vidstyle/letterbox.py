@@ -25,7 +25,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from vidstyle.errors import BadValueError
+from vidstyle.errors import BadTypeError, BadValueError
 from vidstyle.frames import check_image
 
 #: Pixels of a luma (0-255, full range) up to this are dark. Decoded black bars are 0-3 here;
@@ -159,7 +159,7 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
         raise BadValueError(f"find_picture_area takes a sequence of frames, got one {frames.shape} array "
                          "(pass [frame] for a single image)")
     if not isinstance(frames, Iterable):
-        raise TypeError(f"find_picture_area takes an iterable of uint8 (H, W, 3) frames, "
+        raise BadTypeError(f"find_picture_area takes an iterable of uint8 (H, W, 3) frames, "
                         f"got {type(frames).__name__}")
     frames = [check_image(f) for f in frames]  # a generator is read once
     if not frames:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadValueError, VidstyleError
 
 log = logging.getLogger("vidstyle")
 
@@ -41,7 +41,7 @@ def composite(stylized: np.ndarray, original: np.ndarray, weights: np.ndarray) -
     import cv2
 
     if stylized.shape != original.shape or weights.shape != stylized.shape[:2]:
-        raise ValueError(f"stylized {stylized.shape}, original {original.shape} and weights {weights.shape} differ")
+        raise BadValueError(f"stylized {stylized.shape}, original {original.shape} and weights {weights.shape} differ")
     w = weights.astype(np.float32) * np.float32(1 / 255)
     return cv2.blendLinear(stylized, original, w, 1.0 - w)
 
@@ -183,7 +183,7 @@ class Matte:
             self._blend[size] = (w, 1.0 - w)
         w, rest = self._blend[size]
         if original.shape != stylized.shape:
-            raise ValueError(f"stylized {stylized.shape} and original {original.shape} differ")
+            raise BadValueError(f"stylized {stylized.shape} and original {original.shape} differ")
         return cv2.blendLinear(stylized, original, w, rest)
 
     def ended_before(self, t: float) -> bool:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from vidstyle.config import EncodeConfig, StylizeConfig, is_number
-from vidstyle.errors import VidstyleError, termination_as_exit
+from vidstyle.errors import BadTypeError, VidstyleError, termination_as_exit
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, downscaled_size,
                                sample_frames, spread_samples)
@@ -440,7 +440,7 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
     without ``encoding`` (a still image) the encoder's options are not among the valid ones."""
     for name, value, cls in (("config", config, StylizeConfig), ("encode", encode, EncodeConfig)):
         if value is not None and not isinstance(value, cls):  # dataclasses.replace would say "dataclass instances"
-            raise TypeError(f"{caller}() takes {name}= as a vidstyle.{cls.__name__} (or None), got "
+            raise BadTypeError(f"{caller}() takes {name}= as a vidstyle.{cls.__name__} (or None), got "
                             f"{type(value).__name__}; give options as keywords instead, e.g. {caller}(..., batch=2)")
     options = dict(options)
     for negated in _NEGATED_OPTIONS:
@@ -449,7 +449,7 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
     valid = _STYLIZE_FIELDS | (_ENCODE_FIELDS | set(_NEGATED_OPTIONS) if encoding else set())
     unknown = set(options) - valid
     if unknown:
-        raise TypeError(f"{caller}() got unknown option(s) {', '.join(sorted(unknown))}; "
+        raise BadTypeError(f"{caller}() got unknown option(s) {', '.join(sorted(unknown))}; "
                         f"valid: {', '.join(sorted(valid))}")
     options = _checked_options(options)
     config = dataclasses.replace(config or StylizeConfig(),
@@ -459,24 +459,33 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
     return config, encode  # (StylizeConfig checks its own values)
 
 
+def _check_ready_look(stylizer, config: StylizeConfig) -> None:
+    """A ready stylizer is used as built: a style_strength or keep_colors asked of the run that it
+    was not built with is an error, rather than silently ignored."""
+    asked = (config.style_strength, config.keep_colors)
+    if asked != (StylizeConfig.style_strength, StylizeConfig.keep_colors):
+        built = (getattr(stylizer, "style_strength", None), getattr(stylizer, "keep_colors", None))
+        if built != asked:
+            raise VidstyleError(f"style_strength={config.style_strength:g}, keep_colors={config.keep_colors} "
+                                "do not apply to a ready stylizer: set them with its set_look() or when "
+                                "building it")
+
+
 def _make_stylizer(style, config: StylizeConfig):
     """``style`` may already be a Stylizer (anything with ``stylize_batch``); else build one, or
     for a :class:`~vidstyle.timeline.StyleTimeline` (or a list of its (seconds, style) pairs) a
     :class:`~vidstyle.timeline.TimelineStylizer` with one Stylizer per style."""
-    from vidstyle.timeline import StyleTimeline, TimelineStylizer
+    from vidstyle.timeline import StyleTimeline, TimelineStylizer, is_ready_stylizer
 
     if isinstance(style, (list, tuple)):
         style = StyleTimeline(style)
     if isinstance(style, StyleTimeline):
+        for change in style.changes:  # a timeline's ready stylizers are used as built, as one alone is
+            if is_ready_stylizer(change.style):
+                _check_ready_look(change.style, config)
         return TimelineStylizer(style, lambda spec: _make_stylizer(spec, config))
-    if hasattr(style, "stylize_batch"):
-        asked = (config.style_strength, config.keep_colors)
-        if asked != (StylizeConfig.style_strength, StylizeConfig.keep_colors):
-            built = (getattr(style, "style_strength", None), getattr(style, "keep_colors", None))
-            if built != asked:  # a ready stylizer is used as built: say so rather than ignore the ask
-                raise VidstyleError(f"style_strength={config.style_strength:g}, keep_colors={config.keep_colors} "
-                                    "do not apply to a ready stylizer: set them with its set_look() or when "
-                                    "building it")
+    if is_ready_stylizer(style):
+        _check_ready_look(style, config)
         return style
     from vidstyle.stylizer import Stylizer  # torch is imported only when a video is processed
 

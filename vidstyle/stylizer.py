@@ -220,7 +220,7 @@ class Stylizer:
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if max_side is not None and not (is_number(max_side, integral=True) and max_side >= 1):
-            raise VidstyleError(f"max_side must be a positive number of pixels, got {max_side!r}")
+            raise VidstyleError(f"max_side must be a whole number of pixels, at least 1, got {max_side!r}")
         if scale is not None and not (is_number(scale) and math.isfinite(scale) and 0 < scale <= MAX_SCALE):
             raise VidstyleError(f"scale must be a number > 0 and at most {MAX_SCALE}, got {scale!r}")
         self.max_side = None if max_side is None else int(max_side)
@@ -286,10 +286,10 @@ class Stylizer:
         see :func:`vidstyle.pipeline.calibrate_for`). Replaces earlier calibration frames; without
         any, the first batch stylized calibrates. No-op unless int8."""
         if isinstance(images, np.ndarray) and images.ndim != 4:
-            raise ValueError(f"calibrate takes a sequence of (H, W, 3) frames, got one array of shape {images.shape}")
+            raise BadValueError(f"calibrate takes a sequence of (H, W, 3) frames, got one array of shape {images.shape}")
         frames = [np.array(check_image(image), copy=True) for image in images]
         if not frames:
-            raise ValueError("calibrate needs at least one frame")
+            raise BadValueError("calibrate needs at least one frame")
         if not self.int8:
             return
         self._calibration = frames
@@ -337,6 +337,8 @@ class Stylizer:
         Stylizer reused for short clips after a long one does not compile again for each new
         frame size. Nothing changes otherwise (unknown length, another backend or precision).
         """
+        if frames is not None and not (is_number(frames, integral=True) and frames >= 0):
+            raise BadValueError(f"expect_frames takes a number of frames or None, got {frames!r}")
         if not (self.auto_backend and self.cast_weights) or frames is None or self._compile_failed:
             return
         wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES else "torch"
@@ -421,13 +423,15 @@ class Stylizer:
 
     @torch.inference_mode()
     def stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) float in [0, 1] on :attr:`device` -> stylized (B, 3, H, W) float in [0, 1].
+        """(B, 3, H, W) float in [0, 1] on :attr:`device` -> stylized (B, 3, H, W) float32 in [0, 1]
+        (fp16, bf16 and fp64 inputs are read as float32, whatever precision the network runs at).
 
         Safe to call from several threads: eager and ONNX Runtime networks run concurrently; a
         compiled or int8 one is built at its first call and keeps per-shape state, so its calls
         take turns. The result is made under ``torch.inference_mode``: ``.clone()`` it outside
         that mode to change it in place or use it in an autograd graph."""
         check_batch_tensor(x)
+        x = x.float()  # one input type for every backend and precision, and one output type
         strength, keep_colors = self._look
         if self.backend == "compile" or self.int8:
             with self._build_lock:

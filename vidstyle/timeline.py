@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from vidstyle.config import DEFAULT_CROSSFADE, is_number
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 
 #: The style of a timeline that paints nothing: the frames as they are.
 NO_STYLE = "none"
@@ -39,14 +39,14 @@ def parse_clock(text: str) -> float:
     for anything else, negative times included."""
     fields = text.strip().split(":")
     if len(fields) > 3 or any(not f.strip() for f in fields):
-        raise ValueError(f"not a time: {text!r}")
+        raise BadValueError(f"not a time: {text!r}")
     try:  # exact decimals: 1:08.96 is the same time as 68.96, not the float just above it
         values = [Fraction(f.strip()) for f in fields]
     except (ValueError, ZeroDivisionError):
-        raise ValueError(f"not a time: {text!r}") from None
+        raise BadValueError(f"not a time: {text!r}") from None
     if any(v < 0 or "/" in f for v, f in zip(values, fields)) or \
             any(v.denominator != 1 for v in values[:-1]) or any(v >= 60 for v in values[1:]):
-        raise ValueError(f"not a time: {text!r}")
+        raise BadValueError(f"not a time: {text!r}")
     return float(sum(v * 60 ** i for i, v in enumerate(reversed(values))))
 
 
@@ -73,7 +73,7 @@ def parse_style_change(text: str) -> StyleChange:
     return StyleChange(at, style.strip())
 
 
-def _ready(style) -> bool:
+def is_ready_stylizer(style) -> bool:
     """Whether ``style`` is a ready stylizer (a :class:`~vidstyle.stylizer.Stylizer`, or anything
     with ``stylize_batch``), used as it is."""
     return hasattr(style, "stylize_batch")
@@ -81,12 +81,12 @@ def _ready(style) -> bool:
 
 def _key(style) -> str:
     """One name per style spec (the same spec twice is one network; a ready stylizer is itself)."""
-    return f"<stylizer {id(style)}>" if _ready(style) else str(style).strip()
+    return f"<stylizer {id(style)}>" if is_ready_stylizer(style) else str(style).strip()
 
 
 def _name(style) -> str:
     """A style as the summary names it."""
-    if _ready(style):
+    if is_ready_stylizer(style):
         path = getattr(getattr(style, "choice", None), "path", None)
         return Path(path).stem if path is not None else type(style).__name__
     return str(style)
@@ -105,7 +105,7 @@ class StyleTimeline:
 
     def __init__(self, changes: Sequence[StyleChange | tuple], crossfade: float = DEFAULT_CROSSFADE):
         if isinstance(changes, (str, os.PathLike)) or not isinstance(changes, Sequence):
-            raise TypeError(f"a style timeline is a list of (seconds, style) pairs, got {type(changes).__name__}")
+            raise BadTypeError(f"a style timeline is a list of (seconds, style) pairs, got {type(changes).__name__}")
         entries = []
         for change in changes:
             if not isinstance(change, StyleChange):
@@ -167,7 +167,7 @@ class StyleTimeline:
         if all(k == NO_STYLE for k in keys):
             raise VidstyleError(f"a style timeline of {NO_STYLE!r} alone paints nothing: give a style")
         for change, key in zip(self.changes, keys):
-            if key != NO_STYLE and not _ready(change.style):
+            if key != NO_STYLE and not is_ready_stylizer(change.style):
                 resolve_style(change.style)
 
     def describe(self) -> str:
@@ -201,7 +201,7 @@ class TimelineStylizer:
         mixes: list[tuple[str, tuple[float, ...]] | None] = []  # each change's (file, blend) when re-blendable
         for change, key in zip(timeline.changes, keys):
             mixes.append(None)
-            if key == NO_STYLE or _ready(change.style):
+            if key == NO_STYLE or is_ready_stylizer(change.style):
                 made.setdefault(key, _Unpainted() if key == NO_STYLE else change.style)
                 continue
             choice = resolve_style(change.style)
@@ -275,7 +275,7 @@ class TimelineStylizer:
         """uint8 (H, W, 3) RGB images and their times (seconds on the input's clock) -> each
         painted in its moment's style, or the two styles' outputs mixed inside a dissolve."""
         if len(images) != len(times):
-            raise ValueError(f"{len(images)} images but {len(times)} times")
+            raise BadValueError(f"{len(images)} images but {len(times)} times")
         if len(times):
             self.painted_until = max(self.painted_until or 0.0, max(times))
         frames = [self._contributions(t) for t in times]  # per frame: (painter, weight, blend or None)

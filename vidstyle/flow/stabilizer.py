@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, is_number
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
@@ -58,7 +58,7 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
         uint8 (H, W, 3). Where ``weight`` is 0 in the whole window, exactly ``current``.
     """
     if warped.shape != current.shape or current.ndim != 3 or weight.shape != current.shape[:2]:
-        raise ValueError(f"expected two (H, W, 3) images and an (H, W) weight, got {warped.shape}, "
+        raise BadValueError(f"expected two (H, W, 3) images and an (H, W) weight, got {warped.shape}, "
                          f"{current.shape}, {weight.shape}")
     cur = current.astype(np.float32)
     blend = cur + cv2.merge([weight] * cur.shape[2]) * (warped.astype(np.float32) - cur)
@@ -154,10 +154,21 @@ class FlowStabilizer:
             raise VidstyleError(f"temporal strength must be a number between 0 and 1, got {strength!r}")
         if not (is_number(flow_scale) and 0.0 < flow_scale <= 1.0):
             raise VidstyleError(f"flow scale must be a number in (0, 1], got {flow_scale!r}")
+        for name, value, low, high in (("cut_threshold", cut_threshold, 0.0, math.inf),
+                                       ("min_valid_fraction", min_valid_fraction, 0.0, 1.0),
+                                       ("photometric_tolerance", photometric_tolerance, 0.0, math.inf),
+                                       ("fade_tolerance", fade_tolerance, 0.0, math.inf)):
+            # the tolerances divide: 0 would give NaN weights (a black frame) or a ZeroDivisionError
+            positive = name.endswith("tolerance")
+            if not (is_number(value) and (low < value if positive else low <= value) and value <= high):
+                bound = "> 0" if positive else ">= 0" if high == math.inf else f"between {low:g} and {high:g}"
+                raise VidstyleError(f"{name} must be a number {bound}, got {value!r}")
+        if not isinstance(keep_contrast, bool):
+            raise VidstyleError(f"keep_contrast must be True or False, got {keep_contrast!r}")
         self.strength, self.flow_scale = float(strength), float(flow_scale)
-        self.cut_threshold, self.min_valid_fraction = cut_threshold, min_valid_fraction
-        self.photometric_tolerance = photometric_tolerance
-        self.fade_tolerance = fade_tolerance
+        self.cut_threshold, self.min_valid_fraction = float(cut_threshold), float(min_valid_fraction)
+        self.photometric_tolerance = float(photometric_tolerance)
+        self.fade_tolerance = float(fade_tolerance)
         self.keep_contrast = keep_contrast
         self._dis = DISFlow(preset)
         self._prev_output: np.ndarray | None = None
@@ -214,7 +225,7 @@ class FlowStabilizer:
         """
         check_image(stylized)
         if state is not None and not isinstance(state, FlowState):
-            raise TypeError(f"state must be a FlowState from FlowStabilizer.estimate, or None, "
+            raise BadTypeError(f"state must be a FlowState from FlowStabilizer.estimate, or None, "
                             f"got {type(state).__name__}")
         prev = self._prev_output
         if state is None or prev is None or prev.shape != stylized.shape or self.strength == 0.0:

@@ -83,12 +83,16 @@ def _pixel_coords_numpy(height: int, width: int) -> np.ndarray:
     return coords
 
 
+def _check_flow_numpy(flow: np.ndarray) -> None:
+    if not isinstance(flow, np.ndarray) or flow.ndim != 3 or flow.shape[-1] != 2:
+        raise BadValueError(f"flow must be an (H, W, 2) numpy array, got {getattr(flow, 'shape', type(flow).__name__)}")
+
+
 def flow_to_map(flow: np.ndarray) -> np.ndarray:
     """Displacement ``flow`` (H, W, 2) in pixels -> ``map`` (H, W, 2) float32 of absolute source
     positions in pixels (x, y), the one-array map that ``cv2.remap`` takes (faster than two planes).
     """
-    if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise BadValueError(f"flow must be (H, W, 2), got {flow.shape}")
+    _check_flow_numpy(flow)
     return cv2.add(flow.astype(np.float32, copy=False), _pixel_coords_numpy(*flow.shape[:2]))
 
 
@@ -103,8 +107,7 @@ def warp_numpy(img: np.ndarray, flow: np.ndarray, padding_mode: str = "border",
     Returns:
         the warped image, same shape and dtype as ``img``.
     """
-    if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise BadValueError(f"flow must be (H, W, 2), got {flow.shape}")
+    _check_flow_numpy(flow)
     if img.shape[:2] != flow.shape[:2]:
         raise BadValueError(f"img {img.shape} does not match flow {flow.shape}")
     # Note: cv2's BORDER_REFLECT repeats the edge pixel, torch's "reflection" (align_corners=True)
@@ -131,6 +134,7 @@ def flow_torch_to_numpy(flow: torch.Tensor) -> np.ndarray:
 
 def resize_flow(flow: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Resize an (h, w, 2) numpy flow to ``size`` = (H, W), scaling the vectors to the new pixels."""
+    _check_flow_numpy(flow)
     h, w = flow.shape[:2]
     height, width = size
     if (h, w) == (height, width):

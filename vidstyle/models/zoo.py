@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, is_number
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.models.weights import ModelInfo, read_info
 
 log = logging.getLogger("vidstyle")
@@ -161,7 +161,12 @@ def mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
 
 
 def painting_description(meta: dict) -> str:
-    """"painting, artist, year" of a style's metadata, leaving out what is not known."""
+    """"painting, artist, year" of a style's metadata, leaving out what is not known; for a
+    multi-style network's (one value per style, as :attr:`Styles.LIGHT_MIX` has them) each
+    style's, joined by "; "."""
+    if isinstance(meta.get("painting"), (tuple, list)):
+        fields = [k for k in ("painting", "artist", "year") if k in meta]
+        return "; ".join(painting_description({k: meta[k][i] for k in fields}) for i in range(len(meta["painting"])))
     year = str(meta.get("year", ""))
     return ", ".join(x for x in (meta.get("painting"), meta.get("artist"), "" if year == "unknown" else year) if x)
 
@@ -196,7 +201,7 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
     if isinstance(spec, Styles):
         spec = spec.value.path
     if not isinstance(spec, (str, os.PathLike)):
-        raise TypeError(f"a style is a bundled style's name, a .safetensors path, 'mix:a=0.7,b=0.3' or a "
+        raise BadTypeError(f"a style is a bundled style's name, a .safetensors path, 'mix:a=0.7,b=0.3' or a "
                         f"vidstyle.models.zoo.Styles entry, got {type(spec).__name__} {spec!r}")
     text = str(spec).strip()
     if not text:
@@ -227,8 +232,11 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
             # once), and how to pick or blend
             _told_first_style.add(path.resolve())
             names = info.style_names
+            # the package's own file is blended by mix:, not by a path inside the installed package
+            bundled = any(path.resolve() == f.resolve() for f in bundled_files())
+            blend = f"{'mix' if bundled else text}:{names[0]}=0.7,{names[1]}=0.3"
             log.warning("%s holds %d styles; using its first, %s (--style %s blends them)", path.name,
-                        len(names), names[0], shlex.quote(f"{text}:{names[0]}=0.7,{names[1]}=0.3"))
+                        len(names), names[0], shlex.quote(blend))
         return StyleChoice(path, info, _first_style(len(info.styles)))
     if text not in styles:
         known = ", ".join(sorted(styles)) or "none are bundled"
@@ -296,6 +304,10 @@ class Styles(Enum):
             for entry in cls:
                 if key in (entry.name.lower(), Path(entry.value.file).stem):
                     return entry
+            names = [Path(entry.value.file).stem for entry in cls]
+            guess = closest_style_name(key, names)
+            raise BadValueError(f"no bundled style {value!r}" + (f": did you mean {guess!r}?" if guess else "")
+                                + f" (bundled: {', '.join(names)})")
         return None
 
     STARRY_NIGHT = BundledStyle("starry_night.safetensors", "transformer_net", dict(

@@ -1,0 +1,97 @@
+"""What the Python API promises its callers: one error family for what they can fix (a
+BadTypeError is also a TypeError, a BadValueError also a ValueError), input types read alike by
+every backend, and settings checked where they are given rather than at the first frame."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from videos import make_video
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
+from vidstyle.flow.stabilizer import FlowStabilizer
+from vidstyle.flow.warp import resize_flow
+from vidstyle.mask import composite
+from vidstyle.models.transformer import TransformerNet
+from vidstyle.models.zoo import Styles, painting_description, resolve_style
+from vidstyle.pipeline import stylize_video
+from vidstyle.stylizer import Stylizer
+
+
+def _tiny(**kw) -> Stylizer:
+    torch.manual_seed(0)
+    net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
+    return Stylizer.from_model(net, device="cpu", **kw)
+
+
+@pytest.mark.parametrize("kw", [dict(precision="fp32", backend="torch"), dict(precision="bf16", backend="torch"),
+                                dict(precision="fp32", backend="onnx")])
+def test_stylize_tensor_reads_every_float_type_as_float32_and_returns_float32(kw):
+    st = _tiny(**kw)
+    x = torch.rand(2, 3, 16, 24)
+    reference = st.stylize_tensor(x)
+    for dtype in (torch.float16, torch.bfloat16, torch.float64):
+        y = st.stylize_tensor(x.to(dtype))  # an fp32 network refused these with a raw RuntimeError
+        assert y.dtype == torch.float32
+        assert (y - st.stylize_tensor(x.to(dtype).float())).abs().max() == 0
+        assert (y - reference).abs().max() < 0.05  # the input's own rounding only
+    st.set_look(0.5, keep_colors=True)  # the blend with the input kept float64 before
+    assert st.stylize_tensor(x.double()).dtype == torch.float32
+
+
+def test_wrong_kinds_of_arguments_are_vidstyle_errors_that_python_code_also_expects():
+    st = _tiny(precision="fp32", backend="torch")
+    with pytest.raises(BadTypeError, match="torch.from_numpy") as wrong_type:
+        st.stylize_tensor(np.zeros((1, 3, 8, 8), np.float32))
+    assert isinstance(wrong_type.value, TypeError) and isinstance(wrong_type.value, VidstyleError)
+    with pytest.raises(BadTypeError, match="a style is a bundled style's name"):
+        Stylizer(None)
+    with pytest.raises(BadValueError, match="needs at least one frame"):
+        st.calibrate([])
+    with pytest.raises(BadValueError, match="a sequence of"):
+        st.calibrate(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(BadValueError, match="a number of frames or None, got '10'"):
+        st.expect_frames("10")
+    with pytest.raises(BadValueError, match="differ"):
+        composite(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8), np.zeros((4, 4), np.float32))
+    with pytest.raises(BadValueError, match=r"flow must be an \(H, W, 2\) numpy array"):
+        resize_flow(np.zeros((2, 8, 8), np.float32), (16, 16))
+    with pytest.raises(VidstyleError, match="whole number of pixels"):
+        _tiny(max_side=100.5)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("photometric_tolerance", 0, "photometric_tolerance must be a number > 0"),  # NaN weights: a black frame
+    ("fade_tolerance", 0, "fade_tolerance must be a number > 0"),  # ZeroDivisionError at a fade
+    ("cut_threshold", "0.1", "cut_threshold must be a number >= 0"),  # TypeError at the first frame
+    ("min_valid_fraction", None, "min_valid_fraction must be a number between 0 and 1"),
+    ("min_valid_fraction", 1.5, "min_valid_fraction must be a number between 0 and 1"),
+    ("keep_contrast", "no", "keep_contrast must be True or False"),  # was taken as true
+])
+def test_every_stabilizer_setting_is_checked_when_it_is_given(name, value, message):
+    with pytest.raises(VidstyleError, match=message):
+        FlowStabilizer(**{name: value})
+
+
+def test_the_bundled_multi_style_networks_description_and_its_blend_hint(caplog, monkeypatch):
+    import vidstyle.models.zoo as zoo
+
+    monkeypatch.setattr(zoo, "_told_first_style", set())  # said once per file and process
+    meta = Styles.LIGHT_MIX.value.meta
+    assert painting_description(meta).split("; ") == [
+        painting_description({k: meta[k][i] for k in ("painting", "artist", "year")}) for i in range(4)]
+    assert painting_description(meta).startswith("The Starry Night, Vincent van Gogh, 1889; The Scream, ")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        resolve_style(Styles.LIGHT_MIX.value.path)
+    assert "light_mix.safetensors holds 4 styles" in caplog.text
+    assert "--style mix:starry_night=0.7,the_scream=0.3 blends them" in caplog.text  # not a path in the package
+
+
+def test_a_timelines_ready_stylizer_is_held_to_the_look_asked_of_the_run(tmp_path):
+    clip = make_video(tmp_path / "in.mp4", frames=4, size=(32, 24))
+    ready = _tiny(precision="fp32", backend="torch")
+    with pytest.raises(VidstyleError, match="do not apply to a ready stylizer"):
+        stylize_video(clip, tmp_path / "out.mp4", style=[(0, ready), (0.1, "light_mondrian")], style_strength=0.3)
+    assert not (tmp_path / "out.mp4").exists()
