@@ -347,6 +347,46 @@ def test_a_late_starting_stream_starts_at_zero_like_ffmpeg_makes_it(tmp_path):
     assert info.duration < 1.3 and abs(info.audio[0].duration - 1.0) < 0.1
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_clock_that_wraps_round_after_the_first_frame_loses_no_frames(tmp_path, suffix):
+    """MPEG-TS's 33-bit clock wrapping round one second in: FFmpeg reads the first second at
+    negative times, which MP4's edit list would hide (two thirds of this clip played)."""
+    src = tmp_path / "wrapped.ts"
+    wrap = 2 ** 33
+    with av.open(str(src), "w", options={"mpegts_copyts": "1"}) as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(60):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
+            frame.pts, frame.time_base = wrap - 90000 + i * 3000, Fraction(1, 90000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert frame_times(src)[0] < -0.9  # as FFmpeg reads it
+    out = tmp_path / f"out{suffix}"
+    stylize(src, out)
+    times = frame_times(out)
+    assert len(times) == 60 and abs(times[0]) < 0.05 and abs(times[-1] - 59 / 30) < 0.05
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_segments_joined_into_one_ts_file_run_on_as_one_timeline(tmp_path, caplog, suffix):
+    """Two MPEG-TS segments joined byte-wise: the clock starts over in the middle. Its second half
+    was squeezed into a millisecond, and its copied audio going back in time stopped the muxer."""
+    part = make_video(tmp_path / "part.ts", frames=24, fps=24, size=(64, 48), audio=True)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(part.read_bytes() * 2)
+    out = tmp_path / f"out{suffix}"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(joined, out)
+    times = frame_times(out)
+    assert len(times) == 48 and all(b > a for a, b in zip(times, times[1:]))
+    steps = [float(b - a) for a, b in zip(times, times[1:])]
+    assert max(steps) < 0.2 and min(steps) > 0.03  # one frame's step, a little more at the join
+    info = probe(out)
+    assert 1.95 < info.duration < 2.3 and abs(info.audio[0].duration - info.duration) < 0.15
+    assert "the clock of joined.ts starts over 1 time(s)" in caplog.text
+
+
 def test_a_late_starting_matroska_file_is_not_called_truncated(tmp_path, caplog):
     """FFmpeg tags a Matroska track's DURATION with where it ends; in a file whose clock starts at
     10 s that is 10 s more than its length, which once made every such file "truncated"."""

@@ -526,6 +526,7 @@ class VideoDecoder:
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
         self._passed_end = False  # a frame at or after the segment's end was decoded (see shortfall)
         self.damaged_packets = 0  # video packets skipped because they would not decode
+        self.clock_restarts = 0  # where the input's clock went back (see _continuous)
         self.resized_frames = 0  # frames scaled to the first frame's size (the stream changed size)
         # seconds as the decimals the user wrote (3.1, not the binary float just above it, which
         # would drop a frame that lies exactly at 3.1 s)
@@ -559,9 +560,17 @@ class VideoDecoder:
         container, video = self._container, self._video
         # A segment is shifted so it starts at 0. The whole file keeps its timestamps, less the
         # file's start time when that is positive (as FFmpeg does), so an MPEG-TS capture starting
-        # at hours does not become an mp4 with hours of nothing before its first frame.
+        # at hours does not become an mp4 with hours of nothing before its first frame; and a
+        # first frame before 0 (an MPEG-TS clock that wrapped round just after it) is moved to 0,
+        # since MP4's edit list would hide everything before 0 (audio before the first frame is
+        # dropped, so nothing is left below 0). AAC's negative priming start moves nothing.
         file_start = Fraction(container.start_time, av.time_base) if container.start_time else Fraction(0)
-        self._shift = first.pts if self._start is not None else max(0, math.floor(file_start / self._tb))
+        if self._start is not None:
+            self._shift = first.pts
+        elif file_start > 0:
+            self._shift = math.floor(file_start / self._tb)
+        else:
+            self._shift = min(0, first.pts)
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
         self._display = display = DisplayConversion.of(
             first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None,
@@ -740,12 +749,14 @@ class VideoDecoder:
         audio_done = [False] * len(self._audio)
         held: list | None = [] if check_landing else None  # audio held until the landing is checked
         self.damaged_packets = 0  # counted for the attempt that is kept (a seek may be retried)
+        self.clock_restarts = 0  # (see _continuous), counted alike
         # an image sequence's packets sent to the decoder and frames it returned, by pts: with
         # frame threads a damaged file's error surfaces a few packets later, so the files whose
         # frame never came are the damaged ones
         self._sent: set[int | None] = set()
         self._got: set[int | None] = set()
-        for kind, item in self._timed(self._decoded(container.demux(streams), state)):
+        packets = self._continuous(container.demux(streams))
+        for kind, item in self._timed(self._decoded(packets, state)):
             if kind in ("audio", "subtitle"):
                 past_end = self._end is not None and item.pts is not None and item.pts * item.time_base >= self._end
                 if past_end and kind == "audio":  # subtitles are sparse: never waited for
@@ -780,6 +791,52 @@ class VideoDecoder:
         if held is not None:  # no frame decoded at all: the seek may have skipped the last keyframe
             return False
         return True
+
+    #: a step back in time (seconds) that a format whose clock may restart (MPEG-TS and kin) takes
+    #: for a restart, as FFmpeg does: joined segments, or a capture whose encoder restarted
+    CLOCK_RESTART = Fraction(1, 10)
+
+    def _continuous(self, packets):
+        """``packets`` with the input's clock made to run on where it restarts.
+
+        In formats that allow it (FFmpeg's ``ts_discont``: MPEG-TS, joined byte-wise as HLS
+        segments and split captures are) a step back of more than :data:`CLOCK_RESTART` in a
+        stream is a restart. The first stream to reach a restart sets its move: the time that puts
+        that packet at the end of the latest stream so far; each other stream takes the same move
+        at its own step back (the streams interleave, so a stream's last packets before the join
+        may come after another's first ones past it), and the streams stay in step. Before, the
+        frames after a restart were squeezed into microseconds, and copied audio going back in
+        time stopped the muxer. A copied packet still behind its stream's last one after the move
+        (streams of a segment end a little apart) is dropped; video frames are ordered by
+        :meth:`_timed`. Files of other formats pass through untouched."""
+        if not self._container.format.flags & av.format.Flags.ts_discont.value:
+            yield from packets
+            return
+        moves = [Fraction(0)]  # seconds added to the timestamps after each restart (none before the first)
+        passed: dict[int, int] = {}  # stream index -> the restarts it has reached
+        ends: dict[int, Fraction] = {}  # stream index -> the end of its latest packet, moved
+        last_dts: dict[int, int] = {}
+        for packet in packets:
+            if packet.dts is None:
+                yield packet
+                continue
+            tb, index = packet.time_base, packet.stream.index
+            raw = packet.dts * tb
+            if index in ends and raw + moves[passed.get(index, 0)] < ends[index] - self.CLOCK_RESTART:
+                passed[index] = passed.get(index, 0) + 1
+                if passed[index] == len(moves):  # the first stream at this restart
+                    moves.append(max(ends.values()) - raw)
+                    self.clock_restarts += 1
+            move = round(moves[passed.get(index, 0)] / tb)
+            if move:
+                packet.dts += move
+                if packet.pts is not None:
+                    packet.pts += move
+            if packet.stream.type != "video" and index in last_dts and packet.dts <= last_dts[index]:
+                continue  # an audio or subtitle packet behind its stream's last: a muxer refuses it
+            last_dts[index] = packet.dts
+            ends[index] = max(ends.get(index, packet.dts * tb), (packet.dts + (packet.duration or 0)) * tb)
+            yield packet
 
     def _decoded(self, packets, state: dict):
         """("audio" | "subtitle", packet) and ("video", decoded frame) in file order; damaged video
