@@ -40,6 +40,8 @@ def decoded_segment(path, start, duration) -> list[DecodedFrame]:
     ("flac", 44100, "stereo", ".mov", "alac"),  # the mov muxer takes FLAC only in .mp4: refused at the header
     ("libmp3lame", 11025, "mono", ".mp4", "aac"),  # MP3 below 16 kHz is "not standard" in mp4
     ("pcm_s24le", 48000, "stereo", ".mp4", "alac"),  # PCM in mp4 fails only in the trailer: never copied
+    ("libopus", 48000, "stereo", ".m4v", "aac"),  # .m4v is FFmpeg's "ipod" muxer, which mp4's table overrated
+    ("flac", 44100, "stereo", ".m4v", "alac"),
 ])
 def test_audio_the_container_refuses_is_reencoded_not_fatal(tmp_path, caplog, codec, rate, layout, suffix, written):
     """Re-encoded to AAC, or, when it loses nothing, to ALAC, which loses nothing either."""
@@ -57,7 +59,8 @@ def test_audio_the_container_refuses_is_reencoded_not_fatal(tmp_path, caplog, co
         assert samples[0].shape == samples[1].shape and np.array_equal(samples[0] * scale, samples[1])
     assert abs(info.audio[0].duration - 1.0) < 0.05
     if codec != "pcm_s24le":  # refused when the header was written: the warning gives FFmpeg's reason
-        assert "re-encoding it" in caplog.text and ("flac" in caplog.text or "11025" in caplog.text)
+        assert "re-encoding it" in caplog.text and ("flac" in caplog.text or "11025" in caplog.text
+                                                    or "opus" in caplog.text)
 
 
 def _audio_samples(path) -> np.ndarray:

@@ -287,7 +287,7 @@ _TEXT_SUBTITLES = {"srt", "subrip", "ass", "ssa", "mov_text", "webvtt", "text"}
 _STYLED_SUBTITLES = {"ass", "ssa", "webvtt"}
 #: the text subtitle format each container holds (FFmpeg encoder names): MP4/MOV's timed text,
 #: WebM's WebVTT; SubRip for Matroska, which holds every text format but MP4's
-_TEXT_SUBTITLE_FOR = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt", "matroska": "subrip"}
+_TEXT_SUBTITLE_FOR = {"mp4": "mov_text", "ipod": "mov_text", "mov": "mov_text", "webm": "webvtt", "matroska": "subrip"}
 
 
 _OVERRIDE_BLOCK = re.compile(rb"(\{[^}]*\})")
@@ -743,7 +743,8 @@ class VideoEncoder:
         return stream
 
     def _add_audio(self, track: int, template: av.AudioStream) -> None:
-        refusal = copy_refusal(template, OUTPUT_FORMATS.get(self.path.suffix.lower(), "matroska"))
+        # asked of the muxer the file has (.m4v's "ipod" holds fewer codecs than "mp4")
+        refusal = copy_refusal(template, self._container.format.name)
         if refusal is None:
             self._audio_out[track] = self._keep_identity(self._container.add_stream_from_template(template), template)
             self.audio_modes[track] = "copy"
@@ -771,7 +772,7 @@ class VideoEncoder:
     def _add_subtitle(self, track: int, template: av.stream.Stream) -> None:
         """Copy the track's packets when the container takes them; else convert a text track to
         the container's text format (:data:`_TEXT_SUBTITLE_FOR`); else record it as dropped."""
-        fmt = OUTPUT_FORMATS.get(self.path.suffix.lower(), "matroska")
+        fmt = self._container.format.name
         if template.codec_context is None:  # a codec this FFmpeg cannot read (ARIB captions, teletext)
             self.dropped_subtitles.append((track, "unknown codec", "this FFmpeg has no decoder for it, so it can "
                                                                    "be neither copied nor converted"))
