@@ -16,6 +16,7 @@ from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
 from vidstyle.io.decode import SourceInfo
+from vidstyle.io.capture import FileSource
 from vidstyle.io.files import NAME_MAX, check_output_file, temp_path_beside, write_then_rename
 import vidstyle.io.files as files
 
@@ -268,9 +269,19 @@ def test_an_mp4_cut_off_before_its_index_is_said_to_be_one(tmp_path):
     full = make_video(tmp_path / "full.mp4", frames=24)
     half = tmp_path / "half.mp4"
     half.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
-    with pytest.raises(VidstyleError, match=r"half.mp4 has no index \(no moov box\): an MP4/MOV recording that "
-                                            r"was cut off before it finished"):
+    with pytest.raises(VidstyleError, match=r"half.mp4 cannot be read: it has no index \(no moov box\): an MP4/MOV "
+                                            r"recording that was cut off before it finished"):
         VideoDecoder(half)
+    # a copy cut short inside the index, which MP4 writes last: FFmpeg opens it with no streams,
+    # or with streams but no frames
+    for cut in (-100, -800):
+        short = tmp_path / "short.mp4"
+        short.write_bytes(full.read_bytes()[:cut])
+        with pytest.raises(VidstyleError, match=r"short.mp4 cannot be read: its index \(moov box\) is cut off: "
+                                                r"the file is incomplete"):
+            VideoDecoder(short)
+    with pytest.raises(VidstyleError, match=r"short.mp4 cannot be read: its index \(moov box\) is cut off"):
+        FileSource(short)
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all" * 100)
     with pytest.raises(VidstyleError, match="junk.mp4 is not a readable video file"):

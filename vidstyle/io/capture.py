@@ -29,7 +29,8 @@ import numpy as np
 
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
-from vidstyle.io.decode import DisplayConversion, PacketDecoder, error_text, unreadable_video_error
+from vidstyle.io.decode import (DisplayConversion, PacketDecoder, error_text, no_video_stream_error,
+                                unreadable_video_error)
 from vidstyle.io.files import ffmpeg_path
 
 
@@ -247,7 +248,7 @@ class FileSource(FrameSource):
             raise unreadable_video_error(self.path, exc) from None
         if not self.container.streams.video:
             self.container.close()
-            raise VidstyleError(f"{self.path} has no video stream")
+            raise no_video_stream_error(self.path)
         self.stream = self.container.streams.video[0]
         # Default (slice) threading: frame threading ("AUTO") would buffer several frames of latency.
         rate = self.stream.average_rate or self.stream.guessed_rate

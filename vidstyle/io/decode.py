@@ -332,13 +332,14 @@ def picture_streams(container: av.container.InputContainer) -> list:
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
-def _unfinished_mp4(path: Path) -> bool:
-    """True for an MP4/MOV file whose top-level boxes hold media (``mdat``) but no index
-    (``moov``): MP4 writes its index last, so a recording cut off (power, a full card, a crash)
-    has none, and FFmpeg says only "Invalid data found when processing input"."""
+def _mp4_index_problem(path: Path) -> str | None:
+    """Why an MP4/MOV file has no usable index (``moov`` box), or None: MP4 writes its index last,
+    so a recording cut off (power, a full card, a crash) has none, and a file cut short in a copy
+    or download loses its end, index and all; FFmpeg says only "Invalid data found when
+    processing input", or opens it with no streams."""
     import struct
 
-    boxes = set()
+    boxes, cut = set(), None
     try:
         with open(path, "rb") as f:
             size = f.seek(0, 2)
@@ -353,19 +354,35 @@ def _unfinished_mp4(path: Path) -> bool:
                 if length < 8:
                     break
                 boxes.add(kind)
+                if offset + length > size:
+                    cut = kind
                 offset += length
     except (OSError, struct.error):
-        return False
-    return b"ftyp" in boxes and b"mdat" in boxes and b"moov" not in boxes
+        return None
+    if b"ftyp" not in boxes:
+        return None
+    if cut == b"moov":
+        return ("its index (moov box) is cut off: the file is incomplete, as a copy or download that "
+                "stopped early leaves it; copy it again from its source")
+    if b"mdat" in boxes and b"moov" not in boxes:
+        return ("it has no index (no moov box): an MP4/MOV recording that was cut off before it finished; "
+                "a repair tool such as untrunc can rebuild it with a complete file from the same camera")
+    return None
 
 
 def unreadable_video_error(path: Path, exc: Exception) -> VidstyleError:
     """The error for a file FFmpeg cannot open, saying why where it can be known."""
-    if _unfinished_mp4(path):
-        return VidstyleError(f"{path} has no index (no moov box): an MP4/MOV recording that was cut off before "
-                             "it finished; a repair tool such as untrunc can rebuild it with a complete file "
-                             "from the same camera")
+    problem = _mp4_index_problem(path)
+    if problem:
+        return VidstyleError(f"{path} cannot be read: {problem}")
     return VidstyleError(f"{path} is not a readable video file ({error_text(exc)})")
+
+
+def no_video_stream_error(path: Path) -> VidstyleError:
+    """The error for a file FFmpeg opens without a video stream: an MP4 whose index was cut off
+    opens with no streams at all."""
+    problem = _mp4_index_problem(path)
+    return VidstyleError(f"{path} cannot be read: {problem}" if problem else f"{path} has no video stream")
 
 
 def error_text(exc: Exception) -> str:
@@ -504,7 +521,7 @@ class VideoDecoder:
             raise VidstyleError(f"{self.path} is an image, not a video (use a video file)")
         videos = picture_streams(container)
         if not videos:
-            raise VidstyleError(f"{self.path} has no video stream")
+            raise no_video_stream_error(self.path)
         self._video = video = videos[0]
         self._other_videos = videos[1:]
         # FFmpeg's frame and slice threading: decoding keeps up with the network.
@@ -553,6 +570,9 @@ class VideoDecoder:
         if first is None:
             if self.damaged_packets:
                 raise VidstyleError(f"{self.path} is corrupt: none of its video could be decoded")
+            problem = _mp4_index_problem(self.path)  # an index cut off may still list the streams
+            if problem:
+                raise VidstyleError(f"{self.path} cannot be read: {problem}")
             where = "in the requested segment" if (start or duration) else "in the file"
             raise VidstyleError(f"{self.path} has no video frames {where}")
         self._first = first
