@@ -2,6 +2,7 @@
 damaged frames, odd folder names, and the errors for folders that are not one sequence."""
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from fractions import Fraction
@@ -99,6 +100,34 @@ def test_gaps_segments_and_a_damaged_frame(tmp_path, caplog):
     stylize_video(folder, tmp_path / "seg.mp4", Invert(), temporal="off", start=7 / 24, duration=3 / 24,
                   progress=False)
     assert marks(read_frames(tmp_path / "seg.mp4")) == [8, 9, 10]
+
+
+def test_a_damaged_file_next_to_the_last_loses_only_itself(tmp_path, caplog):
+    """Frame threads report a damaged PNG at the decoder's flush when it is among the last files;
+    the good frames after it were lost with the error."""
+    folder = tmp_path / "shot"
+    kept = write_sequence(folder, 12)
+    (folder / "frame_0011.png").write_bytes((folder / "frame_0011.png").read_bytes()[:60])  # cut off
+    out = tmp_path / "out.mp4"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize_video(folder, out, Invert(), temporal="off", progress=False)
+    assert result.frames == 11 and marks(read_frames(out)) == [i for i in kept if i != 10]
+    assert "skipped 1 damaged frame(s) of shot (frame_0011.png)" in caplog.text
+
+
+def test_a_frame_whose_compressed_data_is_garbled_is_skipped_not_fatal(tmp_path, caplog):
+    """zlib's refusal, which FFmpeg's PNG decoder says as an "external library" error, is damage."""
+    folder = tmp_path / "shot"
+    kept = write_sequence(folder, 8)
+    data = bytearray((folder / "frame_0005.png").read_bytes())
+    start = data.index(b"IDAT") + 8  # inside the compressed pixels, past the chunk's header
+    data[start:start + 200] = bytes(200)
+    (folder / "frame_0005.png").write_bytes(bytes(data))
+    out = tmp_path / "out.mp4"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize_video(folder, out, Invert(), temporal="off", progress=False)
+    assert result.frames == 7 and marks(read_frames(out)) == [i for i in kept if i != 4]
+    assert "skipped 1 damaged frame(s) of shot (frame_0005.png)" in caplog.text
 
 
 def test_jpeg_frames_of_changing_size_and_an_awkward_folder_name(tmp_path, caplog):

@@ -393,7 +393,7 @@ def error_text(exc: Exception) -> str:
 class PacketDecoder:
     """Decodes one video stream's packets as players do: a packet that will not decode (a damaged
     file, a broadcast capture's glitch) is skipped and counted, rather than ending the whole
-    video; only :attr:`MAX_DAMAGED_RUN` of them in a row give up (the ``InvalidDataError``
+    video; only :attr:`MAX_DAMAGED_RUN` of them in a row give up (the decoder's error
     propagates). Shared by :class:`VideoDecoder` and the live file source."""
 
     #: Consecutive video packets that fail to decode before the file is given up as unreadable.
@@ -408,7 +408,8 @@ class PacketDecoder:
         than the stream's own (see :func:`alpha_decoder`)."""
         try:
             frames = packet.decode() if context is None else context.decode(packet)
-        except av.error.InvalidDataError:
+        # FFmpeg's PNG decoder says zlib's refusal of damaged data as an "external library" error
+        except (av.error.InvalidDataError, av.error.ExternalError):
             self.damaged += 1
             self._run += 1
             if self._run >= self.MAX_DAMAGED_RUN:
@@ -870,12 +871,33 @@ class VideoDecoder:
             if state["video_done"]:
                 continue
             frames = decoder.decode(packet, self._context)
+            failed = decoder.damaged > self.damaged_packets
             self.damaged_packets = decoder.damaged
             if self.sequence is not None:  # which files were damaged (see damaged)
                 self._sent.add(packet.pts)
                 self._got.update(frame.pts for frame in frames)
+                if failed and not packet.size:
+                    frames = self._files_left_at_the_flush()
             for frame in frames:
                 yield "video", frame
+
+    def _files_left_at_the_flush(self) -> list[av.VideoFrame]:
+        """The frames of an image sequence's last files, when a damaged one among them failed the
+        decoder's flush: with frame threads its error surfaces there, and the frames of the good
+        files still inside the decoder are lost with it. Each is decoded again from its file on
+        its own (the damaged one fails again and stays lost), timed as the sequence times it."""
+        frames = []
+        for position in sorted(p for p in self._sent - self._got if p is not None and 0 <= p < self.sequence.count):
+            try:
+                with av.open(str(self.sequence.folder / self.sequence.names[position])) as single:
+                    frame = next(single.decode(video=0), None)
+            except (av.error.FFmpegError, OSError):
+                continue
+            if frame is not None:
+                frame.pts, frame.time_base = position, self._video.time_base
+                self._got.add(position)
+                frames.append(frame)
+        return frames
 
     #: frames :meth:`_timed` holds at the start of a stream, where out-of-order pts are found: a
     #: B-frame group (x264 codes up to 3 B-frames by default) shows its first backward step
