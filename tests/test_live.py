@@ -590,6 +590,12 @@ def test_cli_never_records_over_its_source_and_checks_outputs_first(tmp_path, mo
     r = _cli("--source", str(video), "--no-window", "--style", str(model_file),
              "--stats-json", str(tmp_path / "missing" / "s.json"))
     assert r.returncode == 1 and "output folder does not exist" in r.stderr and "frames captured" not in r.stderr
+    # nor replaced without --overwrite, as every other output (an earlier recording, say)
+    earlier = write_video(tmp_path / "earlier.mp4", 4, fps=25)
+    kept = earlier.read_bytes()
+    r = _cli("--source", str(video), "--no-window", "--style", str(model_file), "--stats-json", str(earlier))
+    assert r.returncode == 1 and "already exists; pass --overwrite" in r.stderr and "frames captured" not in r.stderr
+    assert earlier.read_bytes() == kept
     r = _cli("--camera", "0", "--no-window", "--size", "640by480")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "bad size '640by480'" in r.stderr
 

@@ -125,6 +125,24 @@ def test_bad_mattes_fail_before_any_work(tmp_path, style):
     with pytest.raises(VidstyleError, match="invert_mask must be"):
         stylize_video(src, tmp_path / "d.mp4", style=style, mask=str(wide), invert_mask="yes", progress=False)
     assert not list(tmp_path.glob("[abcd].mp4"))
+    # the matte is an input too: never replaced by the output, even with overwrite
+    matte_video = make_video(tmp_path / "matte.mp4", frames=4, size=(96, 64), pattern="flat")
+    kept = matte_video.read_bytes()
+    for write, source, output in ((stylize_video, src, matte_video), (stylize_image, None, wide)):
+        if source is None:
+            source = tmp_path / "still.png"
+            Image.new("RGB", (160, 40), "grey").save(source)
+        with pytest.raises(VidstyleError, match="is the --mask file"):
+            write(source, output, style=style, mask=str(output), overwrite=True, progress=False)
+    assert matte_video.read_bytes() == kept
+    from vidstyle.pipeline import stylize_files
+
+    (tmp_path / "out").mkdir()
+    batch_matte = tmp_path / "out" / "matte.mp4"  # where the second input's output goes
+    batch_matte.write_bytes(kept)
+    with pytest.raises(VidstyleError, match="is the --mask file"):
+        stylize_files([src, matte_video], tmp_path / "out", style=style, mask=str(batch_matte), overwrite=True)
+    assert batch_matte.read_bytes() == kept and not (tmp_path / "out" / "in.mp4").exists()
 
 
 def test_a_still_image_with_a_matte_and_a_path_object(tmp_path, style):

@@ -1092,7 +1092,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--record", metavar="FILE", help="record the stylized stream (variable frame rate, wall-clock "
                                                     "timing) to FILE; r stops and restarts")
-    p.add_argument("--overwrite", action="store_true", help="replace the --record file if it exists")
+    p.add_argument("--overwrite", action="store_true", help="replace the --record and --stats-json files if they exist")
     p.add_argument("--output-dir", default=".", help="folder for snapshots and r-started recordings (default .)")
     p.add_argument("--virtual-cam", action="store_true", help="send the stylized feed to a virtual camera "
                                                               "(needs pyvirtualcam)")
@@ -1137,7 +1137,7 @@ def _cmd_live(args) -> int:
 
         if options.record is not None and same_file(Path(args.stats_json), options.record):
             raise VidstyleError(f"--stats-json {args.stats_json} is the --record file")
-        check_output_file(args.stats_json, inputs=[args.source], overwrite=True)
+        check_output_file(args.stats_json, inputs=[args.source], overwrite=options.overwrite)
     if options.virtual_cam:
         check_virtual_camera()  # before the model loads and the camera opens
     stylizer_args = dict(device=args.device, precision=args.precision, channels_last=not args.no_channels_last,

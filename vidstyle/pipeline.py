@@ -459,6 +459,14 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
     return config, encode  # (StylizeConfig checks its own values)
 
 
+def _check_not_the_mask(output: str | Path, config: StylizeConfig) -> None:
+    """The matte is an input too: never the output file that would replace it."""
+    from vidstyle.io.files import same_file
+
+    if config.mask is not None and Path(config.mask).is_file() and same_file(Path(config.mask), Path(output)):
+        raise VidstyleError(f"output {output} is the --mask file {config.mask}; choose another output path")
+
+
 def _check_ready_look(stylizer, config: StylizeConfig) -> None:
     """A ready stylizer is used as built: a style_strength or keep_colors asked of the run that it
     was not built with is an error, rather than silently ignored."""
@@ -698,6 +706,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     else:
         check_output(output, input_path, overwrite)
         check_encoding(encode, output)
+    _check_not_the_mask(output, config)
     if config.mask is not None:  # a bad mask fails before the model loads (opened again at the input's rate)
         _open_matte(config, segment=False).close()
     stylizer = _make_stylizer(style, config)
@@ -896,6 +905,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         raise VidstyleError(f"{input_path.name} is a still image: write it to an image "
                             f"({', '.join(sorted(IMAGE_OUTPUT_FORMATS))}), not {Path(output).name}")
     check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)  # before loading the model
+    _check_not_the_mask(output, config)
     image, alpha = read_image_and_alpha(input_path)
     before = (image.shape[1], image.shape[0])
     smaller = downscaled_size(*before, config.downscale)
@@ -1010,6 +1020,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
         raise VidstyleError(f"several inputs would be written to {shared[0]}; stylize them into separate folders")
     for source, target in pairs:
         check_output_file(target, inputs=inputs, overwrite=overwrite, create_folder=True)
+        _check_not_the_mask(target, config)
         if not is_image_path(source):
             check_encoding(encode, target)
     from vidstyle.models.zoo import resolve_style
