@@ -95,3 +95,12 @@ def test_a_timelines_ready_stylizer_is_held_to_the_look_asked_of_the_run(tmp_pat
     with pytest.raises(VidstyleError, match="do not apply to a ready stylizer"):
         stylize_video(clip, tmp_path / "out.mp4", style=[(0, ready), (0.1, "light_mondrian")], style_strength=0.3)
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_counts_in_messages_agree_with_their_nouns(tmp_path):
+    from vidstyle.errors import counted
+
+    assert (counted(1, "frame"), counted(0, "frame"), counted(3, "style")) == ("1 frame", "0 frames", "3 styles")
+    clip = make_video(tmp_path / "one.mp4", frames=1, size=(32, 24))
+    result = stylize_video(clip, tmp_path / "out.mp4", style=_tiny(precision="fp32", backend="torch"), progress=False)
+    assert result.summary().startswith("stylized 1 frame in ")

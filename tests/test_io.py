@@ -405,7 +405,8 @@ def test_output_folder_not_writable(tmp_path, monkeypatch):
         def refuse(*args, **kwargs):
             raise PermissionError(13, "Read-only file system")
         monkeypatch.setattr(files.tempfile, "TemporaryFile", refuse)
-        with pytest.raises(VidstyleError, match=r"output folder .*ro is not writable \(Read-only file system\)"):
+        with pytest.raises(VidstyleError, match=r"output folder .*ro is not writable: no file can be created in it "
+                                                r"\(Read-only file system\)"):
             check_output(folder / "o.mp4")
     finally:
         folder.chmod(0o700)

@@ -79,7 +79,7 @@ def test_the_command(tmp_path):
                            "--width", "64"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == ["[1/2] light_the_scream", "[2/2] mix:woman_with_hat"]
-    assert done.stdout.startswith("2 style(s) on 2 frame(s) in ") and done.stdout.rstrip().endswith("(128x210)")
+    assert done.stdout.startswith("2 styles on 2 frames in ") and done.stdout.rstrip().endswith("(128x210)")
     bad = subprocess.run([sys.executable, "-m", "vidstyle", "preview", str(tmp_path / "missing.mp4"), "-o",
                           str(tmp_path / "t.png")], capture_output=True, text=True)
     assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1 and "missing.mp4" in bad.stderr

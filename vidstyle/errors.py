@@ -29,6 +29,11 @@ class BadTypeError(VidstyleError, TypeError):
     :class:`VidstyleError` and a ``TypeError``, as :class:`BadValueError` is for values."""
 
 
+def counted(n: int, noun: str) -> str:
+    """``"1 frame"``, ``"3 frames"``: a count and its noun as a message says it."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def first_line(exc: BaseException, limit: int | None = None, default: str | None = None) -> str:
     """The first line of ``exc``'s message, cut to ``limit`` characters: a library's multi-line
     error (a compiler log, a traceback) said within one line of ours. A message-less exception

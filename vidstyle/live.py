@@ -41,7 +41,7 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, counted
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 from vidstyle.io.decode import spread_samples
@@ -187,7 +187,7 @@ class LiveSummary:
             f"capture-to-display latency mean {self.latency_mean_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
         if self.first_latency_ms is not None and self.processed > 1:
             latency += f" (the first frame, with the network's start: {self.first_latency_ms:.0f} ms)"
-        lines = [f"live ({self.source}, stopped: {self.stop_reason}): {self.captured} frames captured, "
+        lines = [f"live ({self.source}, stopped: {self.stop_reason}): {counted(self.captured, 'frame')} captured, "
                  f"{self.processed} processed, {self.dropped} dropped{waiting} in {self.elapsed_s:.1f} s",
                  f"  {rate}; {latency}"]
         lines += [f"  recorded {p}" for p in self.recordings]

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from vidstyle.config import EncodeConfig, StylizeConfig, is_number
-from vidstyle.errors import BadTypeError, VidstyleError, termination_as_exit
+from vidstyle.errors import BadTypeError, VidstyleError, counted, termination_as_exit
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, downscaled_size,
                                sample_frames, spread_samples)
@@ -91,7 +91,7 @@ class StylizeResult:
         how = f" [{how}]" if how else ""
         if self.still_image:
             return f"stylized 1 image in {self.seconds:.2f} s{how} -> {self.output}"
-        return f"stylized {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps){how} -> {self.output}"
+        return f"stylized {counted(self.frames, 'frame')} in {self.seconds:.1f} s ({self.fps:.1f} fps){how} -> {self.output}"
 
 
 class _Stopped(Exception):

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, counted
 
 log = logging.getLogger("vidstyle")
 
@@ -94,7 +94,7 @@ class SheetResult:
     seconds: float
 
     def summary(self) -> str:
-        return (f"{self.styles} style(s) on {self.frames} frame(s) in {self.seconds:.1f} s -> {self.output} "
+        return (f"{counted(self.styles, 'style')} on {counted(self.frames, 'frame')} in {self.seconds:.1f} s -> {self.output} "
                 f"({self.size[0]}x{self.size[1]})")
 
 

@@ -64,7 +64,7 @@ def parse_style_change(text: str) -> StyleChange:
     (split at the first ``=``: a style spec may hold more)."""
     when, sep, style = text.partition("=")
     if not sep or not style.strip() or not when.strip():
-        raise VidstyleError(f"a style change is TIME=STYLE, e.g. 12.5=the_scream or 1:05=mosaic, got {text!r}")
+        raise VidstyleError(f"a style change is TIME=STYLE, e.g. 12.5=the_scream or 1:05=mondrian, got {text!r}")
     try:
         at = parse_clock(when)
     except ValueError:

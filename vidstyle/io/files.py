@@ -102,7 +102,7 @@ def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise VidstyleError(f"{what} {folder} is not writable ({exc.strerror or exc})") from None
+        raise VidstyleError(f"{what} {folder} is not writable: no file can be created in it ({exc.strerror or exc})") from None
     return folder
 
 
