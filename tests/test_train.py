@@ -989,6 +989,11 @@ def test_resume_compares_settings_as_they_take_effect():
     assert _config_changes(json.loads(json.dumps(asdict(left_out))), changed) == [
         "--style a.jpg, b.jpg -> b.jpg", "--style-size 64 -> 32", "--lr 0.0012345678 -> 0.01",
         "--style-layers stem,stage2,stage3,stage4 -> stem:0.5"]
+    # turning the temporal loss off is one change, not also one of its noise the user never gave
+    temporal = replace(left_out, temporal_weight=1000.0)
+    assert _config_changes(json.loads(json.dumps(asdict(temporal))), left_out) == ["--temporal-weight 1000 -> 0"]
+    assert _config_changes(json.loads(json.dumps(asdict(temporal))), replace(temporal, temporal_noise=0.05)) == [
+        "--temporal-noise 0.02 -> 0.05"]
     # a checkpoint whose record lacks required fields (written by other code) is compared as
     # written, not a TypeError
     assert _config_changes({"lr": 0.0012345678, "image_size": 64}, left_out) == []

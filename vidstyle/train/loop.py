@@ -431,10 +431,18 @@ def _config_changes(saved: dict, config: TrainConfig) -> list[str]:
     device = resolve_device(config.device)
     before = _in_effect(saved, device)
     now = _in_effect(asdict(config), device)
+    # a setting in effect only with another (None where that one is off) is not a change of its
+    # own when that one was turned on or off: "--temporal-weight 1000 -> 0" says it all
     return [f"{_FLAGS.get(key, '--' + key.replace('_', '-'))} {_option_text(key, before[key])} -> "
             f"{_option_text(key, now[key])}"
             for key in now if key not in RESUME_MAY_CHANGE and key in saved
-            and _comparable(key, before[key]) != _comparable(key, now[key])]
+            and _comparable(key, before[key]) != _comparable(key, now[key])
+            and not (key in _IN_EFFECT_WITH_ANOTHER and None in (before[key], now[key]))]
+
+
+#: settings :func:`_in_effect` gives as None while another is off (--temporal-noise without
+#: --temporal-weight, --video-fraction without --temporal-videos)
+_IN_EFFECT_WITH_ANOTHER = frozenset({"temporal_noise", "video_fraction"})
 
 
 def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer,
