@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Generate vidstyle's own sample clip with exact optical flow (no external data, deterministic).
+"""Generate vidstyle's own sample clip with exact optical flow (no external data; deterministic on
+one machine, see the README on other CPUs and OpenCV versions).
 
 A procedural landscape (sky, clouds, sun, mountain ranges, meadow, trees, flowers) filmed by a
 camera that pans, zooms in and rolls slightly, while a striped hot-air balloon drifts across and
