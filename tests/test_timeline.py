@@ -245,6 +245,8 @@ def test_cli_style_at_crossfade_and_clock_times(tmp_path, two_styles):
     bad = vidstyle("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", "soon=" + b)
     assert bad.returncode == 2 and "not a time" in bad.stderr and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.mp4").exists()
+    negative = vidstyle("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", f"-1={b}")
+    assert negative.returncode == 2 and "'-1' in '-1=" in negative.stderr and "is not a time" in negative.stderr
     twice = vidstyle("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", f"0={b}")
     assert twice.returncode != 0 and "two styles change in at 0 s" in twice.stderr
     assert "Traceback" not in twice.stderr

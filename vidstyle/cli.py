@@ -392,6 +392,24 @@ def _messages_on_stderr():
         log.removeHandler(handler)
 
 
+#: options whose value may start with "-": argparse takes "-1=mondrian" for an unknown option
+#: and says only "expected one argument"; joined as --style-at=-1=mondrian, the value's own check
+#: says what is wrong with it
+_DASHED_VALUE_OPTIONS = ("--style-at",)
+
+
+def _values_after(argv: list[str], options) -> list[str]:
+    """``argv`` with each of ``options`` joined to a following value that starts with "-" and
+    holds "=" (a TIME=STYLE pair, never an option of ours)."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in options and arg.startswith("-") and "=" in arg and not arg.startswith("--"):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, the run still works
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
@@ -405,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
 
         keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS))
     except KeyboardInterrupt:
         print("vidstyle: interrupted", file=sys.stderr)
         return 130
