@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -42,6 +43,11 @@ def test_throughput_converts_seconds_to_ms_and_fps():
     assert t["ms_per_frame"]["median"] == pytest.approx(20.0)
     assert t["fps"]["median"] == pytest.approx(50.0)
     assert t["fps"]["max"] == pytest.approx(100.0) and t["fps"]["min"] == pytest.approx(25.0)
+    # an even number of repeats: the median ms is the mean of the middle two, and fps follows it
+    even = throughput([0.004, 0.005, 0.006, 0.010])
+    assert even["ms_per_frame"]["median"] == pytest.approx(5.5)
+    assert even["fps"]["median"] == pytest.approx(1000 / 5.5)
+    assert even["fps"]["q1"] == pytest.approx(1000 / even["ms_per_frame"]["q3"]) and even["fps"]["n"] == 4
     with pytest.raises(ValueError):
         throughput([0.0])
 
@@ -66,6 +72,9 @@ def test_parse_resolution():
     for bad in ("big", "0x10", "640x"):
         with pytest.raises(VidstyleError):
             parse_resolution(bad)
+    assert parse_resolution("8192x16") == ("8192x16", 16, 8192)
+    with pytest.raises(VidstyleError, match="at most 8192 pixels a side"):  # said now, not as a skipped row
+        parse_resolution("8200x16")
 
 
 def test_time_calls_counts_calls_and_repeats():
@@ -196,14 +205,17 @@ def test_write_reports_json_roundtrip_and_plots(tmp_path):
     assert not list((tmp_path / "res").glob(".*.partial*"))
 
 
-def test_cli_quick_smoke_run(tmp_path, capsys):
+def test_cli_quick_smoke_run(tmp_path, capsys, monkeypatch):
     """The whole command on a tiny grid and a synthetic clip (a few seconds)."""
     pytest.importorskip("av")
     out = tmp_path / "results"
-    code = main(["bench", "--quick", "--backends", "torch", "--no-peers", "--no-temporal",
-                 "--warping-frames", "3", "--clip-frames", "4", "--out", str(out)])
+    argv = ["bench", "--quick", "--backends", "torch", "--no-peers", "--no-temporal",
+            "--warping-frames", "3", "--clip-frames", "4", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", ["/somewhere/vidstyle/__main__.py", *argv])  # as `python -m vidstyle` has it
+    code = main(argv)
     assert code == 0
     report = json.loads((out / "bench.json").read_text())
+    assert report["command"] == "vidstyle " + " ".join(argv)  # to type again, not the module's path
     ok = [r for r in report["network"] if r["status"] == "ok"]
     assert ok and all(r["model"] == "light" for r in ok)
     kinds = {p["name"]: p for p in report["pipeline"]}
@@ -266,6 +278,9 @@ def test_quick_keeps_what_the_user_gave():
     assert quick.models == ("light",) and full.models == ("standard", "light")
     with pytest.raises(dataclasses.FrozenInstanceError):
         full.clip = "x.mp4"
+    # CUDA graphs asked of a run without CUDA: said, not silently left out
+    graphs = settings_from_args(parser.parse_args(["bench", "--cuda-graphs", "--device", "cpu"]))
+    assert any("--cuda-graphs applies to CUDA devices only" in n for n in graphs.notes)
 
 
 def test_magenta_peer_runs_when_installed():

@@ -37,7 +37,7 @@ from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDeco
                                sample_frames, spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
-                                  is_sequence_output)
+                                  is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file, create_output_folder
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
@@ -696,9 +696,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     input_path = check_input(input, folders=True)  # a folder: an image sequence
     if input_path.is_dir():
         find_sequence(input_path)  # a folder that is not one sequence says why before any work
-    if config.sequence_fps is not None and not input_path.is_dir():
-        log.warning("--fps applies to image sequences (a folder of frames); %s plays at its own rate",
-                    input_path.name)
+    say_if_fps_unused(config.sequence_fps, input_path)
     to_frames = is_sequence_output(output)  # out/frame_%04d.png: an image sequence
     check_frame_pattern(output)
     if to_frames:  # fail before loading the model

@@ -107,8 +107,10 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
     from vidstyle.io.decode import downscaled_size, sample_frames
     from vidstyle.io.files import check_input
     from vidstyle.io.images import check_still, is_image_path, read_image_and_alpha
+    from vidstyle.io.sequence import say_if_fps_unused
 
     path = check_input(path, folders=True)
+    say_if_fps_unused(fps, path)
     if path.is_file() and is_image_path(path):
         check_still(path)
         image, alpha = read_image_and_alpha(path)

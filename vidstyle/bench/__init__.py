@@ -79,8 +79,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"timed repeats per case ({_count_defaults(d, 'repeats')}); --max-seconds may time fewer, "
                         "never fewer than 3; bench.md's n column gives the repeats timed")
     p.add_argument("--max-seconds", type=positive_float,
-                   help="cap on the timed seconds of one case: fewer repeats, but at least 3 (or --repeats if "
-                        f"fewer) ({_count_defaults(d, 'max_seconds')})")
+                   help="timed seconds to aim for per case: the repeats (at least 3, or --repeats if fewer) are "
+                        "sized from one untimed call, so a case whose calls slow down may take longer "
+                        f"({_count_defaults(d, 'max_seconds')})")
     p.add_argument("--clip", help="a real video for the file-to-file runs, the naive loop and the warping error "
                                   "(without it, and without --quick, those are skipped)")
     p.add_argument("--clip-frames", type=positive_int,
@@ -101,8 +102,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=thread_count, help="torch (and ONNX Runtime) intra-op threads")
     p.add_argument("--note", action="append", default=[], help="a note to record in the report; repeatable")
     p.add_argument("--quick", action="store_true",
-                   help="a few-seconds smoke run: light network (standard is dropped), small frames, few repeats, "
-                        "short clip")
+                   help="a few-seconds smoke run: light network (standard is dropped), small frames, fp32 unless "
+                        "--precision is given, few repeats, short clip")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
     p.add_argument("--out", "-o", "--output", dest="out", default="vidstyle-bench",
                    help="results folder (default vidstyle-bench)")
@@ -124,6 +125,7 @@ def settings_from_args(args):
     """Turn parsed ``vidstyle bench`` arguments into :class:`BenchSettings`."""
     from vidstyle.bench.network import ARCHS
     from vidstyle.bench.run import BenchSettings
+    from vidstyle.device import resolve_device
     from vidstyle.errors import VidstyleError
 
     backends = list(dict.fromkeys(args.backends + (["compile"] if args.compile else [])))
@@ -148,6 +150,10 @@ def settings_from_args(args):
                       pipeline_models=args.pipeline_model or BenchSettings.pipeline_models,
                       pipeline_backend=args.pipeline_backend, pipeline_batch=args.pipeline_batch,
                       temporal=not args.no_temporal, notes=list(args.note), **counts)
+    if args.cuda_graphs and not any(str(resolve_device(d)).startswith("cuda") for d in args.device):
+        why = "--cuda-graphs applies to CUDA devices only: not measured on this run's devices"
+        logging.getLogger("vidstyle").warning("%s", why)
+        s = dataclasses.replace(s, notes=[*s.notes, why])
     if args.quick:
         # said when the user asked for it (the default list holds it too, and a plain --quick is
         # not worth a warning), or the report would pass for one of the standard network
@@ -191,7 +197,9 @@ def _cmd_bench(args) -> int:
                                 f"{settings.clip}")
         with VideoDecoder(settings.clip):  # a readable video, with a frame (else one clear error)
             pass
-    command = " ".join(shlex.quote(a) for a in sys.argv) if "bench" in sys.argv else "vidstyle bench (from Python)"
+    # as the user would type it again: `python -m vidstyle` leaves .../vidstyle/__main__.py in argv[0]
+    command = ("vidstyle " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "bench" in sys.argv
+               else "vidstyle bench (from Python)")
     with contextlib.ExitStack() as stack:
         if settings.clip is None and args.quick:  # the smoke run still exercises the file path
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vidstyle-bench-")))

@@ -39,6 +39,10 @@ def parse_resolution(text: str) -> tuple[str, int, int]:
     m = re.fullmatch(r"(\d+)x(\d+)", text)
     if not m or int(m[1]) < 8 or int(m[2]) < 8:
         raise VidstyleError(f"bad resolution {text!r} (use {', '.join(RESOLUTIONS)} or WIDTHxHEIGHT, e.g. 640x360)")
+    from vidstyle.stylizer import MAX_NETWORK_SIDE
+
+    if max(int(m[1]), int(m[2])) > MAX_NETWORK_SIDE:
+        raise VidstyleError(f"resolution {text} is larger than the networks run: at most {MAX_NETWORK_SIDE} pixels a side")
     return text, int(m[2]), int(m[1])
 
 

@@ -199,7 +199,8 @@ def to_markdown(report: dict) -> str:
     if report.get("pipeline"):
         out += ["## File to file (per stage)", "",
                 "Busy milliseconds per frame of each stage. vidstyle runs decode, network and encode in "
-                "parallel threads, so its wall time is below the sum; the naive loop's is the sum.", ""]
+                "parallel threads, so its wall time is usually below the sum (at most the sum plus the hand-offs "
+                "between the threads, which no stage counts); the naive loop's is the sum.", ""]
         out += _pipeline_table(report["pipeline"]) + [""]
     if report.get("warping"):
         out += ["## Temporal stability (warping error, lower is steadier)", "",

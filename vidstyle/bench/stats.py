@@ -42,14 +42,17 @@ def summarize(samples: Sequence[float]) -> Summary:
 def throughput(seconds_per_frame: Sequence[float]) -> dict:
     """Per-repeat seconds/frame -> {"ms_per_frame": summary, "fps": summary}.
 
-    fps is summarised from the per-repeat fps values (so its median is 1000 / median ms; its
-    quartiles swap sides).
+    fps's statistics are 1000 / the ms ones (its quartiles and extremes swap sides): the two
+    columns of a row always agree. Summarised from per-repeat fps values instead, an even number
+    of repeats gave a median fps that is not 1000 / the median ms (the mean of two middle
+    values does not commute with the reciprocal).
     """
     secs = [float(s) for s in seconds_per_frame]
     if any(s <= 0 for s in secs):
         raise ValueError("frame times must be positive")
-    return {"ms_per_frame": summarize([s * 1e3 for s in secs]).to_dict(),
-            "fps": summarize([1.0 / s for s in secs]).to_dict()}
+    ms = summarize([s * 1e3 for s in secs])
+    fps = Summary(median=1e3 / ms.median, q1=1e3 / ms.q3, q3=1e3 / ms.q1, min=1e3 / ms.max, max=1e3 / ms.min, n=ms.n)
+    return {"ms_per_frame": ms.to_dict(), "fps": fps.to_dict()}
 
 
 # --- peak host memory ---------------------------------------------------------------------------

@@ -106,6 +106,14 @@ def _name_pattern(name: str) -> str:
     return re.sub(r"\d+(?=\D*$)", "#", stem, count=1) + suffix
 
 
+def say_if_fps_unused(fps, path: Path) -> None:
+    """Warn that ``fps`` (``--fps``) was given for ``path``, which is not a folder of frames:
+    files play at their own rate."""
+    if fps is not None and not Path(path).is_dir():
+        logging.getLogger("vidstyle").warning("--fps applies to image sequences (a folder of frames); %s plays at "
+                                              "its own rate", Path(path).name)
+
+
 def find_sequence(folder: str | Path) -> ImageSequence:
     """The image sequence in ``folder`` (:func:`_find_sequence`), listed once while the folder is
     unchanged: a run opens the input a dozen times (bar and calibration samples)."""
