@@ -12,12 +12,7 @@ from vidstyle import StylizeConfig, stylize_image, stylize_video
 from vidstyle.errors import VidstyleError
 from vidstyle.io.decode import downscaled_size
 from vidstyle.io.images import read_image, write_image
-from videos import frame_times, letterbox_bars, make_video, probe, read_frames
-
-
-class Identity:
-    def stylize_batch(self, images):
-        return np.asarray(images)
+from videos import Identity, frame_times, letterbox_bars, make_video, probe, read_frames
 
 
 def stylize(src, out, **options):

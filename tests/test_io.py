@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from videos import audio_packets, frame_times, make_video, pattern_frame, probe, psnr, read_frames
+from videos import Identity, audio_packets, frame_times, make_video, pattern_frame, probe, psnr, read_frames
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
@@ -93,6 +93,20 @@ def test_decode_segment_shifts_times_and_cuts_audio(tmp_path):
     times = [a.packet.pts * a.packet.time_base for a in audio]
     assert min(times) >= 0 and max(times) < 0.5
     assert 0.5 - 0.05 < max(times) + 1024 / 44100  # covers the segment to within one packet
+
+
+def test_a_segment_starting_between_two_frames_lasts_its_duration_from_its_first_frame(tmp_path):
+    """--start 0.51 on 24 fps: the first frame kept is at 0.5417 s and is the output's 0; the end
+    moves with it, so the last frame is shown for a whole frame and the file reads 24 fps."""
+    path = make_video(tmp_path / "s.mp4", frames=48, fps=24, audio=True)
+    out = tmp_path / "out.mp4"
+    from vidstyle.pipeline import stylize_video
+
+    stylize_video(path, out, style=Identity(), temporal="off", start=0.51, duration=0.5, progress=False)
+    times = frame_times(out)
+    assert len(times) == 12 and times[0] == 0 and times[-1] == Fraction(11, 24)
+    info = probe(out)
+    assert info.duration == pytest.approx(0.5, abs=1e-3) and info.average_rate == 24
 
 
 def test_decode_segment_past_the_end_is_an_error(tmp_path):

@@ -15,14 +15,7 @@ import pytest
 from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
 from vidstyle.io.decode import DecodedFrame, VideoDecoder, sample_frames
-from videos import frame_times, make_video, pattern_frame, probe, psnr, read_frames
-
-
-class Identity:
-    """A "network" that returns its input: only decoding and encoding touch the pixels."""
-
-    def stylize_batch(self, images):
-        return np.asarray(images)
+from videos import Identity, frame_times, make_video, pattern_frame, probe, psnr, read_frames
 
 
 def stylize(src, out, **options):

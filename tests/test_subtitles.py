@@ -10,12 +10,11 @@ import subprocess
 import sys
 
 import av
-import numpy as np
 import pytest
 
 from vidstyle import stylize_video
 from vidstyle.io.encode import TimedTextMerger, dialogue_line, dialogue_row
-from videos import make_video
+from videos import Identity, make_video
 
 SRT = ("1\n00:00:00,100 --> 00:00:00,900\n<i>hello</i> there\n\n"
        "2\n00:00:01,500 --> 00:00:02,500\nsecond line\n\n")
@@ -38,11 +37,6 @@ ASS_EVENTS = ("Dialogue: 0,0:00:00.20,0:00:01.20,Default,,0,0,0,,{\\pos(10,10)}S
               "Dialogue: 0,0:00:00.20,0:00:00.60,Default,,0,0,0,,{\\i1}first{\\i0} words\n"
               "Dialogue: 0,0:00:00.80,0:00:01.60,Default,,0,0,0,,later words\n")
 FONT = b"\x00\x01\x00\x00 not really a font" * 8
-
-
-class Identity:
-    def stylize_batch(self, images):
-        return np.asarray(images)
 
 
 def stylize(src, out, **options):

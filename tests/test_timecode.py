@@ -9,6 +9,7 @@ import av
 import numpy as np
 import pytest
 
+from videos import Identity
 from vidstyle import stylize_video
 from vidstyle.io.timecode import from_frames, shifted, to_frames
 
@@ -57,11 +58,6 @@ def test_what_is_not_a_timecode():
     for text in ("", "1:2:3", "01:00:00:24x", "01:60:00:00", "01:00:00:30"):  # frame 30 at 30 frames/s
         with pytest.raises(ValueError):
             to_frames(text, Fraction(30))
-
-
-class Identity:
-    def stylize_batch(self, images):
-        return np.asarray(images)
 
 
 def with_timecode(path, timecode: str, rate: Fraction, frames: int = 72):

@@ -588,6 +588,11 @@ class VideoDecoder:
         file_start = Fraction(container.start_time, av.time_base) if container.start_time else Fraction(0)
         if self._start is not None:
             self._shift = first.pts
+            # a start between two frames: the segment is timed from its first frame, so its end
+            # moves with it (else its last frame was cut short and the file's frame rate read high)
+            late = first.pts * self._tb - self._start
+            if self._end is not None and 0 < late < 1 / self._rate:
+                self._end += late
         elif file_start > 0:
             self._shift = math.floor(file_start / self._tb)
         else:
