@@ -225,6 +225,29 @@ def test_contrast_preserving_blend_keeps_the_current_frames_contrast():
     assert np.abs(kept.astype(np.float32) - plain).mean() < np.abs(current.astype(np.float32) - plain).mean()
 
 
+def test_contrast_preserving_blend_scales_all_three_channels_alike():
+    """One gain per pixel, from luma. Per channel, a channel with little texture of its own (red
+    on a blue object) got its own gain, up to 2x, from its noise, and over frames at high
+    strengths that compounded into magenta and cyan specks: the texture's hue must not change."""
+    rng = np.random.default_rng(4)
+    blue = _texture(rng)[..., 2].astype(np.float32)  # the object's texture, which the flow matched
+    noise = rng.normal(0, 3, blue.shape).astype(np.float32)  # sensor noise, in red only this frame
+    current = np.dstack([20 + noise, np.full_like(blue, 20), blue]).clip(0, 255).astype(np.uint8)
+    warped = np.dstack([np.full_like(blue, 20), np.full_like(blue, 20), blue]).clip(0, 255).astype(np.uint8)
+    weight = np.full(current.shape[:2], 0.5, np.float32)
+    kept = contrast_preserving_blend(warped, current, weight).astype(np.float32)
+    blend = current + weight[..., None] * (warped.astype(np.float32) - current)
+    mean = cv2.blur(blend, (15, 15))
+    inner = (slice(8, -8), slice(8, -8))
+    deviation, scaled = (blend - mean)[inner], (kept - mean)[inner]
+    # the blue texture lines up: little to restore; red's halved noise is scaled by that same gain
+    strong = np.abs(deviation[..., 2]) > 12
+    gain = float(np.median(scaled[..., 2][strong] / deviation[..., 2][strong]))
+    assert 1.0 <= gain < 1.1
+    red = scaled[..., 0].std() / deviation[..., 0].std()
+    assert abs(red - gain) < 0.1  # per channel, red got its own gain of 2
+
+
 def test_contrast_preserving_blend_identities_and_shapes():
     rng = np.random.default_rng(2)
     current, warped = _texture(rng), _texture(rng)
@@ -241,11 +264,14 @@ def _reference_blend(warped, current, weight, window=15, max_gain=2.0):
     cur = current.astype(np.float32)
     blend = cur + cv2.merge([weight] * 3) * (warped.astype(np.float32) - cur)
     box = (window, window)
-    mean_b, mean_c = cv2.blur(blend, box), cv2.blur(cur, box)
-    var_b = cv2.blur(blend * blend, box) - mean_b * mean_b
-    var_c = cv2.blur(cur * cur, box) - mean_c * mean_c
+    luma = np.array([[0.299, 0.587, 0.114]], np.float32)
+    luma_b, luma_c = cv2.transform(blend, luma), cv2.transform(cur, luma)
+    mean_lb, mean_lc = cv2.blur(luma_b, box), cv2.blur(luma_c, box)
+    var_b = cv2.blur(luma_b * luma_b, box) - mean_lb * mean_lb
+    var_c = cv2.blur(luma_c * luma_c, box) - mean_lc * mean_lc
     gain = np.clip(cv2.sqrt(np.maximum(var_c, 1.0) / np.maximum(var_b, 1.0)), 1.0, max_gain)
-    return np.clip(mean_b + (blend - mean_b) * gain + 0.5, 0, 255).astype(np.uint8)
+    mean_b = cv2.blur(blend, box)
+    return np.clip(mean_b + (blend - mean_b) * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
 def test_contrast_preserving_blend_is_bit_exact_to_the_plain_formula(clip):

@@ -44,10 +44,19 @@ def _mean_abs_rgb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.transform(cv2.absdiff(a, b).astype(np.float32), _RGB_MEAN)
 
 
+#: Rec. 601 luma weights, as a (1, 3) cv2.transform matrix: the brightness whose contrast is kept
+_LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)
+
+
 def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, window: int = 15,
                               max_gain: float = 2.0) -> np.ndarray:
     """``weight * warped + (1 - weight) * current``, then scaled about its local mean so its local
-    standard deviation (per channel, in a ``window`` x ``window`` box) is that of ``current``.
+    brightness contrast (the standard deviation of its luma in a ``window`` x ``window`` box) is
+    that of ``current``.
+
+    One gain for all three channels, from luma: per channel, a channel with little texture of its
+    own (red on a blue object) got its own up-to-2x gain from noise, and as each output becomes the
+    next frame's history the gains compounded into magenta and cyan specks at high strengths.
 
     Args:
         warped, current: uint8 (H, W, 3) images.
@@ -57,29 +66,31 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     Returns:
         uint8 (H, W, 3). Where ``weight`` is 0 in the whole window, exactly ``current``.
     """
-    if warped.shape != current.shape or current.ndim != 3 or weight.shape != current.shape[:2]:
+    if warped.shape != current.shape or current.ndim != 3 or current.shape[2] != 3 or \
+            weight.shape != current.shape[:2]:
         raise BadValueError(f"expected two (H, W, 3) images and an (H, W) weight, got {warped.shape}, "
-                         f"{current.shape}, {weight.shape}")
+                            f"{current.shape}, {weight.shape}")
     cur = current.astype(np.float32)
-    blend = cur + cv2.merge([weight] * cur.shape[2]) * (warped.astype(np.float32) - cur)
+    blend = cur + cv2.merge([weight] * 3) * (warped.astype(np.float32) - cur)
     box = (window, window)
     # in place where possible: each temporary is a frame-sized float array, and without
-    # vidstyle.device.keep_freed_memory (e.g. a library caller) each one costs page faults: ~20%
-    # faster then, about the same with it (640x272 frames, seventh session). The
+    # vidstyle.device.keep_freed_memory (e.g. a library caller) each one costs page faults. The
     # order of the float32 operations is kept, so the result is bit for bit the plain formula's
     # ``mean_b + (blend - mean_b) * gain``, rounded (tests/test_stabilizer.py)
-    mean_b, mean_c = cv2.blur(blend, box), cv2.blur(cur, box)
-    var_b = cv2.blur(blend * blend, box)
-    var_b -= mean_b * mean_b
-    var_c = cv2.blur(cur * cur, box)
-    var_c -= mean_c * mean_c
+    luma_b, luma_c = cv2.transform(blend, _LUMA), cv2.transform(cur, _LUMA)
+    mean_lb, mean_lc = cv2.blur(luma_b, box), cv2.blur(luma_c, box)
+    var_b = cv2.blur(luma_b * luma_b, box)
+    var_b -= mean_lb * mean_lb
+    var_c = cv2.blur(luma_c * luma_c, box)
+    var_c -= mean_lc * mean_lc
     # 1.0: below a variance of one grey level squared there is no texture to keep
     np.maximum(var_c, 1.0, out=var_c)
     np.maximum(var_b, 1.0, out=var_b)
     var_c /= var_b
     gain = np.clip(cv2.sqrt(var_c), 1.0, max_gain, out=var_c)
+    mean_b = cv2.blur(blend, box)
     blend -= mean_b
-    blend *= gain
+    blend *= gain[..., None]
     blend += mean_b
     blend += 0.5  # then truncation by astype: rounds to the nearest integer, halves up
     return np.clip(blend, 0, 255, out=blend).astype(np.uint8)

@@ -1,0 +1,81 @@
+"""What the flow stabilizer costs per frame, by frame size: its two halves timed on their own.
+
+* ``estimate``: DIS flow both ways at half the frame's size, the occlusion tests and the cut test
+  (``FlowStabilizer.estimate``, the pipeline's flow stage);
+* ``apply``: the previous output warped and blended (``FlowStabilizer.apply``, the stabilize stage),
+  of which ``blend`` is the contrast-keeping blend alone (``contrast_preserving_blend``).
+
+Frames are a real clip's, resized to each size (one pair of consecutive frames; the cost hardly
+depends on the content). Median milliseconds of ``--repeats`` calls after one untimed call, with
+``vidstyle.device.keep_freed_memory`` on, as the command line runs. Run it at another commit to
+compare (``git worktree``); its ROOT is the checkout it lies in.
+
+    .venv/bin/python benchmarks/stabilizer_cost.py --clip ../shared/data/video/bikes.mp4 \\
+        --sizes 640x360 1920x1080 --out benchmarks/results/stabilizer_cost_cpu.json
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vidstyle.bench.report import script_record, write_json  # noqa: E402
+from vidstyle.device import keep_freed_memory  # noqa: E402
+from vidstyle.eval import read_frames  # noqa: E402
+from vidstyle.flow.stabilizer import FlowStabilizer, contrast_preserving_blend  # noqa: E402
+
+
+def median_ms(call, repeats: int) -> float:
+    call()  # untimed: first-touch page faults, OpenCV's lazy set-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clip", required=True, help="a video whose first two frames are used")
+    p.add_argument("--sizes", nargs="+", default=["640x360", "1920x1080"], help="WIDTHxHEIGHT values")
+    p.add_argument("--strength", type=float, default=0.5)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/stabilizer_cost.json")
+    args = p.parse_args()
+    keep_freed_memory()
+    first, second = list(read_frames(args.clip, max_frames=2))
+    rows = []
+    for size in args.sizes:
+        w, h = (int(v) for v in size.split("x"))
+        prev, cur = (cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in (first, second))
+        stabilizer = FlowStabilizer(args.strength)
+        state = stabilizer.estimate(prev, cur)
+        if state is None:
+            raise SystemExit(f"{args.clip}: its first two frames read as a scene cut; use another clip")
+        stabilizer.apply(prev, None)  # the previous output: the input frame stands in for it
+
+        def apply():
+            stabilizer.apply(cur, state)
+            stabilizer._prev_output = prev  # every call blends the same two frames
+
+        weight = cv2.resize(state.weight, (w, h)) * np.float32(args.strength)
+        row = {"size": size,
+               "estimate_ms": round(median_ms(lambda: stabilizer.estimate(prev, cur), args.repeats), 1),
+               "apply_ms": round(median_ms(apply, args.repeats), 1),
+               "blend_ms": round(median_ms(lambda: contrast_preserving_blend(prev, cur, weight), args.repeats), 1)}
+        rows.append(row)
+        print(row)
+    write_json(args.out, script_record(args={k: str(v) for k, v in vars(args).items()}, rows=rows))
+
+
+if __name__ == "__main__":
+    main()
