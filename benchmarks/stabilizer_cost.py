@@ -43,14 +43,14 @@ def median_ms(call, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clip", required=True, help="a video whose first two frames are used")
     p.add_argument("--sizes", nargs="+", default=["640x360", "1920x1080"], help="WIDTHxHEIGHT values")
     p.add_argument("--strength", type=float, default=0.5)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/stabilizer_cost.json")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     keep_freed_memory()
     first, second = list(read_frames(args.clip, max_frames=2))
     rows = []
@@ -75,7 +75,8 @@ def main() -> None:
         rows.append(row)
         print(row)
     write_json(args.out, script_record(args={k: str(v) for k, v in vars(args).items()}, rows=rows))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -61,6 +61,15 @@ def test_hdr_cost_times_both_modes_on_an_hlg_clip(tmp_path):
     assert row["end_to_end"]["sdr_fps"] > 0 and row["end_to_end"]["keep_fps"] > 0
 
 
+def test_stabilizer_cost_times_both_halves_at_each_size(tmp_path):
+    cost = _load("stabilizer_cost.py")
+    out = tmp_path / "stabilizer.json"
+    assert cost.main(["--clip", str(SAMPLE), "--sizes", "96x64", "160x90", "--repeats", "2", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["size"] for r in rows] == ["96x64", "160x90"]
+    assert all(r["estimate_ms"] > 0 and r["apply_ms"] > 0 and r["blend_ms"] > 0 for r in rows)
+
+
 def test_stylize_ab_settings_variants():
     ab = _load("stylize_ab.py")
     assert ab._with_setting('{"temporal": "off"}', "preset=veryfast") == '{"temporal": "off", "preset": "veryfast"}'
