@@ -71,8 +71,11 @@ def test_wrong_kinds_of_arguments_are_vidstyle_errors_that_python_code_also_expe
     ("keep_contrast", "no", "keep_contrast must be True or False"),  # was taken as true
 ])
 def test_every_stabilizer_setting_is_checked_when_it_is_given(name, value, message):
-    with pytest.raises(VidstyleError, match=message):
+    with pytest.raises(VidstyleError, match=message) as refused:
         FlowStabilizer(**{name: value})
+    # the family Python code expects: a wrong kind is a TypeError, a number out of range a ValueError
+    expected = BadValueError if isinstance(value, (int, float)) and not isinstance(value, bool) else BadTypeError
+    assert type(refused.value) is expected
 
 
 def test_the_bundled_multi_style_networks_description_and_its_blend_hint(caplog, monkeypatch):

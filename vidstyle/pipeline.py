@@ -811,8 +811,9 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     if damaged:
         log.warning("skipped %s that would not decode", damaged)
     if decoder.clock_restarts:
-        log.warning("the clock of %s starts over %d time(s) (segments joined into one file?): the output runs on "
-                    "from each, as one timeline", input_path.name, decoder.clock_restarts)
+        log.warning("the clock of %s starts over %s (segments joined into one file?): the output runs on "
+                    "from each, as one timeline", input_path.name,
+                    "once" if decoder.clock_restarts == 1 else f"{decoder.clock_restarts} times")
     if encoder.damaged_audio_packets:
         log.warning("skipped %d damaged audio packet(s) of %s that could not be copied",
                     encoder.damaged_audio_packets, input_path.name)

@@ -28,11 +28,11 @@ import cv2
 import numpy as np
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, is_number
-from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
-from vidstyle.frames import check_image
+from vidstyle.frames import LUMA_WEIGHTS, check_image
 
 
 _RGB_MEAN = np.full((1, 3), 1.0 / (3 * 255.0), np.float32)
@@ -44,8 +44,8 @@ def _mean_abs_rgb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.transform(cv2.absdiff(a, b).astype(np.float32), _RGB_MEAN)
 
 
-#: Rec. 601 luma weights, as a (1, 3) cv2.transform matrix: the brightness whose contrast is kept
-_LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)
+#: Rec. 601 luma weights as a (1, 3) cv2.transform matrix: the brightness whose contrast is kept
+_LUMA = np.array([LUMA_WEIGHTS], np.float32)
 
 
 def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, window: int = 15,
@@ -162,20 +162,22 @@ class FlowStabilizer:
                  keep_contrast: bool = True, fade_tolerance: float = 0.025):
         # type first: "0.5" or None would otherwise fail the comparison with a bare TypeError
         if not (is_number(strength) and 0.0 <= strength <= 1.0):
-            raise VidstyleError(f"temporal strength must be a number between 0 and 1, got {strength!r}")
+            raise BadValueError(f"temporal strength must be a number between 0 and 1, got {strength!r}")
         if not (is_number(flow_scale) and 0.0 < flow_scale <= 1.0):
-            raise VidstyleError(f"flow scale must be a number in (0, 1], got {flow_scale!r}")
+            raise BadValueError(f"flow scale must be a number in (0, 1], got {flow_scale!r}")
         for name, value, low, high in (("cut_threshold", cut_threshold, 0.0, math.inf),
                                        ("min_valid_fraction", min_valid_fraction, 0.0, 1.0),
                                        ("photometric_tolerance", photometric_tolerance, 0.0, math.inf),
                                        ("fade_tolerance", fade_tolerance, 0.0, math.inf)):
             # the tolerances divide: 0 would give NaN weights (a black frame) or a ZeroDivisionError
             positive = name.endswith("tolerance")
-            if not (is_number(value) and (low < value if positive else low <= value) and value <= high):
-                bound = "> 0" if positive else ">= 0" if high == math.inf else f"between {low:g} and {high:g}"
-                raise VidstyleError(f"{name} must be a number {bound}, got {value!r}")
+            bound = "> 0" if positive else ">= 0" if high == math.inf else f"between {low:g} and {high:g}"
+            if not is_number(value):
+                raise BadTypeError(f"{name} must be a number {bound}, got {value!r}")
+            if not ((low < value if positive else low <= value) and value <= high):
+                raise BadValueError(f"{name} must be a number {bound}, got {value!r}")
         if not isinstance(keep_contrast, bool):
-            raise VidstyleError(f"keep_contrast must be True or False, got {keep_contrast!r}")
+            raise BadTypeError(f"keep_contrast must be True or False, got {keep_contrast!r}")
         self.strength, self.flow_scale = float(strength), float(flow_scale)
         self.cut_threshold, self.min_valid_fraction = float(cut_threshold), float(min_valid_fraction)
         self.photometric_tolerance = float(photometric_tolerance)
