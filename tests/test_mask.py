@@ -219,6 +219,11 @@ def test_a_folder_matte_plays_at_the_inputs_rate(tmp_path, style):
         Image.fromarray(np.full((64, 96), 0 if k in (3, 7) else 255, np.uint8)).save(folder / f"m_{k:04d}.png")
     out = run(src, tmp_path / "out", style, temporal="off", mask=str(folder))
     assert kept(out, decoded(src)) == [k in (3, 7) for k in range(10)]  # not at 24 frames/s
+    # numbered output frames are never written into the matte's folder, over its frames
+    before = sorted((p.name, p.read_bytes()) for p in folder.iterdir())
+    with pytest.raises(VidstyleError, match="would be written into the --mask folder"):
+        stylize_video(src, folder / "m_%04d.png", style=style, mask=str(folder), overwrite=True, progress=False)
+    assert sorted((p.name, p.read_bytes()) for p in folder.iterdir()) == before
 
 
 def test_a_moving_matte_with_an_opaque_alpha_is_read_by_brightness(tmp_path, style):

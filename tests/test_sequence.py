@@ -113,6 +113,12 @@ def test_a_damaged_file_next_to_the_last_loses_only_itself(tmp_path, caplog):
         result = stylize_video(folder, out, Invert(), temporal="off", progress=False)
     assert result.frames == 11 and marks(read_frames(out)) == [i for i in kept if i != 10]
     assert "skipped 1 damaged frame(s) of shot (frame_0011.png)" in caplog.text
+    # an earlier file the sequence's decoder refused (JPEG bytes named .png) is not decoded again
+    # at the flush, where it would have come out after the frames that follow it
+    assert cv2.imwrite(str(folder / "x.jpg"), cv2.cvtColor(marked(4), cv2.COLOR_RGB2BGR))
+    (folder / "x.jpg").replace(folder / "frame_0005.png")
+    result = stylize_video(folder, out, Invert(), temporal="off", progress=False, overwrite=True)
+    assert marks(read_frames(out)) == [i for i in kept if i not in (4, 10)]
 
 
 def test_a_frame_whose_compressed_data_is_garbled_is_skipped_not_fatal(tmp_path, caplog):

@@ -460,11 +460,18 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
 
 
 def _check_not_the_mask(output: str | Path, config: StylizeConfig) -> None:
-    """The matte is an input too: never the output file that would replace it."""
+    """The matte is an input too: never the output file that would replace it, nor, for a folder
+    of matte frames, numbered output frames written into that folder."""
     from vidstyle.io.files import same_file
 
-    if config.mask is not None and Path(config.mask).is_file() and same_file(Path(config.mask), Path(output)):
+    if config.mask is None:
+        return
+    mask = Path(config.mask)
+    if mask.is_file() and same_file(mask, Path(output)):
         raise VidstyleError(f"output {output} is the --mask file {config.mask}; choose another output path")
+    if mask.is_dir() and is_sequence_output(output) and same_file(mask, Path(output).parent):
+        raise VidstyleError(f"output frames {output} would be written into the --mask folder {config.mask}; "
+                            "choose another folder")
 
 
 def _check_ready_look(stylizer, config: StylizeConfig) -> None:

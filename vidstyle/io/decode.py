@@ -890,9 +890,12 @@ class VideoDecoder:
         """The frames of an image sequence's last files, when a damaged one among them failed the
         decoder's flush: with frame threads its error surfaces there, and the frames of the good
         files still inside the decoder are lost with it. Each is decoded again from its file on
-        its own (the damaged one fails again and stays lost), timed as the sequence times it."""
+        its own (the damaged one fails again and stays lost), timed as the sequence times it. Only
+        files after the last frame the decoder gave: an earlier one that failed stays lost (decoded
+        alone, a JPEG named .png would open, and come out after frames that follow it)."""
         frames = []
-        for position in sorted(p for p in self._sent - self._got if p is not None and 0 <= p < self.sequence.count):
+        last = max((p for p in self._got if p is not None), default=-1)
+        for position in sorted(p for p in self._sent - self._got if p is not None and last < p < self.sequence.count):
             try:
                 with av.open(str(self.sequence.folder / self.sequence.names[position])) as single:
                     frame = next(single.decode(video=0), None)
