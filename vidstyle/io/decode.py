@@ -584,7 +584,8 @@ class VideoDecoder:
         # at hours does not become an mp4 with hours of nothing before its first frame; and a
         # first frame before 0 (an MPEG-TS clock that wrapped round just after it) is moved to 0,
         # since MP4's edit list would hide everything before 0 (audio before the first frame is
-        # dropped, so nothing is left below 0). AAC's negative priming start moves nothing.
+        # then dropped, as for a segment, so nothing is left below 0: Matroska would have moved
+        # the whole file later). AAC's negative priming start moves nothing.
         file_start = Fraction(container.start_time, av.time_base) if container.start_time else Fraction(0)
         if self._start is not None:
             self._shift = first.pts
@@ -597,7 +598,8 @@ class VideoDecoder:
             self._shift = math.floor(file_start / self._tb)
         else:
             self._shift = min(0, first.pts)
-        self._origin = first.pts * self._tb  # audio before the first kept frame is dropped
+        self._origin = first.pts * self._tb  # audio before the first kept frame is dropped...
+        self._trims_audio = self._start is not None or self._shift < 0  # ...in a segment, or a file moved up
         self._display = display = DisplayConversion.of(
             first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None,
             hdr=self._hdr, downscale=self._downscale, pixel_aspect=video.sample_aspect_ratio)
@@ -1171,7 +1173,7 @@ class VideoDecoder:
         if mode is None:
             return
         if mode == "copy":
-            if self._start is not None and (packet.pts is None or packet.pts * packet.time_base < self._origin):
+            if self._trims_audio and (packet.pts is None or packet.pts * packet.time_base < self._origin):
                 return
             if self._shift:
                 shift = round(self._shift * self._tb / packet.time_base)
@@ -1194,7 +1196,7 @@ class VideoDecoder:
         if frame.pts is None:
             return frame
         t = frame.pts * frame.time_base
-        if self._start is not None and (t < self._origin or (self._end is not None and t >= self._end)):
+        if self._trims_audio and (t < self._origin or (self._end is not None and t >= self._end)):
             return None
         frame.pts -= round(self._shift * self._tb / frame.time_base)
         return frame
