@@ -396,6 +396,55 @@ def test_segments_joined_into_one_ts_file_run_on_as_one_timeline(tmp_path, caplo
     assert "the clock of joined.ts starts over once" in caplog.text
 
 
+def _ts_segment(path, subtitle_at: float):
+    """One second of MPEG-TS as an HLS segment holds it: H.264 with B-frames (pictures shown a few
+    frames after they are decoded), AAC, and a DVB subtitle packet at ``subtitle_at`` seconds."""
+    with av.open(str(path), "w", format="mpegts") as container:
+        video = container.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = {"bf": "3", "crf": "10"}
+        sound = container.add_stream("aac", rate=48000, layout="stereo")
+        subtitles = container.add_stream("dvbsub")
+        packets = []
+        for i in range(24):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 24)
+            packets += video.encode(frame)
+        packets += video.encode(None)
+        for k in range(0, 48000, 1024):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, k, Fraction(1, 48000)
+            packets += sound.encode(chunk)
+        packets += sound.encode(None)
+        event = av.Packet(bytes([0x20, 0x00, 0x0F, 0x10, 0x00, 0x01, 0x00, 0x00, 0xFF]))  # an empty DVB page
+        event.stream, event.time_base = subtitles, Fraction(1, 90000)
+        event.pts = event.dts = round(subtitle_at * 90000)
+        event.duration = 18000
+        for packet in sorted(packets + [event], key=lambda p: p.dts * p.time_base):
+            container.mux(packet)
+    return path
+
+
+def test_joined_segments_keep_b_frames_and_subtitles_in_step(tmp_path):
+    """Three joined segments: the picture steps one frame at each join (B-frames' decode times run
+    behind their display times; a move by decode times left a hole of the reorder delay), and a
+    subtitle moves with the segment it is in, though it need not step back itself."""
+    from vidstyle.io.decode import SubtitleItem
+
+    parts = [_ts_segment(tmp_path / f"{n}.ts", at) for n, at in enumerate((0.2, 0.6, 0.1))]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with VideoDecoder(joined) as decoder:
+        items = list(decoder.read(subtitles={0: "copy"}))
+        assert decoder.clock_restarts == 2
+    frames = [float(i.time) for i in items if isinstance(i, DecodedFrame)]
+    steps = [b - a for a, b in zip(frames, frames[1:])]
+    assert len(frames) == 72 and min(steps) > 0.03 and max(steps) < 0.06
+    subtitles = [float(i.packet.pts * i.packet.time_base) for i in items if isinstance(i, SubtitleItem)]
+    assert len(subtitles) == 3
+    assert [round(t - frames[0], 1) for t in subtitles] == [0.2, 1.6, 2.1]
+
+
 def test_a_late_starting_matroska_file_is_not_called_truncated(tmp_path, caplog):
     """FFmpeg tags a Matroska track's DURATION with where it ends; in a file whose clock starts at
     10 s that is 10 s more than its length, which once made every such file "truncated"."""

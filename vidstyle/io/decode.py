@@ -829,41 +829,53 @@ class VideoDecoder:
 
         In formats that allow it (FFmpeg's ``ts_discont``: MPEG-TS, joined byte-wise as HLS
         segments and split captures are) a step back of more than :data:`CLOCK_RESTART` in a
-        stream is a restart. The first stream to reach a restart sets its move: the time that puts
-        that packet at the end of the latest stream so far; each other stream takes the same move
-        at its own step back (the streams interleave, so a stream's last packets before the join
-        may come after another's first ones past it), and the streams stay in step. Before, the
-        frames after a restart were squeezed into microseconds, and copied audio going back in
-        time stopped the muxer. A copied packet still behind its stream's last one after the move
-        (streams of a segment end a little apart) is dropped; video frames are ordered by
-        :meth:`_timed`. Files of other formats pass through untouched."""
+        stream's decode times is a restart. The first stream to reach a restart sets its move: the
+        time that shows that packet where the latest picture or sound so far ends; each other
+        stream takes the same move at its own step back (the streams interleave, so a stream's
+        last packets before the join may come after another's first ones past it), and a sparse
+        subtitle stream takes the picture's. So the streams stay in step. Before, the frames after
+        a restart were squeezed into microseconds, and copied audio going back in time stopped the
+        muxer. A copied packet not after its stream's last one after the move (streams of a
+        segment end a little apart) is dropped; video frames are ordered by :meth:`_timed`. Files
+        of other formats pass through untouched. (A seek, for ``start``, lands on the file's own
+        clock: see :meth:`_setup`.)"""
         if not self._container.format.flags & av.format.Flags.ts_discont.value:
             yield from packets
             return
         moves = [Fraction(0)]  # seconds added to the timestamps after each restart (none before the first)
         passed: dict[int, int] = {}  # stream index -> the restarts it has reached
-        ends: dict[int, Fraction] = {}  # stream index -> the end of its latest packet, moved
-        last_dts: dict[int, int] = {}
+        # stream index -> (the end of its latest packet in decode order, the latest end of its
+        # pictures or sounds as shown), moved: decode times step back only at a restart (not at
+        # B-frames), and the move puts the first packet after it where the latest shown one ends
+        ends: dict[int, tuple[Fraction, Fraction]] = {}
+        last: dict[int, int] = {}  # stream index -> its latest decode timestamp, moved
+        video = self._video.index
         for packet in packets:
-            if packet.dts is None:
+            order = packet.dts if packet.dts is not None else packet.pts
+            if order is None:
                 yield packet
                 continue
             tb, index = packet.time_base, packet.stream.index
-            raw = packet.dts * tb
-            if index in ends and raw + moves[passed.get(index, 0)] < ends[index] - self.CLOCK_RESTART:
+            shown = packet.pts if packet.pts is not None else order
+            length = (packet.duration or 0) * tb
+            if packet.stream.type == "subtitle":
+                # sparse: a subtitle after a restart need not step back below the one before; it
+                # belongs to the segment the picture is in
+                passed[index] = passed.get(video, 0)
+            elif index in ends and order * tb + moves[passed.get(index, 0)] < ends[index][0] - self.CLOCK_RESTART:
                 passed[index] = passed.get(index, 0) + 1
                 if passed[index] == len(moves):  # the first stream at this restart
-                    moves.append(max(ends.values()) - raw)
+                    moves.append(max(end for _, end in ends.values()) - shown * tb)
                     self.clock_restarts += 1
             move = round(moves[passed.get(index, 0)] / tb)
             if move:
-                packet.dts += move
-                if packet.pts is not None:
-                    packet.pts += move
-            if packet.stream.type != "video" and index in last_dts and packet.dts <= last_dts[index]:
-                continue  # an audio or subtitle packet behind its stream's last: a muxer refuses it
-            last_dts[index] = packet.dts
-            ends[index] = max(ends.get(index, packet.dts * tb), (packet.dts + (packet.duration or 0)) * tb)
+                packet.pts = None if packet.pts is None else packet.pts + move
+                packet.dts = None if packet.dts is None else packet.dts + move
+            if packet.stream.type != "video" and last.get(index, order + move - 1) >= order + move:
+                continue  # an audio or subtitle packet not after its stream's last: a muxer refuses it
+            last[index] = order + move
+            decoded_end, shown_end = ends.get(index, (Fraction(-10 ** 9), Fraction(-10 ** 9)))
+            ends[index] = (max(decoded_end, (order + move) * tb + length), max(shown_end, (shown + move) * tb + length))
             yield packet
 
     def _decoded(self, packets, state: dict):
