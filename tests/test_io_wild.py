@@ -396,6 +396,25 @@ def test_segments_joined_into_one_ts_file_run_on_as_one_timeline(tmp_path, caplo
     assert "the clock of joined.ts starts over once" in caplog.text
 
 
+def test_a_start_in_segments_joined_into_one_ts_file_is_on_the_joined_timeline(tmp_path, caplog):
+    """A seek lands on the file's own clock, which starts over at each join (and FFmpeg's
+    duration is the first piece's): such a file is decoded from its beginning to find --start."""
+    parts = [make_video(tmp_path / f"{n}.ts", frames=24, fps=24, size=(64, 48), pattern=pattern)
+             for n, pattern in enumerate(("moving", "cut", "noise"))]  # three pieces that look different
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with VideoDecoder(joined) as decoder:
+        whole = [item.image for item in decoder.read() if isinstance(item, DecodedFrame)]
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        segment = decoded_segment(joined, 2.25, 0.5)  # inside the third piece, past the first's end
+    assert "decoded from its beginning" in caplog.text
+    assert len(segment) == 12
+    first = [i for i, image in enumerate(whole) if np.array_equal(image, segment[0].image)]
+    assert first == [54]  # 2.25 s at 24 frames/s, counted on the joined timeline
+    first = first[0]
+    assert all(np.array_equal(a.image, b) for a, b in zip(segment, whole[first:first + 12]))
+
+
 def _ts_segment(path, subtitle_at: float):
     """One second of MPEG-TS as an HLS segment holds it: H.264 with B-frames (pictures shown a few
     frames after they are decoded), AAC, and a DVB subtitle packet at ``subtitle_at`` seconds."""

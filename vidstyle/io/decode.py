@@ -434,6 +434,10 @@ def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
     return context
 
 
+#: (file, size, modification time) -> whether its clock starts over (VideoDecoder._clock_starts_over)
+_CLOCK_RESTARTS: dict[tuple, bool] = {}
+
+
 class VideoDecoder:
     """Decode ``path`` (optionally the segment ``[start, start + duration)`` seconds). A folder is
     read as an image sequence (:mod:`vidstyle.io.sequence`) at ``fps`` frames a second (default
@@ -551,9 +555,19 @@ class VideoDecoder:
         start = _decimal(start) if start else None
         duration = _decimal(duration) if duration else None
         self._start = stream_start + Fraction(start) if start else None
+        # a file whose clock starts over (joined MPEG-TS segments) has no one place for a time:
+        # it is read from its beginning on the clock _continuous makes, and FFmpeg's duration is
+        # that of its first piece. Not for a look ahead at sample frames (announce=False): any
+        # frame near the time will do there, and each sample would decode from the beginning
+        self._clock_restarts_ahead = bool(start) and self.announce and self._clock_starts_over()
+        container, video = self._container, self._video  # the scan opened the file again
+        if self._clock_restarts_ahead:
+            log.warning("the clock of %s starts over in the file (segments joined into one?): it is decoded from "
+                        "its beginning to find --start on one timeline", self.path.name)
         # past the end by a margin: some containers' durations are estimates (then the decoder
         # finds out, more slowly)
-        if start and container.duration and Fraction(start) >= Fraction(container.duration, av.time_base) * Fraction(11, 10) + 1:
+        if start and container.duration and not self._clock_restarts_ahead and \
+                Fraction(start) >= Fraction(container.duration, av.time_base) * Fraction(11, 10) + 1:
             raise VidstyleError(f"the segment starts at {float(start):g} s, past the end of {self.path.name} "
                                 f"({container.duration / av.time_base:.2f} s long)")
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
@@ -723,7 +737,7 @@ class VideoDecoder:
         Video frames before ``start`` are decoded (needed after a keyframe seek) but dropped;
         once video passes the end, demuxing goes on only until every audio stream has too.
         """
-        if self._start is None or self._start <= 0:
+        if self._start is None or self._start <= 0 or self._clock_restarts_ahead:
             yield from self._demux_from_here(check_landing=False)
             return
         for i, margin in enumerate(self.SEEK_MARGINS):
@@ -739,6 +753,33 @@ class VideoDecoder:
             landed = yield from self._demux_from_here(check_landing=True)
             if landed:
                 return
+
+    def _clock_starts_over(self) -> bool:
+        """Whether the video's decode times step back by more than :data:`CLOCK_RESTART`
+        anywhere in a file of a format that allows it (see :meth:`_continuous`): its packets read,
+        not decoded, then the file opened again at its beginning. Once per file and process."""
+        if not self._container.format.flags & av.format.Flags.ts_discont.value:
+            return False
+        stat = self.path.stat()
+        key = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _CLOCK_RESTARTS:
+            _CLOCK_RESTARTS[key] = False
+            latest = None
+            try:
+                for packet in self._container.demux(self._video):
+                    time = packet.dts if packet.dts is not None else packet.pts
+                    if time is None:
+                        continue
+                    time *= packet.time_base
+                    if latest is not None and time < latest - self.CLOCK_RESTART:
+                        _CLOCK_RESTARTS[key] = True
+                        break
+                    latest = time if latest is None else max(latest, time)
+            except av.error.FFmpegError:  # damaged: read on as it is
+                pass
+            finally:
+                self._reopen()
+        return _CLOCK_RESTARTS[key]
 
     def _seek(self, target: Fraction) -> bool:
         """Seek to the keyframe at or before ``target`` seconds (stream time); False if the input
