@@ -48,6 +48,7 @@ def test_throughput_converts_seconds_to_ms_and_fps():
     assert even["ms_per_frame"]["median"] == pytest.approx(5.5)
     assert even["fps"]["median"] == pytest.approx(1000 / 5.5)
     assert even["fps"]["q1"] == pytest.approx(1000 / even["ms_per_frame"]["q3"]) and even["fps"]["n"] == 4
+    assert even["ms_per_frame_samples"] == [4.0, 5.0, 6.0, 10.0]  # the repeats, for a reader to check
     with pytest.raises(ValueError):
         throughput([0.0])
 

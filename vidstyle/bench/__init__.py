@@ -88,7 +88,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"frames of --clip to process ({_count_defaults(d, 'clip_frames')}), rounded down to whole "
                         "batches of the pipeline's batch, at least one; the report gives the frames processed")
     p.add_argument("--pipeline-model", action="append", default=None,
-                   help="network(s) for the file-to-file runs: light (default), light-s4, standard, light-aa or a style")
+                   help="network for the file-to-file runs, repeatable for several: light (default), light-s4, "
+                        "standard, light-aa or a style")
     p.add_argument("--pipeline-backend", choices=["torch", "compile", "onnx"],
                    help="backend of the file-to-file run (default: the fastest measured for the pipeline model "
                         "at batch 1 among rows at the precision the run would use, torch when none; the report's "

@@ -40,7 +40,8 @@ def summarize(samples: Sequence[float]) -> Summary:
 
 
 def throughput(seconds_per_frame: Sequence[float]) -> dict:
-    """Per-repeat seconds/frame -> {"ms_per_frame": summary, "fps": summary}.
+    """Per-repeat seconds/frame -> {"ms_per_frame": summary, "fps": summary, "ms_per_frame_samples":
+    the repeats themselves} (kept in bench.json, so a reader can check the summaries).
 
     fps's statistics are 1000 / the ms ones (its quartiles and extremes swap sides): the two
     columns of a row always agree. Summarised from per-repeat fps values instead, an even number
@@ -52,7 +53,8 @@ def throughput(seconds_per_frame: Sequence[float]) -> dict:
         raise ValueError("frame times must be positive")
     ms = summarize([s * 1e3 for s in secs])
     fps = Summary(median=1e3 / ms.median, q1=1e3 / ms.q3, q3=1e3 / ms.q1, min=1e3 / ms.max, max=1e3 / ms.min, n=ms.n)
-    return {"ms_per_frame": ms.to_dict(), "fps": fps.to_dict()}
+    return {"ms_per_frame": ms.to_dict(), "fps": fps.to_dict(),
+            "ms_per_frame_samples": [round(s * 1e3, 4) for s in secs]}
 
 
 # --- peak host memory ---------------------------------------------------------------------------
