@@ -107,3 +107,23 @@ def test_counts_in_messages_agree_with_their_nouns(tmp_path):
     clip = make_video(tmp_path / "one.mp4", frames=1, size=(32, 24))
     result = stylize_video(clip, tmp_path / "out.mp4", style=_tiny(precision="fp32", backend="torch"), progress=False)
     assert result.summary().startswith("stylized 1 frame in ")
+
+
+def test_running_out_of_memory_says_what_to_lower(monkeypatch):
+    st = _tiny(precision="fp32", backend="torch", scale=2.0)
+
+    def full(x):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 2831155200 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(st, "_stylize_tensor", full)
+    with pytest.raises(VidstyleError, match=r"out of memory running the network on 3 frame\(s\) at 48x32 .*"
+                                            r"lower --batch, --scale or --max-side"):
+        st.stylize_tensor(torch.rand(3, 3, 16, 24))
+
+    def broken(x):
+        raise RuntimeError("a bug, not memory")
+
+    monkeypatch.setattr(st, "_stylize_tensor", broken)
+    with pytest.raises(RuntimeError, match="a bug, not memory"):  # anything else is not dressed up
+        st.stylize_tensor(torch.rand(3, 3, 16, 24))

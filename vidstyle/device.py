@@ -121,6 +121,12 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure: CUDA's ``OutOfMemoryError``, or the CPU
+    allocator's ``RuntimeError`` ("DefaultCPUAllocator: can't allocate memory")."""
+    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "allocate" in str(exc))
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for queued work on ``device`` (needed before reading a wall clock)."""
     if device.type == "cuda":

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from vidstyle.config import BACKENDS, check_look, check_temporal, is_number
-from vidstyle.device import autocast, keep_freed_memory, precision_name, resolve_device, resolve_precision
+from vidstyle.device import (autocast, is_out_of_memory, keep_freed_memory, precision_name, resolve_device,
+                             resolve_precision)
 from vidstyle.errors import BadValueError, VidstyleError, first_line
 from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor, luminance,
                              pad_to_multiple, tensor_to_images, working_size)
@@ -433,11 +434,21 @@ class Stylizer:
         check_batch_tensor(x)
         x = x.float()  # one input type for every backend and precision, and one output type
         strength, keep_colors = self._look
-        if self.backend == "compile" or self.int8:
-            with self._build_lock:
+        try:
+            if self.backend == "compile" or self.int8:
+                with self._build_lock:
+                    y = self._stylize_tensor(x)
+            else:
                 y = self._stylize_tensor(x)
-        else:
-            y = self._stylize_tensor(x)
+        except (torch.OutOfMemoryError, RuntimeError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            # said as what to change, not as the allocator's message (a batch at --scale 8 asks for
+            # gigabytes per frame)
+            wh, ww = working_size(*x.shape[-2:], self.max_side, self.scale)
+            raise VidstyleError(f"out of memory running the network on {x.shape[0]} frame(s) at {ww}x{wh} "
+                                f"({first_line(exc, 120)}); lower --batch, --scale or --max-side (batch=, scale=, "
+                                "max_side= in Python)") from None
         return blend_style(x, y, strength, keep_colors)
 
     def _stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from vidstyle.device import resolve_device
+from vidstyle.device import is_out_of_memory, resolve_device
 from vidstyle.errors import VidstyleError, first_line
 from vidstyle.frames import resize_rgba, tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
@@ -188,7 +188,7 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     except (torch.OutOfMemoryError, RuntimeError) as exc:
         # the loss network's activations and their gradients grow with the pixels (gigabytes per
         # megapixel): said as what to change, not as the allocator's message
-        if not isinstance(exc, torch.OutOfMemoryError) and "allocate" not in str(exc):
+        if not is_out_of_memory(exc):
             raise
         h, w = photo.shape[-2:]
         raise VidstyleError(f"out of memory optimising a {w}x{h} image ({first_line(exc, 120)}); lower "
