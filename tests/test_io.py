@@ -442,6 +442,35 @@ def test_atomic_output_renames_on_success_and_cleans_up_on_failure(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
 
 
+def test_atomic_output_says_what_it_could_not_clean_up(tmp_path, monkeypatch):
+    """A folder that turned read-only (or vanished) before the rename: the error names the
+    temporary file left there, a complete render, and a vanished folder is said as one."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    target = tmp_path / "ro" / "o.mp4"
+    target.parent.mkdir()
+
+    def refused(*args, **kw):
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.raises(VidstyleError, match=r"writing .*o.mp4 failed: Permission denied; its temporary file "
+                                            r".*\.o\.vidstyle-.*\.partial\.mp4 could not be removed") as failed:
+        with atomic_output(target) as temp:
+            temp.write_bytes(b"a whole video")
+            monkeypatch.setattr(os, "replace", refused)
+            monkeypatch.setattr(Path, "unlink", refused)
+    monkeypatch.undo()
+    assert str(temp) in str(failed.value) and temp.read_bytes() == b"a whole video"
+    gone = tmp_path / "gone" / "o.mp4"
+    gone.parent.mkdir()
+    with pytest.raises(VidstyleError, match=r"writing .*o.mp4 failed: its folder .*gone was removed meanwhile"):
+        with atomic_output(gone) as temp:
+            temp.write_bytes(b"half")
+            shutil.rmtree(gone.parent)
+
+
 def test_temporary_names_never_reuse_an_existing_file(tmp_path, monkeypatch):
     # fixed names such as OUT.part were existing files too, inputs included, and got overwritten
     import secrets

@@ -199,6 +199,8 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
     temp = temp_path_beside(output)
     try:
         yield temp
+        if not temp.parent.is_dir():
+            raise VidstyleError(f"writing {output} failed: its folder {temp.parent} was removed meanwhile")
         if not temp.exists():
             raise VidstyleError(f"nothing was written to {output}")
         # Checked again: the target may have appeared while we were working.
@@ -207,7 +209,13 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
                                 "(overwrite=True in Python) to replace it")
         os.replace(temp, output)
     except BaseException as exc:
-        with contextlib.suppress(OSError):  # never hide the error that got us here
-            temp.unlink()
+        try:
+            temp.unlink(missing_ok=True)
+        except OSError:  # never hide the error that got us here; but say what is left (a folder turned read-only)
+            left = f"; its temporary file {temp} could not be removed"
+            if isinstance(exc, VidstyleError):
+                raise VidstyleError(f"{exc}{left}") from None
+            if isinstance(exc, OSError):
+                raise VidstyleError(f"writing {output} failed: {exc.strerror or exc}{left}") from None
         _raise_write_error(exc, output)
         raise
