@@ -1258,3 +1258,34 @@ def test_photos_smaller_than_the_crops_are_said_once(tmp_path, caplog):
             images.crop(i, step_generator(0, i))
     said = [r.getMessage() for r in caplog.records if "smaller than the 64-pixel crops" in r.getMessage()]
     assert len(said) == 1 and "b_tiny.png is only 40x30" in said[0]
+
+
+def test_a_failed_write_at_the_end_says_what_can_be_continued(data, loss_weights, tmp_path, monkeypatch):
+    """A full disk at the weights file (or the last checkpoint), after the training: the error says
+    which checkpoint continues the run, as one in the middle of the run does."""
+    import vidstyle.train.loop as loop
+
+    def full_disk(path, *args, **kw):
+        raise VidstyleError(f"writing {path} failed: No space left on device")
+
+    monkeypatch.setattr(loop, "save_model", full_disk)
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    with pytest.raises(VidstyleError, match=r"model.safetensors failed: No space left on device; the last checkpoint "
+                                            r"is .*checkpoint_0000002.pt \(step 2 of 2\); to continue: "):
+        train(config, progress=False)
+    # the checkpoint folder this run made is still there, holding its checkpoints
+    assert sorted(p.name for p in config.work_dir().iterdir()) == ["checkpoint_0000001.pt", "checkpoint_0000002.pt"]
+
+
+def test_a_run_that_fails_before_writing_anything_leaves_no_empty_folder(data, loss_weights, tmp_path, monkeypatch):
+    import vidstyle.train.loop as loop
+
+    def full_disk(work, step, *args, **kw):  # as the real one fails: the folder made, the file not
+        work.mkdir(parents=True, exist_ok=True)
+        raise VidstyleError(f"writing checkpoint {work}/checkpoint_{step:07d}.pt failed (is the disk full?)")
+
+    monkeypatch.setattr(loop, "_save_checkpoint", full_disk)
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    with pytest.raises(VidstyleError, match="no checkpoint was written yet"):
+        train(config, progress=False)
+    assert not config.work_dir().exists()

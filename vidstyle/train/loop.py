@@ -12,6 +12,7 @@ uninterrupted run.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -597,6 +598,16 @@ def _resume_command(config: TrainConfig, checkpoint: Path) -> str:
     return f"{config.command()} {shlex.join(args)}"
 
 
+@contextlib.contextmanager
+def _saying_what_continues(config: TrainConfig, kept: list[tuple[Path, int]]):
+    """A write that fails (a full disk) says what can be continued, as Ctrl-C does: at a
+    checkpoint mid-run, at the last one, and at the weights file after it."""
+    try:
+        yield
+    except VidstyleError as exc:
+        raise VidstyleError(f"{exc}; {_interrupted_message(config, kept)}") from None
+
+
 def _interrupted_message(config: TrainConfig, kept: list[tuple[Path, int]]) -> str:
     if kept:
         checkpoint, step = kept[-1]
@@ -620,6 +631,11 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     and at each checkpoint. Ctrl-C raises :class:`TrainingInterrupted`, which says how to continue."""
     kept: list[tuple[Path, int]] = []  # (checkpoint, step) this run can be continued from, latest last
     try:
+        work = config.work_dir()
+        made_here = not work.exists()
+    except Exception:  # noqa: BLE001 - a config _train refuses with its own message
+        work, made_here = None, False
+    try:
         return _train(config, progress, overwrite, kept)
     except KeyboardInterrupt as exc:
         raise TrainingInterrupted(_interrupted_message(config, kept)) from exc
@@ -627,6 +643,11 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
         if isinstance(exc.code, int) and exc.code > 128:  # kill or a closed terminal (termination_as_exit)
             log.warning("%s", _interrupted_message(config, kept))
         raise
+    finally:
+        # a run that failed before its first checkpoint or preview (a full disk) leaves no empty
+        # checkpoint folder of its own making behind
+        if made_here and work.is_dir() and not any(work.iterdir()):
+            work.rmdir()
 
 
 def _earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[Path]:
@@ -764,10 +785,8 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             done = step + 1
             saved = None
             if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
-                try:
+                with _saying_what_continues(config, kept):
                     saved = _save_checkpoint(work, done, net, opt, scaler, config, content_files)
-                except VidstyleError as exc:  # a full disk: say what can be continued, as Ctrl-C does
-                    raise VidstyleError(f"{exc}; {_interrupted_message(config, kept)}") from None
                 kept.append((saved, done))
             postfix = bar is not None and (done % 5 == 0 or done == config.steps)
             line = lines and (saved is not None or time.perf_counter() >= next_line)
@@ -808,9 +827,11 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                          style_size=config.resolved_style_size(),
                          held_out_files=[p.relative_to(Path(config.content)).as_posix() for p in held_files])
     if config.checkpoint_every:  # lets a later run continue with more --steps
-        kept.append((_save_checkpoint(work, config.steps, net, opt, scaler, config, content_files), config.steps))
+        with _saying_what_continues(config, kept):
+            kept.append((_save_checkpoint(work, config.steps, net, opt, scaler, config, content_files), config.steps))
     net = net.to(memory_format=torch.contiguous_format).cpu()
     net.set_style(_one_hot(torch.tensor([0]), num_styles)[0])
-    save_model(out, net, style_meta, train_command=config.command(), train_config=train_config,
-               metrics=metrics, half=True)
+    with _saying_what_continues(config, kept):
+        save_model(out, net, style_meta, train_command=config.command(), train_config=train_config,
+                   metrics=metrics, half=True)
     return TrainResult(out=out, steps=config.steps, metrics=metrics, previews=previews)
