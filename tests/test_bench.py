@@ -206,6 +206,32 @@ def test_write_reports_json_roundtrip_and_plots(tmp_path):
     assert not list((tmp_path / "res").glob(".*.partial*"))
 
 
+def test_a_report_that_cannot_be_written_whole_leaves_the_earlier_one_as_it_was(tmp_path, monkeypatch):
+    """A full disk at the last plot: before, bench.json and bench.md were this run's and the plots
+    the earlier run's (or a new folder kept half a report)."""
+    pytest.importorskip("matplotlib")
+    import vidstyle.bench.report as report_mod
+
+    out = tmp_path / "res"
+    write_reports(_fake_report(), out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    saved = report_mod._save
+
+    def full_at_the_stages_plot(fig, path):
+        if path.name == "pipeline_stages.png":
+            raise OSError(28, "No space left on device")
+        saved(fig, path)
+
+    monkeypatch.setattr(report_mod, "_save", full_at_the_stages_plot)
+    changed = dict(_fake_report(), command="vidstyle bench --again")
+    with pytest.raises(VidstyleError, match=r"writing .*pipeline_stages.png failed: No space left on device"):
+        write_reports(changed, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing hidden left either
+    with pytest.raises(VidstyleError):
+        write_reports(changed, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
 def test_cli_quick_smoke_run(tmp_path, capsys, monkeypatch):
     """The whole command on a tiny grid and a synthetic clip (a few seconds)."""
     pytest.importorskip("av")

@@ -391,10 +391,19 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
     """Write ``bench.json``, ``bench.md`` and (with matplotlib) the :data:`PLOTS` into ``out_dir``;
     return the paths written.
 
-    A plot of :data:`PLOTS` that this call does not write is removed from ``out_dir`` (an earlier
+    All of them or none: they are written into a hidden folder inside ``out_dir`` first and moved
+    into place once every one is complete, so a write that fails (a full disk) leaves an earlier
+    run's report as it was, not half replaced, and a folder this call made is removed again. A
+    plot of :data:`PLOTS` that this call does not write is removed from ``out_dir`` (an earlier
     run's would otherwise sit beside this run's report as if it were this run's); the paths are
     added to ``removed``. No other file there is touched."""
+    import shutil
+    import tempfile
+
+    from vidstyle.errors import VidstyleError
+
     out = Path(out_dir)
+    made_here = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     if plots:
         try:
@@ -405,19 +414,29 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
             report.setdefault("notes", []).append(NO_MATPLOTLIB)
             logging.getLogger("vidstyle").warning("%s", NO_MATPLOTLIB)  # on the console too, not only in the report
             plots = False
-    written = []
-    for name, text in (("bench.json", json.dumps(report, indent=1, sort_keys=False) + "\n"),
-                       ("bench.md", to_markdown(report) + "\n")):
-        with write_then_rename(out / name) as tmp:
-            tmp.write_text(text)
-        written.append(out / name)
-    for name, make in zip(PLOTS, (_fps_figure, _stages_figure)):
-        fig = make(report) if plots else None
-        if fig is not None:
-            _save(fig, out / name)
-            written.append(out / name)
-        elif (out / name).is_file():
+    stage = Path(tempfile.mkdtemp(prefix=".vidstyle-", suffix=".partial", dir=out))
+    names, name = [], "bench.json"
+    try:
+        for name, text in (("bench.json", json.dumps(report, indent=1, sort_keys=False) + "\n"),
+                           ("bench.md", to_markdown(report) + "\n")):
+            (stage / name).write_text(text)
+            names.append(name)
+        for name, make in zip(PLOTS, (_fps_figure, _stages_figure)):
+            fig = make(report) if plots else None
+            if fig is not None:
+                _save(fig, stage / name)
+                names.append(name)
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if made_here:
+            shutil.rmtree(out, ignore_errors=True)
+        raise VidstyleError(f"writing {out / name} failed: {exc.strerror or exc}") from None
+    for name in names:
+        os.replace(stage / name, out / name)
+    stage.rmdir()
+    for name in PLOTS:
+        if name not in names and (out / name).is_file():
             (out / name).unlink()
             if removed is not None:
                 removed.append(out / name)
-    return written
+    return [out / name for name in names]
