@@ -322,6 +322,18 @@ def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
     assert "Traceback" not in proc.stderr.read()
 
 
+def test_a_kill_while_torch_imports_is_said_as_any_other(tmp_path):
+    """Importing torch takes about a second after the process starts; a SIGTERM in it ended the
+    process with no word."""
+    proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "styles"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    time.sleep(0.3)  # the interpreter is up and in vidstyle's start-up, torch not yet imported
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert proc.stderr.read().strip().splitlines() == ["vidstyle: terminated (SIGTERM)"]
+
+
 def test_stabilizer_strength_defaults_to_the_styles_own(tmp_path, stylize, capsys, caplog):
     # the bundled shipwreck names 0.3 (benchmarks/RESULTS.md); a copy of it is a user's file and gets
     # the default 0.5; the flag wins over both

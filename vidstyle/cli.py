@@ -418,12 +418,13 @@ def main(argv: list[str] | None = None) -> int:
         # into a UnicodeEncodeError: such characters are printed as escapes
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")
-    try:  # importing torch and building the parser take seconds a Ctrl-C may land in
-        from vidstyle.device import keep_freed_memory
+    try:  # importing torch and building the parser take seconds a Ctrl-C or a kill may land in
+        with _ended_at_once_on_kill():
+            from vidstyle.device import keep_freed_memory
 
-        keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
-        parser = build_parser()
-        args = parser.parse_args(_values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS))
+            keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
+            parser = build_parser()
+            args = parser.parse_args(_values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS))
     except KeyboardInterrupt:
         print("vidstyle: interrupted", file=sys.stderr)
         return 130
@@ -432,6 +433,39 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with _messages_on_stderr():
         return _run_command(args)
+
+
+@contextlib.contextmanager
+def _ended_at_once_on_kill():
+    """While vidstyle starts (torch takes a second to import), a kill or a closed terminal ends
+    the process at once, with its one line: nothing is written yet, and an exception raised inside
+    an import (as :func:`termination_as_exit` raises one) leaves modules half made, which then
+    refuse to load again. Only signals that still have their default handler, in the main thread."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def end(signum, frame):
+        os.write(2, f"vidstyle: terminated ({signal.Signals(signum).name})\n".encode())
+        os._exit(128 + signum)
+
+    kills = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+             if s is not None and signal.getsignal(s) is signal.SIG_DFL]
+    for s in kills:
+        signal.signal(s, end)
+    try:
+        yield
+    finally:
+        for s in kills:
+            signal.signal(s, signal.SIG_DFL)
+
+
+def _say_if_terminated(exc: SystemExit) -> None:
+    """One line for an exit that :func:`termination_as_exit` made of a kill or a closed terminal."""
+    if exc.code in (128 + signal.SIGTERM, 128 + getattr(signal, "SIGHUP", 1)):
+        print(f"vidstyle: terminated ({signal.Signals(exc.code - 128).name})", file=sys.stderr)
 
 
 def _run_command(args) -> int:
@@ -445,8 +479,7 @@ def _run_command(args) -> int:
         sys.stdout.flush()  # inside the try: a reader that went away is seen here, not at exit
         return code
     except SystemExit as exc:
-        if exc.code in (128 + signal.SIGTERM, 128 + getattr(signal, "SIGHUP", 1)):
-            print(f"vidstyle: terminated ({signal.Signals(exc.code - 128).name})", file=sys.stderr)
+        _say_if_terminated(exc)
         raise
     except VidstyleError as exc:
         if args.debug:
