@@ -28,7 +28,7 @@ from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_TEMPORAL_STRENGTH, HDR_MODES,
                              TEMPORAL_MODES, EncodeConfig, StylizeConfig)
-from vidstyle.errors import VidstyleError, termination_as_exit
+from vidstyle.errors import VidstyleError, on_kill, terminated_line, termination_as_exit
 
 log = logging.getLogger("vidstyle")
 
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")
     try:  # importing torch and building the parser take seconds a Ctrl-C or a kill may land in
-        with _ended_at_once_on_kill():
+        with on_kill(_ended_at_once):
             from vidstyle.device import keep_freed_memory
 
             keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
@@ -435,37 +435,19 @@ def main(argv: list[str] | None = None) -> int:
         return _run_command(args)
 
 
-@contextlib.contextmanager
-def _ended_at_once_on_kill():
+def _ended_at_once(signum, frame):
     """While vidstyle starts (torch takes a second to import), a kill or a closed terminal ends
     the process at once, with its one line: nothing is written yet, and an exception raised inside
     an import (as :func:`termination_as_exit` raises one) leaves modules half made, which then
-    refuse to load again. Only signals that still have their default handler, in the main thread."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def end(signum, frame):
-        os.write(2, f"vidstyle: terminated ({signal.Signals(signum).name})\n".encode())
-        os._exit(128 + signum)
-
-    kills = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
-             if s is not None and signal.getsignal(s) is signal.SIG_DFL]
-    for s in kills:
-        signal.signal(s, end)
-    try:
-        yield
-    finally:
-        for s in kills:
-            signal.signal(s, signal.SIG_DFL)
+    refuse to load again."""
+    os.write(2, (terminated_line(signum) + "\n").encode())
+    os._exit(128 + signum)
 
 
 def _say_if_terminated(exc: SystemExit) -> None:
     """One line for an exit that :func:`termination_as_exit` made of a kill or a closed terminal."""
     if exc.code in (128 + signal.SIGTERM, 128 + getattr(signal, "SIGHUP", 1)):
-        print(f"vidstyle: terminated ({signal.Signals(exc.code - 128).name})", file=sys.stderr)
+        print(terminated_line(exc.code - 128), file=sys.stderr)
 
 
 def _run_command(args) -> int:

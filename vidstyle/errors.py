@@ -44,32 +44,47 @@ def first_line(exc: BaseException, limit: int | None = None, default: str | None
     return text.splitlines()[0][:limit]
 
 
+def terminated_line(signum: int) -> str:
+    """What the command line says when a kill or a closed terminal ended it."""
+    return f"vidstyle: terminated ({signal.Signals(signum).name})"
+
+
+@contextlib.contextmanager
+def on_kill(handler):
+    """Call ``handler(signum, frame)`` for SIGTERM and SIGHUP while the block runs; yields the
+    signals it handles. Only in the main thread, and only signals that still have their default
+    handler (a caller's own handler is left alone); each gets its default back at the end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    signals = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+               if sig is not None and signal.getsignal(sig) is signal.SIG_DFL]
+    for sig in signals:
+        signal.signal(sig, handler)
+    try:
+        yield signals
+    finally:
+        for sig in signals:
+            signal.signal(sig, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def termination_as_exit():
     """Turn SIGTERM and SIGHUP (``kill``, a closed terminal or ssh session) into SystemExit(128 +
     signal) while the block runs, so that ``finally`` blocks and context managers remove temporary
-    outputs as after Ctrl-C.
+    outputs as after Ctrl-C (see :func:`on_kill` for which signals).
 
-    Only in the main thread, and only for signals that still have their default handler. After the
-    first such signal the others are ignored until the block ends: a second ``kill`` landing in
-    the clean-up would leave the worker threads running while the interpreter exits (an abort in
-    the C++ runtime) and the temporary files in place.
+    After the first such signal the others are ignored until the block ends: a second ``kill``
+    landing in the clean-up would leave the worker threads running while the interpreter exits
+    (an abort in the C++ runtime) and the temporary files in place.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signals = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
-               if sig is not None and signal.getsignal(sig) is signal.SIG_DFL]
+    handled: list[int] = []
 
     def handler(signum, frame):
-        for sig in signals:
+        for sig in handled:
             signal.signal(sig, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
-    for sig in signals:
-        signal.signal(sig, handler)
-    try:
+    with on_kill(handler) as signals:
+        handled.extend(signals)
         yield
-    finally:
-        for sig in signals:
-            signal.signal(sig, signal.SIG_DFL)
