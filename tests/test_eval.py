@@ -5,6 +5,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -449,3 +450,50 @@ def test_a_damaged_painting_is_refused_before_the_warping_error(scene, tmp_path,
                               str(broken)])
     with pytest.raises(VidstyleError, match="painting.png"):
         args.func(args)
+
+
+def _write_timed(path: Path, images: np.ndarray, times: list[Fraction]) -> Path:
+    """Encode ``images`` with the given presentation times (seconds), on a 1/120 s clock."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=40)
+        stream.width, stream.height, stream.pix_fmt = images.shape[2], images.shape[1], "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 120)
+        stream.codec_context.options = {"crf": "10"}
+        for image, t in zip(images, times):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = int(t * 120), Fraction(1, 120)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def test_a_segment_of_a_variable_rate_input_is_timed_from_its_start(tmp_path):
+    """`eval --start` compares the segment's time span with the stylized video's, not the span of
+    the file's first frames: a clip at 10 frames/s, then 40, cut at the change."""
+    from videos import pattern_frame
+
+    images = np.stack([pattern_frame(i, (64, 48)) for i in range(30)])
+    times = [Fraction(i, 10) for i in range(10)] + [1 + Fraction(i, 40) for i in range(20)]
+    source = _write_timed(tmp_path / "vfr.mp4", images, times)
+    segment = _write_timed(tmp_path / "segment.mp4", images[10:], [Fraction(i, 40) for i in range(20)])
+    r = evaluate_videos(source, segment, start=1.0, preset="ultrafast")
+    assert r["frames"] == 20 and r["notes"] == [], r["notes"]
+    # the same segment re-timed to 10 frames/s pairs frames with other moments: still said
+    slow = _write_timed(tmp_path / "slow.mp4", images[10:], [Fraction(i, 10) for i in range(20)])
+    notes = evaluate_videos(source, slow, start=1.0, preset="ultrafast")["notes"]
+    assert any("the first 20 frames span 1.9 s in the stylized video and 0.475 s in the input" in n
+               for n in notes), notes
+
+
+def test_the_inputs_floor_at_a_larger_stylized_size_is_interpolated(scene):
+    """A stylization at twice the input's size is scored at that size, and so is the input's own
+    error: the input is interpolated up, as a smooth upscale of it would be, not repeated in
+    2x2 blocks whose steps move under the flow."""
+    folder, frames, _ = scene
+    gt = GroundTruthFlow(folder / "gt.npz")
+    double = [cv2.resize(f, (f.shape[1] * 2, f.shape[0] * 2), interpolation=cv2.INTER_LINEAR) for f in frames]
+    r = warping_error(frames[:4], double[:4], ground_truth=gt)
+    # the input itself, upscaled: its error is the floor's, not a fraction of it
+    assert r["warping_error"] == pytest.approx(r["input_warping_error"], rel=0.05)

@@ -33,7 +33,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
-from vidstyle.frames import check_image
+from vidstyle.frames import check_image, resize_frame
 
 log = logging.getLogger("vidstyle")
 
@@ -222,8 +222,9 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
                                 f"{ground_truth.size[1]}x{ground_truth.size[0]}, not this video")
         # the input's own error is measured at the stylized size too (a floor is only a floor at
         # one size): each input frame is resized once, when it arrives
-        inp_scored = inp if inp.shape == sty.shape else \
-            cv2.resize(inp, (sty.shape[1], sty.shape[0]), interpolation=cv2.INTER_AREA)
+        # (interpolated when enlarged: area resizing repeats pixels then, and its steps flicker
+        # under a moving flow, which raised the input's floor 40x above a smooth stylization's)
+        inp_scored = resize_frame(inp, (sty.shape[1], sty.shape[0]))
         history.append((inp, sty, inp_scored))
         frames = t + 1
         for k, key in ((1, "short"), (long_term, "long")):
@@ -265,6 +266,13 @@ def read_frames(path: str | Path, max_frames: int | None = None, start: float | 
     sees them (:class:`~vidstyle.io.decode.VideoDecoder`: display orientation, the colour matrix
     players use), so an input and its stylization line up even when the input has a rotation tag;
     ``start``/``duration``: the segment ``vidstyle stylize --start/--duration`` reads."""
+    return _read_frames(path, max_frames, start, duration, times=None)
+
+
+def _read_frames(path: str | Path, max_frames: int | None, start: float | None, duration: float | None,
+                 times: list[Fraction] | None) -> Iterator[np.ndarray]:
+    """:func:`read_frames`, appending each frame's time (seconds, as the decoder shifted it) to
+    ``times`` when that is a list."""
     from vidstyle.io.decode import DecodedFrame, VideoDecoder
 
     with VideoDecoder(path, start, duration) as decoder:
@@ -272,6 +280,8 @@ def read_frames(path: str | Path, max_frames: int | None = None, start: float | 
         for i, item in enumerate(frames):
             if max_frames is not None and i >= max_frames:
                 return
+            if times is not None:
+                times.append(item.time)
             yield item.image
 
 
@@ -307,8 +317,11 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     if segment and gt_flow is not None:
         raise VidstyleError("--gt-flow holds the flow of the whole input, from its first frame: it cannot be "
                             "used with --start/--duration")
-    inputs = _Counted(read_frames(input_path, max_frames, start, duration))
-    stylized = _Counted(read_frames(stylized_path, max_frames))
+    # the frames' times as decoded: those of the segment read (--start), on the timeline the
+    # decoder made continuous
+    input_times, stylized_times = [], []
+    inputs = _Counted(_read_frames(input_path, max_frames, start, duration, input_times))
+    stylized = _Counted(_read_frames(stylized_path, max_frames, None, None, stylized_times))
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=gt_flow)
     # zip() stops at the shorter stream, after taking one more frame from the input when that is
     # the longer one: count what each gave, and whether anything is left
@@ -337,7 +350,8 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
                      "input's own too) are measured at the stylized size, where the same flicker scores "
                      "differently; compare them only with errors measured at that size")
         log.warning("%s", notes[-1])
-    spans = [_time_span(p, result["frames"]) for p in (input_path, stylized_path)]
+    spans = [_time_span(p, times, result["frames"]) for p, times in ((input_path, input_times),
+                                                                      (stylized_path, stylized_times))]
     if None not in spans and abs(spans[0] - spans[1]) > max(Fraction(1, 50) * spans[0],
                                                              spans[0] / max(1, result["frames"] - 1)):
         # frames are paired by their order, not their time: a re-timed stylization (frames dropped
@@ -350,26 +364,15 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     return result
 
 
-def _time_span(path: str | Path, frames: int) -> Fraction | None:
-    """Seconds from the first to the ``frames``-th frame of the video stream vidstyle reads (by
-    the packets' timestamps, in display order; nothing is decoded), or None when they are not
-    known. Timestamps, not the declared rate: variable frame rate files and raw streams declare
-    rates their frames do not keep."""
-    import av
-
-    from vidstyle.io.decode import picture_streams
-
+def _time_span(path: str | Path, times: list[Fraction], frames: int) -> Fraction | None:
+    """Seconds from the first to the ``frames``-th of the frame ``times`` read from ``path``, or
+    None when unknown. Timestamps, not the declared rate: variable frame rate files and raw streams
+    declare rates their frames do not keep."""
     if Path(path).is_dir():  # an image sequence (vidstyle.io.sequence): no clock of its own
         return None
-    with av.open(str(path)) as container:
-        videos = picture_streams(container)
-        if not videos or frames < 2:
-            return None
-        stream = videos[0]
-        times = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
-        if len(times) < frames or stream.time_base is None:
-            return None
-        return (times[frames - 1] - times[0]) * stream.time_base
+    if frames < 2 or len(times) < frames:
+        return None
+    return times[frames - 1] - times[0]
 
 
 # --- style quality ---------------------------------------------------------------------------
@@ -442,7 +445,7 @@ class StyleScorer:
                         if abs(wo * h - w * ho) > 0.02 * h * wo:
                             raise VidstyleError(f"stylized frame {wo}x{ho} and input frame {w}x{h} differ in "
                                                 "aspect ratio: is it a stylization of this input?")
-                        src = cv2.resize(src, (wo, ho), interpolation=cv2.INTER_AREA)
+                        src = resize_frame(src, (wo, ho))
                     fs = self._features(src)
                     sums["content_loss"] += float(content_loss(fo, fs, self.content_layers))
                     sums["input_style_loss"] += float(style_loss(fs, self.targets, self.style_layers))
