@@ -497,3 +497,15 @@ def test_the_inputs_floor_at_a_larger_stylized_size_is_interpolated(scene):
     r = warping_error(frames[:4], double[:4], ground_truth=gt)
     # the input itself, upscaled: its error is the floor's, not a fraction of it
     assert r["warping_error"] == pytest.approx(r["input_warping_error"], rel=0.05)
+
+
+def test_ground_truth_for_another_frame_rate_is_refused(scene, tmp_path):
+    """The ground truth says when its clip's frames are: a copy of the input re-timed to another
+    rate does not move as its flows say, and is refused rather than scored against them."""
+    folder, frames, _ = scene
+    ms = _make_sample_module()
+    ms.write_video(tmp_path / "slow.mp4", frames, fps=ms.FPS // 2, crf=14)
+    with pytest.raises(VidstyleError, match=rf"motion of a clip at {ms.FPS} frames/s, but the first {FRAMES} frames"):
+        evaluate_videos(tmp_path / "slow.mp4", tmp_path / "slow.mp4", gt_flow=folder / "gt.npz")
+    same = evaluate_videos(folder / "input.mp4", folder / "input.mp4", gt_flow=folder / "gt.npz")
+    assert same["flow"] == "ground_truth" and same["frames"] == FRAMES

@@ -132,7 +132,7 @@ def test_warp_rejects_bad_shapes():
         warp_numpy(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
 
 
-@pytest.mark.parametrize("padding", ["border", "zeros"])
+@pytest.mark.parametrize("padding", ["border", "zeros", "reflection"])
 def test_torch_and_numpy_warps_agree(padding):
     rng = np.random.default_rng(0)
     img = rng.random((24, 31, 3)).astype(np.float32)

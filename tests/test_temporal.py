@@ -92,6 +92,24 @@ def test_luminance_aware_loss_allows_lighting_changes():
         temporal_loss(lit, prev, flow, mask, input_t=lit)
 
 
+def test_lighting_aware_loss_allows_a_gain_but_not_the_inputs_noise():
+    """The input's change in lighting is allowed (a gain and offset per image), its noise is not:
+    a network that passes each frame's grain through must not score better than one that
+    ignores it (ReCoNet's per-pixel luma term scored the grain-copying outputs 0)."""
+    grey = torch.stack([texture(64, seed=11, grey=True), texture(64, seed=12, grey=True)])
+    prev, cur, flow, mask = synthetic_pair(grey, gen(13), noise=0.0, brightness=0.0)
+    darker = cur * 0.8 + 0.05  # (on grey frames: the loss allows a change of luma, as ReCoNet's)
+    assert float(temporal_loss(darker, prev, flow, mask, input_t=darker, input_prev=prev)) < 1e-8
+    assert float(temporal_loss(darker, prev, flow, mask)) > 1e-3
+    # the same pair with noise on both frames (same draws otherwise: same motion and lighting)
+    img = torch.stack([texture(64, seed=11), texture(64, seed=12)])
+    clean = synthetic_pair(img, gen(14), noise=0.0, brightness=0.1)
+    noisy_prev, noisy_cur, flow, mask = synthetic_pair(img, gen(14), noise=0.1, brightness=0.1)
+    ignores = float(temporal_loss(clean[1], clean[0], flow, mask, input_t=noisy_cur, input_prev=noisy_prev))
+    copies = float(temporal_loss(noisy_cur, noisy_prev, flow, mask, input_t=noisy_cur, input_prev=noisy_prev))
+    assert copies > 10 * ignores, (ignores, copies)  # (what is left of "ignores": a gain on colour is not one of luma)
+
+
 @pytest.mark.skipif(not SAMPLE.is_file(), reason="samples/sample.mp4 not generated")
 def test_video_pairs_cache_and_items(tmp_path, monkeypatch):
     pairs = VideoPairs(SAMPLE, size=(72, 128), cache_dir=tmp_path / "cache", stride=12)

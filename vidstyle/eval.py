@@ -46,8 +46,8 @@ GT_FORMAT = "vidstyle-gt-flow-v1"
 class GroundTruthFlow:
     """Exact backward flows and visibility saved next to a synthetic clip (``samples/make_sample.py``).
 
-    The ``.npz`` holds ``format`` = ``vidstyle-gt-flow-v1``, ``size`` = (H, W), ``frames`` = N and
-    either
+    The ``.npz`` holds ``format`` = ``vidstyle-gt-flow-v1``, ``size`` = (H, W), ``frames`` = N,
+    optionally ``fps`` (the clip's frame rate) and either
 
     * dense: ``flow`` (N-1, H, W, 2) float16, ``flow[i]`` the backward flow from frame i+1 to i,
       and ``valid`` (N-1, H, W) uint8 (1 = visible in both frames); or
@@ -69,6 +69,8 @@ class GroundTruthFlow:
             self._dense = data["flow"] if "flow" in data.files else None
             self._affine = data["layer_affine"] if self._dense is None else None
             self._layers = data["layer_index"] if self._dense is None else None
+            # the clip's frame rate (optional: older files lack it)
+            self.fps = float(data["fps"]) if "fps" in data.files else None
         except (OSError, KeyError, ValueError, IndexError, TypeError) as exc:  # a foreign .npy/.npz
             raise VidstyleError(f"{path} is not a vidstyle ground-truth flow file (an .npz written by "
                                 f"samples/make_sample.py)") from exc
@@ -322,7 +324,10 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     input_times, stylized_times = [], []
     inputs = _Counted(_read_frames(input_path, max_frames, start, duration, input_times))
     stylized = _Counted(_read_frames(stylized_path, max_frames, None, None, stylized_times))
-    result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=gt_flow)
+    ground_truth = GroundTruthFlow(gt_flow) if isinstance(gt_flow, (str, Path)) else gt_flow
+    result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth)
+    if ground_truth is not None and ground_truth.fps and not Path(input_path).is_dir():
+        _check_ground_truth_timing(ground_truth, input_path, input_times[:result["frames"]])
     # zip() stops at the shorter stream, after taking one more frame from the input when that is
     # the longer one: count what each gave, and whether anything is left
     for it in (inputs, stylized):
@@ -362,6 +367,20 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
         log.warning("%s", notes[-1])
     result["notes"] = notes  # always there (empty: nothing to add), so a reader's keys are fixed
     return result
+
+
+def _check_ground_truth_timing(ground_truth: GroundTruthFlow, input_path: str | Path, times: list[Fraction]) -> None:
+    """Refuse an input whose frames are not where the ground truth's clip has them (frame t at
+    t / fps): a re-timed copy (every other frame, another rate) does not move as its flows say, and
+    its errors would be measured against the wrong motion without a word."""
+    if len(times) < 2:
+        return
+    expected = (len(times) - 1) / ground_truth.fps
+    span = float(times[-1] - times[0])
+    if abs(span - expected) > 0.5 / ground_truth.fps:
+        raise VidstyleError(f"{ground_truth.path} holds the motion of a clip at {ground_truth.fps:g} frames/s, but the "
+                            f"first {len(times)} frames of {input_path} span {span:.3g} s, not {expected:.3g} s: "
+                            "is the input a re-timed copy of that clip?")
 
 
 def _time_span(path: str | Path, times: list[Fraction], frames: int) -> Fraction | None:

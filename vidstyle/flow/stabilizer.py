@@ -135,7 +135,9 @@ class FlowStabilizer:
         strength: 0..1, the weight of the warped previous output; 0 is the identity, more removes
             more flicker but risks ghosting where the flow is wrong.
         flow_scale: flow is computed at this fraction of the input resolution (0.5: 320x180 for
-            640x360 input), then upsampled.
+            640x360 input), then upsampled. The occlusion tests (Ruder et al.'s constants) run at
+            that resolution, in its pixels: at 0.5 their 0.5 px² of tolerated forward-backward
+            mismatch is 2 px² of the input's, as loose as the coarser flow is imprecise.
         preset: DIS preset (``ultrafast`` | ``fast`` | ``medium``).
         cut_threshold: a scene cut is declared when the mean absolute RGB error (in [0, 1]) of the
             warped previous input exceeds this; the stabilizer then restarts.

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from vidstyle.errors import BadValueError
 
-_PADDING_TO_CV2 = {"border": cv2.BORDER_REPLICATE, "zeros": cv2.BORDER_CONSTANT, "reflection": cv2.BORDER_REFLECT}
+_PADDING_TO_CV2 = {"border": cv2.BORDER_REPLICATE, "zeros": cv2.BORDER_CONSTANT, "reflection": cv2.BORDER_REFLECT_101}
 
 
 def _check_flow(flow: torch.Tensor, name: str = "flow") -> None:
@@ -110,8 +110,8 @@ def warp_numpy(img: np.ndarray, flow: np.ndarray, padding_mode: str = "border",
     _check_flow_numpy(flow)
     if img.shape[:2] != flow.shape[:2]:
         raise BadValueError(f"img {img.shape} does not match flow {flow.shape}")
-    # Note: cv2's BORDER_REFLECT repeats the edge pixel, torch's "reflection" (align_corners=True)
-    # does not; only "border" and "zeros" are exactly equivalent.
+    # torch's "reflection" with align_corners=True mirrors about the edge pixels' centres, without
+    # repeating them: OpenCV's BORDER_REFLECT_101, not BORDER_REFLECT (which repeats the edge pixel)
     return cv2.remap(img, flow_to_map(flow), None, interpolation, borderMode=_PADDING_TO_CV2[padding_mode],
                      borderValue=0)
 

@@ -36,6 +36,38 @@ log = logging.getLogger("vidstyle")
 # --- loss ------------------------------------------------------------------------------------
 
 
+def lighting_change(input_t: torch.Tensor, warped_prev: torch.Tensor, mask: torch.Tensor,
+                    prior: float = 1e-5) -> torch.Tensor:
+    """How much the scene's lighting changed luma between two frames: per image, the gain and
+    offset that best map the warped previous frame's luma onto frame t's over the pixels visible
+    in both (least squares), applied to it, minus it.
+
+    Args:
+        input_t, warped_prev: (B, 3, H, W) frame t and frame t-1 warped onto it, in [0, 1].
+        mask: (B, 1, H, W) 1 where the pixel is visible in both frames.
+        prior: a variance added to the fit (about one grey level squared), which pulls its gain
+            towards 1 on flat frames, where the luma has too little spread to tell a gain from
+            an offset; on a textured frame it moves the gain by well under 1%.
+    Returns:
+        (B, 1, H, W): ``(a - 1) * Y(W I_{t-1}) + b``, with a, b one gain and offset per image.
+
+    A global affine model, not the per-pixel difference ``Y(I_t) - Y(W I_{t-1})``: that also holds
+    each frame's own noise (sensor grain, compression, the noise synthetic pairs add), so a loss
+    allowing it rewards a network that passes the input's noise through to its output, the flicker
+    the loss is there to remove. Two numbers per image average the noise away over thousands of
+    pixels; exposure changes and fades, the lighting changes of video, are global.
+    """
+    yc, yp = luminance(input_t), luminance(warped_prev)
+    m = mask.to(yc.dtype)
+    n = m.sum((2, 3), keepdim=True).clamp_min(1.0)
+    mean_c, mean_p = (m * yc).sum((2, 3), keepdim=True) / n, (m * yp).sum((2, 3), keepdim=True) / n
+    dp = yp - mean_p
+    var = (m * dp * dp).sum((2, 3), keepdim=True) / n
+    cov = (m * dp * (yc - mean_c)).sum((2, 3), keepdim=True) / n
+    gain = (cov + prior) / (var + prior)
+    return (gain - 1) * dp + (mean_c - mean_p)
+
+
 def temporal_loss(out_t: torch.Tensor, out_prev: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor,
                   input_t: torch.Tensor | None = None, input_prev: torch.Tensor | None = None) -> torch.Tensor:
     """Output-level temporal loss ``mean(M * (S(I_t) - warp(S(I_{t-1}), flow))^2)`` (Huang et al. 2017).
@@ -44,24 +76,26 @@ def temporal_loss(out_t: torch.Tensor, out_prev: torch.Tensor, flow: torch.Tenso
         out_t, out_prev: (B, 3, H, W) stylized frames t and t-1.
         flow: (B, 2, H, W) backward flow t -> t-1 (pixels), computed on the *input* frames.
         mask: (B, 1, H, W) 1 where the pixel is visible in both frames.
-        input_t, input_prev: (B, 3, H, W) input frames. When given, the loss is ReCoNet's
-            luminance-aware variant (Gao et al. 2018): the output may change by as much as the
-            input's luminance changed, ``(O_t - W O_{t-1}) - (Y(I_t) - Y(W I_{t-1}))``, so lighting
-            changes are not punished.
+        input_t, input_prev: (B, 3, H, W) input frames. When given, the loss is lighting-aware, after
+            ReCoNet's luminance term (Gao et al. 2018): the output may change by as much as the
+            input's lighting changed (:func:`lighting_change`, a gain and offset per image rather
+            than ReCoNet's per-pixel luma difference, which lets the input's noise through), so
+            exposure changes and fades are not punished.
     Returns:
         a scalar tensor; the mean runs over all B*3*H*W elements, so occluded pixels count as 0.
         Zero for an exactly warped pair; gradients reach both outputs.
     """
     if out_t.shape != out_prev.shape or out_t.ndim != 4:
         raise ValueError(f"outputs must both be (B, C, H, W), got {tuple(out_t.shape)} and {tuple(out_prev.shape)}")
-    if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[-2:] != out_t.shape[-2:]:
+    if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != out_t.shape[0] or mask.shape[-2:] != out_t.shape[-2:]:
         raise ValueError(f"mask must be (B, 1, H, W) matching the outputs, got {tuple(mask.shape)}")
     flow = flow.to(out_t.dtype)
     diff = out_t - warp(out_prev, flow)
     if (input_t is None) != (input_prev is None):
-        raise ValueError("give both input_t and input_prev for the luminance-aware loss, or neither")
+        raise ValueError("give both input_t and input_prev for the lighting-aware loss, or neither")
     if input_t is not None:
-        diff = diff - (luminance(input_t) - luminance(warp(input_prev.to(out_t.dtype), flow))).to(diff.dtype)
+        change = lighting_change(input_t.to(out_t.dtype), warp(input_prev.to(out_t.dtype), flow), mask)
+        diff = diff - change.to(diff.dtype)
     return (mask.to(diff.dtype) * diff.pow(2)).mean()
 
 
