@@ -31,7 +31,7 @@ demo: install samples/sample.mp4
 	@echo "stylized video: $(CURDIR)/out/sample_$(STYLE).mp4"
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 contact-sheet: install samples/sample.mp4
 	$(PY) samples/contact_sheet.py

@@ -48,6 +48,20 @@ def test_the_output_is_the_input_scaled_down_with_its_timing(tmp_path):
     assert (probe(tmp_path / "same.mp4").width, whole.summary().count("downscaled")) == (160, 0)
 
 
+def test_fine_detail_is_averaged_not_sampled(tmp_path):
+    """Pixel-sized detail shrunk to half: area averaging gives each output pixel the mean of its
+    four, where point sampling (aliasing: shimmer and moire on 4K footage) would keep one of them.
+    A smooth picture cannot tell the two apart; random pixels can."""
+    src = make_video(tmp_path / "grain.mp4", frames=3, size=(160, 120), pattern="noise")
+    stylize(src, tmp_path / "small.mp4", downscale=80, crf=0)
+    luma = lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(int)  # noqa: E731 (4:2:0 halves the chroma)
+    pairs = [(luma(got), f) for got, f in zip(read_frames(tmp_path / "small.mp4"), read_frames(src))]
+    area = np.mean([np.abs(got - luma(cv2.resize(f, (80, 60), interpolation=cv2.INTER_AREA))).mean()
+                    for got, f in pairs])
+    point = np.mean([np.abs(got - luma(f[::2, ::2])).mean() for got, f in pairs])
+    assert area < 3 and point > 20, (area, point)
+
+
 def test_a_turned_phone_video_is_scaled_as_shown(tmp_path):
     src = make_video(tmp_path / "phone.mp4", frames=6, size=(96, 64), rotation=90)
     stylize(src, tmp_path / "small.mp4", downscale=48)

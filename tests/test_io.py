@@ -625,3 +625,19 @@ def test_stylize_refuses_a_codec_the_container_cannot_hold_before_any_work(tmp_p
         with pytest.raises(VidstyleError, match=re.escape(message)):
             stylize_files([src], tmp_path / "many", str(style), progress=False, **options)
         assert not (tmp_path / "many").exists()
+
+
+def test_the_default_encoding_is_x264_crf_18_preset_medium(tmp_path):
+    """The README's promise (crf 18, preset medium: high quality) read back from the file: x264
+    writes the settings it ran with into the stream. A changed default would lower every
+    stylized video's quality without any other test noticing."""
+    from vidstyle import stylize_video
+
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48))
+    stylize_video(src, tmp_path / "out.mp4", style=Identity(), temporal="off", progress=False)
+    settings = re.search(rb"x264 - core .*? - (.*?)\x00", (tmp_path / "out.mp4").read_bytes())
+    assert settings, "no x264 settings in the output"
+    options = dict(item.split(b"=", 1) for item in settings.group(1).split() if b"=" in item)
+    assert options[b"crf"] == b"18.0" and options[b"rc"] == b"crf"
+    # preset medium's signature among x264's presets: subme 7, 3 reference frames, hex motion search
+    assert (options[b"subme"], options[b"ref"], options[b"me"]) == (b"7", b"3", b"hex")
