@@ -243,6 +243,14 @@ SETS = {
         f"`--arch light-aa` (anti-aliased), same recipe, seed and number of steps; (b) adds "
         f"`--temporal-weight {tw}`", f"{style}.jpg")
        for style, tw in LIGHT_AA},
+    # the temporal loss's lighting term fitted as one gain and offset per pair (twenty-seventh
+    # session) instead of ReCoNet's per-pixel luma difference; otherwise the bundled command, whose
+    # rerun with the earlier code reproduced the bundled network bit for bit
+    "light_starry_night_effnet_sw5_tw1000_fitlight": (
+        ROOT / "benchmarks/models/light_starry_night_effnet_sw5_t0.safetensors",
+        ROOT / "benchmarks/models/light_starry_night_effnet_sw5_tw1000_fitlight.safetensors", "light",
+        "the bundled light_starry_night's command and seed, with the temporal loss's lighting term fitted per "
+        "pair (one gain and offset) instead of per pixel; (b) adds `--temporal-weight 1000`", "starry_night.jpg"),
     "standard": (ROOT / "benchmarks/models/starry_night_t0.safetensors",
                  ROOT / "benchmarks/models/starry_night_hed.safetensors", "standard",
                  "(b) is the HED-trained network bundled until the eleventh session; (a) was trained for 1400 "

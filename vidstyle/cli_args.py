@@ -148,10 +148,22 @@ def add_look_args(p: argparse.ArgumentParser, keys: str = "") -> None:
                         "saturation" + (f" ({keys[2]} toggles it)" if keys else ""))
 
 
+#: the --threads this process was given (None: the default), for commands that say how to run
+#: again alike (the thread count changes a training run's arithmetic, so its weights)
+_threads_given: int | None = None
+
+
+def threads_given() -> int | None:
+    """The ``--threads`` given to :func:`apply_threads`, or None when the default is in effect."""
+    return _threads_given
+
+
 def apply_threads(threads: int | None) -> None:
     """``--threads``: PyTorch's intra-op threads (ONNX Runtime sessions follow it, see
     vidstyle.export.session_options); None leaves the default, one per core. Every command applies
     it in one place (vidstyle.cli) before it builds a network."""
+    global _threads_given
+    _threads_given = threads or None
     if threads:
         import torch
 

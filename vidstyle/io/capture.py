@@ -258,6 +258,7 @@ class FileSource(FrameSource):
         self.live = realtime
         self.skipped = 0
         self.lost = False
+        self.clock_restarts = 0  # where the file's clock started over (joined MPEG-TS segments)
         self._pacer = _Pacer(self.fps)
         self._offset = 0.0  # stream time added per completed loop
         self._last_t = 0.0
@@ -289,15 +290,28 @@ class FileSource(FrameSource):
         return self._packets.damaged
 
     def _decode(self):
+        from vidstyle.io.decode import continuous_packets
+
         first_time = None
         last_t = 0.0
-        for packet in self.container.demux(self.stream):
+        # joined MPEG-TS segments play on as one timeline, as vidstyle stylize reads them: on the
+        # raw clock, which steps back at each join, every frame after it was "late" and skipped
+        packets = continuous_packets(self.container.demux(self.stream), self.container, self.stream.index,
+                                     self._restarted)
+        for packet in packets:
             for frame in self._packets.decode(packet):
                 t = float(frame.time) if frame.time is not None else last_t + 1.0 / self.fps
                 if first_time is None:
                     first_time = t
                 last_t = t
                 yield frame, t - first_time
+
+    def _restarted(self) -> None:
+        if not self.clock_restarts:
+            logging.getLogger("vidstyle").warning(
+                "the clock of %s starts over (segments joined into one file?): it plays on as one timeline",
+                self.path.name)
+        self.clock_restarts += 1
 
     def read(self) -> tuple[np.ndarray, float] | None:
         import av

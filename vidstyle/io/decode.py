@@ -438,6 +438,68 @@ def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
 _CLOCK_RESTARTS: dict[tuple, bool] = {}
 
 
+#: a step back in time (seconds) that a format whose clock may restart (MPEG-TS and kin) takes
+#: for a restart, as FFmpeg does: joined segments, or a capture whose encoder restarted
+CLOCK_RESTART = Fraction(1, 10)
+
+
+def continuous_packets(packets, container: av.container.InputContainer, video: int, restarted=lambda: None):
+    """``packets`` with the input's clock made to run on where it restarts.
+
+    In formats that allow it (FFmpeg's ``ts_discont``: MPEG-TS, joined byte-wise as HLS
+    segments and split captures are) a step back of more than :data:`CLOCK_RESTART` in a
+    stream's decode times is a restart. The first stream to reach a restart sets its move: the
+    time that shows that packet where the latest picture or sound so far ends; each other
+    stream takes the same move at its own step back (the streams interleave, so a stream's
+    last packets before the join may come after another's first ones past it), and a sparse
+    subtitle stream takes the picture's. So the streams stay in step. Before, the frames after
+    a restart were squeezed into microseconds, and copied audio going back in time stopped the
+    muxer. A copied packet not after its stream's last one after the move (streams of a
+    segment end a little apart) is dropped; video frames are ordered by :meth:`VideoDecoder._timed`. Files
+    of other formats pass through untouched. (A seek, for ``start``, lands on the file's own
+    clock: see :meth:`VideoDecoder._setup`.)
+
+    ``video`` is the index of the picture stream; ``restarted`` is called at each restart.
+    """
+    if not container.format.flags & av.format.Flags.ts_discont.value:
+        yield from packets
+        return
+    moves = [Fraction(0)]  # seconds added to the timestamps after each restart (none before the first)
+    passed: dict[int, int] = {}  # stream index -> the restarts it has reached
+    # stream index -> (the end of its latest packet in decode order, the latest end of its
+    # pictures or sounds as shown), moved: decode times step back only at a restart (not at
+    # B-frames), and the move puts the first packet after it where the latest shown one ends
+    ends: dict[int, tuple[Fraction, Fraction]] = {}
+    last: dict[int, int] = {}  # stream index -> its latest decode timestamp, moved
+    for packet in packets:
+        order = packet.dts if packet.dts is not None else packet.pts
+        if order is None:
+            yield packet
+            continue
+        tb, index = packet.time_base, packet.stream.index
+        shown = packet.pts if packet.pts is not None else order
+        length = (packet.duration or 0) * tb
+        if packet.stream.type == "subtitle":
+            # sparse: a subtitle after a restart need not step back below the one before; it
+            # belongs to the segment the picture is in
+            passed[index] = passed.get(video, 0)
+        elif index in ends and order * tb + moves[passed.get(index, 0)] < ends[index][0] - CLOCK_RESTART:
+            passed[index] = passed.get(index, 0) + 1
+            if passed[index] == len(moves):  # the first stream at this restart
+                moves.append(max(end for _, end in ends.values()) - shown * tb)
+                restarted()
+        move = round(moves[passed.get(index, 0)] / tb)
+        if move:
+            packet.pts = None if packet.pts is None else packet.pts + move
+            packet.dts = None if packet.dts is None else packet.dts + move
+        if packet.stream.type != "video" and last.get(index, order + move - 1) >= order + move:
+            continue  # an audio or subtitle packet not after its stream's last: a muxer refuses it
+        last[index] = order + move
+        decoded_end, shown_end = ends.get(index, (Fraction(-10 ** 9), Fraction(-10 ** 9)))
+        ends[index] = (max(decoded_end, (order + move) * tb + length), max(shown_end, (shown + move) * tb + length))
+        yield packet
+
+
 class VideoDecoder:
     """Decode ``path`` (optionally the segment ``[start, start + duration)`` seconds). A folder is
     read as an image sequence (:mod:`vidstyle.io.sequence`) at ``fps`` frames a second (default
@@ -771,7 +833,7 @@ class VideoDecoder:
                     if time is None:
                         continue
                     time *= packet.time_base
-                    if latest is not None and time < latest - self.CLOCK_RESTART:
+                    if latest is not None and time < latest - CLOCK_RESTART:
                         _CLOCK_RESTARTS[key] = True
                         break
                     latest = time if latest is None else max(latest, time)
@@ -861,63 +923,13 @@ class VideoDecoder:
             return False
         return True
 
-    #: a step back in time (seconds) that a format whose clock may restart (MPEG-TS and kin) takes
-    #: for a restart, as FFmpeg does: joined segments, or a capture whose encoder restarted
-    CLOCK_RESTART = Fraction(1, 10)
-
     def _continuous(self, packets):
-        """``packets`` with the input's clock made to run on where it restarts.
+        """``packets`` with the input's clock made to run on where it restarts
+        (:func:`continuous_packets`), counting the restarts."""
+        def restarted():
+            self.clock_restarts += 1
 
-        In formats that allow it (FFmpeg's ``ts_discont``: MPEG-TS, joined byte-wise as HLS
-        segments and split captures are) a step back of more than :data:`CLOCK_RESTART` in a
-        stream's decode times is a restart. The first stream to reach a restart sets its move: the
-        time that shows that packet where the latest picture or sound so far ends; each other
-        stream takes the same move at its own step back (the streams interleave, so a stream's
-        last packets before the join may come after another's first ones past it), and a sparse
-        subtitle stream takes the picture's. So the streams stay in step. Before, the frames after
-        a restart were squeezed into microseconds, and copied audio going back in time stopped the
-        muxer. A copied packet not after its stream's last one after the move (streams of a
-        segment end a little apart) is dropped; video frames are ordered by :meth:`_timed`. Files
-        of other formats pass through untouched. (A seek, for ``start``, lands on the file's own
-        clock: see :meth:`_setup`.)"""
-        if not self._container.format.flags & av.format.Flags.ts_discont.value:
-            yield from packets
-            return
-        moves = [Fraction(0)]  # seconds added to the timestamps after each restart (none before the first)
-        passed: dict[int, int] = {}  # stream index -> the restarts it has reached
-        # stream index -> (the end of its latest packet in decode order, the latest end of its
-        # pictures or sounds as shown), moved: decode times step back only at a restart (not at
-        # B-frames), and the move puts the first packet after it where the latest shown one ends
-        ends: dict[int, tuple[Fraction, Fraction]] = {}
-        last: dict[int, int] = {}  # stream index -> its latest decode timestamp, moved
-        video = self._video.index
-        for packet in packets:
-            order = packet.dts if packet.dts is not None else packet.pts
-            if order is None:
-                yield packet
-                continue
-            tb, index = packet.time_base, packet.stream.index
-            shown = packet.pts if packet.pts is not None else order
-            length = (packet.duration or 0) * tb
-            if packet.stream.type == "subtitle":
-                # sparse: a subtitle after a restart need not step back below the one before; it
-                # belongs to the segment the picture is in
-                passed[index] = passed.get(video, 0)
-            elif index in ends and order * tb + moves[passed.get(index, 0)] < ends[index][0] - self.CLOCK_RESTART:
-                passed[index] = passed.get(index, 0) + 1
-                if passed[index] == len(moves):  # the first stream at this restart
-                    moves.append(max(end for _, end in ends.values()) - shown * tb)
-                    self.clock_restarts += 1
-            move = round(moves[passed.get(index, 0)] / tb)
-            if move:
-                packet.pts = None if packet.pts is None else packet.pts + move
-                packet.dts = None if packet.dts is None else packet.dts + move
-            if packet.stream.type != "video" and last.get(index, order + move - 1) >= order + move:
-                continue  # an audio or subtitle packet not after its stream's last: a muxer refuses it
-            last[index] = order + move
-            decoded_end, shown_end = ends.get(index, (Fraction(-10 ** 9), Fraction(-10 ** 9)))
-            ends[index] = (max(decoded_end, (order + move) * tb + length), max(shown_end, (shown + move) * tb + length))
-            yield packet
+        return continuous_packets(packets, self._container, self._video.index, restarted)
 
     def _decoded(self, packets, state: dict):
         """("audio" | "subtitle", packet) and ("video", decoded frame) in file order; damaged video

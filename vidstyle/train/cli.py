@@ -138,9 +138,16 @@ def style_metadata(styles: list[str], names: list[str], paintings: list[str], ar
 
 def train_config(args):
     """The :class:`~vidstyle.train.loop.TrainConfig` of parsed ``vidstyle train`` options."""
+    from vidstyle.errors import VidstyleError
     from vidstyle.train.losses import parse_layer_weights
     from vidstyle.train.loop import TrainConfig
 
+    # settings of a part that is off would be ignored without a word
+    if args.temporal_noise != TrainConfig.temporal_noise and not args.temporal_weight:
+        raise VidstyleError("--temporal-noise needs --temporal-weight above 0 (it is the noise of the temporal "
+                            "loss's synthetic pairs)")
+    if args.video_fraction != TrainConfig.video_fraction and not args.temporal_videos:
+        raise VidstyleError("--video-fraction needs --temporal-videos (it is the share of pairs taken from them)")
     return TrainConfig(
         styles=args.style, content=args.content, out=args.out, arch=args.arch, image_size=args.image_size,
         style_size=args.style_size, batch_size=args.batch_size, steps=args.steps, lr=args.lr, seed=args.seed,
@@ -158,19 +165,13 @@ def train_config(args):
 
 
 def _cmd_train(args) -> int:
-    from vidstyle.io.files import check_output_file
     from vidstyle.train.loop import TrainingInterrupted, train
 
     config = train_config(args)
-    config.validate()  # a wrong option (an --out that is no .safetensors) is said before "exists: --overwrite"
-    check_output_file(args.out, overwrite=args.overwrite or bool(args.resume), create_folder=True)
     try:
         result = train(config, progress=not args.quiet, overwrite=args.overwrite)
     except TrainingInterrupted as exc:
-        message = str(exc)
-        if "to continue: " in message and args.threads:  # the command ends the message; threads are no TrainConfig's
-            message += f" --threads {args.threads}"
-        print(f"vidstyle: interrupted; {message}", file=sys.stderr)
+        print(f"vidstyle: interrupted; {exc}", file=sys.stderr)
         return 130
     if not args.quiet:
         held = "; ".join(f"{name}: content {v['content']:.3f}, style {v['style']:.3f}"

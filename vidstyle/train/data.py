@@ -114,7 +114,16 @@ def split_held_out(files: Sequence[Path], count: int = HELD_OUT,
             held.append(choice)
     held = held or [files[0]]  # none can be read: the evaluation says so (held_out_tensor)
     held_set = set(held)
-    return [f for f in files if f not in held_set], held
+    train = [f for f in files if f not in held_set]
+    # (the first readable file ends the search: one decode in a sound folder)
+    if readable is not None and not any(readable(f) for f in train) and any(readable(f) for f in held):
+        # every readable photo was held out (one good photo among broken files): train on them
+        # too, as on a single image, rather than on nothing
+        log.warning("only the held-out photo%s of %d content files can be read: %s used for training as well, so "
+                    "the held-out losses are not measured on unseen photos", "s" if len(held) > 1 else "",
+                    len(files), "they are" if len(held) > 1 else "it is")
+        return files, held
+    return train, held
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:

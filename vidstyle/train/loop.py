@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from vidstyle.cli_args import threads_given
 from vidstyle.device import autocast, precision_name, resolve_device, resolve_precision, synchronize
 from vidstyle.errors import VidstyleError, first_line
 from vidstyle.frames import tensor_to_images
@@ -353,7 +354,10 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
     split and every batch, so that --resume can tell when the folder changed."""
     state = {"step": step, "model": net.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
              "config": json.dumps(asdict(config)), "arch_args": json.dumps(net.arch_args),
-             "content_files": json.dumps(content_files)}
+             "content_files": json.dumps(content_files),
+             # the folder relative paths were given from: a resume from another folder compares the
+             # files they named, not the same words naming other files
+             "cwd": os.getcwd()}
     path = _checkpoint_path(work, step)
     with write_then_rename(path, make_folder=True) as tmp:  # interrupted (Ctrl-C): no half-written checkpoint left
         try:
@@ -377,14 +381,15 @@ _PATH_FIELDS = {"content", "styles", "temporal_videos", "init_from"}
 _FLAGS = {"styles": "--style", "temporal_videos": "--temporal-videos"}
 
 
-def _comparable(key: str, value):
-    """A config value as the checkpoint's JSON holds it (tuples are lists), paths resolved, so that
-    ``photos``, ``photos/`` and ``./photos`` are one folder."""
+def _comparable(key: str, value, base: str | None = None):
+    """A config value as the checkpoint's JSON holds it (tuples are lists), paths resolved (from
+    the folder ``base``, else the current one), so that ``photos``, ``photos/`` and ``./photos``
+    are one folder."""
     value = json.loads(json.dumps(value))
     if key == "init_from" and value is not None:
         value = init_from_path(value)  # a bundled style's name is its file
     if key in _PATH_FIELDS and value is not None:
-        resolve = lambda p: str(Path(p).expanduser().resolve())  # noqa: E731
+        resolve = lambda p: str((Path(base or ".") / Path(p).expanduser()).resolve())  # noqa: E731
         value = [resolve(p) for p in value] if isinstance(value, list) else resolve(value)
     return value
 
@@ -426,19 +431,28 @@ def _option_text(key: str, value) -> str:
     return str(value)
 
 
-def _config_changes(saved: dict, config: TrainConfig) -> list[str]:
+def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = None) -> list[str]:
     """The options of ``config`` that differ in effect from the checkpoint's ``saved`` config, as
-    ``--option old -> new``."""
+    ``--option old -> new``; ``saved_cwd``: the folder the saved paths were given from."""
     device = resolve_device(config.device)
     before = _in_effect(saved, device)
     now = _in_effect(asdict(config), device)
     # a setting in effect only with another (None where that one is off) is not a change of its
     # own when that one was turned on or off: "--temporal-weight 1000 -> 0" says it all
-    return [f"{_FLAGS.get(key, '--' + key.replace('_', '-'))} {_option_text(key, before[key])} -> "
-            f"{_option_text(key, now[key])}"
-            for key in now if key not in RESUME_MAY_CHANGE and key in saved
-            and _comparable(key, before[key]) != _comparable(key, now[key])
-            and not (key in _IN_EFFECT_WITH_ANOTHER and None in (before[key], now[key]))]
+    changes = []
+    for key in now:
+        if key in RESUME_MAY_CHANGE or key not in saved or (key in _IN_EFFECT_WITH_ANOTHER
+                                                             and None in (before[key], now[key])):
+            continue
+        old, new = _comparable(key, before[key], saved_cwd), _comparable(key, now[key])
+        if old == new:
+            continue
+        shown = (before[key], now[key])
+        if _option_text(key, shown[0]) == _option_text(key, shown[1]):  # the same words from another folder
+            shown = (old, new)
+        changes.append(f"{_FLAGS.get(key, '--' + key.replace('_', '-'))} {_option_text(key, shown[0])} -> "
+                       f"{_option_text(key, shown[1])}")
+    return changes
 
 
 #: settings :func:`_in_effect` gives as None while another is off (--temporal-noise without
@@ -466,7 +480,8 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
     if saved_args != net.arch_args:
         raise VidstyleError(f"checkpoint {path} is for a different network ({_network_text(saved_args)}; this "
                             f"run trains {_network_text(net.arch_args)}): use the same --arch and number of --style")
-    changes = _config_changes(json.loads(state.get("config", "{}")), config) if config is not None else []
+    changes = _config_changes(json.loads(state.get("config", "{}")), config, state.get("cwd")) \
+        if config is not None else []
     if changes:
         # the weights file would record this command, which would not reproduce the weights
         raise VidstyleError(f"checkpoint {path} was trained with other settings ({'; '.join(changes)}); "
@@ -595,6 +610,8 @@ def _resume_command(config: TrainConfig, checkpoint: Path) -> str:
             args += ["--" + key.replace("_", "-"), str(getattr(config, key))]
     # --resume alone takes the latest in the checkpoint folder, which a named one may not be in
     args += ["--resume"] if checkpoint.parent == config.work_dir() else ["--resume", str(checkpoint)]
+    if threads_given():  # another thread count sums in another order: the weights would differ
+        args += ["--threads", str(threads_given())]
     return f"{config.command()} {shlex.join(args)}"
 
 
@@ -623,7 +640,7 @@ def _interrupted_message(config: TrainConfig, kept: list[tuple[Path, int]]) -> s
 def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -> TrainResult:
     """Train a network as described by ``config``, write it to ``config.out`` and return the result.
 
-    A fresh run (not ``config.resume``) whose checkpoint folder holds an earlier run's checkpoints
+    An existing ``config.out`` is replaced only with ``overwrite`` or when resuming. A fresh run (not ``config.resume``) whose checkpoint folder holds an earlier run's checkpoints
     or previews deletes them with ``overwrite`` and refuses to start otherwise: left there, they
     would be mixed with this run's, and a later ``--resume`` could continue the wrong run.
 
@@ -676,8 +693,10 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     channels_last = device.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     out = Path(config.out)
-    # never one of the inputs, never a folder (checked now, not after hours of training)
-    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=True, create_folder=True)
+    # never one of the inputs, never a folder, never an existing file unless told (a resumed run
+    # replaces its own earlier output): checked now, not after hours of training
+    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=overwrite or bool(config.resume),
+                      create_folder=True)
     work = config.work_dir()
     check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
     earlier = _earlier_run_files(work, config.resume, overwrite)
@@ -727,8 +746,6 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         try:
             start = _load_checkpoint(ckpt, net, opt, scaler, config, content_files)
             kept.append((ckpt, start))
-            if progress:  # a resumed run says so, and from where
-                print(f"resuming from {ckpt} (step {start} of {config.steps})", file=sys.stderr, flush=True)
         except VidstyleError as exc:
             # a damaged latest checkpoint (the disk filled up, say): the one before it is kept beside it
             before = [c for c in sorted(ckpt.parent.glob("checkpoint_*.pt")) if c.name < ckpt.name]
@@ -737,6 +754,8 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             raise
         if start > config.steps:
             raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}")
+        if progress:  # a resumed run says so, and from where (not "step 500 of 400" before refusing it)
+            print(f"resuming from {ckpt} (step {start} of {config.steps})", file=sys.stderr, flush=True)
 
     previews: list[Path] = []
     bar = None
@@ -803,8 +822,10 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                       f"{rate:.2f} images/s" + (f"; saved {saved}" if saved else ""), file=sys.stderr, flush=True)
                 next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
             if config.preview_every and done % config.preview_every == 0:
-                previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles, work / f"preview_{done:07d}.png",
-                                              dtype, names=[m["name"] for m in style_meta]))
+                with _saying_what_continues(config, kept):  # a full disk meets a preview first, too
+                    previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles,
+                                                  work / f"preview_{done:07d}.png", dtype,
+                                                  names=[m["name"] for m in style_meta]))
     finally:
         if bar is not None:
             bar.close()
