@@ -641,3 +641,16 @@ def test_the_default_encoding_is_x264_crf_18_preset_medium(tmp_path):
     assert options[b"crf"] == b"18.0" and options[b"rc"] == b"crf"
     # preset medium's signature among x264's presets: subme 7, 3 reference frames, hex motion search
     assert (options[b"subme"], options[b"ref"], options[b"me"]) == (b"7", b"3", b"hex")
+
+
+def test_an_output_folder_that_is_a_file_is_said_as_that(tmp_path):
+    """`live --output-dir afile`: "File exists" left the reader to guess which file was meant."""
+    from vidstyle.io.files import create_output_folder
+
+    blocking = tmp_path / "afile"
+    blocking.write_text("notes")
+    for folder in (blocking, blocking / "snapshots"):
+        with pytest.raises(VidstyleError) as err:
+            create_output_folder(folder)
+        assert str(err.value) == f"cannot create the output folder {folder}: {blocking} is a file, not a folder"
+    assert create_output_folder(tmp_path / "a" / "b").is_dir()

@@ -256,6 +256,47 @@ def test_joined_ts_segments_play_on_as_one_timeline(tmp_path, caplog):
     assert "the clock of joined.ts starts over" in caplog.text
 
 
+def test_a_source_that_changes_size_is_said_as_stylize_says_it(tmp_path, caplog):
+    """Two recordings of different sizes joined: live scales the later frames to the first size,
+    as stylize does, and says so once (it stretched them without a word)."""
+    import logging
+
+    from videos import make_video
+
+    first, second = make_video(tmp_path / "a.ts", frames=6, size=(64, 48)), \
+        make_video(tmp_path / "b.ts", frames=6, size=(96, 64))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        src = FileSource(joined, realtime=False)
+        shapes = []
+        while (item := src.read()) is not None:
+            shapes.append(item[0].shape)
+    src.close()
+    assert shapes == [(48, 64, 3)] * 12
+    assert caplog.text.count("joined.ts changes size mid-stream, from 64x48 to 96x64") == 1, caplog.text
+
+
+def test_a_camera_stream_that_glitches_does_not_print_ffmpegs_lines(tmp_path):
+    """OpenCV's own FFmpeg printed what it met while reading (an IP camera's "partial file", a
+    damaged picture's "error while decoding MB") between live's lines; the reads go on as before.
+    A damaged file opened as a "camera" stands in for the stream. (A process of its own: OpenCV
+    reads its FFmpeg log level once.)"""
+    from videos import make_video
+
+    video = make_video(tmp_path / "damaged.mp4", frames=48, size=(160, 96), pattern="noise", gop=100)
+    data = bytearray(video.read_bytes())
+    for i in range(len(data) // 3, len(data) // 3 + 4000, 50):
+        data[i] = (data[i] + 77) % 256
+    video.write_bytes(bytes(data))
+    script = ("import sys\nfrom vidstyle.io.capture import CameraSource\nsrc = CameraSource(sys.argv[1])\n"
+              "n = 0\nwhile src.read() is not None:\n    n += 1\nprint(n)")
+    r = subprocess.run([sys.executable, "-c", script, str(video)], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0 and int(r.stdout) == 48, r.stderr
+    assert r.stderr == "", r.stderr
+
+
 def test_file_source_loop_keeps_time_running(tmp_path):
     video = write_video(tmp_path / "v.mp4", 10, fps=50)
     src = FileSource(video, realtime=True, loop=True)
@@ -564,6 +605,7 @@ def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, mo
         proc.kill()
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err and "frames captured" in err and "stopped: terminated" in err, err
+    assert err.endswith(f"vidstyle: terminated ({signal.Signals(sig).name})\n"), err  # as every command ends
     times, _ = decoded_times_and_marks(rec)
     assert len(times) >= 1 and not list(tmp_path.glob("*.partial*"))
     assert json.loads(stats.read_text())["stop_reason"] == "terminated"  # the summary is kept too

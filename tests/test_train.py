@@ -602,11 +602,11 @@ def test_train_with_temporal_videos(data, loss_weights, tmp_path, monkeypatch):
     assert f"--temporal-videos {sample}" in command and "--video-fraction 0.5" in command
     assert list((tmp_path / "cache" / "flow").glob("sample-*.npz"))
     with pytest.raises(VidstyleError, match="needs --temporal-weight"):
-        train(replace(config, temporal_weight=0.0), progress=False)
+        train(replace(config, temporal_weight=0.0), progress=False, overwrite=True)
     with pytest.raises(VidstyleError, match="--video-fraction"):
-        train(replace(config, video_fraction=1.5), progress=False)
+        train(replace(config, video_fraction=1.5), progress=False, overwrite=True)
     with pytest.raises(VidstyleError, match="video not found"):
-        train(replace(config, temporal_videos=[str(tmp_path / "none.mp4")]), progress=False)
+        train(replace(config, temporal_videos=[str(tmp_path / "none.mp4")]), progress=False, overwrite=True)
     out = tmp_path / "cli_video.safetensors"
     args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out", str(out),
             "--image-size", "32", "--batch-size", "2", "--steps", "1", "--loss-net", "vgg16_hed", "--loss-weights", str(loss_weights),

@@ -1175,8 +1175,8 @@ def _cmd_live(args) -> int:
     if source.lost:
         raise VidstyleError(f"{source.description} stopped delivering frames (unplugged, or its stream ended); "
                             "outputs were finalized")
-    if terminated:
-        return 128 + terminated[0]
+    if terminated:  # the exit status, and "vidstyle: terminated (SIGTERM)", as every command says it
+        raise SystemExit(128 + terminated[0])
     if summary.errors:  # said above; the exit status says it too
         raise VidstyleError(f"{len(summary.errors)} output(s) failed (see above)")
     return 0

@@ -29,9 +29,11 @@ import numpy as np
 
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
-from vidstyle.io.decode import (DisplayConversion, PacketDecoder, error_text, no_video_stream_error,
-                                unreadable_video_error)
+from vidstyle.io.decode import (DisplayConversion, PacketDecoder, continuous_packets, error_text,
+                                no_video_stream_error, unreadable_video_error)
 from vidstyle.io.files import ffmpeg_path
+
+log = logging.getLogger("vidstyle")
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,12 @@ class CameraSource(FrameSource):
         if isinstance(target, str) and target.strip().isdigit():
             target = int(target)
         self.description = f"camera {target}"
+        # OpenCV's own FFmpeg prints what it meets while reading (an IP camera's glitches: "partial
+        # file", "Stream ends prematurely") straight to stderr, between live's lines, from the
+        # capture thread; quiet, the reads fail as before and live says what happened. Read once,
+        # when OpenCV first opens an FFmpeg stream; a level the user set is kept.
+        if not log.isEnabledFor(logging.DEBUG):
+            os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
         backends = _camera_backends()
         with _quiet_opencv():  # each backend that fails logs a warning; we print one line instead
             self.cap = cv2.VideoCapture(target, cv2.CAP_ANY)
@@ -189,10 +197,10 @@ def _quiet_opencv():
     capture backends (FFmpeg's av_log, V4L2) print to stderr themselves."""
     import cv2
 
-    log = getattr(getattr(cv2, "utils", None), "logging", None)
-    level = log.getLogLevel() if log is not None else None
-    if log is not None:
-        log.setLogLevel(log.LOG_LEVEL_SILENT)
+    cv_log = getattr(getattr(cv2, "utils", None), "logging", None)
+    level = cv_log.getLogLevel() if cv_log is not None else None
+    if cv_log is not None:
+        cv_log.setLogLevel(cv_log.LOG_LEVEL_SILENT)
     saved = None
     try:
         sys.stderr.flush()
@@ -209,8 +217,8 @@ def _quiet_opencv():
         if saved is not None:
             os.dup2(saved, 2)
             os.close(saved)
-        if log is not None:
-            log.setLogLevel(level)
+        if cv_log is not None:
+            cv_log.setLogLevel(level)
 
 
 def _camera_backends() -> str:
@@ -259,6 +267,7 @@ class FileSource(FrameSource):
         self.skipped = 0
         self.lost = False
         self.clock_restarts = 0  # where the file's clock started over (joined MPEG-TS segments)
+        self._said_resized = False  # a frame of another size was warned of
         self._pacer = _Pacer(self.fps)
         self._offset = 0.0  # stream time added per completed loop
         self._last_t = 0.0
@@ -280,7 +289,7 @@ class FileSource(FrameSource):
         self.width, self.height = size or self._display.size
         shown_w, shown_h = self._display.size
         if size and abs(math.log((size[0] / size[1]) / (shown_w / shown_h))) > 0.01:
-            logging.getLogger("vidstyle").warning(
+            log.warning(
                 "%s is %dx%d: --size %dx%d stretches its picture to another shape", self.path.name, shown_w,
                 shown_h, size[0], size[1])
 
@@ -290,8 +299,6 @@ class FileSource(FrameSource):
         return self._packets.damaged
 
     def _decode(self):
-        from vidstyle.io.decode import continuous_packets
-
         first_time = None
         last_t = 0.0
         # joined MPEG-TS segments play on as one timeline, as vidstyle stylize reads them: on the
@@ -308,7 +315,7 @@ class FileSource(FrameSource):
 
     def _restarted(self) -> None:
         if not self.clock_restarts:
-            logging.getLogger("vidstyle").warning(
+            log.warning(
                 "the clock of %s starts over (segments joined into one file?): it plays on as one timeline",
                 self.path.name)
         self.clock_restarts += 1
@@ -335,6 +342,9 @@ class FileSource(FrameSource):
                 continue
             t += self._offset
             self._last_t = t
+            if self._display.resized(frame) and not self._said_resized:  # as vidstyle stylize says it
+                self._said_resized = True
+                self._display.say_resized(self.path.name, frame, t)
             if not self.realtime:
                 return resize_frame(self._display.image(frame), self.size), time.perf_counter()
             stamp = self._pacer.wait(t)
@@ -353,7 +363,7 @@ class FileSource(FrameSource):
                   else self.container.duration / 1e6 if self.container.duration else None)
         reached = self._last_t - self._offset + 1.0 / self.fps
         if stated and reached < 0.9 * stated - 1.0 / self.fps:
-            logging.getLogger("vidstyle").warning(
+            log.warning(
                 "%s ended at %.2f s of the %.2f s it states (truncated or damaged file?)", self.path.name, reached,
                 stated)
 

@@ -287,6 +287,12 @@ class DisplayConversion:
         """Whether :meth:`image` scales ``frame``: it is not of the first frame's stored size."""
         return (frame.width, frame.height) != self.stored_size
 
+    def say_resized(self, name: str, frame: av.VideoFrame, seconds: float) -> None:
+        """Warn that ``name`` changes size at ``frame`` (said once per file by the caller)."""
+        log.warning("%s changes size mid-stream, from %dx%d to %dx%d at %.2f s: scaling such frames to %dx%d",
+                    name, *self.stored_size, frame.width, frame.height, seconds,
+                    *(self.scaled_size or self.stored_size))
+
 
 def downscaled_size(width: int, height: int, longest: int | None,
                     pixel_aspect: Fraction | float | None = None) -> tuple[int, int] | None:
@@ -1054,10 +1060,8 @@ class VideoDecoder:
             nonlocal index, later_alpha_said
             resized = self._display.resized(frame)
             if resized and not self.resized_frames and self.announce:
-                log.warning("%s changes size mid-stream, from %dx%d to %dx%d at %.2f s: scaling such frames "
-                            "to %dx%d", self.path.name, *self._display.stored_size, frame.width, frame.height,
-                            float(frame.pts * self._tb) if frame.pts is not None else 0.0,
-                            *(self._display.scaled_size or self._display.stored_size))
+                self._display.say_resized(self.path.name, frame,
+                                          float(frame.pts * self._tb) if frame.pts is not None else 0.0)
             self.resized_frames += resized
             if not self.info.alpha and frame.format.name not in formats_seen:  # a sequence's later RGBA frames
                 formats_seen.add(frame.format.name)

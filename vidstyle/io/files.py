@@ -110,6 +110,9 @@ def create_output_folder(folder: Path) -> Path:
     """Make ``folder`` (and those above it) if missing; a failure is one VidstyleError naming it."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file by that name, or above it: said as that
+        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise VidstyleError(f"cannot create the output folder {folder}: {blocking} is a file, not a folder") from None
     except OSError as exc:
         raise VidstyleError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
     return folder

@@ -693,13 +693,13 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     channels_last = device.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     out = Path(config.out)
-    # never one of the inputs, never a folder, never an existing file unless told (a resumed run
-    # replaces its own earlier output): checked now, not after hours of training
-    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=overwrite or bool(config.resume),
-                      create_folder=True)
+    # never one of the inputs, never a folder (checked now, not after hours of training)
+    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=True, create_folder=True)
     work = config.work_dir()
     check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
-    earlier = _earlier_run_files(work, config.resume, overwrite)
+    earlier = _earlier_run_files(work, config.resume, overwrite)  # (their message says what to do with both)
+    # never an existing file unless told; a resumed run replaces its own earlier output
+    check_output_file(out, overwrite=overwrite or bool(config.resume), create_folder=True)
 
     # data (errors about the inputs come before any expensive work)
     style_meta = config.styles_metadata()
