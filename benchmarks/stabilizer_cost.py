@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
-from vidstyle.device import keep_freed_memory  # noqa: E402
+from vidstyle.memory import keep_freed_memory  # noqa: E402
 from vidstyle.eval import read_frames  # noqa: E402
 from vidstyle.flow.stabilizer import FlowStabilizer, contrast_preserving_blend  # noqa: E402
 

@@ -58,7 +58,7 @@ VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off", "nice-io", "
 # the child: one stylize_video run, its result as JSON on the last line of stdout
 _CHILD = """
 import functools, json, sys
-from vidstyle.device import keep_freed_memory
+from vidstyle.memory import keep_freed_memory
 keep_freed_memory()  # as `vidstyle` does at start (a no-op with VIDSTYLE_KEEP_FREED_MEMORY=0)
 import vidstyle.flow.stabilizer as stabilizer
 from vidstyle.pipeline import stylize_video

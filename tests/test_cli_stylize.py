@@ -598,3 +598,29 @@ def test_threads_is_one_option_of_every_network_command_applied_before_it_runs(t
         assert parser.parse_args([*command, "--threads", "2"]).threads == 2, command[0]
     with pytest.raises(SystemExit):
         parser.parse_args(["stylize", "a.mp4", "-o", "b.mp4", "--style", "x", "--threads", "0"])
+
+
+def test_version_is_said_without_loading_torch():
+    """`vidstyle --version` answers at once: the parser's modules import torch (seconds)."""
+    code = ("import sys\nfrom vidstyle.cli import main\nassert main(['--version']) == 0\n"
+            "assert 'torch' not in sys.modules and 'av' not in sys.modules, sorted(sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stderr
+    from vidstyle import __version__
+
+    assert r.stdout == f"vidstyle {__version__}\n"
+
+
+def test_an_empty_path_is_refused_not_taken_as_the_current_folder(tmp_path, monkeypatch, capsys):
+    """`-o "$OUT"` with OUT unset wrote into the current folder with exit status 0."""
+    from vidstyle.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for argv in (["stylize", "in.mp4", "-o", ""], ["stylize", " ", "-o", "out.mp4"], ["train", "--style", "a.jpg",
+                 "--content", "photos", "--out", ""], ["preview", "in.mp4", "-o", ""], ["bench", "--out", ""]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert "an empty path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -93,3 +93,19 @@ def test_a_transparent_pictures_alpha_is_kept_where_the_output_can_hold_it(tmp_p
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize_image(opaque, tmp_path / "opaque.jpg", Invert(), bars="stylize")
     assert "transparen" not in caplog.text
+
+
+def test_one_rule_for_how_frames_are_resized():
+    """Area averaging when no side grows, bilinear when one does: the rule the live source's
+    --size, the flow's working size and a stylization at another size all follow."""
+    import cv2
+
+    from vidstyle.frames import resize_frame, resize_interpolation
+
+    assert resize_interpolation((640, 360), (320, 180)) == cv2.INTER_AREA
+    assert resize_interpolation((640, 360), (640, 180)) == cv2.INTER_AREA
+    assert resize_interpolation((320, 180), (640, 360)) == cv2.INTER_LINEAR
+    assert resize_interpolation((480, 640), (640, 480)) == cv2.INTER_LINEAR  # one side grows
+    stripes = np.zeros((8, 8, 3), np.uint8)
+    stripes[:, ::2] = 255
+    assert (resize_frame(stripes, (4, 8)) == 128).all()  # averaged, not every other column kept

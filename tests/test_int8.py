@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 
 import numpy as np
 import pytest
@@ -163,7 +164,7 @@ def test_int8_needs_the_cpu_and_the_compiled_backend():
     assert fp32.precision == "fp32" and not fp32._calibration
 
 
-def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path):
+def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path, caplog):
     """The compiled int8 path (oneDNN int8 convolutions) end to end: the file pipeline calibrates
     it on frames spread over the input, and its frames stay close to fp32's."""
     pytest.importorskip("torchao")
@@ -186,8 +187,9 @@ def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path
     assert diff.mean() < 0.05 * ref.std()
     assert diff.max() > 0
     # another frame size: quantized again for it (the compiled graph has static shapes)
-    with pytest.warns(UserWarning, match="another size"):  # the video's calibration frames do not fit
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):  # the video's calibration frames do not fit
         other = int8.stylize_batch([pattern_frame(0, (40, 24))] * 3)
+    assert "the int8 calibration frames have another size" in caplog.text
     assert other.shape == (3, 24, 40, 3)
 
 

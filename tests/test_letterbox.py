@@ -259,6 +259,22 @@ def test_once_the_picture_reached_into_the_bars_whole_frames_are_stylized_for_go
     # the sampled frames are all letterboxed; kept until frame 10 (10/24 s)
     assert result.bars == f"top {bar}, bottom {bar} until 0.42 s" and "until 0.42 s" in result.summary()
     assert caplog.text.count("the picture reaches into the black bars") == 1
+    # a segment says the time on the input's clock, as style changes and the mask do: the same
+    # 24 frames after a second of others, from --start 1 (not "0.42 s" into the segment)
+    def later(index, size, pattern="moving", frames=None):
+        if pattern != "later":
+            return pattern_frame(index, size, pattern, frames)
+        return with_midway(index - 24, size, "midway") if index >= 24 else pattern_frame(index, size, "letterbox")
+
+    monkeypatch.setattr(videos, "pattern_frame", later)
+    longer = make_video(tmp_path / "later.mp4", frames=48, size=(96, 72), pattern="later", crf=0)
+    monkeypatch.undo()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        segment = stylize_video(longer, tmp_path / "segment.mp4", style=stylizer, temporal="off", batch=4, crf=0,
+                                progress=False, start=1.0)
+    assert segment.bars == f"top {bar}, bottom {bar} until 1.42 s", segment.bars
+    assert "from 1.42 s on, the picture reaches into the black bars" in caplog.text
     frames = read_frames(tmp_path / "out.mp4")
     assert len(frames) == 24
     assert frames[9][:bar - 2].max() <= 3  # still letterboxed

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -295,6 +296,25 @@ def test_a_camera_stream_that_glitches_does_not_print_ffmpegs_lines(tmp_path):
                        cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0 and int(r.stdout) == 48, r.stderr
     assert r.stderr == "", r.stderr
+
+
+def test_a_file_source_plays_what_stylize_reads(tmp_path):
+    """Live's file source takes the stream and rate vidstyle stylize takes: a bare H.264 stream
+    at the rate its bitstream says (FFmpeg's demuxer assumes 25), and a still image is refused,
+    not played as a one-frame video."""
+    from videos import make_video
+
+    from vidstyle.io.decode import VideoDecoder
+
+    raw = make_video(tmp_path / "raw.h264", frames=6, fps=30, size=(64, 48))
+    src = FileSource(raw, realtime=False)
+    with VideoDecoder(raw) as decoder:
+        assert src.fps == float(decoder.info.frame_rate) == 30.0
+    src.close()
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(VidstyleError, match="is an image, not a video"):
+        FileSource(still, realtime=False)
 
 
 def test_file_source_loop_keeps_time_running(tmp_path):
@@ -1010,7 +1030,7 @@ def test_a_damaged_packet_is_skipped_live_as_in_files(tmp_path):
     assert any(s.startswith("skipped 1 damaged video packet(s) of file ") for s in said), said
     text = tmp_path / "notes.jpg"  # not a picture, not a video: one clear line naming it
     text.write_text("not an image\n")
-    with pytest.raises(VidstyleError, match="notes.jpg is corrupt: none of its video could be decoded"):
+    with pytest.raises(VidstyleError, match="cannot read image .*notes.jpg"):  # as stylize says it
         FileSource(text)
 
 
@@ -1163,3 +1183,33 @@ def test_a_truncated_source_file_is_said_as_stylize_says_it(tmp_path, caplog):
                 pass
         source.close()
         assert ("truncated or damaged file?" in caplog.text) is short, path
+
+
+def test_live_options_are_checked_as_stylize_checks_them():
+    """The Python API's LiveOptions refuse what the command line's choices do: "Keep" silently
+    meant "stylize", a strength of 2 blended past the previous frame."""
+    for options, said in ((dict(bars="Keep"), "unknown bars mode 'Keep'"),
+                          (dict(temporal_strength=2.0), "temporal_strength must be a number between 0 and 1"),
+                          (dict(style_strength=-1.0), "style")):
+        with pytest.raises(VidstyleError, match=said):
+            LiveOptions(**options)
+    assert LiveOptions(bars="stylize", temporal_strength=0.5).bars == "stylize"
+
+
+def test_fullscreen_not_honoured_shows_the_picture_filling_its_window(monkeypatch):
+    """With no window manager (a bare X server) the full-screen request is ignored and the window
+    keeps the picture's size: the picture padded to the screen's shape was shrunk into it, black
+    bars inside grey ones. Seen from the window's size, it is then shown as it is. (Checked under
+    Xvfb with and without openbox; here the window calls are stand-ins, the display unreachable.)"""
+    calls = []
+    monkeypatch.setattr(live.cv2, "resizeWindow", lambda name, w, h: calls.append((w, h)))
+    monkeypatch.setattr(live, "screen_size", lambda: (1280, 800))
+    picture = np.zeros((272, 640, 3), np.uint8)
+    for image_rect, padded in (((103, 0, 435, 272), False), ((0, 0, 1280, 800), True)):  # ignored / honoured
+        window = live.LiveWindow.__new__(live.LiveWindow)
+        window.name, window.fullscreen, window._screen = "test", True, (1280, 800)
+        monkeypatch.setattr(live.cv2, "getWindowImageRect", lambda name, r=image_rect: r)
+        calls.clear()
+        window._check_fullscreen(picture)
+        assert (window._screen is not None) == padded
+        assert calls == ([] if padded else [(640, 272)])

@@ -348,7 +348,7 @@ def test_device_and_precision_choice(monkeypatch):
 def test_keep_freed_memory_is_once_per_process_and_can_be_switched_off(monkeypatch):
     import sys
 
-    import vidstyle.device as device
+    import vidstyle.memory as device
 
     monkeypatch.setattr(device, "_allocator_tuned", None)
     monkeypatch.setenv("VIDSTYLE_KEEP_FREED_MEMORY", "0")

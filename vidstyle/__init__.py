@@ -6,7 +6,7 @@ import importlib.util  # noqa: E402
 
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError  # noqa: E402
 
-# lazy (PEP 562): importing vidstyle must not import torch/av for `--version`
+# lazy (PEP 562): importing vidstyle (for its __version__, say) must not import torch or av
 _HOMES = {
     "vidstyle.stylizer": ("Stylizer",),
     "vidstyle.pipeline": ("stylize_video", "stylize_image", "stylize_files", "StylizeResult"),

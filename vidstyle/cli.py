@@ -18,6 +18,7 @@ from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import add_look_args
 from vidstyle.cli_args import apply_threads
+from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import clock_time as _clock_time
 from vidstyle.cli_args import positive_clock_time as _positive_clock_time
 from vidstyle.cli_args import style_change as _style_change
@@ -39,8 +40,8 @@ def _add_stylize(sub) -> None:
     p = sub.add_parser("stylize", help="stylize a video file (or a still image)",
                        description="Stylize a video file, keeping audio and timing; or a still image, to preview a "
                                    "style. Several inputs go into a folder, with the network loaded once.")
-    p.add_argument("input", nargs="+", help="input video file, or an image (.jpg, .png, .webp, ...); or several")
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("input", nargs="+", type=path_arg, help="input video file, or an image (.jpg, .png, .webp, ...); or several")
+    p.add_argument("-o", "--output", required=True, type=path_arg,
                    help="output video file (.mp4, .m4v, .mkv, .mov, .webm; .gif or .webp: a looping animation, "
                         "no sound), or image (.png, .jpg, .webp, .bmp, .tif) "
                         "for an image input, or numbered images (out/frame_%%04d.png: an image sequence); or a folder (with several inputs, or a name ending in / or an "
@@ -418,9 +419,13 @@ def main(argv: list[str] | None = None) -> int:
         # into a UnicodeEncodeError: such characters are printed as escapes
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # at once: the parser takes every command's defaults from modules that import torch (seconds)
+        print(f"vidstyle {__version__}")
+        return 0
     try:  # importing torch and building the parser take seconds a Ctrl-C or a kill may land in
         with on_kill(_ended_at_once):
-            from vidstyle.device import keep_freed_memory
+            from vidstyle.memory import keep_freed_memory
 
             keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
             parser = build_parser()

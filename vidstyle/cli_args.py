@@ -80,6 +80,14 @@ def sequence_fps(text: str):
         raise argparse.ArgumentTypeError(str(exc).replace("fps must be", "must be")) from None
 
 
+def path(text: str) -> str:
+    """A file or folder argument: an empty one (an unset ``$OUT`` in a script) is refused rather
+    than taken as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (is a variable unset?)")
+    return text
+
+
 def split_commas(text: str | None) -> list[str]:
     """The items of a comma-separated option, blanks dropped: ``"a, b,,c"`` -> ["a", "b", "c"]
     (none for None or "")."""

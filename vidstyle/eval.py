@@ -9,8 +9,10 @@ measurement on the input frames themselves is what a perfectly consistent styliz
 (the floor).
 
 Style quality (:class:`StyleScorer`): the relative Gram style loss of the stylized frames against
-the painting and their content loss against the input frames, under the loss network the styles
-are trained with (Gatys et al. 2015), at one fixed scale so that numbers compare across videos.
+the painting and their content loss against the input frames (Gatys et al. 2015), under one loss
+network (:data:`EVAL_LOSS_NET`, HED's VGG16: the classic perceptual-loss network, and not the one
+the bundled styles were trained with, so it does not grade them on their own test), at one fixed
+scale so that numbers compare across videos.
 
 ``vidstyle eval INPUT STYLIZED [--painting IMG]`` prints the result as JSON.
 """
@@ -262,6 +264,10 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
 # --- videos ----------------------------------------------------------------------------------
 
 
+#: the loss network the style scores are taken under unless told otherwise (see the module docstring)
+EVAL_LOSS_NET = "vgg16_hed"
+
+
 def read_frames(path: str | Path, max_frames: int | None = None, start: float | None = None,
                 duration: float | None = None) -> Iterator[np.ndarray]:
     """Decode a video's frames as uint8 RGB (H, W, 3) arrays, in order, as ``vidstyle stylize``
@@ -416,7 +422,7 @@ class StyleScorer:
     unweighted, so 0 is a perfect match and the scale matches ``vidstyle train``'s held-out losses.
     """
 
-    def __init__(self, painting: str | Path, *, loss_net: str = "vgg16_hed", size: int = STYLE_SCORE_SIZE,
+    def __init__(self, painting: str | Path, *, loss_net: str = EVAL_LOSS_NET, size: int = STYLE_SCORE_SIZE,
                  weights: str | Path | None = None):
         import torch
 
@@ -484,7 +490,7 @@ class StyleScorer:
 
 
 def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: str | Path, *,
-                   every: int = 4, max_frames: int | None = None, loss_net: str = "vgg16_hed",
+                   every: int = 4, max_frames: int | None = None, loss_net: str = EVAL_LOSS_NET,
                    start: float | None = None, duration: float | None = None) -> dict:
     """Style loss (vs ``painting``) and content loss (vs the input, or its segment
     ``start``/``duration``) of every ``every``-th frame."""
@@ -547,7 +553,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="score style on every Nth frame (default 4)")
     from vidstyle.models.lossnets import LOSS_NETWORKS
 
-    p.add_argument("--loss-net", default="vgg16_hed", choices=LOSS_NETWORKS,
+    p.add_argument("--loss-net", default=EVAL_LOSS_NET, choices=LOSS_NETWORKS,
                    help="loss network for the style scores (default vgg16_hed)")
     p.set_defaults(func=_cmd_eval)
     return p

@@ -131,6 +131,14 @@ def working_size(height: int, width: int, max_side: int | None = None, scale: fl
     return max(1, round(height * factor)), max(1, round(width * factor))
 
 
+def resize_interpolation(size: tuple[int, int], new_size: tuple[int, int]) -> int:
+    """OpenCV's interpolation from (width, height) ``size`` to ``new_size``: area averaging when
+    no side grows (no aliasing), bilinear when one does (area resizing repeats pixels there)."""
+    import cv2
+
+    return cv2.INTER_AREA if new_size[0] <= size[0] and new_size[1] <= size[1] else cv2.INTER_LINEAR
+
+
 def resize_frame(image: np.ndarray, width_height: tuple[int, int] | None) -> np.ndarray:
     """``image`` at (width, height), the order capture sizes are given in (``--size 640x480``;
     area-averaged when shrunk); itself when ``width_height`` is None or already its size. Most other
@@ -139,8 +147,8 @@ def resize_frame(image: np.ndarray, width_height: tuple[int, int] | None) -> np.
 
     if width_height is None or (image.shape[1], image.shape[0]) == tuple(width_height):
         return image
-    shrink = width_height[0] < image.shape[1]
-    return cv2.resize(image, tuple(width_height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return cv2.resize(image, tuple(width_height),
+                      interpolation=resize_interpolation((image.shape[1], image.shape[0]), width_height))
 
 
 def resize_rgba(rgba: np.ndarray, width_height: tuple[int, int]) -> np.ndarray:
@@ -152,8 +160,7 @@ def resize_rgba(rgba: np.ndarray, width_height: tuple[int, int]) -> np.ndarray:
 
     if (rgba.shape[1], rgba.shape[0]) == tuple(width_height):
         return rgba
-    shrink = width_height[0] < rgba.shape[1]
-    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    interpolation = resize_interpolation((rgba.shape[1], rgba.shape[0]), width_height)
     alpha = rgba[..., 3:].astype(np.float32) / 255.0
     colour = cv2.resize(rgba[..., :3].astype(np.float32) * alpha, tuple(width_height), interpolation=interpolation)
     alpha = cv2.resize(alpha, tuple(width_height), interpolation=interpolation)[..., None]

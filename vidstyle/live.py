@@ -380,6 +380,10 @@ class LiveWindow:
         self.fullscreen = fullscreen
         self._screen = screen_size() if fullscreen else None
         self._shown = False
+        self._fullscreen_check_at: float | None = None  # when to look whether the request was honoured
+
+    #: seconds after the full-screen request at which the window is expected to fill the screen
+    FULLSCREEN_SETTLE_S = 0.5
 
     def show(self, bgr: np.ndarray) -> None:
         if not self._shown:
@@ -387,12 +391,28 @@ class LiveWindow:
             # when no window manager honours the full-screen request; shrunk to fit the screen (a
             # 1080p camera side by side is 3840 pixels wide), the picture scaled inside it.
             cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], screen_size()))
-        if self.fullscreen:  # the window is the screen (the image rect OpenCV reports is the picture's)
+        if self._fullscreen_check_at is not None and time.monotonic() >= self._fullscreen_check_at:
+            self._fullscreen_check_at = None
+            self._check_fullscreen(bgr)
+        if self.fullscreen and self._screen:  # the window is the screen (the image rect OpenCV reports is the picture's)
             bgr = _letterboxed(bgr, self._screen)
         cv2.imshow(self.name, bgr)
         if not self._shown and self.fullscreen:  # some backends ignore it before the first image
             cv2.setWindowProperty(self.name, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+            self._fullscreen_check_at = time.monotonic() + self.FULLSCREEN_SETTLE_S
         self._shown = True
+
+    def _check_fullscreen(self, bgr: np.ndarray) -> None:
+        """With no window manager (a bare X server, as kiosks run) nothing honours the full-screen
+        request and the window keeps the picture's size: the picture padded to the screen's shape
+        would then be shrunk into it, bars and all. So it is shown as it is, filling the window."""
+        try:
+            _, _, w, h = cv2.getWindowImageRect(self.name)
+        except cv2.error:
+            return
+        if self._screen and w < 0.9 * self._screen[0] and h < 0.9 * self._screen[1]:
+            self._screen = None
+            cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], screen_size()))
 
     def key(self) -> int:
         """Pump window events; the key pressed, or -1 (also when the window was closed: see closed).
@@ -752,9 +772,11 @@ class LiveOptions:
     keep_colors: bool = False  # the input's colours, at the start (c toggles it)
 
     def __post_init__(self):
-        from vidstyle.config import check_look
+        from vidstyle.config import check_bars_mode, check_look, check_temporal
 
         check_look(self.style_strength, self.keep_colors)
+        check_bars_mode(self.bars)  # "Keep" would have meant "stylize" without a word
+        check_temporal("flow", self.temporal_strength)
 
 
 def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = LiveOptions(), *,

@@ -287,7 +287,7 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
                 styled = _stylize_picture(stylizer, images, area, times)
             else:
                 # for good: switching back and forth would change the look from frame to frame
-                when = float(frames[cut].pts * frames[cut].time_base)
+                when = float(frames[cut].time + clock)  # on the input's clock, as style changes and the mask
                 log.warning("from %.2f s on, the picture reaches into the black bars found on frames spread over "
                             "the video: stylizing whole frames from there", when)
                 if bars_until is not None:

@@ -195,6 +195,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
 
 def add_parser(sub) -> None:
     from vidstyle.cli_args import add_device_args, clock_time, positive_clock_time, positive_int, sequence_fps
+    from vidstyle.cli_args import path as path_arg
     from vidstyle.config import BARS_MODES, HDR_MODES, StylizeConfig
 
     p = sub.add_parser("preview", help="a contact sheet of styles on frames of your video, to choose one",
@@ -202,7 +203,7 @@ def add_parser(sub) -> None:
                                    "image) with every bundled style, or the ones given, and write them as one "
                                    "labelled sheet image: choose a style before a long run.")
     p.add_argument("input", help="video file, folder of numbered frames, or image")
-    p.add_argument("-o", "--output", required=True, help="sheet image (.png, .jpg, .webp, .bmp, .tif)")
+    p.add_argument("-o", "--output", required=True, type=path_arg, help="sheet image (.png, .jpg, .webp, .bmp, .tif)")
     p.add_argument("--style", action="append", dest="styles", metavar="STYLE",
                    help="a style to show (as for `vidstyle stylize --style`); repeat for more (default: every "
                         "bundled style, and each style of the blendable network as mix:NAME)")

@@ -19,14 +19,16 @@ import torch
 import torch.nn.functional as F
 
 from vidstyle.config import BACKENDS, check_look, check_temporal, is_number
-from vidstyle.device import (autocast, is_out_of_memory, keep_freed_memory, precision_name, resolve_device,
-                             resolve_precision)
+from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadValueError, VidstyleError, first_line
 from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor, luminance,
                              pad_to_multiple, tensor_to_images, working_size)
+from vidstyle.memory import keep_freed_memory
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
 from vidstyle.models.zoo import StyleChoice, Styles, mix_vector, parse_mix, resolve_style
+
+log = logging.getLogger("vidstyle")
 
 
 #: Largest ``scale``: the network at 8x the frame is already far past where its strokes stop
@@ -261,10 +263,8 @@ class Stylizer:
         frames = [self._prepare(images_to_tensor(image[None], self.device))[0] for image in self._calibration]
         frames = [f for f in frames if f.shape[1:] == x.shape[1:]]
         if self._calibration and not frames:
-            import warnings
-
-            warnings.warn("the int8 calibration frames have another size than the frames to stylize: "
-                          "calibrating on the first batch instead", stacklevel=3)
+            log.warning("the int8 calibration frames have another size than the frames to stylize: "
+                        "calibrating on the first batch instead")
         batches = [x]
         if frames:  # group into batches of x's size; the last one is topped up with its last frame
             b = x.shape[0]
@@ -319,10 +319,8 @@ class Stylizer:
         try:
             y = self._forward(x)
         except Exception as exc:  # noqa: BLE001 - any compiler failure; eager is always available
-            import warnings
-
-            first = first_line(exc, 200)
-            warnings.warn(f"torch.compile failed ({first}); running the network eagerly", stacklevel=2)
+            # (the vidstyle logger, as every warning: the command line writes it above a progress bar)
+            log.warning("torch.compile failed (%s); running the network eagerly", first_line(exc, 200))
             self.backend, self._compile_failed = "torch", True
             self._build_forward()
             return self._forward(x)

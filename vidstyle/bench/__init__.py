@@ -13,6 +13,7 @@ import logging
 import sys
 
 from vidstyle.cli_args import comma_list, non_negative_int, positive_float, positive_int, thread_count
+from vidstyle.cli_args import path as path_arg
 from vidstyle.config import BACKENDS
 from vidstyle.config import PRECISIONS as DEVICE_PRECISIONS
 
@@ -106,7 +107,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="a few-seconds smoke run: light network (standard is dropped), small frames, fp32 unless "
                         "--precision is given, few repeats, short clip")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
-    p.add_argument("--out", "-o", "--output", dest="out", default="vidstyle-bench",
+    p.add_argument("--out", "-o", "--output", dest="out", default="vidstyle-bench", type=path_arg,
                    help="results folder (default vidstyle-bench)")
     p.set_defaults(func=_cmd_bench)
     return p

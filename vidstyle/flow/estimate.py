@@ -19,7 +19,7 @@ import torch
 
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.flow.warp import flow_numpy_to_torch, resize_flow
-from vidstyle.frames import check_image
+from vidstyle.frames import check_image, resize_interpolation
 
 
 def _check_pair(img0: np.ndarray, img1: np.ndarray) -> None:
@@ -91,7 +91,7 @@ class DISFlow(FlowEstimator):
         g1 = cv2.cvtColor(img1, cv2.COLOR_RGB2GRAY)
         sh, sw = _scaled_size(h, w, self.scale)
         if (sh, sw) != (h, w):
-            interpolation = cv2.INTER_AREA if sh <= h and sw <= w else cv2.INTER_LINEAR
+            interpolation = resize_interpolation((w, h), (sw, sh))
             g0 = cv2.resize(g0, (sw, sh), interpolation=interpolation)
             g1 = cv2.resize(g1, (sw, sh), interpolation=interpolation)
         flow = self._dis.calc(g0, g1, None)

@@ -30,7 +30,8 @@ import numpy as np
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
 from vidstyle.io.decode import (DisplayConversion, PacketDecoder, continuous_packets, error_text,
-                                no_video_stream_error, unreadable_video_error)
+                                no_video_stream_error, picture_streams, refuse_still_image, stream_frame_rate,
+                                unreadable_video_error)
 from vidstyle.io.files import ffmpeg_path
 
 log = logging.getLogger("vidstyle")
@@ -254,13 +255,17 @@ class FileSource(FrameSource):
             self.container = av.open(ffmpeg_path(self.path))
         except av.error.FFmpegError as exc:
             raise unreadable_video_error(self.path, exc) from None
-        if not self.container.streams.video:
+        try:  # the stream, and its rate, that vidstyle stylize would take (not cover art)
+            refuse_still_image(self.container, self.path)
+            videos = picture_streams(self.container)
+            if not videos:
+                raise no_video_stream_error(self.path)
+        except VidstyleError:
             self.container.close()
-            raise no_video_stream_error(self.path)
-        self.stream = self.container.streams.video[0]
+            raise
+        self.stream = videos[0]
         # Default (slice) threading: frame threading ("AUTO") would buffer several frames of latency.
-        rate = self.stream.average_rate or self.stream.guessed_rate
-        self.fps = float(rate) if rate else 25.0
+        self.fps = float(stream_frame_rate(self.container, self.stream))
         self.size = size
         self.realtime, self.loop = realtime, loop
         self.live = realtime

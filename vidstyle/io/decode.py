@@ -338,6 +338,27 @@ def picture_streams(container: av.container.InputContainer) -> list:
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
+def stream_frame_rate(container: av.container.InputContainer, video) -> Fraction:
+    """The frame rate of ``video`` (a stream of ``container``) as vidstyle plays it: the average,
+    else FFmpeg's guess, else the stream's base rate, else 25."""
+    rate = video.average_rate or video.guessed_rate or video.base_rate
+    if container.format.name in RAW_VIDEO_FORMATS:
+        # a bare elementary stream has no timestamps: FFmpeg's demuxer assumes 25 frames/s,
+        # while the bitstream itself (H.264/HEVC timing info) usually says what the camera shot
+        rate = video.codec_context.framerate or video.guessed_rate or rate
+    return Fraction(rate) if rate else Fraction(25)
+
+
+def refuse_still_image(container: av.container.InputContainer, path: Path) -> None:
+    """Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize as a video."""
+    if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+        from vidstyle.io.images import check_still, open_image
+
+        check_still(path)  # an animated WebP, which FFmpeg cannot decode, says so
+        open_image(path)  # a damaged file, or text named .jpg, says what it is, not "an image"
+        raise VidstyleError(f"{path} is an image, not a video (use a video file)")
+
+
 def _mp4_index_problem(path: Path) -> str | None:
     """Why an MP4/MOV file has no usable index (``moov`` box), or None: MP4 writes its index last,
     so a recording cut off (power, a full card, a crash) has none, and a file cut short in a copy
@@ -586,12 +607,8 @@ class VideoDecoder:
 
     def _setup(self, start, duration) -> None:
         container = self._container
-        # Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize.
-        if self.sequence is None and (container.format.name == "image2" or container.format.name.endswith("_pipe")):
-            from vidstyle.io.images import check_still
-
-            check_still(self.path)  # an animated WebP, which FFmpeg cannot decode, says so
-            raise VidstyleError(f"{self.path} is an image, not a video (use a video file)")
+        if self.sequence is None:
+            refuse_still_image(container, self.path)
         videos = picture_streams(container)
         if not videos:
             raise no_video_stream_error(self.path)
@@ -606,12 +623,7 @@ class VideoDecoder:
         self._on_screen_at_start: set[int] = set()  # ids of those packets without a length still shown then
         self.unreadable_subtitles = 0  # subtitle events to convert that would not decode (not UTF-8 text)
         self._tb = video.time_base or Fraction(1, 90000)
-        rate = video.average_rate or video.guessed_rate or video.base_rate
-        if container.format.name in RAW_VIDEO_FORMATS:
-            # a bare elementary stream has no timestamps: FFmpeg's demuxer assumes 25 frames/s,
-            # while the bitstream itself (H.264/HEVC timing info) usually says what the camera shot
-            rate = video.codec_context.framerate or video.guessed_rate or rate
-        self._rate = Fraction(rate) if rate else Fraction(25)
+        self._rate = stream_frame_rate(container, video)
         stream_start = self._stream_start = (video.start_time or 0) * self._tb
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
         self._passed_end = False  # a frame at or after the segment's end was decoded (see shortfall)

@@ -9,6 +9,7 @@ from vidstyle.cli_args import non_negative_float as _non_negative_float
 from vidstyle.cli_args import non_negative_int as _non_negative_int
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
+from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import split_commas
 from vidstyle.models.lossnets import LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
 
@@ -57,7 +58,7 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--style", action="append", required=True, metavar="IMAGE",
                    help="style image (painting); repeat for a multi-style network")
     p.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
-    p.add_argument("--out", "-o", "--output", dest="out", required=True,
+    p.add_argument("--out", "-o", "--output", dest="out", required=True, type=path_arg,
                    help="output weights file (.safetensors); --output as in stylize")
     p.add_argument("--overwrite", action="store_true",
                    help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT), "
@@ -138,16 +139,9 @@ def style_metadata(styles: list[str], names: list[str], paintings: list[str], ar
 
 def train_config(args):
     """The :class:`~vidstyle.train.loop.TrainConfig` of parsed ``vidstyle train`` options."""
-    from vidstyle.errors import VidstyleError
     from vidstyle.train.losses import parse_layer_weights
     from vidstyle.train.loop import TrainConfig
 
-    # settings of a part that is off would be ignored without a word
-    if args.temporal_noise != TrainConfig.temporal_noise and not args.temporal_weight:
-        raise VidstyleError("--temporal-noise needs --temporal-weight above 0 (it is the noise of the temporal "
-                            "loss's synthetic pairs)")
-    if args.video_fraction != TrainConfig.video_fraction and not args.temporal_videos:
-        raise VidstyleError("--video-fraction needs --temporal-videos (it is the share of pairs taken from them)")
     return TrainConfig(
         styles=args.style, content=args.content, out=args.out, arch=args.arch, image_size=args.image_size,
         style_size=args.style_size, batch_size=args.batch_size, steps=args.steps, lr=args.lr, seed=args.seed,
@@ -194,7 +188,7 @@ def add_optimize_parser(subparsers) -> None:
                     "and the painting's Gram matrices (style): the slow reference a trained network is compared to.")
     p.add_argument("--style", required=True, metavar="IMAGE", help="style image (painting)")
     p.add_argument("--content", required=True, metavar="IMAGE", help="photo to stylize")
-    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg)")
+    p.add_argument("-o", "--output", required=True, type=path_arg, help="output image (.png, .jpg)")
     p.add_argument("--image-size", type=_positive_int, default=d.image_size,
                    help=f"shorter side of the photo in pixels (default {d.image_size})")
     p.add_argument("--style-size", type=_positive_int, help="shorter side of the style image (default: --image-size)")

@@ -36,7 +36,7 @@ from vidstyle.io.files import check_output_file, check_writable_folder, write_th
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
                                       load_loss_network, resolve_layers)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
-from vidstyle.models.weights import save_model
+from vidstyle.models.weights import arch_name, save_model
 from vidstyle.train.data import (ContentImages, can_read, find_images, held_out_tensor, load_style_image,
                                  split_held_out, step_generator)
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
@@ -209,6 +209,12 @@ class TrainConfig:
             raise VidstyleError(f"--temporal-noise must be between 0 and 1, got {self.temporal_noise}")
         if self.temporal_videos and not self.temporal_weight:
             raise VidstyleError("--temporal-videos needs --temporal-weight above 0 (the pairs feed the temporal loss)")
+        # a setting of a part that is off would be ignored without a word
+        if self.temporal_noise != TrainConfig.temporal_noise and not self.temporal_weight:
+            raise VidstyleError("--temporal-noise needs --temporal-weight above 0 (it is the noise of the temporal "
+                                "loss's synthetic pairs)")
+        if self.video_fraction != TrainConfig.video_fraction and not self.temporal_videos:
+            raise VidstyleError("--video-fraction needs --temporal-videos (it is the share of pairs taken from them)")
         if self.style_meta and len(self.style_meta) != len(self.styles):
             raise VidstyleError("style metadata must have one entry per --style")
         names = [m["name"] for m in self.styles_metadata()]
@@ -273,20 +279,11 @@ def build_network(arch: str, num_styles: int) -> TransformerNet:
     return BUILDERS[ARCH_NAMES[arch]](num_styles)
 
 
-def arch_name(arch_args: dict) -> str | None:
-    """The ``--arch`` that builds a network with ``arch_args`` (any number of styles), or None."""
-    wanted = {k: v for k, v in arch_args.items() if k != "num_styles"}
-    for name in ARCH_NAMES:
-        built = build_network(name, 1).arch_args
-        if {k: v for k, v in built.items() if k != "num_styles"} == wanted:
-            return name
-    return None
-
-
 def _network_text(arch_args: dict) -> str:
     """A network as the options that build it: ``light, 2 styles``."""
     styles = arch_args.get("num_styles")
-    return f"{arch_name(arch_args) or arch_args}, {styles} style{'' if styles == 1 else 's'}"
+    name = arch_name(arch_args)
+    return f"{arch_args if name == 'custom' else name}, {styles} style{'' if styles == 1 else 's'}"
 
 
 def init_from_path(value: str | Path) -> str:
@@ -320,7 +317,7 @@ def init_from_file(net: TransformerNet, path: str | Path) -> None:
     theirs = {k: v for k, v in src.arch_args.items() if k != "num_styles"}
     if ours != theirs:
         ours, theirs = arch_name(net.arch_args), arch_name(src.arch_args)
-        if theirs is None:  # written by other code: its settings are all there is to show
+        if theirs == "custom":  # written by other code: its settings are all there is to show
             raise VidstyleError(f"--init-from {path} is a network no --arch trains ({src.arch_args}); this "
                                 f"run trains {ours} (start from a {ours} network)")
         raise VidstyleError(f"--init-from {path} is a {theirs} network; this run trains {ours} (use --arch "
