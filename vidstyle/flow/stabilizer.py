@@ -50,13 +50,15 @@ _LUMA = np.array([LUMA_WEIGHTS], np.float32)
 
 def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, window: int = 15,
                               max_gain: float = 2.0) -> np.ndarray:
-    """``weight * warped + (1 - weight) * current``, then scaled about its local mean so its local
-    brightness contrast (the standard deviation of its luma in a ``window`` x ``window`` box) is
-    that of ``current``.
+    """``weight * warped + (1 - weight) * current``, with its brightness contrast raised back to
+    that of ``current``: the blend's luma deviation from its local mean (a ``window`` x ``window``
+    box) is scaled so its local standard deviation is ``current``'s, and the change is added to
+    the three channels alike.
 
-    One gain for all three channels, from luma: per channel, a channel with little texture of its
-    own (red on a blue object) got its own up-to-2x gain from noise, and as each output becomes the
-    next frame's history the gains compounded into magenta and cyan specks at high strengths.
+    Brightness only, not colour: scaling each channel's own deviation (one gain, or a gain per
+    channel) also scaled its noise, and as each output becomes the next frame's history the
+    scaled noise compounded into saturated magenta, cyan and yellow specks at strengths of 0.9 to
+    1. Adding one luma offset to R, G and B leaves the blend's colour differences as they are.
 
     Args:
         warped, current: uint8 (H, W, 3) images.
@@ -74,9 +76,9 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     blend = cur + cv2.merge([weight] * 3) * (warped.astype(np.float32) - cur)
     box = (window, window)
     # in place where possible: each temporary is a frame-sized float array, and without
-    # vidstyle.device.keep_freed_memory (e.g. a library caller) each one costs page faults. The
+    # vidstyle.memory.keep_freed_memory (e.g. a library caller) each one costs page faults. The
     # order of the float32 operations is kept, so the result is bit for bit the plain formula's
-    # ``mean_b + (blend - mean_b) * gain``, rounded (tests/test_stabilizer.py)
+    # ``blend + (gain - 1) * (luma_b - mean_lb)``, rounded (tests/test_stabilizer.py)
     luma_b, luma_c = cv2.transform(blend, _LUMA), cv2.transform(cur, _LUMA)
     mean_lb, mean_lc = cv2.blur(luma_b, box), cv2.blur(luma_c, box)
     var_b = cv2.blur(luma_b * luma_b, box)
@@ -88,10 +90,10 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     np.maximum(var_b, 1.0, out=var_b)
     var_c /= var_b
     gain = np.clip(cv2.sqrt(var_c), 1.0, max_gain, out=var_c)
-    mean_b = cv2.blur(blend, box)
-    blend -= mean_b
-    blend *= gain[..., None]
-    blend += mean_b
+    gain -= 1.0
+    luma_b -= mean_lb
+    luma_b *= gain  # the luma to add back: (gain - 1) * the blend's luma deviation
+    blend += luma_b[..., None]
     blend += 0.5  # then truncation by astype: rounds to the nearest integer, halves up
     return np.clip(blend, 0, 255, out=blend).astype(np.uint8)
 
