@@ -107,6 +107,13 @@ def test_a_segment_starting_between_two_frames_lasts_its_duration_from_its_first
     assert len(times) == 12 and times[0] == 0 and times[-1] == Fraction(11, 24)
     info = probe(out)
     assert info.duration == pytest.approx(0.5, abs=1e-3) and info.average_rate == 24
+    # a duration that ends inside a frame keeps that frame whole: 0.52 s is 12.48 frames, so 13
+    # (cut at 0.52 s, the last one lasted 0.48 of a frame and the file read 25 frames/s)
+    stylize_video(path, out, style=Identity(), temporal="off", duration=0.52, progress=False, overwrite=True)
+    times, info = frame_times(out), probe(out)
+    assert len(times) == 13 and times[-1] == Fraction(12, 24)
+    assert info.duration == pytest.approx(13 / 24, abs=1e-3) and info.average_rate == 24
+    assert info.audio[0].duration == pytest.approx(13 / 24, abs=0.03)  # the sound is cut with the picture
 
 
 def test_decode_segment_past_the_end_is_an_error(tmp_path):
@@ -654,3 +661,6 @@ def test_an_output_folder_that_is_a_file_is_said_as_that(tmp_path):
             create_output_folder(folder)
         assert str(err.value) == f"cannot create the output folder {folder}: {blocking} is a file, not a folder"
     assert create_output_folder(tmp_path / "a" / "b").is_dir()
+    with pytest.raises(VidstyleError, match=f"{blocking} is a file, not a folder"):  # as every writer says it
+        with write_then_rename(blocking / "stats" / "run.json", make_folder=True) as temp:
+            temp.write_text("{}")

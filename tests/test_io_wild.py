@@ -326,6 +326,11 @@ def test_non_square_pixels_kept_in_mp4_and_a_warning_where_they_cannot_be(tmp_pa
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize(src, tmp_path / "out.webm")
     assert "not square" in caplog.text and "players will show it stretched" in caplog.text
+    for animation in ("out.gif", "out.webp"):  # no pixel aspect ratio at all: said, as for WebM
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            stylize(src, tmp_path / animation)
+        assert f"which a .{animation.split('.')[1]} animation cannot record" in caplog.text, caplog.text
 
 
 # --- timing and names --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Mattes (--mask): where the style goes, still and moving, after the stabilizer (vidstyle.mask)."""
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from fractions import Fraction
@@ -224,6 +225,20 @@ def test_a_folder_matte_plays_at_the_inputs_rate(tmp_path, style):
     with pytest.raises(VidstyleError, match="would be written into the --mask folder"):
         stylize_video(src, folder / "m_%04d.png", style=style, mask=str(folder), overwrite=True, progress=False)
     assert sorted((p.name, p.read_bytes()) for p in folder.iterdir()) == before
+
+
+def test_a_folder_matte_longer_than_the_video_is_not_called_damaged(tmp_path, style, caplog):
+    """The run ends before the matte does: its last files, still inside the decoder's frame
+    threads when it was closed, were named as damaged frames that had been held."""
+    src = make_video(tmp_path / "in.mp4", frames=8, size=(96, 64), fps=24)
+    folder = tmp_path / "matte"
+    folder.mkdir()
+    for k in range(40):
+        Image.fromarray(np.full((64, 96), 255 * (k % 2), np.uint8)).save(folder / f"m_{k:04d}.png")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        out = run(src, tmp_path / "out", style, temporal="off", mask=str(folder))
+    assert "damaged" not in caplog.text, caplog.text
+    assert kept(out, decoded(src)) == [k % 2 == 0 for k in range(8)]
 
 
 def test_a_moving_matte_with_an_opaque_alpha_is_read_by_brightness(tmp_path, style):

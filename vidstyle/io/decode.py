@@ -585,7 +585,10 @@ class VideoDecoder:
             t = pts * self._tb
             return (self._start is None or t >= self._start) and (self._end is None or t < self._end)
 
-        lost = sorted(pts for pts in self._sent - self._got if inside(pts))
+        # a reader that stopped before the end (a mask outlasting the video) left its last files
+        # inside the decoder's frame threads: not lost, only not waited for
+        last = max((p for p in self._got if p is not None), default=-1)
+        lost = sorted(pts for pts in self._sent - self._got if inside(pts) and (self._flushed or pts < last))
         if not lost:
             return ""
         names = [self.sequence.names[pts] for pts in lost[:self.NAMED_DAMAGED]]
@@ -692,6 +695,12 @@ class VideoDecoder:
             self._shift = math.floor(file_start / self._tb)
         else:
             self._shift = min(0, first.pts)
+        if self._end is not None:
+            # whole frames: a --duration that ends inside a frame keeps that frame whole (and the
+            # sound with it), as editors cut; cut short, the last frame made the file's frame rate
+            # read 26 for a 25 frames/s input
+            whole = math.ceil((self._end - first.pts * self._tb) * self._rate - Fraction(1, 1000))
+            self._end = first.pts * self._tb + Fraction(whole) / self._rate
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped...
         self._trims_audio = self._start is not None or self._shift < 0  # ...in a segment, or a file moved up
         self._display = display = DisplayConversion.of(
@@ -904,6 +913,7 @@ class VideoDecoder:
         # frame never came are the damaged ones
         self._sent: set[int | None] = set()
         self._got: set[int | None] = set()
+        self._flushed = False  # the decoder was drained at the end (not closed early, as a mask's is)
         packets = self._continuous(container.demux(streams))
         for kind, item in self._timed(self._decoded(packets, state)):
             if kind in ("audio", "subtitle"):
@@ -966,6 +976,7 @@ class VideoDecoder:
             if self.sequence is not None:  # which files were damaged (see damaged)
                 self._sent.add(packet.pts)
                 self._got.update(frame.pts for frame in frames)
+                self._flushed = self._flushed or not packet.size
                 if failed and not packet.size:
                     frames = self._files_left_at_the_flush()
             for frame in frames:

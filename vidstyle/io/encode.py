@@ -712,7 +712,11 @@ class VideoEncoder:
         stream.codec_context.time_base = source.time_base
         if source.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = source.sample_aspect_ratio
-            if source.sample_aspect_ratio != 1 and config.codec not in _SAR_IN_BITSTREAM and \
+            if source.sample_aspect_ratio != 1 and config.codec in _ANIMATION_CODECS:
+                # GIF and animated WebP have no pixel aspect ratio at all
+                log.warning("the input's pixels are not square (aspect %s), which a %s animation cannot record: "
+                            "viewers will show it stretched", source.sample_aspect_ratio, self.path.suffix)
+            elif source.sample_aspect_ratio != 1 and config.codec not in _SAR_IN_BITSTREAM and \
                     OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("matroska", "webm"):
                 # Matroska reads the display size from the stream's own aspect ratio, which PyAV
                 # cannot set; H.264/H.265 carry it in the bitstream, VP9 and AV1 do not

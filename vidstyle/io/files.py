@@ -170,7 +170,7 @@ def write_then_rename(path: str | Path, make_folder: bool = False) -> Iterator[P
     ``make_folder``: create ``path``'s folder (and those above it) first."""
     path = Path(path)
     if make_folder:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_output_folder(path.parent)  # a file in the way is said as that
     temp = temp_path_beside(path)
     try:
         yield temp
