@@ -114,6 +114,8 @@ def test_a_folder_made_for_nothing_is_removed(tmp_path):
 def test_a_file_name_or_names_that_differ_in_case_only_are_refused(tmp_path, inputs):
     with pytest.raises(VidstyleError, match=r"names a file; give a folder such as .*/out/"):
         stylize_files(inputs, tmp_path / "out.mp4", Grey())
+    with pytest.raises(VidstyleError, match=r"names a file; give a folder such as .*/styled/$"):  # not multi_%03d/
+        stylize_files(inputs, tmp_path / "multi_%03d.png", Grey())
     other = tmp_path / "other"
     other.mkdir()
     upper = make_video(other / "A.mp4", frames=2)

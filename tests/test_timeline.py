@@ -95,6 +95,11 @@ def test_timelines_are_checked():
     assert StyleTimeline([(0, "a")]).crossfade == DEFAULT_CROSSFADE
     assert StyleTimeline([(0, "a"), (12.5, "b")], crossfade=0.5).describe() == "a, b from 12.5 s (0.5 s dissolves)"
     assert StyleTimeline([(0, "a"), (3, "b")], crossfade=0).describe() == "a, b from 3 s (cuts)"
+    # the dissolves as run: shortened by a change close by, or by a segment's start
+    assert StyleTimeline([(0, "a"), (5, "b"), (5.4, "c")], crossfade=1).describe() == \
+        "a, b from 5 s (0.4 s dissolve), c from 5.4 s (0.4 s dissolve)"
+    assert StyleTimeline([(0, "a"), (5, "b")], crossfade=1).starting_at(4.8).describe() == "a, b from 5 s (0.4 s dissolve)"
+    assert StyleTimeline([(0, "a"), (5, "b")], crossfade=1).starting_at(5).describe() == "a, b from 5 s (cut)"
 
 
 # --- the stylizer over a timeline, with stand-in networks ----------------------------------------
@@ -222,7 +227,8 @@ def test_timelines_through_the_python_api_and_stylize_files(tmp_path, two_styles
     src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48), fps=8)
     result = stylize_video(src, tmp_path / "out.mp4", style=[(0, a), (0.25, b)], device="cpu", progress=False)
     assert result.frames == 6
-    assert "random0.safetensors, " in result.summary() and "from 0.25 s (1 s dissolves)" in result.summary()
+    # (the dissolve is as long as it can be, half the gap to the start on either side: 0.25 s, not 1)
+    assert "random0.safetensors, " in result.summary() and "from 0.25 s (0.25 s dissolve)" in result.summary()
     with pytest.raises(VidstyleError, match="no_such_style"):
         stylize_files([src], tmp_path / "folder", style=[(0, a), (1, "no_such_style")])
     assert not (tmp_path / "folder").exists()
@@ -340,7 +346,7 @@ def test_cli_style_none_alone_and_on_a_still(tmp_path, two_styles):
     still = vidstyle("stylize", photo, "-o", tmp_path / "p.png", "--style", "none", "--style-at", f"1={a}",
                      "--device", "cpu")
     assert still.returncode == 0, still.stderr
-    assert "painted in the timeline's first style" in still.stderr
+    assert "painted in the timeline's first style that paints" in still.stderr  # not "none", the first
     assert differs(np.asarray(PIL.Image.open(tmp_path / "p.png")), np.full((48, 64, 3), 120, np.uint8)) > 1
 
 

@@ -165,7 +165,7 @@ def _cmd_stylize(args) -> int:
         if video_only:
             log.warning("%s %s for videos; %s is a still image%s", ", ".join(video_only),
                         "is" if len(video_only) == 1 else "are", Path(source).name,
-                        ", painted in the timeline's first style" if args.style_at else "")
+                        ", painted in the timeline's first style that paints" if args.style_at else "")
         result = stylize_image(source, args.output, style=style, config=config, overwrite=args.overwrite)
     else:
         result = stylize_video(source, args.output, style=style, config=config, encode=encode,
@@ -192,7 +192,8 @@ def _style_timeline(args):
 
 def _stylize_into_folder(args, config, encode, style) -> int:
     """Several inputs (or one) into the folder ``-o``: one line per input, errors included; the
-    exit status is 1 when any input failed (a still image is painted in the timeline's first style)."""
+    exit status is 1 when any input failed (a still image is painted in the timeline's first style that
+    paints)."""
     from vidstyle.pipeline import stylize_files
 
     failed = 0

@@ -1016,8 +1016,10 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     if folder.exists() and not folder.is_dir():
         raise VidstyleError(f"output folder {folder} is a file, not a folder")
     if not folder.exists() and folder.suffix.lower() in {**OUTPUT_FORMATS, **IMAGE_OUTPUT_FORMATS}:
+        # (a numbered-frames name, out_%03d.png, gives no folder name: "styled/" then)
+        stem = folder.with_suffix("") if "%" not in folder.name else folder.parent / "styled"
         raise VidstyleError(f"several inputs go into a folder, and {folder} names a file; give a folder such as "
-                            f"{folder.with_suffix('')}/")
+                            f"{stem}/")
     pairs = [(i, folder_output(i, folder, encode.codec)) for i in inputs]
     # case-blind: on macOS's and Windows' file systems X.mp4 and x.mp4 are one file
     names = [o.name.casefold() for _, o in pairs]

@@ -171,10 +171,15 @@ class StyleTimeline:
                 resolve_style(change.style)
 
     def describe(self) -> str:
-        """``starry_night, the_scream from 12.5 s (1 s dissolves)``."""
+        """``starry_night, the_scream from 12.5 s (1 s dissolves)``; each change's own length
+        when they differ (changes close together, or a segment's start, shorten a dissolve)."""
         parts = [_name(self.changes[0].style)] + [f"{_name(c.style)} from {c.at:g} s" for c in self.changes[1:]]
-        if len(self.changes) > 1:
+        lengths = [2 * h for h in self._half[1:]]
+        if lengths and all(abs(length - self.crossfade) < 1e-9 for length in lengths):
             parts[-1] += f" ({self.crossfade:g} s dissolves)" if self.crossfade else " (cuts)"
+        else:
+            for i, length in enumerate(lengths, start=1):
+                parts[i] += f" ({length:.3g} s dissolve)" if length > 1e-9 else " (cut)"
         return ", ".join(parts)
 
 
