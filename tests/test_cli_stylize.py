@@ -618,7 +618,12 @@ def test_an_empty_path_is_refused_not_taken_as_the_current_folder(tmp_path, monk
 
     monkeypatch.chdir(tmp_path)
     for argv in (["stylize", "in.mp4", "-o", ""], ["stylize", " ", "-o", "out.mp4"], ["train", "--style", "a.jpg",
-                 "--content", "photos", "--out", ""], ["preview", "in.mp4", "-o", ""], ["bench", "--out", ""]):
+                 "--content", "photos", "--out", ""], ["preview", "in.mp4", "-o", ""], ["bench", "--out", ""],
+                 ["train", "--style", "a.jpg", "--content", "", "--out", "m.safetensors"],  # searched the cwd
+                 ["train", "--style", "", "--content", "photos", "--out", "m.safetensors"],
+                 ["preview", "", "-o", "sheet.png"], ["eval", "", "b.mp4"], ["eval", "a.mp4", "b.mp4", "--painting", ""],
+                 ["live", "--source", "", "--no-window"], ["live", "--no-window", "--record", ""],
+                 ["live", "--no-window", "--output-dir", ""], ["live", "--no-window", "--stats-json", ""]):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2

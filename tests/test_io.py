@@ -114,6 +114,12 @@ def test_a_segment_starting_between_two_frames_lasts_its_duration_from_its_first
     assert len(times) == 13 and times[-1] == Fraction(12, 24)
     assert info.duration == pytest.approx(13 / 24, abs=1e-3) and info.average_rate == 24
     assert info.audio[0].duration == pytest.approx(13 / 24, abs=0.03)  # the sound is cut with the picture
+    # which frames are kept follows the end asked for, not whole frames of the average rate: a
+    # variable-rate clip's 14th frame begins after 0.52 s and stays out
+    vfr = make_video(tmp_path / "vfr.mp4", frames=48, fps=24, vfr=True)
+    stylize_video(vfr, out, style=Identity(), temporal="off", duration=0.52, progress=False, overwrite=True)
+    kept = frame_times(out)
+    assert len(kept) == len([t for t in frame_times(vfr) if t < Fraction(52, 100)]) == 13
 
 
 def test_decode_segment_past_the_end_is_an_error(tmp_path):

@@ -315,6 +315,16 @@ def test_a_file_source_plays_what_stylize_reads(tmp_path):
     cv2.imwrite(str(still), np.zeros((48, 64, 3), np.uint8))
     with pytest.raises(VidstyleError, match="is an image, not a video"):
         FileSource(still, realtime=False)
+    # an image only FFmpeg reads (OpenEXR: Pillow cannot) is an image too, not "cannot read image"
+    exr = tmp_path / "render.exr"
+    with av.open(str(exr), "w", format="image2") as container:
+        stream = container.add_stream("exr", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "gbrpf32le"
+        frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24").reformat(format="gbrpf32le")
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.raises(VidstyleError, match="render.exr is an image, not a video"):
+        FileSource(exr, realtime=False)
 
 
 def test_file_source_loop_keeps_time_running(tmp_path):
@@ -1213,3 +1223,7 @@ def test_fullscreen_not_honoured_shows_the_picture_filling_its_window(monkeypatc
         window._check_fullscreen(picture)
         assert (window._screen is not None) == padded
         assert calls == ([] if padded else [(640, 272)])
+    # a window manager that takes its time: looked at again, the screen's shape comes back
+    monkeypatch.setattr(live.cv2, "getWindowImageRect", lambda name: (0, 0, 1280, 800))
+    window._check_fullscreen(picture)
+    assert window._screen == (1280, 800)

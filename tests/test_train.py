@@ -997,6 +997,12 @@ def test_resume_from_another_folder_compares_the_files_named_not_the_words(tmp_p
     assert _config_changes(saved, same_files, str(started_in)) == []
     # checkpoints of earlier versions hold no folder: their paths are read from the current one
     assert _config_changes(saved, run) == []
+    # a start file named from the run's folder is looked for there, not taken for a bundled name
+    started_in.mkdir()
+    (started_in / "light_mix.safetensors").write_bytes(b"weights")  # named as a bundled file
+    begun = json.loads(json.dumps(asdict(replace(run, init_from="light_mix.safetensors"))))
+    assert _config_changes(begun, replace(same_files, init_from=str(started_in / "light_mix.safetensors")),
+                           str(started_in)) == []
 
 
 def test_resume_compares_settings_as_they_take_effect():

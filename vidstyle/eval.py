@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from vidstyle.cli_args import clock_time, positive_clock_time
+from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
@@ -535,10 +536,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "else style_loss (against the painting), content_loss (against INPUT), "
                "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
                "scored), frames_scored and every.")
-    p.add_argument("input", help="the original video")
-    p.add_argument("stylized", help="the stylized video made from it (same frames)")
+    p.add_argument("input", type=path_arg, help="the original video")
+    p.add_argument("stylized", type=path_arg, help="the stylized video made from it (same frames)")
     p.add_argument("--long-term", type=int, metavar="K", help="also compare frame t with frame t-K (K >= 2)")
-    p.add_argument("--gt-flow", metavar="FILE", help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")
+    p.add_argument("--gt-flow", metavar="FILE", type=path_arg, help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")
     p.add_argument("--max-frames", type=_positive_int, metavar="N", help="evaluate only the first N frames")
     p.add_argument("--start", type=clock_time, metavar="TIME",
                    help="the input's segment STYLIZED was made from: the --start given to vidstyle stylize")
@@ -546,7 +547,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="... and its --duration")
     p.add_argument("--flow-preset", default="medium", choices=["ultrafast", "fast", "medium"],
                    help="DIS optical flow preset (default medium)")
-    p.add_argument("--painting", metavar="IMAGE",
+    p.add_argument("--painting", metavar="IMAGE", type=path_arg,
                    help="also score style quality against this painting (style loss; content loss vs INPUT; "
                         "the input's own style loss as the reference)")
     p.add_argument("--style-every", type=_positive_int, default=4, metavar="N",

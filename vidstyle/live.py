@@ -37,6 +37,7 @@ import av  # noqa: F401  after cv2; file sources and recordings need it (without
 from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import add_look_args
 from vidstyle.cli_args import frame_size
+from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
@@ -380,10 +381,12 @@ class LiveWindow:
         self.fullscreen = fullscreen
         self._screen = screen_size() if fullscreen else None
         self._shown = False
-        self._fullscreen_check_at: float | None = None  # when to look whether the request was honoured
+        # from when, and until when, to look whether the full-screen request was honoured
+        self._fullscreen_checks: tuple[float, float] | None = None
 
-    #: seconds after the full-screen request at which the window is expected to fill the screen
-    FULLSCREEN_SETTLE_S = 0.5
+    #: seconds after the full-screen request from which the window is expected to fill the screen,
+    #: and until which it is looked at again (a window manager may animate, or be slow under load)
+    FULLSCREEN_SETTLE_S, FULLSCREEN_WATCH_S = 0.5, 3.0
 
     def show(self, bgr: np.ndarray) -> None:
         if not self._shown:
@@ -391,15 +394,19 @@ class LiveWindow:
             # when no window manager honours the full-screen request; shrunk to fit the screen (a
             # 1080p camera side by side is 3840 pixels wide), the picture scaled inside it.
             cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], screen_size()))
-        if self._fullscreen_check_at is not None and time.monotonic() >= self._fullscreen_check_at:
-            self._fullscreen_check_at = None
-            self._check_fullscreen(bgr)
+        if self._fullscreen_checks is not None:
+            now, (begin, end) = time.monotonic(), self._fullscreen_checks
+            if now >= begin:
+                self._check_fullscreen(bgr)
+            if now >= end:
+                self._fullscreen_checks = None
         if self.fullscreen and self._screen:  # the window is the screen (the image rect OpenCV reports is the picture's)
             bgr = _letterboxed(bgr, self._screen)
         cv2.imshow(self.name, bgr)
         if not self._shown and self.fullscreen:  # some backends ignore it before the first image
             cv2.setWindowProperty(self.name, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
-            self._fullscreen_check_at = time.monotonic() + self.FULLSCREEN_SETTLE_S
+            now = time.monotonic()
+            self._fullscreen_checks = (now + self.FULLSCREEN_SETTLE_S, now + self.FULLSCREEN_WATCH_S)
         self._shown = True
 
     def _check_fullscreen(self, bgr: np.ndarray) -> None:
@@ -410,9 +417,13 @@ class LiveWindow:
             _, _, w, h = cv2.getWindowImageRect(self.name)
         except cv2.error:
             return
-        if self._screen and w < 0.9 * self._screen[0] and h < 0.9 * self._screen[1]:
+        screen = screen_size()
+        filled = w >= 0.9 * screen[0] or h >= 0.9 * screen[1]
+        if self._screen and not filled:
             self._screen = None
-            cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], screen_size()))
+            cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], screen))
+        elif not self._screen and filled:  # honoured after all, later: the screen's shape again
+            self._screen = screen
 
     def key(self) -> int:
         """Pump window events; the key pressed, or -1 (also when the window was closed: see closed).
@@ -1079,7 +1090,7 @@ def add_parser(subparsers) -> None:
     src = p.add_mutually_exclusive_group()
     # no argparse default: with one, "--camera 0 --source F" would pass the exclusive group's check
     src.add_argument("--camera", help="camera index or device path, e.g. 0 or /dev/video2 (default 0)")
-    src.add_argument("--source", metavar="FILE", help="replay a video file instead of a camera")
+    src.add_argument("--source", metavar="FILE", type=path_arg, help="replay a video file instead of a camera")
     p.add_argument("--realtime", action="store_true",
                    help="with --source: pace the file at its frame rate and drop frames the stylizer cannot "
                         "keep up with, as a camera does (default: process every frame)")
@@ -1112,13 +1123,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-overlay", action="store_true", help="hide the fps/latency text")
     p.add_argument("--no-window", action="store_true", help="no window (headless); use with --record/--virtual-cam")
     p.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this many seconds")
-    p.add_argument("--record", metavar="FILE", help="record the stylized stream (variable frame rate, wall-clock "
+    p.add_argument("--record", metavar="FILE", type=path_arg, help="record the stylized stream (variable frame rate, wall-clock "
                                                     "timing) to FILE; r stops and restarts")
     p.add_argument("--overwrite", action="store_true", help="replace the --record and --stats-json files if they exist")
-    p.add_argument("--output-dir", default=".", help="folder for snapshots and r-started recordings (default .)")
+    p.add_argument("--output-dir", default=".", type=path_arg, help="folder for snapshots and r-started recordings (default .)")
     p.add_argument("--virtual-cam", action="store_true", help="send the stylized feed to a virtual camera "
                                                               "(needs pyvirtualcam)")
-    p.add_argument("--stats-json", metavar="FILE", help="also write the exit summary as JSON to FILE")
+    p.add_argument("--stats-json", metavar="FILE", type=path_arg, help="also write the exit summary as JSON to FILE")
     p.set_defaults(func=_cmd_live)
 
 

@@ -202,7 +202,7 @@ def add_parser(sub) -> None:
                        description="Stylize a few frames spread over INPUT (a video, a folder of frames or an "
                                    "image) with every bundled style, or the ones given, and write them as one "
                                    "labelled sheet image: choose a style before a long run.")
-    p.add_argument("input", help="video file, folder of numbered frames, or image")
+    p.add_argument("input", type=path_arg, help="video file, folder of numbered frames, or image")
     p.add_argument("-o", "--output", required=True, type=path_arg, help="sheet image (.png, .jpg, .webp, .bmp, .tif)")
     p.add_argument("--style", action="append", dest="styles", metavar="STYLE",
                    help="a style to show (as for `vidstyle stylize --style`); repeat for more (default: every "

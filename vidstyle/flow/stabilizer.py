@@ -58,7 +58,8 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     Brightness only, not colour: scaling each channel's own deviation (one gain, or a gain per
     channel) also scaled its noise, and as each output becomes the next frame's history the
     scaled noise compounded into saturated magenta, cyan and yellow specks at strengths of 0.9 to
-    1. Adding one luma offset to R, G and B leaves the blend's colour differences as they are.
+    1. Adding one luma offset to R, G and B leaves the blend's colour differences as they are
+    (up to clipping at 0 and 255, which on a saturated colour moves its hue a little).
 
     Args:
         warped, current: uint8 (H, W, 3) images.

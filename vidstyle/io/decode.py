@@ -355,7 +355,15 @@ def refuse_still_image(container: av.container.InputContainer, path: Path) -> No
         from vidstyle.io.images import check_still, open_image
 
         check_still(path)  # an animated WebP, which FFmpeg cannot decode, says so
-        open_image(path)  # a damaged file, or text named .jpg, says what it is, not "an image"
+        try:
+            open_image(path)
+        except VidstyleError as unreadable:
+            # a damaged file, or text named .jpg, says what it is, not "an image"; an image that
+            # only FFmpeg reads (EXR, DPX) is still one
+            try:
+                next(container.decode(video=0))
+            except (av.error.FFmpegError, StopIteration):
+                raise unreadable from None
         raise VidstyleError(f"{path} is an image, not a video (use a video file)")
 
 
@@ -583,7 +591,7 @@ class VideoDecoder:
             if pts is None or not 0 <= pts < self.sequence.count:
                 return False
             t = pts * self._tb
-            return (self._start is None or t >= self._start) and (self._end is None or t < self._end)
+            return (self._start is None or t >= self._start) and (self._frames_end is None or t < self._frames_end)
 
         # a reader that stopped before the end (a mask outlasting the video) left its last files
         # inside the decoder's frame threads: not lost, only not waited for
@@ -654,6 +662,7 @@ class VideoDecoder:
             raise VidstyleError(f"the segment starts at {float(start):g} s, past the end of {self.path.name} "
                                 f"({container.duration / av.time_base:.2f} s long)")
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
+        self._frames_end = self._end  # (see where the first frame is known: whole frames)
 
         # The generator over raw demuxed items; decode up to the first frame of the segment now.
         self._raw = self._demux_decode()
@@ -695,10 +704,12 @@ class VideoDecoder:
             self._shift = math.floor(file_start / self._tb)
         else:
             self._shift = min(0, first.pts)
+        self._frames_end = self._end  # the frames kept: those that begin before the end asked for
         if self._end is not None:
             # whole frames: a --duration that ends inside a frame keeps that frame whole (and the
             # sound with it), as editors cut; cut short, the last frame made the file's frame rate
-            # read 26 for a 25 frames/s input
+            # read 26 for a 25 frames/s input. Which frames are kept still follows the end asked
+            # for (a variable-rate clip's frames are not where whole frames of its average rate are)
             whole = math.ceil((self._end - first.pts * self._tb) * self._rate - Fraction(1, 1000))
             self._end = first.pts * self._tb + Fraction(whole) / self._rate
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped...
@@ -940,7 +951,7 @@ class VideoDecoder:
                 held = None
             if self._start is not None and t < self._start:
                 continue
-            if self._end is not None and t >= self._end:
+            if self._frames_end is not None and t >= self._frames_end:
                 state["video_done"] = True
                 self._passed_end = True
                 if all(audio_done):

@@ -55,9 +55,10 @@ def add_train_parser(subparsers) -> None:
         "train", help="train a style network from a painting",
         description="Train a feed-forward style network on a folder of photos. Several --style images "
                     "make one multi-style network (conditional instance norm) that can blend them.")
-    p.add_argument("--style", action="append", required=True, metavar="IMAGE",
+    p.add_argument("--style", action="append", required=True, metavar="IMAGE", type=path_arg,
                    help="style image (painting); repeat for a multi-style network")
-    p.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
+    p.add_argument("--content", required=True, metavar="DIR", type=path_arg,
+                   help="folder of photos (searched recursively)")
     p.add_argument("--out", "-o", "--output", dest="out", required=True, type=path_arg,
                    help="output weights file (.safetensors); --output as in stylize")
     p.add_argument("--overwrite", action="store_true",
@@ -186,8 +187,8 @@ def add_optimize_parser(subparsers) -> None:
         "optimize", help="stylize one photo by optimisation (Gatys et al., slow quality reference)",
         description="Optimise the pixels of a photo so its loss-network activations match the photo (content) "
                     "and the painting's Gram matrices (style): the slow reference a trained network is compared to.")
-    p.add_argument("--style", required=True, metavar="IMAGE", help="style image (painting)")
-    p.add_argument("--content", required=True, metavar="IMAGE", help="photo to stylize")
+    p.add_argument("--style", required=True, metavar="IMAGE", type=path_arg, help="style image (painting)")
+    p.add_argument("--content", required=True, metavar="IMAGE", type=path_arg, help="photo to stylize")
     p.add_argument("-o", "--output", required=True, type=path_arg, help="output image (.png, .jpg)")
     p.add_argument("--image-size", type=_positive_int, default=d.image_size,
                    help=f"shorter side of the photo in pixels (default {d.image_size})")

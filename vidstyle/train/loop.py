@@ -384,7 +384,9 @@ def _comparable(key: str, value, base: str | None = None):
     are one folder."""
     value = json.loads(json.dumps(value))
     if key == "init_from" and value is not None:
-        value = init_from_path(value)  # a bundled style's name is its file
+        # a bundled style's name is its file; a file is looked for where the run was started
+        in_base = Path(base or ".") / Path(value).expanduser()
+        value = str(in_base) if in_base.exists() else init_from_path(value)
     if key in _PATH_FIELDS and value is not None:
         resolve = lambda p: str((Path(base or ".") / Path(p).expanduser()).resolve())  # noqa: E731
         value = [resolve(p) for p in value] if isinstance(value, list) else resolve(value)
