@@ -43,11 +43,11 @@ def _train_config(path: Path) -> dict:
     config = dict(info.train_config)
     if config.get("precision") == "auto" and info.metrics.get("device") == "cpu":
         config["precision"] = "fp32"
-    # the benchmarks are trained from the repository's root: ../shared/data and its absolute path
-    # name the same paintings and photos
-    resolve = lambda p: str((ROOT / p).resolve())  # noqa: E731
-    config["content"] = resolve(config["content"])
-    config["styles"] = [resolve(p) for p in config["styles"]]
+    # the development data named relatively (../shared/data/...) or absolutely (/work/shared/data/...)
+    # is the same data: compared by its place inside the data folder, wherever the clone lies
+    inside = lambda p: "/".join(Path(p).parts[-2:])  # noqa: E731  (data/content, styles/starry_night.jpg)
+    config["content"] = inside(config["content"])
+    config["styles"] = [inside(p) for p in config["styles"]]
     return config
 
 
