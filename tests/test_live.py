@@ -1213,11 +1213,12 @@ def test_fullscreen_not_honoured_shows_the_picture_filling_its_window(monkeypatc
     Xvfb with and without openbox; here the window calls are stand-ins, the display unreachable.)"""
     calls = []
     monkeypatch.setattr(live.cv2, "resizeWindow", lambda name, w, h: calls.append((w, h)))
-    monkeypatch.setattr(live, "screen_size", lambda: (1280, 800))
+    monkeypatch.setattr(live, "screen_size", lambda: pytest.fail("the screen size is asked once, at the start"))
     picture = np.zeros((272, 640, 3), np.uint8)
     for image_rect, padded in (((103, 0, 435, 272), False), ((0, 0, 1280, 800), True)):  # ignored / honoured
         window = live.LiveWindow.__new__(live.LiveWindow)
         window.name, window.fullscreen, window._screen = "test", True, (1280, 800)
+        window._screen_size = (1280, 800)
         monkeypatch.setattr(live.cv2, "getWindowImageRect", lambda name, r=image_rect: r)
         calls.clear()
         window._check_fullscreen(picture)

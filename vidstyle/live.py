@@ -379,7 +379,9 @@ class LiveWindow:
             raise VidstyleError(f"cannot open a window ({str(exc).strip().splitlines()[-1]}); run with --no-window") \
                 from None
         self.fullscreen = fullscreen
-        self._screen = screen_size() if fullscreen else None
+        self._screen_size = screen_size()  # asked once: it opens a connection to the X server
+        # the shape the picture is padded to: the screen's while the window is full screen
+        self._screen = self._screen_size if fullscreen else None
         self._shown = False
         # from when, and until when, to look whether the full-screen request was honoured
         self._fullscreen_checks: tuple[float, float] | None = None
@@ -393,7 +395,7 @@ class LiveWindow:
             # Start at the image's own size (WINDOW_NORMAL picks its own), which is also what is left
             # when no window manager honours the full-screen request; shrunk to fit the screen (a
             # 1080p camera side by side is 3840 pixels wide), the picture scaled inside it.
-            cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], screen_size()))
+            cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], self._screen_size))
         if self._fullscreen_checks is not None:
             now, (begin, end) = time.monotonic(), self._fullscreen_checks
             if now >= begin:
@@ -405,8 +407,9 @@ class LiveWindow:
         cv2.imshow(self.name, bgr)
         if not self._shown and self.fullscreen:  # some backends ignore it before the first image
             cv2.setWindowProperty(self.name, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
-            now = time.monotonic()
-            self._fullscreen_checks = (now + self.FULLSCREEN_SETTLE_S, now + self.FULLSCREEN_WATCH_S)
+            if self._screen_size is not None:  # (without it there is nothing to compare the window with)
+                now = time.monotonic()
+                self._fullscreen_checks = (now + self.FULLSCREEN_SETTLE_S, now + self.FULLSCREEN_WATCH_S)
         self._shown = True
 
     def _check_fullscreen(self, bgr: np.ndarray) -> None:
@@ -417,7 +420,7 @@ class LiveWindow:
             _, _, w, h = cv2.getWindowImageRect(self.name)
         except cv2.error:
             return
-        screen = screen_size()
+        screen = self._screen_size
         filled = w >= 0.9 * screen[0] or h >= 0.9 * screen[1]
         if self._screen and not filled:
             self._screen = None

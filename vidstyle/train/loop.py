@@ -639,9 +639,10 @@ def _interrupted_message(config: TrainConfig, kept: list[tuple[Path, int]]) -> s
 def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -> TrainResult:
     """Train a network as described by ``config``, write it to ``config.out`` and return the result.
 
-    An existing ``config.out`` is replaced only with ``overwrite`` or when resuming. A fresh run (not ``config.resume``) whose checkpoint folder holds an earlier run's checkpoints
-    or previews deletes them with ``overwrite`` and refuses to start otherwise: left there, they
-    would be mixed with this run's, and a later ``--resume`` could continue the wrong run.
+    An existing ``config.out`` is replaced only with ``overwrite`` or when resuming. A fresh run
+    (not ``config.resume``) whose checkpoint folder holds an earlier run's checkpoints or previews
+    deletes them with ``overwrite`` and refuses to start otherwise: left there, they would be
+    mixed with this run's, and a later ``--resume`` could continue the wrong run.
 
     ``progress``: a progress bar on a terminal, else a line every :data:`PROGRESS_LINE_SECONDS`
     and at each checkpoint. Ctrl-C raises :class:`TrainingInterrupted`, which says how to continue."""
@@ -692,13 +693,14 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     channels_last = device.type == "cuda"
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     out = Path(config.out)
-    # never one of the inputs, never a folder (checked now, not after hours of training)
-    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=True, create_folder=True)
     work = config.work_dir()
     check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
-    earlier = _earlier_run_files(work, config.resume, overwrite)  # (their message says what to do with both)
-    # never an existing file unless told; a resumed run replaces its own earlier output
-    check_output_file(out, overwrite=overwrite or bool(config.resume), create_folder=True)
+    # an earlier run's checkpoints first: that message says what --resume and --overwrite do
+    earlier = _earlier_run_files(work, config.resume, overwrite)
+    # never one of the inputs, never a folder, never an existing file unless told (a resumed run
+    # replaces its own earlier output): checked now, not after hours of training
+    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=overwrite or bool(config.resume),
+                      create_folder=True)
 
     # data (errors about the inputs come before any expensive work)
     style_meta = config.styles_metadata()
