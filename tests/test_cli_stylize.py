@@ -612,6 +612,31 @@ def test_version_is_said_without_loading_torch():
     assert r.stdout == f"vidstyle {__version__}\n"
 
 
+def test_help_of_the_command_list_and_of_stylize_is_said_without_loading_torch():
+    """`vidstyle --help` and `vidstyle stylize --help` took 3-5 s: building the parser imported
+    every command's module, and most import torch. The command list is the same either way."""
+    code = ("import contextlib, io, sys\nfrom vidstyle.cli import main\n"
+            "for argv in (['--help'], ['--debug', 'stylize', '--help'], ['styles', '-h']):\n"
+            "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "        main(argv)\n"
+            "    print(len(out.getvalue()) > 200, end=' ')\n"
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True", "True", "False"]
+    from vidstyle.cli import build_parser
+
+    lazy, full = build_parser(only="stylize").format_help(), build_parser().format_help()
+    assert lazy == full and "export a style network to ONNX" in full
+    # a command named is built whole, whatever comes before it
+    from vidstyle.cli import _command_named
+
+    assert _command_named(["--debug", "export", "--onnx", "x.onnx"]) == "export"
+    args = build_parser(only="export").parse_args(["--debug", "export", "--onnx", "x.onnx", "--style", "s"])
+    assert (args.onnx, args.func.__name__) == ("x.onnx", "_cmd_export")
+
+
 def test_an_empty_path_is_refused_not_taken_as_the_current_folder(tmp_path, monkeypatch, capsys):
     """`-o "$OUT"` with OUT unset wrote into the current folder with exit status 0."""
     from vidstyle.cli import main

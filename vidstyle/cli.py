@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
-from vidstyle.cli_args import add_look_args
+from vidstyle.cli_args import COMMAND_HELP, add_look_args
 from vidstyle.cli_args import apply_threads
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import clock_time as _clock_time
@@ -37,7 +37,7 @@ log = logging.getLogger("vidstyle")
 # --- stylize ---------------------------------------------------------------------------------
 
 def _add_stylize(sub) -> None:
-    p = sub.add_parser("stylize", help="stylize a video file (or a still image)",
+    p = sub.add_parser("stylize", help=COMMAND_HELP["stylize"],
                        description="Stylize a video file, keeping audio and timing; or a still image, to preview a "
                                    "style. Several inputs go into a folder, with the network loaded once.")
     p.add_argument("input", nargs="+", type=path_arg, help="input video file, or an image (.jpg, .png, .webp, ...); or several")
@@ -213,7 +213,7 @@ def _stylize_into_folder(args, config, encode, style) -> int:
 # --- styles ----------------------------------------------------------------------------------
 
 def _add_styles(sub) -> None:
-    p = sub.add_parser("styles", help="list bundled styles, or describe model files",
+    p = sub.add_parser("styles", help=COMMAND_HELP["styles"],
                        description="List the bundled styles: name, network (light: real time on a CPU; standard: "
                                    "more painterly, slower), painting, artist, year; "
                                    "or, given model files (your own, from `vidstyle train`) or bundled style names, "
@@ -339,7 +339,10 @@ def _add_unavailable(sub, name: str, missing: str) -> None:
     p.set_defaults(func=unavailable)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, the other commands of ``_OPTIONAL_COMMANDS`` get their
+    name and help line but no options, so their modules, most of which import torch (seconds), are
+    not imported: ``vidstyle --help`` and ``vidstyle stylize --help`` answer at once."""
     import importlib
 
     parser = Parser(prog="vidstyle", description="Video style transfer with temporal consistency.")
@@ -349,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stylize(sub)
     _add_styles(sub)
     for name, module, fn in _OPTIONAL_COMMANDS:
+        if only is not None and name != only:
+            sub.add_parser(name, help=COMMAND_HELP[name])
+            continue
         try:
             # adding a command may import more of its module (bench's defaults live beside its
             # runner): a package or platform module it lacks takes that command out, not the CLI
@@ -412,6 +418,12 @@ def _values_after(argv: list[str], options) -> list[str]:
     return out
 
 
+def _command_named(argv: list[str]) -> str:
+    """The command in ``argv``: its first word that is not an option (vidstyle's own options,
+    --debug and --version, take no value), or "" when there is none."""
+    return next((arg for arg in argv if not arg.startswith("-")), "")
+
+
 def main(argv: list[str] | None = None) -> int:
     if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, the run still works
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
@@ -429,8 +441,9 @@ def main(argv: list[str] | None = None) -> int:
             from vidstyle.memory import keep_freed_memory
 
             keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
-            parser = build_parser()
-            args = parser.parse_args(_values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS))
+            argv = _values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS)
+            parser = build_parser(only=_command_named(argv))
+            args = parser.parse_args(argv)
     except KeyboardInterrupt:
         print("vidstyle: interrupted", file=sys.stderr)
         return 130

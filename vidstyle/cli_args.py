@@ -7,6 +7,20 @@ import math
 from vidstyle.config import PRECISIONS
 
 
+#: each command's line in `vidstyle --help`: the one home of these texts, as the command list is
+#: printed without importing the commands' modules (most import torch, which takes seconds)
+COMMAND_HELP = {
+    "stylize": "stylize a video file (or a still image)",
+    "styles": "list bundled styles, or describe model files",
+    "preview": "a contact sheet of styles on frames of your video, to choose one",
+    "train": "train a style network from a painting",
+    "optimize": "stylize one photo by optimisation (Gatys et al., slow quality reference)",
+    "eval": "measure temporal consistency (warping error) and style quality of a stylized video",
+    "live": "stylize a webcam live",
+    "bench": "measure frames per second (networks, pipeline, peers)",
+    "export": "export a style network to ONNX",
+}
+
 def _number(cast, test, what: str):
     def parse(text: str):
         try:

@@ -29,7 +29,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from vidstyle.cli_args import clock_time, positive_clock_time
+from vidstyle.cli_args import COMMAND_HELP, clock_time, positive_clock_time
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.errors import VidstyleError
@@ -520,7 +520,7 @@ def check_painting(painting: str | Path) -> None:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``vidstyle eval INPUT STYLIZED``."""
     p = subparsers.add_parser(
-        "eval", help="measure temporal consistency (warping error) and style quality of a stylized video",
+        "eval", help=COMMAND_HELP["eval"],
         description="Print the warping error (Lai et al. 2018) of STYLIZED given INPUT's motion, as JSON; "
                     "with --painting also its style loss against the painting and content loss against "
                     "INPUT (Gram and feature losses of a loss network, HED's VGG16 unless --loss-net says otherwise).",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from vidstyle.cli_args import non_negative_float
+from vidstyle.cli_args import COMMAND_HELP, non_negative_float
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.models.transformer import SubpixelUpsampleConv, TransformerNet, fold_for_inference
@@ -224,7 +224,7 @@ def max_abs_diff(model: TransformerNet, onnx_model: str | Path | bytes,
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "export", help="export a style network to ONNX",
+        "export", help=COMMAND_HELP["export"],
         description="Export a style network to ONNX (dynamic batch, height and width) and check it "
                     "numerically against PyTorch.")
     p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="ONNX file to write")

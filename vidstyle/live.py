@@ -34,6 +34,7 @@ import numpy as np
 
 import av  # noqa: F401  after cv2; file sources and recordings need it (without it the CLI explains)
 
+from vidstyle.cli_args import COMMAND_HELP
 from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import add_look_args
 from vidstyle.cli_args import frame_size
@@ -1086,7 +1087,7 @@ def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "live", help="stylize a webcam live",
+        "live", help=COMMAND_HELP["live"],
         description="Stylize a webcam (or a replayed video file) in real time. Keys: n/p next/previous style, "
                     "t stabilizer on/off, +/- its strength, [/] less/more style, c input colours on/off, s snapshot, "
                     "r start/stop recording, q or Esc quit.")

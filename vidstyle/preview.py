@@ -194,11 +194,11 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
 # --- command line -----------------------------------------------------------------------------
 
 def add_parser(sub) -> None:
-    from vidstyle.cli_args import add_device_args, clock_time, positive_clock_time, positive_int, sequence_fps
+    from vidstyle.cli_args import COMMAND_HELP, add_device_args, clock_time, positive_clock_time, positive_int, sequence_fps
     from vidstyle.cli_args import path as path_arg
     from vidstyle.config import BARS_MODES, HDR_MODES, StylizeConfig
 
-    p = sub.add_parser("preview", help="a contact sheet of styles on frames of your video, to choose one",
+    p = sub.add_parser("preview", help=COMMAND_HELP["preview"],
                        description="Stylize a few frames spread over INPUT (a video, a folder of frames or an "
                                    "image) with every bundled style, or the ones given, and write them as one "
                                    "labelled sheet image: choose a style before a long run.")

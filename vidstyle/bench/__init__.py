@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import sys
 
-from vidstyle.cli_args import comma_list, non_negative_int, positive_float, positive_int, thread_count
+from vidstyle.cli_args import COMMAND_HELP, comma_list, non_negative_int, positive_float, positive_int, thread_count
 from vidstyle.cli_args import path as path_arg
 from vidstyle.config import BACKENDS
 from vidstyle.config import PRECISIONS as DEVICE_PRECISIONS
@@ -41,7 +41,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     d = BenchSettings()  # the defaults' one home; --quick's counts are QUICK_COUNTS
     p = subparsers.add_parser(
-        "bench", help="measure frames per second (networks, pipeline, peers)",
+        "bench", help=COMMAND_HELP["bench"],
         description="Measure network-only and file-to-file frames per second, with peers measured in the "
                     "same run; write bench.json, bench.md and PNG plots to --out. --archs, --style, "
                     "--resolutions, --precision, --batch, --channels-last and --backends make the network-only "

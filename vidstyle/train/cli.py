@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vidstyle.cli_args import COMMAND_HELP
 from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import non_negative_float as _non_negative_float
 from vidstyle.cli_args import non_negative_int as _non_negative_int
@@ -52,7 +53,7 @@ def add_train_parser(subparsers) -> None:
 
     d = TrainConfig(styles=[], content="", out="")
     p = subparsers.add_parser(
-        "train", help="train a style network from a painting",
+        "train", help=COMMAND_HELP["train"],
         description="Train a feed-forward style network on a folder of photos. Several --style images "
                     "make one multi-style network (conditional instance norm) that can blend them.")
     p.add_argument("--style", action="append", required=True, metavar="IMAGE", type=path_arg,
@@ -184,7 +185,7 @@ def add_optimize_parser(subparsers) -> None:
 
     d = OptimizeConfig(style="", content="")
     p = subparsers.add_parser(
-        "optimize", help="stylize one photo by optimisation (Gatys et al., slow quality reference)",
+        "optimize", help=COMMAND_HELP["optimize"],
         description="Optimise the pixels of a photo so its loss-network activations match the photo (content) "
                     "and the painting's Gram matrices (style): the slow reference a trained network is compared to.")
     p.add_argument("--style", required=True, metavar="IMAGE", type=path_arg, help="style image (painting)")
