@@ -120,6 +120,10 @@ def test_option_errors_are_one_line_and_debug_goes_anywhere(tmp_path, style):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["vidstyle stylize: error: argument --temporal-strength: must be between "
                                              "0 and 1, got 2 (see vidstyle stylize --help)"]
+    r = stylize_subprocess(src, tmp_path / "o.mp4", style, "-q")  # reported by the top parser, about the command
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["vidstyle stylize: error: unrecognized arguments: -q (see vidstyle "
+                                             "stylize --help)"]
     r = stylize_subprocess(tmp_path / "missing.mp4", tmp_path / "o.mp4", style, "--debug")
     assert r.returncode == 1 and "Traceback" in r.stderr and "input file not found" in r.stderr
 

@@ -84,6 +84,37 @@ def test_decode_10bit(tmp_path):
     assert psnr(frames[2].image, pattern_frame(2, (96, 64))) > 30
 
 
+@pytest.mark.parametrize("pix_fmt", ["yuv420p10le", "yuv422p10le", "yuv444p10le", "yuv420p"])
+def test_deep_limited_range_greys_decode_at_their_levels(tmp_path, pix_fmt):
+    """swscale's direct 10-bit 4:2:0 to rgb24 conversion made white (Y 940) 253 and mid-greys 1-2
+    levels dark, in every stylized frame and in --mask areas that keep the input (review, 28th
+    session); 8-bit and 4:4:4 were right. A lossless grey ramp comes back within a level."""
+    deep = "10" in pix_fmt
+    w, h, steps = 256, 32, 16
+    luma8 = 16 + np.arange(steps) * 219 / 15  # limited range, black to white
+    path = tmp_path / "ramp.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        stream.options = {"qp": "0", "preset": "ultrafast"}
+        frame = av.VideoFrame(w, h, pix_fmt)
+        dtype = np.uint16 if deep else np.uint8
+        luma = np.repeat(np.round(luma8 * (4 if deep else 1)), w // steps).astype(dtype)
+        frame.planes[0].update(np.repeat(luma[None], h, 0).tobytes())
+        for plane in frame.planes[1:]:
+            plane.update(np.full(plane.buffer_size // np.dtype(dtype).itemsize, 512 if deep else 128, dtype).tobytes())
+        for i in range(2):
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    _, frames, _ = decode_all(path)
+    got = frames[1].image[h // 2, w // steps // 2::w // steps].astype(float)
+    expected = (luma8 - 16) * 255 / 219
+    assert got.shape == (steps, 3)
+    error = got - expected[:, None]  # 8-bit limited range steps are 255/219 RGB levels: +-0.58 rounding
+    assert np.abs(error).max() <= 1.5 and abs(error.mean()) < 1.0, got[:, 1]  # was -2 / -1.7 at 10 bits
+
+
 def test_decode_segment_shifts_times_and_cuts_audio(tmp_path):
     path = make_video(tmp_path / "s.mp4", frames=48, fps=24, audio=True)
     _, frames, audio = decode_all(path, start=0.5, duration=0.5)

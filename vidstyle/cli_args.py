@@ -137,6 +137,16 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def parse_args(self, args=None, namespace=None):
+        # argparse reports a command's unknown options from the top parser, which pointed at
+        # `vidstyle --help`: the command's own help is where its options are
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extras)} (see {prog} --help)\n")
+        return parsed
+
 
 def add_device_args(p: argparse.ArgumentParser, int8: bool = False, fp32_only: bool = False,
                     training: bool = False) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -269,6 +270,9 @@ class DisplayConversion:
         scale = {} if (frame.width, frame.height) == (w, h) else \
             {"width": w, "height": h, "interpolation": "AREA" if (w, h) == self.scaled_size else "BICUBIC"}
         if self.tone_map is None:
+            eight_bit = eight_bit_twin(frame.format.name)
+            if eight_bit is not None:  # see eight_bit_twin: 10-bit 4:2:0 straight to RGB is 1-2 levels dark
+                frame = frame.reformat(format=eight_bit)
             pixels = frame.to_ndarray(format="rgba" if alpha else "rgb24", src_colorspace=SWS_MATRIX[self.matrix],
                                       **scale)
         else:  # at 16 bits: HDR's steps are finer than 8-bit SDR's
@@ -310,6 +314,27 @@ def downscaled_size(width: int, height: int, longest: int | None,
         return w, max(2, 2 * round(height * w / width / 2))
     h = max(2, longest - longest % 2)
     return max(2, 2 * round(width * h / height / 2)), h
+
+
+@functools.lru_cache(maxsize=None)
+def eight_bit_twin(pix_fmt: str) -> str | None:
+    """The 8-bit planar YUV format with ``pix_fmt``'s chroma subsampling and alpha, for a YUV
+    format of more than 8 bits with subsampled chroma (yuv420p10le: yuv420p); else None.
+
+    swscale's direct path from such a format to rgb24 is biased: limited-range white (Y 940 of
+    10 bits) comes out at 253 and mid-greys 1-2 levels dark. Through the 8-bit twin the levels
+    are those of an 8-bit input (within a level), at less cost (4.0 against 5.6 ms a 1080p frame
+    on a 2-core EPYC). 4:4:4 and full-range frames convert exactly either way; the twin keeps the
+    range and matrix tags."""
+    fmt = av.VideoFormat(pix_fmt)
+    if component_bits(pix_fmt) <= 8 or fmt.is_rgb or len(fmt.components) < 3:
+        return None
+    width, height = 64, 64
+    subsampling = (width // fmt.chroma_width(width), height // fmt.chroma_height(height))
+    twin = {(2, 2): "420", (2, 1): "422"}.get(subsampling)
+    if twin is None:
+        return None
+    return f"yuva{twin}p" if has_alpha(pix_fmt) else f"yuv{twin}p"
 
 
 def component_bits(pix_fmt: str) -> int:
