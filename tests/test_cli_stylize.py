@@ -16,6 +16,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -141,6 +142,30 @@ def test_truncated_input_is_stylized_with_a_warning(tmp_path, style, stylize, ca
     caplog.clear()
     assert stylize(full, tmp_path / "o2.mp4", style, "--quiet", "--temporal", "off").returncode == 0
     assert "could be decoded" not in caplog.text
+
+
+def test_the_cut_off_audio_packet_of_a_truncated_file_is_not_copied(tmp_path, style, stylize, caplog):
+    """A truncated MP4's last AAC packet, flagged corrupt by the demuxer, was copied: the output's
+    sound then ended in a packet no player decodes (review, 28th session)."""
+    full = make_video(tmp_path / "full.mp4", frames=72, size=(64, 48), audio=True,
+                      container_options={"movflags": "faststart"})  # so that a cut file keeps its index
+    data, cut = full.read_bytes(), tmp_path / "cut.mp4"
+    for tenths in range(5, 10):  # a cut inside an audio packet
+        cut.write_bytes(data[: len(data) * tenths // 10])
+        with av.open(str(cut)) as container:
+            last = [p for p in container.demux() if p.size][-1]
+            if last.stream.type == "audio" and last.is_corrupt:
+                break
+    else:
+        pytest.fail("no cut of the test file ends inside an audio packet")
+    proc = stylize(cut, tmp_path / "o.mp4", style, "--quiet", "--temporal", "off")
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped 1 damaged audio packet(s) of cut.mp4" in caplog.text
+    with av.open(str(tmp_path / "o.mp4")) as container:  # every packet copied decodes
+        packets = [p for p in container.demux(audio=0) if p.size]
+        assert len(packets) > 10 and not any(p.is_corrupt for p in packets)
+        for packet in packets:
+            packet.decode()
 
 
 def test_warnings_are_prefixed_and_go_around_progress_bars(tmp_path, style, monkeypatch):

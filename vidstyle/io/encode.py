@@ -951,6 +951,11 @@ class VideoEncoder:
             return
         out = self._audio_out[item.track]
         if item.packet is not None:
+            if item.packet.is_corrupt:
+                # the demuxer's flag: the cut-off last packet of a truncated file, say, which the
+                # muxer takes, but no player can decode. Skipped and counted as the muxer's refusals
+                self.damaged_audio_packets += 1
+                return
             item.packet.stream = out
             try:
                 self._container.mux(item.packet)
