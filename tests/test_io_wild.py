@@ -207,6 +207,33 @@ def test_a_second_video_stream_is_not_dropped_silently(tmp_path, caplog):
     assert "two angles.mkv has 1 more video stream(s) after the first; vidstyle stylizes the first" in caplog.text
 
 
+def test_cover_art_beside_the_video_is_not_dropped_silently(tmp_path, caplog):
+    """A thumbnail embedded as an attached picture (yt-dlp --embed-thumbnail) was dropped with no
+    word: it is neither a second video stream nor an attachment (review, 28th session)."""
+    src = tmp_path / "with cover.mp4"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
+        out.mux(cover.encode(picture.reformat(format="yuvj420p")))
+        out.mux(cover.encode(None))
+        for i in range(12):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with av.open(str(src)) as c:  # the case: a second video stream, flagged as a picture
+        assert [bool(s.disposition & av.stream.Disposition.attached_pic) for s in c.streams.video] == [False, True]
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert stylize(src, tmp_path / "out.mp4").frames == 12
+    assert "with cover.mp4 has a cover image (an attached picture, such as a thumbnail), which vidstyle does " \
+           "not carry over" in caplog.text
+    assert "more video stream" not in caplog.text
+
+
 def test_a_truncated_file_still_says_so(tmp_path, caplog):
     src = make_video(tmp_path / "in.mkv", frames=96, size=(64, 48), pattern="noise")
     cut = tmp_path / "cut.mkv"

@@ -613,6 +613,9 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
     if info.other_video_streams:
         log.warning("%s has %d more video stream(s) after the first; vidstyle stylizes the first and does not "
                     "carry over the others", name, info.other_video_streams)
+    if info.cover_images:
+        log.warning("%s has %s (an attached picture, such as a thumbnail), which vidstyle does not carry over",
+                    name, "a cover image" if info.cover_images == 1 else f"{info.cover_images} cover images")
     if info.interlaced:
         log.warning("%s is interlaced: each frame's two fields are stylized as one picture, so moving edges "
                     "keep their combing, painted; deinterlace it first (ffmpeg -i IN -vf bwdif=mode=send_frame "

@@ -127,6 +127,7 @@ class SourceInfo:
     data_streams: int = 0  # data streams (camera metadata) other than timecode tracks, not carried over
     timecode: str = ""  # the SMPTE timecode of the first frame read (the input's, moved on by a segment)
     other_video_streams: int = 0  # video streams after the first (another angle, a preview), not carried over
+    cover_images: int = 0  # attached pictures (cover art, a thumbnail) beside the video, not carried over
     interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
     bits: int = 8  # bits per component of the decoded frames (vidstyle works in 8)
     alpha: bool = False  # the decoded frames have an alpha channel (transparency)
@@ -761,6 +762,7 @@ class VideoDecoder:
                                                 for s in container.streams.data),
                                timecode=self._timecode(container, video, first),
                                other_video_streams=len(self._other_videos),
+                               cover_images=len(container.streams.video) - 1 - len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
                                alpha=self._has_alpha(first, video.codec_context.name),
