@@ -500,3 +500,7 @@ def _run_command(args) -> int:
             raise
         print(f"vidstyle: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return 1
+
+
+if __name__ == "__main__":  # `python -m vidstyle.cli` as `python -m vidstyle`
+    raise SystemExit(main())

@@ -536,7 +536,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "else style_loss (against the painting), content_loss (against INPUT), "
                "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
                "scored), frames_scored and every.")
-    p.add_argument("input", type=path_arg, help="the original video")
+    p.add_argument("input", type=path_arg, help="the original video, or its folder of numbered frames")
     p.add_argument("stylized", type=path_arg, help="the stylized video made from it (same frames)")
     p.add_argument("--long-term", type=int, metavar="K", help="also compare frame t with frame t-K (K >= 2)")
     p.add_argument("--gt-flow", metavar="FILE", type=path_arg, help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")

@@ -90,8 +90,8 @@ def add_train_parser(subparsers) -> None:
                         "synthetic camera motions of the photos, plus real frames with --temporal-videos")
     p.add_argument("--temporal-videos", action="append", default=[], metavar="PATH",
                    help="a video file or a folder of videos (repeatable) whose consecutive frames, with "
-                        "DIS flow cached under $VIDSTYLE_CACHE/flow (default ~/.cache/vidstyle/flow, or "
-                        "$XDG_CACHE_HOME/vidstyle/flow), feed the temporal loss")
+                        "DIS flow cached under $VIDSTYLE_CACHE/flow (else $XDG_CACHE_HOME/vidstyle/flow, else "
+                        "~/.cache/vidstyle/flow), feed the temporal loss")
     p.add_argument("--video-fraction", type=float, default=d.video_fraction,
                    help=f"share of each batch's temporal pairs taken from --temporal-videos "
                         f"(default {d.video_fraction:g}; the rest are synthetic)")
@@ -199,7 +199,8 @@ def add_optimize_parser(subparsers) -> None:
     p.add_argument("--lr", type=_positive_float, help="step size (default 1 for L-BFGS, 0.02 for Adam)")
     p.add_argument("--init", choices=["content", "noise"], default=d.init,
                    help=f"start from the photo or from noise (default {d.init})")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help=f"random seed of the noise --init noise starts from (default {d.seed})")
     _add_loss_args(p, d)
     _add_device_args(p, fp32_only=True)  # L-BFGS needs exact gradients
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
