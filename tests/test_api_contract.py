@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+import vidstyle
+
 from videos import make_video
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.stabilizer import FlowStabilizer
@@ -127,3 +129,94 @@ def test_running_out_of_memory_says_what_to_lower(monkeypatch):
     monkeypatch.setattr(st, "_stylize_tensor", broken)
     with pytest.raises(RuntimeError, match="a bug, not memory"):  # anything else is not dressed up
         st.stylize_tensor(torch.rand(3, 3, 16, 24))
+
+
+def test_frames_with_nan_or_infinite_values_are_refused_not_returned_as_garbage():
+    """One NaN pixel made the frame's contrast weight NaN, which no branch filled: the frame came
+    back as uninitialised memory (values up to 3.4e38), against the [0, 1] contract (review, 28th session)."""
+    st = _tiny(precision="fp32", backend="torch")
+    for bad in (float("nan"), float("inf")):
+        x = torch.rand(2, 3, 16, 24)
+        x[1, 0, 3, 4] = bad
+        with pytest.raises(BadValueError, match="frame 1 of the batch holds NaN or infinite values"):
+            st.stylize_tensor(x)
+    assert st.stylize_tensor(torch.rand(2, 3, 16, 24)).isfinite().all()
+
+
+@pytest.mark.parametrize("make, error, message", [
+    # every field of the two configs is checked when made; a wrong kind is a TypeError, a value out
+    # of range a ValueError (review, 28th session: most were taken, audio="no" as true)
+    (lambda: vidstyle.StylizeConfig(device="tpu"), BadValueError, "device must be auto, cpu, cuda, cuda:N or mps"),
+    (lambda: vidstyle.StylizeConfig(device=0), BadTypeError, "device must be a name"),
+    (lambda: vidstyle.StylizeConfig(precision="fp8"), BadValueError, "unknown precision 'fp8'"),
+    (lambda: vidstyle.StylizeConfig(backend="x"), BadValueError, "unknown backend 'x'"),
+    (lambda: vidstyle.StylizeConfig(max_side=-1), BadValueError, "max_side must be a whole number of pixels"),
+    (lambda: vidstyle.StylizeConfig(scale=-1), BadValueError, "scale must be a number > 0 and at most 8"),
+    (lambda: vidstyle.StylizeConfig(scale="2"), BadTypeError, "scale must be"),
+    (lambda: vidstyle.StylizeConfig(start=-5), BadValueError, "start must be a number of seconds >= 0"),
+    (lambda: vidstyle.StylizeConfig(start="0.5"), BadTypeError, "start must be"),
+    (lambda: vidstyle.StylizeConfig(duration=0), BadValueError, "duration must be a number of seconds > 0"),
+    (lambda: vidstyle.StylizeConfig(channels_last="no"), BadTypeError, "channels_last must be True or False"),
+    (lambda: vidstyle.StylizeConfig(batch=0), BadValueError, "batch must be a whole number of at least 1"),
+    (lambda: vidstyle.StylizeConfig(batch=2.5), BadTypeError, "batch must be a whole number"),
+    (lambda: vidstyle.StylizeConfig(style_strength=1.5), BadValueError, "style_strength must be"),
+    (lambda: vidstyle.StylizeConfig(temporal=None), BadTypeError, "unknown temporal mode None"),
+    (lambda: vidstyle.EncodeConfig(audio="no"), BadTypeError, "audio must be True or False"),
+    (lambda: vidstyle.EncodeConfig(realtime="x"), BadTypeError, "realtime must be True or False"),
+    (lambda: vidstyle.EncodeConfig(crf="high"), BadTypeError, "crf must be a whole number"),
+    (lambda: vidstyle.EncodeConfig(codec=3), BadTypeError, "codec must be a name"),
+    (lambda: _tiny(max_side=0), BadValueError, "max_side must be"),
+    (lambda: _tiny().set_look(style_strength=1.5), BadValueError, "style_strength must be"),
+    (lambda: _tiny().stylize(torch.zeros(8, 8, 3, dtype=torch.uint8)), BadTypeError, "numpy array, got Tensor"),
+    (lambda: _tiny().stylize([[1]]), BadTypeError, "numpy array, got list"),
+    (lambda: Styles(3), BadTypeError, "a bundled style is named by a string"),
+    (lambda: FlowStabilizer(strength="0.5"), BadTypeError, "temporal strength must be"),
+    (lambda: resize_flow([[0.0, 0.0]], (4, 4)), BadTypeError, "flow must be an"),
+    (lambda: vidstyle.StyleTimeline([(0, None)]), BadTypeError, "a style change's style is a style spec"),
+])
+def test_settings_are_checked_when_given_with_the_error_python_code_expects(make, error, message):
+    with pytest.raises(error, match=message) as refused:
+        make()
+    assert type(refused.value) is error and isinstance(refused.value, VidstyleError)
+    assert vidstyle.StylizeConfig(device="cuda:1", start=0, duration=0.5).device == "cuda:1"  # a GPU is looked for later
+    assert vidstyle.StylizeConfig(device=torch.device("cpu")).device == torch.device("cpu")
+
+
+def test_the_run_functions_check_their_own_arguments_before_any_work(tmp_path):
+    from vidstyle.pipeline import stylize_image
+    from vidstyle.preview import style_sheet
+
+    video = make_video(tmp_path / "in.mp4", frames=3, size=(48, 32))
+    for call, error, message in (
+            (lambda: stylize_video(b"in.mp4", tmp_path / "o.mp4", style="x"), BadTypeError, "an input is a path"),
+            (lambda: stylize_video(video, None, style="x"), BadTypeError, r"the output of stylize_video\(\) is a path"),
+            (lambda: stylize_video(video, tmp_path / "o.mp4", style="x", progress="yes"), BadTypeError,
+             "progress must be True, False or a function"),
+            (lambda: stylize_video(video, tmp_path / "o.mp4", style="x", overwrite="no"), BadTypeError,
+             "overwrite must be True or False"),
+            (lambda: stylize_video(video, tmp_path / "o.mp4", style="x", batch=2.5), BadTypeError,
+             "batch must be int or None"),
+            (lambda: stylize_image(video, tmp_path / "o.png", style="x"), BadValueError,
+             r"in.mp4 is a video, not a still image: stylize_video\(\) stylizes it"),  # was "cannot identify image"
+            (lambda: style_sheet(video, tmp_path / "s.png", []), BadValueError, "no styles to show"),
+            (lambda: style_sheet(video, tmp_path / "s.png", "no_such_style"), VidstyleError,
+             "no_such_style"),  # one style, not its characters ('n')
+    ):
+        with pytest.raises(error, match=message):
+            call()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_the_style_zoos_metadata_is_read_without_loading_torch():
+    """An app listing the bundled styles in a menu waited seconds for torch (review, 28th session)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, vidstyle\n"
+            "print(vidstyle.Styles('light_mondrian').value.meta['painting'], sorted(m for m in sys.modules "
+            "if m.split('.')[0] == 'torch'))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["Composition", "[]"]

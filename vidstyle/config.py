@@ -1,14 +1,19 @@
 """Frozen configuration dataclasses shared by the library, the CLI and saved next to weights."""
 from __future__ import annotations
 
+import math
 import numbers
 import os
+import re
 from dataclasses import asdict, dataclass
 
 #: ``--precision`` values of every command (inference commands add "int8"); resolved by vidstyle.device.
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 #: ``--backend`` values: network runtimes of vidstyle.stylizer.Stylizer.
 BACKENDS = ("auto", "torch", "compile", "onnx")
+#: The largest ``scale`` (``--scale``): the network at 8x the frame is already far past where its
+#: strokes stop looking like a painting's.
+MAX_SCALE = 8
 #: The flow stabilizer's strength for a style whose zoo entry names none, for users' own files and
 #: for a FlowStabilizer made without one (here, not in vidstyle.models.zoo, so vidstyle.flow needs
 #: no import of the model zoo).
@@ -31,56 +36,92 @@ def is_number(value, integral: bool = False) -> bool:
     return isinstance(value, numbers.Integral if integral else numbers.Real) and not isinstance(value, bool)
 
 
+def refuse(name: str, value, what: str, wrong_kind: bool):
+    """Raise the error for ``name``'s ``value``: a :class:`~vidstyle.errors.BadTypeError` (also a
+    TypeError) for a value of the wrong kind, a :class:`~vidstyle.errors.BadValueError` (also a
+    ValueError) for one of the right kind out of range, so Python code's ``except`` catches each
+    as it expects; both are VidstyleErrors, one line on the command line."""
+    from vidstyle.errors import BadTypeError, BadValueError
+
+    raise (BadTypeError if wrong_kind else BadValueError)(f"{name} must be {what}, got {value!r}")
+
+
+def check_number(name: str, value, what: str, in_range=lambda v: True, *, integral: bool = False,
+                 optional: bool = True, finite: bool = True):
+    """``value`` if it is a (with ``integral``, whole) number that ``in_range`` accepts, finite
+    unless not ``finite`` (never NaN), or None when ``optional``; else :func:`refuse` says
+    ``name`` "must be ``what``"."""
+    if value is None and optional:
+        return value
+    if not is_number(value, integral=integral):
+        refuse(name, value, what, wrong_kind=True)
+    if not ((math.isfinite(value) if finite else not math.isnan(value)) and in_range(value)):
+        refuse(name, value, what, wrong_kind=False)
+    return value
+
+
+def check_flag(name: str, value) -> bool:
+    """``value`` if it is True or False ("no" or 0 would otherwise pass for a choice)."""
+    if not isinstance(value, bool):
+        refuse(name, value, "True or False", wrong_kind=True)
+    return value
+
+
+def check_choice(what: str, value, choices: tuple) -> str:
+    """``value`` if it is one of ``choices``, else "unknown ``what`` 'x' (use a or b)": a
+    BadValueError, or a BadTypeError for a value that is not a string at all."""
+    from vidstyle.errors import BadTypeError, BadValueError
+
+    if not isinstance(value, str) or value not in choices:
+        error = BadValueError if isinstance(value, str) else BadTypeError
+        raise error(f"unknown {what} {value!r} (use {', '.join(choices[:-1])} or {choices[-1]})")
+    return value
+
+
 def check_temporal(mode: str = "flow", strength=None, name: str = "temporal_strength") -> None:
     """The one check of a stabilizer mode (:data:`TEMPORAL_MODES`) and strength (None: the
     style's own, else a number in [0, 1]), for StylizeConfig, Stylizer.stylize_iter and
-    FlowStabilizer; a VidstyleError naming the value otherwise."""
-    from vidstyle.errors import VidstyleError
-
-    if mode not in TEMPORAL_MODES:
-        raise VidstyleError(f"unknown temporal mode {mode!r} (use {' or '.join(TEMPORAL_MODES)})")
-    if strength is not None and not (is_number(strength) and 0.0 <= strength <= 1.0):
-        raise VidstyleError(f"{name} must be a number between 0 and 1, got {strength!r}")
+    FlowStabilizer."""
+    check_choice("temporal mode", mode, TEMPORAL_MODES)
+    check_number(name, strength, "a number between 0 and 1", lambda v: 0.0 <= v <= 1.0)
 
 
 def check_look(style_strength=1.0, keep_colors=False) -> None:
     """The one check of the two controls of how a stylized frame looks (see
     :func:`vidstyle.stylizer.blend_style`): ``style_strength`` a number in [0, 1], ``keep_colors``
-    a bool; a VidstyleError naming the value otherwise."""
-    from vidstyle.errors import VidstyleError
-
-    if not (is_number(style_strength) and 0.0 <= style_strength <= 1.0):
-        raise VidstyleError(f"style_strength must be a number between 0 and 1, got {style_strength!r}")
-    if not isinstance(keep_colors, bool):  # "no" or 0 would otherwise pass for a choice
-        raise VidstyleError(f"keep_colors must be True or False, got {keep_colors!r}")
+    a bool."""
+    check_number("style_strength", style_strength, "a number between 0 and 1", lambda v: 0.0 <= v <= 1.0,
+                 optional=False)
+    check_flag("keep_colors", keep_colors)
 
 
 def check_downscale(value) -> int | None:
     """``value`` if it is None or a whole number of pixels, at least 16 (the output's longer side,
-    StylizeConfig.downscale), else a VidstyleError naming it."""
-    from vidstyle.errors import VidstyleError
-
-    if value is not None and not (is_number(value, integral=True) and value >= 16):
-        raise VidstyleError(f"downscale must be a whole number of pixels, at least 16, got {value!r}")
-    return value
+    StylizeConfig.downscale)."""
+    return check_number("downscale", value, "a whole number of pixels, at least 16", lambda v: v >= 16,
+                        integral=True)
 
 
 def check_bars_mode(mode) -> str:
-    """``mode`` if it is one of :data:`BARS_MODES`, else a VidstyleError naming it."""
-    from vidstyle.errors import VidstyleError
-
-    if mode not in BARS_MODES:
-        raise VidstyleError(f"unknown bars mode {mode!r} (use {' or '.join(BARS_MODES)})")
-    return mode
+    """``mode`` if it is one of :data:`BARS_MODES`."""
+    return check_choice("bars mode", mode, BARS_MODES)
 
 
 def check_hdr_mode(mode) -> str:
-    """``mode`` if it is one of :data:`HDR_MODES`, else a VidstyleError naming it."""
-    from vidstyle.errors import VidstyleError
+    """``mode`` if it is one of :data:`HDR_MODES`."""
+    return check_choice("hdr mode", mode, HDR_MODES)
 
-    if mode not in HDR_MODES:
-        raise VidstyleError(f"unknown hdr mode {mode!r} (use {' or '.join(HDR_MODES)})")
-    return mode
+
+def check_device_name(device) -> None:
+    """A device as StylizeConfig takes it: a torch.device, or a name of the form
+    ``vidstyle.device.resolve_device`` resolves (auto, cpu, cuda, cuda:N, mps). Whether that
+    device exists is its question, asked when a network is placed (it needs torch)."""
+    if type(device).__name__ == "device" and type(device).__module__.startswith("torch"):
+        return
+    if not isinstance(device, str):
+        refuse("device", device, "a name such as 'cpu' or 'cuda:0' or a torch.device", wrong_kind=True)
+    if not re.fullmatch(r"(auto|cpu|mps|cuda)(:\d+)?", device.strip().lower()):
+        refuse("device", device, "auto, cpu, cuda, cuda:N or mps", wrong_kind=False)
 
 
 @dataclass(frozen=True)
@@ -98,6 +139,17 @@ class EncodeConfig:
     # encode as fast as a live feed needs, for some size: VP9's real-time mode, WebP's lightest
     # compression (about 4x faster each; vidstyle live's recordings)
     realtime: bool = False
+
+    def __post_init__(self):
+        # the kinds here; the codec's own ranges and names when the encoder opens
+        # (vidstyle.io.encode), which says what that codec takes
+        for name in ("codec", "preset", "pix_fmt"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                refuse(name, value, "a name (a string) or None", wrong_kind=True)
+        check_number("crf", self.crf, "a whole number (its range is the codec's)", integral=True)
+        for name in ("audio", "subtitles", "realtime"):
+            check_flag(name, getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -146,13 +198,18 @@ class StylizeConfig:
     queue_size: int = 8
 
     def __post_init__(self):
-        # checked when made (and by dataclasses.replace), not when a run first uses the value
-        from vidstyle.errors import VidstyleError
-
+        # every field checked when made (and by dataclasses.replace), not when a run first uses it
+        check_device_name(self.device)
+        check_choice("precision", self.precision, PRECISIONS + ("int8",))
         for name in ("batch", "queue_size"):
-            value = getattr(self, name)
-            if value is not None and not (is_number(value, integral=True) and value >= 1):
-                raise VidstyleError(f"{name} must be a whole number of at least 1, got {value!r}")
+            check_number(name, getattr(self, name), "a whole number of at least 1", lambda v: v >= 1, integral=True)
+        check_number("max_side", self.max_side, "a whole number of pixels, at least 1", lambda v: v >= 1,
+                     integral=True)
+        check_flag("channels_last", self.channels_last)
+        check_choice("backend", self.backend, BACKENDS)
+        check_number("scale", self.scale, f"a number > 0 and at most {MAX_SCALE}", lambda v: 0 < v <= MAX_SCALE)
+        check_number("start", self.start, "a number of seconds >= 0", lambda v: v >= 0)
+        check_number("duration", self.duration, "a number of seconds > 0", lambda v: v > 0)
         check_temporal(self.temporal, self.temporal_strength)
         check_look(self.style_strength, self.keep_colors)
         if self.sequence_fps is not None:
@@ -163,9 +220,8 @@ class StylizeConfig:
         check_bars_mode(self.bars)
         check_downscale(self.downscale)
         if self.mask is not None and not (isinstance(self.mask, (str, os.PathLike)) and str(self.mask).strip()):
-            raise VidstyleError(f"mask must be a file or folder path, got {self.mask!r}")
-        if not isinstance(self.invert_mask, bool):
-            raise VidstyleError(f"invert_mask must be True or False, got {self.invert_mask!r}")
+            refuse("mask", self.mask, "a file or folder path", wrong_kind=not isinstance(self.mask, (str, os.PathLike)))
+        check_flag("invert_mask", self.invert_mask)
 
     def to_dict(self) -> dict:
         return asdict(self)

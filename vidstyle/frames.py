@@ -59,9 +59,11 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.de
 
 
 def check_image(image) -> np.ndarray:
-    """``image`` if it is a non-empty uint8 (H, W, 3) RGB array, else a ValueError saying what it is."""
+    """``image`` if it is a non-empty uint8 (H, W, 3) RGB array, else a BadTypeError (not an array
+    at all: a tensor, a PIL image, a list) or a BadValueError (an array of another shape or type)
+    saying what it is."""
     if not isinstance(image, np.ndarray):
-        raise BadValueError(f"expected a uint8 (H, W, 3) numpy array, got {type(image).__name__}")
+        raise BadTypeError(f"expected a uint8 (H, W, 3) numpy array, got {type(image).__name__}")
     if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
         raise BadValueError(f"expected a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}"
                          + (" (scale float images in [0, 1] by 255 and convert to uint8)"

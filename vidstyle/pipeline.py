@@ -28,17 +28,19 @@ from os import PathLike, fspath
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import av
 import numpy as np
 
 from vidstyle.config import EncodeConfig, StylizeConfig, is_number
-from vidstyle.errors import BadTypeError, VidstyleError, counted, termination_as_exit
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, counted, termination_as_exit
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, downscaled_size,
-                               sample_frames, spread_samples)
+                               picture_streams, sample_frames, spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output, say_if_fps_unused)
-from vidstyle.io.files import atomic_output, check_input, check_output, check_output_file, create_output_folder
+from vidstyle.io.files import (atomic_output, check_input, check_output, check_output_file, create_output_folder,
+                               ffmpeg_path)
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -422,7 +424,7 @@ def _checked_options(options: dict) -> dict:
             continue
         kind = next((k for k in kinds if k in _OPTION_TYPES and _OPTION_TYPES[k][0](value)), None)
         if kind is None:
-            raise VidstyleError(f"{name} must be {' or '.join(kinds)}, got {value!r}")
+            raise BadTypeError(f"{name} must be {' or '.join(kinds)}, got {value!r}")
         checked[name] = _OPTION_TYPES[kind][1](value)
     return checked
 
@@ -457,6 +459,28 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
     encode = dataclasses.replace(encode or EncodeConfig(),
                                  **{k: v for k, v in options.items() if k in _ENCODE_FIELDS})
     return config, encode  # (StylizeConfig checks its own values)
+
+
+def _check_call(caller: str, output, overwrite, progress) -> None:
+    """The arguments every stylize_* function takes besides its input (checked by check_input):
+    a wrong kind is a BadTypeError naming the argument, not a TypeError from deep in pathlib, or
+    "yes" taken as true."""
+    from vidstyle.config import check_flag
+
+    if not isinstance(output, (str, PathLike)):
+        raise BadTypeError(f"the output of {caller}() is a path (str or pathlib.Path), got {output!r}")
+    check_flag("overwrite", overwrite)
+    if not (isinstance(progress, bool) or callable(progress)):
+        raise BadTypeError(f"progress must be True, False or a function progress(done, total), got {progress!r}")
+
+
+def _holds_video(path: Path) -> bool:
+    """Whether FFmpeg reads ``path`` as a file with moving pictures."""
+    try:
+        with av.open(ffmpeg_path(path)) as container:
+            return bool(picture_streams(container))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        return False
 
 
 def _check_not_the_mask(output: str | Path, config: StylizeConfig) -> None:
@@ -703,6 +727,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             at ``output`` (an existing file there is untouched).
     """
     config, encode = _merge_options(config, encode, options)
+    _check_call("stylize_video", output, overwrite, progress)
     input_path = check_input(input, folders=True)  # a folder: an image sequence
     if input_path.is_dir():
         find_sequence(input_path)  # a folder that is not one sequence says why before any work
@@ -897,15 +922,18 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     unchanged: no bar (one picture has no progress to show); a function is called once,
     ``progress(1, 1)``, before the picture is put in place (raising there leaves nothing).
     """
-    from vidstyle.io.images import (IMAGE_OUTPUT_FORMATS, check_still, keeps_transparency, read_image_and_alpha,
-                                    write_image)
+    from vidstyle.io.images import (IMAGE_OUTPUT_FORMATS, check_still, is_image_path, keeps_transparency,
+                                    read_image_and_alpha, write_image)
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | set(_NEGATED_OPTIONS)))
     if video_only:
         raise VidstyleError(f"stylize_image() writes a still image: {', '.join(video_only)} "
                             f"{'does' if len(video_only) == 1 else 'do'} not apply")
     config, _ = _merge_options(config, None, options, caller="stylize_image", encoding=False)
+    _check_call("stylize_image", output, overwrite, progress)
     input_path = check_input(input)
+    if not is_image_path(input_path) and _holds_video(input_path):  # else "cannot identify image file"
+        raise BadValueError(f"{input_path.name} is a video, not a still image: stylize_video() stylizes it")
     check_still(input_path)
     if is_sequence_output(output):
         raise VidstyleError(f"{input_path.name} is a still image, one frame: give the output a name without "
@@ -1005,6 +1033,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     the whole run) and ``**options`` as for :func:`stylize_video`.
     """
     config, encode = _merge_options(config, encode, options, caller="stylize_files")
+    _check_call("stylize_files", folder, overwrite, progress)
     if isinstance(inputs, (str, Path)):  # one path, not its characters
         inputs = [inputs]
     inputs = [check_input(i, folders=True) for i in inputs]  # a folder: an image sequence

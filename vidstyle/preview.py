@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from vidstyle.errors import VidstyleError, counted
+from vidstyle.errors import BadValueError, VidstyleError, counted
 
 log = logging.getLogger("vidstyle")
 
@@ -131,8 +131,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
                 downscale: int | None = None, device: str = "auto",
                 precision: str = "auto", max_side: int | None = None, overwrite: bool = False,
                 progress: Callable[[int, int, str], object] | None = None) -> SheetResult:
-    """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values; default:
-    :func:`preview_styles`) on ``frames`` frames spread over ``input``: a row of the input, then
+    """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values, or one;
+    None: :func:`preview_styles`) on ``frames`` frames spread over ``input``: a row of the input, then
     one row per style, each panel ``width`` pixels wide (at most the input's width). ``bars``:
     "keep" paints only the picture between black letterbox bars, as ``vidstyle stylize`` does,
     "stylize" the whole frame. ``progress(done, total, style)`` is
@@ -151,7 +151,11 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
         raise VidstyleError(f"a sheet needs at least 1 frame and panels 16 pixels wide (got {frames}, {width})")
     input_path = check_input(input, folders=True)
     check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)
-    specs = list(styles) if styles else preview_styles()
+    if isinstance(styles, str):  # one style, not its characters
+        styles = [styles]
+    specs = preview_styles() if styles is None else list(styles)
+    if not specs:
+        raise BadValueError("no styles to show (None shows every bundled style)")
     choices = [resolve_style(spec) for spec in specs]  # a misspelt name fails now, not after minutes
     check_bars_mode(bars)
     check_downscale(downscale)

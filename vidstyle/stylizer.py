@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.config import BACKENDS, check_look, check_temporal, is_number
+from vidstyle.config import BACKENDS, MAX_SCALE, check_look, check_number, check_temporal, is_number
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadValueError, VidstyleError, first_line
 from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor, luminance,
@@ -31,9 +31,6 @@ from vidstyle.models.zoo import StyleChoice, Styles, mix_vector, parse_mix, reso
 log = logging.getLogger("vidstyle")
 
 
-#: Largest ``scale``: the network at 8x the frame is already far past where its strokes stop
-#: looking like a painting's.
-MAX_SCALE = 8
 #: Longest side the network runs at (8K UHD is 7680): larger frames take gigabytes each.
 MAX_NETWORK_SIDE = 8192
 
@@ -222,10 +219,8 @@ class Stylizer:
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        if max_side is not None and not (is_number(max_side, integral=True) and max_side >= 1):
-            raise VidstyleError(f"max_side must be a whole number of pixels, at least 1, got {max_side!r}")
-        if scale is not None and not (is_number(scale) and math.isfinite(scale) and 0 < scale <= MAX_SCALE):
-            raise VidstyleError(f"scale must be a number > 0 and at most {MAX_SCALE}, got {scale!r}")
+        check_number("max_side", max_side, "a whole number of pixels, at least 1", lambda v: v >= 1, integral=True)
+        check_number("scale", scale, f"a number > 0 and at most {MAX_SCALE}", lambda v: 0 < v <= MAX_SCALE)
         self.max_side = None if max_side is None else int(max_side)
         self.scale = None if scale is None else float(scale)
         self._build_lock = threading.RLock()
@@ -384,10 +379,10 @@ class Stylizer:
             except (ValueError, TypeError):  # ragged nesting
                 weights = np.asarray(mix, dtype=object)
             if weights.ndim != 1:  # the network takes a mix per frame too, which frames would then have to match
-                raise VidstyleError(f"a style mix is one weight per style, got shape {weights.shape}")
+                raise BadValueError(f"a style mix is one weight per style, got shape {weights.shape}")
             names = self.style_names
             if weights.dtype.kind not in "iuf" or len(weights) != len(names):
-                raise VidstyleError(f"a style mix vector holds one number per style, {len(names)} "
+                raise BadValueError(f"a style mix vector holds one number per style, {len(names)} "
                                     f"entr{'y' if len(names) == 1 else 'ies'} ({', '.join(names)}), got {mix!r}; "
                                     "or name them: {'a': 0.7, 'b': 0.3} or 'a=0.7,b=0.3'")
             mix = dict(zip(names, weights.tolist()))
@@ -395,7 +390,7 @@ class Stylizer:
         try:
             self.model.set_style(list(mix))
         except ValueError as exc:
-            raise VidstyleError(str(exc)) from None
+            raise BadValueError(str(exc)) from None
         if self.choice is not None:  # what the stylizer now paints (labels, summaries)
             self.choice = dataclasses.replace(self.choice, mix=mix)
         self._flat_reference.set_style(list(mix))
@@ -464,6 +459,10 @@ class Stylizer:
         fade. Ordinary footage is far above it (the shared clips: luma std 29-71).
         """
         weights = (_luma_std(x) / LOW_CONTRAST).clamp(max=1.0).tolist()  # one read per batch
+        broken = [i for i, w in enumerate(weights) if math.isnan(w)]  # NaN or inf in a frame: NaN here
+        if broken:  # else no branch below fills the frame: it came back as uninitialised memory
+            raise BadValueError(f"frame {broken[0]} of the batch holds NaN or infinite values; frames are "
+                                "numbers in [0, 1]")
         if min(weights) >= 1.0:
             return self._network_output(x)
         y = torch.empty_like(x)

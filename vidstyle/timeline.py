@@ -114,6 +114,10 @@ class StyleTimeline:
                 change = StyleChange(*change)
             if not (is_number(change.at) and math.isfinite(change.at) and change.at >= 0):
                 raise VidstyleError(f"a style change's time must be a number of seconds >= 0, got {change.at!r}")
+            if not (isinstance(change.style, (str, os.PathLike)) or is_ready_stylizer(change.style)):
+                # None or a number failed only when the run loaded its styles
+                raise BadTypeError(f"a style change's style is a style spec (a bundled name, a .safetensors "
+                                   f"path, mix:..., or 'none') or a Stylizer, got {change.style!r}")
             entries.append(StyleChange(float(change.at), change.style))
         if not entries:
             raise VidstyleError("a style timeline needs at least one style")

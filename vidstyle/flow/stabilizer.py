@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, is_number
+from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, check_flag, check_number
 from vidstyle.errors import BadTypeError, BadValueError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
@@ -165,24 +165,18 @@ class FlowStabilizer:
     def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH, flow_scale: float = 0.5, preset: str = "fast",
                  cut_threshold: float = 0.1, min_valid_fraction: float = 0.3, photometric_tolerance: float = 0.1,
                  keep_contrast: bool = True, fade_tolerance: float = 0.025):
-        # type first: "0.5" or None would otherwise fail the comparison with a bare TypeError
-        if not (is_number(strength) and 0.0 <= strength <= 1.0):
-            raise BadValueError(f"temporal strength must be a number between 0 and 1, got {strength!r}")
-        if not (is_number(flow_scale) and 0.0 < flow_scale <= 1.0):
-            raise BadValueError(f"flow scale must be a number in (0, 1], got {flow_scale!r}")
-        for name, value, low, high in (("cut_threshold", cut_threshold, 0.0, math.inf),
-                                       ("min_valid_fraction", min_valid_fraction, 0.0, 1.0),
-                                       ("photometric_tolerance", photometric_tolerance, 0.0, math.inf),
-                                       ("fade_tolerance", fade_tolerance, 0.0, math.inf)):
-            # the tolerances divide: 0 would give NaN weights (a black frame) or a ZeroDivisionError
-            positive = name.endswith("tolerance")
-            bound = "> 0" if positive else ">= 0" if high == math.inf else f"between {low:g} and {high:g}"
-            if not is_number(value):
-                raise BadTypeError(f"{name} must be a number {bound}, got {value!r}")
-            if not ((low < value if positive else low <= value) and value <= high):
-                raise BadValueError(f"{name} must be a number {bound}, got {value!r}")
-        if not isinstance(keep_contrast, bool):
-            raise BadTypeError(f"keep_contrast must be True or False, got {keep_contrast!r}")
+        # each refused when given: "0.5" or None would otherwise fail a comparison with a bare
+        # TypeError at the first frame, and the tolerances divide (0: NaN weights, a black frame)
+        check_number("temporal strength", strength, "a number between 0 and 1", lambda v: 0.0 <= v <= 1.0,
+                     optional=False)
+        check_number("flow scale", flow_scale, "a number in (0, 1]", lambda v: 0.0 < v <= 1.0, optional=False)
+        for name, value, what, in_range in (  # infinity: never a cut, no gate on fades or colours
+                ("cut_threshold", cut_threshold, "a number >= 0", lambda v: v >= 0),
+                ("min_valid_fraction", min_valid_fraction, "a number between 0 and 1", lambda v: 0 <= v <= 1),
+                ("photometric_tolerance", photometric_tolerance, "a number > 0", lambda v: v > 0),
+                ("fade_tolerance", fade_tolerance, "a number > 0", lambda v: v > 0)):
+            check_number(name, value, what, in_range, optional=False, finite=False)
+        check_flag("keep_contrast", keep_contrast)
         self.strength, self.flow_scale = float(strength), float(flow_scale)
         self.cut_threshold, self.min_valid_fraction = float(cut_threshold), float(min_valid_fraction)
         self.photometric_tolerance = float(photometric_tolerance)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.errors import BadValueError
+from vidstyle.errors import BadTypeError, BadValueError
 
 _PADDING_TO_CV2 = {"border": cv2.BORDER_REPLICATE, "zeros": cv2.BORDER_CONSTANT, "reflection": cv2.BORDER_REFLECT_101}
 
@@ -85,7 +85,7 @@ def _pixel_coords_numpy(height: int, width: int) -> np.ndarray:
 
 def _check_flow_numpy(flow: np.ndarray) -> None:
     if not isinstance(flow, np.ndarray) or flow.ndim != 3 or flow.shape[-1] != 2:
-        raise BadValueError(f"flow must be an (H, W, 2) numpy array, got {getattr(flow, 'shape', type(flow).__name__)}")
+        raise (BadValueError if isinstance(flow, np.ndarray) else BadTypeError)(f"flow must be an (H, W, 2) numpy array, got {getattr(flow, 'shape', type(flow).__name__)}")
 
 
 def flow_to_map(flow: np.ndarray) -> np.ndarray:

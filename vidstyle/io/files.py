@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadTypeError, VidstyleError
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
 
 # Extensions we know how to write (FFmpeg muxer names): what --output may end with.
@@ -32,7 +32,10 @@ def ffmpeg_path(path: str | Path) -> str:
 
 def check_input(path: str | Path, folders: bool = False) -> Path:
     """Return ``path`` as a Path if it is a readable file (or, with ``folders``, a folder: an image
-    sequence, see :mod:`vidstyle.io.sequence`); otherwise raise a one-line VidstyleError."""
+    sequence, see :mod:`vidstyle.io.sequence`); otherwise raise a one-line VidstyleError (a
+    BadTypeError for a value that is not a path at all: bytes, a number, None)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise BadTypeError(f"an input is a path (str or pathlib.Path), got {path!r}")
     if "://" in str(path):
         raise VidstyleError(f"{path} is a URL; vidstyle reads local files (download it first)")
     path = Path(path)

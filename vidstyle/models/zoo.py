@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, is_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
-from vidstyle.models.weights import ModelInfo, read_info
+
+if TYPE_CHECKING:  # reading a file's header needs torch (vidstyle.models.weights); naming a style does not
+    from vidstyle.models.weights import ModelInfo
 
 log = logging.getLogger("vidstyle")
 
@@ -97,6 +100,8 @@ def _bundled_infos() -> tuple[ModelInfo, ...]:
 
 @functools.lru_cache(maxsize=4)
 def _read_infos(files: tuple[Path, ...]) -> tuple[ModelInfo, ...]:
+    from vidstyle.models.weights import read_info
+
     return tuple(read_info(f) for f in files)
 
 
@@ -124,20 +129,20 @@ def parse_mix(text: str) -> dict[str, float]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, weight = part.partition("=")
         if not name.strip():
-            raise VidstyleError(f"a style name is missing in {part!r}: expected name=number")
+            raise BadValueError(f"a style name is missing in {part!r}: expected name=number")
         try:
             w = float(weight) if weight else 1.0
         except ValueError:
-            raise VidstyleError(f"bad style weight in {part!r}: expected name=number") from None
+            raise BadValueError(f"bad style weight in {part!r}: expected name=number") from None
         if not math.isfinite(w) or w < 0:
-            raise VidstyleError(f"style weights must be non-negative numbers, got {part!r}")
+            raise BadValueError(f"style weights must be non-negative numbers, got {part!r}")
         if name.strip() in mix:
-            raise VidstyleError(f"style {name.strip()!r} appears twice in the mix {text!r}")
+            raise BadValueError(f"style {name.strip()!r} appears twice in the mix {text!r}")
         mix[name.strip()] = w
     if not mix:
-        raise VidstyleError(f"empty style mix {text!r}: expected e.g. mix:starry_night=0.7,the_scream=0.3")
+        raise BadValueError(f"empty style mix {text!r}: expected e.g. mix:starry_night=0.7,the_scream=0.3")
     if sum(mix.values()) <= 0:
-        raise VidstyleError(f"style mix {text!r} has only zero weights: give at least one a positive weight")
+        raise BadValueError(f"style mix {text!r} has only zero weights: give at least one a positive weight")
     return mix
 
 
@@ -147,13 +152,13 @@ def mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
     if unknown:
         guess = closest_style_name(unknown[0], names)
         hint = f": did you mean {guess!r}?" if guess else ""
-        raise VidstyleError(f"{Path(info.path).name} has no style {unknown[0]!r}{hint} (it has: {', '.join(names)})")
+        raise BadValueError(f"{Path(info.path).name} has no style {unknown[0]!r}{hint} (it has: {', '.join(names)})")
     bad = [f"{n}={w!r}" for n, w in mix.items() if not (is_number(w) and math.isfinite(w) and w >= 0)]
     if bad:
-        raise VidstyleError(f"style weights must be non-negative numbers, got {bad[0]}")
+        raise BadValueError(f"style weights must be non-negative numbers, got {bad[0]}")
     largest = max(mix.values(), default=0.0)
     if largest <= 0:
-        raise VidstyleError("the style mix has only zero weights: give at least one a positive weight")
+        raise BadValueError("the style mix has only zero weights: give at least one a positive weight")
     # scaled by the largest first: weights such as 1e308 would otherwise add up to infinity
     scaled = {n: w / largest for n, w in mix.items()}
     total = sum(scaled.values())
@@ -224,6 +229,8 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
     path = Path(text).expanduser()
     styles = bundled_styles()
     if not is_bundled_name(spec) and (path.suffix == ".safetensors" or path.exists() or "/" in text):
+        from vidstyle.models.weights import read_info
+
         info = read_info(path)
         if mix_text:
             return StyleChoice(path, info, mix_vector(info, parse_mix(mix_text)))
@@ -308,7 +315,7 @@ class Styles(Enum):
             guess = closest_style_name(key, names)
             raise BadValueError(f"no bundled style {value!r}" + (f": did you mean {guess!r}?" if guess else "")
                                 + f" (bundled: {', '.join(names)})")
-        return None
+        raise BadTypeError(f"a bundled style is named by a string such as 'starry_night', got {value!r}")
 
     STARRY_NIGHT = BundledStyle("starry_night.safetensors", "transformer_net", dict(
         painting="The Starry Night", artist="Vincent van Gogh", year="1889", recipe=_recipe(300), steps=1200,
