@@ -3,8 +3,10 @@
 Stylized video is hard to encode (the network paints fine texture everywhere), and in
 `vidstyle stylize` the encoder shares the CPU with the network. This stylizes the first frames of a
 clip once, in memory, then encodes the same frames with each preset at the same crf through the
-same options `vidstyle stylize` passes (`vidstyle.io.encode._encoder_options`), the presets
-interleaved round after round, and decodes each file to score it against the frames it was given.
+same options and threading `vidstyle stylize` sets (`vidstyle.io.encode.configure_encoder`), the
+presets interleaved round after round, and decodes each file to score it against the frames it was
+given. ``--threading frame slice`` also compares x264's frame threads (what `vidstyle stylize`
+uses for files) with its slice threads (PyAV's default, and what it used before).
 
     .venv/bin/python benchmarks/encoder_presets.py --clip ../shared/data/video/cutbunny.mp4 \\
         --out benchmarks/results/encoder_presets_cpu_c.json
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,8 +30,13 @@ sys.path.insert(0, str(ROOT))
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.eval import read_frames  # noqa: E402
 from vidstyle.io.decode import VideoDecoder  # noqa: E402
-from vidstyle.io.encode import _encoder_options  # noqa: E402
+from vidstyle.io.encode import configure_encoder  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    w, _, h = text.partition("x")
+    return int(w), int(h)
 
 
 def read_clip(path: str, count: int) -> tuple[list[np.ndarray], float]:
@@ -38,14 +46,17 @@ def read_clip(path: str, count: int) -> tuple[list[np.ndarray], float]:
     return list(read_frames(path, count)), rate
 
 
-def encode(frames: list[np.ndarray], rate: float, crf: int, preset: str) -> tuple[bytes, float, float]:
+def encode(frames: list[np.ndarray], rate: float, crf: int, preset: str,
+           threading: str = "frame") -> tuple[bytes, float, float]:
     """H.264 in MP4 in memory: (file bytes, wall seconds, CPU seconds of the whole process)."""
     buf = io.BytesIO()
     wall, cpu = time.perf_counter(), time.process_time()
     with av.open(buf, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=round(rate))
         stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        stream.options = _encoder_options("libx264", crf, preset)
+        configure_encoder(stream, "libx264", crf, preset)
+        if threading == "slice":
+            stream.codec_context.thread_type = "SLICE"
         for image in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode(None))
@@ -68,22 +79,30 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=96)
     p.add_argument("--crf", type=int, default=18)
     p.add_argument("--presets", nargs="+", default=["medium", "fast", "faster", "veryfast", "superfast"])
+    p.add_argument("--threading", nargs="+", choices=("frame", "slice"), default=["frame"],
+                   help="x264 threading modes to compare (each preset runs with each)")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--size", type=size_arg, help="WxH: resize the clip's frames before stylizing (e.g. 1920x1080)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/encoder_presets.json")
     args = p.parse_args(argv)
 
     frames, rate = read_clip(args.clip, args.frames)
+    if args.size:
+        frames = [cv2.resize(f, args.size, interpolation=cv2.INTER_CUBIC) for f in frames]
     stylizer = Stylizer(args.style, device="cpu")
     stylized = [stylizer.stylize(f) for f in frames]
-    runs: dict[str, list[dict]] = {preset: [] for preset in args.presets}
+    # one name per variant: the preset, with the threading when several are compared
+    variants = {f"{preset} {threading}" if len(args.threading) > 1 else preset: (preset, threading)
+                for preset in args.presets for threading in args.threading}
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
     for r in range(args.rounds):
-        for preset in args.presets:
-            data, wall, cpu = encode(stylized, rate, args.crf, preset)
-            runs[preset].append({"bytes": len(data), "wall_ms_per_frame": 1000 * wall / len(stylized),
-                                 "cpu_ms_per_frame": 1000 * cpu / len(stylized),
-                                 "psnr_db": psnr(data, stylized) if r == 0 else None})
-            print(f"round {r + 1} {preset:10s} wall {runs[preset][-1]['wall_ms_per_frame']:6.2f} ms/frame, "
-                  f"CPU {runs[preset][-1]['cpu_ms_per_frame']:6.2f} ms/frame, {len(data) / 1024:7.0f} KiB", flush=True)
+        for name, (preset, threading) in variants.items():
+            data, wall, cpu = encode(stylized, rate, args.crf, preset, threading)
+            runs[name].append({"bytes": len(data), "wall_ms_per_frame": 1000 * wall / len(stylized),
+                               "cpu_ms_per_frame": 1000 * cpu / len(stylized),
+                               "psnr_db": psnr(data, stylized) if r == 0 else None})
+            print(f"round {r + 1} {name:16s} wall {runs[name][-1]['wall_ms_per_frame']:6.2f} ms/frame, "
+                  f"CPU {runs[name][-1]['cpu_ms_per_frame']:6.2f} ms/frame, {len(data) / 1024:7.0f} KiB", flush=True)
     seconds = len(stylized) / rate
     summary = {}
     for preset, rs in runs.items():
@@ -93,8 +112,9 @@ def main(argv=None) -> int:
             "kbit_per_s": round(rs[0]["bytes"] * 8 / seconds / 1000),
             "psnr_db": round(rs[0]["psnr_db"], 2),
         }
-    base = summary[args.presets[0]]
-    lines = [f"| preset | encode wall ms/frame | encode CPU ms/frame | kbit/s | size vs {args.presets[0]} | PSNR dB |",
+    first = next(iter(variants))
+    base = summary[first]
+    lines = [f"| preset | encode wall ms/frame | encode CPU ms/frame | kbit/s | size vs {first} | PSNR dB |",
              "|---|---:|---:|---:|---:|---:|"]
     for preset, s in summary.items():
         lines.append(f"| {preset} | {s['wall_ms_per_frame_median']:.2f} | {s['cpu_ms_per_frame_median']:.2f} | "

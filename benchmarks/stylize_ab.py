@@ -26,7 +26,10 @@ Variants:
   core, so that it never waits at an OpenMP barrier for a thread the codecs preempted, and leaves
   the other core to decoding and encoding.
 * ``x264-1-thread``: the encoder with one thread (libavcodec's ``threads`` option) instead of
-  x264's automatic frame threads (1.5 per core plus lookahead).
+  x264's automatic count (frame threads, 1.5 per core, since the twenty-ninth session; slice
+  threads, one per core, before it: PyAV's default, see ``configure_encoder``).
+* ``x264-slices``: x264 with slice threads (``sliced_threads=1``) instead of frame threads: how
+  `vidstyle stylize` encoded before the twenty-ninth session.
 ``--options '{"warm": true}'`` builds and warms the network (int8 calibration and compilation
 included) before timing, so that only the steady state is measured.
 
@@ -53,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 
 VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off", "nice-io", "nice-codecs", "idle-codecs",
-            "omp-passive", "net-1-thread", "x264-1-thread")
+            "omp-passive", "net-1-thread", "x264-1-thread", "x264-slices")
 
 # the child: one stylize_video run, its result as JSON on the last line of stdout
 _CHILD = """
@@ -113,6 +116,14 @@ if variant == "x264-1-thread":
     import vidstyle.io.encode as encode
     encoder_options = encode._encoder_options
     encode._encoder_options = lambda *a: {**encoder_options(*a), "threads": "1"}
+if variant == "x264-slices":
+    import vidstyle.io.encode as encode
+    configure_encoder = encode.configure_encoder
+
+    def sliced(stream, *a, **k):
+        configure_encoder(stream, *a, **k)
+        stream.codec_context.thread_type = "SLICE"
+    encode.configure_encoder = sliced
 options = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
 temporal = options.pop("temporal", "flow")
 if options.pop("warm", False):

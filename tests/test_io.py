@@ -405,6 +405,32 @@ def test_hardware_codec_without_gpu_is_a_clear_error(tmp_path):
     assert not (tmp_path / "o.mp4").exists() or (tmp_path / "o.mp4").stat().st_size == 0
 
 
+def test_hardware_encoder_hint_names_a_gpu_without_nvenc():
+    from vidstyle.io.encode import hardware_encoder_hint
+
+    # FFmpeg's words on an H200 (measured, twenty-ninth session) and on a machine with no driver
+    h200 = "Generic error in an external library: OpenEncodeSessionEx failed: unsupported device (2): (no details)"
+    assert "has no NVENC video encoder" in hardware_encoder_hint(h200)
+    no_driver = "Operation not permitted"
+    assert "driver present" in hardware_encoder_hint(no_driver)
+    assert all("--codec libx264" in hardware_encoder_hint(r) for r in (h200, no_driver))
+
+
+def _x264_threading(data: bytes) -> str:
+    """x264's own record of its threading, from the options string it writes into the stream."""
+    return re.search(rb"sliced_threads=(\d)", data).group().decode()
+
+
+@pytest.mark.parametrize("realtime, expected", [(False, "sliced_threads=0"), (True, "sliced_threads=1")])
+def test_x264_threads_by_frame_for_files_and_by_slice_when_realtime(tmp_path, realtime, expected):
+    # PyAV opens encoders with slice threading, which x264 takes as sliced_threads=1 (its
+    # low-latency mode); a file gets x264's frame threads, a real-time output keeps slices
+    out = tmp_path / "o.mp4"
+    # (x264 takes one thread, so no slices, below about 320x240)
+    reencode(make_video(tmp_path / "a.mp4", frames=3, size=(320, 240)), out, EncodeConfig(realtime=realtime))
+    assert _x264_threading(out.read_bytes()) == expected
+
+
 def test_unsupported_pix_fmt_is_an_error(tmp_path):
     src = make_video(tmp_path / "a.mp4", frames=2)
     with VideoDecoder(src) as dec, pytest.raises(VidstyleError, match="cannot encode pixel format 'rgb48le'"):

@@ -28,7 +28,7 @@ from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
 from vidstyle.io.decode import VideoDecoder
-from vidstyle.io.encode import _encoder_options, output_pix_fmt, requested_pix_fmt
+from vidstyle.io.encode import configure_encoder, output_pix_fmt, requested_pix_fmt
 from vidstyle.models.transformer import TransformerNet
 
 
@@ -155,7 +155,7 @@ def run_naive_loop(clip: str | Path, model: TransformerNet, *, max_frames: int |
                 pix_fmt = output_pix_fmt(av.Codec("libx264", "w"), requested_pix_fmt("libx264", enc.pix_fmt, ".mp4"),
                                          img.shape[1], img.shape[0])
                 out.width, out.height, out.pix_fmt = img.shape[1], img.shape[0], pix_fmt
-                out.options = _encoder_options("libx264", enc.crf, enc.preset)  # as vidstyle stylize passes them
+                configure_encoder(out, "libx264", enc.crf, enc.preset)  # as vidstyle stylize does
             for packet in out.encode(av.VideoFrame.from_ndarray(styled, format="rgb24")):
                 dst.mux(packet)
             t5 = time.perf_counter()
