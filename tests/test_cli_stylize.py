@@ -683,3 +683,22 @@ def test_an_empty_path_is_refused_not_taken_as_the_current_folder(tmp_path, monk
         assert exit_.value.code == 2
         assert "an empty path" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_name_too_long_for_the_file_system_is_said_as_that(tmp_path, capsys):
+    """A 300-byte output name came out as "OSError: [Errno 36] File name too long: '...'" from the
+    first exists() that met it; every command's path arguments, and --onnx, say which limit."""
+    from vidstyle.cli import main
+
+    long_name = str(tmp_path / ("a" * 300))
+    for argv in (["stylize", "in.mp4", "-o", long_name + ".mp4"], ["stylize", long_name + ".mp4", "-o", "out.mp4"],
+                 ["export", "--style", "light_mondrian", "--onnx", long_name + ".onnx"],
+                 ["train", "--style", "a.jpg", "--content", "photos", "--out", long_name + ".safetensors"],
+                 ["optimize", "--style", "a.jpg", "--content", "b.jpg", "-o", long_name + ".png"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "is too long (" in err and "at most 255" in err, err
+        assert "Errno" not in err and "a" * 100 not in err, err  # the name shortened in one readable line
+    assert list(tmp_path.iterdir()) == []

@@ -476,6 +476,22 @@ def test_any_output_file_refuses_its_inputs_and_folders(tmp_path):
         check_output_file(tmp_path / "new" / "stats.json")
 
 
+def test_paths_too_long_for_the_file_system_are_refused_before_any_work(tmp_path):
+    """The Python API's checks say the limit, not ENAMETOOLONG from the first stat."""
+    from vidstyle.io.files import check_input, check_writable_folder
+
+    name = "b" * (NAME_MAX + 1) + ".mp4"
+    with pytest.raises(VidstyleError, match=rf"^output: the name b+\.\.\.b+\.mp4 is too long \({NAME_MAX + 5} bytes"):
+        check_output_file(tmp_path / name)
+    with pytest.raises(VidstyleError, match="^input: the name .* is too long"):
+        check_input(tmp_path / name)
+    with pytest.raises(VidstyleError, match="^checkpoint folder: the name .* is too long"):
+        check_writable_folder(tmp_path / name, "checkpoint folder")
+    with pytest.raises(VidstyleError, match=r"^output: the path is too long \(\d+ bytes; at most 4095\)"):
+        check_output_file(tmp_path.joinpath(*["ab"] * 1500, "x.mp4"))
+    assert check_output_file(tmp_path / ("a" * (NAME_MAX - 4) + ".mp4")).name.startswith("a")  # the longest allowed
+
+
 def test_output_folder_not_writable(tmp_path, monkeypatch):
     folder = tmp_path / "ro"
     folder.mkdir()

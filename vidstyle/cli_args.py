@@ -96,9 +96,17 @@ def sequence_fps(text: str):
 
 def path(text: str) -> str:
     """A file or folder argument: an empty one (an unset ``$OUT`` in a script) is refused rather
-    than taken as the current folder."""
+    than taken as the current folder, and one too long for the file system
+    (vidstyle.io.files.check_path_length) before any command looks at it."""
+    from vidstyle.errors import VidstyleError
+    from vidstyle.io.files import check_path_length
+
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path (is a variable unset?)")
+    try:
+        check_path_length(text)
+    except VidstyleError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 

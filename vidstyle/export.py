@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from vidstyle.cli_args import COMMAND_HELP, non_negative_float
+from vidstyle.cli_args import path as path_arg
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.models.transformer import SubpixelUpsampleConv, TransformerNet, fold_for_inference
@@ -227,7 +228,7 @@ def add_parser(subparsers) -> None:
         "export", help=COMMAND_HELP["export"],
         description="Export a style network to ONNX (dynamic batch, height and width) and check it "
                     "numerically against PyTorch.")
-    p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="ONNX file to write")
+    p.add_argument("--onnx", required=True, metavar="OUT.onnx", type=path_arg, help="ONNX file to write")
     p.add_argument("--style", required=True,
                    help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 or FILE.safetensors:a=0.7,b=0.3 "
                         "(the mix is baked in)")

@@ -23,6 +23,31 @@ OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska
                   ".gif": "gif", ".webp": "webp"}
 
 
+#: Longest file name (bytes) on common file systems (ext4, XFS, Btrfs, NTFS, APFS).
+NAME_MAX = 255
+#: Longest path (bytes) Linux takes in one call, its terminating NUL included.
+PATH_MAX = 4096
+
+
+def check_path_length(path: str | Path, what: str = "") -> None:
+    """Refuse a path the operating system would refuse with ENAMETOOLONG, before any work: a name
+    between separators longer than :data:`NAME_MAX` bytes, or the whole longer than
+    :data:`PATH_MAX`. Its "[Errno 36] File name too long" came out of the first ``exists()`` of
+    whichever check asked first, naming no limit. ``what`` ("output") starts the message."""
+    encoded = os.fsencode(path)
+    prefix = f"{what}: " if what else ""
+    for sep in filter(None, (os.altsep, os.sep)):
+        encoded = encoded.replace(os.fsencode(sep), b"/")
+    for part in encoded.split(b"/"):
+        if len(part) > NAME_MAX:
+            name = os.fsdecode(part)
+            shown = name if len(name) <= 40 else f"{name[:24]}...{name[-12:]}"  # the message stays one readable line
+            raise VidstyleError(f"{prefix}the name {shown} is too long ({len(part)} bytes; file systems take "
+                                f"at most {NAME_MAX})")
+    if len(encoded) >= PATH_MAX:
+        raise VidstyleError(f"{prefix}the path is too long ({len(encoded)} bytes; at most {PATH_MAX - 1})")
+
+
 def ffmpeg_path(path: str | Path) -> str:
     """``path`` as FFmpeg must be given it: with the ``file:`` protocol when it holds a colon,
     which FFmpeg would otherwise read as a protocol name (``clip:1.mp4``, ``take 2: final.mov``)."""
@@ -38,6 +63,7 @@ def check_input(path: str | Path, folders: bool = False) -> Path:
         raise BadTypeError(f"an input is a path (str or pathlib.Path), got {path!r}")
     if "://" in str(path):
         raise VidstyleError(f"{path} is a URL; vidstyle reads local files (download it first)")
+    check_path_length(path, "input")
     path = Path(path)
     if not path.exists():
         raise VidstyleError(f"input file not found: {path}")
@@ -68,6 +94,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     """
     if str(output).endswith(("/", os.sep)):  # Path() would drop the slash and write a file of that name
         raise VidstyleError(f"output {output} names a folder; give a file name")
+    check_path_length(output, "output")
     output = Path(output)
     for path in inputs:
         if path is not None and same_file(Path(path), output):
@@ -93,6 +120,7 @@ def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:
     it (where it will be made); else one clear VidstyleError naming it as ``what``. A file is
     written and removed to tell, as permissions do not show everything (an immutable folder, a
     read-only mount, root)."""
+    check_path_length(folder, what)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise VidstyleError(f"{what} {folder} is a file, not a folder")
@@ -137,10 +165,6 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
         raise VidstyleError(f"cannot write {Path(output).suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(formats))}{hint}")
     return check_output_file(output, inputs=[input], overwrite=overwrite)  # as given: a trailing / counts
-
-
-#: Longest file name (bytes) on common file systems (ext4, XFS, Btrfs, NTFS, APFS).
-NAME_MAX = 255
 
 
 def temp_path_beside(path: str | Path) -> Path:
