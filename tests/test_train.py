@@ -414,6 +414,31 @@ def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_
     TrainConfig(**base, image_size=128, lr=1e-3, seed=2 ** 63 - 1).validate()  # the bounds themselves pass
 
 
+def test_layer_lists_that_leave_a_loss_empty_are_refused(data, tmp_path, capsys):
+    """--style-layers ',' and --content-layers ',' became the loss network's defaults without a
+    word, and all-zero style weights trained a network with no style."""
+    from vidstyle.cli import main
+
+    base = dict(styles=data["styles"][:1], content=str(data["content"]), out=str(tmp_path / "m.safetensors"))
+    for options, message in (({"style_layers": {}}, "--style-layers names no layer"),
+                             ({"content_layers": []}, "--content-layers names no layer"),
+                             ({"style_layers": {"stem": 0.0, "stage2": 0.0}}, "every --style-layers weight is 0")):
+        with pytest.raises(VidstyleError, match=message):
+            TrainConfig(**base, **options).validate()
+    TrainConfig(**base, style_layers={"stem": 0.0, "stage2": 0.5}).validate()  # one layer with weight is enough
+    photo = str(sorted(p for p in data["content"].rglob("*") if p.is_file())[0])
+    for command in (["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out",
+                     str(tmp_path / "m.safetensors"), "--device", "cpu"],
+                    ["optimize", "--style", data["styles"][0], "--content", photo, "-o", str(tmp_path / "o.png")]):
+        for option, value, message in (("--style-layers", ",", "--style-layers names no layer"),
+                                       ("--style-layers", "stem:0,stage2:0", "every --style-layers weight is 0"),
+                                       ("--content-layers", ",", "--content-layers names no layer")):
+            assert main([*command, option, value]) == 1
+            err = capsys.readouterr().err
+            assert err.startswith(f"vidstyle: error: {message}") and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_video_pairs_train_on_when_the_flow_cannot_be_cached(tmp_path, monkeypatch, caplog):
     import contextlib
     import errno

@@ -488,10 +488,19 @@ def default_layers(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def resolve_layers(name: str, content_layers: Sequence[str] | None,
                    style_layers: Mapping[str, float] | None) -> tuple[list[str], dict[str, float]]:
     """(content layers, style layer -> weight) of a training or optimisation run: those given, else
-    loss network ``name``'s defaults (each style layer weighted 1)."""
+    (None) loss network ``name``'s defaults (each style layer weighted 1). Given ones must name a
+    layer, and one style layer at least must weigh more than 0: otherwise the loss is 0, and the
+    run learns nothing of it (an empty list had quietly become the defaults)."""
     style_default, content_default = default_layers(name)
-    content = list(content_layers) if content_layers else list(content_default)
-    style = dict(style_layers) if style_layers else {k: 1.0 for k in style_default}
+    for option, given in (("--content-layers", content_layers), ("--style-layers", style_layers)):
+        if given is not None and not len(given):
+            raise VidstyleError(f"{option} names no layer: give one or more, comma-separated, or leave it out for "
+                                "the loss network's own")
+    if style_layers is not None and not any(style_layers.values()):
+        raise VidstyleError("every --style-layers weight is 0, so there would be no style loss: give a layer a "
+                            "weight above 0 (a layer without :weight counts 1)")
+    content = list(content_default) if content_layers is None else list(content_layers)
+    style = {k: 1.0 for k in style_default} if style_layers is None else dict(style_layers)
     return content, style
 
 

@@ -45,6 +45,19 @@ def _add_loss_args(p: argparse.ArgumentParser, defaults, per_net_style_weight: b
                         f"from ${WEIGHTS_ENV}")
 
 
+def given_layers(text: str | None) -> list[str] | None:
+    """``--content-layers``: None when left out (the loss network's own), else its layers, even
+    none (",": refused by resolve_layers rather than taken as the defaults)."""
+    return None if text is None else split_commas(text)
+
+
+def given_layer_weights(text: str | None) -> dict[str, float] | None:
+    """``--style-layers`` as :func:`given_layers` takes ``--content-layers``, with weights."""
+    from vidstyle.train.losses import parse_layer_weights
+
+    return None if text is None else parse_layer_weights(text)
+
+
 # --- train ---------------------------------------------------------------------------------------
 
 def add_train_parser(subparsers) -> None:
@@ -141,15 +154,13 @@ def style_metadata(styles: list[str], names: list[str], paintings: list[str], ar
 
 def train_config(args):
     """The :class:`~vidstyle.train.loop.TrainConfig` of parsed ``vidstyle train`` options."""
-    from vidstyle.train.losses import parse_layer_weights
     from vidstyle.train.loop import TrainConfig
 
     return TrainConfig(
         styles=args.style, content=args.content, out=args.out, arch=args.arch, image_size=args.image_size,
         style_size=args.style_size, batch_size=args.batch_size, steps=args.steps, lr=args.lr, seed=args.seed,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        content_layers=split_commas(args.content_layers) or None,
-        style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
+        content_layers=given_layers(args.content_layers), style_layers=given_layer_weights(args.style_layers),
         loss_net=args.loss_net, loss_weights=args.loss_weights,
         smooth_activations=args.smooth_activations, temporal_weight=args.temporal_weight,
         temporal_videos=args.temporal_videos, video_fraction=args.video_fraction,
@@ -208,15 +219,13 @@ def add_optimize_parser(subparsers) -> None:
 
 
 def _cmd_optimize(args) -> int:
-    from vidstyle.train.losses import parse_layer_weights
     from vidstyle.train.optimize import OptimizeConfig, optimize_file
 
     config = OptimizeConfig(
         style=args.style, content=args.content, image_size=args.image_size, style_size=args.style_size,
         steps=args.steps, optimizer=args.optimizer, lr=args.lr, init=args.init, seed=args.seed,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
-        content_layers=split_commas(args.content_layers) or None,
-        style_layers=parse_layer_weights(args.style_layers) if args.style_layers else None,
+        content_layers=given_layers(args.content_layers), style_layers=given_layer_weights(args.style_layers),
         loss_net=args.loss_net, loss_weights=args.loss_weights,
         smooth_activations=args.smooth_activations, device=args.device, precision=args.precision)
     result = optimize_file(config, args.output, overwrite=args.overwrite, progress=sys.stderr.isatty())
