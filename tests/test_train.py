@@ -439,6 +439,21 @@ def test_layer_lists_that_leave_a_loss_empty_are_refused(data, tmp_path, capsys)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_optimize_refuses_a_painting_too_small_for_the_loss_network(data, tmp_path, capsys):
+    """--style-size 1 ran, the painting's Gram matrices made of one pixel and the padding."""
+    from vidstyle.cli import main
+    from vidstyle.train.optimize import MIN_IMAGE_SIZE
+
+    photo = str(sorted(p for p in data["content"].rglob("*") if p.is_file())[0])
+    out = tmp_path / "o.png"
+    for size in ("1", str(MIN_IMAGE_SIZE - 1)):
+        assert main(["optimize", "--style", data["styles"][0], "--content", photo, "-o", str(out),
+                     "--style-size", size, "--device", "cpu"]) == 1
+        assert capsys.readouterr().err == (f"vidstyle: error: --style-size must be at least {MIN_IMAGE_SIZE} "
+                                           f"pixels, got {size}\n")
+    assert not out.exists()
+
+
 def test_video_pairs_train_on_when_the_flow_cannot_be_cached(tmp_path, monkeypatch, caplog):
     import contextlib
     import errno

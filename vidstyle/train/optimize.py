@@ -51,7 +51,7 @@ class OptimizeConfig:
         return resolve_layers(self.loss_net, self.content_layers, self.style_layers)
 
 
-#: The smallest photo (shorter side) ``vidstyle optimize`` takes.
+#: The smallest photo and painting (shorter side) ``vidstyle optimize`` takes.
 MIN_IMAGE_SIZE = 16
 
 
@@ -131,8 +131,11 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     """Stylize the photo ``config.content`` by optimisation and write it to ``output``; returns the
     losses. ``progress``: a bar of loss evaluations on stderr."""
     output = Path(output)
-    if config.image_size < MIN_IMAGE_SIZE:  # L-BFGS's line search fails inside PyTorch on a 1-pixel image
-        raise VidstyleError(f"--image-size must be at least {MIN_IMAGE_SIZE} pixels, got {config.image_size}")
+    # L-BFGS's line search fails inside PyTorch on a 1-pixel photo; and a smaller painting gives
+    # Gram matrices of a few pixels and the convolutions' padding (--style-size 1 ran without a word)
+    for name, v in (("--image-size", config.image_size), ("--style-size", config.style_size or config.image_size)):
+        if v < MIN_IMAGE_SIZE:
+            raise VidstyleError(f"{name} must be at least {MIN_IMAGE_SIZE} pixels, got {v}")
     from vidstyle.train.loop import MAX_IMAGE_SIZE, MAX_LR, check_seed
 
     for name, v in (("--image-size", config.image_size), ("--style-size", config.style_size or 0)):
