@@ -675,6 +675,25 @@ def test_cli_missing_camera_is_one_line_error(model_file):
     assert len(lines) == 1 and "cannot open camera /dev/video-vidstyle-test" in lines[0] and "tried" in lines[0]
 
 
+def test_cli_checks_an_output_dir_given_before_the_session(tmp_path, model_file, capsys):
+    """A file given as --output-dir was found out at the first s or r, mid-session; a missing
+    folder is still made on first use, and the current folder (the default) is not checked."""
+    from vidstyle.cli import main
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    video = write_video(tmp_path / "video.mp4", 4, fps=25)
+    for folder, message in ((blocked, f"--output-dir {blocked} is a file, not a folder"),
+                            (blocked / "sub", f"--output-dir {blocked / 'sub'} cannot be made: {blocked} is a file")):
+        assert main(["live", "--source", str(video), "--no-window", "--style", str(model_file),
+                     "--output-dir", str(folder)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"vidstyle: error: {message}") and len(err.strip().splitlines()) == 1, err
+    assert main(["live", "--source", str(video), "--no-window", "--style", str(model_file),
+                 "--output-dir", str(tmp_path / "new" / "folder")]) == 0
+    assert not (tmp_path / "new").exists()  # made when a snapshot or recording needs it
+
+
 def test_cli_never_records_over_its_source_and_checks_outputs_first(tmp_path, model_file):
     video = write_video(tmp_path / "video.mp4", 10, fps=25)
     before = video.read_bytes()

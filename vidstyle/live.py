@@ -1130,7 +1130,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--record", metavar="FILE", type=path_arg, help="record the stylized stream (variable frame rate, wall-clock "
                                                     "timing) to FILE; r stops and restarts")
     p.add_argument("--overwrite", action="store_true", help="replace the --record and --stats-json files if they exist")
-    p.add_argument("--output-dir", default=".", type=path_arg, help="folder for snapshots and r-started recordings (default .)")
+    # no argparse default: a folder given is checked before the session, the current one is not
+    # (a read-only one need not stop a session that takes no snapshot)
+    p.add_argument("--output-dir", type=path_arg,
+                   help="folder for snapshots and r-started recordings, made on first use (default .)")
     p.add_argument("--virtual-cam", action="store_true", help="send the stylized feed to a virtual camera "
                                                               "(needs pyvirtualcam)")
     p.add_argument("--stats-json", metavar="FILE", type=path_arg, help="also write the exit summary as JSON to FILE")
@@ -1155,7 +1158,7 @@ def open_source(args) -> FrameSource:
 def _cmd_live(args) -> int:
     options = LiveOptions(window=not args.no_window, side_by_side=args.side_by_side, fullscreen=args.fullscreen,
                           overlay=not args.no_overlay, record=Path(args.record) if args.record else None,
-                          overwrite=args.overwrite, output_dir=Path(args.output_dir), duration=args.duration,
+                          overwrite=args.overwrite, output_dir=Path(args.output_dir or "."), duration=args.duration,
                           virtual_cam=args.virtual_cam, temporal=args.temporal == "flow",
                           temporal_strength=args.temporal_strength, bars=args.bars,
                           style_strength=args.style_strength, keep_colors=args.keep_colors)
@@ -1175,6 +1178,10 @@ def _cmd_live(args) -> int:
         if options.record is not None and same_file(Path(args.stats_json), options.record):
             raise VidstyleError(f"--stats-json {args.stats_json} is the --record file")
         check_output_file(args.stats_json, inputs=[args.source], overwrite=options.overwrite)
+    if args.output_dir is not None:  # now, as bench checks its --out, not at the first s or r
+        from vidstyle.io.files import check_writable_folder
+
+        check_writable_folder(args.output_dir, "--output-dir")
     if options.virtual_cam:
         check_virtual_camera()  # before the model loads and the camera opens
     stylizer_args = dict(device=args.device, precision=args.precision, channels_last=not args.no_channels_last,
