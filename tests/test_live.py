@@ -715,6 +715,17 @@ def test_cli_never_records_over_its_source_and_checks_outputs_first(tmp_path, mo
     assert r.returncode == 2 and "Traceback" not in r.stderr and "bad size '640by480'" in r.stderr
 
 
+def test_cli_a_negative_size_is_said_as_a_bad_size(capsys):
+    """--size -1x48 was taken for an option: "argument --size: expected one argument"."""
+    from vidstyle.cli import main
+
+    for argv in (["--size", "-1x48"], ["--size=-1x48"], ["--size", "640x-48"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["live", "--no-window", *argv])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "bad size '" in err and "two whole numbers of pixels above 0" in err, err
+
+
 def test_cli_headless_end_to_end(tmp_path, model_file):
     video = write_video(tmp_path / "video.mp4", 100, fps=25)
     rec, stats = tmp_path / "out.mp4", tmp_path / "stats.json"

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shlex
 import signal
 import sys
@@ -400,18 +401,18 @@ def _messages_on_stderr():
         log.removeHandler(handler)
 
 
-#: options whose value may start with "-": argparse takes "-1=mondrian" for an unknown option
-#: and says only "expected one argument"; joined as --style-at=-1=mondrian, the value's own check
-#: says what is wrong with it
-_DASHED_VALUE_OPTIONS = ("--style-at",)
+#: options whose value may start with "-", and the form of such a value (never an option of
+#: ours): argparse takes "-1=mondrian" or "-1x48" for an unknown option and says only "expected one
+#: argument"; joined as --style-at=-1=mondrian, the value's own check says what is wrong with it
+_DASHED_VALUE_OPTIONS = {"--style-at": re.compile(r"-(?!-).*="),  # TIME=STYLE
+                         "--size": re.compile(r"-[\d.]*x", re.IGNORECASE)}  # WxH (live)
 
 
-def _values_after(argv: list[str], options) -> list[str]:
-    """``argv`` with each of ``options`` joined to a following value that starts with "-" and
-    holds "=" (a TIME=STYLE pair, never an option of ours)."""
+def _values_after(argv: list[str], options: dict) -> list[str]:
+    """``argv`` with each of ``options`` joined to a following value of the form it gives."""
     out: list[str] = []
     for arg in argv:
-        if out and out[-1] in options and arg.startswith("-") and "=" in arg and not arg.startswith("--"):
+        if out and out[-1] in options and options[out[-1]].match(arg):
             out[-1] = f"{out[-1]}={arg}"
         else:
             out.append(arg)

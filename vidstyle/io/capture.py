@@ -91,7 +91,8 @@ def parse_size(text: str) -> tuple[int, int]:
     except ValueError:
         size = (0, 0)
     if not sep or size[0] <= 0 or size[1] <= 0:
-        raise VidstyleError(f"bad size {text!r}: expected WIDTHxHEIGHT such as 640x480")
+        raise VidstyleError(f"bad size {text!r}: expected WIDTHxHEIGHT, two whole numbers of pixels above 0, "
+                            "such as 640x480")
     if max(size) > MAX_CAPTURE_SIDE:
         raise VidstyleError(f"bad size {text!r}: at most {MAX_CAPTURE_SIDE} pixels a side")
     return size
