@@ -96,6 +96,11 @@ def test_cli_export_writes_checked_file(tmp_path, capsys):
     save_model(weights, _randomize_norms(light_net(2)), styles=[{"name": "a", "painting": "Dawn", "artist": "Me"},
                                                                 {"name": "b"}])
     out = tmp_path / "out" / "s.onnx"
+    # a file goes in an existing folder, as stylize's outputs (a typo in the folder is not made)
+    assert main(["export", "--onnx", str(out), "--style", f"{weights}:a=0.3,b=0.7"]) == 1
+    assert capsys.readouterr().err == f"vidstyle: error: output folder does not exist: {out.parent}\n"
+    assert not out.parent.exists()
+    out.parent.mkdir()
     assert main(["export", "--onnx", str(out), "--style", f"{weights}:a=0.3,b=0.7"]) == 0
     err = capsys.readouterr().err
     assert "max |ONNX Runtime - PyTorch|" in err

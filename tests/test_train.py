@@ -112,6 +112,7 @@ def data(tmp_path_factory) -> dict:
 
 
 def _config(data, weights, tmp_path, **kw) -> TrainConfig:
+    tmp_path.mkdir(parents=True, exist_ok=True)  # the output's folder: train() makes none, as stylize
     base = dict(styles=data["styles"][:1], content=str(data["content"]), out=str(tmp_path / "model.safetensors"),
                 image_size=32, style_size=32, batch_size=1, steps=3, loss_net="vgg16_hed", loss_weights=str(weights),
                 content_layers=["relu2_2"], style_layers={"relu1_2": 1.0, "relu2_2": 1.0}, device="cpu",
@@ -452,6 +453,20 @@ def test_optimize_refuses_a_painting_too_small_for_the_loss_network(data, tmp_pa
         assert capsys.readouterr().err == (f"vidstyle: error: --style-size must be at least {MIN_IMAGE_SIZE} "
                                            f"pixels, got {size}\n")
     assert not out.exists()
+
+
+def test_train_and_optimize_write_into_an_existing_folder_as_stylize_does(data, tmp_path, capsys):
+    """Their output's missing folder was made, where stylize's file outputs refuse one."""
+    from vidstyle.cli import main
+
+    photo = str(sorted(p for p in data["content"].rglob("*") if p.is_file())[0])
+    missing = tmp_path / "typo"
+    for command in (["train", "--style", data["styles"][0], "--content", str(data["content"]), "--out",
+                     str(missing / "m.safetensors"), "--device", "cpu"],
+                    ["optimize", "--style", data["styles"][0], "--content", photo, "-o", str(missing / "o.png")]):
+        assert main(command) == 1
+        assert capsys.readouterr().err == f"vidstyle: error: output folder does not exist: {missing}\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_video_pairs_train_on_when_the_flow_cannot_be_cached(tmp_path, monkeypatch, caplog):

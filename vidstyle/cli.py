@@ -47,7 +47,8 @@ def _add_stylize(sub) -> None:
                         "no sound), or image (.png, .jpg, .webp, .bmp, .tif) "
                         "for an image input, or numbered images (out/frame_%%04d.png: an image sequence); or a folder (with several inputs, or a name ending in / or an "
                         "existing folder) that gets each input under its own name (.mp4 for video formats "
-                        "vidstyle does not write)")
+                        "vidstyle does not write); a file goes in an existing folder, a folder (and an image "
+                        "sequence's) is made")
     p.add_argument("--style", required=True,
                    help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 (a blend of the bundled "
                         "multi-style network's styles; a name without =weight counts 1) or "

@@ -170,7 +170,7 @@ def _check_onnx_output(path: str | Path, overwrite: bool) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise VidstyleError(f"the ONNX output must end in .onnx, got {path.name}")
-    return check_output_file(path, overwrite=overwrite, create_folder=True)
+    return check_output_file(path, overwrite=overwrite)  # in an existing folder, as stylize's outputs
 
 
 def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OPSET, overwrite: bool = False,
@@ -196,7 +196,7 @@ def _export(model: TransformerNet, path: str | Path, opset: int, overwrite: bool
         if not diff <= tolerance:  # also catches NaN
             raise VidstyleError(f"ONNX Runtime output differs from PyTorch by {diff:.3g} "
                                 f"(> tolerance {tolerance:g}); nothing written")
-    with write_then_rename(path, make_folder=True) as tmp:
+    with write_then_rename(path) as tmp:
         tmp.write_bytes(data)
     return path, len(data), diff
 
@@ -228,7 +228,7 @@ def add_parser(subparsers) -> None:
         "export", help=COMMAND_HELP["export"],
         description="Export a style network to ONNX (dynamic batch, height and width) and check it "
                     "numerically against PyTorch.")
-    p.add_argument("--onnx", required=True, metavar="OUT.onnx", type=path_arg, help="ONNX file to write")
+    p.add_argument("--onnx", required=True, metavar="OUT.onnx", type=path_arg, help="ONNX file to write, in an existing folder")
     p.add_argument("--style", required=True,
                    help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 or FILE.safetensors:a=0.7,b=0.3 "
                         "(the mix is baked in)")

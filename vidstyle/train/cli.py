@@ -74,7 +74,7 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--content", required=True, metavar="DIR", type=path_arg,
                    help="folder of photos (searched recursively)")
     p.add_argument("--out", "-o", "--output", dest="out", required=True, type=path_arg,
-                   help="output weights file (.safetensors); --output as in stylize")
+                   help="output weights file (.safetensors), in an existing folder; --output as in stylize")
     p.add_argument("--overwrite", action="store_true",
                    help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT), "
                         "and delete the checkpoints and previews an earlier run left in the checkpoint folder")
@@ -201,7 +201,7 @@ def add_optimize_parser(subparsers) -> None:
                     "and the painting's Gram matrices (style): the slow reference a trained network is compared to.")
     p.add_argument("--style", required=True, metavar="IMAGE", type=path_arg, help="style image (painting)")
     p.add_argument("--content", required=True, metavar="IMAGE", type=path_arg, help="photo to stylize")
-    p.add_argument("-o", "--output", required=True, type=path_arg, help="output image (.png, .jpg)")
+    p.add_argument("-o", "--output", required=True, type=path_arg, help="output image (.png, .jpg), in an existing folder")
     p.add_argument("--image-size", type=_positive_int, default=d.image_size,
                    help=f"shorter side of the photo in pixels (default {d.image_size})")
     p.add_argument("--style-size", type=_positive_int, help="shorter side of the style image (default: --image-size)")

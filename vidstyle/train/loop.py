@@ -698,9 +698,9 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     # an earlier run's checkpoints first: that message says what --resume and --overwrite do
     earlier = _earlier_run_files(work, config.resume, overwrite)
     # never one of the inputs, never a folder, never an existing file unless told (a resumed run
-    # replaces its own earlier output): checked now, not after hours of training
-    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=overwrite or bool(config.resume),
-                      create_folder=True)
+    # replaces its own earlier output), in an existing folder as stylize's outputs: checked now,
+    # not after hours of training
+    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=overwrite or bool(config.resume))
 
     # data (errors about the inputs come before any expensive work)
     style_meta = config.styles_metadata()

@@ -153,7 +153,8 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     if not (config.content_weight or config.style_weight or config.tv_weight):
         raise VidstyleError("every loss weight is 0, so there is nothing to optimise: give --style-weight a value "
                             "above 0")
-    check_output_file(output, inputs=(config.content, config.style), overwrite=overwrite, create_folder=True)
+    # in an existing folder, as stylize's outputs
+    check_output_file(output, inputs=(config.content, config.style), overwrite=overwrite)
     if output.suffix.lower() not in IMAGE_OUTPUT_FORMATS:
         raise VidstyleError(f"output must be an image file ({', '.join(IMAGE_OUTPUT_FORMATS)}), got {output}")
     device = resolve_device(config.device)
@@ -207,6 +208,6 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     if keeps_transparency(alpha, output, config.content):  # at the result's size, as stylize resizes it
         h, w = out.shape[:2]
         out = np.dstack([out, resize_rgba(np.dstack([rgb, alpha]), (w, h))[..., 3]])
-    with write_then_rename(output, make_folder=True) as tmp:  # interrupted while writing: no half-written file left behind
+    with write_then_rename(output) as tmp:  # interrupted while writing: no half-written file left behind
         write_image(tmp, out, IMAGE_OUTPUT_FORMATS[output.suffix.lower()])  # the quality stylize writes
     return parts
