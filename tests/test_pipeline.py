@@ -503,3 +503,27 @@ def test_stylize_config_checks_its_values_when_made():
     with pytest.raises(VidstyleError, match="batch must be"):  # dataclasses.replace checks too
         import dataclasses
         dataclasses.replace(config, batch=-1)
+
+
+# --- the pace note: which stage held the run back -----------------------------------------------
+
+def test_pace_note_names_a_slow_encoder_and_the_preset_that_speeds_it():
+    # the H200's 1080p rows (twenty-ninth session): network 13 ms a frame, x264 medium 44
+    busy = {"decode": 0.42, "stylize": 1.31, "encode": 4.36}
+    note = pipeline.pace_note(busy, 100, EncodeConfig(codec="libx264"))
+    assert note.startswith("pace: the encode stage was the slowest, 44 ms a frame against the network's 13")
+    assert "--preset veryfast" in note
+    # already fast: the stage is named, no preset offered; another codec: no x264 preset advice
+    assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="libx264", preset="veryfast"))
+    assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="prores_ks", preset=None))
+
+
+def test_pace_note_names_the_stabilizer_and_is_silent_when_the_network_sets_the_pace():
+    assert "--temporal off" in pipeline.pace_note({"stylize": 1.0, "flow": 0.5, "stabilize": 2.0, "encode": 0.3},
+                                                  100, EncodeConfig(codec="libx264"))
+    # the network the slowest, or another stage not clearly slower than it, or too few frames
+    config = EncodeConfig(codec="libx264")
+    assert pipeline.pace_note({"decode": 0.5, "stylize": 4.2, "encode": 1.0}, 100, config) == ""
+    assert pipeline.pace_note({"stylize": 1.0, "encode": 1.2}, 100, config) == ""
+    assert pipeline.pace_note({"stylize": 1.0, "encode": 4.0}, pipeline.PACE_MIN_FRAMES - 1, config) == ""
+    assert pipeline.pace_note({}, 100, config) == ""

@@ -174,6 +174,8 @@ def _cmd_stylize(args) -> int:
                                overwrite=args.overwrite, progress=not args.quiet)
     if not args.quiet:
         print(result.summary(), file=sys.stderr)
+        if result.pace:
+            print(result.pace, file=sys.stderr)
     return 0
 
 
@@ -207,6 +209,8 @@ def _stylize_into_folder(args, config, encode, style) -> int:
             print(f"vidstyle: error: {'' if named else f'{source}: '}{outcome}", file=sys.stderr)
         elif not args.quiet:
             print(outcome.summary(), file=sys.stderr)
+            if outcome.pace:
+                print(outcome.pace, file=sys.stderr)
     if failed:
         print(f"vidstyle: {failed} of {len(args.input)} inputs failed", file=sys.stderr)
     return 1 if failed else 0

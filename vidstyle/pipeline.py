@@ -80,6 +80,7 @@ class StylizeResult:
     styles: str = ""  # a style timeline, e.g. "starry_night, the_scream from 12.5 s (1 s dissolves)"; "": one style
     strength_per_style: bool = False  # the timeline's styles had stabilizer strengths of their own
     mask: str = ""  # the matte the style was mixed in by, e.g. "mask matte.mov" or "inverted mask matte.png"
+    pace: str = ""  # which stage held the run back when it was not the network, and what to do (pace_note)
 
     def summary(self) -> str:
         """One line: frames, seconds, fps, how the network ran and the stabilizer, output path."""
@@ -94,6 +95,39 @@ class StylizeResult:
         if self.still_image:
             return f"stylized 1 image in {self.seconds:.2f} s{how} -> {self.output}"
         return f"stylized {counted(self.frames, 'frame')} in {self.seconds:.1f} s ({self.fps:.1f} fps){how} -> {self.output}"
+
+
+#: a stage other than the network is named as the one that set the pace when it was busy this many
+#: times as long as the network, over a run of at least PACE_MIN_FRAMES (shorter ones say little)
+PACE_MARGIN = 1.25
+PACE_MIN_FRAMES = 24
+#: x264/x265 presets slower than veryfast, which a slow encode can trade for speed
+_SLOW_PRESETS = ("faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+
+
+def pace_note(busy: dict[str, float], frames: int, encode: EncodeConfig) -> str:
+    """A line for the user when a stage other than the network set the run's pace, with the option
+    that speeds it up; "" when the network did (or the run was too short to tell).
+
+    ``busy``: seconds each stage was busy (:attr:`StylizeResult.stage_seconds`). On a GPU the
+    network is often the fastest stage: an H200 ran the standard network in 13 ms a 1080p frame
+    and x264 at --preset medium took 44 ms (benchmarks/RESULTS.md, twenty-ninth session)."""
+    network = busy.get("stylize", 0.0)
+    if frames < PACE_MIN_FRAMES or not busy:
+        return ""
+    stage, seconds = max(busy.items(), key=lambda kv: kv[1])
+    if stage == "stylize" or seconds < PACE_MARGIN * network:
+        return ""
+    ms = {name: 1000 * value / frames for name, value in busy.items()}
+    line = (f"pace: the {stage} stage was the slowest, {ms[stage]:.0f} ms a frame against the network's "
+            f"{ms.get('stylize', 0.0):.0f}")
+    if stage == "encode" and encode.codec in ("libx264", "libx265") and (encode.preset or "medium") in _SLOW_PRESETS:
+        # medium -> veryfast: 2.9x less encoder CPU a 1080p stylized frame (encoder_presets.py)
+        line += ("; --preset veryfast encodes faster (about 3x faster than medium on stylized frames), for "
+                 "larger files at the same --crf")
+    elif stage in ("flow", "stabilize"):
+        line += "; --temporal off skips the flow stabilizer, for more flicker"
+    return line
 
 
 class _Stopped(Exception):
@@ -877,7 +911,10 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     if matte is not None and matte.damaged():
         log.warning("skipped %s (the mask): its frame before each was held", matte.damaged())
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
-                         output=Path(output), stage_seconds=dict(stages.busy), audio=dict(encoder.audio_modes),
+                         output=Path(output), stage_seconds=dict(stages.busy),
+                         # the encoder's config: its codec resolved (None: the container's usual)
+                         pace=pace_note(stages.busy, encoder.frames, getattr(encoder, "config", encode)),
+                         audio=dict(encoder.audio_modes),
                          subtitles=dict(encoder.subtitle_modes),
                          pix_fmt=encoder.pix_fmt,
                          temporal_strength=None if stabilizer is None else config.temporal_strength
