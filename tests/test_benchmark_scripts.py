@@ -80,6 +80,28 @@ def test_stylize_ab_settings_variants():
         ab._variant("no-such-variant")
 
 
+def test_stylize_ab_x264_slices_variant_encodes_with_slice_threads(tmp_path):
+    # the A/B of the twenty-ninth session: by default a file gets x264's frame threads, the
+    # variant the slice threads it had before (x264 writes its settings into the stream)
+    import re
+
+    ab = _load("stylize_ab.py")
+    threading = {}
+    for variant in ("default", "x264-slices"):
+        out = tmp_path / f"{variant}.mp4"
+        ab.run_once(str(SAMPLE), "light_starry_night", variant, out, '{"temporal": "off", "duration": 0.5}')
+        threading[variant] = re.search(rb"sliced_threads=\d", out.read_bytes()).group()
+    assert threading == {"default": b"sliced_threads=0", "x264-slices": b"sliced_threads=1"}
+
+
+def test_encoder_presets_compares_threading_modes(tmp_path):
+    presets = _load("encoder_presets.py")
+    out = tmp_path / "threads.json"
+    assert presets.main(["--clip", str(SAMPLE), "--frames", "4", "--rounds", "1", "--presets", "ultrafast",
+                         "--threading", "frame", "slice", "--out", str(out)]) == 0
+    assert set(json.loads(out.read_text())["summary"]) == {"ultrafast frame", "ultrafast slice"}
+
+
 def test_efficientnet_gram_loss_moves_pixels_only_without_smoothing(shared_data, tmp_path):
     """Regression for the ninth session's finding: on real photos the spatial softmax makes
     EfficientNet-Lite0's Gram loss nearly flat, so smoothing is off by default."""
