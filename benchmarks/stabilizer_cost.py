@@ -3,7 +3,8 @@
 * ``estimate``: DIS flow both ways at half the frame's size, the occlusion tests and the cut test
   (``FlowStabilizer.estimate``, the pipeline's flow stage);
 * ``apply``: the previous output warped and blended (``FlowStabilizer.apply``, the stabilize stage),
-  of which ``blend`` is the contrast-keeping blend alone (``contrast_preserving_blend``).
+  of which ``blend`` is the contrast-keeping blend alone (``contrast_preserving_blend``, in as
+  many row bands as ``apply`` uses: ``blend_bands``, or ``--blend-bands N``).
 
 Frames are a real clip's, resized to each size (one pair of consecutive frames; the cost hardly
 depends on the content). Median milliseconds of ``--repeats`` calls after one untimed call, with
@@ -30,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.memory import keep_freed_memory  # noqa: E402
 from vidstyle.eval import read_frames  # noqa: E402
-from vidstyle.flow.stabilizer import FlowStabilizer, contrast_preserving_blend  # noqa: E402
+import vidstyle.flow.stabilizer as stabilizer_module  # noqa: E402
+from vidstyle.flow.stabilizer import FlowStabilizer, banded_blend  # noqa: E402
 
 
 def median_ms(call, repeats: int) -> float:
@@ -49,9 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", nargs="+", default=["640x360", "1920x1080"], help="WIDTHxHEIGHT values")
     p.add_argument("--strength", type=float, default=0.5)
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--blend-bands", type=int,
+                   help="blend in this many row bands (default: what vidstyle picks for the size and the cores)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/stabilizer_cost.json")
     args = p.parse_args(argv)
     keep_freed_memory()
+    if args.blend_bands:
+        stabilizer_module.blend_bands = lambda height, width, cores=None: args.blend_bands
     first, second = list(read_frames(args.clip, max_frames=2))
     rows = []
     for size in args.sizes:
@@ -68,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             stabilizer._prev_output = prev  # every call blends the same two frames
 
         weight = cv2.resize(state.weight, (w, h)) * np.float32(args.strength)
-        row = {"size": size,
+        bands = stabilizer_module.blend_bands(h, w)
+        row = {"size": size, "blend_bands": bands,
                "estimate_ms": round(median_ms(lambda: stabilizer.estimate(prev, cur), args.repeats), 1),
                "apply_ms": round(median_ms(apply, args.repeats), 1),
-               "blend_ms": round(median_ms(lambda: contrast_preserving_blend(prev, cur, weight), args.repeats), 1)}
+               "blend_ms": round(median_ms(lambda: banded_blend(prev, cur, weight, bands), args.repeats), 1)}
         rows.append(row)
         print(row)
     write_json(args.out, script_record(args={k: str(v) for k, v in vars(args).items()}, rows=rows))

@@ -30,6 +30,8 @@ Variants:
   threads, one per core, before it: PyAV's default, see ``configure_encoder``).
 * ``x264-slices``: x264 with slice threads (``sliced_threads=1``) instead of frame threads: how
   `vidstyle stylize` encoded before the twenty-ninth session.
+* ``blend-2-bands``: the stabilizer's blend in two row bands on two threads at every frame size
+  and core count (``vidstyle.flow.stabilizer.blend_bands``, which gives one band below 4 cores).
 ``--options '{"warm": true}'`` builds and warms the network (int8 calibration and compilation
 included) before timing, so that only the steady state is measured.
 
@@ -56,7 +58,8 @@ sys.path.insert(0, str(ROOT))
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 
 VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off", "nice-io", "nice-codecs", "idle-codecs",
-            "omp-passive", "net-1-thread", "x264-1-thread", "x264-slices")
+            "omp-passive", "net-1-thread", "x264-1-thread", "x264-slices",
+            "blend-2-bands")
 
 # the child: one stylize_video run, its result as JSON on the last line of stdout
 _CHILD = """
@@ -116,6 +119,9 @@ if variant == "x264-1-thread":
     import vidstyle.io.encode as encode
     encoder_options = encode._encoder_options
     encode._encoder_options = lambda *a: {**encoder_options(*a), "threads": "1"}
+if variant == "blend-2-bands":
+    import vidstyle.flow.stabilizer as stabilizer_module
+    stabilizer_module.blend_bands = lambda height, width, cores=None: 2
 if variant == "x264-slices":
     import vidstyle.io.encode as encode
     configure_encoder = encode.configure_encoder

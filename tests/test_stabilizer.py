@@ -10,7 +10,9 @@ import pytest
 
 from vidstyle.errors import VidstyleError
 from vidstyle.eval import GroundTruthFlow, warping_error
-from vidstyle.flow.stabilizer import FlowStabilizer, FlowState, contrast_preserving_blend
+import vidstyle.flow.stabilizer as stabilizer_module
+from vidstyle.flow.stabilizer import (MAX_BLEND_BANDS, FlowStabilizer, FlowState, banded_blend, blend_bands,
+                                      contrast_preserving_blend)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FRAMES = 16
@@ -294,6 +296,44 @@ def test_contrast_preserving_blend_is_bit_exact_to_the_plain_formula(clip):
         before = [a.copy() for a in args]
         assert np.array_equal(contrast_preserving_blend(*args), _reference_blend(*args)), t
         assert all(np.array_equal(a, b) for a, b in zip(args, before))  # inputs untouched
+
+
+@pytest.mark.parametrize("bands", [2, 3, 8])
+def test_banded_blend_is_the_one_piece_blend(clip, bands):
+    # each band reads window // 2 rows of its neighbours: no value may move, at the band edges
+    # above all (posterised areas of fake_stylize sit on rounding edges, as above)
+    frames, _ = clip
+    styled = [fake_stylize(f) for f in frames]
+    rng = np.random.default_rng(5)
+    for t in range(1, len(styled)):
+        weight = (rng.random(styled[t].shape[:2]) * 0.8).astype(np.float32)
+        args = (styled[t - 1], styled[t], weight)
+        assert np.array_equal(banded_blend(*args, bands=bands), contrast_preserving_blend(*args)), t
+
+
+def test_blend_bands_follow_the_frame_size_and_the_cores():
+    assert blend_bands(360, 640, cores=16) == 1  # small frames: one piece
+    assert blend_bands(1080, 1920, cores=1) == 1
+    assert blend_bands(1080, 1920, cores=2) == 2
+    assert blend_bands(1080, 1920, cores=4) == 2
+    assert blend_bands(1080, 1920, cores=16) == 8
+    assert blend_bands(2160, 3840, cores=64) == MAX_BLEND_BANDS
+
+
+def test_stabilizer_blends_the_same_in_bands(monkeypatch):
+    # what a 16-core machine does with a 720p stream, against one piece
+    rng = np.random.default_rng(2)
+    base = cv2.resize((rng.random((90, 160, 3)) * 255).astype(np.uint8), (1280, 720), interpolation=cv2.INTER_CUBIC)
+    inputs = [np.roll(base, 4 * t, axis=1) for t in range(3)]
+    styled = [np.clip(f.astype(int) + rng.integers(-30, 30, f.shape), 0, 255).astype(np.uint8) for f in inputs]
+    outputs = {}
+    for cores in (1, 16):
+        monkeypatch.setattr(stabilizer_module, "usable_cores", lambda: cores)
+        stab = FlowStabilizer(strength=0.8)
+        outputs[cores] = [stab.step(None if t == 0 else inputs[t - 1], inputs[t], styled[t]) for t in range(3)]
+    assert blend_bands(720, 1280, cores=16) > 1
+    assert not np.array_equal(outputs[1][2], styled[2])  # the blend ran
+    assert all(np.array_equal(a, b) for a, b in zip(outputs[1], outputs[16]))
 
 
 def test_stabilizer_plain_blend_is_flatter_than_the_default(clip):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -47,6 +48,14 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 
 #: torch's probes of the CPU's hardware bf16
 _BF16_PROBES = {"amx": "_is_amx_tile_supported", "avx512_bf16": "_is_avx512_bf16_supported"}
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on: its affinity mask (as ``taskset`` or a container's cpuset
+    sets it) where the system has one, else the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def cpu_bf16_features() -> dict[str, bool | None]:

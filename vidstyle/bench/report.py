@@ -40,9 +40,9 @@ def machine_info() -> dict:
     import torch
 
     from vidstyle import __version__
-    from vidstyle.device import auto_precision_name, cpu_bf16_features
+    from vidstyle.device import auto_precision_name, cpu_bf16_features, usable_cores
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     bf16 = cpu_bf16_features()
     info = {
         "cpu": _cpu_model(), "cores_usable": cores, "cpu_count": os.cpu_count(),
