@@ -367,6 +367,19 @@ def test_brightness_change_sees_a_fade_and_not_motion():
     assert np.isfinite(brightness_change(black, black + 1, everywhere))  # near black: no division by zero
 
 
+def test_brightness_change_is_the_log_ratio_of_the_matched_pixels_means():
+    # the definition, with NumPy's boolean indexing, against the masked OpenCV means it runs on
+    from vidstyle.flow.stabilizer import brightness_change
+
+    rng = np.random.default_rng(4)
+    a, b = (rng.integers(0, 256, (90, 160, 3), dtype=np.uint8) for _ in range(2))
+    matched = rng.random((90, 160)) > 0.6
+    expected = abs(np.log((b[matched].mean() + 1.0) / (a[matched].mean() + 1.0)))
+    assert brightness_change(a, b, matched) == pytest.approx(expected, rel=1e-12)
+    b[~matched] = 0  # pixels outside the mask do not count
+    assert brightness_change(a, b, matched) == pytest.approx(expected, rel=1e-12)
+
+
 def test_a_fade_from_black_is_not_blended_with_the_darker_previous_output(clip):
     """In a fade the previous output is the wrong brightness (and DIS flow on dim frames is
     blocky, which painted box-shaped patches): the blend fades out, so each output keeps its own

@@ -161,11 +161,16 @@ def brightness_change(warped_prev: np.ndarray, current: np.ndarray, matched: np.
     ``warped_prev`` (the previous frame warped onto the current one) and ``current``, uint8
     (H, W, 3), ``matched`` (H, W) bool. 0 when nothing changed but the motion; about the step of
     a fade otherwise (0.05-0.2 a frame in a 20-frame fade from black). One grey level is added to
-    both means, so frames near black do not divide by zero."""
-    if not matched.any():
+    both means, so frames near black do not divide by zero.
+
+    The means are OpenCV's masked ones (the mean of the three channel means is the mean over
+    every matched value): NumPy's boolean indexing copied the matched pixels first, 14 ms for the
+    flow's 960x540 of a 1080p frame against 1.5."""
+    mask = np.ascontiguousarray(matched, dtype=bool).view(np.uint8)
+    if not cv2.countNonZero(mask):
         return 0.0
-    prev_mean = float(warped_prev[matched].mean()) + 1.0
-    cur_mean = float(current[matched].mean()) + 1.0
+    prev_mean = sum(cv2.mean(warped_prev, mask)[:3]) / 3 + 1.0
+    cur_mean = sum(cv2.mean(current, mask)[:3]) / 3 + 1.0
     return abs(math.log(cur_mean / prev_mean))
 
 
