@@ -163,6 +163,18 @@ def test_flow_conversions_and_resize():
     assert np.allclose(big[..., 0], 4.5) and np.allclose(big[..., 1], -4.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_resize_flow_scales_each_component_by_its_own_ratio(dtype):
+    # the same products as the plain NumPy formula, x by W / w and y by H / h, for either float type
+    flow = (np.random.default_rng(2).standard_normal((18, 32, 2)) * 7).astype(dtype)
+    out = resize_flow(flow, (45, 64))
+    expected = cv2.resize(flow, (64, 45), interpolation=cv2.INTER_LINEAR)
+    expected[..., 0] *= dtype(64 / 32)
+    expected[..., 1] *= dtype(45 / 18)
+    assert out.dtype == dtype and out.shape == (45, 64, 2)
+    assert np.array_equal(out, expected)
+
+
 # --- DIS against exact flow ------------------------------------------------------------------
 
 
