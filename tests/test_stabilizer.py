@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -334,6 +337,56 @@ def test_stabilizer_blends_the_same_in_bands(monkeypatch):
     assert blend_bands(720, 1280, cores=16) > 1
     assert not np.array_equal(outputs[1][2], styled[2])  # the blend ran
     assert all(np.array_equal(a, b) for a, b in zip(outputs[1], outputs[16]))
+
+
+def test_banded_blend_checks_the_whole_frames_shapes():
+    # each band is cut to the current frame's rows: a taller warped frame or weight passed every
+    # band's own check and came out as a blend; a narrower weight was said in a band's shapes
+    frame, weight = np.zeros((720, 1280, 3), np.uint8), np.zeros((720, 1280), np.float32)
+    with pytest.raises(VidstyleError, match=r"got \(760, 1280, 3\), \(720, 1280, 3\), \(720, 1280\)$"):
+        banded_blend(np.zeros((760, 1280, 3), np.uint8), frame, weight, bands=4)
+    with pytest.raises(VidstyleError, match=r"got \(720, 1280, 3\), \(720, 1280, 3\), \(720, 640\)$"):
+        banded_blend(frame, frame, weight[:, :640], bands=4)
+
+
+def _blend_in_bands(queue) -> None:
+    frame, weight = np.zeros((720, 1280, 3), np.uint8), np.zeros((720, 1280), np.float32)
+    queue.put(banded_blend(frame, frame, weight, bands=2).shape)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Python 3.12+: fork of a process with threads
+def test_banded_blend_runs_in_a_forked_child_of_a_process_that_used_it():
+    # the child inherited the parent's pool, whose threads it does not have: its first blend
+    # waited forever (a DataLoader or multiprocessing worker forked after the parent blended)
+    import multiprocessing
+
+    _blend_in_bands(multiprocessing.Queue())  # the parent's pool is made and used
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_blend_in_bands, args=(queue,))
+    child.start()
+    child.join(60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+        child.join()
+    assert not hung and child.exitcode == 0
+    assert queue.get(timeout=5) == (720, 1280, 3)
+
+
+def test_banded_blend_runs_while_the_interpreter_shuts_down(tmp_path):
+    # an atexit handler (or a daemon thread still stabilizing) met "cannot schedule new futures
+    # after shutdown"; the one-piece blend needs no pool
+    script = tmp_path / "at_exit.py"
+    script.write_text(
+        "import atexit\nimport numpy as np\nfrom vidstyle.flow.stabilizer import banded_blend\n"
+        "a, w = np.zeros((720, 1280, 3), np.uint8), np.zeros((720, 1280), np.float32)\n"
+        "banded_blend(a, a, w, 2)\n"
+        "atexit.register(lambda: print('blended', banded_blend(a, a, w, 2).shape))\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert "blended (720, 1280, 3)" in done.stdout, done.stderr
 
 
 def test_stabilizer_plain_blend_is_flatter_than_the_default(clip):

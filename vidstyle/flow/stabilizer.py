@@ -22,6 +22,7 @@ Heitz & Neyret 2018): it keeps the blend's temporally smoothed structure at the 
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,6 +52,13 @@ def _mean_abs_rgb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 _LUMA = np.array([LUMA_WEIGHTS], np.float32)
 
 
+def _check_blend_args(warped: np.ndarray, current: np.ndarray, weight: np.ndarray) -> None:
+    if warped.shape != current.shape or current.ndim != 3 or current.shape[2] != 3 or \
+            weight.shape != current.shape[:2]:
+        raise BadValueError(f"expected two (H, W, 3) images and an (H, W) weight, got {warped.shape}, "
+                            f"{current.shape}, {weight.shape}")
+
+
 def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, window: int = 15,
                               max_gain: float = 2.0) -> np.ndarray:
     """``weight * warped + (1 - weight) * current``, with its brightness contrast raised back to
@@ -72,10 +80,7 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     Returns:
         uint8 (H, W, 3). Where ``weight`` is 0 in the whole window, exactly ``current``.
     """
-    if warped.shape != current.shape or current.ndim != 3 or current.shape[2] != 3 or \
-            weight.shape != current.shape[:2]:
-        raise BadValueError(f"expected two (H, W, 3) images and an (H, W) weight, got {warped.shape}, "
-                            f"{current.shape}, {weight.shape}")
+    _check_blend_args(warped, current, weight)
     cur = current.astype(np.float32)
     blend = cur + cv2.merge([weight] * 3) * (warped.astype(np.float32) - cur)
     box = (window, window)
@@ -112,6 +117,18 @@ _blend_pool: ThreadPoolExecutor | None = None
 _blend_pool_lock = threading.Lock()
 
 
+def _forget_blend_pool() -> None:
+    """In a forked child (a DataLoader or multiprocessing worker): the parent's pool threads do
+    not exist there, but the pool believes they are idle and starts none, so a blend waited
+    forever. The child makes its own pool when it first needs one."""
+    global _blend_pool, _blend_pool_lock
+    _blend_pool, _blend_pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_blend_pool)
+
+
 def blend_bands(height: int, width: int, cores: int | None = None) -> int:
     """How many row bands :func:`banded_blend` splits a ``width`` x ``height`` frame into.
 
@@ -135,6 +152,7 @@ def banded_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, ba
     ``weight``, computed in ``bands`` horizontal bands on a thread pool (NumPy and OpenCV let go of
     the GIL on whole arrays). Each band reads ``window // 2`` rows of its neighbours, all its box
     filters need, so the result is the one-piece blend's (bit for bit in the tests)."""
+    _check_blend_args(warped, current, weight)  # the whole frames', before they are cut into bands
     height = current.shape[0]
     if bands <= 1 or height < 2 * window:
         return contrast_preserving_blend(warped, current, weight, window)
@@ -151,7 +169,11 @@ def banded_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, ba
         band = contrast_preserving_blend(warped[lo:hi], current[lo:hi], weight[lo:hi], window)
         out[top:bottom] = band[top - lo:bottom - lo]
 
-    for future in [_blend_pool.submit(blend_band, top, bottom) for top, bottom in zip(edges[:-1], edges[1:])]:
+    try:
+        futures = [_blend_pool.submit(blend_band, top, bottom) for top, bottom in zip(edges[:-1], edges[1:])]
+    except RuntimeError:  # the interpreter is shutting down (an atexit handler, a daemon thread): no new work
+        return contrast_preserving_blend(warped, current, weight, window)
+    for future in futures:
         future.result()  # (re-raises a band's error here)
     return out
 
