@@ -513,6 +513,8 @@ def test_pace_note_names_a_slow_encoder_and_the_preset_that_speeds_it():
     note = pipeline.pace_note(busy, 100, EncodeConfig(codec="libx264"))
     assert note.startswith("pace: the encode stage was the slowest, 44 ms a frame against the network's 13")
     assert "--preset veryfast" in note
+    # at the same crf veryfast's files are smaller, at lower PSNR (encoder_threading_*_s29.json)
+    assert "slightly lower quality for the same --crf" in note and "larger files" not in note
     # already fast: the stage is named, no preset offered; another codec: no x264 preset advice
     assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="libx264", preset="veryfast"))
     assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="prores_ks", preset=None))

@@ -185,8 +185,9 @@ def configure_encoder(stream: av.VideoStream, codec: str, crf: int | None, prese
     x264 threading: PyAV opens every encoder with slice threading, which FFmpeg's libx264 wrapper
     turns into x264's ``sliced_threads=1``, a low-latency mode that splits each frame between the
     threads and returns it whole. For a file, frame threading (x264's own default, and the FFmpeg
-    command line's) works on several frames at once: more throughput on many cores and about 10%
-    fewer bits at the same crf (benchmarks/encoder_presets.py). Real-time outputs keep slices, so
+    command line's) works on several frames at once; on two cores it encoded as fast as slices, with
+    0.2-0.4% fewer bits at the same crf and PSNR (benchmarks/encoder_presets.py --threading frame
+    slice; many cores not measured). Real-time outputs keep slices, so
     that a frame given to the encoder comes out without waiting for the next ones."""
     stream.options = _encoder_options(codec, crf, preset, realtime)
     if codec == "libx264" and not realtime:
