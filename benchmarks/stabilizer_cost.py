@@ -32,7 +32,9 @@ from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.memory import keep_freed_memory  # noqa: E402
 from vidstyle.eval import read_frames  # noqa: E402
 import vidstyle.flow.stabilizer as stabilizer_module  # noqa: E402
-from vidstyle.flow.stabilizer import FlowStabilizer, banded_blend  # noqa: E402
+from vidstyle.flow.occlusion import valid_mask_numpy  # noqa: E402
+from vidstyle.flow.stabilizer import FlowStabilizer, banded_blend, brightness_change  # noqa: E402
+from vidstyle.flow.warp import resize_flow, warp_numpy  # noqa: E402
 
 
 def median_ms(call, repeats: int) -> float:
@@ -45,6 +47,22 @@ def median_ms(call, repeats: int) -> float:
     return statistics.median(times)
 
 
+def parts(stabilizer: FlowStabilizer, prev: np.ndarray, cur: np.ndarray, state, repeats: int) -> dict[str, float]:
+    """Median milliseconds of the estimate's and the apply's main steps, as they call them."""
+    prev_s, cur_s = stabilizer._small(prev), stabilizer._small(cur)
+    backward, forward = stabilizer._dis(cur_s, prev_s), stabilizer._dis(prev_s, cur_s)
+    valid = valid_mask_numpy(backward, forward, motion_boundaries=True)
+    warped_small = warp_numpy(prev_s, backward)
+    flow = resize_flow(state.flow, cur.shape[:2])
+    steps = {"dis_backward": lambda: stabilizer._dis(cur_s, prev_s),
+             "dis_forward": lambda: stabilizer._dis(prev_s, cur_s),
+             "valid_mask": lambda: valid_mask_numpy(backward, forward, motion_boundaries=True),
+             "fade_test": lambda: brightness_change(warped_small, cur_s, valid.astype(bool)),
+             "resize_flow": lambda: resize_flow(state.flow, cur.shape[:2]),
+             "warp": lambda: warp_numpy(prev, flow)}
+    return {name: round(median_ms(step, repeats), 2) for name, step in steps.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clip", required=True, help="a video whose first two frames are used")
@@ -53,9 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--blend-bands", type=int,
                    help="blend in this many row bands (default: what vidstyle picks for the size and the cores)")
+    p.add_argument("--cv2-threads", type=int, help="OpenCV's thread count (cv2.setNumThreads; default: its own)")
+    p.add_argument("--parts", action="store_true",
+                   help="also time the parts: DIS each way, the occlusion mask, the fade test, the flow's resize, "
+                        "the warp")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/stabilizer_cost.json")
     args = p.parse_args(argv)
     keep_freed_memory()
+    if args.cv2_threads:
+        cv2.setNumThreads(args.cv2_threads)
     if args.blend_bands:
         stabilizer_module.blend_bands = lambda height, width, cores=None: args.blend_bands
     first, second = list(read_frames(args.clip, max_frames=2))
@@ -79,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                "estimate_ms": round(median_ms(lambda: stabilizer.estimate(prev, cur), args.repeats), 1),
                "apply_ms": round(median_ms(apply, args.repeats), 1),
                "blend_ms": round(median_ms(lambda: banded_blend(prev, cur, weight, bands), args.repeats), 1)}
+        if args.parts:
+            row["parts_ms"] = parts(stabilizer, prev, cur, state, args.repeats)
         rows.append(row)
         print(row)
     write_json(args.out, script_record(args={k: str(v) for k, v in vars(args).items()}, rows=rows))
