@@ -133,12 +133,12 @@ def blend_bands(height: int, width: int, cores: int | None = None) -> int:
     """How many row bands :func:`banded_blend` splits a ``width`` x ``height`` frame into.
 
     :func:`contrast_preserving_blend` is mostly NumPy arithmetic on whole frames, which runs on one
-    core: 51-54 ms a 1080p frame on a 2-core EPYC whether OpenCV has one thread or two
+    core: 38-53 ms a 1080p frame on a 2-core EPYC whether OpenCV has one thread or two
     (benchmarks/RESULTS.md, twenty-ninth session), and on the H200 machine the stabilize stage,
     at 128 ms a 1080p frame, was the slowest of the pipeline. Half the usable ``cores`` (the rest
     decode, estimate flow and encode), at least 2 and at most :data:`MAX_BLEND_BANDS`; one band
     for frames under :data:`BAND_MIN_PIXELS` and on one core. Two bands on two cores: the blend
-    of a 1080p frame in 24-32 ms instead of 38-53 alone, and `vidstyle stylize` at 1080p 2.8
+    of a 1080p frame in 30-31 ms instead of 38-50 in one piece, and `vidstyle stylize` at 1080p 2.8
     frames/s instead of 2.7 (light network, stabilizer on, three rounds each)."""
     cores = usable_cores() if cores is None else cores
     if height * width < BAND_MIN_PIXELS or cores < 2:
