@@ -326,6 +326,22 @@ def test_odd_sized_frames_and_max_side_keep_the_frame_size():
     assert working_size(360, 640, scale=0.5) == (180, 320)
 
 
+def test_usable_cores_keep_to_a_containers_cpu_quota(tmp_path, monkeypatch):
+    import vidstyle.device as device
+
+    quota = tmp_path / "cpu.max"
+    for line, expected in (("max 100000\n", None), ("200000 100000\n", 2), ("150000 100000\n", 2),
+                           ("50000 100000\n", 1), ("garbage\n", None)):
+        quota.write_text(line)
+        assert device.cgroup_cpu_limit(str(quota)) == expected, line
+    assert device.cgroup_cpu_limit(str(tmp_path / "absent")) is None
+    mask = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    monkeypatch.setattr(device, "cgroup_cpu_limit", lambda: 1)
+    assert device.usable_cores() == 1  # docker --cpus 1 on a machine of any size
+    monkeypatch.setattr(device, "cgroup_cpu_limit", lambda: None)
+    assert device.usable_cores() == mask
+
+
 def test_device_and_precision_choice(monkeypatch):
     assert resolve_device("cpu").type == "cpu"
     # auto prefers CUDA, then MPS, then the CPU

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 
 import torch
@@ -50,12 +51,27 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 _BF16_PROBES = {"amx": "_is_amx_tile_supported", "avx512_bf16": "_is_avx512_bf16_supported"}
 
 
+#: cgroup v2's CPU quota of this process's group ("max 100000", or "200000 100000": 2 cores' time)
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def cgroup_cpu_limit(path: str = CGROUP_CPU_MAX) -> int | None:
+    """The cores' worth of CPU time a container's quota allows (``docker --cpus 2``: 2, rounded
+    up), or None without a quota (or without cgroup v2)."""
+    try:
+        quota, period = open(path).read().split()[:2]
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):  # no such file, "max" (no quota), or a malformed line
+        return None
+
+
 def usable_cores() -> int:
-    """CPU cores this process may run on: its affinity mask (as ``taskset`` or a container's cpuset
-    sets it) where the system has one, else the machine's count."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """CPU cores this process may use: its affinity mask (as ``taskset`` or a container's cpuset
+    sets it) where the system has one, else the machine's count, and no more than a container's
+    CPU quota allows (``docker --cpus``, which leaves every core in the mask)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    return min(cores, limit) if limit else cores
 
 
 def cpu_bf16_features() -> dict[str, bool | None]:

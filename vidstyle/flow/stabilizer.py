@@ -268,6 +268,7 @@ class FlowStabilizer:
         self.keep_contrast = keep_contrast
         self._dis = DISFlow(preset)
         self._prev_output: np.ndarray | None = None
+        self._cores: int | None = None  # usable_cores(), read at the first blend (it reads a file)
 
     # --- pure part: input frames only ---------------------------------------------------------
 
@@ -334,7 +335,9 @@ class FlowStabilizer:
         warped = warp_numpy(prev, flow)
         w = self.strength * weight
         if self.keep_contrast:
-            out = banded_blend(warped, stylized, w, blend_bands(*size))
+            if self._cores is None:
+                self._cores = usable_cores()
+            out = banded_blend(warped, stylized, w, blend_bands(*size, cores=self._cores))
         else:
             out = cv2.blendLinear(warped, stylized, w, 1.0 - w)  # w * warped + (1 - w) * stylized, in uint8
         # The caller owns what is returned (an overlay drawn on it must not blend into the next
