@@ -173,10 +173,15 @@ def _cmd_stylize(args) -> int:
         result = stylize_video(source, args.output, style=style, config=config, encode=encode,
                                overwrite=args.overwrite, progress=not args.quiet)
     if not args.quiet:
-        print(result.summary(), file=sys.stderr)
-        if result.pace:
-            print(result.pace, file=sys.stderr)
+        _print_result(result)
     return 0
+
+
+def _print_result(result) -> None:
+    """A run's summary line on stderr, and its pace line when a stage other than the network set it."""
+    print(result.summary(), file=sys.stderr)
+    if result.pace:
+        print(result.pace, file=sys.stderr)
 
 
 def _style_timeline(args):
@@ -208,9 +213,7 @@ def _stylize_into_folder(args, config, encode, style) -> int:
             named = source.name in str(outcome)  # most messages name their file already
             print(f"vidstyle: error: {'' if named else f'{source}: '}{outcome}", file=sys.stderr)
         elif not args.quiet:
-            print(outcome.summary(), file=sys.stderr)
-            if outcome.pace:
-                print(outcome.pace, file=sys.stderr)
+            _print_result(outcome)
     if failed:
         print(f"vidstyle: {failed} of {len(args.input)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
