@@ -233,6 +233,40 @@ def test_corrupt_foreign_and_mismatched_files_are_clear_errors(tmp_path):
         load_model(wrong)
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("styles", "5", "styles is not a list"),
+    ("styles", '["a"]', "styles holds an entry without a name"),
+    ("arch_args", "[1]", "arch_args is list"),
+    ("metrics", "[1, 2]", "metrics is list"),
+    ("train_config", '"x"', "train_config is str"),
+])
+def test_a_header_of_valid_json_but_the_wrong_kinds_is_a_clear_error(tmp_path, key, value, message):
+    # an edited or foreign header: `vidstyle styles` had ended in "TypeError: object of type 'int' has no len()"
+    good = tmp_path / "good.safetensors"
+    save_model(good, tiny(), [{"name": "s"}])
+    from safetensors import safe_open
+    with safe_open(str(good), "pt") as f:
+        meta = f.metadata()
+    meta[key] = value
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(good)), str(bad), metadata=meta)
+    with pytest.raises(VidstyleError, match=f"corrupt vidstyle header \\({message}"):
+        read_info(bad)
+
+
+def test_impossible_architecture_arguments_are_a_clear_error(tmp_path):
+    good = tmp_path / "good.safetensors"
+    save_model(good, tiny(), [{"name": "s"}])
+    from safetensors import safe_open
+    with safe_open(str(good), "pt") as f:
+        meta = f.metadata()
+    meta["arch_args"] = json.dumps({**json.loads(meta["arch_args"]), "channels": [-1, 8, 8]})
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(good)), str(bad), metadata=meta)
+    with pytest.raises(VidstyleError, match="architecture arguments"):
+        load_model(bad)
+
+
 def test_style_mix_blends_conditional_instance_norm(tmp_path):
     torch.manual_seed(0)
     net = tiny(2)

@@ -143,9 +143,27 @@ def read_info(path: str | Path) -> ModelInfo:
                          vidstyle_version=meta.get("vidstyle_version", ""))
     except (KeyError, json.JSONDecodeError) as exc:
         raise VidstyleError(f"{path} has a corrupt vidstyle header ({exc})") from exc
+    wrong = _wrong_header_field(info)
+    if wrong:
+        raise VidstyleError(f"{path} has a corrupt vidstyle header ({wrong})")
     if info.arch not in ARCHITECTURES:
         raise VidstyleError(f"{path} uses unknown architecture {info.arch!r}")
     return info
+
+
+def _wrong_header_field(info: ModelInfo) -> str:
+    """What is of the wrong kind in a header that parses (valid JSON of another shape, from an
+    edited or foreign file), or "": everything that reads the header takes these kinds for granted."""
+    if not isinstance(info.arch_args, dict):
+        return f"arch_args is {type(info.arch_args).__name__}, not an object"
+    if not isinstance(info.styles, list) or not info.styles:
+        return "styles is not a list of styles"
+    if not all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in info.styles):
+        return "styles holds an entry without a name"
+    for key in ("train_config", "metrics"):
+        if not isinstance(getattr(info, key), dict):
+            return f"{key} is {type(getattr(info, key)).__name__}, not an object"
+    return ""
 
 
 def _not_safetensors_message(path: Path, exc: Exception) -> str:
@@ -170,7 +188,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Tr
     info = read_info(path)
     try:
         model = ARCHITECTURES[info.arch](**info.arch_args)
-    except TypeError as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:  # unknown, missing or impossible (negative) arguments
         raise VidstyleError(f"{path}: architecture arguments do not match this vidstyle version ({exc})") from exc
     if len(info.styles) != model.num_styles:
         raise VidstyleError(f"{path}: header lists {len(info.styles)} styles for a {model.num_styles}-style network")
