@@ -928,6 +928,12 @@ def test_resume_errors_say_what_to_give_instead(data, loss_weights, tmp_path):
     with pytest.raises(VidstyleError, match=r"cannot read checkpoint .*corrupt, truncated.*the checkpoint before "
                                             r"it is .*checkpoint_0000002.pt: --resume") as err:
         train(replace(run, steps=4, resume="auto"), progress=False)
+    # a damaged file of another name beside the checkpoints is none of theirs: no "checkpoint before it"
+    other = work / "weights.pt"
+    other.write_bytes(b"not a checkpoint")
+    with pytest.raises(VidstyleError, match="cannot read checkpoint") as err:
+        train(replace(run, steps=4, resume=str(other)), progress=False)
+    assert "before it" not in str(err.value)
     # a file that is not a checkpoint: never torch's advice to unpickle it
     foreign = tmp_path / "foreign.pt"
     import datetime

@@ -749,7 +749,9 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             kept.append((ckpt, start))
         except VidstyleError as exc:
             # a damaged latest checkpoint (the disk filled up, say): the one before it is kept beside it
-            before = [c for c in sorted(ckpt.parent.glob("checkpoint_*.pt")) if c.name < ckpt.name]
+            # (only a checkpoint has one: another file's name sorts among them by its letters alone)
+            before = ([c for c in sorted(ckpt.parent.glob("checkpoint_*.pt")) if c.name < ckpt.name]
+                      if ckpt.name.startswith("checkpoint_") and ckpt.suffix == ".pt" else [])
             if before and str(exc).startswith("cannot read checkpoint"):
                 raise VidstyleError(f"{exc}; the checkpoint before it is {before[-1]}: --resume {before[-1]}") from None
             raise
