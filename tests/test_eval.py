@@ -196,6 +196,11 @@ def test_bad_ground_truth_and_inputs(tmp_path, scene):
     np.save(tmp_path / "flow.npy", np.zeros((2, 2)))  # a plain array, not the .npz format
     with pytest.raises(VidstyleError, match="not a vidstyle ground-truth flow file"):
         GroundTruthFlow(tmp_path / "flow.npy")
+    # a ground-truth file cut short (an interrupted copy): one clear error, not zipfile's BadZipFile
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes((folder / "gt.npz").read_bytes()[:2000])
+    with pytest.raises(VidstyleError, match="cut.npz is damaged or truncated"):
+        GroundTruthFlow(cut)
 
 
 def test_frames_that_change_size_midway_are_a_clear_error():

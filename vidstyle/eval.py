@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import zipfile
 from collections import deque
 from fractions import Fraction
 from pathlib import Path
@@ -77,6 +78,9 @@ class GroundTruthFlow:
         except (OSError, KeyError, ValueError, IndexError, TypeError) as exc:  # a foreign .npy/.npz
             raise VidstyleError(f"{path} is not a vidstyle ground-truth flow file (an .npz written by "
                                 f"samples/make_sample.py)") from exc
+        except (zipfile.BadZipFile, EOFError) as exc:  # an .npz cut short (a copy or download interrupted)
+            raise VidstyleError(f"{path} is damaged or truncated ({exc}): copy the ground-truth flow file "
+                                f"again, or write it anew with samples/make_sample.py") from exc
         if fmt != GT_FORMAT:
             raise VidstyleError(f"{path} has format {fmt!r}, expected {GT_FORMAT!r}")
         self.path = path
