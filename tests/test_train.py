@@ -487,6 +487,23 @@ def test_video_pairs_train_on_when_the_flow_cannot_be_cached(tmp_path, monkeypat
     assert pairs.files and "cannot cache the flow of sample.mp4"  # built (it raises with no pair) in caplog.text and "VIDSTYLE_CACHE" in caplog.text
 
 
+def test_video_pairs_compute_again_the_flow_of_a_damaged_cache_file(tmp_path, caplog):
+    from vidstyle.train.temporal import VideoPairs
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sample.mp4"
+    first = VideoPairs(sample, size=48, cache_dir=tmp_path / "cache", stride=12)
+    (cached,) = (tmp_path / "cache").rglob("sample-*.npz")
+    cached.write_bytes(cached.read_bytes()[:3000])  # cut short: had ended every later run in BadZipFile
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        again = VideoPairs(sample, size=48, cache_dir=tmp_path / "cache", stride=12)
+    assert "cached flow of sample.mp4" in caplog.text and "computed again" in caplog.text
+    assert len(again) == len(first) and all(torch.equal(a, b) for a, b in zip(again[0], first[0]))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        VideoPairs(sample, size=48, cache_dir=tmp_path / "cache", stride=12)  # rewritten whole
+    assert "cached flow" not in caplog.text
+
+
 def test_recorded_command_states_the_precision_only_when_chosen():
     from vidstyle.train.loop import TrainConfig
     base = dict(styles=["s.jpg"], content="photos", out="m.safetensors")

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import math
 import os
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -258,15 +259,23 @@ class VideoPairs(torch.utils.data.Dataset):
 
     def _load_or_build(self, video: Path) -> dict[str, np.ndarray]:
         path = self._cache_path(video)
-        if not path.is_file():
-            arrays = self._build(video)
+        if path.is_file():
             try:
-                with write_then_rename(path, make_folder=True) as tmp:  # written aside, then renamed
-                    np.savez(tmp, **arrays)  # uncompressed: loads fast
-            except (OSError, VidstyleError) as exc:  # a read-only or full home: train on, uncached
-                log.warning("cannot cache the flow of %s in %s (%s); it is computed again next run "
-                            "(set VIDSTYLE_CACHE to a writable folder)", video.name, path.parent, exc)
-                return arrays
+                with np.load(path) as data:
+                    return {k: data[k] for k in data.files}
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+                # a damaged cache file (a disk error, a cache folder copied in part) would otherwise end
+                # every run with these videos: it is only a cache, so its flow is computed again
+                log.warning("the cached flow of %s (%s) cannot be read (%s); it is computed again", video.name,
+                            path, exc)
+        arrays = self._build(video)
+        try:
+            with write_then_rename(path, make_folder=True) as tmp:  # written aside, then renamed
+                np.savez(tmp, **arrays)  # uncompressed: loads fast
+        except (OSError, VidstyleError) as exc:  # a read-only or full home: train on, uncached
+            log.warning("cannot cache the flow of %s in %s (%s); it is computed again next run "
+                        "(set VIDSTYLE_CACHE to a writable folder)", video.name, path.parent, exc)
+            return arrays
         with np.load(path) as data:
             return {k: data[k] for k in data.files}
 
