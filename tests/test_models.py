@@ -233,6 +233,24 @@ def test_corrupt_foreign_and_mismatched_files_are_clear_errors(tmp_path):
         load_model(wrong)
 
 
+def test_a_model_file_cut_short_is_said_to_be(tmp_path):
+    # `vidstyle styles` on a truncated copy had called it "not a valid safetensors model file (Error while
+    # deserializing header: invalid header length)"
+    good = tmp_path / "good.safetensors"
+    save_model(good, tiny(), [{"name": "s"}])
+    data = good.read_bytes()
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    for keep in (header_end - 10, len(data) - 10):  # inside the header, inside the weights
+        cut = tmp_path / f"cut{keep}.safetensors"
+        cut.write_bytes(data[:keep])
+        with pytest.raises(VidstyleError, match=rf"cut{keep}.safetensors is cut short \({keep} bytes"):
+            read_info(cut)
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(b"not a model at all")
+    with pytest.raises(VidstyleError, match="not a valid safetensors model file"):
+        read_info(other)
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("styles", "5", "styles is not a list"),
     ("styles", '["a"]', "styles holds an entry without a name"),

@@ -180,7 +180,33 @@ def _not_safetensors_message(path: Path, exc: Exception) -> str:
     if path.suffix.lower() in (".pt", ".pth"):
         return (f"{path} is a PyTorch file, not a vidstyle model: a style is a .safetensors file, such as the "
                 "--out file `vidstyle train` writes when training ends (its checkpoints are for --resume)")
+    cut = _cut_short(path)
+    if cut:
+        return (f"{path} is cut short ({cut}): an interrupted copy, download or write; copy it again "
+                "(or train it again)")
     return f"{path} is not a valid safetensors model file ({exc})"
+
+
+def _cut_short(path: Path) -> str:
+    """How far a safetensors file falls short of the size its own header gives it ("" when it does
+    not, or when it is no safetensors file at all), so that a truncated model is not called invalid."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(9)
+            if len(head) < 9 or head[8:9] != b"{":  # a safetensors header is JSON after its 8-byte length
+                return ""
+            n = int.from_bytes(head[:8], "little")
+            if n > 100_000_000:  # the format's own limit: beyond it, no safetensors file
+                return ""
+            if size < 8 + n:
+                return f"{size} bytes, where its header alone takes {8 + n}"
+            f.seek(8)
+            header = json.loads(f.read(n))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return ""
+    return f"{size} bytes of the {8 + n + end} its header describes" if size < 8 + n + end else ""
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[TransformerNet, ModelInfo]:
