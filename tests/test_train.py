@@ -1474,3 +1474,18 @@ def test_one_readable_photo_among_broken_files_trains(data, loss_weights, tmp_pa
     # a sound folder still holds its photos out
     assert split_held_out(find_images(data["content"]), readable=can_read)[0] == \
         split_held_out(find_images(data["content"]))[0]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp"])
+def test_an_animated_painting_is_refused_not_read_as_its_first_frame(tmp_path, suffix):
+    """train, optimize and eval --painting read paintings here: an animation is refused as
+    stylize refuses one, not silently learned from its first frame."""
+    from vidstyle.train.data import load_style_image
+
+    frames = [Image.fromarray(np.full((40, 40, 3), level, np.uint8)) for level in (30, 200)]
+    path = tmp_path / f"anim{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+    with pytest.raises(VidstyleError, match=rf"anim{suffix} is an animation \(2 frames\), not a still image"):
+        load_style_image(path, 64)
+    frames[0].save(tmp_path / f"still{suffix}")
+    assert load_style_image(tmp_path / f"still{suffix}", 64).shape == (1, 3, 64, 64)

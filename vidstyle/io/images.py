@@ -80,17 +80,18 @@ def read_image_and_alpha(path: str | Path) -> tuple[np.ndarray, np.ndarray | Non
     return np.asarray(image, dtype=np.uint8).copy(), alpha
 
 
-def check_still(path: str | Path) -> None:
+def check_still(path: str | Path, advice: str = "vidstyle reads animations from video files and GIFs; convert it "
+                                              "to one of those first") -> None:
     """Refuse an animated image (an animated WebP or PNG) given as a still: only its first frame
-    would be stylized. FFmpeg cannot decode animated WebP, so it is not read as a video either."""
+    would be stylized (or learned from, for a painting: ``advice`` then says what to do instead).
+    FFmpeg cannot decode animated WebP, so it is not read as a video either."""
     try:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
     except (OSError, ValueError, SyntaxError):
         return  # unreadable: reading it says what is wrong
     if frames > 1:
-        raise VidstyleError(f"{Path(path).name} is an animation ({frames} frames), not a still image: vidstyle reads "
-                            "animations from video files and GIFs; convert it to one of those first")
+        raise VidstyleError(f"{Path(path).name} is an animation ({frames} frames), not a still image: {advice}")
 
 
 def alpha_of(im: Image.Image) -> np.ndarray | None:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import images_to_tensor
-from vidstyle.io.images import IMAGE_EXTENSIONS, open_image
+from vidstyle.io.images import IMAGE_EXTENSIONS, check_still, open_image
 
 log = logging.getLogger("vidstyle")
 
@@ -235,6 +235,8 @@ def load_style_image(path: str | Path, size: int, device: torch.device | None = 
     stored under the transparent pixels is not learned as part of the style."""
     from vidstyle.frames import fill_transparent
 
+    # an animated WebP/PNG would be learned from its first frame alone (stylize refuses one too)
+    check_still(path, advice="a painting is one picture; save the frame you want as a still image")
     im, alpha = open_image(path, with_alpha=True)
     image = np.asarray(im, dtype=np.uint8)
     name = Path(path).name
