@@ -743,3 +743,33 @@ def test_an_output_folder_that_is_a_file_is_said_as_that(tmp_path):
     with pytest.raises(VidstyleError, match=f"{blocking} is a file, not a folder"):  # as every writer says it
         with write_then_rename(blocking / "stats" / "run.json", make_folder=True) as temp:
             temp.write_text("{}")
+
+
+@pytest.mark.parametrize("downscale", [None, 48])
+def test_4_2_0_frames_decode_at_their_levels(tmp_path, downscale):
+    """swscale's default YUV -> RGB path made 4:2:0 frames 1-2 levels too dark (a flat colour coded
+    as (201, 60, 30) came out as (200, 58, 29)): the frames given to the network, and a mask's
+    kept parts, were darker than a player shows the input. Frames scaled down as they are
+    decoded (--downscale) too."""
+    w, h, block = 96, 64, 16
+    rng = np.random.default_rng(3)
+    levels = rng.integers(40, 216, (3, h // block, w // block))  # Y, U, V of each 16x16 block
+    y, u, v = (np.kron(plane, np.ones((size, size), np.int64)).astype(np.uint8)
+               for plane, size in zip(levels, (block, block // 2, block // 2)))
+    planes = np.concatenate([y, u.reshape(-1, w), v.reshape(-1, w)])  # yuv420p as PyAV lays it out
+    path = tmp_path / "blocks.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"qp": "0", "preset": "ultrafast"}  # lossless: the file holds these levels
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        frame.pts = 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with VideoDecoder(path, downscale=downscale) as dec:  # 96x64, untagged: BT.601, limited range
+        image = next(f for f in dec.read() if isinstance(f, DecodedFrame)).image.astype(float)
+    step = block * image.shape[1] // w  # a block's size as decoded
+    luma, cb, cr = (levels[0] - 16) * 255 / 219, (levels[1] - 128) * 255 / 224, (levels[2] - 128) * 255 / 224
+    expected = np.clip(np.stack([luma + 1.402 * cr, luma - 0.344136 * cb - 0.714136 * cr, luma + 1.772 * cb], -1), 0, 255)
+    centres = image[step // 2::step, step // 2::step]  # away from the blocks' edges
+    assert np.abs(centres - expected).max() <= 0.6
