@@ -773,3 +773,13 @@ def test_4_2_0_frames_decode_at_their_levels(tmp_path, downscale):
     expected = np.clip(np.stack([luma + 1.402 * cr, luma - 0.344136 * cb - 0.714136 * cr, luma + 1.772 * cb], -1), 0, 255)
     centres = image[step // 2::step, step // 2::step]  # away from the blocks' edges
     assert np.abs(centres - expected).max() <= 0.6
+
+
+def test_a_re_encoded_audio_track_is_named_by_its_codec_not_its_decoder(tmp_path, caplog):
+    """FFmpeg decodes MP3 with "mp3float": the warning said "audio track 0 (mp3float) cannot be
+    copied into .webm (webm does not hold mp3float)", a name users do not know."""
+    src = make_video(tmp_path / "a.mkv", frames=4, audio="mp3")
+    reencode(src, tmp_path / "o.webm", EncodeConfig(crf=30, preset="ultrafast"))
+    assert "audio track 0 (mp3) cannot be copied into .webm (webm does not hold mp3); re-encoding it to libopus" \
+        in caplog.text
+    assert "mp3float" not in caplog.text

@@ -470,6 +470,12 @@ def carried_tags(metadata: dict) -> dict:
     return tags
 
 
+def codec_name(stream: av.stream.Stream) -> str:
+    """The name of ``stream``'s codec as users know it (mp3, dts), not its decoder's (mp3float,
+    dca), for messages."""
+    return stream.codec_context.codec.canonical_name
+
+
 def copy_refusal(template: av.stream.Stream, fmt: str) -> str | None:
     """None if the ``fmt`` muxer (FFmpeg's name) takes ``template``'s packets as they are; else
     why not (a codec the container never holds, or the muxer's own checks refusing it).
@@ -477,7 +483,8 @@ def copy_refusal(template: av.stream.Stream, fmt: str) -> str | None:
     Asked of a throwaway container in memory holding that stream alone: the real muxer's checks
     run only when the header is written, where a failure must not be mistaken for one of the video
     encoder's (or the other way round)."""
-    name = template.codec_context.name
+    # (subtitle messages name the decoder, ssa or srt, as their own warnings do)
+    name = codec_name(template) if template.type == "audio" else template.codec_context.name
     if name.startswith(_NO_COPY_INTO.get(fmt, ())):
         return f"{fmt} does not hold {name} as it is"
     with _explained():
@@ -784,7 +791,7 @@ class VideoEncoder:
         name = _transcode_codec(self.path.suffix, ctx.name)
         # said every time: a lossless track (PCM, FLAC) becoming a lossy one is worth knowing
         log.warning("audio track %d (%s) cannot be copied into %s (%s); re-encoding it to %s%s",
-                    track, ctx.name, self.path.suffix, refusal, name, " (lossless)" if name == "alac" else "")
+                    track, codec_name(template), self.path.suffix, refusal, name, " (lossless)" if name == "alac" else "")
         rates = av.Codec(name, "w").audio_rates
         rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
         layout = _named_layout(ctx.layout)
@@ -794,7 +801,7 @@ class VideoEncoder:
             out = self._container.add_stream(name, rate=rate, layout=layout)
         except (ValueError, av.error.FFmpegError) as exc:
             log.warning("dropping audio track %d (%s): cannot re-encode it to %s (%s)",
-                        track, ctx.name, name, _error_text(exc))
+                        track, codec_name(template), name, _error_text(exc))
             return
         self.audio_modes[track] = "decode"
         self._audio_out[track] = self._keep_identity(out, template)
