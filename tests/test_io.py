@@ -16,6 +16,7 @@ from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
 from vidstyle.io.decode import SourceInfo
+from vidstyle.io.encode import output_pix_fmt
 from vidstyle.io.capture import FileSource
 from vidstyle.io.files import NAME_MAX, check_output_file, temp_path_beside, write_then_rename
 import vidstyle.io.files as files
@@ -783,3 +784,14 @@ def test_a_re_encoded_audio_track_is_named_by_its_codec_not_its_decoder(tmp_path
     assert "audio track 0 (mp3) cannot be copied into .webm (webm does not hold mp3); re-encoding it to libopus" \
         in caplog.text
     assert "mp3float" not in caplog.text
+
+
+@pytest.mark.parametrize("size", [(16, 480), (16, 96), (128, 16)])
+def test_sizes_svt_av1_hangs_on_are_refused_before_any_work(size):
+    """libsvtav1 never returned a packet for 16x480 (a narrow strip): the run hung, and SIGTERM
+    could not end it. Such sizes are refused with the way out; the sizes around them still encode."""
+    codec = av.Codec("libsvtav1", "w")
+    with pytest.raises(VidstyleError, match=rf"libsvtav1 cannot encode {size[0]}x{size[1]}: .*use --codec libvpx-vp9"):
+        output_pix_fmt(codec, "yuv420p", *size)
+    for fine in [(16, 64), (64, 16), (32, 480), (480, 32)]:
+        assert output_pix_fmt(codec, "yuv420p", *fine) == "yuv420p"
