@@ -795,3 +795,18 @@ def test_sizes_svt_av1_hangs_on_are_refused_before_any_work(size):
         output_pix_fmt(codec, "yuv420p", *size)
     for fine in [(16, 64), (64, 16), (32, 480), (480, 32)]:
         assert output_pix_fmt(codec, "yuv420p", *fine) == "yuv420p"
+
+
+def test_a_very_short_segment_keeps_the_sound_of_its_whole_frames(tmp_path):
+    """A segment ending inside a frame keeps that frame whole and its sound. The audio demuxed
+    while the decoder filled up, before the first frame (and so the whole-frame end) was known,
+    was dropped against the end asked for: --start 0.5 --duration 0.01 gave a frame and no audio."""
+    src = make_video(tmp_path / "a.mp4", frames=24, audio=True)
+    dec, frames, audio = decode_all(src, start=0.5, duration=0.01)
+    assert len(frames) == 1
+    with av.open(str(src)) as container:
+        stream = container.streams.audio[0]
+        starts = [p.pts * stream.time_base for p in container.demux(stream) if p.pts is not None]
+    # the input's packets that begin inside the frame kept, [0.5, 0.5 + 1/24)
+    expected = [t for t in starts if Fraction(1, 2) <= t < Fraction(1, 2) + Fraction(1, 24)]
+    assert expected and [a.packet.pts * a.packet.time_base + Fraction(1, 2) for a in audio] == expected

@@ -747,6 +747,10 @@ class VideoDecoder:
                                 f"({container.duration / av.time_base:.2f} s long)")
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
         self._frames_end = self._end  # (see where the first frame is known: whole frames)
+        # Until then the end is not settled: it moves to whole frames of the first, so sound
+        # demuxed while the decoder fills up (a very short segment's, up to its last frame's end)
+        # is kept until the end is known, not dropped against the end asked for.
+        self._end_settled = False
 
         # The generator over raw demuxed items; decode up to the first frame of the segment now.
         self._raw = self._demux_decode()
@@ -796,6 +800,7 @@ class VideoDecoder:
             # for (a variable-rate clip's frames are not where whole frames of its average rate are)
             whole = math.ceil((self._end - first.pts * self._tb) * self._rate - Fraction(1, 1000))
             self._end = first.pts * self._tb + Fraction(whole) / self._rate
+        self._end_settled = True
         self._origin = first.pts * self._tb  # audio before the first kept frame is dropped...
         self._trims_audio = self._start is not None or self._shift < 0  # ...in a segment, or a file moved up
         self._display = display = DisplayConversion.of(
@@ -1013,7 +1018,7 @@ class VideoDecoder:
         packets = self._continuous(container.demux(streams))
         for kind, item in self._timed(self._decoded(packets, state)):
             if kind in ("audio", "subtitle"):
-                past_end = self._end is not None and item.pts is not None and item.pts * item.time_base >= self._end
+                past_end = self._past_end(item) and self._end_settled
                 if past_end and kind == "audio":  # subtitles are sparse: never waited for
                     audio_done[self._audio.index(item.stream)] = True
                     if state["video_done"] and all(audio_done):
@@ -1212,7 +1217,8 @@ class VideoDecoder:
                 if item is not None:
                     yield item
         for kind, packet in self._pending:
-            yield from self._side_items(kind, packet, audio, subtitles)
+            if not self._past_end(packet):  # (read before the end was settled)
+                yield from self._side_items(kind, packet, audio, subtitles)
         self._pending = []
         # where the last frame must end: the segment's end, or an MP4 track's (the whole track,
         # a held last frame included; Matroska keeps each frame's own duration)
@@ -1265,6 +1271,10 @@ class VideoDecoder:
                 return None
         return (f"only {frames} of the about {expected} frames of {self.path.name} could be decoded "
                 "(truncated or damaged file?)")
+
+    def _past_end(self, packet: av.Packet) -> bool:
+        """Whether an audio or subtitle ``packet`` begins at or after the segment's end."""
+        return self._end is not None and packet.pts is not None and packet.pts * packet.time_base >= self._end
 
     def _side_items(self, kind: str, packet: av.Packet, audio: dict[int, AudioMode],
                     subtitles: dict[int, SubtitleMode]) -> Iterator[AudioItem | SubtitleItem]:
