@@ -810,3 +810,34 @@ def test_a_very_short_segment_keeps_the_sound_of_its_whole_frames(tmp_path):
     # the input's packets that begin inside the frame kept, [0.5, 0.5 + 1/24)
     expected = [t for t in starts if Fraction(1, 2) <= t < Fraction(1, 2) + Fraction(1, 24)]
     assert expected and [a.packet.pts * a.packet.time_base + Fraction(1, 2) for a in audio] == expected
+
+
+@pytest.mark.parametrize("size", [(97, 65), (96, 65), (97, 64)])
+def test_odd_sized_4_2_0_frames_decode_at_their_levels_with_their_own_chroma(tmp_path, size):
+    """An odd width or height (VP9, AV1 and FFV1 store them) went through swscale, which was 1-2
+    levels dark and blended the chroma of neighbouring samples (up to 190 levels off at the edges
+    of coloured blocks): every pixel x, y takes chroma sample (x // 2, y // 2), the last odd
+    column and row their own."""
+    w, h = size
+    cw, ch, block = (w + 1) // 2, (h + 1) // 2, 16
+    levels = np.random.default_rng(4).integers(40, 216, (3, -(-h // block), -(-w // block)))
+    y = np.kron(levels[0], np.ones((block, block), np.int64))[:h, :w].astype(np.uint8)
+    u, v = (np.kron(p, np.ones((block // 2, block // 2), np.int64))[:ch, :cw].astype(np.uint8) for p in levels[1:])
+    path = tmp_path / "odd.webm"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"lossless": "1"}  # the file holds these levels
+        frame = av.VideoFrame(w, h, "yuv420p")
+        for plane, values in zip(frame.planes, (y, u, v)):
+            np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width] = values
+        frame.pts = 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with VideoDecoder(path) as dec:  # untagged, small: BT.601, limited range
+        image = next(f for f in dec.read() if isinstance(f, DecodedFrame)).image.astype(float)
+    cb, cr = ((np.repeat(np.repeat(p, 2, 0), 2, 1)[:h, :w] - 128.0) * 255 / 224 for p in (u, v))
+    luma = (y - 16.0) * 255 / 219
+    expected = np.clip(np.stack([luma + 1.402 * cr, luma - 0.344136 * cb - 0.714136 * cr, luma + 1.772 * cb], -1), 0, 255)
+    assert image.shape == (h, w, 3)
+    assert np.abs(image - expected).max() <= 0.6

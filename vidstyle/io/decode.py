@@ -211,8 +211,9 @@ def _yuv_to_rgb(sws_matrix: int, full_range: bool) -> np.ndarray:
 
 def exact_rgb(frame: av.VideoFrame, sws_matrix: int, alpha: bool = False) -> np.ndarray | None:
     """``frame`` as uint8 (H, W, 3) RGB (RGBA with ``alpha``) converted with ``sws_matrix``, for
-    8-bit 4:2:0 and 4:2:2 frames (:data:`_SUBSAMPLED_YUV`) of even sizes; None for others (odd
-    sizes included: swscale interpolates their chroma, whose samples it does not space by two).
+    8-bit 4:2:0 and 4:2:2 frames (:data:`_SUBSAMPLED_YUV`); None for others. An odd width or
+    height has a last chroma sample of its own for its last column or row (VP9, AV1 and FFV1
+    store odd sizes; H.264's 4:2:0 does not).
 
     swscale's conversion of such frames to RGB is biased: colours came out 1-2 levels dark (a
     flat (201, 60, 30) as (200, 58, 29); bikes.mp4 1.2, 1.7 and 1.2 levels dark in R, G and B),
@@ -222,7 +223,7 @@ def exact_rgb(frame: av.VideoFrame, sws_matrix: int, alpha: bool = False) -> np.
     swscale's default does, and the matrix is applied in one rounding step: 7 ms a 1080p frame
     on 2 EPYC cores, against swscale's 0.7 (4:4:4, which swscale converts exactly, stays
     there)."""
-    if frame.format.name not in _SUBSAMPLED_YUV or frame.width % 2 or frame.height % 2:
+    if frame.format.name not in _SUBSAMPLED_YUV:
         return None
     import cv2  # here: decoding alone does not need OpenCV
 
@@ -230,7 +231,11 @@ def exact_rgb(frame: av.VideoFrame, sws_matrix: int, alpha: bool = False) -> np.
     planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
 
     def full_size(chroma: np.ndarray) -> np.ndarray:  # each sample repeated over its 2 or 4 pixels
-        return cv2.resize(chroma, (width, height), interpolation=cv2.INTER_NEAREST)
+        rows, cols = chroma.shape
+        # pixel x takes sample x // 2: an exact doubling, then the odd size's extra column/row cut off
+        doubled = cv2.resize(chroma, (cols * (2 if cols < width else 1), rows * (2 if rows < height else 1)),
+                             interpolation=cv2.INTER_NEAREST)
+        return doubled[:height, :width]
 
     full_range = frame.format.name.startswith("yuvj") or int(frame.color_range) == 2  # AVCOL_RANGE_JPEG
     rgb = cv2.transform(cv2.merge([planes[0], full_size(planes[1]), full_size(planes[2])]),
