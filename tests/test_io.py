@@ -786,14 +786,16 @@ def test_a_re_encoded_audio_track_is_named_by_its_codec_not_its_decoder(tmp_path
     assert "mp3float" not in caplog.text
 
 
-@pytest.mark.parametrize("size", [(16, 480), (16, 96), (128, 16)])
+@pytest.mark.parametrize("size", [(16, 480), (16, 96), (128, 16), (24, 65), (96, 24)])
 def test_sizes_svt_av1_hangs_on_are_refused_before_any_work(size):
     """libsvtav1 never returned a packet for 16x480 (a narrow strip): the run hung, and SIGTERM
     could not end it. Such sizes are refused with the way out; the sizes around them still encode."""
     codec = av.Codec("libsvtav1", "w")
     with pytest.raises(VidstyleError, match=rf"libsvtav1 cannot encode {size[0]}x{size[1]}: .*use --codec libvpx-vp9"):
         output_pix_fmt(codec, "yuv420p", *size)
-    for fine in [(16, 64), (64, 16), (32, 480), (480, 32)]:
+    # 25 to 31 pixels across encode (SVT pads them to 32): 28x480 and 480x25 were refused as hanging
+    for fine in [(16, 64), (64, 16), (24, 64), (25, 65), (25, 480), (28, 480), (480, 25), (31, 100), (32, 480),
+                 (480, 32)]:
         assert output_pix_fmt(codec, "yuv420p", *fine) == "yuv420p"
 
 

@@ -70,9 +70,10 @@ _CONTAINER_CODECS = {
 # Codecs that reject odd dimensions with subsampled chroma (and can store 4:4:4 instead).
 _EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}
 # Frames this build's libsvtav1 never returns packets for, so the run hangs (SIGTERM included): a
-# side under 32 pixels and the other over 64 (16x96, 24x480 and 128x16 hung; 16x64, 64x16, 32x480
-# and 480x32 are written).
-_SVT_AV1_SHORT_SIDE, _SVT_AV1_LONG_SIDE = 32, 64
+# side under 25 pixels and the other over 64 (16x96, 24x65, 24x480, 96x24 and 128x16 hung; 16x64,
+# 24x64, 25x65, 25x480, 28x480, 480x25 and 26x2000 are written: SVT pads a side to 8s, and hangs
+# when the short one pads to under 32).
+_SVT_AV1_SHORT_SIDE, _SVT_AV1_LONG_SIDE = 25, 64
 _HARDWARE_CODECS = {"h264_nvenc", "hevc_nvenc"}
 _SAR_IN_BITSTREAM = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}  # the VUI holds the pixel aspect
 _HEVC_ENCODERS = {"libx265", "hevc_nvenc"}
@@ -115,13 +116,14 @@ def _check_pix_fmt(codec: av.Codec, pix_fmt: str) -> av.VideoFormat:
 
 
 def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> str:
-    """The pixel format actually used: ``pix_fmt``, or its 4:4:4 variant for odd sizes (see module doc)."""
+    """The pixel format actually used: ``pix_fmt``, or its 4:4:4 variant for odd sizes (see module doc).
+    A size the codec cannot encode at all (libsvtav1's narrow strips) is refused here, before any work."""
     fmt = _check_pix_fmt(codec, pix_fmt)
     if codec.name == "libsvtav1" and min(width, height) < _SVT_AV1_SHORT_SIDE and \
             max(width, height) > _SVT_AV1_LONG_SIDE:
         raise VidstyleError(f"libsvtav1 cannot encode {width}x{height}: SVT-AV1 hangs on frames under "
                             f"{_SVT_AV1_SHORT_SIDE} pixels on one side and over {_SVT_AV1_LONG_SIDE} on the other; "
-                            "use --codec libvpx-vp9 or libx264")
+                            "use --codec libvpx-vp9 (or libx264, outside .webm)")
     odd_w, odd_h = width % 2, height % 2
     subsampled_w = fmt.chroma_width(width * 2) < width * 2
     subsampled_h = fmt.chroma_height(height * 2) < height * 2
