@@ -952,6 +952,13 @@ def test_resume_errors_say_what_to_give_instead(data, loss_weights, tmp_path):
     with pytest.raises(VidstyleError, match="cannot read checkpoint") as err:
         train(replace(run, steps=4, resume=str(other)), progress=False)
     assert "before it" not in str(err.value)
+    # nor is a user's copy named like one (it sorts after every checkpoint_NNNNNNN.pt)
+    backup = work / "checkpoint_backup.pt"
+    backup.write_bytes(b"not a checkpoint")
+    with pytest.raises(VidstyleError, match="cannot read checkpoint") as err:
+        train(replace(run, steps=4, resume=str(backup)), progress=False)
+    assert "before it" not in str(err.value)
+    backup.unlink()
     # a file that is not a checkpoint: never torch's advice to unpickle it
     foreign = tmp_path / "foreign.pt"
     import datetime

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import shlex
 import sys
 import time
@@ -749,9 +750,13 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             kept.append((ckpt, start))
         except VidstyleError as exc:
             # a damaged latest checkpoint (the disk filled up, say): the one before it is kept beside it
-            # (only a checkpoint has one: another file's name sorts among them by its letters alone)
-            before = ([c for c in sorted(ckpt.parent.glob("checkpoint_*.pt")) if c.name < ckpt.name]
-                      if ckpt.name.startswith("checkpoint_") and ckpt.suffix == ".pt" else [])
+            # (only a numbered checkpoint has one: another file's name, checkpoint_backup.pt too,
+            # sorts among them by its letters alone)
+            def numbered(path: Path) -> bool:
+                return re.fullmatch(r"checkpoint_\d+\.pt", path.name) is not None
+
+            before = ([c for c in sorted(ckpt.parent.glob("checkpoint_*.pt")) if numbered(c) and c.name < ckpt.name]
+                      if numbered(ckpt) else [])
             if before and str(exc).startswith("cannot read checkpoint"):
                 raise VidstyleError(f"{exc}; the checkpoint before it is {before[-1]}: --resume {before[-1]}") from None
             raise
