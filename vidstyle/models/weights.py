@@ -166,12 +166,16 @@ def _wrong_header_field(info: ModelInfo) -> str:
     return ""
 
 
+#: the names `vidstyle train` gives its checkpoints (``vidstyle.train.loop._checkpoint_path``)
+CHECKPOINT_NAME = re.compile(r"checkpoint_\d+\.pt")
+
+
 def _not_safetensors_message(path: Path, exc: Exception) -> str:
     """Why ``path`` cannot be read as a model. A PyTorch file (``vidstyle train``'s checkpoints are
     ``checkpoint_*.pt``) is named as such: the parser's "header too large" says nothing of it."""
     if isinstance(exc, OSError):  # unreadable (missing, no permission): that is the news, whatever the name
         return f"cannot read {path} ({exc.strerror or exc})"
-    if re.fullmatch(r"checkpoint_\d+\.pt", path.name):
+    if CHECKPOINT_NAME.fullmatch(path.name):
         # the default checkpoint folder is OUT without its suffix + ".train": its model, if written
         out = path.parent.with_name(path.parent.name.removesuffix(".train") + ".safetensors")
         here = f" ({out})" if path.parent.name.endswith(".train") and out.is_file() else ""

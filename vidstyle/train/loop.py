@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import re
 import shlex
 import sys
 import time
@@ -37,7 +36,7 @@ from vidstyle.io.files import check_output_file, check_writable_folder, write_th
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
                                       load_loss_network, resolve_layers)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
-from vidstyle.models.weights import arch_name, save_model
+from vidstyle.models.weights import CHECKPOINT_NAME, arch_name, save_model
 from vidstyle.train.data import (ContentImages, can_read, find_images, held_out_tensor, load_style_image,
                                  split_held_out, step_generator)
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
@@ -752,11 +751,9 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             # a damaged latest checkpoint (the disk filled up, say): the one before it is kept beside it
             # (only a numbered checkpoint has one: another file's name, checkpoint_backup.pt too,
             # sorts among them by its letters alone)
-            def numbered(path: Path) -> bool:
-                return re.fullmatch(r"checkpoint_\d+\.pt", path.name) is not None
-
-            before = ([c for c in sorted(ckpt.parent.glob("checkpoint_*.pt")) if numbered(c) and c.name < ckpt.name]
-                      if numbered(ckpt) else [])
+            before = ([c for c in sorted(ckpt.parent.glob("checkpoint_*.pt"))
+                       if CHECKPOINT_NAME.fullmatch(c.name) and c.name < ckpt.name]
+                      if CHECKPOINT_NAME.fullmatch(ckpt.name) else [])
             if before and str(exc).startswith("cannot read checkpoint"):
                 raise VidstyleError(f"{exc}; the checkpoint before it is {before[-1]}: --resume {before[-1]}") from None
             raise
