@@ -1258,3 +1258,26 @@ def test_fullscreen_not_honoured_shows_the_picture_filling_its_window(monkeypatc
     monkeypatch.setattr(live.cv2, "getWindowImageRect", lambda name: (0, 0, 1280, 800))
     window._check_fullscreen(picture)
     assert window._screen == (1280, 800)
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_file_source_shrinks_frames_as_it_converts_them(tmp_path, rotation):
+    """A smaller --size is made in the conversion to RGB (one swscale pass), not by converting the
+    whole frame and resizing it after: the same picture, at the size asked for, turned as shown."""
+    from videos import make_video
+
+    from vidstyle.io.decode import DisplayConversion
+
+    video = make_video(tmp_path / "v.mp4", frames=3, size=(192, 128), rotation=rotation)
+    size = (96, 64) if rotation == 0 else (64, 96)  # as shown: a quarter turn swaps the sides
+    src = FileSource(video, realtime=False, size=size)
+    assert src._display.scaled_size == (96, 64)  # stored orientation, before the turn
+    image, _ = src.read()
+    src.close()
+    assert image.shape == (size[1], size[0], 3)
+    with av.open(str(video)) as container:
+        frame = next(container.decode(video=0))
+        full = DisplayConversion.of(frame).image(frame)  # the whole frame, converted and turned
+    assert full.shape[:2] == (size[1] * 2, size[0] * 2)
+    expected = cv2.resize(full, size, interpolation=cv2.INTER_AREA)
+    assert np.abs(image.astype(int) - expected).mean() < 1.5
