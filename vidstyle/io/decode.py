@@ -220,9 +220,12 @@ def exact_rgb(frame: av.VideoFrame, sws_matrix: int, alpha: bool = False) -> np.
     so the network, the stabilizer and a mask's kept parts saw a darker video than players
     show. Its exact mode (ACCURATE_RND | FULL_CHR_H_INT) interpolates the chroma instead, which
     bleeds colour into the edge row of a black bar. Here each pixel takes its chroma sample as
-    swscale's default does, and the matrix is applied in one rounding step: 7 ms a 1080p frame
-    on 2 EPYC cores, against swscale's 0.7 (4:4:4, which swscale converts exactly, stays
-    there)."""
+    swscale's default does, and the matrix is applied at once (OpenCV's fixed-point transform:
+    within 0.66 of a level of the float result, unbiased). On the development clips swscale was
+    0.6-1.6 levels dark per channel on average, this is within 0.08; it costs 0.2-0.3 ms a
+    640x360 frame and 1.9-2.7 ms a 1080p one on 2 EPYC cores, against swscale's 0.1 and 0.5-0.7
+    (benchmarks/decode_levels.py, RESULTS.md). 4:4:4, which swscale converts exactly, stays
+    there."""
     if frame.format.name not in _SUBSAMPLED_YUV:
         return None
     import cv2  # here: decoding alone does not need OpenCV
