@@ -61,6 +61,18 @@ def test_hdr_cost_times_both_modes_on_an_hlg_clip(tmp_path):
     assert row["end_to_end"]["sdr_fps"] > 0 and row["end_to_end"]["keep_fps"] > 0
 
 
+def test_decode_levels_finds_swscale_dark_and_vidstyle_unbiased(tmp_path):
+    decode_levels = _load("decode_levels.py")
+    out = tmp_path / "levels.json"
+    assert decode_levels.main(["--clips", str(SAMPLE), "--frames", "2", "--rounds", "1", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["size"] == "640x360" and row["frames"] == 2
+    old, new = row["swscale_default"], row["vidstyle"]
+    assert all(b < -0.4 for b in old["bias_rgb"])  # what the audit found: every channel dark
+    assert all(abs(b) < 0.15 for b in new["bias_rgb"]) and new["max_abs"] < 0.7
+    assert old["ms_per_frame"] > 0 and new["ms_per_frame"] > 0
+
+
 def test_stabilizer_cost_times_both_halves_at_each_size(tmp_path):
     cost = _load("stabilizer_cost.py")
     out = tmp_path / "stabilizer.json"
