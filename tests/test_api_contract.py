@@ -220,3 +220,23 @@ def test_the_style_zoos_metadata_is_read_without_loading_torch():
                        cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["Composition", "[]"]
+
+
+class _PathObject:
+    """A path object that is not a pathlib.Path (as other path libraries make): only __fspath__."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __fspath__(self):
+        return self.path
+
+
+def test_a_style_file_given_as_any_path_object_is_read_from_its_path(style):
+    import os
+
+    choice = resolve_style(_PathObject(str(style)))  # its repr was taken for a style name: "unknown style"
+    assert choice.path == style
+    assert Stylizer(_PathObject(str(style)), device="cpu").choice.path == style
+    with pytest.raises(BadTypeError, match="a style is a bundled style's name"):
+        resolve_style(_PathObject(os.fsencode(str(style))))

@@ -205,6 +205,9 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
     and a mix; raise a clear error otherwise."""
     if isinstance(spec, Styles):
         spec = spec.value.path
+    if isinstance(spec, os.PathLike):  # a path object of any kind names a file, as a Path does
+        path = os.fspath(spec)  # (str() of a PathLike other than Path is its repr, not its path)
+        spec = Path(path) if isinstance(path, str) else path  # bytes: refused below
     if not isinstance(spec, (str, os.PathLike)):
         raise BadTypeError(f"a style is a bundled style's name, a .safetensors path, 'mix:a=0.7,b=0.3' or a "
                         f"vidstyle.models.zoo.Styles entry, got {type(spec).__name__} {spec!r}")
