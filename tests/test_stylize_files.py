@@ -57,6 +57,27 @@ def test_one_path_is_one_input_not_its_characters(tmp_path, inputs):
     assert len(results) == 1 and results[0][1].frames == 5
 
 
+class _PathObject:
+    """A path object that is not a pathlib.Path (as other path libraries make): only __fspath__."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __fspath__(self):
+        return self.path
+
+
+def test_one_path_of_any_kind_is_one_input_and_a_non_path_is_refused_as_such(tmp_path, inputs):
+    from vidstyle.errors import BadTypeError
+
+    # was "TypeError: '_PathObject' object is not iterable"
+    results = list(stylize_files(_PathObject(inputs[0]), tmp_path / "out", Grey(), temporal="off", progress=False))
+    assert len(results) == 1 and results[0][1].frames == 5
+    with pytest.raises(BadTypeError, match="a list of paths, or one path, got None"):
+        stylize_files(None, tmp_path / "out2", Grey(), temporal="off", progress=False)
+    assert not (tmp_path / "out2").exists()
+
+
 def test_the_network_is_built_once(tmp_path, inputs, monkeypatch):
     built = []
     make = pipeline._make_stylizer

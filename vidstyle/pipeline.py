@@ -1073,8 +1073,12 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     """
     config, encode = _merge_options(config, encode, options, caller="stylize_files")
     _check_call("stylize_files", folder, overwrite, progress)
-    if isinstance(inputs, (str, Path)):  # one path, not its characters
+    if isinstance(inputs, (str, PathLike)):  # one path (of any kind), not its characters
         inputs = [inputs]
+    try:
+        inputs = iter(inputs)
+    except TypeError:
+        raise BadTypeError(f"stylize_files() takes a list of paths, or one path, got {inputs!r}") from None
     inputs = [check_input(i, folders=True) for i in inputs]  # a folder: an image sequence
     for folder_input in (i for i in inputs if i.is_dir()):
         find_sequence(folder_input)  # before any input is stylized
