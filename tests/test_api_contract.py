@@ -240,3 +240,12 @@ def test_a_style_file_given_as_any_path_object_is_read_from_its_path(style):
     assert Stylizer(_PathObject(str(style)), device="cpu").choice.path == style
     with pytest.raises(BadTypeError, match="a style is a bundled style's name"):
         resolve_style(_PathObject(os.fsencode(str(style))))
+
+
+def test_stylize_iter_refuses_what_is_not_iterable_at_the_call():
+    st = _tiny(precision="fp32", backend="torch")
+    for images in (None, 3):  # a bare TypeError at the first next() before
+        with pytest.raises(BadTypeError, match="an iterable of uint8"):
+            st.stylize_iter(images)
+    frames = (np.random.default_rng(k).integers(0, 256, (16, 16, 3), dtype=np.uint8) for k in range(3))  # taken as it is
+    assert len(list(st.stylize_iter(frames, batch_size=2))) == 3

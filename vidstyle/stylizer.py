@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from vidstyle.config import BACKENDS, MAX_SCALE, check_look, check_number, check_temporal, is_number
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
-from vidstyle.errors import BadValueError, VidstyleError, first_line
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
 from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor, luminance,
                              pad_to_multiple, tensor_to_images, working_size)
 from vidstyle.memory import keep_freed_memory
@@ -534,9 +534,14 @@ class Stylizer:
             temporal_strength: the stabilizer's strength in [0, 1]; None: the style's own.
 
         Raises (at the call, not at the first image):
+            BadTypeError: ``images`` is not iterable (None, a number).
             BadValueError: a batch size below 1; later, an image that is not uint8 (H, W, 3).
             VidstyleError: an unknown ``temporal`` mode or a strength outside [0, 1].
         """
+        try:
+            images = iter(images)
+        except TypeError:
+            raise BadTypeError(f"stylize_iter takes an iterable of uint8 (H, W, 3) images, got {images!r}") from None
         if not (is_number(batch_size, integral=True) and batch_size >= 1):
             raise BadValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         check_temporal(temporal, temporal_strength)
