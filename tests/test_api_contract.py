@@ -249,3 +249,12 @@ def test_stylize_iter_refuses_what_is_not_iterable_at_the_call():
             st.stylize_iter(images)
     frames = (np.random.default_rng(k).integers(0, 256, (16, 16, 3), dtype=np.uint8) for k in range(3))  # taken as it is
     assert len(list(st.stylize_iter(frames, batch_size=2))) == 3
+
+
+def test_a_network_with_one_halving_and_9_pixel_kernels_takes_tiny_and_flat_frames():
+    st = _tiny(precision="fp32", backend="torch")  # (4, 8): min_input_size said 4, its 9x9 padding needs 5
+    assert st.model.min_input_size == 6
+    for image in (np.full((16, 16, 3), 90, np.uint8),  # flat: the fp32 reference at min_input_size
+                  np.random.default_rng(0).integers(0, 256, (1, 1, 3), dtype=np.uint8),
+                  np.random.default_rng(1).integers(0, 256, (3, 40, 3), dtype=np.uint8)):
+        assert st.stylize(image).shape == image.shape  # a RuntimeError from the reflection padding before

@@ -421,8 +421,12 @@ class TransformerNet(nn.Module):
     def min_input_size(self) -> int:
         """Inputs must be at least this high and wide: every reflection padding inside needs a
         feature map wider than the padding, and at the lowest resolution (1 / size_multiple) the
-        3x3 convolutions need 2 pixels."""
-        return 2 * self.size_multiple
+        3x3 convolutions need 2 pixels. The first and last convolutions' padding (half their
+        kernel, at 1 / shuffle of the input) can ask for more: a 9-pixel kernel in a network with
+        one halving needs 5; rounded up to a multiple of :attr:`size_multiple`."""
+        m = self.size_multiple
+        edge = self.shuffle * (max(self.arch_args["kernel_in"], self.arch_args["kernel_out"]) // 2 + 1)
+        return max(2 * m, -(-edge // m) * m)
 
     def set_style(self, mix: torch.Tensor | Sequence[float]) -> None:
         """Select or blend styles: ``mix`` is (num_styles,) or (B, num_styles), normalised to sum 1."""
