@@ -173,6 +173,12 @@ def test_frames_with_nan_or_infinite_values_are_refused_not_returned_as_garbage(
     (lambda: FlowStabilizer(strength="0.5"), BadTypeError, "temporal strength must be"),
     (lambda: resize_flow([[0.0, 0.0]], (4, 4)), BadTypeError, "flow must be an"),
     (lambda: vidstyle.StyleTimeline([(0, None)]), BadTypeError, "a style change's style is a style spec"),
+    (lambda: _tiny().stylize_batch(None), BadTypeError, "expected uint8 .* got NoneType"),
+    (lambda: Stylizer.from_model(TransformerNet((4, 8)), device=3), BadTypeError, "device must be a name"),
+    (lambda: _tiny(precision=3), BadTypeError, "precision must be a name"),
+    (lambda: _tiny(channels_last=1), BadTypeError, "channels_last must be True or False"),
+    (lambda: _tiny(backend=None), BadTypeError, "backend must be a name"),
+    (lambda: vidstyle.Stylizer("starry_night", precision=3), BadTypeError, "precision must be a name"),
 ])
 def test_settings_are_checked_when_given_with_the_error_python_code_expects(make, error, message):
     with pytest.raises(error, match=message) as refused:

@@ -8,7 +8,7 @@ import os
 import torch
 
 from vidstyle.config import PRECISIONS
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadTypeError, VidstyleError
 
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
@@ -20,7 +20,7 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     if isinstance(spec, torch.device):
         spec = str(spec)  # checked like its name: a torch.device can name a missing GPU too
     if spec is not None and not isinstance(spec, str):
-        raise VidstyleError(f"device must be a name such as 'cpu' or 'cuda:0' or a torch.device, got {spec!r}")
+        raise BadTypeError(f"device must be a name such as 'cpu' or 'cuda:0' or a torch.device, got {spec!r}")
     spec = (spec or "auto").strip().lower()
     if spec == "auto":
         if torch.cuda.is_available():
@@ -107,6 +107,8 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
     so that the commands recorded in the bundled weights reproduce. bf16 is allowed everywhere
     autocast supports it.
     """
+    if precision is not None and not isinstance(precision, str):
+        raise BadTypeError(f"precision must be a name such as 'auto', 'fp32' or 'bf16', got {precision!r}")
     precision = (precision or "auto").lower()
     if precision not in PRECISIONS:
         also = ", or int8 on the CPU" if inference else ""  # int8 is the Stylizer's own (quantized) path

@@ -35,6 +35,9 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.de
     cross the bus; with ``pin_memory`` the host buffer is pinned and the copy is non-blocking.
     """
     if not isinstance(images, np.ndarray):
+        if not hasattr(images, "__iter__"):  # None, a number: not a bare "object is not iterable"
+            raise BadTypeError(f"expected uint8 (H, W, 3) images (a sequence or a (B, H, W, 3) array), "
+                               f"got {type(images).__name__}")
         images = [check_image(image) for image in images]
         if not images:
             raise BadValueError("no images given")

@@ -107,7 +107,7 @@ def blend_style(content: torch.Tensor, styled: torch.Tensor, strength: float = 1
 def _int8_device(precision: str | None, device: str | torch.device) -> str | torch.device:
     """int8 runs on the CPU: there ``auto`` means the CPU even where a GPU is present."""
     if precision is not None and not isinstance(precision, str):
-        raise VidstyleError(f"precision must be a name such as 'auto', 'bf16' or 'int8', got {precision!r}")
+        raise BadTypeError(f"precision must be a name such as 'auto', 'bf16' or 'int8', got {precision!r}")
     return "cpu" if (precision or "").lower() == "int8" and str(device) == "auto" else device
 
 
@@ -171,7 +171,9 @@ class Stylizer:
 
     def _setup(self, model, info, precision, channels_last, max_side, scale, backend="torch") -> None:
         if not isinstance(channels_last, bool):  # "no" or 0 would otherwise pass for a choice
-            raise VidstyleError(f"channels_last must be True or False, got {channels_last!r}")
+            raise BadTypeError(f"channels_last must be True or False, got {channels_last!r}")
+        if not isinstance(backend, str):
+            raise BadTypeError(f"backend must be a name ({', '.join(BACKENDS)}), got {backend!r}")
         # upsample-then-convolve layers run as sub-pixel convolutions at the low resolution: the
         # same function without the full-resolution upsampled and padded copies (~20% of the light
         # network's time on the CPU; see SubpixelUpsampleConv)
