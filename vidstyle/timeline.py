@@ -110,10 +110,12 @@ class StyleTimeline:
         for change in changes:
             if not isinstance(change, StyleChange):
                 if not (isinstance(change, (tuple, list)) and len(change) == 2):
-                    raise VidstyleError(f"a style timeline entry is a (seconds, style) pair, got {change!r}")
+                    raise BadTypeError(f"a style timeline entry is a (seconds, style) pair, got {change!r}")
                 change = StyleChange(*change)
             if not (is_number(change.at) and math.isfinite(change.at) and change.at >= 0):
-                raise VidstyleError(f"a style change's time must be a number of seconds >= 0, got {change.at!r}")
+                # a wrong kind ("12.5", None) is a TypeError, a number out of range a ValueError
+                error = BadValueError if is_number(change.at) else BadTypeError
+                raise error(f"a style change's time must be a number of seconds >= 0, got {change.at!r}")
             if not (isinstance(change.style, (str, os.PathLike)) or is_ready_stylizer(change.style)):
                 # None or a number failed only when the run loaded its styles
                 raise BadTypeError(f"a style change's style is a style spec (a bundled name, a .safetensors "
@@ -129,7 +131,8 @@ class StyleTimeline:
             if a.at == b.at:
                 raise VidstyleError(f"two styles change in at {a.at:g} s ({a.style} and {b.style})")
         if not (is_number(crossfade) and math.isfinite(crossfade) and crossfade >= 0):
-            raise VidstyleError(f"crossfade must be a number of seconds >= 0, got {crossfade!r}")
+            error = BadValueError if is_number(crossfade) else BadTypeError
+            raise error(f"crossfade must be a number of seconds >= 0, got {crossfade!r}")
         self.changes: tuple[StyleChange, ...] = tuple(entries)
         self.crossfade = float(crossfade)
         times = [c.at for c in entries]
