@@ -22,8 +22,7 @@ import os
 import sys
 import threading
 import time
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -305,7 +304,7 @@ class FileSource(FrameSource):
             # on 2 cores: 2.2 ms against 8.0)
             w, h = (size[1], size[0]) if self._display.turned else size
             if w <= self._display.stored_size[0] and h <= self._display.stored_size[1]:
-                self._display = dataclasses.replace(self._display, scaled_size=(w, h))
+                self._display = replace(self._display, scaled_size=(w, h))
 
     @property
     def damaged_packets(self) -> int:

@@ -252,8 +252,9 @@ class VideoPairs(torch.utils.data.Dataset):
 
     def _cache_path(self, video: Path) -> Path:
         stat = video.stat()
-        # v2: frames read by the pipeline's decoder (turned by rotation tags) since the fourteenth session
-        key = f"v2|{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.size}|{self.stride}|" \
+        # v2: frames read by the pipeline's decoder (turned by rotation tags) since the fourteenth session;
+        # v3: at their true levels (decode.exact_rgb; v2's frames were 1-2 levels dark), thirtieth session
+        key = f"v3|{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.size}|{self.stride}|" \
               f"{self.max_pairs}|{self.min_valid}|{self.preset}"
         return self.cache_dir / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
@@ -275,9 +276,7 @@ class VideoPairs(torch.utils.data.Dataset):
         except (OSError, VidstyleError) as exc:  # a read-only or full home: train on, uncached
             log.warning("cannot cache the flow of %s in %s (%s); it is computed again next run "
                         "(set VIDSTYLE_CACHE to a writable folder)", video.name, path.parent, exc)
-            return arrays
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+        return arrays  # as built: the file just written holds the same arrays
 
     def _build(self, video: Path) -> dict[str, np.ndarray]:
         from vidstyle.eval import read_frames
