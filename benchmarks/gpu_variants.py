@@ -9,6 +9,7 @@ without CUDA it runs at 96x64 on the CPU as a smoke check (its times mean nothin
 
     python benchmarks/gpu_variants.py --arch standard --mode eager
     python benchmarks/gpu_variants.py --arch standard --mode max-autotune-no-cudagraphs
+    python benchmarks/gpu_variants.py --arch standard --mode default --batches 16
 """
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ def main(argv=None) -> int:
     p.add_argument("--arch", default="standard", choices=sorted(ARCH_NAMES))
     p.add_argument("--mode", default="eager",
                    help="eager (the eager grid and a profile), or a torch.compile mode: default, "
-                        "max-autotune-no-cudagraphs, ... (batches 8 and 1, fp16 weights)")
+                        "max-autotune-no-cudagraphs, ... (fp16 weights, at each of --batches)")
+    p.add_argument("--batches", type=int, nargs="+", default=[8, 1], help="batch sizes of a compile mode (default 8 1)")
     args = p.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     size = (1080, 1920) if device.type == "cuda" else (64, 96)
@@ -116,7 +118,7 @@ def main(argv=None) -> int:
     def run(name, batch, **kw):
         return variant(base, args.arch, device, size, name, batch, **kw)
     if args.mode != "eager":
-        for batch in (8, 1):
+        for batch in args.batches:
             run("half compiled " + args.mode, batch, half=True, compile_mode=args.mode)
         return 0
     run("autocast", 1, cudnn_benchmark=False)

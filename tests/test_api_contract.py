@@ -114,7 +114,7 @@ def test_counts_in_messages_agree_with_their_nouns(tmp_path):
 def test_running_out_of_memory_says_what_to_lower(monkeypatch):
     st = _tiny(precision="fp32", backend="torch", scale=2.0)
 
-    def full(x):
+    def full(x, contrast=None):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you "
                            "tried to allocate 2831155200 bytes. Error code 12 (Cannot allocate memory)")
 
@@ -123,7 +123,7 @@ def test_running_out_of_memory_says_what_to_lower(monkeypatch):
                                             r"lower --batch, --scale or --max-side"):
         st.stylize_tensor(torch.rand(3, 3, 16, 24))
 
-    def broken(x):
+    def broken(x, contrast=None):
         raise RuntimeError("a bug, not memory")
 
     monkeypatch.setattr(st, "_stylize_tensor", broken)

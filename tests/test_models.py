@@ -493,11 +493,11 @@ def test_a_compiled_stylizer_builds_once_when_two_threads_start_it(monkeypatch):
     inside, worst = [0], [0]
     original = st._stylize_tensor
 
-    def counting(x):
+    def counting(x, contrast=None):
         inside[0] += 1
         worst[0] = max(worst[0], inside[0])
         try:
-            return original(x)
+            return original(x, contrast)
         finally:
             inside[0] -= 1
 

@@ -529,3 +529,72 @@ def test_pace_note_names_the_stabilizer_and_is_silent_when_the_network_sets_the_
     assert pipeline.pace_note({"stylize": 1.0, "encode": 1.2}, 100, config) == ""
     assert pipeline.pace_note({"stylize": 1.0, "encode": 4.0}, pipeline.PACE_MIN_FRAMES - 1, config) == ""
     assert pipeline.pace_note({}, 100, config) == ""
+
+
+class DeferredStylizer:
+    """Queues each batch and paints it only when its result is asked for, as a :class:`Stylizer`
+    on CUDA does (``submit_batch``); logs the order of the two."""
+
+    def __init__(self, inner):
+        self.inner, self.log = inner, []
+
+    def stylize_batch(self, images):
+        return self.inner.stylize_batch(images)
+
+    def submit_batch(self, images):
+        k = sum(1 for what, _ in self.log if what == "submit")
+        self.log.append(("submit", k))
+        images = [np.array(i) for i in images]  # the caller may reuse its frames once this returns
+        stylizer = self
+
+        class Pending:
+            overlapped = True
+
+            def result(self):
+                stylizer.log.append(("result", k))
+                return stylizer.inner.stylize_batch(images)
+        return Pending()
+
+
+@pytest.mark.parametrize("pattern", ["moving", "letterbox-opens"])
+def test_a_batch_still_on_the_device_is_passed_on_after_the_next_one_is_queued(tmp_path, stylizer, pattern):
+    """On CUDA the stylize stage queues batch k + 1 before it waits for batch k, so one batch's
+    upload and the previous one's download overlap the network; the frames come out the same and
+    in order, the last batch included (and where the picture reaches into the bars mid-clip)."""
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(96, 72), pattern=pattern, crf=0)
+    deferred = DeferredStylizer(stylizer)
+    options = dict(batch=4, temporal="off", crf=0, pix_fmt="yuv444p", progress=False)
+    stylize_video(src, tmp_path / "deferred.mkv", style=deferred, **options)
+    stylize_video(src, tmp_path / "direct.mkv", style=stylizer, **options)
+    assert np.array_equal(read_frames(tmp_path / "deferred.mkv"), read_frames(tmp_path / "direct.mkv"))
+    order = deferred.log
+    submitted = [k for what, k in order if what == "submit"]
+    assert submitted == list(range(len(submitted))) and len(submitted) >= 5
+    assert sorted(k for what, k in order if what == "result") == submitted  # each result taken once
+    # batch k is waited for only once batch k + 1 is on its way; the batch where the picture
+    # reaches into the bars is painted in two parts, at once
+    at_once = {5, 6} if pattern == "letterbox-opens" else set()
+    for k in submitted[:-1]:
+        if k not in at_once:
+            assert order.index(("submit", k + 1)) < order.index(("result", k))
+    for k in at_once:
+        assert order.index(("result", k)) == order.index(("submit", k)) + 1
+
+
+def test_submit_batch_off_cuda_is_stylize_batch_done_at_once(stylizer):
+    frames = np.stack([np.full((40, 56, 3), 40 * i, np.uint8) + np.arange(56, dtype=np.uint8)[None, :, None]
+                       for i in range(3)])
+    pending = stylizer.submit_batch(frames)
+    assert not pending.overlapped
+    assert np.array_equal(pending.result(), stylizer.stylize_batch(frames))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_submit_batch_on_cuda_gives_what_stylize_batch_gives(model):
+    st = Stylizer.from_model(model, device="cuda")
+    rng = np.random.default_rng(0)
+    batches = [rng.integers(0, 256, (3, 64, 96, 3), dtype=np.uint8) for _ in range(4)]
+    pending = [st.submit_batch(b) for b in batches]  # all four in flight at once
+    assert all(p.overlapped for p in pending)
+    for b, p in zip(batches, pending):
+        assert np.array_equal(p.result(), st.stylize_batch(b))

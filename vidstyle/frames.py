@@ -27,13 +27,10 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     return (x * w).sum(1, keepdim=True)
 
 
-def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.device | None = None,
-                     pin_memory: bool = False) -> torch.Tensor:
-    """Stack uint8 (H, W, 3) images into a float (B, 3, H, W) tensor in [0, 1] on ``device``.
-
-    The uint8 -> float conversion happens on the target device, so only a quarter of the bytes
-    cross the bus; with ``pin_memory`` the host buffer is pinned and the copy is non-blocking.
-    """
+def host_batch(images: Sequence[np.ndarray] | np.ndarray, pin_memory: bool = False) -> torch.Tensor:
+    """Stack uint8 (H, W, 3) images (or take a (B, H, W, 3) array) into one uint8 (B, H, W, 3)
+    host tensor, checked; with ``pin_memory`` in page-locked memory, copied there once (the
+    device can then read it while the host goes on)."""
     if not isinstance(images, np.ndarray):
         if not hasattr(images, "__iter__"):  # None, a number: not a bare "object is not iterable"
             raise BadTypeError(f"expected uint8 (H, W, 3) images (a sequence or a (B, H, W, 3) array), "
@@ -44,20 +41,43 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.de
         if len({image.shape for image in images}) > 1:
             raise BadValueError(f"images of one batch must have the same size, got "
                              f"{', '.join(sorted({f'{i.shape[1]}x{i.shape[0]}' for i in images}))}")
-        images = np.stack(images)
-    batch = np.ascontiguousarray(images)
+        shape, dtype = (len(images), *images[0].shape), images[0].dtype
+    else:
+        shape, dtype = (images.shape if images.ndim != 3 else (1, *images.shape)), images.dtype
+    if len(shape) != 4 or shape[-1] != 3 or dtype != np.uint8:
+        raise BadValueError(f"expected uint8 images of shape (B, H, W, 3), got {dtype} {tuple(shape)}")
+    if 0 in shape:
+        raise BadValueError(f"empty images: shape {tuple(shape)}")
+    if pin_memory:
+        host = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+        view = host.numpy()
+        if isinstance(images, np.ndarray):
+            view[:] = images.reshape(shape)
+        else:
+            for slot, image in zip(view, images):
+                slot[:] = image
+        return host
+    batch = np.ascontiguousarray(images.reshape(shape) if isinstance(images, np.ndarray) else np.stack(images))
     if not batch.flags.writeable:  # torch.from_numpy warns about read-only memory (nothing writes to it)
         batch = batch.copy()
-    if batch.ndim == 3:
-        batch = batch[None]
-    if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
-        raise BadValueError(f"expected uint8 images of shape (B, H, W, 3), got {batch.dtype} {batch.shape}")
-    if 0 in batch.shape:
-        raise BadValueError(f"empty images: shape {batch.shape}")
-    host = torch.from_numpy(batch)
-    if pin_memory and device is not None and device.type == "cuda":
-        host = host.pin_memory()
-    x = host.to(device, non_blocking=pin_memory) if device is not None else host
+    return torch.from_numpy(batch)
+
+
+def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.device | None = None,
+                     pin_memory: bool = False) -> torch.Tensor:
+    """Stack uint8 (H, W, 3) images into a float (B, 3, H, W) tensor in [0, 1] on ``device``.
+
+    The uint8 -> float conversion happens on the target device, so only a quarter of the bytes
+    cross the bus; with ``pin_memory`` the host buffer is pinned and the copy is non-blocking.
+    """
+    pin = pin_memory and device is not None and device.type == "cuda"
+    host = host_batch(images, pin_memory=pin)
+    x = host.to(device, non_blocking=pin) if device is not None else host
+    return uint8_to_float(x)
+
+
+def uint8_to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1], on ``x``'s device."""
     return x.permute(0, 3, 1, 2).float().div_(255.0)
 
 
@@ -94,10 +114,15 @@ def check_batch_tensor(x) -> torch.Tensor:
 
 def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     """Convert a (B, 3, H, W) tensor in [0, 1] to a uint8 (B, H, W, 3) array (rounded, clamped)."""
+    return float_to_uint8(x).cpu().numpy()
+
+
+def float_to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> contiguous uint8 (B, H, W, 3) (rounded, clamped), on ``x``'s device."""
     if x.ndim != 4 or x.shape[1] != 3:
         raise BadValueError(f"expected a (B, 3, H, W) tensor, got {tuple(x.shape)}")
     y = x.detach().float().clamp(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)  # clamp copies: x is untouched
-    return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    return y.permute(0, 2, 3, 1).contiguous()
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 0) -> tuple[torch.Tensor, tuple[int, int]]:

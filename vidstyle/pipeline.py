@@ -297,6 +297,18 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
     timeline = hasattr(stylizer, "stylize_batch_at")
     last_time: float | None = None
     ended = False
+    held = None  # (items, finish) of a batch still on the device (CUDA): passed on after the next one is queued
+
+    def pass_on(items: list, finish: Callable[[], list]) -> None:
+        with stages.timed("stylize"):
+            styled = finish()
+        for (frame, state), image in zip(items, styled):
+            if mix is not None:
+                with stages.timed("stylize"):
+                    image = mix(image, frame.image, frame.pts)
+            stages.put(frames_out, (image, frame.pts, frame.duration, state, frame.alpha,
+                                    frame.image if keep_input else None))
+
     while not ended:
         items = []
         while len(items) < batch:
@@ -319,10 +331,11 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
             # where the output keeps the transparency, the network sees no edge where it begins
             images = [f.image if f.alpha is None else fill_transparent(f.image, f.alpha) for f in frames]
             cut = len(frames)  # frames before this one keep the bars
+            overlapped = False
             if area is not None:
                 cut = next((i for i, f in enumerate(frames) if not area.holds(f.image)), cut)
             if cut == len(frames):
-                styled = _stylize_picture(stylizer, images, area, times)
+                finish, overlapped = _start_picture(stylizer, images, area, times)
             else:
                 # for good: switching back and forth would change the look from frame to frame
                 when = float(frames[cut].time + clock)  # on the input's clock, as style changes and the mask
@@ -332,13 +345,17 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
                     bars_until.append(when)
                 styled = [*(_stylize_picture(stylizer, images[:cut], area, times and times[:cut]) if cut else []),
                           *_stylize_picture(stylizer, images[cut:], None, times and times[cut:])]
+                finish = styled.copy
                 area = None
-        for (frame, state), image in zip(items, styled):
-            if mix is not None:
-                with stages.timed("stylize"):
-                    image = mix(image, frame.image, frame.pts)
-            stages.put(frames_out, (image, frame.pts, frame.duration, state, frame.alpha,
-                                    frame.image if keep_input else None))
+        if held is not None:
+            pass_on(*held)
+            held = None
+        if overlapped:
+            held = (items, finish)
+        else:
+            pass_on(items, finish)
+    if held is not None:
+        pass_on(*held)
     stages.put(frames_out, None)
 
 
@@ -346,10 +363,28 @@ def _stylize_picture(stylizer, images: list, area: PictureArea | None, times: li
     """``stylizer.stylize_batch(images)`` (with ``times``, a style timeline's
     ``stylize_batch_at(images, times)``), or with ``area`` the stylized picture pasted between the
     input's own bars."""
+    finish, _ = _start_picture(stylizer, images, area, times)
+    return finish()
+
+
+def _start_picture(stylizer, images: list, area: PictureArea | None,
+                   times: list[float] | None = None) -> tuple[Callable[[], list], bool]:
+    """:func:`_stylize_picture`, started: (a function that returns its images, whether the work
+    goes on meanwhile). A :class:`Stylizer` on CUDA queues the batch (``submit_batch``) and
+    returns; other stylizers and devices finish it here."""
     crops = images if area is None else [area.crop(i) for i in images]
-    pictures = _checked(stylizer.stylize_batch(crops) if times is None else stylizer.stylize_batch_at(crops, times),
-                        crops)
-    return pictures if area is None else [area.paste(i, p) for i, p in zip(images, pictures)]
+    if times is None and hasattr(stylizer, "submit_batch"):
+        pending = stylizer.submit_batch(crops)
+        overlapped = pending.overlapped
+        results = pending.result
+    else:
+        done = stylizer.stylize_batch(crops) if times is None else stylizer.stylize_batch_at(crops, times)
+        overlapped, results = False, lambda: done
+
+    def finish() -> list:
+        pictures = _checked(results(), crops)
+        return pictures if area is None else [area.paste(i, p) for i, p in zip(images, pictures)]
+    return finish, overlapped
 
 
 def _checked(outputs, inputs: list) -> list:

@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from vidstyle.config import BACKENDS, MAX_SCALE, check_look, check_number, check_temporal, is_number
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
-from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, images_to_tensor, luminance,
-                             pad_to_multiple, tensor_to_images, working_size)
+from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, float_to_uint8, host_batch,
+                             images_to_tensor, luminance, pad_to_multiple, tensor_to_images, uint8_to_float,
+                             working_size)
 from vidstyle.memory import keep_freed_memory
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
@@ -427,14 +428,18 @@ class Stylizer:
         take turns. The result is made under ``torch.inference_mode``: ``.clone()`` it outside
         that mode to change it in place or use it in an autograd graph."""
         check_batch_tensor(x)
-        x = x.float()  # one input type for every backend and precision, and one output type
+        return self._stylize_float(x.float())
+
+    def _stylize_float(self, x: torch.Tensor, contrast: list[float] | None = None) -> torch.Tensor:
+        """:meth:`stylize_tensor` for a checked float32 ``x``; ``contrast``: :meth:`_contrast_of`
+        ``x`` when already known."""
         strength, keep_colors = self._look
         try:
             if self.backend == "compile" or self.int8:
                 with self._build_lock:
-                    y = self._stylize_tensor(x)
+                    y = self._stylize_tensor(x, contrast)
             else:
-                y = self._stylize_tensor(x)
+                y = self._stylize_tensor(x, contrast)
         except (torch.OutOfMemoryError, RuntimeError) as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -446,7 +451,18 @@ class Stylizer:
                                 "max_side= in Python)") from None
         return blend_style(x, y, strength, keep_colors)
 
-    def _stylize_tensor(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _contrast_of(x: torch.Tensor) -> list[float]:
+        """Each frame's contrast as a weight in [0, 1] (1: ordinary footage; see
+        :meth:`_stylize_tensor`): one read from the device per batch."""
+        weights = (_luma_std(x) / LOW_CONTRAST).clamp(max=1.0).tolist()
+        broken = [i for i, w in enumerate(weights) if math.isnan(w)]  # NaN or inf in a frame: NaN here
+        if broken:  # else no branch below fills the frame: it came back as uninitialised memory
+            raise BadValueError(f"frame {broken[0]} of the batch holds NaN or infinite values; frames are "
+                                "numbers in [0, 1]")
+        return weights
+
+    def _stylize_tensor(self, x: torch.Tensor, contrast: list[float] | None = None) -> torch.Tensor:
         """The network's output, except for frames of little contrast (fades, near-black frames,
         flat cards), which fade towards the output of their mean colour.
 
@@ -460,11 +476,7 @@ class Stylizer:
         of the frame's mean (no contrast) to the network's output (at the threshold), so fades
         fade. Ordinary footage is far above it (the shared clips: luma std 29-71).
         """
-        weights = (_luma_std(x) / LOW_CONTRAST).clamp(max=1.0).tolist()  # one read per batch
-        broken = [i for i, w in enumerate(weights) if math.isnan(w)]  # NaN or inf in a frame: NaN here
-        if broken:  # else no branch below fills the frame: it came back as uninitialised memory
-            raise BadValueError(f"frame {broken[0]} of the batch holds NaN or infinite values; frames are "
-                                "numbers in [0, 1]")
+        weights = self._contrast_of(x) if contrast is None else contrast
         if min(weights) >= 1.0:
             return self._network_output(x)
         y = torch.empty_like(x)
@@ -513,6 +525,45 @@ class Stylizer:
         """uint8 (B, H, W, 3) RGB images (same size) -> stylized uint8 (B, H, W, 3)."""
         x = images_to_tensor(images, self.device, pin_memory=self.device.type == "cuda")
         return tensor_to_images(self.stylize_tensor(x))
+
+    @torch.inference_mode()
+    def submit_batch(self, images: Sequence[np.ndarray] | np.ndarray) -> "PendingImages":
+        """Start stylizing ``images`` as :meth:`stylize_batch` does; ``.result()`` of what it returns
+        waits for and gives the stylized uint8 (B, H, W, 3) array.
+
+        On CUDA the call returns once the work is queued: the frames go up on one side stream,
+        the network runs on the current stream and the results come back on another, all through
+        page-locked memory, so a caller that submits the next batch before taking this one's
+        result has that batch's upload and this one's download overlap the network (the
+        pipeline does). Elsewhere the work is done before the call returns. The images may be
+        reused as soon as it has returned."""
+        if self.device.type != "cuda":
+            return PendingImages(self.stylize_batch(images))
+        upload, download = self._copy_streams()
+        host = host_batch(images, pin_memory=True)
+        compute = torch.cuda.current_stream(self.device)
+        with torch.cuda.stream(upload):
+            x = uint8_to_float(host.to(self.device, non_blocking=True))
+            # read here, the contrast waits for this upload only, not for the network's previous batch
+            contrast = self._contrast_of(x)
+        compute.wait_stream(upload)
+        x.record_stream(compute)  # made on the upload stream: its memory is not reused before the network is done
+        y = float_to_uint8(self._stylize_float(x, contrast))
+        out = torch.empty(y.shape, dtype=torch.uint8, pin_memory=True)
+        download.wait_stream(compute)
+        with torch.cuda.stream(download):
+            out.copy_(y, non_blocking=True)
+            copied = torch.cuda.Event()
+            copied.record(download)
+        y.record_stream(download)
+        return PendingImages(out.numpy(), copied)
+
+    def _copy_streams(self) -> tuple[torch.cuda.Stream, torch.cuda.Stream]:
+        """The (upload, download) CUDA streams of :meth:`submit_batch`, made at the first call."""
+        streams = getattr(self, "_streams", None)
+        if streams is None:
+            streams = self._streams = (torch.cuda.Stream(self.device), torch.cuda.Stream(self.device))
+        return streams
 
     def stylize(self, image: np.ndarray) -> np.ndarray:
         """One uint8 (H, W, 3) RGB image -> stylized uint8 (H, W, 3)."""
@@ -574,6 +625,25 @@ class Stylizer:
                 buf = []
         if buf:
             yield from flush()
+
+
+class PendingImages:
+    """Stylized images of :meth:`Stylizer.submit_batch`, maybe still on their way from the device."""
+
+    def __init__(self, images: np.ndarray, copied: "torch.cuda.Event | None" = None):
+        self._images, self._copied = images, copied
+
+    @property
+    def overlapped(self) -> bool:
+        """Whether the work runs on while the caller goes on (CUDA): worth taking the result late."""
+        return self._copied is not None
+
+    def result(self) -> np.ndarray:
+        """The uint8 (B, H, W, 3) images, once the device has finished them."""
+        if self._copied is not None:
+            self._copied.synchronize()
+            self._copied = None
+        return self._images
 
 
 def flow_stabilizer(stylizer, strength: float | None = None):

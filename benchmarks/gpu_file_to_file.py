@@ -1,0 +1,153 @@
+"""File to file on a GPU: `vidstyle stylize`'s pipeline with the stylize stage overlapped (CUDA
+side streams, page-locked buffers, batch k + 1 queued before batch k is taken back) against the
+same stage serial (upload, network and download of one batch in turn, as before), for several
+x264 presets, with one Stylizer compiled once for all runs.
+
+Before timing, checks that the overlapped path gives the serial path's frames bit for bit on the
+clip's first frames. Then a warm-up run on the clip's first second (compiles the network for the
+batch and frame size), then each (round, preset, mode) stylizes the whole clip (audio kept,
+``--temporal off``) to a temporary file; frames/s is frames / wall time of that run, which
+excludes loading and compiling, and the stage busy times are ms per frame (the stages run in
+parallel threads). Also times vidstyle's own compiled network alone on the clip's frames (CUDA
+events, warm). One JSON line per run on stdout as it ends; the whole record to ``--out``.
+Without CUDA it runs on the CPU (a smoke check; its numbers mean nothing for a GPU).
+
+    python benchmarks/gpu_file_to_file.py --clip /tmp/long.mp4 --style contrast_of_forms \\
+        --backend compile --batch 8 --presets veryfast ultrafast medium --out /tmp/f2f.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from vidstyle.bench.report import script_record, write_json  # noqa: E402
+from vidstyle.io import VideoDecoder  # noqa: E402
+from vidstyle.pipeline import stylize_video  # noqa: E402
+from vidstyle.stylizer import Stylizer  # noqa: E402
+
+MODES = ("overlapped", "serial")
+
+
+class SerialStage:
+    """``stylizer`` without ``submit_batch``: the pipeline's stylize stage then runs each batch's
+    upload, network and download in turn, as it did before the overlap."""
+
+    def __init__(self, stylizer: Stylizer):
+        self.stylize_batch = stylizer.stylize_batch
+        self.choice = stylizer.choice
+
+
+def first_frames(clip: str, count: int) -> np.ndarray:
+    with VideoDecoder(clip) as decoder:
+        frames = []
+        for frame in decoder.read():
+            frames.append(frame.image)
+            if len(frames) == count:
+                break
+    return np.stack(frames)
+
+
+def overlap_check(stylizer: Stylizer, frames: np.ndarray, batch: int) -> dict:
+    """The overlapped path (every batch in flight before the first is taken) against
+    ``stylize_batch``, batch by batch."""
+    batches = [frames[i:i + batch] for i in range(0, len(frames) - batch + 1, batch)]
+    pending = [stylizer.submit_batch(b) for b in batches]
+    worst = 0
+    for b, p in zip(batches, pending):
+        got, want = p.result(), stylizer.stylize_batch(b)
+        worst = max(worst, int(np.abs(got.astype(np.int16) - want).max()))
+    return {"batches": len(batches), "overlapped": bool(pending and pending[0].overlapped),
+            "max_abs_difference": worst}
+
+
+def network_only(stylizer: Stylizer, frames: np.ndarray, batch: int, repeats: int = 5, calls: int = 5) -> dict:
+    """vidstyle's network alone (``stylize_tensor``: contrast read, network, blend) on a device
+    batch of the clip's frames: median ms per frame over ``repeats`` of ``calls`` calls."""
+    from vidstyle.frames import images_to_tensor
+
+    x = images_to_tensor(frames[:batch], stylizer.device)
+    for _ in range(2):
+        stylizer.stylize_tensor(x)
+    times = []
+    for _ in range(repeats):
+        if stylizer.device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(calls):
+                stylizer.stylize_tensor(x)
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / calls / batch)
+        else:
+            t = time.perf_counter()
+            for _ in range(calls):
+                stylizer.stylize_tensor(x)
+            times.append((time.perf_counter() - t) * 1e3 / calls / batch)
+    med = statistics.median(times)
+    return {"batch": batch, "ms_per_frame": round(med, 3), "fps": round(1e3 / med, 1),
+            "all_ms": [round(t, 3) for t in times]}
+
+
+def one_run(clip: str, style, batch: int, preset: str, duration: float | None = None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="vidstyle-f2f-") as tmp:
+        result = stylize_video(clip, Path(tmp) / "out.mp4", style=style, batch=batch, preset=preset,
+                               temporal="off", duration=duration, progress=False)
+    return {"frames": result.frames, "seconds": round(result.seconds, 3), "fps": round(result.fps, 2),
+            "stages_ms_per_frame": {k: round(v * 1e3 / max(result.frames, 1), 2)
+                                    for k, v in result.stage_seconds.items()}}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--clip", required=True)
+    p.add_argument("--style", default="contrast_of_forms")
+    p.add_argument("--backend", default="compile")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--presets", nargs="+", default=["veryfast"])
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--out")
+    args = p.parse_args(argv)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    t0 = time.perf_counter()
+    stylizer = Stylizer(args.style, device=device, backend=args.backend)
+    frames = first_frames(args.clip, 2 * args.batch)
+    record = script_record(clip=args.clip, style=args.style, backend=args.backend, batch=args.batch,
+                           device=device, gpu=torch.cuda.get_device_name() if device == "cuda" else None,
+                           torch=torch.__version__, precision=stylizer.precision)
+    record["overlap_check"] = overlap_check(stylizer, frames, args.batch)
+    print(json.dumps({"overlap_check": record["overlap_check"]}), flush=True)
+    warm = one_run(args.clip, stylizer, args.batch, args.presets[0], duration=1.0)
+    record["warm_up"] = {**warm, "seconds_since_start": round(time.perf_counter() - t0, 1)}
+    print(json.dumps({"warm_up": record["warm_up"]}), flush=True)
+    record["network_only"] = network_only(stylizer, frames, args.batch)
+    print(json.dumps({"network_only": record["network_only"]}), flush=True)
+    record["runs"] = []
+    for rnd in range(args.rounds):
+        for preset in args.presets:
+            for mode in args.modes:
+                style = stylizer if mode == "overlapped" else SerialStage(stylizer)
+                row = {"round": rnd + 1, "preset": preset, "mode": mode,
+                       **one_run(args.clip, style, args.batch, preset)}
+                print(json.dumps(row), flush=True)
+                record["runs"].append(row)
+                if args.out:  # what has run so far survives a timeout
+                    write_json(args.out, record)
+    if args.out:
+        write_json(args.out, record)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
