@@ -1,10 +1,12 @@
-"""File to file on a GPU: `vidstyle stylize`'s pipeline with the stylize stage overlapped (CUDA
-side streams, page-locked buffers, batch k + 1 queued before batch k is taken back) against the
-same stage serial (upload, network and download of one batch in turn, as before), for several
-x264 presets, with one Stylizer compiled once for all runs.
+"""File to file on a GPU: `vidstyle stylize`'s pipeline as it runs ("overlapped": CUDA side
+streams, page-locked buffers, batch k + 1 queued before batch k is taken back, and the frames
+converted to yuv420p on the GPU), against the same overlap handing RGB to the encoder ("rgb":
+swscale converts in the encoder's thread) and the stage serial ("serial": upload, network and
+download of one batch in turn, RGB, as before), for several x264 presets, with one Stylizer
+compiled once for all runs.
 
 Before timing, checks that the overlapped path gives the serial path's frames bit for bit on the
-clip's first frames. Then a warm-up run on the clip's first second (compiles the network for the
+clip's first frames, and its yuv420p frames the CPU conversion's. Then a warm-up run on the clip's first second (compiles the network for the
 batch and frame size), then each (round, preset, mode) stylizes the whole clip (audio kept,
 ``--temporal off``) to a temporary file; frames/s is frames / wall time of that run, which
 excludes loading and compiling, and the stage busy times are ms per frame (the stages run in
@@ -36,16 +38,25 @@ from vidstyle.io import VideoDecoder  # noqa: E402
 from vidstyle.pipeline import stylize_video  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 
-MODES = ("overlapped", "serial")
+MODES = ("overlapped", "rgb", "serial")
 
 
 class SerialStage:
     """``stylizer`` without ``submit_batch``: the pipeline's stylize stage then runs each batch's
-    upload, network and download in turn, as it did before the overlap."""
+    upload, network and download in turn, as it did before the overlap (mode "serial")."""
 
     def __init__(self, stylizer: Stylizer):
         self.stylize_batch = stylizer.stylize_batch
         self.choice = stylizer.choice
+
+
+class RgbStage(SerialStage):
+    """``stylizer`` overlapped but handing RGB to the encoder, which converts it with swscale (mode
+    "rgb"; "overlapped" is the whole of what vidstyle does: the frames converted to YUV on the GPU)."""
+
+    def __init__(self, stylizer: Stylizer):
+        super().__init__(stylizer)
+        self.submit_batch = stylizer.submit_batch
 
 
 def first_frames(clip: str, count: int) -> np.ndarray:
@@ -60,15 +71,23 @@ def first_frames(clip: str, count: int) -> np.ndarray:
 
 def overlap_check(stylizer: Stylizer, frames: np.ndarray, batch: int) -> dict:
     """The overlapped path (every batch in flight before the first is taken) against
-    ``stylize_batch``, batch by batch."""
+    ``stylize_batch``, batch by batch; and its yuv420p frames against the same conversion of
+    ``stylize_batch``'s on the CPU."""
+    from vidstyle.frames import float_to_yuv420, images_to_tensor
+    from vidstyle.io.decode import rgb_to_yuv_matrix
+
     batches = [frames[i:i + batch] for i in range(0, len(frames) - batch + 1, batch)]
     pending = [stylizer.submit_batch(b) for b in batches]
-    worst = 0
-    for b, p in zip(batches, pending):
-        got, want = p.result(), stylizer.stylize_batch(b)
-        worst = max(worst, int(np.abs(got.astype(np.int16) - want).max()))
-    return {"batches": len(batches), "overlapped": bool(pending and pending[0].overlapped),
-            "max_abs_difference": worst}
+    yuv = [stylizer.submit_batch(b, yuv420=1) for b in batches]
+    overlapped = all(p.overlapped for p in pending + yuv)
+    worst = worst_yuv = 0
+    for b, p, q in zip(batches, pending, yuv):
+        want = stylizer.stylize_batch(b)
+        worst = max(worst, int(np.abs(p.result().astype(np.int16) - want).max()))
+        want_yuv = float_to_yuv420(images_to_tensor(want), rgb_to_yuv_matrix(1)).numpy()
+        worst_yuv = max(worst_yuv, int(np.abs(q.result().astype(np.int16) - want_yuv).max()))
+    return {"batches": len(batches), "overlapped": overlapped, "max_abs_difference": worst,
+            "yuv420_max_abs_difference": worst_yuv}
 
 
 def network_only(stylizer: Stylizer, frames: np.ndarray, batch: int, repeats: int = 5, calls: int = 5) -> dict:
@@ -137,7 +156,8 @@ def main(argv=None) -> int:
     for rnd in range(args.rounds):
         for preset in args.presets:
             for mode in args.modes:
-                style = stylizer if mode == "overlapped" else SerialStage(stylizer)
+                style = {"overlapped": stylizer, "rgb": RgbStage, "serial": SerialStage}[mode]
+                style = style if mode == "overlapped" else style(stylizer)
                 row = {"round": rnd + 1, "preset": preset, "mode": mode,
                        **one_run(args.clip, style, args.batch, preset)}
                 print(json.dumps(row), flush=True)

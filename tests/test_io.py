@@ -843,3 +843,85 @@ def test_odd_sized_4_2_0_frames_decode_at_their_levels_with_their_own_chroma(tmp
     expected = np.clip(np.stack([luma + 1.402 * cr, luma - 0.344136 * cb - 0.714136 * cr, luma + 1.772 * cb], -1), 0, 255)
     assert image.shape == (h, w, 3)
     assert np.abs(image - expected).max() <= 0.6
+
+
+# --- frames handed to the encoder in yuv420p (converted where the network runs) --------------------
+
+def _swscale_yuv420(rgb: np.ndarray, matrix: int) -> np.ndarray:
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    return frame.reformat(format="yuv420p", dst_colorspace=matrix,
+                          dst_color_range=av.video.reformatter.ColorRange.MPEG).to_ndarray()
+
+
+@pytest.mark.parametrize("matrix", [1, 5, 9])  # BT.709, BT.601, BT.2020 (SWS_CS_*)
+def test_float_to_yuv420_is_swscales_conversion_without_its_bias(matrix):
+    """The GPU's conversion against what the encoder's swscale makes of the same 8-bit RGB: luma
+    within a level; chroma unbiased against the exact conversion of each 2x2 mean (swscale's is
+    up to 0.08 of a level low in BT.601), and decoded back it is nearer the RGB it came from."""
+    import torch
+
+    from vidstyle.frames import float_to_yuv420, images_to_tensor
+    from vidstyle.io.decode import rgb_to_yuv_matrix
+
+    rgb = np.stack([pattern_frame(i, (160, 96), "moving") for i in range(2)])
+    noisy = rgb.copy()
+    noisy[:, 40:60, 50:90] = np.random.default_rng(0).integers(0, 256, (2, 20, 40, 3), dtype=np.uint8)
+    rgb = np.concatenate([rgb, noisy])
+    got = float_to_yuv420(images_to_tensor(rgb), rgb_to_yuv_matrix(matrix)).numpy().astype(int)
+    assert got.shape == (4, 144, 160)
+    h, w = 96, 160
+    luma, chroma = slice(0, h * w), slice(h * w, None)
+    m = rgb_to_yuv_matrix(matrix).astype(np.float64)
+    from vidstyle.io.decode import exact_rgb
+
+    def round_trip_error(yuv: np.ndarray, image: np.ndarray) -> float:  # back to RGB as vidstyle decodes
+        back = exact_rgb(av.VideoFrame.from_ndarray(yuv.astype(np.uint8), format="yuv420p"), matrix)
+        return float(np.sqrt(((back.astype(float) - image) ** 2).mean()))
+
+    for image, yuv in zip(rgb, got):
+        want = _swscale_yuv420(image, matrix).astype(int)
+        assert np.abs(yuv.ravel()[luma] - want.ravel()[luma]).max() <= 1
+        # the chroma differs from swscale's at sharp colour edges (the two filter it differently):
+        # decoded again, these frames come closer to the RGB they were made from than swscale's
+        assert round_trip_error(yuv, image) <= round_trip_error(want, image)
+        exact = image.astype(np.float64).reshape(h // 2, 2, w // 2, 2, 3).mean((1, 3)) @ m[1:, :3].T + m[1:, 3]
+        exact_planes = np.concatenate([exact[..., 0].ravel(), exact[..., 1].ravel()])
+        assert abs((yuv.ravel()[chroma] - exact_planes).mean()) < 0.05
+    with pytest.raises(VidstyleError, match="even H and W"):
+        float_to_yuv420(torch.rand(1, 3, 95, 160), rgb_to_yuv_matrix(1))
+
+
+def test_the_encoder_takes_yuv420_frames_where_it_says_so(tmp_path):
+    from vidstyle.frames import float_to_yuv420, images_to_tensor
+    from vidstyle.io.decode import rgb_to_yuv_matrix
+
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(128, 72))
+    with VideoDecoder(src) as dec:
+        frames = [f for f in dec.read()]
+        rgb_out = VideoEncoder(tmp_path / "rgb.mp4", dec.info, EncodeConfig(crf=0, preset="ultrafast"))
+        yuv_out = VideoEncoder(tmp_path / "yuv.mp4", dec.info, EncodeConfig(crf=0, preset="ultrafast"))
+    matrix = yuv_out.yuv420_matrix
+    assert matrix == 5  # BT.601 (SWS_CS_ITU601): an untagged video this small (yuv_matrix)
+    for f in frames:
+        rgb_out.write(f.image, f.pts, f.duration)
+        yuv = float_to_yuv420(images_to_tensor(f.image), rgb_to_yuv_matrix(matrix))[0].numpy()
+        yuv_out.write(yuv, f.pts, f.duration)
+    rgb_out.finish()
+    yuv_out.finish()
+    assert probe(tmp_path / "yuv.mp4").frames == 6
+    assert frame_times(tmp_path / "yuv.mp4") == frame_times(tmp_path / "rgb.mp4")
+    assert psnr(read_frames(tmp_path / "yuv.mp4"), read_frames(tmp_path / "rgb.mp4")) > 45
+    with av.open(str(tmp_path / "yuv.mp4")) as c:  # tagged as the RGB path tags it
+        with av.open(str(tmp_path / "rgb.mp4")) as d:
+            a, b = c.streams.video[0].codec_context, d.streams.video[0].codec_context
+            assert (a.colorspace, a.color_range) == (b.colorspace, b.color_range)
+    with VideoDecoder(src) as dec:
+        enc = VideoEncoder(tmp_path / "wrong.mp4", dec.info, EncodeConfig(crf=0, preset="ultrafast"))
+        with pytest.raises(VidstyleError, match="frame size changed mid-stream: 128x70 instead of 128x72"):
+            enc.write(np.zeros((105, 128), np.uint8), 0, 1)
+        enc.abort()
+        rgba = VideoEncoder(tmp_path / "alpha.mov", dec.info, EncodeConfig(codec="prores_ks", pix_fmt="yuva444p10le"))
+        assert rgba.yuv420_matrix is None
+        with pytest.raises(VidstyleError, match="takes RGB frames only"):
+            rgba.write(np.zeros((108, 128), np.uint8), 0, 1)
+        rgba.abort()

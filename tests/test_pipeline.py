@@ -595,6 +595,59 @@ def test_submit_batch_on_cuda_gives_what_stylize_batch_gives(model):
     rng = np.random.default_rng(0)
     batches = [rng.integers(0, 256, (3, 64, 96, 3), dtype=np.uint8) for _ in range(4)]
     pending = [st.submit_batch(b) for b in batches]  # all four in flight at once
-    assert all(p.overlapped for p in pending)
-    for b, p in zip(batches, pending):
-        assert np.array_equal(p.result(), st.stylize_batch(b))
+    yuv = [st.submit_batch(b, yuv420=1) for b in batches]
+    assert all(p.overlapped for p in pending + yuv)
+    from vidstyle.frames import float_to_yuv420, images_to_tensor
+    from vidstyle.io.decode import rgb_to_yuv_matrix
+    for b, p, q in zip(batches, pending, yuv):
+        painted = st.stylize_batch(b)
+        assert np.array_equal(p.result(), painted)
+        on_cpu = float_to_yuv420(images_to_tensor(painted), rgb_to_yuv_matrix(1)).numpy()
+        assert np.abs(q.result().astype(int) - on_cpu).max() <= 1  # float sums may round apart at .5
+
+
+class YuvAskingStylizer:
+    """A CPU :class:`Stylizer` that says, as one on CUDA does, that it hands frames in yuv420p;
+    logs what each ``submit_batch`` asked for."""
+    hands_yuv420 = True
+
+    def __init__(self, inner):
+        self.inner, self.asked = inner, []
+        self.choice = inner.choice
+
+    def stylize_batch(self, images):
+        return self.inner.stylize_batch(images)
+
+    def submit_batch(self, images, yuv420=None):
+        self.asked.append(yuv420)
+        return self.inner.submit_batch(images, yuv420=yuv420)
+
+
+def test_frames_going_straight_to_the_encoder_come_in_yuv420_from_the_network_side(tmp_path, stylizer):
+    """Where the network's output goes to the encoder unchanged, the stylizer converts it to
+    yuv420p (on CUDA the GPU does: swscale's conversion in the encoder's thread set the pace of
+    1080p GPU runs); the video is as near the network's output as the RGB path's."""
+    src = make_video(tmp_path / "in.mp4", frames=9, size=(96, 64), audio=True)
+    asking = YuvAskingStylizer(stylizer)
+    options = dict(batch=4, temporal="off", crf=0, progress=False)
+    stylize_video(src, tmp_path / "yuv.mp4", style=asking, **options)
+    stylize_video(src, tmp_path / "rgb.mp4", style=stylizer, **options)
+    assert asking.asked == [5, 5, 5]  # BT.601 (SWS_CS_ITU601): this small untagged video's matrix
+    assert probe(tmp_path / "yuv.mp4").audio and frame_times(tmp_path / "yuv.mp4") == frame_times(src)
+    with VideoDecoder(src) as dec:
+        painted = stylizer.stylize_batch(np.stack([f.image for f in dec.read()]))
+    # the two differ at sharp colour edges (this random network paints colour noise), where the
+    # chroma filters do, and 4:2:0 loses much of that noise either way; the GPU's is the nearer
+    assert psnr(read_frames(tmp_path / "yuv.mp4"), painted) >= psnr(read_frames(tmp_path / "rgb.mp4"), painted) > 20
+
+
+@pytest.mark.parametrize("case", ["stabilizer", "png frames", "yuv444p", "odd size"])
+def test_frames_that_are_not_encoded_as_they_come_stay_rgb(tmp_path, stylizer, case):
+    size = (95, 64) if case == "odd size" else (96, 64)
+    src = make_video(tmp_path / "in.mp4", frames=5, size=size, codec="libvpx-vp9" if case == "odd size" else None)
+    asking = YuvAskingStylizer(stylizer)
+    output = tmp_path / ("f_%03d.png" if case == "png frames" else "out.mkv")
+    stylize_video(src, output, style=asking, batch=4, progress=False,
+                  temporal="flow" if case == "stabilizer" else "off",
+                  pix_fmt="yuv444p" if case == "yuv444p" else None)
+    assert asking.asked and set(asking.asked) == {None}

@@ -125,6 +125,27 @@ def float_to_uint8(x: torch.Tensor) -> torch.Tensor:
     return y.permute(0, 2, 3, 1).contiguous()
 
 
+def float_to_yuv420(x: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1], H and W even -> uint8 (B, H * 3 / 2, W) yuv420p (the Y plane, then
+    Cb and Cr, as :meth:`av.VideoFrame.from_ndarray` takes it), on ``x``'s device: the frames
+    rounded to 8-bit RGB as :func:`float_to_uint8` does, then converted with ``matrix`` (3x4, RGB
+    in 0-255 to Y, Cb, Cr; :func:`vidstyle.io.decode.rgb_to_yuv_matrix`), each chroma sample from
+    the mean of its 2x2 pixels. Done where the frames are (a GPU), it spares the encoder's thread
+    swscale's conversion and halves the bytes to download."""
+    if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % 2 or x.shape[3] % 2:
+        raise BadValueError(f"expected a (B, 3, H, W) tensor with even H and W, got {tuple(x.shape)}")
+    b, _, h, w = x.shape
+    rgb = x.detach().float().clamp(0.0, 1.0).mul_(255.0).round_()
+    m = torch.as_tensor(matrix, dtype=torch.float32, device=x.device)
+    luma = torch.einsum("c,bchw->bhw", m[0, :3], rgb).add_(m[0, 3])
+    chroma = torch.einsum("oc,bchw->bohw", m[1:, :3], F.avg_pool2d(rgb, 2)).add_(m[1:, 3].view(1, 2, 1, 1))
+    out = torch.empty((b, h * 3 // 2, w), dtype=torch.uint8, device=x.device)
+    flat = out.view(b, -1)
+    flat[:, :h * w] = luma.round_().clamp_(0, 255).reshape(b, -1)
+    flat[:, h * w:] = chroma.round_().clamp_(0, 255).reshape(b, -1)  # the Cb plane, then the Cr plane
+    return out
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 0) -> tuple[torch.Tensor, tuple[int, int]]:
     """Reflection-pad (B, C, H, W) on the bottom/right so H and W are multiples of ``multiple``
     and at least ``minimum``.

@@ -282,9 +282,11 @@ def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out:
 
 def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue, frames_out: queue.Queue,
                    area: PictureArea | None = None, bars_until: list | None = None,
-                   clock: Fraction = Fraction(0), mix: Callable | None = None, keep_input: bool = False) -> None:
+                   clock: Fraction = Fraction(0), mix: Callable | None = None, keep_input: bool = False,
+                   yuv420: int | None = None) -> None:
     """Run the network on batches; passes each frame's flow state (or None) and transparency (or
-    None) on with its image.
+    None) on with its image (with ``yuv420``, a matrix: the image in yuv420p, made where the
+    network runs, for an encoder that takes it; see :attr:`VideoEncoder.yuv420_matrix`).
 
     With ``area``, only the picture inside the bars is stylized (see :func:`_stylize_picture`);
     the time whole frames are stylized from, if the picture reaches into them, is appended to
@@ -335,7 +337,7 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
             if area is not None:
                 cut = next((i for i, f in enumerate(frames) if not area.holds(f.image)), cut)
             if cut == len(frames):
-                finish, overlapped = _start_picture(stylizer, images, area, times)
+                finish, overlapped = _start_picture(stylizer, images, area, times, yuv420)
             else:
                 # for good: switching back and forth would change the look from frame to frame
                 when = float(frames[cut].time + clock)  # on the input's clock, as style changes and the mask
@@ -367,14 +369,15 @@ def _stylize_picture(stylizer, images: list, area: PictureArea | None, times: li
     return finish()
 
 
-def _start_picture(stylizer, images: list, area: PictureArea | None,
-                   times: list[float] | None = None) -> tuple[Callable[[], list], bool]:
+def _start_picture(stylizer, images: list, area: PictureArea | None, times: list[float] | None = None,
+                   yuv420: int | None = None) -> tuple[Callable[[], list], bool]:
     """:func:`_stylize_picture`, started: (a function that returns its images, whether the work
     goes on meanwhile). A :class:`Stylizer` on CUDA queues the batch (``submit_batch``) and
-    returns; other stylizers and devices finish it here."""
+    returns; other stylizers and devices finish it here. ``yuv420``: ask ``submit_batch`` for
+    yuv420p with that matrix (whole frames only)."""
     crops = images if area is None else [area.crop(i) for i in images]
     if times is None and hasattr(stylizer, "submit_batch"):
-        pending = stylizer.submit_batch(crops)
+        pending = stylizer.submit_batch(crops) if yuv420 is None else stylizer.submit_batch(crops, yuv420=yuv420)
         overlapped = pending.overlapped
         results = pending.result
     else:
@@ -382,20 +385,21 @@ def _start_picture(stylizer, images: list, area: PictureArea | None,
         overlapped, results = False, lambda: done
 
     def finish() -> list:
-        pictures = _checked(results(), crops)
+        pictures = _checked(results(), crops, yuv420 is not None)
         return pictures if area is None else [area.paste(i, p) for i, p in zip(images, pictures)]
     return finish, overlapped
 
 
-def _checked(outputs, inputs: list) -> list:
-    """``outputs`` if they are one uint8 (H, W, 3) image per input, each its input's size: a
-    stylizer object of the caller's that returns anything else is named as the cause here, not
-    blamed on the video by the encoder later."""
+def _checked(outputs, inputs: list, yuv420: bool = False) -> list:
+    """``outputs`` if they are one uint8 (H, W, 3) image per input, each its input's size (with
+    ``yuv420``, (H * 3 / 2, W) yuv420p frames): a stylizer object of the caller's that returns
+    anything else is named as the cause here, not blamed on the video by the encoder later."""
     outputs = list(outputs)
     if len(outputs) != len(inputs):
         raise VidstyleError(f"the stylizer returned {len(outputs)} images for {len(inputs)} frames")
     for out, inp in zip(outputs, inputs):
-        if not (isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == inp.shape):
+        shape = (inp.shape[0] * 3 // 2, inp.shape[1]) if yuv420 else inp.shape
+        if not (isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == shape):
             got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
             raise VidstyleError(f"the stylizer returned {got} for a frame of {inp.shape}: it must return uint8 "
                                 "(H, W, 3) images of the frames' size")
@@ -882,8 +886,13 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 last_mixed[0] = float(pts * tb + offset)
                 return matte.apply(image, original, last_mixed[0])
             mix = mix_with_matte if matte is not None else None
+            # frames that go straight from the network to the encoder are converted to YUV where
+            # the network runs, when that is a GPU (Stylizer.hands_yuv420)
+            direct = stabilizer is None and mix is None and area is None and getattr(stylizer, "hands_yuv420", False)
+            yuv420 = getattr(encoder, "yuv420_matrix", None) if direct else None
             stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area, bars_until,
-                         offset, None if stabilizer is not None else mix, stabilizer is not None and mix is not None)
+                         offset, None if stabilizer is not None else mix, stabilizer is not None and mix is not None,
+                         yuv420)
             strength_at = None
             if stabilizer is not None:
                 stabilized = stages.queue()

@@ -21,9 +21,10 @@ import torch.nn.functional as F
 from vidstyle.config import BACKENDS, MAX_SCALE, check_look, check_number, check_temporal, is_number
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
-from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, float_to_uint8, host_batch,
-                             images_to_tensor, luminance, pad_to_multiple, tensor_to_images, uint8_to_float,
-                             working_size)
+from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
+                             host_batch, images_to_tensor, luminance, pad_to_multiple, tensor_to_images,
+                             uint8_to_float, working_size)
+from vidstyle.io.decode import rgb_to_yuv_matrix
 from vidstyle.memory import keep_freed_memory
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
@@ -526,10 +527,19 @@ class Stylizer:
         x = images_to_tensor(images, self.device, pin_memory=self.device.type == "cuda")
         return tensor_to_images(self.stylize_tensor(x))
 
+    @property
+    def hands_yuv420(self) -> bool:
+        """Whether :meth:`submit_batch` should be asked for yuv420p (``yuv420=``): on CUDA, where
+        the conversion costs the GPU next to nothing and spares the encoder's thread; elsewhere
+        swscale in the encoder converts faster than PyTorch would."""
+        return self.device.type == "cuda"
+
     @torch.inference_mode()
-    def submit_batch(self, images: Sequence[np.ndarray] | np.ndarray) -> "PendingImages":
+    def submit_batch(self, images: Sequence[np.ndarray] | np.ndarray, yuv420: int | None = None) -> "PendingImages":
         """Start stylizing ``images`` as :meth:`stylize_batch` does; ``.result()`` of what it returns
-        waits for and gives the stylized uint8 (B, H, W, 3) array.
+        waits for and gives the stylized uint8 (B, H, W, 3) array, or with ``yuv420`` (a matrix,
+        SWS_CS_*; even sizes) the frames in limited-range yuv420p, (B, H * 3 / 2, W), as
+        :meth:`vidstyle.io.VideoEncoder.write` takes them (:func:`~vidstyle.frames.float_to_yuv420`).
 
         On CUDA the call returns once the work is queued: the frames go up on one side stream,
         the network runs on the current stream and the results come back on another, all through
@@ -537,8 +547,12 @@ class Stylizer:
         result has that batch's upload and this one's download overlap the network (the
         pipeline does). Elsewhere the work is done before the call returns. The images may be
         reused as soon as it has returned."""
+        matrix = None if yuv420 is None else rgb_to_yuv_matrix(yuv420)
         if self.device.type != "cuda":
-            return PendingImages(self.stylize_batch(images))
+            if matrix is None:
+                return PendingImages(self.stylize_batch(images))
+            x = images_to_tensor(images, self.device)
+            return PendingImages(float_to_yuv420(self.stylize_tensor(x), matrix).cpu().numpy())
         upload, download = self._copy_streams()
         host = host_batch(images, pin_memory=True)
         compute = torch.cuda.current_stream(self.device)
@@ -548,7 +562,8 @@ class Stylizer:
             contrast = self._contrast_of(x)
         compute.wait_stream(upload)
         x.record_stream(compute)  # made on the upload stream: its memory is not reused before the network is done
-        y = float_to_uint8(self._stylize_float(x, contrast))
+        styled = self._stylize_float(x, contrast)
+        y = float_to_uint8(styled) if matrix is None else float_to_yuv420(styled, matrix)
         out = torch.empty(y.shape, dtype=torch.uint8, pin_memory=True)
         download.wait_stream(compute)
         with torch.cuda.stream(download):
@@ -632,11 +647,8 @@ class PendingImages:
 
     def __init__(self, images: np.ndarray, copied: "torch.cuda.Event | None" = None):
         self._images, self._copied = images, copied
-
-    @property
-    def overlapped(self) -> bool:
-        """Whether the work runs on while the caller goes on (CUDA): worth taking the result late."""
-        return self._copied is not None
+        #: whether the work runs on while the caller goes on (CUDA): worth taking the result late
+        self.overlapped = copied is not None
 
     def result(self) -> np.ndarray:
         """The uint8 (B, H, W, 3) images, once the device has finished them."""

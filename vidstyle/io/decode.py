@@ -209,6 +209,15 @@ def _yuv_to_rgb(sws_matrix: int, full_range: bool) -> np.ndarray:
     return np.hstack([m, -(m @ np.array([offset, 128.0, 128.0]))[:, None]])
 
 
+@functools.lru_cache(maxsize=None)
+def rgb_to_yuv_matrix(sws_matrix: int, full_range: bool = False) -> np.ndarray:
+    """The float32 3x4 affine matrix taking (R, G, B) in 0-255 to 8-bit (Y, Cb, Cr) with matrix
+    ``sws_matrix``: the inverse of :func:`_yuv_to_rgb`'s, so encoding undoes decoding."""
+    m = _yuv_to_rgb(sws_matrix, full_range)
+    inverse = np.linalg.inv(m[:, :3])
+    return np.hstack([inverse, -(inverse @ m[:, 3])[:, None]]).astype(np.float32)
+
+
 def exact_rgb(frame: av.VideoFrame, sws_matrix: int, alpha: bool = False) -> np.ndarray | None:
     """``frame`` as uint8 (H, W, 3) RGB (RGBA with ``alpha``) converted with ``sws_matrix``, for
     8-bit 4:2:0 and 4:2:2 frames (:data:`_SUBSAMPLED_YUV`); None for others. An odd width or

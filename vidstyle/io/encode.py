@@ -879,11 +879,29 @@ class VideoEncoder:
         stream.disposition = template.disposition
         return stream
 
+    @property
+    def yuv420_matrix(self) -> int | None:
+        """The matrix (SWS_CS_*) with which :meth:`write` also takes frames already converted to
+        limited-range yuv420p (:func:`vidstyle.frames.float_to_yuv420`), or None where this output
+        takes RGB only (another pixel format, transparency, GIF or WebP, odd sizes). The pipeline
+        converts on the GPU: swscale's conversion took 9.5-14.6 ms of the encode stage's thread a
+        1080p frame on a 16-core Xeon, more than x264 itself at its fast presets (RESULTS.md)."""
+        if (self.pix_fmt != "yuv420p" or self.alpha or self._gif is not None or self.config.codec == "libwebp"
+                or self.width % 2 or self.height % 2 or self._color_range != av.video.reformatter.ColorRange.MPEG):
+            return None
+        return SWS_MATRIX[self.colorspace.matrix]
+
     def write(self, image: np.ndarray, pts: int, duration: int = 0, alpha: np.ndarray | None = None) -> None:
         """Encode one uint8 (H, W, 3) RGB frame at ``pts`` lasting ``duration`` (input time base; 0: unknown);
-        ``alpha``: its uint8 (H, W) transparency, kept when the output has an alpha channel (:attr:`alpha`)."""
-        if image.shape[:2] != (self.height, self.width):
-            raise VidstyleError(f"frame size changed mid-stream: {image.shape[1]}x{image.shape[0]} "
+        ``alpha``: its uint8 (H, W) transparency, kept when the output has an alpha channel (:attr:`alpha`).
+        Where :attr:`yuv420_matrix` is not None, ``image`` may instead be the frame in yuv420p, a uint8
+        (H * 3 / 2, W) array converted with that matrix."""
+        yuv = image.ndim == 2
+        if yuv and self.yuv420_matrix is None:
+            raise VidstyleError(f"{self.name} takes RGB frames only (a frame came in yuv420p)")
+        if image.shape[:2] != ((self.height * 3 // 2, self.width) if yuv else (self.height, self.width)):
+            height = image.shape[0] * 2 // 3 if yuv else image.shape[0]
+            raise VidstyleError(f"frame size changed mid-stream: {image.shape[1]}x{height} "
                                 f"instead of {self.width}x{self.height}")
         if self._min_step is not None:
             t = pts * self.time_base
@@ -894,6 +912,11 @@ class VideoEncoder:
         if self._gif is not None:  # held until the palette is made (GifPalette)
             for held in self._gif.add(image, pts, duration):
                 self._encode(*held)
+            return
+        if yuv:
+            frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
+            frame.colorspace, frame.color_range = self.yuv420_matrix, self._color_range  # as reformat tags it
+            self._encode(frame, pts, duration)
             return
         layout = "rgb24"
         if self.alpha:
