@@ -651,3 +651,18 @@ def test_frames_that_are_not_encoded_as_they_come_stay_rgb(tmp_path, stylizer, c
                   temporal="flow" if case == "stabilizer" else "off",
                   pix_fmt="yuv444p" if case == "yuv444p" else None)
     assert asking.asked and set(asking.asked) == {None}
+
+
+def test_submit_batch_says_what_is_wrong_with_its_yuv_request(stylizer):
+    from vidstyle.errors import BadTypeError, BadValueError
+
+    frames = np.zeros((2, 40, 56, 3), np.uint8)
+    with pytest.raises(BadTypeError, match="yuv420 is a YUV matrix number"):
+        stylizer.submit_batch(frames, yuv420="bt709")
+    with pytest.raises(BadValueError, match=r"unknown YUV matrix 3 \(SWS_CS_\*: 1, 4, 5, 7, 9\)"):
+        stylizer.submit_batch(frames, yuv420=3)
+    with pytest.raises(BadValueError, match="even H and W"):
+        stylizer.submit_batch(np.zeros((2, 41, 56, 3), np.uint8), yuv420=1)
+    with pytest.raises(BadTypeError, match="expected uint8"):
+        stylizer.submit_batch(None)
+    assert stylizer.submit_batch(frames, yuv420=1).result().shape == (2, 60, 56)

@@ -547,7 +547,9 @@ class Stylizer:
         result has that batch's upload and this one's download overlap the network (the
         pipeline does). Elsewhere the work is done before the call returns. The images may be
         reused as soon as it has returned."""
-        matrix = None if yuv420 is None else rgb_to_yuv_matrix(yuv420)
+        if yuv420 is not None and not is_number(yuv420, integral=True):
+            raise BadTypeError(f"yuv420 is a YUV matrix number (SWS_CS_*, e.g. 1 for BT.709) or None, got {yuv420!r}")
+        matrix = None if yuv420 is None else rgb_to_yuv_matrix(int(yuv420))
         if self.device.type != "cuda":
             if matrix is None:
                 return PendingImages(self.stylize_batch(images))

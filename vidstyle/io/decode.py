@@ -24,7 +24,7 @@ from av.sidedata.sidedata import Type as _SideDataType
 from av.video.reformatter import Interpolation
 
 from vidstyle.config import check_hdr_mode
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import check_input, ffmpeg_path
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
 from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, sequence_fps
@@ -213,6 +213,8 @@ def _yuv_to_rgb(sws_matrix: int, full_range: bool) -> np.ndarray:
 def rgb_to_yuv_matrix(sws_matrix: int, full_range: bool = False) -> np.ndarray:
     """The float32 3x4 affine matrix taking (R, G, B) in 0-255 to 8-bit (Y, Cb, Cr) with matrix
     ``sws_matrix``: the inverse of :func:`_yuv_to_rgb`'s, so encoding undoes decoding."""
+    if sws_matrix not in _LUMA_WEIGHTS or isinstance(sws_matrix, bool):
+        raise BadValueError(f"unknown YUV matrix {sws_matrix!r} (SWS_CS_*: {', '.join(map(str, sorted(_LUMA_WEIGHTS)))})")
     m = _yuv_to_rgb(sws_matrix, full_range)
     inverse = np.linalg.inv(m[:, :3])
     return np.hstack([inverse, -(inverse @ m[:, 3])[:, None]]).astype(np.float32)
