@@ -21,7 +21,7 @@ from vidstyle.bench.run import BenchSettings, network_grid
 from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, summarize, throughput
 from vidstyle.cli import main
 from vidstyle.errors import VidstyleError
-from vidstyle.models.transformer import light_net
+from vidstyle.models.transformer import TransformerNet, light_net
 
 
 def test_summarize_median_quartiles_min_max():
@@ -837,3 +837,26 @@ def test_a_cuda_graph_row_captures_no_host_read(monkeypatch):
     row = run_network_case(case, net, warmup=1, repeats=1, max_seconds=2)
     assert row["status"] == "ok", row.get("reason")
     assert capturing["captured"] == 1
+
+
+def test_on_cuda_the_pipeline_rows_run_as_stylize_does_and_one_more_times_the_stages_apart():
+    from vidstyle.bench.run import pipeline_runs
+
+    assert pipeline_runs("cpu", True) == [("vidstyle", "off", True), ("vidstyle + flow stabilizer", "flow", True)]
+    assert pipeline_runs("cuda:1", False) == [("vidstyle", "off", False), ("vidstyle, stages timed apart", "off", True)]
+
+
+@pytest.mark.parametrize("timed_stages", [True, False])
+def test_a_pipeline_row_times_the_stylize_stage_whole_or_its_three_parts(tmp_path, timed_stages):
+    from videos import make_video
+    from vidstyle.bench.pipeline import run_vidstyle_pipeline
+    from vidstyle.stylizer import Stylizer
+
+    torch.manual_seed(0)
+    stylizer = Stylizer.from_model(TransformerNet((8, 16, 16), num_residual=1).eval(), device="cpu",
+                                   precision="fp32", backend="torch")
+    src = make_video(tmp_path / "in.mp4", frames=8, size=(64, 48))
+    row = run_vidstyle_pipeline(src, stylizer, max_frames=8, batch=4, timed_stages=timed_stages)
+    parts = {"upload", "network", "download"} if timed_stages else {"stylize"}
+    assert row["frames"] == 8 and set(row["stages_ms_per_frame"]) == {"decode", "encode"} | parts
+    assert all(row["stages_ms_per_frame"][k] > 0 for k in parts)

@@ -7,7 +7,10 @@ Stages reported, in ms per frame of *busy* time (a stage waiting on a queue is n
 * ``network``   the network itself (:meth:`Stylizer.stylize_tensor`, synchronised);
 * ``download``  device -> host copy and float -> uint8 conversion (:func:`tensor_to_images`);
 * ``flow`` / ``stabilize``  the temporal stabilizer (only with ``temporal="flow"``);
-* ``encode``    conversion to YUV + encoding + muxing.
+* ``encode``    conversion to YUV + encoding + muxing;
+* ``stylize``   instead of upload / network / download where the stages are not timed apart
+  (``timed_stages=False``: on CUDA, where synchronising between them would undo the overlap of
+  the copies with the network, and the frames reach the encoder in YUV, converted on the GPU).
 
 In vidstyle's pipeline decode, stylize and encode run in parallel threads, so the wall time per
 frame is less than the sum of the stages; in the naive loop it is the sum.
@@ -69,12 +72,14 @@ def _ms_per_frame(seconds: dict[str, float], frames: int) -> dict[str, float]:
 
 
 def run_vidstyle_pipeline(clip: str | Path, stylizer, *, max_frames: int | None = None, batch: int = 4,
-                          temporal: str = "off", label: str = "vidstyle") -> dict:
+                          temporal: str = "off", label: str = "vidstyle", timed_stages: bool = True) -> dict:
     """Stylize (the first ``max_frames`` of) ``clip`` with :func:`vidstyle.pipeline.stylize_video`.
 
     ``stylizer`` is a ready :class:`Stylizer` (its backend, device and precision are used). The
     output goes to a temporary file that is deleted afterwards; audio is left out so the run is
-    comparable with the naive loop.
+    comparable with the naive loop. ``timed_stages``: time upload, network and download apart
+    (:class:`InstrumentedStylizer`); else the stylizer runs as ``vidstyle stylize`` runs it and
+    the stylize stage is timed whole.
     """
     from vidstyle.pipeline import stylize_video
 
@@ -83,14 +88,15 @@ def run_vidstyle_pipeline(clip: str | Path, stylizer, *, max_frames: int | None 
         # a hair under max_frames / fps so the segment holds exactly max_frames frames
         with VideoDecoder(clip) as decoder:  # the frame rate as vidstyle stylize reads it
             duration = (max_frames - 0.5) / float(decoder.info.frame_rate)
-    timed = InstrumentedStylizer(stylizer)
+    timed = InstrumentedStylizer(stylizer) if timed_stages else None
     # the whole frame, as the network-only rows and the naive loop see it (bars kept would make the
     # network's stage cheaper than the row it is compared with)
     config = StylizeConfig(batch=batch, temporal=temporal, duration=duration, bars="stylize")
     with tempfile.TemporaryDirectory(prefix="vidstyle-bench-") as tmp:
-        result = stylize_video(clip, Path(tmp) / "out.mp4", style=timed, config=config,
+        result = stylize_video(clip, Path(tmp) / "out.mp4", style=timed or stylizer, config=config,
                                encode=EncodeConfig(audio=False), progress=False)
-    stages = {"decode": result.stage_seconds.get("decode", 0.0), **timed.seconds}
+    stages = {"decode": result.stage_seconds.get("decode", 0.0),
+              **(timed.seconds if timed else {"stylize": result.stage_seconds.get("stylize", 0.0)})}
     for k in ("flow", "stabilize", "encode"):
         if k in result.stage_seconds:
             stages[k] = result.stage_seconds[k]

@@ -302,11 +302,10 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
             calibrate_for(stylizer, s.clip)  # int8: as `vidstyle stylize` does (kept for the runs below)
             stylizer.stylize_batch([first] * batch)  # one-time costs (export, compile) outside the run
             warm_s = time.perf_counter() - t0
-            runs = [("vidstyle", "off")] + ([("vidstyle + flow stabilizer", "flow")] if s.temporal else [])
-            for name, temporal in runs:
+            for name, temporal, timed_stages in pipeline_runs(device, s.temporal):
                 name = name.replace("vidstyle", "vidstyle" + suffix, 1)
                 row = run_vidstyle_pipeline(s.clip, stylizer, max_frames=frames, batch=batch, temporal=temporal,
-                                            label=name)
+                                            label=name, timed_stages=timed_stages)
                 row.update(model=label, precision=precision, warmup_s=round(warm_s, 2),
                            frames_asked=s.clip_frames, backend_choice=why)
                 _attach_network(row, net_row)
@@ -327,6 +326,18 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         _attach_network(row, naive_net)
         report["pipeline"].append(row)
         _log(f"naive loop {label}: {row['fps']:.2f} fps, stages {row['stages_ms_per_frame']}")
+
+
+def pipeline_runs(device: str, temporal: bool) -> list[tuple[str, str, bool]]:
+    """The file-to-file runs of vidstyle on ``device``: (label, temporal mode, stages timed apart).
+    On the CPU timing upload, network and download apart changes nothing (they run in turn
+    anyway); on CUDA it would undo their overlap, so the rows run as ``vidstyle stylize`` does
+    and one more row gives the split, timed apart."""
+    cuda = device.startswith("cuda")
+    runs = [("vidstyle", "off", not cuda)] + ([("vidstyle + flow stabilizer", "flow", not cuda)] if temporal else [])
+    if cuda:
+        runs.append(("vidstyle, stages timed apart", "off", True))
+    return runs
 
 
 def _frames_note(report: dict, asked: int, target: int, batch: int, processed: int, label: str) -> None:
