@@ -216,3 +216,28 @@ def test_shift_equivariance_measures_zero_for_the_identity_and_more_for_a_networ
     errors = {Path(r["model"]).stem: r["errors"] for r in report["rows"]}
     assert all(v < 1e-12 for v in errors["identity"].values())  # the moved photo is the photo moved
     assert all(v > 1e-4 for v in errors["painter"].values())
+
+
+def test_gpu_file_to_file_checks_the_overlapped_frames_and_times_each_mode(tmp_path):
+    """Off CUDA it is a smoke run: the overlap check, the warm-up and a row per preset and mode."""
+    out = tmp_path / "f2f.json"
+    _load("gpu_file_to_file.py").main(["--clip", str(SAMPLE), "--style", "light_contrast_of_forms", "--backend",
+                                        "torch", "--batch", "4", "--presets", "ultrafast", "--modes", "overlapped",
+                                        "serial", "--out", str(out)])
+    record = json.loads(out.read_text())
+    assert record["overlap_check"]["max_abs_difference"] == 0
+    assert record["overlap_check"]["yuv420_max_abs_difference"] <= 1
+    assert record["warm_up"]["frames"] == 24 and record["network_only"]["fps"] > 0
+    assert [(r["preset"], r["mode"], r["frames"]) for r in record["runs"]] == [("ultrafast", "overlapped", 96),
+                                                                             ("ultrafast", "serial", 96)]
+    assert all(r["fps"] > 0 and {"decode", "stylize", "encode"} <= set(r["stages_ms_per_frame"]) for r in record["runs"])
+
+
+def test_encode_stage_cost_times_the_conversion_apart_from_the_encoder(tmp_path):
+    out = tmp_path / "enc.json"
+    _load("encode_stage_cost.py").main(["--clip", str(SAMPLE), "--frames", "16", "--presets", "ultrafast",
+                                         "--out", str(out)])
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["conversion"], r["frames"]) for r in runs] == [("swscale", 16), ("none", 16)]
+    assert runs[0]["median_ms"]["convert"] > 0 and runs[1]["median_ms"]["convert"] == 0
+    assert all(r["median_ms"]["encode"] > 0 and r["loop_fps"] > 0 for r in runs)
