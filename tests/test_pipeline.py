@@ -515,8 +515,13 @@ def test_pace_note_names_a_slow_encoder_and_the_preset_that_speeds_it():
     assert "--preset veryfast" in note
     # at the same crf veryfast's files are smaller, at lower PSNR (encoder_threading_*_s29.json)
     assert "slightly lower quality for the same --crf" in note and "larger files" not in note
-    # already fast: the stage is named, no preset offered; another codec: no x264 preset advice
-    assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="libx264", preset="veryfast"))
+    # already fast: the faster ones still, with their price (a GPU run is x264-bound even at
+    # veryfast); at ultrafast none is left; another codec: no x264 preset advice
+    fast = pipeline.pace_note(busy, 100, EncodeConfig(codec="libx264", preset="veryfast"))
+    assert "--preset superfast or ultrafast encodes faster still, for larger files" in fast
+    assert "--preset ultrafast encodes" in pipeline.pace_note(busy, 100, EncodeConfig(codec="libx264",
+                                                                                      preset="superfast"))
+    assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="libx264", preset="ultrafast"))
     assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="prores_ks", preset=None))
 
 

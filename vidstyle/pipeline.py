@@ -103,6 +103,9 @@ PACE_MARGIN = 1.25
 PACE_MIN_FRAMES = 24
 #: x264/x265 presets slower than veryfast, which a slow encode can trade for speed
 _SLOW_PRESETS = ("faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+#: x264's fast presets and the ones faster still: for GPU runs, where x264 sets the pace even at
+#: veryfast (a 1080p file on an H200: 68 frames/s at veryfast, 150 at ultrafast; RESULTS.md)
+_FASTER_STILL = {"veryfast": "superfast or ultrafast", "superfast": "ultrafast"}
 
 
 def pace_note(busy: dict[str, float], frames: int, encode: EncodeConfig) -> str:
@@ -127,6 +130,11 @@ def pace_note(busy: dict[str, float], frames: int, encode: EncodeConfig) -> str:
         # same PSNR they are larger)
         line += ("; --preset veryfast encodes faster (about 3x faster than medium on stylized frames), at "
                  "slightly lower quality for the same --crf")
+    elif stage == "encode" and encode.codec == "libx264" and encode.preset in _FASTER_STILL:
+        # 640x360 stylized frames at crf 18: superfast 1.15x medium's bytes, ultrafast 1.85x, at
+        # 0.1-0.3 dB less PSNR (encoder_presets_ultrafast_s31.json)
+        line += (f"; --preset {_FASTER_STILL[encode.preset]} encodes faster still, for larger files at the same "
+                 "--crf (ultrafast's about 1.85x medium's on stylized frames)")
     elif stage in ("flow", "stabilize"):
         line += "; --temporal off skips the flow stabilizer, for more flicker"
     return line
