@@ -653,7 +653,8 @@ class PendingImages:
         self.overlapped = copied is not None
 
     def result(self) -> np.ndarray:
-        """The uint8 (B, H, W, 3) images, once the device has finished them."""
+        """The stylized frames (uint8 (B, H, W, 3), or (B, H * 3 / 2, W) yuv420p where asked for),
+        once the device has finished them."""
         if self._copied is not None:
             self._copied.synchronize()
             self._copied = None
