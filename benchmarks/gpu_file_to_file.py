@@ -56,7 +56,10 @@ class RgbStage(SerialStage):
 
     def __init__(self, stylizer: Stylizer):
         super().__init__(stylizer)
-        self.submit_batch = stylizer.submit_batch
+        self.stylizer = stylizer
+
+    def submit_batch(self, images):
+        return self.stylizer.submit_batch(images)
 
 
 def first_frames(clip: str, count: int) -> np.ndarray:

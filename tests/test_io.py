@@ -915,6 +915,15 @@ def test_the_encoder_takes_yuv420_frames_where_it_says_so(tmp_path):
         with av.open(str(tmp_path / "rgb.mp4")) as d:
             a, b = c.streams.video[0].codec_context, d.streams.video[0].codec_context
             assert (a.colorspace, a.color_range) == (b.colorspace, b.color_range)
+    # and each frame given to the encoder carries the stream's own matrix (AVCOL_SPC_*: SMPTE 170M
+    # here), not swscale's number for it (5)
+    given = []
+    with VideoDecoder(src) as dec:
+        enc = VideoEncoder(tmp_path / "tags.mp4", dec.info, EncodeConfig(crf=0, preset="ultrafast"))
+    enc._encode = lambda frame, pts, duration: given.append((frame.colorspace, int(frame.color_range)))
+    enc.write(float_to_yuv420(images_to_tensor(frames[0].image), rgb_to_yuv_matrix(matrix))[0].numpy(), 0, 1)
+    enc.abort()
+    assert given == [(6, 1)]  # AVCOL_SPC_SMPTE170M, MPEG (limited) range
     with VideoDecoder(src) as dec:
         enc = VideoEncoder(tmp_path / "wrong.mp4", dec.info, EncodeConfig(crf=0, preset="ultrafast"))
         with pytest.raises(VidstyleError, match="frame size changed mid-stream: 128x70 instead of 128x72"):

@@ -646,16 +646,64 @@ def test_frames_going_straight_to_the_encoder_come_in_yuv420_from_the_network_si
     assert psnr(read_frames(tmp_path / "yuv.mp4"), painted) >= psnr(read_frames(tmp_path / "rgb.mp4"), painted) > 20
 
 
-@pytest.mark.parametrize("case", ["stabilizer", "png frames", "yuv444p", "odd size"])
+@pytest.mark.parametrize("case", ["stabilizer", "png frames", "yuv444p", "odd size", "mask", "bars kept"])
 def test_frames_that_are_not_encoded_as_they_come_stay_rgb(tmp_path, stylizer, case):
-    size = (95, 64) if case == "odd size" else (96, 64)
-    src = make_video(tmp_path / "in.mp4", frames=5, size=size, codec="libvpx-vp9" if case == "odd size" else None)
+    import cv2
+
+    size = (95, 64) if case == "odd size" else (96, 72) if case == "bars kept" else (96, 64)
+    src = make_video(tmp_path / "in.mp4", frames=5, size=size, codec="libvpx-vp9" if case == "odd size" else None,
+                     pattern="letterbox" if case == "bars kept" else "moving", crf=0)
     asking = YuvAskingStylizer(stylizer)
-    output = tmp_path / ("f_%03d.png" if case == "png frames" else "out.mkv")
-    stylize_video(src, output, style=asking, batch=4, progress=False,
-                  temporal="flow" if case == "stabilizer" else "off",
-                  pix_fmt="yuv444p" if case == "yuv444p" else None)
+    # .webm: VP9 keeps yuv420p at an odd size (x264 in .mkv would switch to yuv444p)
+    output = tmp_path / ("f_%03d.png" if case == "png frames" else "out.webm" if case == "odd size" else "out.mkv")
+    options = {}
+    if case == "mask":
+        cv2.imwrite(str(tmp_path / "matte.png"), np.full((64, 96), 255, np.uint8))
+        options["mask"] = str(tmp_path / "matte.png")
+    result = stylize_video(src, output, style=asking, batch=4, progress=False,
+                           temporal="flow" if case == "stabilizer" else "off",
+                           pix_fmt="yuv444p" if case == "yuv444p" else None, **options)
+    assert result.frames == 5 and (result.bars if case == "bars kept" else True)
     assert asking.asked and set(asking.asked) == {None}
+
+
+def test_a_stylizer_subclass_or_wrapper_keeps_its_own_stylize_batch(tmp_path, model):
+    """On CUDA the pipeline hands batches to submit_batch; a Stylizer subclass that overrides
+    stylize_batch (here a white corner mark), or an object forwarding to a Stylizer through
+    __getattr__, must still have its stylize_batch called. Checked on the CPU through the path a
+    CUDA Stylizer takes (hands_yuv420 forced on)."""
+
+    class Marked(Stylizer):
+        hands_yuv420 = True  # as on CUDA
+
+        def stylize_batch(self, images):
+            out = super().stylize_batch(images)
+            out[:, :16, :16] = 255
+            return out
+
+    class Forwarding:
+        hands_yuv420 = True  # says so, but has no submit_batch of its own: the pipeline must not ask
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def stylize_batch(self, images):
+            out = self.inner.stylize_batch(images)
+            out[:, :16, :16] = 255
+            return out
+
+    plain = Stylizer.from_model(model, device="cpu", channels_last=False)
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(96, 64))
+    for name, style in (("marked", Marked.from_model(model, device="cpu", channels_last=False)),
+                        ("forwarding", Forwarding(plain))):
+        stylize_video(src, tmp_path / f"{name}.mkv", style=style, batch=4, temporal="off", crf=0, progress=False)
+        assert read_frames(tmp_path / f"{name}.mkv")[:, 2:14, 2:14].min() >= 250, name
+    styled = Marked.from_model(model, device="cpu", channels_last=False).submit_batch(
+        np.zeros((2, 64, 96, 3), np.uint8), yuv420=1).result()
+    assert styled.shape == (2, 96, 96) and styled[:, 2:14, 2:14].min() >= 230  # white in Y: 235
 
 
 def test_submit_batch_says_what_is_wrong_with_its_yuv_request(stylizer):

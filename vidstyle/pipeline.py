@@ -384,7 +384,7 @@ def _start_picture(stylizer, images: list, area: PictureArea | None, times: list
     returns; other stylizers and devices finish it here. ``yuv420``: ask ``submit_batch`` for
     yuv420p with that matrix (whole frames only)."""
     crops = images if area is None else [area.crop(i) for i in images]
-    if times is None and hasattr(stylizer, "submit_batch"):
+    if times is None and _submits(stylizer):
         pending = stylizer.submit_batch(crops) if yuv420 is None else stylizer.submit_batch(crops, yuv420=yuv420)
         overlapped = pending.overlapped
         results = pending.result
@@ -396,6 +396,12 @@ def _start_picture(stylizer, images: list, area: PictureArea | None, times: list
         pictures = _checked(results(), crops, yuv420 is not None)
         return pictures if area is None else [area.paste(i, p) for i, p in zip(images, pictures)]
     return finish, overlapped
+
+
+def _submits(stylizer) -> bool:
+    """Whether ``stylizer``'s class has ``submit_batch`` (a :class:`Stylizer`): an object that only
+    forwards attributes to one (``__getattr__``) is called through its own ``stylize_batch``."""
+    return callable(getattr(type(stylizer), "submit_batch", None))
 
 
 def _checked(outputs, inputs: list, yuv420: bool = False) -> list:
@@ -896,7 +902,8 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             mix = mix_with_matte if matte is not None else None
             # frames that go straight from the network to the encoder are converted to YUV where
             # the network runs, when that is a GPU (Stylizer.hands_yuv420)
-            direct = stabilizer is None and mix is None and area is None and getattr(stylizer, "hands_yuv420", False)
+            direct = (stabilizer is None and mix is None and area is None and _submits(stylizer)
+                      and getattr(stylizer, "hands_yuv420", False))
             yuv420 = getattr(encoder, "yuv420_matrix", None) if direct else None
             stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area, bars_until,
                          offset, None if stabilizer is not None else mix, stabilizer is not None and mix is not None,

@@ -532,7 +532,12 @@ class Stylizer:
         """Whether :meth:`submit_batch` should be asked for yuv420p (``yuv420=``): on CUDA, where
         the conversion costs the GPU next to nothing and spares the encoder's thread; elsewhere
         swscale in the encoder converts faster than PyTorch would."""
-        return self.device.type == "cuda"
+        return self.device.type == "cuda" and self._own_paths()
+
+    def _own_paths(self) -> bool:
+        """Whether ``stylize_batch`` and ``stylize_tensor`` are this class's own: a subclass that
+        overrides either (a watermark, a filter) gets it called, not bypassed by the CUDA path."""
+        return type(self).stylize_batch is Stylizer.stylize_batch and type(self).stylize_tensor is Stylizer.stylize_tensor
 
     @torch.inference_mode()
     def submit_batch(self, images: Sequence[np.ndarray] | np.ndarray, yuv420: int | None = None) -> "PendingImages":
@@ -545,16 +550,17 @@ class Stylizer:
         the network runs on the current stream and the results come back on another, all through
         page-locked memory, so a caller that submits the next batch before taking this one's
         result has that batch's upload and this one's download overlap the network (the
-        pipeline does). Elsewhere the work is done before the call returns. The images may be
-        reused as soon as it has returned."""
+        pipeline does). Elsewhere, and for a subclass that overrides :meth:`stylize_batch` or
+        :meth:`stylize_tensor`, the work is done through :meth:`stylize_batch` before the call
+        returns. The images may be reused as soon as it has returned."""
         if yuv420 is not None and not is_number(yuv420, integral=True):
             raise BadTypeError(f"yuv420 is a YUV matrix number (SWS_CS_*, e.g. 1 for BT.709) or None, got {yuv420!r}")
         matrix = None if yuv420 is None else rgb_to_yuv_matrix(int(yuv420))
-        if self.device.type != "cuda":
+        if self.device.type != "cuda" or not self._own_paths():
+            styled = self.stylize_batch(images)
             if matrix is None:
-                return PendingImages(self.stylize_batch(images))
-            x = images_to_tensor(images, self.device)
-            return PendingImages(float_to_yuv420(self.stylize_tensor(x), matrix).cpu().numpy())
+                return PendingImages(styled)
+            return PendingImages(float_to_yuv420(images_to_tensor(styled), matrix).numpy())
         upload, download = self._copy_streams()
         host = host_batch(images, pin_memory=True)
         compute = torch.cuda.current_stream(self.device)

@@ -915,7 +915,9 @@ class VideoEncoder:
             return
         if yuv:
             frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
-            frame.colorspace, frame.color_range = self.yuv420_matrix, self._color_range  # as reformat tags it
+            # tagged with the stream's matrix (AVCOL_SPC_*, as the codec context is), not with
+            # swscale's number for it (BT.601 is 5 there, 6 or 5 here)
+            frame.colorspace, frame.color_range = self.colorspace.matrix, self._color_range
             self._encode(frame, pts, duration)
             return
         layout = "rgb24"
