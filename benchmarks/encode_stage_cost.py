@@ -2,7 +2,7 @@
 one thread, as the pipeline's encode stage runs them ("convert": the RGB array wrapped as a frame
 and swscale's RGB -> YUV conversion; "encode": the encoder call and muxing), for each x264 preset; plus the same
 loop with the frames converted beforehand ("none": the encoder alone; a stage given the frames in
-YUV also wraps each array into a frame, about 0.65 ms a 1080p frame on a 2-core EPYC, which this
+YUV also wraps each array into a frame, 0.45-0.65 ms a 1080p frame on a 2-core EPYC, which this
 leaves out). Milliseconds per frame (median over the frames after 10),
 and the loop's frames/s. Frames: the first ``--frames`` of ``--clip``, held in memory.
 
