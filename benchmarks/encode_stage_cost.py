@@ -26,23 +26,13 @@ import av.video.reformatter  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
-from vidstyle.io import VideoDecoder  # noqa: E402
+from vidstyle.eval import read_frames  # noqa: E402
 from vidstyle.io.encode import SWS_MATRIX, configure_encoder  # noqa: E402
 
 def swscale_yuv420(rgb: np.ndarray) -> av.VideoFrame:
     """What ``VideoEncoder.write`` does to a 1080p frame: wrap, then swscale to BT.709 yuv420p."""
     return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
         format="yuv420p", dst_colorspace=SWS_MATRIX[1], dst_color_range=av.video.reformatter.ColorRange.MPEG)
-
-
-def load(clip: str, count: int) -> list[np.ndarray]:
-    frames = []
-    with VideoDecoder(clip) as decoder:
-        for frame in decoder.read():
-            frames.append(frame.image)
-            if len(frames) == count:
-                break
-    return frames
 
 
 def run(frames: list[np.ndarray], preset: str, conversion: str, crf: int) -> dict:
@@ -83,7 +73,7 @@ def main(argv=None) -> int:
     p.add_argument("--crf", type=int, default=18)
     p.add_argument("--out")
     args = p.parse_args(argv)
-    frames = load(args.clip, args.frames)
+    frames = list(read_frames(args.clip, args.frames))
     record = script_record(clip=args.clip, size=f"{frames[0].shape[1]}x{frames[0].shape[0]}",
                            runs=[])
     for preset in args.presets:

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
-from vidstyle.io import VideoDecoder  # noqa: E402
+from vidstyle.eval import read_frames  # noqa: E402
 from vidstyle.pipeline import stylize_video  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 
@@ -60,16 +60,6 @@ class RgbStage(SerialStage):
 
     def submit_batch(self, images):
         return self.stylizer.submit_batch(images)
-
-
-def first_frames(clip: str, count: int) -> np.ndarray:
-    with VideoDecoder(clip) as decoder:
-        frames = []
-        for frame in decoder.read():
-            frames.append(frame.image)
-            if len(frames) == count:
-                break
-    return np.stack(frames)
 
 
 def overlap_check(stylizer: Stylizer, frames: np.ndarray, batch: int) -> dict:
@@ -144,7 +134,7 @@ def main(argv=None) -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     t0 = time.perf_counter()
     stylizer = Stylizer(args.style, device=device, backend=args.backend)
-    frames = first_frames(args.clip, 2 * args.batch)
+    frames = np.stack(list(read_frames(args.clip, 2 * args.batch)))
     record = script_record(clip=args.clip, style=args.style, backend=args.backend, batch=args.batch,
                            device=device, gpu=torch.cuda.get_device_name() if device == "cuda" else None,
                            torch=torch.__version__, precision=stylizer.precision)
