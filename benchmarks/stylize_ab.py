@@ -32,6 +32,9 @@ Variants:
   `vidstyle stylize` encoded before the twenty-ninth session.
 * ``blend-2-bands``: the stabilizer's blend in two row bands on two threads at every frame size
   and core count (``vidstyle.flow.stabilizer.blend_bands``, which gives one band below 4 cores).
+* ``flow-1-worker``: the flow stage estimating one frame pair at a time, as before the
+  thirty-second session, instead of one pair per usable core at once
+  (``vidstyle.flow.stabilizer.flow_workers``).
 ``--options '{"warm": true}'`` builds and warms the network (int8 calibration and compilation
 included) before timing, so that only the steady state is measured.
 
@@ -59,7 +62,7 @@ from vidstyle.bench.report import script_record, write_json  # noqa: E402
 
 VARIANTS = ("default", "plain-blend", "temporal-off", "malloc-off", "nice-io", "nice-codecs", "idle-codecs",
             "omp-passive", "net-1-thread", "x264-1-thread", "x264-slices",
-            "blend-2-bands")
+            "blend-2-bands", "flow-1-worker")
 
 # the child: one stylize_video run, its result as JSON on the last line of stdout
 _CHILD = """
@@ -122,6 +125,9 @@ if variant == "x264-1-thread":
 if variant == "blend-2-bands":
     import vidstyle.flow.stabilizer as stabilizer_module
     stabilizer_module.blend_bands = lambda height, width, cores=None: 2
+if variant == "flow-1-worker":
+    import vidstyle.flow.stabilizer as stabilizer_module
+    stabilizer_module.flow_workers = lambda cores=None: 1
 if variant == "x264-slices":
     import vidstyle.io.encode as encode
     configure_encoder = encode.configure_encoder

@@ -719,3 +719,175 @@ def test_submit_batch_says_what_is_wrong_with_its_yuv_request(stylizer):
     with pytest.raises(BadTypeError, match="expected uint8"):
         stylizer.submit_batch(None)
     assert stylizer.submit_batch(frames, yuv420=1).result().shape == (2, 60, 56)
+
+
+def _moving_frames(count: int, cut_at: int | None = None) -> list:
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(5)
+    base = (rng.random((24, 32, 3)) * 255).astype(np.uint8).repeat(4, 0).repeat(4, 1)
+    other = 255 - base
+    return [SimpleNamespace(image=np.ascontiguousarray(np.roll(other if cut_at is not None and t >= cut_at else base,
+                                                               3 * t, axis=1)))
+            for t in range(count)]
+
+
+def _run_flow_stage(stabilizer, frames: list, workers: int) -> list:
+    import queue as queue_module
+
+    stages = pipeline._Stages(3)
+    frames_in, frames_out = queue_module.Queue(), queue_module.Queue()
+    for frame in frames:
+        frames_in.put(frame)
+    frames_in.put(None)
+    stages.start("flow", pipeline._flow_stage, stages, stabilizer, frames_in, frames_out, workers)
+    stages.wait()  # (the queues are unbounded: the stage never waits for this thread; re-raises its error)
+    out = [frames_out.get_nowait() for _ in range(frames_out.qsize())]
+    assert out.pop() is None
+    return out
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_flow_stage_estimates_pairs_at_once_and_hands_them_on_in_order(workers):
+    from vidstyle.flow.stabilizer import FlowStabilizer
+
+    frames = _moving_frames(9, cut_at=5)
+    one_by_one = _run_flow_stage(FlowStabilizer(0.8), frames, 1)
+    at_once = _run_flow_stage(FlowStabilizer(0.8), frames, workers)
+    assert [item[0] for item in at_once] == frames  # every frame, in order
+    states = [state for _, state in at_once]
+    assert states[0] is None and states[5] is None  # the first frame and the cut
+    assert sum(state is not None for state in states) == 7
+    for (_, a), (_, b) in zip(one_by_one, at_once):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert np.array_equal(a.flow, b.flow) and np.array_equal(a.weight, b.weight)
+            assert a.photometric_error == b.photometric_error
+
+
+def test_flow_stage_runs_its_workers_at_once_and_passes_on_their_errors():
+    from vidstyle.flow.stabilizer import FlowStabilizer
+
+    class Watched(FlowStabilizer):
+        def __init__(self):
+            super().__init__(0.8)
+            self.running = self.most = 0
+            self.lock = threading.Lock()
+
+        def estimate(self, prev, cur):
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            time.sleep(0.05)
+            try:
+                if cur is frames[6].image:
+                    raise ValueError("pair 6 failed")
+                return super().estimate(prev, cur)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+    frames = _moving_frames(9)
+    watched = Watched()
+    with pytest.raises(ValueError, match="pair 6 failed"):
+        _run_flow_stage(watched, frames, 3)
+    assert watched.most == 3
+    assert not [t for t in threading.enumerate() if t.name.startswith("vidstyle-flow")]
+
+
+def test_stylize_video_with_flow_workers_writes_the_same_video(tmp_path, stylizer, monkeypatch):
+    import vidstyle.flow.stabilizer as stabilizer_module
+
+    src = make_video(tmp_path / "in.mp4", frames=10, size=(96, 64))
+    outputs = {}
+    for workers in (1, 4):
+        monkeypatch.setattr(stabilizer_module, "flow_workers", lambda cores=None, n=workers: n)
+        out = tmp_path / f"out{workers}.mp4"
+        stylize_video(src, out, style=stylizer, temporal="flow", temporal_strength=0.9, batch=2, crf=8,
+                      pix_fmt="yuv444p", progress=False)
+        outputs[workers] = read_frames(out)
+    assert np.array_equal(outputs[1], outputs[4])
+    assert pipeline_threads() == []
+
+
+def _on_device_path_on_the_cpu(monkeypatch) -> None:
+    """What a Stylizer on CUDA does, done on the CPU: submit_batch's device path (its CUDA
+    streams and page-locked copies aside), stabilizer and YUV included."""
+    monkeypatch.setattr(Stylizer, "_on_device_path", property(lambda self: True))
+
+
+def test_submit_batch_applies_the_stabilizer_in_frame_order(stylizer, monkeypatch):
+    from vidstyle.flow.stabilizer import FlowStabilizer
+
+    frames = [f.image for f in _moving_frames(7, cut_at=4)]
+    host, batched = FlowStabilizer(0.9), FlowStabilizer(0.9)
+    states = [None] + [host.estimate(frames[t - 1], frames[t]) for t in range(1, 7)]
+    expected = [host.apply(image, state) for image, state in zip(stylizer.stylize_batch(frames), states)]
+    got = np.concatenate([batched_stylize.result() for batched_stylize in (
+        stylizer.submit_batch(frames[:3], stabilizer=batched, states=states[:3]),
+        stylizer.submit_batch(np.stack(frames[3:]), stabilizer=batched, states=states[3:]))])
+    assert np.array_equal(got, np.stack(expected))
+    assert np.abs(got[1:4].astype(int) - stylizer.stylize_batch(frames[1:4])).mean() > 0.3  # it blended
+    _on_device_path_on_the_cpu(monkeypatch)
+    on_device = FlowStabilizer(0.9)
+    moved = np.concatenate([stylizer.submit_batch(frames[:3], stabilizer=on_device, states=states[:3]).result(),
+                            stylizer.submit_batch(frames[3:], stabilizer=on_device, states=states[3:]).result()])
+    assert np.abs(moved.astype(int) - got).max() <= 4 and np.abs(moved.astype(int) - got).mean() < 0.2
+    yuv = stylizer.submit_batch(frames[:2], yuv420=1, stabilizer=FlowStabilizer(0.9), states=states[:2]).result()
+    assert yuv.shape == (2, frames[0].shape[0] * 3 // 2, frames[0].shape[1])
+    with pytest.raises(VidstyleError, match="one FlowState"):
+        stylizer.submit_batch(frames[:3], stabilizer=host)
+    with pytest.raises(VidstyleError, match="one FlowState"):
+        stylizer.submit_batch(frames[:3], stabilizer=host, states=states[:2])
+    with pytest.raises(VidstyleError, match="must be a FlowStabilizer"):
+        stylizer.submit_batch(frames[:3], stabilizer="flow", states=states[:3])
+
+
+@pytest.mark.parametrize("out_name, pix_fmt", [("out.mkv", "yuv444p"), ("out.mp4", None)])
+def test_where_the_network_stabilizes_no_stabilize_stage_runs_and_the_video_is_the_same(
+        tmp_path, stylizer, monkeypatch, out_name, pix_fmt):
+    src = make_video(tmp_path / "in.mp4", frames=16, size=(96, 64), crf=0)
+    options = dict(temporal="flow", temporal_strength=0.9, batch=3, crf=0, progress=False)
+    if pix_fmt:
+        options["pix_fmt"] = pix_fmt
+    on_host = stylize_video(src, tmp_path / ("host_" + out_name), style=stylizer, **options)
+    stylize_video(src, tmp_path / ("off_" + out_name), style=stylizer, **dict(options, temporal="off"))
+    written = []
+    write = VideoEncoder.write
+    monkeypatch.setattr(VideoEncoder, "write", lambda self, image, *a, **k: (written.append(image.shape),
+                                                                               write(self, image, *a, **k))[1])
+    _on_device_path_on_the_cpu(monkeypatch)
+    on_device = stylize_video(src, tmp_path / out_name, style=stylizer, **options)
+    assert "stabilize" in on_host.stage_seconds and "stabilize" not in on_device.stage_seconds
+    assert "flow" in on_device.stage_seconds
+    a, b = (read_frames(tmp_path / n).astype(int) for n in ("host_" + out_name, out_name))
+    # yuv420p: made from RGB on the device instead of by swscale (chroma filtered otherwise)
+    assert np.abs(a - b).mean() < (0.2 if pix_fmt else 3.0)
+    flicker = lambda v: np.abs(np.diff(v.astype(float), axis=0)).mean()  # noqa: E731
+    assert flicker(b) < flicker(read_frames(tmp_path / ("off_" + out_name)))
+    # the frames reach a yuv420p encoder in yuv420p, converted where the network ran
+    assert set(written) == ({(64, 96, 3)} if pix_fmt else {(96, 96)})
+    assert on_host.temporal_strength == on_device.temporal_strength == 0.9
+
+
+def test_with_kept_bars_the_stabilizer_stays_a_stage_of_its_own(tmp_path, stylizer, monkeypatch):
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 72), pattern="letterbox", crf=0)
+    _on_device_path_on_the_cpu(monkeypatch)
+    result = stylize_video(src, tmp_path / "out.mp4", style=stylizer, temporal="flow", batch=3, progress=False)
+    assert result.bars and "stabilize" in result.stage_seconds
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_submit_batch_stabilizes_on_cuda_as_on_the_host(model):
+    from vidstyle.flow.stabilizer import FlowStabilizer
+
+    st = Stylizer.from_model(model, device="cuda")
+    assert st.stabilizes_on_device
+    frames = [f.image for f in _moving_frames(9, cut_at=5)]
+    host, on_gpu = FlowStabilizer(0.9), FlowStabilizer(0.9)
+    states = [None] + [host.estimate(frames[t - 1], frames[t]) for t in range(1, 9)]
+    pending = [st.submit_batch(frames[k:k + 3], stabilizer=on_gpu, states=states[k:k + 3]) for k in (0, 3, 6)]
+    assert all(p.overlapped for p in pending)  # three in flight, blended in order on the device
+    got = np.concatenate([p.result() for p in pending])
+    expected = np.stack([host.apply(i, s) for i, s in zip(st.stylize_batch(frames), states)])
+    assert np.abs(got.astype(int) - expected).max() <= 4 and np.abs(got.astype(int) - expected).mean() < 0.2

@@ -495,3 +495,107 @@ def test_what_a_caller_does_to_an_output_does_not_reach_the_next_frames(clip):
     assert stab.step(None, frames[0], first) is first
     first[:] = 0  # the caller reuses its buffer
     assert np.array_equal(stab.step(frames[0], frames[1], styled[1].copy()), plain[1])
+
+
+def _as_levels(image: np.ndarray):
+    import torch
+
+    return torch.from_numpy(image).permute(2, 0, 1)[None].float()
+
+
+def _from_levels(x) -> np.ndarray:
+    import torch
+
+    return x[0].permute(1, 2, 0).to(torch.uint8).numpy()
+
+
+def test_contrast_preserving_blend_tensor_is_the_numpy_blend():
+    from vidstyle.flow.stabilizer import contrast_preserving_blend_tensor
+
+    rng = np.random.default_rng(4)
+    for h, w in ((64, 96), (45, 31), (6, 40)):  # the last: a side under the box's radius
+        warped, current = (rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(2))
+        current[: h // 2] //= 8  # a dim, flat half as well as a textured one
+        weight = rng.random((h, w)).astype(np.float32)
+        ours = contrast_preserving_blend_tensor(_as_levels(warped), _as_levels(current),
+                                                _as_levels(weight[..., None]))
+        theirs = contrast_preserving_blend(warped, current, weight)
+        assert ours.shape == (1, 3, h, w) and float(ours.frac().abs().max()) == 0  # whole levels
+        diff = np.abs(_from_levels(ours).astype(int) - theirs)
+        if min(h, w) > 7:  # (below that cv2.blur mirrors edges that torch cannot: replicated instead)
+            assert diff.max() <= 1 and diff.mean() < 0.01, (h, w, diff.max(), diff.mean())
+    with pytest.raises(VidstyleError, match=r"\(B, 1, H, W\) weight"):
+        contrast_preserving_blend_tensor(_as_levels(warped), _as_levels(current), _as_levels(weight[..., None])[0])
+
+
+@pytest.mark.parametrize("keep_contrast", [True, False])
+def test_apply_tensor_follows_apply_along_a_clip(clip, keep_contrast):
+    frames, _ = clip
+    rng = np.random.default_rng(6)
+    styled = [flicker(fake_stylize(f), rng) for f in frames]
+    on_host, on_device = FlowStabilizer(0.9, keep_contrast=keep_contrast), FlowStabilizer(0.9, keep_contrast=keep_contrast)
+    blended = 0
+    for t in range(len(frames)):
+        state = None if t == 0 else on_host.estimate(frames[t - 1], frames[t])
+        expected = on_host.apply(styled[t], state)
+        guides = None if state is None or t % 2 else on_device.guide_tensors(state, "cpu")  # given or made there
+        got = _from_levels(on_device.apply_tensor(_as_levels(styled[t]), state, guides))
+        diff = np.abs(got.astype(int) - expected)
+        # a level apart here and there (remap's fixed point, blendLinear's rounding), compounding
+        # slowly as each output is the next frame's history
+        assert diff.mean() < 0.2 and diff.max() <= 4, (t, diff.mean(), diff.max())
+        blended += state is not None and np.abs(expected.astype(int) - styled[t]).mean() > 1
+    assert blended >= len(frames) - 3  # the blend ran, so the two were compared where it counts
+
+
+def test_apply_tensor_passes_first_frames_cuts_and_strength_zero_through_and_checks_its_input(clip):
+    frames, _ = clip
+    stab = FlowStabilizer(0.8)
+    first = _as_levels(fake_stylize(frames[0]))
+    assert stab.apply_tensor(first, None) is first
+    state = stab.estimate(frames[0], frames[1])
+    second = _as_levels(fake_stylize(frames[1]))
+    out = stab.apply_tensor(second, state)
+    assert out is not second and float((out - second).abs().mean()) > 0.3  # blended
+    out += 99  # the caller's to change: the next frame blends with the stabilizer's own copy
+    assert float(stab._prev_output.max()) <= 255
+    assert stab.apply_tensor(second, None) is second  # a cut restarts
+    stab.strength = 0.0
+    assert stab.apply_tensor(second, state) is second
+    with pytest.raises(VidstyleError, match=r"float \(1, 3, H, W\) tensor"):
+        stab.apply_tensor(fake_stylize(frames[1]), state)
+    with pytest.raises(VidstyleError, match="FlowState"):
+        stab.apply_tensor(second, "state")
+
+
+def test_apply_and_apply_tensor_take_over_from_each_other(clip):
+    frames, _ = clip
+    rng = np.random.default_rng(8)
+    styled = [flicker(fake_stylize(f), rng) for f in frames[:4]]
+    plain = FlowStabilizer(0.9)
+    expected = [plain.step(None if t == 0 else frames[t - 1], frames[t], styled[t]) for t in range(4)]
+    mixed = FlowStabilizer(0.9)
+    outs = []
+    for t in range(4):
+        state = None if t == 0 else mixed.estimate(frames[t - 1], frames[t])
+        if t % 2:
+            outs.append(_from_levels(mixed.apply_tensor(_as_levels(styled[t]), state)))
+        else:
+            outs.append(mixed.apply(styled[t], state))
+    for t in range(1, 4):
+        assert np.abs(outs[t].astype(int) - expected[t]).max() <= 4
+        assert np.abs(outs[t].astype(int) - styled[t]).mean() > 1  # each blended with the one before
+
+
+def test_estimate_gives_the_same_states_from_several_threads_at_once(clip):
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames, _ = clip
+    stab = FlowStabilizer(0.8)
+    pairs = list(range(1, len(frames)))
+    alone = [stab.estimate(frames[t - 1], frames[t]) for t in pairs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda t: stab.estimate(frames[t - 1], frames[t]), pairs * 3))
+    for k, state in enumerate(together):
+        ref = alone[k % len(pairs)]
+        assert np.array_equal(state.flow, ref.flow) and np.array_equal(state.weight, ref.weight)

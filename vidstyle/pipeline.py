@@ -21,7 +21,8 @@ import queue
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from os import PathLike, fspath
@@ -58,7 +59,8 @@ class StylizeResult:
 
     ``stage_seconds`` holds the seconds each stage was busy (not waiting on a queue): ``decode``,
     ``stylize`` (the network), ``encode``, and with ``temporal="flow"`` also ``flow`` (estimation)
-    and ``stabilize`` (applying it). The slowest stage bounds the throughput.
+    and ``stabilize`` (applying it; on a GPU that is done in the ``stylize`` stage, where the
+    frames are: :attr:`Stylizer.stabilizes_on_device`). The slowest stage bounds the throughput.
     """
 
     frames: int
@@ -277,21 +279,55 @@ def _decode_stage(stages: _Stages, decoder: VideoDecoder, encoder, frames_out: q
     stages.put(frames_out, None)
 
 
-def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue) -> None:
-    """Estimate motion between consecutive *input* frames, ahead of (and overlapping) the network."""
+def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue,
+                workers: int = 1) -> None:
+    """Estimate motion between consecutive *input* frames, ahead of (and overlapping) the network.
+
+    With ``workers`` > 1, that many pairs are estimated at once on a thread pool (each pair needs
+    only its two frames; :func:`vidstyle.flow.stabilizer.flow_workers`), and handed on in frame
+    order. The stage's busy time is then the time it waited for the oldest pair: what it held the
+    next stage up."""
     previous: DecodedFrame | None = None
-    while (frame := stages.get(frames_in)) is not None:
+    if workers <= 1:
+        while (frame := stages.get(frames_in)) is not None:
+            with stages.timed("flow"):
+                state = None if previous is None else stabilizer.estimate(previous.image, frame.image)
+            stages.put(frames_out, (frame, state))
+            previous = frame
+        stages.put(frames_out, None)
+        return
+    pending: deque = deque()  # (frame, its pair's Future or None), oldest first
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="vidstyle-flow")
+
+    def hand_on_oldest() -> None:
+        frame, future = pending.popleft()
         with stages.timed("flow"):
-            state = None if previous is None else stabilizer.estimate(previous.image, frame.image)
+            state = None if future is None else future.result()  # (re-raises the pair's error)
         stages.put(frames_out, (frame, state))
-        previous = frame
-    stages.put(frames_out, None)
+
+    def hand_on_ready() -> None:  # (also while the decoder is slower: the frames wait for nothing)
+        while pending and (pending[0][1] is None or pending[0][1].done()):
+            hand_on_oldest()
+
+    try:
+        while (frame := stages.get(frames_in, idle=hand_on_ready)) is not None:
+            pending.append((frame, None if previous is None
+                            else pool.submit(stabilizer.estimate, previous.image, frame.image)))
+            previous = frame
+            while len(pending) > workers:
+                hand_on_oldest()
+            hand_on_ready()
+        while pending:
+            hand_on_oldest()
+        stages.put(frames_out, None)
+    finally:  # pairs not started are dropped; running ones (milliseconds) end before the stage does
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue, frames_out: queue.Queue,
                    area: PictureArea | None = None, bars_until: list | None = None,
                    clock: Fraction = Fraction(0), mix: Callable | None = None, keep_input: bool = False,
-                   yuv420: int | None = None) -> None:
+                   yuv420: int | None = None, stabilizer=None) -> None:
     """Run the network on batches; passes each frame's flow state (or None) and transparency (or
     None) on with its image (with ``yuv420``, a matrix: the image in yuv420p, made where the
     network runs, for an encoder that takes it; see :attr:`VideoEncoder.yuv420_matrix`).
@@ -303,7 +339,9 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
     next the flow state is dropped, so the stabilizer starts over instead of blending the old
     style's output into the new one's. ``mix(image, input_image, pts)``: a matte's mix of each
     stylized frame with its input frame (:mod:`vidstyle.mask`), made here when no stabilizer
-    follows; ``keep_input``: pass the input frame on for a later stage's mix."""
+    follows; ``keep_input``: pass the input frame on for a later stage's mix. ``stabilizer``: the
+    flow stabilizer, applied here, where the network runs (:attr:`Stylizer.stabilizes_on_device`),
+    with the flow states that came with the frames; no stabilize stage follows."""
     timeline = hasattr(stylizer, "stylize_batch_at")
     last_time: float | None = None
     ended = False
@@ -345,7 +383,8 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
             if area is not None:
                 cut = next((i for i, f in enumerate(frames) if not area.holds(f.image)), cut)
             if cut == len(frames):
-                finish, overlapped = _start_picture(stylizer, images, area, times, yuv420)
+                finish, overlapped = _start_picture(stylizer, images, area, times, yuv420, stabilizer,
+                                                    [state for _, state in items])
             else:
                 # for good: switching back and forth would change the look from frame to frame
                 when = float(frames[cut].time + clock)  # on the input's clock, as style changes and the mask
@@ -378,14 +417,19 @@ def _stylize_picture(stylizer, images: list, area: PictureArea | None, times: li
 
 
 def _start_picture(stylizer, images: list, area: PictureArea | None, times: list[float] | None = None,
-                   yuv420: int | None = None) -> tuple[Callable[[], list], bool]:
+                   yuv420: int | None = None, stabilizer=None, states: list | None = None
+                   ) -> tuple[Callable[[], list], bool]:
     """:func:`_stylize_picture`, started: (a function that returns its images, whether the work
     goes on meanwhile). A :class:`Stylizer` on CUDA queues the batch (``submit_batch``) and
     returns; other stylizers and devices finish it here. ``yuv420``: ask ``submit_batch`` for
-    yuv420p with that matrix (whole frames only)."""
+    yuv420p with that matrix (whole frames only); ``stabilizer``: have it applied there too, with
+    ``states`` (whole frames only)."""
     crops = images if area is None else [area.crop(i) for i in images]
     if times is None and _submits(stylizer):
-        pending = stylizer.submit_batch(crops) if yuv420 is None else stylizer.submit_batch(crops, yuv420=yuv420)
+        extra = {} if yuv420 is None else {"yuv420": yuv420}
+        if stabilizer is not None:
+            extra.update(stabilizer=stabilizer, states=states)
+        pending = stylizer.submit_batch(crops, **extra)
         overlapped = pending.overlapped
         results = pending.result
     else:
@@ -890,7 +934,10 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             stages.start("decode", _decode_stage, stages, decoder, encoder, decoded, audio)
             if stabilizer is not None:
                 estimated = stages.queue()
-                stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated)
+                from vidstyle.flow import stabilizer as stabilizer_module
+
+                stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated,
+                             stabilizer_module.flow_workers())
                 decoded = estimated
             bars_until: list[float] = []
             tb, offset = decoder.info.time_base, decoder.clock_offset
@@ -900,20 +947,25 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 last_mixed[0] = float(pts * tb + offset)
                 return matte.apply(image, original, last_mixed[0])
             mix = mix_with_matte if matte is not None else None
-            # frames that go straight from the network to the encoder are converted to YUV where
-            # the network runs, when that is a GPU (Stylizer.hands_yuv420)
-            direct = (stabilizer is None and mix is None and area is None and _submits(stylizer)
-                      and getattr(stylizer, "hands_yuv420", False))
+            strength_at = None
+            if stabilizer is not None and hasattr(stylizer, "strengths_differ") and \
+                    stylizer.strengths_differ(config.temporal_strength):
+                fixed = config.temporal_strength  # the user's, for every style that paints
+                strength_at = lambda pts: stylizer.temporal_strength_at(float(pts * tb + offset), fixed)  # noqa: E731
+            plain = mix is None and area is None and _submits(stylizer)
+            # the stabilizer runs where the network does when that is a GPU, with no matte, bars or
+            # strength that changes along the video (Stylizer.stabilizes_on_device) ...
+            on_device = (stabilizer is not None and plain and strength_at is None
+                         and getattr(stylizer, "stabilizes_on_device", False))
+            # ... and frames that go straight from there to the encoder are converted to YUV on it
+            # too (Stylizer.hands_yuv420)
+            direct = (stabilizer is None or on_device) and plain and getattr(stylizer, "hands_yuv420", False)
             yuv420 = getattr(encoder, "yuv420_matrix", None) if direct else None
             stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area, bars_until,
                          offset, None if stabilizer is not None else mix, stabilizer is not None and mix is not None,
-                         yuv420)
-            strength_at = None
-            if stabilizer is not None:
+                         yuv420, stabilizer if on_device else None)
+            if stabilizer is not None and not on_device:
                 stabilized = stages.queue()
-                if hasattr(stylizer, "strengths_differ") and stylizer.strengths_differ(config.temporal_strength):
-                    fixed = config.temporal_strength  # the user's, for every style that paints
-                    strength_at = lambda pts: stylizer.temporal_strength_at(float(pts * tb + offset), fixed)  # noqa: E731
                 stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized, strength_at, mix)
                 styled = stabilized
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,

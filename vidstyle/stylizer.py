@@ -5,6 +5,7 @@ device handling, precision, padding and resizing.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -532,6 +533,20 @@ class Stylizer:
         """Whether :meth:`submit_batch` should be asked for yuv420p (``yuv420=``): on CUDA, where
         the conversion costs the GPU next to nothing and spares the encoder's thread; elsewhere
         swscale in the encoder converts faster than PyTorch would."""
+        return self._on_device_path
+
+    @property
+    def stabilizes_on_device(self) -> bool:
+        """Whether :meth:`submit_batch` should be given the flow stabilizer (``stabilizer=``): on
+        CUDA, where its warp and blend take the GPU a fraction of a millisecond a frame against
+        40-130 ms of CPU at 1080p (benchmarks/RESULTS.md), and the frames need not come back
+        to the host before it."""
+        return self._on_device_path
+
+    @property
+    def _on_device_path(self) -> bool:
+        """Whether :meth:`submit_batch` runs its own device path (CUDA, and this class's own
+        ``stylize_batch`` and ``stylize_tensor``)."""
         return self.device.type == "cuda" and self._own_paths()
 
     def _own_paths(self) -> bool:
@@ -540,38 +555,76 @@ class Stylizer:
         return type(self).stylize_batch is Stylizer.stylize_batch and type(self).stylize_tensor is Stylizer.stylize_tensor
 
     @torch.inference_mode()
-    def submit_batch(self, images: Sequence[np.ndarray] | np.ndarray, yuv420: int | None = None) -> "PendingImages":
+    def submit_batch(self, images: Sequence[np.ndarray] | np.ndarray, yuv420: int | None = None,
+                     stabilizer=None, states: Sequence | None = None) -> "PendingImages":
         """Start stylizing ``images`` as :meth:`stylize_batch` does; ``.result()`` of what it returns
         waits for and gives the stylized uint8 (B, H, W, 3) array, or with ``yuv420`` (a matrix,
         SWS_CS_*; even sizes) the frames in limited-range yuv420p, (B, H * 3 / 2, W), as
         :meth:`vidstyle.io.VideoEncoder.write` takes them (:func:`~vidstyle.frames.float_to_yuv420`).
 
-        On CUDA the call returns once the work is queued: the frames go up on one side stream,
-        the network runs on the current stream and the results come back on another, all through
-        page-locked memory, so a caller that submits the next batch before taking this one's
-        result has that batch's upload and this one's download overlap the network (the
-        pipeline does). Elsewhere, and for a subclass that overrides :meth:`stylize_batch` or
-        :meth:`stylize_tensor`, the work is done through :meth:`stylize_batch` before the call
-        returns. The images may be reused as soon as it has returned."""
+        With ``stabilizer`` (a :class:`~vidstyle.flow.stabilizer.FlowStabilizer`) and ``states``
+        (its ``estimate`` for each image, None for a first frame or a cut), each stylized frame is
+        then blended with the previous output, in order, as ``stabilizer.apply`` does; on the
+        device path with :meth:`~vidstyle.flow.stabilizer.FlowStabilizer.apply_tensor`, where the
+        frames are.
+
+        On CUDA the call returns once the work is queued: the frames (and the flow) go up on one
+        side stream, the network (and the stabilizer) run on the current stream and the results
+        come back on another, all through page-locked memory, so a caller that submits the next
+        batch before taking this one's result has that batch's upload and this one's download
+        overlap the network (the pipeline does). Elsewhere, and for a subclass that overrides
+        :meth:`stylize_batch` or :meth:`stylize_tensor`, the work is done through
+        :meth:`stylize_batch` before the call returns. The images may be reused as soon as it
+        has returned."""
         if yuv420 is not None and not is_number(yuv420, integral=True):
             raise BadTypeError(f"yuv420 is a YUV matrix number (SWS_CS_*, e.g. 1 for BT.709) or None, got {yuv420!r}")
         matrix = None if yuv420 is None else rgb_to_yuv_matrix(int(yuv420))
-        if self.device.type != "cuda" or not self._own_paths():
+        if stabilizer is not None:
+            from vidstyle.flow.stabilizer import FlowStabilizer
+
+            if not isinstance(stabilizer, FlowStabilizer):
+                raise BadTypeError(f"stabilizer must be a FlowStabilizer, got {type(stabilizer).__name__}")
+            count = len(images) if hasattr(images, "__len__") else None
+            if states is None or not hasattr(states, "__len__") or len(states) != count:
+                raise BadValueError("with a stabilizer, give states: one FlowState (or None) per image")
+        if not self._on_device_path:
             styled = self.stylize_batch(images)
+            if stabilizer is not None:
+                styled = np.stack([stabilizer.apply(image, state) for image, state in zip(styled, states)])
             if matrix is None:
                 return PendingImages(styled)
             return PendingImages(float_to_yuv420(images_to_tensor(styled), matrix).numpy())
-        upload, download = self._copy_streams()
-        host = host_batch(images, pin_memory=True)
-        compute = torch.cuda.current_stream(self.device)
-        with torch.cuda.stream(upload):
-            x = uint8_to_float(host.to(self.device, non_blocking=True))
+        return self._submit_on_device(images, matrix, stabilizer, states)
+
+    def _submit_on_device(self, images, matrix: np.ndarray | None, stabilizer, states) -> "PendingImages":
+        """:meth:`submit_batch`'s device path: on CUDA with its streams and page-locked copies; on
+        another device (the tests) the same steps, done in turn."""
+        cuda = self.device.type == "cuda"
+        upload, download = self._copy_streams() if cuda else (None, None)
+        on_upload = torch.cuda.stream(upload) if cuda else contextlib.nullcontext()
+        host = host_batch(images, pin_memory=cuda)
+        with on_upload:
+            x = uint8_to_float(host.to(self.device, non_blocking=cuda))
             # read here, the contrast waits for this upload only, not for the network's previous batch
             contrast = self._contrast_of(x)
-        compute.wait_stream(upload)
-        x.record_stream(compute)  # made on the upload stream: its memory is not reused before the network is done
+            guides = None if stabilizer is None else [
+                None if state is None else stabilizer.guide_tensors(state, self.device, pin_memory=cuda)
+                for state in states]
+        if cuda:
+            compute = torch.cuda.current_stream(self.device)
+            compute.wait_stream(upload)
+            # made on the upload stream: their memory is not reused before the compute stream is done
+            for tensor in (x, *(t for pair in guides or () if pair is not None for t in pair)):
+                tensor.record_stream(compute)
         styled = self._stylize_float(x, contrast)
+        if stabilizer is not None:  # in frame order: each frame is blended with the one before
+            levels = styled.clamp(0.0, 1.0).mul_(255.0).round_()  # as float_to_uint8 rounds
+            levels = torch.cat([stabilizer.apply_tensor(levels[k:k + 1], state, guide)
+                                for k, (state, guide) in enumerate(zip(states, guides))])
+            styled = levels.div_(255.0)
         y = float_to_uint8(styled) if matrix is None else float_to_yuv420(styled, matrix)
+        if not cuda:
+            return PendingImages(y.cpu().numpy())
         out = torch.empty(y.shape, dtype=torch.uint8, pin_memory=True)
         download.wait_stream(compute)
         with torch.cuda.stream(download):

@@ -29,14 +29,16 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, check_flag, check_number
 from vidstyle.device import usable_cores
 from vidstyle.errors import BadTypeError, BadValueError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
-from vidstyle.flow.warp import resize_flow, warp_numpy
-from vidstyle.frames import LUMA_WEIGHTS, check_image
+from vidstyle.flow.warp import resize_flow, warp, warp_numpy
+from vidstyle.frames import LUMA_WEIGHTS, check_image, luminance
 
 
 _RGB_MEAN = np.full((1, 3), 1.0 / (3 * 255.0), np.float32)
@@ -105,6 +107,41 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     blend += luma_b[..., None]
     blend += 0.5  # then truncation by astype: rounds to the nearest integer, halves up
     return np.clip(blend, 0, 255, out=blend).astype(np.uint8)
+
+
+def _box_mean(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Mean over each ``window`` x ``window`` box of ``x`` (B, 1, H, W), edges mirrored without
+    repeating the edge pixel as ``cv2.blur`` does (BORDER_REFLECT_101, torch's "reflect"; a
+    frame side under ``window // 2 + 1`` repeats its edge instead). Two 1-D passes."""
+    r = window // 2
+    mode = "reflect" if min(x.shape[-2:]) > r else "replicate"
+    x = F.avg_pool2d(F.pad(x, (r, r, 0, 0), mode=mode), (1, window), stride=1)
+    return F.avg_pool2d(F.pad(x, (0, 0, r, r), mode=mode), (window, 1), stride=1)
+
+
+def contrast_preserving_blend_tensor(warped: torch.Tensor, current: torch.Tensor, weight: torch.Tensor,
+                                     window: int = 15, max_gain: float = 2.0) -> torch.Tensor:
+    """:func:`contrast_preserving_blend` in torch, where the frames are (a GPU).
+
+    Args:
+        warped, current: float (B, 3, H, W) RGB with values in 0..255.
+        weight: float (B, 1, H, W) in [0, 1], the share of ``warped``.
+    Returns:
+        float (B, 3, H, W): the blend, rounded to whole levels in 0..255. The same formula as the
+        NumPy one; it differs from it only by float32 summation order (a level at a rounding edge).
+    """
+    if warped.shape != current.shape or current.ndim != 4 or current.shape[1] != 3 or \
+            weight.shape != (current.shape[0], 1, *current.shape[2:]):
+        raise BadValueError(f"expected two (B, 3, H, W) images and a (B, 1, H, W) weight, got "
+                            f"{tuple(warped.shape)}, {tuple(current.shape)}, {tuple(weight.shape)}")
+    blend = current + weight * (warped - current)
+    luma_b, luma_c = luminance(blend), luminance(current)
+    mean_lb, mean_lc = _box_mean(luma_b, window), _box_mean(luma_c, window)
+    var_b = (_box_mean(luma_b * luma_b, window) - mean_lb * mean_lb).clamp_min_(1.0)
+    var_c = (_box_mean(luma_c * luma_c, window) - mean_lc * mean_lc).clamp_min_(1.0)
+    gain = (var_c / var_b).sqrt_().clamp_(1.0, max_gain)
+    blend += (gain - 1.0) * (luma_b - mean_lb)
+    return blend.add_(0.5).clamp_(0.0, 255.0).floor_()
 
 
 #: Frames of at least this many pixels are blended in row bands on several threads
@@ -178,6 +215,23 @@ def banded_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, ba
     return out
 
 
+#: At most this many frame pairs are estimated at once (:func:`flow_workers`).
+MAX_FLOW_WORKERS = 8
+
+
+def flow_workers(cores: int | None = None) -> int:
+    """How many consecutive frame pairs the pipeline's flow stage estimates at once, each on its own
+    thread with its own DIS object: one per usable core, at most :data:`MAX_FLOW_WORKERS`.
+
+    A pair's estimate depends only on the two input frames, so pairs need not wait for each other.
+    OpenCV's own threads inside one DIS call keep two cores only partly busy: on a 2-core EPYC,
+    pairs of 1080p frames took 47 ms each one after another and 32 ms two at a time, 640x360 ones
+    7.3 and 3.3 ms (benchmarks/RESULTS.md, thirty-second session). The stage's bounded queue keeps
+    the workers at most a queue's length ahead of the network; idle, they cost nothing."""
+    cores = usable_cores() if cores is None else cores
+    return max(1, min(MAX_FLOW_WORKERS, cores))
+
+
 def brightness_change(warped_prev: np.ndarray, current: np.ndarray, matched: np.ndarray) -> float:
     """|log| of the ratio of two frames' mean brightness over the pixels the flow matched:
     ``warped_prev`` (the previous frame warped onto the current one) and ``current``, uint8
@@ -242,8 +296,10 @@ class FlowStabilizer:
         keep_contrast: restore the stylized frame's local contrast after blending
             (:func:`contrast_preserving_blend`); False gives the plain blend, smoother but flatter.
 
-    One instance serves one stream; its DIS object is not thread-safe, so call :meth:`estimate`
-    from one thread at a time (it may be a different thread than :meth:`apply`'s).
+    One instance serves one stream. :meth:`estimate` is pure and thread-safe (each thread gets
+    its own DIS object, which keeps scratch buffers), so consecutive pairs can be estimated on
+    several threads at once (the pipeline's flow stage does: :func:`flow_workers`);
+    :meth:`apply` keeps the previous output and is called from one thread, in frame order.
     """
 
     def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH, flow_scale: float = 0.5, preset: str = "fast",
@@ -266,11 +322,21 @@ class FlowStabilizer:
         self.photometric_tolerance = float(photometric_tolerance)
         self.fade_tolerance = float(fade_tolerance)
         self.keep_contrast = keep_contrast
-        self._dis = DISFlow(preset)
-        self._prev_output: np.ndarray | None = None
+        self.preset = preset
+        self._local = threading.local()  # each estimating thread's own DISFlow (see _dis)
+        self._local.dis = DISFlow(preset)  # (an unknown preset fails here, not at the first pair)
+        self._prev_output: np.ndarray | torch.Tensor | None = None  # apply()'s or apply_tensor()'s
         self._cores: int | None = None  # usable_cores(), read at the first blend (it reads a file)
 
     # --- pure part: input frames only ---------------------------------------------------------
+
+    @property
+    def _dis(self) -> DISFlow:
+        """This thread's DIS estimator (made at its first pair)."""
+        dis = getattr(self._local, "dis", None)
+        if dis is None:
+            dis = self._local.dis = DISFlow(self.preset)
+        return dis
 
     def _small(self, img: np.ndarray) -> np.ndarray:
         if self.flow_scale == 1.0:
@@ -325,6 +391,8 @@ class FlowStabilizer:
             raise BadTypeError(f"state must be a FlowState from FlowStabilizer.estimate, or None, "
                             f"got {type(state).__name__}")
         prev = self._prev_output
+        if isinstance(prev, torch.Tensor):  # the previous frame went through apply_tensor()
+            prev = prev[0].permute(1, 2, 0).to("cpu", torch.uint8).numpy()
         if state is None or prev is None or prev.shape != stylized.shape or self.strength == 0.0:
             # a copy: the caller may reuse its buffer for the next frame, or draw on this one
             self._prev_output = stylized.copy()
@@ -344,6 +412,65 @@ class FlowStabilizer:
         # frames), so the stabilizer remembers its own copy (about 0.1 ms a 640x360 frame).
         self._prev_output = out.copy()
         return out
+
+    def guide_tensors(self, state: FlowState, device, pin_memory: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``state``'s flow and weight as tensors on ``device`` for :meth:`apply_tensor`: (1, 2, h, w)
+        and (1, 1, h, w) float32, at the flow's resolution (:meth:`apply_tensor` resizes them).
+        With ``pin_memory`` the copies go through page-locked memory and do not block the host:
+        call it on the stream that should carry them."""
+        pair = []
+        for array in (state.flow, state.weight[..., None]):
+            host = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(2, 0, 1)[None]
+            if pin_memory:
+                host = host.contiguous().pin_memory()
+            pair.append(host.to(device, non_blocking=pin_memory).contiguous())
+        return pair[0], pair[1]
+
+    def apply_tensor(self, stylized: torch.Tensor, state: FlowState | None,
+                     guides: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """:meth:`apply` for a frame that is a tensor, on the device where it is (a GPU): the warp
+        (``grid_sample``), the resizes and the blend (:func:`contrast_preserving_blend_tensor`) run
+        there, and the previous output stays there.
+
+        Args:
+            stylized: float (1, 3, H, W) RGB in 0..255 whole levels (the network's output rounded as
+                it would be for 8 bits).
+            state: :meth:`estimate`'s result for this frame, or None (first frame, scene cut).
+            guides: ``state``'s :meth:`guide_tensors` on the frame's device, if already copied there.
+        Returns:
+            float (1, 3, H, W) in 0..255 whole levels (``stylized`` itself when nothing was blended).
+            It agrees with :meth:`apply` to within a level or two where the warp samples between
+            pixels (OpenCV's uint8 remap interpolates in fixed point).
+        """
+        if not isinstance(stylized, torch.Tensor) or stylized.ndim != 4 or stylized.shape[:2] != (1, 3) \
+                or not stylized.is_floating_point():
+            raise BadValueError(f"expected a float (1, 3, H, W) tensor, got "
+                                f"{tuple(stylized.shape) if isinstance(stylized, torch.Tensor) else type(stylized).__name__}")
+        if state is not None and not isinstance(state, FlowState):
+            raise BadTypeError(f"state must be a FlowState from FlowStabilizer.estimate, or None, "
+                               f"got {type(state).__name__}")
+        prev = self._prev_output
+        if isinstance(prev, np.ndarray):  # the previous frame went through apply()
+            prev = torch.from_numpy(prev).to(stylized.device).permute(2, 0, 1)[None].float()
+        if state is None or prev is None or prev.shape != stylized.shape or self.strength == 0.0:
+            self._prev_output = stylized.detach().float().clone()
+            return stylized
+        flow, weight = guides if guides is not None else self.guide_tensors(state, stylized.device)
+        size = stylized.shape[-2:]
+        h, w = flow.shape[-2:]
+        if (h, w) != tuple(size):  # bilinear with pixel centres, as cv2.resize's INTER_LINEAR
+            flow = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+            flow = flow * flow.new_tensor([size[1] / w, size[0] / h]).view(1, 2, 1, 1)
+            weight = F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
+        warped = warp(prev.to(stylized.dtype), flow.to(stylized.dtype)).round_()  # (as remap's uint8 result)
+        current = stylized.float()
+        share = self.strength * weight.float()
+        if self.keep_contrast:
+            out = contrast_preserving_blend_tensor(warped.float(), current, share)
+        else:
+            out = (current + share * (warped.float() - current)).round_().clamp_(0.0, 255.0)
+        self._prev_output = out.clone()  # the caller may change what it is given
+        return out.to(stylized.dtype)
 
     def step(self, prev_input: np.ndarray | None, cur_input: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         """:meth:`estimate` then :meth:`apply`, for callers without a separate flow stage.
