@@ -937,7 +937,8 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 from vidstyle.flow import stabilizer as stabilizer_module
 
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated,
-                             stabilizer_module.flow_workers())
+                             stabilizer_module.flow_workers() if getattr(stabilizer, "thread_safe_estimate", False)
+                             else 1)
                 decoded = estimated
             bars_until: list[float] = []
             tb, offset = decoder.info.time_base, decoder.clock_offset
@@ -956,6 +957,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             # the stabilizer runs where the network does when that is a GPU, with no matte, bars or
             # strength that changes along the video (Stylizer.stabilizes_on_device) ...
             on_device = (stabilizer is not None and plain and strength_at is None
+                         and getattr(stabilizer, "applies_to_tensors", False)
                          and getattr(stylizer, "stabilizes_on_device", False))
             # ... and frames that go straight from there to the encoder are converted to YUV on it
             # too (Stylizer.hands_yuv420)

@@ -302,6 +302,11 @@ class FlowStabilizer:
     :meth:`apply` keeps the previous output and is called from one thread, in frame order.
     """
 
+    #: :meth:`estimate` may run on several threads at once; :meth:`apply_tensor` blends frames
+    #: that are tensors (the pipeline asks, so that an object with only the two methods works)
+    thread_safe_estimate = True
+    applies_to_tensors = True
+
     def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH, flow_scale: float = 0.5, preset: str = "fast",
                  cut_threshold: float = 0.1, min_valid_fraction: float = 0.3, photometric_tolerance: float = 0.1,
                  keep_contrast: bool = True, fade_tolerance: float = 0.025):
