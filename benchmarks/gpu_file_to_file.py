@@ -14,6 +14,12 @@ parallel threads). Also times vidstyle's own compiled network alone on the clip'
 events, warm). One JSON line per run on stdout as it ends; the whole record to ``--out``.
 Without CUDA it runs on the CPU (a smoke check; its numbers mean nothing for a GPU).
 
+``--temporal flow`` runs every mode with the flow stabilizer, as ``vidstyle stylize`` does by
+default: "overlapped" then blends on the GPU inside ``submit_batch`` (``FlowStabilizer.apply_tensor``)
+and hands YUV to the encoder, "rgb" and "serial" blend on the CPU in the stabilize stage, as
+before the thirty-second session. A check first compares the GPU blend with the CPU one on the
+clip's first frames.
+
     python benchmarks/gpu_file_to_file.py --clip /tmp/long.mp4 --style contrast_of_forms \\
         --backend compile --batch 8 --presets veryfast ultrafast medium --out /tmp/f2f.json
 """
@@ -83,6 +89,25 @@ def overlap_check(stylizer: Stylizer, frames: np.ndarray, batch: int) -> dict:
             "yuv420_max_abs_difference": worst_yuv}
 
 
+def stabilizer_check(stylizer: Stylizer, frames: np.ndarray, batch: int) -> dict:
+    """The stabilizer blended where the network runs (``submit_batch(..., stabilizer=)``, every
+    batch in flight before the first is taken) against the CPU's ``apply`` on ``stylize_batch``'s
+    frames, with the same flow states."""
+    from vidstyle.flow.stabilizer import FlowStabilizer
+
+    host, device = FlowStabilizer(), FlowStabilizer()
+    states = [None] + [host.estimate(frames[t - 1], frames[t]) for t in range(1, len(frames))]
+    starts = range(0, len(frames) - batch + 1, batch)
+    pending = [stylizer.submit_batch(frames[i:i + batch], stabilizer=device, states=states[i:i + batch])
+               for i in starts]
+    got = np.concatenate([p.result() for p in pending]).astype(np.int16)
+    want = np.stack([host.apply(image, state) for image, state in
+                     zip(stylizer.stylize_batch(frames[:len(got)]), states)])
+    diff = np.abs(got - want)
+    return {"frames": len(got), "on_device": bool(getattr(stylizer, "stabilizes_on_device", False)),
+            "max_abs_difference": int(diff.max()), "mean_abs_difference": round(float(diff.mean()), 4)}
+
+
 def network_only(stylizer: Stylizer, frames: np.ndarray, batch: int, repeats: int = 5, calls: int = 5) -> dict:
     """vidstyle's network alone (``stylize_tensor``: contrast read, network, blend) on a device
     batch of the clip's frames: median ms per frame over ``repeats`` of ``calls`` calls."""
@@ -111,10 +136,10 @@ def network_only(stylizer: Stylizer, frames: np.ndarray, batch: int, repeats: in
             "all_ms": [round(t, 3) for t in times]}
 
 
-def one_run(clip: str, style, batch: int, preset: str, duration: float | None = None) -> dict:
+def one_run(clip: str, style, batch: int, preset: str, duration: float | None = None, temporal: str = "off") -> dict:
     with tempfile.TemporaryDirectory(prefix="vidstyle-f2f-") as tmp:
         result = stylize_video(clip, Path(tmp) / "out.mp4", style=style, batch=batch, preset=preset,
-                               temporal="off", duration=duration, progress=False)
+                               temporal=temporal, duration=duration, progress=False)
     return {"frames": result.frames, "seconds": round(result.seconds, 3), "fps": round(result.fps, 2),
             "stages_ms_per_frame": {k: round(v * 1e3 / max(result.frames, 1), 2)
                                     for k, v in result.stage_seconds.items()}}
@@ -129,6 +154,8 @@ def main(argv=None) -> int:
     p.add_argument("--presets", nargs="+", default=["veryfast"])
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--temporal", default="off", choices=("off", "flow"),
+                   help="flow: with the stabilizer (on the GPU in mode overlapped, on the CPU in the others)")
     p.add_argument("--out")
     args = p.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -137,10 +164,13 @@ def main(argv=None) -> int:
     frames = np.stack(list(read_frames(args.clip, 2 * args.batch)))
     record = script_record(clip=args.clip, style=args.style, backend=args.backend, batch=args.batch,
                            device=device, gpu=torch.cuda.get_device_name() if device == "cuda" else None,
-                           torch=torch.__version__, precision=stylizer.precision)
+                           torch=torch.__version__, precision=stylizer.precision, temporal=args.temporal)
     record["overlap_check"] = overlap_check(stylizer, frames, args.batch)
     print(json.dumps({"overlap_check": record["overlap_check"]}), flush=True)
-    warm = one_run(args.clip, stylizer, args.batch, args.presets[0], duration=1.0)
+    if args.temporal == "flow":
+        record["stabilizer_check"] = stabilizer_check(stylizer, frames, args.batch)
+        print(json.dumps({"stabilizer_check": record["stabilizer_check"]}), flush=True)
+    warm = one_run(args.clip, stylizer, args.batch, args.presets[0], duration=1.0, temporal=args.temporal)
     record["warm_up"] = {**warm, "seconds_since_start": round(time.perf_counter() - t0, 1)}
     print(json.dumps({"warm_up": record["warm_up"]}), flush=True)
     record["network_only"] = network_only(stylizer, frames, args.batch)
@@ -152,7 +182,7 @@ def main(argv=None) -> int:
                 style = {"overlapped": stylizer, "rgb": RgbStage, "serial": SerialStage}[mode]
                 style = style if mode == "overlapped" else style(stylizer)
                 row = {"round": rnd + 1, "preset": preset, "mode": mode,
-                       **one_run(args.clip, style, args.batch, preset)}
+                       **one_run(args.clip, style, args.batch, preset, temporal=args.temporal)}
                 print(json.dumps(row), flush=True)
                 record["runs"].append(row)
                 if args.out:  # what has run so far survives a timeout

@@ -6,6 +6,13 @@
   of which ``blend`` is the contrast-keeping blend alone (``contrast_preserving_blend``, in as
   many row bands as ``apply`` uses: ``blend_bands``, or ``--blend-bands N``).
 
+With ``--flow-workers N ...``, also ``stream_ms_per_pair``: the estimate over a run of
+``--stream-frames`` consecutive frames with N pairs on N threads at once, as the pipeline's flow
+stage does (:func:`vidstyle.flow.stabilizer.flow_workers`): wall time per pair. With ``--device
+DEV``, also ``apply_tensor_ms``: the apply done where the frames are
+(:meth:`FlowStabilizer.apply_tensor`, as ``vidstyle stylize`` does on CUDA), the flow and weight
+already copied there, the device synchronised around each call.
+
 Frames are a real clip's, resized to each size (one pair of consecutive frames; the cost hardly
 depends on the content). Median milliseconds of ``--repeats`` calls after one untimed call, with
 ``vidstyle.device.keep_freed_memory`` on, as the command line runs. Run it at another commit to
@@ -20,6 +27,7 @@ import argparse
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -63,6 +71,36 @@ def parts(stabilizer: FlowStabilizer, prev: np.ndarray, cur: np.ndarray, state, 
     return {name: round(median_ms(step, repeats), 2) for name, step in steps.items()}
 
 
+def stream_ms_per_pair(frames: list[np.ndarray], workers: int, repeats: int) -> float:
+    """Median wall milliseconds per pair of estimating every consecutive pair of ``frames`` with
+    ``workers`` pairs at once (one FlowStabilizer: each thread gets its own DIS object)."""
+    stabilizer = FlowStabilizer()
+    pairs = list(zip(frames[:-1], frames[1:]))
+    with ThreadPoolExecutor(workers) as pool:
+        def run():
+            list(pool.map(lambda pair: stabilizer.estimate(*pair), pairs))
+        return median_ms(run, max(1, repeats // 2)) / len(pairs)
+
+
+def apply_tensor_ms(prev: np.ndarray, cur: np.ndarray, state, strength: float, device: str, repeats: int) -> float:
+    """Median milliseconds of one :meth:`FlowStabilizer.apply_tensor` of ``cur`` onto ``prev`` on
+    ``device`` (guides uploaded beforehand, as the pipeline does on its copy stream)."""
+    import torch
+
+    dev = torch.device(device)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    stabilizer = FlowStabilizer(strength)
+    levels = [torch.from_numpy(f).to(dev).permute(2, 0, 1)[None].float() for f in (prev, cur)]
+    guides = stabilizer.guide_tensors(state, dev)
+
+    def apply():
+        stabilizer._prev_output = levels[0]  # every call blends the same two frames
+        stabilizer.apply_tensor(levels[1], state, guides)
+        sync()
+    with torch.inference_mode():
+        return median_ms(apply, repeats)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clip", required=True, help="a video whose first two frames are used")
@@ -75,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parts", action="store_true",
                    help="also time the parts: DIS each way, the occlusion mask, the fade test, the flow's resize, "
                         "the warp")
+    p.add_argument("--flow-workers", type=int, nargs="+", default=[],
+                   help="also time the estimate over consecutive pairs with this many pairs at once (each)")
+    p.add_argument("--stream-frames", type=int, default=25, help="frames of the clip for --flow-workers")
+    p.add_argument("--device", help="also time apply_tensor on this torch device (cpu, cuda)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/stabilizer_cost.json")
     args = p.parse_args(argv)
     keep_freed_memory()
@@ -82,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         cv2.setNumThreads(args.cv2_threads)
     if args.blend_bands:
         stabilizer_module.blend_bands = lambda height, width, cores=None: args.blend_bands
-    first, second = list(read_frames(args.clip, max_frames=2))
+    clip = list(read_frames(args.clip, max_frames=max(2, args.stream_frames if args.flow_workers else 2)))
+    first, second = clip[:2]
     rows = []
     for size in args.sizes:
         w, h = (int(v) for v in size.split("x"))
@@ -105,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
                "blend_ms": round(median_ms(lambda: banded_blend(prev, cur, weight, bands), args.repeats), 1)}
         if args.parts:
             row["parts_ms"] = parts(stabilizer, prev, cur, state, args.repeats)
+        if args.flow_workers:
+            frames = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in clip]
+            row["stream_ms_per_pair"] = {str(n): round(stream_ms_per_pair(frames, n, args.repeats), 2)
+                                         for n in args.flow_workers}
+        if args.device:
+            row["apply_tensor_ms"] = round(apply_tensor_ms(prev, cur, state, args.strength, args.device,
+                                                           args.repeats), 2)
         rows.append(row)
         print(row)
     write_json(args.out, script_record(args={k: str(v) for k, v in vars(args).items()}, rows=rows))

@@ -80,6 +80,11 @@ def test_stabilizer_cost_times_both_halves_at_each_size(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert [r["size"] for r in rows] == ["96x64", "160x90"]
     assert all(r["estimate_ms"] > 0 and r["apply_ms"] > 0 and r["blend_ms"] > 0 for r in rows)
+    assert cost.main(["--clip", str(SAMPLE), "--sizes", "96x64", "--repeats", "2", "--flow-workers", "1", "2",
+                      "--stream-frames", "5", "--device", "cpu", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert set(row["stream_ms_per_pair"]) == {"1", "2"} and min(row["stream_ms_per_pair"].values()) > 0
+    assert row["apply_tensor_ms"] > 0
 
 
 def test_stylize_ab_settings_variants():
@@ -231,6 +236,20 @@ def test_gpu_file_to_file_checks_the_overlapped_frames_and_times_each_mode(tmp_p
     assert [(r["preset"], r["mode"], r["frames"]) for r in record["runs"]] == [("ultrafast", "overlapped", 96),
                                                                              ("ultrafast", "serial", 96)]
     assert all(r["fps"] > 0 and {"decode", "stylize", "encode"} <= set(r["stages_ms_per_frame"]) for r in record["runs"])
+
+
+def test_gpu_file_to_file_with_the_stabilizer_checks_the_device_blend(tmp_path):
+    """--temporal flow: off CUDA the stabilizer blends on the CPU in every mode (the check still
+    compares submit_batch's blend with apply's), and the runs have their flow stage."""
+    out = tmp_path / "f2f.json"
+    _load("gpu_file_to_file.py").main(["--clip", str(SAMPLE), "--style", "light_contrast_of_forms", "--backend",
+                                        "torch", "--batch", "4", "--presets", "ultrafast", "--modes", "overlapped",
+                                        "rgb", "--temporal", "flow", "--out", str(out)])
+    record = json.loads(out.read_text())
+    check = record["stabilizer_check"]
+    assert check["frames"] == 8 and check["on_device"] is False and check["max_abs_difference"] == 0
+    assert [r["mode"] for r in record["runs"]] == ["overlapped", "rgb"]
+    assert all({"flow", "stabilize"} <= set(r["stages_ms_per_frame"]) for r in record["runs"])
 
 
 def test_encode_stage_cost_times_the_conversion_apart_from_the_encoder(tmp_path):
