@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from vidstyle.device import resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
+from vidstyle.flow.stabilizer import FlowStabilizer
 from vidstyle.frames import crop_to, pad_to_multiple, tensor_to_images, working_size
 from vidstyle.models.transformer import (BinomialBlur, ConvLayer, SpaceToDepthConv, SubpixelUpsampleConv,
                                         TransformerNet, UpsampleConv, count_parameters, fold_for_inference, light_aa_net,
@@ -752,6 +753,23 @@ def moving_frames(n: int = 6, size=(40, 56)) -> list[np.ndarray]:
     big = cv2.resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (size[1] + n, size[0]),
                      interpolation=cv2.INTER_CUBIC)
     return [np.ascontiguousarray(big[:, i:i + size[1]]) for i in range(n)]
+
+
+def test_stylize_iter_blends_where_the_network_runs(monkeypatch):
+    """On CUDA stylize_iter(temporal="flow") blends on the GPU (submit_batch's device path, run
+    here on the CPU): the frames within a few levels of the CPU blend's."""
+    torch.manual_seed(0)
+    st = Stylizer.from_model(tiny().eval(), device="cpu", backend="torch")
+    frames = moving_frames()
+    on_host = list(st.stylize_iter(frames, batch_size=3, temporal="flow", temporal_strength=0.9))
+    monkeypatch.setattr(Stylizer, "_on_device_path", property(lambda self: True))
+    calls = []
+    apply_tensor = FlowStabilizer.apply_tensor
+    monkeypatch.setattr(FlowStabilizer, "apply_tensor", lambda *a, **k: calls.append(1) or apply_tensor(*a, **k))
+    on_device = list(st.stylize_iter(frames, batch_size=3, temporal="flow", temporal_strength=0.9))
+    assert len(calls) == len(frames) == len(on_device)
+    for a, b in zip(on_host, on_device):
+        assert a.shape == b.shape and np.abs(a.astype(int) - b).max() <= 4
 
 
 def test_stylize_iter_copies_what_it_holds_and_stabilizes_on_request():

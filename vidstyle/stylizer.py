@@ -683,11 +683,15 @@ class Stylizer:
 
         def flush():
             nonlocal prev_input
-            for img, out in zip(buf, self.stylize_batch(buf)):
-                if stabilizer is not None:
-                    out = stabilizer.step(prev_input, img, out)
-                    prev_input = img
-                yield out
+            if stabilizer is None:
+                yield from self.stylize_batch(buf)
+                return
+            states = []
+            for img in buf:
+                states.append(None if prev_input is None else stabilizer.estimate(prev_input, img))
+                prev_input = img
+            # blended where the frames are: on CUDA, on the GPU (see submit_batch)
+            yield from self.submit_batch(buf, stabilizer=stabilizer, states=states).result()
 
         for img in images:
             if buf and np.shape(img) != buf[0].shape:
