@@ -260,3 +260,23 @@ def test_encode_stage_cost_times_the_conversion_apart_from_the_encoder(tmp_path)
     assert [(r["conversion"], r["frames"]) for r in runs] == [("swscale", 16), ("none", 16)]
     assert runs[0]["median_ms"]["convert"] > 0 and runs[1]["median_ms"]["convert"] == 0
     assert all(r["median_ms"]["encode"] > 0 and r["loop_fps"] > 0 for r in runs)
+
+
+@pytest.mark.parametrize("arch, stem_in, head_out", [("standard", 8, 16), ("light", 16, 16)])
+def test_gpu_variants_pad_channels_keeps_the_function_and_pads_the_ends(arch, stem_in, head_out):
+    import copy
+
+    import torch
+
+    from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, fold_for_inference
+
+    torch.manual_seed(0)
+    base = fold_for_inference(BUILDERS[ARCH_NAMES[arch]]().eval())
+    padded = _load("gpu_variants.py").pad_channels(copy.deepcopy(base))
+    convs = [m for m in padded.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert (convs[0].weight.shape[1], convs[-1].weight.shape[0]) == (stem_in, head_out)
+    x = torch.rand(1, 3, 40, 64)
+    with torch.inference_mode():
+        assert (padded(x) - base(x)).abs().max() < 1e-5
+        wide = padded(x.contiguous(memory_format=torch.channels_last))
+        assert wide.shape == (1, 3, 40, 64) and (wide - base(x)).abs().max() < 1e-5
