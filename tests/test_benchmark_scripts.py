@@ -238,9 +238,10 @@ def test_gpu_file_to_file_checks_the_overlapped_frames_and_times_each_mode(tmp_p
     assert all(r["fps"] > 0 and {"decode", "stylize", "encode"} <= set(r["stages_ms_per_frame"]) for r in record["runs"])
 
 
-def test_gpu_file_to_file_with_the_stabilizer_checks_the_device_blend(tmp_path):
-    """--temporal flow: off CUDA the stabilizer blends on the CPU in every mode (the check still
-    compares submit_batch's blend with apply's), and the runs have their flow stage."""
+def test_gpu_file_to_file_runs_each_mode_with_the_stabilizer(tmp_path):
+    """--temporal flow: off CUDA the stabilizer blends on the CPU in every mode (the check then
+    compares submit_batch's host path with apply's, not the GPU's blend), and the runs have their
+    flow and stabilize stages."""
     out = tmp_path / "f2f.json"
     _load("gpu_file_to_file.py").main(["--clip", str(SAMPLE), "--style", "light_contrast_of_forms", "--backend",
                                         "torch", "--batch", "4", "--presets", "ultrafast", "--modes", "overlapped",

@@ -893,3 +893,88 @@ def test_submit_batch_stabilizes_on_cuda_as_on_the_host(model):
     got = np.concatenate([p.result() for p in pending])
     expected = np.stack([host.apply(i, s) for i, s in zip(st.stylize_batch(frames), states)])
     assert np.abs(got.astype(int) - expected).max() <= 4 and np.abs(got.astype(int) - expected).mean() < 0.2
+
+
+def test_submit_batch_checks_the_states_before_the_network_and_takes_a_generator(stylizer, monkeypatch):
+    from vidstyle.errors import BadTypeError
+    from vidstyle.flow.stabilizer import FlowStabilizer
+
+    frames = [f.image for f in _moving_frames(4)]
+    stab = FlowStabilizer(0.9)
+    states = [None] + [stab.estimate(frames[t - 1], frames[t]) for t in range(1, 4)]
+    ran = []
+    stylize_batch = Stylizer.stylize_batch
+    monkeypatch.setattr(Stylizer, "stylize_batch", lambda self, images: ran.append(1) or stylize_batch(self, images))
+    for on_device in (False, True):
+        monkeypatch.setattr(Stylizer, "_on_device_path", property(lambda self, v=on_device: v))
+        with pytest.raises(BadTypeError, match="FlowStates \\(or None\\), got str"):
+            stylizer.submit_batch(frames, stabilizer=stab, states=[None, "bogus", None, None])
+        with pytest.raises(BadTypeError, match="got NoneType"):
+            stylizer.submit_batch(None, stabilizer=stab, states=states)
+    assert ran == [] and stab._prev_output is None  # refused before anything ran or moved on
+    got = stylizer.submit_batch((f for f in frames), stabilizer=stab, states=states).result()
+    assert got.shape == (4, *frames[0].shape)
+
+
+def test_stabilizer_subclasses_keep_their_own_methods(tmp_path, stylizer, monkeypatch):
+    """A FlowStabilizer subclass with its own apply is not bypassed by the blend on the device, and
+    one with its own estimate (which may keep state) gets one flow thread."""
+    from vidstyle.flow import stabilizer as stabilizer_module
+
+    class OwnApply(stabilizer_module.FlowStabilizer):
+        applied = 0
+
+        def apply(self, stylized, state):
+            OwnApply.applied += 1
+            return super().apply(stylized, state)
+
+    class OwnEstimate(stabilizer_module.FlowStabilizer):
+        threads = set()
+
+        def estimate(self, prev, cur):
+            OwnEstimate.threads.add(threading.current_thread().name)
+            return super().estimate(prev, cur)
+
+    assert stabilizer_module.FlowStabilizer().applies_to_tensors and stabilizer_module.FlowStabilizer().thread_safe_estimate
+    assert not OwnApply().applies_to_tensors and OwnApply().thread_safe_estimate
+    assert OwnEstimate().applies_to_tensors and not OwnEstimate().thread_safe_estimate
+    src = make_video(tmp_path / "in.mp4", frames=8, size=(96, 64), crf=0)
+    _on_device_path_on_the_cpu(monkeypatch)
+    monkeypatch.setattr(stabilizer_module, "flow_workers", lambda cores=None: 4)
+    for cls in (OwnApply, OwnEstimate):
+        monkeypatch.setattr(stabilizer_module, "FlowStabilizer", cls)  # where flow_stabilizer finds it
+        result = stylize_video(src, tmp_path / f"{cls.__name__}.mkv", style=stylizer, temporal="flow", batch=3,
+                               progress=False)
+        assert result.frames == 8
+    assert OwnApply.applied == 8  # its apply, on every frame (in the stabilize stage)
+    assert OwnEstimate.threads == {"vidstyle-flow"}
+
+
+def test_a_stylizer_with_its_own_submit_batch_is_not_handed_the_stabilizer(model):
+    class Logged(Stylizer):
+        def submit_batch(self, images, yuv420=None):
+            return super().submit_batch(images, yuv420=yuv420)
+
+    plain, logged = (cls.from_model(model, device="cpu", channels_last=False) for cls in (Stylizer, Logged))
+    for st in (plain, logged):
+        st.device = torch.device("cuda", 0)  # only read by the properties here
+    assert plain.stabilizes_on_device and plain.hands_yuv420
+    assert not logged.stabilizes_on_device
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_submit_batch_with_the_stabilizer_does_not_wait_for_the_gpu(model):
+    """Queued, not done: submit_batch returns while the compute stream is still busy with work
+    queued before it (a long sleep kernel), the stabilizer's blend included."""
+    from vidstyle.flow.stabilizer import FlowStabilizer
+
+    st = Stylizer.from_model(model, device="cuda")
+    frames = [f.image for f in _moving_frames(6)]
+    stab, host = FlowStabilizer(0.9), FlowStabilizer(0.9)
+    states = [None] + [host.estimate(frames[t - 1], frames[t]) for t in range(1, 6)]
+    st.submit_batch(frames[:3], stabilizer=stab, states=states[:3]).result()  # warm: caches, kernels
+    torch.cuda.synchronize()
+    torch.cuda._sleep(2_000_000_000)  # about a second of GPU time on the current stream
+    pending = st.submit_batch(frames[3:], stabilizer=stab, states=states[3:], yuv420=1)
+    assert not torch.cuda.current_stream().query()  # the host did not wait for the queue
+    assert pending.result().shape == (3, frames[0].shape[0] * 3 // 2, frames[0].shape[1])

@@ -599,3 +599,37 @@ def test_estimate_gives_the_same_states_from_several_threads_at_once(clip):
     for k, state in enumerate(together):
         ref = alone[k % len(pairs)]
         assert np.array_equal(state.flow, ref.flow) and np.array_equal(state.weight, ref.weight)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_apply_tensor_warps_in_float32_whatever_the_frames_dtype(clip, dtype):
+    import torch
+
+    frames, _ = clip
+    rng = np.random.default_rng(9)
+    styled = [flicker(fake_stylize(f), rng) for f in frames[:3]]
+    single, half = FlowStabilizer(0.9), FlowStabilizer(0.9)
+    for t in range(3):
+        state = None if t == 0 else single.estimate(frames[t - 1], frames[t])
+        want = single.apply_tensor(_as_levels(styled[t]), state)
+        got = half.apply_tensor(_as_levels(styled[t]).to(getattr(torch, dtype)), state)  # whole levels: exact
+        assert got.dtype == getattr(torch, dtype) and not torch.isnan(got).any()
+        assert float((got.float() - want).abs().max()) <= 1
+
+
+def test_device_constants_are_made_once_and_usable_with_autograd():
+    import torch
+
+    from vidstyle.device import device_constant
+    from vidstyle.frames import luminance
+
+    with torch.inference_mode():
+        a = device_constant([0.5, 2.0], "cpu", shape=(1, 2, 1, 1))
+    assert device_constant([0.5, 2.0], "cpu", shape=(1, 2, 1, 1)) is a and a.shape == (1, 2, 1, 1)
+    assert not a.is_inference() and a.dtype == torch.float32
+    assert device_constant([0.5, 2.0], "cpu", torch.float64) is not a
+    x = torch.rand(1, 3, 4, 4, requires_grad=True)  # made in inference mode, used in training
+    with torch.inference_mode():
+        luminance(torch.rand(1, 3, 2, 2))
+    luminance(x).sum().backward()
+    assert torch.allclose(x.grad[0, :, 0, 0], torch.tensor([0.299, 0.587, 0.114]))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 
@@ -157,3 +158,22 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+@functools.lru_cache(maxsize=64)
+def _constant(values: tuple, shape: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    with torch.inference_mode(False):  # a normal tensor, usable where autograd records (training)
+        return torch.tensor(values, dtype=dtype, device=device).reshape(shape)
+
+
+def device_constant(values, device: torch.device | str, dtype: torch.dtype = torch.float32,
+                    shape: tuple | None = None) -> torch.Tensor:
+    """``values`` (numbers, nested lists or an array) as a tensor on ``device``, made once per
+    device, dtype and shape and reused (the caller must not change it in place). Making a small
+    tensor from host values on a GPU copies from pageable memory and waits for the GPU to finish
+    everything queued before; a kernel run on the GPU (the stabilizer's blend, the YUV conversion)
+    that built its constants per call would make the host wait for the network each time."""
+    flat = tuple(float(v) for v in torch.as_tensor(values, dtype=torch.float64).flatten().tolist())
+    if shape is None:
+        shape = tuple(torch.as_tensor(values).shape)
+    return _constant(flat, tuple(shape), dtype, torch.device(device))

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidstyle.device import device_constant
 from vidstyle.errors import BadTypeError, BadValueError
 
 #: Rec. 601 luma weights of R, G and B (the ones OpenCV's RGB2GRAY uses too)
@@ -23,7 +24,7 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) RGB -> (B, 1, H, W) Rec. 601 luma (:data:`LUMA_WEIGHTS`), in ``x``'s dtype."""
     if x.ndim != 4 or x.shape[1] != 3:
         raise BadValueError(f"expected a (B, 3, H, W) RGB tensor, got shape {tuple(x.shape)}")
-    w = x.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
+    w = device_constant(LUMA_WEIGHTS, x.device, x.dtype, (1, 3, 1, 1))  # (no host sync on a GPU)
     return (x * w).sum(1, keepdim=True)
 
 
@@ -136,7 +137,7 @@ def float_to_yuv420(x: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
         raise BadValueError(f"expected a (B, 3, H, W) tensor with even H and W, got {tuple(x.shape)}")
     b, _, h, w = x.shape
     rgb = x.detach().float().clamp(0.0, 1.0).mul_(255.0).round_()
-    m = torch.as_tensor(matrix, dtype=torch.float32, device=x.device)
+    m = device_constant(np.asarray(matrix, dtype=np.float64), x.device)  # (no host sync on a GPU)
     luma = torch.einsum("c,bchw->bhw", m[0, :3], rgb).add_(m[0, 3])
     chroma = torch.einsum("oc,bchw->bohw", m[1:, :3], F.avg_pool2d(rgb, 2)).add_(m[1:, 3].view(1, 2, 1, 1))
     out = torch.empty((b, h * 3 // 2, w), dtype=torch.uint8, device=x.device)

@@ -538,10 +538,10 @@ class Stylizer:
     @property
     def stabilizes_on_device(self) -> bool:
         """Whether :meth:`submit_batch` should be given the flow stabilizer (``stabilizer=``): on
-        CUDA, where its warp and blend take the GPU a fraction of a millisecond a frame against
-        40-130 ms of CPU at 1080p (benchmarks/RESULTS.md), and the frames need not come back
-        to the host before it."""
-        return self._on_device_path
+        CUDA, where its warp and blend run on the GPU instead of taking the CPU 35-130 ms a 1080p
+        frame (benchmarks/RESULTS.md), and the frames need not come back to the host before it.
+        Not for a subclass with its own ``submit_batch``, which may not take a stabilizer."""
+        return self._on_device_path and type(self).submit_batch is Stylizer.submit_batch
 
     @property
     def _on_device_path(self) -> bool:
@@ -579,15 +579,23 @@ class Stylizer:
         if yuv420 is not None and not is_number(yuv420, integral=True):
             raise BadTypeError(f"yuv420 is a YUV matrix number (SWS_CS_*, e.g. 1 for BT.709) or None, got {yuv420!r}")
         matrix = None if yuv420 is None else rgb_to_yuv_matrix(int(yuv420))
-        if stabilizer is not None:
-            from vidstyle.flow.stabilizer import FlowStabilizer
+        if stabilizer is not None:  # all checked before the network runs and the stabilizer moves on
+            from vidstyle.flow.stabilizer import FlowStabilizer, FlowState
 
             if not isinstance(stabilizer, FlowStabilizer):
                 raise BadTypeError(f"stabilizer must be a FlowStabilizer, got {type(stabilizer).__name__}")
-            count = len(images) if hasattr(images, "__len__") else None
-            if states is None or not hasattr(states, "__len__") or len(states) != count:
+            if not isinstance(images, np.ndarray) and hasattr(images, "__iter__"):
+                images = list(images)  # (a generator: counted here, stacked below)
+            if not hasattr(images, "__len__"):
+                raise BadTypeError(f"expected uint8 (H, W, 3) images (a sequence or a (B, H, W, 3) array), "
+                                   f"got {type(images).__name__}")
+            if states is None or not hasattr(states, "__len__") or len(states) != len(images):
                 raise BadValueError("with a stabilizer, give states: one FlowState (or None) per image")
-        if not self._on_device_path:
+            wrong = next((s for s in states if s is not None and not isinstance(s, FlowState)), None)
+            if wrong is not None:
+                raise BadTypeError(f"states are FlowStabilizer.estimate's FlowStates (or None), got "
+                                   f"{type(wrong).__name__}")
+        if not self._on_device_path or (stabilizer is not None and not stabilizer.applies_to_tensors):
             styled = self.stylize_batch(images)
             if stabilizer is not None:
                 styled = np.stack([stabilizer.apply(image, state) for image, state in zip(styled, states)])

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, check_flag, check_number
-from vidstyle.device import usable_cores
+from vidstyle.device import device_constant, usable_cores
 from vidstyle.errors import BadTypeError, BadValueError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
@@ -302,10 +302,17 @@ class FlowStabilizer:
     :meth:`apply` keeps the previous output and is called from one thread, in frame order.
     """
 
-    #: :meth:`estimate` may run on several threads at once; :meth:`apply_tensor` blends frames
-    #: that are tensors (the pipeline asks, so that an object with only the two methods works)
-    thread_safe_estimate = True
-    applies_to_tensors = True
+    @property
+    def thread_safe_estimate(self) -> bool:
+        """Whether :meth:`estimate` may run on several threads at once (the pipeline asks): this
+        class's own is pure; a subclass's own ``estimate`` might keep state, so it gets one thread."""
+        return getattr(type(self), "estimate") is _OWN_METHODS["estimate"]
+
+    @property
+    def applies_to_tensors(self) -> bool:
+        """Whether :meth:`apply_tensor` does what :meth:`apply` does, so frames may be blended where
+        they are (a GPU): not for a subclass that overrides either, whose ``apply`` is then used."""
+        return all(getattr(type(self), name) is _OWN_METHODS[name] for name in ("apply", "apply_tensor"))
 
     def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH, flow_scale: float = 0.5, preset: str = "fast",
                  cut_threshold: float = 0.1, min_valid_fraction: float = 0.3, photometric_tolerance: float = 0.1,
@@ -425,10 +432,10 @@ class FlowStabilizer:
         call it on the stream that should carry them."""
         pair = []
         for array in (state.flow, state.weight[..., None]):
-            host = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(2, 0, 1)[None]
+            host = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
             if pin_memory:
-                host = host.contiguous().pin_memory()
-            pair.append(host.to(device, non_blocking=pin_memory).contiguous())
+                host = host.pin_memory()  # one copy on the host; the channels are moved first on the device
+            pair.append(host.to(device, non_blocking=pin_memory).permute(2, 0, 1)[None].contiguous())
         return pair[0], pair[1]
 
     def apply_tensor(self, stylized: torch.Tensor, state: FlowState | None,
@@ -437,9 +444,13 @@ class FlowStabilizer:
         (``grid_sample``), the resizes and the blend (:func:`contrast_preserving_blend_tensor`) run
         there, and the previous output stays there.
 
+        The previous output stays on the device between calls: call it from one thread on one
+        stream, in frame order (work queued on one stream runs in order; nothing here orders two).
+
         Args:
             stylized: float (1, 3, H, W) RGB in 0..255 whole levels (the network's output rounded as
-                it would be for 8 bits).
+                it would be for 8 bits). Any float dtype; the warp and blend run in float32 (a
+                pixel position in half precision would be off by whole pixels at 1080p).
             state: :meth:`estimate`'s result for this frame, or None (first frame, scene cut).
             guides: ``state``'s :meth:`guide_tensors` on the frame's device, if already copied there.
         Returns:
@@ -447,10 +458,10 @@ class FlowStabilizer:
             It agrees with :meth:`apply` to within a level or two where the warp samples between
             pixels (OpenCV's uint8 remap interpolates in fixed point).
         """
-        if not isinstance(stylized, torch.Tensor) or stylized.ndim != 4 or stylized.shape[:2] != (1, 3) \
-                or not stylized.is_floating_point():
-            raise BadValueError(f"expected a float (1, 3, H, W) tensor, got "
-                                f"{tuple(stylized.shape) if isinstance(stylized, torch.Tensor) else type(stylized).__name__}")
+        if not isinstance(stylized, torch.Tensor):
+            raise BadTypeError(f"expected a float (1, 3, H, W) tensor, got {type(stylized).__name__}")
+        if stylized.ndim != 4 or stylized.shape[:2] != (1, 3) or not stylized.is_floating_point():
+            raise BadValueError(f"expected a float (1, 3, H, W) tensor, got {stylized.dtype} {tuple(stylized.shape)}")
         if state is not None and not isinstance(state, FlowState):
             raise BadTypeError(f"state must be a FlowState from FlowStabilizer.estimate, or None, "
                                f"got {type(state).__name__}")
@@ -463,17 +474,20 @@ class FlowStabilizer:
         flow, weight = guides if guides is not None else self.guide_tensors(state, stylized.device)
         size = stylized.shape[-2:]
         h, w = flow.shape[-2:]
+        flow, weight = flow.float(), weight.float()
         if (h, w) != tuple(size):  # bilinear with pixel centres, as cv2.resize's INTER_LINEAR
             flow = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
-            flow = flow * flow.new_tensor([size[1] / w, size[0] / h]).view(1, 2, 1, 1)
+            # (the two scales as a cached device constant: one made from host values here would make
+            # the host wait for the GPU's queue, the network included, at every frame)
+            flow = flow * device_constant([size[1] / w, size[0] / h], flow.device, shape=(1, 2, 1, 1))
             weight = F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
-        warped = warp(prev.to(stylized.dtype), flow.to(stylized.dtype)).round_()  # (as remap's uint8 result)
+        warped = warp(prev.float(), flow).round_()  # (as remap's uint8 result)
         current = stylized.float()
-        share = self.strength * weight.float()
+        share = self.strength * weight
         if self.keep_contrast:
-            out = contrast_preserving_blend_tensor(warped.float(), current, share)
+            out = contrast_preserving_blend_tensor(warped, current, share)
         else:
-            out = (current + share * (warped.float() - current)).round_().clamp_(0.0, 255.0)
+            out = (current + share * (warped - current)).round_().clamp_(0.0, 255.0)
         self._prev_output = out.clone()  # the caller may change what it is given
         return out.to(stylized.dtype)
 
@@ -488,3 +502,7 @@ class FlowStabilizer:
     def reset(self) -> None:
         """Forget the previous output (e.g. after a seek); the next frame passes through."""
         self._prev_output = None
+
+
+#: FlowStabilizer's own methods, which its subclasses may override (see thread_safe_estimate)
+_OWN_METHODS = {name: FlowStabilizer.__dict__[name] for name in ("estimate", "apply", "apply_tensor")}

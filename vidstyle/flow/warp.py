@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidstyle.device import device_constant
 from vidstyle.errors import BadTypeError, BadValueError
 
 _PADDING_TO_CV2 = {"border": cv2.BORDER_REPLICATE, "zeros": cv2.BORDER_CONSTANT, "reflection": cv2.BORDER_REFLECT_101}
@@ -48,7 +49,8 @@ def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
     _check_flow(flow)
     _, _, h, w = flow.shape
     pos = pixel_coords(h, w, flow.device, flow.dtype) + flow  # absolute source positions in pixels
-    scale = flow.new_tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)]).view(1, 2, 1, 1)
+    # (a tensor of the two scales made from host values would make a GPU host wait for the queue)
+    scale = device_constant([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], flow.device, flow.dtype, (1, 2, 1, 1))
     return (pos * scale - 1.0).permute(0, 2, 3, 1)
 
 
