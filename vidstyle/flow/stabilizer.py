@@ -225,8 +225,8 @@ def flow_workers(cores: int | None = None) -> int:
 
     A pair's estimate depends only on the two input frames, so pairs need not wait for each other.
     OpenCV's own threads inside one DIS call keep two cores only partly busy: on a 2-core EPYC,
-    pairs of 1080p frames took 47 ms each one after another and 32 ms two at a time, 640x360 ones
-    7.3 and 3.3 ms (benchmarks/RESULTS.md, thirty-second session). The stage's bounded queue keeps
+    pairs of 1080p frames took 27-30 ms each one after another and 22-24 ms two at a time,
+    640x360 ones 3.7-3.9 and 2.3-2.8 ms (benchmarks/RESULTS.md, thirty-second session). The stage's bounded queue keeps
     the workers at most a queue's length ahead of the network; idle, they cost nothing."""
     cores = usable_cores() if cores is None else cores
     return max(1, min(MAX_FLOW_WORKERS, cores))
