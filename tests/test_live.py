@@ -1281,3 +1281,28 @@ def test_file_source_shrinks_frames_as_it_converts_them(tmp_path, rotation):
     assert full.shape[:2] == (size[1] * 2, size[0] * 2)
     expected = cv2.resize(full, size, interpolation=cv2.INTER_AREA)
     assert np.abs(image.astype(int) - expected).mean() < 1.5
+
+
+def test_on_a_gpu_live_blends_where_the_network_runs(monkeypatch):
+    """Where the Stylizer stabilizes on its device (CUDA; forced here on the CPU), live mode hands
+    the stabilizer to submit_batch instead of blending on the CPU after the frame came back."""
+    from vidstyle.flow import stabilizer as stabilizer_module
+    from vidstyle.stylizer import Stylizer
+
+    monkeypatch.setattr(Stylizer, "_on_device_path", property(lambda self: True))
+    blends, steps = [], []
+    blend = stabilizer_module.contrast_preserving_blend_tensor
+    monkeypatch.setattr(stabilizer_module, "contrast_preserving_blend_tensor",
+                        lambda *a, **k: blends.append(1) or blend(*a, **k))
+    step = stabilizer_module.FlowStabilizer.step
+    monkeypatch.setattr(stabilizer_module.FlowStabilizer, "step", lambda *a, **k: steps.append(1) or step(*a, **k))
+    submitted = []
+    on_device = Stylizer._submit_on_device
+    monkeypatch.setattr(Stylizer, "_submit_on_device",
+                        lambda self, images, matrix, stab, states: submitted.append(stab is not None)
+                        or on_device(self, images, matrix, stab, states))
+    stats = run_live(SyntheticSource((64, 48), fps=60, frames=6, realtime=False),
+                     StyleBank(["light_starry_night"], device="cpu"),
+                     LiveOptions(window=False, temporal=True, temporal_strength=0.8, bars="stylize"), log=lambda m: None)
+    assert stats.processed == 6 and steps == [] and submitted == [True] * 6
+    assert blends  # (the small synthetic frames' flow reads as a cut for some of them: those pass through)

@@ -943,14 +943,20 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 if area is not None and not area.holds(frame.image):
                     area = None  # for good, as in files
                     log("the picture reaches into the black bars: stylizing whole frames from now on")
-                if area is None:
-                    stylized = stylizer.stylize(frame.image)
+                blend_there = (area is None and stabilizer is not None and controls.strength > 0
+                               and stabilizer.applies_to_tensors and getattr(stylizer, "stabilizes_on_device", False))
+                if blend_there:  # a GPU: the stabilizer blends there, before the frame comes back
+                    state = None if prev_input is None else stabilizer.estimate(prev_input, frame.image)
+                    stylized = stylizer.submit_batch([frame.image], stabilizer=stabilizer, states=[state]).result()[0]
                 else:
-                    stylized = area.paste(frame.image, stylizer.stylize(area.crop(frame.image)))
-                if stabilizer is not None and controls.strength > 0:
-                    stylized = stabilizer.step(prev_input, frame.image, stylized)
-                elif stabilizer is not None:  # strength 0 returns the frame as it is: skip the flow
-                    stabilizer.reset()  # and start afresh when the strength goes up again
+                    if area is None:
+                        stylized = stylizer.stylize(frame.image)
+                    else:
+                        stylized = area.paste(frame.image, stylizer.stylize(area.crop(frame.image)))
+                    if stabilizer is not None and controls.strength > 0:
+                        stylized = stabilizer.step(prev_input, frame.image, stylized)
+                    elif stabilizer is not None:  # strength 0 returns the frame as it is: skip the flow
+                        stabilizer.reset()  # and start afresh when the strength goes up again
                 prev_input = frame.image
                 last_stylized, last_input = stylized, frame.image
                 if window is not None:
