@@ -1306,3 +1306,18 @@ def test_on_a_gpu_live_blends_where_the_network_runs(monkeypatch):
                      LiveOptions(window=False, temporal=True, temporal_strength=0.8, bars="stylize"), log=lambda m: None)
     assert stats.processed == 6 and steps == [] and submitted == [True] * 6
     assert blends  # (the small synthetic frames' flow reads as a cut for some of them: those pass through)
+
+
+def test_on_a_gpu_live_keeps_a_stylizers_own_stylize():
+    from vidstyle.stylizer import Stylizer
+
+    class Marked(Stylizer):
+        def stylize(self, image):
+            return super().stylize(image)
+
+    plain = StyleBank(["light_starry_night"], device="cpu").get(0)
+    marked = Marked.from_model(plain.model, device="cpu")
+    for st in (plain, marked):
+        st.device = __import__("torch").device("cuda", 0)  # only read by the properties here
+    assert live._stabilizes_on_device(plain) and not live._stabilizes_on_device(marked)
+    assert not live._stabilizes_on_device(object())

@@ -978,3 +978,15 @@ def test_submit_batch_with_the_stabilizer_does_not_wait_for_the_gpu(model):
     pending = st.submit_batch(frames[3:], stabilizer=stab, states=states[3:], yuv420=1)
     assert not torch.cuda.current_stream().query()  # the host did not wait for the queue
     assert pending.result().shape == (3, frames[0].shape[0] * 3 // 2, frames[0].shape[1])
+
+
+def test_submit_batch_with_the_stabilizer_takes_one_image_and_states_from_a_generator(stylizer):
+    from vidstyle.flow.stabilizer import FlowStabilizer
+
+    frames = [f.image for f in _moving_frames(3)]
+    stab = FlowStabilizer(0.9)
+    assert stylizer.submit_batch(frames[0], stabilizer=stab, states=[None]).result().shape == (1, *frames[0].shape)
+    states = (stab.estimate(frames[t - 1], frames[t]) for t in (1, 2))
+    assert stylizer.submit_batch(frames[1:], stabilizer=stab, states=states).result().shape == (2, *frames[0].shape)
+    with pytest.raises(VidstyleError, match=r"one FlowState \(or None\) per image \(2 here\)"):
+        stylizer.submit_batch(frames[1:], stabilizer=stab, states=[None])

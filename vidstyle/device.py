@@ -6,6 +6,7 @@ import functools
 import math
 import os
 
+import numpy as np
 import torch
 
 from vidstyle.config import PRECISIONS
@@ -168,12 +169,14 @@ def _constant(values: tuple, shape: tuple, dtype: torch.dtype, device: torch.dev
 
 def device_constant(values, device: torch.device | str, dtype: torch.dtype = torch.float32,
                     shape: tuple | None = None) -> torch.Tensor:
-    """``values`` (numbers, nested lists or an array) as a tensor on ``device``, made once per
-    device, dtype and shape and reused (the caller must not change it in place). Making a small
-    tensor from host values on a GPU copies from pageable memory and waits for the GPU to finish
-    everything queued before; a kernel run on the GPU (the stabilizer's blend, the YUV conversion)
-    that built its constants per call would make the host wait for the network each time."""
-    flat = tuple(float(v) for v in torch.as_tensor(values, dtype=torch.float64).flatten().tolist())
-    if shape is None:
-        shape = tuple(torch.as_tensor(values).shape)
-    return _constant(flat, tuple(shape), dtype, torch.device(device))
+    """``values`` (numbers, nested lists or a NumPy array; not a tensor) as a tensor on ``device``,
+    made once per device, dtype and shape and reused (the caller must not change it in place).
+    Making a small tensor from host values on a GPU copies from pageable memory and waits for the
+    GPU to finish everything queued before; a conversion run on the GPU (the YUV one) that built
+    its constants per call would make the host wait for the network each time. Its memory belongs
+    to the stream current when it was made: use it on that stream (vidstyle's GPU work runs on
+    one). The key is made with NumPy, not torch, so that a default device set with
+    ``torch.set_default_device`` does not come into it."""
+    array = np.asarray(values, dtype=np.float64)
+    return _constant(tuple(array.ravel().tolist()), tuple(array.shape if shape is None else shape), dtype,
+                     torch.device(device))

@@ -24,8 +24,11 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) RGB -> (B, 1, H, W) Rec. 601 luma (:data:`LUMA_WEIGHTS`), in ``x``'s dtype."""
     if x.ndim != 4 or x.shape[1] != 3:
         raise BadValueError(f"expected a (B, 3, H, W) RGB tensor, got shape {tuple(x.shape)}")
-    w = device_constant(LUMA_WEIGHTS, x.device, x.dtype, (1, 3, 1, 1))  # (no host sync on a GPU)
-    return (x * w).sum(1, keepdim=True)
+    # the weights as plain numbers: a tensor of them made per call from host values would make a
+    # GPU's host wait for its queue (the stabilizer's blend runs this after the network); and a
+    # cached device tensor could not be traced (torch.compile, export)
+    r, g, b = LUMA_WEIGHTS
+    return x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b
 
 
 def host_batch(images: Sequence[np.ndarray] | np.ndarray, pin_memory: bool = False) -> torch.Tensor:

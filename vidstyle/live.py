@@ -311,6 +311,16 @@ def default_styles() -> list[str]:
     return sorted(styles, key=lambda name: (sum(styles[name].arch_args.get("channels", ())), name))
 
 
+def _stabilizes_on_device(stylizer) -> bool:
+    """Whether live mode may hand the stabilizer to ``stylizer.submit_batch`` (a GPU): only for a
+    :class:`~vidstyle.stylizer.Stylizer` whose ``stylize``, which live mode calls otherwise, is its
+    own (a subclass's or a wrapper's, a watermark say, must not be bypassed)."""
+    from vidstyle.stylizer import Stylizer
+
+    return (isinstance(stylizer, Stylizer) and type(stylizer).stylize is Stylizer.stylize
+            and stylizer.stabilizes_on_device)
+
+
 def _make_stabilizer(strength: float):
     # imported here: building the CLI's parser imports this module, and the stabilizer brings torch
     from vidstyle.flow.stabilizer import FlowStabilizer
@@ -944,7 +954,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     area = None  # for good, as in files
                     log("the picture reaches into the black bars: stylizing whole frames from now on")
                 blend_there = (area is None and stabilizer is not None and controls.strength > 0
-                               and stabilizer.applies_to_tensors and getattr(stylizer, "stabilizes_on_device", False))
+                               and stabilizer.applies_to_tensors and _stabilizes_on_device(stylizer))
                 if blend_there:  # a GPU: the stabilizer blends there, before the frame comes back
                     state = None if prev_input is None else stabilizer.estimate(prev_input, frame.image)
                     stylized = stylizer.submit_batch([frame.image], stabilizer=stabilizer, states=[state]).result()[0]

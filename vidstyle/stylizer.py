@@ -584,13 +584,18 @@ class Stylizer:
 
             if not isinstance(stabilizer, FlowStabilizer):
                 raise BadTypeError(f"stabilizer must be a FlowStabilizer, got {type(stabilizer).__name__}")
-            if not isinstance(images, np.ndarray) and hasattr(images, "__iter__"):
+            if isinstance(images, np.ndarray) and images.ndim == 3:
+                images = images[None]  # one image, as host_batch takes it
+            elif not isinstance(images, np.ndarray) and hasattr(images, "__iter__"):
                 images = list(images)  # (a generator: counted here, stacked below)
             if not hasattr(images, "__len__"):
                 raise BadTypeError(f"expected uint8 (H, W, 3) images (a sequence or a (B, H, W, 3) array), "
                                    f"got {type(images).__name__}")
+            if states is not None and not hasattr(states, "__len__") and hasattr(states, "__iter__"):
+                states = list(states)
             if states is None or not hasattr(states, "__len__") or len(states) != len(images):
-                raise BadValueError("with a stabilizer, give states: one FlowState (or None) per image")
+                raise BadValueError(f"with a stabilizer, give states: one FlowState (or None) per image "
+                                    f"({len(images)} here)")
             wrong = next((s for s in states if s is not None and not isinstance(s, FlowState)), None)
             if wrong is not None:
                 raise BadTypeError(f"states are FlowStabilizer.estimate's FlowStates (or None), got "

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, check_flag, check_number
-from vidstyle.device import device_constant, usable_cores
+from vidstyle.device import usable_cores
 from vidstyle.errors import BadTypeError, BadValueError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
@@ -305,7 +305,9 @@ class FlowStabilizer:
     @property
     def thread_safe_estimate(self) -> bool:
         """Whether :meth:`estimate` may run on several threads at once (the pipeline asks): this
-        class's own is pure; a subclass's own ``estimate`` might keep state, so it gets one thread."""
+        class's own is pure; a subclass's own ``estimate`` might keep state, so it gets one thread
+        (even one that only calls ``super()``; the helpers it calls, such as ``_small``, are not
+        looked at). Read-only: a subclass that knows better overrides the property."""
         return getattr(type(self), "estimate") is _OWN_METHODS["estimate"]
 
     @property
@@ -477,9 +479,9 @@ class FlowStabilizer:
         flow, weight = flow.float(), weight.float()
         if (h, w) != tuple(size):  # bilinear with pixel centres, as cv2.resize's INTER_LINEAR
             flow = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
-            # (the two scales as a cached device constant: one made from host values here would make
-            # the host wait for the GPU's queue, the network included, at every frame)
-            flow = flow * device_constant([size[1] / w, size[0] / h], flow.device, shape=(1, 2, 1, 1))
+            # (the two scales as plain numbers: a tensor of them made from host values here would
+            # make the host wait for the GPU's queue, the network included, at every frame)
+            flow = torch.cat((flow[:, :1] * (size[1] / w), flow[:, 1:] * (size[0] / h)), dim=1)
             weight = F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
         warped = warp(prev.float(), flow).round_()  # (as remap's uint8 result)
         current = stylized.float()

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.device import device_constant
 from vidstyle.errors import BadTypeError, BadValueError
 
 _PADDING_TO_CV2 = {"border": cv2.BORDER_REPLICATE, "zeros": cv2.BORDER_CONSTANT, "reflection": cv2.BORDER_REFLECT_101}
@@ -49,9 +48,9 @@ def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
     _check_flow(flow)
     _, _, h, w = flow.shape
     pos = pixel_coords(h, w, flow.device, flow.dtype) + flow  # absolute source positions in pixels
-    # (a tensor of the two scales made from host values would make a GPU host wait for the queue)
-    scale = device_constant([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], flow.device, flow.dtype, (1, 2, 1, 1))
-    return (pos * scale - 1.0).permute(0, 2, 3, 1)
+    # the scales as plain numbers: a tensor of them made from host values would make a GPU's host
+    # wait for its queue (the stabilizer warps on the GPU after the network)
+    return torch.stack((pos[:, 0] * (2.0 / max(w - 1, 1)) - 1.0, pos[:, 1] * (2.0 / max(h - 1, 1)) - 1.0), dim=-1)
 
 
 def grid_to_flow(grid: torch.Tensor) -> torch.Tensor:
