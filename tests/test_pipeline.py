@@ -972,7 +972,9 @@ def test_submit_batch_with_the_stabilizer_does_not_wait_for_the_gpu(model):
     frames = [f.image for f in _moving_frames(6)]
     stab, host = FlowStabilizer(0.9), FlowStabilizer(0.9)
     states = [None] + [host.estimate(frames[t - 1], frames[t]) for t in range(1, 6)]
-    st.submit_batch(frames[:3], stabilizer=stab, states=states[:3]).result()  # warm: caches, kernels
+    # warm: kernels, caches, and page-locked blocks of every size the call below asks for (a new
+    # one, cudaHostAlloc, may wait for the device)
+    st.submit_batch(frames[1:4], stabilizer=FlowStabilizer(0.9), states=states[1:4], yuv420=1).result()
     torch.cuda.synchronize()
     torch.cuda._sleep(2_000_000_000)  # about a second of GPU time on the current stream
     pending = st.submit_batch(frames[3:], stabilizer=stab, states=states[3:], yuv420=1)
