@@ -175,6 +175,21 @@ def test_resize_flow_scales_each_component_by_its_own_ratio(dtype):
     assert np.array_equal(out, expected)
 
 
+def test_resize_flow_tensor_is_resize_flow_in_torch():
+    import torch
+
+    from vidstyle.flow.warp import resize_flow_tensor
+
+    flow = (np.random.default_rng(3).standard_normal((18, 32, 2)) * 7).astype(np.float32)
+    out = resize_flow_tensor(flow_numpy_to_torch(flow), (45, 64))
+    assert out.shape == (1, 2, 45, 64)
+    assert np.abs(flow_torch_to_numpy(out)[0] - resize_flow(flow, (45, 64))).max() < 1e-4
+    same = flow_numpy_to_torch(flow)
+    assert resize_flow_tensor(same, (18, 32)) is same
+    with pytest.raises(VidstyleError, match=r"\(B, 2, H, W\)"):
+        resize_flow_tensor(torch.zeros(1, 3, 4, 4), (8, 8))
+
+
 # --- DIS against exact flow ------------------------------------------------------------------
 
 

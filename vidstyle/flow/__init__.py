@@ -10,8 +10,7 @@ from vidstyle.flow.estimate import (FLOW_BACKENDS, DISFlow, FlowEstimator, RAFTF
 from vidstyle.flow.occlusion import (consistency_mask, in_view_mask, in_view_mask_numpy, motion_boundary_mask,
                                      valid_mask, valid_mask_numpy)
 from vidstyle.flow.warp import (flow_numpy_to_torch, flow_to_grid, flow_to_map, flow_torch_to_numpy, grid_to_flow,
-                                resize_flow,
-                                warp, warp_numpy)
+                                resize_flow, resize_flow_tensor, warp, warp_numpy)
 from vidstyle.flow.stabilizer import FlowStabilizer, FlowState
 
 __all__ = [
@@ -19,5 +18,5 @@ __all__ = [
     "consistency_mask", "in_view_mask", "in_view_mask_numpy", "motion_boundary_mask", "valid_mask", "valid_mask_numpy",
     "FlowStabilizer", "FlowState",
     "flow_numpy_to_torch", "flow_to_grid", "flow_to_map", "flow_torch_to_numpy", "grid_to_flow", "resize_flow",
-    "warp", "warp_numpy",
+    "resize_flow_tensor", "warp", "warp_numpy",
 ]

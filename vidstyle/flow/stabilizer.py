@@ -37,7 +37,7 @@ from vidstyle.device import usable_cores
 from vidstyle.errors import BadTypeError, BadValueError
 from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
-from vidstyle.flow.warp import resize_flow, warp, warp_numpy
+from vidstyle.flow.warp import resize_flow, resize_flow_tensor, warp, warp_numpy
 from vidstyle.frames import LUMA_WEIGHTS, check_image, luminance
 
 
@@ -457,8 +457,9 @@ class FlowStabilizer:
             guides: ``state``'s :meth:`guide_tensors` on the frame's device, if already copied there.
         Returns:
             float (1, 3, H, W) in 0..255 whole levels (``stylized`` itself when nothing was blended).
-            It agrees with :meth:`apply` to within a level or two where the warp samples between
-            pixels (OpenCV's uint8 remap interpolates in fixed point).
+            It agrees with :meth:`apply` to within a level where the warp samples between pixels
+            (OpenCV's uint8 remap interpolates in fixed point); as each output is the next frame's
+            history the two drift apart by a few levels at most (4 over the tests' 16 frames).
         """
         if not isinstance(stylized, torch.Tensor):
             raise BadTypeError(f"expected a float (1, 3, H, W) tensor, got {type(stylized).__name__}")
@@ -474,14 +475,9 @@ class FlowStabilizer:
             self._prev_output = stylized.detach().float().clone()
             return stylized
         flow, weight = guides if guides is not None else self.guide_tensors(state, stylized.device)
-        size = stylized.shape[-2:]
-        h, w = flow.shape[-2:]
-        flow, weight = flow.float(), weight.float()
-        if (h, w) != tuple(size):  # bilinear with pixel centres, as cv2.resize's INTER_LINEAR
-            flow = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
-            # (the two scales as plain numbers: a tensor of them made from host values here would
-            # make the host wait for the GPU's queue, the network included, at every frame)
-            flow = torch.cat((flow[:, :1] * (size[1] / w), flow[:, 1:] * (size[0] / h)), dim=1)
+        size = tuple(stylized.shape[-2:])
+        flow, weight = resize_flow_tensor(flow.float(), size), weight.float()
+        if weight.shape[-2:] != size:  # bilinear with pixel centres, as cv2.resize's INTER_LINEAR
             weight = F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
         warped = warp(prev.float(), flow).round_()  # (as remap's uint8 result)
         current = stylized.float()

@@ -146,3 +146,18 @@ def resize_flow(flow: np.ndarray, size: tuple[int, int], interpolation: int = cv
     # 1.5 ms of a 640x360 resize, 9 of 11 at 1920x1080)
     scale = out.dtype.type(width / w), out.dtype.type(height / h)
     return cv2.multiply(out, (float(scale[0]), float(scale[1]), 0.0, 0.0), dst=out)
+
+
+def resize_flow_tensor(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """:func:`resize_flow` in torch: ``flow`` (B, 2, h, w) -> (B, 2, H, W) for ``size`` = (H, W),
+    bilinear with pixel centres (as ``cv2.resize``'s INTER_LINEAR when enlarging), the vectors
+    scaled to the new pixels."""
+    _check_flow(flow)
+    h, w = flow.shape[-2:]
+    height, width = size
+    if (h, w) == (height, width):
+        return flow
+    out = F.interpolate(flow, size=(height, width), mode="bilinear", align_corners=False)
+    # the two scales as plain numbers: a tensor of them made from host values would make a GPU's
+    # host wait for its queue (the stabilizer resizes flows on the GPU after the network)
+    return torch.cat((out[:, :1] * (width / w), out[:, 1:] * (height / h)), dim=1)
