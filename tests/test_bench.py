@@ -232,6 +232,41 @@ def test_a_report_that_cannot_be_written_whole_leaves_the_earlier_one_as_it_was(
     assert not (tmp_path / "new").exists()
 
 
+def test_ctrl_c_while_the_report_is_written_leaves_no_half_written_folder(tmp_path, monkeypatch):
+    """Ctrl-C at a plot (after bench.json and bench.md were staged): a folder this call made is
+    removed, an earlier report is left as it was, and the interrupt goes on up."""
+    pytest.importorskip("matplotlib")
+    import vidstyle.bench.report as report_mod
+
+    out = tmp_path / "res"
+    write_reports(_fake_report(), out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(fig, path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_mod, "_save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_reports(dict(_fake_report(), command="vidstyle bench --again"), out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    with pytest.raises(KeyboardInterrupt):
+        write_reports(_fake_report(), tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_frames_note_gives_the_reason_that_holds():
+    from vidstyle.bench.run import _frames_note
+
+    cases = [((500, 497, 7, 24), "processed 24 frames (the clip has only 24 frames)"),  # short clip, last batch partial
+             ((3, 2, 2, 2), "processed 2 frames (rounded down to whole batches of 2)"),
+             ((8, 8, 4, 8), None)]
+    for (asked, target, batch, processed), said in cases:
+        report = {"notes": []}
+        _frames_note(report, asked, target, batch, processed, "light")
+        assert report["notes"] == ([] if said is None else [f"--clip-frames {asked}: the file-to-file runs of "
+                                                            f"light {said}"])
+
+
 def test_cli_quick_smoke_run(tmp_path, capsys, monkeypatch):
     """The whole command on a tiny grid and a synthetic clip (a few seconds)."""
     pytest.importorskip("av")
@@ -560,8 +595,8 @@ def test_an_onnx_pipeline_runs_in_fp32_and_the_frames_processed_are_said(tmp_pat
     notes = report["notes"]
     assert any("onnx backend, fp32, batch 2 (--pipeline-backend; onnx runs in fp32 only, not bf16" in n
                for n in notes), notes
-    assert any("--clip-frames 3: the file-to-file runs of light processed 2 frames (rounded to whole batches "
-               "of 2)" in n for n in notes), notes
+    assert any("--clip-frames 3: the file-to-file runs of light processed 2 frames (rounded down to whole "
+               "batches of 2)" in n for n in notes), notes
     md = (out / "bench.md").read_text()
     assert "| vidstyle | light | cpu | onnx | fp32 | 2 | 2 |" in md
     assert "vidstyle (fp32, batch 2, onnx) end-to-end / naive serial loop (fp32 eager, batch 1), light" in md

@@ -426,11 +426,13 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
             if fig is not None:
                 _save(fig, stage / name)
                 names.append(name)
-    except OSError as exc:
+    except BaseException as exc:  # Ctrl-C while writing or plotting too: no half-written folder left
         shutil.rmtree(stage, ignore_errors=True)
         if made_here:
             shutil.rmtree(out, ignore_errors=True)
-        raise VidstyleError(f"writing {out / name} failed: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise VidstyleError(f"writing {out / name} failed: {exc.strerror or exc}") from None
+        raise
     for name in names:
         os.replace(stage / name, out / name)
     stage.rmdir()

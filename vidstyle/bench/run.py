@@ -344,9 +344,10 @@ def _frames_note(report: dict, asked: int, target: int, batch: int, processed: i
     """Say when the file-to-file runs processed another number of frames than --clip-frames."""
     if processed == asked:
         return
-    why = [f"rounded to whole batches of {batch}"] if target != asked else []
-    if processed < target:
-        why.append("the clip ends sooner")
+    # a clip shorter than the rounded target is processed whole, last partial batch included, so the
+    # rounding is then no reason for the count
+    why = ([f"the clip has only {processed} frames"] if processed < target
+           else [f"rounded down to whole batches of {batch}"])
     note = f"--clip-frames {asked}: the file-to-file runs of {label} processed {processed} frames ({'; '.join(why)})"
     report["notes"].append(note)
     _log(note)
