@@ -87,6 +87,26 @@ def test_a_dark_background_is_no_bar():
     assert find_picture_area([boxed(portrait, top=10, bottom=10)]).shape == (H, W)  # real bars still count
 
 
+@pytest.mark.parametrize("width", [320, 1920])
+def test_a_smooth_ramp_from_black_is_no_bar(width):
+    """A gradient background from black (a studio backdrop, a sky into night) is dark for a few
+    columns at its edge and then lit, but with no edge there: cropping it would leave a strip
+    unpainted with a hard seam beside the painted picture. With light grain (as left after encoding) and a
+    moving object, over three frames; the wide one rises by only 0.13 levels a column."""
+    rng = np.random.default_rng(1)
+    frames = []
+    for i in range(3):
+        ramp = np.linspace(0, 255, width)[None, :, None].repeat(90, 0).repeat(3, 2)
+        ramp[30:60, width // 3 + 8 * i:width // 3 + 8 * i + 40] = (200, 60, 40)
+        frames.append(np.clip(np.rint(ramp + rng.normal(0, 0.6, ramp.shape)), 0, 255).astype(np.uint8))
+    assert find_picture_area(frames) is None
+    tall = [np.ascontiguousarray(f.transpose(1, 0, 2)) for f in frames]  # top to bottom: no letterbox either
+    assert find_picture_area(tall) is None
+    boxed_ramp = [boxed(f, top=10, bottom=10) for f in frames]  # real bars around the ramp still count...
+    area = find_picture_area(boxed_ramp)
+    assert (area.top, area.bottom, area.left, area.right) == (10, 100, 0, width)  # ...and the ramp's end is no bar
+
+
 def test_subtitles_break_a_bar_only_in_the_frames_they_are_in():
     subtitled = boxed(picture(), top=12, bottom=20)
     subtitled[H + 12 + 6:H + 12 + 14, 30:66] = 255  # a line of white text, 36 of 96 px wide, in the bottom bar

@@ -13,7 +13,9 @@ spread over the video (a film's first frames are often black), a row or column b
 when it is black (all but a few of its pixels dark) in every one of those frames. A dark
 background that merely looks like a bar in every frame (a studio portrait, a static night shot)
 is told apart by the bar's edge: a real bar ends where the picture begins, so the picture's first
-row or column is mostly lit in at least one of the frames; where it is not, that side is not cut.
+row or column is mostly lit in at least one of the frames, and brighter than the bar by a step
+steeper than the picture's own gradient (a smooth ramp from black passes the dark level somewhere
+too, with no edge there); where it is not, that side is not cut.
 Subtitles burned into a bar break it: a bar with subtitles in any of those frames is stylized
 with the picture, as it would be without this step (subtitles in other frames stay as they are).
 """
@@ -138,10 +140,31 @@ def _black_runs(grays: list[np.ndarray], axis: int, level: int) -> tuple[int, in
     return _bar_lengths(black)
 
 
-def _lit(grays: list[np.ndarray], axis: int, level: int, index: int, span: slice) -> bool:
-    """Whether row (``axis`` 1) or column (``axis`` 0) ``index``, within ``span`` of the other
-    axis, is mostly lit (median above ``level``) in some frame."""
-    return any(float(np.median(g[index, span] if axis == 1 else g[span, index])) > level for g in grays)
+def _line_median(gray: np.ndarray, axis: int, index: int, span: slice) -> float:
+    """Median luma of row (``axis`` 1) or column (``axis`` 0) ``index`` within ``span`` of the other axis."""
+    return float(np.median(gray[index, span] if axis == 1 else gray[span, index]))
+
+
+def _ends_at_an_edge(grays: list[np.ndarray], axis: int, level: int, first: int, step: int, span: slice) -> bool:
+    """Whether the bar whose first picture line is ``first`` (the bar lies at ``first - step``) ends
+    at an edge in some frame: one of the picture's first two lines is mostly lit (median above
+    ``level``; the outermost line of a film scan is often dim), and the picture's third line is at
+    least ``level`` brighter than the bar's last line, a rise steeper than the picture's own
+    gradient just inside. A smooth ramp from black (a gradient background, a sky into night) passes
+    ``level`` at some line too, but rises there no faster than it goes on rising: no bar ends there."""
+    size = grays[0].shape[0 if axis == 1 else 1]
+    lines = [first + i * step for i in range(5)]
+    inside = [i for i in lines if 0 <= i < size]
+    for g in grays:
+        if not any(_line_median(g, axis, i, span) > level for i in inside[:2]):
+            continue
+        if len(inside) < 5:  # a picture under five lines deep: nothing to compare the rise with
+            return True
+        bar_line, third, fifth = (_line_median(g, axis, i, span) for i in (first - step, lines[2], lines[4]))
+        rise = third - bar_line
+        if rise >= level and rise > 2 * abs(fifth - third):
+            return True
+    return False
 
 
 def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
@@ -152,9 +175,11 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
 
     A row (column) is bar when all but :data:`BAR_NOISE` of its pixels have a luma of at most
     ``level`` in every frame; bars are the runs of such rows (columns) from each edge, at least
-    :data:`MIN_BAR` thick, that end at a row (column) which, within the picture's columns (rows),
-    is mostly brighter in some frame: so a picture boxed on all four sides is found however
-    narrow it is."""
+    :data:`MIN_BAR` thick, that end at an edge in some frame, looked for within the picture's
+    columns (rows), so that a picture boxed on all four sides is found however narrow it is: one of
+    the picture's first two rows (columns) mostly brighter than ``level``, and a rise from the bar
+    to the picture's third line of at least ``level``, steeper than the picture's gradient after it
+    (a smooth ramp from black is no bar)."""
     if isinstance(frames, np.ndarray) and frames.ndim == 3:
         raise BadValueError(f"find_picture_area takes a sequence of frames, got one {frames.shape} array "
                          "(pass [frame] for a single image)")
@@ -175,10 +200,9 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
     rows, cols = slice(top, h - bottom), slice(left, w - right)
 
     def edge(bar: int, axis: int, first: int, step: int, span: slice) -> int:
-        """``bar`` if it is thick enough and the picture's first two lines past it are lit within
-        the picture's span (so wide bars on the other axis do not hide the edge), else 0."""
-        lines = [first + i * step for i in range(2) if 0 <= first + i * step < (h if axis == 1 else w)]
-        return bar if bar >= MIN_BAR and any(_lit(grays, axis, level, i, span) for i in lines) else 0
+        """``bar`` if it is thick enough and ends at an edge, looked for within the picture's span
+        (so wide bars on the other axis do not hide it), else 0."""
+        return bar if bar >= MIN_BAR and _ends_at_an_edge(grays, axis, level, first, step, span) else 0
 
     top, bottom = edge(top, 1, top, 1, cols), edge(bottom, 1, h - 1 - bottom, -1, cols)
     left, right = edge(left, 0, left, 1, rows), edge(right, 0, w - 1 - right, -1, rows)
