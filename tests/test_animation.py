@@ -212,3 +212,24 @@ def test_frames_an_uneven_clock_puts_too_close_are_said(tmp_path, caplog):
         result = stylize(src, tmp_path / "uneven.gif")
     assert result.frames == 5
     assert "left out 1 frame(s) of uneven.mkv that came closer to the one before than .gif can time" in caplog.text
+
+
+def test_webp_frames_each_show_their_own_transparency(tmp_path):
+    """A moving opaque square over transparency, and a half-transparent column: each frame must
+    show its own alpha, not be blended onto the frames before it (FFmpeg's muxer writes WebP's
+    default, blending: the square left a trail and 50% alpha built up to opaque)."""
+    folder = tmp_path / "render"
+    folder.mkdir()
+    alphas = []
+    for i in range(6):
+        rgba = np.zeros((40, 64, 4), np.uint8)
+        rgba[..., 0], rgba[..., 1], rgba[..., 2] = np.arange(64)[None] * 4, 120, 60
+        rgba[8:28, 4 + 6 * i:24 + 6 * i, 3] = 255
+        rgba[:, 56:, 3] = 128
+        write_image(folder / f"f_{i:03d}.png", rgba)
+        alphas.append(rgba[..., 3])
+    stylize(folder, tmp_path / "moving.webp", sequence_fps=10)
+    frames, _, _ = animation(tmp_path / "moving.webp")
+    assert len(frames) == 6
+    for frame, alpha in zip(frames, alphas):
+        assert np.abs(frame[..., 3].astype(int) - alpha).max() <= 1

@@ -364,6 +364,40 @@ def dialogue_line(rows: list[tuple[bytes, bytes, bytes]]) -> bytes:
             + b"".join(b"\\N{\\r" + style + b"}" + text for style, text, _ in rest))
 
 
+
+def replace_not_blend_webp_frames(path: str | Path) -> int:
+    """Mark every frame of the animated WebP at ``path`` to replace the canvas, not to be blended
+    onto it; returns how many frames were marked.
+
+    FFmpeg's WebP muxer writes each frame (ANMF chunk) over the whole canvas with WebP's default
+    "alpha-blend onto the previous canvas, no disposal": fine for opaque frames, but a transparent
+    pixel then shows what earlier frames left there (a moving object leaves a trail, 50% alpha
+    builds up to opaque). Setting each frame's "do not blend" bit (and no disposal) makes every
+    frame show its own alpha, as stylized, whatever came before. Chunk layout: RIFF/WebP container
+    specification (ANMF payload: X, Y, width, height, duration as 24-bit numbers, then a flags byte
+    whose bit 1 is "do not blend" and bit 0 "dispose to background")."""
+    marked = 0
+    with open(path, "r+b") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+            raise VidstyleError(f"{path} is not a WebP file")
+        end = 8 + int.from_bytes(head[4:8], "little")
+        at = 12
+        while at + 8 <= end:
+            f.seek(at)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                break
+            size = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"ANMF" and size >= 16:
+                f.seek(at + 8 + 15)
+                flags = f.read(1)[0]
+                f.seek(at + 8 + 15)
+                f.write(bytes([(flags | 0b10) & ~0b01]))
+                marked += 1
+            at += 8 + size + (size & 1)  # chunks are padded to an even length
+    return marked
+
 class TimedTextMerger:
     """MP4's timed text (mov_text) shows one sample at a time, each until the next begins: two
     lines shown together (a sign and the dialogue, two speakers: common in ASS) would cut each
@@ -1123,6 +1157,8 @@ class VideoEncoder:
                     self._mux(self._audio_out[track].encode(None))
             container, self._container = self._container, None
             container.close()  # writes the trailer (the mp4 index): its errors matter
+            if self.alpha and self.config.codec == "libwebp":
+                replace_not_blend_webp_frames(self.path)
         except av.error.FFmpegError as exc:
             raise VidstyleError(f"finishing {self.name} failed: {_error_text(exc)}") from None
         finally:
