@@ -118,3 +118,38 @@ def test_transparent_edges_do_not_fringe_with_the_colour_under_them(tmp_path):
         edge = (out[..., 3] > 20) & (out[..., 3] < 235)
         assert edge.sum() > 10, path
         assert np.abs(out[edge][:, :3] - (20, 120, 220)).max() <= 3, path  # the subject's colour, no magenta
+
+
+def test_same_shape_allows_the_pixel_that_rounding_moves():
+    from vidstyle.frames import same_shape
+
+    assert same_shape((160, 90), (80, 44))  # --downscale 80 of 160x90: 2.3% off, one picture
+    assert same_shape((640, 272), (50, 22)) and same_shape((50, 22), (640, 272))  # either order
+    assert same_shape((1920, 1088), (1920, 1080))
+    assert not same_shape((160, 90), (80, 60))  # 16:9 against 4:3
+    assert not same_shape((96, 64), (160, 40)) and not same_shape((640, 360), (180, 180))
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        same_shape((0, 10), (10, 10))
+
+
+def test_a_matte_of_the_inputs_shape_fits_a_small_downscale(tmp_path):
+    """The matte is made for the input (160x90); --downscale 80 writes 80x44 (even sizes), whose
+    shape is 2.3% off: the same picture, not a matte to refuse. An input of its own as the matte
+    (scaled the same way) always fitted."""
+    from PIL import Image
+
+    src = make_video(tmp_path / "clip.mp4", frames=4, size=(160, 90))
+    values = np.zeros((90, 160), np.uint8)
+    values[:, :80] = 255
+    Image.fromarray(values, "L").save(tmp_path / "matte.png")
+    result = stylize(src, tmp_path / "small.mp4", downscale=80, mask=str(tmp_path / "matte.png"))
+    assert result.frames == 4 and (probe(tmp_path / "small.mp4").width, probe(tmp_path / "small.mp4").height) == (80, 44)
+
+
+def test_eval_measures_a_small_downscaled_stylization(tmp_path):
+    from vidstyle.eval import evaluate_videos
+
+    src = make_video(tmp_path / "clip.mp4", frames=4, size=(320, 136))
+    stylize(src, tmp_path / "small.mp4", downscale=50)  # 50x22: its shape 3.4% off 320x136's
+    report = evaluate_videos(src, tmp_path / "small.mp4", preset="ultrafast")
+    assert report["pairs"] == 3 and any("50x22" in note for note in report["notes"])

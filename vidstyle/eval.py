@@ -37,7 +37,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, warp_numpy
-from vidstyle.frames import check_image, resize_frame
+from vidstyle.frames import check_image, resize_frame, same_shape
 
 log = logging.getLogger("vidstyle")
 
@@ -222,7 +222,7 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
             raise VidstyleError(f"frame {t} changes size ({w}x{h} input, {ws}x{hs} stylized, from "
                                 f"{sizes[0][1]}x{sizes[0][0]} and {sizes[1][1]}x{sizes[1][0]}): "
                                 "the warping error needs one size per video")
-        if t == 0 and abs(ws * h - w * hs) > 0.02 * h * ws:
+        if t == 0 and not same_shape((w, h), (ws, hs)):
             # another size is fine (flow is resized to it), another shape means another video
             raise VidstyleError(f"the stylized frames ({ws}x{hs}) do not have the input's aspect ratio ({w}x{h}): "
                                 "is it a stylization of this input?")
@@ -472,7 +472,7 @@ class StyleScorer:
                 if src is not None:
                     if out.shape != src.shape:  # a stylization at another resolution: compare at its size
                         (h, w), (ho, wo) = src.shape[:2], out.shape[:2]
-                        if abs(wo * h - w * ho) > 0.02 * h * wo:
+                        if not same_shape((w, h), (wo, ho)):
                             raise VidstyleError(f"stylized frame {wo}x{ho} and input frame {w}x{h} differ in "
                                                 "aspect ratio: is it a stylization of this input?")
                         src = resize_frame(src, (wo, ho))

@@ -186,6 +186,19 @@ def working_size(height: int, width: int, max_side: int | None = None, scale: fl
     return max(1, round(height * factor)), max(1, round(width * factor))
 
 
+def same_shape(size: tuple[int, int], other: tuple[int, int], tolerance: float = 0.02) -> bool:
+    """Whether frames of ``size`` and ``other`` (each (W, H)) can be one picture at two sizes: their
+    aspect ratios agree within ``tolerance``, once the smaller one is allowed the pixel that
+    rounding to a whole (or even) size moves each of its sides (an 80x44 downscale of 160x90 is
+    2.3% off, yet the same picture)."""
+    (w, h), (big_w, big_h) = sorted((size, other), key=lambda s: s[0] * s[1])
+    if min(w, h, big_w, big_h) <= 0:
+        raise BadValueError(f"sizes must be positive, got {size} and {other}")
+    ratio = big_w / big_h
+    narrowest, widest = (w - 1) / (h + 1), (w + 1) / max(h - 1, 0.5)
+    return narrowest * (1 - tolerance) <= ratio <= widest * (1 + tolerance)
+
+
 def resize_interpolation(size: tuple[int, int], new_size: tuple[int, int]) -> int:
     """OpenCV's interpolation from (width, height) ``size`` to ``new_size``: area averaging when
     no side grows (no aliasing), bilinear when one does (area resizing repeats pixels there)."""

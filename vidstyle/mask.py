@@ -22,7 +22,8 @@ from vidstyle.errors import BadValueError, VidstyleError
 log = logging.getLogger("vidstyle")
 
 #: How far the matte's aspect ratio may be from the frames' before it is refused rather than
-#: stretched: rounding to even sizes (a 1080p matte for 1920x1088 frames) moves it about 1%.
+#: stretched (beyond the pixel of rounding that ``same_shape`` allows the smaller of the two):
+#: a 1080p matte for 1920x1088 frames is about 1% off.
 ASPECT_TOLERANCE = 0.02
 
 
@@ -54,13 +55,13 @@ def _fitted(weights: np.ndarray, size: tuple[int, int], name: str, pixel_aspect=
     mh, mw = weights.shape
     if (mh, mw) == (h, w):
         return weights
-    shapes = [w / h] + ([w * float(pixel_aspect) / h] if pixel_aspect and pixel_aspect != 1 else [])
-    if all(abs((mw / mh) / shape - 1) > ASPECT_TOLERANCE for shape in shapes):
+    from vidstyle.frames import resize_frame, same_shape
+
+    shapes = [(w, h)] + ([(w * float(pixel_aspect), h)] if pixel_aspect and pixel_aspect != 1 else [])
+    if not any(same_shape((mw, mh), shape, ASPECT_TOLERANCE) for shape in shapes):
         shown = f" (shown as {round(w * float(pixel_aspect))}x{h})" if len(shapes) > 1 else ""
         raise VidstyleError(f"the mask {name} is {mw}x{mh} and the video {w}x{h}{shown}: their shapes differ, so "
                             "the mask would be stretched; give a mask of the video's shape")
-    from vidstyle.frames import resize_frame
-
     return resize_frame(weights, (w, h))
 
 
