@@ -127,6 +127,11 @@ def test_option_errors_are_one_line_and_debug_goes_anywhere(tmp_path, style):
                                              "stylize --help)"]
     r = stylize_subprocess(tmp_path / "missing.mp4", tmp_path / "o.mp4", style, "--debug")
     assert r.returncode == 1 and "Traceback" in r.stderr and "input file not found" in r.stderr
+    # two styles: argparse kept the last one in silence; a blend and a timeline have their own syntax
+    r = stylize_subprocess(src, tmp_path / "o.mp4", style, "--style", "light_mondrian")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "--style takes one value, given twice" in r.stderr and "mix:a=0.7,b=0.3" in r.stderr
+    assert "--style-at TIME=STYLE" in r.stderr and not (tmp_path / "o.mp4").exists()
 
 
 def test_truncated_input_is_stylized_with_a_warning(tmp_path, style, stylize, caplog):

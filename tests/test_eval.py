@@ -516,3 +516,29 @@ def test_ground_truth_for_another_frame_rate_is_refused(scene, tmp_path):
         evaluate_videos(tmp_path / "slow.mp4", tmp_path / "slow.mp4", gt_flow=folder / "gt.npz")
     same = evaluate_videos(folder / "input.mp4", folder / "input.mp4", gt_flow=folder / "gt.npz")
     assert same["flow"] == "ground_truth" and same["frames"] == FRAMES
+
+
+def test_a_folder_input_is_placed_in_time_at_the_fps_it_was_stylized_at(tmp_path):
+    """A folder of frames stylized with --fps 25 --start 1 --duration 2 starts at frame 25 and
+    holds 50 frames; eval with the same --fps reads those, and without it (24 frames/s) says to
+    give it rather than suggesting --max-frames, which would pair every frame one frame off."""
+    from vidstyle import stylize_video
+    from vidstyle.io.images import write_image
+    from videos import Identity, pattern_frame
+
+    folder = tmp_path / "render"
+    folder.mkdir()
+    for i in range(80):
+        write_image(folder / f"f_{i:04d}.png", pattern_frame(i, (64, 48), "moving"))
+    stylize_video(folder, tmp_path / "seg.mp4", style=Identity(), temporal="off", progress=False, sequence_fps=25,
+                  start=1, duration=2, crf=0)
+    r = evaluate_videos(folder, tmp_path / "seg.mp4", start=1, duration=2, fps=25, preset="ultrafast")
+    assert r["frames"] == 50 and r["notes"] == []
+    assert r["warping_error"] == pytest.approx(r["input_warping_error"], rel=0.05, abs=2e-5)  # the frames themselves
+    proc = run_cli(str(folder), str(tmp_path / "seg.mp4"), "--start", "1", "--duration", "2", "--flow-preset",
+                   "ultrafast")
+    assert proc.returncode == 1 and "placed in time at 24 frames/s: give eval the --fps that vidstyle stylize" \
+        in proc.stderr and "--max-frames" not in proc.stderr
+    ok = run_cli(str(folder), str(tmp_path / "seg.mp4"), "--start", "1", "--duration", "2", "--fps", "25",
+                 "--flow-preset", "ultrafast")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["frames"] == 50

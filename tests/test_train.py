@@ -415,6 +415,22 @@ def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_
     TrainConfig(**base, image_size=128, lr=1e-3, seed=2 ** 63 - 1).validate()  # the bounds themselves pass
 
 
+def test_a_second_content_folder_is_refused_not_dropped(tmp_path, capsys):
+    """--style repeats (a multi-style network), --content does not: given twice, argparse would
+    train on the last folder alone, without a word."""
+    from vidstyle.cli import main
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    argv = ["train", "--style", "s.jpg", "--content", str(tmp_path / "a"), "--content", str(tmp_path / "b"),
+            "--out", str(tmp_path / "m.safetensors")]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert "--content takes one value, given twice" in err and "searched recursively" in err
+
+
 def test_layer_lists_that_leave_a_loss_empty_are_refused(data, tmp_path, capsys):
     """--style-layers ',' and --content-layers ',' became the loss network's defaults without a
     word, and all-zero style weights trained a network with no style."""

@@ -26,6 +26,7 @@ from vidstyle.cli_args import style_change as _style_change
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
+from vidstyle.cli_args import once as _once
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_TEMPORAL_STRENGTH, HDR_MODES,
@@ -50,6 +51,8 @@ def _add_stylize(sub) -> None:
                         "vidstyle does not write); a file goes in an existing folder, a folder (and an image "
                         "sequence's) is made")
     p.add_argument("--style", required=True,
+                   action=_once("a blend is mix:a=0.7,b=0.3, styles changing along the video are --style-at "
+                                "TIME=STYLE"),
                    help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 (a blend of the bundled "
                         "multi-style network's styles; a name without =weight counts 1) or "
                         "FILE.safetensors:a=0.7,b=0.3 (the same for a multi-style model file); see "

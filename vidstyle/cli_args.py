@@ -110,6 +110,25 @@ def path(text: str) -> str:
     return text
 
 
+class Once(argparse.Action):
+    """An option that takes one value, said when it is given twice rather than keeping the last in
+    silence: ``--content A --content B`` beside a repeatable ``--style`` reads as two folders."""
+
+    hint = ""  # what to do instead, added to the error (see :func:`once`)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        earlier = getattr(namespace, self.dest, None)
+        if earlier is not None and earlier != values:  # the same value twice is harmless
+            parser.error(f"{option_string} takes one value, given twice ({earlier} and {values})"
+                         + (f"; {self.hint}" if self.hint else ""))
+        setattr(namespace, self.dest, values)
+
+
+def once(hint: str = "") -> type[Once]:
+    """:class:`Once` whose error adds ``hint``."""
+    return type("Once", (Once,), {"hint": hint})
+
+
 def split_commas(text: str | None) -> list[str]:
     """The items of a comma-separated option, blanks dropped: ``"a, b,,c"`` -> ["a", "b", "c"]
     (none for None or "")."""

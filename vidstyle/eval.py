@@ -30,7 +30,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from vidstyle.cli_args import COMMAND_HELP, clock_time, positive_clock_time
+from vidstyle.cli_args import COMMAND_HELP, clock_time, positive_clock_time, sequence_fps
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.errors import VidstyleError
@@ -274,21 +274,22 @@ EVAL_LOSS_NET = "vgg16_hed"
 
 
 def read_frames(path: str | Path, max_frames: int | None = None, start: float | None = None,
-                duration: float | None = None) -> Iterator[np.ndarray]:
+                duration: float | None = None, fps=None) -> Iterator[np.ndarray]:
     """Decode a video's frames as uint8 RGB (H, W, 3) arrays, in order, as ``vidstyle stylize``
     sees them (:class:`~vidstyle.io.decode.VideoDecoder`: display orientation, the colour matrix
     players use), so an input and its stylization line up even when the input has a rotation tag;
-    ``start``/``duration``: the segment ``vidstyle stylize --start/--duration`` reads."""
-    return _read_frames(path, max_frames, start, duration, times=None)
+    ``start``/``duration``: the segment ``vidstyle stylize --start/--duration`` reads; ``fps``: the
+    rate a folder of numbered frames plays at (``--fps``; default 24), which places that segment."""
+    return _read_frames(path, max_frames, start, duration, times=None, fps=fps)
 
 
 def _read_frames(path: str | Path, max_frames: int | None, start: float | None, duration: float | None,
-                 times: list[Fraction] | None) -> Iterator[np.ndarray]:
+                 times: list[Fraction] | None, fps=None) -> Iterator[np.ndarray]:
     """:func:`read_frames`, appending each frame's time (seconds, as the decoder shifted it) to
     ``times`` when that is a list."""
     from vidstyle.io.decode import DecodedFrame, VideoDecoder
 
-    with VideoDecoder(path, start, duration) as decoder:
+    with VideoDecoder(path, start, duration, fps=fps) as decoder:
         frames = (item for item in decoder.read() if isinstance(item, DecodedFrame))
         for i, item in enumerate(frames):
             if max_frames is not None and i >= max_frames:
@@ -319,10 +320,14 @@ EVAL_SCHEMA = 1
 
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
                     gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str = "dis",
-                    preset: str = "medium", start: float | None = None, duration: float | None = None) -> dict:
+                    preset: str = "medium", start: float | None = None, duration: float | None = None,
+                    fps=None) -> dict:
     """:func:`warping_error` of two video files (the stylized one made from the input one, or with
     ``start``/``duration`` from that segment of it, as ``vidstyle stylize --start/--duration``
-    made it)."""
+    made it; ``fps``: the rate an input folder of numbered frames was stylized at, ``--fps``)."""
+    from vidstyle.io.sequence import say_if_fps_unused
+
+    say_if_fps_unused(fps, Path(input_path))
     for what, path in (("input", input_path), ("stylized", stylized_path)):  # which one, by name
         if not Path(path).exists():
             raise VidstyleError(f"{what} video not found: {path}")
@@ -333,7 +338,7 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     # the frames' times as decoded: those of the segment read (--start), on the timeline the
     # decoder made continuous
     input_times, stylized_times = [], []
-    inputs = _Counted(_read_frames(input_path, max_frames, start, duration, input_times))
+    inputs = _Counted(_read_frames(input_path, max_frames, start, duration, input_times, fps))
     stylized = _Counted(_read_frames(stylized_path, max_frames, None, None, stylized_times))
     ground_truth = GroundTruthFlow(gt_flow) if isinstance(gt_flow, (str, Path)) else gt_flow
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth)
@@ -350,6 +355,13 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
         if longer == "input" and not segment:  # the likeliest reason: a stylized segment
             hint = (f"if {Path(stylized_path).name} is a segment (stylize --start S --duration D), give eval the "
                     f"same --start and --duration; {hint}")
+        elif segment and Path(input_path).is_dir():
+            from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS
+
+            # the segment was placed at another rate than the stylization's: the first frames of the
+            # two would be different moments, so --max-frames would only hide that
+            hint = (f"the folder's frames are placed in time at {float(fps or DEFAULT_SEQUENCE_FPS):g} frames/s: "
+                    "give eval the --fps that vidstyle stylize was given")
         raise VidstyleError(f"{input_path} and {stylized_path} have different frame counts "
                             f"(the {longer} video{' segment' if segment and longer == 'input' else ''} is longer "
                             f"than {n} frame{'s' if n != 1 else ''}; {hint})")
@@ -496,12 +508,12 @@ class StyleScorer:
 
 def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: str | Path, *,
                    every: int = 4, max_frames: int | None = None, loss_net: str = EVAL_LOSS_NET,
-                   start: float | None = None, duration: float | None = None) -> dict:
+                   start: float | None = None, duration: float | None = None, fps=None) -> dict:
     """Style loss (vs ``painting``) and content loss (vs the input, or its segment
-    ``start``/``duration``) of every ``every``-th frame."""
+    ``start``/``duration``; ``fps``: an input folder's rate) of every ``every``-th frame."""
     check_painting(painting)
     scorer = StyleScorer(painting, loss_net=loss_net)
-    pairs = [(out, src) for i, (src, out) in enumerate(zip(read_frames(input_path, max_frames, start, duration),
+    pairs = [(out, src) for i, (src, out) in enumerate(zip(read_frames(input_path, max_frames, start, duration, fps),
                                                            read_frames(stylized_path, max_frames)))
              if i % every == 0]
     outs, srcs = [p[0] for p in pairs], [p[1] for p in pairs]
@@ -549,6 +561,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="the input's segment STYLIZED was made from: the --start given to vidstyle stylize")
     p.add_argument("--duration", type=positive_clock_time, metavar="TIME",
                    help="... and its --duration")
+    p.add_argument("--fps", type=sequence_fps,
+                   help="frame rate of an INPUT folder of numbered frames: the --fps given to vidstyle stylize "
+                        "(default 24); places --start/--duration in it")
     p.add_argument("--flow-preset", default="medium", choices=["ultrafast", "fast", "medium"],
                    help="DIS optical flow preset (default medium)")
     p.add_argument("--painting", metavar="IMAGE", type=path_arg,
@@ -569,9 +584,9 @@ def _cmd_eval(args) -> int:
         check_painting(args.painting)
     result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
                              max_frames=args.max_frames, preset=args.flow_preset, start=args.start,
-                             duration=args.duration)
+                             duration=args.duration, fps=args.fps)
     result["style"] = None if not args.painting else evaluate_style(
         args.input, args.stylized, args.painting, every=args.style_every, max_frames=args.max_frames,
-        loss_net=args.loss_net, start=args.start, duration=args.duration)
+        loss_net=args.loss_net, start=args.start, duration=args.duration, fps=args.fps)
     print(json.dumps({"schema": EVAL_SCHEMA, **result}, indent=2))
     return 0

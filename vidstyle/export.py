@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from vidstyle.cli_args import COMMAND_HELP, non_negative_float
+from vidstyle.cli_args import COMMAND_HELP, non_negative_float, once
 from vidstyle.cli_args import path as path_arg
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_output_file, write_then_rename
@@ -229,7 +229,7 @@ def add_parser(subparsers) -> None:
         description="Export a style network to ONNX (dynamic batch, height and width) and check it "
                     "numerically against PyTorch.")
     p.add_argument("--onnx", required=True, metavar="OUT.onnx", type=path_arg, help="ONNX file to write, in an existing folder")
-    p.add_argument("--style", required=True,
+    p.add_argument("--style", required=True, action=once("a blend is mix:a=0.7,b=0.3 (baked in)"),
                    help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 or FILE.safetensors:a=0.7,b=0.3 "
                         "(the mix is baked in)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")

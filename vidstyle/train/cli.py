@@ -8,6 +8,7 @@ from vidstyle.cli_args import COMMAND_HELP
 from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import non_negative_float as _non_negative_float
 from vidstyle.cli_args import non_negative_int as _non_negative_int
+from vidstyle.cli_args import once
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import path as path_arg
@@ -72,6 +73,7 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--style", action="append", required=True, metavar="IMAGE", type=path_arg,
                    help="style image (painting); repeat for a multi-style network")
     p.add_argument("--content", required=True, metavar="DIR", type=path_arg,
+                   action=once("put the photos in one folder, subfolders included: it is searched recursively"),
                    help="folder of photos (searched recursively)")
     p.add_argument("--out", "-o", "--output", dest="out", required=True, type=path_arg,
                    help="output weights file (.safetensors), in an existing folder; --output as in stylize")
@@ -199,8 +201,9 @@ def add_optimize_parser(subparsers) -> None:
         "optimize", help=COMMAND_HELP["optimize"],
         description="Optimise the pixels of a photo so its loss-network activations match the photo (content) "
                     "and the painting's Gram matrices (style): the slow reference a trained network is compared to.")
-    p.add_argument("--style", required=True, metavar="IMAGE", type=path_arg, help="style image (painting)")
-    p.add_argument("--content", required=True, metavar="IMAGE", type=path_arg, help="photo to stylize")
+    p.add_argument("--style", required=True, metavar="IMAGE", type=path_arg, action=once(),
+                   help="style image (painting)")
+    p.add_argument("--content", required=True, metavar="IMAGE", type=path_arg, action=once(), help="photo to stylize")
     p.add_argument("-o", "--output", required=True, type=path_arg, help="output image (.png, .jpg), in an existing folder")
     p.add_argument("--image-size", type=_positive_int, default=d.image_size,
                    help=f"shorter side of the photo in pixels (default {d.image_size})")
