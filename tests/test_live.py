@@ -1136,6 +1136,36 @@ class FailingWrites:
         monkeypatch.setattr(VideoEncoder, "write", write)
 
 
+def test_ctrl_c_while_a_frame_is_recorded_keeps_every_frame_counted_processed(tmp_path, monkeypatch):
+    """Ctrl-C landing between the encoder's call and the muxer's lost the packets in hand: a
+    WebM recording then held two frames fewer than the session said it processed. The signal now
+    waits for the frame's write, and still ends the session as Ctrl-C."""
+    import os
+    import signal
+
+    from vidstyle.io import encode
+
+    mux_video = encode.VideoEncoder._mux_video
+    calls = []
+
+    def interrupted_before_muxing(self, packets):
+        calls.append(len(packets))
+        if len(calls) == 8:
+            os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread, here, before the mux
+            time.sleep(0.01)
+        mux_video(self, packets)
+
+    monkeypatch.setattr(encode.VideoEncoder, "_mux_video", interrupted_before_muxing)
+    out = tmp_path / "rec.webm"
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        summary = run_live(MarkedSource(frames=30), StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert summary.stop_reason == "interrupted" and 8 <= summary.processed < 30
+    assert len(decoded_times_and_marks(out)[0]) == summary.processed
+
+
 def test_a_recording_that_fails_mid_session_is_said_at_once_and_the_session_goes_on(tmp_path, monkeypatch):
     FailingWrites(monkeypatch, after=5)
     messages = []
