@@ -107,6 +107,51 @@ def test_a_smooth_ramp_from_black_is_no_bar(width):
     assert (area.top, area.bottom, area.left, area.right) == (10, 100, 0, width)  # ...and the ramp's end is no bar
 
 
+@pytest.mark.parametrize("soften", ["blur 1.5", "blur 3", "linear x4", "lanczos x6", "pillarbox blur 1.5"])
+def test_bars_with_soft_edges_are_found(soften):
+    """An SD picture scaled up 4-6 times (into 4K), or a soft telecine, spreads the edge between
+    bar and picture over several lines; the picture's first lines then still rise, and the rise
+    was taken for the picture's own gradient (review, 33rd session). The bars found may stop a
+    line or two short of the edge (those lines are stylized with the picture), never beyond it."""
+    import cv2
+
+    frames = [picture(i, (160, 68)) for i in range(3)]
+    if soften.startswith("pillarbox"):
+        frames = [np.ascontiguousarray(f.transpose(1, 0, 2)) for f in frames]  # 68x160 upright
+    bars = dict(left=46, right=46) if soften.startswith("pillarbox") else dict(top=46, bottom=46)
+    boxed_frames = [boxed(f, **bars) for f in frames]
+    kind, _, amount = soften.rpartition(" ")
+    if amount.startswith("x"):  # the whole boxed frame, made small then scaled up
+        factor = int(amount[1:])
+        interpolation = cv2.INTER_LANCZOS4 if kind == "lanczos" else cv2.INTER_LINEAR
+        small = [f[::factor, ::factor] for f in boxed_frames]
+        black = ~small[0].any(axis=2).any(axis=1)  # the small frame's bar rows
+        bars = dict(top=int(np.argmin(black)) * factor, bottom=int(np.argmin(black[::-1])) * factor)
+        boxed_frames = [cv2.resize(f, None, fx=factor, fy=factor, interpolation=interpolation) for f in small]
+    else:
+        boxed_frames = [cv2.GaussianBlur(f, (0, 0), float(amount)) for f in boxed_frames]
+    area = find_picture_area(boxed_frames)
+    assert area is not None, soften
+    h, w = boxed_frames[0].shape[:2]
+    found = dict(top=area.top, bottom=h - area.bottom, left=area.left, right=w - area.right)
+    for side, thickness in found.items():
+        assert bars.get(side, 0) - 4 <= thickness <= bars.get(side, 0), (soften, found)
+
+
+def test_an_edge_of_dim_lines_or_of_bright_lines_then_dark_still_ends_the_bar():
+    """A film scan's frame line three lines deep (25, 25, 25, then the picture), and a still whose
+    picture opens with three bright rows and then goes dark: the rise and the flat after it are
+    further in than the picture's first lines, and there is no other frame to look at."""
+    frame_line = boxed(np.full((H, W, 3), 150, np.uint8), top=12, bottom=12)
+    frame_line[12:15] = 25
+    frame_line[H + 9:H + 12] = 25
+    assert find_picture_area([frame_line]) == PictureArea(12, H + 12, 0, W, (H + 24, W))
+    bright_then_dark = boxed(np.full((H, W, 3), 30, np.uint8), top=12, bottom=12)
+    bright_then_dark[12:15] = 220
+    bright_then_dark[H + 9:H + 12] = 220
+    assert find_picture_area([bright_then_dark]) == PictureArea(12, H + 12, 0, W, (H + 24, W))
+
+
 def test_subtitles_break_a_bar_only_in_the_frames_they_are_in():
     subtitled = boxed(picture(), top=12, bottom=20)
     subtitled[H + 12 + 6:H + 12 + 14, 30:66] = 255  # a line of white text, 36 of 96 px wide, in the bottom bar

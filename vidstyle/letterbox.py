@@ -145,25 +145,33 @@ def _line_median(gray: np.ndarray, axis: int, index: int, span: slice) -> float:
     return float(np.median(gray[index, span] if axis == 1 else gray[span, index]))
 
 
-def _ends_at_an_edge(grays: list[np.ndarray], axis: int, level: int, first: int, step: int, span: slice) -> bool:
-    """Whether the bar whose first picture line is ``first`` (the bar lies at ``first - step``) ends
-    at an edge in some frame: one of the picture's first two lines is mostly lit (median above
-    ``level``; the outermost line of a film scan is often dim), and the picture's third line is at
-    least ``level`` brighter than the bar's last line, a rise steeper than the picture's own
-    gradient just inside. A smooth ramp from black (a gradient background, a sky into night) passes
-    ``level`` at some line too, but rises there no faster than it goes on rising: no bar ends there."""
-    size = grays[0].shape[0 if axis == 1 else 1]
-    lines = [first + i * step for i in range(5)]
-    inside = [i for i in lines if 0 <= i < size]
+#: How many lines an edge between a bar and the picture may take: a picture scaled up 4-6 times
+#: (SD into 4K), a soft telecine or a film scan's dim frame lines spread it over several.
+MAX_EDGE = 8
+
+
+def _ends_at_an_edge(grays: list[np.ndarray], axis: int, level: int, first: int, step: int, span: slice,
+                     depth: int) -> bool:
+    """Whether the bar whose first picture line is ``first`` (the bar lies at ``first - step``,
+    the picture ``depth`` lines deep from there) ends at an edge in some frame: one of the
+    picture's first two lines mostly lit (median above ``level``; the outermost line of a film
+    scan is often dim), and within :data:`MAX_EDGE` lines a rise from the bar's last line of at
+    least ``level`` that is steeper than the picture goes on rising after it (over as many lines
+    again). A smooth ramp from black (a gradient backdrop, a sky into night) passes ``level`` at
+    some line too, but keeps rising as fast as it rose: no bar ends there."""
+    lines = [first + k * step for k in range(min(2 * MAX_EDGE + 1, depth))]
+    reach = min(MAX_EDGE, (len(lines) - 1) // 2)  # a rise over j lines is compared with the next j
     for g in grays:
-        if not any(_line_median(g, axis, i, span) > level for i in inside[:2]):
+        if not any(_line_median(g, axis, i, span) > level for i in lines[:2]):
             continue
-        if len(inside) < 5:  # a picture under five lines deep: nothing to compare the rise with
+        if reach < 2:  # a picture too thin to tell an edge from a gradient (min_picture keeps this rare)
             return True
-        bar_line, third, fifth = (_line_median(g, axis, i, span) for i in (first - step, lines[2], lines[4]))
-        rise = third - bar_line
-        if rise >= level and rise > 2 * abs(fifth - third):
-            return True
+        bar_line = _line_median(g, axis, first - step, span)
+        medians = [_line_median(g, axis, i, span) for i in lines[:2 * reach + 1]]
+        for j in range(2, reach + 1):
+            rise = medians[j] - bar_line
+            if rise >= level and rise > 2 * abs(medians[2 * j] - medians[j]):
+                return True
     return False
 
 
@@ -177,9 +185,9 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
     ``level`` in every frame; bars are the runs of such rows (columns) from each edge, at least
     :data:`MIN_BAR` thick, that end at an edge in some frame, looked for within the picture's
     columns (rows), so that a picture boxed on all four sides is found however narrow it is: one of
-    the picture's first two rows (columns) mostly brighter than ``level``, and a rise from the bar
-    to the picture's third line of at least ``level``, steeper than the picture's gradient after it
-    (a smooth ramp from black is no bar)."""
+    the picture's first two rows (columns) mostly brighter than ``level``, and within
+    :data:`MAX_EDGE` lines a rise from the bar of at least ``level``, steeper than the picture's
+    gradient after it (a smooth ramp from black is no bar; a soft edge is one)."""
     if isinstance(frames, np.ndarray) and frames.ndim == 3:
         raise BadValueError(f"find_picture_area takes a sequence of frames, got one {frames.shape} array "
                          "(pass [frame] for a single image)")
@@ -199,13 +207,14 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
         return None  # nothing but dark lines: no picture to find
     rows, cols = slice(top, h - bottom), slice(left, w - right)
 
-    def edge(bar: int, axis: int, first: int, step: int, span: slice) -> int:
+    def edge(bar: int, axis: int, first: int, step: int, span: slice, depth: int) -> int:
         """``bar`` if it is thick enough and ends at an edge, looked for within the picture's span
-        (so wide bars on the other axis do not hide it), else 0."""
-        return bar if bar >= MIN_BAR and _ends_at_an_edge(grays, axis, level, first, step, span) else 0
+        (so wide bars on the other axis do not hide it) and ``depth`` (up to the opposite bar), else 0."""
+        return bar if bar >= MIN_BAR and _ends_at_an_edge(grays, axis, level, first, step, span, depth) else 0
 
-    top, bottom = edge(top, 1, top, 1, cols), edge(bottom, 1, h - 1 - bottom, -1, cols)
-    left, right = edge(left, 0, left, 1, rows), edge(right, 0, w - 1 - right, -1, rows)
+    tall, wide = h - top - bottom, w - left - right
+    top, bottom = edge(top, 1, top, 1, cols, tall), edge(bottom, 1, h - 1 - bottom, -1, cols, tall)
+    left, right = edge(left, 0, left, 1, rows, wide), edge(right, 0, w - 1 - right, -1, rows, wide)
     if not (top or bottom or left or right):
         return None
     area = PictureArea(top, h - bottom, left, w - right, (h, w))
