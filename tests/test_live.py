@@ -1166,6 +1166,46 @@ def test_ctrl_c_while_a_frame_is_recorded_keeps_every_frame_counted_processed(tm
     assert len(decoded_times_and_marks(out)[0]) == summary.processed
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="SIGHUP is POSIX")
+def test_signals_held_over_a_frame_deliver_a_termination_first_and_skip_ignored_ones():
+    """Two signals within one frame's write: the termination is delivered (the exit status says
+    terminated), and an ignored one arriving first (SIGHUP under nohup) hides nothing."""
+    import os
+
+    from vidstyle.live import _signals_held
+
+    class Term(Exception):
+        pass
+
+    def on_term(signum, frame):
+        raise Term
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM,
+                                                          signal.SIGHUP)}
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with pytest.raises(Term):
+            with _signals_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.01)
+        with pytest.raises(KeyboardInterrupt):
+            with _signals_held():
+                os.kill(os.getpid(), signal.SIGHUP)
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.01)
+        with _signals_held():  # ignored alone: stays ignored
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.01)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is on_term
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def test_a_recording_that_fails_mid_session_is_said_at_once_and_the_session_goes_on(tmp_path, monkeypatch):
     FailingWrites(monkeypatch, after=5)
     messages = []

@@ -627,31 +627,16 @@ _STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal,
 
 
 @contextlib.contextmanager
-def _interrupts_deferred():
-    """Hold Ctrl-C, SIGTERM and SIGHUP inside the block (main thread only): they arrive while live
-    is already stopping, and must not cut a file's finalization short. A termination is noted in
-    :data:`DEFERRED_TERMINATIONS`, not lost."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _stop_signals_held(deliver: bool):
+    """Hold Ctrl-C, SIGTERM and SIGHUP inside the block (main thread only).
 
-    def note(signum, frame):
-        if signum != signal.SIGINT:
-            DEFERRED_TERMINATIONS.append(signum)
-
-    previous = {sig: signal.signal(sig, note) for sig in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def _signals_held():
-    """Hold Ctrl-C, SIGTERM and SIGHUP inside the block (main thread only) and deliver the first
-    that came once it ends: a frame is then recorded whole or not at all. Interrupted between the
-    encoder's call and the muxer's, a recording lost the frames inside (two of a VP9 WebM's)."""
+    ``deliver`` False: live is already stopping, and they must not cut a file's finalization
+    short; Ctrl-C is dropped, a termination noted in :data:`DEFERRED_TERMINATIONS` (the exit
+    status still says so). ``deliver`` True: a frame is recorded whole or not at all (interrupted
+    between the encoder's call and the muxer's, a recording lost the frames in hand), and what
+    came is delivered once the block ends: a termination before Ctrl-C, and nothing whose own
+    handler ignores it (SIGHUP under nohup, Ctrl-C in a background job), so one of those arriving
+    first cannot hide the other."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -662,8 +647,24 @@ def _signals_held():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if arrived:
-            signal.raise_signal(arrived[0])  # its own handler now: KeyboardInterrupt, or Terminated
+        terminations = [sig for sig in arrived if sig != signal.SIGINT]
+        if not deliver:
+            DEFERRED_TERMINATIONS.extend(terminations)
+        else:
+            wanted = [sig for sig in terminations + [s for s in arrived if s == signal.SIGINT]
+                      if previous[sig] is not signal.SIG_IGN]
+            if wanted:
+                signal.raise_signal(wanted[0])  # its own handler now: Terminated, or KeyboardInterrupt
+
+
+def _interrupts_deferred():
+    """:func:`_stop_signals_held` while live stops: nothing cuts the files' finalization short."""
+    return _stop_signals_held(deliver=False)
+
+
+def _signals_held():
+    """:func:`_stop_signals_held` while a frame is recorded: delivered after it."""
+    return _stop_signals_held(deliver=True)
 
 
 class ProcessExitHook:
