@@ -254,11 +254,47 @@ def test_ctrl_c_while_the_report_is_written_leaves_no_half_written_folder(tmp_pa
     assert not (tmp_path / "new").exists()
 
 
+def test_ctrl_c_among_the_final_renames_waits_until_the_report_is_whole(tmp_path, monkeypatch):
+    """Ctrl-C after the first file was moved into place would leave this run's bench.json beside
+    an earlier run's bench.md: the renames finish first, then the interrupt comes."""
+    import os
+    import signal
+
+    import vidstyle.bench.report as report_mod
+
+    out = tmp_path / "res"
+    write_reports(_fake_report(), out, plots=False)
+    replace, calls = os.replace, []
+
+    def interrupted_after_the_first(src, dst):
+        replace(src, dst)
+        calls.append(dst)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+
+    monkeypatch.setattr(report_mod.os, "replace", interrupted_after_the_first)
+    changed = dict(_fake_report(), command="vidstyle bench --again")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            write_reports(changed, out, plots=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(calls) == 2 and json.loads((out / "bench.json").read_text())["command"] == "vidstyle bench --again"
+    assert "vidstyle bench --again" in (out / "bench.md").read_text()
+    assert not list(out.glob(".*.partial*"))
+
+
 def test_the_frames_note_gives_the_reason_that_holds():
     from vidstyle.bench.run import _frames_note
 
-    cases = [((500, 497, 7, 24), "processed 24 frames (the clip has only 24 frames)"),  # short clip, last batch partial
+    cases = [((500, 497, 7, 24), "processed 24 frames (rounded down to whole batches of 7; the clip has only 24 "
+                                 "frames)"),  # short clip, last batch partial
              ((3, 2, 2, 2), "processed 2 frames (rounded down to whole batches of 2)"),
+             ((3, 8, 8, 8), "processed 8 frames (rounded up to one batch of 8)"),
+             ((3, 8, 8, 5), "processed 5 frames (rounded up to one batch of 8; the clip has only 5 frames)"),
+             ((24, 24, 4, 20), "processed 20 frames (the clip has only 20 frames)"),
              ((8, 8, 4, 8), None)]
     for (asked, target, batch, processed), said in cases:
         report = {"notes": []}

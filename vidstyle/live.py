@@ -11,7 +11,6 @@ style, ``t`` toggle the temporal stabilizer, ``+``/``-`` its strength, ``s`` sna
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import json
 import os
@@ -43,6 +42,7 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES
+from vidstyle.signals import STOP_SIGNALS, stop_signals_held
 from vidstyle.errors import VidstyleError, counted
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
@@ -622,49 +622,20 @@ class Recording:
 #: SIGTERM/SIGHUP that arrived while :func:`_interrupts_deferred` held them: the exit status still
 #: says the session was terminated (vidstyle live's _cmd_live reads it).
 DEFERRED_TERMINATIONS: list[int] = []
-#: The signals that end a live session: Ctrl-C, and a service manager's or a closed terminal's.
-_STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
-
-
-@contextlib.contextmanager
-def _stop_signals_held(deliver: bool):
-    """Hold Ctrl-C, SIGTERM and SIGHUP inside the block (main thread only).
-
-    ``deliver`` False: live is already stopping, and they must not cut a file's finalization
-    short; Ctrl-C is dropped, a termination noted in :data:`DEFERRED_TERMINATIONS` (the exit
-    status still says so). ``deliver`` True: a frame is recorded whole or not at all (interrupted
-    between the encoder's call and the muxer's, a recording lost the frames in hand), and what
-    came is delivered once the block ends: a termination before Ctrl-C, and nothing whose own
-    handler ignores it (SIGHUP under nohup, Ctrl-C in a background job), so one of those arriving
-    first cannot hide the other."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    arrived: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: arrived.append(signum)) for sig in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        terminations = [sig for sig in arrived if sig != signal.SIGINT]
-        if not deliver:
-            DEFERRED_TERMINATIONS.extend(terminations)
-        else:
-            wanted = [sig for sig in terminations + [s for s in arrived if s == signal.SIGINT]
-                      if previous[sig] is not signal.SIG_IGN]
-            if wanted:
-                signal.raise_signal(wanted[0])  # its own handler now: Terminated, or KeyboardInterrupt
+_STOP_SIGNALS = STOP_SIGNALS
 
 
 def _interrupts_deferred():
-    """:func:`_stop_signals_held` while live stops: nothing cuts the files' finalization short."""
-    return _stop_signals_held(deliver=False)
+    """Stop signals held while live stops: nothing cuts the files' finalization short (Ctrl-C is
+    dropped, a termination noted in :data:`DEFERRED_TERMINATIONS`)."""
+    return stop_signals_held(deliver=False, noted=DEFERRED_TERMINATIONS)
 
 
 def _signals_held():
-    """:func:`_stop_signals_held` while a frame is recorded: delivered after it."""
-    return _stop_signals_held(deliver=True)
+    """Stop signals held while a frame is recorded, and delivered after it: a frame is recorded
+    whole or not at all (interrupted between the encoder's call and the muxer's, a recording
+    lost the frames in hand)."""
+    return stop_signals_held(deliver=True)
 
 
 class ProcessExitHook:

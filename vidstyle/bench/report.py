@@ -12,6 +12,7 @@ import platform
 from pathlib import Path
 
 from vidstyle.io.files import write_then_rename
+from vidstyle.signals import stop_signals_held
 
 SCHEMA = "vidstyle-bench/1"
 
@@ -433,9 +434,12 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
         if isinstance(exc, OSError):
             raise VidstyleError(f"writing {out / name} failed: {exc.strerror or exc}") from None
         raise
-    for name in names:
-        os.replace(stage / name, out / name)
-    stage.rmdir()
+    # the renames are quick, but a Ctrl-C among them would leave this run's files beside the
+    # earlier run's: it waits until they are all in place
+    with stop_signals_held():
+        for name in names:
+            os.replace(stage / name, out / name)
+        stage.rmdir()
     for name in PLOTS:
         if name not in names and (out / name).is_file():
             (out / name).unlink()

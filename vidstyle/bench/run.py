@@ -344,10 +344,12 @@ def _frames_note(report: dict, asked: int, target: int, batch: int, processed: i
     """Say when the file-to-file runs processed another number of frames than --clip-frames."""
     if processed == asked:
         return
-    # a clip shorter than the rounded target is processed whole, last partial batch included, so the
-    # rounding is then no reason for the count
-    why = ([f"the clip has only {processed} frames"] if processed < target
-           else [f"rounded down to whole batches of {batch}"])
+    # what made the target differ from the frames asked for: rounding down to whole batches, or up
+    # to one batch; a clip shorter than the target is then processed whole (its last batch partial)
+    why = [] if target == asked else [f"rounded {'up to one batch' if target > asked else 'down to whole batches'}"
+                                      f" of {batch}"]
+    if processed < target:
+        why.append(f"the clip has only {processed} frames")
     note = f"--clip-frames {asked}: the file-to-file runs of {label} processed {processed} frames ({'; '.join(why)})"
     report["notes"].append(note)
     _log(note)

@@ -1,0 +1,42 @@
+"""Holding the signals that stop a command (Ctrl-C, SIGTERM, SIGHUP) over a few steps that must
+happen whole: a file's finalization, a frame's write, a results folder's renames."""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Iterator
+
+#: The signals that stop a command: Ctrl-C, and a service manager's or a closed terminal's.
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+@contextlib.contextmanager
+def stop_signals_held(deliver: bool = True, noted: list[int] | None = None) -> Iterator[None]:
+    """Hold :data:`STOP_SIGNALS` inside the block (main thread only; elsewhere Python delivers
+    none anyway).
+
+    ``deliver`` True: what came is delivered once the block ends, a termination before Ctrl-C,
+    and nothing whose own handler ignores it (SIGHUP under nohup, Ctrl-C in a background job), so
+    one of those arriving first cannot hide the other. ``deliver`` False: the block is the end of
+    the command already; Ctrl-C is dropped and terminations are appended to ``noted`` (so the exit
+    status can still say the command was terminated)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: arrived.append(signum)) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        terminations = [sig for sig in arrived if sig != signal.SIGINT]
+        if not deliver:
+            if noted is not None:
+                noted.extend(terminations)
+        else:
+            wanted = [sig for sig in terminations + [s for s in arrived if s == signal.SIGINT]
+                      if previous[sig] is not signal.SIG_IGN]
+            if wanted:
+                signal.raise_signal(wanted[0])  # its own handler now: an exception, or the default action
