@@ -72,6 +72,34 @@ def test_mistakes_are_found_before_any_network_runs(tmp_path):
     assert read_image(tmp_path / "taken.png").shape == (2 * (BAND + 48), 64, 3)
 
 
+def test_arguments_of_the_wrong_kind_are_refused_before_any_network_runs(tmp_path, monkeypatch, capsys):
+    """overwrite="no" replaced the file (any truthy value passed); progress=True failed after the
+    first style had run; wrong kinds of frames, width, start or output surfaced as TypeErrors or
+    OpenCV errors from deep inside (review, 33rd session)."""
+    from vidstyle.errors import BadTypeError, BadValueError
+    from vidstyle.models.zoo import Styles
+
+    src = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48))
+    (tmp_path / "taken.png").write_bytes(b"mine")
+    monkeypatch.setattr("vidstyle.stylizer.Stylizer.__init__", lambda *a, **k: pytest.fail("a network was built"))
+    for options in (dict(overwrite="no"), dict(progress=5), dict(frames="2"), dict(frames=2.5), dict(frames=True),
+                    dict(frames=None), dict(width="80"), dict(width=80.5), dict(start="1"), dict(duration=[1])):
+        with pytest.raises(BadTypeError, match=f"^{next(iter(options))} must be"):
+            style_sheet(src, tmp_path / "taken.png", ["light_starry_night"], **options)
+    for options in (dict(frames=0), dict(width=8), dict(start=-1)):
+        with pytest.raises(BadValueError):
+            style_sheet(src, tmp_path / "new.png", ["light_starry_night"], **options)
+    with pytest.raises(BadTypeError, match="the output of style_sheet"):
+        style_sheet(src, None, ["light_starry_night"])
+    with pytest.raises(BadTypeError, match="styles is a list of styles"):
+        style_sheet(src, tmp_path / "new.png", 3)
+    assert (tmp_path / "taken.png").read_bytes() == b"mine" and not (tmp_path / "new.png").exists()
+    monkeypatch.undo()
+    # a Styles entry is a style too, alone or in a list, labelled as --style takes it; progress=True prints
+    result = style_sheet(src, tmp_path / "one.png", Styles.LIGHT_MONDRIAN, frames=1, progress=True)
+    assert result.styles == 1 and "[1/1] light_mondrian" in capsys.readouterr().err
+
+
 def test_the_command(tmp_path):
     src = make_video(tmp_path / "clip.mp4", frames=12, size=(64, 48))
     done = subprocess.run([sys.executable, "-m", "vidstyle", "preview", str(src), "-o", str(tmp_path / "s.png"),

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -67,6 +68,22 @@ def labelled(row: np.ndarray, text: str) -> np.ndarray:
     band = np.zeros((_LABEL_HEIGHT, row.shape[1], 3), np.uint8)
     cv2.putText(band, text, (6, 16), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return np.concatenate([band, row], axis=0)
+
+
+def _spec_text(spec) -> str:
+    """A style as ``--style`` takes it: a Styles entry by its name (not ``Styles.LIGHT_MONDRIAN``)."""
+    from vidstyle.models.zoo import Styles
+
+    if isinstance(spec, Styles):
+        return Path(spec.value.file).stem
+    return os.fspath(spec) if isinstance(spec, os.PathLike) else str(spec)
+
+
+def _print_progress(done: int, total: int, spec: str) -> None:
+    """``[2/7] starry_night`` on stderr after each style (``vidstyle preview``; ``progress=True``)."""
+    import sys
+
+    print(f"[{done}/{total}] {spec}", file=sys.stderr, flush=True)
 
 
 def _style_label(choice, spec: str) -> str:
@@ -144,15 +161,31 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path, write_image
     from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
     from vidstyle.letterbox import find_picture_area
-    from vidstyle.models.zoo import resolve_style
+    from vidstyle.config import check_flag, check_number
+    from vidstyle.errors import BadTypeError
+    from vidstyle.models.zoo import Styles, resolve_style
     from vidstyle.stylizer import Stylizer
 
-    if frames < 1 or width < 16:
-        raise VidstyleError(f"a sheet needs at least 1 frame and panels 16 pixels wide (got {frames}, {width})")
+    check_number("frames", frames, "a whole number of frames, at least 1", lambda v: v >= 1, integral=True,
+                 optional=False)
+    check_number("width", width, "a whole number of pixels, at least 16", lambda v: v >= 16, integral=True,
+                 optional=False)
+    check_number("start", start, "a number of seconds >= 0", lambda v: v >= 0)
+    check_number("duration", duration, "a number of seconds > 0", lambda v: v > 0)
+    check_flag("overwrite", overwrite)
+    if progress is True:  # as vidstyle preview prints it
+        progress = _print_progress
+    elif not (progress is None or progress is False or callable(progress)):
+        raise BadTypeError(f"progress must be True, False, None or a function progress(done, total, style), "
+                           f"got {progress!r}")
+    if not isinstance(output, (str, os.PathLike)):
+        raise BadTypeError(f"the output of style_sheet() is a path (str or pathlib.Path), got {output!r}")
     input_path = check_input(input, folders=True)
     check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)
-    if isinstance(styles, str):  # one style, not its characters
+    if isinstance(styles, (str, os.PathLike, Styles)):  # one style, not its characters
         styles = [styles]
+    elif not (styles is None or isinstance(styles, Iterable)):
+        raise BadTypeError(f"styles is a list of styles (or one), got {styles!r}")
     specs = preview_styles() if styles is None else list(styles)
     if not specs:
         raise BadValueError("no styles to show (None shows every bundled style)")
@@ -185,9 +218,9 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     rows = [row(images, f"{input_path.name} (input)")]
     for done, (spec, choice) in enumerate(zip(specs, choices), 1):
         stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side)
-        rows.append(row([painted(stylizer, image) for image in images], _style_label(choice, spec)))
-        if progress is not None:
-            progress(done, len(specs), spec)
+        rows.append(row([painted(stylizer, image) for image in images], _style_label(choice, _spec_text(spec))))
+        if progress:
+            progress(done, len(specs), _spec_text(spec))
     sheet = np.concatenate(rows, axis=0)
     with atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
         write_image(temp, sheet, format=IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
@@ -236,17 +269,12 @@ def add_parser(sub) -> None:
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
-    import sys
-
-    def progress(done: int, total: int, spec: str) -> None:
-        print(f"[{done}/{total}] {spec}", file=sys.stderr, flush=True)
-
     result = style_sheet(args.input, args.output, args.styles, frames=args.frames, width=args.width,
                          start=args.start, duration=args.duration, fps=args.fps, hdr=args.hdr, bars=args.bars,
                          downscale=args.downscale,
                          device=args.device,
                          precision=args.precision, max_side=args.max_side, overwrite=args.overwrite,
-                         progress=None if args.quiet else progress)
+                         progress=not args.quiet)
     if not args.quiet:
         print(result.summary())
     return 0
