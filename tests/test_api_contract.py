@@ -269,3 +269,36 @@ def test_a_network_with_one_halving_and_9_pixel_kernels_takes_tiny_and_flat_fram
                   np.random.default_rng(0).integers(0, 256, (1, 1, 3), dtype=np.uint8),
                   np.random.default_rng(1).integers(0, 256, (3, 40, 3), dtype=np.uint8)):
         assert st.stylize(image).shape == image.shape  # a RuntimeError from the reflection padding before
+
+
+def test_more_wrong_kinds_are_said_as_such_not_met_deep_inside(tmp_path):
+    """Found by a review of the Python API (33rd session): each of these surfaced as an
+    AttributeError, a bare TypeError or a numpy error from deep inside, or (stylize_files) only
+    at the generator's first step, after the output folder was made."""
+    from vidstyle.letterbox import find_picture_area
+
+    frame = np.zeros((60, 80, 3), np.uint8)
+    frame[10:50] = 128
+    with pytest.raises(BadTypeError, match="level must be"):
+        find_picture_area([frame], level="12")
+    with pytest.raises(BadTypeError, match="min_picture must be"):
+        find_picture_area([frame], min_picture=None)
+    with pytest.raises(BadValueError, match="level must be"):
+        find_picture_area([frame], level=300)
+    stylizer = Stylizer("light_mondrian", device="cpu")
+    for frames in (None, 5):
+        with pytest.raises(BadTypeError, match="calibrate takes a sequence"):
+            stylizer.calibrate(frames)
+    blend = Stylizer("mix:starry_night=0.7,the_scream=0.3", device="cpu")
+    with pytest.raises(BadTypeError, match="names each style by a string"):
+        blend.set_mix({0: 1.0})
+    image = tmp_path / "p.png"
+    vidstyle.io.images.write_image(image, np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8))
+    with pytest.raises(BadTypeError, match="a style is a bundled style's name"):
+        vidstyle.stylize_files([image], tmp_path / "out", style=None)
+    assert not (tmp_path / "out").exists()
+    # a Styles entry is a style everywhere, a timeline's too (named as --style-at takes it)
+    timeline = vidstyle.StyleTimeline([(0, Styles.LIGHT_MONDRIAN), (1, "none")])
+    assert timeline.changes[0].style == "light_mondrian"
+    done = list(vidstyle.stylize_files([image], tmp_path / "styled", style=Styles.LIGHT_MONDRIAN))
+    assert done[0][1].frames == 1 and (tmp_path / "styled" / "p.png").exists()

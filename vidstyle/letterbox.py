@@ -194,6 +194,12 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
     if not isinstance(frames, Iterable):
         raise BadTypeError(f"find_picture_area takes an iterable of uint8 (H, W, 3) frames, "
                         f"got {type(frames).__name__}")
+    from vidstyle.config import check_number
+
+    check_number("level", level, "a whole number of grey levels from 0 to 254", lambda v: 0 <= v < 255,
+                 integral=True, optional=False)
+    check_number("min_picture", min_picture, "a whole number of pixels, at least 1", lambda v: v >= 1,
+                 integral=True, optional=False)
     frames = [check_image(f) for f in frames]  # a generator is read once
     if not frames:
         raise BadValueError("find_picture_area needs at least one frame")

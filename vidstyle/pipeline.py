@@ -1220,14 +1220,14 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
         if not is_image_path(source):
             check_encoding(encode, target)
     from vidstyle.models.zoo import resolve_style
-    from vidstyle.timeline import StyleTimeline
+    from vidstyle.timeline import StyleTimeline, is_ready_stylizer
 
     if isinstance(style, (list, tuple)):
         style = StyleTimeline(style)
     # an unknown style fails here too, before the folder is made
     if isinstance(style, StyleTimeline):
         style.check_styles()
-    elif isinstance(style, (str, Path)):
+    elif not is_ready_stylizer(style):  # a name, a path, a Styles entry; None or a number is refused here too
         resolve_style(style)
     return _stylize_pairs(pairs, folder, style, config, encode, overwrite, progress)
 

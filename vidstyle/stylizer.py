@@ -288,6 +288,8 @@ class Stylizer:
         any, the first batch stylized calibrates. No-op unless int8."""
         if isinstance(images, np.ndarray) and images.ndim != 4:
             raise BadValueError(f"calibrate takes a sequence of (H, W, 3) frames, got one array of shape {images.shape}")
+        if not isinstance(images, (np.ndarray, Iterable)) or isinstance(images, (str, bytes)):
+            raise BadTypeError(f"calibrate takes a sequence of uint8 (H, W, 3) frames, got {type(images).__name__}")
         frames = [np.array(check_image(image), copy=True) for image in images]
         if not frames:
             raise BadValueError("calibrate needs at least one frame")

@@ -106,6 +106,8 @@ class StyleTimeline:
     def __init__(self, changes: Sequence[StyleChange | tuple], crossfade: float = DEFAULT_CROSSFADE):
         if isinstance(changes, (str, os.PathLike)) or not isinstance(changes, Sequence):
             raise BadTypeError(f"a style timeline is a list of (seconds, style) pairs, got {type(changes).__name__}")
+        from vidstyle.models.zoo import Styles
+
         entries = []
         for change in changes:
             if not isinstance(change, StyleChange):
@@ -116,10 +118,12 @@ class StyleTimeline:
                 # a wrong kind ("12.5", None) is a TypeError, a number out of range a ValueError
                 error = BadValueError if is_number(change.at) else BadTypeError
                 raise error(f"a style change's time must be a number of seconds >= 0, got {change.at!r}")
+            if isinstance(change.style, Styles):  # by its name, as --style-at takes it (and labels show it)
+                change = StyleChange(change.at, Path(change.style.value.file).stem)
             if not (isinstance(change.style, (str, os.PathLike)) or is_ready_stylizer(change.style)):
                 # None or a number failed only when the run loaded its styles
                 raise BadTypeError(f"a style change's style is a style spec (a bundled name, a .safetensors "
-                                   f"path, mix:..., or 'none') or a Stylizer, got {change.style!r}")
+                                   f"path, mix:..., 'none' or a Styles entry) or a Stylizer, got {change.style!r}")
             entries.append(StyleChange(float(change.at), change.style))
         if not entries:
             raise VidstyleError("a style timeline needs at least one style")

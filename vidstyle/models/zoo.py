@@ -148,6 +148,9 @@ def parse_mix(text: str) -> dict[str, float]:
 
 def mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
     names = info.style_names
+    if not isinstance(mix, dict) or not all(isinstance(n, str) for n in mix):
+        raise BadTypeError(f"a style mix names each style by a string: {{'a': 0.7, 'b': 0.3}} or 'a=0.7,b=0.3', got "
+                           f"{mix!r}")
     unknown = [n for n in mix if n not in names]
     if unknown:
         guess = closest_style_name(unknown[0], names)
