@@ -442,7 +442,7 @@ def test_a_fade_from_black_is_not_blended_with_the_darker_previous_output(clip):
             for f, g in zip(frames[:16], np.linspace(0.15, 1.0, 16))]  # a 16-frame fade from near black
 
     def run(clip_frames, tolerance):
-        stab, prev, out = FlowStabilizer(strength=0.8, fade_tolerance=tolerance), None, []
+        stab, prev, out = FlowStabilizer(strength=0.8, fade_tolerance=tolerance, drift_tolerance=tolerance), None, []
         for f in clip_frames:
             out.append(stab.apply(fake_stylize(f), None if prev is None else stab.estimate(prev, f)))
             prev = f
@@ -467,6 +467,35 @@ def test_the_fade_gate_leaves_the_temporal_benchmarks_clips_as_they_were(shared_
             frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(48), container.decode(video=0))]
         changes = [state.brightness_change for state in map(stab.estimate, frames, frames[1:]) if state is not None]
         assert len(changes) >= 40 and max(changes) < stab.fade_tolerance, name
+
+
+@pytest.mark.parametrize("on_device", [False, True])
+def test_a_slow_change_of_light_is_followed_even_at_strength_1(clip, on_device):
+    """A still shot dimming by 1.25% a frame is no fade to the fade gate (2.5%), so the blend
+    stayed: at strength 1 nothing of the new frames entered where the flow matched, and the output
+    kept the first frame's brightness while the input lost 45% of it (review, 33rd session). The
+    drift gate compares the blend's history with the stylized frame itself; the GPU's blend has it
+    too (run here on the CPU)."""
+    frames, _ = clip
+    still = frames[0].astype(np.float32)
+    dimming = [(still * 0.55 ** (t / 47)).round().astype(np.uint8) for t in range(48)]
+
+    def run(**options):
+        stab, prev, out = FlowStabilizer(strength=1.0, **options), None, []
+        for f in dimming:
+            state = None if prev is None else stab.estimate(prev, f)
+            styled = fake_stylize(f)
+            if on_device:
+                out.append(_from_levels(stab.apply_tensor(_as_levels(styled), state)))
+            else:
+                out.append(stab.apply(styled, state))
+            prev = f
+        return out
+
+    per_frame = float(fake_stylize(dimming[-1]).mean())
+    gated, ungated = run(), run(drift_tolerance=np.inf)
+    assert abs(float(gated[-1].mean()) / per_frame - 1) < 0.08  # follows, a few percent behind
+    assert float(ungated[-1].mean()) / per_frame > 1.3  # (without the gate: stuck near the first frame)
 
 
 def test_what_a_caller_does_to_an_output_does_not_reach_the_next_frames(clip):
