@@ -271,7 +271,7 @@ def test_cli_json_schema(scene):
     assert result["flow_preset"] == "fast"  # results of different presets can be told apart
     assert result["warping_error"] > result["input_warping_error"]
     assert result["notes"] == [] and result["style"] is None  # every metric has a value; no --painting
-    assert result["schema"] == 1 and list(result)[0] == "schema"
+    assert result["schema"] == 2 and list(result)[0] == "schema"
 
     proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--long-term", "9", "--max-frames", "4",
                    "--flow-preset", "fast")
@@ -542,3 +542,25 @@ def test_a_folder_input_is_placed_in_time_at_the_fps_it_was_stylized_at(tmp_path
     ok = run_cli(str(folder), str(tmp_path / "seg.mp4"), "--start", "1", "--duration", "2", "--fps", "25",
                  "--flow-preset", "ultrafast")
     assert ok.returncode == 0 and json.loads(ok.stdout)["frames"] == 50
+
+
+def test_scene_cut_pairs_are_left_out_of_the_warping_error():
+    """Two shots back to back: the pair across the cut is two shots, and the few pixels the
+    forward-backward check let through there scored errors that swamped the clip's (review, 33rd
+    session). It is left out of the short and long-term errors, and counted."""
+    ms = _make_sample_module()
+    first, *_ = ms.render(seed=3, frames=8, length=96)
+    second, *_ = ms.render(seed=11, frames=8, length=96)
+    second = [np.ascontiguousarray(255 - f[::-1]) for f in second]  # another scene, unmistakably
+    frames = list(first) + second
+    rng = np.random.default_rng(0)
+    stylized = [np.clip(f.astype(int) + rng.normal(0, 4, f.shape), 0, 255).astype(np.uint8) for f in frames]
+    whole = warping_error(frames, stylized, long_term=3, preset="fast")
+    shots = [warping_error(frames[a:b], stylized[a:b], long_term=3, preset="fast") for a, b in ((0, 8), (8, 16))]
+    assert whole["cut_pairs"] == 1 and whole["pairs"] == 14
+    assert shots[0]["cut_pairs"] == shots[1]["cut_pairs"] == 0
+    by_shot = (7 * shots[0]["warping_error"] + 7 * shots[1]["warping_error"]) / 14  # the same pairs, averaged
+    assert whole["warping_error"] == pytest.approx(by_shot, rel=1e-6)
+    assert whole["input_warping_error"] < whole["warping_error"]  # the floor is a floor again
+    long_by_shot = (5 * shots[0]["warping_error_long_term"] + 5 * shots[1]["warping_error_long_term"]) / 10
+    assert whole["warping_error_long_term"] == pytest.approx(long_by_shot, rel=1e-6)

@@ -36,6 +36,7 @@ from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.errors import VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
+from vidstyle.flow.stabilizer import is_scene_cut
 from vidstyle.flow.warp import resize_flow, warp_numpy
 from vidstyle.frames import check_image, resize_frame, same_shape
 
@@ -187,7 +188,9 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
     Returns:
         dict with ``frames``, ``warping_error``, ``warping_error_long_term`` (None without
         ``long_term``), ``input_warping_error``, ``input_warping_error_long_term``, ``k``, ``flow``
-        (``dis`` | backend name | ``ground_truth``), ``flow_preset`` (DIS's preset, else None), ``pairs``, ``valid_fraction``. The errors are
+        (``dis`` | backend name | ``ground_truth``), ``flow_preset`` (DIS's preset, else None), ``pairs``,
+        ``cut_pairs`` (pairs left out as scene cuts, as the stabilizer finds them: two shots say
+        nothing of one's stability; none with ground truth), ``valid_fraction``. The errors are
         None when no pair had a visible pixel (e.g. a single frame).
     """
     if long_term is not None and not 2 <= long_term <= MAX_LONG_TERM:
@@ -210,6 +213,7 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
 
     errors: dict[str, list[float]] = {"short": [], "long": [], "short_in": [], "long_in": []}
     valid_fractions: list[float] = []
+    cuts, last_cut = 0, None  # scene cuts met, and the frame the latest one opened
     history: deque = deque(maxlen=(long_term or 1) + 1)
     frames, sizes = 0, None
     for t, (inp, sty) in enumerate(zip(input_frames, stylized_frames)):
@@ -240,8 +244,17 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
             if k is None or t < k:
                 continue
             prev_in, prev_sty, prev_scored = history[-1 - k]
+            if k > 1 and last_cut is not None and last_cut > t - k:
+                continue  # the pair spans a cut: two shots (found by the short pairs before)
             fl, valid = flow_and_mask(t, k, inp, prev_in)
             if k == 1:
+                # A cut pair is two shots, not one shot's stability: the few pixels that pass the
+                # forward-backward check there score errors that swamped the whole clip's (three
+                # cuts in 47 pairs made 90% of it), and the input's "floor" above the stylized
+                # error. Found as the stabilizer finds them; ground truth flow is one shot's.
+                if ground_truth is None and is_scene_cut(warp_numpy(prev_in, fl), inp, fl, valid):
+                    cuts, last_cut = cuts + 1, t
+                    continue
                 valid_fractions.append(float(valid.mean()))
             for img_prev, img_cur, name in ((prev_sty, sty, key), (prev_scored, inp_scored, key + "_in")):
                 err = _pair_error(img_prev, img_cur, fl, valid)
@@ -259,6 +272,7 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         "flow": flow_name,
         "flow_preset": getattr(estimator, "preset", None),  # DIS's; None for other backends and ground truth
         "pairs": len(errors["short"]),
+        "cut_pairs": cuts,
         "valid_fraction": mean(valid_fractions),
         # (width, height) of each; the error depends on the size it is measured at
         "input_size": [sizes[0][1], sizes[0][0]] if sizes else None,
@@ -315,7 +329,7 @@ class _Counted:
 
 
 #: Version of ``vidstyle eval``'s JSON layout: raised when a field changes meaning or goes away.
-EVAL_SCHEMA = 1
+EVAL_SCHEMA = 2  # 2: scene-cut pairs left out of the errors (cut_pairs says how many)
 
 
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
@@ -542,13 +556,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "INPUT (Gram and feature losses of a loss network, HED's VGG16 unless --loss-net says otherwise).",
         epilog="JSON fields: warping_error: mean squared RGB difference (0-1 scale, lower is steadier) between "
                "each stylized frame and the previous one warped onto it by the input's flow, over pixels visible "
-               "in both (forward-backward check), averaged over frame pairs; input_warping_error: the same for "
-               "the input itself, the floor; *_long_term: frame t against t-k (k: --long-term); pairs: frame "
-               "pairs scored (short-term); valid_fraction: mean share of pixels visible in both frames; "
+               "in both (forward-backward check), averaged over frame pairs of one shot (scene cuts left out, "
+               "as the stabilizer finds them); input_warping_error: the same for "
+               "the input itself, the floor; *_long_term: frame t against t-k (k: --long-term; pairs spanning a "
+               "cut left out); pairs: frame pairs scored (short-term); cut_pairs: pairs left out as scene cuts; "
+               "valid_fraction: mean share of pixels visible in both frames; "
                "k: the long-term distance; input, stylized, frames, input_size/stylized_size ([width, height]), "
                "flow and flow_preset: what was measured; start/duration: the input's segment compared "
                "(null: from its first frame / to its end); notes: why a value is null or to be read with care "
-               "(empty when nothing is); schema: this layout's version (1); style: null without --painting, "
+               "(empty when nothing is); schema: this layout's version (2); style: null without --painting, "
                "else style_loss (against the painting), content_loss (against INPUT), "
                "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
                "scored), frames_scored and every.")

@@ -43,6 +43,23 @@ from vidstyle.frames import LUMA_WEIGHTS, check_image, luminance
 
 _RGB_MEAN = np.full((1, 3), 1.0 / (3 * 255.0), np.float32)
 
+#: A scene cut: the previous input frame warped by the flow differs from the current one by more
+#: than this mean absolute RGB error (in [0, 1]) where it is in view, ...
+CUT_THRESHOLD = 0.1
+#: ... or fewer than this share of the pixels pass the forward-backward check. (The stabilizer's
+#: defaults, and what `vidstyle eval` leaves out of the warping error.)
+MIN_VALID_FRACTION = 0.3
+
+
+def is_scene_cut(warped_prev: np.ndarray, current: np.ndarray, backward: np.ndarray, valid: np.ndarray,
+                 cut_threshold: float = CUT_THRESHOLD, min_valid_fraction: float = MIN_VALID_FRACTION) -> bool:
+    """Whether input frames t-1 and t are two shots: ``warped_prev`` (frame t-1 warped onto t by
+    the (H, W, 2) ``backward`` flow) and ``current``, uint8 (H, W, 3); ``valid`` (H, W) the
+    forward-backward check's mask."""
+    in_view = in_view_mask_numpy(backward)
+    error = float(_mean_abs_rgb(warped_prev, current)[in_view].mean()) if in_view.any() else 1.0
+    return error > cut_threshold or float(np.mean(valid)) < min_valid_fraction
+
 
 def _mean_abs_rgb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-pixel mean absolute RGB difference in [0, 1] of two uint8 (H, W, 3) images -> (H, W) float32.
@@ -351,7 +368,8 @@ class FlowStabilizer:
         return all(getattr(type(self), name) is _OWN_METHODS[name] for name in ("apply", "apply_tensor"))
 
     def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH, flow_scale: float = 0.5, preset: str = "fast",
-                 cut_threshold: float = 0.1, min_valid_fraction: float = 0.3, photometric_tolerance: float = 0.1,
+                 cut_threshold: float = CUT_THRESHOLD, min_valid_fraction: float = MIN_VALID_FRACTION,
+                 photometric_tolerance: float = 0.1,
                  keep_contrast: bool = True, fade_tolerance: float = 0.025, drift_tolerance: float = 0.04):
         # each refused when given: "0.5" or None would otherwise fail a comparison with a bare
         # TypeError at the first frame, and the tolerances divide (0: NaN weights, a black frame)
