@@ -435,7 +435,13 @@ def test_a_stylized_segment_is_compared_with_the_same_segment_of_the_input(scene
     assert result["warping_error"] == pytest.approx(by_hand["warping_error"], rel=0.15)
     with_gt = run_cli(str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--start", "0.5", "--gt-flow",
                       str(folder / "gt.npz"))
-    assert with_gt.returncode == 1 and "cannot be used with --start" in with_gt.stderr
+    assert with_gt.returncode == 1 and "cannot be used with a --start" in with_gt.stderr
+    # a --duration alone (or --start 0) starts at the first frame, where the ground truth does
+    ms.write_video(tmp_path / "head.mp4", stylized[:6], crf=14)  # as `stylize --duration 6/24` would write it
+    head = run_cli(str(folder / "input.mp4"), str(tmp_path / "head.mp4"), "--duration", "0.25", "--start", "0",
+                   "--gt-flow", str(folder / "gt.npz"))
+    assert head.returncode == 0, head.stderr
+    assert json.loads(head.stdout)["frames"] == 6 and json.loads(head.stdout)["flow"] == "ground_truth"
 
 
 def test_a_damaged_painting_is_refused_before_the_warping_error(scene, tmp_path, monkeypatch):

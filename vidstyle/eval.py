@@ -346,9 +346,9 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
         if not Path(path).exists():
             raise VidstyleError(f"{what} video not found: {path}")
     segment = start is not None or duration is not None
-    if segment and gt_flow is not None:
+    if start and gt_flow is not None:  # (a --duration alone starts at the first frame, as the flow does)
         raise VidstyleError("--gt-flow holds the flow of the whole input, from its first frame: it cannot be "
-                            "used with --start/--duration")
+                            "used with a --start")
     # the frames' times as decoded: those of the segment read (--start), on the timeline the
     # decoder made continuous
     input_times, stylized_times = [], []
