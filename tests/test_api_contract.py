@@ -298,7 +298,9 @@ def test_more_wrong_kinds_are_said_as_such_not_met_deep_inside(tmp_path):
         vidstyle.stylize_files([image], tmp_path / "out", style=None)
     assert not (tmp_path / "out").exists()
     # a Styles entry is a style everywhere, a timeline's too (named as --style-at takes it)
-    timeline = vidstyle.StyleTimeline([(0, Styles.LIGHT_MONDRIAN), (1, "none")])
+    timeline = vidstyle.StyleTimeline([(0, Styles.LIGHT_MONDRIAN), (1, "none"), (2, Styles.LIGHT_MIX)])
     assert timeline.changes[0].style == "light_mondrian"
+    timeline.check_styles()  # the multi-style file by its path: its stem names none of its styles
+    assert vidstyle.stylize_files([image], tmp_path / "o2", style=resolve_style("light_mondrian")) is not None
     done = list(vidstyle.stylize_files([image], tmp_path / "styled", style=Styles.LIGHT_MONDRIAN))
     assert done[0][1].frames == 1 and (tmp_path / "styled" / "p.png").exists()

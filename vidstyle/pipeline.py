@@ -1219,7 +1219,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
         _check_not_the_mask(target, config)
         if not is_image_path(source):
             check_encoding(encode, target)
-    from vidstyle.models.zoo import resolve_style
+    from vidstyle.models.zoo import StyleChoice, resolve_style
     from vidstyle.timeline import StyleTimeline, is_ready_stylizer
 
     if isinstance(style, (list, tuple)):
@@ -1227,7 +1227,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     # an unknown style fails here too, before the folder is made
     if isinstance(style, StyleTimeline):
         style.check_styles()
-    elif not is_ready_stylizer(style):  # a name, a path, a Styles entry; None or a number is refused here too
+    elif not (is_ready_stylizer(style) or isinstance(style, StyleChoice)):  # None or a number refused here too
         resolve_style(style)
     return _stylize_pairs(pairs, folder, style, config, encode, overwrite, progress)
 

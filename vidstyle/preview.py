@@ -75,7 +75,7 @@ def _spec_text(spec) -> str:
     from vidstyle.models.zoo import Styles
 
     if isinstance(spec, Styles):
-        return Path(spec.value.file).stem
+        return spec.value.spec
     return os.fspath(spec) if isinstance(spec, os.PathLike) else str(spec)
 
 

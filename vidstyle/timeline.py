@@ -118,8 +118,8 @@ class StyleTimeline:
                 # a wrong kind ("12.5", None) is a TypeError, a number out of range a ValueError
                 error = BadValueError if is_number(change.at) else BadTypeError
                 raise error(f"a style change's time must be a number of seconds >= 0, got {change.at!r}")
-            if isinstance(change.style, Styles):  # by its name, as --style-at takes it (and labels show it)
-                change = StyleChange(change.at, Path(change.style.value.file).stem)
+            if isinstance(change.style, Styles):  # as --style-at takes it (and labels show it)
+                change = StyleChange(change.at, change.style.value.spec)
             if not (isinstance(change.style, (str, os.PathLike)) or is_ready_stylizer(change.style)):
                 # None or a number failed only when the run loaded its styles
                 raise BadTypeError(f"a style change's style is a style spec (a bundled name, a .safetensors "

@@ -207,7 +207,8 @@ def to_markdown(report: dict) -> str:
         out += ["## Temporal stability (warping error, lower is steadier)", "",
                 "Warping error (Lai et al., ECCV 2018): the mean squared RGB difference, pixel values in [0, 1], "
                 "between each stylized frame and the previous one warped onto it by optical flow estimated on "
-                "the input (DIS), over the pixels visible in both, averaged over consecutive pairs; no unit. "
+                "the input (DIS), over the pixels visible in both, averaged over consecutive pairs (scene cuts left "
+                "out); no unit. "
                 "The input warping error is the same measure on the input frames.", "",
                 "| stylizer | frames | warping error | input warping error |", "|---|---:|---:|---:|"]
         for w in report["warping"]:

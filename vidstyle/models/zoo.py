@@ -288,6 +288,12 @@ class BundledStyle:
     def temporal_strength(self) -> float:
         return self.meta.get("temporal_strength", DEFAULT_TEMPORAL_STRENGTH)
 
+    @property
+    def spec(self) -> str:
+        """This file as ``--style`` takes it: a single style's name; a multi-style file's path (its
+        styles are blended by name, ``mix:a=0.7,b=0.3``, and the file's stem names none of them)."""
+        return str(self.path) if isinstance(self.meta.get("painting"), (tuple, list)) else Path(self.file).stem
+
 
 def _recipe(temporal_weight: int, style_size: int = 128) -> str:
     """The standard networks' recipe. The temporal weight is each painting's own: 1000, or 600 or 300
