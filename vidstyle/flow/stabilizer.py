@@ -340,10 +340,9 @@ class FlowStabilizer:
             out as for a fade (1/e at twice this). Without it a slow change of light, a few percent
             a frame and so under ``fade_tolerance``, left a strong blend behind: at strength 1 the
             output kept the first frame's brightness through a fade to half of it. At the bundled
-            styles' own strengths the drift stays under it on the temporal benchmark's clips (at
-            most 0.027 over their first 48 frames, the_scream on bikes), where the gate then
-            changes nothing; at strength 1 it reached 0.058 there. Read on every few rows and
-            columns (:func:`_drift_step`).
+            styles' own strengths it changes nothing on the temporal benchmark's clips
+            (``benchmarks/drift_gate_check.py``: every bundled style, the first 48 frames of each,
+            bit for bit). Read on every few rows and columns (:func:`_drift_step`).
         keep_contrast: restore the stylized frame's local contrast after blending
             (:func:`contrast_preserving_blend`); False gives the plain blend, smoother but flatter.
 
