@@ -2,10 +2,7 @@
 # The thirty-first session's second GPU run: where the encode stage's time goes at 1080p on the
 # lent machine's 16 cores (benchmarks/encode_stage_cost.py on stylized frames), after the first run
 # (gpu_overlap_session.sh) found the encode stage setting the file-to-file pace. Writes to $OUT.
-exec > >(tee "$OUT/log.txt") 2>&1
-set -x
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+. benchmarks/gpu_setup.sh
 nvidia-smi -L; nproc; lscpu | grep -E 'Model name|^CPU\(s\)|Thread|Socket|MHz' | head -8
 timeout 60 python3 benchmarks/make_hd_clip.py samples/sample.mp4 /tmp/clip.mp4 --loops 2
 timeout 60 python3 -m vidstyle stylize /tmp/clip.mp4 -o /tmp/styled.mp4 --device cuda --style contrast_of_forms \

@@ -4,10 +4,7 @@
 # line's wall time, and the standard network's compiled variants at batch 16. Run from the
 # repository root with a PyAV wheel in .whl/ (the lent machine has torch but no PyAV); writes
 # its log and JSON to $OUT. Each step has its own timeout so one slow step cannot take the rest.
-exec > >(tee "$OUT/log.txt") 2>&1
-set -x
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+. benchmarks/gpu_setup.sh
 nvidia-smi -L; nproc; lscpu | grep -m1 'Model name'
 python3 -c "import torch, av, cv2, numpy; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), av.__version__, cv2.__version__, numpy.__version__, torch.cuda.get_device_name())"
 timeout 90 python3 benchmarks/make_hd_clip.py samples/sample.mp4 /tmp/long.mp4 --loops 10

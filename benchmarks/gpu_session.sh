@@ -4,10 +4,7 @@
 # $OUT. The lent machine has torch but no PyAV: a PyAV wheel downloaded beforehand (pip download
 # av==18.1.0 -d .whl) is installed into /tmp/site. Each step has its own timeout so that one slow
 # step cannot take the whole device time.
-exec > >(tee "$OUT/log.txt") 2>&1
-set -x
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+. benchmarks/gpu_setup.sh
 nvidia-smi -L; nproc
 python3 -c "import torch, av, cv2, numpy; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), av.__version__, cv2.__version__, numpy.__version__, torch.cuda.get_device_name())"
 python3 - <<'PY'

@@ -5,10 +5,7 @@
 # stabilizer's halves timed on the GPU machine (the flow with 1-16 pairs at once, apply_tensor on
 # CUDA); and the default command's wall time. Writes to $OUT. Run it as the other gpu_*_session.sh
 # (carry .whl, the PyAV wheel).
-exec > >(tee "$OUT/log.txt") 2>&1
-set -x
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+. benchmarks/gpu_setup.sh
 nvidia-smi -L; nproc
 timeout 60 python3 benchmarks/make_hd_clip.py samples/sample.mp4 /tmp/long.mp4 --loops 6
 timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_pipeline.py tests/test_stabilizer.py \

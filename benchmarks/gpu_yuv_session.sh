@@ -2,10 +2,7 @@
 # The thirty-first session's third GPU run: file to file at 1920x1080 after the frames going to
 # the encoder are converted to yuv420p on the GPU ("overlapped") against the same run handing RGB
 # to the encoder ("rgb"), at four x264 presets, and the command line's wall time. Writes to $OUT.
-exec > >(tee "$OUT/log.txt") 2>&1
-set -x
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+. benchmarks/gpu_setup.sh
 nvidia-smi -L; nproc
 timeout 60 python3 benchmarks/make_hd_clip.py samples/sample.mp4 /tmp/long.mp4 --loops 6
 timeout 60 python3 -m pytest -q -p no:cacheprovider tests/test_pipeline.py -k "cuda or yuv420 or device"
