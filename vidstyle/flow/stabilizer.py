@@ -276,7 +276,7 @@ def _gate(change: float, tolerance: float) -> float:
 def _drift_step(size: tuple[int, int]) -> int:
     """Every how many rows and columns the drift gate reads a frame of ``size`` (H, W): about 90
     rows and more are plenty for a mean brightness; reading all of a 1080p frame took 17 ms on the
-    development CPU (2-core AMD EPYC), a sixteenth of it 0.4."""
+    development CPU (2-core AMD EPYC), every 12th row and column of it 0.4."""
     return max(1, min(size) // 90)
 
 
