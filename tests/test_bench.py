@@ -111,6 +111,36 @@ def test_grid_leaves_out_impossible_combinations():
     assert len({c for c in cases}) == len(cases)
 
 
+def test_default_precisions_leave_bf16_out_on_a_cpu_without_fast_bf16(monkeypatch):
+    import vidstyle.bench.run as run_mod
+    import vidstyle.device as device_mod
+
+    s = BenchSettings(models=["light"], resolutions=["320x180"], devices=["cpu"], backends=["torch"])
+    monkeypatch.setattr(device_mod, "cpu_has_onednn_bf16", lambda: True)
+    assert [c.precision for c in network_grid(s)] == ["fp32", "bf16"]
+    monkeypatch.setattr(device_mod, "cpu_has_onednn_bf16", lambda: False)  # AVX2 only: bf16 6-11x slower
+    assert [c.precision for c in network_grid(s)] == ["fp32"]
+    assert run_mod.default_precisions("cuda") == ("fp32", "fp16")  # a GPU's defaults stay
+    asked = dataclasses.replace(s, precisions=["fp32", "bf16"])  # asked for by name: timed
+    assert [c.precision for c in network_grid(asked)] == ["fp32", "bf16"]
+
+
+def test_the_report_says_why_bf16_was_left_out(monkeypatch):
+    import vidstyle.bench.run as run_mod
+    import vidstyle.device as device_mod
+
+    monkeypatch.setattr(device_mod, "cpu_has_onednn_bf16", lambda: False)
+    s = BenchSettings(models=["light"], resolutions=["64x48"], devices=["cpu"], backends=["torch"], peers=False,
+                      warmup=0, repeats=3, max_seconds=0.5)
+    report = run_mod.run_benchmark(s)
+    assert [r["precision"] for r in report["network"]] == ["fp32"]
+    assert run_mod.SLOW_BF16_NOTE in report["notes"]
+    monkeypatch.setattr(device_mod, "cpu_has_onednn_bf16", lambda: True)
+    report = run_mod.run_benchmark(s)
+    assert {r["precision"] for r in report["network"]} == {"fp32", "bf16"}
+    assert run_mod.SLOW_BF16_NOTE not in report["notes"]
+
+
 @pytest.mark.parametrize("backend,precision", [("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32")])
 def test_network_case_row(backend, precision):
     pytest.importorskip("onnxruntime") if backend == "onnx" else None

@@ -80,6 +80,36 @@ def test_auto_precision_is_bf16_for_inference_only_on_cpus_with_native_bf16(monk
     assert resolve_precision("auto", CPU, inference=True) is None
 
 
+def test_bf16_asked_for_on_a_cpu_without_fast_bf16_convolutions_warns_once(monkeypatch, caplog):
+    """An AVX2-only CPU (AMD Zen 3, CPU D in benchmarks/RESULTS.md): bf16 runs there, 6-11x
+    slower than fp32, so the user who asks for it is told once, whichever command asks."""
+    device_mod._warn_slow_cpu_bf16.cache_clear()
+    monkeypatch.setattr(device_mod, "cpu_has_onednn_bf16", lambda: False)
+    try:
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            assert resolve_precision("auto", CPU, inference=True) is None  # auto never picks it there
+            assert not caplog.records
+            assert resolve_precision("bf16", CPU, inference=True) is torch.bfloat16  # still the user's choice
+            assert resolve_precision("bf16", CPU) is torch.bfloat16  # training asks as well: said once
+        assert len(caplog.records) == 1 and "several times slower than fp32" in caplog.text, caplog.text
+        assert "--precision fp32" in caplog.text
+        device_mod._warn_slow_cpu_bf16.cache_clear()
+        caplog.clear()
+        monkeypatch.setattr(device_mod, "cpu_has_onednn_bf16", lambda: True)  # AVX-512 or native bf16
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            assert resolve_precision("bf16", CPU, inference=True) is torch.bfloat16
+        assert not caplog.records
+    finally:
+        device_mod._warn_slow_cpu_bf16.cache_clear()
+
+
+def test_cpu_has_onednn_bf16_follows_torchs_probe(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
+    assert device_mod.cpu_has_onednn_bf16() is False
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    assert device_mod.cpu_has_onednn_bf16() is True
+
+
 @pytest.mark.parametrize("style", ["light_starry_night", "starry_night", "mix:starry_night=0.7,the_scream=0.3"])
 def test_bf16_frames_match_fp32_frames(style):
     """Runs on any CPU (bf16 is emulated where it is not native): what --precision bf16 produces."""
@@ -124,9 +154,35 @@ def test_expect_frames_compiles_long_auto_bf16_runs_only(monkeypatch):
     chosen = Stylizer.from_model(net, device="cpu", backend="torch")  # the user's choice is kept
     chosen.expect_frames(10 * AUTO_COMPILE_MIN_FRAMES)
     assert chosen.backend == "torch"
-    fp32 = Stylizer.from_model(net, device="cpu", precision="fp32")  # fp32 CPU: ONNX Runtime stays
-    fp32.expect_frames(10 * AUTO_COMPILE_MIN_FRAMES)
-    assert fp32.backend == "onnx"
+    onnx = Stylizer.from_model(net, device="cpu", precision="fp32", backend="onnx")
+    onnx.expect_frames(10 * AUTO_COMPILE_MIN_FRAMES)
+    assert onnx.backend == "onnx"
+
+
+def test_expect_frames_compiles_long_auto_fp32_runs_and_goes_back_to_onnx_runtime(monkeypatch):
+    """A CPU without native bf16 runs fp32: ONNX Runtime for short clips, torch.compile (1.2-1.7x
+    faster there once compiled, benchmarks/RESULTS.md, CPU D) for long ones."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: False)
+    built = []
+    monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: built.append(kw) or model)
+    net = light_net().eval()
+    auto = Stylizer.from_model(net, device="cpu")
+    assert (auto.backend, auto.dtype, auto.channels_last) == ("onnx", None, False)
+    x = torch.rand(2, 3, 48, 64)
+    by_onnx = auto.stylize_tensor(x)
+    auto.expect_frames(AUTO_COMPILE_MIN_FRAMES - 1)
+    assert auto.backend == "onnx" and not built
+    auto.expect_frames(AUTO_COMPILE_MIN_FRAMES)
+    assert (auto.backend, auto.channels_last) == ("compile", True) and built == [{"dynamic": False}]
+    assert auto.model.encoder[0][-1].weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(auto.stylize_tensor(x), by_onnx, atol=1e-4)  # the same frames, compiled
+    auto.expect_frames(AUTO_COMPILE_MIN_FRAMES - 1)  # a short clip after a long one: ONNX Runtime again
+    assert (auto.backend, auto.channels_last) == ("onnx", False) and len(built) == 1
+    assert torch.allclose(auto.stylize_tensor(x), by_onnx, atol=1e-5)
+    plain = Stylizer.from_model(net, device="cpu", channels_last=False)  # the user's memory format is kept
+    plain.expect_frames(AUTO_COMPILE_MIN_FRAMES)
+    assert (plain.backend, plain.channels_last) == ("compile", False)
 
 
 def test_compiled_network_pads_a_short_last_batch_and_matches_eager():
@@ -185,3 +241,16 @@ def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch, caplog
     chosen = Stylizer.from_model(net, device="cpu", backend="compile")
     with pytest.raises(RuntimeError, match="InvalidCxxCompiler"):
         chosen.stylize(img)
+    # in fp32 the fallback is ONNX Runtime, what auto runs short clips with there
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: False)
+    fp32 = Stylizer.from_model(net, device="cpu")
+    fp32.expect_frames(AUTO_COMPILE_MIN_FRAMES)
+    assert fp32.backend == "compile"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        again = fp32.stylize(img)
+    assert "running the network with ONNX Runtime" in caplog.text, caplog.text
+    assert (fp32.backend, fp32.channels_last) == ("onnx", False)
+    reference = Stylizer.from_model(net, device="cpu", precision="fp32", backend="torch").stylize(img)
+    assert np.abs(again.astype(int) - reference.astype(int)).max() <= 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import os
 
@@ -11,6 +12,8 @@ import torch
 
 from vidstyle.config import PRECISIONS
 from vidstyle.errors import BadTypeError, VidstyleError
+
+log = logging.getLogger("vidstyle")
 
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
@@ -100,6 +103,25 @@ def cpu_has_native_bf16() -> bool:
     return any(cpu_bf16_features().values())
 
 
+def cpu_has_onednn_bf16() -> bool:
+    """True when oneDNN has bf16 convolutions for this CPU: native bf16, or AVX-512 to emulate it
+    with. Without either (an AVX2-only CPU such as AMD Zen 3), PyTorch falls back to its reference
+    convolutions in bf16: 6-11x slower than fp32 there (benchmarks/RESULTS.md, CPU D)."""
+    probe = getattr(getattr(torch.ops, "mkldnn", None), "_is_mkldnn_bf16_supported", None)
+    try:
+        return True if probe is None else bool(probe())  # a build that cannot tell: no warning
+    except RuntimeError:
+        return True
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_slow_cpu_bf16() -> None:
+    """Said once a process: every command resolves its precision here, some more than once."""
+    log.warning("this CPU has no bf16 support that PyTorch's fast convolutions use (neither native "
+                "bf16 nor AVX-512): bf16 runs several times slower than fp32 on it (6-11x on an AMD Zen 3); "
+                "use --precision fp32 or auto")
+
+
 def resolve_precision(precision: str, device: torch.device, *, inference: bool = False) -> torch.dtype | None:
     """Compute dtype for ``precision`` on ``device``; ``None`` means plain fp32.
 
@@ -127,6 +149,8 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
         if device.type == "cpu":
             raise VidstyleError("fp16 is only supported on CUDA/MPS; use --precision bf16 or fp32 on the CPU")
         return torch.float16
+    if device.type == "cpu" and not cpu_has_onednn_bf16():
+        _warn_slow_cpu_bf16()
     return torch.bfloat16
 
 

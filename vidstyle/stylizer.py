@@ -37,10 +37,13 @@ log = logging.getLogger("vidstyle")
 #: Longest side the network runs at (8K UHD is 7680): larger frames take gigabytes each.
 MAX_NETWORK_SIDE = 8192
 
-#: With ``backend="auto"`` on a CPU with native bf16, runs announced (:meth:`Stylizer.expect_frames`)
-#: to be at least this long use ``torch.compile``: compiling takes 15-20 s the first time on 2 cores
-#: (about 2 s once inductor's cache holds the architecture) and then saves about 19 ms (light) to
-#: 94 ms (standard network) per 640x360 frame against eager bf16 (benchmarks/RESULTS.md).
+#: With ``backend="auto"`` on the CPU, runs announced (:meth:`Stylizer.expect_frames`) to be at
+#: least this long use ``torch.compile``: compiling takes 15-23 s the first time on 2 cores (2-3 s
+#: once inductor's cache holds the architecture) and then saves, per 640x360 frame, about 19 ms
+#: (light) to 94 ms (standard network) against eager bf16 on a CPU with native bf16, and 13 ms
+#: (light) to 70 ms (standard) end to end against ONNX Runtime fp32 on an AVX2-only one
+#: (benchmarks/RESULTS.md, CPU D). So a cold compile pays for itself within the run for the
+#: standard network and, for the light one, about when the cache already holds it.
 AUTO_COMPILE_MIN_FRAMES = 600
 #: Luma standard deviation (grey levels, 0-255) under which a frame counts as low-contrast: its
 #: output fades towards one colour (see Stylizer._stylize_tensor). The shared clips' frames: 29-71.
@@ -137,7 +140,7 @@ class Stylizer:
         channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
         max_side / scale: run the network at reduced resolution and resize the output back.
         backend: ``auto`` (ONNX Runtime on the CPU in fp32 when installed, eager PyTorch in bf16
-            and on GPUs, ``torch.compile`` for long bf16 CPU runs, see :meth:`expect_frames`),
+            and on GPUs, ``torch.compile`` for long CPU runs, see :meth:`expect_frames`),
             ``torch`` (eager PyTorch), ``compile`` (``torch.compile``; compiles once per input
             size) or ``onnx`` (ONNX Runtime, CPU and fp32 only). Measured in benchmarks/RESULTS.md.
         style_strength / keep_colors: how much of the style the frames show and whose colours
@@ -216,14 +219,11 @@ class Stylizer:
         self.cast_weights = self.device.type == "cpu" and self.dtype is torch.bfloat16
         if self.cast_weights:
             self.model = self.model.to(torch.bfloat16)
-        if backend == "onnx":
-            if self.device.type != "cpu" or self.dtype is not None:
-                raise VidstyleError("the onnx backend runs on the CPU in fp32 only (use --device cpu --precision fp32)")
-            channels_last = False  # ONNX Runtime takes contiguous NCHW arrays
-        self.backend = backend
-        self.channels_last = channels_last
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        if backend == "onnx" and (self.device.type != "cpu" or self.dtype is not None):
+            raise VidstyleError("the onnx backend runs on the CPU in fp32 only (use --device cpu --precision fp32)")
+        self._short_backend = backend  # what auto runs short clips with (see expect_frames)
+        self._channels_last_asked = channels_last
+        self._use_backend(backend)
         check_number("max_side", max_side, "a whole number of pixels, at least 1", lambda v: v >= 1, integral=True)
         check_number("scale", scale, f"a number > 0 and at most {MAX_SCALE}", lambda v: 0 < v <= MAX_SCALE)
         self.max_side = None if max_side is None else int(max_side)
@@ -232,6 +232,14 @@ class Stylizer:
         self._compiled = None  # the torch.compile wrapper, once made: kept for a switch back to it
         self._compiled_batch = None
         self._build_forward()
+
+    def _use_backend(self, backend: str) -> None:
+        """Set :attr:`backend` and the memory format that goes with it (the caller then builds the
+        forward): ONNX Runtime takes contiguous NCHW arrays; the others channels_last, if asked."""
+        self.backend = backend
+        self.channels_last = self._channels_last_asked and backend != "onnx"
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
 
     def _build_forward(self) -> None:
         """The callable that runs the network: the module itself, compiled, or an ORT session."""
@@ -317,34 +325,38 @@ class Stylizer:
         if not (self.backend == "compile" and self.auto_backend and not self._compiled_ok):
             return self._forward(x)
         # the first call compiles; an automatic choice must not turn a missing C++ compiler or an
-        # inductor failure into a failed run: fall back to eager PyTorch once, and say so
+        # inductor failure into a failed run: fall back once to what short runs use, and say so
         try:
             y = self._forward(x)
-        except Exception as exc:  # noqa: BLE001 - any compiler failure; eager is always available
+        except Exception as exc:  # noqa: BLE001 - any compiler failure; the short-run backend is always available
             # (the vidstyle logger, as every warning: the command line writes it above a progress bar)
-            log.warning("torch.compile failed (%s); running the network eagerly", first_line(exc, 200))
-            self.backend, self._compile_failed = "torch", True
+            fallback = self._short_backend
+            log.warning("torch.compile failed (%s); running the network %s", first_line(exc, 200),
+                        "with ONNX Runtime" if fallback == "onnx" else "eagerly")
+            self._compile_failed = True
+            self._use_backend(fallback)
             self._build_forward()
-            return self._forward(x)
+            return self._forward(x)  # ONNX Runtime makes its own NCHW copy of a channels_last batch
         self._compiled_ok = True
         return y
 
     def expect_frames(self, frames: int | None) -> None:
         """Announce how many frames will be stylized (None: unknown).
 
-        With ``backend="auto"`` on a CPU running bf16, a run of at least
+        With ``backend="auto"`` on the CPU (bf16 or fp32), a run of at least
         :data:`AUTO_COMPILE_MIN_FRAMES` frames switches to ``torch.compile``, whose one-time
-        compilation is then repaid many times over, and a shorter one back to eager PyTorch: a
-        Stylizer reused for short clips after a long one does not compile again for each new
-        frame size. Nothing changes otherwise (unknown length, another backend or precision).
+        compilation is then repaid many times over, and a shorter one back to what auto runs short
+        clips with (eager PyTorch in bf16, ONNX Runtime in fp32): a Stylizer reused for short clips
+        after a long one does not compile again for each new frame size. Nothing changes otherwise
+        (unknown length, another backend or precision, a GPU).
         """
         if frames is not None and not (is_number(frames, integral=True) and frames >= 0):
             raise BadValueError(f"expect_frames takes a number of frames or None, got {frames!r}")
-        if not (self.auto_backend and self.cast_weights) or frames is None or self._compile_failed:
+        if not (self.auto_backend and self.device.type == "cpu") or frames is None or self._compile_failed:
             return
-        wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES else "torch"
+        wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES else self._short_backend
         if self.backend != wanted:
-            self.backend = wanted
+            self._use_backend(wanted)
             self._build_forward()
 
     def set_look(self, style_strength: float | None = None, keep_colors: bool | None = None) -> None:

@@ -59,7 +59,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", type=comma_list, default=list(d.devices),
                    help="cpu,cuda,mps (default auto: the best one)")
     p.add_argument("--precision", type=comma_list, default=d.precisions,
-                   help="network-only precisions: fp32,bf16,fp16,int8 (default: fp32,bf16 on CPU; fp32,fp16 on "
+                   help="network-only precisions: fp32,bf16,fp16,int8 (default: fp32,bf16 on CPU, fp32 alone on "
+                        "one with neither native bf16 nor AVX-512; fp32,fp16 on "
                         "CUDA/MPS; int8 runs on the CPU with --backends compile only); the file-to-file runs "
                         "use what --precision auto picks")
     p.add_argument("--batch", type=_positive_ints, default=list(d.batches),

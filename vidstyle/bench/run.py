@@ -70,7 +70,7 @@ def network_grid(s: BenchSettings, skipped: set[str] | None = None) -> list[Netw
             s.models, s.resolutions, s.devices, s.batches, s.channels_last, s.backends):
         label, h, w = parse_resolution(res)
         device = str(resolve_device(dev_spec))
-        precisions = s.precisions or DEFAULT_PRECISIONS.get(device.split(":")[0], ("fp32",))
+        precisions = s.precisions or default_precisions(device)
         for prec in precisions:
             for graphs in ((False, True) if s.cuda_graphs and device.startswith("cuda") and backend == "torch"
                            else (False,)):
@@ -82,6 +82,22 @@ def network_grid(s: BenchSettings, skipped: set[str] | None = None) -> list[Netw
                 elif reason is not None and skipped is not None:
                     skipped.add(reason)
     return cases
+
+
+#: said in the report when default_precisions leaves bf16 out
+SLOW_BF16_NOTE = ("bf16 is left out of the default precisions: this CPU has neither native bf16 nor AVX-512, "
+                  "so PyTorch's bf16 convolutions take a slow path here (time it with --precision fp32,bf16)")
+
+
+def default_precisions(device: str) -> tuple[str, ...]:
+    """DEFAULT_PRECISIONS of ``device``'s type, less bf16 on a CPU without fast bf16 convolutions
+    (an AVX2-only CPU: 6-11x slower than fp32 there, minutes a row at 1080p)."""
+    from vidstyle.device import cpu_has_onednn_bf16
+
+    precisions = DEFAULT_PRECISIONS.get(device.split(":")[0], ("fp32",))
+    if device == "cpu" and not cpu_has_onednn_bf16():
+        precisions = tuple(p for p in precisions if p != "bf16")
+    return precisions
 
 
 def _auto_precision(device: str) -> str:
@@ -160,6 +176,8 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
         raise VidstyleError(f"none of the asked-for network cases can run here ({'; '.join(sorted(skipped))})")
     devices = {str(resolve_device(d)) for d in s.devices}
     _check_pipeline(s, _prefer_gpu(devices))
+    if s.models and not s.precisions and "bf16" not in default_precisions("cpu") and "cpu" in devices:
+        report["notes"].append(SLOW_BF16_NOTE)
     for precision in s.precisions or ():  # asked for by name, and not one case of it can run
         if not any(c.precision == precision for c in cases):
             why = sorted(r for r in skipped if r.startswith(precision)) or sorted(skipped)
