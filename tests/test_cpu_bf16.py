@@ -103,6 +103,25 @@ def test_bf16_asked_for_on_a_cpu_without_fast_bf16_convolutions_warns_once(monke
         device_mod._warn_slow_cpu_bf16.cache_clear()
 
 
+def test_a_resumed_runs_recorded_bf16_is_compared_without_the_warning(monkeypatch, caplog):
+    """--resume reads the checkpoint's precision back to compare it with this run's options: not
+    a precision to run, so no advice to use fp32 (which the user may be giving)."""
+    from dataclasses import asdict
+
+    from vidstyle.train.loop import TrainConfig, _config_changes
+
+    device_mod._warn_slow_cpu_bf16.cache_clear()
+    monkeypatch.setattr(device_mod, "cpu_has_onednn_bf16", lambda: False)
+    now = TrainConfig(styles=["s.jpg"], content="c", out="o.safetensors", device="cpu", precision="fp32")
+    try:
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            changes = _config_changes({**asdict(now), "precision": "bf16"}, now)
+        assert any("--precision bf16 -> fp32" in c for c in changes), changes
+        assert not caplog.records, caplog.text
+    finally:
+        device_mod._warn_slow_cpu_bf16.cache_clear()
+
+
 def test_cpu_has_onednn_bf16_follows_torchs_probe(monkeypatch):
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False, raising=False)
     assert device_mod.cpu_has_onednn_bf16() is False
@@ -183,6 +202,52 @@ def test_expect_frames_compiles_long_auto_fp32_runs_and_goes_back_to_onnx_runtim
     plain = Stylizer.from_model(net, device="cpu", channels_last=False)  # the user's memory format is kept
     plain.expect_frames(AUTO_COMPILE_MIN_FRAMES)
     assert (plain.backend, plain.channels_last) == ("compile", False)
+
+
+def test_a_switch_back_to_onnx_runtime_reuses_its_session_until_the_mix_changes(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import vidstyle.export as export_mod
+
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: model)
+    exports = []
+    real = export_mod.OnnxRunner
+    monkeypatch.setattr(export_mod, "OnnxRunner", lambda model, *a, **k: exports.append(1) or real(model, *a, **k))
+    two = Stylizer("mix:starry_night=1,the_scream=0", device="cpu")
+    assert two.backend == "onnx" and len(exports) == 1
+    x = torch.rand(1, 3, 48, 64)
+    first = two.stylize_tensor(x)
+    two.expect_frames(AUTO_COMPILE_MIN_FRAMES)
+    two.expect_frames(1)
+    assert two.backend == "onnx" and len(exports) == 1  # the session exported before, not another export
+    assert torch.equal(two.stylize_tensor(x), first)
+    two.expect_frames(AUTO_COMPILE_MIN_FRAMES)
+    two.set_mix({"starry_night": 0, "the_scream": 1})  # while compiled: the kept session holds the old mix
+    two.expect_frames(1)
+    assert len(exports) == 2
+    scream = Stylizer("mix:starry_night=0,the_scream=1", device="cpu", backend="onnx").stylize_tensor(x)
+    assert torch.allclose(two.stylize_tensor(x), scream, atol=1e-5)
+    assert not torch.allclose(scream, first, atol=1e-2)
+
+
+def test_a_still_image_after_a_long_video_runs_on_the_short_run_backend(monkeypatch, tmp_path):
+    """stylize_files gives every input one Stylizer: a photo after a 600-frame video must not
+    compile a graph of its own size (25 s with a cold cache) instead of one ONNX Runtime call."""
+    pytest.importorskip("onnxruntime")
+    from vidstyle.io.images import write_image
+    from vidstyle.pipeline import stylize_image
+
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: False)
+    compiled = []
+    monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: compiled.append(kw) or model)
+    shared = Stylizer("light_starry_night", device="cpu")
+    shared.expect_frames(AUTO_COMPILE_MIN_FRAMES)  # what stylize_video does for a long video
+    assert shared.backend == "compile"
+    photo = tmp_path / "photo.png"
+    write_image(photo, np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8), "png")
+    result = stylize_image(photo, tmp_path / "out.png", shared, temporal="off")
+    assert shared.backend == "onnx" and "onnx" in result.network, result.network
+    assert (tmp_path / "out.png").is_file()
 
 
 def test_compiled_network_pads_a_short_last_batch_and_matches_eager():

@@ -122,14 +122,16 @@ def _warn_slow_cpu_bf16() -> None:
                 "use --precision fp32 or auto")
 
 
-def resolve_precision(precision: str, device: torch.device, *, inference: bool = False) -> torch.dtype | None:
+def resolve_precision(precision: str, device: torch.device, *, inference: bool = False,
+                      warn: bool = True) -> torch.dtype | None:
     """Compute dtype for ``precision`` on ``device``; ``None`` means plain fp32.
 
     ``auto`` is fp16 on CUDA (tensor cores, the network is norm-heavy and tolerates it). On the
     CPU it is bf16 for ``inference`` when the CPU has native bf16 (:func:`cpu_has_native_bf16`;
     frames differ from fp32 by about 0.5/255 on average) and fp32 otherwise; training keeps fp32
     so that the commands recorded in the bundled weights reproduce. bf16 is allowed everywhere
-    autocast supports it.
+    autocast supports it; on a CPU where it is slow (:func:`cpu_has_onednn_bf16`) the first such
+    call warns, unless ``warn`` is False (a precision read back from a record, not run).
     """
     if precision is not None and not isinstance(precision, str):
         raise BadTypeError(f"precision must be a name such as 'auto', 'fp32' or 'bf16', got {precision!r}")
@@ -149,7 +151,7 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
         if device.type == "cpu":
             raise VidstyleError("fp16 is only supported on CUDA/MPS; use --precision bf16 or fp32 on the CPU")
         return torch.float16
-    if device.type == "cpu" and not cpu_has_onednn_bf16():
+    if warn and device.type == "cpu" and not cpu_has_onednn_bf16():
         _warn_slow_cpu_bf16()
     return torch.bfloat16
 

@@ -1111,6 +1111,9 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         with matte:
             weights = matte.weights_at(0.0, image.shape[:2])
     stylizer = _make_stylizer(_still_style(style), config)
+    expect = getattr(stylizer, "expect_frames", None)
+    if expect is not None:  # one frame: a Stylizer compiled for a long video goes back to its short-run backend
+        expect(1)
     started = time.perf_counter()
     area = find_picture_area([image]) if config.bars == "keep" else None
     with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:

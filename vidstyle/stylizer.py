@@ -231,6 +231,7 @@ class Stylizer:
         self._build_lock = threading.RLock()
         self._compiled = None  # the torch.compile wrapper, once made: kept for a switch back to it
         self._compiled_batch = None
+        self._onnx = None  # the ONNX Runtime session, once exported: likewise (about 1.3 s to export)
         self._build_forward()
 
     def _use_backend(self, backend: str) -> None:
@@ -250,13 +251,15 @@ class Stylizer:
             logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         if self.backend == "onnx":
             from vidstyle.export import OnnxRunner
-            self._forward = OnnxRunner(self.model)  # exported with the current style mix baked in
+            if self._onnx is None:  # kept for a switch back from compile (expect_frames); set_mix drops it
+                self._onnx = OnnxRunner(self.model)  # exported with the current style mix baked in
+            self._forward = self._onnx
         elif self.int8:
             self._forward = None  # quantized at the first batch, whose shape it is specialised to
         elif self.backend == "compile":
             # static shapes: a video has one frame size, and a second shape would otherwise switch
             # the graph to dynamic shapes (a second, slower compile); short batches are padded.
-            # Made once: back from eager (expect_frames), the graphs compiled so far are reused.
+            # Made once: back from the short-run backend (expect_frames), the graphs compiled so far are reused.
             if self._compiled is None:
                 self._compiled, self._compiled_batch = torch.compile(self.model, dynamic=False), None
             self._forward = self._compiled
@@ -355,9 +358,10 @@ class Stylizer:
         if not (self.auto_backend and self.device.type == "cpu") or frames is None or self._compile_failed:
             return
         wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES else self._short_backend
-        if self.backend != wanted:
-            self._use_backend(wanted)
-            self._build_forward()
+        with self._build_lock:  # not while a compiled call (which holds it) is running
+            if self.backend != wanted:
+                self._use_backend(wanted)
+                self._build_forward()
 
     def set_look(self, style_strength: float | None = None, keep_colors: bool | None = None) -> None:
         """Change how much of the style the frames show (``style_strength`` in [0, 1]) and whether
@@ -414,8 +418,9 @@ class Stylizer:
             self.choice = dataclasses.replace(self.choice, mix=mix)
         self._flat_reference.set_style(list(mix))
         self._flat_colours.clear()
+        self._onnx = None  # an exported graph holds the old mix as a constant
         if self.backend == "onnx" or self.int8:
-            self._build_forward()  # the exported graph holds the old mix as a constant
+            self._build_forward()
 
     def _prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """(B, 3, H, W) in [0, 1] -> the network's input (working size, padded, dtype, memory

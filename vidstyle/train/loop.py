@@ -404,7 +404,7 @@ def _in_effect(values: dict, device: torch.device) -> dict:
         return dict(values)
     content_layers, style_layers = config.layers()
     try:
-        precision = precision_name(resolve_precision(config.precision, device))
+        precision = precision_name(resolve_precision(config.precision, device, warn=False))  # compared, not run
     except VidstyleError:  # fp16, saved on a GPU, read on the CPU: a precision this run cannot have
         precision = config.precision
     smooth = config.smooth_activations
