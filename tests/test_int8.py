@@ -75,6 +75,22 @@ def test_int8_model_stays_close_to_fp32():
     assert sum("quantize_per_tensor" in t and "dequantize" not in t for t in targets) >= convs
 
 
+@pytest.mark.parametrize("vnni,quant_max", [(True, 255), (False, 127)])
+def test_activations_keep_7_bits_on_a_cpu_without_vnni(monkeypatch, vnni, quant_max):
+    """Without VNNI oneDNN sums pairs of uint8 x int8 products in int16, which saturates for
+    activations above 127 (on an AVX2-only Zen 3, starry_night's int8 frames were 4.3 grey levels
+    from fp32 on average, up to 128: benchmarks/RESULTS.md, CPU D)."""
+    pytest.importorskip("torchao")
+    import vidstyle.models.quantize as quantize
+
+    monkeypatch.setattr(quantize, "cpu_has_vnni", lambda: vnni)
+    x = [torch.rand(1, 3, 16, 16) for _ in range(2)]
+    graph = quantize.quantize_int8(fold_for_inference(_net()), x)
+    ranges = {tuple(n.args[3:5]) for n in graph.graph.nodes
+              if n.op == "call_function" and "quantize_per_tensor" in str(n.target) and "dequantize" not in str(n.target)}
+    assert ranges == {(0, quant_max)}, ranges  # every activation, uint8 from 0
+
+
 def test_missing_torchao_says_how_to_install(monkeypatch):
     # torchao found but failing to import (a broken install): the error comes at the first frame;
     # torchao not installed at all is the test below

@@ -114,6 +114,17 @@ def cpu_has_onednn_bf16() -> bool:
         return True
 
 
+def cpu_has_vnni() -> bool:
+    """True when this CPU has VNNI's int8 dot products (torch's probe; True where this torch
+    build cannot tell, the behaviour before the probe was read): without them an int8 convolution's
+    pairs of uint8 x int8 products are summed in int16 and can saturate."""
+    probe = getattr(getattr(torch, "cpu", None), "_is_vnni_supported", None)
+    try:
+        return True if probe is None else bool(probe())
+    except RuntimeError:
+        return True
+
+
 @functools.lru_cache(maxsize=1)
 def _warn_slow_cpu_bf16() -> None:
     """Said once a process: every command resolves its precision here, some more than once."""

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn as nn
 
+from vidstyle.device import cpu_has_vnni
 from vidstyle.errors import VidstyleError
 from vidstyle.models.transformer import (ConditionalInstanceNorm2d, ConvLayer, InstanceNorm2d, SpaceToDepthConv,
                                          SubpixelUpsampleConv, TransformerNet, UpsampleConv)
@@ -165,7 +166,11 @@ def quantize_int8(model: nn.Module, calibration: Sequence[torch.Tensor]) -> nn.M
     if isinstance(model, TransformerNet):
         model = equalize_channels(copy.deepcopy(model), calibration)
     quantizer = xiq.X86InductorQuantizer()
-    quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
+    # Without VNNI, oneDNN multiplies uint8 by int8 with vpmaddubsw, whose int16 sums of two
+    # products saturate for activations above 127: 7-bit activations then, as torchao advises
+    # (mean error from fp32 on an AVX2-only Zen 3: benchmarks/RESULTS.md, CPU D)
+    reduce_range = not cpu_has_vnni()
+    quantizer.set_global(xiq.get_default_x86_inductor_quantization_config(reduce_range=reduce_range))
     with torch.no_grad():
         graph = torch.export.export(model.eval(), (calibration[0],)).module()
         observed = prepare_pt2e(graph, quantizer)
