@@ -156,6 +156,7 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--temporal", default="off", choices=("off", "flow"),
                    help="flow: with the stabilizer (on the GPU in mode overlapped, on the CPU in the others)")
+    p.add_argument("--duration", type=float, help="seconds of the clip each timed run stylizes (default: all of it)")
     p.add_argument("--out")
     args = p.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -182,7 +183,7 @@ def main(argv=None) -> int:
                 style = {"overlapped": stylizer, "rgb": RgbStage, "serial": SerialStage}[mode]
                 style = style if mode == "overlapped" else style(stylizer)
                 row = {"round": rnd + 1, "preset": preset, "mode": mode,
-                       **one_run(args.clip, style, args.batch, preset, temporal=args.temporal)}
+                       **one_run(args.clip, style, args.batch, preset, duration=args.duration, temporal=args.temporal)}
                 print(json.dumps(row), flush=True)
                 record["runs"].append(row)
                 if args.out:  # what has run so far survives a timeout
