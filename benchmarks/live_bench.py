@@ -138,8 +138,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         style, model_desc = fastest_model(Path(tmp))
         results = {}
-        for name, extra in configs.items():
-            stats = run_live(video, style, args.duration, extra, Path(tmp) / "stats.json")
+        for i, (name, extra) in enumerate(configs.items()):
+            # a file per run: `vidstyle live` will not write its summary over an earlier one
+            stats = run_live(video, style, args.duration, extra, Path(tmp) / f"stats_{i}.json")
             stats["command_extra_args"] = extra
             stats["network_only_ms_per_frame"] = round(network_ms(style, extra, video), 1)
             stats["meets_targets"] = stats["mean_fps"] >= TARGET_FPS and stats["latency_p95_ms"] <= TARGET_P95_MS
