@@ -622,7 +622,6 @@ class Recording:
 #: SIGTERM/SIGHUP that arrived while :func:`_interrupts_deferred` held them: the exit status still
 #: says the session was terminated (vidstyle live's _cmd_live reads it).
 DEFERRED_TERMINATIONS: list[int] = []
-_STOP_SIGNALS = STOP_SIGNALS
 
 
 def _interrupts_deferred():
@@ -1210,7 +1209,7 @@ def _cmd_live(args) -> int:
         terminated.append(signum)
         raise Terminated
 
-    ended_by = [s for s in _STOP_SIGNALS if s != signal.SIGINT]
+    ended_by = [s for s in STOP_SIGNALS if s != signal.SIGINT]
     DEFERRED_TERMINATIONS.clear()
     previous = {sig: signal.signal(sig, on_term) for sig in ended_by}
     try:

@@ -56,9 +56,20 @@ def is_scene_cut(warped_prev: np.ndarray, current: np.ndarray, backward: np.ndar
     """Whether input frames t-1 and t are two shots: ``warped_prev`` (frame t-1 warped onto t by
     the (H, W, 2) ``backward`` flow) and ``current``, uint8 (H, W, 3); ``valid`` (H, W) the
     forward-backward check's mask."""
+    error = _in_view_error(_mean_abs_rgb(warped_prev, current), backward)
+    return _is_cut(error, float(np.mean(valid)), cut_threshold, min_valid_fraction)
+
+
+def _in_view_error(error: np.ndarray, backward: np.ndarray) -> float:
+    """The mean of the (H, W) ``error`` over the pixels the (H, W, 2) ``backward`` flow keeps in
+    view; 1 (the worst) when it keeps none."""
     in_view = in_view_mask_numpy(backward)
-    error = float(_mean_abs_rgb(warped_prev, current)[in_view].mean()) if in_view.any() else 1.0
-    return error > cut_threshold or float(np.mean(valid)) < min_valid_fraction
+    return float(error[in_view].mean()) if in_view.any() else 1.0
+
+
+def _is_cut(photometric_error: float, valid_fraction: float, cut_threshold: float, min_valid_fraction: float) -> bool:
+    """The scene-cut test of :func:`is_scene_cut` and :meth:`FlowStabilizer.estimate`, on its two measures."""
+    return photometric_error > cut_threshold or valid_fraction < min_valid_fraction
 
 
 def _mean_abs_rgb(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -425,12 +436,10 @@ class FlowStabilizer:
         backward = self._dis(cur_s, prev_s)
         forward = self._dis(prev_s, cur_s)
         valid = valid_mask_numpy(backward, forward, motion_boundaries=True)
-        in_view = in_view_mask_numpy(backward)
         warped_prev = warp_numpy(prev_s, backward)
         err = _mean_abs_rgb(warped_prev, cur_s)
-        photometric_error = float(err[in_view].mean()) if in_view.any() else 1.0
-        valid_fraction = float(valid.mean())
-        if photometric_error > self.cut_threshold or valid_fraction < self.min_valid_fraction:
+        photometric_error, valid_fraction = _in_view_error(err, backward), float(valid.mean())
+        if _is_cut(photometric_error, valid_fraction, self.cut_threshold, self.min_valid_fraction):
             return None
         fade = brightness_change(warped_prev, cur_s, valid.astype(bool))  # valid pixels are in view
         # Flow is least reliable right next to occlusions: widen them by a pixel, then soften the

@@ -364,7 +364,6 @@ def dialogue_line(rows: list[tuple[bytes, bytes, bytes]]) -> bytes:
             + b"".join(b"\\N{\\r" + style + b"}" + text for style, text, _ in rest))
 
 
-
 def replace_not_blend_webp_frames(path: str | Path) -> int:
     """Mark every frame of the animated WebP at ``path`` to replace the canvas, not to be blended
     onto it; returns how many frames were marked.
@@ -397,6 +396,7 @@ def replace_not_blend_webp_frames(path: str | Path) -> int:
                 marked += 1
             at += 8 + size + (size & 1)  # chunks are padded to an even length
     return marked
+
 
 class TimedTextMerger:
     """MP4's timed text (mov_text) shows one sample at a time, each until the next begins: two
