@@ -11,7 +11,6 @@ numbers measured before the gate existed still describe the stabilizer.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

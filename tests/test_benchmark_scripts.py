@@ -281,3 +281,19 @@ def test_gpu_variants_pad_channels_keeps_the_function_and_pads_the_ends(arch, st
         assert (padded(x) - base(x)).abs().max() < 1e-5
         wide = padded(x.contiguous(memory_format=torch.channels_last))
         assert wide.shape == (1, 3, 40, 64) and (wide - base(x)).abs().max() < 1e-5
+
+
+def test_onnx_shuffle_ab_times_both_graphs_of_a_style(tmp_path):
+    ab = _load("onnx_shuffle_ab.py")
+    out = tmp_path / "ab.json"
+    assert ab.main(["--styles", "light_starry_night", "--size", "64x48", "--rounds", "2", "--calls", "1",
+                    "--out", str(out)]) == 0
+    (entry,) = json.loads(out.read_text())["results"]
+    new, plain = entry["graphs"]["one-hot convolutions"], entry["graphs"]["DepthToSpace and transposes"]
+    assert "DepthToSpace" not in new["ops"] and new["ops"]["ConvTranspose"] == 3
+    assert plain["ops"]["DepthToSpace"] == 3 and "ConvTranspose" not in plain["ops"]
+    assert entry["max_abs_diff"] < 1e-5  # the same function
+    assert len(new["ms_per_frame"]) == len(plain["ms_per_frame"]) == 2 and min(new["ms_per_frame"]) > 0
+    # the export is left as it was
+    from vidstyle.models import transformer
+    assert transformer.depth_to_space.__module__ == "vidstyle.models.transformer"

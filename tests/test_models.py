@@ -6,14 +6,16 @@ import os
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from vidstyle.device import resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, pad_to_multiple, tensor_to_images, working_size
 from vidstyle.models.transformer import (BinomialBlur, ConvLayer, SpaceToDepthConv, SubpixelUpsampleConv,
-                                        TransformerNet, UpsampleConv, count_parameters, fold_for_inference, light_aa_net,
-                                        light_full_net, light_net, transformer_net)
+                                        TransformerNet, UpsampleConv, count_parameters, depth_to_space,
+                                        fold_for_inference, light_aa_net, light_full_net, light_net, space_to_depth,
+                                        transformer_net)
 from vidstyle.models.weights import load_model, read_info, save_model
 from vidstyle.models.zoo import parse_mix, resolve_style
 from vidstyle.stylizer import Stylizer
@@ -99,13 +101,33 @@ def test_folded_subpixel_network_computes_the_same_function(builder):
         assert torch.allclose(folded.to(memory_format=torch.contiguous_format)(x), ref, atol=1e-12)
 
 
+@pytest.mark.parametrize("r, channels", [(2, 3), (2, 5), (4, 3)])
+def test_the_exported_forms_of_pixel_unshuffle_and_pixel_shuffle_give_the_same_numbers(monkeypatch, r, channels):
+    x = torch.randn(2, channels, 4 * r, 6 * r)
+    y = torch.randn(2, channels * r * r, 5, 3)
+    plain = space_to_depth(x, r, channels), depth_to_space(y, r, channels)
+    assert torch.equal(plain[0], F.pixel_unshuffle(x, r)) and torch.equal(plain[1], F.pixel_shuffle(y, r))
+    # what an ONNX export traces: a one-hot (transposed) convolution, each output one input times 1
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+    exported = space_to_depth(x, r, channels), depth_to_space(y, r, channels)
+    assert torch.equal(exported[0], plain[0]) and torch.equal(exported[1], plain[1])
+    with pytest.raises(ValueError):
+        space_to_depth(x, r, channels + 1)
+    with pytest.raises(ValueError):
+        depth_to_space(y, r, channels + 1)
+
+
 @pytest.mark.parametrize("kernel, cout", [(9, 3), (5, 2), (7, 4)])
 def test_space_to_depth_conv_of_one_layer_and_its_limits(kernel, cout):
     torch.manual_seed(2)
     layer = ConvLayer(6, cout, kernel).double().eval()
     x = torch.randn(2, 6, 10, 14, dtype=torch.float64)
+    folded = SpaceToDepthConv(layer)
     with torch.no_grad():
-        assert torch.allclose(SpaceToDepthConv(layer)(x), layer(x), atol=1e-12)
+        assert torch.allclose(folded(x), layer(x), atol=1e-12)
+        # the channel-major form ONNX export uses (pixel_unshuffle / pixel_shuffle) computes it too
+        assert folded.to_channel_major() is folded and not folded.phase_major
+        assert torch.allclose(folded(x), layer(x), atol=1e-12)
     with pytest.raises(ValueError):
         SpaceToDepthConv(ConvLayer(6, cout, kernel, stride=2))
     with pytest.raises(ValueError):

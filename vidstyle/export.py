@@ -24,7 +24,7 @@ from vidstyle.cli_args import COMMAND_HELP, non_negative_float, once
 from vidstyle.cli_args import path as path_arg
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import check_output_file, write_then_rename
-from vidstyle.models.transformer import SubpixelUpsampleConv, TransformerNet, fold_for_inference
+from vidstyle.models.transformer import SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet, fold_for_inference
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 #: What the exported graph takes and gives, recorded in its metadata (and in the README).
@@ -64,7 +64,7 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
     # 10-20% faster in ONNX Runtime too; folding an already folded network changes nothing
     m = fold_for_inference(copy.deepcopy(_cpu_fp32(model)))
     for layer in m.modules():
-        if isinstance(layer, SubpixelUpsampleConv):
+        if isinstance(layer, (SubpixelUpsampleConv, SpaceToDepthConv)):
             layer.to_channel_major()
     mult = model.size_multiple
     h, w = example_size or (4 * mult, 6 * mult)

@@ -43,7 +43,8 @@ MAX_NETWORK_SIDE = 8192
 #: (light) to 94 ms (standard network) against eager bf16 on a CPU with native bf16, and 13 ms
 #: (light) to 70 ms (standard) end to end against ONNX Runtime fp32 on an AVX2-only one
 #: (benchmarks/RESULTS.md, CPU D). So a cold compile pays for itself within the run for the
-#: standard network and, for the light one, about when the cache already holds it.
+#: standard network and, for the light one, about when the cache already holds it. In fp32 the
+#: light networks stay on ONNX Runtime (see :meth:`Stylizer._compile_pays`).
 AUTO_COMPILE_MIN_FRAMES = 600
 #: Luma standard deviation (grey levels, 0-255) under which a frame counts as low-contrast: its
 #: output fades towards one colour (see Stylizer._stylize_tensor). The shared clips' frames: 29-71.
@@ -343,10 +344,22 @@ class Stylizer:
         self._compiled_ok = True
         return y
 
+    def _compile_pays(self) -> bool:
+        """Whether a long run gains from ``torch.compile`` over what auto runs short clips with.
+
+        Not for the light networks (those that work at half resolution behind a space-to-depth
+        stem) in fp32: since their exported graphs lost ONNX's slow DepthToSpace and transposes,
+        ONNX Runtime ran them end to end as fast as the compiled network (20.2 against 19.6
+        frames/s, the compile's 22 s not counted, with 170 MiB less memory; benchmarks/RESULTS.md,
+        thirty-fifth session), while the standard network still runs faster compiled.
+        """
+        return not (self._short_backend == "onnx" and getattr(self.model, "shuffle", 1) > 1)
+
     def expect_frames(self, frames: int | None) -> None:
         """Announce how many frames will be stylized (None: unknown).
 
-        With ``backend="auto"`` on the CPU (bf16 or fp32), a run of at least
+        With ``backend="auto"`` on the CPU (bf16 or fp32; in fp32 not for the light networks, see
+        :meth:`_compile_pays`), a run of at least
         :data:`AUTO_COMPILE_MIN_FRAMES` frames switches to ``torch.compile``, whose one-time
         compilation is then repaid many times over, and a shorter one back to what auto runs short
         clips with (eager PyTorch in bf16, ONNX Runtime in fp32): a Stylizer reused for short clips
@@ -357,7 +370,7 @@ class Stylizer:
             raise BadValueError(f"expect_frames takes a number of frames or None, got {frames!r}")
         if not (self.auto_backend and self.device.type == "cpu") or frames is None or self._compile_failed:
             return
-        wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES else self._short_backend
+        wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES and self._compile_pays() else self._short_backend
         with self._build_lock:  # not while a compiled call (which holds it) is running
             if self.backend != wanted:
                 self._use_backend(wanted)

@@ -159,6 +159,44 @@ class BinomialBlur(nn.Module):
         return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.to(x.dtype), groups=self.channels)
 
 
+def _shuffle_kernel(channels: int, r: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(C r², 1, r, r) one-hot kernel: entry ``c r² + i r + j`` picks pixel (i, j) of an r x r cell
+    of channel c, the channel order of ``pixel_(un)shuffle``."""
+    return torch.eye(r * r, dtype=dtype, device=device).reshape(r * r, 1, r, r).repeat(channels, 1, 1, 1)
+
+
+def space_to_depth(x: torch.Tensor, r: int, channels: int) -> torch.Tensor:
+    """``pixel_unshuffle``: (B, C, H, W) -> (B, C r², H / r, W / r), channel ``c r² + i r + j``
+    being pixel (r y + i, r x + j) of channel c. ``channels`` is C, given rather than read from
+    ``x`` so that an exported graph keeps it a constant.
+
+    Exported to ONNX as a stride-r grouped convolution with one-hot weights (the same numbers:
+    each output is one input times 1): ONNX Runtime runs the Reshape-Transpose-Reshape that
+    ``pixel_unshuffle`` exports as a generic 6-D transpose, 3 ms of the light network's 26 ms per
+    640x360 frame on 2 cores (benchmarks/RESULTS.md), and the convolution in about none.
+    """
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise ValueError(f"expected a (B, {channels}, H, W) tensor, got {tuple(x.shape)}")
+    if torch.onnx.is_in_onnx_export():
+        return F.conv2d(x, _shuffle_kernel(channels, r, x.dtype, x.device), stride=r, groups=channels)
+    return F.pixel_unshuffle(x, r)
+
+
+def depth_to_space(y: torch.Tensor, r: int, channels: int) -> torch.Tensor:
+    """``pixel_shuffle``, the inverse of :func:`space_to_depth`: (B, C r², H, W) -> (B, C, r H, r W),
+    ``channels`` being C.
+
+    Exported to ONNX as a stride-r grouped transposed convolution with one-hot weights (the same
+    numbers): ONNX Runtime's DepthToSpace took 1.5 ms each, three of them 4.4 ms of the light
+    network's 26 ms per 640x360 frame on 2 cores; the transposed convolutions take 0.9 ms together.
+    """
+    if y.ndim != 4 or y.shape[1] != channels * r * r:
+        raise ValueError(f"expected a (B, {channels * r * r}, H, W) tensor, got {tuple(y.shape)}")
+    if torch.onnx.is_in_onnx_export():
+        return F.conv_transpose2d(y, _shuffle_kernel(channels, r, y.dtype, y.device), stride=r, groups=channels)
+    return F.pixel_shuffle(y, r)
+
+
 def depth_to_space_phase_major(y: torch.Tensor, channels: int) -> torch.Tensor:
     """(B, 4C, H, W) -> (B, C, 2H, 2W), input channel ``(a * 2 + b) * C + c`` becoming pixel
     (2i + a, 2j + b) of channel c: ``pixel_shuffle`` with the phases outermost, so that in
@@ -180,6 +218,24 @@ _UPSAMPLE_TAPS = {
     "bilinear": [[[0.75, 0.25, 0], [0.25, 0.75, 0.75], [0, 0, 0.25]],
                  [[0.25, 0, 0], [0.75, 0.75, 0.25], [0, 0.25, 0.75]]],
 }
+
+
+def _phase_major_index(channels: int) -> torch.Tensor:
+    """Entry ``c * 4 + p`` (the channel-major order of pixel_(un)shuffle) holds ``p * C + c``, that
+    channel's index in the phase-major order."""
+    return torch.arange(4 * channels).reshape(4, channels).t().reshape(-1)
+
+
+def _reorder_conv(conv: nn.Conv2d, out_order: torch.Tensor | None, in_order: torch.Tensor | None) -> None:
+    """Permute ``conv``'s output and/or input channels in place: new channel k is old ``order[k]``."""
+    with torch.no_grad():
+        w = conv.weight
+        if out_order is not None:
+            w = w[out_order]
+            conv.bias.copy_(conv.bias[out_order].clone())
+        if in_order is not None:
+            w = w[:, in_order]
+        conv.weight.copy_(w.clone())
 
 
 class SubpixelUpsampleConv(nn.Module):
@@ -222,19 +278,16 @@ class SubpixelUpsampleConv(nn.Module):
 
     def to_channel_major(self) -> "SubpixelUpsampleConv":
         """Reorder the output channels to ``pixel_shuffle``'s (c, a, b), in place: for ONNX export,
-        where ``pixel_shuffle`` becomes one DepthToSpace node and the reshapes of the phase-major
-        form would lose the channel count that InstanceNormalization needs."""
+        where :func:`depth_to_space` becomes one node and the reshapes of the phase-major form
+        would lose the channel count that InstanceNormalization needs."""
         if self.phase_major:
-            order = torch.arange(4 * self.cout).reshape(4, self.cout).t().reshape(-1)  # (c, p) -> p * C + c
-            with torch.no_grad():
-                self.conv.weight.copy_(self.conv.weight[order].clone())
-                self.conv.bias.copy_(self.conv.bias[order].clone())
+            _reorder_conv(self.conv, _phase_major_index(self.cout), None)
             self.phase_major = False
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(F.pad(x, (1, 1, 1, 1), mode="replicate"))
-        return depth_to_space_phase_major(y, self.cout) if self.phase_major else F.pixel_shuffle(y, 2)
+        return depth_to_space_phase_major(y, self.cout) if self.phase_major else depth_to_space(y, 2, self.cout)
 
 
 class SpaceToDepthConv(nn.Module):
@@ -281,13 +334,25 @@ class SpaceToDepthConv(nn.Module):
         # whole runs of channels instead of single values (pixel_unshuffle cost as much as the
         # convolution it feeds)
         folded = torch.einsum("ocyx,amsy,bntx->abostcmn", w, select, select)
+        self.phase_major = True
         self.conv = nn.Conv2d(4 * cin, 4 * cout, taps, device=w.device, dtype=w.dtype)
         with torch.no_grad():
             self.conv.weight.copy_(folded.reshape(4 * cout, 4 * cin, taps, taps))
             self.conv.bias.copy_(conv.bias.detach().repeat(4))
 
+    def to_channel_major(self) -> "SpaceToDepthConv":
+        """Reorder the convolution's input and output channels to pixel_(un)shuffle's (c, a, b), in
+        place: for ONNX export, where :func:`space_to_depth` and :func:`depth_to_space` become one
+        convolution each, while the phase-major reshapes export as slow 6-D transposes."""
+        if self.phase_major:
+            _reorder_conv(self.conv, _phase_major_index(self.cout), _phase_major_index(self.cin))
+            self.phase_major = False
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, (self.pad,) * 4, mode="reflect")
+        if not self.phase_major:
+            return depth_to_space(self.conv(space_to_depth(x, 2, self.cin)), 2, self.cout)
         b, c, h, w = x.shape[0], self.cin, x.shape[2], x.shape[3]
         # (B, C, H, W) -> (B, 4C, H/2, W/2), channel (s, t, c) = pixel (2i + s, 2j + t) of channel c
         x = (x.permute(0, 2, 3, 1).reshape(b, h // 2, 2, w // 2, 2 * c).permute(0, 1, 3, 2, 4)
@@ -449,10 +514,10 @@ class TransformerNet(nn.Module):
         if self.shuffle > 1:
             if self.stem_blur is not None:
                 x = self.stem_blur(x)
-            x = F.pixel_unshuffle(x, self.shuffle)
+            x = space_to_depth(x, self.shuffle, 3)
         y = self.head(self.decoder(self.residuals(self.encoder(x))))
         if self.shuffle > 1 and not self.upsample_head:
-            y = F.pixel_shuffle(y, self.shuffle)
+            y = depth_to_space(y, self.shuffle, 3)
         return inp + y if self.residual else y
 
 
