@@ -443,6 +443,7 @@ def test_other_cpu_meter_arithmetic(monkeypatch):
 
 
 @pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="needs Linux /proc/stat")
+@pytest.mark.serial  # other tests running beside it would be counted as other processes
 def test_other_cpu_meter_counts_other_processes_not_our_own_work():
     import subprocess
     import sys
