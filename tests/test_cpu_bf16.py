@@ -179,9 +179,9 @@ def test_expect_frames_compiles_long_auto_bf16_runs_only(monkeypatch):
 
 
 def test_expect_frames_compiles_long_auto_fp32_runs_and_goes_back_to_onnx_runtime(monkeypatch):
-    """A CPU without native bf16 runs fp32: ONNX Runtime for short clips, torch.compile (1.25x
-    faster there for the standard network once compiled, benchmarks/RESULTS.md, CPU D) for long
-    ones; the light networks, as fast under ONNX Runtime, stay there."""
+    """A CPU without native bf16 runs fp32: ONNX Runtime for short clips, torch.compile (1.15x
+    faster network-only there for the standard network once compiled, benchmarks/RESULTS.md,
+    CPU D) for long ones; the light networks, as fast end to end under ONNX Runtime, stay there."""
     pytest.importorskip("onnxruntime")
     monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: False)
     built = []

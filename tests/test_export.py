@@ -37,7 +37,7 @@ def test_export_matches_pytorch_at_several_sizes(tmp_path, builder):
     model = _randomize_norms(builder())
     path = export_onnx(model, tmp_path / "net.onnx")
     # ONNX Runtime's DepthToSpace / SpaceToDepth and the 6-D transposes of pixel_(un)shuffle are
-    # slow (a quarter of the light network's time): they export as one-hot convolutions instead
+    # slow (about a quarter of the light network's time): they export as one-hot convolutions instead
     nodes = onnx.load(str(path)).graph.node
     assert not {"DepthToSpace", "SpaceToDepth"} & {n.op_type for n in nodes}
     assert not [a for n in nodes if n.op_type == "Transpose" for a in n.attribute if a.name == "perm" and len(a.ints) > 4]

@@ -242,3 +242,5 @@ def test_channel_equalization_keeps_the_function_and_balances_ranges(num_styles)
             spread.append((peak.max() / peak.median()).item())
         assert spread[1] < spread[0] / 2
     assert _consumer_conv(eq.head)[1] == 4  # the space-to-depth head: four phases per channel
+    with pytest.raises(ValueError, match="phase-major"):  # ONNX export's channel order: not equalized wrongly
+        _consumer_conv(copy.deepcopy(eq.head).to_channel_major())

@@ -78,6 +78,9 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
         torch.onnx.export(m, (x,), buf, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                           dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
                                         OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
+                          # the TorchScript exporter: under dynamo, torch.onnx.is_in_onnx_export()
+                          # reads False and the one-hot space-to-depth / depth-to-space forms
+                          # (vidstyle.models.transformer) would silently give way to slow ones
                           opset_version=opset, dynamo=False)
     return _with_metadata(buf.getvalue(), {"vidstyle_size_multiple": str(mult),
                                            "vidstyle_min_size": str(model.min_input_size),

@@ -40,11 +40,11 @@ MAX_NETWORK_SIDE = 8192
 #: With ``backend="auto"`` on the CPU, runs announced (:meth:`Stylizer.expect_frames`) to be at
 #: least this long use ``torch.compile``: compiling takes 15-23 s the first time on 2 cores (2-3 s
 #: once inductor's cache holds the architecture) and then saves, per 640x360 frame, about 19 ms
-#: (light) to 94 ms (standard network) against eager bf16 on a CPU with native bf16, and 13 ms
-#: (light) to 70 ms (standard) end to end against ONNX Runtime fp32 on an AVX2-only one
+#: (light) to 94 ms (standard network) against eager bf16 on a CPU with native bf16, and for the
+#: standard network about 70 ms network-only against ONNX Runtime fp32 on an AVX2-only one
 #: (benchmarks/RESULTS.md, CPU D). So a cold compile pays for itself within the run for the
-#: standard network and, for the light one, about when the cache already holds it. In fp32 the
-#: light networks stay on ONNX Runtime (see :meth:`Stylizer._compile_pays`).
+#: standard network and, for the light one in bf16, about when the cache already holds it. In
+#: fp32 the light networks stay on ONNX Runtime (see :meth:`Stylizer._compile_pays`).
 AUTO_COMPILE_MIN_FRAMES = 600
 #: Luma standard deviation (grey levels, 0-255) under which a frame counts as low-contrast: its
 #: output fades towards one colour (see Stylizer._stylize_tensor). The shared clips' frames: 29-71.
@@ -351,7 +351,8 @@ class Stylizer:
         stem) in fp32: since their exported graphs lost ONNX's slow DepthToSpace and transposes,
         ONNX Runtime ran them end to end as fast as the compiled network (20.2 against 19.6
         frames/s, the compile's 22 s not counted, with 170 MiB less memory; benchmarks/RESULTS.md,
-        thirty-fifth session), while the standard network still runs faster compiled.
+        thirty-fifth session), while the standard network still runs 13% faster compiled
+        network-only (end to end that session's A/B was inconclusive).
         """
         return not (self._short_backend == "onnx" and getattr(self.model, "shuffle", 1) > 1)
 

@@ -56,6 +56,10 @@ def _consumer_conv(module: nn.Module) -> tuple[nn.Conv2d, int]:
     """The convolution inside a layer that reads a quantized activation, and how many input
     channels of it each activation channel feeds (4 for the space-to-depth head: one per phase)."""
     if isinstance(module, SpaceToDepthConv):
+        # equalize_channels scales those 4 as (phase, channel) blocks: the order ONNX export's
+        # to_channel_major() changes
+        if not module.phase_major:
+            raise ValueError("equalize_channels needs the phase-major SpaceToDepthConv")
         return module.conv, 4
     if isinstance(module, SubpixelUpsampleConv):
         return module.conv, 1

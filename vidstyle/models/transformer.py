@@ -172,8 +172,9 @@ def space_to_depth(x: torch.Tensor, r: int, channels: int) -> torch.Tensor:
 
     Exported to ONNX as a stride-r grouped convolution with one-hot weights (the same numbers:
     each output is one input times 1): ONNX Runtime runs the Reshape-Transpose-Reshape that
-    ``pixel_unshuffle`` exports as a generic 6-D transpose, 3 ms of the light network's 26 ms per
-    640x360 frame on 2 cores (benchmarks/RESULTS.md), and the convolution in about none.
+    ``pixel_unshuffle`` exports as a generic 6-D transpose, 3.6 ms of the light network's 35 ms per
+    640x360 frame on 2 cores (profiled, benchmarks/RESULTS.md), and the convolution in a fraction
+    of that.
     """
     if x.ndim != 4 or x.shape[1] != channels:
         raise ValueError(f"expected a (B, {channels}, H, W) tensor, got {tuple(x.shape)}")
@@ -187,8 +188,8 @@ def depth_to_space(y: torch.Tensor, r: int, channels: int) -> torch.Tensor:
     ``channels`` being C.
 
     Exported to ONNX as a stride-r grouped transposed convolution with one-hot weights (the same
-    numbers): ONNX Runtime's DepthToSpace took 1.5 ms each, three of them 4.4 ms of the light
-    network's 26 ms per 640x360 frame on 2 cores; the transposed convolutions take 0.9 ms together.
+    numbers): ONNX Runtime's three DepthToSpace nodes took 6.0 ms of the light network's 35 ms per
+    640x360 frame on 2 cores (profiled, benchmarks/RESULTS.md); the transposed convolutions 1.3 ms.
     """
     if y.ndim != 4 or y.shape[1] != channels * r * r:
         raise ValueError(f"expected a (B, {channels * r * r}, H, W) tensor, got {tuple(y.shape)}")
