@@ -410,6 +410,9 @@ def test_default_batch_is_one_only_for_full_resolution_networks_on_the_cpu():
     assert {size: default_batch(light, size) for size in sizes} == sizes
     assert default_batch(SimpleNamespace(device=cpu, model=light_net(), max_side=640, scale=None), (2160, 3840)) == 4
     assert default_batch(SimpleNamespace(device=gpu, model=light_net()), (2160, 3840)) == 4
+    # ONNX Runtime (fp32 CPUs): one frame a call, at any size
+    assert default_batch(SimpleNamespace(device=cpu, model=light_net(), backend="onnx", max_side=None,
+                                         scale=None), (360, 640)) == 1
     with pytest.raises(VidstyleError, match="batch must be a whole number of at least 1"):
         stylize_video("in.mp4", "out.mp4", style="starry_night", batch=0)
 

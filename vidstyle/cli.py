@@ -67,8 +67,9 @@ def _add_stylize(sub) -> None:
                         f"time (default {DEFAULT_CROSSFADE:g}; 0 cuts)")
     _add_device_args(p, int8=True)
     p.add_argument("--batch", "--batch-size", dest="batch", type=_positive_int,
-                   help="frames per network call (default 4; on the CPU 1 for the standard network and "
-                        "fewer for large frames (2 at 720p, 1 from 1080p), where a batch outgrows the caches)")
+                   help="frames per network call (default 4; on the CPU 1 for the standard network and under "
+                        "ONNX Runtime, and fewer for large frames (2 at 720p, 1 from 1080p), where a batch "
+                        "outgrows the caches)")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="network runtime (auto: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 and on "

@@ -159,7 +159,8 @@ class StylizeConfig:
     device: str = "auto"
     precision: str = "auto"
     # None: 4, but on the CPU 1 for the standard network, whose full-resolution activations
-    # outgrow the caches in a batch, and fewer for large frames (vidstyle.pipeline.default_batch)
+    # outgrow the caches in a batch, and under ONNX Runtime, and fewer for large frames
+    # (vidstyle.pipeline.default_batch)
     batch: int | None = None
     channels_last: bool = True
     backend: str = "auto"

@@ -717,8 +717,10 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     amortises the thread hand-offs that the flow and encode stages otherwise interrupt), as long as
     the batch stays within :data:`CPU_BATCH_PIXELS` (so 2 at 720p, 1 from 1080p up); 1 on the CPU
     for networks with full-resolution layers (the standard one), whose activations for a batch of 4
-    640x360 frames (about 60 MB in bf16) no longer fit in the caches. Measured end to end on
-    cutbunny.mp4 in benchmarks/RESULTS.md.
+    640x360 frames (about 60 MB in bf16) no longer fit in the caches; 1 under ONNX Runtime (what
+    CPUs without bf16 run), which ran the light network 7-8% faster end to end at batch 1 than at
+    4, with less CPU time and memory a frame (the thirty-fifth session, on cutbunny and bikes).
+    Measured end to end in benchmarks/RESULTS.md.
     """
     networks = getattr(stylizer, "networks", None)
     if networks:  # a style timeline: a batch every one of its networks can take
@@ -727,7 +729,7 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     if device is not None and getattr(device, "type", "cpu") != "cpu":
         return 4
     model = getattr(stylizer, "model", None)
-    if getattr(model, "shuffle", 2) == 1:
+    if getattr(model, "shuffle", 2) == 1 or getattr(stylizer, "backend", None) == "onnx":
         return 1
     if frame_size is None:
         return 4
