@@ -37,14 +37,13 @@ log = logging.getLogger("vidstyle")
 #: Longest side the network runs at (8K UHD is 7680): larger frames take gigabytes each.
 MAX_NETWORK_SIDE = 8192
 
-#: With ``backend="auto"`` on the CPU, runs announced (:meth:`Stylizer.expect_frames`) to be at
-#: least this long use ``torch.compile``: compiling takes 15-23 s the first time on 2 cores (2-3 s
-#: once inductor's cache holds the architecture) and then saves, per 640x360 frame, about 19 ms
-#: (light) to 94 ms (standard network) against eager bf16 on a CPU with native bf16, and for the
-#: standard network about 70 ms network-only against ONNX Runtime fp32 on an AVX2-only one
-#: (benchmarks/RESULTS.md, CPU D). So a cold compile pays for itself within the run for the
-#: standard network and, for the light one in bf16, about when the cache already holds it. In
-#: fp32 the light networks stay on ONNX Runtime (see :meth:`Stylizer._compile_pays`).
+#: With ``backend="auto"`` on a CPU that runs bf16, runs announced (:meth:`Stylizer.expect_frames`)
+#: to be at least this long use ``torch.compile``: compiling takes 15-23 s the first time on 2
+#: cores (2-3 s once inductor's cache holds the architecture) and then saves, per 640x360 frame,
+#: about 19 ms (light) to 94 ms (standard network) against eager bf16 (benchmarks/RESULTS.md). So a
+#: cold compile pays for itself within the run for the standard network and, for the light one,
+#: about when the cache already holds it. fp32 runs stay on ONNX Runtime (see
+#: :meth:`Stylizer._compile_pays`).
 AUTO_COMPILE_MIN_FRAMES = 600
 #: Luma standard deviation (grey levels, 0-255) under which a frame counts as low-contrast: its
 #: output fades towards one colour (see Stylizer._stylize_tensor). The shared clips' frames: 29-71.
@@ -141,7 +140,7 @@ class Stylizer:
         channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
         max_side / scale: run the network at reduced resolution and resize the output back.
         backend: ``auto`` (ONNX Runtime on the CPU in fp32 when installed, eager PyTorch in bf16
-            and on GPUs, ``torch.compile`` for long CPU runs, see :meth:`expect_frames`),
+            and on GPUs, ``torch.compile`` for long bf16 CPU runs, see :meth:`expect_frames`),
             ``torch`` (eager PyTorch), ``compile`` (``torch.compile``; compiles once per input
             size) or ``onnx`` (ONNX Runtime, CPU and fp32 only). Measured in benchmarks/RESULTS.md.
         style_strength / keep_colors: how much of the style the frames show and whose colours
@@ -232,7 +231,7 @@ class Stylizer:
         self._build_lock = threading.RLock()
         self._compiled = None  # the torch.compile wrapper, once made: kept for a switch back to it
         self._compiled_batch = None
-        self._onnx = None  # the ONNX Runtime session, once exported: likewise (about 1.3 s to export)
+        self._onnx = None  # the ONNX Runtime session, once exported (0.3-1.3 s); set_mix drops it
         self._build_forward()
 
     def _use_backend(self, backend: str) -> None:
@@ -252,7 +251,7 @@ class Stylizer:
             logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         if self.backend == "onnx":
             from vidstyle.export import OnnxRunner
-            if self._onnx is None:  # kept for a switch back from compile (expect_frames); set_mix drops it
+            if self._onnx is None:  # set_mix drops it
                 self._onnx = OnnxRunner(self.model)  # exported with the current style mix baked in
             self._forward = self._onnx
         elif self.int8:
@@ -334,36 +333,35 @@ class Stylizer:
             y = self._forward(x)
         except Exception as exc:  # noqa: BLE001 - any compiler failure; the short-run backend is always available
             # (the vidstyle logger, as every warning: the command line writes it above a progress bar)
-            fallback = self._short_backend
-            log.warning("torch.compile failed (%s); running the network %s", first_line(exc, 200),
-                        "with ONNX Runtime" if fallback == "onnx" else "eagerly")
+            # (only bf16 runs compile automatically: their short-run backend is eager PyTorch)
+            log.warning("torch.compile failed (%s); running the network eagerly", first_line(exc, 200))
             self._compile_failed = True
-            self._use_backend(fallback)
+            self._use_backend(self._short_backend)
             self._build_forward()
-            return self._forward(x)  # ONNX Runtime makes its own NCHW copy of a channels_last batch
+            return self._forward(x)
         self._compiled_ok = True
         return y
 
     def _compile_pays(self) -> bool:
         """Whether a long run gains from ``torch.compile`` over what auto runs short clips with.
 
-        Not for the light networks (those that work at half resolution behind a space-to-depth
-        stem) in fp32: since their exported graphs lost ONNX's slow DepthToSpace and transposes,
-        ONNX Runtime ran them end to end as fast as the compiled network (20.2 against 19.6
-        frames/s, the compile's 22 s not counted, with 170 MiB less memory; benchmarks/RESULTS.md,
-        thirty-fifth session), while the standard network still runs 13% faster compiled
-        network-only (end to end that session's A/B was inconclusive).
+        Not in fp32, where that is ONNX Runtime: since the exported graphs lost ONNX's slow
+        DepthToSpace and transposes, ONNX Runtime ran the light network end to end as fast as the
+        compiled one (20.2 against 19.6 frames/s) and the standard network within 2% (1.79 against
+        1.82 over 5 rounds), with 170-240 MiB less memory and no compile (22 s with a cold cache,
+        which the standard network's 9 ms a frame would repay only after about 2400 frames;
+        benchmarks/RESULTS.md, thirty-fifth session). bf16 runs (eager PyTorch) still compile.
         """
-        return not (self._short_backend == "onnx" and getattr(self.model, "shuffle", 1) > 1)
+        return self._short_backend != "onnx"
 
     def expect_frames(self, frames: int | None) -> None:
         """Announce how many frames will be stylized (None: unknown).
 
-        With ``backend="auto"`` on the CPU (bf16 or fp32; in fp32 not for the light networks, see
-        :meth:`_compile_pays`), a run of at least
+        With ``backend="auto"`` on a CPU that runs bf16 (not in fp32, see :meth:`_compile_pays`),
+        a run of at least
         :data:`AUTO_COMPILE_MIN_FRAMES` frames switches to ``torch.compile``, whose one-time
         compilation is then repaid many times over, and a shorter one back to what auto runs short
-        clips with (eager PyTorch in bf16, ONNX Runtime in fp32): a Stylizer reused for short clips
+        clips with (eager PyTorch): a Stylizer reused for short clips
         after a long one does not compile again for each new frame size. Nothing changes otherwise
         (unknown length, another backend or precision, a GPU).
         """
