@@ -185,13 +185,23 @@ def test_expect_frames_keeps_auto_fp32_runs_on_onnx_runtime(monkeypatch):
     monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: False)
     built = []
     monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: built.append(kw) or model)
-    for net in (light_net().eval(), TransformerNet((8, 16), num_residual=1, residual=True).eval()):
+    standard_like = TransformerNet((8, 16), num_residual=1, residual=True).eval()
+    for net in (light_net().eval(), standard_like):
         auto = Stylizer.from_model(net, device="cpu")
         assert (auto.backend, auto.dtype, auto.channels_last) == ("onnx", None, False)
-        auto.expect_frames(10 * AUTO_COMPILE_MIN_FRAMES)
-        assert auto.backend == "onnx" and not built
-    forced = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile")  # the user's choice
+        for frames in (AUTO_COMPILE_MIN_FRAMES, 10 * AUTO_COMPILE_MIN_FRAMES):
+            auto.expect_frames(frames)
+            assert auto.backend == "onnx" and not built
+    forced = Stylizer.from_model(standard_like, device="cpu", precision="fp32", backend="compile")
+    forced.expect_frames(1)  # the user's choice survives a short run
     assert forced.backend == "compile"
+    # without ONNX Runtime installed, auto runs fp32 eagerly, and a long run compiles, as in bf16
+    monkeypatch.setattr(stylizer_mod, "onnx_available", lambda: False)
+    eager = Stylizer.from_model(standard_like, device="cpu")
+    assert (eager.backend, eager.dtype) == ("torch", None)
+    compiles = len(built)
+    eager.expect_frames(AUTO_COMPILE_MIN_FRAMES)
+    assert eager.backend == "compile" and len(built) == compiles + 1
 
 
 def test_a_still_image_after_a_long_video_runs_on_the_short_run_backend(monkeypatch, tmp_path):

@@ -73,7 +73,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="network runtime (auto: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 and on "
-                        "GPUs, torch.compile for bf16 CPU runs of 600 frames or more)")
+                        "GPUs, torch.compile for eager CPU runs of 600 frames or more)")
     p.add_argument("--downscale", type=_positive_int, metavar="PIXELS",
                    help="write the output with its longer side at most this many pixels, aspect kept (1920: a 4K "
                         "clip as 1080p); frames are scaled down as they are decoded, so every stage is faster; "

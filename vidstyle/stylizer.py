@@ -37,7 +37,8 @@ log = logging.getLogger("vidstyle")
 #: Longest side the network runs at (8K UHD is 7680): larger frames take gigabytes each.
 MAX_NETWORK_SIDE = 8192
 
-#: With ``backend="auto"`` on a CPU that runs bf16, runs announced (:meth:`Stylizer.expect_frames`)
+#: With ``backend="auto"`` on a CPU that runs eagerly (bf16, or fp32 without ONNX Runtime installed),
+#: runs announced (:meth:`Stylizer.expect_frames`)
 #: to be at least this long use ``torch.compile``: compiling takes 15-23 s the first time on 2
 #: cores (2-3 s once inductor's cache holds the architecture) and then saves, per 640x360 frame,
 #: about 19 ms (light) to 94 ms (standard network) against eager bf16 (benchmarks/RESULTS.md). So a
@@ -140,7 +141,7 @@ class Stylizer:
         channels_last: use the channels-last memory format (faster convolutions on CPU and GPU).
         max_side / scale: run the network at reduced resolution and resize the output back.
         backend: ``auto`` (ONNX Runtime on the CPU in fp32 when installed, eager PyTorch in bf16
-            and on GPUs, ``torch.compile`` for long bf16 CPU runs, see :meth:`expect_frames`),
+            and on GPUs, ``torch.compile`` for long eager CPU runs, see :meth:`expect_frames`),
             ``torch`` (eager PyTorch), ``compile`` (``torch.compile``; compiles once per input
             size) or ``onnx`` (ONNX Runtime, CPU and fp32 only). Measured in benchmarks/RESULTS.md.
         style_strength / keep_colors: how much of the style the frames show and whose colours
@@ -333,7 +334,7 @@ class Stylizer:
             y = self._forward(x)
         except Exception as exc:  # noqa: BLE001 - any compiler failure; the short-run backend is always available
             # (the vidstyle logger, as every warning: the command line writes it above a progress bar)
-            # (only bf16 runs compile automatically: their short-run backend is eager PyTorch)
+            # (only runs that auto ran eagerly compile automatically: bf16, or fp32 without ONNX Runtime)
             log.warning("torch.compile failed (%s); running the network eagerly", first_line(exc, 200))
             self._compile_failed = True
             self._use_backend(self._short_backend)
@@ -348,16 +349,18 @@ class Stylizer:
         Not in fp32, where that is ONNX Runtime: since the exported graphs lost ONNX's slow
         DepthToSpace and transposes, ONNX Runtime ran the light network end to end as fast as the
         compiled one (20.2 against 19.6 frames/s) and the standard network within 2% (1.79 against
-        1.82 over 5 rounds), with 170-240 MiB less memory and no compile (22 s with a cold cache,
-        which the standard network's 9 ms a frame would repay only after about 2400 frames;
-        benchmarks/RESULTS.md, thirty-fifth session). bf16 runs (eager PyTorch) still compile.
+        1.82 over 5 rounds), with 170-240 MiB less memory and no compile (23 s with a cold cache,
+        which the standard network's 9 ms a frame would repay only after about 2500 frames;
+        benchmarks/RESULTS.md, thirty-fifth session). Eager runs (bf16, or fp32 where ONNX Runtime
+        is not installed) still compile.
         """
         return self._short_backend != "onnx"
 
     def expect_frames(self, frames: int | None) -> None:
         """Announce how many frames will be stylized (None: unknown).
 
-        With ``backend="auto"`` on a CPU that runs bf16 (not in fp32, see :meth:`_compile_pays`),
+        With ``backend="auto"`` on a CPU that runs eagerly (bf16; not fp32 under ONNX Runtime, see
+        :meth:`_compile_pays`),
         a run of at least
         :data:`AUTO_COMPILE_MIN_FRAMES` frames switches to ``torch.compile``, whose one-time
         compilation is then repaid many times over, and a shorter one back to what auto runs short
