@@ -37,14 +37,13 @@ log = logging.getLogger("vidstyle")
 #: Longest side the network runs at (8K UHD is 7680): larger frames take gigabytes each.
 MAX_NETWORK_SIDE = 8192
 
-#: With ``backend="auto"`` on a CPU that runs eagerly (bf16, or fp32 without ONNX Runtime installed),
-#: runs announced (:meth:`Stylizer.expect_frames`)
-#: to be at least this long use ``torch.compile``: compiling takes 15-23 s the first time on 2
-#: cores (2-3 s once inductor's cache holds the architecture) and then saves, per 640x360 frame,
-#: about 19 ms (light) to 94 ms (standard network) against eager bf16 (benchmarks/RESULTS.md). So a
-#: cold compile pays for itself within the run for the standard network and, for the light one,
-#: about when the cache already holds it. fp32 runs stay on ONNX Runtime (see
-#: :meth:`Stylizer._compile_pays`).
+#: With ``backend="auto"`` on a CPU that runs eagerly (bf16, or fp32 without ONNX Runtime
+#: installed), runs announced (:meth:`Stylizer.expect_frames`) to be at least this long use
+#: ``torch.compile``: compiling takes 15-23 s the first time on 2 cores (2-3 s once inductor's cache
+#: holds the architecture) and then saves, per 640x360 frame, about 19 ms (light) to 94 ms
+#: (standard network) against eager bf16 (benchmarks/RESULTS.md). So a cold compile pays for itself
+#: within the run for the standard network and, for the light one, about when the cache already
+#: holds it. fp32 runs under ONNX Runtime stay there (see :meth:`Stylizer.expect_frames`).
 AUTO_COMPILE_MIN_FRAMES = 600
 #: Luma standard deviation (grey levels, 0-255) under which a frame counts as low-contrast: its
 #: output fades towards one colour (see Stylizer._stylize_tensor). The shared clips' frames: 29-71.
@@ -232,7 +231,6 @@ class Stylizer:
         self._build_lock = threading.RLock()
         self._compiled = None  # the torch.compile wrapper, once made: kept for a switch back to it
         self._compiled_batch = None
-        self._onnx = None  # the ONNX Runtime session, once exported (0.3-1.3 s); set_mix drops it
         self._build_forward()
 
     def _use_backend(self, backend: str) -> None:
@@ -252,9 +250,7 @@ class Stylizer:
             logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         if self.backend == "onnx":
             from vidstyle.export import OnnxRunner
-            if self._onnx is None:  # set_mix drops it
-                self._onnx = OnnxRunner(self.model)  # exported with the current style mix baked in
-            self._forward = self._onnx
+            self._forward = OnnxRunner(self.model)  # exported with the current style mix baked in
         elif self.int8:
             self._forward = None  # quantized at the first batch, whose shape it is specialised to
         elif self.backend == "compile":
@@ -333,8 +329,8 @@ class Stylizer:
         try:
             y = self._forward(x)
         except Exception as exc:  # noqa: BLE001 - any compiler failure; the short-run backend is always available
-            # (the vidstyle logger, as every warning: the command line writes it above a progress bar)
-            # (only runs that auto ran eagerly compile automatically: bf16, or fp32 without ONNX Runtime)
+            # only runs that auto ran eagerly compile automatically, so the fallback is eager; the
+            # vidstyle logger, as every warning: the command line writes it above a progress bar
             log.warning("torch.compile failed (%s); running the network eagerly", first_line(exc, 200))
             self._compile_failed = True
             self._use_backend(self._short_backend)
@@ -343,36 +339,26 @@ class Stylizer:
         self._compiled_ok = True
         return y
 
-    def _compile_pays(self) -> bool:
-        """Whether a long run gains from ``torch.compile`` over what auto runs short clips with.
-
-        Not in fp32, where that is ONNX Runtime: since the exported graphs lost ONNX's slow
-        DepthToSpace and transposes, ONNX Runtime ran the light network end to end as fast as the
-        compiled one (20.2 against 19.6 frames/s) and the standard network within 2% (1.79 against
-        1.82 over 5 rounds), with 170-240 MiB less memory and no compile (23 s with a cold cache,
-        which the standard network's 9 ms a frame would repay only after about 2500 frames;
-        benchmarks/RESULTS.md, thirty-fifth session). Eager runs (bf16, or fp32 where ONNX Runtime
-        is not installed) still compile.
-        """
-        return self._short_backend != "onnx"
-
     def expect_frames(self, frames: int | None) -> None:
         """Announce how many frames will be stylized (None: unknown).
 
-        With ``backend="auto"`` on a CPU that runs eagerly (bf16; not fp32 under ONNX Runtime, see
-        :meth:`_compile_pays`),
-        a run of at least
-        :data:`AUTO_COMPILE_MIN_FRAMES` frames switches to ``torch.compile``, whose one-time
-        compilation is then repaid many times over, and a shorter one back to what auto runs short
-        clips with (eager PyTorch): a Stylizer reused for short clips
-        after a long one does not compile again for each new frame size. Nothing changes otherwise
-        (unknown length, another backend or precision, a GPU).
+        With ``backend="auto"`` on a CPU that runs eagerly (bf16, or fp32 without ONNX Runtime), a
+        run of at least :data:`AUTO_COMPILE_MIN_FRAMES` frames switches to ``torch.compile``, whose
+        one-time compilation is then repaid many times over, and a shorter one back to eager
+        PyTorch: a Stylizer reused for short clips after a long one does not compile again for each
+        new frame size. Nothing changes otherwise (unknown length, another backend or precision, a
+        GPU), nor under ONNX Runtime: with the one-hot layout convolutions of its exported graphs it
+        ran the light network end to end as fast as the compiled one (20.2 against 19.6 frames/s)
+        and the standard network within 2% (1.79 against 1.82), with 170-240 MiB less memory and no
+        compile (23 s with a cold cache, which the standard network's 9 ms a frame would repay only
+        after about 2500 frames; benchmarks/RESULTS.md, thirty-fifth session).
         """
         if frames is not None and not (is_number(frames, integral=True) and frames >= 0):
             raise BadValueError(f"expect_frames takes a number of frames or None, got {frames!r}")
-        if not (self.auto_backend and self.device.type == "cpu") or frames is None or self._compile_failed:
+        if (not (self.auto_backend and self.device.type == "cpu") or self._short_backend == "onnx"
+                or frames is None or self._compile_failed):
             return
-        wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES and self._compile_pays() else self._short_backend
+        wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES else self._short_backend
         with self._build_lock:  # not while a compiled call (which holds it) is running
             if self.backend != wanted:
                 self._use_backend(wanted)
@@ -433,8 +419,7 @@ class Stylizer:
             self.choice = dataclasses.replace(self.choice, mix=mix)
         self._flat_reference.set_style(list(mix))
         self._flat_colours.clear()
-        self._onnx = None  # an exported graph holds the old mix as a constant
-        if self.backend == "onnx" or self.int8:
+        if self.backend == "onnx" or self.int8:  # an exported graph holds the old mix as a constant
             self._build_forward()
 
     def _prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
