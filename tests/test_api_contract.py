@@ -182,7 +182,12 @@ def test_frames_with_nan_or_infinite_values_are_refused_not_returned_as_garbage(
     (lambda: Stylizer.from_model(TransformerNet((4, 8)), device=3), BadTypeError, "device must be a name"),
     (lambda: _tiny(precision=3), BadTypeError, "precision must be a name"),
     (lambda: _tiny(channels_last=1), BadTypeError, "channels_last must be True or False"),
-    (lambda: _tiny(backend=None), BadTypeError, "backend must be a name"),
+    (lambda: _tiny(backend=None), BadTypeError, "unknown backend None"),
+    # review, 36th session: these were plain VidstyleErrors, which `except ValueError` misses
+    (lambda: _tiny(backend="foo"), BadValueError, "unknown backend 'foo'"),
+    (lambda: _tiny(precision="fp8"), BadValueError, "unknown precision 'fp8'"),
+    (lambda: Stylizer.from_model(TransformerNet((4, 8)), device="tpu"), BadValueError, "unknown device 'tpu'"),
+    (lambda: vidstyle.StylizeConfig(sequence_fps=0), BadValueError, "fps must be above 0"),
     (lambda: vidstyle.Stylizer("starry_night", precision=3), BadTypeError, "precision must be a name"),
 ])
 def test_settings_are_checked_when_given_with_the_error_python_code_expects(make, error, message):
@@ -304,3 +309,48 @@ def test_more_wrong_kinds_are_said_as_such_not_met_deep_inside(tmp_path):
     assert vidstyle.stylize_files([image], tmp_path / "o2", style=resolve_style("light_mondrian")) is not None
     done = list(vidstyle.stylize_files([image], tmp_path / "styled", style=Styles.LIGHT_MONDRIAN))
     assert done[0][1].frames == 1 and (tmp_path / "styled" / "p.png").exists()
+
+
+def test_the_second_review_of_the_python_api(tmp_path):
+    """Found by a review of the Python API (36th session)."""
+    from vidstyle.eval import warping_error
+    from vidstyle.pipeline import _describe
+
+    video = make_video(tmp_path / "in.mp4", frames=3, size=(48, 32), audio=True)
+    # no_audio="no" was taken as true (the audio left out) before the options were checked
+    for negated in ("no_audio", "no_subtitles"):
+        for value in ("no", 0):
+            with pytest.raises(BadTypeError, match=f"{negated} must be True or False"):
+                stylize_video(video, tmp_path / "o.mp4", style="light_mondrian", **{negated: value})
+    # an encoder setting out of range is a ValueError too
+    for options, message in ((dict(crf=99), "crf 99 is out of range"), (dict(codec="libfoo"), "unknown codec"),
+                             (dict(preset="nope"), "unknown --preset 'nope'")):
+        with pytest.raises(BadValueError, match=message):
+            stylize_video(video, tmp_path / "o.mp4", style=_tiny(), progress=False, **options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    # frames of the wrong kind given to the warping error keep their error's class
+    frame = np.zeros((16, 16, 3), np.uint8)
+    with pytest.raises(BadValueError, match="stylized frames must be uint8"):
+        warping_error([frame, frame], [frame.astype(np.float32)] * 2)
+    with pytest.raises(BadTypeError, match="input frames must be uint8"):
+        warping_error([torch.zeros(16, 16, 3)], [frame])
+    with pytest.raises(BadTypeError, match="long_term must be a whole number"):
+        warping_error([frame], [frame], long_term="3")
+    with pytest.raises(BadValueError, match="--long-term must be 2 to"):
+        warping_error([frame], [frame], long_term=1)
+    # states without their stabilizer were ignored; odd sizes for yuv420 failed after the network ran
+    st = _tiny()
+    with pytest.raises(BadValueError, match="give stabilizer= with them"):
+        st.submit_batch([frame], states=[None])
+    calls = []
+    st.stylize_batch = lambda images: calls.append(1) or Stylizer.stylize_batch(st, images)
+    with pytest.raises(BadValueError, match="yuv420 needs even frame sizes, got a 15x16 image"):
+        st.submit_batch(np.zeros((2, 16, 15, 3), np.uint8), yuv420=1)
+    assert calls == []
+    assert st.submit_batch(np.zeros((2, 16, 16, 3), np.uint8), yuv420=1).result().shape == (2, 24, 16)
+
+    class Plain:  # a stylize_batch object of the caller's own has no device or backend to name
+        pass
+
+    assert _describe(Plain(), 4) == "batch 4"
+    assert _describe(_tiny(backend="torch", precision="fp32"), 2) == "cpu fp32 torch, batch 2"

@@ -132,6 +132,43 @@ def test_warp_rejects_bad_shapes():
         warp_numpy(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
 
 
+def test_flow_functions_refuse_the_wrong_kind_of_argument_as_such():
+    # a numpy flow where a tensor goes was an AttributeError (or "must be (B,2,H,W)") from inside;
+    # an unknown padding a KeyError from the numpy warp
+    flow_np, img = np.zeros((8, 8, 2), np.float32), torch.rand(1, 3, 8, 8)
+    for call in (lambda: warp(img, flow_np), lambda: flow_to_grid(flow_np), lambda: in_view_mask(flow_np),
+                 lambda: flow_torch_to_numpy(flow_np), lambda: motion_boundary_mask(flow_np),
+                 lambda: grid_to_flow(np.zeros((1, 8, 8, 2), np.float32)),
+                 lambda: warp(img.numpy(), torch.zeros(1, 2, 8, 8)),
+                 lambda: flow_numpy_to_torch([[0.0, 0.0]]), lambda: valid_mask_numpy([[0.0, 0.0]]),
+                 lambda: warp_numpy([[0]], flow_np)):
+        with pytest.raises(TypeError) as info:
+            call()
+        assert isinstance(info.value, VidstyleError), info.value
+    for call in (lambda: warp(img, torch.zeros(1, 2, 8, 8), padding_mode="wrap"),
+                 lambda: warp_numpy(np.zeros((8, 8, 3), np.uint8), flow_np, padding_mode="wrap"),
+                 lambda: warp((img * 255).to(torch.uint8), torch.zeros(1, 2, 8, 8))):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert isinstance(info.value, VidstyleError), info.value
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_half_precision_image_is_warped_in_float32(dtype):
+    # the CPU's half-precision grid_sample gave NaN for an identity warp (torch 2.14), and half
+    # precision pixel positions are off by up to half a pixel at 1080p
+    img = torch.rand(1, 3, 200, 200).to(dtype)
+    still = torch.zeros(1, 2, 200, 200)
+    out = warp(img, still)
+    assert out.dtype == dtype and torch.equal(out, warp(img.float(), still).to(dtype))
+    assert torch.allclose(out.float(), img.float(), rtol=0, atol=1e-2)
+    wide = torch.rand(1, 1, 4, 1920).to(dtype)
+    shift = torch.zeros(1, 2, 4, 1920)
+    shift[:, 0] = 1.0  # out[x] = img[x + 1]
+    moved = warp(wide, shift)
+    assert torch.allclose(moved[..., :-1].float(), wide[..., 1:].float(), rtol=0, atol=1e-2)
+
+
 @pytest.mark.parametrize("padding", ["border", "zeros", "reflection"])
 def test_torch_and_numpy_warps_agree(padding):
     rng = np.random.default_rng(0)
@@ -283,6 +320,15 @@ def test_estimator_registry_and_errors(tmp_path, monkeypatch):
         DISFlow("slowest")
     with pytest.raises(VidstyleError):
         create_flow_estimator("raft", weights=tmp_path / "missing.pth")
+    # RAFT without its weights (warping_error(flow="raft")) was a TypeError from its constructor
+    with pytest.raises(TypeError, match="flow backend 'raft'.*weights") as info:
+        create_flow_estimator("raft")
+    assert isinstance(info.value, VidstyleError)
+    for call in (lambda: create_flow_estimator("nope"), lambda: DISFlow("slowest"), lambda: DISFlow(scale=2)):
+        with pytest.raises(ValueError):
+            call()
+    with pytest.raises(TypeError):
+        DISFlow(scale="0.5")
     with pytest.raises(ValueError):
         DISFlow()(np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8))
     t = DISFlow("ultrafast").torch(*affine_pair(about_centre(tx=1.0))[:2])

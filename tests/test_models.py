@@ -458,6 +458,21 @@ def test_keep_freed_memory_is_once_per_process_and_can_be_switched_off(monkeypat
     assert len(calls) == (1 if sys.platform.startswith("linux") else 0)  # asked once, remembered
 
 
+def test_the_library_leaves_the_allocator_alone_unless_asked():
+    # process-wide: memory freed by anything in a program that uses the library would stay with
+    # it (review, 36th session); the command line opts in, a program with keep_freed_memory()
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, vidstyle, vidstyle.memory as m\n"
+            "s = vidstyle.Stylizer('light_mondrian', device='cpu')\n"
+            "s.stylize(np.zeros((32, 48, 3), np.uint8))\n"
+            "print(m._allocator_tuned)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None"
+
+
 def test_stylizer_refuses_what_it_cannot_stylize():
     torch.manual_seed(0)
     st = Stylizer.from_model(TransformerNet((8, 16, 16), num_residual=1).eval(), device="cpu", channels_last=False)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from vidstyle.config import PRECISIONS
-from vidstyle.errors import BadTypeError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 
 log = logging.getLogger("vidstyle")
 
@@ -36,7 +36,7 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     try:
         device = torch.device(spec)
     except RuntimeError as exc:
-        raise VidstyleError(f"unknown device {spec!r} (use auto, cpu, cuda, cuda:N or mps)") from exc
+        raise BadValueError(f"unknown device {spec!r} (use auto, cpu, cuda, cuda:N or mps)") from exc
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise VidstyleError(f"device {spec!r} requested but CUDA is not available on this machine")
@@ -149,7 +149,7 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
     precision = (precision or "auto").lower()
     if precision not in PRECISIONS:
         also = ", or int8 on the CPU" if inference else ""  # int8 is the Stylizer's own (quantized) path
-        raise VidstyleError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)}{also})")
+        raise BadValueError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)}{also})")
     if precision == "auto":
         if device.type == "cuda":
             return torch.float16

@@ -33,7 +33,8 @@ import numpy as np
 from vidstyle.cli_args import COMMAND_HELP, clock_time, positive_clock_time, sequence_fps
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import positive_int as _positive_int
-from vidstyle.errors import VidstyleError
+from vidstyle.config import check_number
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
 from vidstyle.flow.stabilizer import is_scene_cut
@@ -168,8 +169,8 @@ def _pair_error(img_prev: np.ndarray, img_cur: np.ndarray, flow: np.ndarray, val
 def _check_image(img: np.ndarray, what: str) -> None:
     try:
         check_image(img)
-    except ValueError as exc:
-        raise VidstyleError(f"{what} frames must be uint8 RGB (H, W, 3) images: {exc}") from None
+    except (BadValueError, BadTypeError) as exc:  # the same kind of error, saying which frames
+        raise type(exc)(f"{what} frames must be uint8 RGB (H, W, 3) images: {exc}") from None
 
 
 def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[np.ndarray], *,
@@ -193,8 +194,9 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         nothing of one's stability; none with ground truth), ``valid_fraction``. The errors are
         None when no pair had a visible pixel (e.g. a single frame).
     """
+    check_number("long_term", long_term, "a whole number of frames", integral=True)
     if long_term is not None and not 2 <= long_term <= MAX_LONG_TERM:
-        raise VidstyleError(f"--long-term must be 2 to {MAX_LONG_TERM} frames, got {long_term}")
+        raise BadValueError(f"--long-term must be 2 to {MAX_LONG_TERM} frames, got {long_term}")
     if isinstance(ground_truth, (str, Path)):
         ground_truth = GroundTruthFlow(ground_truth)
     if ground_truth is not None:

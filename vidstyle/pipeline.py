@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 import av
 import numpy as np
 
-from vidstyle.config import EncodeConfig, StylizeConfig, is_number
+from vidstyle.config import EncodeConfig, StylizeConfig, check_flag, is_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, counted, termination_as_exit
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, downscaled_size,
@@ -580,7 +580,7 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
     options = dict(options)
     for negated in _NEGATED_OPTIONS:
         if negated in options:
-            options[negated.removeprefix("no_")] = not options.pop(negated)
+            options[negated.removeprefix("no_")] = not check_flag(negated, options.pop(negated))  # "no" is no True
     valid = _STYLIZE_FIELDS | (_ENCODE_FIELDS | set(_NEGATED_OPTIONS) if encoding else set())
     unknown = set(options) - valid
     if unknown:
@@ -673,7 +673,8 @@ def _describe(stylizer, batch: int) -> str:
              getattr(stylizer, "backend", "")]
     look = [f"style {stylizer.style_strength:g}" if getattr(stylizer, "style_strength", 1.0) < 1.0 else "",
             "input's colours" if getattr(stylizer, "keep_colors", False) else ""]
-    return ", ".join([" ".join(p for p in parts if p) + f", batch {batch}", *(x for x in look if x)])
+    runtime = " ".join(p for p in parts if p)
+    return ", ".join(x for x in (runtime, f"batch {batch}", *look) if x)
 
 
 #: On the CPU, the most frame pixels one call of a reduced-resolution network gets: two 720p frames.
@@ -841,7 +842,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
     Args:
         input: a video file, or a folder of numbered frames (an image sequence, played at
             ``sequence_fps``; see :mod:`vidstyle.io.sequence`); never modified.
-        output: .mp4, .m4v, .mkv, .mov or .webm, written atomically (temp file + rename); or
+        output: .mp4, .m4v, .mkv, .mov, .webm, .gif or .webp, written atomically (temp file + rename); or
             numbered images (``out/frame_%04d.png``), moved into place when all are written.
         style: a style spec (bundled name, ``.safetensors`` path, ``mix:a=0.7,b=0.3``) or a ready
             :class:`vidstyle.stylizer.Stylizer` (used as built: its device, precision and
@@ -1182,7 +1183,8 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     Every input and output is checked here, before anything is loaded or written: a missing
     input, two inputs that would share an output name (:func:`folder_output`), an output that
     exists (without ``overwrite``) or is one of the inputs raise :class:`VidstyleError`. The
-    returned iterator then stylizes the inputs in order, yielding ``(input, result)`` for each,
+    returned iterator then stylizes the inputs in order as it is advanced (nothing is stylized
+    until then: ``list(stylize_files(...))`` runs them all), yielding ``(input, result)`` for each,
     or ``(input, error)`` with the VidstyleError of an input that failed (a corrupt file, say):
     the others still run. It makes the folder when missing, and removes it again when nothing
     was written to it. ``style``, ``config``, ``encode`` (videos only), ``progress`` (a function

@@ -19,14 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.config import BACKENDS, MAX_SCALE, check_look, check_number, check_temporal, is_number
+from vidstyle.config import BACKENDS, MAX_SCALE, check_choice, check_look, check_number, check_temporal, is_number
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
 from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
                              host_batch, images_to_tensor, luminance, pad_to_multiple, tensor_to_images,
                              uint8_to_float, working_size)
 from vidstyle.io.decode import rgb_to_yuv_matrix
-from vidstyle.memory import keep_freed_memory
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
 from vidstyle.models.zoo import StyleChoice, Styles, mix_vector, parse_mix, resolve_style
@@ -178,8 +177,9 @@ class Stylizer:
     def _setup(self, model, info, precision, channels_last, max_side, scale, backend="torch") -> None:
         if not isinstance(channels_last, bool):  # "no" or 0 would otherwise pass for a choice
             raise BadTypeError(f"channels_last must be True or False, got {channels_last!r}")
-        if not isinstance(backend, str):
-            raise BadTypeError(f"backend must be a name ({', '.join(BACKENDS)}), got {backend!r}")
+        check_choice("backend", backend, BACKENDS)
+        if precision is not None and not isinstance(precision, str):
+            raise BadTypeError(f"precision must be a name such as 'auto', 'fp32' or 'bf16', got {precision!r}")
         # upsample-then-convolve layers run as sub-pixel convolutions at the low resolution: the
         # same function without the full-resolution upsampled and padded copies (~20% of the light
         # network's time on the CPU; see SubpixelUpsampleConv)
@@ -202,10 +202,6 @@ class Stylizer:
         # the fp32 network that gives frames of (almost) one colour their colour: see _stylize_tensor
         self._flat_reference = copy.deepcopy(self.model).float().cpu().eval()
         self._flat_colours: dict[tuple[float, ...], torch.Tensor] = {}
-        if self.device.type == "cpu":
-            keep_freed_memory()  # eager CPU inference frees and re-allocates megabytes per layer
-        if backend not in BACKENDS:
-            raise VidstyleError(f"unknown backend {backend!r} (use {', '.join(BACKENDS)})")
         self.auto_backend = backend == "auto" and not self.int8
         self._compile_failed = False  # an automatic compile that failed is not tried again
         if backend == "auto":
@@ -598,11 +594,9 @@ class Stylizer:
         if yuv420 is not None and not is_number(yuv420, integral=True):
             raise BadTypeError(f"yuv420 is a YUV matrix number (SWS_CS_*, e.g. 1 for BT.709) or None, got {yuv420!r}")
         matrix = None if yuv420 is None else rgb_to_yuv_matrix(int(yuv420))
-        if stabilizer is not None:  # all checked before the network runs and the stabilizer moves on
-            from vidstyle.flow.stabilizer import FlowStabilizer, FlowState
-
-            if not isinstance(stabilizer, FlowStabilizer):
-                raise BadTypeError(f"stabilizer must be a FlowStabilizer, got {type(stabilizer).__name__}")
+        if states is not None and stabilizer is None:
+            raise BadValueError("states are a stabilizer's estimates: give stabilizer= with them")
+        if stabilizer is not None or matrix is not None:  # all checked before the network runs
             if isinstance(images, np.ndarray) and images.ndim == 3:
                 images = images[None]  # one image, as host_batch takes it
             elif not isinstance(images, np.ndarray) and hasattr(images, "__iter__"):
@@ -610,6 +604,16 @@ class Stylizer:
             if not hasattr(images, "__len__"):
                 raise BadTypeError(f"expected uint8 (H, W, 3) images (a sequence or a (B, H, W, 3) array), "
                                    f"got {type(images).__name__}")
+        if matrix is not None:
+            odd = next((i.shape for i in images if getattr(i, "ndim", 0) == 3 and (i.shape[0] % 2 or i.shape[1] % 2)),
+                       None)
+            if odd is not None:
+                raise BadValueError(f"yuv420 needs even frame sizes, got a {odd[1]}x{odd[0]} image")
+        if stabilizer is not None:  # ... and before the stabilizer moves on
+            from vidstyle.flow.stabilizer import FlowStabilizer, FlowState
+
+            if not isinstance(stabilizer, FlowStabilizer):
+                raise BadTypeError(f"stabilizer must be a FlowStabilizer, got {type(stabilizer).__name__}")
             if states is not None and not hasattr(states, "__len__") and hasattr(states, "__iter__"):
                 states = list(states)
             if states is None or not hasattr(states, "__len__") or len(states) != len(images):

@@ -10,6 +10,7 @@ No backend downloads anything: RAFT needs a weights file the user supplies.
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +18,8 @@ import cv2
 import numpy as np
 import torch
 
-from vidstyle.errors import BadValueError, VidstyleError
+from vidstyle.config import check_choice, check_number
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.warp import flow_numpy_to_torch, resize_flow
 from vidstyle.frames import check_image, resize_interpolation
 
@@ -76,10 +78,8 @@ class DISFlow(FlowEstimator):
     name = "dis"
 
     def __init__(self, preset: str = "medium", scale: float = 1.0):
-        if preset not in _DIS_PRESETS:
-            raise VidstyleError(f"unknown DIS preset {preset!r} (use {', '.join(_DIS_PRESETS)})")
-        if not 0 < scale <= 1:
-            raise VidstyleError(f"flow scale must be in (0, 1], got {scale}")
+        check_choice("DIS preset", preset, tuple(_DIS_PRESETS))
+        check_number("flow scale", scale, "a number in (0, 1]", lambda v: 0 < v <= 1, optional=False)
         self.preset, self.scale = preset, scale
         # One DIS object per estimator: it keeps scratch buffers, so it is not shared across threads.
         self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[preset])
@@ -123,7 +123,7 @@ class RAFTFlow(FlowEstimator):
 
         builders = {"large": raft_large, "small": raft_small}
         if size not in builders:
-            raise VidstyleError(f"unknown RAFT size {size!r} (use large or small)")
+            raise BadValueError(f"unknown RAFT size {size!r} (use large or small)")
         self.device, self.iters = resolve_device(device), iters
         model = builders[size](weights=None, progress=False)
         try:
@@ -156,6 +156,10 @@ def register_flow_backend(name: str, factory: Callable[..., FlowEstimator]) -> N
 
 def create_flow_estimator(name: str = "dis", **options) -> FlowEstimator:
     """Build the flow backend ``name`` (``dis`` | ``raft`` | registered) with its options."""
-    if name not in FLOW_BACKENDS:
-        raise VidstyleError(f"unknown flow backend {name!r} (available: {', '.join(FLOW_BACKENDS)})")
-    return FLOW_BACKENDS[name](**options)
+    check_choice("flow backend", name, tuple(FLOW_BACKENDS))
+    factory = FLOW_BACKENDS[name]
+    try:  # a missing or unknown option said as such (raft needs its weights), not as a TypeError inside
+        inspect.signature(factory).bind(**options)
+    except TypeError as exc:
+        raise BadTypeError(f"flow backend {name!r}: {exc}") from None
+    return factory(**options)

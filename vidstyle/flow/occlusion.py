@@ -3,7 +3,8 @@ videos", GCPR 2016).
 
 All masks are float tensors (B, 1, H, W) on the pixel grid of the frame the flow is defined on;
 ``valid`` masks are 1 where the pixel is visible in both frames (and the flow can be trusted) and
-0 elsewhere. Numpy wrappers take (H, W, 2) flows and return (H, W) float32 masks.
+0 elsewhere. Numpy wrappers take (H, W, 2) flows and return (H, W) masks (float32;
+:func:`in_view_mask_numpy`'s is bool).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 from vidstyle.errors import BadValueError
-from vidstyle.flow.warp import _check_flow, flow_to_map, pixel_coords, warp
+from vidstyle.flow.warp import _check_flow, _check_flow_numpy, flow_to_map, pixel_coords, warp
 
 #: Ruder et al.'s motion-boundary test, ``|grad u|^2 + |grad v|^2 > alpha |w|^2 + beta``: the
 #: default of :func:`motion_boundary_mask` and what :func:`valid_mask_numpy` applies
@@ -87,8 +88,7 @@ def valid_mask(flow: torch.Tensor, flow_reverse: torch.Tensor | None = None, *, 
 
 def in_view_mask_numpy(flow: np.ndarray) -> np.ndarray:
     """:func:`in_view_mask` for an (H, W, 2) numpy flow; returns an (H, W) bool mask."""
-    if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise BadValueError(f"flow must be (H, W, 2), got {flow.shape}")
+    _check_flow_numpy(flow)
     return _in_view(flow_to_map(flow))
 
 
@@ -106,14 +106,14 @@ def valid_mask_numpy(flow: np.ndarray, flow_reverse: np.ndarray | None = None, *
     Works on the two flow components as separate contiguous planes (the interleaved (H, W, 2)
     layout makes every numpy operation strided, about twice as slow at 320x180).
     """
-    if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise BadValueError(f"flow must be (H, W, 2), got {flow.shape}")
+    _check_flow_numpy(flow)
     flow = flow.astype(np.float32, copy=False)
     positions = flow_to_map(flow)
     mask = _in_view(positions)
     fx, fy = cv2.split(flow)
     mag2 = fx * fx + fy * fy
     if flow_reverse is not None:
+        _check_flow_numpy(flow_reverse)
         if flow_reverse.shape != flow.shape:
             raise BadValueError(f"flow {flow.shape} and flow_reverse {flow_reverse.shape} differ")
         bx, by = cv2.split(cv2.remap(flow_reverse.astype(np.float32, copy=False), positions, None, cv2.INTER_LINEAR,

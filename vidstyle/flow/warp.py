@@ -22,14 +22,26 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidstyle.config import check_choice
 from vidstyle.errors import BadTypeError, BadValueError
 
 _PADDING_TO_CV2 = {"border": cv2.BORDER_REPLICATE, "zeros": cv2.BORDER_CONSTANT, "reflection": cv2.BORDER_REFLECT_101}
 
 
+def _check_tensor(value, name: str) -> None:
+    if not isinstance(value, torch.Tensor):
+        hint = " (numpy arrays go to the *_numpy functions)" if isinstance(value, np.ndarray) else ""
+        raise BadTypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}{hint}")
+
+
 def _check_flow(flow: torch.Tensor, name: str = "flow") -> None:
-    if flow.ndim != 4 or flow.shape[1] != 2:
-        raise BadValueError(f"{name} must be (B, 2, H, W), got {tuple(flow.shape)}")
+    _check_tensor(flow, name)
+    if flow.ndim != 4 or flow.shape[1] != 2 or not flow.is_floating_point():
+        raise BadValueError(f"{name} must be a float (B, 2, H, W) tensor, got {flow.dtype} {tuple(flow.shape)}")
+
+
+def _check_padding(padding_mode: str) -> None:
+    check_choice("padding_mode", padding_mode, tuple(_PADDING_TO_CV2))
 
 
 def pixel_coords(height: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -55,6 +67,7 @@ def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
 
 def grid_to_flow(grid: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`flow_to_grid`: ``grid`` (B, H, W, 2) -> ``flow`` (B, 2, H, W) in pixels."""
+    _check_tensor(grid, "grid")
     if grid.ndim != 4 or grid.shape[-1] != 2:
         raise BadValueError(f"grid must be (B, H, W, 2), got {tuple(grid.shape)}")
     _, h, w, _ = grid.shape
@@ -68,13 +81,22 @@ def warp(img: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear", padding_
 
     ``padding_mode`` is ``grid_sample``'s (``border`` | ``zeros`` | ``reflection``) and decides what
     out-of-view samples read; mask them with :func:`vidstyle.flow.occlusion.in_view_mask`.
-    Differentiable with respect to both ``img`` and ``flow``.
+    Differentiable with respect to both ``img`` and ``flow``. A half-precision ``img`` (fp16,
+    bf16) is sampled in float32 and returned in its own dtype.
     """
+    _check_tensor(img, "img")
     _check_flow(flow)
+    _check_padding(padding_mode)
     if img.ndim != 4 or img.shape[0] != flow.shape[0] or img.shape[-2:] != flow.shape[-2:]:
         raise BadValueError(f"img {tuple(img.shape)} does not match flow {tuple(flow.shape)} (need (B, C, H, W))")
-    grid = flow_to_grid(flow.to(img.dtype))
-    return F.grid_sample(img, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
+    if not img.is_floating_point():
+        raise BadValueError(f"img must be a float tensor, got {img.dtype}")
+    # float32 at least: a pixel position in half precision is off by up to half a pixel at 1080p,
+    # and the CPU's half-precision grid_sample returns NaN for some positions (torch 2.14)
+    dtype = torch.promote_types(img.dtype, torch.float32)
+    grid = flow_to_grid(flow.to(dtype))
+    out = F.grid_sample(img.to(dtype), grid, mode=mode, padding_mode=padding_mode, align_corners=True)
+    return out.to(img.dtype)
 
 
 @lru_cache(maxsize=8)
@@ -109,6 +131,9 @@ def warp_numpy(img: np.ndarray, flow: np.ndarray, padding_mode: str = "border",
         the warped image, same shape and dtype as ``img``.
     """
     _check_flow_numpy(flow)
+    _check_padding(padding_mode)
+    if not isinstance(img, np.ndarray):
+        raise BadTypeError(f"img must be a numpy array, got {type(img).__name__}")
     if img.shape[:2] != flow.shape[:2]:
         raise BadValueError(f"img {img.shape} does not match flow {flow.shape}")
     # torch's "reflection" with align_corners=True mirrors about the edge pixels' centres, without
@@ -119,6 +144,8 @@ def warp_numpy(img: np.ndarray, flow: np.ndarray, padding_mode: str = "border",
 
 def flow_numpy_to_torch(flow: np.ndarray, device=None) -> torch.Tensor:
     """(H, W, 2) or (B, H, W, 2) numpy flow -> (B, 2, H, W) float32 tensor."""
+    if not isinstance(flow, np.ndarray):
+        raise BadTypeError(f"flow must be a numpy array, got {type(flow).__name__}")
     f = torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32))
     if f.ndim == 3:
         f = f[None]

@@ -34,7 +34,7 @@ import av.video.reformatter
 import numpy as np
 
 from vidstyle.config import EncodeConfig
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.decode import (SWS_MATRIX, AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, error_text,
                                 has_alpha, yuv_matrix)
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
@@ -91,11 +91,11 @@ def available_video_codecs() -> list[str]:
 
 def _check_codec(name: str) -> av.Codec:
     if name not in VIDEO_CODECS:
-        raise VidstyleError(f"unknown codec {name!r}; available: {', '.join(available_video_codecs())}")
+        raise BadValueError(f"unknown codec {name!r}; available: {', '.join(available_video_codecs())}")
     try:
         return av.Codec(name, "w")
     except (av.error.FFmpegError, ValueError):
-        raise VidstyleError(f"codec {name!r} is not in this FFmpeg build; available: "
+        raise BadValueError(f"codec {name!r} is not in this FFmpeg build; available: "
                             f"{', '.join(available_video_codecs())}") from None
 
 
@@ -157,9 +157,9 @@ def _encoder_options(codec: str, crf: int | None, preset: str | None, realtime: 
         return {"quality": str(WEBP_QUALITY), **({"compression_level": "1"} if realtime else {})}
     low, high = _CRF_RANGE.get(codec, (0, 51))
     if crf is not None and not low <= crf <= high:
-        raise VidstyleError(f"--crf {crf} is out of range for {codec}: use {low} to {high}")
+        raise BadValueError(f"--crf {crf} is out of range for {codec}: use {low} to {high}")
     if preset and preset not in _X264_PRESETS + _NATIVE_PRESETS.get(codec, ()):
-        raise VidstyleError(f"unknown --preset {preset!r} for {codec}: use one of {', '.join(_X264_PRESETS)}")
+        raise BadValueError(f"unknown --preset {preset!r} for {codec}: use one of {', '.join(_X264_PRESETS)}")
     opts: dict[str, str] = {}
     if codec in ("libx264", "libx265"):
         if crf is not None:

@@ -25,7 +25,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import check_writable_folder, create_output_folder
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, write_image
 
@@ -49,10 +49,10 @@ def sequence_fps(value) -> Fraction:
     try:
         rate = Fraction(str(value).strip())
     except (ValueError, ZeroDivisionError):
-        raise VidstyleError(f"fps must be a number of frames per second such as 24 or 30000/1001, got {value!r}") \
+        raise BadValueError(f"fps must be a number of frames per second such as 24 or 30000/1001, got {value!r}") \
             from None
     if not 0 < rate <= 1000:
-        raise VidstyleError(f"fps must be above 0 and at most 1000, got {value}")
+        raise BadValueError(f"fps must be above 0 and at most 1000, got {value}")
     near = [n for n in _NTSC if abs(rate - n) < Fraction(1, 200)]
     return near[0] if near else rate
 

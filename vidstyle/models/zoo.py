@@ -303,7 +303,7 @@ def _recipe(temporal_weight: int, style_size: int = 128) -> str:
             + (f"--style-size {style_size} " if style_size != 128 else "")
             + "--batch-size 4 --loss-net efficientnet_lite0 --style-weight 5 --tv-weight 0.001 "
             + (f"--temporal-weight {temporal_weight} " if temporal_weight else "")
-            + "--precision bf16 --steps 1200 (the 2-core CPU, bf16 autocast, one thread, about 25 minutes)")
+            + "--precision bf16 --steps 1200 (the 2-core CPU, bf16 autocast, one thread, 24-39 minutes)")
 
 
 _LIGHT_RECIPE = ("vidstyle train --arch light --image-size 128 --batch-size 4 --loss-net efficientnet_lite0 "
