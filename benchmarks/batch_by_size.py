@@ -19,6 +19,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import vidstyle  # noqa: E402
+from vidstyle.memory import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as the command line runs
 from videos import make_video  # noqa: E402
 
 SIZES = {"720p": ((1280, 720), 48), "1080p": ((1920, 1080), 24), "2160p": ((3840, 2160), 8)}

@@ -28,6 +28,8 @@ import json, statistics, sys, time
 import torch
 from vidstyle.pipeline import default_batch
 from vidstyle.stylizer import Stylizer
+from vidstyle.memory import keep_freed_memory
+keep_freed_memory()  # as the command line runs
 style, precision, height, width, calls = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 stylizer = Stylizer(style, device="cpu", precision=precision, backend="compile")
 batch = default_batch(stylizer, (height, width))

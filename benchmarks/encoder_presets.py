@@ -32,6 +32,9 @@ from vidstyle.eval import read_frames  # noqa: E402
 from vidstyle.io.decode import VideoDecoder  # noqa: E402
 from vidstyle.io.encode import configure_encoder  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
+from vidstyle.memory import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as the command line runs
 
 
 def size_arg(text: str) -> tuple[int, int]:

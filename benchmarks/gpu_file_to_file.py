@@ -43,6 +43,9 @@ from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.eval import read_frames  # noqa: E402
 from vidstyle.pipeline import stylize_video  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
+from vidstyle.memory import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as the command line runs
 
 MODES = ("overlapped", "rgb", "serial")
 

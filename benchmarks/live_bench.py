@@ -73,8 +73,10 @@ def network_ms(style: str, extra: list[str], video: Path, frames: int = 30) -> f
     the live run): the live path's floor, to tell pipeline overhead from machine speed."""
     import av
 
+    from vidstyle.memory import keep_freed_memory
     from vidstyle.stylizer import Stylizer
 
+    keep_freed_memory()  # as the live command runs
     kwargs = dict(device="cpu", channels_last="--no-channels-last" not in extra)
     for flag in ("--backend", "--precision"):
         if flag in extra:

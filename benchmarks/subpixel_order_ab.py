@@ -22,6 +22,9 @@ import torch  # noqa: E402
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.models.transformer import SubpixelUpsampleConv  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
+from vidstyle.memory import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as the command line runs
 
 
 def _build(style: str, precision: str, backend: str, channel_major: bool) -> Stylizer:

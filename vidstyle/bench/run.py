@@ -162,7 +162,9 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
     """Measure everything ``s`` asks for; return the JSON-ready report."""
     from vidstyle.bench.report import SCHEMA, machine_info
     from vidstyle.device import resolve_device
+    from vidstyle.memory import keep_freed_memory
 
+    keep_freed_memory()  # measured as the command line runs (benchmarks/run_cpu.py calls this in-process)
     meter = OtherCpuMeter()
     report = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": command,
               "machine": machine_info(), "load_start": load_average(),
