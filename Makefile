@@ -41,7 +41,7 @@ contact-sheet: install samples/sample.mp4
 	$(PY) samples/contact_sheet.py
 
 bench: install samples/sample.mp4
-	$(VENV)/bin/vidstyle bench --clip samples/sample.mp4 --out out/bench
+	$(VENV)/bin/vidstyle bench --clip samples/sample.mp4 --out out/bench --overwrite
 
 clean:
 	rm -rf out build dist *.egg-info .pytest_cache

@@ -92,6 +92,9 @@ def test_the_bundled_multi_style_networks_description_and_its_blend_hint(caplog,
         resolve_style(Styles.LIGHT_MIX.value.path)
     assert "light_mix.safetensors holds 4 styles" in caplog.text
     assert "--style mix:starry_night=0.7,the_scream=0.3 blends them" in caplog.text  # not a path in the package
+    # by its name too, as `vidstyle styles light_mix` takes it (export and preview refused it)
+    choice = resolve_style("light_mix")
+    assert choice.path == Styles.LIGHT_MIX.value.path and list(choice.mix) == [1.0, 0.0, 0.0, 0.0]
 
 
 def test_a_timelines_ready_stylizer_is_held_to_the_look_asked_of_the_run(tmp_path):

@@ -356,6 +356,14 @@ def test_cli_quick_smoke_run(tmp_path, capsys, monkeypatch):
                for k in report["ratios"])
     assert (out / "bench.md").read_text().startswith("# vidstyle benchmark")
     assert "wrote" in capsys.readouterr().err
+    # a second run into the same folder would replace the first's results: only when asked
+    from vidstyle.bench import run
+
+    before = (out / "bench.json").read_bytes()
+    monkeypatch.setattr(run, "run_benchmark", lambda *a, **k: pytest.fail("measured before the check"))
+    assert main(argv) == 1
+    assert "holds an earlier run's results (bench.json): give --overwrite" in capsys.readouterr().err
+    assert (out / "bench.json").read_bytes() == before
 
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):

@@ -272,6 +272,12 @@ def test_cli_json_schema(scene):
     assert result["warping_error"] > result["input_warping_error"]
     assert result["notes"] == [] and result["style"] is None  # every metric has a value; no --painting
     assert result["schema"] == 2 and list(result)[0] == "schema"
+    assert "warning" not in proc.stderr
+    # a style setting without --painting is said to do nothing (it was ignored without a word)
+    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--max-frames", "3",
+                   "--flow-preset", "fast", "--style-every", "2", "--loss-net", "efficientnet_lite0")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["style"] is None
+    assert "--style-every and --loss-net set the style score, which needs --painting; there is none" in proc.stderr
 
     proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--long-term", "9", "--max-frames", "4",
                    "--flow-preset", "fast")
@@ -570,3 +576,36 @@ def test_scene_cut_pairs_are_left_out_of_the_warping_error():
     assert whole["input_warping_error"] < whole["warping_error"]  # the floor is a floor again
     long_by_shot = (5 * shots[0]["warping_error_long_term"] + 5 * shots[1]["warping_error_long_term"]) / 10
     assert whole["warping_error_long_term"] == pytest.approx(long_by_shot, rel=1e-6)
+
+
+def test_the_style_score_takes_a_videos_frames_one_at_a_time(tmp_path, monkeypatch):
+    # the frames scored were collected in a list first: gigabytes for a long 1080p video (review,
+    # 36th session); now each pair reaches the loss network as it is decoded
+    import vidstyle.eval as ev
+
+    produced = {"n": 0}
+
+    def frames(path, max_frames=None, *args):
+        for _ in range(40):
+            produced["n"] += 1
+            yield np.zeros((8, 8, 3), np.uint8)
+
+    seen = []
+
+    class Scorer:
+        size = 8
+
+        def __init__(self, painting, loss_net):
+            pass
+
+        def score_pairs(self, pairs):
+            for _ in pairs:
+                seen.append(produced["n"])
+            return {"style_loss": 1.0, "content_loss": 0.5, "input_style_loss": 2.0}, len(seen)
+
+    monkeypatch.setattr(ev, "read_frames", frames)
+    monkeypatch.setattr(ev, "StyleScorer", Scorer)
+    result = ev.evaluate_style("in.mp4", "out.mp4", _painting(tmp_path), every=4)
+    assert result["frames_scored"] == 10 and result["style_loss"] == 1.0
+    # both videos' frames counted: when pair k (frames 4k of each) is scored, 2 * (4k + 1) were decoded
+    assert seen == [2 * (4 * k + 1) for k in range(10)]

@@ -225,6 +225,23 @@ def test_roundtrip_keeps_weights_and_metadata(tmp_path):
         assert torch.equal(loaded.state_dict()[k], v)
 
 
+def test_half_precision_files_keep_weights_fp16_cannot_hold_in_fp32(tmp_path, caplog):
+    import logging
+
+    net = tiny()
+    save_model(tmp_path / "h.safetensors", net, [{"name": "s"}], half=True)
+    loaded, _ = load_model(tmp_path / "h.safetensors")
+    assert all(torch.equal(loaded.state_dict()[k], v.half().float()) for k, v in net.state_dict().items()
+               if v.is_floating_point())
+    with torch.no_grad():  # beyond fp16's 65504: stored as fp16 it was inf, a network that paints NaN
+        next(p for n, p in net.named_parameters() if n.endswith("weight")).view(-1)[0] = 1e6
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        save_model(tmp_path / "w.safetensors", net, [{"name": "s"}], half=True)
+    assert "does not fit in fp16; the file keeps fp32 weights" in caplog.text
+    loaded, _ = load_model(tmp_path / "w.safetensors")
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in net.state_dict().items())
+
+
 def test_corrupt_foreign_and_mismatched_files_are_clear_errors(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a model at all")

@@ -106,10 +106,12 @@ def test_the_command(tmp_path):
                            "--style", "light_the_scream", "--style", "mix:woman_with_hat", "--frames", "2",
                            "--width", "64", "--fps", "10"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines() == [  # --fps is for frame folders: said, as stylize says it
+    *said, summary = done.stderr.splitlines()
+    assert said == [  # --fps is for frame folders: said, as stylize says it
         "vidstyle: warning: --fps applies to image sequences (a folder of frames); clip.mp4 plays at its own rate",
         "[1/2] light_the_scream", "[2/2] mix:woman_with_hat"]
-    assert done.stdout.startswith("2 styles on 2 frames in ") and done.stdout.rstrip().endswith("(128x210)")
+    # on stderr, as stylize, train and export say what they wrote: stdout stays for data
+    assert summary.startswith("2 styles on 2 frames in ") and summary.endswith("(128x210)") and done.stdout == ""
     bad = subprocess.run([sys.executable, "-m", "vidstyle", "preview", str(tmp_path / "missing.mp4"), "-o",
                           str(tmp_path / "t.png")], capture_output=True, text=True)
     assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1 and "missing.mp4" in bad.stderr

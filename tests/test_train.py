@@ -1010,6 +1010,10 @@ def test_a_checkpoint_folder_that_cannot_be_written_fails_before_training(data, 
             train(_config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1, checkpoint_dir=str(folder)),
                   progress=False)
     assert not (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.train"))
+    # a run that writes neither checkpoints nor previews does not need the folder (it was refused)
+    result = train(_config(data, loss_weights, tmp_path, steps=1, checkpoint_every=0, preview_every=0,
+                           checkpoint_dir=str(tmp_path / "notes.txt")), progress=False)
+    assert result.out.is_file() and (tmp_path / "notes.txt").read_text() == "x"
 
 
 def test_learning_rate_and_weights_must_be_finite(data, loss_weights, tmp_path):

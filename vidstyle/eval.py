@@ -487,12 +487,18 @@ class StyleScorer:
         """Mean ``style_loss`` of uint8 RGB (H, W, 3) frames against the painting; with ``inputs``
         (the frames they were made from) also ``content_loss`` and the inputs' own ``input_style_loss``.
         Each frame goes through the loss network once."""
+        pairs = zip(stylized, inputs) if inputs is not None else ((out, None) for out in stylized)
+        means, _ = self.score_pairs(pairs)
+        return means if inputs is not None else {"style_loss": means["style_loss"]}
+
+    def score_pairs(self, pairs: Iterable[tuple[np.ndarray, np.ndarray | None]]) -> tuple[dict, int]:
+        """:meth:`scores` of ``(stylized, input)`` pairs (input None: style only), taken one at a
+        time (a video's frames are not held); returns the means and the number of pairs scored."""
         import torch
 
         from vidstyle.train.losses import content_loss, style_loss
 
         sums, n = {"style_loss": 0.0, "content_loss": 0.0, "input_style_loss": 0.0}, 0
-        pairs = zip(stylized, inputs) if inputs is not None else ((out, None) for out in stylized)
         with torch.no_grad():
             for out, src in pairs:
                 fo = self._features(out)
@@ -510,8 +516,7 @@ class StyleScorer:
                 n += 1
         if not n:
             raise VidstyleError("no frames to score")
-        means = {k: v / n for k, v in sums.items()}
-        return means if inputs is not None else {"style_loss": means["style_loss"]}
+        return {k: v / n for k, v in sums.items()}, n
 
     def style(self, frames: Iterable[np.ndarray]) -> float:
         """Mean style loss of uint8 RGB (H, W, 3) frames against the painting."""
@@ -529,12 +534,13 @@ def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: 
     ``start``/``duration``; ``fps``: an input folder's rate) of every ``every``-th frame."""
     check_painting(painting)
     scorer = StyleScorer(painting, loss_net=loss_net)
-    pairs = [(out, src) for i, (src, out) in enumerate(zip(read_frames(input_path, max_frames, start, duration, fps),
+    # a generator: one frame pair at a time (a list held a long video's frames, gigabytes at 1080p)
+    pairs = ((out, src) for i, (src, out) in enumerate(zip(read_frames(input_path, max_frames, start, duration, fps),
                                                            read_frames(stylized_path, max_frames)))
-             if i % every == 0]
-    outs, srcs = [p[0] for p in pairs], [p[1] for p in pairs]
-    return {"painting": str(painting), "loss_net": loss_net, "size": scorer.size, "frames_scored": len(pairs),
-            "every": every, **scorer.scores(outs, srcs)}
+             if i % every == 0)
+    means, scored = scorer.score_pairs(pairs)
+    return {"painting": str(painting), "loss_net": loss_net, "size": scorer.size, "frames_scored": scored,
+            "every": every, **means}
 
 
 def check_painting(painting: str | Path) -> None:
@@ -587,11 +593,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--painting", metavar="IMAGE", type=path_arg,
                    help="also score style quality against this painting (style loss; content loss vs INPUT; "
                         "the input's own style loss as the reference)")
-    p.add_argument("--style-every", type=_positive_int, default=4, metavar="N",
+    p.add_argument("--style-every", type=_positive_int, metavar="N",
                    help="score style on every Nth frame (default 4)")
     from vidstyle.models.lossnets import LOSS_NETWORKS
 
-    p.add_argument("--loss-net", default=EVAL_LOSS_NET, choices=LOSS_NETWORKS,
+    p.add_argument("--loss-net", choices=LOSS_NETWORKS,
                    help="loss network for the style scores (default vgg16_hed)")
     p.set_defaults(func=_cmd_eval)
     return p
@@ -600,11 +606,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def _cmd_eval(args) -> int:
     if args.painting:  # before the (slow) warping error
         check_painting(args.painting)
+    else:  # a style setting without the painting to score against would be ignored without a word
+        given = [name for name, value in (("--style-every", args.style_every), ("--loss-net", args.loss_net))
+                 if value is not None]
+        if given:
+            log.warning("%s %s the style score, which needs --painting; there is none", " and ".join(given),
+                        "set" if len(given) > 1 else "sets")
     result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
                              max_frames=args.max_frames, preset=args.flow_preset, start=args.start,
                              duration=args.duration, fps=args.fps)
     result["style"] = None if not args.painting else evaluate_style(
-        args.input, args.stylized, args.painting, every=args.style_every, max_frames=args.max_frames,
-        loss_net=args.loss_net, start=args.start, duration=args.duration, fps=args.fps)
+        args.input, args.stylized, args.painting, max_frames=args.max_frames, start=args.start,
+        duration=args.duration, fps=args.fps,
+        **{k: v for k, v in (("every", args.style_every), ("loss_net", args.loss_net)) if v is not None})
     print(json.dumps({"schema": EVAL_SCHEMA, **result}, indent=2))
     return 0

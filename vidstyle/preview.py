@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,5 +277,5 @@ def _cmd_preview(args: argparse.Namespace) -> int:
                          precision=args.precision, max_side=args.max_side, overwrite=args.overwrite,
                          progress=not args.quiet)
     if not args.quiet:
-        print(result.summary())
+        print(result.summary(), file=sys.stderr)  # as stylize, train and export say what they wrote
     return 0

@@ -110,6 +110,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
     p.add_argument("--out", "-o", "--output", dest="out", default="vidstyle-bench", type=path_arg,
                    help="results folder (default vidstyle-bench)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run's results in --out")
     p.set_defaults(func=_cmd_bench)
     return p
 
@@ -194,6 +195,9 @@ def _cmd_bench(args) -> int:
     settings = settings_from_args(args)
     # everything a run could fail on at its end is found now, not after minutes of measurements
     check_writable_folder(args.out, "--out folder")
+    if (Path(args.out) / "bench.json").exists() and not args.overwrite:  # minutes of measurements, replaced
+        raise VidstyleError(f"{args.out} holds an earlier run's results (bench.json): give --overwrite to "
+                            "replace them, or another --out")
     if settings.clip is not None:
         if not Path(settings.clip).is_file():
             raise VidstyleError(f"--clip {'is a folder' if Path(settings.clip).is_dir() else 'not found'}: "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from vidstyle.errors import VidstyleError
 from vidstyle.io.files import write_then_rename
 from vidstyle.io.images import IMAGE_EXTENSIONS
 from vidstyle.models.transformer import ARCH_NAMES, ARCHITECTURES, BUILDERS, TransformerNet
+
+log = logging.getLogger("vidstyle")
 
 FORMAT = "vidstyle/1"
 
@@ -79,6 +82,12 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
             raise ValueError("every style needs a name")
     tensors = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().contiguous()
                for k, v in model.state_dict().items()}
+    if half:  # a weight beyond fp16's range (65504) would be stored as inf: a network that paints NaN
+        wide = next((k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()), None)
+        if wide is not None:
+            log.warning("%s: %s does not fit in fp16; the file keeps fp32 weights (twice the size)",
+                        Path(path).name, wide)
+            tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {
         "format": FORMAT,
         "arch": "transformer",

@@ -234,6 +234,11 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
         text += ".safetensors"
     path = Path(text).expanduser()
     styles = bundled_styles()
+    # the bundled multi-style file by its name (`vidstyle styles light_mix` lists it so): its first
+    # style, as that file's path gives, with the hint how to pick or blend
+    multi = next((i for i in bundled_multi_style() if Path(i.path).stem == text), None)
+    if multi is not None and text not in styles:
+        path = text = Path(multi.path)
     if not is_bundled_name(spec) and (path.suffix == ".safetensors" or path.exists() or "/" in text):
         from vidstyle.models.weights import read_info
 

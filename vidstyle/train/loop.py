@@ -694,7 +694,8 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     out = Path(config.out)
     work = config.work_dir()
-    check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
+    if config.checkpoint_every or config.preview_every or config.resume:  # a run that writes none needs none
+        check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
     # an earlier run's checkpoints first: that message says what --resume and --overwrite do
     earlier = _earlier_run_files(work, config.resume, overwrite)
     # never one of the inputs, never a folder, never an existing file unless told (a resumed run
