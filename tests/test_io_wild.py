@@ -547,6 +547,51 @@ def test_titles_languages_and_default_track_are_kept(tmp_path, suffix, source):
         assert "Lavc" not in str(dict(c.streams.video[0].metadata))
 
 
+def _mov_keeps_language(code: str) -> str | None:
+    """The language a .mov track written with ``code`` reads back with (FFmpeg's own muxer)."""
+    import io
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mov") as c:
+        stream = c.add_stream("aac", rate=48000)
+        stream.metadata["language"] = code
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 48000, 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            c.mux(packet)
+    buf.seek(0)
+    with av.open(buf) as c:
+        return c.streams.audio[0].metadata.get("language")
+
+
+def test_mov_language_spellings_are_the_ones_ffmpegs_mov_table_holds():
+    from vidstyle.io.encode import MOV_LANGUAGE_SPELLING
+
+    for given, held in MOV_LANGUAGE_SPELLING.items():
+        assert _mov_keeps_language(given) is None and _mov_keeps_language(held) == held, given
+
+
+def test_a_mkv_tracks_language_survives_into_mov(tmp_path):
+    # Matroska files spell French and German fre and ger/deu; FFmpeg's .mov writer dropped fre and
+    # deu without a word (review, 36th session)
+    plain = make_video(tmp_path / "plain.mkv", frames=6, size=(64, 48), audio=True)
+    src = tmp_path / "tagged.mkv"
+    with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
+        video = out.add_stream_from_template(inp.streams.video[0])
+        tracks = [out.add_stream_from_template(inp.streams.audio[0]) for _ in range(2)]
+        for track, language in zip(tracks, ("fre", "deu")):
+            track.metadata["language"] = language
+        for packet in inp.demux():
+            if packet.dts is None:
+                continue
+            for stream in ([video] if packet.stream.type == "video" else tracks):
+                packet.stream = stream
+                out.mux(packet)
+    stylize(src, tmp_path / "out.mov")
+    with av.open(str(tmp_path / "out.mov")) as c:
+        assert [a.metadata.get("language") for a in c.streams.audio] == ["fra", "ger"]
+
+
 def _with_chapters(src, out, chapters, container_options=None):
     with av.open(str(src)) as inp, av.open(str(out), "w", container_options=container_options) as dst:
         video = dst.add_stream_from_template(inp.streams.video[0])

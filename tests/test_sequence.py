@@ -235,6 +235,15 @@ def test_a_video_becomes_numbered_lossless_frames(tmp_path, caplog):
     assert len(list(out.parent.iterdir())) == 5
 
 
+def test_a_long_name_that_fits_as_frames_is_written(tmp_path):
+    # the hidden working folder added 26 bytes to the name: OSError "File name too long", and the
+    # folder made for the frames was left behind (review, 36th session)
+    src = make_video(tmp_path / "in.mp4", frames=2)
+    out = tmp_path / "new" / ("a" * 240 + "_%04d.png")
+    stylize_video(src, out, Invert(), temporal="off", progress=False)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["a" * 240 + f"_{i:04d}.png" for i in (1, 2)]
+
+
 def test_an_input_sequence_keeps_its_numbers(tmp_path):
     write_sequence(tmp_path / "shot", 6, first=1001, skip=(2,))  # 1001, 1002, 1004, 1005, 1006
     out = tmp_path / "out" / "s.%d.png"

@@ -137,6 +137,9 @@ def test_a_file_name_or_names_that_differ_in_case_only_are_refused(tmp_path, inp
         stylize_files(inputs, tmp_path / "out.mp4", Grey())
     with pytest.raises(VidstyleError, match=r"names a file; give a folder such as .*/styled/$"):  # not multi_%03d/
         stylize_files(inputs, tmp_path / "multi_%03d.png", Grey())
+    # a name that ends in "/" is a folder, whatever its extension (it was refused as a file's)
+    done = list(stylize_files(inputs[:1], f"{tmp_path}/out.v2.mp4/", Grey(), progress=False))
+    assert not isinstance(done[0][1], VidstyleError) and (tmp_path / "out.v2.mp4").is_dir()
     other = tmp_path / "other"
     other.mkdir()
     upper = make_video(other / "A.mp4", frames=2)

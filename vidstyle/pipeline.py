@@ -25,7 +25,7 @@ from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
-from os import PathLike, fspath
+from os import PathLike, fspath, sep
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -1207,10 +1207,11 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     from vidstyle.io.files import OUTPUT_FORMATS
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path
 
+    said_folder = isinstance(folder, str) and folder.endswith(("/", sep))  # "out.mp4/" is a folder: said so
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise VidstyleError(f"output folder {folder} is a file, not a folder")
-    if not folder.exists() and folder.suffix.lower() in {**OUTPUT_FORMATS, **IMAGE_OUTPUT_FORMATS}:
+    if not folder.exists() and not said_folder and folder.suffix.lower() in {**OUTPUT_FORMATS, **IMAGE_OUTPUT_FORMATS}:
         # (a numbered-frames name, out_%03d.png, gives no folder name: "styled/" then)
         stem = folder.with_suffix("") if "%" not in folder.name else folder.parent / "styled"
         raise VidstyleError(f"several inputs go into a folder, and {folder} names a file; give a folder such as "

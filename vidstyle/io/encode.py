@@ -500,6 +500,22 @@ _ENCODING_TAGS = {"encoder", "duration", "bps", "number_of_frames", "number_of_b
                   "minor_version", "compatible_brands", "rotate", "timecode", "vendor_id", "alpha_mode"}
 
 
+#: ISO 639-2 languages with two codes (bibliographic and terminological, e.g. fre and fra), and
+#: Swedish's swe: the one FFmpeg's QuickTime language table holds for each. A .mov track takes a
+#: language only from that table (one spelling each, mixed: fra but ger), and FFmpeg drops any
+#: other without a word; MP4 and Matroska keep either code. Probed with FFmpeg 8 (PyAV 18) for
+#: every pair (tests/test_io_wild.py writes each).
+MOV_LANGUAGE_SPELLING = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "zho": "chi", "cze": "ces",
+                         "nld": "dut", "fre": "fra", "kat": "geo", "deu": "ger", "ell": "gre", "isl": "ice",
+                         "mkd": "mac", "msa": "may", "fas": "per", "rum": "ron", "slo": "slk", "bod": "tib",
+                         "cym": "wel", "swe": "sve"}
+
+
+def mov_language(code: str) -> str:
+    """``code`` as a .mov track can hold it (:data:`MOV_LANGUAGE_SPELLING`), else as it is."""
+    return MOV_LANGUAGE_SPELLING.get(code.strip().lower(), code)
+
+
 def carried_tags(metadata: dict) -> dict:
     """The tags of an input container or stream worth keeping on the output's counterpart (title,
     language, handler name, creation time, ...): all but :data:`_ENCODING_TAGS` and Matroska's
@@ -906,10 +922,12 @@ class VideoEncoder:
                 continue
             self.attached += 1
 
-    @staticmethod
-    def _keep_identity(stream: av.stream.Stream, template: av.stream.Stream) -> av.stream.Stream:
+    def _keep_identity(self, stream: av.stream.Stream, template: av.stream.Stream) -> av.stream.Stream:
         """``stream`` with ``template``'s language, title and flags (which track plays by default)."""
-        stream.metadata.update(carried_tags(template.metadata))
+        tags = carried_tags(template.metadata)
+        if OUTPUT_FORMATS.get(self.path.suffix.lower()) == "mov" and "language" in tags:
+            tags["language"] = mov_language(tags["language"])
+        stream.metadata.update(tags)
         stream.disposition = template.disposition
         return stream
 

@@ -14,7 +14,6 @@ import functools
 import logging
 import os
 import re
-import secrets
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import check_writable_folder, create_output_folder
+from vidstyle.io.files import check_writable_folder, create_output_folder, temp_path_beside
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
@@ -260,8 +259,13 @@ class SequenceWriter:
         folder = self.pattern.parent
         self._made = [f for f in (folder, *folder.parents) if not f.exists()]  # innermost first
         create_output_folder(folder)
-        self._temp = folder / f".{self.pattern.stem.replace('%', '')}.vidstyle-{secrets.token_hex(4)}.partial"
-        self._temp.mkdir()
+        # the stem cut as a temporary file's is, so that a long name that fits as frames fits here
+        self._temp = temp_path_beside(folder / self.pattern.stem.replace("%", ""))
+        try:
+            self._temp.mkdir()
+        except OSError as exc:
+            self.abort()
+            raise VidstyleError(f"cannot write frames into {folder}: {exc.strerror or exc}") from None
         self._names: list[str] = []
         self._written: set[str] = set()
         self.frames = 0
