@@ -217,11 +217,16 @@ def test_train_writes_model_with_metadata(data, loss_weights, tmp_path):
     assert info.arch_args == build_network("light", 1).arch_args
     assert {t.dtype for t in load_file(str(result.out)).values()} == {torch.float16}  # saved in half precision
     assert len(result.previews) == 1 and result.previews[0].is_file()
-    from vidstyle.preview import _LABEL_HEIGHT
+    from vidstyle.preview import _LABEL_HEIGHT, label_room
 
+    # two 32-pixel photos make a row too narrow for "held-out photos": enlarged whole times, so the
+    # labels are not cut short (names sharing a beginning were unreadable, review 36th session)
+    times = -(-label_room(["held-out photos", "swirl"]) // 64)
+    assert times > 1
     with Image.open(result.previews[0]) as im:  # photos row + one stylized row, each under its label
-        assert im.size[1] == 2 * (32 + _LABEL_HEIGHT)
-        band = np.asarray(im.convert("RGB"))[32 + _LABEL_HEIGHT:32 + 2 * _LABEL_HEIGHT]
+        assert im.size == (64 * times, 2 * (32 * times + _LABEL_HEIGHT))
+        side = 32 * times
+        band = np.asarray(im.convert("RGB"))[side + _LABEL_HEIGHT:side + 2 * _LABEL_HEIGHT]
         assert band.max() > 200  # the style's name, white on black
     y = model(torch.rand(1, 3, 32, 32))
     assert y.shape == (1, 3, 32, 32)

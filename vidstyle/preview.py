@@ -71,6 +71,14 @@ def labelled(row: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([band, row], axis=0)
 
 
+def label_room(texts: Iterable[str]) -> int:
+    """The row width in pixels that :func:`labelled` needs to show every one of ``texts`` whole,
+    at its smallest legible size."""
+    import cv2
+
+    return 12 + max((cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)[0][0] for t in texts), default=0)
+
+
 def _spec_text(spec) -> str:
     """A style as ``--style`` takes it: a Styles entry by its name (not ``Styles.LIGHT_MONDRIAN``)."""
     from vidstyle.models.zoo import Styles

@@ -525,9 +525,15 @@ def write_preview(net: TransformerNet, photos: torch.Tensor, num_styles: int, pa
     net.train(was_training)
     strips = [np.concatenate(list(tensor_to_images(r)), axis=1) for r in rows]
     if names is not None:
-        from vidstyle.preview import labelled
+        from vidstyle.preview import label_room, labelled
 
-        strips = [labelled(strip, text) for strip, text in zip(strips, ["held-out photos", *names])]
+        texts = ["held-out photos", *names]
+        # a small run's grid (one 64-pixel photo) enlarged whole times, pixels kept, until the labels
+        # fit: cut short, names that share a beginning could not be told apart
+        times = min(8, -(-label_room(texts) // strips[0].shape[1]))
+        if times > 1:
+            strips = [np.repeat(np.repeat(strip, times, axis=0), times, axis=1) for strip in strips]
+        strips = [labelled(strip, text) for strip, text in zip(strips, texts)]
     grid = np.concatenate(strips, axis=0)
     with write_then_rename(path, make_folder=True) as temp:  # a run stopped mid-write leaves no broken preview
         Image.fromarray(grid).save(temp)
