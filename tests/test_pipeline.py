@@ -995,3 +995,68 @@ def test_submit_batch_with_the_stabilizer_takes_one_image_and_states_from_a_gene
     assert stylizer.submit_batch(frames[1:], stabilizer=stab, states=states).result().shape == (2, *frames[0].shape)
     with pytest.raises(VidstyleError, match=r"one FlowState \(or None\) per image \(2 here\)"):
         stylizer.submit_batch(frames[1:], stabilizer=stab, states=[None])
+
+
+def test_progress_lines_say_how_far_a_run_is_where_no_bar_can_be_drawn():
+    # stderr not a terminal (a log file, nohup): nothing was printed until the end (review, 36th session)
+    import io
+
+    from vidstyle.pipeline import ProgressLines
+
+    out, now = io.StringIO(), [0.0]
+    lines = ProgressLines("out.mp4", interval=30, stream=out, clock=lambda: now[0])
+    for t, done in ((0, 1), (10, 700), (30, 2071), (40, 2700), (70, 4000)):
+        now[0] = t
+        lines(done, 7200)
+    # 2070 frames in 30 s: 69.0 a second, 5129 left: 74 s; then the average over 70 s
+    assert out.getvalue().splitlines() == ["out.mp4: 2071/7200 frames, 69.0 frames/s, about 1:14 left",
+                                           "out.mp4: 4000/7200 frames, 57.1 frames/s, about 0:56 left"]
+    now[0] = 100
+    lines(1, None)  # the next input (stylize_files) starts the count again
+    now[0] = 3700
+    lines(3601, None)
+    assert out.getvalue().splitlines()[-1] == "out.mp4: 3601 frames, 1.0 frames/s"
+
+
+def test_the_bar_is_drawn_on_a_terminal_that_says_it_has_no_width(monkeypatch):
+    import os
+
+    from vidstyle import pipeline
+
+    read, write = os.pipe()
+
+    class Pty:  # a terminal nobody sized: os.get_terminal_size says 0 columns (here: a pipe, no size)
+        def isatty(self):
+            return True
+
+        def fileno(self):
+            return write
+
+        def write(self, text):
+            return len(text)
+
+        def flush(self):
+            pass
+
+    try:
+        monkeypatch.setattr(pipeline.sys, "stderr", Pty())
+        bar = pipeline._progress_bar(10, True, "out.mp4")
+        assert bar is not None and bar.ncols == 80  # dynamic_ncols at width 0 drew nothing at all
+        bar.close()
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+def test_the_command_line_picks_the_bar_lines_or_nothing(monkeypatch):
+    import argparse
+
+    from vidstyle import cli
+    from vidstyle.pipeline import ProgressLines
+
+    monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: False)
+    lines = cli._progress(argparse.Namespace(quiet=False), "out.mp4")
+    assert isinstance(lines, ProgressLines) and lines.label == "out.mp4" and lines.interval == 30
+    assert cli._progress(argparse.Namespace(quiet=True)) is False
+    monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: True)
+    assert cli._progress(argparse.Namespace(quiet=False)) is True

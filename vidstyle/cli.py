@@ -175,10 +175,20 @@ def _cmd_stylize(args) -> int:
         result = stylize_image(source, args.output, style=style, config=config, overwrite=args.overwrite)
     else:
         result = stylize_video(source, args.output, style=style, config=config, encode=encode,
-                               overwrite=args.overwrite, progress=not args.quiet)
+                               overwrite=args.overwrite, progress=_progress(args, Path(args.output).name))
     if not args.quiet:
         _print_result(result)
     return 0
+
+
+def _progress(args, label: str = ""):
+    """The progress a run shows: the bar on a terminal; else (a log file, a job under nohup) a line
+    every 30 seconds; nothing with --quiet."""
+    from vidstyle.pipeline import ProgressLines
+
+    if args.quiet:
+        return False
+    return True if sys.stderr.isatty() else ProgressLines(label)
 
 
 def _print_result(result) -> None:
@@ -211,7 +221,7 @@ def _stylize_into_folder(args, config, encode, style) -> int:
 
     failed = 0
     for source, outcome in stylize_files(args.input, args.output, style, config=config, encode=encode,
-                                         overwrite=args.overwrite, progress=not args.quiet):
+                                         overwrite=args.overwrite, progress=_progress(args)):
         if isinstance(outcome, VidstyleError):
             failed += 1
             named = source.name in str(outcome)  # most messages name their file already

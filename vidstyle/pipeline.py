@@ -25,7 +25,7 @@ from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
-from os import PathLike, fspath, sep
+from os import PathLike, fspath, get_terminal_size, sep
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -815,7 +815,44 @@ def _progress_bar(total: int | None, enabled: bool, label: str):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="frame", desc=label, file=sys.stderr, dynamic_ncols=True, leave=False)
+    try:  # a terminal that says it is 0 columns wide (a pty nobody sized) would get no bar at all
+        sized = get_terminal_size(sys.stderr.fileno()).columns > 0
+    except (OSError, ValueError):
+        sized = False
+    # smoothing: the rate and time left from the last ~20 frames' pace, not the last few frames'
+    # (on a busy machine those swing by half)
+    return tqdm(total=total, unit="frame", desc=label, file=sys.stderr, leave=False, smoothing=0.05,
+                **({"dynamic_ncols": True} if sized else {"ncols": 80}))
+
+
+class ProgressLines:
+    """A ``progress`` function for :func:`stylize_video` and :func:`stylize_files` that prints a
+    line on ``stream`` (stderr) every ``interval`` seconds, ``out.mp4: 1200/7200 frames, 68.9
+    frames/s, about 1:27 left``: what a log file, or a job under nohup, gets instead of the bar,
+    which needs a terminal. The rate is the run's average since its first frame; a count starting
+    again at 1 (the next input of :func:`stylize_files`) starts it again."""
+
+    def __init__(self, label: str = "", interval: float = 30.0, stream=None, clock: Callable[[], float] = time.monotonic):
+        self.label, self.interval, self.stream, self.clock = label, interval, stream, clock
+        self._start = self._last = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = self.clock()
+        if done <= 1 or self._start is None:
+            self._start = self._last = now
+            return
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        rate = (done - 1) / (now - self._start) if now > self._start else 0.0
+        text = f"{done}/{total} frames" if total else f"{done} frames"
+        if rate:
+            text += f", {rate:.1f} frames/s"
+            if total and total > done:
+                left = round((total - done) / rate)
+                text += f", about {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left" if left >= 3600 \
+                    else f", about {left // 60}:{left % 60:02d} left"
+        print(f"{self.label}: {text}" if self.label else text, file=self.stream or sys.stderr, flush=True)
 
 
 def _on_frame(progress, bar, total: int | None) -> Callable[[], None]:
