@@ -707,3 +707,19 @@ def test_a_file_name_too_long_for_the_file_system_is_said_as_that(tmp_path, caps
         assert len(err.strip().splitlines()) == 1 and "is too long (" in err and "at most 255" in err, err
         assert "Errno" not in err and "a" * 100 not in err, err  # the name shortened in one readable line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_after_the_command_has_finished_changes_nothing(monkeypatch, capsys):
+    # a second Ctrl-C after `vidstyle live` had stopped and said so landed in the interpreter's
+    # shutdown: the process was killed by SIGINT (status -2) instead of exiting 0 (review, 36th
+    # session). The command line of the process ignores SIGINT once its status is decided.
+    from vidstyle import cli
+
+    handlers = []
+    monkeypatch.setattr(cli.signal, "signal", lambda sig, handler: handlers.append((sig, handler)))
+    monkeypatch.setattr(sys, "argv", ["vidstyle", "styles"])
+    assert cli.main() == 0 and handlers[-1] == (signal.SIGINT, signal.SIG_IGN)
+    handlers.clear()
+    assert cli.main(["styles"]) == 0  # called from Python code: the caller's Ctrl-C is left alone
+    assert (signal.SIGINT, signal.SIG_IGN) not in handlers
+    capsys.readouterr()

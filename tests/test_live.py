@@ -21,7 +21,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.io import capture
 from vidstyle.io.capture import FileSource, FrameGrabber, FrameSource, SyntheticSource, parse_size
 from vidstyle.live import (Action, LiveControls, LiveOptions, LiveStats, RecordingPaths, StyleBank, check_display,
-                           run_live)
+                           key_action, run_live)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,6 +144,11 @@ def test_controls_record_snapshot_and_unknown_keys():
     assert c.handle(ord("r")) is Action.TOGGLE_RECORD and c.recording
     assert c.handle(ord("r")) is Action.TOGGLE_RECORD and not c.recording
     assert c.handle(ord("s")) is Action.SNAPSHOT
+    # with Shift or Caps Lock a letter does what it does without (review, 36th session)
+    for upper, action in (("N", Action.NEXT_STYLE), ("P", Action.PREV_STYLE), ("T", Action.TOGGLE_STABILIZER),
+                          ("S", Action.SNAPSHOT), ("R", Action.TOGGLE_RECORD), ("C", Action.TOGGLE_COLORS)):
+        assert key_action(ord(upper)) is action and key_action(0x20000 | ord(upper)) is action, upper
+    assert key_action(0xFF50) is Action.NONE  # Home: its low byte is "P", but it is no letter
 
 
 # --- sources and the capture thread --------------------------------------------------------------
@@ -667,6 +672,21 @@ def test_virtual_cam_without_pyvirtualcam(monkeypatch):
     with pytest.raises(VidstyleError, match="pip install pyvirtualcam"):
         run_live(SyntheticSource((64, 48), frames=3), StyleBank([SlowStylizer()]),
                  LiveOptions(window=False, virtual_cam=True))
+
+
+def test_a_virtual_camera_that_cannot_start_fails_before_a_recording_begins(tmp_path, monkeypatch):
+    # the loopback device was opened after the recording had begun and been announced (review, 36th session)
+    from vidstyle import live
+
+    def no_device(*args, **kwargs):
+        raise VidstyleError("cannot start the virtual camera: no v4l2 loopback device")
+
+    monkeypatch.setattr(live, "VirtualCamera", no_device)
+    said: list[str] = []
+    with pytest.raises(VidstyleError, match="cannot start the virtual camera"):
+        run_live(SyntheticSource((64, 48), frames=3), StyleBank([SlowStylizer()]),
+                 LiveOptions(window=False, virtual_cam=True, record=tmp_path / "r.mp4"), log=said.append)
+    assert not any("recording" in line for line in said) and list(tmp_path.iterdir()) == []
 
 
 def _cli(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -13,6 +13,7 @@ import re
 import shlex
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from vidstyle import __version__
@@ -448,6 +449,7 @@ def _command_named(argv: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    process = argv is None  # the command line of this process (not a call from Python code)
     if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, the run still works
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     for stream in (sys.stdout, sys.stderr):
@@ -474,7 +476,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     with _messages_on_stderr():
-        return _run_command(args)
+        code = _run_command(args)
+    if process and threading.current_thread() is threading.main_thread():
+        # done and said: a Ctrl-C from here on (a second one, while the interpreter shuts down
+        # torch's and the capture's threads) would turn the status decided into a kill by SIGINT
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
 
 
 def _ended_at_once(signum, frame):

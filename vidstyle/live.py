@@ -101,7 +101,10 @@ def key_action(key: int) -> Action:
     code = key & 0xFFFF  # GTK adds the modifier state (NumLock, CapsLock) above the keysym
     if key in SPECIAL_KEYS or code in SPECIAL_KEYS:  # (Windows' codes have an empty low word)
         return SPECIAL_KEYS.get(key, SPECIAL_KEYS.get(code))
-    return KEYMAP.get(chr(code), Action.NONE) if 0 < code <= 0xFF else Action.NONE
+    if not 0 < code <= 0xFF:
+        return Action.NONE
+    # a letter with Shift or Caps Lock does what the letter does ("T" toggled nothing)
+    return KEYMAP.get(chr(code), KEYMAP.get(chr(code).lower(), Action.NONE))
 
 
 @dataclass
@@ -890,11 +893,11 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     exit_hook = ProcessExitHook(ended_by_native_code)
     try:
         exit_hook.arm()
+        if options.virtual_cam:  # first: a missing loopback device fails before a recording is begun and said
+            vcam = VirtualCamera(width, height, source.fps)
         if controls.recording:
             recording = Recording(paths.next(), width, height, source.fps, overwrite=options.overwrite)
             log(f"recording to {recording.path}")
-        if options.virtual_cam:
-            vcam = VirtualCamera(width, height, source.fps)
         stylizer = styles.get(0)
         if (options.style_strength, options.keep_colors) == (LiveOptions.style_strength, LiveOptions.keep_colors):
             # no look asked for: a ready stylizer of the caller's starts with its own
