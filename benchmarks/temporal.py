@@ -55,6 +55,9 @@ from vidstyle.flow.stabilizer import FlowStabilizer  # noqa: E402
 from vidstyle.models.lossnets import LOSS_NETWORKS  # noqa: E402
 from vidstyle.models.weights import read_info  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
+from vidstyle.memory import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # its per-frame times as the command line runs
 
 #: fine-tuned pairs (ninth session): comparison -> (painting, model (b), its temporal options)
 FINE_TUNED = {
