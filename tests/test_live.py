@@ -1418,3 +1418,16 @@ def test_on_a_gpu_live_keeps_a_stylizers_own_stylize():
         st.device = __import__("torch").device("cuda", 0)  # only read by the properties here
     assert live._stabilizes_on_device(plain) and not live._stabilizes_on_device(marked)
     assert not live._stabilizes_on_device(object())
+
+
+def test_a_file_replayed_at_the_stylizers_pace_is_timed_from_when_each_frame_is_taken():
+    # its next frame was read ahead and waited in the slot: that wait counted as capture-to-display
+    # latency, and a recording's first frame lasted the 2 ms between two reads (review, 36th session)
+    from vidstyle.io.capture import FrameGrabber
+
+    with FrameGrabber(SyntheticSource((32, 24), frames=3, realtime=False)) as grabber:
+        grabber.get(timeout=5)
+        time.sleep(0.2)  # stylizing the first: the second is read meanwhile and waits
+        asked = time.perf_counter()
+        second = grabber.get(timeout=5)
+    assert second.t_capture >= asked

@@ -510,7 +510,12 @@ class FrameGrabber:
                 raise error
             frame, self._slot = self._slot, None
             self._cond.notify_all()
-            return frame
+        if frame is not None and not self.drop_stale:
+            # a file replayed as fast as it is stylized has no capture clock: its frame was read
+            # ahead and waited in the slot, which counted as latency (three frames' time at 13
+            # frames/s) and timed a recording's first frame at the 2 ms between two reads
+            frame = replace(frame, t_capture=time.perf_counter())
+        return frame
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop the thread and close the source (idempotent). A frame left unread was waiting, not
