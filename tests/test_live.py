@@ -626,9 +626,11 @@ def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, mo
     video = write_video(tmp_path / "video.mp4", 50, fps=25)
     rec = tmp_path / "rec.mp4"
     stats = tmp_path / "stats.json"
+    # --backend torch: the first frame without an ONNX export, which took over the 2 s below on a
+    # loaded machine (the signal then came before the first frame, and no frame was recorded)
     proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "live", "--source", str(video), "--realtime", "--loop",
-                             "--no-window", "--style", str(model_file), "--device", "cpu", "--record", str(rec),
-                             "--stats-json", str(stats)],
+                             "--no-window", "--style", str(model_file), "--device", "cpu", "--backend", "torch",
+                             "--record", str(rec), "--stats-json", str(stats)],
                             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
