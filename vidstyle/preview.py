@@ -54,15 +54,19 @@ def shrink(image: np.ndarray, width: int) -> np.ndarray:
     return resize_frame(image, (width, max(1, round(h * width / w))))
 
 
+#: the smallest legible scale of a label's font, and the label's margins (6 pixels each side)
+_LABEL_MIN_SCALE, _LABEL_MARGIN = 0.35, 12
+
+
 def labelled(row: np.ndarray, text: str) -> np.ndarray:
     """``row`` (H, W, 3) under a black band with ``text`` in white: smaller to fit the row, down
     to a legible size, then cut short with "..."."""
     import cv2
 
-    font, room = cv2.FONT_HERSHEY_SIMPLEX, row.shape[1] - 12
+    font, room = cv2.FONT_HERSHEY_SIMPLEX, row.shape[1] - _LABEL_MARGIN
     scale = min(0.5, 0.5 * room / max(1, cv2.getTextSize(text, font, 0.5, 1)[0][0]))
-    if scale < 0.35:
-        scale = 0.35
+    if scale < _LABEL_MIN_SCALE:
+        scale = _LABEL_MIN_SCALE
         while len(text) > 4 and cv2.getTextSize(text + "...", font, scale, 1)[0][0] > room:
             text = text[:-1]
         text = text.rstrip(" ,:") + "..."
@@ -76,7 +80,8 @@ def label_room(texts: Iterable[str]) -> int:
     at its smallest legible size."""
     import cv2
 
-    return 12 + max((cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)[0][0] for t in texts), default=0)
+    return _LABEL_MARGIN + max((cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, _LABEL_MIN_SCALE, 1)[0][0]
+                                for t in texts), default=0)
 
 
 def _spec_text(spec) -> str:
