@@ -20,6 +20,7 @@ import av
 import numpy as np
 import pytest
 
+from processes import foreground_signals
 from videos import audio_packets, frame_times, make_video, probe, psnr, read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -332,16 +333,9 @@ def test_shared_clip_audio_is_copied_packet_for_packet(tmp_path, style, stylize,
 def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
     src = make_video(tmp_path / "in.mp4", frames=150, size=(320, 240), pattern="noise")
     out = tmp_path / "out.mp4"
-    # A shell's background job inherits SIGINT ignored (and Python then never installs its Ctrl-C
-    # handler), and one started with nohup SIGHUP: give the child the default dispositions, as a
-    # terminal's foreground job has.
-    def default_signals():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-
     proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(out), "--style",
                              str(style), "--device", "cpu", "--batch", "1", "--quiet"], cwd=ROOT,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=foreground_signals)
     try:
         deadline = time.monotonic() + 60
         while not any(".partial" in p.name for p in tmp_path.iterdir()):  # the run has started writing
@@ -361,7 +355,7 @@ def test_a_kill_while_torch_imports_is_said_as_any_other(tmp_path):
     process with no word."""
     proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "styles"], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
     time.sleep(0.3)  # the interpreter is up and in vidstyle's start-up, torch not yet imported
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 143

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from processes import foreground_signals
 from vidstyle import live
 from vidstyle.errors import VidstyleError
 from vidstyle.io import capture
@@ -620,8 +621,15 @@ def test_an_unreachable_display_is_one_line_and_leaves_no_recording(tmp_path, mo
     assert "--no-window" in r.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
 
 
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])  # a service manager; a closed terminal or ssh session
-def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, model_file, sig):
+def _under_nohup():
+    foreground_signals()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+# a service manager; a closed terminal or ssh session; and, under nohup, a closed terminal then a
+# kill: live stopped at the SIGHUP that nohup had told it to ignore (review, 37th session)
+@pytest.mark.parametrize("sig,nohup", [("SIGTERM", False), ("SIGHUP", False), ("SIGTERM", True)])
+def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, model_file, sig, nohup):
     sig = getattr(signal, sig)
     video = write_video(tmp_path / "video.mp4", 50, fps=25)
     rec = tmp_path / "rec.mp4"
@@ -631,7 +639,8 @@ def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, mo
     proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "live", "--source", str(video), "--realtime", "--loop",
                              "--no-window", "--style", str(model_file), "--device", "cpu", "--backend", "torch",
                              "--record", str(rec), "--stats-json", str(stats)],
-                            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_under_nohup if nohup else foreground_signals)
     try:
         deadline = time.monotonic() + 60
 
@@ -643,6 +652,9 @@ def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, mo
         # then about 50 frames at 25 frames/s: the muxer writes to the file only in 256 KiB
         # chunks (about 14 s of these small frames), so its size says nothing sooner
         time.sleep(2.0)
+        if nohup:
+            proc.send_signal(signal.SIGHUP)  # ignored: only the kill below ends the run
+            time.sleep(0.5)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from processes import foreground_signals
 from vidstyle.errors import VidstyleError
 from vidstyle.models import lossnets
 from vidstyle.models.weights import load_model, read_info
@@ -379,7 +380,7 @@ def test_kill_during_training_leaves_no_half_written_checkpoint(data, loss_weigh
             "--device", "cpu", "--checkpoint-every", "1", "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "vidstyle", *args], stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[1],
-                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+                            preexec_fn=foreground_signals)
     try:
         deadline = time.monotonic() + 120
         while len(list(work.glob("checkpoint_*.pt"))) < 2:  # saving a checkpoint at every step now

@@ -1212,7 +1212,8 @@ def _cmd_live(args) -> int:
         terminated.append(signum)
         raise Terminated
 
-    ended_by = [s for s in STOP_SIGNALS if s != signal.SIGINT]
+    # a signal the process was told to ignore (SIGHUP under nohup) stays ignored, as in every command
+    ended_by = [s for s in STOP_SIGNALS if s != signal.SIGINT and signal.getsignal(s) is not signal.SIG_IGN]
     DEFERRED_TERMINATIONS.clear()
     previous = {sig: signal.signal(sig, on_term) for sig in ended_by}
     try:
