@@ -357,3 +357,35 @@ def test_the_second_review_of_the_python_api(tmp_path):
 
     assert _describe(Plain(), 4) == "batch 4"
     assert _describe(_tiny(backend="torch", precision="fp32"), 2) == "cpu fp32 torch, batch 2"
+
+
+def test_the_third_review_of_the_python_api(tmp_path):
+    """Found by a review of the code's structure (37th session)."""
+    from vidstyle.bench.network import parse_resolution
+    from vidstyle.bench.run import default_precisions, device_name
+    from vidstyle.device import resolve_device
+    from vidstyle.frames import fill_transparent
+    from vidstyle.io import keyframe_samples, sample_frames
+
+    video = make_video(tmp_path / "in.mp4", frames=3, size=(48, 32))
+    # exported functions raised plain ValueErrors, which `except VidstyleError` missed
+    for call in (lambda: sample_frames(video, 0), lambda: keyframe_samples(video, 0),
+                 lambda: fill_transparent(np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4), np.uint8))):
+        with pytest.raises(BadValueError):
+            call()
+    # audio=True with no_audio=True: the negation won, silently
+    with pytest.raises(BadTypeError, match="got both audio= and no_audio=; give one"):
+        stylize_video(video, tmp_path / "o.mp4", style=_tiny(), audio=True, no_audio=True)
+    # one grammar of device names: auto:1 passed the config and failed when the network was placed
+    with pytest.raises(BadValueError, match="device must be auto, cpu, cuda, cuda:N or mps"):
+        vidstyle.StylizeConfig(device="auto:1")
+    for name in ("auto:1", "meta", "cuda:" + "9" * 20):
+        with pytest.raises(BadValueError, match="unknown device"):
+            resolve_device(name)
+    # the benchmark names every CPU "cpu": --device cpu:0 timed the CPU's slow bf16 and no peers
+    assert device_name("cpu:0") == device_name("cpu") == "cpu"
+    assert default_precisions(device_name("cpu:0")) == default_precisions("cpu")
+    # WIDTHxHEIGHT read one way: the benchmark's resolutions by the capture sizes' parser
+    with pytest.raises(VidstyleError, match="bad resolution '4x4': .* of at least 8"):
+        parse_resolution("4x4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

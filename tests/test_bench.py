@@ -282,6 +282,10 @@ def test_ctrl_c_while_the_report_is_written_leaves_no_half_written_folder(tmp_pa
     with pytest.raises(KeyboardInterrupt):
         write_reports(_fake_report(), tmp_path / "new")
     assert not (tmp_path / "new").exists()
+    # the folders above it that it made too (only the innermost was removed: review, 37th session)
+    with pytest.raises(KeyboardInterrupt):
+        write_reports(_fake_report(), tmp_path / "a" / "b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
 
 
 def test_ctrl_c_among_the_final_renames_waits_until_the_report_is_whole(tmp_path, monkeypatch):

@@ -162,6 +162,13 @@ def test_a_reused_int8_stylizer_is_calibrated_on_each_new_video(tmp_path, monkey
     assert not np.array_equal(s._calibration[0], first[0])
     s.stylize_batch(_images(1))
     assert len(builds) == 2
+    # another segment of the same file: its own frames (the ranges of the whole file were kept)
+    whole = [f.copy() for f in s._calibration]
+    calibrate_for(s, b, start=0.25)
+    assert s.calibration_source != str(b.resolve()) and not np.array_equal(s._calibration[0], whole[0])
+    calibrate_for(s, b, start=0.25)  # the same segment again: kept
+    s.stylize_batch(_images(1))
+    assert len(builds) == 3
     fp32 = Stylizer.from_model(_net(), device="cpu", precision="fp32")
     calibrate_for(fp32, a)  # not int8: left alone
     assert fp32.calibration_source is None

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -574,6 +575,21 @@ def test_keys_switch_style_toggle_stabilizer_and_snapshot(tmp_path):
     assert len(summary.snapshots) == 1 and Path(summary.snapshots[0]).stat().st_size > 0
 
 
+def test_a_snapshot_that_cannot_be_written_whole_leaves_nothing(tmp_path, monkeypatch):
+    # cv2.imwrite wrote straight to the snapshot's name: a full disk left a truncated PNG (review, 37th session)
+    def half_written(path, image):
+        Path(path).write_bytes(b"\x89PNG\r\n")
+        return False
+
+    monkeypatch.setattr(live.cv2, "imwrite", half_written)
+    messages, stylizer = [], SlowStylizer()
+    source = SyntheticSource((64, 48), fps=60, frames=6, realtime=False)
+    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=False, output_dir=tmp_path),
+                       keys=scripted_keys({2: "s"}, stylizer), log=messages.append)
+    assert summary.snapshots == [] and list(tmp_path.iterdir()) == []
+    assert any(m.startswith("no snapshot: cannot write snapshot ") for m in messages), messages
+
+
 def test_style_bank_loads_model_files_once(model_file):
     bank = StyleBank([str(model_file), str(model_file)], device="cpu")
     # the overlay names a file of the user's by its name (the full path would not fit)
@@ -634,29 +650,29 @@ def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, mo
     video = write_video(tmp_path / "video.mp4", 50, fps=25)
     rec = tmp_path / "rec.mp4"
     stats = tmp_path / "stats.json"
-    # --backend torch: the first frame without an ONNX export, which took over the 2 s below on a
-    # loaded machine (the signal then came before the first frame, and no frame was recorded)
     proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "live", "--source", str(video), "--realtime", "--loop",
-                             "--no-window", "--style", str(model_file), "--device", "cpu", "--backend", "torch",
+                             "--no-window", "--style", str(model_file), "--device", "cpu",
                              "--record", str(rec), "--stats-json", str(stats)],
                             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.PIPE, text=True,
                             preexec_fn=_under_nohup if nohup else foreground_signals)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 60
-
-        def recording() -> bool:  # the partial recording exists once the encoder is open
-            return any(tmp_path.glob(".rec*.partial.mp4"))
-
-        while not recording() and time.monotonic() < deadline and proc.poll() is None:
+        # "running" comes once the first frame is stylized and recorded: a time waited instead (2 s
+        # after the recording opened) was at times all spent in the network's start on a busy machine
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("running") for line in lines):
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)
             time.sleep(0.05)
-        # then about 50 frames at 25 frames/s: the muxer writes to the file only in 256 KiB
-        # chunks (about 14 s of these small frames), so its size says nothing sooner
-        time.sleep(2.0)
+        time.sleep(0.5)  # a few more frames
         if nohup:
             proc.send_signal(signal.SIGHUP)  # ignored: only the kill below ends the run
             time.sleep(0.5)
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(10)
+        err = "".join(lines)
     finally:
         proc.kill()
     assert proc.returncode == 128 + sig, err
@@ -1208,6 +1224,25 @@ def test_ctrl_c_while_a_frame_is_recorded_keeps_every_frame_counted_processed(tm
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="SIGHUP is POSIX")
+def test_live_takes_over_only_the_stop_signals_vidstyle_may_handle():
+    """Its default action, or vidstyle's own handler of an outer block (the command line's); an
+    ignored signal (nohup) or a handler of the program calling vidstyle stays (review, 37th session)."""
+    from vidstyle.errors import termination_as_exit
+    from vidstyle.signals import ours_to_handle
+
+    saved = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        assert ours_to_handle(signal.SIGTERM)
+        with termination_as_exit():
+            assert ours_to_handle(signal.SIGTERM)
+        for theirs in (signal.SIG_IGN, lambda signum, frame: None):
+            signal.signal(signal.SIGTERM, theirs)
+            assert not ours_to_handle(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
 def test_signals_held_over_a_frame_deliver_a_termination_first_and_skip_ignored_ones():
     """Two signals within one frame's write: the termination is delivered (the exit status says
     terminated), and an ignored one arriving first (SIGHUP under nohup) hides nothing."""

@@ -260,23 +260,11 @@ def _rounded(value):
     return value
 
 
-def _blend_spec(path: str, example: str) -> str:
-    """--style for blending the styles ``example`` of the file ``path``: ``mix:`` for a bundled
-    network whose styles it finds (as `vidstyle styles` lists them), else the file's path."""
-    from vidstyle.models.zoo import bundled_files, resolve_style
-
-    if Path(path).resolve() in {f.resolve() for f in bundled_files()}:
-        with contextlib.suppress(VidstyleError):
-            if resolve_style(f"mix:{example}").path.resolve() == Path(path).resolve():
-                return f"mix:{example}"
-    return f"{path}:{example}"
-
-
 def _describe_model_file(path: str, verbose: bool) -> None:
     """What ``vidstyle styles FILE`` prints about one model file (or a bundled style's, by name)."""
     from vidstyle.models.weights import arch_name, load_model
 
-    from vidstyle.models.zoo import bundled_file, is_bundled_name, painting_description, resolve_style
+    from vidstyle.models.zoo import StyleChoice, bundled_file, is_bundled_name, painting_description, resolve_style
 
     bare = not any(sep and sep in path for sep in ("/", os.sep, os.altsep))
     if path.startswith("mix:") or is_bundled_name(path):  # the file --style runs for it
@@ -292,8 +280,7 @@ def _describe_model_file(path: str, verbose: bool) -> None:
         desc = painting_description(meta)
         print(f"  {meta['name']}" + (f": {desc}" if desc else ""))
     if len(info.styles) > 1:
-        example = ",".join(f"{n}={w:g}" for n, w in zip(info.style_names[:2], (0.7, 0.3)))
-        print(f"  blend: --style {shlex.quote(_blend_spec(path, example))}")
+        print(f"  blend: --style {shlex.quote(StyleChoice.blend_example(path, info))}")
     if verbose:
         if info.metrics:
             print(f"  metrics: {json.dumps(_rounded(info.metrics), sort_keys=True)}")
@@ -302,7 +289,8 @@ def _describe_model_file(path: str, verbose: bool) -> None:
 
 def _cmd_styles(args) -> int:
     from vidstyle.models.weights import arch_name
-    from vidstyle.models.zoo import bundled_multi_style, bundled_styles, painting_description, temporal_strength_for
+    from vidstyle.models.zoo import (StyleChoice, bundled_multi_style, bundled_styles, painting_description,
+                                     temporal_strength_for)
 
     if args.files:
         for path in args.files:
@@ -327,10 +315,8 @@ def _cmd_styles(args) -> int:
         print(f"\n(--temporal flow runs at strength {DEFAULT_TEMPORAL_STRENGTH:g} unless a style names its own "
               f"or --temporal-strength is given)")
     for info in bundled_multi_style():
-        names = info.style_names
-        example = ",".join(f"{n}={w:g}" for n, w in zip(names[:2], (0.7, 0.3)))
-        print(f"\nblendable ({Path(info.path).name}, {arch_name(info.arch_args)} network): {', '.join(names)}\n"
-              f"  e.g. --style mix:{example}")
+        print(f"\nblendable ({Path(info.path).name}, {arch_name(info.arch_args)} network): "
+              f"{', '.join(info.style_names)}\n  e.g. --style {StyleChoice.blend_example(info.path, info)}")
         if args.verbose:
             print(f"  trained with: {info.train_command}")
     print("\nto see them all on frames of your own video: vidstyle preview VIDEO -o styles.png")

@@ -112,6 +112,10 @@ def check_hdr_mode(mode) -> str:
     return check_choice("hdr mode", mode, HDR_MODES)
 
 
+#: The device names vidstyle takes (``vidstyle.device.resolve_device`` reads them): ``auto`` has no index.
+DEVICE_NAME = r"auto|(cpu|mps|cuda)(:\d{1,4})?"
+
+
 def check_device_name(device) -> None:
     """A device as StylizeConfig takes it: a torch.device, or a name of the form
     ``vidstyle.device.resolve_device`` resolves (auto, cpu, cuda, cuda:N, mps). Whether that
@@ -120,7 +124,7 @@ def check_device_name(device) -> None:
         return
     if not isinstance(device, str):
         refuse("device", device, "a name such as 'cpu' or 'cuda:0' or a torch.device", wrong_kind=True)
-    if not re.fullmatch(r"(auto|cpu|mps|cuda)(:\d+)?", device.strip().lower()):
+    if not re.fullmatch(DEVICE_NAME, device.strip().lower()):
         refuse("device", device, "auto, cpu, cuda, cuda:N or mps", wrong_kind=False)
 
 

@@ -6,11 +6,12 @@ import functools
 import logging
 import math
 import os
+import re
 
 import numpy as np
 import torch
 
-from vidstyle.config import PRECISIONS
+from vidstyle.config import DEVICE_NAME, PRECISIONS
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 
 log = logging.getLogger("vidstyle")
@@ -33,10 +34,10 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError as exc:
-        raise BadValueError(f"unknown device {spec!r} (use auto, cpu, cuda, cuda:N or mps)") from exc
+    # the names StylizeConfig takes, no others (torch's own "meta" or "xla" are nowhere to stylize)
+    if not re.fullmatch(DEVICE_NAME, spec):
+        raise BadValueError(f"unknown device {spec!r} (use auto, cpu, cuda, cuda:N or mps)")
+    device = torch.device(spec)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise VidstyleError(f"device {spec!r} requested but CUDA is not available on this machine")
@@ -47,8 +48,6 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     elif device.type == "mps":
         if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
             raise VidstyleError("device 'mps' requested but Apple MPS is not available on this machine")
-    elif device.type != "cpu":
-        raise VidstyleError(f"unsupported device {spec!r} (use auto, cpu, cuda, cuda:N or mps)")
     return device
 
 
@@ -64,7 +63,8 @@ def cgroup_cpu_limit(path: str = CGROUP_CPU_MAX) -> int | None:
     """The cores' worth of CPU time a container's quota allows (``docker --cpus 2``: 2, rounded
     up), or None without a quota (or without cgroup v2)."""
     try:
-        quota, period = open(path).read().split()[:2]
+        with open(path) as f:
+            quota, period = f.read().split()[:2]
         return max(1, math.ceil(int(quota) / int(period)))
     except (OSError, ValueError):  # no such file, "max" (no quota), or a malformed line
         return None

@@ -13,6 +13,8 @@ import contextlib
 import signal
 import threading
 
+from vidstyle.signals import TERMINATIONS, vidstyles_handler
+
 
 class VidstyleError(Exception):
     """An error caused by input the user controls; its message is shown as is."""
@@ -57,10 +59,9 @@ def on_kill(handler):
     if threading.current_thread() is not threading.main_thread():
         yield []
         return
-    signals = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
-               if sig is not None and signal.getsignal(sig) is signal.SIG_DFL]
+    signals = [sig for sig in TERMINATIONS if signal.getsignal(sig) is signal.SIG_DFL]
     for sig in signals:
-        signal.signal(sig, handler)
+        signal.signal(sig, vidstyles_handler(handler))
     try:
         yield signals
     finally:

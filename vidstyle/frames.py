@@ -255,7 +255,7 @@ def fill_transparent(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     import cv2
 
     if rgb.shape[:2] != alpha.shape:
-        raise ValueError(f"alpha {alpha.shape} does not match the image {rgb.shape}")
+        raise BadValueError(f"alpha {alpha.shape} does not match the image {rgb.shape}")
     if alpha.min() > 0:
         return rgb
     h, w = alpha.shape

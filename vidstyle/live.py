@@ -42,12 +42,12 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES
-from vidstyle.signals import STOP_SIGNALS, stop_signals_held
+from vidstyle.signals import TERMINATIONS, ours_to_handle, stop_signals_held
 from vidstyle.errors import VidstyleError, counted
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 from vidstyle.io.decode import spread_samples
-from vidstyle.io.files import create_output_folder
+from vidstyle.io.files import create_output_folder, write_then_rename
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -545,8 +545,9 @@ class Recording:
     each frame is stamped with its capture time relative to the first recorded frame
     (timestamps), so playback runs at the speed of reality however many frames were dropped.
 
-    Encoded by the pipeline's :class:`~vidstyle.io.encode.VideoEncoder` (H.264, preset veryfast:
-    live encoding shares the CPU with the network). The file is written under a hidden temporary
+    Encoded by the pipeline's :class:`~vidstyle.io.encode.VideoEncoder` in the container's default
+    codec, in its fast settings (live encoding shares the CPU with the network): H.264 at preset
+    veryfast for .mp4/.mkv/.mov, VP9's real-time mode for .webm, GIF and WebP as animations. The file is written under a hidden temporary
     name and renamed when :meth:`close` finalizes it, which the live loop does on every exit path,
     errors included (a live recording is worth keeping up to the failure).
     """
@@ -987,6 +988,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                             stop_recording(failed, frame.t_capture, failed=f"stopped: {exc}")
                 if vcam is not None:
                     vcam.send(stylized)
+                if window is None and stats.processed == 1:  # no window shows that the warm-up is over
+                    log("running (Ctrl-C stops)")
             else:
                 key = keys() if keys is not None else -1
             if window is not None and stats.processed and window.closed():
@@ -1088,8 +1091,9 @@ def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
     path = folder / f"vidstyle-snapshot-{stamp}.png"
     view = compose_view(stylized, original, None)
-    if not cv2.imwrite(str(path), view):
-        raise VidstyleError(f"cannot write snapshot {path}")
+    with write_then_rename(path) as temp:  # a full disk leaves no half-written PNG
+        if not cv2.imwrite(str(temp), view):
+            raise VidstyleError(f"cannot write snapshot {path}")
     return path
 
 
@@ -1213,7 +1217,7 @@ def _cmd_live(args) -> int:
         raise Terminated
 
     # a signal the process was told to ignore (SIGHUP under nohup) stays ignored, as in every command
-    ended_by = [s for s in STOP_SIGNALS if s != signal.SIGINT and signal.getsignal(s) is not signal.SIG_IGN]
+    ended_by = [s for s in TERMINATIONS if ours_to_handle(s)]
     DEFERRED_TERMINATIONS.clear()
     previous = {sig: signal.signal(sig, on_term) for sig in ended_by}
     try:
@@ -1223,8 +1227,6 @@ def _cmd_live(args) -> int:
             signal.signal(sig, handler)
     terminated += DEFERRED_TERMINATIONS
     if args.stats_json:
-        from vidstyle.io.files import write_then_rename
-
         with write_then_rename(args.stats_json) as temp:  # a full disk leaves no empty file
             temp.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     if source.lost:

@@ -41,7 +41,7 @@ from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, contain
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import (atomic_output, check_input, check_output, check_output_file, create_output_folder,
-                               ffmpeg_path)
+                               ffmpeg_path, folders_missing, remove_empty_folders)
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -579,6 +579,8 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
                             f"{type(value).__name__}; give options as keywords instead, e.g. {caller}(..., batch=2)")
     options = dict(options)
     for negated in _NEGATED_OPTIONS:
+        if negated in options and negated.removeprefix("no_") in options:  # audio=True, no_audio=True
+            raise BadTypeError(f"{caller}() got both {negated.removeprefix('no_')}= and {negated}=; give one")
         if negated in options:
             options[negated.removeprefix("no_")] = not check_flag(negated, options.pop(negated))  # "no" is no True
     valid = _STYLIZE_FIELDS | (_ENCODE_FIELDS | set(_NEGATED_OPTIONS) if encoding else set())
@@ -702,6 +704,8 @@ def calibrate_for(stylizer, path: str | Path, start: float | None = None, durati
         ("#filled" if fill_transparency else "") + (f"#downscale{downscale}" if downscale else "")
     if area is not None:
         source += f"#{area.top}:{area.bottom},{area.left}:{area.right}"
+    if (start, duration, fps) != (None, None, None):  # another segment's frames are other frames
+        source += f"#segment{start},{duration},{fps}"
     if stylizer.calibration_source != source:
         frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration, fps, hdr,
                                fill_transparency=fill_transparency, downscale=downscale)
@@ -1280,7 +1284,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
 def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progress):
     from vidstyle.io.images import is_image_path
 
-    made = [f for f in (folder, *folder.parents) if not f.exists()]  # innermost first
+    made = folders_missing(folder)
     create_output_folder(folder)
     try:
         stylizer = _make_stylizer(style, config)  # once, for every input
@@ -1297,7 +1301,4 @@ def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progre
             else:
                 yield source, result
     finally:
-        for f in made:  # the folders made for this run, innermost first, while nothing is in them
-            if not f.is_dir() or any(f.iterdir()):
-                break
-            f.rmdir()
+        remove_empty_folders(made)

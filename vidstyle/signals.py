@@ -9,6 +9,23 @@ from typing import Iterator
 
 #: The signals that stop a command: Ctrl-C, and a service manager's or a closed terminal's.
 STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+#: Those of :data:`STOP_SIGNALS` that terminate (a kill, a closed terminal): Ctrl-C is the user's stop.
+TERMINATIONS = tuple(s for s in STOP_SIGNALS if s != signal.SIGINT)
+
+
+def vidstyles_handler(handler):
+    """Mark ``handler`` as one of vidstyle's own, which an inner block may replace for its time
+    (see :func:`ours_to_handle`)."""
+    handler.vidstyles = True
+    return handler
+
+
+def ours_to_handle(sig: int) -> bool:
+    """Whether vidstyle may put its own handler on ``sig`` now: while it has its default action,
+    or vidstyle's handler of an outer block. A handler of the program using the library is left
+    alone, and so is an ignored signal (SIGHUP under nohup, Ctrl-C in a background job)."""
+    current = signal.getsignal(sig)
+    return current is signal.SIG_DFL or getattr(current, "vidstyles", False)
 
 
 @contextlib.contextmanager

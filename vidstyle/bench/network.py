@@ -33,17 +33,16 @@ LIGHT_ARCHS = tuple(name for name in ARCHS if name.startswith("light"))
 
 def parse_resolution(text: str) -> tuple[str, int, int]:
     """``360p`` or ``WIDTHxHEIGHT`` -> (label, height, width)."""
+    from vidstyle.io.capture import parse_size
+    from vidstyle.stylizer import MAX_NETWORK_SIDE
+
     text = text.strip().lower()
     if text in RESOLUTIONS:
         return (text, *RESOLUTIONS[text])
-    m = re.fullmatch(r"(\d+)x(\d+)", text)
-    if not m or int(m[1]) < 8 or int(m[2]) < 8:
+    if not re.fullmatch(r"\d+x\d+", text):
         raise VidstyleError(f"bad resolution {text!r} (use {', '.join(RESOLUTIONS)} or WIDTHxHEIGHT, e.g. 640x360)")
-    from vidstyle.stylizer import MAX_NETWORK_SIDE
-
-    if max(int(m[1]), int(m[2])) > MAX_NETWORK_SIDE:
-        raise VidstyleError(f"resolution {text} is larger than the networks run: at most {MAX_NETWORK_SIDE} pixels a side")
-    return text, int(m[2]), int(m[1])
+    width, height = parse_size(text, at_least=8, at_most=MAX_NETWORK_SIDE, what="resolution")
+    return text, height, width
 
 
 def load_network(spec: str) -> tuple[TransformerNet, str]:

@@ -11,7 +11,7 @@ import os
 import platform
 from pathlib import Path
 
-from vidstyle.io.files import write_then_rename
+from vidstyle.io.files import create_output_folder, folders_missing, remove_empty_folders, write_then_rename
 from vidstyle.signals import stop_signals_held
 
 SCHEMA = "vidstyle-bench/1"
@@ -405,8 +405,8 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
     from vidstyle.errors import VidstyleError
 
     out = Path(out_dir)
-    made_here = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    made = folders_missing(out)
+    create_output_folder(out)
     if plots:
         try:
             import matplotlib
@@ -430,8 +430,7 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
                 names.append(name)
     except BaseException as exc:  # Ctrl-C while writing or plotting too: no half-written folder left
         shutil.rmtree(stage, ignore_errors=True)
-        if made_here:
-            shutil.rmtree(out, ignore_errors=True)
+        remove_empty_folders(made)
         if isinstance(exc, OSError):
             raise VidstyleError(f"writing {out / name} failed: {exc.strerror or exc}") from None
         raise

@@ -60,16 +60,23 @@ def _log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
+def device_name(spec: str) -> str:
+    """``spec`` resolved to the device's name as the report writes it: ``cpu`` for any CPU
+    (``cpu:0`` too, which got the CPU's slow bf16 rows and no peers), a GPU's as torch names it."""
+    from vidstyle.device import resolve_device
+
+    device = resolve_device(spec)
+    return "cpu" if device.type == "cpu" else str(device)
+
+
 def network_grid(s: BenchSettings, skipped: set[str] | None = None) -> list[NetworkCase]:
     """The network-only cases of ``s``; combinations that cannot run are left out, and why is
     added to ``skipped``."""
-    from vidstyle.device import resolve_device
-
     cases = []
     for model, res, dev_spec, batch, cl, backend in itertools.product(
             s.models, s.resolutions, s.devices, s.batches, s.channels_last, s.backends):
         label, h, w = parse_resolution(res)
-        device = str(resolve_device(dev_spec))
+        device = device_name(dev_spec)
         precisions = s.precisions or default_precisions(device)
         for prec in precisions:
             for graphs in ((False, True) if s.cuda_graphs and device.startswith("cuda") and backend == "torch"
@@ -161,7 +168,6 @@ def _check_pipeline(s: BenchSettings, device: str) -> None:
 def run_benchmark(s: BenchSettings, command: str = "") -> dict:
     """Measure everything ``s`` asks for; return the JSON-ready report."""
     from vidstyle.bench.report import SCHEMA, machine_info
-    from vidstyle.device import resolve_device
     from vidstyle.memory import keep_freed_memory
 
     keep_freed_memory()  # measured as the command line runs (benchmarks/run_cpu.py calls this in-process)
@@ -176,7 +182,7 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
     # clip-only grid (no models or resolutions: run_cpu.py's file-to-file runs) has none to run
     if not cases and (skipped or not s.clip):
         raise VidstyleError(f"none of the asked-for network cases can run here ({'; '.join(sorted(skipped))})")
-    devices = {str(resolve_device(d)) for d in s.devices}
+    devices = {device_name(d) for d in s.devices}
     _check_pipeline(s, _prefer_gpu(devices))
     if s.models and not s.precisions and "bf16" not in default_precisions("cpu") and "cpu" in devices:
         report["notes"].append(SLOW_BF16_NOTE)

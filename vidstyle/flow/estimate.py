@@ -20,7 +20,7 @@ import torch
 
 from vidstyle.config import check_choice, check_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
-from vidstyle.flow.warp import flow_numpy_to_torch, resize_flow
+from vidstyle.flow.warp import flow_numpy_to_torch, flow_torch_to_numpy, resize_flow
 from vidstyle.frames import check_image, resize_interpolation
 
 
@@ -143,7 +143,7 @@ class RAFTFlow(FlowEstimator):
         x = images_to_tensor(np.stack([img0, img1]), self.device) * 2 - 1  # RAFT expects [-1, 1]
         x, size = pad_to_multiple(x, 8)
         flow = self.model(x[:1], x[1:], num_flow_updates=self.iters)[-1]
-        return crop_to(flow, size)[0].permute(1, 2, 0).float().cpu().numpy()
+        return flow_torch_to_numpy(crop_to(flow, size))[0]
 
 
 FLOW_BACKENDS: dict[str, Callable[..., FlowEstimator]] = {"dis": DISFlow, "raft": RAFTFlow}

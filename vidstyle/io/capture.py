@@ -83,18 +83,19 @@ class FrameSource:
 MAX_CAPTURE_SIDE = 8192
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``640x480`` -> (640, 480) = (width, height)."""
-    w, sep, h = text.lower().partition("x")
+def parse_size(text: str, at_least: int = 1, at_most: int = MAX_CAPTURE_SIDE, what: str = "size") -> tuple[int, int]:
+    """``640x480`` -> (640, 480) = (width, height), each side ``at_least`` to ``at_most`` pixels
+    (the one reading of WIDTHxHEIGHT: capture sizes, and the benchmark's resolutions)."""
+    w, sep, h = text.strip().lower().partition("x")
     try:
         size = (int(w), int(h))
     except ValueError:
         size = (0, 0)
-    if not sep or size[0] <= 0 or size[1] <= 0:
-        raise VidstyleError(f"bad size {text!r}: expected WIDTHxHEIGHT, two whole numbers of pixels above 0, "
-                            "such as 640x480")
-    if max(size) > MAX_CAPTURE_SIDE:
-        raise VidstyleError(f"bad size {text!r}: at most {MAX_CAPTURE_SIDE} pixels a side")
+    if not sep or min(size) < max(1, at_least):
+        raise VidstyleError(f"bad {what} {text!r}: expected WIDTHxHEIGHT, two whole numbers of pixels "
+                            f"{f'of at least {at_least}' if at_least > 1 else 'above 0'}, such as 640x480")
+    if max(size) > at_most:
+        raise VidstyleError(f"bad {what} {text!r}: at most {at_most} pixels a side")
     return size
 
 

@@ -1473,7 +1473,7 @@ def keyframe_samples(path: str | Path, count: int, start: float | None = None,
     and the keyframes in it before evenly spread times (:meth:`VideoDecoder.keyframes`). Fewer
     when the segment holds fewer keyframes; for frames at exact times use :func:`sample_frames`."""
     if count < 1:
-        raise ValueError(f"count must be at least 1, got {count}")
+        raise BadValueError(f"count must be at least 1, got {count}")
     with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
         return decoder.keyframes(count)
 
@@ -1507,7 +1507,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         return item.image if item.alpha is None else fill_transparent(item.image, item.alpha)
 
     if count < 1:
-        raise ValueError(f"count must be at least 1, got {count}")
+        raise BadValueError(f"count must be at least 1, got {count}")
     with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
         info = decoder.info
         length = duration

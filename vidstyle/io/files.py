@@ -137,6 +137,22 @@ def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:
     return folder
 
 
+def folders_missing(folder: Path) -> list[Path]:
+    """``folder`` and those above it that do not exist yet, innermost first: what
+    :func:`create_output_folder` will make, for :func:`remove_empty_folders` to take back."""
+    return [f for f in (folder, *folder.parents) if not f.exists()]
+
+
+def remove_empty_folders(made: list[Path]) -> None:
+    """Remove the folders a run made (:func:`folders_missing`, innermost first) while nothing is
+    in them: a failed run leaves no empty folders behind, and never removes a file."""
+    for f in made:
+        if not f.is_dir() or any(f.iterdir()):
+            break
+        with contextlib.suppress(OSError):  # never hide the error that got us here
+            f.rmdir()
+
+
 def create_output_folder(folder: Path) -> Path:
     """Make ``folder`` (and those above it) if missing; a failure is one VidstyleError naming it."""
     try:

@@ -25,7 +25,8 @@ import numpy as np
 from PIL import Image
 
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import check_writable_folder, create_output_folder, temp_path_beside
+from vidstyle.io.files import (check_writable_folder, create_output_folder, folders_missing, remove_empty_folders,
+                               temp_path_beside)
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
@@ -257,7 +258,7 @@ class SequenceWriter:
                  subtitles: bool = True):
         self.pattern, self.overwrite, self._number_of = Path(pattern), overwrite, number_of
         folder = self.pattern.parent
-        self._made = [f for f in (folder, *folder.parents) if not f.exists()]  # innermost first
+        self._made = folders_missing(folder)
         create_output_folder(folder)
         # the stem cut as a temporary file's is, so that a long name that fits as frames fits here
         self._temp = temp_path_beside(folder / self.pattern.stem.replace("%", ""))
@@ -327,7 +328,4 @@ class SequenceWriter:
         shutil.rmtree(self._temp, ignore_errors=True)
         if moved:
             return
-        for f in self._made:  # folders made for this run, while nothing is in them
-            if not f.is_dir() or any(f.iterdir()):
-                break
-            f.rmdir()
+        remove_empty_folders(self._made)

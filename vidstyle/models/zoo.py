@@ -55,10 +55,21 @@ class StyleChoice:
                 single = bundled_styles().get(name)  # the file the bare name resolves to
                 if single is not None and Path(single.path).resolve() == self.path.resolve():
                     return name
-            return "mix:" + ",".join(parts)
+            mix = "mix:" + ",".join(parts)
+            try:  # mix: takes the first bundled network holding those styles: this one?
+                if resolve_style(mix).path.resolve() == self.path.resolve():
+                    return mix
+            except VidstyleError:
+                pass
         if len(names) == 1 or self.mix == _first_style(len(names)):
             return str(self.path)  # the file alone means its first style
         return f"{self.path}:" + ",".join(parts)
+
+    @classmethod
+    def blend_example(cls, path: str | Path, info: ModelInfo) -> str:
+        """The ``--style`` that blends the first two styles of the multi-style file ``path`` (0.7
+        and 0.3): ``mix:a=0.7,b=0.3`` for a bundled one, ``path:a=0.7,b=0.3`` for a user's."""
+        return cls(Path(path), info, (0.7, 0.3) + (0.0,) * (len(info.styles) - 2)).label
 
     @property
     def short_label(self) -> str:
@@ -249,12 +260,9 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
             # the file alone is its first style: say so (once; a run resolves its style more than
             # once), and how to pick or blend
             _told_first_style.add(path.resolve())
-            names = info.style_names
             # the package's own file is blended by mix:, not by a path inside the installed package
-            bundled = any(path.resolve() == f.resolve() for f in bundled_files())
-            blend = f"{'mix' if bundled else text}:{names[0]}=0.7,{names[1]}=0.3"
             log.warning("%s holds %d styles; using its first, %s (--style %s blends them)", path.name,
-                        len(names), names[0], shlex.quote(blend))
+                        len(info.styles), info.style_names[0], shlex.quote(StyleChoice.blend_example(text, info)))
         return StyleChoice(path, info, _first_style(len(info.styles)))
     if text not in styles:
         known = ", ".join(sorted(styles)) or "none are bundled"
