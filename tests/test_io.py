@@ -704,7 +704,10 @@ def test_stylize_refuses_a_codec_the_container_cannot_hold_before_any_work(tmp_p
                              (dict(pix_fmt="yuv9p"), "libx264 cannot encode pixel format 'yuv9p'"),
                              (dict(crf=70), "--crf 70 is out of range for libx264: use 0 to 51"),
                              (dict(codec="libvpx-vp9", crf=64), "--crf 64 is out of range for libvpx-vp9: use 0 to 63"),
-                             (dict(preset="fastish"), "unknown --preset 'fastish' for libx264")):
+                             (dict(preset="fastish"), "unknown --preset 'fastish' for libx264: use one of ultrafast, "
+                              "superfast, veryfast, faster, fast, medium, slow, slower, veryslow or its own placebo"),
+                             (dict(codec="libvpx-vp9", preset="p4"), "for libvpx-vp9: use one of ultrafast, superfast, "
+                              "veryfast, faster, fast, medium, slow, slower, veryslow or its own -8 to 8")):
         out = tmp_path / ("o.mov" if options.get("codec") == "prores_ks" else "o.mp4")
         with pytest.raises(VidstyleError, match=re.escape(message)):
             stylize_video(src, out, str(style), progress=False, **options)

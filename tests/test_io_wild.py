@@ -428,6 +428,33 @@ def test_segments_joined_into_one_ts_file_run_on_as_one_timeline(tmp_path, caplo
     assert "the clock of joined.ts starts over once" in caplog.text
 
 
+def test_frames_whose_clock_does_not_advance_are_said_to(tmp_path, caplog):
+    """Every frame stamped 0 (a broken muxer): each is put a tick after the one before, so the
+    frames play in a blink; that came without a word (review, 37th session)."""
+    path = tmp_path / "stuck.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"preset": "ultrafast", "bf": "0"}
+        packets = []
+        for i in range(8):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
+            frame.pts = i
+            packets += stream.encode(frame)
+        for packet in packets + stream.encode(None):
+            packet.pts = packet.dts = 0
+            container.mux(packet)
+    out = tmp_path / "out.mp4"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(path, out)
+    assert len(frame_times(out)) == 8
+    assert "7 frames of stuck.mp4 came with a time no later than the frame before (a damaged clock)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(make_video(tmp_path / "fine.mp4", frames=8, size=(64, 48)), tmp_path / "fine_out.mp4")
+    assert "damaged clock" not in caplog.text
+
+
 def test_a_start_in_segments_joined_into_one_ts_file_is_on_the_joined_timeline(tmp_path, caplog):
     """A seek lands on the file's own clock, which starts over at each join (and FFmpeg's
     duration is the first piece's): such a file is decoded from its beginning to find --start."""

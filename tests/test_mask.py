@@ -117,7 +117,7 @@ def test_bad_mattes_fail_before_any_work(tmp_path, style):
     with pytest.raises(VidstyleError, match="not found"):
         stylize_video(src, tmp_path / "a.mp4", style=style, mask=str(tmp_path / "missing.png"), progress=False)
     wide = half_matte(tmp_path / "wide.png", size=(160, 40))
-    with pytest.raises(VidstyleError, match="160x40 and the video 96x64"):
+    with pytest.raises(VidstyleError, match="160x40 and the input 96x64"):
         stylize_video(src, tmp_path / "b.mp4", style=style, mask=str(wide), progress=False, device="cpu")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video")

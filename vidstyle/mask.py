@@ -60,8 +60,8 @@ def _fitted(weights: np.ndarray, size: tuple[int, int], name: str, pixel_aspect=
     shapes = [(w, h)] + ([(w * float(pixel_aspect), h)] if pixel_aspect and pixel_aspect != 1 else [])
     if not any(same_shape((mw, mh), shape, ASPECT_TOLERANCE) for shape in shapes):
         shown = f" (shown as {round(w * float(pixel_aspect))}x{h})" if len(shapes) > 1 else ""
-        raise VidstyleError(f"the mask {name} is {mw}x{mh} and the video {w}x{h}{shown}: their shapes differ, so "
-                            "the mask would be stretched; give a mask of the video's shape")
+        raise VidstyleError(f"the mask {name} is {mw}x{mh} and the input {w}x{h}{shown}: their shapes differ, so "
+                            "the mask would be stretched; give a mask of the input's shape")
     return resize_frame(weights, (w, h))
 
 

@@ -1038,6 +1038,10 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     damaged = decoder.damaged()
     if damaged:
         log.warning("skipped %s that would not decode", damaged)
+    if decoder.retimed_frames:
+        log.warning("%s of %s came with a time no later than the frame before (a damaged clock): each was put "
+                    "one tick of the file's clock after the frame before it", counted(decoder.retimed_frames, "frame"),
+                    input_path.name)
     if decoder.clock_restarts:
         log.warning("the clock of %s starts over %s (segments joined into one file?): the output runs on "
                     "from each, as one timeline", input_path.name,

@@ -744,6 +744,7 @@ class VideoDecoder:
         self.damaged_packets = 0  # video packets skipped because they would not decode
         self.clock_restarts = 0  # where the input's clock went back (see _continuous)
         self.resized_frames = 0  # frames scaled to the first frame's size (the stream changed size)
+        self.retimed_frames = 0  # frames whose time was not after the one before (see _timed)
         # seconds as the decimals the user wrote (3.1, not the binary float just above it, which
         # would drop a frame that lies exactly at 3.1 s)
         start = _decimal(start) if start else None
@@ -1028,6 +1029,7 @@ class VideoDecoder:
         held: list | None = [] if check_landing else None  # audio held until the landing is checked
         self.damaged_packets = 0  # counted for the attempt that is kept (a seek may be retried)
         self.clock_restarts = 0  # (see _continuous), counted alike
+        self.retimed_frames = 0  # (see _timed), counted alike
         # an image sequence's packets sent to the decoder and frames it returned, by pts: with
         # frame threads a damaged file's error surfaces a few packets later, so the files whose
         # frame never came are the damaged ones
@@ -1152,6 +1154,7 @@ class VideoDecoder:
                 frame.pts = 0 if last_pts is None else last_pts + max(1, round(1 / (self._rate * self._tb)))
             elif last_pts is not None and frame.pts <= last_pts:
                 frame.pts = last_pts + 1
+                self.retimed_frames += 1
             last_pts = frame.pts
             return frame
 

@@ -158,8 +158,11 @@ def _encoder_options(codec: str, crf: int | None, preset: str | None, realtime: 
     low, high = _CRF_RANGE.get(codec, (0, 51))
     if crf is not None and not low <= crf <= high:
         raise BadValueError(f"--crf {crf} is out of range for {codec}: use {low} to {high}")
-    if preset and preset not in _X264_PRESETS + _NATIVE_PRESETS.get(codec, ()):
-        raise BadValueError(f"unknown --preset {preset!r} for {codec}: use one of {', '.join(_X264_PRESETS)}")
+    native = _NATIVE_PRESETS.get(codec, ())
+    if preset and preset not in _X264_PRESETS + native:
+        own = (f" or its own {native[0]} to {native[-1]}" if len(native) > 2
+               else f" or its own {', '.join(native)}" if native else "")
+        raise BadValueError(f"unknown --preset {preset!r} for {codec}: use one of {', '.join(_X264_PRESETS)}{own}")
     opts: dict[str, str] = {}
     if codec in ("libx264", "libx265"):
         if crf is not None:
