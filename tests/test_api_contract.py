@@ -385,6 +385,9 @@ def test_the_third_review_of_the_python_api(tmp_path):
     # the benchmark names every CPU "cpu": --device cpu:0 timed the CPU's slow bf16 and no peers
     assert device_name("cpu:0") == device_name("cpu") == "cpu"
     assert default_precisions(device_name("cpu:0")) == default_precisions("cpu")
+    # a timeline's "none" given as the style: "unknown style 'none'" (the command line explained it)
+    with pytest.raises(VidstyleError, match="'none' paints nothing on its own: it is for style timelines"):
+        stylize_video(video, tmp_path / "o.mp4", style="none")
     # WIDTHxHEIGHT read one way: the benchmark's resolutions by the capture sizes' parser
     with pytest.raises(VidstyleError, match="bad resolution '4x4': .* of at least 8"):
         parse_resolution("4x4")

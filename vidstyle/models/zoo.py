@@ -265,6 +265,11 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
                         len(info.styles), info.style_names[0], shlex.quote(StyleChoice.blend_example(text, info)))
         return StyleChoice(path, info, _first_style(len(info.styles)))
     if text not in styles:
+        from vidstyle.timeline import NO_STYLE
+
+        if text == NO_STYLE:  # a timeline's word for the input as it is
+            raise VidstyleError(f"{NO_STYLE!r} paints nothing on its own: it is for style timelines, e.g. "
+                                f"StyleTimeline([(0, {NO_STYLE!r}), (5, 'starry_night')]) (--style-at on the command line)")
         known = ", ".join(sorted(styles)) or "none are bundled"
         guess = closest_style_name(text, styles)
         hint = f": did you mean {guess!r}?" if guess else ""
