@@ -6,6 +6,7 @@ which keeps the suite fast (no interpreter + torch start-up per check).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -586,6 +587,59 @@ def test_a_run_with_stderr_closed_still_works_and_prints_nothing_to_stdout(tmp_p
     assert out.is_file()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_streams_that_fail_or_are_closed_lose_messages_not_runs(tmp_path, style):
+    """Review, 37th session: stdout closed (>&-) failed every command that ended well ("'NoneType'
+    object has no attribute 'flush'"); stderr on a full disk turned a finished run into exit 1
+    (and a progress line would have stopped one mid-way); stdout on a full disk was "OSError: ...
+    (run with --debug for the traceback)"."""
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48))
+
+    def run(*args, **kw):
+        return subprocess.run([sys.executable, "-m", "vidstyle", *args], cwd=ROOT, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)
+
+    stylize = ["stylize", str(src), "--style", str(style), "--device", "cpu"]
+    with open("/dev/full", "w") as full:
+        assert run(*stylize, "-o", str(tmp_path / "a.mp4"), stderr=full).returncode == 0
+        r = run(*stylize, "-o", str(tmp_path / "b.mp4"), "--quiet", stderr=subprocess.PIPE,
+                preexec_fn=lambda: os.close(1))  # as `vidstyle ... >&-`
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        r = run("styles", stdout=full, stderr=subprocess.PIPE)
+    assert r.returncode == 1 and r.stderr == "vidstyle: error: cannot write to standard output: No space left on device\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4", "in.mp4"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a deleted current folder: Linux")
+def test_a_deleted_current_folder_is_said_as_that(tmp_path):
+    # torch's import died with "Intel oneMKL FATAL ERROR: Cannot load .../libtorch_cpu.so." (review, 37th session)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+
+    def in_a_deleted_folder():
+        os.chdir(gone)
+        os.rmdir(gone)
+
+    r = subprocess.run([sys.executable, "-m", "vidstyle", "styles"], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=in_a_deleted_folder)
+    assert r.returncode == 1 and r.stderr.startswith("vidstyle: error: the current folder no longer exists"), r.stderr
+    assert len(r.stderr.splitlines()) == 1
+
+
+def test_progress_lines_on_a_full_disk_are_lost_quietly():
+    from vidstyle.pipeline import ProgressLines
+
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    times = iter([0.0, 40.0])
+    full = open("/dev/full", "w")
+    lines = ProgressLines("out.mp4", stream=full, clock=lambda: next(times))
+    lines(1, 10)
+    lines(5, 10)  # a line is due: its write fails, the run goes on
+    with contextlib.suppress(OSError):  # the line's text is still in the file's buffer
+        full.close()
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="file names as bytes: Linux")
 def test_file_names_that_are_not_utf8_and_an_ascii_locale(tmp_path, style, stylize):
     src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
@@ -638,6 +692,25 @@ def test_threads_is_one_option_of_every_network_command_applied_before_it_runs(t
         assert parser.parse_args([*command, "--threads", "2"]).threads == 2, command[0]
     with pytest.raises(SystemExit):
         parser.parse_args(["stylize", "a.mp4", "-o", "b.mp4", "--style", "x", "--threads", "0"])
+
+
+def test_more_threads_than_cores_are_said_to_be_slower(caplog):
+    # --threads 99 on 2 cores ran 2.6x slower without a word (review, 37th session)
+    import torch
+
+    from vidstyle.cli_args import apply_threads
+    from vidstyle.device import usable_cores
+
+    before = torch.get_num_threads()
+    try:
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            apply_threads(1)
+            assert "threads" not in caplog.text
+            apply_threads(usable_cores() + 1)
+        assert f"--threads {usable_cores() + 1} is more than the {usable_cores()} core(s)" in caplog.text
+    finally:
+        torch.set_num_threads(before)
+        apply_threads(None)
 
 
 def test_version_is_said_without_loading_torch():

@@ -11,6 +11,7 @@ import vidstyle.device as device_mod
 import vidstyle.stylizer as stylizer_mod
 import vidstyle.models.transformer as transformer
 from vidstyle.device import resolve_precision
+from vidstyle.errors import VidstyleError
 from vidstyle.models.transformer import InstanceNorm2d, TransformerNet, instance_norm_lowp, light_net
 from vidstyle.stylizer import AUTO_COMPILE_MIN_FRAMES, Stylizer
 
@@ -275,7 +276,25 @@ def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch, caplog
     assert out.shape == img.shape and auto.backend == "torch"
     auto.expect_frames(AUTO_COMPILE_MIN_FRAMES)  # not tried again for the next long run
     assert auto.backend == "torch"
-    # an explicit --backend compile is the user's choice: its failure is not hidden
+    # an explicit --backend compile is the user's choice: its failure is not hidden, and it is one
+    # line saying what to use instead (it was PyTorch's five, review 37th session), naming inductor's
+    # inner error rather than its "backend='inductor' raised:"
     chosen = Stylizer.from_model(net, device="cpu", backend="compile")
-    with pytest.raises(RuntimeError, match="InvalidCxxCompiler"):
+    with pytest.raises(VidstyleError, match=r"^torch.compile failed \(RuntimeError: InvalidCxxCompiler: No working "
+                                            r"C\+\+ compiler found\); .* use --backend torch or onnx$") as failed:
         chosen.stylize(img)
+    assert "\n" not in str(failed.value)
+
+    class BackendCompilerFailed(Exception):  # torch._dynamo.exc's, as inductor raises it
+        def __init__(self, inner):
+            super().__init__("backend='inductor' raised:\n" + str(inner))
+            self.inner_exception = inner
+
+    def inductor_failure(model, **kw):
+        def run(x):
+            raise BackendCompilerFailed(OSError("InvalidCxxCompiler: No working C++ compiler found"))
+        return run
+
+    monkeypatch.setattr(stylizer_mod.torch, "compile", inductor_failure)
+    with pytest.raises(VidstyleError, match=r"\(OSError: InvalidCxxCompiler: No working C\+\+ compiler found\)"):
+        Stylizer.from_model(net, device="cpu", backend="compile").stylize(img)

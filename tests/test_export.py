@@ -160,3 +160,29 @@ def test_cli_export_checks_its_output_before_reading_the_model(tmp_path, capsys,
                   "to replace it\n"
     assert "holds 2 styles" not in caplog.text  # the model was not read: no warning about its first style
     assert out.read_bytes() == b"kept"
+
+
+def test_onnx_runtime_runs_without_telemetry_unless_the_user_asks(tmp_path):
+    """ONNX Runtime 1.29+ wrote a device ID under ~/.cache on every import (and a coloured warning
+    on stderr where that is read-only), and queues usage events for Microsoft; vidstyle turns that
+    off unless ORT_DISABLE_TELEMETRY is set (review, 37th session)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("from vidstyle.export import load_onnxruntime; import os; "
+            "load_onnxruntime(); print(os.environ['ORT_DISABLE_TELEMETRY'])")
+    for setting, expected in ((None, "1"), ("0", "0")):
+        home = tmp_path / f"home_{setting}"
+        home.mkdir()
+        env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+        env.update(HOME=str(home), PYTHONPATH=str(root), **({"ORT_DISABLE_TELEMETRY": setting} if setting else {}))
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip() == expected, r.stderr
+        written = [p.name for p in home.rglob("*") if p.is_file()]
+        if setting is None:
+            assert written == [] and "telemetry" not in r.stderr, (written, r.stderr)
+        elif ort.__version__ >= "1.29":  # the user's own choice is theirs: the device ID is written
+            assert "deviceid" in written, written

@@ -1456,6 +1456,28 @@ def test_a_run_that_fails_before_writing_anything_leaves_no_empty_folder(data, l
     assert not config.work_dir().exists()
 
 
+def test_a_checkpoint_on_a_full_disk_is_said_in_a_users_words(data, loss_weights, tmp_path, monkeypatch):
+    """Review, 37th session: "writing checkpoint ... failed (is the disk full?): [enforce fail at
+    inline_container.cc:672] . unexpected pos 199872 vs 199760; no checkpoint was written yet (the
+    first comes at step 500)" for a 3-step run, whose last step was that first checkpoint."""
+    import collections
+
+    import vidstyle.train.loop as loop
+
+    def torch_save(state, path):
+        Path(path).write_bytes(b"PK")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 199872 vs 199760")
+
+    monkeypatch.setattr(loop.torch, "save", torch_save)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(loop.shutil, "disk_usage", lambda path: usage(10 ** 9, 10 ** 9 - 1000, 1000))
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=500)
+    with pytest.raises(VidstyleError, match=r"checkpoint_0000002.pt failed: no space left on the device; no checkpoint "
+                                            r"was written yet \(the first comes at step 2\)$"):
+        train(config, progress=False)
+    assert not config.work_dir().exists() and not Path(config.out).exists()
+
+
 def test_the_python_api_does_not_replace_a_model_unless_told(data, loss_weights, tmp_path):
     """`train()` refuses an existing output as the command line does (overwrite=True replaces it);
     only a resumed run replaces its own earlier output on its own."""

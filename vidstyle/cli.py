@@ -434,18 +434,91 @@ def _command_named(argv: list[str]) -> str:
     return next((arg for arg in argv if not arg.startswith("-")), "")
 
 
+class _MessagesAtMost:
+    """stderr for the command line's messages (progress, warnings, the summary), whose write errors
+    are dropped: 2>log on a full disk, or a descriptor closed under the process, loses messages, not
+    a run. (The progress line failing mid-run stopped it, the summary failing turned a finished run
+    into exit status 1; Python's own flush at exit made it 120.)"""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.flush()
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, ... as the stream's
+        return getattr(self.stream, name)
+
+
+class _CommandOutput:
+    """stdout for a command's output (`styles`' table, `eval`'s JSON): a write that fails (a full
+    disk under >file) is one error line, not "OSError ... (run with --debug)"; the descriptor then
+    points at /dev/null, so the exit's flush has nothing left to fail on. A reader that went away
+    (BrokenPipeError) passes as it is."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def _failed(self, exc: OSError):
+        if isinstance(exc, BrokenPipeError):
+            raise exc
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+        raise VidstyleError(f"cannot write to standard output: {exc.strerror or exc}") from None
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as exc:
+            self._failed(exc)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            self._failed(exc)
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, ... as the stream's
+        return getattr(self.stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     process = argv is None  # the command line of this process (not a call from Python code)
-    if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, the run still works
+    # started with stdout or stderr closed (>&-, 2>&-): what would go there goes nowhere, the run still works
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    if process and not isinstance(sys.stderr, _MessagesAtMost):  # for the life of the process: its exit
+        sys.stderr, sys.stdout = _MessagesAtMost(sys.stderr), _CommandOutput(sys.stdout)  # flushes them too
     for stream in (sys.stdout, sys.stderr):
         # an ASCII locale (LC_ALL=C) or a file name that is not UTF-8 must not turn a message
         # into a UnicodeEncodeError: such characters are printed as escapes
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # torch's import then dies with "Intel oneMKL FATAL ERROR: Cannot load ..."
+        print("vidstyle: error: the current folder no longer exists (deleted under this shell); cd into "
+              "one that does and run again", file=sys.stderr)
+        return 1
     if (sys.argv[1:] if argv is None else argv) == ["--version"]:
         # at once: the parser takes every command's defaults from modules that import torch (seconds)
-        print(f"vidstyle {__version__}")
+        try:
+            print(f"vidstyle {__version__}")
+            sys.stdout.flush()
+        except VidstyleError as exc:  # (from _CommandOutput) a full disk under >file
+            print(f"vidstyle: error: {exc}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:
+            return _reader_gone()
         return 0
     try:  # importing torch and building the parser take seconds a Ctrl-C or a kill may land in
         with on_kill(_ended_at_once):
@@ -468,6 +541,13 @@ def main(argv: list[str] | None = None) -> int:
         # torch's and the capture's threads) would turn the status decided into a kill by SIGINT
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
+
+
+def _reader_gone() -> int:
+    """The reader of stdout went away (`vidstyle styles | head`): stop quietly, as Unix tools do,
+    with stdout pointed at /dev/null so the interpreter's final flush does not raise again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
 
 
 def _ended_at_once(signum, frame):
@@ -507,10 +587,7 @@ def _run_command(args) -> int:
         print("vidstyle: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # the reader went away (`vidstyle styles | head`): stop quietly, as Unix tools do; point
-        # stdout at /dev/null so the interpreter's final flush does not raise again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return _reader_gone()
     except Exception as exc:  # unexpected: still one line unless --debug
         if args.debug:
             raise

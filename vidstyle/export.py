@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -38,7 +39,12 @@ MIN_OPSET = 11
 MAX_OPSET = getattr(torch.onnx._constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20)
 
 
-def _require_onnxruntime():
+def load_onnxruntime():
+    """The onnxruntime module, imported with its telemetry off unless the user set
+    ``ORT_DISABLE_TELEMETRY`` themselves: since 1.29 it writes a device ID under ~/.cache (a
+    coloured warning on stderr where that is read-only) and queues usage events for Microsoft on
+    every import; vidstyle is a local tool that sends nothing anywhere."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # read once, when the library loads
     try:
         import onnxruntime
     except ImportError as exc:
@@ -126,7 +132,7 @@ def session_options(threads: int | None = None, spinning: bool = False):
     Spinning is off by default: ORT's idle worker threads otherwise busy-wait between runs and
     steal the cores that decoding, conversion and encoding need in the pipeline.
     """
-    ort = _require_onnxruntime()
+    ort = load_onnxruntime()
     # errors only: ONNX Runtime otherwise prints a coloured warning about its telemetry ID
     # whenever it cannot write one (a read-only home), which says nothing about the user's run
     ort.set_default_logger_severity(3)
@@ -149,7 +155,7 @@ class OnnxRunner:
 
     def __init__(self, model_or_onnx: TransformerNet | str | Path | bytes, threads: int | None = None,
                  spinning: bool = False):
-        ort = _require_onnxruntime()
+        ort = load_onnxruntime()
         data = model_or_onnx
         if isinstance(model_or_onnx, TransformerNet):
             data = export_onnx_bytes(model_or_onnx)

