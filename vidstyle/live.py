@@ -547,9 +547,10 @@ class Recording:
 
     Encoded by the pipeline's :class:`~vidstyle.io.encode.VideoEncoder` in the container's default
     codec, in its fast settings (live encoding shares the CPU with the network): H.264 at preset
-    veryfast for .mp4/.mkv/.mov, VP9's real-time mode for .webm, GIF and WebP as animations. The file is written under a hidden temporary
-    name and renamed when :meth:`close` finalizes it, which the live loop does on every exit path,
-    errors included (a live recording is worth keeping up to the failure).
+    veryfast for .mp4/.mkv/.mov, VP9's real-time mode for .webm, GIF and WebP as animations. The
+    file is written under a hidden temporary name and renamed when :meth:`close` finalizes it,
+    which the live loop does on every exit path, errors included (a live recording is worth
+    keeping up to the failure).
     """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, overwrite: bool = False):
