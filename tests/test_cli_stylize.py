@@ -713,6 +713,22 @@ def test_more_threads_than_cores_are_said_to_be_slower(caplog):
         apply_threads(None)
 
 
+def test_a_value_starting_with_a_dash_gets_the_way_to_give_it(capsys):
+    # `-o -x.mp4` got argparse's bare "expected one argument" (review, 37th session)
+    from vidstyle.cli import main
+
+    for argv, hint in ((["stylize", "in.mp4", "-o", "-x.mp4", "--style", "mondrian"],
+                        "expected one argument; a value starting with '-' goes after '=': --output=-x.mp4 "
+                        "(or ./-x.mp4 for a file) (see vidstyle stylize --help)"),
+                       (["stylize", "in.mp4", "-o", "x.mp4", "--style", "-odd"],
+                        "a value starting with '-' goes after '=': --style=-odd (see"),
+                       (["stylize", "in.mp4", "-o"], "argument -o/--output: expected one argument (see")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and hint in err and len(err.splitlines()) == 1, err
+
+
 def test_version_is_said_without_loading_torch():
     """`vidstyle --version` answers at once: the parser's modules import torch (seconds)."""
     code = ("import sys\nfrom vidstyle.cli import main\nassert main(['--version']) == 0\n"

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import re
+import sys
 
 from vidstyle.config import PRECISIONS
 
@@ -162,10 +164,26 @@ class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (``vidstyle stylize: error: ...``) instead of the
     whole usage block; ``--help`` still shows it."""
 
+    _argv: list[str] = []
+
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message}{self._dashed_value_hint(message)} (see {self.prog} --help)\n")
+
+    def _dashed_value_hint(self, message: str) -> str:
+        """argparse takes any word starting with "-" after an option for another option: `-o -x.mp4`
+        is "expected one argument". Where such a word follows, say how to give it."""
+        m = re.fullmatch(r"argument (\S+): expected one argument", message)
+        if not m:
+            return ""
+        names = m[1].split("/")
+        for option, value in zip(self._argv, self._argv[1:]):
+            if option in names and value.startswith("-"):
+                return (f"; a value starting with '-' goes after '=': {names[-1]}={value}"
+                        + (f" (or ./{value} for a file)" if "." in value else ""))
+        return ""
 
     def parse_args(self, args=None, namespace=None):
+        Parser._argv = list(sys.argv[1:] if args is None else args)  # the subcommands' parsers read it too
         # argparse reports a command's unknown options from the top parser, which pointed at
         # `vidstyle --help`: the command's own help is where its options are
         parsed, extras = self.parse_known_args(args, namespace)
