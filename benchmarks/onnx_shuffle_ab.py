@@ -45,10 +45,9 @@ def plain_shuffles():
 def operator_ms(graph: bytes, x, calls: int) -> dict[str, float]:
     """Milliseconds per call spent in each operator type, from ONNX Runtime's profiler (after one
     untimed call), slowest first."""
-    import onnxruntime as ort
+    from vidstyle.export import load_onnxruntime, session_options
 
-    from vidstyle.export import session_options
-
+    ort = load_onnxruntime()  # as vidstyle runs it: telemetry off
     options = session_options()
     options.enable_profiling = True
     with tempfile.TemporaryDirectory() as folder:
@@ -82,12 +81,13 @@ def main(argv=None) -> int:
 
     import numpy as np
     import onnx
-    import onnxruntime as ort
     import torch
 
     from vidstyle.bench.report import script_record, write_json
-    from vidstyle.export import export_onnx_bytes, session_options
+    from vidstyle.export import export_onnx_bytes, load_onnxruntime, session_options
     from vidstyle.stylizer import Stylizer
+
+    ort = load_onnxruntime()  # as vidstyle runs it: telemetry off
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     results = []
