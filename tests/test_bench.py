@@ -56,7 +56,8 @@ def test_throughput_converts_seconds_to_ms_and_fps():
 def test_peak_rss_sees_a_new_allocation():
     import mmap
 
-    reset_peak_rss()
+    if not reset_peak_rss():  # /proc/self/clear_refs refused: an earlier test's peak would hide this one
+        pytest.skip("the peak RSS cannot be reset on this kernel")
     before = peak_rss_mb()
     # fresh pages from the kernel: a NumPy array could reuse memory the allocator kept resident
     # after earlier tests (vidstyle tells glibc to keep freed memory), which raises no peak

@@ -741,7 +741,7 @@ def test_version_is_said_without_loading_torch():
     assert r.stdout == f"vidstyle {__version__}\n"
 
 
-def test_help_of_the_command_list_and_of_stylize_is_said_without_loading_torch():
+def test_help_of_the_command_list_and_of_stylize_is_said_without_loading_torch(monkeypatch):
     """`vidstyle --help` and `vidstyle stylize --help` took 3-5 s: building the parser imported
     every command's module, and most import torch. The command list is the same either way."""
     code = ("import contextlib, io, sys\nfrom vidstyle.cli import main\n"
@@ -756,6 +756,7 @@ def test_help_of_the_command_list_and_of_stylize_is_said_without_loading_torch()
     assert r.stdout.split() == ["True", "True", "True", "False"]
     from vidstyle.cli import build_parser
 
+    monkeypatch.setenv("COLUMNS", "300")  # the phrase below on one line, whatever the terminal
     lazy, full = build_parser(only="stylize").format_help(), build_parser().format_help()
     assert lazy == full and "export a style network to ONNX" in full
     # a command named is built whole, whatever comes before it

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from fractions import Fraction
 
 import av
@@ -114,28 +115,42 @@ def test_a_damaged_video_packet_is_skipped_with_a_warning(tmp_path, caplog):
     assert src.read_bytes() != bad.read_bytes()  # the input was really damaged, and is left as it was
 
 
-def test_a_damaged_copied_audio_packet_is_skipped_with_a_warning(tmp_path, caplog):
+@pytest.mark.parametrize("damage", ["sync word", "header"])
+def test_a_damaged_copied_audio_packet_is_skipped_with_a_warning(tmp_path, caplog, damage):
     """A broadcast capture with one broken AAC frame: the mp4 muxer's ADTS-to-ASC filter refuses
-    it. The packet is skipped, the rest of the audio copied, the video complete."""
+    it. The packet is skipped, the rest of the audio copied, the video complete. Two kinds of damage:
+    a zeroed sync word (the filter says "invalid data"), and a header with a CRC and two raw data
+    blocks (the filter says "patch welcome"; the run stopped on it before)."""
     src = make_video(tmp_path / "in.ts", frames=48, size=(64, 48), audio=True)
     data = bytearray(src.read_bytes())
     with av.open(str(src)) as container:
         pid = container.streams.audio[0].id
-    # TS packets (188 bytes) of the audio PID that start a PES packet; zero one ADTS sync word
+    # TS packets (188 bytes) of the audio PID that start a PES packet; damage one ADTS header there
     starts = [i for i in range(0, len(data), 188)
               if ((data[i + 1] & 0x1F) << 8 | data[i + 2]) == pid and data[i + 1] & 0x40]
     at = data.index(b"\xff\xf1", starts[len(starts) // 2], starts[len(starts) // 2] + 188)
-    data[at:at + 2] = b"\x00\x00"
+    if damage == "sync word":
+        data[at:at + 2] = b"\x00\x00"
+    else:
+        data[at + 1] = 0xF0  # protection_absent 0: a CRC follows the header
+        data[at + 6] |= 0x01  # number_of_raw_data_blocks_in_frame 1: two blocks
     bad = tmp_path / "bad.ts"
     bad.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         result = stylize(bad, tmp_path / "out.mp4")
     assert result.frames == 48 and result.audio == {0: "copy"}
-    # the demuxer may split the broken frame in two: one or two packets
-    assert "skipped 1 damaged audio packet(s) of bad.ts" in caplog.text or \
-        "skipped 2 damaged audio packet(s) of bad.ts" in caplog.text
+    # How many packets the demuxer makes of the broken bytes depends on FFmpeg's AAC encoder's
+    # output, which differs by CPU (C, AVX and AVX2 code gave three different streams); after
+    # resyncing on a false sync word the mp4 muxer's filter can say "patch welcome" instead of
+    # "invalid data", which stopped the run before. Either way: skipped, counted, said.
+    skipped = r"1" if damage == "header" else r"[1-9]\d*"
+    assert re.search(rf"skipped {skipped} damaged audio packet\(s\) of bad\.ts", caplog.text), caplog.text
+    # the audio after the damage is copied: the output's audio ends where the damaged input's does
+    with av.open(str(bad)) as container:
+        ends = [float((p.pts + p.duration) * p.time_base) for p in container.demux(audio=0)
+                if p.pts is not None and not p.is_corrupt]
     info = probe(tmp_path / "out.mp4")
-    assert len(info.audio) == 1 and abs(info.audio[0].duration - 2.0) < 0.1
+    assert len(info.audio) == 1 and abs(info.audio[0].duration - max(ends)) < 0.05, (info.audio, max(ends))
 
 
 def test_a_stream_that_changes_size_is_scaled_to_its_first_size(tmp_path, caplog):

@@ -1083,10 +1083,12 @@ class VideoEncoder:
             item.packet.stream = out
             try:
                 self._container.mux(item.packet)
-            except av.error.InvalidDataError:
+            except (av.error.InvalidDataError, av.error.PatchWelcomeError):
                 # A damaged packet in the input (a broken ADTS header in a broadcast capture, say)
                 # that the muxer's bitstream filter rejects: skip it, as the decoder skips damaged
                 # video packets, rather than lose the whole output. Counted; the caller warns.
+                # ("Patch welcome" is the same filter's answer when the demuxer resynced on a false
+                # sync word in the damaged bytes: a header with fields it does not take.)
                 self.damaged_audio_packets += 1
             except av.error.FFmpegError as exc:
                 raise VidstyleError(f"writing {self.name} failed: {_error_text(exc)}") from None
