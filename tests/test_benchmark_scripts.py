@@ -297,3 +297,27 @@ def test_onnx_shuffle_ab_times_both_graphs_of_a_style(tmp_path):
     # the export is left as it was
     from vidstyle.models import transformer
     assert transformer.depth_to_space.__module__ == "vidstyle.models.transformer"
+
+
+def test_soak_samples_the_memory_of_stylize_and_live_over_a_long_input(tmp_path):
+    soak = _load("soak.py")
+    out = tmp_path / "soak.json"
+    assert soak.main(["--clip", str(SAMPLE), "--size", "96x64", "--frames", "60", "--live-seconds", "2",
+                      "--interval", "0.2", "--out", str(out)]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert set(runs) == {"stylize", "live"}
+    assert "stylized 60 frames" in runs["stylize"]["last_lines"][-1]
+    assert "duration reached" in "\n".join(runs["live"]["last_lines"])
+    for run in runs.values():
+        summary, samples = run["summary"], run["samples_s_mib"]
+        assert summary["samples"] == len(samples) >= 3
+        assert summary["end_mib"] == samples[-1][1] and summary["max_mib"] == max(m for _, m in samples)
+        assert summary["warm_mib"] > 50  # a Python with torch loaded, read from /proc
+
+
+def test_soak_summary_compares_warm_with_the_end():
+    soak = _load("soak.py")
+    samples = [[0.0, 10.0], [1.0, 300.0], [2.0, 310.0], [9.0, 320.0], [10.0, 330.5]]
+    assert soak.summarize(samples) == {"warm_mib": 300.0, "end_mib": 330.5, "max_mib": 330.5,
+                                       "growth_after_warm_up_mib": 30.5, "samples": 5}
+    assert soak.summarize([]) == {}
