@@ -211,6 +211,21 @@ def test_several_inputs_may_be_sequences_and_the_cli_takes_fps(tmp_path, style):
     assert done.returncode == 0 and "--fps applies to image sequences" in done.stderr
 
 
+
+def test_a_folder_named_like_an_image_is_a_sequence(tmp_path, style):
+    """A folder of frames can be named render.png/, as one can be named shot.mov/: the command
+    line took it for a still ("input is a folder, not a video file")."""
+    write_sequence(tmp_path / "render.png", 3)
+    done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(tmp_path / "render.png"), "-o",
+                           str(tmp_path / "cli.mp4"), "--style", str(style), "--fps", "12"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "3 .png frames at 12 fps" in done.stderr and probe(tmp_path / "cli.mp4").frames == 3
+    results = dict(stylize_files([tmp_path / "render.png"], tmp_path / "out", Invert(), temporal="off",
+                                 progress=False))
+    assert not any(isinstance(r, Exception) for r in results.values())
+    assert probe(tmp_path / "out" / "render.png.mp4").frames == 3  # named after the folder, as a video
+
 # --- writing frames ----------------------------------------------------------------------------
 
 def read_png(path: Path) -> np.ndarray:
@@ -349,6 +364,11 @@ def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):
             stylize_video(src, tmp_path / "o" / bad, Invert(), progress=False)
     with pytest.raises(VidstyleError, match=r"or as numbered frames \(still_%04d.png\)"):
         stylize_video(src, tmp_path / "still.png", Invert(), progress=False)
+    # a render's frame_####.png (Nuke's, After Effects' spelling) is pointed at frame_%04d.png
+    with pytest.raises(VidstyleError, match=r"or as numbered frames \(frame_%04d.png\)"):
+        stylize_video(src, tmp_path / "frame_####.png", Invert(), progress=False)
+    with pytest.raises(VidstyleError, match=r"or as numbered frames \(f_%02d.jpg\)"):
+        stylize_video(src, tmp_path / "f_##.jpg", Invert(), progress=False)
     assert not (tmp_path / "o").exists()
     out = tmp_path / "f" / "x_%03d.png"
     stylize_video(src, out, Invert(), temporal="off", progress=False, no_audio=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -176,8 +177,11 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
     suffix = Path(output).suffix.lower()
     if suffix not in formats:
         # an image name for a video: say where images come from
+        stem = Path(output).stem
+        # frame_####.png (Nuke's and After Effects' spelling) means frame_%04d.png
+        numbered = re.sub(r"#+", lambda m: f"%0{len(m.group())}d", stem, count=1) if "#" in stem else f"{stem}_%04d"
         hint = (f"; images are written from a still image input, or as numbered frames "
-                f"({Path(output).stem}_%04d{Path(output).suffix})") if suffix in IMAGE_OUTPUT_FORMATS else ""
+                f"({numbered}{Path(output).suffix})") if suffix in IMAGE_OUTPUT_FORMATS else ""
         raise VidstyleError(f"cannot write {Path(output).suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(formats))}{hint}")
     return check_output_file(output, inputs=[input], overwrite=overwrite)  # as given: a trailing / counts

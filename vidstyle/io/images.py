@@ -21,7 +21,9 @@ IMAGE_OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp":
 
 
 def is_image_path(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    """A still image's name: an image extension, and not a folder (a folder of numbered frames
+    can be named ``shot.png/``, as one can be named ``shot.mov/``)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS and not Path(path).is_dir()
 
 
 def open_image(path: str | Path, with_alpha: bool = False):
