@@ -116,6 +116,15 @@ def test_everything_is_checked_before_anything_is_written(tmp_path, inputs):
     (tmp_path / "file").write_bytes(b"x")
     with pytest.raises(VidstyleError, match="is a file, not a folder"):
         stylize_files(inputs, tmp_path / "file", Grey())
+    # into an input sequence's own folder: a still's output would be read back as one more frame
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    for i in range(3):
+        write_image(shot / f"frame_{i + 1:04d}.png", np.full((16, 16, 3), 40 * i, np.uint8), "png")
+    for also_a_still in ([], [inputs[2]]):
+        with pytest.raises(VidstyleError, match="the outputs would go into the input sequence's folder"):
+            stylize_files([*also_a_still, shot], f"{shot}/", Grey())
+    assert sorted(p.name for p in shot.iterdir()) == ["frame_0001.png", "frame_0002.png", "frame_0003.png"]
     assert not out.exists()
     out.mkdir()
     (out / "b.mkv").write_bytes(b"older")

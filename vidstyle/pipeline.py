@@ -1262,6 +1262,10 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
         stem = folder.with_suffix("") if "%" not in folder.name else folder.parent / "styled"
         raise VidstyleError(f"several inputs go into a folder, and {folder} names a file; give a folder such as "
                             f"{stem}/")
+    if folder.is_dir():  # outputs written among a sequence's frames would be read as more frames
+        for sequence in (i for i in inputs if i.is_dir() and i.samefile(folder)):
+            raise VidstyleError(f"the outputs would go into the input sequence's folder {sequence}; write them "
+                                "to another folder")
     pairs = [(i, folder_output(i, folder, encode.codec)) for i in inputs]
     # case-blind: on macOS's and Windows' file systems X.mp4 and x.mp4 are one file
     names = [o.name.casefold() for _, o in pairs]
