@@ -357,6 +357,37 @@ def test_folder_names_with_a_colon_dots_and_transparent_frames(tmp_path, monkeyp
     assert "rgba has an alpha channel (transparency), which .jpg images cannot hold" in caplog.text
 
 
+
+@pytest.mark.parametrize("kind", ["opaque RGBA PNG", "CMYK JPEG", "RGBA, opaque first"])
+def test_frames_with_an_alpha_plane_but_no_transparency_are_opaque(tmp_path, caplog, kind):
+    """Renderers write RGBA PNGs that are opaque throughout, and FFmpeg decodes CMYK JPEGs with an
+    opaque alpha plane: such a sequence has no transparency to keep or lose (it was said to have
+    an alpha channel an MP4 cannot hold, and its PNG frames were written RGBA)."""
+    from PIL import Image
+
+    folder = tmp_path / "shot"
+    folder.mkdir()
+    for i in range(3):
+        rgb = marked(i)
+        if kind == "CMYK JPEG":
+            Image.fromarray(rgb).convert("CMYK").save(folder / f"f_{i}.jpg", quality=95)
+        else:
+            alpha = np.full((48, 64), 255, np.uint8)
+            if kind == "RGBA, opaque first" and i > 0:
+                alpha[:8, :8] = 0  # transparency from the second frame on
+            Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(folder / f"f_{i}.png")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        with VideoDecoder(folder) as decoder:
+            assert decoder.info.alpha is False
+        stylize_video(folder, tmp_path / "out.mp4", Invert(), temporal="off", progress=False)
+        stylize_video(folder, tmp_path / "frames" / "f_%d.png", Invert(), temporal="off", progress=False)
+    assert "has an alpha channel" not in caplog.text
+    assert cv2.imread(str(tmp_path / "frames" / "f_0.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64, 3)
+    assert marks(read_frames(tmp_path / "out.mp4"), 3) == [0, 1, 2]
+    # transparency that comes later is said, as it was (the first frame decides)
+    assert ("has transparency from 0.04 s on, which its first frame has not" in caplog.text) == \
+        (kind == "RGBA, opaque first")
+
 def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):
     src = make_video(tmp_path / "in.mp4", frames=4, audio=True)
     for bad in ("f_%5d.png", "f_%d_%d.png", "f_%%04d.png"):

@@ -848,19 +848,24 @@ class VideoDecoder:
                                cover_images=len(container.streams.video) - 1 - len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
-                               alpha=self._has_alpha(first, video.codec_context.name),
+                               alpha=self._has_alpha(first),
                                hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
                                tone_mapped=display.tone_map is not None,
                                downscaled_from=None if display.scaled_size is None else
                                DisplayConversion(display.rotation, False, 0, display.stored_size).size)
 
-    @staticmethod
-    def _has_alpha(first: av.VideoFrame, codec: str) -> bool:
-        """Whether the frames carry an alpha channel. FFmpeg decodes every GIF with one: a GIF's
-        counts only when its first frame has transparent pixels."""
+    def _has_alpha(self, first: av.VideoFrame) -> bool:
+        """Whether the frames carry an alpha channel. FFmpeg decodes every GIF with one, an image
+        sequence's CMYK JPEGs with an opaque alpha plane, and renderers write RGBA PNGs that are
+        opaque throughout: for GIFs and sequences the alpha counts only when the frame has a
+        transparent pixel. A video codec's alpha channel (ProRes 4444, VP9) always counts."""
         if not has_alpha(first.format.name):
             return False
-        return codec != "gif" or int(first.to_ndarray(format="rgba")[..., 3].min()) < 255
+        return not self._alpha_by_content or int(first.to_ndarray(format="rgba")[..., 3].min()) < 255
+
+    @property
+    def _alpha_by_content(self) -> bool:
+        return self._video.codec_context.name == "gif" or self.sequence is not None
 
     def _chapters_kept(self, chapters: list[dict]) -> tuple[tuple, int]:
         """(the chapters on the output's timeline, how many lie wholly outside it): shifted as the
@@ -1209,9 +1214,12 @@ class VideoDecoder:
                 self._display.say_resized(self.path.name, frame,
                                           float(frame.pts * self._tb) if frame.pts is not None else 0.0)
             self.resized_frames += resized
-            if not self.info.alpha and frame.format.name not in formats_seen:  # a sequence's later RGBA frames
+            # a sequence's later RGBA frames; where an alpha plane counts by its content, every frame
+            # until one is transparent
+            if not self.info.alpha and not later_alpha_said and (frame.format.name not in formats_seen or (
+                    self._alpha_by_content and has_alpha(frame.format.name))):
                 formats_seen.add(frame.format.name)
-                if self._has_alpha(frame, self._video.codec_context.name) and self.announce and not later_alpha_said:
+                if self._has_alpha(frame) and self.announce:
                     later_alpha_said = True
                     log.warning("%s has transparency from %.2f s on, which its first frame has not: vidstyle takes "
                                 "a video's alpha channel from its first frame, so it is written opaque",
