@@ -388,6 +388,25 @@ def test_frames_with_an_alpha_plane_but_no_transparency_are_opaque(tmp_path, cap
     assert ("has transparency from 0.04 s on, which its first frame has not" in caplog.text) == \
         (kind == "RGBA, opaque first")
 
+
+def test_palette_frames_keep_their_transparent_colour(tmp_path, caplog):
+    """A palette PNG's transparency lives in its palette (tRNS); FFmpeg decodes it as pal8, which
+    has no alpha component: it was dropped without a word, though a still of the same file kept it."""
+    from PIL import Image
+
+    folder = tmp_path / "pal"
+    folder.mkdir()
+    for i in range(3):
+        rgb = marked(i)
+        rgb[:8, :8] = (0, 255, 0)  # one colour made transparent below
+        frame = Image.fromarray(rgb).quantize(16)
+        frame.save(folder / f"f_{i}.png", transparency=frame.getpixel((0, 0)))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize_video(folder, tmp_path / "out" / "f_%d.png", Invert(), temporal="off", progress=False)
+    assert "alpha kept" in result.summary()
+    alpha = np.asarray(Image.open(tmp_path / "out" / "f_1.png"))[..., 3]
+    assert (alpha[:8, :8] == 0).all() and (alpha[8:] == 255).all() and (alpha[:, 8:] == 255).all()
+
 def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):
     src = make_video(tmp_path / "in.mp4", frames=4, audio=True)
     for bad in ("f_%5d.png", "f_%d_%d.png", "f_%%04d.png"):

@@ -859,6 +859,8 @@ class VideoDecoder:
         sequence's CMYK JPEGs with an opaque alpha plane, and renderers write RGBA PNGs that are
         opaque throughout: for GIFs and sequences the alpha counts only when the frame has a
         transparent pixel. A video codec's alpha channel (ProRes 4444, VP9) always counts."""
+        if first.format.name == "pal8" and self._alpha_by_content:  # a palette PNG's tRNS: in the palette
+            return int(first.to_ndarray(format="rgba")[..., 3].min()) < 255
         if not has_alpha(first.format.name):
             return False
         return not self._alpha_by_content or int(first.to_ndarray(format="rgba")[..., 3].min()) < 255
