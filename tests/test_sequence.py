@@ -407,6 +407,23 @@ def test_palette_frames_keep_their_transparent_colour(tmp_path, caplog):
     alpha = np.asarray(Image.open(tmp_path / "out" / "f_1.png"))[..., 3]
     assert (alpha[:8, :8] == 0).all() and (alpha[8:] == 255).all() and (alpha[:, 8:] == 255).all()
 
+
+def test_sixteen_bit_alpha_is_rounded_to_the_nearest_level(tmp_path):
+    """A 16-bit RGBA render's alpha is written back as 8 bits rounded to the nearest level, as
+    Pillow reads the same file (swscale made 32896, exactly 128, into 129)."""
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    levels = np.array([0, 1000, 32896, 40000, 65535], np.uint16)
+    for i in range(2):
+        frame = np.zeros((48, 64, 4), np.uint16)
+        frame[..., :3] = 20000 + 5000 * i
+        frame[..., 3] = np.repeat(levels, 13)[:64]
+        assert cv2.imwrite(str(folder / f"f_{i}.png"), frame)
+    stylize_video(folder, tmp_path / "out" / "f_%d.png", Invert(), temporal="off", progress=False)
+    alpha = cv2.imread(str(tmp_path / "out" / "f_1.png"), cv2.IMREAD_UNCHANGED)[..., 3]
+    expected = np.round(np.repeat(levels, 13)[:64].astype(np.float64) * 255 / 65535).astype(np.uint8)
+    assert np.array_equal(alpha, np.broadcast_to(expected, alpha.shape)), np.unique(alpha)
+
 def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):
     src = make_video(tmp_path / "in.mp4", frames=4, audio=True)
     for bad in ("f_%5d.png", "f_%d_%d.png", "f_%%04d.png"):

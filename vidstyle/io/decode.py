@@ -353,6 +353,11 @@ class DisplayConversion:
                     scale["interpolation"] = Interpolation[scale["interpolation"]] | EXACT_SCALING
                 pixels = frame.to_ndarray(format="rgba" if alpha else "rgb24", src_colorspace=SWS_MATRIX[self.matrix],
                                           **scale)
+            if alpha and component_bits(frame.format.name) > 8 and has_alpha(frame.format.name):
+                # swscale takes 16-bit alpha to 8 bits a level high at places (32896, 128 exactly,
+                # became 129), and the alpha is written back: rounded here instead
+                deep_alpha = frame.to_ndarray(format="rgba64le", **scale)[..., 3].astype(np.uint32)
+                pixels[..., 3] = (deep_alpha * 255 + 32767) // 65535
         else:  # at 16 bits: HDR's steps are finer than 8-bit SDR's
             deep = frame.to_ndarray(format="rgba64le" if alpha else "rgb48le", src_colorspace=SWS_MATRIX[self.matrix],
                                     **scale)
