@@ -406,6 +406,11 @@ def test_palette_frames_keep_their_transparent_colour(tmp_path, caplog):
     assert "alpha kept" in result.summary()
     alpha = np.asarray(Image.open(tmp_path / "out" / "f_1.png"))[..., 3]
     assert (alpha[:8, :8] == 0).all() and (alpha[8:] == 255).all() and (alpha[:, 8:] == 255).all()
+    # a palette made transparent only from the second frame on is said, as RGBA frames are
+    (folder / "f_0.png").unlink()
+    Image.fromarray(marked(0)).quantize(16).save(folder / "f_0.png")
+    stylize_video(folder, tmp_path / "later.mp4", Invert(), temporal="off", progress=False)
+    assert "pal has transparency from 0.04 s on, which its first frame has not" in caplog.text
 
 
 def test_sixteen_bit_alpha_is_rounded_to_the_nearest_level(tmp_path):

@@ -1224,7 +1224,7 @@ class VideoDecoder:
             # a sequence's later RGBA frames; where an alpha plane counts by its content, every frame
             # until one is transparent
             if not self.info.alpha and not later_alpha_said and (frame.format.name not in formats_seen or (
-                    self._alpha_by_content and has_alpha(frame.format.name))):
+                    self._alpha_by_content and (has_alpha(frame.format.name) or frame.format.name == "pal8"))):
                 formats_seen.add(frame.format.name)
                 if self._has_alpha(frame) and self.announce:
                     later_alpha_said = True
