@@ -35,7 +35,9 @@ from vidstyle.io.capture import parse_size  # noqa: E402
 
 def make_long_clip(clip: str, size: tuple[int, int], frames: int, path: Path, fps: int = 24) -> Path:
     """``frames`` frames of ``clip`` played forwards and backwards in turn, resized to ``size``,
-    with a 440 Hz stereo AAC tone as long as the video."""
+    with a 440 Hz stereo AAC tone as long as the video. (Not make_hd_clip.py's loops: each jump
+    back would be a scene cut that resets the stabilizer, and it holds the whole looped sound in
+    memory twice, as one array and as frames.)"""
     import cv2
 
     w, h = size

@@ -353,9 +353,10 @@ class DisplayConversion:
                     scale["interpolation"] = Interpolation[scale["interpolation"]] | EXACT_SCALING
                 pixels = frame.to_ndarray(format="rgba" if alpha else "rgb24", src_colorspace=SWS_MATRIX[self.matrix],
                                           **scale)
-            if alpha and component_bits(frame.format.name) > 8 and has_alpha(frame.format.name):
-                # swscale takes 16-bit alpha to 8 bits a level high at places (32896, 128 exactly,
-                # became 129), and the alpha is written back: rounded here instead
+            if alpha and frame.format.is_rgb and component_bits(frame.format.name) > 8 and has_alpha(frame.format.name):
+                # swscale takes 16-bit RGBA's alpha to 8 bits a level high at places (32896, 128
+                # exactly, became 129), and the alpha is written back: rounded here instead (1.6 ms
+                # a 1080p frame; YUVA video, ProRes 4444, is left to swscale: 9 ms there)
                 deep_alpha = frame.to_ndarray(format="rgba64le", **scale)[..., 3].astype(np.uint32)
                 pixels[..., 3] = (deep_alpha * 255 + 32767) // 65535
         else:  # at 16 bits: HDR's steps are finer than 8-bit SDR's
@@ -864,15 +865,18 @@ class VideoDecoder:
         sequence's CMYK JPEGs with an opaque alpha plane, and renderers write RGBA PNGs that are
         opaque throughout: for GIFs and sequences the alpha counts only when the frame has a
         transparent pixel. A video codec's alpha channel (ProRes 4444, VP9) always counts."""
-        if first.format.name == "pal8" and self._alpha_by_content:  # a palette PNG's tRNS: in the palette
-            return int(first.to_ndarray(format="rgba")[..., 3].min()) < 255
-        if not has_alpha(first.format.name):
-            return False
-        return not self._alpha_by_content or int(first.to_ndarray(format="rgba")[..., 3].min()) < 255
+        if not self._alpha_by_content:
+            return has_alpha(first.format.name)
+        return self._may_be_transparent(first) and int(first.to_ndarray(format="rgba")[..., 3].min()) < 255
 
     @property
     def _alpha_by_content(self) -> bool:
         return self._video.codec_context.name == "gif" or self.sequence is not None
+
+    @staticmethod
+    def _may_be_transparent(frame: av.VideoFrame) -> bool:
+        """An alpha plane, or a palette (a palette PNG's tRNS is in it: FFmpeg's pal8)."""
+        return frame.format.name == "pal8" or has_alpha(frame.format.name)
 
     def _chapters_kept(self, chapters: list[dict]) -> tuple[tuple, int]:
         """(the chapters on the output's timeline, how many lie wholly outside it): shifted as the
@@ -1224,7 +1228,7 @@ class VideoDecoder:
             # a sequence's later RGBA frames; where an alpha plane counts by its content, every frame
             # until one is transparent
             if not self.info.alpha and not later_alpha_said and (frame.format.name not in formats_seen or (
-                    self._alpha_by_content and (has_alpha(frame.format.name) or frame.format.name == "pal8"))):
+                    self._alpha_by_content and self._may_be_transparent(frame))):
                 formats_seen.add(frame.format.name)
                 if self._has_alpha(frame) and self.announce:
                     later_alpha_said = True
