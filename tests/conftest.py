@@ -7,6 +7,21 @@ import os
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two workers on two cores, and many tests start a `vidstyle` process of their
+    # own besides. OpenMP threads that spin while they wait for work slow every process sharing the
+    # cores when there are more threads than cores (a test of 3 s alone took 45-62 s in the suite).
+    # Waiting threads sleep at once, and each worker's own torch uses one thread. Set before torch
+    # is imported (OpenMP reads it once); the processes the tests start inherit it.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
 #: ``../shared/data`` beside the project root, or where $VIDSTYLE_SHARED_DATA says (a checkout
 #: elsewhere would otherwise skip every test that uses it, silently)
 SHARED_DATA = Path(os.environ.get("VIDSTYLE_SHARED_DATA")
