@@ -80,6 +80,9 @@ LIGHT_ARCH_FT = (("light-full", "starry_night", 300), ("light-full", "starry_nig
                  ("light-s4", "starry_night", 300), ("light-s4", "starry_night", 1000),
                  *(("light-s4", style, tw) for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck",
                                                          "mondrian") for tw in (50, 100)))
+#: the feature-level temporal term alone (thirty-ninth session, `--temporal-feature-weight`, otherwise
+#: the bundled light recipe) against the weight-0 twin: (painting, feature weight)
+LIGHT_FEATURE = (("starry_night", 10), ("starry_night", 30))
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
@@ -246,6 +249,12 @@ SETS = {
         f"`--arch light-aa` (anti-aliased), same recipe, seed and number of steps; (b) adds "
         f"`--temporal-weight {tw}`", f"{style}.jpg")
        for style, tw in LIGHT_AA},
+    **{f"light_{style}_effnet_sw5_fw{fw}": (
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_t0.safetensors",
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_fw{fw}.safetensors", "light",
+        f"same recipe, seed and number of steps; (b) adds the feature-level term alone, "
+        f"`--temporal-feature-weight {fw}`", f"{style}.jpg")
+       for style, fw in LIGHT_FEATURE},
     # the temporal loss's lighting term fitted as one gain and offset per pair (twenty-seventh
     # session) instead of ReCoNet's per-pixel luma difference; otherwise the bundled command, whose
     # rerun with the earlier code reproduced the bundled network bit for bit

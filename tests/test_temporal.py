@@ -12,7 +12,8 @@ from vidstyle.errors import VidstyleError
 from vidstyle.flow import DISFlow, flow_torch_to_numpy, warp
 from vidstyle.frames import tensor_to_images
 from vidstyle.frames import luminance
-from vidstyle.train.temporal import VideoPairs, synthetic_pair, temporal_loss
+from vidstyle.flow.occlusion import in_view_mask
+from vidstyle.train.temporal import VideoPairs, feature_temporal_loss, synthetic_pair, temporal_loss
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "sample.mp4"
 
@@ -78,6 +79,39 @@ def test_temporal_loss_zero_for_exact_pair_positive_otherwise():
     assert a.grad.abs().sum() > 0 and b.grad.abs().sum() > 0
     with pytest.raises(ValueError):
         temporal_loss(cur, prev, flow, mask[:, :, :10])
+
+
+def test_feature_temporal_loss_zero_for_features_moving_with_the_flow():
+    """Frames of 64x80 and features of 8x10 (cells of 8 pixels): the camera moved 8 pixels left, so
+    frame t's features are frame t-1's moved one cell right; the backward flow says -8 pixels."""
+    prev = torch.randn(2, 5, 8, 10, generator=gen(20))
+    cur = torch.roll(prev, shifts=1, dims=-1)  # column 0 wraps round: it is out of view below
+    flow = torch.zeros(2, 2, 64, 80)
+    flow[:, 0] = -8.0
+    mask = in_view_mask(flow)
+    assert float(mask.mean()) < 1
+    assert float(feature_temporal_loss(cur, prev, flow, mask)) < 1e-10
+    assert float(feature_temporal_loss(cur, prev, torch.zeros_like(flow), mask)) > 0.1  # wrong flow
+    # relative to the features' power: shrinking them is no way out
+    loss = feature_temporal_loss(cur + 0.1 * torch.randn(cur.shape, generator=gen(21)), prev, flow, mask)
+    assert 1e-3 < float(loss) < 0.05
+    scaled = feature_temporal_loss(10 * (cur + 0.1 * torch.randn(cur.shape, generator=gen(21))), 10 * prev, flow, mask)
+    assert float(scaled) == pytest.approx(float(loss), rel=1e-5)
+    # a feature pixel counts only where its whole cell is visible in both frames
+    spoiled = cur.clone()
+    spoiled[:, :, 3, 4] += 100.0
+    partly_hidden = mask.clone()
+    partly_hidden[:, :, 3 * 8 + 5, 4 * 8 + 2] = 0  # one pixel of that cell
+    assert float(feature_temporal_loss(spoiled, prev, flow, partly_hidden)) < 1e-10
+    assert float(feature_temporal_loss(spoiled, prev, flow, mask)) > 0.1
+    # gradients reach both frames' features
+    a, b = cur.clone().requires_grad_(True), prev.clone().requires_grad_(True)
+    feature_temporal_loss(a + 0.1, b, flow, mask).backward()
+    assert a.grad.abs().sum() > 0 and b.grad.abs().sum() > 0
+    for args in ((cur, prev[:, :4], flow, mask), (cur, prev, flow[:, :, :60], mask), (cur, prev, flow, mask[:, :, :60]),
+                 (cur[..., :7, :], prev[..., :7, :], flow, mask)):  # 7 rows do not divide 64
+        with pytest.raises(ValueError):
+            feature_temporal_loss(*args)
 
 
 def test_luminance_aware_loss_allows_lighting_changes():

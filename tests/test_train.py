@@ -348,7 +348,7 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".folder*.partial*")) and not (tmp_path / "folder.train").exists()
     assert main(args + ["--overwrite"]) == 0
     # a setting of a loss part that is off is refused, not ignored, on the command line and in Python
-    for extra, said in ((["--temporal-noise", "0.05"], "--temporal-noise needs --temporal-weight above 0"),
+    for extra, said in ((["--temporal-noise", "0.05"], "--temporal-noise needs --temporal-weight"),
                         (["--video-fraction", "0.3"], "--video-fraction needs --temporal-videos")):
         with pytest.raises(VidstyleError, match=said):
             train_config(cli.build_parser().parse_args(args + ["--overwrite"] + extra)).validate()
@@ -575,6 +575,41 @@ def test_the_temporal_loss_gets_the_pairs_occlusion_mask_and_input_frames(data, 
         assert torch.equal(got_mask.float(), mask.float()) and torch.equal(got_flow.float(), flow.float())
         assert input_t is not None and input_prev is not None
         assert torch.equal(input_t, cur.float()) and torch.equal(input_prev, prev.float())
+
+
+def test_temporal_feature_weight_adds_the_feature_level_term(data, loss_weights, tmp_path, monkeypatch):
+    """--temporal-feature-weight alone turns the frame pairs on; its term gets the features the
+    decoder starts from, for both frames of each pair, and reaches the total; the command records it."""
+    from vidstyle.train import temporal
+
+    calls = []
+    real_loss = temporal.feature_temporal_loss
+
+    def loss_spy(features_t, features_prev, flow, mask):
+        calls.append((features_t.shape, features_prev.shape, flow.shape, mask))
+        return real_loss(features_t, features_prev, flow, mask)
+
+    monkeypatch.setattr(temporal, "feature_temporal_loss", loss_spy)
+    trained = []
+    for weight in (1.0, 1000.0):
+        config = _config(data, loss_weights, tmp_path, steps=2, temporal_feature_weight=weight,
+                         out=str(tmp_path / f"fw{weight:g}.safetensors"))
+        info = read_info(train(config, progress=False).out)
+        assert f"--temporal-feature-weight {weight:g}" in info.train_command
+        assert "--temporal-weight" not in info.train_command
+        trained.append(load_model(config.out)[0].state_dict())
+    assert len(calls) == 4  # one a step
+    net = load_model(tmp_path / "fw1.safetensors")[0]
+    channels, stride = net.arch_args["channels"][-1], net.size_multiple
+    for shape_t, shape_prev, flow_shape, mask in calls:
+        assert shape_t == shape_prev == (1, channels, 32 // stride, 32 // stride) and flow_shape == (1, 2, 32, 32)
+        assert float(mask.float().mean()) < 1  # the pair's own occlusion mask
+    differs = [k for k in trained[0] if not torch.equal(trained[0][k], trained[1][k])]
+    assert differs, "the feature weight changed nothing: the feature-level term is not in the total"
+    # its pairs' settings are taken with it alone
+    _config(data, loss_weights, tmp_path, temporal_feature_weight=1.0, temporal_noise=0.05).validate()
+    with pytest.raises(VidstyleError, match="--temporal-feature-weight must be a finite number"):
+        _config(data, loss_weights, tmp_path, temporal_feature_weight=-1.0).validate()
 
 
 def test_tv_weight_smooths_the_output(data, loss_weights, tmp_path):

@@ -103,6 +103,10 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--temporal-weight", type=_non_negative_float, default=d.temporal_weight,
                    help="weight of the temporal-consistency loss (default 0 = off); its frame pairs are "
                         "synthetic camera motions of the photos, plus real frames with --temporal-videos")
+    p.add_argument("--temporal-feature-weight", type=_non_negative_float, default=d.temporal_feature_weight,
+                   help="weight of the feature-level temporal loss (ReCoNet; default 0 = off): the features "
+                        "the decoder starts from, warped between the same frame pairs. It steadies the "
+                        "picture at less cost to the texture than --temporal-weight, but leaves more flicker")
     p.add_argument("--temporal-videos", action="append", default=[], metavar="PATH",
                    help="a video file or a folder of videos (repeatable) whose consecutive frames, with "
                         "DIS flow cached under $VIDSTYLE_CACHE/flow (else $XDG_CACHE_HOME/vidstyle/flow, else "
@@ -165,6 +169,7 @@ def train_config(args):
         content_layers=given_layers(args.content_layers), style_layers=given_layer_weights(args.style_layers),
         loss_net=args.loss_net, loss_weights=args.loss_weights,
         smooth_activations=args.smooth_activations, temporal_weight=args.temporal_weight,
+        temporal_feature_weight=args.temporal_feature_weight,
         temporal_videos=args.temporal_videos, video_fraction=args.video_fraction,
         temporal_noise=args.temporal_noise,
         checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir, resume=args.resume,

@@ -99,6 +99,7 @@ class TrainConfig:
     loss_weights: str | None = None  # converted loss-network file (export_loss_weights)
     smooth_activations: bool | None = None  # None: the loss network's default (load_loss_network)
     temporal_weight: float = 0.0
+    temporal_feature_weight: float = 0.0  # ReCoNet's feature-level term (the decoder's input features)
     temporal_videos: list[str] = field(default_factory=list)  # folders/files of real videos for pairs
     video_fraction: float = 0.5  # share of each batch's temporal pairs taken from temporal_videos
     temporal_noise: float = 0.02  # synthetic pairs: per-frame Gaussian noise, sigma drawn up to this
@@ -114,6 +115,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.style_weight is None:  # resolved here so the saved config and command state the value
             object.__setattr__(self, "style_weight", default_style_weight(self.loss_net))
+
+    @property
+    def temporal_pairs(self) -> bool:
+        """Whether training uses frame pairs: a temporal term, output- or feature-level, is on."""
+        return self.temporal_weight > 0 or self.temporal_feature_weight > 0
 
     def resolved_style_size(self) -> int:
         return self.style_size or self.image_size
@@ -145,11 +151,13 @@ class TrainConfig:
         args += ["--content-layers", ",".join(content), "--style-layers", _layer_weights(style)]
         if self.temporal_weight:
             args += ["--temporal-weight", _number(self.temporal_weight)]
+        if self.temporal_feature_weight:
+            args += ["--temporal-feature-weight", _number(self.temporal_feature_weight)]
         if self.temporal_videos:
             for v in self.temporal_videos:
                 args += ["--temporal-videos", v]
             args += ["--video-fraction", _number(self.video_fraction)]
-        if self.temporal_weight and self.temporal_noise != TrainConfig.temporal_noise:
+        if self.temporal_pairs and self.temporal_noise != TrainConfig.temporal_noise:
             args += ["--temporal-noise", _number(self.temporal_noise)]
         if self.init_from:
             args += ["--init-from", self.init_from]
@@ -198,22 +206,24 @@ class TrainConfig:
                 raise VidstyleError(f"{name} must be at most {most}, got {v}")
         check_seed(self.seed)
         for name, v in (("--content-weight", self.content_weight), ("--style-weight", self.style_weight),
-                        ("--tv-weight", self.tv_weight), ("--temporal-weight", self.temporal_weight)):
+                        ("--tv-weight", self.tv_weight), ("--temporal-weight", self.temporal_weight),
+                        ("--temporal-feature-weight", self.temporal_feature_weight)):
             if not (math.isfinite(v) and v >= 0):
                 raise VidstyleError(f"{name} must be a finite number >= 0, got {v}")
-        if not (self.content_weight or self.style_weight or self.tv_weight or self.temporal_weight):
+        if not (self.content_weight or self.style_weight or self.tv_weight or self.temporal_pairs):
             raise VidstyleError("every loss weight is 0, so there is nothing to learn: give --style-weight "
                                 "(and --content-weight) a value above 0")
         if not 0.0 <= self.video_fraction <= 1.0:
             raise VidstyleError(f"--video-fraction must be between 0 and 1, got {self.video_fraction}")
         if not 0.0 <= self.temporal_noise <= 1.0:
             raise VidstyleError(f"--temporal-noise must be between 0 and 1, got {self.temporal_noise}")
-        if self.temporal_videos and not self.temporal_weight:
-            raise VidstyleError("--temporal-videos needs --temporal-weight above 0 (the pairs feed the temporal loss)")
+        if self.temporal_videos and not self.temporal_pairs:
+            raise VidstyleError("--temporal-videos needs --temporal-weight (or --temporal-feature-weight) above 0 "
+                                "(the pairs feed the temporal loss)")
         # a setting of a part that is off would be ignored without a word
-        if self.temporal_noise != TrainConfig.temporal_noise and not self.temporal_weight:
-            raise VidstyleError("--temporal-noise needs --temporal-weight above 0 (it is the noise of the temporal "
-                                "loss's synthetic pairs)")
+        if self.temporal_noise != TrainConfig.temporal_noise and not self.temporal_pairs:
+            raise VidstyleError("--temporal-noise needs --temporal-weight (or --temporal-feature-weight) above 0 (it "
+                                "is the noise of the temporal loss's synthetic pairs)")
         if self.video_fraction != TrainConfig.video_fraction and not self.temporal_videos:
             raise VidstyleError("--video-fraction needs --temporal-videos (it is the share of pairs taken from them)")
         if self.style_meta and len(self.style_meta) != len(self.styles):
@@ -416,7 +426,7 @@ def _in_effect(values: dict, device: torch.device) -> dict:
     return {**asdict(config), "style_size": config.resolved_style_size(), "content_layers": content_layers,
             "style_layers": style_layers, "precision": precision,
             "smooth_activations": config.loss_net in SMOOTHED_BY_DEFAULT if smooth is None else smooth,
-            "temporal_noise": config.temporal_noise if config.temporal_weight else None,
+            "temporal_noise": config.temporal_noise if config.temporal_pairs else None,
             "video_fraction": config.video_fraction if config.temporal_videos else None}
 
 
@@ -459,8 +469,8 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
     return changes
 
 
-#: settings :func:`_in_effect` gives as None while another is off (--temporal-noise without
-#: --temporal-weight, --video-fraction without --temporal-videos)
+#: settings :func:`_in_effect` gives as None while another is off (--temporal-noise without a
+#: temporal weight, --video-fraction without --temporal-videos)
 _IN_EFFECT_WITH_ANOTHER = frozenset({"temporal_noise", "video_fraction"})
 
 
@@ -726,7 +736,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     content = ContentImages(train_files, config.image_size)
     style_images = [load_style_image(p, config.resolved_style_size(), device) for p in config.styles]
     held = held_out_tensor(held_files, config.image_size, device)
-    temporal = temporal_api if config.temporal_weight > 0 else None
+    temporal = temporal_api if config.temporal_pairs else None
     video_pairs = None
     if temporal is not None and config.temporal_videos and config.video_fraction > 0:
         # real consecutive frames with DIS flow at the crop size (cached per video, outside the package)
@@ -747,6 +757,11 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         init_from_file(net, config.init_from)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    decoder_input: dict[str, torch.Tensor] = {}
+    feature_hook = None
+    if config.temporal_feature_weight > 0:  # the features the decoder starts from, for the feature-level term
+        feature_hook = net.residuals.register_forward_hook(
+            lambda _module, _args, out: decoder_input.__setitem__("features", out))
 
     start = 0
     if config.resume:
@@ -807,10 +822,14 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                 parts = losses(y, x, style_index)
                 total = (config.content_weight * parts["content"] + config.style_weight * parts["style"]
                          + config.tv_weight * parts["tv"])
-                if temporal is not None:
+                if config.temporal_weight > 0:
                     parts["temporal"] = temporal.temporal_loss(y.float(), y_prev.float(), flow, mask, input_t=x.float(),
                                                       input_prev=prev.float())
                     total = total + config.temporal_weight * parts["temporal"]
+                if config.temporal_feature_weight > 0:
+                    parts["features"] = temporal.feature_temporal_loss(*decoder_input.pop("features").chunk(2), flow,
+                                                                       mask)
+                    total = total + config.temporal_feature_weight * parts["features"]
             if not torch.isfinite(total):
                 raise VidstyleError(f"the loss became {float(total.detach())} at step {step + 1}; "
                                     "lower --lr or the loss weights")
@@ -847,6 +866,8 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     finally:
         if bar is not None:
             bar.close()
+        if feature_hook is not None:
+            feature_hook.remove()
     synchronize(device)
     seconds = time.perf_counter() - t0
 

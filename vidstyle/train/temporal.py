@@ -100,6 +100,47 @@ def temporal_loss(out_t: torch.Tensor, out_prev: torch.Tensor, flow: torch.Tenso
     return (mask.to(diff.dtype) * diff.pow(2)).mean()
 
 
+def feature_temporal_loss(features_t: torch.Tensor, features_prev: torch.Tensor, flow: torch.Tensor,
+                          mask: torch.Tensor) -> torch.Tensor:
+    """Feature-level temporal loss (ReCoNet, Gao et al. 2018): the network's features of frame t
+    against those of frame t-1 warped onto them, relative to the features' own power.
+
+    Args:
+        features_t, features_prev: (B, C, h, w) the features the decoder starts from (the output of
+            the residual blocks) for frames t and t-1; h and w divide the frames' H and W.
+        flow: (B, 2, H, W) backward flow t -> t-1 in pixels of the *input* frames; averaged over
+            each feature pixel's cell, its vectors scaled to the feature map's pixels.
+        mask: (B, 1, H, W) 1 where the input pixel is visible in both frames; a feature pixel counts
+            only where every input pixel of its cell does (and its own sample lands inside).
+    Returns:
+        a scalar tensor: ``mean(M * (F_t - warp(F_{t-1}))^2) / mean(F_t^2)``. Zero for features
+        that move exactly with the flow.
+
+    Divided by the features' mean square because the decoder's first instance norm undoes any
+    scale of the features: an absolute loss could be escaped by shrinking them, without making
+    them any steadier.
+    """
+    if features_t.shape != features_prev.shape or features_t.ndim != 4:
+        raise ValueError(f"features must both be (B, C, h, w), got {tuple(features_t.shape)} and "
+                         f"{tuple(features_prev.shape)}")
+    if flow.ndim != 4 or flow.shape[:2] != (features_t.shape[0], 2):
+        raise ValueError(f"flow must be (B, 2, H, W) for the features' batch, got {tuple(flow.shape)}")
+    if mask.shape != (flow.shape[0], 1, *flow.shape[-2:]):
+        raise ValueError(f"mask must be (B, 1, H, W) matching the flow, got {tuple(mask.shape)}")
+    (h, w), (height, width) = features_t.shape[-2:], flow.shape[-2:]
+    if height % h or width % w:
+        raise ValueError(f"the features' size {h}x{w} must divide the frames' {height}x{width}")
+    features_t, features_prev = features_t.float(), features_prev.float()
+    cell = (height // h, width // w)
+    # each cell's mean vector, in the feature map's pixels: exact for a camera's affine motion (the
+    # mean over a cell is the value at its centre, where the feature pixel sits)
+    small = torch.nn.functional.avg_pool2d(flow.float(), cell)
+    small = torch.cat((small[:, :1] / cell[1], small[:, 1:] / cell[0]), dim=1)
+    cells = 1 - torch.nn.functional.max_pool2d(1 - mask.float(), cell)
+    visible = cells * in_view_mask(small)
+    return (visible * (features_t - warp(features_prev, small)).pow(2)).mean() / features_t.pow(2).mean().clamp_min(1e-12)
+
+
 # --- synthetic pairs -------------------------------------------------------------------------
 
 
