@@ -105,8 +105,8 @@ def add_train_parser(subparsers) -> None:
                         "synthetic camera motions of the photos, plus real frames with --temporal-videos")
     p.add_argument("--temporal-feature-weight", type=_non_negative_float, default=d.temporal_feature_weight,
                    help="weight of the feature-level temporal loss (ReCoNet; default 0 = off): the features "
-                        "the decoder starts from, warped between the same frame pairs. It steadies the "
-                        "picture at less cost to the texture than --temporal-weight, but leaves more flicker")
+                        "the decoder starts from, warped between the same frame pairs; alone or beside "
+                        "--temporal-weight")
     p.add_argument("--temporal-videos", action="append", default=[], metavar="PATH",
                    help="a video file or a folder of videos (repeatable) whose consecutive frames, with "
                         "DIS flow cached under $VIDSTYLE_CACHE/flow (else $XDG_CACHE_HOME/vidstyle/flow, else "
