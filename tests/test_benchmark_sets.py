@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # options that do not change what is learned (bookkeeping) or that the comparison varies on purpose
 BOOKKEEPING = {"out", "style_meta", "preview_every", "checkpoint_every", "checkpoint_dir", "resume", "device",
                "loss_weights"}
-VARIED = {"temporal_weight", "temporal_videos", "video_fraction", "temporal_noise"}
+VARIED = {"temporal_weight", "temporal_feature_weight", "temporal_videos", "video_fraction", "temporal_noise"}
 
 
 # options a comparison may vary besides the temporal loss, with why
@@ -55,7 +55,10 @@ def _train_config(path: Path) -> dict:
 def test_comparison_pairs_exist_and_differ_only_in_the_temporal_loss(name):
     model_a, model_b, arch, note, painting = SETS[name]
     a, b = _train_config(model_a), _train_config(model_b)
-    assert a["temporal_weight"] == 0 and b["temporal_weight"] > 0
+    # (b) has the output-level term, the feature-level one (thirty-ninth session), or both; (a) neither
+    # (files written before the feature-level term have no field for it)
+    assert a["temporal_weight"] == 0 and a.get("temporal_feature_weight", 0) == 0
+    assert b["temporal_weight"] > 0 or b.get("temporal_feature_weight", 0) > 0
     style = STYLE_IN_FILE.get(name)
     index = read_info(model_b).style_names.index(style) if style else 0
     if style:  # a multi-style pair holds the same styles in the same order
@@ -77,7 +80,10 @@ def test_comparison_pairs_exist_and_differ_only_in_the_temporal_loss(name):
         assert "steps" in differing and "steps" in note
     else:
         assert differing == set(), differing
-        assert f"--temporal-weight {b['temporal_weight']:g}`" in note
+        if b["temporal_weight"]:
+            assert f"--temporal-weight {b['temporal_weight']:g}`" in note
+        if b.get("temporal_feature_weight"):
+            assert f"--temporal-feature-weight {b['temporal_feature_weight']:g}`" in note
 
 
 # --- the quality benchmark's comparison at equal content loss ----------------------------------
