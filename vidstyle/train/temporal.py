@@ -138,7 +138,8 @@ def feature_temporal_loss(features_t: torch.Tensor, features_prev: torch.Tensor,
     small = torch.cat((small[:, :1] / cell[1], small[:, 1:] / cell[0]), dim=1)
     cells = 1 - torch.nn.functional.max_pool2d(1 - mask.float(), cell)
     visible = cells * in_view_mask(small)
-    return (visible * (features_t - warp(features_prev, small)).pow(2)).mean() / features_t.pow(2).mean().clamp_min(1e-12)
+    difference = (visible * (features_t - warp(features_prev, small)).pow(2)).mean()
+    return difference / features_t.pow(2).mean().clamp_min(1e-12)
 
 
 # --- synthetic pairs -------------------------------------------------------------------------
