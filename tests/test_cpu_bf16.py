@@ -224,7 +224,7 @@ def test_a_still_image_after_a_long_video_runs_on_the_short_run_backend(monkeypa
     assert (tmp_path / "out.png").is_file()
 
 
-def test_compiled_network_pads_a_short_last_batch_and_matches_eager():
+def test_compiled_network_pads_a_short_last_batch_and_matches_eager(cxx_compiler):
     net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
     compiled = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile", channels_last=False)
     eager = Stylizer.from_model(net, device="cpu", precision="fp32", backend="torch", channels_last=False)

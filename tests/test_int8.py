@@ -187,7 +187,7 @@ def test_int8_needs_the_cpu_and_the_compiled_backend():
     assert fp32.precision == "fp32" and not fp32._calibration
 
 
-def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path, caplog):
+def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path, caplog, cxx_compiler):
     """The compiled int8 path (oneDNN int8 convolutions) end to end: the file pipeline calibrates
     it on frames spread over the input, and its frames stay close to fp32's."""
     pytest.importorskip("torchao")
