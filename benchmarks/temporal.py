@@ -83,7 +83,8 @@ LIGHT_ARCH_FT = (("light-full", "starry_night", 300), ("light-full", "starry_nig
 #: the feature-level temporal term alone (thirty-ninth session, `--temporal-feature-weight`, otherwise
 #: the bundled light recipe) against the weight-0 twin: (painting, feature weight)
 LIGHT_FEATURE = (("starry_night", 10), ("starry_night", 30), ("the_scream", 10), ("mondrian", 10),
-                 ("woman_with_hat", 10), ("contrast_of_forms", 10), ("shipwreck", 10))
+                 ("woman_with_hat", 10), ("contrast_of_forms", 10), ("shipwreck", 10), ("mondrian", 30),
+                 ("woman_with_hat", 30))
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
