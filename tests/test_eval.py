@@ -393,6 +393,31 @@ def test_cli_eval_with_painting(tmp_path, scene, vgg_weights):
     assert proc.returncode == 1 and "painting not found" in proc.stderr and proc.stderr.strip().count("\n") == 0
 
 
+def test_eval_scores_style_in_the_warping_errors_pass(tmp_path, scene, vgg_weights, monkeypatch, capsys):
+    """With --painting each video is decoded once (the style scores ride on the warping error's
+    pass), and the scores are the ones :func:`evaluate_style` takes on its own."""
+    import argparse
+
+    from vidstyle import eval as eval_module
+
+    folder, _, _ = scene
+    painting = _painting(tmp_path)
+    monkeypatch.setenv("VIDSTYLE_LOSS_WEIGHTS", str(vgg_weights))
+    opened = []
+    real_read = eval_module._read_frames
+    monkeypatch.setattr(eval_module, "_read_frames", lambda path, *a, **k: opened.append(Path(path).name)
+                        or real_read(path, *a, **k))
+    parser = argparse.ArgumentParser()
+    eval_module.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--max-frames", "5",
+                              "--flow-preset", "fast", "--painting", str(painting), "--style-every", "2"])
+    assert args.func(args) == 0
+    assert sorted(opened) == ["input.mp4", "stylized.mp4"]
+    style = json.loads(capsys.readouterr().out)["style"]
+    alone = eval_module.evaluate_style(folder / "input.mp4", folder / "stylized.mp4", painting, every=2, max_frames=5)
+    assert style == alone and style["frames_scored"] == 3 and style["content_loss"] > 0
+
+
 def test_a_rotated_input_lines_up_with_its_stylization(tmp_path):
     """The stylized file holds display-oriented pixels without a rotation tag; the input is read
     the same way (the pipeline's decoder), so the two compare frame for frame."""
@@ -596,7 +621,7 @@ def test_the_style_score_takes_a_videos_frames_one_at_a_time(tmp_path, monkeypat
         size = 8
 
         def __init__(self, painting, loss_net):
-            pass
+            self.loss_net = loss_net
 
         def score_pairs(self, pairs):
             for _ in pairs:

@@ -25,7 +25,7 @@ import zipfile
 from collections import deque
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -175,7 +175,8 @@ def _check_image(img: np.ndarray, what: str) -> None:
 
 def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[np.ndarray], *,
                   long_term: int | None = None, flow: str | FlowEstimator = "dis", preset: str = "medium",
-                  ground_truth: GroundTruthFlow | str | Path | None = None) -> dict:
+                  ground_truth: GroundTruthFlow | str | Path | None = None,
+                  on_pair: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> dict:
     """Warping error of ``stylized_frames`` given the motion of ``input_frames``.
 
     Args:
@@ -186,6 +187,8 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         flow: a flow backend name or a :class:`FlowEstimator` (estimated on the input frames).
         preset: DIS preset when ``flow`` is ``dis``.
         ground_truth: a :class:`GroundTruthFlow` (or its path) to use instead of estimated flow.
+        on_pair: called as ``on_pair(t, input_frame, stylized_frame)`` with each pair compared, so
+            other scores can be taken in the same pass over two videos (``vidstyle eval --painting``).
     Returns:
         dict with ``frames``, ``warping_error``, ``warping_error_long_term`` (None without
         ``long_term``), ``input_warping_error``, ``input_warping_error_long_term``, ``k``, ``flow``
@@ -240,6 +243,8 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         # (interpolated when enlarged: area resizing repeats pixels then, and its steps flicker
         # under a moving flow, which raised the input's floor 40x above a smooth stylization's)
         inp_scored = resize_frame(inp, (sty.shape[1], sty.shape[0]))
+        if on_pair is not None:
+            on_pair(t, inp, sty)
         history.append((inp, sty, inp_scored))
         frames = t + 1
         for k, key in ((1, "short"), (long_term, "long")):
@@ -337,10 +342,11 @@ EVAL_SCHEMA = 2  # 2: scene-cut pairs left out of the errors (cut_pairs says how
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
                     gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str = "dis",
                     preset: str = "medium", start: float | None = None, duration: float | None = None,
-                    fps=None) -> dict:
+                    fps=None, on_pair: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> dict:
     """:func:`warping_error` of two video files (the stylized one made from the input one, or with
     ``start``/``duration`` from that segment of it, as ``vidstyle stylize --start/--duration``
-    made it; ``fps``: the rate an input folder of numbered frames was stylized at, ``--fps``)."""
+    made it; ``fps``: the rate an input folder of numbered frames was stylized at, ``--fps``;
+    ``on_pair``: as :func:`warping_error`'s, with each pair of decoded frames)."""
     from vidstyle.io.sequence import say_if_fps_unused
 
     say_if_fps_unused(fps, Path(input_path))
@@ -357,7 +363,8 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     inputs = _Counted(_read_frames(input_path, max_frames, start, duration, input_times, fps))
     stylized = _Counted(_read_frames(stylized_path, max_frames, None, None, stylized_times))
     ground_truth = GroundTruthFlow(gt_flow) if isinstance(gt_flow, (str, Path)) else gt_flow
-    result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth)
+    result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth,
+                           on_pair=on_pair)
     if ground_truth is not None and ground_truth.fps and not Path(input_path).is_dir():
         _check_ground_truth_timing(ground_truth, input_path, input_times[:result["frames"]])
     # zip() stops at the shorter stream, after taking one more frame from the input when that is
@@ -494,29 +501,32 @@ class StyleScorer:
     def score_pairs(self, pairs: Iterable[tuple[np.ndarray, np.ndarray | None]]) -> tuple[dict, int]:
         """:meth:`scores` of ``(stylized, input)`` pairs (input None: style only), taken one at a
         time (a video's frames are not held); returns the means and the number of pairs scored."""
+        tally = StyleTally(self)
+        for out, src in pairs:
+            tally.add(out, src)
+        return tally.means()
+
+    def score_pair(self, out: np.ndarray, src: np.ndarray | None = None) -> dict:
+        """``style_loss`` of one uint8 RGB (H, W, 3) stylized frame; with ``src`` (the frame it was
+        made from) also ``content_loss`` and ``input_style_loss``."""
         import torch
 
         from vidstyle.train.losses import content_loss, style_loss
 
-        sums, n = {"style_loss": 0.0, "content_loss": 0.0, "input_style_loss": 0.0}, 0
         with torch.no_grad():
-            for out, src in pairs:
-                fo = self._features(out)
-                sums["style_loss"] += float(style_loss(fo, self.targets, self.style_layers))
-                if src is not None:
-                    if out.shape != src.shape:  # a stylization at another resolution: compare at its size
-                        (h, w), (ho, wo) = src.shape[:2], out.shape[:2]
-                        if not same_shape((w, h), (wo, ho)):
-                            raise VidstyleError(f"stylized frame {wo}x{ho} and input frame {w}x{h} differ in "
-                                                "aspect ratio: is it a stylization of this input?")
-                        src = resize_frame(src, (wo, ho))
-                    fs = self._features(src)
-                    sums["content_loss"] += float(content_loss(fo, fs, self.content_layers))
-                    sums["input_style_loss"] += float(style_loss(fs, self.targets, self.style_layers))
-                n += 1
-        if not n:
-            raise VidstyleError("no frames to score")
-        return {k: v / n for k, v in sums.items()}, n
+            fo = self._features(out)
+            scores = {"style_loss": float(style_loss(fo, self.targets, self.style_layers))}
+            if src is not None:
+                if out.shape != src.shape:  # a stylization at another resolution: compare at its size
+                    (h, w), (ho, wo) = src.shape[:2], out.shape[:2]
+                    if not same_shape((w, h), (wo, ho)):
+                        raise VidstyleError(f"stylized frame {wo}x{ho} and input frame {w}x{h} differ in "
+                                            "aspect ratio: is it a stylization of this input?")
+                    src = resize_frame(src, (wo, ho))
+                fs = self._features(src)
+                scores["content_loss"] = float(content_loss(fo, fs, self.content_layers))
+                scores["input_style_loss"] = float(style_loss(fs, self.targets, self.style_layers))
+        return scores
 
     def style(self, frames: Iterable[np.ndarray]) -> float:
         """Mean style loss of uint8 RGB (H, W, 3) frames against the painting."""
@@ -527,8 +537,33 @@ class StyleScorer:
         return self.scores(stylized, inputs)["content_loss"]
 
 
+class StyleTally:
+    """Running means of a :class:`StyleScorer`'s scores, fed one frame pair at a time (so they can
+    be taken while the frames pass by for something else, such as the warping error)."""
+
+    def __init__(self, scorer: StyleScorer):
+        self.scorer = scorer
+        self._sums = {"style_loss": 0.0, "content_loss": 0.0, "input_style_loss": 0.0}
+        self.count = 0
+
+    def add(self, out: np.ndarray, src: np.ndarray | None = None) -> None:
+        for key, value in self.scorer.score_pair(out, src).items():
+            self._sums[key] += value
+        self.count += 1
+
+    def means(self) -> tuple[dict, int]:
+        """The mean of each score (content ones 0 when only style was scored) and the pair count."""
+        if not self.count:
+            raise VidstyleError("no frames to score")
+        return {k: v / self.count for k, v in self._sums.items()}, self.count
+
+
+#: ``vidstyle eval --painting`` scores style on every this-many-th frame (``--style-every``)
+STYLE_EVERY = 4
+
+
 def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: str | Path, *,
-                   every: int = 4, max_frames: int | None = None, loss_net: str = EVAL_LOSS_NET,
+                   every: int = STYLE_EVERY, max_frames: int | None = None, loss_net: str = EVAL_LOSS_NET,
                    start: float | None = None, duration: float | None = None, fps=None) -> dict:
     """Style loss (vs ``painting``) and content loss (vs the input, or its segment
     ``start``/``duration``; ``fps``: an input folder's rate) of every ``every``-th frame."""
@@ -538,8 +573,12 @@ def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: 
     pairs = ((out, src) for i, (src, out) in enumerate(zip(read_frames(input_path, max_frames, start, duration, fps),
                                                            read_frames(stylized_path, max_frames)))
              if i % every == 0)
-    means, scored = scorer.score_pairs(pairs)
-    return {"painting": str(painting), "loss_net": loss_net, "size": scorer.size, "frames_scored": scored,
+    return _style_result(painting, scorer, *scorer.score_pairs(pairs), every=every)
+
+
+def _style_result(painting: str | Path, scorer: StyleScorer, means: dict, scored: int, *, every: int) -> dict:
+    """``vidstyle eval``'s ``style`` object."""
+    return {"painting": str(painting), "loss_net": scorer.loss_net, "size": scorer.size, "frames_scored": scored,
             "every": every, **means}
 
 
@@ -604,20 +643,26 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_eval(args) -> int:
+    tally, every = None, args.style_every or STYLE_EVERY
     if args.painting:  # before the (slow) warping error
         check_painting(args.painting)
+        tally = StyleTally(StyleScorer(args.painting, loss_net=args.loss_net or EVAL_LOSS_NET))
     else:  # a style setting without the painting to score against would be ignored without a word
         given = [name for name, value in (("--style-every", args.style_every), ("--loss-net", args.loss_net))
                  if value is not None]
         if given:
             log.warning("%s %s the style score, which needs --painting; there is none", " and ".join(given),
                         "set" if len(given) > 1 else "sets")
+
+    def score_style(t: int, src: np.ndarray, out: np.ndarray) -> None:
+        # the style scores ride on the warping error's pass, so each video is decoded once
+        if t % every == 0:
+            tally.add(out, src)
+
     result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
                              max_frames=args.max_frames, preset=args.flow_preset, start=args.start,
-                             duration=args.duration, fps=args.fps)
-    result["style"] = None if not args.painting else evaluate_style(
-        args.input, args.stylized, args.painting, max_frames=args.max_frames, start=args.start,
-        duration=args.duration, fps=args.fps,
-        **{k: v for k, v in (("every", args.style_every), ("loss_net", args.loss_net)) if v is not None})
+                             duration=args.duration, fps=args.fps, on_pair=score_style if tally else None)
+    result["style"] = None if tally is None else _style_result(args.painting, tally.scorer, *tally.means(),
+                                                               every=every)
     print(json.dumps({"schema": EVAL_SCHEMA, **result}, indent=2))
     return 0
