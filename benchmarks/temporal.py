@@ -85,6 +85,9 @@ LIGHT_ARCH_FT = (("light-full", "starry_night", 300), ("light-full", "starry_nig
 LIGHT_FEATURE = (("starry_night", 10), ("starry_night", 30), ("the_scream", 10), ("mondrian", 10),
                  ("woman_with_hat", 10), ("contrast_of_forms", 10), ("shipwreck", 10), ("mondrian", 30),
                  ("woman_with_hat", 30))
+#: the bundled light recipe with synthetic pairs that move by whole pixels only
+#: (benchmarks/whole_pixel_pairs.py, fortieth session) against the weight-0 twin: temporal weights
+LIGHT_WHOLE_PIXEL = (300, 1000)
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
@@ -257,6 +260,12 @@ SETS = {
         f"same recipe, seed and number of steps; (b) adds the feature-level term alone, "
         f"`--temporal-feature-weight {fw}`", f"{style}.jpg")
        for style, fw in LIGHT_FEATURE},
+    **{f"light_starry_night_effnet_sw5_wp_tw{tw}": (
+        ROOT / "benchmarks/models/light_starry_night_effnet_sw5_t0.safetensors",
+        ROOT / f"benchmarks/models/light_starry_night_effnet_sw5_wp_tw{tw}.safetensors", "light",
+        f"same recipe, seed and number of steps; (b) adds `--temporal-weight {tw}` with synthetic pairs that move "
+        "by whole pixels only (benchmarks/whole_pixel_pairs.py), where the loss's warp is exact", "starry_night.jpg")
+       for tw in LIGHT_WHOLE_PIXEL},
     # the temporal loss's lighting term fitted as one gain and offset per pair (twenty-seventh
     # session) instead of ReCoNet's per-pixel luma difference; otherwise the bundled command, whose
     # rerun with the earlier code reproduced the bundled network bit for bit

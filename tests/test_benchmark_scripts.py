@@ -321,3 +321,26 @@ def test_soak_summary_compares_warm_with_the_end():
     assert soak.summarize(samples) == {"warm_mib": 300.0, "end_mib": 330.5, "max_mib": 330.5,
                                        "growth_after_warm_up_mib": 30.5, "samples": 5}
     assert soak.summarize([]) == {}
+
+
+def test_whole_pixel_pairs_move_by_whole_pixels_so_the_warp_is_exact():
+    import torch
+
+    from vidstyle.flow import warp
+
+    module = _load("whole_pixel_pairs.py")
+    flow = module.whole_pixel_flow(16, 96, 128, torch.Generator().manual_seed(0))
+    assert flow.shape == (16, 2, 96, 128)
+    shifts = flow[:, :, 0, 0]
+    assert torch.equal(flow, shifts.view(16, 2, 1, 1).expand_as(flow))  # one translation per pair
+    assert torch.equal(shifts, shifts.round()) and shifts.abs().max() <= 4 and shifts.abs().sum() > 0
+    image = torch.rand(16, 3, 96, 128)
+    moved = warp(image, flow)
+    for i, (dx, dy) in enumerate(shifts.long().tolist()):  # exact: pixel (x, y) of frame t is (x+dx, y+dy) of t-1
+        inner = (slice(max(0, -dy), 96 - max(0, dy)), slice(max(0, -dx), 128 - max(0, dx)))
+        expected = image[i][:, max(0, dy):96 + min(0, dy), max(0, dx):128 + min(0, dx)]
+        # (grid_sample's normalised coordinates leave weights about 1e-5 from 0 and 1)
+        assert torch.allclose(moved[i][:, inner[0], inner[1]], expected, atol=1e-4)
+    # a half-pixel shift, by contrast, blends neighbours: what the whole-pixel pairs avoid
+    half = warp(image, torch.full_like(flow, 0.5))[:, :, :-1, :-1]
+    assert (half - image[:, :, 1:, 1:]).abs().mean() > 0.1
