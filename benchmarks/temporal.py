@@ -88,6 +88,8 @@ LIGHT_FEATURE = (("starry_night", 10), ("starry_night", 30), ("the_scream", 10),
 #: the bundled light recipe with synthetic pairs that move by whole pixels only
 #: (benchmarks/whole_pixel_pairs.py, fortieth session) against the weight-0 twin: temporal weights
 LIGHT_WHOLE_PIXEL = (300, 1000)
+#: temporal weights of the light starry_night trained with `--style-size 256` (fortieth session)
+LIGHT_STYLE_256 = (30, 100, 300, 1000)
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
@@ -266,6 +268,14 @@ SETS = {
         f"same recipe, seed and number of steps; (b) adds `--temporal-weight {tw}` with synthetic pairs that move "
         "by whole pixels only (benchmarks/whole_pixel_pairs.py), where the loss's warp is exact", "starry_night.jpg")
        for tw in LIGHT_WHOLE_PIXEL},
+    # the painting seen at 256 px instead of 128 (fortieth session): its strokes twice as wide,
+    # further above the light network's 8-pixel grid; against a weight-0 twin of that size
+    **{f"light_starry_night_effnet_sw5_ss256_tw{tw}": (
+        ROOT / "benchmarks/models/light_starry_night_effnet_sw5_ss256_t0.safetensors",
+        ROOT / f"benchmarks/models/light_starry_night_effnet_sw5_ss256_tw{tw}.safetensors", "light",
+        f"the bundled light recipe with `--style-size 256`, same seed and number of steps; (b) adds "
+        f"`--temporal-weight {tw}`", "starry_night.jpg")
+       for tw in LIGHT_STYLE_256},
     # the temporal loss's lighting term fitted as one gain and offset per pair (twenty-seventh
     # session) instead of ReCoNet's per-pixel luma difference; otherwise the bundled command, whose
     # rerun with the earlier code reproduced the bundled network bit for bit
