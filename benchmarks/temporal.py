@@ -88,8 +88,12 @@ LIGHT_FEATURE = (("starry_night", 10), ("starry_night", 30), ("the_scream", 10),
 #: the bundled light recipe with synthetic pairs that move by whole pixels only
 #: (benchmarks/whole_pixel_pairs.py, fortieth session) against the weight-0 twin: temporal weights
 LIGHT_WHOLE_PIXEL = (300, 1000)
-#: temporal weights of the light starry_night trained with `--style-size 256` (fortieth session)
-LIGHT_STYLE_256 = (30, 100, 300, 1000)
+#: the bundled light recipe with `--style-size 256` (fortieth session) against a weight-0 twin of
+#: that size: (painting, temporal weight)
+LIGHT_STYLE_256 = (*(("starry_night", tw) for tw in (30, 100, 300, 1000)),
+                   *((style, 100) for style in ("the_scream", "woman_with_hat", "shipwreck", "mondrian",
+                                                "contrast_of_forms")),
+                   ("mondrian", 30), ("contrast_of_forms", 30))
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
@@ -270,12 +274,12 @@ SETS = {
        for tw in LIGHT_WHOLE_PIXEL},
     # the painting seen at 256 px instead of 128 (fortieth session): its strokes twice as wide,
     # further above the light network's 8-pixel grid; against a weight-0 twin of that size
-    **{f"light_starry_night_effnet_sw5_ss256_tw{tw}": (
-        ROOT / "benchmarks/models/light_starry_night_effnet_sw5_ss256_t0.safetensors",
-        ROOT / f"benchmarks/models/light_starry_night_effnet_sw5_ss256_tw{tw}.safetensors", "light",
+    **{f"light_{style}_effnet_sw5_ss256_tw{tw}": (
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss256_t0.safetensors",
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss256_tw{tw}.safetensors", "light",
         f"the bundled light recipe with `--style-size 256`, same seed and number of steps; (b) adds "
-        f"`--temporal-weight {tw}`", "starry_night.jpg")
-       for tw in LIGHT_STYLE_256},
+        f"`--temporal-weight {tw}`", f"{style}.jpg")
+       for style, tw in LIGHT_STYLE_256},
     # the temporal loss's lighting term fitted as one gain and offset per pair (twenty-seventh
     # session) instead of ReCoNet's per-pixel luma difference; otherwise the bundled command, whose
     # rerun with the earlier code reproduced the bundled network bit for bit
