@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     temporal.random_affine_flow = whole_pixel_flow  # synthetic_pair looks it up at each call
     try:
         code = vidstyle_main(["train", *argv])
-    finally:  # (a test runs this script in its own process's modules)
+    finally:  # put it back: the --help test runs this script inside the test process
         temporal.random_affine_flow = camera_motion
     if code == 0:
         out = Path(argv[argv.index("--out") + 1])
