@@ -93,7 +93,8 @@ LIGHT_WHOLE_PIXEL = (300, 1000)
 LIGHT_STYLE_256 = (*(("starry_night", tw) for tw in (30, 100, 300, 1000)),
                    *((style, 100) for style in ("the_scream", "woman_with_hat", "shipwreck", "mondrian",
                                                 "contrast_of_forms")),
-                   ("mondrian", 30), ("contrast_of_forms", 30), ("the_scream", 300), ("shipwreck", 300))
+                   ("mondrian", 30), ("contrast_of_forms", 30), ("the_scream", 300), ("shipwreck", 300),
+                   ("mondrian", 50), ("woman_with_hat", 200))
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
