@@ -633,7 +633,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="also score style quality against this painting (style loss; content loss vs INPUT; "
                         "the input's own style loss as the reference)")
     p.add_argument("--style-every", type=_positive_int, metavar="N",
-                   help="score style on every Nth frame (default 4)")
+                   help=f"score style on every Nth frame (default {STYLE_EVERY})")
     from vidstyle.models.lossnets import LOSS_NETWORKS
 
     p.add_argument("--loss-net", choices=LOSS_NETWORKS,
