@@ -91,7 +91,8 @@ def _scores(losses: LossComputer, images: torch.Tensor, photos: torch.Tensor, ch
 
 def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt_steps: int, eval_nets: list[str],
                    device: torch.device, photos_limit: int | None = None, loss_weights: dict | None = None,
-                   match_content: bool = True, images_dir: str | None = None, images_per_row: int = 4) -> dict:
+                   match_content: bool = True, images_dir: str | None = None, images_per_row: int = 4,
+                   style_size: int | None = None) -> dict:
     path, style_name = _model_and_style(spec)
     net, info = load_model(path, device)
     names = info.style_names
@@ -103,9 +104,10 @@ def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt
     if not painting or not Path(painting).is_file():
         raise VidstyleError(f"painting for {path}:{names[index]} not found ({painting}); pass --painting")
     train_net = cfg.get("loss_net", "vgg16_hed")
-    style_size = int(cfg.get("style_size") or cfg.get("image_size") or size)
-    # the style image is seen at the same scale relative to the photos as in training
-    style_size = max(16, round(style_size * size / int(cfg.get("image_size") or size)))
+    if style_size is None:
+        # the style image is seen at the same scale relative to the photos as in training
+        style_size = int(cfg.get("style_size") or cfg.get("image_size") or size)
+        style_size = max(16, round(style_size * size / int(cfg.get("image_size") or size)))
 
     _, held = split_held_out(find_images(content))
     if cfg.get("held_out_files") and [str(p.relative_to(content).as_posix()) for p in held] != cfg["held_out_files"]:
@@ -158,7 +160,8 @@ def evaluate_model(spec: str, painting: str | None, content: str, size: int, opt
                     [photos, feed_forward] + [runs[m] for m in sorted(runs, reverse=True)], images_per_row)
 
     result = {"model": path, "style": names[index], "painting": str(painting), "train_loss_net": train_net,
-              "photos": len(held), "size": size, "opt_steps": opt_steps, "opt_seconds": round(opt_seconds, 1),
+              "photos": len(held), "size": size, "style_size": style_size, "opt_steps": opt_steps,
+              "opt_seconds": round(opt_seconds, 1),
               "content_weights": [content_weight * m for m in sorted(runs)], "scores": {}}
     for name in [train_net] + [n for n in eval_nets if n != train_net]:
         if name == train_net:
@@ -196,9 +199,9 @@ def _label(r: dict) -> str:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| style | loss network | FF style | opt. style | FF / opt. style | FF content | opt. content "
+    lines = ["| style | painting px | loss network | FF style | opt. style | FF / opt. style | FF content | opt. content "
              "| opt. style at FF content | FF / opt. at equal content |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for name, s in r["scores"].items():
             tag = name + (" (training)" if s["trained_with"] else " (held-out net)")
@@ -208,7 +211,7 @@ def markdown(results: list[dict]) -> str:
                         else f"{matched:.3f} | {s['matched_style_ratio']:.2f}")
             if matched is None:
                 at_equal += " | –"
-            lines.append(f"| {_label(r)} | {tag} | {ff['style']:.3f} | {op['style']:.3f} | {s['style_ratio']:.2f} "
+            lines.append(f"| {_label(r)} | {r.get('style_size', '?')} | {tag} | {ff['style']:.3f} | {op['style']:.3f} | {s['style_ratio']:.2f} "
                          f"| {ff['content']:.3f} | {op['content']:.3f} | {at_equal} |")
     r0 = results[0] if results else {}
     lines.append("")
@@ -228,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="painting per --model (default: the style image path recorded at training)")
     p.add_argument("--content", required=True, help="the content folder the models were trained on")
     p.add_argument("--size", type=int, default=128, help="square evaluation size in pixels (default 128)")
+    p.add_argument("--style-size", type=int,
+                   help="the painting's size in pixels for every model (default: each model's training size, scaled "
+                        "like the photos); one size for all compares networks trained at different sizes")
     p.add_argument("--opt-steps", type=int, default=20, help="L-BFGS iterations of the optimisation (default 20)")
     p.add_argument("--photos", type=int, help="use only the first N held-out photos (default all 20)")
     p.add_argument("--eval-nets", default="vgg16_hed,vgg16_bn_craft",
@@ -253,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             r = evaluate_model(spec, args.painting[i] if args.painting else None, args.content, args.size,
                                args.opt_steps, [n.strip() for n in args.eval_nets.split(",") if n.strip()], device,
-                               args.photos, weights, args.match_content, args.images, args.image_rows)
+                               args.photos, weights, args.match_content, args.images, args.image_rows,
+                               args.style_size)
             r["seconds"] = round(time.perf_counter() - t0, 1)
             results.append(r)
             print(f"{r['style']}: " + ", ".join(f"{n}: FF/opt style {s['style_ratio']:.2f}"

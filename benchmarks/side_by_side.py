@@ -2,8 +2,8 @@
 
 Left: (a) the Starry Night net trained without the temporal loss, run per frame. Right: (b) the net
 trained with the temporal loss plus the flow stabilizer (``--temporal flow``); ``--set`` picks the pair
-of ``temporal.SETS`` (default ``light_starry_night_effnet_sw5_tw1000``: the bundled network and its twin
-trained without the temporal loss, same recipe and steps). Writes
+of ``temporal.SETS`` (default ``light_starry_night_effnet_sw5_ss256_tw100``: a byte copy of the bundled
+network and its twin trained without the temporal loss, same recipe and steps). Writes
 
 * ``samples/side_by_side.mp4``: the first N frames of ``samples/sample.mp4``, two 320x180 panels;
 * ``samples/side_by_side.png``: a strip of consecutive frames, per row: per-frame output, its
@@ -11,7 +11,7 @@ trained without the temporal loss, same recipe and steps). Writes
   visible; flicker shows as bright texture, a stable output is dark), then the same two rows for the
   consistent output.
 
-    .venv/bin/python benchmarks/side_by_side.py [--frames 48] [--strength 0.5]
+    .venv/bin/python benchmarks/side_by_side.py [--frames 48] [--strength 0.3]
 """
 from __future__ import annotations
 
@@ -64,10 +64,11 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int = 24) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--frames", type=int, default=48)
-    p.add_argument("--strength", type=float, default=0.5, help="stabilizer strength of the right panel")
+    p.add_argument("--strength", type=float, default=0.3,
+                   help="stabilizer strength of the right panel (default 0.3, the bundled light_starry_night's)")
     p.add_argument("--strip", type=int, default=5, help="consecutive frames in the PNG strip")
     p.add_argument("--strip-start", type=int, default=20)
-    p.add_argument("--set", choices=list(SETS), default="light_starry_night_effnet_sw5_tw1000",
+    p.add_argument("--set", choices=list(SETS), default="light_starry_night_effnet_sw5_ss256_tw100",
                    help="which (a)/(b) pair (default: the bundled light_starry_night and its weight-0 twin)")
     p.add_argument("--out", type=Path, default=ROOT / "samples/side_by_side")
     args = p.parse_args(argv)

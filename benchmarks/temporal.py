@@ -94,7 +94,9 @@ LIGHT_STYLE_256 = (*(("starry_night", tw) for tw in (30, 100, 300, 1000)),
                    *((style, 100) for style in ("the_scream", "woman_with_hat", "shipwreck", "mondrian",
                                                 "contrast_of_forms")),
                    ("mondrian", 30), ("contrast_of_forms", 30), ("the_scream", 300), ("shipwreck", 300),
-                   ("mondrian", 50), ("woman_with_hat", 200))
+                   ("mondrian", 50), ("woman_with_hat", 200), ("starry_night", 200), ("mondrian", 40))
+#: the four-style network with `--style-size 256` (forty-first session): temporal weights
+MIX_STYLE_256 = (100, 30)
 #: the styles of the four-style networks, in their files' order
 MIX_STYLES = ("starry_night", "the_scream", "woman_with_hat", "contrast_of_forms")
 #: comparison -> (model a: no temporal loss, model b: temporal loss, description, note, painting file name)
@@ -172,6 +174,16 @@ SETS = {
         "the bundled network (a byte copy) and adds `--temporal-weight 1000`; the four-style network scored on "
         f"its {style} style", f"{style}.jpg")
        for style in MIX_STYLES},
+    # the four-style network with the painting at 256 px (forty-first session): (b) starts from the
+    # 256 px light_starry_night of its temporal weight, its twin from that network's weight-0 twin
+    **{f"light_mix_effnet_sw5_ss256_tw{tw}_{style}": (
+        ROOT / "benchmarks/models/light_mix_effnet_sw5_ss256_t0.safetensors",
+        ROOT / f"benchmarks/models/light_mix_effnet_sw5_ss256_tw{tw}.safetensors", "light",
+        "the four-style command with `--style-size 256`, same seed and number of steps, each initialised from "
+        "the 256 px light_starry_night of its side ((a): `benchmarks/models/light_starry_night_effnet_sw5_ss256_t0`, "
+        f"(b): `..._ss256_tw{tw}`); (b) adds `--temporal-weight {tw}`; the four-style network scored on its "
+        f"{style} style", f"{style}.jpg")
+       for tw in MIX_STYLE_256 for style in MIX_STYLES},
     # EfficientNet-Lite0 loss without activation smoothing (ninth session)
     "light_starry_night_effnet": (ROOT / "benchmarks/models/light_starry_night_effnet_t0.safetensors",
                                   ROOT / "benchmarks/models/light_starry_night_effnet.safetensors", "light",

@@ -20,7 +20,10 @@ VARIED = {"temporal_weight", "temporal_feature_weight", "temporal_videos", "vide
 VARIED_BY_SET_PREFIX = {"light_mix_": {"init_from"},  # each side starts from its own light_starry_night
                         "starry_night_x3_": {"init_from"}}  # each side continues its own 1200-step network
 # for those: the networks (a) may start from, and the bundled file (b) started from
-OWN_SIDE_STARTS = {"light_mix_": ({"light_starry_night_t0", "light_starry_night_effnet_sw5_t0"}, "light_starry_night"),
+OWN_SIDE_STARTS = {**{f"light_mix_effnet_sw5_ss256_tw{tw}_": ({"light_starry_night_effnet_sw5_ss256_t0"},
+                                                              f"light_starry_night_effnet_sw5_ss256_tw{tw}")
+                      for tw in (100, 30)},
+                   "light_mix_": ({"light_starry_night_t0", "light_starry_night_effnet_sw5_t0"}, "light_starry_night"),
                    "starry_night_x3_": ({"starry_night_effnet_sw5_t0"}, "starry_night")}
 VARIED_BY_SET_SUFFIX = {"_sw4": {"style_weight"}}  # the stronger-style-term experiment (note says so)
 
@@ -130,3 +133,12 @@ def test_quality_benchmark_runs_end_to_end_and_writes_the_grid_to_look_at(tmp_pa
     grid = Image.open(tmp_path / "grids" / "light_starry_night_light_starry_night_opt2.png")
     # one row per photo; columns: photo, feed-forward output, one per optimisation
     assert grid.size == ((2 + len(result["content_weights"])) * 32, 2 * 32)
+    # the painting at the training size scaled like the photos, unless one size is asked for every model
+    cfg = read_info(model).train_config
+    assert result["style_size"] == round(cfg["style_size"] * 32 / cfg["image_size"])
+    rc = _quality_bench().main(["--model", str(model), "--painting", str(shared_data / "styles/starry_night.jpg"),
+                                "--content", str(shared_data / "content"), "--photos", "1", "--size", "32",
+                                "--style-size", "48", "--opt-steps", "1", "--eval-nets", "", "--no-match-content",
+                                "--device", "cpu", "--out", str(out)])
+    assert rc == 0 and json.loads(out.read_text())["results"][0]["style_size"] == 48
+    assert "| light_starry_night | 48 |" in out.with_suffix(".md").read_text()

@@ -830,7 +830,7 @@ def test_live_parser_defaults_to_the_auto_backend():
 
 
 def test_stabilizer_strength_follows_each_style_until_the_user_sets_it(monkeypatch):
-    # shipwreck's zoo entry asks for 0.3, the light network for the default 0.5
+    # shipwreck's zoo entry asks for 0.3, the standard starry_night for the default 0.5
     from vidstyle.flow import stabilizer as stabilizer_module
 
     made = []
@@ -846,7 +846,7 @@ def test_stabilizer_strength_follows_each_style_until_the_user_sets_it(monkeypat
             return super().step(*args)
 
     monkeypatch.setattr(stabilizer_module, "FlowStabilizer", SpyStabilizer)
-    bank = StyleBank(["shipwreck", "light_starry_night"], device="cpu")
+    bank = StyleBank(["shipwreck", "starry_night"], device="cpu")
     assert (bank.temporal_strength(0), bank.temporal_strength(1)) == (0.3, 0.5)
 
     def run(keys: str, strength=None):
@@ -860,14 +860,14 @@ def test_stabilizer_strength_follows_each_style_until_the_user_sets_it(monkeypat
         return stab, messages
 
     stab, messages = run("xn")
-    assert "style: light_starry_night (stabilizer strength 0.5)" in messages and stab.strength == 0.5
+    assert "style: starry_night (stabilizer strength 0.5)" in messages and stab.strength == 0.5
     stab, messages = run("x")
     assert stab.strength == 0.3  # shipwreck's own from the start
     assert messages[0] == "style: shipwreck (stabilizer strength 0.3); n / p switch between 2"
     stab, messages = run("-n")  # the user lowered it: it stays theirs across the switch
     assert "stabilizer strength 0.2" in messages and stab.strength == 0.2
     stab, messages = run("xn", strength=0.8)
-    assert "style: light_starry_night (stabilizer strength 0.8)" in messages and stab.strength == 0.8
+    assert "style: starry_night (stabilizer strength 0.8)" in messages and stab.strength == 0.8
     stab, messages = run("---xx")  # 0.3 down to 0: the frame would come back unchanged, so no flow is run
     assert "stabilizer strength 0.0" in messages and stab.steps == 3  # the three frames before it reached 0
     # a ready Stylizer of a bundled file asks for its style's strength, as in `vidstyle stylize`
