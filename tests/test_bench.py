@@ -856,6 +856,24 @@ def test_the_warping_comparison_says_when_its_styles_differ(tmp_path, monkeypatc
     assert [row["name"] for row in report["warping"]] == ["vidstyle light_starry_night"]
 
 
+def test_a_bundled_style_is_benchmarked_at_its_own_stabilizer_strength(tmp_path):
+    # as `vidstyle stylize --style light_mondrian` runs it: the file-to-file rows and the warping
+    # error used the default strength for every style (the network was wrapped without its style)
+    pytest.importorskip("av")
+    from vidstyle.bench.pipeline import write_test_clip
+    from vidstyle.bench.run import run_benchmark
+    from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH
+    from vidstyle.models.zoo import Styles
+
+    own = Styles("light_mondrian").value.temporal_strength
+    assert own != DEFAULT_TEMPORAL_STRENGTH  # otherwise this test shows nothing
+    clip = write_test_clip(tmp_path / "c.mp4", frames=4, size=(64, 48))
+    report = run_benchmark(BenchSettings(models=[], resolutions=[], peers=False, clip=str(clip), clip_frames=4,
+                                         warping_frames=3, pipeline_models=["light_mondrian"],
+                                         pipeline_backend="torch", warmup=0, repeats=3, max_seconds=0.5))
+    assert f"vidstyle light_mondrian + flow stabilizer {own:g}" in [row["name"] for row in report["warping"]]
+
+
 def test_the_cli_builds_where_a_unix_only_module_is_missing():
     # adding `bench` imports its settings beside its runner; `resource` (Unix only) is imported
     # where it is used, so on Windows every other command still works and bench is listed. In a

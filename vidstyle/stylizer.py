@@ -162,8 +162,9 @@ class Stylizer:
     def from_model(cls, model: TransformerNet, info: ModelInfo | None = None, *, device: str | torch.device = "auto",
                    precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
                    scale: float | None = None, backend: str = "auto", style_strength: float = 1.0,
-                   keep_colors: bool = False) -> "Stylizer":
-        """Wrap an in-memory network (tests, benchmarks, training previews)."""
+                   keep_colors: bool = False, choice: StyleChoice | None = None) -> "Stylizer":
+        """Wrap an in-memory network (tests, benchmarks, training previews). ``choice``: the style it
+        was loaded from, if any, so that it runs as that style does (its own stabilizer strength)."""
         self = cls.__new__(cls)
         self.set_look(style_strength, keep_colors)
         self.device = resolve_device(_int8_device(precision, device))
@@ -171,7 +172,7 @@ class Stylizer:
         info = info or ModelInfo(path="<memory>", arch="transformer", arch_args=model.arch_args,
                                  styles=[{"name": f"style{i}"} for i in range(model.num_styles)])
         self._setup(model.to(self.device).eval(), info, precision, channels_last, max_side, scale, backend)
-        self.choice = None
+        self.choice = choice
         return self
 
     def _setup(self, model, info, precision, channels_last, max_side, scale, backend="torch") -> None:

@@ -7,8 +7,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from vidstyle.bench.network import (LIGHT_ARCHS, NetworkCase, build_naive_runner, load_network, parse_resolution,
-                                    run_network_case)
+from vidstyle.bench.network import (ARCHS, LIGHT_ARCHS, NetworkCase, build_naive_runner, load_network,
+                                    parse_resolution, run_network_case)
 from vidstyle.bench.report import run_settings
 from vidstyle.bench.stats import OtherCpuMeter, load_average
 from vidstyle.errors import VidstyleError
@@ -288,6 +288,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
     """File-to-file runs on the clip (vidstyle pipeline, naive loop) and the warping error."""
     from vidstyle.bench.pipeline import run_naive_loop, run_vidstyle_pipeline
     from vidstyle.eval import read_frames
+    from vidstyle.models.zoo import resolve_style
     from vidstyle.pipeline import calibrate_for, default_batch
     from vidstyle.stylizer import Stylizer
 
@@ -308,8 +309,10 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
             precision = wanted or pipeline_precision(backend, device)
             if precision != _auto_precision(device) and wanted is None:
                 why += f"; {backend} runs in {precision} only, not {_auto_precision(device)} (--precision auto here)"
+            # a style's network runs as `vidstyle stylize` runs that style: at its own stabilizer strength
             stylizer = Stylizer.from_model(net, device=device, precision=precision,
-                                           channels_last=backend != "onnx", backend=backend)
+                                           channels_last=backend != "onnx", backend=backend,
+                                           choice=None if m in ARCHS else resolve_style(m))
             # by default the batch `vidstyle stylize` would use for this network on this device
             batch = s.pipeline_batch or default_batch(stylizer, (h, w))
             # whole batches only, so that no half-empty batch skews the per-frame times; at least one
@@ -389,7 +392,6 @@ def _attach_network(row: dict, net_row: dict) -> None:
 
 def _warping(s: BenchSettings, report: dict, stylizer, label: str, with_peer: bool) -> None:
     """Warping error on the first frames of the clip: vidstyle (raw and stabilised) vs Magenta."""
-    from vidstyle.bench.network import ARCHS
     from vidstyle.config import StylizeConfig
     from vidstyle.eval import read_frames, warping_error
     from vidstyle.pipeline import make_stabilizer
