@@ -327,9 +327,9 @@ def _recipe(temporal_weight: int, style_size: int = 128) -> str:
 def _light_recipe(temporal_weight: int) -> str:
     """The light networks' recipe: the painting seen at 256 px (its strokes twice as wide as at the
     crops' 128, above the network's 8-pixel grid, where the temporal loss keeps them instead of
-    smoothing them away) and each painting's own temporal weight, the highest that kept it within the
-    temporal issue's style bound against a weight-0 twin (benchmarks/RESULTS.md, "The light styles
-    bundled with the painting at 256 px")."""
+    smoothing them away) and each painting's own temporal weight, the highest of those tried that kept
+    it within the temporal issue's style bound against a weight-0 twin on every clip
+    (benchmarks/RESULTS.md, "The light styles bundled with the painting at 256 px")."""
     return ("vidstyle train --arch light --image-size 128 --style-size 256 --batch-size 4 "
             f"--loss-net efficientnet_lite0 --style-weight 5 --tv-weight 0.001 --temporal-weight {temporal_weight} "
             "--steps 1200 (the 2-core CPU, fp32, one thread, 4-5 minutes)")
