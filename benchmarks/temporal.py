@@ -81,15 +81,15 @@ LIGHT_ARCH_FT = (("light-full", "starry_night", 300), ("light-full", "starry_nig
                  *(("light-s4", style, tw) for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck",
                                                          "mondrian") for tw in (50, 100)))
 #: the feature-level temporal term alone (thirty-ninth session, `--temporal-feature-weight`, otherwise
-#: the bundled light recipe) against the weight-0 twin: (painting, feature weight)
+#: the light recipe bundled then: painting at 128 px) against the weight-0 twin: (painting, feature weight)
 LIGHT_FEATURE = (("starry_night", 10), ("starry_night", 30), ("the_scream", 10), ("mondrian", 10),
                  ("woman_with_hat", 10), ("contrast_of_forms", 10), ("shipwreck", 10), ("mondrian", 30),
                  ("woman_with_hat", 30))
-#: the bundled light recipe with synthetic pairs that move by whole pixels only
+#: the light recipe bundled then (painting at 128 px) with synthetic pairs that move by whole pixels only
 #: (benchmarks/whole_pixel_pairs.py, fortieth session) against the weight-0 twin: temporal weights
 LIGHT_WHOLE_PIXEL = (300, 1000)
-#: the bundled light recipe with `--style-size 256` (fortieth session) against a weight-0 twin of
-#: that size: (painting, temporal weight)
+#: the light recipe with `--style-size 256` (fortieth session; bundled since the forty-first, each
+#: painting at its own weight) against a weight-0 twin of that size: (painting, temporal weight)
 LIGHT_STYLE_256 = (*(("starry_night", tw) for tw in (30, 100, 300, 1000)),
                    *((style, 100) for style in ("the_scream", "woman_with_hat", "shipwreck", "mondrian",
                                                 "contrast_of_forms")),
@@ -164,14 +164,15 @@ SETS = {
                               f"`--temporal-weight 100`; the four-style network scored on its {style} style",
                               f"{style}.jpg")
        for style in MIX_STYLES},
-    # the bundled four-style network (twelfth session: its weight-0 twin starts from the single-style
-    # light_starry_night twin, as the bundle started from the bundled light_starry_night)
+    # the four-style network bundled from the twelfth to the forty-first session (its weight-0 twin
+    # starts from the single-style light_starry_night twin, as the bundle started from the bundled
+    # light_starry_night)
     **{f"light_mix_effnet_sw5_tw1000_{style}": (
         ROOT / "benchmarks/models/light_mix_effnet_sw5_t0.safetensors",
         ROOT / "benchmarks/models/light_mix_effnet_sw5_tw1000.safetensors", "light",
         "same recipe, seed and number of steps, EfficientNet-Lite0 loss at style weight 5, each initialised from "
         "the light_starry_night of its side ((a): `benchmarks/models/light_starry_night_effnet_sw5_t0`); (b) is "
-        "the bundled network (a byte copy) and adds `--temporal-weight 1000`; the four-style network scored on "
+        "the network bundled until the forty-first session (a byte copy) and adds `--temporal-weight 1000`; the four-style network scored on "
         f"its {style} style", f"{style}.jpg")
        for style in MIX_STYLES},
     # the four-style network with the painting at 256 px (forty-first session): (b) starts from the
@@ -198,12 +199,12 @@ SETS = {
                                      "(b) adds `--temporal-weight 300`", f"{style}.jpg")
        for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian", "contrast_of_forms")},
     # the same recipe at temporal weight 1000 (tenth session): the stronger temporal term brings the
-    # flicker near the HED networks' while staying closer to the painting; bundled since then
-    # (the files in benchmarks/models are byte copies of vidstyle/models/styles/light_*)
+    # flicker near the HED networks' while staying closer to the painting; bundled from then until the
+    # forty-first session (the files in benchmarks/models are byte copies of the light_* bundled then)
     **{f"light_{style}_effnet_sw5_tw1000": (ROOT / f"benchmarks/models/light_{style}_effnet_sw5_t0.safetensors",
                                             ROOT / f"benchmarks/models/light_{style}_effnet_sw5_tw1000.safetensors",
                                             "light", "same recipe, seed and number of steps, EfficientNet-Lite0 loss at "
-                                            "style weight 5 (the bundled recipe since the tenth session); (b) adds "
+                                            "style weight 5 (the bundled recipe from the tenth to the forty-first session); (b) adds "
                                             "`--temporal-weight 1000`", f"{style}.jpg")
        for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian", "contrast_of_forms")},
     # lower temporal weights with the same recipe (eleventh session): where does the style bound meet
@@ -258,14 +259,14 @@ SETS = {
     **{f"light_{style}_effnet_ft_tw{tw}": (
         ROOT / f"benchmarks/models/light_{style}_effnet_ft_t0.safetensors",
         ROOT / f"benchmarks/models/light_{style}_effnet_ft_tw{tw}.safetensors", "light",
-        f"both fine-tuned 600 steps (`--seed 1`) from light_{style}_effnet_sw5_t0 with the bundled light recipe; "
+        f"both fine-tuned 600 steps (`--seed 1`) from light_{style}_effnet_sw5_t0 with the light recipe bundled then; "
         f"(b) adds `--temporal-weight {tw}`", f"{style}.jpg")
        for style, tw in LIGHT_EFFNET_FT},
     **{f"{arch.replace('-', '_')}_{style}_ft_tw{tw}": (
         ROOT / f"benchmarks/models/{arch.replace('-', '_')}_{style}_ft_t0.safetensors",
         ROOT / f"benchmarks/models/{arch.replace('-', '_')}_{style}_ft_tw{tw}.safetensors", arch,
         f"`--arch {arch}`, both fine-tuned 600 steps (`--seed 1`) from {arch.replace('-', '_')}_{style}_t0 with the "
-        f"bundled light recipe; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
+        f"light recipe bundled then; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
        for arch, style, tw in LIGHT_ARCH_FT},
     **{f"light_aa_{style}_tw{tw}": (
         ROOT / f"benchmarks/models/light_aa_{style}_effnet_sw5_t0.safetensors",
@@ -290,7 +291,8 @@ SETS = {
     **{f"light_{style}_effnet_sw5_ss256_tw{tw}": (
         ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss256_t0.safetensors",
         ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss256_tw{tw}.safetensors", "light",
-        f"the bundled light recipe with `--style-size 256`, same seed and number of steps; (b) adds "
+        f"the light recipe bundled until the forty-first session with `--style-size 256`, same seed and number of "
+        f"steps; (b) adds "
         f"`--temporal-weight {tw}`", f"{style}.jpg")
        for style, tw in LIGHT_STYLE_256},
     # the temporal loss's lighting term fitted as one gain and offset per pair (twenty-seventh
