@@ -95,6 +95,8 @@ LIGHT_STYLE_256 = (*(("starry_night", tw) for tw in (30, 100, 300, 1000)),
                                                 "contrast_of_forms")),
                    ("mondrian", 30), ("contrast_of_forms", 30), ("the_scream", 300), ("shipwreck", 300),
                    ("mondrian", 50), ("woman_with_hat", 200), ("starry_night", 200), ("mondrian", 40))
+#: the same with `--style-size 384` (forty-first session): (painting, temporal weight)
+LIGHT_STYLE_384 = (("starry_night", 200), ("mondrian", 100))
 #: the four-style network with `--style-size 256` (forty-first session): temporal weights
 MIX_STYLE_256 = (100, 30)
 #: the styles of the four-style networks, in their files' order
@@ -295,6 +297,13 @@ SETS = {
         f"steps; (b) adds "
         f"`--temporal-weight {tw}`", f"{style}.jpg")
        for style, tw in LIGHT_STYLE_256},
+    # the painting at 384 px (forty-first session): strokes three times as wide as at 128
+    **{f"light_{style}_effnet_sw5_ss384_tw{tw}": (
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss384_t0.safetensors",
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss384_tw{tw}.safetensors", "light",
+        f"the light recipe bundled until the forty-first session with `--style-size 384`, same seed and number "
+        f"of steps; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
+       for style, tw in LIGHT_STYLE_384},
     # the temporal loss's lighting term fitted as one gain and offset per pair (twenty-seventh
     # session) instead of ReCoNet's per-pixel luma difference; otherwise the bundled command, whose
     # rerun with the earlier code reproduced the bundled network bit for bit

@@ -332,7 +332,7 @@ def _light_recipe(temporal_weight: int) -> str:
     (benchmarks/RESULTS.md, "The light styles bundled with the painting at 256 px")."""
     return ("vidstyle train --arch light --image-size 128 --style-size 256 --batch-size 4 "
             f"--loss-net efficientnet_lite0 --style-weight 5 --tv-weight 0.001 --temporal-weight {temporal_weight} "
-            "--steps 1200 (the 2-core CPU, fp32, one thread, 4-5 minutes)")
+            "--steps 1200 (the 2-core CPU, fp32, one thread, 4.5-5 minutes)")
 
 
 class Styles(Enum):
@@ -409,7 +409,7 @@ class Styles(Enum):
         artist=("Vincent van Gogh", "Edvard Munch", "Henri Matisse", "Fernand Léger"),
         year=("1889", "1893", "1905", "1913"),
         # started from light_starry_night's recipe at the same weight (benchmarks/models/); at weight
-        # 100 its starry_night and contrast_of_forms styles lost 23-29% style on bikes
+        # 100 its starry_night and contrast_of_forms styles' style loss rose 23-29% over the twin's on bikes
         recipe=_light_recipe(30).replace("--steps 1200", "--steps 1200 --init-from "
                                          "light_starry_night_effnet_sw5_ss256_tw30.safetensors"),
         steps=1200, num_params=102_803,
