@@ -427,7 +427,14 @@ def test_styles_describes_a_bundled_style_by_name_and_leaves_unknown_years_out(c
     listing = capsys.readouterr().out.splitlines()
     assert listing[0].split()[:2] == ["style", "network"]
     assert [line.split()[1] for line in listing if line.startswith("light_starry_night ")] == ["light"]
-    assert any(line.startswith("blendable (light_mix.safetensors, light network): ") for line in listing)
+    # the multi-style file's own stabilizer strength is listed as the single styles' are
+    from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH
+    from vidstyle.models.zoo import Styles
+
+    own = Styles.LIGHT_MIX.value.temporal_strength
+    assert own != DEFAULT_TEMPORAL_STRENGTH  # the default is not listed
+    assert any(line.startswith(f"blendable (light_mix.safetensors, light network, stabilizer strength {own:g}): ")
+               for line in listing)
     assert listing[-1] == "to see them all on frames of your own video: vidstyle preview VIDEO -o styles.png"
 
 

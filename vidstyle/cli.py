@@ -315,7 +315,9 @@ def _cmd_styles(args) -> int:
         print(f"\n(--temporal flow runs at strength {DEFAULT_TEMPORAL_STRENGTH:g} unless a style names its own "
               f"or --temporal-strength is given)")
     for info in bundled_multi_style():
-        print(f"\nblendable ({Path(info.path).name}, {arch_name(info.arch_args)} network): "
+        strength = temporal_strength_for(info.path)
+        own = f", stabilizer strength {strength:g}" if strength != DEFAULT_TEMPORAL_STRENGTH else ""
+        print(f"\nblendable ({Path(info.path).name}, {arch_name(info.arch_args)} network{own}): "
               f"{', '.join(info.style_names)}\n  e.g. --style {StyleChoice.blend_example(info.path, info)}")
         if args.verbose:
             print(f"  trained with: {info.train_command}")
