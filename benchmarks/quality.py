@@ -199,8 +199,8 @@ def _label(r: dict) -> str:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| style | painting px | loss network | FF style | opt. style | FF / opt. style | FF content | opt. content "
-             "| opt. style at FF content | FF / opt. at equal content |",
+    lines = ["| style | painting px | loss network | FF style | opt. style | FF / opt. style | FF content "
+             "| opt. content | opt. style at FF content | FF / opt. at equal content |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for name, s in r["scores"].items():
@@ -211,7 +211,8 @@ def markdown(results: list[dict]) -> str:
                         else f"{matched:.3f} | {s['matched_style_ratio']:.2f}")
             if matched is None:
                 at_equal += " | –"
-            lines.append(f"| {_label(r)} | {r.get('style_size', '?')} | {tag} | {ff['style']:.3f} | {op['style']:.3f} | {s['style_ratio']:.2f} "
+            lines.append(f"| {_label(r)} | {r.get('style_size', '?')} | {tag} | {ff['style']:.3f} | {op['style']:.3f} "
+                         f"| {s['style_ratio']:.2f} "
                          f"| {ff['content']:.3f} | {op['content']:.3f} | {at_equal} |")
     r0 = results[0] if results else {}
     lines.append("")

@@ -174,7 +174,8 @@ SETS = {
         ROOT / "benchmarks/models/light_mix_effnet_sw5_tw1000.safetensors", "light",
         "same recipe, seed and number of steps, EfficientNet-Lite0 loss at style weight 5, each initialised from "
         "the light_starry_night of its side ((a): `benchmarks/models/light_starry_night_effnet_sw5_t0`); (b) is "
-        "the network bundled until the forty-first session (a byte copy) and adds `--temporal-weight 1000`; the four-style network scored on "
+        "the network bundled until the forty-first session (a byte copy) and adds `--temporal-weight 1000`; "
+        "the four-style network scored on "
         f"its {style} style", f"{style}.jpg")
        for style in MIX_STYLES},
     # the four-style network with the painting at 256 px (forty-first session): (b) starts from the
@@ -206,7 +207,8 @@ SETS = {
     **{f"light_{style}_effnet_sw5_tw1000": (ROOT / f"benchmarks/models/light_{style}_effnet_sw5_t0.safetensors",
                                             ROOT / f"benchmarks/models/light_{style}_effnet_sw5_tw1000.safetensors",
                                             "light", "same recipe, seed and number of steps, EfficientNet-Lite0 loss at "
-                                            "style weight 5 (the bundled recipe from the tenth to the forty-first session); (b) adds "
+                                            "style weight 5 (the bundled recipe from the tenth to the forty-first "
+                                            "session); (b) adds "
                                             "`--temporal-weight 1000`", f"{style}.jpg")
        for style in ("starry_night", "the_scream", "woman_with_hat", "shipwreck", "mondrian", "contrast_of_forms")},
     # lower temporal weights with the same recipe (eleventh session): where does the style bound meet
