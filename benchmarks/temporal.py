@@ -291,21 +291,14 @@ SETS = {
         "by whole pixels only (benchmarks/whole_pixel_pairs.py), where the loss's warp is exact", "starry_night.jpg")
        for tw in LIGHT_WHOLE_PIXEL},
     # the painting seen at 256 px instead of 128 (fortieth session): its strokes twice as wide,
-    # further above the light network's 8-pixel grid; against a weight-0 twin of that size
-    **{f"light_{style}_effnet_sw5_ss256_tw{tw}": (
-        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss256_t0.safetensors",
-        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss256_tw{tw}.safetensors", "light",
-        f"the light recipe bundled until the forty-first session with `--style-size 256`, same seed and number of "
-        f"steps; (b) adds "
-        f"`--temporal-weight {tw}`", f"{style}.jpg")
-       for style, tw in LIGHT_STYLE_256},
-    # the painting at 384 px (forty-first session): strokes three times as wide as at 128
-    **{f"light_{style}_effnet_sw5_ss384_tw{tw}": (
-        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss384_t0.safetensors",
-        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss384_tw{tw}.safetensors", "light",
-        f"the light recipe bundled until the forty-first session with `--style-size 384`, same seed and number "
+    # further above the light network's 8-pixel grid (384 px, forty-first session: three times);
+    # against a weight-0 twin of that size
+    **{f"light_{style}_effnet_sw5_ss{size}_tw{tw}": (
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss{size}_t0.safetensors",
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss{size}_tw{tw}.safetensors", "light",
+        f"the light recipe bundled until the forty-first session with `--style-size {size}`, same seed and number "
         f"of steps; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
-       for style, tw in LIGHT_STYLE_384},
+       for size, pairs in ((256, LIGHT_STYLE_256), (384, LIGHT_STYLE_384)) for style, tw in pairs},
     # the temporal loss's lighting term fitted as one gain and offset per pair (twenty-seventh
     # session) instead of ReCoNet's per-pixel luma difference; otherwise the bundled command, whose
     # rerun with the earlier code reproduced the bundled network bit for bit

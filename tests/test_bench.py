@@ -967,7 +967,7 @@ def test_a_cuda_graph_row_captures_no_host_read(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device", lambda d: contextlib.nullcontext())
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeStream())
     monkeypatch.setattr(bench_network, "resolve_device", lambda spec: torch.device("cpu"))  # tensors stay here
-    net, _ = load_network("light")
+    net, _, _ = load_network("light")
     case = NetworkCase("light", "96x64", 64, 96, "cuda", "fp32", 1, True, "torch", True)
     row = run_network_case(case, net, warmup=1, repeats=1, max_seconds=2)
     assert row["status"] == "ok", row.get("reason")

@@ -11,7 +11,7 @@ import copy
 import re
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -19,6 +19,9 @@ from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, rss_scope, through
 from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError, first_line
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet, count_parameters
+
+if TYPE_CHECKING:  # resolving a style spec is imported where it is done
+    from vidstyle.models.zoo import StyleChoice
 
 #: Named resolutions -> (height, width).
 RESOLUTIONS = {"240p": (240, 426), "360p": (360, 640), "480p": (480, 854), "720p": (720, 1280),
@@ -45,17 +48,18 @@ def parse_resolution(text: str) -> tuple[str, int, int]:
     return text, height, width
 
 
-def load_network(spec: str) -> tuple[TransformerNet, str]:
-    """A key of :data:`ARCHS` (fresh weights) or a style spec (trained weights) -> (network, label)."""
+def load_network(spec: str) -> tuple[TransformerNet, str, StyleChoice | None]:
+    """A key of :data:`ARCHS` (fresh weights) or a style spec (trained weights) -> (network, label,
+    the resolved style: None for fresh weights)."""
     if spec in ARCHS:
-        return BUILDERS[ARCHS[spec]](), spec
+        return BUILDERS[ARCHS[spec]](), spec, None
     from vidstyle.models.weights import load_model
     from vidstyle.models.zoo import resolve_style
 
     choice = resolve_style(spec)
     model, _ = load_model(choice.path, "cpu")
     model.set_style(choice.mix)
-    return model, choice.short_label
+    return model, choice.short_label, choice
 
 
 def arch_of(model: TransformerNet) -> str:

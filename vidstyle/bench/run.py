@@ -191,11 +191,11 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
             why = sorted(r for r in skipped if r.startswith(precision)) or sorted(skipped)
             report["notes"].append(f"{precision} was not measured: {'; '.join(why)}")
     nets = {m: load_network(m) for m in dict.fromkeys(s.models + s.pipeline_models)}
-    for m, (net, label) in nets.items():
+    for m, (net, label, _) in nets.items():
         _log(f"model {m}: {label}, {sum(p.numel() for p in net.parameters()):,} parameters")
 
     for i, case in enumerate(cases, 1):
-        net, label = nets[case.model]
+        net, label, _ = nets[case.model]
         row = run_network_case(case, net, warmup=s.warmup, repeats=s.repeats,
                                target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds)
         row["label"] = label
@@ -288,7 +288,6 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
     """File-to-file runs on the clip (vidstyle pipeline, naive loop) and the warping error."""
     from vidstyle.bench.pipeline import run_naive_loop, run_vidstyle_pipeline
     from vidstyle.eval import read_frames
-    from vidstyle.models.zoo import resolve_style
     from vidstyle.pipeline import calibrate_for, default_batch
     from vidstyle.stylizer import Stylizer
 
@@ -298,7 +297,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         return
     h, w = first.shape[:2]
     for m in s.pipeline_models:
-        net, label = nets[m]
+        net, label, choice = nets[m]
         for i, wanted in enumerate(s.pipeline_precisions):
             if wanted == "int8":
                 backend, why = "compile", "int8 runs compiled"
@@ -312,7 +311,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
             # a style's network runs as `vidstyle stylize` runs that style: at its own stabilizer strength
             stylizer = Stylizer.from_model(net, device=device, precision=precision,
                                            channels_last=backend != "onnx", backend=backend,
-                                           choice=None if m in ARCHS else resolve_style(m))
+                                           choice=choice)
             # by default the batch `vidstyle stylize` would use for this network on this device
             batch = s.pipeline_batch or default_batch(stylizer, (h, w))
             # whole batches only, so that no half-empty batch skews the per-frame times; at least one
