@@ -58,7 +58,7 @@ def median_ms(call, repeats: int) -> float:
 def parts(stabilizer: FlowStabilizer, prev: np.ndarray, cur: np.ndarray, state, repeats: int) -> dict[str, float]:
     """Median milliseconds of the estimate's and the apply's main steps, as they call them."""
     prev_s, cur_s = stabilizer._small(prev), stabilizer._small(cur)
-    backward, forward = stabilizer._dis(cur_s, prev_s), stabilizer._dis(prev_s, cur_s)
+    backward, forward = stabilizer._flow(cur_s, prev_s), stabilizer._flow(prev_s, cur_s)
     valid = valid_mask_numpy(backward, forward, motion_boundaries=True)
     warped_small = warp_numpy(prev_s, backward)
     flow = resize_flow(state.flow, cur.shape[:2])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
-from vidstyle.cli_args import COMMAND_HELP, add_look_args
+from vidstyle.cli_args import COMMAND_HELP, add_flow_backend_args, add_look_args
 from vidstyle.cli_args import apply_threads
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import clock_time as _clock_time
@@ -113,6 +113,7 @@ def _add_stylize(sub) -> None:
                    help="stabilizer strength 0..1: more removes flicker, less avoids ghosting (default: the "
                         f"style's own, shown by `vidstyle styles`; {DEFAULT_TEMPORAL_STRENGTH:g} for your own model "
                         "files)")
+    add_flow_backend_args(p, "the stabilizer's optical flow")
     p.add_argument("--bars", choices=list(BARS_MODES), default=StylizeConfig.bars,
                    help="keep: find black letterbox/pillarbox bars on frames spread over the video, stylize only "
                         "the picture between them and keep the bars as they are; stylize: paint the whole frame "
@@ -143,7 +144,8 @@ def _cmd_stylize(args) -> int:
     config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
                            channels_last=not args.no_channels_last, backend=args.backend, max_side=args.max_side, scale=args.scale,
                            start=args.start, duration=args.duration, sequence_fps=args.fps, temporal=args.temporal,
-                           temporal_strength=args.temporal_strength, bars=args.bars,
+                           temporal_strength=args.temporal_strength, flow_backend=args.flow_backend,
+                           flow_weights=args.flow_weights, bars=args.bars,
                            style_strength=args.style_strength, keep_colors=args.keep_colors, hdr=args.hdr,
                            downscale=args.downscale, mask=args.mask, invert_mask=args.invert_mask)
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,

@@ -226,6 +226,17 @@ def add_look_args(p: argparse.ArgumentParser, keys: str = "") -> None:
                         "saturation" + (f" ({keys[2]} toggles it)" if keys else ""))
 
 
+def add_flow_backend_args(p: argparse.ArgumentParser, what: str) -> None:
+    """``--flow-backend`` and ``--flow-weights`` (:func:`vidstyle.config.check_flow_backend`) for
+    the commands that estimate optical flow; ``what`` says which flow."""
+    p.add_argument("--flow-backend", default="dis", choices=["dis", "raft"],
+                   help=f"{what}: dis (OpenCV DIS, needs no weights; default) or raft (torchvision RAFT from "
+                        "--flow-weights; slow on a CPU)")
+    p.add_argument("--flow-weights", metavar="FILE", type=path,
+                   help="RAFT's weights: a torchvision raft_large or raft_small state dict you supply "
+                        "(vidstyle downloads nothing)")
+
+
 #: the --threads this process was given (None: the default), for commands that say how to run
 #: again alike (the thread count changes a training run's arithmetic, so its weights)
 _threads_given: int | None = None

@@ -86,6 +86,25 @@ def check_temporal(mode: str = "flow", strength=None, name: str = "temporal_stre
     check_number(name, strength, "a number between 0 and 1", lambda v: 0.0 <= v <= 1.0)
 
 
+def check_flow_backend(backend: str = "dis", weights=None) -> None:
+    """The one check of the stabilizer's flow backend (``dis``, ``raft`` or one registered with
+    :func:`vidstyle.flow.estimate.register_flow_backend`) and its weights file: RAFT needs the one
+    the user supplies (nothing is downloaded), DIS takes none."""
+    from vidstyle.errors import BadValueError
+
+    if backend not in ("dis", "raft"):  # a registered one: import the registry only then (torch)
+        from vidstyle.flow.estimate import FLOW_BACKENDS
+
+        check_choice("flow backend", backend, tuple(FLOW_BACKENDS))
+    if weights is not None and not (isinstance(weights, (str, os.PathLike)) and str(weights).strip()):
+        refuse("flow_weights", weights, "a file path", wrong_kind=not isinstance(weights, (str, os.PathLike)))
+    if backend == "raft" and weights is None:
+        raise BadValueError("the raft flow backend needs its weights file (--flow-weights FILE: a torchvision "
+                            "raft_large or raft_small state dict; vidstyle downloads nothing)")
+    if backend == "dis" and weights is not None:
+        raise BadValueError("--flow-weights is for a flow backend with weights (raft); DIS needs none")
+
+
 def check_look(style_strength=1.0, keep_colors=False) -> None:
     """The one check of the two controls of how a stylized frame looks (see
     :func:`vidstyle.stylizer.blend_style`): ``style_strength`` a number in [0, 1], ``keep_colors``
@@ -181,6 +200,10 @@ class StylizeConfig:
     # None: the style's own (vidstyle.models.zoo.temporal_strength_for: DEFAULT_TEMPORAL_STRENGTH
     # unless its zoo entry names the strength measured best for it)
     temporal_strength: float | None = None
+    # the stabilizer's optical flow: DIS (OpenCV, no weights), or torchvision RAFT from the weights
+    # file the user supplies (flow_weights), or a backend registered with register_flow_backend
+    flow_backend: str = "dis"
+    flow_weights: str | os.PathLike | None = None
     # keep: find letterbox/pillarbox bars (vidstyle.letterbox), stylize only the picture between
     # them and keep the input's bars; stylize: paint the whole frame, bars included
     bars: str = "keep"
@@ -216,6 +239,7 @@ class StylizeConfig:
         check_number("start", self.start, "a number of seconds >= 0", lambda v: v >= 0)
         check_number("duration", self.duration, "a number of seconds > 0", lambda v: v > 0)
         check_temporal(self.temporal, self.temporal_strength)
+        check_flow_backend(self.flow_backend, self.flow_weights)
         check_look(self.style_strength, self.keep_colors)
         if self.sequence_fps is not None:
             from vidstyle.io.sequence import sequence_fps

@@ -30,10 +30,10 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from vidstyle.cli_args import COMMAND_HELP, clock_time, positive_clock_time, sequence_fps
+from vidstyle.cli_args import COMMAND_HELP, add_flow_backend_args, clock_time, positive_clock_time, sequence_fps
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import positive_int as _positive_int
-from vidstyle.config import check_number
+from vidstyle.config import check_flow_backend, check_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
@@ -193,7 +193,7 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         dict with ``frames``, ``warping_error``, ``warping_error_long_term`` (None without
         ``long_term``), ``input_warping_error``, ``input_warping_error_long_term``, ``k``, ``flow``
         (``dis`` | backend name | ``ground_truth``), ``flow_preset`` (DIS's preset, else None), ``pairs``,
-        ``cut_pairs`` (pairs left out as scene cuts, as the stabilizer finds them: two shots say
+        ``cut_pairs`` (pairs left out as scene cuts, by the stabilizer's test: two shots say
         nothing of one's stability; none with ground truth), ``valid_fraction``. The errors are
         None when no pair had a visible pixel (e.g. a single frame).
     """
@@ -340,7 +340,7 @@ EVAL_SCHEMA = 2  # 2: scene-cut pairs left out of the errors (cut_pairs says how
 
 
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
-                    gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str = "dis",
+                    gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str | FlowEstimator = "dis",
                     preset: str = "medium", start: float | None = None, duration: float | None = None,
                     fps=None, on_pair: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> dict:
     """:func:`warping_error` of two video files (the stylized one made from the input one, or with
@@ -604,7 +604,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         epilog="JSON fields: warping_error: mean squared RGB difference (0-1 scale, lower is steadier) between "
                "each stylized frame and the previous one warped onto it by the input's flow, over pixels visible "
                "in both (forward-backward check), averaged over frame pairs of one shot (scene cuts left out, "
-               "as the stabilizer finds them); input_warping_error: the same for "
+               "found by the stabilizer's test on this flow); input_warping_error: the same for "
                "the input itself, the floor; *_long_term: frame t against t-k (k: --long-term; pairs spanning a "
                "cut left out); pairs: frame pairs scored (short-term); cut_pairs: pairs left out as scene cuts; "
                "valid_fraction: mean share of pixels visible in both frames; "
@@ -629,6 +629,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "(default 24); places --start/--duration in it")
     p.add_argument("--flow-preset", default="medium", choices=["ultrafast", "fast", "medium"],
                    help="DIS optical flow preset (default medium)")
+    add_flow_backend_args(p, "the optical flow estimated on INPUT")
     p.add_argument("--painting", metavar="IMAGE", type=path_arg,
                    help="also score style quality against this painting (style loss; content loss vs INPUT; "
                         "the input's own style loss as the reference)")
@@ -644,6 +645,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _cmd_eval(args) -> int:
     tally, every = None, args.style_every or STYLE_EVERY
+    check_flow_backend(args.flow_backend, args.flow_weights)
+    flow = args.flow_backend
+    if args.flow_weights is not None:  # (built before the videos are read: a bad file fails first)
+        flow = create_flow_estimator(flow, weights=args.flow_weights)
     if args.painting:  # before the (slow) warping error
         check_painting(args.painting)
         tally = StyleTally(StyleScorer(args.painting, loss_net=args.loss_net or EVAL_LOSS_NET))
@@ -660,7 +665,7 @@ def _cmd_eval(args) -> int:
             tally.add(out, src)
 
     result = evaluate_videos(args.input, args.stylized, long_term=args.long_term, gt_flow=args.gt_flow,
-                             max_frames=args.max_frames, preset=args.flow_preset, start=args.start,
+                             max_frames=args.max_frames, flow=flow, preset=args.flow_preset, start=args.start,
                              duration=args.duration, fps=args.fps, on_pair=score_style if tally else None)
     result["style"] = None if tally is None else _style_result(args.painting, tally.scorer, *tally.means(),
                                                                every=every)

@@ -810,7 +810,7 @@ def make_stabilizer(config: StylizeConfig, stylizer):
         return None
     from vidstyle.stylizer import flow_stabilizer
 
-    return flow_stabilizer(stylizer, config.temporal_strength)
+    return flow_stabilizer(stylizer, config.temporal_strength, config.flow_backend, config.flow_weights)
 
 
 def _progress_bar(total: int | None, enabled: bool, label: str):

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.config import BACKENDS, MAX_SCALE, check_choice, check_look, check_number, check_temporal, is_number
+from vidstyle.config import (BACKENDS, MAX_SCALE, check_choice, check_flow_backend, check_look, check_number,
+                             check_temporal, is_number)
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
 from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
@@ -769,17 +770,22 @@ class PendingImages:
         return self._images
 
 
-def flow_stabilizer(stylizer, strength: float | None = None):
+def flow_stabilizer(stylizer, strength: float | None = None, flow_backend: str = "dis", flow_weights=None):
     """A :class:`~vidstyle.flow.stabilizer.FlowStabilizer` for ``stylizer``'s output, at ``strength``
     or else the style's own (its zoo entry's, :data:`~vidstyle.config.DEFAULT_TEMPORAL_STRENGTH`
-    for users' files and objects that are not a :class:`Stylizer`); None at strength 0, where the
-    blend would return every frame unchanged and the flow would be wasted."""
+    for users' files and objects that are not a :class:`Stylizer`), its flow from ``flow_backend``
+    (with ``flow_weights``, the file RAFT needs: :func:`vidstyle.config.check_flow_backend`); None
+    at strength 0, where the blend would return every frame unchanged and the flow would be wasted."""
     from vidstyle.flow.stabilizer import FlowStabilizer
 
     if strength is None:
         strength = own_temporal_strength(stylizer)
-    stabilizer = FlowStabilizer(strength)  # checks the strength
-    return None if stabilizer.strength == 0 else stabilizer
+    check_temporal("flow", strength, "temporal strength")
+    check_flow_backend(flow_backend, flow_weights)
+    if strength == 0:
+        return None
+    return FlowStabilizer(strength, flow=flow_backend,
+                          flow_options=None if flow_weights is None else {"weights": flow_weights})
 
 
 def own_temporal_strength(stylizer) -> float:

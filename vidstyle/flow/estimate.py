@@ -38,6 +38,9 @@ class FlowEstimator:
     """
 
     name = "base"
+    #: whether one instance may estimate on several threads at once (the stabilizer's flow stage
+    #: does); False makes each thread build its own (DIS keeps scratch buffers in its object)
+    shareable = False
 
     def __call__(self, img0: np.ndarray, img1: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -107,13 +110,14 @@ class RAFTFlow(FlowEstimator):
     Args:
         weights: path to a ``torch.save``'d state dict for ``torchvision.models.optical_flow``'s
             ``raft_large`` or ``raft_small`` (e.g. the file torchvision itself caches).
-        size: ``large`` or ``small`` (must match the weights).
+        size: ``large``, ``small`` or ``auto`` (the one whose parameters the file holds).
         device: ``auto|cpu|cuda|...``; iters: refinement iterations.
     """
 
     name = "raft"
+    # not shareable: torchvision's RAFT keeps each call's correlation pyramid in the module itself
 
-    def __init__(self, weights: str | Path, size: str = "large", device: str = "auto", iters: int = 12):
+    def __init__(self, weights: str | Path, size: str = "auto", device: str = "auto", iters: int = 12):
         path = Path(weights)
         if not path.is_file():
             raise VidstyleError(f"RAFT weights file not found: {path}")
@@ -122,15 +126,27 @@ class RAFTFlow(FlowEstimator):
         from vidstyle.device import resolve_device
 
         builders = {"large": raft_large, "small": raft_small}
-        if size not in builders:
-            raise BadValueError(f"unknown RAFT size {size!r} (use large or small)")
+        if size != "auto" and size not in builders:
+            raise BadValueError(f"unknown RAFT size {size!r} (use large, small or auto)")
         self.device, self.iters = resolve_device(device), iters
-        model = builders[size](weights=None, progress=False)
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-        except Exception as exc:  # wrong file or wrong size: the user can fix it
-            raise VidstyleError(f"cannot load RAFT-{size} weights from {path}: {exc}") from exc
+        except Exception as exc:  # not a weights file: the user can fix it
+            raise VidstyleError(f"cannot read RAFT weights from {path}: {exc}") from exc
+        tried = builders if size == "auto" else {size: builders[size]}
+        model, errors = None, []
+        for name, build in tried.items():
+            candidate = build(weights=None, progress=False)
+            try:
+                candidate.load_state_dict(state)
+            except Exception as exc:  # wrong size or another network's file
+                errors.append(f"RAFT-{name}: {str(exc).splitlines()[0]}")
+                continue
+            model, self.size = candidate, name
+            break
+        if model is None:
+            raise VidstyleError(f"{path} holds no {' or '.join(f'RAFT-{n}' for n in tried)} weights "
+                                f"({'; '.join(errors)})")
         self.model = model.to(self.device).eval()
 
     @torch.inference_mode()

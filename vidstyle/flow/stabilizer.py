@@ -25,6 +25,7 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -35,7 +36,7 @@ import torch.nn.functional as F
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, check_flag, check_number
 from vidstyle.device import usable_cores
 from vidstyle.errors import BadTypeError, BadValueError
-from vidstyle.flow.estimate import DISFlow
+from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
 from vidstyle.flow.warp import resize_flow, resize_flow_tensor, warp, warp_numpy
 from vidstyle.frames import LUMA_WEIGHTS, check_image, luminance
@@ -249,7 +250,7 @@ MAX_FLOW_WORKERS = 8
 
 def flow_workers(cores: int | None = None) -> int:
     """How many consecutive frame pairs the pipeline's flow stage estimates at once, each on its own
-    thread with its own DIS object: one per usable core, at most :data:`MAX_FLOW_WORKERS`.
+    thread with its own flow estimator: one per usable core, at most :data:`MAX_FLOW_WORKERS`.
 
     A pair's estimate depends only on the two input frames, so pairs need not wait for each other.
     OpenCV's own threads inside one DIS call keep two cores only partly busy: on a 2-core EPYC,
@@ -334,6 +335,10 @@ class FlowStabilizer:
             that resolution, in its pixels: at 0.5 their 0.5 px² of tolerated forward-backward
             mismatch is 2 px² of the input's, as loose as the coarser flow is imprecise.
         preset: DIS preset (``ultrafast`` | ``fast`` | ``medium``).
+        flow: the flow backend (:func:`vidstyle.flow.estimate.create_flow_estimator`'s name:
+            ``dis``, ``raft`` or one registered with ``register_flow_backend``), or ``None`` for DIS.
+        flow_options: its options (DIS: ``preset`` unless given here; RAFT: ``weights``, the file
+            the user supplies, and ``size``, ``device``, ``iters``).
         cut_threshold: a scene cut is declared when the mean absolute RGB error (in [0, 1]) of the
             warped previous input exceeds this; the stabilizer then restarts.
         min_valid_fraction: also a cut when fewer pixels than this share survive the occlusion test.
@@ -379,6 +384,7 @@ class FlowStabilizer:
         return all(getattr(type(self), name) is _OWN_METHODS[name] for name in ("apply", "apply_tensor"))
 
     def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH, flow_scale: float = 0.5, preset: str = "fast",
+                 flow: str | None = None, flow_options: Mapping | None = None,
                  cut_threshold: float = CUT_THRESHOLD, min_valid_fraction: float = MIN_VALID_FRACTION,
                  photometric_tolerance: float = 0.1,
                  keep_contrast: bool = True, fade_tolerance: float = 0.025, drift_tolerance: float = 0.04):
@@ -401,20 +407,28 @@ class FlowStabilizer:
         self.fade_tolerance, self.drift_tolerance = float(fade_tolerance), float(drift_tolerance)
         self.keep_contrast = keep_contrast
         self.preset = preset
-        self._local = threading.local()  # each estimating thread's own DISFlow (see _dis)
-        self._local.dis = DISFlow(preset)  # (an unknown preset fails here, not at the first pair)
+        self.flow = "dis" if flow is None else flow
+        self.flow_options = dict(flow_options or {})
+        if self.flow == "dis":
+            self.flow_options.setdefault("preset", preset)
+        self._local = threading.local()  # each estimating thread's own estimator (see _flow)
+        # built here, so an unknown preset or a missing weights file fails now, not at the first pair
+        self._local.flow = create_flow_estimator(self.flow, **self.flow_options)
+        self._shared = self._local.flow if self._local.flow.shareable else None
         self._prev_output: np.ndarray | torch.Tensor | None = None  # apply()'s or apply_tensor()'s
         self._cores: int | None = None  # usable_cores(), read at the first blend (it reads a file)
 
     # --- pure part: input frames only ---------------------------------------------------------
 
     @property
-    def _dis(self) -> DISFlow:
-        """This thread's DIS estimator (made at its first pair)."""
-        dis = getattr(self._local, "dis", None)
-        if dis is None:
-            dis = self._local.dis = DISFlow(self.preset)
-        return dis
+    def _flow(self) -> FlowEstimator:
+        """This thread's flow estimator (made at its first pair), or the one all threads share."""
+        if self._shared is not None:
+            return self._shared
+        estimator = getattr(self._local, "flow", None)
+        if estimator is None:
+            estimator = self._local.flow = create_flow_estimator(self.flow, **self.flow_options)
+        return estimator
 
     def _small(self, img: np.ndarray) -> np.ndarray:
         if self.flow_scale == 1.0:
@@ -433,8 +447,8 @@ class FlowStabilizer:
         if prev_input.shape != cur_input.shape:
             return None
         prev_s, cur_s = self._small(prev_input), self._small(cur_input)
-        backward = self._dis(cur_s, prev_s)
-        forward = self._dis(prev_s, cur_s)
+        backward = self._flow(cur_s, prev_s)
+        forward = self._flow(prev_s, cur_s)
         valid = valid_mask_numpy(backward, forward, motion_boundaries=True)
         warped_prev = warp_numpy(prev_s, backward)
         err = _mean_abs_rgb(warped_prev, cur_s)

@@ -1,0 +1,189 @@
+"""Flow backends other than DIS, plugged into the stabilizer, `vidstyle stylize` and `vidstyle eval`.
+
+The backend of a user's own here is a real estimator, a whole-frame translation found by phase
+correlation, so a flow of the wrong sign or size shows up as a large warping error.
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from videos import make_video, read_frames
+from vidstyle.config import StylizeConfig
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
+from vidstyle.eval import warping_error
+from vidstyle.flow import estimate
+from vidstyle.flow.estimate import FlowEstimator, RAFTFlow
+from vidstyle.flow.stabilizer import FlowStabilizer
+
+W, H, STEP = 160, 128, 2  # frames, and how far the scene pans a frame (pixels, to the left)
+
+
+class GlobalShift(FlowEstimator):
+    """The flow of a pure translation by whole pixels, by phase correlation: (H, W, 2), one vector
+    everywhere."""
+
+    name = "global_shift"
+    made = 0  # instances built, over the class and its subclasses
+
+    def __init__(self):
+        GlobalShift.made += 1
+
+    def __call__(self, img0, img1):
+        g0, g1 = (cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32) for img in (img0, img1))
+        window = cv2.createHanningWindow(g0.shape[::-1], cv2.CV_32F)  # the crops' edges do not wrap
+        (dx, dy), _ = cv2.phaseCorrelate(g1, g0, window)  # img0 is img1 moved by (dx, dy)
+        flow = np.empty(img0.shape[:2] + (2,), np.float32)
+        flow[..., 0], flow[..., 1] = -round(dx), -round(dy)  # so img0[y, x] = img1[y - dy, x - dx]
+        return flow
+
+
+class SharedGlobalShift(GlobalShift):
+    shareable = True
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """The flow backends, with the two above registered; left as they were afterwards."""
+    monkeypatch.setattr(estimate, "FLOW_BACKENDS", dict(estimate.FLOW_BACKENDS))
+    estimate.register_flow_backend("global_shift", GlobalShift)
+    estimate.register_flow_backend("shared_global_shift", SharedGlobalShift)
+    GlobalShift.made = 0
+
+
+def panning_clip(frames: int = 8) -> list[np.ndarray]:
+    """A textured scene panning left by STEP whole pixels a frame (each frame a crop of one image)."""
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (H, W + STEP * frames, 3), dtype=np.uint8), (0, 0), 1.5)
+    return [np.ascontiguousarray(scene[:, STEP * t:STEP * t + W]) for t in range(frames)]
+
+
+def test_the_backend_of_ones_own_finds_the_pan():
+    a, b = panning_clip(2)
+    flow = GlobalShift()(b, a)  # backward flow of frame 1: each pixel was STEP to the right in frame 0
+    assert np.all(flow[..., 0] == STEP) and np.all(flow[..., 1] == 0)
+
+
+def test_the_stabilizer_takes_its_flow_from_the_backend_it_is_given(registry):
+    a, b = panning_clip(2)
+    stabilizer = FlowStabilizer(0.5, flow="global_shift")
+    assert GlobalShift.made == 1  # built at once: a bad option fails here, not at the first pair
+    state = stabilizer.estimate(a, b)
+    # the flow of the half-size frames the stabilizer estimates on: STEP / 2 pixels there
+    assert state.flow.shape == (H // 2, W // 2, 2)
+    assert np.all(state.flow[..., 0] == STEP / 2) and np.all(state.flow[..., 1] == 0)
+    # each estimating thread builds its own estimator, unless the backend says one can be shared
+    for backend, made in (("global_shift", 3), ("shared_global_shift", 1)):
+        GlobalShift.made = 0
+        stabilizer = FlowStabilizer(0.5, flow=backend)
+        threads = [threading.Thread(target=stabilizer.estimate, args=(a, b)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert GlobalShift.made == made, backend
+
+
+def test_the_stabilizer_on_a_plugged_backend_steadies_a_flickering_clip(registry):
+    frames = panning_clip()
+    # the warping error measured with the plugged flow: zero for frames that are exact translations
+    assert warping_error(frames, frames, flow=GlobalShift())["warping_error"] < 1e-6
+    rng = np.random.default_rng(1)
+    stylized = [np.clip(255 - f.astype(np.int16) + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8)
+                for f in frames]  # a "style" that flickers
+    stabilizer = FlowStabilizer(0.6, flow="global_shift")
+    out = [stabilizer.apply(stylized[0], None)]
+    for prev, cur, sty in zip(frames, frames[1:], stylized[1:]):
+        out.append(stabilizer.apply(sty, stabilizer.estimate(prev, cur)))
+    before = warping_error(frames, stylized, flow=GlobalShift())
+    after = warping_error(frames, out, flow=GlobalShift())
+    assert before["flow"] == after["flow"] == "global_shift" and before["flow_preset"] is None
+    assert after["warping_error"] < 0.6 * before["warping_error"], (before, after)
+
+
+def test_stylize_config_checks_the_flow_backend(registry):
+    assert StylizeConfig(flow_backend="raft", flow_weights="raft.pth").flow_backend == "raft"
+    assert StylizeConfig(flow_backend="global_shift").flow_backend == "global_shift"  # a registered one
+    for options, error, text in ((dict(flow_backend="raft"), BadValueError, "needs its weights file"),
+                                 (dict(flow_weights="raft.pth"), BadValueError, "DIS needs none"),
+                                 (dict(flow_backend="farneback"), BadValueError, "unknown flow backend"),
+                                 (dict(flow_backend="raft", flow_weights=3), BadTypeError, "flow_weights must be")):
+        with pytest.raises(error, match=text):
+            StylizeConfig(**options)
+
+
+@pytest.fixture(scope="module")
+def raft_weights(tmp_path_factory):
+    """A raft_small state dict as a user would supply it (random here: nothing is downloaded)."""
+    from torchvision.models.optical_flow import raft_small
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("raft") / "raft_small.pth"
+    torch.save(raft_small(weights=None).state_dict(), path)
+    return path
+
+
+def test_raft_reads_its_size_from_the_weights_file(raft_weights, tmp_path):
+    assert RAFTFlow(raft_weights, device="cpu").size == "small"
+    other = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(3)}, other)
+    with pytest.raises(VidstyleError, match="holds no RAFT-large or RAFT-small weights"):
+        RAFTFlow(other, device="cpu")
+    with pytest.raises(VidstyleError, match="holds no RAFT-large weights"):
+        RAFTFlow(raft_weights, size="large", device="cpu")
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    from vidstyle.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_stylize_and_eval_estimate_flow_with_raft_weights_the_user_supplies(raft_weights, style, tmp_path,
+                                                                            monkeypatch, capsys):
+    calls = []
+    estimate_flow = RAFTFlow.__call__
+    monkeypatch.setattr(RAFTFlow, "__call__", lambda self, a, b: calls.append(a.shape) or estimate_flow(self, a, b))
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(272, 256))  # half size: RAFT's 128 pixels at least
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "stylize", src, "-o", out, "--style", style, "--device", "cpu", "--quiet",
+                       "--temporal-strength", "0.5", "--flow-backend", "raft", "--flow-weights", raft_weights)
+    assert code == 0, err
+    assert len(read_frames(out)) == 3
+    # both directions of each pair, at half size (the flow stage estimates pairs on a thread per
+    # core; torchvision's RAFT keeps each call's state in the module: one shared by two threads failed)
+    assert calls == [(128, 136, 3)] * 4
+    calls.clear()
+    code, printed, err = run(capsys, "eval", src, out, "--flow-backend", "raft", "--flow-weights", raft_weights)
+    assert code == 0, err
+    report = json.loads(printed)
+    assert report["flow"] == "raft" and report["flow_preset"] is None and report["frames"] == 3
+    assert len(calls) >= 4 and set(calls) == {(256, 272, 3)}  # eval's flow: the input's full size
+
+
+@pytest.mark.parametrize("command", ["stylize", "eval"])
+def test_a_flow_backend_without_its_weights_is_one_line(command, raft_weights, style, tmp_path, capsys):
+    src = make_video(tmp_path / "in.mp4", frames=2, size=(64, 48))
+    out = tmp_path / "out.mp4"
+    not_raft = tmp_path / "not_raft.pth"
+    torch.save({"conv.weight": torch.zeros(3)}, not_raft)
+    head = ["stylize", src, "-o", out, "--style", style, "--device", "cpu"] if command == "stylize" \
+        else ["eval", src, src]
+    for extra, text in ((["--flow-backend", "raft"], "the raft flow backend needs its weights file"),
+                        (["--flow-weights", raft_weights], "--flow-weights is for a flow backend with weights"),
+                        (["--flow-backend", "raft", "--flow-weights", tmp_path / "none.pth"],
+                         "RAFT weights file not found"),
+                        (["--flow-backend", "raft", "--flow-weights", not_raft],
+                         "holds no RAFT-large or RAFT-small weights")):
+        code, _, err = run(capsys, *head, *extra)
+        lines = err.strip().splitlines()
+        assert code == 1 and len(lines) == 1 and text in lines[0], err
+        assert not out.exists()
