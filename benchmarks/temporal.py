@@ -300,6 +300,15 @@ SETS = {
         f"the light recipe bundled until the forty-first session with `--style-size {size}`, same seed and number "
         f"of steps; (b) adds `--temporal-weight {tw}`", f"{style}.jpg")
        for size, pairs in ((256, LIGHT_STYLE_256), (384, LIGHT_STYLE_384)) for style, tw in pairs},
+    # the bundled 256 px recipe with synthetic pairs that also tilt (perspective) and, in half of
+    # them, show an object moving on its own, which uncovers background (forty-second session)
+    **{f"light_{style}_effnet_sw5_ss256_tw{tw}_obj": (
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss256_t0.safetensors",
+        ROOT / f"benchmarks/models/light_{style}_effnet_sw5_ss256_tw{tw}_obj.safetensors", "light",
+        f"the bundled light recipe (`--style-size 256`), same seed and number of steps; (b) adds "
+        f"`--temporal-weight {tw}` with synthetic pairs made with `--temporal-objects 0.5 --temporal-perspective "
+        "0.2`", f"{style}.jpg")
+       for style, tw in (("starry_night", 100), ("mondrian", 30))},
     # the temporal loss's lighting term fitted as one gain and offset per pair (twenty-seventh
     # session) instead of ReCoNet's per-pixel luma difference; otherwise the bundled command, whose
     # rerun with the earlier code reproduced the bundled network bit for bit

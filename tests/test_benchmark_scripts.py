@@ -344,3 +344,22 @@ def test_whole_pixel_pairs_move_by_whole_pixels_so_the_warp_is_exact():
     # a half-pixel shift, by contrast, blends neighbours: what the whole-pixel pairs avoid
     half = warp(image, torch.full_like(flow, 0.5))[:, :, :-1, :-1]
     assert (half - image[:, :, 1:, 1:]).abs().mean() > 0.1
+
+
+def test_side_by_side_shows_the_consistent_output_steadier(tmp_path):
+    import av
+    import cv2
+
+    out = tmp_path / "side_by_side"
+    assert _load("side_by_side.py").main(["--frames", "8", "--strip", "3", "--strip-start", "4",
+                                          "--out", str(out)]) == 0
+    with av.open(str(out.with_suffix(".mp4"))) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 8 and frames[0].shape == (180, 640, 3)  # two 320x180 panels
+    strip = cv2.imread(str(out.with_suffix(".png")))
+    assert strip.shape == (4 * 180, 3 * 320, 3)
+    # rows: the per-frame output, its difference to the warped previous frame, then the same two for
+    # the temporal-loss network with the stabilizer; below each row's label band, its difference row
+    # is darker: the flicker the README's picture shows
+    difference = lambda row: float(strip[row * 180 + 18:(row + 1) * 180].mean())  # noqa: E731
+    assert difference(3) < 0.5 * difference(1), (difference(1), difference(3))

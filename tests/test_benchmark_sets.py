@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # options that do not change what is learned (bookkeeping) or that the comparison varies on purpose
 BOOKKEEPING = {"out", "style_meta", "preview_every", "checkpoint_every", "checkpoint_dir", "resume", "device",
                "loss_weights"}
-VARIED = {"temporal_weight", "temporal_feature_weight", "temporal_videos", "video_fraction", "temporal_noise"}
+VARIED = {"temporal_weight", "temporal_feature_weight", "temporal_videos", "video_fraction", "temporal_noise",
+          "temporal_objects", "temporal_perspective"}
 
 
 # options a comparison may vary besides the temporal loss, with why
@@ -87,6 +88,9 @@ def test_comparison_pairs_exist_and_differ_only_in_the_temporal_loss(name):
             assert f"--temporal-weight {b['temporal_weight']:g}`" in note
         if b.get("temporal_feature_weight"):
             assert f"--temporal-feature-weight {b['temporal_feature_weight']:g}`" in note
+        for key in ("temporal_objects", "temporal_perspective"):  # how the pairs were made, when not as before
+            if b.get(key):
+                assert f"--{key.replace('_', '-')} {b[key]:g}" in note, key
 
 
 # --- the quality benchmark's comparison at equal content loss ----------------------------------

@@ -63,6 +63,30 @@ def test_synthetic_flow_is_exact_and_backward():
     assert err.mean() < 0.4
 
 
+def test_moving_objects_and_tilts_keep_the_flow_exact_and_mask_what_is_uncovered():
+    img = texture(128, seed=21)
+    batch = torch.stack([img, img.flip(-1), img.flip(-2)])
+    prev, cur, flow, mask = synthetic_pair(batch, gen(22), noise=0.0, brightness=0.0, objects=1.0,
+                                           max_perspective=0.3)
+    m = mask.bool().expand(-1, 3, -1, -1)
+    assert torch.allclose(warp(prev, flow)[m], cur[m], atol=1e-5)  # exact wherever the mask says visible
+    # the same draws without the objects: the camera's motion alone (drawn first, so the same)
+    _, _, camera, in_view = synthetic_pair(batch, gen(22), noise=0.0, brightness=0.0, max_perspective=0.3)
+    for i in range(3):
+        own = (flow[i] != camera[i]).any(0)  # the object's pixels in frame t
+        vectors = flow[i][:, own]
+        assert own.float().mean() > 0.005 and torch.equal(vectors, vectors[:, :1].expand_as(vectors))
+        assert torch.equal(vectors, vectors.round())  # it moves by whole pixels
+        uncovered = (in_view[i, 0] > 0) & (mask[i, 0] == 0)  # in view, but hidden behind it in frame t-1
+        assert uncovered.float().mean() > 0.001
+    # the tilt makes the motion projective: the flow is no longer linear in x, as any affine one is
+    second_difference = lambda f: float((f[..., 2:] - 2 * f[..., 1:-1] + f[..., :-2]).abs().max())  # noqa: E731
+    assert second_difference(camera) > 1e-3
+    assert second_difference(synthetic_pair(batch, gen(22))[2]) < 1e-4
+    with pytest.raises(ValueError, match="objects must be a share"):
+        synthetic_pair(img, gen(), objects=2.0)
+
+
 def test_temporal_loss_zero_for_exact_pair_positive_otherwise():
     img = texture(64, seed=6)
     prev, cur, flow, mask = synthetic_pair(torch.stack([img, img.flip(-1)]), gen(7), noise=0.0, brightness=0.0)

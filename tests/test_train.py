@@ -349,11 +349,14 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     assert main(args + ["--overwrite"]) == 0
     # a setting of a loss part that is off is refused, not ignored, on the command line and in Python
     for extra, said in ((["--temporal-noise", "0.05"], "--temporal-noise needs --temporal-weight"),
+                        (["--temporal-objects", "0.5"], "--temporal-objects needs --temporal-weight"),
+                        (["--temporal-perspective", "0.2"], "--temporal-perspective needs --temporal-weight"),
                         (["--video-fraction", "0.3"], "--video-fraction needs --temporal-videos")):
         with pytest.raises(VidstyleError, match=said):
             train_config(cli.build_parser().parse_args(args + ["--overwrite"] + extra)).validate()
         assert main(args + ["--overwrite"] + extra) == 1
     for change, said in ((dict(temporal_noise=0.05), "--temporal-noise needs"),
+                         (dict(temporal_objects=0.5), "--temporal-objects needs"),
                          (dict(video_fraction=0.3), "--video-fraction needs")):
         with pytest.raises(VidstyleError, match=said):
             train(_config(data, loss_weights, tmp_path, **change), progress=False, overwrite=True)
@@ -694,6 +697,29 @@ def test_temporal_noise_sets_the_synthetic_pairs_noise(data, loss_weights, tmp_p
     assert "--temporal-noise" not in replace(config, temporal_noise=0.02).command()  # the default
     with pytest.raises(VidstyleError, match="--temporal-noise"):
         train(replace(config, temporal_noise=1.5), progress=False)
+
+
+def test_temporal_objects_and_perspective_shape_the_synthetic_pairs(data, loss_weights, tmp_path):
+    from vidstyle.train.loop import temporal_batch
+
+    x = torch.rand(4, 3, 48, 48)
+    plain = temporal_batch(x, step_generator(3, 1), noise=0.0)
+    shaped = temporal_batch(x, step_generator(3, 1), noise=0.0, objects=1.0, perspective=0.3)
+    # (the camera's motion is drawn first, so the tilt alone changes the flow of every pair; the
+    # objects then take their own pixels and uncover some that were visible)
+    assert not torch.equal(shaped[2], plain[2]) and float(shaped[3].mean()) < float(plain[3].mean())
+    config = _config(data, loss_weights, tmp_path, steps=1, temporal_weight=10.0, temporal_objects=0.5,
+                     temporal_perspective=0.2)
+    assert "--temporal-objects 0.5 --temporal-perspective 0.2" in config.command()
+    assert "--temporal-objects" not in replace(config, temporal_objects=0.0).command()  # the default
+    for change, said in ((dict(temporal_objects=1.5), "--temporal-objects must be a share between 0 and 1"),
+                         (dict(temporal_perspective=0.6), "--temporal-perspective must be between 0 and 0.5")):
+        with pytest.raises(VidstyleError, match=said):
+            replace(config, **change).validate()
+    result = train(config, progress=False)  # one step on such pairs, recorded in the weights file
+    info = read_info(result.out)
+    assert info.train_config["temporal_objects"] == 0.5 and info.train_config["temporal_perspective"] == 0.2
+    assert "--temporal-objects 0.5" in info.train_command
 
 
 def test_mirrored_video_pair_flow_is_exact(tmp_path):

@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -335,10 +335,6 @@ class FlowStabilizer:
             that resolution, in its pixels: at 0.5 their 0.5 px² of tolerated forward-backward
             mismatch is 2 px² of the input's, as loose as the coarser flow is imprecise.
         preset: DIS preset (``ultrafast`` | ``fast`` | ``medium``).
-        flow: the flow backend (:func:`vidstyle.flow.estimate.create_flow_estimator`'s name:
-            ``dis``, ``raft`` or one registered with ``register_flow_backend``), or ``None`` for DIS.
-        flow_options: its options (DIS: ``preset`` unless given here; RAFT: ``weights``, the file
-            the user supplies, and ``size``, ``device``, ``iters``).
         cut_threshold: a scene cut is declared when the mean absolute RGB error (in [0, 1]) of the
             warped previous input exceeds this; the stabilizer then restarts.
         min_valid_fraction: also a cut when fewer pixels than this share survive the occlusion test.
@@ -362,9 +358,14 @@ class FlowStabilizer:
             bit for bit). Read on every few rows and columns (:func:`_drift_step`).
         keep_contrast: restore the stylized frame's local contrast after blending
             (:func:`contrast_preserving_blend`); False gives the plain blend, smoother but flatter.
+        flow: the flow backend (:func:`vidstyle.flow.estimate.create_flow_estimator`'s name:
+            ``dis``, ``raft`` or one registered with ``register_flow_backend``), or ``None`` for DIS.
+        flow_options: its options (DIS: ``preset`` unless given here; RAFT: ``weights``, the file
+            the user supplies, and ``size``, ``device``, ``iters``).
 
     One instance serves one stream. :meth:`estimate` is pure and thread-safe (each thread gets
-    its own DIS object, which keeps scratch buffers), so consecutive pairs can be estimated on
+    its own flow estimator, unless the backend says one can be shared: DIS keeps scratch buffers in
+    its object, torchvision's RAFT its correlation pyramid), so consecutive pairs can be estimated on
     several threads at once (the pipeline's flow stage does: :func:`flow_workers`);
     :meth:`apply` keeps the previous output and is called from one thread, in frame order.
     """
@@ -384,10 +385,10 @@ class FlowStabilizer:
         return all(getattr(type(self), name) is _OWN_METHODS[name] for name in ("apply", "apply_tensor"))
 
     def __init__(self, strength: float = DEFAULT_TEMPORAL_STRENGTH, flow_scale: float = 0.5, preset: str = "fast",
-                 flow: str | None = None, flow_options: Mapping | None = None,
                  cut_threshold: float = CUT_THRESHOLD, min_valid_fraction: float = MIN_VALID_FRACTION,
                  photometric_tolerance: float = 0.1,
-                 keep_contrast: bool = True, fade_tolerance: float = 0.025, drift_tolerance: float = 0.04):
+                 keep_contrast: bool = True, fade_tolerance: float = 0.025, drift_tolerance: float = 0.04,
+                 flow: str | None = None, flow_options: Mapping | None = None):
         # each refused when given: "0.5" or None would otherwise fail a comparison with a bare
         # TypeError at the first frame, and the tolerances divide (0: NaN weights, a black frame)
         check_number("temporal strength", strength, "a number between 0 and 1", lambda v: 0.0 <= v <= 1.0,

@@ -117,6 +117,14 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--temporal-noise", type=_non_negative_float, default=d.temporal_noise,
                    help=f"synthetic pairs: largest sigma of the Gaussian noise added to each frame, in [0, 1] "
                         f"units (default {d.temporal_noise:g}); the network learns to ignore noise this large")
+    p.add_argument("--temporal-objects", type=_non_negative_float, default=d.temporal_objects, metavar="SHARE",
+                   help="synthetic pairs: the share (0-1) with an object moving on its own in front of the scene, "
+                        "which uncovers background hidden in the first frame, as real scenes do and a camera's "
+                        f"motion alone never does (default {d.temporal_objects:g})")
+    p.add_argument("--temporal-perspective", type=_non_negative_float, default=d.temporal_perspective,
+                   metavar="TILT", help="synthetic pairs: the largest perspective tilt of the camera's motion, "
+                                        "its scale changing by up to TILT across the frame (0-0.5; default "
+                                        f"{d.temporal_perspective:g}: shifts, turns and zooms only)")
     p.add_argument("--checkpoint-every", type=_non_negative_int, default=d.checkpoint_every,
                    help=f"save a resumable checkpoint every N steps, 0 = never (default {d.checkpoint_every})")
     p.add_argument("--checkpoint-dir", help="where checkpoints and previews go (default: OUT without its suffix "
@@ -171,7 +179,8 @@ def train_config(args):
         smooth_activations=args.smooth_activations, temporal_weight=args.temporal_weight,
         temporal_feature_weight=args.temporal_feature_weight,
         temporal_videos=args.temporal_videos, video_fraction=args.video_fraction,
-        temporal_noise=args.temporal_noise,
+        temporal_noise=args.temporal_noise, temporal_objects=args.temporal_objects,
+        temporal_perspective=args.temporal_perspective,
         checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
         init_from=args.init_from,
         preview_every=args.preview_every, device=args.device, precision=args.precision,

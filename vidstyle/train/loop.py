@@ -51,6 +51,8 @@ PREVIEW_PHOTOS = 6
 MAX_IMAGE_SIZE = 4096
 MAX_BATCH_SIZE = 1024
 MAX_LR = 10.0  # Adam steps of that size already wreck any network; larger ones overflow fp32
+#: the largest --temporal-perspective: the homography's scale stays at least 0.5 across the frame
+MAX_PERSPECTIVE = 0.5
 #: Without a terminal (a log file, nohup) a progress line is printed this often, and at each
 #: checkpoint: a redrawn bar would fill the log with carriage-return updates.
 PROGRESS_LINE_SECONDS = 30.0
@@ -103,6 +105,8 @@ class TrainConfig:
     temporal_videos: list[str] = field(default_factory=list)  # folders/files of real videos for pairs
     video_fraction: float = 0.5  # share of each batch's temporal pairs taken from temporal_videos
     temporal_noise: float = 0.02  # synthetic pairs: per-frame Gaussian noise, sigma drawn up to this
+    temporal_objects: float = 0.0  # synthetic pairs: share with an object moving on its own in front
+    temporal_perspective: float = 0.0  # synthetic pairs: largest perspective tilt of the camera's motion
     checkpoint_every: int = 500
     checkpoint_dir: str | None = None  # None: "<out without suffix>.train" beside --out
     resume: str | None = None  # a checkpoint file, or "auto" for the latest in checkpoint_dir
@@ -159,6 +163,10 @@ class TrainConfig:
             args += ["--video-fraction", _number(self.video_fraction)]
         if self.temporal_pairs and self.temporal_noise != TrainConfig.temporal_noise:
             args += ["--temporal-noise", _number(self.temporal_noise)]
+        if self.temporal_pairs and self.temporal_objects:
+            args += ["--temporal-objects", _number(self.temporal_objects)]
+        if self.temporal_pairs and self.temporal_perspective:
+            args += ["--temporal-perspective", _number(self.temporal_perspective)]
         if self.init_from:
             args += ["--init-from", self.init_from]
         if self.precision != "auto":  # bf16/fp16 autocast changes the numbers, so a reproduction needs it
@@ -217,13 +225,22 @@ class TrainConfig:
             raise VidstyleError(f"--video-fraction must be between 0 and 1, got {self.video_fraction}")
         if not 0.0 <= self.temporal_noise <= 1.0:
             raise VidstyleError(f"--temporal-noise must be between 0 and 1, got {self.temporal_noise}")
+        if not 0.0 <= self.temporal_objects <= 1.0:
+            raise VidstyleError(f"--temporal-objects must be a share between 0 and 1, got {self.temporal_objects}")
+        if not 0.0 <= self.temporal_perspective <= MAX_PERSPECTIVE:
+            raise VidstyleError(f"--temporal-perspective must be between 0 and {MAX_PERSPECTIVE:g}, got "
+                                f"{self.temporal_perspective}")
         if self.temporal_videos and not self.temporal_pairs:
             raise VidstyleError("--temporal-videos needs --temporal-weight (or --temporal-feature-weight) above 0 "
                                 "(the pairs feed the temporal loss)")
         # a setting of a part that is off would be ignored without a word
-        if self.temporal_noise != TrainConfig.temporal_noise and not self.temporal_pairs:
-            raise VidstyleError("--temporal-noise needs --temporal-weight (or --temporal-feature-weight) above 0 (it "
-                                "is the noise of the temporal loss's synthetic pairs)")
+        for flag, changed in (("--temporal-noise", self.temporal_noise != TrainConfig.temporal_noise),
+                              ("--temporal-objects", self.temporal_objects != TrainConfig.temporal_objects),
+                              ("--temporal-perspective",
+                               self.temporal_perspective != TrainConfig.temporal_perspective)):
+            if changed and not self.temporal_pairs:
+                raise VidstyleError(f"{flag} needs --temporal-weight (or --temporal-feature-weight) above 0 (it "
+                                    "shapes the temporal loss's synthetic pairs)")
         if self.video_fraction != TrainConfig.video_fraction and not self.temporal_videos:
             raise VidstyleError("--video-fraction needs --temporal-videos (it is the share of pairs taken from them)")
         if self.style_meta and len(self.style_meta) != len(self.styles):
@@ -426,7 +443,8 @@ def _in_effect(values: dict, device: torch.device) -> dict:
     return {**asdict(config), "style_size": config.resolved_style_size(), "content_layers": content_layers,
             "style_layers": style_layers, "precision": precision,
             "smooth_activations": config.loss_net in SMOOTHED_BY_DEFAULT if smooth is None else smooth,
-            "temporal_noise": config.temporal_noise if config.temporal_pairs else None,
+            **{key: getattr(config, key) if config.temporal_pairs else None
+               for key in ("temporal_noise", "temporal_objects", "temporal_perspective")},
             "video_fraction": config.video_fraction if config.temporal_videos else None}
 
 
@@ -469,9 +487,9 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
     return changes
 
 
-#: settings :func:`_in_effect` gives as None while another is off (--temporal-noise without a
-#: temporal weight, --video-fraction without --temporal-videos)
-_IN_EFFECT_WITH_ANOTHER = frozenset({"temporal_noise", "video_fraction"})
+#: settings :func:`_in_effect` gives as None while another is off (--temporal-noise, -objects and
+#: -perspective without a temporal weight, --video-fraction without --temporal-videos)
+_IN_EFFECT_WITH_ANOTHER = frozenset({"temporal_noise", "temporal_objects", "temporal_perspective", "video_fraction"})
 
 
 def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer,
@@ -578,7 +596,7 @@ def evaluate(net: TransformerNet, losses: LossComputer, photos: torch.Tensor, nu
 
 
 def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_fraction: float = 0.0,
-                   noise: float = TrainConfig.temporal_noise):
+                   noise: float = TrainConfig.temporal_noise, objects: float = 0.0, perspective: float = 0.0):
     """Frame pairs for one step's temporal loss: ``(frame_prev, frame_t, flow_t_to_prev, mask)``.
 
     The first ``B - k`` come from :func:`~vidstyle.train.temporal.synthetic_pair` on the content crops
@@ -587,7 +605,9 @@ def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_
     is honoured on average even at batch size 1)
     from ``video_pairs`` (a :class:`~vidstyle.train.temporal.VideoPairs` of the same size), each
     mirrored left-right with probability 1/2 (the flow's x component changes sign with the image).
-    ``noise`` is the synthetic pairs' largest per-frame noise sigma. Every random choice comes from
+    ``noise`` is the synthetic pairs' largest per-frame noise sigma, ``objects`` the share of them
+    with an object moving on its own, ``perspective`` their largest tilt (see
+    :func:`~vidstyle.train.temporal.synthetic_pair`). Every random choice comes from
     ``g``, so a resumed run draws the same pairs.
     """
     b = x.shape[0]
@@ -599,7 +619,8 @@ def temporal_batch(x: torch.Tensor, g: torch.Generator, video_pairs=None, video_
             k += int(torch.rand((), generator=g, device=g.device) < wanted - k)
     parts = []
     if k < b:
-        parts.append(temporal_api.synthetic_pair(x[:b - k], g, noise=noise))
+        parts.append(temporal_api.synthetic_pair(x[:b - k], g, noise=noise, objects=objects,
+                                                 max_perspective=perspective))
     if k:
         picks = torch.randint(len(video_pairs), (k,), generator=g, device=g.device).tolist()
         flips = (torch.rand(k, generator=g, device=g.device) < 0.5).tolist()
@@ -812,7 +833,8 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                     # camera, exact flow) and real video frames; the perceptual losses apply to frame t,
                     # the temporal loss ties the two outputs
                     prev, x, flow, mask = temporal_batch(x, g, video_pairs, config.video_fraction,
-                                                             config.temporal_noise)
+                                                         config.temporal_noise, config.temporal_objects,
+                                                         config.temporal_perspective)
                     x = x.contiguous(memory_format=memory_format)
                     prev = prev.contiguous(memory_format=memory_format)
                     net.set_style(_one_hot(style_index.repeat(2), num_styles))  # both frames, same style

@@ -4,8 +4,9 @@ Pairs come from two sources, both returning the same tuple
 ``(frame_prev (3, H, W), frame_t (3, H, W), flow_t_to_prev (2, H, W), mask (1, H, W))`` (floats,
 frames in [0, 1], flow the *backward* flow t -> t-1 in pixels, mask 1 = visible in both frames):
 
-* :func:`synthetic_pair`: random camera motion applied to a still image, with exact flow; no video
-  dataset needed;
+* :func:`synthetic_pair`: random camera motion (shift, turn, zoom, optionally a perspective tilt)
+  applied to a still image, optionally with an object moving on its own in front, with exact flow
+  and occlusion; no video dataset needed;
 * :class:`VideoPairs`: consecutive frames of real videos with cached DIS flow.
 """
 from __future__ import annotations
@@ -149,12 +150,17 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> tor
     return torch.rand(n, generator=generator, device=generator.device, dtype=torch.float64) * (high - low) + low
 
 
-def random_affine_flow(batch: int, height: int, width: int, generator: torch.Generator, *,
-                       max_translate: float = 0.03, max_rotate: float = 2.5, max_zoom: float = 0.04) -> torch.Tensor:
+def random_camera_flow(batch: int, height: int, width: int, generator: torch.Generator, *,
+                       max_translate: float = 0.03, max_rotate: float = 2.5, max_zoom: float = 0.04,
+                       max_perspective: float = 0.0) -> torch.Tensor:
     """Exact backward flow (B, 2, H, W) of a random small camera motion about the image centre.
 
     Translation up to ``max_translate`` x the image size, rotation up to ``max_rotate`` degrees,
-    zoom by up to ``1 +- max_zoom``. The flow maps each pixel of frame t to frame t-1.
+    zoom by up to ``1 +- max_zoom``; with ``max_perspective`` > 0 also a tilt, as when a camera pans
+    or tilts: the motion is a homography whose scale changes across the frame, by a factor of
+    ``1 + px * x / W + py * y / H`` (x, y from the centre; px, py up to ``max_perspective``). The
+    flow maps each pixel of frame t to frame t-1. Without a tilt no random number is drawn for it,
+    so a generator gives the same motions as before the option existed.
     """
     tx = _uniform(batch, -max_translate, max_translate, generator) * width
     ty = _uniform(batch, -max_translate, max_translate, generator) * height
@@ -166,35 +172,98 @@ def random_affine_flow(batch: int, height: int, width: int, generator: torch.Gen
     x = coords[:, 0] - cx
     y = coords[:, 1] - cy
     view = lambda v: v.cpu().view(-1, 1, 1)  # noqa: E731
-    src_x = view(cos) * x - view(sin) * y + cx + view(tx)
-    src_y = view(sin) * x + view(cos) * y + cy + view(ty)
+    scale = 1.0
+    if max_perspective > 0:
+        px = _uniform(batch, -max_perspective, max_perspective, generator)
+        py = _uniform(batch, -max_perspective, max_perspective, generator)
+        scale = 1 + view(px) * x / width + view(py) * y / height  # >= 0.5 over the frame for tilts up to 0.5
+    src_x = (view(cos) * x - view(sin) * y) / scale + cx + view(tx)
+    src_y = (view(sin) * x + view(cos) * y) / scale + cy + view(ty)
     return torch.stack((src_x - coords[:, 0], src_y - coords[:, 1]), 1).float()
 
 
+def _ellipse(coords: torch.Tensor, centre: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) 1 inside each sample's ellipse, 0 outside; ``coords`` (B or 1, 2, H, W) pixel
+    positions, ``centre`` and ``radii`` (B, 2) in pixels (x, y)."""
+    d = (coords - centre.view(-1, 2, 1, 1)) / radii.view(-1, 2, 1, 1)
+    return (d.pow(2).sum(1, keepdim=True) <= 1).to(coords.dtype)
+
+
+def add_moving_object(prev: torch.Tensor, cur: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor,
+                      generator: torch.Generator, *, chance: float = 1.0, max_size: float = 0.4,
+                      max_shift: float = 0.05) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """An object moving on its own in front of the scene, with the flow and occlusion that follow.
+
+    In each pair (with probability ``chance``) an ellipse (axes up to ``max_size`` x the shorter
+    side) shows the frame's picture turned upside down, so its texture is not the background's; it
+    moves by up to ``max_shift`` x the shorter side between the frames, independently of the camera.
+    Where it is in frame t the flow is its motion; where it was in frame t-1 and no longer is, the
+    background it uncovered was hidden in frame t-1, so the mask drops it (a disocclusion, the case
+    the camera's motion alone never makes).
+
+    Args:
+        prev, cur: (B, 3, H, W) frames t-1 and t; flow (B, 2, H, W) the backward flow t -> t-1 and
+            mask (B, 1, H, W) its visibility, as :func:`synthetic_pair` makes them.
+    Returns:
+        the four, with the object painted in (new tensors).
+    """
+    b, _, h, w = prev.shape
+    side = min(h, w)
+    present = (torch.rand(b, generator=generator, device=generator.device) < chance).cpu().view(-1, 1, 1, 1)
+    radii = torch.stack([_uniform(b, 0.05, max_size / 2, generator) * side for _ in range(2)], 1)
+    centre = torch.stack([_uniform(b, 0, 1, generator) * (n - 1 - 2 * radii[:, i]) + radii[:, i]
+                          for i, n in enumerate((w, h))], 1)  # wholly inside frame t-1
+    # whole pixels: the object's own pixels then sample frame t-1 exactly, none of the background
+    shift = torch.stack([_uniform(b, -max_shift, max_shift, generator) * side for _ in range(2)], 1).round()
+    coords = pixel_coords(h, w, dtype=torch.float64)
+    was = _ellipse(coords, centre, radii) * present  # where the object is in frame t-1
+    now = _ellipse(coords, centre + shift, radii) * present  # ... and in frame t
+    own = (-shift).view(-1, 2, 1, 1).expand(b, 2, h, w)  # its backward flow: it moved by +shift
+    # the background pixels of frame t that frame t-1's object hid: the camera's source lands on it,
+    # or near enough (1.5 px) that the bilinear warp takes some of the object's colour
+    hidden = _ellipse(coords + flow.double().cpu(), centre, radii + 1.5) * present
+    device, dtype = prev.device, prev.dtype
+    was, now, hidden = (m.to(device, dtype) for m in (was, now, hidden))
+    picture = prev.flip(-2)
+    moved = warp(picture, own.to(device, dtype), padding_mode="reflection")
+    prev = prev * (1 - was) + picture * was
+    cur = cur * (1 - now) + moved * now
+    flow = torch.where(now.bool(), own.to(flow.device, flow.dtype), flow)
+    mask = torch.where(now.bool(), torch.ones_like(mask), mask * (1 - hidden.to(mask.dtype)))
+    return prev, cur, flow, mask
+
+
 def synthetic_pair(image: torch.Tensor, generator: torch.Generator, *, noise: float = 0.02,
-                   brightness: float = 0.05, **motion) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                   brightness: float = 0.05, objects: float = 0.0,
+                   **motion) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Two "video frames" from a still: frame t-1 is the image, frame t the image seen by a camera
-    that moved a little (see :func:`random_affine_flow` for ``motion`` options), with independent
-    Gaussian noise (sigma up to ``noise``) on each frame and a brightness change (gain and offset
-    up to ``brightness``) on frame t.
+    that moved a little (see :func:`random_camera_flow` for ``motion`` options), in a share
+    ``objects`` of the pairs with an object moving on its own in front (:func:`add_moving_object`),
+    with independent Gaussian noise (sigma up to ``noise``) on each frame and a brightness change
+    (gain and offset up to ``brightness``) on frame t.
 
     Args:
         image: (3, H, W) or (B, 3, H, W) float in [0, 1] (any device).
         generator: the torch random generator (its device draws the random numbers).
     Returns:
         ``(frame_prev, frame_t, flow_t_to_prev, mask)``: (…, 3, H, W), (…, 3, H, W), (…, 2, H, W)
-        exact backward flow, (…, 1, H, W) 1 where the pixel of frame t is in view in frame t-1;
+        exact backward flow, (…, 1, H, W) 1 where the pixel of frame t is visible in frame t-1;
         without a batch dimension if ``image`` had none.
     """
     single = image.ndim == 3
     x = image[None] if single else image
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"image must be (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
+    if not 0.0 <= objects <= 1.0:
+        raise ValueError(f"objects must be a share between 0 and 1, got {objects}")
     b, _, h, w = x.shape
-    flow = random_affine_flow(b, h, w, generator, **motion).to(x.device)
+    flow = random_camera_flow(b, h, w, generator, **motion).to(x.device)
     # Reflection keeps plausible content where frame t sees beyond frame t-1; the mask drops it.
     cur = warp(x, flow.to(x.dtype), padding_mode="reflection")
     mask = in_view_mask(flow)
+    prev = x
+    if objects > 0:  # (only then drawn: a generator gives the same pairs as before the option)
+        prev, cur, flow, mask = add_moving_object(prev, cur, flow, mask, generator, chance=objects)
 
     def rand(*shape):
         return torch.rand(*shape, generator=generator, device=generator.device).to(x.device, x.dtype)
@@ -205,7 +274,7 @@ def synthetic_pair(image: torch.Tensor, generator: torch.Generator, *, noise: fl
     sigma_prev, sigma_cur = rand(b, 1, 1, 1) * noise, rand(b, 1, 1, 1) * noise
     gain = 1 + (rand(b, 1, 1, 1) * 2 - 1) * brightness
     offset = (rand(b, 1, 1, 1) * 2 - 1) * brightness * 0.5
-    prev = (x + sigma_prev * randn(b, 3, h, w)).clamp(0, 1)
+    prev = (prev + sigma_prev * randn(b, 3, h, w)).clamp(0, 1)
     cur = (cur * gain + offset + sigma_cur * randn(b, 3, h, w)).clamp(0, 1)
     if single:
         return prev[0], cur[0], flow[0], mask[0]
