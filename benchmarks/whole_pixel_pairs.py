@@ -26,9 +26,13 @@ from vidstyle.models.weights import read_info  # noqa: E402
 
 
 def whole_pixel_flow(batch: int, height: int, width: int, generator: torch.Generator, *,
-                     max_translate: float = 0.03, max_rotate: float = 2.5, max_zoom: float = 0.04) -> torch.Tensor:
+                     max_translate: float = 0.03, max_rotate: float = 2.5, max_zoom: float = 0.04,
+                     max_perspective: float = 0.0) -> torch.Tensor:
     """(B, 2, H, W) backward flow of a translation by a whole number of pixels, up to
-    ``max_translate`` x the image size (at least 1) each way; rotation and zoom are not used."""
+    ``max_translate`` x the image size (at least 1) each way; rotation and zoom are not used, and
+    a tilt (``--temporal-perspective``) is refused: it is never a whole-pixel motion."""
+    if max_perspective:
+        raise SystemExit("whole_pixel_pairs.py: --temporal-perspective makes sub-pixel motion; leave it out")
     reach = (max(1, round(max_translate * width)), max(1, round(max_translate * height)))
     shift = [torch.randint(-r, r + 1, (batch,), generator=generator, device=generator.device).cpu().float()
              for r in reach]
@@ -49,12 +53,12 @@ def mark(path: Path) -> None:
 def main(argv: list[str]) -> int:
     from vidstyle.cli import main as vidstyle_main
 
-    camera_motion = temporal.random_affine_flow
-    temporal.random_affine_flow = whole_pixel_flow  # synthetic_pair looks it up at each call
+    camera_motion = temporal.random_camera_flow
+    temporal.random_camera_flow = whole_pixel_flow  # synthetic_pair looks it up at each call
     try:
         code = vidstyle_main(["train", *argv])
     finally:  # put it back: the --help test runs this script inside the test process
-        temporal.random_affine_flow = camera_motion
+        temporal.random_camera_flow = camera_motion
     if code == 0:
         out = Path(argv[argv.index("--out") + 1])
         mark(out)

@@ -784,6 +784,8 @@ def flow_stabilizer(stylizer, strength: float | None = None, flow_backend: str =
     check_flow_backend(flow_backend, flow_weights)
     if strength == 0:
         return None
+    if flow_backend == "dis" and flow_weights is None:  # the default, as FlowStabilizer's own
+        return FlowStabilizer(strength)
     return FlowStabilizer(strength, flow=flow_backend,
                           flow_options=None if flow_weights is None else {"weights": flow_weights})
 
