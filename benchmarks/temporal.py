@@ -474,7 +474,8 @@ def markdown(result: dict) -> str:
              f"pairs; long-term: frame t against t-{args['long_term']}. Flow: DIS medium on the input frames, or "
              "the exact ground truth for the synthetic sample. Style loss: relative Gram loss (the training loss, "
              f"under {score_nets_text(args)}, its default style layers, weight 1 each) against the comparison's "
-             f"painting at 256 px, of {every_nth(args['style_every'])} frame resized to 256 px on its shorter side.", "",
+             f"painting at 256 px, of {every_nth(args['style_every'])} frame resized to 256 px on its shorter "
+             "side.", "",
              "Comparisons (ratios are against the (a) of the same comparison):", ""]
     lines += [f"* **{name}**: (a) `{SETS[name][0].relative_to(ROOT)}`, (b) `{SETS[name][1].relative_to(ROOT)}`; "
               f"{SETS[name][3]}; painting {SETS[name][4]}." for name in args["sets"]]
