@@ -62,8 +62,8 @@ def parts(stabilizer: FlowStabilizer, prev: np.ndarray, cur: np.ndarray, state, 
     valid = valid_mask_numpy(backward, forward, motion_boundaries=True)
     warped_small = warp_numpy(prev_s, backward)
     flow = resize_flow(state.flow, cur.shape[:2])
-    steps = {"dis_backward": lambda: stabilizer._dis(cur_s, prev_s),
-             "dis_forward": lambda: stabilizer._dis(prev_s, cur_s),
+    steps = {"dis_backward": lambda: stabilizer._flow(cur_s, prev_s),
+             "dis_forward": lambda: stabilizer._flow(prev_s, cur_s),
              "valid_mask": lambda: valid_mask_numpy(backward, forward, motion_boundaries=True),
              "fade_test": lambda: brightness_change(warped_small, cur_s, valid.astype(bool)),
              "resize_flow": lambda: resize_flow(state.flow, cur.shape[:2]),

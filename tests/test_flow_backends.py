@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,6 +22,7 @@ from vidstyle.flow import estimate
 from vidstyle.flow.estimate import FlowEstimator, RAFTFlow
 from vidstyle.flow.stabilizer import FlowStabilizer
 
+ROOT = Path(__file__).resolve().parents[1]
 W, H, STEP = 160, 128, 2  # frames, and how far the scene pans a frame (pixels, to the left)
 
 
@@ -149,18 +151,25 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 def test_stylize_and_eval_estimate_flow_with_raft_weights_the_user_supplies(raft_weights, style, tmp_path,
                                                                             monkeypatch, capsys):
-    calls = []
+    calls, threads = [], set()
+
+    def counted(self, a, b):
+        calls.append(a.shape)
+        threads.add(threading.current_thread().name)
+        return estimate_flow(self, a, b)
+
     estimate_flow = RAFTFlow.__call__
-    monkeypatch.setattr(RAFTFlow, "__call__", lambda self, a, b: calls.append(a.shape) or estimate_flow(self, a, b))
+    monkeypatch.setattr(RAFTFlow, "__call__", counted)
     src = make_video(tmp_path / "in.mp4", frames=3, size=(272, 256))  # half size: RAFT's 128 pixels at least
     out = tmp_path / "out.mp4"
     code, _, err = run(capsys, "stylize", src, "-o", out, "--style", style, "--device", "cpu", "--quiet",
                        "--temporal-strength", "0.5", "--flow-backend", "raft", "--flow-weights", raft_weights)
     assert code == 0, err
     assert len(read_frames(out)) == 3
-    # both directions of each pair, at half size (the flow stage estimates pairs on a thread per
-    # core; torchvision's RAFT keeps each call's state in the module: one shared by two threads failed)
-    assert calls == [(128, 136, 3)] * 4
+    # both directions of each pair, at half size, on one thread: torchvision's RAFT keeps each
+    # call's state in the module (one model shared by the flow stage's threads failed), and a model
+    # per thread would hold a correlation volume each (DIS pairs run on a thread per core)
+    assert calls == [(128, 136, 3)] * 4 and len(threads) == 1
     calls.clear()
     code, printed, err = run(capsys, "eval", src, out, "--flow-backend", "raft", "--flow-weights", raft_weights)
     assert code == 0, err
@@ -187,3 +196,19 @@ def test_a_flow_backend_without_its_weights_is_one_line(command, raft_weights, s
         lines = err.strip().splitlines()
         assert code == 1 and len(lines) == 1 and text in lines[0], err
         assert not out.exists()
+
+
+def test_flow_settings_that_would_be_ignored_are_said(raft_weights, style, tmp_path, capsys, caplog):
+    src = make_video(tmp_path / "in.mp4", frames=2, size=(64, 48))
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "stylize", src, "-o", out, "--style", style, "--device", "cpu", "--quiet",
+                       "--temporal", "off", "--flow-backend", "raft", "--flow-weights", raft_weights)
+    assert code == 0, err
+    assert "--flow-backend, --flow-weights are ignored with --temporal off" in caplog.text
+    caplog.clear()
+    sample, truth = ROOT / "samples/sample.mp4", ROOT / "samples/sample_flow.npz"
+    code, printed, err = run(capsys, "eval", sample, sample, "--max-frames", "3", "--gt-flow", truth,
+                             "--flow-backend", "raft", "--flow-weights", raft_weights)
+    assert code == 0, err
+    assert json.loads(printed)["flow"] == "ground_truth"
+    assert "--flow-backend and --flow-weights are ignored with --gt-flow" in caplog.text

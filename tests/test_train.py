@@ -722,6 +722,18 @@ def test_temporal_objects_and_perspective_shape_the_synthetic_pairs(data, loss_w
     assert "--temporal-objects 0.5" in info.train_command
 
 
+def test_a_checkpoint_from_before_the_pair_options_resumes_as_trained_without_them(data, loss_weights, tmp_path):
+    from vidstyle.train.loop import _config_changes
+
+    config = _config(data, loss_weights, tmp_path, steps=1, temporal_weight=10.0)
+    saved = asdict(config)
+    del saved["temporal_objects"], saved["temporal_perspective"]  # written before they existed
+    assert _config_changes(saved, config) == []
+    # resuming such a run with the options on changes what it learns: said, not let through
+    assert _config_changes(saved, replace(config, temporal_objects=0.5, temporal_perspective=0.2)) == [
+        "--temporal-objects 0 -> 0.5", "--temporal-perspective 0 -> 0.2"]
+
+
 def test_mirrored_video_pair_flow_is_exact(tmp_path):
     """Mirroring a pair left-right must negate the flow's x component: check on exact synthetic flow."""
     from vidstyle.flow import warp

@@ -137,8 +137,12 @@ def _cmd_stylize(args) -> int:
     from vidstyle.io.sequence import is_sequence_output
     from vidstyle.pipeline import stylize_image, stylize_video
 
-    if args.temporal == "off" and args.temporal_strength is not None:
-        log.warning("--temporal-strength is ignored with --temporal off")
+    if args.temporal == "off":
+        ignored = [flag for flag, given in (("--temporal-strength", args.temporal_strength is not None),
+                                            ("--flow-backend", args.flow_backend != "dis"),
+                                            ("--flow-weights", args.flow_weights is not None)) if given]
+        if ignored:
+            log.warning("%s %s ignored with --temporal off", ", ".join(ignored), "is" if len(ignored) == 1 else "are")
     if args.invert_mask and not args.mask:
         log.warning("--invert-mask inverts a --mask; there is none")
     config = StylizeConfig(device=args.device, precision=args.precision, batch=args.batch,
@@ -169,6 +173,7 @@ def _cmd_stylize(args) -> int:
             ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt),
             ("--no-audio", args.no_audio), ("--no-subtitles", args.no_subtitles),
             ("--temporal-strength", args.temporal_strength is not None),
+            ("--flow-backend", args.flow_backend != "dis"), ("--flow-weights", args.flow_weights is not None),
             ("--style-at", bool(args.style_at)), ("--crossfade", args.crossfade is not None),
             ("--fps", args.fps is not None)) if given]
         if video_only:

@@ -647,7 +647,9 @@ def _cmd_eval(args) -> int:
     tally, every = None, args.style_every or STYLE_EVERY
     check_flow_backend(args.flow_backend, args.flow_weights)
     flow = args.flow_backend
-    if args.flow_weights is not None:  # (built before the videos are read: a bad file fails first)
+    if args.gt_flow is not None and (args.flow_backend != "dis" or args.flow_weights is not None):
+        log.warning("--flow-backend and --flow-weights are ignored with --gt-flow (the ground truth is the flow)")
+    elif args.flow_weights is not None:  # (built before the videos are read: a bad file fails first)
         flow = create_flow_estimator(flow, weights=args.flow_weights)
     if args.painting:  # before the (slow) warping error
         check_painting(args.painting)

@@ -786,8 +786,10 @@ def flow_stabilizer(stylizer, strength: float | None = None, flow_backend: str =
         return None
     if flow_backend == "dis" and flow_weights is None:  # the default, as FlowStabilizer's own
         return FlowStabilizer(strength)
-    return FlowStabilizer(strength, flow=flow_backend,
-                          flow_options=None if flow_weights is None else {"weights": flow_weights})
+    options = {} if flow_weights is None else {"weights": flow_weights}
+    if flow_backend == "raft" and getattr(stylizer, "device", None) is not None:
+        options["device"] = str(stylizer.device)  # the network's device (--device), not RAFT's own "auto"
+    return FlowStabilizer(strength, flow=flow_backend, flow_options=options)
 
 
 def own_temporal_strength(stylizer) -> float:

@@ -467,6 +467,8 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
     """The options of ``config`` that differ in effect from the checkpoint's ``saved`` config, as
     ``--option old -> new``; ``saved_cwd``: the folder the saved paths were given from."""
     device = resolve_device(config.device)
+    # settings added after a checkpoint was written: their default is what that run did
+    saved = {**{key: getattr(TrainConfig, key) for key in _ADDED_SINCE_CHECKPOINTS}, **saved}
     before = _in_effect(saved, device)
     now = _in_effect(asdict(config), device)
     # a setting in effect only with another (None where that one is off) is not a change of its
@@ -486,6 +488,9 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
                        f"{_option_text(key, shown[1])}")
     return changes
 
+
+#: TrainConfig fields newer than some checkpoints, whose default is how those runs trained
+_ADDED_SINCE_CHECKPOINTS = ("temporal_objects", "temporal_perspective")
 
 #: settings :func:`_in_effect` gives as None while another is off (--temporal-noise, -objects and
 #: -perspective without a temporal weight, --video-fraction without --temporal-videos)

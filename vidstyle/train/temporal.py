@@ -210,11 +210,12 @@ def add_moving_object(prev: torch.Tensor, cur: torch.Tensor, flow: torch.Tensor,
     b, _, h, w = prev.shape
     side = min(h, w)
     present = (torch.rand(b, generator=generator, device=generator.device) < chance).cpu().view(-1, 1, 1, 1)
-    radii = torch.stack([_uniform(b, 0.05, max_size / 2, generator) * side for _ in range(2)], 1)
+    # (drawn on the generator's device, used on the CPU beside the pixel coordinates)
+    radii = torch.stack([_uniform(b, 0.05, max_size / 2, generator) * side for _ in range(2)], 1).cpu()
     centre = torch.stack([_uniform(b, 0, 1, generator) * (n - 1 - 2 * radii[:, i]) + radii[:, i]
-                          for i, n in enumerate((w, h))], 1)  # wholly inside frame t-1
+                          for i, n in enumerate((w, h))], 1).cpu()  # wholly inside frame t-1
     # whole pixels: the object's own pixels then sample frame t-1 exactly, none of the background
-    shift = torch.stack([_uniform(b, -max_shift, max_shift, generator) * side for _ in range(2)], 1).round()
+    shift = torch.stack([_uniform(b, -max_shift, max_shift, generator) * side for _ in range(2)], 1).round().cpu()
     coords = pixel_coords(h, w, dtype=torch.float64)
     was = _ellipse(coords, centre, radii) * present  # where the object is in frame t-1
     now = _ellipse(coords, centre + shift, radii) * present  # ... and in frame t
