@@ -49,12 +49,17 @@ class SharedGlobalShift(GlobalShift):
     shareable = True
 
 
+class SerialGlobalShift(GlobalShift):
+    parallel = False  # as a network whose every copy is large declares
+
+
 @pytest.fixture
 def registry(monkeypatch):
     """The flow backends, with the two above registered; left as they were afterwards."""
     monkeypatch.setattr(estimate, "FLOW_BACKENDS", dict(estimate.FLOW_BACKENDS))
     estimate.register_flow_backend("global_shift", GlobalShift)
     estimate.register_flow_backend("shared_global_shift", SharedGlobalShift)
+    estimate.register_flow_backend("serial_global_shift", SerialGlobalShift)
     GlobalShift.made = 0
 
 
@@ -89,6 +94,9 @@ def test_the_stabilizer_takes_its_flow_from_the_backend_it_is_given(registry):
         for t in threads:
             t.join()
         assert GlobalShift.made == made, backend
+    # the pipeline's flow stage runs pairs in parallel only where the backend allows it
+    assert FlowStabilizer(0.5, flow="global_shift").thread_safe_estimate
+    assert not FlowStabilizer(0.5, flow="serial_global_shift").thread_safe_estimate
 
 
 def test_the_stabilizer_on_a_plugged_backend_steadies_a_flickering_clip(registry):

@@ -981,12 +981,9 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 estimated = stages.queue()
                 from vidstyle.flow import stabilizer as stabilizer_module
 
-                # each worker builds its own estimator: cheap for DIS, a whole network (and its
-                # correlation volume, gigabytes at 4K) for RAFT, which gets one
-                parallel = (getattr(stabilizer, "thread_safe_estimate", False)
-                            and getattr(stabilizer, "flow", "dis") == "dis")
                 stages.start("flow", _flow_stage, stages, stabilizer, decoded, estimated,
-                             stabilizer_module.flow_workers() if parallel else 1)
+                             stabilizer_module.flow_workers() if getattr(stabilizer, "thread_safe_estimate", False)
+                             else 1)
                 decoded = estimated
             bars_until: list[float] = []
             tb, offset = decoder.info.time_base, decoder.clock_offset

@@ -41,6 +41,10 @@ class FlowEstimator:
     #: whether one instance may estimate on several threads at once (the stabilizer's flow stage
     #: does); False makes each thread build its own (DIS keeps scratch buffers in its object)
     shareable = False
+    #: whether the flow stage may estimate pairs on several threads at once, each with its own
+    #: estimator (or the shared one): cheap for DIS; not for a network whose every copy holds a
+    #: large working memory
+    parallel = True
 
     def __call__(self, img0: np.ndarray, img1: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -115,7 +119,9 @@ class RAFTFlow(FlowEstimator):
     """
 
     name = "raft"
-    # not shareable: torchvision's RAFT keeps each call's correlation pyramid in the module itself
+    # not shareable: torchvision's RAFT keeps each call's correlation pyramid in the module itself;
+    # not parallel: that pyramid is gigabytes at 4K, per copy
+    parallel = False
 
     def __init__(self, weights: str | Path, size: str = "auto", device: str = "auto", iters: int = 12):
         path = Path(weights)

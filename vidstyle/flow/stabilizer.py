@@ -373,10 +373,12 @@ class FlowStabilizer:
     @property
     def thread_safe_estimate(self) -> bool:
         """Whether :meth:`estimate` may run on several threads at once (the pipeline asks): this
-        class's own is pure; a subclass's own ``estimate`` might keep state, so it gets one thread
-        (even one that only calls ``super()``; the helpers it calls, such as ``_small``, are not
-        looked at). Read-only: a subclass that knows better overrides the property."""
-        return getattr(type(self), "estimate") is _OWN_METHODS["estimate"]
+        class's own is pure, if its flow backend allows an estimator per thread (DIS; not RAFT,
+        see :attr:`~vidstyle.flow.estimate.FlowEstimator.parallel`); a subclass's own ``estimate``
+        might keep state, so it gets one thread (even one that only calls ``super()``; the helpers
+        it calls, such as ``_small``, are not looked at). Read-only: a subclass that knows better
+        overrides the property."""
+        return self._parallel and getattr(type(self), "estimate") is _OWN_METHODS["estimate"]
 
     @property
     def applies_to_tensors(self) -> bool:
@@ -416,6 +418,7 @@ class FlowStabilizer:
         # built here, so an unknown preset or a missing weights file fails now, not at the first pair
         self._local.flow = create_flow_estimator(self.flow, **self.flow_options)
         self._shared = self._local.flow if self._local.flow.shareable else None
+        self._parallel = self._local.flow.parallel
         self._prev_output: np.ndarray | torch.Tensor | None = None  # apply()'s or apply_tensor()'s
         self._cores: int | None = None  # usable_cores(), read at the first blend (it reads a file)
 
