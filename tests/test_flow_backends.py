@@ -84,8 +84,9 @@ def test_the_stabilizer_takes_its_flow_from_the_backend_it_is_given(registry):
     # the flow of the half-size frames the stabilizer estimates on: STEP / 2 pixels there
     assert state.flow.shape == (H // 2, W // 2, 2)
     assert np.all(state.flow[..., 0] == STEP / 2) and np.all(state.flow[..., 1] == 0)
-    # each estimating thread builds its own estimator, unless the backend says one can be shared
-    for backend, made in (("global_shift", 3), ("shared_global_shift", 1)):
+    # each estimating thread builds its own estimator, unless the backend says one can be shared, or
+    # that its estimates run one at a time (then one estimator serves, its weights read once)
+    for backend, made in (("global_shift", 3), ("shared_global_shift", 1), ("serial_global_shift", 1)):
         GlobalShift.made = 0
         stabilizer = FlowStabilizer(0.5, flow=backend)
         threads = [threading.Thread(target=stabilizer.estimate, args=(a, b)) for _ in range(2)]

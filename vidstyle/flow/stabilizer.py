@@ -417,8 +417,10 @@ class FlowStabilizer:
         self._local = threading.local()  # each estimating thread's own estimator (see _flow)
         # built here, so an unknown preset or a missing weights file fails now, not at the first pair
         self._local.flow = create_flow_estimator(self.flow, **self.flow_options)
-        self._shared = self._local.flow if self._local.flow.shareable else None
         self._parallel = self._local.flow.parallel
+        # one estimator for every thread where it may be shared, or where estimates run one at a
+        # time (thread_safe_estimate False): a network's weights are then read once, not per thread
+        self._shared = self._local.flow if self._local.flow.shareable or not self._parallel else None
         self._prev_output: np.ndarray | torch.Tensor | None = None  # apply()'s or apply_tensor()'s
         self._cores: int | None = None  # usable_cores(), read at the first blend (it reads a file)
 
