@@ -256,6 +256,33 @@ def test_a_padded_short_batch_reaches_the_compiled_network_in_its_memory_format(
     assert seen == [(4, True)] * 3
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_compiled_network_gets_inference_tensors_from_every_entry_point(monkeypatch, precision):
+    """A compiled graph guards on its input's dispatch keys: stylize_batch (and a caller's own
+    tensor) after the pipeline's submit_batch compiled the network again, 30 s for int8 here."""
+    seen = []
+
+    def recording(model, **kw):
+        def run(x):
+            seen.append(x.is_inference())
+            return model(x)
+        return run
+
+    monkeypatch.setattr(stylizer_mod.torch, "compile", recording)
+    if precision == "int8":
+        import vidstyle.models.quantize as quantize_mod
+
+        monkeypatch.setattr(quantize_mod, "quantize_int8", lambda model, batches: model)
+    net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
+    backend = "auto" if precision == "int8" else "compile"
+    compiled = Stylizer.from_model(net, device="cpu", precision=precision, backend=backend, channels_last=False)
+    images = np.random.default_rng(0).integers(0, 256, (2, 16, 24, 3), dtype=np.uint8)
+    compiled.submit_batch(images).result()
+    compiled.stylize_batch(images)
+    compiled.stylize_tensor(torch.rand(2, 3, 16, 24))
+    assert seen == [True] * 3
+
+
 def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch, caplog):
     monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
 

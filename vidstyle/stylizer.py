@@ -533,6 +533,11 @@ class Stylizer:
         h, w = x.shape[-2:]
         x, size = self._prepare(x)
         batch = x.shape[0]
+        if (self.backend == "compile" or self.int8) and not x.is_inference():
+            # a compiled graph guards on its input's dispatch keys: a tensor made outside inference
+            # mode (stylize_batch's or a caller's) after one made inside it (the pipeline's) would
+            # compile the network again, 20-30 s on two cores
+            x = x.clone()
         if self.backend == "compile":
             # one compiled graph per batch size: pad a short (last) batch with copies of its last
             # frame; a larger batch compiles once for its size, and smaller ones pad up to it
