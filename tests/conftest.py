@@ -1,9 +1,9 @@
 """Shared fixtures: the development data beside the project, when present."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +67,21 @@ def cxx_compiler() -> str:
         return get_cpp_compiler()
     except Exception as exc:  # noqa: BLE001 - inductor's InvalidCxxCompiler, whatever its module
         pytest.skip(f"torch.compile needs a working C++ compiler: {str(exc).splitlines()[0]}")
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``vidstyle ARGS`` in this process, returning what a child process would (exit status,
+    stdout, stderr) without its seconds of importing torch. What only a process shows (signals,
+    closed or full standard streams, the interpreter's exit) is tested with real child processes."""
+
+    def run(*args) -> subprocess.CompletedProcess:
+        from vidstyle.cli import main
+
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args=["vidstyle", *map(str, args)], returncode=code,
+                                           stdout=captured.out, stderr=captured.err)
+
+    return run

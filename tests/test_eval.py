@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -71,9 +69,6 @@ def test_a_stylization_at_another_size_is_noted(scene, tmp_path):
         abs(own["warping_error"] - same["input_warping_error"]) / 2
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vidstyle", "eval", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
 
 
 def test_identical_videos_match_their_floor(scene):
@@ -256,9 +251,9 @@ def test_stylized_at_another_size(scene):
         warping_error(frames, square, preset="fast")
 
 
-def test_cli_json_schema(scene):
+def test_cli_json_schema(scene, cli):
     folder, _, _ = scene
-    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--long-term", "2", "--max-frames", "6",
+    proc = cli("eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--long-term", "2", "--max-frames", "6",
                    "--flow-preset", "fast")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -274,18 +269,18 @@ def test_cli_json_schema(scene):
     assert result["schema"] == 2 and list(result)[0] == "schema"
     assert "warning" not in proc.stderr
     # a style setting without --painting is said to do nothing (it was ignored without a word)
-    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--max-frames", "3",
+    proc = cli("eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--max-frames", "3",
                    "--flow-preset", "fast", "--style-every", "2", "--loss-net", "efficientnet_lite0")
     assert proc.returncode == 0 and json.loads(proc.stdout)["style"] is None
     assert "--style-every and --loss-net set the style score, which needs --painting; there is none" in proc.stderr
 
-    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--long-term", "9", "--max-frames", "4",
+    proc = cli("eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--long-term", "9", "--max-frames", "4",
                    "--flow-preset", "fast")
     result = json.loads(proc.stdout)
     assert result["warping_error_long_term"] is None and result["warping_error"] is not None
     assert result["notes"] == ["no long-term pair: the long-term error needs more than 9 frames (scored: 4)"]
 
-    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--gt-flow", str(folder / "gt.npz"),
+    proc = cli("eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--gt-flow", str(folder / "gt.npz"),
                    "--max-frames", "4")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -293,13 +288,13 @@ def test_cli_json_schema(scene):
     assert result["warping_error_long_term"] is None and result["k"] is None
 
 
-def test_cli_errors_are_one_line(scene, tmp_path):
+def test_cli_errors_are_one_line(scene, tmp_path, cli):
     folder, _, _ = scene
     with np.load(folder / "gt.npz") as data:  # ground truth for another video size
         other = {k: data[k] for k in data.files}
     other.update(size=np.array([180, 320]))
     np.savez(tmp_path / "other.npz", **other)
-    proc = run_cli(str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--gt-flow", str(tmp_path / "other.npz"))
+    proc = cli("eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--gt-flow", str(tmp_path / "other.npz"))
     assert proc.returncode == 1 and "ground truth" in proc.stderr and proc.stdout == ""
     assert proc.stderr.strip().count("\n") == 0
 
@@ -373,27 +368,34 @@ def test_style_scorer_scores(tmp_path, scene, vgg_weights):
         scorer.style([])
 
 
-def test_cli_eval_with_painting(tmp_path, scene, vgg_weights):
-    import os
+@pytest.fixture
+def small_style_scores(monkeypatch):
+    """Style scores at 96 px instead of 256 (the arithmetic does not depend on the size, and the
+    loss network's passes at 256 px were half a minute of each test)."""
+    from vidstyle.eval import StyleScorer
 
+    monkeypatch.setitem(StyleScorer.__init__.__kwdefaults__, "size", 96)
+
+
+def test_cli_eval_with_painting(tmp_path, scene, vgg_weights, monkeypatch, small_style_scores, cli):
     folder, _, _ = scene
     painting = _painting(tmp_path)
-    env = dict(os.environ, VIDSTYLE_LOSS_WEIGHTS=str(vgg_weights))
-    args = [sys.executable, "-m", "vidstyle", "eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"),
-            "--max-frames", "5", "--flow-preset", "fast", "--painting", str(painting), "--style-every", "2"]
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    monkeypatch.setenv("VIDSTYLE_LOSS_WEIGHTS", str(vgg_weights))
+    args = ["eval", folder / "input.mp4", folder / "stylized.mp4", "--max-frames", "5", "--flow-preset", "fast",
+            "--painting", painting, "--style-every", "2"]
+    proc = cli(*args)
     assert proc.returncode == 0, proc.stderr
     style = json.loads(proc.stdout)["style"]
     assert style["frames_scored"] == 3 and style["every"] == 2 and style["loss_net"] == "vgg16_hed"
     for key in ("style_loss", "content_loss", "input_style_loss"):
         assert isinstance(style[key], float) and style[key] >= 0, key
     assert style["content_loss"] > 0  # the stylized clip is not the input
-    proc = subprocess.run(args[:-4] + ["--painting", str(tmp_path / "missing.png")], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120, env=env)
+    proc = cli(*args[:-4], "--painting", tmp_path / "missing.png")
     assert proc.returncode == 1 and "painting not found" in proc.stderr and proc.stderr.strip().count("\n") == 0
 
 
-def test_eval_scores_style_in_the_warping_errors_pass(tmp_path, scene, vgg_weights, monkeypatch, capsys):
+def test_eval_scores_style_in_the_warping_errors_pass(tmp_path, scene, vgg_weights, monkeypatch, capsys,
+                                                    small_style_scores):
     """With --painting each video is decoded once (the style scores ride on the warping error's
     pass), and the scores are the ones :func:`evaluate_style` takes on its own."""
     import argparse
@@ -450,13 +452,13 @@ def test_a_missing_video_is_named_as_input_or_stylized(tmp_path):
         evaluate_videos(tmp_path / "gone.mp4", clip)
 
 
-def test_a_stylized_segment_is_compared_with_the_same_segment_of_the_input(scene, tmp_path):
+def test_a_stylized_segment_is_compared_with_the_same_segment_of_the_input(scene, tmp_path, cli):
     folder, frames, stylized = scene
     ms = _make_sample_module()
     ms.write_video(tmp_path / "tail.mp4", stylized[4:], crf=14)  # as `stylize --start 4/24` would write it
-    proc = run_cli(str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--flow-preset", "fast")
+    proc = cli("eval", str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--flow-preset", "fast")
     assert proc.returncode == 1 and "give eval the same --start and --duration" in proc.stderr
-    segment = run_cli(str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--flow-preset", "fast",
+    segment = cli("eval", str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--flow-preset", "fast",
                       "--start", "0.16")  # the --start stylize was given: its first frame is frame 4
     assert segment.returncode == 0, segment.stderr
     result = json.loads(segment.stdout)
@@ -464,12 +466,12 @@ def test_a_stylized_segment_is_compared_with_the_same_segment_of_the_input(scene
     ms.write_video(tmp_path / "input_tail.mp4", frames[4:], crf=14)  # the input cut by hand, for reference
     by_hand = evaluate_videos(tmp_path / "input_tail.mp4", tmp_path / "tail.mp4", preset="fast")
     assert result["warping_error"] == pytest.approx(by_hand["warping_error"], rel=0.15)
-    with_gt = run_cli(str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--start", "0.5", "--gt-flow",
+    with_gt = cli("eval", str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--start", "0.5", "--gt-flow",
                       str(folder / "gt.npz"))
     assert with_gt.returncode == 1 and "cannot be used with a --start" in with_gt.stderr
     # a --duration alone (or --start 0) starts at the first frame, where the ground truth does
     ms.write_video(tmp_path / "head.mp4", stylized[:6], crf=14)  # as `stylize --duration 6/24` would write it
-    head = run_cli(str(folder / "input.mp4"), str(tmp_path / "head.mp4"), "--duration", "0.25", "--start", "0",
+    head = cli("eval", str(folder / "input.mp4"), str(tmp_path / "head.mp4"), "--duration", "0.25", "--start", "0",
                    "--gt-flow", str(folder / "gt.npz"))
     assert head.returncode == 0, head.stderr
     assert json.loads(head.stdout)["frames"] == 6 and json.loads(head.stdout)["flow"] == "ground_truth"
@@ -555,7 +557,7 @@ def test_ground_truth_for_another_frame_rate_is_refused(scene, tmp_path):
     assert same["flow"] == "ground_truth" and same["frames"] == FRAMES
 
 
-def test_a_folder_input_is_placed_in_time_at_the_fps_it_was_stylized_at(tmp_path):
+def test_a_folder_input_is_placed_in_time_at_the_fps_it_was_stylized_at(tmp_path, cli):
     """A folder of frames stylized with --fps 25 --start 1 --duration 2 starts at frame 25 and
     holds 50 frames; eval with the same --fps reads those, and without it (24 frames/s) says to
     give it rather than suggesting --max-frames, which would pair every frame one frame off."""
@@ -572,11 +574,11 @@ def test_a_folder_input_is_placed_in_time_at_the_fps_it_was_stylized_at(tmp_path
     r = evaluate_videos(folder, tmp_path / "seg.mp4", start=1, duration=2, fps=25, preset="ultrafast")
     assert r["frames"] == 50 and r["notes"] == []
     assert r["warping_error"] == pytest.approx(r["input_warping_error"], rel=0.05, abs=2e-5)  # the frames themselves
-    proc = run_cli(str(folder), str(tmp_path / "seg.mp4"), "--start", "1", "--duration", "2", "--flow-preset",
+    proc = cli("eval", str(folder), str(tmp_path / "seg.mp4"), "--start", "1", "--duration", "2", "--flow-preset",
                    "ultrafast")
     assert proc.returncode == 1 and "placed in time at 24 frames/s: give eval the --fps that vidstyle stylize" \
         in proc.stderr and "--max-frames" not in proc.stderr
-    ok = run_cli(str(folder), str(tmp_path / "seg.mp4"), "--start", "1", "--duration", "2", "--fps", "25",
+    ok = cli("eval", str(folder), str(tmp_path / "seg.mp4"), "--start", "1", "--duration", "2", "--fps", "25",
                  "--flow-preset", "ultrafast")
     assert ok.returncode == 0 and json.loads(ok.stdout)["frames"] == 50
 
