@@ -79,7 +79,10 @@ def cli(capsys):
         from vidstyle.cli import main
 
         capsys.readouterr()
-        code = main([str(a) for a in args])
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's usage errors, as `python -m vidstyle` would exit
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         captured = capsys.readouterr()
         return subprocess.CompletedProcess(args=["vidstyle", *map(str, args)], returncode=code,
                                            stdout=captured.out, stderr=captured.err)

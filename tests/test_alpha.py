@@ -4,8 +4,6 @@ Matroska, PNG/TIFF/WebP frames), turned with the picture; elsewhere it is droppe
 that says how to keep it."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -181,16 +179,15 @@ def test_alpha_is_turned_with_the_picture(rotation, mirrored):
     assert np.array_equal(alpha, turned[..., 3]) and alpha.flags.c_contiguous
 
 
-def test_the_command_line_keeps_a_renders_alpha_through_a_bundled_style(tmp_path):
+def test_the_command_line_keeps_a_renders_alpha_through_a_bundled_style(tmp_path, cli):
     """A folder of RGBA PNG frames (a render) through a real network into ProRes 4444."""
     render = tmp_path / "render"
     render.mkdir()
     for i in range(3):
         Image.fromarray(np.dstack([rgb_of(i), alpha_of(i)]), "RGBA").save(render / f"shot_{i + 101:04d}.png")
     out = tmp_path / "styled.mov"
-    done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(render), "-o", str(out), "--style",
-                           "light_mondrian", "--device", "cpu", "--codec", "prores_ks", "--fps", "25"],
-                          capture_output=True, text=True, timeout=300)
+    done = cli("stylize", render, "-o", out, "--style", "light_mondrian", "--device", "cpu", "--codec", "prores_ks",
+               "--fps", "25")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "transparency" not in done.stderr
     pix_fmt, frames = read_rgba(out)

@@ -2,8 +2,6 @@
 colours (``keep_colors``), in the pure function, the Stylizer, files, the command line and live."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -150,14 +148,12 @@ def test_a_ready_stylizer_is_used_as_built_and_a_different_ask_is_refused(tmp_pa
     assert "input's colours" in result.summary()
 
 
-def test_cli_options_reach_the_output(tmp_path):
+def test_cli_options_reach_the_output(tmp_path, cli):
     image = colourful(64, 96)
     cv2.imwrite(str(tmp_path / "in.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(tmp_path / "in.png"), "--style",
-                               "light_mondrian", "--device", "cpu", *args], capture_output=True, text=True,
-                              timeout=120)
+        return cli("stylize", tmp_path / "in.png", "--style", "light_mondrian", "--device", "cpu", *args)
 
     done = run("-o", str(tmp_path / "none.png"), "--style-strength", "0")
     assert done.returncode == 0, done.stderr

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from fractions import Fraction
 
 import av
@@ -158,24 +156,18 @@ def test_a_still_image_with_a_matte_and_a_path_object(tmp_path, style):
         assert not m.moving and m.weights_at(0.0, (64, 96)).shape == (64, 96)
 
 
-def test_cli_mask_options(tmp_path, style):
+def test_cli_mask_options(tmp_path, style, cli):
     src = make_video(tmp_path / "in.mp4", frames=4, size=(96, 64))
     matte = half_matte(tmp_path / "matte.png")
-    ok = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(tmp_path / "out.mp4"),
-                         "--style", style, "--mask", str(matte), "--invert-mask", "--device", "cpu", "--quiet"],
-                        capture_output=True, text=True, timeout=300)
+    ok = cli("stylize", src, "-o", tmp_path / "out.mp4", "--style", style, "--mask", matte, "--invert-mask",
+             "--device", "cpu", "--quiet")
     assert ok.returncode == 0, ok.stderr
-    line = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(tmp_path / "o2.mp4"),
-                           "--style", style, "--mask", str(matte), "--device", "cpu"],
-                          capture_output=True, text=True, timeout=300).stderr
+    line = cli("stylize", src, "-o", tmp_path / "o2.mp4", "--style", style, "--mask", matte, "--device", "cpu").stderr
     assert "mask matte.png] ->" in line
-    lone = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(tmp_path / "lone.mp4"),
-                           "--style", style, "--invert-mask", "--device", "cpu", "--quiet"],
-                          capture_output=True, text=True, timeout=300)
+    lone = cli("stylize", src, "-o", tmp_path / "lone.mp4", "--style", style, "--invert-mask", "--device", "cpu",
+               "--quiet")
     assert lone.returncode == 0 and "--invert-mask inverts a --mask; there is none" in lone.stderr
-    bad = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(tmp_path / "bad.mp4"),
-                          "--style", style, "--mask", str(tmp_path / "nope.png")],
-                         capture_output=True, text=True, timeout=300)
+    bad = cli("stylize", src, "-o", tmp_path / "bad.mp4", "--style", style, "--mask", tmp_path / "nope.png")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "nope.png" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.mp4").exists()
 

@@ -1,8 +1,6 @@
 """`vidstyle preview`: a sheet of styles on frames of the user's own video, image or frame folder."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -100,11 +98,10 @@ def test_arguments_of_the_wrong_kind_are_refused_before_any_network_runs(tmp_pat
     assert result.styles == 1 and "[1/1] light_mondrian" in capsys.readouterr().err
 
 
-def test_the_command(tmp_path):
+def test_the_command(tmp_path, cli):
     src = make_video(tmp_path / "clip.mp4", frames=12, size=(64, 48))
-    done = subprocess.run([sys.executable, "-m", "vidstyle", "preview", str(src), "-o", str(tmp_path / "s.png"),
-                           "--style", "light_the_scream", "--style", "mix:woman_with_hat", "--frames", "2",
-                           "--width", "64", "--fps", "10"], capture_output=True, text=True)
+    done = cli("preview", src, "-o", tmp_path / "s.png", "--style", "light_the_scream", "--style", "mix:woman_with_hat",
+               "--frames", "2", "--width", "64", "--fps", "10")
     assert done.returncode == 0, done.stderr
     *said, summary = done.stderr.splitlines()
     assert said == [  # --fps is for frame folders: said, as stylize says it
@@ -112,8 +109,7 @@ def test_the_command(tmp_path):
         "[1/2] light_the_scream", "[2/2] mix:woman_with_hat"]
     # on stderr, as stylize, train and export say what they wrote: stdout stays for data
     assert summary.startswith("2 styles on 2 frames in ") and summary.endswith("(128x210)") and done.stdout == ""
-    bad = subprocess.run([sys.executable, "-m", "vidstyle", "preview", str(tmp_path / "missing.mp4"), "-o",
-                          str(tmp_path / "t.png")], capture_output=True, text=True)
+    bad = cli("preview", tmp_path / "missing.mp4", "-o", tmp_path / "t.png")
     assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1 and "missing.mp4" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "t.png").exists()
 

@@ -192,33 +192,27 @@ def test_frame_rates_are_checked():
             sequence_fps(bad)
 
 
-def test_several_inputs_may_be_sequences_and_the_cli_takes_fps(tmp_path, style):
+def test_several_inputs_may_be_sequences_and_the_cli_takes_fps(tmp_path, style, cli):
     write_sequence(tmp_path / "shot_a", 3)
     clip = make_video(tmp_path / "b.mp4", frames=3)
     results = dict(stylize_files([tmp_path / "shot_a", clip], tmp_path / "out", Invert(), temporal="off",
                                  progress=False))
     assert probe(tmp_path / "out" / "shot_a.mp4").frames == 3 and probe(tmp_path / "out" / "b.mp4").frames == 3
     assert not any(isinstance(r, Exception) for r in results.values())
-    done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(tmp_path / "shot_a"), "-o",
-                           str(tmp_path / "cli.mp4"), "--style", str(style), "--fps", "12"],
-                          capture_output=True, text=True, timeout=120)
+    done = cli("stylize", tmp_path / "shot_a", "-o", tmp_path / "cli.mp4", "--style", style, "--fps", "12")
     assert done.returncode == 0, done.stderr
     assert "3 .png frames at 12 fps" in done.stderr
     assert frame_times(tmp_path / "cli.mp4") == [Fraction(i, 12) for i in range(3)]
-    done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(clip), "-o",
-                           str(tmp_path / "cli2.mp4"), "--style", str(style), "--fps", "12"],
-                          capture_output=True, text=True, timeout=120)
+    done = cli("stylize", clip, "-o", tmp_path / "cli2.mp4", "--style", style, "--fps", "12")
     assert done.returncode == 0 and "--fps applies to image sequences" in done.stderr
 
 
 
-def test_a_folder_named_like_an_image_is_a_sequence(tmp_path, style):
+def test_a_folder_named_like_an_image_is_a_sequence(tmp_path, style, cli):
     """A folder of frames can be named render.png/, as one can be named shot.mov/: the command
     line took it for a still ("input is a folder, not a video file")."""
     write_sequence(tmp_path / "render.png", 3)
-    done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(tmp_path / "render.png"), "-o",
-                           str(tmp_path / "cli.mp4"), "--style", str(style), "--fps", "12"],
-                          capture_output=True, text=True, timeout=120)
+    done = cli("stylize", tmp_path / "render.png", "-o", tmp_path / "cli.mp4", "--style", style, "--fps", "12")
     assert done.returncode == 0, done.stderr
     assert "3 .png frames at 12 fps" in done.stderr and probe(tmp_path / "cli.mp4").frames == 3
     results = dict(stylize_files([tmp_path / "render.png"], tmp_path / "out", Invert(), temporal="off",

@@ -6,8 +6,6 @@ ASS demuxers); the stylizer is the identity, so only the I/O path is checked."""
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 
 import av
 import pytest
@@ -203,13 +201,11 @@ def test_no_subtitles_and_image_sequences(tmp_path, caplog):
     assert len(list((tmp_path / "frames").glob("f_*.png"))) == 24
 
 
-def test_the_command_line_flag(tmp_path):
+def test_the_command_line_flag(tmp_path, cli):
     src = with_subtitles(tmp_path, ass=False, font=False)
     for flag, expected in (([], ["srt"]), (["--no-subtitles"], [])):
         out = tmp_path / f"out{len(flag)}.mkv"
-        done = subprocess.run([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(out), "--style",
-                               "light_starry_night", "--quiet", "--temporal", "off", *flag],
-                              capture_output=True, text=True)
+        done = cli("stylize", src, "-o", out, "--style", "light_starry_night", "--quiet", "--temporal", "off", *flag)
         assert done.returncode == 0, done.stderr
         assert codecs(out) == expected
 

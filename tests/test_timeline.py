@@ -1,8 +1,6 @@
 """A style that changes along a video: --style-at, --crossfade (vidstyle.timeline) through the pipeline."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import cv2
@@ -234,30 +232,25 @@ def test_timelines_through_the_python_api_and_stylize_files(tmp_path, two_styles
     assert not (tmp_path / "folder").exists()
 
 
-def vidstyle(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "vidstyle", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
-
-
-def test_cli_style_at_crossfade_and_clock_times(tmp_path, two_styles):
+def test_cli_style_at_crossfade_and_clock_times(tmp_path, two_styles, cli):
     a, b = two_styles
     src = make_video(tmp_path / "in.mp4", frames=16, size=(64, 48), fps=8)
     out = tmp_path / "out.mp4"
-    run = vidstyle("stylize", src, "-o", out, "--style", a, "--style-at", f"0:01={b}", "--crossfade", "0.25",
+    run = cli("stylize", src, "-o", out, "--style", a, "--style-at", f"0:01={b}", "--crossfade", "0.25",
                    "--start", "0:00.5", "--duration", "0:01", "--device", "cpu")
     assert run.returncode == 0, run.stderr
     assert "random1.safetensors from 1 s (0.25 s dissolves)" in run.stderr and "stylized 8 frames" in run.stderr
 
-    bad = vidstyle("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", "soon=" + b)
+    bad = cli("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", "soon=" + b)
     assert bad.returncode == 2 and "not a time" in bad.stderr and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.mp4").exists()
-    negative = vidstyle("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", f"-1={b}")
+    negative = cli("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", f"-1={b}")
     assert negative.returncode == 2 and "'-1' in '-1=" in negative.stderr and "is not a time" in negative.stderr
-    twice = vidstyle("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", f"0={b}")
+    twice = cli("stylize", src, "-o", tmp_path / "bad.mp4", "--style", a, "--style-at", f"0={b}")
     assert twice.returncode != 0 and "two styles change in at 0 s" in twice.stderr
     assert "Traceback" not in twice.stderr
-    lone = vidstyle("stylize", src, "-o", tmp_path / "lone.mp4", "--style", a, "--crossfade", "2",
-                    "--device", "cpu", "--quiet")
+    lone = cli("stylize", src, "-o", tmp_path / "lone.mp4", "--style", a, "--crossfade", "2",
+                "--device", "cpu", "--quiet")
     assert lone.returncode == 0 and "--crossfade is for --style-at changes" in lone.stderr
 
 
@@ -334,17 +327,17 @@ def test_none_stays_the_input_with_a_fixed_stabilizer_strength_and_late_changes_
                for r in caplog.records)
 
 
-def test_cli_style_none_alone_and_on_a_still(tmp_path, two_styles):
+def test_cli_style_none_alone_and_on_a_still(tmp_path, two_styles, cli):
     a, _ = two_styles
     src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48))
-    alone = vidstyle("stylize", src, "-o", tmp_path / "o.mp4", "--style", "none")
+    alone = cli("stylize", src, "-o", tmp_path / "o.mp4", "--style", "none")
     assert alone.returncode == 1 and "paints nothing on its own" in alone.stderr and "Traceback" not in alone.stderr
     photo = tmp_path / "photo.png"
     import PIL.Image
 
     PIL.Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(photo)
-    still = vidstyle("stylize", photo, "-o", tmp_path / "p.png", "--style", "none", "--style-at", f"1={a}",
-                     "--device", "cpu")
+    still = cli("stylize", photo, "-o", tmp_path / "p.png", "--style", "none", "--style-at", f"1={a}",
+                "--device", "cpu")
     assert still.returncode == 0, still.stderr
     assert "painted in the timeline's first style that paints" in still.stderr  # not "none", the first
     assert differs(np.asarray(PIL.Image.open(tmp_path / "p.png")), np.full((48, 64, 3), 120, np.uint8)) > 1
