@@ -17,6 +17,15 @@ SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
 SAMPLE = ROOT / "samples" / "sample.mp4"
 
 
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory) -> Path:
+    """Two seconds at 160x96 with sound: for the scripts whose tests need no more (the network's
+    seconds at the sample's 640x360 were most of their run; x264 makes no slices at this size)."""
+    from videos import make_video
+
+    return make_video(tmp_path_factory.mktemp("clip") / "small.mp4", frames=48, size=(160, 96), audio=True)
+
+
 def _load(name: str):
     spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / "benchmarks" / name)
     module = importlib.util.module_from_spec(spec)
@@ -223,10 +232,10 @@ def test_shift_equivariance_measures_zero_for_the_identity_and_more_for_a_networ
     assert all(v > 1e-4 for v in errors["painter"].values())
 
 
-def test_gpu_file_to_file_checks_the_overlapped_frames_and_times_each_mode(tmp_path):
+def test_gpu_file_to_file_checks_the_overlapped_frames_and_times_each_mode(tmp_path, small_clip):
     """Off CUDA it is a smoke run: the overlap check, the warm-up and a row per preset and mode."""
     out = tmp_path / "f2f.json"
-    _load("gpu_file_to_file.py").main(["--clip", str(SAMPLE), "--style", "light_contrast_of_forms", "--backend",
+    _load("gpu_file_to_file.py").main(["--clip", str(small_clip), "--style", "light_contrast_of_forms", "--backend",
                                         "torch", "--batch", "4", "--presets", "ultrafast", "--modes", "overlapped",
                                         "serial", "--duration", "0.5", "--out", str(out)])
     record = json.loads(out.read_text())
@@ -238,12 +247,12 @@ def test_gpu_file_to_file_checks_the_overlapped_frames_and_times_each_mode(tmp_p
     assert all(r["fps"] > 0 and {"decode", "stylize", "encode"} <= set(r["stages_ms_per_frame"]) for r in record["runs"])
 
 
-def test_gpu_file_to_file_runs_each_mode_with_the_stabilizer(tmp_path):
+def test_gpu_file_to_file_runs_each_mode_with_the_stabilizer(tmp_path, small_clip):
     """--temporal flow: off CUDA the stabilizer blends on the CPU in every mode (the check then
     compares submit_batch's host path with apply's, not the GPU's blend), and the runs have their
     flow and stabilize stages."""
     out = tmp_path / "f2f.json"
-    _load("gpu_file_to_file.py").main(["--clip", str(SAMPLE), "--style", "light_contrast_of_forms", "--backend",
+    _load("gpu_file_to_file.py").main(["--clip", str(small_clip), "--style", "light_contrast_of_forms", "--backend",
                                         "torch", "--batch", "4", "--presets", "ultrafast", "--modes", "overlapped",
                                         "rgb", "--temporal", "flow", "--duration", "0.5", "--out", str(out)])
     record = json.loads(out.read_text())
