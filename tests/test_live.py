@@ -683,10 +683,10 @@ def test_sigterm_finalizes_the_recording_and_says_it_was_terminated(tmp_path, mo
     assert json.loads(stats.read_text())["stop_reason"] == "terminated"  # the summary is kept too
 
 
-def test_camera_and_source_exclude_each_other_and_sizes_are_bounded(model_file):
-    r = _cli("--camera", "0", "--source", "clip.mp4", "--no-window")
+def test_camera_and_source_exclude_each_other_and_sizes_are_bounded(model_file, cli):
+    r = cli("live", "--camera", "0", "--source", "clip.mp4", "--no-window")
     assert r.returncode == 2 and "not allowed with argument --camera" in r.stderr
-    r = _cli("--size", "100000x480", "--no-window")
+    r = cli("live", "--size", "100000x480", "--no-window")
     assert r.returncode == 2 and "at most 8192 pixels a side" in r.stderr
 
 
@@ -725,8 +725,8 @@ def _cli(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess
                           timeout=timeout, env=env, cwd=ROOT)
 
 
-def test_cli_missing_camera_is_one_line_error(model_file):
-    r = _cli("--camera", "/dev/video-vidstyle-test", "--no-window", "--style", str(model_file))
+def test_cli_missing_camera_is_one_line_error(model_file, cli):
+    r = cli("live", "--camera", "/dev/video-vidstyle-test", "--no-window", "--style", str(model_file))
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot open camera /dev/video-vidstyle-test" in lines[0] and "tried" in lines[0]
@@ -751,24 +751,25 @@ def test_cli_checks_an_output_dir_given_before_the_session(tmp_path, model_file,
     assert not (tmp_path / "new").exists()  # made when a snapshot or recording needs it
 
 
-def test_cli_never_records_over_its_source_and_checks_outputs_first(tmp_path, model_file):
+def test_cli_never_records_over_its_source_and_checks_outputs_first(tmp_path, model_file, cli):
     video = write_video(tmp_path / "video.mp4", 10, fps=25)
     before = video.read_bytes()
-    r = _cli("--source", str(video), "--no-window", "--style", str(model_file), "--record", str(video), "--overwrite")
+    r = cli("live", "--source", str(video), "--no-window", "--style", str(model_file), "--record", str(video),
+            "--overwrite")
     assert r.returncode == 1 and r.stderr.strip().splitlines() == [
         f"vidstyle: error: output {video} is the input file {video}; choose another output path"]
     assert video.read_bytes() == before
     # the stats file's folder is checked before the session, not after it
-    r = _cli("--source", str(video), "--no-window", "--style", str(model_file),
+    r = cli("live", "--source", str(video), "--no-window", "--style", str(model_file),
              "--stats-json", str(tmp_path / "missing" / "s.json"))
     assert r.returncode == 1 and "output folder does not exist" in r.stderr and "frames captured" not in r.stderr
     # nor replaced without --overwrite, as every other output (an earlier recording, say)
     earlier = write_video(tmp_path / "earlier.mp4", 4, fps=25)
     kept = earlier.read_bytes()
-    r = _cli("--source", str(video), "--no-window", "--style", str(model_file), "--stats-json", str(earlier))
+    r = cli("live", "--source", str(video), "--no-window", "--style", str(model_file), "--stats-json", str(earlier))
     assert r.returncode == 1 and "already exists; pass --overwrite" in r.stderr and "frames captured" not in r.stderr
     assert earlier.read_bytes() == kept
-    r = _cli("--camera", "0", "--no-window", "--size", "640by480")
+    r = cli("live", "--camera", "0", "--no-window", "--size", "640by480")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "bad size '640by480'" in r.stderr
 
 
@@ -1080,9 +1081,9 @@ def test_the_window_fits_the_screen_and_the_overlay_fits_the_picture():
     assert text.any() and not text[:, -3:].any()  # all of it inside the picture, none cut at the edge
 
 
-def test_a_file_given_as_a_camera_points_to_source(tmp_path, model_file):
+def test_a_file_given_as_a_camera_points_to_source(tmp_path, model_file, cli):
     video = write_video(tmp_path / "video.mp4", 5)
-    r = _cli("--camera", str(video), "--no-window", "--style", str(model_file))
+    r = cli("live", "--camera", str(video), "--no-window", "--style", str(model_file))
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].endswith("add --realtime to pace it as a camera would)"), r.stderr
 
@@ -1332,13 +1333,13 @@ def test_live_recordings_encode_vp9_and_webp_in_real_time_mode():
     assert _encoder_options("libwebp", None, None, realtime=True)["compression_level"] == "1"
 
 
-def test_record_names_checked_as_given_and_the_virtual_camera_first(tmp_path, model_file, monkeypatch):
-    r = _cli("--source", "x.mp4", "--no-window", "--record", str(tmp_path / "out.mp4") + "/")
+def test_record_names_checked_as_given_and_the_virtual_camera_first(tmp_path, model_file, monkeypatch, cli):
+    r = cli("live", "--source", "x.mp4", "--no-window", "--record", str(tmp_path / "out.mp4") + "/")
     assert r.returncode == 1 and "names a folder" in r.stderr and not (tmp_path / "out.mp4").exists()
     if importlib.util.find_spec("pyvirtualcam") is not None:
         pytest.skip("pyvirtualcam is installed here")
     video = write_video(tmp_path / "video.mp4", 10)
-    r = _cli("--source", str(video), "--no-window", "--style", str(model_file), "--record", str(tmp_path / "v.mp4"),
+    r = cli("live", "--source", str(video), "--no-window", "--style", str(model_file), "--record", str(tmp_path / "v.mp4"),
              "--virtual-cam")
     assert r.returncode == 1 and "pip install pyvirtualcam" in r.stderr and "recording to" not in r.stderr
 
