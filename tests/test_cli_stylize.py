@@ -38,16 +38,11 @@ def stylize_subprocess(src, out, style, *extra) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def stylize(capsys):
+def stylize(cli):
     """Run ``vidstyle stylize SRC -o OUT --style STYLE --device cpu EXTRA`` in-process, like the subprocess."""
 
     def run(src, out, style, *extra) -> subprocess.CompletedProcess:
-        from vidstyle.cli import main
-
-        capsys.readouterr()
-        code = main(["stylize", str(src), "-o", str(out), "--style", str(style), "--device", "cpu", *map(str, extra)])
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(args=extra, returncode=code, stdout=captured.out, stderr=captured.err)
+        return cli("stylize", src, "-o", out, "--style", style, "--device", "cpu", *extra)
 
     return run
 
@@ -74,8 +69,8 @@ def test_stylize_success(tmp_path, style):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no temp left
 
 
-def test_missing_input(tmp_path, style):
-    proc = stylize_subprocess(tmp_path / "nope.mp4", tmp_path / "out.mp4", style)
+def test_missing_input(tmp_path, style, stylize):
+    proc = stylize(tmp_path / "nope.mp4", tmp_path / "out.mp4", style)
     assert_user_error(proc, "input file not found")
     assert not (tmp_path / "out.mp4").exists()
 
@@ -117,20 +112,21 @@ def test_bad_encoder_settings_are_one_line_before_any_output(tmp_path, style, st
     assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
 
 
-def test_option_errors_are_one_line_and_debug_goes_anywhere(tmp_path, style):
+def test_option_errors_are_one_line_and_debug_goes_anywhere(tmp_path, style, stylize):
     src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
-    r = stylize_subprocess(src, tmp_path / "o.mp4", style, "--temporal-strength", "2")
+    r = stylize(src, tmp_path / "o.mp4", style, "--temporal-strength", "2")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["vidstyle stylize: error: argument --temporal-strength: must be between "
                                              "0 and 1, got 2 (see vidstyle stylize --help)"]
-    r = stylize_subprocess(src, tmp_path / "o.mp4", style, "-q")  # reported by the top parser, about the command
+    r = stylize(src, tmp_path / "o.mp4", style, "-q")  # reported by the top parser, about the command
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == ["vidstyle stylize: error: unrecognized arguments: -q (see vidstyle "
                                              "stylize --help)"]
+    # --debug lets the exception out of main(): the interpreter prints its traceback, as a process
     r = stylize_subprocess(tmp_path / "missing.mp4", tmp_path / "o.mp4", style, "--debug")
     assert r.returncode == 1 and "Traceback" in r.stderr and "input file not found" in r.stderr
     # two styles: argparse kept the last one in silence; a blend and a timeline have their own syntax
-    r = stylize_subprocess(src, tmp_path / "o.mp4", style, "--style", "light_mondrian")
+    r = stylize(src, tmp_path / "o.mp4", style, "--style", "light_mondrian")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "--style takes one value, given twice" in r.stderr and "mix:a=0.7,b=0.3" in r.stderr
     assert "--style-at TIME=STYLE" in r.stderr and not (tmp_path / "o.mp4").exists()
@@ -175,11 +171,11 @@ def test_the_cut_off_audio_packet_of_a_truncated_file_is_not_copied(tmp_path, st
             packet.decode()
 
 
-def test_warnings_are_prefixed_and_go_around_progress_bars(tmp_path, style, monkeypatch):
+def test_warnings_are_prefixed_and_go_around_progress_bars(tmp_path, style, monkeypatch, stylize):
     full = make_video(tmp_path / "full.mkv", frames=48, size=(64, 48), pattern="noise")
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
-    proc = stylize_subprocess(cut, tmp_path / "o.mp4", style, "--temporal", "off")
+    proc = stylize(cut, tmp_path / "o.mp4", style, "--temporal", "off")
     assert proc.returncode == 0, proc.stderr
     assert any(line.startswith("vidstyle: warning: only ") for line in proc.stderr.splitlines()), proc.stderr
     from vidstyle.cli import main
