@@ -477,7 +477,7 @@ def test_a_slow_change_of_light_is_followed_even_at_strength_1(clip, on_device):
     drift gate compares the blend's history with the stylized frame itself; the GPU's blend has it
     too (run here on the CPU)."""
     frames, _ = clip
-    still = frames[0].astype(np.float32)
+    still = frames[0][:180, :320].astype(np.float32)  # a quarter of the frame: as telling, 4x faster
     dimming = [(still * 0.55 ** (t / 47)).round().astype(np.uint8) for t in range(48)]
 
     def run(**options):
