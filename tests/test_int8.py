@@ -209,11 +209,21 @@ def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path
     diff = np.abs(full.astype(int) - ref.astype(int))
     assert diff.mean() < 0.05 * ref.std()
     assert diff.max() > 0
-    # another frame size: quantized again for it (the compiled graph has static shapes)
+
+
+def test_int8_is_quantized_again_for_another_frame_size(caplog, monkeypatch):
+    """The compiled graph has static shapes: another frame size is quantized (and compiled) again.
+    Run eagerly here (the compiled path is the test above's), as the int8 simulation in fp32."""
+    pytest.importorskip("torchao")
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: compiled.append(model) or model)
+    int8 = Stylizer.from_model(_net(), device="cpu", precision="int8")
+    int8.calibrate(_images(4), source="clip.mp4")
+    assert int8.stylize_batch(_images(3)).shape == (3, 32, 48, 3)
     with caplog.at_level(logging.WARNING, logger="vidstyle"):  # the video's calibration frames do not fit
         other = int8.stylize_batch([pattern_frame(0, (40, 24))] * 3)
     assert "the int8 calibration frames have another size" in caplog.text
-    assert other.shape == (3, 24, 40, 3)
+    assert other.shape == (3, 24, 40, 3) and len(compiled) == 2 and compiled[0] is not compiled[1]
 
 
 @pytest.mark.parametrize("num_styles", [1, 3])
