@@ -283,6 +283,25 @@ def test_the_compiled_network_gets_inference_tensors_from_every_entry_point(monk
     assert seen == [True] * 3
 
 
+def test_every_frame_size_gets_a_compiled_graph_past_dynamos_default_of_eight(monkeypatch):
+    """Dynamo ran the 9th shape of a function eagerly, saying so only in its own warning: files of
+    many sizes in one run, or bench's compile rows past the 8th, ran eager. Traced by dynamo for
+    real here, with its eager backend (no C++ build)."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    real_compile = torch.compile
+    monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: real_compile(model, backend="eager", **kw))
+    torch._dynamo.reset()
+    counters.clear()
+    net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
+    compiled = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile", channels_last=False)
+    for k in range(9):
+        compiled.stylize_tensor(torch.rand(1, 3, 16 + 4 * k, 24))
+    assert counters["stats"]["unique_graphs"] == 9
+    torch._dynamo.reset()
+
+
 def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch, caplog):
     monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
 

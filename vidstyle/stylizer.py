@@ -110,6 +110,24 @@ def blend_style(content: torch.Tensor, styled: torch.Tensor, strength: float = 1
     return torch.lerp(content, styled, float(strength))
 
 
+#: compiled graphs that the networks' ``forward`` may hold (see :func:`_allow_a_graph_per_shape`)
+GRAPHS_PER_FUNCTION = 64
+
+
+def _allow_a_graph_per_shape() -> None:
+    """Let dynamo keep a graph for each frame size and batch a process compiles the networks for.
+
+    Shapes are static (see :meth:`Stylizer._build_forward`), and every network is a
+    ``TransformerNet``, whose one ``forward`` dynamo caches graphs under. Past its default of 8
+    graphs (files of many sizes in one run; a ``vidstyle bench --compile`` grid of more than 8
+    compiled cases, 12 by default on a CPU with bf16) dynamo ran each new shape eagerly, with
+    only a warning of its own: such a bench would have timed eager rows as compiled ones."""
+    import torch._dynamo.config as dynamo_config
+
+    name = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"  # torch < 2.6
+    setattr(dynamo_config, name, max(getattr(dynamo_config, name), GRAPHS_PER_FUNCTION))
+
+
 def _int8_device(precision: str | None, device: str | torch.device) -> str | torch.device:
     """int8 runs on the CPU: there ``auto`` means the CPU even where a GPU is present."""
     if precision is not None and not isinstance(precision, str):
@@ -256,6 +274,7 @@ class Stylizer:
             # the graph to dynamic shapes (a second, slower compile); short batches are padded.
             # Made once: back from the short-run backend (expect_frames), the graphs compiled so far are reused.
             if self._compiled is None:
+                _allow_a_graph_per_shape()
                 self._compiled, self._compiled_batch = torch.compile(self.model, dynamic=False), None
             self._forward = self._compiled
         else:
