@@ -234,7 +234,7 @@ def test_compiled_network_pads_a_short_last_batch_and_matches_eager(cxx_compiler
     assert short.shape == (1, 3, 16, 24)
     assert torch.allclose(full, eager.stylize_tensor(x), atol=1e-5)
     assert torch.allclose(short, full[:1], atol=1e-5)
-    assert compiled._compiled_batch == 3
+    assert compiled._compiled_batches == {(3, 16, 24): 3}
 
 
 def test_a_padded_short_batch_reaches_the_compiled_network_in_its_memory_format(monkeypatch):
@@ -283,10 +283,9 @@ def test_the_compiled_network_gets_inference_tensors_from_every_entry_point(monk
     assert seen == [True] * 3
 
 
-def test_every_frame_size_gets_a_compiled_graph_past_dynamos_default_of_eight(monkeypatch):
-    """Dynamo ran the 9th shape of a function eagerly, saying so only in its own warning: files of
-    many sizes in one run, or bench's compile rows past the 8th, ran eager. Traced by dynamo for
-    real here, with its eager backend (no C++ build)."""
+def _dynamo_only(monkeypatch):
+    """torch.compile traced by dynamo for real (its guards, its graphs), with its eager backend
+    instead of inductor's C++ build; returns dynamo's counters, cleared."""
     import torch._dynamo
     from torch._dynamo.utils import counters
 
@@ -294,12 +293,106 @@ def test_every_frame_size_gets_a_compiled_graph_past_dynamos_default_of_eight(mo
     monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: real_compile(model, backend="eager", **kw))
     torch._dynamo.reset()
     counters.clear()
+    return counters
+
+
+def test_every_frame_size_gets_a_compiled_graph_past_dynamos_default_of_eight(monkeypatch):
+    """Dynamo ran the 9th shape of a function eagerly, saying so only in its own warning: files of
+    many sizes in one run, or bench's compile rows past the 8th, ran eager. Traced by dynamo for
+    real here, with its eager backend (no C++ build)."""
+    counters = _dynamo_only(monkeypatch)
     net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
     compiled = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile", channels_last=False)
     for k in range(9):
         compiled.stylize_tensor(torch.rand(1, 3, 16 + 4 * k, 24))
     assert counters["stats"]["unique_graphs"] == 9
     torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_one_compiled_graph_per_frame_size_whatever_the_entry_point(monkeypatch, channels_last):
+    """Review, 43rd session: one frame's ``image[None]`` (a batch stride of 0) and, without
+    channels_last, a padded short batch each compiled the network again for the same shape."""
+    counters = _dynamo_only(monkeypatch)
+    net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
+    compiled = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile", channels_last=channels_last)
+    images = np.random.default_rng(0).integers(0, 256, (4, 16, 24, 3), dtype=np.uint8)
+    first = compiled.submit_batch(images).result()  # as the pipeline: inference tensors, a batch of 4
+    assert np.array_equal(compiled.stylize(images[1]), first[1])  # one frame, padded to the 4
+    compiled.stylize_batch(images[:3])
+    compiled.stylize_tensor(torch.rand(1, 3, 16, 24))
+    assert counters["stats"]["unique_graphs"] == 1
+    compiled.stylize(images[0, :8])  # another frame size, one frame (a batch stride of 0): its own graph,
+    compiled.submit_batch(list(images[:1, :8])).result()  # which a one-frame batch made from a list reuses
+    assert counters["stats"]["unique_graphs"] == 2
+    torch._dynamo.reset()
+
+
+def test_a_short_batch_is_padded_to_its_own_frame_sizes_batch_only(monkeypatch):
+    """Review, 43rd session: the largest batch ever compiled padded every later call, of any
+    size: a 1080p video at batch 1 after a 360p one at batch 4 ran 4 frames for each."""
+    ran = []
+
+    def recording(model, **kw):
+        def run(x):
+            ran.append(tuple(x.shape))
+            return model(x)
+        return run
+
+    monkeypatch.setattr(stylizer_mod.torch, "compile", recording)
+    net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
+    compiled = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile")
+    compiled.stylize_tensor(torch.rand(4, 3, 16, 24))
+    compiled.stylize_tensor(torch.rand(1, 3, 32, 48))
+    compiled.stylize_tensor(torch.rand(2, 3, 16, 24))
+    assert ran == [(4, 3, 16, 24), (1, 3, 32, 48), (4, 3, 16, 24)]
+
+
+def test_a_new_style_mix_runs_in_the_graph_compiled_before_it(monkeypatch):
+    """Review, 43rd session: set_style put one new tensor into every norm layer, which compiled
+    a multi-style network again (dynamo's "duplicate tensors"); the new mix must still be used."""
+    counters = _dynamo_only(monkeypatch)
+    net = TransformerNet((4, 8), num_residual=1, residual=True, num_styles=2).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, transformer.ConditionalInstanceNorm2d):
+                m.bias.copy_(torch.randn_like(m.bias))
+    compiled = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile")
+    eager = Stylizer.from_model(net, device="cpu", precision="fp32", backend="torch")
+    x = torch.rand(2, 3, 16, 24)
+    before = compiled.stylize_tensor(x)
+    for mix in ([0.3, 0.7], [0.0, 1.0]):
+        compiled.set_mix(mix)
+        eager.set_mix(mix)
+        after = compiled.stylize_tensor(x)
+        assert torch.allclose(after, eager.stylize_tensor(x), atol=1e-5)
+        assert not torch.allclose(after, before, atol=1e-3)
+    assert counters["stats"]["unique_graphs"] == 1
+    torch._dynamo.reset()
+
+
+def test_setting_the_same_mix_again_rebuilds_nothing(monkeypatch):
+    """Review, 43rd session: `vidstyle live` sets a style's mix at each switch to it, and an ONNX
+    Runtime network was exported again every time (most of a second with the picture frozen)."""
+    pytest.importorskip("onnxruntime")
+    import vidstyle.export as export_mod
+
+    built = []
+    real_runner = export_mod.OnnxRunner
+    monkeypatch.setattr(export_mod, "OnnxRunner", lambda model: built.append(1) or real_runner(model))
+    one = Stylizer.from_model(TransformerNet((4, 8), num_residual=1).eval(), device="cpu", precision="fp32",
+                              backend="onnx")
+    two = Stylizer.from_model(TransformerNet((4, 8), num_residual=1, num_styles=2).eval(), device="cpu",
+                              precision="fp32", backend="onnx")
+    assert len(built) == 2
+    one.set_mix([1.0])
+    one.set_mix({"style0": 3})
+    assert len(built) == 2
+    two.set_mix([0.5, 0.5])
+    two.set_mix("style0=1,style1=1")  # the same mix, normalised
+    assert len(built) == 3
+    two.set_mix([1, 0])
+    assert len(built) == 4
 
 
 def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch, caplog):

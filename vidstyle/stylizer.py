@@ -128,6 +128,14 @@ def _allow_a_graph_per_shape() -> None:
     setattr(dynamo_config, name, max(getattr(dynamo_config, name), GRAPHS_PER_FUNCTION))
 
 
+def _fresh_strides(shape: torch.Size, layout: torch.memory_format) -> tuple[int, ...]:
+    """The strides of a new (B, C, H, W) tensor in ``layout`` (contiguous or channels_last)."""
+    b, c, h, w = shape
+    if layout == torch.channels_last:
+        return (h * w * c, 1, w * c, c)
+    return (c * h * w, h * w, w, 1)
+
+
 def _int8_device(precision: str | None, device: str | torch.device) -> str | torch.device:
     """int8 runs on the CPU: there ``auto`` means the CPU even where a GPU is present."""
     if precision is not None and not isinstance(precision, str):
@@ -246,7 +254,7 @@ class Stylizer:
         self.scale = None if scale is None else float(scale)
         self._build_lock = threading.RLock()
         self._compiled = None  # the torch.compile wrapper, once made: kept for a switch back to it
-        self._compiled_batch = None
+        self._compiled_batches: dict[tuple[int, ...], int] = {}  # frame shape -> largest batch compiled for it
         self._build_forward()
 
     def _use_backend(self, backend: str) -> None:
@@ -275,7 +283,7 @@ class Stylizer:
             # Made once: back from the short-run backend (expect_frames), the graphs compiled so far are reused.
             if self._compiled is None:
                 _allow_a_graph_per_shape()
-                self._compiled, self._compiled_batch = torch.compile(self.model, dynamic=False), None
+                self._compiled, self._compiled_batches = torch.compile(self.model, dynamic=False), {}
             self._forward = self._compiled
         else:
             self._forward = self.model
@@ -436,12 +444,18 @@ class Stylizer:
                                     "or name them: {'a': 0.7, 'b': 0.3} or 'a=0.7,b=0.3'")
             mix = dict(zip(names, weights.tolist()))
         mix = mix_vector(self.info, mix)
+        before = self.model.painted_mix
         try:
             self.model.set_style(list(mix))
         except ValueError as exc:
             raise BadValueError(str(exc)) from None
         if self.choice is not None:  # what the stylizer now paints (labels, summaries)
             self.choice = dataclasses.replace(self.choice, mix=mix)
+        if self.model.painted_mix == before:
+            # the same mix (a one-style network's always is): nothing to rebuild. `vidstyle live`
+            # sets each style's mix as it switches to it, and a new ONNX Runtime session froze the
+            # picture for most of a second at each switch back to a loaded style
+            return
         self._flat_reference.set_style(list(mix))
         self._flat_colours.clear()
         if self.backend == "onnx" or self.int8:  # an exported graph holds the old mix as a constant
@@ -552,25 +566,37 @@ class Stylizer:
         h, w = x.shape[-2:]
         x, size = self._prepare(x)
         batch = x.shape[0]
-        if (self.backend == "compile" or self.int8) and not x.is_inference():
-            # a compiled graph guards on its input's dispatch keys: a tensor made outside inference
-            # mode (stylize_batch's or a caller's) after one made inside it (the pipeline's) would
-            # compile the network again, 20-30 s on two cores
-            x = x.clone()
-        if self.backend == "compile":
-            # one compiled graph per batch size: pad a short (last) batch with copies of its last
-            # frame; a larger batch compiles once for its size, and smaller ones pad up to it
-            self._compiled_batch = max(self._compiled_batch or batch, batch)
-            if batch < self._compiled_batch:
-                x = torch.cat([x, x[-1:].expand(self._compiled_batch - batch, *x.shape[1:])])
-                if self.channels_last:  # the cat of a stride-0 copy is not: the graph's guard would compile again
-                    x = x.contiguous(memory_format=torch.channels_last)
+        if self.backend == "compile" or self.int8:
+            x = self._as_compiled(x)
         with autocast(self.device, None if self.cast_weights else self.dtype):
             y = self._run(x)[:batch]
         y = crop_to(y.float(), size)
         if y.shape[-2:] != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
         return y.clamp_(0.0, 1.0)
+
+    def _as_compiled(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (the prepared input) as the compiled or int8 graph for its shape takes it.
+
+        A compiled graph has static shapes and guards on its input's strides and dispatch keys;
+        any difference compiles the network again (20-30 s on two cores), without a word. So:
+        a short batch (the last one of a video) is padded with copies of its last frame up to the
+        largest batch compiled for its frame size (not another size's: a 1080p video at batch 1
+        after a 360p one at batch 4 would run 4 frames for each); and the input gets the strides
+        of a fresh tensor in the network's memory format, made in inference mode (a padded batch,
+        one frame's ``image[None]`` with its batch stride of 0, or a tensor made outside inference
+        mode by ``stylize_batch`` or a caller after the pipeline's would each compile again)."""
+        batch = x.shape[0]
+        if self.backend == "compile":
+            top = self._compiled_batches.setdefault(tuple(x.shape[1:]), batch)
+            if batch < top:
+                x = torch.cat([x, x[-1:].expand(top - batch, *x.shape[1:])])
+            else:
+                self._compiled_batches[tuple(x.shape[1:])] = batch
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        if not x.is_inference() or x.stride() != _fresh_strides(x.shape, layout):
+            x = x.clone(memory_format=layout)
+        return x
 
     def stylize_batch(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """uint8 (B, H, W, 3) RGB images (same size) -> stylized uint8 (B, H, W, 3)."""

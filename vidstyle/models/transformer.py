@@ -508,7 +508,20 @@ class TransformerNet(nn.Module):
         mix = mix / mix.sum(dim=-1, keepdim=True)
         for m in self.modules():
             if isinstance(m, ConditionalInstanceNorm2d):
-                m.style_mix = mix.to(m.weight.device)
+                if not self.training and m.style_mix.shape == mix.shape:
+                    # in place, for inference: a compiled network reads the same buffers, which
+                    # one new tensor shared by every layer would have made it compile again.
+                    # (Not in training, where the last forward's graph may still need the old mix.)
+                    m.style_mix.copy_(mix)
+                else:
+                    m.style_mix = mix.to(m.weight.device, copy=True)
+
+    @property
+    def painted_mix(self) -> tuple[float, ...]:
+        """The mix the network paints, as :meth:`set_style` normalised it: one weight per style,
+        (1.0,) for one style (a per-sample mix: the samples' mixes one after the other)."""
+        norm = next((m for m in self.modules() if isinstance(m, ConditionalInstanceNorm2d)), None)
+        return (1.0,) if norm is None else tuple(norm.style_mix.reshape(-1).tolist())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inp = x
