@@ -152,26 +152,58 @@ def test_a_reused_int8_stylizer_is_calibrated_on_each_new_video(tmp_path, monkey
     s = Stylizer.from_model(_net(), device="cpu", precision="int8")
     calibrate_for(s, a)
     first = [f.copy() for f in s._calibration]
-    assert s.calibration_source == str(a.resolve()) and len(first) == 8
+    assert s.calibration_source.startswith(f"{a.resolve()}@") and len(first) == 8
     s.stylize_batch(_images(1))
     calibrate_for(s, a)  # same file: kept, nothing rebuilt
     s.stylize_batch(_images(1))
     assert len(builds) == 1
     calibrate_for(s, b)  # another file: its own frames, and a rebuild at the next batch
-    assert s.calibration_source == str(b.resolve())
+    assert s.calibration_source.startswith(f"{b.resolve()}@")
     assert not np.array_equal(s._calibration[0], first[0])
     s.stylize_batch(_images(1))
     assert len(builds) == 2
     # another segment of the same file: its own frames (the ranges of the whole file were kept)
     whole = [f.copy() for f in s._calibration]
     calibrate_for(s, b, start=0.25)
-    assert s.calibration_source != str(b.resolve()) and not np.array_equal(s._calibration[0], whole[0])
+    assert s.calibration_source.endswith("#segment0.25,None,None") and not np.array_equal(s._calibration[0], whole[0])
     calibrate_for(s, b, start=0.25)  # the same segment again: kept
     s.stylize_batch(_images(1))
     assert len(builds) == 3
+    # the same name written again (a render done over): another file (review, 43rd session)
+    calibrate_for(s, a)
+    kept = [f.copy() for f in s._calibration]
+    make_video(a, frames=12, size=(48, 32), pattern="noise")
+    calibrate_for(s, a)
+    assert not np.array_equal(s._calibration[0], kept[0])
     fp32 = Stylizer.from_model(_net(), device="cpu", precision="fp32")
     calibrate_for(fp32, a)  # not int8: left alone
     assert fp32.calibration_source is None
+
+
+def test_a_still_is_calibrated_on_itself_not_on_what_was_stylized_before(tmp_path, monkeypatch):
+    """Review, 43rd session: a still stylized after a video (`vidstyle stylize a.mp4 b.png -o out/
+    --precision int8`) ran on the network calibrated on the video's frames: other pixels."""
+    import vidstyle.models.quantize as quantize
+    from PIL import Image
+
+    from vidstyle.pipeline import stylize_image, stylize_video
+
+    calibrated_on = []  # the mean level of each build's calibration frames
+    monkeypatch.setattr(quantize, "quantize_int8",
+                        lambda model, batches: calibrated_on.append(round(float(torch.cat(batches).mean()), 2)) or model)
+    monkeypatch.setattr(quantize, "compile_int8", lambda model: model)
+    s = Stylizer.from_model(_net(), device="cpu", precision="int8")
+    stylize_video(make_video(tmp_path / "a.mp4", frames=12, size=(48, 32)), tmp_path / "a_out.mp4", s,
+                  temporal="off", progress=False)
+    rng = np.random.default_rng(0)
+    still = tmp_path / "b.png"
+    for low in (150, 150, 0):  # the same image twice, then another one under the same name
+        if low == 0 or not still.exists():
+            Image.fromarray(rng.integers(low, low + 100, (32, 48, 3), dtype=np.uint8)).save(still)
+        stylize_image(still, tmp_path / "b_out.png", s, overwrite=True, progress=False)
+    assert len(calibrated_on) == 3  # the video, the image (once), the image written again
+    assert calibrated_on[1] == pytest.approx((150 + 49.5) / 255, abs=0.02)
+    assert calibrated_on[2] == pytest.approx(49.5 / 255, abs=0.02)
 
 
 def test_int8_needs_the_cpu_and_the_compiled_backend():
@@ -197,7 +229,7 @@ def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path
     int8 = Stylizer.from_model(_net(), device="cpu", precision="int8")
     result = stylize_video(video, tmp_path / "out.mp4", int8, batch=3, temporal="off", progress=False)
     assert result.frames == 12 and result.network == "cpu int8 compile, batch 3"
-    assert len(int8._calibration) == INT8_CALIBRATION_FRAMES and int8.calibration_source == str(video.resolve())
+    assert len(int8._calibration) == INT8_CALIBRATION_FRAMES and int8.calibration_source.startswith(f"{video.resolve()}@")
 
     images = _images(8)
     fp32 = Stylizer.from_model(_net(), device="cpu", precision="fp32", backend="torch")
