@@ -915,8 +915,40 @@ def test_an_odd_sized_clip_and_the_naive_rows_time_the_loops_own_network(tmp_pat
     report = json.loads((out / "bench.json").read_text())
     naive = next(p for p in report["pipeline"] if p["kind"] == "naive")
     assert naive["frames"] == 4 and naive["fps"] > 0
+    # its network-only row is said as the loop's network, not as one more vidstyle row of the
+    # same model, backend and precision (review, 43rd session)
+    naive_rows = [r for r in report["network"] if r.get("kind") == "naive"]
+    assert [r["label"] for r in naive_rows] == ["light, naive loop's network"]
+    assert "| light, naive loop's network | cpu | torch fp32 as trained (unfolded) |" in (out / "bench.md").read_text()
     # the loop's 4 frames, then the network-only row's warm-up and timed calls: all the same call
     assert len(calls) > 4 and set(calls) == {("TransformerNet", (1, 3, 49, 65))}
+
+
+def test_each_compiled_case_compiles_its_own_graph_whatever_came_before(monkeypatch):
+    """Dynamo keeps every graph compiled in the process under TransformerNet.forward; past its
+    limit a row that says compile ran eagerly (review, 43rd session). Shown with a limit of 1 and
+    dynamo's eager backend (no C++ build): each case must still reach a backend of its own."""
+    import torch._dynamo
+
+    import vidstyle.stylizer as stylizer_mod
+
+    compiled = []
+    real_compile = torch.compile
+
+    def recording_backend(gm, example_inputs):
+        compiled.append(tuple(example_inputs[0].shape) if example_inputs else None)
+        return gm.forward
+
+    monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: real_compile(model, backend=recording_backend,
+                                                                                        **kw))
+    monkeypatch.setattr(stylizer_mod, "GRAPHS_PER_FUNCTION", 1)
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    for size in (16, 24, 32):
+        row = run_network_case(NetworkCase("light", f"{size}px", size, size, "cpu", "fp32", backend="compile"),
+                               light_net(), warmup=1, repeats=1, target_repeat_s=0.0)
+        assert row["status"] == "ok", row
+    assert len(compiled) == 3
+    torch._dynamo.reset()
 
 
 def test_a_cuda_graph_row_captures_no_host_read(monkeypatch):

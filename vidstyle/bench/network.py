@@ -136,6 +136,14 @@ def build_runner(case: NetworkCase, model: TransformerNet) -> Callable[[], torch
     from vidstyle.stylizer import Stylizer
 
     device = resolve_device(case.device)
+    if case.backend == "compile":
+        # each compiled case from scratch: dynamo keeps the graphs of every network compiled in
+        # the process under TransformerNet.forward, and past its limit (64 here, see
+        # vidstyle.stylizer._allow_a_graph_per_shape) it runs new shapes eagerly, under a row
+        # that says compile (review, 43rd session)
+        import torch._dynamo as dynamo  # (a plain `import torch._dynamo` would make torch local here)
+
+        dynamo.reset()
     net = copy.deepcopy(model).eval()
     for p in net.parameters():  # inference only; also keeps autocast from caching weight casts
         p.requires_grad_(False)

@@ -88,7 +88,7 @@ def _fmt(x, digits: int = 1) -> str:
 
 
 def _variant(r: dict) -> str:
-    parts = [r["backend"], r["precision"]]
+    parts = [r["backend"], r["precision"]] + (["as trained (unfolded)"] if r.get("kind") == "naive" else [])
     if r.get("channels_last"):
         parts.append("channels_last")
     if r.get("cuda_graphs"):

@@ -126,7 +126,7 @@ def choose_backend(rows: list[dict], model: str, device: str, precision: str | N
     the file-to-file run gives it (:func:`pipeline_precision`); torch when none was measured."""
     def usable(r: dict) -> bool:
         return r.get("status") == "ok" and r["model"] == model and r["device"] == device and r["batch"] == 1 \
-            and not r.get("cuda_graphs")
+            and not r.get("cuda_graphs") and r.get("kind") != "naive"
 
     def at(r: dict) -> str:
         return precision or pipeline_precision(r["backend"], device)
@@ -349,7 +349,9 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         naive_net = run_network_case(naive_case, net, warmup=s.warmup, repeats=s.repeats,
                                      target_repeat_s=s.target_repeat_s, max_seconds=s.max_seconds,
                                      build=build_naive_runner)  # the loop's own (unfolded) network
-        naive_net["label"] = label
+        # said as what it runs: the network as trained (unfolded), not vidstyle's folded one, which
+        # a row of the same model, backend and precision above times (review, 43rd session)
+        naive_net.update(label=f"{label}, naive loop's network", kind="naive")
         report["network"].append(naive_net)
         _attach_network(row, naive_net)
         report["pipeline"].append(row)
