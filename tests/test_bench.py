@@ -496,6 +496,18 @@ def test_contention_note_from_measured_share():
     assert "share of the CPU time during the run: 35%" in to_markdown(busy)
 
 
+def test_a_gpu_reports_whether_its_fp32_convolutions_ran_in_tf32():
+    """torch's default lets cuDNN run fp32 convolutions in TF32: CUDA "fp32" rows are TF32 rows
+    unless the machine line says otherwise (review, 43rd session)."""
+    report = _fake_report()
+    gpu = dict(report["machine"], gpu="NVIDIA H100 80GB HBM3", cuda="13.0", cudnn=91900)
+    assert "cuDNN 91900; its fp32 rows' convolutions run in TF32" in to_markdown(dict(report, machine=dict(
+        gpu, cudnn_tf32=True)))
+    assert "- GPU: NVIDIA H100 80GB HBM3 (CUDA 13.0, cuDNN 91900)\n" in to_markdown(dict(report, machine=dict(
+        gpu, cudnn_tf32=False)))
+    assert "- GPU: none\n" in to_markdown(report)
+
+
 def test_arch_of_recognises_the_builders_whatever_the_style_count():
     from vidstyle.bench.network import arch_of
     from vidstyle.models.transformer import (TransformerNet, light_aa_down_net, light_aa_net, light_s4_net,
