@@ -497,11 +497,11 @@ def test_contention_note_from_measured_share():
 
 
 def test_a_gpu_reports_whether_its_fp32_convolutions_ran_in_tf32():
-    """torch's default lets cuDNN run fp32 convolutions in TF32: CUDA "fp32" rows are TF32 rows
-    unless the machine line says otherwise (review, 43rd session)."""
+    """torch's default lets cuDNN run fp32 convolutions in TF32: the machine line says so, or a
+    CUDA "fp32" row would read as full fp32 (review, 43rd session)."""
     report = _fake_report()
     gpu = dict(report["machine"], gpu="NVIDIA H100 80GB HBM3", cuda="13.0", cudnn=91900)
-    assert "cuDNN 91900; its fp32 rows' convolutions run in TF32" in to_markdown(dict(report, machine=dict(
+    assert "cuDNN 91900; cuDNN may run its fp32 rows' convolutions in TF32" in to_markdown(dict(report, machine=dict(
         gpu, cudnn_tf32=True)))
     assert "- GPU: NVIDIA H100 80GB HBM3 (CUDA 13.0, cuDNN 91900)\n" in to_markdown(dict(report, machine=dict(
         gpu, cudnn_tf32=False)))

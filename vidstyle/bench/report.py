@@ -58,7 +58,7 @@ def machine_info() -> dict:
     if torch.cuda.is_available():
         info.update(gpu=torch.cuda.get_device_name(0), cuda=torch.version.cuda,
                     cudnn=torch.backends.cudnn.version(),
-                    # torch's default: cuDNN runs fp32 convolutions in TF32, so "fp32" rows are TF32 there
+                    # torch's default: cuDNN may run fp32 convolutions in TF32, so "fp32" rows may be TF32
                     cudnn_tf32=bool(torch.backends.cudnn.allow_tf32),
                     gpu_memory_gb=round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1))
     return info
@@ -180,8 +180,9 @@ def to_markdown(report: dict) -> str:
            f"- CPU: {m['cpu']} ({m['cores_usable']} usable cores, torch threads {m['torch_threads']})",
            f"- {_bf16_line(m)}",
            f"- GPU: {m.get('gpu') or 'none'}" + (f" (CUDA {m['cuda']}, cuDNN {m['cudnn']}"
-                                                  + ("; its fp32 rows' convolutions run in TF32, torch's default"
-                                                     if m.get("cudnn_tf32") else "") + ")" if m.get("gpu") else ""),
+                                                  + ("; cuDNN may run its fp32 rows' convolutions in TF32, "
+                                                     "torch's default" if m.get("cudnn_tf32") else "") + ")"
+                                                  if m.get("gpu") else ""),
            f"- {m['platform']}, Python {m['python']}",
            f"- vidstyle {m['vidstyle']}, torch {m['torch']}, onnxruntime {m.get('onnxruntime')}, "
            f"PyAV {m.get('av')}, numpy {m.get('numpy')}, OpenCV {m.get('opencv')}",
