@@ -149,17 +149,8 @@ def test_raft_reads_its_size_from_the_weights_file(raft_weights, tmp_path):
         RAFTFlow(raft_weights, size="large", device="cpu")
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    from vidstyle.cli import main
-
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_stylize_and_eval_estimate_flow_with_raft_weights_the_user_supplies(raft_weights, style, tmp_path,
-                                                                            monkeypatch, capsys):
+                                                                            monkeypatch, cli):
     calls, threads = [], set()
 
     def counted(self, a, b):
@@ -171,24 +162,24 @@ def test_stylize_and_eval_estimate_flow_with_raft_weights_the_user_supplies(raft
     monkeypatch.setattr(RAFTFlow, "__call__", counted)
     src = make_video(tmp_path / "in.mp4", frames=3, size=(272, 256))  # half size: RAFT's 128 pixels at least
     out = tmp_path / "out.mp4"
-    code, _, err = run(capsys, "stylize", src, "-o", out, "--style", style, "--device", "cpu", "--quiet",
-                       "--temporal-strength", "0.5", "--flow-backend", "raft", "--flow-weights", raft_weights)
-    assert code == 0, err
+    r = cli("stylize", src, "-o", out, "--style", style, "--device", "cpu", "--quiet", "--temporal-strength", "0.5",
+            "--flow-backend", "raft", "--flow-weights", raft_weights)
+    assert r.returncode == 0, r.stderr
     assert len(read_frames(out)) == 3
     # both directions of each pair, at half size, on one thread: torchvision's RAFT keeps each
     # call's state in the module (one model shared by the flow stage's threads failed), and a model
     # per thread would hold a correlation volume each (DIS pairs run on a thread per core)
     assert calls == [(128, 136, 3)] * 4 and len(threads) == 1
     calls.clear()
-    code, printed, err = run(capsys, "eval", src, out, "--flow-backend", "raft", "--flow-weights", raft_weights)
-    assert code == 0, err
-    report = json.loads(printed)
+    r = cli("eval", src, out, "--flow-backend", "raft", "--flow-weights", raft_weights)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
     assert report["flow"] == "raft" and report["flow_preset"] is None and report["frames"] == 3
     assert len(calls) >= 4 and set(calls) == {(256, 272, 3)}  # eval's flow: the input's full size
 
 
 @pytest.mark.parametrize("command", ["stylize", "eval"])
-def test_a_flow_backend_without_its_weights_is_one_line(command, raft_weights, style, tmp_path, capsys):
+def test_a_flow_backend_without_its_weights_is_one_line(command, raft_weights, style, tmp_path, cli):
     src = make_video(tmp_path / "in.mp4", frames=2, size=(64, 48))
     out = tmp_path / "out.mp4"
     not_raft = tmp_path / "not_raft.pth"
@@ -201,23 +192,23 @@ def test_a_flow_backend_without_its_weights_is_one_line(command, raft_weights, s
                          "RAFT weights file not found"),
                         (["--flow-backend", "raft", "--flow-weights", not_raft],
                          "holds no RAFT-large or RAFT-small weights")):
-        code, _, err = run(capsys, *head, *extra)
-        lines = err.strip().splitlines()
-        assert code == 1 and len(lines) == 1 and text in lines[0], err
+        r = cli(*head, *extra)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1 and text in lines[0], r.stderr
         assert not out.exists()
 
 
-def test_flow_settings_that_would_be_ignored_are_said(raft_weights, style, tmp_path, capsys, caplog):
+def test_flow_settings_that_would_be_ignored_are_said(raft_weights, style, tmp_path, cli, caplog):
     src = make_video(tmp_path / "in.mp4", frames=2, size=(64, 48))
     out = tmp_path / "out.mp4"
-    code, _, err = run(capsys, "stylize", src, "-o", out, "--style", style, "--device", "cpu", "--quiet",
-                       "--temporal", "off", "--flow-backend", "raft", "--flow-weights", raft_weights)
-    assert code == 0, err
+    r = cli("stylize", src, "-o", out, "--style", style, "--device", "cpu", "--quiet", "--temporal", "off",
+            "--flow-backend", "raft", "--flow-weights", raft_weights)
+    assert r.returncode == 0, r.stderr
     assert "--flow-backend, --flow-weights are ignored with --temporal off" in caplog.text
     caplog.clear()
     sample, truth = ROOT / "samples/sample.mp4", ROOT / "samples/sample_flow.npz"
-    code, printed, err = run(capsys, "eval", sample, sample, "--max-frames", "3", "--gt-flow", truth,
-                             "--flow-backend", "raft", "--flow-weights", raft_weights)
-    assert code == 0, err
-    assert json.loads(printed)["flow"] == "ground_truth"
+    r = cli("eval", sample, sample, "--max-frames", "3", "--gt-flow", truth, "--flow-backend", "raft",
+            "--flow-weights", raft_weights)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["flow"] == "ground_truth"
     assert "--flow-backend and --flow-weights are ignored with --gt-flow" in caplog.text

@@ -152,13 +152,13 @@ def test_a_reused_int8_stylizer_is_calibrated_on_each_new_video(tmp_path, monkey
     s = Stylizer.from_model(_net(), device="cpu", precision="int8")
     calibrate_for(s, a)
     first = [f.copy() for f in s._calibration]
-    assert s.calibration_source.startswith(f"{a.resolve()}@") and len(first) == 8
+    assert s.calibration_source.startswith(f"{a.resolve()}|") and len(first) == 8
     s.stylize_batch(_images(1))
     calibrate_for(s, a)  # same file: kept, nothing rebuilt
     s.stylize_batch(_images(1))
     assert len(builds) == 1
     calibrate_for(s, b)  # another file: its own frames, and a rebuild at the next batch
-    assert s.calibration_source.startswith(f"{b.resolve()}@")
+    assert s.calibration_source.startswith(f"{b.resolve()}|")
     assert not np.array_equal(s._calibration[0], first[0])
     s.stylize_batch(_images(1))
     assert len(builds) == 2
@@ -229,7 +229,7 @@ def test_int8_stylizer_calibrates_on_the_video_compiles_and_tracks_fp32(tmp_path
     int8 = Stylizer.from_model(_net(), device="cpu", precision="int8")
     result = stylize_video(video, tmp_path / "out.mp4", int8, batch=3, temporal="off", progress=False)
     assert result.frames == 12 and result.network == "cpu int8 compile, batch 3"
-    assert len(int8._calibration) == INT8_CALIBRATION_FRAMES and int8.calibration_source.startswith(f"{video.resolve()}@")
+    assert len(int8._calibration) == INT8_CALIBRATION_FRAMES and int8.calibration_source.startswith(f"{video.resolve()}|")
 
     images = _images(8)
     fp32 = Stylizer.from_model(_net(), device="cpu", precision="fp32", backend="torch")

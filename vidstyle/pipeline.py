@@ -41,7 +41,7 @@ from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, contain
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import (atomic_output, check_input, check_output, check_output_file, create_output_folder,
-                               ffmpeg_path, folders_missing, remove_empty_folders)
+                               ffmpeg_path, file_identity, folders_missing, remove_empty_folders)
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -700,7 +700,7 @@ def calibrate_for(stylizer, path: str | Path, start: float | None = None, durati
     stylizers are left alone. A Stylizer reused for another video is calibrated again."""
     if not getattr(stylizer, "int8", False):
         return
-    source = _file_identity(path) + ("#hdr-coded" if hdr == "keep" else "") + \
+    source = file_identity(path) + ("#hdr-coded" if hdr == "keep" else "") + \
         ("#filled" if fill_transparency else "") + (f"#downscale{downscale}" if downscale else "")
     if area is not None:
         source += f"#{area.top}:{area.bottom},{area.left}:{area.right}"
@@ -710,17 +710,6 @@ def calibrate_for(stylizer, path: str | Path, start: float | None = None, durati
         frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration, fps, hdr,
                                fill_transparency=fill_transparency, downscale=downscale)
         stylizer.calibrate([area.crop(f) if area is not None else f for f in frames], source=source)
-
-
-def _file_identity(path: str | Path) -> str:
-    """A file's resolved path with its size and modification time: a file written again under the
-    same name (a render done over) is another file to calibrate on."""
-    resolved = Path(path).resolve()
-    try:
-        stat = resolved.stat()
-    except OSError:  # (a folder of frames, or gone: its reader says so)
-        return str(resolved)
-    return f"{resolved}@{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
@@ -1181,7 +1170,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         if keep_alpha:  # with no edge for the network where it begins
             image = fill_transparent(image, alpha)
         if getattr(stylizer, "int8", False):  # its own ranges, not a video's or image's stylized before it
-            source = (_file_identity(input_path) + "#still" + (f"#downscale{config.downscale}" if smaller else "")
+            source = (file_identity(input_path) + "#still" + (f"#downscale{config.downscale}" if smaller else "")
                       + ("#filled" if keep_alpha else "") + (f"#{area.top}:{area.bottom},{area.left}:{area.right}"
                                                              if area is not None else ""))
             if stylizer.calibration_source != source:

@@ -25,7 +25,7 @@ from av.video.reformatter import Interpolation
 
 from vidstyle.config import check_hdr_mode
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import check_input, ffmpeg_path
+from vidstyle.io.files import check_input, ffmpeg_path, file_identity
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
 from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, sequence_fps
 from vidstyle.io.timecode import find_timecode, is_timecode_track, shifted
@@ -986,8 +986,7 @@ class VideoDecoder:
         not decoded, then the file opened again at its beginning. Once per file and process."""
         if not self._container.format.flags & av.format.Flags.ts_discont.value:
             return False
-        stat = self.path.stat()
-        key = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
+        key = file_identity(self.path)
         if key not in _CLOCK_RESTARTS:
             _CLOCK_RESTARTS[key] = False
             latest = None

@@ -75,6 +75,15 @@ def check_input(path: str | Path, folders: bool = False) -> Path:
     return path
 
 
+def file_identity(path: str | Path) -> str:
+    """``path`` resolved, with its size and modification time: the key of what is cached or
+    calibrated from a file, so that one written again under the same name (a render done over)
+    counts as another file."""
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
 def same_file(a: Path, b: Path) -> bool:
     """True if ``a`` and ``b`` name the same file (also through symlinks or hard links)."""
     if a.resolve() == b.resolve():

@@ -28,7 +28,7 @@ from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask, valid_mask_numpy
 from vidstyle.flow.warp import pixel_coords, warp
 from vidstyle.frames import images_to_tensor, luminance
-from vidstyle.io.files import write_then_rename
+from vidstyle.io.files import file_identity, write_then_rename
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 
@@ -363,10 +363,9 @@ class VideoPairs(torch.utils.data.Dataset):
         return files
 
     def _cache_path(self, video: Path) -> Path:
-        stat = video.stat()
         # v2: frames read by the pipeline's decoder (turned by rotation tags) since the fourteenth session;
         # v3: at their true levels (decode.exact_rgb; v2's frames were 1-2 levels dark), thirtieth session
-        key = f"v3|{video.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.size}|{self.stride}|" \
+        key = f"v3|{file_identity(video)}|{self.size}|{self.stride}|" \
               f"{self.max_pairs}|{self.min_valid}|{self.preset}"
         return self.cache_dir / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
