@@ -692,23 +692,27 @@ INT8_CALIBRATION_FRAMES = 8
 
 def calibrate_for(stylizer, path: str | Path, start: float | None = None, duration: float | None = None,
                   area: PictureArea | None = None, fps=None, hdr: str = "sdr",
-                  fill_transparency: bool = False, downscale: int | None = None) -> None:
+                  fill_transparency: bool = False, downscale: int | None = None,
+                  still: np.ndarray | None = None) -> None:
     """Give an int8 :class:`~vidstyle.stylizer.Stylizer` its activation ranges from the video at
     ``path`` (frames spread over the segment; with ``area``, their picture inside the bars; with
     ``fill_transparency``, the picture continued under their transparency, as the network sees
     it when the output keeps the alpha), unless it already has them from that file; other
-    stylizers are left alone. A Stylizer reused for another video is calibrated again."""
+    stylizers are left alone. A Stylizer reused for another video is calibrated again. ``still``:
+    the picture of a still image at ``path``, as read, which is then the one frame calibrated on
+    (not the ranges of a video or image stylized before it)."""
     if not getattr(stylizer, "int8", False):
         return
-    source = file_identity(path) + ("#hdr-coded" if hdr == "keep" else "") + \
+    source = file_identity(path) + ("#still" if still is not None else "") + ("#hdr-coded" if hdr == "keep" else "") + \
         ("#filled" if fill_transparency else "") + (f"#downscale{downscale}" if downscale else "")
     if area is not None:
         source += f"#{area.top}:{area.bottom},{area.left}:{area.right}"
     if (start, duration, fps) != (None, None, None):  # another segment's frames are other frames
         source += f"#segment{start},{duration},{fps}"
     if stylizer.calibration_source != source:
-        frames = sample_frames(path, INT8_CALIBRATION_FRAMES, start, duration, fps, hdr,
-                               fill_transparency=fill_transparency, downscale=downscale)
+        frames = [still] if still is not None else sample_frames(
+            path, INT8_CALIBRATION_FRAMES, start, duration, fps, hdr, fill_transparency=fill_transparency,
+            downscale=downscale)
         stylizer.calibrate([area.crop(f) if area is not None else f for f in frames], source=source)
 
 
@@ -1169,12 +1173,8 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         original = image
         if keep_alpha:  # with no edge for the network where it begins
             image = fill_transparent(image, alpha)
-        if getattr(stylizer, "int8", False):  # its own ranges, not a video's or image's stylized before it
-            source = (file_identity(input_path) + "#still" + (f"#downscale{config.downscale}" if smaller else "")
-                      + ("#filled" if keep_alpha else "") + (f"#{area.top}:{area.bottom},{area.left}:{area.right}"
-                                                             if area is not None else ""))
-            if stylizer.calibration_source != source:
-                stylizer.calibrate([area.crop(image) if area is not None else image], source=source)
+        calibrate_for(stylizer, input_path, area=area, fill_transparency=keep_alpha,
+                      downscale=config.downscale if smaller else None, still=image)
         out = _stylize_picture(stylizer, [image], area)[0]
         if weights is not None:
             from vidstyle.mask import composite
