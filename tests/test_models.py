@@ -2,12 +2,13 @@
 import copy
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, safe_open, save_file
 
 from vidstyle.device import resolve_device, resolve_precision
 from vidstyle.errors import VidstyleError
@@ -288,6 +289,27 @@ def test_a_model_file_cut_short_is_said_to_be(tmp_path):
     other.write_bytes(b"not a model at all")
     with pytest.raises(VidstyleError, match="not a valid safetensors model file"):
         read_info(other)
+
+
+def test_a_model_file_with_weights_that_are_not_numbers_is_refused(tmp_path):
+    """A NaN written over a bias (a damaged copy) loaded without a word and painted every frame
+    black, with exit status 0 (review, 44th session)."""
+    good = tmp_path / "good.safetensors"
+    save_model(good, tiny(), [{"name": "s"}], half=True)
+    state = load_file(str(good))
+    with safe_open(str(good), framework="pt") as f:
+        meta = f.metadata()
+    name = sorted(k for k, v in state.items() if v.is_floating_point())[0]
+    for bad in (float("nan"), float("inf")):
+        damaged = dict(state)
+        damaged[name] = damaged[name].clone()
+        damaged[name].view(-1)[0] = bad
+        path = tmp_path / "damaged.safetensors"
+        save_file(damaged, str(path), metadata=meta)
+        with pytest.raises(VidstyleError, match=rf"damaged.safetensors holds weights that are not finite numbers "
+                                                rf"\({re.escape(name)}\): a damaged file"):
+            load_model(path)
+    load_model(good)
 
 
 @pytest.mark.parametrize("key, value, message", [

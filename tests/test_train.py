@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, safe_open, save_file
 
 from processes import foreground_signals
 from vidstyle.errors import VidstyleError
@@ -139,6 +139,70 @@ def test_data_split_and_crops(data):
     assert not torch.equal(a, images.batch(3, step_generator(0, 6)))
 
 
+def _coordinate_photo(path: Path, width: int, height: int) -> Path:
+    """A photo whose red channel is its column and green its row (0-255 across each side)."""
+    x = np.linspace(0, 255, width)[None, :].repeat(height, 0)
+    y = np.linspace(0, 255, height)[:, None].repeat(width, 1)
+    Image.fromarray(np.stack([x, y, np.zeros_like(x)], -1).round().astype(np.uint8)).save(path)
+    return path
+
+
+def test_zoomed_crops_show_80_to_100_percent_of_the_shorter_side(tmp_path):
+    """The shorter side's share a crop shows, read off a photo of its own coordinates. The zoom
+    once only changed the resampling: every crop showed the whole shorter side, so a square photo
+    gave one crop (or its mirror) at every step."""
+    from vidstyle.train.data import MAX_ZOOM
+
+    wide, square = _coordinate_photo(tmp_path / "wide.png", 400, 200), _coordinate_photo(tmp_path / "sq.png", 300, 300)
+    for crops in ("zoom", "whole-side"):
+        images = ContentImages([wide, square], 32, crops=crops)
+        shares, square_crops = [], []
+        for step in range(60):
+            g = step_generator(0, step)
+            crop = images.crop(0, g).astype(float)
+            shares.append((crop[-1, :, 1].mean() - crop[0, :, 1].mean()) / 255)  # rows shown (the shorter side)
+            square_crops.append(images.crop(1, g))
+        if crops == "zoom":
+            assert 1 / MAX_ZOOM - 0.03 < min(shares) < 0.85 and max(shares) > 0.95
+            # a square photo's crops move about it (beyond the mirror image)
+            firsts = {(int(c[0, :, 0].mean()) if c[0, 0, 0] < c[0, -1, 0] else int(255 - c[0, :, 0].mean()))
+                      for c in square_crops}
+            assert len(firsts) > 5
+        else:  # as runs before --crops trained: the whole shorter side, whatever the zoom drawn
+            assert min(shares) > 0.95
+    with pytest.raises(VidstyleError, match="crops must be one of zoom, whole-side"):
+        ContentImages([wide], 32, crops="random")
+
+
+def test_crops_are_recorded_and_older_runs_trained_on_the_whole_side(data, loss_weights, tmp_path):
+    from vidstyle.train.loop import _config_changes
+
+    config = _config(data, loss_weights, tmp_path, steps=1)
+    assert "--crops" not in config.command()  # the default, zoom
+    whole = replace(config, crops="whole-side")
+    assert whole.command().endswith("--crops whole-side")
+    with pytest.raises(VidstyleError, match="--crops must be one of zoom, whole-side"):
+        replace(config, crops="centre").validate()
+    # a checkpoint written before the option trained on the whole side: resumed so, or the change is said
+    saved = asdict(config)
+    del saved["crops"]
+    assert _config_changes(saved, whole) == []
+    assert _config_changes(saved, config) == ["--crops whole-side -> zoom"]
+    # a weights file from before the option: its command says so, to reproduce it (said once)
+    result = train(whole, progress=False)
+    info = read_info(result.out)
+    assert info.train_config["crops"] == "whole-side" and info.train_command.count("--crops whole-side") == 1
+    tensors = load_file(result.out)
+    with safe_open(result.out, framework="pt") as f:
+        meta = dict(f.metadata())
+    old_config = json.loads(meta["train_config"])
+    del old_config["crops"]
+    meta.update(train_config=json.dumps(old_config), train_command=meta["train_command"].replace(" --crops whole-side", ""))
+    save_file(tensors, tmp_path / "old.safetensors", metadata=meta)
+    old = read_info(tmp_path / "old.safetensors")
+    assert old.train_config["crops"] == "whole-side" and old.train_command == info.train_command
+
+
 def test_the_content_search_follows_linked_folders_and_skips_hidden_and_excluded_ones(data, tmp_path):
     photos = find_images(data["content"])
     root = tmp_path / "content"
@@ -253,6 +317,32 @@ def test_resume_continues_like_an_uninterrupted_run(data, loss_weights, tmp_path
         train(replace(first, steps=3, resume=str(ckpts[0]), arch="standard", styles=data["styles"]),
               progress=False)
     assert "{" not in str(err.value)
+
+
+def test_checkpoints_go_by_their_step_not_their_name(tmp_path):
+    from vidstyle.train.loop import latest_checkpoint, numbered_checkpoints
+
+    for name in ("checkpoint_0000005.pt", "checkpoint_backup.pt", "checkpoint_10000000.pt", "checkpoint_0000010.pt",
+                 "checkpoint_0000010.pt.tmp", "checkpoint_old.pt"):
+        (tmp_path / name).write_bytes(b"")
+    # a backup of the user's sorted after every step by its letters, and 8 digits before 7
+    assert [p.name for p in numbered_checkpoints(tmp_path)] == [
+        "checkpoint_0000005.pt", "checkpoint_0000010.pt", "checkpoint_10000000.pt"]
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint_10000000.pt"
+    assert latest_checkpoint(tmp_path / "checkpoint_backup.pt") is None  # a file, not a folder
+
+
+def test_a_users_backup_checkpoint_is_not_resumed_or_deleted(data, loss_weights, tmp_path, capsys):
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    train(config, progress=False)
+    work = config.work_dir()
+    backup = work / "checkpoint_backup.pt"
+    shutil.copy(work / "checkpoint_0000001.pt", backup)
+    train(replace(config, steps=3, resume="auto"), progress=True)
+    assert f"resuming from {work / 'checkpoint_0000002.pt'} (step 2 of 3)" in capsys.readouterr().err  # not the backup's 1
+    assert torch.load(work / "checkpoint_0000003.pt", weights_only=True)["step"] == 3
+    assert sorted(p.name for p in work.glob("checkpoint_*.pt")) == [
+        "checkpoint_0000002.pt", "checkpoint_0000003.pt", "checkpoint_backup.pt"]  # the last two, and the backup
 
 
 def test_multi_style_network(data, loss_weights, tmp_path):
@@ -786,6 +876,25 @@ def test_train_with_temporal_videos(data, loss_weights, tmp_path, monkeypatch):
             "--style-layers", "relu1_2", "--content-layers", "relu2_2", "--device", "cpu", "--checkpoint-every",
             "0", "--quiet", "--temporal-weight", "5", "--temporal-videos", str(sample), "--video-fraction", "1"]
     assert main(args) == 0 and "--video-fraction 1" in read_info(out).train_command
+
+
+def test_optimize_paints_black_and_white_pixels_too(data, loss_weights):
+    """Optimised through a sigmoid, a photo's black and white pixels moved a 40th as far as its
+    grey ones (the sigmoid's slope there is a 250th of mid-grey's): shadows and highlights stayed
+    unpainted (review, 44th session)."""
+    from vidstyle.train.optimize import optimize_image
+
+    lossnet = lossnets.load_loss_network("vgg16_hed", TAPS, weights=loss_weights)
+    painting = torch.from_numpy(np.asarray(Image.open(data["styles"][0]).convert("RGB").resize((32, 32)),
+                                           dtype=np.float32)).permute(2, 0, 1)[None] / 255
+    losses = LossComputer(lossnet, ["relu2_2"], {"relu1_2": 1.0, "relu2_2": 1.0}, [painting])
+    photo = torch.full((1, 3, 32, 48), 0.5)
+    photo[..., :16], photo[..., 32:] = 0.0, 1.0  # black, grey and white thirds
+    out, _ = optimize_image(photo, losses, steps=20, content_weight=0.0, style_weight=1.0, tv_weight=0.0)
+    change = (out - photo).abs()
+    black, grey, white = (float(change[..., i:i + 16].mean()) for i in (0, 16, 32))
+    assert grey > 0.05 and black > grey / 3 and white > grey / 3, (black, grey, white)
+    assert 0 <= float(out.min()) and float(out.max()) <= 1
 
 
 @needs_trained_loss_net

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -27,7 +27,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from vidstyle import __version__
 from vidstyle.errors import VidstyleError
-from vidstyle.io.files import write_then_rename
+from vidstyle.io.files import special_file_kind, write_then_rename
 from vidstyle.io.images import IMAGE_EXTENSIONS
 from vidstyle.models.transformer import ARCH_NAMES, ARCHITECTURES, BUILDERS, TransformerNet
 
@@ -122,13 +122,19 @@ def _umask() -> int:
     return mask
 
 
+#: How training took its crops before ``vidstyle train --crops`` (vidstyle.train.data.CROP_MODES):
+#: a weights file or checkpoint whose training config has no "crops" was trained so.
+CROPS_BEFORE_THE_OPTION = "whole-side"
+
+
 def read_info(path: str | Path) -> ModelInfo:
     """Read and validate only the header of a weights file."""
     path = Path(path)
     if path.is_dir():
         raise VidstyleError(f"{path} is a folder; give a .safetensors model file")
     if not path.is_file():
-        raise VidstyleError(f"model file not found: {path}")
+        kind = special_file_kind(path)
+        raise VidstyleError(f"model {path} is {kind}, not a file" if kind else f"model file not found: {path}")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise VidstyleError(f"{path} is an image: a style is a trained network (a bundled style's name or a "
                             f".safetensors file); train one from a painting with `vidstyle train --style "
@@ -157,6 +163,13 @@ def read_info(path: str | Path) -> ModelInfo:
         raise VidstyleError(f"{path} has a corrupt vidstyle header ({wrong})")
     if info.arch not in ARCHITECTURES:
         raise VidstyleError(f"{path} uses unknown architecture {info.arch!r}")
+    if info.train_config and "crops" not in info.train_config:
+        # trained before the option: its recorded command says so now, so that it still reproduces the
+        # file (run today without it, the command would train on zoomed crops)
+        command = info.train_command
+        info = replace(info, train_config={**info.train_config, "crops": CROPS_BEFORE_THE_OPTION},
+                       train_command=command + f" --crops {CROPS_BEFORE_THE_OPTION}"
+                       if command.startswith("vidstyle train ") else command)
     return info
 
 
@@ -246,5 +259,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Tr
             raise VidstyleError(f"{path}: tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
         if v.is_floating_point():
             state[k] = state[k].float()
+            if not bool(torch.isfinite(state[k]).all()):  # (it painted every frame black, without a word)
+                raise VidstyleError(f"{path} holds weights that are not finite numbers ({k}): a damaged file, or "
+                                    "a training run that diverged")
     model.load_state_dict(state)
     return model.to(device).eval(), info

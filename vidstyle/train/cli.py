@@ -63,6 +63,7 @@ def given_layer_weights(text: str | None) -> dict[str, float] | None:
 
 def add_train_parser(subparsers) -> None:
     from vidstyle.models.transformer import ARCH_NAMES
+    from vidstyle.train.data import CROP_MODES
     from vidstyle.train.loop import TrainConfig
 
     d = TrainConfig(styles=[], content="", out="")
@@ -94,6 +95,10 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--style-size", type=_positive_int,
                    help="shorter side of the style image in pixels (default: --image-size); smaller gives "
                         "larger strokes")
+    p.add_argument("--crops", choices=CROP_MODES, default=d.crops,
+                   help="how the crops are taken from the photos: zoom, a random 80-100%% of the photo's shorter "
+                        "side at a random place; whole-side, the whole shorter side, as vidstyle trained before "
+                        f"this option (the bundled styles) (default {d.crops})")
     p.add_argument("--batch-size", "--batch", dest="batch_size", type=_positive_int, default=d.batch_size,
                    help=f"default {d.batch_size}")
     p.add_argument("--steps", type=_positive_int, default=d.steps, help=f"optimizer steps (default {d.steps})")
@@ -180,7 +185,7 @@ def train_config(args):
         temporal_feature_weight=args.temporal_feature_weight,
         temporal_videos=args.temporal_videos, video_fraction=args.video_fraction,
         temporal_noise=args.temporal_noise, temporal_objects=args.temporal_objects,
-        temporal_perspective=args.temporal_perspective,
+        temporal_perspective=args.temporal_perspective, crops=args.crops,
         checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir, resume=args.resume,
         init_from=args.init_from,
         preview_every=args.preview_every, device=args.device, precision=args.precision,

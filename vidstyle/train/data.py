@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.frames import images_to_tensor
 from vidstyle.io.images import IMAGE_EXTENSIONS, check_still, open_image
 
@@ -24,8 +24,13 @@ log = logging.getLogger("vidstyle")
 HELD_OUT = 20
 #: A painting upscaled more than this to --style-size is said to be small: its strokes come out blurred.
 STYLE_UPSCALE_WARNING = 2.0
-#: Crops are taken from the image resized so its shorter side is ``size * s``, s in [1, MAX_ZOOM].
+#: Crops are taken from the image resized so its shorter side is ``size * s``, s in [1, MAX_ZOOM]:
+#: each shows 80-100% of the photo's shorter side.
 MAX_ZOOM = 1.25
+#: How training crops are taken (``vidstyle train --crops``): "zoom" as :data:`MAX_ZOOM` says;
+#: "whole-side", each crop the photo's whole shorter side, is how runs before that option
+#: trained (the bundled styles among them).
+CROP_MODES = ("zoom", "whole-side")
 #: Decoded, resized images kept in memory (a few hundred kB each).
 CACHE_LIMIT = 4000
 
@@ -132,13 +137,17 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 
 class ContentImages:
-    """Random square crops of the content photos, resized so the shorter side is ``size`` to ``size*MAX_ZOOM``."""
+    """Random square crops of the content photos, resized so the shorter side is ``size`` to
+    ``size*MAX_ZOOM``; with ``crops="whole-side"``, crops of the whole shorter side (see :data:`CROP_MODES`)."""
 
-    def __init__(self, files: Sequence[Path], size: int):
+    def __init__(self, files: Sequence[Path], size: int, crops: str = "zoom"):
         if not files:
             raise VidstyleError("no content images to train on")
+        if crops not in CROP_MODES:
+            raise BadValueError(f"crops must be one of {', '.join(CROP_MODES)}, got {crops!r}")
         self.files = list(files)
         self.size = size
+        self.crops = crops
         self._cache: dict[int, np.ndarray] = {}
         self.unreadable: set[int] = set()
         self.said_small = False  # a photo smaller than the crops was warned of
@@ -180,7 +189,7 @@ class ContentImages:
 
     def crop(self, index: int, g: torch.Generator) -> np.ndarray:
         """A random (size, size, 3) crop of image ``index`` at a random zoom, randomly flipped."""
-        img = self._image(index)
+        img = self._image(index)  # its shorter side is size * MAX_ZOOM
         h, w = img.shape[:2]
         short = round(self.size * (1.0 + (MAX_ZOOM - 1.0) * torch.rand((), generator=g).item()))
         short = min(short, h, w)
@@ -189,10 +198,15 @@ class ContentImages:
             img = np.asarray(Image.fromarray(img).resize((max(short, round(w * scale)), max(short, round(h * scale))),
                                                          Image.Resampling.BILINEAR))
             h, w = img.shape[:2]
-        top = int(torch.randint(0, h - short + 1, (), generator=g))
-        left = int(torch.randint(0, w - short + 1, (), generator=g))
-        crop = img[top:top + short, left:left + short]
-        if short != self.size:
+        # zoom: a size x size window of the photo at shorter side `short`, so 1/zoom of its shorter
+        # side. whole-side: a short x short window, the whole shorter side again whatever the zoom
+        # (only its resampling differs), kept draw for draw so that older runs' recorded commands
+        # and checkpoints go on as they trained
+        side = short if self.crops == "whole-side" else self.size
+        top = int(torch.randint(0, h - side + 1, (), generator=g))
+        left = int(torch.randint(0, w - side + 1, (), generator=g))
+        crop = img[top:top + side, left:left + side]
+        if side != self.size:
             crop = np.asarray(Image.fromarray(crop).resize((self.size, self.size), Image.Resampling.BILINEAR))
         if torch.rand((), generator=g).item() < 0.5:
             crop = crop[:, ::-1]

@@ -37,8 +37,8 @@ from vidstyle.io.files import check_output_file, check_writable_folder, write_th
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
                                       load_loss_network, resolve_layers)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
-from vidstyle.models.weights import CHECKPOINT_NAME, arch_name, save_model
-from vidstyle.train.data import (ContentImages, can_read, find_images, held_out_tensor, load_style_image,
+from vidstyle.models.weights import CHECKPOINT_NAME, CROPS_BEFORE_THE_OPTION, arch_name, save_model
+from vidstyle.train.data import (CROP_MODES, ContentImages, can_read, find_images, held_out_tensor, load_style_image,
                                  split_held_out, step_generator)
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
 from vidstyle.train import temporal as temporal_api
@@ -107,6 +107,7 @@ class TrainConfig:
     temporal_noise: float = 0.02  # synthetic pairs: per-frame Gaussian noise, sigma drawn up to this
     temporal_objects: float = 0.0  # synthetic pairs: share with an object moving on its own in front
     temporal_perspective: float = 0.0  # synthetic pairs: largest perspective tilt of the camera's motion
+    crops: str = "zoom"  # how crops are taken from the photos (data.CROP_MODES)
     checkpoint_every: int = 500
     checkpoint_dir: str | None = None  # None: "<out without suffix>.train" beside --out
     resume: str | None = None  # a checkpoint file, or "auto" for the latest in checkpoint_dir
@@ -167,6 +168,8 @@ class TrainConfig:
             args += ["--temporal-objects", _number(self.temporal_objects)]
         if self.temporal_pairs and self.temporal_perspective:
             args += ["--temporal-perspective", _number(self.temporal_perspective)]
+        if self.crops != TrainConfig.crops:
+            args += ["--crops", self.crops]
         if self.init_from:
             args += ["--init-from", self.init_from]
         if self.precision != "auto":  # bf16/fp16 autocast changes the numbers, so a reproduction needs it
@@ -241,6 +244,8 @@ class TrainConfig:
             if changed and not self.temporal_pairs:
                 raise VidstyleError(f"{flag} needs --temporal-weight (or --temporal-feature-weight) above 0 (it "
                                     "shapes the temporal loss's synthetic pairs)")
+        if self.crops not in CROP_MODES:
+            raise VidstyleError(f"--crops must be one of {', '.join(CROP_MODES)}, got {self.crops!r}")
         if self.video_fraction != TrainConfig.video_fraction and not self.temporal_videos:
             raise VidstyleError("--video-fraction needs --temporal-videos (it is the share of pairs taken from them)")
         if self.style_meta and len(self.style_meta) != len(self.styles):
@@ -368,8 +373,18 @@ def _checkpoint_path(work: Path, step: int) -> Path:
     return work / f"checkpoint_{step:07d}.pt"
 
 
+def numbered_checkpoints(work: Path) -> list[Path]:
+    """The run's own checkpoints in ``work`` (``checkpoint_<step>.pt``), oldest step first.
+
+    By the step's number, not the name's letters: a file a user put beside them
+    (``checkpoint_backup.pt``) sorted after every step, so --resume went back to it and the
+    clean-up deleted real checkpoints to keep it."""
+    found = [p for p in work.glob("checkpoint_*.pt") if CHECKPOINT_NAME.fullmatch(p.name)]
+    return sorted(found, key=lambda p: int(p.stem.removeprefix("checkpoint_")))
+
+
 def latest_checkpoint(work: Path) -> Path | None:
-    found = sorted(work.glob("checkpoint_*.pt"))
+    found = numbered_checkpoints(work)
     return found[-1] if found else None
 
 
@@ -394,7 +409,7 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
                 if shutil.disk_usage(path.parent).free < 4 * 1024 * 1024:
                     raise VidstyleError(f"writing checkpoint {path} failed: no space left on the device") from None
             raise VidstyleError(f"writing checkpoint {path} failed (is the disk full?): {first_line(exc)}") from None
-    for old in sorted(work.glob("checkpoint_*.pt"))[:-2]:  # keep the last two
+    for old in numbered_checkpoints(work)[:-2]:  # keep the last two
         old.unlink()
     return path
 
@@ -468,7 +483,8 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
     ``--option old -> new``; ``saved_cwd``: the folder the saved paths were given from."""
     device = resolve_device(config.device)
     # settings added after a checkpoint was written: their default is what that run did
-    saved = {**{key: getattr(TrainConfig, key) for key in _ADDED_SINCE_CHECKPOINTS}, **saved}
+    if {"styles", "content", "out"} <= set(saved):  # (a record without them, by other code, is compared as written)
+        saved = {**BEFORE_THEIR_OPTION, **saved}
     before = _in_effect(saved, device)
     now = _in_effect(asdict(config), device)
     # a setting in effect only with another (None where that one is off) is not a change of its
@@ -489,8 +505,9 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
     return changes
 
 
-#: TrainConfig fields newer than some checkpoints, whose default is how those runs trained
-_ADDED_SINCE_CHECKPOINTS = ("temporal_objects", "temporal_perspective")
+#: TrainConfig fields newer than some checkpoints and weights files, and how those runs trained
+#: (for crops, not the default of today: the option came with the zoom it names)
+BEFORE_THEIR_OPTION = {"temporal_objects": 0.0, "temporal_perspective": 0.0, "crops": CROPS_BEFORE_THE_OPTION}
 
 #: settings :func:`_in_effect` gives as None while another is off (--temporal-noise, -objects and
 #: -perspective without a temporal weight, --video-fraction without --temporal-videos)
@@ -722,7 +739,7 @@ def _earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[
     checkpoint leaves only those), its checkpoints could be what a later --resume continues."""
     if resume:
         return []
-    checkpoints = sorted(work.glob("checkpoint_*.pt"))
+    checkpoints = numbered_checkpoints(work)  # not a checkpoint_backup.pt of the user's: --overwrite keeps it
     previews = sorted(work.glob("preview_*.png"))
     if checkpoints and not overwrite:
         raise VidstyleError(f"{work} holds checkpoints of an earlier run: --resume to continue it, or "
@@ -759,7 +776,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     files = find_images(config.content, exclude=[work])  # not the run's own previews, when OUT is inside it
     content_files = [p.relative_to(Path(config.content)).as_posix() for p in files]
     train_files, held_files = split_held_out(files, readable=can_read)
-    content = ContentImages(train_files, config.image_size)
+    content = ContentImages(train_files, config.image_size, config.crops)
     style_images = [load_style_image(p, config.resolved_style_size(), device) for p in config.styles]
     held = held_out_tensor(held_files, config.image_size, device)
     temporal = temporal_api if config.temporal_pairs else None
@@ -803,11 +820,9 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             kept.append((ckpt, start))
         except VidstyleError as exc:
             # a damaged latest checkpoint (the disk filled up, say): the one before it is kept beside it
-            # (only a numbered checkpoint has one: another file's name, checkpoint_backup.pt too,
-            # sorts among them by its letters alone)
-            before = ([c for c in sorted(ckpt.parent.glob("checkpoint_*.pt"))
-                       if CHECKPOINT_NAME.fullmatch(c.name) and c.name < ckpt.name]
-                      if CHECKPOINT_NAME.fullmatch(ckpt.name) else [])
+            # (only a numbered checkpoint has one: another file, checkpoint_backup.pt too, has no step)
+            numbered = [c.name for c in numbered_checkpoints(ckpt.parent)]
+            before = [ckpt.parent / n for n in numbered[:numbered.index(ckpt.name)]] if ckpt.name in numbered else []
             if before and str(exc).startswith("cannot read checkpoint"):
                 raise VidstyleError(f"{exc}; the checkpoint before it is {before[-1]}: --resume {before[-1]}") from None
             raise
