@@ -372,3 +372,13 @@ def test_side_by_side_shows_the_consistent_output_steadier(tmp_path):
     # is darker: the flicker the README's picture shows
     difference = lambda row: float(strip[row * 180 + 18:(row + 1) * 180].mean())  # noqa: E731
     assert difference(3) < 0.5 * difference(1), (difference(1), difference(3))
+
+
+def test_stabilizer_history_compares_the_history_as_it_was_and_is(small_clip, tmp_path):
+    out = tmp_path / "history.json"
+    assert _load("stabilizer_history.py").main(["--clips", str(small_clip), "--frames", "12", "--style",
+                                                "light_mondrian", "--strengths", "0.3", "0.9", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    # up to 0.5 the stabilizer is what it was, bit for bit; at 0.9 its history is the plain blend
+    assert [(r["strength"], r["identical"]) for r in rows] == [(0.3, True), (0.9, False)]
+    assert all(r[k]["warping_error"] > 0 and r[k]["band_std_last"] > 0 for r in rows for k in ("before", "now"))

@@ -18,6 +18,8 @@ rose by up to 29 points above the per-frame network's on the temporal benchmark'
 is rescaled about its local mean to the local standard deviation of the stylized frame
 (:func:`contrast_preserving_blend`, the variance-preserving blending of texture synthesis, e.g.
 Heitz & Neyret 2018): it keeps the blend's temporally smoothed structure at the painting's contrast.
+Above strength 0.5 the history the next frame blends with keeps less of that raised contrast
+(:func:`history_gain`), or the raise feeds back on itself.
 """
 from __future__ import annotations
 
@@ -90,8 +92,33 @@ def _check_blend_args(warped: np.ndarray, current: np.ndarray, weight: np.ndarra
                             f"{current.shape}, {weight.shape}")
 
 
+#: The most :func:`contrast_preserving_blend` raises a blend's contrast by.
+MAX_CONTRAST_GAIN = 2.0
+#: Strengths up to which the stabilizer keeps the blend with its contrast restored as the next
+#: frame's history, and from which it keeps the plain blend (:func:`history_gain`).
+BOOSTED_HISTORY_UP_TO, PLAIN_HISTORY_FROM = 0.5, 0.7
+
+
+def history_gain(strength: float, max_gain: float = MAX_CONTRAST_GAIN) -> float:
+    """The most contrast gain the stabilizer keeps in its history at ``strength`` (its output
+    always gets ``max_gain``).
+
+    The output is the next frame's history, and the history comes back warped (bilinear: a little
+    blurred) and weighted by the strength, so a structure the gain raises comes back raised
+    again: a loop whose gain is up to ``strength * max_gain``. Past 1 it grows a pattern of its
+    own out of nothing: at strength 0.7 and above, dots of light and dark about the box window
+    apart formed over 10-20 frames in flat and blurred areas (a road, an out-of-focus background;
+    also from fresh noise on flat grey, with no network at all). So from
+    :data:`BOOSTED_HISTORY_UP_TO` to :data:`PLAIN_HISTORY_FROM` the history's gain falls to 1 (the
+    plain blend), and the loop's gain stays under 1. Up to 0.5, every bundled style's strength and
+    the default, it is ``max_gain``: the stabilizer does there what its measurements measured.
+    """
+    fade = (strength - BOOSTED_HISTORY_UP_TO) / (PLAIN_HISTORY_FROM - BOOSTED_HISTORY_UP_TO)
+    return 1.0 + (max_gain - 1.0) * (1.0 - min(1.0, max(0.0, fade)))
+
+
 def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, window: int = 15,
-                              max_gain: float = 2.0) -> np.ndarray:
+                              max_gain: float = MAX_CONTRAST_GAIN) -> np.ndarray:
     """``weight * warped + (1 - weight) * current``, with its brightness contrast raised back to
     that of ``current``: the blend's luma deviation from its local mean (a ``window`` x ``window``
     box) is scaled so its local standard deviation is ``current``'s, and the change is added to
@@ -149,7 +176,7 @@ def _box_mean(x: torch.Tensor, window: int) -> torch.Tensor:
 
 
 def contrast_preserving_blend_tensor(warped: torch.Tensor, current: torch.Tensor, weight: torch.Tensor,
-                                     window: int = 15, max_gain: float = 2.0) -> torch.Tensor:
+                                     window: int = 15, max_gain: float = MAX_CONTRAST_GAIN) -> torch.Tensor:
     """:func:`contrast_preserving_blend` in torch, where the frames are (a GPU).
 
     Args:
@@ -213,7 +240,7 @@ def blend_bands(height: int, width: int, cores: int | None = None) -> int:
 
 
 def banded_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, bands: int,
-                 window: int = 15) -> np.ndarray:
+                 window: int = 15, max_gain: float = MAX_CONTRAST_GAIN) -> np.ndarray:
     """:func:`contrast_preserving_blend` of uint8 (H, W, 3) ``warped`` and ``current`` by the (H, W)
     ``weight``, computed in ``bands`` horizontal bands on a thread pool (NumPy and OpenCV let go of
     the GIL on whole arrays). Each band reads ``window // 2`` rows of its neighbours, all its box
@@ -221,7 +248,7 @@ def banded_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, ba
     _check_blend_args(warped, current, weight)  # the whole frames', before they are cut into bands
     height = current.shape[0]
     if bands <= 1 or height < 2 * window:
-        return contrast_preserving_blend(warped, current, weight, window)
+        return contrast_preserving_blend(warped, current, weight, window, max_gain)
     global _blend_pool
     with _blend_pool_lock:
         if _blend_pool is None:
@@ -232,13 +259,13 @@ def banded_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, ba
 
     def blend_band(top: int, bottom: int) -> None:
         lo, hi = max(0, top - halo), min(height, bottom + halo)
-        band = contrast_preserving_blend(warped[lo:hi], current[lo:hi], weight[lo:hi], window)
+        band = contrast_preserving_blend(warped[lo:hi], current[lo:hi], weight[lo:hi], window, max_gain)
         out[top:bottom] = band[top - lo:bottom - lo]
 
     try:
         futures = [_blend_pool.submit(blend_band, top, bottom) for top, bottom in zip(edges[:-1], edges[1:])]
     except RuntimeError:  # the interpreter is shutting down (an atexit handler, a daemon thread): no new work
-        return contrast_preserving_blend(warped, current, weight, window)
+        return contrast_preserving_blend(warped, current, weight, window, max_gain)
     for future in futures:
         future.result()  # (re-raises a band's error here)
     return out
@@ -503,15 +530,22 @@ class FlowStabilizer:
                                   np.ascontiguousarray(stylized[::step, ::step]), weight[::step, ::step] > 0.5)
         if drift > self.drift_tolerance:  # (below it the weight is left bit for bit as it was)
             w = w * np.float32(_gate(drift, self.drift_tolerance))
+        history = None
         if self.keep_contrast:
             if self._cores is None:
                 self._cores = usable_cores()
-            out = banded_blend(warped, stylized, w, blend_bands(*size, cores=self._cores))
+            bands = blend_bands(*size, cores=self._cores)
+            out = banded_blend(warped, stylized, w, bands)
+            gain = history_gain(self.strength)
+            if gain == 1.0:
+                history = cv2.blendLinear(warped, stylized, w, 1.0 - w)
+            elif gain < MAX_CONTRAST_GAIN:
+                history = banded_blend(warped, stylized, w, bands, max_gain=gain)
         else:
             out = cv2.blendLinear(warped, stylized, w, 1.0 - w)  # w * warped + (1 - w) * stylized, in uint8
         # The caller owns what is returned (an overlay drawn on it must not blend into the next
         # frames), so the stabilizer remembers its own copy (about 0.1 ms a 640x360 frame).
-        self._prev_output = out.copy()
+        self._prev_output = out.copy() if history is None else history
         return out
 
     def guide_tensors(self, state: FlowState, device, pin_memory: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -572,11 +606,17 @@ class FlowStabilizer:
         gate = _drift_gate_tensor(warped[..., ::step, ::step], current[..., ::step, ::step],
                                   weight[..., ::step, ::step] > 0.5, self.drift_tolerance)
         share = self.strength * weight * gate
+        history = None
         if self.keep_contrast:
             out = contrast_preserving_blend_tensor(warped, current, share)
+            gain = history_gain(self.strength)
+            if gain == 1.0:
+                history = (current + share * (warped - current)).round_().clamp_(0.0, 255.0)
+            elif gain < MAX_CONTRAST_GAIN:
+                history = contrast_preserving_blend_tensor(warped, current, share, max_gain=gain)
         else:
             out = (current + share * (warped - current)).round_().clamp_(0.0, 255.0)
-        self._prev_output = out.clone()  # the caller may change what it is given
+        self._prev_output = out.clone() if history is None else history  # the caller may change what it is given
         return out.to(stylized.dtype)
 
     def step(self, prev_input: np.ndarray | None, cur_input: np.ndarray, stylized: np.ndarray) -> np.ndarray:
