@@ -937,3 +937,51 @@ def test_the_encoder_takes_yuv420_frames_where_it_says_so(tmp_path):
         with pytest.raises(VidstyleError, match="takes RGB frames only"):
             rgba.write(np.zeros((108, 128), np.uint8), 0, 1)
         rgba.abort()
+
+
+def _returns_soon(call, seconds: float = 20.0):
+    """``call()``'s exception, or None when it returned; fails (rather than hangs) when it blocks."""
+    import threading
+
+    outcome = {}
+
+    def run():
+        try:
+            call()
+            outcome["error"] = None
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)  # a blocked open stays behind, not the run
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "blocked (waiting for a writer to the pipe?)"
+    return outcome["error"]
+
+
+def test_a_pipe_is_refused_wherever_a_file_is_read_not_waited_on(tmp_path):
+    """A named pipe as the input hung for ever in av.open, and a SIGTERM then was lost inside
+    FFmpeg's open (review, 44th session); a mask or painting named so hung in the image reader."""
+    from vidstyle.eval import check_painting
+    from vidstyle.io.files import check_input, special_file_kind
+    from vidstyle.io.images import open_image
+    from vidstyle.mask import Matte
+    from vidstyle.models.weights import read_info
+
+    pipes = {name: tmp_path / name for name in ("in.mp4", "mask.png", "mask.mp4", "style.safetensors", "art.jpg")}
+    for path in pipes.values():
+        os.mkfifo(path)
+    assert special_file_kind(pipes["in.mp4"]) == "a pipe" and special_file_kind(tmp_path) is None
+    assert special_file_kind(tmp_path / "missing") is None and special_file_kind("/dev/null") == "a device"
+    for call, said in ((lambda: check_input(pipes["in.mp4"]), r"input .*in\.mp4 is a pipe, not a file: vidstyle "
+                                                              r"reads files, which it seeks in"),
+                       (lambda: VideoDecoder(pipes["in.mp4"]), "is a pipe, not a file"),
+                       (lambda: Matte(pipes["mask.png"]), r"the mask .*mask\.png is a pipe, not a file"),
+                       (lambda: Matte(pipes["mask.mp4"]), r"the mask .*mask\.mp4 is a pipe, not a file"),
+                       (lambda: read_info(pipes["style.safetensors"]), r"model .* is a pipe, not a file"),
+                       (lambda: open_image(pipes["art.jpg"]), r"image is a pipe, not a file: "),
+                       (lambda: check_painting(pipes["art.jpg"]), r"painting is a pipe, not a file: "),
+                       (lambda: open_image(tmp_path), r"image is a folder, not a file: "),
+                       (lambda: check_painting(tmp_path / "gone.jpg"), r"painting not found: ")):
+        error = _returns_soon(call)
+        assert isinstance(error, VidstyleError) and re.search(said, str(error)), (said, error)

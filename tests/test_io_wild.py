@@ -57,6 +57,33 @@ def test_audio_the_container_refuses_is_reencoded_not_fatal(tmp_path, caplog, co
                                                     or "opus" in caplog.text)
 
 
+@pytest.mark.parametrize("source, layout, suffix, written", [
+    ("in.mov", "quad", ".mp4", "4.0"),  # ALAC takes 4.0, not quad: the run failed, blaming libx264
+    ("in.mkv", "5.1(side)", ".m4v", "5.1"),
+    ("in.mkv", "8 channels", ".mp4", "7.1(wide)"),  # counted channels, named 7.1 (which ALAC refuses)
+    ("in.mkv", "4.0", ".webm", "quad"),  # libopus's own 4 channels
+])
+def test_reencoded_audio_gets_a_layout_its_encoder_takes(tmp_path, caplog, source, layout, suffix, written):
+    src = make_video(tmp_path / source, frames=12, size=(64, 48), audio="pcm_s16le", audio_layout=layout)
+    out = tmp_path / f"out{suffix}"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(src, out)
+    assert result.audio == {0: "decode"} and "re-encoding it" in caplog.text
+    assert probe(out).frames == 12
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].layout.name == written
+
+
+def test_audio_no_encoder_for_the_container_takes_is_dropped_with_a_warning_not_fatal(tmp_path, caplog):
+    src = make_video(tmp_path / "in.mkv", frames=12, size=(64, 48), audio="pcm_s16le", audio_layout="10 channels")
+    out = tmp_path / "out.webm"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(src, out)
+    assert result.audio == {} and probe(out).frames == 12 and not probe(out).audio
+    assert "dropping audio track 0 (pcm_s16le, 10 channels): cannot re-encode it to libopus" in caplog.text
+    assert ".mkv keeps it as it is" in caplog.text
+
+
 def _audio_samples(path) -> np.ndarray:
     """The first audio track's samples as int64 (channels, samples)."""
     with av.open(str(path)) as c:
@@ -113,6 +140,25 @@ def test_a_damaged_video_packet_is_skipped_with_a_warning(tmp_path, caplog):
     assert 40 <= result.frames < 48
     assert "skipped 1 damaged video packet(s) of bad.mp4" in caplog.text
     assert src.read_bytes() != bad.read_bytes()  # the input was really damaged, and is left as it was
+
+
+def test_a_damaged_audio_packet_of_a_reencoded_track_is_counted_and_said(tmp_path, caplog):
+    """Re-encoded (AAC into .webm), three garbled AAC packets were dropped without a word: a gap in
+    the sound that only damaged video was said of (review, 44th session)."""
+    src = make_video(tmp_path / "in.mp4", frames=48, size=(64, 48), audio=True)
+    with av.open(str(src)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(audio=0) if p.size]
+    data = bytearray(src.read_bytes())
+    rng = np.random.default_rng(0)
+    for pos, size in packets[10:13]:
+        data[pos:pos + size] = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(bad, tmp_path / "out.webm")
+    assert result.frames == 48 and result.audio == {0: "decode"}
+    assert "skipped 3 damaged audio packet(s) of bad.mp4 that would not decode: the sound has a gap there" \
+        in caplog.text
 
 
 @pytest.mark.parametrize("damage", ["sync word", "header"])

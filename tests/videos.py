@@ -189,8 +189,12 @@ def _write_tone(container, stream, seconds: float) -> None:
         t = (np.arange(start, start + n) / rate).astype(np.float32)
         tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
         layout = stream.codec_context.layout
-        frame = av.AudioFrame.from_ndarray(np.stack([tone] * len(layout.channels)), format="fltp",
-                                           layout=layout.name)
+        channels = len(layout.channels)
+        if layout.name.endswith(" channels"):  # PyAV counts one plane too many for such a layout: packed samples
+            pcm = (np.repeat(tone[:, None], channels, 1) * 32767).astype(np.int16).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout=layout)
+        else:
+            frame = av.AudioFrame.from_ndarray(np.stack([tone] * channels), format="fltp", layout=layout.name)
         frame.sample_rate = rate
         frame.pts = start
         frame.time_base = Fraction(1, rate)

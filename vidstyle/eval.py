@@ -584,10 +584,11 @@ def _style_result(painting: str | Path, scorer: StyleScorer, means: dict, scored
 
 def check_painting(painting: str | Path) -> None:
     """A VidstyleError when ``painting`` is missing or does not decode (said before slow work)."""
+    from vidstyle.io.files import not_a_file_error
     from vidstyle.io.images import open_image
 
     if not Path(painting).is_file():
-        raise VidstyleError(f"painting {'is a folder' if Path(painting).is_dir() else 'not found'}: {painting}")
+        raise not_a_file_error(painting, "painting")
     open_image(painting)
 
 

@@ -1054,6 +1054,9 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     if encoder.damaged_audio_packets:
         log.warning("skipped %d damaged audio packet(s) of %s that could not be copied",
                     encoder.damaged_audio_packets, input_path.name)
+    if decoder.damaged_audio_packets:
+        log.warning("skipped %d damaged audio packet(s) of %s that would not decode: the sound has a gap there",
+                    decoder.damaged_audio_packets, input_path.name)
     thinned = getattr(encoder, "thinned", 0)
     if thinned and not encoder.said_thinning:  # an uneven clock, not a high frame rate said up front
         log.warning("left out %d frame(s) of %s that came closer to the one before than %s can time",

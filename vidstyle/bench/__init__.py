@@ -190,7 +190,7 @@ def _cmd_bench(args) -> int:
     from vidstyle.bench.run import run_benchmark
     from vidstyle.errors import VidstyleError
     from vidstyle.io.decode import VideoDecoder
-    from vidstyle.io.files import check_writable_folder
+    from vidstyle.io.files import check_writable_folder, not_a_file_error
 
     settings = settings_from_args(args)
     # everything a run could fail on at its end is found now, not after minutes of measurements
@@ -200,8 +200,7 @@ def _cmd_bench(args) -> int:
                             "replace them, or another --out")
     if settings.clip is not None:
         if not Path(settings.clip).is_file():
-            raise VidstyleError(f"--clip {'is a folder' if Path(settings.clip).is_dir() else 'not found'}: "
-                                f"{settings.clip}")
+            raise not_a_file_error(settings.clip, "--clip")
         with VideoDecoder(settings.clip):  # a readable video, with a frame (else one clear error)
             pass
     # as the user would type it again: `python -m vidstyle` leaves .../vidstyle/__main__.py in argv[0]

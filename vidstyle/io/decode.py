@@ -748,6 +748,7 @@ class VideoDecoder:
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
         self._passed_end = False  # a frame at or after the segment's end was decoded (see shortfall)
         self.damaged_packets = 0  # video packets skipped because they would not decode
+        self.damaged_audio_packets = 0  # audio packets of re-encoded tracks skipped alike (copied ones: the encoder's)
         self.clock_restarts = 0  # where the input's clock went back (see _continuous)
         self.resized_frames = 0  # frames scaled to the first frame's size (the stream changed size)
         self.retimed_frames = 0  # frames whose time was not after the one before (see _timed)
@@ -1043,6 +1044,7 @@ class VideoDecoder:
         audio_done = [False] * len(self._audio)
         held: list | None = [] if check_landing else None  # audio held until the landing is checked
         self.damaged_packets = 0  # counted for the attempt that is kept (a seek may be retried)
+        self.damaged_audio_packets = 0  # counted alike
         self.clock_restarts = 0  # (see _continuous), counted alike
         self.retimed_frames = 0  # (see _timed), counted alike
         # an image sequence's packets sent to the decoder and frames it returned, by pts: with
@@ -1424,7 +1426,8 @@ class VideoDecoder:
         try:
             frames = packet.decode()
         except av.error.FFmpegError:
-            return  # a damaged audio packet: skip it rather than lose the whole video
+            self.damaged_audio_packets += 1  # skipped rather than lose the whole video (said at the end)
+            return
         for frame in frames:
             kept = self._keep_audio_frame(frame)
             if kept is not None:

@@ -489,10 +489,38 @@ def _named_layout(layout: av.AudioLayout) -> str:
 
 
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 6: "5.1", 8: "7.1"}
-#: The layouts libopus takes for each channel count (Vorbis channel order). Others with the same
-#: count, such as AC-3's 5.1(side), are rejected when the encoder opens: their channels are mapped
-#: onto these (side surrounds to back surrounds) by the encoder's resampler.
-_OPUS_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+#: The layout of each channel count that the re-encoding codecs with a short list take (libopus:
+#: Vorbis channel order; ALAC: its own). Others with the same count, such as AC-3's 5.1(side) or a
+#: MOV's quad, are refused when the encoder opens, which was when the file's header was written:
+#: the run failed, blaming the video codec. Their channels are mapped onto these (side surrounds
+#: to back surrounds) by the encoder's resampler. AAC takes every layout of up to 8 channels.
+_ENCODER_LAYOUTS = {
+    "libopus": {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"},
+    "alac": {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1(back)", 8: "7.1(wide)"},
+}
+
+
+def encoder_layout(name: str, rate: int, layout: av.AudioLayout) -> tuple[str | None, str]:
+    """(the layout the audio encoder ``name`` opens with at ``rate`` for audio of ``layout``, "");
+    or (None, the encoder's reason) when it takes neither that layout nor
+    :data:`_ENCODER_LAYOUTS`' one of as many channels. Asked by opening the encoder: PyAV opens a
+    stream's only when the file's header is written, too late to leave the track out."""
+    candidates = [_named_layout(layout)]
+    other = _ENCODER_LAYOUTS.get(name, {}).get(len(layout.channels))
+    if other and other not in candidates:
+        candidates.append(other)
+    reason = ""
+    for candidate in candidates:
+        try:
+            ctx = av.CodecContext.create(name, "w")
+            ctx.sample_rate, ctx.layout = rate, candidate
+            ctx.format = av.Codec(name, "w").audio_formats[0].name
+            ctx.open()
+            return candidate, ""
+        except (ValueError, av.error.FFmpegError) as exc:
+            reason = f"no {len(layout.channels)}-channel layout it takes" if isinstance(exc, av.error.ArgumentError) \
+                else _error_text(exc)
+    return None, reason
 
 
 #: Tags that describe how a stream was encoded or how long it was, not what it is: the muxer
@@ -858,14 +886,15 @@ class VideoEncoder:
                     track, codec_name(template), self.path.suffix, refusal, name, " (lossless)" if name == "alac" else "")
         rates = av.Codec(name, "w").audio_rates
         rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
-        layout = _named_layout(ctx.layout)
-        if name == "libopus":
-            layout = _OPUS_LAYOUTS.get(len(ctx.layout.channels), layout)
+        layout, reason = encoder_layout(name, rate, ctx.layout)
         try:
+            if layout is None:
+                raise ValueError(reason)
             out = self._container.add_stream(name, rate=rate, layout=layout)
         except (ValueError, av.error.FFmpegError) as exc:
-            log.warning("dropping audio track %d (%s): cannot re-encode it to %s (%s)",
-                        track, codec_name(template), name, _error_text(exc))
+            log.warning("dropping audio track %d (%s, %s): cannot re-encode it to %s (%s)%s",
+                        track, codec_name(template), ctx.layout.name, name, _error_text(exc),
+                        "; .mkv keeps it as it is" if self.path.suffix.lower() != ".mkv" else "")
             return
         self.audio_modes[track] = "decode"
         self._audio_out[track] = self._keep_identity(out, template)

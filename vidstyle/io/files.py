@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import secrets
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -56,6 +57,30 @@ def ffmpeg_path(path: str | Path) -> str:
     return "file:" + text if ":" in text else text
 
 
+def special_file_kind(path: str | Path) -> str | None:
+    """What ``path`` is when it is there but neither a file nor a folder ("a pipe", "a device",
+    "a socket"), else None. Such a path is refused where a file is read: opening a pipe no one
+    writes to waits for ever (and a decoder or image reader seeks, which a pipe cannot)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # missing, unreadable folder, a NUL in the name: said elsewhere
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
+
+
+def not_a_file_error(path: str | Path, what: str) -> VidstyleError:
+    """The error for a ``what`` ("image", "painting") at ``path`` that is not a file: missing, a
+    folder, or :func:`special_file_kind`'s kind."""
+    kind = "a folder" if Path(path).is_dir() else special_file_kind(path)
+    return VidstyleError(f"{what} is {kind}, not a file: {path}" if kind else f"{what} not found: {path}")
+
+
 def check_input(path: str | Path, folders: bool = False) -> Path:
     """Return ``path`` as a Path if it is a readable file (or, with ``folders``, a folder: an image
     sequence, see :mod:`vidstyle.io.sequence`); otherwise raise a one-line VidstyleError (a
@@ -70,6 +95,10 @@ def check_input(path: str | Path, folders: bool = False) -> Path:
         raise VidstyleError(f"input file not found: {path}")
     if path.is_dir() and not folders:
         raise VidstyleError(f"input is a folder, not a video file: {path}")
+    kind = special_file_kind(path)
+    if kind:  # (a pipe would be waited on for ever, and signals with it)
+        raise VidstyleError(f"input {path} is {kind}, not a file: vidstyle reads files, which it seeks in "
+                            "(save the stream to a file first)")
     if not os.access(path, os.R_OK):
         raise VidstyleError(f"input file is not readable: {path}")
     return path

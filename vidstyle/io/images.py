@@ -33,7 +33,9 @@ def open_image(path: str | Path, with_alpha: bool = False):
     the one read of the file."""
     path = Path(path)
     if not path.is_file():
-        raise VidstyleError(f"image {'is a folder' if path.is_dir() else 'not found'}: {path}")
+        from vidstyle.io.files import not_a_file_error  # (files imports this module)
+
+        raise not_a_file_error(path, "image")
     try:
         with warnings.catch_warnings():
             # past Pillow's limit / 2 (89 Mpx) it warns; a real panorama is allowed, a bomb raises
