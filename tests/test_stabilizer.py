@@ -707,5 +707,6 @@ def test_the_history_keeps_the_raised_contrast_up_to_strength_0_5(clip):
     for strength, same in ((0.5, True), (0.9, False)):
         stab = FlowStabilizer(strength)
         for t in range(4):
-            out = stab.apply(flicker(fake_stylize(frames[t]), rng), None if t == 0 else stab.estimate(frames[t - 1], frames[t]))
+            state = None if t == 0 else stab.estimate(frames[t - 1], frames[t])
+            out = stab.apply(flicker(fake_stylize(frames[t]), rng), state)
         assert np.array_equal(stab._prev_output, out) == same, strength

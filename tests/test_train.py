@@ -197,7 +197,8 @@ def test_crops_are_recorded_and_older_runs_trained_on_the_whole_side(data, loss_
         meta = dict(f.metadata())
     old_config = json.loads(meta["train_config"])
     del old_config["crops"]
-    meta.update(train_config=json.dumps(old_config), train_command=meta["train_command"].replace(" --crops whole-side", ""))
+    meta.update(train_config=json.dumps(old_config),
+                train_command=meta["train_command"].replace(" --crops whole-side", ""))
     save_file(tensors, tmp_path / "old.safetensors", metadata=meta)
     old = read_info(tmp_path / "old.safetensors")
     assert old.train_config["crops"] == "whole-side" and old.train_command == info.train_command
@@ -339,7 +340,8 @@ def test_a_users_backup_checkpoint_is_not_resumed_or_deleted(data, loss_weights,
     backup = work / "checkpoint_backup.pt"
     shutil.copy(work / "checkpoint_0000001.pt", backup)
     train(replace(config, steps=3, resume="auto"), progress=True)
-    assert f"resuming from {work / 'checkpoint_0000002.pt'} (step 2 of 3)" in capsys.readouterr().err  # not the backup's 1
+    said = capsys.readouterr().err
+    assert f"resuming from {work / 'checkpoint_0000002.pt'} (step 2 of 3)" in said  # not the backup's step 1
     assert torch.load(work / "checkpoint_0000003.pt", weights_only=True)["step"] == 3
     assert sorted(p.name for p in work.glob("checkpoint_*.pt")) == [
         "checkpoint_0000002.pt", "checkpoint_0000003.pt", "checkpoint_backup.pt"]  # the last two, and the backup
