@@ -967,6 +967,8 @@ def test_a_pipe_is_refused_wherever_a_file_is_read_not_waited_on(tmp_path):
     from vidstyle.io.images import open_image
     from vidstyle.mask import Matte
     from vidstyle.models.weights import read_info
+    from vidstyle.train.data import load_style_image
+    from vidstyle.flow.estimate import RAFTFlow
 
     pipes = {name: tmp_path / name for name in ("in.mp4", "mask.png", "mask.mp4", "style.safetensors", "art.jpg")}
     for path in pipes.values():
@@ -982,6 +984,9 @@ def test_a_pipe_is_refused_wherever_a_file_is_read_not_waited_on(tmp_path):
                        (lambda: open_image(pipes["art.jpg"]), r"image is a pipe, not a file: "),
                        (lambda: check_painting(pipes["art.jpg"]), r"painting is a pipe, not a file: "),
                        (lambda: open_image(tmp_path), r"image is a folder, not a file: "),
-                       (lambda: check_painting(tmp_path / "gone.jpg"), r"painting not found: ")):
+                       (lambda: check_painting(tmp_path / "gone.jpg"), r"painting not found: "),
+                       # a painting to train on or optimise towards: check_still opened it first, and hung
+                       (lambda: load_style_image(pipes["art.jpg"], 32), r"image is a pipe, not a file: "),
+                       (lambda: RAFTFlow(pipes["style.safetensors"]), r"RAFT weights file is a pipe, not a file")):
         error = _returns_soon(call)
         assert isinstance(error, VidstyleError) and re.search(said, str(error)), (said, error)

@@ -190,7 +190,7 @@ def _write_tone(container, stream, seconds: float) -> None:
         tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
         layout = stream.codec_context.layout
         channels = len(layout.channels)
-        if layout.name.endswith(" channels"):  # PyAV counts one plane too many for such a layout: packed samples
+        if channels >= 8:  # PyAV gives a planar frame of 8 or more channels one plane too many: packed samples
             pcm = (np.repeat(tone[:, None], channels, 1) * 32767).astype(np.int16).reshape(1, -1)
             frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout=layout)
         else:

@@ -21,6 +21,7 @@ import torch
 from vidstyle.config import check_choice, check_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.warp import flow_numpy_to_torch, flow_torch_to_numpy, resize_flow
+from vidstyle.io.files import not_a_file_error
 from vidstyle.frames import check_image, resize_interpolation
 
 
@@ -126,7 +127,7 @@ class RAFTFlow(FlowEstimator):
     def __init__(self, weights: str | Path, size: str = "auto", device: str = "auto", iters: int = 12):
         path = Path(weights)
         if not path.is_file():
-            raise VidstyleError(f"RAFT weights file not found: {path}")
+            raise not_a_file_error(path, "RAFT weights file")
         from torchvision.models.optical_flow import raft_large, raft_small
 
         from vidstyle.device import resolve_device

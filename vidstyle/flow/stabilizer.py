@@ -18,8 +18,9 @@ rose by up to 29 points above the per-frame network's on the temporal benchmark'
 is rescaled about its local mean to the local standard deviation of the stylized frame
 (:func:`contrast_preserving_blend`, the variance-preserving blending of texture synthesis, e.g.
 Heitz & Neyret 2018): it keeps the blend's temporally smoothed structure at the painting's contrast.
-Above strength 0.5 the history the next frame blends with keeps less of that raised contrast
-(:func:`history_gain`), or the raise feeds back on itself.
+Above strength 0.5, what the next frame is blended with (``out_{t-1}`` above, its history) is that
+blend with less of its contrast raised back, none from 0.7 (:func:`history_gain`): raised again
+frame after frame, it grew a pattern of its own. Both blends then cost a frame's blend each.
 """
 from __future__ import annotations
 
@@ -502,7 +503,8 @@ class FlowStabilizer:
     # --- stateful part: called in frame order -------------------------------------------------
 
     def apply(self, stylized: np.ndarray, state: FlowState | None) -> np.ndarray:
-        """Blend ``stylized`` (uint8 RGB (H', W', 3)) with the warped previous output.
+        """Blend ``stylized`` (uint8 RGB (H', W', 3)) with the warped previous output (above
+        strength 0.5, with less of its raised contrast: :func:`history_gain`).
 
         ``state`` is :meth:`estimate`'s result for this frame; None (first frame, scene cut) passes
         the frame through and restarts from it. The stylized frame may differ in size from the
@@ -579,8 +581,8 @@ class FlowStabilizer:
         Returns:
             float (1, 3, H, W) in 0..255 whole levels (``stylized`` itself when nothing was blended).
             It agrees with :meth:`apply` to within a level where the warp samples between pixels
-            (OpenCV's uint8 remap interpolates in fixed point); as each output is the next frame's
-            history the two drift apart by a few levels at most (4 over the tests' 16 frames).
+            (OpenCV's uint8 remap interpolates in fixed point); as each frame's blend is the next
+            one's history the two drift apart by a few levels at most (4 over the tests' 16 frames).
         """
         if not isinstance(stylized, torch.Tensor):
             raise BadTypeError(f"expected a float (1, 3, H, W) tensor, got {type(stylized).__name__}")

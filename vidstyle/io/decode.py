@@ -1425,8 +1425,9 @@ class VideoDecoder:
             return
         try:
             frames = packet.decode()
-        except av.error.FFmpegError:
-            self.damaged_audio_packets += 1  # skipped rather than lose the whole video (said at the end)
+        except av.error.FFmpegError:  # skipped rather than lose the whole video, and said at the end
+            before_start = self._trims_audio and packet.pts is not None and packet.pts * packet.time_base < self._origin
+            self.damaged_audio_packets += not before_start  # (sound before --start is not written anyway)
             return
         for frame in frames:
             kept = self._keep_audio_frame(frame)

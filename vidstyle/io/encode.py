@@ -489,24 +489,23 @@ def _named_layout(layout: av.AudioLayout) -> str:
 
 
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 6: "5.1", 8: "7.1"}
-#: The layout of each channel count that the re-encoding codecs with a short list take (libopus:
-#: Vorbis channel order; ALAC: its own). Others with the same count, such as AC-3's 5.1(side) or a
-#: MOV's quad, are refused when the encoder opens, which was when the file's header was written:
-#: the run failed, blaming the video codec. Their channels are mapped onto these (side surrounds
-#: to back surrounds) by the encoder's resampler. AAC takes every layout of up to 8 channels.
-_ENCODER_LAYOUTS = {
-    "libopus": {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"},
-    "alac": {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1(back)", 8: "7.1(wide)"},
-}
+#: The layouts libopus takes for each channel count (Vorbis channel order). Others with the same
+#: count, such as AC-3's 5.1(side), are rejected when the encoder opens: their channels are mapped
+#: onto these (side surrounds to back surrounds) by the encoder's resampler. (ALAC also takes only
+#: some layouts, but mapping a MOV's quad onto its 4.0 mixed the back pair into one centre channel,
+#: under a "lossless" warning: such a track goes to AAC instead, which takes every layout of up to
+#: 8 channels as it is.)
+_OPUS_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
 def encoder_layout(name: str, rate: int, layout: av.AudioLayout) -> tuple[str | None, str]:
     """(the layout the audio encoder ``name`` opens with at ``rate`` for audio of ``layout``, "");
-    or (None, the encoder's reason) when it takes neither that layout nor
-    :data:`_ENCODER_LAYOUTS`' one of as many channels. Asked by opening the encoder: PyAV opens a
-    stream's only when the file's header is written, too late to leave the track out."""
+    or (None, the encoder's reason) when it takes neither that layout nor, for libopus,
+    :data:`_OPUS_LAYOUTS`' one of as many channels. Asked by opening the encoder: PyAV opens a
+    stream's only when the file's header is written (the run then failed, blaming the video
+    codec), too late to leave the track out."""
     candidates = [_named_layout(layout)]
-    other = _ENCODER_LAYOUTS.get(name, {}).get(len(layout.channels))
+    other = _OPUS_LAYOUTS.get(len(layout.channels)) if name == "libopus" else None
     if other and other not in candidates:
         candidates.append(other)
     reason = ""
@@ -881,12 +880,22 @@ class VideoEncoder:
         # the container does not take the packets as they are: re-encode them
         ctx = template.codec_context
         name = _transcode_codec(self.path.suffix, ctx.name)
+
+        def rate_for(codec: str) -> int:
+            rates = av.Codec(codec, "w").audio_rates
+            return ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
+
+        rate = rate_for(name)
+        layout, reason = encoder_layout(name, rate, ctx.layout)
+        why = ""
+        if layout is None and name == "alac":  # AAC keeps each channel as it is, lossy
+            why = f" (ALAC takes no {ctx.layout.name} layout)"
+            name, rate = "aac", rate_for("aac")
+            layout, reason = encoder_layout(name, rate, ctx.layout)
         # said every time: a lossless track (PCM, FLAC) becoming a lossy one is worth knowing
         log.warning("audio track %d (%s) cannot be copied into %s (%s); re-encoding it to %s%s",
-                    track, codec_name(template), self.path.suffix, refusal, name, " (lossless)" if name == "alac" else "")
-        rates = av.Codec(name, "w").audio_rates
-        rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
-        layout, reason = encoder_layout(name, rate, ctx.layout)
+                    track, codec_name(template), self.path.suffix, refusal, name,
+                    " (lossless)" if name == "alac" else why)
         try:
             if layout is None:
                 raise ValueError(reason)

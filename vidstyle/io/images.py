@@ -89,6 +89,8 @@ def check_still(path: str | Path, advice: str = "vidstyle reads animations from 
     """Refuse an animated image (an animated WebP or PNG) given as a still: only its first frame
     would be stylized (or learned from, for a painting: ``advice`` then says what to do instead).
     FFmpeg cannot decode animated WebP, so it is not read as a video either."""
+    if not Path(path).is_file():
+        return  # missing, a folder, a pipe (opening it would wait for a writer): reading it says which
     try:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)

@@ -37,7 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vidstyle.errors import VidstyleError
-from vidstyle.io.files import write_then_rename
+from vidstyle.io.files import not_a_file_error, write_then_rename
 
 #: Environment variable naming a converted loss-network weights file (see :func:`export_loss_weights`).
 WEIGHTS_ENV = "VIDSTYLE_LOSS_WEIGHTS"
@@ -591,7 +591,8 @@ def _exported_name(path: Path) -> str | None:
     from safetensors import safe_open
 
     if not path.is_file():
-        raise VidstyleError(f"loss-network weights file not found: {path} (from ${WEIGHTS_ENV} or --loss-weights)")
+        raise VidstyleError(f"{not_a_file_error(path, 'loss-network weights file')} (from ${WEIGHTS_ENV} or "
+                            "--loss-weights)")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}

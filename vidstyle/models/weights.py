@@ -163,13 +163,12 @@ def read_info(path: str | Path) -> ModelInfo:
         raise VidstyleError(f"{path} has a corrupt vidstyle header ({wrong})")
     if info.arch not in ARCHITECTURES:
         raise VidstyleError(f"{path} uses unknown architecture {info.arch!r}")
-    if info.train_config and "crops" not in info.train_config:
+    if info.train_command.startswith("vidstyle train ") and info.train_config and "crops" not in info.train_config:
         # trained before the option: its recorded command says so now, so that it still reproduces the
-        # file (run today without it, the command would train on zoomed crops)
-        command = info.train_command
+        # file (run today without it, the command would train on zoomed crops). A file another
+        # program made (a benchmark script's) is left as that program wrote it.
         info = replace(info, train_config={**info.train_config, "crops": CROPS_BEFORE_THE_OPTION},
-                       train_command=command + f" --crops {CROPS_BEFORE_THE_OPTION}"
-                       if command.startswith("vidstyle train ") else command)
+                       train_command=f"{info.train_command} --crops {CROPS_BEFORE_THE_OPTION}")
     return info
 
 

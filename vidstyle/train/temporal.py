@@ -28,7 +28,7 @@ from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask, valid_mask_numpy
 from vidstyle.flow.warp import pixel_coords, warp
 from vidstyle.frames import images_to_tensor, luminance
-from vidstyle.io.files import file_identity, write_then_rename
+from vidstyle.io.files import file_identity, not_a_file_error, write_then_rename
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 
@@ -359,7 +359,7 @@ class VideoPairs(torch.utils.data.Dataset):
             elif s.is_file():
                 files.append(s)
             else:
-                raise VidstyleError(f"video not found: {s}")
+                raise not_a_file_error(s, "video")
         return files
 
     def _cache_path(self, video: Path) -> Path:
