@@ -176,6 +176,15 @@ def _box_mean(x: torch.Tensor, window: int) -> torch.Tensor:
     return F.avg_pool2d(F.pad(x, (0, 0, r, r), mode=mode), (window, 1), stride=1)
 
 
+def plain_blend_tensor(warped: torch.Tensor, current: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``weight * warped + (1 - weight) * current`` in whole levels, as ``cv2.blendLinear`` computes
+    it (its normalisation by the weights' sum and its rounding), so that :meth:`FlowStabilizer.apply`
+    and :meth:`FlowStabilizer.apply_tensor` agree to the level. Float (B, 3, H, W) images in 0..255,
+    (B, 1, H, W) weight."""
+    rest = 1.0 - weight
+    return ((warped * weight + current * rest) / (weight + rest + 1e-5)).round_().clamp_(0.0, 255.0)
+
+
 def contrast_preserving_blend_tensor(warped: torch.Tensor, current: torch.Tensor, weight: torch.Tensor,
                                      window: int = 15, max_gain: float = MAX_CONTRAST_GAIN) -> torch.Tensor:
     """:func:`contrast_preserving_blend` in torch, where the frames are (a GPU).
@@ -613,11 +622,11 @@ class FlowStabilizer:
             out = contrast_preserving_blend_tensor(warped, current, share)
             gain = history_gain(self.strength)
             if gain == 1.0:
-                history = (current + share * (warped - current)).round_().clamp_(0.0, 255.0)
+                history = plain_blend_tensor(warped, current, share)
             elif gain < MAX_CONTRAST_GAIN:
                 history = contrast_preserving_blend_tensor(warped, current, share, max_gain=gain)
         else:
-            out = (current + share * (warped - current)).round_().clamp_(0.0, 255.0)
+            out = plain_blend_tensor(warped, current, share)
         self._prev_output = out.clone() if history is None else history  # the caller may change what it is given
         return out.to(stylized.dtype)
 

@@ -122,9 +122,19 @@ def _umask() -> int:
     return mask
 
 
-#: How training took its crops before ``vidstyle train --crops`` (vidstyle.train.data.CROP_MODES):
-#: a weights file or checkpoint whose training config has no "crops" was trained so.
-CROPS_BEFORE_THE_OPTION = "whole-side"
+#: Training settings newer than some weights files and checkpoints, and how the runs before them
+#: trained. For crops that is not today's default: ``vidstyle train --crops`` came with the zoom
+#: it names (vidstyle.train.data.CROP_MODES).
+BEFORE_THEIR_OPTION = {"temporal_objects": 0.0, "temporal_perspective": 0.0, "crops": "whole-side"}
+
+
+def as_trained(train_config: dict) -> dict:
+    """A training run's recorded settings (a ``TrainConfig``'s: styles, content and out among
+    them) with those newer than the record filled in as the run had them; any other record (by
+    other code) as it is."""
+    if not {"styles", "content", "out"} <= set(train_config):
+        return train_config
+    return {**BEFORE_THEIR_OPTION, **train_config}
 
 
 def read_info(path: str | Path) -> ModelInfo:
@@ -163,12 +173,15 @@ def read_info(path: str | Path) -> ModelInfo:
         raise VidstyleError(f"{path} has a corrupt vidstyle header ({wrong})")
     if info.arch not in ARCHITECTURES:
         raise VidstyleError(f"{path} uses unknown architecture {info.arch!r}")
-    if info.train_command.startswith("vidstyle train ") and info.train_config and "crops" not in info.train_config:
-        # trained before the option: its recorded command says so now, so that it still reproduces the
-        # file (run today without it, the command would train on zoomed crops). A file another
-        # program made (a benchmark script's) is left as that program wrote it.
-        info = replace(info, train_config={**info.train_config, "crops": CROPS_BEFORE_THE_OPTION},
-                       train_command=f"{info.train_command} --crops {CROPS_BEFORE_THE_OPTION}")
+    trained = as_trained(info.train_config)
+    if trained != info.train_config:
+        command = info.train_command
+        if "crops" not in info.train_config and command.startswith("vidstyle train "):
+            # trained before the option: the recorded command says so now, so that it still
+            # reproduces the file (without it, it would train on zoomed crops today). Another
+            # program's command (a benchmark script's) is left as it was written.
+            command = f"{command} --crops {trained['crops']}"
+        info = replace(info, train_config=trained, train_command=command)
     return info
 
 

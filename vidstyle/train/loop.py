@@ -37,7 +37,7 @@ from vidstyle.io.files import check_output_file, check_writable_folder, write_th
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
                                       load_loss_network, resolve_layers)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
-from vidstyle.models.weights import CHECKPOINT_NAME, CROPS_BEFORE_THE_OPTION, arch_name, save_model
+from vidstyle.models.weights import CHECKPOINT_NAME, arch_name, as_trained, save_model
 from vidstyle.train.data import (CROP_MODES, ContentImages, can_read, find_images, held_out_tensor, load_style_image,
                                  split_held_out, step_generator)
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
@@ -483,8 +483,7 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
     ``--option old -> new``; ``saved_cwd``: the folder the saved paths were given from."""
     device = resolve_device(config.device)
     # settings added after a checkpoint was written: their default is what that run did
-    if {"styles", "content", "out"} <= set(saved):  # (a record without them, by other code, is compared as written)
-        saved = {**BEFORE_THEIR_OPTION, **saved}
+    saved = as_trained(saved)  # (a record without a run's fields, by other code, is compared as written)
     before = _in_effect(saved, device)
     now = _in_effect(asdict(config), device)
     # a setting in effect only with another (None where that one is off) is not a change of its
@@ -505,9 +504,6 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
     return changes
 
 
-#: TrainConfig fields newer than some checkpoints and weights files, and how those runs trained
-#: (for crops, not the default of today: the option came with the zoom it names)
-BEFORE_THEIR_OPTION = {"temporal_objects": 0.0, "temporal_perspective": 0.0, "crops": CROPS_BEFORE_THE_OPTION}
 
 #: settings :func:`_in_effect` gives as None while another is off (--temporal-noise, -objects and
 #: -perspective without a temporal weight, --video-fraction without --temporal-videos)
