@@ -978,9 +978,9 @@ def test_a_pipe_is_refused_wherever_a_file_is_read_not_waited_on(tmp_path):
     for call, said in ((lambda: check_input(pipes["in.mp4"]), r"input .*in\.mp4 is a pipe, not a file: vidstyle "
                                                               r"reads files, which it seeks in"),
                        (lambda: VideoDecoder(pipes["in.mp4"]), "is a pipe, not a file"),
-                       (lambda: Matte(pipes["mask.png"]), r"the mask .*mask\.png is a pipe, not a file"),
-                       (lambda: Matte(pipes["mask.mp4"]), r"the mask .*mask\.mp4 is a pipe, not a file"),
-                       (lambda: read_info(pipes["style.safetensors"]), r"model .* is a pipe, not a file"),
+                       (lambda: Matte(pipes["mask.png"]), r"cannot read the mask: image is a pipe, not a file: .*mask\.png"),
+                       (lambda: Matte(pipes["mask.mp4"]), r"cannot read the mask: input .*mask\.mp4 is a pipe, not a file"),
+                       (lambda: read_info(pipes["style.safetensors"]), r"model file is a pipe, not a file: .*style\.safetensors"),
                        (lambda: open_image(pipes["art.jpg"]), r"image is a pipe, not a file: "),
                        (lambda: check_painting(pipes["art.jpg"]), r"painting is a pipe, not a file: "),
                        (lambda: open_image(tmp_path), r"image is a folder, not a file: "),

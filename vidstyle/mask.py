@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import special_file_kind
 
 log = logging.getLogger("vidstyle")
 
@@ -92,9 +91,6 @@ class Matte:
         self.path = Path(path)
         if not self.path.exists():
             raise VidstyleError(f"mask not found: {self.path}")
-        kind = special_file_kind(self.path)
-        if kind:  # opening it would wait for a writer
-            raise VidstyleError(f"the mask {self.path} is {kind}, not a file")
         self.invert = invert
         self.held_from: float | None = None  # where a moving matte ended and its last frame held
         self.by_alpha = False  # read by its alpha channel (a moving matte; a still's alpha_of decides)

@@ -27,7 +27,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from vidstyle import __version__
 from vidstyle.errors import VidstyleError
-from vidstyle.io.files import special_file_kind, write_then_rename
+from vidstyle.io.files import not_a_file_error, write_then_rename
 from vidstyle.io.images import IMAGE_EXTENSIONS
 from vidstyle.models.transformer import ARCH_NAMES, ARCHITECTURES, BUILDERS, TransformerNet
 
@@ -143,8 +143,7 @@ def read_info(path: str | Path) -> ModelInfo:
     if path.is_dir():
         raise VidstyleError(f"{path} is a folder; give a .safetensors model file")
     if not path.is_file():
-        kind = special_file_kind(path)
-        raise VidstyleError(f"model {path} is {kind}, not a file" if kind else f"model file not found: {path}")
+        raise not_a_file_error(path, "model file")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise VidstyleError(f"{path} is an image: a style is a trained network (a bundled style's name or a "
                             f".safetensors file); train one from a painting with `vidstyle train --style "

@@ -482,7 +482,7 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
     """The options of ``config`` that differ in effect from the checkpoint's ``saved`` config, as
     ``--option old -> new``; ``saved_cwd``: the folder the saved paths were given from."""
     device = resolve_device(config.device)
-    # settings added after a checkpoint was written: their default is what that run did
+    # settings added after a checkpoint was written: as that run had them
     saved = as_trained(saved)  # (a record without a run's fields, by other code, is compared as written)
     before = _in_effect(saved, device)
     now = _in_effect(asdict(config), device)
@@ -502,7 +502,6 @@ def _config_changes(saved: dict, config: TrainConfig, saved_cwd: str | None = No
         changes.append(f"{_FLAGS.get(key, '--' + key.replace('_', '-'))} {_option_text(key, shown[0])} -> "
                        f"{_option_text(key, shown[1])}")
     return changes
-
 
 
 #: settings :func:`_in_effect` gives as None while another is off (--temporal-noise, -objects and
