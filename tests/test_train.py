@@ -459,6 +459,23 @@ def test_cli_train_and_errors(data, loss_weights, tmp_path, monkeypatch):
     assert not (tmp_path / "model.safetensors").exists()  # no half-written output
 
 
+def test_checkpoints_and_weights_reach_the_disk_before_their_rename(data, loss_weights, tmp_path, monkeypatch):
+    """A machine going down just after a rename must not leave an empty checkpoint or weights file
+    under the name: each file's data are synced, then renamed, then the rename synced."""
+    from vidstyle.io import files
+
+    events = []
+    real_sync, real_replace = files._sync, os.replace
+    monkeypatch.setattr(files, "_sync", lambda p: (events.append(("sync", Path(p))), real_sync(p)))
+    monkeypatch.setattr(files.os, "replace", lambda a, b: (events.append(("rename", Path(b))), real_replace(a, b)))
+    config = _config(data, loss_weights, tmp_path, steps=1, checkpoint_every=1)
+    train(config, progress=False)
+    for final in (config.work_dir() / "checkpoint_0000001.pt", Path(config.out)):
+        at = events.index(("rename", final))
+        assert events[at - 1][0] == "sync" and events[at - 1][1].name.endswith(".partial" + final.suffix)
+        assert events[at + 1] == ("sync", final.parent)
+
+
 def test_kill_during_training_leaves_no_half_written_checkpoint(data, loss_weights, tmp_path):
     """SIGTERM (kill, a closed terminal) unwinds like Ctrl-C: whatever it interrupts, no hidden
     partial checkpoint or model is left, and the checkpoints written before it still resume."""
@@ -627,6 +644,42 @@ def test_recorded_command_states_the_precision_only_when_chosen():
     base = dict(styles=["s.jpg"], content="photos", out="m.safetensors")
     assert "--precision bf16" in TrainConfig(**base, precision="bf16").command()
     assert "--precision" not in TrainConfig(**base).command()  # "auto" resolves per device
+
+
+def test_the_record_says_the_precision_run_and_the_loss_weights_file_used(data, loss_weights, tmp_path, monkeypatch):
+    """``--precision auto`` ran fp16 on a GPU, which a command without it does not reproduce
+    elsewhere; a loss-weights file (fp16 copies of the package's weights) gives other numbers than
+    the package, whether named by --loss-weights or by $VIDSTYLE_LOSS_WEIGHTS."""
+    from vidstyle.train.loop import as_run
+
+    config = _config(data, loss_weights, tmp_path)
+    on_gpu = as_run(config, torch.float16)
+    assert on_gpu.precision == "fp16" and "--precision fp16" in on_gpu.command()
+    assert as_run(replace(config, precision="bf16"), torch.bfloat16).precision == "bf16"
+    assert as_run(config, None).precision == "auto" and "--precision" not in as_run(config, None).command()
+    monkeypatch.setenv(lossnets.WEIGHTS_ENV, str(loss_weights))
+    info = read_info(train(replace(config, loss_weights=None), progress=False).out)
+    assert info.train_config["loss_weights"] == str(loss_weights)
+    words = shlex.split(info.train_command)
+    assert words[words.index("--loss-net"):][:4] == ["--loss-net", "vgg16_hed", "--loss-weights", str(loss_weights)]
+    assert info.train_config["precision"] == "auto"  # fp32 on the CPU: what a command without it runs
+    monkeypatch.delenv(lossnets.WEIGHTS_ENV)
+    assert as_run(replace(config, loss_weights=None, loss_net="efficientnet_lite0"), None).loss_weights is None
+
+
+def test_a_content_photos_transparent_part_is_not_trained_on(tmp_path):
+    """The colour a cut-out stores under its transparency (red here, under a blue picture) is
+    filled from the visible picture, as stylize shows such an image, not learned from."""
+    from vidstyle.train.data import held_out_tensor, load_image
+
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[..., 0] = 255  # red, hidden
+    rgba[:, :32] = (20, 40, 200, 255)  # the visible left half: blue
+    Image.fromarray(rgba).save(tmp_path / "cutout.png")
+    for image in (load_image(tmp_path / "cutout.png", 32),
+                  ContentImages([tmp_path / "cutout.png"], 32).crop(0, step_generator(0, 0)),
+                  (held_out_tensor([tmp_path / "cutout.png"], 32, "cpu")[0].permute(1, 2, 0).numpy() * 255)):
+        assert np.abs(np.asarray(image, float) - (20, 40, 200)).max() < 3
 
 
 def test_temporal_weight_adds_a_temporal_loss(data, loss_weights, tmp_path):
@@ -1010,6 +1063,27 @@ def test_style_weight_defaults_to_the_loss_networks_own():
     args = parser.parse_args(["train", "--style", "a.jpg", "--content", "d", "--out", "o.safetensors",
                               "--style-weight", "3"])
     assert args.style_weight == 3.0
+
+
+def test_resume_refuses_a_painting_or_photo_saved_again_under_its_name(data, loss_weights, tmp_path):
+    """The same names holding other pixels would make the run learn something else from the
+    checkpoint on, and record a command that does not reproduce it."""
+    own = {"content": tmp_path / "photos", "styles": [str(tmp_path / "painting.png")]}
+    shutil.copytree(data["content"], own["content"])
+    shutil.copy(data["styles"][0], own["styles"][0])
+    first = _config(own, loss_weights, tmp_path / "run", steps=2, checkpoint_every=1)
+    train(first, progress=False)
+    longer = replace(first, steps=3, resume="auto")
+    photo = sorted(own["content"].rglob("*.png"))[3]
+    for path, expected in ((Path(own["styles"][0]), r"the painting .*painting\.png is not the file checkpoint"),
+                           (photo, r"content folder changed since checkpoint .*1 photo saved again: "
+                                   + re.escape(photo.relative_to(own["content"]).as_posix()))):
+        kept = path.read_bytes()
+        Image.open(path).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(path)
+        with pytest.raises(VidstyleError, match=expected):
+            train(longer, progress=False)
+        path.write_bytes(kept)
+    assert train(longer, progress=False).steps == 3  # as they were: it goes on
 
 
 def test_resume_refuses_settings_that_change_what_is_learned(data, loss_weights, tmp_path):

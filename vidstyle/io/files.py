@@ -7,6 +7,7 @@ and never destroys an existing file. The input is only ever opened for reading.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import secrets
@@ -111,6 +112,19 @@ def file_identity(path: str | Path) -> str:
     resolved = Path(path).resolve()
     stat = resolved.stat()
     return f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of the file at ``path`` (hex), or "unreadable": what a file holds, whatever its
+    name or time stamp (a painting saved again over itself is another input)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:  # said by whatever reads it for real (training skips an unreadable photo)
+        return "unreadable"
+    return digest.hexdigest()
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -249,22 +263,43 @@ def temp_path_beside(path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def write_then_rename(path: str | Path, make_folder: bool = False) -> Iterator[Path]:
+def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool = False) -> Iterator[Path]:
     """Yield a new temporary path beside ``path`` (:func:`temp_path_beside`); when the block
     succeeds it is renamed onto ``path``, otherwise (an error or Ctrl-C) it is removed.
-    ``make_folder``: create ``path``'s folder (and those above it) first."""
+    ``make_folder``: create ``path``'s folder (and those above it) first. ``durable``: the file's
+    data reach the disk before the rename, and the rename after it (:func:`_sync`), so that a
+    power cut or a crash of the machine leaves the old file or the new one, never an empty file
+    under the name (file systems may commit a rename before the data it names): for files that
+    hours of work went into, training's checkpoints and weights."""
     path = Path(path)
     if make_folder:
         create_output_folder(path.parent)  # a file in the way is said as that
     temp = temp_path_beside(path)
     try:
         yield temp
+        if durable:
+            _sync(temp)
         os.replace(temp, path)
+        if durable:
+            _sync(path.parent)
     except BaseException as exc:
         with contextlib.suppress(OSError):  # never hide the error that got us here
             temp.unlink()
         _raise_write_error(exc, path)
         raise
+
+
+def _sync(path: Path) -> None:
+    """fsync the file or folder ``path`` (a folder: its entries, a rename among them); a file
+    system that cannot sync a folder (some network ones) is left to do what it does."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not path.is_dir():
+            raise
+    finally:
+        os.close(fd)
 
 
 def _raise_write_error(exc: BaseException, path: Path) -> None:

@@ -531,10 +531,7 @@ def load_loss_network(name: str = "vgg16_hed", taps: Sequence[str] | None = None
     spec = _spec(name)
     n_layers = _layers_needed(spec, taps)
     features = spec.build(n_layers)
-    if weights is None and os.environ.get(WEIGHTS_ENV):
-        env_file = Path(os.environ[WEIGHTS_ENV])
-        if _exported_name(env_file) == name:
-            weights = env_file
+    weights = loss_weights_file(name, weights)
     if weights is not None:
         state = _read_exported(Path(weights), name)
         source = str(weights)
@@ -545,6 +542,17 @@ def load_loss_network(name: str = "vgg16_hed", taps: Sequence[str] | None = None
     if smooth is None:
         smooth = name in SMOOTHED_BY_DEFAULT
     return spec.make(features, smooth).to(device)
+
+
+def loss_weights_file(name: str, weights: str | Path | None = None) -> str | Path | None:
+    """The converted weights file :func:`load_loss_network` reads loss network ``name`` from:
+    ``weights`` when given, else the file ``$VIDSTYLE_LOSS_WEIGHTS`` names when it holds this
+    network, else None (the package's own weights)."""
+    if weights is None and os.environ.get(WEIGHTS_ENV):
+        env_file = Path(os.environ[WEIGHTS_ENV])
+        if _exported_name(env_file) == name:
+            return os.environ[WEIGHTS_ENV]
+    return weights
 
 
 def vgg16_hed(taps: Sequence[str] | None = None, **kw) -> LossNetwork:

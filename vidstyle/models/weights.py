@@ -99,7 +99,7 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
         "vidstyle_version": __version__,
     }
     path = Path(path)
-    with write_then_rename(path, make_folder=True) as tmp:
+    with write_then_rename(path, make_folder=True, durable=True) as tmp:
         try:
             save_file(tensors, str(tmp), metadata=meta)
         except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors

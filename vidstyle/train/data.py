@@ -36,8 +36,22 @@ CACHE_LIMIT = 4000
 
 
 def load_image(path: str | Path, short_side: int | None = None) -> np.ndarray:
-    """Read an image file as uint8 (H, W, 3) RGB, optionally resized so its shorter side is ``short_side``."""
-    return resized_short_side(np.asarray(open_image(path), dtype=np.uint8), short_side)
+    """Read a photo as uint8 (H, W, 3) RGB (:func:`read_photo`), optionally resized so its shorter
+    side is ``short_side``."""
+    return resized_short_side(read_photo(path), short_side)
+
+
+def read_photo(path: str | Path) -> np.ndarray:
+    """A content photo as uint8 (H, W, 3) RGB. Where it is transparent (a cut-out saved as RGBA),
+    the colour stored under the transparency, which nobody sees and an editor sets at will (often
+    black), is replaced by the visible picture continued (:func:`vidstyle.frames.fill_transparent`),
+    as ``vidstyle stylize`` shows such an image to the network: the network is not taught to paint
+    an outline that is not in the picture."""
+    from vidstyle.frames import fill_transparent
+
+    im, alpha = open_image(path, with_alpha=True)
+    image = np.asarray(im, dtype=np.uint8)
+    return image if alpha is None else fill_transparent(np.ascontiguousarray(image), alpha)
 
 
 def resized_short_side(image: np.ndarray, short_side: int | None) -> np.ndarray:
@@ -169,7 +183,7 @@ class ContentImages:
             if img is not None:
                 return img
             try:
-                full = np.asarray(open_image(self.files[i]), dtype=np.uint8)
+                full = read_photo(self.files[i])
             except VidstyleError as exc:
                 self.unreadable.add(i)
                 log.warning("%s; training goes on without it", exc)

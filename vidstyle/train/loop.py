@@ -21,7 +21,7 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +33,9 @@ from vidstyle.cli_args import threads_given
 from vidstyle.device import autocast, precision_name, resolve_device, resolve_precision, synchronize
 from vidstyle.errors import VidstyleError, first_line
 from vidstyle.frames import tensor_to_images
-from vidstyle.io.files import check_output_file, check_writable_folder, write_then_rename
+from vidstyle.io.files import check_output_file, check_writable_folder, file_digest, write_then_rename
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
-                                      load_loss_network, resolve_layers)
+                                      load_loss_network, loss_weights_file, resolve_layers)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
 from vidstyle.models.weights import CHECKPOINT_NAME, arch_name, as_trained, save_model
 from vidstyle.train.data import (CROP_MODES, ContentImages, can_read, find_images, held_out_tensor, load_style_image,
@@ -150,6 +150,8 @@ class TrainConfig:
                  "--seed", str(self.seed), "--content-weight", _number(self.content_weight),
                  "--style-weight", _number(self.style_weight), "--tv-weight", _number(self.tv_weight),
                  "--loss-net", self.loss_net]
+        if self.loss_weights:  # fp16 copies of the package's weights: other numbers than the package's
+            args += ["--loss-weights", str(self.loss_weights)]
         if self.smooth_activations is not None:
             args += ["--smooth-activations" if self.smooth_activations else "--no-smooth-activations"]
         content, style = self.layers()
@@ -388,18 +390,28 @@ def latest_checkpoint(work: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def input_digests(styles: list[str], photos: dict[str, Path]) -> dict:
+    """What a run learns from, by content (:func:`~vidstyle.io.files.file_digest`): each painting's,
+    in --style order, and each photo's, by its path in the content folder (``photos``: relative
+    path -> file). A painting or photo saved again under the same name is another input."""
+    return {"styles": [file_digest(p) for p in styles], "content": {k: file_digest(p) for k, p in photos.items()}}
+
+
 def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.optim.Optimizer,
-                     scaler: torch.amp.GradScaler, config: TrainConfig, content_files: list[str] | None = None) -> Path:
+                     scaler: torch.amp.GradScaler, config: TrainConfig, content_files: list[str] | None = None,
+                     digests: dict | None = None) -> Path:
     """``content_files``: the content folder's photos (relative paths), which decide the held-out
-    split and every batch, so that --resume can tell when the folder changed."""
+    split and every batch, and ``digests`` (:func:`input_digests`), so that --resume can tell when
+    the folder or a painting changed."""
     state = {"step": step, "model": net.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
              "config": json.dumps(asdict(config)), "arch_args": json.dumps(net.arch_args),
-             "content_files": json.dumps(content_files),
+             "content_files": json.dumps(content_files), "input_digests": json.dumps(digests),
              # the folder relative paths were given from: a resume from another folder compares the
              # files they named, not the same words naming other files
              "cwd": os.getcwd()}
     path = _checkpoint_path(work, step)
-    with write_then_rename(path, make_folder=True) as tmp:  # interrupted (Ctrl-C): no half-written checkpoint left
+    # interrupted (Ctrl-C): no half-written checkpoint left; the machine going down: none empty
+    with write_then_rename(path, make_folder=True, durable=True) as tmp:
         try:
             torch.save(state, tmp)
         except RuntimeError as exc:  # PyTorch's zip writer reports a failed write (a full disk) this way
@@ -463,6 +475,15 @@ def _in_effect(values: dict, device: torch.device) -> dict:
             "video_fraction": config.video_fraction if config.temporal_videos else None}
 
 
+def as_run(config: TrainConfig, dtype: torch.dtype | None) -> TrainConfig:
+    """``config`` as the run took it, for the weights file's record: ``--precision auto`` as the
+    precision it ran in where that is not fp32 (fp16 on a GPU; a command without it would train in
+    fp32 elsewhere, to other numbers), and the loss network's weights file named where it came
+    from ``$VIDSTYLE_LOSS_WEIGHTS`` (its fp16 weights give other numbers than the package's)."""
+    precision = precision_name(dtype) if config.precision == "auto" and dtype is not None else config.precision
+    return replace(config, precision=precision, loss_weights=loss_weights_file(config.loss_net, config.loss_weights))
+
+
 def _option_text(key: str, value) -> str:
     """A setting as its option is written."""
     if value is None or value == []:
@@ -511,7 +532,7 @@ _IN_EFFECT_WITH_ANOTHER = frozenset({"temporal_noise", "temporal_objects", "temp
 
 def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer,
                      scaler: torch.amp.GradScaler, config: TrainConfig | None = None,
-                     content_files: list[str] | None = None) -> int:
+                     content_files: list[str] | None = None, digests: dict | None = None) -> int:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
@@ -545,6 +566,9 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
         raise VidstyleError(f"the content folder changed since checkpoint {path} ({what or 'renamed'}): the photos "
                             "held out for evaluation and the batches follow the folder, so the run would not go on as "
                             "it began; resume with the photos as they were, or start afresh with --overwrite")
+    saved_digests = json.loads(state.get("input_digests") or "null")  # absent from older checkpoints
+    if saved_digests is not None and digests is not None:
+        _refuse_changed_inputs(path, saved_digests, digests, config)
     # fp16 training (on CUDA) keeps a loss scaler's state, other precisions an empty one. "auto" is
     # resolved per device, so a run started on the CPU and resumed on a GPU passed the settings
     # check, then failed inside GradScaler (and the reverse went on in fp32 without a word).
@@ -560,6 +584,24 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
 
 
 @torch.no_grad()
+def _refuse_changed_inputs(path: Path, saved: dict, now: dict, config: TrainConfig | None) -> None:
+    """One error when a painting or photo of checkpoint ``path``'s run holds other pixels now
+    (``saved`` and ``now``: :func:`input_digests`); the same names are compared elsewhere."""
+    styles = config.styles if config is not None else [f"painting {i + 1}" for i in range(len(now["styles"]))]
+    changed = [s for s, a, b in zip(styles, saved.get("styles", []), now["styles"]) if a != b]
+    if changed:
+        raise VidstyleError(f"the painting {changed[0]} is not the file checkpoint {path} was trained on (it was "
+                            "saved again since): the run would learn another style from here on; resume with the "
+                            "painting as it was, or start afresh with --overwrite")
+    before = saved.get("content", {})
+    changed = sorted(k for k, v in now["content"].items() if k in before and before[k] != v)
+    if changed:
+        raise VidstyleError(f"the content folder changed since checkpoint {path} ({len(changed)} photo"
+                            f"{'s' if len(changed) > 1 else ''} saved again: {changed[0]}"
+                            f"{', ...' if len(changed) > 1 else ''}): the run would not go on as it began; resume "
+                            "with the photos as they were, or start afresh with --overwrite")
+
+
 def write_preview(net: TransformerNet, photos: torch.Tensor, num_styles: int, path: Path,
                   dtype: torch.dtype | None = None, names: list[str] | None = None) -> Path:
     """A PNG grid: the photos in the first row, then one row per style (stylized); with ``names``
@@ -770,6 +812,9 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                             "run's own previews and left out; give another --checkpoint-dir")
     files = find_images(config.content, exclude=[work])  # not the run's own previews, when OUT is inside it
     content_files = [p.relative_to(Path(config.content)).as_posix() for p in files]
+    # what a checkpoint records of its inputs and a resumed run compares (a second or so for 1000 photos)
+    digests = input_digests(config.styles, dict(zip(content_files, files))) \
+        if config.checkpoint_every or config.resume else None
     train_files, held_files = split_held_out(files, readable=can_read)
     content = ContentImages(train_files, config.image_size, config.crops)
     style_images = [load_style_image(p, config.resolved_style_size(), device) for p in config.styles]
@@ -811,7 +856,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         if ckpt is None or not ckpt.is_file():
             raise VidstyleError(f"no checkpoint to resume from ({ckpt if ckpt else work})")
         try:
-            start = _load_checkpoint(ckpt, net, opt, scaler, config, content_files)
+            start = _load_checkpoint(ckpt, net, opt, scaler, config, content_files, digests)
             kept.append((ckpt, start))
         except VidstyleError as exc:
             # a damaged latest checkpoint (the disk filled up, say): the one before it is kept beside it
@@ -879,7 +924,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             saved = None
             if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
                 with _saying_what_continues(config, kept):
-                    saved = _save_checkpoint(work, done, net, opt, scaler, config, content_files)
+                    saved = _save_checkpoint(work, done, net, opt, scaler, config, content_files, digests)
                 kept.append((saved, done))
             postfix = bar is not None and (done % 5 == 0 or done == config.steps)
             line = lines and (saved is not None or time.perf_counter() >= next_line)
@@ -919,16 +964,18 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         "images_per_s": round(images / seconds, 3) if images and seconds > 0 else None,
         "device": str(device),
     }
-    train_config = asdict(config)
+    recorded = as_run(config, dtype)
+    train_config = asdict(recorded)
     train_config.update(content_layers=content_layers, style_layers=style_layers,
                          style_size=config.resolved_style_size(),
                          held_out_files=[p.relative_to(Path(config.content)).as_posix() for p in held_files])
     if config.checkpoint_every:  # lets a later run continue with more --steps
         with _saying_what_continues(config, kept):
-            kept.append((_save_checkpoint(work, config.steps, net, opt, scaler, config, content_files), config.steps))
+            kept.append((_save_checkpoint(work, config.steps, net, opt, scaler, config, content_files, digests),
+                         config.steps))
     net = net.to(memory_format=torch.contiguous_format).cpu()
     net.set_style(_one_hot(torch.tensor([0]), num_styles)[0])
     with _saying_what_continues(config, kept):
-        save_model(out, net, style_meta, train_command=config.command(), train_config=train_config,
+        save_model(out, net, style_meta, train_command=recorded.command(), train_config=train_config,
                    metrics=metrics, half=True)
     return TrainResult(out=out, steps=config.steps, metrics=metrics, previews=previews)
