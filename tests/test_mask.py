@@ -257,6 +257,24 @@ def test_animated_mattes_are_refused_and_a_damaged_one_is_said(tmp_path, style, 
     assert any("(the mask)" in r.getMessage() and "damaged" in r.getMessage() for r in caplog.records)
 
 
+def test_a_matte_cut_short_is_said_to_be_not_only_shorter(tmp_path, style, caplog):
+    """A matte file cut off (a copy that stopped) ends early with no damaged packet to count: its
+    own length says it was cut, unlike a matte made shorter than the video."""
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(96, 64), fps=24)
+    matte = make_video(tmp_path / "matte.mkv", frames=24, size=(96, 64), fps=24, gop=4)
+    matte.write_bytes(matte.read_bytes()[: matte.stat().st_size // 2])
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        run(src, tmp_path / "out", style, temporal="off", mask=str(matte))
+    said = [r.getMessage() for r in caplog.records if "the mask matte.mkv ends at" in r.getMessage()]
+    assert len(said) == 1 and "of the about 24 frames of matte.mkv could be decoded (truncated or damaged" in said[0]
+    whole = make_video(tmp_path / "short.mkv", frames=8, size=(96, 64), fps=24)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        run(src, tmp_path / "out2", style, temporal="off", mask=str(whole))
+    said = [r.getMessage() for r in caplog.records if "the mask short.mkv ends at" in r.getMessage()]
+    assert len(said) == 1 and "truncated" not in said[0]
+
+
 def test_a_matte_of_the_shape_an_anamorphic_video_is_shown_in_fits(tmp_path, style):
     src = make_video(tmp_path / "in.mp4", frames=4, size=(96, 64), sar=Fraction(4, 3))  # shown as 128x64
     shown = half_matte(tmp_path / "shown.png", size=(128, 64))

@@ -116,7 +116,7 @@ class Matte:
             self._decoder = opened(None)
         except VidstyleError as exc:
             raise VidstyleError(f"cannot read the mask: {exc}") from None
-        self._frames = self._decoder.read(alpha=True)
+        self._frames = self._counting(self._decoder.read(alpha=True))
         first = next(self._frames)
         # the file's first frame decides, whatever the segment: one matte, one reading
         self.by_alpha = first.alpha is not None and int(first.alpha.min()) < 255
@@ -127,13 +127,27 @@ class Matte:
                 sought = None
             if sought is not None:
                 self._decoder.__exit__(None, None, None)
-                self._decoder, self._frames = sought, sought.read(alpha=True)
+                self._decoder, self._frames = sought, self._counting(sought.read(alpha=True))
                 first = next(self._frames)
         self._offset = self._decoder.clock_offset
         self._current = self._weights(first)
         self._next = next(self._frames, None)
         if self._next is None:
             self._held(first)
+
+    def _counting(self, frames):
+        """``frames`` (a decoder's), counted in ``_read``: how far its reading got (:meth:`cut_short`)."""
+        self._read = 0
+        for frame in frames:
+            self._read += 1
+            yield frame
+
+    def cut_short(self) -> str:
+        """When a moving matte ended well before its file says it runs (truncated or damaged at
+        its end, which no damaged packet tells), the decoder's words for it; else ""."""
+        if self._decoder is None or self._next is not None:
+            return ""
+        return self._decoder.shortfall(self._read) or ""
 
     def _weights(self, frame) -> np.ndarray:
         return matte_weights(frame.image, frame.alpha if self.by_alpha else None, self.invert)

@@ -1071,8 +1071,9 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     if shortfall:
         log.warning("%s", shortfall)
     if matte is not None and matte.ended_before(last_mixed[0]):
-        log.warning("the mask %s ends at %.2f s, before the video: its last frame was held for the rest",
-                    matte.path.name, matte.held_from)
+        cut = matte.cut_short()  # a file cut short is not a matte made shorter
+        log.warning("the mask %s ends at %.2f s, before the video: its last frame was held for the rest%s",
+                    matte.path.name, matte.held_from, f"; {cut}" if cut else "")
     timeline, until = getattr(stylizer, "timeline", None), getattr(stylizer, "painted_until", None)
     late = [c for c in timeline.changes[1:] if until is not None and c.at > until] if timeline is not None else []
     if late:  # a typo (10:5 for 1:05) would otherwise go unnoticed
