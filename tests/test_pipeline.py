@@ -449,6 +449,32 @@ def test_a_second_kill_during_the_clean_up_is_ignored():
         signal.signal(signal.SIGTERM, inherited)
 
 
+def test_a_kill_a_library_turned_into_an_error_still_ends_the_command_as_killed():
+    """PyAV makes the SystemExit a kill raises inside FFmpeg's opening of a file an
+    InterruptedError, which read as "not a readable video" with status 1: the kill decides."""
+    import os
+    import signal
+
+    from vidstyle.errors import VidstyleError, termination_as_exit
+
+    inherited = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            with termination_as_exit():
+                try:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(1)
+                except SystemExit as exc:  # as the library does
+                    raise InterruptedError(str(exc)) from None
+        assert exit_info.value.code == 128 + signal.SIGTERM
+        assert isinstance(exit_info.value.__cause__, InterruptedError)
+        with pytest.raises(VidstyleError):  # an error without a kill stays itself
+            with termination_as_exit():
+                raise VidstyleError("not a readable video")
+    finally:
+        signal.signal(signal.SIGTERM, inherited)
+
+
 @pytest.mark.parametrize("wrong", ["half size", "float", "count"])
 def test_a_stylizer_returning_the_wrong_images_is_named_as_the_cause(tmp_path, wrong):
     class Wrong:

@@ -78,14 +78,26 @@ def termination_as_exit():
     After the first such signal the others are ignored until the block ends: a second ``kill``
     landing in the clean-up would leave the worker threads running while the interpreter exits
     (an abort in the C++ runtime) and the temporary files in place.
+
+    An error that leaves the block after such a signal leaves it as that SystemExit: a library
+    can turn the exit into an error of its own (PyAV makes one raised inside FFmpeg's opening of
+    a file an InterruptedError, which reads as "not a readable video"), and a killed command is
+    said and ended as killed, not as failed.
     """
     handled: list[int] = []
+    arrived: list[int] = []
 
     def handler(signum, frame):
         for sig in handled:
             signal.signal(sig, signal.SIG_IGN)
+        arrived.append(signum)
         raise SystemExit(128 + signum)
 
     with on_kill(handler) as signals:
         handled.extend(signals)
-        yield
+        try:
+            yield
+        except Exception as exc:
+            if arrived:
+                raise SystemExit(128 + arrived[0]) from exc
+            raise
