@@ -362,6 +362,50 @@ def test_no_truncation_warning_when_audio_outlasts_the_video_or_an_edit_list_hid
     assert "truncated" not in caplog.text
 
 
+def _first_and_end(path, kind):
+    """(first pts, last pts + duration) in seconds of the packets of the first ``kind`` stream."""
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
+        times = [(p.pts * stream.time_base, (p.pts + p.duration) * stream.time_base)
+                 for p in container.demux(stream) if p.pts is not None]
+    return float(min(t[0] for t in times)), float(max(t[1] for t in times))
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_sound_an_edit_list_hides_stays_hidden_when_copied(tmp_path, suffix):
+    """An MP4 trimmed by its edit list, picture and sound (an editor's pass-through export): the
+    first half second of both is in the file but hidden. Copied into Matroska, which cannot hide
+    it, that sound was heard before the picture, which started half a second late (MP4 hid it
+    again: there only one packet of it is left now too)."""
+    src = tmp_path / "trimmed.mp4"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.time_base = video.codec_context.time_base = Fraction(1, 90000)
+        video.options = {"preset": "ultrafast"}
+        audio = container.add_stream("aac", rate=44100, layout="mono")
+        for i in range(36):  # -0.5 s to 1 s: the mp4 muxer's edit list hides what is before 0
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
+            frame.pts = -45000 + 3750 * i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        for start in range(-22050, 44100, 1024):
+            tone = np.sin(np.arange(start, start + 1024) / 44100 * 2 * np.pi * 440).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(0.3 * tone[None], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = 44100, start, Fraction(1, 44100)
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode(None))
+    assert probe(src).frames == 24  # as players show it: from 0 to 1 s
+    out = tmp_path / f"out{suffix}"
+    assert stylize(src, out).audio == {0: "copy"}
+    assert probe(out).frames == 24
+    video_start, video_end = _first_and_end(out, "video")
+    audio_start, audio_end = _first_and_end(out, "audio")
+    # no more sound before the picture than one packet kept for the decoder's priming
+    assert video_start - audio_start < 0.05
+    assert abs((video_end - video_start) - 1.0) < 0.01 and audio_end - audio_start < 1.1
+
+
 # --- orientation, colour, aspect -------------------------------------------------------------------
 
 # 180 and a mirror is a vertical flip, which FFmpeg's rotation getter reads as no turn at all

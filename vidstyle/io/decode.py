@@ -782,6 +782,7 @@ class VideoDecoder:
         # The generator over raw demuxed items; decode up to the first frame of the segment now.
         self._raw = self._demux_decode()
         self._pending: list = []
+        self._hidden_audio: dict[int, av.Packet] = {}  # per copied track: see _audio_items
         first = None
         with self._decode_errors():
             for kind, item in self._raw:
@@ -1415,13 +1416,24 @@ class VideoDecoder:
         if mode == "copy":
             if self._trims_audio and (packet.pts is None or packet.pts * packet.time_base < self._origin):
                 return
-            if self._shift:
-                shift = round(self._shift * self._tb / packet.time_base)
-                if packet.pts is not None:
-                    packet.pts -= shift
-                if packet.dts is not None:
-                    packet.dts -= shift
-            yield AudioItem(track=track, packet=packet)
+            if packet.is_discard:
+                # Sound an MP4/MOV edit list hides (a trim that kept the media: an editor's
+                # pass-through export): decoders drop it, but copied it would be heard where the
+                # container cannot hide it again (Matroska moves the whole file later instead,
+                # the picture starting that much late). Only the last such packet before the
+                # first one shown goes on, as the decoder's priming (AAC's 1024 samples do).
+                self._hidden_audio[track] = packet
+                return
+            for item in (self._hidden_audio.pop(track, None), packet):
+                if item is None:
+                    continue
+                if self._shift:
+                    shift = round(self._shift * self._tb / item.time_base)
+                    if item.pts is not None:
+                        item.pts -= shift
+                    if item.dts is not None:
+                        item.dts -= shift
+                yield AudioItem(track=track, packet=item)
             return
         try:
             frames = packet.decode()
