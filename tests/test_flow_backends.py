@@ -212,3 +212,16 @@ def test_flow_settings_that_would_be_ignored_are_said(raft_weights, style, tmp_p
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["flow"] == "ground_truth"
     assert "--flow-backend and --flow-weights are ignored with --gt-flow" in caplog.text
+
+
+@pytest.mark.parametrize("content", [b"hello world\n", b"\x89PNG\r\n\x1a\n" + bytes(64)])
+def test_raft_weights_that_are_not_a_weights_file_are_one_clear_line(tmp_path, content):
+    # torch.load's own text for these is a bare "101" (a text file), or several lines that advise
+    # loading with weights_only=False, i.e. running the file's pickled code (review of eval)
+    path = tmp_path / "raft.pth"
+    path.write_bytes(content)
+    with pytest.raises(VidstyleError) as err:
+        RAFTFlow(path)
+    message = str(err.value)
+    assert "\n" not in message and "weights_only" not in message, message
+    assert str(path) in message and "not a PyTorch weights file" in message, message
