@@ -139,3 +139,20 @@ def test_downscale_as_stylize_would(tmp_path):
     src = make_video(tmp_path / "clip.mp4", frames=6, size=(128, 96))
     result = style_sheet(src, tmp_path / "s.png", ["light_mondrian"], frames=1, width=128, downscale=64)
     assert result.size == (64, 2 * (BAND + 48))  # panels never wider than the (downscaled) frames
+
+
+@pytest.mark.parametrize("name", ["sheet.png", "f_0006.png"])
+def test_a_sheet_is_never_written_among_the_input_sequences_frames(tmp_path, name, monkeypatch):
+    # the sheet would be read as one more frame (f_0006.png: silently) or break the sequence
+    # (sheet.png: "several names"), as `vidstyle stylize` refuses for its outputs (review of preview)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(6):
+        write_image(frames / f"f_{i:04d}.png", np.full((48, 64, 3), 40 * i, np.uint8))
+    before = sorted(p.name for p in frames.iterdir())
+    with pytest.raises(VidstyleError, match="input sequence's folder"):
+        style_sheet(frames, frames / name, ["light_starry_night"], frames=1)
+    monkeypatch.chdir(frames)  # also when the output is named relative to the folder itself
+    with pytest.raises(VidstyleError, match="input sequence's folder"):
+        style_sheet(frames, name, ["light_starry_night"], frames=1)
+    assert sorted(p.name for p in frames.iterdir()) == before

@@ -171,7 +171,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     runs; written atomically."""
     from vidstyle.config import check_bars_mode, check_downscale
     from vidstyle.io.decode import spread_samples
-    from vidstyle.io.files import atomic_output, check_input, check_output
+    from vidstyle.io.files import atomic_output, check_input, check_output, same_file
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path, write_image
     from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
     from vidstyle.letterbox import find_picture_area
@@ -196,6 +196,10 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
         raise BadTypeError(f"the output of style_sheet() is a path (str or pathlib.Path), got {output!r}")
     input_path = check_input(input, folders=True)
     check_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS)
+    if input_path.is_dir() and same_file(input_path, Path(output).parent):
+        # it would be read as one more frame of the sequence, or make the folder hold two sequences
+        raise VidstyleError(f"the sheet {output} would go into the input sequence's folder {input_path}; write it "
+                            "to another folder")
     if isinstance(styles, (str, os.PathLike, Styles)):  # one style, not its characters
         styles = [styles]
     elif not (styles is None or isinstance(styles, Iterable)):
