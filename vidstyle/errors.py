@@ -46,6 +46,17 @@ def first_line(exc: BaseException, limit: int | None = None, default: str | None
     return text.splitlines()[0][:limit]
 
 
+def torch_load_reason(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in a few words with the error's type:
+    torch's own text is a bare number for some files ("101") and several lines for others, and
+    advises ``weights_only=False``, i.e. running the file's pickled code: never, for a file that
+    is not what it claims to be."""
+    reason = first_line(exc, 120, default="unreadable")
+    if "weights_only" in str(exc):
+        reason = "it holds objects other than tensors and plain values"
+    return f"{type(exc).__name__}: {reason}"
+
+
 def terminated_line(signum: int) -> str:
     """What the command line says when a kill or a closed terminal ended it."""
     return f"vidstyle: terminated ({signal.Signals(signum).name})"

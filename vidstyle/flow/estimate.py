@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vidstyle.config import check_choice, check_number
-from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, torch_load_reason
 from vidstyle.flow.warp import flow_numpy_to_torch, flow_torch_to_numpy, resize_flow
 from vidstyle.io.files import not_a_file_error
 from vidstyle.frames import check_image, resize_interpolation
@@ -139,14 +139,8 @@ class RAFTFlow(FlowEstimator):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # not a weights file: the user can fix it
-            # torch's own text is a bare number for some files ("101") and several lines for others,
-            # advising weights_only=False, i.e. running the file's pickled code: never, here
-            reason = first_line(exc, 120, default="unreadable")
-            if "weights_only" in str(exc):
-                reason = "it holds objects other than tensors and plain values"
             raise VidstyleError(f"cannot read RAFT weights from {path}: not a PyTorch weights file (a torch.save'd "
-                                f"raft_large or raft_small state dict), or damaged ({type(exc).__name__}: "
-                                f"{reason})") from exc
+                                f"raft_large or raft_small state dict), or damaged ({torch_load_reason(exc)})") from exc
         tried = builders if size == "auto" else {size: builders[size]}
         model, errors = None, []
         for name, build in tried.items():

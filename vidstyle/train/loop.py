@@ -31,7 +31,7 @@ from PIL import Image
 
 from vidstyle.cli_args import threads_given
 from vidstyle.device import autocast, precision_name, resolve_device, resolve_precision, synchronize
-from vidstyle.errors import VidstyleError, first_line
+from vidstyle.errors import VidstyleError, first_line, torch_load_reason
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import check_output_file, check_writable_folder, file_digest, write_then_rename
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
@@ -536,13 +536,8 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
-        reason = first_line(exc, default="unreadable")
-        if "weights_only" in str(exc):
-            # torch's text suggests loading with weights_only=False, i.e. running the file's pickled
-            # code: never, for a file that is not what it claims to be
-            reason = "it holds objects other than tensors and plain values"
         raise VidstyleError(f"cannot read checkpoint {path}: corrupt, truncated, or not a vidstyle training "
-                            f"checkpoint ({type(exc).__name__}: {reason})") from exc
+                            f"checkpoint ({torch_load_reason(exc)})") from exc
     if not isinstance(state, dict) or not {"step", "model", "optimizer", "arch_args"} <= set(state):
         raise VidstyleError(f"{path} is not a vidstyle training checkpoint (those are the checkpoint_*.pt "
                             "files in the run's .train folder; --resume alone picks the latest)")
