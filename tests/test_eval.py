@@ -188,6 +188,10 @@ def test_bad_ground_truth_and_inputs(tmp_path, scene):
         list(read_frames(tmp_path / "nope.mp4"))
     with pytest.raises(VidstyleError, match=r"different frame counts .*--max-frames 10 compares the first 10"):
         evaluate_videos(folder / "input.mp4", SAMPLE, preset="ultrafast")  # 10 frames vs 96
+    # a segment asked of a stylization of the whole input: the segment is what to leave out
+    with pytest.raises(VidstyleError, match=r"stylized video is longer .*if stylized.mp4 is of the whole input, "
+                                            r"leave out --start and --duration; --max-frames 8"):
+        evaluate_videos(folder / "input.mp4", folder / "stylized.mp4", duration=0.3, preset="ultrafast")
     np.save(tmp_path / "flow.npy", np.zeros((2, 2)))  # a plain array, not the .npz format
     with pytest.raises(VidstyleError, match="not a vidstyle ground-truth flow file"):
         GroundTruthFlow(tmp_path / "flow.npy")

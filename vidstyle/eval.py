@@ -385,6 +385,10 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
             # two would be different moments, so --max-frames would only hide that
             hint = (f"the folder's frames are placed in time at {float(fps or DEFAULT_SEQUENCE_FPS):g} frames/s: "
                     "give eval the --fps that vidstyle stylize was given")
+            if longer == "stylized":
+                hint = f"if {Path(stylized_path).name} is of the whole input, leave out --start and --duration; {hint}"
+        elif segment:  # longer == "stylized": shorter segment asked for than was stylized
+            hint = f"if {Path(stylized_path).name} is of the whole input, leave out --start and --duration; {hint}"
         raise VidstyleError(f"{input_path} and {stylized_path} have different frame counts "
                             f"(the {longer} video{' segment' if segment and longer == 'input' else ''} is longer "
                             f"than {n} frame{'s' if n != 1 else ''}; {hint})")
