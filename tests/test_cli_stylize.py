@@ -672,6 +672,22 @@ def test_the_same_concept_has_the_same_flag_in_every_command():
     assert parser.parse_args(["bench", "--output", "res"]).out == "res"
 
 
+@pytest.mark.parametrize("argv, flag", [
+    (["stylize", "a.mp4", "-o", "b.mp4", "--style", "s", "--downscale", "4"], "--downscale"),
+    (["preview", "a.mp4", "-o", "b.png", "--width", "1"], "--width"),
+    (["preview", "a.mp4", "-o", "b.png", "--downscale", "8"], "--downscale"),
+    (["eval", "a.mp4", "b.mp4", "--long-term", "1"], "--long-term"),
+])
+def test_an_option_out_of_range_is_a_usage_error_naming_the_option(argv, flag, capsys):
+    """Refused by the parser, status 2 and the option's name, as every other option's range,
+    not after the network or loss network loaded, as the library's "width must be ..." (1)."""
+    from vidstyle.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2 and f"argument {flag}: must be" in capsys.readouterr().err
+
+
 def test_threads_is_one_option_of_every_network_command_applied_before_it_runs(tmp_path, stylize, monkeypatch):
     # under other programs' load the default (one thread per core) made a 4-step `train` 6x slower
     # than one thread (README audit, twentieth session): every command that runs a network takes it

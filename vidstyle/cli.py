@@ -27,6 +27,7 @@ from vidstyle.cli_args import style_change as _style_change
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
+from vidstyle.cli_args import side_pixels
 from vidstyle.cli_args import once as _once
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
@@ -75,7 +76,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="network runtime (auto: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 and on "
                         "GPUs, torch.compile for eager CPU runs of 600 frames or more)")
-    p.add_argument("--downscale", type=_positive_int, metavar="PIXELS",
+    p.add_argument("--downscale", type=side_pixels, metavar="PIXELS",
                    help="write the output with its longer side at most this many pixels, aspect kept (1920: a 4K "
                         "clip as 1080p); frames are scaled down as they are decoded, so every stage is faster; "
                         "never enlarges (default: the input's size)")

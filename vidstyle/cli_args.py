@@ -7,7 +7,7 @@ import math
 import re
 import sys
 
-from vidstyle.config import PRECISIONS
+from vidstyle.config import MIN_SIDE, PRECISIONS
 
 
 #: each command's line in `vidstyle --help`: the one home of these texts, as the command list is
@@ -43,6 +43,15 @@ non_negative_int = _number(int, lambda v: v >= 0, "0 or more")
 positive_float = _number(float, lambda v: 0 < v < math.inf, "a finite number > 0")
 non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a finite number >= 0")
 unit_float = _number(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
+#: --downscale, preview's --width: a picture's side, said as the library says it
+side_pixels = _number(int, lambda v: v >= MIN_SIDE, f"a whole number of pixels, at least {MIN_SIDE}")
+
+
+def int_between(low: int, high: int, unit: str):
+    """An argparse type: a whole number from ``low`` to ``high`` ``unit`` (said "2 to 10000 frames")."""
+    return _number(int, lambda v: low <= v <= high, f"{low} to {high} {unit}")
+
+
 #: --threads: more than a few hundred cannot help, and tens of thousands fail inside the runtimes
 thread_count = _number(int, lambda v: 0 < v <= 256, "1 to 256")
 

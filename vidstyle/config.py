@@ -114,11 +114,15 @@ def check_look(style_strength=1.0, keep_colors=False) -> None:
     check_flag("keep_colors", keep_colors)
 
 
+#: The fewest pixels of a picture's side vidstyle scales to (--downscale, preview's --width).
+MIN_SIDE = 16
+
+
 def check_downscale(value) -> int | None:
-    """``value`` if it is None or a whole number of pixels, at least 16 (the output's longer side,
-    StylizeConfig.downscale)."""
-    return check_number("downscale", value, "a whole number of pixels, at least 16", lambda v: v >= 16,
-                        integral=True)
+    """``value`` if it is None or a whole number of pixels, at least :data:`MIN_SIDE` (the output's
+    longer side, StylizeConfig.downscale)."""
+    return check_number("downscale", value, f"a whole number of pixels, at least {MIN_SIDE}",
+                        lambda v: v >= MIN_SIDE, integral=True)
 
 
 def check_bars_mode(mode) -> str:

@@ -30,7 +30,8 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from vidstyle.cli_args import COMMAND_HELP, add_flow_backend_args, clock_time, positive_clock_time, sequence_fps
+from vidstyle.cli_args import (COMMAND_HELP, add_flow_backend_args, clock_time, int_between, positive_clock_time,
+                               sequence_fps)
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.config import check_flow_backend, check_number
@@ -622,7 +623,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "scored), frames_scored and every.")
     p.add_argument("input", type=path_arg, help="the original video, or its folder of numbered frames")
     p.add_argument("stylized", type=path_arg, help="the stylized video made from it (same frames)")
-    p.add_argument("--long-term", type=int, metavar="K", help="also compare frame t with frame t-K (K >= 2)")
+    p.add_argument("--long-term", type=int_between(2, MAX_LONG_TERM, "frames"), metavar="K", help="also compare frame t with frame t-K (K >= 2)")
     p.add_argument("--gt-flow", metavar="FILE", type=path_arg, help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")
     p.add_argument("--max-frames", type=_positive_int, metavar="N", help="evaluate only the first N frames")
     p.add_argument("--start", type=clock_time, metavar="TIME",

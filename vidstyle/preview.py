@@ -175,15 +175,15 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path, write_image
     from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
     from vidstyle.letterbox import find_picture_area
-    from vidstyle.config import check_flag, check_number
+    from vidstyle.config import MIN_SIDE, check_flag, check_number
     from vidstyle.errors import BadTypeError
     from vidstyle.models.zoo import Styles, resolve_style
     from vidstyle.stylizer import Stylizer
 
     check_number("frames", frames, "a whole number of frames, at least 1", lambda v: v >= 1, integral=True,
                  optional=False)
-    check_number("width", width, "a whole number of pixels, at least 16", lambda v: v >= 16, integral=True,
-                 optional=False)
+    check_number("width", width, f"a whole number of pixels, at least {MIN_SIDE}", lambda v: v >= MIN_SIDE,
+                 integral=True, optional=False)
     check_number("start", start, "a number of seconds >= 0", lambda v: v >= 0)
     check_number("duration", duration, "a number of seconds > 0", lambda v: v > 0)
     check_flag("overwrite", overwrite)
@@ -249,7 +249,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
 # --- command line -----------------------------------------------------------------------------
 
 def add_parser(sub) -> None:
-    from vidstyle.cli_args import COMMAND_HELP, add_device_args, clock_time, positive_clock_time, positive_int, sequence_fps
+    from vidstyle.cli_args import (COMMAND_HELP, add_device_args, clock_time, positive_clock_time, positive_int,
+                                   sequence_fps, side_pixels)
     from vidstyle.cli_args import path as path_arg
     from vidstyle.config import BARS_MODES, HDR_MODES, StylizeConfig
 
@@ -264,13 +265,13 @@ def add_parser(sub) -> None:
                         "bundled style, and each style of the blendable network as mix:NAME)")
     p.add_argument("--frames", type=positive_int, default=SHEET_FRAMES,
                    help=f"frames spread over the video, one column each (default {SHEET_FRAMES})")
-    p.add_argument("--width", type=positive_int, default=PANEL_WIDTH,
+    p.add_argument("--width", type=side_pixels, default=PANEL_WIDTH,
                    help=f"width of each panel on the sheet, pixels (default {PANEL_WIDTH}); frames are "
                         "stylized at full size first")
     p.add_argument("--start", type=clock_time, help="take the frames from this time on (seconds, or 1:30)")
     p.add_argument("--duration", type=positive_clock_time, help="...and within this many seconds (or 1:30)")
     p.add_argument("--fps", type=sequence_fps, help="frame rate of a folder of frames (default 24)")
-    p.add_argument("--downscale", type=positive_int, metavar="PIXELS",
+    p.add_argument("--downscale", type=side_pixels, metavar="PIXELS",
                    help="as `vidstyle stylize --downscale` would: the frames scaled down to this longer side "
                         "first (strokes as large as in that output)")
     p.add_argument("--max-side", type=positive_int,
