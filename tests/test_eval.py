@@ -188,6 +188,13 @@ def test_bad_ground_truth_and_inputs(tmp_path, scene):
         list(read_frames(tmp_path / "nope.mp4"))
     with pytest.raises(VidstyleError, match=r"different frame counts .*--max-frames 10 compares the first 10"):
         evaluate_videos(folder / "input.mp4", SAMPLE, preset="ultrafast")  # 10 frames vs 96
+    # the second argument is named as the stylized video, not as "input"
+    (tmp_path / "empty").mkdir()
+    for stylized, said in ((tmp_path / "empty", r"empty is a folder with no image sequence"),
+                           (Path("/dev/null"), r"^stylized video /dev/null is a device, not a file")):
+        with pytest.raises(VidstyleError, match=said) as err:
+            evaluate_videos(folder / "input.mp4", stylized, preset="ultrafast")
+        assert "input" not in str(err.value)
     # a segment asked of a stylization of the whole input: the segment is what to leave out
     with pytest.raises(VidstyleError, match=r"stylized video is longer .*if stylized.mp4 is of the whole input, "
                                             r"leave out --start and --duration; --max-frames 8"):

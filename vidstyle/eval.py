@@ -348,12 +348,14 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     ``start``/``duration`` from that segment of it, as ``vidstyle stylize --start/--duration``
     made it; ``fps``: the rate an input folder of numbered frames was stylized at, ``--fps``;
     ``on_pair``: as :func:`warping_error`'s, with each pair of decoded frames)."""
+    from vidstyle.io.files import check_input
     from vidstyle.io.sequence import say_if_fps_unused
 
     say_if_fps_unused(fps, Path(input_path))
-    for what, path in (("input", input_path), ("stylized", stylized_path)):  # which one, by name
+    for what, path in (("input", input_path), ("stylized video", stylized_path)):  # which one, by name
         if not Path(path).exists():
-            raise VidstyleError(f"{what} video not found: {path}")
+            raise VidstyleError(f"{what}{'' if what.endswith('video') else ' video'} not found: {path}")
+        check_input(path, folders=True, what=what)
     segment = start is not None or duration is not None
     if start and gt_flow is not None:  # (a --duration alone starts at the first frame, as the flow does)
         raise VidstyleError("--gt-flow holds the flow of the whole input, from its first frame: it cannot be "

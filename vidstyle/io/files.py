@@ -82,26 +82,27 @@ def not_a_file_error(path: str | Path, what: str) -> VidstyleError:
     return VidstyleError(f"{what} is {kind}, not a file: {path}" if kind else f"{what} not found: {path}")
 
 
-def check_input(path: str | Path, folders: bool = False) -> Path:
+def check_input(path: str | Path, folders: bool = False, what: str = "input") -> Path:
     """Return ``path`` as a Path if it is a readable file (or, with ``folders``, a folder: an image
     sequence, see :mod:`vidstyle.io.sequence`); otherwise raise a one-line VidstyleError (a
-    BadTypeError for a value that is not a path at all: bytes, a number, None)."""
+    BadTypeError for a value that is not a path at all: bytes, a number, None) naming it as
+    ``what`` (eval's "stylized video" is no input)."""
     if not isinstance(path, (str, os.PathLike)):
-        raise BadTypeError(f"an input is a path (str or pathlib.Path), got {path!r}")
+        raise BadTypeError(f"an {what} is a path (str or pathlib.Path), got {path!r}")
     if "://" in str(path):
         raise VidstyleError(f"{path} is a URL; vidstyle reads local files (download it first)")
-    check_path_length(path, "input")
+    check_path_length(path, what)
     path = Path(path)
     if not path.exists():
-        raise VidstyleError(f"input file not found: {path}")
+        raise VidstyleError(f"{what} file not found: {path}")
     if path.is_dir() and not folders:
-        raise VidstyleError(f"input is a folder, not a video file: {path}")
+        raise VidstyleError(f"{what} is a folder, not a video file: {path}")
     kind = special_file_kind(path)
     if kind:  # (a pipe would be waited on for ever, and signals with it)
-        raise VidstyleError(f"input {path} is {kind}, not a file: vidstyle reads files, which it seeks in "
+        raise VidstyleError(f"{what} {path} is {kind}, not a file: vidstyle reads files, which it seeks in "
                             "(save the stream to a file first)")
     if not os.access(path, os.R_OK):
-        raise VidstyleError(f"input file is not readable: {path}")
+        raise VidstyleError(f"{what} file is not readable: {path}")
     return path
 
 

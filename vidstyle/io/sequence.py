@@ -140,7 +140,7 @@ def _find_sequence(folder: Path) -> ImageSequence:
     entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
     kinds = Counter(p.suffix.lower() for p in entries if p.suffix.lower() in SEQUENCE_SUFFIXES)
     if not kinds:
-        raise VidstyleError(f"input is a folder with no image sequence in it: {folder} (frames must be "
+        raise VidstyleError(f"{folder} is a folder with no image sequence in it (frames must be "
                             f"{', '.join(SEQUENCE_SUFFIXES)} files)")
     if len(kinds) > 1:
         listed = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
