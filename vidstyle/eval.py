@@ -352,9 +352,9 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     from vidstyle.io.sequence import say_if_fps_unused
 
     say_if_fps_unused(fps, Path(input_path))
-    for what, path in (("input", input_path), ("stylized video", stylized_path)):  # which one, by name
+    for what, path in (("input video", input_path), ("stylized video", stylized_path)):  # which one, by name
         if not Path(path).exists():
-            raise VidstyleError(f"{what}{'' if what.endswith('video') else ' video'} not found: {path}")
+            raise VidstyleError(f"{what} not found: {path}")
         check_input(path, folders=True, what=what)
     segment = start is not None or duration is not None
     if start and gt_flow is not None:  # (a --duration alone starts at the first frame, as the flow does)
@@ -625,7 +625,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                "scored), frames_scored and every.")
     p.add_argument("input", type=path_arg, help="the original video, or its folder of numbered frames")
     p.add_argument("stylized", type=path_arg, help="the stylized video made from it (same frames)")
-    p.add_argument("--long-term", type=int_between(2, MAX_LONG_TERM, "frames"), metavar="K", help="also compare frame t with frame t-K (K >= 2)")
+    p.add_argument("--long-term", type=int_between(2, MAX_LONG_TERM, "frames"), metavar="K",
+                   help="also compare frame t with frame t-K (K >= 2)")
     p.add_argument("--gt-flow", metavar="FILE", type=path_arg, help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")
     p.add_argument("--max-frames", type=_positive_int, metavar="N", help="evaluate only the first N frames")
     p.add_argument("--start", type=clock_time, metavar="TIME",
