@@ -233,3 +233,27 @@ def test_webp_frames_each_show_their_own_transparency(tmp_path):
     assert len(frames) == 6
     for frame, alpha in zip(frames, alphas):
         assert np.abs(frame[..., 3].astype(int) - alpha).max() <= 1
+
+
+def test_gif_frames_after_a_flash_show_their_own_colours(tmp_path):
+    # a white flash gets a palette of its own; the next frame's palette is the first one again,
+    # and FFmpeg's GIF encoder then marks as unchanged (transparent, showing the flash) every
+    # pixel whose palette index matches the flash frame's
+    src, size = tmp_path / "flash.mp4", (64, 48)
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv444p"
+        stream.options = {"crf": "0", "preset": "ultrafast"}
+        for i in range(20):
+            img = np.full((size[1], size[0], 3), 40, np.uint8)
+            img[-8:, : 3 * i] = 120
+            if i == 10:
+                img[:] = 255
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    stylize(src, tmp_path / "out.gif")
+    frames, _, _ = animation(tmp_path / "out.gif")
+    tops = [round(float(f[:-8, :, :3].mean())) for f in frames]
+    assert tops == [40] * 10 + [255] + [40] * 9

@@ -641,6 +641,7 @@ class GifPalette:
         self._held: list[tuple[np.ndarray, int, int]] = []
         self._palette = None  # a Pillow "P" image holding it
         self._argb: np.ndarray | None = None  # (256, 4) uint8, as PyAV takes a pal8 frame's palette
+        self._first: np.ndarray | None = None  # the first palette's _argb (the file's global palette)
         self._fit = (0.0, 0.0)  # the palette's (mean error, share far) on the frames it was made from
 
     def add(self, image: np.ndarray, pts: int, duration: int) -> list[tuple[av.VideoFrame, int, int]]:
@@ -688,7 +689,17 @@ class GifPalette:
         rgb = np.zeros((256, 3), np.uint8)
         colours = np.asarray(self._palette.getpalette()[:768], np.uint8).reshape(-1, 3)
         rgb[:len(colours)] = colours
-        self._argb = np.concatenate([np.full((256, 1), 255, np.uint8), rgb], axis=1)
+        argb = np.concatenate([np.full((256, 1), 255, np.uint8), rgb], axis=1)
+        if self._first is None:
+            self._first = argb
+        elif np.array_equal(argb, self._first):
+            # FFmpeg's GIF encoder takes a frame in its first palette as a change from the frame
+            # before it, index by index (the pixels whose index is the same are left transparent,
+            # showing that frame), even when that frame had a palette of its own: after a flash, the
+            # flash showed through. One alpha byte (not written: GIF palettes are RGB) makes a
+            # palette made again the same as the first a palette of its own
+            argb[-1, 0] = 254
+        self._argb = argb
         errors = [self._error(image) for image in images]
         self._fit = (max(e[0] for e in errors), max(e[1] for e in errors))
 
