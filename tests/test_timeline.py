@@ -412,3 +412,17 @@ def test_a_single_blend_of_a_multi_style_network_is_an_ordinary_network():
     two = TimelineStylizer(StyleTimeline([(0, "mix:starry_night"), (1, "mix:the_scream")]), lambda spec: Eager(0))
     two.expect_frames(900)
     assert len(two.networks) == 1 and two.networks[0].expected == []  # shared: stays eager
+
+
+@pytest.mark.parametrize("fps, start, change, crossfade, opening", [(25, 1.37, 1.39, 1.0, 200), (1, 2.5, 3.2, 2.0, 0)])
+def test_a_segment_opens_in_one_style_when_its_start_falls_between_frames(tmp_path, fps, start, change, crossfade,
+                                                                          opening):
+    # --start between two frames (or inside a slide) begins at the next frame: the segment opens
+    # there in one style, the new one for a change before that frame, the old one for a change
+    # after it (it opened in a mix: 75% and 36% of the new style)
+    src = make_video(tmp_path / "in.mp4", frames=3 * fps + 2, size=(32, 32), fps=fps, pattern="flat", crf=0)
+    timeline = StyleTimeline([(0, Flat(0)), (change, Flat(200))], crossfade=crossfade)
+    out = tmp_path / "out.mp4"
+    stylize_video(src, out, style=timeline, temporal="off", progress=False, start=start, bars="stylize")
+    first = decoded_frames(out)[0]
+    assert abs(float(first.mean()) - opening) < 3

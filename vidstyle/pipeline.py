@@ -943,7 +943,6 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     stabilizer = make_stabilizer(config, stylizer)
     if hasattr(stylizer, "painted_until"):  # a style timeline, maybe reused for another input
         stylizer.painted_until = None
-        stylizer.start_at(config.start)  # a segment opens in one style, not mid-dissolve
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
     bar = None
@@ -953,6 +952,10 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                          downscale=config.downscale) as decoder, \
             (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp, \
             contextlib.ExitStack() as closing:
+        if hasattr(stylizer, "painted_until"):
+            # a segment opens in one style, not mid-dissolve: at its first frame, which comes after
+            # the start asked for when that falls between frames (or inside a slide)
+            stylizer.start_at(None if config.start is None else float(decoder.first_time))
         matte = None
         if config.mask is not None:  # checked before anything is written
             matte = closing.enter_context(_open_matte(config, decoder.info.frame_rate))

@@ -689,6 +689,12 @@ class VideoDecoder:
         as ``start`` counts it, from the video stream's first timestamp: what a player shows."""
         return self._shift * self._tb - self._stream_start
 
+    @property
+    def first_time(self) -> Fraction:
+        """Seconds of the segment's first frame on the input's clock (as ``start`` counts it): the
+        first frame at or after ``start``, later than it where it falls between frames."""
+        return self._origin - self._stream_start
+
     def damaged(self) -> str:
         """What :attr:`damaged_packets` counts, as a warning's subject: "3 damaged video packet(s)
         of NAME", or for an image sequence "2 damaged frame(s) of FOLDER (f_0005.png, f_0008.png)",
