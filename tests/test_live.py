@@ -1088,6 +1088,24 @@ def test_a_file_given_as_a_camera_points_to_source(tmp_path, model_file, cli):
     assert r.stderr.strip().splitlines()[-1].endswith("add --realtime to pace it as a camera would)"), r.stderr
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_pipe_given_as_a_camera_is_refused_before_opencv_waits_on_it(tmp_path, monkeypatch):
+    """OpenCV opened a named pipe no one wrote to and waited in open() for ever, deaf to Ctrl-C and
+    to a kill (only SIGKILL ended it), as --source refuses a pipe."""
+    import argparse
+
+    from vidstyle.io import capture as capture_module
+
+    fifo = tmp_path / "stream.mp4"
+    os.mkfifo(fifo)
+    opened = []
+    monkeypatch.setattr(live, "CameraSource", lambda *a, **k: opened.append(a) or capture_module.FrameSource())
+    args = argparse.Namespace(source=None, realtime=False, size=None, loop=False, fps=None, camera=str(fifo))
+    with pytest.raises(VidstyleError, match="is a pipe, not a camera"):
+        live.open_source(args)
+    assert not opened
+
+
 # --- a file source that is damaged, read ahead of time, or still running at the stop -------------
 
 def test_a_files_bars_are_looked_for_before_capture_starts(tmp_path, monkeypatch):

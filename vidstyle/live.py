@@ -47,7 +47,7 @@ from vidstyle.errors import VidstyleError, counted
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 from vidstyle.io.decode import spread_samples
-from vidstyle.io.files import create_output_folder, write_then_rename
+from vidstyle.io.files import create_output_folder, special_file_kind, write_then_rename
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -1167,6 +1167,10 @@ def open_source(args) -> FrameSource:
     if args.camera and Path(args.camera).is_file():  # OpenCV would open it and race through it
         raise VidstyleError(f"--camera {args.camera} is a file: replay it with --source (add --realtime to pace "
                             "it as a camera would)")
+    kind = special_file_kind(args.camera) if args.camera else None
+    if kind in ("a pipe", "a socket"):  # OpenCV would wait in open() for a writer, deaf to Ctrl-C and kill
+        raise VidstyleError(f"--camera {args.camera} is {kind}, not a camera: give a camera index or device "
+                            "(e.g. 0 or /dev/video2), or save the stream to a file and replay it with --source")
     return CameraSource(args.camera or "0", size=args.size, fps=args.fps)
 
 
