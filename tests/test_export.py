@@ -186,3 +186,39 @@ def test_onnx_runtime_runs_without_telemetry_unless_the_user_asks(tmp_path):
         # machine (the CI machine's run wrote none), so only the default is checked for files.
         if setting is None:
             assert written == [] and "telemetry" not in r.stderr, (written, r.stderr)
+
+
+def test_exports_from_several_threads_at_once():
+    """torch.onnx.export keeps its state in process globals: two Stylizers built at once in two
+    threads (CPU fp32 runs under ONNX Runtime) failed with torch's AssertionError
+    'GLOBALS.in_onnx_export must be False'. Exports take turns, and each graph is whole."""
+    import threading
+
+    from vidstyle.export import export_onnx_bytes
+
+    model = _randomize_norms(light_net())
+    threads, rounds = 3, 2
+    barrier = threading.Barrier(threads)
+    errors, graphs = [], []
+
+    def export():
+        try:
+            for _ in range(rounds):
+                barrier.wait()
+                graphs.append(export_onnx_bytes(model))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            errors.append(exc)
+            barrier.abort()
+
+    workers = [threading.Thread(target=export) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors, errors
+    assert len(graphs) == threads * rounds
+    x = torch.rand(1, 3, 32, 48)
+    with torch.inference_mode():
+        ref = model(x)
+    for data in graphs[::threads]:
+        assert torch.allclose(OnnxRunner(data)(x), ref, atol=1e-3)

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -37,6 +38,11 @@ DEFAULT_OPSET = 17
 #: nearest-neighbour upsampling exports as Resize from opset 11; the upper bound is the exporter's
 MIN_OPSET = 11
 MAX_OPSET = getattr(torch.onnx._constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20)
+#: torch.onnx.export keeps its state in process globals (GLOBALS.in_onnx_export, the opset...), and
+#: warnings.catch_warnings swaps the process's filters: two exports at once (two Stylizers built in
+#: two threads on a CPU in fp32, a set_mix under ONNX Runtime) failed with torch's
+#: "AssertionError: GLOBALS.in_onnx_export must be False". One export at a time.
+_EXPORT_LOCK = threading.Lock()
 
 
 def load_onnxruntime():
@@ -76,7 +82,7 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
     h, w = example_size or (4 * mult, 6 * mult)
     x = torch.rand(1, 3, h, w)
     buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.inference_mode():
+    with _EXPORT_LOCK, warnings.catch_warnings(), torch.inference_mode():
         # the TorchScript exporter warns about instance norm "training mode" and deprecations; the
         # numerical check (max_abs_diff, which export_onnx runs given a tolerance) is what tells
         # whether the graph is right.
