@@ -222,3 +222,44 @@ def test_exports_from_several_threads_at_once():
         ref = model(x)
     for data in graphs[::threads]:
         assert torch.allclose(OnnxRunner(data)(x), ref, atol=1e-3)
+
+
+def test_an_export_in_one_thread_leaves_other_threads_networks_as_they_run():
+    """torch.onnx.is_in_onnx_export() is a process-wide flag: while one thread exported (a Stylizer
+    built on a CPU in fp32), another thread's eager bf16 network took the export's forms (the stock
+    norms instead of the fp32-statistics ones: outputs up to 4 grey levels off, now and then)."""
+    import threading
+
+    from vidstyle.models.transformer import _use_lowp_norm
+
+    exporting, checked = threading.Event(), threading.Event()
+    seen = {}
+
+    class Waits(torch.nn.Module):
+        def forward(self, x):
+            seen["exporter"] = _use_lowp_norm(x.to(torch.bfloat16))
+            exporting.set()
+            checked.wait(30)
+            return x + 1
+
+    def other_thread():
+        exporting.wait(30)
+        with torch.no_grad():
+            seen["in export"] = torch.onnx.is_in_onnx_export()
+            seen["other"] = _use_lowp_norm(torch.zeros(1, 2, 4, 4, dtype=torch.bfloat16))
+        checked.set()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    try:
+        import io
+        import warnings
+
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Waits(), (torch.rand(1, 2, 4, 4),), io.BytesIO(), dynamo=False)
+    finally:
+        checked.set()
+        worker.join()
+    assert seen["in export"]  # (what made the other thread's network change its forms)
+    assert seen == {"exporter": False, "in export": True, "other": True}

@@ -19,11 +19,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def exporting_here() -> bool:
+    """Whether this thread is tracing a network for an ONNX export.
+
+    ``torch.onnx.is_in_onnx_export()`` alone reads a process-wide flag: while one thread exported
+    (a Stylizer built on a CPU in fp32 runs under ONNX Runtime), another thread's eager network
+    read True and ran the export's forms, in bf16 the stock norms (outputs up to 4 grey levels
+    off, now and then). The TorchScript exporter traces the network, and tracing is per thread."""
+    return torch.onnx.is_in_onnx_export() and torch.jit.is_tracing()
+
+
 def _use_lowp_norm(x: torch.Tensor) -> bool:
     # Only bf16 CPU inference takes the fast path: elsewhere (fp32, CUDA autocast, training, ONNX
     # export, which must emit InstanceNormalization) the stock operator is kept as it was measured.
     return (x.dtype == torch.bfloat16 and x.device.type == "cpu" and not torch.is_grad_enabled()
-            and not torch.onnx.is_in_onnx_export())
+            and not exporting_here())
 
 
 def instance_norm_lowp(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
@@ -178,7 +188,7 @@ def space_to_depth(x: torch.Tensor, r: int, channels: int) -> torch.Tensor:
     """
     if x.ndim != 4 or x.shape[1] != channels:
         raise ValueError(f"expected a (B, {channels}, H, W) tensor, got {tuple(x.shape)}")
-    if torch.onnx.is_in_onnx_export():
+    if exporting_here():
         return F.conv2d(x, _shuffle_kernel(channels, r, x.dtype, x.device), stride=r, groups=channels)
     return F.pixel_unshuffle(x, r)
 
@@ -193,7 +203,7 @@ def depth_to_space(y: torch.Tensor, r: int, channels: int) -> torch.Tensor:
     """
     if y.ndim != 4 or y.shape[1] != channels * r * r:
         raise ValueError(f"expected a (B, {channels * r * r}, H, W) tensor, got {tuple(y.shape)}")
-    if torch.onnx.is_in_onnx_export():
+    if exporting_here():
         return F.conv_transpose2d(y, _shuffle_kernel(channels, r, y.dtype, y.device), stride=r, groups=channels)
     return F.pixel_shuffle(y, r)
 
