@@ -392,3 +392,21 @@ def test_the_third_review_of_the_python_api(tmp_path):
     with pytest.raises(VidstyleError, match="bad resolution '4x4': .* of at least 8"):
         parse_resolution("4x4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_an_empty_input_path_is_refused_not_read_as_the_working_folder(tmp_path, monkeypatch):
+    """Path("") is ".": stylize_video("", ...) stylized the working folder's numbered frames (and
+    stylize_files([""], ...) did too), where an empty path is a caller's slip (an unset variable)."""
+    from PIL import Image
+
+    for i in range(1, 4):
+        Image.fromarray(np.full((32, 48, 3), 60 * i, np.uint8)).save(tmp_path / f"frame_{i:04d}.png")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path.parent / f"{tmp_path.name}_out.mp4"
+    for call in (lambda: stylize_video("", out, style=_tiny(), progress=False),
+                 lambda: list(vidstyle.stylize_files([""], tmp_path.parent / f"{tmp_path.name}_styled",
+                                                     style=_tiny(), progress=False)),
+                 lambda: vidstyle.stylize_image("", tmp_path.parent / f"{tmp_path.name}.png", style=_tiny())):
+        with pytest.raises(BadValueError, match="path is empty"):
+            call()
+    assert not out.exists()

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from vidstyle.errors import BadTypeError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
 
 # Extensions we know how to write (FFmpeg muxer names): what --output may end with.
@@ -89,6 +89,8 @@ def check_input(path: str | Path, folders: bool = False, what: str = "input") ->
     ``what`` (eval's "stylized video" is no input)."""
     if not isinstance(path, (str, os.PathLike)):
         raise BadTypeError(f"an {what} is a path (str or pathlib.Path), got {path!r}")
+    if os.fspath(path) == "":  # Path("") is ".": the working folder, read as an image sequence
+        raise BadValueError(f"the {what} path is empty")
     if "://" in str(path):
         raise VidstyleError(f"{path} is a URL; vidstyle reads local files (download it first)")
     check_path_length(path, what)
