@@ -410,3 +410,14 @@ def test_an_empty_input_path_is_refused_not_read_as_the_working_folder(tmp_path,
         with pytest.raises(BadValueError, match="path is empty"):
             call()
     assert not out.exists()
+
+
+def test_stylize_iter_given_one_image_says_so_at_the_call():
+    """One (H, W, 3) frame is iterable (its rows): stylize_iter took it and failed at the first
+    output with 'got uint8 (W, 3)', not at the call as its docstring promises."""
+    st = _tiny()
+    image = np.zeros((16, 24, 3), np.uint8)
+    with pytest.raises(BadValueError, match=r"got one array of shape \(16, 24, 3\)"):
+        st.stylize_iter(image)
+    outs = list(st.stylize_iter(np.stack([image, image]), batch_size=2))  # a (B, H, W, 3) stack is frames
+    assert len(outs) == 2 and outs[0].shape == image.shape

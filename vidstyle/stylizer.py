@@ -760,9 +760,13 @@ class Stylizer:
 
         Raises (at the call, not at the first image):
             BadTypeError: ``images`` is not iterable (None, a number).
-            BadValueError: a batch size below 1; later, an image that is not uint8 (H, W, 3).
+            BadValueError: a batch size below 1, one array that is not a (B, H, W, 3) stack (a
+                single image); later, an image that is not uint8 (H, W, 3).
             VidstyleError: an unknown ``temporal`` mode or a strength outside [0, 1].
         """
+        if isinstance(images, np.ndarray) and images.ndim != 4:  # one frame would be read row by row
+            raise BadValueError(f"stylize_iter takes an iterable of uint8 (H, W, 3) images (a list, or a "
+                                f"(B, H, W, 3) array), got one array of shape {images.shape} (stylize() takes one image)")
         try:
             images = iter(images)
         except TypeError:
