@@ -766,7 +766,8 @@ class Stylizer:
         """
         if isinstance(images, np.ndarray) and images.ndim != 4:  # one frame would be read row by row
             raise BadValueError(f"stylize_iter takes an iterable of uint8 (H, W, 3) images (a list, or a "
-                                f"(B, H, W, 3) array), got one array of shape {images.shape} (stylize() takes one image)")
+                                f"(B, H, W, 3) array), got one array of shape {images.shape} (stylize() takes "
+                                "one image)")
         try:
             images = iter(images)
         except TypeError:
