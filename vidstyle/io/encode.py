@@ -648,21 +648,32 @@ class GifPalette:
         self._held.append((image, pts, duration))
         if self._palette is None and len(self._held) < self.PALETTE_FRAMES:
             return []
-        return self.flush()
+        return self.flush(keep_last=True)
 
-    def flush(self) -> list[tuple[av.VideoFrame, int, int]]:
+    def flush(self, keep_last: bool = False) -> list[tuple[av.VideoFrame, int, int]]:
+        """The frames held, ready to encode; ``keep_last``: all but the latest, which
+        :meth:`last_lasts_until` may still lengthen (the last frame's own duration is what the
+        GIF muxer gives it; the others last until the next)."""
         if not self._held:
             return []
         if self._palette is None:
             self._make_palette([image for image, _, _ in self._held])
+        kept = self._held[-1:] if keep_last else []
         out = []
-        for image, pts, duration in self._held:
+        for image, pts, duration in self._held[:len(self._held) - len(kept)]:
             mean, far = self._error(image)
             if mean > max(self.REFIT_ERROR, 2 * self._fit[0]) or far > max(self.FAR_SHARE, 4 * self._fit[1]):
                 self._make_palette([image])
             out.append((self._frame(image), pts, duration))
-        self._held = []
+        self._held = kept
         return out
+
+    def last_lasts_until(self, end: int) -> None:
+        """The latest frame held lasts until ``end`` (pts): the frames after it were left out
+        (closer than GIF can time), and the clip's end must not move earlier with them."""
+        if self._held and self._held[-1][2]:  # (a duration of 0: unknown, left to the muxer)
+            image, pts, duration = self._held[-1]
+            self._held[-1] = (image, pts, max(duration, end - pts))
 
     @staticmethod
     def _thumbnail(image: np.ndarray, pixels: float) -> np.ndarray:
@@ -1011,6 +1022,8 @@ class VideoEncoder:
             t = pts * self.time_base
             if self._last_time is not None and t < self._last_time + self._min_step:
                 self.thinned += 1
+                if self._gif is not None and duration:  # the frame kept before it lasts its time too
+                    self._gif.last_lasts_until(pts + duration)
                 return
             self._last_time = t
         if self._gif is not None:  # held until the palette is made (GifPalette)
