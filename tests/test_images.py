@@ -109,3 +109,95 @@ def test_one_rule_for_how_frames_are_resized():
     stripes = np.zeros((8, 8, 3), np.uint8)
     stripes[:, ::2] = 255
     assert (resize_frame(stripes, (4, 8)) == 128).all()  # averaged, not every other column kept
+
+
+
+def _adobe_rgb_profile() -> bytes:
+    """A minimal ICC v2 display profile with Adobe RGB (1998)'s primaries (adapted to D50) and
+    its 563/256 gamma, built byte by byte: Pillow's LittleCMS makes only sRGB, and the system's
+    profiles vary."""
+    import struct
+
+    def s15(v):
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(x, y, z):
+        return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
+
+    name = b"vidstyle test Adobe RGB"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(name) + 1) + name + b"\0" + bytes(8) + bytes(3) + bytes(67)
+    gamma = b"curv" + bytes(4) + struct.pack(">IH", 1, 563) + bytes(2)
+    tags = [(b"desc", desc), (b"cprt", b"text" + bytes(4) + b"none\0"), (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+            (b"rXYZ", xyz(0.6097559, 0.3111242, 0.0194811)), (b"gXYZ", xyz(0.2052401, 0.6256560, 0.0608902)),
+            (b"bXYZ", xyz(0.1492240, 0.0632197, 0.7448387)), (b"rTRC", gamma), (b"gTRC", gamma), (b"bTRC", gamma)]
+    offset, table, data = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, body in tags:
+        body += bytes(-len(body) % 4)
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    size = offset + len(data)
+    header = (struct.pack(">I", size) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ " + bytes(12)
+              + b"acsp" + bytes(24) + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48))
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+class _Identity:  # a "network" that paints nothing: only the path of the colours is checked
+    def stylize_batch(self, images):
+        return [np.asarray(i) for i in images]
+
+
+def test_a_photos_colour_profile_is_kept(tmp_path):
+    """An Adobe RGB (or Display P3, as iPhones take) photo's pixels are coded in its profile's
+    colours: the output carries the profile (BMP, which cannot, is given sRGB pixels), or it is
+    shown as sRGB, saturated colours visibly duller."""
+    ImageCms = pytest.importorskip("PIL.ImageCms")
+    import io
+
+    from vidstyle.pipeline import stylize_image
+
+    wide = _adobe_rgb_profile()
+    pixels = np.zeros((32, 48, 3), np.uint8)
+    pixels[:, :16], pixels[:, 16:32], pixels[:, 32:] = (30, 180, 60), (200, 30, 30), (220, 170, 140)
+    src = tmp_path / "wide.png"
+    Image.fromarray(pixels).save(src, icc_profile=wide)
+    as_srgb = np.asarray(ImageCms.profileToProfile(Image.fromarray(pixels), ImageCms.ImageCmsProfile(io.BytesIO(wide)),
+                                                   ImageCms.createProfile("sRGB"), outputMode="RGB")).astype(int)
+    assert np.abs(as_srgb - pixels).max() > 20  # the profile matters for these colours
+    for suffix in (".png", ".jpg", ".webp", ".tif"):
+        out = tmp_path / f"out{suffix}"
+        stylize_image(src, out, _Identity(), bars="stylize")
+        with Image.open(out) as im:
+            assert im.info.get("icc_profile") == wide, suffix
+    stylize_image(src, tmp_path / "out.bmp", _Identity(), bars="stylize")
+    assert np.abs(read_image(tmp_path / "out.bmp").astype(int) - as_srgb).max() <= 1
+    plain = tmp_path / "plain.png"  # no profile in: none out
+    Image.fromarray(pixels).save(plain)
+    stylize_image(plain, tmp_path / "plain_out.png", _Identity(), bars="stylize")
+    with Image.open(tmp_path / "plain_out.png") as im:
+        assert "icc_profile" not in im.info
+
+
+def test_a_cmyk_jpeg_is_read_through_its_own_profile(tmp_path):
+    """A print-ready CMYK JPEG with its inks' ICC profile: read to sRGB through that profile, not
+    Pillow's naive ink formula (which turned this blue-violet magenta, B 90 levels off)."""
+    ImageCms = pytest.importorskip("PIL.ImageCms")
+    import io
+    from pathlib import Path
+
+    profiles = [p for p in (Path("/usr/share/color/icc/ghostscript/default_cmyk.icc"),
+                            Path("/usr/share/color/icc/ghostscript/ps_cmyk.icc")) if p.is_file()]
+    if not profiles:
+        pytest.skip("no CMYK ICC profile on this system (ghostscript's)")
+    cmyk_bytes = profiles[0].read_bytes()
+    cmyk = ImageCms.ImageCmsProfile(io.BytesIO(cmyk_bytes))
+    pixels = np.zeros((16, 48, 3), np.uint8)
+    pixels[:, :16], pixels[:, 16:32], pixels[:, 32:] = (190, 40, 128), (200, 30, 30), (220, 170, 140)
+    ink = ImageCms.profileToProfile(Image.fromarray(pixels), ImageCms.createProfile("sRGB"), cmyk, outputMode="CMYK")
+    src = tmp_path / "print.jpg"
+    ink.save(src, quality=100, icc_profile=cmyk_bytes)
+    with Image.open(src) as im:
+        expected = np.asarray(ImageCms.profileToProfile(im, cmyk, ImageCms.createProfile("sRGB"),
+                                                        outputMode="RGB")).astype(int)
+        naive = np.asarray(im.convert("RGB")).astype(int)
+    assert np.abs(naive - expected).max() > 40  # the profile matters for these colours
+    assert np.abs(read_image(src).astype(int) - expected).max() <= 1

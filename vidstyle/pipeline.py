@@ -1135,7 +1135,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     ``progress(1, 1)``, before the picture is put in place (raising there leaves nothing).
     """
     from vidstyle.io.images import (IMAGE_OUTPUT_FORMATS, check_still, is_image_path, keeps_transparency,
-                                    read_image_and_alpha, write_image)
+                                    read_image_and_alpha, rgb_profile, write_image)
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | set(_NEGATED_OPTIONS)))
     if video_only:
@@ -1189,7 +1189,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
             out = composite(out, original, weights)
         if keep_alpha:
             out = np.dstack([out, alpha])
-        write_image(temp, out, out_format)
+        write_image(temp, out, out_format, icc_profile=rgb_profile(input_path))  # its colour space kept
         if callable(progress):
             progress(1, 1)
     seconds = time.perf_counter() - started

@@ -52,7 +52,13 @@ def open_image(path: str | Path, with_alpha: bool = False):
 def _to_rgb(im: Image.Image) -> Image.Image:
     """``im`` as 8-bit RGB. Pillow's own convert("RGB") clips the single-channel modes wider than
     8 bits (16-bit grey PNGs open as "I;16" or "I", float TIFFs as "F") instead of scaling them,
-    so a 16-bit grey photo would come out pure white: those are scaled here."""
+    so a 16-bit grey photo would come out pure white: those are scaled here. A CMYK image with
+    its ICC profile (a print-ready JPEG) is converted through it to sRGB: Pillow's own formula
+    ignores the inks' profile (blues came out as magenta, 90 levels off in B)."""
+    if im.mode == "CMYK" and _profile_space(im) == b"CMYK":
+        converted = _to_srgb(im, im.info["icc_profile"])  # None: Pillow's formula below
+        if converted is not None:
+            return converted
     if im.mode not in ("I", "F") and not im.mode.startswith("I;16"):
         return im.convert("RGB")
     values = np.asarray(im, dtype=np.float64)
@@ -66,6 +72,43 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         scale = 255.0 / (65535.0 if top <= 65535.0 else top)  # 16-bit, or wider integers
     grey = np.clip(np.nan_to_num(values * scale), 0, 255).round().astype(np.uint8)
     return Image.fromarray(np.repeat(grey[..., None], 3, axis=2), "RGB")
+
+
+def _profile_space(im: Image.Image) -> bytes | None:
+    """The colour space of ``im``'s embedded ICC profile (b"RGB ", b"CMYK", b"GRAY"...), or None."""
+    profile = im.info.get("icc_profile")
+    return bytes(profile[16:20]) if isinstance(profile, bytes) and len(profile) >= 128 else None
+
+
+def _to_srgb(im: Image.Image, profile: bytes) -> Image.Image | None:
+    """``im`` converted from the ICC ``profile`` to 8-bit sRGB; None without LittleCMS or with a
+    profile it cannot use."""
+    import io
+
+    try:
+        from PIL import ImageCms
+    except ImportError:  # Pillow built without LittleCMS
+        return None
+    try:
+        return ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                         ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except (OSError, ValueError, ImageCms.PyCMSError):
+        return None
+
+
+def rgb_profile(path: str | Path) -> bytes | None:
+    """The ICC profile of the RGB image at ``path`` (Adobe RGB, Display P3 as iPhone photos have),
+    for writing its stylized picture with the same profile: the pixels are kept as coded, and
+    without it they would be shown as sRGB, colours shifted (an Adobe RGB (30, 180, 60) green
+    by 36 CIELAB units, a skin tone by 6). None without one, or for a CMYK or grey image (read as sRGB / plain RGB)."""
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("CMYK", "L", "LA", "I", "F") and not im.mode.startswith("I;16") \
+                    and _profile_space(im) == b"RGB ":
+                return im.info["icc_profile"]
+    except (OSError, ValueError, SyntaxError):
+        pass
+    return None
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -126,12 +169,24 @@ def keeps_transparency(alpha: np.ndarray | None, output: str | Path, source: str
     return False
 
 
-def write_image(path: str | Path, image: np.ndarray, format: str | None = None) -> None:
+#: Pillow formats :func:`write_image` can embed an ICC profile in.
+PROFILE_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
+
+
+def write_image(path: str | Path, image: np.ndarray, format: str | None = None,
+                icc_profile: bytes | None = None) -> None:
     """Write uint8 (H, W, 3) RGB or (H, W, 4) RGBA ``image`` (RGBA only to :data:`ALPHA_FORMATS`);
-    ``format`` (Pillow's name) defaults to the extension's."""
+    ``format`` (Pillow's name) defaults to the extension's. ``icc_profile``: the RGB colour space
+    ``image`` is coded in (:func:`rgb_profile`), embedded where the format holds one; BMP, which
+    cannot, gets the pixels converted to sRGB instead."""
     fmt = format or IMAGE_OUTPUT_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise VidstyleError(f"cannot write {Path(path).suffix or 'extension-less'} images ({path}); "
                             f"use one of {', '.join(sorted(IMAGE_OUTPUT_FORMATS))}")
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    Image.fromarray(image).save(path, format=fmt, **options)
+    picture = Image.fromarray(image)
+    if icc_profile and fmt in PROFILE_FORMATS:
+        options["icc_profile"] = icc_profile
+    elif icc_profile and picture.mode == "RGB":  # (else, without LittleCMS: the pixels as they are)
+        picture = _to_srgb(picture, icc_profile) or picture
+    picture.save(path, format=fmt, **options)
