@@ -260,6 +260,42 @@ def exact_rgb(frame: av.VideoFrame, sws_matrix: int, alpha: bool = False) -> np.
     return np.dstack([rgb, opacity])
 
 
+#: 10- and 12-bit YUV formats with subsampled chroma (HDR video), which exact_rgb48 converts itself
+_SUBSAMPLED_DEEP_YUV = {"yuv420p10le", "yuv422p10le", "yuv420p12le", "yuv422p12le"}
+
+
+def exact_rgb48(frame: av.VideoFrame, sws_matrix: int) -> np.ndarray | None:
+    """``frame`` as uint16 (H, W, 3) RGB, for 10- and 12-bit 4:2:0 and 4:2:2 frames
+    (:data:`_SUBSAMPLED_DEEP_YUV`: the HDR path); None for others. swscale's conversion of them
+    to rgb48 carries the bias :func:`exact_rgb` avoids in 8 bits: about 2 codes of 10 bits dark
+    (1.2 at PQ's 26 cd/m2 grey, 2.1 at 1000), which after PQ's steep curve put tone-mapped SDR
+    greys and skin 1-2 levels of 255 dark. Here each pixel takes its chroma sample (as
+    :func:`exact_rgb` does) and the matrix is applied in float32."""
+    if frame.format.name not in _SUBSAMPLED_DEEP_YUV:
+        return None
+    import cv2
+
+    width, height = frame.width, frame.height
+    planes = [np.frombuffer(p, np.uint16).reshape(p.height, p.line_size // 2)[:, :p.width] for p in frame.planes]
+
+    def full_size(chroma: np.ndarray) -> np.ndarray:  # each sample repeated over its 2 or 4 pixels
+        rows, cols = chroma.shape
+        doubled = cv2.resize(chroma, (cols * (2 if cols < width else 1), rows * (2 if rows < height else 1)),
+                             interpolation=cv2.INTER_NEAREST)
+        return doubled[:height, :width]
+
+    full_range = int(frame.color_range) == 2  # AVCOL_RANGE_JPEG
+    bits = component_bits(frame.format.name)
+    # the 8-bit matrix on codes scaled to 8-bit units: limited range is 8-bit's times 2 ** (bits - 8)
+    # (BT.2100), full range 0 to 2 ** bits - 1 with chroma centred at 2 ** (bits - 1)
+    unit = 255 / ((1 << bits) - 1) if full_range else 1 / (1 << (bits - 8))
+    matrix = _yuv_to_rgb(sws_matrix, full_range)
+    offset = matrix[:, 3] + (matrix[:, 1:3].sum(axis=1) * (128 - (1 << (bits - 1)) * unit) if full_range else 0)
+    affine = np.hstack([matrix[:, :3] * unit, offset[:, None]]) * 257  # 0-255 -> 0-65535
+    # OpenCV's transform of uint16 rounds and saturates the float result: one pass
+    return cv2.transform(cv2.merge([planes[0], full_size(planes[1]), full_size(planes[2])]), affine)
+
+
 def yuv_matrix(colorspace: int, width: int, height: int) -> int:
     """The YUV<->RGB matrix (AVCOL_SPC_*) of a video: its tag when it names one we convert with,
     else the one players assume for its size: BT.709 for HD (1280 wide or over 576 lines), BT.601
@@ -360,8 +396,10 @@ class DisplayConversion:
                 deep_alpha = frame.to_ndarray(format="rgba64le", **scale)[..., 3].astype(np.uint32)
                 pixels[..., 3] = (deep_alpha * 255 + 32767) // 65535
         else:  # at 16 bits: HDR's steps are finer than 8-bit SDR's
-            deep = frame.to_ndarray(format="rgba64le" if alpha else "rgb48le", src_colorspace=SWS_MATRIX[self.matrix],
-                                    **scale)
+            deep = None if scale or alpha else exact_rgb48(frame, SWS_MATRIX[self.matrix])
+            if deep is None:
+                deep = frame.to_ndarray(format="rgba64le" if alpha else "rgb48le",
+                                        src_colorspace=SWS_MATRIX[self.matrix], **scale)
             pixels = self.tone_map(deep[..., :3])
             if alpha:
                 pixels = np.dstack([pixels, (deep[..., 3] >> 8).astype(np.uint8)])
