@@ -15,7 +15,7 @@ from videos import Identity, audio_packets, frame_times, make_video, pattern_fra
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
-from vidstyle.io.decode import SourceInfo
+from vidstyle.io.decode import SWS_MATRIX, SourceInfo
 from vidstyle.io.encode import output_pix_fmt
 from vidstyle.io.capture import FileSource
 from vidstyle.io.files import NAME_MAX, check_output_file, temp_path_beside, write_then_rename
@@ -231,6 +231,36 @@ def test_encode_10bit_output(tmp_path):
     out = tmp_path / "o.mkv"
     reencode(src, out, EncodeConfig(codec="libx265", pix_fmt="yuv420p10le", crf=10, preset="ultrafast"))
     assert probe(out).pix_fmt == "yuv420p10le" and probe(out).codec == "hevc"
+
+
+@pytest.mark.parametrize("pix_fmt,width", [("yuv422p10le", 854), ("yuv444p10le", 161), ("yuva444p10le", 162)])
+def test_10bit_frames_of_widths_off_32_are_converted_exactly(tmp_path, pix_fmt, width):
+    # swscale's RGB -> 10-bit YUV at a width that is not a multiple of 32 read memory it never
+    # wrote: most frames got stray pixels near the left edge (up to 182 of 1023 codes off, an
+    # alpha of 511), different on every run; ProRes (422 HQ or 4444) of a 1080-wide portrait video
+    # or an 854-wide one showed them as flecks. Each frame the encoder gets must be the picture's.
+    src = make_video(tmp_path / "in.mkv", frames=1, size=(width, 16))
+    with VideoDecoder(src) as dec:
+        enc = VideoEncoder(tmp_path / "o.mov", dec.info, EncodeConfig(codec="prores_ks", pix_fmt=pix_fmt))
+    got = []
+    enc._encode = lambda frame, pts, duration: got.append(frame)
+    image = pattern_frame(5, (width, 16), "noise")
+    wide = np.pad(image, ((0, 0), (0, -(-width // 32) * 32 - width), (0, 0)), mode="edge")  # converted right
+    layout = "rgba" if pix_fmt.startswith("yuva") else "rgb24"
+    if layout == "rgba":
+        image, wide = (np.dstack([x, np.full(x.shape[:2], 255, np.uint8)]) for x in (image, wide))
+    for i in range(40):
+        enc.write(image[..., :3], i, alpha=image[..., 3] if layout == "rgba" else None)
+    enc.abort()
+    reference = av.VideoFrame.from_ndarray(np.ascontiguousarray(wide), format=layout).reformat(
+        format=pix_fmt, dst_colorspace=SWS_MATRIX[enc.colorspace.matrix], dst_color_range=enc._color_range)
+
+    def planes(frame):  # each plane's samples inside the picture, as 10-bit codes
+        return [np.frombuffer(p, np.uint16).reshape(-1, p.line_size // 2)[:16, :width if p.width == frame.width
+                                                                           else -(-width // 2)].astype(int)
+                for p in frame.planes]
+    off = [max(int(np.abs(a - b).max()) for a, b in zip(planes(f), planes(reference))) for f in got]
+    assert max(off) == 0, f"codes off in each frame: {off}"
 
 
 def test_encode_rotated_input_is_written_display_oriented(tmp_path):

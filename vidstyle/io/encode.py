@@ -721,6 +721,37 @@ class GifPalette:
         return av.VideoFrame.from_ndarray((np.asarray(indices), self._argb), format="pal8")
 
 
+#: Pixel formats that swscale converts RGB into correctly at any width (measured with FFmpeg 8,
+#: PyAV 18). Into the others (the 10-bit YUV formats, ProRes' and --pix-fmt yuv420p10le's; nv12),
+#: its conversion at a width that is not a multiple of 32 reads memory it never wrote, and about
+#: one frame in 3 came out with a few stray pixels near the left edge (up to 182 of 1023 codes off,
+#: an alpha of 511 in place of 1023), differently on every run: see :func:`convert_rgb`.
+_SWS_ANY_WIDTH = {"yuv420p", "yuv422p", "yuv444p", "yuva420p", "yuva444p"}
+_SWS_ALIGN = 32
+
+
+def convert_rgb(image: np.ndarray, layout: str, pix_fmt: str, matrix: int, color_range: int) -> av.VideoFrame:
+    """``image`` (uint8 (H, W, 3) RGB or (H, W, 4) RGBA, ``layout`` rgb24 or rgba) as a ``pix_fmt``
+    frame, converted by swscale with ``matrix`` (SWS_CS_*) at ``color_range``. A width swscale
+    mishandles in that format (:data:`_SWS_ANY_WIDTH`) is converted padded on the right to a
+    multiple of 32 (the last column repeated), and the frame's own width copied out of it."""
+    height, width = image.shape[:2]
+    wide = -(-width // _SWS_ALIGN) * _SWS_ALIGN
+    if pix_fmt in _SWS_ANY_WIDTH or wide == width:
+        return av.VideoFrame.from_ndarray(image, format=layout).reformat(
+            format=pix_fmt, dst_colorspace=matrix, dst_color_range=color_range)
+    padded = np.pad(image, ((0, 0), (0, wide - width), (0, 0)), mode="edge")
+    converted = av.VideoFrame.from_ndarray(padded, format=layout).reformat(
+        format=pix_fmt, dst_colorspace=matrix, dst_color_range=color_range)
+    frame = av.VideoFrame(width, height, pix_fmt)
+    for source, target in zip(converted.planes, frame.planes):
+        rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)
+        out = np.frombuffer(target, np.uint8).reshape(-1, target.line_size)
+        out[:] = rows[:out.shape[0], :target.line_size]  # (a wider frame's rows are at least as long)
+    frame.colorspace, frame.color_range = converted.colorspace, converted.color_range
+    return frame
+
+
 class VideoEncoder:
     """Write frames of ``source``'s size and timing to ``path``, with its audio (unless disabled).
 
@@ -1041,12 +1072,10 @@ class VideoEncoder:
         if self.alpha:
             image = np.dstack([image, np.full(image.shape[:2], 255, np.uint8) if alpha is None else alpha])
             layout = "rgba"
-        frame = av.VideoFrame.from_ndarray(image, format=layout)
         if self.config.codec == "libwebp":  # RGB as it is: libwebp makes its own YUV
-            frame = frame.reformat(format=self.pix_fmt)
+            frame = av.VideoFrame.from_ndarray(image, format=layout).reformat(format=self.pix_fmt)
         else:  # converted here rather than inside the encoder, to say with which matrix (see _output_colorspace)
-            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=SWS_MATRIX[self.colorspace.matrix],
-                                   dst_color_range=self._color_range)
+            frame = convert_rgb(image, layout, self.pix_fmt, SWS_MATRIX[self.colorspace.matrix], self._color_range)
         self._encode(frame, pts, duration)
 
     def _encode(self, frame: av.VideoFrame, pts: int, duration: int) -> None:
