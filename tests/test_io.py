@@ -226,6 +226,19 @@ def test_encode_odd_size_exactly(tmp_path, codec, suffix, pix_fmt):
     assert max(abs(a - b) for a, b in zip(frame_times(out), frame_times(src))) <= Fraction(1, 1000)
 
 
+def test_prores_of_an_odd_width_is_4444_and_keeps_its_last_column(tmp_path, caplog):
+    # prores_ks codes width // 2 chroma columns of 4:2:2: the 161st column decoded with chroma 0,
+    # a green stripe down the right edge (206 levels off)
+    src = make_video(tmp_path / "odd.mkv", frames=3, size=(161, 48))
+    out = tmp_path / "o.mov"
+    enc = reencode(src, out, EncodeConfig(codec="prores_ks"))
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.profile == "4444"
+    assert enc.pix_fmt == "yuv444p10le" and "161x48 is odd" in caplog.text
+    for written, read in zip(read_frames(src), read_frames(out)):
+        assert np.abs(written[:, -3:].astype(int) - read[:, -3:]).max() <= 8
+
+
 def test_encode_10bit_output(tmp_path):
     src = make_video(tmp_path / "a.mp4", frames=3)
     out = tmp_path / "o.mkv"

@@ -12,8 +12,9 @@ pts (shifted for a segment), so variable frame rate, frame count and average rat
 
 Odd sizes: H.264/H.265 cannot store 4:2:0 (or 4:2:2) chroma for an odd width/height, so for those
 codecs an odd-sized video is encoded in the 4:4:4 variant of the pixel format (yuv420p ->
-yuv444p), which keeps the exact size without padding or cropping. VP9 and AV1 hold odd sizes in
-4:2:0 directly.
+yuv444p), which keeps the exact size without padding or cropping; likewise ProRes 422 of an odd
+width (FFmpeg's encoder drops its last chroma column), written as ProRes 4444. VP9 and AV1 hold
+odd sizes in 4:2:0 directly.
 """
 from __future__ import annotations
 
@@ -67,8 +68,11 @@ _CONTAINER_CODECS = {
     ".gif": {"gif"},
     ".webp": {"libwebp"},
 }
-# Codecs that reject odd dimensions with subsampled chroma (and can store 4:4:4 instead).
-_EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}
+# Codecs that reject odd dimensions with subsampled chroma (and can store 4:4:4 instead); and
+# prores_ks, which takes an odd width in 4:2:2 but codes width // 2 chroma columns, so the last
+# one decodes as chroma 0: the right edge of a 161x91 ProRes 422 HQ was a bright green stripe
+# three pixels wide (206 levels off). Odd widths of ProRes are written as ProRes 4444.
+_EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc", "prores_ks"}
 # Frames this build's libsvtav1 never returns packets for, so the run hangs (SIGTERM included): a
 # side under 25 pixels and the other over 64 (16x96, 24x65, 24x480, 96x24 and 128x16 hung; 16x64,
 # 24x64, 25x65, 25x480, 28x480, 480x25 and 26x2000 are written: SVT pads a side to 8s, and hangs
