@@ -475,6 +475,23 @@ def test_x264_threads_by_frame_for_files_and_by_slice_when_realtime(tmp_path, re
     assert _x264_threading(out.read_bytes()) == expected
 
 
+def test_an_nvenc_encoder_that_cannot_open_fails_before_the_network_loads(tmp_path, monkeypatch):
+    from vidstyle import pipeline
+
+    try:
+        ctx = av.CodecContext.create("h264_nvenc", "w")
+        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 256, 256, "yuv420p", Fraction(1, 25)
+        ctx.open()
+        pytest.skip("this machine's NVENC opens")
+    except (av.error.FFmpegError, ValueError):
+        pass  # no GPU, driver or NVENC unit (or no NVENC in this FFmpeg)
+    src = make_video(tmp_path / "a.mp4", frames=2)
+    monkeypatch.setattr(pipeline, "_make_stylizer", lambda *a, **k: pytest.fail("the network was loaded"))
+    with pytest.raises(VidstyleError, match="cannot encode with h264_nvenc: .*--codec libx264"):
+        pipeline.stylize_video(src, tmp_path / "o.mp4", style="light_mondrian", codec="h264_nvenc", progress=False)
+    assert list(tmp_path.iterdir()) == [src]
+
+
 def test_unsupported_pix_fmt_is_an_error(tmp_path):
     src = make_video(tmp_path / "a.mp4", frames=2)
     with VideoDecoder(src) as dec, pytest.raises(VidstyleError, match="cannot encode pixel format 'rgb48le'"):

@@ -284,6 +284,23 @@ def check_encoding(config: EncodeConfig, output: str | Path) -> None:
     _check_pix_fmt(_check_codec(name), pix_fmt)
     _check_alpha_fits(name, pix_fmt, output)
     _encoder_options(name, config.crf, config.preset)
+    if name in _HARDWARE_CODECS:
+        _check_hardware_encoder(name)
+
+
+def _check_hardware_encoder(name: str) -> None:
+    """Open the NVENC encoder ``name`` once on a small frame size: without a GPU, a driver or an
+    NVENC unit it fails there, before the network loads (else each input failed only as its
+    output was opened, after the network was loaded and the input opened)."""
+    try:
+        ctx = av.CodecContext.create(name, "w")
+        ctx.width, ctx.height, ctx.pix_fmt = 256, 256, "yuv420p"
+        ctx.time_base = Fraction(1, 25)
+        with _explained():
+            ctx.open()
+    except (av.error.FFmpegError, ValueError) as exc:
+        reason = _error_text(exc)
+        raise VidstyleError(f"cannot encode with {name}: {reason}{hardware_encoder_hint(reason)}") from None
 
 
 def ten_bit_hint(codec: str | None, output: str | Path, alpha: bool = False) -> str:
