@@ -168,3 +168,38 @@ def test_mix_mistakes_are_named():
         resolve_style(f"{path}:the_screem=1")
     with pytest.raises(VidstyleError, match=r"^unknown style 'zzzz' \(bundled styles: "):  # no stray colon
         resolve_style("zzzz")
+
+
+def test_the_blend_hint_of_any_multi_style_file_works_and_bundled_files_go_by_their_names(tmp_path, monkeypatch, caplog):
+    """FILE:a=0.7,b=0.3 blends a multi-style file whatever its name (no .safetensors suffix, a ':'
+    in a folder's name), as the first-style warning and `vidstyle styles` tell it to; an empty
+    blend is an error, not the first style; a bundled file goes by its name as `vidstyle styles`
+    and --init-from take it, unless a file of that name is here."""
+    import logging
+
+    from vidstyle.errors import VidstyleError
+    from vidstyle.models.transformer import light_net
+    from vidstyle.models.weights import save_model
+    from vidstyle.models.zoo import StyleChoice
+
+    monkeypatch.chdir(tmp_path)
+    save_model(tmp_path / "pair", light_net(2), styles=[{"name": "dawn"}, {"name": "dusk"}])  # renamed, no suffix
+    (tmp_path / "a:b=c.safetensors").mkdir()
+    save_model(tmp_path / "a:b=c.safetensors" / "pair.safetensors", light_net(2),
+               styles=[{"name": "dawn"}, {"name": "dusk"}])
+    for path in ("pair", "./pair", str(tmp_path / "pair"), "a:b=c.safetensors/pair.safetensors"):
+        hint = StyleChoice.blend_example(path, read_info(path))
+        assert resolve_style(hint).mix == pytest.approx((0.7, 0.3))
+        assert resolve_style(f"{path}:dusk").mix == (0.0, 1.0)
+        with pytest.raises(BadValueError, match="empty style mix"):
+            resolve_style(f"{path}:")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        resolve_style("pair")
+    assert "--style pair:dawn=0.7,dusk=0.3 blends them" in caplog.text
+    mix = Styles.LIGHT_MIX.value.path
+    assert resolve_style("light_mix").path == resolve_style("light_mix.safetensors").path == mix
+    assert resolve_style("light_mix.safetensors:the_scream").mix == (0.0, 1.0, 0.0, 0.0)
+    assert resolve_style("starry_night.safetensors").path == Styles.STARRY_NIGHT.value.path
+    (tmp_path / "light_mix").write_bytes(b"not a model")  # a file here of a bundled file's name: that file
+    with pytest.raises(VidstyleError, match="not a valid safetensors model file"):
+        resolve_style("light_mix")

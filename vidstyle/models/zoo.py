@@ -8,7 +8,10 @@ each style is addressed by its name. A style spec is one of:
                                  current folder: ``./NAME`` names the file);
 * ``path/to/model.safetensors``  a user's model (its first style, or its only one);
 * ``mix:a=0.7,b=0.3``            a blend of styles of one bundled multi-style network;
-* ``path.safetensors:a=0.7,b=0.3`` a blend of styles of a user's multi-style network.
+* ``path.safetensors:a=0.7,b=0.3`` a blend of styles of a user's multi-style network (split at the
+                                 last ':'; a file of another name that is there blends alike);
+* ``light_mix``, ``starry_night.safetensors``: a bundled file by its name, where no file of that
+                                 name is in the current folder (as ``vidstyle styles`` takes it).
 """
 from __future__ import annotations
 
@@ -240,21 +243,25 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
         what = (f"no bundled multi-style network holds {missing!r}" + (f": did you mean {guess!r}?" if guess else "")
                 if missing else f"no bundled multi-style network holds all of {', '.join(mix)}")
         raise VidstyleError(f"{what} (blendable: {', '.join(sorted(held)) or 'none'}; see `vidstyle styles`)")
-    if ".safetensors:" in text:
-        text, _, mix_text = text.partition(".safetensors:")
-        text += ".safetensors"
+    if ":" in text and not Path(text).expanduser().exists():
+        # FILE:a=0.7,b=0.3, split at the last colon (style names hold none; a folder may): FILE is
+        # a .safetensors name, or any file that is there (the blend hint names a file as it was given)
+        head, _, tail = text.rpartition(":")
+        if not any(sep and sep in tail for sep in ("/", os.sep, os.altsep)) and (
+                head.lower().endswith(".safetensors") or Path(head).expanduser().is_file()):
+            text, mix_text = head, tail
     path = Path(text).expanduser()
     styles = bundled_styles()
-    # the bundled multi-style file by its name (`vidstyle styles light_mix` lists it so): its first
-    # style, as that file's path gives, with the hint how to pick or blend
-    multi = next((i for i in bundled_multi_style() if Path(i.path).stem == text), None)
-    if multi is not None and text not in styles:
-        path = text = Path(multi.path)
+    # a bundled file by its name where no file of that name is here, as `vidstyle styles` and
+    # --init-from take it (light_mix, light_mix.safetensors, starry_night.safetensors): the
+    # multi-style one means its first style, as its path does, with the hint how to pick or blend
+    if text not in styles and not path.exists() and (bundled := bundled_file(text)) is not None:
+        path = text = Path(bundled)
     if not is_bundled_name(spec) and (path.suffix == ".safetensors" or path.exists() or "/" in text):
         from vidstyle.models.weights import read_info
 
         info = read_info(path)
-        if mix_text:
+        if mix_text is not None:
             return StyleChoice(path, info, mix_vector(info, parse_mix(mix_text)))
         if len(info.styles) > 1 and path.resolve() not in _told_first_style:
             # the file alone is its first style: say so (once; a run resolves its style more than
