@@ -263,6 +263,25 @@ def test_a_report_that_cannot_be_written_whole_leaves_the_earlier_one_as_it_was(
     assert not (tmp_path / "new").exists()
 
 
+def test_a_full_disk_at_a_plot_names_the_plot_not_the_staging_folder(tmp_path, monkeypatch):
+    """matplotlib's own write failing (a full disk at the PNG, not a stubbed _save): the one line
+    names out/PLOT.png as the user knows it. It named the hidden file in the staging folder
+    (writing out/.vidstyle-XXXX.partial/fps_vs_resolution.png failed), gone by the time it is read
+    (review, disk-full pass)."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.figure
+
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    out = tmp_path / "res"
+    with pytest.raises(VidstyleError) as info:
+        write_reports(_fake_report(), out)
+    assert str(info.value) == f"writing {out / 'fps_vs_resolution.png'} failed: No space left on device"
+    assert not out.exists()
+
+
 def test_ctrl_c_while_the_report_is_written_leaves_no_half_written_folder(tmp_path, monkeypatch):
     """Ctrl-C at a plot (after bench.json and bench.md were staged): a folder this call made is
     removed, an earlier report is left as it was, and the interrupt goes on up."""

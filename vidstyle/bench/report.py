@@ -251,11 +251,16 @@ def _subtitle(report: dict) -> str:
 
 
 def _save(fig, path: Path) -> None:
+    """Save ``fig`` as ``path``, a file in :func:`write_reports`' hidden staging folder: written
+    there directly (the folder is the temporary, renamed into place whole), so that a failed write
+    (a full disk) is an OSError that :func:`write_reports` says as the report's file, not as
+    another hidden temporary file inside the staging folder."""
     import matplotlib.pyplot as plt
 
-    with write_then_rename(path) as temp:
-        fig.savefig(temp, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def _fps_figure(report: dict):
