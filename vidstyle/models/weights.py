@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from vidstyle import __version__
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, first_line
 from vidstyle.io.files import not_a_file_error, write_then_rename
 from vidstyle.io.images import IMAGE_EXTENSIONS
 from vidstyle.models.transformer import ARCH_NAMES, ARCHITECTURES, BUILDERS, TransformerNet
@@ -103,8 +103,15 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
         try:
             save_file(tensors, str(tmp), metadata=meta)
         except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
-            raise VidstyleError(f"writing {path} failed: {exc}") from None
+            raise VidstyleError(f"writing {path} failed: {safetensors_write_reason(exc)}") from None
         os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates the file private (0600); a model is to share
+
+
+def safetensors_write_reason(exc: BaseException) -> str:
+    """Why safetensors could not write a file, as an OSError says it: its text wraps the system's
+    in its own ("Error while serializing: I/O error: No space left on device (os error 28)")."""
+    found = re.search(r"I/O error: (.+?) \(os error \d+\)", str(exc))
+    return found.group(1) if found else first_line(exc, default="unwritable")
 
 
 def _umask() -> int:
