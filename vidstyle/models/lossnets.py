@@ -582,7 +582,10 @@ def export_loss_weights(name: str, out_path: str | Path, taps: Sequence[str] | N
     ``taps`` defaults to the network's default style and content layers. The file lets a machine
     without the package (or without installs at all) train: ``vidstyle train --loss-weights FILE``.
     """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
+
+    from vidstyle.models.weights import safetensors_write_reason
 
     spec = _spec(name)
     if taps is None:
@@ -594,8 +597,11 @@ def export_loss_weights(name: str, out_path: str | Path, taps: Sequence[str] | N
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in features.state_dict().items()}
     out_path = Path(out_path)
     with write_then_rename(out_path, make_folder=True) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": _FORMAT, "loss_net": name, "layers": str(n_layers),
-                                               "source": spec.package})
+        try:
+            save_file(tensors, str(tmp), metadata={"format": _FORMAT, "loss_net": name, "layers": str(n_layers),
+                                                   "source": spec.package})
+        except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors
+            raise VidstyleError(f"writing {out_path} failed: {safetensors_write_reason(exc)}") from None
     return out_path
 
 
