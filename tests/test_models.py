@@ -893,21 +893,11 @@ def test_a_model_file_that_does_not_fit_is_said_as_the_system_says_it(tmp_path):
     """A file-size limit (as a full disk) while safetensors writes: one line naming the file with
     the system's reason. It read "Error while serializing: I/O error: File too large (os error
     27)", safetensors' wrapping, which ``vidstyle train`` showed as is (review, disk-full pass)."""
-    import subprocess
-    import sys
+    from processes import said_under_file_size_limit
 
-    code = (
-        "import resource, signal, sys\n"
-        "from vidstyle.errors import VidstyleError\n"
-        "from vidstyle.models.transformer import light_net\n"
-        "from vidstyle.models.weights import save_model\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
-        "try:\n"
-        "    save_model(sys.argv[1], light_net(), [{'name': 's'}])\n"
-        "except VidstyleError as exc:\n"
-        "    print(exc)\n")
     target = tmp_path / "m.safetensors"
-    done = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=120)
+    done = said_under_file_size_limit("from vidstyle.models.transformer import light_net\n"
+                                      "from vidstyle.models.weights import save_model\n"
+                                      "save_model(sys.argv[1], light_net(), [{'name': 's'}])", str(target))
     assert done.stdout.strip() == f"writing {target} failed: File too large", done.stdout + done.stderr
     assert list(tmp_path.iterdir()) == []  # no hidden temporary file left

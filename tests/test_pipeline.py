@@ -421,7 +421,18 @@ def test_default_batch_is_one_only_for_full_resolution_networks_on_the_cpu():
         stylize_video("in.mp4", "out.mp4", style="starry_night", batch=0)
 
 
-def test_a_second_kill_during_the_clean_up_is_ignored():
+@pytest.fixture
+def default_sigterm():
+    """SIGTERM's default action for the test: a runner started with SIGTERM ignored passes that
+    on, and vidstyle keeps an ignored signal ignored; a user's shell gives the default."""
+    import signal
+
+    inherited = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGTERM, inherited)
+
+
+def test_a_second_kill_during_the_clean_up_is_ignored(default_sigterm):
     """The first SIGTERM becomes SystemExit(143); one more while the clean-up runs must not raise
     again (that left stage threads running while the interpreter exited: an abort)."""
     import os
@@ -430,26 +441,20 @@ def test_a_second_kill_during_the_clean_up_is_ignored():
     from vidstyle.errors import termination_as_exit
 
     cleaned = False
-    # a runner started with SIGTERM ignored passes that on, and vidstyle keeps an ignored signal
-    # ignored: the test needs the default action, as a user's shell gives it
-    inherited = signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            with termination_as_exit():
-                try:
-                    os.kill(os.getpid(), signal.SIGTERM)
-                    time.sleep(1)  # the handler raises here
-                finally:
-                    os.kill(os.getpid(), signal.SIGTERM)  # a second kill, in the clean-up
-                    time.sleep(0.05)
-                    cleaned = True
-        assert exit_info.value.code == 128 + signal.SIGTERM and cleaned
-        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the block
-    finally:
-        signal.signal(signal.SIGTERM, inherited)
+    with pytest.raises(SystemExit) as exit_info:
+        with termination_as_exit():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)  # the handler raises here
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # a second kill, in the clean-up
+                time.sleep(0.05)
+                cleaned = True
+    assert exit_info.value.code == 128 + signal.SIGTERM and cleaned
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the block
 
 
-def test_a_kill_a_library_turned_into_an_error_still_ends_the_command_as_killed():
+def test_a_kill_a_library_turned_into_an_error_still_ends_the_command_as_killed(default_sigterm):
     """PyAV makes the SystemExit a kill raises inside FFmpeg's opening of a file an
     InterruptedError, which read as "not a readable video" with status 1: the kill decides."""
     import os
@@ -457,22 +462,18 @@ def test_a_kill_a_library_turned_into_an_error_still_ends_the_command_as_killed(
 
     from vidstyle.errors import VidstyleError, termination_as_exit
 
-    inherited = signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            with termination_as_exit():
-                try:
-                    os.kill(os.getpid(), signal.SIGTERM)
-                    time.sleep(1)
-                except SystemExit as exc:  # as the library does
-                    raise InterruptedError(str(exc)) from None
-        assert exit_info.value.code == 128 + signal.SIGTERM
-        assert isinstance(exit_info.value.__cause__, InterruptedError)
-        with pytest.raises(VidstyleError):  # an error without a kill stays itself
-            with termination_as_exit():
-                raise VidstyleError("not a readable video")
-    finally:
-        signal.signal(signal.SIGTERM, inherited)
+    with pytest.raises(SystemExit) as exit_info:
+        with termination_as_exit():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)
+            except SystemExit as exc:  # as the library does
+                raise InterruptedError(str(exc)) from None
+    assert exit_info.value.code == 128 + signal.SIGTERM
+    assert isinstance(exit_info.value.__cause__, InterruptedError)
+    with pytest.raises(VidstyleError):  # an error without a kill stays itself
+        with termination_as_exit():
+            raise VidstyleError("not a readable video")
 
 
 @pytest.mark.parametrize("wrong", ["half size", "float", "count"])
