@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,21 +32,20 @@ from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 #: The style of a timeline that paints nothing: the frames as they are.
 NO_STYLE = "none"
 
+#: One field of a clock time: plain ASCII decimals.
+_CLOCK_FIELD = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 
 def parse_clock(text: str) -> float:
     """Seconds from a time as people write it: ``75``, ``75.5``, ``1:15``, ``1:15.5`` or
     ``0:01:15`` (hours, minutes and seconds; the fields after the first below 60). ValueError
     for anything else, negative times included."""
-    fields = text.strip().split(":")
-    if len(fields) > 3 or any(not f.strip() for f in fields):
+    fields = [f.strip() for f in text.strip().split(":")]
+    # Plain decimals only: Fraction alone also takes 1_0, 1e2, 1/2 and full-width digits
+    if len(fields) > 3 or not all(_CLOCK_FIELD.fullmatch(f) for f in fields):
         raise BadValueError(f"not a time: {text!r}")
-    try:  # exact decimals: 1:08.96 is the same time as 68.96, not the float just above it
-        values = [Fraction(f.strip()) for f in fields]
-    except (ValueError, ZeroDivisionError):
-        raise BadValueError(f"not a time: {text!r}") from None
-    if any(v < 0 or "/" in f for v, f in zip(values, fields)) or \
-            any(v.denominator != 1 for v in values[:-1]) or any(v >= 60 for v in values[1:]):
+    values = [Fraction(f) for f in fields]  # exact: 1:08.96 is 68.96, not the float just above it
+    if any(v.denominator != 1 for v in values[:-1]) or any(v >= 60 for v in values[1:]):
         raise BadValueError(f"not a time: {text!r}")
     return float(sum(v * 60 ** i for i, v in enumerate(reversed(values))))
 
