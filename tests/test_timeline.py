@@ -102,6 +102,12 @@ def test_timelines_are_checked():
     assert StyleTimeline([(0, "a"), (5, "b")], crossfade=1).starting_at(5).describe() == "a, b from 5 s (cut)"
 
 
+def test_a_summary_names_a_bundled_multi_style_file_not_its_path_in_the_package():
+    # Styles.LIGHT_MIX comes as the file's path inside the installed package
+    assert StyleTimeline([(0, Styles.LIGHT_MIX), (5, "starry_night")]).describe() == \
+        "light_mix, starry_night from 5 s (1 s dissolves)"
+
+
 # --- the stylizer over a timeline, with stand-in networks ----------------------------------------
 
 

@@ -89,6 +89,12 @@ def _name(style) -> str:
     if is_ready_stylizer(style):
         path = getattr(getattr(style, "choice", None), "path", None)
         return Path(path).stem if path is not None else type(style).__name__
+    from vidstyle.models.zoo import bundled_files
+
+    # a bundled multi-style file comes as its path inside the installed package (Styles.LIGHT_MIX):
+    # its name says which it is
+    if Path(style) in bundled_files():
+        return Path(style).stem
     return str(style)
 
 
