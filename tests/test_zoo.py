@@ -122,6 +122,18 @@ def test_a_multi_style_file_alone_says_which_style_it_runs(tmp_path, caplog):
     assert resolve_style(f"{path}:dusk=1").short_label == "pair.safetensors:dusk=1"
 
 
+def test_a_label_names_a_users_file_called_like_a_bundled_style_as_a_path(tmp_path, monkeypatch):
+    from vidstyle.models.transformer import light_net
+    from vidstyle.models.weights import save_model
+
+    monkeypatch.chdir(tmp_path)
+    save_model(tmp_path / "mondrian", light_net(), styles=[{"name": "mine"}])
+    choice = resolve_style("./mondrian")  # the user's own file, not the bundled style
+    # Path("./mondrian") prints as "mondrian", which --style reads as the bundled network
+    assert choice.label == choice.short_label == "./mondrian"
+    assert resolve_style(choice.label).path.resolve() == (tmp_path / "mondrian").resolve()
+
+
 def test_a_bare_bundled_name_wins_over_a_file_or_folder_of_that_name_here(tmp_path, monkeypatch):
     from vidstyle.errors import VidstyleError
 

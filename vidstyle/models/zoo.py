@@ -64,9 +64,13 @@ class StyleChoice:
                     return mix
             except VidstyleError:
                 pass
+        path = str(self.path)
+        if is_bundled_name(path) or path.startswith("mix:"):
+            # Path("./mondrian") prints as "mondrian", which --style reads as the bundled style
+            path = os.curdir + os.sep + path
         if len(names) == 1 or self.mix == _first_style(len(names)):
-            return str(self.path)  # the file alone means its first style
-        return f"{self.path}:" + ",".join(parts)
+            return path  # the file alone means its first style
+        return f"{path}:" + ",".join(parts)
 
     @classmethod
     def blend_example(cls, path: str | Path, info: ModelInfo) -> str:
