@@ -793,6 +793,41 @@ def test_the_default_encoding_is_x264_crf_18_preset_medium(tmp_path):
     assert (options[b"subme"], options[b"ref"], options[b"me"]) == (b"7", b"3", b"hex")
 
 
+@pytest.mark.parametrize("codec, pix_fmt", [("libx264", "yuv420p"), ("libx264", "yuv420p10le"),
+                                           ("libx265", "yuv420p"), ("libx265", "yuv420p10le"), ("libvpx-vp9", "yuv420p")])
+def test_crf_0_is_lossless(codec, pix_fmt):
+    """--crf 0 as x264 users know it: the decoded planes are the ones encoded, bit for bit (x264's
+    crf 0 lost up to 9 levels at 10 bits, x265's up to 7 at any depth)."""
+    import io
+
+    from vidstyle.io.encode import configure_encoder
+
+    rng, buffer, sent = np.random.default_rng(0), io.BytesIO(), []
+    with av.open(buffer, "w", format="matroska") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        configure_encoder(stream, codec, 0, None)
+        for i in range(4):  # noise: the hardest picture to keep
+            rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+            frame.pts = i
+            sent.append(frame.to_ndarray())
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        got = [frame.to_ndarray() for frame in container.decode(video=0)]
+    assert len(got) == len(sent) and all(np.array_equal(a, b) for a, b in zip(sent, got))
+
+
+def test_crf_0_is_refused_for_nvenc_which_reads_it_as_automatic_quality():
+    from vidstyle.io.encode import _encoder_options
+
+    with pytest.raises(VidstyleError, match="not available for h264_nvenc"):
+        _encoder_options("h264_nvenc", 0, None)
+    assert _encoder_options("hevc_nvenc", 1, None)["cq"] == "1"
+
+
 def test_an_output_folder_that_is_a_file_is_said_as_that(tmp_path):
     """`live --output-dir afile`: "File exists" left the reader to guess which file was meant."""
     from vidstyle.io.files import create_output_folder

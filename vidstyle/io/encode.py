@@ -167,17 +167,24 @@ def _encoder_options(codec: str, crf: int | None, preset: str | None, realtime: 
         own = (f" or its own {native[0]} to {native[-1]}" if len(native) > 2
                else f" or its own {', '.join(native)}" if native else "")
         raise BadValueError(f"unknown --preset {preset!r} for {codec}: use one of {', '.join(_X264_PRESETS)}{own}")
+    if crf == 0 and codec in _HARDWARE_CODECS:  # NVENC reads cq 0 as "choose for me", not lossless
+        raise BadValueError(f"--crf 0 (lossless) is not available for {codec}: use --codec libx264 --crf 0, "
+                            "or --crf 1 for nearly lossless")
     opts: dict[str, str] = {}
+    # crf 0 means lossless, as x264 users know it: x264's crf 0 is lossless only at 8 bits (qp 0
+    # at any depth), x265 needs its own switch, VP9 is lossless at crf 0 with b 0 (said outright)
     if codec in ("libx264", "libx265"):
         if crf is not None:
-            opts["crf"] = str(crf)
+            opts["qp" if (crf, codec) == (0, "libx264") else "crf"] = str(crf)
         if preset:
             opts["preset"] = preset
         if codec == "libx265":
-            opts["x265-params"] = "log-level=error"
+            opts["x265-params"] = "log-level=error" + (":lossless=1" if crf == 0 else "")
     elif codec == "libvpx-vp9":
         if crf is not None:
             opts.update(crf=str(crf), b="0")  # b=0: constant quality mode
+            if crf == 0:
+                opts["lossless"] = "1"
         opts["row-mt"] = "1"
         if preset:
             opts["cpu-used"] = _VP9_CPU_USED.get(preset, preset)
