@@ -177,6 +177,37 @@ def test_a_photos_colour_profile_is_kept(tmp_path):
         assert "icc_profile" not in im.info
 
 
+def test_a_frame_sequences_colour_profile_is_kept_in_frames_and_preview_sheets(tmp_path):
+    """Frames of a folder (a camera's, a grading tool's, in Adobe RGB) keep their profile when
+    written as frames again, and a preview sheet of them (or of a still) carries it: both keep
+    the pixels as coded, which without it would show as sRGB."""
+    from vidstyle.pipeline import stylize_video
+    from vidstyle.preview import style_sheet
+
+    wide = _adobe_rgb_profile()
+    folder = tmp_path / "shot"
+    folder.mkdir()
+    for i in range(1, 4):
+        Image.fromarray(np.full((32, 48, 3), (30, 180, 60), np.uint8)).save(folder / f"f_{i:03d}.png", icc_profile=wide)
+    stylize_video(folder, tmp_path / "out" / "f_%03d.png", style=_Identity(), temporal="off", progress=False)
+    written = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in written] == ["f_001.png", "f_002.png", "f_003.png"]
+    for path in written:
+        with Image.open(path) as im:
+            assert im.info.get("icc_profile") == wide, path.name
+    for source, sheet in ((folder, tmp_path / "sheet.png"), (folder / "f_001.png", tmp_path / "still_sheet.jpg")):
+        style_sheet(source, sheet, ["light_mondrian"], frames=2, width=48)
+        with Image.open(sheet) as im:
+            assert im.info.get("icc_profile") == wide, sheet.name
+    plain = tmp_path / "plain"  # none in, none out
+    plain.mkdir()
+    Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(plain / "f_001.png")
+    Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(plain / "f_002.png")
+    stylize_video(plain, tmp_path / "plain_out" / "f_%03d.png", style=_Identity(), temporal="off", progress=False)
+    with Image.open(tmp_path / "plain_out" / "f_001.png") as im:
+        assert "icc_profile" not in im.info
+
+
 def test_a_cmyk_jpeg_is_read_through_its_own_profile(tmp_path):
     """A print-ready CMYK JPEG with its inks' ICC profile: read to sRGB through that profile, not
     Pillow's naive ink formula (which turned this blue-violet magenta, B 90 levels off)."""

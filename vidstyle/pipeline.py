@@ -968,7 +968,8 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 log.info("keeping the black bars: %s", area.describe())
         if to_frames:  # numbered as the input sequence's frames were, else from 1
             encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio,
-                                     subtitles=encode.subtitles)
+                                     subtitles=encode.subtitles,  # a sequence's frames keep their colour space
+                                     icc_profile=decoder.sequence.rgb_profile() if decoder.sequence else None)
         else:
             encoder = VideoEncoder(temp, decoder.info, encode, name=output)
         _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder)

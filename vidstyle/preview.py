@@ -156,6 +156,17 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
     return frames
 
 
+def _input_profile(path: Path) -> bytes | None:
+    """The RGB colour profile a still image or a frame folder is coded in (the sheet's panels keep
+    its pixels as coded, as ``vidstyle stylize`` does); None for a video."""
+    from vidstyle.io.images import is_image_path, rgb_profile
+    from vidstyle.io.sequence import find_sequence
+
+    if path.is_dir():
+        return find_sequence(path).rgb_profile()
+    return rgb_profile(path) if is_image_path(path) else None
+
+
 def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None = None, *,
                 frames: int = SHEET_FRAMES, width: int = PANEL_WIDTH, start: float | None = None,
                 duration: float | None = None, fps=None, hdr: str = "sdr", bars: str = "keep",
@@ -241,7 +252,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
             progress(done, len(specs), _spec_text(spec))
     sheet = np.concatenate(rows, axis=0)
     with atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
-        write_image(temp, sheet, format=IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
+        write_image(temp, sheet, format=IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()],
+                    icc_profile=_input_profile(input_path))
     return SheetResult(output=Path(output), styles=len(specs), frames=len(images),
                        size=(sheet.shape[1], sheet.shape[0]), seconds=time.perf_counter() - started)
 

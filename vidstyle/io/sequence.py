@@ -27,7 +27,7 @@ from PIL import Image
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import (check_writable_folder, create_output_folder, folders_missing, remove_empty_folders,
                                temp_path_beside)
-from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, write_image
+from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, rgb_profile, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
 SEQUENCE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -90,6 +90,11 @@ class ImageSequence:
         except (OSError, ValueError, SyntaxError):  # unreadable here: the decoder says what is wrong
             return 0, False
         return _ORIENTATIONS.get(tag, (0, False))
+
+    def rgb_profile(self) -> bytes | None:
+        """The first frame's RGB colour profile (:func:`vidstyle.io.images.rgb_profile`), taken to
+        be every frame's, as :meth:`orientation` is."""
+        return rgb_profile(self.folder / self.names[0])
 
     def open(self, fps: Fraction) -> av.container.InputContainer:
         return av.open(self.pattern(), "r", format="image2",
@@ -246,7 +251,9 @@ class SequenceWriter:
     run leaves no frames (and removes a folder it made). An image sequence holds neither sound
     nor timing: each frame's number is ``number_of(pts)`` (an input sequence's own numbers),
     else its position from 1. A ``source`` with transparency keeps it in images that can hold
-    it (:data:`~vidstyle.io.images.ALPHA_FORMATS`: PNG, TIFF, WebP)."""
+    it (:data:`~vidstyle.io.images.ALPHA_FORMATS`: PNG, TIFF, WebP). ``icc_profile``: the colour
+    space the frames are coded in (an input sequence's, :meth:`ImageSequence.rgb_profile`),
+    embedded in each frame as :func:`~vidstyle.io.images.write_image` does for a still."""
 
     pix_fmt = "rgb24"
     damaged_audio_packets = 0
@@ -255,8 +262,9 @@ class SequenceWriter:
     dropped_subtitles: tuple = ()  # not dropped one by one: none is written (the caller says so once)
 
     def __init__(self, pattern: str | Path, source, number_of=None, overwrite: bool = False, audio: bool = True,
-                 subtitles: bool = True):
+                 subtitles: bool = True, icc_profile: bytes | None = None):
         self.pattern, self.overwrite, self._number_of = Path(pattern), overwrite, number_of
+        self.icc_profile = icc_profile
         folder = self.pattern.parent
         self._made = folders_missing(folder)
         create_output_folder(folder)
@@ -287,7 +295,7 @@ class SequenceWriter:
         if name in self._written:  # two frames of one number would overwrite each other
             raise VidstyleError(f"two frames would both be written as {name}")
         try:
-            write_image(self._temp / name, image)
+            write_image(self._temp / name, image, icc_profile=self.icc_profile)
         except OSError as exc:  # a full disk: named as the user's frame, not the hidden folder's
             raise VidstyleError(f"writing {self.pattern.parent / name} failed: {exc.strerror or exc}") from None
         self._names.append(name)
