@@ -302,6 +302,22 @@ def test_audio_dropped_when_disabled(tmp_path):
     assert probe(out).audio == []
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_audio_that_outlasts_the_video_is_written_to_its_end(tmp_path, suffix):
+    """Music running on after the last frame (a title card over a song): the encoder holds audio
+    back until the video reaches it (see VideoEncoder.write_audio), so whatever is still held
+    when the video ends must be written at the finish, not lost with the held queue."""
+    src = make_video(tmp_path / f"a{suffix}", frames=6, fps=12, audio=True, audio_seconds=4.0)
+    out = tmp_path / f"o{suffix}"
+    enc = reencode(src, out)
+    assert enc.audio_modes == {0: "copy"}
+    info = probe(out)
+    assert info.duration == pytest.approx(0.5, abs=0.01)
+    # the audio ends 3.5 s after the video, far past the lead the encoder holds it by
+    assert info.audio[0].duration == pytest.approx(probe(src).audio[0].duration, abs=0.03)
+    assert info.audio[0].duration > 3.9
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
 def test_a_held_last_frame_keeps_its_duration_with_b_frames(tmp_path, suffix):
     """An end card held for 2 s: x264's default preset reorders frames (B-frames), so in MP4 the
