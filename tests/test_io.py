@@ -318,6 +318,31 @@ def test_audio_that_outlasts_the_video_is_written_to_its_end(tmp_path, suffix):
     assert info.audio[0].duration > 3.9
 
 
+def test_audio_held_for_a_video_that_does_not_advance_stays_bounded(tmp_path, monkeypatch):
+    """A still image over a long song: the video written never reaches the audio's time, so the
+    encoder would hold the whole track in memory; past AUDIO_HOLD_BYTES it must write it anyway."""
+    import vidstyle.io.encode as encode_module
+
+    limit = 64 * 1024
+    monkeypatch.setattr(encode_module, "AUDIO_HOLD_BYTES", limit)
+    src = make_video(tmp_path / "a.mkv", frames=2, fps=1, size=(64, 48), audio=True, audio_seconds=20.0)
+    with VideoDecoder(src) as dec:
+        enc = VideoEncoder(tmp_path / "o.mkv", dec.info, EncodeConfig(crf=30, preset="medium"))
+        items = list(dec.read(enc.audio_modes))
+        frames = [i for i in items if isinstance(i, DecodedFrame)]
+        enc.write(frames[0].image, frames[0].pts, frames[0].duration)  # x264's look-ahead keeps it
+        largest, peak = 0, 0
+        for item in items:
+            if isinstance(item, AudioItem):
+                enc.write_audio(item)
+                largest = max(largest, item.packet.size)
+                peak = max(peak, enc._held_bytes)
+        enc.write(frames[1].image, frames[1].pts, frames[1].duration)
+        enc.finish()
+    assert peak <= limit + largest
+    assert probe(tmp_path / "o.mkv").audio[0].duration > 19.9  # and nothing was lost for it
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
 def test_a_held_last_frame_keeps_its_duration_with_b_frames(tmp_path, suffix):
     """An end card held for 2 s: x264's default preset reorders frames (B-frames), so in MP4 the
