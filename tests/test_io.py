@@ -1,6 +1,7 @@
 """Decoding, encoding and output-file safety, on real encoded videos made by the tests."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -1073,6 +1074,24 @@ def test_the_encoder_takes_yuv420_frames_where_it_says_so(tmp_path):
         with pytest.raises(VidstyleError, match="takes RGB frames only"):
             rgba.write(np.zeros((108, 128), np.uint8), 0, 1)
         rgba.abort()
+
+
+def test_an_odd_sized_yuv420_output_takes_rgb_frames_only(tmp_path):
+    """VP9 stores an odd size in 4:2:0 itself, but the network side's yuv420p frames
+    (float_to_yuv420) are made for even sizes only: such an output must ask for RGB."""
+    info = SourceInfo(path=tmp_path / "in.webm", width=95, height=63, rotation=0, time_base=Fraction(1, 1000),
+                      frame_rate=Fraction(24), frames=2, codec="vp9", sample_aspect_ratio=None, audio_streams=())
+    for size in ((95, 63), (96, 63), (95, 64)):
+        info = dataclasses.replace(info, width=size[0], height=size[1])
+        enc = VideoEncoder(tmp_path / "o.webm", info, EncodeConfig(crf=30, preset="ultrafast"))
+        assert enc.pix_fmt == "yuv420p"  # (the case: a 4:2:0 output of an odd size)
+        assert enc.yuv420_matrix is None
+        with pytest.raises(VidstyleError, match="takes RGB frames only"):
+            enc.write(np.zeros((size[1] * 3 // 2, size[0]), np.uint8), 0, 1)
+        enc.abort()
+    even = VideoEncoder(tmp_path / "e.webm", dataclasses.replace(info, width=96, height=64), EncodeConfig())
+    assert even.yuv420_matrix is not None  # (and an even one takes them)
+    even.abort()
 
 
 def _returns_soon(call, seconds: float = 20.0):
