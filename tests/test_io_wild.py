@@ -558,7 +558,10 @@ def test_frames_whose_clock_does_not_advance_are_said_to(tmp_path, caplog):
     out = tmp_path / "out.mp4"
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize(path, out)
-    assert len(frame_times(out)) == 8
+    times = frame_times(out)
+    assert len(times) == 8
+    # each frame a tick later than the one before: eight frames at one time would show as one
+    assert all(a < b for a, b in zip(times, times[1:]))
     assert "7 frames of stuck.mp4 came with a time no later than the frame before (a damaged clock)" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
