@@ -886,6 +886,19 @@ def test_an_output_folder_that_is_a_file_is_said_as_that(tmp_path):
             temp.write_text("{}")
 
 
+@pytest.mark.parametrize("size, matrix", [
+    ((720, 576), 6), ((720, 480), 6), ((1024, 576), 6),  # PAL and NTSC SD (DVDs, DV) are BT.601
+    ((720, 578), 1), ((1280, 720), 1), ((1280, 536), 1),  # over 576 lines or 1280 wide (a 2.39:1 crop): HD
+    ((1920, 1080), 1)])
+def test_an_untagged_video_is_converted_with_the_matrix_players_assume_for_its_size(size, matrix):
+    """Players take an untagged video of 576 lines (PAL) or fewer below 1280 wide as BT.601: one
+    converted as BT.709 would have its greens and reds shifted; a tag, when there is one, decides."""
+    from vidstyle.io.decode import yuv_matrix
+
+    assert yuv_matrix(2, *size) == matrix  # AVCOL_SPC_UNSPECIFIED
+    assert yuv_matrix(1, *size) == 1 and yuv_matrix(5, *size) == 5 and yuv_matrix(9, *size) == 9
+
+
 @pytest.mark.parametrize("downscale", [None, 48])
 def test_4_2_0_frames_decode_at_their_levels(tmp_path, downscale):
     """swscale's default YUV -> RGB path made 4:2:0 frames 1-2 levels too dark (a flat colour coded
