@@ -147,6 +147,12 @@ def test_a_segment_starting_between_two_frames_lasts_its_duration_from_its_first
     assert len(times) == 13 and times[-1] == Fraction(12, 24)
     assert info.duration == pytest.approx(13 / 24, abs=1e-3) and info.average_rate == 24
     assert info.audio[0].duration == pytest.approx(13 / 24, abs=0.03)  # the sound is cut with the picture
+    # both at once: from the first frame after 0.51 s, 0.52 s is again 13 frames (measured from
+    # 0.51 s instead, the segment would end at 1.03 s, before the 13th frame's 1.0417 s)
+    stylize_video(path, out, style=Identity(), temporal="off", start=0.51, duration=0.52, progress=False,
+                  overwrite=True)
+    times = frame_times(out)
+    assert len(times) == 13 and times[-1] == Fraction(12, 24)
     # which frames are kept follows the end asked for, not whole frames of the average rate: a
     # variable-rate clip's 14th frame begins after 0.52 s and stays out
     vfr = make_video(tmp_path / "vfr.mp4", frames=48, fps=24, vfr=True)
