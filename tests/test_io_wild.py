@@ -471,7 +471,6 @@ def test_non_square_pixels_kept_in_mp4_and_a_warning_where_they_cannot_be(tmp_pa
         assert f"which a .{animation.split('.')[1]} animation cannot record" in caplog.text, caplog.text
 
 
-
 def test_a_turned_video_of_non_square_pixels_has_its_pixel_aspect_turned_too(tmp_path):
     """Pixels twice as wide as tall, stored sideways (a phone's rotation tag): the frames are
     written upright, where the same pixels are twice as tall as wide. Kept as 2:1, the output
@@ -483,6 +482,7 @@ def test_a_turned_video_of_non_square_pixels_has_its_pixel_aspect_turned_too(tmp
         stream = container.streams.video[0]
         assert (stream.width, stream.height) == (48, 64)
         assert stream.sample_aspect_ratio == Fraction(1, 2)
+
 
 # --- timing and names --------------------------------------------------------------------------------
 

@@ -265,7 +265,6 @@ def test_an_input_sequence_keeps_its_numbers(tmp_path):
     assert sorted(p.name for p in seg.parent.iterdir()) == ["s_1004.png", "s_1005.png"]
 
 
-
 def test_the_frame_number_is_the_last_number_in_a_name(tmp_path):
     """A render of take 2 of shot 10 (shot10_take2_0101.png, ...): its frames are numbered by the
     last group of digits; the first would give every frame the number 10 (refused as twice)."""
@@ -275,6 +274,7 @@ def test_the_frame_number_is_the_last_number_in_a_name(tmp_path):
     out = tmp_path / "out" / "s_%04d.png"
     stylize_video(tmp_path / "shot", out, Invert(), temporal="off", progress=False)
     assert sorted(p.name for p in out.parent.iterdir()) == ["s_0101.png", "s_0102.png", "s_0103.png"]
+
 
 def test_a_failed_run_leaves_no_frames_and_no_folder_it_made(tmp_path):
     class FailsLate(Invert):
