@@ -17,6 +17,8 @@ GREY = (np.arange(48 * 64).reshape(48, 64) % 256).astype(np.uint8)  # every 8-bi
 
 @pytest.mark.parametrize("name, image", [
     ("grey16.png", Image.fromarray(GREY.astype(np.uint16) * 257)),  # 16-bit grey PNG: mode I;16
+    # a dim one (a night shot) stays dim: scaled by 16 bits' range, not brightened to its own maximum
+    ("dim16.png", Image.fromarray((GREY // 4).astype(np.uint16) * 257)),  # levels 0-63
     ("unit.tif", Image.fromarray(GREY.astype(np.float32) / 255)),  # float TIFF in [0, 1]: mode F
     ("levels.tif", Image.fromarray(GREY.astype(np.float32))),  # float TIFF in 8-bit units
     ("grey8.png", Image.fromarray(GREY)),
@@ -27,7 +29,8 @@ def test_wide_and_narrow_grey_images_keep_their_levels(tmp_path, name, image):
     image.save(tmp_path / name)
     rgb = read_image(tmp_path / name)
     assert rgb.shape == (48, 64, 3) and rgb.dtype == np.uint8
-    assert np.abs(rgb.astype(int) - GREY[..., None]).max() == 0
+    expected = GREY // 4 if name.startswith("dim") else GREY
+    assert np.abs(rgb.astype(int) - expected[..., None]).max() == 0
 
 
 def test_an_image_past_pillows_bomb_limit_is_a_clear_error(tmp_path, monkeypatch):
