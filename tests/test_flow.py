@@ -352,6 +352,7 @@ def test_raft_backend_with_user_weights(tmp_path):
         create_flow_estimator("raft", weights=path, size="large")  # mismatched architecture
 
 
+
 # --- masks ---------------------------------------------------------------------------------
 
 
@@ -411,6 +412,25 @@ def test_numpy_in_view_mask_is_exact_for_flow_leaving_through_the_left_and_top()
         assert np.array_equal(in_view_mask_numpy(gt), inside)
         assert np.array_equal(in_view_mask(flow_numpy_to_torch(gt))[0, 0].numpy() > 0, inside)
         assert np.array_equal(valid_mask_numpy(gt, motion_boundaries=False) > 0, inside)
+
+
+def test_a_still_flow_keeps_every_pixel_in_view_the_last_row_and_column_included():
+    # x + flow = W - 1 is the centre of the last column, inside the frame: a `<` for a `<=` would
+    # drop the last row and column of every static shot from the stabilizer's blend
+    still = np.zeros((7, 9, 2), np.float32)
+    assert in_view_mask_numpy(still).all()
+    assert torch.equal(in_view_mask(flow_numpy_to_torch(still)), torch.ones(1, 1, 7, 9))
+    assert np.array_equal(valid_mask_numpy(still, still), np.ones((7, 9), np.float32))
+    # every pixel sent exactly onto the last column's (row's) centre is in view; a hair past it is not
+    ys, xs = np.mgrid[0:7, 0:9].astype(np.float32)
+    for axis, last in ((0, 8 - xs), (1, 6 - ys)):
+        onto = np.zeros((7, 9, 2), np.float32)
+        onto[..., axis] = last
+        assert in_view_mask_numpy(onto).all(), axis
+        assert bool(in_view_mask(flow_numpy_to_torch(onto)).all()), axis
+        onto[..., axis] += 1e-3
+        assert not in_view_mask_numpy(onto).any(), axis
+        assert not bool(in_view_mask(flow_numpy_to_torch(onto)).any()), axis
 
 
 def test_numpy_motion_boundaries_are_the_torch_ones():
