@@ -352,6 +352,40 @@ def test_raft_backend_with_user_weights(tmp_path):
         create_flow_estimator("raft", weights=path, size="large")  # mismatched architecture
 
 
+class _SpyRaft(torch.nn.Module):
+    """Stands in for torchvision's RAFT: records its inputs and returns, as RAFT does, a list of
+    flow refinements, the last one a known flow (channel 0 the column, channel 1 minus the row)."""
+
+    def forward(self, image1, image2, num_flow_updates=12):
+        self.inputs = (image1.clone(), image2.clone(), num_flow_updates)
+        _, _, h, w = image1.shape
+        ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
+                                indexing="ij")
+        return [torch.zeros(1, 2, h, w), torch.stack((xs, -ys))[None]]
+
+
+def test_raft_gets_the_first_image_first_in_its_range_padded_and_its_flow_is_cropped_back():
+    # random weights cannot tell these apart: img0 and img1 swapped (the flow of the wrong
+    # direction), images left in [0, 1] (RAFT was trained on [-1, 1]), the iterations ignored
+    from vidstyle.flow.estimate import RAFTFlow
+
+    est = RAFTFlow.__new__(RAFTFlow)  # no weights file: only __call__ is under test
+    est.device, est.iters, est.model = torch.device("cpu"), 5, _SpyRaft()
+    rng = np.random.default_rng(0)
+    img0, img1 = (rng.integers(0, 256, (130, 141, 3), dtype=np.uint8) for _ in range(2))
+    flow = est(img0, img1)
+    first, second, updates = est.model.inputs
+    assert first.shape == second.shape == (1, 3, 136, 144)  # padded to multiples of 8
+    expected0 = torch.from_numpy(img0).permute(2, 0, 1)[None].float() / 255 * 2 - 1
+    expected1 = torch.from_numpy(img1).permute(2, 0, 1)[None].float() / 255 * 2 - 1
+    assert torch.allclose(first[..., :130, :141], expected0, atol=1e-6)
+    assert torch.allclose(second[..., :130, :141], expected1, atol=1e-6)
+    assert updates == 5
+    # the last refinement, cropped to the frame, as (H, W, 2)
+    assert flow.shape == (130, 141, 2) and flow.dtype == np.float32
+    assert np.array_equal(flow[..., 0], np.broadcast_to(np.arange(141, dtype=np.float32), (130, 141)))
+    assert np.array_equal(flow[..., 1], -np.broadcast_to(np.arange(130, dtype=np.float32)[:, None], (130, 141)))
+
 
 # --- masks ---------------------------------------------------------------------------------
 
