@@ -46,6 +46,19 @@ def test_drop_frame_counts_round_trip_and_skip_only_the_dropped_numbers():
     assert shifted("00:09:59;29", 1, NTSC) == "00:10:00;00"
 
 
+def test_drop_frame_timecodes_wrap_at_24_hours_and_drop_frame_needs_a_rate_of_30_or_60():
+    # a segment of a clip shot just before midnight: the day's last drop-frame label is followed
+    # by 00:00:00;00, as a non-drop one is, not by an hour 24 no editor reads
+    day = 24 * 107892  # a day of 29.97 frames/s labels
+    assert from_frames(day - 1, NTSC, True) == "23:59:59;29"
+    assert from_frames(day, NTSC, True) == "00:00:00;00"
+    assert from_frames(day + 1800, NTSC, True) == "00:01:00;02"
+    assert shifted("23:59:59;29", 1, NTSC) == "00:00:00;00"
+    assert shifted("23:59:59;59", 1, Fraction(60000, 1001)) == "00:00:00;00"
+    # no frame numbers are dropped at 25 frames/s, whatever the caller asks
+    assert from_frames(25 * 60, Fraction(25), True) == "00:01:00:00"
+
+
 def test_as_ffmpeg_reads_them():
     """Any separator but ':' means drop-frame; 12.5 frames/s counts 13 a second."""
     from vidstyle.io.timecode import timecode_base
