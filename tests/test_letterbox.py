@@ -29,7 +29,7 @@ def picture(index: int = 0, size=(W, H)) -> np.ndarray:
 # --- finding the picture --------------------------------------------------------------------
 
 @pytest.mark.parametrize("bars", [dict(top=12, bottom=12), dict(left=20, right=20), dict(top=8, bottom=8, left=10, right=10),
-                                  dict(top=5), dict(right=7)])
+                                  dict(top=5), dict(right=7), dict(top=2, bottom=2, left=2)])  # MIN_BAR thick
 def test_bars_are_found_exactly(bars):
     frames = [boxed(picture(i), **bars) for i in range(3)]
     area = find_picture_area(frames)
@@ -87,12 +87,13 @@ def test_a_dark_background_is_no_bar():
     assert find_picture_area([boxed(portrait, top=10, bottom=10)]).shape == (H, W)  # real bars still count
 
 
-@pytest.mark.parametrize("width", [320, 1920])
+@pytest.mark.parametrize("width", [96, 320, 1920])
 def test_a_smooth_ramp_from_black_is_no_bar(width):
     """A gradient background from black (a studio backdrop, a sky into night) is dark for a few
     columns at its edge and then lit, but with no edge there: cropping it would leave a strip
     unpainted with a hard seam beside the painted picture. With light grain (as left after encoding) and a
-    moving object, over three frames; the wide one rises by only 0.13 levels a column."""
+    moving object, over three frames; the wide one rises by only 0.13 levels a column, the narrow one
+    by 2.7: past the dark level within a few columns, and still rising as fast after it."""
     rng = np.random.default_rng(1)
     frames = []
     for i in range(3):
@@ -198,6 +199,18 @@ def test_the_bars_show_picture_when_more_than_half_of_a_bar_is_lit():
 
 def test_a_picture_too_small_to_stylize_is_not_cropped_to():
     assert find_picture_area([boxed(picture(size=(W, 10)), top=30, bottom=32)]) is None
+    # min_picture (16) rows are enough
+    assert find_picture_area([boxed(picture(size=(W, 16)), top=30, bottom=32)]) == PictureArea(30, 46, 0, W, (78, W))
+
+
+def test_bars_at_the_dark_level_are_bars_and_above_it_are_not():
+    """A row is bar when its pixels' luma is *at most* DARK_LEVEL (12): a grey-12 bar (a
+    lifted black) is one, a grey-13 bar is not."""
+    for grey, found in ((12, True), (13, False)):
+        frame = boxed(picture(), top=12, bottom=12)
+        frame[:12] = frame[H + 12:] = grey
+        area = find_picture_area([frame])
+        assert (area == PictureArea(12, H + 12, 0, W, (H + 24, W))) if found else area is None, grey
     assert find_picture_area([boxed(picture(size=(W, 10)), top=30, bottom=32)], min_picture=8) is not None
 
 
