@@ -415,6 +415,15 @@ def test_padding_reflects_to_the_multiple_and_crops_back(size):
     assert torch.equal(crop_to(padded, orig), x)
 
 
+def test_padding_mirrors_the_frame_not_black():
+    # reflection, not zeros: a black margin would be painted as a dark seam along the crop
+    x = (torch.arange(5.0).view(5, 1) * 10 + torch.arange(1.0, 6.0))[None, None]  # 10 * row + column + 1
+    padded, _ = pad_to_multiple(x, 8)
+    assert padded.shape[-2:] == (8, 8)
+    assert padded[0, 0, 0].tolist() == [1, 2, 3, 4, 5, 4, 3, 2]  # mirrored about the last column
+    assert padded[0, 0, :, 0].tolist() == [1, 11, 21, 31, 41, 31, 21, 11]  # and about the last row
+
+
 def test_padding_reaches_the_minimum_size():
     x = torch.rand(1, 3, 3, 21)
     padded, orig = pad_to_multiple(x, 8, minimum=16)
