@@ -424,6 +424,15 @@ def test_padding_mirrors_the_frame_not_black():
     assert padded[0, 0, :, 0].tolist() == [1, 11, 21, 31, 41, 31, 21, 11]  # and about the last row
 
 
+def test_tensor_to_images_rounds_and_clamps():
+    # to the nearest level, not truncated: truncation darkens every frame by half a level on average
+    levels = torch.tensor([-0.2, 0.0, 0.4, 0.6, 127.5, 254.4, 254.6, 255.0, 300.0]) / 255
+    x = levels.view(1, 1, 1, -1).expand(1, 3, 2, -1)
+    images = tensor_to_images(x)
+    assert images.dtype == np.uint8 and images.shape == (1, 2, 9, 3)
+    assert images[0, 0, :, 0].tolist() == [0, 0, 0, 1, 128, 254, 255, 255, 255]
+
+
 def test_padding_reaches_the_minimum_size():
     x = torch.rand(1, 3, 3, 21)
     padded, orig = pad_to_multiple(x, 8, minimum=16)
