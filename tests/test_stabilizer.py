@@ -15,7 +15,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.eval import GroundTruthFlow, warping_error
 import vidstyle.flow.stabilizer as stabilizer_module
 from vidstyle.flow.stabilizer import (MAX_BLEND_BANDS, FlowStabilizer, FlowState, banded_blend, blend_bands,
-                                      contrast_preserving_blend)
+                                      brightness_change, contrast_preserving_blend)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FRAMES = 16
@@ -431,6 +431,21 @@ def test_brightness_change_is_the_log_ratio_of_the_matched_pixels_means():
     assert brightness_change(a, b, matched) == pytest.approx(expected, rel=1e-12)
     b[~matched] = 0  # pixels outside the mask do not count
     assert brightness_change(a, b, matched) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_pan_onto_a_bright_area_is_no_fade(clip):
+    """The brightness change is measured where the flow matched: the strip a pan brings into
+    view (bright here, where the warped previous frame repeats its dim edge) is no change of
+    light, and must not gate the whole frame's blend away as a fade would."""
+    frames, _ = clip
+    wide = (frames[0][:180, :400].astype(np.float32) * 0.4).astype(np.uint8)  # a dim scene...
+    wide[:, 320:] = np.clip(frames[0][:180, 320:400].astype(np.int16) + 150, 0, 255)  # ...bright past the right edge
+    prev, cur = np.ascontiguousarray(wide[:, :320]), np.ascontiguousarray(wide[:, 16:336])  # a 16-pixel pan
+    whole = brightness_change(cur, prev, np.ones(cur.shape[:2], bool))
+    assert whole > 0.1  # over every pixel the frames differ in brightness as in a fade...
+    state = FlowStabilizer().estimate(prev, cur)
+    assert state is not None and state.brightness_change < 0.01  # ...where the flow matched they do not
+    assert state.weight.mean() > 0.7  # so the blend is kept
 
 
 def test_a_fade_from_black_is_not_blended_with_the_darker_previous_output(clip):
