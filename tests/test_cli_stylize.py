@@ -374,6 +374,29 @@ def test_a_kill_while_torch_imports_is_said_as_any_other(tmp_path):
     assert proc.stderr.read().strip().splitlines() == ["vidstyle: terminated (SIGTERM)"]
 
 
+def test_ctrl_c_while_torch_imports_is_not_swallowed(tmp_path):
+    """A Ctrl-C that lands inside torch's import of numpy was swallowed by torch's C++ (it keeps
+    the KeyboardInterrupt to itself): the command ran on to exit status 0, or failed on the half-
+    loaded numpy ("module 'numpy' has no attribute 'multiply'"). Start-up swallowing it here as
+    torch does, the process still ends as interrupted."""
+    code = ("import os, signal, sys, time\n"
+            "import vidstyle.memory\n"
+            "def swallowing():  # what torch's C++ does with a KeyboardInterrupt in its import of numpy\n"
+            "    try:\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "        time.sleep(30)\n"
+            "    except KeyboardInterrupt:\n"
+            "        pass\n"
+            "vidstyle.memory.keep_freed_memory = swallowing\n"
+            "from vidstyle.cli import main\n"
+            "sys.argv = ['vidstyle', 'styles']\n"
+            "sys.exit(main())\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
+    assert (proc.returncode, proc.stdout) == (130, ""), proc.stderr
+    assert proc.stderr.strip().splitlines() == ["vidstyle: interrupted"]
+
+
 def test_stabilizer_strength_defaults_to_the_styles_own(tmp_path, stylize, capsys, caplog):
     # the bundled shipwreck names 0.3 (benchmarks/RESULTS.md); a copy of it is a user's file and gets
     # the default 0.5; the flag wins over both

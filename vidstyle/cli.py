@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
             return _reader_gone()
         return 0
     try:  # importing torch and building the parser take seconds a Ctrl-C or a kill may land in
-        with on_kill(_ended_at_once):
+        with on_kill(_ended_at_once), _interrupt_ends_at_once(process):
             from vidstyle.memory import keep_freed_memory
 
             keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
@@ -567,6 +567,31 @@ def _ended_at_once(signum, frame):
     refuse to load again."""
     os.write(2, (terminated_line(signum) + "\n").encode())
     os._exit(128 + signum)
+
+
+@contextlib.contextmanager
+def _interrupt_ends_at_once(process: bool):
+    """Ctrl-C while vidstyle starts ends the process at once, as :func:`_ended_at_once` ends a
+    kill: as a KeyboardInterrupt it can land inside torch's import of numpy, whose C++ swallows
+    it, and the command then ran on (the Ctrl-C lost, exit status 0) or failed on the half-loaded
+    numpy ("module 'numpy' has no attribute 'multiply'", a RecursionError). Only for the command
+    line's own process and a Ctrl-C that has Python's default handler (not one ignored in a
+    background job)."""
+    if (not process or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    signal.signal(signal.SIGINT, _interrupted_at_once)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _interrupted_at_once(signum, frame):
+    """Ctrl-C during start-up: its one line and exit status 130, nothing written yet."""
+    os.write(2, b"vidstyle: interrupted\n")
+    os._exit(130)
 
 
 def _say_if_terminated(exc: SystemExit) -> None:
