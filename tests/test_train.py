@@ -1200,6 +1200,41 @@ def test_an_unreadable_pt_file_says_so_whatever_its_name(tmp_path, monkeypatch):
         read_info(checkpoint)
 
 
+def test_a_model_file_without_read_permission_is_said_as_such_not_as_missing(tmp_path, monkeypatch):
+    """safetensors says "No such file or directory: PATH" of a file it may not open (mode 000):
+    `vidstyle export --style FILE` said "cannot read FILE (No such file or directory: FILE)" of a
+    file that is there. The system's own reason is said."""
+    from vidstyle.models import weights
+
+    model = tmp_path / "mine.safetensors"
+    model.write_bytes(b"\0" * 16)
+
+    def as_safetensors_says(name, *args, **kwargs):  # what safe_open raises for an unreadable file
+        raise FileNotFoundError(f"No such file or directory: {name}")
+
+    def denied(*args, **kwargs):  # what the system says (root reads a mode 000 file anyway)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(weights, "safe_open", as_safetensors_says)
+    monkeypatch.setattr(weights, "open", denied, raising=False)
+    with pytest.raises(VidstyleError, match=r"^cannot read .*mine.safetensors \(Permission denied\)$"):
+        read_info(model)
+
+
+def test_a_model_file_of_mode_000_is_said_unreadable(tmp_path):
+    model = tmp_path / "mine.safetensors"
+    model.write_bytes(b"\0" * 16)
+    model.chmod(0)
+    try:
+        model.open("rb").close()
+    except PermissionError:
+        pass
+    else:
+        pytest.skip("this user reads files of mode 000 (root)")
+    with pytest.raises(VidstyleError, match=r"^cannot read .*mine.safetensors \(Permission denied\)$"):
+        read_info(model)
+
+
 def test_train_help_says_what_overwrite_deletes_and_where_flow_is_cached(capsys):
     from vidstyle.cli import main
 

@@ -214,6 +214,11 @@ def _not_safetensors_message(path: Path, exc: Exception) -> str:
     """Why ``path`` cannot be read as a model. A PyTorch file (``vidstyle train``'s checkpoints are
     ``checkpoint_*.pt``) is named as such: the parser's "header too large" says nothing of it."""
     if isinstance(exc, OSError):  # unreadable (missing, no permission): that is the news, whatever the name
+        try:  # safetensors says "No such file or directory" of any file it cannot open: the system's reason
+            with open(path, "rb"):
+                pass
+        except OSError as own:
+            exc = own
         return f"cannot read {path} ({exc.strerror or exc})"
     if CHECKPOINT_NAME.fullmatch(path.name):
         # the default checkpoint folder is OUT without its suffix + ".train": its model, if written
