@@ -614,6 +614,10 @@ def _exported_name(path: Path) -> str | None:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
+    except OSError as exc:  # (no permission): not a statement about the file's content
+        from vidstyle.models.weights import open_failure_reason
+
+        raise VidstyleError(f"cannot read {path} ({open_failure_reason(path, exc)})") from exc
     except Exception as exc:  # safetensors raises several types for a corrupt header
         raise VidstyleError(f"{path} is not a safetensors file ({exc})") from exc
     if meta.get("format") != _FORMAT:

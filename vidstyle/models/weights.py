@@ -210,16 +210,22 @@ def _wrong_header_field(info: ModelInfo) -> str:
 CHECKPOINT_NAME = re.compile(r"checkpoint_\d+\.pt")
 
 
+def open_failure_reason(path: str | Path, exc: OSError) -> str:
+    """Why safetensors could not open ``path``, in the system's words: it says "No such file or
+    directory: PATH" of any file it cannot open (a mode 000 one too), without an errno."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as own:
+        exc = own
+    return exc.strerror or str(exc)
+
+
 def _not_safetensors_message(path: Path, exc: Exception) -> str:
     """Why ``path`` cannot be read as a model. A PyTorch file (``vidstyle train``'s checkpoints are
     ``checkpoint_*.pt``) is named as such: the parser's "header too large" says nothing of it."""
     if isinstance(exc, OSError):  # unreadable (missing, no permission): that is the news, whatever the name
-        try:  # safetensors says "No such file or directory" of any file it cannot open: the system's reason
-            with open(path, "rb"):
-                pass
-        except OSError as own:
-            exc = own
-        return f"cannot read {path} ({exc.strerror or exc})"
+        return f"cannot read {path} ({open_failure_reason(path, exc)})"
     if CHECKPOINT_NAME.fullmatch(path.name):
         # the default checkpoint folder is OUT without its suffix + ".train": its model, if written
         out = path.parent.with_name(path.parent.name.removesuffix(".train") + ".safetensors")
