@@ -223,6 +223,32 @@ def test_the_content_search_follows_linked_folders_and_skips_hidden_and_excluded
     assert "model.train/preview_0000010.png" not in [p.relative_to(root).as_posix() for p in find_images(root)]
 
 
+def test_a_content_folder_that_cannot_be_listed_is_said_so_not_as_empty(data, tmp_path, monkeypatch, caplog):
+    """os.walk passes over a folder it may not list: a content folder without read permission was
+    "no images (...) found under DIR", and a subfolder's photos were left out without a word."""
+    photos = find_images(data["content"])
+    root = tmp_path / "content"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.png").write_bytes(photos[0].read_bytes())
+    (root / "sub" / "b.png").write_bytes(photos[1].read_bytes())
+    listing = os.scandir
+
+    def denied_at(folder):
+        def scandir(path="."):
+            if os.path.realpath(path) == str(folder):  # what the system says (root lists it anyway)
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return listing(path)
+        return scandir
+
+    monkeypatch.setattr(os, "scandir", denied_at(root.resolve()))
+    with pytest.raises(VidstyleError, match=r"^cannot read content folder .*content \(Permission denied\)$"):
+        find_images(root)
+    monkeypatch.setattr(os, "scandir", denied_at((root / "sub").resolve()))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert find_images(root) == [root / "a.png"]
+    assert "cannot read" in caplog.text and "sub (Permission denied): its photos are left out" in caplog.text
+
+
 def test_an_unreadable_photo_is_skipped_with_a_warning_not_fatal(data, tmp_path, caplog):
     # a truncated file is found only when a batch first draws it, possibly hours into a run
     files = find_images(data["content"])

@@ -89,7 +89,13 @@ def find_images(folder: str | Path, exclude: Sequence[str | Path] = ()) -> list[
     skip = {os.path.realpath(p) for p in exclude}
     seen: set[str] = set()
     files = []
-    for root, dirs, names in os.walk(folder, followlinks=True):
+
+    def unlisted(exc: OSError) -> None:  # (os.walk passes over a folder it cannot list without a word)
+        if os.path.realpath(exc.filename) == os.path.realpath(folder):  # not "no images found under" it
+            raise VidstyleError(f"cannot read content folder {folder} ({exc.strerror or exc})")
+        log.warning("cannot read %s (%s): its photos are left out", exc.filename, exc.strerror or exc)
+
+    for root, dirs, names in os.walk(folder, onerror=unlisted, followlinks=True):
         real = os.path.realpath(root)
         if real in seen or real in skip:
             dirs[:] = []
