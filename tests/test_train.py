@@ -786,6 +786,19 @@ def test_temporal_feature_weight_adds_the_feature_level_term(data, loss_weights,
         _config(data, loss_weights, tmp_path, temporal_feature_weight=-1.0).validate()
 
 
+@pytest.mark.parametrize("term", ["content", "style"])
+def test_the_content_and_style_weights_reach_the_total(data, loss_weights, tmp_path, term):
+    # two runs on the same crops (same seed) that differ only in one term's weight: if the weight
+    # never multiplied its term, --content-weight or --style-weight would change nothing learned
+    trained = []
+    for weight in (0.0, 1.0):
+        config = _config(data, loss_weights, tmp_path, steps=2, **{f"{term}_weight": weight},
+                         out=str(tmp_path / f"{term}{weight:g}.safetensors"))
+        trained.append(load_model(train(config, progress=False).out)[0].state_dict())
+    differs = [k for k in trained[0] if not torch.equal(trained[0][k], trained[1][k])]
+    assert differs, f"--{term}-weight changed nothing: its weight does not reach the total"
+
+
 def test_tv_weight_smooths_the_output(data, loss_weights, tmp_path):
     """Two runs on the same crops (same seed), differing only in --tv-weight: the one with a large
     weight must learn a smoother output (a lower total variation on a photo) than the one without."""
