@@ -73,6 +73,20 @@ def test_parse_layer_weights():
             parse_layer_weights(bad)
 
 
+def test_each_sample_is_scored_against_its_own_styles_grams(loss_weights):
+    # a multi-style network's batch mixes styles: each sample's style loss must use the Grams of
+    # the painting it was asked to paint, not the first painting's for all of them
+    torch.manual_seed(0)
+    lossnet = lossnets.load_loss_network("vgg16_hed", TAPS, weights=loss_weights)
+    paintings = [torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32).pow(3)]
+    losses = LossComputer(lossnet, ["relu2_2"], {"relu1_2": 1.0, "relu2_2": 1.0}, paintings)
+    output = torch.cat(paintings)  # each sample is exactly one of the paintings
+    per = losses(output, output, torch.tensor([0, 1]), reduce=False)["style"]
+    torch.testing.assert_close(per, torch.zeros(2), atol=1e-6, rtol=0)
+    swapped = losses(output, output, torch.tensor([1, 0]), reduce=False)["style"]
+    assert bool((swapped > 0.01).all()), swapped
+
+
 # --- fixtures: tiny data and a small loss network -------------------------------------------------------
 
 @pytest.fixture(scope="module")
