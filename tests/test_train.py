@@ -87,6 +87,24 @@ def test_each_sample_is_scored_against_its_own_styles_grams(loss_weights):
     assert bool((swapped > 0.01).all()), swapped
 
 
+def test_held_out_losses_are_the_mean_over_the_photos_in_any_chunking(loss_weights):
+    # the held-out metrics are a mean per photo: chunked evaluation must add per-photo losses up,
+    # not average chunk means or divide a chunk's mean by the photo count
+    from vidstyle.train.loop import evaluate
+
+    torch.manual_seed(0)
+    lossnet = lossnets.load_loss_network("vgg16_hed", TAPS, weights=loss_weights)
+    losses = LossComputer(lossnet, ["relu2_2"], {"relu1_2": 1.0, "relu2_2": 1.0}, [torch.rand(1, 3, 32, 32)])
+    net = build_network("light", 1).eval()
+    photos = torch.rand(3, 3, 16, 16)
+    with torch.no_grad():
+        net.set_style(torch.ones(1))
+        expected = {k: float(v.mean()) for k, v in losses(net(photos), photos, torch.zeros(3, dtype=torch.long),
+                                                          reduce=False).items()}
+    got = evaluate(net, losses, photos, 1, chunk=2)[0]  # chunks of 2 photos and 1
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
 # --- fixtures: tiny data and a small loss network -------------------------------------------------------
 
 @pytest.fixture(scope="module")
