@@ -179,6 +179,20 @@ def _coordinate_photo(path: Path, width: int, height: int) -> Path:
     return path
 
 
+def test_held_out_photos_are_scored_on_their_centre(tmp_path):
+    # the held-out evaluation takes the middle of each photo, so a wide photo and a tall one are
+    # scored on their subject rather than on an edge
+    from vidstyle.train.data import held_out_tensor
+
+    wide = _coordinate_photo(tmp_path / "wide.png", 96, 32)
+    tall = _coordinate_photo(tmp_path / "tall.png", 32, 96)
+    batch = held_out_tensor([wide, tall], 32)
+    assert batch.shape == (2, 3, 32, 32)
+    # the centre column (red) of the wide photo and the centre row (green) of the tall one: mid-grey
+    assert float(batch[0, 0].mean()) == pytest.approx(0.5, abs=0.03)
+    assert float(batch[1, 1].mean()) == pytest.approx(0.5, abs=0.03)
+
+
 def test_zoomed_crops_show_80_to_100_percent_of_the_shorter_side(tmp_path):
     """The shorter side's share a crop shows, read off a photo of its own coordinates. The zoom
     once only changed the resampling: every crop showed the whole shorter side, so a square photo
