@@ -450,6 +450,21 @@ def test_frames_smaller_than_the_networks_receptive_field_are_stylized(builder, 
     assert out.shape == img.shape and out.dtype == np.uint8
 
 
+def test_a_padded_frame_is_the_networks_output_cropped_not_squeezed_back():
+    # a frame whose sides are no multiple of the network's is padded on the bottom and right; the
+    # output must be that padding cut off again, pixel for pixel where the frame was (resizing the
+    # padded output down to the frame would shift and blur every pixel)
+    model = tiny().eval()
+    st = Stylizer.from_model(model, device="cpu", backend="torch", precision="fp32")
+    x = torch.rand(1, 3, 37, 53)
+    padded, size = pad_to_multiple(x, model.size_multiple, model.min_input_size)
+    assert padded.shape[-2:] != x.shape[-2:]
+    with torch.inference_mode():
+        expected = crop_to(model(padded), size).clamp(0, 1)
+        got = st.stylize_tensor(x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+
+
 def test_odd_sized_frames_and_max_side_keep_the_frame_size():
     st = Stylizer.from_model(tiny(), device="cpu", backend="torch", max_side=100)
     img = np.zeros((359, 641, 3), np.uint8)
