@@ -228,6 +228,23 @@ def test_the_stabilizer_starts_over_at_a_cut_between_styles(tmp_path, two_styles
     assert differs(steady[5], only_b[5]) > 0
 
 
+def test_the_stabilizer_starts_over_at_a_cut_between_styles_that_look_alike(tmp_path, two_styles):
+    # the stabilizer's own brightness gate turns the blend down between two styles of different
+    # brightness; between two that look alike (here one network under two names) only the cut's
+    # dropped flow state keeps the first style's frame from being blended into the second's
+    import shutil
+
+    a = two_styles[0]
+    twin = str(shutil.copy(a, tmp_path / "twin.safetensors"))
+    src = make_video(tmp_path / "in.mp4", frames=8, size=(96, 64), fps=8)
+    plain = frames_of(src, tmp_path / "plain", a, temporal="off")
+    steady = frames_of(src, tmp_path / "steady", StyleTimeline([(0, a), (0.5, twin)], crossfade=0),
+                       temporal="flow", temporal_strength=0.9)
+    assert differs(steady[3], plain[3]) > 0  # blended before the cut: the stabilizer is at work
+    assert differs(steady[4], plain[4]) < 1  # the first frame after the cut starts over
+    assert differs(steady[5], plain[5]) > 0
+
+
 def test_timelines_through_the_python_api_and_stylize_files(tmp_path, two_styles):
     a, b = two_styles
     src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48), fps=8)
