@@ -379,6 +379,24 @@ def test_style_scorer_scores(tmp_path, scene, vgg_weights):
         scorer.style([])
 
 
+def test_the_input_style_loss_is_the_inputs_and_the_style_loss_the_stylizations(tmp_path, scene, vgg_weights):
+    # input_style_loss is the floor a stylization is read against: it must score the input frame,
+    # not the stylized one again
+    from vidstyle.eval import StyleScorer
+    from vidstyle.train.data import load_image
+
+    _, frames, _ = scene
+    painting = _painting(tmp_path)
+    scorer = StyleScorer(painting, weights=vgg_weights, size=96)
+    itself = load_image(painting, short_side=96)
+    h, w = itself.shape[:2]
+    src = cv2.resize(frames[0], (w, h), interpolation=cv2.INTER_AREA)  # the painting's shape, for the pair
+    scores = scorer.scores([itself], [src])
+    assert scores["style_loss"] < 1e-6  # the "stylization" is the painting itself
+    assert scores["input_style_loss"] == pytest.approx(scorer.style([src]), rel=1e-5)
+    assert scores["input_style_loss"] > 0.05
+
+
 @pytest.fixture
 def small_style_scores(monkeypatch):
     """Style scores at 96 px instead of 256 (the arithmetic does not depend on the size, and the
