@@ -591,6 +591,19 @@ def test_each_vidstyle_precision_gets_its_ratio_to_the_naive_loop():
     assert not any("timed apart" in k for k in ratios)  # slowed on purpose: no headline ratio
 
 
+def test_a_file_to_file_row_gets_its_speed_as_a_share_of_the_network_alones():
+    # end to end over network only: below 1 as it should be (the file's decode and encode cost
+    # something); inverted, every honest row would read as faster than its network, "unreliable"
+    from vidstyle.bench.run import _attach_network
+
+    row = {"fps": 20.0}
+    _attach_network(row, {"status": "ok", "fps": summarize([40.0, 50.0, 60.0]).to_dict()})
+    assert row["network_only_fps"] == 50.0 and row["ratio_e2e_to_network"] == 0.4
+    skipped = {"fps": 20.0}
+    _attach_network(skipped, {"status": "skipped"})
+    assert "ratio_e2e_to_network" not in skipped
+
+
 def test_contradicting_or_noisy_rows_mark_the_report_unreliable():
     """Measured under another program's load: a file-to-file run faster than its network alone
     (12x here) and repeats that disagree; both say so at the top of the report, with the ratios."""
