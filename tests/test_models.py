@@ -374,6 +374,44 @@ def test_style_mix_blends_conditional_instance_norm(tmp_path):
         resolve_style("mix:starry_night=0.5,nosuch=0.5")
 
 
+def _two_style_net():
+    torch.manual_seed(0)
+    net = tiny(2).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if hasattr(m, "style_mix"):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    return net
+
+
+def test_a_mix_per_sample_paints_each_sample_in_its_own_style():
+    # training sets a (B, num_styles) mix: each sample of the batch must get its own style's
+    # affine parameters, as if it ran alone with that style
+    net = _two_style_net()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        net.set_style(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
+        both = net(x)
+        alone = []
+        for i, mix in enumerate(([0.0, 1.0], [1.0, 0.0])):
+            net.set_style(mix)
+            alone.append(net(x[i:i + 1]))
+    torch.testing.assert_close(both, torch.cat(alone), rtol=1e-4, atol=1e-5)
+
+
+def test_set_style_normalises_the_mix_to_sum_one():
+    # a mix of weights 1 and 1 is half of each style, not twice their affine parameters
+    net = _two_style_net()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        net.set_style([1.0, 1.0])
+        assert net.painted_mix == pytest.approx((0.5, 0.5))
+        unnormalised = net(x)
+        net.set_style([0.5, 0.5])
+        torch.testing.assert_close(unnormalised, net(x))
+
+
 def test_parse_mix_and_bad_specs():
     assert parse_mix("a=0.7, b=0.3") == {"a": 0.7, "b": 0.3}
     assert parse_mix("a") == {"a": 1.0}
