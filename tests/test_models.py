@@ -36,6 +36,21 @@ def test_networks_keep_shape_and_residual_nets_start_near_identity(builder):
     assert float((y - x).abs().mean()) < 0.1  # residual start: a small correction of the photo
 
 
+@pytest.mark.parametrize("separable", [False, True])
+def test_a_residual_block_adds_its_correction_to_its_input(separable):
+    # with its last convolution silenced the block's correction is zero and its input passes
+    # through unchanged: the skip connection every bundled network was trained with
+    from vidstyle.models.transformer import ResidualBlock
+
+    torch.manual_seed(0)
+    block = ResidualBlock(8, 1, separable=separable).eval()
+    with torch.no_grad():
+        for p in block.conv2.parameters():
+            p.zero_()
+        x = torch.randn(2, 8, 12, 12)
+        torch.testing.assert_close(block(x), x)
+
+
 def test_light_full_net_is_light_net_with_full_residual_convolutions():
     full, light = light_full_net(), light_net()
     assert full.arch_args == {**light.arch_args, "separable": False}
