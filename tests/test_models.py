@@ -917,6 +917,19 @@ def moving_frames(n: int = 6, size=(40, 56)) -> list[np.ndarray]:
     return [np.ascontiguousarray(big[:, i:i + size[1]]) for i in range(n)]
 
 
+def test_stylize_iter_ends_a_batch_where_the_image_size_changes():
+    # a stream may change size (a folder of photos): one batch cannot hold two sizes, so the batch
+    # ends there and each image comes out at its own size, as stylize() paints it
+    st = Stylizer.from_model(tiny().eval(), device="cpu", backend="torch", precision="fp32")
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in
+              ((24, 32, 3), (24, 32, 3), (40, 16, 3), (24, 32, 3))]
+    out = list(st.stylize_iter(images, batch_size=4))
+    assert [o.shape for o in out] == [i.shape for i in images]
+    for o, i in zip(out, images):
+        assert np.abs(o.astype(int) - st.stylize(i)).max() <= 1
+
+
 def test_stylize_iter_blends_where_the_network_runs(monkeypatch):
     """On CUDA stylize_iter(temporal="flow") blends on the GPU (submit_batch's device path, run
     here on the CPU): the frames within a few levels of the CPU blend's."""
