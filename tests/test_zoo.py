@@ -54,6 +54,35 @@ def test_meta_matches_the_real_model(entry):
     assert out.shape == img.shape and (out.astype(int) - img).any()
 
 
+@pytest.mark.parametrize("entry", list(Styles), ids=lambda s: s.name)
+def test_every_bundled_network_still_scores_what_it_scored_when_trained(entry, shared_data):
+    """The held-out losses recorded in a bundled file, measured again with the network as vidstyle
+    runs it now: the same 20 photos, painting, loss network and layers as its training. A change to
+    the networks' forward pass (a dropped skip, another padding), to how weights load, or to the
+    losses would leave every style loadable and stylizing, but painting something else. Stored in
+    half precision, the weights give the recorded numbers within 0.1%."""
+    from pathlib import Path
+
+    from vidstyle.models.lossnets import load_loss_network
+    from vidstyle.train.data import held_out_tensor, load_style_image
+    from vidstyle.train.loop import LossComputer, evaluate
+
+    info = read_info(entry.value.path)
+    recipe, cpu = info.train_config, torch.device("cpu")
+    photos = [shared_data / "content" / name for name in recipe["held_out_files"]]
+    paintings = [shared_data / "styles" / Path(p).name for p in recipe["styles"]]
+    held = held_out_tensor(photos, recipe["image_size"], cpu)
+    lossnet = load_loss_network(recipe["loss_net"], list(recipe["style_layers"]) + recipe["content_layers"],
+                                smooth=recipe["smooth_activations"])
+    losses = LossComputer(lossnet, recipe["content_layers"], recipe["style_layers"],
+                          [load_style_image(p, recipe["style_size"], cpu) for p in paintings])
+    model, _ = load_model(entry.value.path)
+    measured = evaluate(model, losses, held, len(paintings))
+    for name, now in zip(info.style_names, measured.values(), strict=True):
+        for key in ("content", "style"):
+            assert now[key] == pytest.approx(info.metrics["held_out"][name][key], rel=0.01), (name, key)
+
+
 def test_weights_are_stored_in_half_precision_to_keep_the_wheel_small():
     from safetensors import safe_open
 
