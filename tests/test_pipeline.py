@@ -514,6 +514,44 @@ def test_a_progress_function_counts_every_frame_and_can_cancel(tmp_path, stylize
     assert pipeline_threads() == []
 
 
+def test_a_failed_run_frees_its_decoder_when_the_caller_drops_the_error(tmp_path, stylizer, monkeypatch):
+    """A stage's error came back in a reference cycle (the error, its traceback's frames, the
+    stages that kept it), which kept the run's decoder, its FFmpeg threads and frames alive until
+    the garbage collector ran: over cancelled runs a service piled up threads (6 more a run here)."""
+    import gc
+    import weakref
+
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(64, 48), audio=True)
+    decoders = []
+    original = decode_module.VideoDecoder.__enter__
+
+    def enter(self):
+        decoders.append(weakref.ref(self))
+        return original(self)
+
+    monkeypatch.setattr(decode_module.VideoDecoder, "__enter__", enter)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_at_3(done, total):
+        if done == 3:
+            raise Cancelled("user pressed cancel")
+
+    gc.collect()
+    gc.disable()
+    try:
+        try:
+            stylize_video(src, tmp_path / "out.mp4", style=stylizer, batch=1, progress=cancel_at_3)
+        except Cancelled as exc:
+            error = weakref.ref(exc)
+        assert error() is None  # nothing kept the error once it was dropped
+        assert decoders and all(d() is None for d in decoders)
+    finally:
+        gc.enable()
+    assert pipeline_threads() == [] and leftovers(tmp_path) == []
+
+
 def test_stylize_image_and_files_report_progress_to_a_function(tmp_path, stylizer):
     from vidstyle.io.images import write_image
 

@@ -235,10 +235,17 @@ class _Stages:
             self.join_all()
             raise
         if self._error is not None:
-            stage, exc = self._error
+            (stage, exc), self._error = self._error, None
             if not isinstance(exc, VidstyleError) and hasattr(exc, "add_note"):  # add_note: Python 3.11+
                 exc.add_note(f"(raised in the {stage} stage of the vidstyle pipeline)")
-            raise exc
+            # neither this frame nor the stages (both in its traceback) keep the error: that cycle
+            # kept the run's decoders, their FFmpeg threads and frames alive after the caller had
+            # dropped the error, until the garbage collector happened to run (threads piled up
+            # over failed or cancelled runs)
+            try:
+                raise exc
+            finally:
+                del exc
 
     def join_all(self) -> None:
         self.stop.set()
