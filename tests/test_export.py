@@ -263,3 +263,54 @@ def test_an_export_in_one_thread_leaves_other_threads_networks_as_they_run():
         worker.join()
     assert seen["in export"]  # (what made the other thread's network change its forms)
     assert seen == {"exporter": False, "in export": True, "other": True}
+
+
+def test_an_export_beside_an_image_read_leaves_the_warning_filters_as_they_were(tmp_path, monkeypatch):
+    """warnings.catch_warnings puts back, at its end, the filters it found at its start: an image
+    read (open_image) that began inside an export (which ignores every warning for its time) and
+    ended after it put the export's "ignore everything" back, for the rest of the process, and a
+    program's own warnings were never shown again. The two take turns."""
+    import threading
+    import warnings
+
+    from PIL import Image
+
+    from vidstyle.export import export_onnx_bytes
+    from vidstyle.io.images import open_image, write_image
+
+    image = tmp_path / "p.png"
+    write_image(image, np.zeros((8, 8, 3), np.uint8))
+    reading, release = threading.Event(), threading.Event()
+    real_open, real_export = Image.open, torch.onnx.export
+
+    def slow_open(*args, **kwargs):
+        reading.set()  # inside open_image's catch_warnings block
+        release.wait(30)
+        return real_open(*args, **kwargs)
+
+    errors = []
+
+    def read():
+        try:
+            open_image(image)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            errors.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+
+    def export_beside_a_read(*args, **kwargs):
+        reader.start()
+        reading.wait(2)  # (with the turns taken, the read waits for the export: no reading)
+        return real_export(*args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", slow_open)
+    monkeypatch.setattr(torch.onnx, "export", export_beside_a_read)
+    with warnings.catch_warnings():  # this test's own, whatever happens
+        before = list(warnings.filters)
+        try:
+            export_onnx_bytes(light_net())
+        finally:
+            release.set()
+            reader.join(30)
+        assert not reader.is_alive() and not errors, errors
+        assert warnings.filters == before

@@ -16,6 +16,13 @@ import threading
 from vidstyle.signals import TERMINATIONS, vidstyles_handler
 
 
+#: Held while vidstyle swaps the process's warning filters (``warnings.catch_warnings`` saves the
+#: list when its block begins and puts it back when it ends): two such blocks interleaved on two
+#: threads (an ONNX export, which ignores every warning for its time, and an image being read) put
+#: back each other's lists, and the export's "ignore everything" stayed in force for the process.
+WARNING_FILTERS_LOCK = threading.Lock()
+
+
 class VidstyleError(Exception):
     """An error caused by input the user controls; its message is shown as is."""
 

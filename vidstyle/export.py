@@ -24,7 +24,7 @@ import torch
 
 from vidstyle.cli_args import COMMAND_HELP, non_negative_float, once
 from vidstyle.cli_args import path as path_arg
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import WARNING_FILTERS_LOCK, VidstyleError
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.models.transformer import SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet, fold_for_inference
 
@@ -82,7 +82,7 @@ def export_onnx_bytes(model: TransformerNet, example_size: tuple[int, int] | Non
     h, w = example_size or (4 * mult, 6 * mult)
     x = torch.rand(1, 3, h, w)
     buf = io.BytesIO()
-    with _EXPORT_LOCK, warnings.catch_warnings(), torch.inference_mode():
+    with _EXPORT_LOCK, WARNING_FILTERS_LOCK, warnings.catch_warnings(), torch.inference_mode():
         # the TorchScript exporter warns about instance norm "training mode" and deprecations; the
         # numerical check (max_abs_diff, which export_onnx runs given a tolerance) is what tells
         # whether the graph is right.

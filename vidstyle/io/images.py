@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import WARNING_FILTERS_LOCK, VidstyleError
 
 #: Extensions read as still images (training content, paintings, ``stylize`` input).
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -37,7 +37,7 @@ def open_image(path: str | Path, with_alpha: bool = False):
 
         raise not_a_file_error(path, "image")
     try:
-        with warnings.catch_warnings():
+        with WARNING_FILTERS_LOCK, warnings.catch_warnings():  # (not while another thread swaps them)
             # past Pillow's limit / 2 (89 Mpx) it warns; a real panorama is allowed, a bomb raises
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
