@@ -205,6 +205,41 @@ def test_expect_frames_keeps_auto_fp32_runs_on_onnx_runtime(monkeypatch):
     assert eager.backend == "compile" and len(built) == compiles + 1
 
 
+def test_a_switch_to_compiled_waits_for_a_running_eager_call(monkeypatch):
+    """One Stylizer shared by two threads: a call that began eager must not end up running the
+    compiled network outside the lock that compiled calls take turns on, as it could when
+    expect_frames switched the backend between its check and its run."""
+    import threading
+
+    monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: model)
+    auto = Stylizer.from_model(light_net().eval(), device="cpu")
+    assert auto.backend == "torch"
+    running, finish = threading.Event(), threading.Event()
+    eager = auto._forward
+
+    def slow_forward(x):  # the eager network, held mid-call until the switch has been asked for
+        running.set()
+        assert finish.wait(20)
+        return eager(x)
+
+    auto._forward = slow_forward
+    call = threading.Thread(target=auto.stylize_tensor, args=(torch.rand(1, 3, 32, 32),))
+    call.start()
+    switch = threading.Thread(target=auto.expect_frames, args=(AUTO_COMPILE_MIN_FRAMES,))
+    try:
+        assert running.wait(20)
+        switch.start()
+        switch.join(0.5)
+        assert switch.is_alive() and auto.backend == "torch"  # waiting for the call, not switched under it
+    finally:
+        finish.set()  # (the threads end whatever the outcome)
+        call.join(20)
+        if switch.ident is not None:  # (started)
+            switch.join(20)
+    assert not call.is_alive() and not switch.is_alive() and auto.backend == "compile"
+
+
 def test_a_still_image_after_a_long_video_runs_on_the_short_run_backend(monkeypatch, tmp_path):
     """stylize_files gives every input one Stylizer: a photo after a 600-frame video must not
     compile a graph of its own size (25 s with a cold cache) instead of one eager call."""

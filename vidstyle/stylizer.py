@@ -388,14 +388,19 @@ class Stylizer:
         """
         if frames is not None and not (is_number(frames, integral=True) and frames >= 0):
             raise BadValueError(f"expect_frames takes a number of frames or None, got {frames!r}")
-        if (not (self.auto_backend and self.device.type == "cpu") or self._short_backend == "onnx"
-                or frames is None or self._compile_failed):
+        if not self._may_switch_backend or frames is None:
             return
         wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES else self._short_backend
         with self._build_lock:  # not while a compiled call (which holds it) is running
             if self.backend != wanted:
                 self._use_backend(wanted)
                 self._build_forward()
+
+    @property
+    def _may_switch_backend(self) -> bool:
+        """Whether :meth:`expect_frames` may switch this stylizer between eager and compiled runs."""
+        return (self.auto_backend and self.device.type == "cpu" and self._short_backend != "onnx"
+                and not self._compile_failed)
 
     def set_look(self, style_strength: float | None = None, keep_colors: bool | None = None) -> None:
         """Change how much of the style the frames show (``style_strength`` in [0, 1]) and whether
@@ -485,7 +490,7 @@ class Stylizer:
 
         Safe to call from several threads: eager and ONNX Runtime networks run concurrently; a
         compiled or int8 one is built at its first call and keeps per-shape state, so its calls
-        take turns. The result is made under ``torch.inference_mode``: ``.clone()`` it outside
+        take turns, as do an eager one's that :meth:`expect_frames` may switch to compiled. The result is made under ``torch.inference_mode``: ``.clone()`` it outside
         that mode to change it in place or use it in an autograd graph."""
         check_batch_tensor(x)
         return self._stylize_float(x.float())
@@ -495,7 +500,10 @@ class Stylizer:
         ``x`` when already known."""
         strength, keep_colors = self._look
         try:
-            if self.backend == "compile" or self.int8:
+            # a compiled or int8 network takes turns; so does an eager one that expect_frames may
+            # switch to compiled meanwhile (read unlocked, the call could start eager and run the
+            # compiled network outside the lock, beside another thread's compiled call)
+            if self.backend == "compile" or self.int8 or self._may_switch_backend:
                 with self._build_lock:
                     y = self._stylize_tensor(x, contrast)
             else:
