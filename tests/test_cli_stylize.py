@@ -864,3 +864,47 @@ def test_a_ctrl_c_after_the_command_has_finished_changes_nothing(monkeypatch, ca
     assert cli.main(["styles"]) == 0  # called from Python code: the caller's Ctrl-C is left alone
     assert (signal.SIGINT, signal.SIG_IGN) not in handlers
     capsys.readouterr()
+
+
+def test_every_stylize_option_reaches_the_library_call(tmp_path, monkeypatch):
+    # an option parsed but not passed on is silently ignored: --scale and --no-channels-last had
+    # no test that looked at what the command hands to stylize_video
+    import vidstyle.pipeline
+    from vidstyle.cli import main
+
+    calls = []
+    monkeypatch.setattr(vidstyle.pipeline, "stylize_video", lambda *a, **kw: calls.append((a, kw)))
+    assert main(["stylize", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--style", "x",
+                 "--device", "cpu", "--precision", "fp32", "--batch", "3", "--no-channels-last", "--backend", "torch",
+                 "--max-side", "200", "--scale", "0.5", "--downscale", "640", "--start", "1:02", "--duration", "3",
+                 "--temporal-strength", "0.25", "--bars", "stylize", "--style-strength", "0.5", "--keep-colors",
+                 "--hdr", "keep", "--codec", "libx265", "--crf", "23", "--preset", "fast", "--pix-fmt", "yuv444p",
+                 "--no-audio", "--no-subtitles", "--overwrite", "--quiet"]) == 0
+    ((args, kw),) = calls
+    config, encode = kw["config"], kw["encode"]
+    assert (config.device, config.precision, config.batch, config.channels_last, config.backend) == (
+        "cpu", "fp32", 3, False, "torch")
+    assert (config.max_side, config.scale, config.downscale, config.start, config.duration) == (200, 0.5, 640, 62, 3)
+    assert (config.temporal_strength, config.bars, config.style_strength, config.keep_colors, config.hdr) == (
+        0.25, "stylize", 0.5, True, "keep")
+    assert (encode.codec, encode.crf, encode.preset, encode.pix_fmt, encode.audio, encode.subtitles) == (
+        "libx265", 23, "fast", "yuv444p", False, False)
+    assert kw["overwrite"] is True and kw["style"] == "x" and kw["progress"] is False
+
+
+def test_option_ranges_take_their_bounds(capsys):
+    # the ranges said in the help include their ends: --downscale 16 (MIN_SIDE), --threads 256,
+    # --style-strength 0 and 1; and the same --style given twice is harmless, not an error
+    from vidstyle.cli import build_parser
+    from vidstyle.config import MIN_SIDE
+
+    parser = build_parser()
+    base = ["stylize", "a.mp4", "-o", "b.mp4", "--style", "s"]
+    args = parser.parse_args([*base, "--downscale", str(MIN_SIDE), "--threads", "256", "--style-strength", "1",
+                              "--temporal-strength", "0", "--style", "s"])
+    assert (args.downscale, args.threads, args.style_strength, args.temporal_strength) == (MIN_SIDE, 256, 1.0, 0.0)
+    assert parser.parse_args(["preview", "a.mp4", "-o", "b.png", "--width", str(MIN_SIDE)]).width == MIN_SIDE
+    for bad in (["--downscale", str(MIN_SIDE - 1)], ["--threads", "257"], ["--style-strength", "1.01"]):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([*base, *bad])
+        assert exit_info.value.code == 2 and f"argument {bad[0]}: must be" in capsys.readouterr().err
