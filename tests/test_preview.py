@@ -156,3 +156,22 @@ def test_a_sheet_is_never_written_among_the_input_sequences_frames(tmp_path, nam
     with pytest.raises(VidstyleError, match="input sequence's folder"):
         style_sheet(frames, name, ["light_starry_night"], frames=1)
     assert sorted(p.name for p in frames.iterdir()) == before
+
+
+def test_the_commands_options_reach_style_sheet(tmp_path, monkeypatch):
+    # --max-side and --bars were parsed but no test saw them reach the library call
+    import vidstyle.preview
+    from vidstyle.cli import main
+
+    calls = []
+    monkeypatch.setattr(vidstyle.preview, "style_sheet", lambda *a, **kw: calls.append((a, kw)))
+    assert main(["preview", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "s.png"), "--style", "a", "--style", "b",
+                 "--frames", "2", "--width", "100", "--start", "1", "--duration", "2", "--downscale", "300",
+                 "--max-side", "200", "--hdr", "keep", "--bars", "stylize", "--device", "cpu", "--precision", "fp32",
+                 "--overwrite", "--quiet"]) == 0
+    ((args, kw),) = calls
+    assert args[2] == ["a", "b"]
+    assert {k: kw[k] for k in ("frames", "width", "start", "duration", "downscale", "max_side", "hdr", "bars",
+                               "device", "precision", "overwrite", "progress")} == dict(
+        frames=2, width=100, start=1, duration=2, downscale=300, max_side=200, hdr="keep", bars="stylize",
+        device="cpu", precision="fp32", overwrite=True, progress=False)
