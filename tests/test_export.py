@@ -314,3 +314,33 @@ def test_an_export_beside_an_image_read_leaves_the_warning_filters_as_they_were(
             reader.join(30)
         assert not reader.is_alive() and not errors, errors
         assert warnings.filters == before
+
+
+def test_cli_export_writes_the_opset_asked_and_declares_every_output_axis_dynamic(tmp_path):
+    # --opset was parsed but no test read it back from the file; and the output's batch, height and
+    # width must be declared dynamic too (ONNX Runtime runs a graph declaring them fixed, but other
+    # consumers size their buffers from the declared shape)
+    from vidstyle.export import MIN_OPSET
+
+    weights = tmp_path / "s.safetensors"
+    save_model(weights, light_net(), styles=[{"name": "a"}])
+    out = tmp_path / "s.onnx"
+    assert main(["export", "--onnx", str(out), "--style", str(weights), "--opset", str(MIN_OPSET)]) == 0
+    proto = onnx.load(str(out))
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [MIN_OPSET]
+    for value in (*proto.graph.input, *proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        assert [d.dim_param for d in dims] == ["batch", "", "height", "width"] and dims[1].dim_value == 3
+    assert main(["export", "--onnx", str(tmp_path / "t.onnx"), "--style", str(weights),
+                 "--opset", str(MIN_OPSET - 1)]) == 1
+
+
+def test_a_nan_difference_fails_the_numerical_check(tmp_path, monkeypatch):
+    # a graph whose output is NaN differs by NaN, which compares False with any tolerance
+    import vidstyle.export
+    from vidstyle.errors import VidstyleError
+
+    monkeypatch.setattr(vidstyle.export, "max_abs_diff", lambda model, data: float("nan"))
+    with pytest.raises(VidstyleError, match="nothing written"):
+        export_onnx(light_net(), tmp_path / "n.onnx", tolerance=1e-3)
+    assert not list(tmp_path.iterdir())
