@@ -1343,6 +1343,17 @@ def test_the_last_recorded_frame_lasts_until_the_stop(tmp_path):
         assert stream.frames == 3 and float(stream.duration * stream.time_base) == pytest.approx(1.2, abs=0.01)
 
 
+def test_frames_captured_within_one_tick_of_the_time_base_keep_their_order(tmp_path):
+    # a file replayed at the stylizer's pace stamps frames as they are taken, which can come less
+    # than Matroska's 1 ms tick apart: they must not share a timestamp (the muxer refuses that)
+    rec = live.Recording(tmp_path / "rec.mkv", 64, 48, 24)
+    for k in range(3):
+        rec.write(np.full((48, 64, 3), 40 * k, np.uint8), 100.0 + 0.0001 * k)
+    rec.close()
+    with av.open(str(tmp_path / "rec.mkv")) as c:
+        times = [f.time for f in c.decode(video=0)]
+    assert len(times) == 3 and times == sorted(set(times))
+
 def test_live_recordings_encode_vp9_and_webp_in_real_time_mode():
     from vidstyle.io.encode import _encoder_options
 
