@@ -1067,6 +1067,25 @@ def test_stopping_a_source_that_is_not_live_counts_its_frames_as_waiting():
     assert summary.captured == summary.processed + summary.waiting
 
 
+def test_a_frame_in_hand_when_a_file_source_stops_counts_as_captured():
+    # without --realtime the capture thread holds a frame while the slot is full; stopped then,
+    # that frame was read from the source and must count as captured (and so as waiting)
+    reads = []
+
+    class Counted(FrameSource):
+        width, height, fps, description, live = 8, 8, 25.0, "counted", False
+
+        def read(self):
+            reads.append(len(reads))
+            return np.zeros((8, 8, 3), np.uint8), time.perf_counter()
+
+    grabber = FrameGrabber(Counted()).start()
+    deadline = time.perf_counter() + 2
+    while len(reads) < 2 and time.perf_counter() < deadline:  # one frame in the slot, one in hand
+        time.sleep(0.005)
+    grabber.stop()
+    assert len(reads) == 2 and grabber.captured == 2 and grabber.dropped == 0
+
 def test_the_window_fits_the_screen_and_the_overlay_fits_the_picture():
     from vidstyle.live import compose_view, fit_window
 
