@@ -75,6 +75,19 @@ def test_int8_model_stays_close_to_fp32():
     assert sum("quantize_per_tensor" in t and "dequantize" not in t for t in targets) >= convs
 
 
+def test_int8_ranges_cover_every_calibration_batch():
+    """Calibrated on a dim frame and a bright one, the bright one is not clipped to the dim one's range."""
+    pytest.importorskip("torchao")
+    from vidstyle.models.quantize import quantize_int8
+
+    net = fold_for_inference(_net())
+    bright = torch.from_numpy(_images(1)[0]).permute(2, 0, 1)[None].float() / 255
+    quantized = quantize_int8(net, [bright * 0.1, bright])  # the dim one first
+    with torch.no_grad():
+        ref, out = net(bright), quantized(bright)
+    assert (out - ref).abs().mean().item() < 0.05 * ref.std().item()
+
+
 @pytest.mark.parametrize("vnni,quant_max", [(True, 255), (False, 127)])
 def test_activations_keep_7_bits_on_a_cpu_without_vnni(monkeypatch, vnni, quant_max):
     """Without VNNI oneDNN sums pairs of uint8 x int8 products in int16, which saturates for
