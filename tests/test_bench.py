@@ -99,6 +99,15 @@ def test_time_calls_runs_the_counts_asked_and_caps_only_downwards():
     assert len(per_call) == 3  # the cap cuts the 50 asked, to no fewer than 3
 
 
+def test_a_slow_case_still_warms_up_twice():
+    # the first call of a compiled or ONNX case pays its setup: a slow case cut short after that
+    # one call would time its second call, still cold (max_seconds this small makes every call slow)
+    calls = []
+    _, _, warm = time_calls(lambda: calls.append(1), torch.device("cpu"), warmup=5, repeats=3,
+                            target_repeat_s=0.0, max_seconds=1e-12)
+    assert warm == 2
+
+
 def test_grid_leaves_out_impossible_combinations():
     s = BenchSettings(models=["light"], resolutions=["320x180"], devices=["cpu"], precisions=["fp32", "bf16", "fp16"],
                       backends=["torch", "onnx"], channels_last=[True, False], cuda_graphs=True)
