@@ -108,6 +108,22 @@ def test_a_slow_case_still_warms_up_twice():
     assert warm == 2
 
 
+def test_the_magenta_peer_is_warmed_up_before_it_is_timed(monkeypatch):
+    # ONNX Runtime's first runs of a session are slower: the peer is timed as warm as vidstyle's rows
+    import vidstyle.bench.peers as peers
+
+    calls = []
+
+    class FakePeer:
+        def run_array(self, x):
+            calls.append(x.shape)
+
+    monkeypatch.setattr(peers, "MagentaMultistyle", FakePeer)
+    row = peers.run_magenta_network("x", 36, 64, warmup=3, repeats=3, target_repeat_s=0.0)
+    assert row["status"] == "ok" and row["warmup_run"] == 3
+    assert calls[0] == (1, 3, 36, 64) and len(calls) == 3 + 1 + 3  # warm-up, sizing, timed
+
+
 def test_grid_leaves_out_impossible_combinations():
     s = BenchSettings(models=["light"], resolutions=["320x180"], devices=["cpu"], precisions=["fp32", "bf16", "fp16"],
                       backends=["torch", "onnx"], channels_last=[True, False], cuda_graphs=True)
