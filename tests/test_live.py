@@ -1080,11 +1080,13 @@ def test_a_frame_in_hand_when_a_file_source_stops_counts_as_captured():
             return np.zeros((8, 8, 3), np.uint8), time.perf_counter()
 
     grabber = FrameGrabber(Counted()).start()
-    deadline = time.perf_counter() + 2
+    deadline = time.perf_counter() + 20
     while len(reads) < 2 and time.perf_counter() < deadline:  # one frame in the slot, one in hand
         time.sleep(0.005)
+    time.sleep(0.1)  # (the thread on to its wait for the slot)
     grabber.stop()
     assert len(reads) == 2 and grabber.captured == 2 and grabber.dropped == 0
+
 
 def test_the_window_fits_the_screen_and_the_overlay_fits_the_picture():
     from vidstyle.live import compose_view, fit_window
@@ -1372,6 +1374,7 @@ def test_frames_captured_within_one_tick_of_the_time_base_keep_their_order(tmp_p
     with av.open(str(tmp_path / "rec.mkv")) as c:
         times = [f.time for f in c.decode(video=0)]
     assert len(times) == 3 and times == sorted(set(times))
+
 
 def test_live_recordings_encode_vp9_and_webp_in_real_time_mode():
     from vidstyle.io.encode import _encoder_options
