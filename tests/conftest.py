@@ -88,3 +88,21 @@ def cli(capsys):
                                            stdout=captured.out, stderr=captured.err)
 
     return run
+
+
+@pytest.fixture
+def unreadable_safetensors(monkeypatch):
+    """Every .safetensors file as one vidstyle may not read (mode 000), which a test run as root
+    cannot make: safetensors' ``safe_open`` raises what it raises then ("No such file or directory:
+    PATH", no errno), and the system's ``open`` says "Permission denied"."""
+    from vidstyle.models import weights
+
+    def as_safetensors_says(name, *args, **kwargs):
+        raise FileNotFoundError(f"No such file or directory: {name}")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("safetensors.safe_open", as_safetensors_says)  # imported at the call (loss networks)
+    monkeypatch.setattr(weights, "safe_open", as_safetensors_says)  # imported at the top (model files)
+    monkeypatch.setattr(weights, "open", denied, raising=False)

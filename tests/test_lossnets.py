@@ -122,22 +122,11 @@ def test_export_loss_weights_round_trip(tmp_path, monkeypatch):
     torch.testing.assert_close(lossnets.vgg16_hed(["relu2_2"])(x)["relu2_2"], from_file)
 
 
-def test_loss_weights_without_read_permission_are_said_unreadable_not_missing(tmp_path, monkeypatch):
+def test_loss_weights_without_read_permission_are_said_unreadable_not_missing(tmp_path, unreadable_safetensors):
     """safetensors says "No such file or directory: PATH" of a file it may not open (mode 000):
     --loss-weights FILE said "FILE is not a safetensors file (No such file or directory: FILE)"."""
-    from vidstyle.models import weights
-
     path = tmp_path / "hed.safetensors"
     path.write_bytes(b"\0" * 16)
-
-    def as_safetensors_says(name, *args, **kwargs):  # what safe_open raises for an unreadable file
-        raise FileNotFoundError(f"No such file or directory: {name}")
-
-    def denied(*args, **kwargs):  # what the system says (root reads a mode 000 file anyway)
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr("safetensors.safe_open", as_safetensors_says)
-    monkeypatch.setattr(weights, "open", denied, raising=False)
     with pytest.raises(VidstyleError, match=r"^cannot read .*hed.safetensors \(Permission denied\)$"):
         lossnets.vgg16_hed(["relu2_2"], weights=path)
 

@@ -1285,23 +1285,12 @@ def test_an_unreadable_pt_file_says_so_whatever_its_name(tmp_path, monkeypatch):
         read_info(checkpoint)
 
 
-def test_a_model_file_without_read_permission_is_said_as_such_not_as_missing(tmp_path, monkeypatch):
+def test_a_model_file_without_read_permission_is_said_as_such_not_as_missing(tmp_path, unreadable_safetensors):
     """safetensors says "No such file or directory: PATH" of a file it may not open (mode 000):
     `vidstyle export --style FILE` said "cannot read FILE (No such file or directory: FILE)" of a
     file that is there. The system's own reason is said."""
-    from vidstyle.models import weights
-
     model = tmp_path / "mine.safetensors"
     model.write_bytes(b"\0" * 16)
-
-    def as_safetensors_says(name, *args, **kwargs):  # what safe_open raises for an unreadable file
-        raise FileNotFoundError(f"No such file or directory: {name}")
-
-    def denied(*args, **kwargs):  # what the system says (root reads a mode 000 file anyway)
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(weights, "safe_open", as_safetensors_says)
-    monkeypatch.setattr(weights, "open", denied, raising=False)
     with pytest.raises(VidstyleError, match=r"^cannot read .*mine.safetensors \(Permission denied\)$"):
         read_info(model)
 
