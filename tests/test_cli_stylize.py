@@ -132,6 +132,24 @@ def test_option_errors_are_one_line_and_debug_goes_anywhere(tmp_path, style, sty
     assert "--style-at TIME=STYLE" in r.stderr and not (tmp_path / "o.mp4").exists()
 
 
+@pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e400", "0", "-0.5"])
+def test_a_positive_number_option_refuses_what_is_not_a_finite_positive_number(text):
+    """--scale, --fps, --duration, --lr: infinity and NaN are numbers to float() but no scale,
+    rate or time; 1e400 is infinity once read."""
+    import argparse
+
+    from vidstyle.cli_args import non_negative_float, positive_float
+
+    with pytest.raises(argparse.ArgumentTypeError, match=f"must be a finite number > 0, got {re.escape(text)}"):
+        positive_float(text)
+    if text in ("0",):
+        assert non_negative_float(text) == 0.0
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match="must be a finite number >= 0"):
+            non_negative_float(text)
+    assert positive_float("1e-3") == 0.001 and non_negative_float("2.5") == 2.5
+
+
 def test_truncated_input_is_stylized_with_a_warning(tmp_path, style, stylize, caplog):
     full = make_video(tmp_path / "full.mkv", frames=48, size=(64, 48), pattern="noise")
     data = full.read_bytes()

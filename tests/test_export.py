@@ -82,7 +82,10 @@ def test_max_abs_diff_detects_a_different_network(tmp_path):
     assert max_abs_diff(b, path, sizes=((32, 32),), batch=1) > 1e-2
 
 
-def test_export_refuses_to_overwrite_and_wrong_suffix(tmp_path):
+def test_export_refuses_to_overwrite_and_wrong_suffix(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
     from vidstyle.errors import VidstyleError
 
     model = light_net()
@@ -98,6 +101,16 @@ def test_export_refuses_to_overwrite_and_wrong_suffix(tmp_path):
     for opset in (5, 99):
         with pytest.raises(VidstyleError, match=f"--opset {opset} is not supported"):
             export_onnx(model, tmp_path / "m.onnx", opset=opset)
+    real_link = os.link
+
+    def other_program_first(src, dst, *args, **kw):  # a file written there while exporting stays
+        Path(dst).write_bytes(b"theirs")
+        return real_link(src, dst, *args, **kw)
+
+    monkeypatch.setattr(os, "link", other_program_first)
+    with pytest.raises(VidstyleError, match=r"late\.onnx appeared while processing"):
+        export_onnx(model, tmp_path / "late.onnx")
+    assert (tmp_path / "late.onnx").read_bytes() == b"theirs"
     assert not (tmp_path / "m.onnx").exists()
 
 

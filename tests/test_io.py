@@ -655,6 +655,7 @@ def test_atomic_output_says_what_it_could_not_clean_up(tmp_path, monkeypatch):
         with atomic_output(target) as temp:
             temp.write_bytes(b"a whole video")
             monkeypatch.setattr(os, "replace", refused)
+            monkeypatch.setattr(os, "link", refused)
             monkeypatch.setattr(Path, "unlink", refused)
     monkeypatch.undo()
     assert str(temp) in str(failed.value) and temp.read_bytes() == b"a whole video"
@@ -664,6 +665,58 @@ def test_atomic_output_says_what_it_could_not_clean_up(tmp_path, monkeypatch):
         with atomic_output(gone) as temp:
             temp.write_bytes(b"half")
             shutil.rmtree(gone.parent)
+
+
+def test_an_output_that_appears_at_the_last_moment_is_not_replaced_without_overwrite(tmp_path, monkeypatch):
+    """Another program (or another run writing the same output) creates the file between the last
+    check and the rename: without overwrite it stays as that program wrote it, whichever way the
+    file is put in place; where the file system has no hard links, the check and the rename."""
+    import errno
+
+    target = tmp_path / "o.mp4"
+    real_link, real_replace = os.link, os.replace
+
+    def other_program_first(real):
+        def placing(src, dst, *args, **kw):
+            if Path(dst) == target:
+                target.write_bytes(b"theirs")
+            return real(src, dst, *args, **kw)
+        return placing
+
+    monkeypatch.setattr(os, "link", other_program_first(real_link))
+    monkeypatch.setattr(os, "replace", other_program_first(real_replace))
+    with pytest.raises(VidstyleError, match=r"output .*o\.mp4 appeared while processing; pass --overwrite"):
+        with atomic_output(target) as temp:
+            temp.write_bytes(b"ours")
+    assert target.read_bytes() == b"theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
+    target.unlink()
+
+    def no_hard_links(src, dst, *args, **kw):  # Linux's FAT
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    monkeypatch.setattr(os, "replace", real_replace)
+    with atomic_output(target) as temp:
+        temp.write_bytes(b"ours")
+    assert target.read_bytes() == b"ours" and sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
+    with pytest.raises(VidstyleError, match="appeared while processing"):
+        with atomic_output(tmp_path / "p.mp4") as temp:
+            temp.write_bytes(b"ours")
+            (tmp_path / "p.mp4").write_bytes(b"theirs")
+    assert (tmp_path / "p.mp4").read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "p.mp4"]
+
+
+def test_write_then_rename_keeps_a_file_that_appeared_only_when_told(tmp_path):
+    target = tmp_path / "m.onnx"
+    with pytest.raises(VidstyleError, match=r"output .*m\.onnx appeared while processing"):
+        with write_then_rename(target, overwrite=False) as temp:
+            temp.write_text("ours")
+            target.write_text("theirs")
+    assert target.read_text() == "theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+    with write_then_rename(target) as temp:  # the default: replace (a checkpoint, a report)
+        temp.write_text("ours")
+    assert target.read_text() == "ours" and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
 
 
 def test_temporary_names_never_reuse_an_existing_file(tmp_path, monkeypatch):

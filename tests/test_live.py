@@ -471,6 +471,25 @@ def test_r_toggles_recording_into_numbered_files(tmp_path):
     assert decoded_times_and_marks(second)[1] == list(range(7, 20))
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_file_that_appears_under_the_recordings_name_is_kept_without_overwrite(tmp_path, overwrite):
+    """Another program writes the --record file while live records: without --overwrite that file
+    stays and the recording, which cannot be made again, goes to the next numbered name."""
+    out = tmp_path / "rec.mp4"
+
+    def other_program_writes() -> int:
+        if not out.exists():
+            out.write_bytes(b"theirs")
+        return -1
+
+    summary = run_live(MarkedSource(frames=6), StyleBank([SlowStylizer()]),
+                       LiveOptions(window=False, record=out, overwrite=overwrite), keys=other_program_writes)
+    placed = out if overwrite else tmp_path / "rec-2.mp4"
+    assert summary.recordings == [str(placed)] and len(decoded_times_and_marks(placed)[0]) == summary.processed
+    assert overwrite or out.read_bytes() == b"theirs"
+    assert not list(tmp_path.glob(".*partial*"))
+
+
 def test_recording_paths():
     paths = RecordingPaths(Path("/tmp/does-not-exist-dir/a.mp4"), Path("."))
     assert [paths.next().name for _ in range(3)] == ["a.mp4", "a-2.mp4", "a-3.mp4"]

@@ -3,6 +3,7 @@ damaged frames, odd folder names, and the errors for folders that are not one se
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from fractions import Fraction
@@ -479,6 +480,45 @@ def test_the_writer_names_a_full_disk_and_refuses_a_number_twice(tmp_path, monke
     assert not (tmp_path / "w").exists()
 
 
+def test_frames_that_appear_while_the_writer_works_stay_without_overwrite(tmp_path, monkeypatch):
+    """Frames of the same numbers written by another program while this run worked, found by
+    the check before the renames or appearing between the check and a rename: they are kept as
+    written, and none of this run's frames is left behind."""
+    from vidstyle.io import sequence
+
+    src = make_video(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def writer_of_three():
+        with VideoDecoder(src) as dec:
+            writer = sequence.SequenceWriter(out / "f_%d.png", dec.info)
+        for i in range(3):
+            writer.write(marked(i), i)
+        return writer
+
+    writer = writer_of_three()
+    (out / "f_3.png").write_bytes(b"theirs")
+    with pytest.raises(VidstyleError, match=r"frames of f_%d.png appeared in .*out while processing \(f_3.png\); "
+                                            r"pass --overwrite"):
+        writer.finish()
+    writer.abort()
+    assert sorted(p.name for p in out.iterdir()) == ["f_3.png"]
+    (out / "f_3.png").unlink()
+    real_link = os.link
+
+    def other_program_first(src_path, dst, *args, **kw):
+        if Path(dst).name == "f_2.png":
+            Path(dst).write_bytes(b"theirs")
+        return real_link(src_path, dst, *args, **kw)
+
+    monkeypatch.setattr(os, "link", other_program_first)
+    writer = writer_of_three()
+    with pytest.raises(VidstyleError, match=r"appeared in .*out while processing \(f_2.png\)"):
+        writer.finish()
+    assert sorted(p.name for p in out.iterdir()) == ["f_2.png"] and (out / "f_2.png").read_bytes() == b"theirs"
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_an_exif_orientation_turns_the_sequence_as_it_turns_a_still(tmp_path, orientation):
     from PIL import Image, ImageOps
@@ -517,15 +557,18 @@ def test_frames_that_fail_to_move_into_place_are_all_taken_back(tmp_path, monkey
 
     src = make_video(tmp_path / "in.mp4", frames=5)
     (tmp_path / "out").mkdir()
-    real, calls = sequence.os.replace, []
+    calls = []
 
-    def fails_at_the_third(a, b):
-        calls.append(b)
-        if len(calls) == 3:
-            raise OSError(5, "Input/output error")
-        return real(a, b)
+    def fails_at_the_third(real):  # a rename, or the link that puts a frame in place without replacing
+        def move(a, b, *args, **kw):
+            calls.append(b)
+            if len(calls) == 3:
+                raise OSError(5, "Input/output error")
+            return real(a, b, *args, **kw)
+        return move
 
-    monkeypatch.setattr(sequence.os, "replace", fails_at_the_third)
+    monkeypatch.setattr(sequence.os, "replace", fails_at_the_third(sequence.os.replace))
+    monkeypatch.setattr(sequence.os, "link", fails_at_the_third(sequence.os.link))
     with pytest.raises(VidstyleError, match="moving the frames into .*out failed: Input/output error"):
         stylize_video(src, tmp_path / "out" / "f_%d.png", Invert(), temporal="off", progress=False)
     assert list((tmp_path / "out").iterdir()) == []  # not the two moved before, nor the hidden folder

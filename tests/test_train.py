@@ -537,9 +537,12 @@ def test_checkpoints_and_weights_reach_the_disk_before_their_rename(data, loss_w
     from vidstyle.io import files
 
     events = []
-    real_sync, real_replace = files._sync, os.replace
+    real_sync, real_replace, real_link = files._sync, os.replace, os.link
     monkeypatch.setattr(files, "_sync", lambda p: (events.append(("sync", Path(p))), real_sync(p)))
     monkeypatch.setattr(files.os, "replace", lambda a, b: (events.append(("rename", Path(b))), real_replace(a, b)))
+    # (the weights go in place without replacing a file that appeared meanwhile: a link, then the unlink)
+    monkeypatch.setattr(files.os, "link", lambda a, b, **kw: (events.append(("rename", Path(b))),
+                                                              real_link(a, b, **kw)))
     config = _config(data, loss_weights, tmp_path, steps=1, checkpoint_every=1)
     train(config, progress=False)
     for final in (config.work_dir() / "checkpoint_0000001.pt", Path(config.out)):
@@ -1066,6 +1069,17 @@ def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
     with Image.open(out_png) as im:
         assert min(im.size) == 32
     assert main(args) == 1  # exists: refuses without --overwrite
+    late = tmp_path / "late.png"  # nor replaces a file written there while it worked
+    real_link = os.link
+
+    def other_program_first(src, dst, *link_args, **kw):
+        Path(dst).write_bytes(b"theirs")
+        return real_link(src, dst, *link_args, **kw)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "link", other_program_first)
+        assert main([*args[:6], str(late), *args[7:]]) == 1
+    assert late.read_bytes() == b"theirs"
     # a loss that overflows: an error and no file, not a black image and exit 0
     diverged = tmp_path / "diverged.png"
     assert main([*args[:6], str(diverged), *args[7:], "--style-weight", "1e30",
@@ -1856,6 +1870,25 @@ def test_the_python_api_does_not_replace_a_model_unless_told(data, loss_weights,
     assert keep.read_bytes() == b"a model the user keeps"
     train(config, progress=False, overwrite=True)
     assert keep.read_bytes() != b"a model the user keeps"
+
+
+def test_a_model_that_appears_at_the_output_during_training_is_kept(data, loss_weights, tmp_path, monkeypatch):
+    """A file written under --out while training ran (checked free when it began) stays without
+    --overwrite: the error says so and how to continue from the last checkpoint."""
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=2)
+    out = Path(config.out)
+    real_link = os.link
+
+    def other_program_first(src, dst, *args, **kw):
+        if Path(dst) == out:
+            out.write_bytes(b"theirs")
+        return real_link(src, dst, *args, **kw)
+
+    monkeypatch.setattr(os, "link", other_program_first)
+    with pytest.raises(VidstyleError, match=r"output .*model\.safetensors appeared while processing; pass "
+                                            r"--overwrite .*; the last checkpoint is .*checkpoint_0000002\.pt"):
+        train(config, progress=False)
+    assert out.read_bytes() == b"theirs" and not list(tmp_path.glob(".*partial*"))
 
 
 def test_every_continue_command_keeps_the_threads(data, loss_weights, tmp_path):

@@ -211,7 +211,7 @@ def _export(model: TransformerNet, path: str | Path, opset: int, overwrite: bool
         if not diff <= tolerance:  # also catches NaN
             raise VidstyleError(f"ONNX Runtime output differs from PyTorch by {diff:.3g} "
                                 f"(> tolerance {tolerance:g}); nothing written")
-    with write_then_rename(path) as tmp:
+    with write_then_rename(path, overwrite=overwrite) as tmp:
         tmp.write_bytes(data)
     return path, len(data), diff
 

@@ -560,6 +560,7 @@ class Recording:
         from vidstyle.io.files import OUTPUT_FORMATS, check_output, temp_path_beside
 
         self.path = check_output(path, overwrite=overwrite)
+        self.overwrite = overwrite
         self._tmp = temp_path_beside(self.path)
         container = OUTPUT_FORMATS[self.path.suffix.lower()]
         # A time base each muxer keeps as is (mp4/mov turn 1/1000 into 1/16000; Matroska forces
@@ -613,15 +614,34 @@ class Recording:
         except BaseException as exc:
             if isinstance(exc, (VidstyleError, OSError)) and self._playable_partly and self.frames and \
                     self._tmp.is_file() and self._tmp.stat().st_size > 0:
-                os.replace(self._tmp, self.path)
+                self._place()
                 raise VidstyleError(f"{exc}; what was recorded before is kept in {self.path}") from None
             self._tmp.unlink(missing_ok=True)
             raise
         self.thinned = getattr(self._encoder, "thinned", 0)
         if self.frames:
-            os.replace(self._tmp, self.path)
+            self._place()
         else:
             self._tmp.unlink(missing_ok=True)
+
+    def _place(self) -> None:
+        """Rename the finished file onto :attr:`path`. Without overwrite a file that appeared under
+        that name meanwhile stays, and the recording, which cannot be made again, takes the next
+        free numbered name (PATH-2, PATH-3...), which :attr:`path` then is."""
+        from vidstyle.io.files import rename_without_replacing
+
+        if self.overwrite:
+            os.replace(self._tmp, self.path)
+            return
+        path, n = self.path, 1
+        while True:
+            try:
+                rename_without_replacing(self._tmp, path)
+                break
+            except FileExistsError:
+                n += 1
+                path = self.path.with_name(f"{self.path.stem}-{n}{self.path.suffix}")
+        self.path = path
 
 
 #: SIGTERM/SIGHUP that arrived while :func:`_interrupts_deferred` held them: the exit status still
@@ -1232,7 +1252,7 @@ def _cmd_live(args) -> int:
             signal.signal(sig, handler)
     terminated += DEFERRED_TERMINATIONS
     if args.stats_json:
-        with write_then_rename(args.stats_json) as temp:  # a full disk leaves no empty file
+        with write_then_rename(args.stats_json, overwrite=options.overwrite) as temp:  # a full disk leaves no empty file
             temp.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     if source.lost:
         raise VidstyleError(f"{source.description} stopped delivering frames (unplugged, or its stream ended); "

@@ -7,6 +7,7 @@ and never destroys an existing file. The input is only ever opened for reading.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -265,10 +266,36 @@ def temp_path_beside(path: str | Path) -> Path:
             return temp
 
 
+#: What ``link()`` fails with where a file system has no hard links (Linux's FAT: EPERM).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EXDEV, errno.EMLINK})
+
+
+def rename_without_replacing(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target``, or raise FileExistsError if ``target`` exists (a dangling
+    link included), in one step where the file system allows it. A check then ``os.replace`` leaves
+    a moment between the two in which another program's file (another vidstyle run writing the
+    same output) can appear and be replaced unasked. So a hard link is made under the new name,
+    which fails if the name is taken, and then the old name removed; file systems without hard
+    links get the check and the rename."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) or exc.errno not in _NO_HARD_LINKS:
+            raise
+        if target.exists() or target.is_symlink():
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
+        os.replace(source, target)
+        return
+    source.unlink()
+
+
 @contextlib.contextmanager
-def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool = False) -> Iterator[Path]:
+def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool = False,
+                      overwrite: bool = True) -> Iterator[Path]:
     """Yield a new temporary path beside ``path`` (:func:`temp_path_beside`); when the block
     succeeds it is renamed onto ``path``, otherwise (an error or Ctrl-C) it is removed.
+    ``overwrite=False``: a file that appeared under ``path`` since the caller checked it is kept,
+    and the error says so (:func:`rename_without_replacing`).
     ``make_folder``: create ``path``'s folder (and those above it) first. ``durable``: the file's
     data reach the disk before the rename, and the rename after it (:func:`_sync`), so that a
     power cut or a crash of the machine leaves the old file or the new one, never an empty file
@@ -282,7 +309,7 @@ def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool
         yield temp
         if durable:
             _sync(temp)
-        os.replace(temp, path)
+        _place(temp, path, overwrite)
         if durable:
             _sync(path.parent)
     except BaseException as exc:
@@ -290,6 +317,19 @@ def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool
             temp.unlink()
         _raise_write_error(exc, path)
         raise
+
+
+def _place(temp: Path, path: Path, overwrite: bool) -> None:
+    """Rename finished ``temp`` onto ``path``; without ``overwrite`` a file that appeared there
+    while we were working stays."""
+    if overwrite:
+        os.replace(temp, path)
+        return
+    try:
+        rename_without_replacing(temp, path)
+    except FileExistsError:
+        raise VidstyleError(f"output {path} appeared while processing; pass --overwrite "
+                            "(overwrite=True in Python) to replace it") from None
 
 
 def _sync(path: Path) -> None:
@@ -329,11 +369,7 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
             raise VidstyleError(f"writing {output} failed: its folder {temp.parent} was removed meanwhile")
         if not temp.exists():
             raise VidstyleError(f"nothing was written to {output}")
-        # Checked again: the target may have appeared while we were working.
-        if (output.exists() or output.is_symlink()) and not overwrite:
-            raise VidstyleError(f"output {output} appeared while processing; pass --overwrite "
-                                "(overwrite=True in Python) to replace it")
-        os.replace(temp, output)
+        _place(temp, output, overwrite)
     except BaseException as exc:
         try:
             temp.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ from PIL import Image
 
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import (check_writable_folder, create_output_folder, folders_missing, remove_empty_folders,
-                               temp_path_beside)
+                               rename_without_replacing, temp_path_beside)
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, rgb_profile, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
@@ -310,18 +310,23 @@ class SequenceWriter:
         if not self.overwrite:
             there = [n for n in self._names if (folder / n).exists()]
             if there:
-                raise VidstyleError(f"frames of {self.pattern.name} appeared in {folder} while processing "
-                                    f"({there[0]}); pass --overwrite (overwrite=True in Python) to replace them")
+                raise self._appeared(there[0])
         moved: list[str] = []
+        name = ""
         try:
             for name in self._names:
-                os.replace(self._temp / name, folder / name)
+                if self.overwrite:
+                    os.replace(self._temp / name, folder / name)
+                else:  # a frame that appears after the check above stays too
+                    rename_without_replacing(self._temp / name, folder / name)
                 moved.append(name)
         except BaseException as exc:  # none of this run's frames stay: the ones moved go again
-            for name in moved:
+            for placed in moved:
                 with contextlib.suppress(OSError):
-                    (folder / name).unlink()
+                    (folder / placed).unlink()
             self.abort()
+            if isinstance(exc, FileExistsError):
+                raise self._appeared(name) from None
             if isinstance(exc, OSError):
                 raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}") from None
             raise
@@ -331,6 +336,10 @@ class SequenceWriter:
             logging.getLogger("vidstyle").warning(
                 "%d frame(s) of %s from an earlier run remain in %s (%s%s), beside this run's %d",
                 len(older), self.pattern.name, folder, older[0], ", ..." if len(older) > 1 else "", len(self._names))
+
+    def _appeared(self, name: str) -> VidstyleError:
+        return VidstyleError(f"frames of {self.pattern.name} appeared in {self.pattern.parent} while processing "
+                             f"({name}); pass --overwrite (overwrite=True in Python) to replace them")
 
     def abort(self, moved: bool = False) -> None:
         shutil.rmtree(self._temp, ignore_errors=True)

@@ -73,8 +73,11 @@ def arch_name(arch_args: dict) -> str:
 
 
 def save_model(path: str | Path, model: TransformerNet, styles: list[dict], train_command: str = "",
-               train_config: dict | None = None, metrics: dict | None = None, half: bool = False) -> None:
-    """Write ``model`` to ``path`` (atomically); ``half`` stores fp16 tensors to halve the size."""
+               train_config: dict | None = None, metrics: dict | None = None, half: bool = False,
+               overwrite: bool = True) -> None:
+    """Write ``model`` to ``path`` (atomically); ``half`` stores fp16 tensors to halve the size.
+    ``overwrite=False``: a file that appeared under ``path`` since the caller checked it is kept
+    (an error says so)."""
     if len(styles) != model.num_styles:
         raise ValueError(f"{len(styles)} style descriptions for a {model.num_styles}-style network")
     for s in styles:
@@ -99,7 +102,7 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
         "vidstyle_version": __version__,
     }
     path = Path(path)
-    with write_then_rename(path, make_folder=True, durable=True) as tmp:
+    with write_then_rename(path, make_folder=True, durable=True, overwrite=overwrite) as tmp:
         try:
             save_file(tensors, str(tmp), metadata=meta)
         except SafetensorError as exc:  # its I/O errors (a full disk) are not OSErrors

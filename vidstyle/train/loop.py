@@ -972,5 +972,5 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     net.set_style(_one_hot(torch.tensor([0]), num_styles)[0])
     with _saying_what_continues(config, kept):
         save_model(out, net, style_meta, train_command=recorded.command(), train_config=train_config,
-                   metrics=metrics, half=True)
+                   metrics=metrics, half=True, overwrite=overwrite or bool(config.resume))
     return TrainResult(out=out, steps=config.steps, metrics=metrics, previews=previews)

@@ -226,6 +226,6 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     if keeps_transparency(alpha, output, config.content):  # at the result's size, as stylize resizes it
         h, w = out.shape[:2]
         out = np.dstack([out, resize_rgba(np.dstack([rgb, alpha]), (w, h))[..., 3]])
-    with write_then_rename(output) as tmp:  # interrupted while writing: no half-written file left behind
+    with write_then_rename(output, overwrite=overwrite) as tmp:  # interrupted while writing: no half-written file left behind
         write_image(tmp, out, IMAGE_OUTPUT_FORMATS[output.suffix.lower()])  # the quality stylize writes
     return parts
