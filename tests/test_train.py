@@ -1891,6 +1891,32 @@ def test_a_model_that_appears_at_the_output_during_training_is_kept(data, loss_w
     assert out.read_bytes() == b"theirs" and not list(tmp_path.glob(".*partial*"))
 
 
+def test_a_second_run_in_the_same_checkpoint_folder_is_refused_while_the_first_runs(data, loss_weights, tmp_path):
+    """The same command started again in another terminal, or with --overwrite or --resume while
+    the first run still trains, would delete or interleave its checkpoints: refused at once, the
+    first run's files untouched; once the first has ended the folder is free again."""
+    from vidstyle.io.files import folder_lock
+
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    work = config.work_dir()
+    work.mkdir()
+    first_runs_checkpoint = work / "checkpoint_0000001.pt"
+    first_runs_checkpoint.write_bytes(b"the first run's")
+    with folder_lock(work, "held by the first run"):  # the first run, as another process holds it
+        for overwrite, change in ((True, {}), (False, dict(resume="latest"))):
+            with pytest.raises(VidstyleError, match=rf"another vidstyle train is using the checkpoint folder "
+                                                    rf"{re.escape(str(work))}: let it finish or stop it, or give "
+                                                    r"this run another --checkpoint-dir"):
+                train(replace(config, **change), progress=False, overwrite=overwrite)
+    assert first_runs_checkpoint.read_bytes() == b"the first run's" and not Path(config.out).exists()
+    train(config, progress=False, overwrite=True)
+    assert Path(config.out).is_file() and first_runs_checkpoint.read_bytes() != b"the first run's"
+    # a run that writes no checkpoint or preview takes no folder (and makes none)
+    lone = replace(config, out=str(tmp_path / "lone.safetensors"), checkpoint_every=0)
+    train(lone, progress=False)
+    assert not lone.work_dir().exists()
+
+
 def test_every_continue_command_keeps_the_threads(data, loss_weights, tmp_path):
     """The thread count changes a run's arithmetic: each "to continue" line (Ctrl-C, a kill, a
     failed write) gives the --threads the run was started with, or none when it had the default."""

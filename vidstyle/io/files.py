@@ -222,6 +222,32 @@ def create_output_folder(folder: Path) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def folder_lock(folder: Path, busy: str) -> Iterator[None]:
+    """Hold an exclusive lock on existing ``folder`` for the block, or raise VidstyleError(``busy``)
+    at once when another process holds it: two runs that would write into one folder (a training
+    run's checkpoints) and delete each other's files there. An advisory ``flock`` on the folder
+    itself, so no lock file is left behind (a killed process's lock goes with it). Where there are
+    no such locks (Windows, some network file systems) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise VidstyleError(busy) from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
+                raise
+        yield
+    finally:
+        os.close(fd)  # which releases the lock
+
+
 def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False,
                  formats: Iterable[str] = OUTPUT_FORMATS) -> Path:
     """Validate an output path before any work starts: :func:`check_output_file` (never the

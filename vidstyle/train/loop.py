@@ -33,7 +33,8 @@ from vidstyle.cli_args import threads_given
 from vidstyle.device import autocast, precision_name, resolve_device, resolve_precision, synchronize
 from vidstyle.errors import VidstyleError, first_line, torch_load_reason
 from vidstyle.frames import tensor_to_images
-from vidstyle.io.files import check_output_file, check_writable_folder, file_digest, write_then_rename
+from vidstyle.io.files import (check_output_file, check_writable_folder, create_output_folder, file_digest,
+                               folder_lock, folders_missing, remove_empty_folders, write_then_rename)
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
                                       load_loss_network, loss_weights_file, resolve_layers)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
@@ -745,12 +746,12 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     and at each checkpoint. Ctrl-C raises :class:`TrainingInterrupted`, which says how to continue."""
     kept: list[tuple[Path, int]] = []  # (checkpoint, step) this run can be continued from, latest last
     try:
-        work = config.work_dir()
-        made_here = not work.exists()
+        made = folders_missing(config.work_dir())
     except Exception:  # noqa: BLE001 - a config _train refuses with its own message
-        work, made_here = None, False
+        made = []
     try:
-        return _train(config, progress, overwrite, kept)
+        with contextlib.ExitStack() as held:
+            return _train(config, progress, overwrite, kept, held)
     except KeyboardInterrupt as exc:
         raise TrainingInterrupted(_interrupted_message(config, kept)) from exc
     except SystemExit as exc:
@@ -760,8 +761,7 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     finally:
         # a run that failed before its first checkpoint or preview (a full disk) leaves no empty
         # checkpoint folder of its own making behind
-        if made_here and work.is_dir() and not any(work.iterdir()):
-            work.rmdir()
+        remove_empty_folders(made)
 
 
 def _earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[Path]:
@@ -783,7 +783,9 @@ def _earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[
     return [*checkpoints, *previews]
 
 
-def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tuple[Path, int]]) -> TrainResult:
+def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tuple[Path, int]],
+           held: contextlib.ExitStack) -> TrainResult:
+    """:func:`train`'s work; ``held`` keeps the checkpoint folder's lock until the caller is done."""
     config.validate()
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
@@ -791,14 +793,29 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     out = Path(config.out)
     work = config.work_dir()
-    if config.checkpoint_every or config.preview_every or config.resume:  # a run that writes none needs none
+    uses_work = bool(config.checkpoint_every or config.preview_every or config.resume)  # a run that writes none
+    locked = False
+
+    def lock_work() -> None:
+        # one run at a time in it: a second one (the same command in another terminal, --overwrite
+        # or --resume while the first still runs) would delete or interleave the first's checkpoints
+        held.enter_context(folder_lock(create_output_folder(work), f"another vidstyle train is using the "
+                                       f"checkpoint folder {work}: let it finish or stop it, or give this "
+                                       "run another --checkpoint-dir"))
+
+    if uses_work:
         check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
+        if work.is_dir():  # before an earlier run's files there are looked at (and with --overwrite deleted)
+            lock_work()
+            locked = True
     # an earlier run's checkpoints first: that message says what --resume and --overwrite do
     earlier = _earlier_run_files(work, config.resume, overwrite)
     # never one of the inputs, never a folder, never an existing file unless told (a resumed run
     # replaces its own earlier output), in an existing folder as stylize's outputs: checked now,
     # not after hours of training
     check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=overwrite or bool(config.resume))
+    if uses_work and not locked:  # made only now that the output's folder is known to exist
+        lock_work()
 
     # data (errors about the inputs come before any expensive work)
     style_meta = config.styles_metadata()
