@@ -397,6 +397,35 @@ def test_cleanup_after_a_signal_between_creating_and_starting_a_stage_thread():
     assert stages.stop.is_set() and not stages._threads[0].is_alive()
 
 
+def test_the_first_stage_error_is_the_one_raised_with_its_stage_named():
+    """A failing stage stops the others, whose own errors then (a queue closed under them, a
+    decoder torn down) say nothing about the cause: the first error is raised, noted with its
+    stage, and a VidstyleError (said to the user as it is) gets no note."""
+    first_failed = threading.Event()
+
+    def fails_first():
+        first_failed.set()
+        raise ValueError("the cause")
+
+    def fails_after():
+        first_failed.wait(5)
+        stages.stop.wait(5)
+        raise RuntimeError("a consequence")
+
+    stages = pipeline._Stages(2)
+    stages.start("later", fails_after)  # started first, fails second
+    stages.start("network", fails_first)
+    with pytest.raises(ValueError, match="the cause") as raised:
+        stages.wait()
+    assert raised.value.__notes__ == ["(raised in the network stage of the vidstyle pipeline)"]
+    assert stages._error is None  # not kept (see _Stages.wait)
+    stages = pipeline._Stages(2)
+    stages.start("encode", lambda: (_ for _ in ()).throw(VidstyleError("disk full")))
+    with pytest.raises(VidstyleError, match="disk full") as raised:
+        stages.wait()
+    assert not getattr(raised.value, "__notes__", None)
+
+
 def test_default_batch_is_one_only_for_full_resolution_networks_on_the_cpu():
     from types import SimpleNamespace
 
