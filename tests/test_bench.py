@@ -181,6 +181,19 @@ def test_network_case_row(backend, precision):
     json.dumps(row)
 
 
+def test_a_batched_rows_times_are_per_frame(monkeypatch):
+    """A call at batch 4 runs four frames: its row's ms/frame is a quarter of the call's time, so
+    rows of different batch sizes compare frame for frame (the call times stand in for a clock)."""
+    from vidstyle.bench import network
+
+    monkeypatch.setattr(network, "time_calls", lambda fn, device, **kw: ([0.040, 0.048, 0.044], 5, 1))
+    case = NetworkCase("light", "64x48", 48, 64, "cpu", "fp32", batch=4)
+    row = run_network_case(case, light_net(), warmup=1, repeats=3)
+    assert row["status"] == "ok", row
+    assert row["ms_per_frame_samples"] == [10.0, 12.0, 11.0] and row["ms_per_frame"]["median"] == 11.0
+    assert row["fps"]["median"] == pytest.approx(1000 / 11) and row["calls_per_repeat"] == 5
+
+
 def test_network_case_skip_and_error_rows():
     skipped = run_network_case(NetworkCase("light", "x", 16, 16, "cpu", "fp16"), light_net())
     assert skipped["status"] == "skipped" and "fp16" in skipped["reason"]
