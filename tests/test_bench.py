@@ -974,6 +974,22 @@ def test_the_cli_builds_where_a_unix_only_module_is_missing():
     assert "starry_night" in proc.stdout
 
 
+def test_the_naive_loop_runs_its_network_once_before_the_timed_frames(tmp_path):
+    """As vidstyle's own run, the naive loop leaves one-time setup (the first call's allocations)
+    out of its frames/s: one call on zeros at the clip's size, padded to the network's multiple,
+    before the first decoded frame."""
+    from vidstyle.bench.pipeline import run_naive_loop, write_test_clip
+
+    net, inputs = light_net(), []
+    net.register_forward_hook(lambda module, args, output: inputs.append(args[0].clone()))
+    clip = write_test_clip(tmp_path / "c.mp4", frames=3, size=(60, 44))
+    row = run_naive_loop(clip, net)
+    assert row["frames"] == 3 and len(inputs) == 4
+    warm_up, *frames = inputs
+    assert not warm_up.any() and all(x.any() for x in frames)
+    assert net.size_multiple == 8 and {tuple(x.shape) for x in inputs} == {(1, 3, 48, 64)}  # 44x60, padded
+
+
 def test_an_odd_sized_clip_and_the_naive_rows_time_the_loops_own_network(tmp_path, monkeypatch):
     """An odd-sized clip crashed the naive loop's x264 (4:2:0 cannot store it) at the end of the
     run, losing every row; and its network-only row timed the Stylizer's folded network (faster),
