@@ -117,6 +117,26 @@ def test_deep_limited_range_greys_decode_at_their_levels(tmp_path, pix_fmt):
     assert np.abs(error).max() <= 1.5 and abs(error.mean()) < 1.0, got[:, 1]  # was -2 / -1.7 at 10 bits
 
 
+def test_an_audio_packet_the_demuxer_flags_corrupt_is_skipped_and_counted(tmp_path):
+    """A packet flagged corrupt (a truncated file's cut-off last one) is one the muxer takes but
+    no player decodes: it is left out of the copy, whatever its bytes, and counted."""
+    src, out = make_video(tmp_path / "a.mp4", frames=12, audio=True), tmp_path / "o.mp4"
+    flagged, seen = 3, 0
+    with VideoDecoder(src) as dec:
+        enc = VideoEncoder(out, dec.info, EncodeConfig(crf=10, preset="ultrafast"))
+        for item in dec.read(enc.audio_modes):
+            if isinstance(item, DecodedFrame):
+                enc.write(item.image, item.pts, item.duration)
+                continue
+            if item.packet is not None and item.packet.size:
+                item.packet.is_corrupt = seen == flagged  # whole and decodable, but flagged
+                seen += 1
+            enc.write_audio(item)
+        enc.finish()
+    original = audio_packets(src)
+    assert enc.damaged_audio_packets == 1 and audio_packets(out) == original[:flagged] + original[flagged + 1:]
+
+
 def test_decode_segment_shifts_times_and_cuts_audio(tmp_path):
     path = make_video(tmp_path / "s.mp4", frames=48, fps=24, audio=True)
     _, frames, audio = decode_all(path, start=0.5, duration=0.5)
