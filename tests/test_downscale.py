@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -31,6 +32,11 @@ def test_sizes_keep_the_aspect_even_and_never_grow():
     # non-square pixels (kept): the limit is on the picture as shown, 192 x 4/3 = 256 wide
     assert downscaled_size(192, 144, 200, Fraction(4, 3)) == (150, 112)
     assert downscaled_size(1440, 1080, 1280, Fraction(4, 3)) == (960, 720)  # HDV: shown 1280x720
+    # turned upright, a 4/3 pixel is 3/4: 192x144 stored is 144x192 stored with 3/4 pixels, shown
+    # 108x192 (players stretch the width), so only the longer side's 192 counts
+    assert downscaled_size(192, 144, 200, Fraction(4, 3), turned=True) is None
+    assert downscaled_size(192, 144, 96, Fraction(4, 3), turned=True) == (96, 72)  # shown 54x96 turned
+    assert downscaled_size(1920, 1080, 960, turned=True) == (960, 540)  # square pixels: as unturned
 
 
 def test_the_output_is_the_input_scaled_down_with_its_timing(tmp_path):
@@ -69,6 +75,13 @@ def test_a_turned_phone_video_is_scaled_as_shown(tmp_path):
     assert frames[0].shape == (48, 32, 3)  # upright: taller than wide
     upright = read_frames(src, rotate=True)[0]
     assert np.abs(frames[0].astype(int) - cv2.resize(upright, (32, 48), interpolation=cv2.INTER_AREA)).mean() < 6
+    # with wide pixels (4/3), turned upright (3/4): shown 24x48, the longer side at the limit (it was
+    # measured unturned, 128 wide, and the output came out shown 18x36)
+    wide = make_video(tmp_path / "wide.mp4", frames=2, size=(96, 64), rotation=90, sar=Fraction(4, 3))
+    stylize(wide, tmp_path / "wide_small.mp4", downscale=48)
+    with av.open(str(tmp_path / "wide_small.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.sample_aspect_ratio) == (32, 48, Fraction(3, 4))
 
 
 def test_bars_are_found_and_kept_at_the_new_size(tmp_path):

@@ -340,13 +340,14 @@ class DisplayConversion:
         if trc in HDR_TRANSFERS and colorspace not in SWS_MATRIX:
             colorspace = 9  # HDR untagged for its matrix: BT.2020's, which HDR video uses, not one by size
         tone_map = ToneMapper(trc, int(frame.color_primaries)) if hdr == "sdr" and trc in HDR_TRANSFERS else None
+        turned = _quarter_turn(rotation)
         return cls(rotation, mirrored, yuv_matrix(colorspace, frame.width, frame.height), (frame.width, frame.height),
-                   tone_map, downscaled_size(frame.width, frame.height, downscale, pixel_aspect))
+                   tone_map, downscaled_size(frame.width, frame.height, downscale, pixel_aspect, turned))
 
     @property
     def turned(self) -> bool:
         """A quarter turn: width and height (and the pixel aspect) swap."""
-        return bool(round(self.rotation / 90) % 2)
+        return _quarter_turn(self.rotation)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -420,12 +421,23 @@ class DisplayConversion:
                     *(self.scaled_size or self.stored_size))
 
 
+def _quarter_turn(rotation: float) -> bool:
+    """Whether a turn of ``rotation`` degrees (a multiple of 90) swaps width and height."""
+    return bool(round(rotation / 90) % 2)
+
+
 def downscaled_size(width: int, height: int, longest: int | None,
-                    pixel_aspect: Fraction | float | None = None) -> tuple[int, int] | None:
+                    pixel_aspect: Fraction | float | None = None, turned: bool = False) -> tuple[int, int] | None:
     """(width, height) of stored pixels scaled so the longer side as shown (the width times
     ``pixel_aspect``, for non-square pixels, which are kept) is at most ``longest`` pixels, each
     side even (4:2:0 encoders need it; rounded down on the longer side so it stays within) and the
-    aspect kept; None when no scaling is needed."""
+    aspect kept; None when no scaling is needed. ``turned``: the frames are written after a
+    quarter turn, which swaps the sides and makes the pixel aspect its inverse: the longer side is
+    that of the turned frame as shown (players stretch a width, so a 4/3 pixel turned upright, 3/4,
+    shows the turned frame a quarter smaller than the unturned one)."""
+    if turned:
+        size = downscaled_size(height, width, longest, 1 / Fraction(pixel_aspect) if pixel_aspect else None)
+        return None if size is None else (size[1], size[0])
     aspect = float(pixel_aspect) if pixel_aspect else 1.0
     shown = max(width * aspect, height)
     if longest is None or shown <= longest:
