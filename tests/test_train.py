@@ -1917,6 +1917,45 @@ def test_a_second_run_in_the_same_checkpoint_folder_is_refused_while_the_first_r
     assert not lone.work_dir().exists()
 
 
+def test_a_run_refused_by_the_lock_leaves_the_other_runs_new_folder(data, loss_weights, tmp_path, monkeypatch):
+    """Two runs started together with a missing (nested) --checkpoint-dir: the one refused by the
+    lock removed the folders the other had just made and locked, while still empty, as its own;
+    the first run's next checkpoint made them again, unlocked, and a third run was let in beside it."""
+    import contextlib
+
+    import vidstyle.train.loop as loop
+    from vidstyle.io.files import create_output_folder, folder_lock
+
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1,
+                     checkpoint_dir=str(tmp_path / "runs" / "ck"))
+    work = config.work_dir()
+    check = loop.check_writable_folder
+    with contextlib.ExitStack() as first_run:
+        def first_run_starts(folder, *args, **kw):  # after this run looked, before it locks
+            result = check(folder, *args, **kw)
+            if not work.exists():
+                first_run.enter_context(folder_lock(create_output_folder(work), "held by the first run"))
+            return result
+
+        monkeypatch.setattr(loop, "check_writable_folder", first_run_starts)
+        with pytest.raises(VidstyleError, match="another vidstyle train is using the checkpoint folder"):
+            train(config, progress=False)
+        assert work.is_dir()  # still the first run's, and still locked by it
+        with pytest.raises(VidstyleError, match="another vidstyle train is using the checkpoint folder"):
+            train(config, progress=False)
+    # a run that holds the lock and fails before writing anything still takes its folders back
+    monkeypatch.setattr(loop, "check_writable_folder", check)
+    work.rmdir()
+    (tmp_path / "runs").rmdir()
+    def full_disk(*args, **kw):
+        raise VidstyleError("writing the checkpoint failed (is the disk full?)")
+
+    monkeypatch.setattr(loop, "_save_checkpoint", full_disk)
+    with pytest.raises(VidstyleError, match="is the disk full"):
+        train(config, progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_every_continue_command_keeps_the_threads(data, loss_weights, tmp_path):
     """The thread count changes a run's arithmetic: each "to continue" line (Ctrl-C, a kill, a
     failed write) gives the --threads the run was started with, or none when it had the default."""

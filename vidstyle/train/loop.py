@@ -746,11 +746,7 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     and at each checkpoint. Ctrl-C raises :class:`TrainingInterrupted`, which says how to continue."""
     kept: list[tuple[Path, int]] = []  # (checkpoint, step) this run can be continued from, latest last
     try:
-        made = folders_missing(config.work_dir())
-    except Exception:  # noqa: BLE001 - a config _train refuses with its own message
-        made = []
-    try:
-        with contextlib.ExitStack() as held:
+        with contextlib.ExitStack() as held:  # the checkpoint folder's lock, and the folders this run made
             return _train(config, progress, overwrite, kept, held)
     except KeyboardInterrupt as exc:
         raise TrainingInterrupted(_interrupted_message(config, kept)) from exc
@@ -758,10 +754,6 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
         if isinstance(exc.code, int) and exc.code > 128:  # kill or a closed terminal (termination_as_exit)
             log.warning("%s", _interrupted_message(config, kept))
         raise
-    finally:
-        # a run that failed before its first checkpoint or preview (a full disk) leaves no empty
-        # checkpoint folder of its own making behind
-        remove_empty_folders(made)
 
 
 def _earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[Path]:
@@ -799,9 +791,16 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     def lock_work() -> None:
         # one run at a time in it: a second one (the same command in another terminal, --overwrite
         # or --resume while the first still runs) would delete or interleave the first's checkpoints
+        made = folders_missing(work)
         held.enter_context(folder_lock(create_output_folder(work), f"another vidstyle train is using the "
                                        f"checkpoint folder {work}: let it finish or stop it, or give this "
                                        "run another --checkpoint-dir"))
+        # a run that failed before its first checkpoint or preview (a full disk) leaves no empty
+        # folder of its own making behind: taken back before the lock goes (the stack runs this
+        # first), and never by a run the lock refused, as those folders, empty until the first
+        # checkpoint, are the run's that holds them (made at the same moment: two runs started
+        # together), which would make them again at its next checkpoint, unlocked
+        held.callback(remove_empty_folders, made)
 
     if uses_work:
         check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
