@@ -482,9 +482,13 @@ def test_a_file_that_appears_under_the_recordings_name_is_kept_without_overwrite
             out.write_bytes(b"theirs")
         return -1
 
+    lines = []
     summary = run_live(MarkedSource(frames=6), StyleBank([SlowStylizer()]),
-                       LiveOptions(window=False, record=out, overwrite=overwrite), keys=other_program_writes)
+                       LiveOptions(window=False, record=out, overwrite=overwrite), keys=other_program_writes,
+                       log=lines.append)
     placed = out if overwrite else tmp_path / "rec-2.mp4"
+    said = f"{out} appeared while recording (another program's?): the recording is {placed}"
+    assert (said in lines) != overwrite, lines
     assert summary.recordings == [str(placed)] and len(decoded_times_and_marks(placed)[0]) == summary.processed
     assert overwrite or out.read_bytes() == b"theirs"
     assert not list(tmp_path.glob(".*partial*"))

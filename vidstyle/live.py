@@ -560,6 +560,7 @@ class Recording:
         from vidstyle.io.files import OUTPUT_FORMATS, check_output, temp_path_beside
 
         self.path = check_output(path, overwrite=overwrite)
+        self.asked = self.path  # (path is where the file is: another name when this one was taken meanwhile)
         self.overwrite = overwrite
         self._tmp = temp_path_beside(self.path)
         container = OUTPUT_FORMATS[self.path.suffix.lower()]
@@ -898,6 +899,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             return
         if failed:
             errors.append(f"recording {finished.path}: {failed}")
+        if finished.frames and finished.path != finished.asked:
+            log(f"{finished.asked} appeared while recording (another program's?): the recording is {finished.path}")
         if finished.frames:
             recordings.append(str(finished.path))
             if not quiet:
