@@ -172,6 +172,37 @@ def test_the_command_line_process_ends_without_the_teardown_but_with_what_exit_r
         assert ("light_starry_night " in r.stdout) == (status == 0)  # the table reached the pipe
 
 
+def test_a_tool_that_runs_the_command_line_inside_its_own_code_still_gets_it_back(tmp_path):
+    """The early end is for the program's own top level (console script, `python -m vidstyle`):
+    a tool that runs vidstyle inside its own code and has work left once it returns keeps it.
+    `coverage run -m vidstyle` saved no data and `python -m cProfile -o FILE -m vidstyle` wrote no
+    profile (both write after the program returns); `python -i` never reached its prompt."""
+    prof = tmp_path / "styles.prof"
+    r = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "vidstyle", "styles"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "light_starry_night " in r.stdout, r.stderr
+    assert prof.is_file() and prof.stat().st_size > 0  # the profiler's work after the program
+    code = textwrap.dedent("""
+        import runpy, sys
+
+        def run():  # a harness: the command line run inside a function, with more to do after it
+            sys.argv = ["vidstyle", *sys.argv[1:]]
+            try:
+                runpy.run_module("vidstyle", run_name="__main__", alter_sys=True)
+            except SystemExit as exc:
+                print(f"harness: exit status {exc.code}", file=sys.stderr)
+
+        run()
+    """)
+    for args, status in ((["styles"], 0), (["styles", "--describe"], 2)):
+        r = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0 and f"harness: exit status {status}" in r.stderr, r.stderr
+    r = subprocess.run([sys.executable, "-i", "-m", "vidstyle", "--version"], cwd=ROOT, input="print('at the prompt')\n",
+                       capture_output=True, text=True, timeout=120)
+    assert "at the prompt" in r.stdout, (r.stdout, r.stderr)
+
+
 @pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e400", "0", "-0.5"])
 def test_a_positive_number_option_refuses_what_is_not_a_finite_positive_number(text):
     """--scale, --fps, --duration, --lr: infinity and NaN are numbers to float() but no scale,

@@ -502,8 +502,10 @@ class _CommandOutput:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default: this process's) and return its exit status. As the
-    process's own command line it does not return: see :func:`_end_process`."""
-    if argv is not None or threading.current_thread() is not threading.main_thread():
+    process's own command line, called by the program's top level, it does not return: see
+    :func:`_end_process` and :func:`_called_by_the_program`."""
+    if (argv is not None or threading.current_thread() is not threading.main_thread()
+            or not _called_by_the_program(sys._getframe(1))):
         return _main(argv)
     try:
         code = _main(None)
@@ -512,6 +514,23 @@ def main(argv: list[str] | None = None) -> int:
             raise
         code = exc.code or 0
     _end_process(code)
+
+
+def _called_by_the_program(frame) -> bool:
+    """Whether ``frame``, :func:`main`'s caller, is the program's own top level with nothing
+    around it but the interpreter's start: the console script's module code, or that of
+    `python -m vidstyle` (and `-c`) under runpy. Not when a tool runs the command line inside its
+    own code and has work left once it returns: `coverage run` saves its data then, `python -m
+    cProfile -o FILE` writes its profile, pdb, trace, memray, a harness's function; nor under
+    `python -i`, whose prompt comes after the program. Ending the process there lost that."""
+    if sys.flags.inspect:
+        return False
+    while frame is not None:
+        module = frame.f_globals.get("__name__")
+        if module != "runpy" and not (module == "__main__" and frame.f_code.co_name == "<module>"):
+            return False
+        frame = frame.f_back
+    return True
 
 
 def _end_process(code: int) -> NoReturn:
