@@ -138,7 +138,8 @@ def test_the_command_line_process_ends_without_the_teardown_but_with_what_exit_r
     libraries (0.6-0.9 s, where a library's exit-time code once aborted a process that had handled
     Ctrl-C): an exit-time handler of native code that aborts stands for it here. What Python's exit
     runs before the teardown still runs: threads that are not daemons are waited for, the atexit
-    handlers run, and output to a pipe (block-buffered) is flushed; the exit status is kept."""
+    handlers run, and output to a pipe (block-buffered, by Python and by C) is flushed; the exit
+    status is kept."""
     atexit_ran, thread_ended = tmp_path / "atexit", tmp_path / "thread"
     code = textwrap.dedent("""
         import atexit, ctypes, sys, threading, time
@@ -147,6 +148,7 @@ def test_the_command_line_process_ends_without_the_teardown_but_with_what_exit_r
         libc = ctypes.CDLL(None)
         # native code that aborts at exit() (glibc's atexit() is this call, not an exported function)
         libc.__cxa_atexit(ctypes.cast(libc.abort, ctypes.c_void_p), None, None)
+        libc.printf(b"a native library's line\\n")  # in C's buffer: a pipe is not flushed by line
         atexit.register(Path(sys.argv[1]).write_text, "ran")
         thread_ended = Path(sys.argv[2])
 
@@ -164,12 +166,15 @@ def test_the_command_line_process_ends_without_the_teardown_but_with_what_exit_r
     for args, status in ((["styles"], 0), (["styles", "--describe"], 2)):
         atexit_ran.unlink(missing_ok=True)
         thread_ended.unlink(missing_ok=True)
+        # buffered as a user's shell has it (PYTHONUNBUFFERED, set by some CI, unbuffers C's stdio too)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
         r = subprocess.run([sys.executable, "-c", code, str(atexit_ran), str(thread_ended), *args], cwd=ROOT,
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, env=env)
         assert r.returncode == status, r.stderr
         assert "main returned" not in r.stderr and atexit_ran.read_text() == "ran"
         assert thread_ended.read_text() == "ended"
         assert ("light_starry_night " in r.stdout) == (status == 0)  # the table reached the pipe
+        assert "a native library's line" in r.stdout
 
 
 def test_a_tool_that_runs_the_command_line_inside_its_own_code_still_gets_it_back(tmp_path):

@@ -556,6 +556,10 @@ def _end_process(code: int) -> NoReturn:
         print(f"vidstyle: error: {exc}", file=sys.stderr)
         code = code or 1
     sys.stderr.flush()  # its errors are dropped (_MessagesAtMost)
+    with contextlib.suppress(Exception):  # C's stdio buffers too (a native library's own printing), as exit() would
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
     os._exit(code)
 
 
