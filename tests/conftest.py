@@ -1,11 +1,19 @@
 """Shared fixtures: the development data beside the project, when present."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# What vidstyle caches (exported ONNX networks, training's flow) goes to the tests' own folder, not
+# the user's: each test process (and the processes its tests start) has one, removed at its end.
+os.environ["VIDSTYLE_CACHE"] = _TEST_CACHE = tempfile.mkdtemp(prefix="vidstyle-tests-cache-")
+atexit.register(shutil.rmtree, _TEST_CACHE, True)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs two workers on two cores, and many tests start a `vidstyle` process of their

@@ -357,3 +357,55 @@ def test_a_nan_difference_fails_the_numerical_check(tmp_path, monkeypatch):
     with pytest.raises(VidstyleError, match="nothing written"):
         export_onnx(light_net(), tmp_path / "n.onnx", tolerance=1e-3)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_network_is_exported_for_onnx_runtime_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    """Exporting costs seconds (most of it torch's exporter importing the onnx package): a network
+    and mix exported once are read back from the cache by later runs, with the same result; another
+    mix, other weights or a damaged file are exported (again); the most recently used files stay."""
+    import vidstyle.export as export_mod
+
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "cache"))
+    exports = []
+    real = export_mod.export_onnx_bytes
+    monkeypatch.setattr(export_mod, "export_onnx_bytes", lambda model: exports.append(1) or real(model))
+    def two_style_net():  # whose styles differ (each style's norm parameters start out alike)
+        torch.manual_seed(0)
+        net = TransformerNet((4, 8), num_residual=1, num_styles=2).eval()
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+        return net
+
+    net = two_style_net()
+    x = torch.rand(1, 3, 24, 32)
+    first = OnnxRunner(net)(x)
+    again = OnnxRunner(net)(x)
+    assert len(exports) == 1 and torch.equal(first, again)
+    (cached,) = (tmp_path / "cache" / "onnx").glob("*.onnx")
+    net.set_style([0.3, 0.7])  # another mix: another graph, and the right one
+    mixed = OnnxRunner(net)(x)
+    assert len(exports) == 2 and torch.allclose(mixed, net(x), atol=1e-3)
+    assert not torch.allclose(mixed, first, atol=1e-3)
+    with torch.no_grad():
+        next(net.parameters()).add_(0.1)  # other weights (fine-tuned further, say)
+    OnnxRunner(net)
+    assert len(exports) == 3 and len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 3
+    cached.write_bytes(b"damaged")
+    net_again = two_style_net()
+    assert torch.equal(OnnxRunner(net_again)(x), first) and len(exports) == 4
+    assert cached.read_bytes() != b"damaged"  # written again
+    monkeypatch.setattr(export_mod, "ONNX_CACHE_FILES", 2)
+    net_again.set_style([0.9, 0.1])
+    OnnxRunner(net_again)
+    kept = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    assert len(kept) == 2 and cached in kept  # the two used last
+
+
+def test_a_cache_that_cannot_be_written_is_done_without(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "a_file"))
+    x = torch.rand(1, 3, 16, 16)
+    net = light_net().eval()
+    assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
+    assert (tmp_path / "a_file").read_text() == "not a folder"

@@ -11,9 +11,13 @@ style mix baked in.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import io
+import itertools
 import json
+import logging
 import os
 import sys
 import threading
@@ -25,7 +29,7 @@ import torch
 from vidstyle.cli_args import COMMAND_HELP, non_negative_float, once
 from vidstyle.cli_args import path as path_arg
 from vidstyle.errors import WARNING_FILTERS_LOCK, VidstyleError
-from vidstyle.io.files import check_output_file, write_then_rename
+from vidstyle.io.files import cache_folder, check_output_file, write_then_rename
 from vidstyle.models.transformer import SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet, fold_for_inference
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -149,6 +153,55 @@ def session_options(threads: int | None = None, spinning: bool = False):
     return so
 
 
+#: Networks exported for ONNX Runtime kept on disk (:func:`cached_export`), the most recently used
+#: ones; a few MB each at most (the standard network's graph: 6.7 MB), and every blend is one.
+ONNX_CACHE_FILES = 48
+
+
+def _graph_key(model: TransformerNet) -> str:
+    """What the graph :func:`export_onnx_bytes` makes of ``model`` depends on: every weight and
+    buffer (the style mix baked in is a buffer), the architecture, the opset, torch's exporter and
+    vidstyle's own code that folds and exports the network (its source: a change makes new keys)."""
+    from vidstyle import __version__
+    from vidstyle.models import transformer
+
+    key = hashlib.sha256()
+    for part in (__version__, torch.__version__, str(DEFAULT_OPSET), type(model).__name__,
+                 json.dumps(model.arch_args, sort_keys=True), Path(__file__).read_text(),
+                 Path(transformer.__file__).read_text()):
+        key.update(part.encode() + b"\0")
+    for name, tensor in itertools.chain(model.named_parameters(), model.named_buffers()):
+        value = tensor.detach().to("cpu", torch.float32).contiguous()
+        key.update(f"{name}{tuple(value.shape)}".encode() + value.numpy().tobytes())
+    return key.hexdigest()[:40]
+
+
+def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
+    """``model`` exported for ONNX Runtime (:func:`export_onnx_bytes`), and the cache file it was
+    read from (None when exported now). The first export in a process took 1.6 s here (2-core Zen
+    3), 1.2 s of it torch's exporter importing the onnx package, later ones 0.4 s: paid once a
+    network and mix, not by every run and every switch of style. Kept under :func:`~vidstyle.io.files.cache_folder` ("onnx"), the
+    :data:`ONNX_CACHE_FILES` most recently used; a cache that cannot be written is done without."""
+    folder = cache_folder("onnx")
+    path = folder / f"{_graph_key(model)}.onnx"
+    try:
+        data = path.read_bytes()
+        os.utime(path)  # recently used: kept when older ones go
+        return data, path
+    except OSError:
+        pass
+    data = export_onnx_bytes(model)
+    try:
+        with write_then_rename(path, make_folder=True) as tmp:
+            tmp.write_bytes(data)
+        kept = sorted(folder.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[ONNX_CACHE_FILES:]:
+            old.unlink()
+    except (OSError, VidstyleError) as exc:  # a read-only home, a full disk: run without the cache
+        logging.getLogger("vidstyle").debug("exported network not cached in %s: %s", folder, exc)
+    return data, None
+
+
 class OnnxRunner:
     """Run an exported network with ONNX Runtime on the CPU, taking and returning torch tensors.
 
@@ -162,15 +215,25 @@ class OnnxRunner:
     def __init__(self, model_or_onnx: TransformerNet | str | Path | bytes, threads: int | None = None,
                  spinning: bool = False):
         ort = load_onnxruntime()
-        data = model_or_onnx
+        data, cached = model_or_onnx, None
         if isinstance(model_or_onnx, TransformerNet):
-            data = export_onnx_bytes(model_or_onnx)
+            data, cached = cached_export(model_or_onnx)
         elif isinstance(model_or_onnx, (str, Path)):
             if not Path(model_or_onnx).is_file():
                 raise VidstyleError(f"ONNX file not found: {model_or_onnx}")
             data = str(model_or_onnx)
-        self.session = ort.InferenceSession(data, session_options(threads, spinning),
-                                            providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(data, session_options(threads, spinning),
+                                                providers=["CPUExecutionProvider"])
+        except Exception:
+            if cached is None:
+                raise
+            # a damaged cache file (a disk error, an edit): exported again, in its place
+            with contextlib.suppress(OSError):
+                cached.unlink()
+            data, _ = cached_export(model_or_onnx)
+            self.session = ort.InferenceSession(data, session_options(threads, spinning),
+                                                providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -222,6 +222,15 @@ def create_output_folder(folder: Path) -> Path:
     return folder
 
 
+def cache_folder(kind: str) -> Path:
+    """Where vidstyle keeps what it can make again (``kind``: "flow" for training's optical flow,
+    "onnx" for exported networks): ``$VIDSTYLE_CACHE/KIND``, else ``$XDG_CACHE_HOME/vidstyle/KIND``,
+    else ``~/.cache/vidstyle/KIND``."""
+    if os.environ.get("VIDSTYLE_CACHE"):
+        return Path(os.environ["VIDSTYLE_CACHE"]) / kind
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidstyle" / kind
+
+
 @contextlib.contextmanager
 def folder_lock(folder: Path, busy: str) -> Iterator[None]:
     """Hold an exclusive lock on existing ``folder`` for the block, or raise VidstyleError(``busy``)

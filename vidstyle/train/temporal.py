@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import zipfile
 from pathlib import Path
 from typing import Sequence
@@ -28,7 +27,7 @@ from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask, valid_mask_numpy
 from vidstyle.flow.warp import pixel_coords, warp
 from vidstyle.frames import images_to_tensor, luminance
-from vidstyle.io.files import file_identity, not_a_file_error, write_then_rename
+from vidstyle.io.files import cache_folder, file_identity, not_a_file_error, write_then_rename
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 
@@ -287,9 +286,7 @@ def synthetic_pair(image: torch.Tensor, generator: torch.Generator, *, noise: fl
 
 def default_cache_dir() -> Path:
     """Where flow caches live: ``$VIDSTYLE_CACHE``/flow or ``$XDG_CACHE_HOME``/vidstyle/flow."""
-    if os.environ.get("VIDSTYLE_CACHE"):
-        return Path(os.environ["VIDSTYLE_CACHE"]) / "flow"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidstyle" / "flow"
+    return cache_folder("flow")
 
 
 def _cover_crop(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
