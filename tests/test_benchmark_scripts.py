@@ -321,7 +321,9 @@ def test_soak_samples_the_memory_of_stylize_and_live_over_a_long_input(tmp_path)
         summary, samples = run["summary"], run["samples_s_mib"]
         assert summary["samples"] == len(samples) >= 3
         assert summary["end_mib"] == samples[-1][1] and summary["max_mib"] == max(m for _, m in samples)
-        assert summary["warm_mib"] > 50  # a Python with torch loaded, read from /proc
+        # read from /proc: a Python with torch loaded at its largest (the "warm" sample, 10% into
+        # a run this short, can come while torch still loads: 49 MiB once the run started faster)
+        assert summary["max_mib"] > 100 and 10 < summary["warm_mib"] <= summary["max_mib"]
 
 
 def test_soak_summary_compares_warm_with_the_end():
