@@ -396,10 +396,12 @@ def test_a_network_is_exported_for_onnx_runtime_once_then_read_from_the_cache(tm
     assert torch.equal(OnnxRunner(net_again)(x), first) and len(exports) == 4
     assert cached.read_bytes() != b"damaged"  # written again
     monkeypatch.setattr(export_mod, "ONNX_CACHE_FILES", 2)
+    being_written = tmp_path / "cache" / "onnx" / ".x.vidstyle-0.partial.onnx"  # another process's
+    being_written.write_bytes(b"half")
     net_again.set_style([0.9, 0.1])
     OnnxRunner(net_again)
-    kept = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
-    assert len(kept) == 2 and cached in kept  # the two used last
+    kept = list((tmp_path / "cache" / "onnx").glob("[!.]*.onnx"))
+    assert len(kept) == 2 and cached in kept and being_written.exists()  # the two used last
 
 
 def test_a_cache_that_cannot_be_written_is_done_without(tmp_path, monkeypatch):

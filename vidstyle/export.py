@@ -194,7 +194,9 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
     try:
         with write_then_rename(path, make_folder=True) as tmp:
             tmp.write_bytes(data)
-        kept = sorted(folder.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+        # (not another process's file still being written: hidden, until renamed)
+        kept = sorted((p for p in folder.glob("*.onnx") if not p.name.startswith(".")),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[ONNX_CACHE_FILES:]:
             old.unlink()
     except (OSError, VidstyleError) as exc:  # a read-only home, a full disk: run without the cache
