@@ -404,10 +404,21 @@ def test_a_network_is_exported_for_onnx_runtime_once_then_read_from_the_cache(tm
     assert len(kept) == 2 and cached in kept and being_written.exists()  # the two used last
 
 
-def test_a_cache_that_cannot_be_written_is_done_without(tmp_path, monkeypatch):
+def test_a_cache_that_cannot_be_written_or_found_is_done_without(tmp_path, monkeypatch):
+    from pathlib import Path
+
     (tmp_path / "a_file").write_text("not a folder")
     monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "a_file"))
     x = torch.rand(1, 3, 16, 16)
     net = light_net().eval()
     assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
     assert (tmp_path / "a_file").read_text() == "not a folder"
+    # no home folder to find (a service account without one): Path.home() raises
+    monkeypatch.delenv("VIDSTYLE_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)

@@ -180,10 +180,15 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
     """``model`` exported for ONNX Runtime (:func:`export_onnx_bytes`), and the cache file it was
     read from (None when exported now). The first export in a process took 1.6 s here (2-core Zen
     3), 1.2 s of it torch's exporter importing the onnx package, later ones 0.4 s: paid once a
-    network and mix, not by every run and every switch of style. Kept under :func:`~vidstyle.io.files.cache_folder` ("onnx"), the
-    :data:`ONNX_CACHE_FILES` most recently used; a cache that cannot be written is done without."""
-    folder = cache_folder("onnx")
-    path = folder / f"{_graph_key(model)}.onnx"
+    network and mix, not by every run and every switch of style. Kept under
+    :func:`~vidstyle.io.files.cache_folder` ("onnx"), the :data:`ONNX_CACHE_FILES` most recently
+    used; a cache that cannot be found or written is done without."""
+    try:
+        folder = cache_folder("onnx")
+        path = folder / f"{_graph_key(model)}.onnx"
+    except Exception as exc:  # noqa: BLE001 - no home folder to find, say: the run goes on without the cache
+        logging.getLogger("vidstyle").debug("exported networks not cached: %s", exc)
+        return export_onnx_bytes(model), None
     try:
         data = path.read_bytes()
         os.utime(path)  # recently used: kept when older ones go
