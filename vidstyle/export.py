@@ -229,18 +229,17 @@ class OnnxRunner:
             if not Path(model_or_onnx).is_file():
                 raise VidstyleError(f"ONNX file not found: {model_or_onnx}")
             data = str(model_or_onnx)
+        session = lambda graph: ort.InferenceSession(graph, session_options(threads, spinning),  # noqa: E731
+                                                     providers=["CPUExecutionProvider"])
         try:
-            self.session = ort.InferenceSession(data, session_options(threads, spinning),
-                                                providers=["CPUExecutionProvider"])
+            self.session = session(data)
         except Exception:
             if cached is None:
                 raise
             # a damaged cache file (a disk error, an edit): exported again, in its place
             with contextlib.suppress(OSError):
                 cached.unlink()
-            data, _ = cached_export(model_or_onnx)
-            self.session = ort.InferenceSession(data, session_options(threads, spinning),
-                                                providers=["CPUExecutionProvider"])
+            self.session = session(cached_export(model_or_onnx)[0])
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -629,20 +629,22 @@ class Recording:
         """Rename the finished file onto :attr:`path`. Without overwrite a file that appeared under
         that name meanwhile stays, and the recording, which cannot be made again, takes the next
         free numbered name (PATH-2, PATH-3...), which :attr:`path` then is."""
-        from vidstyle.io.files import rename_without_replacing
+        from vidstyle.io.files import move_into_place
 
-        if self.overwrite:
-            os.replace(self._tmp, self.path)
-            return
         path, n = self.path, 1
         while True:
             try:
-                rename_without_replacing(self._tmp, path)
+                move_into_place(self._tmp, path, self.overwrite)
                 break
             except FileExistsError:
                 n += 1
-                path = self.path.with_name(f"{self.path.stem}-{n}{self.path.suffix}")
+                path = numbered_name(self.path, n)
         self.path = path
+
+
+def numbered_name(path: Path, n: int) -> Path:
+    """The ``n``-th recording of ``path``: ``rec.mp4`` -> ``rec-2.mp4``, ``rec-3.mp4``..."""
+    return path.with_name(f"{path.stem}-{n}{path.suffix}")
 
 
 #: SIGTERM/SIGHUP that arrived while :func:`_interrupts_deferred` held them: the exit status still
@@ -749,16 +751,16 @@ class RecordingPaths:
         if self.base is None:
             create_output_folder(self.output_dir)
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            path = self.output_dir / f"vidstyle-live-{stamp}.mp4"
+            first = path = self.output_dir / f"vidstyle-live-{stamp}.mp4"
             n = 1
             while path.exists():
                 n += 1
-                path = self.output_dir / f"vidstyle-live-{stamp}-{n}.mp4"
+                path = numbered_name(first, n)
             return path
         if self.count == 1:
             return self.base
         n = self.count
-        while (path := self.base.with_name(f"{self.base.stem}-{n}{self.base.suffix}")).exists():
+        while (path := numbered_name(self.base, n)).exists():
             n += 1
         return path
 

@@ -490,7 +490,8 @@ class Stylizer:
 
         Safe to call from several threads: eager and ONNX Runtime networks run concurrently; a
         compiled or int8 one is built at its first call and keeps per-shape state, so its calls
-        take turns, as do an eager one's that :meth:`expect_frames` may switch to compiled. The result is made under ``torch.inference_mode``: ``.clone()`` it outside
+        take turns, as do an eager one's that :meth:`expect_frames` may switch to compiled. The
+        result is made under ``torch.inference_mode``: ``.clone()`` it outside
         that mode to change it in place or use it in an autograd graph."""
         check_batch_tensor(x)
         return self._stylize_float(x.float())

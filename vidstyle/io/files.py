@@ -305,13 +305,17 @@ def temp_path_beside(path: str | Path) -> Path:
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EXDEV, errno.EMLINK})
 
 
-def rename_without_replacing(source: Path, target: Path) -> None:
-    """Rename ``source`` to ``target``, or raise FileExistsError if ``target`` exists (a dangling
-    link included), in one step where the file system allows it. A check then ``os.replace`` leaves
-    a moment between the two in which another program's file (another vidstyle run writing the
-    same output) can appear and be replaced unasked. So a hard link is made under the new name,
-    which fails if the name is taken, and then the old name removed; file systems without hard
-    links get the check and the rename."""
+def move_into_place(source: Path, target: Path, overwrite: bool) -> None:
+    """Rename finished ``source`` onto ``target``. With ``overwrite`` whatever is there is
+    replaced; without, FileExistsError if ``target`` exists (a dangling link included), decided in
+    one step where the file system allows it. A check then ``os.replace`` leaves a moment between
+    the two in which another program's file (another vidstyle run writing the same output) can
+    appear and be replaced unasked. So a hard link is made under the new name, which fails if the
+    name is taken, and then the old name removed; file systems without hard links get the check
+    and the rename."""
+    if overwrite:
+        os.replace(source, target)
+        return
     try:
         os.link(source, target, follow_symlinks=False)
     except OSError as exc:
@@ -330,7 +334,7 @@ def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool
     """Yield a new temporary path beside ``path`` (:func:`temp_path_beside`); when the block
     succeeds it is renamed onto ``path``, otherwise (an error or Ctrl-C) it is removed.
     ``overwrite=False``: a file that appeared under ``path`` since the caller checked it is kept,
-    and the error says so (:func:`rename_without_replacing`).
+    and the error says so (:func:`move_into_place`).
     ``make_folder``: create ``path``'s folder (and those above it) first. ``durable``: the file's
     data reach the disk before the rename, and the rename after it (:func:`_sync`), so that a
     power cut or a crash of the machine leaves the old file or the new one, never an empty file
@@ -357,11 +361,8 @@ def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool
 def _place(temp: Path, path: Path, overwrite: bool) -> None:
     """Rename finished ``temp`` onto ``path``; without ``overwrite`` a file that appeared there
     while we were working stays."""
-    if overwrite:
-        os.replace(temp, path)
-        return
     try:
-        rename_without_replacing(temp, path)
+        move_into_place(temp, path, overwrite)
     except FileExistsError:
         raise VidstyleError(f"output {path} appeared while processing; pass --overwrite "
                             "(overwrite=True in Python) to replace it") from None

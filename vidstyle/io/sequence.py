@@ -26,7 +26,7 @@ from PIL import Image
 
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import (check_writable_folder, create_output_folder, folders_missing, remove_empty_folders,
-                               rename_without_replacing, temp_path_beside)
+                               move_into_place, temp_path_beside)
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, rgb_profile, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
@@ -315,10 +315,8 @@ class SequenceWriter:
         name = ""
         try:
             for name in self._names:
-                if self.overwrite:
-                    os.replace(self._temp / name, folder / name)
-                else:  # a frame that appears after the check above stays too
-                    rename_without_replacing(self._temp / name, folder / name)
+                # (without overwrite a frame that appears after the check above stays too)
+                move_into_place(self._temp / name, folder / name, self.overwrite)
                 moved.append(name)
         except BaseException as exc:  # none of this run's frames stay: the ones moved go again
             for placed in moved:
