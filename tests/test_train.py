@@ -697,6 +697,24 @@ def test_video_pairs_train_on_when_the_flow_cannot_be_cached(tmp_path, monkeypat
     assert "cannot cache the flow of sample.mp4" in caplog.text and "VIDSTYLE_CACHE" in caplog.text
 
 
+def test_video_pairs_train_on_where_no_home_folder_can_be_found(tmp_path, monkeypatch, caplog):
+    from vidstyle.train import temporal
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("VIDSTYLE_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    monkeypatch.chdir(tmp_path)
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sample.mp4"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        pairs = temporal.VideoPairs(sample, size=48, stride=12)
+    assert len(pairs) and pairs.cache_dir is None
+    assert "no folder to cache the flow in" in caplog.text and "VIDSTYLE_CACHE" in caplog.text
+    assert list(tmp_path.iterdir()) == []  # nothing written anywhere relative either
+
+
 def test_video_pairs_compute_again_the_flow_of_a_damaged_cache_file(tmp_path, caplog):
     from vidstyle.train.temporal import VideoPairs
 

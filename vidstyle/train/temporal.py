@@ -289,6 +289,17 @@ def default_cache_dir() -> Path:
     return cache_folder("flow")
 
 
+def _default_cache_dir_or_none() -> Path | None:
+    """:func:`default_cache_dir`, or None on a machine where no home folder can be found (a service
+    account without one) and no cache folder is set: training goes on, computing the flow each run."""
+    try:
+        return default_cache_dir()
+    except (RuntimeError, KeyError) as exc:  # Path.home(): "Could not determine home directory."
+        log.warning("no folder to cache the flow in (%s); it is computed again each run "
+                    "(set VIDSTYLE_CACHE to a writable folder)", exc)
+        return None
+
+
 def _cover_crop(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize (H, W, 3) to cover ``size`` = (h, w) keeping the aspect ratio, then centre-crop."""
     h, w = size
@@ -307,7 +318,8 @@ class VideoPairs(torch.utils.data.Dataset):
         source: a folder (searched recursively for .mp4/.mkv/.mov/.avi/.webm/.m4v) or video files.
         size: (H, W) or an int for square pairs: frames are resized to cover it and centre-cropped.
         cache_dir: where the per-video ``.npz`` caches go (default :func:`default_cache_dir`,
-            outside the package); a cache is reused while the video file is unchanged.
+            outside the package; none, with a warning, where no home folder can be found); a cache
+            is reused while the video file is unchanged.
         stride: take a pair every ``stride`` frames (consecutive pairs are nearly duplicates).
         max_pairs_per_video: cap on pairs per video (evenly spread).
         min_valid: drop pairs with less than this share of visible pixels (scene cuts).
@@ -321,7 +333,7 @@ class VideoPairs(torch.utils.data.Dataset):
                  min_valid: float = 0.5, preset: str = "medium"):
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.files = self._find(source)
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else _default_cache_dir_or_none()
         self.stride, self.max_pairs, self.min_valid, self.preset = stride, max_pairs_per_video, min_valid, preset
         self._arrays, problems = [], []
         for f in self.files:
@@ -367,6 +379,8 @@ class VideoPairs(torch.utils.data.Dataset):
         return self.cache_dir / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
     def _load_or_build(self, video: Path) -> dict[str, np.ndarray]:
+        if self.cache_dir is None:
+            return self._build(video)
         path = self._cache_path(video)
         if path.is_file():
             try:
