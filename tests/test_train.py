@@ -1935,6 +1935,47 @@ def test_a_second_run_in_the_same_checkpoint_folder_is_refused_while_the_first_r
     assert not lone.work_dir().exists()
 
 
+def test_a_checkpoint_folder_removed_as_the_lock_is_taken_is_made_again_and_locked(data, loss_weights, tmp_path,
+                                                                                 monkeypatch):
+    """A run that ends as this one starts removes its own empty folder between this run's opening
+    it and locking it: this run then held a lock on a removed folder and trained, unlocked, in the
+    one its first checkpoint made again."""
+    import fcntl
+
+    import vidstyle.train.loop as loop
+    from vidstyle.io.files import FolderReplaced, folder_lock
+
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    work = config.work_dir()
+    work.mkdir()
+    flock, removed = fcntl.flock, []
+
+    def the_other_run_ends_first(fd, operation):
+        if not removed:
+            removed.append(work.rmdir())
+        return flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", the_other_run_ends_first)
+    with pytest.raises(FolderReplaced):
+        with folder_lock(work, "busy"):
+            pass  # pragma: no cover
+    work.mkdir()
+    removed.clear()
+    save, checked = loop._save_checkpoint, []
+
+    def save_then_try_the_lock(*args, **kw):
+        result = save(*args, **kw)
+        with pytest.raises(VidstyleError, match="held"):
+            with folder_lock(work, "held"):
+                pass  # pragma: no cover
+        checked.append(True)
+        return result
+
+    monkeypatch.setattr(loop, "_save_checkpoint", save_then_try_the_lock)
+    train(config, progress=False)
+    assert removed and checked and Path(config.out).is_file()
+
+
 def test_a_run_refused_by_the_lock_leaves_the_other_runs_new_folder(data, loss_weights, tmp_path, monkeypatch):
     """Two runs started together with a missing (nested) --checkpoint-dir: the one refused by the
     lock removed the folders the other had just made and locked, while still empty, as its own;

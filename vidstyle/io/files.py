@@ -231,13 +231,19 @@ def cache_folder(kind: str) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidstyle" / kind
 
 
+class FolderReplaced(Exception):
+    """Raised by :func:`folder_lock` when the folder it locked was removed (or replaced) meanwhile."""
+
+
 @contextlib.contextmanager
 def folder_lock(folder: Path, busy: str) -> Iterator[None]:
     """Hold an exclusive lock on existing ``folder`` for the block, or raise VidstyleError(``busy``)
     at once when another process holds it: two runs that would write into one folder (a training
     run's checkpoints) and delete each other's files there. An advisory ``flock`` on the folder
     itself, so no lock file is left behind (a killed process's lock goes with it). Where there are
-    no such locks (Windows, some network file systems) the block runs unlocked."""
+    no such locks (Windows, some network file systems) the block runs unlocked. Raises
+    :class:`FolderReplaced`, with nothing held, when the run that held the lock removed the folder
+    (empty, its own) between this one's opening and locking it: the caller makes it again."""
     try:
         import fcntl
     except ImportError:
@@ -252,6 +258,13 @@ def folder_lock(folder: Path, busy: str) -> Iterator[None]:
         except OSError as exc:
             if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
                 raise
+        locked = os.fstat(fd)
+        try:
+            now = os.stat(folder)
+        except FileNotFoundError:
+            raise FolderReplaced(folder) from None
+        if (now.st_dev, now.st_ino) != (locked.st_dev, locked.st_ino):
+            raise FolderReplaced(folder)
         yield
     finally:
         os.close(fd)  # which releases the lock

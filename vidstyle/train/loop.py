@@ -33,8 +33,8 @@ from vidstyle.cli_args import threads_given
 from vidstyle.device import autocast, precision_name, resolve_device, resolve_precision, synchronize
 from vidstyle.errors import VidstyleError, first_line, torch_load_reason
 from vidstyle.frames import tensor_to_images
-from vidstyle.io.files import (check_output_file, check_writable_folder, create_output_folder, file_digest,
-                               folder_lock, folders_missing, remove_empty_folders, write_then_rename)
+from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
+                               file_digest, folder_lock, folders_missing, remove_empty_folders, write_then_rename)
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
                                       load_loss_network, loss_weights_file, resolve_layers)
 from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
@@ -791,10 +791,17 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     def lock_work() -> None:
         # one run at a time in it: a second one (the same command in another terminal, --overwrite
         # or --resume while the first still runs) would delete or interleave the first's checkpoints
-        made = folders_missing(work)
-        held.enter_context(folder_lock(create_output_folder(work), f"another vidstyle train is using the "
-                                       f"checkpoint folder {work}: let it finish or stop it, or give this "
-                                       "run another --checkpoint-dir"))
+        busy = (f"another vidstyle train is using the checkpoint folder {work}: let it finish or stop it, "
+                "or give this run another --checkpoint-dir")
+        for _ in range(10):  # a run that ends as this one starts removes its empty folder: made again
+            made = folders_missing(work)
+            try:
+                held.enter_context(folder_lock(create_output_folder(work), busy))
+                break
+            except FolderReplaced:
+                continue
+        else:
+            raise VidstyleError(busy)
         # a run that failed before its first checkpoint or preview (a full disk) leaves no empty
         # folder of its own making behind: taken back before the lock goes (the stack runs this
         # first), and never by a run the lock refused, as those folders, empty until the first
