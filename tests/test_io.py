@@ -727,6 +727,28 @@ def test_an_output_that_appears_at_the_last_moment_is_not_replaced_without_overw
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "p.mp4"]
 
 
+def test_a_temporary_name_that_cannot_be_removed_after_the_link_is_a_warning(tmp_path, monkeypatch, caplog):
+    """The finished file was linked under its name, then removing the temporary name failed (an I/O
+    error): the output is complete and in place, so the run does not end in an error for it."""
+    import logging
+
+    real_unlink = Path.unlink
+
+    def temporary_name_stays(self, *args, **kw):
+        if self.name.startswith("."):
+            raise OSError(5, "Input/output error")
+        return real_unlink(self, *args, **kw)
+
+    target = tmp_path / "o.mp4"
+    monkeypatch.setattr(Path, "unlink", temporary_name_stays)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        with atomic_output(target) as temp:
+            temp.write_bytes(b"a whole video")
+    assert target.read_bytes() == b"a whole video" and temp.read_bytes() == b"a whole video"
+    assert f"{target} is written, but its temporary name {temp} could not be removed (Input/output error)" \
+        in caplog.text
+
+
 def test_write_then_rename_keeps_a_file_that_appeared_only_when_told(tmp_path):
     target = tmp_path / "m.onnx"
     with pytest.raises(VidstyleError, match=r"output .*m\.onnx appeared while processing"):

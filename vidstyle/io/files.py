@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -19,6 +20,8 @@ from typing import Iterable, Iterator
 
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
+
+log = logging.getLogger("vidstyle")
 
 # Extensions we know how to write (FFmpeg muxer names): what --output may end with.
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
@@ -338,7 +341,11 @@ def move_into_place(source: Path, target: Path, overwrite: bool) -> None:
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
         os.replace(source, target)
         return
-    source.unlink()
+    try:
+        source.unlink()
+    except OSError as exc:  # the output is complete and in place: said, not an error that ends the run
+        log.warning("%s is written, but its temporary name %s could not be removed (%s); it is the same file "
+                    "under a second name, and can be deleted", target, source, exc.strerror or exc)
 
 
 @contextlib.contextmanager
