@@ -526,10 +526,10 @@ def test_a_second_ctrl_c_while_stopping_still_leaves_the_recording(tmp_path, mon
     out = tmp_path / "rec.mp4"
     close = live_module.Recording.close
 
-    def close_after_a_second_ctrl_c(self, t_stop=None):
+    def close_after_a_second_ctrl_c(self, t_stop=None, cut_short=False):
         os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread, here
         time.sleep(0.05)
-        close(self, t_stop)
+        close(self, t_stop, cut_short)
 
     monkeypatch.setattr(live_module.Recording, "close", close_after_a_second_ctrl_c)
     stylizer = SlowStylizer(fail_after=6, exc=KeyboardInterrupt)
@@ -1201,9 +1201,9 @@ def test_live_counts_stop_when_the_session_does(tmp_path, monkeypatch):
 
     real_close = live_module.Recording.close
 
-    def slow_close(self, t_stop=None):
+    def slow_close(self, t_stop=None, cut_short=False):
         time.sleep(0.6)
-        return real_close(self, t_stop)
+        return real_close(self, t_stop, cut_short)
 
     monkeypatch.setattr(live_module.Recording, "close", slow_close)
     source = SyntheticSource((64, 48), fps=100.0)
@@ -1359,10 +1359,50 @@ def test_a_recording_that_fails_mid_session_is_said_at_once_and_the_session_goes
     assert summary.recordings == [str(out)] and decoded_times_and_marks(out)[1] == [0, 1, 2, 3, 4]
 
 
+def test_a_part_of_a_recording_never_replaces_a_whole_file_even_with_overwrite(tmp_path, monkeypatch):
+    """A full disk mid-recording with --overwrite: the part written is kept, but under the next
+    free name, not over the complete recording that the name held before."""
+    FailingWrites(monkeypatch, after=5)
+    out = tmp_path / "rec.mkv"
+    out.write_bytes(b"yesterday's whole recording")
+    messages = []
+    source = MarkedSource(frames=20, fps=60)
+    source.live = False
+    summary = run_live(source, StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out, overwrite=True),
+                       log=messages.append)
+    assert out.read_bytes() == b"yesterday's whole recording"
+    kept = tmp_path / "rec-2.mkv"
+    assert summary.recordings == [str(kept)] and decoded_times_and_marks(kept)[1] == [0, 1, 2, 3, 4]
+    assert any(str(kept) in m for m in messages + summary.errors)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec-2.mkv", "rec.mkv"]
+
+
+def test_a_recording_whose_finishing_fails_keeps_its_part_beside_the_file_it_would_replace(tmp_path):
+    import numpy as np
+
+    from vidstyle.live import Recording
+
+    out = tmp_path / "rec.mkv"
+    out.write_bytes(b"yesterday's whole recording")
+    recording = Recording(out, 64, 48, 30, overwrite=True)
+    noise = np.random.default_rng(0)
+    for i in range(300):  # past what the muxer holds before its first write (256 kB here)
+        recording.write(noise.integers(0, 256, (48, 64, 3), dtype=np.uint8), i / 30)
+
+    def full_disk():
+        raise OSError(28, "No space left on device")
+
+    recording._encoder.finish = full_disk
+    with pytest.raises(VidstyleError, match=r"No space left on device; what was recorded before is kept in "
+                                            r".*rec-2\.mkv"):
+        recording.close()
+    assert out.read_bytes() == b"yesterday's whole recording" and (tmp_path / "rec-2.mkv").stat().st_size > 0
+
+
 def test_a_recording_that_cannot_be_finalized_by_r_does_not_end_the_session(tmp_path, monkeypatch):
     from vidstyle import live as live_module
 
-    def full_disk(self, t_stop=None):
+    def full_disk(self, t_stop=None, cut_short=False):
         self._tmp.unlink(missing_ok=True)
         raise VidstyleError(f"finishing {self.path} failed: No space left on device")
     monkeypatch.setattr(live_module.Recording, "close", full_disk)

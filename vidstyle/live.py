@@ -599,9 +599,11 @@ class Recording:
             self._pending = None
             self._encoder.write(image, pts, until - pts)
 
-    def close(self, t_stop: float | None = None) -> None:
+    def close(self, t_stop: float | None = None, cut_short: bool = False) -> None:
         """Flush and finalize: the file appears under its name (nothing is left if no frame came).
         ``t_stop`` (time.perf_counter): the last frame is shown until then, as it was live.
+        ``cut_short``: the recording stopped at an error, so it is a part of what was asked for,
+        which never replaces a file, overwrite or not: it takes the next free name instead.
 
         When finalizing fails (a full disk), a Matroska or WebM recording keeps what was written
         up to the failure (it plays without an index) and the error says so; others are removed."""
@@ -615,26 +617,28 @@ class Recording:
         except BaseException as exc:
             if isinstance(exc, (VidstyleError, OSError)) and self._playable_partly and self.frames and \
                     self._tmp.is_file() and self._tmp.stat().st_size > 0:
-                self._place()
+                self._place(overwrite=False)  # a part never replaces a whole file, --overwrite or not
                 raise VidstyleError(f"{exc}; what was recorded before is kept in {self.path}") from None
             self._tmp.unlink(missing_ok=True)
             raise
         self.thinned = getattr(self._encoder, "thinned", 0)
         if self.frames:
-            self._place()
+            self._place(overwrite=False if cut_short else None)
         else:
             self._tmp.unlink(missing_ok=True)
 
-    def _place(self) -> None:
-        """Rename the finished file onto :attr:`path`. Without overwrite a file that appeared under
-        that name meanwhile stays, and the recording, which cannot be made again, takes the next
-        free numbered name (PATH-2, PATH-3...), which :attr:`path` then is."""
+    def _place(self, overwrite: bool | None = None) -> None:
+        """Rename the finished file onto :attr:`path`, replacing what is there when ``overwrite``
+        (default: as the recording was asked). Otherwise a file under that name stays, and the
+        recording, which cannot be made again, takes the next free numbered name (PATH-2,
+        PATH-3...), which :attr:`path` then is."""
         from vidstyle.io.files import move_into_place
 
+        overwrite = self.overwrite if overwrite is None else overwrite
         path, n = self.path, 1
         while True:
             try:
-                move_into_place(self._tmp, path, self.overwrite)
+                move_into_place(self._tmp, path, overwrite)
                 break
             except FileExistsError:
                 n += 1
@@ -892,7 +896,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         the session, or its summary, goes on. ``failed``: why it stopped early (one error for the
         recording, however its finalizing goes)."""
         try:
-            finished.close(t_stop)
+            finished.close(t_stop, cut_short=failed is not None)
         except VidstyleError as exc:
             errors.append(f"recording {finished.path}: {failed or exc}")
             log(f"not recorded: {exc}")
@@ -901,7 +905,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             return
         if failed:
             errors.append(f"recording {finished.path}: {failed}")
-        if finished.frames and finished.path != finished.asked:
+        if finished.frames and finished.path != finished.asked and failed:
+            log(f"what was recorded is kept in {finished.path}, beside {finished.asked}")
+        elif finished.frames and finished.path != finished.asked:
             log(f"{finished.asked} appeared while recording (another program's?): the recording is {finished.path}")
         if finished.frames:
             recordings.append(str(finished.path))
