@@ -33,7 +33,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, fold_for_inference  # noqa: E402
+from vidstyle.models.archs import ARCH_NAMES  # noqa: E402
+from vidstyle.models.transformer import BUILDERS, fold_for_inference  # noqa: E402
 
 
 def timed(fn, batch: int, device: torch.device, calls: int = 10, warm: int = 3) -> tuple[float, float, float]:

@@ -278,7 +278,8 @@ def test_gpu_variants_pad_channels_keeps_the_function_and_pads_the_ends(arch, st
 
     import torch
 
-    from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, fold_for_inference
+    from vidstyle.models.archs import ARCH_NAMES
+    from vidstyle.models.transformer import BUILDERS, fold_for_inference
 
     torch.manual_seed(0)
     base = fold_for_inference(BUILDERS[ARCH_NAMES[arch]]().eval())

@@ -244,3 +244,21 @@ def test_the_blend_hint_of_any_multi_style_file_works_and_bundled_files_go_by_th
     (tmp_path / "light_mix").write_bytes(b"not a model")  # a file here of a bundled file's name: that file
     with pytest.raises(VidstyleError, match="not a valid safetensors model file"):
         resolve_style("light_mix")
+
+
+def test_the_network_names_said_without_torch_are_the_networks_own():
+    """The torch-free tables (vidstyle.models.archs) name what vidstyle.models.transformer builds,
+    and a bundled file's network is named as its architecture arguments name it."""
+    from vidstyle.models.archs import ARCH_NAMES, ARCHITECTURE_NAMES, user_arch_name
+    from vidstyle.models.transformer import ARCHITECTURES, BUILDERS
+    from vidstyle.models.weights import arch_name, read_info
+    from vidstyle.models.zoo import network_name
+
+    assert set(ARCHITECTURE_NAMES) == set(ARCHITECTURES)
+    assert set(ARCH_NAMES.values()) == set(BUILDERS)
+    for name, builder in ARCH_NAMES.items():
+        assert user_arch_name(builder) == name == arch_name(BUILDERS[builder]().arch_args)
+    assert user_arch_name("not_a_builder") == "custom"
+    for entry in Styles:
+        info = read_info(entry.value.path)
+        assert network_name(info) == arch_name(info.arch_args) != "custom"

@@ -297,9 +297,8 @@ def _describe_model_file(path: str, verbose: bool) -> None:
 
 
 def _cmd_styles(args) -> int:
-    from vidstyle.models.weights import arch_name
-    from vidstyle.models.zoo import (StyleChoice, bundled_multi_style, bundled_styles, painting_description,
-                                     temporal_strength_for)
+    from vidstyle.models.zoo import (StyleChoice, bundled_multi_style, bundled_styles, network_name,
+                                     painting_description, temporal_strength_for)
 
     if args.files:
         for path in args.files:
@@ -317,7 +316,7 @@ def _cmd_styles(args) -> int:
         desc = painting_description(meta)
         strength = strengths[name]
         own = f"  (stabilizer strength {strength:g})" if strength != DEFAULT_TEMPORAL_STRENGTH else ""
-        print(f"{name:{width}s} {arch_name(info.arch_args):9s} {desc}{own}")
+        print(f"{name:{width}s} {network_name(info):9s} {desc}{own}")
         if args.verbose:
             print(f"{'':{width}s} file: {info.path}\n{'':{width}s} trained with: {info.train_command}")
     if any(s != DEFAULT_TEMPORAL_STRENGTH for s in strengths.values()):
@@ -326,7 +325,7 @@ def _cmd_styles(args) -> int:
     for info in bundled_multi_style():
         strength = temporal_strength_for(info.path)
         own = f", stabilizer strength {strength:g}" if strength != DEFAULT_TEMPORAL_STRENGTH else ""
-        print(f"\nblendable ({Path(info.path).name}, {arch_name(info.arch_args)} network{own}): "
+        print(f"\nblendable ({Path(info.path).name}, {network_name(info)} network{own}): "
               f"{', '.join(info.style_names)}\n  e.g. --style {StyleChoice.blend_example(info.path, info)}")
         if args.verbose:
             print(f"  trained with: {info.train_command}")

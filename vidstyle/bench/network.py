@@ -18,7 +18,8 @@ import torch
 from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, rss_scope, throughput
 from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError, first_line
-from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet, count_parameters
+from vidstyle.models.archs import ARCH_NAMES
+from vidstyle.models.transformer import BUILDERS, TransformerNet, count_parameters
 
 if TYPE_CHECKING:  # resolving a style spec is imported where it is done
     from vidstyle.models.zoo import StyleChoice

@@ -601,11 +601,6 @@ ARCHITECTURES = {"transformer": TransformerNet}
 BUILDERS = {"transformer_net": transformer_net, "light_net": light_net, "light_full_net": light_full_net,
             "light_s4_net": light_s4_net, "light_aa_net": light_aa_net,
             "light_aa_down_net": light_aa_down_net, "light_aa_up_net": light_aa_up_net}
-#: The names users give (``vidstyle train --arch``, ``vidstyle bench --archs``) -> builder name.
-ARCH_NAMES = {"light": "light_net", "light-full": "light_full_net", "light-s4": "light_s4_net",
-              "light-aa": "light_aa_net", "standard": "transformer_net",
-              # the two halves of light-aa, for measuring which matters (benchmarks/RESULTS.md, "Aliasing")
-              "light-aa-down": "light_aa_down_net", "light-aa-up": "light_aa_up_net"}
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -3,7 +3,7 @@
 Header metadata (all values are strings, as safetensors requires):
 
 ``format``           ``vidstyle/1``
-``arch``             architecture name, a key of :data:`ARCHITECTURES`
+``arch``             architecture name, one of :data:`~vidstyle.models.archs.ARCHITECTURE_NAMES`
 ``arch_args``        JSON keyword arguments of the architecture
 ``styles``           JSON list, one dict per style: name, painting, artist, year, ...
 ``train_command``    the exact command that produced the weights
@@ -21,15 +21,20 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from typing import TYPE_CHECKING
+
+from safetensors import SafetensorError, safe_open
 
 from vidstyle import __version__
 from vidstyle.errors import VidstyleError, first_line
 from vidstyle.io.files import not_a_file_error, write_then_rename
 from vidstyle.io.images import IMAGE_EXTENSIONS
-from vidstyle.models.transformer import ARCH_NAMES, ARCHITECTURES, BUILDERS, TransformerNet
+from vidstyle.models.archs import ARCH_NAMES, ARCHITECTURE_NAMES
+
+if TYPE_CHECKING:  # reading a header (vidstyle styles) needs no torch; building and loading a network do
+    import torch
+
+    from vidstyle.models.transformer import TransformerNet
 
 log = logging.getLogger("vidstyle")
 
@@ -62,6 +67,8 @@ def _shape(arch_args: dict) -> dict:
 @functools.lru_cache(maxsize=None)
 def _builder_shapes() -> tuple[tuple[str, dict], ...]:
     # the builders say their arguments only by building (the standard network: ~40 ms), so once
+    from vidstyle.models.transformer import BUILDERS
+
     return tuple((name, _shape(BUILDERS[builder]().arch_args)) for name, builder in ARCH_NAMES.items())
 
 
@@ -78,6 +85,8 @@ def save_model(path: str | Path, model: TransformerNet, styles: list[dict], trai
     """Write ``model`` to ``path`` (atomically); ``half`` stores fp16 tensors to halve the size.
     ``overwrite=False``: a file that appeared under ``path`` since the caller checked it is kept
     (an error says so)."""
+    from safetensors.torch import save_file
+
     if len(styles) != model.num_styles:
         raise ValueError(f"{len(styles)} style descriptions for a {model.num_styles}-style network")
     for s in styles:
@@ -163,7 +172,7 @@ def read_info(path: str | Path) -> ModelInfo:
                             "itself runs the .safetensors model it was exported from (--backend onnx runs that "
                             "through ONNX Runtime)")
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="numpy") as f:  # (the header only: any framework, numpy's needs no torch)
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise VidstyleError(_not_safetensors_message(path, exc)) from exc
@@ -180,7 +189,7 @@ def read_info(path: str | Path) -> ModelInfo:
     wrong = _wrong_header_field(info)
     if wrong:
         raise VidstyleError(f"{path} has a corrupt vidstyle header ({wrong})")
-    if info.arch not in ARCHITECTURES:
+    if info.arch not in ARCHITECTURE_NAMES:
         raise VidstyleError(f"{path} uses unknown architecture {info.arch!r}")
     trained = as_trained(info.train_config)
     if trained != info.train_config:
@@ -269,6 +278,11 @@ def _cut_short(path: Path) -> str:
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[TransformerNet, ModelInfo]:
     """Build the architecture named in the header and load the weights, checking every shape."""
+    import torch
+    from safetensors.torch import load_file
+
+    from vidstyle.models.transformer import ARCHITECTURES
+
     info = read_info(path)
     try:
         model = ARCHITECTURES[info.arch](**info.arch_args)

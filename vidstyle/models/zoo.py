@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, is_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
+from vidstyle.models.archs import user_arch_name
 
 if TYPE_CHECKING:  # reading a file's header needs torch (vidstyle.models.weights); naming a style does not
     from vidstyle.models.weights import ModelInfo
@@ -435,10 +436,25 @@ def temporal_strength_for(path: str | Path | None) -> float:
     bundled entry's ``temporal_strength``, else :data:`DEFAULT_TEMPORAL_STRENGTH` (users' files,
     in-memory networks: ``None``). A file is bundled when it is the package's own file, not merely
     one with the same name."""
+    entry = _bundled_entry(path)
+    return entry.temporal_strength if entry is not None else DEFAULT_TEMPORAL_STRENGTH
+
+
+def network_name(info: ModelInfo) -> str:
+    """The kind of network in the weights file ``info`` describes, as users name it (``light``,
+    ``standard``; ``custom`` for one built by hand): a bundled file's from its entry, without torch
+    (``vidstyle styles`` lists them at once), any other's from its architecture arguments."""
+    entry = _bundled_entry(info.path)
+    if entry is not None:
+        return user_arch_name(entry.builder)
+    from vidstyle.models.weights import arch_name
+
+    return arch_name(info.arch_args)
+
+
+def _bundled_entry(path: str | Path | None) -> BundledStyle | None:
+    """The :class:`Styles` entry of the package's own file ``path``, not merely one with the same name."""
     if path is None:
-        return DEFAULT_TEMPORAL_STRENGTH
+        return None
     path = Path(path).resolve()
-    for entry in Styles:
-        if entry.value.path.resolve() == path:
-            return entry.value.temporal_strength
-    return DEFAULT_TEMPORAL_STRENGTH
+    return next((entry.value for entry in Styles if entry.value.path.resolve() == path), None)

@@ -62,7 +62,7 @@ def given_layer_weights(text: str | None) -> dict[str, float] | None:
 # --- train ---------------------------------------------------------------------------------------
 
 def add_train_parser(subparsers) -> None:
-    from vidstyle.models.transformer import ARCH_NAMES
+    from vidstyle.models.archs import ARCH_NAMES
     from vidstyle.train.data import CROP_MODES
     from vidstyle.train.loop import TrainConfig
 

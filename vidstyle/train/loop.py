@@ -35,9 +35,10 @@ from vidstyle.errors import VidstyleError, first_line, torch_load_reason
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
                                file_digest, folder_lock, folders_missing, remove_empty_folders, write_then_rename)
+from vidstyle.models.archs import ARCH_NAMES
 from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
                                       load_loss_network, loss_weights_file, resolve_layers)
-from vidstyle.models.transformer import ARCH_NAMES, BUILDERS, TransformerNet
+from vidstyle.models.transformer import BUILDERS, TransformerNet
 from vidstyle.models.weights import CHECKPOINT_NAME, arch_name, as_trained, save_model
 from vidstyle.train.data import (CROP_MODES, ContentImages, can_read, find_images, held_out_tensor, load_style_image,
                                  split_held_out, step_generator)
