@@ -250,8 +250,8 @@ def test_timelines_through_the_python_api_and_stylize_files(tmp_path, two_styles
     src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48), fps=8)
     result = stylize_video(src, tmp_path / "out.mp4", style=[(0, a), (0.25, b)], device="cpu", progress=False)
     assert result.frames == 6
-    # (the dissolve is as long as it can be, half the gap to the start on either side: 0.25 s, not 1)
-    assert "random0.safetensors, " in result.summary() and "from 0.25 s (0.25 s dissolve)" in result.summary()
+    # (the dissolve is as long as it can be, centred on 0.25 s from the start: 0.5 s, not 1)
+    assert "random0.safetensors, " in result.summary() and "from 0.25 s (0.5 s dissolve)" in result.summary()
     with pytest.raises(VidstyleError, match="no_such_style"):
         stylize_files([src], tmp_path / "folder", style=[(0, a), (1, "no_such_style")])
     assert not (tmp_path / "folder").exists()
@@ -366,6 +366,18 @@ def test_cli_style_none_alone_and_on_a_still(tmp_path, two_styles, cli):
     assert still.returncode == 0, still.stderr
     assert "painted in the timeline's first style that paints" in still.stderr  # not "none", the first
     assert differs(np.asarray(PIL.Image.open(tmp_path / "p.png")), np.full((48, 64, 3), 120, np.uint8)) > 1
+
+
+def test_a_change_near_the_start_dissolves_from_the_start_as_a_segment_does():
+    """The video's start is no change with a dissolve of its own: a change 0.2 s in dissolves from
+    0 s to 0.4 s, as it does in a segment that starts at 0 (it was halved to 0.1-0.3 s)."""
+    timeline = StyleTimeline([(0, "a"), (0.2, "b"), (5, "c")], crossfade=1)
+    assert timeline.describe() == "a, b from 0.2 s (0.4 s dissolve), c from 5 s (1 s dissolve)"
+    assert timeline.describe() == timeline.starting_at(0).describe()
+    assert [i for i, _ in timeline.weights_at(0.01)] == [0, 1] and timeline.weights_at(0.4) == ((1, 1.0),)
+    # later changes still share the gap between them
+    close = StyleTimeline([(0, "a"), (3, "b"), (3.4, "c")], crossfade=1)
+    assert close.describe() == "a, b from 3 s (0.4 s dissolve), c from 3.4 s (0.4 s dissolve)"
 
 
 def test_a_segment_opens_in_one_style_not_mid_dissolve():

@@ -146,8 +146,10 @@ class StyleTimeline:
         self.changes: tuple[StyleChange, ...] = tuple(entries)
         self.crossfade = float(crossfade)
         times = [c.at for c in entries]
-        # half of each change's dissolve: at most half the gap to the changes either side
-        self._half = [0.0] + [min(self.crossfade / 2, (t - times[i]) / 2,
+        # half of each change's dissolve: at most half the gap to the changes either side, so no two
+        # overlap; the first change's may reach back to the start, which has no dissolve to overlap
+        # (as a --start segment's may: starting_at)
+        self._half = [0.0] + [min(self.crossfade / 2, (t - times[i]) / (2 if i else 1),
                                   (times[i + 2] - t) / 2 if i + 2 < len(times) else math.inf)
                               for i, t in enumerate(times[1:])]
 
