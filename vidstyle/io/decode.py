@@ -523,7 +523,30 @@ def refuse_still_image(container: av.container.InputContainer, path: Path) -> No
                 next(container.decode(video=0))
             except (av.error.FFmpegError, StopIteration):
                 raise unreadable from None
-        raise VidstyleError(f"{path} is an image, not a video (use a video file)")
+            raise VidstyleError(f"{path} is an image, not a video (use a video file)") from None
+        from vidstyle.io.images import is_image_path
+
+        if is_image_path(path):  # (where a video is needed: live's --source)
+            raise VidstyleError(f"{path} is an image, not a video (use a video file)")
+        # one vidstyle reads as a still image, under another name (a photo saved as .mp4): stills
+        # are told apart by their names, so say which to give it
+        name = path.with_suffix(_image_suffix(path))
+        raise VidstyleError(f"{path} is an image, not a video: to stylize it as a still image, give it an "
+                            f"image's name ({name.name})")
+
+
+def _image_suffix(path: Path) -> str:
+    """The usual extension of the image file ``path`` by its content (Pillow's format), ``.png`` if unknown."""
+    from PIL import Image
+
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
+
+    try:
+        with Image.open(path) as im:
+            found = im.format
+    except (OSError, ValueError):
+        found = None
+    return next((ext for ext, fmt in IMAGE_OUTPUT_FORMATS.items() if fmt == found), ".png")
 
 
 def _mp4_index_problem(path: Path) -> str | None:
