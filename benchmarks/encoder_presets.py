@@ -1,4 +1,4 @@
-"""What each x264 preset costs and gives on stylized frames: encode time, CPU time, size, PSNR.
+"""What each encoder preset costs and gives on stylized frames: encode time, CPU time, size, PSNR.
 
 Stylized video is hard to encode (the network paints fine texture everywhere), and in
 `vidstyle stylize` the encoder shares the CPU with the network. This stylizes the first frames of a
@@ -6,10 +6,14 @@ clip once, in memory, then encodes the same frames with each preset at the same 
 same options and threading `vidstyle stylize` sets (`vidstyle.io.encode.configure_encoder`), the
 presets interleaved round after round, and decodes each file to score it against the frames it was
 given. ``--threading frame slice`` also compares x264's frame threads (what `vidstyle stylize`
-uses for files) with its slice threads (PyAV's default, and what it used before).
+uses for files) with its slice threads (PyAV's default, and what it used before). ``--codec``
+measures another encoder (libx265, libvpx-vp9 in WebM, libsvtav1) through vidstyle's
+x264-style preset names, translated as `vidstyle stylize --preset` translates them.
 
     .venv/bin/python benchmarks/encoder_presets.py --clip ../shared/data/video/cutbunny.mp4 \\
         --out benchmarks/results/encoder_presets_cpu_c.json
+    .venv/bin/python benchmarks/encoder_presets.py --clip ../shared/data/video/cutbunny.mp4 \\
+        --codec libvpx-vp9 --presets medium faster veryfast ultrafast --out benchmarks/results/vp9_presets.json
 """
 from __future__ import annotations
 
@@ -50,14 +54,15 @@ def read_clip(path: str, count: int) -> tuple[list[np.ndarray], float]:
 
 
 def encode(frames: list[np.ndarray], rate: float, crf: int, preset: str,
-           threading: str = "frame") -> tuple[bytes, float, float]:
-    """H.264 in MP4 in memory: (file bytes, wall seconds, CPU seconds of the whole process)."""
+           threading: str = "frame", codec: str = "libx264") -> tuple[bytes, float, float]:
+    """``codec`` (H.264 by default) in MP4 (VP9 in WebM) in memory: (file bytes, wall seconds,
+    CPU seconds of the whole process)."""
     buf = io.BytesIO()
     wall, cpu = time.perf_counter(), time.process_time()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=round(rate))
+    with av.open(buf, "w", format="webm" if codec == "libvpx-vp9" else "mp4") as container:
+        stream = container.add_stream(codec, rate=round(rate))
         stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        configure_encoder(stream, "libx264", crf, preset)
+        configure_encoder(stream, codec, crf, preset)
         if threading == "slice":
             stream.codec_context.thread_type = "SLICE"
         for image in frames:
@@ -81,6 +86,7 @@ def main(argv=None) -> int:
     p.add_argument("--style", default="light_starry_night")
     p.add_argument("--frames", type=int, default=96)
     p.add_argument("--crf", type=int, default=18)
+    p.add_argument("--codec", default="libx264", choices=("libx264", "libx265", "libvpx-vp9", "libsvtav1"))
     p.add_argument("--presets", nargs="+", default=["medium", "fast", "faster", "veryfast", "superfast"])
     p.add_argument("--threading", nargs="+", choices=("frame", "slice"), default=["frame"],
                    help="x264 threading modes to compare (each preset runs with each)")
@@ -100,7 +106,7 @@ def main(argv=None) -> int:
     runs: dict[str, list[dict]] = {name: [] for name in variants}
     for r in range(args.rounds):
         for name, (preset, threading) in variants.items():
-            data, wall, cpu = encode(stylized, rate, args.crf, preset, threading)
+            data, wall, cpu = encode(stylized, rate, args.crf, preset, threading, args.codec)
             runs[name].append({"bytes": len(data), "wall_ms_per_frame": 1000 * wall / len(stylized),
                                "cpu_ms_per_frame": 1000 * cpu / len(stylized),
                                "psnr_db": psnr(data, stylized) if r == 0 else None})
@@ -124,7 +130,8 @@ def main(argv=None) -> int:
                      f"{s['kbit_per_s']} | {s['kbit_per_s'] / base['kbit_per_s']:.2f}x | {s['psnr_db']:.2f} |")
     print("\n".join(lines))
     write_json(args.out, script_record(
-        clip=args.clip, style=args.style, frames=len(stylized), crf=args.crf, ffmpeg=av.ffmpeg_version_info,
+        clip=args.clip, style=args.style, codec=args.codec, frames=len(stylized), crf=args.crf,
+        ffmpeg=av.ffmpeg_version_info,
         resolution=f"{stylized[0].shape[1]}x{stylized[0].shape[0]}", summary=summary, table="\n".join(lines),
         runs=runs))
     return 0

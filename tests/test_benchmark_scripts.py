@@ -120,6 +120,16 @@ def test_stylize_ab_x264_slices_variant_encodes_with_slice_threads(tmp_path):
     assert threading == {"default": b"sliced_threads=0", "x264-slices": b"sliced_threads=1"}
 
 
+def test_encoder_presets_measures_other_encoders(tmp_path):
+    presets = _load("encoder_presets.py")
+    out = tmp_path / "vp9.json"
+    assert presets.main(["--clip", str(SAMPLE), "--frames", "4", "--rounds", "1", "--codec", "libvpx-vp9",
+                         "--presets", "veryfast", "ultrafast", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["codec"] == "libvpx-vp9" and set(result["summary"]) == {"veryfast", "ultrafast"}
+    assert all(25 < s["psnr_db"] < 70 for s in result["summary"].values())
+
+
 def test_encoder_presets_compares_threading_modes(tmp_path):
     presets = _load("encoder_presets.py")
     out = tmp_path / "threads.json"

@@ -920,6 +920,23 @@ def test_stylize_refuses_a_codec_the_container_cannot_hold_before_any_work(tmp_p
         assert not (tmp_path / "many").exists()
 
 
+def test_vp9_presets_faster_than_fast_use_its_real_time_mode():
+    """libvpx's good mode stops at cpu-used 5, which faster, veryfast, superfast and ultrafast all
+    gave there, and which encoded slower than fast's 4: they now run its real-time mode, 4.5-10x
+    faster than medium (benchmarks/RESULTS.md, "VP9's presets"). A cpu-used number given as is stays as is."""
+    from vidstyle.io.encode import _encoder_options
+
+    def vp9(preset):
+        opts = _encoder_options("libvpx-vp9", 18, preset)
+        return opts["cpu-used"], opts.get("deadline", "good")
+
+    assert [vp9(p) for p in ("veryslow", "slow", "medium", "fast")] == [
+        ("0", "good"), ("2", "good"), ("3", "good"), ("4", "good")]
+    assert [vp9(p) for p in ("faster", "veryfast", "superfast", "ultrafast")] == [
+        ("5", "realtime"), ("6", "realtime"), ("7", "realtime"), ("8", "realtime")]
+    assert vp9("6") == ("6", "good")
+
+
 def test_the_default_encoding_is_x264_crf_18_preset_medium(tmp_path):
     """The README's promise (crf 18, preset medium: high quality) read back from the file: x264
     writes the settings it ran with into the stream. A changed default would lower every

@@ -1443,7 +1443,7 @@ def test_live_recordings_encode_vp9_and_webp_in_real_time_mode():
     from vidstyle.io.encode import _encoder_options
 
     assert _encoder_options("libvpx-vp9", 32, "veryfast", realtime=True)["deadline"] == "realtime"
-    assert "deadline" not in _encoder_options("libvpx-vp9", 32, "veryfast")
+    assert "deadline" not in _encoder_options("libvpx-vp9", 32, "medium")
     assert _encoder_options("libwebp", None, None, realtime=True)["compression_level"] == "1"
 
 

@@ -630,6 +630,10 @@ def test_pace_note_names_a_slow_encoder_and_the_preset_that_speeds_it():
                                                                                       preset="superfast"))
     assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="libx264", preset="ultrafast"))
     assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="prores_ks", preset=None))
+    # VP9 (.webm's codec): its real-time mode, which the fast presets choose
+    vp9 = pipeline.pace_note(busy, 100, EncodeConfig(codec="libvpx-vp9"))
+    assert "--preset veryfast encodes faster (VP9's real-time mode, about 7x faster than medium" in vp9
+    assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="libvpx-vp9", preset="veryfast"))
 
 
 def test_pace_note_names_the_stabilizer_and_is_silent_when_the_network_sets_the_pace():
