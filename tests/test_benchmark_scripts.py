@@ -326,7 +326,8 @@ def test_soak_samples_the_memory_of_stylize_and_live_over_a_long_input(tmp_path)
                       "--interval", "0.2", "--out", str(out)]) == 0
     runs = json.loads(out.read_text())["runs"]
     assert set(runs) == {"stylize", "live"}
-    assert "stylized 60 frames" in runs["stylize"]["last_lines"][-1]
+    # (the summary, then a pace line when a loaded machine made the encoder the slowest stage)
+    assert any(line.startswith("stylized 60 frames") for line in runs["stylize"]["last_lines"][-2:])
     assert "duration reached" in "\n".join(runs["live"]["last_lines"])
     for run in runs.values():
         summary, samples = run["summary"], run["samples_s_mib"]
