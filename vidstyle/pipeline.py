@@ -108,6 +108,11 @@ _SLOW_PRESETS = ("faster", "fast", "medium", "slow", "slower", "veryslow", "plac
 #: x264's fast presets and the ones faster still: for GPU runs, where x264 sets the pace even at
 #: veryfast (a 1080p file on an H200: 68 frames/s at veryfast, 150 at ultrafast; RESULTS.md)
 _FASTER_STILL = {"veryfast": "superfast or ultrafast", "superfast": "ultrafast"}
+#: veryfast against medium for the other CPU encoders, 640x360 stylized frames at crf 18 (2-core Zen
+#: 3; benchmarks/RESULTS.md, "VP9's presets"): VP9 71 -> 10 ms a frame in libvpx's real-time mode
+#: (vidstyle.io.encode._VP9_REALTIME_PRESETS), files 1.03x the size; SVT-AV1 28 -> 11, 1.03x
+_FASTER_AT_VERYFAST = {"libvpx-vp9": "VP9's real-time mode, about 7x faster than medium",
+                       "libsvtav1": "about 2.5x faster than medium"}
 
 
 def pace_note(busy: dict[str, float], frames: int, encode: EncodeConfig) -> str:
@@ -137,11 +142,9 @@ def pace_note(busy: dict[str, float], frames: int, encode: EncodeConfig) -> str:
         # 0.1-0.3 dB less PSNR (encoder_presets_ultrafast_s31.json)
         line += (f"; --preset {_FASTER_STILL[encode.preset]} encodes faster still, for larger files at the same "
                  "--crf (ultrafast's about 1.85x medium's on stylized frames)")
-    elif stage == "encode" and encode.codec == "libvpx-vp9" and (encode.preset or "medium") in _SLOW_PRESETS:
-        # medium -> veryfast: libvpx's real-time mode, cpu-used 6: 71 -> 10 ms a 640x360 stylized
-        # frame, files 1.03x the size at crf 18 (vidstyle.io.encode._VP9_REALTIME_PRESETS)
-        line += ("; --preset veryfast encodes faster (VP9's real-time mode, about 7x faster than medium on "
-                 "stylized frames), for files a few percent larger at the same --crf")
+    elif stage == "encode" and encode.codec in _FASTER_AT_VERYFAST and (encode.preset or "medium") in _SLOW_PRESETS:
+        line += (f"; --preset veryfast encodes faster ({_FASTER_AT_VERYFAST[encode.codec]} on stylized frames), "
+                 "for files a few percent larger at the same --crf")
     elif stage in ("flow", "stabilize"):
         line += "; --temporal off skips the flow stabilizer, for more flicker"
     return line
