@@ -1976,6 +1976,41 @@ def test_a_checkpoint_folder_removed_as_the_lock_is_taken_is_made_again_and_lock
     assert removed and checked and Path(config.out).is_file()
 
 
+def test_a_checkpoint_folder_removed_before_it_is_opened_for_the_lock_is_made_again(data, loss_weights, tmp_path,
+                                                                                   monkeypatch):
+    """The other run ends (removing its empty folder) after this one made sure the folder is there
+    and before it opened it to lock it: made again and locked, as when it goes just before the
+    lock, not a FileNotFoundError."""
+    import vidstyle.train.loop as loop
+    from vidstyle.io.files import folder_lock
+
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    work = config.work_dir()
+    work.mkdir()
+    create, removed = loop.create_output_folder, []
+
+    def the_other_run_ends_just_after(folder):
+        made = create(folder)
+        if not removed:
+            removed.append(work.rmdir())
+        return made
+
+    save, checked = loop._save_checkpoint, []
+
+    def save_then_try_the_lock(*args, **kw):
+        result = save(*args, **kw)
+        with pytest.raises(VidstyleError, match="held"):
+            with folder_lock(work, "held"):
+                pass  # pragma: no cover
+        checked.append(True)
+        return result
+
+    monkeypatch.setattr(loop, "create_output_folder", the_other_run_ends_just_after)
+    monkeypatch.setattr(loop, "_save_checkpoint", save_then_try_the_lock)
+    train(config, progress=False)
+    assert removed and checked and Path(config.out).is_file()
+
+
 def test_a_run_refused_by_the_lock_leaves_the_other_runs_new_folder(data, loss_weights, tmp_path, monkeypatch):
     """Two runs started together with a missing (nested) --checkpoint-dir: the one refused by the
     lock removed the folders the other had just made and locked, while still empty, as its own;

@@ -246,13 +246,16 @@ def folder_lock(folder: Path, busy: str) -> Iterator[None]:
     itself, so no lock file is left behind (a killed process's lock goes with it). Where there are
     no such locks (Windows, some network file systems) the block runs unlocked. Raises
     :class:`FolderReplaced`, with nothing held, when the run that held the lock removed the folder
-    (empty, its own) between this one's opening and locking it: the caller makes it again."""
+    (empty, its own) before this one held the lock on it: the caller makes it again."""
     try:
         import fcntl
     except ImportError:
         yield
         return
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except FileNotFoundError:  # removed before it could be opened (the same race, a moment earlier)
+        raise FolderReplaced(folder) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
