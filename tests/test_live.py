@@ -332,6 +332,13 @@ def test_a_file_source_plays_what_stylize_reads(tmp_path):
         container.mux(stream.encode(None))
     with pytest.raises(VidstyleError, match="render.exr is an image, not a video"):
         FileSource(exr, realtime=False)
+    # a photo under a video's name: live takes no still image under any name, so none is suggested
+    photo = tmp_path / "photo.mp4"
+    cv2.imwrite(str(photo.with_suffix(".jpg")), np.zeros((48, 64, 3), np.uint8))
+    photo.with_suffix(".jpg").rename(photo)
+    with pytest.raises(VidstyleError) as refused:
+        FileSource(photo, realtime=False)
+    assert str(refused.value) == f"{photo} is an image, not a video (use a video file)"
 
 
 def test_file_source_loop_keeps_time_running(tmp_path):

@@ -508,8 +508,10 @@ def stream_frame_rate(container: av.container.InputContainer, video) -> Fraction
     return Fraction(rate) if rate else Fraction(25)
 
 
-def refuse_still_image(container: av.container.InputContainer, path: Path) -> None:
-    """Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize as a video."""
+def refuse_still_image(container: av.container.InputContainer, path: Path, stills: bool = True) -> None:
+    """Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize as a video.
+    ``stills``: the caller stylizes still images under an image's name (stylize), so one under a
+    video's name is told which name to give it; False where only a video will do (live's --source)."""
     if container.format.name == "image2" or container.format.name.endswith("_pipe"):
         from vidstyle.io.images import check_still, open_image
 
@@ -526,7 +528,7 @@ def refuse_still_image(container: av.container.InputContainer, path: Path) -> No
             raise VidstyleError(f"{path} is an image, not a video (use a video file)") from None
         from vidstyle.io.images import is_image_path
 
-        if is_image_path(path):  # (where a video is needed: live's --source)
+        if is_image_path(path) or not stills:  # (where a video is needed: live's --source)
             raise VidstyleError(f"{path} is an image, not a video (use a video file)")
         # one vidstyle reads as a still image, under another name (a photo saved as .mp4): stills
         # are told apart by their names, so say which to give it
