@@ -15,6 +15,7 @@ from vidstyle.models.weights import read_info
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
 SAMPLE = ROOT / "samples" / "sample.mp4"
+BENCH = ROOT / "benchmarks"
 
 
 @pytest.fixture(scope="module")
@@ -396,3 +397,13 @@ def test_stabilizer_history_compares_the_history_as_it_was_and_is(small_clip, tm
     # up to 0.5 the stabilizer is what it was, bit for bit; at 0.9 its history is the plain blend
     assert [(r["strength"], r["identical"]) for r in rows] == [(0.3, True), (0.9, False)]
     assert all(r[k]["warping_error"] > 0 and r[k]["band_std_last"] > 0 for r in rows for k in ("before", "now"))
+
+
+def test_every_result_results_md_links_to_is_in_the_repository():
+    """RESULTS.md's numbers are checked against the files it links to: each file or folder must be
+    there (a measurement left out of its commit leaves a number nobody can check)."""
+    import re
+
+    text = (BENCH / "RESULTS.md").read_text()
+    linked = set(re.findall(r"\]\((results/[^)\s#]+)\)", text))
+    assert linked and sorted(link for link in linked if not (BENCH / link).exists()) == []
