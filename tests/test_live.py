@@ -1384,6 +1384,22 @@ def test_a_part_of_a_recording_never_replaces_a_whole_file_even_with_overwrite(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec-2.mkv", "rec.mkv"]
 
 
+def test_a_recording_of_a_session_ended_by_an_error_never_replaces_a_whole_file(tmp_path):
+    """The network failing mid-session with --overwrite: the recording is finalized, but it is a
+    part of what was asked for, so it takes the next free name, as a recording that failed itself does."""
+    out = tmp_path / "rec.mkv"
+    out.write_bytes(b"yesterday's whole recording")
+    messages = []
+    source = MarkedSource(frames=30, fps=60)
+    source.live = False
+    with pytest.raises(RuntimeError, match="stylizer failed"):
+        run_live(source, StyleBank([SlowStylizer(fail_after=6)]),
+                 LiveOptions(window=False, record=out, overwrite=True), log=messages.append)
+    assert out.read_bytes() == b"yesterday's whole recording"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec-2.mkv", "rec.mkv"]
+    assert any(f"kept in {tmp_path / 'rec-2.mkv'}, beside {out}" in m for m in messages)
+
+
 def test_a_recording_whose_finishing_fails_keeps_its_part_beside_the_file_it_would_replace(tmp_path):
     import numpy as np
 

@@ -871,8 +871,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             # must still get the file, not a half-written one (README: finalized on every exit path)
             with _interrupts_deferred():
                 try:
-                    if recording is not None:
-                        stop_recording(recording, t_end, quiet=True)
+                    if recording is not None:  # (a session ended by an error cut it short)
+                        stop_recording(recording, t_end, quiet=True,
+                                       cut_short=reason == "error" or not window_usable)
                 finally:  # a recording that fails to finalize must not leave the camera open
                     grabber.stop()
         finally:
@@ -891,12 +892,15 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             log(f"live stopped ({reason}) before the first frame")
         return summaries[0]
 
-    def stop_recording(finished: Recording, t_stop: float, quiet: bool = False, failed: str | None = None) -> None:
+    def stop_recording(finished: Recording, t_stop: float, quiet: bool = False, failed: str | None = None,
+                       cut_short: bool = False) -> None:
         """Finalize ``finished``; a failure (a full disk) is reported and counted, not raised:
         the session, or its summary, goes on. ``failed``: why it stopped early (one error for the
-        recording, however its finalizing goes)."""
+        recording, however its finalizing goes). ``cut_short``: the session stopped at an error
+        (so did the recording, as with ``failed``: a part, which never replaces a file)."""
+        cut_short = cut_short or failed is not None
         try:
-            finished.close(t_stop, cut_short=failed is not None)
+            finished.close(t_stop, cut_short=cut_short)
         except VidstyleError as exc:
             errors.append(f"recording {finished.path}: {failed or exc}")
             log(f"not recorded: {exc}")
@@ -905,7 +909,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             return
         if failed:
             errors.append(f"recording {finished.path}: {failed}")
-        if finished.frames and finished.path != finished.asked and failed:
+        if finished.frames and finished.path != finished.asked and cut_short:
             log(f"what was recorded is kept in {finished.path}, beside {finished.asked}")
         elif finished.frames and finished.path != finished.asked:
             log(f"{finished.asked} appeared while recording (another program's?): the recording is {finished.path}")
