@@ -8,10 +8,10 @@ styles, of its moment.
 Times are on the input's clock, as ``--start`` counts them: with ``--start 10`` a change at
 12.5 s comes 2.5 s into the output. A change dissolves from the old style's output to the new
 one's over ``crossfade`` seconds centred on its time, as an editor's dissolve is; 0 cuts. Changes
-closer together than that get shorter dissolves, so that no two overlap (the start of the video
-counts as a change). The style ``none`` is the input as it is: ``--style none --style-at
-5=starry_night`` dissolves from the original video into the painting at 5 s, ``--style-at
-20=none`` back out of it.
+closer together than that get shorter dissolves, so that no two overlap; a change near the
+video's start dissolves from the start (which has no dissolve to overlap). The style ``none`` is
+the input as it is: ``--style none --style-at 5=starry_night`` dissolves from the original
+video into the painting at 5 s, ``--style-at 20=none`` back out of it.
 """
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ _X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium
 _VP9_CPU_USED = dict(zip(_X264_PRESETS, ("8", "7", "6", "5", "4", "3", "2", "1", "0")))
 #: The presets faster than fast run VP9 in libvpx's real-time mode. Its "good" mode stops at
 #: cpu-used 5, which all four gave there, more slowly than 4 (fast): on 640x360 stylized frames at
-#: crf 18, medium 71 ms a frame, fast 54, good-mode 5 80; in real-time mode faster 16, veryfast 10,
+#: crf 18, medium 71 ms a frame, fast 54, good-mode 5 81-82; in real-time mode faster 16, veryfast 10,
 #: superfast 8.9, ultrafast 7.3, for files 1.03-1.06x medium's at 0.1 dB less PSNR (2-core Zen 3;
 #: benchmarks/RESULTS.md, "VP9's presets").
 _VP9_REALTIME_PRESETS = ("ultrafast", "superfast", "veryfast", "faster")
