@@ -634,6 +634,8 @@ def test_pace_note_names_a_slow_encoder_and_the_preset_that_speeds_it():
     vp9 = pipeline.pace_note(busy, 100, EncodeConfig(codec="libvpx-vp9"))
     assert "--preset veryfast encodes faster (VP9's real-time mode, about 7x faster than medium" in vp9
     assert "--preset" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="libvpx-vp9", preset="veryfast"))
+    # --preset faster already runs the real-time mode: not offered to it as news
+    assert "real-time mode" not in pipeline.pace_note(busy, 100, EncodeConfig(codec="libvpx-vp9", preset="faster"))
     assert "--preset veryfast encodes faster (about 2.5x faster than medium" in pipeline.pace_note(
         busy, 100, EncodeConfig(codec="libsvtav1", preset="slow"))
 

@@ -142,7 +142,8 @@ def pace_note(busy: dict[str, float], frames: int, encode: EncodeConfig) -> str:
         # 0.1-0.3 dB less PSNR (encoder_presets_ultrafast_s31.json)
         line += (f"; --preset {_FASTER_STILL[encode.preset]} encodes faster still, for larger files at the same "
                  "--crf (ultrafast's about 1.85x medium's on stylized frames)")
-    elif stage == "encode" and encode.codec in _FASTER_AT_VERYFAST and (encode.preset or "medium") in _SLOW_PRESETS:
+    elif stage == "encode" and encode.codec in _FASTER_AT_VERYFAST and (encode.preset or "medium") in _SLOW_PRESETS \
+            and not (encode.codec == "libvpx-vp9" and encode.preset == "faster"):  # (real-time mode already)
         line += (f"; --preset veryfast encodes faster ({_FASTER_AT_VERYFAST[encode.codec]} on stylized frames), "
                  "for files a few percent larger at the same --crf")
     elif stage in ("flow", "stabilize"):
