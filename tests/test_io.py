@@ -749,6 +749,36 @@ def test_a_temporary_name_that_cannot_be_removed_after_the_link_is_a_warning(tmp
         in caplog.text
 
 
+def test_a_frame_sequence_whose_temporary_names_stay_says_so_once_not_per_frame(tmp_path, monkeypatch, caplog):
+    """Removing each frame's temporary name failed after its link was made: the frames are in
+    place, and the hidden folder that held them goes with the rest, so it is not said again for
+    every frame of a sequence (thousands of lines), and nothing says a removed file can be deleted."""
+    import logging
+
+    from vidstyle.pipeline import stylize_video
+
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(64, 48))
+    real_unlink = Path.unlink
+
+    def temporary_names_stay(self, *args, **kw):
+        if self.parent.name.startswith("."):
+            raise OSError(5, "Input/output error")
+        return real_unlink(self, *args, **kw)
+
+    monkeypatch.setattr(Path, "unlink", temporary_names_stay)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize_video(src, tmp_path / "out" / "f_%03d.png", Identity(), temporal="off", progress=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"f_{i:03d}.png" for i in range(1, 13)]
+    assert "could not be removed" not in caplog.text
+    # where the hidden folder stays too (the same I/O error), one line says so
+    import vidstyle.io.sequence as sequence
+
+    monkeypatch.setattr(sequence.shutil, "rmtree", lambda *args, **kw: None)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize_video(src, tmp_path / "again" / "f_%03d.png", Identity(), temporal="off", progress=False)
+    assert caplog.text.count("could not be removed") == 1 and "(12 of them are in it" in caplog.text
+
+
 def test_write_then_rename_keeps_a_file_that_appeared_only_when_told(tmp_path):
     target = tmp_path / "m.onnx"
     with pytest.raises(VidstyleError, match=r"output .*m\.onnx appeared while processing"):

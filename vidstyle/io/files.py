@@ -324,14 +324,15 @@ def temp_path_beside(path: str | Path) -> Path:
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EXDEV, errno.EMLINK})
 
 
-def move_into_place(source: Path, target: Path, overwrite: bool) -> None:
+def move_into_place(source: Path, target: Path, overwrite: bool, left: list[Path] | None = None) -> None:
     """Rename finished ``source`` onto ``target``. With ``overwrite`` whatever is there is
     replaced; without, FileExistsError if ``target`` exists (a dangling link included), decided in
     one step where the file system allows it. A check then ``os.replace`` leaves a moment between
     the two in which another program's file (another vidstyle run writing the same output) can
     appear and be replaced unasked. So a hard link is made under the new name, which fails if the
     name is taken, and then the old name removed; file systems without hard links get the check
-    and the rename."""
+    and the rename. ``left``: a temporary name that could not be removed after the link is added
+    to it (the caller says so, once), instead of a warning for each file."""
     if overwrite:
         os.replace(source, target)
         return
@@ -347,6 +348,9 @@ def move_into_place(source: Path, target: Path, overwrite: bool) -> None:
     try:
         source.unlink()
     except OSError as exc:  # the output is complete and in place: said, not an error that ends the run
+        if left is not None:
+            left.append(source)
+            return
         log.warning("%s is written, but its temporary name %s could not be removed (%s); it is the same file "
                     "under a second name, and can be deleted", target, source, exc.strerror or exc)
 

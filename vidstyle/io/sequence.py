@@ -312,11 +312,12 @@ class SequenceWriter:
             if there:
                 raise self._appeared(there[0])
         moved: list[str] = []
+        left: list[Path] = []  # temporary names that stayed beside their frames' (said once, below)
         name = ""
         try:
             for name in self._names:
                 # (without overwrite a frame that appears after the check above stays too)
-                move_into_place(self._temp / name, folder / name, self.overwrite)
+                move_into_place(self._temp / name, folder / name, self.overwrite, left)
                 moved.append(name)
         except BaseException as exc:  # none of this run's frames stay: the ones moved go again
             for placed in moved:
@@ -329,6 +330,10 @@ class SequenceWriter:
                 raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}") from None
             raise
         self.abort(moved=True)
+        if left and self._temp.exists():  # the frames are in place: a warning, not an error
+            logging.getLogger("vidstyle").warning(
+                "the frames are written, but the temporary folder %s could not be removed (%d of them are in it "
+                "under a second name); it can be deleted", self._temp, len(left))
         older = [p.name for p in _matching_frames(self.pattern) if p.name not in self._written]
         if older:  # --overwrite replaced the frames of these numbers only
             logging.getLogger("vidstyle").warning(
