@@ -1306,3 +1306,18 @@ def test_a_pipe_is_refused_wherever_a_file_is_read_not_waited_on(tmp_path):
                        (lambda: RAFTFlow(pipes["style.safetensors"]), r"RAFT weights file is a pipe, not a file")):
         error = _returns_soon(call)
         assert isinstance(error, VidstyleError) and re.search(said, str(error)), (said, error)
+
+
+def test_a_photo_under_a_videos_name_is_told_its_image_name_only_where_stills_are_taken(tmp_path):
+    """stylize (and a mask) take a still image under an image's name, so the error says which; a
+    reader that wants a video (bench's --clip, training's videos) just says to use one."""
+    from PIL import Image
+
+    photo = tmp_path / "photo.mp4"
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(photo, format="PNG")
+    with pytest.raises(VidstyleError, match=r"photo\.mp4 is an image, not a video: to stylize it as a still image, "
+                                            r"give it an image's name \(photo\.png\)"):
+        VideoDecoder(photo, stills=True)
+    with pytest.raises(VidstyleError) as plain:
+        VideoDecoder(photo)
+    assert str(plain.value) == f"{photo} is an image, not a video (use a video file)"

@@ -965,7 +965,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     fps = config.sequence_fps
     with termination_as_exit(), \
             VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr,
-                         downscale=config.downscale) as decoder, \
+                         downscale=config.downscale, stills=True) as decoder, \
             (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp, \
             contextlib.ExitStack() as closing:
         if hasattr(stylizer, "painted_until"):

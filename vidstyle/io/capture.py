@@ -258,7 +258,7 @@ class FileSource(FrameSource):
         except av.error.FFmpegError as exc:
             raise unreadable_video_error(self.path, exc) from None
         try:  # the stream, and its rate, that vidstyle stylize would take (not cover art)
-            refuse_still_image(self.container, self.path, stills=False)  # no other name makes it a source
+            refuse_still_image(self.container, self.path)  # (no other name makes a still image a source)
             videos = picture_streams(self.container)
             if not videos:
                 raise no_video_stream_error(self.path)

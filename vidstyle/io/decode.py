@@ -508,10 +508,11 @@ def stream_frame_rate(container: av.container.InputContainer, video) -> Fraction
     return Fraction(rate) if rate else Fraction(25)
 
 
-def refuse_still_image(container: av.container.InputContainer, path: Path, stills: bool = True) -> None:
+def refuse_still_image(container: av.container.InputContainer, path: Path, stills: bool = False) -> None:
     """Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize as a video.
-    ``stills``: the caller stylizes still images under an image's name (stylize), so one under a
-    video's name is told which name to give it; False where only a video will do (live's --source)."""
+    ``stills``: the caller takes still images under an image's name (stylize's input, a mask), so
+    one under a video's name is told which name to give it; False where only a video will do (live's
+    --source, bench's --clip, training's videos)."""
     if container.format.name == "image2" or container.format.name.endswith("_pipe"):
         from vidstyle.io.images import check_still, open_image
 
@@ -726,13 +727,17 @@ class VideoDecoder:
     An HDR video (PQ, HLG) is tone-mapped to SDR BT.709 with ``hdr="sdr"`` (:mod:`vidstyle.io.hdr`),
     or given as coded with ``hdr="keep"``; ``info`` says which. With ``downscale``, frames with a
     longer side than that are scaled down to it as they are converted (``info`` has the new size).
+    ``stills``: the caller takes a still image under an image's name, so a still image under a
+    video's name says which name to give it (:func:`refuse_still_image`).
 
     Use as a context manager; the file is opened read-only and closed on exit.
     """
 
     def __init__(self, path: str | Path, start: float | None = None, duration: float | None = None,
-                 announce: bool = True, fps=None, hdr: str = "sdr", downscale: int | None = None):
+                 announce: bool = True, fps=None, hdr: str = "sdr", downscale: int | None = None,
+                 stills: bool = False):
         self.path = check_input(path, folders=True)
+        self._stills = stills
         self._hdr = check_hdr_mode(hdr)  # see DisplayConversion.of
         self._downscale = downscale
         # a folder is an image sequence, played at ``fps`` (vidstyle.io.sequence)
@@ -809,7 +814,7 @@ class VideoDecoder:
     def _setup(self, start, duration) -> None:
         container = self._container
         if self.sequence is None:
-            refuse_still_image(container, self.path)
+            refuse_still_image(container, self.path, self._stills)
         videos = picture_streams(container)
         if not videos:
             raise no_video_stream_error(self.path)
