@@ -104,7 +104,7 @@ def test_bad_input_and_codec(tmp_path, style, stylize):
     photo = tmp_path / "photo.mp4"
     Image.new("RGB", (32, 24), (200, 30, 30)).save(photo, format="JPEG")
     assert_user_error(stylize(photo, tmp_path / "o.mp4", style),
-                      f"{photo} is an image, not a video: to stylize it as a still image, give it an image's "
+                      f"{photo} is an image, not a video: to use it as a still image, give it an image's "
                       f"name (photo.jpg)")
     src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
     assert_user_error(stylize(src, tmp_path / "o.mp4", style, "--codec", "divx"), "available: libx264")

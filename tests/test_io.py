@@ -1315,7 +1315,7 @@ def test_a_photo_under_a_videos_name_is_told_its_image_name_only_where_stills_ar
 
     photo = tmp_path / "photo.mp4"
     Image.new("RGB", (32, 24), (200, 30, 30)).save(photo, format="PNG")
-    with pytest.raises(VidstyleError, match=r"photo\.mp4 is an image, not a video: to stylize it as a still image, "
+    with pytest.raises(VidstyleError, match=r"photo\.mp4 is an image, not a video: to use it as a still image, "
                                             r"give it an image's name \(photo\.png\)"):
         VideoDecoder(photo, stills=True)
     with pytest.raises(VidstyleError) as plain:

@@ -529,12 +529,12 @@ def refuse_still_image(container: av.container.InputContainer, path: Path, still
             raise VidstyleError(f"{path} is an image, not a video (use a video file)") from None
         from vidstyle.io.images import is_image_path
 
-        if is_image_path(path) or not stills:  # (where a video is needed: live's --source)
+        if is_image_path(path) or not stills:  # an image's name already, or a reader that wants a video
             raise VidstyleError(f"{path} is an image, not a video (use a video file)")
         # one vidstyle reads as a still image, under another name (a photo saved as .mp4): stills
         # are told apart by their names, so say which to give it
         name = path.with_suffix(_image_suffix(path))
-        raise VidstyleError(f"{path} is an image, not a video: to stylize it as a still image, give it an "
+        raise VidstyleError(f"{path} is an image, not a video: to use it as a still image, give it an "
                             f"image's name ({name.name})")
 
 
