@@ -1,5 +1,5 @@
 """The style networks' names, without torch: what a weights file's header and the command line
-say, readable by ``vidstyle styles`` and ``--help`` without importing torch (seconds). The
+say, which ``vidstyle styles`` reads without importing torch (seconds). The
 networks themselves are :mod:`vidstyle.models.transformer`'s, whose builders these names map to
 (a test checks both tables against it)."""
 

@@ -20,7 +20,6 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from safetensors import SafetensorError, safe_open
