@@ -235,3 +235,24 @@ def test_a_cmyk_jpeg_is_read_through_its_own_profile(tmp_path):
         naive = np.asarray(im.convert("RGB")).astype(int)
     assert np.abs(naive - expected).max() > 40  # the profile matters for these colours
     assert np.abs(read_image(src).astype(int) - expected).max() <= 1
+
+
+def test_a_large_painting_or_photo_past_pillows_bomb_limit_is_said_as_read_image_says_it(tmp_path, monkeypatch):
+    """The checks around reading (an animation refused, the colour profile kept) open the file
+    too: a large photo or painting got Pillow's raw DecompressionBombWarning (with its source
+    line) from them, and one past twice the limit the generic "DecompressionBombError: ..."."""
+    from vidstyle.io.images import check_still, rgb_profile
+    from vidstyle.train.data import load_style_image
+
+    path = tmp_path / "huge.png"
+    Image.fromarray(np.zeros((200, 300, 3), np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200 * 300 - 1)  # past the limit, not twice: Pillow warns
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_still(path)
+        assert rgb_profile(path) is None
+        assert load_style_image(path, 64).shape[-2:] == (64, 96)  # a painting: read, its size warned of only
+    assert not caught, [str(w.message) for w in caught]
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100 // 2)  # over twice: refused, by the reader's words
+    with pytest.raises(VidstyleError, match=r"cannot read image .*huge.png: too large"):
+        load_style_image(path, 64)

@@ -5,6 +5,7 @@ content photos and paintings through :func:`open_image` too.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -37,16 +38,24 @@ def open_image(path: str | Path, with_alpha: bool = False):
 
         raise not_a_file_error(path, "image")
     try:
-        with WARNING_FILTERS_LOCK, warnings.catch_warnings():  # (not while another thread swaps them)
-            # past Pillow's limit / 2 (89 Mpx) it warns; a real panorama is allowed, a bomb raises
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                upright = ImageOps.exif_transpose(im)
-                return (_to_rgb(upright), alpha_of(upright)) if with_alpha else _to_rgb(upright)
+        with _large_images_allowed(), Image.open(path) as im:
+            upright = ImageOps.exif_transpose(im)
+            return (_to_rgb(upright), alpha_of(upright)) if with_alpha else _to_rgb(upright)
     except Image.DecompressionBombError as exc:
         raise VidstyleError(f"cannot read image {path}: too large ({exc})") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise VidstyleError(f"cannot read image {path}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _large_images_allowed():
+    """Pillow's DecompressionBombWarning silenced: past its limit / 2 (89 Mpx) it warns, in its own
+    words and source line; a real panorama is allowed, and a bomb (past the limit) still raises
+    DecompressionBombError. Every open of a still image's file goes through this, the checks
+    around reading it (:func:`check_still`, :func:`rgb_profile`) too."""
+    with WARNING_FILTERS_LOCK, warnings.catch_warnings():  # (not while another thread swaps them)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -102,11 +111,11 @@ def rgb_profile(path: str | Path) -> bytes | None:
     without it they would be shown as sRGB, colours shifted (an Adobe RGB (30, 180, 60) green
     by 36 CIELAB units, a skin tone by 6). None without one, or for a CMYK or grey image (read as sRGB / plain RGB)."""
     try:
-        with Image.open(path) as im:
+        with _large_images_allowed(), Image.open(path) as im:
             if im.mode not in ("CMYK", "L", "LA", "I", "F") and not im.mode.startswith("I;16") \
                     and _profile_space(im) == b"RGB ":
                 return im.info["icc_profile"]
-    except (OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):  # reading it says what is wrong
         pass
     return None
 
@@ -135,10 +144,10 @@ def check_still(path: str | Path, advice: str = "vidstyle reads animations from 
     if not Path(path).is_file():
         return  # missing, a folder, a pipe (opening it would wait for a writer): reading it says which
     try:
-        with Image.open(path) as im:
+        with _large_images_allowed(), Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
-    except (OSError, ValueError, SyntaxError):
-        return  # unreadable: reading it says what is wrong
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return  # unreadable, or too large: reading it says what is wrong
     if frames > 1:
         raise VidstyleError(f"{Path(path).name} is an animation ({frames} frames), not a still image: {advice}")
 
