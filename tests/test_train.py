@@ -596,6 +596,9 @@ def test_a_style_file_name_that_is_not_utf8_is_refused_before_training(data, tmp
 def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_path):
     base = dict(styles=data["styles"][:1], content=str(data["content"]), out=str(tmp_path / "m.safetensors"))
     for options, message in (({"image_size": 100000}, "--image-size must be at most 4096"),
+                             # not a multiple of 8 either: not told to use 99992 or 100000 instead
+                             ({"image_size": 99999}, "--image-size must be at most 4096"),
+                             ({"image_size": 4097}, "--image-size must be at most 4096"),
                              ({"style_size": 100000}, "--style-size must be at most 4096"),
                              ({"batch_size": 100000}, "--batch-size must be at most 1024"),
                              ({"lr": 1e300}, "--lr must be a number > 0 and at most 10"),

@@ -205,6 +205,13 @@ class TrainConfig:
         for name, v in (("--image-size", self.image_size), ("--style-size", self.resolved_style_size())):
             if v < 32:
                 raise VidstyleError(f"{name} must be at least 32 pixels, got {v}")
+        # sizes that would take all the memory before the first step (the OOM killer says nothing);
+        # before the multiple's advice, which past them would name sizes past them too
+        for name, v, most in (("--image-size", self.image_size, MAX_IMAGE_SIZE),
+                              ("--style-size", self.resolved_style_size(), MAX_IMAGE_SIZE),
+                              ("--batch-size", self.batch_size, MAX_BATCH_SIZE)):
+            if v > most:
+                raise VidstyleError(f"{name} must be at most {most}, got {v}")
         multiple = build_network(self.arch, 1).size_multiple  # the crops go through it unpadded
         if self.image_size % multiple:
             below = self.image_size // multiple * multiple
@@ -213,12 +220,6 @@ class TrainConfig:
                                 f"{below + multiple})")
         if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
             raise VidstyleError(f"--lr must be a number > 0 and at most {MAX_LR:g}, got {self.lr}")
-        # sizes that would take all the memory before the first step (the OOM killer says nothing)
-        for name, v, most in (("--image-size", self.image_size, MAX_IMAGE_SIZE),
-                              ("--style-size", self.resolved_style_size(), MAX_IMAGE_SIZE),
-                              ("--batch-size", self.batch_size, MAX_BATCH_SIZE)):
-            if v > most:
-                raise VidstyleError(f"{name} must be at most {most}, got {v}")
         check_seed(self.seed)
         for name, v in (("--content-weight", self.content_weight), ("--style-weight", self.style_weight),
                         ("--tv-weight", self.tv_weight), ("--temporal-weight", self.temporal_weight),
