@@ -2107,3 +2107,27 @@ def test_an_animated_painting_is_refused_not_read_as_its_first_frame(tmp_path, s
         load_style_image(path, 64)
     frames[0].save(tmp_path / f"still{suffix}")
     assert load_style_image(tmp_path / f"still{suffix}", 64).shape == (1, 3, 64, 64)
+
+
+def test_ctrl_c_once_a_checkpoint_is_said_keeps_that_steps_preview(data, loss_weights, tmp_path, monkeypatch):
+    """The progress line says "saved checkpoint_N.pt" before step N's preview is drawn: Ctrl-C then
+    (waiting for a checkpoint before stopping, as one does) stopped the preview, and the resumed
+    run, starting after step N, never wrote it: a hole in the previews."""
+    from vidstyle.train import loop
+
+    real_preview = loop.write_preview
+
+    def ctrl_c_at_step_2(net, photos, num_styles, path, *args, **kwargs):
+        if path.name == "preview_0000002.png":
+            raise KeyboardInterrupt
+        return real_preview(net, photos, num_styles, path, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "write_preview", ctrl_c_at_step_2)
+    stopped = _config(data, loss_weights, tmp_path, steps=4, checkpoint_every=2, preview_every=1)
+    with pytest.raises(loop.TrainingInterrupted, match=r"checkpoint_0000002.pt \(step 2 of 4\)"):
+        train(stopped, progress=False)
+    monkeypatch.setattr(loop, "write_preview", real_preview)
+    result = train(replace(stopped, resume="auto"), progress=False)
+    work = stopped.work_dir()
+    assert [p.name for p in sorted(work.glob("preview_*.png"))] == [f"preview_000000{n}.png" for n in (1, 2, 3, 4)]
+    assert result.previews == [work / f"preview_000000{n}.png" for n in (2, 3, 4)]

@@ -892,6 +892,14 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             print(f"resuming from {ckpt} (step {start} of {config.steps})", file=sys.stderr, flush=True)
 
     previews: list[Path] = []
+    if start and config.preview_every and start % config.preview_every == 0 \
+            and not (work / f"preview_{start:07d}.png").exists():
+        # the checkpoint's step has no preview: the run was stopped while drawing it (Ctrl-C just
+        # after the progress line said the checkpoint was saved, a full disk), and the loop below
+        # starts after that step; the network is as it was then
+        with _saying_what_continues(config, kept):
+            previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles, work / f"preview_{start:07d}.png",
+                                          dtype, names=[m["name"] for m in style_meta]))
     bar = None
     if progress and sys.stderr.isatty():
         from tqdm import tqdm
