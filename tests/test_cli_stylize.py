@@ -233,6 +233,22 @@ def test_a_positive_number_option_refuses_what_is_not_a_finite_positive_number(t
     assert positive_float("1e-3") == 0.001 and non_negative_float("2.5") == 2.5
 
 
+@pytest.mark.parametrize("text", ["1e3", "2.5", "128px"])
+def test_a_whole_number_option_says_it_wants_a_whole_number(text):
+    """--steps 2.5 or --image-size 1e3 were told "expected a number", which they are."""
+    import argparse
+
+    from vidstyle.cli_args import positive_int, thread_count
+
+    for parse in (positive_int, thread_count):
+        with pytest.raises(argparse.ArgumentTypeError, match=f"expected a whole number, got {re.escape(repr(text))}"):
+            parse(text)
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a number, got 'abc'"):
+        from vidstyle.cli_args import positive_float
+
+        positive_float("abc")
+
+
 def test_truncated_input_is_stylized_with_a_warning(tmp_path, style, stylize, caplog):
     full = make_video(tmp_path / "full.mkv", frames=48, size=(64, 48), pattern="noise")
     data = full.read_bytes()

@@ -29,7 +29,9 @@ def _number(cast, test, what: str):
         try:
             value = cast(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            # (1e3 and 2.5 are numbers: an int option says which kind it takes)
+            kind = "a whole number" if cast is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
         if not test(value):
             raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
         return value
