@@ -1544,6 +1544,25 @@ def test_fullscreen_not_honoured_shows_the_picture_filling_its_window(monkeypatc
     assert window._screen == (1280, 800)
 
 
+def test_fullscreen_not_honoured_is_told_from_a_window_shrunk_to_fit_the_screen(monkeypatch):
+    """A picture wider than the screen (--side-by-side of a 640x272 clip: 1280x272 on a 1280x720
+    screen) starts in a window shrunk to 90% of the screen's width, which was taken for a
+    full-screen window: under Xvfb without a window manager the picture, padded to the screen's
+    shape, was squashed into that 1152x245 window (seen in a screenshot: 1152x93, text unreadable)."""
+    calls = []
+    monkeypatch.setattr(live.cv2, "resizeWindow", lambda name, w, h: calls.append((w, h)))
+    screen = (1280, 720)
+    for picture_size in ((1280, 272), (2 * 1920, 1080), (1280, 720)):
+        picture = np.zeros((picture_size[1], picture_size[0], 3), np.uint8)
+        window = live.LiveWindow.__new__(live.LiveWindow)
+        window.name, window.fullscreen, window._screen, window._screen_size = "test", True, screen, screen
+        shrunk = live.fit_window(*picture_size, screen)  # the window it starts in, as Xvfb reports it
+        monkeypatch.setattr(live.cv2, "getWindowImageRect", lambda name, r=(0, 0, *shrunk): r)
+        calls.clear()
+        window._check_fullscreen(picture)
+        assert window._screen is None and calls == [shrunk], picture_size
+
+
 @pytest.mark.parametrize("rotation", [0, 90])
 def test_file_source_shrinks_frames_as_it_converts_them(tmp_path, rotation):
     """A smaller --size is made in the conversion to RGB (one swscale pass), not by converting the

@@ -435,7 +435,10 @@ class LiveWindow:
         except cv2.error:
             return
         screen = self._screen_size
-        filled = w >= 0.9 * screen[0] or h >= 0.9 * screen[1]
+        # above what fit_window starts a window at (90% of the screen's width, 85% of its height): a
+        # picture wider than the screen (side by side) starts at 90% of its width, and was taken
+        # for a full-screen window, its picture padded to the screen's shape and squashed into it
+        filled = w >= 0.95 * screen[0] or h >= 0.95 * screen[1]
         if self._screen and not filled:
             self._screen = None
             cv2.resizeWindow(self.name, *fit_window(bgr.shape[1], bgr.shape[0], screen))
