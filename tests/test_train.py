@@ -1912,6 +1912,25 @@ def test_a_model_that_appears_at_the_output_during_training_is_kept(data, loss_w
     assert out.read_bytes() == b"theirs" and not list(tmp_path.glob(".*partial*"))
 
 
+def test_a_run_whose_crops_cannot_fit_in_memory_is_refused_before_it_starts(data, loss_weights, tmp_path,
+                                                                            monkeypatch):
+    """--image-size 4096 (within the size bound) grew to 24 GB here and the kernel killed it
+    without a word: a CPU run that cannot fit in the machine's memory is refused at once."""
+    import vidstyle.train.loop as loop
+
+    monkeypatch.setattr(loop, "_physical_memory", lambda: 2 ** 30)  # a machine of 1 GiB
+    big = _config(data, loss_weights, tmp_path, image_size=512, batch_size=4, checkpoint_every=1)
+    with pytest.raises(VidstyleError, match=r"--image-size 512 at --batch-size 4 needs at least 3 GiB of memory to "
+                                            r"train the light network on the CPU, and this machine has 1 GiB: give "
+                                            r"a smaller --image-size or --batch-size"):
+        train(big, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no checkpoint folder, no model
+    with pytest.raises(VidstyleError, match=r"needs at least 6 GiB .* the standard network"):
+        train(replace(big, arch="standard", image_size=512), progress=False)
+    train(replace(big, image_size=32, checkpoint_every=0), progress=False)  # what fits runs
+    assert Path(big.out).is_file()
+
+
 def test_a_second_run_in_the_same_checkpoint_folder_is_refused_while_the_first_runs(data, loss_weights, tmp_path):
     """The same command started again in another terminal, or with --overwrite or --resume while
     the first run still trains, would delete or interleave its checkpoints: refused at once, the
