@@ -792,7 +792,9 @@ def test_cli_never_records_over_its_source_and_checks_outputs_first(tmp_path, mo
     # the stats file's folder is checked before the session, not after it
     r = cli("live", "--source", str(video), "--no-window", "--style", str(model_file),
              "--stats-json", str(tmp_path / "missing" / "s.json"))
-    assert r.returncode == 1 and "output folder does not exist" in r.stderr and "frames captured" not in r.stderr
+    assert r.returncode == 1 and "frames captured" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"vidstyle: error: --stats-json: output folder does not exist: "
+                                             f"{tmp_path / 'missing'}"]
     # nor replaced without --overwrite, as every other output (an earlier recording, say)
     earlier = write_video(tmp_path / "earlier.mp4", 4, fps=25)
     kept = earlier.read_bytes()

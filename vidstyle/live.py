@@ -1234,7 +1234,10 @@ def _cmd_live(args) -> int:
 
         if options.record is not None and same_file(Path(args.stats_json), options.record):
             raise VidstyleError(f"--stats-json {args.stats_json} is the --record file")
-        check_output_file(args.stats_json, inputs=[args.source], overwrite=options.overwrite)
+        try:
+            check_output_file(args.stats_json, inputs=[args.source], overwrite=options.overwrite)
+        except VidstyleError as exc:  # (said as the option's: live may write a recording too)
+            raise VidstyleError(f"--stats-json: {exc}") from None
     if args.output_dir is not None:  # now, as bench checks its --out, not at the first s or r
         from vidstyle.io.files import check_writable_folder
 
