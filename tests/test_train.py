@@ -1112,6 +1112,26 @@ def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
     assert main([*args[:6], str(diverged), *args[7:], "--style-weight", "1e30"]) == 1 and not diverged.exists()
 
 
+def test_optimize_says_when_it_upscales_a_photo_smaller_than_the_image_size(data, loss_weights, tmp_path, caplog):
+    """An 8x8 photo was scaled up to --image-size without a word, where training warns of it."""
+    from vidstyle.cli import main
+
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 6), (200, 120, 40)).save(tiny)
+    args = ["optimize", "--style", data["styles"][0], "--content", str(tiny), "-o", str(tmp_path / "o.png"),
+            "--image-size", "32", "--steps", "1", "--loss-net", "vgg16_hed", "--loss-weights", str(loss_weights),
+            "--style-layers", "relu1_2,relu2_2", "--content-layers", "relu2_2", "--device", "cpu"]
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert main(args) == 0
+    assert "the photo tiny.png is only 8x6, smaller than --image-size 32: it is upscaled" in caplog.text
+    caplog.clear()
+    large = tmp_path / "large.png"
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(large)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert main([*args[:4], str(large), "-o", str(tmp_path / "p.png"), *args[7:]]) == 0
+    assert "upscaled" not in caplog.text  # a photo at least the size asked is not
+
+
 def test_optimize_refuses_a_panorama_too_long_and_says_what_to_do_when_memory_runs_out(
         data, loss_weights, tmp_path, monkeypatch, capsys):
     from vidstyle.cli import main

@@ -11,6 +11,7 @@ cure: a pixel pushed past a bound gets no gradient there and never comes back.
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,11 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     rgb, alpha = read_image_and_alpha(config.content)
     if alpha is not None:  # as stylize does: no edge painted where the picture meets its transparency
         rgb = fill_transparent(rgb, alpha)
+    if min(rgb.shape[:2]) < config.image_size:  # as training says of its photos
+        logging.getLogger("vidstyle").warning(
+            "the photo %s is only %dx%d, smaller than --image-size %d: it is upscaled, so the result is blurred "
+            "(a smaller --image-size keeps its detail)", Path(config.content).name, rgb.shape[1], rgb.shape[0],
+            config.image_size)
     image = resized_short_side(rgb, config.image_size)
     if max(image.shape[:2]) > MAX_IMAGE_SIZE:  # a panorama's long side: the same bound, said before any work
         raise VidstyleError(f"{Path(config.content).name} at --image-size {config.image_size} would be "
