@@ -894,12 +894,16 @@ def test_a_value_starting_with_a_dash_gets_the_way_to_give_it(capsys):
         assert exit_info.value.code == 2 and hint in err and len(err.splitlines()) == 1, err
 
 
+def _fresh_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` run by a new Python in the repository (what it imports is what a command imports)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
 def test_version_is_said_without_loading_torch():
     """`vidstyle --version` answers at once: the parser's modules import torch (seconds)."""
     code = ("import sys\nfrom vidstyle.cli import main\nassert main(['--version']) == 0\n"
             "assert 'torch' not in sys.modules and 'av' not in sys.modules, sorted(sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       cwd=Path(__file__).resolve().parents[1])
+    r = _fresh_python(code)
     assert r.returncode == 0, r.stderr
     from vidstyle import __version__
 
@@ -914,8 +918,7 @@ def test_the_bundled_styles_are_listed_without_loading_torch():
             "        assert main(['styles']) == 0\n"
             "    return out.getvalue()\n"
             "print(listing())\nprint('torch' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       cwd=Path(__file__).resolve().parents[1])
+    r = _fresh_python(code)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[-1] == "False"
@@ -933,8 +936,7 @@ def test_help_of_the_command_list_and_of_stylize_is_said_without_loading_torch(m
             "        main(argv)\n"
             "    print(len(out.getvalue()) > 200, end=' ')\n"
             "print('torch' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       cwd=Path(__file__).resolve().parents[1])
+    r = _fresh_python(code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True", "True", "True", "False"]
     from vidstyle.cli import build_parser

@@ -1977,6 +1977,26 @@ def test_a_second_run_in_the_same_checkpoint_folder_is_refused_while_the_first_r
     assert not lone.work_dir().exists()
 
 
+def _lock_checked_at_each_checkpoint(monkeypatch, work: Path) -> list[bool]:
+    """After each checkpoint the run saves, another process's lock on ``work`` must be refused
+    (the run holds it on the folder that is there); the list gets an entry per check made."""
+    import vidstyle.train.loop as loop
+    from vidstyle.io.files import folder_lock
+
+    save, checked = loop._save_checkpoint, []
+
+    def save_then_try_the_lock(*args, **kw):
+        result = save(*args, **kw)
+        with pytest.raises(VidstyleError, match="held"):
+            with folder_lock(work, "held"):
+                pass  # pragma: no cover
+        checked.append(True)
+        return result
+
+    monkeypatch.setattr(loop, "_save_checkpoint", save_then_try_the_lock)
+    return checked
+
+
 def test_a_checkpoint_folder_removed_as_the_lock_is_taken_is_made_again_and_locked(data, loss_weights, tmp_path,
                                                                                  monkeypatch):
     """A run that ends as this one starts removes its own empty folder between this run's opening
@@ -1984,7 +2004,6 @@ def test_a_checkpoint_folder_removed_as_the_lock_is_taken_is_made_again_and_lock
     one its first checkpoint made again."""
     import fcntl
 
-    import vidstyle.train.loop as loop
     from vidstyle.io.files import FolderReplaced, folder_lock
 
     config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
@@ -2003,17 +2022,7 @@ def test_a_checkpoint_folder_removed_as_the_lock_is_taken_is_made_again_and_lock
             pass  # pragma: no cover
     work.mkdir()
     removed.clear()
-    save, checked = loop._save_checkpoint, []
-
-    def save_then_try_the_lock(*args, **kw):
-        result = save(*args, **kw)
-        with pytest.raises(VidstyleError, match="held"):
-            with folder_lock(work, "held"):
-                pass  # pragma: no cover
-        checked.append(True)
-        return result
-
-    monkeypatch.setattr(loop, "_save_checkpoint", save_then_try_the_lock)
+    checked = _lock_checked_at_each_checkpoint(monkeypatch, work)
     train(config, progress=False)
     assert removed and checked and Path(config.out).is_file()
 
@@ -2024,7 +2033,6 @@ def test_a_checkpoint_folder_removed_before_it_is_opened_for_the_lock_is_made_ag
     and before it opened it to lock it: made again and locked, as when it goes just before the
     lock, not a FileNotFoundError."""
     import vidstyle.train.loop as loop
-    from vidstyle.io.files import folder_lock
 
     config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
     work = config.work_dir()
@@ -2037,18 +2045,8 @@ def test_a_checkpoint_folder_removed_before_it_is_opened_for_the_lock_is_made_ag
             removed.append(work.rmdir())
         return made
 
-    save, checked = loop._save_checkpoint, []
-
-    def save_then_try_the_lock(*args, **kw):
-        result = save(*args, **kw)
-        with pytest.raises(VidstyleError, match="held"):
-            with folder_lock(work, "held"):
-                pass  # pragma: no cover
-        checked.append(True)
-        return result
-
     monkeypatch.setattr(loop, "create_output_folder", the_other_run_ends_just_after)
-    monkeypatch.setattr(loop, "_save_checkpoint", save_then_try_the_lock)
+    checked = _lock_checked_at_each_checkpoint(monkeypatch, work)
     train(config, progress=False)
     assert removed and checked and Path(config.out).is_file()
 
