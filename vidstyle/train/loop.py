@@ -57,8 +57,7 @@ MAX_BATCH_SIZE = 1024
 #: --batch-size 4, EfficientNet-Lite0, 2-core Zen 3 (light 1.38 / 3.47 GB, standard 2.94 / 7.51 GB).
 #: A lower bound (VGG16 loss networks and temporal pairs take more): a run past the machine's memory
 #: is refused rather than killed without a word by the kernel (--image-size 4096 grew to 24 GB).
-TRAIN_BYTES_PER_PIXEL = {"standard": 5800}
-TRAIN_BYTES_PER_PIXEL_LIGHT = 2600  # the light architectures
+TRAIN_BYTES_PER_PIXEL = {"standard": 5800, "light": 2600}  # the other light architectures: light's
 MAX_LR = 10.0  # Adam steps of that size already wreck any network; larger ones overflow fp32
 #: the largest --temporal-perspective: the homography's scale stays at least 0.5 across the frame
 MAX_PERSPECTIVE = 0.5
@@ -330,7 +329,7 @@ def _physical_memory() -> int | None:
 def _check_memory(config: TrainConfig) -> None:
     """Refuse a CPU run whose crops cannot fit in this machine's memory (:data:`TRAIN_BYTES_PER_PIXEL`)."""
     total = _physical_memory()
-    per_pixel = TRAIN_BYTES_PER_PIXEL.get(config.arch, TRAIN_BYTES_PER_PIXEL_LIGHT)
+    per_pixel = TRAIN_BYTES_PER_PIXEL.get(config.arch, TRAIN_BYTES_PER_PIXEL["light"])
     need = per_pixel * config.batch_size * config.image_size ** 2
     if total and need > total:
         raise VidstyleError(f"--image-size {config.image_size} at --batch-size {config.batch_size} needs at least "
