@@ -674,10 +674,10 @@ def test_tiny_frames_and_a_tiny_working_size(tmp_path, stylize):
         assert proc.returncode == 0, proc.stderr
         assert (probe(tmp_path / "out.mp4").width, probe(tmp_path / "out.mp4").height) == (12, 8)
     src = make_video(tmp_path / "in.mp4", frames=5, size=(64, 48))
-    proc = stylize(src, tmp_path / "small.mp4", "light_starry_night", "--max-side", "8")
+    proc = stylize(src, tmp_path / "small.mp4", "light_starry_night", "--max-side", "16")
     assert proc.returncode == 0, proc.stderr
     small = probe(tmp_path / "small.mp4")
-    assert (small.frames, small.width, small.height) == (5, 64, 48)  # the network ran at 8x6, the output did not
+    assert (small.frames, small.width, small.height) == (5, 64, 48)  # the network ran at 16x12, the output did not
 
 
 @pytest.mark.parametrize("args", [("styles",), ("styles", "-v")])
@@ -819,6 +819,10 @@ def test_the_same_concept_has_the_same_flag_in_every_command():
     (["stylize", "a.mp4", "-o", "b.mp4", "--style", "s", "--downscale", "4"], "--downscale"),
     (["preview", "a.mp4", "-o", "b.png", "--width", "1"], "--width"),
     (["preview", "a.mp4", "-o", "b.png", "--downscale", "8"], "--downscale"),
+    # the network at 5x3 pixels paints a blur of colours; a typo for 500 went unnoticed
+    (["stylize", "a.mp4", "-o", "b.mp4", "--style", "s", "--max-side", "5"], "--max-side"),
+    (["live", "--max-side", "15"], "--max-side"),
+    (["preview", "a.mp4", "-o", "b.png", "--max-side", "8"], "--max-side"),
     (["eval", "a.mp4", "b.mp4", "--long-term", "1"], "--long-term"),
 ])
 def test_an_option_out_of_range_is_a_usage_error_naming_the_option(argv, flag, capsys):
@@ -1042,8 +1046,9 @@ def test_option_ranges_take_their_bounds(capsys):
     parser = build_parser()
     base = ["stylize", "a.mp4", "-o", "b.mp4", "--style", "s"]
     args = parser.parse_args([*base, "--downscale", str(MIN_SIDE), "--threads", "256", "--style-strength", "1",
-                              "--temporal-strength", "0", "--style", "s"])
+                              "--temporal-strength", "0", "--style", "s", "--max-side", str(MIN_SIDE)])
     assert (args.downscale, args.threads, args.style_strength, args.temporal_strength) == (MIN_SIDE, 256, 1.0, 0.0)
+    assert args.max_side == MIN_SIDE
     assert parser.parse_args(["preview", "a.mp4", "-o", "b.png", "--width", str(MIN_SIDE)]).width == MIN_SIDE
     for bad in (["--downscale", str(MIN_SIDE - 1)], ["--threads", "257"], ["--style-strength", "1.01"]):
         with pytest.raises(SystemExit) as exit_info:

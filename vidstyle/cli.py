@@ -81,7 +81,7 @@ def _add_stylize(sub) -> None:
                    help="write the output with its longer side at most this many pixels, aspect kept (1920: a 4K "
                         "clip as 1080p); frames are scaled down as they are decoded, so every stage is faster; "
                         "never enlarges (default: the input's size)")
-    p.add_argument("--max-side", type=_positive_int,
+    p.add_argument("--max-side", type=side_pixels,
                    help="run the network with the longer side at most this many pixels (faster, larger "
                         "strokes; the output keeps the input's size)")
     p.add_argument("--scale", type=_positive_float,

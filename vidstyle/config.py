@@ -114,7 +114,7 @@ def check_look(style_strength=1.0, keep_colors=False) -> None:
     check_flag("keep_colors", keep_colors)
 
 
-#: The fewest pixels of a picture's side vidstyle scales to (--downscale, preview's --width).
+#: The fewest pixels of a picture's side vidstyle scales to (--downscale, --max-side, preview's --width).
 MIN_SIDE = 16
 
 
@@ -122,6 +122,14 @@ def check_downscale(value) -> int | None:
     """``value`` if it is None or a whole number of pixels, at least :data:`MIN_SIDE` (the output's
     longer side, StylizeConfig.downscale)."""
     return check_number("downscale", value, f"a whole number of pixels, at least {MIN_SIDE}",
+                        lambda v: v >= MIN_SIDE, integral=True)
+
+
+def check_max_side(value) -> int | None:
+    """``value`` if it is None or a whole number of pixels, at least :data:`MIN_SIDE` (the longer
+    side the network runs at): below it the painting's strokes cannot show, and a typo (5 for 500)
+    went unnoticed as a blur of colours."""
+    return check_number("max_side", value, f"a whole number of pixels, at least {MIN_SIDE}",
                         lambda v: v >= MIN_SIDE, integral=True)
 
 
@@ -235,8 +243,7 @@ class StylizeConfig:
         check_choice("precision", self.precision, PRECISIONS + ("int8",))
         for name in ("batch", "queue_size"):
             check_number(name, getattr(self, name), "a whole number of at least 1", lambda v: v >= 1, integral=True)
-        check_number("max_side", self.max_side, "a whole number of pixels, at least 1", lambda v: v >= 1,
-                     integral=True)
+        check_max_side(self.max_side)
         check_flag("channels_last", self.channels_last)
         check_choice("backend", self.backend, BACKENDS)
         check_number("scale", self.scale, f"a number > 0 and at most {MAX_SCALE}", lambda v: 0 < v <= MAX_SCALE)

@@ -37,9 +37,9 @@ from vidstyle.cli_args import COMMAND_HELP
 from vidstyle.cli_args import add_device_args as _add_device_args
 from vidstyle.cli_args import add_look_args
 from vidstyle.cli_args import frame_size
+from vidstyle.cli_args import side_pixels
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import positive_float as _positive_float
-from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES
 from vidstyle.signals import TERMINATIONS, ours_to_handle, stop_signals_held
@@ -1161,7 +1161,7 @@ def add_parser(subparsers) -> None:
                    help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
                         "and on GPUs), torch, compile (torch.compile) or onnx")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
-    p.add_argument("--max-side", type=_positive_int,
+    p.add_argument("--max-side", type=side_pixels,
                    help="run the network with the longer side at most this many pixels")
     p.add_argument("--scale", type=_positive_float, help="run the network at this multiple of the capture size, up to 8 (0.5: half size, "
                         "faster, larger strokes)")

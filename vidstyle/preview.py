@@ -286,7 +286,7 @@ def add_parser(sub) -> None:
     p.add_argument("--downscale", type=side_pixels, metavar="PIXELS",
                    help="as `vidstyle stylize --downscale` would: the frames scaled down to this longer side "
                         "first (strokes as large as in that output)")
-    p.add_argument("--max-side", type=positive_int,
+    p.add_argument("--max-side", type=side_pixels,
                    help="run the networks with the longer side at most this many pixels, as `vidstyle stylize "
                         "--max-side` would (faster on large frames; larger strokes)")
     p.add_argument("--hdr", choices=list(HDR_MODES), default=StylizeConfig.hdr, help="as for `vidstyle stylize`")

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.config import (BACKENDS, MAX_SCALE, check_choice, check_flow_backend, check_look, check_number,
-                             check_temporal, is_number)
+from vidstyle.config import (BACKENDS, MAX_SCALE, check_choice, check_flow_backend, check_look, check_max_side,
+                             check_number, check_temporal, is_number)
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
 from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
@@ -248,7 +248,7 @@ class Stylizer:
         self._short_backend = backend  # what auto runs short clips with (see expect_frames)
         self._channels_last_asked = channels_last
         self._use_backend(backend)
-        check_number("max_side", max_side, "a whole number of pixels, at least 1", lambda v: v >= 1, integral=True)
+        check_max_side(max_side)
         check_number("scale", scale, f"a number > 0 and at most {MAX_SCALE}", lambda v: 0 < v <= MAX_SCALE)
         self.max_side = None if max_side is None else int(max_side)
         self.scale = None if scale is None else float(scale)
