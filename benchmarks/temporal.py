@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from vidstyle.eval import STYLE_SCORE_SIZE, GroundTruthFlow, StyleScorer, read_frames, warping_error  # noqa: E402
 from vidstyle.flow.stabilizer import FlowStabilizer  # noqa: E402
-from vidstyle.models.lossnets import LOSS_NETWORKS  # noqa: E402
+from vidstyle.models.archs import LOSS_NETWORKS  # noqa: E402
 from vidstyle.models.weights import read_info  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 from vidstyle.memory import keep_freed_memory  # noqa: E402

@@ -931,18 +931,31 @@ def test_the_bundled_styles_are_listed_without_loading_torch():
     assert any(line.startswith("blendable (light_mix.safetensors, light network") for line in lines)
 
 
-def test_help_of_the_command_list_and_of_stylize_is_said_without_loading_torch(monkeypatch):
+COMMANDS = ["stylize", "styles", "preview", "train", "optimize", "eval", "live", "bench", "export"]
+
+
+def test_help_and_usage_errors_of_every_command_are_said_without_loading_torch(monkeypatch):
     """`vidstyle --help` and `vidstyle stylize --help` took 3-5 s: building the parser imported
-    every command's module, and most import torch. The command list is the same either way."""
-    code = ("import contextlib, io, sys\nfrom vidstyle.cli import main\n"
-            "for argv in (['--help'], ['--debug', 'stylize', '--help'], ['styles', '-h']):\n"
+    every command's module, and most import torch; the other commands' --help, and a mistyped
+    option, still took 2-2.5 s until the forty-ninth session. The command list is the same either way."""
+    code = ("import contextlib, io, sys\nfrom vidstyle.cli import build_parser, main\n"
+            f"commands = {COMMANDS!r}\n"
+            "assert list(build_parser()._subparsers._group_actions[0].choices) == commands\n"
+            "for argv in [['--help'], ['--debug', 'stylize', '--help']] + [[c, '--help'] for c in commands]:\n"
             "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
             "        main(argv)\n"
             "    print(len(out.getvalue()) > 200, end=' ')\n"
+            "for command in commands:\n"
+            "    with contextlib.redirect_stderr(io.StringIO()) as err:\n"
+            "        try:\n"
+            "            main([command, '--no-such-option'])\n"
+            "        except SystemExit as exc:\n"
+            "            code = exc.code\n"
+            "    print(code == 2 and f'vidstyle {command}: error: ' in err.getvalue(), end=' ')\n"
             "print('torch' in sys.modules)")
     r = _fresh_python(code)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["True", "True", "True", "False"]
+    assert r.stdout.split() == ["True"] * (2 + 2 * len(COMMANDS)) + ["False"]
     from vidstyle.cli import build_parser
 
     monkeypatch.setenv("COLUMNS", "300")  # the phrase below on one line, whatever the terminal
@@ -953,7 +966,7 @@ def test_help_of_the_command_list_and_of_stylize_is_said_without_loading_torch(m
 
     assert _command_named(["--debug", "export", "--onnx", "x.onnx"]) == "export"
     args = build_parser(only="export").parse_args(["--debug", "export", "--onnx", "x.onnx", "--style", "s"])
-    assert (args.onnx, args.func.__name__) == ("x.onnx", "_cmd_export")
+    assert (args.onnx, args.func.__name__) == ("x.onnx", "export_command")
 
 
 def test_an_empty_path_is_refused_not_taken_as_the_current_folder(tmp_path, monkeypatch, capsys):
@@ -1054,3 +1067,21 @@ def test_option_ranges_take_their_bounds(capsys):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([*base, *bad])
         assert exit_info.value.code == 2 and f"argument {bad[0]}: must be" in capsys.readouterr().err
+
+
+def test_a_package_a_command_needs_when_it_runs_is_named_with_its_install_command(monkeypatch):
+    """The commands parsed in the CLI import their modules when they run: a package missing then
+    is said as the parser said it for a command it could not add, with pip's name for it."""
+    import argparse
+
+    from vidstyle import cli
+    from vidstyle.errors import VidstyleError
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ModuleNotFoundError
+    monkeypatch.delitem(sys.modules, "vidstyle.live", raising=False)
+    with pytest.raises(VidstyleError, match=r"^`vidstyle live` needs the Python package 'opencv-python': "
+                                            r"pip install opencv-python$"):
+        cli._command_in("vidstyle.live", "live_command")(argparse.Namespace(command="live"))
+    monkeypatch.undo()
+    with pytest.raises(ModuleNotFoundError):  # vidstyle's own module missing: a broken install, said as it is
+        cli._command_in("vidstyle.no_such_module", "f")(argparse.Namespace(command="live"))

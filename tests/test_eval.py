@@ -427,9 +427,8 @@ def test_eval_scores_style_in_the_warping_errors_pass(tmp_path, scene, vgg_weigh
                                                     small_style_scores):
     """With --painting each video is decoded once (the style scores ride on the warping error's
     pass), and the scores are the ones :func:`evaluate_style` takes on its own."""
-    import argparse
-
     from vidstyle import eval as eval_module
+    from vidstyle.cli import build_parser
 
     folder, _, _ = scene
     painting = _painting(tmp_path)
@@ -438,8 +437,7 @@ def test_eval_scores_style_in_the_warping_errors_pass(tmp_path, scene, vgg_weigh
     real_read = eval_module._read_frames
     monkeypatch.setattr(eval_module, "_read_frames", lambda path, *a, **k: opened.append(Path(path).name)
                         or real_read(path, *a, **k))
-    parser = argparse.ArgumentParser()
-    eval_module.add_parser(parser.add_subparsers())
+    parser = build_parser()
     args = parser.parse_args(["eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--max-frames", "5",
                               "--flow-preset", "fast", "--painting", str(painting), "--style-every", "2"])
     assert args.func(args) == 0
@@ -507,11 +505,10 @@ def test_a_stylized_segment_is_compared_with_the_same_segment_of_the_input(scene
 
 
 def test_a_damaged_painting_is_refused_before_the_warping_error(scene, tmp_path, monkeypatch):
-    import argparse
-
     from PIL import Image
 
     from vidstyle import eval as eval_module
+    from vidstyle.cli import build_parser
     from vidstyle.errors import VidstyleError
 
     folder, _, _ = scene
@@ -519,8 +516,7 @@ def test_a_damaged_painting_is_refused_before_the_warping_error(scene, tmp_path,
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(broken)
     broken.write_bytes(broken.read_bytes()[:60])
     monkeypatch.setattr(eval_module, "evaluate_videos", lambda *a, **k: pytest.fail("the slow part ran first"))
-    parser = argparse.ArgumentParser()
-    eval_module.add_parser(parser.add_subparsers())
+    parser = build_parser()
     args = parser.parse_args(["eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--painting",
                               str(broken)])
     with pytest.raises(VidstyleError, match="painting.png"):

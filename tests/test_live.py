@@ -852,13 +852,9 @@ def test_default_styles_start_with_the_real_time_networks(monkeypatch):
 
 
 def test_live_parser_defaults_to_the_auto_backend():
-    import argparse
+    from vidstyle.cli import build_parser
 
-    from vidstyle import live
-
-    parser = argparse.ArgumentParser()
-    live.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["live", "--no-window"])
+    args = build_parser().parse_args(["live", "--no-window"])
     assert args.backend == "auto"
 
 

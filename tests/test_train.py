@@ -1186,11 +1186,12 @@ def test_train_command_works_without_the_video_dependencies(monkeypatch):
 def test_style_weight_defaults_to_the_loss_networks_own():
     """Each loss network's Gram loss has its own scale, so the default --style-weight follows --loss-net."""
     from vidstyle import cli
+    from vidstyle.models import archs
 
     base = dict(styles=["a.jpg"], content="photos", out="o.safetensors")
     default = TrainConfig(**base)
-    assert default.loss_net == lossnets.DEFAULT_LOSS_NET == "efficientnet_lite0"
-    assert default.style_weight == lossnets.default_style_weight("efficientnet_lite0") == 5.0
+    assert default.loss_net == archs.DEFAULT_LOSS_NET == "efficientnet_lite0"
+    assert default.style_weight == archs.default_style_weight("efficientnet_lite0") == 5.0
     hed = TrainConfig(**base, loss_net="vgg16_hed")
     assert hed.style_weight == 2.0 and "--style-weight 2 " in hed.command()
     assert TrainConfig(**base, loss_net="vgg16_hed", style_weight=7.0).style_weight == 7.0

@@ -247,14 +247,17 @@ def test_the_blend_hint_of_any_multi_style_file_works_and_bundled_files_go_by_th
 
 
 def test_the_network_names_said_without_torch_are_the_networks_own():
-    """The torch-free tables (vidstyle.models.archs) name what vidstyle.models.transformer builds,
-    and a bundled file's network is named as its architecture arguments name it."""
-    from vidstyle.models.archs import ARCH_NAMES, ARCHITECTURE_NAMES, user_arch_name
+    """The torch-free tables (vidstyle.models.archs) name what vidstyle.models.transformer and
+    vidstyle.models.lossnets build, and a bundled file's network is named as its architecture
+    arguments name it."""
+    from vidstyle.models import lossnets
+    from vidstyle.models.archs import ARCH_NAMES, ARCHITECTURE_NAMES, DEFAULT_LOSS_NET, LOSS_NETWORKS, user_arch_name
     from vidstyle.models.transformer import ARCHITECTURES, BUILDERS
     from vidstyle.models.weights import arch_name, read_info
     from vidstyle.models.zoo import network_name
 
     assert set(ARCHITECTURE_NAMES) == set(ARCHITECTURES)
+    assert LOSS_NETWORKS == tuple(lossnets._SPECS) and DEFAULT_LOSS_NET in LOSS_NETWORKS
     assert set(ARCH_NAMES.values()) == set(BUILDERS)
     for name, builder in ARCH_NAMES.items():
         assert user_arch_name(builder) == name == arch_name(BUILDERS[builder]().arch_args)

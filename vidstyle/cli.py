@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
-from vidstyle.cli_args import COMMAND_HELP, add_flow_backend_args, add_look_args
+from vidstyle.cli_args import COMMAND_HELP, add_flow_backend_args, add_look_args, frame_size, int_between
 from vidstyle.cli_args import apply_threads
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import clock_time as _clock_time
@@ -28,12 +28,14 @@ from vidstyle.cli_args import style_change as _style_change
 from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
+from vidstyle.cli_args import non_negative_float as _non_negative_float
 from vidstyle.cli_args import side_pixels
 from vidstyle.cli_args import once as _once
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_TEMPORAL_STRENGTH, HDR_MODES,
-                             TEMPORAL_MODES, EncodeConfig, StylizeConfig)
+from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_OPSET, DEFAULT_TEMPORAL_STRENGTH,
+                             HDR_MODES, MAX_LONG_TERM, STYLE_EVERY, TEMPORAL_MODES, EncodeConfig, StylizeConfig)
+from vidstyle.models.archs import LOSS_NETWORKS
 from vidstyle.errors import VidstyleError, on_kill, terminated_line, termination_as_exit
 
 log = logging.getLogger("vidstyle")
@@ -333,36 +335,194 @@ def _cmd_styles(args) -> int:
     return 0
 
 
-# --- registration of the other commands (each lives in its own module's `add_parser`) ---------
+# --- live, eval, export ----------------------------------------------------------------------
+# parsed here, run by their modules, imported when they run (they import torch: seconds that
+# --help and a usage error need not wait for)
+
+def _command_in(module: str, function: str):
+    """The command ``module.function(args)``, its module imported when the command runs."""
+    def run(args):
+        import importlib
+
+        try:
+            command = getattr(importlib.import_module(module), function)
+        except ModuleNotFoundError as exc:  # a package the command's module needs: said as the parser said it
+            if not exc.name or exc.name.split(".")[0] == "vidstyle":
+                raise  # a broken install of vidstyle itself, not a missing package
+            raise _package_missing(args.command, exc.name) from None
+        return command(args)
+
+    run.__qualname__ = run.__name__ = function
+    return run
+
+
+def _add_live(subparsers) -> None:
+    p = subparsers.add_parser(
+        "live", help=COMMAND_HELP["live"],
+        description="Stylize a webcam (or a replayed video file) in real time. Keys: n/p next/previous style, "
+                    "t stabilizer on/off, +/- its strength, [/] less/more style, c input colours on/off, s snapshot, "
+                    "r start/stop recording, q or Esc quit.")
+    src = p.add_mutually_exclusive_group()
+    # no argparse default: with one, "--camera 0 --source F" would pass the exclusive group's check
+    src.add_argument("--camera", help="camera index or device path, e.g. 0 or /dev/video2 (default 0)")
+    src.add_argument("--source", metavar="FILE", type=path_arg, help="replay a video file instead of a camera")
+    p.add_argument("--realtime", action="store_true",
+                   help="with --source: pace the file at its frame rate and drop frames the stylizer cannot "
+                        "keep up with, as a camera does (default: process every frame)")
+    p.add_argument("--loop", action="store_true", help="with --source: start over at the end")
+    p.add_argument("--size", type=frame_size, metavar="WxH", help="capture size, e.g. 640x480")
+    p.add_argument("--fps", type=_positive_float, help="requested camera frame rate, e.g. 30")
+    p.add_argument("--style", action="append", metavar="STYLE",
+                   help="style spec (repeat for several; n/p switch between them). Default: all bundled styles")
+    _add_device_args(p)
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
+                        "and on GPUs), torch, compile (torch.compile) or onnx")
+    p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
+    p.add_argument("--max-side", type=side_pixels,
+                   help="run the network with the longer side at most this many pixels")
+    p.add_argument("--scale", type=_positive_float, help="run the network at this multiple of the capture size, up to 8 (0.5: half size, "
+                        "faster, larger strokes)")
+    p.add_argument("--temporal", choices=list(TEMPORAL_MODES), default="off",
+                   help="start with the flow stabilizer on (t toggles it; default off)")
+    p.add_argument("--temporal-strength", type=_unit_float,
+                   help="stabilizer strength 0..1 (default: each style's own, shown by `vidstyle styles`; "
+                        f"{DEFAULT_TEMPORAL_STRENGTH:g} for your own model files)")
+    add_look_args(p, keys="[]c")
+    p.add_argument("--bars", choices=list(BARS_MODES), default="keep",
+                   help="keep: black letterbox/pillarbox bars found on the first frame (and frames spread over a "
+                        "--source file) stay as they are, only the picture is stylized; stylize: paint the whole frame "
+                        "(default keep)")
+    p.add_argument("--side-by-side", action="store_true", help="show the camera image next to the stylized one")
+    p.add_argument("--fullscreen", action="store_true", help="full-screen window")
+    p.add_argument("--no-overlay", action="store_true", help="hide the fps/latency text")
+    p.add_argument("--no-window", action="store_true", help="no window (headless); use with --record/--virtual-cam")
+    p.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--record", metavar="FILE", type=path_arg, help="record the stylized stream (variable frame rate, wall-clock "
+                                                    "timing) to FILE; r stops and restarts")
+    p.add_argument("--overwrite", action="store_true", help="replace the --record and --stats-json files if they exist")
+    # no argparse default: a folder given is checked before the session, the current one is not
+    # (a read-only one need not stop a session that takes no snapshot)
+    p.add_argument("--output-dir", type=path_arg,
+                   help="folder for snapshots and r-started recordings, made on first use (default .)")
+    p.add_argument("--virtual-cam", action="store_true", help="send the stylized feed to a virtual camera "
+                                                              "(needs pyvirtualcam)")
+    p.add_argument("--stats-json", metavar="FILE", type=path_arg, help="also write the exit summary as JSON to FILE")
+    p.set_defaults(func=_command_in("vidstyle.live", "live_command"))
+
+
+def _add_eval(subparsers) -> argparse.ArgumentParser:
+    """Register ``vidstyle eval INPUT STYLIZED``."""
+    p = subparsers.add_parser(
+        "eval", help=COMMAND_HELP["eval"],
+        description="Print the warping error (Lai et al. 2018) of STYLIZED given INPUT's motion, as JSON; "
+                    "with --painting also its style loss against the painting and content loss against "
+                    "INPUT (Gram and feature losses of a loss network, HED's VGG16 unless --loss-net says otherwise).",
+        epilog="JSON fields: warping_error: mean squared RGB difference (0-1 scale, lower is steadier) between "
+               "each stylized frame and the previous one warped onto it by the input's flow, over pixels visible "
+               "in both (forward-backward check), averaged over frame pairs of one shot (scene cuts left out, "
+               "found by the stabilizer's test on this flow); input_warping_error: the same for "
+               "the input itself, the floor; *_long_term: frame t against t-k (k: --long-term; pairs spanning a "
+               "cut left out); pairs: frame pairs scored (short-term); cut_pairs: pairs left out as scene cuts; "
+               "valid_fraction: mean share of pixels visible in both frames; "
+               "k: the long-term distance; input, stylized, frames, input_size/stylized_size ([width, height]), "
+               "flow and flow_preset: what was measured; start/duration: the input's segment compared "
+               "(null: from its first frame / to its end); notes: why a value is null or to be read with care "
+               "(empty when nothing is); schema: this layout's version (2); style: null without --painting, "
+               "else style_loss (against the painting), content_loss (against INPUT), "
+               "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
+               "scored), frames_scored and every.")
+    p.add_argument("input", type=path_arg, help="the original video, or its folder of numbered frames")
+    p.add_argument("stylized", type=path_arg, help="the stylized video made from it (same frames)")
+    p.add_argument("--long-term", type=int_between(2, MAX_LONG_TERM, "frames"), metavar="K",
+                   help="also compare frame t with frame t-K (K >= 2)")
+    p.add_argument("--gt-flow", metavar="FILE", type=path_arg, help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")
+    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="evaluate only the first N frames")
+    p.add_argument("--start", type=_clock_time, metavar="TIME",
+                   help="the input's segment STYLIZED was made from: the --start given to vidstyle stylize")
+    p.add_argument("--duration", type=_positive_clock_time, metavar="TIME",
+                   help="... and its --duration")
+    p.add_argument("--fps", type=_sequence_fps,
+                   help="frame rate of an INPUT folder of numbered frames: the --fps given to vidstyle stylize "
+                        "(default 24); places --start/--duration in it")
+    p.add_argument("--flow-preset", default="medium", choices=["ultrafast", "fast", "medium"],
+                   help="DIS optical flow preset (default medium)")
+    add_flow_backend_args(p, "the optical flow estimated on INPUT")
+    p.add_argument("--painting", metavar="IMAGE", type=path_arg,
+                   help="also score style quality against this painting (style loss; content loss vs INPUT; "
+                        "the input's own style loss as the reference)")
+    p.add_argument("--style-every", type=_positive_int, metavar="N",
+                   help=f"score style on every Nth frame (default {STYLE_EVERY})")
+    p.add_argument("--loss-net", choices=LOSS_NETWORKS,
+                   help="loss network for the style scores (default vgg16_hed)")
+    p.set_defaults(func=_command_in("vidstyle.eval", "eval_command"))
+    return p
+
+
+def _add_export(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help=COMMAND_HELP["export"],
+        description="Export a style network to ONNX (dynamic batch, height and width) and check it "
+                    "numerically against PyTorch.")
+    p.add_argument("--onnx", required=True, metavar="OUT.onnx", type=path_arg, help="ONNX file to write, in an existing folder")
+    p.add_argument("--style", required=True, action=_once("a blend is mix:a=0.7,b=0.3 (baked in)"),
+                   help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 or FILE.safetensors:a=0.7,b=0.3 "
+                        "(the mix is baked in)")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    p.add_argument("--tolerance", type=_non_negative_float, default=1e-3,
+                   help="fail if ONNX Runtime and PyTorch differ by more than this (default 1e-3)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.onnx if it exists")
+    p.set_defaults(func=_command_in("vidstyle.export", "export_command"))
+
+
+# --- registration of the other commands --------------------------------------------------
 
 _OPTIONAL_COMMANDS = [
-    # (command, module, function that adds the subparser)
+    # (command, module, function that adds the subparser), in the order `vidstyle --help` lists them
+    # after stylize and styles; module None: this one
     ("preview", "vidstyle.preview", "add_parser"),
     ("train", "vidstyle.train.cli", "add_train_parser"),
     ("optimize", "vidstyle.train.cli", "add_optimize_parser"),
-    ("eval", "vidstyle.eval", "add_parser"),
-    ("live", "vidstyle.live", "add_parser"),
+    ("eval", None, "_add_eval"),
+    ("live", None, "_add_live"),
     ("bench", "vidstyle.bench", "add_parser"),
-    ("export", "vidstyle.export", "add_parser"),
+    ("export", None, "_add_export"),
 ]
+
+
+#: pip's names for the modules whose package is named otherwise
+_PACKAGE_OF_MODULE = {"cv2": "opencv-python", "PIL": "Pillow", "skimage": "scikit-image"}
+
+
+def _package_of(module: str) -> str:
+    """The pip package that installs ``module``."""
+    top = module.split(".")[0]
+    return _PACKAGE_OF_MODULE.get(top, top)
+
+
+def _package_missing(command: str, module: str) -> VidstyleError:
+    """The error of ``vidstyle COMMAND`` run without the package of ``module`` installed."""
+    package = _package_of(module)
+    return VidstyleError(f"`vidstyle {command}` needs the Python package {package!r}: pip install {package}")
 
 
 def _add_unavailable(sub, name: str, missing: str) -> None:
     """Register a command whose module needs a package that is not installed: it explains, not crashes."""
     if name in sub.choices:
         return
-    p = sub.add_parser(name, help=f"(unavailable: needs the Python package {missing!r})")
+    p = sub.add_parser(name, help=f"(unavailable: needs the Python package {_package_of(missing)!r})")
 
     def unavailable(args):
-        raise VidstyleError(f"`vidstyle {name}` needs the Python package {missing!r}: pip install {missing}")
+        raise _package_missing(name, missing)
 
     p.set_defaults(func=unavailable)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; with ``only``, the other commands of ``_OPTIONAL_COMMANDS`` get their
-    name and help line but no options, so their modules, most of which import torch (seconds), are
-    not imported: ``vidstyle --help`` and ``vidstyle stylize --help`` answer at once."""
+    name and help line but no options, so their modules are not imported. No parser imports torch
+    (seconds: each command imports what it runs when it runs), so ``vidstyle --help`` and every
+    command's ``--help`` or usage error answer at once."""
     import importlib
 
     parser = Parser(prog="vidstyle", description="Video style transfer with temporal consistency.")
@@ -376,9 +536,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             sub.add_parser(name, help=COMMAND_HELP[name])
             continue
         try:
-            # adding a command may import more of its module (bench's defaults live beside its
-            # runner): a package or platform module it lacks takes that command out, not the CLI
-            getattr(importlib.import_module(module), fn)(sub)
+            # a package or platform module that a parser's module lacks takes that command out,
+            # not the CLI
+            getattr(importlib.import_module(module) if module else sys.modules[__name__], fn)(sub)
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] == "vidstyle":
                 raise  # a broken install of vidstyle itself, not an optional package

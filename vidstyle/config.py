@@ -5,7 +5,8 @@ import math
 import numbers
 import os
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 
 #: ``--precision`` values of every command (inference commands add "int8"); resolved by vidstyle.device.
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -28,6 +29,12 @@ DEFAULT_CROSSFADE = 1.0
 BARS_MODES = ("keep", "stylize")
 #: sdr: tone-map HDR video to SDR (vidstyle.io.hdr); keep: its coded values as they are
 HDR_MODES = ("sdr", "keep")
+#: Longest ``vidstyle eval --long-term`` gap: the frames in between are held in memory.
+MAX_LONG_TERM = 10_000
+#: ``vidstyle eval --painting`` scores style on every this-many-th frame (``--style-every``)
+STYLE_EVERY = 4
+#: The ONNX opset ``vidstyle export`` writes by default.
+DEFAULT_OPSET = 17
 
 
 def is_number(value, integral: bool = False) -> bool:
@@ -265,3 +272,43 @@ class StylizeConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What to measure (see ``vidstyle bench --help``); sequences are crossed into a grid.
+
+    Frozen, as the run's other configs are: a variant is made with :func:`dataclasses.replace`.
+    Sequences given as lists are stored as tuples."""
+
+    models: Sequence[str] = ("standard", "light")
+    resolutions: Sequence[str] = ("360p", "720p", "1080p")
+    devices: Sequence[str] = ("auto",)
+    precisions: Sequence[str] | None = None  # None: DEFAULT_PRECISIONS of each device
+    batches: Sequence[int] = (1,)
+    channels_last: Sequence[bool] = (True,)
+    backends: Sequence[str] = ("torch", "onnx")
+    cuda_graphs: bool = False
+    warmup: int = 3
+    repeats: int = 7
+    target_repeat_s: float = 0.25
+    max_seconds: float = 20.0
+    peers: bool = True
+    clip: str | None = None
+    clip_frames: int = 96
+    pipeline_models: Sequence[str] = ("light",)
+    pipeline_backend: str | None = None  # None: the fastest measured for the model (see choose_backend)
+    pipeline_backend_reason: str | None = None  # why pipeline_backend (None: the user's --pipeline-backend)
+    pipeline_batch: int | None = None  # None: what `vidstyle stylize` uses (vidstyle.pipeline.default_batch)
+    # precisions of vidstyle's file-to-file runs: None is the one `--precision auto` picks; others
+    # (e.g. int8, compiled and calibrated on frames of the clip) add rows named "vidstyle int8"
+    pipeline_precisions: Sequence[str | None] = (None,)
+    temporal: bool = True  # also run the pipeline with the flow stabilizer
+    warping_frames: int = 30
+    notes: Sequence[str] = ()
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))

@@ -18,7 +18,6 @@ scale so that numbers compare across videos.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import zipfile
@@ -30,11 +29,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from vidstyle.cli_args import (COMMAND_HELP, add_flow_backend_args, clock_time, int_between, positive_clock_time,
-                               sequence_fps)
-from vidstyle.cli_args import path as path_arg
-from vidstyle.cli_args import positive_int as _positive_int
-from vidstyle.config import check_flow_backend, check_number
+from vidstyle.config import MAX_LONG_TERM, STYLE_EVERY, check_flow_backend, check_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
@@ -150,8 +145,6 @@ def _smooth_flow(flow: np.ndarray, tolerance: float = 0.5) -> np.ndarray:
 # --- metric ----------------------------------------------------------------------------------
 
 
-#: Longest --long-term gap: the frames in between are held in memory.
-MAX_LONG_TERM = 10_000
 
 
 def _pair_error(img_prev: np.ndarray, img_cur: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> float | None:
@@ -565,8 +558,6 @@ class StyleTally:
         return {k: v / self.count for k, v in self._sums.items()}, self.count
 
 
-#: ``vidstyle eval --painting`` scores style on every this-many-th frame (``--style-every``)
-STYLE_EVERY = 4
 
 
 def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: str | Path, *,
@@ -599,60 +590,11 @@ def check_painting(painting: str | Path) -> None:
     open_image(painting)
 
 
-# --- command line ----------------------------------------------------------------------------
+# --- the command (parsed in vidstyle.cli) ---------------------------------------------------
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``vidstyle eval INPUT STYLIZED``."""
-    p = subparsers.add_parser(
-        "eval", help=COMMAND_HELP["eval"],
-        description="Print the warping error (Lai et al. 2018) of STYLIZED given INPUT's motion, as JSON; "
-                    "with --painting also its style loss against the painting and content loss against "
-                    "INPUT (Gram and feature losses of a loss network, HED's VGG16 unless --loss-net says otherwise).",
-        epilog="JSON fields: warping_error: mean squared RGB difference (0-1 scale, lower is steadier) between "
-               "each stylized frame and the previous one warped onto it by the input's flow, over pixels visible "
-               "in both (forward-backward check), averaged over frame pairs of one shot (scene cuts left out, "
-               "found by the stabilizer's test on this flow); input_warping_error: the same for "
-               "the input itself, the floor; *_long_term: frame t against t-k (k: --long-term; pairs spanning a "
-               "cut left out); pairs: frame pairs scored (short-term); cut_pairs: pairs left out as scene cuts; "
-               "valid_fraction: mean share of pixels visible in both frames; "
-               "k: the long-term distance; input, stylized, frames, input_size/stylized_size ([width, height]), "
-               "flow and flow_preset: what was measured; start/duration: the input's segment compared "
-               "(null: from its first frame / to its end); notes: why a value is null or to be read with care "
-               "(empty when nothing is); schema: this layout's version (2); style: null without --painting, "
-               "else style_loss (against the painting), content_loss (against INPUT), "
-               "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
-               "scored), frames_scored and every.")
-    p.add_argument("input", type=path_arg, help="the original video, or its folder of numbered frames")
-    p.add_argument("stylized", type=path_arg, help="the stylized video made from it (same frames)")
-    p.add_argument("--long-term", type=int_between(2, MAX_LONG_TERM, "frames"), metavar="K",
-                   help="also compare frame t with frame t-K (K >= 2)")
-    p.add_argument("--gt-flow", metavar="FILE", type=path_arg, help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")
-    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="evaluate only the first N frames")
-    p.add_argument("--start", type=clock_time, metavar="TIME",
-                   help="the input's segment STYLIZED was made from: the --start given to vidstyle stylize")
-    p.add_argument("--duration", type=positive_clock_time, metavar="TIME",
-                   help="... and its --duration")
-    p.add_argument("--fps", type=sequence_fps,
-                   help="frame rate of an INPUT folder of numbered frames: the --fps given to vidstyle stylize "
-                        "(default 24); places --start/--duration in it")
-    p.add_argument("--flow-preset", default="medium", choices=["ultrafast", "fast", "medium"],
-                   help="DIS optical flow preset (default medium)")
-    add_flow_backend_args(p, "the optical flow estimated on INPUT")
-    p.add_argument("--painting", metavar="IMAGE", type=path_arg,
-                   help="also score style quality against this painting (style loss; content loss vs INPUT; "
-                        "the input's own style loss as the reference)")
-    p.add_argument("--style-every", type=_positive_int, metavar="N",
-                   help=f"score style on every Nth frame (default {STYLE_EVERY})")
-    from vidstyle.models.lossnets import LOSS_NETWORKS
-
-    p.add_argument("--loss-net", choices=LOSS_NETWORKS,
-                   help="loss network for the style scores (default vgg16_hed)")
-    p.set_defaults(func=_cmd_eval)
-    return p
-
-
-def _cmd_eval(args) -> int:
+def eval_command(args) -> int:
+    """``vidstyle eval``, its arguments parsed by :mod:`vidstyle.cli`."""
     tally, every = None, args.style_every or STYLE_EVERY
     check_flow_backend(args.flow_backend, args.flow_weights)
     flow = args.flow_backend

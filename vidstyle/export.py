@@ -26,8 +26,7 @@ from pathlib import Path
 
 import torch
 
-from vidstyle.cli_args import COMMAND_HELP, non_negative_float, once
-from vidstyle.cli_args import path as path_arg
+from vidstyle.config import DEFAULT_OPSET
 from vidstyle.errors import WARNING_FILTERS_LOCK, VidstyleError
 from vidstyle.io.files import cache_folder, check_output_file, write_then_rename
 from vidstyle.models.transformer import SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet, fold_for_inference
@@ -38,7 +37,6 @@ IO_CONTRACT = (f"{INPUT_NAME}: float32 [batch, 3, height, width], RGB in 0..1, h
                "{mult} and at least {minimum} (pad the bottom and right by reflection, or by repeating the "
                "edge where the picture is smaller than the padding; crop the output back); "
                f"{OUTPUT_NAME}: the same layout and range (clamp to 0..1)")
-DEFAULT_OPSET = 17
 #: nearest-neighbour upsampling exports as Resize from opset 11; the upper bound is the exporter's
 MIN_OPSET = 11
 MAX_OPSET = getattr(torch.onnx._constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20)
@@ -305,25 +303,10 @@ def max_abs_diff(model: TransformerNet, onnx_model: str | Path | bytes,
     return worst
 
 
-# --- command line ------------------------------------------------------------------------------
+# --- the command (parsed in vidstyle.cli) ---------------------------------------------------
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "export", help=COMMAND_HELP["export"],
-        description="Export a style network to ONNX (dynamic batch, height and width) and check it "
-                    "numerically against PyTorch.")
-    p.add_argument("--onnx", required=True, metavar="OUT.onnx", type=path_arg, help="ONNX file to write, in an existing folder")
-    p.add_argument("--style", required=True, action=once("a blend is mix:a=0.7,b=0.3 (baked in)"),
-                   help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 or FILE.safetensors:a=0.7,b=0.3 "
-                        "(the mix is baked in)")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
-    p.add_argument("--tolerance", type=non_negative_float, default=1e-3,
-                   help="fail if ONNX Runtime and PyTorch differ by more than this (default 1e-3)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT.onnx if it exists")
-    p.set_defaults(func=_cmd_export)
-
-
-def _cmd_export(args) -> int:
+def export_command(args) -> int:
+    """``vidstyle export``, its arguments parsed by :mod:`vidstyle.cli`."""
     from vidstyle.models.weights import load_model
     from vidstyle.models.zoo import resolve_style
 

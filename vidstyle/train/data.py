@@ -17,6 +17,7 @@ from PIL import Image
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.frames import images_to_tensor
 from vidstyle.io.images import IMAGE_EXTENSIONS, check_still, open_image
+from vidstyle.train.config import CROP_MODES
 
 log = logging.getLogger("vidstyle")
 
@@ -27,10 +28,6 @@ STYLE_UPSCALE_WARNING = 2.0
 #: Crops are taken from the image resized so its shorter side is ``size * s``, s in [1, MAX_ZOOM]:
 #: each shows 80-100% of the photo's shorter side.
 MAX_ZOOM = 1.25
-#: How training crops are taken (``vidstyle train --crops``): "zoom" as :data:`MAX_ZOOM` says;
-#: "whole-side", each crop the photo's whole shorter side, is how runs before that option
-#: trained (the bundled styles among them).
-CROP_MODES = ("zoom", "whole-side")
 #: Decoded, resized images kept in memory (a few hundred kB each).
 CACHE_LIMIT = 4000
 

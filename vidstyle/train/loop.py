@@ -21,7 +21,7 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +36,11 @@ from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
                                file_digest, folder_lock, folders_missing, remove_empty_folders, write_then_rename)
 from vidstyle.models.archs import ARCH_NAMES
-from vidstyle.models.lossnets import (DEFAULT_LOSS_NET, SMOOTHED_BY_DEFAULT, LossNetwork, default_style_weight,
-                                      load_loss_network, loss_weights_file, resolve_layers)
+from vidstyle.models.lossnets import SMOOTHED_BY_DEFAULT, LossNetwork, load_loss_network, loss_weights_file
 from vidstyle.models.transformer import BUILDERS, TransformerNet
 from vidstyle.models.weights import CHECKPOINT_NAME, arch_name, as_trained, save_model
-from vidstyle.train.data import (CROP_MODES, ContentImages, can_read, find_images, held_out_tensor, load_style_image,
+from vidstyle.train.config import TrainConfig, layer_weights_text, number_text
+from vidstyle.train.data import (ContentImages, can_read, find_images, held_out_tensor, load_style_image,
                                  split_held_out, step_generator)
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
 from vidstyle.train import temporal as temporal_api
@@ -49,236 +49,15 @@ log = logging.getLogger("vidstyle")
 
 #: Held-out photos shown in preview grids.
 PREVIEW_PHOTOS = 6
-#: Bounds that stop a typo (an extra zero or three) before it takes all the memory or overflows.
-MAX_IMAGE_SIZE = 4096
-MAX_BATCH_SIZE = 1024
 #: Training memory on the CPU grows by about this many bytes per pixel of each crop (the network's
 #: and the loss network's activations and their gradients): peak RSS at --image-size 256 and 512,
 #: --batch-size 4, EfficientNet-Lite0, 2-core Zen 3 (light 1.38 / 3.47 GB, standard 2.94 / 7.51 GB).
 #: A lower bound (VGG16 loss networks and temporal pairs take more): a run past the machine's memory
 #: is refused rather than killed without a word by the kernel (--image-size 4096 grew to 24 GB).
 TRAIN_BYTES_PER_PIXEL = {"standard": 5800, "light": 2600}  # the other light architectures: light's
-MAX_LR = 10.0  # Adam steps of that size already wreck any network; larger ones overflow fp32
-#: the largest --temporal-perspective: the homography's scale stays at least 0.5 across the frame
-MAX_PERSPECTIVE = 0.5
 #: Without a terminal (a log file, nohup) a progress line is printed this often, and at each
 #: checkpoint: a redrawn bar would fill the log with carriage-return updates.
 PROGRESS_LINE_SECONDS = 30.0
-
-
-def _number(value: float) -> str:
-    """``value`` as short as it reads back exactly: the recorded command must resume its own run."""
-    short = f"{value:g}"
-    return short if float(short) == value else repr(float(value))
-
-
-def _layer_weights(style: dict[str, float]) -> str:
-    """Style layers as ``--style-layers`` takes them."""
-    return ",".join(k if w == 1.0 else f"{k}:{_number(w)}" for k, w in style.items())
-
-
-def check_seed(seed: int) -> None:
-    """A seed PyTorch's generators take (0 <= seed < 2**63), else one clear error."""
-    if not 0 <= seed < 2 ** 63:
-        raise VidstyleError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run (stored as ``train_config`` in the weights file).
-
-    Lives beside the training loop rather than in :mod:`vidstyle.config`: its defaults come from
-    the loss networks (layers, style weight), which import torch."""
-
-    styles: list[str]
-    content: str
-    out: str
-    arch: str = "light"
-    image_size: int = 160
-    style_size: int | None = None  # None: same as image_size
-    batch_size: int = 4
-    steps: int = 1500
-    lr: float = 1e-3
-    seed: int = 0
-    content_weight: float = 1.0
-    style_weight: float | None = None  # None: the loss network's default (default_style_weight)
-    tv_weight: float = 0.001
-    content_layers: list[str] | None = None  # None: the loss network's defaults
-    style_layers: dict[str, float] | None = None  # layer -> weight; None: defaults, weight 1
-    loss_net: str = DEFAULT_LOSS_NET
-    loss_weights: str | None = None  # converted loss-network file (export_loss_weights)
-    smooth_activations: bool | None = None  # None: the loss network's default (load_loss_network)
-    temporal_weight: float = 0.0
-    temporal_feature_weight: float = 0.0  # ReCoNet's feature-level term (the decoder's input features)
-    temporal_videos: list[str] = field(default_factory=list)  # folders/files of real videos for pairs
-    video_fraction: float = 0.5  # share of each batch's temporal pairs taken from temporal_videos
-    temporal_noise: float = 0.02  # synthetic pairs: per-frame Gaussian noise, sigma drawn up to this
-    temporal_objects: float = 0.0  # synthetic pairs: share with an object moving on its own in front
-    temporal_perspective: float = 0.0  # synthetic pairs: largest perspective tilt of the camera's motion
-    crops: str = "zoom"  # how crops are taken from the photos (data.CROP_MODES)
-    checkpoint_every: int = 500
-    checkpoint_dir: str | None = None  # None: "<out without suffix>.train" beside --out
-    resume: str | None = None  # a checkpoint file, or "auto" for the latest in checkpoint_dir
-    init_from: str | None = None  # a trained weights file to start from (fine-tuning)
-    preview_every: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    style_meta: list[dict] = field(default_factory=list)  # name, painting, artist, year per style
-
-    def __post_init__(self) -> None:
-        if self.style_weight is None:  # resolved here so the saved config and command state the value
-            object.__setattr__(self, "style_weight", default_style_weight(self.loss_net))
-
-    @property
-    def temporal_pairs(self) -> bool:
-        """Whether training uses frame pairs: a temporal term, output- or feature-level, is on."""
-        return self.temporal_weight > 0 or self.temporal_feature_weight > 0
-
-    def resolved_style_size(self) -> int:
-        return self.style_size or self.image_size
-
-    def work_dir(self) -> Path:
-        if self.checkpoint_dir:
-            return Path(self.checkpoint_dir)
-        out = Path(self.out)
-        return out.with_name(out.stem + ".train")
-
-    def layers(self) -> tuple[list[str], dict[str, float]]:
-        """(content layers, style layer -> weight), defaults filled in."""
-        return resolve_layers(self.loss_net, self.content_layers, self.style_layers)
-
-    def command(self) -> str:
-        """The ``vidstyle train`` command line that reproduces this run, every option explicit."""
-        args = ["vidstyle", "train"]
-        for s in self.styles:
-            args += ["--style", s]
-        args += ["--content", self.content, "--out", self.out, "--arch", self.arch,
-                 "--image-size", str(self.image_size), "--style-size", str(self.resolved_style_size()),
-                 "--batch-size", str(self.batch_size), "--steps", str(self.steps), "--lr", _number(self.lr),
-                 "--seed", str(self.seed), "--content-weight", _number(self.content_weight),
-                 "--style-weight", _number(self.style_weight), "--tv-weight", _number(self.tv_weight),
-                 "--loss-net", self.loss_net]
-        if self.loss_weights:  # fp16 copies of the package's weights: other numbers than the package's
-            args += ["--loss-weights", str(self.loss_weights)]
-        if self.smooth_activations is not None:
-            args += ["--smooth-activations" if self.smooth_activations else "--no-smooth-activations"]
-        content, style = self.layers()
-        args += ["--content-layers", ",".join(content), "--style-layers", _layer_weights(style)]
-        if self.temporal_weight:
-            args += ["--temporal-weight", _number(self.temporal_weight)]
-        if self.temporal_feature_weight:
-            args += ["--temporal-feature-weight", _number(self.temporal_feature_weight)]
-        if self.temporal_videos:
-            for v in self.temporal_videos:
-                args += ["--temporal-videos", v]
-            args += ["--video-fraction", _number(self.video_fraction)]
-        if self.temporal_pairs and self.temporal_noise != TrainConfig.temporal_noise:
-            args += ["--temporal-noise", _number(self.temporal_noise)]
-        if self.temporal_pairs and self.temporal_objects:
-            args += ["--temporal-objects", _number(self.temporal_objects)]
-        if self.temporal_pairs and self.temporal_perspective:
-            args += ["--temporal-perspective", _number(self.temporal_perspective)]
-        if self.crops != TrainConfig.crops:
-            args += ["--crops", self.crops]
-        if self.init_from:
-            args += ["--init-from", self.init_from]
-        if self.precision != "auto":  # bf16/fp16 autocast changes the numbers, so a reproduction needs it
-            args += ["--precision", self.precision]
-        for key, flag in (("name", "--style-name"), ("painting", "--painting"), ("artist", "--artist"),
-                          ("year", "--year")):
-            values = [str(m.get(key, "")) for m in self.style_meta]
-            if any(values):  # each --style's, '' where it has none: as given
-                for v in values:
-                    args += [flag, v]
-        return shlex.join(args)
-
-    def validate(self) -> None:
-        if not self.styles:
-            raise VidstyleError("give at least one --style image")
-        if Path(self.out).suffix != ".safetensors":
-            raise VidstyleError(f"--out must end in .safetensors, got {self.out}")
-        try:  # the command is stored in the weights' metadata, which is UTF-8: refused now, not after training
-            self.command().encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise VidstyleError(f"a file name is not valid UTF-8 ({exc.object[exc.start:exc.end]!r}), so it "
-                                "cannot be recorded in the model: rename it") from None
-        if self.arch not in ARCH_NAMES:
-            raise VidstyleError(f"unknown --arch {self.arch!r} (choose from {', '.join(ARCH_NAMES)})")
-        for name, v in (("--image-size", self.image_size), ("--batch-size", self.batch_size),
-                        ("--steps", self.steps), ("--style-size", self.resolved_style_size())):
-            if v <= 0:
-                raise VidstyleError(f"{name} must be positive, got {v}")
-        for name, v in (("--image-size", self.image_size), ("--style-size", self.resolved_style_size())):
-            if v < 32:
-                raise VidstyleError(f"{name} must be at least 32 pixels, got {v}")
-        # sizes that would take all the memory before the first step (the OOM killer says nothing);
-        # before the multiple's advice, which past them would name sizes past them too
-        for name, v, most in (("--image-size", self.image_size, MAX_IMAGE_SIZE),
-                              ("--style-size", self.resolved_style_size(), MAX_IMAGE_SIZE),
-                              ("--batch-size", self.batch_size, MAX_BATCH_SIZE)):
-            if v > most:
-                raise VidstyleError(f"{name} must be at most {most}, got {v}")
-        multiple = build_network(self.arch, 1).size_multiple  # the crops go through it unpadded
-        if self.image_size % multiple:
-            below = self.image_size // multiple * multiple
-            raise VidstyleError(f"--image-size must be a multiple of {multiple} for --arch {self.arch}, got "
-                                f"{self.image_size} (use {below if below >= 32 else below + multiple} or "
-                                f"{below + multiple})")
-        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
-            raise VidstyleError(f"--lr must be a number > 0 and at most {MAX_LR:g}, got {self.lr}")
-        check_seed(self.seed)
-        for name, v in (("--content-weight", self.content_weight), ("--style-weight", self.style_weight),
-                        ("--tv-weight", self.tv_weight), ("--temporal-weight", self.temporal_weight),
-                        ("--temporal-feature-weight", self.temporal_feature_weight)):
-            if not (math.isfinite(v) and v >= 0):
-                raise VidstyleError(f"{name} must be a finite number >= 0, got {v}")
-        if not (self.content_weight or self.style_weight or self.tv_weight or self.temporal_pairs):
-            raise VidstyleError("every loss weight is 0, so there is nothing to learn: give --style-weight "
-                                "(and --content-weight) a value above 0")
-        if not 0.0 <= self.video_fraction <= 1.0:
-            raise VidstyleError(f"--video-fraction must be between 0 and 1, got {self.video_fraction}")
-        if not 0.0 <= self.temporal_noise <= 1.0:
-            raise VidstyleError(f"--temporal-noise must be between 0 and 1, got {self.temporal_noise}")
-        if not 0.0 <= self.temporal_objects <= 1.0:
-            raise VidstyleError(f"--temporal-objects must be a share between 0 and 1, got {self.temporal_objects}")
-        if not 0.0 <= self.temporal_perspective <= MAX_PERSPECTIVE:
-            raise VidstyleError(f"--temporal-perspective must be between 0 and {MAX_PERSPECTIVE:g}, got "
-                                f"{self.temporal_perspective}")
-        if self.temporal_videos and not self.temporal_pairs:
-            raise VidstyleError("--temporal-videos needs --temporal-weight (or --temporal-feature-weight) above 0 "
-                                "(the pairs feed the temporal loss)")
-        # a setting of a part that is off would be ignored without a word
-        for flag, changed in (("--temporal-noise", self.temporal_noise != TrainConfig.temporal_noise),
-                              ("--temporal-objects", self.temporal_objects != TrainConfig.temporal_objects),
-                              ("--temporal-perspective",
-                               self.temporal_perspective != TrainConfig.temporal_perspective)):
-            if changed and not self.temporal_pairs:
-                raise VidstyleError(f"{flag} needs --temporal-weight (or --temporal-feature-weight) above 0 (it "
-                                    "shapes the temporal loss's synthetic pairs)")
-        if self.crops not in CROP_MODES:
-            raise VidstyleError(f"--crops must be one of {', '.join(CROP_MODES)}, got {self.crops!r}")
-        if self.video_fraction != TrainConfig.video_fraction and not self.temporal_videos:
-            raise VidstyleError("--video-fraction needs --temporal-videos (it is the share of pairs taken from them)")
-        if self.style_meta and len(self.style_meta) != len(self.styles):
-            raise VidstyleError("style metadata must have one entry per --style")
-        names = [m["name"] for m in self.styles_metadata()]
-        for name in names:  # the blend syntax file.safetensors:a=0.7,b=0.3 must be able to name it
-            if not name.strip() or any(c in name for c in ",=:"):
-                raise VidstyleError(f"style name {name!r} cannot be used in a blend (file:a=0.7,b=0.3): give one "
-                                    "without ',', '=' or ':' with --style-name")
-        if len(set(names)) != len(names):
-            raise VidstyleError(f"style names must be unique, got {names} (set them with --style-name)")
-
-    def styles_metadata(self) -> list[dict]:
-        """One dict per style with at least a name (default: the image file's stem)."""
-        out = []
-        for i, path in enumerate(self.styles):
-            meta = dict(self.style_meta[i]) if i < len(self.style_meta) else {}
-            meta = {k: v for k, v in meta.items() if v not in (None, "")}
-            # stripped: the blend syntax (file:a=0.7,b=0.3) strips the names it is given
-            meta["name"] = str(meta.get("name", Path(path).stem)).strip()
-            out.append(meta)
-        return out
 
 
 @dataclass
@@ -519,9 +298,9 @@ def _option_text(key: str, value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, float):
-        return _number(value)
+        return number_text(value)
     if isinstance(value, dict):
-        return _layer_weights(value)
+        return layer_weights_text(value)
     if isinstance(value, (list, tuple)):
         return (", " if key in _FLAGS else ",").join(map(str, value))  # repeated options; a comma list
     return str(value)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -25,39 +24,12 @@ from vidstyle.errors import VidstyleError, first_line
 from vidstyle.frames import resize_rgba, tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, keeps_transparency, write_image
-from vidstyle.models.lossnets import DEFAULT_LOSS_NET, LossNetwork, load_loss_network, resolve_layers
+from vidstyle.models.lossnets import LossNetwork, load_loss_network
+from vidstyle.train.config import MAX_IMAGE_SIZE, MAX_LR, OptimizeConfig, check_seed
 from vidstyle.train.data import load_style_image, resized_short_side
 from vidstyle.frames import images_to_tensor
 
 
-@dataclass
-class OptimizeConfig:
-    style: str
-    content: str
-    image_size: int = 256
-    style_size: int | None = None
-    steps: int = 150
-    optimizer: str = "lbfgs"
-    lr: float | None = None
-    init: str = "content"
-    seed: int = 0
-    content_weight: float = 1.0
-    style_weight: float = 0.5
-    tv_weight: float = 0.3
-    content_layers: list[str] | None = None
-    style_layers: dict[str, float] | None = None
-    loss_net: str = DEFAULT_LOSS_NET
-    loss_weights: str | None = None
-    smooth_activations: bool | None = None  # None: the loss network's default
-    device: str = "auto"
-    precision: str = "fp32"
-
-    def layers(self) -> tuple[list[str], dict[str, float]]:
-        """(content layers, style layer -> weight), defaults filled in."""
-        return resolve_layers(self.loss_net, self.content_layers, self.style_layers)
-
-
-#: The smallest photo and painting (shorter side) ``vidstyle optimize`` takes.
 MIN_IMAGE_SIZE = 16
 
 
@@ -155,7 +127,6 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     for name, v in (("--image-size", config.image_size), ("--style-size", config.style_size or config.image_size)):
         if v < MIN_IMAGE_SIZE:
             raise VidstyleError(f"{name} must be at least {MIN_IMAGE_SIZE} pixels, got {v}")
-    from vidstyle.train.loop import MAX_IMAGE_SIZE, MAX_LR, check_seed
 
     for name, v in (("--image-size", config.image_size), ("--style-size", config.style_size or 0)):
         if v > MAX_IMAGE_SIZE:
