@@ -123,6 +123,26 @@ def test_warp_integer_translation_is_a_shift():
     assert torch.allclose(out[..., 1:, :-2], img[..., :-1, 2:], atol=1e-6)
 
 
+@pytest.mark.parametrize("size", [(1, 5), (5, 1), (1, 1)])
+@pytest.mark.parametrize("padding", ["border", "zeros", "reflection"])
+def test_warp_moves_along_a_side_of_one_pixel_as_warp_numpy_does(size, padding):
+    # align_corners=True puts every grid value of a one-pixel side on that pixel: a flow leaving
+    # it must still read what the padding mode reads there, not the pixel itself
+    rng = np.random.default_rng(4)
+    img = rng.random((*size, 3)).astype(np.float32)
+    flow = (rng.standard_normal((*size, 2)) * 2).astype(np.float32)
+    flow[0, 0] = (0.6, 0.6)  # part in view, part out: a bilinear mix with the padding
+    out = warp(torch.from_numpy(img).permute(2, 0, 1)[None], flow_numpy_to_torch(flow), padding_mode=padding)
+    ref = warp_numpy(img, flow, padding_mode=padding)
+    assert np.abs(out[0].permute(1, 2, 0).numpy() - ref).max() < 1e-3
+    row = torch.arange(1.0, 6.0).view(1, 1, 1, 5)
+    below = torch.zeros(1, 2, 1, 5)
+    below[:, 1] = 3.0  # every pixel reads three rows below the only row: out of view
+    assert not in_view_mask(below).any()
+    assert torch.equal(warp(row, below, padding_mode="zeros"), torch.zeros_like(row))
+    assert torch.equal(warp(row, below, padding_mode="border"), row)
+
+
 def test_warp_rejects_bad_shapes():
     with pytest.raises(ValueError):
         warp(torch.rand(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))

@@ -55,7 +55,8 @@ def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
     """Displacement ``flow`` (B, 2, H, W) in pixels -> sampling ``grid`` (B, H, W, 2) in [-1, 1].
 
     The grid is for ``grid_sample(..., align_corners=True)``; positions outside [-1, 1] are
-    outside the source image.
+    outside the source image, except along a side of one pixel, which that convention cannot
+    place a sample on (every value reads the pixel; :func:`warp` pads such a side first).
     """
     _check_flow(flow)
     _, _, h, w = flow.shape
@@ -94,8 +95,20 @@ def warp(img: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear", padding_
     # float32 at least: a pixel position in half precision is off by up to half a pixel at 1080p,
     # and the CPU's half-precision grid_sample returns NaN for some positions (torch 2.14)
     dtype = torch.promote_types(img.dtype, torch.float32)
-    grid = flow_to_grid(flow.to(dtype))
-    out = F.grid_sample(img.to(dtype), grid, mode=mode, padding_mode=padding_mode, align_corners=True)
+    img_, flow_ = img.to(dtype), flow.to(dtype)
+    ph, pw = int(flow.shape[-2] == 1), int(flow.shape[-1] == 1)
+    if ph or pw:
+        # a side of one pixel: with align_corners=True every grid value along it lands on that
+        # pixel's centre, so a displacement along it would be ignored (read in view). Pad it by a
+        # pixel each way with what the padding mode reads outside, and sample that at the shifted
+        # positions: bilinear between the pixel and its padding, as cv2.remap does
+        img_ = F.pad(img_, (pw, pw, ph, ph), mode="constant" if padding_mode == "zeros" else "replicate")
+        pos = pixel_coords(*flow.shape[-2:], flow.device, dtype) + flow_  # (plain-number scales, as below)
+        grid = torch.stack(((pos[:, 0] + pw) * (2.0 / (img_.shape[-1] - 1)) - 1.0,
+                            (pos[:, 1] + ph) * (2.0 / (img_.shape[-2] - 1)) - 1.0), dim=-1)
+    else:
+        grid = flow_to_grid(flow_)
+    out = F.grid_sample(img_, grid, mode=mode, padding_mode=padding_mode, align_corners=True)
     return out.to(img.dtype)
 
 
