@@ -888,12 +888,17 @@ def test_flow_stage_runs_its_workers_at_once_and_passes_on_their_errors():
             super().__init__(0.8)
             self.running = self.most = 0
             self.lock = threading.Lock()
+            self.three_at_once = threading.Event()
 
         def estimate(self, prev, cur):
             with self.lock:
                 self.running += 1
                 self.most = max(self.most, self.running)
-            time.sleep(0.05)
+                if self.running == 3:
+                    self.three_at_once.set()
+            # each waits for the others, however slowly a loaded machine starts them (a fixed
+            # sleep made this a timing assertion); one at a time, no call would see three
+            self.three_at_once.wait(timeout=10)
             try:
                 if cur is frames[6].image:
                     raise ValueError("pair 6 failed")
