@@ -23,7 +23,7 @@ from vidstyle.config import (BACKENDS, MAX_SCALE, check_choice, check_flow_backe
                              check_number, check_temporal, is_number)
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
-from vidstyle.frames import (LUMA_WEIGHTS, check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
+from vidstyle.frames import (check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
                              host_batch, images_to_tensor, luminance, pad_to_multiple, tensor_to_images,
                              uint8_to_float, working_size)
 from vidstyle.io.decode import rgb_to_yuv_matrix
@@ -74,8 +74,8 @@ def _luma_std(x: torch.Tensor) -> torch.Tensor:
     if h * w > LUMA_SAMPLES:
         rows, cols = _luma_positions(h, w, x.device)
         x = x[:, :, rows, cols]  # (B, 3, LUMA_SAMPLES), whatever x's memory layout
-    weights = x.new_tensor(LUMA_WEIGHTS, dtype=torch.float32).view(1, 3, 1)
-    return ((x.flatten(2).float() * weights).sum(1) * 255.0).std(dim=1, correction=0)
+    luma = luminance(x.float().reshape(x.shape[0], 3, -1, 1))  # (B, 1, N, 1)
+    return (luma.flatten(1) * 255.0).std(dim=1, correction=0)
 
 
 def blend_style(content: torch.Tensor, styled: torch.Tensor, strength: float = 1.0,
