@@ -30,7 +30,9 @@ def test_clock_times_as_people_write_them(text, seconds):
 
 @pytest.mark.parametrize("text", ["", "1::2", "1:60", "1:2:3:4", "-1", "abc", "1.5:30", "nan", "inf", "1:-5",
                                   # Python's number syntax is not a time a person writes: 1_0 read as 10
-                                  "1_0", "1e2", "\uff11\uff12", "1:\uff13\uff10", "+5", "0x10"])
+                                  "1_0", "1e2", "\uff11\uff12", "1:\uff13\uff10", "+5", "0x10",
+                                  # past any float: OverflowError, a traceback from --start, until caught
+                                  "9" * 400, "9" * 400 + ":00"])
 def test_what_is_not_a_time(text):
     with pytest.raises(ValueError):
         parse_clock(text)

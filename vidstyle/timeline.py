@@ -47,7 +47,10 @@ def parse_clock(text: str) -> float:
     values = [Fraction(f) for f in fields]  # exact: 1:08.96 is 68.96, not the float just above it
     if any(v.denominator != 1 for v in values[:-1]) or any(v >= 60 for v in values[1:]):
         raise BadValueError(f"not a time: {text!r}")
-    return float(sum(v * 60 ** i for i, v in enumerate(reversed(values))))
+    try:
+        return float(sum(v * 60 ** i for i, v in enumerate(reversed(values))))
+    except OverflowError:  # hundreds of digits, past any float: not a ValueError, so it escaped as a traceback
+        raise BadValueError(f"not a time: {text!r}") from None
 
 
 @dataclass(frozen=True)
