@@ -249,6 +249,19 @@ def test_a_whole_number_option_says_it_wants_a_whole_number(text):
         positive_float("abc")
 
 
+def test_a_whole_number_of_hundreds_of_digits_is_said_out_of_range_not_an_overflow(tmp_path, style, cli):
+    """--crf 999...9 (400 digits) ended in 'OverflowError: int too large to convert to float':
+    the range check asked math.isfinite, which converts a whole number to a float first."""
+    from vidstyle.config import check_number
+
+    src = make_video(tmp_path / "in.mp4", frames=2)
+    r = cli("stylize", src, "-o", tmp_path / "out.mp4", "--style", style, "--crf", "9" * 400)
+    assert r.returncode == 1 and "is out of range for libx264: use 0 to 51" in r.stderr, r.stderr
+    assert "Overflow" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out.mp4").exists()
+    assert check_number("batch", 10 ** 400, "a whole number > 0", lambda v: v > 0, integral=True) == 10 ** 400
+
+
 def test_truncated_input_is_stylized_with_a_warning(tmp_path, style, stylize, caplog):
     full = make_video(tmp_path / "full.mkv", frames=48, size=(64, 48), pattern="noise")
     data = full.read_bytes()

@@ -62,7 +62,10 @@ def check_number(name: str, value, what: str, in_range=lambda v: True, *, integr
         return value
     if not is_number(value, integral=integral):
         refuse(name, value, what, wrong_kind=True)
-    if not ((math.isfinite(value) if finite else not math.isnan(value)) and in_range(value)):
+    # A whole number is finite however long: math.isfinite would convert it to a float, which
+    # overflows past about 309 digits (--crf 999...9 ended in an OverflowError)
+    whole = isinstance(value, numbers.Integral)
+    if not ((whole or (math.isfinite(value) if finite else not math.isnan(value))) and in_range(value)):
         refuse(name, value, what, wrong_kind=False)
     return value
 
