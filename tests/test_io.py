@@ -78,6 +78,19 @@ def test_decode_honours_rotation(tmp_path, rotation):
     assert (dec.info.width, dec.info.height) == (expected.shape[1], expected.shape[0])
 
 
+@pytest.mark.parametrize("rotation, turn", [(45, 0), (-100, 270)])
+def test_a_turn_that_is_not_a_quarter_turn_is_said_and_rounded(tmp_path, rotation, turn, caplog):
+    # a display matrix of 45 degrees was turned by none in silence (the README says the turn is
+    # applied, so the output plays as the input)
+    path = make_video(tmp_path / "r.mp4", frames=3, size=(96, 64), rotation=rotation)
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        dec, frames, _ = decode_all(path)
+    assert psnr(frames[1].image, np.rot90(pattern_frame(1, (96, 64)), k=turn // 90)) > 35
+    said = [r.getMessage() for r in caplog.records if "quarter turn" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("r.mp4's display matrix turns the picture by ")
+    assert said[0].endswith(f"degrees, which is not a quarter turn: it is turned by {turn} instead, the nearest")
+
+
 def test_decode_10bit(tmp_path):
     path = make_video(tmp_path / "ten.mkv", frames=4, codec="libx265", pix_fmt="yuv420p10le")
     assert probe(path).pix_fmt == "yuv420p10le"

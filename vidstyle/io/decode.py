@@ -920,6 +920,10 @@ class VideoDecoder:
         self._display = display = DisplayConversion.of(
             first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None,
             hdr=self._hdr, downscale=self._downscale, pixel_aspect=video.sample_aspect_ratio)
+        if display.rotation % 90 and self.announce:  # a quarter turn is all a frame can be turned by here
+            log.warning("%s's display matrix turns the picture by %d degrees, which is not a quarter turn: it is "
+                        "turned by %d instead, the nearest", self.path.name, display.rotation,
+                        round(display.rotation / 90) % 4 * 90)
         chapters, dropped_chapters = self._chapters_kept(container.chapters())
         w, h = display.size
         sar = video.sample_aspect_ratio
