@@ -105,7 +105,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=thread_count, help="torch (and ONNX Runtime) intra-op threads")
     p.add_argument("--note", action="append", default=[], help="a note to record in the report; repeatable")
     p.add_argument("--quick", action="store_true",
-                   help="a smoke run (15-20 s on a 2-core CPU, most of it loading and warming up): light network "
+                   help="a smoke run (about 10 s on a 2-core CPU, most of it loading and warming up): light network "
                         "(standard is dropped), small frames, fp32 unless --precision is given, few repeats, short clip")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
     p.add_argument("--out", "-o", "--output", dest="out", default="vidstyle-bench", type=path_arg,
