@@ -89,6 +89,12 @@ def test_a_turn_that_is_not_a_quarter_turn_is_said_and_rounded(tmp_path, rotatio
     said = [r.getMessage() for r in caplog.records if "quarter turn" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("r.mp4's display matrix turns the picture by ")
     assert said[0].endswith(f"degrees, which is not a quarter turn: it is turned by {turn} instead, the nearest")
+    caplog.clear()  # live's file source says it too
+    from vidstyle.io.capture import FileSource
+
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        FileSource(path, realtime=False).close()
+    assert [r.getMessage() for r in caplog.records if "quarter turn" in r.getMessage()] == said
 
 
 def test_decode_10bit(tmp_path):

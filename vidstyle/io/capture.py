@@ -293,6 +293,7 @@ class FileSource(FrameSource):
                 raise VidstyleError(f"{self.path} is corrupt: none of its video could be decoded")
             raise VidstyleError(f"{self.path} has no video frames")
         self._display = DisplayConversion.of(self._peeked[0], self.stream.codec_context.name)
+        self._display.say_if_rounded(self.path.name)
         self.width, self.height = size or self._display.size
         shown_w, shown_h = self._display.size
         if size and abs(math.log((size[0] / size[1]) / (shown_w / shown_h))) > 0.01:

@@ -349,6 +349,13 @@ class DisplayConversion:
         """A quarter turn: width and height (and the pixel aspect) swap."""
         return _quarter_turn(self.rotation)
 
+    def say_if_rounded(self, name: str) -> None:
+        """Warn when the display matrix of the file ``name`` turns by other than quarter turns: the
+        frames are turned by the nearest one (45 degrees: none)."""
+        if self.rotation % 90:
+            log.warning("%s's display matrix turns the picture by %d degrees, which is not a quarter turn: it is "
+                        "turned by %d instead, the nearest", name, self.rotation, round(self.rotation / 90) % 4 * 90)
+
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) as shown (and downscaled)."""
@@ -920,10 +927,8 @@ class VideoDecoder:
         self._display = display = DisplayConversion.of(
             first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None,
             hdr=self._hdr, downscale=self._downscale, pixel_aspect=video.sample_aspect_ratio)
-        if display.rotation % 90 and self.announce:  # a quarter turn is all a frame can be turned by here
-            log.warning("%s's display matrix turns the picture by %d degrees, which is not a quarter turn: it is "
-                        "turned by %d instead, the nearest", self.path.name, display.rotation,
-                        round(display.rotation / 90) % 4 * 90)
+        if self.announce:
+            display.say_if_rounded(self.path.name)
         chapters, dropped_chapters = self._chapters_kept(container.chapters())
         w, h = display.size
         sar = video.sample_aspect_ratio
