@@ -835,6 +835,8 @@ def test_the_same_concept_has_the_same_flag_in_every_command():
     # the network at 5x3 pixels paints a blur of colours; a typo for 500 went unnoticed
     (["stylize", "a.mp4", "-o", "b.mp4", "--style", "s", "--max-side", "5"], "--max-side"),
     (["live", "--max-side", "15"], "--max-side"),
+    # a batch's frames are held together: --batch 100000 held a whole video in memory
+    (["stylize", "a.mp4", "-o", "b.mp4", "--style", "s", "--batch", "65"], "--batch/--batch-size"),
     (["preview", "a.mp4", "-o", "b.png", "--max-side", "8"], "--max-side"),
     (["eval", "a.mp4", "b.mp4", "--long-term", "1"], "--long-term"),
 ])
@@ -1075,6 +1077,7 @@ def test_option_ranges_take_their_bounds(capsys):
                               "--temporal-strength", "0", "--style", "s", "--max-side", str(MIN_SIDE)])
     assert (args.downscale, args.threads, args.style_strength, args.temporal_strength) == (MIN_SIDE, 256, 1.0, 0.0)
     assert args.max_side == MIN_SIDE
+    assert parser.parse_args([*base, "--batch", "64"]).batch == 64
     assert parser.parse_args(["preview", "a.mp4", "-o", "b.png", "--width", str(MIN_SIDE)]).width == MIN_SIDE
     for bad in (["--downscale", str(MIN_SIDE - 1)], ["--threads", "257"], ["--style-strength", "1.01"]):
         with pytest.raises(SystemExit) as exit_info:

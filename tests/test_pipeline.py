@@ -104,7 +104,7 @@ def test_default_encoding_and_keyword_options(tmp_path, stylizer):
     assert info.average_rate == 24 and frame_times(out) == [Fraction(i, 24) for i in range(5)]
     with pytest.raises(TypeError, match="unknown option"):
         stylize_video(src, tmp_path / "x.mp4", style=stylizer, btach=2)
-    with pytest.raises(VidstyleError, match="batch must be a whole number of at least 1"):
+    with pytest.raises(VidstyleError, match="batch must be a whole number from 1 to 64"):
         stylize_video(src, tmp_path / "x.mp4", style=stylizer, batch=0)
 
 
@@ -446,7 +446,7 @@ def test_default_batch_is_one_only_for_full_resolution_networks_on_the_cpu():
     # ONNX Runtime (fp32 CPUs): one frame a call, at any size
     assert default_batch(SimpleNamespace(device=cpu, model=light_net(), backend="onnx", max_side=None,
                                          scale=None), (360, 640)) == 1
-    with pytest.raises(VidstyleError, match="batch must be a whole number of at least 1"):
+    with pytest.raises(VidstyleError, match="batch must be a whole number from 1 to 64"):
         stylize_video("in.mp4", "out.mp4", style="starry_night", batch=0)
 
 
@@ -598,7 +598,7 @@ def test_stylize_image_and_files_report_progress_to_a_function(tmp_path, stylize
 
 
 def test_stylize_config_checks_its_values_when_made():
-    for bad, match in ((dict(batch=0), "batch must be a whole number of at least 1, got 0"),
+    for bad, match in ((dict(batch=0), "batch must be a whole number from 1 to 64, got 0"),
                        (dict(batch=2.5), "batch must be"), (dict(queue_size=0), "queue_size must be"),
                        (dict(temporal="yes"), "unknown temporal mode 'yes' \\(use off or flow\\)"),
                        (dict(temporal_strength=7), "temporal_strength must be a number between 0 and 1, got 7"),

@@ -34,7 +34,7 @@ from vidstyle.cli_args import once as _once
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_OPSET, DEFAULT_TEMPORAL_STRENGTH,
-                             HDR_MODES, MAX_LONG_TERM, STYLE_EVERY, TEMPORAL_MODES, EncodeConfig, StylizeConfig)
+                             HDR_MODES, MAX_BATCH, MAX_LONG_TERM, STYLE_EVERY, TEMPORAL_MODES, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
 from vidstyle.errors import VidstyleError, on_kill, terminated_line, termination_as_exit
 
@@ -71,10 +71,10 @@ def _add_stylize(sub) -> None:
                    help="how long each --style-at change dissolves from one style to the next, centred on its "
                         f"time (default {DEFAULT_CROSSFADE:g}; 0 cuts)")
     _add_device_args(p, int8=True)
-    p.add_argument("--batch", "--batch-size", dest="batch", type=_positive_int,
-                   help="frames per network call (default 4; on the CPU 1 for the standard network and under "
-                        "ONNX Runtime, and fewer for large frames (2 at 720p, 1 from 1080p), where a batch "
-                        "outgrows the caches)")
+    p.add_argument("--batch", "--batch-size", dest="batch", type=int_between(1, MAX_BATCH, "frames"),
+                   help=f"frames per network call, 1 to {MAX_BATCH} (default 4; on the CPU 1 for the standard network "
+                        "and under ONNX Runtime, and fewer for large frames (2 at 720p, 1 from 1080p), where a "
+                        "batch outgrows the caches)")
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="network runtime (auto: ONNX Runtime on the CPU in fp32, eager PyTorch in bf16 and on "

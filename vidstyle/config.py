@@ -124,6 +124,11 @@ def check_look(style_strength=1.0, keep_colors=False) -> None:
     check_flag("keep_colors", keep_colors)
 
 
+#: The most frames a network call takes (``--batch``): a batch's frames are held together, 400 MB
+#: of 1080p frames at 64 before the network's activations, and larger batches ran no faster anywhere
+#: measured (benchmarks/RESULTS.md: batch 8 at best on an H200, 1-4 on CPUs). A typo (--batch
+#: 100000) held the whole video in memory, 2.4 GB for 4 s of 360p.
+MAX_BATCH = 64
 #: The fewest pixels of a picture's side vidstyle scales to (--downscale, --max-side, preview's --width).
 MIN_SIDE = 16
 
@@ -251,8 +256,9 @@ class StylizeConfig:
         # every field checked when made (and by dataclasses.replace), not when a run first uses it
         check_device_name(self.device)
         check_choice("precision", self.precision, PRECISIONS + ("int8",))
-        for name in ("batch", "queue_size"):
-            check_number(name, getattr(self, name), "a whole number of at least 1", lambda v: v >= 1, integral=True)
+        check_number("batch", self.batch, f"a whole number from 1 to {MAX_BATCH}", lambda v: 1 <= v <= MAX_BATCH,
+                     integral=True)
+        check_number("queue_size", self.queue_size, "a whole number of at least 1", lambda v: v >= 1, integral=True)
         check_max_side(self.max_side)
         check_flag("channels_last", self.channels_last)
         check_choice("backend", self.backend, BACKENDS)
