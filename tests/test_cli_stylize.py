@@ -530,6 +530,44 @@ def test_ctrl_c_while_torch_imports_is_not_swallowed(tmp_path):
     assert proc.stderr.strip().splitlines() == ["vidstyle: interrupted"]
 
 
+@pytest.mark.parametrize("command,module", [
+    (["eval", "in.mp4", "out.mp4"], "vidstyle.eval"),
+    (["export", "--onnx", "out.onnx", "--style", "light_mondrian"], "vidstyle.export"),
+    (["train", "--style", "painting.jpg", "--content", "photos", "--out", "out.safetensors"], "vidstyle.train.loop"),
+])
+def test_ctrl_c_while_a_command_imports_torch_is_not_swallowed(tmp_path, command, module):
+    """The commands whose parsers no longer import torch import it as they start to run: a Ctrl-C
+    there, outside start-up's handling, was swallowed as torch's C++ swallows one (the command
+    ran on) or aborted the process in it ("terminate called after throwing an instance of
+    'pybind11::error_already_set'", SIGABRT). Start-up imports the command's module itself."""
+    code = ("import importlib.abc, importlib.util, os, signal, sys, time\n"
+            f"MODULE = {module!r}\n"
+            "class Swallowing(importlib.abc.MetaPathFinder):  # what torch's C++ does with a Ctrl-C in its import\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name != MODULE:\n"
+            "            return None\n"
+            "        sys.meta_path.remove(self)\n"
+            "        spec = importlib.util.find_spec(name)\n"
+            "        real = spec.loader.exec_module\n"
+            "        def exec_module(module):\n"
+            "            try:\n"
+            "                os.kill(os.getpid(), signal.SIGINT)\n"
+            "                time.sleep(30)\n"
+            "            except KeyboardInterrupt:\n"
+            "                pass\n"
+            "            real(module)\n"
+            "        spec.loader.exec_module = exec_module\n"
+            "        return spec\n"
+            "sys.meta_path.insert(0, Swallowing())\n"
+            "from vidstyle.cli import main\n"
+            f"sys.argv = ['vidstyle', *{command!r}]\n"
+            "sys.exit(main())\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
+    assert (proc.returncode, proc.stdout) == (130, ""), proc.stderr
+    assert proc.stderr.strip().splitlines() == ["vidstyle: interrupted"]
+
+
 def test_stabilizer_strength_defaults_to_the_styles_own(tmp_path, stylize, capsys, caplog):
     # the bundled shipwreck names 0.3 (benchmarks/RESULTS.md); a copy of it is a user's file and gets
     # the default 0.5; the flag wins over both

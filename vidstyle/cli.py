@@ -353,6 +353,7 @@ def _command_in(module: str, function: str):
         return command(args)
 
     run.__qualname__ = run.__name__ = function
+    run.module = module  # imported early by _import_command_module, under start-up's signal handling
     return run
 
 
@@ -488,6 +489,26 @@ _OPTIONAL_COMMANDS = [
     ("bench", "vidstyle.bench", "add_parser"),
     ("export", None, "_add_export"),
 ]
+
+
+#: The module each command below runs from, when it is not its parser's (``_command_in`` names
+#: those): its import loads torch, a second or two that start-up's signal handling must cover.
+_RUN_FROM = {"train": "vidstyle.train.loop", "optimize": "vidstyle.train.optimize", "bench": "vidstyle.bench.run"}
+
+
+def _import_command_module(args) -> None:
+    """Import the module the parsed command runs from (torch with it) while vidstyle starts, as
+    the parsers did when they imported torch: a Ctrl-C in torch's import, as a KeyboardInterrupt,
+    is swallowed by its C++ (the command ran on) or aborts the process in it ("terminate called
+    after throwing an instance of 'pybind11::error_already_set'"), so it must land under
+    :func:`_interrupt_ends_at_once`. An import that fails is left for the command's own import to
+    say (a missing package named with its pip command)."""
+    module = getattr(getattr(args, "func", None), "module", None) or _RUN_FROM.get(getattr(args, "command", None))
+    if module:
+        import importlib
+
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
 
 
 #: pip's names for the modules whose package is named otherwise
@@ -761,6 +782,7 @@ def _main(argv: list[str] | None) -> int:
             argv = _values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS)
             parser = build_parser(only=_command_named(argv))
             args = parser.parse_args(argv)
+            _import_command_module(args)  # torch, for most commands: --help and usage errors end before it
     except KeyboardInterrupt:
         print("vidstyle: interrupted", file=sys.stderr)
         return 130
