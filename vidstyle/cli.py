@@ -764,7 +764,7 @@ def _main(argv: list[str] | None) -> int:
               "one that does and run again", file=sys.stderr)
         return 1
     if (sys.argv[1:] if argv is None else argv) == ["--version"]:
-        # at once: the parser takes every command's defaults from modules that import torch (seconds)
+        # at once, without building the parser or importing the command's module (torch, for most)
         try:
             print(f"vidstyle {__version__}")
             sys.stdout.flush()

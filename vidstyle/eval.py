@@ -145,8 +145,6 @@ def _smooth_flow(flow: np.ndarray, tolerance: float = 0.5) -> np.ndarray:
 # --- metric ----------------------------------------------------------------------------------
 
 
-
-
 def _pair_error(img_prev: np.ndarray, img_cur: np.ndarray, flow: np.ndarray, valid: np.ndarray) -> float | None:
     """Mean squared RGB error (in [0, 1]) of warp(img_prev) vs img_cur over valid pixels."""
     size = img_cur.shape[:2]
@@ -556,8 +554,6 @@ class StyleTally:
         if not self.count:
             raise VidstyleError("no frames to score")
         return {k: v / self.count for k, v in self._sums.items()}, self.count
-
-
 
 
 def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: str | Path, *,

@@ -268,5 +268,3 @@ class OptimizeConfig:
 
         return resolve_layers(self.loss_net, self.content_layers, self.style_layers)
 
-
-#: The smallest photo and painting (shorter side) ``vidstyle optimize`` takes.

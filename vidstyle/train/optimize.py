@@ -30,6 +30,7 @@ from vidstyle.train.data import load_style_image, resized_short_side
 from vidstyle.frames import images_to_tensor
 
 
+#: The smallest photo and painting (shorter side) ``vidstyle optimize`` takes.
 MIN_IMAGE_SIZE = 16
 
 
