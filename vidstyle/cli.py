@@ -493,7 +493,9 @@ _OPTIONAL_COMMANDS = [
 
 #: The module each command below runs from, when it is not its parser's (``_command_in`` names
 #: those): its import loads torch, a second or two that start-up's signal handling must cover.
-_RUN_FROM = {"train": "vidstyle.train.loop", "optimize": "vidstyle.train.optimize", "bench": "vidstyle.bench.run"}
+#: (stylize's command imports it first thing; preview and styles check their inputs before it.)
+_RUN_FROM = {"stylize": "vidstyle.pipeline", "train": "vidstyle.train.loop", "optimize": "vidstyle.train.optimize",
+             "bench": "vidstyle.bench.run"}
 
 
 def _import_command_module(args) -> None:
