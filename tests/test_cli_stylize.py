@@ -1124,19 +1124,23 @@ def test_option_ranges_take_their_bounds(capsys):
         assert exit_info.value.code == 2 and f"argument {bad[0]}: must be" in capsys.readouterr().err
 
 
-def test_a_package_a_command_needs_when_it_runs_is_named_with_its_install_command(monkeypatch):
-    """The commands parsed in the CLI import their modules when they run: a package missing then
-    is said as the parser said it for a command it could not add, with pip's name for it."""
-    import argparse
-
+def test_a_package_a_command_needs_when_it_runs_is_named_with_its_install_command(monkeypatch, capsys):
+    """The commands import their modules when they run: a package missing then is said as the
+    parser said it for a command it could not add, with pip's name for it; vidstyle's own module
+    missing (a broken install) is said as it is."""
     from vidstyle import cli
-    from vidstyle.errors import VidstyleError
 
-    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ModuleNotFoundError
-    monkeypatch.delitem(sys.modules, "vidstyle.live", raising=False)
-    with pytest.raises(VidstyleError, match=r"^`vidstyle live` needs the Python package 'opencv-python': "
-                                            r"pip install opencv-python$"):
-        cli._command_in("vidstyle.live", "live_command")(argparse.Namespace(command="live"))
-    monkeypatch.undo()
-    with pytest.raises(ModuleNotFoundError):  # vidstyle's own module missing: a broken install, said as it is
-        cli._command_in("vidstyle.no_such_module", "f")(argparse.Namespace(command="live"))
+    for command, module, blocked, package in (
+            (["live", "--no-window", "--duration", "1"], "vidstyle.live", "cv2", "opencv-python"),
+            (["train", "--style", "p.jpg", "--content", "d", "--out", "m.safetensors"], "vidstyle.train.loop",
+             "torch", "torch")):
+        with monkeypatch.context() as patch:
+            patch.setitem(sys.modules, blocked, None)  # `import X` raises ModuleNotFoundError
+            patch.delitem(sys.modules, module, raising=False)
+            assert cli.main(command) == 1
+        assert capsys.readouterr().err == (f"vidstyle: error: `vidstyle {command[0]}` needs the Python package "
+                                           f"{package!r}: pip install {package}\n")
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "vidstyle.eval", None)
+        assert cli.main(["eval", "a.mp4", "b.mp4"]) == 1
+    assert "ModuleNotFoundError" in capsys.readouterr().err

@@ -344,13 +344,7 @@ def _command_in(module: str, function: str):
     def run(args):
         import importlib
 
-        try:
-            command = getattr(importlib.import_module(module), function)
-        except ModuleNotFoundError as exc:  # a package the command's module needs: said as the parser said it
-            if not exc.name or exc.name.split(".")[0] == "vidstyle":
-                raise  # a broken install of vidstyle itself, not a missing package
-            raise _package_missing(args.command, exc.name) from None
-        return command(args)
+        return getattr(importlib.import_module(module), function)(args)
 
     run.__qualname__ = run.__name__ = function
     run.module = module  # imported early by _import_command_module, under start-up's signal handling
@@ -873,6 +867,11 @@ def _run_command(args) -> int:
     except Exception as exc:  # unexpected: still one line unless --debug
         if args.debug:
             raise
+        if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] != "vidstyle":
+            # a package the command needs as it runs (its module is imported then): said as the
+            # parser says it of a command it could not add (vidstyle's own missing: a broken install)
+            print(f"vidstyle: error: {_package_missing(args.command, exc.name)}", file=sys.stderr)
+            return 1
         print(f"vidstyle: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return 1
 

@@ -38,7 +38,9 @@ import torch.nn.functional as F
 
 from vidstyle.errors import VidstyleError
 from vidstyle.io.files import not_a_file_error, write_then_rename
-# the names and training defaults live without torch (every command's --help reads them)
+# the names and training defaults live without torch (every command's --help reads them); named
+# here too, where code that uses the loss networks has always found them
+from vidstyle.models.archs import DEFAULT_LOSS_NET, LOSS_NETWORKS, default_style_weight  # noqa: F401
 from vidstyle.models.archs import WEIGHTS_ENV, check_loss_network
 
 _FORMAT = "vidstyle-lossnet/1"
