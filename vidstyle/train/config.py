@@ -18,9 +18,8 @@ MAX_LR = 10.0  # Adam steps of that size already wreck any network; larger ones 
 #: the largest --temporal-perspective: the homography's scale stays at least 0.5 across the frame
 MAX_PERSPECTIVE = 0.5
 #: How training crops are taken (``vidstyle train --crops``): "zoom" as
-#: :data:`vidstyle.train.data.MAX_ZOOM` says;
-#: "whole-side", each crop the photo's whole shorter side, is how runs before that option
-#: trained (the bundled styles among them).
+#: :data:`vidstyle.train.data.MAX_ZOOM` says; "whole-side", each crop the photo's whole shorter
+#: side, is how runs before that option trained (the bundled styles among them).
 CROP_MODES = ("zoom", "whole-side")
 
 
@@ -242,6 +241,8 @@ class TrainConfig:
 
 @dataclass
 class OptimizeConfig:
+    """Everything that defines a ``vidstyle optimize`` run (:mod:`vidstyle.train.optimize`)."""
+
     style: str
     content: str
     image_size: int = 256
