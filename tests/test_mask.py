@@ -306,3 +306,13 @@ def test_a_matte_that_ends_before_the_start_holds_and_its_reading_does_not_depen
     whole = run(src, tmp_path / "whole", style, temporal="off", mask=str(matte))
     later = run(src, tmp_path / "later", style, temporal="off", mask=str(matte), start=0.5)
     assert not any(kept(whole, decoded(src))) and not any(kept(later, decoded(src)[12:]))  # read alike
+
+
+def test_a_segment_starting_inside_a_matte_frame_opens_with_that_frame(tmp_path, style):
+    # a matte of half the input's rate: --start between two of its frames took the next one (the
+    # first frame at or after the start), a frame early, so the segment's first frame was kept
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
+    matte = write_matte_video(tmp_path / "matte.mkv", [255, 0, 255, 0, 255, 0], fps=4)
+    out = run(src, tmp_path / "out", style, temporal="off", mask=str(matte), start=0.125)
+    assert len(out) == 11
+    assert kept(out, decoded(src)[1:]) == [False, True, True, False, False, True, True, False, False, True, True]

@@ -121,14 +121,27 @@ class Matte:
         # the file's first frame decides, whatever the segment: one matte, one reading
         self.by_alpha = first.alpha is not None and int(first.alpha.min()) < 255
         if start:
-            try:
-                sought = opened(start)
-            except VidstyleError:  # the matte ends before the segment starts: read on to its last frame, held
-                sought = None
-            if sought is not None:
-                self._decoder.__exit__(None, None, None)
-                self._decoder, self._frames = sought, self._counting(sought.read(alpha=True))
-                first = next(self._frames)
+            # A decoder sought to ``start`` begins at the first frame at or after it, but the
+            # matte's frame on screen at ``start`` is the last one that begins at or before it (a
+            # matte of a lower rate than the input's, or one held for seconds): seek earlier, by a
+            # frame and then twice as far each time, until that frame is in (weights_at reads on
+            # from there); back at the file's start, the decoder opened there reads it all.
+            step, at, read = 1 / float(self._decoder.info.frame_rate or 24), start, self._read
+            while at > 0:
+                try:
+                    sought = opened(at)
+                except VidstyleError:  # the matte ends before the segment starts: read on to its last frame, held
+                    break
+                frames = self._counting(sought.read(alpha=True))
+                head = next(frames, None)
+                if head is not None and float(head.time + sought.clock_offset) <= start + CLOCK_TOLERANCE:
+                    self._decoder.__exit__(None, None, None)
+                    self._decoder, self._frames, first = sought, frames, head
+                    break
+                frames.close()
+                sought.__exit__(None, None, None)
+                self._read = read  # (counted by the decoder kept)
+                at, step = max(0.0, start - step), 2 * step
         self._offset = self._decoder.clock_offset
         self._current = self._weights(first)
         self._next = next(self._frames, None)
