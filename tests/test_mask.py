@@ -316,3 +316,15 @@ def test_a_segment_starting_inside_a_matte_frame_opens_with_that_frame(tmp_path,
     out = run(src, tmp_path / "out", style, temporal="off", mask=str(matte), start=0.125)
     assert len(out) == 11
     assert kept(out, decoded(src)[1:]) == [False, True, True, False, False, True, True, False, False, True, True]
+
+
+def test_cli_mask_given_twice_is_said_not_dropped(tmp_path, style, cli):
+    src = make_video(tmp_path / "in.mp4", frames=4, size=(96, 64))
+    left, right = half_matte(tmp_path / "left.png"), half_matte(tmp_path / "right.png", left_white=False)
+    twice = cli("stylize", src, "-o", tmp_path / "out.mp4", "--style", style, "--mask", left, "--mask", right,
+                "--device", "cpu")
+    assert twice.returncode == 2 and "--mask takes one value, given twice" in twice.stderr
+    assert len(twice.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.mp4").exists()
+    same = cli("stylize", src, "-o", tmp_path / "same.mp4", "--style", style, "--mask", left, "--mask", left,
+               "--device", "cpu", "--quiet")
+    assert same.returncode == 0, same.stderr  # the same matte twice is harmless

@@ -122,7 +122,9 @@ def _add_stylize(sub) -> None:
                    help="keep: find black letterbox/pillarbox bars on frames spread over the video, stylize only "
                         "the picture between them and keep the bars as they are; stylize: paint the whole frame "
                         f"(default {StylizeConfig.bars})")
-    p.add_argument("--mask", metavar="FILE",
+    # one matte: a second --mask beside the repeatable --style-at reads as two mattes combined, and
+    # was dropped in silence
+    p.add_argument("--mask", metavar="FILE", action=_once("one matte per run: combine mattes into one file"),
                    help="a matte: an image, a video or a folder of frames, white where the style goes and black "
                         "where the input stays as it is (grey mixes; with an alpha channel, opaque is styled); a "
                         "video matte follows the input's clock and holds its last frame")
