@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
+from pathlib import Path
 
+import av
+import cv2
 import numpy as np
 import pytest
 
@@ -428,3 +432,36 @@ def test_cli_says_which_bars_it_kept(tmp_path, style, capsys):
     assert main([*common, "-o", str(tmp_path / "painted.mp4"), "--bars", "stylize"]) == 0
     assert "bars kept" not in capsys.readouterr().err
     assert read_frames(tmp_path / "painted.mp4")[3][:bar - 2].max() > 3  # the random network paints them
+
+
+class Invert:
+    """A stylizer that paints each pixel its opposite: a picture whose edge with the bars is bright."""
+
+    def stylize_batch(self, images):
+        return [255 - i for i in images]
+
+
+def test_the_stabilizer_leaves_the_bars_as_they_came_in(tmp_path):
+    """The stabilizer warps and blends whole frames: its flow carried the painted picture a few rows
+    into the bars (up to 75 grey levels on the sample clip at strength 0.8); they are put back after
+    it, until whole frames are stylized."""
+    src, bar = tmp_path / "boxed.mp4", 30  # the project's sample clip (camera motion), letterboxed
+    with av.open(str(Path(__file__).parents[1] / "samples" / "sample.mp4")) as clip, av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv444p", {"qp": "0"}
+        for k, frame in zip(range(24), clip.decode(video=0)):
+            image = np.zeros((180, 320, 3), np.uint8)
+            image[bar:180 - bar] = cv2.resize(frame.to_ndarray(format="rgb24"), (320, 180 - 2 * bar),
+                                             interpolation=cv2.INTER_AREA)
+            new = av.VideoFrame.from_ndarray(image if k < 22 else np.full_like(image, 200), format="rgb24")  # the
+            # last two frames fill the frame (a grey card)
+            new.pts, new.time_base = k, Fraction(1, 24)
+            out.mux(stream.encode(new))
+        out.mux(stream.encode())
+    result = stylize_video(src, tmp_path / "out.mp4", style=Invert(), temporal="flow", temporal_strength=0.8,
+                           crf=0, pix_fmt="yuv444p", progress=False)
+    assert result.bars.startswith(f"top {bar}, bottom {bar} until")
+    out, inputs = read_frames(tmp_path / "out.mp4").astype(int), read_frames(src).astype(int)
+    for o, i in zip(out[:22], inputs[:22]):  # (1 level of YUV rounding)
+        assert np.abs(o[:bar] - i[:bar]).max() <= 1 and np.abs(o[180 - bar:] - i[180 - bar:]).max() <= 1
+    assert np.abs(out[22:] - 55).max() <= 1  # whole frames painted from there

@@ -1017,6 +1017,17 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 last_mixed[0] = float(pts * tb + offset)
                 return matte.apply(image, original, last_mixed[0])
             mix = mix_with_matte if matte is not None else None
+            after_blend = mix  # what the stabilize stage does to each blended frame
+            if stabilizer is not None and area is not None:
+                def after_blend(image, original, pts):
+                    # the input's own bars back around the blended picture: the stabilizer warps and
+                    # blends whole frames, and its flow carried the painted picture a few rows into
+                    # the bars (up to 75 grey levels at strength 0.8); not where whole frames are
+                    # stylized (the picture reached into the bars: bars_until, said before such a
+                    # frame is passed on)
+                    if not bars_until or float(pts * tb + offset) < bars_until[0]:
+                        image = area.paste(original, area.crop(image))
+                    return image if mix is None else mix(image, original, pts)
             strength_at = None
             if stabilizer is not None and hasattr(stylizer, "strengths_differ") and \
                     stylizer.strengths_differ(config.temporal_strength):
@@ -1033,11 +1044,13 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             direct = (stabilizer is None or on_device) and plain and getattr(stylizer, "hands_yuv420", False)
             yuv420 = getattr(encoder, "yuv420_matrix", None) if direct else None
             stages.start("stylize", _stylize_stage, stages, stylizer, batch, decoded, styled, area, bars_until,
-                         offset, None if stabilizer is not None else mix, stabilizer is not None and mix is not None,
+                         offset, None if stabilizer is not None else mix,
+                         stabilizer is not None and after_blend is not None,
                          yuv420, stabilizer if on_device else None)
             if stabilizer is not None and not on_device:
                 stabilized = stages.queue()
-                stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized, strength_at, mix)
+                stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized, strength_at,
+                             after_blend)
                 styled = stabilized
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
                          _on_frame(progress, bar, decoder.info.frames))
