@@ -990,6 +990,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                         stylized = area.paste(frame.image, stylizer.stylize(area.crop(frame.image)))
                     if stabilizer is not None and controls.strength > 0:
                         stylized = stabilizer.step(prev_input, frame.image, stylized)
+                        if area is not None:  # its warp carries the painted picture into the bars: put back
+                            stylized = area.paste(frame.image, area.crop(stylized))
                     elif stabilizer is not None:  # strength 0 returns the frame as it is: skip the flow
                         stabilizer.reset()  # and start afresh when the strength goes up again
                 prev_input = frame.image
