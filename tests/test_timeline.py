@@ -350,8 +350,14 @@ def test_none_stays_the_input_with_a_fixed_stabilizer_strength_and_late_changes_
         out = frames_of(src, tmp_path / "out", StyleTimeline([(0, a), (0.5, "none"), (30, a)], crossfade=0),
                         temporal="flow", temporal_strength=0.9)
     assert all(differs(out[k], original[k]) == 0 for k in range(4, 12))  # no flow blend of the input's frames
-    assert any("change at 30 s comes after the last frame stylized of in.mp4 (1.38 s)" in r.getMessage()
-               for r in caplog.records)
+    assert any(r.getMessage() == "the style change at 30 s comes after the last frame stylized of in.mp4 (1.38 s): "
+               "never seen" for r in caplog.records)
+    caplog.clear()  # a change whose dissolve begins before the end shows in part: not "never seen"
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        frames_of(src, tmp_path / "out2", StyleTimeline([(0, a), (1.6, "none")], crossfade=1), temporal="off")
+    assert [r.getMessage() for r in caplog.records if "last frame stylized" in r.getMessage()] == [
+        "the style change at 1.6 s comes after the last frame stylized of in.mp4 (1.38 s): only the start of its "
+        "dissolve is seen"]
 
 
 def test_cli_style_none_alone_and_on_a_still(tmp_path, two_styles, cli):

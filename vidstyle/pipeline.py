@@ -1019,7 +1019,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             mix = mix_with_matte if matte is not None else None
             after_blend = mix  # what the stabilize stage does to each blended frame
             if stabilizer is not None and area is not None:
-                def after_blend(image, original, pts):
+                def bars_back(image, original, pts):
                     # the input's own bars back around the blended picture: the stabilizer warps and
                     # blends whole frames, and its flow carried the painted picture a few rows into
                     # the bars (up to 75 grey levels at strength 0.8); not where whole frames are
@@ -1028,6 +1028,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                     if not bars_until or float(pts * tb + offset) < bars_until[0]:
                         image = area.paste(original, area.crop(image))
                     return image if mix is None else mix(image, original, pts)
+                after_blend = bars_back
             strength_at = None
             if stabilizer is not None and hasattr(stylizer, "strengths_differ") and \
                     stylizer.strengths_differ(config.temporal_strength):
@@ -1108,11 +1109,16 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
         log.warning("the mask %s ends at %.2f s, before the video: its last frame was held for the rest%s",
                     matte.path.name, matte.held_from, f"; {cut}" if cut else "")
     timeline, until = getattr(stylizer, "timeline", None), getattr(stylizer, "painted_until", None)
-    late = [c for c in timeline.changes[1:] if until is not None and c.at > until] if timeline is not None else []
-    if late:  # a typo (10:5 for 1:05) would otherwise go unnoticed
-        log.warning("the style change%s at %s come%s after the last frame stylized of %s (%.2f s): never seen",
-                    "s" if len(late) > 1 else "", ", ".join(f"{c.at:g} s" for c in late), "" if len(late) > 1 else "s",
-                    input_path.name, until)
+    late = [i for i in range(1, len(timeline.changes)) if until is not None and timeline.changes[i].at > until] \
+        if timeline is not None else []
+    for seen, said in ((False, "never seen"), (True, "only the start of its dissolve is seen")):
+        # a typo (10:5 for 1:05) would otherwise go unnoticed; a dissolve begun before the end shows in part
+        these = [timeline.changes[i] for i in late if (timeline.dissolve_begins(i) < until) == seen]
+        if these:
+            log.warning("the style change%s at %s come%s after the last frame stylized of %s (%.2f s): %s",
+                        "s" if len(these) > 1 else "", ", ".join(f"{c.at:g} s" for c in these),
+                        "" if len(these) > 1 else "s", input_path.name, until,
+                        said.replace("its dissolve is", "their dissolves are") if len(these) > 1 else said)
     if matte is not None and matte.damaged():
         log.warning("skipped %s (the mask): its frame before each was held", matte.damaged())
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,

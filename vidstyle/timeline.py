@@ -165,6 +165,11 @@ class StyleTimeline:
                          for i, (c, h) in enumerate(zip(self.changes, self._half))]
         return segment
 
+    def dissolve_begins(self, i: int) -> float:
+        """The moment :attr:`changes`' entry ``i`` begins to show (seconds on the input's clock):
+        where its dissolve begins, its time when it cuts."""
+        return self.changes[i].at - self._half[i]
+
     def weights_at(self, t: float) -> tuple[tuple[int, float], ...]:
         """The styles painting the moment ``t`` (seconds on the input's clock): ``((i, 1.0),)``
         for :attr:`changes`' entry ``i`` alone, ``((i - 1, 1 - w), (i, w))`` inside entry ``i``'s
