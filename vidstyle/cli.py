@@ -223,6 +223,10 @@ def _style_timeline(args):
             raise VidstyleError(f"--style {NO_STYLE} paints nothing on its own: it is for timelines, e.g. "
                                 f"--style {NO_STYLE} --style-at 5=starry_night")
         return args.style
+    at_start = next((c for c in args.style_at if c.at == 0), None)
+    if at_start is not None:  # said as the options given (the timeline's own error names two styles at 0 s)
+        raise VidstyleError(f"two styles change in at 0 s: --style {args.style} and --style-at 0={at_start.style}; "
+                            f"the video begins in --style's, so give --style {at_start.style} instead")
     crossfade = DEFAULT_CROSSFADE if args.crossfade is None else args.crossfade
     return StyleTimeline([(0.0, args.style), *((c.at, c.style) for c in args.style_at)], crossfade=crossfade)
 
