@@ -328,3 +328,17 @@ def test_cli_mask_given_twice_is_said_not_dropped(tmp_path, style, cli):
     same = cli("stylize", src, "-o", tmp_path / "same.mp4", "--style", style, "--mask", left, "--mask", left,
                "--device", "cpu", "--quiet")
     assert same.returncode == 0, same.stderr  # the same matte twice is harmless
+
+
+def test_a_start_between_two_frames_of_a_matte_of_the_inputs_rate_seeks_once(tmp_path, monkeypatch):
+    # most starts fall between two frames (all but a few at 24000/1001 frames/s): sought first at
+    # the start itself, the matte was found a frame late there and sought again, each seek decoding
+    # from a keyframe (twice the opening time of a long-GOP matte)
+    import vidstyle.io.decode as decode
+
+    matte = write_matte_video(tmp_path / "matte.mkv", [10 * k for k in range(24)], fps=24)
+    opened, init = [], decode.VideoDecoder.__init__
+    monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(a) or init(self, *a, **k))
+    with Matte(matte, start=0.51) as m:  # between the frames at 12/24 and 13/24 s
+        assert int(m.weights_at(0.51, (64, 96))[0, 0]) == 120
+    assert len(opened) == 2  # the file's start (its first frame decides the reading), then one seek

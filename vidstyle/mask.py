@@ -125,8 +125,11 @@ class Matte:
             # matte's frame on screen at ``start`` is the last one that begins at or before it (a
             # matte of a lower rate than the input's, or one held for seconds): seek earlier, by a
             # frame and then twice as far each time, until that frame is in (weights_at reads on
-            # from there); back at the file's start, the decoder opened there reads it all.
-            step, at, read = 1 / float(self._decoder.info.frame_rate or 24), start, self._read
+            # from there); back at the file's start, the decoder opened there reads it all. A frame
+            # earlier from the first: a start between two frames (most, at 24000/1001 frames/s) of
+            # a matte of the input's rate then seeks once, not twice (a GOP decoded each time)
+            step, read = 1 / float(self._decoder.info.frame_rate or 24), self._read
+            at = max(0.0, start - step)
             while at > 0:
                 try:
                     sought = opened(at)
@@ -141,7 +144,8 @@ class Matte:
                 frames.close()
                 sought.__exit__(None, None, None)
                 self._read = read  # (counted by the decoder kept)
-                at, step = max(0.0, start - step), 2 * step
+                step *= 2
+                at = max(0.0, start - step)
         self._offset = self._decoder.clock_offset
         self._current = self._weights(first)
         self._next = next(self._frames, None)
