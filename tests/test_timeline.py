@@ -473,3 +473,19 @@ def test_a_segment_opens_in_one_style_when_its_start_falls_between_frames(tmp_pa
     stylize_video(src, out, style=timeline, temporal="off", progress=False, start=start, bars="stylize")
     first = decoded_frames(out)[0]
     assert abs(float(first.mean()) - opening) < 3
+
+
+@pytest.mark.parametrize("at", ["0", "0:00", "0.0"])
+def test_cli_the_same_style_twice_at_0_is_not_told_to_give_what_it_gave(at):
+    # --style A --style-at 0=A: "give --style A instead" asked for what was given
+    from vidstyle.cli import _style_timeline, build_parser
+
+    args = build_parser(only="stylize").parse_args(["stylize", "in.mp4", "-o", "out.mp4", "--style", "mondrian",
+                                                    "--style-at", f"{at}=mondrian"])
+    with pytest.raises(VidstyleError) as caught:
+        _style_timeline(args)
+    assert str(caught.value) == ("two styles change in at 0 s: --style mondrian and --style-at 0=mondrian; the video "
+                                 "begins in --style's already, so leave that --style-at out")
+    args.style_at = [parse_style_change(f"{at}=the_scream")]
+    with pytest.raises(VidstyleError, match="so give --style the_scream instead"):
+        _style_timeline(args)

@@ -225,8 +225,10 @@ def _style_timeline(args):
         return args.style
     at_start = next((c for c in args.style_at if c.at == 0), None)
     if at_start is not None:  # said as the options given (the timeline's own error names two styles at 0 s)
-        raise VidstyleError(f"two styles change in at 0 s: --style {args.style} and --style-at 0={at_start.style}; "
-                            f"the video begins in --style's, so give --style {at_start.style} instead")
+        both = f"two styles change in at 0 s: --style {args.style} and --style-at 0={at_start.style}; "
+        if at_start.style.strip() == args.style.strip():  # "give --style A instead" of --style A misleads
+            raise VidstyleError(f"{both}the video begins in --style's already, so leave that --style-at out")
+        raise VidstyleError(f"{both}the video begins in --style's, so give --style {at_start.style} instead")
     crossfade = DEFAULT_CROSSFADE if args.crossfade is None else args.crossfade
     return StyleTimeline([(0.0, args.style), *((c.at, c.style) for c in args.style_at)], crossfade=crossfade)
 
