@@ -1111,14 +1111,14 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     timeline, until = getattr(stylizer, "timeline", None), getattr(stylizer, "painted_until", None)
     late = [i for i in range(1, len(timeline.changes)) if until is not None and timeline.changes[i].at > until] \
         if timeline is not None else []
-    for seen, said in ((False, "never seen"), (True, "only the start of its dissolve is seen")):
-        # a typo (10:5 for 1:05) would otherwise go unnoticed; a dissolve begun before the end shows in part
+    # a typo (10:5 for 1:05) would otherwise go unnoticed; a dissolve begun before the end shows in
+    # part (one change at most: dissolves never overlap), said first, as it comes first
+    for seen, said in ((True, "only the start of its dissolve is seen"), (False, "never seen")):
         these = [timeline.changes[i] for i in late if (timeline.dissolve_begins(i) < until) == seen]
         if these:
             log.warning("the style change%s at %s come%s after the last frame stylized of %s (%.2f s): %s",
                         "s" if len(these) > 1 else "", ", ".join(f"{c.at:g} s" for c in these),
-                        "" if len(these) > 1 else "s", input_path.name, until,
-                        said.replace("its dissolve is", "their dissolves are") if len(these) > 1 else said)
+                        "" if len(these) > 1 else "s", input_path.name, until, said)
     if matte is not None and matte.damaged():
         log.warning("skipped %s (the mask): its frame before each was held", matte.damaged())
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
