@@ -876,6 +876,7 @@ def test_the_same_concept_has_the_same_flag_in_every_command():
     (["live", "--max-side", "15"], "--max-side"),
     # a batch's frames are held together: --batch 100000 held a whole video in memory
     (["stylize", "a.mp4", "-o", "b.mp4", "--style", "s", "--batch", "65"], "--batch/--batch-size"),
+    (["bench", "--pipeline-batch", "65"], "--pipeline-batch"),  # (it failed after the network-only runs)
     (["preview", "a.mp4", "-o", "b.png", "--max-side", "8"], "--max-side"),
     (["eval", "a.mp4", "b.mp4", "--long-term", "1"], "--long-term"),
 ])

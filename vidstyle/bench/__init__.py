@@ -12,9 +12,10 @@ import dataclasses
 import logging
 import sys
 
-from vidstyle.cli_args import COMMAND_HELP, comma_list, non_negative_int, positive_float, positive_int, thread_count
+from vidstyle.cli_args import (COMMAND_HELP, comma_list, int_between, non_negative_int, positive_float, positive_int,
+                               thread_count)
 from vidstyle.cli_args import path as path_arg
-from vidstyle.config import BACKENDS
+from vidstyle.config import BACKENDS, MAX_BATCH
 from vidstyle.config import PRECISIONS as DEVICE_PRECISIONS
 
 _ON_OFF = {"on": (True,), "off": (False,), "both": (True, False)}
@@ -96,8 +97,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="backend of the file-to-file run (default: the fastest measured for the pipeline model "
                         "at batch 1 among rows at the precision the run would use, torch when none; the report's "
                         "notes say which and why); onnx runs it in fp32 on the CPU")
-    p.add_argument("--pipeline-batch", type=positive_int,
-                   help="frames per network call in the pipeline (default: what `vidstyle stylize` uses)")
+    p.add_argument("--pipeline-batch", type=int_between(1, MAX_BATCH, "frames"),
+                   help=f"frames per network call in the pipeline, 1 to {MAX_BATCH} as `vidstyle stylize --batch` "
+                        "(default: what `vidstyle stylize` uses)")
     p.add_argument("--no-temporal", action="store_true", help="skip the flow stabilizer (its file-to-file run and its warping error)")
     p.add_argument("--warping-frames", type=non_negative_int,
                    help=f"clip frames for the warping error (0: skip; {_count_defaults(d, 'warping_frames')})")
