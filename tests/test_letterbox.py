@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 import logging
-from fractions import Fraction
-from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 import pytest
 
-from videos import letterbox_bars, make_video, pattern_frame, read_frames
+from videos import letterbox_bars, make_letterboxed_sample, make_video, pattern_frame, read_frames
 from vidstyle.io.decode import keyframe_samples, spread_samples
 from vidstyle.letterbox import PictureArea, find_picture_area
 from vidstyle.pipeline import calibrate_for, stylize_image, stylize_video
@@ -455,19 +451,8 @@ def test_the_stabilizer_leaves_the_bars_as_they_came_in(tmp_path):
     """The stabilizer warps and blends whole frames: its flow carried the painted picture a few rows
     into the bars (up to 75 grey levels on the sample clip at strength 0.8); they are put back after
     it, until whole frames are stylized."""
-    src, bar = tmp_path / "boxed.mp4", 30  # the project's sample clip (camera motion), letterboxed
-    with av.open(str(Path(__file__).parents[1] / "samples" / "sample.mp4")) as clip, av.open(str(src), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv444p", {"qp": "0"}
-        for k, frame in zip(range(24), clip.decode(video=0)):
-            image = np.zeros((180, 320, 3), np.uint8)
-            image[bar:180 - bar] = cv2.resize(frame.to_ndarray(format="rgb24"), (320, 180 - 2 * bar),
-                                             interpolation=cv2.INTER_AREA)
-            new = av.VideoFrame.from_ndarray(image if k < 22 else np.full_like(image, 200), format="rgb24")  # the
-            # last two frames fill the frame (a grey card)
-            new.pts, new.time_base = k, Fraction(1, 24)
-            out.mux(stream.encode(new))
-        out.mux(stream.encode())
+    bar = 30  # the last two frames fill the frame (a grey card)
+    src = make_letterboxed_sample(tmp_path / "boxed.mp4", frames=24, bar=bar, filled_from=22)
     result = stylize_video(src, tmp_path / "out.mp4", style=Invert(), temporal="flow", temporal_strength=0.8,
                            crf=0, pix_fmt="yuv444p", progress=False)
     assert result.bars.startswith(f"top {bar}, bottom {bar} until")

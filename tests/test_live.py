@@ -1641,22 +1641,10 @@ def test_live_keeps_black_bars_through_the_stabilizer(tmp_path, monkeypatch):
     """The stabilizer warps and blends whole frames: its flow carried the painted picture a few rows
     into the bars (tens of grey levels on the letterboxed sample clip at strength 0.8); they are put
     back after it, as in files."""
-    from fractions import Fraction
+    from videos import make_letterboxed_sample, read_frames
 
-    from videos import read_frames
-
-    video, bar = tmp_path / "boxed.mp4", 30  # the project's sample clip (camera motion), letterboxed
-    with av.open(str(Path(__file__).parents[1] / "samples" / "sample.mp4")) as clip, av.open(str(video), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv444p", {"qp": "0"}
-        for k, frame in zip(range(16), clip.decode(video=0)):
-            image = np.zeros((180, 320, 3), np.uint8)
-            image[bar:180 - bar] = cv2.resize(frame.to_ndarray(format="rgb24"), (320, 180 - 2 * bar),
-                                             interpolation=cv2.INTER_AREA)
-            new = av.VideoFrame.from_ndarray(image, format="rgb24")
-            new.pts, new.time_base = k, Fraction(1, 24)
-            out.mux(stream.encode(new))
-        out.mux(stream.encode())
+    bar = 30
+    video = make_letterboxed_sample(tmp_path / "boxed.mp4", frames=16, bar=bar)
     written = []  # the frames as they go to the recording (whose encoding is lossy)
     monkeypatch.setattr(live.Recording, "write", lambda self, image, t: written.append(image.copy()))
 

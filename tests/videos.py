@@ -83,6 +83,28 @@ def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", fr
     return img.astype(np.uint8)
 
 
+def make_letterboxed_sample(path: str | Path, frames: int, bar: int = 30, filled_from: int | None = None) -> Path:
+    """The project's sample clip (camera motion) at 320x180 inside black bars ``bar`` rows thick,
+    lossless 4:4:4, 24 frames/s; from frame ``filled_from`` on a grey card fills the whole frame."""
+    import cv2
+
+    sample = Path(__file__).parents[1] / "samples" / "sample.mp4"
+    with av.open(str(sample)) as clip, av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv444p", {"qp": "0"}
+        for k, frame in zip(range(frames), clip.decode(video=0)):
+            image = np.zeros((180, 320, 3), np.uint8)
+            image[bar:180 - bar] = cv2.resize(frame.to_ndarray(format="rgb24"), (320, 180 - 2 * bar),
+                                             interpolation=cv2.INTER_AREA)
+            if filled_from is not None and k >= filled_from:
+                image[:] = 200
+            new = av.VideoFrame.from_ndarray(image, format="rgb24")
+            new.pts, new.time_base = k, Fraction(1, 24)
+            out.mux(stream.encode(new))
+        out.mux(stream.encode())
+    return Path(path)
+
+
 def vfr_times(frames: int, fps: Fraction) -> list[Fraction]:
     """Presentation times (seconds) of a variable-frame-rate clip: intervals cycle 0.5, 1.5, 1 frame."""
     step = 1 / Fraction(fps)
