@@ -110,7 +110,7 @@ class PictureArea:
     def restore_bars(self, image: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """``image`` with ``frame``'s bars put back, in place (both uint8 (H, W, 3) of :attr:`size`;
         the picture is left as it is): only the bars are copied, not the whole frame as
-        :meth:`paste` does (3 ms a 1080p frame, against 0.05 for its bars)."""
+        :meth:`paste` does (1080p with 140-row bars: 0.08 against 1.6 ms, 2-core Zen 3)."""
         self._check_frame(image, "image")
         self._check_frame(frame, "frame")
         image[:self.top] = frame[:self.top]
