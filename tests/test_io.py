@@ -95,6 +95,12 @@ def test_a_turn_that_is_not_a_quarter_turn_is_said_and_rounded(tmp_path, rotatio
     with caplog.at_level("WARNING", logger="vidstyle"):
         FileSource(path, realtime=False).close()
     assert [r.getMessage() for r in caplog.records if "quarter turn" in r.getMessage()] == said
+    caplog.clear()  # and preview's sheet, once, though it opens the file for each sample
+    from vidstyle.preview import input_frames
+
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        assert len(input_frames(path, 3)) == 3
+    assert [r.getMessage() for r in caplog.records if "quarter turn" in r.getMessage()] == said
 
 
 def test_decode_10bit(tmp_path):

@@ -928,7 +928,7 @@ class VideoDecoder:
             first, video.codec_context.name, turn=self.sequence.orientation() if self.sequence is not None else None,
             hdr=self._hdr, downscale=self._downscale, pixel_aspect=video.sample_aspect_ratio)
         if self.announce:
-            display.say_if_rounded(self.path.name)
+            self.say_if_turn_rounded()
         chapters, dropped_chapters = self._chapters_kept(container.chapters())
         w, h = display.size
         sar = video.sample_aspect_ratio
@@ -1550,6 +1550,12 @@ class VideoDecoder:
         frame.pts -= round(self._shift * self._tb / frame.time_base)
         return frame
 
+    def say_if_turn_rounded(self) -> None:
+        """Warn when the display matrix turns by other than quarter turns (see
+        :meth:`DisplayConversion.say_if_rounded`): said on opening when ``announce``, else by whoever
+        shows the frames (``vidstyle preview``)."""
+        self._display.say_if_rounded(self.path.name)
+
     def keyframes(self, count: int) -> list[np.ndarray]:
         """The segment's first frame and the keyframes at or before ``count - 1`` more times spread
         evenly over it, display-oriented RGB, without repeats: one frame decoded per time (a seek
@@ -1626,13 +1632,15 @@ def spread_samples(path: str | Path, count: int, start: float | None = None,
 
 def sample_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
                   fps=None, hdr: str = "sdr", fill_transparency: bool = False,
-                  downscale: int | None = None) -> list[np.ndarray]:
+                  downscale: int | None = None, say_turn: bool = False) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames (H, W, 3) spread evenly over the segment
     ``[start, start + duration)`` (or the whole file): e.g. to calibrate int8 activation ranges on
     the video about to be stylized rather than on its first seconds only. Without a known length,
     the segment's first ``count`` frames. ``fill_transparency``: a video with an alpha channel
     gives its frames with the picture continued under the transparency
-    (:func:`~vidstyle.frames.fill_transparent`), as the pipeline's network sees them."""
+    (:func:`~vidstyle.frames.fill_transparent`), as the pipeline's network sees them. ``say_turn``:
+    warn of a display matrix that is not a quarter turn (for frames shown as they are, not a look
+    ahead of a run that says it when it stylizes)."""
     from vidstyle.frames import fill_transparent, resize_frame  # here: decoding alone does not need torch
 
     def picture(item: DecodedFrame) -> np.ndarray:
@@ -1641,6 +1649,8 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
     if count < 1:
         raise BadValueError(f"count must be at least 1, got {count}")
     with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
+        if say_turn:
+            decoder.say_if_turn_rounded()
         info = decoder.info
         length = duration
         if info.frames:  # the segment's frame count, so also right when duration runs past the end
