@@ -591,6 +591,52 @@ def test_camera_unplugged_stops_cleanly_and_finalizes(tmp_path, monkeypatch):
     assert summary.processed >= 1 and len(decoded_times_and_marks(out)[0]) == summary.processed
 
 
+def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(tmp_path, monkeypatch):
+    """A backend may report, before the first read, another size than its frames have (the size
+    asked for, 0x0): the recording, opened at the reported size, failed on the first frame ("frame
+    size changed mid-stream") and an empty file was listed as recorded. A later change of mode is
+    scaled to the session's size, as a file's is."""
+    import cv2
+
+    class FakeCapture:
+        """Reports 64x48; delivers 80x60, then 40x30 from the tenth frame, 16 frames in all."""
+
+        def __init__(self, target, backend):
+            self.reads = 0
+
+        def isOpened(self):
+            return True
+
+        def set(self, prop, value):
+            return True
+
+        def get(self, prop):
+            return {cv2.CAP_PROP_FRAME_WIDTH: 64, cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_FPS: 30}.get(prop, 0)
+
+        def getBackendName(self):
+            return "FAKE"
+
+        def read(self):
+            self.reads += 1
+            if self.reads > 16:
+                return False, None
+            return True, np.full((60, 80, 3) if self.reads < 10 else (30, 40, 3), 100, np.uint8)
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    cam = capture.CameraSource(0, size=(64, 48))
+    assert (cam.width, cam.height) == (80, 60)
+    cam.live = False  # every frame processed: the counts below are exact
+    out = tmp_path / "rec.mkv"
+    summary = run_live(cam, StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out))
+    assert summary.errors == [] and summary.recordings == [str(out)] and summary.processed == 16
+    with av.open(str(out)) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (80, 60)
+        assert sum(1 for _ in c.decode(video=0)) == 16
+
+
 # --- styles, stabilizer, snapshots ---------------------------------------------------------------
 
 def test_keys_switch_style_toggle_stabilizer_and_snapshot(tmp_path):

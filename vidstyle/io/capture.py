@@ -165,17 +165,31 @@ class CameraSource(FrameSource):
             self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
         if fps is not None:
             self.cap.set(cv2.CAP_PROP_FPS, fps)
-        self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.fps = float(self.cap.get(cv2.CAP_PROP_FPS) or fps or 30.0)
         self.backend = self.cap.getBackendName()
         self._failed = 0
         self.skipped = 0
         self.lost = False
+        self._said_resized = False
+        # The size is the first frame's: what a backend reports before reading can differ (the size
+        # asked for, a mode the driver then changes, 0x0), and the recording and the virtual camera
+        # are opened at this size: a recording opened at the reported one failed on its first frame
+        # ("frame size changed mid-stream") and left an empty file. The frame is the first read().
+        self.width = self.height = 0
+        self._peeked: tuple[np.ndarray, float] | None = None
+        self._peeked = self.read()
+        if self._peeked is None:
+            self.cap.release()
+            raise VidstyleError(f"{self.description} opened but delivered no frame; check that it is not in use, "
+                                "or replay a file with --source FILE --realtime")
+        self.height, self.width = self._peeked[0].shape[:2]
 
     def read(self) -> tuple[np.ndarray, float] | None:
         import cv2
 
+        if self._peeked is not None:
+            peeked, self._peeked = self._peeked, None
+            return peeked
         while True:
             ok, bgr = self.cap.read()
             t = time.perf_counter()
@@ -183,7 +197,17 @@ class CameraSource(FrameSource):
                 self._failed = 0
                 if bgr.ndim == 2:
                     bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-                return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                if self.width and rgb.shape[:2] != (self.height, self.width):
+                    # a camera that changes mode mid-session: scaled to the session's size, as a
+                    # file that changes size is (the recording and the stabilizer need one size)
+                    if not self._said_resized:
+                        self._said_resized = True
+                        log.warning("%s changes size mid-stream, from %dx%d to %dx%d: scaling such frames to %dx%d",
+                                    self.description, self.width, self.height, rgb.shape[1], rgb.shape[0],
+                                    self.width, self.height)
+                    rgb = resize_frame(rgb, (self.width, self.height))
+                return rgb, t
             self._failed += 1
             if self._failed >= self.MAX_FAILED_READS:
                 self.lost = True  # reads keep failing: the device went away
