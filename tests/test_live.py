@@ -862,6 +862,16 @@ def test_cli_a_negative_size_is_said_as_a_bad_size(capsys):
         assert exit_.value.code == 2 and "bad size '" in err and "two whole numbers of pixels above 0" in err, err
 
 
+def test_cli_window_options_without_a_window_are_refused(capsys):
+    """--no-window --side-by-side ran without a word, and recorded the stylized picture alone."""
+    from vidstyle.cli import main
+
+    for option in ("--fullscreen", "--side-by-side", "--no-overlay"):
+        assert main(["live", "--no-window", option, "--camera", "/dev/video-vidstyle-test"]) == 1
+        err = capsys.readouterr().err
+        assert err == f"vidstyle: error: {option} applies to the window, which --no-window leaves out\n", err
+
+
 def test_cli_headless_end_to_end(tmp_path, model_file):
     video = write_video(tmp_path / "video.mp4", 100, fps=25)
     rec, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
