@@ -1185,6 +1185,13 @@ def test_the_window_fits_the_screen_and_the_overlay_fits_the_picture():
     text = view.max(axis=2) > 128  # the white letters
     assert text.any() and not text[:, -3:].any()  # all of it inside the picture, none cut at the edge
 
+    # recording: the red dot at the top right leaves the text whole (it covered the last word)
+    frame = np.full((180, 320, 3), 128, np.uint8)
+    view = compose_view(frame, None, "21.0 fps   35 ms  light_the_scream  stab 0.6  style 0.9  input colours",
+                        recording=True)
+    white = (view[:40] > 200).all(axis=2)  # the letters (the dot is red)
+    assert white.any() and np.flatnonzero(white.any(axis=0)).max() < 320 - 20 - 8  # left of the dot's left side
+
 
 def test_a_file_given_as_a_camera_points_to_source(tmp_path, model_file, cli):
     video = write_video(tmp_path / "video.mp4", 5)

@@ -512,6 +512,10 @@ def fit_window(width: int, height: int, screen: tuple[int, int] | None) -> tuple
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+#: pixels at the right of the top row that the recording's dot takes (its left side, plus a margin)
+_RECORDING_DOT_ROOM = 32
+
+
 def compose_view(stylized: np.ndarray, original: np.ndarray | None, overlay: str | None,
                  recording: bool = False) -> np.ndarray:
     """The displayed BGR image: stylized (optionally right of the original) with a text overlay."""
@@ -522,8 +526,11 @@ def compose_view(stylized: np.ndarray, original: np.ndarray | None, overlay: str
         thickness = 1 if scale < 0.9 else 2
         (tw, th), base = cv2.getTextSize(overlay, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         pad = max(4, th // 3)
-        if tw + 2 * pad > view.shape[1]:  # a small frame: shrink the text rather than cut it off
-            scale *= (view.shape[1] - 2 * pad) / tw
+        # the recording's dot (top right, 28 pixels from the edge to its left side) stays clear of the
+        # text: on a 320-pixel frame the dot covered the overlay's last word
+        room = view.shape[1] - (_RECORDING_DOT_ROOM if recording else 0)
+        if tw + 2 * pad > room:  # a small frame: shrink the text rather than cut it off
+            scale *= (room - 2 * pad) / tw
             (tw, th), base = cv2.getTextSize(overlay, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
             pad = max(2, th // 3)
         box = view[: th + base + 2 * pad, : tw + 2 * pad]
