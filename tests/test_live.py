@@ -1511,6 +1511,21 @@ def test_the_last_recorded_frame_lasts_until_the_stop(tmp_path):
         assert stream.frames == 3 and float(stream.duration * stream.time_base) == pytest.approx(1.2, abs=0.01)
 
 
+def test_a_recording_whose_encoder_failed_on_every_frame_leaves_no_file(tmp_path):
+    """Frames are counted as the encoder takes them: counted as handed over, an encoder that failed
+    on the first frame left an mp4 of no frames that the session listed as recorded."""
+    rec = live.Recording(tmp_path / "rec.mp4", 64, 48, 24)
+
+    def failing_write(*args):
+        raise VidstyleError("the encoder refused the frame")
+    rec._encoder.write = failing_write
+    rec.write(np.zeros((48, 64, 3), np.uint8), 100.0)  # held until the next says how long it is shown
+    with pytest.raises(VidstyleError, match="refused"):
+        rec.write(np.zeros((48, 64, 3), np.uint8), 100.1)
+    rec.close()
+    assert rec.frames == 0 and list(tmp_path.iterdir()) == []
+
+
 def test_frames_captured_within_one_tick_of_the_time_base_keep_their_order(tmp_path):
     # a file replayed at the stylizer's pace stamps frames as they are taken, which can come less
     # than Matroska's 1 ms tick apart: they must not share a timestamp (the muxer refuses that)

@@ -582,6 +582,9 @@ class Recording:
         self._last_pts = -1
         # the newest frame waits for the next, which says how long it is shown (the last one: until the stop)
         self._pending: tuple[np.ndarray, int] | None = None
+        # frames handed to the encoder without an error: what the file holds once finalized (a
+        # frame is written when the next comes, and a write that failed holds none: counted as
+        # taken, an encoder that failed on the first frame left a file of no frames, "recorded")
         self.frames = 0
         self.thinned = 0  # frames GIF/WebP timing could not hold apart (see VideoEncoder.thinned)
 
@@ -593,13 +596,13 @@ class Recording:
         self._last_pts = pts
         self._write_pending(pts)
         self._pending = (image.copy(), pts)  # the caller may draw on its frame next
-        self.frames += 1
 
     def _write_pending(self, until: int) -> None:
         if self._pending is not None:
             image, pts = self._pending
             self._pending = None
             self._encoder.write(image, pts, until - pts)
+            self.frames += 1
 
     def close(self, t_stop: float | None = None, cut_short: bool = False) -> None:
         """Flush and finalize: the file appears under its name (nothing is left if no frame came).
