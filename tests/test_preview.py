@@ -8,7 +8,7 @@ import pytest
 from vidstyle.errors import VidstyleError
 from vidstyle.io.images import read_image, write_image
 from vidstyle.models.zoo import bundled_multi_style, bundled_styles
-from vidstyle.preview import preview_styles, shrink, style_sheet
+from vidstyle.preview import labelled, preview_styles, shrink, style_sheet
 from vidstyle.stylizer import Stylizer
 from videos import make_video, read_frames
 
@@ -52,6 +52,29 @@ def test_a_still_image_gives_one_column(tmp_path):
     write_image(tmp_path / "photo.png", image)
     result = style_sheet(tmp_path / "photo.png", tmp_path / "sheet.jpg", ["light_mondrian"], width=60)
     assert result.frames == 1 and read_image(tmp_path / "sheet.jpg").shape == (2 * (BAND + 40), 60, 3)
+
+
+def test_a_narrow_sheet_names_each_style_rather_than_cutting_into_its_name(tmp_path, monkeypatch):
+    """Cut to fit a 60-pixel panel, every light style's label read "--style lig...": the sheet
+    named none of them. The name alone is shown then, cut at its start when it is too long."""
+    import cv2
+
+    drawn = []
+    put_text = cv2.putText
+    monkeypatch.setattr(cv2, "putText", lambda image, text, *a, **k: drawn.append(text) or put_text(image, text, *a,
+                                                                                                     **k))
+    image = (np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8)
+    write_image(tmp_path / "photo.png", image)
+    result = style_sheet(tmp_path / "photo.png", tmp_path / "sheet.png", ["light_mondrian", "light_starry_night"],
+                         width=60)
+    assert result.size[0] == 60 and drawn[1:] == ["...ondrian", "...ry_night"]
+    drawn.clear()
+    long_label = "--style light_starry_night: The Starry Night, Vincent van Gogh, 1889"
+    for width in (110, 200, 270, 500):  # wider: the name whole, then as much of the label as fits
+        labelled(np.zeros((8, width, 3), np.uint8), long_label, "light_starry_night")
+    assert drawn[0] == "light_starry_night" and drawn[1].startswith("--style light_starry_night")
+    assert drawn[1].endswith("...") and drawn[2].endswith("...") and drawn[3] == long_label
+    assert len(drawn[1]) < len(drawn[2])
 
 
 def test_mistakes_are_found_before_any_network_runs(tmp_path):

@@ -58,18 +58,26 @@ def shrink(image: np.ndarray, width: int) -> np.ndarray:
 _LABEL_MIN_SCALE, _LABEL_MARGIN = 0.35, 12
 
 
-def labelled(row: np.ndarray, text: str) -> np.ndarray:
+def labelled(row: np.ndarray, text: str, name: str | None = None) -> np.ndarray:
     """``row`` (H, W, 3) under a black band with ``text`` in white: smaller to fit the row, down
-    to a legible size, then cut short with "..."."""
+    to a legible size, then cut short with "...". ``name``: what the row shows when ``text`` must
+    be cut (a style's name: "--style lig..." named none of several light styles), its end kept
+    when it too is cut ("...rry_night")."""
     import cv2
 
     font, room = cv2.FONT_HERSHEY_SIMPLEX, row.shape[1] - _LABEL_MARGIN
     scale = min(0.5, 0.5 * room / max(1, cv2.getTextSize(text, font, 0.5, 1)[0][0]))
     if scale < _LABEL_MIN_SCALE:
         scale = _LABEL_MIN_SCALE
-        while len(text) > 4 and cv2.getTextSize(text + "...", font, scale, 1)[0][0] > room:
-            text = text[:-1]
-        text = text.rstrip(" ,:") + "..."
+        named_by = text.find(name) + len(name) if name else 0  # the text up to the name's end
+        if cv2.getTextSize(text, font, scale, 1)[0][0] > room:  # (the scale is not quite linear)
+            while len(text) > 4 and cv2.getTextSize(text + "...", font, scale, 1)[0][0] > room:
+                text = text[:-1]
+            text = text.rstrip(" ,:") + "..."
+        if len(text.removesuffix("...")) < named_by:  # the name itself cut: the name alone, cut at its start
+            text = name
+            while len(text) > 4 and cv2.getTextSize(text, font, scale, 1)[0][0] > room:
+                text = "..." + text.removeprefix("...")[1:]
     band = np.zeros((_LABEL_HEIGHT, row.shape[1], 3), np.uint8)
     cv2.putText(band, text, (6, 16), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return np.concatenate([band, row], axis=0)
@@ -242,13 +250,14 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
         raise VidstyleError(f"a sheet of {sheet_w}x{sheet_h} is larger than {Path(output).suffix} images can be "
                             f"({limit} pixels a side): fewer styles or frames, a smaller --width, or .png")
 
-    def row(pictures: list[np.ndarray], text: str) -> np.ndarray:
-        return labelled(np.concatenate([shrink(p, width) for p in pictures], axis=1), text)
+    def row(pictures: list[np.ndarray], text: str, name: str | None = None) -> np.ndarray:
+        return labelled(np.concatenate([shrink(p, width) for p in pictures], axis=1), text, name)
 
     rows = [row(images, f"{input_path.name} (input)")]
     for done, (spec, choice) in enumerate(zip(specs, choices), 1):
         stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side)
-        rows.append(row([painted(stylizer, image) for image in images], _style_label(choice, _spec_text(spec))))
+        rows.append(row([painted(stylizer, image) for image in images], _style_label(choice, _spec_text(spec)),
+                        _spec_text(spec)))
         if progress:
             progress(done, len(specs), _spec_text(spec))
     sheet = np.concatenate(rows, axis=0)
