@@ -5,6 +5,7 @@ import dataclasses
 import os
 import re
 import shutil
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -412,6 +413,50 @@ def test_a_held_last_frame_keeps_its_duration_with_b_frames(tmp_path, suffix):
     with av.open(str(out)) as c:
         assert [float(f.time) for f in c.decode(c.streams.video[0])] == pytest.approx([i * 0.04 for i in range(20)])
         assert c.duration / 1e6 == pytest.approx(19 * 0.04 + 2.0, abs=0.002)
+
+
+def _movie_seconds(path) -> float:
+    """The length an MP4/MOV's movie header (mvhd) gives: what QuickTime and browsers show, and
+    where they end the picture. (FFmpeg's demuxer reports the shorter of it and the decode
+    timeline's, so it does not see a movie that runs on.)"""
+    data = Path(path).read_bytes()
+    at = 0
+    while at < len(data):
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        if kind == b"moov":
+            at += 8
+            continue
+        if kind == b"mvhd":
+            version = data[at + 8]
+            scale, length = (struct.unpack(">IQ", data[at + 28:at + 40]) if version == 1 else
+                             struct.unpack(">II", data[at + 20:at + 28]))
+            return length / scale
+        at += size
+    raise AssertionError("no mvhd box")
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_a_long_frame_inside_the_last_b_frame_span_does_not_run_the_movie_on(tmp_path, suffix):
+    """A GIF's delays (centiseconds) with x264's B-frames: the last packet written, the frame at
+    1.49 s, lies 1 s behind its decode time (its span holds the 1 s frame), the first only 0.13 s.
+    Given what made the decode timeline as long as the presentation, its pts + duration ran 0.87 s
+    past the end, and the muxer ends the movie (edit list, mvhd) there: 2.88 s for 2.01."""
+    times, last = [0, 10, 13, 38, 42, 49, 149, 151], 50
+    info = SourceInfo(path=tmp_path / "in.gif", width=96, height=64, rotation=0, time_base=Fraction(1, 100),
+                      frame_rate=Fraction(25, 4), frames=len(times), codec="gif", sample_aspect_ratio=None,
+                      audio_streams=())
+    out = tmp_path / f"o{suffix}"
+    enc = VideoEncoder(out, info, EncodeConfig(preset="medium"))
+    for i, t in enumerate(times):
+        enc.write(pattern_frame(i, (96, 64)), pts=t, duration=(times + [times[-1] + last])[i + 1] - t)
+    enc.finish()
+    with av.open(str(out)) as c:
+        order = [p.pts for p in c.demux(c.streams.video[0]) if p.size]
+        assert order != sorted(order)  # reordered
+    with av.open(str(out)) as c:
+        assert [float(f.time) for f in c.decode(c.streams.video[0])] == pytest.approx([t / 100 for t in times])
+        assert c.duration / 1e6 == pytest.approx(2.01, abs=0.002)  # the decode timeline reaches the end
+    assert _movie_seconds(out) == pytest.approx(2.01, abs=0.002)
 
 
 def test_frames_last_until_the_next_one_when_mp4_reorders_a_gap(tmp_path):

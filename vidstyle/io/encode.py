@@ -1293,6 +1293,14 @@ class VideoEncoder:
                 if last.dts is not None and self._first_packet is not None and self._video_end:
                     first_pts, first_dts = self._first_packet
                     self._durations.pop(last.pts, None)
+                    if last.pts is not None and last.pts - last.dts > first_pts - first_dts:
+                        # The muxer also ends the presentation (the edit list, the file's duration)
+                        # at the latest pts + duration. A last packet further behind its pts than
+                        # the first (variable frame rate, a GIF's long delays: its B-frame spans a
+                        # long frame) would carry that on past the end (a GIF's 2.01 s became 2.88).
+                        # Decoded later instead: its dts only orders it, and stays after the one
+                        # before it, as it only moves on
+                        last.dts = last.pts - (first_pts - first_dts)
                     last.duration = (self._video_end - first_pts) - (last.dts - first_dts)
             self._mux_video(packets)
             self._release_audio(everything=True)
