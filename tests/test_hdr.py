@@ -164,6 +164,18 @@ def test_an_hdr_video_is_stylized_as_its_sdr_picture_and_written_as_sdr(tmp_path
     assert f"is HDR ({name}), whose coded values are painted as they are (--hdr keep)" in caplog.text
 
 
+@pytest.mark.parametrize("transfer", [HLG, PQ])
+def test_an_hdr_prores_master_is_tagged_in_its_frames_too(tmp_path, transfer):
+    """ProRes carries primaries and transfer in each frame's header, which FFmpeg's decoder reports
+    over the .mov's colr box: written untagged there, an --hdr keep master read back as SDR."""
+    src = make_hdr_video(tmp_path / "phone.mp4", transfer, frames=2)
+    stylize_video(src, tmp_path / "master.mov", Invert(), temporal="off", hdr="keep", codec="prores_ks",
+                  progress=False)
+    with av.open(str(tmp_path / "master.mov")) as container:
+        frames = list(container.decode(video=0))
+    assert {(int(f.color_primaries), int(f.color_trc), int(f.colorspace)) for f in frames} == {(9, transfer, 9)}
+
+
 def test_live_reads_hdr_files_tone_mapped(tmp_path):
     from vidstyle.io.capture import FileSource
 

@@ -1114,6 +1114,13 @@ class VideoEncoder:
 
     def _encode(self, frame: av.VideoFrame, pts: int, duration: int) -> None:
         frame.pts = pts
+        # ProRes writes each frame's own primaries and transfer into its frame header (not the
+        # stream's), and FFmpeg's decoder reports those over the .mov's colr box: untagged, an
+        # --hdr keep master read back (ffmpeg, mpv) as SDR
+        if self.colorspace.primaries:
+            frame.color_primaries = self.colorspace.primaries
+        if self.colorspace.trc:
+            frame.color_trc = self.colorspace.trc
         # The input's time base, which the encoder uses; not the stream's, which the muxer may
         # have changed when writing the header (Matroska/WebM use milliseconds).
         frame.time_base = self.time_base
