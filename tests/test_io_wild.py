@@ -47,10 +47,11 @@ def test_audio_the_container_refuses_is_reencoded_not_fatal(tmp_path, caplog, co
     assert result.audio == {0: "decode"}
     info = probe(out)
     assert info.frames == 24 and [a.codec for a in info.audio] == [written]
-    if written == "alac":  # every sample as it was, in ALAC's 32-bit samples (FLAC's decode as 16-bit)
+    if written == "alac":  # every sample as it was, at its own width: 16-bit FLAC not padded to 24 bits
         samples = [_audio_samples(p) for p in (src, out)]
-        scale = 2 ** 16 if codec == "flac" else 1
-        assert samples[0].shape == samples[1].shape and np.array_equal(samples[0] * scale, samples[1])
+        assert samples[0].shape == samples[1].shape and np.array_equal(samples[0], samples[1])
+        with av.open(str(out)) as c:
+            assert c.streams.audio[0].codec_context.format.name == ("s16p" if codec == "flac" else "s32p")
     assert abs(info.audio[0].duration - 1.0) < 0.05
     if codec != "pcm_s24le":  # refused when the header was written: the warning gives FFmpeg's reason
         assert "re-encoding it" in caplog.text and ("flac" in caplog.text or "11025" in caplog.text

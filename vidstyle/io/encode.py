@@ -987,6 +987,10 @@ class VideoEncoder:
             if layout is None:
                 raise ValueError(reason)
             out = self._container.add_stream(name, rate=rate, layout=layout)
+            if name == "alac" and ctx.format is not None and ctx.format.bytes <= 2:
+                # ALAC's first format is 32-bit samples, stored as 24 bits: a 16-bit track (PCM,
+                # most FLAC) came out declared 24-bit and over twice the size, for nothing
+                out.codec_context.format = "s16p"
         except (ValueError, av.error.FFmpegError) as exc:
             log.warning("dropping audio track %d (%s, %s): cannot re-encode it to %s (%s)%s",
                         track, codec_name(template), ctx.layout.name, name, _error_text(exc),
