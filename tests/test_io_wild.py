@@ -91,6 +91,43 @@ def test_audio_no_encoder_for_the_container_takes_is_dropped_with_a_warning_not_
     assert ".mkv keeps it as it is" in caplog.text
 
 
+@pytest.mark.parametrize("suffix, said", [(".mp4", "left out of out.mp4"), (".mkv", "written empty into out.mkv")])
+def test_an_audio_track_with_no_sound_in_the_segment_is_said(tmp_path, caplog, suffix, said):
+    """A second track that ends (0.4 s) before --start: MP4 leaves the empty track out, Matroska
+    keeps it empty; either way the output's tracks are not the input's, and the user is told."""
+    full = make_video(tmp_path / "full.mkv", frames=48, size=(64, 48), audio=True)
+    src = tmp_path / "in.mkv"
+    with av.open(str(full)) as i, av.open(str(src), "w") as o:
+        video = o.add_stream_from_template(i.streams.video[0])
+        tracks = [o.add_stream_from_template(i.streams.audio[0]) for _ in range(2)]
+        for packet in i.demux():
+            if not packet.size:
+                continue
+            if packet.stream.type == "video":
+                packet.stream = video
+                o.mux(packet)
+                continue
+            short = packet.pts * packet.time_base < 0.4
+            if short:
+                copy = av.Packet(bytes(packet))
+                copy.pts, copy.dts, copy.duration, copy.time_base = packet.pts, packet.dts, packet.duration, \
+                    packet.time_base
+            packet.stream = tracks[0]
+            o.mux(packet)
+            if short:
+                copy.stream = tracks[1]
+                o.mux(copy)
+    out = tmp_path / f"out{suffix}"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(src, out, start=1.0)
+    assert f"audio track 1 of in.mkv has no sound in the part written: {said}" in caplog.text
+    assert "audio track 0" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(src, out, overwrite=True)  # the whole file: both have sound
+    assert "no sound" not in caplog.text
+
+
 def _audio_samples(path) -> np.ndarray:
     """The first audio track's samples as int64 (channels, samples)."""
     with av.open(str(path)) as c:

@@ -40,8 +40,9 @@ from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDeco
 from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output, say_if_fps_unused)
-from vidstyle.io.files import (atomic_output, check_input, check_output, check_output_file, create_output_folder,
-                               ffmpeg_path, file_identity, folders_missing, remove_empty_folders)
+from vidstyle.io.files import (OUTPUT_FORMATS, atomic_output, check_input, check_output, check_output_file,
+                               create_output_folder, ffmpeg_path, file_identity, folders_missing,
+                               remove_empty_folders)
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -1091,6 +1092,15 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     if decoder.damaged_audio_packets:
         log.warning("skipped %d damaged audio packet(s) of %s that would not decode: the sound has a gap there",
                     decoder.damaged_audio_packets, input_path.name)
+    # a track with no sound in the part written (one that ends before --start): MP4/MOV leave it
+    # out, Matroska keeps it empty, either way unlike the input's tracks, which a player may number
+    empty = [track for track in encoder.audio_modes if not getattr(encoder, "audio_written", {}).get(track)]
+    if empty:
+        log.warning("audio track%s %s of %s %s no sound in the part written: %s", "s" if len(empty) > 1 else "",
+                    ", ".join(map(str, empty)), input_path.name, "have" if len(empty) > 1 else "has",
+                    "left out of " + Path(output).name
+                    if OUTPUT_FORMATS.get(Path(output).suffix.lower()) in ("mp4", "mov")
+                    else "written empty into " + Path(output).name)
     thinned = getattr(encoder, "thinned", 0)
     if thinned and not encoder.said_thinning:  # an uneven clock, not a high frame rate said up front
         log.warning("left out %d frame(s) of %s that came closer to the one before than %s can time",

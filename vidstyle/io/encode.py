@@ -844,6 +844,7 @@ class VideoEncoder:
         self._open(source)
         self.frames = 0
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
+        self.audio_written: dict[int, int] = {}  # per audio track: packets copied or frames encoded
         self.refused_subtitles = 0  # subtitle events the muxer refused (out of order, overlapping): skipped
         self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
         self._video_end = 0  # the latest pts + duration written: where the video ends
@@ -1219,6 +1220,7 @@ class VideoEncoder:
             item.packet.stream = out
             try:
                 self._container.mux(item.packet)
+                self.audio_written[item.track] = self.audio_written.get(item.track, 0) + 1
             except (av.error.InvalidDataError, av.error.PatchWelcomeError):
                 # A damaged packet in the input (a broken ADTS header in a broadcast capture, say)
                 # that the muxer's bitstream filter rejects: skip it, as the decoder skips damaged
@@ -1230,6 +1232,7 @@ class VideoEncoder:
                 raise VidstyleError(f"writing {self.name} failed: {_error_text(exc)}") from None
         elif item.frame is not None:
             self._mux(out.encode(item.frame))
+            self.audio_written[item.track] = self.audio_written.get(item.track, 0) + 1
 
     def _write_subtitle_now(self, item: SubtitleItem) -> None:
         packet = item.packet
