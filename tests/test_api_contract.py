@@ -425,3 +425,31 @@ def test_stylize_iter_given_one_image_says_so_at_the_call():
         st.stylize_iter(image)
     outs = list(st.stylize_iter(np.stack([image, image]), batch_size=2))  # a (B, H, W, 3) stack is frames
     assert len(outs) == 2 and outs[0].shape == image.shape
+
+
+def test_a_whole_number_past_any_float_is_refused_by_name_not_an_overflow(tmp_path):
+    """Found by a review of the Python API: start=10 ** 400 (and any such whole number where a
+    float goes) ended in 'OverflowError: int too large to convert to float' from float() or
+    math.isfinite deep inside, neither a VidstyleError nor a ValueError."""
+    from vidstyle.preview import style_sheet
+
+    huge = 10 ** 400
+    missing = tmp_path / "in.mp4"  # the options are checked first
+    for name in ("start", "duration", "scale", "temporal_strength", "style_strength"):
+        with pytest.raises(BadValueError, match=f"{name} must be .*, got a whole number too large for a float"):
+            stylize_video(missing, tmp_path / "out.mp4", "light_mondrian", **{name: huge})
+        if name in ("start", "duration", "scale"):
+            with pytest.raises(BadValueError, match=f"{name} must be"):
+                vidstyle.StylizeConfig(**{name: huge})
+    with pytest.raises(BadValueError, match="start must be"):
+        style_sheet(missing, tmp_path / "sheet.png", ["light_mondrian"], start=huge)
+    with pytest.raises(BadValueError, match="a style change's time must be"):
+        vidstyle.StyleTimeline([(0, "light_mondrian"), (huge, "light_mix")])
+    with pytest.raises(BadValueError, match="crossfade must be"):
+        vidstyle.StyleTimeline([(0, "light_mondrian")], crossfade=huge)
+    for name in ("cut_threshold", "photometric_tolerance", "fade_tolerance"):
+        with pytest.raises(BadValueError, match=f"{name} must be"):
+            FlowStabilizer(0.5, **{name: huge})
+    with pytest.raises(BadValueError, match="style weights must be non-negative numbers"):
+        Stylizer("mix:starry_night=0.7,the_scream=0.3", device="cpu").set_mix({"starry_night": huge})
+    assert vidstyle.StylizeConfig(start=10 ** 300).start == 10 ** 300  # within a float's range: a time

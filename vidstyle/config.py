@@ -65,9 +65,25 @@ def check_number(name: str, value, what: str, in_range=lambda v: True, *, integr
     # A whole number is finite however long: math.isfinite would convert it to a float, which
     # overflows past about 309 digits (--crf 999...9 ended in an OverflowError)
     whole = isinstance(value, numbers.Integral)
+    if whole and not integral and not fits_a_float(value):
+        # a number that is not a count is used as a float (float(value)): start=10 ** 400 ended in
+        # an OverflowError from deep inside (not shown: repr() fails past 4300 digits)
+        from vidstyle.errors import BadValueError
+
+        raise BadValueError(f"{name} must be {what}, got a whole number too large for a float")
     if not ((whole or (math.isfinite(value) if finite else not math.isnan(value))) and in_range(value)):
         refuse(name, value, what, wrong_kind=False)
     return value
+
+
+def fits_a_float(value: numbers.Real) -> bool:
+    """Whether the number ``value`` converts to a float: a whole number of more than about 309
+    digits overflows (an OverflowError, where a number out of range is a ValueError)."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def check_flag(name: str, value) -> bool:

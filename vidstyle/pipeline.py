@@ -575,7 +575,10 @@ def _checked_options(options: dict) -> dict:
         kind = next((k for k in kinds if k in _OPTION_TYPES and _OPTION_TYPES[k][0](value)), None)
         if kind is None:
             raise BadTypeError(f"{name} must be {' or '.join(kinds)}, got {value!r}")
-        checked[name] = _OPTION_TYPES[kind][1](value)
+        try:
+            checked[name] = _OPTION_TYPES[kind][1](value)
+        except OverflowError:  # a whole number past any float: the config's own check names it
+            pass
     return checked
 
 

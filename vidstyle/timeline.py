@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from vidstyle.config import DEFAULT_CROSSFADE, is_number
+from vidstyle.config import DEFAULT_CROSSFADE, check_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 
 #: The style of a timeline that paints nothing: the frames as they are.
@@ -123,10 +123,9 @@ class StyleTimeline:
                 if not (isinstance(change, (tuple, list)) and len(change) == 2):
                     raise BadTypeError(f"a style timeline entry is a (seconds, style) pair, got {change!r}")
                 change = StyleChange(*change)
-            if not (is_number(change.at) and math.isfinite(change.at) and change.at >= 0):
-                # a wrong kind ("12.5", None) is a TypeError, a number out of range a ValueError
-                error = BadValueError if is_number(change.at) else BadTypeError
-                raise error(f"a style change's time must be a number of seconds >= 0, got {change.at!r}")
+            # a wrong kind ("12.5", None) is a TypeError, a number out of range a ValueError
+            check_number("a style change's time", change.at, "a number of seconds >= 0", lambda v: v >= 0,
+                         optional=False)
             if isinstance(change.style, Styles):  # as --style-at takes it (and labels show it)
                 change = StyleChange(change.at, change.style.value.spec)
             if not (isinstance(change.style, (str, os.PathLike)) or is_ready_stylizer(change.style)):
@@ -143,9 +142,7 @@ class StyleTimeline:
         for a, b in zip(entries, entries[1:]):
             if a.at == b.at:
                 raise VidstyleError(f"two styles change in at {a.at:g} s ({a.style} and {b.style})")
-        if not (is_number(crossfade) and math.isfinite(crossfade) and crossfade >= 0):
-            error = BadValueError if is_number(crossfade) else BadTypeError
-            raise error(f"crossfade must be a number of seconds >= 0, got {crossfade!r}")
+        check_number("crossfade", crossfade, "a number of seconds >= 0", lambda v: v >= 0, optional=False)
         self.changes: tuple[StyleChange, ...] = tuple(entries)
         self.crossfade = float(crossfade)
         times = [c.at for c in entries]

@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, is_number
+from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, fits_a_float, is_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.models.archs import user_arch_name
 
@@ -175,7 +175,9 @@ def mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
         guess = closest_style_name(unknown[0], names)
         hint = f": did you mean {guess!r}?" if guess else ""
         raise BadValueError(f"{Path(info.path).name} has no style {unknown[0]!r}{hint} (it has: {', '.join(names)})")
-    bad = [f"{n}={w!r}" for n, w in mix.items() if not (is_number(w) and math.isfinite(w) and w >= 0)]
+    # fits_a_float before math.isfinite, which raises OverflowError for 10 ** 400 (no weight, as 1e309 is none)
+    bad = [f"{n}={w!r}" for n, w in mix.items()
+           if not (is_number(w) and fits_a_float(w) and math.isfinite(w) and w >= 0)]
     if bad:
         raise BadValueError(f"style weights must be non-negative numbers, got {bad[0]}")
     largest = max(mix.values(), default=0.0)
