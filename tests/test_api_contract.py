@@ -453,3 +453,17 @@ def test_a_whole_number_past_any_float_is_refused_by_name_not_an_overflow(tmp_pa
     with pytest.raises(BadValueError, match="style weights must be non-negative numbers"):
         Stylizer("mix:starry_night=0.7,the_scream=0.3", device="cpu").set_mix({"starry_night": huge})
     assert vidstyle.StylizeConfig(start=10 ** 300).start == 10 ** 300  # within a float's range: a time
+
+
+def test_submit_batch_for_yuv420_says_what_is_wrong_with_an_image_that_is_not_one():
+    """Found by a review of the Python API: a channels-first (3, H, W) frame given to submit_batch
+    with yuv420 was refused as 'yuv420 needs even frame sizes, got a 90x3 image', not as the
+    (H, W, 3) image it is not."""
+    st = _tiny()
+    chw = np.zeros((3, 90, 160), np.uint8)
+    for images in (chw, [chw], chw[None]):
+        with pytest.raises(BadValueError, match=r"H, W, 3\).*, got uint8 \((1, )?3, 90, 160\)"):
+            st.submit_batch(images, yuv420=1)
+    with pytest.raises(BadValueError, match="yuv420 needs even frame sizes, got a 161x90 image"):
+        st.submit_batch([np.zeros((90, 161, 3), np.uint8)], yuv420=1)
+    assert st.submit_batch([np.zeros((90, 160, 3), np.uint8)], yuv420=1).result().shape == (1, 135, 160)

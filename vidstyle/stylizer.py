@@ -674,7 +674,9 @@ class Stylizer:
                 raise BadTypeError(f"expected uint8 (H, W, 3) images (a sequence or a (B, H, W, 3) array), "
                                    f"got {type(images).__name__}")
         if matrix is not None:
-            odd = next((i.shape for i in images if getattr(i, "ndim", 0) == 3 and (i.shape[0] % 2 or i.shape[1] % 2)),
+            # (H, W, 3) images only: a (3, H, W) one was said to be of odd size, 90x3 for (3, 90, 160);
+            # what is no image at all is said as such by stylize_batch's checks
+            odd = next((s for s in map(np.shape, images) if len(s) == 3 and s[2] == 3 and (s[0] % 2 or s[1] % 2)),
                        None)
             if odd is not None:
                 raise BadValueError(f"yuv420 needs even frame sizes, got a {odd[1]}x{odd[0]} image")
