@@ -467,3 +467,27 @@ def test_submit_batch_for_yuv420_says_what_is_wrong_with_an_image_that_is_not_on
     with pytest.raises(BadValueError, match="yuv420 needs even frame sizes, got a 161x90 image"):
         st.submit_batch([np.zeros((90, 161, 3), np.uint8)], yuv420=1)
     assert st.submit_batch([np.zeros((90, 160, 3), np.uint8)], yuv420=1).result().shape == (1, 135, 160)
+
+
+def test_numpys_bools_are_flags_wherever_a_flag_is_taken(tmp_path):
+    """Found by a review of the Python API: keyword options took np.True_ (audio=np.True_,
+    keep_colors=mask.any()) but no_audio=, overwrite=, StylizeConfig(...), EncodeConfig(...),
+    Stylizer(channels_last=) and FlowStabilizer(keep_contrast=) refused it as 'must be True or
+    False, got np.True_'."""
+    from vidstyle.preview import style_sheet
+
+    yes, no = np.bool_(True), np.bool_(False)
+    config = vidstyle.StylizeConfig(channels_last=yes, keep_colors=yes, invert_mask=no)
+    encode = vidstyle.EncodeConfig(audio=no, subtitles=yes, realtime=no)
+    for value in (config.channels_last, config.keep_colors, config.invert_mask, encode.audio, encode.subtitles):
+        assert type(value) is bool  # stored plain, as keyword options are
+    assert FlowStabilizer(0.5, keep_contrast=no).keep_contrast is False
+    assert _tiny(channels_last=yes, keep_colors=yes).keep_colors is True
+    video = make_video(tmp_path / "in.mp4", frames=2, size=(32, 24), audio=True)
+    result = stylize_video(video, tmp_path / "out.mp4", "light_mondrian", no_audio=yes, overwrite=yes, progress=False,
+                           temporal="off")
+    assert result.frames == 2 and not result.audio
+    style_sheet(video, tmp_path / "sheet.png", ["light_mondrian"], frames=1, overwrite=yes)
+    for wrong in ("no", 0, np.int64(1)):  # still no flag
+        with pytest.raises(BadTypeError, match="channels_last must be True or False"):
+            vidstyle.StylizeConfig(channels_last=wrong)

@@ -87,10 +87,14 @@ def fits_a_float(value: numbers.Real) -> bool:
 
 
 def check_flag(name: str, value) -> bool:
-    """``value`` if it is True or False ("no" or 0 would otherwise pass for a choice)."""
-    if not isinstance(value, bool):
+    """``value`` as a plain bool if it is True or False, NumPy's included (``mask.any()``, taken
+    as keyword options take it); "no" or 0 would otherwise pass for a choice."""
+    # by its type's name: NumPy's bool is np.bool_ (numpy.bool from NumPy 2), and this module
+    # imports no numpy
+    numpy_bool = type(value).__module__ == "numpy" and type(value).__name__ in ("bool_", "bool")
+    if not (isinstance(value, bool) or numpy_bool):
         refuse(name, value, "True or False", wrong_kind=True)
-    return value
+    return bool(value)
 
 
 def check_choice(what: str, value, choices: tuple) -> str:
@@ -214,8 +218,8 @@ class EncodeConfig:
             if value is not None and not isinstance(value, str):
                 refuse(name, value, "a name (a string) or None", wrong_kind=True)
         check_number("crf", self.crf, "a whole number (its range is the codec's)", integral=True)
-        for name in ("audio", "subtitles", "realtime"):
-            check_flag(name, getattr(self, name))
+        for name in ("audio", "subtitles", "realtime"):  # stored as plain bools, as keyword options are
+            object.__setattr__(self, name, check_flag(name, getattr(self, name)))
 
 
 @dataclass(frozen=True)
@@ -276,7 +280,8 @@ class StylizeConfig:
                      integral=True)
         check_number("queue_size", self.queue_size, "a whole number of at least 1", lambda v: v >= 1, integral=True)
         check_max_side(self.max_side)
-        check_flag("channels_last", self.channels_last)
+        # flags stored as plain bools (NumPy's taken too), as keyword options are
+        object.__setattr__(self, "channels_last", check_flag("channels_last", self.channels_last))
         check_choice("backend", self.backend, BACKENDS)
         check_number("scale", self.scale, f"a number > 0 and at most {MAX_SCALE}", lambda v: 0 < v <= MAX_SCALE)
         check_number("start", self.start, "a number of seconds >= 0", lambda v: v >= 0)
@@ -284,6 +289,7 @@ class StylizeConfig:
         check_temporal(self.temporal, self.temporal_strength)
         check_flow_backend(self.flow_backend, self.flow_weights)
         check_look(self.style_strength, self.keep_colors)
+        object.__setattr__(self, "keep_colors", bool(self.keep_colors))
         if self.sequence_fps is not None:
             from vidstyle.io.sequence import sequence_fps
 
@@ -293,7 +299,7 @@ class StylizeConfig:
         check_downscale(self.downscale)
         if self.mask is not None and not (isinstance(self.mask, (str, os.PathLike)) and str(self.mask).strip()):
             refuse("mask", self.mask, "a file or folder path", wrong_kind=not isinstance(self.mask, (str, os.PathLike)))
-        check_flag("invert_mask", self.invert_mask)
+        object.__setattr__(self, "invert_mask", check_flag("invert_mask", self.invert_mask))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidstyle.config import (BACKENDS, MAX_SCALE, check_choice, check_flow_backend, check_look, check_max_side,
-                             check_number, check_temporal, is_number)
+from vidstyle.config import (BACKENDS, MAX_SCALE, check_choice, check_flag, check_flow_backend, check_look,
+                             check_max_side, check_number, check_temporal, is_number)
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
 from vidstyle.frames import (check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
@@ -203,8 +203,7 @@ class Stylizer:
         return self
 
     def _setup(self, model, info, precision, channels_last, max_side, scale, backend="torch") -> None:
-        if not isinstance(channels_last, bool):  # "no" or 0 would otherwise pass for a choice
-            raise BadTypeError(f"channels_last must be True or False, got {channels_last!r}")
+        channels_last = check_flag("channels_last", channels_last)  # "no" or 0 would otherwise pass for a choice
         check_choice("backend", backend, BACKENDS)
         if precision is not None and not isinstance(precision, str):
             raise BadTypeError(f"precision must be a name such as 'auto', 'fp32' or 'bf16', got {precision!r}")

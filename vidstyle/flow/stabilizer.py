@@ -440,7 +440,7 @@ class FlowStabilizer:
                 ("fade_tolerance", fade_tolerance, "a number > 0", lambda v: v > 0),
                 ("drift_tolerance", drift_tolerance, "a number > 0", lambda v: v > 0)):
             check_number(name, value, what, in_range, optional=False, finite=False)
-        check_flag("keep_contrast", keep_contrast)
+        keep_contrast = check_flag("keep_contrast", keep_contrast)
         self.strength, self.flow_scale = float(strength), float(flow_scale)
         self.cut_threshold, self.min_valid_fraction = float(cut_threshold), float(min_valid_fraction)
         self.photometric_tolerance = float(photometric_tolerance)
