@@ -194,7 +194,7 @@ def test_frames_with_nan_or_infinite_values_are_refused_not_returned_as_garbage(
     (lambda: _tiny(backend="foo"), BadValueError, "unknown backend 'foo'"),
     (lambda: _tiny(precision="fp8"), BadValueError, "unknown precision 'fp8'"),
     (lambda: Stylizer.from_model(TransformerNet((4, 8)), device="tpu"), BadValueError, "unknown device 'tpu'"),
-    (lambda: vidstyle.StylizeConfig(sequence_fps=0), BadValueError, "fps must be above 0"),
+    (lambda: vidstyle.StylizeConfig(sequence_fps=0), BadValueError, "fps must be at least 1/86400"),
     (lambda: vidstyle.Stylizer("starry_night", precision=3), BadTypeError, "precision must be a name"),
 ])
 def test_settings_are_checked_when_given_with_the_error_python_code_expects(make, error, message):

@@ -43,6 +43,9 @@ _ORIENTATIONS = {1: (0, False), 2: (0, True), 3: (180, False), 4: (180, True), 5
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\{}])")
 
 
+MIN_SEQUENCE_FPS = Fraction(1, 86400)
+
+
 def sequence_fps(value) -> Fraction:
     """A frame rate from a number or text (``24``, ``29.97``, ``"30000/1001"``) as a Fraction;
     29.97, 23.976 and 59.94 are taken as the NTSC rates they stand for."""
@@ -51,8 +54,10 @@ def sequence_fps(value) -> Fraction:
     except (ValueError, ZeroDivisionError):
         raise BadValueError(f"fps must be a number of frames per second such as 24 or 30000/1001, got {value!r}") \
             from None
-    if not 0 < rate <= 1000:
-        raise BadValueError(f"fps must be above 0 and at most 1000, got {value}")
+    # at least a frame a day: FFmpeg keeps a rate as a fraction of 32-bit integers, and a rate past
+    # that (1e-300) failed only when the folder was opened, as "not a readable video file"
+    if not MIN_SEQUENCE_FPS <= rate <= 1000:
+        raise BadValueError(f"fps must be at least 1/86400 (a frame a day) and at most 1000, got {value}")
     near = [n for n in _NTSC if abs(rate - n) < Fraction(1, 200)]
     return near[0] if near else rate
 
