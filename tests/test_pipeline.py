@@ -600,6 +600,7 @@ def test_stylize_image_and_files_report_progress_to_a_function(tmp_path, stylize
 def test_stylize_config_checks_its_values_when_made():
     for bad, match in ((dict(batch=0), "batch must be a whole number from 1 to 64, got 0"),
                        (dict(batch=2.5), "batch must be"), (dict(queue_size=0), "queue_size must be"),
+                       (dict(queue_size=10 ** 12), "queue_size must be a whole number from 1 to 64"),
                        (dict(temporal="yes"), "unknown temporal mode 'yes' \\(use off or flow\\)"),
                        (dict(temporal_strength=7), "temporal_strength must be a number between 0 and 1, got 7"),
                        (dict(temporal_strength="0.5"), "temporal_strength must be"),

@@ -149,6 +149,9 @@ def check_look(style_strength=1.0, keep_colors=False) -> None:
 #: measured (benchmarks/RESULTS.md: batch 8 at best on an H200, 1-4 on CPUs). A typo (--batch
 #: 100000) held the whole video in memory, 2.4 GB for 4 s of 360p.
 MAX_BATCH = 64
+#: The most items each of the pipeline's queues holds between two stages (StylizeConfig.queue_size;
+#: default 8): for the same reason, a typo must not let decoding run a whole video ahead.
+MAX_QUEUE_SIZE = 64
 #: The fewest pixels of a picture's side vidstyle scales to (--downscale, --max-side, preview's --width).
 MIN_SIDE = 16
 
@@ -278,7 +281,8 @@ class StylizeConfig:
         check_choice("precision", self.precision, PRECISIONS + ("int8",))
         check_number("batch", self.batch, f"a whole number from 1 to {MAX_BATCH}", lambda v: 1 <= v <= MAX_BATCH,
                      integral=True)
-        check_number("queue_size", self.queue_size, "a whole number of at least 1", lambda v: v >= 1, integral=True)
+        check_number("queue_size", self.queue_size, f"a whole number from 1 to {MAX_QUEUE_SIZE}",
+                     lambda v: 1 <= v <= MAX_QUEUE_SIZE, integral=True)
         check_max_side(self.max_side)
         # flags stored as plain bools (NumPy's taken too), as keyword options are
         object.__setattr__(self, "channels_last", check_flag("channels_last", self.channels_last))
