@@ -138,6 +138,11 @@ def test_what_animations_refuse_or_warn_about(tmp_path, caplog):
     assert durations[-1] in (20, 30) and abs(sum(durations) - 200) <= 10
     stylize(fast, tmp_path / "fast.webp")  # WebP times milliseconds: every frame
     assert len(animation(tmp_path / "fast.webp")[0]) == 24
+    Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(tmp_path / "logo.gif")  # one frame: 100 frames/s
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(tmp_path / "logo.gif", tmp_path / "logo_out.gif")
+    assert "frames a second" not in caplog.text and len(animation(tmp_path / "logo_out.gif")[0]) == 1
 
 
 def test_a_still_image_to_webp_stays_a_still(tmp_path):

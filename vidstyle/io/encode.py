@@ -828,7 +828,9 @@ class VideoEncoder:
         self._min_step = {"gif": Fraction(2, 100), "libwebp": Fraction(1, 1000)}.get(config.codec)
         self._last_time: Fraction | None = None
         self.thinned = 0  # frames left out for that
-        self.said_thinning = bool(self._gif is not None and source.frame_rate and source.frame_rate > 50)
+        # (not for one frame: a one-frame GIF reads as 100 frames/s, and nothing is left out)
+        self.said_thinning = bool(self._gif is not None and source.frame_rate and source.frame_rate > 50
+                                  and source.frames != 1)
         if self.said_thinning:
             log.warning("%s at %.4g frames/s: GIF shows at most 50 frames a second in browsers, so frames closer "
                         "than 1/50 s to the last one kept are left out (.webp keeps them all)",
