@@ -1,6 +1,7 @@
 """Several inputs into a folder: `vidstyle stylize a.mp4 b.mov c.jpg -o out/` and stylize_files()."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +133,17 @@ def test_everything_is_checked_before_anything_is_written(tmp_path, inputs):
         stylize_files(inputs, out, Grey())
     assert sorted(p.name for p in out.iterdir()) == ["b.mkv"]
     assert len(list(stylize_files(inputs, out, Grey(), overwrite=True, progress=False))) == 3
+
+
+def test_an_input_given_twice_is_said_as_such(tmp_path, inputs):
+    # overlapping globs (clips/*.mp4 clips/a*.mp4) name one file twice: not "several inputs would be
+    # written to out/a.mp4 ... into separate folders", which no folder fixes
+    with pytest.raises(VidstyleError, match=r"a\.mp4 is given twice: give each input once"):
+        stylize_files([*inputs, inputs[0]], tmp_path / "out", Grey())
+    other_path = inputs[0].parent / ".." / "clips" / "a.mp4"
+    with pytest.raises(VidstyleError, match=r"is given twice \(also as " + re.escape(str(inputs[0])) + r"\)"):
+        stylize_files([inputs[0], other_path], tmp_path / "out", Grey())
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_folder_made_for_nothing_is_removed(tmp_path):

@@ -1289,7 +1289,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     b.mov c.jpg -o out/``.
 
     Every input and output is checked here, before anything is loaded or written: a missing
-    input, two inputs that would share an output name (:func:`folder_output`), an output that
+    input, one given twice, two inputs that would share an output name (:func:`folder_output`), an output that
     exists (without ``overwrite``) or is one of the inputs raise :class:`VidstyleError`. The
     returned iterator then stylizes the inputs in order as it is advanced (nothing is stylized
     until then: ``list(stylize_files(...))`` runs them all), yielding ``(input, result)`` for each,
@@ -1328,6 +1328,14 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
         for sequence in (i for i in inputs if i.is_dir() and i.samefile(folder)):
             raise VidstyleError(f"the outputs would go into the input sequence's folder {sequence}; write them "
                                 "to another folder")
+    # one file named twice (overlapping globs, clips/*.mp4 clips/a*.mp4): said as such, since
+    # "several inputs would be written to" it, to be "stylized into separate folders", misleads
+    seen: dict[Path, Path] = {}
+    for i in inputs:
+        first = seen.setdefault(i.resolve(), i)
+        if first is not i:
+            raise VidstyleError(f"{i} is given twice" + ("" if str(first) == str(i) else f" (also as {first})")
+                                + ": give each input once")
     pairs = [(i, folder_output(i, folder, encode.codec)) for i in inputs]
     # case-blind: on macOS's and Windows' file systems X.mp4 and x.mp4 are one file
     names = [o.name.casefold() for _, o in pairs]
