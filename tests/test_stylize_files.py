@@ -186,6 +186,21 @@ def test_cli_several_inputs(tmp_path, inputs, style, capsys):
     assert err[-1] == "vidstyle: 1 of 4 inputs failed"
 
 
+def test_cli_debug_shows_a_failed_inputs_traceback_and_runs_on(tmp_path, inputs, style, capsys):
+    from vidstyle.cli import main
+
+    broken = tmp_path / "clips" / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    argv = ["stylize", str(broken), str(inputs[2]), "-o", str(tmp_path / "out"), "--style", str(style),
+            "--device", "cpu"]
+    assert main(argv) == 1
+    assert "Traceback" not in capsys.readouterr().err  # one line without --debug
+    assert main(["--debug", *argv, "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "vidstyle.errors.VidstyleError" in err
+    assert "vidstyle: 1 of 2 inputs failed" in err and (tmp_path / "out" / "c.jpg").is_file()
+
+
 @pytest.mark.parametrize("target", ["existing", "slash"])
 def test_cli_one_input_into_a_folder(tmp_path, inputs, style, target, capsys):
     from vidstyle.cli import main

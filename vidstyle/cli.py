@@ -244,6 +244,10 @@ def _stylize_into_folder(args, config, encode, style) -> int:
                                          overwrite=args.overwrite, progress=_progress(args)):
         if isinstance(outcome, VidstyleError):
             failed += 1
+            if args.debug:  # the traceback --debug gives, though the run goes on to the next input
+                import traceback
+
+                traceback.print_exception(outcome, file=sys.stderr)
             named = source.name in str(outcome)  # most messages name their file already
             print(f"vidstyle: error: {'' if named else f'{source}: '}{outcome}", file=sys.stderr)
         elif not args.quiet:
