@@ -1,6 +1,7 @@
 """Several inputs into a folder: `vidstyle stylize a.mp4 b.mov c.jpg -o out/` and stylize_files()."""
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -51,6 +52,15 @@ def test_a_failed_input_is_reported_and_the_others_still_run(tmp_path, inputs):
     assert isinstance(results[1][1], VidstyleError) and "broken.mp4" in str(results[1][1])
     assert results[0][1].frames == 5 and results[2][1].frames == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "c.jpg"]  # nothing half-written
+
+
+def test_progress_lines_in_a_log_name_the_input_they_count(tmp_path, inputs):
+    log = io.StringIO()  # what `vidstyle stylize a.mp4 b.mkv -o out/ 2>log` gets: ProgressLines without a label
+    list(stylize_files(inputs, tmp_path / "out", Grey(), temporal="off",
+                       progress=pipeline.ProgressLines(interval=0, stream=log, clock=lambda: 0.0)))
+    lines = log.getvalue().splitlines()
+    assert lines and {line.split(":")[0] for line in lines} == {"a.mp4", "b.mkv"}
+    assert "a.mp4: 5/5 frames" in lines and "b.mkv: 4/4 frames" in lines
 
 
 def test_one_path_is_one_input_not_its_characters(tmp_path, inputs):

@@ -1365,9 +1365,14 @@ def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progre
 
     made = folders_missing(folder)
     create_output_folder(folder)
+    # the command line's lines in a log (ProgressLines) are one object for every input: each line
+    # names the output it counts, as a single run's does (else "1200/7200 frames" of which one?)
+    name_each = isinstance(progress, ProgressLines) and not progress.label
     try:
         stylizer = _make_stylizer(style, config)  # once, for every input
         for source, target in pairs:
+            if name_each:
+                progress.label = target.name
             try:
                 if is_image_path(source):
                     result = stylize_image(source, target, stylizer, config=config, overwrite=overwrite,
