@@ -265,3 +265,36 @@ def test_gif_frames_after_a_flash_show_their_own_colours(tmp_path):
     frames, _, _ = animation(tmp_path / "out.gif")
     tops = [round(float(f[:-8, :, :3].mean())) for f in frames]
     assert tops == [40] * 10 + [255] + [40] * 9
+
+
+class _Unused:
+    """A stylizer that must not be reached: the output was to be refused before any frame."""
+
+    def stylize_batch(self, images):
+        pytest.fail("the network ran on pictures the output cannot hold")
+
+
+def test_pictures_wider_than_webp_or_jpeg_holds_are_refused_before_the_network(tmp_path):
+    # WebP holds 16383 pixels a side, JPEG 65500: Pillow and libwebp refused only once every frame
+    # was painted, in words that name no way out ("encoding error 5", "avcodec_send_frame() returned 22")
+    from vidstyle import stylize_image
+
+    wide = tmp_path / "wide.mkv"
+    with av.open(str(wide), "w") as container:  # (H.264 holds no 16400-wide frame)
+        stream = container.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 16400, 16, "yuv420p"
+        for _ in range(2):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((16, 16400, 3), 90, np.uint8),
+                                                                   format="rgb24")))
+        container.mux(stream.encode())
+    for out in (tmp_path / "wide.webp", tmp_path / "frames" / "f_%02d.webp"):
+        with pytest.raises(VidstyleError, match=r"would be 16400x16, larger than \.webp images can be \(16383 pixels "
+                                                r"a side\): write \.png, or --downscale 16383"):
+            stylize_video(wide, out, style=_Unused(), temporal="off", progress=False)
+    photo = tmp_path / "wide.png"
+    write_image(photo, np.full((16, 16400, 3), 90, np.uint8))
+    with pytest.raises(VidstyleError, match=r"wide\.webp would be 16400x16"):
+        stylize_image(photo, tmp_path / "wide.webp", _Unused())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.mkv", "wide.png"]  # nothing left, no folder
+    stylize_image(photo, tmp_path / "wide.webp", Identity(), downscale=16383)  # the way out it names
+    assert Image.open(tmp_path / "wide.webp").size == (16382, 16)  # (even sizes)

@@ -1183,8 +1183,8 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     unchanged: no bar (one picture has no progress to show); a function is called once,
     ``progress(1, 1)``, before the picture is put in place (raising there leaves nothing).
     """
-    from vidstyle.io.images import (IMAGE_OUTPUT_FORMATS, check_still, is_image_path, keeps_transparency,
-                                    read_image_and_alpha, rgb_profile, write_image)
+    from vidstyle.io.images import (IMAGE_OUTPUT_FORMATS, check_image_size, check_still, is_image_path,
+                                    keeps_transparency, read_image_and_alpha, rgb_profile, write_image)
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | set(_NEGATED_OPTIONS)))
     if video_only:
@@ -1213,6 +1213,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         rgba = resize_rgba(np.dstack([image, alpha]), smaller)
         image, alpha = np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
     out_format = IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()]
+    check_image_size(output, *(smaller or before))  # before the network loads and runs
     keep_alpha = keeps_transparency(alpha, output, input_path)  # the input's transparency, kept (or said)
     matte = _open_matte(config, segment=False) if config.mask is not None else None  # or a video's first frame
     weights = None

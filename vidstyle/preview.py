@@ -27,8 +27,6 @@ log = logging.getLogger("vidstyle")
 PANEL_WIDTH = 320
 SHEET_FRAMES = 3
 _LABEL_HEIGHT = 22
-#: the largest side each image format holds (Pillow's format names)
-_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
 
 
 def preview_styles(blends: bool = False) -> list[str]:
@@ -192,7 +190,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     from vidstyle.config import check_bars_mode, check_downscale
     from vidstyle.io.decode import spread_samples
     from vidstyle.io.files import atomic_output, check_input, check_output, same_file
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path, write_image
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
     from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
     from vidstyle.letterbox import find_picture_area
     from vidstyle.config import MIN_SIDE, check_flag, check_number
@@ -245,7 +243,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     width = min(width, images[0].shape[1])  # shrunk, never enlarged
     sheet_w = width * len(images)
     sheet_h = (len(specs) + 1) * (_LABEL_HEIGHT + shrink(images[0], width).shape[0])
-    limit = _MAX_SIDE.get(IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
+    limit = MAX_SIDE.get(IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
     if limit is not None and max(sheet_w, sheet_h) > limit:  # said now, not after every style has run
         raise VidstyleError(f"a sheet of {sheet_w}x{sheet_h} is larger than {Path(output).suffix} images can be "
                             f"({limit} pixels a side): fewer styles or frames, a smaller --width, or .png")

@@ -39,6 +39,7 @@ from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.decode import (SWS_MATRIX, AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, error_text,
                                 has_alpha, yuv_matrix)
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
+from vidstyle.io.images import check_image_size
 
 log = logging.getLogger("vidstyle")
 
@@ -815,6 +816,8 @@ class VideoEncoder:
         if config.codec in _ANIMATION_CODECS and (config.crf not in (None, EncodeConfig.crf)
                                                   or config.preset not in (None, EncodeConfig.preset)):
             log.warning("--crf and --preset do not apply to %s", self.path.suffix)
+        if config.codec == "libwebp":  # libwebp's limit, said before the first frame (else "returned 22")
+            check_image_size(self.name, source.width, source.height, "WEBP")
         self.pix_fmt = output_pix_fmt(codec, pix_fmt, source.width, source.height)
         #: the output has an alpha channel: :meth:`write` takes each frame's (opaque without one)
         # GIF's transparency is one palette entry, all or nothing: written opaque (the caller says so)

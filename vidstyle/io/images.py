@@ -178,6 +178,21 @@ def keeps_transparency(alpha: np.ndarray | None, output: str | Path, source: str
     return False
 
 
+#: the largest side each image format holds (Pillow's format names; FFmpeg's animated WebP too)
+MAX_SIDE = {"WEBP": 16383, "JPEG": 65500}
+
+
+def check_image_size(output: str | Path, width: int, height: int, format: str | None = None) -> None:
+    """Refuse, before any work, pictures of ``width`` x ``height`` that ``output``'s format
+    (``format``: Pillow's name, else the extension's) cannot hold: Pillow and libwebp refuse them
+    only once the network has run, in words that name no way out ("encoding error 5",
+    "avcodec_send_frame() returned 22")."""
+    limit = MAX_SIDE.get(format or IMAGE_OUTPUT_FORMATS.get(Path(output).suffix.lower()))
+    if limit is not None and max(width, height) > limit:
+        raise VidstyleError(f"{Path(output).name} would be {width}x{height}, larger than {Path(output).suffix} "
+                            f"images can be ({limit} pixels a side): write .png, or --downscale {limit}")
+
+
 #: Pillow formats :func:`write_image` can embed an ICC profile in.
 PROFILE_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 

@@ -27,7 +27,7 @@ from PIL import Image
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import (check_writable_folder, create_output_folder, folders_missing, remove_empty_folders,
                                move_into_place, temp_path_beside)
-from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, rgb_profile, write_image
+from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_image_size, rgb_profile, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
 SEQUENCE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -270,6 +270,7 @@ class SequenceWriter:
                  subtitles: bool = True, icc_profile: bytes | None = None):
         self.pattern, self.overwrite, self._number_of = Path(pattern), overwrite, number_of
         self.icc_profile = icc_profile
+        check_image_size(self.pattern, source.width, source.height)  # before the folder is made
         folder = self.pattern.parent
         self._made = folders_missing(folder)
         create_output_folder(folder)
