@@ -153,6 +153,8 @@ def test_jpeg_frames_of_changing_size_and_an_awkward_folder_name(tmp_path, caplo
 
 @pytest.mark.parametrize("names, message", [
     ((), "is a folder with no image sequence in it"),
+    (("a.mp4:empty", "b.MOV:empty", "notes.txt:empty"),  # a folder of clips: said how to stylize each
+     r"holds videos \(a.mp4, b.MOV\), not numbered frames: to stylize each of them, give them as .*frames/\*$"),
     (("a1.png", "a2.jpg"), r"holds images of several kinds \(1 .png, 1 .jpg\)"),
     (("f1.png", "f2.png", "f10.png"), r"sort differently as text than by number \(f10.png comes before f2.png\): "
                                       r"pad the numbers"),

@@ -28,6 +28,9 @@ OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska
                   # animations, to share a short clip: no sound (a still image input still writes a
                   # still .webp, see vidstyle.io.images.IMAGE_OUTPUT_FORMATS)
                   ".gif": "gif", ".webp": "webp"}
+#: Extensions of the video files commonly met as inputs (training's clips are found by them; a
+#: folder of them given as a frame folder is told how to give them)
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 
 
 #: Longest file name (bytes) on common file systems (ext4, XFS, Btrfs, NTFS, APFS).

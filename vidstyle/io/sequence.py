@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image
 
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import (check_writable_folder, create_output_folder, folders_missing, remove_empty_folders,
-                               move_into_place, temp_path_beside)
+from vidstyle.io.files import (VIDEO_SUFFIXES, check_writable_folder, create_output_folder, folders_missing,
+                               move_into_place, remove_empty_folders, temp_path_beside)
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_image_size, rgb_profile, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
@@ -150,6 +150,10 @@ def _find_sequence(folder: Path) -> ImageSequence:
     entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
     kinds = Counter(p.suffix.lower() for p in entries if p.suffix.lower() in SEQUENCE_SUFFIXES)
     if not kinds:
+        videos = sorted(p.name for p in entries if p.suffix.lower() in VIDEO_SUFFIXES)
+        if videos:  # clips/ for clips/*: the way to stylize each is to name them
+            raise VidstyleError(f"{folder} holds videos ({', '.join(videos[:3])}{', ...' if len(videos) > 3 else ''}), "
+                                f"not numbered frames: to stylize each of them, give them as {folder / '*'}")
         raise VidstyleError(f"{folder} is a folder with no image sequence in it (frames must be "
                             f"{', '.join(SEQUENCE_SUFFIXES)} files)")
     if len(kinds) > 1:

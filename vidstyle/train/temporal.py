@@ -27,9 +27,7 @@ from vidstyle.flow.estimate import DISFlow
 from vidstyle.flow.occlusion import in_view_mask, valid_mask_numpy
 from vidstyle.flow.warp import pixel_coords, warp
 from vidstyle.frames import images_to_tensor, luminance
-from vidstyle.io.files import cache_folder, file_identity, not_a_file_error, write_then_rename
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
+from vidstyle.io.files import VIDEO_SUFFIXES, cache_folder, file_identity, not_a_file_error, write_then_rename
 
 log = logging.getLogger("vidstyle")
 
