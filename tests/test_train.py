@@ -1952,6 +1952,31 @@ def test_a_run_whose_crops_cannot_fit_in_memory_is_refused_before_it_starts(data
     assert Path(big.out).is_file()
 
 
+def test_a_run_past_a_containers_memory_limit_is_refused_too(data, loss_weights, tmp_path, monkeypatch):
+    """docker --memory 4g on a 64 GB host: the kernel kills the run at the container's limit, so
+    the machine's memory alone let a run start that could not fit."""
+    import vidstyle.device as device
+    import vidstyle.train.loop as loop
+
+    limit = tmp_path / "memory.max"
+    for text, expected in (("max\n", None), ("4294967296\n", 2 ** 32), ("garbage\n", None), ("", None)):
+        limit.write_text(text)
+        assert device.cgroup_memory_limit(str(limit)) == expected, text
+    assert device.cgroup_memory_limit(str(tmp_path / "absent")) is None
+
+    monkeypatch.setattr(loop, "_physical_memory", lambda: 64 * 2 ** 30)
+    monkeypatch.setattr(loop, "cgroup_memory_limit", lambda: 2 ** 30)
+    big = _config(data, loss_weights, tmp_path, image_size=512, batch_size=4, checkpoint_every=1)
+    with pytest.raises(VidstyleError, match=r"needs at least 3 GiB of memory to train the light network on the CPU, "
+                                            r"and this container may use 1 GiB"):
+        train(big, progress=False)
+    assert not Path(big.out).exists() and not big.work_dir().exists()
+    monkeypatch.setattr(loop, "cgroup_memory_limit", lambda: 2 ** 40)  # a limit above the machine's: the machine's
+    monkeypatch.setattr(loop, "_physical_memory", lambda: 2 ** 30)
+    with pytest.raises(VidstyleError, match=r"and this machine has 1 GiB"):
+        train(big, progress=False)
+
+
 def test_a_second_run_in_the_same_checkpoint_folder_is_refused_while_the_first_runs(data, loss_weights, tmp_path):
     """The same command started again in another terminal, or with --overwrite or --resume while
     the first run still trains, would delete or interleave its checkpoints: refused at once, the

@@ -70,6 +70,20 @@ def cgroup_cpu_limit(path: str = CGROUP_CPU_MAX) -> int | None:
         return None
 
 
+#: cgroup v2's memory limit of this process's group ("max", or bytes: ``docker --memory 4g``)
+CGROUP_MEMORY_MAX = "/sys/fs/cgroup/memory.max"
+
+
+def cgroup_memory_limit(path: str = CGROUP_MEMORY_MAX) -> int | None:
+    """The bytes a container's memory limit allows (past them the kernel kills the process as
+    it does on a machine out of memory), or None without a limit (or without cgroup v2)."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):  # no such file, "max" (no limit), or a malformed line
+        return None
+
+
 def usable_cores() -> int:
     """CPU cores this process may use: its affinity mask (as ``taskset`` or a container's cpuset
     sets it) where the system has one, else the machine's count, and no more than a container's

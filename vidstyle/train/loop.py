@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vidstyle.cli_args import threads_given
-from vidstyle.device import autocast, precision_name, resolve_device, resolve_precision, synchronize
+from vidstyle.device import (autocast, cgroup_memory_limit, precision_name, resolve_device, resolve_precision,
+                             synchronize)
 from vidstyle.errors import VidstyleError, first_line, torch_load_reason
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
@@ -107,13 +108,18 @@ def _physical_memory() -> int | None:
 
 def _check_memory(config: TrainConfig) -> None:
     """Refuse a CPU run whose crops cannot fit in this machine's memory (:data:`TRAIN_BYTES_PER_PIXEL`)."""
-    total = _physical_memory()
+    total, where = _physical_memory(), "this machine has"
+    # a container's limit (docker --memory 4g on a 64 GB host) kills the run as surely as the
+    # machine's memory does, and the machine's alone let such a run start
+    limit = cgroup_memory_limit()
+    if limit and (not total or limit < total):
+        total, where = limit, "this container may use"
     per_pixel = TRAIN_BYTES_PER_PIXEL.get(config.arch, TRAIN_BYTES_PER_PIXEL["light"])
     need = per_pixel * config.batch_size * config.image_size ** 2
     if total and need > total:
         raise VidstyleError(f"--image-size {config.image_size} at --batch-size {config.batch_size} needs at least "
                             f"{need / 2 ** 30:.0f} GiB of memory to train the {config.arch} network on the CPU, and "
-                            f"this machine has {total / 2 ** 30:.0f} GiB: give a smaller --image-size or --batch-size")
+                            f"{where} {total / 2 ** 30:.0f} GiB: give a smaller --image-size or --batch-size")
 
 
 def build_network(arch: str, num_styles: int) -> TransformerNet:
