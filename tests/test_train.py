@@ -1678,6 +1678,41 @@ def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_we
     assert "vidstyle: terminated (SIGTERM)" in err
 
 
+def test_the_summary_ends_with_how_to_use_the_model(data, loss_weights, tmp_path, capsys):
+    """Where a run ends the next step is stylizing with it: the last line says how, and for a
+    multi-style file how its other styles are picked and blended (its path alone runs the first)."""
+    import shlex
+
+    import torch
+
+    from vidstyle.cli import main
+    from vidstyle.models.zoo import resolve_style
+
+    def run(out: Path, styles: list[str], *more: str) -> str:
+        args = ["train", *[a for s in styles for a in ("--style", s)], "--content", str(data["content"]),
+                "--out", str(out), "--image-size", "32", "--batch-size", "1", "--steps", "1", "--loss-net",
+                "vgg16_hed", "--loss-weights", str(loss_weights), "--style-layers", "relu1_2", "--content-layers",
+                "relu2_2", "--device", "cpu", "--checkpoint-every", "0", "--threads", "1", *more]
+        threads = torch.get_num_threads()
+        try:
+            assert main(args) == 0
+        finally:
+            torch.set_num_threads(threads)
+        return (capsys.readouterr().err.splitlines() or [""])[-1]
+
+    one = tmp_path / "my style.safetensors"
+    assert run(one, data["styles"][:1]) == f"use it: vidstyle stylize INPUT -o OUTPUT --style {shlex.quote(str(one))}"
+    two = tmp_path / "ab.safetensors"
+    line = run(two, data["styles"])
+    words = shlex.split(line.split("use it: ", 1)[1])
+    specs = [words[i + 1] for i, w in enumerate(words) if w == "--style"]
+    first, second = (Path(s).stem for s in data["styles"])
+    assert specs == [str(two), f"{two}:{second}", f"{two}:{first}=0.7,{second}=0.3"], line
+    assert resolve_style(specs[1]).mix == (0.0, 1.0)  # each as written picks what the line says
+    assert resolve_style(specs[2]).mix == (0.7, 0.3)
+    assert run(tmp_path / "q.safetensors", data["styles"][:1], "--quiet") == ""  # --quiet: no summary, no hint
+
+
 def test_an_out_that_is_no_safetensors_is_said_before_overwrite(data, tmp_path, capsys):
     from vidstyle.cli import main
 

@@ -203,7 +203,20 @@ def _cmd_train(args) -> int:
         rate = result.metrics["images_per_s"]  # None when a resumed run had no step left to take
         print(f"wrote {result.out} ({result.steps} steps" + (f", {rate} images/s" if rate else "")
               + f"); held-out losses: {held}", file=sys.stderr)
+        print(use_text(str(result.out), [m["name"] for m in config.styles_metadata()]), file=sys.stderr)
     return 0
+
+
+def use_text(out: str, names: list[str]) -> str:
+    """The line after training's summary that says how the new model is used: where a run ends, the
+    user's next step is stylizing with it, and a multi-style file's blend syntax is not guessable."""
+    import shlex
+
+    text = f"use it: vidstyle stylize INPUT -o OUTPUT --style {shlex.quote(out)}"
+    if len(names) > 1:  # its path alone runs its first style
+        text += (f" (its first style, {names[0]}); --style {shlex.quote(f'{out}:{names[1]}')} for another, "
+                 f"--style {shlex.quote(f'{out}:{names[0]}=0.7,{names[1]}=0.3')} to blend them")
+    return text
 
 
 # --- optimize --------------------------------------------------------------------------------------
