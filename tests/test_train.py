@@ -1275,6 +1275,24 @@ def test_a_fresh_run_never_mixes_with_an_earlier_runs_checkpoints(data, loss_wei
     assert json.loads(state["config"])["styles"] == data["styles"][1:]
 
 
+def test_overwrite_keeps_the_earlier_runs_checkpoints_when_init_from_is_refused(data, loss_weights, tmp_path):
+    """--overwrite deletes an earlier run's checkpoints only once every input is checked: an
+    --init-from file of another number of styles (or --arch) refused after deleting them left
+    neither run."""
+    from vidstyle.train.loop import numbered_checkpoints
+
+    two = _config(data, loss_weights, tmp_path / "two", styles=data["styles"], steps=2)
+    train(two, progress=False)
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1, preview_every=1)
+    train(config, progress=False)
+    work = config.work_dir()
+    before = sorted(p.name for p in work.iterdir())
+    assert numbered_checkpoints(work) and any(n.startswith("preview_") for n in before)
+    with pytest.raises(VidstyleError, match="a 2-style file can only start a network with 2 styles"):
+        train(replace(config, init_from=two.out), progress=False, overwrite=True)
+    assert sorted(p.name for p in work.iterdir()) == before
+
+
 def test_a_fresh_run_never_mixes_with_the_previews_of_a_run_stopped_before_its_first_checkpoint(
         data, loss_weights, tmp_path, monkeypatch):
     from vidstyle.train import loop

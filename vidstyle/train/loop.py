@@ -665,11 +665,13 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
 
     num_styles = len(config.styles)
     torch.manual_seed(config.seed)
-    for old in earlier:  # only now that every input has been checked
-        old.unlink()
     net = build_network(config.arch, num_styles).to(device).to(memory_format=memory_format).train()
     if config.init_from and not config.resume:
         init_from_file(net, config.init_from)
+    # only now that every input has been checked, --init-from's file too: one of another --arch
+    # or number of styles, deleting first, left the user with neither run
+    for old in earlier:
+        old.unlink()
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     decoder_input: dict[str, torch.Tensor] = {}
