@@ -33,6 +33,19 @@ def test_wide_and_narrow_grey_images_keep_their_levels(tmp_path, name, image):
     assert np.abs(rgb.astype(int) - expected[..., None]).max() == 0
 
 
+def test_a_video_given_as_an_image_is_said_to_be_one(tmp_path):
+    """A clip given as a painting (train --style, optimize, eval --painting): said as a video, not
+    as Pillow's "cannot identify image file"."""
+    from videos import make_video
+
+    clip = make_video(tmp_path / "bikes.mp4", frames=2)
+    with pytest.raises(VidstyleError, match=r"cannot read image .*bikes.mp4: it is a video file, not an image$"):
+        read_image(clip)
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(VidstyleError, match=r"cannot identify image file"):
+        read_image(tmp_path / "notes.png")
+
+
 def test_an_image_past_pillows_bomb_limit_is_a_clear_error(tmp_path, monkeypatch):
     path = tmp_path / "huge.png"
     Image.fromarray(np.zeros((200, 300, 3), np.uint8)).save(path)
