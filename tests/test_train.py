@@ -601,6 +601,7 @@ def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_
                              ({"image_size": 4097}, "--image-size must be at most 4096"),
                              ({"style_size": 100000}, "--style-size must be at most 4096"),
                              ({"batch_size": 100000}, "--batch-size must be at most 1024"),
+                             ({"steps": 10 ** 20}, "--steps must be at most 10000000"),  # trained for ever
                              ({"lr": 1e300}, "--lr must be a number > 0 and at most 10"),
                              ({"seed": 10 ** 23}, r"--seed must be between 0 and 2\*\*63 - 1"),
                              ({"seed": -1}, "--seed must be between")):
@@ -608,7 +609,7 @@ def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_
             TrainConfig(**base, **options).validate()
     with pytest.raises(VidstyleError, match="every loss weight is 0"):
         TrainConfig(**base, content_weight=0, style_weight=0, tv_weight=0).validate()
-    TrainConfig(**base, image_size=128, lr=1e-3, seed=2 ** 63 - 1).validate()  # the bounds themselves pass
+    TrainConfig(**base, image_size=128, lr=1e-3, seed=2 ** 63 - 1, steps=10 ** 7).validate()  # the bounds pass
 
 
 def test_a_second_content_folder_is_refused_not_dropped(tmp_path, capsys):
@@ -664,6 +665,10 @@ def test_optimize_refuses_a_painting_too_small_for_the_loss_network(data, tmp_pa
                      "--style-size", size, "--device", "cpu"]) == 1
         assert capsys.readouterr().err == (f"vidstyle: error: --style-size must be at least {MIN_IMAGE_SIZE} "
                                            f"pixels, got {size}\n")
+    assert not out.exists()
+    assert main(["optimize", "--style", data["styles"][0], "--content", photo, "-o", str(out), "--steps",
+                 "99999999999999999999", "--device", "cpu"]) == 1  # a typo of digits ran for ever
+    assert capsys.readouterr().err == "vidstyle: error: --steps must be at most 10000000, got 99999999999999999999\n"
     assert not out.exists()
 
 

@@ -14,6 +14,9 @@ from vidstyle.models.archs import ARCH_NAMES, DEFAULT_LOSS_NET, default_style_we
 #: Bounds that stop a typo (an extra zero or three) before it takes all the memory or overflows.
 MAX_IMAGE_SIZE = 4096
 MAX_BATCH_SIZE = 1024
+#: Steps of one run (train) or iterations (optimize): a typo of digits trained for ever; the
+#: bundled recipes take 1500-40000 (checkpoint names hold 7 digits)
+MAX_STEPS = 10_000_000
 MAX_LR = 10.0  # Adam steps of that size already wreck any network; larger ones overflow fp32
 #: the largest --temporal-perspective: the homography's scale stays at least 0.5 across the frame
 MAX_PERSPECTIVE = 0.5
@@ -171,7 +174,7 @@ class TrainConfig:
         # before the multiple's advice, which past them would name sizes past them too
         for name, v, most in (("--image-size", self.image_size, MAX_IMAGE_SIZE),
                               ("--style-size", self.resolved_style_size(), MAX_IMAGE_SIZE),
-                              ("--batch-size", self.batch_size, MAX_BATCH_SIZE)):
+                              ("--batch-size", self.batch_size, MAX_BATCH_SIZE), ("--steps", self.steps, MAX_STEPS)):
             if v > most:
                 raise VidstyleError(f"{name} must be at most {most}, got {v}")
         from vidstyle.train.loop import build_network

@@ -25,7 +25,7 @@ from vidstyle.frames import resize_rgba, tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, keeps_transparency, write_image
 from vidstyle.models.lossnets import LossNetwork, load_loss_network
-from vidstyle.train.config import MAX_IMAGE_SIZE, MAX_LR, OptimizeConfig, check_seed
+from vidstyle.train.config import MAX_IMAGE_SIZE, MAX_LR, MAX_STEPS, OptimizeConfig, check_seed
 from vidstyle.train.data import load_style_image, resized_short_side
 from vidstyle.frames import images_to_tensor
 
@@ -129,9 +129,10 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
         if v < MIN_IMAGE_SIZE:
             raise VidstyleError(f"{name} must be at least {MIN_IMAGE_SIZE} pixels, got {v}")
 
-    for name, v in (("--image-size", config.image_size), ("--style-size", config.style_size or 0)):
-        if v > MAX_IMAGE_SIZE:
-            raise VidstyleError(f"{name} must be at most {MAX_IMAGE_SIZE}, got {v}")
+    for name, v, most in (("--image-size", config.image_size, MAX_IMAGE_SIZE),
+                          ("--style-size", config.style_size or 0, MAX_IMAGE_SIZE), ("--steps", config.steps, MAX_STEPS)):
+        if v > most:
+            raise VidstyleError(f"{name} must be at most {most}, got {v}")
     if config.lr is not None and not (math.isfinite(config.lr) and 0 < config.lr <= MAX_LR):
         raise VidstyleError(f"--lr must be a number > 0 and at most {MAX_LR:g}, got {config.lr}")
     check_seed(config.seed)
