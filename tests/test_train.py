@@ -257,6 +257,8 @@ def test_the_content_search_follows_linked_folders_and_skips_hidden_and_excluded
     (root / "own" / "a.png").write_bytes(photos[0].read_bytes())
     (root / "linked").symlink_to(data["content"], target_is_directory=True)  # a folder of photos elsewhere
     (root / "own" / "loop").symlink_to(root, target_is_directory=True)  # a link back up: must not recurse
+    # one photo under two names, once: one name held out for scoring while the other trained
+    (root / "own" / "b.png").symlink_to(root / "own" / "a.png")
     (root / "own" / "._a.png").write_bytes(b"\0" * 64)  # macOS metadata companion
     (root / ".thumbnails").mkdir()
     (root / ".thumbnails" / "t.png").write_bytes(photos[1].read_bytes())

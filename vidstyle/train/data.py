@@ -74,11 +74,12 @@ def can_read(path: Path) -> bool:
 def find_images(folder: str | Path, exclude: Sequence[str | Path] = ()) -> list[Path]:
     """All image files under ``folder``, recursively, sorted by relative path (deterministic).
 
-    Linked folders are followed (each real folder once, so a link loop ends); hidden files and
-    folders (a leading dot: macOS's ``._photo.jpg`` companions, ``.thumbnails``) are left out, and
-    so are the folders in ``exclude`` (a training run's own checkpoint and preview folder, when
-    it lies inside the content folder) and other runs' such folders (``*.train`` holding
-    checkpoints or previews), whose preview grids are no photos."""
+    Linked folders are followed (each real folder once, so a link loop ends), and a file under
+    two names (a link) is listed once, under the first; hidden files and folders (a leading dot:
+    macOS's ``._photo.jpg`` companions, ``.thumbnails``) are left out, and so are the folders in
+    ``exclude`` (a training run's own checkpoint and preview folder, when it lies inside the
+    content folder) and other runs' such folders (``*.train`` holding checkpoints or previews),
+    whose preview grids are no photos."""
     folder = Path(folder)
     if not folder.is_dir():
         what = "is a file, not a folder of photos" if folder.exists() else "not found"
@@ -102,6 +103,12 @@ def find_images(folder: str | Path, exclude: Sequence[str | Path] = ()) -> list[
         files += [Path(root) / n for n in names if not n.startswith(".")
                   and Path(n).suffix.lower() in IMAGE_EXTENSIONS and (Path(root) / n).is_file()]
     files.sort(key=lambda p: p.relative_to(folder).as_posix())
+    # one photo under two names (a linked file) once: else one name could be held out for scoring
+    # while the network trained on the other
+    listed: dict[str, Path] = {}
+    for path in files:
+        listed.setdefault(os.path.realpath(path), path)
+    files = list(listed.values())
     if not files:
         raise VidstyleError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {folder}")
     return files
