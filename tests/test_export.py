@@ -422,3 +422,22 @@ def test_a_cache_that_cannot_be_written_or_found_is_done_without(tmp_path, monke
 
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
+
+
+def test_a_cache_that_can_be_read_but_not_touched_is_still_read(tmp_path, monkeypatch):
+    """A read-only cache (a mount, a pre-filled folder of another user's): marking a file as
+    recently used fails, and the network it holds was thrown away and exported again every run."""
+    import vidstyle.export as export_mod
+
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "cache"))
+    exports = []
+    real = export_mod.export_onnx_bytes
+    monkeypatch.setattr(export_mod, "export_onnx_bytes", lambda model: exports.append(1) or real(model))
+    net, x = light_net().eval(), torch.rand(1, 3, 16, 16)
+    first = OnnxRunner(net)(x)
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Read-only file system")
+
+    monkeypatch.setattr(export_mod.os, "utime", read_only)
+    assert torch.equal(OnnxRunner(net)(x), first) and len(exports) == 1

@@ -189,10 +189,14 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
         return export_onnx_bytes(model), None
     try:
         data = path.read_bytes()
-        os.utime(path)  # recently used: kept when older ones go
-        return data, path
     except OSError:
         pass
+    else:
+        # recently used: kept when older ones go; a cache it cannot touch (read-only, another
+        # user's) is still read, not exported again on every run
+        with contextlib.suppress(OSError):
+            os.utime(path)
+        return data, path
     data = export_onnx_bytes(model)
     try:
         with write_then_rename(path, make_folder=True) as tmp:
