@@ -441,3 +441,25 @@ def test_a_cache_that_can_be_read_but_not_touched_is_still_read(tmp_path, monkey
 
     monkeypatch.setattr(export_mod.os, "utime", read_only)
     assert torch.equal(OnnxRunner(net)(x), first) and len(exports) == 1
+
+
+def test_a_cache_file_damaged_where_onnx_runtime_cannot_tell_is_exported_again(tmp_path, monkeypatch):
+    """A flipped bit in a weight leaves a graph that ONNX Runtime loads and runs: it painted wrong
+    frames in every later run (each read kept it as recently used)."""
+    import vidstyle.export as export_mod
+
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "cache"))
+    exports = []
+    real = export_mod.export_onnx_bytes
+    monkeypatch.setattr(export_mod, "export_onnx_bytes", lambda model: exports.append(1) or real(model))
+    net, x = _randomize_norms(light_net()), torch.rand(1, 3, 32, 32)
+    first = OnnxRunner(net)(x)
+    (cached,) = (tmp_path / "cache" / "onnx").glob("*.onnx")
+    data = bytearray(cached.read_bytes())
+    middle = len(data) // 2  # inside the weights (most of the file)
+    data[middle:middle + 64] = bytes(b ^ 0x55 for b in data[middle:middle + 64])
+    cached.write_bytes(bytes(data))
+    assert not torch.allclose(OnnxRunner(bytes(data))(x), first, atol=1e-3)  # loads, and paints wrongly
+    assert torch.equal(OnnxRunner(net)(x), first) and len(exports) == 2
+    (again,) = (tmp_path / "cache" / "onnx").glob("*.onnx")  # in the damaged file's place
+    assert again.read_bytes() != bytes(data)

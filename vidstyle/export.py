@@ -174,6 +174,11 @@ def _graph_key(model: TransformerNet) -> str:
     return key.hexdigest()[:40]
 
 
+def _cache_name(key: str, data: bytes) -> str:
+    """The name of the cache file of graph ``key`` (:func:`_graph_key`) that holds ``data``."""
+    return f"{key}.{hashlib.sha256(data).hexdigest()[:16]}.onnx"
+
+
 def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
     """``model`` exported for ONNX Runtime (:func:`export_onnx_bytes`), and the cache file it was
     read from (None when exported now). The first export in a process took 1.6 s here (2-core Zen
@@ -183,15 +188,21 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
     used; a cache that cannot be found or written is done without."""
     try:
         folder = cache_folder("onnx")
-        path = folder / f"{_graph_key(model)}.onnx"
+        key = _graph_key(model)
     except Exception as exc:  # noqa: BLE001 - no home folder to find, say: the run goes on without the cache
         logging.getLogger("vidstyle").debug("exported networks not cached: %s", exc)
         return export_onnx_bytes(model), None
-    try:
-        data = path.read_bytes()
-    except OSError:
-        pass
-    else:
+    # a file's name ends in a digest of what it holds: one damaged on disk (a flipped bit in a
+    # weight) still loads in ONNX Runtime, and painted wrong frames in every later run
+    for path in folder.glob(f"{key}.*.onnx"):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if path.name != _cache_name(key, data):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
         # recently used: kept when older ones go; a cache it cannot touch (read-only, another
         # user's) is still read, not exported again on every run
         with contextlib.suppress(OSError):
@@ -199,7 +210,7 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
         return data, path
     data = export_onnx_bytes(model)
     try:
-        with write_then_rename(path, make_folder=True) as tmp:
+        with write_then_rename(folder / _cache_name(key, data), make_folder=True) as tmp:
             tmp.write_bytes(data)
         # (not another process's file still being written: hidden, until renamed)
         kept = sorted((p for p in folder.glob("*.onnx") if not p.name.startswith(".")),
