@@ -472,3 +472,17 @@ def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch, caplog
     monkeypatch.setattr(stylizer_mod.torch, "compile", inductor_failure)
     with pytest.raises(VidstyleError, match=r"\(OSError: InvalidCxxCompiler: No working C\+\+ compiler found\)"):
         Stylizer.from_model(net, device="cpu", backend="compile").stylize(img)
+
+
+def test_bf16_under_onnx_runtime_is_refused_in_one_line_without_the_speed_warning(monkeypatch, caplog):
+    """The onnx backend runs fp32 only: `--precision bf16 --backend onnx` on an AVX2-only CPU was
+    first warned that bf16 is slow there (use fp32), then refused: two lines for one mistake."""
+    device_mod._warn_slow_cpu_bf16.cache_clear()
+    monkeypatch.setattr(device_mod, "cpu_has_onednn_bf16", lambda: False)
+    try:
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            with pytest.raises(VidstyleError, match="fp32 only"):
+                Stylizer.from_model(light_net(), device="cpu", precision="bf16", backend="onnx")
+        assert not caplog.records, caplog.text
+    finally:
+        device_mod._warn_slow_cpu_bf16.cache_clear()

@@ -225,7 +225,10 @@ class Stylizer:
             backend = "compile"
         if backend == "onnx" and (precision or "auto").strip().lower() == "auto":
             precision = "fp32"  # the onnx backend is fp32: asking for it picks that precision
-        self.dtype = None if self.int8 else resolve_precision(precision, self.device, inference=True)
+        # not warned of bf16's speed on this CPU when the onnx backend refuses bf16 just below:
+        # one line for one mistake
+        self.dtype = None if self.int8 else resolve_precision(precision, self.device, inference=True,
+                                                              warn=backend != "onnx")
         # the fp32 network that gives frames of (almost) one colour their colour: see _stylize_tensor
         self._flat_reference = copy.deepcopy(self.model).float().cpu().eval()
         self._flat_colours: dict[tuple[float, ...], torch.Tensor] = {}
