@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import numpy as np
 import pytest
@@ -441,6 +443,20 @@ def test_a_cache_that_can_be_read_but_not_touched_is_still_read(tmp_path, monkey
 
     monkeypatch.setattr(export_mod.os, "utime", read_only)
     assert torch.equal(OnnxRunner(net)(x), first) and len(exports) == 1
+
+
+def test_partial_files_of_killed_writers_are_cleared_from_the_cache(tmp_path, monkeypatch):
+    """A process killed while it wrote a cache file leaves it hidden (up to 8 MB), which the
+    clean-up of the files used least passed over for ever; one being written (new) stays."""
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "cache" / "onnx"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".abc.vidstyle-1234.partial.onnx", folder / ".def.vidstyle-5678.partial.onnx"
+    stale.write_bytes(b"cut off")
+    fresh.write_bytes(b"being written")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    OnnxRunner(light_net().eval())
+    assert not stale.exists() and fresh.exists()
 
 
 def test_a_cache_file_damaged_where_onnx_runtime_cannot_tell_is_exported_again(tmp_path, monkeypatch):

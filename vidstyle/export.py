@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -217,6 +218,12 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
                       key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[ONNX_CACHE_FILES:]:
             old.unlink()
+        # a partial file of a process killed while it wrote (hidden, so not among those above): an
+        # hour old, no writer is still at it (a write takes milliseconds)
+        for partial in folder.glob(".*.partial.onnx"):
+            with contextlib.suppress(OSError):
+                if time.time() - partial.stat().st_mtime > 3600:
+                    partial.unlink()
     except (OSError, VidstyleError) as exc:  # a read-only home, a full disk: run without the cache
         logging.getLogger("vidstyle").debug("exported network not cached in %s: %s", folder, exc)
     return data, None
