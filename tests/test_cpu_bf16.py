@@ -430,6 +430,21 @@ def test_setting_the_same_mix_again_rebuilds_nothing(monkeypatch):
     assert len(built) == 4
 
 
+@pytest.mark.parametrize("fast_bf16, advice", [(False, "fp32"), (True, "bf16 or fp32")])
+def test_an_int8_build_that_fails_advises_bf16_only_where_it_runs_fast(monkeypatch, fast_bf16, advice):
+    """Without a compiler, int8 advised "bf16 or fp32" on a CPU just said to run bf16 6-11x slower."""
+    monkeypatch.setattr(device_mod, "cpu_has_onednn_bf16", lambda: fast_bf16)
+    stylizer = Stylizer.from_model(light_net().eval(), device="cpu", precision="int8")
+
+    def no_compiler(x):
+        raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+    monkeypatch.setattr(stylizer, "_quantize", no_compiler)
+    img = np.random.default_rng(0).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    with pytest.raises(VidstyleError, match=rf"^building the int8 network failed .*\(use --precision {advice} "
+                                            r"otherwise\)$"):
+        stylizer.stylize(img)
+
+
 def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch, caplog):
     monkeypatch.setattr(device_mod, "cpu_has_native_bf16", lambda: True)
 

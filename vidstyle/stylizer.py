@@ -345,9 +345,13 @@ class Stylizer:
             except VidstyleError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any export or compiler failure, said in one line
+                from vidstyle.device import cpu_has_onednn_bf16
+
                 first = first_line(exc, 200)
+                # bf16 only where this CPU runs it fast (else 6-11x slower than fp32: not advice)
+                other = "bf16 or fp32" if self.device.type != "cpu" or cpu_has_onednn_bf16() else "fp32"
                 raise VidstyleError(f"building the int8 network failed ({first}); it needs torch.export "
-                                    "support and a working C++ compiler (use --precision bf16 or fp32 "
+                                    f"support and a working C++ compiler (use --precision {other} "
                                     "otherwise)") from exc
         if self.backend != "compile" or self._compiled_ok:
             return self._forward(x)
