@@ -193,6 +193,9 @@ def test_frames_with_nan_or_infinite_values_are_refused_not_returned_as_garbage(
     # review, 36th session: these were plain VidstyleErrors, which `except ValueError` misses
     (lambda: _tiny(backend="foo"), BadValueError, "unknown backend 'foo'"),
     (lambda: _tiny(precision="fp8"), BadValueError, "unknown precision 'fp8'"),
+    # exact, as StylizeConfig and every other choice take it (the Stylizer took "FP32", the config not)
+    (lambda: _tiny(precision="FP32"), BadValueError, "unknown precision 'FP32'"),
+    (lambda: _tiny(precision="INT8"), BadValueError, "unknown precision 'INT8'"),
     (lambda: Stylizer.from_model(TransformerNet((4, 8)), device="tpu"), BadValueError, "unknown device 'tpu'"),
     (lambda: vidstyle.StylizeConfig(sequence_fps=0), BadValueError, "fps must be at least 1/86400"),
     (lambda: vidstyle.Stylizer("starry_night", precision=3), BadTypeError, "precision must be a name"),

@@ -160,7 +160,7 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
     """
     if precision is not None and not isinstance(precision, str):
         raise BadTypeError(f"precision must be a name such as 'auto', 'fp32' or 'bf16', got {precision!r}")
-    precision = (precision or "auto").lower()
+    precision = precision or "auto"  # as every other choice: exact ("FP32" passed here, where configs refused it)
     if precision not in PRECISIONS:
         also = ", or int8 on the CPU" if inference else ""  # int8 is the Stylizer's own (quantized) path
         raise BadValueError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)}{also})")

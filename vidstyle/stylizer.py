@@ -140,7 +140,7 @@ def _int8_device(precision: str | None, device: str | torch.device) -> str | tor
     """int8 runs on the CPU: there ``auto`` means the CPU even where a GPU is present."""
     if precision is not None and not isinstance(precision, str):
         raise BadTypeError(f"precision must be a name such as 'auto', 'bf16' or 'int8', got {precision!r}")
-    return "cpu" if (precision or "").lower() == "int8" and str(device) == "auto" else device
+    return "cpu" if precision == "int8" and str(device) == "auto" else device
 
 
 def onnx_available() -> bool:
@@ -211,7 +211,7 @@ class Stylizer:
         # same function without the full-resolution upsampled and padded copies (~20% of the light
         # network's time on the CPU; see SubpixelUpsampleConv)
         self.model, self.info = fold_for_inference(model), info
-        self.int8 = (precision or "").lower() == "int8"
+        self.int8 = precision == "int8"
         self._calibration: list[np.ndarray] = []  # uint8 frames: small, prepared when quantizing
         self.calibration_source: str | None = None
         self._int8_shape: torch.Size | None = None
@@ -223,7 +223,7 @@ class Stylizer:
             from vidstyle.models.quantize import require_torchao
             require_torchao()
             backend = "compile"
-        if backend == "onnx" and (precision or "auto").strip().lower() == "auto":
+        if backend == "onnx" and (precision or "auto") == "auto":
             precision = "fp32"  # the onnx backend is fp32: asking for it picks that precision
         # not warned of bf16's speed on this CPU when the onnx backend refuses bf16 just below:
         # one line for one mistake
