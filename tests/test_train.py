@@ -1746,6 +1746,10 @@ def test_an_out_that_is_no_safetensors_is_said_before_overwrite(data, tmp_path, 
     assert main(["train", "--style", data["styles"][0], "--content", str(data["content"]), "-o", str(fake)]) == 1
     err = capsys.readouterr().err
     assert err == f"vidstyle: error: --out must end in .safetensors, got {fake}\n"  # not "exists: --overwrite"
+    bare = tmp_path / ".safetensors"  # the suffix alone ("must end in .safetensors, got .safetensors")
+    assert main(["train", "--style", data["styles"][0], "--content", str(data["content"]), "-o", str(bare)]) == 1
+    assert capsys.readouterr().err == (f"vidstyle: error: --out needs a name before .safetensors "
+                                       f"(my_style.safetensors), got {bare}\n")
 
 
 def test_resume_on_another_kind_of_device_is_refused_before_the_loss_scaler_fails(data, loss_weights, tmp_path):

@@ -154,6 +154,8 @@ class TrainConfig:
     def validate(self) -> None:
         if not self.styles:
             raise VidstyleError("give at least one --style image")
+        if Path(self.out).name == ".safetensors":  # (a hidden name without a suffix, to Path)
+            raise VidstyleError(f"--out needs a name before .safetensors (my_style.safetensors), got {self.out}")
         if Path(self.out).suffix != ".safetensors":
             raise VidstyleError(f"--out must end in .safetensors, got {self.out}")
         try:  # the command is stored in the weights' metadata, which is UTF-8: refused now, not after training
