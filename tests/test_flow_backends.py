@@ -225,3 +225,4 @@ def test_raft_weights_that_are_not_a_weights_file_are_one_clear_line(tmp_path, c
     message = str(err.value)
     assert "\n" not in message and "weights_only" not in message, message
     assert str(path) in message and "not a PyTorch weights file" in message, message
+    assert message.endswith("(it is not a file that torch.save wrote)"), message

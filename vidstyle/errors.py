@@ -53,11 +53,19 @@ def first_line(exc: BaseException, limit: int | None = None, default: str | None
     return text.splitlines()[0][:limit]
 
 
-def torch_load_reason(exc: BaseException) -> str:
+def torch_load_reason(exc: BaseException, path=None) -> str:
     """Why ``torch.load(weights_only=True)`` refused a file, in a few words with the error's type:
     torch's own text is a bare number for some files ("101") and several lines for others, and
     advises ``weights_only=False``, i.e. running the file's pickled code: never, for a file that
-    is not what it claims to be."""
+    is not what it claims to be. ``path``: the file, for one that torch.save did not write at all
+    (a PNG was said to hold "objects other than tensors")."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(2)
+    except (OSError, TypeError):  # no path, or unreadable: torch's own reason
+        start = None
+    if start is not None and not (start == b"PK" or start[:1] == b"\x80"):  # a zip, or (before torch 1.6) a pickle
+        return "it is not a file that torch.save wrote"
     reason = first_line(exc, 120, default="unreadable")
     if "weights_only" in str(exc):
         reason = "it holds objects other than tensors and plain values"

@@ -140,7 +140,7 @@ class RAFTFlow(FlowEstimator):
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # not a weights file: the user can fix it
             raise VidstyleError(f"cannot read RAFT weights from {path}: not a PyTorch weights file (a torch.save'd "
-                                f"raft_large or raft_small state dict), or damaged ({torch_load_reason(exc)})") from exc
+                                f"raft_large or raft_small state dict), or damaged ({torch_load_reason(exc, path)})") from exc
         tried = builders if size == "auto" else {size: builders[size]}
         model, errors = None, []
         for name, build in tried.items():

@@ -350,7 +350,7 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
         state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
         raise VidstyleError(f"cannot read checkpoint {path}: corrupt, truncated, or not a vidstyle training "
-                            f"checkpoint ({torch_load_reason(exc)})") from exc
+                            f"checkpoint ({torch_load_reason(exc, path)})") from exc
     if not isinstance(state, dict) or not {"step", "model", "optimizer", "arch_args"} <= set(state):
         raise VidstyleError(f"{path} is not a vidstyle training checkpoint (those are the checkpoint_*.pt "
                             "files in the run's .train folder; --resume alone picks the latest)")
