@@ -599,7 +599,9 @@ def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(
     import cv2
 
     class FakeCapture:
-        """Reports 64x48; delivers 80x60, then 40x30 from the tenth frame, 16 frames in all."""
+        """Reports 64x48; delivers 80x60, then 40x30 from the tenth frame, 16 frames in all (at
+        1 frame/s reported: the frame read for the size is fresh when the session starts, and the
+        first of its 16)."""
 
         def __init__(self, target, backend):
             self.reads = 0
@@ -611,7 +613,7 @@ def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(
             return True
 
         def get(self, prop):
-            return {cv2.CAP_PROP_FRAME_WIDTH: 64, cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_FPS: 30}.get(prop, 0)
+            return {cv2.CAP_PROP_FRAME_WIDTH: 64, cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_FPS: 1}.get(prop, 0)
 
         def getBackendName(self):
             return "FAKE"
@@ -636,6 +638,64 @@ def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(
         assert (c.streams.video[0].width, c.streams.video[0].height) == (80, 60)
         assert sum(1 for _ in c.decode(video=0)) == 16
 
+
+
+def test_a_camera_session_does_not_begin_with_the_frame_read_at_opening(tmp_path, monkeypatch):
+    """The camera reads a frame when it opens (its size), before the network's warm-up: given
+    as the session's first frame, it was seconds stale, and a recording began with it held for
+    the warm-up's length. Once the camera has had time to replace it, the session starts with a
+    frame read then."""
+    import cv2
+
+    class FakeCapture:
+        """30 frames/s, each read waiting for the next; frame i (from 1) has brightness 8 * i."""
+
+        def __init__(self, target, backend):
+            self.reads, self.due = 0, None
+
+        def isOpened(self):
+            return True
+
+        def set(self, prop, value):
+            return True
+
+        def get(self, prop):
+            return {cv2.CAP_PROP_FRAME_WIDTH: 64, cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_FPS: 30}.get(prop, 0)
+
+        def getBackendName(self):
+            return "FAKE"
+
+        def read(self):
+            now = time.perf_counter()
+            if self.due is not None and now < self.due:
+                time.sleep(self.due - now)
+            self.due = max(now, self.due or now) + 1 / 30
+            self.reads += 1
+            if self.reads > 12:
+                return False, None
+            return True, np.full((48, 64, 3), 8 * self.reads, np.uint8)
+
+        def release(self):
+            pass
+
+    class WarmingUp:
+        """The network's first call (the warm-up) takes a second, as a real one's start does."""
+
+        calls = 0
+
+        def stylize(self, image):
+            self.calls += 1
+            if self.calls == 1:
+                time.sleep(1.0)
+            return image
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    cam = capture.CameraSource(0)
+    out = tmp_path / "rec.mkv"
+    run_live(cam, StyleBank([WarmingUp()]), LiveOptions(window=False, record=out))
+    with av.open(str(out)) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert first.mean() > 8  # not the frame read at opening
 
 # --- styles, stabilizer, snapshots ---------------------------------------------------------------
 

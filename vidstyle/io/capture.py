@@ -174,7 +174,8 @@ class CameraSource(FrameSource):
         # The size is the first frame's: what a backend reports before reading can differ (the size
         # asked for, a mode the driver then changes, 0x0), and the recording and the virtual camera
         # are opened at this size: a recording opened at the reported one failed on its first frame
-        # ("frame size changed mid-stream") and left an empty file. The frame is the first read().
+        # ("frame size changed mid-stream") and left an empty file. The frame is the first read() when
+        # that comes before the camera could replace it (see read()).
         self.width = self.height = 0
         self._peeked: tuple[np.ndarray, float] | None = None
         self._peeked = self.read()
@@ -189,7 +190,12 @@ class CameraSource(FrameSource):
 
         if self._peeked is not None:
             peeked, self._peeked = self._peeked, None
-            return peeked
+            # the frame read for the size, if the camera has had no time to replace it: read at
+            # opening, before the network's warm-up, it was the session's first frame seconds late,
+            # stamped then (a recording began with it held for the warm-up's length, and the first
+            # latency counted the warm-up); as a paced file's late frame, it is passed over
+            if time.perf_counter() - peeked[1] <= 1.0 / self.fps:
+                return peeked
         while True:
             ok, bgr = self.cap.read()
             t = time.perf_counter()
