@@ -156,6 +156,21 @@ def test_an_input_given_twice_is_said_as_such(tmp_path, inputs):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_file_linked_under_another_name_is_stylized_under_each(tmp_path, inputs):
+    # clips/* where latest.mp4 links to a.mp4: two outputs, as before the given-twice check,
+    # which took the link for the file given twice and refused the whole run
+    link = inputs[0].parent / "latest.mp4"
+    link.symlink_to(inputs[0].name)
+    out = tmp_path / "out"
+    results = list(stylize_files([inputs[0], link], out, Grey(), temporal="off", progress=False))
+    assert [r.frames for _, r in results] == [5, 5]
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "latest.mp4"]
+    # under one name in two folders (other/ links to clips/): one file, given twice
+    (tmp_path / "other").symlink_to(inputs[0].parent)
+    with pytest.raises(VidstyleError, match=r"other/a\.mp4 is given twice \(also as "):
+        stylize_files([inputs[0], tmp_path / "other" / "a.mp4"], tmp_path / "out2", Grey())
+
+
 def test_a_folder_made_for_nothing_is_removed(tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all")

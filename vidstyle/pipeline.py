@@ -42,7 +42,7 @@ from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_seq
                                   is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import (OUTPUT_FORMATS, atomic_output, check_input, check_output, check_output_file,
                                create_output_folder, ffmpeg_path, file_identity, folders_missing,
-                               remove_empty_folders)
+                               remove_empty_folders, same_file)
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -1329,17 +1329,20 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
         for sequence in (i for i in inputs if i.is_dir() and i.samefile(folder)):
             raise VidstyleError(f"the outputs would go into the input sequence's folder {sequence}; write them "
                                 "to another folder")
-    # one file named twice (overlapping globs, clips/*.mp4 clips/a*.mp4): said as such, since
-    # "several inputs would be written to" it, to be "stylized into separate folders", misleads
-    seen: dict[Path, Path] = {}
-    for i in inputs:
-        first = seen.setdefault(i.resolve(), i)
-        if first is not i:
-            raise VidstyleError(f"{i} is given twice" + ("" if str(first) == str(i) else f" (also as {first})")
-                                + ": give each input once")
     pairs = [(i, folder_output(i, folder, encode.codec)) for i in inputs]
     # case-blind: on macOS's and Windows' file systems X.mp4 and x.mp4 are one file
     names = [o.name.casefold() for _, o in pairs]
+    given: dict[str, list[Path]] = {}  # the inputs written to each output name
+    for i, name in zip(inputs, names):
+        # one file named twice (overlapping globs, clips/*.mp4 clips/a*.mp4): said as such, since
+        # "several inputs would be written to" it, to be "stylized into separate folders", misleads.
+        # Only where the outputs clash: a file under another name (a link, latest.mp4 to
+        # 2024-05-01.mp4) has an output of its own, as it had before this check
+        first = next((j for j in given.get(name, ()) if same_file(j, i)), None)
+        if first is not None:
+            raise VidstyleError(f"{i} is given twice" + ("" if str(first) == str(i) else f" (also as {first})")
+                                + ": give each input once")
+        given.setdefault(name, []).append(i)
     shared = sorted({str(o) for _, o in pairs if names.count(o.name.casefold()) > 1})
     if shared:
         raise VidstyleError(f"several inputs would be written to {shared[0]}; stylize them into separate folders")
