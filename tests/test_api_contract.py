@@ -456,6 +456,14 @@ def test_a_whole_number_past_any_float_is_refused_by_name_not_an_overflow(tmp_pa
     with pytest.raises(BadValueError, match="style weights must be non-negative numbers"):
         Stylizer("mix:starry_night=0.7,the_scream=0.3", device="cpu").set_mix({"starry_night": huge})
     assert vidstyle.StylizeConfig(start=10 ** 300).start == 10 ** 300  # within a float's range: a time
+    # a Fraction as large: math.isfinite converts it too ('integer division result too large')
+    from fractions import Fraction
+
+    with pytest.raises(BadValueError, match="start must be .*, got a number too large for a float"):
+        stylize_video(missing, tmp_path / "out.mp4", "light_mondrian", start=Fraction(huge))
+    with pytest.raises(BadValueError, match="crossfade must be"):
+        vidstyle.StyleTimeline([(0, "light_mondrian")], crossfade=Fraction(huge, 3))
+    assert vidstyle.StylizeConfig(start=Fraction(1, 3)).start == Fraction(1, 3)
 
 
 def test_submit_batch_for_yuv420_says_what_is_wrong_with_an_image_that_is_not_one():

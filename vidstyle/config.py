@@ -65,12 +65,13 @@ def check_number(name: str, value, what: str, in_range=lambda v: True, *, integr
     # A whole number is finite however long: math.isfinite would convert it to a float, which
     # overflows past about 309 digits (--crf 999...9 ended in an OverflowError)
     whole = isinstance(value, numbers.Integral)
-    if whole and not integral and not fits_a_float(value):
+    if not integral and not fits_a_float(value):
         # a number that is not a count is used as a float (float(value)): start=10 ** 400 ended in
-        # an OverflowError from deep inside (not shown: repr() fails past 4300 digits)
+        # an OverflowError from deep inside (not shown: repr() fails past 4300 digits), and so did
+        # a Fraction as large (math.isfinite converts it)
         from vidstyle.errors import BadValueError
 
-        raise BadValueError(f"{name} must be {what}, got a whole number too large for a float")
+        raise BadValueError(f"{name} must be {what}, got a {'whole ' if whole else ''}number too large for a float")
     if not ((whole or (math.isfinite(value) if finite else not math.isnan(value))) and in_range(value)):
         refuse(name, value, what, wrong_kind=False)
     return value
