@@ -61,6 +61,10 @@ def test_progress_lines_in_a_log_name_the_input_they_count(tmp_path, inputs):
     lines = log.getvalue().splitlines()
     assert lines and {line.split(":")[0] for line in lines} == {"a.mp4", "b.mkv"}
     assert "a.mp4: 5/5 frames" in lines and "b.mkv: 4/4 frames" in lines
+    # the caller's object is left as it was given: reused for another run, its lines named c.jpg
+    progress = pipeline.ProgressLines(interval=0, stream=log, clock=lambda: 0.0)
+    list(stylize_files(inputs, tmp_path / "out2", Grey(), temporal="off", progress=progress))
+    assert progress.label == ""
 
 
 def test_one_path_is_one_input_not_its_characters(tmp_path, inputs):

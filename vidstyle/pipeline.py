@@ -1389,4 +1389,6 @@ def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progre
             else:
                 yield source, result
     finally:
+        if name_each:  # the caller's object, as it was: reused for a later run, it named this run's last output
+            progress.label = ""
         remove_empty_folders(made)
