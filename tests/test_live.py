@@ -640,6 +640,49 @@ def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(
 
 
 
+def test_a_camera_that_fails_its_reads_while_it_starts_is_waited_for(monkeypatch):
+    """Some cameras fail their first reads while they start (Windows' Media Foundation, a network
+    stream). The session, which reads only after the network's warm-up, never saw that; the frame
+    read at opening (for the size) gave up after ten reads, 0.1 s: "opened but delivered no frame"."""
+    import cv2
+
+    class Starting:
+        """Its reads fail for the first 0.3 s after it opens."""
+
+        deliver = True
+
+        def __init__(self, target, backend):
+            self.ready_at = time.perf_counter() + 0.3
+
+        def isOpened(self):
+            return True
+
+        def set(self, prop, value):
+            return True
+
+        def get(self, prop):
+            return {cv2.CAP_PROP_FPS: 30}.get(prop, 0)
+
+        def getBackendName(self):
+            return "FAKE"
+
+        def read(self):
+            if not self.deliver or time.perf_counter() < self.ready_at:
+                return False, None
+            return True, np.full((48, 64, 3), 100, np.uint8)
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", Starting)
+    cam = capture.CameraSource(0)
+    assert (cam.width, cam.height) == (64, 48) and not cam.lost
+    # one that never delivers is still refused, once the wait is over
+    Starting.deliver = False
+    monkeypatch.setattr(capture.CameraSource, "FIRST_FRAME_WAIT", 0.2)
+    with pytest.raises(VidstyleError, match="camera 0 opened but delivered no frame"):
+        capture.CameraSource(0)
+
 def test_a_camera_session_does_not_begin_with_the_frame_read_at_opening(tmp_path, monkeypatch):
     """The camera reads a frame when it opens (its size), before the network's warm-up: given
     as the session's first frame, it was seconds stale, and a recording began with it held for

@@ -134,6 +134,10 @@ class CameraSource(FrameSource):
 
     #: consecutive failed reads after which the camera is considered unplugged
     MAX_FAILED_READS = 10
+    #: seconds a camera may take to deliver its first frame: some fail their reads while they start
+    #: (Windows' Media Foundation, a network stream), which the session, reading only after the
+    #: network's warm-up, never saw; read at opening, they were refused after 0.1 s
+    FIRST_FRAME_WAIT = 5.0
 
     def __init__(self, index_or_path: int | str = 0, size: tuple[int, int] | None = None, fps: float | None = None):
         import cv2
@@ -178,7 +182,10 @@ class CameraSource(FrameSource):
         # that comes before the camera could replace it (see read()).
         self.width = self.height = 0
         self._peeked: tuple[np.ndarray, float] | None = None
-        self._peeked = self.read()
+        deadline = time.perf_counter() + self.FIRST_FRAME_WAIT
+        while (peeked := self.read()) is None and time.perf_counter() < deadline:
+            self._failed, self.lost = 0, False  # starting, not unplugged: try again
+        self._peeked = peeked
         if self._peeked is None:
             self.cap.release()
             raise VidstyleError(f"{self.description} opened but delivered no frame; check that it is not in use, "
