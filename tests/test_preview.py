@@ -75,6 +75,9 @@ def test_a_narrow_sheet_names_each_style_rather_than_cutting_into_its_name(tmp_p
     assert drawn[0] == "light_starry_night" and drawn[1].startswith("--style light_starry_night")
     assert drawn[1].endswith("...") and drawn[2].endswith("...") and drawn[3] == long_label
     assert len(drawn[1]) < len(drawn[2])
+    drawn.clear()  # a name also found inside "--style" (a file t.pth given as "t"): kept whole, not "--st..."
+    labelled(np.zeros((8, 20, 3), np.uint8), "--style t: The Title, Someone, 1900", "t")
+    assert drawn == ["t"]
 
 
 def test_mistakes_are_found_before_any_network_runs(tmp_path):

@@ -67,7 +67,12 @@ def labelled(row: np.ndarray, text: str, name: str | None = None) -> np.ndarray:
     scale = min(0.5, 0.5 * room / max(1, cv2.getTextSize(text, font, 0.5, 1)[0][0]))
     if scale < _LABEL_MIN_SCALE:
         scale = _LABEL_MIN_SCALE
-        named_by = text.find(name) + len(name) if name else 0  # the text up to the name's end
+        # the text up to the name's end: its first place after a space ("--style t: Title" has a
+        # "t" in "--style" too), or none where the text does not hold it
+        start = -1
+        if name:
+            start = text.find(" " + name) + 1 if " " + name in text else text.find(name)
+        named_by = start + len(name) if start >= 0 else 0
         if cv2.getTextSize(text, font, scale, 1)[0][0] > room:  # (the scale is not quite linear)
             while len(text) > 4 and cv2.getTextSize(text + "...", font, scale, 1)[0][0] > room:
                 text = text[:-1]
