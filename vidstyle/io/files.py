@@ -30,7 +30,8 @@ OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska
                   ".gif": "gif", ".webp": "webp"}
 #: Extensions of the video files commonly met as inputs (training's clips are found by them; a
 #: folder of them given as a frame folder is told how to give them)
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".wmv",
+                  ".flv", ".3gp")
 
 
 #: Longest file name (bytes) on common file systems (ext4, XFS, Btrfs, NTFS, APFS).

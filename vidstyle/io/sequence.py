@@ -56,6 +56,8 @@ def sequence_fps(value) -> Fraction:
             from None
     # at least a frame a day: FFmpeg keeps a rate as a fraction of 32-bit integers, and a rate past
     # that (1e-300) failed only when the folder was opened, as "not a readable video file"
+    if MIN_SEQUENCE_FPS * (1 - Fraction(1, 10 ** 9)) <= rate < MIN_SEQUENCE_FPS:
+        rate = MIN_SEQUENCE_FPS  # 1 / 86400 as a float, a hair below it
     if not MIN_SEQUENCE_FPS <= rate <= 1000:
         raise BadValueError(f"fps must be at least 1/86400 (a frame a day) and at most 1000, got {value}")
     near = [n for n in _NTSC if abs(rate - n) < Fraction(1, 200)]

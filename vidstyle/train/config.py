@@ -15,7 +15,7 @@ from vidstyle.models.archs import ARCH_NAMES, DEFAULT_LOSS_NET, default_style_we
 MAX_IMAGE_SIZE = 4096
 MAX_BATCH_SIZE = 1024
 #: Steps of one run (train) or iterations (optimize): a typo of digits trained for ever; the
-#: bundled recipes take 1500-40000 (checkpoint names hold 7 digits)
+#: bundled recipes take 1500-40000
 MAX_STEPS = 10_000_000
 MAX_LR = 10.0  # Adam steps of that size already wreck any network; larger ones overflow fp32
 #: the largest --temporal-perspective: the homography's scale stays at least 0.5 across the frame
