@@ -1298,6 +1298,10 @@ def test_overwrite_keeps_the_earlier_runs_checkpoints_when_init_from_is_refused(
     with pytest.raises(VidstyleError, match="a 2-style file can only start a network with 2 styles"):
         train(replace(config, init_from=two.out), progress=False, overwrite=True)
     assert sorted(p.name for p in work.iterdir()) == before
+    # a run that keeps nothing there deletes them, and the folder they leave empty (it was left)
+    (tmp_path / "notes.txt").write_text("the user's")
+    train(replace(config, checkpoint_every=0, preview_every=0), progress=False, overwrite=True)
+    assert not work.exists() and (tmp_path / "notes.txt").exists()
 
 
 def test_a_fresh_run_never_mixes_with_the_previews_of_a_run_stopped_before_its_first_checkpoint(

@@ -672,6 +672,9 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     # or number of styles, deleting first, left the user with neither run
     for old in earlier:
         old.unlink()
+    if earlier and not uses_work:  # a run that keeps nothing there: the earlier run's folder, emptied, goes too
+        with contextlib.suppress(OSError):  # (not empty: files of the user's own stay, and the folder with them)
+            work.rmdir()
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     decoder_input: dict[str, torch.Tensor] = {}
