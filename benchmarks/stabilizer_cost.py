@@ -15,7 +15,7 @@ already copied there, the device synchronised around each call.
 
 Frames are a real clip's, resized to each size (one pair of consecutive frames; the cost hardly
 depends on the content). Median milliseconds of ``--repeats`` calls after one untimed call, with
-``vidstyle.device.keep_freed_memory`` on, as the command line runs. Run it at another commit to
+``vidstyle.memory.keep_freed_memory`` on, as the command line runs. Run it at another commit to
 compare (``git worktree``); its ROOT is the checkout it lies in.
 
     .venv/bin/python benchmarks/stabilizer_cost.py --clip ../shared/data/video/bikes.mp4 \\

@@ -564,23 +564,23 @@ def test_device_and_precision_choice(monkeypatch):
 def test_keep_freed_memory_is_once_per_process_and_can_be_switched_off(monkeypatch):
     import sys
 
-    import vidstyle.memory as device
+    import vidstyle.memory as memory
 
-    monkeypatch.setattr(device, "_allocator_tuned", None)
+    monkeypatch.setattr(memory, "_allocator_tuned", None)
     monkeypatch.setenv("VIDSTYLE_KEEP_FREED_MEMORY", "0")
-    assert device.keep_freed_memory() is False
-    monkeypatch.setattr(device, "_allocator_tuned", None)
+    assert memory.keep_freed_memory() is False
+    monkeypatch.setattr(memory, "_allocator_tuned", None)
     monkeypatch.delenv("VIDSTYLE_KEEP_FREED_MEMORY")
     calls = []
-    real_cdll = device.ctypes.CDLL
+    real_cdll = memory.ctypes.CDLL
 
     def counting_cdll(*args, **kwargs):
         calls.append(args)
         return real_cdll(*args, **kwargs)
 
-    monkeypatch.setattr(device.ctypes, "CDLL", counting_cdll)
+    monkeypatch.setattr(memory.ctypes, "CDLL", counting_cdll)
     glibc = sys.platform.startswith("linux") and hasattr(real_cdll(None), "mallopt")
-    assert device.keep_freed_memory() is glibc and device.keep_freed_memory() is glibc
+    assert memory.keep_freed_memory() is glibc and memory.keep_freed_memory() is glibc
     assert len(calls) == (1 if sys.platform.startswith("linux") else 0)  # asked once, remembered
 
 

@@ -5,9 +5,10 @@ so when the network is slower than the camera, stale frames are dropped and late
 Every frame carries its capture time; the latency reported is capture -> shown (after the window
 has drawn it, or, with ``--no-window``, after the stylized frame is ready).
 
-Keys (:class:`LiveControls`, pure logic, testable without a window): ``n``/``p`` next/previous
-style, ``t`` toggle the temporal stabilizer, ``+``/``-`` its strength, ``s`` snapshot PNG,
-``r`` start/stop recording, ``q``/Esc quit.
+Keys (:class:`LiveControls`, pure logic, testable without a window): ``n``/``p`` (or the
+right/left arrows) next/previous style, ``t`` toggle the temporal stabilizer, ``+``/``-`` its
+strength, ``[``/``]`` (or down/up) less/more style, ``c`` the input's colours on/off, ``s``
+snapshot PNG, ``r`` start/stop recording, ``q``/Esc quit (:data:`KEYMAP`, :data:`SPECIAL_KEYS`).
 """
 from __future__ import annotations
 
