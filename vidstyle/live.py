@@ -64,9 +64,10 @@ class Action(str, Enum):
     TOGGLE_COLORS = "toggle_colors"
 
 
-#: character -> action; '=' and '_' are '+' and '-' without shift
+#: character -> action; '=' and '_' are '+' and '-' without shift; a capital letter does what its
+#: lower case does (:func:`key_action`)
 KEYMAP = {
-    "q": Action.QUIT, "Q": Action.QUIT, "\x1b": Action.QUIT,
+    "q": Action.QUIT, "\x1b": Action.QUIT,
     "n": Action.NEXT_STYLE, "p": Action.PREV_STYLE,
     "t": Action.TOGGLE_STABILIZER,
     "+": Action.STRENGTH_UP, "=": Action.STRENGTH_UP,
