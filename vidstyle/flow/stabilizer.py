@@ -361,6 +361,13 @@ class FlowState:
     brightness_change: float = 0.0
 
 
+def _check_state(state) -> None:
+    """A BadTypeError unless ``state`` is :meth:`FlowStabilizer.estimate`'s result or None."""
+    if state is not None and not isinstance(state, FlowState):
+        raise BadTypeError(f"state must be a FlowState from FlowStabilizer.estimate, or None, "
+                           f"got {type(state).__name__}")
+
+
 class FlowStabilizer:
     """Temporal stabilizer for a stream of stylized frames (see the module docstring).
 
@@ -521,9 +528,7 @@ class FlowStabilizer:
         (or ``stylized`` itself when nothing was blended); the stabilizer keeps its own copy.
         """
         check_image(stylized)
-        if state is not None and not isinstance(state, FlowState):
-            raise BadTypeError(f"state must be a FlowState from FlowStabilizer.estimate, or None, "
-                            f"got {type(state).__name__}")
+        _check_state(state)
         prev = self._prev_output
         if isinstance(prev, torch.Tensor):  # the previous frame went through apply_tensor()
             prev = prev[0].permute(1, 2, 0).to("cpu", torch.uint8).numpy()
@@ -597,9 +602,7 @@ class FlowStabilizer:
             raise BadTypeError(f"expected a float (1, 3, H, W) tensor, got {type(stylized).__name__}")
         if stylized.ndim != 4 or stylized.shape[:2] != (1, 3) or not stylized.is_floating_point():
             raise BadValueError(f"expected a float (1, 3, H, W) tensor, got {stylized.dtype} {tuple(stylized.shape)}")
-        if state is not None and not isinstance(state, FlowState):
-            raise BadTypeError(f"state must be a FlowState from FlowStabilizer.estimate, or None, "
-                               f"got {type(state).__name__}")
+        _check_state(state)
         prev = self._prev_output
         if isinstance(prev, np.ndarray):  # the previous frame went through apply()
             prev = torch.from_numpy(prev).to(stylized.device).permute(2, 0, 1)[None].float()

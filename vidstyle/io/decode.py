@@ -220,6 +220,22 @@ def rgb_to_yuv_matrix(sws_matrix: int, full_range: bool = False) -> np.ndarray:
     return np.hstack([inverse, -(inverse @ m[:, 3])[:, None]]).astype(np.float32)
 
 
+def _full_size_chroma(chroma_planes, height: int, width: int) -> list[np.ndarray]:
+    """Subsampled chroma planes at the frame's full ``height`` x ``width``, each sample repeated
+    over its 2 or 4 pixels (as swscale's default does): pixel x takes sample x // 2, an exact
+    doubling, then the odd size's extra column/row cut off. For :func:`exact_rgb` and
+    :func:`exact_rgb48`."""
+    import cv2
+
+    out = []
+    for chroma in chroma_planes:
+        rows, cols = chroma.shape
+        doubled = cv2.resize(chroma, (cols * (2 if cols < width else 1), rows * (2 if rows < height else 1)),
+                             interpolation=cv2.INTER_NEAREST)
+        out.append(doubled[:height, :width])
+    return out
+
+
 def exact_rgb(frame: av.VideoFrame, sws_matrix: int, alpha: bool = False) -> np.ndarray | None:
     """``frame`` as uint8 (H, W, 3) RGB (RGBA with ``alpha``) converted with ``sws_matrix``, for
     8-bit 4:2:0 and 4:2:2 frames (:data:`_SUBSAMPLED_YUV`); None for others. An odd width or
@@ -244,15 +260,8 @@ def exact_rgb(frame: av.VideoFrame, sws_matrix: int, alpha: bool = False) -> np.
     width, height = frame.width, frame.height
     planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
 
-    def full_size(chroma: np.ndarray) -> np.ndarray:  # each sample repeated over its 2 or 4 pixels
-        rows, cols = chroma.shape
-        # pixel x takes sample x // 2: an exact doubling, then the odd size's extra column/row cut off
-        doubled = cv2.resize(chroma, (cols * (2 if cols < width else 1), rows * (2 if rows < height else 1)),
-                             interpolation=cv2.INTER_NEAREST)
-        return doubled[:height, :width]
-
     full_range = frame.format.name.startswith("yuvj") or int(frame.color_range) == 2  # AVCOL_RANGE_JPEG
-    rgb = cv2.transform(cv2.merge([planes[0], full_size(planes[1]), full_size(planes[2])]),
+    rgb = cv2.transform(cv2.merge([planes[0], *_full_size_chroma(planes[1:3], height, width)]),
                         _yuv_to_rgb(sws_matrix, full_range))
     if not alpha:
         return rgb
@@ -278,12 +287,6 @@ def exact_rgb48(frame: av.VideoFrame, sws_matrix: int) -> np.ndarray | None:
     width, height = frame.width, frame.height
     planes = [np.frombuffer(p, np.uint16).reshape(p.height, p.line_size // 2)[:, :p.width] for p in frame.planes]
 
-    def full_size(chroma: np.ndarray) -> np.ndarray:  # each sample repeated over its 2 or 4 pixels
-        rows, cols = chroma.shape
-        doubled = cv2.resize(chroma, (cols * (2 if cols < width else 1), rows * (2 if rows < height else 1)),
-                             interpolation=cv2.INTER_NEAREST)
-        return doubled[:height, :width]
-
     full_range = int(frame.color_range) == 2  # AVCOL_RANGE_JPEG
     bits = component_bits(frame.format.name)
     # the 8-bit matrix on codes scaled to 8-bit units: limited range is 8-bit's times 2 ** (bits - 8)
@@ -293,7 +296,7 @@ def exact_rgb48(frame: av.VideoFrame, sws_matrix: int) -> np.ndarray | None:
     offset = matrix[:, 3] + (matrix[:, 1:3].sum(axis=1) * (128 - (1 << (bits - 1)) * unit) if full_range else 0)
     affine = np.hstack([matrix[:, :3] * unit, offset[:, None]]) * 257  # 0-255 -> 0-65535
     # OpenCV's transform of uint16 rounds and saturates the float result: one pass
-    return cv2.transform(cv2.merge([planes[0], full_size(planes[1]), full_size(planes[2])]), affine)
+    return cv2.transform(cv2.merge([planes[0], *_full_size_chroma(planes[1:3], height, width)]), affine)
 
 
 def yuv_matrix(colorspace: int, width: int, height: int) -> int:
