@@ -250,6 +250,11 @@ def test_crop_paste_and_the_bars_check():
     area = find_picture_area([both])
     assert np.array_equal(area.restore_bars(np.full_like(both, 90), both),
                           area.paste(both, np.full((H, W, 3), 90, np.uint8)))
+    # the bars filled from the picture's edges (what the stabilizer blends), corners from its corners
+    extended = area.extend_edges(both.copy())
+    assert np.array_equal(area.crop(extended), area.crop(both))
+    expected = np.pad(area.crop(both), ((4, 8), (10, 6), (0, 0)), mode="edge")
+    assert np.array_equal(extended, expected)
 
 
 def test_crop_and_paste_refuse_frames_of_another_size_and_float_pictures():
@@ -450,7 +455,7 @@ class Invert:
 def test_the_stabilizer_leaves_the_bars_as_they_came_in(tmp_path):
     """The stabilizer warps and blends whole frames: its flow carried the painted picture a few rows
     into the bars (up to 75 grey levels on the sample clip at strength 0.8); they are put back after
-    it, until whole frames are stylized."""
+    it, until whole frames are stylized; under the blend they are the picture's edges, not black."""
     bar = 30  # the last two frames fill the frame (a grey card)
     src = make_letterboxed_sample(tmp_path / "boxed.mp4", frames=24, bar=bar, filled_from=22)
     result = stylize_video(src, tmp_path / "out.mp4", style=Invert(), temporal="flow", temporal_strength=0.8,
@@ -459,4 +464,8 @@ def test_the_stabilizer_leaves_the_bars_as_they_came_in(tmp_path):
     out, inputs = read_frames(tmp_path / "out.mp4").astype(int), read_frames(src).astype(int)
     for o, i in zip(out[:22], inputs[:22]):  # (1 level of YUV rounding)
         assert np.abs(o[:bar] - i[:bar]).max() <= 1 and np.abs(o[180 - bar:] - i[180 - bar:]).max() <= 1
+        # and the picture's edge rows are not darkened by the bars: with black there, the warp's
+        # samples drew it into them, frame after frame (8 levels darker on average at the bottom)
+        for row in (bar, 179 - bar):
+            assert abs((o[row] - (255 - i[row])).mean()) < 3
     assert np.abs(out[22:] - 55).max() <= 1  # whole frames painted from there

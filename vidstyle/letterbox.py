@@ -119,6 +119,19 @@ class PictureArea:
         image[self.top:self.bottom, self.right:] = frame[self.top:self.bottom, self.right:]
         return image
 
+    def extend_edges(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (uint8 (H, W, 3) of :attr:`size`) with its bars filled by the picture's edge
+        rows and columns repeated, in place: what the stabilizer blends and keeps as its history.
+        With black bars there, its warp's bilinear samples drew black into the picture's edge rows
+        frame after frame (17-23 grey levels darker at strength 0.8); :meth:`restore_bars` puts the
+        bars back after the blend."""
+        self._check_frame(image, "image")
+        image[:self.top] = image[self.top]
+        image[self.bottom:] = image[self.bottom - 1]
+        image[:, :self.left] = image[:, self.left:self.left + 1]
+        image[:, self.right:] = image[:, self.right - 1:self.right]
+        return image
+
     def holds(self, image: np.ndarray) -> bool:
         """True while ``image`` is a frame of this size whose bars are still bars."""
         return self.fits(image) and not self.bars_show_picture(image)

@@ -1001,6 +1001,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     else:
                         stylized = area.paste(frame.image, stylizer.stylize(area.crop(frame.image)))
                     if stabilizer is not None and controls.strength > 0:
+                        if area is not None:  # the picture's edges, not black, under its warp (see the pipeline)
+                            stylized = area.extend_edges(stylized)
                         stylized = stabilizer.step(prev_input, frame.image, stylized)
                         if area is not None:  # its warp carries the painted picture into the bars: put back
                             stylized = area.restore_bars(stylized, frame.image)

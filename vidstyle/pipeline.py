@@ -482,18 +482,22 @@ def _checked(outputs, inputs: list, yuv420: bool = False) -> list:
 
 
 def _stabilize_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out: queue.Queue,
-                     strength_at: Callable[[int], float] | None = None, mix: Callable | None = None) -> None:
+                     strength_at: Callable[[int], float] | None = None, mix: Callable | None = None,
+                     before: Callable | None = None) -> None:
     """Blend each stylized frame with the warped previous output, in frame order (it carries the
     previous output). Its own thread, so the blending overlaps the network's next batch instead of
     holding up the network's thread. ``strength_at(pts)``: the strength for each frame (a style
     timeline's styles each have their own), else the stabilizer's. ``mix``: a matte's mix with
     the input frame (see :func:`_stylize_stage`), after the blend, so the input's own pixels come
-    out as they went in."""
+    out as they went in. ``before(image, pts)``: what is done to each frame before the blend
+    (kept bars filled from the picture's edges)."""
     while (item := stages.get(frames_in)) is not None:
         image, pts, duration, state, alpha, original = item
         if strength_at is not None:
             stabilizer.strength = strength_at(pts)
         with stages.timed("stabilize"):
+            if before is not None:
+                image = before(image, pts)
             image = stabilizer.apply(image, state)
             if mix is not None:
                 image = mix(image, original, pts)
@@ -1022,17 +1026,26 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 return matte.apply(image, original, last_mixed[0])
             mix = mix_with_matte if matte is not None else None
             after_blend = mix  # what the stabilize stage does to each blended frame
+            before_blend = None
             if stabilizer is not None and area is not None:
+                def bars_kept(pts) -> bool:
+                    # not where whole frames are stylized (the picture reached into the bars:
+                    # bars_until, said before such a frame is passed on)
+                    return not bars_until or float(pts * tb + offset) < bars_until[0]
+
+                def edges_into_bars(image, pts):
+                    # the stabilizer warps and blends whole frames: with black there, its bilinear
+                    # samples darkened the picture's edge rows frame after frame (the history
+                    # kept them); the picture's edges instead, as if it went on
+                    return area.extend_edges(image) if bars_kept(pts) else image  # (ours to change)
+
                 def bars_back(image, original, pts):
-                    # the input's own bars back around the blended picture: the stabilizer warps and
-                    # blends whole frames, and its flow carried the painted picture a few rows into
-                    # the bars (up to 75 grey levels at strength 0.8); not where whole frames are
-                    # stylized (the picture reached into the bars: bars_until, said before such a
-                    # frame is passed on)
-                    if not bars_until or float(pts * tb + offset) < bars_until[0]:
+                    # the input's own bars back around the blended picture: the blend carried the
+                    # painted picture into them (up to 75 grey levels at strength 0.8)
+                    if bars_kept(pts):
                         image = area.restore_bars(image, original)  # (the blend's output is ours to change)
                     return image if mix is None else mix(image, original, pts)
-                after_blend = bars_back
+                after_blend, before_blend = bars_back, edges_into_bars
             strength_at = None
             if stabilizer is not None and hasattr(stylizer, "strengths_differ") and \
                     stylizer.strengths_differ(config.temporal_strength):
@@ -1055,7 +1068,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             if stabilizer is not None and not on_device:
                 stabilized = stages.queue()
                 stages.start("stabilize", _stabilize_stage, stages, stabilizer, styled, stabilized, strength_at,
-                             after_blend)
+                             after_blend, before_blend)
                 styled = stabilized
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
                          _on_frame(progress, bar, decoder.info.frames))
