@@ -397,6 +397,20 @@ def test_the_input_style_loss_is_the_inputs_and_the_style_loss_the_stylizations(
     assert scores["input_style_loss"] > 0.05
 
 
+def test_a_malformed_frame_to_score_is_named_stylized_or_input(tmp_path, scene, vgg_weights):
+    # said "frame frames must be ...", for either; a greyscale input was first compared in shape
+    from vidstyle.eval import StyleScorer
+
+    _, frames, _ = scene
+    scorer = StyleScorer(_painting(tmp_path), weights=vgg_weights, size=96)
+    with pytest.raises(VidstyleError, match=r"^stylized frames must be uint8 RGB"):
+        scorer.score_pair(frames[0].astype(np.float32), frames[0])
+    with pytest.raises(VidstyleError, match=r"^input frames must be uint8 RGB"):
+        scorer.score_pair(frames[0], frames[0].astype(np.float32))
+    with pytest.raises(VidstyleError, match=r"^input frames must be uint8 RGB"):
+        scorer.score_pair(frames[0], frames[0][..., 0].copy())
+
+
 @pytest.fixture
 def small_style_scores(monkeypatch):
     """Style scores at 96 px instead of 256 (the arithmetic does not depend on the size, and the

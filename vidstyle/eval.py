@@ -481,7 +481,6 @@ class StyleScorer:
         """Every tap (style and content layers) of one frame resized to :attr:`size`, in one pass."""
         from vidstyle.frames import images_to_tensor
 
-        _check_image(img, "frame")
         h, w = img.shape[:2]
         f = self.size / min(h, w)
         small = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))),
@@ -511,6 +510,11 @@ class StyleScorer:
 
         from vidstyle.train.losses import content_loss, style_loss
 
+        # each checked under its own name ("frame frames must be ..." said neither which, nor
+        # reached a malformed input before the shape comparison with it)
+        _check_image(out, "stylized")
+        if src is not None:
+            _check_image(src, "input")
         with torch.no_grad():
             fo = self._features(out)
             scores = {"style_loss": float(style_loss(fo, self.targets, self.style_layers))}
