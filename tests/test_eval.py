@@ -277,7 +277,7 @@ def test_cli_json_schema(scene, cli):
     assert result["flow_preset"] == "fast"  # results of different presets can be told apart
     assert result["warping_error"] > result["input_warping_error"]
     assert result["notes"] == [] and result["style"] is None  # every metric has a value; no --painting
-    assert result["schema"] == 2 and list(result)[0] == "schema"
+    assert result["schema"] == 3 and list(result)[0] == "schema" and result["bars"] is None
     assert "warning" not in proc.stderr
     # a style setting without --painting is said to do nothing (it was ignored without a word)
     proc = cli("eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--max-frames", "3",
@@ -675,3 +675,23 @@ def test_the_style_score_takes_a_videos_frames_one_at_a_time(tmp_path, monkeypat
     assert result["frames_scored"] == 10 and result["style_loss"] == 1.0
     # both videos' frames counted: when pair k (frames 4k of each) is scored, 2 * (4k + 1) were decoded
     assert seen == [2 * (4 * k + 1) for k in range(10)]
+
+
+def test_an_inputs_black_bars_are_left_out_of_the_errors(tmp_path):
+    """Still and black in every frame, kept bars lowered the errors by their share of the frame (a
+    third: 0.66x): the picture's flicker is what is scored, and the result says the bars were left out."""
+    from videos import letterbox_bars, make_video
+
+    src = make_video(tmp_path / "boxed.mp4", frames=10, size=(160, 96), pattern="letterbox")
+    bar = letterbox_bars(96)
+    frames = list(read_frames(src))
+    flicker = np.stack([f.astype(np.int16) for f in frames])
+    flicker[1::2, bar:96 - bar] += 20  # every other frame 20 levels brighter, in the picture only
+    stylized = _write_timed(tmp_path / "flicker.mp4", np.clip(flicker, 0, 255).astype(np.uint8),
+                            [Fraction(i, 24) for i in range(len(frames))])
+    result = evaluate_videos(src, stylized)
+    assert result["bars"] == f"top {bar}, bottom {bar}"
+    assert result["notes"] == [f"the input's black bars (top {bar}, bottom {bar}) are left out: the errors are "
+                               "the picture's"]
+    assert result["warping_error"] == pytest.approx((20 / 255) ** 2, rel=0.2)  # 2/3 of it with the bars in
+    assert result["valid_fraction"] > 0.9  # of the picture

@@ -168,7 +168,8 @@ def _check_image(img: np.ndarray, what: str) -> None:
 def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[np.ndarray], *,
                   long_term: int | None = None, flow: str | FlowEstimator = "dis", preset: str = "medium",
                   ground_truth: GroundTruthFlow | str | Path | None = None,
-                  on_pair: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> dict:
+                  on_pair: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+                  picture=None) -> dict:
     """Warping error of ``stylized_frames`` given the motion of ``input_frames``.
 
     Args:
@@ -181,6 +182,9 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         ground_truth: a :class:`GroundTruthFlow` (or its path) to use instead of estimated flow.
         on_pair: called as ``on_pair(t, input_frame, stylized_frame)`` with each pair compared, so
             other scores can be taken in the same pass over two videos (``vidstyle eval --painting``).
+        picture: the input's :class:`~vidstyle.letterbox.PictureArea` between black bars: only its
+            pixels are scored (bars, still and black in every frame, lowered the errors by their
+            share of the frame: a third of it, 0.66x).
     Returns:
         dict with ``frames``, ``warping_error``, ``warping_error_long_term`` (None without
         ``long_term``), ``input_warping_error``, ``input_warping_error_long_term``, ``k``, ``flow``
@@ -204,9 +208,25 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
 
     def flow_and_mask(t: int, k: int, cur_in: np.ndarray, prev_in: np.ndarray):
         if ground_truth is not None:
-            return ground_truth.flow_to(t, k)
-        backward, forward = estimator(cur_in, prev_in), estimator(prev_in, cur_in)
-        return backward, valid_mask_numpy(backward, forward, motion_boundaries=False)
+            backward, valid = ground_truth.flow_to(t, k)
+        else:
+            backward, forward = estimator(cur_in, prev_in), estimator(prev_in, cur_in)
+            valid = valid_mask_numpy(backward, forward, motion_boundaries=False)
+        if picture is not None:
+            valid = valid * picture_mask(valid.shape)
+        return backward, valid
+
+    masks: dict[tuple, np.ndarray] = {}
+
+    def picture_mask(shape: tuple) -> np.ndarray:  # 1 over the picture, 0 over the bars
+        if shape not in masks:
+            if shape != picture.size:
+                raise VidstyleError(f"the picture area is of {picture.size[1]}x{picture.size[0]} frames, "
+                                    f"not of the input's {shape[1]}x{shape[0]}")
+            mask = np.zeros(shape, np.float32)
+            mask[picture.top:picture.bottom, picture.left:picture.right] = 1
+            masks[shape] = mask
+        return masks[shape]
 
     errors: dict[str, list[float]] = {"short": [], "long": [], "short_in": [], "long_in": []}
     valid_fractions: list[float] = []
@@ -254,7 +274,9 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
                 if ground_truth is None and is_scene_cut(warp_numpy(prev_in, fl), inp, fl, valid):
                     cuts, last_cut = cuts + 1, t
                     continue
-                valid_fractions.append(float(valid.mean()))
+                # of the picture, where there are bars: not lowered by the bars left out
+                scored = picture_mask(valid.shape).sum() if picture is not None else valid.size
+                valid_fractions.append(float(valid.sum() / scored))
             for img_prev, img_cur, name in ((prev_sty, sty, key), (prev_scored, inp_scored, key + "_in")):
                 err = _pair_error(img_prev, img_cur, fl, valid)
                 if err is not None:
@@ -328,7 +350,9 @@ class _Counted:
 
 
 #: Version of ``vidstyle eval``'s JSON layout: raised when a field changes meaning or goes away.
-EVAL_SCHEMA = 2  # 2: scene-cut pairs left out of the errors (cut_pairs says how many)
+#: 2: scene-cut pairs left out of the errors (cut_pairs says how many); 3: an input's black bars
+#: left out of the errors and of valid_fraction (bars says which)
+EVAL_SCHEMA = 3
 
 
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
@@ -357,8 +381,14 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     inputs = _Counted(_read_frames(input_path, max_frames, start, duration, input_times, fps))
     stylized = _Counted(_read_frames(stylized_path, max_frames, None, None, stylized_times))
     ground_truth = GroundTruthFlow(gt_flow) if isinstance(gt_flow, (str, Path)) else gt_flow
+    # black bars, found as vidstyle stylize finds them: left out of the errors (see warping_error)
+    from vidstyle.io.decode import spread_samples
+    from vidstyle.letterbox import SAMPLE_FRAMES, find_picture_area
+
+    picture = find_picture_area(spread_samples(input_path, SAMPLE_FRAMES, start, duration, fps))
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth,
-                           on_pair=on_pair)
+                           on_pair=on_pair, picture=picture)
+    result["bars"] = picture.bars_text() if picture is not None else None
     if ground_truth is not None and ground_truth.fps and not Path(input_path).is_dir():
         _check_ground_truth_timing(ground_truth, input_path, input_times[:result["frames"]])
     # zip() stops at the shorter stream, after taking one more frame from the input when that is
@@ -393,6 +423,8 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     if long_term and result["warping_error_long_term"] is None:
         notes.append(f"no long-term pair: the long-term error needs more than {long_term} frames "
                      f"(scored: {result['frames']})")
+    if picture is not None:
+        notes.append(f"the input's black bars ({picture.bars_text()}) are left out: the errors are the picture's")
     if result["input_size"] != result["stylized_size"]:
         (w, h), (ws, hs) = result["input_size"], result["stylized_size"]
         notes.append(f"the stylized frames ({ws}x{hs}) are not the input's size ({w}x{h}): the errors (the "
