@@ -695,3 +695,22 @@ def test_an_inputs_black_bars_are_left_out_of_the_errors(tmp_path):
                                "the picture's"]
     assert result["warping_error"] == pytest.approx((20 / 255) ** 2, rel=0.2)  # 2/3 of it with the bars in
     assert result["valid_fraction"] > 0.9  # of the picture
+
+
+def test_a_small_picture_inside_bars_on_all_sides_is_not_a_cut_at_every_pair(tmp_path):
+    """The scene-cut test takes whole frames, as the stabilizer's does: with the bars left out of
+    its valid share, a picture under 30% of the frame made every pair a cut, and no error at all."""
+    from videos import pattern_frame
+
+    images = np.zeros((10, 160, 192, 3), np.uint8)
+    for i in range(10):
+        images[i, 48:112, 64:128] = pattern_frame(i, (64, 64))  # 13% of the frame
+    flicker = images.astype(np.int16)
+    flicker[1::2, 48:112, 64:128] += 20
+    times = [Fraction(i, 24) for i in range(10)]
+    src = _write_timed(tmp_path / "boxed.mp4", images, times)
+    stylized = _write_timed(tmp_path / "flicker.mp4", np.clip(flicker, 0, 255).astype(np.uint8), times)
+    result = evaluate_videos(src, stylized)
+    assert result["bars"] == "top 48, bottom 48, left 64, right 64"
+    assert result["cut_pairs"] == 0 and result["pairs"] == 9
+    assert result["warping_error"] == pytest.approx((20 / 255) ** 2, rel=0.2)

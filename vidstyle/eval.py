@@ -212,8 +212,6 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         else:
             backward, forward = estimator(cur_in, prev_in), estimator(prev_in, cur_in)
             valid = valid_mask_numpy(backward, forward, motion_boundaries=False)
-        if picture is not None:
-            valid = valid * picture_mask(valid.shape)
         return backward, valid
 
     masks: dict[tuple, np.ndarray] = {}
@@ -274,6 +272,12 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
                 if ground_truth is None and is_scene_cut(warp_numpy(prev_in, fl), inp, fl, valid):
                     cuts, last_cut = cuts + 1, t
                     continue
+            if picture is not None:
+                # after the cut test, which takes the whole frames, as the stabilizer does: with
+                # the bars left out of its valid share, a picture under 30% of the frame was a
+                # cut at every pair (no error at all)
+                valid = valid * picture_mask(valid.shape)
+            if k == 1:
                 # of the picture, where there are bars: not lowered by the bars left out
                 scored = picture_mask(valid.shape).sum() if picture is not None else valid.size
                 valid_fractions.append(float(valid.sum() / scored))
