@@ -714,3 +714,21 @@ def test_a_small_picture_inside_bars_on_all_sides_is_not_a_cut_at_every_pair(tmp
     assert result["bars"] == "top 48, bottom 48, left 64, right 64"
     assert result["cut_pairs"] == 0 and result["pairs"] == 9
     assert result["warping_error"] == pytest.approx((20 / 255) ** 2, rel=0.2)
+
+
+def test_where_the_picture_reaches_into_the_bars_whole_frames_are_scored(tmp_path):
+    """Bars found on frames spread over the clip that the picture fills later (its last two frames,
+    none of those): from there whole frames are scored, as stylize paints them; the flicker there
+    was left out, with the bars."""
+    from videos import make_video
+
+    src = make_video(tmp_path / "opens.mp4", frames=24, size=(96, 72), pattern="letterbox-opens", crf=0)
+    frames = np.stack(list(read_frames(src)))
+    flicker = frames.astype(np.int16)
+    flicker[23, :12] += 120  # in the last frame, where the bars were
+    stylized = _write_timed(tmp_path / "flicker.mp4", np.clip(flicker, 0, 255).astype(np.uint8),
+                            [Fraction(i, 24) for i in range(24)])
+    result = evaluate_videos(src, stylized)
+    assert result["bars"] == "top 12, bottom 12 until 0.92 s" and "bars_until_frame" not in result
+    assert "then whole frames'" in result["notes"][0]
+    assert result["warping_error"] > 1e-3  # (0.0002 with the flicker left out)

@@ -184,14 +184,17 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
             other scores can be taken in the same pass over two videos (``vidstyle eval --painting``).
         picture: the input's :class:`~vidstyle.letterbox.PictureArea` between black bars: only its
             pixels are scored (bars, still and black in every frame, lowered the errors by their
-            share of the frame: a third of it, 0.66x).
+            share of the frame: a third of it, 0.66x). From the first input frame whose picture
+            reaches into them (:meth:`~vidstyle.letterbox.PictureArea.holds`), whole frames are
+            scored, as ``vidstyle stylize`` paints whole frames from there.
     Returns:
         dict with ``frames``, ``warping_error``, ``warping_error_long_term`` (None without
         ``long_term``), ``input_warping_error``, ``input_warping_error_long_term``, ``k``, ``flow``
         (``dis`` | backend name | ``ground_truth``), ``flow_preset`` (DIS's preset, else None), ``pairs``,
         ``cut_pairs`` (pairs left out as scene cuts, by the stabilizer's test: two shots say
         nothing of one's stability; none with ground truth), ``valid_fraction``. The errors are
-        None when no pair had a visible pixel (e.g. a single frame).
+        None when no pair had a visible pixel (e.g. a single frame). With ``picture``, also
+        ``bars_until_frame``: the frame from which whole frames were scored, or None.
     """
     check_number("long_term", long_term, "a whole number of frames", integral=True)
     if long_term is not None and not 2 <= long_term <= MAX_LONG_TERM:
@@ -215,6 +218,7 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         return backward, valid
 
     masks: dict[tuple, np.ndarray] = {}
+    picture_until, picture_given = None, picture is not None  # the first frame whose picture reaches into the bars
 
     def picture_mask(shape: tuple) -> np.ndarray:  # 1 over the picture, 0 over the bars
         if shape not in masks:
@@ -241,6 +245,12 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
             raise VidstyleError(f"frame {t} changes size ({w}x{h} input, {ws}x{hs} stylized, from "
                                 f"{sizes[0][1]}x{sizes[0][0]} and {sizes[1][1]}x{sizes[1][0]}): "
                                 "the warping error needs one size per video")
+        if picture is not None:
+            picture_mask(inp.shape[:2])  # (a frame of another size is an error, not a picture grown)
+            if not picture.holds(inp):
+                # the picture reaches into the bars (a title card, a wider shot): scored whole from
+                # here, for good, as vidstyle stylize paints whole frames from there
+                picture, picture_until = None, t
         if t == 0 and not same_shape((w, h), (ws, hs)):
             # another size is fine (flow is resized to it), another shape means another video
             raise VidstyleError(f"the stylized frames ({ws}x{hs}) do not have the input's aspect ratio ({w}x{h}): "
@@ -287,7 +297,8 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
                     errors[name].append(err)
 
     mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731
-    return {
+    reached = {} if not picture_given else {"bars_until_frame": picture_until}
+    return {**reached,
         "frames": frames,
         "warping_error": mean(errors["short"]),
         "warping_error_long_term": mean(errors["long"]) if long_term else None,
@@ -392,7 +403,10 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     picture = find_picture_area(spread_samples(input_path, SAMPLE_FRAMES, start, duration, fps))
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth,
                            on_pair=on_pair, picture=picture)
-    result["bars"] = picture.bars_text() if picture is not None else None
+    until = result.pop("bars_until_frame", None)  # the picture reached into the bars there
+    bars = None if picture is None else picture.bars_text() + (
+        "" if until is None else f" until {float(input_times[until]):.2f} s")
+    result["bars"] = bars
     if ground_truth is not None and ground_truth.fps and not Path(input_path).is_dir():
         _check_ground_truth_timing(ground_truth, input_path, input_times[:result["frames"]])
     # zip() stops at the shorter stream, after taking one more frame from the input when that is
@@ -428,7 +442,8 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
         notes.append(f"no long-term pair: the long-term error needs more than {long_term} frames "
                      f"(scored: {result['frames']})")
     if picture is not None:
-        notes.append(f"the input's black bars ({picture.bars_text()}) are left out: the errors are the picture's")
+        notes.append(f"the input's black bars ({bars}) are left out: the errors are the picture's"
+                     + ("" if until is None else ", then whole frames', where the picture reached into them"))
     if result["input_size"] != result["stylized_size"]:
         (w, h), (ws, hs) = result["input_size"], result["stylized_size"]
         notes.append(f"the stylized frames ({ws}x{hs}) are not the input's size ({w}x{h}): the errors (the "
