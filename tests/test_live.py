@@ -60,6 +60,32 @@ class SlowStylizer:
         return 255 - image
 
 
+class FakeCapture:
+    """A stand-in for cv2.VideoCapture: open, reporting :attr:`REPORTED` (what the backend says
+    before reading: width, height, frames/s); each test's subclass gives its ``read()``."""
+
+    REPORTED = {"width": 64, "height": 48, "fps": 30}
+
+    def __init__(self, target, backend):
+        self.reads = 0
+
+    def isOpened(self):
+        return True
+
+    def set(self, prop, value):
+        return True
+
+    def get(self, prop):
+        return {cv2.CAP_PROP_FRAME_WIDTH: self.REPORTED["width"], cv2.CAP_PROP_FRAME_HEIGHT: self.REPORTED["height"],
+                cv2.CAP_PROP_FPS: self.REPORTED["fps"]}.get(prop, 0)
+
+    def getBackendName(self):
+        return "FAKE"
+
+    def release(self):
+        pass
+
+
 class MarkedSource(FrameSource):
     """Paced frames whose brightness encodes their index (survives H.264), remembering each
     frame's capture time; optionally "unplugged" (lost) after ``frames``."""
@@ -553,25 +579,8 @@ def test_a_second_ctrl_c_while_stopping_still_leaves_the_recording(tmp_path, mon
 
 
 def test_camera_unplugged_stops_cleanly_and_finalizes(tmp_path, monkeypatch):
-    import cv2
-
-    class FakeCapture:
+    class Unplugged(FakeCapture):
         """Delivers 8 frames, then every read fails, like an unplugged USB camera."""
-
-        def __init__(self, target, backend):
-            self.reads = 0
-
-        def isOpened(self):
-            return True
-
-        def set(self, prop, value):
-            return True
-
-        def get(self, prop):
-            return {cv2.CAP_PROP_FRAME_WIDTH: 64, cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_FPS: 30}.get(prop, 0)
-
-        def getBackendName(self):
-            return "FAKE"
 
         def read(self):
             self.reads += 1
@@ -580,10 +589,7 @@ def test_camera_unplugged_stops_cleanly_and_finalizes(tmp_path, monkeypatch):
                 return False, None
             return True, np.full((48, 64, 3), 100, np.uint8)
 
-        def release(self):
-            pass
-
-    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    monkeypatch.setattr(cv2, "VideoCapture", Unplugged)
     cam = capture.CameraSource(0, size=(64, 48), fps=30)
     out = tmp_path / "rec.mp4"
     summary = run_live(cam, StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out))
@@ -596,27 +602,12 @@ def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(
     asked for, 0x0): the recording, opened at the reported size, failed on the first frame ("frame
     size changed mid-stream") and an empty file was listed as recorded. A later change of mode is
     scaled to the session's size, as a file's is."""
-    import cv2
-
-    class FakeCapture:
+    class OtherSize(FakeCapture):
         """Reports 64x48; delivers 80x60, then 40x30 from the tenth frame, 16 frames in all (at
         1 frame/s reported: the frame read for the size is fresh when the session starts, and the
         first of its 16)."""
 
-        def __init__(self, target, backend):
-            self.reads = 0
-
-        def isOpened(self):
-            return True
-
-        def set(self, prop, value):
-            return True
-
-        def get(self, prop):
-            return {cv2.CAP_PROP_FRAME_WIDTH: 64, cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_FPS: 1}.get(prop, 0)
-
-        def getBackendName(self):
-            return "FAKE"
+        REPORTED = {"width": 64, "height": 48, "fps": 1}
 
         def read(self):
             self.reads += 1
@@ -624,10 +615,7 @@ def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(
                 return False, None
             return True, np.full((60, 80, 3) if self.reads < 10 else (30, 40, 3), 100, np.uint8)
 
-        def release(self):
-            pass
-
-    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    monkeypatch.setattr(cv2, "VideoCapture", OtherSize)
     cam = capture.CameraSource(0, size=(64, 48))
     assert (cam.width, cam.height) == (80, 60)
     cam.live = False  # every frame processed: the counts below are exact
@@ -639,40 +627,24 @@ def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(
         assert sum(1 for _ in c.decode(video=0)) == 16
 
 
-
 def test_a_camera_that_fails_its_reads_while_it_starts_is_waited_for(monkeypatch):
     """Some cameras fail their first reads while they start (Windows' Media Foundation, a network
     stream). The session, which reads only after the network's warm-up, never saw that; the frame
     read at opening (for the size) gave up after ten reads, 0.1 s: "opened but delivered no frame"."""
-    import cv2
+    class Starting(FakeCapture):
+        """Its reads fail for the first 0.3 s after it opens; it reports no size before reading."""
 
-    class Starting:
-        """Its reads fail for the first 0.3 s after it opens."""
-
+        REPORTED = {"width": 0, "height": 0, "fps": 30}
         deliver = True
 
         def __init__(self, target, backend):
+            super().__init__(target, backend)
             self.ready_at = time.perf_counter() + 0.3
-
-        def isOpened(self):
-            return True
-
-        def set(self, prop, value):
-            return True
-
-        def get(self, prop):
-            return {cv2.CAP_PROP_FPS: 30}.get(prop, 0)
-
-        def getBackendName(self):
-            return "FAKE"
 
         def read(self):
             if not self.deliver or time.perf_counter() < self.ready_at:
                 return False, None
             return True, np.full((48, 64, 3), 100, np.uint8)
-
-        def release(self):
-            pass
 
     monkeypatch.setattr(cv2, "VideoCapture", Starting)
     cam = capture.CameraSource(0)
@@ -683,30 +655,16 @@ def test_a_camera_that_fails_its_reads_while_it_starts_is_waited_for(monkeypatch
     with pytest.raises(VidstyleError, match="camera 0 opened but delivered no frame"):
         capture.CameraSource(0)
 
+
 def test_a_camera_session_does_not_begin_with_the_frame_read_at_opening(tmp_path, monkeypatch):
     """The camera reads a frame when it opens (its size), before the network's warm-up: given
     as the session's first frame, it was seconds stale, and a recording began with it held for
     the warm-up's length. Once the camera has had time to replace it, the session starts with a
     frame read then."""
-    import cv2
-
-    class FakeCapture:
+    class Paced(FakeCapture):
         """30 frames/s, each read waiting for the next; frame i (from 1) has brightness 8 * i."""
 
-        def __init__(self, target, backend):
-            self.reads, self.due = 0, None
-
-        def isOpened(self):
-            return True
-
-        def set(self, prop, value):
-            return True
-
-        def get(self, prop):
-            return {cv2.CAP_PROP_FRAME_WIDTH: 64, cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_FPS: 30}.get(prop, 0)
-
-        def getBackendName(self):
-            return "FAKE"
+        due = None
 
         def read(self):
             now = time.perf_counter()
@@ -717,9 +675,6 @@ def test_a_camera_session_does_not_begin_with_the_frame_read_at_opening(tmp_path
             if self.reads > 12:
                 return False, None
             return True, np.full((48, 64, 3), 8 * self.reads, np.uint8)
-
-        def release(self):
-            pass
 
     class WarmingUp:
         """The network's first call (the warm-up) takes a second, as a real one's start does."""
@@ -732,7 +687,7 @@ def test_a_camera_session_does_not_begin_with_the_frame_read_at_opening(tmp_path
                 time.sleep(1.0)
             return image
 
-    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    monkeypatch.setattr(cv2, "VideoCapture", Paced)
     cam = capture.CameraSource(0)
     out = tmp_path / "rec.mkv"
     run_live(cam, StyleBank([WarmingUp()]), LiveOptions(window=False, record=out))
