@@ -732,3 +732,20 @@ def test_where_the_picture_reaches_into_the_bars_whole_frames_are_scored(tmp_pat
     assert result["bars"] == "top 12, bottom 12 until 0.92 s" and "bars_until_frame" not in result
     assert "then whole frames'" in result["notes"][0]
     assert result["warping_error"] > 1e-3  # (0.0002 with the flicker left out)
+
+
+def test_a_long_term_history_past_the_memory_is_refused_not_killed(monkeypatch):
+    """--long-term K keeps K + 1 frames of each video (K up to 10 000): 124 GB at 1080p, where the
+    system killed the run without a word. Past half the memory it is one clear error; a video
+    shorter than K holds only its own frames, and runs."""
+    import vidstyle.eval as eval_module
+
+    monkeypatch.setattr(eval_module, "cgroup_memory_limit", lambda: None)
+    monkeypatch.setattr(eval_module, "physical_memory", lambda: 64 * 1024)  # room for 4 frames of 3 x 32x24x3
+    frames = [np.full((24, 32, 3), 10 * i, np.uint8) for i in range(8)]
+    with pytest.raises(VidstyleError, match=r"^--long-term 6 holds 7 frames of each video: 0.0 GiB at 32x24, and this "
+                                            r"machine has 0.0 GiB: give a smaller --long-term$"):
+        warping_error(frames, frames, long_term=6)
+    assert warping_error(frames[:4], frames[:4], long_term=6)["frames"] == 4  # shorter than K: it fits
+    monkeypatch.setattr(eval_module, "physical_memory", lambda: None)  # a system that does not say: as before
+    assert warping_error(frames, frames, long_term=6)["warping_error_long_term"] is not None

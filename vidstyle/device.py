@@ -84,6 +84,24 @@ def cgroup_memory_limit(path: str = CGROUP_MEMORY_MAX) -> int | None:
         return None
 
 
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def usable_memory(physical: int | None, limit: int | None) -> tuple[int | None, str]:
+    """The bytes a process here may use at most, of the machine's ``physical`` memory and a
+    container's ``limit`` (:func:`cgroup_memory_limit`; ``docker --memory 4g`` on a 64 GB host
+    kills at 4 GB as surely), and how a message says it ("this machine has" / "this container
+    may use")."""
+    if limit and (not physical or limit < physical):
+        return limit, "this container may use"
+    return physical, "this machine has"
+
+
 def usable_cores() -> int:
     """CPU cores this process may use: its affinity mask (as ``taskset`` or a container's cpuset
     sets it) where the system has one, else the machine's count, and no more than a container's

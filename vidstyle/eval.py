@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from vidstyle.config import MAX_LONG_TERM, STYLE_EVERY, check_flow_backend, check_number
+from vidstyle.device import cgroup_memory_limit, physical_memory, usable_memory
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
@@ -230,6 +231,14 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
             masks[shape] = mask
         return masks[shape]
 
+    memory_total, memory_said = usable_memory(physical_memory(), cgroup_memory_limit())
+
+    def memory_room(frame_bytes: int) -> int:
+        # the history --long-term keeps (K + 1 frames of each video, up to 10 000) in half the
+        # memory: past it the system killed the run without a word, after minutes of reading
+        return max(2, int(memory_total / 2 // frame_bytes)) if memory_total else (long_term or 1) + 1
+
+    held = (long_term or 1) + 1
     errors: dict[str, list[float]] = {"short": [], "long": [], "short_in": [], "long_in": []}
     valid_fractions: list[float] = []
     cuts, last_cut = 0, None  # scene cuts met, and the frame the latest one opened
@@ -266,6 +275,13 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         if on_pair is not None:
             on_pair(t, inp, sty)
         history.append((inp, sty, inp_scored))
+        if t == 0 and long_term:
+            held = memory_room(inp.nbytes + sty.nbytes + inp_scored.nbytes)
+        if long_term and len(history) > held:
+            raise VidstyleError(f"--long-term {long_term} holds {long_term + 1} frames of each video: "
+                                f"{(long_term + 1) * (inp.nbytes + sty.nbytes + inp_scored.nbytes) / 2 ** 30:.1f} GiB "
+                                f"at {w}x{h}, and {memory_said} {memory_total / 2 ** 30:.1f} GiB: give a smaller "
+                                "--long-term")
         frames = t + 1
         for k, key in ((1, "short"), (long_term, "long")):
             if k is None or t < k:

@@ -31,7 +31,8 @@ from PIL import Image
 
 from vidstyle.cli_args import threads_given
 from vidstyle.device import (autocast, cgroup_memory_limit, precision_name, resolve_device, resolve_precision,
-                             synchronize)
+                             synchronize, usable_memory)
+from vidstyle.device import physical_memory as _physical_memory  # (tests stand in a machine of their own)
 from vidstyle.errors import VidstyleError, first_line, torch_load_reason
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
@@ -98,22 +99,11 @@ class LossComputer:
                 "tv": total_variation(output, reduce=reduce)}
 
 
-def _physical_memory() -> int | None:
-    """This machine's memory in bytes, or None where the system does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _check_memory(config: TrainConfig) -> None:
     """Refuse a CPU run whose crops cannot fit in this machine's memory (:data:`TRAIN_BYTES_PER_PIXEL`)."""
-    total, where = _physical_memory(), "this machine has"
     # a container's limit (docker --memory 4g on a 64 GB host) kills the run as surely as the
     # machine's memory does, and the machine's alone let such a run start
-    limit = cgroup_memory_limit()
-    if limit and (not total or limit < total):
-        total, where = limit, "this container may use"
+    total, where = usable_memory(_physical_memory(), cgroup_memory_limit())
     per_pixel = TRAIN_BYTES_PER_PIXEL.get(config.arch, TRAIN_BYTES_PER_PIXEL["light"])
     need = per_pixel * config.batch_size * config.image_size ** 2
     if total and need > total:
