@@ -495,10 +495,10 @@ def test_numpys_bools_are_flags_wherever_a_flag_is_taken(tmp_path):
     assert FlowStabilizer(0.5, keep_contrast=no).keep_contrast is False
     assert _tiny(channels_last=yes, keep_colors=yes).keep_colors is True
     video = make_video(tmp_path / "in.mp4", frames=2, size=(32, 24), audio=True)
-    result = stylize_video(video, tmp_path / "out.mp4", "light_mondrian", no_audio=yes, overwrite=yes, progress=False,
+    result = stylize_video(video, tmp_path / "out.mp4", "light_mondrian", no_audio=yes, overwrite=yes, progress=no,
                            temporal="off")
     assert result.frames == 2 and not result.audio
-    style_sheet(video, tmp_path / "sheet.png", ["light_mondrian"], frames=1, overwrite=yes)
+    style_sheet(video, tmp_path / "sheet.png", ["light_mondrian"], frames=1, overwrite=yes, progress=no)
     for wrong in ("no", 0, np.int64(1)):  # still no flag
         with pytest.raises(BadTypeError, match="channels_last must be True or False"):
             vidstyle.StylizeConfig(channels_last=wrong)

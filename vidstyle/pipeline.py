@@ -620,17 +620,22 @@ def _merge_options(config: StylizeConfig | None, encode: EncodeConfig | None,
     return config, encode  # (StylizeConfig checks its own values)
 
 
-def _check_call(caller: str, output, overwrite, progress) -> None:
+def _check_call(caller: str, output, overwrite, progress):
     """The arguments every stylize_* function takes besides its input (checked by check_input):
     a wrong kind is a BadTypeError naming the argument, not a TypeError from deep in pathlib, or
-    "yes" taken as true."""
+    "yes" taken as true. Returns ``progress``, a flag as a plain bool (NumPy's too, as every flag)."""
     from vidstyle.config import check_flag
 
     if not isinstance(output, (str, PathLike)):
         raise BadTypeError(f"the output of {caller}() is a path (str or pathlib.Path), got {output!r}")
     check_flag("overwrite", overwrite)
-    if not (isinstance(progress, bool) or callable(progress)):
-        raise BadTypeError(f"progress must be True, False or a function progress(done, total), got {progress!r}")
+    if callable(progress):
+        return progress
+    try:
+        return check_flag("progress", progress)
+    except BadTypeError:
+        raise BadTypeError(f"progress must be True, False or a function progress(done, total), "
+                           f"got {progress!r}") from None
 
 
 def _holds_video(path: Path) -> bool:
@@ -933,7 +938,7 @@ def stylize_video(input: str | Path, output: str | Path, style, config: StylizeC
             at ``output`` (an existing file there is untouched).
     """
     config, encode = _merge_options(config, encode, options)
-    _check_call("stylize_video", output, overwrite, progress)
+    progress = _check_call("stylize_video", output, overwrite, progress)
     input_path = check_input(input, folders=True)  # a folder: an image sequence
     if input_path.is_dir():
         find_sequence(input_path)  # a folder that is not one sequence says why before any work
@@ -1204,7 +1209,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
         raise VidstyleError(f"stylize_image() writes a still image: {', '.join(video_only)} "
                             f"{'does' if len(video_only) == 1 else 'do'} not apply")
     config, _ = _merge_options(config, None, options, caller="stylize_image", encoding=False)
-    _check_call("stylize_image", output, overwrite, progress)
+    progress = _check_call("stylize_image", output, overwrite, progress)
     input_path = check_input(input)
     if not is_image_path(input_path) and _holds_video(input_path):  # else "cannot identify image file"
         raise BadValueError(f"{input_path.name} is a video, not a still image: stylize_video() stylizes it")
@@ -1314,7 +1319,7 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     the whole run) and ``**options`` as for :func:`stylize_video`.
     """
     config, encode = _merge_options(config, encode, options, caller="stylize_files")
-    _check_call("stylize_files", folder, overwrite, progress)
+    progress = _check_call("stylize_files", folder, overwrite, progress)
     if isinstance(inputs, (str, PathLike)):  # one path (of any kind), not its characters
         inputs = [inputs]
     try:

@@ -210,11 +210,12 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     check_number("start", start, "a number of seconds >= 0", lambda v: v >= 0)
     check_number("duration", duration, "a number of seconds > 0", lambda v: v > 0)
     check_flag("overwrite", overwrite)
-    if progress is True:  # as vidstyle preview prints it
-        progress = _print_progress
-    elif not (progress is None or progress is False or callable(progress)):
-        raise BadTypeError(f"progress must be True, False, None or a function progress(done, total, style), "
-                           f"got {progress!r}")
+    if progress is not None and not callable(progress):
+        try:  # a flag (NumPy's bool too, as every flag): True prints as vidstyle preview does
+            progress = _print_progress if check_flag("progress", progress) else None
+        except BadTypeError:
+            raise BadTypeError(f"progress must be True, False, None or a function progress(done, total, style), "
+                               f"got {progress!r}") from None
     if not isinstance(output, (str, os.PathLike)):
         raise BadTypeError(f"the output of style_sheet() is a path (str or pathlib.Path), got {output!r}")
     input_path = check_input(input, folders=True)
