@@ -218,27 +218,15 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
             valid = valid_mask_numpy(backward, forward, motion_boundaries=False)
         return backward, valid
 
-    masks: dict[tuple, np.ndarray] = {}
     picture_until, picture_given = None, picture is not None  # the first frame whose picture reaches into the bars
-
-    def picture_mask(shape: tuple) -> np.ndarray:  # 1 over the picture, 0 over the bars
-        if shape not in masks:
-            if shape != picture.size:
-                raise VidstyleError(f"the picture area is of {picture.size[1]}x{picture.size[0]} frames, "
-                                    f"not of the input's {shape[1]}x{shape[0]}")
-            mask = np.zeros(shape, np.float32)
-            mask[picture.top:picture.bottom, picture.left:picture.right] = 1
-            masks[shape] = mask
-        return masks[shape]
-
+    picture_mask = None  # 1 over the picture, 0 over the bars (at the input's size, which never changes)
+    if picture is not None:
+        picture_mask = np.zeros(picture.size, np.float32)
+        picture_mask[picture.top:picture.bottom, picture.left:picture.right] = 1
+    # the history --long-term keeps (K + 1 frames of each video, up to 10 000) goes in half the
+    # memory, or the run stops: past it the system killed it without a word, after minutes of reading
     memory_total, memory_said = usable_memory(physical_memory(), cgroup_memory_limit())
-
-    def memory_room(frame_bytes: int) -> int:
-        # the history --long-term keeps (K + 1 frames of each video, up to 10 000) in half the
-        # memory: past it the system killed the run without a word, after minutes of reading
-        return max(2, int(memory_total / 2 // frame_bytes)) if memory_total else (long_term or 1) + 1
-
-    held = (long_term or 1) + 1
+    room = None  # frames of history that fit (settled at the first frame, from its size)
     errors: dict[str, list[float]] = {"short": [], "long": [], "short_in": [], "long_in": []}
     valid_fractions: list[float] = []
     cuts, last_cut = 0, None  # scene cuts met, and the frame the latest one opened
@@ -255,7 +243,9 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
                                 f"{sizes[0][1]}x{sizes[0][0]} and {sizes[1][1]}x{sizes[1][0]}): "
                                 "the warping error needs one size per video")
         if picture is not None:
-            picture_mask(inp.shape[:2])  # (a frame of another size is an error, not a picture grown)
+            if t == 0 and inp.shape[:2] != picture.size:
+                raise VidstyleError(f"the picture area is of {picture.size[1]}x{picture.size[0]} frames, "
+                                    f"not of the input's {w}x{h}")
             if not picture.holds(inp):
                 # the picture reaches into the bars (a title card, a wider shot): scored whole from
                 # here, for good, as vidstyle stylize paints whole frames from there
@@ -275,9 +265,9 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
         if on_pair is not None:
             on_pair(t, inp, sty)
         history.append((inp, sty, inp_scored))
-        if t == 0 and long_term:
-            held = memory_room(inp.nbytes + sty.nbytes + inp_scored.nbytes)
-        if long_term and len(history) > held:
+        if t == 0 and long_term and memory_total:
+            room = max(2, int(memory_total / 2 // (inp.nbytes + sty.nbytes + inp_scored.nbytes)))
+        if room is not None and len(history) > room:
             raise VidstyleError(f"--long-term {long_term} holds {long_term + 1} frames of each video: "
                                 f"{(long_term + 1) * (inp.nbytes + sty.nbytes + inp_scored.nbytes) / 2 ** 30:.1f} GiB "
                                 f"at {w}x{h}, and {memory_said} {memory_total / 2 ** 30:.1f} GiB: give a smaller "
@@ -302,10 +292,10 @@ def warping_error(input_frames: Iterable[np.ndarray], stylized_frames: Iterable[
                 # after the cut test, which takes the whole frames, as the stabilizer does: with
                 # the bars left out of its valid share, a picture under 30% of the frame was a
                 # cut at every pair (no error at all)
-                valid = valid * picture_mask(valid.shape)
+                valid = valid * picture_mask
             if k == 1:
                 # of the picture, where there are bars: not lowered by the bars left out
-                scored = picture_mask(valid.shape).sum() if picture is not None else valid.size
+                scored = picture_mask.sum() if picture is not None else valid.size
                 valid_fractions.append(float(valid.sum() / scored))
             for img_prev, img_cur, name in ((prev_sty, sty, key), (prev_scored, inp_scored, key + "_in")):
                 err = _pair_error(img_prev, img_cur, fl, valid)
