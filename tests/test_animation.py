@@ -298,3 +298,65 @@ def test_pictures_wider_than_webp_or_jpeg_holds_are_refused_before_the_network(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.mkv", "wide.png"]  # nothing left, no folder
     stylize_image(photo, tmp_path / "wide.webp", Identity(), downscale=16383)  # the way out it names
     assert Image.open(tmp_path / "wide.webp").size == (16382, 16)  # (even sizes)
+
+
+def _one_frame_apng(path, picture: np.ndarray) -> None:
+    """An APNG holding one frame (acTL num_frames 1; Pillow writes one frame as a plain PNG)."""
+    import io
+    import struct
+    import zlib
+
+    plain = io.BytesIO()
+    Image.fromarray(picture).save(plain, format="PNG")
+    data, out, at = plain.getvalue(), bytearray(plain.getvalue()[:8]), 8
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    while at < len(data):
+        size = struct.unpack(">I", data[at:at + 4])[0]
+        kind = data[at + 4:at + 8]
+        if kind == b"IDAT" and b"acTL" not in out:
+            height, width = picture.shape[:2]
+            out += chunk(b"acTL", struct.pack(">II", 1, 0))
+            out += chunk(b"fcTL", struct.pack(">IIIIIHHBB", 0, width, height, 0, 0, 1, 10, 0, 0))
+        out += data[at:at + 12 + size]
+        at += 12 + size
+    path.write_bytes(bytes(out))
+
+
+def test_a_one_frame_gif_or_apng_is_stylized_into_a_still_image(tmp_path, cli, style):
+    """A sticker or a picture saved as a GIF is one frame: written to an image name it is a still,
+    its transparency kept; to a .gif it stays a one-frame animation, and a GIF of two frames is
+    no still."""
+    rgb = np.zeros((32, 48, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1] = np.arange(48) * 5, np.arange(32)[:, None] * 7
+    sticker = Image.fromarray(rgb).quantize(255)
+    indices = np.asarray(sticker).copy()
+    indices[:8, :12] = 255  # a transparent corner
+    palette = sticker.getpalette()[:765] + [0, 0, 0]
+    sticker = Image.fromarray(indices, "P")
+    sticker.putpalette(palette)
+    sticker.save(tmp_path / "sticker.gif", transparency=255)
+    _one_frame_apng(tmp_path / "logo.apng", rgb)
+    for source, out in (("sticker.gif", "sticker.png"), ("sticker.gif", "sticker.jpg"), ("logo.apng", "logo.png")):
+        done = cli("stylize", tmp_path / source, "-o", tmp_path / out, "--style", style, "--device", "cpu")
+        assert done.returncode == 0, done.stderr
+        assert "stylized 1 image" in done.stderr
+    with Image.open(tmp_path / "sticker.png") as im:
+        assert im.mode == "RGBA" and im.size == (48, 32)
+        alpha = np.asarray(im)[..., 3]
+    assert (alpha[:8, :12] == 0).all() and (alpha[8:] == 255).all()
+    assert Image.open(tmp_path / "sticker.jpg").size == Image.open(tmp_path / "logo.png").size == (48, 32)
+    done = cli("stylize", tmp_path / "sticker.gif", "-o", tmp_path / "again.gif", "--style", style, "--device", "cpu")
+    assert done.returncode == 0 and "stylized 1 frame" in done.stderr
+    assert len(animation(tmp_path / "again.gif")[0]) == 1
+    frames = [Image.fromarray(rgb), Image.fromarray(rgb[::-1].copy())]
+    frames[0].save(tmp_path / "two.gif", save_all=True, append_images=frames[1:], duration=100)
+    done = cli("stylize", tmp_path / "two.gif", "-o", tmp_path / "two.png", "--style", style, "--device", "cpu")
+    assert done.returncode == 1 and "cannot write .png files" in done.stderr
+    from vidstyle import stylize_image
+
+    assert stylize_image(tmp_path / "sticker.gif", tmp_path / "api.webp", style=Identity(), progress=False).frames == 1
+    with pytest.raises(VidstyleError, match=r"two\.gif is a video, not a still image"):
+        stylize_image(tmp_path / "two.gif", tmp_path / "api2.png", style=Identity(), progress=False)

@@ -139,7 +139,7 @@ def _add_stylize(sub) -> None:
 
 
 def _cmd_stylize(args) -> int:
-    from vidstyle.io.images import is_image_path
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path, is_one_frame_animation
     from vidstyle.io.sequence import is_sequence_output
     from vidstyle.pipeline import stylize_image, stylize_video
 
@@ -172,7 +172,10 @@ def _cmd_stylize(args) -> int:
         if encoder_only:
             log.warning("%s %s for video files; %s is an image sequence", ", ".join(encoder_only),
                         "is" if len(encoder_only) == 1 else "are", args.output)
-    if is_image_path(source):  # a still image: one network call, written as an image
+    # a still image: one network call, written as an image; so is a one-frame GIF written to an
+    # image's name (to a .gif it stays a one-frame animation)
+    if is_image_path(source) or (Path(args.output).suffix.lower() in IMAGE_OUTPUT_FORMATS
+                                 and not is_sequence_output(args.output) and is_one_frame_animation(source)):
         video_only = [flag for flag, given in (
             ("--start", args.start is not None), ("--duration", args.duration is not None),
             ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),

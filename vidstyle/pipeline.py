@@ -1190,7 +1190,7 @@ def _downscaled_text(before: tuple[int, int] | None, width: int, height: int) ->
 def stylize_image(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
                   overwrite: bool = False, progress: bool | Callable[[int, int | None], object] = True,
                   **options) -> StylizeResult:
-    """Stylize the still image ``input`` (jpg, png, webp, ...) into ``output`` (.png, .jpg, .webp,
+    """Stylize the still image ``input`` (jpg, png, webp, ..., a one-frame GIF) into ``output`` (.png, .jpg, .webp,
     .bmp or .tif), upright by the input's EXIF orientation: a quick look at a style on one picture.
 
     ``style``, ``config`` and ``**options`` as for :func:`stylize_video`; only the network's
@@ -1202,7 +1202,8 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     ``progress(1, 1)``, before the picture is put in place (raising there leaves nothing).
     """
     from vidstyle.io.images import (IMAGE_OUTPUT_FORMATS, check_image_size, check_still, is_image_path,
-                                    keeps_transparency, read_image_and_alpha, rgb_profile, write_image)
+                                    is_one_frame_animation, keeps_transparency, read_image_and_alpha, rgb_profile,
+                                    write_image)
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | set(_NEGATED_OPTIONS)))
     if video_only:
@@ -1211,7 +1212,9 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     config, _ = _merge_options(config, None, options, caller="stylize_image", encoding=False)
     progress = _check_call("stylize_image", output, overwrite, progress)
     input_path = check_input(input)
-    if not is_image_path(input_path) and _holds_video(input_path):  # else "cannot identify image file"
+    # a video is said as one (else "cannot identify image file"); a one-frame GIF is a still picture,
+    # which FFmpeg reads as a video of one frame
+    if not is_image_path(input_path) and not is_one_frame_animation(input_path) and _holds_video(input_path):
         raise BadValueError(f"{input_path.name} is a video, not a still image: stylize_video() stylizes it")
     check_still(input_path)
     if is_sequence_output(output):

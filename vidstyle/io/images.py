@@ -27,6 +27,24 @@ def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS and not Path(path).is_dir()
 
 
+#: Animation files FFmpeg reads as videos, which may hold one frame: a sticker, a logo, a picture
+#: saved as a GIF. With one frame they are stills too (:func:`is_one_frame_animation`).
+ANIMATION_EXTENSIONS = {".gif", ".apng"}
+
+
+def is_one_frame_animation(path: str | Path) -> bool:
+    """Whether ``path`` is a GIF or APNG (:data:`ANIMATION_EXTENSIONS`) of one frame, from its
+    headers (Pillow reads no picture to tell): a still picture written to an image (.png, .jpg)
+    is stylized as one, where a one-frame video cannot be written to an image name."""
+    if Path(path).suffix.lower() not in ANIMATION_EXTENSIONS or not Path(path).is_file():
+        return False  # (a pipe is not opened: it would wait for a writer)
+    try:
+        with _large_images_allowed(), Image.open(path) as im:
+            return not getattr(im, "is_animated", False)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False  # unreadable: reading it as a video says what is wrong
+
+
 def open_image(path: str | Path, with_alpha: bool = False):
     """The 8-bit RGB image at ``path``, turned upright by its EXIF orientation (phone photos are
     stored sideways with a tag); one clear VidstyleError when it is missing, unreadable or larger
