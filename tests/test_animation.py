@@ -360,3 +360,59 @@ def test_a_one_frame_gif_or_apng_is_stylized_into_a_still_image(tmp_path, cli, s
     assert stylize_image(tmp_path / "sticker.gif", tmp_path / "api.webp", style=Identity(), progress=False).frames == 1
     with pytest.raises(VidstyleError, match=r"two\.gif is a video, not a still image"):
         stylize_image(tmp_path / "two.gif", tmp_path / "api2.png", style=Identity(), progress=False)
+
+
+def test_a_transparent_gif_stays_transparent_frame_by_frame(tmp_path, caplog):
+    """A GIF sticker's transparency (one palette entry, all or nothing) is kept in a .gif output:
+    each frame shows its own, also where an opaque frame comes before one with transparent pixels
+    (FFmpeg leaves an opaque frame in place, which then showed through) and after a palette of its
+    own (a scene in other colours)."""
+    kinds = ["hole", "opaque", "hole", "opaque", "hole", "hole", "opaque", "hole", "hole", "opaque", "hole", "hole"]
+    pictures, alphas = [], []
+    for i, kind in enumerate(kinds):
+        rgb = np.zeros((40, 64, 3), np.uint8)
+        rgb[..., 0], rgb[..., 1], rgb[..., 2] = np.arange(64)[None] * 4, 120, 60
+        if i >= GifPalette.PALETTE_FRAMES:  # a scene in other colours: a palette of its own
+            rgb[..., 1], rgb[..., 2] = 20, np.arange(40)[:, None] * 6
+        alpha = np.full((40, 64), 255, np.uint8)
+        if kind == "hole":
+            alpha[6:30, 4 + 3 * i:30 + 3 * i] = 0
+        pictures.append(rgb)
+        alphas.append(alpha)
+    frames = []
+    for rgb, alpha in zip(pictures, alphas):
+        frame = Image.fromarray(rgb).quantize(255)
+        indices = np.where(alpha == 0, 255, np.asarray(frame)).astype(np.uint8)
+        palette = frame.getpalette()[:765]
+        frame = Image.fromarray(indices, "P")
+        frame.putpalette(palette + [0] * (768 - len(palette)))
+        frames.append(frame)
+    frames[0].save(tmp_path / "sticker.gif", save_all=True, append_images=frames[1:], duration=100, loop=0,
+                   transparency=255, disposal=2, optimize=False)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(tmp_path / "sticker.gif", tmp_path / "out.gif")
+    assert result.alpha and "transparen" not in caplog.text and "alpha" not in caplog.text
+    read, _, _ = animation(tmp_path / "out.gif")
+    with av.open(str(tmp_path / "out.gif")) as container:  # FFmpeg reads it as players do too
+        decoded = [f.to_ndarray(format="rgba") for f in container.decode(video=0)]
+    assert len(read) == len(decoded) == len(kinds)
+    for i, (pillow, ffmpeg, rgb, alpha) in enumerate(zip(read, decoded, pictures, alphas)):
+        for frame in (pillow, ffmpeg):
+            assert np.array_equal(frame[..., 3], alpha), f"frame {i} ({kinds[i]})"
+            assert blurred_error(frame[..., :3] * (alpha[..., None] // 255), rgb * (alpha[..., None] // 255)) < 6
+
+
+def test_soft_transparency_into_a_gif_is_rounded_and_said(tmp_path, caplog):
+    """A render's soft edges (alpha between 0 and 255) become GIF's all or nothing, at half."""
+    folder = tmp_path / "render"
+    folder.mkdir()
+    rgba = np.zeros((40, 64, 4), np.uint8)
+    rgba[..., 0], rgba[..., 1] = 200, np.arange(64)[None] * 3
+    rgba[..., 3] = np.repeat(np.linspace(0, 255, 64).round().astype(np.uint8)[None], 40, axis=0)
+    for i in range(3):
+        write_image(folder / f"f_{i:03d}.png", rgba)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(folder, tmp_path / "soft.gif", sequence_fps=10)
+    assert "GIF's transparency is all or nothing" in caplog.text
+    frames, _, _ = animation(tmp_path / "soft.gif")
+    assert all(np.array_equal(f[..., 3], np.where(rgba[..., 3] >= 128, 255, 0)) for f in frames)

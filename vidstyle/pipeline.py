@@ -822,7 +822,8 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
             what, keep = f"{output.suffix} images", ".png, .tif or .webp frames"
         else:
             what = f"{output.name} ({pix_fmt})"
-            keep = "ProRes 4444 (--codec prores_ks to .mov), VP9 (.webm), an animated .webp or .png/.tif/.webp frames"
+            keep = ("ProRes 4444 (--codec prores_ks to .mov), VP9 (.webm), an animated .webp (a .gif, all or nothing) "
+                    "or .png/.tif/.webp frames")
             if encoder.config.pix_fmt is not None:
                 keep += f", without --pix-fmt {encoder.config.pix_fmt}"
         log.warning("%s has an alpha channel (transparency), which %s cannot hold: the frames are written "

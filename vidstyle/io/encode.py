@@ -665,22 +665,37 @@ class GifPalette:
     colours coming in (more than :attr:`FAR_SHARE` of its pixels, and 4 times the palette's own
     share, :attr:`FAR_ERROR` or more from every colour of the palette).
 
+    ``transparent``: the input has transparency, which GIF holds as one palette entry, all or
+    nothing: the last (:attr:`TRANSPARENT`), with FFmpeg's GIF encoder told so by its alpha of 0
+    in every palette; a pixel less than half opaque takes it, and the other 255 colours are made
+    from the opaque pixels only (what lies under the transparency is never seen).
+
     :meth:`add` and :meth:`flush` give (pal8 frame, pts, duration) ready to encode."""
 
     PALETTE_FRAMES = 8
     REFIT_ERROR = 6.0  # mean absolute error per channel, 0-255, before dithering
     FAR_ERROR = 40  # a pixel's largest channel error for "a colour the palette lacks"
     FAR_SHARE = 0.001  # (an orange figure walking into a blue and green stylized scene: 0.3%)
+    TRANSPARENT = 255
 
-    def __init__(self):
-        self._held: list[tuple[np.ndarray, int, int]] = []
+    def __init__(self, transparent: bool = False):
+        self.transparent = transparent
+        self.soft_edges = False  # a frame had alpha between 0 and 255, which GIF rounds (the caller says so)
+        # (image, opaque mask or None, pts, duration)
+        self._held: list[tuple[np.ndarray, np.ndarray | None, int, int]] = []
         self._palette = None  # a Pillow "P" image holding it
         self._argb: np.ndarray | None = None  # (256, 4) uint8, as PyAV takes a pal8 frame's palette
         self._first: np.ndarray | None = None  # the first palette's _argb (the file's global palette)
         self._fit = (0.0, 0.0)  # the palette's (mean error, share far) on the frames it was made from
 
-    def add(self, image: np.ndarray, pts: int, duration: int) -> list[tuple[av.VideoFrame, int, int]]:
-        self._held.append((image, pts, duration))
+    def add(self, image: np.ndarray, pts: int, duration: int,
+            alpha: np.ndarray | None = None) -> list[tuple[av.VideoFrame, int, int]]:
+        """``alpha``: the frame's uint8 (H, W) transparency (with ``transparent``; None: opaque)."""
+        opaque = None
+        if self.transparent and alpha is not None:
+            opaque = alpha >= 128
+            self.soft_edges = self.soft_edges or bool(((alpha > 0) & (alpha < 255)).any())
+        self._held.append((image, opaque, pts, duration))
         if self._palette is None and len(self._held) < self.PALETTE_FRAMES:
             return []
         return self.flush(keep_last=True)
@@ -692,50 +707,63 @@ class GifPalette:
         if not self._held:
             return []
         if self._palette is None:
-            self._make_palette([image for image, _, _ in self._held])
+            self._make_palette([(image, opaque) for image, opaque, _, _ in self._held])
         kept = self._held[-1:] if keep_last else []
         out = []
-        for image, pts, duration in self._held[:len(self._held) - len(kept)]:
-            mean, far = self._error(image)
+        for image, opaque, pts, duration in self._held[:len(self._held) - len(kept)]:
+            mean, far = self._error(image, opaque)
             if mean > max(self.REFIT_ERROR, 2 * self._fit[0]) or far > max(self.FAR_SHARE, 4 * self._fit[1]):
-                self._make_palette([image])
-            out.append((self._frame(image), pts, duration))
+                self._make_palette([(image, opaque)])
+            out.append((self._frame(image, opaque), pts, duration))
         self._held = kept
         return out
 
     def last_lasts_until(self, end: int) -> None:
         """The latest frame held lasts until ``end`` (pts): the frames after it were left out
         (closer than GIF can time), and the clip's end must not move earlier with them."""
-        if self._held and self._held[-1][2]:  # (a duration of 0: unknown, left to the muxer)
-            image, pts, duration = self._held[-1]
-            self._held[-1] = (image, pts, max(duration, end - pts))
+        if self._held and self._held[-1][3]:  # (a duration of 0: unknown, left to the muxer)
+            image, opaque, pts, duration = self._held[-1]
+            self._held[-1] = (image, opaque, pts, max(duration, end - pts))
 
     @staticmethod
     def _thumbnail(image: np.ndarray, pixels: float) -> np.ndarray:
         step = max(1, round((image.shape[0] * image.shape[1] / pixels) ** 0.5))
         return image[::step, ::step]
 
-    def _error(self, image: np.ndarray) -> tuple[float, float]:
+    def _seen(self, image: np.ndarray, opaque: np.ndarray | None, pixels: float) -> np.ndarray:
+        """A thumbnail of ``image`` of about ``pixels``: its opaque pixels only, as a (N, 1, 3) column."""
+        small = self._thumbnail(image, pixels)
+        if opaque is None:
+            return np.ascontiguousarray(small)
+        seen = small[self._thumbnail(opaque, pixels)]
+        return np.ascontiguousarray(seen.reshape(-1, 1, 3) if len(seen) else small[:1, :1])
+
+    def _error(self, image: np.ndarray, opaque: np.ndarray | None = None) -> tuple[float, float]:
         """(mean absolute error, share of pixels :attr:`FAR_ERROR` or more off) of ``image`` (a
-        25 000-pixel thumbnail) in the palette, undithered."""
+        25 000-pixel thumbnail, its opaque pixels) in the palette, undithered."""
         from PIL import Image
 
-        small = np.ascontiguousarray(self._thumbnail(image, 2.5e4))
+        small = self._seen(image, opaque, 2.5e4)
         mapped = Image.fromarray(small).quantize(palette=self._palette, dither=Image.Dither.NONE).convert("RGB")
         error = np.abs(np.asarray(mapped, np.int16) - small)
         return float(error.mean()), float((error.max(axis=-1) >= self.FAR_ERROR).mean())
 
-    def _make_palette(self, images: list[np.ndarray]) -> None:
+    def _make_palette(self, images: list[tuple[np.ndarray, np.ndarray | None]]) -> None:
         from PIL import Image
 
-        mosaic = np.concatenate([self._thumbnail(image, 1e5) for image in images], axis=0)  # ~0.1 MP a frame
+        seen = [self._seen(image, opaque, 1e5) for image, opaque in images]  # ~0.1 MP a frame
+        mosaic = np.concatenate(seen if all(s.shape[1] == seen[0].shape[1] for s in seen)
+                                else [s.reshape(-1, 1, 3) for s in seen], axis=0)
         # octree: as close as median cut here (mean error 4.0 against 4.0 on stylized 640x360
         # frames), in 4 ms instead of 150, which a live recording would feel
-        self._palette = Image.fromarray(np.ascontiguousarray(mosaic)).quantize(256, method=Image.Quantize.FASTOCTREE)
+        colours = 255 if self.transparent else 256
+        self._palette = Image.fromarray(mosaic).quantize(colours, method=Image.Quantize.FASTOCTREE)
         rgb = np.zeros((256, 3), np.uint8)
-        colours = np.asarray(self._palette.getpalette()[:768], np.uint8).reshape(-1, 3)
-        rgb[:len(colours)] = colours
+        made = np.asarray(self._palette.getpalette()[:3 * colours], np.uint8).reshape(-1, 3)
+        rgb[:len(made)] = made
         argb = np.concatenate([np.full((256, 1), 255, np.uint8), rgb], axis=1)
+        if self.transparent:
+            argb[self.TRANSPARENT] = 0  # FFmpeg takes the entry of least alpha (below 128) as GIF's transparent one
         if self._first is None:
             self._first = argb
         elif np.array_equal(argb, self._first):
@@ -744,16 +772,47 @@ class GifPalette:
             # showing that frame), even when that frame had a palette of its own: after a flash, the
             # flash showed through. One alpha byte (not written: GIF palettes are RGB) makes a
             # palette made again the same as the first a palette of its own
-            argb[-1, 0] = 254
+            argb[0 if self.transparent else -1, 0] = 254
         self._argb = argb
-        errors = [self._error(image) for image in images]
+        errors = [self._error(image, opaque) for image, opaque in images]
         self._fit = (max(e[0] for e in errors), max(e[1] for e in errors))
 
-    def _frame(self, image: np.ndarray) -> av.VideoFrame:
+    def _frame(self, image: np.ndarray, opaque: np.ndarray | None = None) -> av.VideoFrame:
         from PIL import Image
 
-        indices = Image.fromarray(image).quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG)
-        return av.VideoFrame.from_ndarray((np.asarray(indices), self._argb), format="pal8")
+        indices = np.asarray(Image.fromarray(image).quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG))
+        if opaque is not None:
+            indices = np.where(opaque, indices, np.uint8(self.TRANSPARENT))
+        return av.VideoFrame.from_ndarray((np.ascontiguousarray(indices), self._argb), format="pal8")
+
+
+def _cleared_after_shown(packet: av.Packet) -> None:
+    """Make the GIF frame in ``packet`` (from FFmpeg's GIF encoder, of :class:`GifPalette`'s
+    transparent frames) one that is cleared to transparency once shown, so the next frame is
+    drawn on a transparent canvas. FFmpeg clears only after a frame with transparent pixels and
+    leaves an opaque one in place: the transparent pixels of a frame after it showed it through.
+    Clearing is "restore to background" (disposal 2), which readers that follow the letter of the
+    format (FFmpeg, Pillow) fill with the background colour unless the frame names a transparent
+    one: an opaque frame in the file's palette (FFmpeg names none for it) names the palette's
+    transparent entry, which none of its pixels use. Both are in the frame's graphic control
+    extension, after the file's header in the first packet (found as FFmpeg's GIF muxer finds it)."""
+    data = memoryview(packet)
+    at = 0
+    if bytes(data[:3]) == b"GIF":  # the header, and its global palette
+        at = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while at + 8 < len(data) and data[at] == 0x21:  # extensions, up to the frame's own
+        if data[at + 1] == 0xF9 and data[at + 2] == 4:
+            flags = (data[at + 3] & ~0x1C) | (2 << 2)
+            image = at + 8  # the image descriptor after it: its flags say whether it has a palette of its own
+            if not flags & 1 and image + 9 < len(data) and data[image] == 0x2C and not data[image + 9] & 0x80:
+                flags |= 1
+                data[at + 6] = GifPalette.TRANSPARENT
+            data[at + 3] = flags
+            return
+        at += 2
+        while at < len(data) and data[at]:  # its sub-blocks
+            at += data[at] + 1
+        at += 1
 
 
 #: Pixel formats that swscale converts RGB into correctly at any width (measured with FFmpeg 8,
@@ -819,10 +878,10 @@ class VideoEncoder:
         if config.codec == "libwebp":  # libwebp's limit, said before the first frame (else "returned 22")
             check_image_size(self.name, source.width, source.height, "WEBP")
         self.pix_fmt = output_pix_fmt(codec, pix_fmt, source.width, source.height)
-        #: the output has an alpha channel: :meth:`write` takes each frame's (opaque without one)
-        # GIF's transparency is one palette entry, all or nothing: written opaque (the caller says so)
-        self.alpha = has_alpha(self.pix_fmt) and config.codec != "gif"
-        self._gif = GifPalette() if config.codec == "gif" else None
+        #: the output has an alpha channel: :meth:`write` takes each frame's (opaque without one); a
+        #: GIF's is one palette entry, all or nothing (see GifPalette)
+        self.alpha = has_alpha(self.pix_fmt) or (config.codec == "gif" and bool(source.alpha))
+        self._gif = GifPalette(transparent=self.alpha) if config.codec == "gif" else None
         # The shortest step between frames an animation can time: GIF counts hundredths of a second,
         # and browsers show a frame of less than 2 of them for 10 (a 60 frames/s GIF would play at a
         # sixth of its speed); WebP counts milliseconds. Frames closer than that to the last one
@@ -956,6 +1015,10 @@ class VideoEncoder:
             stream.options = {"profile": "4444" if "444" in self.pix_fmt else "hq", "vendor": "apl0"}
         else:
             configure_encoder(stream, config.codec, config.crf, config.preset, config.realtime)
+        if self._gif is not None and self._gif.transparent:
+            # every frame drawn whole (see _cleared_after_shown): no crop to the part that changed
+            # since the frame before, nor its unchanged pixels left transparent to show that frame
+            stream.options = {**stream.options, "gifflags": "0"}
         stream.metadata.update(carried_tags(source.video_metadata))
         if source.timecode:  # MOV/MP4 write it as a timecode track, Matroska as a tag
             stream.metadata["timecode"] = source.timecode
@@ -1102,8 +1165,13 @@ class VideoEncoder:
                 return
             self._last_time = t
         if self._gif is not None:  # held until the palette is made (GifPalette)
-            for held in self._gif.add(image, pts, duration):
+            soft = self._gif.soft_edges
+            for held in self._gif.add(image, pts, duration, alpha):
                 self._encode(*held)
+            if self._gif.soft_edges and not soft:  # once
+                log.warning("GIF's transparency is all or nothing: the input's semi-transparent pixels (soft edges, "
+                            "shadows) are written into %s transparent below half opacity and opaque from it (.webp "
+                            "keeps them as they are)", Path(self.name).name)
             return
         if yuv:
             frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
@@ -1162,6 +1230,8 @@ class VideoEncoder:
     def _mux_video(self, packets) -> None:
         self._remember_first_packet(packets)
         for packet in packets:
+            if self._gif is not None and self._gif.transparent:
+                _cleared_after_shown(packet)
             if self._dts_shift and packet.dts is not None:
                 packet.dts += self._dts_shift
             duration = self._durations.pop(packet.pts, 0) if packet.pts is not None else 0
