@@ -137,7 +137,7 @@ def test_everything_is_checked_before_anything_is_written(tmp_path, inputs):
     for i in range(3):
         write_image(shot / f"frame_{i + 1:04d}.png", np.full((16, 16, 3), 40 * i, np.uint8), "png")
     for also_a_still in ([], [inputs[2]]):
-        with pytest.raises(VidstyleError, match="the outputs would go into the input sequence's folder"):
+        with pytest.raises(VidstyleError, match=r"the output folder .*shot is also given as an input"):
             stylize_files([*also_a_still, shot], f"{shot}/", Grey())
     assert sorted(p.name for p in shot.iterdir()) == ["frame_0001.png", "frame_0002.png", "frame_0003.png"]
     assert not out.exists()
@@ -257,3 +257,42 @@ def test_an_unknown_codec_fails_before_the_folder_or_the_network(tmp_path, input
     with pytest.raises(VidstyleError, match="unknown codec 'divx'; available: libx264"):
         stylize_files(inputs, tmp_path / "out", "light_mondrian", codec="divx")
     assert not (tmp_path / "out").exists()
+
+
+class _Unused:
+    """A stylizer that must not be reached: the run was to be refused before any input."""
+
+    def stylize_batch(self, images):
+        pytest.fail("an input was stylized before a refusal that the file names and headers tell")
+
+
+def test_stills_refused_anyway_and_the_output_folder_as_an_input_are_said_before_any_input(tmp_path, inputs, cli):
+    """An animated PNG or WebP, a multi-page TIFF, a still whose name reads as numbered frames:
+    said at once, not at their turn after the videos before them were stylized."""
+    from PIL import Image
+
+    clips = inputs[0].parent
+    pictures = [Image.fromarray(np.full((16, 24, 3), 40 * i, np.uint8)) for i in range(2)]
+    pictures[0].save(clips / "anim.png", save_all=True, append_images=pictures[1:])
+    pictures[0].save(clips / "anim.webp", save_all=True, append_images=pictures[1:])
+    pictures[0].save(clips / "scan.tif", save_all=True, append_images=pictures[1:])
+    write_image(clips / "shot_%03d.png", np.full((16, 24, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    for still, said in (("anim.png", r"anim\.png is an animation \(2 frames\), not a still image"),
+                        ("anim.webp", r"anim\.webp is an animation \(2 frames\)"),
+                        ("scan.tif", r"scan\.tif is a multi-page TIFF \(2 pages\), not one still image: save the "
+                                     r"page to stylize as an image of its own"),
+                        ("shot_%03d.png", r"shot_%03d\.png: a still image is written into .*out under its own name, "
+                                          r"and shot_%03d\.png reads as numbered frames .*: rename it, or stylize "
+                                          r"it on its own with -o NAME\.png")):
+        with pytest.raises(VidstyleError, match=said):
+            stylize_files([inputs[0], clips / still], out, _Unused(), temporal="off", progress=False)
+        assert not out.exists()
+    # clips/* -o clips/styled/ run a second time: the glob catches the output folder
+    styled = clips / "styled"
+    list(stylize_files(inputs, styled, Grey(), temporal="off", progress=False))
+    done = cli("stylize", *inputs, styled, "-o", f"{styled}/", "--style", "light_mondrian", "--overwrite")
+    assert done.returncode == 1
+    assert done.stderr == (f"vidstyle: error: the output folder {styled} is also given as an input (a pattern such "
+                           "as * catches it), which would be read as a folder of numbered frames: leave it out of the "
+                           "inputs, or write the outputs to another folder\n")

@@ -1313,7 +1313,10 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
 
     Every input and output is checked here, before anything is loaded or written: a missing
     input, one given twice, two inputs that would share an output name (:func:`folder_output`), an output that
-    exists (without ``overwrite``) or is one of the inputs raise :class:`VidstyleError`. The
+    exists (without ``overwrite``) or is one of the inputs, the output folder given as an input (a
+    glob that caught it), a still that is an animation or a multi-page TIFF, or whose name holds
+    a frame-number field (``%03d``) raise :class:`VidstyleError` (from file names and headers: no
+    input is decoded). The
     returned iterator then stylizes the inputs in order as it is advanced (nothing is stylized
     until then: ``list(stylize_files(...))`` runs them all), yielding ``(input, result)`` for each,
     or ``(input, error)`` with the VidstyleError of an input that failed (a corrupt file, say):
@@ -1332,11 +1335,16 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
         raise BadTypeError(f"stylize_files() takes a list of paths, or one path, got {inputs!r}") from None
     inputs = [check_input(i, folders=True) for i in inputs]  # a folder: an image sequence
     for folder_input in (i for i in inputs if i.is_dir()):
+        if Path(folder).is_dir() and same_file(folder_input, Path(folder)):
+            # (clips/* -o clips/styled/ once styled/ is there: "holds videos, not numbered frames" misled)
+            raise VidstyleError(f"the output folder {folder_input} is also given as an input (a pattern such as * "
+                                "catches it), which would be read as a folder of numbered frames: leave it out of "
+                                "the inputs, or write the outputs to another folder")
         find_sequence(folder_input)  # before any input is stylized
     if not inputs:
         raise VidstyleError("no inputs to stylize")
     from vidstyle.io.files import OUTPUT_FORMATS
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, check_still, is_image_path
 
     said_folder = isinstance(folder, str) and folder.endswith(("/", sep))  # "out.mp4/" is a folder: said so
     folder = Path(folder)
@@ -1347,10 +1355,6 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
         stem = folder.with_suffix("") if "%" not in folder.name else folder.parent / "styled"
         raise VidstyleError(f"several inputs go into a folder, and {folder} names a file; give a folder such as "
                             f"{stem}/")
-    if folder.is_dir():  # outputs written among a sequence's frames would be read as more frames
-        for sequence in (i for i in inputs if i.is_dir() and i.samefile(folder)):
-            raise VidstyleError(f"the outputs would go into the input sequence's folder {sequence}; write them "
-                                "to another folder")
     pairs = [(i, folder_output(i, folder, encode.codec)) for i in inputs]
     # case-blind: on macOS's and Windows' file systems X.mp4 and x.mp4 are one file
     names = [o.name.casefold() for _, o in pairs]
@@ -1371,7 +1375,13 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
     for source, target in pairs:
         check_output_file(target, inputs=inputs, overwrite=overwrite, create_folder=True)
         _check_not_the_mask(target, config)
-        if not is_image_path(source):
+        if is_image_path(source):  # what stylize_image would refuse at its turn, from names and headers only
+            check_still(source)  # an animated PNG or WebP, a multi-page TIFF
+            if is_sequence_output(target):
+                raise VidstyleError(f"{source}: a still image is written into {folder} under its own name, and "
+                                    f"{source.name} reads as numbered frames (a frame-number field such as %03d): "
+                                    f"rename it, or stylize it on its own with -o NAME{source.suffix}")
+        else:
             check_encoding(encode, target)
     from vidstyle.models.zoo import StyleChoice, resolve_style
     from vidstyle.timeline import StyleTimeline, is_ready_stylizer

@@ -159,19 +159,23 @@ def read_image_and_alpha(path: str | Path) -> tuple[np.ndarray, np.ndarray | Non
     return np.asarray(image, dtype=np.uint8).copy(), alpha
 
 
-def check_still(path: str | Path, advice: str = "vidstyle reads animations from video files and GIFs; convert it "
-                                              "to one of those first") -> None:
-    """Refuse an animated image (an animated WebP or PNG) given as a still: only its first frame
-    would be stylized (or learned from, for a painting: ``advice`` then says what to do instead).
-    FFmpeg cannot decode animated WebP, so it is not read as a video either."""
+def check_still(path: str | Path, advice: str | None = None) -> None:
+    """Refuse an animated image (an animated WebP or PNG) or a multi-page TIFF given as a still:
+    only its first frame would be stylized (or learned from, for a painting: ``advice`` then says
+    what to do instead). FFmpeg cannot decode animated WebP, so it is not read as a video either.
+    Pillow counts the frames from the file's headers, decoding none."""
     if not Path(path).is_file():
         return  # missing, a folder, a pipe (opening it would wait for a writer): reading it says which
     try:
         with _large_images_allowed(), Image.open(path) as im:
-            frames = getattr(im, "n_frames", 1)
+            frames, pages = getattr(im, "n_frames", 1), im.format == "TIFF"
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return  # unreadable, or too large: reading it says what is wrong
+    if frames > 1 and pages:  # (a scan's pages, not an animation's frames)
+        raise VidstyleError(f"{Path(path).name} is a multi-page TIFF ({frames} pages), not one still image: "
+                            f"{advice or 'save the page to stylize as an image of its own'}")
     if frames > 1:
+        advice = advice or "vidstyle reads animations from video files and GIFs; convert it to one of those first"
         raise VidstyleError(f"{Path(path).name} is an animation ({frames} frames), not a still image: {advice}")
 
 
