@@ -879,6 +879,9 @@ def test_the_same_concept_has_the_same_flag_in_every_command():
     (["bench", "--pipeline-batch", "65"], "--pipeline-batch"),  # (it failed after the network-only runs)
     (["preview", "a.mp4", "-o", "b.png", "--max-side", "8"], "--max-side"),
     (["eval", "a.mp4", "b.mp4", "--long-term", "1"], "--long-term"),
+    # --help says "up to 8": above it the library refused after parsing, status 1, as "scale ... 9.0"
+    (["stylize", "a.mp4", "-o", "b.mp4", "--style", "s", "--scale", "9"], "--scale"),
+    (["live", "--scale", "9"], "--scale"),
 ])
 def test_an_option_out_of_range_is_a_usage_error_naming_the_option(argv, flag, capsys):
     """Refused by the parser, status 2 and the option's name, as every other option's range,

@@ -26,6 +26,7 @@ from vidstyle.cli_args import clock_time as _clock_time
 from vidstyle.cli_args import positive_clock_time as _positive_clock_time
 from vidstyle.cli_args import style_change as _style_change
 from vidstyle.cli_args import positive_float as _positive_float
+from vidstyle.cli_args import scale_factor as _scale_factor
 from vidstyle.cli_args import Parser
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import non_negative_float as _non_negative_float
@@ -86,7 +87,7 @@ def _add_stylize(sub) -> None:
     p.add_argument("--max-side", type=side_pixels,
                    help="run the network with the longer side at most this many pixels (faster, larger "
                         "strokes; the output keeps the input's size)")
-    p.add_argument("--scale", type=_positive_float,
+    p.add_argument("--scale", type=_scale_factor,
                    help="run the network at this multiple of the input size, up to 8 (0.5: half size, faster, "
                         "larger strokes; 2: finer strokes, 4x the work); the output keeps the input's size")
     p.add_argument("--fps", type=_sequence_fps,
@@ -391,7 +392,7 @@ def _add_live(subparsers) -> None:
     p.add_argument("--no-channels-last", action="store_true", help="disable the channels_last memory format")
     p.add_argument("--max-side", type=side_pixels,
                    help="run the network with the longer side at most this many pixels")
-    p.add_argument("--scale", type=_positive_float, help="run the network at this multiple of the capture size, up to 8 (0.5: half size, "
+    p.add_argument("--scale", type=_scale_factor, help="run the network at this multiple of the capture size, up to 8 (0.5: half size, "
                         "faster, larger strokes)")
     p.add_argument("--temporal", choices=list(TEMPORAL_MODES), default="off",
                    help="start with the flow stabilizer on (t toggles it; default off)")

@@ -7,7 +7,7 @@ import math
 import re
 import sys
 
-from vidstyle.config import MIN_SIDE, PRECISIONS
+from vidstyle.config import MAX_SCALE, MIN_SIDE, PRECISIONS
 
 
 #: each command's line in `vidstyle --help`: the one home of these texts, as the command list is
@@ -47,6 +47,8 @@ non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a finite numbe
 unit_float = _number(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
 #: --downscale, preview's --width: a picture's side, said as the library says it
 side_pixels = _number(int, lambda v: v >= MIN_SIDE, f"a whole number of pixels, at least {MIN_SIDE}")
+#: --scale: the network's size as a multiple of the input's, the library's own bound
+scale_factor = _number(float, lambda v: 0 < v <= MAX_SCALE, f"a number > 0 and at most {MAX_SCALE}")
 
 
 def int_between(low: int, high: int, unit: str):
