@@ -1,0 +1,244 @@
+"""The README's commands and Python example name only what exists: every `vidstyle COMMAND ...` in
+its shell blocks and inline code names a command and only that command's options, every `--option`
+in its prose is some command's, every name and keyword argument its Python block uses is the
+library's, and every file it links to is in the repository. (A renamed option or keyword left the
+README showing one a user then typed and got "unrecognized arguments" for; nothing here runs a
+network: the commands themselves are exercised by the other test files.)
+"""
+from __future__ import annotations
+
+import ast
+import enum
+import importlib
+import inspect
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+#: options the README names that belong to other programs (`docker --memory`, `pip install --no-deps`)
+OTHER_PROGRAMS_OPTIONS = {"--memory", "--no-deps"}
+
+
+def _commands():
+    from vidstyle.cli import build_parser
+
+    return build_parser()._subparsers._group_actions[0].choices
+
+
+def readme_commands(text: str) -> list[str]:
+    """Each `vidstyle ...` command line of ``text``: the lines of its ```sh blocks (continuations
+    joined, comments cut) and its inline code spans."""
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #")[0].strip()
+            if line.startswith("vidstyle "):
+                found.append(line)
+    found += [span for span in re.findall(r"`(vidstyle [^`]*)`", text) if "..." not in span]
+    return found
+
+
+def command_problems(text: str) -> list[str]:
+    """What is wrong with ``text``'s commands: an unknown command, or an option its command lacks
+    (spelt out in full: argparse would take an abbreviation, a reader should not see one)."""
+    commands, problems = _commands(), []
+    for line in readme_commands(text):
+        words = [w for w in shlex.split(line)[1:] if w != "--debug"]
+        if not words or words[0] not in commands:
+            problems.append(f"no such command: {line}")
+            continue
+        options = commands[words[0]]._option_string_actions
+        problems += [f"{word} is not an option of vidstyle {words[0]}: {line}" for word in words[1:]
+                     if word.startswith("-") and word.split("=")[0] not in options
+                     and not re.fullmatch(r"-\d.*", word)]  # (a negative number is a value)
+    return problems
+
+
+def prose_option_problems(text: str) -> list[str]:
+    """Options named anywhere in ``text`` that no command has."""
+    known = set().union(*(p._option_string_actions for p in _commands().values()), OTHER_PROGRAMS_OPTIONS)
+    named = set(re.findall(r"(?<![\w-])--[a-z][\w-]*", text))
+    return sorted(f"{option} is no command's option" for option in named - known)
+
+
+class _Instance:
+    """What a name bound to ``cls(...)`` holds, for attribute checks."""
+
+    def __init__(self, cls):
+        self.cls = cls
+
+
+def _class_attributes(cls) -> set[str]:
+    names = set(dir(cls)) | ({"name", "value"} if issubclass(cls, enum.Enum) else set())
+    for klass in cls.__mro__:
+        names |= set(getattr(klass, "__annotations__", {}))  # dataclass fields, declared attributes
+    return names
+
+
+def _keyword_options(function) -> set[str] | None:
+    """The names the ``**options`` of the library's stylize functions take (each config's fields);
+    None for another function."""
+    from vidstyle import pipeline
+
+    video = pipeline._STYLIZE_FIELDS | pipeline._ENCODE_FIELDS | set(pipeline._NEGATED_OPTIONS)
+    return {pipeline.stylize_video: video, pipeline.stylize_files: video,
+            pipeline.stylize_image: pipeline._STYLIZE_FIELDS}.get(function)
+
+
+def python_problems(source: str) -> list[str]:
+    """Names and keyword arguments ``source`` (a README Python block) uses that the library lacks.
+    Names are followed from `import vidstyle`, `from vidstyle... import ...` and `x = Class(...)`;
+    what a function returns is not followed."""
+    problems: list[str] = []
+    names: dict[str, object] = {}
+
+    def resolve(node):
+        if isinstance(node, ast.Name):
+            return names.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = resolve(node.value)
+            if base is None:
+                return None
+            if isinstance(base, _Instance):
+                if node.attr not in _class_attributes(base.cls):
+                    problems.append(f"line {node.lineno}: {base.cls.__name__} has no attribute {node.attr}")
+                    return None
+                value = inspect.getattr_static(base.cls, node.attr, None)
+                return getattr(base.cls, node.attr) if inspect.isfunction(value) else None
+            if not hasattr(base, node.attr):
+                problems.append(f"line {node.lineno}: {getattr(base, '__name__', base)} has no attribute {node.attr}")
+                return None
+            return getattr(base, node.attr)
+        if isinstance(node, ast.Call):
+            target = resolve(node.func)
+            if target is None or not callable(target):
+                return None
+            try:
+                params = inspect.signature(target).parameters.values()
+            except (TypeError, ValueError):
+                return None
+            accepted = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            options = _keyword_options(target)
+            if options is not None or not any(p.kind is p.VAR_KEYWORD for p in params):
+                accepted |= options or set()
+                problems.extend(f"line {node.lineno}: {target.__qualname__}() takes no keyword {kw.arg}"
+                                for kw in node.keywords if kw.arg is not None and kw.arg not in accepted)
+            return _Instance(target) if inspect.isclass(target) else None
+        return None
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "vidstyle":
+                    module = importlib.import_module(alias.name)
+                    names[alias.asname or "vidstyle"] = module if alias.asname else importlib.import_module("vidstyle")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "vidstyle":
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(module, alias.name):
+                    problems.append(f"line {node.lineno}: {node.module} has no {alias.name}")
+                else:
+                    names[alias.asname or alias.name] = getattr(module, alias.name)
+    # assignments in order, so that a name is bound before the lines after it use it
+    for statement in ast.parse(source).body:
+        for node in ast.walk(statement):
+            if isinstance(node, (ast.Call, ast.Attribute)) and not _inside_checked(node, statement):
+                resolve(node)
+        targets = statement.targets if isinstance(statement, ast.Assign) else []
+        if len(targets) == 1 and isinstance(targets[0], ast.Name):
+            names[targets[0].id] = resolve(statement.value)
+    return sorted(set(problems))
+
+
+def _inside_checked(node, statement) -> bool:
+    """Whether ``node`` is part of a larger call or attribute of ``statement`` (resolved with it)."""
+    for parent in ast.walk(statement):
+        for child in ast.iter_child_nodes(parent):
+            if child is node and isinstance(parent, (ast.Call, ast.Attribute)) and (
+                    getattr(parent, "func", None) is node or getattr(parent, "value", None) is node):
+                return True
+    return False
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def test_the_readme_commands_name_existing_commands_and_their_own_options():
+    text = README.read_text()
+    assert len(readme_commands(text)) > 40  # the blocks and spans were found
+    assert command_problems(text) == []
+
+
+def test_every_option_the_readme_names_exists():
+    assert prose_option_problems(README.read_text()) == []
+
+
+def test_the_readme_python_example_uses_names_and_keywords_that_exist():
+    blocks = python_blocks(README.read_text())
+    assert blocks
+    assert [problem for block in blocks for problem in python_problems(block)] == []
+
+
+@pytest.mark.parametrize("text, said", [
+    ("```sh\nvidstyle stylize in.mp4 -o out.mp4 --style x --made-up 3\n```", "--made-up is not an option"),
+    ("run `vidstyle eval a.mp4 b.mp4 --crf 3` to see", "--crf is not an option of vidstyle eval"),
+    ("```sh\nvidstyle train --style a.jpg \\\n    --content d --out m.safetensors --stepz 5\n```", "--stepz"),
+    ("```sh\nvidstyle stylise in.mp4 -o out.mp4\n```", "no such command"),
+])
+def test_the_command_check_finds_a_made_up_option_or_command(text, said):
+    problems = command_problems(text)
+    assert len(problems) == 1 and said in problems[0], problems
+
+
+def test_the_option_check_finds_a_made_up_option_in_prose():
+    assert prose_option_problems("`--temporal-strength` and `--smoothness` set it") == [
+        "--smoothness is no command's option"]
+
+
+@pytest.mark.parametrize("source, said", [
+    ('import vidstyle\nvidstyle.stylize_video("a.mp4", "b.mp4", style="x", quality=3)\n', "takes no keyword quality"),
+    ('import vidstyle\nvidstyle.stylise_video("a.mp4", "b.mp4")\n', "has no attribute stylise_video"),
+    ('import vidstyle\ns = vidstyle.Stylizer("x")\nfor out in s.stylize_iter(frames, batchsize=4):\n    ...\n',
+     "takes no keyword batchsize"),
+    ('import vidstyle\ns = vidstyle.Stylizer("x")\ns.set_style_mix({})\n', "Stylizer has no attribute set_style_mix"),
+    ('from vidstyle.preview import contact_sheet\n', "vidstyle.preview has no contact_sheet"),
+    ('import vidstyle\nc = vidstyle.StylizeConfig(batches=2)\n', "takes no keyword batches"),
+    # **options: a config's fields, and no_audio/no_subtitles, of which a still image takes none
+    ('import vidstyle\nvidstyle.stylize_image("a.jpg", "b.png", style="x", no_subtitles=True)\n', "no_subtitles"),
+])
+def test_the_python_check_finds_a_made_up_name_or_keyword(source, said):
+    problems = python_problems(source)
+    assert len(problems) == 1 and said in problems[0], problems
+
+
+def test_every_file_the_readme_links_or_names_is_in_the_repository():
+    text = README.read_text()
+    linked = {target.split("#")[0] for target in re.findall(r"\]\(([^)\s]+)\)", text)
+              if not re.match(r"[a-z]+:|#", target)}
+    named = {span for span in re.findall(r"`((?:samples|benchmarks|vidstyle|tests)/[\w./-]+)`", text)
+             if "*" not in span}
+    assert linked and named
+    assert sorted(path for path in linked | named if not (ROOT / path).exists()) == []
+
+
+def test_every_library_name_the_readme_spells_out_exists():
+    """`vidstyle.memory.keep_freed_memory()`, `vidstyle.flow.RAFTFlow` ... in the prose."""
+    text = README.read_text()
+    spelt = set(re.findall(r"`(vidstyle(?:\.\w+)+)(?:\(\))?`", text))
+    assert spelt
+    assert [problem for name in sorted(spelt) for problem in python_problems(f"import vidstyle\n{name}\n")] == []
+
+
+def test_the_readme_layout_names_every_module():
+    """The Development section's layout: each module of the package is named there."""
+    text = README.read_text().split("## Development", 1)[1]
+    modules = {p.name for p in (ROOT / "vidstyle").iterdir()
+               if (p.suffix == ".py" and not p.name.startswith("__")) or (p / "__init__.py").is_file()}
+    assert sorted(m for m in modules if f"`{m}`" not in text and f"`{m}/`" not in text
+                  and f"`vidstyle/{m}`" not in text) == []
