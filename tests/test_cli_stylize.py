@@ -718,6 +718,23 @@ def test_style_help_names_every_form_of_a_style(capsys, monkeypatch):
     assert "a name without =weight counts 1" in style
 
 
+def test_stylize_help_names_every_kind_of_input(capsys, monkeypatch):
+    # a folder of numbered frames is an input as a video is (README), but `vidstyle --help` and
+    # `vidstyle stylize --help` named only video files and images
+    from vidstyle.cli import main
+
+    monkeypatch.setenv("COLUMNS", "300")
+    for argv in (["--help"], ["stylize", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        out = capsys.readouterr().out
+        assert "folder of numbered frames" in out and "image" in out, argv
+    with pytest.raises(SystemExit):
+        main(["stylize", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    assert "folder of numbered frames" in lines[lines.index("positional arguments:") + 1]
+
+
 def test_tiny_frames_and_a_tiny_working_size(tmp_path, stylize):
     # smaller than the light network's 1/8-resolution blocks and than DIS flow's 12-pixel minimum
     src = make_video(tmp_path / "tiny.mp4", frames=5, size=(12, 8))

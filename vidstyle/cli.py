@@ -46,9 +46,12 @@ log = logging.getLogger("vidstyle")
 
 def _add_stylize(sub) -> None:
     p = sub.add_parser("stylize", help=COMMAND_HELP["stylize"],
-                       description="Stylize a video file, keeping audio and timing; or a still image, to preview a "
-                                   "style. Several inputs go into a folder, with the network loaded once.")
-    p.add_argument("input", nargs="+", type=path_arg, help="input video file, or an image (.jpg, .png, .webp, ...); or several")
+                       description="Stylize a video file, keeping audio and timing, or a folder of numbered frames "
+                                   "(a render's frame_0001.png...); or a still image, to preview a style. Several "
+                                   "inputs go into a folder, with the network loaded once.")
+    p.add_argument("input", nargs="+", type=path_arg,
+                   help="input video file, a folder of numbered frames (see --fps) or an image (.jpg, .png, "
+                        ".webp, ...); or several")
     p.add_argument("-o", "--output", required=True, type=path_arg,
                    help="output video file (.mp4, .m4v, .mkv, .mov, .webm; .gif or .webp: a looping animation, "
                         "no sound), or image (.png, .jpg, .webp, .bmp, .tif) "

@@ -13,7 +13,7 @@ from vidstyle.config import MAX_SCALE, MIN_SIDE, PRECISIONS
 #: each command's line in `vidstyle --help`: the one home of these texts, as the command list is
 #: printed without importing the commands' modules (most import torch, which takes seconds)
 COMMAND_HELP = {
-    "stylize": "stylize a video file (or a still image)",
+    "stylize": "stylize a video file, a folder of numbered frames or a still image",
     "styles": "list bundled styles, or describe model files",
     "preview": "a contact sheet of styles on frames of your video, to choose one",
     "train": "train a style network from a painting",
