@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -279,6 +280,14 @@ def test_cli_json_schema(scene, cli):
     assert result["notes"] == [] and result["style"] is None  # every metric has a value; no --painting
     assert result["schema"] == 3 and list(result)[0] == "schema" and result["bars"] is None
     assert "warning" not in proc.stderr
+    # --help describes every field and the layout's version (it said version 2 of layout 3, and
+    # left bars out)
+    from vidstyle.cli import build_parser
+
+    fields = build_parser()._subparsers._group_actions[0].choices["eval"].epilog
+    named = set(re.findall(r"\w+", fields))
+    assert "*_long_term" in fields and [key for key in result if key.removesuffix("_long_term") not in named] == []
+    assert f"version ({result['schema']})" in fields
     # a style setting without --painting is said to do nothing (it was ignored without a word)
     proc = cli("eval", str(folder / "input.mp4"), str(folder / "stylized.mp4"), "--max-frames", "3",
                    "--flow-preset", "fast", "--style-every", "2", "--loss-net", "efficientnet_lite0")

@@ -35,7 +35,7 @@ from vidstyle.cli_args import once as _once
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_OPSET, DEFAULT_TEMPORAL_STRENGTH,
-                             HDR_MODES, MAX_BATCH, MAX_LONG_TERM, STYLE_EVERY, TEMPORAL_MODES, EncodeConfig, StylizeConfig)
+                             EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, STYLE_EVERY, TEMPORAL_MODES, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
 from vidstyle.errors import VidstyleError, on_kill, terminated_line, termination_as_exit
 
@@ -441,8 +441,11 @@ def _add_eval(subparsers) -> argparse.ArgumentParser:
                "valid_fraction: mean share of pixels visible in both frames; "
                "k: the long-term distance; input, stylized, frames, input_size/stylized_size ([width, height]), "
                "flow and flow_preset: what was measured; start/duration: the input's segment compared "
-               "(null: from its first frame / to its end); notes: why a value is null or to be read with care "
-               "(empty when nothing is); schema: this layout's version (2); style: null without --painting, "
+               "(null: from its first frame / to its end); bars: the input's black bars, left out of the errors "
+               "and valid_fraction as vidstyle stylize keeps them (e.g. \"top 46, bottom 46\", with \"until T s\" "
+               "where the picture reaches into them; null: none); notes: why a value is null or to be read with "
+               f"care (empty when nothing is); schema: this layout's version ({EVAL_SCHEMA}); style: null without "
+               "--painting, "
                "else style_loss (against the painting), content_loss (against INPUT), "
                "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
                "scored), frames_scored and every.")

@@ -31,6 +31,11 @@ BARS_MODES = ("keep", "stylize")
 HDR_MODES = ("sdr", "keep")
 #: Longest ``vidstyle eval --long-term`` gap: the frames in between are held in memory.
 MAX_LONG_TERM = 10_000
+#: Version of ``vidstyle eval``'s JSON layout: raised when a field changes meaning or goes away.
+#: 2: scene-cut pairs left out of the errors (cut_pairs says how many); 3: an input's black bars
+#: left out of the errors and of valid_fraction (bars says which). Here, not in vidstyle.eval, so
+#: that eval's --help names it without importing torch.
+EVAL_SCHEMA = 3
 #: ``vidstyle eval --painting`` scores style on every this-many-th frame (``--style-every``)
 STYLE_EVERY = 4
 #: The ONNX opset ``vidstyle export`` writes by default.

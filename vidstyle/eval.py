@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from vidstyle.config import MAX_LONG_TERM, STYLE_EVERY, check_flow_backend, check_number
+from vidstyle.config import EVAL_SCHEMA, MAX_LONG_TERM, STYLE_EVERY, check_flow_backend, check_number
 from vidstyle.device import cgroup_memory_limit, physical_memory, usable_memory
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
@@ -368,12 +368,6 @@ class _Counted:
         item = next(self._items)
         self.count += 1
         return item
-
-
-#: Version of ``vidstyle eval``'s JSON layout: raised when a field changes meaning or goes away.
-#: 2: scene-cut pairs left out of the errors (cut_pairs says how many); 3: an input's black bars
-#: left out of the errors and of valid_fraction (bars says which)
-EVAL_SCHEMA = 3
 
 
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
