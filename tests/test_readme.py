@@ -30,16 +30,17 @@ def _commands():
     return build_parser()._subparsers._group_actions[0].choices
 
 
-def readme_commands(text: str) -> list[str]:
+def readme_commands(text: str, blocks_only: bool = False) -> list[str]:
     """Each `vidstyle ...` command line of ``text``: the lines of its ```sh blocks (continuations
-    joined, comments cut) and its inline code spans."""
+    joined, comments cut) and (unless ``blocks_only``) its inline code spans."""
     found = []
     for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         for line in block.replace("\\\n", " ").splitlines():
             line = line.split(" #")[0].strip()
             if line.startswith("vidstyle "):
                 found.append(line)
-    found += [span for span in re.findall(r"`(vidstyle [^`]*)`", text) if "..." not in span]
+    if not blocks_only:
+        found += [span for span in re.findall(r"`(vidstyle [^`]*)`", text) if "..." not in span]
     return found
 
 
@@ -173,6 +174,20 @@ def test_the_readme_commands_name_existing_commands_and_their_own_options():
     text = README.read_text()
     assert len(readme_commands(text)) > 40  # the blocks and spans were found
     assert command_problems(text) == []
+
+
+def test_the_readme_command_lines_parse_whole(capsys):
+    """The shell blocks' lines are whole commands (the inline spans may be parts of one): each
+    parses, its values too (`--style-at 1:05=the_scream`, `--crossfade 4`)."""
+    from vidstyle.cli import build_parser
+
+    parser, failed = build_parser(), []
+    for line in readme_commands(README.read_text(), blocks_only=True):
+        try:
+            parser.parse_args(shlex.split(line)[1:])
+        except SystemExit:
+            failed.append(f"{line}: {capsys.readouterr().err.strip()}")
+    assert failed == []
 
 
 def test_every_option_the_readme_names_exists():
