@@ -469,3 +469,49 @@ def test_the_stabilizer_leaves_the_bars_as_they_came_in(tmp_path):
         for row in (bar, 179 - bar):
             assert abs((o[row] - (255 - i[row])).mean()) < 3
     assert np.abs(out[22:] - 55).max() <= 1  # whole frames painted from there
+
+
+def _lower_third(rows: int = 30, size=(W, H)) -> tuple[np.ndarray, np.ndarray]:
+    """An overlay render's frame: transparent (and black, as renderers store it) above an opaque
+    full-width band of its bottom ``rows``: a lower third. (RGB, alpha)."""
+    rgb = np.zeros((size[1], size[0], 3), np.uint8)
+    alpha = np.zeros(size[::-1], np.uint8)
+    rgb[-rows:] = picture(size=size)[-rows:]
+    alpha[-rows:] = 255
+    return rgb, alpha
+
+
+def test_transparency_is_no_bar_in_a_still(tmp_path):
+    """A still's transparent rows are not black bars, whatever colour is stored under them: the
+    network sees the whole picture (with its transparency filled, as ever), and the summary says
+    no bars (it said 'bars kept: top 42')."""
+    from PIL import Image
+
+    rgb, alpha = _lower_third()
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / "overlay.png")
+    stylizer = PaintWhite()
+    result = stylize_image(tmp_path / "overlay.png", tmp_path / "out.png", style=stylizer)
+    assert result.bars == "" and stylizer.sizes == {(H, W)}
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert np.array_equal(out[..., 3], alpha) and (out[alpha > 0][:, :3] == 200).all()
+
+
+def test_transparency_is_no_bar_in_a_render(tmp_path):
+    """An overlay render (RGBA frames) transparent above a lower third had its transparent rows
+    kept as bars: a title that later rose into them was left unpainted (something small appearing
+    in a bar is kept as it is). Bars are looked for on the frames as the network sees them, the
+    picture continued under the transparency."""
+    from PIL import Image
+
+    render = tmp_path / "render"
+    render.mkdir()
+    for i in range(40):
+        rgb, alpha = _lower_third()
+        if i >= 37:  # a title box rises into the rows transparent until then, after the frames sampled for bars
+            rgb[8:24, 30:60], alpha[8:24, 30:60] = (250, 200, 40), 255
+        Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(render / f"f_{i:02d}.png")
+    stylizer = PaintWhite()
+    result = stylize_video(render, tmp_path / "out" / "o_%02d.png", style=stylizer, temporal="off", progress=False)
+    assert result.bars == "" and stylizer.sizes == {(H, W)}
+    last = np.asarray(Image.open(tmp_path / "out" / "o_39.png"))
+    assert (last[8:24, 30:60] == (200, 200, 200, 255)).all()  # the title painted, opaque

@@ -400,7 +400,8 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     from vidstyle.io.decode import spread_samples
     from vidstyle.letterbox import SAMPLE_FRAMES, find_picture_area
 
-    picture = find_picture_area(spread_samples(input_path, SAMPLE_FRAMES, start, duration, fps))
+    picture = find_picture_area(spread_samples(input_path, SAMPLE_FRAMES, start, duration, fps,
+                                               fill_transparency=True))
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth,
                            on_pair=on_pair, picture=picture)
     until = result.pop("bars_until_frame", None)  # the picture reached into the bars there

@@ -992,8 +992,10 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             matte.check_fits((decoder.info.height, decoder.info.width), decoder.info.sample_aspect_ratio)
         area = None
         if config.bars == "keep":
+            # the picture continued under any transparency: a render's transparent rows are no bars
+            # (a title rising into them was left unpainted, as something small appearing in a bar is)
             area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps,
-                                                    config.hdr, config.downscale))
+                                                    config.hdr, config.downscale, fill_transparency=True))
             if area is not None:
                 log.info("keeping the black bars: %s", area.describe())
         if to_frames:  # numbered as the input sequence's frames were, else from 1
@@ -1247,11 +1249,14 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     if expect is not None:  # one frame: a Stylizer compiled for a long video goes back to its short-run backend
         expect(1)
     started = time.perf_counter()
-    area = find_picture_area([image]) if config.bars == "keep" else None
+    # the picture continued under its transparency: what the network sees when the alpha is kept,
+    # and where bars are looked for (transparency is no bar, as for videos)
+    filled = image if alpha is None else fill_transparent(image, alpha)
+    area = find_picture_area([filled]) if config.bars == "keep" else None
     with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
         original = image
         if keep_alpha:  # with no edge for the network where it begins
-            image = fill_transparent(image, alpha)
+            image = filled
         calibrate_for(stylizer, input_path, area=area, fill_transparency=keep_alpha,
                       downscale=config.downscale if smaller else None, still=image)
         out = _stylize_picture(stylizer, [image], area)[0]

@@ -239,7 +239,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     area = None
     if bars == "keep":  # found as vidstyle stylize finds them: on frames spread over the video
         area = find_picture_area(images if len(images) == 1 and is_image_path(input_path) else
-                                 spread_samples(input_path, BAR_SAMPLE_FRAMES, start, duration, fps, hdr, downscale))
+                                 spread_samples(input_path, BAR_SAMPLE_FRAMES, start, duration, fps, hdr, downscale,
+                                                fill_transparency=True))
 
     def painted(stylizer, image: np.ndarray) -> np.ndarray:
         if area is None:

@@ -1559,14 +1559,23 @@ class VideoDecoder:
         shows the frames (``vidstyle preview``)."""
         self._display.say_if_rounded(self.path.name)
 
-    def keyframes(self, count: int) -> list[np.ndarray]:
+    def keyframes(self, count: int, fill_transparency: bool = False) -> list[np.ndarray]:
         """The segment's first frame and the keyframes at or before ``count - 1`` more times spread
         evenly over it, display-oriented RGB, without repeats: one frame decoded per time (a seek
         to an exact time decodes from the keyframe before it, a whole GOP of up to ~10 s, each).
-        Spends this decoder: :meth:`read` cannot be used after it."""
+        ``fill_transparency``: as :func:`sample_frames`'s. Spends this decoder: :meth:`read`
+        cannot be used after it."""
         if self._first is None:
             raise RuntimeError("keyframes() needs a decoder that has not been read from")
-        images = [self._display.image(self._first)]
+
+        def picture(frame: av.VideoFrame) -> np.ndarray:
+            if not (fill_transparency and self.info.alpha):
+                return self._display.image(frame)
+            from vidstyle.frames import fill_transparent  # here: decoding alone does not need torch
+
+            return fill_transparent(*self._display.image_and_alpha(frame))
+
+        images = [picture(self._first)]
         if count < 2 or not self.info.frames:
             return images
         begin = self._start if self._start is not None else self._stream_start
@@ -1591,7 +1600,7 @@ class VideoDecoder:
                 if (self._start is not None and t < self._start) or (self._end is not None and t >= self._end):
                     continue  # the keyframe before a time in the segment can lie before it
                 seen.add(frame.pts)
-                images.append(self._display.image(frame))
+                images.append(picture(frame))
         except (av.error.FFmpegError, ValueError, OSError):
             pass  # a file that cannot seek: the frames so far are what there is
         return images
@@ -1609,28 +1618,28 @@ class VideoDecoder:
 
 def keyframe_samples(path: str | Path, count: int, start: float | None = None,
                      duration: float | None = None, fps=None, hdr: str = "sdr",
-                     downscale: int | None = None) -> list[np.ndarray]:
+                     downscale: int | None = None, fill_transparency: bool = False) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames spread over the segment, fast: its first frame
     and the keyframes in it before evenly spread times (:meth:`VideoDecoder.keyframes`). Fewer
     when the segment holds fewer keyframes; for frames at exact times use :func:`sample_frames`."""
     if count < 1:
         raise BadValueError(f"count must be at least 1, got {count}")
     with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
-        return decoder.keyframes(count)
+        return decoder.keyframes(count, fill_transparency)
 
 
 def spread_samples(path: str | Path, count: int, start: float | None = None,
                    duration: float | None = None, fps=None, hdr: str = "sdr",
-                   downscale: int | None = None) -> list[np.ndarray]:
+                   downscale: int | None = None, fill_transparency: bool = False) -> list[np.ndarray]:
     """``count`` frames spread over the segment as cheaply as they can be had: its keyframes
     (:func:`keyframe_samples`, one decoded frame each), or, when it holds fewer than half
     ``count`` of them (a short clip, one long GOP), frames at exact times (:func:`sample_frames`,
     which decodes from the keyframe before each: at most the segment once over). ``fps``: an
     image sequence's frame rate, ``hdr`` what to make of HDR, ``downscale`` the longest side (see
-    :class:`VideoDecoder`)."""
-    frames = keyframe_samples(path, count, start, duration, fps, hdr, downscale)
+    :class:`VideoDecoder`), ``fill_transparency`` as :func:`sample_frames`'s."""
+    frames = keyframe_samples(path, count, start, duration, fps, hdr, downscale, fill_transparency)
     return frames if 2 * len(frames) >= count else \
-        sample_frames(path, count, start, duration, fps, hdr, downscale=downscale)
+        sample_frames(path, count, start, duration, fps, hdr, fill_transparency, downscale=downscale)
 
 
 def sample_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
