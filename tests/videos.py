@@ -224,6 +224,69 @@ def _write_tone(container, stream, seconds: float) -> None:
     container.mux(stream.encode(None))
 
 
+def sound_signal(samples: int) -> np.ndarray:
+    """A float32 mono signal in [-0.3, 0.3] no stretch of which looks like another (seeded noise,
+    smoothed so lossy codecs keep it): where a piece of it lands in an output is found to the
+    sample by cross-correlation (:func:`sound_position`), as a tone's period would not allow."""
+    noise = np.random.default_rng(7).standard_normal(samples + 32)
+    smooth = np.convolve(noise, np.hanning(17) / np.hanning(17).sum(), "same")[16:16 + samples]
+    return (0.3 * smooth / np.abs(smooth).max()).astype(np.float32)
+
+
+def make_sound_video(path: str | Path, codec: str = "aac", seconds: float = 2.0, rate: int = 48000,
+                     layout: str = "mono", gap: tuple[float, float] | None = None, fps: int = 24) -> Path:
+    """A 64x48 clip of ``seconds`` at ``fps`` whose sound (``codec``) is :func:`sound_signal` of
+    ``seconds`` at ``rate``, written in frames of 1024 samples timed by their first sample; with
+    ``gap`` = (from, to) seconds, the frames that begin inside it are left out (a dropout)."""
+    signal = sound_signal(int(seconds * rate))
+    with av.open(str(path), "w") as container:
+        webm = Path(path).suffix.lower() == ".webm"
+        video = container.add_stream("libvpx-vp9" if webm else "libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = {"deadline": "realtime", "cpu-used": "8"} if webm else {"preset": "ultrafast"}
+        audio = container.add_stream(codec, rate=rate, layout=layout)
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        channels = len(av.AudioLayout(layout).channels)
+        for start in range(0, len(signal), 1024):
+            if gap and gap[0] * rate <= start < gap[1] * rate:
+                continue
+            chunk = np.repeat(signal[start:start + 1024][None], channels, 0).T.reshape(1, -1)  # packed
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="flt", layout=layout)
+            frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode(None))
+    return Path(path)
+
+
+def decoded_sound(path: str | Path, index: int = 0) -> tuple[Fraction, np.ndarray, int]:
+    """(time of the first sample in seconds, the first channel's float samples, sample rate) of
+    audio stream ``index`` as a player gives it: decoded (edit lists, codec delays applied) and
+    laid out by each frame's time, a gap of over a millisecond (Matroska's rounding) kept as zeros."""
+    with av.open(str(path)) as container:
+        pieces, start, count, rate = [], None, 0, 0
+        for frame in container.decode(container.streams.audio[index]):
+            rate, t = frame.sample_rate, frame.pts * frame.time_base
+            start = t if start is None else start
+            gap = round((t - start) * rate) - count
+            if gap > rate // 1000:
+                pieces.append(np.zeros(gap))
+                count += gap
+            # as packed floats: PyAV 18's to_ndarray crashes on planar frames of 8 channels or more
+            packed = av.AudioResampler(format="flt").resample(frame)[0].to_ndarray()
+            pieces.append(packed.reshape(-1, len(frame.layout.channels))[:, 0].astype(np.float64))
+            count += frame.samples
+    return start, np.concatenate(pieces), rate
+
+
+def sound_position(samples: np.ndarray, signal: np.ndarray, at: int, length: int = 2400) -> int:
+    """Where in ``samples`` the piece of ``signal`` beginning at its sample ``at`` is found."""
+    return int(np.argmax(np.correlate(samples, signal[at:at + length], "valid")))
+
+
 # --- reading back -----------------------------------------------------------------------------
 
 def read_frames(path: str | Path, rotate: bool = False) -> np.ndarray:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator, Literal
 
 import av
+import av.filter
 import numpy as np
 from av.sidedata.sidedata import Type as _SideDataType
 from av.video.reformatter import Interpolation
@@ -74,6 +75,23 @@ class AudioItem:
     track: int
     packet: av.Packet | None = None
     frame: av.AudioFrame | None = None
+
+
+def cut_audio_frame(frame: av.AudioFrame, first: int, last: int) -> av.AudioFrame:
+    """Samples ``first`` to ``last`` (not included) of ``frame``, in its format, layout and rate
+    (its timestamp left to the caller). Cut by FFmpeg's atrim rather than through NumPy: PyAV 18
+    mishandles planar frames of 8 or more channels (7.1 AAC) there, its to_ndarray crashing."""
+    graph = av.filter.Graph()
+    source = graph.add_abuffer(sample_rate=frame.sample_rate, format=frame.format.name, layout=frame.layout.name,
+                               time_base=frame.time_base or Fraction(1, frame.sample_rate))
+    trim = graph.add("atrim", start_sample=str(first), end_sample=str(last))
+    sink = graph.add("abuffersink")
+    source.link_to(trim)
+    trim.link_to(sink)
+    graph.configure()
+    graph.push(frame)
+    graph.push(None)
+    return graph.pull()  # one frame in, one out
 
 
 @dataclass
@@ -879,6 +897,7 @@ class VideoDecoder:
         self._raw = self._demux_decode()
         self._pending: list = []
         self._hidden_audio: dict[int, av.Packet] = {}  # per copied track: see _audio_items
+        self._audio_next: dict[int, Fraction] = {}  # per decoded track: where its last frame ended (seconds)
         first = None
         with self._decode_errors():
             for kind, item in self._raw:
@@ -1384,7 +1403,7 @@ class VideoDecoder:
                 except av.error.FFmpegError:
                     frames = []
                 for frame in frames:
-                    kept = self._keep_audio_frame(frame)
+                    kept = self._keep_audio_frame(track, frame)
                     if kept is not None:
                         yield AudioItem(track=track, frame=kept)
 
@@ -1540,17 +1559,35 @@ class VideoDecoder:
             self.damaged_audio_packets += not before_start  # (sound before --start is not written anyway)
             return
         for frame in frames:
-            kept = self._keep_audio_frame(frame)
+            kept = self._keep_audio_frame(track, frame)
             if kept is not None:
                 yield AudioItem(track=track, frame=kept)
 
-    def _keep_audio_frame(self, frame: av.AudioFrame) -> av.AudioFrame | None:
+    def _keep_audio_frame(self, track: int, frame: av.AudioFrame) -> av.AudioFrame | None:
+        """``frame`` timed for the output in ticks of its sample rate, cut to the sample at the
+        segment's start and end (None: wholly outside it). Whole frames would start the sound up
+        to a frame (AAC's 21 ms, Opus's 20) after the picture, and end it as far past; decoded
+        samples can be cut exactly.
+
+        A frame within one tick of its input time base of where the one before ended is taken to
+        follow it exactly, as players play it: Matroska's timestamps are rounded to the
+        millisecond, and taken as they are they put the cut up to 24 samples (at 48 kHz) off."""
         if frame.pts is None:
             return frame
         t = frame.pts * frame.time_base
-        if self._trims_audio and (t < self._origin or (self._end is not None and t >= self._end)):
+        rate = frame.sample_rate
+        follows = self._audio_next.get(track)
+        if follows is not None and abs(t - follows) <= frame.time_base:
+            t = follows
+        self._audio_next[track] = t + Fraction(frame.samples, rate)
+        first = max(0, round((self._origin - t) * rate)) if self._trims_audio else 0
+        last = frame.samples if self._end is None else min(frame.samples, round((self._end - t) * rate))
+        if first >= last:
             return None
-        frame.pts -= round(self._shift * self._tb / frame.time_base)
+        if first or last < frame.samples:
+            frame = cut_audio_frame(frame, first, last)
+        frame.pts = round((t - self._shift * self._tb) * rate) + first
+        frame.time_base = Fraction(1, rate)
         return frame
 
     def say_if_turn_rounded(self) -> None:

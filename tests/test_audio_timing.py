@@ -1,0 +1,50 @@
+"""Sound against picture, as an editor checks it: where the input's sound lands in the output,
+found to the sample by cross-correlation of a signal no stretch of which looks like another
+(videos.sound_signal), at a segment's start and end and across a gap in a track, for audio
+re-encoded and copied."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from videos import Identity, decoded_sound, frame_times, make_sound_video, sound_position, sound_signal
+from vidstyle.pipeline import stylize_video
+
+RATE = 48000
+SIGNAL = sound_signal(2 * RATE)  # the sound of make_sound_video's 2 s clips
+
+
+def stylize(src, out, **segment):
+    stylize_video(src, out, style=Identity(), temporal="off", progress=False, overwrite=True, **segment)
+
+
+def first_kept(src, start) -> Fraction:
+    """The input's time of the first frame a segment from ``start`` keeps: the output's 0."""
+    return min(t for t in frame_times(src) if t >= start)
+
+
+def rms(x) -> float:
+    return float(np.sqrt(np.mean(np.square(x))))
+
+
+@pytest.mark.parametrize("codec, name, output", [("pcm_s16le", "in.mkv", ".mp4"), ("aac", "in.mp4", ".webm"),
+                                                  ("pcm_s16le", "in.mkv", ".webm")])
+def test_reencoded_sound_of_a_segment_starts_and_ends_with_the_picture_to_the_sample(tmp_path, codec, name, output):
+    """PCM into .mp4 becomes ALAC, anything into .webm Opus: decoded, the sound is cut at the
+    sample of the first frame kept and of the segment's end. Whole decoded frames started it up to
+    a frame late (Opus's 20 ms, AAC's 21) and ended it as far past. (The .mkv input's times are
+    rounded to the millisecond: taken as they are, they put the cut up to 24 samples off.)"""
+    src = make_sound_video(tmp_path / name, codec)
+    out = tmp_path / f"out{output}"
+    for start, duration in ((0.5, None), (0.51, 0.5)):
+        stylize(src, out, start=start, duration=duration)
+        origin = round(first_kept(src, start) * RATE)  # the input's sample at the output's 0
+        begins, sound, rate = decoded_sound(out)
+        assert rate == RATE and begins == 0
+        assert sound_position(sound, SIGNAL, origin) == 0  # the first sample is the start's
+        assert sound_position(sound, SIGNAL, origin + RATE // 4) == RATE // 4  # and on from there
+        if duration:
+            assert len(sound) == RATE // 2  # 12 whole frames of 24 a second
+
