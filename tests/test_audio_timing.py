@@ -48,3 +48,24 @@ def test_reencoded_sound_of_a_segment_starts_and_ends_with_the_picture_to_the_sa
         if duration:
             assert len(sound) == RATE // 2  # 12 whole frames of 24 a second
 
+
+@pytest.mark.parametrize("output", [".mp4", ".mov", ".mkv"])
+def test_copied_sound_of_a_segment_starts_with_the_picture(tmp_path, output):
+    """Packets cannot be cut: into MP4/MOV the packet across the start and the one before it
+    (AAC's overlap) go first, and the edit list starts the sound on the start's sample; the first
+    packet after the start began up to one packet (21 ms) late, and faded in. Matroska, which has
+    no such list, starts within one packet after the start, the picture still at 0, the sound in
+    its place."""
+    src = make_sound_video(tmp_path / "in.mp4", "aac")
+    out = tmp_path / f"out{output}"
+    stylize(src, out, start=0.5)
+    origin = round(first_kept(src, 0.5) * RATE)
+    begins, sound, rate = decoded_sound(out)
+    placed = round(begins * rate)  # the output's sample at sound[0]
+    assert placed + sound_position(sound, SIGNAL, origin + RATE // 4) == RATE // 4
+    assert frame_times(out)[0] == 0
+    if output == ".mkv":
+        assert 0 <= placed < 1024
+    else:
+        assert placed == 0 and rms(sound[:1024]) > 0.5 * rms(SIGNAL[origin:origin + 1024])
+

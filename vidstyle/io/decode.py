@@ -75,6 +75,9 @@ class AudioItem:
     track: int
     packet: av.Packet | None = None
     frame: av.AudioFrame | None = None
+    #: a copied packet before the segment's start (timed below 0), written only where an edit list
+    #: hides it (see VideoDecoder._audio_items)
+    lead_in: bool = False
 
 
 def cut_audio_frame(frame: av.AudioFrame, first: int, last: int) -> av.AudioFrame:
@@ -897,6 +900,7 @@ class VideoDecoder:
         self._raw = self._demux_decode()
         self._pending: list = []
         self._hidden_audio: dict[int, av.Packet] = {}  # per copied track: see _audio_items
+        self._lead_in: dict[int, collections.deque] = {}  # per copied track: see _audio_items
         self._audio_next: dict[int, Fraction] = {}  # per decoded track: where its last frame ended (seconds)
         first = None
         with self._decode_errors():
@@ -1532,7 +1536,19 @@ class VideoDecoder:
             return
         if mode == "copy":
             if self._trims_audio and (packet.pts is None or packet.pts * packet.time_base < self._origin):
+                if packet.pts is not None:
+                    self._lead_in.setdefault(track, collections.deque(maxlen=2)).append(packet)
                 return
+            # Packets cannot be cut: the first one at or after the start begins up to a packet
+            # after the picture (AAC's 21 ms), and decodes faded in without the one before it (its
+            # overlap). So the packet across the start and the one before it go first, timed below
+            # 0, for MP4/MOV's edit list to start the sound on the start's sample; Matroska has no
+            # such list (it would move the whole file later), and the encoder leaves them out there.
+            lead = self._lead_in.pop(track, None) if self._trims_audio else None
+            if lead and len(lead) == 2 and packet.pts * packet.time_base == self._origin:
+                lead.popleft()  # none across the start: the one before it is the decoder's lead-in
+            for item in lead or ():
+                yield self._copied(track, item, lead_in=True)
             if packet.is_discard:
                 # Sound an MP4/MOV edit list hides (a trim that kept the media: an editor's
                 # pass-through export): decoders drop it, but copied it would be heard where the
@@ -1542,15 +1558,8 @@ class VideoDecoder:
                 self._hidden_audio[track] = packet
                 return
             for item in (self._hidden_audio.pop(track, None), packet):
-                if item is None:
-                    continue
-                if self._shift:
-                    shift = round(self._shift * self._tb / item.time_base)
-                    if item.pts is not None:
-                        item.pts -= shift
-                    if item.dts is not None:
-                        item.dts -= shift
-                yield AudioItem(track=track, packet=item)
+                if item is not None:
+                    yield self._copied(track, item)
             return
         try:
             frames = packet.decode()
@@ -1562,6 +1571,16 @@ class VideoDecoder:
             kept = self._keep_audio_frame(track, frame)
             if kept is not None:
                 yield AudioItem(track=track, frame=kept)
+
+    def _copied(self, track: int, packet: av.Packet, lead_in: bool = False) -> AudioItem:
+        """``packet`` to copy, timed for the output."""
+        if self._shift:
+            shift = round(self._shift * self._tb / packet.time_base)
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+        return AudioItem(track=track, packet=packet, lead_in=lead_in)
 
     def _keep_audio_frame(self, track: int, frame: av.AudioFrame) -> av.AudioFrame | None:
         """``frame`` timed for the output in ticks of its sample rate, cut to the sample at the

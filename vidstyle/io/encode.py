@@ -1287,6 +1287,8 @@ class VideoEncoder:
             return
         out = self._audio_out[item.track]
         if item.packet is not None:
+            if item.lead_in and OUTPUT_FORMATS.get(self.path.suffix.lower()) not in ("mp4", "mov"):
+                return  # Matroska would move the whole file later to fit it in: left out
             if item.packet.is_corrupt:
                 # the demuxer's flag: the cut-off last packet of a truncated file, say, which the
                 # muxer takes, but no player can decode. Skipped and counted as the muxer's refusals
