@@ -515,6 +515,17 @@ AUDIO_LEAD_SECONDS = 1.0
 AUDIO_HOLD_BYTES = 32 * 2**20
 
 
+def silent_audio_frame(like: av.AudioFrame, samples: int, pts: int) -> av.AudioFrame:
+    """``samples`` of silence in ``like``'s format, layout, rate and time base, at ``pts``."""
+    frame = av.AudioFrame(format=like.format.name, layout=like.layout.name, samples=samples)
+    zero = 0x80 if like.format.name.startswith("u8") else 0  # unsigned 8-bit's silence is its middle
+    # (PyAV 18 lists a plane too many for 8 channels or more, planar: only the real ones are filled)
+    for plane in frame.planes[:len(like.layout.channels) if like.format.is_planar else 1]:
+        plane.update(bytes([zero]) * plane.buffer_size)
+    frame.sample_rate, frame.pts, frame.time_base = like.sample_rate, pts, like.time_base
+    return frame
+
+
 def _named_layout(layout: av.AudioLayout) -> str:
     """``layout``'s name, or for a layout that only counts its channels ("2 channels", as PCM in
     Matroska often has), the standard layout of that many channels, which encoders accept."""
@@ -909,6 +920,7 @@ class VideoEncoder:
         self.frames = 0
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
         self.audio_written: dict[int, int] = {}  # per audio track: packets copied or frames encoded
+        self._audio_end: dict[int, int] = {}  # per re-encoded track: pts where the last frame encoded ends
         self.refused_subtitles = 0  # subtitle events the muxer refused (out of order, overlapping): skipped
         self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
         self._video_end = 0  # the latest pts + duration written: where the video ends
@@ -1308,8 +1320,29 @@ class VideoEncoder:
             except av.error.FFmpegError as exc:
                 raise VidstyleError(f"writing {self.name} failed: {_error_text(exc)}") from None
         elif item.frame is not None:
+            for frame in self._silence_before(item.track, item.frame):
+                self._mux(out.encode(frame))
             self._mux(out.encode(item.frame))
             self.audio_written[item.track] = self.audio_written.get(item.track, 0) + 1
+
+    def _silence_before(self, track: int, frame: av.AudioFrame) -> list[av.AudioFrame]:
+        """Silence for a gap in a re-encoded track before ``frame`` (a damaged packet skipped, a
+        capture's dropout). The encoder takes samples in frames of its own size (Opus's 960, AAC's
+        1024) one after another, each timed by its first sample: the one across a gap took the
+        sound after the gap into it, up to a frame of it (20 ms for Opus) heard that much early."""
+        if frame.pts is None or frame.time_base is None:
+            return []
+        tick = Fraction(1, frame.sample_rate) / frame.time_base  # a sample, in the frame's ticks (1 from the decoder)
+        follows = self._audio_end.get(track)
+        self._audio_end[track] = frame.pts + round(frame.samples * tick)
+        gap = 0 if follows is None else round((frame.pts - follows) / tick)
+        out = []
+        while gap > 0:
+            samples = min(gap, frame.sample_rate)  # a second at a time
+            out.append(silent_audio_frame(frame, samples, follows))
+            follows += round(samples * tick)
+            gap -= samples
+        return out
 
     def _write_subtitle_now(self, item: SubtitleItem) -> None:
         packet = item.packet
