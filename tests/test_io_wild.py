@@ -746,6 +746,30 @@ def test_titles_languages_and_default_track_are_kept(tmp_path, suffix, source):
         assert "Lavc" not in str(dict(c.streams.video[0].metadata))
 
 
+@pytest.mark.parametrize("suffix", [".mov", ".mp4", ".mkv", ".webm"])
+def test_a_description_is_kept(tmp_path, suffix):
+    """A film's description, as an editor checks it. .mov dropped it (FFmpeg's QuickTime muxer
+    fills QuickTime's Description from the comment, and has no place for a description of its
+    own): with no comment beside it, it goes there."""
+    plain = make_video(tmp_path / "plain.mkv", frames=6, size=(64, 48), audio=True)
+    src = tmp_path / "tagged.mkv"
+    with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
+        out.metadata["description"] = "Shot in one take"
+        video = out.add_stream_from_template(inp.streams.video[0])
+        track = out.add_stream_from_template(inp.streams.audio[0])
+        for packet in inp.demux():
+            if packet.dts is not None:
+                packet.stream = video if packet.stream.type == "video" else track
+                out.mux(packet)
+    result = tmp_path / f"out{suffix}"
+    stylize(src, result)
+    with av.open(str(result)) as c:
+        tags = {key.lower(): value for key, value in c.metadata.items()}
+    assert tags.get("comment" if suffix == ".mov" else "description") == "Shot in one take"
+    if suffix == ".mov":  # in QuickTime's Description atom: size, language, text
+        assert re.search(rb"\xa9des.{4}Shot in one take", result.read_bytes(), re.S)
+
+
 def _mov_keeps_language(code: str) -> str | None:
     """The language a .mov track written with ``code`` reads back with (FFmpeg's own muxer)."""
     import io

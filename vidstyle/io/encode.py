@@ -592,6 +592,18 @@ def mov_language(code: str) -> str:
     return MOV_LANGUAGE_SPELLING.get(code.strip().lower(), code)
 
 
+def mov_tags(tags: dict) -> dict:
+    """``tags`` as a .mov can hold them. FFmpeg's QuickTime muxer writes a fixed set of them, and
+    fills QuickTime's Description (``©des``) from the comment, having no place for a description
+    of its own: a description with no comment beside it is written as the comment (shown as the
+    Description by QuickTime, read back as the comment by FFmpeg), where it was dropped."""
+    keys = {key.lower(): key for key in tags}
+    if "description" in keys and "comment" not in keys:
+        tags = dict(tags)
+        tags["comment"] = tags.pop(keys["description"])
+    return tags
+
+
 def carried_tags(metadata: dict) -> dict:
     """The tags of an input container or stream worth keeping on the output's counterpart (title,
     language, handler name, creation time, ...): all but :data:`_ENCODING_TAGS` and Matroska's
@@ -942,7 +954,9 @@ class VideoEncoder:
             raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
         silent = OUTPUT_FORMATS.get(self.path.suffix.lower()) in _SILENT_FORMATS
         try:
-            self._container.metadata.update(carried_tags(source.metadata))
+            tags = carried_tags(source.metadata)
+            self._container.metadata.update(mov_tags(tags) if OUTPUT_FORMATS.get(self.path.suffix.lower()) == "mov"
+                                            else tags)
             if source.chapters and not silent:
                 self._container.set_chapters(list(source.chapters))
             self._video = self._add_video(source)
