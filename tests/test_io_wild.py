@@ -747,27 +747,33 @@ def test_titles_languages_and_default_track_are_kept(tmp_path, suffix, source):
 
 
 @pytest.mark.parametrize("suffix", [".mov", ".mp4", ".mkv", ".webm"])
-def test_a_description_is_kept(tmp_path, suffix):
-    """A film's description, as an editor checks it. .mov dropped it (FFmpeg's QuickTime muxer
-    fills QuickTime's Description from the comment, and has no place for a description of its
-    own): with no comment beside it, it goes there."""
+def test_a_description_is_kept_and_a_commentary_flag_kept_or_said(tmp_path, caplog, suffix):
+    """A film's description and its commentary track, as an editor checks them. .mov dropped the
+    description (FFmpeg's QuickTime muxer fills QuickTime's Description from the comment, and has
+    no place for a description of its own): with no comment beside it, it goes there. .mov and
+    .webm cannot flag a commentary track (the flag was lost without a word): said."""
     plain = make_video(tmp_path / "plain.mkv", frames=6, size=(64, 48), audio=True)
     src = tmp_path / "tagged.mkv"
     with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
         out.metadata["description"] = "Shot in one take"
         video = out.add_stream_from_template(inp.streams.video[0])
         track = out.add_stream_from_template(inp.streams.audio[0])
+        track.disposition = av.stream.Disposition.comment
         for packet in inp.demux():
             if packet.dts is not None:
                 packet.stream = video if packet.stream.type == "video" else track
                 out.mux(packet)
     result = tmp_path / f"out{suffix}"
-    stylize(src, result)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(src, result)
     with av.open(str(result)) as c:
         tags = {key.lower(): value for key, value in c.metadata.items()}
+        flagged = bool(c.streams.audio[0].disposition & av.stream.Disposition.comment)
     assert tags.get("comment" if suffix == ".mov" else "description") == "Shot in one take"
     if suffix == ".mov":  # in QuickTime's Description atom: size, language, text
         assert re.search(rb"\xa9des.{4}Shot in one take", result.read_bytes(), re.S)
+    said = f"audio track 0 is flagged commentary, which {suffix} cannot record (.mp4 and .mkv can)"
+    assert (flagged, said in caplog.text) == ((False, True) if suffix in (".mov", ".webm") else (True, False))
 
 
 def _mov_keeps_language(code: str) -> str | None:

@@ -587,6 +587,19 @@ MOV_LANGUAGE_SPELLING = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur",
                          "cym": "wel", "swe": "sve"}
 
 
+#: The flags of a track (FFmpeg's dispositions) other than "plays by default" that each container
+#: records, read back after writing each (FFmpeg 8): MP4 as DASH roles (kind boxes), which the
+#: QuickTime muxer does not write, so .mov records none; WebM's subset of Matroska leaves out all
+#: but "forced" (commentary, hearing impaired, ...).
+TRACK_FLAGS_KEPT = {"mp4": {"dub", "comment", "forced", "hearing_impaired", "visual_impaired", "captions",
+                            "descriptions"},
+                    "matroska": {"dub", "original", "comment", "forced", "hearing_impaired", "visual_impaired"},
+                    "webm": {"forced"}, "mov": set()}
+_TRACK_FLAG_NAMES = {"comment": "commentary", "hearing_impaired": "for the hearing impaired",
+                     "visual_impaired": "for the visually impaired", "descriptions": "audio description",
+                     "captions": "captions", "dub": "dub", "original": "original language", "forced": "forced"}
+
+
 def mov_language(code: str) -> str:
     """``code`` as a .mov track can hold it (:data:`MOV_LANGUAGE_SPELLING`), else as it is."""
     return MOV_LANGUAGE_SPELLING.get(code.strip().lower(), code)
@@ -1056,7 +1069,8 @@ class VideoEncoder:
         # asked of the muxer the file has (.m4v's "ipod" holds fewer codecs than "mp4")
         refusal = copy_refusal(template, self._container.format.name)
         if refusal is None:
-            self._audio_out[track] = self._keep_identity(self._container.add_stream_from_template(template), template)
+            self._audio_out[track] = self._keep_identity(track, self._container.add_stream_from_template(template),
+                                                         template)
             self.audio_modes[track] = "copy"
             return
         # the container does not take the packets as they are: re-encode them
@@ -1092,7 +1106,7 @@ class VideoEncoder:
                         "; .mkv keeps it as it is" if self.path.suffix.lower() != ".mkv" else "")
             return
         self.audio_modes[track] = "decode"
-        self._audio_out[track] = self._keep_identity(out, template)
+        self._audio_out[track] = self._keep_identity(track, out, template)
 
     def _add_subtitle(self, track: int, template: av.stream.Stream) -> None:
         """Copy the track's packets when the container takes them; else convert a text track to
@@ -1105,7 +1119,7 @@ class VideoEncoder:
         name = template.codec_context.name
         refusal = copy_refusal(template, fmt)
         if refusal is None:
-            self._subtitle_out[track] = self._keep_identity(self._container.add_stream_from_template(template),
+            self._subtitle_out[track] = self._keep_identity(track, self._container.add_stream_from_template(template),
                                                             template)
             self.subtitle_modes[track] = "copy"
             return
@@ -1128,7 +1142,7 @@ class VideoEncoder:
         lost = " (its fonts, positions and effects are lost; .mkv keeps them)" if name in _STYLED_SUBTITLES else ""
         (log.warning if lost else log.info)("subtitle track %d (%s) cannot be copied into %s (%s); converting it "
                                             "to %s%s", track, name, self.path.suffix, refusal, target, lost)
-        self._subtitle_out[track] = self._keep_identity(out, template)
+        self._subtitle_out[track] = self._keep_identity(track, out, template)
         self.subtitle_modes[track] = "convert"
         if target == "mov_text":
             self._mergers[track] = TimedTextMerger()
@@ -1149,13 +1163,21 @@ class VideoEncoder:
                 continue
             self.attached += 1
 
-    def _keep_identity(self, stream: av.stream.Stream, template: av.stream.Stream) -> av.stream.Stream:
-        """``stream`` with ``template``'s language, title and flags (which track plays by default)."""
+    def _keep_identity(self, track: int, stream: av.stream.Stream, template: av.stream.Stream) -> av.stream.Stream:
+        """``stream`` with ``template``'s language, title and flags (which track plays by default,
+        commentary, ...); a flag the container cannot record is said (:data:`TRACK_FLAGS_KEPT`)."""
+        fmt = OUTPUT_FORMATS.get(self.path.suffix.lower())
         tags = carried_tags(template.metadata)
-        if OUTPUT_FORMATS.get(self.path.suffix.lower()) == "mov" and "language" in tags:
+        if fmt == "mov" and "language" in tags:
             tags["language"] = mov_language(tags["language"])
         stream.metadata.update(tags)
         stream.disposition = template.disposition
+        for flag, name in _TRACK_FLAG_NAMES.items():
+            if template.disposition & av.stream.Disposition[flag] and flag not in TRACK_FLAGS_KEPT.get(fmt, {flag}):
+                keepers = [suffix for suffix, other in ((".mp4", "mp4"), (".mkv", "matroska"), (".webm", "webm"))
+                           if flag in TRACK_FLAGS_KEPT[other]]
+                log.warning("%s track %d is flagged %s, which %s cannot record (%s can)", template.type, track, name,
+                            self.path.suffix, " and ".join(keepers))
         return stream
 
     @property
