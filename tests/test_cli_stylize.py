@@ -541,6 +541,7 @@ def test_ctrl_c_while_a_command_imports_torch_is_not_swallowed(tmp_path, command
     there, outside start-up's handling, was swallowed as torch's C++ swallows one (the command
     ran on) or aborted the process in it ("terminate called after throwing an instance of
     'pybind11::error_already_set'", SIGABRT). Start-up imports the command's module itself."""
+    (tmp_path / "in.mp4").touch()  # stylize checks that its input is there before it imports torch
     code = ("import importlib.abc, importlib.util, os, signal, sys, time\n"
             f"MODULE = {module!r}\n"
             "class Swallowing(importlib.abc.MetaPathFinder):  # what torch's C++ does with a Ctrl-C in its import\n"
@@ -1006,6 +1007,30 @@ def test_the_bundled_styles_are_listed_without_loading_torch():
     assert any(line.startswith("blendable (light_mix.safetensors, light network") for line in lines)
 
 
+def test_stylize_says_a_missing_input_or_an_unknown_style_without_loading_torch(tmp_path):
+    """`vidstyle stylize missing.mp4 ...` and `--style nonexistent` took 1.8-2 s here, importing
+    torch before the pipeline found the mistake (0.25 s since)."""
+    (tmp_path / "in.mp4").touch()
+    code = ("import contextlib, io, sys\nfrom vidstyle.cli import main\n"
+            "for argv in (['stylize', 'missing.mp4', '-o', 'x.mp4', '--style', 'light_starry_night'],\n"
+            "             ['stylize', 'in.mp4', '-o', 'out.mp4', '--style', 'nonexistent'],\n"
+            "             ['stylize', 'in.mp4', '-o', 'out.mp4', '--style', 'none', '--style-at', '2=nonexistent'],\n"
+            "             ['stylize', 'in.mp4', 'missing.jpg', '-o', 'out/', '--style', 'light_mondrian']):\n"
+            "    with contextlib.redirect_stderr(io.StringIO()) as err:\n"
+            "        print(main(argv), err.getvalue().strip().splitlines())\n"
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "1 ['vidstyle: error: input file not found: missing.mp4']"
+    assert lines[1].startswith("1 [\"vidstyle: error: unknown style 'nonexistent' (bundled styles: ")
+    assert lines[2].startswith("1 [\"vidstyle: error: unknown style 'nonexistent' (bundled styles: ")
+    assert lines[3] == "1 ['vidstyle: error: input file not found: missing.jpg']"
+    assert lines[4] == "False"
+    assert not (tmp_path / "out").exists()
+
+
 COMMANDS = ["stylize", "styles", "preview", "train", "optimize", "eval", "live", "bench", "export"]
 
 
@@ -1107,7 +1132,8 @@ def test_every_stylize_option_reaches_the_library_call(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(vidstyle.pipeline, "stylize_video", lambda *a, **kw: calls.append((a, kw)))
-    assert main(["stylize", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--style", "x",
+    (tmp_path / "in.mp4").touch()  # (the command checks that its input is there, and its style, before the call)
+    assert main(["stylize", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--style", "light_mondrian",
                  "--device", "cpu", "--precision", "fp32", "--batch", "3", "--no-channels-last", "--backend", "torch",
                  "--max-side", "200", "--scale", "0.5", "--downscale", "640", "--start", "1:02", "--duration", "3",
                  "--temporal-strength", "0.25", "--bars", "stylize", "--style-strength", "0.5", "--keep-colors",
@@ -1122,7 +1148,7 @@ def test_every_stylize_option_reaches_the_library_call(tmp_path, monkeypatch):
         0.25, "stylize", 0.5, True, "keep")
     assert (encode.codec, encode.crf, encode.preset, encode.pix_fmt, encode.audio, encode.subtitles) == (
         "libx265", 23, "fast", "yuv444p", False, False)
-    assert kw["overwrite"] is True and kw["style"] == "x" and kw["progress"] is False
+    assert kw["overwrite"] is True and kw["style"] == "light_mondrian" and kw["progress"] is False
 
 
 def test_option_ranges_take_their_bounds(capsys):

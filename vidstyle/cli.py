@@ -139,13 +139,17 @@ def _add_stylize(sub) -> None:
                         f"the output as the input (default {StylizeConfig.hdr})")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    p.set_defaults(func=_cmd_stylize)
+    p.set_defaults(func=_cmd_stylize, check=_check_stylize)
 
 
-def _cmd_stylize(args) -> int:
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path, is_one_frame_animation
+def _check_stylize(args) -> dict:
+    """What `vidstyle stylize` runs with (its two configs and its style or timeline), its warnings,
+    and the errors that need no torch said at once: a missing input or an unknown style waited
+    seconds for torch's import before (the pipeline checks them again, as it checks every call)."""
+    from vidstyle.io.files import check_input
     from vidstyle.io.sequence import is_sequence_output
-    from vidstyle.pipeline import stylize_image, stylize_video
+    from vidstyle.models.zoo import resolve_style
+    from vidstyle.timeline import StyleTimeline
 
     if args.temporal == "off":
         ignored = [flag for flag, given in (("--temporal-strength", args.temporal_strength is not None),
@@ -165,34 +169,62 @@ def _cmd_stylize(args) -> int:
     encode = EncodeConfig(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt,
                           audio=not args.no_audio, subtitles=not args.no_subtitles)
     style = _style_timeline(args)
-    if len(args.input) > 1 or args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():
+    if not _into_folder(args):
+        (source,) = args.input
+        if is_sequence_output(args.output):  # out/frame_%04d.png: images, no encoder
+            encoder_only = [flag for flag, given in (
+                ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),
+                ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt))
+                if given]
+            if encoder_only:
+                log.warning("%s %s for video files; %s is an image sequence", ", ".join(encoder_only),
+                            "is" if len(encoder_only) == 1 else "are", args.output)
+        if _is_still(args, source):
+            video_only = [flag for flag, given in (
+                ("--start", args.start is not None), ("--duration", args.duration is not None),
+                ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),
+                ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt),
+                ("--no-audio", args.no_audio), ("--no-subtitles", args.no_subtitles),
+                ("--temporal-strength", args.temporal_strength is not None),
+                ("--flow-backend", args.flow_backend != "dis"), ("--flow-weights", args.flow_weights is not None),
+                ("--style-at", bool(args.style_at)), ("--crossfade", args.crossfade is not None),
+                ("--fps", args.fps is not None)) if given]
+            if video_only:
+                log.warning("%s %s for videos; %s is a still image%s", ", ".join(video_only),
+                            "is" if len(video_only) == 1 else "are", Path(source).name,
+                            ", painted in the timeline's first style that paints" if args.style_at else "")
+    for source in args.input:  # (a folder: an image sequence)
+        check_input(source, folders=True)
+    if isinstance(style, StyleTimeline):
+        style.check_styles()
+    else:
+        resolve_style(style)
+    return {"config": config, "encode": encode, "style": style}
+
+
+def _into_folder(args) -> bool:
+    """Whether `vidstyle stylize` writes into the folder ``-o``: several inputs, or a folder's name."""
+    return len(args.input) > 1 or args.output.endswith(("/", os.sep)) or Path(args.output).is_dir()
+
+
+def _is_still(args, source: str) -> bool:
+    """Whether `vidstyle stylize` paints ``source`` as a still image (one network call, written as
+    an image): an image, or a one-frame GIF written to an image's name (to a .gif it stays a
+    one-frame animation)."""
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, is_image_path, is_one_frame_animation
+    from vidstyle.io.sequence import is_sequence_output
+
+    return is_image_path(source) or (Path(args.output).suffix.lower() in IMAGE_OUTPUT_FORMATS
+                                     and not is_sequence_output(args.output) and is_one_frame_animation(source))
+
+
+def _cmd_stylize(args, config: StylizeConfig, encode: EncodeConfig, style) -> int:
+    from vidstyle.pipeline import stylize_image, stylize_video
+
+    if _into_folder(args):
         return _stylize_into_folder(args, config, encode, style)
     (source,) = args.input
-    if is_sequence_output(args.output):  # out/frame_%04d.png: images, no encoder
-        encoder_only = [flag for flag, given in (
-            ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),
-            ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt))
-            if given]
-        if encoder_only:
-            log.warning("%s %s for video files; %s is an image sequence", ", ".join(encoder_only),
-                        "is" if len(encoder_only) == 1 else "are", args.output)
-    # a still image: one network call, written as an image; so is a one-frame GIF written to an
-    # image's name (to a .gif it stays a one-frame animation)
-    if is_image_path(source) or (Path(args.output).suffix.lower() in IMAGE_OUTPUT_FORMATS
-                                 and not is_sequence_output(args.output) and is_one_frame_animation(source)):
-        video_only = [flag for flag, given in (
-            ("--start", args.start is not None), ("--duration", args.duration is not None),
-            ("--codec", args.codec is not None), ("--crf", args.crf != EncodeConfig.crf),
-            ("--preset", args.preset != EncodeConfig.preset), ("--pix-fmt", args.pix_fmt != EncodeConfig.pix_fmt),
-            ("--no-audio", args.no_audio), ("--no-subtitles", args.no_subtitles),
-            ("--temporal-strength", args.temporal_strength is not None),
-            ("--flow-backend", args.flow_backend != "dis"), ("--flow-weights", args.flow_weights is not None),
-            ("--style-at", bool(args.style_at)), ("--crossfade", args.crossfade is not None),
-            ("--fps", args.fps is not None)) if given]
-        if video_only:
-            log.warning("%s %s for videos; %s is a still image%s", ", ".join(video_only),
-                        "is" if len(video_only) == 1 else "are", Path(source).name,
-                        ", painted in the timeline's first style that paints" if args.style_at else "")
+    if _is_still(args, source):  # a still image: one network call, written as an image
         result = stylize_image(source, args.output, style=style, config=config, overwrite=args.overwrite)
     else:
         result = stylize_video(source, args.output, style=style, config=config, encode=encode,
@@ -509,13 +541,13 @@ _OPTIONAL_COMMANDS = [
 
 #: The module each command below runs from, when it is not its parser's (``_command_in`` names
 #: those): its import loads torch, a second or two that start-up's signal handling must cover.
-#: (stylize's command imports it first thing; preview and styles check their inputs before it.)
+#: (stylize's check comes first: see :func:`_run_command`.)
 _RUN_FROM = {"stylize": "vidstyle.pipeline", "train": "vidstyle.train.loop", "optimize": "vidstyle.train.optimize",
              "bench": "vidstyle.bench.run"}
 
 
 def _import_command_module(args) -> None:
-    """Import the module the parsed command runs from (torch with it) while vidstyle starts, as
+    """Import the module the parsed command runs from (torch with it) before the command runs, as
     the parsers did when they imported torch: a Ctrl-C in torch's import, as a KeyboardInterrupt,
     is swallowed by its C++ (the command ran on) or aborts the process in it ("terminate called
     after throwing an instance of 'pybind11::error_already_set'"), so it must land under
@@ -792,15 +824,14 @@ def _main(argv: list[str] | None) -> int:
         except BrokenPipeError:
             return _reader_gone()
         return 0
-    try:  # importing torch and building the parser take seconds a Ctrl-C or a kill may land in
+    try:  # building the parser takes a moment a Ctrl-C or a kill may land in (torch: see _run_command)
         with on_kill(_ended_at_once), _interrupt_ends_at_once(process):
             from vidstyle.memory import keep_freed_memory
 
             keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
             argv = _values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS)
             parser = build_parser(only=_command_named(argv))
-            args = parser.parse_args(argv)
-            _import_command_module(args)  # torch, for most commands: --help and usage errors end before it
+            args = parser.parse_args(argv)  # --help and usage errors end here, before torch
     except KeyboardInterrupt:
         print("vidstyle: interrupted", file=sys.stderr)
         return 130
@@ -808,7 +839,7 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help(sys.stderr)
         return 2
     with _messages_on_stderr():
-        code = _run_command(args)
+        code = _run_command(args, process)
     if process and threading.current_thread() is threading.main_thread():
         # done and said: a Ctrl-C from here on (a second one, while the interpreter shuts down
         # torch's and the capture's threads) would turn the status decided into a kill by SIGINT
@@ -863,14 +894,22 @@ def _say_if_terminated(exc: SystemExit) -> None:
         print(terminated_line(exc.code - 128), file=sys.stderr)
 
 
-def _run_command(args) -> int:
-    """Run the parsed command; errors become one line on stderr and an exit status."""
+def _run_command(args, process: bool = False) -> int:
+    """Run the parsed command; errors become one line on stderr and an exit status. A command
+    with a ``check`` (``check(args)``: what it can find wrong without torch, and the keyword
+    arguments it then runs with) says those errors before the module it runs from is imported
+    (torch, for most), which :func:`_import_command_module` does under start-up's signal handling."""
     try:
         # kill and a closed terminal unwind like Ctrl-C in every command, so the temporary files
         # of a half-done output (a checkpoint, an ONNX file, a report) are removed
+        check = getattr(args, "check", None)
+        with termination_as_exit():
+            checked = check(args) if check is not None else {}
+        with on_kill(_ended_at_once), _interrupt_ends_at_once(process):  # a Ctrl-C or kill in torch's import
+            _import_command_module(args)
         with termination_as_exit():
             apply_threads(getattr(args, "threads", None))
-            code = int(args.func(args) or 0)
+            code = int(args.func(args, **checked) or 0)
         sys.stdout.flush()  # inside the try: a reader that went away is seen here, not at exit
         return code
     except SystemExit as exc:
