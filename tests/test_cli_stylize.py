@@ -1031,6 +1031,25 @@ def test_stylize_says_a_missing_input_or_an_unknown_style_without_loading_torch(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_bundled_file_is_described_without_loading_torch():
+    """`vidstyle styles light_mix` (or a bundled file's path) took 1.8 s here, loading the whole
+    network with torch: the package's own files are loaded whole by the test suite, so their
+    headers say it all (a file of one's own is still checked whole, as stylize will)."""
+    from vidstyle.models.zoo import Styles
+
+    path = Styles.LIGHT_STARRY_NIGHT.value.path
+    code = ("import contextlib, io, sys\nfrom vidstyle.cli import main\n"
+            f"for argv in (['styles', 'light_mix'], ['styles', '-v', {str(path)!r}]):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "        assert main(argv) == 0\n"
+            "    print(out.getvalue().splitlines()[0])\n"
+            "print('torch' in sys.modules)")
+    r = _fresh_python(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [f"{Styles.LIGHT_MIX.value.path}: light network, channels [16, 32, 64], 4 styles",
+                                     f"{path}: light network, channels [16, 32, 64], 1 style", "False"]
+
+
 COMMANDS = ["stylize", "styles", "preview", "train", "optimize", "eval", "live", "bench", "export"]
 
 

@@ -454,6 +454,12 @@ def network_name(info: ModelInfo) -> str:
     return arch_name(info.arch_args)
 
 
+def is_bundled_file(path: str | Path) -> bool:
+    """Whether ``path`` is one of the package's own weights files (not merely one with the same
+    name): the test suite loads each of them whole (tests/test_zoo.py)."""
+    return _bundled_entry(path) is not None
+
+
 def _bundled_entry(path: str | Path | None) -> BundledStyle | None:
     """The :class:`Styles` entry of the package's own file ``path``, not merely one with the same name."""
     if path is None:
