@@ -438,6 +438,22 @@ def test_sixteen_bit_alpha_is_rounded_to_the_nearest_level(tmp_path):
     expected = np.round(np.repeat(levels, 13)[:64].astype(np.float64) * 255 / 65535).astype(np.uint8)
     assert np.array_equal(alpha, np.broadcast_to(expected, alpha.shape)), np.unique(alpha)
 
+def test_sixteen_bit_colour_is_rounded_to_the_nearest_level(tmp_path):
+    """A 16-bit render's colours (RGB, grey) come to 8 bits rounded to the nearest level: swscale
+    made them about half a level bright on average, up to 1.4 levels (grey 51400, exactly 200, was 201)."""
+    levels = np.array([25600, 257, 1000, 32896, 33024, 51400, 51528, 30000], np.uint16)  # (no dark edge: a bar)
+    row = np.repeat(levels, 8)
+    expected = 255 - np.round(row.astype(np.float64) * 255 / 65535).astype(np.uint8)  # (Invert)
+    for name, frame in (("rgb", np.dstack([np.tile(row, (48, 1))] * 3)), ("grey", np.tile(row, (48, 1)))):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(2):
+            assert cv2.imwrite(str(folder / f"f_{i}.png"), frame)
+        stylize_video(folder, tmp_path / f"{name}_out" / "f_%d.png", Invert(), temporal="off", progress=False)
+        out = cv2.imread(str(tmp_path / f"{name}_out" / "f_1.png"))
+        assert np.array_equal(out, np.broadcast_to(expected[None, :, None], out.shape)), (name, np.unique(out))
+
+
 def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):
     src = make_video(tmp_path / "in.mp4", frames=4, audio=True)
     for bad in ("f_%5d.png", "f_%d_%d.png", "f_%%04d.png"):

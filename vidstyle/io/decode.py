@@ -411,7 +411,15 @@ class DisplayConversion:
         # area averaging to downscale (no aliasing), bicubic for a stream that changed size
         scale = {} if (frame.width, frame.height) == (w, h) else \
             {"width": w, "height": h, "interpolation": "AREA" if (w, h) == self.scaled_size else "BICUBIC"}
-        if self.tone_map is None:
+        if self.tone_map is None and _deep_rgb(frame.format):
+            # swscale takes 16-bit RGB and grey (a render's PNG or TIFF frames) to 8 bits about half
+            # a level bright on average, up to 1.4 levels (51400, exactly 200, became 201; the alpha
+            # 32896, exactly 128, 129): taken at 16 bits and rounded to the nearest level instead
+            import cv2
+
+            deep = frame.to_ndarray(format="rgba64le" if alpha else "rgb48le", **scale)
+            pixels = cv2.convertScaleAbs(deep, alpha=255 / 65535)  # (v / 257 is never halfway between levels)
+        elif self.tone_map is None:
             eight_bit = eight_bit_twin(frame.format.name)
             if eight_bit is not None:  # see eight_bit_twin: 10-bit 4:2:0 straight to RGB is 1-2 levels dark
                 frame = frame.reformat(format=eight_bit)
@@ -421,12 +429,6 @@ class DisplayConversion:
                     scale["interpolation"] = Interpolation[scale["interpolation"]] | EXACT_SCALING
                 pixels = frame.to_ndarray(format="rgba" if alpha else "rgb24", src_colorspace=SWS_MATRIX[self.matrix],
                                           **scale)
-            if alpha and frame.format.is_rgb and component_bits(frame.format.name) > 8 and has_alpha(frame.format.name):
-                # swscale takes 16-bit RGBA's alpha to 8 bits a level high at places (32896, 128
-                # exactly, became 129), and the alpha is written back: rounded here instead (1.6 ms
-                # a 1080p frame; YUVA video, ProRes 4444, is left to swscale: 9 ms there)
-                deep_alpha = frame.to_ndarray(format="rgba64le", **scale)[..., 3].astype(np.uint32)
-                pixels[..., 3] = (deep_alpha * 255 + 32767) // 65535
         else:  # at 16 bits: HDR's steps are finer than 8-bit SDR's
             deep = None if scale or alpha else exact_rgb48(frame, SWS_MATRIX[self.matrix])
             if deep is None:
@@ -500,6 +502,11 @@ def eight_bit_twin(pix_fmt: str) -> str | None:
     if twin is None:
         return None
     return f"yuva{twin}p" if has_alpha(pix_fmt) else f"yuv{twin}p"
+
+
+def _deep_rgb(fmt: av.VideoFormat) -> bool:
+    """Whether ``fmt`` is RGB or grey (not YUV) of more than 8 bits: rgb48be, rgba64be, gray16le..."""
+    return (fmt.is_rgb or len(fmt.components) < 3) and component_bits(fmt.name) > 8
 
 
 def component_bits(pix_fmt: str) -> int:
