@@ -269,3 +269,34 @@ def test_a_large_painting_or_photo_past_pillows_bomb_limit_is_said_as_read_image
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100 // 2)  # over twice: refused, by the reader's words
     with pytest.raises(VidstyleError, match=r"cannot read image .*huge.png: too large"):
         load_style_image(path, 64)
+
+
+def test_a_sixteen_bit_still_is_said_to_be_written_in_8_bits(tmp_path, caplog):
+    """A 16-bit PNG or TIFF (a grade's export, a render) is stylized and written in 8 bits, as a
+    video or a folder of 16-bit frames is: that was said for those, and nothing for a still."""
+    import logging
+
+    import cv2
+
+    from vidstyle.pipeline import stylize_image
+
+    class Invert:
+        def stylize_batch(self, images):
+            return 255 - np.asarray(images)
+
+    ramp = np.tile(np.linspace(20000, 30000, 64), (48, 1)).astype(np.uint16)
+    inputs = {"rgb16.png": np.dstack([ramp] * 3), "grey16.tif": ramp,
+              "rgba16.png": np.dstack([ramp] * 3 + [np.full_like(ramp, 40000)]), "rgb8.png": GREY}
+    for name, pixels in inputs.items():
+        assert cv2.imwrite(str(tmp_path / name), pixels)
+    for name in inputs:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            stylize_image(tmp_path / name, tmp_path / f"out_{name}", Invert(), bars="stylize")
+        said = [r.getMessage() for r in caplog.records if "bit colour" in r.getMessage()]
+        if name == "rgb8.png":
+            assert not said
+        else:
+            assert said == [f"{name} has 16-bit colour; vidstyle stylizes in 8 bits and writes an 8-bit image"], said
+        with Image.open(tmp_path / f"out_{name}") as im:
+            assert im.mode == ("RGBA" if name == "rgba16.png" else "RGB")  # (the alpha kept, as 8 bits)

@@ -835,7 +835,12 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
         hdr = f" and is HDR ({info.hdr}), whose coded values are painted as they are (--hdr keep)" if info.hdr else ""
         writes = "8-bit images" if frames else \
             f"{pix_fmt} ({ten_bit_hint(encoder.config.codec, output, encoder.alpha)})"
-        log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s", name, info.bits, hdr, writes)
+        _say_eight_bits(name, info.bits, writes, hdr)
+
+
+def _say_eight_bits(name: str, bits: int, writes: str, hdr: str = "") -> None:
+    """The warning that the input ``name``'s ``bits``-bit colour is stylized in 8 bits, and what is written."""
+    log.warning("%s has %d-bit colour%s; vidstyle stylizes in 8 bits and writes %s", name, bits, hdr, writes)
 
 
 def make_stabilizer(config: StylizeConfig, stylizer):
@@ -1206,7 +1211,7 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     """
     from vidstyle.io.images import (IMAGE_OUTPUT_FORMATS, check_image_size, check_still, is_image_path,
                                     is_one_frame_animation, keeps_transparency, read_image_and_alpha, rgb_profile,
-                                    write_image)
+                                    stored_bits, write_image)
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | set(_NEGATED_OPTIONS)))
     if video_only:
@@ -1239,6 +1244,9 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     out_format = IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()]
     check_image_size(output, *(smaller or before))  # before the network loads and runs
     keep_alpha = keeps_transparency(alpha, output, input_path)  # the input's transparency, kept (or said)
+    bits = stored_bits(input_path)
+    if bits > 8:
+        _say_eight_bits(input_path.name, bits, "an 8-bit image")
     matte = _open_matte(config, segment=False) if config.mask is not None else None  # or a video's first frame
     weights = None
     if matte is not None:

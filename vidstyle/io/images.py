@@ -179,6 +179,24 @@ def check_still(path: str | Path, advice: str | None = None) -> None:
         raise VidstyleError(f"{Path(path).name} is an animation ({frames} frames), not a still image: {advice}")
 
 
+def stored_bits(path: str | Path) -> int:
+    """Bits per colour component of the still at ``path`` as stored: 16 for a 16-bit PNG or TIFF
+    (Pillow opens 16-bit RGB and RGBA as 8-bit modes, so its raw mode is what tells), 32 for float
+    or 32-bit TIFFs, else 8. Read from the header alone; 8 for a file Pillow cannot open (reading
+    it says what is wrong)."""
+    try:
+        with _large_images_allowed(), Image.open(path) as im:
+            if im.mode.startswith("I;16"):
+                return 16
+            if im.mode in ("I", "F"):
+                return 16 if im.format == "PNG" else 32
+            args = im.tile[0].args if im.tile and im.format in ("PNG", "TIFF") else ""
+            raw = args[0] if isinstance(args, tuple) and args else args
+            return 16 if isinstance(raw, str) and ";16" in raw else 8
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return 8
+
+
 def alpha_of(im: Image.Image) -> np.ndarray | None:
     """``im``'s transparency as uint8 (H, W); None when it has none, or every pixel is opaque.
     (Its RGB stays :func:`open_image`'s: the network paints the colours stored under the
