@@ -143,6 +143,33 @@ def test_deep_limited_range_greys_decode_at_their_levels(tmp_path, pix_fmt):
     assert np.abs(error).max() <= 1.5 and abs(error.mean()) < 1.0, got[:, 1]  # was -2 / -1.7 at 10 bits
 
 
+@pytest.mark.parametrize("pix_fmt", ["yuv420p10le", "yuv422p10le"])
+def test_a_deep_gradient_comes_to_8_bits_once_dithered_with_no_level_skipped(tmp_path, pix_fmt):
+    """A smooth 10-bit ramp (a graded sky) comes to 8-bit RGB converted at 16 bits and dithered
+    once: through 8-bit YUV first (dithered there) and then to RGB, whose steps are 255/219 of
+    YUV's, about one RGB level in 7 never appeared (a combed histogram, banding twice as coarse
+    there) and the average of a column was up to 0.74 of a level off."""
+    w, h = 256, 32
+    codes = np.round(np.linspace(200, 800, w)).astype(np.uint16)  # 0.29 of an RGB level a column
+    path = tmp_path / "ramp.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        stream.options = {"qp": "0", "preset": "ultrafast"}  # lossless
+        frame = av.VideoFrame(w, h, pix_fmt)
+        frame.planes[0].update(np.repeat(codes[None], h, 0).tobytes())
+        for plane in frame.planes[1:]:
+            plane.update(np.full(plane.buffer_size // 2, 512, np.uint16).tobytes())
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    _, frames, _ = decode_all(path)
+    green = frames[0].image[..., 1].astype(float)
+    exact = (codes / 4 - 16) * 255 / 219
+    assert set(np.unique(green)) == set(range(int(green.min()), int(green.max()) + 1))
+    assert np.abs(green.mean(axis=0) - exact).max() < 0.35
+
+
 def test_an_audio_packet_the_demuxer_flags_corrupt_is_skipped_and_counted(tmp_path):
     """A packet flagged corrupt (a truncated file's cut-off last one) is one the muxer takes but
     no player decodes: it is left out of the copy, whatever its bytes, and counted."""
