@@ -86,3 +86,24 @@ def test_a_gap_in_a_reencoded_track_stays_silent_and_the_sound_after_it_in_place
     assert begins == 0
     assert rms(sound[gap_from + 200:gap_to - 200]) < 0.05 * rms(SIGNAL)
     assert sound_position(sound, SIGNAL, gap_to + RATE // 4) == gap_to
+
+
+@pytest.mark.parametrize("codec, name, output", [("pcm_s16le", "in.mkv", ".webm"), ("aac", "in.mkv", ".webm"),
+                                                  ("aac", "in.mkv", ".mp4"), ("mp3", "in.mp4", ".webm")])
+def test_sound_of_a_segment_read_from_a_keyframe_starts_with_the_picture(tmp_path, codec, name, output):
+    """A keyframe at the start: Matroska's demuxer drops the sound before the keyframe it seeks
+    to, so the sound began with the packet after the start (13 ms late for PCM, 34 ms for AAC
+    into .webm, 12 ms copied into .mp4); and a decoder given only the packet across the start
+    did not settle by it (MP3's first frame came out silent). Read from a keyframe before the
+    start (0.7 s), the first packet's time rounded to the millisecond put the cut up to 24
+    samples off. Copied (AAC into .mp4), packets keep Matroska's millisecond: within one."""
+    src = make_sound_video(tmp_path / name, codec, gop=12)  # keyframes at 0, 0.5, 1 and 1.5 s
+    out = tmp_path / f"out{output}"
+    for start in (0.5, 0.7):
+        stylize(src, out, start=start)
+        origin = round(first_kept(src, start) * RATE)
+        begins, sound, rate = decoded_sound(out)
+        placed = round(begins * rate)  # the output's sample at sound[0]
+        off = placed + sound_position(sound, SIGNAL, origin + RATE // 4) - RATE // 4
+        slack = RATE // 1000 if output == ".mp4" else 0
+        assert abs(off) <= slack and abs(placed) <= slack and rms(sound[:1024]) > 0.8 * rms(SIGNAL[origin:origin + 1024])

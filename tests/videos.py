@@ -234,16 +234,20 @@ def sound_signal(samples: int) -> np.ndarray:
 
 
 def make_sound_video(path: str | Path, codec: str = "aac", seconds: float = 2.0, rate: int = 48000,
-                     layout: str = "mono", gap: tuple[float, float] | None = None, fps: int = 24) -> Path:
+                     layout: str = "mono", gap: tuple[float, float] | None = None, fps: int = 24,
+                     gop: int | None = None) -> Path:
     """A 64x48 clip of ``seconds`` at ``fps`` whose sound (``codec``) is :func:`sound_signal` of
     ``seconds`` at ``rate``, written in frames of 1024 samples timed by their first sample; with
-    ``gap`` = (from, to) seconds, the frames that begin inside it are left out (a dropout)."""
+    ``gap`` = (from, to) seconds, the frames that begin inside it are left out (a dropout);
+    ``gop``: a keyframe every that many frames (default: the encoder's, only the first)."""
     signal = sound_signal(int(seconds * rate))
     with av.open(str(path), "w") as container:
         webm = Path(path).suffix.lower() == ".webm"
         video = container.add_stream("libvpx-vp9" if webm else "libx264", rate=fps)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         video.options = {"deadline": "realtime", "cpu-used": "8"} if webm else {"preset": "ultrafast"}
+        if gop:
+            video.options = {**video.options, "g": str(gop), "keyint_min": str(gop)}
         audio = container.add_stream(codec, rate=rate, layout=layout)
         for i in range(int(seconds * fps)):
             frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")

@@ -902,6 +902,7 @@ class VideoDecoder:
         self._audio = tuple(container.streams.audio)
         self._subtitles = tuple(container.streams.subtitles)
         self._looked_back = False  # the subtitle lines begun before the start came from _subtitles_before_start
+        self._audio_looked_back: set[int] = set()  # tracks whose sound before the start came from _audio_before_start
         self._on_screen_at_start: set[int] = set()  # ids of those packets without a length still shown then
         self.unreadable_subtitles = 0  # subtitle events to convert that would not decode (not UTF-8 text)
         self._tb = video.time_base or Fraction(1, 90000)
@@ -1131,12 +1132,14 @@ class VideoDecoder:
         Video frames before ``start`` are decoded (needed after a keyframe seek) but dropped;
         once video passes the end, demuxing goes on only until every audio stream has too.
         """
+        self._seeked_to = None  # where the read kept was sought from (None: the file's beginning)
         if self._start is None or self._start <= 0 or self._clock_restarts_ahead:
             yield from self._demux_from_here(check_landing=False)
             return
         for i, margin in enumerate(self.SEEK_MARGINS):
             if margin is None:  # the last resort: decode from the beginning of a freshly opened file
                 self._reopen()
+                self._seeked_to = None
                 yield from self._demux_from_here(check_landing=False)
                 return
             if not self._seek(self._start - margin):
@@ -1144,6 +1147,7 @@ class VideoDecoder:
                     yield from self._demux_from_here(check_landing=False)
                     return
                 continue  # this retry could not seek: try further back
+            self._seeked_to = self._start - margin
             landed = yield from self._demux_from_here(check_landing=True)
             if landed:
                 return
@@ -1425,6 +1429,10 @@ class VideoDecoder:
                 item = self._subtitle_item(packet, subtitles, track)
                 if item is not None:
                     yield item
+        if audio and self._seeked_to is not None:
+            # the sound across the start and before it, which the seek may have skipped
+            for track, packet in self._audio_before_start(set(audio)):
+                yield from self._audio_items(packet, audio, track)
         for kind, packet in self._pending:
             if not self._past_end(packet):  # (read before the end was settled)
                 yield from self._side_items(kind, packet, audio, subtitles)
@@ -1498,29 +1506,65 @@ class VideoDecoder:
     #: (only the subtitle packets are kept; the reading costs about 0.03 s a 100 MB of file)
     SUBTITLE_LOOKBACK = 300
 
+    #: seconds of sound before a segment's first frame that its re-encoded tracks are decoded
+    #: from, for the decoder to settle by the first sample kept (Opus asks 80 ms; AAC and Vorbis
+    #: need the packet before, MP3's bit reservoir reaches a few frames back)
+    AUDIO_PREROLL = Fraction(1, 4)
+
+    #: seconds past the time a look back reads up to that the picture's packets may run ahead of
+    #: the tracks read: a muxer stores the streams side by side by their times, but not always
+    #: closely (a 2-minute .mkv muxed picture first stores all its sound after all its picture);
+    #: a track further behind keeps what the main read finds. Packets are only demuxed here
+    LOOKBACK_INTERLEAVE = 60
+
+    def _packets_before(self, streams: list, since: Fraction,
+                        until: Fraction) -> tuple[list[tuple[int, av.Packet]], set[int]] | None:
+        """(position in ``streams``, packet) of those streams' packets that begin before ``until``
+        seconds, read from a second opening of the file from the keyframe at or before ``since``
+        (from its beginning when ``since`` is not after the stream's start), demuxing those tracks
+        alone (and the picture's, as a clock), and the positions of the streams read up to a packet
+        at or after ``until`` (the others ended, are sparse, or were still behind the picture when
+        it was :data:`LOOKBACK_INTERLEAVE` past ``until``); None for a file that cannot seek."""
+        found = []
+        passed: set[int] = set()
+        try:
+            with self._open() as container:
+                ours = [container.streams[stream.index] for stream in streams]
+                video = container.streams[self._video.index]
+                if since > self._stream_start:  # a fresh opening is at the beginning already
+                    container.seek(int(since / self._tb), stream=video, backward=True)
+                for packet in container.demux(ours + [video]):
+                    time = packet.pts if packet.pts is not None else packet.dts
+                    if time is None or not packet.size:
+                        continue
+                    time *= packet.time_base
+                    if packet.stream is video:
+                        if time >= until + self.LOOKBACK_INTERLEAVE:
+                            break  # a track with nothing after ``until`` (sparse, or ended) is not read to the end
+                        continue
+                    i = ours.index(packet.stream)
+                    if time >= until:  # each track is stored in time order: the rest is the main read's
+                        passed.add(i)
+                        if len(passed) == len(ours):
+                            break
+                    elif packet.pts is not None and i not in passed:
+                        found.append((i, packet))
+        except (av.error.FFmpegError, OSError, ValueError):
+            return None
+        return found, passed
+
     def _subtitles_before_start(self, tracks: set[int]) -> list[tuple[int, av.Packet]]:
         """(track, packet) of the subtitle ``tracks`` that begin before the segment's start, from
         :data:`SUBTITLE_LOOKBACK` seconds before it: the main read begins at the keyframe before
-        the start, which may come after a line still shown at the start began. Read from a second
-        opening of the file, demuxing those tracks alone; the main read leaves such packets out
-        (:meth:`_subtitle_item`)."""
-        found = []
-        try:
-            with self._open() as container:
-                streams = [container.streams.subtitles[t] for t in sorted(tracks)]
-                video = container.streams[self._video.index]
-                target = max(self._start - self.SUBTITLE_LOOKBACK, self._stream_start)
-                container.seek(int(target / self._tb), stream=video, backward=True)
-                for packet in container.demux(streams):
-                    if packet.pts is None or not packet.size:
-                        continue
-                    if packet.pts * packet.time_base >= self._start:
-                        break  # stored in time order: the rest is the main read's
-                    found.append((streams.index(packet.stream), packet))
-        except (av.error.FFmpegError, OSError, ValueError):
-            return []  # a file that cannot seek: the lines the main read finds are what there is
-        self._looked_back = True
+        the start, which may come after a line still shown at the start began
+        (:meth:`_packets_before`); the main read leaves such packets out (:meth:`_subtitle_item`)."""
         order = sorted(tracks)
+        read = self._packets_before([self._subtitles[t] for t in order], self._start - self.SUBTITLE_LOOKBACK,
+                                    self._start)
+        if read is None:
+            return []  # a file that cannot seek: the lines the main read finds are what there is
+        found = read[0]  # (a line stored over a minute after its time is not waited for)
+        self._looked_back = True
         # a picture subtitle (PGS, DVB) has no length: shown until its track's next packet. The last
         # packets (one display set) before the start of each track are on screen there: flagged
         # to be placed at the start
@@ -1531,6 +1575,27 @@ class VideoDecoder:
         self._on_screen_at_start = {id(packet) for i, packet in found
                                     if not packet.duration and packet.pts == latest.get(i)}
         return [(order[i], packet) for i, packet in found]
+
+    def _audio_before_start(self, tracks: set[int]) -> list[tuple[int, av.Packet]]:
+        """(track, packet) of the audio ``tracks`` that begin before the segment's first frame,
+        from :data:`AUDIO_PREROLL` before it on (the packet across it always). The seek that
+        found the first frame may skip them: Matroska's demuxer drops every packet before the
+        keyframe it lands on, so from a keyframe at the start the sound began with the first
+        packet after it (13 ms late for PCM, more for AAC, missing its overlap); and a decoder
+        given only the packet across the start did not settle by it (MP3's first frame decoded
+        silent). Read from a second opening of the file, from the keyframe at or before both
+        the pre-roll and where the main read was sought from (so everything that read has before
+        the first frame is here too, which it then leaves out: :meth:`_audio_items`)."""
+        order = sorted(tracks)
+        since = self._origin - self.AUDIO_PREROLL
+        read = self._packets_before([self._audio[t] for t in order], min(since, self._seeked_to), self._origin)
+        if read is None:
+            return []  # a file that cannot seek: the sound the main read finds is what there is
+        found, whole = read  # a track not read up to the first frame keeps what the main read finds
+        self._audio_looked_back = {order[i] for i in whole}
+        # each track from its last packet that begins at or before the pre-roll
+        first = {i: k for k, (i, packet) in enumerate(found) if packet.pts * packet.time_base <= since}
+        return [(order[i], packet) for k, (i, packet) in enumerate(found) if i in whole and k >= first.get(i, 0)]
 
     def _subtitle_item(self, packet: av.Packet, subtitles: dict[int, SubtitleMode],
                        track: int | None = None) -> SubtitleItem | None:
@@ -1574,8 +1639,19 @@ class VideoDecoder:
         packet.duration = length
         return SubtitleItem(track=track, packet=packet, subtitle=subtitle)
 
-    def _audio_items(self, packet: av.Packet, audio: dict[int, AudioMode]) -> Iterator[AudioItem]:
-        track = self._audio.index(packet.stream)
+    def _audio_items(self, packet: av.Packet, audio: dict[int, AudioMode],
+                     track: int | None = None) -> Iterator[AudioItem]:
+        """``packet`` copied, or decoded and cut, for the output. ``track``: given for a packet
+        of :meth:`_audio_before_start` (another opening of the file), which alone supplies the
+        sound that begins before the segment's first frame."""
+        context = None  # the packet's own stream's decoder
+        if track is None:
+            track = self._audio.index(packet.stream)
+            if track in self._audio_looked_back and packet.pts is not None and \
+                    packet.pts * packet.time_base < self._origin:
+                return
+        else:
+            context = self._audio[track].codec_context
         mode = audio.get(track)
         if mode is None:
             return
@@ -1607,7 +1683,7 @@ class VideoDecoder:
                     yield self._copied(track, item)
             return
         try:
-            frames = packet.decode()
+            frames = packet.decode() if context is None else context.decode(packet)
         except av.error.FFmpegError:  # skipped rather than lose the whole video, and said at the end
             before_start = self._trims_audio and packet.pts is not None and packet.pts * packet.time_base < self._origin
             self.damaged_audio_packets += not before_start  # (sound before --start is not written anyway)
@@ -1635,7 +1711,10 @@ class VideoDecoder:
 
         A frame within one tick of its input time base of where the one before ended is taken to
         follow it exactly, as players play it: Matroska's timestamps are rounded to the
-        millisecond, and taken as they are they put the cut up to 24 samples (at 48 kHz) off."""
+        millisecond, and taken as they are they put the cut up to 24 samples (at 48 kHz) off.
+        The first frame read (from a keyframe, or :data:`AUDIO_PREROLL` before the start: not the
+        track's beginning), or one after a gap, is likewise taken to lie a whole number of frames
+        of its size after the track's first sample, where it is within a tick of that."""
         if frame.pts is None:
             return frame
         t = frame.pts * frame.time_base
@@ -1643,6 +1722,11 @@ class VideoDecoder:
         follows = self._audio_next.get(track)
         if follows is not None and abs(t - follows) <= frame.time_base:
             t = follows
+        elif frame.time_base > Fraction(1, rate) and frame.samples and self._audio[track].start_time is not None:
+            begins = self._audio[track].start_time * self._audio[track].time_base
+            whole = begins + Fraction(round((t - begins) * rate / frame.samples) * frame.samples, rate)
+            if abs(t - whole) <= frame.time_base:
+                t = whole
         self._audio_next[track] = t + Fraction(frame.samples, rate)
         first = max(0, round((self._origin - t) * rate)) if self._trims_audio else 0
         last = frame.samples if self._end is None else min(frame.samples, round((self._end - t) * rate))
