@@ -107,3 +107,23 @@ def test_sound_of_a_segment_read_from_a_keyframe_starts_with_the_picture(tmp_pat
         off = placed + sound_position(sound, SIGNAL, origin + RATE // 4) - RATE // 4
         slack = RATE // 1000 if output == ".mp4" else 0
         assert abs(off) <= slack and abs(placed) <= slack and rms(sound[:1024]) > 0.8 * rms(SIGNAL[origin:origin + 1024])
+
+
+@pytest.mark.parametrize("delay", [0.3, -0.25])
+@pytest.mark.parametrize("output", [".webm", ".mp4"])
+def test_reencoded_sound_that_starts_apart_from_the_picture_keeps_its_offset_to_the_sample(tmp_path, delay, output):
+    """Sound that starts 0.3 s after the picture (or the picture 0.25 s after the sound), the
+    whole file or a segment: re-encoded, each sample keeps its distance from the first frame.
+    The track began where its sound did, and .webm's times in whole milliseconds put the first
+    Opus packet, and all the sound after it, 1 ms late; silence from the output's start leaves
+    nothing to round."""
+    src = make_sound_video(tmp_path / "in.mkv", "pcm_s16le", delay=delay)
+    times = frame_times(src)
+    out = tmp_path / f"out{output}"
+    for start in (None, 0.1, 0.5):
+        stylize(src, out, start=start)
+        first = times[0] if start is None else min(t for t in times if t >= times[0] + Fraction(str(start)))
+        begins, sound, rate = decoded_sound(out)
+        placed = round(begins * rate) - round(frame_times(out)[0] * rate)  # sound[0], from the first frame
+        # the input's sample RATE (1 s into the sound) is max(0, delay) + 1 s - first from the first frame
+        assert placed + sound_position(sound, SIGNAL, RATE) == round((max(0, Fraction(str(delay))) + 1 - first) * RATE)

@@ -235,11 +235,13 @@ def sound_signal(samples: int) -> np.ndarray:
 
 def make_sound_video(path: str | Path, codec: str = "aac", seconds: float = 2.0, rate: int = 48000,
                      layout: str = "mono", gap: tuple[float, float] | None = None, fps: int = 24,
-                     gop: int | None = None) -> Path:
+                     gop: int | None = None, delay: float = 0.0) -> Path:
     """A 64x48 clip of ``seconds`` at ``fps`` whose sound (``codec``) is :func:`sound_signal` of
     ``seconds`` at ``rate``, written in frames of 1024 samples timed by their first sample; with
     ``gap`` = (from, to) seconds, the frames that begin inside it are left out (a dropout);
-    ``gop``: a keyframe every that many frames (default: the encoder's, only the first)."""
+    ``gop``: a keyframe every that many frames (default: the encoder's, only the first); ``delay``:
+    seconds the sound starts after the picture (negative: the picture after the sound, in whole
+    frames)."""
     signal = sound_signal(int(seconds * rate))
     with av.open(str(path), "w") as container:
         webm = Path(path).suffix.lower() == ".webm"
@@ -251,7 +253,7 @@ def make_sound_video(path: str | Path, codec: str = "aac", seconds: float = 2.0,
         audio = container.add_stream(codec, rate=rate, layout=layout)
         for i in range(int(seconds * fps)):
             frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
+            frame.pts, frame.time_base = i + round(max(0.0, -delay) * fps), Fraction(1, fps)
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
         channels = len(av.AudioLayout(layout).channels)
@@ -260,7 +262,7 @@ def make_sound_video(path: str | Path, codec: str = "aac", seconds: float = 2.0,
                 continue
             chunk = np.repeat(signal[start:start + 1024][None], channels, 0).T.reshape(1, -1)  # packed
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="flt", layout=layout)
-            frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+            frame.sample_rate, frame.pts, frame.time_base = rate, start + round(max(0.0, delay) * rate), Fraction(1, rate)
             container.mux(audio.encode(frame))
         container.mux(audio.encode(None))
     return Path(path)

@@ -1365,13 +1365,16 @@ class VideoEncoder:
         """Silence for a gap in a re-encoded track before ``frame`` (a damaged packet skipped, a
         capture's dropout). The encoder takes samples in frames of its own size (Opus's 960, AAC's
         1024) one after another, each timed by its first sample: the one across a gap took the
-        sound after the gap into it, up to a frame of it (20 ms for Opus) heard that much early."""
+        sound after the gap into it, up to a frame of it (20 ms for Opus) heard that much early.
+        Sound that starts after the output's 0 (later than the picture) gets silence from 0 too:
+        begun where it starts, the track's first time was rounded to .mkv/.webm's whole
+        milliseconds, and all its sound with it (1 ms late measured for Opus into .webm)."""
         if frame.pts is None or frame.time_base is None:
             return []
         tick = Fraction(1, frame.sample_rate) / frame.time_base  # a sample, in the frame's ticks (1 from the decoder)
-        follows = self._audio_end.get(track)
+        follows = self._audio_end.get(track, 0)
         self._audio_end[track] = frame.pts + round(frame.samples * tick)
-        gap = 0 if follows is None else round((frame.pts - follows) / tick)
+        gap = round((frame.pts - follows) / tick)
         out = []
         while gap > 0:
             samples = min(gap, frame.sample_rate)  # a second at a time
