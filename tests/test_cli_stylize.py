@@ -532,6 +532,7 @@ def test_ctrl_c_while_torch_imports_is_not_swallowed(tmp_path):
 
 @pytest.mark.parametrize("command,module", [
     (["stylize", "in.mp4", "-o", "out.mp4", "--style", "light_mondrian"], "vidstyle.pipeline"),
+    (["preview", "in.mp4", "-o", "sheet.png", "--style", "light_mondrian"], "vidstyle.stylizer"),
     (["eval", "in.mp4", "out.mp4"], "vidstyle.eval"),
     (["export", "--onnx", "out.onnx", "--style", "light_mondrian"], "vidstyle.export"),
     (["train", "--style", "painting.jpg", "--content", "photos", "--out", "out.safetensors"], "vidstyle.train.loop"),

@@ -544,8 +544,8 @@ _OPTIONAL_COMMANDS = [
 #: The module each command below runs from, when it is not its parser's (``_command_in`` names
 #: those): its import loads torch, a second or two that start-up's signal handling must cover.
 #: (stylize's check comes first: see :func:`_run_command`.)
-_RUN_FROM = {"stylize": "vidstyle.pipeline", "train": "vidstyle.train.loop", "optimize": "vidstyle.train.optimize",
-             "bench": "vidstyle.bench.run"}
+_RUN_FROM = {"stylize": "vidstyle.pipeline", "preview": "vidstyle.stylizer", "train": "vidstyle.train.loop",
+             "optimize": "vidstyle.train.optimize", "bench": "vidstyle.bench.run"}
 
 
 def _import_command_module(args) -> None:
