@@ -7,6 +7,7 @@ which keeps the suite fast (no interpreter + torch start-up per check).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -542,7 +543,10 @@ def test_ctrl_c_while_a_command_imports_torch_is_not_swallowed(tmp_path, command
     there, outside start-up's handling, was swallowed as torch's C++ swallows one (the command
     ran on) or aborted the process in it ("terminate called after throwing an instance of
     'pybind11::error_already_set'", SIGABRT). Start-up imports the command's module itself."""
-    (tmp_path / "in.mp4").touch()  # stylize checks that its input is there before it imports torch
+    # the commands check that their inputs are there before they import torch
+    for name in ("in.mp4", "out.mp4", "painting.jpg"):
+        (tmp_path / name).touch()
+    (tmp_path / "photos").mkdir()
     code = ("import importlib.abc, importlib.util, os, signal, sys, time\n"
             f"MODULE = {module!r}\n"
             "class Swallowing(importlib.abc.MetaPathFinder):  # what torch's C++ does with a Ctrl-C in its import\n"
@@ -1008,47 +1012,66 @@ def test_the_bundled_styles_are_listed_without_loading_torch():
     assert any(line.startswith("blendable (light_mix.safetensors, light network") for line in lines)
 
 
-def test_stylize_says_a_missing_input_or_an_unknown_style_without_loading_torch(tmp_path):
-    """`vidstyle stylize missing.mp4 ...` and `--style nonexistent` took 1.8-2 s here, importing
-    torch before the pipeline found the mistake (0.25 s since)."""
-    (tmp_path / "in.mp4").touch()
-    code = ("import contextlib, io, sys\nfrom vidstyle.cli import main\n"
-            "for argv in (['stylize', 'missing.mp4', '-o', 'x.mp4', '--style', 'light_starry_night'],\n"
-            "             ['stylize', 'in.mp4', '-o', 'out.mp4', '--style', 'nonexistent'],\n"
-            "             ['stylize', 'in.mp4', '-o', 'out.mp4', '--style', 'none', '--style-at', '2=nonexistent'],\n"
-            "             ['stylize', 'in.mp4', 'missing.jpg', '-o', 'out/', '--style', 'light_mondrian']):\n"
+UNKNOWN_STYLE = "vidstyle: error: unknown style 'nonexistent' (bundled styles: "
+
+#: a command line with a mistake said without torch, and the start of its one error line
+BAD_INPUTS = [
+    (["stylize", "missing.mp4", "-o", "x.mp4", "--style", "light_starry_night"],
+     "vidstyle: error: input file not found: missing.mp4"),
+    (["stylize", "in.mp4", "-o", "out.mp4", "--style", "nonexistent"], UNKNOWN_STYLE),
+    (["stylize", "in.mp4", "-o", "out.mp4", "--style", "none", "--style-at", "2=nonexistent"], UNKNOWN_STYLE),
+    (["stylize", "in.mp4", "missing.jpg", "-o", "out/", "--style", "light_mondrian"],
+     "vidstyle: error: input file not found: missing.jpg"),
+    (["preview", "missing.mp4", "-o", "x.png"], "vidstyle: error: input file not found: missing.mp4"),
+    (["preview", "in.mp4", "-o", "x.png", "--style", "light_mondrian", "--style", "nonexistent"], UNKNOWN_STYLE),
+    (["preview", "in.mp4", "-o", "taken.png"], "vidstyle: error: output taken.png already exists; pass --overwrite"),
+    (["eval", "missing.mp4", "missing2.mp4"], "vidstyle: error: input video not found: missing.mp4"),
+    (["eval", "in.mp4", "missing2.mp4"], "vidstyle: error: stylized video not found: missing2.mp4"),
+    (["eval", "in.mp4", "in.mp4", "--painting", "missing.jpg"], "vidstyle: error: painting not found: missing.jpg"),
+    (["export", "--onnx", "o.onnx", "--style", "nonexistent"], UNKNOWN_STYLE),
+    (["export", "--onnx", "taken.onnx", "--style", "light_mondrian"],
+     "vidstyle: error: output taken.onnx already exists; pass --overwrite"),
+    (["live", "--source", "missing.mp4", "--no-window"], "vidstyle: error: source video not found: missing.mp4"),
+    (["live", "--source", "in.mp4", "--no-window", "--style", "nonexistent"], UNKNOWN_STYLE),
+    (["live", "--source", "in.mp4", "--no-window", "--record", "taken.mp4"],
+     "vidstyle: error: output taken.mp4 already exists; pass --overwrite"),
+    (["train", "--style", "missing.jpg", "--content", "nope", "--out", "o.safetensors"],
+     "vidstyle: error: content folder not found: nope"),
+    (["train", "--style", "missing.jpg", "--content", "photos", "--out", "o.safetensors"],
+     "vidstyle: error: image not found: missing.jpg"),
+    (["train", "--style", "painting.jpg", "--content", "photos", "--out", "taken.safetensors"],
+     "vidstyle: error: output taken.safetensors already exists; pass --overwrite"),
+    (["optimize", "--style", "missing.jpg", "--content", "nope.jpg", "-o", "o.png"],
+     "vidstyle: error: image not found: nope.jpg"),
+    (["optimize", "--style", "missing.jpg", "--content", "painting.jpg", "-o", "o.png"],
+     "vidstyle: error: image not found: missing.jpg"),
+    (["optimize", "--style", "painting.jpg", "--content", "painting.jpg", "-o", "taken.png"],
+     "vidstyle: error: output taken.png already exists; pass --overwrite"),
+]
+
+
+def test_bad_inputs_are_said_without_loading_torch(tmp_path):
+    """A missing input, an unknown style or an output that is there took 2-2.7 s here in every
+    command (stylize 1.8-2 s), importing torch before the command found the mistake (0.25-0.7 s
+    since); the messages are the commands' own."""
+    for name in ("in.mp4", "taken.png", "taken.onnx", "taken.mp4", "taken.safetensors"):
+        (tmp_path / name).touch()
+    (tmp_path / "photos").mkdir()
+    for name in ("painting.jpg", "photos/photo.png"):  # (read before a missing painting is found)
+        Image.new("RGB", (64, 48), (90, 120, 200)).save(tmp_path / name)
+    code = ("import contextlib, io, json, sys\nfrom vidstyle.cli import main\n"
+            f"for argv in {[argv for argv, _ in BAD_INPUTS]!r}:\n"
             "    with contextlib.redirect_stderr(io.StringIO()) as err:\n"
-            "        print(main(argv), err.getvalue().strip().splitlines())\n"
-            "print('torch' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            "        code = main(argv)\n"
+            "    print(json.dumps([code, err.getvalue().strip().splitlines(), 'torch' in sys.modules]))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert lines[0] == "1 ['vidstyle: error: input file not found: missing.mp4']"
-    assert lines[1].startswith("1 [\"vidstyle: error: unknown style 'nonexistent' (bundled styles: ")
-    assert lines[2].startswith("1 [\"vidstyle: error: unknown style 'nonexistent' (bundled styles: ")
-    assert lines[3] == "1 ['vidstyle: error: input file not found: missing.jpg']"
-    assert lines[4] == "False"
+    for (argv, said), line in zip(BAD_INPUTS, r.stdout.splitlines(), strict=True):
+        code, lines, torch_loaded = json.loads(line)
+        assert (code, len(lines), torch_loaded) == (1, 1, False), (argv, lines)
+        assert lines[0].startswith(said), (argv, lines)
     assert not (tmp_path / "out").exists()
-
-
-def test_a_bundled_file_is_described_without_loading_torch():
-    """`vidstyle styles light_mix` (or a bundled file's path) took 1.8 s here, loading the whole
-    network with torch: the package's own files are loaded whole by the test suite, so their
-    headers say it all (a file of one's own is still checked whole, as stylize will)."""
-    from vidstyle.models.zoo import Styles
-
-    path = Styles.LIGHT_STARRY_NIGHT.value.path
-    code = ("import contextlib, io, sys\nfrom vidstyle.cli import main\n"
-            f"for argv in (['styles', 'light_mix'], ['styles', '-v', {str(path)!r}]):\n"
-            "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "        assert main(argv) == 0\n"
-            "    print(out.getvalue().splitlines()[0])\n"
-            "print('torch' in sys.modules)")
-    r = _fresh_python(code)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [f"{Styles.LIGHT_MIX.value.path}: light network, channels [16, 32, 64], 4 styles",
-                                     f"{path}: light network, channels [16, 32, 64], 1 style", "False"]
 
 
 COMMANDS = ["stylize", "styles", "preview", "train", "optimize", "eval", "live", "bench", "export"]
@@ -1191,11 +1214,16 @@ def test_option_ranges_take_their_bounds(capsys):
         assert exit_info.value.code == 2 and f"argument {bad[0]}: must be" in capsys.readouterr().err
 
 
-def test_a_package_a_command_needs_when_it_runs_is_named_with_its_install_command(monkeypatch, capsys):
+def test_a_package_a_command_needs_when_it_runs_is_named_with_its_install_command(tmp_path, monkeypatch, capsys):
     """The commands import their modules when they run: a package missing then is said as the
     parser said it for a command it could not add, with pip's name for it; vidstyle's own module
     missing (a broken install) is said as it is."""
     from vidstyle import cli
+
+    monkeypatch.chdir(tmp_path)  # the inputs are there (a missing one is said first, before the import)
+    for name in ("p.jpg", "a.mp4", "b.mp4"):
+        (tmp_path / name).touch()
+    (tmp_path / "d").mkdir()
 
     for command, module, blocked, package in (
             (["live", "--no-window", "--duration", "1"], "vidstyle.live", "cv2", "opencv-python"),

@@ -191,12 +191,14 @@ def test_the_commands_options_reach_style_sheet(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(vidstyle.preview, "style_sheet", lambda *a, **kw: calls.append((a, kw)))
-    assert main(["preview", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "s.png"), "--style", "a", "--style", "b",
+    (tmp_path / "in.mp4").touch()  # (the command checks its input and styles before the call)
+    assert main(["preview", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "s.png"), "--style", "light_mondrian",
+                 "--style", "mix:the_scream",
                  "--frames", "2", "--width", "100", "--start", "1", "--duration", "2", "--downscale", "300",
                  "--max-side", "200", "--hdr", "keep", "--bars", "stylize", "--device", "cpu", "--precision", "fp32",
                  "--overwrite", "--quiet"]) == 0
     ((args, kw),) = calls
-    assert args[2] == ["a", "b"]
+    assert args[2] == ["light_mondrian", "mix:the_scream"]
     assert {k: kw[k] for k in ("frames", "width", "start", "duration", "downscale", "max_side", "hdr", "bars",
                                "device", "precision", "overwrite", "progress")} == dict(
         frames=2, width=100, start=1, duration=2, downscale=300, max_side=200, hdr="keep", bars="stylize",

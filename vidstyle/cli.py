@@ -456,7 +456,21 @@ def _add_live(subparsers) -> None:
     p.add_argument("--virtual-cam", action="store_true", help="send the stylized feed to a virtual camera "
                                                               "(needs pyvirtualcam)")
     p.add_argument("--stats-json", metavar="FILE", type=path_arg, help="also write the exit summary as JSON to FILE")
-    p.set_defaults(func=_command_in("vidstyle.live", "live_command"))
+    p.set_defaults(func=_command_in("vidstyle.live", "live_command"), check=_check_live)
+
+
+def _check_live(args) -> None:
+    """`vidstyle live`'s recording path, styles and file source, said before torch's import
+    (seconds); the command checks them again, as it checks everything."""
+    from vidstyle.io.files import check_output, check_source_video
+    from vidstyle.models.zoo import resolve_style
+
+    if args.record:
+        check_output(args.record, input=args.source, overwrite=args.overwrite)
+    for style in args.style or ():
+        resolve_style(style)
+    if args.source:
+        check_source_video(args.source)
 
 
 def _add_eval(subparsers) -> argparse.ArgumentParser:
@@ -506,8 +520,18 @@ def _add_eval(subparsers) -> argparse.ArgumentParser:
                    help=f"score style on every Nth frame (default {STYLE_EVERY})")
     p.add_argument("--loss-net", choices=LOSS_NETWORKS,
                    help="loss network for the style scores (default vgg16_hed)")
-    p.set_defaults(func=_command_in("vidstyle.eval", "eval_command"))
+    p.set_defaults(func=_command_in("vidstyle.eval", "eval_command"), check=_check_eval)
     return p
+
+
+def _check_eval(args) -> None:
+    """`vidstyle eval`'s painting and two videos, said before torch's import (seconds); the
+    command checks them again, as it checks every call."""
+    from vidstyle.io.files import check_file, check_named_inputs
+
+    if args.painting:
+        check_file(args.painting, "painting")
+    check_named_inputs(("input video", args.input), ("stylized video", args.stylized), folders=True)
 
 
 def _add_export(subparsers) -> None:
@@ -523,7 +547,17 @@ def _add_export(subparsers) -> None:
     p.add_argument("--tolerance", type=_non_negative_float, default=1e-3,
                    help="fail if ONNX Runtime and PyTorch differ by more than this (default 1e-3)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.onnx if it exists")
-    p.set_defaults(func=_command_in("vidstyle.export", "export_command"))
+    p.set_defaults(func=_command_in("vidstyle.export", "export_command"), check=_check_export)
+
+
+def _check_export(args) -> None:
+    """`vidstyle export`'s output path and style, said before torch's import (seconds); the
+    command checks them again, as it checks every call."""
+    from vidstyle.io.files import check_onnx_output
+    from vidstyle.models.zoo import resolve_style
+
+    check_onnx_output(args.onnx, args.overwrite)
+    resolve_style(args.style)
 
 
 # --- registration of the other commands --------------------------------------------------
@@ -543,7 +577,7 @@ _OPTIONAL_COMMANDS = [
 
 #: The module each command below runs from, when it is not its parser's (``_command_in`` names
 #: those): its import loads torch, a second or two that start-up's signal handling must cover.
-#: (stylize's check comes first: see :func:`_run_command`.)
+#: (a command's check comes first: see :func:`_run_command`.)
 _RUN_FROM = {"stylize": "vidstyle.pipeline", "preview": "vidstyle.stylizer", "train": "vidstyle.train.loop",
              "optimize": "vidstyle.train.optimize", "bench": "vidstyle.bench.run"}
 
@@ -899,14 +933,14 @@ def _say_if_terminated(exc: SystemExit) -> None:
 def _run_command(args, process: bool = False) -> int:
     """Run the parsed command; errors become one line on stderr and an exit status. A command
     with a ``check`` (``check(args)``: what it can find wrong without torch, and the keyword
-    arguments it then runs with) says those errors before the module it runs from is imported
+    arguments it then runs with, or None) says those errors before the module it runs from is imported
     (torch, for most), which :func:`_import_command_module` does under start-up's signal handling."""
     try:
         # kill and a closed terminal unwind like Ctrl-C in every command, so the temporary files
         # of a half-done output (a checkpoint, an ONNX file, a report) are removed
         check = getattr(args, "check", None)
         with termination_as_exit():
-            checked = check(args) if check is not None else {}
+            checked = (check(args) if check is not None else None) or {}  # (a check may only say errors)
         with on_kill(_ended_at_once), _interrupt_ends_at_once(process):  # a Ctrl-C or kill in torch's import
             _import_command_module(args)
         with termination_as_exit():

@@ -378,14 +378,11 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     ``start``/``duration`` from that segment of it, as ``vidstyle stylize --start/--duration``
     made it; ``fps``: the rate an input folder of numbered frames was stylized at, ``--fps``;
     ``on_pair``: as :func:`warping_error`'s, with each pair of decoded frames)."""
-    from vidstyle.io.files import check_input
+    from vidstyle.io.files import check_named_inputs
     from vidstyle.io.sequence import say_if_fps_unused
 
     say_if_fps_unused(fps, Path(input_path))
-    for what, path in (("input video", input_path), ("stylized video", stylized_path)):  # which one, by name
-        if not Path(path).exists():
-            raise VidstyleError(f"{what} not found: {path}")
-        check_input(path, folders=True, what=what)
+    check_named_inputs(("input video", input_path), ("stylized video", stylized_path), folders=True)
     segment = start is not None or duration is not None
     if start and gt_flow is not None:  # (a --duration alone starts at the first frame, as the flow does)
         raise VidstyleError("--gt-flow holds the flow of the whole input, from its first frame: it cannot be "
@@ -634,12 +631,10 @@ def _style_result(painting: str | Path, scorer: StyleScorer, means: dict, scored
 
 def check_painting(painting: str | Path) -> None:
     """A VidstyleError when ``painting`` is missing or does not decode (said before slow work)."""
-    from vidstyle.io.files import not_a_file_error
+    from vidstyle.io.files import check_file
     from vidstyle.io.images import open_image
 
-    if not Path(painting).is_file():
-        raise not_a_file_error(painting, "painting")
-    open_image(painting)
+    open_image(check_file(painting, "painting"))
 
 
 # --- the command (parsed in vidstyle.cli) ---------------------------------------------------

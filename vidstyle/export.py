@@ -29,7 +29,7 @@ import torch
 
 from vidstyle.config import DEFAULT_OPSET
 from vidstyle.errors import WARNING_FILTERS_LOCK, VidstyleError
-from vidstyle.io.files import cache_folder, check_output_file, write_then_rename
+from vidstyle.io.files import cache_folder, check_onnx_output, write_then_rename
 from vidstyle.models.transformer import SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet, fold_for_inference
 
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -270,13 +270,6 @@ class OnnxRunner:
         return torch.from_numpy(self.session.run(None, {self.input_name: arr})[0])
 
 
-def _check_onnx_output(path: str | Path, overwrite: bool) -> Path:
-    path = Path(path)
-    if path.suffix.lower() != ".onnx":
-        raise VidstyleError(f"the ONNX output must end in .onnx, got {path.name}")
-    return check_output_file(path, overwrite=overwrite)  # in an existing folder, as stylize's outputs
-
-
 def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OPSET, overwrite: bool = False,
                 metadata: dict[str, str] | None = None, tolerance: float | None = None) -> Path:
     """Write ``model`` as ONNX to ``path`` atomically (a hidden temporary file renamed when complete).
@@ -292,7 +285,7 @@ def _export(model: TransformerNet, path: str | Path, opset: int, overwrite: bool
             tolerance: float | None) -> tuple[Path, int, float | None]:
     """:func:`export_onnx`, also returning what ``vidstyle export`` reports: (path, size in bytes,
     max |ONNX Runtime - PyTorch| or None without ``tolerance``)."""
-    path = _check_onnx_output(path, overwrite)
+    path = check_onnx_output(path, overwrite)
     data = export_onnx_bytes(model, opset=opset, metadata=metadata)
     diff = None
     if tolerance is not None:
@@ -332,7 +325,7 @@ def export_command(args) -> int:
     from vidstyle.models.weights import load_model
     from vidstyle.models.zoo import resolve_style
 
-    _check_onnx_output(args.onnx, args.overwrite)  # before the model is read (and warned about), as stylize does
+    check_onnx_output(args.onnx, args.overwrite)  # before the model is read (and warned about), as stylize does
     choice = resolve_style(args.style)
     model, _ = load_model(choice.path, "cpu")
     model.set_style(choice.mix)

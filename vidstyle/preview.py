@@ -179,43 +179,14 @@ def _input_profile(path: Path) -> bytes | None:
     return rgb_profile(path) if is_image_path(path) else None
 
 
-def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None = None, *,
-                frames: int = SHEET_FRAMES, width: int = PANEL_WIDTH, start: float | None = None,
-                duration: float | None = None, fps=None, hdr: str = "sdr", bars: str = "keep",
-                downscale: int | None = None, device: str = "auto",
-                precision: str = "auto", max_side: int | None = None, overwrite: bool = False,
-                progress: Callable[[int, int, str], object] | None = None) -> SheetResult:
-    """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values, or one;
-    None: :func:`preview_styles`) on ``frames`` frames spread over ``input``: a row of the input, then
-    one row per style, each panel ``width`` pixels wide (at most the input's width). ``bars``:
-    "keep" paints only the picture between black letterbox bars, as ``vidstyle stylize`` does,
-    "stylize" the whole frame. ``progress(done, total, style)`` is
-    called after each style. Every style is checked, and the output's path, before any network
-    runs; written atomically."""
-    from vidstyle.config import check_bars_mode, check_downscale
-    from vidstyle.io.decode import spread_samples
-    from vidstyle.io.files import atomic_output, check_input, check_output, same_file
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
-    from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
-    from vidstyle.letterbox import find_picture_area
-    from vidstyle.config import MIN_SIDE, check_flag, check_number
+def _checked_paths_and_styles(input, output, styles, overwrite: bool) -> tuple[Path, list, list]:
+    """:func:`style_sheet`'s input, output and styles checked, without torch (`vidstyle preview`
+    checks them before its import): (the input's Path, the styles as given, each resolved)."""
     from vidstyle.errors import BadTypeError
+    from vidstyle.io.files import check_input, check_output, same_file
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
     from vidstyle.models.zoo import Styles, resolve_style
-    from vidstyle.stylizer import Stylizer
 
-    check_number("frames", frames, "a whole number of frames, at least 1", lambda v: v >= 1, integral=True,
-                 optional=False)
-    check_number("width", width, f"a whole number of pixels, at least {MIN_SIDE}", lambda v: v >= MIN_SIDE,
-                 integral=True, optional=False)
-    check_number("start", start, "a number of seconds >= 0", lambda v: v >= 0)
-    check_number("duration", duration, "a number of seconds > 0", lambda v: v > 0)
-    check_flag("overwrite", overwrite)
-    if progress is not None and not callable(progress):
-        try:  # a flag (NumPy's bool too, as every flag): True prints as vidstyle preview does
-            progress = _print_progress if check_flag("progress", progress) else None
-        except BadTypeError:
-            raise BadTypeError(f"progress must be True, False, None or a function progress(done, total, style), "
-                               f"got {progress!r}") from None
     if not isinstance(output, (str, os.PathLike)):
         raise BadTypeError(f"the output of style_sheet() is a path (str or pathlib.Path), got {output!r}")
     input_path = check_input(input, folders=True)
@@ -231,7 +202,46 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     specs = preview_styles() if styles is None else list(styles)
     if not specs:
         raise BadValueError("no styles to show (None shows every bundled style)")
-    choices = [resolve_style(spec) for spec in specs]  # a misspelt name fails now, not after minutes
+    return input_path, specs, [resolve_style(spec) for spec in specs]  # a misspelt name fails now, not after minutes
+
+
+def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None = None, *,
+                frames: int = SHEET_FRAMES, width: int = PANEL_WIDTH, start: float | None = None,
+                duration: float | None = None, fps=None, hdr: str = "sdr", bars: str = "keep",
+                downscale: int | None = None, device: str = "auto",
+                precision: str = "auto", max_side: int | None = None, overwrite: bool = False,
+                progress: Callable[[int, int, str], object] | None = None) -> SheetResult:
+    """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values, or one;
+    None: :func:`preview_styles`) on ``frames`` frames spread over ``input``: a row of the input, then
+    one row per style, each panel ``width`` pixels wide (at most the input's width). ``bars``:
+    "keep" paints only the picture between black letterbox bars, as ``vidstyle stylize`` does,
+    "stylize" the whole frame. ``progress(done, total, style)`` is
+    called after each style. Every style is checked, and the output's path, before any network
+    runs; written atomically."""
+    from vidstyle.config import check_bars_mode, check_downscale
+    from vidstyle.io.decode import spread_samples
+    from vidstyle.io.files import atomic_output
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
+    from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
+    from vidstyle.letterbox import find_picture_area
+    from vidstyle.config import MIN_SIDE, check_flag, check_number
+    from vidstyle.errors import BadTypeError
+    from vidstyle.stylizer import Stylizer
+
+    check_number("frames", frames, "a whole number of frames, at least 1", lambda v: v >= 1, integral=True,
+                 optional=False)
+    check_number("width", width, f"a whole number of pixels, at least {MIN_SIDE}", lambda v: v >= MIN_SIDE,
+                 integral=True, optional=False)
+    check_number("start", start, "a number of seconds >= 0", lambda v: v >= 0)
+    check_number("duration", duration, "a number of seconds > 0", lambda v: v > 0)
+    check_flag("overwrite", overwrite)
+    if progress is not None and not callable(progress):
+        try:  # a flag (NumPy's bool too, as every flag): True prints as vidstyle preview does
+            progress = _print_progress if check_flag("progress", progress) else None
+        except BadTypeError:
+            raise BadTypeError(f"progress must be True, False, None or a function progress(done, total, style), "
+                               f"got {progress!r}") from None
+    input_path, specs, choices = _checked_paths_and_styles(input, output, styles, overwrite)
     check_bars_mode(bars)
     check_downscale(downscale)
     started = time.perf_counter()
@@ -311,7 +321,13 @@ def add_parser(sub) -> None:
     add_device_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")
-    p.set_defaults(func=_cmd_preview)
+    p.set_defaults(func=_cmd_preview, check=_check_preview)
+
+
+def _check_preview(args: argparse.Namespace) -> None:
+    """`vidstyle preview`'s input, output and styles, said before torch's import (seconds);
+    :func:`style_sheet` checks them again, as it checks every call."""
+    _checked_paths_and_styles(args.input, args.output, args.styles, args.overwrite)
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ from vidstyle.frames import resize_frame
 from vidstyle.io.decode import (DisplayConversion, PacketDecoder, continuous_packets, error_text,
                                 no_video_stream_error, picture_streams, refuse_still_image, stream_frame_rate,
                                 unreadable_video_error)
-from vidstyle.io.files import ffmpeg_path, not_a_file_error
+from vidstyle.io.files import check_source_video, ffmpeg_path
 
 log = logging.getLogger("vidstyle")
 
@@ -286,10 +286,7 @@ class FileSource(FrameSource):
 
         self.path = Path(path)
         self.description = f"file {self.path}"
-        if self.path.is_dir():
-            raise VidstyleError(f"source {self.path} is a folder, not a video file")
-        if not self.path.is_file():
-            raise not_a_file_error(self.path, "source video")
+        check_source_video(self.path)
         try:
             self.container = av.open(ffmpeg_path(self.path))
         except av.error.FFmpegError as exc:

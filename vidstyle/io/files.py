@@ -90,6 +90,24 @@ def not_a_file_error(path: str | Path, what: str) -> VidstyleError:
     return VidstyleError(f"{what} is {kind}, not a file: {path}" if kind else f"{what} not found: {path}")
 
 
+def check_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path when it is a file; else :func:`not_a_file_error`'s one line, naming it
+    as ``what``."""
+    path = Path(path)
+    if not path.is_file():
+        raise not_a_file_error(path, what)
+    return path
+
+
+def check_source_video(path: str | Path) -> Path:
+    """``path`` as a Path when it is a file to replay as a camera (`vidstyle live --source`);
+    else one line saying what it is instead."""
+    path = Path(path)
+    if path.is_dir():
+        raise VidstyleError(f"source {path} is a folder, not a video file")
+    return check_file(path, "source video")
+
+
 def check_input(path: str | Path, folders: bool = False, what: str = "input") -> Path:
     """Return ``path`` as a Path if it is a readable file (or, with ``folders``, a folder: an image
     sequence, see :mod:`vidstyle.io.sequence`); otherwise raise a one-line VidstyleError (a
@@ -114,6 +132,17 @@ def check_input(path: str | Path, folders: bool = False, what: str = "input") ->
     if not os.access(path, os.R_OK):
         raise VidstyleError(f"{what} file is not readable: {path}")
     return path
+
+
+def check_named_inputs(*named: tuple[str, str | Path], folders: bool = False) -> list[Path]:
+    """:func:`check_input` of each ``(what, path)`` in turn, a missing one said as "WHAT not found:
+    PATH": which of eval's two videos is missing, by what it is."""
+    checked = []
+    for what, path in named:
+        if not Path(path).exists():
+            raise VidstyleError(f"{what} not found: {path}")
+        checked.append(check_input(path, folders=folders, what=what))
+    return checked
 
 
 def file_identity(path: str | Path) -> str:
@@ -177,6 +206,14 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
         raise VidstyleError(f"output folder does not exist: {folder}")
     check_writable_folder(folder, "output folder")
     return output
+
+
+def check_onnx_output(path: str | Path, overwrite: bool) -> Path:
+    """:func:`check_output_file` for an ONNX file, whose name must end in .onnx."""
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        raise VidstyleError(f"the ONNX output must end in .onnx, got {path.name}")
+    return check_output_file(path, overwrite=overwrite)  # in an existing folder, as stylize's outputs
 
 
 def check_writable_folder(folder: str | Path, what: str = "folder") -> Path:

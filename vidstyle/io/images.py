@@ -50,11 +50,9 @@ def open_image(path: str | Path, with_alpha: bool = False):
     stored sideways with a tag); one clear VidstyleError when it is missing, unreadable or larger
     than Pillow's decompression-bomb limit. ``with_alpha``: (image, :func:`alpha_of` it), from
     the one read of the file."""
-    path = Path(path)
-    if not path.is_file():
-        from vidstyle.io.files import not_a_file_error  # (files imports this module)
+    from vidstyle.io.files import check_file  # (files imports this module)
 
-        raise not_a_file_error(path, "image")
+    path = check_file(path, "image")
     try:
         with _large_images_allowed(), Image.open(path) as im:
             upright = ImageOps.exif_transpose(im)

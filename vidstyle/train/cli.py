@@ -146,7 +146,7 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--year", action="append", default=[], help="year, one per --style")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (on a terminal), no progress lines (in a log) and no summary at the end")
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_cmd_train, check=_check_train)
 
 
 def style_metadata(styles: list[str], names: list[str], paintings: list[str], artists: list[str],
@@ -186,6 +186,26 @@ def train_config(args):
         init_from=args.init_from,
         preview_every=args.preview_every, device=args.device, precision=args.precision,
         style_meta=style_metadata(args.style, args.style_name, args.painting, args.artist, args.year))
+
+
+def _check_files(output: str, inputs, overwrite: bool, images, content_folder: str | None = None) -> None:
+    """The output's path, the content folder and each image of a `vidstyle train` or `optimize`
+    run, said before torch's import (seconds); the run checks them again, as it checks every call."""
+    from vidstyle.io.files import check_file, check_output_file
+    from vidstyle.train.config import check_content_folder
+
+    check_output_file(output, inputs=inputs, overwrite=overwrite)
+    if content_folder is not None:
+        check_content_folder(content_folder)
+    for image in images:
+        check_file(image, "image")
+
+
+def _check_train(args) -> None:
+    style_metadata(args.style, args.style_name, args.painting, args.artist, args.year)  # said first, as before
+    # (a resumed run replaces its own earlier output)
+    _check_files(args.out, [*args.style, args.init_from], args.overwrite or bool(args.resume), args.style,
+                 content_folder=args.content)
 
 
 def _cmd_train(args) -> int:
@@ -245,7 +265,11 @@ def add_optimize_parser(subparsers) -> None:
     _add_loss_args(p, d)
     _add_device_args(p, fp32_only=True)  # L-BFGS needs exact gradients
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    p.set_defaults(func=_cmd_optimize)
+    p.set_defaults(func=_cmd_optimize, check=_check_optimize)
+
+
+def _check_optimize(args) -> None:
+    _check_files(args.output, (args.content, args.style), args.overwrite, (args.content, args.style))
 
 
 def _cmd_optimize(args) -> int:

@@ -43,6 +43,15 @@ def check_seed(seed: int) -> None:
         raise VidstyleError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
 
 
+def check_content_folder(folder: str | Path) -> Path:
+    """``folder`` as a Path when it is a folder (of training photos); else one clear error."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        what = "is a file, not a folder of photos" if folder.exists() else "not found"
+        raise VidstyleError(f"content folder {what}: {folder}")
+    return folder
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (stored as ``train_config`` in the weights file)."""

@@ -17,7 +17,7 @@ from PIL import Image
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.frames import images_to_tensor
 from vidstyle.io.images import IMAGE_EXTENSIONS, check_still, open_image
-from vidstyle.train.config import CROP_MODES
+from vidstyle.train.config import CROP_MODES, check_content_folder
 
 log = logging.getLogger("vidstyle")
 
@@ -80,10 +80,7 @@ def find_images(folder: str | Path, exclude: Sequence[str | Path] = ()) -> list[
     ``exclude`` (a training run's own checkpoint and preview folder, when it lies inside the
     content folder) and other runs' such folders (``*.train`` holding checkpoints or previews),
     whose preview grids are no photos."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        what = "is a file, not a folder of photos" if folder.exists() else "not found"
-        raise VidstyleError(f"content folder {what}: {folder}")
+    folder = check_content_folder(folder)
     skip = {os.path.realpath(p) for p in exclude}
     seen: set[str] = set()
     files = []
