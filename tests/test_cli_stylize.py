@@ -1047,6 +1047,11 @@ BAD_INPUTS = [
      "vidstyle: error: image not found: missing.jpg"),
     (["optimize", "--style", "painting.jpg", "--content", "painting.jpg", "-o", "taken.png"],
      "vidstyle: error: output taken.png already exists; pass --overwrite"),
+    # an output's wrong name comes first, as before these checks (not a missing photo)
+    (["train", "--style", "missing.jpg", "--content", "nope", "--out", "o.pt"],
+     "vidstyle: error: --out must end in .safetensors, got o.pt"),
+    (["optimize", "--style", "missing.jpg", "--content", "nope.jpg", "-o", "o.txt"],
+     "vidstyle: error: output must be an image file"),
 ]
 
 

@@ -202,7 +202,10 @@ def _check_files(output: str, inputs, overwrite: bool, images, content_folder: s
 
 
 def _check_train(args) -> None:
+    from vidstyle.train.config import check_weights_name
+
     style_metadata(args.style, args.style_name, args.painting, args.artist, args.year)  # said first, as before
+    check_weights_name(args.out)  # then the output's name, as before
     # (a resumed run replaces its own earlier output)
     _check_files(args.out, [*args.style, args.init_from], args.overwrite or bool(args.resume), args.style,
                  content_folder=args.content)
@@ -269,6 +272,9 @@ def add_optimize_parser(subparsers) -> None:
 
 
 def _check_optimize(args) -> None:
+    from vidstyle.train.config import check_image_output_name
+
+    check_image_output_name(args.output)  # its name first: "o.txt" said as such, not as a missing photo
     _check_files(args.output, (args.content, args.style), args.overwrite, (args.content, args.style))
 
 

@@ -43,6 +43,22 @@ def check_seed(seed: int) -> None:
         raise VidstyleError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
 
 
+def check_weights_name(out: str | Path) -> None:
+    """One clear error when ``out``, a trained network's file, is not named NAME.safetensors."""
+    if Path(out).name == ".safetensors":  # (a hidden name without a suffix, to Path)
+        raise VidstyleError(f"--out needs a name before .safetensors (my_style.safetensors), got {out}")
+    if Path(out).suffix != ".safetensors":
+        raise VidstyleError(f"--out must end in .safetensors, got {out}")
+
+
+def check_image_output_name(output: str | Path) -> None:
+    """One clear error when ``output``, an optimised picture, is not named as an image stylize writes."""
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
+
+    if Path(output).suffix.lower() not in IMAGE_OUTPUT_FORMATS:
+        raise VidstyleError(f"output must be an image file ({', '.join(IMAGE_OUTPUT_FORMATS)}), got {output}")
+
+
 def check_content_folder(folder: str | Path) -> Path:
     """``folder`` as a Path when it is a folder (of training photos); else one clear error."""
     folder = Path(folder)
@@ -163,10 +179,7 @@ class TrainConfig:
     def validate(self) -> None:
         if not self.styles:
             raise VidstyleError("give at least one --style image")
-        if Path(self.out).name == ".safetensors":  # (a hidden name without a suffix, to Path)
-            raise VidstyleError(f"--out needs a name before .safetensors (my_style.safetensors), got {self.out}")
-        if Path(self.out).suffix != ".safetensors":
-            raise VidstyleError(f"--out must end in .safetensors, got {self.out}")
+        check_weights_name(self.out)
         try:  # the command is stored in the weights' metadata, which is UTF-8: refused now, not after training
             self.command().encode("utf-8")
         except UnicodeEncodeError as exc:

@@ -25,7 +25,8 @@ from vidstyle.frames import resize_rgba, tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, keeps_transparency, write_image
 from vidstyle.models.lossnets import LossNetwork, load_loss_network
-from vidstyle.train.config import MAX_IMAGE_SIZE, MAX_LR, MAX_STEPS, OptimizeConfig, check_seed
+from vidstyle.train.config import (MAX_IMAGE_SIZE, MAX_LR, MAX_STEPS, OptimizeConfig, check_image_output_name,
+                                   check_seed)
 from vidstyle.train.data import load_style_image, resized_short_side
 from vidstyle.frames import images_to_tensor
 
@@ -147,8 +148,7 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
                             "above 0")
     # in an existing folder, as stylize's outputs
     check_output_file(output, inputs=(config.content, config.style), overwrite=overwrite)
-    if output.suffix.lower() not in IMAGE_OUTPUT_FORMATS:
-        raise VidstyleError(f"output must be an image file ({', '.join(IMAGE_OUTPUT_FORMATS)}), got {output}")
+    check_image_output_name(output)
     device = resolve_device(config.device)
     if config.precision not in ("auto", "fp32"):
         raise VidstyleError("optimize runs in fp32 (L-BFGS needs exact gradients); use --precision fp32")
