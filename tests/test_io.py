@@ -891,6 +891,40 @@ def test_write_then_rename_keeps_a_file_that_appeared_only_when_told(tmp_path):
     assert target.read_text() == "ours" and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
 
 
+def test_a_durable_write_works_as_windows_opens_and_syncs(tmp_path, monkeypatch):
+    """Training's checkpoints and weights are synced to the disk (write_then_rename durable=True).
+    Windows opens no folder with os.open (EACCES) and flushes a file only through a descriptor open
+    for writing (FlushFileBuffers; EBADF otherwise): the first checkpoint failed there with
+    "Permission denied". Faked here as Windows does it."""
+    import errno
+    import sys
+
+    real_open, real_fsync = os.open, os.fsync
+    writable = set()
+
+    def windows_open(path, flags, *args, **kwargs):
+        if os.path.isdir(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        fd = real_open(path, flags, *args, **kwargs)
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            writable.add(fd)
+        return fd
+
+    def windows_fsync(fd):
+        if fd not in writable:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        real_fsync(fd)
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(files.os, "open", windows_open)
+    monkeypatch.setattr(files.os, "fsync", windows_fsync)
+    target = tmp_path / "run" / "checkpoint.pt"
+    with write_then_rename(target, make_folder=True, durable=True) as temp:
+        temp.write_bytes(b"weights")
+    assert target.read_bytes() == b"weights" and sorted(p.name for p in target.parent.iterdir()) == ["checkpoint.pt"]
+    assert writable  # the file was synced, through a descriptor Windows flushes
+
+
 def test_temporary_names_never_reuse_an_existing_file(tmp_path, monkeypatch):
     # fixed names such as OUT.part were existing files too, inputs included, and got overwritten
     import secrets

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -438,8 +439,14 @@ def _place(temp: Path, path: Path, overwrite: bool) -> None:
 
 def _sync(path: Path) -> None:
     """fsync the file or folder ``path`` (a folder: its entries, a rename among them); a file
-    system that cannot sync a folder (some network ones) is left to do what it does."""
-    fd = os.open(path, os.O_RDONLY)
+    system that cannot sync a folder (some network ones) is left to do what it does. Windows opens
+    no folder this way (EACCES; NTFS journals the rename itself) and flushes a file only through a
+    descriptor open for writing (FlushFileBuffers: EBADF otherwise), so a file is opened to write
+    there: it is our own, just written."""
+    windows = sys.platform == "win32"
+    if windows and path.is_dir():
+        return
+    fd = os.open(path, os.O_RDWR if windows else os.O_RDONLY)
     try:
         os.fsync(fd)
     except OSError:
