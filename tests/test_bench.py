@@ -496,6 +496,22 @@ def test_magenta_peer_runs_when_installed():
     assert row["status"] == "ok" and row["ms_per_frame"]["n"] == 3
 
 
+def test_bench_runs_without_proc_and_the_resource_module(monkeypatch):
+    """Windows has neither /proc nor Python's resource module: `vidstyle bench` died there at its
+    start (ModuleNotFoundError: No module named 'resource'), and each case's peak memory with it.
+    The peak is then not known (None, "-" in the report) and the meter says nothing of others."""
+    from vidstyle.bench import stats
+
+    monkeypatch.setitem(sys.modules, "resource", None)  # `import resource` raises ImportError, as there
+    monkeypatch.setattr(stats, "_STATUS", "/nonexistent/status")
+    monkeypatch.setattr(stats, "_system_busy_seconds", lambda: None)
+    meter = stats.OtherCpuMeter()
+    assert meter.share() is None and stats.peak_rss_mb() is None
+    case = NetworkCase("light", "64x48", 48, 64, "cpu", "fp32", 1, False, "torch")
+    row = run_network_case(case, light_net(), warmup=1, repeats=3, target_repeat_s=0.01)
+    assert row["status"] == "ok" and row["peak_rss_mb"] is None, row
+
+
 def test_other_cpu_meter_arithmetic(monkeypatch):
     from vidstyle.bench import stats
 

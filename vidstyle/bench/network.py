@@ -263,7 +263,8 @@ def run_network_case(case: NetworkCase, model: TransformerNet, *, warmup: int = 
         row.update(throughput([s / case.batch for s in per_call]))
         row["calls_per_repeat"] = calls
         row.update(counts_record(warmup, repeats, warmup_run))
-        row["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        rss = peak_rss_mb()  # None where the system does not say (Windows)
+        row["peak_rss_mb"] = None if rss is None else round(rss, 1)
         row["peak_rss_scope"] = rss_scope(rss_reset)
         if device.type == "cuda":
             row["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)

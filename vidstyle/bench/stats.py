@@ -83,8 +83,9 @@ def rss_scope(reset: bool) -> str:
     return "case" if reset else "process so far"
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MiB (since the last :func:`reset_peak_rss`)."""
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process in MiB (since the last :func:`reset_peak_rss`), or
+    None where the system does not say (Windows: no /proc, no ``resource``)."""
     try:
         with open(_STATUS) as f:
             for line in f:
@@ -92,8 +93,10 @@ def peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024.0  # kB
     except OSError:
         pass
-    import resource  # Unix only: imported where used, so importing the benchmark works elsewhere
-
+    try:
+        import resource  # Unix only: imported where used, so importing the benchmark works elsewhere
+    except ImportError:
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, kB on Linux
 
@@ -112,8 +115,12 @@ def _system_busy_seconds() -> float | None:
 
 
 def _own_cpu_seconds() -> float:
-    """CPU seconds used by this process and its waited-for children."""
-    import resource
+    """CPU seconds used by this process and its waited-for children (without ``resource``, as on
+    Windows: this process's alone: the benchmark starts no child processes)."""
+    try:
+        import resource
+    except ImportError:
+        return time.process_time()
 
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
