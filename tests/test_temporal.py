@@ -95,6 +95,36 @@ def test_moving_objects_and_tilts_keep_the_flow_exact_and_mask_what_is_uncovered
         synthetic_pair(img, gen(), objects=2.0)
 
 
+class _NoFloat64(torch.Tensor):
+    """A tensor on Apple's MPS as far as float64 goes: MPS has none, and converting one to it
+    raises; its copy to the CPU is an ordinary tensor."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        wanted = [*args[1:], *kwargs.values()]
+        if func is torch.Tensor.double or (func is torch.Tensor.to and torch.float64 in wanted):
+            raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64")
+        result = super().__torch_function__(func, types, args, kwargs)
+        return result.as_subclass(torch.Tensor) if func is torch.Tensor.cpu else result
+
+
+def test_moving_objects_are_drawn_for_frames_on_a_gpu_without_float64():
+    """`vidstyle train --temporal-objects` on a Mac (--device mps, or auto there) died at its first
+    step: the flow on the device was made float64 before it was copied to the CPU."""
+    from vidstyle.train.temporal import add_moving_object, random_camera_flow
+
+    img = texture(64, seed=23)
+    prev = torch.stack([img, img.flip(-1)])
+    flow = random_camera_flow(2, 64, 64, gen(24))
+    cur = warp(prev, flow, padding_mode="reflection")
+    mask = in_view_mask(flow)
+    expected = add_moving_object(prev, cur, flow, mask, gen(25))
+    on_mps = add_moving_object(prev, cur, flow.as_subclass(_NoFloat64), mask, gen(25))
+    for a, b in zip(expected, on_mps):
+        assert torch.equal(a, b.as_subclass(torch.Tensor))
+
+
 def test_temporal_loss_zero_for_exact_pair_positive_otherwise():
     img = texture(64, seed=6)
     prev, cur, flow, mask = synthetic_pair(torch.stack([img, img.flip(-1)]), gen(7), noise=0.0, brightness=0.0)

@@ -219,7 +219,8 @@ def add_moving_object(prev: torch.Tensor, cur: torch.Tensor, flow: torch.Tensor,
     own = (-shift).view(-1, 2, 1, 1).expand(b, 2, h, w)  # its backward flow: it moved by +shift
     # the background pixels of frame t that frame t-1's object hid: the camera's source lands on it,
     # or near enough (1.5 px) that the bilinear warp takes some of the object's colour
-    hidden = _ellipse(coords + flow.double().cpu(), centre, radii + 1.5) * present
+    # (to the CPU first: Apple's MPS has no float64)
+    hidden = _ellipse(coords + flow.cpu().double(), centre, radii + 1.5) * present
     device, dtype = prev.device, prev.dtype
     was, now, hidden = (m.to(device, dtype) for m in (was, now, hidden))
     picture = prev.flip(-2)
