@@ -187,6 +187,34 @@ def test_folders_that_are_not_one_sequence_are_refused_with_the_reason(tmp_path,
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_an_ffmpeg_without_glob_patterns_is_said_with_what_to_do(tmp_path, monkeypatch):
+    """FFmpeg's Windows builds have no glob patterns (image2 then fails with ENOSYS): a folder of
+    frames was "not a readable video file (Function not implemented)"."""
+    import errno
+
+    import av
+
+    import vidstyle.io.sequence as sequence
+
+    real_open = av.open
+
+    def without_glob(*args, **kwargs):
+        if (kwargs.get("options") or {}).get("pattern_type") == "glob":
+            av.error.err_check(-errno.ENOSYS, args[0])
+        return real_open(*args, **kwargs)
+
+    write_sequence(tmp_path / "shot", 3, first=1001)
+    monkeypatch.setattr(sequence.av, "open", without_glob)
+    with pytest.raises(VidstyleError, match=r"shot: this FFmpeg build reads no folder of frames \(it has no glob "
+                                            r"patterns; Windows builds lack them\).* -start_number 1001 -i "
+                                            r".*frame_%d\.png\" -c:v ffv1 frames\.mkv"):
+        stylize_video(tmp_path / "shot", tmp_path / "o.mp4", Invert(), temporal="off", progress=False)
+    assert not (tmp_path / "o.mp4").exists()
+    write_sequence(tmp_path / "take", 3)  # zero-padded numbers: FFmpeg's %04d
+    with pytest.raises(VidstyleError, match=r"-framerate 30000/1001 -start_number 1 -i .*frame_%04d\.png\""):
+        stylize_video(tmp_path / "take", tmp_path / "o.mp4", Invert(), sequence_fps=29.97, progress=False)
+
+
 def test_frame_rates_are_checked():
     assert sequence_fps("30000/1001") == Fraction(30000, 1001) and sequence_fps(23.976) == Fraction(24000, 1001)
     assert sequence_fps(12.5) == Fraction(25, 2)

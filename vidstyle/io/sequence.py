@@ -104,8 +104,20 @@ class ImageSequence:
         return rgb_profile(self.folder / self.names[0])
 
     def open(self, fps: Fraction) -> av.container.InputContainer:
-        return av.open(self.pattern(), "r", format="image2",
-                       options={"pattern_type": "glob", "framerate": f"{fps.numerator}/{fps.denominator}"})
+        try:
+            return av.open(self.pattern(), "r", format="image2",
+                           options={"pattern_type": "glob", "framerate": f"{fps.numerator}/{fps.denominator}"})
+        except av.error.NotImplementedError:  # ENOSYS: FFmpeg built without glob(3), as on Windows
+            # what does read there: FFmpeg's own numbered pattern, from the first frame's number on
+            first = self.names[0]
+            digits = re.findall(r"\d+", Path(first).stem)[-1]  # (a frame's name has a number: find_sequence)
+            field = f"%0{len(digits)}d" if digits.startswith("0") and len(digits) > 1 else "%d"
+            at = first.rfind(digits, 0, len(Path(first).stem))
+            numbered = self.folder / (first[:at] + field + first[at + len(digits):])
+            raise VidstyleError(f"{self.folder}: this FFmpeg build reads no folder of frames (it has no glob "
+                                "patterns; Windows builds lack them): join the frames into a video first, e.g. "
+                                f'ffmpeg -framerate {fps} -start_number {int(digits)} -i "{numbered}" -c:v ffv1 '
+                                "frames.mkv, and stylize that") from None
 
 
 def _natural_key(name: str) -> list:
