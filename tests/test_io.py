@@ -826,6 +826,17 @@ def test_an_output_that_appears_at_the_last_moment_is_not_replaced_without_overw
     assert (tmp_path / "p.mp4").read_bytes() == b"theirs"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "p.mp4"]
 
+    def windows_exfat(src, dst, *args, **kw):  # an exFAT or FAT32 drive on Windows (SD cards, USB disks)
+        exc = OSError(errno.EINVAL, "Incorrect function")  # ERROR_INVALID_FUNCTION, as Python maps it
+        exc.winerror = 1
+        raise exc
+
+    monkeypatch.setattr(os, "link", windows_exfat)  # the render was lost: "writing ... failed: Incorrect function"
+    with atomic_output(tmp_path / "q.mp4") as temp:
+        temp.write_bytes(b"ours")
+    assert (tmp_path / "q.mp4").read_bytes() == b"ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "p.mp4", "q.mp4"]
+
 
 def test_a_temporary_name_that_cannot_be_removed_after_the_link_is_a_warning(tmp_path, monkeypatch, caplog):
     """The finished file was linked under its name, then removing the temporary name failed (an I/O

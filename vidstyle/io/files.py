@@ -364,6 +364,9 @@ def temp_path_beside(path: str | Path) -> Path:
 
 #: What ``link()`` fails with where a file system has no hard links (Linux's FAT: EPERM).
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EXDEV, errno.EMLINK})
+#: ... and on Windows (``winerror``; Python calls both EINVAL): ERROR_INVALID_FUNCTION (exFAT and FAT32,
+#: as SD cards and USB disks are formatted), ERROR_NOT_SUPPORTED (network shares without them).
+_NO_HARD_LINKS_WINDOWS = frozenset({1, 50})
 
 
 def move_into_place(source: Path, target: Path, overwrite: bool, left: list[Path] | None = None) -> None:
@@ -381,7 +384,8 @@ def move_into_place(source: Path, target: Path, overwrite: bool, left: list[Path
     try:
         os.link(source, target, follow_symlinks=False)
     except OSError as exc:
-        if isinstance(exc, FileExistsError) or exc.errno not in _NO_HARD_LINKS:
+        if isinstance(exc, FileExistsError) or (exc.errno not in _NO_HARD_LINKS and
+                                                 getattr(exc, "winerror", None) not in _NO_HARD_LINKS_WINDOWS):
             raise
         if target.exists() or target.is_symlink():
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
