@@ -87,8 +87,10 @@ def apply_tensor_ms(prev: np.ndarray, cur: np.ndarray, state, strength: float, d
     ``device`` (guides uploaded beforehand, as the pipeline does on its copy stream)."""
     import torch
 
-    dev = torch.device(device)
-    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    from vidstyle.device import resolve_device, synchronize  # (MPS queues its work as CUDA does)
+
+    dev = resolve_device(device)
+    sync = lambda: synchronize(dev)  # noqa: E731
     stabilizer = FlowStabilizer(strength)
     levels = [torch.from_numpy(f).to(dev).permute(2, 0, 1)[None].float() for f in (prev, cur)]
     guides = stabilizer.guide_tensors(state, dev)
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flow-workers", type=int, nargs="+", default=[],
                    help="also time the estimate over consecutive pairs with this many pairs at once (each)")
     p.add_argument("--stream-frames", type=int, default=25, help="frames of the clip for --flow-workers")
-    p.add_argument("--device", help="also time apply_tensor on this torch device (cpu, cuda)")
+    p.add_argument("--device", help="also time apply_tensor on this torch device (cpu, cuda, mps)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/stabilizer_cost.json")
     args = p.parse_args(argv)
     keep_freed_memory()

@@ -97,6 +97,19 @@ def test_stabilizer_cost_times_both_halves_at_each_size(tmp_path):
     assert row["apply_tensor_ms"] > 0
 
 
+def test_stabilizer_cost_waits_for_the_device_through_the_one_synchronize(tmp_path, monkeypatch):
+    """--device mps (Apple) queues its work as CUDA does: the script waited for CUDA alone, and
+    timed the queueing on a Mac. It waits through vidstyle.device.synchronize, which knows both."""
+    import vidstyle.device
+
+    cost = _load("stabilizer_cost.py")
+    waited = []
+    monkeypatch.setattr(vidstyle.device, "synchronize", lambda device: waited.append(device.type))
+    assert cost.main(["--clip", str(SAMPLE), "--sizes", "96x64", "--repeats", "3", "--device", "cpu",
+                      "--out", str(tmp_path / "s.json")]) == 0
+    assert waited and set(waited) == {"cpu"}
+
+
 def test_stylize_ab_settings_variants():
     ab = _load("stylize_ab.py")
     assert ab._with_setting('{"temporal": "off"}', "preset=veryfast") == '{"temporal": "off", "preset": "veryfast"}'
