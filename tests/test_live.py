@@ -656,6 +656,24 @@ def test_a_camera_that_fails_its_reads_while_it_starts_is_waited_for(monkeypatch
         capture.CameraSource(0)
 
 
+def test_a_camera_macos_refuses_names_its_privacy_setting(monkeypatch):
+    """macOS opens no camera for a terminal the user has not allowed to use one, and says so only in
+    OpenCV's quieted log: "check that it is connected and not in use" pointed elsewhere."""
+    class Refused(FakeCapture):
+        def isOpened(self):
+            return False
+
+    monkeypatch.setattr(cv2, "VideoCapture", Refused)
+    monkeypatch.setattr(capture.sys, "platform", "darwin")
+    with pytest.raises(VidstyleError, match=r"cannot open camera 0: .*connected, that your terminal may use the "
+                                            r"camera \(System Settings > Privacy & Security > Camera; run again"):
+        capture.CameraSource(0)
+    monkeypatch.setattr(capture.sys, "platform", "linux")
+    with pytest.raises(VidstyleError, match=r"check that it is connected and not in use") as refused:
+        capture.CameraSource(0)
+    assert "Privacy" not in str(refused.value)
+
+
 def test_a_camera_session_does_not_begin_with_the_frame_read_at_opening(tmp_path, monkeypatch):
     """The camera reads a frame when it opens (its size), before the network's warm-up: given
     as the session's first frame, it was seconds stale, and a recording began with it held for

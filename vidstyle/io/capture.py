@@ -162,8 +162,12 @@ class CameraSource(FrameSource):
             tried = f"OpenCV VideoCapture({target!r}){device} with automatic backend choice ({backends})"
             hint = " (device file does not exist)" if isinstance(target, str) and target.startswith("/dev/") \
                 and not Path(target).exists() else ""
-            raise VidstyleError(f"cannot open {self.description}{hint}: tried {tried}; check that it is connected "
-                                f"and not in use, or replay a file with --source FILE --realtime")
+            # macOS refuses a camera to a program the user has not allowed it to, with no other sign
+            # (OpenCV's "not authorized to capture video" is quieted with its other lines above)
+            allowed = (", that your terminal may use the camera (System Settings > Privacy & Security > Camera; "
+                       "run again once allowed)") if sys.platform == "darwin" else ""
+            raise VidstyleError(f"cannot open {self.description}{hint}: tried {tried}; check that it is connected"
+                                f"{allowed} and not in use, or replay a file with --source FILE --realtime")
         if size is not None:
             self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
             self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
