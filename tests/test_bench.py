@@ -263,6 +263,23 @@ def test_markdown_says_which_rows_timed_fewer_repeats_than_asked():
     assert "1 of 2 rows stopped warming up after 2 calls of the 3 asked" in md
 
 
+def test_the_markdown_report_is_utf8_whatever_the_locale(tmp_path):
+    """bench.md holds the command, clip names and all: written in the locale's encoding, a name it
+    cannot spell (a Windows code page, an ASCII locale) ended the benchmark with a
+    UnicodeEncodeError as its results were written. Markdown is read as UTF-8."""
+    import subprocess
+
+    report = dict(_fake_report(), command="vidstyle bench --clip 東京の夜.mp4")
+    code = ("import json, sys\nfrom vidstyle.bench.report import write_reports\n"
+            "write_reports(json.loads(sys.argv[1]), sys.argv[2], plots=False)\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), PYTHONUTF8="0",
+               PYTHONCOERCECLOCALE="0", LC_ALL="C")  # an ASCII locale, as Python sees it
+    r = subprocess.run([sys.executable, "-c", code, json.dumps(report), str(tmp_path / "res")], env=env,
+                       capture_output=True, text=True, encoding="utf-8", errors="replace")
+    assert r.returncode == 0, r.stderr
+    assert "東京の夜.mp4" in (tmp_path / "res" / "bench.md").read_text(encoding="utf-8")
+
+
 def test_write_reports_json_roundtrip_and_plots(tmp_path):
     pytest.importorskip("matplotlib")
     report = _fake_report()

@@ -431,7 +431,7 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
     try:
         for name, text in (("bench.json", json.dumps(report, indent=1, sort_keys=False) + "\n"),
                            ("bench.md", to_markdown(report) + "\n")):
-            (stage / name).write_text(text)
+            (stage / name).write_text(text, encoding="utf-8")  # Markdown is read as UTF-8, whatever the locale
             names.append(name)
         for name, make in zip(PLOTS, (_fps_figure, _stages_figure)):
             fig = make(report) if plots else None
