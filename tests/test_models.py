@@ -555,6 +555,16 @@ def test_device_and_precision_choice(monkeypatch):
             resolve_device("cuda:0")
     with pytest.raises(VidstyleError):
         resolve_device("tpu")
+    with monkeypatch.context() as m:  # a Mac, as far as the choice goes
+        m.setattr(torch.cuda, "is_available", lambda: False)
+        m.setattr(torch.backends.mps, "is_available", lambda: True)
+        assert resolve_device("mps") == resolve_device("auto") == torch.device("mps")
+        assert resolve_device("mps:0") == torch.device("mps:0")
+        with pytest.raises(VidstyleError, match="'mps:1' requested but Apple MPS is one device: use mps"):
+            resolve_device("mps:1")  # was taken as it was
+        mps = torch.device("mps")
+        assert resolve_precision("auto", mps, inference=True) is None  # fp32: fp16 is asked for by name
+        assert resolve_precision("fp16", mps) is torch.float16
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) is None and resolve_precision("bf16", cpu) is torch.bfloat16
     with pytest.raises(VidstyleError):

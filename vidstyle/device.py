@@ -48,6 +48,8 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     elif device.type == "mps":
         if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
             raise VidstyleError("device 'mps' requested but Apple MPS is not available on this machine")
+        if device.index:  # torch takes the name, though MPS is only ever one device (torch.mps.device_count)
+            raise VidstyleError(f"device {spec!r} requested but Apple MPS is one device: use mps (or mps:0)")
     return device
 
 
