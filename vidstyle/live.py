@@ -40,7 +40,7 @@ from vidstyle.errors import VidstyleError, counted
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 from vidstyle.io.decode import spread_samples
-from vidstyle.io.files import create_output_folder, special_file_kind, write_then_rename
+from vidstyle.io.files import create_output_folder, numbered_name, special_file_kind, write_then_rename
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -651,11 +651,6 @@ class Recording:
                 n += 1
                 path = numbered_name(self.path, n)
         self.path = path
-
-
-def numbered_name(path: Path, n: int) -> Path:
-    """The ``n``-th recording of ``path``: ``rec.mp4`` -> ``rec-2.mp4``, ``rec-3.mp4``..."""
-    return path.with_name(f"{path.stem}-{n}{path.suffix}")
 
 
 #: SIGTERM/SIGHUP that arrived while :func:`_interrupts_deferred` held them: the exit status still

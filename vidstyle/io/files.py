@@ -10,6 +10,7 @@ import contextlib
 import errno
 import hashlib
 import logging
+import itertools
 import os
 import re
 import secrets
@@ -433,12 +434,33 @@ def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool
 
 def _place(temp: Path, path: Path, overwrite: bool) -> None:
     """Rename finished ``temp`` onto ``path``; without ``overwrite`` a file that appeared there
-    while we were working stays."""
+    while we were working stays. A file that cannot be replaced (Windows refuses while another
+    program holds it open: a player showing the last render) stays too, and the finished output
+    is kept beside it under the next free numbered name (:func:`numbered_name`), which the error
+    names: it was deleted, hours of work lost."""
     try:
         move_into_place(temp, path, overwrite)
     except FileExistsError:
         raise VidstyleError(f"output {path} appeared while processing; pass --overwrite "
                             "(overwrite=True in Python) to replace it") from None
+    except PermissionError as exc:
+        if not (overwrite and path.exists()):
+            raise
+        for n in itertools.count(2):
+            kept = numbered_name(path, n)
+            try:
+                move_into_place(temp, kept, overwrite=False)
+            except FileExistsError:
+                continue
+            except OSError:
+                raise exc from None  # the folder refuses it too: said as a failed write
+            raise VidstyleError(f"cannot replace {path} ({exc.strerror or exc}: is it open in another program?); "
+                                f"the finished output is kept as {kept}") from None
+
+
+def numbered_name(path: Path, n: int) -> Path:
+    """The ``n``-th file of ``path``'s name: ``rec.mp4`` -> ``rec-2.mp4``, ``rec-3.mp4``..."""
+    return path.with_name(f"{path.stem}-{n}{path.suffix}")
 
 
 def _sync(path: Path) -> None:
