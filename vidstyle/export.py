@@ -166,8 +166,8 @@ def _graph_key(model: TransformerNet) -> str:
 
     key = hashlib.sha256()
     for part in (__version__, torch.__version__, str(DEFAULT_OPSET), type(model).__name__,
-                 json.dumps(model.arch_args, sort_keys=True), Path(__file__).read_text(),
-                 Path(transformer.__file__).read_text()):
+                 json.dumps(model.arch_args, sort_keys=True), Path(__file__).read_text(encoding="utf-8"),
+                 Path(transformer.__file__).read_text(encoding="utf-8")):  # (UTF-8 whatever the locale)
         key.update(part.encode() + b"\0")
     for name, tensor in itertools.chain(model.named_parameters(), model.named_buffers()):
         value = tensor.detach().to("cpu", torch.float32).contiguous()
