@@ -515,3 +515,25 @@ def test_transparency_is_no_bar_in_a_render(tmp_path):
     assert result.bars == "" and stylizer.sizes == {(H, W)}
     last = np.asarray(Image.open(tmp_path / "out" / "o_39.png"))
     assert (last[8:24, 30:60] == (200, 200, 200, 255)).all()  # the title painted, opaque
+
+
+def test_transparent_black_rows_are_bars_where_the_output_drops_the_transparency(tmp_path):
+    """Written opaque (.jpg, .mp4), a render's transparent rows are the black stored under them,
+    which the network sees as it is (the picture is continued under the transparency only where
+    the alpha is kept): they are black bars, kept black, as before transparency was looked
+    through. Looked through there too, the black rows were painted."""
+    from PIL import Image
+
+    rgb, alpha = _lower_third(rows=H - 12)  # 12 transparent black rows at the top
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / "overlay.png")
+    stylizer = PaintWhite()
+    result = stylize_image(tmp_path / "overlay.png", tmp_path / "out.jpg", style=stylizer)
+    assert result.bars == "top 12" and stylizer.sizes == {(H - 12, W)}
+    render = tmp_path / "render"
+    render.mkdir()
+    for i in range(3):
+        Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(render / f"f_{i:02d}.png")
+    stylizer = PaintWhite()
+    result = stylize_video(render, tmp_path / "out.mp4", style=stylizer, temporal="off", progress=False,
+                           sequence_fps=10)
+    assert result.bars == "top 12" and stylizer.sizes == {(H - 12, W)}

@@ -995,14 +995,6 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
         if config.mask is not None:  # checked before anything is written
             matte = closing.enter_context(_open_matte(config, decoder.info.frame_rate))
             matte.check_fits((decoder.info.height, decoder.info.width), decoder.info.sample_aspect_ratio)
-        area = None
-        if config.bars == "keep":
-            # the picture continued under any transparency: a render's transparent rows are no bars
-            # (a title rising into them was left unpainted, as something small appearing in a bar is)
-            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps,
-                                                    config.hdr, config.downscale, fill_transparency=True))
-            if area is not None:
-                log.info("keeping the black bars: %s", area.describe())
         if to_frames:  # numbered as the input sequence's frames were, else from 1
             encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio,
                                      subtitles=encode.subtitles,  # a sequence's frames keep their colour space
@@ -1010,6 +1002,16 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
         else:
             encoder = VideoEncoder(temp, decoder.info, encode, name=output)
         _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder)
+        area = None
+        if config.bars == "keep":
+            # on the frames as the network sees them: where the alpha is kept, the picture continued
+            # under the transparency, so a render's transparent rows are no bars (a title rising into
+            # them was left unpainted, as something small appearing in a bar is); written opaque,
+            # they are the black stored under them, kept as bars
+            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps,
+                                                    config.hdr, config.downscale, fill_transparency=encoder.alpha))
+            if area is not None:
+                log.info("keeping the black bars: %s", area.describe())
         try:
             # int8 only; on the frames as the network will see them (see _stylize_stage)
             calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps, hdr=config.hdr,
@@ -1257,14 +1259,14 @@ def stylize_image(input: str | Path, output: str | Path, style, config: StylizeC
     if expect is not None:  # one frame: a Stylizer compiled for a long video goes back to its short-run backend
         expect(1)
     started = time.perf_counter()
-    # the picture continued under its transparency: what the network sees when the alpha is kept,
-    # and where bars are looked for (transparency is no bar, as for videos)
-    filled = image if alpha is None else fill_transparent(image, alpha)
+    # the picture continued under its transparency where the alpha is kept (with no edge for the
+    # network where it begins), and bars looked for on it as the network sees it, as for videos:
+    # transparency kept is no bar; dropped, the black stored under it is
+    filled = fill_transparent(image, alpha) if keep_alpha else image
     area = find_picture_area([filled]) if config.bars == "keep" else None
     with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
         original = image
-        if keep_alpha:  # with no edge for the network where it begins
-            image = filled
+        image = filled
         calibrate_for(stylizer, input_path, area=area, fill_transparency=keep_alpha,
                       downscale=config.downscale if smaller else None, still=image)
         out = _stylize_picture(stylizer, [image], area)[0]
