@@ -587,14 +587,14 @@ MOV_LANGUAGE_SPELLING = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur",
                          "cym": "wel", "swe": "sve"}
 
 
-#: The flags of a track (FFmpeg's dispositions) other than "plays by default" that each container
+#: The flags of a track (FFmpeg's dispositions) other than "plays by default" that each muxer
 #: records, read back after writing each (FFmpeg 8): MP4 as DASH roles (kind boxes), which the
-#: QuickTime muxer does not write, so .mov records none; WebM's subset of Matroska leaves out all
-#: but "forced" (commentary, hearing impaired, ...).
+#: QuickTime muxer does not write, so .mov records none, nor .m4v's "ipod" flavour of MP4; WebM's
+#: subset of Matroska leaves out all but "forced" (commentary, hearing impaired, ...).
 TRACK_FLAGS_KEPT = {"mp4": {"dub", "comment", "forced", "hearing_impaired", "visual_impaired", "captions",
                             "descriptions"},
                     "matroska": {"dub", "original", "comment", "forced", "hearing_impaired", "visual_impaired"},
-                    "webm": {"forced"}, "mov": set()}
+                    "webm": {"forced"}, "mov": set(), "ipod": set()}
 _TRACK_FLAG_NAMES = {"comment": "commentary", "hearing_impaired": "for the hearing impaired",
                      "visual_impaired": "for the visually impaired", "descriptions": "audio description",
                      "captions": "captions", "dub": "dub", "original": "original language", "forced": "forced"}
@@ -1172,8 +1172,9 @@ class VideoEncoder:
             tags["language"] = mov_language(tags["language"])
         stream.metadata.update(tags)
         stream.disposition = template.disposition
+        muxer = self._container.format.name  # (.m4v's is "ipod", not OUTPUT_FORMATS' "mp4")
         for flag, name in _TRACK_FLAG_NAMES.items():
-            if template.disposition & av.stream.Disposition[flag] and flag not in TRACK_FLAGS_KEPT.get(fmt, {flag}):
+            if template.disposition & av.stream.Disposition[flag] and flag not in TRACK_FLAGS_KEPT.get(muxer, {flag}):
                 keepers = [suffix for suffix, other in ((".mp4", "mp4"), (".mkv", "matroska"), (".webm", "webm"))
                            if flag in TRACK_FLAGS_KEPT[other]]
                 log.warning("%s track %d is flagged %s, which %s cannot record (%s can)", template.type, track, name,
