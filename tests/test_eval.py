@@ -758,3 +758,26 @@ def test_a_long_term_history_past_the_memory_is_refused_not_killed(monkeypatch):
     assert warping_error(frames[:4], frames[:4], long_term=6)["frames"] == 4  # shorter than K: it fits
     monkeypatch.setattr(eval_module, "physical_memory", lambda: None)  # a system that does not say: as before
     assert warping_error(frames, frames, long_term=6)["warping_error_long_term"] is not None
+
+
+def test_transparent_black_rows_are_bars_as_stylize_keeps_them(tmp_path):
+    """A render's transparent rows (black under them) are bars where vidstyle stylize wrote it
+    opaque, and kept them black: left out of the errors, as stylize kept them. Where the
+    stylized video kept the transparency, they were painted, and are no bars."""
+    from PIL import Image
+
+    from videos import Identity, pattern_frame
+    from vidstyle.pipeline import stylize_video
+
+    render = tmp_path / "render"
+    render.mkdir()
+    for i in range(4):
+        rgba = np.zeros((96, 160, 4), np.uint8)
+        rgba[16:, :, :3], rgba[16:, :, 3] = pattern_frame(i, (160, 80)), 255
+        Image.fromarray(rgba, "RGBA").save(render / f"f_{i:02d}.png")
+    bars = {}
+    for name, codec in (("opaque.mp4", None), ("alpha.mov", "prores_ks")):
+        stylize_video(render, tmp_path / name, style=Identity(), temporal="off", progress=False, sequence_fps=10,
+                      codec=codec)
+        bars[name] = evaluate_videos(render, tmp_path / name, fps=10, preset="ultrafast")["bars"]
+    assert bars == {"opaque.mp4": "top 16", "alpha.mov": None}

@@ -393,12 +393,16 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     inputs = _Counted(_read_frames(input_path, max_frames, start, duration, input_times, fps))
     stylized = _Counted(_read_frames(stylized_path, max_frames, None, None, stylized_times))
     ground_truth = GroundTruthFlow(gt_flow) if isinstance(gt_flow, (str, Path)) else gt_flow
-    # black bars, found as vidstyle stylize finds them: left out of the errors (see warping_error)
-    from vidstyle.io.decode import spread_samples
+    # black bars, found as vidstyle stylize finds them: left out of the errors (see warping_error).
+    # A transparent input's picture is continued under its transparency where the stylized video
+    # kept it (its transparent rows were painted); written opaque, their black was kept as bars
+    from vidstyle.io.decode import VideoDecoder, spread_samples
     from vidstyle.letterbox import SAMPLE_FRAMES, find_picture_area
 
+    with VideoDecoder(stylized_path, announce=False) as decoder:
+        kept_alpha = decoder.info.alpha
     picture = find_picture_area(spread_samples(input_path, SAMPLE_FRAMES, start, duration, fps,
-                                               fill_transparency=True))
+                                               fill_transparency=kept_alpha))
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth,
                            on_pair=on_pair, picture=picture)
     until = result.pop("bars_until_frame", None)  # the picture reached into the bars there
