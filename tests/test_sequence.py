@@ -187,9 +187,11 @@ def test_folders_that_are_not_one_sequence_are_refused_with_the_reason(tmp_path,
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_an_ffmpeg_without_glob_patterns_is_said_with_what_to_do(tmp_path, monkeypatch):
+def test_an_ffmpeg_without_glob_patterns_reads_frames_numbered_without_gaps(tmp_path, monkeypatch):
     """FFmpeg's Windows builds have no glob patterns (image2 then fails with ENOSYS): a folder of
-    frames was "not a readable video file (Function not implemented)"."""
+    frames was "not a readable video file (Function not implemented)". Numbered without gaps, in one
+    pattern, it is read through FFmpeg's own numbered pattern (padded or not, from any first
+    number, a % in the folder's or the frames' names kept); otherwise said, with what to do."""
     import errno
 
     import av
@@ -203,16 +205,18 @@ def test_an_ffmpeg_without_glob_patterns_is_said_with_what_to_do(tmp_path, monke
             av.error.err_check(-errno.ENOSYS, args[0])
         return real_open(*args, **kwargs)
 
-    write_sequence(tmp_path / "shot", 3, first=1001)
     monkeypatch.setattr(sequence.av, "open", without_glob)
-    with pytest.raises(VidstyleError, match=r"shot: this FFmpeg build reads no folder of frames \(it has no glob "
-                                            r"patterns; Windows builds lack them\).* -start_number 1001 -i "
-                                            r".*frame_%d\.png\" -c:v ffv1 frames\.mkv"):
-        stylize_video(tmp_path / "shot", tmp_path / "o.mp4", Invert(), temporal="off", progress=False)
-    assert not (tmp_path / "o.mp4").exists()
-    write_sequence(tmp_path / "take", 3)  # zero-padded numbers: FFmpeg's %04d
-    with pytest.raises(VidstyleError, match=r"-framerate 30000/1001 -start_number 1 -i .*frame_%04d\.png\""):
-        stylize_video(tmp_path / "take", tmp_path / "o.mp4", Invert(), sequence_fps=29.97, progress=False)
+    for folder, name, first in (("shot", "frame_{:d}.png", 1001), ("take 100%", "f%_{:04d}.png", 1)):
+        write_sequence(tmp_path / folder, 6, name=name, first=first)
+        result = stylize_video(tmp_path / folder, tmp_path / "o.mp4", Invert(), temporal="off", progress=False,
+                               overwrite=True)
+        assert result.frames == 6 and marks(read_frames(tmp_path / "o.mp4"), 6) == list(range(6))
+    write_sequence(tmp_path / "gap", 4, skip=(2,))  # frame_0003.png missing: FFmpeg would stop there
+    with pytest.raises(VidstyleError, match=r"gap: this FFmpeg build reads no folder of frames with gaps in their "
+                                            r"numbers .*-framerate 30000/1001 -start_number 1 -i "
+                                            r".*frame_%04d\.png\" -c:v ffv1 frames\.mkv"):
+        stylize_video(tmp_path / "gap", tmp_path / "g.mp4", Invert(), sequence_fps=29.97, progress=False)
+    assert not (tmp_path / "g.mp4").exists()
 
 
 def test_frame_rates_are_checked():

@@ -104,20 +104,36 @@ class ImageSequence:
         return rgb_profile(self.folder / self.names[0])
 
     def open(self, fps: Fraction) -> av.container.InputContainer:
+        rate = f"{fps.numerator}/{fps.denominator}"
         try:
-            return av.open(self.pattern(), "r", format="image2",
-                           options={"pattern_type": "glob", "framerate": f"{fps.numerator}/{fps.denominator}"})
+            return av.open(self.pattern(), "r", format="image2", options={"pattern_type": "glob", "framerate": rate})
         except av.error.NotImplementedError:  # ENOSYS: FFmpeg built without glob(3), as on Windows
-            # what does read there: FFmpeg's own numbered pattern, from the first frame's number on
-            first = self.names[0]
-            digits = re.findall(r"\d+", Path(first).stem)[-1]  # (a frame's name has a number: find_sequence)
-            field = f"%0{len(digits)}d" if digits.startswith("0") and len(digits) > 1 else "%d"
-            at = first.rfind(digits, 0, len(Path(first).stem))
-            numbered = self.folder / (first[:at] + field + first[at + len(digits):])
-            raise VidstyleError(f"{self.folder}: this FFmpeg build reads no folder of frames (it has no glob "
-                                "patterns; Windows builds lack them): join the frames into a video first, e.g. "
-                                f'ffmpeg -framerate {fps} -start_number {int(digits)} -i "{numbered}" -c:v ffv1 '
-                                "frames.mkv, and stylize that") from None
+            pass
+        # what reads there: FFmpeg's own numbered pattern, from the first frame's number on, which
+        # stops at the first number missing: a folder without gaps reads whole
+        numbered, start = self.numbered_pattern()
+        if self._numbered_names(start) == list(self.names):
+            return av.open(str(self.folder.resolve()).replace("%", "%%") + os.sep + numbered, "r", format="image2",
+                           options={"pattern_type": "sequence", "start_number": str(start), "framerate": rate})
+        raise VidstyleError(f"{self.folder}: this FFmpeg build reads no folder of frames with gaps in their numbers "
+                            "or names of more than one pattern (it has no glob patterns; Windows builds lack them): "
+                            "join the frames into a video first, e.g. ffmpeg -framerate "
+                            f'{fps} -start_number {start} -i "{self.folder / numbered}" -c:v ffv1 frames.mkv, '
+                            "and stylize that")
+
+    def numbered_pattern(self) -> tuple[str, int]:
+        """(the first frame's name with its number as FFmpeg's field: ``frame_%04d.png`` (``%%``
+        for a ``%`` of its own), that number): the frames as FFmpeg's numbered pattern reads them."""
+        first = self.names[0]
+        digits = re.findall(r"\d+", Path(first).stem)[-1]  # (a frame's name has a number: find_sequence)
+        at = first.rfind(digits, 0, len(Path(first).stem))
+        field = f"%0{len(digits)}d" if digits.startswith("0") and len(digits) > 1 else "%d"
+        return first[:at].replace("%", "%%") + field + first[at + len(digits):].replace("%", "%%"), int(digits)
+
+    def _numbered_names(self, start: int) -> list[str]:
+        """The names :meth:`numbered_pattern` reads, from ``start`` on, as many as there are frames."""
+        pattern = self.numbered_pattern()[0]
+        return [pattern % (start + i) for i in range(self.count)]
 
 
 def _natural_key(name: str) -> list:
