@@ -1814,3 +1814,22 @@ def test_live_keeps_black_bars_through_the_stabilizer(tmp_path, monkeypatch):
         assert np.array_equal(o[:bar], i[:bar]) and np.array_equal(o[180 - bar:], i[180 - bar:])
         for row in (bar, 179 - bar):  # the picture's edges not darkened by the black under the warp
             assert abs((o[row].astype(int) - (255 - i[row].astype(int))).mean()) < 3
+
+
+def test_a_window_that_fails_in_another_encoding_is_said_in_one_line(monkeypatch):
+    """The window probe's child process may print its toolkit's error in an encoding other than
+    the locale's (a localized message on Windows): it raised UnicodeDecodeError."""
+    import subprocess
+
+    from vidstyle.live import probe_window
+
+    real_run = subprocess.run
+
+    def failing_child(argv, **kwargs):  # the same call, a child that fails in Latin-1
+        code = "import sys; sys.stderr.buffer.write(b'Impossible d\\xe9tablir le display :0\\n'); sys.exit(1)"
+        return real_run([argv[0], "-c", code], **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", failing_child)
+    with pytest.raises(VidstyleError, match=r"cannot open a window on .*\(Impossible d.tablir le display :0\); "
+                                            r"run with --no-window"):
+        probe_window()

@@ -357,7 +357,10 @@ def probe_window(timeout: float = 30.0) -> None:
             "cv2.waitKey(1); cv2.destroyAllWindows()")
     where = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or "the screen"
     try:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+        # (a toolkit's message in another encoding than the locale's is shown with replacement
+        # characters, not raised as a UnicodeDecodeError)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, errors="replace",
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         raise VidstyleError(f"opening a window on {where} did not finish in {timeout:g} s; "
                             "run with --no-window") from None
