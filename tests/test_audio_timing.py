@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 
-from videos import Identity, decoded_sound, frame_times, make_sound_video, sound_position, sound_signal
+from videos import (Identity, decoded_sound, frame_times, make_rate_change_video, make_sound_video, sound_position,
+                    sound_signal)
+from vidstyle.config import EncodeConfig
+from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder
 from vidstyle.pipeline import stylize_video
 
 RATE = 48000
@@ -127,3 +131,75 @@ def test_reencoded_sound_that_starts_apart_from_the_picture_keeps_its_offset_to_
         placed = round(begins * rate) - round(frame_times(out)[0] * rate)  # sound[0], from the first frame
         # the input's sample RATE (1 s into the sound) is max(0, delay) + 1 s - first from the first frame
         assert placed + sound_position(sound, SIGNAL, RATE) == round((max(0, Fraction(str(delay))) + 1 - first) * RATE)
+
+
+def heard_at(path, signal: np.ndarray, at: int) -> Fraction:
+    """Where (seconds from the first frame) a player hears ``signal``'s 48 kHz sample ``at`` in
+    ``path``'s first audio track, whatever rate each stretch of the track has: each run of frames
+    at one rate is searched for the piece sampled at that rate, and the best match taken."""
+    runs = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            samples = av.AudioResampler(format="flt").resample(frame)[0].to_ndarray().reshape(-1)
+            if runs and runs[-1][0] == frame.sample_rate:
+                runs[-1][2].append(samples)
+            else:
+                runs.append((frame.sample_rate, frame.pts * frame.time_base, [samples]))
+    best = None
+    for rate, begins, pieces in runs:
+        sound = np.concatenate(pieces)
+        piece = np.interp(at / RATE + np.arange(2400) / rate, np.arange(len(signal)) / RATE, signal)
+        if len(sound) < len(piece):
+            continue
+        match = np.correlate(sound, piece, "valid")
+        found = int(np.argmax(match))
+        score = match[found] / (np.linalg.norm(piece) * np.linalg.norm(sound[found:found + 2400]))
+        if best is None or score > best[0]:
+            best = (score, begins + Fraction(found, rate))
+    return best[1] - frame_times(path)[0]
+
+
+def test_sound_whose_rate_changes_midway_is_reencoded_in_place(tmp_path):
+    """A broadcast recording whose MP2 sound goes from 48 to 44.1 kHz at an ad break, into .webm
+    (Opus): PyAV's encoder takes frames in the setup of the first only ("Frame does not match
+    AudioResampler setup"), and the whole output was lost. The sound after the change is
+    resampled to the track's rate and heard where the input has it, to the sample."""
+    src, signal = make_rate_change_video(tmp_path / "in.ts", rates=(48000, 44100))
+    out = tmp_path / "out.webm"
+    stylize(src, out)
+    begins, sound, rate = decoded_sound(out)
+    assert rate == RATE and begins == 0
+    for at in (RATE // 4, 3 * RATE // 4, RATE + RATE // 10, RATE + RATE // 2, 2 * RATE - RATE // 10):
+        assert abs(heard_at(out, signal, at) - heard_at(src, signal, at)) * RATE <= 2
+    assert abs(len(sound) / RATE - 0.96 - 40 * 1152 / 44100) < 0.05  # played through to the end
+
+
+def test_reencoded_sound_is_in_place_and_whole_across_changes_of_rate_there_and_back(tmp_path):
+    """48 kHz, then 44.1, 48 and 44.1 again, a second each, frame after frame into Opus: each
+    stretch is heard where it was, and nothing is lost at a change or at the end. What the
+    converter for a stretch still holds (its resampler's delay: 17 samples) is written before the
+    frames after it, and at the end; dropped, a gap of silence came in its place, and the end
+    came that much short."""
+    src = make_sound_video(tmp_path / "in.mkv", "pcm_s16le", seconds=4.0)
+    signal = sound_signal(4 * RATE)
+    out = tmp_path / "out.webm"
+    with VideoDecoder(src) as decoder:
+        encoder = VideoEncoder(out, decoder.info, EncodeConfig(crf=30, preset="ultrafast"))
+        for item in decoder.read({}):
+            if isinstance(item, DecodedFrame):
+                encoder.write(item.image, item.pts, item.duration)
+        for second, rate in enumerate((48000, 44100, 48000, 44100)):
+            for start in range(0, rate, 1000):
+                at = second + np.arange(start, min(rate, start + 1000)) / rate
+                samples = np.interp(at, np.arange(len(signal)) / RATE, signal).astype(np.float32)
+                frame = av.AudioFrame.from_ndarray(samples[None], format="flt", layout="mono")
+                frame.sample_rate, frame.pts, frame.time_base = rate, second * rate + start, Fraction(1, rate)
+                encoder.write_audio(AudioItem(track=0, frame=frame))
+        encoder.finish()
+    begins, sound, rate = decoded_sound(out)
+    assert rate == RATE and begins == 0 and len(sound) == 4 * RATE
+    for at in (RATE // 2, RATE + RATE // 2, 2 * RATE + RATE // 10, 2 * RATE + RATE // 2, 3 * RATE + RATE // 2):
+        assert sound_position(sound, signal, at) == at
+    for change in (RATE, 2 * RATE, 3 * RATE):  # no silence in the sound across the change
+        around = slice(change - 32, change + 32)
+        assert rms(sound[around] - signal[around]) < 0.35 * rms(signal[around])

@@ -268,6 +268,47 @@ def make_sound_video(path: str | Path, codec: str = "aac", seconds: float = 2.0,
     return Path(path)
 
 
+def make_rate_change_video(path: str | Path, rates: tuple[int, ...] = (48000, 44100, 48000),
+                           frames: int = 40, fps: int = 24) -> tuple[Path, np.ndarray]:
+    """A 64x48 MPEG-TS clip whose MP2 sound changes sample rate from segment to segment, as a
+    broadcast recording's does at an ad break: each segment ``frames`` MP2 frames (1152 samples)
+    at its rate in ``rates``, one after another. Returns (path, the sound at 48 kHz): every segment
+    samples the same continuous :func:`sound_signal`, so the sound of a 48 kHz output is found in
+    it to the sample (:func:`sound_position`) whatever rate the segment had."""
+    lengths = [Fraction(frames * 1152, rate) for rate in rates]
+    signal = sound_signal(int(sum(lengths) * 48000) + 1152)
+    with av.open(str(path), "w", format="mpegts") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = {"preset": "ultrafast"}
+        audio = container.add_stream("mp2", rate=rates[0], layout="mono")
+        for i in range(int(sum(lengths) * fps)):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        begin = Fraction(0)
+        for rate, length in zip(rates, lengths):  # one encoder a rate, its packets into the one stream
+            encoder = av.CodecContext.create("mp2", "w")
+            encoder.sample_rate, encoder.layout, encoder.format = rate, "mono", "s16"
+            encoder.time_base = Fraction(1, rate)
+            encoder.open()
+            at = float(begin) + np.arange(frames * 1152) / rate
+            pcm = (np.interp(at, np.arange(len(signal)) / 48000, signal) * 32767).astype(np.int16)
+            packets = []
+            for start in range(0, len(pcm), 1152):
+                frame = av.AudioFrame.from_ndarray(pcm[None, start:start + 1152], format="s16", layout="mono")
+                frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+                packets += encoder.encode(frame)
+            packets += encoder.encode(None)
+            for i, packet in enumerate(packets):  # timed one after another from the segment's start
+                packet.pts = packet.dts = round((begin + Fraction(i * 1152, rate)) * 90000)
+                packet.time_base, packet.stream = Fraction(1, 90000), audio
+                container.mux(packet)
+            begin += length
+    return Path(path), signal
+
+
 def decoded_sound(path: str | Path, index: int = 0) -> tuple[Fraction, np.ndarray, int]:
     """(time of the first sample in seconds, the first channel's float samples, sample rate) of
     audio stream ``index`` as a player gives it: decoded (edit lists, codec delays applied) and

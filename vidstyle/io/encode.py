@@ -946,6 +946,10 @@ class VideoEncoder:
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
         self.audio_written: dict[int, int] = {}  # per audio track: packets copied or frames encoded
         self._audio_end: dict[int, int] = {}  # per re-encoded track: pts where the last frame encoded ends
+        # per re-encoded track: the setup of its first frame, and (setup, converter) after a change
+        # (see _as_first)
+        self._audio_setup: dict[int, tuple[str, av.AudioLayout, int]] = {}
+        self._audio_converter: dict[int, tuple[tuple[str, av.AudioLayout, int], av.AudioResampler]] = {}
         self.refused_subtitles = 0  # subtitle events the muxer refused (out of order, overlapping): skipped
         self._durations: dict[int, int] = {}  # pts -> duration of frames inside the encoder
         self._video_end = 0  # the latest pts + duration written: where the video ends
@@ -1357,10 +1361,40 @@ class VideoEncoder:
             except av.error.FFmpegError as exc:
                 raise VidstyleError(f"writing {self.name} failed: {_error_text(exc)}") from None
         elif item.frame is not None:
-            for frame in self._silence_before(item.track, item.frame):
-                self._mux(out.encode(frame))
-            self._mux(out.encode(item.frame))
+            self._encode_audio(item.track, item.frame)
             self.audio_written[item.track] = self.audio_written.get(item.track, 0) + 1
+
+    def _encode_audio(self, track: int, frame: av.AudioFrame | None) -> None:
+        """Encode ``frame`` (None: what a conversion still holds, at the end) into re-encoded track
+        ``track``, after silence for any gap before it."""
+        out = self._audio_out[track]
+        for converted in self._as_first(track, frame):
+            for silence in self._silence_before(track, converted):
+                self._mux(out.encode(silence))
+            self._mux(out.encode(converted))
+
+    def _as_first(self, track: int, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        """``frame`` in the sample format, layout and rate of the track's first frame (None: the
+        rest of a conversion, flushed). PyAV's encoder converts frames to the encoder's with one
+        resampler, set up by the first frame, and refuses any other ("Frame does not match
+        AudioResampler setup"): a broadcast recording whose MP2 sound goes from 48 to 44.1 kHz at
+        an ad break lost the whole output. Frames after such a change are converted here, timed in
+        the first frame's ticks, which the silence for gaps counts in; a converter is flushed
+        before the next change (or the end), or the samples its filter still held were lost."""
+        setup = None if frame is None else (frame.format.name, frame.layout, frame.sample_rate)
+        first = self._audio_setup.setdefault(track, setup) if setup is not None else None
+        frames = []
+        held = self._audio_converter.get(track)
+        if held is not None and held[0] != setup:
+            frames += held[1].resample(None)
+            del self._audio_converter[track]
+        if setup is None:
+            return frames
+        if setup == first:
+            return frames + [frame]
+        if track not in self._audio_converter:
+            self._audio_converter[track] = (setup, av.AudioResampler(format=first[0], layout=first[1], rate=first[2]))
+        return frames + self._audio_converter[track][1].resample(frame)
 
     def _silence_before(self, track: int, frame: av.AudioFrame) -> list[av.AudioFrame]:
         """Silence for a gap in a re-encoded track before ``frame`` (a damaged packet skipped, a
@@ -1474,6 +1508,7 @@ class VideoEncoder:
                                      start, length, merger.time_base)
             for track, mode in self.audio_modes.items():
                 if mode == "decode":
+                    self._encode_audio(track, None)
                     self._mux(self._audio_out[track].encode(None))
             container, self._container = self._container, None
             container.close()  # writes the trailer (the mp4 index): its errors matter
