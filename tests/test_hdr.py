@@ -231,12 +231,14 @@ def test_hdr_with_bt709_primaries_or_no_matrix_tag(tmp_path):
         assert np.abs(image.astype(int) - sdr_frames(2)[frames.index(frame)]).mean() < 1.5
 
 
+@pytest.mark.parametrize("pix_fmt", ["yuv420p10le", "yuv444p10le"])
 @pytest.mark.parametrize("transfer", [PQ, HLG])
-def test_10_bit_hdr_frames_are_converted_to_rgb_without_swscales_bias(transfer):
-    """A 10-bit 4:2:0 HDR frame coded here with BT.2100's own equations (limited range, BT.2020
-    matrix), not through swscale: the SDR picture it carries comes back within a level. swscale's
-    yuv420p10le -> rgb48 was about 2 codes of 10 bits dark, which PQ's steep curve made a grey of
-    190 come back as 188 and skin (220, 170, 140) as (218, 169, 139)."""
+def test_10_bit_hdr_frames_are_converted_to_rgb_without_swscales_bias(transfer, pix_fmt):
+    """A 10-bit 4:2:0 (or 4:4:4) HDR frame coded here with BT.2100's own equations (limited
+    range, BT.2020 matrix), not through swscale: the SDR picture it carries comes back within a
+    level. swscale's yuv420p10le -> rgb48 was about 2 codes of 10 bits dark, which PQ's steep
+    curve made a grey of 190 come back as 188 and skin (220, 170, 140) as (218, 169, 139); its
+    yuv444p10le -> rgb48 about 1.3."""
     from vidstyle.io.decode import DisplayConversion
 
     sdr = np.array([[[190, 190, 190], [220, 170, 140], [108, 108, 108], [60, 120, 40]]], np.float64)
@@ -246,11 +248,13 @@ def test_10_bit_hdr_frames_are_converted_to_rgb_without_swscales_bias(transfer):
     codes = np.stack([64 + 876 * luma, 512 + 896 * (signal[:, 2] - luma) / (2 * (1 - kb)),
                       512 + 896 * (signal[:, 0] - luma) / (2 * (1 - kr))], axis=1).round().astype(np.uint16)
     patch = 8  # each colour a flat 8x8 patch: 4:2:0 has one chroma sample per 2x2
+    chroma = patch // 2 if pix_fmt == "yuv420p10le" else patch
     y = np.repeat(np.repeat(codes[None, :, 0], patch, 0), patch, 1)
-    u = np.repeat(np.repeat(codes[None, :, 1], patch // 2, 0), patch // 2, 1)
-    v = np.repeat(np.repeat(codes[None, :, 2], patch // 2, 0), patch // 2, 1)
-    frame = av.VideoFrame.from_ndarray(np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(-1, y.shape[1]),
-                                       format="yuv420p10le")
+    u = np.repeat(np.repeat(codes[None, :, 1], chroma, 0), chroma, 1)
+    v = np.repeat(np.repeat(codes[None, :, 2], chroma, 0), chroma, 1)
+    frame = av.VideoFrame(y.shape[1], y.shape[0], pix_fmt)
+    for plane, values in zip(frame.planes, (y, u, v)):
+        plane.update(np.pad(values, ((0, 0), (0, plane.line_size // 2 - values.shape[1]))).tobytes())
     frame.color_primaries, frame.color_trc, frame.colorspace, frame.color_range = 9, transfer, 9, 1
     image = DisplayConversion.of(frame).image(frame)
     back = image[patch // 2, patch // 2::patch].astype(int)

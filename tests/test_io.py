@@ -143,12 +143,13 @@ def test_deep_limited_range_greys_decode_at_their_levels(tmp_path, pix_fmt):
     assert np.abs(error).max() <= 1.5 and abs(error.mean()) < 1.0, got[:, 1]  # was -2 / -1.7 at 10 bits
 
 
-@pytest.mark.parametrize("pix_fmt", ["yuv420p10le", "yuv422p10le"])
+@pytest.mark.parametrize("pix_fmt", ["yuv420p10le", "yuv422p10le", "yuv444p10le"])
 def test_a_deep_gradient_comes_to_8_bits_once_dithered_with_no_level_skipped(tmp_path, pix_fmt):
     """A smooth 10-bit ramp (a graded sky) comes to 8-bit RGB converted at 16 bits and dithered
     once: through 8-bit YUV first (dithered there) and then to RGB, whose steps are 255/219 of
     YUV's, about one RGB level in 7 never appeared (a combed histogram, banding twice as coarse
-    there) and the average of a column was up to 0.74 of a level off."""
+    there) and the average of a column was up to 0.74 of a level off. 4:4:4 came to 8 bits in
+    swscale, undithered: each column rounded to a whole level (0.50 off), the ramp in bands."""
     w, h = 256, 32
     codes = np.round(np.linspace(200, 800, w)).astype(np.uint16)  # 0.29 of an RGB level a column
     path = tmp_path / "ramp.mkv"

@@ -290,19 +290,20 @@ def exact_rgb(frame: av.VideoFrame, sws_matrix: int, alpha: bool = False) -> np.
     return np.dstack([rgb, opacity])
 
 
-#: 10- and 12-bit YUV formats with subsampled chroma (HDR video), which exact_rgb48 converts itself
-_SUBSAMPLED_DEEP_YUV = {"yuv420p10le", "yuv422p10le", "yuv420p12le", "yuv422p12le"}
+#: 10- and 12-bit YUV formats (HDR video, 4:4:4 masters), which exact_rgb48 converts itself
+_DEEP_YUV = {"yuv420p10le", "yuv422p10le", "yuv444p10le", "yuv420p12le", "yuv422p12le", "yuv444p12le"}
 
 
 def exact_rgb48(frame: av.VideoFrame, sws_matrix: int, white: int = 65535) -> np.ndarray | None:
-    """``frame`` as uint16 (H, W, 3) RGB, for 10- and 12-bit 4:2:0 and 4:2:2 frames
-    (:data:`_SUBSAMPLED_DEEP_YUV`: the HDR path); None for others. swscale's conversion of them
+    """``frame`` as uint16 (H, W, 3) RGB, for 10- and 12-bit 4:2:0, 4:2:2 and 4:4:4 frames
+    (:data:`_DEEP_YUV`: the HDR path); None for others. swscale's conversion of subsampled ones
     to rgb48 carries the bias :func:`exact_rgb` avoids in 8 bits: about 2 codes of 10 bits dark
     (1.2 at PQ's 26 cd/m2 grey, 2.1 at 1000), which after PQ's steep curve put tone-mapped SDR
     greys and skin 1-2 levels of 255 dark. Here each pixel takes its chroma sample (as
-    :func:`exact_rgb` does) and the matrix is applied in float32. ``white``: the value of RGB
-    white (255 * 64 gives 8-bit levels with 6 bits of fraction, for :func:`dithered_rgb`)."""
-    if frame.format.name not in _SUBSAMPLED_DEEP_YUV:
+    :func:`exact_rgb` does; 4:4:4 has one a pixel) and the matrix is applied in float32.
+    ``white``: the value of RGB white (255 * 64 gives 8-bit levels with 6 bits of fraction, for
+    :func:`dithered_rgb`, which 4:4:4 needs as much: swscale takes it to 8 bits undithered)."""
+    if frame.format.name not in _DEEP_YUV:
         return None
     import cv2
 
@@ -339,10 +340,12 @@ def _dither_thresholds(height: int, width: int) -> np.ndarray:
 
 def dithered_rgb(frame: av.VideoFrame, sws_matrix: int) -> np.ndarray | None:
     """``frame`` as uint8 (H, W, 3) RGB, converted at 16 bits (:func:`exact_rgb48`, 10- and 12-bit
-    4:2:0 and 4:2:2) and ordered-dithered to 8 once; None for other formats. Through 8-bit YUV
-    first (dithered by swscale) and then to RGB, whose levels are 255/219 of YUV's, one RGB
+    4:2:0, 4:2:2 and 4:4:4) and ordered-dithered to 8 once; None for other formats. Through 8-bit
+    YUV first (dithered by swscale) and then to RGB, whose levels are 255/219 of YUV's, one RGB
     level in 7 of a smooth gradient never appeared (a combed histogram) and a column's average
-    was up to 0.74 of a level off; here a gradient keeps its average level column by column.
+    was up to 0.74 of a level off; 4:4:4, which swscale took to RGB at once, undithered, was
+    rounded to whole levels (0.5 off, in bands); here a gradient keeps its average level column
+    by column.
     (12-13 ms a 1080p frame, the 8-bit twin 6-12, on a 2-core AMD EPYC busy with other work.)"""
     import cv2
 
@@ -454,7 +457,7 @@ class DisplayConversion:
             deep = frame.to_ndarray(format="rgba64le" if alpha else "rgb48le", **scale)
             pixels = cv2.convertScaleAbs(deep, alpha=255 / 65535)  # (v / 257 is never halfway between levels)
         elif self.tone_map is None:
-            # 10- and 12-bit 4:2:0 and 4:2:2 converted at 16 bits and dithered to 8 once (see dithered_rgb)
+            # 10- and 12-bit YUV converted at 16 bits and dithered to 8 once (see dithered_rgb)
             pixels = None if scale or alpha else dithered_rgb(frame, SWS_MATRIX[self.matrix])
             if pixels is None:
                 eight_bit = eight_bit_twin(frame.format.name)
@@ -529,8 +532,9 @@ def eight_bit_twin(pix_fmt: str) -> str | None:
     10 bits) comes out at 253 and mid-greys 1-2 levels dark. Through the 8-bit twin the levels
     are those of an 8-bit input (within a level), at less cost (4.0 against 5.6 ms a 1080p frame
     on a 2-core EPYC). 4:4:4 and full-range frames convert exactly either way; the twin keeps the
-    range and matrix tags. (Frames decoded at their own size without alpha go through
-    :func:`dithered_rgb` instead: this is for scaled and YUVA ones.)"""
+    range and matrix tags. (10- and 12-bit frames decoded at their own size without alpha go
+    through :func:`dithered_rgb` instead: this is for scaled and YUVA ones, and 9-, 14- and 16-bit
+    ones.)"""
     fmt = av.VideoFormat(pix_fmt)
     if component_bits(pix_fmt) <= 8 or fmt.is_rgb or len(fmt.components) < 3:
         return None
