@@ -402,6 +402,45 @@ def test_a_transparent_gif_stays_transparent_frame_by_frame(tmp_path, caplog):
             assert blurred_error(frame[..., :3] * (alpha[..., None] // 255), rgb * (alpha[..., None] // 255)) < 6
 
 
+def local_palettes(path) -> list[bool]:
+    """For each image of a GIF, whether it has a palette of its own (a local colour table), read
+    from its image descriptor."""
+    data = open(path, "rb").read()
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # after the global colour table
+    own = []
+    while data[pos] != 0x3B:  # the trailer
+        if data[pos] == 0x21:  # an extension: its label, then its sub-blocks
+            pos += 2
+        else:  # an image descriptor, its local colour table, the LZW code size, then the data's sub-blocks
+            packed = data[pos + 9]
+            own.append(bool(packed & 0x80))
+            pos += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0) + 1
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    return own
+
+
+def test_a_wholly_transparent_frame_in_a_gif_makes_no_palette_of_its_own(tmp_path):
+    """A frame of nothing (a sticker's blank beat) among frames in many colours: nothing of it is
+    seen, so it takes the palette as it is. Judged by one pixel of the black under its
+    transparency, it had a palette made around that pixel, and the frame after it one of its own
+    again: three local palettes written for nothing."""
+    folder = tmp_path / "render"
+    folder.mkdir()
+    for i in range(12):
+        rgba = np.zeros((40, 64, 4), np.uint8)
+        rgba[..., :3] = np.random.default_rng(i).integers(100, 256, (40, 64, 3))  # a full palette: no black in it
+        rgba[6:34, 8:56, 3] = 255
+        if i == 9:
+            rgba[..., 3] = 0
+        write_image(folder / f"f_{i:03d}.png", rgba)
+    stylize(folder, tmp_path / "out.gif", sequence_fps=10)
+    assert local_palettes(tmp_path / "out.gif") == [False] * 12
+    frames, _, _ = animation(tmp_path / "out.gif")
+    assert (frames[9][..., 3] == 0).all() and (frames[10][6:34, 8:56, 3] == 255).all()
+
+
 def test_soft_transparency_into_a_gif_is_rounded_and_said(tmp_path, caplog):
     """A render's soft edges (alpha between 0 and 255) become GIF's all or nothing, at half."""
     folder = tmp_path / "render"

@@ -767,12 +767,12 @@ class GifPalette:
         return image[::step, ::step]
 
     def _seen(self, image: np.ndarray, opaque: np.ndarray | None, pixels: float) -> np.ndarray:
-        """A thumbnail of ``image`` of about ``pixels``: its opaque pixels only, as a (N, 1, 3) column."""
+        """A thumbnail of ``image`` of about ``pixels``: its opaque pixels only, as a (N, 1, 3)
+        column, empty for a wholly transparent frame (nothing of it is seen)."""
         small = self._thumbnail(image, pixels)
         if opaque is None:
             return np.ascontiguousarray(small)
-        seen = small[self._thumbnail(opaque, pixels)]
-        return np.ascontiguousarray(seen.reshape(-1, 1, 3) if len(seen) else small[:1, :1])
+        return np.ascontiguousarray(small[self._thumbnail(opaque, pixels)].reshape(-1, 1, 3))
 
     def _error(self, image: np.ndarray, opaque: np.ndarray | None = None) -> tuple[float, float]:
         """(mean absolute error, share of pixels :attr:`FAR_ERROR` or more off) of ``image`` (a
@@ -780,6 +780,11 @@ class GifPalette:
         from PIL import Image
 
         small = self._seen(image, opaque, 2.5e4)
+        if not small.size:
+            # wholly transparent: any palette draws it. (Judged by one pixel of what lies under
+            # the transparency, it had a palette made around that pixel, and the frame after it
+            # one of its own again: palettes written for nothing, and the file larger)
+            return 0.0, 0.0
         mapped = Image.fromarray(small).quantize(palette=self._palette, dither=Image.Dither.NONE).convert("RGB")
         error = np.abs(np.asarray(mapped, np.int16) - small)
         return float(error.mean()), float((error.max(axis=-1) >= self.FAR_ERROR).mean())
@@ -788,6 +793,7 @@ class GifPalette:
         from PIL import Image
 
         seen = [self._seen(image, opaque, 1e5) for image, opaque in images]  # ~0.1 MP a frame
+        seen = [s for s in seen if s.size] or [np.zeros((1, 1, 3), np.uint8)]  # (all transparent: any)
         mosaic = np.concatenate(seen if all(s.shape[1] == seen[0].shape[1] for s in seen)
                                 else [s.reshape(-1, 1, 3) for s in seen], axis=0)
         # octree: as close as median cut here (mean error 4.0 against 4.0 on stylized 640x360
