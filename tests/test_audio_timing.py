@@ -174,6 +174,18 @@ def test_sound_whose_rate_changes_midway_is_reencoded_in_place(tmp_path):
     assert abs(len(sound) / RATE - 0.96 - 40 * 1152 / 44100) < 0.05  # played through to the end
 
 
+def test_sound_after_a_change_back_is_in_place_though_the_decoder_overlaps_it(tmp_path):
+    """FFmpeg's MP2 decoder gives the first packet after a change of rate at the old rate: from
+    44.1 back to 48 kHz that frame runs past the next one's time (102 samples at 48 kHz). The
+    encoder packs frames one after another, so all the sound after it was heard 2.1 ms late; the
+    overlap is cut instead."""
+    src, signal = make_rate_change_video(tmp_path / "in.ts")  # 48, 44.1, then 48 kHz again
+    out = tmp_path / "out.webm"
+    stylize(src, out)
+    for at in (RATE // 2, int(2.5 * RATE)):  # in the first stretch, and in the last
+        assert abs(heard_at(out, signal, at) - heard_at(src, signal, at)) * RATE <= 2
+
+
 def test_reencoded_sound_is_in_place_and_whole_across_changes_of_rate_there_and_back(tmp_path):
     """48 kHz, then 44.1, 48 and 44.1 again, a second each, frame after frame into Opus: each
     stretch is heard where it was, and nothing is lost at a change or at the end. What the

@@ -36,8 +36,8 @@ import numpy as np
 
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.decode import (SWS_MATRIX, AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, error_text,
-                                has_alpha, yuv_matrix)
+from vidstyle.io.decode import (SWS_MATRIX, AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, cut_audio_frame,
+                               error_text, has_alpha, yuv_matrix)
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 from vidstyle.io.images import check_image_size
 
@@ -1375,9 +1375,8 @@ class VideoEncoder:
         ``track``, after silence for any gap before it."""
         out = self._audio_out[track]
         for converted in self._as_first(track, frame):
-            for silence in self._silence_before(track, converted):
-                self._mux(out.encode(silence))
-            self._mux(out.encode(converted))
+            for placed in self._in_place(track, converted):
+                self._mux(out.encode(placed))
 
     def _as_first(self, track: int, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
         """``frame`` in the sample format, layout and rate of the track's first frame (None: the
@@ -1402,27 +1401,41 @@ class VideoEncoder:
             self._audio_converter[track] = (setup, av.AudioResampler(format=first[0], layout=first[1], rate=first[2]))
         return frames + self._audio_converter[track][1].resample(frame)
 
-    def _silence_before(self, track: int, frame: av.AudioFrame) -> list[av.AudioFrame]:
-        """Silence for a gap in a re-encoded track before ``frame`` (a damaged packet skipped, a
-        capture's dropout). The encoder takes samples in frames of its own size (Opus's 960, AAC's
-        1024) one after another, each timed by its first sample: the one across a gap took the
-        sound after the gap into it, up to a frame of it (20 ms for Opus) heard that much early.
-        Sound that starts after the output's 0 (later than the picture) gets silence from 0 too:
-        begun where it starts, the track's first time was rounded to .mkv/.webm's whole
-        milliseconds, and all its sound with it (1 ms late measured for Opus into .webm)."""
+    def _in_place(self, track: int, frame: av.AudioFrame) -> list[av.AudioFrame]:
+        """``frame`` of a re-encoded track as the encoder must take it for its sound to be heard at
+        its time. The encoder takes samples in frames of its own size (Opus's 960, AAC's 1024) one
+        after another, each timed by its first sample, so sound is heard where it is only when each
+        frame begins where the one before ended:
+
+        - a gap before ``frame`` (a damaged packet skipped, a capture's dropout) is filled with
+          silence: the encoder's frame across it took the sound after it in, up to a frame of it
+          (20 ms for Opus) heard that much early. Sound that starts after the output's 0 (later
+          than the picture) gets silence from 0 too: begun where it starts, the track's first time
+          was rounded to .mkv/.webm's whole milliseconds, and all its sound with it (1 ms late
+          measured for Opus into .webm);
+        - the start of a frame that overlaps the one before is cut: FFmpeg's MP2 decoder gives
+          the first packet after a change of sample rate at the old one, running past the next
+          frame's time, and all the sound after it was heard that much late (2.1 ms measured)."""
         if frame.pts is None or frame.time_base is None:
-            return []
+            return [frame]
         tick = Fraction(1, frame.sample_rate) / frame.time_base  # a sample, in the frame's ticks (1 from the decoder)
-        follows = self._audio_end.get(track, 0)
-        self._audio_end[track] = frame.pts + round(frame.samples * tick)
+        before = self._audio_end.get(track)
+        follows = 0 if before is None else before
         gap = round((frame.pts - follows) / tick)
+        if gap < 0 and before is not None:  # (a first frame before the output's 0 stays whole: an edit list hides that)
+            if -gap >= frame.samples:
+                return []  # wholly within what was heard already
+            time_base = frame.time_base
+            frame = cut_audio_frame(frame, -gap, frame.samples)
+            frame.pts, frame.time_base = follows, time_base
+        self._audio_end[track] = frame.pts + round(frame.samples * tick)
         out = []
         while gap > 0:
             samples = min(gap, frame.sample_rate)  # a second at a time
             out.append(silent_audio_frame(frame, samples, follows))
             follows += round(samples * tick)
             gap -= samples
-        return out
+        return out + [frame]
 
     def _write_subtitle_now(self, item: SubtitleItem) -> None:
         packet = item.packet
