@@ -85,7 +85,9 @@ def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", fr
 
 def make_letterboxed_sample(path: str | Path, frames: int, bar: int = 30, filled_from: int | None = None) -> Path:
     """The project's sample clip (camera motion) at 320x180 inside black bars ``bar`` rows thick,
-    lossless 4:4:4, 24 frames/s; from frame ``filled_from`` on a grey card fills the whole frame."""
+    lossless 4:4:4, 24 frames/s; from frame ``filled_from`` on a grey ramp fills the whole frame
+    (60 on the top row, one level lighter each row down: no two rows alike, so that a row copied
+    over another shows)."""
     import cv2
 
     sample = Path(__file__).parents[1] / "samples" / "sample.mp4"
@@ -97,7 +99,7 @@ def make_letterboxed_sample(path: str | Path, frames: int, bar: int = 30, filled
             image[bar:180 - bar] = cv2.resize(frame.to_ndarray(format="rgb24"), (320, 180 - 2 * bar),
                                              interpolation=cv2.INTER_AREA)
             if filled_from is not None and k >= filled_from:
-                image[:] = 200
+                image[:] = (60 + np.arange(180, dtype=np.uint8))[:, None, None]
             new = av.VideoFrame.from_ndarray(image, format="rgb24")
             new.pts, new.time_base = k, Fraction(1, 24)
             out.mux(stream.encode(new))
