@@ -216,6 +216,12 @@ def test_frames_that_change_size_midway_are_a_clear_error():
     stylized = frames[:2] + [frames[2][:24, :32].copy()]
     with pytest.raises(VidstyleError, match="frame 2 changes size"):
         warping_error(frames, stylized, preset="ultrafast")
+    # a picture area of other frames (the API's picture=): one error, not whole frames scored as
+    # if its picture had reached into the bars from the first
+    from vidstyle.letterbox import PictureArea
+
+    with pytest.raises(VidstyleError, match="^the picture area is of 64x36 frames, not of the input's 64x48$"):
+        warping_error(frames, frames, preset="ultrafast", picture=PictureArea(6, 30, 0, 64, (36, 64)))
 
 
 def test_frame_counts_one_apart_are_caught_both_ways(tmp_path):
@@ -698,11 +704,12 @@ def test_an_inputs_black_bars_are_left_out_of_the_errors(tmp_path):
     flicker[1::2, bar:96 - bar] += 20  # every other frame 20 levels brighter, in the picture only
     stylized = _write_timed(tmp_path / "flicker.mp4", np.clip(flicker, 0, 255).astype(np.uint8),
                             [Fraction(i, 24) for i in range(len(frames))])
-    result = evaluate_videos(src, stylized)
+    result = evaluate_videos(src, stylized, long_term=3)  # (3: frames t and t - 3 differ in flicker)
     assert result["bars"] == f"top {bar}, bottom {bar}"
     assert result["notes"] == [f"the input's black bars (top {bar}, bottom {bar}) are left out: the errors are "
                                "the picture's"]
     assert result["warping_error"] == pytest.approx((20 / 255) ** 2, rel=0.2)  # 2/3 of it with the bars in
+    assert result["warping_error_long_term"] == pytest.approx((20 / 255) ** 2, rel=0.2)  # the long pairs' too
     assert result["valid_fraction"] > 0.9  # of the picture
 
 
@@ -741,6 +748,11 @@ def test_where_the_picture_reaches_into_the_bars_whole_frames_are_scored(tmp_pat
     assert result["bars"] == "top 12, bottom 12 until 0.92 s" and "bars_until_frame" not in result
     assert "then whole frames'" in result["notes"][0]
     assert result["warping_error"] > 1e-3  # (0.0002 with the flicker left out)
+    # a segment's bars are looked for in the segment, as vidstyle stylize --start looks for them:
+    # its last two frames fill the whole frame, so there are none
+    segment = _write_timed(tmp_path / "segment.mp4", frames[22:], [Fraction(i, 24) for i in range(2)])
+    result = evaluate_videos(src, segment, start=22 / 24)
+    assert result["frames"] == 2 and result["bars"] is None and not any("bars" in n for n in result["notes"])
 
 
 def test_a_long_term_history_past_the_memory_is_refused_not_killed(monkeypatch):
