@@ -542,6 +542,20 @@ def test_usable_cores_keep_to_a_containers_cpu_quota(tmp_path, monkeypatch):
     assert device.usable_cores() == mask
 
 
+def test_usable_memory_is_the_machines_or_a_smaller_container_limit():
+    """What train and eval --long-term measure their need against, and how their errors say it."""
+    from vidstyle.device import usable_memory
+
+    gib = 2 ** 30
+    assert usable_memory(64 * gib, 4 * gib) == (4 * gib, "this container may use")
+    assert usable_memory(4 * gib, 64 * gib) == (4 * gib, "this machine has")  # a limit above the machine's
+    assert usable_memory(4 * gib, None) == (4 * gib, "this machine has")
+    # a system that does not say its memory: the container's limit still holds (no comparison
+    # with None), and with neither, nothing to check against
+    assert usable_memory(None, 4 * gib) == (4 * gib, "this container may use")
+    assert usable_memory(None, None) == (None, "this machine has")
+
+
 def test_device_and_precision_choice(monkeypatch):
     assert resolve_device("cpu").type == "cpu"
     # auto prefers CUDA, then MPS, then the CPU
