@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -597,7 +598,7 @@ def test_camera_unplugged_stops_cleanly_and_finalizes(tmp_path, monkeypatch):
     assert summary.processed >= 1 and len(decoded_times_and_marks(out)[0]) == summary.processed
 
 
-def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(tmp_path, monkeypatch):
+def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(tmp_path, monkeypatch, caplog):
     """A backend may report, before the first read, another size than its frames have (the size
     asked for, 0x0): the recording, opened at the reported size, failed on the first frame ("frame
     size changed mid-stream") and an empty file was listed as recorded. A later change of mode is
@@ -620,8 +621,10 @@ def test_a_camera_is_recorded_at_the_size_of_its_frames_not_the_size_it_reports(
     assert (cam.width, cam.height) == (80, 60)
     cam.live = False  # every frame processed: the counts below are exact
     out = tmp_path / "rec.mkv"
-    summary = run_live(cam, StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        summary = run_live(cam, StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out))
     assert summary.errors == [] and summary.recordings == [str(out)] and summary.processed == 16
+    assert caplog.text.count("changes size mid-stream, from 80x60 to 40x30") == 1  # said once, not each frame
     with av.open(str(out)) as c:
         assert (c.streams.video[0].width, c.streams.video[0].height) == (80, 60)
         assert sum(1 for _ in c.decode(video=0)) == 16
@@ -636,10 +639,14 @@ def test_a_camera_that_fails_its_reads_while_it_starts_is_waited_for(monkeypatch
 
         REPORTED = {"width": 0, "height": 0, "fps": 30}
         deliver = True
+        released = 0
 
         def __init__(self, target, backend):
             super().__init__(target, backend)
             self.ready_at = time.perf_counter() + 0.3
+
+        def release(self):
+            Starting.released += 1
 
         def read(self):
             if not self.deliver or time.perf_counter() < self.ready_at:
@@ -654,6 +661,7 @@ def test_a_camera_that_fails_its_reads_while_it_starts_is_waited_for(monkeypatch
     monkeypatch.setattr(capture.CameraSource, "FIRST_FRAME_WAIT", 0.2)
     with pytest.raises(VidstyleError, match="camera 0 opened but delivered no frame"):
         capture.CameraSource(0)
+    assert Starting.released == 1  # let go, not held open (and busy) for as long as the error is
 
 
 def test_a_camera_macos_refuses_names_its_privacy_setting(monkeypatch):
