@@ -1138,7 +1138,7 @@ def keys():
     return -1
 source = MarkedSource(frames=100)
 source.live = False
-run_live(source, StyleBank([stylizer]), LiveOptions(window=False, record=Path(sys.argv[2])), keys=keys,
+run_live(source, StyleBank([stylizer]), LiveOptions(window=False, record=Path(sys.argv[2]), overwrite=True), keys=keys,
          log=lambda msg: print(msg, file=sys.stderr, flush=True))
 """
 
@@ -1146,13 +1146,15 @@ run_live(source, StyleBank([stylizer]), LiveOptions(window=False, record=Path(sy
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the exit hook uses glibc's __cxa_atexit")
 def test_a_native_exit_mid_session_still_finalizes_the_recording(tmp_path):
     rec = tmp_path / "rec.mp4"
+    rec.write_bytes(b"yesterday's whole recording")  # --overwrite given: yet the part cut short takes rec-2
     r = subprocess.run([sys.executable, "-c", _NATIVE_EXIT_SCRIPT, str(Path(__file__).parent), str(rec)],
                        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert "outputs were finalized" in r.stderr and "frames captured" in r.stderr, r.stderr
     # the 8th frame (warm-up + 8 calls) was stylized, then the keys were read before it was recorded
-    assert decoded_times_and_marks(rec)[1] == list(range(7))
+    assert decoded_times_and_marks(tmp_path / "rec-2.mp4")[1] == list(range(7))
+    assert rec.read_bytes() == b"yesterday's whole recording"
     assert not list(tmp_path.glob(".*partial*"))
 
 
