@@ -88,6 +88,33 @@ def test_the_palette_is_kept_until_a_frame_no_longer_fits_it():
     assert np.abs(out[first][0].to_ndarray(format="rgb24")[21:26, 31:37].astype(int) - [230, 30, 20]).mean() < 25
 
 
+def test_a_transparent_palette_keeps_its_last_entry_for_the_transparency_alone():
+    """With transparency, the palette's last entry is GIF's transparent one (alpha 0, which FFmpeg's
+    encoder takes as such): the other 255 colours are made from the opaque pixels alone, none of
+    which is drawn with that entry, and a palette made again the same as the first (after a flash)
+    is told apart without losing it."""
+    rng = np.random.default_rng(5)
+    scene = (rng.random((48, 64, 3)) * np.array([60, 255, 255])).astype(np.uint8)  # thousands of colours, no red
+    under = scene.copy()
+    under[8:24, 8:40] = [255, 0, 255]  # magenta under the hole: never seen, so not a colour of the palette
+    alpha = np.full((48, 64), 255, np.uint8)
+    alpha[8:24, 8:40] = 0
+    flash = np.full_like(scene, 255)
+    palette = GifPalette(transparent=True)
+    images = [under] * GifPalette.PALETTE_FRAMES + [flash, under]
+    out = [f for i, image in enumerate(images) for f in palette.add(image, i, 1, alpha)] + palette.flush()
+    assert len(out) == len(images)
+    argbs = [frame.to_ndarray()[1] for frame, _, _ in out]
+    assert bytes(argbs[-1]) != bytes(argbs[0])  # the palette after the flash is told apart from the first...
+    assert np.array_equal(argbs[-1][:, 1:], argbs[0][:, 1:])  # ...though its colours are the same
+    for frame, _, _ in out:
+        indices, argb = frame.to_ndarray()
+        assert argb[GifPalette.TRANSPARENT, 0] == 0 and (argb[:GifPalette.TRANSPARENT, 0] >= 128).all()
+        assert ((indices == GifPalette.TRANSPARENT) == (alpha == 0)).all()
+    colours = argbs[0][:GifPalette.TRANSPARENT, 1:].astype(int)
+    assert np.abs(colours - [255, 0, 255]).max(axis=1).min() > 60  # no magenta, nor near it
+
+
 def test_webp_keeps_timing_loops_and_keeps_transparency(tmp_path, caplog):
     folder = tmp_path / "render"
     folder.mkdir()
@@ -448,10 +475,11 @@ def test_soft_transparency_into_a_gif_is_rounded_and_said(tmp_path, caplog):
     rgba = np.zeros((40, 64, 4), np.uint8)
     rgba[..., 0], rgba[..., 1] = 200, np.arange(64)[None] * 3
     rgba[..., 3] = np.repeat(np.linspace(0, 255, 64).round().astype(np.uint8)[None], 40, axis=0)
+    rgba[:, 30:32, 3] = [127, 128]  # half: opaque from 128 on
     for i in range(3):
         write_image(folder / f"f_{i:03d}.png", rgba)
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize(folder, tmp_path / "soft.gif", sequence_fps=10)
-    assert "GIF's transparency is all or nothing" in caplog.text
+    assert caplog.text.count("GIF's transparency is all or nothing") == 1  # said once, not at every frame
     frames, _, _ = animation(tmp_path / "soft.gif")
     assert all(np.array_equal(f[..., 3], np.where(rgba[..., 3] >= 128, 255, 0)) for f in frames)
