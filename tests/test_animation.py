@@ -327,6 +327,20 @@ def test_pictures_wider_than_webp_or_jpeg_holds_are_refused_before_the_network(t
     assert Image.open(tmp_path / "wide.webp").size == (16382, 16)  # (even sizes)
 
 
+def test_the_largest_picture_each_format_holds_is_written_and_one_pixel_more_refused():
+    """Each side counts (a tall picture as a wide one), up to the format's own limit exactly:
+    libwebp's 16383 and libjpeg's 65500 pixels; PNG has none worth saying."""
+    from vidstyle.io.images import check_image_size
+
+    for name, limit in (("out.webp", 16383), ("out.jpg", 65500), ("f_%04d.jpeg", 65500)):
+        check_image_size(name, limit, 16)
+        check_image_size(name, 16, limit)
+        for size in ((limit + 1, 16), (16, limit + 1)):
+            with pytest.raises(VidstyleError, match=rf"would be {size[0]}x{size[1]}, .*\({limit} pixels a side\)"):
+                check_image_size(name, *size)
+    check_image_size("out.png", 70000, 16)
+
+
 def _one_frame_apng(path, picture: np.ndarray) -> None:
     """An APNG holding one frame (acTL num_frames 1; Pillow writes one frame as a plain PNG)."""
     import io
