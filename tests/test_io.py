@@ -1477,6 +1477,12 @@ def test_a_pipe_is_refused_wherever_a_file_is_read_not_waited_on(tmp_path):
                        (lambda: RAFTFlow(pipes["style.safetensors"]), r"RAFT weights file is a pipe, not a file")):
         error = _returns_soon(call)
         assert isinstance(error, VidstyleError) and re.search(said, str(error)), (said, error)
+    # a .gif or .apng named as the input is asked whether it is one frame (a still) before it is read
+    from vidstyle.io.images import is_one_frame_animation
+
+    sticker = tmp_path / "sticker.gif"
+    os.mkfifo(sticker)
+    assert _returns_soon(lambda: is_one_frame_animation(sticker)) is None and not is_one_frame_animation(sticker)
 
 
 def test_a_photo_under_a_videos_name_is_told_its_image_name_only_where_stills_are_taken(tmp_path):
