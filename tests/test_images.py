@@ -269,6 +269,9 @@ def test_a_large_painting_or_photo_past_pillows_bomb_limit_is_said_as_read_image
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100 // 2)  # over twice: refused, by the reader's words
     with pytest.raises(VidstyleError, match=r"cannot read image .*huge.png: too large"):
         load_style_image(path, 64)
+    # the profile of an image sequence's first frame, which FFmpeg reads whatever its size: none,
+    # not Pillow's raw DecompressionBombError when the output is opened
+    assert rgb_profile(path) is None
 
 
 def test_a_sixteen_bit_still_is_said_to_be_written_in_8_bits(tmp_path, caplog):
