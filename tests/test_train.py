@@ -604,6 +604,7 @@ def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_
                              ({"style_size": 100000}, "--style-size must be at most 4096"),
                              ({"batch_size": 100000}, "--batch-size must be at most 1024"),
                              ({"steps": 10 ** 20}, "--steps must be at most 10000000"),  # trained for ever
+                             ({"steps": 10 ** 7 + 1}, "--steps must be at most 10000000, got 10000001"),
                              ({"lr": 1e300}, "--lr must be a number > 0 and at most 10"),
                              ({"seed": 10 ** 23}, r"--seed must be between 0 and 2\*\*63 - 1"),
                              ({"seed": -1}, "--seed must be between")):
@@ -612,6 +613,16 @@ def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_
     with pytest.raises(VidstyleError, match="every loss weight is 0"):
         TrainConfig(**base, content_weight=0, style_weight=0, tv_weight=0).validate()
     TrainConfig(**base, image_size=128, lr=1e-3, seed=2 ** 63 - 1, steps=10 ** 7).validate()  # the bounds pass
+    # optimize's bounds pass too (refused here by the --lr checked after them, before any work)
+    from vidstyle.train.config import OptimizeConfig
+    from vidstyle.train.optimize import optimize_file
+
+    with pytest.raises(VidstyleError, match="^--lr must be"):
+        optimize_file(OptimizeConfig(style=base["styles"][0], content=base["content"], image_size=4096, style_size=4096,
+                                     steps=10 ** 7, lr=1e300), tmp_path / "o.png")
+    with pytest.raises(VidstyleError, match="^--steps must be at most 10000000, got 10000001$"):
+        optimize_file(OptimizeConfig(style=base["styles"][0], content=base["content"], steps=10 ** 7 + 1),
+                      tmp_path / "o.png")
 
 
 def test_a_second_content_folder_is_refused_not_dropped(tmp_path, capsys):
