@@ -768,6 +768,12 @@ def test_a_long_term_history_past_the_memory_is_refused_not_killed(monkeypatch):
                                             r"machine has 0.0 GiB: give a smaller --long-term$"):
         warping_error(frames, frames, long_term=6)
     assert warping_error(frames[:4], frames[:4], long_term=6)["frames"] == 4  # shorter than K: it fits
+    # a container's memory limit (docker --memory) kills the run as surely: below the machine's, it counts
+    monkeypatch.setattr(eval_module, "physical_memory", lambda: 64 * 2 ** 30)
+    monkeypatch.setattr(eval_module, "cgroup_memory_limit", lambda: 64 * 1024)
+    with pytest.raises(VidstyleError, match=r"and this container may use 0.0 GiB: give a smaller --long-term$"):
+        warping_error(frames, frames, long_term=6)
+    monkeypatch.setattr(eval_module, "cgroup_memory_limit", lambda: None)
     monkeypatch.setattr(eval_module, "physical_memory", lambda: None)  # a system that does not say: as before
     assert warping_error(frames, frames, long_term=6)["warping_error_long_term"] is not None
 
