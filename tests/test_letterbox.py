@@ -268,6 +268,12 @@ def test_crop_and_paste_refuse_frames_of_another_size_and_float_pictures():
         area.crop(other)
     with pytest.raises(ValueError, match=rf"frame must be {W}x{H + 24} .*got {W + 20}x{H + 24}"):
         area.paste(other, area.crop(frames[0]))
+    # bars put back from, or edges continued into, a frame of another size: refused as well, not
+    # another region's rows copied
+    with pytest.raises(ValueError, match=rf"frame must be {W}x{H + 24} .*got {W + 20}x{H + 24}"):
+        area.restore_bars(frames[0].copy(), other)
+    with pytest.raises(ValueError, match=rf"image must be {W}x{H + 24} .*got {W + 20}x{H + 24}"):
+        area.extend_edges(other)
     with pytest.raises(ValueError, match="uint8.*scale float images"):
         area.paste(frames[0], area.crop(frames[0]) / 255.0)
     with pytest.raises(ValueError, match="RGB"):
