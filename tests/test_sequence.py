@@ -191,7 +191,8 @@ def test_an_ffmpeg_without_glob_patterns_reads_frames_numbered_without_gaps(tmp_
     """FFmpeg's Windows builds have no glob patterns (image2 then fails with ENOSYS): a folder of
     frames was "not a readable video file (Function not implemented)". Numbered without gaps, in one
     pattern, it is read through FFmpeg's own numbered pattern (padded or not, from any first
-    number, a % in the folder's or the frames' names kept); otherwise said, with what to do."""
+    number, a % in the folder's or the frames' names kept; one frame named without a number as it
+    is, where it raised IndexError); otherwise said, with what to do."""
     import errno
 
     import av
@@ -211,6 +212,10 @@ def test_an_ffmpeg_without_glob_patterns_reads_frames_numbered_without_gaps(tmp_
         result = stylize_video(tmp_path / folder, tmp_path / "o.mp4", Invert(), temporal="off", progress=False,
                                overwrite=True)
         assert result.frames == 6 and marks(read_frames(tmp_path / "o.mp4"), 6) == list(range(6))
+    write_sequence(tmp_path / "one", 1, name="cover.png")  # one frame, its name without a number
+    result = stylize_video(tmp_path / "one", tmp_path / "o.mp4", Invert(), temporal="off", progress=False,
+                           overwrite=True)
+    assert result.frames == 1 and marks(read_frames(tmp_path / "o.mp4"), 1) == [0]
     write_sequence(tmp_path / "gap", 4, skip=(2,))  # frame_0003.png missing: FFmpeg would stop there
     with pytest.raises(VidstyleError, match=r"gap: this FFmpeg build reads no folder of frames with gaps in their "
                                             r"numbers .*-framerate 30000/1001 -start_number 1 -i "

@@ -109,6 +109,9 @@ class ImageSequence:
             return av.open(self.pattern(), "r", format="image2", options={"pattern_type": "glob", "framerate": rate})
         except av.error.NotImplementedError:  # ENOSYS: FFmpeg built without glob(3), as on Windows
             pass
+        if self.number(0) is None:  # one frame named without a number (find_sequence takes it): as it is
+            return av.open(str((self.folder / self.names[0]).resolve()), "r", format="image2",
+                           options={"pattern_type": "none", "framerate": rate})
         # what reads there: FFmpeg's own numbered pattern, from the first frame's number on, which
         # stops at the first number missing: a folder without gaps reads whole
         numbered, start = self.numbered_pattern()
@@ -125,7 +128,7 @@ class ImageSequence:
         """(the first frame's name with its number as FFmpeg's field: ``frame_%04d.png`` (``%%``
         for a ``%`` of its own), that number): the frames as FFmpeg's numbered pattern reads them."""
         first = self.names[0]
-        digits = re.findall(r"\d+", Path(first).stem)[-1]  # (a frame's name has a number: find_sequence)
+        digits = re.findall(r"\d+", Path(first).stem)[-1]  # (more than one frame: each has a number, find_sequence)
         at = first.rfind(digits, 0, len(Path(first).stem))
         field = f"%0{len(digits)}d" if digits.startswith("0") and len(digits) > 1 else "%d"
         return first[:at].replace("%", "%%") + field + first[at + len(digits):].replace("%", "%%"), int(digits)
