@@ -1052,6 +1052,9 @@ BAD_INPUTS = [
      "vidstyle: error: --out must end in .safetensors, got o.pt"),
     (["optimize", "--style", "missing.jpg", "--content", "nope.jpg", "-o", "o.txt"],
      "vidstyle: error: output must be an image file"),
+    # a window's option with --no-window first, as before these checks (not a missing source)
+    (["live", "--source", "missing.mp4", "--no-window", "--side-by-side"],
+     "vidstyle: error: --side-by-side applies to the window, which --no-window leaves out"),
 ]
 
 

@@ -460,11 +460,19 @@ def _add_live(subparsers) -> None:
 
 
 def _check_live(args) -> None:
-    """`vidstyle live`'s recording path, styles and file source, said before torch's import
-    (seconds); the command checks them again, as it checks everything."""
+    """`vidstyle live`'s window options, recording path, styles and file source, said before
+    torch's import (seconds); the command checks the last three again, as it checks everything."""
+    from vidstyle.errors import VidstyleError
     from vidstyle.io.files import check_output, check_source_video
     from vidstyle.models.zoo import resolve_style
 
+    # first, as before these checks; and said, as --fps with --source is: without a window they
+    # did nothing (the recording is the stylized picture alone, side by side or not)
+    unused = [name for name, given in (("--fullscreen", args.fullscreen), ("--side-by-side", args.side_by_side),
+                                       ("--no-overlay", args.no_overlay)) if given]
+    if args.no_window and unused:
+        raise VidstyleError(f"{' and '.join(unused)} {'apply' if len(unused) > 1 else 'applies'} to the window, "
+                            "which --no-window leaves out")
     if args.record:
         check_output(args.record, input=args.source, overwrite=args.overwrite)
     for style in args.style or ():

@@ -1164,14 +1164,8 @@ def open_source(args) -> FrameSource:
 
 
 def live_command(args) -> int:
-    """``vidstyle live``, its arguments parsed by :mod:`vidstyle.cli`."""
-    # said, as --fps with --source is: without a window they did nothing (the recording is the
-    # stylized picture alone, side by side or not)
-    unused = [name for name, given in (("--fullscreen", args.fullscreen), ("--side-by-side", args.side_by_side),
-                                       ("--no-overlay", args.no_overlay)) if given]
-    if args.no_window and unused:
-        raise VidstyleError(f"{' and '.join(unused)} {'apply' if len(unused) > 1 else 'applies'} to the window, "
-                            "which --no-window leaves out")
+    """``vidstyle live``, its arguments parsed and checked by :mod:`vidstyle.cli` (window options
+    that --no-window leaves unused are refused there)."""
     options = LiveOptions(window=not args.no_window, side_by_side=args.side_by_side, fullscreen=args.fullscreen,
                           overlay=not args.no_overlay, record=Path(args.record) if args.record else None,
                           overwrite=args.overwrite, output_dir=Path(args.output_dir or "."), duration=args.duration,
