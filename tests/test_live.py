@@ -528,6 +528,32 @@ def test_a_file_that_appears_under_the_recordings_name_is_kept_without_overwrite
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def test_a_recording_that_cannot_replace_the_old_file_is_kept_beside_it(tmp_path, monkeypatch):
+    """--overwrite while Windows holds the old recording open in a player: the recording, which
+    cannot be made again, takes the next free name, as stylize's outputs are kept beside a file they
+    cannot replace, and the session goes on to its summary. It ended with "PermissionError: ...
+    (run with --debug for the traceback)", the recording left under a hidden temporary name."""
+    out = tmp_path / "rec.mp4"
+    out.write_bytes(b"the old recording, open in a player")
+    real_replace = os.replace
+
+    def held_open(src, dst, *args, **kw):
+        if Path(dst) == out:
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real_replace(src, dst, *args, **kw)
+
+    monkeypatch.setattr(os, "replace", held_open)
+    lines = []
+    summary = run_live(MarkedSource(frames=6), StyleBank([SlowStylizer()]),
+                       LiveOptions(window=False, record=out, overwrite=True), log=lines.append)
+    kept = tmp_path / "rec-2.mp4"
+    assert f"cannot replace {out} (Permission denied: is it open in another program?): the recording is {kept}" \
+        in lines, lines
+    assert summary.recordings == [str(kept)] and len(decoded_times_and_marks(kept)[0]) == summary.processed
+    assert out.read_bytes() == b"the old recording, open in a player"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec-2.mp4", "rec.mp4"]
+
+
 def test_recording_paths():
     paths = RecordingPaths(Path("/tmp/does-not-exist-dir/a.mp4"), Path("."))
     assert [paths.next().name for _ in range(3)] == ["a.mp4", "a-2.mp4", "a-3.mp4"]

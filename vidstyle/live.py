@@ -569,6 +569,7 @@ class Recording:
         self.path = check_output(path, overwrite=overwrite)
         self.asked = self.path  # (path is where the file is: another name when this one was taken meanwhile)
         self.overwrite = overwrite
+        self.not_replaced: str | None = None  # why the file under the name asked for could not be replaced
         self._tmp = temp_path_beside(self.path)
         container = OUTPUT_FORMATS[self.path.suffix.lower()]
         # A time base each muxer keeps as is (mp4/mov turn 1/1000 into 1/16000; Matroska forces
@@ -641,7 +642,9 @@ class Recording:
         """Rename the finished file onto :attr:`path`, replacing what is there when ``overwrite``
         (default: as the recording was asked). Otherwise a file under that name stays, and the
         recording, which cannot be made again, takes the next free numbered name (PATH-2,
-        PATH-3...), which :attr:`path` then is."""
+        PATH-3...), which :attr:`path` then is; so does one that cannot replace the file there
+        (Windows refuses while a player holds it open), as other outputs are kept beside it
+        (:func:`vidstyle.io.files.atomic_output`), :attr:`not_replaced` saying why."""
         from vidstyle.io.files import move_into_place
 
         overwrite = self.overwrite if overwrite is None else overwrite
@@ -653,6 +656,10 @@ class Recording:
             except FileExistsError:
                 n += 1
                 path = numbered_name(self.path, n)
+            except PermissionError as exc:
+                if not (overwrite and path.exists()):
+                    raise
+                self.not_replaced, overwrite = exc.strerror or str(exc), False  # (the name is taken: next free one)
         self.path = path
 
 
@@ -916,6 +923,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             errors.append(f"recording {finished.path}: {failed}")
         if finished.frames and finished.path != finished.asked and cut_short:
             log(f"what was recorded is kept in {finished.path}, beside {finished.asked}")
+        elif finished.frames and finished.not_replaced:
+            log(f"cannot replace {finished.asked} ({finished.not_replaced}: is it open in another program?): "
+                f"the recording is {finished.path}")
         elif finished.frames and finished.path != finished.asked:
             log(f"{finished.asked} appeared while recording (another program's?): the recording is {finished.path}")
         if finished.frames:
