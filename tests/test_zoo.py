@@ -240,6 +240,9 @@ def test_the_blend_hint_of_any_multi_style_file_works_and_bundled_files_go_by_th
     mix = Styles.LIGHT_MIX.value.path
     assert resolve_style("light_mix").path == resolve_style("light_mix.safetensors").path == mix
     assert resolve_style("light_mix.safetensors:the_scream").mix == (0.0, 1.0, 0.0, 0.0)
+    # by its bare name too, as --style light_mix is taken ("unknown style 'light_mix:...'" before)
+    blend = resolve_style("light_mix:starry_night=0.5,the_scream=0.5")
+    assert blend.path == mix and blend.mix == resolve_style("mix:starry_night=0.5,the_scream=0.5").mix
     assert resolve_style("starry_night.safetensors").path == Styles.STARRY_NIGHT.value.path
     (tmp_path / "light_mix").write_bytes(b"not a model")  # a file here of a bundled file's name: that file
     with pytest.raises(VidstyleError, match="not a valid safetensors model file"):

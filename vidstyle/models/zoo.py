@@ -252,10 +252,12 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
         raise VidstyleError(f"{what} (blendable: {', '.join(sorted(held)) or 'none'}; see `vidstyle styles`)")
     if ":" in text and not Path(text).expanduser().exists():
         # FILE:a=0.7,b=0.3, split at the last colon (style names hold none; a folder may): FILE is
-        # a .safetensors name, or any file that is there (the blend hint names a file as it was given)
+        # a .safetensors name, any file that is there (the blend hint names a file as it was given),
+        # or a bundled file by its name (light_mix:a=0.7,b=0.3, as --style light_mix is taken)
         head, _, tail = text.rpartition(":")
         if not any(sep and sep in tail for sep in ("/", os.sep, os.altsep)) and (
-                head.lower().endswith(".safetensors") or Path(head).expanduser().is_file()):
+                head.lower().endswith(".safetensors") or Path(head).expanduser().is_file()
+                or bundled_file(head) is not None):
             text, mix_text = head, tail
     path = Path(text).expanduser()
     styles = bundled_styles()
