@@ -114,3 +114,20 @@ def unreadable_safetensors(monkeypatch):
     monkeypatch.setattr("safetensors.safe_open", as_safetensors_says)  # imported at the call (loss networks)
     monkeypatch.setattr(weights, "safe_open", as_safetensors_says)  # imported at the top (model files)
     monkeypatch.setattr(weights, "open", denied, raising=False)
+
+
+@pytest.fixture
+def held_open(monkeypatch):
+    """``held_open(path)``: from then on ``os.replace`` onto ``path`` fails as Windows fails it while
+    another program (a player) holds the file open, PermissionError; other renames work."""
+    real_replace = os.replace
+
+    def hold(path: Path) -> None:
+        def replace(src, dst, *args, **kwargs):
+            if Path(dst) == Path(path):
+                raise PermissionError(13, "Permission denied", str(dst))
+            return real_replace(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(os, "replace", replace)
+
+    return hold

@@ -788,21 +788,14 @@ def test_atomic_output_says_what_it_could_not_clean_up(tmp_path, monkeypatch):
             shutil.rmtree(gone.parent)
 
 
-def test_a_finished_output_that_cannot_replace_the_old_one_is_kept_beside_it(tmp_path, monkeypatch):
+def test_a_finished_output_that_cannot_replace_the_old_one_is_kept_beside_it(tmp_path, held_open):
     """Windows refuses to replace a file another program holds open (a player showing the last
     render): with overwrite, the finished output was deleted with "Permission denied", hours of
     work lost. It is kept under the next free numbered name, and the error says where."""
     target = tmp_path / "o.mp4"
     target.write_bytes(b"the old render, open in a player")
     (tmp_path / "o-2.mp4").write_bytes(b"another file")
-    real_replace = os.replace
-
-    def held_open(src, dst, *args, **kw):
-        if Path(dst) == target:
-            raise PermissionError(13, "Permission denied", str(dst))
-        return real_replace(src, dst, *args, **kw)
-
-    monkeypatch.setattr(os, "replace", held_open)
+    held_open(target)
     with pytest.raises(VidstyleError, match=r"cannot replace .*o\.mp4 \(Permission denied: is it open in another "
                                             r"program\?\); the finished output is kept as .*o-3\.mp4"):
         with atomic_output(target, overwrite=True) as temp:

@@ -528,21 +528,14 @@ def test_a_file_that_appears_under_the_recordings_name_is_kept_without_overwrite
     assert not list(tmp_path.glob(".*partial*"))
 
 
-def test_a_recording_that_cannot_replace_the_old_file_is_kept_beside_it(tmp_path, monkeypatch):
+def test_a_recording_that_cannot_replace_the_old_file_is_kept_beside_it(tmp_path, held_open):
     """--overwrite while Windows holds the old recording open in a player: the recording, which
     cannot be made again, takes the next free name, as stylize's outputs are kept beside a file they
     cannot replace, and the session goes on to its summary. It ended with "PermissionError: ...
     (run with --debug for the traceback)", the recording left under a hidden temporary name."""
     out = tmp_path / "rec.mp4"
     out.write_bytes(b"the old recording, open in a player")
-    real_replace = os.replace
-
-    def held_open(src, dst, *args, **kw):
-        if Path(dst) == out:
-            raise PermissionError(13, "Permission denied", str(dst))
-        return real_replace(src, dst, *args, **kw)
-
-    monkeypatch.setattr(os, "replace", held_open)
+    held_open(out)
     lines = []
     summary = run_live(MarkedSource(frames=6), StyleBank([SlowStylizer()]),
                        LiveOptions(window=False, record=out, overwrite=True), log=lines.append)
