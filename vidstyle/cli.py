@@ -786,7 +786,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # kill or a closed terminal, said and unwound (termination_as_exit)
         if not (exc.code is None or isinstance(exc.code, int)):
             raise
-        code = exc.code or 0
+        # ended with the exception still held: letting it go frees the objects of the run it
+        # stopped (their files are closed and removed already), and freeing them once hung the
+        # process after "terminated (SIGTERM)": twice in 300 kills just after the output was
+        # opened, under load, its last Python line this block's, one native thread left
+        _end_process(exc.code or 0)
     _end_process(code)
 
 
