@@ -118,16 +118,20 @@ def unreadable_safetensors(monkeypatch):
 
 @pytest.fixture
 def held_open(monkeypatch):
-    """``held_open(path)``: from then on ``os.replace`` onto ``path`` fails as Windows fails it while
-    another program (a player) holds the file open, PermissionError; other renames work."""
-    real_replace = os.replace
+    """``held_open(path)``: from then on ``os.replace`` or ``os.rename`` onto ``path``, or of ``path``
+    to another name, fails as Windows fails it while another program (a player) holds the file
+    open, PermissionError; other renames work."""
+    real_replace, real_rename = os.replace, os.rename
 
     def hold(path: Path) -> None:
-        def replace(src, dst, *args, **kwargs):
-            if Path(dst) == Path(path):
-                raise PermissionError(13, "Permission denied", str(dst))
-            return real_replace(src, dst, *args, **kwargs)
+        def refusing(real):
+            def move(src, dst, *args, **kwargs):
+                if Path(path) in (Path(src), Path(dst)):
+                    raise PermissionError(13, "Permission denied", str(dst))
+                return real(src, dst, *args, **kwargs)
+            return move
 
-        monkeypatch.setattr(os, "replace", replace)
+        monkeypatch.setattr(os, "replace", refusing(real_replace))
+        monkeypatch.setattr(os, "rename", refusing(real_rename))
 
     return hold

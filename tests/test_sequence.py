@@ -644,3 +644,51 @@ def test_a_folder_is_listed_again_once_it_changes(tmp_path):
     assert find_sequence(tmp_path / "shot") is find_sequence(tmp_path / "shot")  # listed once
     write_sequence(tmp_path / "shot", 1, first=3)  # frame_0003.png arrives
     assert find_sequence(tmp_path / "shot").count == 3
+
+
+def test_frames_that_cannot_replace_an_old_one_leave_the_old_frames_and_are_kept(tmp_path, held_open):
+    """--overwrite over an earlier run's frames, one of which Windows will not let go of (open in a
+    viewer): the frames moved into place before it were deleted again, so the old frames they had
+    replaced were lost as well, and this run's frames with them. The old frames all stay, and this
+    run's are kept in a folder beside them that the error names."""
+    src = make_video(tmp_path / "in.mp4", frames=4)
+    out = tmp_path / "out"
+    out.mkdir()
+    old = {f"f_{i:04d}.png": f"old {i}".encode() for i in range(1, 6)}
+    for name, data in old.items():
+        (out / name).write_bytes(data)
+    (out / "f-2").mkdir()  # a folder of that name is there: the next free one
+    held_open(out / "f_0003.png")
+    with pytest.raises(VidstyleError, match=r"cannot replace .*out/f_0003\.png \(Permission denied: is it open in "
+                                            r"another program\?\); the earlier frames are left as they were, and "
+                                            r"this run's 4 frames are kept in .*out/f-3$"):
+        stylize_video(src, out / "f_%04d.png", Invert(), temporal="off", progress=False, overwrite=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == old
+    assert sorted(p.name for p in out.iterdir() if not p.is_file()) == ["f-2", "f-3"]  # nothing hidden left
+    kept = sorted((out / "f-3").iterdir())
+    assert [p.name for p in kept] == [f"f_{i:04d}.png" for i in range(1, 5)]
+    with VideoDecoder(src) as dec:
+        assert all(np.array_equal(read_png(p), 255 - f.image) for p, f in zip(kept, dec.read()))
+
+
+def test_frames_that_fail_to_move_in_over_old_ones_leave_the_old_frames(tmp_path, monkeypatch):
+    """A rename that fails midway (an I/O error) with --overwrite: the frames moved in before it
+    were deleted, and the old frames they had replaced were lost with them. The old frames stay."""
+    src = make_video(tmp_path / "in.mp4", frames=4)
+    out = tmp_path / "out"
+    out.mkdir()
+    old = {f"f_{i}.png": f"old {i}".encode() for i in range(1, 6)}
+    for name, data in old.items():
+        (out / name).write_bytes(data)
+    real_replace, failed = os.replace, []
+
+    def fails_once_onto_the_third(a, b, *args, **kw):
+        if Path(b) == out / "f_3.png" and not failed:
+            failed.append(b)
+            raise OSError(5, "Input/output error")
+        return real_replace(a, b, *args, **kw)
+
+    monkeypatch.setattr(os, "replace", fails_once_onto_the_third)
+    with pytest.raises(VidstyleError, match=r"moving the frames into .*out failed: Input/output error$"):
+        stylize_video(src, out / "f_%d.png", Invert(), temporal="off", progress=False, overwrite=True)
+    assert failed and {p.name: p.read_bytes() for p in out.iterdir()} == old  # no hidden folder left either

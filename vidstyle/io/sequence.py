@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ from PIL import Image
 
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import (VIDEO_SUFFIXES, check_writable_folder, create_output_folder, folders_missing,
-                               move_into_place, remove_empty_folders, temp_path_beside)
+                               move_into_place, numbered_name, remove_empty_folders, temp_path_beside)
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_image_size, rgb_profile, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
@@ -290,7 +291,9 @@ class SequenceWriter:
     """Writes stylized frames as numbered images (``out/frame_%04d.png``), in the place of
     :class:`~vidstyle.io.encode.VideoEncoder` (same calls). Frames go to a hidden folder inside
     the target folder and are moved into place by :meth:`finish`, so a failed or interrupted
-    run leaves no frames (and removes a folder it made). An image sequence holds neither sound
+    run leaves no frames (and removes a folder it made); with ``overwrite``, the earlier frames
+    they replace are moved aside first, so that they all stay if one cannot be replaced
+    (:meth:`_put_aside`). An image sequence holds neither sound
     nor timing: each frame's number is ``number_of(pts)`` (an input sequence's own numbers),
     else its position from 1. A ``source`` with transparency keeps it in images that can hold
     it (:data:`~vidstyle.io.images.ALPHA_FORMATS`: PNG, TIFF, WebP). ``icc_profile``: the colour
@@ -354,6 +357,7 @@ class SequenceWriter:
             there = [n for n in self._names if (folder / n).exists()]
             if there:
                 raise self._appeared(there[0])
+        aside = self._put_aside()
         moved: list[str] = []
         left: list[Path] = []  # temporary names that stayed beside their frames' (said once, below)
         name = ""
@@ -366,22 +370,97 @@ class SequenceWriter:
             for placed in moved:
                 with contextlib.suppress(OSError):
                     (folder / placed).unlink()
+            stuck = self._put_back(aside)
             self.abort()
             if isinstance(exc, FileExistsError):
                 raise self._appeared(name) from None
             if isinstance(exc, OSError):
-                raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}") from None
+                raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}{stuck}") from None
             raise
         self.abort(moved=True)
         if left and self._temp.exists():  # the frames are in place: a warning, not an error
             logging.getLogger("vidstyle").warning(
                 "the frames are written, but the temporary folder %s could not be removed (%d of them are in it "
                 "under a second name); it can be deleted", self._temp, len(left))
+        if aside is not None:  # the earlier frames this run replaced
+            shutil.rmtree(aside, ignore_errors=True)
+            if aside.exists():
+                logging.getLogger("vidstyle").warning(
+                    "the frames are written, but the hidden folder %s of the earlier frames they replaced could not "
+                    "be removed; it can be deleted", aside)
         older = [p.name for p in _matching_frames(self.pattern) if p.name not in self._written]
         if older:  # --overwrite replaced the frames of these numbers only
             logging.getLogger("vidstyle").warning(
                 "%d frame(s) of %s from an earlier run remain in %s (%s%s), beside this run's %d",
                 len(older), self.pattern.name, folder, older[0], ", ..." if len(older) > 1 else "", len(self._names))
+
+    def _put_aside(self) -> Path | None:
+        """With overwrite: move the earlier frames of this run's numbers into a hidden folder
+        (returned; None when there are none), so that they all stay when one of them cannot be
+        replaced. Windows refuses while another program holds a frame open (a viewer): frame by
+        frame, the frames moved into place before it were deleted again, the old frames they had
+        replaced with them. Then the old frames go back, and this run's are kept in a folder beside
+        them (:meth:`_keep`), which the error names."""
+        folder = self.pattern.parent
+        # a folder in a frame's place is no frame to replace: moving it in fails, and all goes back
+        there = [n for n in self._names if (folder / n).is_symlink() or (folder / n).is_file()] \
+            if self.overwrite else []
+        if not there:
+            return None
+        aside = temp_path_beside(folder / self.pattern.stem.replace("%", ""))
+        done: list[str] = []
+        name = there[0]
+        try:
+            aside.mkdir()
+            for name in there:
+                os.replace(folder / name, aside / name)
+                done.append(name)
+        except BaseException as exc:
+            stuck = self._put_back(aside, done)
+            kept = self._keep() if isinstance(exc, PermissionError) else None
+            self.abort()
+            if kept is not None:
+                raise VidstyleError(f"cannot replace {folder / name} ({exc.strerror or exc}: is it open in another "
+                                    f"program?); the earlier frames are left as they were, and this run's "
+                                    f"{len(self._names)} frames are kept in {kept}{stuck}") from None
+            if isinstance(exc, OSError):
+                raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}{stuck}") from None
+            raise
+        return aside
+
+    def _put_back(self, aside: Path | None, names: list[str] | None = None) -> str:
+        """Move the earlier frames ``names`` (all of them) from ``aside`` back to their places and
+        remove it; what could not go back stays there, said in the text returned for the error."""
+        if aside is None:
+            return ""
+        names = [p.name for p in aside.iterdir()] if names is None else names
+        stuck = 0
+        for name in names:
+            try:
+                os.replace(aside / name, self.pattern.parent / name)
+            except OSError:
+                stuck += 1
+        if stuck:
+            return f"; {stuck} of the earlier frames could not be put back and are in {aside}"
+        shutil.rmtree(aside, ignore_errors=True)
+        return ""
+
+    def _keep(self) -> Path | None:
+        """Rename the folder of this run's finished frames to the next free visible name beside
+        them (``f_%04d.png`` -> ``f-2``, ``f-3``, ...: :func:`~vidstyle.io.files.numbered_name`);
+        None when the folder refuses it too."""
+        base = re.sub(r"[\s._-]+$", "", _NUMBER_FIELD.sub("", self.pattern.stem)).lstrip(".") or "frames"
+        for n in itertools.count(2):
+            kept = numbered_name(self.pattern.parent / base, n)
+            if kept.exists() or kept.is_symlink():
+                continue
+            try:  # (an empty folder made under the name meanwhile is taken on POSIX: nothing lost)
+                os.rename(self._temp, kept)
+            except FileExistsError:
+                continue
+            except OSError:
+                return None
+            return kept
 
     def _appeared(self, name: str) -> VidstyleError:
         return VidstyleError(f"frames of {self.pattern.name} appeared in {self.pattern.parent} while processing "
