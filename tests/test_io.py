@@ -5,6 +5,7 @@ import dataclasses
 import os
 import re
 import shutil
+import sys
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -720,6 +721,34 @@ def test_paths_too_long_for_the_file_system_are_refused_before_any_work(tmp_path
     with pytest.raises(VidstyleError, match=r"^output: the path is too long \(\d+ bytes; at most 4095\)"):
         check_output_file(tmp_path.joinpath(*["ab"] * 1500, "x.mp4"))
     assert check_output_file(tmp_path / ("a" * (NAME_MAX - 4) + ".mp4")).name.startswith("a")  # the longest allowed
+
+
+def test_a_path_too_long_for_windows_is_refused_up_front_where_long_paths_are_off(tmp_path, monkeypatch):
+    """Windows takes at most 259 characters (MAX_PATH) unless long paths are enabled: a longer
+    output failed later with a raw error. Where it cannot tell (no winreg, as here) long paths
+    count as off; the full path counts, the current folder of a relative one included."""
+    from vidstyle.io import files
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setitem(sys.modules, "winreg", None)  # `import winreg` raises ImportError
+    assert files.windows_long_paths_enabled() is False
+    folder = tmp_path / ("d" * (files.WINDOWS_MAX_PATH - len(str(tmp_path)) - 12))
+    long_output = folder / "out_12.mp4"  # 260 characters in all
+    assert len(str(long_output)) == files.WINDOWS_MAX_PATH
+    with pytest.raises(VidstyleError) as raised:
+        check_output_file(long_output, create_folder=True)
+    message = str(raised.value)
+    assert message.startswith("output: the path is too long for Windows (260 characters") and "\n" not in message
+    assert "at most 259" in message and "LongPathsEnabled" in message and "shorten" in message
+    monkeypatch.chdir(folder.parent)
+    with pytest.raises(VidstyleError, match="too long for Windows"):  # relative, long with its folder
+        files.check_path_length(Path(folder.name) / "out_12.mp4", "output")
+    files.check_path_length(folder / "out_1.mp4", "output")  # 259: taken
+    monkeypatch.setattr(files, "windows_long_paths_enabled", lambda: True)
+    assert check_output_file(long_output, create_folder=True) == long_output  # enabled: no limit here
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(files, "windows_long_paths_enabled", lambda: False)
+    files.check_path_length(long_output, "output")  # Linux's own limits only
 
 
 def test_output_folder_not_writable(tmp_path, monkeypatch):

@@ -40,13 +40,34 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".ts", ".mts"
 NAME_MAX = 255
 #: Longest path (bytes) Linux takes in one call, its terminating NUL included.
 PATH_MAX = 4096
+#: Longest path (characters) Windows takes, its terminating NUL included, unless long paths are
+#: enabled (MAX_PATH).
+WINDOWS_MAX_PATH = 260
+_LONG_PATHS_KEY = r"SYSTEM\CurrentControlSet\Control\FileSystem"
+
+
+def windows_long_paths_enabled() -> bool:
+    """Whether Windows takes paths longer than :data:`WINDOWS_MAX_PATH` (the registry's
+    ``LongPathsEnabled``; Python itself declares it can use them). False where it cannot tell
+    (no ``winreg``, the value missing or unreadable): a path refused here would have failed later."""
+    try:
+        import winreg  # Windows only: imported where used
+    except ImportError:
+        return False
+    try:
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, _LONG_PATHS_KEY) as key:
+            return winreg.QueryValueEx(key, "LongPathsEnabled")[0] == 1
+    except OSError:
+        return False
 
 
 def check_path_length(path: str | Path, what: str = "") -> None:
     """Refuse a path the operating system would refuse with ENAMETOOLONG, before any work: a name
     between separators longer than :data:`NAME_MAX` bytes, or the whole longer than
-    :data:`PATH_MAX`. Its "[Errno 36] File name too long" came out of the first ``exists()`` of
-    whichever check asked first, naming no limit. ``what`` ("output") starts the message."""
+    :data:`PATH_MAX`, or on Windows a full path of :data:`WINDOWS_MAX_PATH` characters or more
+    where long paths are not enabled (:func:`windows_long_paths_enabled`). Its "[Errno 36] File
+    name too long" came out of the first ``exists()`` of whichever check asked first, naming no
+    limit. ``what`` ("output") starts the message."""
     encoded = os.fsencode(path)
     prefix = f"{what}: " if what else ""
     for sep in filter(None, (os.altsep, os.sep)):
@@ -59,6 +80,15 @@ def check_path_length(path: str | Path, what: str = "") -> None:
                                 f"at most {NAME_MAX})")
     if len(encoded) >= PATH_MAX:
         raise VidstyleError(f"{prefix}the path is too long ({len(encoded)} bytes; at most {PATH_MAX - 1})")
+    # Windows counts the whole path, the current folder a relative one is in included; there it
+    # failed later, in whichever call met it first, with a raw "No such file or directory"
+    if sys.platform == "win32" and not str(path).startswith("\\\\?\\"):
+        full = len(os.path.abspath(path))
+        if full >= WINDOWS_MAX_PATH and not windows_long_paths_enabled():
+            raise VidstyleError(f"{prefix}the path is too long for Windows ({full} characters with its folder; at "
+                                f"most {WINDOWS_MAX_PATH - 1} where long paths are not enabled): shorten it, or "
+                                "enable long paths (LongPathsEnabled = 1 in the registry's HKLM\\" + _LONG_PATHS_KEY
+                                + ", or the policy 'Enable Win32 long paths')")
 
 
 def ffmpeg_path(path: str | Path) -> str:
