@@ -1,6 +1,7 @@
 """Training: loss math, the training loop, checkpoints/resume, multi-style files, user errors."""
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
 import os
@@ -2082,6 +2083,58 @@ def test_a_second_run_in_the_same_checkpoint_folder_is_refused_while_the_first_r
     lone = replace(config, out=str(tmp_path / "lone.safetensors"), checkpoint_every=0)
     train(lone, progress=False)
     assert not lone.work_dir().exists()
+
+
+class _FakeMsvcrt:
+    """``msvcrt.locking`` as Windows does it, for a Linux test: a byte range locked through one
+    descriptor is refused (EACCES) through any other, in this process as between processes."""
+
+    LK_UNLCK, LK_NBLCK = 0, 2
+
+    def __init__(self):
+        self.held: dict[tuple[int, int], int] = {}
+
+    def locking(self, fd: int, mode: int, nbytes: int) -> None:
+        st = os.fstat(fd)
+        key = (st.st_ino, os.lseek(fd, 0, os.SEEK_CUR))
+        if mode == self.LK_UNLCK:
+            del self.held[key]
+        elif self.held.setdefault(key, fd) != fd:
+            raise PermissionError(errno.EACCES, "Permission denied")
+
+
+def test_windows_keeps_two_runs_out_of_one_checkpoint_folder_with_a_lock_file(data, loss_weights, tmp_path,
+                                                                              monkeypatch):
+    """Windows has no fcntl: two training runs given one checkpoint folder ran there together,
+    deleting each other's checkpoints. There msvcrt.locking holds a lock file in the folder;
+    the second run is refused as on Linux, and the file goes with the lock."""
+    import sys
+
+    from vidstyle.io.files import LOCK_FILE_NAME, FolderReplaced, folder_lock
+
+    fake = _FakeMsvcrt()
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` raises ImportError, as there
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    work = config.work_dir()
+    work.mkdir()
+    with folder_lock(work, "held by the first run"):
+        assert (work / LOCK_FILE_NAME).is_file() and len(fake.held) == 1
+        with pytest.raises(VidstyleError, match="another vidstyle train is using the checkpoint folder"):
+            train(config, progress=False, overwrite=True)
+        with pytest.raises(VidstyleError, match="^held$"):
+            with folder_lock(work, "held"):
+                pass  # pragma: no cover
+        assert len(fake.held) == 1  # the refused one took nothing
+    assert not fake.held and list(work.iterdir()) == []  # released, and no lock file left
+    with folder_lock(work, "held"):  # free again
+        assert len(fake.held) == 1
+    with pytest.raises(FolderReplaced):  # removed as the lock was taken: the caller makes it again
+        with folder_lock(tmp_path / "removed", "held"):
+            pass  # pragma: no cover
+    monkeypatch.setitem(sys.modules, "msvcrt", None)  # neither: unlocked, as before
+    with folder_lock(work, "held"), folder_lock(work, "held"):
+        pass
 
 
 def _lock_checked_at_each_checkpoint(monkeypatch, work: Path) -> list[bool]:

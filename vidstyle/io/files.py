@@ -316,14 +316,18 @@ def folder_lock(folder: Path, busy: str) -> Iterator[None]:
     """Hold an exclusive lock on existing ``folder`` for the block, or raise VidstyleError(``busy``)
     at once when another process holds it: two runs that would write into one folder (a training
     run's checkpoints) and delete each other's files there. An advisory ``flock`` on the folder
-    itself, so no lock file is left behind (a killed process's lock goes with it). Where there are
-    no such locks (Windows, some network file systems) the block runs unlocked. Raises
-    :class:`FolderReplaced`, with nothing held, when the run that held the lock removed the folder
-    (empty, its own) before this one held the lock on it: the caller makes it again."""
+    itself, so no lock file is left behind (a killed process's lock goes with it). Windows has no
+    ``flock`` and opens no folder: there ``msvcrt.locking`` holds the first byte of a lock file in
+    it, :data:`LOCK_FILE_NAME` (the system drops the lock with the process; the file is removed at
+    the end where no other run has it open). Where there are no such locks (some network file
+    systems) the block runs unlocked. Raises :class:`FolderReplaced`, with nothing held, when the
+    run that held the lock removed the folder (empty, its own) before this one held the lock on
+    it: the caller makes it again."""
     try:
         import fcntl
     except ImportError:
-        yield
+        with _windows_folder_lock(folder, busy):
+            yield
         return
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -347,6 +351,46 @@ def folder_lock(folder: Path, busy: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # which releases the lock
+
+
+#: The file :func:`folder_lock` locks where folders cannot be (Windows).
+LOCK_FILE_NAME = ".vidstyle.lock"
+
+
+@contextlib.contextmanager
+def _windows_folder_lock(folder: Path, busy: str) -> Iterator[None]:
+    """:func:`folder_lock` with ``msvcrt.locking`` on :data:`LOCK_FILE_NAME` in ``folder``; unlocked
+    where there is no ``msvcrt`` either."""
+    try:
+        import msvcrt  # Windows only: imported where used
+    except ImportError:
+        yield
+        return
+    lock_file = Path(folder) / LOCK_FILE_NAME
+    try:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    except FileNotFoundError:  # the folder was removed before it could be opened in it
+        raise FolderReplaced(folder) from None
+    locked = False
+    try:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # the byte at the start: held by one process at a time
+            locked = True
+        except OSError as exc:
+            # another process holds it: EACCES (EDEADLOCK where the CRT tried again); others
+            # (a file system without locks) run unlocked, as flock's do
+            if exc.errno in (errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)):
+                raise VidstyleError(busy) from None
+        yield
+    finally:
+        if locked:  # released now: Windows releases a closed file's locks only some time later
+            with contextlib.suppress(OSError):
+                os.lseek(fd, 0, os.SEEK_SET)
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        os.close(fd)
+        if locked:  # never the holder's, by a run it refused; Windows removes no file another run has open
+            with contextlib.suppress(OSError):
+                lock_file.unlink()
 
 
 def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False,
