@@ -529,6 +529,51 @@ def test_bench_runs_without_proc_and_the_resource_module(monkeypatch):
     assert row["status"] == "ok" and row["peak_rss_mb"] is None, row
 
 
+def test_bench_reports_windows_peak_memory_from_the_peak_working_set(monkeypatch):
+    """Windows has no /proc and no resource module: `vidstyle bench` reported no peak memory
+    there. It reads PeakWorkingSetSize (GetProcessMemoryInfo, kernel32's K32 name, else psapi's)."""
+    import ctypes
+
+    from vidstyle.bench import stats
+
+    asked = []
+
+    class Library:
+        def __init__(self, name, peak):
+            self.name, self.peak = name, peak
+
+        def __getattr__(self, function):
+            if self.peak is None:
+                raise AttributeError(function)  # an older kernel32 without the K32 name
+
+            def get_process_memory_info(process, counters, size):
+                asked.append((self.name, function, process.value, size))
+                counters._obj.PeakWorkingSetSize = self.peak
+                return 1
+            return get_process_memory_info
+
+    class WinDLL:
+        kernel32 = Library("kernel32", 768 * 1024 * 1024)
+        psapi = Library("psapi", 640 * 1024 * 1024)
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setitem(sys.modules, "resource", None)
+    monkeypatch.setattr(stats, "_STATUS", "/nonexistent/status")
+    monkeypatch.setattr(stats, "_CLEAR_REFS", "/nonexistent/clear_refs")  # nor can the peak be reset
+    monkeypatch.setattr(ctypes, "windll", WinDLL, raising=False)
+    assert stats.peak_rss_mb() == 768.0
+    assert asked == [("kernel32", "K32GetProcessMemoryInfo", ctypes.c_void_p(-1).value,
+                      ctypes.sizeof(ctypes.c_uint32) * 2 + ctypes.sizeof(ctypes.c_size_t) * 8)]
+    monkeypatch.setattr(WinDLL, "kernel32", Library("kernel32", None))
+    assert stats.peak_rss_mb() == 640.0 and asked[-1][:2] == ("psapi", "GetProcessMemoryInfo")
+    monkeypatch.delattr(ctypes, "windll")  # not told: not known, as before
+    assert stats.peak_rss_mb() is None
+    case = NetworkCase("light", "64x48", 48, 64, "cpu", "fp32", 1, False, "torch")
+    monkeypatch.setattr(ctypes, "windll", WinDLL, raising=False)
+    row = run_network_case(case, light_net(), warmup=1, repeats=3, target_repeat_s=0.01)
+    assert row["status"] == "ok" and row["peak_rss_mb"] == 640.0 and row["peak_rss_scope"] == "process so far", row
+
+
 def test_other_cpu_meter_arithmetic(monkeypatch):
     from vidstyle.bench import stats
 

@@ -263,7 +263,7 @@ def run_network_case(case: NetworkCase, model: TransformerNet, *, warmup: int = 
         row.update(throughput([s / case.batch for s in per_call]))
         row["calls_per_repeat"] = calls
         row.update(counts_record(warmup, repeats, warmup_run))
-        rss = peak_rss_mb()  # None where the system does not say (Windows)
+        rss = peak_rss_mb()  # None where the system does not say
         row["peak_rss_mb"] = None if rss is None else round(rss, 1)
         row["peak_rss_scope"] = rss_scope(rss_reset)
         if device.type == "cuda":

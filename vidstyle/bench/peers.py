@@ -91,7 +91,7 @@ def run_magenta_network(resolution: str, height: int, width: int, *, warmup: int
     per_call, calls, warmup_run = time_calls(lambda: peer.run_array(x), torch.device("cpu"), warmup=warmup,
                                              repeats=repeats, target_repeat_s=target_repeat_s,
                                              max_seconds=max_seconds)
-    rss = peak_rss_mb()  # None where the system does not say (Windows)
+    rss = peak_rss_mb()  # None where the system does not say
     row.update(throughput(per_call), calls_per_repeat=calls, status="ok", **counts_record(warmup, repeats, warmup_run),
                warmup_and_timing_s=round(time.perf_counter() - t0, 2),
                peak_rss_mb=None if rss is None else round(rss, 1), peak_rss_scope=rss_scope(rss_reset))

@@ -83,9 +83,39 @@ def rss_scope(reset: bool) -> str:
     return "case" if reset else "process so far"
 
 
+def _windows_peak_working_set() -> int | None:
+    """This process's peak working set in bytes (``PeakWorkingSetSize`` of GetProcessMemoryInfo,
+    Windows's peak resident memory: it has no /proc and no ``resource``), or None where not told."""
+    import ctypes
+
+    class ProcessMemoryCounters(ctypes.Structure):  # PROCESS_MEMORY_COUNTERS
+        _fields_ = [("cb", ctypes.c_uint32), ("PageFaultCount", ctypes.c_uint32),
+                    *((name, ctypes.c_size_t) for name in (
+                        "PeakWorkingSetSize", "WorkingSetSize", "QuotaPeakPagedPoolUsage", "QuotaPagedPoolUsage",
+                        "QuotaPeakNonPagedPoolUsage", "QuotaNonPagedPoolUsage", "PagefileUsage", "PeakPagefileUsage"))]
+
+    counters = ProcessMemoryCounters()
+    counters.cb = ctypes.sizeof(counters)
+    this_process = ctypes.c_void_p(-1)  # GetCurrentProcess()'s pseudo-handle, as a pointer-wide argument
+    windll = getattr(ctypes, "windll", None)
+    # kernel32's K32 name since Windows 7; psapi's own before (and still there)
+    for library, name in (("kernel32", "K32GetProcessMemoryInfo"), ("psapi", "GetProcessMemoryInfo")):
+        try:
+            call = getattr(getattr(windll, library), name)
+        except (AttributeError, OSError):  # no windll (not Windows), no such library or function
+            continue
+        if call(this_process, ctypes.byref(counters), counters.cb):
+            return int(counters.PeakWorkingSetSize)
+    return None
+
+
 def peak_rss_mb() -> float | None:
     """Peak resident memory of this process in MiB (since the last :func:`reset_peak_rss`), or
-    None where the system does not say (Windows: no /proc, no ``resource``)."""
+    None where the system does not say. On Windows the peak working set (never reset: the
+    whole process's so far)."""
+    if sys.platform == "win32":
+        peak = _windows_peak_working_set()
+        return None if peak is None else peak / (1024.0 * 1024.0)
     try:
         with open(_STATUS) as f:
             for line in f:
