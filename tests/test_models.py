@@ -556,6 +556,33 @@ def test_usable_memory_is_the_machines_or_a_smaller_container_limit():
     assert usable_memory(None, None) == (None, "this machine has")
 
 
+def test_bf16_on_mps_is_refused_where_autocast_would_run_fp32(monkeypatch):
+    """torch's autocast runs bf16 on Apple MPS only from torch 2.6 on macOS 14 or newer; elsewhere
+    it warned and ran fp32 while the summary said bf16. Refused there, in one line."""
+    mps = torch.device("mps")
+    monkeypatch.setattr(torch, "__version__", "2.6.0")
+    monkeypatch.setattr(torch.backends.mps, "is_macos_or_newer", lambda major, minor: (major, minor) <= (14, 0),
+                        raising=False)
+    assert resolve_precision("bf16", mps, inference=True) is torch.bfloat16  # macOS 14, torch 2.6: as asked
+    refused = ("^bf16 on Apple MPS needs macOS 14 or newer and torch 2.6 or newer \\(this is torch {}\\): it would "
+               "run in fp32 here; use --precision fp16 or fp32$")
+    monkeypatch.setattr(torch.backends.mps, "is_macos_or_newer", lambda major, minor: (major, minor) <= (13, 6))
+    with pytest.raises(VidstyleError, match=refused.format("2\\.6\\.0")):  # macOS 13
+        resolve_precision("bf16", mps, inference=True)
+    with pytest.raises(VidstyleError, match="bf16 on Apple MPS needs"):
+        resolve_precision("bf16", mps)  # training as well
+    monkeypatch.setattr(torch.backends.mps, "is_macos_or_newer", lambda major, minor: True)
+    monkeypatch.setattr(torch, "__version__", "2.5.1")
+    with pytest.raises(VidstyleError, match=refused.format("2\\.5\\.1")):  # torch 2.5 autocasts fp16 only there
+        resolve_precision("bf16", mps, inference=True)
+    monkeypatch.setattr(torch, "__version__", "2.6.0")
+    monkeypatch.delattr(torch.backends.mps, "is_macos_or_newer")  # cannot tell: refused
+    with pytest.raises(VidstyleError, match="bf16 on Apple MPS needs"):
+        resolve_precision("bf16", mps, inference=True)
+    assert resolve_precision("fp16", mps) is torch.float16 and resolve_precision("auto", mps, inference=True) is None
+    assert resolve_precision("bf16", torch.device("cpu"), warn=False) is torch.bfloat16  # the CPU's bf16 unchanged
+
+
 def test_device_and_precision_choice(monkeypatch):
     assert resolve_device("cpu").type == "cpu"
     # auto prefers CUDA, then MPS, then the CPU

@@ -167,6 +167,14 @@ def _warn_slow_cpu_bf16() -> None:
                 "use --precision fp32 or auto")
 
 
+def mps_autocasts_bf16() -> bool:
+    """Whether torch's autocast runs bf16 on Apple MPS here: from torch 2.6 on, on macOS 14 or
+    newer. Elsewhere it warns and runs the whole network in fp32, while every summary would say bf16."""
+    on_macos = getattr(getattr(torch.backends, "mps", None), "is_macos_or_newer", None)  # torch 2.5 may lack it
+    release = tuple(int(n) for n in re.findall(r"\d+", torch.__version__)[:2])
+    return on_macos is not None and release >= (2, 6) and bool(on_macos(14, 0))
+
+
 def resolve_precision(precision: str, device: torch.device, *, inference: bool = False,
                       warn: bool = True) -> torch.dtype | None:
     """Compute dtype for ``precision`` on ``device``; ``None`` means plain fp32.
@@ -175,8 +183,9 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
     CPU it is bf16 for ``inference`` when the CPU has native bf16 (:func:`cpu_has_native_bf16`;
     frames differ from fp32 by about 0.5/255 on average) and fp32 otherwise; training keeps fp32
     so that the commands recorded in the bundled weights reproduce. bf16 is allowed everywhere
-    autocast supports it; on a CPU where it is slow (:func:`cpu_has_onednn_bf16`) the first such
-    call warns, unless ``warn`` is False (a precision read back from a record, not run).
+    autocast supports it (on MPS where :func:`mps_autocasts_bf16`, refused elsewhere there); on a
+    CPU where it is slow (:func:`cpu_has_onednn_bf16`) the first such call warns, unless ``warn``
+    is False (a precision read back from a record, not run).
     """
     if precision is not None and not isinstance(precision, str):
         raise BadTypeError(f"precision must be a name such as 'auto', 'fp32' or 'bf16', got {precision!r}")
@@ -196,6 +205,9 @@ def resolve_precision(precision: str, device: torch.device, *, inference: bool =
         if device.type == "cpu":
             raise VidstyleError("fp16 is only supported on CUDA/MPS; use --precision bf16 or fp32 on the CPU")
         return torch.float16
+    if device.type == "mps" and not mps_autocasts_bf16():
+        raise VidstyleError(f"bf16 on Apple MPS needs macOS 14 or newer and torch 2.6 or newer (this is torch "
+                            f"{torch.__version__}): it would run in fp32 here; use --precision fp16 or fp32")
     if warn and device.type == "cpu" and not cpu_has_onednn_bf16():
         _warn_slow_cpu_bf16()
     return torch.bfloat16
