@@ -486,8 +486,14 @@ def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
 def test_a_kill_while_torch_imports_is_said_as_any_other(tmp_path):
     """Importing torch takes about a second after the process starts; a SIGTERM in it ended the
     process with no word."""
-    # (`styles NAME` reads the file as a network, importing torch; the plain listing needs no torch)
-    proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "styles", "starry_night"], cwd=tmp_path,
+    # (`styles FILE` of your own reads the file as a network, importing torch; the plain listing and
+    # a bundled style's header need no torch, and were done before a kill could land in them)
+    import shutil
+
+    from vidstyle.models.zoo import Styles
+
+    shutil.copy(Styles.LIGHT_MONDRIAN.value.path, tmp_path / "own.safetensors")
+    proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "styles", "own.safetensors"], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
     # vidstyle's start-up has begun once it catches SIGTERM (torch comes after): seen in the
