@@ -396,6 +396,9 @@ def test_a_one_frame_gif_or_apng_is_stylized_into_a_still_image(tmp_path, cli, s
     frames[0].save(tmp_path / "two.gif", save_all=True, append_images=frames[1:], duration=100)
     done = cli("stylize", tmp_path / "two.gif", "-o", tmp_path / "two.png", "--style", style, "--device", "cpu")
     assert done.returncode == 1 and "cannot write .png files" in done.stderr
+    # said as an animation, with where its frames can go (not "images are written from a still image")
+    assert "two.gif is an animation of several frames: write it to a video, an animation (.gif, .webp) or " \
+           "numbered frames (two_%04d.png)" in done.stderr, done.stderr
     from vidstyle import stylize_image
 
     assert stylize_image(tmp_path / "sticker.gif", tmp_path / "api.webp", style=Identity(), progress=False).frames == 1
