@@ -645,22 +645,19 @@ class Recording:
         PATH-3...), which :attr:`path` then is; so does one that cannot replace the file there
         (Windows refuses while a player holds it open), as other outputs are kept beside it
         (:func:`vidstyle.io.files.atomic_output`), :attr:`not_replaced` saying why."""
-        from vidstyle.io.files import move_into_place
+        from vidstyle.io.files import move_into_place, place_beside
 
         overwrite = self.overwrite if overwrite is None else overwrite
-        path, n = self.path, 1
-        while True:
-            try:
-                move_into_place(self._tmp, path, overwrite)
-                break
-            except FileExistsError:
-                n += 1
-                path = numbered_name(self.path, n)
-            except PermissionError as exc:
-                if not (overwrite and path.exists()):
-                    raise
-                self.not_replaced, overwrite = exc.strerror or str(exc), False  # (the name is taken: next free one)
-        self.path = path
+        try:
+            move_into_place(self._tmp, self.path, overwrite)
+            return
+        except FileExistsError:
+            pass
+        except PermissionError as exc:
+            if not (overwrite and self.path.exists()):
+                raise
+            self.not_replaced = exc.strerror or str(exc)
+        self.path = place_beside(self._tmp, self.path)
 
 
 #: SIGTERM/SIGHUP that arrived while :func:`_interrupts_deferred` held them: the exit status still

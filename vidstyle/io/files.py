@@ -524,16 +524,25 @@ def _place(temp: Path, path: Path, overwrite: bool) -> None:
     except PermissionError as exc:
         if not (overwrite and path.exists()):
             raise
-        for n in itertools.count(2):
-            kept = numbered_name(path, n)
-            try:
-                move_into_place(temp, kept, overwrite=False)
-            except FileExistsError:
-                continue
-            except OSError:
-                raise exc from None  # the folder refuses it too: said as a failed write
-            raise VidstyleError(f"cannot replace {path} ({exc.strerror or exc}: is it open in another program?); "
-                                f"the finished output is kept as {kept}") from None
+        try:
+            kept = place_beside(temp, path)
+        except OSError:
+            raise exc from None  # the folder refuses it too: said as a failed write
+        raise VidstyleError(f"cannot replace {path} ({exc.strerror or exc}: is it open in another program?); "
+                            f"the finished output is kept as {kept}") from None
+
+
+def place_beside(source: Path, path: Path) -> Path:
+    """Move finished ``source`` to the first free numbered name beside ``path`` (PATH-2, PATH-3...:
+    :func:`numbered_name`), never over a file, and return that name: for what cannot be made
+    again when ``path`` is taken or cannot be replaced. The folder's other errors pass."""
+    for n in itertools.count(2):
+        kept = numbered_name(path, n)
+        try:
+            move_into_place(source, kept, overwrite=False)
+        except FileExistsError:
+            continue
+        return kept
 
 
 def numbered_name(path: Path, n: int) -> Path:
