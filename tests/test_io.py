@@ -298,6 +298,55 @@ def test_encode_keeps_vfr_timestamps_count_and_rate(tmp_path):
     assert psnr(read_frames(out)[7], read_frames(src)[7]) > 35
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_a_ntsc_rate_stored_in_milliseconds_is_written_at_a_constant_rate(tmp_path, suffix):
+    # Matroska's 0, 33, 67, 100 ms for 29.97 frames/s: kept as they were, MP4 recorded 33 and 34
+    # ms steps, a variable frame rate editors convert or refuse
+    src = make_video(tmp_path / "ntsc.mkv", frames=20, fps=Fraction(30000, 1001), audio=True)
+    assert len(set(np.diff(frame_times(src)))) == 2  # the input's steps really are uneven
+    out = tmp_path / f"o{suffix}"
+    enc = reencode(src, out)
+    assert enc.audio_modes == {0: "copy"}
+    times = frame_times(out)
+    assert times == [times[0] + i * Fraction(1001, 30000) for i in range(20)]
+    assert all(abs(a - b) < Fraction(1, 1000) for a, b in zip(times, frame_times(src)))
+    assert abs(probe(out).duration - probe(src).duration) < 0.002
+    assert audio_packets(out) == audio_packets(src)
+
+
+def test_a_segment_of_a_millisecond_timed_video_is_constant_rate_from_its_first_frame(tmp_path):
+    src = make_video(tmp_path / "ntsc.mkv", frames=40, fps=Fraction(30000, 1001), gop=1)
+    out = tmp_path / "o.mp4"
+    reencode(src, out, start=0.55, duration=0.5)
+    times = frame_times(out)
+    assert len(times) == 15
+    assert times == [times[0] + i * Fraction(1001, 30000) for i in range(len(times))]
+
+
+def test_a_variable_rate_video_in_milliseconds_keeps_its_times(tmp_path):
+    src = make_video(tmp_path / "vfr.mkv", frames=15, fps=Fraction(30000, 1001), vfr=True)
+    out = tmp_path / "o.mp4"
+    reencode(src, out)
+    before, after = frame_times(src), frame_times(out)
+    assert len(after) == len(before) == 15
+    assert all(abs(a - b) < Fraction(1, 1000) for a, b in zip(after, before))
+    assert after == sorted(set(after))
+
+
+def test_the_frame_grid_moves_frames_by_less_than_a_tick_and_keeps_them_in_order():
+    from vidstyle.io.encode import FrameGrid
+
+    assert FrameGrid.of(Fraction(1, 1000), Fraction(25)) is None  # 40 ms: whole ticks
+    assert FrameGrid.of(Fraction(1, 90000), Fraction(30000, 1001)) is None  # fine enough already
+    grid = FrameGrid.of(Fraction(1, 1000), Fraction(30000, 1001))
+    assert grid.time_base == Fraction(1, 30000)
+    assert grid.place(1000, 33) == (30000, 1001)  # the grid starts at the first frame
+    assert grid.place(1033, 34) == (31001, 1001)
+    assert grid.place(1034, 0) == (31020, 0)  # within a millisecond of the place just taken: its own time
+    assert grid.place(1050, 17) == (31500, 502)  # off the grid: its own time, its end on it
+    assert grid.place(1100, 5) == (33003, 147)  # on it again; an end off it keeps its own time
+
+
 @pytest.mark.parametrize("codec,suffix,pix_fmt", [("libx264", ".mp4", "yuv444p"), ("libx265", ".mkv", "yuv444p"),
                                                   ("libvpx-vp9", ".webm", "yuv420p"), ("libsvtav1", ".mp4", "yuv420p")])
 def test_encode_odd_size_exactly(tmp_path, codec, suffix, pix_fmt):

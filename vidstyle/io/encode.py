@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import io
 import logging
+import math
 import os
 import re
 from fractions import Fraction
@@ -888,6 +889,54 @@ def convert_rgb(image: np.ndarray, layout: str, pix_fmt: str, matrix: int, color
     return frame
 
 
+class FrameGrid:
+    """Puts the frames of a constant-rate video stored in milliseconds back on their exact times.
+
+    Matroska, WebM and FLV count milliseconds, which cannot hold 1001/30000 s: a 29.97 frames/s
+    video comes in at 0, 33, 67, 100, 133 ms. Written so into MP4, which keeps each frame's own
+    duration, the steps of 33 and 34 ms make a variable frame rate, which editors convert or
+    refuse (FFmpeg's own encode puts such frames back on 1/29.97 s). Times are counted in
+    :attr:`time_base`, which holds both a millisecond and the frame interval exactly. A frame less
+    than a millisecond (the rounding's reach) from its place on the grid, counted from the first
+    frame, goes there; any other (a variable-rate video, a gap) keeps its own time.
+    """
+
+    def __init__(self, time_base: Fraction, rate: Fraction):
+        self.interval = 1 / rate
+        self.source_base = time_base
+        self.time_base = Fraction(1, math.lcm(self.interval.denominator, time_base.denominator))
+        self._first: Fraction | None = None  # seconds: where the grid starts
+        self._last: int | None = None  # the latest pts given out (time_base): times stay increasing
+
+    @staticmethod
+    def of(time_base: Fraction, rate: Fraction | None) -> FrameGrid | None:
+        """The grid for frames timed in ``time_base`` at ``rate`` frames/s, or None where the times
+        need none: a time base finer than milliseconds, or frames a whole number of ticks apart."""
+        if time_base != Fraction(1, 1000) or not rate or rate <= 0 or (1 / (rate * time_base)).denominator == 1:
+            return None
+        grid = FrameGrid(time_base, rate)
+        return grid if grid.time_base >= Fraction(1, 1 << 24) else None  # not for a rate of odd precision
+
+    def _placed(self, pts: int) -> int:
+        t = pts * self.source_base
+        if self._first is None:
+            self._first = t
+        on_grid = self._first + round((t - self._first) / self.interval) * self.interval
+        return int((on_grid if abs(on_grid - t) < self.source_base else t) / self.time_base)
+
+    def place(self, pts: int, duration: int) -> tuple[int, int]:
+        """(pts, duration) in :attr:`time_base` for a frame at ``pts`` lasting ``duration``
+        (ticks of the input's time base; 0: unknown)."""
+        placed = self._placed(pts)
+        if self._last is not None and placed <= self._last:  # two frames within a millisecond of one place
+            placed = int(pts * self.source_base / self.time_base)
+        self._last = placed
+        if not duration:
+            return placed, 0
+        end = self._placed(pts + duration)
+        return placed, (end - placed if end > placed else int(duration * self.source_base / self.time_base))
+
+
 class VideoEncoder:
     """Write frames of ``source``'s size and timing to ``path``, with its audio (unless disabled).
 
@@ -940,8 +989,10 @@ class VideoEncoder:
                         "than 1/50 s to the last one kept are left out (.webp keeps them all)",
                         Path(self.name).name, float(source.frame_rate))
         self.width, self.height = source.width, source.height
-        self.time_base = source.time_base
         self.frame_rate = source.frame_rate or Fraction(25)
+        # the time base of the frames written (that of the input, or a finer one: see FrameGrid)
+        self._grid = FrameGrid.of(source.time_base, source.frame_rate) if config.codec not in _ANIMATION_CODECS else None
+        self.time_base = self._grid.time_base if self._grid is not None else source.time_base
         self.colorspace = _output_colorspace(source)
         # swscale writes grey formats at full range whatever it is asked for: tagged so, players
         # show them as written (tagged limited, grey 64 came back as 55 and 200 as 214)
@@ -1032,9 +1083,10 @@ class VideoEncoder:
                                 f"write {config.codec} to .mkv, or pick a codec for {self.path.suffix} "
                                 f"({default_codec(self.path.suffix)} is its default)") from None
         stream.width, stream.height, stream.pix_fmt = source.width, source.height, self.pix_fmt
-        # Same time base as the input: every frame keeps its exact input timestamp (VFR included).
-        stream.time_base = source.time_base
-        stream.codec_context.time_base = source.time_base
+        # The input's time base (or one finer, see FrameGrid): every frame keeps its exact input
+        # timestamp (VFR included).
+        stream.time_base = self.time_base
+        stream.codec_context.time_base = self.time_base
         if source.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = source.sample_aspect_ratio
             if source.sample_aspect_ratio != 1 and config.codec in _ANIMATION_CODECS:
@@ -1208,6 +1260,8 @@ class VideoEncoder:
         ``alpha``: its uint8 (H, W) transparency, kept when the output has an alpha channel (:attr:`alpha`).
         Where :attr:`yuv420_matrix` is not None, ``image`` may instead be the frame in yuv420p, a uint8
         (H * 3 / 2, W) array converted with that matrix."""
+        if self._grid is not None:
+            pts, duration = self._grid.place(pts, duration)
         yuv = image.ndim == 2
         if yuv and self.yuv420_matrix is None:
             raise VidstyleError(f"{self.name} takes RGB frames only (a frame came in yuv420p)")
@@ -1258,7 +1312,7 @@ class VideoEncoder:
             frame.color_primaries = self.colorspace.primaries
         if self.colorspace.trc:
             frame.color_trc = self.colorspace.trc
-        # The input's time base, which the encoder uses; not the stream's, which the muxer may
+        # The encoder's time base (the input's, or FrameGrid's); not the stream's, which the muxer may
         # have changed when writing the header (Matroska/WebM use milliseconds).
         frame.time_base = self.time_base
         if duration:
