@@ -1717,8 +1717,11 @@ class VideoDecoder:
         follow it exactly, as players play it: Matroska's timestamps are rounded to the
         millisecond, and taken as they are they put the cut up to 24 samples (at 48 kHz) off.
         The first frame read (from a keyframe, or :data:`AUDIO_PREROLL` before the start: not the
-        track's beginning), or one after a gap, is likewise taken to lie a whole number of frames
-        of its size after the track's first sample, where it is within a tick of that."""
+        track's beginning), or one after a gap, is likewise taken to end a whole number of the
+        codec's frames after the track's first packet, where it is within a tick of that: the end,
+        for a decoder's first frame lacks the encoder's priming it drops (MP3's 1105 samples: 47
+        of 1152 left; Opus's 312), and taken for a whole frame of its own size after the track's
+        first sample, it put the cut up to 48 samples off."""
         if frame.pts is None:
             return frame
         t = frame.pts * frame.time_base
@@ -1727,8 +1730,12 @@ class VideoDecoder:
         if follows is not None and abs(t - follows) <= frame.time_base:
             t = follows
         elif frame.time_base > Fraction(1, rate) and frame.samples and self._audio[track].start_time is not None:
-            begins = self._audio[track].start_time * self._audio[track].time_base
-            whole = begins + Fraction(round((t - begins) * rate / frame.samples) * frame.samples, rate)
+            stream = self._audio[track]
+            delay = stream.codec_context.delay or 0  # the encoder's priming, which decoding drops
+            size = stream.codec_context.frame_size or frame.samples + (delay if follows is None else 0)
+            packets = stream.start_time * stream.time_base - Fraction(delay, rate)  # the first packet's time
+            end = t + Fraction(frame.samples, rate)
+            whole = packets + Fraction(round((end - packets) * rate / size) * size - frame.samples, rate)
             if abs(t - whole) <= frame.time_base:
                 t = whole
         self._audio_next[track] = t + Fraction(frame.samples, rate)
