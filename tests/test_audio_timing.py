@@ -219,3 +219,30 @@ def test_reencoded_sound_is_in_place_and_whole_across_changes_of_rate_there_and_
     for change in (RATE, 2 * RATE, 3 * RATE):  # no silence in the sound across the change
         around = slice(change - 32, change + 32)
         assert rms(sound[around] - signal[around]) < 0.35 * rms(signal[around])
+
+
+def test_reencoded_sound_timed_in_milliseconds_is_written_whole_and_in_place(tmp_path):
+    """Frames given to the encoder in a time base coarser than a sample (a Matroska track's
+    milliseconds, as PyAV decodes it, through the Python API): each frame's rounded time is
+    where the one before ended. Counted in milliseconds, each rounding was taken for a gap or an
+    overlap: 44.1 kHz frames of 1024 samples (23.22 ms) got a millisecond of silence every few
+    frames, and the sound was 10 ms late after a second."""
+    rate = 44100
+    src = make_sound_video(tmp_path / "in.mkv", "pcm_s16le")
+    samples = np.interp(np.arange(2 * rate) / rate, np.arange(len(SIGNAL)) / RATE, SIGNAL).astype(np.float32)
+    out = tmp_path / "out.webm"
+    with VideoDecoder(src) as decoder:
+        encoder = VideoEncoder(out, decoder.info, EncodeConfig(crf=30, preset="ultrafast"))
+        for item in decoder.read({}):
+            if isinstance(item, DecodedFrame):
+                encoder.write(item.image, item.pts, item.duration)
+        for start in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, start:start + 1024].copy(), format="flt", layout="mono")
+            frame.sample_rate, frame.time_base = rate, Fraction(1, 1000)
+            frame.pts = round(Fraction(start, rate) * 1000)
+            encoder.write_audio(AudioItem(track=0, frame=frame))
+        encoder.finish()
+    begins, sound, out_rate = decoded_sound(out)
+    assert out_rate == RATE and begins == 0 and len(sound) == 2 * RATE
+    for at in (RATE // 4, RATE, 3 * RATE // 2):
+        assert sound_position(sound, SIGNAL, at) == at

@@ -1002,7 +1002,7 @@ class VideoEncoder:
         self.frames = 0
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
         self.audio_written: dict[int, int] = {}  # per audio track: packets copied or frames encoded
-        self._audio_end: dict[int, int] = {}  # per re-encoded track: pts where the last frame encoded ends
+        self._audio_end: dict[int, Fraction] = {}  # per re-encoded track: where the last frame encoded ends (s)
         # per re-encoded track: the setup of its first frame, and (setup, converter) after a change
         # (see _as_first)
         self._audio_setup: dict[int, tuple[str, av.AudioLayout, int]] = {}
@@ -1472,22 +1472,28 @@ class VideoEncoder:
           frame's time, and all the sound after it was heard that much late (2.1 ms measured)."""
         if frame.pts is None or frame.time_base is None:
             return [frame]
-        tick = Fraction(1, frame.sample_rate) / frame.time_base  # a sample, in the frame's ticks (1 from the decoder)
+        # in seconds, exactly: a frame's ticks may be coarser than a sample (a Matroska track's
+        # milliseconds, through the Python API), where a frame within one of where the one before
+        # ended follows it, its time rounded; counted in such ticks, each rounding was taken for a
+        # gap or an overlap (the sound 10 ms late after a second, in bursts of 1 ms of silence)
+        rate, time_base = frame.sample_rate, frame.time_base
+        t = frame.pts * time_base
         before = self._audio_end.get(track)
-        follows = 0 if before is None else before
-        gap = round((frame.pts - follows) / tick)
+        if before is not None and abs(t - before) < time_base:
+            t = before
+        follows = before or Fraction(0)
+        gap = round((t - follows) * rate)
         if gap < 0 and before is not None:  # (a first frame before the output's 0 stays whole: an edit list hides that)
             if -gap >= frame.samples:
                 return []  # wholly within what was heard already
-            time_base = frame.time_base
             frame = cut_audio_frame(frame, -gap, frame.samples)
-            frame.pts, frame.time_base = follows, time_base
-        self._audio_end[track] = frame.pts + round(frame.samples * tick)
+            frame.pts, frame.time_base, t = round(follows / time_base), time_base, follows
+        self._audio_end[track] = t + Fraction(frame.samples, rate)
         out = []
         while gap > 0:
-            samples = min(gap, frame.sample_rate)  # a second at a time
-            out.append(silent_audio_frame(frame, samples, follows))
-            follows += round(samples * tick)
+            samples = min(gap, rate)  # a second at a time
+            out.append(silent_audio_frame(frame, samples, round(follows / time_base)))
+            follows += Fraction(samples, rate)
             gap -= samples
         return out + [frame]
 
