@@ -547,6 +547,25 @@ def test_a_recording_that_cannot_replace_the_old_file_is_kept_beside_it(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec-2.mp4", "rec.mp4"]
 
 
+def test_a_recording_the_folder_refuses_under_any_name_is_said_under_its_own(tmp_path, held_open, monkeypatch):
+    """The old recording cannot be replaced and the folder refuses the numbered name too: the
+    error names the file asked for, as stylize's outputs say it, not the rec-2.mp4 never made."""
+    out = tmp_path / "rec.mp4"
+    out.write_bytes(b"the old recording, open in a player")
+    held_open(out)
+    real_link = os.link
+
+    def refusing(src, dst, *args, **kwargs):
+        if Path(dst).name.startswith("rec-"):
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real_link(src, dst, *args, **kwargs)
+    monkeypatch.setattr(os, "link", refusing)
+    with pytest.raises(PermissionError) as refused:
+        run_live(MarkedSource(frames=4), StyleBank([SlowStylizer()]),
+                 LiveOptions(window=False, record=out, overwrite=True), log=lambda line: None)
+    assert refused.value.filename == str(out)
+
+
 def test_recording_paths():
     paths = RecordingPaths(Path("/tmp/does-not-exist-dir/a.mp4"), Path("."))
     assert [paths.next().name for _ in range(3)] == ["a.mp4", "a-2.mp4", "a-3.mp4"]

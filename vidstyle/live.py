@@ -648,6 +648,7 @@ class Recording:
         from vidstyle.io.files import move_into_place, place_beside
 
         overwrite = self.overwrite if overwrite is None else overwrite
+        refused = None
         try:
             move_into_place(self._tmp, self.path, overwrite)
             return
@@ -656,8 +657,8 @@ class Recording:
         except PermissionError as exc:
             if not (overwrite and self.path.exists()):
                 raise
-            self.not_replaced = exc.strerror or str(exc)
-        self.path = place_beside(self._tmp, self.path)
+            self.not_replaced, refused = exc.strerror or str(exc), exc
+        self.path = place_beside(self._tmp, self.path, refused=refused)
 
 
 #: SIGTERM/SIGHUP that arrived while :func:`_interrupts_deferred` held them: the exit status still

@@ -524,24 +524,27 @@ def _place(temp: Path, path: Path, overwrite: bool) -> None:
     except PermissionError as exc:
         if not (overwrite and path.exists()):
             raise
-        try:
-            kept = place_beside(temp, path)
-        except OSError:
-            raise exc from None  # the folder refuses it too: said as a failed write
+        kept = place_beside(temp, path, refused=exc)
         raise VidstyleError(f"cannot replace {path} ({exc.strerror or exc}: is it open in another program?); "
                             f"the finished output is kept as {kept}") from None
 
 
-def place_beside(source: Path, path: Path) -> Path:
+def place_beside(source: Path, path: Path, refused: OSError | None = None) -> Path:
     """Move finished ``source`` to the first free numbered name beside ``path`` (PATH-2, PATH-3...:
     :func:`numbered_name`), never over a file, and return that name: for what cannot be made
-    again when ``path`` is taken or cannot be replaced. The folder's other errors pass."""
+    again when ``path`` is taken or cannot be replaced. The folder's other errors pass, but for
+    ``refused``, the error that replacing ``path`` gave: where the folder refuses the numbered
+    name too, that one is raised, so the failed write names the file asked for, not PATH-2."""
     for n in itertools.count(2):
         kept = numbered_name(path, n)
         try:
             move_into_place(source, kept, overwrite=False)
         except FileExistsError:
             continue
+        except OSError:
+            if refused is None:
+                raise
+            raise refused from None
         return kept
 
 
