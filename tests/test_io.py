@@ -172,6 +172,33 @@ def test_a_deep_gradient_comes_to_8_bits_once_dithered_with_no_level_skipped(tmp
     assert np.abs(green.mean(axis=0) - exact).max() < 0.35
 
 
+@pytest.mark.parametrize("pix_fmt", ["yuv420p12le", "yuv422p12le", "yuv444p12le", "yuv444p10le"])
+def test_deep_frames_of_any_size_are_dithered_and_white_stays_white(pix_fmt):
+    """12-bit frames come to 8 bits dithered as 10-bit ones do (the same ramp: no level skipped,
+    each column's average in place), a frame whose sides are no multiple of the dither's 8x8 tile
+    is converted whole, and limited-range white, a whole level at 16 bits, stays 255 at every
+    pixel (the flooring's offset keeps it off the halfway point OpenCV would round to even)."""
+    from vidstyle.io.decode import DisplayConversion
+
+    bits = 12 if "12" in pix_fmt else 10
+    scale = 1 << (bits - 8)
+    w, h, ramp_rows = 250, 30, 24  # three whole tiles of ramp, then white
+    codes = np.round(np.linspace(50, 200, w) * scale).astype(np.uint16)
+    luma = np.vstack([np.repeat(codes[None], ramp_rows, 0), np.full((h - ramp_rows, w), 235 * scale, np.uint16)])
+    frame = av.VideoFrame(w, h, pix_fmt)
+    frame.planes[0].update(np.pad(luma, ((0, 0), (0, frame.planes[0].line_size // 2 - w))).tobytes())
+    for plane in frame.planes[1:]:
+        plane.update(np.full(plane.buffer_size // 2, 128 * scale, np.uint16).tobytes())
+    frame.color_range = 1  # limited
+    image = DisplayConversion.of(frame).image(frame)
+    assert image.shape == (h, w, 3)
+    green = image[:ramp_rows, :, 1].astype(float)
+    exact = (codes / scale - 16) * 255 / 219
+    assert set(np.unique(green)) == set(range(int(green.min()), int(green.max()) + 1))
+    assert np.abs(green.mean(axis=0) - exact).max() < 0.35
+    assert (image[ramp_rows:] == 255).all(), np.argwhere(image[ramp_rows:] != 255)[:4].tolist()
+
+
 def test_an_audio_packet_the_demuxer_flags_corrupt_is_skipped_and_counted(tmp_path):
     """A packet flagged corrupt (a truncated file's cut-off last one) is one the muxer takes but
     no player decodes: it is left out of the copy, whatever its bytes, and counted."""
