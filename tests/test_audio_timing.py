@@ -72,6 +72,32 @@ def test_copied_sound_of_a_segment_starts_with_the_picture(tmp_path, output):
         assert 0 <= placed < 1024
     else:
         assert placed == 0 and rms(sound[:1024]) > 0.5 * rms(SIGNAL[origin:origin + 1024])
+        # before the start: the packet across it and the one before it (its overlap), no more
+        with av.open(str(out)) as container:
+            stream = container.streams.audio[0]
+            ahead = [packet.pts * packet.time_base for packet in container.demux(stream)
+                     if packet.pts is not None and packet.pts < 0]
+        assert len(ahead) == 2 and -2 * Fraction(1024, RATE) < min(ahead) <= -Fraction(1024, RATE), ahead
+
+
+def test_copied_sound_of_a_segment_starting_on_a_packet_has_only_the_packet_before_as_lead_in(tmp_path):
+    """A segment whose first frame lies on a packet's first sample (0.32 s: frame 8 at 25
+    frames/s, AAC packet 15 at 48 kHz) has no packet across it: the one before it alone goes
+    first, the decoder's lead-in, timed below 0; a second one before it would be written for
+    nothing."""
+    src = make_sound_video(tmp_path / "in.mp4", "aac", fps=25)
+    out = tmp_path / "out.mp4"
+    stylize(src, out, start=0.31)
+    assert first_kept(src, 0.31) == Fraction(8, 25)  # the frame at 0.32
+    with av.open(str(out)) as container:
+        stream = container.streams.audio[0]
+        ahead = [packet.pts * packet.time_base for packet in container.demux(stream)
+                 if packet.pts is not None and packet.pts < 0]
+    assert ahead == [-Fraction(1024, RATE)]
+    origin = round(Fraction(8, 25) * RATE)
+    begins, sound, rate = decoded_sound(out)
+    placed = round(begins * rate)
+    assert placed == 0 and placed + sound_position(sound, SIGNAL, origin + RATE // 4) == RATE // 4
 
 
 @pytest.mark.parametrize("layout", ["mono", "7.1"])
