@@ -53,6 +53,22 @@ def test_reencoded_sound_of_a_segment_starts_and_ends_with_the_picture_to_the_sa
             assert len(sound) == RATE // 2  # 12 whole frames of 24 a second
 
 
+def test_reencoded_opus_from_webm_of_a_segment_starts_with_the_picture_to_the_sample(tmp_path):
+    """Opus from .webm into .mov (AAC): read from a packet mid-stream (the look back before the
+    start), the decoder trims its pre-skip (312 samples) from it as from the track's first, and
+    moves the frame's time by it rounded to .webm's millisecond (6.5 ms to 7): the whole sound
+    came 48 samples late. The whole file was already in place."""
+    src = make_sound_video(tmp_path / "in.webm", "libopus")
+    out = tmp_path / "out.mov"
+    for start in (None, 0.5, 0.51):
+        stylize(src, out, start=start)
+        origin = round(first_kept(src, start or 0) * RATE)
+        begins, sound, rate = decoded_sound(out)
+        assert rate == RATE and begins == 0
+        assert sound_position(sound, SIGNAL, origin) == 0
+        assert sound_position(sound, SIGNAL, origin + RATE // 4) == RATE // 4
+
+
 @pytest.mark.parametrize("output", [".mp4", ".mov", ".mkv"])
 def test_copied_sound_of_a_segment_starts_with_the_picture(tmp_path, output):
     """Packets cannot be cut: into MP4/MOV the packet across the start and the one before it
