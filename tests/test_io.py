@@ -21,7 +21,7 @@ from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, ato
 from vidstyle.io.decode import SWS_MATRIX, SourceInfo
 from vidstyle.io.encode import output_pix_fmt
 from vidstyle.io.capture import FileSource
-from vidstyle.io.files import NAME_MAX, check_output_file, temp_path_beside, write_then_rename
+from vidstyle.io.files import NAME_MAX, PATH_MAX, check_output_file, temp_path_beside, write_then_rename
 import vidstyle.io.files as files
 
 
@@ -825,6 +825,32 @@ def test_a_path_too_long_for_windows_is_refused_up_front_where_long_paths_are_of
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(files, "windows_long_paths_enabled", lambda: False)
     files.check_path_length(long_output, "output")  # Linux's own limits only
+
+
+def test_an_output_whose_temporary_name_is_too_long_for_windows_is_refused_up_front(tmp_path, monkeypatch):
+    """An output is written under a temporary name beside it first, 27 characters longer
+    (.NAME.vidstyle-RANDOM.partial.EXT): an output path of 233 to 259 characters passed the
+    check and failed when the work was done. The check counts the temporary name."""
+    from vidstyle.io import files
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(files, "windows_long_paths_enabled", lambda: False)
+    output = tmp_path / ("d" * (files.WINDOWS_MAX_PATH - len(str(tmp_path)) - 30)) / "out.mp4"
+    written = len(str(files.temp_path_beside(output)))
+    assert len(str(output)) < files.WINDOWS_MAX_PATH <= written
+    with pytest.raises(VidstyleError) as raised:
+        check_output_file(output, create_folder=True)
+    assert str(raised.value).startswith(f"output: the path is too long for Windows ({written} characters with its "
+                                        "folder and the temporary name it is first written under; at most 259")
+    shorter = output.parent.name[:len(output.parent.name) - (written - files.WINDOWS_MAX_PATH + 1)]
+    fits = tmp_path / shorter / "out.mp4"
+    assert len(str(files.temp_path_beside(fits))) == files.WINDOWS_MAX_PATH - 1
+    assert check_output_file(fits, create_folder=True) == fits  # the longest taken
+    monkeypatch.setattr(sys, "platform", "linux")  # PATH_MAX likewise
+    deep = tmp_path.joinpath(*["ab"] * ((PATH_MAX - len(str(tmp_path))) // 3 - 4))
+    output = deep / ("x" * (PATH_MAX - 11 - len(str(deep))) + ".mp4")  # 4090 bytes
+    with pytest.raises(VidstyleError, match=r"^output: the path is too long \(4117 bytes with the temporary name"):
+        check_output_file(output, create_folder=True)
 
 
 def test_output_folder_not_writable(tmp_path, monkeypatch):

@@ -61,13 +61,15 @@ def windows_long_paths_enabled() -> bool:
         return False
 
 
-def check_path_length(path: str | Path, what: str = "") -> None:
+def check_path_length(path: str | Path, what: str = "", written_aside: bool = False) -> None:
     """Refuse a path the operating system would refuse with ENAMETOOLONG, before any work: a name
     between separators longer than :data:`NAME_MAX` bytes, or the whole longer than
     :data:`PATH_MAX`, or on Windows a full path of :data:`WINDOWS_MAX_PATH` characters or more
     where long paths are not enabled (:func:`windows_long_paths_enabled`). Its "[Errno 36] File
     name too long" came out of the first ``exists()`` of whichever check asked first, naming no
-    limit. ``what`` ("output") starts the message."""
+    limit. ``what`` ("output") starts the message. ``written_aside``: the file is written under
+    its temporary name first (:func:`temp_path_beside`), about 27 characters longer, which the
+    whole path's limits count: a path that fitted by less failed only when the work was done."""
     encoded = os.fsencode(path)
     prefix = f"{what}: " if what else ""
     for sep in filter(None, (os.altsep, os.sep)):
@@ -78,17 +80,26 @@ def check_path_length(path: str | Path, what: str = "") -> None:
             shown = name if len(name) <= 40 else f"{name[:24]}...{name[-12:]}"  # the message stays one readable line
             raise VidstyleError(f"{prefix}the name {shown} is too long ({len(part)} bytes; file systems take "
                                 f"at most {NAME_MAX})")
-    if len(encoded) >= PATH_MAX:
-        raise VidstyleError(f"{prefix}the path is too long ({len(encoded)} bytes; at most {PATH_MAX - 1})")
-    # Windows counts the whole path, the current folder a relative one is in included; there it
-    # failed later, in whichever call met it first, with a raw "No such file or directory"
-    if sys.platform == "win32" and not str(path).startswith("\\\\?\\"):
-        full = len(os.path.abspath(path))
-        if full >= WINDOWS_MAX_PATH and not windows_long_paths_enabled():
-            raise VidstyleError(f"{prefix}the path is too long for Windows ({full} characters with its folder; at "
-                                f"most {WINDOWS_MAX_PATH - 1} where long paths are not enabled): shorten it, or "
-                                "enable long paths (LongPathsEnabled = 1 in the registry's HKLM\\" + _LONG_PATHS_KEY
-                                + ", or the policy 'Enable Win32 long paths')")
+    # the path, then the longest one the run makes for it (its temporary name, within NAME_MAX
+    # already), said as that
+    made = [(os.fspath(path), "")]
+    if written_aside and Path(path).name:
+        made.append((os.fspath(_temp_name(Path(path), _TEMP_TOKEN_LENGTH * "0")),
+                     "the temporary name it is first written under"))
+    for full_path, aside in made:
+        size = len(os.fsencode(full_path))
+        if size >= PATH_MAX:
+            raise VidstyleError(f"{prefix}the path is too long ({size} bytes{' with ' + aside if aside else ''}; "
+                                f"at most {PATH_MAX - 1})")
+        # Windows counts the whole path, the current folder a relative one is in included; there it
+        # failed later, in whichever call met it first, with a raw "No such file or directory"
+        if sys.platform == "win32" and not full_path.startswith("\\\\?\\"):
+            full = len(os.path.abspath(full_path))
+            if full >= WINDOWS_MAX_PATH and not windows_long_paths_enabled():
+                raise VidstyleError(f"{prefix}the path is too long for Windows ({full} characters with its folder"
+                                    f"{' and ' + aside if aside else ''}; at most {WINDOWS_MAX_PATH - 1} where long paths are not enabled): "
+                                    "shorten it, or enable long paths (LongPathsEnabled = 1 in the registry's HKLM\\"
+                                    + _LONG_PATHS_KEY + ", or the policy 'Enable Win32 long paths')")
 
 
 def ffmpeg_path(path: str | Path) -> str:
@@ -219,7 +230,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     """
     if str(output).endswith(("/", os.sep)):  # Path() would drop the slash and write a file of that name
         raise VidstyleError(f"output {output} names a folder; give a file name")
-    check_path_length(output, "output")
+    check_path_length(output, "output", written_aside=True)
     output = Path(output)
     for path in inputs:
         if path is not None and same_file(Path(path), output):
@@ -425,20 +436,30 @@ def temp_path_beside(path: str | Path) -> Path:
     could be an existing file, even one of the inputs, and would be overwritten."""
     path = Path(path)
     while True:
-        tail = f".vidstyle-{secrets.token_hex(4)}.partial{path.suffix}"
-        room = NAME_MAX - 1 - len(tail.encode())
-        # the file system's bytes (a name need not be valid UTF-8), cut to fit, and where the name
-        # is UTF-8 not inside a character
-        name = os.fsencode(path.stem)
-        cut = name[:max(room, 0)]
-        try:
-            name.decode("utf-8")
-            stem = cut.decode("utf-8", errors="ignore")
-        except UnicodeDecodeError:
-            stem = os.fsdecode(cut)
-        temp = path.with_name(f".{stem}{tail}")
+        temp = _temp_name(path, secrets.token_hex(_TEMP_TOKEN_LENGTH // 2))
         if not (temp.exists() or temp.is_symlink()):
             return temp
+
+
+#: Hex digits of the random part of :func:`temp_path_beside`'s names.
+_TEMP_TOKEN_LENGTH = 8
+
+
+def _temp_name(path: Path, token: str) -> Path:
+    """:func:`temp_path_beside`'s name for ``path`` with the random part ``token``: its length is
+    the same whatever the token, as :func:`check_path_length` counts it."""
+    tail = f".vidstyle-{token}.partial{path.suffix}"
+    room = NAME_MAX - 1 - len(tail.encode())
+    # the file system's bytes (a name need not be valid UTF-8), cut to fit, and where the name
+    # is UTF-8 not inside a character
+    name = os.fsencode(path.stem)
+    cut = name[:max(room, 0)]
+    try:
+        name.decode("utf-8")
+        stem = cut.decode("utf-8", errors="ignore")
+    except UnicodeDecodeError:
+        stem = os.fsdecode(cut)
+    return path.with_name(f".{stem}{tail}")
 
 
 #: What ``link()`` fails with where a file system has no hard links (Linux's FAT: EPERM).
