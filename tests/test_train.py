@@ -2137,6 +2137,35 @@ def test_windows_keeps_two_runs_out_of_one_checkpoint_folder_with_a_lock_file(da
         pass
 
 
+def test_a_run_that_fails_before_writing_anything_leaves_no_empty_folder_on_windows(data, loss_weights, tmp_path,
+                                                                                   monkeypatch):
+    """Windows's lock is a file in the checkpoint folder: the folder the run made was still not
+    empty when it was to be taken back, and a run that failed before its first checkpoint left it
+    behind. The lock file goes first, then the folder; one the run did not make stays."""
+    import sys
+
+    import vidstyle.train.loop as loop
+    from vidstyle.io.files import LOCK_FILE_NAME
+
+    fake = _FakeMsvcrt()
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` raises ImportError, as there
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+
+    def full_disk(work, step, *args, **kw):  # as the real one fails: the folder there, the file not
+        assert (work / LOCK_FILE_NAME).is_file() and len(fake.held) == 1
+        raise VidstyleError(f"writing checkpoint {work}/checkpoint_{step:07d}.pt failed (is the disk full?)")
+
+    monkeypatch.setattr(loop, "_save_checkpoint", full_disk)
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    with pytest.raises(VidstyleError, match="no checkpoint was written yet"):
+        train(config, progress=False)
+    assert not config.work_dir().exists() and not fake.held
+    config.work_dir().mkdir()  # the user's own: kept, without the lock file
+    with pytest.raises(VidstyleError, match="no checkpoint was written yet"):
+        train(config, progress=False)
+    assert list(config.work_dir().iterdir()) == [] and not fake.held
+
+
 def _lock_checked_at_each_checkpoint(monkeypatch, work: Path) -> list[bool]:
     """After each checkpoint the run saves, another process's lock on ``work`` must be refused
     (the run holds it on the folder that is there); the list gets an entry per check made."""

@@ -323,7 +323,7 @@ class FolderReplaced(Exception):
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path, busy: str) -> Iterator[None]:
+def folder_lock(folder: Path, busy: str, made: Iterable[Path] = ()) -> Iterator[None]:
     """Hold an exclusive lock on existing ``folder`` for the block, or raise VidstyleError(``busy``)
     at once when another process holds it: two runs that would write into one folder (a training
     run's checkpoints) and delete each other's files there. An advisory ``flock`` on the folder
@@ -333,11 +333,20 @@ def folder_lock(folder: Path, busy: str) -> Iterator[None]:
     the end where no other run has it open). Where there are no such locks (some network file
     systems) the block runs unlocked. Raises :class:`FolderReplaced`, with nothing held, when the
     run that held the lock removed the folder (empty, its own) before this one held the lock on
-    it: the caller makes it again."""
+    it: the caller makes it again.
+
+    ``made``: the folders the caller made for it (:func:`folders_missing`), removed as the block
+    ends while empty (a run that failed before its first checkpoint leaves none behind); by the
+    lock's holder alone, never by a run it refused, as those folders, empty until the first
+    checkpoint, are the holder's (made at the same moment: two runs started together), which would
+    make them again at its next checkpoint, unlocked. With ``flock`` before the lock goes; with a
+    lock file once it is gone, as a folder that holds it is not empty (then another run that would
+    lock the folder finds it removed, or holds it by a file in it that keeps it)."""
+    made = list(made)
     try:
         import fcntl
     except ImportError:
-        with _windows_folder_lock(folder, busy):
+        with _windows_folder_lock(folder, busy, made):
             yield
         return
     try:
@@ -359,7 +368,10 @@ def folder_lock(folder: Path, busy: str) -> Iterator[None]:
             raise FolderReplaced(folder) from None
         if (now.st_dev, now.st_ino) != (locked.st_dev, locked.st_ino):
             raise FolderReplaced(folder)
-        yield
+        try:
+            yield
+        finally:
+            remove_empty_folders(made)
     finally:
         os.close(fd)  # which releases the lock
 
@@ -369,13 +381,16 @@ LOCK_FILE_NAME = ".vidstyle.lock"
 
 
 @contextlib.contextmanager
-def _windows_folder_lock(folder: Path, busy: str) -> Iterator[None]:
+def _windows_folder_lock(folder: Path, busy: str, made: list[Path]) -> Iterator[None]:
     """:func:`folder_lock` with ``msvcrt.locking`` on :data:`LOCK_FILE_NAME` in ``folder``; unlocked
     where there is no ``msvcrt`` either."""
     try:
         import msvcrt  # Windows only: imported where used
     except ImportError:
-        yield
+        try:
+            yield
+        finally:
+            remove_empty_folders(made)
         return
     lock_file = Path(folder) / LOCK_FILE_NAME
     try:
@@ -402,6 +417,7 @@ def _windows_folder_lock(folder: Path, busy: str) -> Iterator[None]:
         if locked:  # never the holder's, by a run it refused; Windows removes no file another run has open
             with contextlib.suppress(OSError):
                 lock_file.unlink()
+            remove_empty_folders(made)
 
 
 def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False,

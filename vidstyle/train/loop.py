@@ -36,7 +36,7 @@ from vidstyle.device import physical_memory as _physical_memory  # (tests stand 
 from vidstyle.errors import VidstyleError, first_line, torch_load_reason
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
-                               file_digest, folder_lock, folders_missing, remove_empty_folders, write_then_rename)
+                               file_digest, folder_lock, folders_missing, write_then_rename)
 from vidstyle.models.archs import ARCH_NAMES
 from vidstyle.models.lossnets import SMOOTHED_BY_DEFAULT, LossNetwork, load_loss_network, loss_weights_file
 from vidstyle.models.transformer import BUILDERS, TransformerNet
@@ -600,18 +600,14 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         for _ in range(10):  # a run that ends as this one starts removes its empty folder: made again
             made = folders_missing(work)
             try:
-                held.enter_context(folder_lock(create_output_folder(work), busy))
+                # a run that failed before its first checkpoint or preview (a full disk) leaves no
+                # empty folder of its own making behind (taken back as the lock goes)
+                held.enter_context(folder_lock(create_output_folder(work), busy, made))
                 break
             except FolderReplaced:
                 continue
         else:
             raise VidstyleError(busy)
-        # a run that failed before its first checkpoint or preview (a full disk) leaves no empty
-        # folder of its own making behind: taken back before the lock goes (the stack runs this
-        # first), and never by a run the lock refused, as those folders, empty until the first
-        # checkpoint, are the run's that holds them (made at the same moment: two runs started
-        # together), which would make them again at its next checkpoint, unlocked
-        held.callback(remove_empty_folders, made)
 
     if uses_work:
         check_writable_folder(work, "checkpoint folder")  # now, not at the first checkpoint, steps later
