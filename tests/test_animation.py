@@ -406,16 +406,18 @@ def test_a_one_frame_gif_or_apng_is_stylized_into_a_still_image(tmp_path, cli, s
         stylize_image(tmp_path / "two.gif", tmp_path / "api2.png", style=Identity(), progress=False)
 
 
-def test_a_transparent_gif_stays_transparent_frame_by_frame(tmp_path, caplog):
+@pytest.mark.parametrize("first", ["hole", "opaque"])
+def test_a_transparent_gif_stays_transparent_frame_by_frame(tmp_path, caplog, first):
     """A GIF sticker's transparency (one palette entry, all or nothing) is kept in a .gif output:
     each frame shows its own, also where an opaque frame comes before one with transparent pixels
     (FFmpeg leaves an opaque frame in place, which then showed through) and after a palette of its
-    own (a scene in other colours)."""
-    kinds = ["hole", "opaque", "hole", "opaque", "hole", "hole", "opaque", "hole", "hole", "opaque", "hole", "hole"]
+    own (a scene in other colours). Its first frame opaque too: taken from that frame alone, the
+    transparency was written opaque, with a warning."""
+    kinds = [first, "opaque", "hole", "opaque", "hole", "hole", "opaque", "hole", "hole", "opaque", "hole", "hole"]
     pictures, alphas = [], []
     for i, kind in enumerate(kinds):
         rgb = np.zeros((40, 64, 3), np.uint8)
-        rgb[..., 0], rgb[..., 1], rgb[..., 2] = np.arange(64)[None] * 4, 120, 60
+        rgb[..., 0], rgb[..., 1], rgb[..., 2] = np.arange(64)[None] * 4, 120, 60 + i  # (no two frames alike: merged)
         if i >= GifPalette.PALETTE_FRAMES:  # a scene in other colours: a palette of its own
             rgb[..., 1], rgb[..., 2] = 20, np.arange(40)[:, None] * 6
         alpha = np.full((40, 64), 255, np.uint8)

@@ -719,6 +719,32 @@ class PacketDecoder:
         return frames
 
 
+def gif_control_extension(data) -> int | None:
+    """Where the graphic control extension of the GIF frame in packet ``data`` (a buffer: FFmpeg's
+    GIF demuxer's or encoder's, the file's header and global palette before it in the first)
+    begins, None where it has none: 4 bytes after it, flags (disposal in bits 2-4, 1 where a
+    palette entry is transparent), delay and that entry."""
+    at = 0
+    if bytes(data[:3]) == b"GIF":  # the header, and its global palette
+        at = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while at + 8 < len(data) and data[at] == 0x21:  # extensions, up to the frame's own
+        if data[at + 1] == 0xF9 and data[at + 2] == 4:
+            return at
+        at += 2
+        while at < len(data) and data[at]:  # its sub-blocks
+            at += data[at] + 1
+        at += 1
+    return None
+
+
+def _gif_restores(packet: av.Packet) -> bool:
+    """Whether the GIF frame in ``packet`` restores the canvas once shown: to the background
+    (disposal 2) or to what was there before it (3)."""
+    data = memoryview(packet)
+    at = gif_control_extension(data)
+    return at is not None and (data[at + 3] >> 2) & 7 in (2, 3)
+
+
 def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
     """The decoder to use instead of ``stream``'s own, or None: for VP9 with transparency (WebM
     overlays; ``alpha_mode`` 1), libvpx's, which also decodes the alpha layer that Matroska keeps
@@ -1027,7 +1053,7 @@ class VideoDecoder:
                                cover_images=len(container.streams.video) - 1 - len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
-                               alpha=self._has_alpha(first),
+                               alpha=self._has_alpha(first) or self._gif_turns_transparent(first),
                                hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
                                tone_mapped=display.tone_map is not None,
                                downscaled_from=None if display.scaled_size is None else
@@ -1041,6 +1067,31 @@ class VideoDecoder:
         if not self._alpha_by_content:
             return has_alpha(first.format.name)
         return self._may_be_transparent(first) and int(first.to_ndarray(format="rgba")[..., 3].min()) < 255
+
+    def _gif_turns_transparent(self, first: av.VideoFrame) -> bool:
+        """Whether a GIF whose ``first`` frame is opaque has a transparent pixel in a later frame of
+        the segment: a sticker that clears to transparency once shown (restore to background).
+        Taken from the first frame alone, its transparency was written opaque. Read from a second
+        opening of the file, and decoded only where a frame restores the canvas once shown (to
+        the background or to what was before it): else every frame is drawn over the one before
+        (the pixels it leaves out show it), opaque from the first on."""
+        if self._video.codec_context.name != "gif":
+            return False
+        try:
+            with self._open() as container:  # demuxed only: each frame's header says it
+                if not any(_gif_restores(packet) for packet in container.demux(container.streams[self._video.index])):
+                    return False
+            with self._open() as container:
+                for frame in container.decode(container.streams[self._video.index]):
+                    if frame.pts is None or frame.pts <= first.pts:
+                        continue
+                    if self._frames_end is not None and frame.pts * self._tb >= self._frames_end:
+                        break
+                    if self._has_alpha(frame):
+                        return True
+        except (av.error.FFmpegError, OSError, ValueError):
+            pass  # a damaged file: the frames read so far are what there is
+        return False
 
     @property
     def _alpha_by_content(self) -> bool:

@@ -38,7 +38,7 @@ import numpy as np
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.decode import (SWS_MATRIX, AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, cut_audio_frame,
-                               error_text, has_alpha, yuv_matrix)
+                               error_text, gif_control_extension, has_alpha, yuv_matrix)
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 from vidstyle.io.images import check_image_size
 
@@ -840,22 +840,15 @@ def _cleared_after_shown(packet: av.Packet) -> None:
     transparent entry, which none of its pixels use. Both are in the frame's graphic control
     extension, after the file's header in the first packet (found as FFmpeg's GIF muxer finds it)."""
     data = memoryview(packet)
-    at = 0
-    if bytes(data[:3]) == b"GIF":  # the header, and its global palette
-        at = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
-    while at + 8 < len(data) and data[at] == 0x21:  # extensions, up to the frame's own
-        if data[at + 1] == 0xF9 and data[at + 2] == 4:
-            flags = (data[at + 3] & ~0x1C) | (2 << 2)
-            image = at + 8  # the image descriptor after it: its flags say whether it has a palette of its own
-            if not flags & 1 and image + 9 < len(data) and data[image] == 0x2C and not data[image + 9] & 0x80:
-                flags |= 1
-                data[at + 6] = GifPalette.TRANSPARENT
-            data[at + 3] = flags
-            return
-        at += 2
-        while at < len(data) and data[at]:  # its sub-blocks
-            at += data[at] + 1
-        at += 1
+    at = gif_control_extension(data)
+    if at is None:
+        return
+    flags = (data[at + 3] & ~0x1C) | (2 << 2)
+    image = at + 8  # the image descriptor after it: its flags say whether it has a palette of its own
+    if not flags & 1 and image + 9 < len(data) and data[image] == 0x2C and not data[image + 9] & 0x80:
+        flags |= 1
+        data[at + 6] = GifPalette.TRANSPARENT
+    data[at + 3] = flags
 
 
 #: Pixel formats that swscale converts RGB into correctly at any width (measured with FFmpeg 8,
