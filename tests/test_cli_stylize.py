@@ -1058,6 +1058,13 @@ BAD_INPUTS = [
      "vidstyle: error: --out must end in .safetensors, got o.pt"),
     (["optimize", "--style", "missing.jpg", "--content", "nope.jpg", "-o", "o.txt"],
      "vidstyle: error: output must be an image file"),
+    # a setting's mistake before the files' (an output already there), as before these checks
+    (["train", "--style", "painting.jpg", "--content", "photos", "--out", "taken.safetensors", "--image-size", "250"],
+     "vidstyle: error: --image-size must be a multiple of 8 for --arch light, got 250 (use 248 or 256)"),
+    (["optimize", "--style", "painting.jpg", "--content", "painting.jpg", "-o", "taken.png", "--image-size", "8"],
+     "vidstyle: error: --image-size must be at least 16 pixels, got 8"),
+    (["optimize", "--style", "painting.jpg", "--content", "painting.jpg", "-o", "taken.png", "--tv-weight", "1e9"],
+     "vidstyle: error: --tv-weight must be a number from 0 to 1e+06, got 1e+09"),
     # a window's option with --no-window first, as before these checks (not a missing source)
     (["live", "--source", "missing.mp4", "--no-window", "--side-by-side"],
      "vidstyle: error: --side-by-side applies to the window, which --no-window leaves out"),

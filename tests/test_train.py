@@ -23,7 +23,8 @@ from vidstyle.errors import VidstyleError
 from vidstyle.models import lossnets
 from vidstyle.models.weights import load_model, read_info
 from vidstyle.train.data import ContentImages, find_images, split_held_out, step_generator
-from vidstyle.train.losses import content_loss, gram_matrix, parse_layer_weights, style_loss, total_variation
+from vidstyle.train.config import parse_layer_weights
+from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
 from vidstyle.train.loop import LossComputer, TrainConfig, build_network, train
 
 TAPS = ["relu1_2", "relu2_2"]
@@ -670,7 +671,7 @@ def test_layer_lists_that_leave_a_loss_empty_are_refused(data, tmp_path, capsys)
 def test_optimize_refuses_a_painting_too_small_for_the_loss_network(data, tmp_path, capsys):
     """--style-size 1 ran, the painting's Gram matrices made of one pixel and the padding."""
     from vidstyle.cli import main
-    from vidstyle.train.optimize import MIN_IMAGE_SIZE
+    from vidstyle.train.config import MIN_OPTIMIZE_SIZE as MIN_IMAGE_SIZE
 
     photo = str(sorted(p for p in data["content"].rglob("*") if p.is_file())[0])
     out = tmp_path / "o.png"

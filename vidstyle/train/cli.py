@@ -55,7 +55,7 @@ def given_layers(text: str | None) -> list[str] | None:
 
 def given_layer_weights(text: str | None) -> dict[str, float] | None:
     """``--style-layers`` as :func:`given_layers` takes ``--content-layers``, with weights."""
-    from vidstyle.train.losses import parse_layer_weights
+    from vidstyle.train.config import parse_layer_weights
 
     return None if text is None else parse_layer_weights(text)
 
@@ -201,20 +201,21 @@ def _check_files(output: str, inputs, overwrite: bool, images, content_folder: s
         check_file(image, "image")
 
 
-def _check_train(args) -> None:
-    from vidstyle.train.config import check_weights_name
-
-    style_metadata(args.style, args.style_name, args.painting, args.artist, args.year)  # said first, as before
-    check_weights_name(args.out)  # then the output's name, as before
+def _check_train(args) -> dict:
+    # the style metadata's count first, then the output's name and the settings (validate), and
+    # the files after them, as before these checks came ahead of torch's import
+    config = train_config(args)
+    config.validate()
     # (a resumed run replaces its own earlier output)
     _check_files(args.out, [*args.style, args.init_from], args.overwrite or bool(args.resume), args.style,
                  content_folder=args.content)
+    return {"config": config}
 
 
-def _cmd_train(args) -> int:
+def _cmd_train(args, config=None) -> int:
     from vidstyle.train.loop import TrainingInterrupted, train
 
-    config = train_config(args)
+    config = config or train_config(args)
     try:
         result = train(config, progress=not args.quiet, overwrite=args.overwrite)
     except TrainingInterrupted as exc:
@@ -271,23 +272,33 @@ def add_optimize_parser(subparsers) -> None:
     p.set_defaults(func=_cmd_optimize, check=_check_optimize)
 
 
-def _check_optimize(args) -> None:
-    from vidstyle.train.config import check_image_output_name
-
-    check_image_output_name(args.output)  # its name first: "o.txt" said as such, not as a missing photo
-    _check_files(args.output, (args.content, args.style), args.overwrite, (args.content, args.style))
-
-
-def _cmd_optimize(args) -> int:
-    from vidstyle.train.optimize import optimize_file
-
-    config = OptimizeConfig(
+def optimize_config(args) -> OptimizeConfig:
+    """The :class:`~vidstyle.train.config.OptimizeConfig` of parsed ``vidstyle optimize`` options."""
+    return OptimizeConfig(
         style=args.style, content=args.content, image_size=args.image_size, style_size=args.style_size,
         steps=args.steps, optimizer=args.optimizer, lr=args.lr, init=args.init, seed=args.seed,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         content_layers=given_layers(args.content_layers), style_layers=given_layer_weights(args.style_layers),
         loss_net=args.loss_net, loss_weights=args.loss_weights,
         smooth_activations=args.smooth_activations, device=args.device, precision=args.precision)
+
+
+def _check_optimize(args) -> dict:
+    from vidstyle.train.config import check_image_output_name
+
+    # the settings first, as before these checks came ahead of torch's import; then the output's
+    # name ("o.txt" said as such, not as a missing photo), then the files
+    config = optimize_config(args)
+    config.validate()
+    check_image_output_name(args.output)
+    _check_files(args.output, (args.content, args.style), args.overwrite, (args.content, args.style))
+    return {"config": config}
+
+
+def _cmd_optimize(args, config=None) -> int:
+    from vidstyle.train.optimize import optimize_file
+
+    config = config or optimize_config(args)
     result = optimize_file(config, args.output, overwrite=args.overwrite, progress=sys.stderr.isatty())
     print(f"wrote {args.output}: content loss {result['content']:.3f}, style loss {result['style']:.3f}",
           file=sys.stderr)

@@ -7,9 +7,10 @@ import math
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from vidstyle.errors import VidstyleError
-from vidstyle.models.archs import ARCH_NAMES, DEFAULT_LOSS_NET, default_style_weight
+from vidstyle.models.archs import ARCH_NAMES, ARCH_SIZE_MULTIPLES, DEFAULT_LOSS_NET, default_style_weight
 
 #: Bounds that stop a typo (an extra zero or three) before it takes all the memory or overflows.
 MAX_IMAGE_SIZE = 4096
@@ -18,6 +19,11 @@ MAX_BATCH_SIZE = 1024
 #: bundled recipes take 1500-40000
 MAX_STEPS = 10_000_000
 MAX_LR = 10.0  # Adam steps of that size already wreck any network; larger ones overflow fp32
+#: The smallest photo and painting (shorter side) ``vidstyle optimize`` takes.
+MIN_OPTIMIZE_SIZE = 16
+#: The largest loss weight of ``vidstyle optimize``: its losses are relative (about 1 each), so
+#: weights of 1e30 only overflow L-BFGS's gradients, and the photo came back unchanged as if optimised.
+MAX_LOSS_WEIGHT = 1e6
 #: the largest --temporal-perspective: the homography's scale stays at least 0.5 across the frame
 MAX_PERSPECTIVE = 0.5
 #: How training crops are taken (``vidstyle train --crops``): "zoom" as
@@ -35,6 +41,22 @@ def number_text(value: float) -> str:
 def layer_weights_text(style: dict[str, float]) -> str:
     """Style layers as ``--style-layers`` takes them."""
     return ",".join(k if w == 1.0 else f"{k}:{number_text(w)}" for k, w in style.items())
+
+
+def parse_layer_weights(text: str | Sequence[str]) -> dict[str, float]:
+    """``relu1_2,relu2_2:0.5`` (or a list of such items) -> {"relu1_2": 1.0, "relu2_2": 0.5}."""
+    items = text.split(",") if isinstance(text, str) else [p for t in text for p in t.split(",")]
+    out: dict[str, float] = {}
+    for item in filter(None, (i.strip() for i in items)):
+        name, _, weight = item.partition(":")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):
+            raise VidstyleError(f"bad layer weight in {item!r}: expected layer or layer:number (finite, 0 or more)")
+        out[name.strip()] = value
+    return out
 
 
 def check_seed(seed: int) -> None:
@@ -127,7 +149,7 @@ class TrainConfig:
 
     def layers(self) -> tuple[list[str], dict[str, float]]:
         """(content layers, style layer -> weight), defaults filled in."""
-        from vidstyle.models.lossnets import resolve_layers
+        from vidstyle.models.archs import resolve_layers
 
         return resolve_layers(self.loss_net, self.content_layers, self.style_layers)
 
@@ -201,9 +223,7 @@ class TrainConfig:
                               ("--batch-size", self.batch_size, MAX_BATCH_SIZE), ("--steps", self.steps, MAX_STEPS)):
             if v > most:
                 raise VidstyleError(f"{name} must be at most {most}, got {v}")
-        from vidstyle.train.loop import build_network
-
-        multiple = build_network(self.arch, 1).size_multiple  # the crops go through it unpadded
+        multiple = ARCH_SIZE_MULTIPLES[self.arch]  # the crops go through it unpadded
         if self.image_size % multiple:
             below = self.image_size // multiple * multiple
             raise VidstyleError(f"--image-size must be a multiple of {multiple} for --arch {self.arch}, got "
@@ -292,7 +312,29 @@ class OptimizeConfig:
 
     def layers(self) -> tuple[list[str], dict[str, float]]:
         """(content layers, style layer -> weight), defaults filled in."""
-        from vidstyle.models.lossnets import resolve_layers
+        from vidstyle.models.archs import resolve_layers
 
         return resolve_layers(self.loss_net, self.content_layers, self.style_layers)
 
+    def validate(self) -> None:
+        """One clear error for a setting out of its range, without torch: `vidstyle optimize` says it
+        before it looks at the files (an output already there)."""
+        # L-BFGS's line search fails inside PyTorch on a 1-pixel photo; and a smaller painting gives
+        # Gram matrices of a few pixels and the convolutions' padding (--style-size 1 ran without a word)
+        for name, v in (("--image-size", self.image_size), ("--style-size", self.style_size or self.image_size)):
+            if v < MIN_OPTIMIZE_SIZE:
+                raise VidstyleError(f"{name} must be at least {MIN_OPTIMIZE_SIZE} pixels, got {v}")
+        for name, v, most in (("--image-size", self.image_size, MAX_IMAGE_SIZE),
+                              ("--style-size", self.style_size or 0, MAX_IMAGE_SIZE), ("--steps", self.steps, MAX_STEPS)):
+            if v > most:
+                raise VidstyleError(f"{name} must be at most {most}, got {v}")
+        if self.lr is not None and not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise VidstyleError(f"--lr must be a number > 0 and at most {MAX_LR:g}, got {self.lr}")
+        check_seed(self.seed)
+        for name, v in (("--content-weight", self.content_weight), ("--style-weight", self.style_weight),
+                        ("--tv-weight", self.tv_weight)):
+            if not (math.isfinite(v) and 0 <= v <= MAX_LOSS_WEIGHT):
+                raise VidstyleError(f"{name} must be a number from 0 to {MAX_LOSS_WEIGHT:g}, got {v:g}")
+        if not (self.content_weight or self.style_weight or self.tv_weight):
+            raise VidstyleError("every loss weight is 0, so there is nothing to optimise: give --style-weight a value "
+                                "above 0")

@@ -6,12 +6,9 @@ matrices are as far from the painting's as the painting's are from zero.
 """
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
 import torch
-
-from vidstyle.errors import VidstyleError
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -74,19 +71,3 @@ def total_variation(x: torch.Tensor, reduce: bool = True) -> torch.Tensor:
     dw = (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().float().mean(dim=(1, 2, 3))
     per_sample = dh + dw
     return per_sample.mean() if reduce else per_sample
-
-
-def parse_layer_weights(text: str | Sequence[str]) -> dict[str, float]:
-    """``relu1_2,relu2_2:0.5`` (or a list of such items) -> {"relu1_2": 1.0, "relu2_2": 0.5}."""
-    items = text.split(",") if isinstance(text, str) else [p for t in text for p in t.split(",")]
-    out: dict[str, float] = {}
-    for item in filter(None, (i.strip() for i in items)):
-        name, _, weight = item.partition(":")
-        try:
-            value = float(weight) if weight else 1.0
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value >= 0):
-            raise VidstyleError(f"bad layer weight in {item!r}: expected layer or layer:number (finite, 0 or more)")
-        out[name.strip()] = value
-    return out

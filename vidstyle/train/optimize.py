@@ -25,14 +25,11 @@ from vidstyle.frames import resize_rgba, tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, keeps_transparency, write_image
 from vidstyle.models.lossnets import LossNetwork, load_loss_network
-from vidstyle.train.config import (MAX_IMAGE_SIZE, MAX_LR, MAX_STEPS, OptimizeConfig, check_image_output_name,
-                                   check_seed)
+from vidstyle.train.config import MAX_IMAGE_SIZE, OptimizeConfig, check_image_output_name
 from vidstyle.train.data import load_style_image, resized_short_side
 from vidstyle.frames import images_to_tensor
 
 
-#: The smallest photo and painting (shorter side) ``vidstyle optimize`` takes.
-MIN_IMAGE_SIZE = 16
 
 
 #: Weight of :func:`out_of_range` in the optimised loss. The #3 reference (20 held-out photos at
@@ -109,10 +106,6 @@ def build_losses(net: LossNetwork, style_images: list[torch.Tensor], content_lay
     return LossComputer(net, content_layers, style_layers, style_images)
 
 
-#: largest loss weight: the relative losses are about 1 each, and the balance is what matters
-MAX_LOSS_WEIGHT = 1e6
-
-
 def max_evaluations(steps: int, optimizer: str) -> int:
     """How many loss evaluations ``steps`` iterations make at most (L-BFGS's line search evaluates
     more than once per iteration, up to PyTorch's default of 1.25 per iteration)."""
@@ -124,28 +117,7 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     """Stylize the photo ``config.content`` by optimisation and write it to ``output``; returns the
     losses. ``progress``: a bar of loss evaluations on stderr."""
     output = Path(output)
-    # L-BFGS's line search fails inside PyTorch on a 1-pixel photo; and a smaller painting gives
-    # Gram matrices of a few pixels and the convolutions' padding (--style-size 1 ran without a word)
-    for name, v in (("--image-size", config.image_size), ("--style-size", config.style_size or config.image_size)):
-        if v < MIN_IMAGE_SIZE:
-            raise VidstyleError(f"{name} must be at least {MIN_IMAGE_SIZE} pixels, got {v}")
-
-    for name, v, most in (("--image-size", config.image_size, MAX_IMAGE_SIZE),
-                          ("--style-size", config.style_size or 0, MAX_IMAGE_SIZE), ("--steps", config.steps, MAX_STEPS)):
-        if v > most:
-            raise VidstyleError(f"{name} must be at most {most}, got {v}")
-    if config.lr is not None and not (math.isfinite(config.lr) and 0 < config.lr <= MAX_LR):
-        raise VidstyleError(f"--lr must be a number > 0 and at most {MAX_LR:g}, got {config.lr}")
-    check_seed(config.seed)
-    for name, v in (("--content-weight", config.content_weight), ("--style-weight", config.style_weight),
-                    ("--tv-weight", config.tv_weight)):
-        # the losses are relative (about 1 each), so weights of 1e30 only overflow L-BFGS's
-        # gradients, and the photo came back unchanged as if optimised
-        if not (math.isfinite(v) and 0 <= v <= MAX_LOSS_WEIGHT):
-            raise VidstyleError(f"{name} must be a number from 0 to {MAX_LOSS_WEIGHT:g}, got {v:g}")
-    if not (config.content_weight or config.style_weight or config.tv_weight):
-        raise VidstyleError("every loss weight is 0, so there is nothing to optimise: give --style-weight a value "
-                            "above 0")
+    config.validate()
     # in an existing folder, as stylize's outputs
     check_output_file(output, inputs=(config.content, config.style), overwrite=overwrite)
     check_image_output_name(output)
