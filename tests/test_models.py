@@ -1051,3 +1051,32 @@ def test_a_model_file_that_does_not_fit_is_said_as_the_system_says_it(tmp_path):
                                       "save_model(sys.argv[1], light_net(), [{'name': 's'}])", str(target))
     assert done.stdout.strip() == f"writing {target} failed: File too large", done.stdout + done.stderr
     assert list(tmp_path.iterdir()) == []  # no hidden temporary file left
+
+
+def test_weights_of_another_kind_and_a_header_nested_past_any_depth_are_clear_errors(tmp_path):
+    """A downloaded file whose header relabels a float tensor as integers (the same bytes, read as
+    int16) loaded and painted with the integers as weights; one whose metadata nests thousands of
+    JSON lists deep ended in "RecursionError: ... (run with --debug)"."""
+    good = tmp_path / "good.safetensors"
+    save_model(good, tiny(), [{"name": "s"}], half=True)
+    data = good.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    name = sorted(k for k, v in header.items() if k != "__metadata__" and v["dtype"] == "F16")[0]
+
+    def rewritten(path, edit):
+        h = copy.deepcopy(header)
+        edit(h)
+        raw = json.dumps(h).encode()
+        path.write_bytes(len(raw).to_bytes(8, "little") + raw + data[8 + n:])
+        return path
+
+    ints = rewritten(tmp_path / "ints.safetensors", lambda h: h[name].update(dtype="I16"))
+    with pytest.raises(VidstyleError, match=rf"ints.safetensors: tensor {re.escape(name)} holds int16 values, "
+                                            rf"where the network has floating-point weights"):
+        load_model(ints)
+    deep = rewritten(tmp_path / "deep.safetensors",
+                     lambda h: h["__metadata__"].update(metrics="[" * 100_000 + "]" * 100_000))
+    with pytest.raises(VidstyleError, match="deep.safetensors has a corrupt vidstyle header "
+                                            r"\(JSON nested too deeply\)"):
+        read_info(deep)

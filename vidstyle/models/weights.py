@@ -185,6 +185,8 @@ def read_info(path: str | Path) -> ModelInfo:
                          vidstyle_version=meta.get("vidstyle_version", ""))
     except (KeyError, json.JSONDecodeError) as exc:
         raise VidstyleError(f"{path} has a corrupt vidstyle header ({exc})") from exc
+    except RecursionError as exc:  # lists in lists thousands deep: no header vidstyle writes
+        raise VidstyleError(f"{path} has a corrupt vidstyle header (JSON nested too deeply)") from exc
     wrong = _wrong_header_field(info)
     if wrong:
         raise VidstyleError(f"{path} has a corrupt vidstyle header ({wrong})")
@@ -302,6 +304,12 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Tr
     for k, v in expected.items():
         if state[k].shape != v.shape:
             raise VidstyleError(f"{path}: tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
+        if state[k].is_floating_point() != v.is_floating_point():
+            # a header that relabels a weight's bytes (F16 as I16): .float() below made weights of the
+            # integers those bytes read as, and the network painted with them without a word
+            kind = "floating-point weights" if v.is_floating_point() else f"{str(v.dtype).removeprefix('torch.')} values"
+            raise VidstyleError(f"{path}: tensor {k} holds {str(state[k].dtype).removeprefix('torch.')} values, "
+                                f"where the network has {kind}: a damaged or foreign file")
         if v.is_floating_point():
             state[k] = state[k].float()
             if not bool(torch.isfinite(state[k]).all()):  # (it painted every frame black, without a word)
