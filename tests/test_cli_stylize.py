@@ -1263,3 +1263,40 @@ def test_a_package_a_command_needs_when_it_runs_is_named_with_its_install_comman
         patch.setitem(sys.modules, "vidstyle.eval", None)
         assert cli.main(["eval", "a.mp4", "b.mp4"]) == 1
     assert "ModuleNotFoundError" in capsys.readouterr().err
+
+#: what a hostile name or header carries: a screen clear, a colour, an OSC 8 link, a carriage
+#: return and a newline that start a line of their own, a right-to-left override, a C1 CSI
+HOSTILE = "\x1b[2J\x1b[31m\x1b]8;;mailto:x@example.invalid\x07here\x1b]8;;\x07\rvidstyle: ok\ndone\u202egpj.exe\x9b0m"
+
+
+def _terminal_safe(text: str) -> bool:
+    return not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text)
+
+
+def test_names_and_headers_reach_the_terminal_escaped_never_as_control_characters(tmp_path, cli, style):
+    """A model's header (`vidstyle styles` printed its style name, painting and training command
+    raw: the screen cleared, a link that opened another address, a line written over) and a file
+    name echoed in an error or the summary (a downloaded clip named with a newline made one error
+    two lines, the second looking like vidstyle's own) pass their control characters as escapes."""
+    import torch
+
+    from vidstyle.models.transformer import TransformerNet
+    from vidstyle.models.weights import save_model
+
+    torch.manual_seed(0)
+    model = tmp_path / "downloaded.safetensors"
+    save_model(model, TransformerNet((8, 16, 16), num_residual=1),
+               styles=[{"name": f"s{HOSTILE}", "painting": HOSTILE, "artist": HOSTILE}],
+               train_command=f"vidstyle train {HOSTILE}")
+    r = cli("styles", "-v", model)
+    assert r.returncode == 0, r.stderr
+    assert _terminal_safe(r.stdout) and r"\x1b[2J" in r.stdout and r"\u202e" in r.stdout, r.stdout
+    assert len(r.stdout.splitlines()) == 3  # the file, its style, "trained with": none split in two
+    missing = tmp_path / f"clip{HOSTILE}.mp4"
+    r = cli("stylize", missing, "-o", tmp_path / "o.mp4", "--style", style)
+    assert_user_error(r, "input file not found")
+    assert _terminal_safe(r.stderr) and r"\ndone" in r.stderr
+    src = make_video(tmp_path / "in.mp4", frames=2, size=(64, 48))
+    r = cli("stylize", src, "-o", tmp_path / f"out{HOSTILE}.mp4", "--style", style, "--temporal", "off")
+    assert r.returncode == 0, r.stderr
+    assert _terminal_safe(r.stderr) and r"\rvidstyle: ok" in r.stderr.splitlines()[-1], r.stderr

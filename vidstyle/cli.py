@@ -37,7 +37,7 @@ from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_OPSET, DEFAULT_TEMPORAL_STRENGTH,
                              EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, STYLE_EVERY, TEMPORAL_MODES, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
-from vidstyle.errors import VidstyleError, on_kill, terminated_line, termination_as_exit
+from vidstyle.errors import VidstyleError, on_kill, printable, terminated_line, termination_as_exit
 
 log = logging.getLogger("vidstyle")
 
@@ -246,9 +246,9 @@ def _progress(args, label: str = ""):
 
 def _print_result(result) -> None:
     """A run's summary line on stderr, and its pace line when a stage other than the network set it."""
-    print(result.summary(), file=sys.stderr)
+    print(printable(result.summary()), file=sys.stderr)
     if result.pace:
-        print(result.pace, file=sys.stderr)
+        print(printable(result.pace), file=sys.stderr)
 
 
 def _style_timeline(args):
@@ -288,7 +288,7 @@ def _stylize_into_folder(args, config, encode, style) -> int:
 
                 traceback.print_exception(outcome, file=sys.stderr)
             named = source.name in str(outcome)  # most messages name their file already
-            print(f"vidstyle: error: {'' if named else f'{source}: '}{outcome}", file=sys.stderr)
+            print(printable(f"vidstyle: error: {'' if named else f'{source}: '}{outcome}"), file=sys.stderr)
         elif not args.quiet:
             _print_result(outcome)
     if failed:
@@ -338,17 +338,19 @@ def _describe_model_file(path: str, verbose: bool) -> None:
     # a file of your own is checked whole, as stylize will: a damaged one is said now. The package's
     # own are checked whole by the test suite, so their headers say it all, without torch (0.3 s, not 2)
     info = read_info(path) if is_bundled_file(path) else load_model(path)[1]
-    print(f"{path}: {network_name(info)} network, channels {info.arch_args.get('channels')}, "
-          f"{len(info.styles)} style{'s' if len(info.styles) > 1 else ''}")
+    # every line through printable: the names, painting and command are the header's, whoever wrote it
+    say = lambda line: print(printable(line))  # noqa: E731
+    say(f"{path}: {network_name(info)} network, channels {info.arch_args.get('channels')}, "
+        f"{len(info.styles)} style{'s' if len(info.styles) > 1 else ''}")
     for meta in info.styles:
         desc = painting_description(meta)
-        print(f"  {meta['name']}" + (f": {desc}" if desc else ""))
+        say(f"  {meta['name']}" + (f": {desc}" if desc else ""))
     if len(info.styles) > 1:
-        print(f"  blend: --style {shlex.quote(StyleChoice.blend_example(path, info))}")
+        say(f"  blend: --style {shlex.quote(StyleChoice.blend_example(path, info))}")
     if verbose:
         if info.metrics:
-            print(f"  metrics: {json.dumps(_rounded(info.metrics), sort_keys=True)}")
-        print(f"  trained with: {info.train_command or '(not recorded)'}")
+            say(f"  metrics: {json.dumps(_rounded(info.metrics), sort_keys=True)}")
+        say(f"  trained with: {info.train_command or '(not recorded)'}")
 
 
 def _cmd_styles(args) -> int:
@@ -672,7 +674,7 @@ class _MessageHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            text = f"vidstyle: {record.levelname.lower()}: {record.getMessage()}"
+            text = f"vidstyle: {record.levelname.lower()}: {printable(record.getMessage())}"
             tqdm = sys.modules.get("tqdm")
             if tqdm is not None:
                 tqdm.tqdm.write(text, file=sys.stderr)
@@ -831,7 +833,7 @@ def _end_process(code: int) -> NoReturn:
     except BrokenPipeError:
         code = code or _reader_gone()
     except (VidstyleError, OSError) as exc:  # a full disk under >file
-        print(f"vidstyle: error: {exc}", file=sys.stderr)
+        print(f"vidstyle: error: {printable(exc)}", file=sys.stderr)
         code = code or 1
     sys.stderr.flush()  # its errors are dropped (_MessagesAtMost)
     with contextlib.suppress(Exception):  # C's stdio buffers too (a native library's own printing), as exit() would
@@ -966,7 +968,7 @@ def _run_command(args, process: bool = False) -> int:
     except VidstyleError as exc:
         if args.debug:
             raise
-        print(f"vidstyle: error: {exc}", file=sys.stderr)
+        print(f"vidstyle: error: {printable(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("vidstyle: interrupted", file=sys.stderr)
@@ -979,9 +981,10 @@ def _run_command(args, process: bool = False) -> int:
         if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] != "vidstyle":
             # a package the command needs as it runs (its module is imported then): said as the
             # parser says it of a command it could not add (vidstyle's own missing: a broken install)
-            print(f"vidstyle: error: {_package_missing(args.command, exc.name)}", file=sys.stderr)
+            print(f"vidstyle: error: {printable(_package_missing(args.command, exc.name))}", file=sys.stderr)
             return 1
-        print(f"vidstyle: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        print(f"vidstyle: error: {type(exc).__name__}: {printable(exc)} (run with --debug for the traceback)",
+              file=sys.stderr)
         return 1
 
 

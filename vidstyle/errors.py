@@ -10,6 +10,7 @@ temporary files of a run are removed on those exits too.
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import threading
 
@@ -41,6 +42,22 @@ class BadTypeError(VidstyleError, TypeError):
 def counted(n: int, noun: str) -> str:
     """``"1 frame"``, ``"3 frames"``: a count and its noun as a message says it."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+#: Characters a terminal acts on instead of showing: the C0 and C1 controls (ESC begins colours,
+#: cursor moves, a screen clear, OSC 8 links that show one address and open another; CR and BS
+#: write over what came before; a newline makes one line two) and Unicode's bidirectional
+#: overrides and isolates, which show "gpj.exe" reversed as "exe.jpg"; and the line separators.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """``text`` as a message line may show it: each character a terminal would act on, rather than
+    show (:data:`_UNPRINTABLE`), as its Python escape (``\\x1b``, ``\\n``, ``\\u202e``). The
+    names and words that messages echo come from files (a model's header, a video's file name
+    in a downloaded folder), and one could clear the screen, colour or hide what follows, or
+    turn a line into two that look like vidstyle's own."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def first_line(exc: BaseException, limit: int | None = None, default: str | None = None) -> str:

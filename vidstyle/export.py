@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from vidstyle.config import DEFAULT_OPSET
-from vidstyle.errors import WARNING_FILTERS_LOCK, VidstyleError
+from vidstyle.errors import WARNING_FILTERS_LOCK, VidstyleError, printable
 from vidstyle.io.files import cache_folder, check_onnx_output, write_then_rename
 from vidstyle.models.transformer import SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet, fold_for_inference
 
@@ -331,6 +331,7 @@ def export_command(args) -> int:
     model.set_style(choice.mix)
     out, size, diff = _export(model, args.onnx, args.opset, args.overwrite, onnx_style_metadata(choice),
                               args.tolerance)
-    print(f"wrote {out} ({size / 1e6:.2f} MB, style {choice.short_label}); max |ONNX Runtime - PyTorch| = "
-          f"{diff:.2e}; {IO_CONTRACT.format(mult=model.size_multiple, minimum=model.min_input_size)}", file=sys.stderr)
+    print(printable(f"wrote {out} ({size / 1e6:.2f} MB, style {choice.short_label}); max |ONNX Runtime - PyTorch| = "
+                    f"{diff:.2e}; {IO_CONTRACT.format(mult=model.size_multiple, minimum=model.min_input_size)}"),
+          file=sys.stderr)
     return 0

@@ -36,7 +36,7 @@ import av  # noqa: F401  after cv2; file sources and recordings need it (without
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH
 from vidstyle.signals import TERMINATIONS, ours_to_handle, stop_signals_held
-from vidstyle.errors import VidstyleError, counted
+from vidstyle.errors import VidstyleError, counted, printable
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 from vidstyle.io.decode import spread_samples
@@ -1211,8 +1211,8 @@ def live_command(args) -> int:
     styles = StyleBank(args.style or default_styles(), **stylizer_args)
     source = open_source(args)
 
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
+    def log(msg: str) -> None:  # (the summary is several lines: each is made printable)
+        print("\n".join(printable(line) for line in msg.split("\n")), file=sys.stderr, flush=True)
 
     # SIGTERM (a service manager) and SIGHUP (a closed terminal) end the run like Ctrl-C, so
     # recordings are finalized and the summary written; then the exit status says it was

@@ -33,7 +33,7 @@ import av
 import numpy as np
 
 from vidstyle.config import EncodeConfig, StylizeConfig, check_flag, is_number
-from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, counted, termination_as_exit
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, counted, printable, termination_as_exit
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, downscaled_size,
                                picture_streams, sample_frames, spread_samples)
@@ -864,7 +864,7 @@ def _progress_bar(total: int | None, enabled: bool, label: str):
         sized = False
     # smoothing: the rate and time left from the last ~20 frames' pace, not the last few frames'
     # (on a busy machine those swing by half)
-    return tqdm(total=total, unit="frame", desc=label, file=sys.stderr, leave=False, smoothing=0.05,
+    return tqdm(total=total, unit="frame", desc=printable(label), file=sys.stderr, leave=False, smoothing=0.05,
                 **({"dynamic_ncols": True} if sized else {"ncols": 80}))
 
 
@@ -896,7 +896,8 @@ class ProgressLines:
                 text += f", about {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left" if left >= 3600 \
                     else f", about {left // 60}:{left % 60:02d} left"
         with contextlib.suppress(OSError):  # a log on a full disk loses the line, not the run
-            print(f"{self.label}: {text}" if self.label else text, file=self.stream or sys.stderr, flush=True)
+            print(f"{printable(self.label)}: {text}" if self.label else text, file=self.stream or sys.stderr,
+                  flush=True)
 
 
 def _on_frame(progress, bar, total: int | None) -> Callable[[], None]:

@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from vidstyle.errors import BadValueError, VidstyleError, counted
+from vidstyle.errors import BadValueError, VidstyleError, counted, printable
 
 log = logging.getLogger("vidstyle")
 
@@ -108,7 +108,7 @@ def _print_progress(done: int, total: int, spec: str) -> None:
     """``[2/7] starry_night`` on stderr after each style (``vidstyle preview``; ``progress=True``)."""
     import sys
 
-    print(f"[{done}/{total}] {spec}", file=sys.stderr, flush=True)
+    print(f"[{done}/{total}] {printable(spec)}", file=sys.stderr, flush=True)
 
 
 def _style_label(choice, spec: str) -> str:
@@ -338,5 +338,5 @@ def _cmd_preview(args: argparse.Namespace) -> int:
                          precision=args.precision, max_side=args.max_side, overwrite=args.overwrite,
                          progress=not args.quiet)
     if not args.quiet:
-        print(result.summary(), file=sys.stderr)  # as stylize, train and export say what they wrote
+        print(printable(result.summary()), file=sys.stderr)  # as stylize, train and export say what they wrote
     return 0

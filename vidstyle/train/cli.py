@@ -13,6 +13,7 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import split_commas
+from vidstyle.errors import printable
 from vidstyle.models.archs import ARCH_NAMES, LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
 from vidstyle.train.config import CROP_MODES, OptimizeConfig, TrainConfig
 
@@ -219,15 +220,15 @@ def _cmd_train(args, config=None) -> int:
     try:
         result = train(config, progress=not args.quiet, overwrite=args.overwrite)
     except TrainingInterrupted as exc:
-        print(f"vidstyle: interrupted; {exc}", file=sys.stderr)
+        print(f"vidstyle: interrupted; {printable(exc)}", file=sys.stderr)
         return 130
     if not args.quiet:
         held = "; ".join(f"{name}: content {v['content']:.3f}, style {v['style']:.3f}"
                          for name, v in result.metrics["held_out"].items())
         rate = result.metrics["images_per_s"]  # None when a resumed run had no step left to take
-        print(f"wrote {result.out} ({result.steps} steps" + (f", {rate} images/s" if rate else "")
-              + f"); held-out losses: {held}", file=sys.stderr)
-        print(use_text(str(result.out), [m["name"] for m in config.styles_metadata()]), file=sys.stderr)
+        print(printable(f"wrote {result.out} ({result.steps} steps" + (f", {rate} images/s" if rate else "")
+                        + f"); held-out losses: {held}"), file=sys.stderr)
+        print(printable(use_text(str(result.out), [m["name"] for m in config.styles_metadata()])), file=sys.stderr)
     return 0
 
 

@@ -33,7 +33,7 @@ from vidstyle.cli_args import threads_given
 from vidstyle.device import (autocast, cgroup_memory_limit, precision_name, resolve_device, resolve_precision,
                              synchronize, usable_memory)
 from vidstyle.device import physical_memory as _physical_memory  # (tests stand in a machine of their own)
-from vidstyle.errors import VidstyleError, first_line, torch_load_reason
+from vidstyle.errors import VidstyleError, first_line, printable, torch_load_reason
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
                                file_digest, folder_lock, folders_missing, write_then_rename)
@@ -692,7 +692,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         if start > config.steps:
             raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}")
         if progress:  # a resumed run says so, and from where (not "step 500 of 400" before refusing it)
-            print(f"resuming from {ckpt} (step {start} of {config.steps})", file=sys.stderr, flush=True)
+            print(printable(f"resuming from {ckpt} (step {start} of {config.steps})"), file=sys.stderr, flush=True)
 
     previews: list[Path] = []
     if start and config.preview_every and start % config.preview_every == 0 \
