@@ -1795,6 +1795,38 @@ def test_resume_on_another_kind_of_device_is_refused_before_the_loss_scaler_fail
     assert _load_checkpoint(ckpt, net, opt, torch.amp.GradScaler("cpu", enabled=False), config) == 1
 
 
+
+def test_a_checkpoint_with_fields_of_the_wrong_kind_is_one_line_and_never_runs_at_a_negative_step(
+        data, loss_weights, tmp_path):
+    """A checkpoint edited or from elsewhere (torch.load reads it: plain values only) ended in
+    "TypeError: the JSON object must be str ...", "JSONDecodeError", a RecursionError or a
+    multi-line "RuntimeError: Error(s) in loading state_dict" (run with --debug); a step of -5
+    trained from there, writing checkpoint_-000001.pt files the clean-up never removed."""
+    from vidstyle.train.loop import _load_checkpoint, build_network
+
+    config = _config(data, loss_weights, tmp_path, steps=1, checkpoint_every=1)
+    train(config, progress=False)
+    (ckpt,) = sorted(config.work_dir().glob("checkpoint_*.pt"))
+    state = torch.load(ckpt, weights_only=True)
+    first = next(iter(state["model"]))
+    for change, what in [({"arch_args": 5}, "arch_args"), ({"arch_args": "{not json"}, "arch_args"),
+                         ({"config": "[" * 100_000 + "]" * 100_000}, "config"), ({"config": "[1]"}, "config"),
+                         ({"content_files": '{"a": 1}'}, "content_files"), ({"input_digests": "7"}, "input_digests"),
+                         ({"step": "abc"}, "step"), ({"step": -5}, "step"), ({"step": True}, "step"),
+                         ({"model": {"x": torch.zeros(1)}}, "weights"),
+                         ({"model": {**state["model"], first: torch.zeros(3)}}, "weights"),
+                         ({"optimizer": {"state": {}, "param_groups": "x"}}, "optimizer")]:
+        bad = tmp_path / "bad.pt"
+        torch.save({**state, **change}, bad)
+        net = build_network(config.arch, 1)
+        with pytest.raises(VidstyleError) as caught:
+            _load_checkpoint(bad, net, torch.optim.Adam(net.parameters()), torch.amp.GradScaler("cpu", enabled=False),
+                             config)
+        message = str(caught.value)
+        assert message.startswith(f"cannot read checkpoint {bad}: damaged (its {what} ") and "\n" not in message, \
+            (change.keys(), message)
+
+
 # --- a user's own photos and paintings (review findings, twenty-fifth session) ----------------------
 
 def test_more_photos_never_train_on_fewer_and_a_damaged_one_is_not_held_out(tmp_path):

@@ -344,18 +344,21 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
     if not isinstance(state, dict) or not {"step", "model", "optimizer", "arch_args"} <= set(state):
         raise VidstyleError(f"{path} is not a vidstyle training checkpoint (those are the checkpoint_*.pt "
                             "files in the run's .train folder; --resume alone picks the latest)")
-    saved_args = json.loads(state.get("arch_args", "{}"))
+    saved_args = _checkpoint_field(path, state, "arch_args", dict, "{}")
+    step = state["step"]
+    if type(step) is not int or step < 0:  # (a bool is an int: not a step) -5 trained on, as checkpoint_-000001.pt
+        raise _damaged_checkpoint(path, "step", f"is {step!r}, not a step")
     if saved_args != net.arch_args:
         raise VidstyleError(f"checkpoint {path} is for a different network ({_network_text(saved_args)}; this "
                             f"run trains {_network_text(net.arch_args)}): use the same --arch and number of --style")
-    changes = _config_changes(json.loads(state.get("config", "{}")), config, state.get("cwd")) \
+    changes = _config_changes(_checkpoint_field(path, state, "config", dict, "{}"), config, state.get("cwd")) \
         if config is not None else []
     if changes:
         # the weights file would record this command, which would not reproduce the weights
         raise VidstyleError(f"checkpoint {path} was trained with other settings ({'; '.join(changes)}); "
                             "resume with the options it was started with (only --steps and where things "
                             "are written may change)")
-    saved_files = json.loads(state.get("content_files") or "null")  # absent from older checkpoints
+    saved_files = _checkpoint_field(path, state, "content_files", list)  # absent from older checkpoints
     if saved_files is not None and content_files is not None and saved_files != content_files:
         added = sorted(set(content_files) - set(saved_files))
         gone = sorted(set(saved_files) - set(content_files))
@@ -364,7 +367,7 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
         raise VidstyleError(f"the content folder changed since checkpoint {path} ({what or 'renamed'}): the photos "
                             "held out for evaluation and the batches follow the folder, so the run would not go on as "
                             "it began; resume with the photos as they were, or start afresh with --overwrite")
-    saved_digests = json.loads(state.get("input_digests") or "null")  # absent from older checkpoints
+    saved_digests = _checkpoint_field(path, state, "input_digests", dict)  # absent from older checkpoints
     if saved_digests is not None and digests is not None:
         _refuse_changed_inputs(path, saved_digests, digests, config)
     # fp16 training (on CUDA) keeps a loss scaler's state, other precisions an empty one. "auto" is
@@ -375,10 +378,36 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
         raise VidstyleError(f"checkpoint {path} was trained {was}; this run would train {now} on "
                             f"{resolve_device(config.device) if config is not None else 'this device'}: resume on "
                             "the kind of device, and with the --precision, it was started with")
-    net.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    scaler.load_state_dict(state["scaler"])
-    return int(state["step"])
+    for what, part, saved in (("weights", net, "model"), ("optimizer", opt, "optimizer"), ("scaler", scaler, "scaler")):
+        try:
+            part.load_state_dict(state[saved])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            # (torch's "Error(s) in loading state_dict" lists every key, over lines)
+            raise _damaged_checkpoint(path, what, f"do not fit this network: {first_line(exc, 120)}") from exc
+    return step
+
+
+def _damaged_checkpoint(path: Path, what: str, why: str) -> VidstyleError:
+    """A checkpoint that torch reads but whose ``what`` is not as `vidstyle train` writes it (an
+    edited file, or another program's): said as a damaged checkpoint, which --resume's message then
+    follows with the checkpoint kept before it."""
+    return VidstyleError(f"cannot read checkpoint {path}: damaged (its {what} {why})")
+
+
+def _checkpoint_field(path: Path, state: dict, key: str, kind: type, absent: str = "null"):
+    """The JSON text ``state[key]`` (``absent`` when missing) as the ``kind`` it holds, or None
+    where it is missing and ``absent`` is "null"; else the one line of a damaged checkpoint."""
+    text = state.get(key) or absent
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError) as exc:  # not text, not JSON, nested past any depth
+        reason = "nests too deeply" if isinstance(exc, RecursionError) else f"is not JSON text ({first_line(exc, 80)})"
+        raise _damaged_checkpoint(path, key, reason) from None
+    if value is None and absent == "null":
+        return None
+    if not isinstance(value, kind):
+        raise _damaged_checkpoint(path, key, f"is {type(value).__name__}, not {kind.__name__}")
+    return value
 
 
 @torch.no_grad()
