@@ -1035,3 +1035,30 @@ def test_audio_stays_beside_sparse_video_in_the_file(tmp_path):
     stylize(src, out)
     assert probe(out).frames == 60 and abs(probe(out).audio[0].duration - 30) < 0.1
     assert _largest_lead(out) < 2  # was 16 s
+
+
+def _gif(path, width, height, frames=2):
+    """A GIF of a ``width`` x ``height`` logical screen holding a 1x1 picture a frame: 89 bytes."""
+    out = b"GIF89a" + width.to_bytes(2, "little") + height.to_bytes(2, "little") + b"\x80\x00\x00" + b"\x00" * 3 + b"\xff" * 3
+    for _ in range(frames):
+        out += b"\x21\xf9\x04\x00\x0a\x00\x00\x00" + b"\x2c" + b"\x00\x00\x00\x00\x01\x00\x01\x00" + b"\x00\x02\x02\x44\x01\x00"
+    path.write_bytes(out + b"\x3b")
+    return path
+
+
+def test_a_video_declaring_frames_past_the_image_pixel_limit_is_refused_before_decoding(tmp_path):
+    """An 89-byte GIF whose screen is 16000x16000 was decoded and stylized at that size: 4.6 GB
+    resident before the encoder's 1.3 GB allocation failed (a decompression bomb, as Pillow's
+    limit refuses in a still image). Refused now at the still image's limit, before a frame."""
+    from PIL import Image
+
+    limit = 2 * Image.MAX_IMAGE_PIXELS
+    bomb = _gif(tmp_path / "bomb.gif", 16000, 16000)
+    with pytest.raises(VidstyleError, match=rf"bomb.gif has 16000x16000 frames \(256 megapixels\), more than the "
+                                            rf"{limit / 1e6:.0f} megapixels vidstyle reads"):
+        VideoDecoder(bomb)
+    with pytest.raises(VidstyleError, match="16000x16000 frames"):
+        stylize(bomb, tmp_path / "out.mp4")
+    assert not list(tmp_path.glob("*out*"))
+    with VideoDecoder(_gif(tmp_path / "small.gif", 64, 48)) as decoder:  # an ordinary one is read as it was
+        assert (decoder.info.width, decoder.info.height) == (64, 48)

@@ -28,6 +28,7 @@ from vidstyle.config import check_hdr_mode
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import check_input, ffmpeg_path, file_identity
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
+from vidstyle.io.images import oversized_frames_error
 from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, sequence_fps
 from vidstyle.io.timecode import find_timecode, is_timecode_track, shifted
 
@@ -926,6 +927,11 @@ class VideoDecoder:
             raise no_video_stream_error(self.path)
         self._video = video = videos[0]
         self._other_videos = videos[1:]
+        # the size the header declares, before a frame of it is decoded (what FFmpeg allocates);
+        # the first frame's is checked again below, for a header that said less
+        oversized = oversized_frames_error(self.path, video.codec_context.width, video.codec_context.height)
+        if oversized:
+            raise oversized
         # FFmpeg's frame and slice threading: decoding keeps up with the network.
         video.codec_context.thread_type = "AUTO"
         self._context = alpha_decoder(video)
@@ -994,6 +1000,9 @@ class VideoDecoder:
             where = "in the requested segment" if (start or duration) else "in the file"
             raise VidstyleError(f"{self.path} has no video frames {where}")
         self._first = first
+        oversized = oversized_frames_error(self.path, first.width, first.height)
+        if oversized:
+            raise oversized
         # finding the first frame may have opened the file again (_reopen): use the new objects
         container, video = self._container, self._video
         # A segment is shifted so it starts at 0. The whole file keeps its timestamps, less the

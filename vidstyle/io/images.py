@@ -68,6 +68,19 @@ def open_image(path: str | Path, with_alpha: bool = False):
         raise VidstyleError(f"cannot read image {path}: {exc}") from exc
 
 
+def oversized_frames_error(path: str | Path, width: int, height: int) -> VidstyleError | None:
+    """The error for a video (or animation, or numbered frames) of ``width`` x ``height`` frames
+    past the limit a still image has (Pillow's decompression-bomb limit: twice its
+    MAX_IMAGE_PIXELS, 179 megapixels unless a program changed it), else None. FFmpeg itself
+    decodes up to 268 megapixels a frame: an 89-byte GIF declaring a 16000x16000 screen held
+    4.6 GB before its first frame was encoded."""
+    limit = None if Image.MAX_IMAGE_PIXELS is None else 2 * Image.MAX_IMAGE_PIXELS
+    if limit is None or width * height <= limit:
+        return None
+    return VidstyleError(f"{path} has {width}x{height} frames ({width * height / 1e6:.0f} megapixels), more than the "
+                         f"{limit / 1e6:.0f} megapixels vidstyle reads: a decompression bomb, or a damaged header")
+
+
 @contextlib.contextmanager
 def _large_images_allowed():
     """Pillow's DecompressionBombWarning silenced: past its limit / 2 (89 Mpx) it warns, in its own
