@@ -273,3 +273,20 @@ def test_the_network_names_said_without_torch_are_the_networks_own():
     for entry in Styles:
         info = read_info(entry.value.path)
         assert network_name(info) == arch_name(info.arch_args) != "custom"
+
+
+def test_a_headers_painting_fields_of_other_kinds_are_described_not_a_traceback(tmp_path, cli):
+    """`vidstyle styles FILE` on a hand-edited header (painting a number, artists fewer than
+    paintings) ended in "IndexError: list index out of range" or "TypeError: sequence item 0";
+    stylize ran the same file without a word."""
+    from vidstyle.models.transformer import light_net
+    from vidstyle.models.weights import save_model
+    from vidstyle.models.zoo import painting_description
+
+    assert painting_description({"painting": ["A", "B"], "artist": ["X"], "year": 1889}) == "A, X, 1889; B, 1889"
+    assert painting_description({"painting": 5, "artist": "X", "year": None}) == "5, X"
+    assert painting_description({"painting": ["A", "B"], "artist": "X"}) == "A, X; B, X"
+    path = tmp_path / "edited.safetensors"
+    save_model(path, light_net(), styles=[{"name": "s", "painting": ["A", "B"], "artist": ["X"]}])
+    r = cli("styles", path)
+    assert r.returncode == 0 and r.stdout.splitlines()[1] == "  s: A, X; B", (r.stdout, r.stderr)

@@ -193,11 +193,18 @@ def painting_description(meta: dict) -> str:
     """"painting, artist, year" of a style's metadata, leaving out what is not known; for a
     multi-style network's (one value per style, as :attr:`Styles.LIGHT_MIX` has them) each
     style's, joined by "; "."""
+    fields = ("painting", "artist", "year")
     if isinstance(meta.get("painting"), (tuple, list)):
-        fields = [k for k in ("painting", "artist", "year") if k in meta]
-        return "; ".join(painting_description({k: meta[k][i] for k in fields}) for i in range(len(meta["painting"])))
-    year = str(meta.get("year", ""))
-    return ", ".join(x for x in (meta.get("painting"), meta.get("artist"), "" if year == "unknown" else year) if x)
+        # a header's lists need not be as long as the paintings' (an edited one): what is missing
+        # is not known; one value (not a list) is every painting's
+        def value(key: str, i: int):
+            v = meta.get(key)
+            return (v[i] if i < len(v) else None) if isinstance(v, (tuple, list)) else v
+
+        return "; ".join(painting_description({k: value(k, i) for k in fields}) for i in range(len(meta["painting"])))
+    # values as text, whatever kind a header gives them (a year as a number; None not known)
+    painting, artist, year = ("" if meta.get(k) is None else str(meta[k]) for k in fields)
+    return ", ".join(x for x in (painting, artist, "" if year == "unknown" else year) if x)
 
 
 def closest_style_name(text: str, names) -> str | None:
