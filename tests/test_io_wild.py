@@ -1062,3 +1062,26 @@ def test_a_video_declaring_frames_past_the_image_pixel_limit_is_refused_before_d
     assert not list(tmp_path.glob("*out*"))
     with VideoDecoder(_gif(tmp_path / "small.gif", 64, 48)) as decoder:  # an ordinary one is read as it was
         assert (decoder.info.width, decoder.info.height) == (64, 48)
+
+
+def test_a_display_matrix_of_zeros_turns_nothing(tmp_path, caplog):
+    """An MP4 whose track matrix is all zeros (an edited or broken file: no picture to show) was
+    turned by 270 degrees, with a warning of a turn of "-2147483648 degrees": FFmpeg's rotation of
+    that matrix is NaN, which reaches Python as INT_MIN. It plays as stored, as a player shows it."""
+    import struct
+
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    data = bytearray(src.read_bytes())
+    at = data.find(b"tkhd")
+    assert data[at + 4] == 0  # version 0: the matrix follows 4 + 4 + 20 + 8 + 8 bytes of the box
+    matrix = at + 4 + 4 + 20 + 8 + 8
+    assert struct.unpack(">9i", data[matrix:matrix + 36]) == (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
+    data[matrix:matrix + 36] = bytes(36)
+    zeros = tmp_path / "zeros.mp4"
+    zeros.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(zeros, tmp_path / "out.mp4")
+    assert "degrees" not in caplog.text
+    out = probe(tmp_path / "out.mp4")
+    assert (out.width, out.height, out.rotation) == (64, 48, 0)
+    assert psnr(read_frames(tmp_path / "out.mp4"), read_frames(src)) > 30

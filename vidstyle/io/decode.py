@@ -201,7 +201,12 @@ def display_transform(frame: av.VideoFrame, image_codec: bool = False) -> tuple[
     if matrix is None:
         return rotation, False
     a, b, _, c, d = np.frombuffer(bytes(matrix), dtype="<i4")[:5].astype(float)
-    if a * d - b * c >= 0:
+    if a * d - b * c == 0:
+        # a matrix of zeros (an edited or broken file) maps the picture to nothing: no turn to
+        # take from it. FFmpeg's rotation of it is NaN, which came through C as -2147483648
+        # degrees and turned the picture by 270
+        return 0, False
+    if a * d - b * c > 0:
         return rotation, False
     return round(-math.degrees(math.atan2(b, -a))), True
 
