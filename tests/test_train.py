@@ -2390,3 +2390,18 @@ def test_ctrl_c_once_a_checkpoint_is_said_keeps_that_steps_preview(data, loss_we
     work = stopped.work_dir()
     assert [p.name for p in sorted(work.glob("preview_*.png"))] == [f"preview_000000{n}.png" for n in (1, 2, 3, 4)]
     assert result.previews == [work / f"preview_000000{n}.png" for n in (2, 3, 4)]
+
+
+def test_a_plain_pickle_given_as_a_checkpoint_is_refused_without_torchs_warning_lines(tmp_path, recwarn):
+    """A file pickle.dumps wrote (protocol 4) given to --resume (or --flow-weights) printed torch's
+    "UserWarning: Detected pickle protocol 4 ..." and its source line before vidstyle's one line."""
+    import pickle
+
+    from vidstyle.train.loop import _load_checkpoint, build_network
+
+    plain = tmp_path / "plain.pt"
+    plain.write_bytes(pickle.dumps({"step": 1}, protocol=4))
+    net = build_network("light", 1)
+    with pytest.raises(VidstyleError, match="not a vidstyle training checkpoint"):
+        _load_checkpoint(plain, net, torch.optim.Adam(net.parameters()), torch.amp.GradScaler("cpu", enabled=False))
+    assert not [str(w.message) for w in recwarn if "pickle protocol" in str(w.message)]

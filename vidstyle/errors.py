@@ -13,6 +13,7 @@ import contextlib
 import re
 import signal
 import threading
+import warnings
 
 from vidstyle.signals import TERMINATIONS, vidstyles_handler
 
@@ -68,6 +69,18 @@ def first_line(exc: BaseException, limit: int | None = None, default: str | None
     if not text:
         return type(exc).__name__ if default is None else default
     return text.splitlines()[0][:limit]
+
+
+def load_plain_values(path):
+    """``torch.load(path, weights_only=True)`` on the CPU: tensors and plain values, never a file's
+    pickled code. Without torch's warning of a pickle protocol other than its own (any file
+    pickle.dumps wrote), two lines of its text and source before vidstyle's own line: the file
+    is read or refused all the same (:func:`torch_load_reason`), and the caller says which."""
+    import torch
+
+    with WARNING_FILTERS_LOCK, warnings.catch_warnings():  # (not while another thread swaps them)
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def torch_load_reason(exc: BaseException, path=None) -> str:

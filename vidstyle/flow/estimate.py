@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vidstyle.config import check_choice, check_number
-from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, torch_load_reason
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, load_plain_values, torch_load_reason
 from vidstyle.flow.warp import flow_numpy_to_torch, flow_torch_to_numpy, resize_flow
 from vidstyle.io.files import not_a_file_error
 from vidstyle.frames import check_image, resize_interpolation
@@ -137,7 +137,7 @@ class RAFTFlow(FlowEstimator):
             raise BadValueError(f"unknown RAFT size {size!r} (use large, small or auto)")
         self.device, self.iters = resolve_device(device), iters
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_plain_values(path)
         except Exception as exc:  # not a weights file: the user can fix it
             raise VidstyleError(f"cannot read RAFT weights from {path}: not a PyTorch weights file (a torch.save'd "
                                 f"raft_large or raft_small state dict), or damaged ({torch_load_reason(exc, path)})") from exc

@@ -33,7 +33,7 @@ from vidstyle.cli_args import threads_given
 from vidstyle.device import (autocast, cgroup_memory_limit, precision_name, resolve_device, resolve_precision,
                              synchronize, usable_memory)
 from vidstyle.device import physical_memory as _physical_memory  # (tests stand in a machine of their own)
-from vidstyle.errors import VidstyleError, first_line, printable, torch_load_reason
+from vidstyle.errors import VidstyleError, first_line, load_plain_values, printable, torch_load_reason
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
                                file_digest, folder_lock, folders_missing, write_then_rename)
@@ -337,7 +337,7 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
                      scaler: torch.amp.GradScaler, config: TrainConfig | None = None,
                      content_files: list[str] | None = None, digests: dict | None = None) -> int:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
+        state = load_plain_values(path)  # never unpickle code
     except Exception as exc:  # torch raises various types for a corrupt or foreign file
         raise VidstyleError(f"cannot read checkpoint {path}: corrupt, truncated, or not a vidstyle training "
                             f"checkpoint ({torch_load_reason(exc, path)})") from exc
