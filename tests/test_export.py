@@ -479,3 +479,20 @@ def test_a_cache_file_damaged_where_onnx_runtime_cannot_tell_is_exported_again(t
     assert torch.equal(OnnxRunner(net)(x), first) and len(exports) == 2
     (again,) = (tmp_path / "cache" / "onnx").glob("*.onnx")  # in the damaged file's place
     assert again.read_bytes() != bytes(data)
+
+
+def test_the_cache_clean_up_removes_only_its_own_files(tmp_path, monkeypatch):
+    """The clean-up of the files used least removed any *.onnx in the cache's folder: an export
+    of the user's own saved there (VIDSTYLE_CACHE pointed at a folder of models) went too."""
+    import vidstyle.export as export_mod
+
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(export_mod, "ONNX_CACHE_FILES", 1)
+    folder = tmp_path / "cache" / "onnx"
+    folder.mkdir(parents=True)
+    mine = folder / "my_export.onnx"
+    mine.write_bytes(b"the user's")
+    os.utime(mine, (time.time() - 7200, time.time() - 7200))
+    OnnxRunner(light_net().eval())
+    assert mine.read_bytes() == b"the user's"
+    assert len(list(folder.glob("*.onnx"))) == 2

@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -175,6 +176,11 @@ def _graph_key(model: TransformerNet) -> str:
     return key.hexdigest()[:40]
 
 
+#: the names :func:`_cache_name` gives: the clean-up removes only these (a file of the user's own
+#: in the folder, an export saved there, is none of the cache's)
+_CACHE_FILE = re.compile(r"[0-9a-f]{40}\.[0-9a-f]{16}\.onnx")
+
+
 def _cache_name(key: str, data: bytes) -> str:
     """The name of the cache file of graph ``key`` (:func:`_graph_key`) that holds ``data``."""
     return f"{key}.{hashlib.sha256(data).hexdigest()[:16]}.onnx"
@@ -214,7 +220,7 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
         with write_then_rename(folder / _cache_name(key, data), make_folder=True) as tmp:
             tmp.write_bytes(data)
         # (not another process's file still being written: hidden, until renamed)
-        kept = sorted((p for p in folder.glob("*.onnx") if not p.name.startswith(".")),
+        kept = sorted((p for p in folder.glob("*.onnx") if _CACHE_FILE.fullmatch(p.name)),
                       key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[ONNX_CACHE_FILES:]:
             old.unlink()
