@@ -1072,7 +1072,7 @@ def test_weights_of_another_kind_and_a_header_nested_past_any_depth_are_clear_er
         return path
 
     ints = rewritten(tmp_path / "ints.safetensors", lambda h: h[name].update(dtype="I16"))
-    with pytest.raises(VidstyleError, match=rf"ints.safetensors: tensor {re.escape(name)} holds int16 values, "
+    with pytest.raises(VidstyleError, match=rf"ints.safetensors: tensor {re.escape(name)} holds I16 values, "
                                             rf"where the network has floating-point weights"):
         load_model(ints)
     deep = rewritten(tmp_path / "deep.safetensors",
@@ -1080,3 +1080,24 @@ def test_weights_of_another_kind_and_a_header_nested_past_any_depth_are_clear_er
     with pytest.raises(VidstyleError, match="deep.safetensors has a corrupt vidstyle header "
                                             r"\(JSON nested too deeply\)"):
         read_info(deep)
+
+
+def test_a_header_asking_for_a_huge_network_is_refused_before_it_is_built(tmp_path, monkeypatch):
+    """A 200 KB file whose header asked for 20000 channels in 40 residual blocks was built before
+    its weights were compared: 6.8 GB resident and a minute before the allocator gave up (without a
+    limit, far more). The network's shapes are known without memory (torch's meta device) and
+    compared with the file's own header first, so what is allocated is what the file holds."""
+    good = tmp_path / "good.safetensors"
+    save_model(good, tiny(), [{"name": "s"}])
+    with safe_open(str(good), "pt") as f:
+        meta = f.metadata()
+    meta["arch_args"] = json.dumps({**json.loads(meta["arch_args"]), "channels": [4, 8, 100_000], "num_residual": 40})
+    huge = tmp_path / "huge.safetensors"
+    save_file(load_file(str(good)), str(huge), metadata=meta)
+    built = []
+    real = TransformerNet.__init__
+    monkeypatch.setattr(TransformerNet, "__init__",
+                        lambda self, *a, **kw: built.append(torch.empty(0).device.type) or real(self, *a, **kw))
+    with pytest.raises(VidstyleError, match=r"huge.safetensors: weights do not match the architecture \(missing "):
+        load_model(huge)
+    assert built == ["meta"]  # never on a device with memory behind it

@@ -286,30 +286,41 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Tr
 
     info = read_info(path)
     try:
-        model = ARCHITECTURES[info.arch](**info.arch_args)
+        # on the meta device: shapes without memory. A header may ask for any network (20000
+        # channels: hundreds of GB); it is built for real only once the file's own tensors match it
+        with torch.device("meta"):
+            shapes = ARCHITECTURES[info.arch](**info.arch_args)
     except (TypeError, ValueError, RuntimeError) as exc:  # unknown, missing or impossible (negative) arguments
         raise VidstyleError(f"{path}: architecture arguments do not match this vidstyle version ({exc})") from exc
-    if len(info.styles) != model.num_styles:
-        raise VidstyleError(f"{path}: header lists {len(info.styles)} styles for a {model.num_styles}-style network")
+    if len(info.styles) != shapes.num_styles:
+        raise VidstyleError(f"{path}: header lists {len(info.styles)} styles for a {shapes.num_styles}-style network")
+    expected = shapes.state_dict()
     try:
-        state = load_file(str(path))
+        with safe_open(str(path), framework="numpy") as f:  # the header's shapes and types, no data read
+            stored = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
     except (SafetensorError, OSError) as exc:
         raise VidstyleError(f"{path} is corrupt ({exc})") from exc
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
     if missing or unexpected:
         raise VidstyleError(f"{path}: weights do not match the architecture "
                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
     for k, v in expected.items():
-        if state[k].shape != v.shape:
-            raise VidstyleError(f"{path}: tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
-        if state[k].is_floating_point() != v.is_floating_point():
+        shape, dtype = stored[k]
+        if shape != tuple(v.shape):
+            raise VidstyleError(f"{path}: tensor {k} has shape {shape}, expected {tuple(v.shape)}")
+        if dtype.startswith(("F", "BF")) != v.is_floating_point():  # F16, F32, BF16, F8_E4M3...: floats
             # a header that relabels a weight's bytes (F16 as I16): .float() below made weights of the
             # integers those bytes read as, and the network painted with them without a word
             kind = "floating-point weights" if v.is_floating_point() else f"{str(v.dtype).removeprefix('torch.')} values"
-            raise VidstyleError(f"{path}: tensor {k} holds {str(state[k].dtype).removeprefix('torch.')} values, "
-                                f"where the network has {kind}: a damaged or foreign file")
+            raise VidstyleError(f"{path}: tensor {k} holds {dtype} values, where the network has {kind}: "
+                                "a damaged or foreign file")
+    model = ARCHITECTURES[info.arch](**info.arch_args)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise VidstyleError(f"{path} is corrupt ({exc})") from exc
+    for k, v in expected.items():
         if v.is_floating_point():
             state[k] = state[k].float()
             if not bool(torch.isfinite(state[k]).all()):  # (it painted every frame black, without a word)
