@@ -11,6 +11,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import re
+
 import pytest
 import torch
 
@@ -143,10 +145,19 @@ def test_raft_reads_its_size_from_the_weights_file(raft_weights, tmp_path):
     assert RAFTFlow(raft_weights, device="cpu").size == "small"
     other = tmp_path / "other.pth"
     torch.save({"conv.weight": torch.zeros(3)}, other)
-    with pytest.raises(VidstyleError, match="holds no RAFT-large or RAFT-small weights"):
+    with pytest.raises(VidstyleError, match="holds no RAFT-large or RAFT-small weights") as foreign:
         RAFTFlow(other, device="cpu")
-    with pytest.raises(VidstyleError, match="holds no RAFT-large weights"):
+    # why, in a few words each (torch's own first line, "Error(s) in loading state_dict for RAFT:", said nothing)
+    assert re.search(r"\(RAFT-large: (\d+) of its \1 tensors missing \(.+, \.\.\.\), 1 not its own \(conv\.weight, "
+                     r"\.\.\.\); RAFT-small: (\d+) of its \2 tensors missing", str(foreign.value)), str(foreign.value)
+    with pytest.raises(VidstyleError, match=r"holds no RAFT-large weights \(RAFT-large: .*tensors missing"):
         RAFTFlow(raft_weights, size="large", device="cpu")
+    state = torch.load(raft_weights, weights_only=True)
+    key = next(iter(state))
+    state[key] = torch.zeros(1)
+    torch.save(state, other)
+    with pytest.raises(VidstyleError, match=rf"RAFT-small: tensor {re.escape(key)} is \(1,\), not \("):
+        RAFTFlow(other, device="cpu")
 
 
 def test_stylize_and_eval_estimate_flow_with_raft_weights_the_user_supplies(raft_weights, style, tmp_path,

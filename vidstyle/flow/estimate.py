@@ -145,10 +145,14 @@ class RAFTFlow(FlowEstimator):
         model, errors = None, []
         for name, build in tried.items():
             candidate = build(weights=None, progress=False)
-            try:
-                candidate.load_state_dict(state)
-            except Exception as exc:  # wrong size or another network's file
-                errors.append(f"RAFT-{name}: {str(exc).splitlines()[0]}")
+            mismatch = _state_mismatch(candidate.state_dict(), state)
+            if mismatch is None:
+                try:
+                    candidate.load_state_dict(state)
+                except Exception as exc:  # (what the check above did not foresee)
+                    mismatch = " ".join(line.strip() for line in str(exc).splitlines())[:200]
+            if mismatch is not None:  # wrong size or another network's file
+                errors.append(f"RAFT-{name}: {mismatch}")
                 continue
             model, self.size = candidate, name
             break
@@ -168,6 +172,25 @@ class RAFTFlow(FlowEstimator):
         x, size = pad_to_multiple(x, 8)
         flow = self.model(x[:1], x[1:], num_flow_updates=self.iters)[-1]
         return flow_torch_to_numpy(crop_to(flow, size))[0]
+
+
+def _state_mismatch(expected: dict, state) -> str | None:
+    """Why ``state`` (a loaded file) is not the weights of a network whose state dict is
+    ``expected``, in a few words; None where its names and shapes fit. torch's own error starts
+    "Error(s) in loading state_dict for RAFT:" and lists the names on the lines after it."""
+    if not isinstance(state, dict):
+        return f"the file holds a {type(state).__name__}, not a state dict"
+    missing = [k for k in expected if k not in state]
+    foreign = [k for k in state if k not in expected]
+    if missing or foreign:
+        return (f"{len(missing)} of its {len(expected)} tensors missing"
+                + (f" ({missing[0]}, ...)" if missing else "")
+                + (f", {len(foreign)} not its own ({foreign[0]}, ...)" if foreign else ""))
+    for key, tensor in expected.items():
+        shape = tuple(getattr(state[key], "shape", ()))
+        if shape != tuple(tensor.shape):
+            return f"tensor {key} is {shape}, not {tuple(tensor.shape)}"
+    return None
 
 
 FLOW_BACKENDS: dict[str, Callable[..., FlowEstimator]] = {"dis": DISFlow, "raft": RAFTFlow}
