@@ -1622,3 +1622,31 @@ def test_a_photo_under_a_videos_name_is_told_its_image_name_only_where_stills_ar
     with pytest.raises(VidstyleError) as plain:
         VideoDecoder(photo)
     assert str(plain.value) == f"{photo} is an image, not a video (use a video file)"
+
+
+def test_a_decoder_dropped_mid_read_with_ffmpeg_logging_on_is_freed(tmp_path):
+    """PyAV frees a decoder holding the GIL and waits there for its frame threads; a thread still
+    decoding that logs (PyAV's log callback, which vidstyle turns on while an encoder's header is
+    written, or a program's own av.logging.set_level) waits for the GIL: the two waited for each
+    other for good (a killed stylize once hung after "terminated (SIGTERM)"). close() parks the
+    threads first. Logging everything makes every frame thread call back, so the wait is met at
+    once here (the first decoder dropped hung without the park)."""
+    import subprocess
+
+    src = make_video(tmp_path / "in.mp4", frames=60, size=(160, 90), pattern="noise")
+    code = ("import gc, sys\n"
+            "import av.logging\n"
+            "from vidstyle.io import VideoDecoder\n"
+            "av.logging.set_level(av.logging.TRACE)\n"
+            "for _ in range(3):\n"
+            "    decoder = VideoDecoder(sys.argv[1])\n"
+            "    frames = decoder.read()\n"
+            "    next(frames)\n"
+            "    decoder.close()\n"
+            "    del decoder, frames\n"
+            "    gc.collect()\n"
+            "print('freed')\n")
+    # (the timeout only ends a hung child; a freed decoder takes well under a second)
+    proc = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert (proc.returncode, proc.stdout) == (0, "freed\n"), proc.stderr[-2000:]

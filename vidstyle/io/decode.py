@@ -1869,6 +1869,14 @@ class VideoDecoder:
     def close(self) -> None:
         self._raw.close()
         self._container.close()
+        # the frame threads are parked here, where PyAV lets go of the GIL: PyAV frees a decoder
+        # holding it and waits there for a thread still decoding, and one that logs meanwhile
+        # (PyAV's log callback, on while an encoder's header is written) waits for the GIL: a
+        # kill that freed a decoder mid-read hung there ("terminated (SIGTERM)", then nothing)
+        for context in (self._context, self._video.codec_context):
+            if context is not None:
+                with contextlib.suppress(av.error.FFmpegError, ValueError):
+                    context.flush_buffers()
 
     def __enter__(self) -> "VideoDecoder":
         return self
