@@ -288,3 +288,20 @@ def test_reencoded_sound_timed_in_milliseconds_is_written_whole_and_in_place(tmp
     assert out_rate == RATE and begins == 0 and len(sound) == 2 * RATE
     for at in (RATE // 4, RATE, 3 * RATE // 2):
         assert sound_position(sound, SIGNAL, at) == at
+
+
+def test_sound_before_a_segment_is_read_from_the_packet_on_the_pre_roll_and_none_ends_empty(tmp_path):
+    """8192 Hz PCM in packets of 1024 samples (1/8 s): a segment from 0.5 s has a packet that
+    begins exactly AUDIO_PREROLL (1/4 s) before its first frame, and one that ends exactly on it.
+    The look back for a re-encoded track's sound starts with the packet on the pre-roll, not the
+    one before it (decoded for nothing) nor the one after (short of the pre-roll the decoder is
+    given to settle); the packet that ends on the first frame leaves nothing of itself, no frame
+    of no samples."""
+    src = make_sound_video(tmp_path / "in.mkv", "pcm_s16le", rate=8192)
+    with VideoDecoder(src, start=0.5) as decoder:
+        assert decoder._origin - VideoDecoder.AUDIO_PREROLL == Fraction(1, 4)
+        before = decoder._audio_before_start({0})
+    assert [packet.pts * packet.time_base for _, packet in before] == [Fraction(1, 4), Fraction(3, 8)]
+    with VideoDecoder(src, start=0.5) as decoder:
+        frames = [item.frame for item in decoder.read({0: "decode"}) if isinstance(item, AudioItem)]
+    assert (frames[0].pts, frames[0].samples) == (0, 1024) and all(frame.samples for frame in frames)
