@@ -545,3 +545,23 @@ def test_transparent_black_rows_are_bars_where_the_output_drops_the_transparency
     result = stylize_video(render, tmp_path / "out.mp4", style=stylizer, temporal="off", progress=False,
                            sequence_fps=10)
     assert result.bars == "top 12" and stylizer.sizes == {(H - 12, W)}
+
+
+@pytest.mark.parametrize("frames, count", [(40, 4), (3, 8)])
+def test_sampled_frames_of_a_render_are_seen_with_the_transparency_filled(tmp_path, frames, count):
+    """Frames sampled for bars with fill_transparency are all filled as the network sees them, the
+    keyframes after the first (40 frames: 4 keyframes sampled) and the frames at exact times when
+    a clip holds too few keyframes (3 frames for 8 samples): left black there, the transparent
+    rows were taken for a bar in those samples."""
+    from PIL import Image
+
+    from vidstyle.frames import fill_transparent
+
+    render = tmp_path / "render"
+    render.mkdir()
+    rgb, alpha = _lower_third()
+    for i in range(frames):
+        Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(render / f"f_{i:02d}.png")
+    samples = spread_samples(render, count, fill_transparency=True)
+    assert len(samples) == min(frames, count)
+    assert all(np.array_equal(sample, fill_transparent(rgb, alpha)) for sample in samples)
