@@ -14,6 +14,7 @@ from videos import (Identity, decoded_sound, frame_times, make_rate_change_video
                     sound_signal)
 from vidstyle.config import EncodeConfig
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder
+from vidstyle.io.encode import silent_audio_frame
 from vidstyle.pipeline import stylize_video
 
 RATE = 48000
@@ -305,3 +306,18 @@ def test_sound_before_a_segment_is_read_from_the_packet_on_the_pre_roll_and_none
     with VideoDecoder(src, start=0.5) as decoder:
         frames = [item.frame for item in decoder.read({0: "decode"}) if isinstance(item, AudioItem)]
     assert (frames[0].pts, frames[0].samples) == (0, 1024) and all(frame.samples for frame in frames)
+
+
+@pytest.mark.parametrize("fmt, layout", [("fltp", "7.1"), ("s16p", "5.1"), ("u8p", "stereo"), ("u8", "stereo")])
+def test_the_silence_for_a_gap_is_silent_in_every_channel(fmt, layout):
+    """The silence that fills a gap is silent in each plane of planar sound (one a channel), up
+    to 8 channels, unsigned 8-bit as its middle (0x80): a new frame's memory holds whatever was
+    there before, which was heard in the channels left unfilled."""
+    like = av.AudioFrame(format=fmt, layout=layout, samples=16)
+    like.sample_rate, like.time_base = 44100, Fraction(1, 44100)
+    frame = silent_audio_frame(like, 1000, 7)
+    assert (frame.samples, frame.sample_rate, frame.pts, frame.time_base) == (1000, 44100, 7, Fraction(1, 44100))
+    planes, size = (len(frame.layout.channels), 1000 * frame.format.bytes) if frame.format.is_planar else \
+        (1, 1000 * frame.format.bytes * len(frame.layout.channels))
+    silence = {0x80} if fmt.startswith("u8") else {0}
+    assert [set(bytes(plane)[:size]) for plane in frame.planes[:planes]] == [silence] * planes
