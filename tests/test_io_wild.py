@@ -747,23 +747,29 @@ def test_titles_languages_and_default_track_are_kept(tmp_path, suffix, source):
         assert "Lavc" not in str(dict(c.streams.video[0].metadata))
 
 
-@pytest.mark.parametrize("suffix", [".mov", ".mp4", ".m4v", ".mkv", ".webm"])
-def test_a_description_is_kept_and_a_commentary_flag_kept_or_said(tmp_path, caplog, suffix):
-    """A film's description and its commentary track, as an editor checks them. .mov dropped the
-    description (FFmpeg's QuickTime muxer fills QuickTime's Description from the comment, and has
-    no place for a description of its own): with no comment beside it, it goes there. .mov and
-    .webm cannot flag a commentary track (the flag was lost without a word): said."""
+def _flagged_sound(tmp_path, disposition):
+    """A short .mkv described "Shot in one take", its sound track flagged ``disposition``."""
     plain = make_video(tmp_path / "plain.mkv", frames=6, size=(64, 48), audio=True)
     src = tmp_path / "tagged.mkv"
     with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
         out.metadata["description"] = "Shot in one take"
         video = out.add_stream_from_template(inp.streams.video[0])
         track = out.add_stream_from_template(inp.streams.audio[0])
-        track.disposition = av.stream.Disposition.comment
+        track.disposition = disposition
         for packet in inp.demux():
             if packet.dts is not None:
                 packet.stream = video if packet.stream.type == "video" else track
                 out.mux(packet)
+    return src
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mp4", ".m4v", ".mkv", ".webm"])
+def test_a_description_is_kept_and_a_commentary_flag_kept_or_said(tmp_path, caplog, suffix):
+    """A film's description and its commentary track, as an editor checks them. .mov dropped the
+    description (FFmpeg's QuickTime muxer fills QuickTime's Description from the comment, and has
+    no place for a description of its own): with no comment beside it, it goes there. .mov and
+    .webm cannot flag a commentary track (the flag was lost without a word): said."""
+    src = _flagged_sound(tmp_path, av.stream.Disposition.comment)
     result = tmp_path / f"out{suffix}"
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize(src, result)
@@ -777,6 +783,24 @@ def test_a_description_is_kept_and_a_commentary_flag_kept_or_said(tmp_path, capl
     # (.m4v is FFmpeg's "ipod" flavour of MP4, which writes no flag but the default one, as .mov)
     assert (flagged, said in caplog.text) == ((False, True) if suffix in (".mov", ".m4v", ".webm") else (True, False))
 
+
+
+@pytest.mark.parametrize("suffix", [".webm", ".mov"])
+def test_a_forced_flag_is_kept_by_webm_and_said_where_it_cannot_be(tmp_path, caplog, suffix):
+    """WebM's subset of Matroska keeps "forced" (and no other flag but the default one): kept
+    without a word, and named among the outputs that can where .mov cannot record it."""
+    src = _flagged_sound(tmp_path, av.stream.Disposition.forced)
+    result = tmp_path / f"out{suffix}"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(src, result)
+    with av.open(str(result)) as c:
+        flagged = bool(c.streams.audio[0].disposition & av.stream.Disposition.forced)
+    said = [r.getMessage() for r in caplog.records if "flagged" in r.getMessage()]
+    if suffix == ".webm":
+        assert flagged and said == []
+    else:
+        assert not flagged and said == [
+            "audio track 0 is flagged forced, which .mov cannot record (.mp4 and .mkv and .webm can)"]
 
 def _mov_keeps_language(code: str) -> str | None:
     """The language a .mov track written with ``code`` reads back with (FFmpeg's own muxer)."""
