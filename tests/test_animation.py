@@ -446,25 +446,71 @@ def test_a_transparent_gif_stays_transparent_frame_by_frame(tmp_path, caplog, fi
         for frame in (pillow, ffmpeg):
             assert np.array_equal(frame[..., 3], alpha), f"frame {i} ({kinds[i]})"
             assert blurred_error(frame[..., :3] * (alpha[..., None] // 255), rgb * (alpha[..., None] // 255)) < 6
+    # each frame cleared once shown (disposal 2), to transparency: a frame in the file's palette
+    # names its transparent entry, opaque or not (FFmpeg's own byte there, 31 here, would make an
+    # opaque frame's pixels of that colour transparent)
+    images = gif_images(tmp_path / "out.gif")
+    assert [disposal for _, disposal, _ in images] == [2] * len(kinds)
+    assert all(index == GifPalette.TRANSPARENT for own, _, index in images if not own)
+    assert any(own for own, _, _ in images) and all(index is not None for _, _, index in images)
 
 
-def local_palettes(path) -> list[bool]:
-    """For each image of a GIF, whether it has a palette of its own (a local colour table), read
-    from its image descriptor."""
+
+def test_a_gif_frame_is_made_to_clear_to_transparency_in_its_graphic_control_block():
+    """The GIF muxer's packets rewritten byte by byte: the first packet's header, global palette
+    and looping block are stepped over to the frame's graphic control extension, whose disposal
+    becomes 2 (cleared once shown); a frame FFmpeg left opaque in the file's palette names the
+    palette's transparent entry (255), one with a palette of its own is left naming none (its
+    index 255 is a colour), and one FFmpeg made transparent keeps the entry it named."""
+    from vidstyle.io.encode import _cleared_after_shown
+
+    header = b"GIF89a" + bytes([64, 0, 40, 0, 0x81, 0, 0]) + bytes(12)  # a global palette of 4 colours
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    image = b"\x2c" + bytes(8)
+
+    def rewritten(data: bytes) -> bytes:
+        packet = av.Packet(data)
+        _cleared_after_shown(packet)
+        return bytes(packet)
+
+    def control(flags: int, index: int) -> bytes:  # size 4, flags, delay 10, transparent index
+        return bytes([0x21, 0xF9, 4, flags, 10, 0, index, 0])
+
+    own = image + bytes([0x80]) + bytes(6) + b"\x02\x00"  # a local palette of 2 colours
+    shared = image + b"\x00\x02\x00"
+    assert rewritten(header + loop + control(1 << 2, 31) + shared) == header + loop + control(2 << 2 | 1, 255) + shared
+    assert rewritten(control(1 << 2, 31) + shared) == control(2 << 2 | 1, 255) + shared
+    assert rewritten(control(1 << 2, 31) + own) == control(2 << 2, 31) + own
+    assert rewritten(control(1 << 2 | 1, 7) + own) == control(2 << 2 | 1, 7) + own
+    assert rewritten(control(3 << 2 | 1, 7) + shared) == control(2 << 2 | 1, 7) + shared
+
+def gif_images(path) -> list[tuple[bool, int | None, int | None]]:
+    """For each image of a GIF, read from the file: whether it has a palette of its own (a local
+    colour table, from its image descriptor), and from the graphic control extension before it its
+    disposal method and its transparent palette index (None where it names none)."""
     data = open(path, "rb").read()
     pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # after the global colour table
-    own = []
+    images, disposal, transparent = [], None, None
     while data[pos] != 0x3B:  # the trailer
         if data[pos] == 0x21:  # an extension: its label, then its sub-blocks
+            if data[pos + 1] == 0xF9:  # graphic control: size 4, flags, delay (2), transparent index
+                flags = data[pos + 3]
+                disposal, transparent = (flags >> 2) & 7, data[pos + 6] if flags & 1 else None
             pos += 2
         else:  # an image descriptor, its local colour table, the LZW code size, then the data's sub-blocks
             packed = data[pos + 9]
-            own.append(bool(packed & 0x80))
+            images.append((bool(packed & 0x80), disposal, transparent))
+            disposal = transparent = None
             pos += 10 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0) + 1
         while data[pos]:
             pos += data[pos] + 1
         pos += 1
-    return own
+    return images
+
+
+def local_palettes(path) -> list[bool]:
+    """For each image of a GIF, whether it has a palette of its own (:func:`gif_images`)."""
+    return [own for own, _, _ in gif_images(path)]
 
 
 def test_a_wholly_transparent_frame_in_a_gif_makes_no_palette_of_its_own(tmp_path):
