@@ -949,6 +949,17 @@ def test_cli_checks_an_output_dir_given_before_the_session(tmp_path, model_file,
     assert not (tmp_path / "new").exists()  # made when a snapshot or recording needs it
 
 
+
+def test_cli_says_a_source_that_is_a_folder_or_missing_in_one_line(tmp_path, model_file, capsys):
+    """--source takes a video file: a folder (an image sequence, which stylize takes) is said as
+    one, and a missing file as missing, word for word, before the session."""
+    from vidstyle.cli import main
+
+    for source, message in ((tmp_path, f"source {tmp_path} is a folder, not a video file"),
+                            (tmp_path / "gone.mp4", f"source video not found: {tmp_path / 'gone.mp4'}")):
+        assert main(["live", "--source", str(source), "--no-window", "--style", str(model_file)]) == 1
+        assert capsys.readouterr().err == f"vidstyle: error: {message}\n"
+
 def test_cli_never_records_over_its_source_and_checks_outputs_first(tmp_path, model_file, cli):
     video = write_video(tmp_path / "video.mp4", 10, fps=25)
     before = video.read_bytes()
