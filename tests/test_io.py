@@ -802,7 +802,8 @@ def test_paths_too_long_for_the_file_system_are_refused_before_any_work(tmp_path
 def test_a_path_too_long_for_windows_is_refused_up_front_where_long_paths_are_off(tmp_path, monkeypatch):
     """Windows takes at most 259 characters (MAX_PATH) unless long paths are enabled: a longer
     output failed later with a raw error. Where it cannot tell (no winreg, as here) long paths
-    count as off; the full path counts, the current folder of a relative one included."""
+    count as off; the full path counts, the current folder of a relative one included, and one
+    written extended-length (\\\\?\\C:\\...) is taken as it is."""
     from vidstyle.io import files
 
     monkeypatch.setattr(sys, "platform", "win32")
@@ -820,6 +821,8 @@ def test_a_path_too_long_for_windows_is_refused_up_front_where_long_paths_are_of
     with pytest.raises(VidstyleError, match="too long for Windows"):  # relative, long with its folder
         files.check_path_length(Path(folder.name) / "out_12.mp4", "output")
     files.check_path_length(folder / "out_1.mp4", "output")  # 259: taken
+    # an extended-length path (\\?\ before it) is Windows' way past the limit: taken, however long
+    files.check_path_length("\\\\?\\" + str(long_output), "output")
     monkeypatch.setattr(files, "windows_long_paths_enabled", lambda: True)
     assert check_output_file(long_output, create_folder=True) == long_output  # enabled: no limit here
     monkeypatch.setattr(sys, "platform", "linux")
