@@ -2199,6 +2199,29 @@ def test_a_run_that_fails_before_writing_anything_leaves_no_empty_folder_on_wind
     assert list(config.work_dir().iterdir()) == [] and not fake.held
 
 
+@pytest.mark.parametrize("code", ["EACCES", "EDEADLOCK", "ENOLCK"])
+def test_windows_takes_either_lock_refusal_as_a_run_holding_the_folder(tmp_path, monkeypatch, code):
+    """msvcrt.locking refuses a byte another process holds with EACCES, or with EDEADLOCK when
+    the C runtime tried again: either is a run using the folder. Another error (a file system
+    without locks) runs unlocked, as flock's does."""
+    import sys
+
+    from vidstyle.io.files import folder_lock
+
+    class Refusing(_FakeMsvcrt):
+        def locking(self, fd: int, mode: int, nbytes: int) -> None:
+            raise OSError(getattr(errno, code), code)
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)
+    monkeypatch.setitem(sys.modules, "msvcrt", Refusing())
+    if code == "ENOLCK":
+        with folder_lock(tmp_path, "held"):
+            pass
+    else:
+        with pytest.raises(VidstyleError, match="^held$"):
+            with folder_lock(tmp_path, "held"):
+                pass  # pragma: no cover
+
 def _lock_checked_at_each_checkpoint(monkeypatch, work: Path) -> list[bool]:
     """After each checkpoint the run saves, another process's lock on ``work`` must be refused
     (the run holds it on the folder that is there); the list gets an entry per check made."""
