@@ -937,6 +937,15 @@ def test_a_finished_output_that_cannot_replace_the_old_one_is_kept_beside_it(tmp
     assert target.read_bytes() == b"the old render, open in a player"
     assert (tmp_path / "o-3.mp4").read_bytes() == b"the new render"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o-2.mp4", "o-3.mp4", "o.mp4"]
+    # with no file there to replace, a refused write is the write failing: nothing is said to be
+    # open in another program, and no numbered file is made
+    fresh = tmp_path / "new" / "f.mp4"
+    fresh.parent.mkdir()
+    held_open(fresh)
+    with pytest.raises(VidstyleError, match=r"^writing .*f\.mp4 failed: Permission denied$"):
+        with atomic_output(fresh, overwrite=True) as temp:
+            temp.write_bytes(b"the new render")
+    assert list(fresh.parent.iterdir()) == []
 
 
 def test_an_output_that_appears_at_the_last_moment_is_not_replaced_without_overwrite(tmp_path, monkeypatch):
