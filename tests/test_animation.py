@@ -406,6 +406,27 @@ def test_a_one_frame_gif_or_apng_is_stylized_into_a_still_image(tmp_path, cli, s
         stylize_image(tmp_path / "two.gif", tmp_path / "api2.png", style=Identity(), progress=False)
 
 
+def test_an_image_name_for_a_video_output_says_an_animation_only_of_several_frames(tmp_path):
+    """A video output given an image name (stylize_video, live --record) says where images come
+    from; from a GIF of several frames, that it is an animation and where its frames can go. A GIF
+    of one frame is a still (which stylize_image writes to an image name): no animation of several
+    frames."""
+    from vidstyle.io.files import check_output
+
+    rgb = np.zeros((32, 48, 3), np.uint8)
+    rgb[..., 0] = np.arange(48) * 5
+    Image.fromarray(rgb).save(tmp_path / "one.gif")
+    mirrored = Image.fromarray(rgb[:, ::-1].copy())
+    Image.fromarray(rgb).save(tmp_path / "two.gif", save_all=True, append_images=[mirrored], duration=100)
+    with pytest.raises(VidstyleError) as one:
+        check_output(tmp_path / "o.png", input=tmp_path / "one.gif")
+    assert str(one.value).endswith("; images are written from a still image input, or as numbered frames (o_%04d.png)")
+    with pytest.raises(VidstyleError) as two:
+        check_output(tmp_path / "o.png", input=tmp_path / "two.gif")
+    assert str(two.value).endswith("; two.gif is an animation of several frames: write it to a video, an animation "
+                                   "(.gif, .webp) or numbered frames (o_%04d.png)")
+
+
 @pytest.mark.parametrize("first", ["hole", "opaque"])
 def test_a_transparent_gif_stays_transparent_frame_by_frame(tmp_path, caplog, first):
     """A GIF sticker's transparency (one palette entry, all or nothing) is kept in a .gif output:
