@@ -177,6 +177,16 @@ def test_cli_export_checks_its_output_before_reading_the_model(tmp_path, capsys,
     assert out.read_bytes() == b"kept"
 
 
+
+def test_an_onnx_output_is_named_onnx_in_any_case(tmp_path):
+    """MODEL.ONNX (a name as Windows users type them) is an ONNX file; model.onx is refused."""
+    from vidstyle.errors import VidstyleError
+    from vidstyle.io.files import check_onnx_output
+
+    assert check_onnx_output(tmp_path / "MODEL.ONNX", overwrite=False) == tmp_path / "MODEL.ONNX"
+    with pytest.raises(VidstyleError, match=r"^the ONNX output must end in \.onnx, got model\.onx$"):
+        check_onnx_output(tmp_path / "model.onx", overwrite=False)
+
 def test_onnx_runtime_runs_without_telemetry_unless_the_user_asks(tmp_path):
     """ONNX Runtime 1.29+ wrote a device ID under ~/.cache on every import (and a coloured warning
     on stderr where that is read-only), and queues usage events for Microsoft; vidstyle turns that
