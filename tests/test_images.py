@@ -303,3 +303,20 @@ def test_a_sixteen_bit_still_is_said_to_be_written_in_8_bits(tmp_path, caplog):
             assert said == [f"{name} has 16-bit colour; vidstyle stylizes in 8 bits and writes an 8-bit image"], said
         with Image.open(tmp_path / f"out_{name}") as im:
             assert im.mode == ("RGBA" if name == "rgba16.png" else "RGB")  # (the alpha kept, as 8 bits)
+
+
+def test_bits_and_pages_are_told_from_a_tiffs_header(tmp_path):
+    """A float or 32-bit TIFF is said as 32 bits a component, a 16-bit grey PNG as 16 (said as 16
+    and 8 bits before); a TIFF of one page is a still, one of two a scan's pages."""
+    from vidstyle.io.images import check_still, stored_bits
+
+    Image.fromarray(np.full((8, 8), 0.5, np.float32), "F").save(tmp_path / "float.tif")
+    Image.fromarray(np.full((8, 8), 70000, np.int32), "I").save(tmp_path / "int.tif")
+    Image.fromarray(np.full((8, 8), 40000, np.uint16)).save(tmp_path / "sixteen.png")
+    assert [stored_bits(tmp_path / name) for name in ("float.tif", "int.tif", "sixteen.png")] == [32, 32, 16]
+    pages = [Image.fromarray(np.full((8, 8, 3), 60 * i, np.uint8)) for i in range(2)]
+    pages[0].save(tmp_path / "one.tif")
+    pages[0].save(tmp_path / "two.tif", save_all=True, append_images=pages[1:])
+    check_still(tmp_path / "one.tif")
+    with pytest.raises(VidstyleError, match=r"^two\.tif is a multi-page TIFF \(2 pages\), not one still image"):
+        check_still(tmp_path / "two.tif")
