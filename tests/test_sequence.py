@@ -671,9 +671,10 @@ def test_frames_that_cannot_replace_an_old_one_leave_the_old_frames_and_are_kept
         assert all(np.array_equal(read_png(p), 255 - f.image) for p, f in zip(kept, dec.read()))
 
 
-def test_frames_that_fail_to_move_in_over_old_ones_leave_the_old_frames(tmp_path, monkeypatch):
+def test_frames_that_fail_to_move_in_over_old_ones_leave_the_old_frames(tmp_path, monkeypatch, caplog):
     """A rename that fails midway (an I/O error) with --overwrite: the frames moved in before it
-    were deleted, and the old frames they had replaced were lost with them. The old frames stay."""
+    were deleted, and the old frames they had replaced were lost with them. The old frames stay,
+    and are replaced, nothing else left, by a run that moves its frames in."""
     src = make_video(tmp_path / "in.mp4", frames=4)
     out = tmp_path / "out"
     out.mkdir()
@@ -692,3 +693,11 @@ def test_frames_that_fail_to_move_in_over_old_ones_leave_the_old_frames(tmp_path
     with pytest.raises(VidstyleError, match=r"moving the frames into .*out failed: Input/output error$"):
         stylize_video(src, out / "f_%d.png", Invert(), temporal="off", progress=False, overwrite=True)
     assert failed and {p.name: p.read_bytes() for p in out.iterdir()} == old  # no hidden folder left either
+    # run again, the rename working: this run's frames replace the old ones, and the hidden folder
+    # the old ones were moved into on the way goes with them, without a word
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize_video(src, out / "f_%d.png", Invert(), temporal="off", progress=False, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == [f"f_{i}.png" for i in range(1, 6)]
+    now = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert now["f_5.png"] == old["f_5.png"]
+    assert all(now[f"f_{i}.png"] != old[f"f_{i}.png"] for i in range(1, 5)) and "hidden folder" not in caplog.text
