@@ -1071,6 +1071,9 @@ BAD_INPUTS = [
     # a window's option with --no-window first, as before these checks (not a missing source)
     (["live", "--source", "missing.mp4", "--no-window", "--side-by-side"],
      "vidstyle: error: --side-by-side applies to the window, which --no-window leaves out"),
+    # with the window, the window's options are its own: the missing source is what is said
+    (["live", "--source", "missing.mp4", "--side-by-side", "--fullscreen"],
+     "vidstyle: error: source video not found: missing.mp4"),
 ]
 
 
