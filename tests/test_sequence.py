@@ -701,3 +701,21 @@ def test_frames_that_fail_to_move_in_over_old_ones_leave_the_old_frames(tmp_path
     now = {p.name: p.read_bytes() for p in out.iterdir()}
     assert now["f_5.png"] == old["f_5.png"]
     assert all(now[f"f_{i}.png"] != old[f"f_{i}.png"] for i in range(1, 5)) and "hidden folder" not in caplog.text
+
+
+def test_numbered_frames_too_long_for_windows_in_their_hidden_folder_are_refused_up_front(tmp_path, monkeypatch):
+    """Frames are first written inside a hidden folder beside them (.STEM.vidstyle-RANDOM.partial),
+    whose path Windows counts whole: frames whose final names fit, but not there, passed the check
+    and failed at the first frame written, after the work of starting."""
+    from vidstyle.io import files
+    from vidstyle.io.sequence import check_sequence_output
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(files, "windows_long_paths_enabled", lambda: False)
+    pattern = tmp_path / ("d" * (files.WINDOWS_MAX_PATH - len(str(tmp_path)) - 40)) / "f_%04d.png"
+    assert len(str(pattern.parent / "f_0001.png")) < files.WINDOWS_MAX_PATH  # the frames themselves fit
+    with pytest.raises(VidstyleError, match=r"^output: the path is too long for Windows \(\d+ characters with its "
+                                            "folder and the temporary name it is first written under"):
+        check_sequence_output(pattern)
+    fits = tmp_path / ("d" * 60) / "f_%04d.png"
+    assert check_sequence_output(fits) == fits

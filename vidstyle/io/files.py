@@ -61,7 +61,8 @@ def windows_long_paths_enabled() -> bool:
         return False
 
 
-def check_path_length(path: str | Path, what: str = "", written_aside: bool = False) -> None:
+def check_path_length(path: str | Path, what: str = "", written_aside: bool = False,
+                      first_written_as: str | Path | None = None) -> None:
     """Refuse a path the operating system would refuse with ENAMETOOLONG, before any work: a name
     between separators longer than :data:`NAME_MAX` bytes, or the whole longer than
     :data:`PATH_MAX`, or on Windows a full path of :data:`WINDOWS_MAX_PATH` characters or more
@@ -69,7 +70,9 @@ def check_path_length(path: str | Path, what: str = "", written_aside: bool = Fa
     name too long" came out of the first ``exists()`` of whichever check asked first, naming no
     limit. ``what`` ("output") starts the message. ``written_aside``: the file is written under
     its temporary name first (:func:`temp_path_beside`), about 27 characters longer, which the
-    whole path's limits count: a path that fitted by less failed only when the work was done."""
+    whole path's limits count: a path that fitted by less failed only when the work was done.
+    ``first_written_as``: the longest path the file is first written under, where that is not its
+    own temporary name (a frame inside a sequence's temporary folder: :func:`longest_temp_path`)."""
     encoded = os.fsencode(path)
     prefix = f"{what}: " if what else ""
     for sep in filter(None, (os.altsep, os.sep)):
@@ -83,9 +86,10 @@ def check_path_length(path: str | Path, what: str = "", written_aside: bool = Fa
     # the path, then the longest one the run makes for it (its temporary name, within NAME_MAX
     # already), said as that
     made = [(os.fspath(path), "")]
-    if written_aside and Path(path).name:
-        made.append((os.fspath(_temp_name(Path(path), _TEMP_TOKEN_LENGTH * "0")),
-                     "the temporary name it is first written under"))
+    if first_written_as is None and written_aside and Path(path).name:
+        first_written_as = longest_temp_path(Path(path))
+    if first_written_as is not None:
+        made.append((os.fspath(first_written_as), "the temporary name it is first written under"))
     for full_path, aside in made:
         size = len(os.fsencode(full_path))
         if size >= PATH_MAX:
@@ -459,6 +463,11 @@ def temp_path_beside(path: str | Path) -> Path:
 
 #: Hex digits of the random part of :func:`temp_path_beside`'s names.
 _TEMP_TOKEN_LENGTH = 8
+
+
+def longest_temp_path(path: str | Path) -> Path:
+    """A name as long as any :func:`temp_path_beside` gives ``path`` (for length checks)."""
+    return _temp_name(Path(path), _TEMP_TOKEN_LENGTH * "0")
 
 
 def _temp_name(path: Path, token: str) -> Path:

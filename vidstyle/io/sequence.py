@@ -26,8 +26,9 @@ import numpy as np
 from PIL import Image
 
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import (VIDEO_SUFFIXES, check_writable_folder, create_output_folder, folders_missing,
-                               move_into_place, numbered_name, remove_empty_folders, temp_path_beside)
+from vidstyle.io.files import (VIDEO_SUFFIXES, check_path_length, check_writable_folder, create_output_folder,
+                               folders_missing, longest_temp_path, move_into_place, numbered_name,
+                               remove_empty_folders, temp_path_beside)
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_image_size, rgb_profile, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
@@ -258,6 +259,12 @@ def frame_name(pattern: str | Path, number: int) -> str:
     return _NUMBER_FIELD.sub(lambda m: format(number, m.group(1) or "d"), name, count=1)
 
 
+def _temp_folder_name(pattern: Path) -> Path:
+    """What the hidden folder the frames of ``pattern`` are first written in is named after: the
+    stem, cut as a temporary file's is, so that a long name that fits as frames fits there."""
+    return pattern.parent / pattern.stem.replace("%", "")
+
+
 def _matching_frames(pattern: Path) -> list[Path]:
     """Files in ``pattern``'s folder that the pattern could have written."""
     parts = _NUMBER_FIELD.split(pattern.name, maxsplit=1)  # [head, the field's width group, tail]
@@ -274,6 +281,9 @@ def check_sequence_output(pattern: str | Path, input: str | Path | None = None, 
     ``overwrite``."""
     pattern = Path(pattern)
     folder = pattern.parent
+    # a frame's whole path, and that of the frames first written in a hidden folder (SequenceWriter)
+    check_path_length(folder / frame_name(pattern, 1), "output",
+                      first_written_as=longest_temp_path(_temp_folder_name(pattern)) / frame_name(pattern, 1))
     if folder.exists() and not folder.is_dir():
         raise VidstyleError(f"output folder {folder} is a file, not a folder")
     check_writable_folder(folder, "output folder")
@@ -314,8 +324,7 @@ class SequenceWriter:
         folder = self.pattern.parent
         self._made = folders_missing(folder)
         create_output_folder(folder)
-        # the stem cut as a temporary file's is, so that a long name that fits as frames fits here
-        self._temp = temp_path_beside(folder / self.pattern.stem.replace("%", ""))
+        self._temp = temp_path_beside(_temp_folder_name(self.pattern))
         try:
             self._temp.mkdir()
         except OSError as exc:
@@ -407,7 +416,7 @@ class SequenceWriter:
             if self.overwrite else []
         if not there:
             return None
-        aside = temp_path_beside(folder / self.pattern.stem.replace("%", ""))
+        aside = temp_path_beside(_temp_folder_name(self.pattern))
         done: list[str] = []
         name = there[0]
         try:
