@@ -1329,3 +1329,24 @@ def test_a_kill_ends_the_process_with_its_exception_still_held(monkeypatch):
     with pytest.raises(Ended):
         cli_module.main()
     assert held == [(143, SystemExit)]
+
+
+@pytest.mark.parametrize("failure", [MemoryError(), RuntimeError(
+    "[enforce fail at alloc_cpu.cpp:121] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+    "1728000000 bytes. Error code 12 (Cannot allocate memory)")])
+def test_memory_running_out_outside_the_network_is_one_line_saying_so(tmp_path, cli, style, monkeypatch, failure):
+    """A still of 144 megapixels (under the image size limit) ran out of memory converting the
+    network's output: "RuntimeError: [enforce fail at alloc_cpu.cpp:121] ... (run with --debug for
+    the traceback)", where the network's own shortage says what to lower."""
+    import vidstyle.pipeline
+
+    def out_of_memory(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(vidstyle.pipeline, "stylize_image", out_of_memory)
+    src = tmp_path / "in.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
+    r = cli("stylize", src, "-o", tmp_path / "o.png", "--style", style)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("vidstyle: error: out of memory (") and "--debug" not in r.stderr
+    assert r.stderr.rstrip().endswith("; lower --downscale, --max-side, --batch"), r.stderr

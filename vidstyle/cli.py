@@ -37,7 +37,7 @@ from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_OPSET, DEFAULT_TEMPORAL_STRENGTH,
                              EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, STYLE_EVERY, TEMPORAL_MODES, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
-from vidstyle.errors import VidstyleError, on_kill, printable, terminated_line, termination_as_exit
+from vidstyle.errors import VidstyleError, first_line, on_kill, printable, terminated_line, termination_as_exit
 
 log = logging.getLogger("vidstyle")
 
@@ -978,6 +978,15 @@ def _run_command(args, process: bool = False) -> int:
     except Exception as exc:  # unexpected: still one line unless --debug
         if args.debug:
             raise
+        if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
+            # the CPU allocator's failure outside the network (which says what to lower itself):
+            # a huge still converted, blended or encoded; the traceback would not help
+            smaller = [option for name, option in (("downscale", "--downscale"), ("max_side", "--max-side"),
+                                                   ("batch", "--batch"), ("batch_size", "--batch-size"))
+                       if hasattr(args, name)]
+            print(f"vidstyle: error: out of memory ({printable(first_line(exc, 120, 'no detail'))})"
+                  + (f"; lower {', '.join(smaller)}" if smaller else ""), file=sys.stderr)
+            return 1
         if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] != "vidstyle":
             # a package the command needs as it runs (its module is imported then): said as the
             # parser says it of a command it could not add (vidstyle's own missing: a broken install)
