@@ -341,6 +341,24 @@ def test_a_ntsc_rate_stored_in_milliseconds_is_written_at_a_constant_rate(tmp_pa
     assert audio_packets(out) == audio_packets(src)
 
 
+@pytest.mark.parametrize("fps", [Fraction(60000, 1001), Fraction(24000, 1001)])
+def test_a_ntsc_rate_stored_in_90khz_ticks_is_written_at_a_constant_rate(tmp_path, fps):
+    # MPEG-TS counts 1/90000 s, which holds 1001/60000 s (1501.5 ticks) and 1001/24000 s (3753.75)
+    # only rounded: kept as they were, a 59.94 frames/s broadcast's 1501 and 1502 tick steps made
+    # an MP4 of variable rate, and a segment's average rate 59.9396
+    src = make_video(tmp_path / "ntsc.ts", frames=30, fps=fps, gop=1)
+    assert len(set(np.diff(frame_times(src)))) == 2  # the input's steps really are uneven
+    for name, segment in (("whole.mp4", {}), ("part.mov", {"start": 0.2, "duration": 0.25})):
+        out = tmp_path / name
+        reencode(src, out, **segment)
+        times = frame_times(out)
+        assert len(times) == (30 if not segment else len([t for t in frame_times(src) if
+                                                            0.2 <= t - frame_times(src)[0] < 0.45]))
+        assert times == [times[0] + i / fps for i in range(len(times))]
+        with av.open(str(out)) as container:
+            assert container.streams.video[0].average_rate == fps
+
+
 def test_a_segment_of_a_millisecond_timed_video_is_constant_rate_from_its_first_frame(tmp_path):
     src = make_video(tmp_path / "ntsc.mkv", frames=40, fps=Fraction(30000, 1001), gop=1)
     out = tmp_path / "o.mp4"
@@ -364,7 +382,8 @@ def test_the_frame_grid_moves_frames_by_less_than_a_tick_and_keeps_them_in_order
     from vidstyle.io.encode import FrameGrid
 
     assert FrameGrid.of(Fraction(1, 1000), Fraction(25)) is None  # 40 ms: whole ticks
-    assert FrameGrid.of(Fraction(1, 90000), Fraction(30000, 1001)) is None  # fine enough already
+    assert FrameGrid.of(Fraction(1, 90000), Fraction(30000, 1001)) is None  # 3003 ticks: whole already
+    assert FrameGrid.of(Fraction(1, 90000), Fraction(60000, 1001)).time_base == Fraction(1, 180000)
     grid = FrameGrid.of(Fraction(1, 1000), Fraction(30000, 1001))
     assert grid.time_base == Fraction(1, 30000)
     assert grid.place(1000, 33) == (30000, 1001)  # the grid starts at the first frame

@@ -883,15 +883,17 @@ def convert_rgb(image: np.ndarray, layout: str, pix_fmt: str, matrix: int, color
 
 
 class FrameGrid:
-    """Puts the frames of a constant-rate video stored in milliseconds back on their exact times.
+    """Puts the frames of a constant-rate video stored in rounded ticks back on their exact times.
 
     Matroska, WebM and FLV count milliseconds, which cannot hold 1001/30000 s: a 29.97 frames/s
-    video comes in at 0, 33, 67, 100, 133 ms. Written so into MP4, which keeps each frame's own
-    duration, the steps of 33 and 34 ms make a variable frame rate, which editors convert or
-    refuse (FFmpeg's own encode puts such frames back on 1/29.97 s). Times are counted in
-    :attr:`time_base`, which holds both a millisecond and the frame interval exactly. A frame less
-    than a millisecond (the rounding's reach) from its place on the grid, counted from the first
-    frame, goes there; any other (a variable-rate video, a gap) keeps its own time.
+    video comes in at 0, 33, 67, 100, 133 ms; MPEG-TS counts 1/90000 s, which cannot hold
+    1001/60000 s (1501.5 ticks) nor 1001/24000 s (3753.75): a 59.94 frames/s broadcast comes in
+    1501 and 1502 ticks apart. Written so into MP4, which keeps each frame's own duration, such
+    uneven steps make a variable frame rate, which editors convert or refuse (FFmpeg's own encode
+    puts such frames back on 1/29.97 s). Times are counted in :attr:`time_base`, which holds both
+    a tick and the frame interval exactly. A frame less than a tick (the rounding's reach) from
+    its place on the grid, counted from the first frame, goes there; any other (a variable-rate
+    video, a gap) keeps its own time.
     """
 
     def __init__(self, time_base: Fraction, rate: Fraction):
@@ -904,8 +906,9 @@ class FrameGrid:
     @staticmethod
     def of(time_base: Fraction, rate: Fraction | None) -> FrameGrid | None:
         """The grid for frames timed in ``time_base`` at ``rate`` frames/s, or None where the times
-        need none: a time base finer than milliseconds, or frames a whole number of ticks apart."""
-        if time_base != Fraction(1, 1000) or not rate or rate <= 0 or (1 / (rate * time_base)).denominator == 1:
+        need none (frames a whole number of ticks apart) or where a tick is coarser than a
+        millisecond (QuickTime's 1/600: a phone's variable-rate frames would be moved by as much)."""
+        if time_base > Fraction(1, 1000) or not rate or rate <= 0 or (1 / (rate * time_base)).denominator == 1:
             return None
         grid = FrameGrid(time_base, rate)
         return grid if grid.time_base >= Fraction(1, 1 << 24) else None  # not for a rate of odd precision
@@ -921,7 +924,7 @@ class FrameGrid:
         """(pts, duration) in :attr:`time_base` for a frame at ``pts`` lasting ``duration``
         (ticks of the input's time base; 0: unknown)."""
         placed = self._placed(pts)
-        if self._last is not None and placed <= self._last:  # two frames within a millisecond of one place
+        if self._last is not None and placed <= self._last:  # two frames within a tick of one place
             placed = int(pts * self.source_base / self.time_base)
         self._last = placed
         if not duration:
