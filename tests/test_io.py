@@ -359,6 +359,24 @@ def test_a_ntsc_rate_stored_in_90khz_ticks_is_written_at_a_constant_rate(tmp_pat
             assert container.streams.video[0].average_rate == fps
 
 
+@pytest.mark.parametrize("name, fps", [("ntsc.mkv", Fraction(60000, 1001)), ("ntsc.flv", Fraction(60000, 1001)),
+                                       ("ntsc.flv", Fraction(24000, 1001))])
+def test_a_ntsc_rate_its_container_declares_rounded_is_read_exact(tmp_path, name, fps):
+    # Matroska keeps the frame interval in whole nanoseconds (59.94 read back as 19001/317, too
+    # fine a fraction for the frame grid: the output's steps were 16 and 17 ms), FLV its rate as
+    # a fraction of numbers up to 1000 (59.9375, 23.9756: a grid of the wrong step, drifting off
+    # the frames a microsecond a frame, and that rate declared in the output)
+    src = make_video(tmp_path / name, frames=30, fps=fps, gop=1)
+    with VideoDecoder(src) as dec:
+        assert dec.info.frame_rate == fps
+    out = tmp_path / "o.mp4"
+    reencode(src, out)
+    times = frame_times(out)
+    assert times == [i / fps for i in range(30)]
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].guessed_rate == fps
+
+
 def test_a_segment_of_a_millisecond_timed_video_is_constant_rate_from_its_first_frame(tmp_path):
     src = make_video(tmp_path / "ntsc.mkv", frames=40, fps=Fraction(30000, 1001), gop=1)
     out = tmp_path / "o.mp4"

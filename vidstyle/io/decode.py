@@ -29,7 +29,7 @@ from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import check_input, ffmpeg_path, file_identity
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
 from vidstyle.io.images import oversized_frames_error
-from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, sequence_fps
+from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, ntsc_rate, sequence_fps
 from vidstyle.io.timecode import find_timecode, is_timecode_track, shifted
 
 log = logging.getLogger("vidstyle")
@@ -585,13 +585,19 @@ def picture_streams(container: av.container.InputContainer) -> list:
 
 def stream_frame_rate(container: av.container.InputContainer, video) -> Fraction:
     """The frame rate of ``video`` (a stream of ``container``) as vidstyle plays it: the average,
-    else FFmpeg's guess, else the stream's base rate, else 25."""
+    else FFmpeg's guess, else the stream's base rate, else 25; an NTSC rate its container declares
+    rounded, exact."""
     rate = video.average_rate or video.guessed_rate or video.base_rate
     if container.format.name in RAW_VIDEO_FORMATS:
         # a bare elementary stream has no timestamps: FFmpeg's demuxer assumes 25 frames/s,
         # while the bitstream itself (H.264/HEVC timing info) usually says what the camera shot
         rate = video.codec_context.framerate or video.guessed_rate or rate
-    return Fraction(rate) if rate else Fraction(25)
+    if not rate:
+        return Fraction(25)
+    # Matroska keeps the frame interval in whole nanoseconds (59.94 comes back as 19001/317), FLV
+    # its rate as a fraction of numbers up to 1000 (59.9375, 23.9756): taken so, the rate declared
+    # in the output was that, and the frame grid (io.encode.FrameGrid) missed or drifted off the frames
+    return ntsc_rate(Fraction(rate), Fraction(rate) / 10000)
 
 
 def refuse_still_image(container: av.container.InputContainer, path: Path, stills: bool = False) -> None:

@@ -62,7 +62,12 @@ def sequence_fps(value) -> Fraction:
         rate = MIN_SEQUENCE_FPS  # 1 / 86400 as a float, a hair below it
     if not MIN_SEQUENCE_FPS <= rate <= 1000:
         raise BadValueError(f"fps must be at least 1/86400 (a frame a day) and at most 1000, got {value}")
-    near = [n for n in _NTSC if abs(rate - n) < Fraction(1, 200)]
+    return ntsc_rate(rate, Fraction(1, 200))
+
+
+def ntsc_rate(rate: Fraction, within: Fraction) -> Fraction:
+    """The NTSC rate (29.97 as 30000/1001, ...) less than ``within`` frames/s from ``rate``, else ``rate``."""
+    near = [n for n in _NTSC if abs(rate - n) < within]
     return near[0] if near else rate
 
 
