@@ -377,6 +377,19 @@ def test_a_ntsc_rate_its_container_declares_rounded_is_read_exact(tmp_path, name
         assert container.streams.video[0].guessed_rate == fps
 
 
+@pytest.mark.parametrize("fps", [Fraction(24), Fraction(24000, 1001)])
+def test_the_last_frame_of_a_millisecond_timed_video_lasts_its_whole_interval(tmp_path, fps):
+    # its start and its duration each rounded (1958 ms and 41 at 24 frames/s), the last frame
+    # ended a millisecond short of its place on the grid: the MP4 lasted 1.999 s, not 2, and
+    # averaged 24.01 frames/s (48000/1999), the rate editors read
+    src = make_video(tmp_path / "film.mkv", frames=48, fps=fps)
+    out = tmp_path / "o.mp4"
+    reencode(src, out)
+    assert probe(out).duration == pytest.approx(float(48 / fps), abs=1e-9)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].average_rate == fps
+
+
 def test_a_segment_of_a_millisecond_timed_video_is_constant_rate_from_its_first_frame(tmp_path):
     src = make_video(tmp_path / "ntsc.mkv", frames=40, fps=Fraction(30000, 1001), gop=1)
     out = tmp_path / "o.mp4"

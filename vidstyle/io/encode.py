@@ -929,6 +929,13 @@ class FrameGrid:
         self._last = placed
         if not duration:
             return placed, 0
+        # A duration within a tick of a whole number of frame intervals lasts that many: the start
+        # and the duration are each rounded (Matroska's last frame of a 24 frames/s clip at 1958 ms,
+        # lasting 41), and their sum ended a whole tick short of the grid, the video with it
+        length = duration * self.source_base
+        steps = round(length / self.interval)
+        if steps and abs(length - steps * self.interval) <= self.source_base:
+            return placed, int(steps * self.interval / self.time_base)
         end = self._placed(pts + duration)
         return placed, (end - placed if end > placed else int(duration * self.source_base / self.time_base))
 
