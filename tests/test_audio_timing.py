@@ -117,6 +117,30 @@ def test_copied_sound_of_a_segment_starting_on_a_packet_has_only_the_packet_befo
     assert placed == 0 and placed + sound_position(sound, SIGNAL, origin + RATE // 4) == RATE // 4
 
 
+@pytest.mark.parametrize("name, codec, output", [("in.flv", "aac", ".mp4"), ("in.webm", "libopus", ".mp4"),
+                                                  ("in.mkv", "pcm_s16le", ".mov")])
+def test_copied_sound_timed_in_milliseconds_is_timed_to_the_sample(tmp_path, name, codec, output):
+    """FLV and WebM time each packet to the millisecond: AAC's 1024 samples (21.33 ms) came 21 or
+    22 ms apart, and copied so into an MP4, whose sample table keeps each packet's own length,
+    the track said 1008 and 1056 samples a packet, and a segment's sound began up to 24 samples
+    (half a millisecond) off where the input plays it against the start's frame; Opus's first
+    packet, at -6.5 ms, likewise. (PCM's packets say their length in bytes, not in Matroska's
+    rounded durations.)"""
+    src = make_sound_video(tmp_path / name, codec)
+    begins, heard, rate = decoded_sound(src)  # the input as players play it
+    out = tmp_path / f"out{output}"
+    for start in (None, 0.5):
+        stylize(src, out, start=start)
+        with av.open(str(out)) as container:
+            stream = container.streams.audio[0]
+            assert stream.codec_context.name == {"libopus": "opus"}.get(codec, codec)  # copied
+            times = [p.pts for p in container.demux(stream) if p.pts is not None]
+        assert len(set(np.diff(times))) == 1  # every packet as long as it is
+    at = round((first_kept(src, 0.5) - begins) * rate) + RATE // 4  # what is heard a quarter second in
+    placed, sound, _ = decoded_sound(out)
+    assert round(placed * rate) + int(np.argmax(np.correlate(sound, heard[at:at + 2400], "valid"))) == RATE // 4
+
+
 @pytest.mark.parametrize("layout", ["mono", "7.1"])
 def test_a_gap_in_a_reencoded_track_stays_silent_and_the_sound_after_it_in_place(tmp_path, layout):
     """The encoder takes samples in frames of its own size, timed by the first sample of each:

@@ -994,7 +994,7 @@ class VideoDecoder:
         self._pending: list = []
         self._hidden_audio: dict[int, av.Packet] = {}  # per copied track: see _audio_items
         self._lead_in: dict[int, collections.deque] = {}  # per copied track: see _audio_items
-        self._audio_next: dict[int, Fraction] = {}  # per decoded track: where its last frame ended (seconds)
+        self._audio_next: dict[int, Fraction] = {}  # per track: where its last frame or packet ended (seconds)
         first = None
         with self._decode_errors():
             for kind, item in self._raw:
@@ -1769,7 +1769,21 @@ class VideoDecoder:
                 yield AudioItem(track=track, frame=kept)
 
     def _copied(self, track: int, packet: av.Packet, lead_in: bool = False) -> AudioItem:
-        """``packet`` to copy, timed for the output."""
+        """``packet`` to copy, timed for the output: in ticks of its sample rate where its time
+        base is coarser (see :meth:`_exact_audio_time`). FLV and Matroska time packets to the
+        millisecond, AAC's 1024 samples (21.33 ms) 21 or 22 ms apart: copied so into an MP4, whose
+        sample table keeps each packet's own length, the track said 1008 and 1056 samples a
+        packet, and a segment's sound began up to 24 samples (at 48 kHz) off the picture."""
+        rate = self._audio[track].codec_context.sample_rate
+        tb = packet.time_base
+        if packet.pts is not None and rate and tb > Fraction(1, rate):
+            samples = self._packet_samples(track, packet)
+            if samples:
+                t = self._exact_audio_time(track, packet.pts * tb, samples, tb, rate)
+                packet.pts = packet.dts = round((t - self._shift * self._tb) * rate)
+                packet.duration = samples
+                packet.time_base = Fraction(1, rate)
+                return AudioItem(track=track, packet=packet, lead_in=lead_in)
         if self._shift:
             shift = round(self._shift * self._tb / packet.time_base)
             if packet.pts is not None:
@@ -1778,38 +1792,32 @@ class VideoDecoder:
                 packet.dts -= shift
         return AudioItem(track=track, packet=packet, lead_in=lead_in)
 
+    def _packet_samples(self, track: int, packet: av.Packet) -> int:
+        """How many samples ``packet`` of audio track ``track`` holds, or 0 where that is not
+        known: PCM's by its bytes; a codec's fixed frame (AAC's 1024, MP3's 1152) unless the
+        packet says it is shorter (a last packet); else its duration where that is a whole
+        number of samples (Opus's 20 ms: 960; a duration rounded to the millisecond that is
+        not, at 44.1 kHz, says nothing exact)."""
+        context = self._audio[track].codec_context
+        rate = context.sample_rate
+        if context.name.startswith("pcm_") and context.format and context.layout.nb_channels:
+            return packet.size // (context.format.bytes * context.layout.nb_channels)
+        length = (packet.duration or 0) * packet.time_base
+        if context.frame_size and (not length or abs(length - Fraction(context.frame_size, rate)) <= packet.time_base):
+            return context.frame_size
+        samples = length * rate
+        return int(samples) if samples.denominator == 1 else 0
+
     def _keep_audio_frame(self, track: int, frame: av.AudioFrame) -> av.AudioFrame | None:
         """``frame`` timed for the output in ticks of its sample rate, cut to the sample at the
         segment's start and end (None: wholly outside it). Whole frames would start the sound up
         to a frame (AAC's 21 ms, Opus's 20) after the picture, and end it as far past; decoded
-        samples can be cut exactly.
-
-        A frame within one tick of its input time base of where the one before ended is taken to
-        follow it exactly, as players play it: Matroska's timestamps are rounded to the
-        millisecond, and taken as they are they put the cut up to 24 samples (at 48 kHz) off.
-        The first frame read (from a keyframe, or :data:`AUDIO_PREROLL` before the start: not the
-        track's beginning), or one after a gap, is likewise taken to end a whole number of the
-        codec's frames after the track's first packet, where it is within a tick of that: the end,
-        for a decoder's first frame lacks the encoder's priming it drops (MP3's 1105 samples: 47
-        of 1152 left; Opus's 312), and taken for a whole frame of its own size after the track's
-        first sample, it put the cut up to 48 samples off."""
+        samples can be cut exactly. Its time is as players play it (:meth:`_exact_audio_time`)."""
         if frame.pts is None:
             return frame
-        t = frame.pts * frame.time_base
         rate = frame.sample_rate
-        follows = self._audio_next.get(track)
-        if follows is not None and abs(t - follows) <= frame.time_base:
-            t = follows
-        elif frame.time_base > Fraction(1, rate) and frame.samples and self._audio[track].start_time is not None:
-            stream = self._audio[track]
-            delay = stream.codec_context.delay or 0  # the encoder's priming, which decoding drops
-            size = stream.codec_context.frame_size or frame.samples + (delay if follows is None else 0)
-            packets = stream.start_time * stream.time_base - Fraction(delay, rate)  # the first packet's time
-            end = t + Fraction(frame.samples, rate)
-            whole = packets + Fraction(round((end - packets) * rate / size) * size - frame.samples, rate)
-            if abs(t - whole) <= frame.time_base:
-                t = whole
-        self._audio_next[track] = t + Fraction(frame.samples, rate)
+        t = self._exact_audio_time(track, frame.pts * frame.time_base, frame.samples, frame.time_base, rate,
+                                   decoded=True)
         first = max(0, round((self._origin - t) * rate)) if self._trims_audio else 0
         last = frame.samples if self._end is None else min(frame.samples, round((self._end - t) * rate))
         if first >= last:
@@ -1819,6 +1827,33 @@ class VideoDecoder:
         frame.pts = round((t - self._shift * self._tb) * rate) + first
         frame.time_base = Fraction(1, rate)
         return frame
+
+    def _exact_audio_time(self, track: int, t: Fraction, samples: int, time_base: Fraction, rate: int,
+                          decoded: bool = False) -> Fraction:
+        """The time (seconds) of ``samples`` of audio track ``track`` (a decoded frame, or a packet
+        to copy) that its container gives as ``t`` in ``time_base``, as players play it. One
+        within a tick of where the one before ended follows it exactly: Matroska's timestamps
+        are rounded to the millisecond, and taken as they are they put the cut up to 24 samples
+        (at 48 kHz) off. The first one read (from a keyframe, or :data:`AUDIO_PREROLL` before the
+        start: not the track's beginning), or one after a gap, is likewise taken to end a whole
+        number of the codec's frames after the track's first packet, where it is within a tick of
+        that: the end, for a decoder's first frame lacks the encoder's priming it drops (MP3's
+        1105 samples: 47 of 1152 left; Opus's 312), and taken for a whole frame of its own size
+        after the track's first sample, it put the cut up to 48 samples off."""
+        follows = self._audio_next.get(track)
+        if follows is not None and abs(t - follows) <= time_base:
+            t = follows
+        elif time_base > Fraction(1, rate) and samples and self._audio[track].start_time is not None:
+            stream = self._audio[track]
+            delay = stream.codec_context.delay or 0  # the encoder's priming, which decoding drops
+            size = stream.codec_context.frame_size or samples + (delay if decoded and follows is None else 0)
+            packets = stream.start_time * stream.time_base - Fraction(delay, rate)  # the first packet's time
+            end = t + Fraction(samples, rate)
+            whole = packets + Fraction(round((end - packets) * rate / size) * size - samples, rate)
+            if abs(t - whole) <= time_base:
+                t = whole
+        self._audio_next[track] = t + Fraction(samples, rate)
+        return t
 
     def say_if_turn_rounded(self) -> None:
         """Warn when the display matrix turns by other than quarter turns (see
