@@ -204,6 +204,20 @@ def test_reencoded_sound_that_starts_apart_from_the_picture_keeps_its_offset_to_
         assert placed + sound_position(sound, SIGNAL, RATE) == round((max(0, Fraction(str(delay))) + 1 - first) * RATE)
 
 
+@pytest.mark.parametrize("output", [".mp4", ".mov"])
+def test_a_picture_that_starts_after_the_sound_between_milliseconds_keeps_its_offset_in_mp4(tmp_path, output):
+    """The picture two frames (1/12 s) after the sound: MP4's edit list, which starts the picture late, counted
+    in FFmpeg's default movie time scale of milliseconds, put it 16 samples off the sound (31 for 1/24 s)."""
+    src = make_sound_video(tmp_path / "in.avi", "pcm_s16le", delay=-Fraction(1, 24))
+    first = frame_times(src)[0]
+    assert (first * 1000).denominator != 1  # no whole millisecond (2/24 s)
+    out = tmp_path / f"out{output}"
+    stylize(src, out)
+    begins, sound, rate = decoded_sound(out)
+    placed = round(begins * rate) - round(frame_times(out)[0] * rate)  # sound[0], from the first frame
+    assert placed + sound_position(sound, SIGNAL, RATE) == round((1 - first) * RATE)
+
+
 def heard_at(path, signal: np.ndarray, at: int) -> Fraction:
     """Where (seconds from the first frame) a player hears ``signal``'s 48 kHz sample ``at`` in
     ``path``'s first audio track, whatever rate each stretch of the track has: each run of frames
