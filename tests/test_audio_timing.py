@@ -4,6 +4,8 @@ found to the sample by cross-correlation of a signal no stretch of which looks l
 re-encoded and copied."""
 from __future__ import annotations
 
+import contextlib
+
 from fractions import Fraction
 
 import av
@@ -218,6 +220,19 @@ def test_a_picture_that_starts_after_the_sound_between_milliseconds_keeps_its_of
     assert placed + sound_position(sound, SIGNAL, RATE) == round((1 - first) * RATE)
 
 
+@contextlib.contextmanager
+def _picture_written(src, out):
+    """An encoder for ``out`` that holds ``src``'s whole picture; the test writes the sound, and
+    the file is finished after the block."""
+    with VideoDecoder(src) as decoder:
+        encoder = VideoEncoder(out, decoder.info, EncodeConfig(crf=30, preset="ultrafast"))
+        for item in decoder.read({}):
+            if isinstance(item, DecodedFrame):
+                encoder.write(item.image, item.pts, item.duration)
+        yield encoder
+        encoder.finish()
+
+
 def heard_at(path, signal: np.ndarray, at: int) -> Fraction:
     """Where (seconds from the first frame) a player hears ``signal``'s 48 kHz sample ``at`` in
     ``path``'s first audio track, whatever rate each stretch of the track has: each run of frames
@@ -280,11 +295,7 @@ def test_reencoded_sound_is_in_place_and_whole_across_changes_of_rate_there_and_
     src = make_sound_video(tmp_path / "in.mkv", "pcm_s16le", seconds=4.0)
     signal = sound_signal(4 * RATE)
     out = tmp_path / "out.webm"
-    with VideoDecoder(src) as decoder:
-        encoder = VideoEncoder(out, decoder.info, EncodeConfig(crf=30, preset="ultrafast"))
-        for item in decoder.read({}):
-            if isinstance(item, DecodedFrame):
-                encoder.write(item.image, item.pts, item.duration)
+    with _picture_written(src, out) as encoder:
         for second, rate in enumerate((48000, 44100, 48000, 44100)):
             for start in range(0, rate, 1000):
                 at = second + np.arange(start, min(rate, start + 1000)) / rate
@@ -292,7 +303,6 @@ def test_reencoded_sound_is_in_place_and_whole_across_changes_of_rate_there_and_
                 frame = av.AudioFrame.from_ndarray(samples[None], format="flt", layout="mono")
                 frame.sample_rate, frame.pts, frame.time_base = rate, second * rate + start, Fraction(1, rate)
                 encoder.write_audio(AudioItem(track=0, frame=frame))
-        encoder.finish()
     begins, sound, rate = decoded_sound(out)
     assert rate == RATE and begins == 0 and len(sound) == 4 * RATE
     for at in (RATE // 2, RATE + RATE // 2, 2 * RATE + RATE // 10, 2 * RATE + RATE // 2, 3 * RATE + RATE // 2):
@@ -312,17 +322,12 @@ def test_reencoded_sound_timed_in_milliseconds_is_written_whole_and_in_place(tmp
     src = make_sound_video(tmp_path / "in.mkv", "pcm_s16le")
     samples = np.interp(np.arange(2 * rate) / rate, np.arange(len(SIGNAL)) / RATE, SIGNAL).astype(np.float32)
     out = tmp_path / "out.webm"
-    with VideoDecoder(src) as decoder:
-        encoder = VideoEncoder(out, decoder.info, EncodeConfig(crf=30, preset="ultrafast"))
-        for item in decoder.read({}):
-            if isinstance(item, DecodedFrame):
-                encoder.write(item.image, item.pts, item.duration)
+    with _picture_written(src, out) as encoder:
         for start in range(0, len(samples), 1024):
             frame = av.AudioFrame.from_ndarray(samples[None, start:start + 1024].copy(), format="flt", layout="mono")
             frame.sample_rate, frame.time_base = rate, Fraction(1, 1000)
             frame.pts = round(Fraction(start, rate) * 1000)
             encoder.write_audio(AudioItem(track=0, frame=frame))
-        encoder.finish()
     begins, sound, out_rate = decoded_sound(out)
     assert out_rate == RATE and begins == 0 and len(sound) == 2 * RATE
     for at in (RATE // 4, RATE, 3 * RATE // 2):
