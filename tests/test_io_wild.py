@@ -16,7 +16,8 @@ import pytest
 from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
 from vidstyle.io.decode import DecodedFrame, VideoDecoder, sample_frames
-from videos import Identity, decoded_sound, frame_times, make_video, pattern_frame, probe, psnr, read_frames
+from videos import (Identity, decoded_sound, frame_times, make_sound_video, make_video, pattern_frame, probe, psnr,
+                    read_frames, sound_signal)
 
 
 def stylize(src, out, **options):
@@ -292,6 +293,25 @@ def test_h264_with_b_frames_in_avi_keeps_an_even_timeline(tmp_path):
     assert len(times) == 60
     assert {b - a for a, b in zip(times, times[1:])} == {Fraction(1, 30)}  # every step one frame
     assert times[0] == raw[0] * Fraction(1, 30)  # and where the first frame was
+
+
+def test_a_segment_of_an_avi_counts_its_start_from_the_first_frame(tmp_path):
+    """AVI stores no presentation times: FFmpeg starts its video stream at the first frame's
+    decode time, 0, a frame before the frame's own time (x264's reorder delay: 1/24 s), with the
+    sound from 0. --start 0.51 counted from there kept the input's frame 12 (0.5 s after the
+    first frame) instead of frame 13, as README says times count from the video's first frame."""
+    src = make_sound_video(tmp_path / "in.avi", "pcm_s16le")  # 24 frames/s
+    assert frame_times(src)[0] == Fraction(1, 24)  # the case: the picture a frame after the file's 0
+    with VideoDecoder(src, 0.51) as dec:
+        image = next(item for item in dec.read() if isinstance(item, DecodedFrame)).image
+        assert dec.first_time == Fraction(13, 24)
+    err = {i: np.mean((image.astype(float) - pattern_frame(i, (64, 48))) ** 2) for i in range(10, 16)}
+    assert min(err, key=err.get) == 13
+    out = tmp_path / "out.mkv"  # and the sound with it: the output's 0 is the input's sound at 14/24 s
+    stylize_video(src, out, style=Identity(), temporal="off", progress=False, start=0.51)
+    begins, sound, rate = decoded_sound(out)
+    signal = sound_signal(2 * rate)
+    assert round(begins * rate) + int(np.argmax(np.correlate(sound, signal[28000 + 4800:28000 + 7200], "valid"))) == 4800
 
 
 def test_a_second_video_stream_is_not_dropped_silently(tmp_path, caplog):

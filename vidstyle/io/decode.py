@@ -929,6 +929,24 @@ class VideoDecoder:
             return self.sequence.open(self._sequence_fps)
         return av.open(ffmpeg_path(self.path), "r")
 
+    def _video_start(self, container: av.container.InputContainer, video: av.VideoStream) -> Fraction:
+        """Seconds of the video's first frame, which ``start`` counts from: FFmpeg's start of the
+        stream, but in AVI the first packet's time. AVI stores no presentation times, and FFmpeg
+        starts its stream at the first frame's decode time, before the time the frame is decoded
+        with (H.264's reorder delay: x264's first frame at 1/fps, the sound from 0), so a segment
+        began a frame early (--start 0.51 kept the frame 0.5 s after the first)."""
+        start = (video.start_time or 0) * self._tb
+        if self.sequence is not None or container.format.name != "avi":
+            return start
+        try:
+            with self._open() as again:  # (the main read stays at the beginning)
+                for packet in again.demux(again.streams[video.index]):
+                    if packet.pts is not None:  # the first frame decoded, B-frames or not (see _timed)
+                        return max(start, packet.pts * packet.time_base)
+        except (av.error.FFmpegError, OSError):
+            pass
+        return start
+
     def _setup(self, start, duration) -> None:
         container = self._container
         if self.sequence is None:
@@ -954,7 +972,7 @@ class VideoDecoder:
         self.unreadable_subtitles = 0  # subtitle events to convert that would not decode (not UTF-8 text)
         self._tb = video.time_base or Fraction(1, 90000)
         self._rate = stream_frame_rate(container, video)
-        stream_start = self._stream_start = (video.start_time or 0) * self._tb
+        stream_start = self._stream_start = self._video_start(container, video)
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
         self._passed_end = False  # a frame at or after the segment's end was decoded (see shortfall)
         self.damaged_packets = 0  # video packets skipped because they would not decode
