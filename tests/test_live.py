@@ -1673,6 +1673,20 @@ def test_frames_captured_within_one_tick_of_the_time_base_keep_their_order(tmp_p
     assert len(times) == 3 and times == sorted(set(times))
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+def test_a_recording_in_milliseconds_keeps_each_capture_time(tmp_path, suffix):
+    # a live clock is no constant rate rounded to the millisecond: put on a 30 frames/s grid
+    # (FrameGrid) and rounded back by the muxer, the frame taken at 66 ms was written at 67, on
+    # the one taken then, and one at 34 ms at 33
+    rec = live.Recording(tmp_path / f"rec{suffix}", 64, 48, 30)
+    captured = [0, 34, 66, 67, 100, 133]
+    for k, ms in enumerate(captured):
+        rec.write(np.full((48, 64, 3), 40 * k, np.uint8), 100.0 + ms / 1000)
+    rec.close(t_stop=100.166)
+    with av.open(str(tmp_path / f"rec{suffix}")) as c:
+        assert [round(f.time * 1000) for f in c.decode(video=0)] == captured
+
+
 def test_live_recordings_encode_vp9_and_webp_in_real_time_mode():
     from vidstyle.io.encode import _encoder_options
 

@@ -996,8 +996,13 @@ class VideoEncoder:
                         Path(self.name).name, float(source.frame_rate))
         self.width, self.height = source.width, source.height
         self.frame_rate = source.frame_rate or Fraction(25)
-        # the time base of the frames written (that of the input, or a finer one: see FrameGrid)
-        self._grid = FrameGrid.of(source.time_base, source.frame_rate) if config.codec not in _ANIMATION_CODECS else None
+        # the time base of the frames written (that of the input, or a finer one: see FrameGrid).
+        # Not into Matroska or WebM, which keep milliseconds themselves: a time put on the grid was
+        # rounded back, some to the millisecond beside their own (a live recording's frame taken at
+        # 66 ms written at 67, on the one taken then)
+        on_grid = config.codec not in _ANIMATION_CODECS and \
+            OUTPUT_FORMATS.get(self.path.suffix.lower()) not in ("matroska", "webm")
+        self._grid = FrameGrid.of(source.time_base, source.frame_rate) if on_grid else None
         self.time_base = self._grid.time_base if self._grid is not None else source.time_base
         self.colorspace = _output_colorspace(source)
         # swscale writes grey formats at full range whatever it is asked for: tagged so, players
