@@ -477,6 +477,25 @@ def test_a_transparent_gif_stays_transparent_frame_by_frame(tmp_path, caplog, fi
 
 
 
+def test_an_opaque_gif_whose_frames_clear_once_shown_is_decoded_once(tmp_path, monkeypatch):
+    """A frame cleared once shown (disposal 2) leaves transparency only where its control block
+    names a transparent entry (FFmpeg clears to the background colour otherwise); many GIF tools
+    clear every frame of an opaque animation so. Taken for a possible sticker, each opening
+    decoded the whole GIF a second time and looked at every frame's alpha (200 frames of
+    640x360: 2 s before the first frame, each time the file was opened)."""
+    from vidstyle.io.decode import VideoDecoder
+
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 255, (40, 64, 3), dtype=np.uint8)).quantize(64) for _ in range(6)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100, disposal=2, loop=0)
+    looked = []
+    has_alpha = VideoDecoder._has_alpha
+    monkeypatch.setattr(VideoDecoder, "_has_alpha", lambda self, frame: looked.append(frame.pts) or has_alpha(self, frame))
+    with VideoDecoder(tmp_path / "clip.gif") as decoder:
+        assert not decoder.info.alpha
+    assert len(looked) == 1  # the first frame's alone
+
+
 def test_a_gif_frame_is_made_to_clear_to_transparency_in_its_graphic_control_block():
     """The GIF muxer's packets rewritten byte by byte: the first packet's header, global palette
     and looping block are stepped over to the frame's graphic control extension, whose disposal

@@ -749,12 +749,14 @@ def gif_control_extension(data) -> int | None:
     return None
 
 
-def _gif_restores(packet: av.Packet) -> bool:
-    """Whether the GIF frame in ``packet`` restores the canvas once shown: to the background
-    (disposal 2) or to what was there before it (3)."""
+def _gif_clears_to_transparency(packet: av.Packet) -> bool:
+    """Whether the GIF frame in ``packet`` leaves transparency where it was once shown: cleared
+    to the background (disposal 2) with a transparent entry named, which FFmpeg then clears to
+    (else to the background's colour, opaque). Restored to what was before it (3), it leaves
+    what was there, opaque on a canvas opaque so far."""
     data = memoryview(packet)
     at = gif_control_extension(data)
-    return at is not None and (data[at + 3] >> 2) & 7 in (2, 3)
+    return at is not None and (data[at + 3] >> 2) & 7 == 2 and bool(data[at + 3] & 1)
 
 
 def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
@@ -1110,14 +1112,15 @@ class VideoDecoder:
         """Whether a GIF whose ``first`` frame is opaque has a transparent pixel in a later frame of
         the segment: a sticker that clears to transparency once shown (restore to background).
         Taken from the first frame alone, its transparency was written opaque. Read from a second
-        opening of the file, and decoded only where a frame restores the canvas once shown (to
-        the background or to what was before it): else every frame is drawn over the one before
-        (the pixels it leaves out show it), opaque from the first on."""
+        opening of the file, and decoded only where a frame clears to transparency once shown:
+        else every frame is drawn over the one before (the pixels it leaves out show it), or over
+        what was there before it, opaque from the first on (an opaque GIF whose frames clear to
+        the background's colour, as many tools write them, was decoded whole a second time)."""
         if self._video.codec_context.name != "gif":
             return False
         try:
             with self._open() as container:  # demuxed only: each frame's header says it
-                if not any(_gif_restores(packet) for packet in container.demux(container.streams[self._video.index])):
+                if not any(_gif_clears_to_transparency(packet) for packet in container.demux(container.streams[self._video.index])):
                     return False
             with self._open() as container:
                 for frame in container.decode(container.streams[self._video.index]):
