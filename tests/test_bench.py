@@ -794,6 +794,13 @@ def test_bench_fails_when_every_network_case_failed(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(report_mod, "write_reports", lambda report, out, plots=True, removed=None: [])
     assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 1
     assert "every network case failed (first: RuntimeError: out of memory)" in capsys.readouterr().err
+    # a reason echoes names (a style of a model file's header): said with its controls escaped,
+    # as every other error line; raw, a name could clear the screen or forge a line
+    forged = [{"status": "error", "reason": "unknown style 'a\x1b[2J\nvidstyle: wrote b'"}]
+    monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: dict(_fake_report(), network=forged))
+    assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "unknown style 'a\\x1b[2J\\nvidstyle: wrote b'" in err
     fine = dict(_fake_report(), unreliable=["other processes took 50% of the CPU time during the run"])
     monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: fine)
     assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 0

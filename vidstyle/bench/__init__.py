@@ -17,6 +17,7 @@ from vidstyle.cli_args import (COMMAND_HELP, comma_list, int_between, non_negati
 from vidstyle.cli_args import path as path_arg
 from vidstyle.config import BACKENDS, MAX_BATCH
 from vidstyle.config import PRECISIONS as DEVICE_PRECISIONS
+from vidstyle.errors import printable
 
 _ON_OFF = {"on": (True,), "off": (False,), "both": (True, False)}
 
@@ -219,15 +220,16 @@ def _cmd_bench(args) -> int:
                 settings, notes=[*settings.notes, "no --clip given: file-to-file runs, naive loop and warping error skipped"])
         report = run_benchmark(settings, command=command)
     removed: list[Path] = []
+    # (through printable: a reason echoes names, a style of a model file's header among them)
     for path in write_reports(report, args.out, plots=not args.no_plots, removed=removed):
-        print(f"wrote {path}", file=sys.stderr)
+        print(printable(f"wrote {path}"), file=sys.stderr)
     for path in removed:
-        print(f"removed {path} (an earlier run's plot; this run has none to replace it)", file=sys.stderr)
+        print(printable(f"removed {path} (an earlier run's plot; this run has none to replace it)"), file=sys.stderr)
     for why in report.get("unreliable", []):
-        print(f"vidstyle: warning: not reliable: {why}", file=sys.stderr)
+        print(f"vidstyle: warning: not reliable: {printable(why)}", file=sys.stderr)
     rows = report.get("network", [])
     if rows and all(r.get("status") == "error" for r in rows):  # the report says why, row by row
-        print(f"vidstyle: error: every network case failed (first: {rows[0].get('reason', '?')}); "
+        print(f"vidstyle: error: every network case failed (first: {printable(rows[0].get('reason', '?'))}); "
               "the report has each reason", file=sys.stderr)
         return 1
     return 0

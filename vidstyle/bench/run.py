@@ -10,13 +10,13 @@ from vidstyle.bench.network import (ARCHS, LIGHT_ARCHS, NetworkCase, build_naive
 from vidstyle.bench.report import run_settings
 from vidstyle.bench.stats import OtherCpuMeter, load_average
 from vidstyle.config import BenchSettings
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, printable
 
 DEFAULT_PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16"), "mps": ("fp32", "fp16")}
 
 
-def _log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+def _log(msg: str) -> None:  # (a case's reason echoes names: a style of a model file's header)
+    print(f"[bench] {printable(msg)}", file=sys.stderr, flush=True)
 
 
 def device_name(spec: str) -> str:
