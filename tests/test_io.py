@@ -326,11 +326,12 @@ def test_encode_keeps_vfr_timestamps_count_and_rate(tmp_path):
 
 
 @pytest.mark.parametrize("suffix, fps", [(".mp4", Fraction(30000, 1001)), (".mov", Fraction(30000, 1001)),
-                                         (".mp4", Fraction(60000, 1001))])
+                                         (".mp4", Fraction(60000, 1001)), (".mp4", Fraction(120000, 1001))])
 def test_a_ntsc_rate_stored_in_milliseconds_is_written_at_a_constant_rate(tmp_path, suffix, fps):
     # Matroska's 0, 33, 67, 100 ms for 29.97 frames/s: kept as they were, MP4 recorded 33 and 34
     # ms steps, a variable frame rate editors convert or refuse. 59.94 reads from Matroska as
-    # 19001/317 frames/s (FFmpeg's fraction of its frame's nanoseconds), which missed the grid
+    # 19001/317 frames/s (FFmpeg's fraction of its frame's nanoseconds), 119.88 as 29011/242,
+    # which missed the grid
     src = make_video(tmp_path / "ntsc.mkv", frames=20, fps=fps, audio=True)
     assert len(set(np.diff(frame_times(src)))) == 2  # the input's steps really are uneven
     out = tmp_path / f"o{suffix}"

@@ -226,7 +226,7 @@ def test_an_ffmpeg_without_glob_patterns_reads_frames_numbered_without_gaps(tmp_
 
 def test_frame_rates_are_checked():
     assert sequence_fps("30000/1001") == Fraction(30000, 1001) and sequence_fps(23.976) == Fraction(24000, 1001)
-    assert sequence_fps(12.5) == Fraction(25, 2)
+    assert sequence_fps(12.5) == Fraction(25, 2) and sequence_fps("119.88") == Fraction(120000, 1001)
     assert sequence_fps("1/86400") == sequence_fps(1 / 86400) == Fraction(1, 86400)  # a frame a day
     for bad in (0, -24, "fast", 10 ** 6, 1e-300, "1/86401"):  # 1e-300 failed when the folder was opened
         with pytest.raises(VidstyleError, match="fps must be"):

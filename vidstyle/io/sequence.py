@@ -35,8 +35,8 @@ from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_image_
 SEQUENCE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 #: Frame rate of a sequence when none is given: film's, and Blender's default.
 DEFAULT_SEQUENCE_FPS = Fraction(24)
-#: NTSC rates, which users write as decimals (29.97) but are exact fractions.
-_NTSC = {Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001)}
+#: NTSC rates, which users write as decimals (29.97) and files state rounded, but are exact fractions.
+_NTSC = {Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001), Fraction(120000, 1001)}
 _EXIF_ORIENTATION = 0x0112
 #: EXIF orientation -> (rotation counter-clockwise, mirrored after it), checked against PIL's
 #: ImageOps.exif_transpose for all eight in the tests
@@ -50,7 +50,7 @@ MIN_SEQUENCE_FPS = Fraction(1, 86400)
 
 def sequence_fps(value) -> Fraction:
     """A frame rate from a number or text (``24``, ``29.97``, ``"30000/1001"``) as a Fraction;
-    29.97, 23.976 and 59.94 are taken as the NTSC rates they stand for."""
+    29.97, 23.976, 59.94 and 119.88 are taken as the NTSC rates they stand for."""
     try:
         rate = Fraction(str(value).strip())
     except (ValueError, ZeroDivisionError):
