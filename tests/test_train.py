@@ -2428,3 +2428,16 @@ def test_a_plain_pickle_given_as_a_checkpoint_is_refused_without_torchs_warning_
     with pytest.raises(VidstyleError, match="not a vidstyle training checkpoint"):
         _load_checkpoint(plain, net, torch.optim.Adam(net.parameters()), torch.amp.GradScaler("cpu", enabled=False))
     assert not [str(w.message) for w in recwarn if "pickle protocol" in str(w.message)]
+
+
+def test_optimize_says_the_file_it_wrote_with_control_characters_escaped(tmp_path, cli, monkeypatch):
+    """The 'wrote' line echoed the output's name raw (every other command's lines escape it)."""
+    import vidstyle.train.optimize as optimize
+
+    monkeypatch.setattr(optimize, "optimize_file", lambda config, output, **kw: {"content": 1.0, "style": 2.0})
+    for name in ("painting.png", "photo.png"):
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / name)
+    out = tmp_path / "o\x1b[2J.png"
+    r = cli("optimize", "--style", tmp_path / "painting.png", "--content", tmp_path / "photo.png", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == f"wrote {tmp_path}/o\\x1b[2J.png: content loss 1.000, style loss 2.000\n"

@@ -728,7 +728,7 @@ class ProcessExitHook:
             try:
                 self._fn()
             except BaseException as exc:  # noqa: BLE001 - the process is ending: say it, nothing else can
-                sys.stderr.write(f"vidstyle: error: finalizing the outputs failed: {exc}\n")
+                sys.stderr.write(f"vidstyle: error: finalizing the outputs failed: {printable(exc)}\n")
                 sys.stderr.flush()
 
     def arm(self) -> None:

@@ -301,6 +301,6 @@ def _cmd_optimize(args, config=None) -> int:
 
     config = config or optimize_config(args)
     result = optimize_file(config, args.output, overwrite=args.overwrite, progress=sys.stderr.isatty())
-    print(f"wrote {args.output}: content loss {result['content']:.3f}, style loss {result['style']:.3f}",
+    print(f"wrote {printable(args.output)}: content loss {result['content']:.3f}, style loss {result['style']:.3f}",
           file=sys.stderr)
     return 0
