@@ -103,6 +103,22 @@ def test_the_timecode_goes_to_the_output_moved_on_by_a_segment(tmp_path, caplog)
     assert timecodes(tmp_path / "part.mkv") == [("video", "01:00:11:17")]  # a tag in Matroska
 
 
+@pytest.mark.parametrize("suffix", [".m4v", ".gif", ".webp"])
+def test_an_output_that_cannot_hold_the_timecode_says_so(tmp_path, caplog, suffix):
+    """.m4v (FFmpeg's "ipod" MP4 writes no timecode track), GIF and WebP lost the timecode
+    without a word, where README says what is not kept is said."""
+    src = with_timecode(tmp_path / "shot.mov", "01:00:10:05", Fraction(24), frames=6)
+    out = tmp_path / f"out{suffix}"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize_video(src, out, style=Identity(), temporal="off", progress=False)
+    assert timecodes(out) == [("video", None)]
+    assert f"a {suffix} output holds no timecode: the timecode 01:00:10:05 of shot.mov is not written" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize_video(src, tmp_path / "out.mp4", style=Identity(), temporal="off", progress=False)
+    assert "timecode" not in caplog.text
+
+
 def test_drop_frame_timecode_at_ntsc_rate(tmp_path):
     src = with_timecode(tmp_path / "ntsc.mov", "00:59:59;28", NTSC, frames=90)
     # 2 s at 29.97 is 60 frames (59.94, rounded). Minute 60 is a tenth minute, which drops no

@@ -591,6 +591,12 @@ MOV_LANGUAGE_SPELLING = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur",
                          "cym": "wel", "swe": "sve"}
 
 
+#: The muxers that write a timecode (the input's, on the first frame): MP4/MOV as a timecode
+#: track, Matroska/WebM as a tag. .m4v's "ipod" flavour of MP4 writes no timecode track, and GIF
+#: and WebP have no place for one.
+_TIMECODE_MUXERS = {"mp4", "mov", "matroska", "webm"}
+
+
 #: The flags of a track (FFmpeg's dispositions) other than "plays by default" that each muxer
 #: records, read back after writing each (FFmpeg 8): MP4 as DASH roles (kind boxes), which the
 #: QuickTime muxer does not write, so .mov records none, nor .m4v's "ipod" flavour of MP4; WebM's
@@ -1141,6 +1147,10 @@ class VideoEncoder:
         stream.metadata.update(carried_tags(source.video_metadata))
         if source.timecode:  # MOV/MP4 write it as a timecode track, Matroska as a tag
             stream.metadata["timecode"] = source.timecode
+            if container.format.name not in _TIMECODE_MUXERS:  # what is not kept is said (README)
+                log.warning("a %s output holds no timecode: the timecode %s of %s is not written "
+                            "(.mp4, .mov and .mkv keep it)", self.path.suffix, source.timecode,
+                            Path(source.path).name)
         # default, forced, ...; not attached_pic: this stream is the video, not a cover image
         stream.disposition = source.video_disposition & ~int(av.stream.Disposition.attached_pic)
         return stream
