@@ -646,17 +646,24 @@ def test_a_folder_is_listed_again_once_it_changes(tmp_path):
     assert find_sequence(tmp_path / "shot").count == 3
 
 
+def _old_frames(tmp_path: Path, name: str) -> tuple[Path, Path, dict[str, bytes]]:
+    """A 4-frame input video, and a folder ``out`` holding an earlier run's frames 1-5 named by
+    ``name`` ("f_{:04d}.png"): (the video, the folder, each old frame's name and bytes)."""
+    src = make_video(tmp_path / "in.mp4", frames=4)
+    out = tmp_path / "out"
+    out.mkdir()
+    old = {name.format(i): f"old {i}".encode() for i in range(1, 6)}
+    for frame, data in old.items():
+        (out / frame).write_bytes(data)
+    return src, out, old
+
+
 def test_frames_that_cannot_replace_an_old_one_leave_the_old_frames_and_are_kept(tmp_path, held_open):
     """--overwrite over an earlier run's frames, one of which Windows will not let go of (open in a
     viewer): the frames moved into place before it were deleted again, so the old frames they had
     replaced were lost as well, and this run's frames with them. The old frames all stay, and this
     run's are kept in a folder beside them that the error names."""
-    src = make_video(tmp_path / "in.mp4", frames=4)
-    out = tmp_path / "out"
-    out.mkdir()
-    old = {f"f_{i:04d}.png": f"old {i}".encode() for i in range(1, 6)}
-    for name, data in old.items():
-        (out / name).write_bytes(data)
+    src, out, old = _old_frames(tmp_path, "f_{:04d}.png")
     (out / "f-2").mkdir()  # a folder of that name is there: the next free one
     held_open(out / "f_0003.png")
     with pytest.raises(VidstyleError, match=r"cannot replace .*out/f_0003\.png \(Permission denied: is it open in "
@@ -675,12 +682,7 @@ def test_frames_that_fail_to_move_in_over_old_ones_leave_the_old_frames(tmp_path
     """A rename that fails midway (an I/O error) with --overwrite: the frames moved in before it
     were deleted, and the old frames they had replaced were lost with them. The old frames stay,
     and are replaced, nothing else left, by a run that moves its frames in."""
-    src = make_video(tmp_path / "in.mp4", frames=4)
-    out = tmp_path / "out"
-    out.mkdir()
-    old = {f"f_{i}.png": f"old {i}".encode() for i in range(1, 6)}
-    for name, data in old.items():
-        (out / name).write_bytes(data)
+    src, out, old = _old_frames(tmp_path, "f_{}.png")
     real_replace, failed = os.replace, []
 
     def fails_once_onto_the_third(a, b, *args, **kw):
