@@ -61,18 +61,16 @@ def windows_long_paths_enabled() -> bool:
         return False
 
 
-def check_path_length(path: str | Path, what: str = "", written_aside: bool = False,
-                      first_written_as: str | Path | None = None) -> None:
+def check_path_length(path: str | Path, what: str = "", first_written_as: str | Path | None = None) -> None:
     """Refuse a path the operating system would refuse with ENAMETOOLONG, before any work: a name
     between separators longer than :data:`NAME_MAX` bytes, or the whole longer than
     :data:`PATH_MAX`, or on Windows a full path of :data:`WINDOWS_MAX_PATH` characters or more
     where long paths are not enabled (:func:`windows_long_paths_enabled`). Its "[Errno 36] File
     name too long" came out of the first ``exists()`` of whichever check asked first, naming no
-    limit. ``what`` ("output") starts the message. ``written_aside``: the file is written under
-    its temporary name first (:func:`temp_path_beside`), about 27 characters longer, which the
-    whole path's limits count: a path that fitted by less failed only when the work was done.
-    ``first_written_as``: the longest path the file is first written under, where that is not its
-    own temporary name (a frame inside a sequence's temporary folder: :func:`longest_temp_path`)."""
+    limit. ``what`` ("output") starts the message. ``first_written_as``: the longest path the file
+    is first written under (its temporary name, :func:`longest_temp_path`, about 27 characters
+    longer; a frame inside a sequence's hidden folder), which the whole path's limits count: a
+    path that fitted by less failed only when the work was done."""
     encoded = os.fsencode(path)
     prefix = f"{what}: " if what else ""
     for sep in filter(None, (os.altsep, os.sep)):
@@ -86,8 +84,6 @@ def check_path_length(path: str | Path, what: str = "", written_aside: bool = Fa
     # the path, then the longest one the run makes for it (its temporary name, within NAME_MAX
     # already), said as that
     made = [(os.fspath(path), "")]
-    if first_written_as is None and written_aside and Path(path).name:
-        first_written_as = longest_temp_path(Path(path))
     if first_written_as is not None:
         made.append((os.fspath(first_written_as), "the temporary name it is first written under"))
     for full_path, aside in made:
@@ -234,7 +230,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     """
     if str(output).endswith(("/", os.sep)):  # Path() would drop the slash and write a file of that name
         raise VidstyleError(f"output {output} names a folder; give a file name")
-    check_path_length(output, "output", written_aside=True)
+    check_path_length(output, "output", first_written_as=longest_temp_path(output) if Path(output).name else None)
     output = Path(output)
     for path in inputs:
         if path is not None and same_file(Path(path), output):
