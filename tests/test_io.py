@@ -1715,3 +1715,19 @@ def test_a_decoder_dropped_mid_read_with_ffmpeg_logging_on_is_freed(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert (proc.returncode, proc.stdout) == (0, "freed\n"), proc.stderr[-2000:]
+
+
+def test_frames_further_apart_than_the_declared_rate_are_written(tmp_path):
+    """A VFR WebM can declare 1000 frames/s (one per tick) for frames 20-70 ms apart: x264's
+    B-frame delay then spans hundreds of "frames" at the declared rate, was taken for libx265's
+    garbage decode timestamps (_repair_dts) and moved dts past pts: "writing o.mp4 failed:
+    Invalid argument"."""
+    info = SourceInfo(path=tmp_path / "in.webm", width=64, height=48, rotation=0, time_base=Fraction(1, 1000),
+                      frame_rate=Fraction(1000), frames=90, codec="vp8", sample_aspect_ratio=None, audio_streams=())
+    out = tmp_path / "o.mp4"
+    enc = VideoEncoder(out, info, EncodeConfig(crf=20, preset="medium", audio=False))
+    times = [40 * i + (i % 3) * 13 for i in range(90)]  # more than the look-ahead holds back
+    for i, t in enumerate(times):
+        enc.write(pattern_frame(i, (64, 48)), pts=t, duration=40)
+    enc.finish()
+    assert frame_times(out) == [Fraction(t, 1000) for t in times]

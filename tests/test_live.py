@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from processes import foreground_signals
+from videos import pattern_frame
 from vidstyle import live
 from vidstyle.errors import VidstyleError
 from vidstyle.io import capture
@@ -1906,3 +1907,16 @@ def test_a_window_that_fails_in_another_encoding_is_said_in_one_line(monkeypatch
     with pytest.raises(VidstyleError, match=r"cannot open a window on .*\(Impossible d.tablir le display :0\); "
                                             r"run with --no-window"):
         probe_window()
+
+
+def test_a_recording_of_a_slow_session_is_written(tmp_path):
+    """A frame every second or two (the standard network on a slow CPU): x264's B-frame delay of
+    a few seconds was taken for garbage decode timestamps, 64 frames at the source's rate, and the
+    recording failed ("writing rec.mp4 failed: Invalid argument")."""
+    rec = live.Recording(tmp_path / "rec.mp4", 64, 48, 30)
+    captured = [round(1.5 * k + 0.3 * (k % 3), 3) for k in range(16)]
+    for k, t in enumerate(captured):
+        rec.write(pattern_frame(k, (64, 48)), 100.0 + t)
+    rec.close(t_stop=100.0 + captured[-1] + 1.5)
+    with av.open(str(tmp_path / "rec.mp4")) as c:
+        assert [round(f.time, 3) for f in c.decode(video=0)] == captured

@@ -1034,6 +1034,7 @@ class VideoEncoder:
         self._video_written: float | None = None  # seconds: the end of the latest video packet muxed
         self._first_packet: tuple[int, int] | None = None  # (pts, dts) of the first video packet
         self._dts_shift = 0  # added to every video packet's dts (see _repair_dts)
+        self._pts_fed: tuple[int, int] | None = None  # the least and greatest pts given to the encoder
 
     def _open(self, source: SourceInfo) -> None:
         config = self.config
@@ -1333,6 +1334,8 @@ class VideoEncoder:
 
     def _encode(self, frame: av.VideoFrame, pts: int, duration: int) -> None:
         frame.pts = pts
+        low, high = self._pts_fed or (pts, pts)
+        self._pts_fed = (min(low, pts), max(high, pts))
         # ProRes writes each frame's own primaries and transfer into its frame header (not the
         # stream's), and FFmpeg's decoder reports those over the .mov's colr box: untagged, an
         # --hdr keep master read back (ffmpeg, mpv) as SDR
@@ -1363,10 +1366,18 @@ class VideoEncoder:
         shorter than its B-frame delay (one or two frames, all out at the flush) decode
         timestamps offset by an uninitialised base, 1e11 to 1e18 ticks before or after their pts,
         and the MP4 muxer then refuses them (a negative duration, or dts after pts). The steps
-        between them are right: move them all (and every later packet) to at most their pts."""
+        between them are right: move them all (and every later packet) to at most their pts.
+
+        A real reordering delay spans frames given to the encoder, so it is at most twice their
+        times' span (x264: dts is an earlier frame's pts less the delay's first frames): measured
+        against that, not frame intervals at the declared rate, as frames can come much further
+        apart than that rate says (a live recording at a frame a second, a VFR WebM that declares
+        1000 frames/s), and a delay taken for garbage moved dts past pts, which the muxer refused
+        ("Invalid argument")."""
         interval = max(1, round(1 / (self.frame_rate * self.time_base)))
+        low, high = self._pts_fed or (0, 0)
         lags = [p.pts - p.dts for p in packets if p.pts is not None and p.dts is not None]
-        if lags and max(abs(lag) for lag in lags) > 64 * interval:  # no encoder reorders over 16 frames
+        if lags and max(abs(lag) for lag in lags) > 64 * interval + 2 * (high - low):
             self._dts_shift = min(lags)
     def _mux_video(self, packets) -> None:
         self._remember_first_packet(packets)
