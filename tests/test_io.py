@@ -326,12 +326,14 @@ def test_encode_keeps_vfr_timestamps_count_and_rate(tmp_path):
 
 
 @pytest.mark.parametrize("suffix, fps", [(".mp4", Fraction(30000, 1001)), (".mov", Fraction(30000, 1001)),
-                                         (".mp4", Fraction(60000, 1001)), (".mp4", Fraction(120000, 1001))])
+                                         (".mp4", Fraction(60000, 1001)), (".mp4", Fraction(120000, 1001)),
+                                         (".mp4", Fraction(48000, 1001)), (".mov", Fraction(240000, 1001))])
 def test_a_ntsc_rate_stored_in_milliseconds_is_written_at_a_constant_rate(tmp_path, suffix, fps):
     # Matroska's 0, 33, 67, 100 ms for 29.97 frames/s: kept as they were, MP4 recorded 33 and 34
     # ms steps, a variable frame rate editors convert or refuse. 59.94 reads from Matroska as
     # 19001/317 frames/s (FFmpeg's fraction of its frame's nanoseconds), 119.88 as 29011/242,
-    # which missed the grid
+    # which missed the grid; 47.952 (48000/1001) as 7001/146 and 239.76 as 29011/121, NTSC rates
+    # outside the four that were known by name, kept their millisecond steps
     src = make_video(tmp_path / "ntsc.mkv", frames=20, fps=fps, audio=True)
     assert len(set(np.diff(frame_times(src)))) == 2  # the input's steps really are uneven
     out = tmp_path / f"o{suffix}"
@@ -363,12 +365,12 @@ def test_a_ntsc_rate_stored_in_90khz_ticks_is_written_at_a_constant_rate(tmp_pat
 
 
 @pytest.mark.parametrize("name, fps", [("ntsc.mkv", Fraction(60000, 1001)), ("ntsc.flv", Fraction(60000, 1001)),
-                                       ("ntsc.flv", Fraction(24000, 1001))])
+                                       ("ntsc.flv", Fraction(24000, 1001)), ("ntsc.flv", Fraction(48000, 1001))])
 def test_a_ntsc_rate_its_container_declares_rounded_is_read_exact(tmp_path, name, fps):
     # Matroska keeps the frame interval in whole nanoseconds (59.94 read back as 19001/317, too
     # fine a fraction for the frame grid: the output's steps were 16 and 17 ms), FLV its rate as
     # a fraction of numbers up to 1000 (59.9375, 23.9756: a grid of the wrong step, drifting off
-    # the frames a microsecond a frame, and that rate declared in the output)
+    # the frames a microsecond a frame, and that rate declared in the output; 47.952 as 959/20)
     src = make_video(tmp_path / name, frames=30, fps=fps, gop=1)
     with VideoDecoder(src) as dec:
         assert dec.info.frame_rate == fps

@@ -16,7 +16,7 @@ import pytest
 from videos import frame_times, make_video, probe, psnr, read_frames
 from vidstyle.errors import VidstyleError
 from vidstyle.io import VideoDecoder
-from vidstyle.io.sequence import find_sequence, sequence_fps
+from vidstyle.io.sequence import find_sequence, ntsc_rate, sequence_fps
 from vidstyle.pipeline import stylize_files, stylize_video
 
 
@@ -228,6 +228,11 @@ def test_frame_rates_are_checked():
     assert sequence_fps("30000/1001") == Fraction(30000, 1001) and sequence_fps(23.976) == Fraction(24000, 1001)
     assert sequence_fps(12.5) == Fraction(25, 2) and sequence_fps("119.88") == Fraction(120000, 1001)
     assert sequence_fps("1/86400") == sequence_fps(1 / 86400) == Fraction(1, 86400)  # a frame a day
+    # any whole rate slowed by 1000/1001 is NTSC, never a whole or half rate itself (1 is 1.001 *
+    # 0.999; 960 is within a ten-thousandth of 961000/1001, 499.5 of 500000/1001)
+    assert sequence_fps("47.952") == Fraction(48000, 1001) and sequence_fps(14.985) == Fraction(15000, 1001)
+    assert all(sequence_fps(n / 2) == Fraction(n, 2) for n in range(1, 2001))
+    assert ntsc_rate(Fraction(960), Fraction(960, 10000)) == 960  # as a video's rate is taken
     for bad in (0, -24, "fast", 10 ** 6, 1e-300, "1/86401"):  # 1e-300 failed when the folder was opened
         with pytest.raises(VidstyleError, match="fps must be"):
             sequence_fps(bad)

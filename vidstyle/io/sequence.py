@@ -66,9 +66,18 @@ def sequence_fps(value) -> Fraction:
 
 
 def ntsc_rate(rate: Fraction, within: Fraction) -> Fraction:
-    """The NTSC rate (29.97 as 30000/1001, ...) less than ``within`` frames/s from ``rate``, else ``rate``."""
+    """The NTSC rate (29.97 as 30000/1001, ...) less than ``within`` frames/s from ``rate``, else ``rate``.
+    Any other whole rate slowed by 1000/1001 (47.952 as 48000/1001, 14.985, 239.76) counts too where
+    ``rate`` is also within a ten-thousandth of it and is no whole or half rate."""
     near = [n for n in _NTSC if abs(rate - n) < within]
-    return near[0] if near else rate
+    if near:
+        return near[0]
+    # A container rounds a rate by less than a ten-thousandth (Matroska's 47.952 as 7001/146, FLV's
+    # as 959/20). A genuine whole or half rate stays: 960 or 499.5 frames/s is as near 961000/1001
+    # or 500000/1001 as that, and not NTSC
+    ntsc = Fraction(round(rate * Fraction(1001, 1000)) * 1000, 1001)
+    near_ntsc = ntsc and abs(rate - ntsc) < min(within, rate / 10000)
+    return ntsc if near_ntsc and (2 * rate).denominator > 1 else rate
 
 
 @dataclass(frozen=True)
