@@ -121,6 +121,24 @@ def test_bad_encoder_settings_are_one_line_before_any_output(tmp_path, style, st
     assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
 
 
+def test_a_video_slower_than_a_frame_a_day_is_refused_before_any_work(tmp_path, style, stylize):
+    # a Y4M header's F1:2147483647 was read and stylized, and the output then failed as
+    # "writing o.mp4 failed: Invalid argument"
+    src = tmp_path / "slow.y4m"
+    with av.open(str(src), "w", format="yuv4mpegpipe") as container:
+        stream = container.add_stream("rawvideo", rate=Fraction(1, 2147483647))
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 60 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert_user_error(stylize(src, tmp_path / "o.mp4", style),
+                      "slow.y4m declares 1/2147483647 frames/s (a frame every 2147483647 s): a video is read at "
+                      "a frame a day (1/86400) or faster")
+    assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
+
+
 def test_option_errors_are_one_line_and_debug_goes_anywhere(tmp_path, style, stylize):
     src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
     r = stylize(src, tmp_path / "o.mp4", style, "--temporal-strength", "2")

@@ -29,7 +29,7 @@ from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import check_input, ffmpeg_path, file_identity
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
 from vidstyle.io.images import oversized_frames_error
-from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, find_sequence, ntsc_rate, sequence_fps
+from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, MIN_SEQUENCE_FPS, find_sequence, ntsc_rate, sequence_fps
 from vidstyle.io.timecode import find_timecode, is_timecode_track, shifted
 
 log = logging.getLogger("vidstyle")
@@ -974,6 +974,11 @@ class VideoDecoder:
         self.unreadable_subtitles = 0  # subtitle events to convert that would not decode (not UTF-8 text)
         self._tb = video.time_base or Fraction(1, 90000)
         self._rate = stream_frame_rate(container, video)
+        if self._rate < MIN_SEQUENCE_FPS:
+            # as slow as numbered frames may be asked to play: a Y4M header's F1:2147483647 was
+            # taken, and its frames stylized, until the output failed ("Invalid argument")
+            raise VidstyleError(f"{self.path.name} declares {self._rate} frames/s (a frame every "
+                                f"{float(1 / self._rate):.0f} s): a video is read at a frame a day (1/86400) or faster")
         stream_start = self._stream_start = self._video_start(container, video)
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
         self._passed_end = False  # a frame at or after the segment's end was decoded (see shortfall)
