@@ -496,6 +496,36 @@ def test_an_opaque_gif_whose_frames_clear_once_shown_is_decoded_once(tmp_path, m
     assert len(looked) == 1  # the first frame's alone
 
 
+def test_a_gif_segment_after_its_transparent_opening_is_not_decoded_again(tmp_path, monkeypatch):
+    """A sticker whose first frames clear to transparency once shown, then opaque frames drawn
+    over one another: a --start past the transparent frames has an opaque canvas from its first
+    frame on, yet the GIF was decoded again from its beginning to look at each frame's alpha."""
+    from vidstyle.io.decode import VideoDecoder
+
+    frames = []
+    for i in range(8):
+        rgb = np.zeros((40, 64, 3), np.uint8)
+        rgb[..., 0], rgb[..., 1], rgb[..., 2] = np.arange(64)[None] * 4, 120, 60 + 10 * i
+        frame = Image.fromarray(rgb).quantize(255)
+        indices = np.asarray(frame).copy()
+        if i < 4:
+            indices[6:30, 4 + 3 * i:30 + 3 * i] = 255  # a hole: the transparent entry
+        palette = frame.getpalette()[:765]
+        frame = Image.fromarray(indices, "P")
+        frame.putpalette(palette + [0] * (768 - len(palette)))
+        frames.append(frame)
+    frames[0].save(tmp_path / "sticker.gif", save_all=True, append_images=frames[1:], duration=100, loop=0,
+                   transparency=255, disposal=[2, 2, 2, 2, 1, 1, 1, 1], optimize=False)
+    looked = []
+    has_alpha = VideoDecoder._has_alpha
+    monkeypatch.setattr(VideoDecoder, "_has_alpha", lambda self, frame: looked.append(frame.pts) or has_alpha(self, frame))
+    with VideoDecoder(tmp_path / "sticker.gif", start=0.4) as decoder:
+        assert not decoder.info.alpha and len(looked) == 1  # the first frame's alone
+        assert [item.alpha for item in decoder.read()] == [None] * 4  # and the frames are opaque
+    with VideoDecoder(tmp_path / "sticker.gif", start=0.3) as decoder:  # a hole in its first frame
+        assert decoder.info.alpha
+
+
 def test_a_gif_frame_is_made_to_clear_to_transparency_in_its_graphic_control_block():
     """The GIF muxer's packets rewritten byte by byte: the first packet's header, global palette
     and looping block are stepped over to the frame's graphic control extension, whose disposal

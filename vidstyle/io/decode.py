@@ -759,6 +759,13 @@ def _gif_clears_to_transparency(packet: av.Packet) -> bool:
     return at is not None and (data[at + 3] >> 2) & 7 == 2 and bool(data[at + 3] & 1)
 
 
+def _gif_restores(packet: av.Packet) -> bool:
+    """Whether the GIF frame in ``packet`` is restored to what was before it once shown (disposal 3)."""
+    data = memoryview(packet)
+    at = gif_control_extension(data)
+    return at is not None and (data[at + 3] >> 2) & 7 == 3
+
+
 def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
     """The decoder to use instead of ``stream``'s own, or None: for VP9 with transparency (WebM
     overlays; ``alpha_mode`` 1), libvpx's, which also decodes the alpha layer that Matroska keeps
@@ -1120,12 +1127,25 @@ class VideoDecoder:
         opening of the file, and decoded only where a frame clears to transparency once shown:
         else every frame is drawn over the one before (the pixels it leaves out show it), or over
         what was there before it, opaque from the first on (an opaque GIF whose frames clear to
-        the background's colour, as many tools write them, was decoded whole a second time)."""
+        the background's colour, as many tools write them, was decoded whole a second time).
+        Frames before ``first`` (a --start) that clear count only where one from it on is restored
+        to what was before it, which they may have cleared: else the canvas is opaque from ``first``
+        on, and a sticker's transparent opening was decoded again for a segment after it."""
         if self._video.codec_context.name != "gif":
             return False
         try:
             with self._open() as container:  # demuxed only: each frame's header says it
-                if not any(_gif_clears_to_transparency(packet) for packet in container.demux(container.streams[self._video.index])):
+                clears_before = clears = restores = False
+                for packet in container.demux(container.streams[self._video.index]):
+                    if packet.pts is not None and self._frames_end is not None and \
+                            packet.pts * self._tb >= self._frames_end:
+                        break
+                    if packet.pts is not None and packet.pts < first.pts:
+                        clears_before = clears_before or _gif_clears_to_transparency(packet)
+                    else:
+                        clears = clears or _gif_clears_to_transparency(packet)
+                        restores = restores or _gif_restores(packet)
+                if not (clears or (clears_before and restores)):
                     return False
             with self._open() as container:
                 for frame in container.decode(container.streams[self._video.index]):
