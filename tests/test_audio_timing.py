@@ -99,6 +99,29 @@ def test_copied_sound_of_a_segment_starts_with_the_picture(tmp_path, output):
         assert len(ahead) == 2 and -2 * Fraction(1024, RATE) < min(ahead) <= -Fraction(1024, RATE), ahead
 
 
+@pytest.mark.parametrize("name, output, gop", [("in.webm", ".mkv", None), ("in.mkv", ".webm", 12)])
+def test_copied_opus_of_a_segment_into_matroska_starts_with_the_picture_to_the_sample(tmp_path, name, output, gop):
+    """Copied Opus into .mkv/.webm, which has no edit list, kept the input's pre-skip (the
+    encoder's 312 samples): the decoder dropped that much of the first packet after the start, and
+    the sound began that packet's start less rounding after the picture, 48 samples late. Its
+    lead-in packets now go first, and the output's pre-skip drops exactly them: the first sample
+    heard is the start's, at 0. (gop: from a keyframe at the start, the look back's packets.)"""
+    src = make_sound_video(tmp_path / name, "libopus", gop=gop)
+    begins, heard, rate = decoded_sound(src)  # the input as players play it
+    out = tmp_path / f"out{output}"
+    for start in (0.5, 0.51, 0.7):
+        stylize(src, out, start=start)
+        with av.open(str(out)) as container:
+            assert container.streams.audio[0].codec_context.name == "opus"  # copied
+        at = round((first_kept(src, start) - begins) * rate)  # the input's sample at the output's 0
+        placed, sound, _ = decoded_sound(out)
+        assert placed == 0 and frame_times(out)[0] == 0
+        for ahead in (0, RATE // 4):
+            piece = heard[at + ahead:at + ahead + 2400]
+            assert int(np.argmax(np.correlate(sound, piece, "valid"))) == ahead
+        assert rms(sound[:960] - heard[at:at + 960]) < 0.1 * rms(heard[at:at + 960])  # settled from the start
+
+
 def test_copied_sound_of_a_segment_starting_on_a_packet_has_only_the_packet_before_as_lead_in(tmp_path):
     """A segment whose first frame lies on a packet's first sample (0.32 s: frame 8 at 25
     frames/s, AAC packet 15 at 48 kHz) has no packet across it: the one before it alone goes

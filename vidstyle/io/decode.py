@@ -77,7 +77,7 @@ class AudioItem:
     packet: av.Packet | None = None
     frame: av.AudioFrame | None = None
     #: a copied packet before the segment's start (timed below 0), written only where an edit list
-    #: hides it (see VideoDecoder._audio_items)
+    #: hides it, or an Opus track's pre-skip (see VideoDecoder._audio_items, SourceInfo.opus_pre_skip)
     lead_in: bool = False
 
 
@@ -157,6 +157,9 @@ class SourceInfo:
     hdr: str = ""  # the input's HDR transfer ("PQ", "HLG"), or "" for SDR
     tone_mapped: bool = False  # HDR frames are delivered tone-mapped to SDR BT.709 (vidstyle.io.hdr)
     downscaled_from: tuple[int, int] | None = None  # (width, height) as shown before downscaling, if it was
+    # per Opus track of a segment: the samples (48 kHz) of its copied lead-in packets before the
+    # first frame, which a Matroska output's pre-skip drops (Opus has no edit list but that)
+    opus_pre_skip: dict = field(default_factory=dict)
 
 
 def _rotate(image: np.ndarray, rotation: int, mirrored: bool = False) -> np.ndarray:
@@ -1109,7 +1112,50 @@ class VideoDecoder:
                                hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
                                tone_mapped=display.tone_map is not None,
                                downscaled_from=None if display.scaled_size is None else
-                               DisplayConversion(display.rotation, False, 0, display.stored_size).size)
+                               DisplayConversion(display.rotation, False, 0, display.stored_size).size,
+                               opus_pre_skip=self._opus_pre_skip())
+
+    def _opus_lead_from(self, packet: av.Packet) -> bool:
+        """Whether a copied Opus track's lead-in starts at ``packet`` or after it: it begins
+        :data:`OPUS_PREROLL` or more before the segment's first frame."""
+        return packet.pts * packet.time_base <= self._origin - self.OPUS_PREROLL
+
+    def _opus_pre_skip(self) -> dict[int, int]:
+        """Per Opus track, for a segment: the samples from the first of its copied lead-in packets
+        (those from :data:`OPUS_PREROLL` before the start: :meth:`_audio_items`) to the first
+        frame. Copied into Matroska with the input's own pre-skip (the encoder's 312 samples), the
+        decoder dropped that much of the packet after the start, and the sound began late by what
+        was left of it, plus the millisecond rounding of both (48 samples, 312 lost). Wanted
+        before the output's header is written, which says it: so found here, from another opening."""
+        tracks = [i for i, stream in enumerate(self._audio) if stream.codec_context.name == "opus"]
+        if not self._trims_audio or not tracks or self._start is None:
+            return {}
+        # up to a packet at the first frame's time too, which is no lead-in
+        read = self._packets_before([self._audio[t] for t in tracks], self._origin - self.AUDIO_PREROLL,
+                                    self._origin + Fraction(1, 10 ** 6))
+        if read is None:
+            return {}
+        found, whole = read
+        skips = {}
+        for i in whole:
+            packets = [packet for k, packet in found if k == i]
+            if packets and packets[-1].pts * packets[-1].time_base == self._origin:
+                packets.pop()  # one at the first frame is no lead-in
+            # as _audio_items keeps them: from the last that begins OPUS_PREROLL before the start
+            lead = next((packet for k, packet in enumerate(packets)
+                         if k + 1 == len(packets) or not self._opus_lead_from(packets[k + 1])), None)
+            if lead is None:
+                continue  # the sound starts with the segment
+            track, rate = tracks[i], self._audio[tracks[i]].codec_context.sample_rate
+            samples = self._packet_samples(track, lead)
+            if not samples or not rate:
+                continue
+            t = self._exact_audio_time(track, lead.pts * lead.time_base, samples, lead.time_base, rate)
+            self._audio_next.pop(track, None)  # (the read's own first packet is timed afresh)
+            skip = round((self._origin - t) * 48000)
+            if 0 < skip < 1 << 16:
+                skips[track] = skip
+        return skips
 
     def _has_alpha(self, first: av.VideoFrame) -> bool:
         """Whether the frames carry an alpha channel. FFmpeg decodes every GIF with one, an image
@@ -1632,6 +1678,12 @@ class VideoDecoder:
     #: need the packet before, MP3's bit reservoir reaches a few frames back)
     AUDIO_PREROLL = Fraction(1, 4)
 
+    #: seconds of a copied Opus track's sound before a segment's first frame that go first, for
+    #: the output's pre-skip to drop (SourceInfo.opus_pre_skip) or an edit list to hide: Opus's
+    #: decoder settles in 80 ms (RFC 7845); begun 20 to 40 ms before, the first 20 ms heard were
+    #: a third off the input's
+    OPUS_PREROLL = Fraction(80, 1000)
+
     #: seconds past the time a look back reads up to that the picture's packets may run ahead of
     #: the tracks read: a muxer stores the streams side by side by their times, but not always
     #: closely (a 2-minute .mkv muxed picture first stores all its sound after all its picture);
@@ -1777,9 +1829,13 @@ class VideoDecoder:
         if mode is None:
             return
         if mode == "copy":
+            opus = self._audio[track].codec_context.name == "opus"
             if self._trims_audio and (packet.pts is None or packet.pts * packet.time_base < self._origin):
                 if packet.pts is not None:
-                    self._lead_in.setdefault(track, collections.deque(maxlen=2)).append(packet)
+                    lead = self._lead_in.setdefault(track, collections.deque(maxlen=None if opus else 2))
+                    lead.append(packet)
+                    while opus and len(lead) > 1 and self._opus_lead_from(lead[1]):
+                        lead.popleft()  # (Opus's: from the last that begins OPUS_PREROLL before the start)
                 return
             # Packets cannot be cut: the first one at or after the start begins up to a packet
             # after the picture (AAC's 21 ms), and decodes faded in without the one before it (its
@@ -1787,7 +1843,7 @@ class VideoDecoder:
             # 0, for MP4/MOV's edit list to start the sound on the start's sample; Matroska has no
             # such list (it would move the whole file later), and the encoder leaves them out there.
             lead = self._lead_in.pop(track, None) if self._trims_audio else None
-            if lead and len(lead) == 2 and packet.pts * packet.time_base == self._origin:
+            if lead and len(lead) == 2 and not opus and packet.pts * packet.time_base == self._origin:
                 lead.popleft()  # none across the start: the one before it is the decoder's lead-in
             for item in lead or ():
                 yield self._copied(track, item, lead_in=True)

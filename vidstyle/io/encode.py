@@ -648,6 +648,31 @@ def codec_name(stream: av.stream.Stream) -> str:
     return stream.codec_context.codec.canonical_name
 
 
+@contextlib.contextmanager
+def opus_template(template: av.AudioStream, pre_skip: int):
+    """``template``, an Opus stream, as one whose pre-skip is ``pre_skip`` samples, for
+    add_stream_from_template: in its OpusHead (the extradata, which players read) and as FFmpeg's
+    initial padding (Matroska's CodecDelay, by which the muxer lets the first packets lie before
+    0), which PyAV cannot set and FFmpeg's Ogg demuxer takes from the OpusHead: so read back from
+    a header written to Ogg in memory."""
+    head = bytearray(template.codec_context.extradata or b"")
+    if head[:8] != b"OpusHead" or len(head) < 19:
+        raise ValueError("an Opus stream without its OpusHead")
+    head[10:12] = pre_skip.to_bytes(2, "little")
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="ogg") as ogg:
+        stream = ogg.add_stream_from_template(template)
+        stream.codec_context.extradata = bytes(head)
+        ogg.start_encoding()
+        # the demuxer finds no stream in a header alone (end of file): one packet, 20 ms of silence
+        packet = av.Packet(b"\xf8\xff\xfe")
+        packet.stream, packet.pts, packet.dts, packet.time_base = stream, 0, 0, Fraction(1, 48000)
+        ogg.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer, "r", format="ogg") as ogg:
+        yield ogg.streams.audio[0]
+
+
 def copy_refusal(template: av.stream.Stream, fmt: str) -> str | None:
     """None if the ``fmt`` muxer (FFmpeg's name) takes ``template``'s packets as they are; else
     why not (a codec the container never holds, or the muxer's own checks refusing it).
@@ -1015,6 +1040,7 @@ class VideoEncoder:
         # show them as written (tagged limited, grey 64 came back as 55 and 200 as 214)
         self._color_range = av.video.reformatter.ColorRange.JPEG if self.pix_fmt.startswith("gray") \
             else av.video.reformatter.ColorRange.MPEG
+        self._pre_skipped: set[int] = set()  # copied Opus tracks whose lead-in is written (see _add_audio)
         self._open(source)
         self.frames = 0
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
@@ -1070,7 +1096,7 @@ class VideoEncoder:
                             "is" if lost == ["audio"] else "are")
             if config.audio and not silent:
                 for track, stream in enumerate(source.audio_streams):
-                    self._add_audio(track, stream)
+                    self._add_audio(track, stream, source.opus_pre_skip.get(track))
             self.subtitle_modes: dict[int, SubtitleMode] = {}
             self._subtitle_out: dict[int, av.stream.Stream] = {}
             self._mergers: dict[int, TimedTextMerger] = {}  # converted tracks into MP4's timed text
@@ -1156,9 +1182,18 @@ class VideoEncoder:
         stream.disposition = source.video_disposition & ~int(av.stream.Disposition.attached_pic)
         return stream
 
-    def _add_audio(self, track: int, template: av.AudioStream) -> None:
+    def _add_audio(self, track: int, template: av.AudioStream, pre_skip: int | None = None) -> None:
         # asked of the muxer the file has (.m4v's "ipod" holds fewer codecs than "mp4")
         refusal = copy_refusal(template, self._container.format.name)
+        if refusal is None and pre_skip and OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("matroska", "webm"):
+            # a segment's copied Opus: its lead-in packets go first, the pre-skip drops them
+            # (see SourceInfo.opus_pre_skip)
+            with opus_template(template, pre_skip) as opus:
+                self._audio_out[track] = self._keep_identity(track, self._container.add_stream_from_template(opus),
+                                                             template)
+            self._pre_skipped.add(track)
+            self.audio_modes[track] = "copy"
+            return
         if refusal is None:
             self._audio_out[track] = self._keep_identity(track, self._container.add_stream_from_template(template),
                                                          template)
@@ -1439,7 +1474,8 @@ class VideoEncoder:
             return
         out = self._audio_out[item.track]
         if item.packet is not None:
-            if item.lead_in and OUTPUT_FORMATS.get(self.path.suffix.lower()) not in ("mp4", "mov"):
+            if item.lead_in and OUTPUT_FORMATS.get(self.path.suffix.lower()) not in ("mp4", "mov") and \
+                    item.track not in self._pre_skipped:
                 return  # Matroska would move the whole file later to fit it in: left out
             if item.packet.is_corrupt:
                 # the demuxer's flag: the cut-off last packet of a truncated file, say, which the
