@@ -387,3 +387,19 @@ def test_the_silence_for_a_gap_is_silent_in_every_channel(fmt, layout):
         (1, 1000 * frame.format.bytes * len(frame.layout.channels))
     silence = {0x80} if fmt.startswith("u8") else {0}
     assert [set(bytes(plane)[:size]) for plane in frame.planes[:planes]] == [silence] * planes
+
+
+@pytest.mark.parametrize("codec", ["pcm_s24le", "pcm_s16le"])
+def test_copied_24_bit_pcm_timed_in_milliseconds_keeps_its_length(tmp_path, codec):
+    """24-bit PCM is stored in 3 bytes a sample and decoded to 4 (s32): its packets' samples,
+    counted by the decoded format's bytes, came to 768 where they hold 1024, and the .mov's
+    copied track said it lasted 1.996 s of the 2 s it holds."""
+    src = make_sound_video(tmp_path / "in.mkv", codec)
+    out = tmp_path / "out.mov"
+    stylize(src, out)
+    with av.open(str(out)) as container:
+        stream = container.streams.audio[0]
+        assert stream.codec_context.name == codec  # copied
+        assert stream.duration * stream.time_base == 2
+        times = [p.pts for p in container.demux(stream) if p.pts is not None]
+    assert set(np.diff(times)) == {1024}

@@ -1896,14 +1896,20 @@ class VideoDecoder:
 
     def _packet_samples(self, track: int, packet: av.Packet) -> int:
         """How many samples ``packet`` of audio track ``track`` holds, or 0 where that is not
-        known: PCM's by its bytes; a codec's fixed frame (AAC's 1024, MP3's 1152) unless the
+        known: PCM's by its bytes as stored; a codec's fixed frame (AAC's 1024, MP3's 1152) unless the
         packet says it is shorter (a last packet); else its duration where that is a whole
         number of samples (Opus's 20 ms: 960; a duration rounded to the millisecond that is
         not, at 44.1 kHz, says nothing exact)."""
         context = self._audio[track].codec_context
         rate = context.sample_rate
-        if context.name.startswith("pcm_") and context.format and context.layout.nb_channels:
-            return packet.size // (context.format.bytes * context.layout.nb_channels)
+        if context.name.startswith("pcm_") and rate and context.layout.nb_channels:
+            # the bytes a sample takes as stored, from PCM's bit rate: 24-bit PCM is stored in 3 and
+            # decoded to 4 (s32), so the decoded format's counted 768 samples in a packet of 1024
+            stored = Fraction(context.bit_rate or 0, 8 * rate)
+            if stored and stored.denominator == 1:
+                return packet.size // int(stored)
+            if context.format:
+                return packet.size // (context.format.bytes * context.layout.nb_channels)
         length = (packet.duration or 0) * packet.time_base
         if context.frame_size and (not length or abs(length - Fraction(context.frame_size, rate)) <= packet.time_base):
             return context.frame_size
