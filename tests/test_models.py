@@ -362,6 +362,28 @@ def test_impossible_architecture_arguments_are_a_clear_error(tmp_path):
         load_model(bad)
 
 
+@pytest.mark.parametrize("args", [{"num_residual": 10 ** 6}, {"channels": [4] * 10 ** 6}])
+def test_a_header_asking_for_more_layers_than_the_file_has_tensors_is_refused_unbuilt(tmp_path, monkeypatch, args):
+    # a million residual blocks (or convolutions) built even on the meta device took minutes
+    # (past 5 at 100000) and memory without end, before the file's 30 tensors were compared
+    good = tmp_path / "good.safetensors"
+    save_model(good, tiny(), [{"name": "s"}])
+    from safetensors import safe_open
+    with safe_open(str(good), "pt") as f:
+        meta = f.metadata()
+    meta["arch_args"] = json.dumps({**json.loads(meta["arch_args"]), **args})
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(good)), str(bad), metadata=meta)
+    from vidstyle.models import transformer
+
+    def built(**kw):
+        raise AssertionError(f"built a network of {kw}")
+
+    monkeypatch.setitem(transformer.ARCHITECTURES, "transformer", built)
+    with pytest.raises(VidstyleError, match="weights do not match the architecture"):
+        load_model(bad)
+
+
 def test_style_mix_blends_conditional_instance_norm(tmp_path):
     torch.manual_seed(0)
     net = tiny(2)
@@ -1091,13 +1113,13 @@ def test_a_header_asking_for_a_huge_network_is_refused_before_it_is_built(tmp_pa
     save_model(good, tiny(), [{"name": "s"}])
     with safe_open(str(good), "pt") as f:
         meta = f.metadata()
-    meta["arch_args"] = json.dumps({**json.loads(meta["arch_args"]), "channels": [4, 8, 100_000], "num_residual": 40})
+    meta["arch_args"] = json.dumps({**json.loads(meta["arch_args"]), "channels": [4, 8, 100_000]})
     huge = tmp_path / "huge.safetensors"
     save_file(load_file(str(good)), str(huge), metadata=meta)
     built = []
     real = TransformerNet.__init__
     monkeypatch.setattr(TransformerNet, "__init__",
                         lambda self, *a, **kw: built.append(torch.empty(0).device.type) or real(self, *a, **kw))
-    with pytest.raises(VidstyleError, match=r"huge.safetensors: weights do not match the architecture \(missing "):
+    with pytest.raises(VidstyleError, match=r"huge.safetensors: tensor .* expected \(100000, "):
         load_model(huge)
     assert built == ["meta"]  # never on a device with memory behind it

@@ -286,6 +286,19 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Tr
 
     info = read_info(path)
     try:
+        with safe_open(str(path), framework="numpy") as f:  # the header's shapes and types, no data read
+            stored = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+    except (SafetensorError, OSError) as exc:
+        raise VidstyleError(f"{path} is corrupt ({exc})") from exc
+    # each residual block and each convolution has tensors of its own: a header asking for more of
+    # them than the file has tensors cannot match it, and even its shapes took minutes to build
+    # (100000 blocks: past 5), their memory growing, before the tensors were compared
+    layers = max((len(v) if k == "channels" and isinstance(v, list) else v for k, v in info.arch_args.items()
+                  if k in ("channels", "num_residual") and isinstance(v, (int, list))), default=0)
+    if layers > len(stored):
+        raise VidstyleError(f"{path}: weights do not match the architecture (its header asks for {layers} layers, "
+                            f"the file holds {len(stored)} tensors)")
+    try:
         # on the meta device: shapes without memory. A header may ask for any network (20000
         # channels: hundreds of GB); it is built for real only once the file's own tensors match it
         with torch.device("meta"):
@@ -295,11 +308,6 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Tr
     if len(info.styles) != shapes.num_styles:
         raise VidstyleError(f"{path}: header lists {len(info.styles)} styles for a {shapes.num_styles}-style network")
     expected = shapes.state_dict()
-    try:
-        with safe_open(str(path), framework="numpy") as f:  # the header's shapes and types, no data read
-            stored = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
-    except (SafetensorError, OSError) as exc:
-        raise VidstyleError(f"{path} is corrupt ({exc})") from exc
     missing = sorted(set(expected) - set(stored))
     unexpected = sorted(set(stored) - set(expected))
     if missing or unexpected:
