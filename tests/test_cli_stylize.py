@@ -1006,6 +1006,29 @@ def test_a_value_starting_with_a_dash_gets_the_way_to_give_it(capsys):
         assert exit_info.value.code == 2 and hint in err and len(err.splitlines()) == 1, err
 
 
+def test_a_mistyped_option_is_named_with_the_option_it_likely_meant(capsys):
+    # `--stlye X` was only "the following arguments are required: --style", as though it had not
+    # been typed: argparse checks what is missing before what is unknown (review, 53rd session)
+    from vidstyle.cli import main
+
+    for argv, said in ((["stylize", "in.mp4", "-o", "x.mp4", "--stlye", "mondrian"],
+                        "the following arguments are required: --style; --stlye is not an option: did you mean "
+                        "--style? (see vidstyle stylize --help)"),
+                       (["stylize", "in.mp4", "--xyz", "-o", "x.mp4"],
+                        "required: --style; --xyz is not an option (see"),
+                       (["stylize", "in.mp4", "-o", "x.mp4", "--style", "mondrian", "--temporal-strenght", "0.5"],
+                        "unrecognized arguments: --temporal-strenght 0.5; --temporal-strenght: did you mean "
+                        "--temporal-strength? (see vidstyle stylize --help)"),
+                       (["styles", "--verbsoe"], "--verbsoe: did you mean --verbose? (see vidstyle styles --help)"),
+                       # an abbreviation argparse takes is no mistake
+                       (["stylize", "in.mp4", "-o", "x.mp4", "--temporal-str", "0.5"],
+                        "required: --style (see vidstyle stylize --help)")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
+
+
 def _fresh_python(code: str) -> subprocess.CompletedProcess:
     """``code`` run by a new Python in the repository (what it imports is what a command imports)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)

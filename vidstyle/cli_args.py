@@ -180,7 +180,32 @@ class Parser(argparse.ArgumentParser):
     _argv: list[str] = []
 
     def error(self, message: str):
+        if message.startswith("the following arguments are required"):
+            # argparse checks what is missing before what is unknown: `--stlye X` was only "--style
+            # is required", as though the user had not typed it
+            message += "".join(f"; {name} is not an option" + (f": did you mean {guess}?" if guess else "")
+                               for name, guess in self._unknown_options(self._argv))
         self.exit(2, f"{self.prog}: error: {message}{self._dashed_value_hint(message)} (see {self.prog} --help)\n")
+
+    def _unknown_options(self, words) -> list[tuple[str, str | None]]:
+        """The option-like words among ``words`` that are none of this parser's options, even
+        abbreviated, each with the option it most likely meant (found as a style name's typo is:
+        case, _ for -), or None."""
+        from vidstyle.models.zoo import closest_style_name
+
+        options = self._option_string_actions
+        longs = [o for o in options if o.startswith("--")]
+        unknown = {}
+        for word in words:
+            if word == "--":
+                break  # what follows is a value however it looks
+            if not word.startswith("-") or word == "-" or self._negative_number_matcher.match(word):
+                continue
+            name = word.split("=", 1)[0]
+            if not (any(o.startswith(name) for o in longs) if name.startswith("--")
+                    else name[:2] in options):  # -ofile: -o with its value
+                unknown.setdefault(name, closest_style_name(name, longs))
+        return list(unknown.items())
 
     def _dashed_value_hint(self, message: str) -> str:
         """argparse takes any word starting with "-" after an option for another option: `-o -x.mp4`
@@ -203,7 +228,11 @@ class Parser(argparse.ArgumentParser):
         if extras:
             command = getattr(parsed, "command", None)
             prog = f"{self.prog} {command}" if command else self.prog
-            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extras)} (see {prog} --help)\n")
+            commands = next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+            owner = commands.get(command, self)
+            guesses = "".join(f"; {name}: did you mean {guess}?" for name, guess in owner._unknown_options(extras)
+                              if guess)
+            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extras)}{guesses} (see {prog} --help)\n")
         return parsed
 
 

@@ -208,7 +208,8 @@ def painting_description(meta: dict) -> str:
 
 
 def closest_style_name(text: str, names) -> str | None:
-    """The bundled style name ``text`` most likely meant (a typo, another case, - for _), or None."""
+    """The name among ``names`` that ``text`` most likely meant (a typo, another case, - for _), or
+    None: a bundled style's, or a command's option (vidstyle.cli_args.Parser)."""
     def key(name: str) -> str:
         return name.lower().replace("-", "_").replace(" ", "_")
 
