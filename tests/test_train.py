@@ -2441,3 +2441,18 @@ def test_optimize_says_the_file_it_wrote_with_control_characters_escaped(tmp_pat
     r = cli("optimize", "--style", tmp_path / "painting.png", "--content", tmp_path / "photo.png", "-o", out)
     assert r.returncode == 0, r.stderr
     assert r.stderr == f"wrote {tmp_path}/o\\x1b[2J.png: content loss 1.000, style loss 2.000\n"
+
+
+@pytest.mark.parametrize("command", ["optimize", "preview"])
+def test_the_output_help_names_every_image_kind_the_command_writes(command, capsys):
+    """`vidstyle optimize --help` said .png or .jpg, where it writes .webp, .bmp and .tif as well
+    (review, 53rd session)."""
+    from vidstyle.cli import main
+    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    said = text.split("--output OUTPUT ", 1)[1].split(" --", 1)[0]  # -o's help, up to the next option
+    for kind in set(IMAGE_OUTPUT_FORMATS.values()):
+        assert any(suffix in said for suffix, k in IMAGE_OUTPUT_FORMATS.items() if k == kind), (kind, said)

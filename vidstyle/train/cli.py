@@ -256,7 +256,7 @@ def add_optimize_parser(subparsers) -> None:
     p.add_argument("--style", required=True, metavar="IMAGE", type=path_arg, action=once(),
                    help="style image (painting)")
     p.add_argument("--content", required=True, metavar="IMAGE", type=path_arg, action=once(), help="photo to stylize")
-    p.add_argument("-o", "--output", required=True, type=path_arg, help="output image (.png, .jpg), in an existing folder")
+    p.add_argument("-o", "--output", required=True, type=path_arg, help="output image (.png, .jpg, .webp, .bmp, .tif), in an existing folder")
     p.add_argument("--image-size", type=_positive_int, default=d.image_size,
                    help=f"shorter side of the photo in pixels (default {d.image_size})")
     p.add_argument("--style-size", type=_positive_int, help="shorter side of the style image (default: --image-size)")
