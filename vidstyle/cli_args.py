@@ -191,7 +191,7 @@ class Parser(argparse.ArgumentParser):
         """The option-like words among ``words`` that are none of this parser's options, even
         abbreviated, each with the option it most likely meant (found as a style name's typo is:
         case, _ for -), or None."""
-        from vidstyle.models.zoo import closest_style_name
+        from vidstyle.errors import closest_name
 
         options = self._option_string_actions
         longs = [o for o in options if o.startswith("--")]
@@ -204,7 +204,7 @@ class Parser(argparse.ArgumentParser):
             name = word.split("=", 1)[0]
             if not (any(o.startswith(name) for o in longs) if name.startswith("--")
                     else name[:2] in options):  # -ofile: -o with its value
-                unknown.setdefault(name, closest_style_name(name, longs))
+                unknown.setdefault(name, closest_name(name, longs))
         return list(unknown.items())
 
     def _dashed_value_hint(self, message: str) -> str:

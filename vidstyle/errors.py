@@ -10,6 +10,7 @@ temporary files of a run are removed on those exits too.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import re
 import signal
 import threading
@@ -43,6 +44,19 @@ class BadTypeError(VidstyleError, TypeError):
 def counted(n: int, noun: str) -> str:
     """``"1 frame"``, ``"3 frames"``: a count and its noun as a message says it."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def closest_name(text: str, names) -> str | None:
+    """The name among ``names`` that ``text`` most likely meant (a typo, another case, - for _), or
+    None: a bundled style's for ``--style``, an option's for a mistyped option."""
+    def key(name: str) -> str:
+        return name.lower().replace("-", "_").replace(" ", "_")
+
+    by_key = {key(n): n for n in names}
+    if key(text) in by_key:
+        return by_key[key(text)]
+    close = difflib.get_close_matches(key(text), list(by_key), n=1, cutoff=0.75)
+    return by_key[close[0]] if close else None
 
 
 #: Characters a terminal acts on instead of showing: the C0 and C1 controls (ESC begins colours,

@@ -15,7 +15,6 @@ each style is addressed by its name. A style spec is one of:
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import logging
 import math
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, fits_a_float, is_number
-from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, closest_name
 from vidstyle.models.archs import user_arch_name
 
 if TYPE_CHECKING:  # reading a file's header needs torch (vidstyle.models.weights); naming a style does not
@@ -172,7 +171,7 @@ def mix_vector(info: ModelInfo, mix: dict[str, float]) -> tuple[float, ...]:
                            f"{mix!r}")
     unknown = [n for n in mix if n not in names]
     if unknown:
-        guess = closest_style_name(unknown[0], names)
+        guess = closest_name(unknown[0], names)
         hint = f": did you mean {guess!r}?" if guess else ""
         raise BadValueError(f"{Path(info.path).name} has no style {unknown[0]!r}{hint} (it has: {', '.join(names)})")
     # fits_a_float before math.isfinite, which raises OverflowError for 10 ** 400 (no weight, as 1e309 is none)
@@ -205,19 +204,6 @@ def painting_description(meta: dict) -> str:
     # values as text, whatever kind a header gives them (a year as a number; None not known)
     painting, artist, year = ("" if meta.get(k) is None else str(meta[k]) for k in fields)
     return ", ".join(x for x in (painting, artist, "" if year == "unknown" else year) if x)
-
-
-def closest_style_name(text: str, names) -> str | None:
-    """The name among ``names`` that ``text`` most likely meant (a typo, another case, - for _), or
-    None: a bundled style's, or a command's option (vidstyle.cli_args.Parser)."""
-    def key(name: str) -> str:
-        return name.lower().replace("-", "_").replace(" ", "_")
-
-    by_key = {key(n): n for n in names}
-    if key(text) in by_key:
-        return by_key[key(text)]
-    close = difflib.get_close_matches(key(text), list(by_key), n=1, cutoff=0.75)
-    return by_key[close[0]] if close else None
 
 
 def is_bundled_name(spec) -> bool:
@@ -254,7 +240,7 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
                 return StyleChoice(Path(info.path), info, mix_vector(info, mix))
         held = {n for info in bundled_multi_style() for n in info.style_names}
         missing = next(n for n in mix if n not in held) if not set(mix) <= held else None
-        guess = closest_style_name(missing, held) if missing else None
+        guess = closest_name(missing, held) if missing else None
         what = (f"no bundled multi-style network holds {missing!r}" + (f": did you mean {guess!r}?" if guess else "")
                 if missing else f"no bundled multi-style network holds all of {', '.join(mix)}")
         raise VidstyleError(f"{what} (blendable: {', '.join(sorted(held)) or 'none'}; see `vidstyle styles`)")
@@ -295,7 +281,7 @@ def resolve_style(spec: str | Path | Styles) -> StyleChoice:
             raise VidstyleError(f"{NO_STYLE!r} paints nothing on its own: it is for style timelines, e.g. "
                                 f"StyleTimeline([(0, {NO_STYLE!r}), (5, 'starry_night')]) (--style-at on the command line)")
         known = ", ".join(sorted(styles)) or "none are bundled"
-        guess = closest_style_name(text, styles)
+        guess = closest_name(text, styles)
         hint = f": did you mean {guess!r}?" if guess else ""
         raise VidstyleError(f"unknown style {text!r}{hint} (bundled styles: {known}; the bundled multi-style "
                             "network blends its styles with mix:starry_night=0.7,the_scream=0.3; or give a "
@@ -372,7 +358,7 @@ class Styles(Enum):
                 if key in (entry.name.lower(), Path(entry.value.file).stem):
                     return entry
             names = [Path(entry.value.file).stem for entry in cls]
-            guess = closest_style_name(key, names)
+            guess = closest_name(key, names)
             raise BadValueError(f"no bundled style {value!r}" + (f": did you mean {guess!r}?" if guess else "")
                                 + f" (bundled: {', '.join(names)})")
         raise BadTypeError(f"a bundled style is named by a string such as 'starry_night', got {value!r}")

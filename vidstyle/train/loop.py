@@ -33,7 +33,7 @@ from vidstyle.cli_args import threads_given
 from vidstyle.device import (autocast, cgroup_memory_limit, precision_name, resolve_device, resolve_precision,
                              synchronize, usable_memory)
 from vidstyle.device import physical_memory as _physical_memory  # (tests stand in a machine of their own)
-from vidstyle.errors import VidstyleError, first_line, load_plain_values, printable, torch_load_reason
+from vidstyle.errors import VidstyleError, closest_name, first_line, load_plain_values, printable, torch_load_reason
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
                                file_digest, folder_lock, folders_missing, write_then_rename)
@@ -126,7 +126,7 @@ def _network_text(arch_args: dict) -> str:
 
 def init_from_path(value: str | Path) -> str:
     """``--init-from``'s file: ``value`` itself, or the file of the bundled style it names."""
-    from vidstyle.models.zoo import bundled_file, bundled_styles, closest_style_name, is_bundled_name
+    from vidstyle.models.zoo import bundled_file, bundled_styles, is_bundled_name
 
     styles = bundled_styles()
     if is_bundled_name(value):  # as --style: the bundled style, whatever the current folder holds
@@ -134,7 +134,7 @@ def init_from_path(value: str | Path) -> str:
     if not Path(value).exists() and (bundled := bundled_file(value)):  # a bundled file by name: light_mix
         return bundled
     if not Path(value).exists():
-        guess = closest_style_name(str(value), styles)
+        guess = closest_name(str(value), styles)
         if guess and not str(value).endswith(".safetensors"):
             raise VidstyleError(f"--init-from {value}: no such file or bundled style; did you mean {guess!r}?")
     return str(value)
