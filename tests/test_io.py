@@ -689,6 +689,11 @@ def test_an_mp4_cut_off_before_its_index_is_said_to_be_one(tmp_path):
     junk.write_bytes(b"not a video at all" * 100)
     with pytest.raises(VidstyleError, match="junk.mp4 is not a readable video file"):
         VideoDecoder(junk)
+    # FFmpeg's "Invalid data found when processing input" for an empty file too, as if damaged
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    with pytest.raises(VidstyleError, match=r"empty.mp4 cannot be read: it is empty \(0 bytes\)"):
+        VideoDecoder(empty)
 
 
 def test_standard_output_is_refused_with_its_own_reason():

@@ -688,6 +688,10 @@ def _mp4_index_problem(path: Path) -> str | None:
 def unreadable_video_error(path: Path, exc: Exception) -> VidstyleError:
     """The error for a file FFmpeg cannot open, saying why where it can be known."""
     problem = _mp4_index_problem(path)
+    with contextlib.suppress(OSError):
+        if not problem and Path(path).stat().st_size == 0:
+            # FFmpeg says "Invalid data found when processing input", as of a damaged file
+            problem = "it is empty (0 bytes): a copy or download that never started, or a file not yet written"
     if problem:
         return VidstyleError(f"{path} cannot be read: {problem}")
     return VidstyleError(f"{path} is not a readable video file ({error_text(exc)})")
