@@ -1771,6 +1771,24 @@ def test_an_out_that_is_no_safetensors_is_said_before_overwrite(data, tmp_path, 
                                        f"(my_style.safetensors), got {bare}\n")
 
 
+def test_an_earlier_runs_checkpoints_are_said_before_its_output(data, tmp_path, capsys):
+    """The same command again, for more steps, beside the model and checkpoints of a run that
+    ended: "already exists; pass --overwrite" sent the user to delete what --resume continues from."""
+    from vidstyle.cli import main
+
+    out = tmp_path / "model.safetensors"
+    out.write_bytes(b"the earlier run's model")
+    (tmp_path / "model.train").mkdir()
+    (tmp_path / "model.train" / "checkpoint_0000020.pt").write_bytes(b"its last checkpoint")
+    args = ["train", "--style", data["styles"][0], "--content", str(data["content"]), "-o", str(out)]
+    assert main(args) == 1
+    assert capsys.readouterr().err == (f"vidstyle: error: {tmp_path / 'model.train'} holds checkpoints of an earlier "
+                                       "run: --resume to continue it, or --overwrite to start afresh (which deletes "
+                                       "them and its previews)\n")
+    assert out.read_bytes() == b"the earlier run's model"
+    assert (tmp_path / "model.train" / "checkpoint_0000020.pt").exists()
+
+
 def test_resume_on_another_kind_of_device_is_refused_before_the_loss_scaler_fails(data, loss_weights, tmp_path):
     """--precision auto is fp32 on the CPU and fp16 (with a loss scaler) on a GPU: a CPU run
     resumed on a GPU passed the settings check, then failed inside GradScaler.load_state_dict

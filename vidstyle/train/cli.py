@@ -15,7 +15,7 @@ from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import split_commas
 from vidstyle.errors import printable
 from vidstyle.models.archs import ARCH_NAMES, LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
-from vidstyle.train.config import CROP_MODES, OptimizeConfig, TrainConfig
+from vidstyle.train.config import CROP_MODES, OptimizeConfig, TrainConfig, earlier_run_files
 
 
 def _add_loss_args(p: argparse.ArgumentParser, defaults, per_net_style_weight: bool = False) -> None:
@@ -207,6 +207,9 @@ def _check_train(args) -> dict:
     # the files after them, as before these checks came ahead of torch's import
     config = train_config(args)
     config.validate()
+    # an earlier run's checkpoints before its output, as train() says them: that message says
+    # what --resume and --overwrite do
+    earlier_run_files(config.work_dir(), config.resume, args.overwrite)
     # (a resumed run replaces its own earlier output)
     _check_files(args.out, [*args.style, args.init_from], args.overwrite or bool(args.resume), args.style,
                  content_folder=args.content)

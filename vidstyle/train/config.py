@@ -90,6 +90,40 @@ def check_content_folder(folder: str | Path) -> Path:
     return folder
 
 
+def numbered_checkpoints(work: Path) -> list[Path]:
+    """The run's own checkpoints in ``work`` (``checkpoint_<step>.pt``), oldest step first.
+
+    By the step's number, not the name's letters: a file a user put beside them
+    (``checkpoint_backup.pt``) sorted after every step, so --resume went back to it and the
+    clean-up deleted real checkpoints to keep it."""
+    from vidstyle.models.weights import CHECKPOINT_NAME
+
+    found = [p for p in work.glob("checkpoint_*.pt") if CHECKPOINT_NAME.fullmatch(p.name)]
+    return sorted(found, key=lambda p: int(p.stem.removeprefix("checkpoint_")))
+
+
+def earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[Path]:
+    """The checkpoints and previews an earlier run left in ``work``, which a fresh run (not
+    ``resume``) deletes with ``overwrite`` and refuses to start beside otherwise: its previews
+    would sit among this run's under the same names' pattern (a run stopped before its first
+    checkpoint leaves only those), its checkpoints could be what a later --resume continues.
+    Said before the output that such a run left (`vidstyle train` checks it first, without
+    torch): "OUT already exists; pass --overwrite" alone sent a user who came back for more
+    steps to delete the checkpoints that --resume continues from."""
+    if resume:
+        return []
+    checkpoints = numbered_checkpoints(work)  # not a checkpoint_backup.pt of the user's: --overwrite keeps it
+    previews = sorted(work.glob("preview_*.png"))
+    if checkpoints and not overwrite:
+        raise VidstyleError(f"{work} holds checkpoints of an earlier run: --resume to continue it, or "
+                            "--overwrite to start afresh (which deletes them and its previews)")
+    if previews and not overwrite:
+        shown = previews[0].name + (f" to {previews[-1].name}" if len(previews) > 1 else "")
+        raise VidstyleError(f"{work} holds previews of an earlier run ({shown}) and no checkpoint to --resume "
+                            "from: --overwrite to start afresh (which deletes them), or another --checkpoint-dir")
+    return [*checkpoints, *previews]
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (stored as ``train_config`` in the weights file)."""

@@ -40,8 +40,9 @@ from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable
 from vidstyle.models.archs import ARCH_NAMES
 from vidstyle.models.lossnets import SMOOTHED_BY_DEFAULT, LossNetwork, load_loss_network, loss_weights_file
 from vidstyle.models.transformer import BUILDERS, TransformerNet
-from vidstyle.models.weights import CHECKPOINT_NAME, arch_name, as_trained, save_model
-from vidstyle.train.config import TrainConfig, layer_weights_text, number_text
+from vidstyle.models.weights import arch_name, as_trained, save_model
+from vidstyle.train.config import (TrainConfig, earlier_run_files, layer_weights_text, number_text,
+                                   numbered_checkpoints)
 from vidstyle.train.data import (ContentImages, can_read, find_images, held_out_tensor, load_style_image,
                                  split_held_out, step_generator)
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
@@ -176,16 +177,6 @@ def _one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
 
 def _checkpoint_path(work: Path, step: int) -> Path:
     return work / f"checkpoint_{step:07d}.pt"
-
-
-def numbered_checkpoints(work: Path) -> list[Path]:
-    """The run's own checkpoints in ``work`` (``checkpoint_<step>.pt``), oldest step first.
-
-    By the step's number, not the name's letters: a file a user put beside them
-    (``checkpoint_backup.pt``) sorted after every step, so --resume went back to it and the
-    clean-up deleted real checkpoints to keep it."""
-    found = [p for p in work.glob("checkpoint_*.pt") if CHECKPOINT_NAME.fullmatch(p.name)]
-    return sorted(found, key=lambda p: int(p.stem.removeprefix("checkpoint_")))
 
 
 def latest_checkpoint(work: Path) -> Path | None:
@@ -587,25 +578,6 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
         raise
 
 
-def _earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[Path]:
-    """The checkpoints and previews an earlier run left in ``work``, which a fresh run (not
-    ``resume``) deletes with ``overwrite`` and refuses to start beside otherwise: its previews
-    would sit among this run's under the same names' pattern (a run stopped before its first
-    checkpoint leaves only those), its checkpoints could be what a later --resume continues."""
-    if resume:
-        return []
-    checkpoints = numbered_checkpoints(work)  # not a checkpoint_backup.pt of the user's: --overwrite keeps it
-    previews = sorted(work.glob("preview_*.png"))
-    if checkpoints and not overwrite:
-        raise VidstyleError(f"{work} holds checkpoints of an earlier run: --resume to continue it, or "
-                            "--overwrite to start afresh (which deletes them and its previews)")
-    if previews and not overwrite:
-        shown = previews[0].name + (f" to {previews[-1].name}" if len(previews) > 1 else "")
-        raise VidstyleError(f"{work} holds previews of an earlier run ({shown}) and no checkpoint to --resume "
-                            "from: --overwrite to start afresh (which deletes them), or another --checkpoint-dir")
-    return [*checkpoints, *previews]
-
-
 def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tuple[Path, int]],
            held: contextlib.ExitStack) -> TrainResult:
     """:func:`train`'s work; ``held`` keeps the checkpoint folder's lock until the caller is done."""
@@ -644,7 +616,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             lock_work()
             locked = True
     # an earlier run's checkpoints first: that message says what --resume and --overwrite do
-    earlier = _earlier_run_files(work, config.resume, overwrite)
+    earlier = earlier_run_files(work, config.resume, overwrite)
     # never one of the inputs, never a folder, never an existing file unless told (a resumed run
     # replaces its own earlier output), in an existing folder as stylize's outputs: checked now,
     # not after hours of training
