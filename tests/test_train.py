@@ -1862,6 +1862,17 @@ def test_more_photos_never_train_on_fewer_and_a_damaged_one_is_not_held_out(tmp_
     assert [p.name for p in held] == ["b.png"] and [p.name for p in train_files] == ["a.png", "c.png"]
 
 
+def test_a_single_photo_trained_on_and_scored_is_said(caplog):
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert split_held_out([Path("only.jpg")]) == ([Path("only.jpg")], [Path("only.jpg")])
+    assert "holds one photo: it is used for training as well, so the held-out losses are not measured on unseen " \
+           "photos" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        split_held_out([Path("a.jpg"), Path("b.jpg")])
+    assert caplog.text == ""
+
+
 def test_other_runs_folders_and_the_content_folder_as_checkpoint_folder(data, loss_weights, tmp_path):
     content = tmp_path / "photos"
     _write_images(content, 8, seed=3)
