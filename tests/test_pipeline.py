@@ -1137,33 +1137,31 @@ def test_progress_lines_say_how_far_a_run_is_where_no_bar_can_be_drawn():
 
 
 def test_the_bar_is_drawn_on_a_terminal_that_says_it_has_no_width(monkeypatch):
+    import io
     import os
+    import pty
 
     from vidstyle import pipeline
 
-    read, write = os.pipe()
+    main, side = pty.openpty()  # a terminal nobody sized: 0 columns, 0 rows
 
-    class Pty:  # a terminal nobody sized: os.get_terminal_size says 0 columns (here: a pipe, no size)
+    class Pty(io.StringIO):  # its size, and what is written kept here
         def isatty(self):
             return True
 
         def fileno(self):
-            return write
+            return side
 
-        def write(self, text):
-            return len(text)
-
-        def flush(self):
-            pass
-
+    terminal = Pty()
     try:
-        monkeypatch.setattr(pipeline.sys, "stderr", Pty())
+        monkeypatch.setattr(pipeline.sys, "stderr", terminal)
         bar = pipeline._progress_bar(10, True, "out.mp4")
-        assert bar is not None and bar.ncols == 80  # dynamic_ncols at width 0 drew nothing at all
         bar.close()
     finally:
-        os.close(read)
-        os.close(write)
+        os.close(main)
+        os.close(side)
+    # dynamic_ncols at width 0 drew nothing at all, and at 0 rows tqdm hid it as below the screen
+    assert bar.ncols == 80 and "out.mp4:   0%|" in terminal.getvalue()
 
 
 def test_the_command_line_picks_the_bar_lines_or_nothing(monkeypatch):

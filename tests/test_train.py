@@ -4,11 +4,13 @@ from __future__ import annotations
 import errno
 import importlib.util
 import json
+import io
 import os
 import re
 import shutil
 import logging
 import shlex
+import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -560,7 +562,6 @@ def test_kill_during_training_leaves_no_half_written_checkpoint(data, loss_weigh
     partial checkpoint or model is left, and the checkpoints written before it still resume."""
     import signal
     import subprocess
-    import sys
     import time
 
     out = tmp_path / "m.safetensors"
@@ -1181,7 +1182,6 @@ def test_optimize_refuses_a_panorama_too_long_and_says_what_to_do_when_memory_ru
 def test_train_command_works_without_the_video_dependencies(monkeypatch, capsys):
     """Training machines may lack PyAV: `vidstyle train` still parses; video commands explain."""
     import builtins
-    import sys
 
     from vidstyle import cli
 
@@ -1618,9 +1618,7 @@ def test_resume_compares_settings_as_they_take_effect():
 
 def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log(data, loss_weights, tmp_path, monkeypatch,
                                                                    capsys):
-    import io
     import re
-    import sys
 
     from tqdm import tqdm
 
@@ -1658,6 +1656,30 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log(data, loss_wei
     train(_config(data, loss_weights, tmp_path, steps=3, out=str(tmp_path / "bar.safetensors")), progress=True)
     assert "3/3" in terminal.getvalue() and "step/s" in terminal.getvalue()
     assert re.search(r"\r +\rvidstyle: warning: a photo\n", terminal.getvalue())
+
+
+def test_the_bar_is_drawn_on_a_terminal_that_says_it_has_no_width(data, loss_weights, tmp_path, monkeypatch):
+    """A pty nobody sized (`script`, some CI runners) says it is 0 columns wide: the bar drew
+    nothing there, and the run showed no progress at all (stylize's bar had the fix already)."""
+    import pty
+
+    main, side = pty.openpty()  # a new pty: 0 rows, 0 columns
+
+    class Pty(io.StringIO):  # its size, and what is written kept here
+        def isatty(self):
+            return True
+
+        def fileno(self):
+            return side
+
+    terminal = Pty()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    try:
+        train(_config(data, loss_weights, tmp_path, steps=3), progress=True)
+    finally:
+        os.close(main)
+        os.close(side)
+    assert "3/3" in terminal.getvalue() and "step/s" in terminal.getvalue()
 
 
 def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_weights, tmp_path, monkeypatch,
@@ -2170,7 +2192,6 @@ def test_windows_keeps_two_runs_out_of_one_checkpoint_folder_with_a_lock_file(da
     """Windows has no fcntl: two training runs given one checkpoint folder ran there together,
     deleting each other's checkpoints. There msvcrt.locking holds a lock file in the folder;
     the second run is refused as on Linux, and the file goes with the lock."""
-    import sys
 
     from vidstyle.io.files import LOCK_FILE_NAME, FolderReplaced, folder_lock
 
@@ -2204,7 +2225,6 @@ def test_a_run_that_fails_before_writing_anything_leaves_no_empty_folder_on_wind
     """Windows's lock is a file in the checkpoint folder: the folder the run made was still not
     empty when it was to be taken back, and a run that failed before its first checkpoint left it
     behind. The lock file goes first, then the folder; one the run did not make stays."""
-    import sys
 
     import vidstyle.train.loop as loop
     from vidstyle.io.files import LOCK_FILE_NAME
@@ -2233,7 +2253,6 @@ def test_windows_takes_either_lock_refusal_as_a_run_holding_the_folder(tmp_path,
     """msvcrt.locking refuses a byte another process holds with EACCES, or with EDEADLOCK when
     the C runtime tried again: either is a run using the folder. Another error (a file system
     without locks) runs unlocked, as flock's does."""
-    import sys
 
     from vidstyle.io.files import folder_lock
 

@@ -25,7 +25,7 @@ from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
-from os import PathLike, fspath, get_terminal_size, sep
+from os import PathLike, fspath, sep
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -45,6 +45,7 @@ from vidstyle.io.files import (OUTPUT_FORMATS, atomic_output, check_input, check
                                remove_empty_folders, same_file)
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
+from vidstyle.terminal import terminal_bar
 
 log = logging.getLogger("vidstyle")
 
@@ -856,16 +857,9 @@ def _progress_bar(total: int | None, enabled: bool, label: str):
     """A tqdm bar on stderr, only when asked for and stderr is a terminal."""
     if callable(enabled) or not (enabled and sys.stderr.isatty()):
         return None
-    from tqdm import tqdm
-
-    try:  # a terminal that says it is 0 columns wide (a pty nobody sized) would get no bar at all
-        sized = get_terminal_size(sys.stderr.fileno()).columns > 0
-    except (OSError, ValueError):
-        sized = False
     # smoothing: the rate and time left from the last ~20 frames' pace, not the last few frames'
     # (on a busy machine those swing by half)
-    return tqdm(total=total, unit="frame", desc=printable(label), file=sys.stderr, leave=False, smoothing=0.05,
-                **({"dynamic_ncols": True} if sized else {"ncols": 80}))
+    return terminal_bar(total=total, unit="frame", desc=printable(label), leave=False, smoothing=0.05)
 
 
 class ProgressLines:

@@ -706,10 +706,10 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                                           dtype, names=[m["name"] for m in style_meta]))
     bar = None
     if progress and sys.stderr.isatty():
-        from tqdm import tqdm
+        from vidstyle.terminal import terminal_bar
 
         # a tqdm bar, so that warnings written with tqdm.write clear it rather than cut into it
-        bar = tqdm(total=config.steps, initial=start, unit="step", file=sys.stderr, dynamic_ncols=True)
+        bar = terminal_bar(total=config.steps, initial=start, unit="step")
     lines = progress and bar is None
     t0 = next_line = time.perf_counter()  # the first step gets a line: the log shows the run has begun
     images = 0

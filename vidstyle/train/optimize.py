@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from vidstyle.device import is_out_of_memory, resolve_device
-from vidstyle.errors import VidstyleError, first_line
+from vidstyle.errors import VidstyleError, first_line, printable
 from vidstyle.frames import resize_rgba, tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
 from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, keeps_transparency, write_image
@@ -149,10 +149,10 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     losses = build_losses(net, [style], content_layers, style_layers)
     bar = None
     if progress:
-        from tqdm import tqdm
+        from vidstyle.terminal import terminal_bar
 
-        bar = tqdm(total=max_evaluations(config.steps, config.optimizer), unit="eval", desc=output.name,
-                   dynamic_ncols=True, leave=False)
+        bar = terminal_bar(total=max_evaluations(config.steps, config.optimizer), unit="eval",
+                           desc=printable(output.name), leave=False)
     try:
         result, parts = optimize_image(photo, losses, steps=config.steps, optimizer=config.optimizer, lr=config.lr,
                                        init=config.init, content_weight=config.content_weight,
