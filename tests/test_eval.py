@@ -358,6 +358,12 @@ def vgg_weights(tmp_path_factory) -> Path:
     return path
 
 
+#: The shorter side the tests' style scores are taken at, not the default 256: the arithmetic does not
+#: depend on the size, and each pass of the loss network (VGG16 to relu4_3) costs by the pixel; at 48
+#: px the deepest taps still see 6x10 positions of a 16:9 frame
+SCORE_SIZE = 48
+
+
 def _painting(tmp_path: Path) -> Path:
     import cv2
 
@@ -374,10 +380,8 @@ def test_style_scorer_scores(tmp_path, scene, vgg_weights):
 
     _, frames, stylized = scene
     painting = _painting(tmp_path)
-    # 96 px, not the default 256: the arithmetic does not depend on the size, and the loss
-    # network's passes were a minute of the suite
-    scorer = StyleScorer(painting, weights=vgg_weights, size=96)
-    itself = load_image(painting, short_side=96)  # the scale the painting is scored at
+    scorer = StyleScorer(painting, weights=vgg_weights, size=SCORE_SIZE)
+    itself = load_image(painting, short_side=SCORE_SIZE)  # the scale the painting is scored at
     assert scorer.style([itself]) < 1e-6  # the painting against itself
     assert scorer.style([frames[0]]) > 0.05
     assert scorer.style([frames[0], itself]) == pytest.approx(scorer.style([frames[0]]) / 2, rel=1e-5)
@@ -402,8 +406,8 @@ def test_the_input_style_loss_is_the_inputs_and_the_style_loss_the_stylizations(
 
     _, frames, _ = scene
     painting = _painting(tmp_path)
-    scorer = StyleScorer(painting, weights=vgg_weights, size=96)
-    itself = load_image(painting, short_side=96)
+    scorer = StyleScorer(painting, weights=vgg_weights, size=SCORE_SIZE)
+    itself = load_image(painting, short_side=SCORE_SIZE)
     h, w = itself.shape[:2]
     src = cv2.resize(frames[0], (w, h), interpolation=cv2.INTER_AREA)  # the painting's shape, for the pair
     scores = scorer.scores([itself], [src])
@@ -417,7 +421,7 @@ def test_a_malformed_frame_to_score_is_named_stylized_or_input(tmp_path, scene, 
     from vidstyle.eval import StyleScorer
 
     _, frames, _ = scene
-    scorer = StyleScorer(_painting(tmp_path), weights=vgg_weights, size=96)
+    scorer = StyleScorer(_painting(tmp_path), weights=vgg_weights, size=SCORE_SIZE)
     with pytest.raises(VidstyleError, match=r"^stylized frames must be uint8 RGB"):
         scorer.score_pair(frames[0].astype(np.float32), frames[0])
     with pytest.raises(VidstyleError, match=r"^input frames must be uint8 RGB"):
@@ -428,11 +432,10 @@ def test_a_malformed_frame_to_score_is_named_stylized_or_input(tmp_path, scene, 
 
 @pytest.fixture
 def small_style_scores(monkeypatch):
-    """Style scores at 96 px instead of 256 (the arithmetic does not depend on the size, and the
-    loss network's passes at 256 px were half a minute of each test)."""
+    """Style scores at :data:`SCORE_SIZE` instead of 256, for code that makes its own StyleScorer."""
     from vidstyle.eval import StyleScorer
 
-    monkeypatch.setitem(StyleScorer.__init__.__kwdefaults__, "size", 96)
+    monkeypatch.setitem(StyleScorer.__init__.__kwdefaults__, "size", SCORE_SIZE)
 
 
 def test_cli_eval_with_painting(tmp_path, scene, vgg_weights, monkeypatch, small_style_scores, cli):
