@@ -478,10 +478,17 @@ def test_shared_clip_audio_is_copied_packet_for_packet(tmp_path, style, stylize,
     assert copied == original[: len(copied)]  # the same bytes: no re-encode
 
 
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """A clip long enough to be mid-run when a signal comes, read (never written) by each signal's
+    run: made once, not once a signal."""
+    return make_video(tmp_path_factory.mktemp("long") / "in.mp4", frames=150, size=(320, 240), pattern="noise")
+
+
 @pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
-def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
-    src = make_video(tmp_path / "in.mp4", frames=150, size=(320, 240), pattern="noise")
-    out = tmp_path / "out.mp4"
+def test_signal_mid_run_leaves_nothing(tmp_path, style, long_clip, signum, code):
+    src, out = long_clip, tmp_path / "out.mp4"
+    before = src.stat()
     proc = subprocess.Popen([sys.executable, "-m", "vidstyle", "stylize", str(src), "-o", str(out), "--style",
                              str(style), "--device", "cpu", "--batch", "1", "--quiet"], cwd=ROOT,
                             stderr=subprocess.PIPE, text=True, preexec_fn=foreground_signals,
@@ -500,7 +507,10 @@ def test_signal_mid_run_leaves_nothing(tmp_path, style, signum, code):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    assert list(tmp_path.iterdir()) == []  # nothing beside the output (no .partial), no output
+    assert sorted(p.name for p in src.parent.iterdir()) == ["in.mp4"]  # nor beside the input
+    after = src.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)  # the input untouched
     assert "Traceback" not in proc.stderr.read()
 
 
