@@ -90,7 +90,9 @@ def test_export_refuses_to_overwrite_and_wrong_suffix(tmp_path, monkeypatch):
 
     from vidstyle.errors import VidstyleError
 
-    model = light_net()
+    # what is refused and kept is the file's handling, whatever the network: a tiny one exports in
+    # under half light_net's time (1.9 against 4.8 s, measured), and three exports are made here
+    model = TransformerNet((8, 16), num_residual=1).eval()
     path = export_onnx(model, tmp_path / "n.onnx")
     with pytest.raises(VidstyleError):
         export_onnx(model, path)
