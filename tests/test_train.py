@@ -1466,9 +1466,12 @@ def test_crop_sizes_the_network_cannot_take_are_refused_up_front(data, loss_weig
 
 
 def test_style_names_must_be_usable_in_a_blend_and_unique(data, loss_weights, tmp_path):
-    for name in ("bad,name=1", "a:b", " "):
+    for name in ("bad,name=1", "a:b"):
         with pytest.raises(VidstyleError, match="cannot be used in a blend"):
             _config(data, loss_weights, tmp_path, style_meta=[{"name": name}]).validate()
+    # (a blank one was "style name '' cannot be used in a blend: give one without ',', '=' or ':'")
+    with pytest.raises(VidstyleError, match="^a style name cannot be blank: give one with --style-name, or leave"):
+        _config(data, loss_weights, tmp_path, style_meta=[{"name": " "}]).validate()
     with pytest.raises(VidstyleError, match="must be unique"):
         _config(data, loss_weights, tmp_path, styles=data["styles"][:2],
                 style_meta=[{"name": "same"}, {"name": "same"}]).validate()

@@ -302,7 +302,10 @@ class TrainConfig:
             raise VidstyleError("style metadata must have one entry per --style")
         names = [m["name"] for m in self.styles_metadata()]
         for name in names:  # the blend syntax file.safetensors:a=0.7,b=0.3 must be able to name it
-            if not name.strip() or any(c in name for c in ",=:"):
+            if not name.strip():
+                raise VidstyleError("a style name cannot be blank: give one with --style-name, or leave it out "
+                                    "for the painting's file name")
+            if any(c in name for c in ",=:"):
                 raise VidstyleError(f"style name {name!r} cannot be used in a blend (file:a=0.7,b=0.3): give one "
                                     "without ',', '=' or ':' with --style-name")
         if len(set(names)) != len(names):
