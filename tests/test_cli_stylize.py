@@ -1356,6 +1356,27 @@ def test_names_and_headers_reach_the_terminal_escaped_never_as_control_character
     assert _terminal_safe(r.stderr) and r"\rvidstyle: ok" in r.stderr.splitlines()[-1], r.stderr
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x08", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9b",
+                                  "\u061c", "\u200e", "\u200f", "\u2028", "\u2029", "\u202a", "\u202e",
+                                  "\u2066", "\u2069"])
+def test_every_character_a_terminal_acts_on_is_shown_as_its_escape(char):
+    """Each control, bidirectional override or line separator a name may hold reaches a message as
+    its Python escape: a U+2028 in a file name ended the line there in a terminal that honours it
+    (and in Python's own splitlines), the rest of the name read as a line of its own."""
+    from vidstyle.errors import printable
+
+    shown = printable(f"clip{char}name.mp4")
+    assert shown == "clip" + char.encode("unicode_escape").decode("ascii") + "name.mp4"
+    assert len(shown.splitlines()) == 1 and char not in shown
+
+
+def test_ordinary_letters_of_any_script_reach_a_message_as_they_are():
+    from vidstyle.errors import printable
+
+    for text in ("Café Été.mp4", "東京の夜.mkv", "Москва 2024.mov", "ملف.mp4", "\U0001f3ac clip.webm", "a\u00a0b"):
+        assert printable(text) == text
+
+
 def test_a_kill_ends_the_process_with_its_exception_still_held(monkeypatch):
     """The process ends inside the handler of the kill's SystemExit, the exception held: letting
     it go first freed the stopped run's objects, which once hung the process after 'terminated
