@@ -859,6 +859,30 @@ def test_paths_too_long_for_the_file_system_are_refused_before_any_work(tmp_path
     assert check_output_file(tmp_path / ("a" * (NAME_MAX - 4) + ".mp4")).name.startswith("a")  # the longest allowed
 
 
+def test_a_path_of_exactly_path_max_bytes_is_refused_as_the_system_refuses_it(tmp_path):
+    """PATH_MAX counts the closing NUL: the system refuses a path of PATH_MAX bytes, and takes one a
+    byte shorter; vidstyle's check draws the line at the same byte."""
+    import errno
+
+    from vidstyle.io.files import check_input
+
+    def path_of(size: int) -> Path:
+        folder = tmp_path.joinpath(*["ab"] * ((size - len(str(tmp_path))) // 3 - 2))
+        return folder / ("x" * (size - len(str(folder)) - 1))
+
+    at_limit, below = path_of(PATH_MAX), path_of(PATH_MAX - 1)
+    assert (len(os.fsencode(at_limit)), len(os.fsencode(below))) == (PATH_MAX, PATH_MAX - 1)
+    with pytest.raises(OSError) as refused:
+        os.stat(at_limit)
+    assert refused.value.errno == errno.ENAMETOOLONG
+    with pytest.raises(FileNotFoundError):  # taken: only missing
+        os.stat(below)
+    with pytest.raises(VidstyleError, match=rf"^input: the path is too long \({PATH_MAX} bytes; at most {PATH_MAX - 1}\)"):
+        check_input(at_limit)
+    with pytest.raises(VidstyleError, match="^input file not found"):  # past the length check
+        check_input(below)
+
+
 def test_a_path_too_long_for_windows_is_refused_up_front_where_long_paths_are_off(tmp_path, monkeypatch):
     """Windows takes at most 259 characters (MAX_PATH) unless long paths are enabled: a longer
     output failed later with a raw error. Where it cannot tell (no winreg, as here) long paths
