@@ -2481,6 +2481,33 @@ def test_a_plain_pickle_given_as_a_checkpoint_is_refused_without_torchs_warning_
     assert not [str(w.message) for w in recwarn if "pickle protocol" in str(w.message)]
 
 
+class _RunsCodeWhenUnpickled:
+    """Unpickled, makes the folder it names: what a file that runs its pickled code would do."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+
+    def __reduce__(self):
+        return os.mkdir, (self.folder,)
+
+
+def test_a_checkpoint_or_flow_weights_file_never_runs_its_pickled_code(tmp_path):
+    """A downloaded --resume checkpoint or --flow-weights file is read as tensors and plain values
+    only: one whose pickle calls a function is refused, and the function never runs."""
+    from vidstyle.flow.estimate import RAFTFlow
+    from vidstyle.train.loop import _load_checkpoint, build_network
+
+    ran = tmp_path / "ran"
+    hostile = tmp_path / "hostile.pt"
+    torch.save({"step": 1, "model": _RunsCodeWhenUnpickled(ran)}, hostile)
+    net = build_network("light", 1)
+    with pytest.raises(VidstyleError, match="not a vidstyle training checkpoint"):
+        _load_checkpoint(hostile, net, torch.optim.Adam(net.parameters()), torch.amp.GradScaler("cpu", enabled=False))
+    with pytest.raises(VidstyleError, match="not a PyTorch weights file"):
+        RAFTFlow(hostile, device="cpu")
+    assert not ran.exists()
+
+
 def test_optimize_says_the_file_it_wrote_with_control_characters_escaped(tmp_path, cli, monkeypatch):
     """The 'wrote' line echoed the output's name raw (every other command's lines escape it)."""
     import vidstyle.train.optimize as optimize
