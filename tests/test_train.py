@@ -1465,6 +1465,34 @@ def test_crop_sizes_the_network_cannot_take_are_refused_up_front(data, loss_weig
     _config(data, loss_weights, tmp_path, image_size=100, arch="standard").validate()  # a multiple of 4 suffices
 
 
+@pytest.mark.parametrize("arch", ["light", "light-full", "light-s4", "light-aa", "standard", "light-aa-down",
+                                  "light-aa-up"])
+def test_every_arch_takes_the_crop_sizes_its_network_takes_and_no_others(data, loss_weights, tmp_path, arch):
+    """--image-size is checked before torch is imported, from a table of each network's multiple:
+    an entry other than the network's own refused sizes it takes, or let through crops it cannot."""
+    from vidstyle.models.archs import ARCH_NAMES
+    from vidstyle.train.loop import build_network
+
+    assert arch in ARCH_NAMES
+    multiple = build_network(arch, 1).size_multiple
+    _config(data, loss_weights, tmp_path, arch=arch, image_size=25 * multiple).validate()
+    with pytest.raises(VidstyleError, match=f"must be a multiple of {multiple} for --arch {arch}"):
+        _config(data, loss_weights, tmp_path, arch=arch, image_size=25 * multiple + multiple // 2).validate()
+
+
+def test_the_loss_networks_default_layers_weigh_one_each_and_given_layers_are_kept():
+    """Left out, --content-layers and --style-layers are the loss network's own, each style layer
+    weighing 1; given, they are used as given."""
+    from vidstyle.models.archs import LOSS_NETWORKS
+
+    base = dict(styles=["a.jpg"], content="photos", out="o.safetensors")
+    for name in LOSS_NETWORKS:
+        content, style = TrainConfig(**base, loss_net=name).layers()
+        assert content and style and set(style.values()) == {1.0}
+    given = TrainConfig(**base, loss_net="vgg16_hed", content_layers=["relu2_2"], style_layers={"relu1_2": 0.5})
+    assert given.layers() == (["relu2_2"], {"relu1_2": 0.5})
+
+
 def test_style_names_must_be_usable_in_a_blend_and_unique(data, loss_weights, tmp_path):
     for name in ("bad,name=1", "a:b"):
         with pytest.raises(VidstyleError, match="cannot be used in a blend"):
