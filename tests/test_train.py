@@ -628,6 +628,29 @@ def test_typos_that_would_take_all_the_memory_or_overflow_are_refused(data, tmp_
                       tmp_path / "o.png")
 
 
+def test_optimize_settings_out_of_range_are_refused_and_those_at_the_bounds_taken():
+    """vidstyle optimize's own bounds, each said in one line before any work: a seed torch cannot
+    take, a painting too large to hold, weights that only overflow L-BFGS, or all at 0 (nothing
+    to optimise); a weight of 0 (no smoothing, say) and each bound itself are taken."""
+    from vidstyle.train.config import MAX_LOSS_WEIGHT, MIN_OPTIMIZE_SIZE, OptimizeConfig
+
+    base = dict(style="a.jpg", content="b.jpg")
+    for options, message in (({"image_size": MIN_OPTIMIZE_SIZE - 1}, "--image-size must be at least"),
+                             ({"style_size": 4097}, "--style-size must be at most 4096"),
+                             ({"image_size": 4097}, "--image-size must be at most 4096"),
+                             ({"seed": -1}, "--seed must be between"),
+                             ({"style_weight": 1e30}, "--style-weight must be a number from 0 to"),
+                             ({"tv_weight": -1.0}, "--tv-weight must be a number from 0 to"),
+                             ({"content_weight": float("nan")}, "--content-weight must be a number from 0 to"),
+                             ({"content_weight": 0, "style_weight": 0, "tv_weight": 0}, "every loss weight is 0")):
+        with pytest.raises(VidstyleError, match=message):
+            OptimizeConfig(**base, **options).validate()
+    for options in ({"image_size": MIN_OPTIMIZE_SIZE, "style_size": MIN_OPTIMIZE_SIZE},
+                    {"image_size": 4096, "style_size": 4096}, {"tv_weight": 0.0, "content_weight": 0.0},
+                    {"style_weight": MAX_LOSS_WEIGHT}, {"seed": 2 ** 63 - 1}, {"lr": 10.0}):
+        OptimizeConfig(**base, **options).validate()
+
+
 def test_a_second_content_folder_is_refused_not_dropped(tmp_path, capsys):
     """--style repeats (a multi-style network), --content does not: given twice, argparse would
     train on the last folder alone, without a word."""
