@@ -1104,6 +1104,22 @@ def test_weights_of_another_kind_and_a_header_nested_past_any_depth_are_clear_er
         read_info(deep)
 
 
+def test_weights_stored_as_bfloat16_load_as_the_floats_they_are(tmp_path):
+    """A model converted to bfloat16 (BF16 in its header, as a float type) is read as its
+    floats, not refused as weights of another kind."""
+    good = tmp_path / "good.safetensors"
+    model = tiny()
+    save_model(good, model, [{"name": "s"}])
+    with safe_open(str(good), framework="pt") as f:
+        metadata = f.metadata()
+    state = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in load_file(str(good)).items()}
+    bf16 = tmp_path / "bf16.safetensors"
+    save_file(state, str(bf16), metadata=metadata)
+    loaded = load_model(bf16)[0].state_dict()
+    for k, v in state.items():
+        assert torch.equal(loaded[k], v.float() if v.is_floating_point() else v), k
+
+
 def test_a_header_asking_for_a_huge_network_is_refused_before_it_is_built(tmp_path, monkeypatch):
     """A 200 KB file whose header asked for 20000 channels in 40 residual blocks was built before
     its weights were compared: 6.8 GB resident and a minute before the allocator gave up (without a
