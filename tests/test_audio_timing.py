@@ -153,14 +153,20 @@ def test_copied_sound_timed_in_milliseconds_is_timed_to_the_sample(tmp_path, nam
     rounded durations.)"""
     src = make_sound_video(tmp_path / name, codec)
     begins, heard, rate = decoded_sound(src)  # the input as players play it
+    with av.open(str(src)) as container:
+        last_packet = [p for p in container.demux(container.streams.audio[0]) if p.pts is not None][-1]
     out = tmp_path / f"out{output}"
     for start in (None, 0.5):
         stylize(src, out, start=start)
         with av.open(str(out)) as container:
             stream = container.streams.audio[0]
             assert stream.codec_context.name == {"libopus": "opus"}.get(codec, codec)  # copied
-            times = [p.pts for p in container.demux(stream) if p.pts is not None]
-        assert len(set(np.diff(times))) == 1  # every packet as long as it is
+            packets = [p for p in container.demux(stream) if p.pts is not None]
+        assert len(set(np.diff([p.pts for p in packets]))) == 1  # every packet as long as it is
+        # the last too, which nothing follows to say where it ends (it lasted 21 samples, its
+        # duration in milliseconds taken for samples, and the sound ended 21 ms short)
+        ends = packets[-1].duration * packets[-1].time_base
+        assert abs(ends - last_packet.duration * last_packet.time_base) <= last_packet.time_base
     at = round((first_kept(src, 0.5) - begins) * rate) + RATE // 4  # what is heard a quarter second in
     placed, sound, _ = decoded_sound(out)
     assert round(placed * rate) + int(np.argmax(np.correlate(sound, heard[at:at + 2400], "valid"))) == RATE // 4
