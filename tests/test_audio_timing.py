@@ -143,14 +143,14 @@ def test_copied_sound_of_a_segment_starting_on_a_packet_has_only_the_packet_befo
 
 
 @pytest.mark.parametrize("name, codec, output", [("in.flv", "aac", ".mp4"), ("in.webm", "libopus", ".mp4"),
-                                                  ("in.mkv", "pcm_s16le", ".mov")])
+                                                  ("in.mkv", "pcm_s16le", ".mov"), ("in.mkv", "pcm_s24le", ".mov")])
 def test_copied_sound_timed_in_milliseconds_is_timed_to_the_sample(tmp_path, name, codec, output):
     """FLV and WebM time each packet to the millisecond: AAC's 1024 samples (21.33 ms) came 21 or
     22 ms apart, and copied so into an MP4, whose sample table keeps each packet's own length,
     the track said 1008 and 1056 samples a packet, and a segment's sound began up to 24 samples
     (half a millisecond) off where the input plays it against the start's frame; Opus's first
     packet, at -6.5 ms, likewise. (PCM's packets say their length in bytes, not in Matroska's
-    rounded durations.)"""
+    rounded durations; 24-bit PCM's in 3 bytes a sample, where it decodes to 4.)"""
     src = make_sound_video(tmp_path / name, codec)
     begins, heard, rate = decoded_sound(src)  # the input as players play it
     with av.open(str(src)) as container:
