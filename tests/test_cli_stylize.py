@@ -296,6 +296,22 @@ def test_truncated_input_is_stylized_with_a_warning(tmp_path, style, stylize, ca
     assert "could be decoded" not in caplog.text
 
 
+def test_a_duration_past_the_end_of_the_input_is_said(tmp_path, style, stylize, caplog):
+    """--duration 25 of a 10 s clip stopped at its end without a word: the output shorter than
+    asked for, and nothing saying so. A truncated file says that instead; a duration that the
+    input fills, or one ending inside its last frame, says nothing."""
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(64, 48))  # 1 s
+    assert stylize(src, tmp_path / "o.mp4", style, "--quiet", "--temporal", "off", "--start", "0.5",
+                   "--duration", "3").returncode == 0
+    assert "in.mp4 ends before the 3 s asked for (--duration): the output lasts 0.50 s" in caplog.text
+    assert probe(tmp_path / "o.mp4").frames == 12
+    for duration in ("1", "0.99"):
+        caplog.clear()
+        assert stylize(src, tmp_path / f"o{duration}.mp4", style, "--quiet", "--temporal", "off",
+                       "--duration", duration).returncode == 0
+        assert "asked for" not in caplog.text
+
+
 def test_the_cut_off_audio_packet_of_a_truncated_file_is_not_copied(tmp_path, style, stylize, caplog):
     """A truncated MP4's last AAC packet, flagged corrupt by the demuxer, was copied: the output's
     sound then ended in a packet no player decodes (review, 28th session)."""

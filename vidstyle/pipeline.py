@@ -1140,6 +1140,8 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     shortfall = decoder.shortfall(encoder.frames)
     if shortfall:
         log.warning("%s", shortfall)
+    elif note := decoder.ended_before_duration():
+        log.warning("%s", note)
     if matte is not None and matte.ended_before(last_mixed[0]):
         cut = matte.cut_short()  # a file cut short is not a matte made shorter
         log.warning("the mask %s ends at %.2f s, before the video: its last frame was held for the rest%s",

@@ -1660,6 +1660,18 @@ class VideoDecoder:
         return (f"only {frames} of the about {expected} frames of {self.path.name} could be decoded "
                 "(truncated or damaged file?)")
 
+    def ended_before_duration(self) -> str | None:
+        """A note when the video ended before the segment's end that a duration asked for (a
+        `--duration 25` from a 10 s clip), else None: the output is that much shorter, which no
+        other line says (a file cut short says so in :meth:`shortfall` instead)."""
+        if self._end is None or self._passed_end or self._reached is None:
+            return None
+        if self._reached >= self._end - 1 / self._rate:  # the last frame reaches into the end asked for
+            return None
+        begin = self._start if self._start is not None else self._stream_start
+        return (f"{self.path.name} ends before the {float(self._end - begin):.4g} s asked for (--duration): the "
+                f"output lasts {float(self._reached - begin):.2f} s")
+
     def _past_end(self, packet: av.Packet) -> bool:
         """Whether an audio or subtitle ``packet`` begins at or after the segment's end."""
         return self._end is not None and packet.pts is not None and packet.pts * packet.time_base >= self._end
