@@ -1048,6 +1048,10 @@ def test_a_mistyped_option_is_named_with_the_option_it_likely_meant(capsys):
                        (["styles", "--verbsoe"], "--verbsoe: did you mean --verbose? (see vidstyle styles --help)"),
                        # an abbreviation argparse takes is no mistake
                        (["stylize", "in.mp4", "-o", "x.mp4", "--temporal-str", "0.5"],
+                        "required: --style (see vidstyle stylize --help)"),
+                       # a word with a space is a value to argparse however it starts: the input
+                       # here, which was said to be "no option"
+                       (["stylize", "-my clip.mp4", "-o", "x.mp4"],
                         "required: --style (see vidstyle stylize --help)")):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)

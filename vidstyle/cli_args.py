@@ -199,8 +199,8 @@ class Parser(argparse.ArgumentParser):
         for word in words:
             if word == "--":
                 break  # what follows is a value however it looks
-            if not word.startswith("-") or word == "-" or self._negative_number_matcher.match(word):
-                continue
+            if not word.startswith("-") or word == "-" or self._negative_number_matcher.match(word) or " " in word:
+                continue  # as argparse takes them: a value or an input (`"-my clip.mp4"`), not an option
             name = word.split("=", 1)[0]
             if not (any(o.startswith(name) for o in longs) if name.startswith("--")
                     else name[:2] in options):  # -ofile: -o with its value
