@@ -46,6 +46,14 @@ def test_a_video_given_as_an_image_is_said_to_be_one(tmp_path):
         read_image(tmp_path / "notes.png")
 
 
+def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
+    """As an empty video is (a copy or download that never started): Pillow's "cannot identify
+    image file" was all a photo, a painting or stylize's still image of 0 bytes got."""
+    (tmp_path / "empty.jpg").touch()
+    with pytest.raises(VidstyleError, match=r"cannot read image .*empty.jpg: it is empty \(0 bytes\)"):
+        read_image(tmp_path / "empty.jpg")
+
+
 def test_an_image_past_pillows_bomb_limit_is_a_clear_error(tmp_path, monkeypatch):
     path = tmp_path / "huge.png"
     Image.fromarray(np.zeros((200, 300, 3), np.uint8)).save(path)

@@ -26,7 +26,7 @@ from av.video.reformatter import Interpolation
 
 from vidstyle.config import check_hdr_mode
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import check_input, ffmpeg_path, file_identity
+from vidstyle.io.files import check_input, empty_file_problem, ffmpeg_path, file_identity
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
 from vidstyle.io.images import oversized_frames_error
 from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, MIN_SEQUENCE_FPS, find_sequence, ntsc_rate, sequence_fps
@@ -687,11 +687,7 @@ def _mp4_index_problem(path: Path) -> str | None:
 
 def unreadable_video_error(path: Path, exc: Exception) -> VidstyleError:
     """The error for a file FFmpeg cannot open, saying why where it can be known."""
-    problem = _mp4_index_problem(path)
-    with contextlib.suppress(OSError):
-        if not problem and Path(path).stat().st_size == 0:
-            # FFmpeg says "Invalid data found when processing input", as of a damaged file
-            problem = "it is empty (0 bytes): a copy or download that never started, or a file not yet written"
+    problem = _mp4_index_problem(path) or empty_file_problem(path)
     if problem:
         return VidstyleError(f"{path} cannot be read: {problem}")
     return VidstyleError(f"{path} is not a readable video file ({error_text(exc)})")

@@ -133,6 +133,15 @@ def not_a_file_error(path: str | Path, what: str) -> VidstyleError:
     return VidstyleError(f"{what} is {kind}, not a file: {path}" if kind else f"{what} not found: {path}")
 
 
+def empty_file_problem(path: str | Path) -> str | None:
+    """Why a file that FFmpeg or Pillow cannot read cannot be, where it is empty: they say it as a
+    damaged file ("Invalid data found when processing input", "cannot identify image file"). Else None."""
+    with contextlib.suppress(OSError):
+        if Path(path).stat().st_size == 0:
+            return "it is empty (0 bytes): a copy or download that never started, or a file not yet written"
+    return None
+
+
 def check_file(path: str | Path, what: str) -> Path:
     """``path`` as a Path when it is a file; else :func:`not_a_file_error`'s one line, naming it
     as ``what``."""

@@ -60,8 +60,10 @@ def open_image(path: str | Path, with_alpha: bool = False):
     except Image.DecompressionBombError as exc:
         raise VidstyleError(f"cannot read image {path}: too large ({exc})") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        from vidstyle.io.files import VIDEO_SUFFIXES
+        from vidstyle.io.files import VIDEO_SUFFIXES, empty_file_problem
 
+        if isinstance(exc, UnidentifiedImageError) and (problem := empty_file_problem(path)):
+            raise VidstyleError(f"cannot read image {path}: {problem}") from exc
         if isinstance(exc, UnidentifiedImageError) and path.suffix.lower() in VIDEO_SUFFIXES:
             # a clip given as a painting or a photo: said as such, not "cannot identify image file"
             raise VidstyleError(f"cannot read image {path}: it is a video file, not an image") from exc
