@@ -1762,3 +1762,26 @@ def test_frames_further_apart_than_the_declared_rate_are_written(tmp_path):
         enc.write(pattern_frame(i, (64, 48)), pts=t, duration=40)
     enc.finish()
     assert frame_times(out) == [Fraction(t, 1000) for t in times]
+
+
+@pytest.mark.parametrize("start", [None, 0.5])
+def test_an_audio_track_of_a_codec_ffmpeg_does_not_know_is_dropped_with_a_warning(tmp_path, caplog, start):
+    """An .mkv track whose CodecID FFmpeg does not know has no codec context in PyAV: it can be
+    neither copied nor re-encoded, and ended the run with "AttributeError: 'NoneType' object has
+    no attribute" (review, 53rd session). It is dropped, said once, and the picture stylized."""
+    from videos import make_sound_video
+    from vidstyle.pipeline import stylize_video
+
+    made = make_sound_video(tmp_path / "made.mkv", "libopus")
+    src = tmp_path / "in.mkv"
+    src.write_bytes(made.read_bytes().replace(b"A_OPUS", b"A_OPUX"))  # a codec of FFmpeg's none
+    with av.open(str(src)) as container:
+        assert container.streams.audio[0].codec_context is None
+    out = tmp_path / "out.mkv"
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        stylize_video(src, out, style=Identity(), temporal="off", progress=False, start=start)
+    said = [r.getMessage() for r in caplog.records if "audio track" in r.getMessage()]
+    assert said == ["dropping audio track 0 of in.mkv: its codec is unknown to this FFmpeg, so it can be neither "
+                    "copied nor re-encoded"]
+    info = probe(out)
+    assert info.frames == 48 - (12 if start else 0) and info.audio == []

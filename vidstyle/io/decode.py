@@ -586,6 +586,13 @@ def picture_streams(container: av.container.InputContainer) -> list:
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
+def audio_tracks(container: av.container.InputContainer) -> tuple:
+    """The container's audio streams that FFmpeg knows the codec of, the tracks vidstyle copies
+    or re-encodes: one it does not (an .mkv's unknown CodecID, which PyAV gives no codec context)
+    can be neither, and ended the run with "AttributeError: 'NoneType' object has no attribute"."""
+    return tuple(s for s in container.streams.audio if s.codec_context is not None)
+
+
 def stream_frame_rate(container: av.container.InputContainer, video) -> Fraction:
     """The frame rate of ``video`` (a stream of ``container``) as vidstyle plays it: the average,
     else FFmpeg's guess, else the stream's base rate, else 25; an NTSC rate its container declares
@@ -976,7 +983,12 @@ class VideoDecoder:
         # FFmpeg's frame and slice threading: decoding keeps up with the network.
         video.codec_context.thread_type = "AUTO"
         self._context = alpha_decoder(video)
-        self._audio = tuple(container.streams.audio)
+        self._audio = audio_tracks(container)
+        if self.announce:
+            for k, stream in enumerate(container.streams.audio):
+                if stream not in self._audio:
+                    log.warning("dropping audio track %d of %s: its codec is unknown to this FFmpeg, so it can be "
+                                "neither copied nor re-encoded", k, self.path.name)
         self._subtitles = tuple(container.streams.subtitles)
         self._looked_back = False  # the subtitle lines begun before the start came from _subtitles_before_start
         self._audio_looked_back: set[int] = set()  # tracks whose sound before the start came from _audio_before_start
@@ -1369,7 +1381,7 @@ class VideoDecoder:
         self._video = self._container.streams[index]
         self._video.codec_context.thread_type = "AUTO"
         self._context = alpha_decoder(self._video)
-        self._audio = tuple(self._container.streams.audio)
+        self._audio = audio_tracks(self._container)
         self._subtitles = tuple(self._container.streams.subtitles)
 
     def _demux_from_here(self, check_landing: bool):
