@@ -759,21 +759,26 @@ def gif_control_extension(data) -> int | None:
     return None
 
 
+def _gif_disposal(packet: av.Packet) -> tuple[int, bool]:
+    """The GIF frame in ``packet``'s disposal method (0 none given, 1 left, 2 cleared to the
+    background, 3 restored to what was before it) and whether it names a transparent entry,
+    from its graphic control block; (0, False) where it has none."""
+    data = memoryview(packet)
+    at = gif_control_extension(data)
+    return (0, False) if at is None else ((data[at + 3] >> 2) & 7, bool(data[at + 3] & 1))
+
+
 def _gif_clears_to_transparency(packet: av.Packet) -> bool:
     """Whether the GIF frame in ``packet`` leaves transparency where it was once shown: cleared
     to the background (disposal 2) with a transparent entry named, which FFmpeg then clears to
     (else to the background's colour, opaque). Restored to what was before it (3), it leaves
     what was there, opaque on a canvas opaque so far."""
-    data = memoryview(packet)
-    at = gif_control_extension(data)
-    return at is not None and (data[at + 3] >> 2) & 7 == 2 and bool(data[at + 3] & 1)
+    return _gif_disposal(packet) == (2, True)
 
 
 def _gif_restores(packet: av.Packet) -> bool:
     """Whether the GIF frame in ``packet`` is restored to what was before it once shown (disposal 3)."""
-    data = memoryview(packet)
-    at = gif_control_extension(data)
-    return at is not None and (data[at + 3] >> 2) & 7 == 3
+    return _gif_disposal(packet)[0] == 3
 
 
 def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:

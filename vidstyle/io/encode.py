@@ -1414,6 +1414,7 @@ class VideoEncoder:
         lags = [p.pts - p.dts for p in packets if p.pts is not None and p.dts is not None]
         if lags and max(abs(lag) for lag in lags) > 64 * interval + 2 * (high - low):
             self._dts_shift = min(lags)
+
     def _mux_video(self, packets) -> None:
         self._remember_first_packet(packets)
         for packet in packets:

@@ -50,7 +50,8 @@ MIN_SEQUENCE_FPS = Fraction(1, 86400)
 
 def sequence_fps(value) -> Fraction:
     """A frame rate from a number or text (``24``, ``29.97``, ``"30000/1001"``) as a Fraction;
-    29.97, 23.976, 59.94 and 119.88 are taken as the NTSC rates they stand for."""
+    29.97, 23.976, 59.94, 119.88 and any other whole rate times 1000/1001 written rounded (47.952)
+    are taken as the NTSC rates they stand for (:func:`ntsc_rate`)."""
     try:
         rate = Fraction(str(value).strip())
     except (ValueError, ZeroDivisionError):

@@ -181,7 +181,7 @@ def _package_weights(spec: _Spec, n_layers: int) -> dict[str, torch.Tensor]:
     file nor the cure."""
     try:
         return spec.load(n_layers)
-    except VidstyleError:  # the package or h5py missing: said already
+    except (VidstyleError, MemoryError):  # the package or h5py missing: said already; no damage
         raise
     except Exception as exc:  # torch.load and h5py raise many types for a damaged file
         path = _package_dir(spec) / spec.file
