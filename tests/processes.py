@@ -1,7 +1,11 @@
 """Child processes for tests: the command line as a terminal's foreground job starts it, and code
-run under a file-size limit (a full disk without filling one)."""
+run under a file-size limit (a full disk without filling one); and a terminal nobody sized."""
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import pty
 import signal
 import subprocess
 import sys
@@ -29,3 +33,23 @@ def said_under_file_size_limit(code: str, *args: str, limit: int = 20000) -> sub
     body = "".join(f"    {line}\n" for line in code.strip().splitlines())
     program = prelude + body + "except VidstyleError as exc:\n    print(exc)\n"
     return subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=120)
+
+
+@contextlib.contextmanager
+def unsized_terminal():
+    """A stand-in for stderr on a pty nobody sized (`script`, some CI runners): a terminal whose
+    size is 0 columns by 0 rows. What is written to it is kept (``getvalue()``)."""
+    main, side = pty.openpty()  # a new pty: 0 rows, 0 columns
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+        def fileno(self):
+            return side
+
+    try:
+        yield Terminal()
+    finally:
+        os.close(main)
+        os.close(side)

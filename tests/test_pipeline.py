@@ -1137,29 +1137,14 @@ def test_progress_lines_say_how_far_a_run_is_where_no_bar_can_be_drawn():
 
 
 def test_the_bar_is_drawn_on_a_terminal_that_says_it_has_no_width(monkeypatch):
-    import io
-    import os
-    import pty
+    from processes import unsized_terminal
 
     from vidstyle import pipeline
 
-    main, side = pty.openpty()  # a terminal nobody sized: 0 columns, 0 rows
-
-    class Pty(io.StringIO):  # its size, and what is written kept here
-        def isatty(self):
-            return True
-
-        def fileno(self):
-            return side
-
-    terminal = Pty()
-    try:
+    with unsized_terminal() as terminal:
         monkeypatch.setattr(pipeline.sys, "stderr", terminal)
         bar = pipeline._progress_bar(10, True, "out.mp4")
         bar.close()
-    finally:
-        os.close(main)
-        os.close(side)
     # dynamic_ncols at width 0 drew nothing at all, and at 0 rows tqdm hid it as below the screen
     assert bar.ncols == 80 and "out.mp4:   0%|" in terminal.getvalue()
 

@@ -1715,24 +1715,11 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log(data, loss_wei
 def test_the_bar_is_drawn_on_a_terminal_that_says_it_has_no_width(data, loss_weights, tmp_path, monkeypatch):
     """A pty nobody sized (`script`, some CI runners) says it is 0 columns wide: the bar drew
     nothing there, and the run showed no progress at all (stylize's bar had the fix already)."""
-    import pty
+    from processes import unsized_terminal
 
-    main, side = pty.openpty()  # a new pty: 0 rows, 0 columns
-
-    class Pty(io.StringIO):  # its size, and what is written kept here
-        def isatty(self):
-            return True
-
-        def fileno(self):
-            return side
-
-    terminal = Pty()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    try:
+    with unsized_terminal() as terminal:
+        monkeypatch.setattr(sys, "stderr", terminal)
         train(_config(data, loss_weights, tmp_path, steps=3), progress=True)
-    finally:
-        os.close(main)
-        os.close(side)
     assert "3/3" in terminal.getvalue() and "step/s" in terminal.getvalue()
 
 
