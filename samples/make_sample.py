@@ -208,23 +208,40 @@ def balloon_path(n: int, length: int, sprite_shape: tuple[int, int]) -> np.ndarr
     return np.array(out)
 
 
-def render(seed: int = 7, frames: int = FRAMES, length: int | None = None):
+def render(seed: int = 7, frames: int = FRAMES, length: int | None = None, width: int = WIDTH):
     """Frames (N, H, W, 3) uint8 and the ground truth (layer_affine, layer_index, valid).
 
     The motion is that of a ``length``-frame shot (default ``frames``) of which the first
-    ``frames`` are rendered, so short test clips keep the sample's speed.
+    ``frames`` are rendered, so short test clips keep the sample's speed. ``width`` below 640
+    films the same shot at a lower resolution (16:9, e.g. 320 for 320x180): each frame pixel
+    covers ``640 / width`` of the sample's, so the motion in pixels shrinks with it; tests use
+    it to spend less on each frame.
     """
     length = max(frames, length or frames)
+    zoom = WIDTH / width
+    size = (width, round(HEIGHT / zoom))
+    if size[1] * zoom != HEIGHT:
+        raise ValueError(f"width {width} gives no whole 16:9 height")
     rng = np.random.default_rng(seed)
     world = paint_landscape(rng)
     sprite, sprite_alpha = paint_balloon(rng)
     cam, bal = camera_path(frames, length), balloon_path(frames, length, sprite.shape[:2])
+    if width != WIDTH:
+        # frame pixel -> the sample's pixel under it (pixel centres line up) -> the paths' texture
+        # pixel -> that pixel in the texture shrunk as the frame is: sampled at full size, the
+        # textures' finest detail aliased, and at 320x180 the input's own warping error rose
+        # above a tenth of a +-20-level flicker's (0.00039 against 0.0036, measured)
+        world, to_world = _shrunk(world, zoom)
+        sprite, to_sprite = _shrunk(sprite, zoom)
+        sprite_alpha, _ = _shrunk(sprite_alpha, zoom)
+        to_sample = _pixel_scale(zoom, zoom)
+        cam, bal = to_world[:2] @ _homogeneous(cam) @ to_sample, to_sprite[:2] @ _homogeneous(bal) @ to_sample
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP  # the matrices map frame pixels to texture pixels
     video, layer_index = [], []
     for i in range(frames):
-        bg = cv2.warpAffine(world, cam[i], (WIDTH, HEIGHT), flags=flags, borderMode=cv2.BORDER_REFLECT)
-        fg = cv2.warpAffine(sprite, bal[i], (WIDTH, HEIGHT), flags=flags)
-        a = cv2.warpAffine(sprite_alpha, bal[i], (WIDTH, HEIGHT), flags=flags)[..., None]
+        bg = cv2.warpAffine(world, cam[i], size, flags=flags, borderMode=cv2.BORDER_REFLECT)
+        fg = cv2.warpAffine(sprite, bal[i], size, flags=flags)
+        a = cv2.warpAffine(sprite_alpha, bal[i], size, flags=flags)[..., None]
         video.append((bg * (1 - a) + fg * a + 0.5).astype(np.uint8))
         layer_index.append((a[..., 0] >= 0.5).astype(np.uint8))
     affine = np.stack([cam, bal], axis=1)  # (N, L=2, 2, 3)
@@ -232,18 +249,36 @@ def render(seed: int = 7, frames: int = FRAMES, length: int | None = None):
     return np.array(video), affine, np.array(layer_index), valid
 
 
+def _pixel_scale(sx: float, sy: float) -> np.ndarray:
+    """3x3: pixel -> pixel of an image ``sx`` by ``sy`` times as large (pixel centres line up)."""
+    return np.array([[sx, 0, (sx - 1) / 2], [0, sy, (sy - 1) / 2], [0, 0, 1]])
+
+
+def _homogeneous(maps: np.ndarray) -> np.ndarray:
+    """(N, 2, 3) affine maps as (N, 3, 3)."""
+    return np.concatenate([maps, np.broadcast_to([[[0.0, 0.0, 1.0]]], (len(maps), 1, 3))], axis=1)
+
+
+def _shrunk(texture: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:
+    """``texture`` area-averaged to 1 / ``zoom`` of its size, and the 3x3 map from its pixels to the result's."""
+    h, w = texture.shape[:2]
+    small = cv2.resize(texture, (round(w / zoom), round(h / zoom)), interpolation=cv2.INTER_AREA)
+    return small, np.linalg.inv(_pixel_scale(w / small.shape[1], h / small.shape[0]))
+
+
 def visible_in_both(affine: np.ndarray, layer_index: np.ndarray, t: int) -> np.ndarray:
     """(H, W) uint8: pixels of frame t whose scene point is in view and unoccluded in frame t-1."""
-    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float64)
-    out = np.zeros((HEIGHT, WIDTH), bool)
+    height, width = layer_index.shape[1:]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.zeros((height, width), bool)
     for layer in range(affine.shape[1]):
         on = layer_index[t] == layer
         m = (np.linalg.inv(np.vstack([affine[t - 1, layer], [0, 0, 1]])) @ np.vstack([affine[t, layer], [0, 0, 1]]))
         sx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
         sy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
-        inside = (sx >= 0) & (sx <= WIDTH - 1) & (sy >= 0) & (sy <= HEIGHT - 1)
-        src = layer_index[t - 1][np.clip(np.round(sy).astype(int), 0, HEIGHT - 1),
-                                 np.clip(np.round(sx).astype(int), 0, WIDTH - 1)]
+        inside = (sx >= 0) & (sx <= width - 1) & (sy >= 0) & (sy <= height - 1)
+        src = layer_index[t - 1][np.clip(np.round(sy).astype(int), 0, height - 1),
+                                 np.clip(np.round(sx).astype(int), 0, width - 1)]
         out |= on & inside & (src == layer)
     return out.astype(np.uint8)
 
