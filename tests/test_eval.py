@@ -651,8 +651,8 @@ def test_scene_cut_pairs_are_left_out_of_the_warping_error():
     forward-backward check let through there scored errors that swamped the clip's (review, 33rd
     session). It is left out of the short and long-term errors, and counted."""
     ms = _make_sample_module()
-    first, *_ = ms.render(seed=3, frames=8, length=96)
-    second, *_ = ms.render(seed=11, frames=8, length=96)
+    first, *_ = ms.render(seed=3, frames=8, length=96, width=SCENE_WIDTH)
+    second, *_ = ms.render(seed=11, frames=8, length=96, width=SCENE_WIDTH)
     second = [np.ascontiguousarray(255 - f[::-1]) for f in second]  # another scene, unmistakably
     frames = list(first) + second
     rng = np.random.default_rng(0)
