@@ -985,6 +985,7 @@ class VideoEncoder:
                  name: str | Path | None = None):
         config = config or EncodeConfig()
         self.path = Path(path)
+        self.muxer = OUTPUT_FORMATS.get(self.path.suffix.lower())  # FFmpeg's name: "mp4", "matroska", ...
         if config.codec is None:
             config = dataclasses.replace(config, codec=default_codec(self.path.suffix))
         self.config = config
@@ -1032,7 +1033,7 @@ class VideoEncoder:
         # rounded back, some to the millisecond beside their own (a live recording's frame taken at
         # 66 ms written at 67, on the one taken then)
         on_grid = config.codec not in _ANIMATION_CODECS and \
-            OUTPUT_FORMATS.get(self.path.suffix.lower()) not in ("matroska", "webm")
+            self.muxer not in ("matroska", "webm")
         self._grid = FrameGrid.of(source.time_base, source.frame_rate) if on_grid else None
         self.time_base = self._grid.time_base if self._grid is not None else source.time_base
         self.colorspace = _output_colorspace(source)
@@ -1068,7 +1069,7 @@ class VideoEncoder:
             options = {}
             if config.codec == "libwebp":  # it loops, as a GIF does (FFmpeg's WebP muxer plays it once by default)
                 options["loop"] = "0"
-            if OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("mp4", "mov"):
+            if self.muxer in ("mp4", "mov"):
                 # The edit lists that start a track late (the picture after the sound) count in the
                 # movie's time scale, FFmpeg's 1000 by default: the picture came up to half a
                 # millisecond off the sound (16-34 samples at 48 kHz). 90000 places it within a
@@ -1077,10 +1078,10 @@ class VideoEncoder:
             self._container = av.open(ffmpeg_path(self.path), "w", options=options or None)
         except (av.error.FFmpegError, ValueError) as exc:
             raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
-        silent = OUTPUT_FORMATS.get(self.path.suffix.lower()) in _SILENT_FORMATS
+        silent = self.muxer in _SILENT_FORMATS
         try:
             tags = carried_tags(source.metadata)
-            self._container.metadata.update(mov_tags(tags) if OUTPUT_FORMATS.get(self.path.suffix.lower()) == "mov"
+            self._container.metadata.update(mov_tags(tags) if self.muxer == "mov"
                                             else tags)
             if source.chapters and not silent:
                 self._container.set_chapters(list(source.chapters))
@@ -1145,7 +1146,7 @@ class VideoEncoder:
                 log.warning("the input's pixels are not square (aspect %s), which a %s animation cannot record: "
                             "viewers will show it stretched", source.sample_aspect_ratio, self.path.suffix)
             elif source.sample_aspect_ratio != 1 and config.codec not in _SAR_IN_BITSTREAM and \
-                    OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("matroska", "webm"):
+                    self.muxer in ("matroska", "webm"):
                 # Matroska reads the display size from the stream's own aspect ratio, which PyAV
                 # cannot set; H.264/H.265 carry it in the bitstream, VP9 and AV1 do not
                 log.warning("the input's pixels are not square (aspect %s); %s in %s cannot record that, so "
@@ -1154,7 +1155,7 @@ class VideoEncoder:
         # tag what write() converts with, so players decode the colours back as they were
         ctx = stream.codec_context
         ctx.colorspace, ctx.color_range = self.colorspace.matrix, self._color_range
-        if config.codec in _HEVC_ENCODERS and OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("mp4", "mov"):
+        if config.codec in _HEVC_ENCODERS and self.muxer in ("mp4", "mov"):
             # FFmpeg's default sample entry, hev1, is one Apple's players (QuickTime, Safari, iOS)
             # refuse; hvc1 (parameter sets in the header) plays everywhere (ffmpeg -tag:v hvc1)
             ctx.codec_tag = "hvc1"
@@ -1185,7 +1186,7 @@ class VideoEncoder:
     def _add_audio(self, track: int, template: av.AudioStream, pre_skip: int | None = None) -> None:
         # asked of the muxer the file has (.m4v's "ipod" holds fewer codecs than "mp4")
         refusal = copy_refusal(template, self._container.format.name)
-        if refusal is None and pre_skip and OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("matroska", "webm"):
+        if refusal is None and pre_skip and self.muxer in ("matroska", "webm"):
             # a segment's copied Opus: its lead-in packets go first, the pre-skip drops them
             # (see SourceInfo.opus_pre_skip)
             with opus_template(template, pre_skip) as opus:
@@ -1277,7 +1278,7 @@ class VideoEncoder:
         """Carry the input's attached files (a styled subtitle track's fonts) into Matroska, the
         one output container that holds them, when a subtitle track is kept to use them."""
         if not attachments or not self._subtitle_out or \
-                OUTPUT_FORMATS.get(self.path.suffix.lower()) != "matroska":
+                self.muxer != "matroska":
             return
         for attachment in attachments:
             try:
@@ -1292,9 +1293,8 @@ class VideoEncoder:
     def _keep_identity(self, track: int, stream: av.stream.Stream, template: av.stream.Stream) -> av.stream.Stream:
         """``stream`` with ``template``'s language, title and flags (which track plays by default,
         commentary, ...); a flag the container cannot record is said (:data:`TRACK_FLAGS_KEPT`)."""
-        fmt = OUTPUT_FORMATS.get(self.path.suffix.lower())
         tags = carried_tags(template.metadata)
-        if fmt == "mov" and "language" in tags:
+        if self.muxer == "mov" and "language" in tags:
             tags["language"] = mov_language(tags["language"])
         stream.metadata.update(tags)
         stream.disposition = template.disposition
@@ -1475,7 +1475,7 @@ class VideoEncoder:
             return
         out = self._audio_out[item.track]
         if item.packet is not None:
-            if item.lead_in and OUTPUT_FORMATS.get(self.path.suffix.lower()) not in ("mp4", "mov") and \
+            if item.lead_in and self.muxer not in ("mp4", "mov") and \
                     item.track not in self._pre_skipped:
                 return  # Matroska would move the whole file later to fit it in: left out
             if item.packet.is_corrupt:
@@ -1635,7 +1635,7 @@ class VideoEncoder:
                 for held in self._gif.flush():
                     self._encode(*held)
             packets = self._video.encode(None)
-            if packets and OUTPUT_FORMATS.get(self.path.suffix.lower()) in ("mp4", "mov"):
+            if packets and self.muxer in ("mp4", "mov"):
                 # MP4 keeps one duration per sample, in decode order, each up to the next
                 # sample's dts; only the last packet's own duration says where the track ends. With
                 # B-frames that packet is not the frame shown last, so a held last frame (an end
