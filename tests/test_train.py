@@ -109,6 +109,44 @@ def test_held_out_losses_are_the_mean_over_the_photos_in_any_chunking(loss_weigh
     assert got == pytest.approx(expected, rel=1e-4)
 
 
+def _photo_passes(lossnet, photos: torch.Tensor) -> list:
+    """Wrap ``lossnet`` so that each call given ``photos`` themselves (or a chunk of them: a view of
+    the same memory) is listed; an optimisation's image starts equal to the photo, but in other memory."""
+    seen = []
+    forward = lossnet.forward
+
+    def counting(x, *args, **kwargs):
+        if x.untyped_storage().data_ptr() == photos.untyped_storage().data_ptr():
+            seen.append(len(x))
+        return forward(x, *args, **kwargs)
+
+    lossnet.forward = counting
+    return seen
+
+
+def test_the_photos_content_features_are_computed_once_not_at_every_evaluation(loss_weights):
+    # an optimisation evaluates the losses 20-125 times and a multi-style evaluation once per style;
+    # the photo's content features are the same each time, so the loss network sees it once
+    from vidstyle.train.loop import evaluate
+    from vidstyle.train.optimize import optimize_image
+
+    torch.manual_seed(0)
+    lossnet = lossnets.load_loss_network("vgg16_hed", TAPS, weights=loss_weights)
+    losses = LossComputer(lossnet, ["relu2_2"], {"relu1_2": 1.0, "relu2_2": 1.0},
+                          [torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)])
+    photo = torch.rand(1, 3, 24, 24)
+    seen = _photo_passes(lossnet, photo)
+    evaluations = []
+    optimize_image(photo, losses, steps=4, on_evaluation=lambda: evaluations.append(1))
+    assert len(evaluations) >= 4 and seen == [1], (len(evaluations), seen)
+
+    photos = torch.rand(3, 3, 16, 16)
+    seen = _photo_passes(lossnet, photos)
+    net = build_network("light", 2).eval()
+    evaluate(net, losses, photos, 2, chunk=2)
+    assert seen == [2, 1]  # once per chunk, not once per chunk and style
+
+
 # --- fixtures: tiny data and a small loss network -------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -85,14 +85,20 @@ class LossComputer:
             per_style = [{k: gram_matrix(v) for k, v in net(img, list(style_layers)).items()} for img in style_images]
         self.targets = {k: torch.cat([p[k] for p in per_style]) for k in style_layers}
 
+    def content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss network's content-layer features of ``content`` (B,3,H,W), without a graph."""
+        with torch.no_grad():
+            return self.net(content, self.content_layers)
+
     def __call__(self, output: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor,
-                 reduce: bool = True) -> dict[str, torch.Tensor]:
+                 reduce: bool = True, targets: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Unweighted ``content``, ``style`` and ``tv`` losses of ``output`` vs ``content`` (both (B,3,H,W)).
 
-        ``style_index`` (B,) picks each sample's style.
+        ``style_index`` (B,) picks each sample's style. ``targets``: :meth:`content_targets` of
+        ``content`` when the caller scores it more than once (an optimisation's every evaluation,
+        each style of a multi-style network), so the loss network does not see it again each time.
         """
-        with torch.no_grad():
-            target = self.net(content, self.content_layers)
+        target = self.content_targets(content) if targets is None else targets
         feats = self.net(output, self.taps)
         grams = {k: v[style_index] for k, v in self.targets.items()}
         return {"content": content_loss(feats, target, self.content_layers, reduce=reduce),
@@ -456,18 +462,18 @@ def evaluate(net: TransformerNet, losses: LossComputer, photos: torch.Tensor, nu
     """Mean unweighted losses on ``photos`` (N, 3, H, W) for each style: {style index: {content, style, tv}}."""
     was_training = net.training
     net.eval()
-    out = {}
-    for s in range(num_styles):
-        sums = {"content": 0.0, "style": 0.0, "tv": 0.0}
-        for i in range(0, len(photos), chunk):
-            x = photos[i:i + chunk]
+    sums = {s: {"content": 0.0, "style": 0.0, "tv": 0.0} for s in range(num_styles)}
+    for i in range(0, len(photos), chunk):
+        x = photos[i:i + chunk]
+        targets = losses.content_targets(x)  # the same photos for every style
+        for s in range(num_styles):
             net.set_style(_one_hot(torch.tensor([s]), num_styles)[0])
             with autocast(x.device, dtype):
                 y = net(x)
-            parts = losses(y.float(), x, torch.full((len(x),), s, device=x.device), reduce=False)
-            for k in sums:
-                sums[k] += float(parts[k].sum())
-        out[s] = {k: v / len(photos) for k, v in sums.items()}
+            parts = losses(y.float(), x, torch.full((len(x),), s, device=x.device), reduce=False, targets=targets)
+            for k in sums[s]:
+                sums[s][k] += float(parts[k].sum())
+    out = {s: {k: v / len(photos) for k, v in per_style.items()} for s, per_style in sums.items()}
     net.train(was_training)
     return out
 

@@ -65,10 +65,11 @@ def optimize_image(content: torch.Tensor, losses, style_index: int = 0, steps: i
         raise VidstyleError(f"unknown init {init!r} (use content or noise)")
     param = start.contiguous().requires_grad_(True)  # (L-BFGS views the gradient flat)
     index = torch.full((content.shape[0],), style_index, device=content.device, dtype=torch.long)
+    targets = losses.content_targets(content)  # the photo's features, the same at every evaluation
 
     def objective(final: bool = False) -> tuple[torch.Tensor, dict]:
         x = param.clamp(0.0, 1.0) if final else param
-        parts = losses(x, content, index)
+        parts = losses(x, content, index, targets=targets)
         total = content_weight * parts["content"] + style_weight * parts["style"] + tv_weight * parts["tv"]
         if not final:
             total = total + RANGE_WEIGHT * out_of_range(param)
