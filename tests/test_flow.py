@@ -143,6 +143,66 @@ def test_warp_moves_along_a_side_of_one_pixel_as_warp_numpy_does(size, padding):
     assert torch.equal(warp(row, below, padding_mode="border"), row)
 
 
+def _ramp(coords: torch.Tensor) -> torch.Tensor:
+    """A two-channel image linear in (x, y): bilinear sampling reads it exactly, anywhere."""
+    x, y = coords[:, :1], coords[:, 1:]
+    return torch.cat((0.7 * x + 0.3 * y + 1.0, -0.2 * x + 1.1 * y), 1)
+
+
+@pytest.mark.parametrize("size", [(9, 13), (10, 12), (7, 8)])  # odd and even sides: the [-1, 1] scaling
+@pytest.mark.parametrize("motion", ["translation", "subpixel", "rotation"])
+def test_warp_reads_each_pixel_at_x_plus_flow_exactly(size, motion):
+    """``warp(img, flow)[x] = img[x + flow[x]]`` with pixel centres at whole numbers, checked on a
+    linear image (which bilinear sampling reproduces exactly) for every pixel the flow keeps in
+    view; cv2.remap's 1/32-pixel fixed-point positions keep warp_numpy within half of one."""
+    from vidstyle.flow.warp import pixel_coords
+
+    h, w = size
+    coords = pixel_coords(h, w, dtype=torch.float64)
+    if motion == "rotation":  # 5 degrees about the frame's centre
+        angle, cx, cy = np.radians(5.0), (w - 1) / 2, (h - 1) / 2
+        x, y = coords[:, 0] - cx, coords[:, 1] - cy
+        flow = torch.stack((np.cos(angle) * x - np.sin(angle) * y + cx - coords[:, 0],
+                            np.sin(angle) * x + np.cos(angle) * y + cy - coords[:, 1]), 1)
+    else:
+        step = (3.0, -2.0) if motion == "translation" else (0.37, -1.61)
+        flow = torch.tensor(step, dtype=torch.float64).view(1, 2, 1, 1).expand(1, 2, h, w).contiguous()
+    img = _ramp(coords)
+    expected = _ramp(coords + flow)
+    seen = in_view_mask(flow).bool().expand_as(img)
+    assert seen.float().mean() > 0.4
+    assert torch.allclose(warp(img, flow)[seen], expected[seen], atol=1e-9)
+    numpy_out = warp_numpy(img[0].permute(1, 2, 0).float().numpy(), flow_torch_to_numpy(flow.float())[0])
+    numpy_seen = in_view_mask_numpy(flow_torch_to_numpy(flow.float())[0])
+    assert np.array_equal(numpy_seen, seen[0, 0].numpy())
+    # (half a 1/32 step on each axis, times the ramp's steepest channel: 0.2 + 1.1 a pixel)
+    assert np.abs(numpy_out - expected[0].permute(1, 2, 0).numpy())[numpy_seen].max() < 1.3 / 64 + 1e-4
+    if motion == "translation":  # whole pixels: exactly the shifted pixels, and exactly these leave the view
+        assert torch.equal(seen[0, 0], torch.zeros(h, w, dtype=torch.bool).index_fill_(0, torch.arange(2, h), True)
+                           & torch.zeros(h, w, dtype=torch.bool).index_fill_(1, torch.arange(0, w - 3), True))
+        assert torch.allclose(warp(img, flow)[..., 2:, :-3], img[..., :-2, 3:], atol=1e-9)
+
+
+def test_the_disoccluded_strip_behind_a_moving_square_is_what_the_consistency_check_drops():
+    """A square moves 6 px right over a still background: the background it uncovers (6 columns
+    at its old left side) has no source in frame t-1, and exactly those pixels fail Ruder et al.'s
+    forward-backward test, in torch and in numpy; the rest of the frame passes."""
+    h, w = 60, 80
+    backward = np.zeros((h, w, 2), np.float32)
+    backward[20:40, 36:56, 0] = -6  # the square's pixels in frame t came from 6 px to the left
+    forward = np.zeros((h, w, 2), np.float32)
+    forward[20:40, 30:50, 0] = 6  # ... and in frame t-1 go 6 px to the right
+    uncovered = np.zeros((h, w), bool)
+    uncovered[20:40, 30:36] = True
+    mask = consistency_mask(flow_numpy_to_torch(backward), flow_numpy_to_torch(forward))[0, 0].numpy()
+    assert np.array_equal(mask == 0, uncovered)
+    assert np.array_equal(valid_mask_numpy(backward, forward, motion_boundaries=False) == 0, uncovered)
+    # the reverse flow read where the pixel came from, not where it is: swapping the two flows'
+    # roles marks the strip in front of the square instead
+    swapped = consistency_mask(flow_numpy_to_torch(forward), flow_numpy_to_torch(backward))[0, 0].numpy()
+    assert not np.array_equal(swapped == 0, uncovered)
+
+
 def test_warp_rejects_bad_shapes():
     with pytest.raises(ValueError):
         warp(torch.rand(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
