@@ -426,8 +426,8 @@ def test_raft_backend_with_user_weights(tmp_path):
     a = rng.integers(0, 255, (130, 140, 3), dtype=np.uint8)  # not a multiple of 8: padded and cropped
     flow = est(a, a)
     assert flow.shape == (130, 140, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()
-    with pytest.raises(VidstyleError):
-        est(a[:100], a[:100])  # too small for RAFT's correlation pyramid
+    # a side under RAFT's 128 pixels (its correlation pyramid's) is enlarged for it, the flow scaled back
+    assert est(a[:100, :60], a[:100, :60]).shape == (100, 60, 2)
     with pytest.raises(VidstyleError):
         create_flow_estimator("raft", weights=path, size="large")  # mismatched architecture
 
@@ -465,6 +465,28 @@ def test_raft_gets_the_first_image_first_in_its_range_padded_and_its_flow_is_cro
     assert flow.shape == (130, 141, 2) and flow.dtype == np.float32
     assert np.array_equal(flow[..., 0], np.broadcast_to(np.arange(141, dtype=np.float32), (130, 141)))
     assert np.array_equal(flow[..., 1], -np.broadcast_to(np.arange(130, dtype=np.float32)[:, None], (130, 141)))
+
+
+def test_raft_enlarges_a_side_under_its_minimum_and_scales_the_flow_back():
+    """RAFT's correlation pyramid needs 128 pixels a side; the stabilizer runs its flow at half
+    size, so `vidstyle stylize --flow-backend raft` on any video under 256 pixels high (320x240,
+    426x240) stopped with "RAFT needs frames of at least 128x128 pixels, got 160x120", a size that
+    was not the video's. As DIS below its 32 pixels: each short side is enlarged to 128, and the
+    flow, resized back, is scaled to the frame's pixels."""
+    from vidstyle.flow.estimate import RAFTFlow
+
+    est = RAFTFlow.__new__(RAFTFlow)
+    est.device, est.iters, est.model = torch.device("cpu"), 2, _SpyRaft()
+    rng = np.random.default_rng(1)
+    img0, img1 = (rng.integers(0, 256, (60, 200, 3), dtype=np.uint8) for _ in range(2))
+    flow = est(img0, img1)
+    first, second, _ = est.model.inputs
+    assert first.shape == second.shape == (1, 3, 128, 200)  # only the short side enlarged
+    assert flow.shape == (60, 200, 2) and flow.dtype == np.float32
+    # the spy's flow on the enlarged grid is (x, -y) of its pixels: in the frame's, x and -y * 60 / 128
+    expected = resize_flow(np.dstack(np.meshgrid(np.arange(200, dtype=np.float32),
+                                                 -np.arange(128, dtype=np.float32))), (60, 200))
+    assert np.allclose(flow, expected, atol=1e-4)
 
 
 # --- masks ---------------------------------------------------------------------------------

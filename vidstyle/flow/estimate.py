@@ -22,7 +22,7 @@ from vidstyle.config import check_choice, check_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, load_plain_values, torch_load_reason
 from vidstyle.flow.warp import flow_numpy_to_torch, flow_torch_to_numpy, resize_flow
 from vidstyle.io.files import not_a_file_error
-from vidstyle.frames import check_image, resize_interpolation
+from vidstyle.frames import check_image, resize_frame, resize_interpolation
 
 
 def _check_pair(img0: np.ndarray, img1: np.ndarray) -> None:
@@ -70,8 +70,15 @@ _DIS_PRESETS = {
 _DIS_MIN_SIDE = 32
 
 
-def _scaled_size(h: int, w: int, scale: float) -> tuple[int, int]:
-    return max(_DIS_MIN_SIDE, round(h * scale)), max(_DIS_MIN_SIDE, round(w * scale))
+#: Each side of a frame shorter than this is enlarged to it before RAFT runs (the flow is scaled
+#: back), as for DIS: its correlation pyramid halves the 1/8-size features three times and needs
+#: 16 of them a side. The stabilizer's flow runs at half size, so a video under 256 pixels high
+#: (320x240) was refused with the half size's 160x120, not a size of the user's.
+_RAFT_MIN_SIDE = 128
+
+
+def _scaled_size(h: int, w: int, scale: float, min_side: int = _DIS_MIN_SIDE) -> tuple[int, int]:
+    return max(min_side, round(h * scale)), max(min_side, round(w * scale))
 
 
 class DISFlow(FlowEstimator):
@@ -117,6 +124,8 @@ class RAFTFlow(FlowEstimator):
             ``raft_large`` or ``raft_small`` (e.g. the file torchvision itself caches).
         size: ``large``, ``small`` or ``auto`` (the one whose parameters the file holds).
         device: ``auto|cpu|cuda|...``; iters: refinement iterations.
+
+    A frame side under :data:`_RAFT_MIN_SIDE` pixels is enlarged to it and the flow scaled back.
     """
 
     name = "raft"
@@ -166,12 +175,13 @@ class RAFTFlow(FlowEstimator):
         from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple
 
         _check_pair(img0, img1)
-        if min(img0.shape[:2]) < 128:  # its correlation pyramid downsamples by 8 * 16
-            raise VidstyleError(f"RAFT needs frames of at least 128x128 pixels, got {img0.shape[1]}x{img0.shape[0]}")
+        h, w = img0.shape[:2]
+        sh, sw = _scaled_size(h, w, 1.0, _RAFT_MIN_SIDE)
+        img0, img1 = resize_frame(img0, (sw, sh)), resize_frame(img1, (sw, sh))
         x = images_to_tensor(np.stack([img0, img1]), self.device) * 2 - 1  # RAFT expects [-1, 1]
         x, size = pad_to_multiple(x, 8)
         flow = self.model(x[:1], x[1:], num_flow_updates=self.iters)[-1]
-        return flow_torch_to_numpy(crop_to(flow, size))[0]
+        return resize_flow(flow_torch_to_numpy(crop_to(flow, size))[0], (h, w))
 
 
 def _state_mismatch(expected: dict, state) -> str | None:
