@@ -143,6 +143,18 @@ def test_temporal_loss_zero_for_exact_pair_positive_otherwise():
         temporal_loss(cur, prev, flow, mask[:, :, :10])
 
 
+def test_the_temporal_loss_gradient_is_the_numerical_one():
+    """gradcheck in float64 of the lighting-aware output loss, through both outputs, the warp and
+    the gain/offset fit; sampling positions kept off pixel centres, where bilinear interpolation
+    has no derivative. (The feature loss computes in float32 by design, for bf16 features.)"""
+    g = gen(30)
+    out_t, out_prev, in_t, in_prev = (torch.rand(1, 3, 6, 7, generator=g, dtype=torch.float64) for _ in range(4))
+    flow = torch.rand(1, 2, 6, 7, generator=g, dtype=torch.float64) * 0.5 + 0.25  # (a quarter to 3/4 of a pixel)
+    mask = (torch.rand(1, 1, 6, 7, generator=g, dtype=torch.float64) > 0.2).double()
+    assert torch.autograd.gradcheck(lambda a, b: temporal_loss(a, b, flow, mask, input_t=in_t, input_prev=in_prev),
+                                    (out_t.requires_grad_(), out_prev.requires_grad_()))
+
+
 def test_feature_temporal_loss_zero_for_features_moving_with_the_flow():
     """Frames of 64x80 and features of 8x10 (cells of 8 pixels): the camera moved 8 pixels left, so
     frame t's features are frame t-1's moved one cell right; the backward flow says -8 pixels."""
