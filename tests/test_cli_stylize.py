@@ -1265,6 +1265,38 @@ def test_a_ctrl_c_after_the_command_has_finished_changes_nothing(monkeypatch, ca
     capsys.readouterr()
 
 
+def test_a_second_ctrl_c_while_the_first_is_said_changes_nothing(monkeypatch, capsys):
+    # a second Ctrl-C pressed during the first one's clean-up landed after "vidstyle: interrupted"
+    # was said, before the status was final: a KeyboardInterrupt traceback, and the process
+    # killed by SIGINT (status -2) instead of exiting 130 (review, 54th session, one run in six
+    # with the second Ctrl-C 50 ms after the first). Ignored from the moment the status is decided.
+    from vidstyle import cli
+
+    def interrupted(args, **checked):
+        raise KeyboardInterrupt
+
+    class SecondCtrlC:  # stderr, on which the second Ctrl-C comes as the first is said
+        def write(self, text):
+            if "interrupted" in text:
+                signal.raise_signal(signal.SIGINT)
+            return len(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(cli, "_cmd_styles", interrupted)
+    monkeypatch.setattr(sys, "argv", ["vidstyle", "styles"])
+    monkeypatch.setattr(sys, "stderr", SecondCtrlC())
+    try:
+        code = cli._main(None)
+    except KeyboardInterrupt:  # (not let through: pytest would stop the whole session)
+        code = "a KeyboardInterrupt out of the command line"
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert code == 130
+    capsys.readouterr()
+
+
 def test_every_stylize_option_reaches_the_library_call(tmp_path, monkeypatch):
     # an option parsed but not passed on is silently ignored: --scale and --no-channels-last had
     # no test that looked at what the command hands to stylize_video

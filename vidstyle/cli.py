@@ -890,11 +890,17 @@ def _main(argv: list[str] | None) -> int:
         return 2
     with _messages_on_stderr():
         code = _run_command(args, process)
-    if process and threading.current_thread() is threading.main_thread():
-        # done and said: a Ctrl-C from here on (a second one, while the interpreter shuts down
-        # torch's and the capture's threads) would turn the status decided into a kill by SIGINT
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _status_decided(process)
     return code
+
+
+def _status_decided(process: bool) -> None:
+    """Ignore Ctrl-C in the command line of this process (``process``) from now on: its exit status
+    is decided. A Ctrl-C after that (a second one, pressed while the first one's clean-up ran and
+    was said, or while the interpreter shuts down torch's and the capture's threads) turned the
+    status decided into a traceback and a kill by SIGINT."""
+    if process and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _reader_gone() -> int:
@@ -963,19 +969,24 @@ def _run_command(args, process: bool = False) -> int:
         sys.stdout.flush()  # inside the try: a reader that went away is seen here, not at exit
         return code
     except SystemExit as exc:
+        _status_decided(process)
         _say_if_terminated(exc)
         raise
     except VidstyleError as exc:
+        _status_decided(process)  # (each handler's first step: a second Ctrl-C while its line is said)
         if args.debug:
             raise
         print(f"vidstyle: error: {printable(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        _status_decided(process)
         print("vidstyle: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _status_decided(process)
         return _reader_gone()
     except Exception as exc:  # unexpected: still one line unless --debug
+        _status_decided(process)
         if args.debug:
             raise
         if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
