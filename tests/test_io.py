@@ -996,14 +996,37 @@ def test_atomic_output_says_what_it_could_not_clean_up(tmp_path, monkeypatch):
             monkeypatch.setattr(os, "replace", refused)
             monkeypatch.setattr(os, "link", refused)
             monkeypatch.setattr(Path, "unlink", refused)
+            monkeypatch.setattr(os, "unlink", refused)
     monkeypatch.undo()
     assert str(temp) in str(failed.value) and temp.read_bytes() == b"a whole video"
     gone = tmp_path / "gone" / "o.mp4"
     gone.parent.mkdir()
-    with pytest.raises(VidstyleError, match=r"writing .*o.mp4 failed: its folder .*gone was removed meanwhile"):
+    with pytest.raises(VidstyleError, match=r"writing .*o.mp4 failed: its folder .*gone was removed or renamed "
+                                            r"meanwhile"):
         with atomic_output(gone) as temp:
             temp.write_bytes(b"half")
             shutil.rmtree(gone.parent)
+
+
+def test_atomic_output_removes_its_temporary_file_from_a_folder_renamed_meanwhile(tmp_path):
+    # the output's folder renamed (or moved aside) mid-run: the run failed as for a removed folder,
+    # but left the whole half-written video, hidden, in the folder under its new name (review, 54th
+    # session: 1.9 MB). The same with another folder made under the old name meanwhile.
+    for replaced in (False, True):
+        target = tmp_path / "renders" / "o.mp4"
+        target.parent.mkdir()
+        moved = tmp_path / f"moved{int(replaced)}"
+        with pytest.raises(VidstyleError, match=r"writing .*o.mp4 failed: its folder .*renders was removed or "
+                                                r"renamed meanwhile"):
+            with atomic_output(target) as temp:
+                temp.write_bytes(b"half a video")
+                target.parent.rename(moved)
+                if replaced:
+                    target.parent.mkdir()
+        assert list(moved.iterdir()) == [], list(moved.iterdir())
+        assert not replaced or list(target.parent.iterdir()) == []
+        if replaced:
+            target.parent.rmdir()
 
 
 def test_a_finished_output_that_cannot_replace_the_old_one_is_kept_beside_it(tmp_path, held_open):

@@ -641,21 +641,67 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
     """
     output = check_output(output, input, overwrite, formats)
     temp = temp_path_beside(output)
-    try:
-        yield temp
-        if not temp.parent.is_dir():
-            raise VidstyleError(f"writing {output} failed: its folder {temp.parent} was removed meanwhile")
-        if not temp.exists():
-            raise VidstyleError(f"nothing was written to {output}")
-        _place(temp, output, overwrite)
-    except BaseException as exc:
+    with _folder_held(temp.parent) as folder:
         try:
-            temp.unlink(missing_ok=True)
-        except OSError:  # never hide the error that got us here; but say what is left (a folder turned read-only)
-            left = f"; its temporary file {temp} could not be removed"
-            if isinstance(exc, VidstyleError):
-                raise VidstyleError(f"{exc}{left}") from None
-            if isinstance(exc, OSError):
-                raise VidstyleError(f"writing {output} failed: {exc.strerror or exc}{left}") from None
-        _raise_write_error(exc, output)
-        raise
+            yield temp
+            if not _still_there(temp.parent, folder):
+                raise VidstyleError(f"writing {output} failed: its folder {temp.parent} was removed or renamed "
+                                    "meanwhile")
+            if not temp.exists():
+                raise VidstyleError(f"nothing was written to {output}")
+            _place(temp, output, overwrite)
+        except BaseException as exc:
+            try:
+                _remove_temp(temp, folder)
+            except OSError:  # never hide the error that got us here; but say what is left (a folder turned read-only)
+                left = f"; its temporary file {temp} could not be removed"
+                if isinstance(exc, VidstyleError):
+                    raise VidstyleError(f"{exc}{left}") from None
+                if isinstance(exc, OSError):
+                    raise VidstyleError(f"writing {output} failed: {exc.strerror or exc}{left}") from None
+            _raise_write_error(exc, output)
+            raise
+
+
+@contextlib.contextmanager
+def _folder_held(folder: Path) -> Iterator[int | None]:
+    """A descriptor of ``folder`` for the block, through which a temporary file made in it is
+    still found when the folder is renamed meanwhile (its path then leads nowhere, and the
+    half-written file was left in the folder under its new name). None where the system has no
+    such calls (Windows, which refuses to rename a folder a file is open in anyway) or the folder
+    cannot be opened: the path is used then."""
+    if os.unlink not in os.supports_dir_fd or not hasattr(os, "O_DIRECTORY"):
+        yield None
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _still_there(folder: Path, held: int | None) -> bool:
+    """Whether ``folder`` still names the folder :func:`_folder_held` holds (not removed, renamed or
+    replaced by another of that name)."""
+    try:
+        now = os.stat(folder)
+    except OSError:
+        return False
+    if held is None:
+        return stat.S_ISDIR(now.st_mode)
+    then = os.fstat(held)
+    return (now.st_dev, now.st_ino) == (then.st_dev, then.st_ino)
+
+
+def _remove_temp(temp: Path, held: int | None) -> None:
+    """Remove ``temp`` where it is, in the folder :func:`_folder_held` holds (renamed meanwhile or
+    not); nothing when it is not there. Raises OSError when it cannot be removed."""
+    if held is None:
+        temp.unlink(missing_ok=True)
+        return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp.name, dir_fd=held)
