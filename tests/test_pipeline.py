@@ -236,6 +236,49 @@ def test_corrupt_data_mid_stream_stops_everything(tmp_path, stylizer, monkeypatc
     assert pipeline_threads() == [] and not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
 
 
+def test_an_input_written_over_while_it_is_read_fails_and_writes_nothing(tmp_path):
+    # an input copied over (or cut) in place mid-run: the frames read up to there and after were
+    # two files' or fewer than it had, and the run wrote them with exit status 0 and a warning of a
+    # "truncated or damaged file?" (review, 54th session: a 720-frame clip cut to 0 bytes gave 170
+    # frames). It fails instead, the input as it is now named, and nothing is written.
+    src = make_video(tmp_path / "in.mkv", frames=40, size=(160, 90), pattern="noise", crf=23)
+    whole = src.read_bytes()
+
+    class CutsTheInput:
+        calls = 0
+
+        def stylize_batch(self, images):
+            CutsTheInput.calls += 1
+            if CutsTheInput.calls == 3:
+                src.write_bytes(whole[:len(whole) // 3])  # in place, as cp or a truncation does
+            return np.asarray(images)
+
+    out = tmp_path / "out.mp4"
+    with pytest.raises(VidstyleError, match=r"^in.mkv was written over or cut while it was read "
+                                            rf"\({len(whole)} bytes, now {len(whole) // 3}\)"):
+        stylize_video(src, out, style=CutsTheInput(), batch=1, queue_size=2, progress=False)
+    assert not out.exists() and leftovers(tmp_path) == [] and pipeline_threads() == []
+    # removed, or another file renamed into its place: the one opened was read whole
+    for change in ("removed", "renamed over"):
+        src.write_bytes(whole)
+
+        class Changes:
+            calls = 0
+
+            def stylize_batch(self, images):
+                Changes.calls += 1
+                if Changes.calls == 3:
+                    if change == "removed":
+                        src.unlink()
+                    else:
+                        (tmp_path / "other.mkv").write_bytes(whole[:100])
+                        (tmp_path / "other.mkv").replace(src)
+                return np.asarray(images)
+
+        result = stylize_video(src, out, style=Changes(), batch=1, queue_size=2, progress=False, overwrite=True)
+        assert result.frames == 40, change
+
+
 def test_really_corrupt_file_fails_cleanly(tmp_path, stylizer):
     src = make_video(tmp_path / "in.mp4", frames=12, size=(64, 48))
     data = bytearray(src.read_bytes())

@@ -1083,6 +1083,9 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
                          _on_frame(progress, bar, decoder.info.frames))
             stages.wait()
+            changed = decoder.changed_while_read()
+            if changed:  # (before the output is put in place)
+                raise VidstyleError(changed)
             if bar is not None and bar.total and bar.n < bar.total:
                 bar.total = bar.n  # the count was an estimate (variable frame rate): end at 100%
                 bar.refresh()

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -862,6 +863,14 @@ def continuous_packets(packets, container: av.container.InputContainer, video: i
         yield packet
 
 
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    """``os.stat(path)``, or None where it is not there (any more)."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 class VideoDecoder:
     """Decode ``path`` (optionally the segment ``[start, start + duration)`` seconds). A folder is
     read as an image sequence (:mod:`vidstyle.io.sequence`) at ``fps`` frames a second (default
@@ -892,6 +901,8 @@ class VideoDecoder:
             raise VidstyleError(f"start must be a number of seconds >= 0, got {start}")
         if duration is not None and not (math.isfinite(duration) and duration > 0):
             raise VidstyleError(f"duration must be a number of seconds > 0, got {duration}")
+        # the file as it was opened, to tell one written over while it is read (changed_while_read)
+        self._opened_as = None if self.sequence is not None else _stat_or_none(self.path)
         try:
             self._container = self._open()
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -939,6 +950,20 @@ class VideoDecoder:
         names = [self.sequence.names[pts] for pts in lost[:self.NAMED_DAMAGED]]
         more = f" and {len(lost) - len(names)} more" if len(lost) > len(names) else ""
         return f"{len(lost)} damaged frame(s) of {self.path.name} ({', '.join(names)}{more})"
+
+    def changed_while_read(self) -> str | None:
+        """Why what was read is no one version of the file, else None: the file opened got shorter
+        while it was read, written over in place (a copy onto it) or cut. The frames read were
+        then two files' or fewer than it had, and the run ended as on a damaged file, a warning
+        and exit status 0. A file that grew (a recording still being written) was read as far as
+        it went; one removed, or another renamed into its place, was read whole (the one opened
+        stays as it was)."""
+        then, now = self._opened_as, _stat_or_none(self.path)
+        if then is None or now is None or (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino) \
+                or now.st_size >= then.st_size:
+            return None
+        return (f"{self.path.name} was written over or cut while it was read ({then.st_size} bytes, now "
+                f"{now.st_size}): run again once it is complete")
 
     def sequence_number(self, pts: int) -> int | None:
         """For an image-sequence input, the number in the file name of the frame at ``pts`` (as
