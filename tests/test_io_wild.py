@@ -360,6 +360,48 @@ def test_cover_art_beside_the_video_is_not_dropped_silently(tmp_path, caplog):
     assert "more video stream" not in caplog.text
 
 
+@pytest.mark.parametrize("name, codec", [("song.mp3", "libmp3lame"), ("song.m4a", "aac")])
+def test_a_song_with_only_its_cover_is_told_that_the_cover_is_a_still(tmp_path, cli, name, codec):
+    """A music file with its album cover, which players show and ffprobe lists as a video stream,
+    was refused as having "no video stream" and nothing more, which reads as wrong."""
+    src = tmp_path / name
+    with av.open(str(src), "w", format="mp4" if name.endswith(".m4a") else None) as out:
+        sound = out.add_stream(codec, rate=44100, layout="stereo")
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
+        out.mux(cover.encode(picture.reformat(format="yuvj420p")))
+        out.mux(cover.encode(None))
+        silence = av.AudioFrame.from_ndarray(np.zeros((2, 1152), np.float32), format="fltp", layout="stereo")
+        silence.sample_rate, silence.pts = 44100, 0
+        out.mux(sound.encode(silence))
+        out.mux(sound.encode(None))
+    told = (f"{src} has no video stream, only a cover image (an attached picture, as music files carry), a "
+            "still: to paint it, save it as an image (ffmpeg -i IN -map 0:v -frames:v 1 cover.png) and stylize that")
+    with pytest.raises(VidstyleError) as err:
+        VideoDecoder(src)
+    assert str(err.value) == told
+    from vidstyle.io.capture import FileSource  # live's --source says the same
+
+    with pytest.raises(VidstyleError) as err:
+        FileSource(src, realtime=False)
+    assert str(err.value) == told
+    result = cli("stylize", src, "-o", tmp_path / "out.mp4", "--style", "light_mondrian")
+    assert result.returncode != 0 and result.stderr == f"vidstyle: error: {told}\n"
+    assert not (tmp_path / "out.mp4").exists()
+    # a file of sound alone still says only that
+    bare = tmp_path / "bare.m4a"
+    with av.open(str(src)) as inp, av.open(str(bare), "w", format="mp4") as out:
+        copy = out.add_stream_from_template(inp.streams.audio[0])
+        for packet in inp.demux(audio=0):
+            if packet.size:
+                packet.stream = copy
+                out.mux(packet)
+    with pytest.raises(VidstyleError, match=r"bare.m4a has no video stream$"):
+        VideoDecoder(bare)
+
+
 def test_a_truncated_file_still_says_so(tmp_path, caplog):
     src = make_video(tmp_path / "in.mkv", frames=96, size=(64, 48), pattern="noise")
     cut = tmp_path / "cut.mkv"

@@ -299,7 +299,7 @@ class FileSource(FrameSource):
             refuse_still_image(self.container, self.path)  # (no other name makes a still image a source)
             videos = picture_streams(self.container)
             if not videos:
-                raise no_video_stream_error(self.path)
+                raise no_video_stream_error(self.path, self.container)
         except VidstyleError:
             self.container.close()
             raise

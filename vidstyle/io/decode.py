@@ -701,11 +701,19 @@ def unreadable_video_error(path: Path, exc: Exception) -> VidstyleError:
     return VidstyleError(f"{path} is not a readable video file ({error_text(exc)})")
 
 
-def no_video_stream_error(path: Path) -> VidstyleError:
-    """The error for a file FFmpeg opens without a video stream: an MP4 whose index was cut off
-    opens with no streams at all."""
+def no_video_stream_error(path: Path, container: av.container.InputContainer | None = None) -> VidstyleError:
+    """The error for a file FFmpeg opens without a video stream (of ``container``, where given):
+    an MP4 whose index was cut off opens with no streams at all; a song with its album cover has
+    one, an attached picture, which players show and ffprobe lists as a video stream, so "no
+    video stream" alone read as wrong."""
     problem = _mp4_index_problem(path)
-    return VidstyleError(f"{path} cannot be read: {problem}" if problem else f"{path} has no video stream")
+    if problem:
+        return VidstyleError(f"{path} cannot be read: {problem}")
+    if container is not None and container.streams.video:
+        return VidstyleError(f"{path} has no video stream, only a cover image (an attached picture, as music "
+                             f"files carry), a still: to paint it, save it as an image (ffmpeg -i IN -map 0:v "
+                             f"-frames:v 1 cover.png) and stylize that")
+    return VidstyleError(f"{path} has no video stream")
 
 
 def error_text(exc: Exception) -> str:
@@ -1002,7 +1010,7 @@ class VideoDecoder:
             refuse_still_image(container, self.path, self._stills)
         videos = picture_streams(container)
         if not videos:
-            raise no_video_stream_error(self.path)
+            raise no_video_stream_error(self.path, container)
         self._video = video = videos[0]
         self._other_videos = videos[1:]
         # the size the header declares, before a frame of it is decoded (what FFmpeg allocates);
