@@ -1743,6 +1743,27 @@ def test_a_photo_under_a_videos_name_is_told_its_image_name_only_where_stills_ar
     assert str(plain.value) == f"{photo} is an image, not a video (use a video file)"
 
 
+def test_a_clip_under_an_images_name_is_stylized_as_the_video_it_is(tmp_path, cli):
+    """A clip saved as .jpg was taken for a still by its name: refused as "a still image: write it
+    to an image", and written to one, "cannot identify image file". FFmpeg reads it by its
+    content, as ffmpeg and players do; a photo, and a photo's name on a folder, stay stills."""
+    from vidstyle import stylize_image
+    from vidstyle.io.images import is_image_path
+
+    clip = tmp_path / "clip.jpg"
+    clip.write_bytes(make_video(tmp_path / "made.mp4", frames=6, size=(64, 48), rotation=90).read_bytes())
+    result = cli("stylize", clip, "-o", tmp_path / "out.mp4", "--style", "light_mondrian")
+    assert result.returncode == 0, result.stderr
+    info = probe(tmp_path / "out.mp4")
+    assert (info.width, info.height, info.frames) == (48, 64, 6)  # turned upright, as any input
+    with pytest.raises(VidstyleError, match=r"^clip\.jpg is a video, not a still image: stylize_video\(\) stylizes it$"):
+        stylize_image(clip, tmp_path / "out.png", style=Identity(), progress=False)
+    photo = tmp_path / "photo.jpg"
+    av.VideoFrame.from_ndarray(pattern_frame(0, (32, 32)), format="rgb24").to_image().save(photo)
+    (tmp_path / "shot.png").mkdir()
+    assert is_image_path(photo) and not is_image_path(clip) and not is_image_path(tmp_path / "shot.png")
+
+
 def test_a_decoder_dropped_mid_read_with_ffmpeg_logging_on_is_freed(tmp_path):
     """PyAV frees a decoder holding the GIL and waits there for its frame threads; a thread still
     decoding that logs (PyAV's log callback, which vidstyle turns on while an encoder's header is

@@ -23,8 +23,39 @@ IMAGE_OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp":
 
 def is_image_path(path: str | Path) -> bool:
     """A still image's name: an image extension, and not a folder (a folder of numbered frames
-    can be named ``shot.png/``, as one can be named ``shot.mov/``)."""
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS and not Path(path).is_dir()
+    can be named ``shot.png/``, as one can be named ``shot.mov/``), nor a video under an image's
+    name (:func:`is_video_named_as_image`)."""
+    path = Path(path)
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.is_dir() and not is_video_named_as_image(path)
+
+
+def is_video_named_as_image(path: Path) -> bool:
+    """Whether ``path``, under an image's name, is a video by its content (a clip saved or
+    downloaded as .jpg), which FFmpeg reads as the video it is: taken as a still by its name, it
+    was refused as "a still image: write it to an image", or "cannot identify image file" when
+    written to one. A file Pillow reads is an image, whatever else it holds (a motion photo is a
+    JPEG with its clip after it)."""
+    if not path.is_file():
+        return False  # missing, a pipe (opening it would wait for a writer): reading it says which
+    try:
+        with _large_images_allowed(), Image.open(path):
+            return False
+    except UnidentifiedImageError:
+        pass
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False  # an image, damaged or too large: reading it says what is wrong
+    import av
+
+    from vidstyle.io.decode import picture_streams
+    from vidstyle.io.files import ffmpeg_path
+
+    try:
+        with av.open(ffmpeg_path(path)) as container:
+            # image2 and the *_pipe demuxers are FFmpeg's still images (EXR, DPX): stills still
+            return not (container.format.name == "image2" or container.format.name.endswith("_pipe")) \
+                and bool(picture_streams(container))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        return False
 
 
 #: Animation files FFmpeg reads as videos, which may hold one frame: a sticker, a logo, a picture
