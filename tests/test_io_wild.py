@@ -809,6 +809,20 @@ def test_titles_languages_and_default_track_are_kept(tmp_path, suffix, source):
         assert "Lavc" not in str(dict(c.streams.video[0].metadata))
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+def test_tracks_of_an_input_without_default_flags_play_by_default(tmp_path, suffix):
+    """MPEG-TS (and AVI) flag no track to play by default; FFmpeg's library writes the flags it
+    is given, so the .mkv/.webm output's tracks were all marked not to play (a player may skip
+    them). As FFmpeg's command line does: the video track, and the first sound track, play."""
+    src = make_video(tmp_path / "capture.ts", frames=12, size=(64, 48), audio=True)
+    with av.open(str(src)) as c:
+        assert not any(s.disposition & av.stream.Disposition.default for s in c.streams)  # the premise
+    result = tmp_path / f"out{suffix}"
+    stylize(src, result)
+    with av.open(str(result)) as c:
+        assert [bool(s.disposition & av.stream.Disposition.default) for s in c.streams] == [True, True]
+
+
 def _flagged_sound(tmp_path, disposition):
     """A short .mkv described "Shot in one take", its sound track flagged ``disposition``."""
     plain = make_video(tmp_path / "plain.mkv", frames=6, size=(64, 48), audio=True)

@@ -610,6 +610,15 @@ _TRACK_FLAG_NAMES = {"comment": "commentary", "hearing_impaired": "for the heari
                      "captions": "captions", "dub": "dub", "original": "original language", "forced": "forced"}
 
 
+def _default_track(streams: list[av.stream.Stream]) -> None:
+    """Flag the first of ``streams`` (one kind's tracks) to play by default when none is, as
+    FFmpeg's command line does: an input without the flag (MPEG-TS, AVI, MP4 tracks all marked
+    off) gave .mkv/.webm tracks that a player may leave unplayed, since FFmpeg's library writes the
+    flags it is given."""
+    if streams and not any(s.disposition & av.stream.Disposition.default for s in streams):
+        streams[0].disposition = streams[0].disposition | av.stream.Disposition.default
+
+
 def mov_language(code: str) -> str:
     """``code`` as a .mov track can hold it (:data:`MOV_LANGUAGE_SPELLING`), else as it is."""
     return MOV_LANGUAGE_SPELLING.get(code.strip().lower(), code)
@@ -1098,6 +1107,7 @@ class VideoEncoder:
             if config.audio and not silent:
                 for track, stream in enumerate(source.audio_streams):
                     self._add_audio(track, stream, source.opus_pre_skip.get(track))
+                _default_track(list(self._audio_out.values()))
             self.subtitle_modes: dict[int, SubtitleMode] = {}
             self._subtitle_out: dict[int, av.stream.Stream] = {}
             self._mergers: dict[int, TimedTextMerger] = {}  # converted tracks into MP4's timed text
@@ -1179,8 +1189,11 @@ class VideoEncoder:
                 log.warning("a %s output holds no timecode: the timecode %s of %s is not written "
                             "(.mp4, .mov and .mkv keep it)", self.path.suffix, source.timecode,
                             Path(source.path).name)
-        # default, forced, ...; not attached_pic: this stream is the video, not a cover image
-        stream.disposition = source.video_disposition & ~int(av.stream.Disposition.attached_pic)
+        # forced, ...; not attached_pic: this stream is the video, not a cover image. Always "plays
+        # by default", the one video track: an input without the flag (MPEG-TS, AVI have none) gave
+        # .mkv/.webm a video track marked not to play, as FFmpeg's library writes what it is given
+        stream.disposition = (source.video_disposition & ~int(av.stream.Disposition.attached_pic)) \
+            | int(av.stream.Disposition.default)
         return stream
 
     def _add_audio(self, track: int, template: av.AudioStream, pre_skip: int | None = None) -> None:
