@@ -502,3 +502,28 @@ def test_numpys_bools_are_flags_wherever_a_flag_is_taken(tmp_path):
     for wrong in ("no", 0, np.int64(1)):  # still no flag
         with pytest.raises(BadTypeError, match="channels_last must be True or False"):
             vidstyle.StylizeConfig(channels_last=wrong)
+
+
+def test_the_decoder_takes_and_checks_a_segment_as_the_run_functions_do(tmp_path):
+    """Found by a review of the Python API: style_sheet(start=np.float32(0.1)) (a NumPy number,
+    as every run function takes) ended in "TypeError: argument should be a string or a Rational
+    instance" from Fraction; vidstyle.io.VideoDecoder took start="1" to a bare TypeError from
+    math.isfinite, and a downscale of 0 or 3 that the run functions refuse."""
+    from vidstyle.io import VideoDecoder
+    from vidstyle.io.decode import DecodedFrame
+    from vidstyle.preview import style_sheet
+
+    video = make_video(tmp_path / "in.mp4", frames=6, size=(32, 24))
+    sheet = style_sheet(video, tmp_path / "sheet.png", ["light_mondrian"], frames=1, start=np.float32(0.1),
+                        duration=np.float32(0.1), progress=False)
+    assert sheet.output.exists()
+    with VideoDecoder(video, start=np.float32(0.1)) as decoder:
+        times = [item.time for item in decoder.read() if isinstance(item, DecodedFrame)]
+    assert len(times) == 3  # 24 fps test clip: the frames from 0.125 s on
+    for options, error, message in ((dict(start="1"), BadTypeError, "start must be a number of seconds >= 0"),
+                                    (dict(duration=[1]), BadTypeError, "duration must be a number of seconds > 0"),
+                                    (dict(start=-1), BadValueError, "start must be a number of seconds >= 0"),
+                                    (dict(downscale=3), BadValueError, "downscale must be a whole number of pixels"),
+                                    (dict(downscale="64"), BadTypeError, "downscale must be a whole number")):
+        with pytest.raises(error, match=message):
+            VideoDecoder(video, **options)

@@ -169,6 +169,13 @@ def check_downscale(value) -> int | None:
                         lambda v: v >= MIN_SIDE, integral=True)
 
 
+def check_segment(start, duration) -> None:
+    """Refuse a segment of an input (``start`` and ``duration`` in seconds, either None) that is no
+    number or out of range: the one check of StylizeConfig, ``style_sheet`` and ``VideoDecoder``."""
+    check_number("start", start, "a number of seconds >= 0", lambda v: v >= 0)
+    check_number("duration", duration, "a number of seconds > 0", lambda v: v > 0)
+
+
 def check_max_side(value) -> int | None:
     """``value`` if it is None or a whole number of pixels, at least :data:`MIN_SIDE` (the longer
     side the network runs at): below it the painting's strokes cannot show, and a typo (5 for 500)
@@ -294,8 +301,7 @@ class StylizeConfig:
         object.__setattr__(self, "channels_last", check_flag("channels_last", self.channels_last))
         check_choice("backend", self.backend, BACKENDS)
         check_number("scale", self.scale, f"a number > 0 and at most {MAX_SCALE}", lambda v: 0 < v <= MAX_SCALE)
-        check_number("start", self.start, "a number of seconds >= 0", lambda v: v >= 0)
-        check_number("duration", self.duration, "a number of seconds > 0", lambda v: v > 0)
+        check_segment(self.start, self.duration)
         check_temporal(self.temporal, self.temporal_strength)
         check_flow_backend(self.flow_backend, self.flow_weights)
         check_look(self.style_strength, self.keep_colors)

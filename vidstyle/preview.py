@@ -224,7 +224,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
     from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
     from vidstyle.letterbox import find_picture_area
-    from vidstyle.config import MIN_SIDE, check_flag, check_number
+    from vidstyle.config import MIN_SIDE, check_flag, check_number, check_segment
     from vidstyle.errors import BadTypeError
     from vidstyle.stylizer import Stylizer
 
@@ -232,8 +232,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
                  optional=False)
     check_number("width", width, f"a whole number of pixels, at least {MIN_SIDE}", lambda v: v >= MIN_SIDE,
                  integral=True, optional=False)
-    check_number("start", start, "a number of seconds >= 0", lambda v: v >= 0)
-    check_number("duration", duration, "a number of seconds > 0", lambda v: v > 0)
+    check_segment(start, duration)
     check_flag("overwrite", overwrite)
     if progress is not None and not callable(progress):
         try:  # a flag (NumPy's bool too, as every flag): True prints as vidstyle preview does

@@ -25,7 +25,7 @@ import numpy as np
 from av.sidedata.sidedata import Type as _SideDataType
 from av.video.reformatter import Interpolation
 
-from vidstyle.config import check_hdr_mode
+from vidstyle.config import check_downscale, check_hdr_mode, check_segment
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import check_input, empty_file_problem, ffmpeg_path, file_identity
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
@@ -378,8 +378,11 @@ def yuv_matrix(colorspace: int, width: int, height: int) -> int:
 
 
 def _decimal(seconds: float) -> Fraction:
-    """``seconds`` as the nearest fraction with a denominator up to a million (microseconds)."""
-    return Fraction(seconds).limit_denominator(1_000_000)
+    """``seconds`` (any real number) as the nearest fraction with a denominator up to a million
+    (microseconds)."""
+    # Fraction() takes no NumPy float32: style_sheet(start=np.float32(1.5)) ended in a bare TypeError
+    exact = seconds if isinstance(seconds, (int, float, Fraction)) else float(seconds)
+    return Fraction(exact).limit_denominator(1_000_000)
 
 
 @dataclass(frozen=True)
@@ -905,10 +908,10 @@ class VideoDecoder:
         # warn of what reading meets (a size change); a look ahead at sample frames passes False,
         # so a run says it once, when it stylizes
         self.announce = announce
-        if start is not None and not (math.isfinite(start) and start >= 0):
-            raise VidstyleError(f"start must be a number of seconds >= 0, got {start}")
-        if duration is not None and not (math.isfinite(duration) and duration > 0):
-            raise VidstyleError(f"duration must be a number of seconds > 0, got {duration}")
+        # as the run functions check them: start="1" was a TypeError from math.isfinite, and a
+        # downscale the run functions refuse (0, 3) was taken
+        check_segment(start, duration)
+        check_downscale(downscale)
         # the file as it was opened, to tell one written over while it is read (changed_while_read)
         self._opened_as = None if self.sequence is not None else _stat_or_none(self.path)
         try:
