@@ -527,3 +527,17 @@ def test_the_decoder_takes_and_checks_a_segment_as_the_run_functions_do(tmp_path
                                     (dict(downscale="64"), BadTypeError, "downscale must be a whole number")):
         with pytest.raises(error, match=message):
             VideoDecoder(video, **options)
+
+
+def test_the_sample_functions_take_a_whole_number_of_frames_and_say_so_otherwise(tmp_path):
+    """Found by a review of the Python API: vidstyle.io.sample_frames(path, "3") and
+    keyframe_samples(path, None) ended in a bare TypeError from a comparison, sample_frames(path,
+    2.5) in one from range()."""
+    from vidstyle.io import keyframe_samples, sample_frames
+
+    video = make_video(tmp_path / "in.mp4", frames=4, size=(32, 24))
+    for sample in (sample_frames, keyframe_samples):
+        for count, error in (("3", BadTypeError), (None, BadTypeError), (2.5, BadTypeError), (0, BadValueError)):
+            with pytest.raises(error, match="count must be a whole number of frames, at least 1"):
+                sample(video, count)
+        assert len(sample(video, np.int64(2))) >= 1

@@ -25,7 +25,7 @@ import numpy as np
 from av.sidedata.sidedata import Type as _SideDataType
 from av.video.reformatter import Interpolation
 
-from vidstyle.config import check_downscale, check_hdr_mode, check_segment
+from vidstyle.config import check_downscale, check_hdr_mode, check_number, check_segment
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import check_input, empty_file_problem, ffmpeg_path, file_identity
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
@@ -2099,14 +2099,20 @@ class VideoDecoder:
         self.close()
 
 
+def _sample_count(count) -> int:
+    """``count`` of the sample functions as an int, if it is a whole number of frames (a string or
+    2.5 was a bare TypeError from a comparison or from range())."""
+    return int(check_number("count", count, "a whole number of frames, at least 1", lambda v: v >= 1,
+                            integral=True, optional=False))
+
+
 def keyframe_samples(path: str | Path, count: int, start: float | None = None,
                      duration: float | None = None, fps=None, hdr: str = "sdr",
                      downscale: int | None = None, fill_transparency: bool = False) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames spread over the segment, fast: its first frame
     and the keyframes in it before evenly spread times (:meth:`VideoDecoder.keyframes`). Fewer
     when the segment holds fewer keyframes; for frames at exact times use :func:`sample_frames`."""
-    if count < 1:
-        raise BadValueError(f"count must be at least 1, got {count}")
+    count = _sample_count(count)
     with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
         return decoder.keyframes(count, fill_transparency)
 
@@ -2141,8 +2147,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
     def picture(item: DecodedFrame) -> np.ndarray:
         return item.image if item.alpha is None else fill_transparent(item.image, item.alpha)
 
-    if count < 1:
-        raise BadValueError(f"count must be at least 1, got {count}")
+    count = _sample_count(count)
     with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
         if say_turn:
             decoder.say_if_turn_rounded()
