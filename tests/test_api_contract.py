@@ -541,3 +541,23 @@ def test_the_sample_functions_take_a_whole_number_of_frames_and_say_so_otherwise
             with pytest.raises(error, match="count must be a whole number of frames, at least 1"):
                 sample(video, count)
         assert len(sample(video, np.int64(2))) >= 1
+
+
+def test_the_evaluation_functions_check_their_frame_counts_at_the_call(tmp_path):
+    """Found by a review of the Python API: read_frames(path, "3") and evaluate_videos(...,
+    max_frames="3") ended in a bare TypeError at the first frame, max_frames=2.5 read 3 frames and
+    0 none (the command line takes whole numbers from 1, as --max-frames); evaluate_style's
+    every=0 was a ZeroDivisionError after the loss network had loaded."""
+    from vidstyle.eval import evaluate_style, evaluate_videos, read_frames
+
+    video = make_video(tmp_path / "in.mp4", frames=4, size=(32, 24))
+    painting = tmp_path / "painting.png"
+    vidstyle.io.images.write_image(painting, np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8))
+    for max_frames, error in (("3", BadTypeError), (2.5, BadTypeError), (0, BadValueError)):
+        for call in (lambda: read_frames(video, max_frames), lambda: evaluate_videos(video, video, max_frames=max_frames),
+                     lambda: evaluate_style(video, video, painting, max_frames=max_frames)):
+            with pytest.raises(error, match="max_frames must be a whole number of frames, at least 1"):
+                call()
+    with pytest.raises(BadValueError, match="every must be a whole number of frames, at least 1"):
+        evaluate_style(video, video, painting, every=0)
+    assert len(list(read_frames(video, np.int64(2)))) == 2
