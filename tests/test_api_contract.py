@@ -561,3 +561,20 @@ def test_the_evaluation_functions_check_their_frame_counts_at_the_call(tmp_path)
     with pytest.raises(BadValueError, match="every must be a whole number of frames, at least 1"):
         evaluate_style(video, video, painting, every=0)
     assert len(list(read_frames(video, np.int64(2)))) == 2
+
+
+def test_composite_refuses_weights_it_would_misread_and_frames_that_are_no_images():
+    """Found by a review of the Python API: vidstyle.mask.composite read float weights in [0, 1]
+    (a matte as most libraries give one) as levels out of 255, and returned the original frame with
+    a trace of the style, without a word; a list for a frame was an AttributeError."""
+    styled, original = np.full((4, 6, 3), 200, np.uint8), np.zeros((4, 6, 3), np.uint8)
+    for weights in (np.ones((4, 6), np.float32), np.ones((4, 6), bool)):
+        with pytest.raises(BadValueError, match=r"weights must be uint8 levels, 0 to 255, got .*scale weights in \[0, 1\]"):
+            composite(styled, original, weights)
+    with pytest.raises(BadTypeError, match="weights must be a uint8 \\(H, W\\) numpy array, got list"):
+        composite(styled, original, [[255] * 6] * 4)
+    with pytest.raises(BadTypeError, match="numpy array, got list"):
+        composite(styled.tolist(), original, np.full((4, 6), 255, np.uint8))
+    with pytest.raises(BadValueError, match="uint8 \\(H, W, 3\\) RGB image, got float32"):
+        composite(styled.astype(np.float32), original, np.full((4, 6), 255, np.uint8))
+    assert (composite(styled, original, np.full((4, 6), 255, np.uint8)) == styled).all()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidstyle.errors import BadValueError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 
 log = logging.getLogger("vidstyle")
 
@@ -41,8 +41,18 @@ def composite(stylized: np.ndarray, original: np.ndarray, weights: np.ndarray) -
     is 0, mixed linearly between."""
     import cv2
 
+    from vidstyle.frames import check_image
+
+    check_image(stylized)
+    check_image(original)
+    if not isinstance(weights, np.ndarray):
+        raise BadTypeError(f"weights must be a uint8 (H, W) numpy array, got {type(weights).__name__}")
     if stylized.shape != original.shape or weights.shape != stylized.shape[:2]:
         raise BadValueError(f"stylized {stylized.shape}, original {original.shape} and weights {weights.shape} differ")
+    if weights.dtype != np.uint8:  # float weights in [0, 1] were read as levels of 255: the original, barely mixed
+        raise BadValueError(f"weights must be uint8 levels, 0 to 255, got {weights.dtype}"
+                            + (" (scale weights in [0, 1] by 255 and convert to uint8)"
+                               if weights.dtype.kind in "fb" else ""))
     w = weights.astype(np.float32) * np.float32(1 / 255)
     return cv2.blendLinear(stylized, original, w, 1.0 - w)
 
