@@ -578,3 +578,19 @@ def test_composite_refuses_weights_it_would_misread_and_frames_that_are_no_image
     with pytest.raises(BadValueError, match="uint8 \\(H, W, 3\\) RGB image, got float32"):
         composite(styled.astype(np.float32), original, np.full((4, 6), 255, np.uint8))
     assert (composite(styled, original, np.full((4, 6), 255, np.uint8)) == styled).all()
+
+
+def test_a_matte_checks_its_invert_flag_and_start_when_made(tmp_path):
+    """Found by a review of the Python API: vidstyle.mask.Matte(path, invert="no") inverted the
+    matte ("no" is true), and Matte(path, start="1") ended in a TypeError from the seek."""
+    from vidstyle.mask import Matte
+
+    matte = make_video(tmp_path / "matte.mp4", frames=4, size=(32, 24), pattern="flat")
+    for value in ("no", 0):
+        with pytest.raises(BadTypeError, match="invert must be True or False"):
+            Matte(matte, invert=value)
+    with pytest.raises(BadTypeError, match="start must be a number of seconds >= 0, got '1'"):
+        Matte(matte, start="1")
+    with Matte(matte, invert=np.bool_(True), start=np.float32(0.05)) as inverted, Matte(matte) as plain:
+        assert inverted.invert is True
+        assert (inverted.weights_at(0.1, (24, 32)).astype(int) + plain.weights_at(0.1, (24, 32)) == 255).all()
