@@ -594,3 +594,24 @@ def test_a_matte_checks_its_invert_flag_and_start_when_made(tmp_path):
     with Matte(matte, invert=np.bool_(True), start=np.float32(0.05)) as inverted, Matte(matte) as plain:
         assert inverted.invert is True
         assert (inverted.weights_at(0.1, (24, 32)).astype(int) + plain.weights_at(0.1, (24, 32)) == 255).all()
+
+
+def test_a_moving_matte_read_after_close_says_so(tmp_path):
+    """Found by a review of the Python API: Matte.weights_at (and apply) after close() held the
+    last frame read for every later time, and cut_short() then said the file was truncated or
+    damaged."""
+    from vidstyle.mask import Matte
+
+    matte = Matte(make_video(tmp_path / "matte.mp4", frames=12, size=(32, 24)))
+    matte.weights_at(0.0, (24, 32))
+    matte.close()
+    frame = np.zeros((24, 32, 3), np.uint8)
+    for call in (lambda: matte.weights_at(0.3, (24, 32)), lambda: matte.apply(frame, frame, 0.3)):
+        with pytest.raises(BadValueError, match="the mask matte.mp4 is closed: open a new Matte"):
+            call()
+    assert matte.cut_short() == ""
+    still = tmp_path / "still.png"
+    vidstyle.io.images.write_image(still, np.full((24, 32, 3), 255, np.uint8))
+    with Matte(still) as image_matte:
+        pass
+    assert (image_matte.weights_at(0.3, (24, 32)) == 255).all()  # no file to read: still given

@@ -209,6 +209,8 @@ class Matte:
             if size not in self._sized:
                 self._sized[size] = _fitted(self._current, size, self.path.name, aspect)
             return self._sized[size]
+        if self._closed:  # its reading stopped: the frame then would be held, and the file said to be cut short
+            raise BadValueError(f"the mask {self.path.name} is closed: open a new Matte to read it again")
         while self._next is not None and float(self._next.time + self._offset) <= t + CLOCK_TOLERANCE:
             frame = self._next
             self._current = self._weights(frame)
@@ -238,7 +240,9 @@ class Matte:
         return self.held_from is not None and t > self.held_from + 1e-6
 
     def close(self) -> None:
-        """Close a moving matte's file (what :meth:`damaged` says stays)."""
+        """Close a moving matte's file (what :meth:`damaged` says stays); its weights are then no
+        longer read (a BadValueError, as Python's closed files raise ValueError). A still matte
+        holds no file and goes on giving its weights."""
         if self._decoder is not None and not self._closed:
             self._closed = True
             self._decoder.__exit__(None, None, None)
