@@ -615,3 +615,27 @@ def test_a_moving_matte_read_after_close_says_so(tmp_path):
     with Matte(still) as image_matte:
         pass
     assert (image_matte.weights_at(0.3, (24, 32)) == 255).all()  # no file to read: still given
+
+
+def test_what_a_run_leaves_set_in_the_process_is_what_the_readme_says(tmp_path, monkeypatch):
+    """Found by a review of the Python API: the README's list of what vidstyle leaves set in the
+    process (for a program that embeds it) left out torch.compile's graph limit, which a compiled
+    network raises for good, and SVT_LOG, which an AV1 encode sets."""
+    import os
+    from pathlib import Path
+
+    import torch._dynamo.config as dynamo_config
+
+    from videos import Identity
+    from vidstyle.stylizer import GRAPHS_PER_FUNCTION, _allow_a_graph_per_shape
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    name = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"  # torch < 2.6
+    monkeypatch.setattr(dynamo_config, name, 8)
+    _allow_a_graph_per_shape()  # what building a compiled network does (Stylizer._build_forward)
+    assert getattr(dynamo_config, name) == GRAPHS_PER_FUNCTION == 64
+    assert "(`torch._dynamo.config.recompile_limit`) raised to at least 64" in readme
+    monkeypatch.delenv("SVT_LOG", raising=False)
+    clip = make_video(tmp_path / "in.mp4", frames=2, size=(64, 64))
+    stylize_video(clip, tmp_path / "out.mp4", Identity(), codec="libsvtav1", temporal="off", progress=False)
+    assert os.environ["SVT_LOG"] == "1" and "`SVT_LOG=1` unless set" in readme
