@@ -639,3 +639,14 @@ def test_what_a_run_leaves_set_in_the_process_is_what_the_readme_says(tmp_path, 
     clip = make_video(tmp_path / "in.mp4", frames=2, size=(64, 64))
     stylize_video(clip, tmp_path / "out.mp4", Identity(), codec="libsvtav1", temporal="off", progress=False)
     assert os.environ["SVT_LOG"] == "1" and "`SVT_LOG=1` unless set" in readme
+
+
+def test_stylize_tensor_says_when_the_frames_are_not_on_the_networks_device():
+    """Found by a review of the Python API: a tensor on another device than the network's (a CPU
+    tensor given to a CUDA stylizer) failed inside PyTorch; on a machine without a GPU the meta
+    device stands in for the other device."""
+    st = _tiny(precision="fp32", backend="torch")
+    with pytest.raises(BadValueError, match=r"the frames are on meta and the network on cpu: move them there "
+                                            r"first \(x.to\(stylizer.device\)\)"):
+        st.stylize_tensor(torch.rand(1, 3, 16, 16, device="meta"))
+    assert st.stylize_tensor(torch.rand(1, 3, 16, 16, device="cpu")).device == st.device

@@ -500,6 +500,12 @@ class Stylizer:
         result is made under ``torch.inference_mode``: ``.clone()`` it outside
         that mode to change it in place or use it in an autograd graph."""
         check_batch_tensor(x)
+        here, there = x.device, self.device
+        # ("cuda" is the current GPU, whose tensors say cuda:N) said here: a CPU tensor given to a
+        # CUDA network failed inside it with PyTorch's "Expected all tensors to be on the same device"
+        if here.type != there.type or None not in (here.index, there.index) and here.index != there.index:
+            raise BadValueError(f"the frames are on {here} and the network on {there}: move them there first "
+                                "(x.to(stylizer.device))")
         return self._stylize_float(x.float())
 
     def _stylize_float(self, x: torch.Tensor, contrast: list[float] | None = None) -> torch.Tensor:
