@@ -650,3 +650,17 @@ def test_stylize_tensor_says_when_the_frames_are_not_on_the_networks_device():
                                             r"first \(x.to\(stylizer.device\)\)"):
         st.stylize_tensor(torch.rand(1, 3, 16, 16, device="meta"))
     assert st.stylize_tensor(torch.rand(1, 3, 16, 16, device="cpu")).device == st.device
+
+
+def test_an_image_of_another_layout_is_refused_with_what_to_do_about_it():
+    """Found by a review of the Python API: a grey (H, W) or (H, W, 1) image, an RGBA one (OpenCV's
+    and PIL's usual kinds) and a (B, H, W, 3) stack given to stylize() were refused with their
+    shape alone."""
+    st = _tiny()
+    grey = np.zeros((9, 16), np.uint8)
+    for image, hint in ((grey, r"cv2.cvtColor\(image, cv2.COLOR_GRAY2RGB\)"), (grey[..., None], "COLOR_GRAY2RGB"),
+                        (np.zeros((9, 16, 4), np.uint8), r"image\[\.\.\., :3\] drops the alpha channel"),
+                        (np.zeros((2, 9, 16, 3), np.uint8), "a stack of frames where one goes: Stylizer.stylize_batch takes stacks")):
+        with pytest.raises(BadValueError, match=r"expected a uint8 \(H, W, 3\) RGB image, got uint8 .*" + hint):
+            st.stylize(image)
+    assert st.stylize(np.zeros((9, 16, 3), np.uint8)).shape == (9, 16, 3)

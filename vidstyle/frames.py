@@ -92,9 +92,16 @@ def check_image(image) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise BadTypeError(f"expected a uint8 (H, W, 3) numpy array, got {type(image).__name__}")
     if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-        raise BadValueError(f"expected a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}"
-                         + (" (scale float images in [0, 1] by 255 and convert to uint8)"
-                            if image.dtype.kind == "f" else ""))
+        # what to do about the kinds of frames other libraries hand out (OpenCV's and PIL's
+        # grey and RGBA images, a stack of frames), said with the refusal
+        hint = (" (scale float images in [0, 1] by 255 and convert to uint8)" if image.dtype.kind == "f"
+                else " (a grey image: cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) makes it RGB)"
+                if image.ndim == 2 or image.ndim == 3 and image.shape[-1] == 1
+                else " (image[..., :3] drops the alpha channel)" if image.ndim == 3 and image.shape[-1] == 4
+                else " (a stack of frames where one goes: Stylizer.stylize_batch takes stacks)"
+                if image.ndim == 4 and image.shape[-1] == 3
+                else "")
+        raise BadValueError(f"expected a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}{hint}")
     if 0 in image.shape:
         raise BadValueError(f"empty image: shape {image.shape}")
     return image
