@@ -664,3 +664,22 @@ def test_an_image_of_another_layout_is_refused_with_what_to_do_about_it():
         with pytest.raises(BadValueError, match=r"expected a uint8 \(H, W, 3\) RGB image, got uint8 .*" + hint):
             st.stylize(image)
     assert st.stylize(np.zeros((9, 16, 3), np.uint8)).shape == (9, 16, 3)
+
+
+def test_a_decoder_read_after_close_or_twice_says_so_at_the_call(tmp_path):
+    """Found by a review of the Python API: vidstyle.io.VideoDecoder.read() after the with block
+    gave the first frame and stopped, as if the video were one frame long; a second read() failed
+    with "'NoneType' object has no attribute 'width'", and keyframes() after a read with a
+    RuntimeError."""
+    from vidstyle.io import VideoDecoder
+
+    video = make_video(tmp_path / "in.mp4", frames=4, size=(32, 24))
+    with VideoDecoder(video) as decoder:
+        assert len(list(decoder.read())) == 4
+        for call in (decoder.read, lambda: decoder.keyframes(2)):
+            with pytest.raises(BadValueError, match="a VideoDecoder reads its segment once, and in.mp4's was read"):
+                call()
+    with pytest.raises(BadValueError, match=r"read\(\): the VideoDecoder of in.mp4 is closed; open a new one"):
+        decoder.read()
+    with VideoDecoder(video) as decoder:
+        assert len(decoder.keyframes(2)) >= 1

@@ -899,6 +899,7 @@ class VideoDecoder:
                  announce: bool = True, fps=None, hdr: str = "sdr", downscale: int | None = None,
                  stills: bool = False):
         self.path = check_input(path, folders=True)
+        self._closed = self._spent = False  # see _spend
         self._stills = stills
         self._hdr = check_hdr_mode(hdr)  # see DisplayConversion.of
         self._downscale = downscale
@@ -1597,7 +1598,24 @@ class VideoDecoder:
         (track -> "copy" | "decode"), :class:`AudioItem`, and for subtitle tracks listed in
         ``subtitles`` (track -> "copy" | "convert"), :class:`SubtitleItem`, in the order the file
         stores them. ``alpha``: give each frame its transparency too, when the video has an alpha
-        channel (``info.alpha``)."""
+        channel (``info.alpha``). Once per decoder, while it is open (a BadValueError otherwise,
+        at the call)."""
+        self._spend("read()")
+        return self._reading(audio, alpha, subtitles)
+
+    def _spend(self, what: str) -> None:
+        """Refuse ``what`` (a read) of a closed or already read decoder, else mark it read: read
+        after close() it gave the first frame and stopped, read twice it failed with an
+        AttributeError, and keyframes() after a read with a RuntimeError."""
+        if self._closed:
+            raise BadValueError(f"{what}: the VideoDecoder of {self.path.name} is closed; open a new one to read "
+                                "it again")
+        if self._spent:
+            raise BadValueError(f"{what}: a VideoDecoder reads its segment once, and {self.path.name}'s was read; "
+                                "open a new one to read it again")
+        self._spent = True
+
+    def _reading(self, audio, alpha: bool, subtitles) -> Iterator[DecodedFrame | AudioItem | SubtitleItem]:
         with self._decode_errors():
             yield from self._read(audio, alpha and self.info.alpha, subtitles or {})
 
@@ -2040,8 +2058,7 @@ class VideoDecoder:
         to an exact time decodes from the keyframe before it, a whole GOP of up to ~10 s, each).
         ``fill_transparency``: as :func:`sample_frames`'s. Spends this decoder: :meth:`read`
         cannot be used after it."""
-        if self._first is None:
-            raise RuntimeError("keyframes() needs a decoder that has not been read from")
+        self._spend("keyframes()")
 
         def picture(frame: av.VideoFrame) -> np.ndarray:
             if not (fill_transparency and self.info.alpha):
@@ -2081,6 +2098,7 @@ class VideoDecoder:
         return images
 
     def close(self) -> None:
+        self._closed = True
         self._raw.close()
         self._container.close()
         # the frame threads are parked here, where PyAV lets go of the GIL: PyAV frees a decoder
