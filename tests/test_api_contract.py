@@ -683,3 +683,12 @@ def test_a_decoder_read_after_close_or_twice_says_so_at_the_call(tmp_path):
         decoder.read()
     with VideoDecoder(video) as decoder:
         assert len(decoder.keyframes(2)) >= 1
+
+
+def test_the_stabilizers_flow_options_are_a_mapping_or_said_not_to_be():
+    """Found by a review of the Python API: FlowStabilizer(flow_options="x") ended in a bare
+    ValueError from dict(), flow_options=[1] in a TypeError."""
+    for options in ("x", [1], 3):
+        with pytest.raises(BadTypeError, match="flow_options must be a dict of the flow backend's options"):
+            FlowStabilizer(0.5, flow_options=options)
+    assert FlowStabilizer(0.5, flow_options={"preset": "ultrafast"}).flow_options == {"preset": "ultrafast"}

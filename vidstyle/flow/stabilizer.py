@@ -448,6 +448,9 @@ class FlowStabilizer:
                 ("drift_tolerance", drift_tolerance, "a number > 0", lambda v: v > 0)):
             check_number(name, value, what, in_range, optional=False, finite=False)
         keep_contrast = check_flag("keep_contrast", keep_contrast)
+        if flow_options is not None and not isinstance(flow_options, Mapping):  # "x" was a ValueError from dict()
+            raise BadTypeError(f"flow_options must be a dict of the flow backend's options (or None), got "
+                               f"{type(flow_options).__name__}")
         self.strength, self.flow_scale = float(strength), float(flow_scale)
         self.cut_threshold, self.min_valid_fraction = float(cut_threshold), float(min_valid_fraction)
         self.photometric_tolerance = float(photometric_tolerance)
