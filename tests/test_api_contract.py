@@ -692,3 +692,18 @@ def test_the_stabilizers_flow_options_are_a_mapping_or_said_not_to_be():
         with pytest.raises(BadTypeError, match="flow_options must be a dict of the flow backend's options"):
             FlowStabilizer(0.5, flow_options=options)
     assert FlowStabilizer(0.5, flow_options={"preset": "ultrafast"}).flow_options == {"preset": "ultrafast"}
+
+
+def test_a_stylizers_arguments_of_the_wrong_kind_are_type_errors():
+    """Found by a review of the Python API: stylize_iter(batch_size="2") was a ValueError (every
+    other setting of the wrong kind is a BadTypeError, also a TypeError), and set_mix(None) or
+    set_mix(3) was called a mix "of shape ()"."""
+    st = _tiny()
+    for size, error in (("2", BadTypeError), (2.0, BadTypeError), (0, BadValueError)):
+        with pytest.raises(error, match="batch_size must be a whole number, at least 1"):
+            st.stylize_iter([], batch_size=size)
+    for mix in (None, 3, b"a=1"):
+        with pytest.raises(BadTypeError, match="a style mix is a dict of weights by style name"):
+            st.set_mix(mix)
+    st.set_mix(np.array([1.0]))
+    assert len(list(st.stylize_iter([np.zeros((8, 8, 3), np.uint8)], batch_size=np.int64(2)))) == 1

@@ -441,6 +441,10 @@ class Stylizer:
         if isinstance(mix, str):
             text = mix.strip()
             mix = parse_mix(text[4:] if text.startswith("mix:") else text)
+        if not isinstance(mix, (dict, np.ndarray)) and not (isinstance(mix, Iterable) and not isinstance(mix, bytes)):
+            # None or a number was said to be a mix "of shape ()"
+            raise BadTypeError(f"a style mix is a dict of weights by style name, a string such as 'a=0.7,b=0.3' "
+                               f"or one weight per style, got {type(mix).__name__}")
         if not isinstance(mix, dict):
             try:
                 weights = np.asarray(mix)
@@ -795,8 +799,9 @@ class Stylizer:
             images = iter(images)
         except TypeError:
             raise BadTypeError(f"stylize_iter takes an iterable of uint8 (H, W, 3) images, got {images!r}") from None
-        if not (is_number(batch_size, integral=True) and batch_size >= 1):
-            raise BadValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        # a wrong kind ("2") is a TypeError, as every other setting's: it was a ValueError
+        check_number("batch_size", batch_size, "a whole number, at least 1", lambda v: v >= 1, integral=True,
+                     optional=False)
         check_temporal(temporal, temporal_strength)
         stabilizer = flow_stabilizer(self, temporal_strength) if temporal == "flow" else None
         return self._stylize_stream(images, int(batch_size), stabilizer)
