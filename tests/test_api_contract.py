@@ -707,3 +707,20 @@ def test_a_stylizers_arguments_of_the_wrong_kind_are_type_errors():
             st.set_mix(mix)
     st.set_mix(np.array([1.0]))
     assert len(list(st.stylize_iter([np.zeros((8, 8, 3), np.uint8)], batch_size=np.int64(2)))) == 1
+
+
+def test_every_public_method_and_property_of_the_api_says_what_it_does():
+    """Found by a review of the Python API: help(vidstyle.Stylizer) showed style_names and
+    help(vidstyle.StylizeConfig) to_dict with no line of their own."""
+    import inspect
+
+    undocumented = []
+    for name in vidstyle.__all__:
+        cls = getattr(vidstyle, name)
+        if not inspect.isclass(cls) or issubclass(cls, BaseException):
+            continue
+        for member, value in vars(cls).items():
+            function = value.fget if isinstance(value, property) else value
+            if not member.startswith("_") and callable(function) and not inspect.getdoc(function):
+                undocumented.append(f"{name}.{member}")
+    assert undocumented == []

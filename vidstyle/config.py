@@ -318,6 +318,7 @@ class StylizeConfig:
         object.__setattr__(self, "invert_mask", check_flag("invert_mask", self.invert_mask))
 
     def to_dict(self) -> dict:
+        """Every field by name (:func:`dataclasses.asdict`): the settings to record beside a result."""
         return asdict(self)
 
 

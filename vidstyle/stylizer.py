@@ -432,6 +432,7 @@ class Stylizer:
 
     @property
     def style_names(self) -> list[str]:
+        """The names of the network's styles, in the order :meth:`set_mix` takes a vector of weights."""
         return self.info.style_names
 
     def set_mix(self, mix: dict[str, float] | str | Sequence[float]) -> None:
