@@ -171,7 +171,8 @@ def check_downscale(value) -> int | None:
 
 def check_segment(start, duration) -> None:
     """Refuse a segment of an input (``start`` and ``duration`` in seconds, either None) that is no
-    number or out of range: the one check of StylizeConfig, ``style_sheet`` and ``VideoDecoder``."""
+    number or out of range: the one check of every API that takes a segment (StylizeConfig,
+    ``style_sheet``, ``VideoDecoder``, ``Matte``)."""
     check_number("start", start, "a number of seconds >= 0", lambda v: v >= 0)
     check_number("duration", duration, "a number of seconds > 0", lambda v: v > 0)
 
