@@ -995,6 +995,29 @@ def test_plots_of_a_full_run_give_every_series_its_colour_and_keep_texts_inside(
     plt.close(fig)
 
 
+def test_the_stages_plot_leaves_no_empty_room_beside_its_axes():
+    """The axis is widened to hold each row's text (_fit_texts): tight_layout, counting the text
+    that stuck out of the axes before that, kept as much room again right of them, left empty."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vidstyle.bench.report import _stages_figure
+
+    report = _fake_report()
+    report["pipeline"].append(dict(report["pipeline"][0], name="naive serial loop", kind="naive", backend="torch",
+                                   wall_ms_per_frame=303.9, fps=3.3))
+    fig = _stages_figure(report)
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    axes, width = ax.get_window_extent(renderer), fig.get_window_extent(renderer).width
+    assert all(t.get_window_extent(renderer).x1 <= axes.x1 for t in ax.texts)  # still inside
+    assert width - axes.x1 < 0.05 * width, (axes.x1, width)  # was 161 of 900 pixels
+    plt.close(fig)
+
+
 def test_the_warping_comparison_says_when_its_styles_differ(tmp_path, monkeypatch):
     pytest.importorskip("av")
     from vidstyle.bench import peers

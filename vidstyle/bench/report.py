@@ -346,8 +346,12 @@ def _stages_figure(report: dict):
         ends.append(max(left, r["wall_ms_per_frame"]))
     # each row's numbers in writing: a slow naive loop squashes the fast rows' bars to slivers
     for i, (r, end) in enumerate(zip(rows, ends)):
-        ax.annotate(f"{r['wall_ms_per_frame']:.1f} ms/frame wall, {r['fps']:.1f} fps", (end, i),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
+        text = ax.annotate(f"{r['wall_ms_per_frame']:.1f} ms/frame wall, {r['fps']:.1f} fps", (end, i),
+                           xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
+        # left out of tight_layout: it kept room right of the axes for the text sticking out of
+        # them, and _fit_texts then widened the axis to hold it inside, so that room stayed empty
+        # (the right fifth of the figure, beside an axis already widened for the text)
+        text.set_in_layout(False)
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.set_xlabel("ms per frame (bars: busy time per stage; black line: wall time)")
     ax.set_title(f"File-to-file stages\n{_subtitle(report)}", fontsize=9)
