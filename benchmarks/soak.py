@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.eval import read_frames  # noqa: E402
-from vidstyle.io.capture import parse_size  # noqa: E402
+from vidstyle.config import parse_size  # noqa: E402
 
 
 def make_long_clip(clip: str, size: tuple[int, int], frames: int, path: Path, fps: int = 24) -> Path:

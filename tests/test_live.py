@@ -23,7 +23,8 @@ from videos import pattern_frame
 from vidstyle import live
 from vidstyle.errors import VidstyleError
 from vidstyle.io import capture
-from vidstyle.io.capture import FileSource, FrameGrabber, FrameSource, SyntheticSource, parse_size
+from vidstyle.config import parse_size
+from vidstyle.io.capture import FileSource, FrameGrabber, FrameSource, SyntheticSource
 from vidstyle.live import (Action, LiveControls, LiveOptions, LiveStats, RecordingPaths, StyleBank, check_display,
                            key_action, run_live)
 
@@ -834,6 +835,20 @@ def test_an_unreachable_display_is_one_line_and_leaves_no_recording(tmp_path, mo
     assert r.returncode == 1, r.stderr
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "cannot open a window on :97" in r.stderr
     assert "--no-window" in r.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
+
+
+def test_a_capture_size_leaves_opencv_loaded_before_pyav(tmp_path, model_file):
+    """`--size` is read by argparse before the command runs: its parser, in vidstyle.io.capture,
+    loaded PyAV then, and live with a window refused to start (README's first live example)."""
+    import vidstyle.live as live
+
+    if not live.opencv_has_gui() or not sys.platform.startswith("linux"):
+        pytest.skip("the order matters to OpenCV's window on Linux")
+    video = write_video(tmp_path / "video.mp4", 10, fps=25)
+    r = _cli("--source", str(video), "--size", "32x24", "--duration", "1", "--style", str(model_file),
+             "--device", "cpu", env={"DISPLAY": ":97", "QT_QPA_PLATFORM": "xcb"})
+    assert r.returncode == 1 and "PyAV was imported before OpenCV" not in r.stderr, r.stderr
+    assert "cannot open a window on :97" in r.stderr, r.stderr  # got as far as trying the window
 
 
 def _under_nohup():

@@ -162,7 +162,7 @@ def comma_list(text: str) -> list[str]:
 def frame_size(text: str) -> tuple[int, int]:
     """``640x480`` -> (640, 480), with argparse's one-line error for anything else."""
     from vidstyle.errors import VidstyleError
-    from vidstyle.io.capture import parse_size
+    from vidstyle.config import parse_size
 
     try:
         return parse_size(text)

@@ -162,6 +162,32 @@ MAX_QUEUE_SIZE = 64
 MIN_SIDE = 16
 
 
+#: The largest capture width or height accepted (8K UHD is 7680x4320): a typo such as 64000x480
+#: would otherwise fail only when the first frame's buffers are allocated.
+MAX_CAPTURE_SIDE = 8192
+
+
+def parse_size(text: str, at_least: int = 1, at_most: int = MAX_CAPTURE_SIDE, what: str = "size") -> tuple[int, int]:
+    """``640x480`` -> (640, 480) = (width, height), each side ``at_least`` to ``at_most`` pixels
+    (the one reading of WIDTHxHEIGHT: capture sizes, and the benchmark's resolutions). Here, not
+    beside the capture that uses it: argparse reads `vidstyle live --size` before the command
+    runs, and importing vidstyle.io.capture then loaded PyAV before OpenCV, which live refuses
+    (OpenCV's window hangs: see vidstyle.live), so every `live --size` with a window failed."""
+    from vidstyle.errors import VidstyleError
+
+    w, sep, h = text.strip().lower().partition("x")
+    try:
+        size = (int(w), int(h))
+    except ValueError:
+        size = (0, 0)
+    if not sep or min(size) < max(1, at_least):
+        raise VidstyleError(f"bad {what} {text!r}: expected WIDTHxHEIGHT, two whole numbers of pixels "
+                            f"{f'of at least {at_least}' if at_least > 1 else 'above 0'}, such as 640x480")
+    if max(size) > at_most:
+        raise VidstyleError(f"bad {what} {text!r}: at most {at_most} pixels a side")
+    return size
+
+
 def check_downscale(value) -> int | None:
     """``value`` if it is None or a whole number of pixels, at least :data:`MIN_SIDE` (the output's
     longer side, StylizeConfig.downscale)."""

@@ -37,7 +37,7 @@ LIGHT_ARCHS = tuple(name for name in ARCHS if name.startswith("light"))
 
 def parse_resolution(text: str) -> tuple[str, int, int]:
     """``360p`` or ``WIDTHxHEIGHT`` -> (label, height, width)."""
-    from vidstyle.io.capture import parse_size
+    from vidstyle.config import parse_size
     from vidstyle.stylizer import MAX_NETWORK_SIDE
 
     text = text.strip().lower()

@@ -78,27 +78,6 @@ class FrameSource:
         self.close()
 
 
-#: The largest capture width or height accepted (8K UHD is 7680x4320): a typo such as 64000x480
-#: would otherwise fail only when the first frame's buffers are allocated.
-MAX_CAPTURE_SIDE = 8192
-
-
-def parse_size(text: str, at_least: int = 1, at_most: int = MAX_CAPTURE_SIDE, what: str = "size") -> tuple[int, int]:
-    """``640x480`` -> (640, 480) = (width, height), each side ``at_least`` to ``at_most`` pixels
-    (the one reading of WIDTHxHEIGHT: capture sizes, and the benchmark's resolutions)."""
-    w, sep, h = text.strip().lower().partition("x")
-    try:
-        size = (int(w), int(h))
-    except ValueError:
-        size = (0, 0)
-    if not sep or min(size) < max(1, at_least):
-        raise VidstyleError(f"bad {what} {text!r}: expected WIDTHxHEIGHT, two whole numbers of pixels "
-                            f"{f'of at least {at_least}' if at_least > 1 else 'above 0'}, such as 640x480")
-    if max(size) > at_most:
-        raise VidstyleError(f"bad {what} {text!r}: at most {at_most} pixels a side")
-    return size
-
-
 class _Pacer:
     """Wall-clock schedule of a stream that runs at its own rate: frame ``t`` seconds in is due at
     ``start + t``. A frame more than one interval late is skipped (a camera would already have
