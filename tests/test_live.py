@@ -619,6 +619,38 @@ def test_a_second_ctrl_c_while_stopping_still_leaves_the_recording(tmp_path, mon
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def test_a_source_that_stalls_is_said_and_so_is_its_return(monkeypatch):
+    """A network camera whose stream stalls is given up by OpenCV only after 30 s: meanwhile live
+    showed the last picture and frame rate, and said nothing."""
+    monkeypatch.setattr(live, "STALL_NOTICE_S", 0.05, raising=False)
+    said = threading.Event()
+
+    class Stalling(MarkedSource):
+        """Three frames, then none until live has said it is waiting, then the rest."""
+
+        returned = 0
+
+        def read(self):
+            if self.returned == 3:
+                assert said.wait(10), "live never said the source stalled"
+                self._pacer = capture._Pacer(self.fps)  # the frames after the stall are on time
+            self.returned += 1
+            return super().read()
+
+    lines: list[str] = []
+
+    def log(msg):
+        lines.append(msg)
+        if msg.startswith("no frame from"):
+            said.set()
+
+    summary = run_live(Stalling(frames=7, fps=20), StyleBank([SlowStylizer()]), LiveOptions(window=False), log=log)
+    stalls = [l for l in lines if l.startswith("no frame from marked")]
+    assert len(stalls) == 1 and "waiting for it (q, Esc or Ctrl-C stops)" in stalls[0], lines
+    assert any(l.startswith("marked delivers again, after") for l in lines), lines
+    assert summary.processed >= 4 and summary.stop_reason == "end of source"
+
+
 def test_camera_unplugged_stops_cleanly_and_finalizes(tmp_path, monkeypatch):
     class Unplugged(FakeCapture):
         """Delivers 8 frames, then every read fails, like an unplugged USB camera."""

@@ -46,6 +46,11 @@ from vidstyle.letterbox import PictureArea, find_picture_area
 
 WINDOW_NAME = "vidstyle live"
 
+#: seconds without a new frame, once frames have come, after which live says it is waiting for
+#: the source: a network camera whose stream stalls is given up by OpenCV only after 30 s, and
+#: meanwhile the window showed the last picture under the last frame rate, as if all were well
+STALL_NOTICE_S = 2.0
+
 
 # --- keys ----------------------------------------------------------------------------------------
 
@@ -975,6 +980,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         bar_samples = file_bar_samples(source) if bars_pending else []
         grabber.start()
         t_start = time.perf_counter()
+        t_last_frame, stalled, stall_shown = t_start, False, -1  # (the window's count of the stall's seconds)
         while True:
             if options.duration is not None and time.perf_counter() - t_start >= options.duration:
                 stop_reason = "duration reached"
@@ -987,7 +993,23 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     break
             except TimeoutError:
                 frame = None  # nothing new yet: still poll the keyboard
+                waited = time.perf_counter() - t_last_frame
+                if stats.processed and waited >= max(STALL_NOTICE_S, 3.0 / (source.fps or 30.0)):
+                    if not stalled:  # said once in the log; the window counts the seconds
+                        stalled = True
+                        log(f"no frame from {source.description} for {waited:.0f} s: waiting for it "
+                            "(q, Esc or Ctrl-C stops)")
+                    if window is not None and options.overlay and int(waited) != stall_shown:
+                        stall_shown = int(waited)
+                        window.show(compose_view(last_stylized, last_input if options.side_by_side else None,
+                                                 f"no frame from {source.description} for {stall_shown} s",
+                                                 recording is not None))
             if frame is not None:
+                if stalled:
+                    log(f"{source.description} delivers again, after {time.perf_counter() - t_last_frame:.1f} s "
+                        "without a frame")
+                    stalled, stall_shown = False, -1
+                t_last_frame = time.perf_counter()
                 if bars_pending:  # found once, on the first frame (and frames spread over a file)
                     bars_pending = False
                     area = live_picture_area(frame.image, bar_samples)
