@@ -651,6 +651,41 @@ def test_a_source_that_stalls_is_said_and_so_is_its_return(monkeypatch):
     assert summary.processed >= 4 and summary.stop_reason == "end of source"
 
 
+def test_a_network_camera_that_times_out_prints_no_opencv_warning(tmp_path, monkeypatch, capfd):
+    """OpenCV's own warning when a stream's read times out ("[ WARN:1@88.8] global
+    cap_ffmpeg_impl.hpp:435 ... Stream timeout triggered after 30030 ms") came from the capture
+    thread straight to stderr, between live's lines; live says what happened instead."""
+    import socket
+
+    clip = write_video(tmp_path / "clip.ts", 200, fps=25, size=(32, 24))  # enough for OpenCV's probe at opening
+    data = clip.read_bytes()
+    server = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve():  # the stream, then silence: a network camera whose stream stalls
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(data)
+            done.wait(30)
+
+    threading.Thread(target=serve, daemon=True).start()
+    open_capture = cv2.VideoCapture  # OpenCV's 30 s read timeout, shortened
+    monkeypatch.setattr(cv2, "VideoCapture", lambda target, api: open_capture(
+        target, api, [cv2.CAP_PROP_READ_TIMEOUT_MSEC, 300]))
+    level = cv2.utils.logging.getLogLevel()
+    try:
+        cam = capture.CameraSource(f"tcp://127.0.0.1:{server.getsockname()[1]}")
+        while cam.read() is not None:
+            pass
+        cam.close()
+    finally:
+        done.set()
+        server.close()
+    assert cam.lost
+    assert "WARN" not in capfd.readouterr().err
+    assert cv2.utils.logging.getLogLevel() == level  # given back with the camera
+
+
 def test_camera_unplugged_stops_cleanly_and_finalizes(tmp_path, monkeypatch):
     class Unplugged(FakeCapture):
         """Delivers 8 frames, then every read fails, like an unplugged USB camera."""

@@ -147,6 +147,16 @@ class CameraSource(FrameSource):
                        "run again once allowed)") if sys.platform == "darwin" else ""
             raise VidstyleError(f"cannot open {self.description}{hint}: tried {tried}; check that it is connected"
                                 f"{allowed} and not in use, or replay a file with --source FILE --realtime")
+        # OpenCV's own log, likewise: a network stream that stalls printed "[ WARN:1@88.8] global
+        # cap_ffmpeg_impl.hpp:435 ... Stream timeout triggered after 30030 ms" from the capture
+        # thread between live's lines, where live says the stall and the loss itself. Errors
+        # still show, and everything when vidstyle's logger is at DEBUG (as for FFmpeg's above);
+        # the level is given back at close().
+        cv_log = getattr(getattr(cv2, "utils", None), "logging", None)
+        self._cv_log_level = None
+        if cv_log is not None and not log.isEnabledFor(logging.DEBUG):
+            self._cv_log_level = cv_log.getLogLevel()
+            cv_log.setLogLevel(min(self._cv_log_level, cv_log.LOG_LEVEL_ERROR))
         if size is not None:
             self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
             self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
@@ -170,7 +180,7 @@ class CameraSource(FrameSource):
             self._failed, self.lost = 0, False  # starting, not unplugged: try again
         self._peeked = peeked
         if self._peeked is None:
-            self.cap.release()
+            self.close()
             raise VidstyleError(f"{self.description} opened but delivered no frame; check that it is not in use, "
                                 "or replay a file with --source FILE --realtime")
         self.height, self.width = self._peeked[0].shape[:2]
@@ -212,6 +222,11 @@ class CameraSource(FrameSource):
 
     def close(self) -> None:
         self.cap.release()
+        if self._cv_log_level is not None:
+            import cv2
+
+            cv2.utils.logging.setLogLevel(self._cv_log_level)
+            self._cv_log_level = None
 
 
 @contextlib.contextmanager
