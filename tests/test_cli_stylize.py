@@ -1052,6 +1052,12 @@ def test_a_mistyped_option_is_named_with_the_option_it_likely_meant(capsys):
                        # a word with a space is a value to argparse however it starts: the input
                        # here, which was said to be "no option"
                        (["stylize", "-my clip.mp4", "-o", "x.mp4"],
+                        "required: --style (see vidstyle stylize --help)"),
+                       # nor is an option given with "=", a short one joined to its value, "-" (an
+                       # input so named) or anything after "--"
+                       (["stylize", "in.mp4", "--style=mondrian"], "required: -o/--output (see vidstyle stylize"),
+                       (["stylize", "in.mp4", "-ox.mp4"], "required: --style (see vidstyle stylize --help)"),
+                       (["stylize", "-", "-o", "x.mp4", "--", "-clip.mp4"],
                         "required: --style (see vidstyle stylize --help)")):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
