@@ -526,6 +526,36 @@ def test_a_gif_segment_after_its_transparent_opening_is_not_decoded_again(tmp_pa
         assert decoder.info.alpha
 
 
+def test_a_gif_segment_whose_first_frame_restores_a_cleared_canvas_keeps_its_transparency(tmp_path):
+    """A --start on an opaque frame restored to what was before it once shown (disposal 3), after
+    frames that clear to transparency: the canvas it restores is the cleared one, and the frames
+    after it show that through their own transparent pixels, though no frame from the start on
+    clears. The segment's transparency is kept, not written opaque."""
+    from vidstyle.io.decode import VideoDecoder
+
+    frames = []
+    for i in range(8):
+        rgb = np.zeros((40, 64, 3), np.uint8)
+        rgb[..., 0], rgb[..., 1], rgb[..., 2] = np.arange(64)[None] * 4, 120, 60 + 10 * i
+        frame = Image.fromarray(rgb).quantize(255)
+        indices = np.asarray(frame).copy()
+        if i < 4:
+            indices[6:30, 4 + 3 * i:30 + 3 * i] = 255  # a hole: the transparent entry
+        elif i > 4:
+            indices[10:20, 40:50] = 255  # showing what frame 4 restores: the canvas frame 3 cleared
+        palette = frame.getpalette()[:765]
+        frame = Image.fromarray(indices, "P")
+        frame.putpalette(palette + [0] * (768 - len(palette)))
+        frames.append(frame)
+    frames[0].save(tmp_path / "sticker.gif", save_all=True, append_images=frames[1:], duration=100, loop=0,
+                   transparency=255, disposal=[2, 2, 2, 2, 3, 1, 1, 1], optimize=False)
+    with VideoDecoder(tmp_path / "sticker.gif", start=0.4) as decoder:
+        assert decoder.info.alpha
+        holes = [None if item.alpha is None else int((np.asarray(item.alpha) < 255).sum())
+                 for item in decoder.read(alpha=True)]
+    assert holes == [0, 100, 100, 100]
+
+
 def test_a_gif_frame_is_made_to_clear_to_transparency_in_its_graphic_control_block():
     """The GIF muxer's packets rewritten byte by byte: the first packet's header, global palette
     and looping block are stepped over to the frame's graphic control extension, whose disposal
