@@ -233,6 +233,18 @@ def test_decode_segment_shifts_times_and_cuts_audio(tmp_path):
     assert len(lead) == 2 and lead[0] < lead[1] < 0 < lead[1] + Fraction(1024, 44100)
 
 
+def test_a_duration_is_said_to_run_past_the_input_only_by_more_than_its_last_frame(tmp_path):
+    """A 1 s clip at 24 frames/s asked for 1.02 s ends inside the frame after its last, which it
+    would have had: nothing is missing, and nothing is said. Asked for 1.06 s, past that frame, the
+    output is shorter than asked for and says so, with the duration as asked (it read "the 1.083 s
+    asked for": the end moved to whole frames)."""
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(64, 48))
+    for duration, said in ((0.99, None), (1.02, None),
+                           (1.06, "in.mp4 ends before the 1.06 s asked for (--duration): the output lasts 1.00 s")):
+        with VideoDecoder(src, duration=duration) as decoder:
+            assert len(list(decoder.read())) == 24
+            assert decoder.ended_before_duration() == said, duration
+
 def test_a_segment_starting_between_two_frames_lasts_its_duration_from_its_first_frame(tmp_path):
     """--start 0.51 on 24 fps: the first frame kept is at 0.5417 s and is the output's 0; the end
     moves with it, so the last frame is shown for a whole frame and the file reads 24 fps."""

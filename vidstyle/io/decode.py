@@ -1072,6 +1072,7 @@ class VideoDecoder:
             raise VidstyleError(f"the segment starts at {float(start):g} s, past the end of {self.path.name} "
                                 f"({container.duration / av.time_base:.2f} s long)")
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
+        self._duration = Fraction(duration) if duration else None  # as asked: _end moves to whole frames
         self._frames_end = self._end  # (see where the first frame is known: whole frames)
         # Until then the end is not settled: it moves to whole frames of the first, so sound
         # demuxed while the decoder fills up (a very short segment's, up to its last frame's end)
@@ -1736,7 +1737,7 @@ class VideoDecoder:
         if self._reached >= self._end - 1 / self._rate:  # the last frame reaches into the end asked for
             return None
         begin = self._start if self._start is not None else self._stream_start
-        return (f"{self.path.name} ends before the {float(self._end - begin):.4g} s asked for (--duration): the "
+        return (f"{self.path.name} ends before the {float(self._duration):.4g} s asked for (--duration): the "
                 f"output lasts {float(self._reached - begin):.2f} s")
 
     def _past_end(self, packet: av.Packet) -> bool:
