@@ -440,11 +440,12 @@ def test_checkpoints_go_by_their_step_not_their_name(tmp_path):
     from vidstyle.train.loop import latest_checkpoint, numbered_checkpoints
 
     for name in ("checkpoint_0000005.pt", "checkpoint_backup.pt", "checkpoint_10000000.pt", "checkpoint_0000010.pt",
-                 "checkpoint_0000010.pt.tmp", "checkpoint_old.pt"):
+                 "checkpoint_0000010.pt.tmp", "checkpoint_old.pt", "checkpoint_9999999.pt"):
         (tmp_path / name).write_bytes(b"")
-    # a backup of the user's sorted after every step by its letters, and 8 digits before 7
+    # a backup of the user's sorted after every step by its letters, and 8 digits before 7 (step
+    # 10000000 before 9999999)
     assert [p.name for p in numbered_checkpoints(tmp_path)] == [
-        "checkpoint_0000005.pt", "checkpoint_0000010.pt", "checkpoint_10000000.pt"]
+        "checkpoint_0000005.pt", "checkpoint_0000010.pt", "checkpoint_9999999.pt", "checkpoint_10000000.pt"]
     assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint_10000000.pt"
     assert latest_checkpoint(tmp_path / "checkpoint_backup.pt") is None  # a file, not a folder
 
