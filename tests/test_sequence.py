@@ -233,6 +233,8 @@ def test_frame_rates_are_checked():
     assert sequence_fps("47.952") == Fraction(48000, 1001) and sequence_fps(14.985) == Fraction(15000, 1001)
     assert all(sequence_fps(n / 2) == Fraction(n, 2) for n in range(1, 2001))
     assert ntsc_rate(Fraction(960), Fraction(960, 10000)) == 960  # as a video's rate is taken
+    # nearer than 1/200 to 10000/1001 but not within a ten-thousandth of itself: as written
+    assert sequence_fps("9.995") == Fraction(1999, 200)
     for bad in (0, -24, "fast", 10 ** 6, 1e-300, "1/86401"):  # 1e-300 failed when the folder was opened
         with pytest.raises(VidstyleError, match="fps must be"):
             sequence_fps(bad)
