@@ -114,7 +114,7 @@ def test_a_misspelt_style_gets_a_suggestion_and_other_things_say_what_they_are(t
     from vidstyle.errors import VidstyleError
 
     for typo, meant in (("light_mondrain", "light_mondrian"), ("starry-night", "starry_night"),
-                        ("Mondrian", "mondrian")):
+                        ("Mondrian", "mondrian"), ("STARRY-NIGHT", "starry_night")):
         with pytest.raises(VidstyleError, match=f"did you mean '{meant}'"):
             resolve_style(typo)
     with pytest.raises(VidstyleError) as nothing_close:
