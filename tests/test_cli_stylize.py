@@ -1065,6 +1065,20 @@ def test_a_mistyped_option_is_named_with_the_option_it_likely_meant(capsys):
         assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
 
 
+def test_a_mistyped_command_is_named_with_the_command_it_likely_meant(capsys):
+    # `vidstyle stylise` was only "invalid choice", where a mistyped option got its guess (review, 53rd session)
+    from vidstyle.cli import main
+
+    for argv, said in ((["stylise", "in.mp4", "-o", "x.mp4", "--style", "mondrian"], "did you mean stylize? (see"),
+                       (["--debug", "Export", "--onnx", "x.onnx"], "did you mean export? (see vidstyle --help)"),
+                       (["xyz", "in.mp4"], "invalid choice: 'xyz' (choose from 'stylize', ")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
+        assert argv[0] != "xyz" or "did you mean" not in err, err
+
+
 def _fresh_python(code: str) -> subprocess.CompletedProcess:
     """``code`` run by a new Python in the repository (what it imports is what a command imports)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import logging
 import math
 import re
@@ -185,7 +186,23 @@ class Parser(argparse.ArgumentParser):
             # is required", as though the user had not typed it
             message += "".join(f"; {name} is not an option" + (f": did you mean {guess}?" if guess else "")
                                for name, guess in self._unknown_options(self._argv))
+        message += self._command_guess(message)
         self.exit(2, f"{self.prog}: error: {message}{self._dashed_value_hint(message)} (see {self.prog} --help)\n")
+
+    def _commands(self) -> dict[str, argparse.ArgumentParser]:
+        """This parser's commands by name (none for a command's own parser)."""
+        return next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+
+    def _command_guess(self, message: str) -> str:
+        """`vidstyle stylise` was only "invalid choice": the command it most likely meant, as a
+        mistyped option gets its own (:func:`vidstyle.errors.closest_name`)."""
+        from vidstyle.errors import closest_name
+
+        m = re.match(r"argument COMMAND: invalid choice: ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")", message)
+        if not m:
+            return ""
+        guess = closest_name(ast.literal_eval(m[1]), list(self._commands()))
+        return f"; did you mean {guess}?" if guess else ""
 
     def _unknown_options(self, words) -> list[tuple[str, str | None]]:
         """The option-like words among ``words`` that are none of this parser's options, even
@@ -228,8 +245,7 @@ class Parser(argparse.ArgumentParser):
         if extras:
             command = getattr(parsed, "command", None)
             prog = f"{self.prog} {command}" if command else self.prog
-            commands = next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
-            owner = commands.get(command, self)
+            owner = self._commands().get(command, self)
             guesses = "".join(f"; {name}: did you mean {guess}?" for name, guess in owner._unknown_options(extras)
                               if guess)
             self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extras)}{guesses} (see {prog} --help)\n")
