@@ -1079,6 +1079,35 @@ def test_a_mistyped_command_is_named_with_the_command_it_likely_meant(capsys):
         assert argv[0] != "xyz" or "did you mean" not in err, err
 
 
+def test_a_commands_option_typed_before_the_command_is_said_to_go_after_it(capsys):
+    # `vidstyle --style X stylize ...` was "invalid choice: 'X'", `--style=X` "--style is required"
+    # and `--overwrite` "unrecognized": none said where the option goes (review, 53rd session)
+    from vidstyle.cli import build_parser, main
+
+    for argv, said in ((["--style", "light_mondrian", "stylize", "in.mp4", "-o", "o.mp4"],
+                        "vidstyle: error: --style goes after the command: vidstyle stylize ... --style ... "
+                        "(see vidstyle stylize --help)"),
+                       (["--style=light_mondrian", "stylize", "in.mp4", "-o", "o.mp4"], "--style goes after the"),
+                       (["--debug", "-o", "o.mp4", "stylize", "in.mp4"], "-o goes after the command: vidstyle "
+                                                                          "stylize ... -o ..."),
+                       (["--overwrite", "stylize", "in.mp4"], "--overwrite goes after the command"),
+                       # the command's options are built though a misplaced value came first
+                       (["--steps", "4", "train", "--style", "a.jpg"],
+                        "--steps goes after the command: vidstyle train ... --steps ... (see vidstyle train --help)"),
+                       (["--device", "cpu", "in.mp4"], "--device goes after the command: vidstyle COMMAND ... "
+                                                       "--device ... (see vidstyle --help)"),
+                       # not a command's option: the mistyped one named as before
+                       (["--debgu", "stylize", "in.mp4"], "--debgu is not an option: did you mean --debug?")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
+    # vidstyle's own options still go before the command, abbreviated too
+    for before in (["--debug"], ["--deb"]):
+        args = build_parser(only="stylize").parse_args([*before, "stylize", "in.mp4", "-o", "o.mp4", "--style", "x"])
+        assert args.debug and args.style == "x"
+
+
 def _fresh_python(code: str) -> subprocess.CompletedProcess:
     """``code`` run by a new Python in the repository (what it imports is what a command imports)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)

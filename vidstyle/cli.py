@@ -716,9 +716,11 @@ def _values_after(argv: list[str], options: dict) -> list[str]:
 
 
 def _command_named(argv: list[str]) -> str:
-    """The command in ``argv``: its first word that is not an option (vidstyle's own options,
-    --debug and --version, take no value), or "" when there is none."""
-    return next((arg for arg in argv if not arg.startswith("-")), "")
+    """The command in ``argv``: its first word that names one (vidstyle's own options, --debug and
+    --version, take no value, so in a right command line it is the first word that is not an
+    option; a command's option typed before it, `--steps 4 train`, needs the command's options
+    built to be said where it goes), or "" when there is none."""
+    return next((arg for arg in argv if arg in COMMAND_HELP), "")
 
 
 class _MessagesAtMost:

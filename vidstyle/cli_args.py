@@ -204,25 +204,67 @@ class Parser(argparse.ArgumentParser):
         guess = closest_name(ast.literal_eval(m[1]), list(self._commands()))
         return f"; did you mean {guess}?" if guess else ""
 
+    @staticmethod
+    def _option_word(parser: argparse.ArgumentParser, word: str) -> str | None:
+        """The option name ``word`` gives (``--x`` of ``--x=1``), or None for a word argparse takes
+        as a value or an input: ``-``, a negative number, one with a space (`"-my clip.mp4"`)."""
+        if not word.startswith("-") or word == "-" or parser._negative_number_matcher.match(word) or " " in word:
+            return None
+        return word.split("=", 1)[0]
+
+    @staticmethod
+    def _knows(parser: argparse.ArgumentParser, name: str) -> bool:
+        """Whether ``name`` is one of ``parser``'s options, as argparse takes it: abbreviated
+        (``--temporal-str``), or a short one with its value joined (``-ofile``)."""
+        options = parser._option_string_actions
+        if name.startswith("--"):
+            return any(o.startswith(name) for o in options if o.startswith("--"))
+        return name[:2] in options
+
     def _unknown_options(self, words) -> list[tuple[str, str | None]]:
         """The option-like words among ``words`` that are none of this parser's options, even
         abbreviated, each with the option it most likely meant (found as a style name's typo is:
         case, _ for -), or None."""
         from vidstyle.errors import closest_name
 
-        options = self._option_string_actions
-        longs = [o for o in options if o.startswith("--")]
+        longs = [o for o in self._option_string_actions if o.startswith("--")]
         unknown = {}
         for word in words:
             if word == "--":
                 break  # what follows is a value however it looks
-            if not word.startswith("-") or word == "-" or self._negative_number_matcher.match(word) or " " in word:
-                continue  # as argparse takes them: a value or an input (`"-my clip.mp4"`), not an option
-            name = word.split("=", 1)[0]
-            if not (any(o.startswith(name) for o in longs) if name.startswith("--")
-                    else name[:2] in options):  # -ofile: -o with its value
+            name = self._option_word(self, word)
+            if name is not None and not self._knows(self, name):
                 unknown.setdefault(name, closest_name(name, longs))
         return list(unknown.items())
+
+    def _misplaced_option(self, words) -> str | None:
+        """The error line for a command's option typed before the command (`vidstyle --style x stylize
+        in.mp4`), or None: argparse took its value for the command ("invalid choice: 'x'"), said
+        `--style=x` was missing, or `--overwrite` unrecognized. vidstyle's own options (--debug,
+        --version, --help) go there; the others belong to a command."""
+        from vidstyle.errors import closest_name
+
+        commands = self._commands()
+        if not commands:
+            return None
+        command = next((w for w in words if w in commands), None)
+        for word in words[:words.index(command)] if command else words:
+            name = self._option_word(self, word)
+            if name is None:
+                if command is None:
+                    return None  # a mistyped command (said with its guess), or an input without one
+                continue  # a value
+            if self._knows(self, name):
+                continue
+            if command is not None:
+                if self._knows(commands[command], name):
+                    return (f"{name} goes after the command: {self.prog} {command} ... {name} ... "
+                            f"(see {self.prog} {command} --help)")
+            elif closest_name(name, [o for o in self._option_string_actions if o.startswith("--")]) is None:
+                # no command named, so whose option it is is not known here (the commands'
+                # options are built only for the command named: see vidstyle.cli.build_parser)
+                return f"{name} goes after the command: {self.prog} COMMAND ... {name} ... (see {self.prog} --help)"
+        return None
 
     def _dashed_value_hint(self, message: str) -> str:
         """argparse takes any word starting with "-" after an option for another option: `-o -x.mp4`
@@ -239,6 +281,9 @@ class Parser(argparse.ArgumentParser):
 
     def parse_args(self, args=None, namespace=None):
         Parser._argv = list(sys.argv[1:] if args is None else args)  # the subcommands' parsers read it too
+        misplaced = self._misplaced_option(Parser._argv)
+        if misplaced:
+            self.exit(2, f"{self.prog}: error: {misplaced}\n")
         # argparse reports a command's unknown options from the top parser, which pointed at
         # `vidstyle --help`: the command's own help is where its options are
         parsed, extras = self.parse_known_args(args, namespace)
