@@ -358,6 +358,25 @@ def test_frame_output_mistakes_are_refused_before_any_work(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shot", "still.png"]
 
 
+def test_a_frame_number_field_in_a_video_name_is_refused_not_written_as_typed(tmp_path, style, cli):
+    """`-o out_%d.mp4` wrote one file named out_%d.mp4 without a word, where FFmpeg's users read
+    %d as numbered frames (review, 53rd session)."""
+    clip = make_video(tmp_path / "in.mp4", frames=2)
+    for name in ("out_%d.mp4", "out_%04d.webm", "out_%d.gif"):
+        done = cli("stylize", clip, "-o", tmp_path / name, "--style", style)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.strip().splitlines() == [
+            f"vidstyle: error: {name}: {name[4:-len(Path(name).suffix)]} numbers the frames of an image sequence "
+            f"({Path(name).with_suffix('.png')}); a video is one file: name it without {name[4:-len(Path(name).suffix)]}"]
+    done = cli("live", "--source", clip, "--no-window", "--record", tmp_path / "rec_%d.mp4", "--style", style)
+    assert done.returncode == 1 and "rec_%d.mp4: %d numbers the frames" in done.stderr, done.stderr
+    # into a folder, an input whose name reads so is said before any work, as a still's is
+    os.link(clip, tmp_path / "clip_%03d.mp4")
+    done = cli("stylize", clip, tmp_path / "clip_%03d.mp4", "-o", tmp_path / "styled", "--style", style)
+    assert done.returncode == 1 and "clip_%03d.mp4 reads as numbered frames" in done.stderr, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_%03d.mp4", "in.mp4"]
+
+
 def test_frames_with_exif_or_an_icc_profile_read_like_any_other(tmp_path):
     """FFmpeg 8 gives such frames side data (EXIF; ICC profiles) that PyAV 18 cannot open: EXIF
     raised "31 is not a valid Type", and a PNG's ICC profile crashed the process when collected

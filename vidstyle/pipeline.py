@@ -39,7 +39,7 @@ from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDeco
                                picture_streams, sample_frames, spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
-                                  is_sequence_output, say_if_fps_unused)
+                                  frame_field, is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import (OUTPUT_FORMATS, atomic_output, check_input, check_output, check_output_file,
                                create_output_folder, ffmpeg_path, file_identity, folders_missing,
                                remove_empty_folders, same_file)
@@ -1397,6 +1397,10 @@ def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | Non
                                     f"{source.name} reads as numbered frames (a frame-number field such as %03d): "
                                     f"rename it, or stylize it on its own with -o NAME{source.suffix}")
         else:
+            if frame_field(target):  # what stylize_video would refuse at its turn (check_output)
+                raise VidstyleError(f"{source}: a video is written into {folder} under its own name, and "
+                                    f"{source.name} reads as numbered frames (a frame-number field such as %03d): "
+                                    f"rename it, or stylize it on its own with -o NAME{target.suffix}")
             check_encoding(encode, target)
     from vidstyle.models.zoo import StyleChoice, resolve_style
     from vidstyle.timeline import StyleTimeline, is_ready_stylizer

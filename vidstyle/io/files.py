@@ -451,6 +451,15 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
                     f"(.gif, .webp) or numbered frames ({numbered}{Path(output).suffix})")
         raise VidstyleError(f"cannot write {Path(output).suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(formats))}{hint}")
+    from vidstyle.io.sequence import frame_field  # (it imports this module)
+
+    field = frame_field(output)
+    if field and suffix not in IMAGE_OUTPUT_FORMATS:
+        # FFmpeg's users read %d as numbered frames; a video with it was written under the name as
+        # typed, one file out_%d.mp4, without a word
+        raise VidstyleError(f"{Path(output).name}: {field} numbers the frames of an image sequence "
+                            f"({Path(output).with_suffix('.png').name}); a video is one file: name it without "
+                            f"{field}")
     return check_output_file(output, inputs=[input], overwrite=overwrite)  # as given: a trailing / counts
 
 

@@ -258,6 +258,12 @@ def is_sequence_output(path: str | Path) -> bool:
     return len(_NUMBER_FIELD.findall(name)) == 1 and Path(name).suffix.lower() in IMAGE_OUTPUT_FORMATS
 
 
+def frame_field(path: str | Path) -> str | None:
+    """The first frame-number field in ``path``'s name (``%d``, ``%04d``), or None."""
+    m = _NUMBER_FIELD.search(Path(path).name)
+    return m.group() if m else None
+
+
 def check_frame_pattern(path: str | Path) -> None:
     """A clear error for an image output name that tries a frame-number field and misses
     (``f_%5d.png``, two fields, ``%%``): only ``%d`` and ``%0Nd`` are taken."""
