@@ -110,6 +110,16 @@ def test_bad_input_and_codec(tmp_path, style, stylize):
     src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
     assert_user_error(stylize(src, tmp_path / "o.mp4", style, "--codec", "divx"), "available: libx264")
     assert not (tmp_path / "o.mp4").exists()
+    # what the error offers, --help names: it left out gif and libwebp (review, 53rd session)
+    from vidstyle.cli import build_parser
+    from vidstyle.io.encode import default_codec
+
+    offered = stylize(src, tmp_path / "o.mp4", style, "--codec", "divx").stderr.split("available: ")[1].split(", ")
+    (codec_help,) = [a.help for p in build_parser(only="stylize")._subparsers._group_actions[0].choices.values()
+                     for a in p._actions if "--codec" in a.option_strings]
+    assert "gif" in offered and all(name.strip() in codec_help for name in offered), codec_help
+    for suffix in (".webm", ".gif", ".webp", ".mp4"):
+        assert f"{default_codec(suffix)} for {suffix}" in codec_help or f"{default_codec(suffix)} otherwise" in codec_help
 
 
 def test_bad_encoder_settings_are_one_line_before_any_output(tmp_path, style, stylize):

@@ -34,8 +34,9 @@ from vidstyle.cli_args import side_pixels
 from vidstyle.cli_args import once as _once
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
-from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CROSSFADE, DEFAULT_OPSET, DEFAULT_TEMPORAL_STRENGTH,
-                             EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, STYLE_EVERY, TEMPORAL_MODES, EncodeConfig, StylizeConfig)
+from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CODECS, DEFAULT_CROSSFADE, DEFAULT_OPSET,
+                             DEFAULT_TEMPORAL_STRENGTH, EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, STYLE_EVERY,
+                             TEMPORAL_MODES, VIDEO_CODECS, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
 from vidstyle.errors import VidstyleError, first_line, on_kill, printable, terminated_line, termination_as_exit
 
@@ -99,9 +100,10 @@ def _add_stylize(sub) -> None:
     p.add_argument("--start", type=_clock_time, help="start time: seconds (90.5) or 1:30.5 or 1:02:03")
     p.add_argument("--duration", type=_positive_clock_time, help="process this many seconds (or 1:30 ...)")
     p.add_argument("--codec",
-                   help="libx264, libx265, libvpx-vp9, libsvtav1, h264_nvenc, hevc_nvenc, or prores_ks (ProRes "
-                        "422 HQ in .mov or .mkv, for editing; 4444 with --pix-fmt yuv444p10le) (default: libvpx-vp9 "
-                        "for .webm, libx264 otherwise)")
+                   help=f"{', '.join(VIDEO_CODECS)}: prores_ks is ProRes 422 HQ in .mov or .mkv, for editing (4444 "
+                        "with --pix-fmt yuv444p10le); gif and libwebp write .gif and .webp animations (default: "
+                        + ", ".join(f"{codec} for {suffix}" for suffix, codec in DEFAULT_CODECS.items() if suffix)
+                        + f", {DEFAULT_CODECS[None]} otherwise)")
     p.add_argument("--crf", type=int, default=EncodeConfig.crf,
                    help=f"constant rate factor (quality; lower is better, default {EncodeConfig.crf})")
     p.add_argument("--preset", default=EncodeConfig.preset, help=f"encoder preset (default {EncodeConfig.preset})")

@@ -40,6 +40,15 @@ EVAL_SCHEMA = 3
 STYLE_EVERY = 4
 #: The ONNX opset ``vidstyle export`` writes by default.
 DEFAULT_OPSET = 17
+#: The video encoders vidstyle writes with (``--codec``; vidstyle.io.encode says which containers
+#: take each). Here, not in vidstyle.io.encode, so that stylize's --help lists them without
+#: importing PyAV: the help once named seven and the error for a wrong one nine.
+VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc", "prores_ks", "gif",
+                "libwebp")
+#: The encoder for an output's suffix when none is asked for (vidstyle.io.encode.default_codec):
+#: VP9 for WebM (which holds only VP8, VP9 and AV1), GIF's and WebP's own for animations, and
+#: ``DEFAULT_CODECS[None]`` for every other container.
+DEFAULT_CODECS = {".webm": "libvpx-vp9", ".gif": "gif", ".webp": "libwebp", None: "libx264"}
 
 
 def is_number(value, integral: bool = False) -> bool:

@@ -35,7 +35,7 @@ import av.subtitles.subtitle
 import av.video.reformatter
 import numpy as np
 
-from vidstyle.config import EncodeConfig
+from vidstyle.config import DEFAULT_CODECS, VIDEO_CODECS, EncodeConfig
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.decode import (SWS_MATRIX, AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, cut_audio_frame,
                                error_text, gif_control_extension, has_alpha, yuv_matrix)
@@ -44,8 +44,6 @@ from vidstyle.io.images import check_image_size
 
 log = logging.getLogger("vidstyle")
 
-VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc", "prores_ks", "gif",
-                "libwebp")
 #: Intra-frame codecs for editing rather than delivery: quality set by a profile, not crf/preset.
 _INTERMEDIATE_CODECS = {"prores_ks"}
 #: Animations (GIF, animated WebP), in their own containers, which hold no sound or subtitles;
@@ -338,9 +336,8 @@ def ten_bit_hint(codec: str | None, output: str | Path, alpha: bool = False) -> 
 
 
 def default_codec(suffix: str) -> str:
-    """The video encoder used when none is asked for: VP9 for WebM (which holds only VP8, VP9 and
-    AV1), GIF's and WebP's own for animations, H.264 for every other container."""
-    return {".webm": "libvpx-vp9", ".gif": "gif", ".webp": "libwebp"}.get(suffix.lower(), "libx264")
+    """The video encoder used when none is asked for (:data:`vidstyle.config.DEFAULT_CODECS`)."""
+    return DEFAULT_CODECS.get(suffix.lower(), DEFAULT_CODECS[None])
 
 
 #: audio codecs that lose nothing: re-encoded for MP4/MOV, they become ALAC, which loses nothing either
