@@ -1559,9 +1559,16 @@ def test_style_names_must_be_usable_in_a_blend_and_unique(data, loss_weights, tm
     for name in ("bad,name=1", "a:b"):
         with pytest.raises(VidstyleError, match="cannot be used in a blend"):
             _config(data, loss_weights, tmp_path, style_meta=[{"name": name}]).validate()
+    # a blank --style-name is none, " " as "" (" " was refused, "" took the painting's file name:
+    # review, 53rd session); a blank file name is said
+    for blank in ("", " ", "\t"):
+        config = _config(data, loss_weights, tmp_path, style_meta=[{"name": blank, "painting": blank}])
+        config.validate()
+        assert config.styles_metadata() == [{"name": Path(data["styles"][0]).stem}]
+    (tmp_path / " .jpg").write_bytes(Path(data["styles"][0]).read_bytes())
     # (a blank one was "style name '' cannot be used in a blend: give one without ',', '=' or ':'")
-    with pytest.raises(VidstyleError, match="^a style name cannot be blank: give one with --style-name, or leave"):
-        _config(data, loss_weights, tmp_path, style_meta=[{"name": " "}]).validate()
+    with pytest.raises(VidstyleError, match="^ .jpg's file name makes a blank style name: give one with --style-name$"):
+        _config(data, loss_weights, tmp_path, styles=[str(tmp_path / " .jpg")]).validate()
     with pytest.raises(VidstyleError, match="must be unique"):
         _config(data, loss_weights, tmp_path, styles=data["styles"][:2],
                 style_meta=[{"name": "same"}, {"name": "same"}]).validate()

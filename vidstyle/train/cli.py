@@ -141,7 +141,7 @@ def add_train_parser(subparsers) -> None:
                    help="write a PNG grid of held-out photos every N steps (default 0 = never)")
     _add_device_args(p, training=True)
     p.add_argument("--style-name", action="append", default=[], help="style name, one per --style "
-                                                                        "(default: the image file name)")
+                                                                        "(default, or blank: the image file name)")
     p.add_argument("--painting", action="append", default=[], help="painting title, one per --style")
     p.add_argument("--artist", action="append", default=[], help="artist, one per --style")
     p.add_argument("--year", action="append", default=[], help="year, one per --style")

@@ -301,10 +301,10 @@ class TrainConfig:
         if self.style_meta and len(self.style_meta) != len(self.styles):
             raise VidstyleError("style metadata must have one entry per --style")
         names = [m["name"] for m in self.styles_metadata()]
-        for name in names:  # the blend syntax file.safetensors:a=0.7,b=0.3 must be able to name it
-            if not name.strip():
-                raise VidstyleError("a style name cannot be blank: give one with --style-name, or leave it out "
-                                    "for the painting's file name")
+        for path, name in zip(self.styles, names):  # the blend syntax file.safetensors:a=0.7,b=0.3 must be able to name it
+            if not name.strip():  # (a blank --style-name is none: the painting's file name is taken)
+                raise VidstyleError(f"{Path(path).name}'s file name makes a blank style name: give one with "
+                                    "--style-name")
             if any(c in name for c in ",=:"):
                 raise VidstyleError(f"style name {name!r} cannot be used in a blend (file:a=0.7,b=0.3): give one "
                                     "without ',', '=' or ':' with --style-name")
@@ -316,7 +316,9 @@ class TrainConfig:
         out = []
         for i, path in enumerate(self.styles):
             meta = dict(self.style_meta[i]) if i < len(self.style_meta) else {}
-            meta = {k: v for k, v in meta.items() if v not in (None, "")}
+            # blank is not given, "" or " " alike: a multi-style run's --style-name "" --style-name b
+            # names the second only (and command() writes it so); " " was refused, "" took the file name
+            meta = {k: v for k, v in meta.items() if v is not None and str(v).strip()}
             # stripped: the blend syntax (file:a=0.7,b=0.3) strips the names it is given
             meta["name"] = str(meta.get("name", Path(path).stem)).strip()
             out.append(meta)
