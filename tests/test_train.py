@@ -436,6 +436,34 @@ def test_resume_continues_like_an_uninterrupted_run(data, loss_weights, tmp_path
     assert "{" not in str(err.value)
 
 
+def test_resuming_a_finished_run_leaves_its_model_and_its_measured_speed(data, loss_weights, tmp_path, capsys):
+    """A run resumed at its last step wrote its model again, with images_per_s null in its metrics
+    (review, 53rd session): the model is left as it was, and renamed styles keep the speed."""
+    from vidstyle.cli import main
+    from vidstyle.models.weights import read_info
+
+    first = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=2)
+    done = train(first, progress=False)
+    written = Path(first.out).read_bytes()
+    speed = done.metrics["images_per_s"]
+    assert speed and done.written
+    again = train(replace(first, resume="auto"), progress=False)
+    assert not again.written and again.metrics == done.metrics and Path(first.out).read_bytes() == written
+    # the command line says so, rather than "wrote" the model again
+    argv = ["train", "--style", first.styles[0], "--content", first.content, "--out", first.out, "--image-size", "32",
+            "--style-size", "32", "--batch-size", "1", "--steps", "2", "--loss-net", "vgg16_hed", "--loss-weights",
+            first.loss_weights, "--content-layers", "relu2_2", "--style-layers", "relu1_2,relu2_2", "--device", "cpu",
+            "--checkpoint-every", "2", "--resume"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{first.out} already holds this run's model, trained to step 2: left as it was" in err, err
+    assert "wrote" not in err and Path(first.out).read_bytes() == written
+    # renamed on resuming: written under the new name, with the speed of the steps that made it
+    renamed = train(replace(first, resume="auto", style_meta=[{"name": "renamed"}]), progress=False)
+    assert renamed.written and read_info(first.out).style_names == ["renamed"]
+    assert read_info(first.out).metrics["images_per_s"] == speed
+
+
 def test_checkpoints_go_by_their_step_not_their_name(tmp_path):
     from vidstyle.train.loop import latest_checkpoint, numbered_checkpoints
 
@@ -1807,11 +1835,14 @@ def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_we
     stop["at"] = None
     assert main(command[1:-2] + ["--quiet"]) == 0 and out.is_file()
     assert read_info(out).train_config["steps"] == 4
-    # resumed at its last step (nothing left to do): it says where from, and no "None images/s"
+    # resumed at its last step (nothing left to do): it says where from, and that the model it wrote
+    # is left as it was (no "None images/s")
+    written = out.read_bytes()
     assert main([a for a in command[1:-2] if a != "--quiet"]) == 0
     err = capsys.readouterr().err
     assert f"resuming from {tmp_path / 'm.train' / 'checkpoint_0000004.pt'} (step 4 of 4)" in err
-    assert f"wrote {out} (4 steps); held-out losses: " in err and "None" not in err
+    assert f"{out} already holds this run's model, trained to step 4: left as it was" in err and "None" not in err
+    assert out.read_bytes() == written
 
     stop["at"] = 1
     assert main(args + ["--overwrite"]) == 130

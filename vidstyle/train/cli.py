@@ -225,13 +225,19 @@ def _cmd_train(args, config=None) -> int:
     except TrainingInterrupted as exc:
         print(f"vidstyle: interrupted; {printable(exc)}", file=sys.stderr)
         return 130
-    if not args.quiet:
+    if args.quiet:
+        return 0
+    if not result.written:
+        print(printable(f"{result.out} already holds this run's model, trained to step {result.steps}: left as it "
+                        "was (a larger --steps trains on)"), file=sys.stderr)
+    else:
         held = "; ".join(f"{name}: content {v['content']:.3f}, style {v['style']:.3f}"
                          for name, v in result.metrics["held_out"].items())
-        rate = result.metrics["images_per_s"]  # None when a resumed run had no step left to take
+        # None when a resumed run had no step left and its model was not there to take the speed from
+        rate = result.metrics["images_per_s"]
         print(printable(f"wrote {result.out} ({result.steps} steps" + (f", {rate} images/s" if rate else "")
                         + f"); held-out losses: {held}"), file=sys.stderr)
-        print(printable(use_text(str(result.out), [m["name"] for m in config.styles_metadata()])), file=sys.stderr)
+    print(printable(use_text(str(result.out), [m["name"] for m in config.styles_metadata()])), file=sys.stderr)
     return 0
 
 

@@ -69,6 +69,9 @@ class TrainResult:
     steps: int
     metrics: dict
     previews: list[Path]
+    #: False when a resumed run had no step left and ``out`` already held its model, left as it was
+    #: (``metrics`` are then the file's, measured when it was trained)
+    written: bool = True
 
 
 class LossComputer:
@@ -562,6 +565,24 @@ def _interrupted_message(config: TrainConfig, kept: list[tuple[Path, int]]) -> s
     return f"no checkpoint was written yet (the first comes at step {min(config.checkpoint_every, config.steps)})"
 
 
+def _finished_model(out: Path, net: TransformerNet):
+    """The :class:`~vidstyle.models.weights.ModelInfo` of ``out`` when it holds ``net`` (its weights
+    as the fp16 that save_model stores, every one equal), else None (a missing or another file)."""
+    from safetensors.torch import load_file
+
+    from vidstyle.models.weights import read_info
+
+    try:
+        info = read_info(out)
+        stored = load_file(str(out))
+    except Exception:  # noqa: BLE001 - a file that is not this model, however it fails, is written
+        return None
+    mine = {k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu() for k, v in net.state_dict().items()}
+    if stored.keys() != mine.keys():
+        return None
+    return info if all(stored[k].dtype == v.dtype and torch.equal(stored[k], v) for k, v in mine.items()) else None
+
+
 def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -> TrainResult:
     """Train a network as described by ``config``, write it to ``config.out`` and return the result.
 
@@ -677,6 +698,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             lambda _module, _args, out: decoder_input.__setitem__("features", out))
 
     start = 0
+    finished = None  # the model this run wrote before, when it resumes with no step left
     if config.resume:
         ckpt = latest_checkpoint(work) if config.resume == "auto" else Path(config.resume)
         if ckpt is not None and ckpt.is_dir():
@@ -700,6 +722,13 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}")
         if progress:  # a resumed run says so, and from where (not "step 500 of 400" before refusing it)
             print(printable(f"resuming from {ckpt} (step {start} of {config.steps})"), file=sys.stderr, flush=True)
+        if start == config.steps:
+            # nothing left to train: the model this checkpoint ends in is left as it was written,
+            # with the speed measured then (written again, it recorded images_per_s null); with its
+            # styles renamed (--style-name) it is written again, keeping that speed
+            finished = _finished_model(out, net)
+            if finished is not None and finished.styles == json.loads(json.dumps(style_meta)):
+                return TrainResult(out=out, steps=start, metrics=finished.metrics, previews=[], written=False)
 
     previews: list[Path] = []
     if start and config.preview_every and start % config.preview_every == 0 \
@@ -802,6 +831,9 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         "images_per_s": round(images / seconds, 3) if images and seconds > 0 else None,
         "device": str(device),
     }
+    if not images and finished is not None:  # the speed of the steps that made these weights
+        metrics.update({k: finished.metrics[k] for k in ("train_seconds_this_run", "images_per_s", "device")
+                        if k in finished.metrics})
     recorded = as_run(config, dtype)
     train_config = asdict(recorded)
     train_config.update(content_layers=content_layers, style_layers=style_layers,
