@@ -660,14 +660,21 @@ def test_segments_joined_into_one_ts_file_run_on_as_one_timeline(tmp_path, caplo
     assert "the clock of joined.ts starts over once" in caplog.text
 
 
-def test_frames_whose_clock_does_not_advance_are_said_to(tmp_path, caplog):
-    """Every frame stamped 0 (a broken muxer): each is put a tick after the one before, so the
-    frames play in a blink; that came without a word (review, 37th session)."""
+def test_frames_whose_clock_does_not_advance_play_at_the_frame_rate_and_are_said_to(tmp_path, caplog):
+    """Every frame stamped 0 (a broken muxer): each was put a tick after the one before, so the
+    frames played in a blink, first without a word (review, 37th session), then with a warning of
+    a damaged clock; live took the file's average rate (its frame count over a length of nothing:
+    1275 for 51 frames) and said it "ended at 0.00 s" (review, 53rd session). Its frames now play
+    at its frame rate."""
+    from vidstyle.io.capture import FileSource
+
     path = tmp_path / "stuck.mp4"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         stream.options = {"preset": "ultrafast", "bf": "0"}
+        # sound on a clock that runs, 2 s of it: the file says it lasts 2 s, its picture one frame
+        sound = container.add_stream("aac", rate=48000)
         packets = []
         for i in range(8):
             frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
@@ -676,18 +683,33 @@ def test_frames_whose_clock_does_not_advance_are_said_to(tmp_path, caplog):
         for packet in packets + stream.encode(None):
             packet.pts = packet.dts = 0
             container.mux(packet)
+        for k in range(94):
+            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            samples.sample_rate, samples.pts = 48000, k * 1024
+            container.mux(sound.encode(samples))
+        container.mux(sound.encode(None))
+    with av.open(str(path)) as container:  # what the file says of itself
+        assert container.streams.video[0].average_rate > 100 and container.duration > 1.5 * av.time_base
+    said = ("every frame of stuck.mp4 has the same time (its clock does not run): its frames are played one after "
+            "another at 24 frames/s")
     out = tmp_path / "out.mp4"
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize(path, out)
-    times = frame_times(out)
-    assert len(times) == 8
-    # each frame a tick later than the one before: eight frames at one time would show as one
-    assert all(a < b for a, b in zip(times, times[1:]))
-    assert "7 frames of stuck.mp4 came with a time no later than the frame before (a damaged clock)" in caplog.text
+    assert frame_times(out) == [Fraction(i, 24) for i in range(8)]
+    assert said in caplog.text and "damaged clock" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        source = FileSource(path, realtime=False)
+        times = []
+        while source.read() is not None:
+            times.append(source._last_t)
+        source.close()
+    assert source.fps == 24 and times == pytest.approx([i / 24 for i in range(8)])
+    assert said in caplog.text and "ended at" not in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize(make_video(tmp_path / "fine.mp4", frames=8, size=(64, 48)), tmp_path / "fine_out.mp4")
-    assert "damaged clock" not in caplog.text
+    assert "clock" not in caplog.text
 
 
 def test_a_start_in_segments_joined_into_one_ts_file_is_on_the_joined_timeline(tmp_path, caplog):

@@ -29,9 +29,9 @@ import numpy as np
 
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
-from vidstyle.io.decode import (DisplayConversion, PacketDecoder, continuous_packets, error_text,
-                                no_video_stream_error, picture_streams, refuse_still_image, stream_frame_rate,
-                                unreadable_video_error)
+from vidstyle.io.decode import (DisplayConversion, PacketDecoder, clock_stuck, continuous_packets, error_text,
+                                no_video_stream_error, picture_streams, refuse_still_image, say_clock_stuck,
+                                stream_frame_rate, unreadable_video_error)
 from vidstyle.io.files import check_source_video, ffmpeg_path
 
 log = logging.getLogger("vidstyle")
@@ -299,7 +299,10 @@ class FileSource(FrameSource):
             raise
         self.stream = videos[0]
         # Default (slice) threading: frame threading ("AUTO") would buffer several frames of latency.
-        self.fps = float(stream_frame_rate(self.container, self.stream))
+        self._clock_stuck = clock_stuck(self.path, self.container, self.stream.index)
+        self.fps = float(stream_frame_rate(self.container, self.stream, self._clock_stuck))
+        if self._clock_stuck:
+            say_clock_stuck(self.path.name, self.fps)
         self.size = size
         self.realtime, self.loop = realtime, loop
         self.live = realtime
@@ -354,7 +357,9 @@ class FileSource(FrameSource):
                                      self._restarted)
         for packet in packets:
             for frame in self._packets.decode(packet):
-                t = float(frame.time) if frame.time is not None else last_t + 1.0 / self.fps
+                # no time, or the one time of a clock that does not run: the frame rate's
+                stuck = self._clock_stuck and first_time is not None and frame.time is not None and frame.time <= last_t
+                t = float(frame.time) if frame.time is not None and not stuck else last_t + 1.0 / self.fps
                 if first_time is None:
                     first_time = t
                 last_t = t
