@@ -375,6 +375,9 @@ def test_a_frame_number_field_in_a_video_name_is_refused_not_written_as_typed(tm
     done = cli("stylize", clip, tmp_path / "clip_%03d.mp4", "-o", tmp_path / "styled", "--style", style)
     assert done.returncode == 1 and "clip_%03d.mp4 reads as numbered frames" in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_%03d.mp4", "in.mp4"]
+    # a %d inside a word is a name, not a field: written as typed
+    done = cli("stylize", clip, "-o", tmp_path / "50%done.mp4", "--style", style)
+    assert done.returncode == 0 and (tmp_path / "50%done.mp4").is_file(), done.stderr
 
 
 def test_frames_with_exif_or_an_icc_profile_read_like_any_other(tmp_path):

@@ -259,8 +259,10 @@ def is_sequence_output(path: str | Path) -> bool:
 
 
 def frame_field(path: str | Path) -> str | None:
-    """The first frame-number field in ``path``'s name (``%d``, ``%04d``), or None."""
-    m = _NUMBER_FIELD.search(Path(path).name)
+    """The first frame-number field in a video's name ``path`` (``%d``, ``%04d``), or None: one not
+    followed by a letter, as in ``out_%d.mp4``; in ``50%done.mp4`` the ``%d`` is part of a word
+    (an image's name with it is a pattern all the same, as FFmpeg reads image names)."""
+    m = re.search(_NUMBER_FIELD.pattern + r"(?![^\W\d_])", Path(path).name)
     return m.group() if m else None
 
 
