@@ -3,6 +3,7 @@ __version__ = "0.1.0"
 
 import importlib  # noqa: E402
 import importlib.util  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError  # noqa: E402
 
@@ -16,6 +17,14 @@ _HOMES = {
     "vidstyle.timeline": ("StyleTimeline",),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+if TYPE_CHECKING:  # what a type checker reads (it does not run __getattr__): else every name was Any
+    from vidstyle.config import EncodeConfig, StylizeConfig
+    from vidstyle.flow.stabilizer import FlowStabilizer
+    from vidstyle.models.zoo import Styles
+    from vidstyle.pipeline import StylizeResult, stylize_files, stylize_image, stylize_video
+    from vidstyle.stylizer import Stylizer
+    from vidstyle.timeline import StyleTimeline
 
 
 def _submodule(package: str, name: str):
