@@ -741,3 +741,29 @@ def test_a_type_checker_reads_each_lazy_name_of_the_package_from_its_home():
             checked.update({alias.name: stmt.module for stmt in node.body if isinstance(stmt, ast.ImportFrom)
                             for alias in stmt.names})
     assert checked == vidstyle._MODULE_OF
+
+
+def test_every_parameter_of_the_public_api_has_a_type_hint():
+    """Found by a review of the Python API as a typed library: ``style`` of stylize_video,
+    stylize_image and stylize_files (and stylize_files' ``inputs``), submit_batch's ``stabilizer``
+    and guide_tensors' ``device`` had none, so a type checker let any value through there."""
+    import inspect
+
+    bare = []
+    for name in vidstyle.__all__:
+        obj = getattr(vidstyle, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseException):
+            continue
+        members = ([(f"{name}.{m}", v) for m, v in vars(obj).items() if not m.startswith("_") or m == "__init__"]
+                   if inspect.isclass(obj) else [(name, obj)])
+        for label, value in members:
+            function = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+            if not inspect.isfunction(function):
+                continue
+            signature = inspect.signature(function)
+            bare += [f"{label}({p.name})" for p in signature.parameters.values()
+                     if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                     and p.annotation is p.empty]
+            if function.__name__ != "__init__" and signature.return_annotation is signature.empty:
+                bare.append(f"{label} -> ?")
+    assert bare == []

@@ -7,6 +7,10 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the settings are made and checked without torch (the command line's --help)
+    import torch
 
 #: ``--precision`` values of every command (inference commands add "int8"); resolved by vidstyle.device.
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -278,7 +282,7 @@ class EncodeConfig:
 class StylizeConfig:
     """How frames are stylized: network placement, resolution, segment and temporal smoothing."""
 
-    device: str = "auto"
+    device: str | torch.device = "auto"  # a name (check_device_name) or a torch.device
     precision: str = "auto"
     # None: 4, but on the CPU 1 for the standard network, whose full-resolution activations
     # outgrow the caches in a batch, and under ONNX Runtime, and fewer for large frames

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from os import PathLike, fspath, sep
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import av
 import numpy as np
@@ -46,6 +46,7 @@ from vidstyle.io.files import (OUTPUT_FORMATS, atomic_output, check_input, check
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 from vidstyle.terminal import terminal_bar
+from vidstyle.timeline import RunStyle
 
 log = logging.getLogger("vidstyle")
 
@@ -910,7 +911,7 @@ def _on_frame(progress, bar, total: int | None) -> Callable[[], None]:
 
 # --- the public entry point ----------------------------------------------------------------
 
-def stylize_video(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
+def stylize_video(input: str | Path, output: str | Path, style: RunStyle, config: StylizeConfig | None = None,
                   encode: EncodeConfig | None = None, overwrite: bool = False,
                   progress: bool | Callable[[int, int | None], object] = True, **options) -> StylizeResult:
     """Stylize the video ``input`` into ``output``, keeping timing, size, rotation and audio.
@@ -1197,7 +1198,7 @@ def _downscaled_text(before: tuple[int, int] | None, width: int, height: int) ->
     return "" if before is None else f"{before[0]}x{before[1]} downscaled to {width}x{height}"
 
 
-def stylize_image(input: str | Path, output: str | Path, style, config: StylizeConfig | None = None,
+def stylize_image(input: str | Path, output: str | Path, style: RunStyle, config: StylizeConfig | None = None,
                   overwrite: bool = False, progress: bool | Callable[[int, int | None], object] = True,
                   **options) -> StylizeResult:
     """Stylize the still image ``input`` (jpg, png, webp, ..., a one-frame GIF) into ``output`` (.png, .jpg, .webp,
@@ -1319,7 +1320,8 @@ def folder_output(input: str | Path, folder: str | Path, codec: str | None = Non
     return Path(folder) / (input.stem + suffix)
 
 
-def stylize_files(inputs, folder: str | Path, style, config: StylizeConfig | None = None,
+def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], folder: str | Path, style: RunStyle,
+                  config: StylizeConfig | None = None,
                   encode: EncodeConfig | None = None, overwrite: bool = False,
                   progress: bool | Callable[[int, int | None], object] = True, **options) -> Iterator[tuple[Path, StylizeResult | VidstyleError]]:
     """Stylize several videos and still images (``inputs``: a list of paths, or one path) into

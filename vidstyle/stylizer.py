@@ -12,8 +12,7 @@ import functools
 import logging
 import math
 import threading
-from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -29,7 +28,10 @@ from vidstyle.frames import (check_batch_tensor, check_image, crop_to, float_to_
 from vidstyle.io.decode import rgb_to_yuv_matrix
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
-from vidstyle.models.zoo import StyleChoice, Styles, mix_vector, parse_mix, resolve_style
+from vidstyle.models.zoo import StyleChoice, StyleSpec, mix_vector, parse_mix, resolve_style
+
+if TYPE_CHECKING:  # (imported by submit_batch only when it is given a stabilizer)
+    from vidstyle.flow.stabilizer import FlowStabilizer, FlowState
 
 log = logging.getLogger("vidstyle")
 
@@ -173,7 +175,10 @@ class Stylizer:
             they keep (:func:`blend_style`); changed later with :meth:`set_look`.
     """
 
-    def __init__(self, style: str | Path | Styles | StyleChoice, *, device: str | torch.device = "auto",
+    #: the style it was loaded from (:meth:`from_model`: the one given, else None)
+    choice: StyleChoice | None
+
+    def __init__(self, style: StyleSpec | StyleChoice, *, device: str | torch.device = "auto",
                  precision: str = "auto", channels_last: bool = True, max_side: int | None = None,
                  scale: float | None = None, backend: str = "auto", style_strength: float = 1.0,
                  keep_colors: bool = False):
@@ -657,7 +662,8 @@ class Stylizer:
 
     @torch.inference_mode()
     def submit_batch(self, images: Sequence[np.ndarray] | np.ndarray, yuv420: int | None = None,
-                     stabilizer=None, states: Sequence | None = None) -> "PendingImages":
+                     stabilizer: FlowStabilizer | None = None,
+                     states: Sequence[FlowState | None] | None = None) -> "PendingImages":
         """Start stylizing ``images`` as :meth:`stylize_batch` does; ``.result()`` of what it returns
         waits for and gives the stylized uint8 (B, H, W, 3) array, or with ``yuv420`` (a matrix,
         SWS_CS_*; even sizes) the frames in limited-range yuv420p, (B, H * 3 / 2, W), as

@@ -21,13 +21,14 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence, Union
 
 import cv2
 import numpy as np
 
 from vidstyle.config import DEFAULT_CROSSFADE, check_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
+from vidstyle.models.zoo import StyleChoice, StyleSpec, Styles
 
 #: The style of a timeline that paints nothing: the frames as they are.
 NO_STYLE = "none"
@@ -53,13 +54,27 @@ def parse_clock(text: str) -> float:
         raise BadValueError(f"not a time: {text!r}") from None
 
 
+class ReadyStylizer(Protocol):
+    """A ready stylizer, used as it is (:func:`is_ready_stylizer`): a
+    :class:`~vidstyle.stylizer.Stylizer`, or anything with its ``stylize_batch``."""
+
+    def stylize_batch(self, images: Sequence[np.ndarray]) -> Sequence[np.ndarray] | np.ndarray:
+        """uint8 (B, H, W, 3) RGB images of one size -> the stylized images, as many."""
+        ...
+
+
 @dataclass(frozen=True)
 class StyleChange:
     """From ``at`` seconds (on the input's clock) on, the frames are painted in ``style`` (a
-    style spec, as ``--style`` takes)."""
+    style spec, as ``--style`` takes, or a ready stylizer)."""
 
     at: float
-    style: str
+    style: StyleSpec | ReadyStylizer
+
+
+#: A style timeline's entries as :class:`StyleTimeline` takes them: (seconds, style) pairs or
+#: :class:`StyleChange` entries.
+TimelineEntries = Sequence[Union[StyleChange, tuple[float, Union[StyleSpec, ReadyStylizer]]]]
 
 
 def parse_style_change(text: str) -> StyleChange:
@@ -112,11 +127,9 @@ class StyleTimeline:
         crossfade: seconds each change dissolves over, centred on its time; 0 cuts.
     """
 
-    def __init__(self, changes: Sequence[StyleChange | tuple], crossfade: float = DEFAULT_CROSSFADE):
+    def __init__(self, changes: TimelineEntries, crossfade: float = DEFAULT_CROSSFADE):
         if isinstance(changes, (str, os.PathLike)) or not isinstance(changes, Sequence):
             raise BadTypeError(f"a style timeline is a list of (seconds, style) pairs, got {type(changes).__name__}")
-        from vidstyle.models.zoo import Styles
-
         entries = []
         for change in changes:
             if not isinstance(change, StyleChange):
@@ -205,6 +218,12 @@ class StyleTimeline:
             for i, length in enumerate(lengths, start=1):
                 parts[i] += f" ({length:.3g} s dissolve)" if length > 1e-9 else " (cut)"
         return ", ".join(parts)
+
+
+#: A run's style, as :func:`vidstyle.stylize_video`, ``stylize_image`` and ``stylize_files`` take it:
+#: a style spec, a resolved :class:`~vidstyle.models.zoo.StyleChoice`, a ready stylizer, a
+#: :class:`StyleTimeline` or its entries.
+RunStyle = Union[StyleSpec, StyleChoice, ReadyStylizer, StyleTimeline, TimelineEntries]
 
 
 class TimelineStylizer:

@@ -567,7 +567,7 @@ class FlowStabilizer:
         self._prev_output = out.copy() if history is None else history
         return out
 
-    def guide_tensors(self, state: FlowState, device, pin_memory: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def guide_tensors(self, state: FlowState, device: str | torch.device, pin_memory: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """``state``'s flow and weight as tensors on ``device`` for :meth:`apply_tensor`: (1, 2, h, w)
         and (1, 1, h, w) float32, at the flow's resolution (:meth:`apply_tensor` resizes them).
         With ``pin_memory`` the copies go through page-locked memory and do not block the host:

@@ -218,7 +218,7 @@ def is_bundled_name(spec) -> bool:
 _told_first_style: set[Path] = set()
 
 
-def resolve_style(spec: str | Path | Styles) -> StyleChoice:
+def resolve_style(spec: StyleSpec) -> StyleChoice:
     """Resolve a style spec (see module docstring, or a :class:`Styles` entry: its file) to a file
     and a mix; raise a clear error otherwise."""
     if isinstance(spec, Styles):
@@ -427,6 +427,11 @@ class Styles(Enum):
         held_out=({"content": 1.008, "style": 1.648}, {"content": 0.723, "style": 3.254},
                   {"content": 0.836, "style": 3.103}, {"content": 0.822, "style": 2.050}),
         temporal_strength=0.3))
+
+
+#: A style as :func:`resolve_style` (and ``--style``) takes it: a bundled name, a ``.safetensors``
+#: path (a string or any path object), ``mix:a=0.7,b=0.3`` or a :class:`Styles` entry.
+StyleSpec = str | os.PathLike[str] | Styles
 
 
 def temporal_strength_for(path: str | Path | None) -> float:
