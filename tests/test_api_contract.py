@@ -767,3 +767,34 @@ def test_every_parameter_of_the_public_api_has_a_type_hint():
             if function.__name__ != "__init__" and signature.return_annotation is signature.empty:
                 bare.append(f"{label} -> ?")
     assert bare == []
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_stylizer_closes_letting_go_of_its_network_and_refuses_use_after(backend, tmp_path):
+    """Found by a review of the Python API as a typed library: a Stylizer had no close() and was no
+    context manager, so a caller done with it had nothing to call to free its network (an ONNX
+    Runtime session and its threads) but to drop every reference and wait for the collector."""
+    import gc
+    import weakref
+
+    image = np.full((16, 16, 3), 120, np.uint8)
+    with _tiny(precision="fp32", backend=backend) as st:
+        before = st.stylize(image)
+        network, runner = weakref.ref(st.model), weakref.ref(st._forward)
+    assert st.closed
+    gc.collect()
+    assert network() is None and runner() is None  # while `st` itself is still referenced
+    for call in (lambda: st.stylize(image), lambda: st.stylize_batch(image[None]), lambda: st.submit_batch([image]),
+                 lambda: st.stylize_iter([image]), lambda: st.set_mix([1.0]), lambda: st.expect_frames(10),
+                 lambda: st.calibrate([image]), lambda: st.__enter__(),
+                 lambda: st.stylize_tensor(torch.zeros(1, 3, 16, 16))):
+        with pytest.raises(BadValueError, match=r"this Stylizer is closed \(close\(\) or the end of its with block\)"):
+            call()
+    st.close()  # again: nothing to do
+    assert st.style_names == ["style0"] and st.choice is None  # what it was stays readable
+    with pytest.raises(BadValueError, match="this Stylizer is closed"):
+        stylize_video(make_video(tmp_path / "in.mp4", frames=2, size=(32, 32)), tmp_path / "out.mp4", style=st)
+    assert not (tmp_path / "out.mp4").exists()
+    fresh = _tiny(precision="fp32", backend=backend)
+    np.testing.assert_array_equal(fresh.stylize(image), before)
+    fresh.close()

@@ -216,6 +216,7 @@ class Stylizer:
         # same function without the full-resolution upsampled and padded copies (~20% of the light
         # network's time on the CPU; see SubpixelUpsampleConv)
         self.model, self.info = fold_for_inference(model), info
+        self._closed = False
         self.int8 = precision == "int8"
         self._calibration: list[np.ndarray] = []  # uint8 frames: small, prepared when quantizing
         self.calibration_source: str | None = None
@@ -295,6 +296,38 @@ class Stylizer:
         else:
             self._forward = self.model
 
+    def close(self) -> None:
+        """Let go of what this stylizer holds now rather than when it is collected: its networks
+        (on a GPU, their memory goes back to PyTorch's cache), an ONNX Runtime session and its
+        threads, a compiled or int8 graph, CUDA streams and calibration frames. Any later use
+        raises :class:`~vidstyle.errors.BadValueError`; closing again does nothing. Not while
+        another thread stylizes with it. ``with Stylizer(...) as s:`` closes it at the block's end."""
+        with self._build_lock:  # not in the middle of a compiled or int8 call (which holds it)
+            self._closed = True
+            # a compiled graph and an ORT session hold references to the network: all dropped
+            self._forward = self._compiled = self.model = self._flat_reference = None
+            self._streams = None
+            self._calibration, self._flat_colours, self._compiled_batches = [], {}, {}
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (or the ``with`` block ended)."""
+        return self._closed
+
+    def __enter__(self) -> Stylizer:
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        """Refuse a call on a closed stylizer at the call (its network is gone: an AttributeError
+        from deep inside otherwise)."""
+        if self._closed:
+            raise BadValueError("this Stylizer is closed (close() or the end of its with block): make a new "
+                                "one to stylize again")
+
     def _quantize(self, x: torch.Tensor) -> None:
         """Build the int8 network for batches shaped like ``x``, calibrated on the frames given to
         :meth:`calibrate` that have ``x``'s working size (else on ``x`` itself)."""
@@ -326,6 +359,7 @@ class Stylizer:
         over the video to stylize (:func:`vidstyle.io.decode.sample_frames`; ``source`` names it,
         see :func:`vidstyle.pipeline.calibrate_for`). Replaces earlier calibration frames; without
         any, the first batch stylized calibrates. No-op unless int8."""
+        self._check_open()
         if isinstance(images, np.ndarray) and images.ndim != 4:
             raise BadValueError(f"calibrate takes a sequence of (H, W, 3) frames, got one array of shape {images.shape}")
         if not isinstance(images, (np.ndarray, Iterable)) or isinstance(images, (str, bytes)):
@@ -397,6 +431,7 @@ class Stylizer:
         compile (23 s with a cold cache, which the standard network's 9 ms a frame would repay only
         after about 2500 frames; benchmarks/RESULTS.md, thirty-fifth session).
         """
+        self._check_open()
         if frames is not None and not (is_number(frames, integral=True) and frames >= 0):
             raise BadValueError(f"expect_frames takes a number of frames or None, got {frames!r}")
         if not self._may_switch_backend or frames is None:
@@ -444,6 +479,7 @@ class Stylizer:
         """Blend the styles of a multi-style network: {"a": 0.7, "b": 0.3}, "a=0.7,b=0.3",
         "mix:a=0.7,b=0.3" or a vector of one weight per style (:attr:`style_names`' order). Every
         form is normalised alike: the weights sum to 1."""
+        self._check_open()
         if isinstance(mix, str):
             text = mix.strip()
             mix = parse_mix(text[4:] if text.startswith("mix:") else text)
@@ -521,6 +557,7 @@ class Stylizer:
     def _stylize_float(self, x: torch.Tensor, contrast: list[float] | None = None) -> torch.Tensor:
         """:meth:`stylize_tensor` for a checked float32 ``x``; ``contrast``: :meth:`_contrast_of`
         ``x`` when already known."""
+        self._check_open()
         strength, keep_colors = self._look
         try:
             # a compiled or int8 network takes turns; so does an eager one that expect_frames may
@@ -683,6 +720,7 @@ class Stylizer:
         :meth:`stylize_batch` or :meth:`stylize_tensor`, the work is done through
         :meth:`stylize_batch` before the call returns. The images may be reused as soon as it
         has returned."""
+        self._check_open()  # before a stabilizer moves on
         if yuv420 is not None and not is_number(yuv420, integral=True):
             raise BadTypeError(f"yuv420 is a YUV matrix number (SWS_CS_*, e.g. 1 for BT.709) or None, got {yuv420!r}")
         matrix = None if yuv420 is None else rgb_to_yuv_matrix(int(yuv420))
@@ -806,6 +844,7 @@ class Stylizer:
             images = iter(images)
         except TypeError:
             raise BadTypeError(f"stylize_iter takes an iterable of uint8 (H, W, 3) images, got {images!r}") from None
+        self._check_open()  # at the call, as every check here
         # a wrong kind ("2") is a TypeError, as every other setting's: it was a ValueError
         check_number("batch_size", batch_size, "a whole number, at least 1", lambda v: v >= 1, integral=True,
                      optional=False)
