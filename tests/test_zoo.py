@@ -290,3 +290,14 @@ def test_a_headers_painting_fields_of_other_kinds_are_described_not_a_traceback(
     save_model(path, light_net(), styles=[{"name": "s", "painting": ["A", "B"], "artist": ["X"]}])
     r = cli("styles", path)
     assert r.returncode == 0 and r.stdout.splitlines()[1] == "  s: A, X; B", (r.stdout, r.stderr)
+
+
+def test_a_style_choice_shows_as_what_it_paints_in_a_line(style):
+    """Found by a review of the Python API: repr(stylizer.choice) was about 3000 characters, the
+    weights file's training command, configuration and metrics dumped in full."""
+    assert repr(resolve_style("light_mondrian")) == \
+        "StyleChoice('light_mondrian', network='light', styles=['light_mondrian'])"
+    assert repr(resolve_style("mix:starry_night=0.7,the_scream=0.3")) == (
+        "StyleChoice('mix:starry_night=0.7,the_scream=0.3', network='light', "
+        "styles=['starry_night', 'the_scream', 'woman_with_hat', 'contrast_of_forms'])")
+    assert repr(resolve_style(style)) == f"StyleChoice({str(style)!r}, network='custom', styles=['random'])"

@@ -90,6 +90,11 @@ class StyleChoice:
             return f"{self.path.name}:{self.info.style_names[0]}=1"
         return self.path.name + label[len(path):]
 
+    def __repr__(self) -> str:
+        # what it paints, in a line: the dataclass's own dumped the file's training command,
+        # configuration and metrics (about 3000 characters for a bundled style)
+        return f"StyleChoice({self.label!r}, network={network_name(self.info)!r}, styles={self.info.style_names!r})"
+
 
 def _first_style(count: int) -> tuple[float, ...]:
     """The mix a file's path alone stands for: its first style."""
