@@ -798,3 +798,27 @@ def test_a_stylizer_closes_letting_go_of_its_network_and_refuses_use_after(backe
     fresh = _tiny(precision="fp32", backend=backend)
     np.testing.assert_array_equal(fresh.stylize(image), before)
     fresh.close()
+
+
+def test_a_progress_function_that_cannot_take_done_and_total_is_refused_at_the_call(tmp_path):
+    """Found by a review of the Python API as a typed library: progress=lambda done: ... ran the
+    network and then stopped the run at the first frame with a bare TypeError from the encoding
+    thread ("<lambda>() takes 1 positional argument but 2 were given")."""
+    from vidstyle.pipeline import ProgressLines, stylize_files, stylize_image
+
+    video = make_video(tmp_path / "in.mp4", frames=2, size=(32, 32))
+    for wrong, shown in ((lambda done: None, r"<lambda>\(done\)"), (lambda: None, r"<lambda>\(\)"),
+                         (lambda done, total, extra: None, r"<lambda>\(done, total, extra\)"),
+                         (lambda *, done, total: None, r"<lambda>\(\*, done, total\)")):
+        for run in (lambda: stylize_video(video, tmp_path / "out.mp4", "light_mondrian", progress=wrong),
+                    lambda: stylize_image(video, tmp_path / "out.png", "light_mondrian", progress=wrong),
+                    lambda: stylize_files([video], tmp_path / "styled", "light_mondrian", progress=wrong)):
+            with pytest.raises(BadTypeError, match=r"progress is called as progress\(done, total\), two arguments "
+                                                   rf"\(total may be None\); {shown} cannot take them"):
+                run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    seen = []
+    for fine in (lambda done, total: seen.append(done), lambda *counts: None, lambda done, total=None, more=1: None,
+                 ProgressLines(), print):
+        stylize_video(video, tmp_path / "out.mp4", "light_mondrian", progress=fine, overwrite=True, temporal="off")
+    assert seen == [1, 2]

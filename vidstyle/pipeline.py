@@ -632,12 +632,30 @@ def _check_call(caller: str, output, overwrite, progress):
         raise BadTypeError(f"the output of {caller}() is a path (str or pathlib.Path), got {output!r}")
     check_flag("overwrite", overwrite)
     if callable(progress):
+        _check_progress_signature(progress)
         return progress
     try:
         return check_flag("progress", progress)
     except BadTypeError:
         raise BadTypeError(f"progress must be True, False or a function progress(done, total), "
                            f"got {progress!r}") from None
+
+
+def _check_progress_signature(progress: Callable) -> None:
+    """Refuse a ``progress`` function that cannot be called as ``progress(done, total)``: it
+    failed at the first frame, from the encoding thread, with a bare TypeError."""
+    import inspect
+
+    try:
+        signature = inspect.signature(progress)
+    except (TypeError, ValueError):  # some built-ins say none: tried at the first frame as before
+        return
+    try:
+        signature.bind(0, None)
+    except TypeError:
+        name = getattr(progress, "__name__", type(progress).__name__)
+        raise BadTypeError(f"progress is called as progress(done, total), two arguments (total may be None); "
+                           f"{name}{signature} cannot take them") from None
 
 
 def _holds_video(path: Path) -> bool:
@@ -932,6 +950,7 @@ def stylize_video(input: str | Path, output: str | Path, style: RunStyle, config
             not say (an estimate for variable frame rates; when it was off, one last call from
             this thread gives the final count as both). An exception it raises (e.g. a cancel
             button's) stops the run: it comes out of this call, and nothing is left at ``output``.
+            One that cannot be called so is a :class:`~vidstyle.errors.BadTypeError` at the call.
         **options: any field of either config as a keyword, e.g. ``batch=2, crf=20, start=1.5``,
             or ``no_audio=True``.
 
