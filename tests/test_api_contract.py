@@ -822,3 +822,34 @@ def test_a_progress_function_that_cannot_take_done_and_total_is_refused_at_the_c
                  ProgressLines(), print):
         stylize_video(video, tmp_path / "out.mp4", "light_mondrian", progress=fine, overwrite=True, temporal="off")
     assert seen == [1, 2]
+
+
+def test_the_run_functions_take_and_are_hinted_to_take_any_path_object(tmp_path):
+    """Found by a review of the Python API as a typed library: stylize_video and stylize_image
+    took any os.PathLike for input and output, and stylize_files for its folder, but were hinted
+    ``str | Path``, so a type checker refused a path object of another kind."""
+    import os
+    import typing
+
+    from PIL import Image
+
+    from vidstyle.pipeline import stylize_files, stylize_image
+
+    class Where(os.PathLike):  # a path object that is no pathlib.Path
+        def __init__(self, path):
+            self.path = path
+
+        def __fspath__(self):
+            return os.fspath(self.path)
+
+    video, picture = make_video(tmp_path / "in.mp4", frames=2, size=(32, 32)), tmp_path / "in.png"
+    Image.new("RGB", (32, 32), (200, 60, 30)).save(picture)
+    assert stylize_video(Where(video), Where(tmp_path / "out.mp4"), "light_mondrian", temporal="off").frames == 2
+    assert stylize_image(Where(picture), Where(tmp_path / "out.png"), "light_mondrian").frames == 1
+    done = list(stylize_files([Where(video), Where(picture)], Where(tmp_path / "styled"), "light_mondrian",
+                              temporal="off"))
+    assert [type(result).__name__ for _, result in done] == ["StylizeResult"] * 2
+    for function, names in ((stylize_video, ("input", "output")), (stylize_image, ("input", "output")),
+                            (stylize_files, ("folder",))):
+        hints = typing.get_type_hints(function)
+        assert all(os.PathLike[str] in typing.get_args(hints[name]) for name in names), function.__name__

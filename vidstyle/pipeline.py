@@ -929,8 +929,8 @@ def _on_frame(progress, bar, total: int | None) -> Callable[[], None]:
 
 # --- the public entry point ----------------------------------------------------------------
 
-def stylize_video(input: str | Path, output: str | Path, style: RunStyle, config: StylizeConfig | None = None,
-                  encode: EncodeConfig | None = None, overwrite: bool = False,
+def stylize_video(input: str | PathLike[str], output: str | PathLike[str], style: RunStyle,
+                  config: StylizeConfig | None = None, encode: EncodeConfig | None = None, overwrite: bool = False,
                   progress: bool | Callable[[int, int | None], object] = True, **options) -> StylizeResult:
     """Stylize the video ``input`` into ``output``, keeping timing, size, rotation and audio.
 
@@ -1217,8 +1217,9 @@ def _downscaled_text(before: tuple[int, int] | None, width: int, height: int) ->
     return "" if before is None else f"{before[0]}x{before[1]} downscaled to {width}x{height}"
 
 
-def stylize_image(input: str | Path, output: str | Path, style: RunStyle, config: StylizeConfig | None = None,
-                  overwrite: bool = False, progress: bool | Callable[[int, int | None], object] = True,
+def stylize_image(input: str | PathLike[str], output: str | PathLike[str], style: RunStyle,
+                  config: StylizeConfig | None = None, overwrite: bool = False,
+                  progress: bool | Callable[[int, int | None], object] = True,
                   **options) -> StylizeResult:
     """Stylize the still image ``input`` (jpg, png, webp, ..., a one-frame GIF) into ``output`` (.png, .jpg, .webp,
     .bmp or .tif), upright by the input's EXIF orientation: a quick look at a style on one picture.
@@ -1339,9 +1340,9 @@ def folder_output(input: str | Path, folder: str | Path, codec: str | None = Non
     return Path(folder) / (input.stem + suffix)
 
 
-def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], folder: str | Path, style: RunStyle,
-                  config: StylizeConfig | None = None,
-                  encode: EncodeConfig | None = None, overwrite: bool = False,
+def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], folder: str | PathLike[str],
+                  style: RunStyle, config: StylizeConfig | None = None, encode: EncodeConfig | None = None,
+                  overwrite: bool = False,
                   progress: bool | Callable[[int, int | None], object] = True, **options) -> Iterator[tuple[Path, StylizeResult | VidstyleError]]:
     """Stylize several videos and still images (``inputs``: a list of paths, or one path) into
     ``folder`` with one network, loaded (and compiled or quantized) once: ``vidstyle stylize a.mp4
