@@ -203,3 +203,17 @@ def test_the_commands_options_reach_style_sheet(tmp_path, monkeypatch):
                                "device", "precision", "overwrite", "progress")} == dict(
         frames=2, width=100, start=1, duration=2, downscale=300, max_side=200, hdr="keep", bars="stylize",
         device="cpu", precision="fp32", overwrite=True, progress=False)
+
+
+def test_a_progress_function_that_cannot_take_done_total_and_style_is_refused_before_any_network_runs(
+        tmp_path, monkeypatch):
+    """Found by a review of the Python API as a typed library: progress=lambda done, total: ...
+    (stylize_video's signature) stopped the sheet with a bare TypeError once the first style had run."""
+    from vidstyle.errors import BadTypeError
+
+    src = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48))
+    monkeypatch.setattr("vidstyle.stylizer.Stylizer.__init__", lambda *a, **k: pytest.fail("a network was built"))
+    with pytest.raises(BadTypeError, match=r"^progress is called as progress\(done, total, style\), three "
+                                           r"arguments; <lambda>\(done, total\) cannot take them$"):
+        style_sheet(src, tmp_path / "new.png", ["light_starry_night"], progress=lambda done, total: None)
+    assert not (tmp_path / "new.png").exists()

@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:  # the settings are made and checked without torch (the command line's --help)
     import torch
@@ -114,6 +114,26 @@ def check_flag(name: str, value) -> bool:
     if not (isinstance(value, bool) or numpy_bool):
         refuse(name, value, "True or False", wrong_kind=True)
     return bool(value)
+
+
+def check_callback(name: str, function: Callable, call: str, *arguments: object) -> None:
+    """Refuse a callback that cannot be called with ``arguments`` (as its caller will pass them,
+    described by ``call``: ``progress(done, total), two arguments``) with a BadTypeError naming
+    its signature: it failed at its first call, after the work up to it and often in another
+    thread, with a bare TypeError."""
+    import inspect
+
+    from vidstyle.errors import BadTypeError
+
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # some built-ins say none: tried at the first call as before
+        return
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        shown = getattr(function, "__name__", type(function).__name__)
+        raise BadTypeError(f"{name} is called as {call}; {shown}{signature} cannot take them") from None
 
 
 def check_choice(what: str, value, choices: tuple) -> str:

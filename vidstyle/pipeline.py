@@ -626,36 +626,20 @@ def _check_call(caller: str, output, overwrite, progress):
     """The arguments every stylize_* function takes besides its input (checked by check_input):
     a wrong kind is a BadTypeError naming the argument, not a TypeError from deep in pathlib, or
     "yes" taken as true. Returns ``progress``, a flag as a plain bool (NumPy's too, as every flag)."""
-    from vidstyle.config import check_flag
+    from vidstyle.config import check_callback, check_flag
 
     if not isinstance(output, (str, PathLike)):
         raise BadTypeError(f"the output of {caller}() is a path (str or pathlib.Path), got {output!r}")
     check_flag("overwrite", overwrite)
     if callable(progress):
-        _check_progress_signature(progress)
+        # (called from the encoding thread: a wrong signature stopped the run at the first frame)
+        check_callback("progress", progress, "progress(done, total), two arguments (total may be None)", 0, None)
         return progress
     try:
         return check_flag("progress", progress)
     except BadTypeError:
         raise BadTypeError(f"progress must be True, False or a function progress(done, total), "
                            f"got {progress!r}") from None
-
-
-def _check_progress_signature(progress: Callable) -> None:
-    """Refuse a ``progress`` function that cannot be called as ``progress(done, total)``: it
-    failed at the first frame, from the encoding thread, with a bare TypeError."""
-    import inspect
-
-    try:
-        signature = inspect.signature(progress)
-    except (TypeError, ValueError):  # some built-ins say none: tried at the first frame as before
-        return
-    try:
-        signature.bind(0, None)
-    except TypeError:
-        name = getattr(progress, "__name__", type(progress).__name__)
-        raise BadTypeError(f"progress is called as progress(done, total), two arguments (total may be None); "
-                           f"{name}{signature} cannot take them") from None
 
 
 def _holds_video(path: Path) -> bool:

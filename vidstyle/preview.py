@@ -210,7 +210,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
                 duration: float | None = None, fps=None, hdr: str = "sdr", bars: str = "keep",
                 downscale: int | None = None, device: str = "auto",
                 precision: str = "auto", max_side: int | None = None, overwrite: bool = False,
-                progress: Callable[[int, int, str], object] | None = None) -> SheetResult:
+                progress: bool | Callable[[int, int, str], object] | None = None) -> SheetResult:
     """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values, or one;
     None: :func:`preview_styles`) on ``frames`` frames spread over ``input``: a row of the input, then
     one row per style, each panel ``width`` pixels wide (at most the input's width). ``bars``:
@@ -224,7 +224,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
     from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
     from vidstyle.letterbox import find_picture_area
-    from vidstyle.config import MIN_SIDE, check_flag, check_number, check_segment
+    from vidstyle.config import MIN_SIDE, check_callback, check_flag, check_number, check_segment
     from vidstyle.errors import BadTypeError
     from vidstyle.stylizer import Stylizer
 
@@ -240,6 +240,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
         except BadTypeError:
             raise BadTypeError(f"progress must be True, False, None or a function progress(done, total, style), "
                                f"got {progress!r}") from None
+    elif progress is not None:  # (a wrong signature failed once the first style had run)
+        check_callback("progress", progress, "progress(done, total, style), three arguments", 1, 1, "style")
     input_path, specs, choices = _checked_paths_and_styles(input, output, styles, overwrite)
     check_bars_mode(bars)
     check_downscale(downscale)
