@@ -39,9 +39,9 @@ from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDeco
                                picture_streams, sample_frames, spread_samples)
 from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
-                                  frame_field, is_sequence_output, say_if_fps_unused)
+                                  is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import (OUTPUT_FORMATS, atomic_output, check_input, check_output, check_output_file,
-                               create_output_folder, ffmpeg_path, file_identity, folders_missing,
+                               create_output_folder, ffmpeg_path, file_identity, folders_missing, frame_field,
                                remove_empty_folders, same_file)
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area

@@ -429,6 +429,18 @@ def _windows_folder_lock(folder: Path, busy: str, made: list[Path]) -> Iterator[
             remove_empty_folders(made)
 
 
+#: The frame-number field of an output pattern: ``%d`` or ``%04d`` (as FFmpeg and renderers write it).
+NUMBER_FIELD = re.compile(r"(?<!%)%(0\d+)?d")  # not after another %: a name with "%%04d" is refused
+
+
+def frame_field(path: str | Path) -> str | None:
+    """The first frame-number field in a video's name ``path`` (``%d``, ``%04d``), or None: one not
+    followed by a letter, as in ``out_%d.mp4``; in ``50%done.mp4`` the ``%d`` is part of a word
+    (an image's name with it is a pattern all the same, as FFmpeg reads image names)."""
+    m = re.search(NUMBER_FIELD.pattern + r"(?![^\W\d_])", Path(path).name)
+    return m.group() if m else None
+
+
 def check_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False,
                  formats: Iterable[str] = OUTPUT_FORMATS) -> Path:
     """Validate an output path before any work starts: :func:`check_output_file` (never the
@@ -451,8 +463,6 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
                     f"(.gif, .webp) or numbered frames ({numbered}{Path(output).suffix})")
         raise VidstyleError(f"cannot write {Path(output).suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(formats))}{hint}")
-    from vidstyle.io.sequence import frame_field  # (it imports this module)
-
     field = frame_field(output)
     if field and suffix not in IMAGE_OUTPUT_FORMATS:
         # FFmpeg's users read %d as numbered frames; a video with it was written under the name as

@@ -26,8 +26,8 @@ import numpy as np
 from PIL import Image
 
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import (VIDEO_SUFFIXES, check_path_length, check_writable_folder, create_output_folder,
-                               folders_missing, longest_temp_path, move_into_place, numbered_name,
+from vidstyle.io.files import (NUMBER_FIELD, VIDEO_SUFFIXES, check_path_length, check_writable_folder,
+                               create_output_folder, folders_missing, longest_temp_path, move_into_place, numbered_name,
                                remove_empty_folders, temp_path_beside)
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_image_size, rgb_profile, write_image
 
@@ -247,23 +247,13 @@ def _find_sequence(folder: Path) -> ImageSequence:
 
 # --- writing ---------------------------------------------------------------------------------
 
-#: The frame-number field of an output pattern: ``%d`` or ``%04d`` (as FFmpeg and renderers write it).
-_NUMBER_FIELD = re.compile(r"(?<!%)%(0\d+)?d")  # not after another %: a name with "%%04d" is refused
 
 
 def is_sequence_output(path: str | Path) -> bool:
     """Whether ``path`` names an image sequence to write: one ``%d``/``%04d`` field in an image
     file name (``out/frame_%04d.png``)."""
     name = Path(path).name
-    return len(_NUMBER_FIELD.findall(name)) == 1 and Path(name).suffix.lower() in IMAGE_OUTPUT_FORMATS
-
-
-def frame_field(path: str | Path) -> str | None:
-    """The first frame-number field in a video's name ``path`` (``%d``, ``%04d``), or None: one not
-    followed by a letter, as in ``out_%d.mp4``; in ``50%done.mp4`` the ``%d`` is part of a word
-    (an image's name with it is a pattern all the same, as FFmpeg reads image names)."""
-    m = re.search(_NUMBER_FIELD.pattern + r"(?![^\W\d_])", Path(path).name)
-    return m.group() if m else None
+    return len(NUMBER_FIELD.findall(name)) == 1 and Path(name).suffix.lower() in IMAGE_OUTPUT_FORMATS
 
 
 def check_frame_pattern(path: str | Path) -> None:
@@ -279,7 +269,7 @@ def frame_name(pattern: str | Path, number: int) -> str:
     """The file name of frame ``number`` of ``pattern``'s name (``frame_%04d.png``, 7 -> ``frame_0007.png``);
     other ``%`` signs in the name are kept as they are."""
     name = Path(pattern).name
-    return _NUMBER_FIELD.sub(lambda m: format(number, m.group(1) or "d"), name, count=1)
+    return NUMBER_FIELD.sub(lambda m: format(number, m.group(1) or "d"), name, count=1)
 
 
 def _temp_folder_name(pattern: Path) -> Path:
@@ -290,7 +280,7 @@ def _temp_folder_name(pattern: Path) -> Path:
 
 def _matching_frames(pattern: Path) -> list[Path]:
     """Files in ``pattern``'s folder that the pattern could have written."""
-    parts = _NUMBER_FIELD.split(pattern.name, maxsplit=1)  # [head, the field's width group, tail]
+    parts = NUMBER_FIELD.split(pattern.name, maxsplit=1)  # [head, the field's width group, tail]
     head, tail = parts[0], parts[-1]
     regex = re.compile(re.escape(head) + r"\d+" + re.escape(tail) + r"\Z")
     if not pattern.parent.is_dir():
@@ -481,7 +471,7 @@ class SequenceWriter:
         """Rename the folder of this run's finished frames to the next free visible name beside
         them (``f_%04d.png`` -> ``f-2``, ``f-3``, ...: :func:`~vidstyle.io.files.numbered_name`);
         None when the folder refuses it too."""
-        base = re.sub(r"[\s._-]+$", "", _NUMBER_FIELD.sub("", self.pattern.stem)).lstrip(".") or "frames"
+        base = re.sub(r"[\s._-]+$", "", NUMBER_FIELD.sub("", self.pattern.stem)).lstrip(".") or "frames"
         for n in itertools.count(2):
             kept = numbered_name(self.pattern.parent / base, n)
             if kept.exists() or kept.is_symlink():
