@@ -279,6 +279,27 @@ def test_an_input_written_over_while_it_is_read_fails_and_writes_nothing(tmp_pat
         assert result.frames == 40, change
 
 
+def test_an_input_cut_while_read_into_numbered_frames_leaves_no_frames(tmp_path):
+    # numbered frames are put in place when the encode stage finishes, which the check after the
+    # stages came too late for: the run failed "written over or cut" and left the frames written
+    src = make_video(tmp_path / "in.mkv", frames=40, size=(160, 90), pattern="noise", crf=23)
+    whole = src.read_bytes()
+
+    class CutsTheInput:
+        calls = 0
+
+        def stylize_batch(self, images):
+            CutsTheInput.calls += 1
+            if CutsTheInput.calls == 3:
+                src.write_bytes(whole[:len(whole) // 3])
+            return np.asarray(images)
+
+    with pytest.raises(VidstyleError, match=r"^in.mkv was written over or cut while it was read"):
+        stylize_video(src, tmp_path / "frames" / "f_%04d.png", style=CutsTheInput(), batch=1, queue_size=2,
+                      progress=False)
+    assert not (tmp_path / "frames").exists() and leftovers(tmp_path) == [] and pipeline_threads() == []
+
+
 def test_really_corrupt_file_fails_cleanly(tmp_path, stylizer):
     src = make_video(tmp_path / "in.mp4", frames=12, size=(64, 48))
     data = bytearray(src.read_bytes())

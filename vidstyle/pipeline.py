@@ -294,6 +294,11 @@ def _decode_stage(stages: _Stages, decoder: VideoDecoder, encoder, frames_out: q
             stages.put(audio_out, item)  # bounded too: the encoder relieves it (see _encode_stage)
         else:
             stages.put(frames_out, item)
+    # here, as the reading ends: before the end reaches the encoder, whose finish() puts numbered
+    # frames in place (checked after the stages, a failed run left them written)
+    changed = decoder.changed_while_read()
+    if changed:
+        raise VidstyleError(changed)
     stages.put(audio_out, None)
     stages.put(frames_out, None)
 
@@ -1087,9 +1092,6 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
                          _on_frame(progress, bar, decoder.info.frames))
             stages.wait()
-            changed = decoder.changed_while_read()
-            if changed:  # (before the output is put in place)
-                raise VidstyleError(changed)
             if bar is not None and bar.total and bar.n < bar.total:
                 bar.total = bar.n  # the count was an estimate (variable frame rate): end at 100%
                 bar.refresh()
