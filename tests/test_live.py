@@ -651,6 +651,32 @@ def test_a_source_that_stalls_is_said_and_so_is_its_return(monkeypatch):
     assert summary.processed >= 4 and summary.stop_reason == "end of source"
 
 
+def test_a_replayed_file_that_holds_a_frame_is_not_said_to_stall(tmp_path, monkeypatch):
+    """A file replayed at its pace that holds a frame for a while (a slideshow, a screen recording
+    of variable frame rate) delivers on its own clock: live said "no frame from file ... waiting
+    for it" and then "delivers again", of a file whose next frame was not yet due."""
+    from fractions import Fraction
+
+    monkeypatch.setattr(live, "STALL_NOTICE_S", 0.2, raising=False)
+    path = tmp_path / "held.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, ms in enumerate([0, 40, 80, 1080, 1120, 1160]):  # the third frame held a second
+            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    lines: list[str] = []
+    with FileSource(path, realtime=True) as source:
+        summary = run_live(source, StyleBank([SlowStylizer()]), LiveOptions(window=False), log=lines.append)
+    assert summary.stop_reason == "end of source" and summary.processed >= 4
+    assert not [line for line in lines if "no frame from" in line or "delivers again" in line], lines
+
+
 def test_a_network_camera_that_times_out_prints_no_opencv_warning(tmp_path, monkeypatch, capfd):
     """OpenCV's own warning when a stream's read times out ("[ WARN:1@88.8] global
     cap_ffmpeg_impl.hpp:435 ... Stream timeout triggered after 30030 ms") came from the capture

@@ -993,6 +993,8 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     break
             except TimeoutError:
                 frame = None  # nothing new yet: still poll the keyboard
+                if source.holding():  # a file's frame that lasts: counted from when the next is due
+                    t_last_frame = time.perf_counter()
                 waited = time.perf_counter() - t_last_frame
                 if stats.processed and waited >= max(STALL_NOTICE_S, 3.0 / (source.fps or 30.0)):
                     if not stalled:  # said once in the log; the window counts the seconds

@@ -65,8 +65,16 @@ class FrameSource:
     #: dropped. False: a non-paced file, where every frame is waited for.
     live: bool = True
 
+    #: a source that plays on its own clock (a replayed file, a synthetic pattern) paces itself here
+    _pacer: _Pacer | None = None
+
     def read(self) -> tuple[np.ndarray, float] | None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def holding(self) -> bool:
+        """Whether the source is waiting for its own next frame's time (a replayed file that holds
+        a frame for seconds, as a slideshow or a screen recording does): no frame then is no stall."""
+        return self._pacer is not None and self._pacer.holding
 
     def close(self) -> None:
         pass
@@ -87,6 +95,7 @@ class _Pacer:
     def __init__(self, fps: float):
         self.interval = 1.0 / fps
         self.start: float | None = None
+        self.holding = False  # asleep until a frame's time (FrameSource.holding, read from another thread)
 
     def wait(self, t: float, skip_late: bool = True) -> float | None:
         """Sleep until stream time ``t`` is due; return its capture timestamp, or None to skip it
@@ -96,7 +105,11 @@ class _Pacer:
             self.start = now - t
         due = self.start + t
         if now < due:
-            time.sleep(due - now)
+            self.holding = True
+            try:
+                time.sleep(due - now)
+            finally:
+                self.holding = False
             return due
         if now - due > self.interval:
             return None if skip_late else now
