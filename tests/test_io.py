@@ -1776,6 +1776,20 @@ def test_a_clip_under_an_images_name_is_stylized_as_the_video_it_is(tmp_path, cl
     assert is_image_path(photo) and not is_image_path(clip) and not is_image_path(tmp_path / "shot.png")
 
 
+def test_a_clip_under_an_images_name_written_to_an_image_is_told_it_is_a_video(tmp_path, cli):
+    """Written to an image's name, a clip saved as .jpg was told "images are written from a still
+    image input", which its own .jpg name seemed to be: the error says what it is."""
+    clip = tmp_path / "clip.jpg"
+    clip.write_bytes(make_video(tmp_path / "made.mp4", frames=6, size=(64, 48)).read_bytes())
+    result = cli("stylize", clip, "-o", tmp_path / "out.png", "--style", "light_mondrian")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "clip.jpg is a video under an image's name: write it to a video, an animation (.gif, .webp) or " \
+           "numbered frames (out_%04d.png)" in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.jpg", "made.mp4"]
+    result = cli("stylize", tmp_path / "made.mp4", "-o", tmp_path / "out.png", "--style", "light_mondrian")
+    assert "images are written from a still image input" in result.stderr, result.stderr  # a video's name: as before
+
+
 def test_a_decoder_dropped_mid_read_with_ffmpeg_logging_on_is_freed(tmp_path):
     """PyAV frees a decoder holding the GIL and waits there for its frame threads; a thread still
     decoding that logs (PyAV's log callback, which vidstyle turns on while an encoder's header is

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
-from vidstyle.io.images import ANIMATION_EXTENSIONS, IMAGE_OUTPUT_FORMATS, is_one_frame_animation
+from vidstyle.io.images import (ANIMATION_EXTENSIONS, IMAGE_EXTENSIONS, IMAGE_OUTPUT_FORMATS, is_one_frame_animation,
+                                is_video_named_as_image)
 
 log = logging.getLogger("vidstyle")
 
@@ -457,10 +458,14 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
         numbered = re.sub(r"#+", lambda m: f"%0{len(m.group())}d", stem, count=1) if "#" in stem else f"{stem}_%04d"
         hint = (f"; images are written from a still image input, or as numbered frames "
                 f"({numbered}{Path(output).suffix})") if suffix in IMAGE_OUTPUT_FORMATS else ""
+        elsewhere = (f"write it to a video, an animation (.gif, .webp) or numbered frames "
+                     f"({numbered}{Path(output).suffix})")
         if hint and input is not None and Path(input).suffix.lower() in ANIMATION_EXTENSIONS \
                 and Path(input).is_file() and not is_one_frame_animation(input):  # (one of one frame is a still)
-            hint = (f"; {Path(input).name} is an animation of several frames: write it to a video, an animation "
-                    f"(.gif, .webp) or numbered frames ({numbered}{Path(output).suffix})")
+            hint = f"; {Path(input).name} is an animation of several frames: {elsewhere}"
+        elif hint and input is not None and Path(input).suffix.lower() in IMAGE_EXTENSIONS \
+                and is_video_named_as_image(Path(input)):  # (its own name said "a still image input")
+            hint = f"; {Path(input).name} is a video under an image's name: {elsewhere}"
         raise VidstyleError(f"cannot write {Path(output).suffix or 'extension-less'} files ({output}); "
                             f"use one of {', '.join(sorted(formats))}{hint}")
     field = frame_field(output)
