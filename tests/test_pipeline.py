@@ -279,6 +279,46 @@ def test_an_input_written_over_while_it_is_read_fails_and_writes_nothing(tmp_pat
         assert result.frames == 40, change
 
 
+def test_an_input_written_over_by_a_larger_file_while_it_is_read_fails(tmp_path):
+    # a copy of a longer video onto the input mid-run (a render done again to its name) leaves
+    # it larger, not shorter: the run wrote the first file's frames and then the second's with
+    # exit status 0 and a warning of a "truncated or damaged file?" (15 of 40 frames here)
+    src = make_video(tmp_path / "in.mkv", frames=40, size=(160, 90), pattern="noise", crf=23)
+    other = make_video(tmp_path / "other.mkv", frames=120, size=(160, 90), pattern="noise", mirror=True,
+                       crf=23).read_bytes()
+    assert len(other) > src.stat().st_size
+
+    class CopiesOverTheInput:
+        calls = 0
+
+        def stylize_batch(self, images):
+            CopiesOverTheInput.calls += 1
+            if CopiesOverTheInput.calls == 3:
+                src.write_bytes(other)  # in place, as cp does
+            return np.asarray(images)
+
+    out = tmp_path / "out.mp4"
+    with pytest.raises(VidstyleError, match=r"^in.mkv was written over or cut while it was read"):
+        stylize_video(src, out, style=CopiesOverTheInput(), batch=1, queue_size=2, progress=False)
+    assert not out.exists() and leftovers(tmp_path) == [] and pipeline_threads() == []
+    # one that grows meanwhile (a recording still being written, appended to) is read as far as it went
+    rec = make_video(tmp_path / "rec.ts", frames=40, size=(160, 90), pattern="noise", crf=23)
+    first = rec.read_bytes()
+
+    class Appends:
+        calls = 0
+
+        def stylize_batch(self, images):
+            Appends.calls += 1
+            if Appends.calls == 3:
+                with rec.open("ab") as f:
+                    f.write(first[:len(first) // 2 // 188 * 188])  # whole TS packets, as a recorder writes
+            return np.asarray(images)
+
+    result = stylize_video(rec, out, style=Appends(), batch=1, queue_size=2, progress=False)
+    assert result.frames >= 40
+
+
 def test_an_input_cut_while_read_into_numbered_frames_leaves_no_frames(tmp_path):
     # numbered frames are put in place when the encode stage finishes, which the check after the
     # stages came too late for: the run failed "written over or cut" and left the frames written

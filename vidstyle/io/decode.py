@@ -14,6 +14,7 @@ import functools
 import logging
 import math
 import os
+import stat
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -926,6 +927,23 @@ def _stat_or_none(path: Path) -> os.stat_result | None:
         return None
 
 
+def _middle_bytes(path: Path, opened: os.stat_result | None) -> bytes | None:
+    """4 KiB from the middle of the regular file ``path`` as ``opened`` (its stat) found it, to tell
+    a file written over by a larger one from one that grew: a recording still being written only
+    appends, and a finished Matroska one rewrites its head, not its middle."""
+    if opened is None or not stat.S_ISREG(opened.st_mode) or opened.st_size < 2 * _MIDDLE_BYTES:
+        return None
+    try:
+        with open(path, "rb") as f:
+            f.seek(opened.st_size // 2)
+            return f.read(_MIDDLE_BYTES)
+    except OSError:
+        return None
+
+
+_MIDDLE_BYTES = 4096
+
+
 class VideoDecoder:
     """Decode ``path`` (optionally the segment ``[start, start + duration)`` seconds). A folder is
     read as an image sequence (:mod:`vidstyle.io.sequence`) at ``fps`` frames a second (default
@@ -959,6 +977,7 @@ class VideoDecoder:
         check_downscale(downscale)
         # the file as it was opened, to tell one written over while it is read (changed_while_read)
         self._opened_as = None if self.sequence is not None else _stat_or_none(self.path)
+        self._opened_middle = _middle_bytes(self.path, self._opened_as)
         try:
             self._container = self._open()
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -1009,14 +1028,19 @@ class VideoDecoder:
 
     def changed_while_read(self) -> str | None:
         """Why what was read is no one version of the file, else None: the file opened got shorter
-        while it was read, written over in place (a copy onto it) or cut. The frames read were
+        while it was read, or changed where it had been written, written over in place (a copy
+        onto it) or cut. The frames read were
         then two files' or fewer than it had, and the run ended as on a damaged file, a warning
         and exit status 0. A file that grew (a recording still being written) was read as far as
         it went; one removed, or another renamed into its place, was read whole (the one opened
         stays as it was)."""
         then, now = self._opened_as, _stat_or_none(self.path)
-        if then is None or now is None or (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino) \
-                or now.st_size >= then.st_size:
+        if then is None or now is None or (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino):
+            return None
+        # larger: grown (as far as it went), or a larger file copied over it, which changed what
+        # was already there (its middle, compared once the times say it was written to)
+        if now.st_size >= then.st_size and (now.st_mtime_ns == then.st_mtime_ns or self._opened_middle is None
+                                            or _middle_bytes(self.path, then) == self._opened_middle):
             return None
         return (f"{self.path.name} was written over or cut while it was read ({then.st_size} bytes, now "
                 f"{now.st_size}): run again once it is complete")
