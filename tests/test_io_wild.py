@@ -378,7 +378,7 @@ def test_a_song_with_only_its_cover_is_told_that_the_cover_is_a_still(tmp_path, 
         out.mux(sound.encode(silence))
         out.mux(sound.encode(None))
     told = (f"{src} has no video stream, only a cover image (an attached picture, as music files carry), a "
-            "still: to paint it, save it as an image (ffmpeg -i IN -map 0:v -frames:v 1 cover.png) and stylize that")
+            f"still, which `ffmpeg -i {name} -map 0:v -frames:v 1 cover.png` saves as an image")
     with pytest.raises(VidstyleError) as err:
         VideoDecoder(src)
     assert str(err.value) == told

@@ -95,6 +95,14 @@ def check_number(name: str, value, what: str, in_range=lambda v: True, *, integr
     return value
 
 
+def check_frame_count(name: str, value, optional: bool = True):
+    """``value`` if it is a whole number of frames, at least 1 (or None when ``optional``): the one
+    check of every count of frames an API takes (``max_frames``, ``every``, a sample ``count``, a
+    preview's ``frames``), as ``--max-frames`` is checked."""
+    return check_number(name, value, "a whole number of frames, at least 1", lambda v: v >= 1, integral=True,
+                        optional=optional)
+
+
 def fits_a_float(value: numbers.Real) -> bool:
     """Whether the number ``value`` converts to a float: a whole number of more than about 309
     digits overflows (an OverflowError, where a number out of range is a ValueError)."""

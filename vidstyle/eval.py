@@ -29,7 +29,8 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from vidstyle.config import EVAL_SCHEMA, MAX_LONG_TERM, STYLE_EVERY, check_flow_backend, check_number
+from vidstyle.config import (EVAL_SCHEMA, MAX_LONG_TERM, STYLE_EVERY, check_flow_backend, check_frame_count,
+                             check_number)
 from vidstyle.device import cgroup_memory_limit, physical_memory, usable_memory
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
@@ -343,7 +344,7 @@ def read_frames(path: str | Path, max_frames: int | None = None, start: float | 
 def _check_max_frames(max_frames) -> None:
     """Refuse a ``max_frames`` that is not None or a whole number of frames, at least 1, as
     ``--max-frames`` is: "3" was a bare TypeError at the first frame, 2.5 read 3 frames and 0 none."""
-    check_number("max_frames", max_frames, "a whole number of frames, at least 1", lambda v: v >= 1, integral=True)
+    check_frame_count("max_frames", max_frames)
 
 
 def _read_frames(path: str | Path, max_frames: int | None, start: float | None, duration: float | None,
@@ -627,8 +628,7 @@ def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: 
     """Style loss (vs ``painting``) and content loss (vs the input, or its segment
     ``start``/``duration``; ``fps``: an input folder's rate) of every ``every``-th frame."""
     # before the loss network loads (every=0 was a ZeroDivisionError at the first frame)
-    check_number("every", every, "a whole number of frames, at least 1", lambda v: v >= 1, integral=True,
-                 optional=False)
+    check_frame_count("every", every, optional=False)
     _check_max_frames(max_frames)
     check_painting(painting)
     scorer = StyleScorer(painting, loss_net=loss_net)

@@ -224,12 +224,11 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
     from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
     from vidstyle.letterbox import find_picture_area
-    from vidstyle.config import MIN_SIDE, check_callback, check_flag, check_number, check_segment
+    from vidstyle.config import MIN_SIDE, check_callback, check_flag, check_frame_count, check_number, check_segment
     from vidstyle.errors import BadTypeError
     from vidstyle.stylizer import Stylizer
 
-    check_number("frames", frames, "a whole number of frames, at least 1", lambda v: v >= 1, integral=True,
-                 optional=False)
+    check_frame_count("frames", frames, optional=False)
     check_number("width", width, f"a whole number of pixels, at least {MIN_SIDE}", lambda v: v >= MIN_SIDE,
                  integral=True, optional=False)
     check_segment(start, duration)

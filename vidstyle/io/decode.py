@@ -14,6 +14,7 @@ import functools
 import logging
 import math
 import os
+import shlex
 import stat
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -26,7 +27,7 @@ import numpy as np
 from av.sidedata.sidedata import Type as _SideDataType
 from av.video.reformatter import Interpolation
 
-from vidstyle.config import check_downscale, check_hdr_mode, check_number, check_segment
+from vidstyle.config import check_downscale, check_frame_count, check_hdr_mode, check_segment
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import check_input, empty_file_problem, ffmpeg_path, file_identity
 from vidstyle.io.hdr import HDR_TRANSFERS, ToneMapper
@@ -758,9 +759,12 @@ def no_video_stream_error(path: Path, container: av.container.InputContainer | N
     if problem:
         return VidstyleError(f"{path} cannot be read: {problem}")
     if container is not None and container.streams.video:
+        # (said the same to every command: stylize, --mask, live's --source, bench, train; so the
+        # way to the picture, not what to do with it, and the file's own name in the command)
+        name = shlex.quote(Path(path).name)
         return VidstyleError(f"{path} has no video stream, only a cover image (an attached picture, as music "
-                             f"files carry), a still: to paint it, save it as an image (ffmpeg -i IN -map 0:v "
-                             f"-frames:v 1 cover.png) and stylize that")
+                             f"files carry), a still, which `ffmpeg -i {name} -map 0:v -frames:v 1 cover.png` "
+                             f"saves as an image")
     return VidstyleError(f"{path} has no video stream")
 
 
@@ -1035,7 +1039,7 @@ class VideoDecoder:
         it went; one removed, or another renamed into its place, was read whole (the one opened
         stays as it was)."""
         then, now = self._opened_as, _stat_or_none(self.path)
-        if then is None or now is None or (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino):
+        if then is None or now is None or not os.path.samestat(now, then):
             return None
         # larger: grown (as far as it went), or a larger file copied over it, which changed what
         # was already there (its middle, compared once the times say it was written to)
@@ -2193,8 +2197,7 @@ class VideoDecoder:
 def _sample_count(count) -> int:
     """``count`` of the sample functions as an int, if it is a whole number of frames (a string or
     2.5 was a bare TypeError from a comparison or from range())."""
-    return int(check_number("count", count, "a whole number of frames, at least 1", lambda v: v >= 1,
-                            integral=True, optional=False))
+    return int(check_frame_count("count", count, optional=False))
 
 
 def keyframe_samples(path: str | Path, count: int, start: float | None = None,

@@ -376,7 +376,7 @@ def folder_lock(folder: Path, busy: str, made: Iterable[Path] = ()) -> Iterator[
             now = os.stat(folder)
         except FileNotFoundError:
             raise FolderReplaced(folder) from None
-        if (now.st_dev, now.st_ino) != (locked.st_dev, locked.st_ino):
+        if not os.path.samestat(now, locked):
             raise FolderReplaced(folder)
         try:
             yield
@@ -718,7 +718,7 @@ def _still_there(folder: Path, held: int | None) -> bool:
     if held is None:
         return stat.S_ISDIR(now.st_mode)
     then = os.fstat(held)
-    return (now.st_dev, now.st_ino) == (then.st_dev, then.st_ino)
+    return os.path.samestat(now, then)
 
 
 def _remove_temp(temp: Path, held: int | None) -> None:
