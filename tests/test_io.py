@@ -1162,9 +1162,9 @@ def test_a_frame_sequence_whose_temporary_names_stay_says_so_once_not_per_frame(
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"f_{i:03d}.png" for i in range(1, 13)]
     assert "could not be removed" not in caplog.text
     # where the hidden folder stays too (the same I/O error), one line says so
-    import vidstyle.io.sequence as sequence
+    import vidstyle.io.files as files
 
-    monkeypatch.setattr(sequence.shutil, "rmtree", lambda *args, **kw: None)
+    monkeypatch.setattr(files, "_remove_temp", lambda *args, **kw: None)
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         stylize_video(src, tmp_path / "again" / "f_%03d.png", Identity(), temporal="off", progress=False)
     assert caplog.text.count("could not be removed") == 1 and "(12 of them are in it" in caplog.text

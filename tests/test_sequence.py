@@ -604,6 +604,43 @@ def test_frames_that_appear_while_the_writer_works_stay_without_overwrite(tmp_pa
     assert sorted(p.name for p in out.iterdir()) == ["f_2.png"] and (out / "f_2.png").read_bytes() == b"theirs"
 
 
+def test_a_frames_folder_renamed_mid_run_is_left_without_the_run_s_frames_or_folders(tmp_path, monkeypatch):
+    """The output's folder moved aside while the frames were written: the run failed, but left
+    the hidden folder with every frame written so far, and the empty folder it had made for them,
+    in the folder under its new name (review, 54th session). They are found where they went and
+    removed; the renamed folder itself, now someone else's, stays."""
+    from vidstyle.io import sequence
+
+    src = make_video(tmp_path / "in.mp4", frames=4)
+    real = sequence.write_image
+
+    def renamed_at_the_third(path, *args, **kwargs):
+        if Path(path).name == "f_0003.png":
+            (tmp_path / "p").rename(tmp_path / "moved")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(sequence, "write_image", renamed_at_the_third)
+    with pytest.raises(VidstyleError, match=r"writing .*p/frames/f_0003.png failed: its folder .*p/frames was "
+                                            r"removed or renamed meanwhile"):
+        stylize_video(src, tmp_path / "p" / "frames" / "f_%04d.png", Invert(), temporal="off", progress=False)
+    assert list((tmp_path / "moved").iterdir()) == []
+    monkeypatch.undo()
+    # renamed once all are written, another folder made under the name: none goes into it
+    out = tmp_path / "out"
+    out.mkdir()
+    with VideoDecoder(src) as dec:
+        writer = sequence.SequenceWriter(out / "f_%d.png", dec.info)
+    for i in range(3):
+        writer.write(marked(i), i)
+    out.rename(tmp_path / "moved_out")
+    out.mkdir()
+    with pytest.raises(VidstyleError, match=r"writing .*out/f_%d.png failed: its folder .*out was removed or "
+                                            r"renamed meanwhile"):
+        writer.finish()
+    writer.abort()
+    assert list((tmp_path / "moved_out").iterdir()) == [] and list(out.iterdir()) == []
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_an_exif_orientation_turns_the_sequence_as_it_turns_a_still(tmp_path, orientation):
     from PIL import Image, ImageOps

@@ -14,6 +14,7 @@ import itertools
 import os
 import re
 import secrets
+import shutil
 import stat
 import sys
 import tempfile
@@ -669,8 +670,7 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
         try:
             yield temp
             if not _still_there(temp.parent, folder):
-                raise VidstyleError(f"writing {output} failed: its folder {temp.parent} was removed or renamed "
-                                    "meanwhile")
+                raise folder_gone_error(output, temp.parent)
             if not temp.exists():
                 raise VidstyleError(f"nothing was written to {output}")
             _place(temp, output, overwrite)
@@ -694,18 +694,28 @@ def _folder_held(folder: Path) -> Iterator[int | None]:
     half-written file was left in the folder under its new name). None where the system has no
     such calls (Windows, which refuses to rename a folder a file is open in anyway) or the folder
     cannot be opened: the path is used then."""
-    if os.unlink not in os.supports_dir_fd or not hasattr(os, "O_DIRECTORY"):
-        yield None
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        yield None
-        return
+    fd = _open_folder(folder)
     try:
         yield fd
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
+
+
+def _open_folder(folder: Path) -> int | None:
+    """A descriptor of ``folder`` (:func:`_folder_held`'s), or None where it cannot be had."""
+    if os.unlink not in os.supports_dir_fd or os.rmdir not in os.supports_dir_fd or not hasattr(os, "O_DIRECTORY"):
+        return None
+    try:
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
+def folder_gone_error(output: str | Path, folder: Path) -> VidstyleError:
+    """The error of a write whose ``folder`` was removed or renamed while the run worked
+    (:func:`_still_there` says it is not)."""
+    return VidstyleError(f"writing {output} failed: its folder {folder} was removed or renamed meanwhile")
 
 
 def _still_there(folder: Path, held: int | None) -> bool:
@@ -722,10 +732,84 @@ def _still_there(folder: Path, held: int | None) -> bool:
 
 
 def _remove_temp(temp: Path, held: int | None) -> None:
-    """Remove ``temp`` where it is, in the folder :func:`_folder_held` holds (renamed meanwhile or
-    not); nothing when it is not there. Raises OSError when it cannot be removed."""
+    """Remove ``temp``, a temporary file or folder (a numbered-frames output's, with the frames
+    in it), where it is, in the folder :func:`_folder_held` holds (renamed meanwhile or not);
+    nothing when it is not there. Raises OSError when it cannot be removed."""
     if held is None:
-        temp.unlink(missing_ok=True)
+        if temp.is_dir() and not temp.is_symlink():
+            shutil.rmtree(temp)
+        else:
+            temp.unlink(missing_ok=True)
         return
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(temp.name, dir_fd=held)
+        if stat.S_ISDIR(os.stat(temp.name, dir_fd=held, follow_symlinks=False).st_mode):
+            _remove_tree_at(temp.name, held)
+        else:
+            os.unlink(temp.name, dir_fd=held)
+
+
+def _remove_tree_at(name: str, parent: int) -> None:
+    """Remove the folder ``name`` of the folder open as ``parent``, and all in it, through
+    descriptors: ``shutil.rmtree`` takes a ``dir_fd`` only from Python 3.11 on. Links are removed,
+    never followed."""
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0), dir_fd=parent)
+    try:
+        with os.scandir(fd) as entries:
+            for entry in list(entries):
+                if entry.is_dir(follow_symlinks=False):
+                    _remove_tree_at(entry.name, fd)
+                else:
+                    os.unlink(entry.name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent)
+
+
+class HeldOutputFolder:
+    """Descriptors of an output ``folder`` and of the folders above it that the run made for it
+    (``made``: :func:`folders_missing`, innermost first), held while an output made of several
+    files is written into a temporary folder there (:class:`vidstyle.io.sequence.SequenceWriter`),
+    as :func:`_folder_held` holds a file's: when a folder is renamed meanwhile (``out`` moved
+    aside mid-run), the temporary folder and the empty folders the run made are still found, and
+    removed, instead of being left in the folder under its new name. A folder the run made that
+    was itself renamed is kept (it is someone's now), as is one that is not empty. Where the
+    system has no such calls (Windows) the paths are used. :meth:`close` lets go."""
+
+    def __init__(self, folder: Path, made: list[Path] = ()):
+        self.folder, self.made = Path(folder), list(made)
+        self._fds: dict[Path, int | None] = {}
+        # the folder itself, and the one above each folder made (where it is removed from)
+        for f in (self.folder, *(m.parent for m in self.made)):
+            if f not in self._fds:
+                self._fds[f] = _open_folder(f)
+
+    def still_there(self) -> bool:
+        """Whether ``folder`` still names the folder held (:func:`_still_there`)."""
+        return _still_there(self.folder, self._fds.get(self.folder))
+
+    def remove_temp(self, temp: Path) -> None:
+        """:func:`_remove_temp` of ``temp``, a temporary file or folder in ``folder``."""
+        _remove_temp(temp, self._fds.get(self.folder))
+
+    def remove_made(self) -> None:
+        """Remove the folders the run made while empty, innermost first (:func:`remove_empty_folders`),
+        where they are now; errors pass silently (never hiding the error that got us here)."""
+        if not self._fds or any(fd is None for fd in self._fds.values()):  # (closed: by the paths too)
+            remove_empty_folders(self.made)
+            return
+        for f in self.made:  # (each is the output folder, or the one above a folder made)
+            parent, own = self._fds[f.parent], self._fds[f]
+            try:
+                there = os.stat(f.name, dir_fd=parent, follow_symlinks=False)
+                held = os.fstat(own)
+                if (there.st_dev, there.st_ino) != (held.st_dev, held.st_ino) or os.listdir(own):
+                    return  # renamed, replaced, or holding something: kept, and the folders above it
+                os.rmdir(f.name, dir_fd=parent)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            if fd is not None:
+                os.close(fd)

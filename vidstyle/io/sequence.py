@@ -26,9 +26,9 @@ import numpy as np
 from PIL import Image
 
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import (NUMBER_FIELD, VIDEO_SUFFIXES, check_path_length, check_writable_folder,
-                               create_output_folder, folders_missing, longest_temp_path, move_into_place, numbered_name,
-                               remove_empty_folders, temp_path_beside)
+from vidstyle.io.files import (NUMBER_FIELD, VIDEO_SUFFIXES, HeldOutputFolder, check_path_length,
+                               check_writable_folder, create_output_folder, folder_gone_error, folders_missing,
+                               longest_temp_path, move_into_place, numbered_name, temp_path_beside)
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_image_size, rgb_profile, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
@@ -335,8 +335,10 @@ class SequenceWriter:
         self.icc_profile = icc_profile
         check_image_size(self.pattern, source.width, source.height)  # before the folder is made
         folder = self.pattern.parent
-        self._made = folders_missing(folder)
+        made = folders_missing(folder)
         create_output_folder(folder)
+        # held, so that a folder renamed mid-run is cleaned where it went (HeldOutputFolder)
+        self._held: HeldOutputFolder | None = HeldOutputFolder(folder, made)
         self._temp = temp_path_beside(_temp_folder_name(self.pattern))
         try:
             self._temp.mkdir()
@@ -365,6 +367,8 @@ class SequenceWriter:
         try:
             write_image(self._temp / name, image, icc_profile=self.icc_profile)
         except OSError as exc:  # a full disk: named as the user's frame, not the hidden folder's
+            if not self._held.still_there():  # (No such file or directory)
+                raise folder_gone_error(self.pattern.parent / name, self.pattern.parent) from None
             raise VidstyleError(f"writing {self.pattern.parent / name} failed: {exc.strerror or exc}") from None
         self._names.append(name)
         self._written.add(name)
@@ -375,6 +379,9 @@ class SequenceWriter:
 
     def finish(self) -> None:
         folder = self.pattern.parent
+        if not self._held.still_there():  # the frames would go into whatever is under its name now
+            self.abort()
+            raise folder_gone_error(self.pattern, folder)
         if not self.overwrite:
             there = [n for n in self._names if (folder / n).exists()]
             if there:
@@ -489,7 +496,15 @@ class SequenceWriter:
                              f"({name}); pass --overwrite (overwrite=True in Python) to replace them")
 
     def abort(self, moved: bool = False) -> None:
-        shutil.rmtree(self._temp, ignore_errors=True)
-        if moved:
+        """Remove the hidden folder, and (unless the frames were ``moved`` into place) the folders
+        made for the frames while empty, where they are now; once (later calls do nothing)."""
+        held, self._held = self._held, None
+        if held is None:
             return
-        remove_empty_folders(self._made)
+        try:
+            with contextlib.suppress(OSError):  # never hide the error that got us here
+                held.remove_temp(self._temp)
+            if not moved:
+                held.remove_made()
+        finally:
+            held.close()
