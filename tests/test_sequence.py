@@ -641,6 +641,23 @@ def test_a_frames_folder_renamed_mid_run_is_left_without_the_run_s_frames_or_fol
     assert list((tmp_path / "moved_out").iterdir()) == [] and list(out.iterdir()) == []
 
 
+def test_frames_stopped_while_the_bars_are_sought_leave_no_hidden_folder(tmp_path, monkeypatch):
+    """Ctrl-C (or an error) while the input's black bars were sought, after the frames' hidden
+    folder was made but before the part of the run that aborts the writer: the hidden folder, and
+    the folders made for it, stayed."""
+    from vidstyle import pipeline
+
+    src = make_video(tmp_path / "in.mp4", frames=3)
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "find_picture_area", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(src, tmp_path / "p" / "frames" / "f_%04d.png", Invert(), temporal="off", progress=False)
+    assert list(tmp_path.iterdir()) == [src]
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_an_exif_orientation_turns_the_sequence_as_it_turns_a_still(tmp_path, orientation):
     from PIL import Image, ImageOps

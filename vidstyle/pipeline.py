@@ -1005,18 +1005,19 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                                      icc_profile=decoder.sequence.rgb_profile() if decoder.sequence else None)
         else:
             encoder = VideoEncoder(temp, decoder.info, encode, name=output)
-        _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder)
-        area = None
-        if config.bars == "keep":
-            # on the frames as the network sees them: where the alpha is kept, the picture continued
-            # under the transparency, so a render's transparent rows are no bars (a title rising into
-            # them was left unpainted, as something small appearing in a bar is); written opaque,
-            # they are the black stored under them, kept as bars
-            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration, fps,
-                                                    config.hdr, config.downscale, fill_transparency=encoder.alpha))
-            if area is not None:
-                log.info("keeping the black bars: %s", area.describe())
-        try:
+        try:  # from here on the encoder is aborted on any way out (its frames' hidden folder removed)
+            _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder)
+            area = None
+            if config.bars == "keep":
+                # on the frames as the network sees them: where the alpha is kept, the picture continued
+                # under the transparency, so a render's transparent rows are no bars (a title rising into
+                # them was left unpainted, as something small appearing in a bar is); written opaque,
+                # they are the black stored under them, kept as bars
+                area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration,
+                                                        fps, config.hdr, config.downscale,
+                                                        fill_transparency=encoder.alpha))
+                if area is not None:
+                    log.info("keeping the black bars: %s", area.describe())
             # int8 only; on the frames as the network will see them (see _stylize_stage)
             calibrate_for(stylizer, input_path, config.start, config.duration, area=area, fps=fps, hdr=config.hdr,
                           fill_transparency=encoder.alpha, downscale=config.downscale)
