@@ -641,6 +641,30 @@ def test_a_frames_folder_renamed_mid_run_is_left_without_the_run_s_frames_or_fol
     assert list((tmp_path / "moved_out").iterdir()) == [] and list(out.iterdir()) == []
 
 
+def test_a_hidden_frames_folder_removed_mid_run_is_said_as_that(tmp_path, monkeypatch):
+    """The hidden folder removed from under the run (``rm -rf`` of the output folder caught before
+    it reached the folder itself, a cleaner of hidden files): the run failed with a bare "No such
+    file or directory" naming a frame of the output folder, which was there."""
+    import shutil
+
+    from vidstyle.io import sequence
+
+    src = make_video(tmp_path / "in.mp4", frames=4)
+    real = sequence.write_image
+
+    def removed_at_the_third(path, *args, **kwargs):
+        if Path(path).name == "f_0003.png":
+            shutil.rmtree(Path(path).parent)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(sequence, "write_image", removed_at_the_third)
+    with pytest.raises(VidstyleError, match=r"writing .*out/f_0003.png failed: the hidden folder .*out/\.f_04d\."
+                                            r"vidstyle-.*\.partial the frames are first written in was removed "
+                                            r"meanwhile"):
+        stylize_video(src, tmp_path / "out" / "f_%04d.png", Invert(), temporal="off", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_frames_stopped_while_the_bars_are_sought_leave_no_hidden_folder(tmp_path, monkeypatch):
     """Ctrl-C (or an error) while the input's black bars were sought, after the frames' hidden
     folder was made but before the part of the run that aborts the writer: the hidden folder, and

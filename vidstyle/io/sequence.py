@@ -369,6 +369,9 @@ class SequenceWriter:
         except OSError as exc:  # a full disk: named as the user's frame, not the hidden folder's
             if not self._held.still_there():  # (No such file or directory)
                 raise folder_gone_error(self.pattern.parent / name, self.pattern.parent) from None
+            if not self._temp.is_dir():  # (rm -rf of the folder caught midway, a cleaner of hidden files)
+                raise VidstyleError(f"writing {self.pattern.parent / name} failed: the hidden folder {self._temp} "
+                                    "the frames are first written in was removed meanwhile") from None
             raise VidstyleError(f"writing {self.pattern.parent / name} failed: {exc.strerror or exc}") from None
         self._names.append(name)
         self._written.add(name)
