@@ -1041,6 +1041,20 @@ def test_atomic_output_removes_its_temporary_file_from_a_folder_renamed_meanwhil
             target.parent.rmdir()
 
 
+def test_write_then_rename_removes_its_temporary_file_from_a_folder_renamed_meanwhile(tmp_path):
+    # as atomic_output's: a checkpoint or an ONNX file whose folder was renamed while it was
+    # written failed with "No such file or directory" and left its hidden temporary file, whole,
+    # in the folder under its new name
+    target = tmp_path / "ck" / "checkpoint_0000005.pt"
+    target.parent.mkdir()
+    with pytest.raises(VidstyleError, match=r"writing .*checkpoint_0000005.pt failed: its folder .*ck was removed or "
+                                            r"renamed meanwhile"):
+        with write_then_rename(target, make_folder=True, durable=True) as temp:
+            temp.write_bytes(b"a checkpoint")
+            target.parent.rename(tmp_path / "moved")
+    assert list((tmp_path / "moved").iterdir()) == [] and not target.parent.exists()
+
+
 def test_a_finished_output_that_cannot_replace_the_old_one_is_kept_beside_it(tmp_path, held_open):
     """Windows refuses to replace a file another program holds open (a player showing the last
     render): with overwrite, the finished output was deleted with "Permission denied", hours of

@@ -572,18 +572,21 @@ def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool
     if make_folder:
         create_output_folder(path.parent)  # a file in the way is said as that
     temp = temp_path_beside(path)
-    try:
-        yield temp
-        if durable:
-            _sync(temp)
-        _place(temp, path, overwrite)
-        if durable:
-            _sync(path.parent)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):  # never hide the error that got us here
-            temp.unlink()
-        _raise_write_error(exc, path)
-        raise
+    with _folder_held(temp.parent) as folder:  # as atomic_output's: a folder renamed meanwhile keeps no temporary file
+        try:
+            yield temp
+            if not _still_there(temp.parent, folder):
+                raise folder_gone_error(path, temp.parent)
+            if durable:
+                _sync(temp)
+            _place(temp, path, overwrite)
+            if durable:
+                _sync(path.parent)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):  # never hide the error that got us here
+                _remove_temp(temp, folder)
+            _raise_write_error(exc, path)
+            raise
 
 
 def _place(temp: Path, path: Path, overwrite: bool) -> None:
