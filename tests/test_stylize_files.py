@@ -54,6 +54,21 @@ def test_a_failed_input_is_reported_and_the_others_still_run(tmp_path, inputs):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.mp4", "c.jpg"]  # nothing half-written
 
 
+def test_an_output_folder_renamed_mid_run_stops_the_run_with_one_line(tmp_path, inputs):
+    """The output folder moved aside after the first input: every input left failed in turn,
+    each with its own "output folder does not exist" line (a line per input of a long batch). The
+    run stops, naming them; what was finished stays in the folder where it went."""
+    out = tmp_path / "out"
+    run = stylize_files(inputs, out, Grey(), temporal="off", progress=False)
+    source, result = next(run)
+    assert source == inputs[0] and result.frames == 5
+    out.rename(tmp_path / "moved")
+    with pytest.raises(VidstyleError, match=r"the output folder .*out was removed or renamed meanwhile: 2 inputs "
+                                            r"not stylized \(b.mkv, c.jpg\)"):
+        next(run)
+    assert sorted(p.name for p in (tmp_path / "moved").iterdir()) == ["a.mp4"] and not out.exists()
+
+
 def test_progress_lines_in_a_log_name_the_input_they_count(tmp_path, inputs):
     log = io.StringIO()  # what `vidstyle stylize a.mp4 b.mkv -o out/ 2>log` gets: ProgressLines without a label
     list(stylize_files(inputs, tmp_path / "out", Grey(), temporal="off",

@@ -1344,7 +1344,8 @@ def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], f
     returned iterator then stylizes the inputs in order as it is advanced (nothing is stylized
     until then: ``list(stylize_files(...))`` runs them all), yielding ``(input, result)`` for each,
     or ``(input, error)`` with the VidstyleError of an input that failed (a corrupt file, say):
-    the others still run. It makes the folder when missing, and removes it again when nothing
+    the others still run, unless the folder is removed or renamed meanwhile: then a
+    VidstyleError ends the iteration. It makes the folder when missing, and removes it again when nothing
     was written to it. ``style``, ``config``, ``encode`` (videos only), ``progress`` (a function
     counts each input's frames from 1; an exception other than VidstyleError raised in it stops
     the whole run) and ``**options`` as for :func:`stylize_video`.
@@ -1434,7 +1435,12 @@ def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progre
     name_each = isinstance(progress, ProgressLines) and not progress.label
     try:
         stylizer = _make_stylizer(style, config)  # once, for every input
-        for source, target in pairs:
+        for n, (source, target) in enumerate(pairs):
+            if not folder.is_dir():  # removed or renamed meanwhile: each input left failed in turn, a line each
+                left = [s.name for s, _ in pairs[n:]]
+                raise VidstyleError(f"the output folder {folder} was removed or renamed meanwhile: "
+                                    f"{counted(len(left), 'input')} not stylized ({', '.join(left[:3])}"
+                                    f"{', ...' if len(left) > 3 else ''})")
             if name_each:
                 progress.label = target.name
             try:
