@@ -682,6 +682,21 @@ def test_frames_stopped_while_the_bars_are_sought_leave_no_hidden_folder(tmp_pat
     assert list(tmp_path.iterdir()) == [src]
 
 
+def test_a_sequence_renamed_while_it_is_read_is_not_called_corrupt(tmp_path):
+    # the input folder moved aside mid-run: "shot is corrupt or truncated: decoding failed (No
+    # such file or directory)" sent the user looking for a damaged frame
+    import shutil
+
+    write_sequence(tmp_path / "shot", 1)
+    for i in range(2, 301):  # (a few frames are all read as the folder is opened)
+        shutil.copyfile(tmp_path / "shot" / "frame_0001.png", tmp_path / "shot" / f"frame_{i:04d}.png")
+    with pytest.raises(VidstyleError, match=r"frames of .*shot were removed or renamed while they were read \(or "
+                                            r"the folder was\): run again once they are in place"):
+        with VideoDecoder(tmp_path / "shot") as dec:
+            (tmp_path / "shot").rename(tmp_path / "moved")
+            list(dec.read())
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_an_exif_orientation_turns_the_sequence_as_it_turns_a_still(tmp_path, orientation):
     from PIL import Image, ImageOps

@@ -1667,6 +1667,9 @@ class VideoDecoder:
         try:
             yield
         except av.error.FFmpegError as exc:
+            if self.sequence is not None and isinstance(exc, FileNotFoundError):  # no damage: files gone
+                raise VidstyleError(f"frames of {self.path} were removed or renamed while they were read (or the "
+                                    "folder was): run again once they are in place") from None
             raise VidstyleError(f"{self.path} is corrupt or truncated: decoding failed ({error_text(exc)})") from None
 
     def read(self, audio: dict[int, AudioMode] | None = None, alpha: bool = False,
