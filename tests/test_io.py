@@ -1053,6 +1053,21 @@ def test_write_then_rename_removes_its_temporary_file_from_a_folder_renamed_mean
             temp.write_bytes(b"a checkpoint")
             target.parent.rename(tmp_path / "moved")
     assert list((tmp_path / "moved").iterdir()) == [] and not target.parent.exists()
+    # renamed before the file was written (an ONNX export, which writes at the end): said the same
+    onnx = tmp_path / "models" / "m.onnx"
+    onnx.parent.mkdir()
+    with pytest.raises(VidstyleError, match=r"writing .*m.onnx failed: its folder .*models was removed or renamed "
+                                            r"meanwhile"):
+        with write_then_rename(onnx, overwrite=False) as temp:
+            onnx.parent.rename(tmp_path / "moved_models")
+            temp.write_bytes(b"a network")
+    assert list((tmp_path / "moved_models").iterdir()) == []
+    (tmp_path / "moved_models").rename(onnx.parent)  # ... and before it was begun (the export's seconds)
+    onnx.parent.rename(tmp_path / "moved_again")
+    with pytest.raises(VidstyleError, match=r"writing .*m.onnx failed: its folder .*models was removed or renamed "
+                                            r"meanwhile"):
+        with write_then_rename(onnx, overwrite=False) as temp:
+            temp.write_bytes(b"a network")
 
 
 def test_a_finished_output_that_cannot_replace_the_old_one_is_kept_beside_it(tmp_path, held_open):

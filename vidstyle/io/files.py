@@ -572,6 +572,8 @@ def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool
     if make_folder:
         create_output_folder(path.parent)  # a file in the way is said as that
     temp = temp_path_beside(path)
+    if not temp.parent.is_dir():  # the caller checked it before its work (an export, a live session): gone since
+        raise folder_gone_error(path, temp.parent)
     with _folder_held(temp.parent) as folder:  # as atomic_output's: a folder renamed meanwhile keeps no temporary file
         try:
             yield temp
@@ -585,6 +587,9 @@ def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool
         except BaseException as exc:
             with contextlib.suppress(OSError):  # never hide the error that got us here
                 _remove_temp(temp, folder)
+            if isinstance(exc, OSError) and not isinstance(exc, VidstyleError) and folder is not None \
+                    and not _still_there(temp.parent, folder):  # (No such file or directory, writing into it)
+                raise folder_gone_error(path, temp.parent) from None
             _raise_write_error(exc, path)
             raise
 
