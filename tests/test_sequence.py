@@ -641,6 +641,42 @@ def test_a_frames_folder_renamed_mid_run_is_left_without_the_run_s_frames_or_fol
     assert list((tmp_path / "moved_out").iterdir()) == [] and list(out.iterdir()) == []
 
 
+@pytest.mark.parametrize("overwrite, aside", [(False, False), (True, False), (True, True)])
+def test_a_frames_folder_renamed_while_the_frames_are_moved_in_gets_nothing_of_the_run(tmp_path, monkeypatch,
+                                                                                          overwrite, aside):
+    """The folder renamed while the finished frames were moved into it: those moved before stayed
+    in it where it went (and with --overwrite the earlier frames they replaced stayed hidden,
+    aside). This run's frames go again, the earlier ones come back, wherever the folder is. ``aside``:
+    renamed while the earlier frames were put aside, before any of this run's was moved in."""
+    from vidstyle.io import sequence
+
+    src = make_video(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / "out"
+    out.mkdir()
+    if overwrite:
+        for n in (1, 2, 3):
+            (out / f"f_{n}.png").write_bytes(b"earlier %d" % n)
+    with VideoDecoder(src) as dec:
+        writer = sequence.SequenceWriter(out / "f_%d.png", dec.info, overwrite=overwrite)
+    for i in range(3):
+        writer.write(marked(i), i)
+    real_link, real_replace = os.link, os.replace
+
+    def renamed_at_the_third(src_path, dst, *args, **kw):
+        if Path(dst).name == "f_3.png" and (Path(dst).parent.name.startswith(".") if aside else Path(dst).parent == out):
+            out.rename(tmp_path / "moved")
+        return (real_replace if overwrite else real_link)(src_path, dst, *args, **kw)
+
+    monkeypatch.setattr(os, "replace" if overwrite else "link", renamed_at_the_third)
+    with pytest.raises(VidstyleError, match=r"writing .*out/f_%d.png failed: its folder .*out was removed or renamed "
+                                            r"meanwhile\Z"):
+        writer.finish()
+    monkeypatch.undo()
+    writer.abort()
+    left = {p.name: p.read_bytes() for p in (tmp_path / "moved").iterdir()}
+    assert left == ({f"f_{n}.png": b"earlier %d" % n for n in (1, 2, 3)} if overwrite else {})
+
+
 def test_a_hidden_frames_folder_removed_mid_run_is_said_as_that(tmp_path, monkeypatch):
     """The hidden folder removed from under the run (``rm -rf`` of the output folder caught before
     it reached the folder itself, a cleaner of hidden files): the run failed with a bare "No such

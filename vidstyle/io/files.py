@@ -712,7 +712,7 @@ def _folder_held(folder: Path) -> Iterator[int | None]:
 
 def _open_folder(folder: Path) -> int | None:
     """A descriptor of ``folder`` (:func:`_folder_held`'s), or None where it cannot be had."""
-    if os.unlink not in os.supports_dir_fd or os.rmdir not in os.supports_dir_fd or not hasattr(os, "O_DIRECTORY"):
+    if not {os.unlink, os.rmdir, os.rename} <= os.supports_dir_fd or not hasattr(os, "O_DIRECTORY"):
         return None
     try:
         return os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
@@ -798,6 +798,26 @@ class HeldOutputFolder:
     def remove_temp(self, temp: Path) -> None:
         """:func:`_remove_temp` of ``temp``, a temporary file or folder in ``folder``."""
         _remove_temp(temp, self._fds.get(self.folder))
+
+    def names_in(self, name: str) -> list[str]:
+        """The names in the folder ``name`` of ``folder``, where it is now."""
+        fd = self._fds.get(self.folder)
+        if fd is None:
+            return os.listdir(self.folder / name)
+        inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+        try:
+            return os.listdir(inner)
+        finally:
+            os.close(inner)
+
+    def replace(self, source: str, target: str) -> None:
+        """``os.replace`` of ``source`` onto ``target``, both relative to ``folder`` (a frame in a
+        hidden folder there, and its place), in the folder where it is now."""
+        fd = self._fds.get(self.folder)
+        if fd is None:
+            os.replace(self.folder / source, self.folder / target)
+        else:
+            os.replace(source, target, src_dir_fd=fd, dst_dir_fd=fd)
 
     def remove_made(self) -> None:
         """Remove the folders the run made while empty, innermost first (:func:`remove_empty_folders`),

@@ -399,14 +399,17 @@ class SequenceWriter:
                 move_into_place(self._temp / name, folder / name, self.overwrite, left)
                 moved.append(name)
         except BaseException as exc:  # none of this run's frames stay: the ones moved go again
-            for placed in moved:
+            for placed in moved:  # (from where the folder is now: renamed meanwhile, they stayed there)
                 with contextlib.suppress(OSError):
-                    (folder / placed).unlink()
+                    self._held.remove_temp(folder / placed)
             stuck = self._put_back(aside)
+            gone = not self._held.still_there()
             self.abort()
             if isinstance(exc, FileExistsError):
                 raise self._appeared(name) from None
             if isinstance(exc, OSError):
+                if gone:
+                    raise VidstyleError(f"{folder_gone_error(self.pattern, folder)}{stuck}") from None
                 raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}{stuck}") from None
             raise
         self.abort(moved=True)
@@ -450,12 +453,15 @@ class SequenceWriter:
         except BaseException as exc:
             stuck = self._put_back(aside, done)
             kept = self._keep() if isinstance(exc, PermissionError) else None
+            gone = not self._held.still_there()
             self.abort()
             if kept is not None:
                 raise VidstyleError(f"cannot replace {folder / name} ({exc.strerror or exc}: is it open in another "
                                     f"program?); the earlier frames are left as they were, and this run's "
                                     f"{len(self._names)} frames are kept in {kept}{stuck}") from None
             if isinstance(exc, OSError):
+                if gone:
+                    raise VidstyleError(f"{folder_gone_error(self.pattern, folder)}{stuck}") from None
                 raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}{stuck}") from None
             raise
         return aside
@@ -465,16 +471,21 @@ class SequenceWriter:
         remove it; what could not go back stays there, said in the text returned for the error."""
         if aside is None:
             return ""
-        names = [p.name for p in aside.iterdir()] if names is None else names
+        # in the folder held: one renamed meanwhile gets its frames back where it went
+        try:
+            names = self._held.names_in(aside.name) if names is None else names
+        except OSError:
+            names = []
         stuck = 0
         for name in names:
             try:
-                os.replace(aside / name, self.pattern.parent / name)
+                self._held.replace(f"{aside.name}/{name}", name)
             except OSError:
                 stuck += 1
         if stuck:
             return f"; {stuck} of the earlier frames could not be put back and are in {aside}"
-        shutil.rmtree(aside, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self._held.remove_temp(aside)
         return ""
 
     def _keep(self) -> Path | None:
