@@ -830,7 +830,7 @@ class HeldOutputFolder:
             try:
                 there = os.stat(f.name, dir_fd=parent, follow_symlinks=False)
                 held = os.fstat(own)
-                if (there.st_dev, there.st_ino) != (held.st_dev, held.st_ino) or os.listdir(own):
+                if not os.path.samestat(there, held) or os.listdir(own):
                     return  # renamed, replaced, or holding something: kept, and the folders above it
                 os.rmdir(f.name, dir_fd=parent)
             except OSError:
