@@ -735,6 +735,12 @@ def test_styles_describes_a_users_own_model_files(tmp_path, capsys):
     assert out[0].startswith(f"{path}: standard network, channels ") and out[0].endswith(", 2 styles")
     assert out[1:3] == ["  dusk: Dusk, Me, 2026", "  dawn"]
     assert out[3] == f"  blend: --style '{path}:dusk=0.7,dawn=0.3'" and out[-1] == "  trained with: vidstyle train ..."
+    # the blend it names, given back (as --style takes it), is the same file: it was "model file not found"
+    assert main(["styles", f"{path}:dusk=0.7,dawn=0.3"]) == 0 and capsys.readouterr().out.splitlines()[0] == out[0]
+    assert main(["styles", f"{path}:dusk=0.7,noon=0.3"]) == 1  # a style it does not hold: said, as --style says it
+    assert "noon" in capsys.readouterr().err
+    assert main(["styles", "light_mix:the_scream=1"]) == 0  # a bundled file's blend, by the file's name
+    assert "light_mix.safetensors: light network" in capsys.readouterr().out.splitlines()[0]
     assert main(["styles", str(tmp_path / "missing.safetensors")]) == 1
     assert "model file not found" in capsys.readouterr().err
     # a file whose header is fine but whose weights do not fit it is said to be broken, as

@@ -308,7 +308,8 @@ def _add_styles(sub) -> None:
                                    "what each holds.")
     p.add_argument("files", nargs="*", metavar="MODEL",
                    help="describe these model files (.safetensors) or bundled styles or files (by name: "
-                        "starry_night, light_mix) instead of listing them all")
+                        "starry_night, light_mix), or the file any --style value runs (mix:a=0.7,b=0.3, "
+                        "FILE:a=0.7,b=0.3), instead of listing them all")
     p.add_argument("--verbose", "-v", action="store_true", help="also show each style's training command")
     p.set_defaults(func=_cmd_styles)
 
@@ -331,7 +332,9 @@ def _describe_model_file(path: str, verbose: bool) -> None:
                                      painting_description, resolve_style)
 
     bare = not any(sep and sep in path for sep in ("/", os.sep, os.altsep))
-    if path.startswith("mix:") or is_bundled_name(path):  # the file --style runs for it
+    # the file --style runs for it; FILE:a=0.7,b=0.3 too (the blend line below, copied back, was
+    # "model file not found"), its weights checked against the file's styles as --style checks them
+    if path.startswith("mix:") or is_bundled_name(path) or (":" in path and not Path(path).expanduser().exists()):
         path = str(resolve_style(path).path)
     elif not Path(path).exists() and (bundled := bundled_file(path)):  # a bundled file by name: light_mix
         path = bundled
