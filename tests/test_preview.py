@@ -217,3 +217,17 @@ def test_a_progress_function_that_cannot_take_done_total_and_style_is_refused_be
                                            r"arguments; <lambda>\(done, total\) cannot take them$"):
         style_sheet(src, tmp_path / "new.png", ["light_starry_night"], progress=lambda done, total: None)
     assert not (tmp_path / "new.png").exists()
+
+
+def test_the_command_says_what_a_still_image_does_not_use(tmp_path, cli):
+    """--start, --duration and --frames 4 on a photo were dropped without a word (one column, the
+    whole image), where `vidstyle stylize` says --start is for videos."""
+    image = (np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8)
+    write_image(tmp_path / "photo.png", image)
+    done = cli("preview", tmp_path / "photo.png", "-o", tmp_path / "s.png", "--style", "light_mondrian",
+               "--start", "5", "--duration", "1", "--frames", "4", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "vidstyle: warning: --start, --duration, --frames are for videos; photo.png is a still image"]
+    done = cli("preview", tmp_path / "photo.png", "-o", tmp_path / "t.png", "--style", "light_mondrian", "--quiet")
+    assert done.returncode == 0 and done.stderr == ""  # the defaults say nothing

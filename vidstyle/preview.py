@@ -325,9 +325,20 @@ def add_parser(sub) -> None:
 
 
 def _check_preview(args: argparse.Namespace) -> None:
-    """`vidstyle preview`'s input, output and styles, said before torch's import (seconds);
-    :func:`style_sheet` checks them again, as it checks every call."""
-    _checked_paths_and_styles(args.input, args.output, args.styles, args.overwrite)
+    """`vidstyle preview`'s input, output and styles, said before torch's import (seconds), and the video
+    options a still image does not use; :func:`style_sheet` checks the first again, as it checks every call."""
+    from vidstyle.io.images import is_image_path
+
+    input_path, _, _ = _checked_paths_and_styles(args.input, args.output, args.styles, args.overwrite)
+    if input_path.is_file() and is_image_path(input_path):
+        # the sheet of an image is that image: said, as `vidstyle stylize` says it, rather than a
+        # --start or --frames 4 that picked nothing and one column where four were asked for
+        video_only = [flag for flag, given in (("--start", args.start is not None),
+                                               ("--duration", args.duration is not None),
+                                               ("--frames", args.frames != SHEET_FRAMES)) if given]
+        if video_only:
+            log.warning("%s %s for videos; %s is a still image", ", ".join(video_only),
+                        "is" if len(video_only) == 1 else "are", input_path.name)
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
