@@ -735,6 +735,7 @@ def test_styles_describes_a_users_own_model_files(tmp_path, capsys):
     assert out[0].startswith(f"{path}: standard network, channels ") and out[0].endswith(", 2 styles")
     assert out[1:3] == ["  dusk: Dusk, Me, 2026", "  dawn"]
     assert out[3] == f"  blend: --style '{path}:dusk=0.7,dawn=0.3'" and out[-1] == "  trained with: vidstyle train ..."
+    assert out[4] == "  stabilizer strength 0.5 under --temporal flow (the default; --temporal-strength sets another)"
     # the blend it names, given back (as --style takes it), is the same file: it was "model file not found"
     assert main(["styles", f"{path}:dusk=0.7,dawn=0.3"]) == 0 and capsys.readouterr().out.splitlines()[0] == out[0]
     assert main(["styles", f"{path}:dusk=0.7,noon=0.3"]) == 1  # a style it does not hold: said, as --style says it
@@ -770,7 +771,9 @@ def test_styles_describes_bundled_files_by_name_and_names_the_architecture(tmp_p
         assert main(["styles", name]) == 0
         out = capsys.readouterr().out.splitlines()
         assert out[0] == f"{files['light_mix.safetensors']}: light network, channels [16, 32, 64], 4 styles"
-        assert out[-1] == "  blend: --style mix:starry_night=0.7,the_scream=0.3"  # as `vidstyle styles` lists it
+        assert out[-2] == "  blend: --style mix:starry_night=0.7,the_scream=0.3"  # as `vidstyle styles` lists it
+        # and its stabilizer strength, as the listing shows it: the detail view did not say it
+        assert out[-1] == "  stabilizer strength 0.3 under --temporal flow (its own; --temporal-strength sets another)"
     assert main(["styles", "starry_night.safetensors"]) == 0
     assert capsys.readouterr().out.startswith(f"{files['starry_night.safetensors']}: standard network, ")
     # the architecture by its --arch name (not "transformer" for every network), "custom" for others
@@ -1462,7 +1465,7 @@ def test_names_and_headers_reach_the_terminal_escaped_never_as_control_character
     r = cli("styles", "-v", model)
     assert r.returncode == 0, r.stderr
     assert _terminal_safe(r.stdout) and r"\x1b[2J" in r.stdout and r"\u202e" in r.stdout, r.stdout
-    assert len(r.stdout.splitlines()) == 3  # the file, its style, "trained with": none split in two
+    assert len(r.stdout.splitlines()) == 4  # the file, its style, its stabilizer, "trained with": none split in two
     missing = tmp_path / f"clip{HOSTILE}.mp4"
     r = cli("stylize", missing, "-o", tmp_path / "o.mp4", "--style", style)
     assert_user_error(r, "input file not found")

@@ -329,7 +329,7 @@ def _describe_model_file(path: str, verbose: bool) -> None:
     """What ``vidstyle styles FILE`` prints about one model file (or a bundled style's, by name)."""
     from vidstyle.models.weights import load_model, read_info
     from vidstyle.models.zoo import (StyleChoice, bundled_file, is_bundled_file, is_bundled_name, network_name,
-                                     painting_description, resolve_style)
+                                     painting_description, resolve_style, temporal_strength_for)
 
     bare = not any(sep and sep in path for sep in ("/", os.sep, os.altsep))
     # the file --style runs for it; FILE:a=0.7,b=0.3 too (the blend line below, copied back, was
@@ -352,6 +352,11 @@ def _describe_model_file(path: str, verbose: bool) -> None:
         say(f"  {meta['name']}" + (f": {desc}" if desc else ""))
     if len(info.styles) > 1:
         say(f"  blend: --style {shlex.quote(StyleChoice.blend_example(path, info))}")
+    # as the listing shows it (--temporal-strength's help sends users here for it)
+    strength = temporal_strength_for(path)
+    say(f"  stabilizer strength {strength:g} under --temporal flow "
+        f"({'the default' if strength == DEFAULT_TEMPORAL_STRENGTH and not is_bundled_file(path) else 'its own'}; "
+        "--temporal-strength sets another)")
     if verbose:
         if info.metrics:
             say(f"  metrics: {json.dumps(_rounded(info.metrics), sort_keys=True)}")
