@@ -7,24 +7,31 @@ Usage: python samples/contact_sheet.py [--clip samples/sample.mp4] [--out sample
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from vidstyle.errors import VidstyleError
 from vidstyle.preview import PANEL_WIDTH, SHEET_FRAMES, preview_styles, style_sheet
 
 HERE = Path(__file__).resolve().parent
 
 
-def main() -> None:
+def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--clip", type=Path, default=HERE / "sample.mp4")
     p.add_argument("--out", type=Path, default=HERE / "contact_sheet.png")
     p.add_argument("--frames", type=int, default=SHEET_FRAMES)
     p.add_argument("--width", type=int, default=PANEL_WIDTH)
     args = p.parse_args()
-    result = style_sheet(args.clip, args.out, preview_styles(blends=True), frames=args.frames, width=args.width,
-                         device="cpu", overwrite=True)
+    try:
+        result = style_sheet(args.clip, args.out, preview_styles(blends=True), frames=args.frames, width=args.width,
+                             device="cpu", overwrite=True)
+    except VidstyleError as exc:  # a missing clip, --frames 0: one line, as `vidstyle preview` says it
+        print(f"contact_sheet: error: {exc}", file=sys.stderr)
+        return 1
     print(result.summary())
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,6 +20,7 @@ Usage: ``python samples/make_sample.py [--out DIR] [--seed N] [--frames N]``
 from __future__ import annotations
 
 import argparse
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -341,16 +342,29 @@ def save_ground_truth(path: Path, affine: np.ndarray, layer_index: np.ndarray, v
                         fps=np.array(FPS), layer_affine=affine, layer_index=layer_index, valid=valid)
 
 
+def _frame_count(text: str) -> int:
+    """``--frames``: at least 2, the ground truth being between consecutive frames (1 and 0 failed
+    deep in NumPy, after the scene was painted)."""
+    count = int(text)
+    if count < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (the flow is between consecutive frames), got {count}")
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output folder")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--frames", type=int, default=FRAMES)
+    parser.add_argument("--frames", type=_frame_count, default=FRAMES, help=f"at least 2 (default {FRAMES})")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    frames, affine, layer_index, valid = render(args.seed, args.frames)
-    write_video(args.out / "sample.mp4", frames, audio=melody(args.frames / FPS))
-    save_ground_truth(args.out / "sample_flow.npz", affine, layer_index, valid)
+    try:  # a folder it cannot make or write: one line, as vidstyle says it, not a traceback
+        args.out.mkdir(parents=True, exist_ok=True)
+        frames, affine, layer_index, valid = render(args.seed, args.frames)
+        write_video(args.out / "sample.mp4", frames, audio=melody(args.frames / FPS))
+        save_ground_truth(args.out / "sample_flow.npz", affine, layer_index, valid)
+    except OSError as exc:
+        print(f"make_sample: error: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     for name in ("sample.mp4", "sample_flow.npz"):
         print(f"{args.out / name}: {(args.out / name).stat().st_size / 1e6:.2f} MB")
     return 0

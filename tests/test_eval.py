@@ -30,6 +30,20 @@ def _make_sample_module():
     return module
 
 
+def test_make_sample_says_its_mistakes_in_one_line(tmp_path, capsys):
+    """--frames 1 failed in NumPy's stack after painting the scene, and an output folder it could
+    not make in a traceback."""
+    ms = _make_sample_module()
+    with pytest.raises(SystemExit) as exit:
+        ms.main(["--out", str(tmp_path), "--frames", "1"])
+    assert exit.value.code == 2 and "--frames: must be at least 2" in capsys.readouterr().err
+    (tmp_path / "taken").write_text("a file, not a folder")
+    assert ms.main(["--out", str(tmp_path / "taken" / "out"), "--frames", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"make_sample: error: cannot write to {tmp_path / 'taken' / 'out'}: ")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
     """A short rendered clip: input.mp4, a flickering 'stylized.mp4', their frames and the GT file."""

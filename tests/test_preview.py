@@ -231,3 +231,23 @@ def test_the_command_says_what_a_still_image_does_not_use(tmp_path, cli):
         "vidstyle: warning: --start, --duration, --frames are for videos; photo.png is a still image"]
     done = cli("preview", tmp_path / "photo.png", "-o", tmp_path / "t.png", "--style", "light_mondrian", "--quiet")
     assert done.returncode == 0 and done.stderr == ""  # the defaults say nothing
+
+
+def test_the_contact_sheet_script_says_its_mistakes_in_one_line(tmp_path, capsys, monkeypatch):
+    """samples/contact_sheet.py ended a missing clip or --frames 0 in a traceback."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "samples" / "contact_sheet.py"
+    spec = importlib.util.spec_from_file_location("contact_sheet", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    clip = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48))
+    for args, said in ((["--clip", str(tmp_path / "missing.mp4")], "missing.mp4"), (["--clip", str(clip), "--frames", "0"],
+                                                                                    "frames")):
+        monkeypatch.setattr(sys, "argv", ["contact_sheet.py", *args, "--out", str(tmp_path / "sheet.png")])
+        assert module.main() == 1
+        err = capsys.readouterr().err
+        assert err.startswith("contact_sheet: error: ") and said in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "sheet.png").exists()
