@@ -251,3 +251,20 @@ def test_the_contact_sheet_script_says_its_mistakes_in_one_line(tmp_path, capsys
         err = capsys.readouterr().err
         assert err.startswith("contact_sheet: error: ") and said in err and len(err.splitlines()) == 1
     assert not (tmp_path / "sheet.png").exists()
+
+
+def test_non_square_pixels_are_shown_as_players_show_them(tmp_path):
+    """An anamorphic video (stored 64x48, pixels 4:3 wide: shown 85x48) was laid out at its stored
+    size: every panel squeezed, a circle drawn as a tall ellipse, where stylize's output keeps the
+    pixels' aspect and players show it round."""
+    from fractions import Fraction
+
+    src = make_video(tmp_path / "wide_pixels.mp4", frames=4, size=(64, 48), sar=Fraction(4, 3))
+    result = style_sheet(src, tmp_path / "sheet.png", ["light_mondrian"], frames=1, width=64)
+    assert result.size == (64, 2 * (BAND + 36))  # 64 wide shows the picture 36 high, not 48
+    result = style_sheet(src, tmp_path / "full.png", ["light_mondrian"], frames=1)  # at most as wide as shown
+    assert result.size == (85, 2 * (BAND + 48))
+    # frames painted at their stored size, as stylize paints them: the row is that painting, widened
+    sheet = read_image(tmp_path / "full.png")
+    painted = Stylizer("light_mondrian", device="cpu").stylize(read_frames(src)[0])
+    assert np.abs(shrink(painted, 85, 4 / 3).astype(int) - sheet[2 * BAND + 48:].astype(int)).mean() < 3

@@ -3,8 +3,8 @@ or frame folder), to choose a style before a long run.
 
 Frames are stylized as ``vidstyle stylize`` would paint them: at the input's resolution (or at
 ``max_side``, as ``--max-side`` would), black bars kept (``bars``), the picture continued under
-transparency; then shrunk to the panel width, so the stroke scale on the sheet is the one the
-user gets. Each row is labelled with the ``--style`` value that gives it.
+transparency; then shrunk to the panel width (non-square pixels made square, as players show
+them), so the stroke scale on the sheet is the one the user gets. Each row is labelled with the ``--style`` value that gives it.
 """
 from __future__ import annotations
 
@@ -44,12 +44,27 @@ def preview_styles(blends: bool = False) -> list[str]:
     return specs
 
 
-def shrink(image: np.ndarray, width: int) -> np.ndarray:
-    """``image`` (H, W, 3) scaled to ``width`` pixels wide, aspect kept (area-averaged when shrunk)."""
+def shrink(image: np.ndarray, width: int, pixel_aspect: float = 1.0) -> np.ndarray:
+    """``image`` (H, W, 3) scaled to ``width`` pixels wide, aspect kept (area-averaged when shrunk).
+    ``pixel_aspect``: the width:height of its pixels, which are made square (the picture as players
+    show it)."""
     from vidstyle.frames import resize_frame
 
     h, w = image.shape[:2]
-    return resize_frame(image, (width, max(1, round(h * width / w))))
+    return resize_frame(image, (width, max(1, round(h * width / (w * pixel_aspect)))))
+
+
+def _pixel_aspect(path: Path, fps=None) -> float:
+    """The width:height of the input's pixels as players show them: 1 for images, frame folders and
+    most videos, 4:3 for anamorphic HDV. Panels of its stored frames looked squeezed (or stretched),
+    where stylize's output keeps the aspect and is shown as the input is."""
+    from vidstyle.io.decode import VideoDecoder
+    from vidstyle.io.images import is_image_path
+
+    if path.is_dir() or is_image_path(path):
+        return 1.0
+    with VideoDecoder(path, announce=False, fps=fps) as decoder:  # (turned with the frames, as they are)
+        return float(decoder.info.sample_aspect_ratio or 1)
 
 
 #: the smallest legible scale of a label's font, and the label's margins (6 pixels each side)
@@ -213,7 +228,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
                 progress: bool | Callable[[int, int, str], object] | None = None) -> SheetResult:
     """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values, or one;
     None: :func:`preview_styles`) on ``frames`` frames spread over ``input``: a row of the input, then
-    one row per style, each panel ``width`` pixels wide (at most the input's width). ``bars``:
+    one row per style, each panel ``width`` pixels wide (at most the input's width as players show
+    it: non-square pixels made square). ``bars``:
     "keep" paints only the picture between black letterbox bars, as ``vidstyle stylize`` does,
     "stylize" the whole frame. ``progress(done, total, style)`` is
     called after each style. Every style is checked, and the output's path, before any network
@@ -257,16 +273,17 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
             return stylizer.stylize(image)
         return area.paste(image, stylizer.stylize(area.crop(image)))
 
-    width = min(width, images[0].shape[1])  # shrunk, never enlarged
+    aspect = _pixel_aspect(input_path, fps)
+    width = min(width, max(1, round(images[0].shape[1] * aspect)))  # shrunk, never enlarged past the picture shown
     sheet_w = width * len(images)
-    sheet_h = (len(specs) + 1) * (_LABEL_HEIGHT + shrink(images[0], width).shape[0])
+    sheet_h = (len(specs) + 1) * (_LABEL_HEIGHT + shrink(images[0], width, aspect).shape[0])
     limit = MAX_SIDE.get(IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
     if limit is not None and max(sheet_w, sheet_h) > limit:  # said now, not after every style has run
         raise VidstyleError(f"a sheet of {sheet_w}x{sheet_h} is larger than {Path(output).suffix} images can be "
                             f"({limit} pixels a side): fewer styles or frames, a smaller --width, or .png")
 
     def row(pictures: list[np.ndarray], text: str, name: str | None = None) -> np.ndarray:
-        return labelled(np.concatenate([shrink(p, width) for p in pictures], axis=1), text, name)
+        return labelled(np.concatenate([shrink(p, width, aspect) for p in pictures], axis=1), text, name)
 
     rows = [row(images, f"{input_path.name} (input)")]
     for done, (spec, choice) in enumerate(zip(specs, choices), 1):
