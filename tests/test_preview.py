@@ -268,3 +268,15 @@ def test_non_square_pixels_are_shown_as_players_show_them(tmp_path):
     sheet = read_image(tmp_path / "full.png")
     painted = Stylizer("light_mondrian", device="cpu").stylize(read_frames(src)[0])
     assert np.abs(shrink(painted, 85, 4 / 3).astype(int) - sheet[2 * BAND + 48:].astype(int)).mean() < 3
+
+
+def test_a_stream_that_does_not_say_its_length_is_said_to_give_its_first_frames(tmp_path, cli):
+    """A raw H.264 stream holds no length: the sheet showed its frames 0, 1, 2 without a word, as
+    if they were spread over the video as --frames says."""
+    src = make_video(tmp_path / "raw.h264", frames=12, size=(64, 48))
+    done = cli("preview", src, "-o", tmp_path / "s.png", "--style", "light_mondrian", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "vidstyle: warning: raw.h264 does not say how long it is: these are its first 3 frames, not 3 spread over it"]
+    done = cli("preview", src, "-o", tmp_path / "t.png", "--style", "light_mondrian", "--frames", "1", "--quiet")
+    assert done.returncode == 0 and done.stderr == ""  # one frame: nothing to spread

@@ -177,7 +177,7 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
         rgba = resize_rgba(np.dstack([image, alpha]), smaller) if smaller else np.dstack([image, alpha])
         return [fill_transparent(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]))]
     frames = sample_frames(path, count, start, duration, fps, hdr, fill_transparency=True, downscale=downscale,
-                           say_turn=True)
+                           say_turn=True, say_unspread=True)
     if not frames:
         raise VidstyleError(f"{path} has no video frames to preview")
     return frames

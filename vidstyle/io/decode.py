@@ -2230,7 +2230,7 @@ def spread_samples(path: str | Path, count: int, start: float | None = None,
 
 def sample_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
                   fps=None, hdr: str = "sdr", fill_transparency: bool = False,
-                  downscale: int | None = None, say_turn: bool = False) -> list[np.ndarray]:
+                  downscale: int | None = None, say_turn: bool = False, say_unspread: bool = False) -> list[np.ndarray]:
     """Up to ``count`` display-oriented RGB frames (H, W, 3) spread evenly over the segment
     ``[start, start + duration)`` (or the whole file): e.g. to calibrate int8 activation ranges on
     the video about to be stylized rather than on its first seconds only. Without a known length,
@@ -2238,7 +2238,8 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
     gives its frames with the picture continued under the transparency
     (:func:`~vidstyle.frames.fill_transparent`), as the pipeline's network sees them. ``say_turn``:
     warn of a display matrix that is not a quarter turn (for frames shown as they are, not a look
-    ahead of a run that says it when it stylizes)."""
+    ahead of a run that says it when it stylizes). ``say_unspread``: warn when the segment's first
+    frames are all there is to give (frames shown to be chosen from)."""
     from vidstyle.frames import fill_transparent, resize_frame  # here: decoding alone does not need torch
 
     def picture(item: DecodedFrame) -> np.ndarray:
@@ -2254,7 +2255,13 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
             count = min(count, info.frames)  # no frame twice
             length = float(info.frames / info.frame_rate)
         if not length:
-            return [picture(item) for item, _ in zip(decoder.read(alpha=fill_transparency), range(count))]
+            images = [picture(item) for item, _ in zip(decoder.read(alpha=fill_transparency), range(count))]
+            if say_unspread and len(images) == count > 1:  # (fewer: the whole stream, nothing left out)
+                # a raw stream (.h264, .hevc) holds no length to spread them over: the sheet showed
+                # frames 0, 1, 2 of a long video as if they were its beginning, middle and end
+                log.warning("%s does not say how long it is: these are its first %d frames%s, not %d spread over "
+                            "it", Path(path).name, count, " from the start given" if start else "", count)
+            return images
         first = picture(next(decoder.read(alpha=fill_transparency)))
     images = [first]
     base, half_frame = start or 0.0, 0.5 / float(info.frame_rate)
