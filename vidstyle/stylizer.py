@@ -152,6 +152,15 @@ def onnx_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
 
 
+def _using_network(method):
+    """A :class:`Stylizer` method that uses its network, run under :meth:`Stylizer._in_use`."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self._in_use():
+            return method(self, *args, **kwargs)
+    return call
+
+
 class Stylizer:
     """A loaded style network ready for inference.
 
@@ -217,6 +226,9 @@ class Stylizer:
         # network's time on the CPU; see SubpixelUpsampleConv)
         self.model, self.info = fold_for_inference(model), info
         self._closed = False
+        # the threads in calls that use the network (_using_network), each with how many, for close()
+        self._users: dict[int, int] = {}
+        self._uses = threading.Condition()
         self.int8 = precision == "int8"
         self._calibration: list[np.ndarray] = []  # uint8 frames: small, prepared when quantizing
         self.calibration_source: str | None = None
@@ -300,10 +312,16 @@ class Stylizer:
         """Let go of what this stylizer holds now rather than when it is collected: its networks
         (on a GPU, their memory goes back to PyTorch's cache), an ONNX Runtime session and its
         threads, a compiled or int8 graph, CUDA streams and calibration frames. Any later use
-        raises :class:`~vidstyle.errors.BadValueError`; closing again does nothing. Not while
-        another thread stylizes with it. ``with Stylizer(...) as s:`` closes it at the block's end."""
-        with self._build_lock:  # not in the middle of a compiled or int8 call (which holds it)
-            self._closed = True
+        raises :class:`~vidstyle.errors.BadValueError`; closing again does nothing. A call under way
+        in another thread (a batch being stylized) finishes first, and its next one is refused.
+        ``with Stylizer(...) as s:`` closes it at the block's end."""
+        me = threading.get_ident()
+        with self._uses:
+            self._closed = True  # later calls are refused from here
+            # calls under way in other threads end first: the network was freed under them (an
+            # AttributeError from inside it mid-run); this thread's own, if any, cannot be waited for
+            self._uses.wait_for(lambda: all(user == me for user in self._users))
+        with self._build_lock:  # (held by a compiled or int8 call)
             # a compiled graph and an ORT session hold references to the network: all dropped
             self._forward = self._compiled = self.model = self._flat_reference = None
             self._streams = None
@@ -320,6 +338,23 @@ class Stylizer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """A call that uses the network (:func:`_using_network`): refused once closed
+        (:meth:`_check_open`), and waited for by :meth:`close` in another thread."""
+        me = threading.get_ident()
+        with self._uses:
+            self._check_open()
+            self._users[me] = self._users.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._uses:
+                self._users[me] -= 1
+                if not self._users[me]:
+                    del self._users[me]
+                self._uses.notify_all()
 
     def _check_open(self) -> None:
         """Refuse a call on a closed stylizer at the call (its network is gone: an AttributeError
@@ -354,12 +389,12 @@ class Stylizer:
         """The precision the network runs at: ``fp32``, ``fp16``, ``bf16`` or ``int8``."""
         return "int8" if self.int8 else precision_name(self.dtype)
 
+    @_using_network
     def calibrate(self, images: Sequence[np.ndarray] | np.ndarray, source: str | None = None) -> None:
         """Frames (uint8 (H, W, 3) RGB) whose activation ranges set the int8 network's; best spread
         over the video to stylize (:func:`vidstyle.io.decode.sample_frames`; ``source`` names it,
         see :func:`vidstyle.pipeline.calibrate_for`). Replaces earlier calibration frames; without
         any, the first batch stylized calibrates. No-op unless int8."""
-        self._check_open()
         if isinstance(images, np.ndarray) and images.ndim != 4:
             raise BadValueError(f"calibrate takes a sequence of (H, W, 3) frames, got one array of shape {images.shape}")
         if not isinstance(images, (np.ndarray, Iterable)) or isinstance(images, (str, bytes)):
@@ -417,6 +452,7 @@ class Stylizer:
         self._compiled_ok = True
         return y
 
+    @_using_network
     def expect_frames(self, frames: int | None) -> None:
         """Announce how many frames will be stylized (None: unknown).
 
@@ -431,7 +467,6 @@ class Stylizer:
         compile (23 s with a cold cache, which the standard network's 9 ms a frame would repay only
         after about 2500 frames; benchmarks/RESULTS.md, thirty-fifth session).
         """
-        self._check_open()
         if frames is not None and not (is_number(frames, integral=True) and frames >= 0):
             raise BadValueError(f"expect_frames takes a number of frames or None, got {frames!r}")
         if not self._may_switch_backend or frames is None:
@@ -475,11 +510,11 @@ class Stylizer:
         """The names of the network's styles, in the order :meth:`set_mix` takes a vector of weights."""
         return self.info.style_names
 
+    @_using_network
     def set_mix(self, mix: dict[str, float] | str | Sequence[float]) -> None:
         """Blend the styles of a multi-style network: {"a": 0.7, "b": 0.3}, "a=0.7,b=0.3",
         "mix:a=0.7,b=0.3" or a vector of one weight per style (:attr:`style_names`' order). Every
         form is normalised alike: the weights sum to 1."""
-        self._check_open()
         if isinstance(mix, str):
             text = mix.strip()
             mix = parse_mix(text[4:] if text.startswith("mix:") else text)
@@ -554,10 +589,10 @@ class Stylizer:
                                 "(x.to(stylizer.device))")
         return self._stylize_float(x.float())
 
+    @_using_network
     def _stylize_float(self, x: torch.Tensor, contrast: list[float] | None = None) -> torch.Tensor:
         """:meth:`stylize_tensor` for a checked float32 ``x``; ``contrast``: :meth:`_contrast_of`
         ``x`` when already known."""
-        self._check_open()
         strength, keep_colors = self._look
         try:
             # a compiled or int8 network takes turns; so does an eager one that expect_frames may
