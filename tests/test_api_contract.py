@@ -631,9 +631,15 @@ def test_what_a_run_leaves_set_in_the_process_is_what_the_readme_says(tmp_path, 
 
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     name = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"  # torch < 2.6
-    monkeypatch.setattr(dynamo_config, name, 8)
-    _allow_a_graph_per_shape()  # what building a compiled network does (Stylizer._build_forward)
-    assert getattr(dynamo_config, name) == GRAPHS_PER_FUNCTION == 64
+    # set and put back by hand: monkeypatch's undo deletes the entry from torch's config module,
+    # and every later compile in the process failed ("recompile_limit does not exist")
+    before = getattr(dynamo_config, name)
+    try:
+        setattr(dynamo_config, name, 8)
+        _allow_a_graph_per_shape()  # what building a compiled network does (Stylizer._build_forward)
+        assert getattr(dynamo_config, name) == GRAPHS_PER_FUNCTION == 64
+    finally:
+        setattr(dynamo_config, name, before)
     assert "(`torch._dynamo.config.recompile_limit`) raised to at least 64" in readme
     monkeypatch.delenv("SVT_LOG", raising=False)
     clip = make_video(tmp_path / "in.mp4", frames=2, size=(64, 64))

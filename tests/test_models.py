@@ -686,8 +686,8 @@ def test_stylizer_refuses_what_it_cannot_stylize():
             st.stylize(bad)
     with pytest.raises(ValueError, match="no images"):
         st.stylize_batch([])
-    for size in (0, -2, 2.0, "2", True):
-        with pytest.raises(ValueError, match="batch_size"):
+    for size, error in ((0, ValueError), (-2, ValueError), (2.0, TypeError), ("2", TypeError), (True, TypeError)):
+        with pytest.raises(error, match="batch_size"):  # (a wrong kind is a TypeError, as every setting's)
             next(st.stylize_iter(iter([frame]), batch_size=size))
     # frames that change size along the stream: each batch is one size
     small = frame[:16, :20].copy()
