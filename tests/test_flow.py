@@ -307,6 +307,21 @@ def test_resize_flow_tensor_is_resize_flow_in_torch():
         resize_flow_tensor(torch.zeros(1, 3, 4, 4), (8, 8))
 
 
+@pytest.mark.parametrize("size, scale", [((10, 40), (2.0, 1.0)), ((30, 20), (1.0, 3.0))])
+def test_a_flow_resized_along_one_side_only_has_that_sides_vectors_scaled(size, scale):
+    # a stylized frame as tall as the flow but wider (or the other way round) is still another
+    # size: the flow must be resized and its vectors scaled along the side that changed
+    import torch
+
+    from vidstyle.flow.warp import resize_flow_tensor
+
+    const = np.full((10, 20, 2), (1.5, -2.0), np.float32)
+    expected = np.full(size + (2,), (1.5 * scale[0], -2.0 * scale[1]), np.float32)
+    assert np.allclose(resize_flow(const, size), expected)
+    assert np.allclose(flow_torch_to_numpy(resize_flow_tensor(torch.from_numpy(const).permute(2, 0, 1)[None], size))[0],
+                       expected)
+
+
 # --- DIS against exact flow ------------------------------------------------------------------
 
 
