@@ -584,6 +584,18 @@ def test_a_still_flow_keeps_every_pixel_in_view_the_last_row_and_column_included
         assert not bool(in_view_mask(flow_numpy_to_torch(onto)).any()), axis
 
 
+def test_valid_masks_drop_motion_boundaries_unless_told_not_to():
+    # a square moving 6 pixels over a still background: its edges are motion boundaries
+    flow = np.zeros((40, 40, 2), np.float32)
+    flow[12:28, 12:28, 0] = 6.0
+    t = flow_numpy_to_torch(flow)
+    boundary = motion_boundary_mask(t)[0, 0].numpy() > 0
+    assert boundary.any() and in_view_mask_numpy(flow)[boundary].all()
+    for mask in (valid_mask(t)[0, 0].numpy(), valid_mask_numpy(flow)):
+        assert not mask[boundary].any() and mask[~boundary].all()
+    assert valid_mask(t, motion_boundaries=False).min() == 1.0
+
+
 def test_numpy_motion_boundaries_are_the_torch_ones():
     """Without the reverse flow no bilinear sampling is involved: the numpy motion-boundary test
     (same alpha and beta) must mark the same pixels as the torch one, up to a rounding flip or two."""
