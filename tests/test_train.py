@@ -70,6 +70,15 @@ def test_total_variation_hand_computed():
     assert x.grad.abs().sum() > 0
 
 
+def test_the_gram_matrix_is_float32_and_finite_for_half_precision_features():
+    # under mixed precision the loss network's features are fp16: their products summed over a
+    # 64x64 map (4e7 here) are past fp16's largest number (65504)
+    features = torch.full((1, 2, 64, 64), 100.0, dtype=torch.float16)
+    g = gram_matrix(features)
+    assert g.dtype == torch.float32
+    torch.testing.assert_close(g, torch.full((1, 2, 2), 100.0 ** 2 / 2))
+
+
 def test_parse_layer_weights():
     assert parse_layer_weights("relu1_2, relu2_2:0.5") == {"relu1_2": 1.0, "relu2_2": 0.5}
     for bad in ("relu1_2:lots", "relu1_2:nan", "relu1_2:inf", "relu1_2:-1"):  # a negative weight rewards distance
