@@ -79,6 +79,29 @@ def test_the_gram_matrix_is_float32_and_finite_for_half_precision_features():
     torch.testing.assert_close(g, torch.full((1, 2, 2), 100.0 ** 2 / 2))
 
 
+def test_losses_are_scale_free_means_over_the_batch_and_leave_the_targets_alone():
+    torch.manual_seed(1)
+    target = {"a": torch.rand(1, 4, 5, 5), "b": torch.rand(1, 8, 3, 3)}
+    grams = {k: gram_matrix(v) for k, v in target.items()}
+    # relative: features a hundred times smaller are as far from their target
+    tiny = {k: 1e-2 * v for k, v in target.items()}
+    assert float(content_loss({k: 2 * v for k, v in tiny.items()}, tiny, ["a"])) == pytest.approx(1.0, rel=1e-4)
+    assert float(style_loss({k: 2 * v for k, v in tiny.items()}, {k: gram_matrix(v) for k, v in tiny.items()})) \
+        == pytest.approx(18.0, rel=1e-4)
+    # a layer the weights leave out weighs 1, as when no weights are given
+    doubled = {k: 2 * v for k, v in target.items()}
+    assert float(style_loss(doubled, grams, {"a": 0.5})) == pytest.approx(0.5 * 9 + 9, rel=1e-5)
+    # reduced: the mean over the batch (one sample on its target, one at distance 9 / 1)
+    pair = {k: torch.cat([v, 2 * v]) for k, v in target.items()}
+    assert float(style_loss(pair, grams)) == pytest.approx(18.0 / 2, rel=1e-5)
+    assert float(content_loss(pair, {k: v.expand_as(pair[k]) for k, v in target.items()}, ["a"])) \
+        == pytest.approx(1.0 / 2, rel=1e-5)
+    # the content target is a constant: no gradient flows into it
+    source = target["a"].clone().requires_grad_(True)
+    content_loss({"a": doubled["a"].clone().requires_grad_(True)}, {"a": source * 1.0}, ["a"]).backward()
+    assert source.grad is None
+
+
 def test_parse_layer_weights():
     assert parse_layer_weights("relu1_2, relu2_2:0.5") == {"relu1_2": 1.0, "relu2_2": 0.5}
     for bad in ("relu1_2:lots", "relu1_2:nan", "relu1_2:inf", "relu1_2:-1"):  # a negative weight rewards distance
