@@ -102,6 +102,14 @@ def test_losses_are_scale_free_means_over_the_batch_and_leave_the_targets_alone(
     assert source.grad is None
 
 
+def test_total_variation_is_the_mean_absolute_step_averaged_over_the_batch():
+    x = torch.zeros(2, 1, 2, 3)
+    x[0, 0, 0, 1] = 0.5  # half as bright a pixel as in the hand-computed case: half its variation
+    per_sample = total_variation(x, reduce=False)
+    torch.testing.assert_close(per_sample, torch.tensor([0.5 * (1 / 3 + 2 / 4), 0.0]))
+    assert float(total_variation(x)) == pytest.approx(0.5 * (1 / 3 + 2 / 4) / 2)
+
+
 def test_parse_layer_weights():
     assert parse_layer_weights("relu1_2, relu2_2:0.5") == {"relu1_2": 1.0, "relu2_2": 0.5}
     for bad in ("relu1_2:lots", "relu1_2:nan", "relu1_2:inf", "relu1_2:-1"):  # a negative weight rewards distance
