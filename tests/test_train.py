@@ -302,6 +302,22 @@ def test_zoomed_crops_show_80_to_100_percent_of_the_shorter_side(tmp_path):
         ContentImages([wide], 32, crops="random")
 
 
+def test_crops_are_mirrored_left_to_right_about_half_the_time_and_never_upside_down(tmp_path):
+    """Read off a photo of its own coordinates (red: column, green: row): a mirror image is a
+    photo a camera could have taken, an upside-down one is not."""
+    photo = _coordinate_photo(tmp_path / "wide.png", 400, 200)
+    for crops in ("zoom", "whole-side"):
+        images = ContentImages([photo], 32, crops=crops)
+        mirrored = 0
+        for step in range(40):
+            crop = images.crop(0, step_generator(0, step)).astype(float)
+            assert crop[-1, :, 1].mean() > crop[0, :, 1].mean() + 50  # rows run top to bottom
+            columns = crop[:, -1, 0].mean() - crop[:, 0, 0].mean()
+            assert abs(columns) > 30
+            mirrored += columns < 0
+        assert 10 <= mirrored <= 30, (crops, mirrored)
+
+
 def test_crops_are_recorded_and_older_runs_trained_on_the_whole_side(data, loss_weights, tmp_path):
     from vidstyle.train.loop import _config_changes
 
