@@ -2058,6 +2058,27 @@ def test_more_photos_never_train_on_fewer_and_a_damaged_one_is_not_held_out(tmp_
     assert [p.name for p in held] == ["b.png"] and [p.name for p in train_files] == ["a.png", "c.png"]
 
 
+def test_the_photos_set_aside_are_distinct_when_a_run_of_them_cannot_be_read():
+    # 8 photos hold out 2, the 1st and 5th; the 5th to 8th are damaged, so the search for the
+    # second wraps round to the start, past the photo already held out
+    files = [Path(f"p{i}.jpg") for i in range(8)]
+    train_files, held = split_held_out(files, readable=lambda f: int(f.stem[1]) < 4)
+    assert held == [files[0], files[1]] and train_files == files[2:]
+
+
+def test_the_photos_set_aside_do_not_depend_on_the_order_the_folder_lists_them_in(tmp_path, monkeypatch):
+    for i in range(12):
+        Image.fromarray(np.full((8, 8, 3), 10 * i, np.uint8)).save(tmp_path / f"p{i:02d}.png")
+    listed = []
+    for order in (sorted, lambda names: sorted(names, reverse=True)):
+        real_walk = os.walk
+        monkeypatch.setattr(os, "walk", lambda *a, _order=order, **k: ((root, dirs, _order(names))
+                                                                       for root, dirs, names in real_walk(*a, **k)))
+        listed.append(split_held_out(find_images(tmp_path)))
+        monkeypatch.undo()
+    assert listed[0] == listed[1] and [p.name for p in listed[0][1]] == ["p00.png", "p04.png", "p08.png"]
+
+
 def test_a_single_photo_trained_on_and_scored_is_said(caplog):
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         assert split_held_out([Path("only.jpg")]) == ([Path("only.jpg")], [Path("only.jpg")])
