@@ -71,6 +71,27 @@ def test_synthetic_flow_is_exact_and_backward():
     assert err.mean() < 0.4
 
 
+def test_camera_motions_go_both_ways_within_their_bounds_about_the_centre():
+    """Read off the flow of a wide frame: at its centre pixel the turn and the zoom move nothing,
+    so the flow there is the shift (each side's share of that side's length, either way); a tilt
+    alone moves each pixel towards or away from the centre."""
+    from vidstyle.train.temporal import random_camera_flow
+
+    h, w = 21, 201
+    centre = random_camera_flow(256, h, w, gen(30), max_translate=0.03)[:, :, h // 2, w // 2]
+    for axis, side in ((0, w), (1, h)):
+        shifts = centre[:, axis]
+        assert float(shifts.abs().max()) <= 0.03 * side + 1e-4
+        assert float(shifts.min()) < -0.02 * side and float(shifts.max()) > 0.02 * side
+    turned = random_camera_flow(64, h, w, gen(31), max_translate=0.0, max_perspective=0.3)
+    assert float(turned[:, :, h // 2, w // 2].abs().max()) < 1e-5
+    tilt = random_camera_flow(8, h, w, gen(32), max_translate=0.0, max_rotate=0.0, max_zoom=0.0,
+                              max_perspective=0.3).double()
+    ys, xs = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
+    assert float(tilt[:, 1].abs().max()) > 0.1  # radial: (x, y) scaled alike
+    torch.testing.assert_close(tilt[:, 0] * ys, tilt[:, 1] * xs, atol=1e-3, rtol=0)
+
+
 def test_moving_objects_and_tilts_keep_the_flow_exact_and_mask_what_is_uncovered():
     img = texture(128, seed=21)
     batch = torch.stack([img, img.flip(-1), img.flip(-2)])
