@@ -209,6 +209,21 @@ def test_feature_temporal_loss_zero_for_features_moving_with_the_flow():
             feature_temporal_loss(*args)
 
 
+@pytest.mark.parametrize("shift", [(0, 1), (1, 0)])
+def test_feature_temporal_loss_scales_each_flow_component_by_its_own_cell_side(shift):
+    """Frames of 64x80 and features of 16x10: cells of 4 rows by 8 columns. A move of one cell
+    right is 8 pixels, one cell down 4: the flow in pixels comes to one feature pixel either way."""
+    prev = torch.randn(2, 5, 16, 10, generator=gen(26))
+    cur = torch.roll(prev, shifts=shift, dims=(-2, -1))
+    flow = torch.zeros(2, 2, 64, 80)
+    flow[:, 0], flow[:, 1] = -8.0 * shift[1], -4.0 * shift[0]
+    mask = in_view_mask(flow)
+    assert float(feature_temporal_loss(cur, prev, flow, mask)) < 1e-10
+    assert float(feature_temporal_loss(cur, prev, 2 * flow, mask)) > 0.1
+    # a feature pixel whose sample lands outside the features never counts, whatever the mask says
+    assert float(feature_temporal_loss(cur, prev, flow, torch.ones_like(mask))) < 1e-10
+
+
 def test_luminance_aware_loss_allows_lighting_changes():
     img = texture(64, seed=9, grey=True)[None]
     prev, cur, flow, mask = synthetic_pair(img, gen(10), noise=0.0, brightness=0.0)
