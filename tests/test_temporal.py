@@ -116,6 +116,19 @@ def test_moving_objects_and_tilts_keep_the_flow_exact_and_mask_what_is_uncovered
         synthetic_pair(img, gen(), objects=2.0)
 
 
+def test_a_moving_objects_own_pixels_are_all_visible():
+    """Frame t's object pixels read the object in frame t-1, where it was in full view: the mask
+    keeps them all, even where the camera's motion alone would read the background it hid."""
+    img = texture(96, seed=27)
+    batch = torch.stack([img, img.flip(-1), img.flip(-2), img.flip(-1).flip(-2)])
+    prev, _, flow, mask = synthetic_pair(batch, gen(28), noise=0.0, brightness=0.0, objects=1.0)
+    _, _, camera, _ = synthetic_pair(batch, gen(28), noise=0.0, brightness=0.0)
+    own = (flow != camera).any(1, keepdim=True)
+    assert own.float().mean() > 0.01 and bool((mask[own] == 1).all())
+    # the object shows a picture of its own (the frame upside down), not the background it covers
+    assert float((prev != batch).any(1).float().mean()) > 0.005
+
+
 class _NoFloat64(torch.Tensor):
     """A tensor on Apple's MPS as far as float64 goes: MPS has none, and converting one to it
     raises; its copy to the CPU is an ordinary tensor."""
