@@ -129,6 +129,13 @@ def test_a_moving_objects_own_pixels_are_all_visible():
     assert float((prev != batch).any(1).float().mean()) > 0.005
 
 
+def test_each_frame_of_a_pair_gets_noise_of_its_own():
+    # on a flat grey still, all the texture either frame has is its noise
+    prev, cur, _, _ = synthetic_pair(torch.full((8, 3, 32, 32), 0.5), gen(29), noise=0.05, brightness=0.0)
+    assert float(prev.std()) > 0.005 and float(cur.std()) > 0.005
+    assert not torch.allclose(prev, cur, atol=1e-3)
+
+
 class _NoFloat64(torch.Tensor):
     """A tensor on Apple's MPS as far as float64 goes: MPS has none, and converting one to it
     raises; its copy to the CPU is an ordinary tensor."""
