@@ -251,6 +251,8 @@ def test_data_split_and_crops(data):
     b = images.batch(3, step_generator(0, 5))
     assert a.shape == (3, 3, 24, 24) and torch.equal(a, b)  # same (seed, step): same batch
     assert not torch.equal(a, images.batch(3, step_generator(0, 6)))
+    # a run with the next seed does not draw this run's batches a step later
+    assert not torch.equal(images.batch(3, step_generator(1, 5)), images.batch(3, step_generator(0, 6)))
 
 
 def _coordinate_photo(path: Path, width: int, height: int) -> Path:
