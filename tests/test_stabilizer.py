@@ -130,6 +130,18 @@ def test_each_scene_cut_test_catches_its_own_kind_of_cut(clip):
     assert stab.estimate(frames[5], frames[6]) is not None  # and the scene's own motion is no cut
 
 
+def test_a_flow_that_leaves_nothing_in_view_explains_nothing():
+    """The photometric test has no pixel to measure: it counts as the worst error, a cut, even
+    where the occlusion test is switched off (min_valid_fraction=0)."""
+    from vidstyle.flow.stabilizer import is_scene_cut
+
+    frame = np.full((24, 32, 3), 100, np.uint8)
+    away = np.full((24, 32, 2), 50.0, np.float32)  # every pixel's source lies past the frame
+    everywhere = np.ones((24, 32), np.float32)
+    assert is_scene_cut(frame, frame, away, everywhere, min_valid_fraction=0.0)
+    assert not is_scene_cut(frame, frame, np.zeros_like(away), everywhere, min_valid_fraction=0.0)
+
+
 def test_blend_weight_is_zero_where_the_flow_fails_and_falls_with_the_warped_error(clip):
     """FlowState.weight: 0 on every pixel that fails the occlusion test (the soft edge lies on the
     visible side, where the flow is trusted), and elsewhere a Gaussian falloff of the warped input's
