@@ -525,6 +525,28 @@ def test_a_slow_change_of_light_is_followed_even_at_strength_1(clip, on_device):
     assert float(ungated[-1].mean()) / per_frame > 1.3  # (without the gate: stuck near the first frame)
 
 
+@pytest.mark.parametrize("gain", [1.0, 0.97, 0.9, 0.8])
+def test_drift_gate_on_the_device_equals_the_host_one(gain):
+    """apply_tensor's drift gate is apply's: brightness_change's log ratio of the matched pixels'
+    means (one grey level added to each) and the same Gaussian fall-off past the tolerance."""
+    import math
+
+    import torch
+
+    from vidstyle.flow.stabilizer import _drift_gate_tensor, _gate
+
+    rng = np.random.default_rng(5)
+    warped = rng.integers(0, 60, (30, 40, 3), dtype=np.uint8)  # dark: the added grey level counts
+    current = (warped * gain).round().astype(np.uint8)
+    matched = rng.random((30, 40)) > 0.3
+    change = brightness_change(warped, current, matched)
+    expected = _gate(change, 0.04) if change > 0.04 else 1.0
+    as_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float()  # noqa: E731
+    factor = _drift_gate_tensor(as_tensor(warped), as_tensor(current), torch.from_numpy(matched)[None, None], 0.04)
+    assert float(factor) == pytest.approx(expected, rel=1e-5)
+    assert (expected == 1.0) == (gain >= 0.97) and (gain != 0.8 or expected < math.exp(-1))
+
+
 @pytest.mark.parametrize("strength, keep_contrast", [(0.8, True), (0.5, True), (0.8, False)])
 def test_what_a_caller_does_to_an_output_does_not_reach_the_next_frames(clip, strength, keep_contrast):
     """The stabilizer keeps its own copy of each output: an overlay drawn on a returned frame, or
