@@ -547,6 +547,21 @@ def test_drift_gate_on_the_device_equals_the_host_one(gain):
     assert (expected == 1.0) == (gain >= 0.97) and (gain != 0.8 or expected < math.exp(-1))
 
 
+def test_apply_and_apply_tensor_gate_a_slow_change_of_light_alike(clip):
+    """The drift gate acts from the same drift on the host and on the device: through a dimming
+    shot at strength 1 the two outputs keep the same brightness, frame after frame."""
+    frames, _ = clip
+    still = frames[0][:90, :160].astype(np.float32)
+    dimming = [(still * 0.55 ** (t / 23)).round().astype(np.uint8) for t in range(24)]
+    host, device, prev = FlowStabilizer(strength=1.0), FlowStabilizer(strength=1.0), None
+    for f in dimming:
+        state = None if prev is None else host.estimate(prev, f)
+        styled = fake_stylize(f)
+        a, b = host.apply(styled, state), _from_levels(device.apply_tensor(_as_levels(styled), state))
+        assert abs(float(a.mean()) - float(b.mean())) < 1.0
+        prev = f
+
+
 @pytest.mark.parametrize("strength, keep_contrast", [(0.8, True), (0.5, True), (0.8, False)])
 def test_what_a_caller_does_to_an_output_does_not_reach_the_next_frames(clip, strength, keep_contrast):
     """The stabilizer keeps its own copy of each output: an overlay drawn on a returned frame, or
