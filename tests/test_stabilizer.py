@@ -483,6 +483,26 @@ def test_a_fade_from_black_is_not_blended_with_the_darker_previous_output(clip):
     assert all(np.array_equal(a, b) for a, b in zip(run(frames[:8], 0.025), run(frames[:8], np.inf)))
 
 
+def test_the_fade_gate_scales_the_blend_weight_by_its_falloff_past_the_tolerance(clip):
+    """A still shot 10% darker: a brightness change of about 0.1. Past the fade tolerance the
+    weights are the ungated ones times the Gaussian fall-off (a little past it, most of them);
+    below it they are the ungated ones bit for bit. The drift gate, which also sees a fade, is
+    off here: each gate is checked on its own."""
+    from vidstyle.flow.stabilizer import _gate
+
+    frames, _ = clip
+    prev = np.ascontiguousarray(frames[5][:180, :320])
+    darker = (prev.astype(np.float32) * 0.9).round().astype(np.uint8)
+    ungated = FlowStabilizer(fade_tolerance=np.inf, drift_tolerance=np.inf).estimate(prev, darker)
+    fade = ungated.brightness_change
+    assert 0.08 < fade < 0.12
+    for tolerance in (0.07, 0.2):
+        state = FlowStabilizer(fade_tolerance=tolerance, drift_tolerance=np.inf).estimate(prev, darker)
+        factor = _gate(fade, tolerance) if fade > tolerance else 1.0
+        assert np.array_equal(state.weight, (ungated.weight * np.float32(factor)).astype(np.float32)), tolerance
+    assert 0.5 < _gate(fade, 0.07) < 0.95
+
+
 def test_the_fade_gate_leaves_the_temporal_benchmarks_clips_as_they_were(shared_data):
     """RESULTS.md's stabilizer numbers (the first 48 frames of each clip) predate the fade gate:
     it must not act on any of their frames, so those numbers still describe this stabilizer."""
