@@ -352,6 +352,31 @@ def test_every_frame_size_gets_a_compiled_graph_past_dynamos_default_of_eight(mo
     torch._dynamo.reset()
 
 
+def test_every_frame_size_gets_a_compiled_graph_in_a_thread_other_than_the_one_that_built_it(monkeypatch):
+    """torch 2.14 keeps a config value set by a program per thread: the graph limit raised where
+    the network was built (the caller's thread) was dynamo's default of 8 in the pipeline's
+    network thread, which ran the 9th frame size eagerly, as before the 43rd session's fix."""
+    import threading
+
+    counters = _dynamo_only(monkeypatch)
+    compiled = Stylizer.from_model(_traced_net(), device="cpu", precision="fp32", backend="compile",
+                                   channels_last=False)
+    failed = []
+
+    def sizes():
+        try:
+            for k in range(9):
+                compiled.stylize_tensor(torch.rand(1, 3, 16 + 4 * k, 24))
+        except Exception as exc:  # noqa: BLE001 - said by the assertion below
+            failed.append(exc)
+
+    worker = threading.Thread(target=sizes)
+    worker.start()
+    worker.join()
+    assert not failed and counters["stats"]["unique_graphs"] == 9, failed
+    torch._dynamo.reset()
+
+
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_one_compiled_graph_per_frame_size_whatever_the_entry_point(monkeypatch, channels_last):
     """Review, 43rd session: one frame's ``image[None]`` (a batch stride of 0) and, without

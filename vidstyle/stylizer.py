@@ -123,7 +123,8 @@ def _allow_a_graph_per_shape() -> None:
     ``TransformerNet``, whose one ``forward`` dynamo caches graphs under. Past its default of 8
     graphs (files of many sizes in one run; a ``vidstyle bench --compile`` grid of more than 8
     compiled cases, 12 by default on a CPU with bf16) dynamo ran each new shape eagerly, with
-    only a warning of its own: such a bench would have timed eager rows as compiled ones."""
+    only a warning of its own: such a bench would have timed eager rows as compiled ones. Set in
+    each thread that runs a compiled network (torch 2.14 keeps a value a program sets per thread)."""
     import torch._dynamo.config as dynamo_config
 
     name = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"  # torch < 2.6
@@ -427,6 +428,10 @@ class Stylizer:
                 raise VidstyleError(f"building the int8 network failed ({first}); it needs torch.export "
                                     f"support and a working C++ compiler (use --precision {other} "
                                     "otherwise)") from exc
+        if self.backend == "compile":
+            # in the thread that runs it: torch keeps the limit a program sets per thread, and the
+            # pipeline's network thread is not the one that built the network
+            _allow_a_graph_per_shape()
         if self.backend != "compile" or self._compiled_ok:
             return self._forward(x)
         # the first call compiles; an automatic choice must not turn a missing C++ compiler or an
