@@ -496,12 +496,9 @@ def test_an_opaque_gif_whose_frames_clear_once_shown_is_decoded_once(tmp_path, m
     assert len(looked) == 1  # the first frame's alone
 
 
-def test_a_gif_segment_after_its_transparent_opening_is_not_decoded_again(tmp_path, monkeypatch):
-    """A sticker whose first frames clear to transparency once shown, then opaque frames drawn
-    over one another: a --start past the transparent frames has an opaque canvas from its first
-    frame on, yet the GIF was decoded again from its beginning to look at each frame's alpha."""
-    from vidstyle.io.decode import VideoDecoder
-
+def _sticker(path, disposal: list[int], later_hole: bool = False) -> None:
+    """An 8-frame 64x40 GIF, 100 ms a frame, palette entry 255 transparent: frames 0-3 with a
+    moving hole, and with ``later_hole`` frames 5-7 with one of their own; ``disposal`` per frame."""
     frames = []
     for i in range(8):
         rgb = np.zeros((40, 64, 3), np.uint8)
@@ -510,12 +507,23 @@ def test_a_gif_segment_after_its_transparent_opening_is_not_decoded_again(tmp_pa
         indices = np.asarray(frame).copy()
         if i < 4:
             indices[6:30, 4 + 3 * i:30 + 3 * i] = 255  # a hole: the transparent entry
+        elif i > 4 and later_hole:
+            indices[10:20, 40:50] = 255
         palette = frame.getpalette()[:765]
         frame = Image.fromarray(indices, "P")
         frame.putpalette(palette + [0] * (768 - len(palette)))
         frames.append(frame)
-    frames[0].save(tmp_path / "sticker.gif", save_all=True, append_images=frames[1:], duration=100, loop=0,
-                   transparency=255, disposal=[2, 2, 2, 2, 1, 1, 1, 1], optimize=False)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0, transparency=255,
+                   disposal=disposal, optimize=False)
+
+
+def test_a_gif_segment_after_its_transparent_opening_is_not_decoded_again(tmp_path, monkeypatch):
+    """A sticker whose first frames clear to transparency once shown, then opaque frames drawn
+    over one another: a --start past the transparent frames has an opaque canvas from its first
+    frame on, yet the GIF was decoded again from its beginning to look at each frame's alpha."""
+    from vidstyle.io.decode import VideoDecoder
+
+    _sticker(tmp_path / "sticker.gif", [2, 2, 2, 2, 1, 1, 1, 1])
     looked = []
     has_alpha = VideoDecoder._has_alpha
     monkeypatch.setattr(VideoDecoder, "_has_alpha", lambda self, frame: looked.append(frame.pts) or has_alpha(self, frame))
@@ -533,22 +541,8 @@ def test_a_gif_segment_whose_first_frame_restores_a_cleared_canvas_keeps_its_tra
     clears. The segment's transparency is kept, not written opaque."""
     from vidstyle.io.decode import VideoDecoder
 
-    frames = []
-    for i in range(8):
-        rgb = np.zeros((40, 64, 3), np.uint8)
-        rgb[..., 0], rgb[..., 1], rgb[..., 2] = np.arange(64)[None] * 4, 120, 60 + 10 * i
-        frame = Image.fromarray(rgb).quantize(255)
-        indices = np.asarray(frame).copy()
-        if i < 4:
-            indices[6:30, 4 + 3 * i:30 + 3 * i] = 255  # a hole: the transparent entry
-        elif i > 4:
-            indices[10:20, 40:50] = 255  # showing what frame 4 restores: the canvas frame 3 cleared
-        palette = frame.getpalette()[:765]
-        frame = Image.fromarray(indices, "P")
-        frame.putpalette(palette + [0] * (768 - len(palette)))
-        frames.append(frame)
-    frames[0].save(tmp_path / "sticker.gif", save_all=True, append_images=frames[1:], duration=100, loop=0,
-                   transparency=255, disposal=[2, 2, 2, 2, 3, 1, 1, 1], optimize=False)
+    # frames 5-7 show what frame 4 restores (the canvas frame 3 cleared) through a hole of their own
+    _sticker(tmp_path / "sticker.gif", [2, 2, 2, 2, 3, 1, 1, 1], later_hole=True)
     with VideoDecoder(tmp_path / "sticker.gif", start=0.4) as decoder:
         assert decoder.info.alpha
         holes = [None if item.alpha is None else int((np.asarray(item.alpha) < 255).sum())

@@ -333,6 +333,16 @@ def test_a_second_video_stream_is_not_dropped_silently(tmp_path, caplog):
     assert "two angles.mkv has 1 more video stream(s) after the first; vidstyle stylizes the first" in caplog.text
 
 
+def _add_cover(out: av.container.OutputContainer) -> None:
+    """Write a 64x64 cover image into ``out`` as an attached picture (a one-packet MJPEG stream)."""
+    cover = out.add_stream("mjpeg", rate=1)
+    cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+    cover.disposition = av.stream.Disposition.attached_pic
+    picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
+    out.mux(cover.encode(picture.reformat(format="yuvj420p")))
+    out.mux(cover.encode(None))
+
+
 def test_cover_art_beside_the_video_is_not_dropped_silently(tmp_path, caplog):
     """A thumbnail embedded as an attached picture (yt-dlp --embed-thumbnail) was dropped with no
     word: it is neither a second video stream nor an attachment (review, 28th session)."""
@@ -340,12 +350,7 @@ def test_cover_art_beside_the_video_is_not_dropped_silently(tmp_path, caplog):
     with av.open(str(src), "w") as out:
         video = out.add_stream("libx264", rate=24)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        cover = out.add_stream("mjpeg", rate=1)
-        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
-        cover.disposition = av.stream.Disposition.attached_pic
-        picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
-        out.mux(cover.encode(picture.reformat(format="yuvj420p")))
-        out.mux(cover.encode(None))
+        _add_cover(out)
         for i in range(12):
             frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
             frame.pts = i
@@ -367,12 +372,7 @@ def test_a_song_with_only_its_cover_is_told_that_the_cover_is_a_still(tmp_path, 
     src = tmp_path / name
     with av.open(str(src), "w", format="mp4" if name.endswith(".m4a") else None) as out:
         sound = out.add_stream(codec, rate=44100, layout="stereo")
-        cover = out.add_stream("mjpeg", rate=1)
-        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
-        cover.disposition = av.stream.Disposition.attached_pic
-        picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
-        out.mux(cover.encode(picture.reformat(format="yuvj420p")))
-        out.mux(cover.encode(None))
+        _add_cover(out)
         silence = av.AudioFrame.from_ndarray(np.zeros((2, 1152), np.float32), format="fltp", layout="stereo")
         silence.sample_rate, silence.pts = 44100, 0
         out.mux(sound.encode(silence))

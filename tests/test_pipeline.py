@@ -236,6 +236,20 @@ def test_corrupt_data_mid_stream_stops_everything(tmp_path, stylizer, monkeypatc
     assert pipeline_threads() == [] and not (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
 
 
+class ActsAtBatch:
+    """A pass-through "network" that calls ``action()`` as its ``n``-th batch comes (a change made
+    to the input while the run reads it)."""
+
+    def __init__(self, n: int, action):
+        self.n, self.action, self.calls = n, action, 0
+
+    def stylize_batch(self, images):
+        self.calls += 1
+        if self.calls == self.n:
+            self.action()
+        return np.asarray(images)
+
+
 def test_an_input_written_over_while_it_is_read_fails_and_writes_nothing(tmp_path):
     # an input copied over (or cut) in place mid-run: the frames read up to there and after were
     # two files' or fewer than it had, and the run wrote them with exit status 0 and a warning of a
@@ -244,38 +258,25 @@ def test_an_input_written_over_while_it_is_read_fails_and_writes_nothing(tmp_pat
     src = make_video(tmp_path / "in.mkv", frames=40, size=(160, 90), pattern="noise", crf=23)
     whole = src.read_bytes()
 
-    class CutsTheInput:
-        calls = 0
-
-        def stylize_batch(self, images):
-            CutsTheInput.calls += 1
-            if CutsTheInput.calls == 3:
-                src.write_bytes(whole[:len(whole) // 3])  # in place, as cp or a truncation does
-            return np.asarray(images)
-
+    cut = ActsAtBatch(3, lambda: src.write_bytes(whole[:len(whole) // 3]))  # in place, as cp or a truncation does
     out = tmp_path / "out.mp4"
     with pytest.raises(VidstyleError, match=r"^in.mkv was written over or cut while it was read "
                                             rf"\({len(whole)} bytes, now {len(whole) // 3}\)"):
-        stylize_video(src, out, style=CutsTheInput(), batch=1, queue_size=2, progress=False)
+        stylize_video(src, out, style=cut, batch=1, queue_size=2, progress=False)
     assert not out.exists() and leftovers(tmp_path) == [] and pipeline_threads() == []
     # removed, or another file renamed into its place: the one opened was read whole
     for change in ("removed", "renamed over"):
         src.write_bytes(whole)
 
-        class Changes:
-            calls = 0
+        def changes():
+            if change == "removed":
+                src.unlink()
+            else:
+                (tmp_path / "other.mkv").write_bytes(whole[:100])
+                (tmp_path / "other.mkv").replace(src)
 
-            def stylize_batch(self, images):
-                Changes.calls += 1
-                if Changes.calls == 3:
-                    if change == "removed":
-                        src.unlink()
-                    else:
-                        (tmp_path / "other.mkv").write_bytes(whole[:100])
-                        (tmp_path / "other.mkv").replace(src)
-                return np.asarray(images)
-
-        result = stylize_video(src, out, style=Changes(), batch=1, queue_size=2, progress=False, overwrite=True)
+        result = stylize_video(src, out, style=ActsAtBatch(3, changes), batch=1, queue_size=2, progress=False,
+                               overwrite=True)
         assert result.frames == 40, change
 
 
@@ -288,34 +289,20 @@ def test_an_input_written_over_by_a_larger_file_while_it_is_read_fails(tmp_path)
                        crf=23).read_bytes()
     assert len(other) > src.stat().st_size
 
-    class CopiesOverTheInput:
-        calls = 0
-
-        def stylize_batch(self, images):
-            CopiesOverTheInput.calls += 1
-            if CopiesOverTheInput.calls == 3:
-                src.write_bytes(other)  # in place, as cp does
-            return np.asarray(images)
-
     out = tmp_path / "out.mp4"
     with pytest.raises(VidstyleError, match=r"^in.mkv was written over or cut while it was read"):
-        stylize_video(src, out, style=CopiesOverTheInput(), batch=1, queue_size=2, progress=False)
+        stylize_video(src, out, style=ActsAtBatch(3, lambda: src.write_bytes(other)),  # in place, as cp does
+                      batch=1, queue_size=2, progress=False)
     assert not out.exists() and leftovers(tmp_path) == [] and pipeline_threads() == []
     # one that grows meanwhile (a recording still being written, appended to) is read as far as it went
     rec = make_video(tmp_path / "rec.ts", frames=40, size=(160, 90), pattern="noise", crf=23)
     first = rec.read_bytes()
 
-    class Appends:
-        calls = 0
+    def appends():
+        with rec.open("ab") as f:
+            f.write(first[:len(first) // 2 // 188 * 188])  # whole TS packets, as a recorder writes
 
-        def stylize_batch(self, images):
-            Appends.calls += 1
-            if Appends.calls == 3:
-                with rec.open("ab") as f:
-                    f.write(first[:len(first) // 2 // 188 * 188])  # whole TS packets, as a recorder writes
-            return np.asarray(images)
-
-    result = stylize_video(rec, out, style=Appends(), batch=1, queue_size=2, progress=False)
+    result = stylize_video(rec, out, style=ActsAtBatch(3, appends), batch=1, queue_size=2, progress=False)
     assert result.frames >= 40
 
 
@@ -325,17 +312,9 @@ def test_an_input_cut_while_read_into_numbered_frames_leaves_no_frames(tmp_path)
     src = make_video(tmp_path / "in.mkv", frames=40, size=(160, 90), pattern="noise", crf=23)
     whole = src.read_bytes()
 
-    class CutsTheInput:
-        calls = 0
-
-        def stylize_batch(self, images):
-            CutsTheInput.calls += 1
-            if CutsTheInput.calls == 3:
-                src.write_bytes(whole[:len(whole) // 3])
-            return np.asarray(images)
-
     with pytest.raises(VidstyleError, match=r"^in.mkv was written over or cut while it was read"):
-        stylize_video(src, tmp_path / "frames" / "f_%04d.png", style=CutsTheInput(), batch=1, queue_size=2,
+        stylize_video(src, tmp_path / "frames" / "f_%04d.png",
+                      style=ActsAtBatch(3, lambda: src.write_bytes(whole[:len(whole) // 3])), batch=1, queue_size=2,
                       progress=False)
     assert not (tmp_path / "frames").exists() and leftovers(tmp_path) == [] and pipeline_threads() == []
 
