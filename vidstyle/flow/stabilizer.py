@@ -322,6 +322,11 @@ def _gate(change: float, tolerance: float) -> float:
     return math.exp(-(((change - tolerance) / tolerance) ** 2))
 
 
+#: the blend weight above which a pixel counts in the drift gate's brightness comparison (one the
+#: flow and the occlusion test trust), one value for apply() and apply_tensor(), which must agree
+DRIFT_WEIGHT = 0.5
+
+
 def _drift_step(size: tuple[int, int]) -> int:
     """Every how many rows and columns the drift gate reads a frame of ``size`` (H, W): about 90
     rows and more are plenty for a mean brightness; reading all of a 1080p frame took 17 ms on the
@@ -546,7 +551,7 @@ class FlowStabilizer:
         w = self.strength * weight
         step = _drift_step(size)
         drift = brightness_change(np.ascontiguousarray(warped[::step, ::step]),
-                                  np.ascontiguousarray(stylized[::step, ::step]), weight[::step, ::step] > 0.5)
+                                  np.ascontiguousarray(stylized[::step, ::step]), weight[::step, ::step] > DRIFT_WEIGHT)
         if drift > self.drift_tolerance:  # (below it the weight is left bit for bit as it was)
             w = w * np.float32(_gate(drift, self.drift_tolerance))
         history = None
@@ -621,7 +626,7 @@ class FlowStabilizer:
         current = stylized.float()
         step = _drift_step(size)  # the pixels apply() reads, so the two agree
         gate = _drift_gate_tensor(warped[..., ::step, ::step], current[..., ::step, ::step],
-                                  weight[..., ::step, ::step] > 0.5, self.drift_tolerance)
+                                  weight[..., ::step, ::step] > DRIFT_WEIGHT, self.drift_tolerance)
         share = self.strength * weight * gate
         history = None
         if self.keep_contrast:
