@@ -380,6 +380,20 @@ def test_a_frame_number_field_in_a_video_name_is_refused_not_written_as_typed(tm
     assert done.returncode == 0 and (tmp_path / "50%done.mp4").is_file(), done.stderr
 
 
+@pytest.mark.parametrize("name,field", [("shot_%04dv2.mp4", "%04d"), ("take%03dB.mkv", "%03d"), ("out_%d.mp4", "%d"),
+                                        ("50%done.mp4", None), ("a_%dB.webm", None)])
+def test_only_a_bare_d_before_a_letter_is_part_of_a_video_name(tmp_path, name, field):
+    """A %d followed by a letter may be a word's start (50%done.mp4); a zero-padded %04d starts
+    none, and shot_%04dv2.mp4 was written as one file under the name as typed (review, 54th session)."""
+    from vidstyle.io.files import check_output
+
+    if field is None:
+        assert check_output(tmp_path / name) == tmp_path / name
+    else:
+        with pytest.raises(VidstyleError, match=f"{name}: {field} numbers the frames of an image sequence"):
+            check_output(tmp_path / name)
+
+
 def test_frames_with_exif_or_an_icc_profile_read_like_any_other(tmp_path):
     """FFmpeg 8 gives such frames side data (EXIF; ICC profiles) that PyAV 18 cannot open: EXIF
     raised "31 is not a valid Type", and a PNG's ICC profile crashed the process when collected

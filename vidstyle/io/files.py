@@ -436,10 +436,11 @@ NUMBER_FIELD = re.compile(r"(?<!%)%(0\d+)?d")  # not after another %: a name wit
 
 
 def frame_field(path: str | Path) -> str | None:
-    """The first frame-number field in a video's name ``path`` (``%d``, ``%04d``), or None: one not
-    followed by a letter, as in ``out_%d.mp4``; in ``50%done.mp4`` the ``%d`` is part of a word
-    (an image's name with it is a pattern all the same, as FFmpeg reads image names)."""
-    m = re.search(NUMBER_FIELD.pattern + r"(?![^\W\d_])", Path(path).name)
+    """The first frame-number field in a video's name ``path`` (``%d``, ``%04d``), or None: a
+    ``%d`` not followed by a letter, as in ``out_%d.mp4`` (in ``50%done.mp4`` it is part of a
+    word), and a ``%04d`` anywhere, which no word spells (``shot_%04dv2.mp4`` was written as typed);
+    an image's name with either is a pattern all the same, as FFmpeg reads image names."""
+    m = re.search(NUMBER_FIELD.pattern + r"(?(1)|(?![^\W\d_]))", Path(path).name)
     return m.group() if m else None
 
 
