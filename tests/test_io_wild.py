@@ -845,20 +845,39 @@ def test_tracks_of_an_input_without_default_flags_play_by_default(tmp_path, suff
         assert [bool(s.disposition & av.stream.Disposition.default) for s in c.streams] == [True, True]
 
 
-def _flagged_sound(tmp_path, disposition):
-    """A short .mkv described "Shot in one take", its sound track flagged ``disposition``."""
+def _flagged_sound(tmp_path, *dispositions):
+    """A short .mkv described "Shot in one take", with a sound track flagged each of
+    ``dispositions`` (the same sound in each)."""
     plain = make_video(tmp_path / "plain.mkv", frames=6, size=(64, 48), audio=True)
     src = tmp_path / "tagged.mkv"
     with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
         out.metadata["description"] = "Shot in one take"
         video = out.add_stream_from_template(inp.streams.video[0])
-        track = out.add_stream_from_template(inp.streams.audio[0])
-        track.disposition = disposition
+        tracks = [out.add_stream_from_template(inp.streams.audio[0]) for _ in dispositions]
+        for track, disposition in zip(tracks, dispositions):
+            track.disposition = disposition
         for packet in inp.demux():
-            if packet.dts is not None:
-                packet.stream = video if packet.stream.type == "video" else track
-                out.mux(packet)
+            if packet.dts is None:
+                continue
+            for stream in [video] if packet.stream.type == "video" else tracks:
+                copy = av.Packet(bytes(packet))
+                copy.pts, copy.dts, copy.duration, copy.time_base = (packet.pts, packet.dts, packet.duration,
+                                                                     packet.time_base)
+                copy.stream = stream
+                out.mux(copy)
     return src
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_commentary_first_is_not_the_track_flagged_to_play(tmp_path, suffix):
+    """Where no sound track plays by default, the one flagged is the film's own, not a commentary
+    before it: the first track was flagged, and a player played the commentary (review, 54th session)."""
+    d = av.stream.Disposition
+    src = _flagged_sound(tmp_path, d.comment, 0, 0)
+    result = tmp_path / f"out{suffix}"
+    stylize(src, result)
+    with av.open(str(result)) as c:
+        assert [int(a.disposition & (d.default | d.comment)) for a in c.streams.audio] == [d.comment, d.default, 0]
 
 
 @pytest.mark.parametrize("suffix", [".mov", ".mp4", ".m4v", ".mkv", ".webm"])

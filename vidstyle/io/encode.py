@@ -607,13 +607,21 @@ _TRACK_FLAG_NAMES = {"comment": "commentary", "hearing_impaired": "for the heari
                      "captions": "captions", "dub": "dub", "original": "original language", "forced": "forced"}
 
 
+#: flags of a track that is not the one to play by default: the film's own sound is
+_NOT_THE_MAIN_TRACK = ("comment", "descriptions", "visual_impaired", "hearing_impaired")
+
+
 def _default_track(streams: list[av.stream.Stream]) -> None:
     """Flag the first of ``streams`` (one kind's tracks) to play by default when none is, as
     FFmpeg's command line does: an input without the flag (MPEG-TS, AVI, MP4 tracks all marked
     off) gave .mkv/.webm tracks that a player may leave unplayed, since FFmpeg's library writes the
-    flags it is given."""
-    if streams and not any(s.disposition & av.stream.Disposition.default for s in streams):
-        streams[0].disposition = streams[0].disposition | av.stream.Disposition.default
+    flags it is given. The first not flagged commentary or for the impaired, where there is one:
+    a commentary track before the film's own sound was flagged and played instead of it."""
+    if not streams or any(s.disposition & av.stream.Disposition.default for s in streams):
+        return
+    aside = sum(int(av.stream.Disposition[flag]) for flag in _NOT_THE_MAIN_TRACK)
+    main = next((s for s in streams if not s.disposition & aside), streams[0])
+    main.disposition = main.disposition | av.stream.Disposition.default
 
 
 def mov_language(code: str) -> str:
