@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import shlex
 from fractions import Fraction
 
 import av
@@ -378,7 +379,7 @@ def test_a_song_with_only_its_cover_is_told_that_the_cover_is_a_still(tmp_path, 
         out.mux(sound.encode(silence))
         out.mux(sound.encode(None))
     told = (f"{src} has no video stream, only a cover image (an attached picture, as music files carry), a "
-            f"still, which `ffmpeg -i {name} -map 0:v -frames:v 1 cover.png` saves as an image")
+            f"still, which `ffmpeg -i {shlex.quote(str(src))} -map 0:v -frames:v 1 cover.png` saves as an image")
     with pytest.raises(VidstyleError) as err:
         VideoDecoder(src)
     assert str(err.value) == told

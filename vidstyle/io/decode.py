@@ -760,8 +760,9 @@ def no_video_stream_error(path: Path, container: av.container.InputContainer | N
         return VidstyleError(f"{path} cannot be read: {problem}")
     if container is not None and container.streams.video:
         # (said the same to every command: stylize, --mask, live's --source, bench, train; so the
-        # way to the picture, not what to do with it, and the file's own name in the command)
-        name = shlex.quote(Path(path).name)
+        # way to the picture, not what to do with it, and the file as it was given in the command:
+        # its bare name failed where it was in another folder, music/song.m4a)
+        name = shlex.quote(str(path))
         return VidstyleError(f"{path} has no video stream, only a cover image (an attached picture, as music "
                              f"files carry), a still, which `ffmpeg -i {name} -map 0:v -frames:v 1 cover.png` "
                              f"saves as an image")
