@@ -337,14 +337,10 @@ def read_frames(path: str | Path, max_frames: int | None = None, start: float | 
     players use), so an input and its stylization line up even when the input has a rotation tag;
     ``start``/``duration``: the segment ``vidstyle stylize --start/--duration`` reads; ``fps``: the
     rate a folder of numbered frames plays at (``--fps``; default 24), which places that segment."""
-    _check_max_frames(max_frames)  # here: the frames are read lazily, and the error belongs to the call
-    return _read_frames(path, max_frames, start, duration, times=None, fps=fps)
-
-
-def _check_max_frames(max_frames) -> None:
-    """Refuse a ``max_frames`` that is not None or a whole number of frames, at least 1, as
-    ``--max-frames`` is: "3" was a bare TypeError at the first frame, 2.5 read 3 frames and 0 none."""
+    # here: the frames are read lazily, and the error belongs to the call ("3" was a bare TypeError
+    # at the first frame, 2.5 read 3 frames and 0 none)
     check_frame_count("max_frames", max_frames)
+    return _read_frames(path, max_frames, start, duration, times=None, fps=fps)
 
 
 def _read_frames(path: str | Path, max_frames: int | None, start: float | None, duration: float | None,
@@ -389,7 +385,7 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     from vidstyle.io.files import check_named_inputs
     from vidstyle.io.sequence import say_if_fps_unused
 
-    _check_max_frames(max_frames)
+    check_frame_count("max_frames", max_frames)
     say_if_fps_unused(fps, Path(input_path))
     check_named_inputs(("input video", input_path), ("stylized video", stylized_path), folders=True)
     segment = start is not None or duration is not None
@@ -629,7 +625,7 @@ def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: 
     ``start``/``duration``; ``fps``: an input folder's rate) of every ``every``-th frame."""
     # before the loss network loads (every=0 was a ZeroDivisionError at the first frame)
     check_frame_count("every", every, optional=False)
-    _check_max_frames(max_frames)
+    check_frame_count("max_frames", max_frames)
     check_painting(painting)
     scorer = StyleScorer(painting, loss_net=loss_net)
     # a generator: one frame pair at a time (a list held a long video's frames, gigabytes at 1080p)

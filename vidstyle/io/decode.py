@@ -932,6 +932,10 @@ def _stat_or_none(path: Path) -> os.stat_result | None:
         return None
 
 
+#: bytes read from the middle of an input file to tell it written over from grown (_middle_bytes)
+_MIDDLE_BYTES = 4096
+
+
 def _middle_bytes(path: Path, opened: os.stat_result | None) -> bytes | None:
     """4 KiB from the middle of the regular file ``path`` as ``opened`` (its stat) found it, to tell
     a file written over by a larger one from one that grew: a recording still being written only
@@ -944,9 +948,6 @@ def _middle_bytes(path: Path, opened: os.stat_result | None) -> bytes | None:
             return f.read(_MIDDLE_BYTES)
     except OSError:
         return None
-
-
-_MIDDLE_BYTES = 4096
 
 
 class VideoDecoder:

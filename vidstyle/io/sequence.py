@@ -247,8 +247,6 @@ def _find_sequence(folder: Path) -> ImageSequence:
 
 # --- writing ---------------------------------------------------------------------------------
 
-
-
 def is_sequence_output(path: str | Path) -> bool:
     """Whether ``path`` names an image sequence to write: one ``%d``/``%04d`` field in an image
     file name (``out/frame_%04d.png``)."""
