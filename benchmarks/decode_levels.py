@@ -3,7 +3,7 @@ conversion (which vidstyle used until the thirtieth session) was from them.
 
 For each clip, the first frames are decoded once; each is then turned into RGB two ways, rounds
 interleaved: swscale's default (``to_ndarray(format="rgb24")`` with the clip's matrix) and
-vidstyle's (``DisplayConversion.image``, i.e. :func:`vidstyle.io.decode.exact_rgb`). Both are
+vidstyle's (``DisplayConversion.image``, i.e. :func:`vidstyle.io.display.exact_rgb`). Both are
 compared with the float conversion (the matrix applied in float64 to each pixel's own chroma
 sample): the mean difference per channel (the bias) and the largest. With ``--hd`` each frame is
 also scaled to 1920x1080 first (in memory) for the HD cost.
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
-from vidstyle.io.decode import SWS_MATRIX, DisplayConversion, _yuv_to_rgb  # noqa: E402
+from vidstyle.io.display import SWS_MATRIX, DisplayConversion, _yuv_to_rgb  # noqa: E402
 
 
 def float_rgb(frame: av.VideoFrame, sws_matrix: int) -> np.ndarray:

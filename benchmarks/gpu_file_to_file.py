@@ -76,7 +76,7 @@ def overlap_check(stylizer: Stylizer, frames: np.ndarray, batch: int) -> dict:
     ``stylize_batch``, batch by batch; and its yuv420p frames against the same conversion of
     ``stylize_batch``'s on the CPU."""
     from vidstyle.frames import float_to_yuv420, images_to_tensor
-    from vidstyle.io.decode import rgb_to_yuv_matrix
+    from vidstyle.io.display import rgb_to_yuv_matrix
 
     batches = [frames[i:i + batch] for i in range(0, len(frames) - batch + 1, batch)]
     pending = [stylizer.submit_batch(b) for b in batches]

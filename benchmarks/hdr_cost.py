@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.eval import read_frames  # noqa: E402
-from vidstyle.io.decode import DisplayConversion  # noqa: E402
+from vidstyle.io.display import DisplayConversion  # noqa: E402
 from vidstyle.pipeline import stylize_video  # noqa: E402
 from vidstyle.memory import keep_freed_memory  # noqa: E402
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from vidstyle.io import VideoDecoder
-from vidstyle.io.decode import DisplayConversion
+from vidstyle.io.display import DisplayConversion
 from vidstyle.pipeline import stylize_video
 
 H, W = 48, 64

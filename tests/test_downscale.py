@@ -11,7 +11,7 @@ import pytest
 
 from vidstyle import StylizeConfig, stylize_image, stylize_video
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import downscaled_size
+from vidstyle.io.display import downscaled_size
 from vidstyle.io.images import read_image, write_image
 from videos import Identity, frame_times, letterbox_bars, make_video, probe, read_frames
 

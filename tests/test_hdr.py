@@ -223,7 +223,7 @@ def test_hdr_with_bt709_primaries_or_no_matrix_tag(tmp_path):
     make_hdr_video(src, PQ, frames=2)
     with av.open(str(src)) as container:  # the same file with its matrix tag taken away
         frames = [f for f in container.decode(video=0)]
-    from vidstyle.io.decode import DisplayConversion
+    from vidstyle.io.display import DisplayConversion
 
     for frame in frames:
         frame.colorspace = 2  # unspecified
@@ -239,7 +239,7 @@ def test_10_bit_hdr_frames_are_converted_to_rgb_without_swscales_bias(transfer, 
     level. swscale's yuv420p10le -> rgb48 was about 2 codes of 10 bits dark, which PQ's steep
     curve made a grey of 190 come back as 188 and skin (220, 170, 140) as (218, 169, 139); its
     yuv444p10le -> rgb48 about 1.3."""
-    from vidstyle.io.decode import DisplayConversion
+    from vidstyle.io.display import DisplayConversion
 
     sdr = np.array([[[190, 190, 190], [220, 170, 140], [108, 108, 108], [60, 120, 40]]], np.float64)
     signal = sdr_to_hdr(sdr, transfer)[0]  # (4, 3) non-linear R'G'B' in [0, 1]

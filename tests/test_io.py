@@ -18,7 +18,8 @@ from videos import Identity, audio_packets, frame_times, make_video, pattern_fra
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
-from vidstyle.io.decode import SWS_MATRIX, SourceInfo
+from vidstyle.io.decode import SourceInfo
+from vidstyle.io.display import SWS_MATRIX
 from vidstyle.io.encode import output_pix_fmt
 from vidstyle.io.capture import FileSource
 from vidstyle.io.files import NAME_MAX, PATH_MAX, check_output_file, temp_path_beside, write_then_rename
@@ -178,7 +179,7 @@ def test_deep_frames_of_any_size_are_dithered_and_white_stays_white(pix_fmt):
     each column's average in place), a frame whose sides are no multiple of the dither's 8x8 tile
     is converted whole, and limited-range white, a whole level at 16 bits, stays 255 at every
     pixel (the flooring's offset keeps it off the halfway point OpenCV would round to even)."""
-    from vidstyle.io.decode import DisplayConversion
+    from vidstyle.io.display import DisplayConversion
 
     bits = 12 if "12" in pix_fmt else 10
     scale = 1 << (bits - 8)
@@ -1495,7 +1496,7 @@ def test_an_output_folder_that_is_a_file_is_said_as_that(tmp_path):
 def test_an_untagged_video_is_converted_with_the_matrix_players_assume_for_its_size(size, matrix):
     """Players take an untagged video of 576 lines (PAL) or fewer below 1280 wide as BT.601: one
     converted as BT.709 would have its greens and reds shifted; a tag, when there is one, decides."""
-    from vidstyle.io.decode import yuv_matrix
+    from vidstyle.io.display import yuv_matrix
 
     assert yuv_matrix(2, *size) == matrix  # AVCOL_SPC_UNSPECIFIED
     assert yuv_matrix(1, *size) == 1 and yuv_matrix(5, *size) == 5 and yuv_matrix(9, *size) == 9
@@ -1617,7 +1618,7 @@ def test_float_to_yuv420_is_swscales_conversion_without_its_bias(matrix):
     import torch
 
     from vidstyle.frames import float_to_yuv420, images_to_tensor
-    from vidstyle.io.decode import rgb_to_yuv_matrix
+    from vidstyle.io.display import rgb_to_yuv_matrix
 
     rgb = np.stack([pattern_frame(i, (160, 96), "moving") for i in range(2)])
     noisy = rgb.copy()
@@ -1628,7 +1629,7 @@ def test_float_to_yuv420_is_swscales_conversion_without_its_bias(matrix):
     h, w = 96, 160
     luma, chroma = slice(0, h * w), slice(h * w, None)
     m = rgb_to_yuv_matrix(matrix).astype(np.float64)
-    from vidstyle.io.decode import exact_rgb
+    from vidstyle.io.display import exact_rgb
 
     def round_trip_error(yuv: np.ndarray, image: np.ndarray) -> float:  # back to RGB as vidstyle decodes
         back = exact_rgb(av.VideoFrame.from_ndarray(yuv.astype(np.uint8), format="yuv420p"), matrix)
@@ -1649,7 +1650,7 @@ def test_float_to_yuv420_is_swscales_conversion_without_its_bias(matrix):
 
 def test_the_encoder_takes_yuv420_frames_where_it_says_so(tmp_path):
     from vidstyle.frames import float_to_yuv420, images_to_tensor
-    from vidstyle.io.decode import rgb_to_yuv_matrix
+    from vidstyle.io.display import rgb_to_yuv_matrix
 
     src = make_video(tmp_path / "in.mp4", frames=6, size=(128, 72))
     with VideoDecoder(src) as dec:

@@ -1903,7 +1903,7 @@ def test_file_source_shrinks_frames_as_it_converts_them(tmp_path, rotation):
     whole frame and resizing it after: the same picture, at the size asked for, turned as shown."""
     from videos import make_video
 
-    from vidstyle.io.decode import DisplayConversion
+    from vidstyle.io.display import DisplayConversion
 
     video = make_video(tmp_path / "v.mp4", frames=3, size=(192, 128), rotation=rotation)
     size = (96, 64) if rotation == 0 else (64, 96)  # as shown: a quarter turn swaps the sides

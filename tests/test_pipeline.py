@@ -802,7 +802,7 @@ def test_submit_batch_on_cuda_gives_what_stylize_batch_gives(model):
     yuv = [st.submit_batch(b, yuv420=1) for b in batches]
     assert all(p.overlapped for p in pending + yuv)
     from vidstyle.frames import float_to_yuv420, images_to_tensor
-    from vidstyle.io.decode import rgb_to_yuv_matrix
+    from vidstyle.io.display import rgb_to_yuv_matrix
     for b, p, q in zip(batches, pending, yuv):
         painted = st.stylize_batch(b)
         assert np.array_equal(p.result(), painted)

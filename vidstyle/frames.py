@@ -140,7 +140,7 @@ def float_to_yuv420(x: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1], H and W even -> uint8 (B, H * 3 / 2, W) yuv420p (the Y plane, then
     Cb and Cr, as :meth:`av.VideoFrame.from_ndarray` takes it), on ``x``'s device: the frames
     rounded to 8-bit RGB as :func:`float_to_uint8` does, then converted with ``matrix`` (3x4, RGB
-    in 0-255 to Y, Cb, Cr; :func:`vidstyle.io.decode.rgb_to_yuv_matrix`), each chroma sample from
+    in 0-255 to Y, Cb, Cr; :func:`vidstyle.io.display.rgb_to_yuv_matrix`), each chroma sample from
     the mean of its 2x2 pixels. Done where the frames are (a GPU), it spares the encoder's thread
     swscale's conversion and halves the bytes to download."""
     if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % 2 or x.shape[3] % 2:

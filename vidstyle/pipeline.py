@@ -35,8 +35,9 @@ import numpy as np
 from vidstyle.config import EncodeConfig, StylizeConfig, check_flag, is_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, counted, printable, termination_as_exit
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
-from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, component_bits, downscaled_size,
-                               picture_streams, sample_frames, spread_samples)
+from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, picture_streams, sample_frames,
+                               spread_samples)
+from vidstyle.io.display import component_bits, downscaled_size
 from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output, say_if_fps_unused)

@@ -25,7 +25,7 @@ from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_li
 from vidstyle.frames import (check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
                              host_batch, images_to_tensor, luminance, pad_to_multiple, tensor_to_images,
                              uint8_to_float, working_size)
-from vidstyle.io.decode import rgb_to_yuv_matrix
+from vidstyle.io.display import rgb_to_yuv_matrix
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
 from vidstyle.models.zoo import StyleChoice, StyleSpec, mix_vector, parse_mix, resolve_style

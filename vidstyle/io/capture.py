@@ -29,9 +29,10 @@ import numpy as np
 
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
-from vidstyle.io.decode import (DisplayConversion, PacketDecoder, clock_stuck, continuous_packets, error_text,
-                                no_video_stream_error, picture_streams, refuse_still_image, say_clock_stuck,
-                                stream_frame_rate, unreadable_video_error)
+from vidstyle.io.decode import (PacketDecoder, clock_stuck, continuous_packets, error_text, no_video_stream_error,
+                                picture_streams, refuse_still_image, say_clock_stuck, stream_frame_rate,
+                                unreadable_video_error)
+from vidstyle.io.display import DisplayConversion
 from vidstyle.io.files import check_source_video, ffmpeg_path
 
 log = logging.getLogger("vidstyle")

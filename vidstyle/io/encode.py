@@ -37,8 +37,9 @@ import numpy as np
 
 from vidstyle.config import DEFAULT_CODECS, VIDEO_CODECS, EncodeConfig
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.decode import (SWS_MATRIX, AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, cut_audio_frame,
-                               error_text, gif_control_extension, has_alpha, yuv_matrix)
+from vidstyle.io.decode import (AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, cut_audio_frame, error_text,
+                               gif_control_extension)
+from vidstyle.io.display import SWS_MATRIX, has_alpha, yuv_matrix
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 from vidstyle.io.images import check_image_size
 
@@ -733,7 +734,7 @@ _UNSPECIFIED = 2
 
 
 def _output_colorspace(source: SourceInfo) -> OutputColorspace:
-    """The matrix the decoder converted the input with (:func:`vidstyle.io.decode.yuv_matrix`), so
+    """The matrix the decoder converted the input with (:func:`vidstyle.io.display.yuv_matrix`), so
     the output, which is always tagged, looks as the input did; primaries and transfer as tagged."""
     matrix = yuv_matrix(source.colorspace, source.width, source.height)
     known = lambda value: value if value not in (None, 0, _UNSPECIFIED) else None  # noqa: E731

@@ -105,7 +105,7 @@ class ImageSequence:
         return int(digits[-1]) if digits else None
 
     def orientation(self) -> tuple[int, bool]:
-        """(rotation in degrees counter-clockwise, mirrored), as :func:`vidstyle.io.decode.display_transform`
+        """(rotation in degrees counter-clockwise, mirrored), as :func:`vidstyle.io.display.display_transform`
         gives them, from the first frame's EXIF orientation tag, read as a still image's is (so a
         camera's JPEG comes out the same as a frame and as a still); all frames are taken to share it."""
         try:

@@ -372,7 +372,7 @@ class VideoPairs(torch.utils.data.Dataset):
 
     def _cache_path(self, video: Path) -> Path:
         # v2: frames read by the pipeline's decoder (turned by rotation tags) since the fourteenth session;
-        # v3: at their true levels (decode.exact_rgb; v2's frames were 1-2 levels dark), thirtieth session
+        # v3: at their true levels (display.exact_rgb; v2's frames were 1-2 levels dark), thirtieth session
         key = f"v3|{file_identity(video)}|{self.size}|{self.stride}|" \
               f"{self.max_pairs}|{self.min_valid}|{self.preset}"
         return self.cache_dir / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
