@@ -1127,6 +1127,25 @@ def test_a_commands_option_typed_before_the_command_is_said_to_go_after_it(capsy
         assert args.debug and args.style == "x"
 
 
+def test_a_misplaced_options_value_that_names_a_command_is_not_taken_for_the_command(capsys):
+    # `vidstyle --style train stylize ...` (a style named train) said --style goes after `vidstyle
+    # train`: the first word naming a command was taken for it (review, 54th session)
+    from vidstyle.cli import main
+
+    for argv, said in ((["--style", "train", "stylize", "in.mp4", "-o", "o.mp4"],
+                        "--style goes after the command: vidstyle stylize ... --style ... (see vidstyle stylize --help)"),
+                       (["-o", "export", "stylize", "in.mp4"], "-o goes after the command: vidstyle stylize ... -o"),
+                       # joined to its option, the value is no word of its own: the first command is the command
+                       (["--content=styles", "train", "--style", "a.jpg"], "--content goes after the command: "
+                                                                            "vidstyle train ..."),
+                       # vidstyle's own options take no value: the word after one is the command
+                       (["--debug", "train", "stylize"], "vidstyle train: error: the following arguments are required")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
+
+
 def _fresh_python(code: str) -> subprocess.CompletedProcess:
     """``code`` run by a new Python in the repository (what it imports is what a command imports)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)

@@ -646,6 +646,15 @@ def _add_unavailable(sub, name: str, missing: str) -> None:
     p.set_defaults(func=unavailable)
 
 
+def _top_parser() -> Parser:
+    """The parser of vidstyle's own options, which go before the command (:func:`build_parser`
+    adds the commands)."""
+    parser = Parser(prog="vidstyle", description="Video style transfer with temporal consistency.")
+    parser.add_argument("--version", action="version", version=f"vidstyle {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return parser
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; with ``only``, the other commands of ``_OPTIONAL_COMMANDS`` get their
     name and help line but no options, so their modules are not imported. No parser imports torch
@@ -653,9 +662,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     command's ``--help`` or usage error answer at once."""
     import importlib
 
-    parser = Parser(prog="vidstyle", description="Video style transfer with temporal consistency.")
-    parser.add_argument("--version", action="version", version=f"vidstyle {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser = _top_parser()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_stylize(sub)
     _add_styles(sub)
@@ -727,11 +734,13 @@ def _values_after(argv: list[str], options: dict) -> list[str]:
 
 
 def _command_named(argv: list[str]) -> str:
-    """The command in ``argv``: its first word that names one (vidstyle's own options, --debug and
-    --version, take no value, so in a right command line it is the first word that is not an
-    option; a command's option typed before it, `--steps 4 train`, needs the command's options
-    built to be said where it goes), or "" when there is none."""
-    return next((arg for arg in argv if arg in COMMAND_HELP), "")
+    """The command in ``argv`` (vidstyle's own options, --debug and --version, take no value, so in
+    a right command line it is the first word that is not an option; a command's option typed
+    before it, `--steps 4 train`, needs the command's options built to be said where it goes, and
+    its value may name another command: see vidstyle.cli_args.Parser.command_at), or "" when there
+    is none."""
+    at = _top_parser().command_at(argv, COMMAND_HELP)
+    return "" if at is None else argv[at]
 
 
 class _MessagesAtMost:

@@ -240,6 +240,21 @@ class Parser(argparse.ArgumentParser):
                 unknown.setdefault(name, closest_name(name, longs))
         return list(unknown.items())
 
+    def command_at(self, words, commands) -> int | None:
+        """Where in ``words`` the command is named (one of ``commands``), or None: the first word
+        naming one, unless a later one does too and this one follows an option that is not
+        vidstyle's own, whose value it then is (`--style train stylize in.mp4`: a style named
+        train, and the command stylize). (--debug, --version and --help take no value; a command's
+        option may, which is not known here, since the commands' options are built only for the
+        command named: see vidstyle.cli.build_parser.)"""
+        named = [i for i, word in enumerate(words) if word in commands]
+        for i in named[:-1]:
+            option = self._option_word(self, words[i - 1]) if i else None
+            joined = option is not None and ("=" in words[i - 1] or (not option.startswith("--") and len(option) > 2))
+            if option is None or joined or self._knows(self, option):
+                return i
+        return named[-1] if named else None
+
     def _misplaced_option(self, words) -> str | None:
         """The error line for a command's option typed before the command (`vidstyle --style x stylize
         in.mp4`), or None: argparse took its value for the command ("invalid choice: 'x'"), said
@@ -250,8 +265,9 @@ class Parser(argparse.ArgumentParser):
         commands = self._commands()
         if not commands:
             return None
-        command = next((w for w in words if w in commands), None)
-        for word in words[:words.index(command)] if command else words:
+        at = self.command_at(words, commands)
+        command = None if at is None else words[at]
+        for word in words[:at]:
             name = self._option_word(self, word)
             if name is None:
                 if command is None:
