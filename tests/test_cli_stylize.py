@@ -1146,6 +1146,24 @@ def test_a_misplaced_options_value_that_names_a_command_is_not_taken_for_the_com
         assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
 
 
+def test_help_asked_for_beside_a_misplaced_option_is_given(capsys):
+    # `vidstyle --style x --help` said "--style goes after the command" instead of the help asked
+    # for (review, 54th session): the help of the command named, else vidstyle's own
+    from vidstyle.cli import main
+
+    for argv, usage in ((["--style", "x", "--help"], "usage: vidstyle [-h]"),
+                        (["--style", "x", "stylize", "-h"], "usage: vidstyle stylize [-h]"),
+                        (["--steps", "4", "train", "in.mp4", "--help"], "usage: vidstyle train [-h]")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        out, err = capsys.readouterr()
+        assert exit_info.value.code == 0 and out.startswith(usage) and not err, (out, err)
+    # after "--" it is a value, not a request
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--style", "x", "stylize", "in.mp4", "--", "--help"])
+    assert exit_info.value.code == 2 and "--style goes after the command" in capsys.readouterr().err
+
+
 def _fresh_python(code: str) -> subprocess.CompletedProcess:
     """``code`` run by a new Python in the repository (what it imports is what a command imports)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)

@@ -302,6 +302,13 @@ class Parser(argparse.ArgumentParser):
         Parser._argv = list(sys.argv[1:] if args is None else args)  # the subcommands' parsers read it too
         misplaced = self._misplaced_option(Parser._argv)
         if misplaced:
+            words = Parser._argv[:Parser._argv.index("--")] if "--" in Parser._argv else Parser._argv
+            if "-h" in words or "--help" in words:
+                # help asked for is given, misplaced option or not (argparse would take the
+                # option's value for the command): the help of the command named, else vidstyle's
+                at = self.command_at(Parser._argv, self._commands())
+                (self if at is None else self._commands()[Parser._argv[at]]).print_help()
+                self.exit()
             self.exit(2, f"{self.prog}: error: {misplaced}\n")
         # argparse reports a command's unknown options from the top parser, which pointed at
         # `vidstyle --help`: the command's own help is where its options are
