@@ -333,10 +333,14 @@ def _describe_model_file(path: str, verbose: bool) -> None:
                                      painting_description, resolve_style, temporal_strength_for)
 
     bare = not any(sep and sep in path for sep in ("/", os.sep, os.altsep))
+    given = None  # the blend asked for (mix:a=0.2,b=0.8), shown as the blend line rather than the example
     # the file --style runs for it; FILE:a=0.7,b=0.3 too (the blend line below, copied back, was
     # "model file not found"), its weights checked against the file's styles as --style checks them
     if path.startswith("mix:") or is_bundled_name(path) or (":" in path and not Path(path).expanduser().exists()):
-        path = str(resolve_style(path).path)
+        choice = resolve_style(path)
+        if not is_bundled_name(path):
+            given = choice.label  # as --style runs it: the weights rescaled to sum to 1
+        path = str(choice.path)
     elif not Path(path).exists() and (bundled := bundled_file(path)):  # a bundled file by name: light_mix
         path = bundled
     elif bare and Path(path).suffix != ".safetensors" and not Path(path).exists():
@@ -352,7 +356,7 @@ def _describe_model_file(path: str, verbose: bool) -> None:
         desc = painting_description(meta)
         say(f"  {meta['name']}" + (f": {desc}" if desc else ""))
     if len(info.styles) > 1:
-        say(f"  blend: --style {shlex.quote(StyleChoice.blend_example(path, info))}")
+        say(f"  blend: --style {shlex.quote(given or StyleChoice.blend_example(path, info))}")
     # as the listing shows it (--temporal-strength's help sends users here for it)
     strength = temporal_strength_for(path)
     say(f"  stabilizer strength {strength:g} under --temporal flow "
