@@ -36,8 +36,8 @@ from vidstyle.cli_args import opset as _opset
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CODECS, DEFAULT_CROSSFADE, DEFAULT_OPSET,
-                             DEFAULT_TEMPORAL_STRENGTH, EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, STYLE_EVERY,
-                             TEMPORAL_MODES, VIDEO_CODECS, EncodeConfig, StylizeConfig)
+                             DEFAULT_TEMPORAL_STRENGTH, EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, MAX_OPSET,
+                             MIN_OPSET, STYLE_EVERY, TEMPORAL_MODES, VIDEO_CODECS, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
 from vidstyle.errors import VidstyleError, first_line, on_kill, printable, terminated_line, termination_as_exit
 
@@ -568,7 +568,8 @@ def _add_export(subparsers) -> None:
     p.add_argument("--style", required=True, action=_once("a blend is mix:a=0.7,b=0.3 (baked in)"),
                    help="bundled style name, a .safetensors model, mix:a=0.7,b=0.3 or FILE.safetensors:a=0.7,b=0.3 "
                         "(the mix is baked in)")
-    p.add_argument("--opset", type=_opset, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    p.add_argument("--opset", type=_opset, default=DEFAULT_OPSET,
+                   help=f"ONNX opset, {MIN_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})")
     p.add_argument("--tolerance", type=_non_negative_float, default=1e-3,
                    help="fail if ONNX Runtime and PyTorch differ by more than this (default 1e-3)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.onnx if it exists")

@@ -8,7 +8,7 @@ import math
 import re
 import sys
 
-from vidstyle.config import MAX_SCALE, MIN_OPSET, MIN_SIDE, PRECISIONS
+from vidstyle.config import MAX_OPSET, MAX_SCALE, MIN_OPSET, MIN_SIDE, PRECISIONS
 
 
 #: each command's line in `vidstyle --help`: the one home of these texts, as the command list is
@@ -57,8 +57,8 @@ def int_between(low: int, high: int, unit: str):
     return _number(int, lambda v: low <= v <= high, f"{low} to {high} {unit}")
 
 
-#: export's --opset: the oldest the export writes (the newest is torch's exporter's, checked by the export)
-opset = _number(int, lambda v: v >= MIN_OPSET, f"an ONNX opset, at least {MIN_OPSET}")
+#: export's --opset: one the export writes
+opset = _number(int, lambda v: MIN_OPSET <= v <= MAX_OPSET, f"an ONNX opset, {MIN_OPSET} to {MAX_OPSET}")
 
 #: --threads: more than a few hundred cannot help, and tens of thousands fail inside the runtimes
 thread_count = _number(int, lambda v: 0 < v <= 256, "1 to 256")

@@ -42,10 +42,14 @@ MAX_LONG_TERM = 10_000
 EVAL_SCHEMA = 3
 #: ``vidstyle eval --painting`` scores style on every this-many-th frame (``--style-every``)
 STYLE_EVERY = 4
-#: The ONNX opset ``vidstyle export`` writes by default, and the oldest it writes (nearest-neighbour
-#: upsampling exports as Resize from opset 11; the newest is torch's exporter's, vidstyle.export.MAX_OPSET)
+#: The ONNX opset ``vidstyle export`` writes by default, the oldest it writes (nearest-neighbour
+#: upsampling exports as Resize from opset 11) and the newest: torch's TorchScript exporter's
+#: (ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET, 20 in every torch vidstyle takes; tests/test_export.py
+#: checks it against the torch installed). Here, not read from torch, so that --opset is refused as
+#: it is parsed, not seconds later once torch and the network are loaded.
 DEFAULT_OPSET = 17
 MIN_OPSET = 11
+MAX_OPSET = 20
 #: The video encoders vidstyle writes with (``--codec``; vidstyle.io.encode says which containers
 #: take each). Here, not in vidstyle.io.encode, so that stylize's --help lists them without
 #: importing PyAV: the help once named seven and the error for a wrong one nine.

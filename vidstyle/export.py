@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from vidstyle.config import DEFAULT_OPSET, MIN_OPSET
+from vidstyle.config import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 from vidstyle.errors import WARNING_FILTERS_LOCK, VidstyleError, printable
 from vidstyle.io.files import cache_folder, check_onnx_output, write_then_rename
 from vidstyle.models.transformer import SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet, fold_for_inference
@@ -39,8 +39,6 @@ IO_CONTRACT = (f"{INPUT_NAME}: float32 [batch, 3, height, width], RGB in 0..1, h
                "{mult} and at least {minimum} (pad the bottom and right by reflection, or by repeating the "
                "edge where the picture is smaller than the padding; crop the output back); "
                f"{OUTPUT_NAME}: the same layout and range (clamp to 0..1)")
-#: the newest opset torch's exporter writes (the oldest: vidstyle.config.MIN_OPSET)
-MAX_OPSET = getattr(torch.onnx._constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20)
 #: torch.onnx.export keeps its state in process globals (GLOBALS.in_onnx_export, the opset...), and
 #: warnings.catch_warnings swaps the process's filters: two exports at once (two Stylizers built in
 #: two threads on a CPU in fp32, a set_mix under ONNX Runtime) failed with torch's
