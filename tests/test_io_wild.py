@@ -1123,6 +1123,31 @@ def test_a_bare_h264_stream_keeps_the_frame_rate_its_bitstream_says(tmp_path):
     assert len(times) == 30 and times[1] - times[0] == Fraction(1, 30) and times[-1] == Fraction(29, 30)
 
 
+def test_a_segment_of_a_bare_h264_stream_is_found_by_counting_its_frames(tmp_path):
+    """A raw .h264 has no times to seek to: --start 1 failed with "no video frames in the requested
+    segment", as FFmpeg's seek read the whole stream looking for one before it failed (review, 54th
+    session). It is decoded from its beginning, frames timed by the frame rate, those before the
+    start dropped."""
+    path = tmp_path / "camera.h264"
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(48):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 5 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 24)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    every = decoded_segment(path, None, None)
+    assert len(every) == 48
+    part = decoded_segment(path, 1, 0.5)
+    assert len(part) == 12
+    for k, frame in enumerate(part):
+        np.testing.assert_array_equal(frame.image, every[24 + k].image)
+    out = tmp_path / "out.mp4"
+    assert stylize(path, out, start=1).frames == 24
+    assert frame_times(out) == [Fraction(k, 24) for k in range(24)]
+
+
 def test_a_segment_decoded_from_a_fresh_open_of_the_file(tmp_path, monkeypatch):
     """The last resort for a --start the seeks cannot reach: the file is opened again. Its streams
     are new objects then (and here the video is not the first stream)."""

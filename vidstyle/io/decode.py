@@ -1036,7 +1036,10 @@ class VideoDecoder:
                 yield from self._demux_from_here(check_landing=False)
                 return
             if not self._seek(self._start - margin):
-                if i == 0:  # unseekable input, nothing read yet: decode from the beginning and skip
+                if i == 0:  # unseekable input: decode from the beginning and skip
+                    # opened again: FFmpeg's seek in a stream with no times (a raw .h264 or .hevc)
+                    # fails only after reading it to its end, looking for one, and left nothing to decode
+                    self._reopen()
                     yield from self._demux_from_here(check_landing=False)
                     return
                 continue  # this retry could not seek: try further back
