@@ -491,6 +491,34 @@ def test_10bit_input(tmp_path, style, stylize, caplog):
         in caplog.text
 
 
+def test_finer_chroma_than_the_output_holds_is_said_once(tmp_path, style, stylize, caplog):
+    # 4:4:4 and 4:2:2 inputs were written as 4:2:0 without a word, where 10 bits in 8 out is said
+    # (review, 54th session)
+    def chroma_said(src, out, *extra) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            proc = stylize(src, out, style, "--quiet", *extra)
+        assert proc.returncode == 0, proc.stderr
+        return [r.getMessage() for r in caplog.records if "chroma" in r.getMessage()]
+
+    full = make_video(tmp_path / "full.mp4", frames=3, size=(64, 48), pix_fmt="yuv444p")
+    half = make_video(tmp_path / "half.mkv", frames=3, size=(64, 48), pix_fmt="yuv422p")
+    assert chroma_said(full, tmp_path / "a.mp4") == [
+        "full.mp4 has 4:4:4 chroma; vidstyle writes yuv420p, whose 4:2:0 chroma is coarser (--pix-fmt yuv444p keeps it, "
+        "in a file fewer players play)"]
+    assert chroma_said(half, tmp_path / "b.mp4") == [
+        "half.mkv has 4:2:2 chroma; vidstyle writes yuv420p, whose 4:2:0 chroma is coarser (--pix-fmt yuv422p keeps it, "
+        "in a file fewer players play)"]
+    # ProRes 422 HQ, the default for ProRes, is coarser than 4:4:4 too; 4444 keeps it
+    assert chroma_said(full, tmp_path / "c.mov", "--codec", "prores_ks") == [
+        "full.mp4 has 4:4:4 chroma; vidstyle writes yuv422p10le, whose 4:2:2 chroma is coarser (--pix-fmt yuv444p10le "
+        "keeps it)"]
+    # kept, or nothing finer to keep: nothing said
+    assert chroma_said(full, tmp_path / "d.mp4", "--pix-fmt", "yuv444p") == []
+    assert chroma_said(half, tmp_path / "e.mov", "--codec", "prores_ks") == []
+    assert chroma_said(make_video(tmp_path / "plain.mp4", frames=3, size=(64, 48)), tmp_path / "f.mp4") == []
+
+
 def test_shared_clip_audio_is_copied_packet_for_packet(tmp_path, style, stylize, shared_data):
     src = shared_data / "video" / "cutbunny.mp4"
     out = tmp_path / "bunny.mp4"

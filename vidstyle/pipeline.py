@@ -37,8 +37,8 @@ from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, counted,
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
 from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, picture_streams, sample_frames,
                                spread_samples)
-from vidstyle.io.display import component_bits, downscaled_size
-from vidstyle.io.encode import VideoEncoder, check_encoding, codec_fits, container_for, ten_bit_hint
+from vidstyle.io.display import CHROMA_NAMES, chroma_subsampling, component_bits, downscaled_size
+from vidstyle.io.encode import VideoEncoder, check_encoding, chroma_hint, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import (OUTPUT_FORMATS, atomic_output, check_input, check_output, check_output_file,
@@ -846,6 +846,13 @@ def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: Styl
         writes = "8-bit images" if frames else \
             f"{pix_fmt} ({ten_bit_hint(encoder.config.codec, output, encoder.alpha)})"
         _say_eight_bits(name, info.bits, writes, hdr)
+    written = chroma_subsampling(pix_fmt)
+    if not frames and info.chroma and written and (written[0] > info.chroma[0] or written[1] > info.chroma[1]):
+        # colour finer than the output's (ProRes 4444, a 4:2:2 camera's): lost as the bits above are, so said alike
+        log.warning("%s has %s chroma; vidstyle writes %s, whose %s chroma is coarser (%s)", name,
+                    CHROMA_NAMES.get(info.chroma, info.chroma), pix_fmt, CHROMA_NAMES.get(written, written),
+                    chroma_hint(encoder.config.codec, output, pix_fmt, info.chroma,
+                                8 if info.tone_mapped else info.bits))
 
 
 def _say_eight_bits(name: str, bits: int, writes: str, hdr: str = "") -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from vidstyle.config import check_downscale, check_frame_count, check_hdr_mode, check_segment
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.files import check_input, empty_file_problem, ffmpeg_path, file_identity
-from vidstyle.io.display import DisplayConversion, component_bits, has_alpha
+from vidstyle.io.display import DisplayConversion, chroma_subsampling, component_bits, has_alpha
 from vidstyle.io.hdr import HDR_TRANSFERS
 from vidstyle.io.images import oversized_frames_error
 from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, MIN_SEQUENCE_FPS, find_sequence, ntsc_rate, sequence_fps
@@ -153,6 +153,7 @@ class SourceInfo:
     cover_images: int = 0  # attached pictures (cover art, a thumbnail) beside the video, not carried over
     interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
     bits: int = 8  # bits per component of the decoded frames (vidstyle works in 8)
+    chroma: tuple[int, int] | None = None  # the decoded frames' chroma subsampling (chroma_subsampling), None for RGB
     alpha: bool = False  # the decoded frames have an alpha channel (transparency)
     hdr: str = ""  # the input's HDR transfer ("PQ", "HLG"), or "" for SDR
     tone_mapped: bool = False  # HDR frames are delivered tone-mapped to SDR BT.709 (vidstyle.io.hdr)
@@ -834,6 +835,7 @@ class VideoDecoder:
                                cover_images=len(container.streams.video) - 1 - len(self._other_videos),
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
+                               chroma=chroma_subsampling(first.format.name),
                                alpha=self._has_alpha(first) or self._gif_turns_transparent(first),
                                hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
                                tone_mapped=display.tone_map is not None,

@@ -408,15 +408,28 @@ def eight_bit_twin(pix_fmt: str) -> str | None:
     range and matrix tags. (10- and 12-bit frames decoded at their own size without alpha go
     through :func:`dithered_rgb` instead: this is for scaled and YUVA ones, and 9-, 14- and 16-bit
     ones.)"""
-    fmt = av.VideoFormat(pix_fmt)
-    if component_bits(pix_fmt) <= 8 or fmt.is_rgb or len(fmt.components) < 3:
+    subsampling = chroma_subsampling(pix_fmt)
+    if component_bits(pix_fmt) <= 8 or subsampling is None:
         return None
-    width, height = 64, 64
-    subsampling = (width // fmt.chroma_width(width), height // fmt.chroma_height(height))
     twin = {(2, 2): "420", (2, 1): "422"}.get(subsampling)
     if twin is None:
         return None
     return f"yuva{twin}p" if has_alpha(pix_fmt) else f"yuv{twin}p"
+
+
+#: chroma subsamplings (horizontal, vertical: see :func:`chroma_subsampling`) by the names people know
+CHROMA_NAMES = {(1, 1): "4:4:4", (2, 1): "4:2:2", (1, 2): "4:4:0", (2, 2): "4:2:0", (4, 1): "4:1:1", (4, 4): "4:1:0"}
+
+
+@functools.lru_cache(maxsize=None)
+def chroma_subsampling(pix_fmt: str) -> tuple[int, int] | None:
+    """How many pixels across and down share one chroma sample in FFmpeg pixel format
+    ``pix_fmt``: (2, 2) for 4:2:0 (yuv420p, nv12), (2, 1) for 4:2:2, (1, 1) for 4:4:4 (see
+    :data:`CHROMA_NAMES`); None for a format with no chroma of its own (RGB, grey, a palette)."""
+    fmt = av.VideoFormat(pix_fmt)
+    if fmt.is_rgb or len(fmt.components) < 3:
+        return None
+    return 64 // fmt.chroma_width(64), 64 // fmt.chroma_height(64)
 
 
 def _deep_rgb(fmt: av.VideoFormat) -> bool:

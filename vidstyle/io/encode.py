@@ -39,7 +39,7 @@ from vidstyle.config import DEFAULT_CODECS, VIDEO_CODECS, EncodeConfig
 from vidstyle.errors import BadValueError, VidstyleError
 from vidstyle.io.decode import (AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, cut_audio_frame, error_text,
                                gif_control_extension)
-from vidstyle.io.display import SWS_MATRIX, has_alpha, yuv_matrix
+from vidstyle.io.display import CHROMA_NAMES, SWS_MATRIX, component_bits, has_alpha, yuv_matrix
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 from vidstyle.io.images import check_image_size
 
@@ -334,6 +334,23 @@ def ten_bit_hint(codec: str | None, output: str | Path, alpha: bool = False) -> 
                 ten in _pix_fmts(av.Codec(other, "w")):
             return f"{name} here has no 10-bit format; --codec {other} --pix-fmt {ten} writes 10 bits"
     return f"{name} here has no 10-bit format"
+
+
+def chroma_hint(codec: str | None, output: str | Path, pix_fmt: str, chroma: tuple[int, int], bits: int = 8) -> str:
+    """How to keep ``chroma`` (an input's finer chroma subsampling, see
+    vidstyle.io.display.chroma_subsampling) in ``output``, written in ``pix_fmt`` (for a warning):
+    the --pix-fmt with that subsampling, in 10 bits where ``pix_fmt`` or the input (``bits``) has
+    more than 8 (so that one option keeps both), when its codec takes it."""
+    name = codec or default_codec(Path(output).suffix)
+    label = CHROMA_NAMES.get(chroma, f"{chroma[0]}x{chroma[1]}")
+    digits = label.replace(":", "")
+    deep = max(component_bits(pix_fmt), bits) > 8
+    formats = [f"yuv{digits}p", f"yuv{digits}p10le"]
+    wanted = next((f for f in (formats[::-1] if deep else formats) if f in _pix_fmts(_check_codec(name))), None)
+    if wanted is None:
+        return f"{name} here has no {label} format"
+    # 4:2:0 is what phones, browsers and TVs decode in H.264, H.265, VP9 and AV1; ProRes is for editors
+    return f"--pix-fmt {wanted} keeps it" + ("" if name in _INTERMEDIATE_CODECS else ", in a file fewer players play")
 
 
 def default_codec(suffix: str) -> str:
