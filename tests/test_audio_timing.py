@@ -122,6 +122,25 @@ def test_copied_opus_of_a_segment_into_matroska_starts_with_the_picture_to_the_s
         assert rms(sound[:960] - heard[at:at + 960]) < 0.1 * rms(heard[at:at + 960])  # settled from the start
 
 
+@pytest.mark.parametrize("name, output", [("in.webm", ".webm"), ("in.mkv", ".mkv")])
+def test_copied_opus_that_starts_after_the_picture_keeps_its_place_in_matroska(tmp_path, name, output):
+    """Copied Opus that starts after the picture (0.3 s in), the whole file or a segment starting
+    before its sound: its first packet, at 294.5 ms, and its pre-skip, 6.5 ms, were each rounded up
+    to the millisecond, and the whole sound was heard at 302 ms, where the input plays it at 301:
+    48 samples late."""
+    src = make_sound_video(tmp_path / name, "libopus", delay=0.3)
+    begins, heard, rate = decoded_sound(src)  # the input as players play it
+    out = tmp_path / f"out{output}"
+    for start in (None, 0.1):
+        stylize(src, out, start=start)
+        with av.open(str(out)) as container:
+            assert container.streams.audio[0].codec_context.name == "opus"  # copied
+        placed, sound, _ = decoded_sound(out)
+        assert placed == begins - first_kept(src, start or 0)
+        piece = heard[RATE // 4:RATE // 4 + 2400]
+        assert int(np.argmax(np.correlate(sound, piece, "valid"))) == RATE // 4
+
+
 def test_copied_sound_of_a_segment_starting_on_a_packet_has_only_the_packet_before_as_lead_in(tmp_path):
     """A segment whose first frame lies on a packet's first sample (0.32 s: frame 8 at 25
     frames/s, AAC packet 15 at 48 kHz) has no packet across it: the one before it alone goes

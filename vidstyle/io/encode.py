@@ -1078,6 +1078,9 @@ class VideoEncoder:
         self.frames = 0
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
         self.audio_written: dict[int, int] = {}  # per audio track: packets copied or frames encoded
+        # per copied track into Matroska: where its first sample heard lies (s), None once written
+        # (see _time_first_heard)
+        self._heard_from: dict[int, Fraction | None] = {}
         self._audio_end: dict[int, Fraction] = {}  # per re-encoded track: where the last frame encoded ends (s)
         # per re-encoded track: the setup of its first frame, and (setup, converter) after a change
         # (see _as_first)
@@ -1520,6 +1523,8 @@ class VideoEncoder:
                 self.damaged_audio_packets += 1
                 return
             item.packet.stream = out
+            if self.muxer in ("matroska", "webm"):
+                self._time_first_heard(item.track, item.packet, out)
             try:
                 self._container.mux(item.packet)
                 self.audio_written[item.track] = self.audio_written.get(item.track, 0) + 1
@@ -1535,6 +1540,33 @@ class VideoEncoder:
         elif item.frame is not None:
             self._encode_audio(item.track, item.frame)
             self.audio_written[item.track] = self.audio_written.get(item.track, 0) + 1
+
+    def _time_first_heard(self, track: int, packet: av.Packet, stream: av.AudioStream) -> None:
+        """Time the packet of a copied track in Matroska/WebM in which its codec delay (Opus's
+        pre-skip, an encoder's priming), counted from its first packet, ends: the first sample
+        heard. Players drop the delay's samples and time what is left of that packet by its
+        time plus what they dropped of it, both rounded to the millisecond: a packet at 294.5 ms
+        whose pre-skip (6.5 ms) ends in it was heard at 295 + 7 = 302 ms, not 301, and all the
+        sound after it a millisecond (48 samples) late (a copied Opus track that starts after the
+        picture). Timed as their sum rounded once, it is heard on the nearest millisecond.
+        (Where the delay ends on a packet's first sample, that packet is timed as it is.)"""
+        if packet.pts is None or packet.time_base is None or self._heard_from.get(track, 0) is None:
+            return
+        rate, clock, tb = stream.codec_context.sample_rate, stream.time_base, packet.time_base
+        t = packet.pts * tb
+        heard = self._heard_from.setdefault(track, t + Fraction(stream.codec_context.delay or 0, rate))
+        if packet.duration and t + packet.duration * tb <= heard:
+            return  # dropped whole (the lead-in a segment's pre-skip drops)
+        self._heard_from[track] = None
+        if t > heard or not clock or tb == clock:
+            return
+
+        def ticks(seconds: Fraction) -> int:  # rounded half away from 0, as FFmpeg rescales
+            return int(math.copysign(math.floor(abs(seconds / clock) + Fraction(1, 2)), seconds))
+
+        pts = ticks(heard) - ticks(heard - t)
+        packet.duration = ticks(packet.duration * tb) if packet.duration else 0
+        packet.time_base, packet.pts, packet.dts = clock, pts, pts
 
     def _encode_audio(self, track: int, frame: av.AudioFrame | None) -> None:
         """Encode ``frame`` (None: what a conversion still holds, at the end) into re-encoded track
