@@ -99,6 +99,21 @@ def test_copied_sound_of_a_segment_starts_with_the_picture(tmp_path, output):
         assert len(ahead) == 2 and -2 * Fraction(1024, RATE) < min(ahead) <= -Fraction(1024, RATE), ahead
 
 
+@pytest.mark.parametrize("output", [".mp4", ".mov"])
+def test_copied_sound_of_a_segment_ends_with_the_picture_in_mp4(tmp_path, output):
+    """The packet across a segment's end, which cannot be cut, goes in whole, but is given the
+    length heard of it, so the MP4/MOV edit list ends the sound on the end's sample; it ran on
+    704 samples (15 ms) past the picture's end."""
+    src = make_sound_video(tmp_path / "in.mp4", "aac")
+    out = tmp_path / f"out{output}"
+    stylize(src, out, start=0.5, duration=1.0)
+    with av.open(str(out)) as container:
+        audio, video = container.streams.audio[0], container.streams.video[0]
+        assert audio.codec_context.name == "aac"  # copied
+        assert (video.start_time + video.duration) * video.time_base == 1
+        assert (audio.start_time + audio.duration) * audio.time_base == 1
+
+
 @pytest.mark.parametrize("name, output, gop", [("in.webm", ".mkv", None), ("in.mkv", ".webm", 12)])
 def test_copied_opus_of_a_segment_into_matroska_starts_with_the_picture_to_the_sample(tmp_path, name, output, gop):
     """Copied Opus into .mkv/.webm, which has no edit list, kept the input's pre-skip (the

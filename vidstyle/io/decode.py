@@ -1649,7 +1649,10 @@ class VideoDecoder:
                 packet.pts = packet.dts = round((t - self._shift * self._tb) * rate)
                 packet.duration = samples
                 packet.time_base = Fraction(1, rate)
+                self._cut_copied_end(packet, t, rate)
                 return AudioItem(track=track, packet=packet, lead_in=lead_in)
+        if packet.pts is not None and rate:
+            self._cut_copied_end(packet, packet.pts * tb, rate)
         if self._shift:
             shift = round(self._shift * self._tb / packet.time_base)
             if packet.pts is not None:
@@ -1657,6 +1660,19 @@ class VideoDecoder:
             if packet.dts is not None:
                 packet.dts -= shift
         return AudioItem(track=track, packet=packet, lead_in=lead_in)
+
+    def _cut_copied_end(self, packet: av.Packet, t: Fraction, rate: int) -> None:
+        """Shorten copied ``packet``'s duration (it begins at ``t`` s of the input) to the sound
+        heard of it: up to the segment's end. Only MP4/MOV read it, whose edit list ends the
+        track there, as FFmpeg ends its own encoders' tracks; the packet across the end went in
+        whole, and the sound ran on past the picture's end (15 ms of an AAC segment's). Matroska
+        keeps no duration for such a packet."""
+        if not packet.duration or self._end is None:
+            return
+        samples = packet.duration * packet.time_base * rate
+        heard = round((self._end - t) * rate)
+        if 0 < heard < samples:
+            packet.duration = max(1, round(heard / rate / packet.time_base))
 
     def _packet_samples(self, track: int, packet: av.Packet) -> int:
         """How many samples ``packet`` of audio track ``track`` holds, or 0 where that is not
