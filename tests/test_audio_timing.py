@@ -114,6 +114,23 @@ def test_copied_sound_of_a_segment_ends_with_the_picture_in_mp4(tmp_path, output
         assert (audio.start_time + audio.duration) * audio.time_base == 1
 
 
+@pytest.mark.parametrize("output", [".mp4", ".mov"])
+def test_copied_mp3_from_matroska_ends_where_the_input_does_in_mp4(tmp_path, output):
+    """MP3 ends in padding (LAME's: 815 samples of the last frame here), which Matroska marks to
+    leave off (DiscardPadding). Copied into MP4/MOV, whose muxer does not read that mark, the last
+    packet is given the length heard of it, and the edit list ends the sound where the input's
+    does; it ran on 815 samples (17 ms) past it, and past the picture."""
+    src = make_sound_video(tmp_path / "in.mkv", "mp3")
+    begins, heard, rate = decoded_sound(src)  # the input as players play it: 2 s
+    assert begins == 0 and len(heard) == 2 * RATE
+    out = tmp_path / f"out{output}"
+    stylize(src, out)
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "mp3float"  # copied
+        assert (audio.start_time + audio.duration) * audio.time_base == 2
+
+
 @pytest.mark.parametrize("name, output, gop", [("in.webm", ".mkv", None), ("in.mkv", ".webm", 12)])
 def test_copied_opus_of_a_segment_into_matroska_starts_with_the_picture_to_the_sample(tmp_path, name, output, gop):
     """Copied Opus into .mkv/.webm, which has no edit list, kept the input's pre-skip (the

@@ -1663,14 +1663,22 @@ class VideoDecoder:
 
     def _cut_copied_end(self, packet: av.Packet, t: Fraction, rate: int) -> None:
         """Shorten copied ``packet``'s duration (it begins at ``t`` s of the input) to the sound
-        heard of it: up to the segment's end. Only MP4/MOV read it, whose edit list ends the
-        track there, as FFmpeg ends its own encoders' tracks; the packet across the end went in
-        whole, and the sound ran on past the picture's end (15 ms of an AAC segment's). Matroska
-        keeps no duration for such a packet."""
-        if not packet.duration or self._end is None:
+        heard of it: up to the segment's end, and less the samples the input says to leave off
+        its end (its skip-samples side data: Matroska's DiscardPadding, an encoder's padding
+        after the last sample). Only MP4/MOV read it, whose edit list ends the track there, as
+        FFmpeg ends its own encoders' tracks; the packet across the end went in whole, and the
+        sound ran on past the picture's end (15 ms of an AAC segment's), or past the input's (MP3
+        from .mkv by its 815 samples of padding, 17 ms). Matroska keeps no duration for such a
+        packet, and the padding as it was."""
+        if not packet.duration:
             return
         samples = packet.duration * packet.time_base * rate
-        heard = round((self._end - t) * rate)
+        heard = samples
+        padding = packet.get_sidedata("skip_samples")  # (le32 samples to skip at the start, le32 at the end)
+        if padding.data_size >= 8:
+            heard -= int.from_bytes(bytes(padding)[4:8], "little")
+        if self._end is not None:
+            heard = min(heard, round((self._end - t) * rate))
         if 0 < heard < samples:
             packet.duration = max(1, round(heard / rate / packet.time_base))
 
