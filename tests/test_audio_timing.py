@@ -131,6 +131,22 @@ def test_copied_mp3_from_matroska_ends_where_the_input_does_in_mp4(tmp_path, out
         assert (audio.start_time + audio.duration) * audio.time_base == 2
 
 
+def test_sound_from_mp4_ends_where_its_edit_list_ends_it(tmp_path):
+    """An MP4's edit list ends MP3 inside its last packet (LAME's 815 samples of padding after
+    the last sample), which FFmpeg's parser times whole: copied, the output's edit list ran on
+    815 samples (17 ms) past the input's end; re-encoded, the padding was written as sound."""
+    src = make_sound_video(tmp_path / "in.mp4", "mp3")
+    copied, reencoded = tmp_path / "out.mp4", tmp_path / "out.webm"
+    stylize(src, copied)
+    with av.open(str(copied)) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "mp3float"
+        assert (audio.start_time + audio.duration) * audio.time_base == 2
+    stylize(src, reencoded)
+    begins, sound, rate = decoded_sound(reencoded)
+    assert begins == 0 and len(sound) == 2 * RATE
+
+
 @pytest.mark.parametrize("name, output, gop", [("in.webm", ".mkv", None), ("in.mkv", ".webm", 12)])
 def test_copied_opus_of_a_segment_into_matroska_starts_with_the_picture_to_the_sample(tmp_path, name, output, gop):
     """Copied Opus into .mkv/.webm, which has no edit list, kept the input's pre-skip (the

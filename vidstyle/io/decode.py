@@ -1649,10 +1649,10 @@ class VideoDecoder:
                 packet.pts = packet.dts = round((t - self._shift * self._tb) * rate)
                 packet.duration = samples
                 packet.time_base = Fraction(1, rate)
-                self._cut_copied_end(packet, t, rate)
+                self._cut_copied_end(track, packet, t, rate)
                 return AudioItem(track=track, packet=packet, lead_in=lead_in)
         if packet.pts is not None and rate:
-            self._cut_copied_end(packet, packet.pts * tb, rate)
+            self._cut_copied_end(track, packet, packet.pts * tb, rate)
         if self._shift:
             shift = round(self._shift * self._tb / packet.time_base)
             if packet.pts is not None:
@@ -1661,15 +1661,15 @@ class VideoDecoder:
                 packet.dts -= shift
         return AudioItem(track=track, packet=packet, lead_in=lead_in)
 
-    def _cut_copied_end(self, packet: av.Packet, t: Fraction, rate: int) -> None:
+    def _cut_copied_end(self, track: int, packet: av.Packet, t: Fraction, rate: int) -> None:
         """Shorten copied ``packet``'s duration (it begins at ``t`` s of the input) to the sound
-        heard of it: up to the segment's end, and less the samples the input says to leave off
-        its end (its skip-samples side data: Matroska's DiscardPadding, an encoder's padding
-        after the last sample). Only MP4/MOV read it, whose edit list ends the track there, as
-        FFmpeg ends its own encoders' tracks; the packet across the end went in whole, and the
-        sound ran on past the picture's end (15 ms of an AAC segment's), or past the input's (MP3
-        from .mkv by its 815 samples of padding, 17 ms). Matroska keeps no duration for such a
-        packet, and the padding as it was."""
+        heard of it: up to the segment's end or the track's (:meth:`_audio_end`), and less the
+        samples the input says to leave off its end (its skip-samples side data: Matroska's
+        DiscardPadding, an encoder's padding after the last sample). Only MP4/MOV read it, whose
+        edit list ends the track there, as FFmpeg ends its own encoders' tracks; the packet across
+        the end went in whole, and the sound ran on past the picture's end (15 ms of an AAC
+        segment's), or past the input's (MP3 from .mkv by its 815 samples of padding, 17 ms).
+        Matroska keeps no duration for such a packet, and the padding as it was."""
         if not packet.duration:
             return
         samples = packet.duration * packet.time_base * rate
@@ -1677,10 +1677,22 @@ class VideoDecoder:
         padding = packet.get_sidedata("skip_samples")  # (le32 samples to skip at the start, le32 at the end)
         if padding.data_size >= 8:
             heard -= int.from_bytes(bytes(padding)[4:8], "little")
-        if self._end is not None:
-            heard = min(heard, round((self._end - t) * rate))
+        end = self._audio_end(track)
+        if end is not None:
+            heard = min(heard, round((end - t) * rate))
         if 0 < heard < samples:
             packet.duration = max(1, round(heard / rate / packet.time_base))
+
+    def _audio_end(self, track: int) -> Fraction | None:
+        """Where audio track ``track``'s sound ends on the input's timeline (s), None where it
+        runs to its last sample: the segment's end, or before it an MP4/MOV track's own, where its
+        edit list ends it inside its last packet (MP3's padding after the last sample: FFmpeg's
+        parser times that packet whole, 815 samples, 17 ms, past the end)."""
+        stream = self._audio[track]
+        if stream.duration and stream.time_base and "mp4" in self._container.format.name:
+            end = ((stream.start_time or 0) + stream.duration) * stream.time_base
+            return end if self._end is None else min(end, self._end)
+        return self._end
 
     def _packet_samples(self, track: int, packet: av.Packet) -> int:
         """How many samples ``packet`` of audio track ``track`` holds, or 0 where that is not
@@ -1715,7 +1727,8 @@ class VideoDecoder:
         t = self._exact_audio_time(track, frame.pts * frame.time_base, frame.samples, frame.time_base, rate,
                                    decoded=True)
         first = max(0, round((self._origin - t) * rate)) if self._trims_audio else 0
-        last = frame.samples if self._end is None else min(frame.samples, round((self._end - t) * rate))
+        end = self._audio_end(track)
+        last = frame.samples if end is None else min(frame.samples, round((end - t) * rate))
         if first >= last:
             return None
         if first or last < frame.samples:
