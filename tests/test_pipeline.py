@@ -1244,3 +1244,32 @@ def test_the_command_line_picks_the_bar_lines_or_nothing(monkeypatch):
     assert cli._progress(argparse.Namespace(quiet=True)) is False
     monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: True)
     assert cli._progress(argparse.Namespace(quiet=False)) is True
+
+
+@pytest.mark.parametrize("replaced", [False, True])
+def test_a_video_output_s_folder_renamed_mid_run_stops_the_run_at_once(tmp_path, stylizer, monkeypatch, replaced):
+    """The output's folder moved aside (or removed) while a video was written: the encoder goes on
+    writing through its open file, and the run was said to have failed only after the whole input
+    was encoded (hours of a long film). It stops at its next look at the folder (once a second;
+    here at every frame) with the error it ended with, and the renamed folder keeps nothing of
+    it, nor does a folder made under the old name meanwhile."""
+    monkeypatch.setattr(pipeline, "FOLDER_CHECK_SECONDS", 0.0)
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(64, 48), audio=True)
+    out = tmp_path / "renders" / "out.mp4"
+    out.parent.mkdir()
+    done = []
+
+    def rename_at_the_third(n, total):
+        done.append(n)
+        if n == 3:
+            out.parent.rename(tmp_path / "moved")
+            if replaced:
+                out.parent.mkdir()
+
+    with pytest.raises(VidstyleError, match=r"writing .*renders/out.mp4 failed: its folder .*renders was removed or "
+                                            r"renamed meanwhile\Z"):
+        stylize_video(src, out, style=stylizer, temporal="off", progress=rename_at_the_third)
+    assert max(done) < 12, done  # stopped before the end
+    assert list((tmp_path / "moved").iterdir()) == []
+    assert list(out.parent.iterdir()) == [] if replaced else not out.parent.exists()
+    assert pipeline_threads() == []

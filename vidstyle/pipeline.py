@@ -41,9 +41,9 @@ from vidstyle.io.display import CHROMA_NAMES, chroma_subsampling, component_bits
 from vidstyle.io.encode import VideoEncoder, check_encoding, chroma_hint, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output, say_if_fps_unused)
-from vidstyle.io.files import (OUTPUT_FORMATS, atomic_output, check_input, check_output, check_output_file,
-                               create_output_folder, ffmpeg_path, file_identity, folders_missing, frame_field,
-                               remove_empty_folders, same_file)
+from vidstyle.io.files import (OUTPUT_FORMATS, HeldOutputFolder, atomic_output, check_input, check_output,
+                               check_output_file, create_output_folder, ffmpeg_path, file_identity, folder_gone_error,
+                               folders_missing, frame_field, remove_empty_folders, same_file)
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 from vidstyle.terminal import terminal_bar
@@ -55,6 +55,9 @@ log = logging.getLogger("vidstyle")
 #: encoder: some seconds, far more than the frames in flight in the video queues.
 AUDIO_QUEUE_ITEMS = 512
 _POLL_SECONDS = 0.05  # how often a blocked stage checks the stop flag
+#: How often the encode stage looks whether a video output's folder is still where it was
+#: (:func:`_folder_watch`): a stat, not per frame.
+FOLDER_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -514,7 +517,9 @@ def _stabilize_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames
 
 
 def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue, audio_in: queue.Queue,
-                  on_frame: Callable[[], None]) -> None:
+                  on_frame: Callable[[], None], check_folder: Callable[[], None] = lambda: None) -> None:
+    """Write the frames and sound that come in; ``check_folder`` (:func:`_folder_watch`) runs
+    before each frame is written."""
     audio_open = True
 
     def write_audio(item: AudioItem | SubtitleItem | None) -> None:
@@ -546,6 +551,7 @@ def _encode_stage(stages: _Stages, encoder: VideoEncoder, frames_in: queue.Queue
         if item is None:
             break
         image, pts, duration, _, alpha, _ = item
+        check_folder()
         with stages.timed("encode"):
             encoder.write(image, pts, duration, alpha)
         on_frame()
@@ -910,6 +916,26 @@ class ProgressLines:
                   flush=True)
 
 
+def _folder_watch(held: HeldOutputFolder, output) -> Callable[[], None]:
+    """What the encode stage calls before each frame of a video output: at most once every
+    :data:`FOLDER_CHECK_SECONDS`, whether the folder ``held`` (the output's, where its temporary
+    file is) is still there under its name, else the run stops with :func:`folder_gone_error`.
+    The encoder writes through its open file, which goes on working in a folder renamed or
+    removed: the run was said to have failed only once the whole input was encoded (hours, for a
+    long film). Numbered frames need none: each is written by its path, which fails at once."""
+    last = time.monotonic()
+
+    def check() -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < FOLDER_CHECK_SECONDS:
+            return
+        last = now
+        if not held.still_there():
+            raise folder_gone_error(output, held.folder)
+    return check
+
+
 def _on_frame(progress, bar, total: int | None) -> Callable[[], None]:
     """What the encode stage calls after each frame: the caller's ``progress(done, total)``, or
     the bar's update."""
@@ -1011,8 +1037,12 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio,
                                      subtitles=encode.subtitles,  # a sequence's frames keep their colour space
                                      icc_profile=decoder.sequence.rgb_profile() if decoder.sequence else None)
+            check_folder = lambda: None  # noqa: E731 - (see _folder_watch)
         else:
             encoder = VideoEncoder(temp, decoder.info, encode, name=output)
+            held = HeldOutputFolder(Path(temp).parent)
+            closing.callback(held.close)
+            check_folder = _folder_watch(held, output)
         try:  # from here on the encoder is aborted on any way out (its frames' hidden folder removed)
             _warn_of_what_is_not_kept(decoder.info, input_path, Path(output), config, encoder)
             area = None
@@ -1099,7 +1129,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                              after_blend, before_blend)
                 styled = stabilized
             stages.start("encode", _encode_stage, stages, encoder, styled, audio,
-                         _on_frame(progress, bar, decoder.info.frames))
+                         _on_frame(progress, bar, decoder.info.frames), check_folder)
             stages.wait()
             if bar is not None and bar.total and bar.n < bar.total:
                 bar.total = bar.n  # the count was an estimate (variable frame rate): end at 100%
