@@ -1833,7 +1833,10 @@ def test_a_truncated_source_file_is_said_as_stylize_says_it(tmp_path, caplog):
     whole = make_video(tmp_path / "whole.mkv", frames=48, size=(96, 64), gop=12)
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(whole.read_bytes()[:len(whole.read_bytes()) // 2])
-    for path, short in ((whole, False), (cut, True)):
+    # sound that outlasts the picture: the file lasts 2 s, its picture 0.5 s (Matroska gives a track
+    # no length of its own, but tags it with one): said to be truncated
+    sound = make_video(tmp_path / "sound.mkv", frames=12, size=(96, 64), audio=True, audio_seconds=2.0)
+    for path, short in ((whole, False), (cut, True), (sound, False)):
         caplog.clear()
         source = FileSource(path, realtime=False)
         with caplog.at_level("WARNING", logger="vidstyle"):

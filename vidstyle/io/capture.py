@@ -30,7 +30,7 @@ import numpy as np
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
 from vidstyle.io.decode import (PacketDecoder, clock_stuck, continuous_packets, error_text, no_video_stream_error,
-                                picture_streams, refuse_still_image, say_clock_stuck, stream_frame_rate,
+                                picture_streams, refuse_still_image, say_clock_stuck, stated_length, stream_frame_rate,
                                 unreadable_video_error)
 from vidstyle.io.display import DisplayConversion
 from vidstyle.io.files import check_source_video, ffmpeg_path
@@ -425,8 +425,7 @@ class FileSource(FrameSource):
         if getattr(self, "_short_said", False):
             return
         self._short_said = True
-        stated = (float(self.stream.duration * self.stream.time_base) if self.stream.duration and self.stream.time_base
-                  else self.container.duration / 1e6 if self.container.duration else None)
+        stated = stated_length(self.container, self.stream)  # (an .mkv's sound, longer, is not its picture's)
         reached = self._last_t - self._offset + 1.0 / self.fps
         if stated and reached < 0.9 * stated - 1.0 / self.fps:
             log.warning(

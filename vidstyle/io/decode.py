@@ -181,6 +181,19 @@ def _tag_seconds(text: str | None) -> Fraction | None:
     return value if value > 0 else None
 
 
+def stated_length(container: av.container.InputContainer, video) -> Fraction | None:
+    """Seconds the container says its stream ``video`` lasts: the stream's own length (MP4, MOV),
+    else where Matroska's track tag says it ends (FFmpeg's and mkvmerge's muxers write one; FFmpeg
+    gives a Matroska track no length of its own), else the file's, which takes in a sound track that
+    outlasts the picture; None where it says none."""
+    if video.duration and video.time_base:
+        return video.duration * video.time_base
+    tag = _tag_seconds(video.metadata.get("DURATION"))
+    if tag is not None:
+        return tag
+    return Fraction(container.duration, av.time_base) if container.duration is not None else None
+
+
 def picture_streams(container: av.container.InputContainer) -> list:
     """The container's video streams that are moving pictures: cover art in audio files is a
     video stream flagged as an attached picture. vidstyle reads the first."""
