@@ -221,11 +221,9 @@ def clock_stuck(path: str | Path, container: av.container.InputContainer, index:
     length is one frame's), since
     opening it again and reading its first packets takes time (34 ms for a 0.4 s 1024x436 H.264
     clip, 2 shared EPYC cores)."""
-    video = container.streams[index]
-    # the stream's own length where the container gives one (MP4, MOV): a sound track of its own
-    # clock makes the file's longer
-    length = video.duration * video.time_base if video.duration and video.time_base else \
-        (Fraction(container.duration, av.time_base) if container.duration is not None else None)
+    # the stream's own length, not the file's, where the container gives one: a sound track of its
+    # own clock makes the file's longer (a stuck .mkv with sound was taken for a working one)
+    length = stated_length(container, container.streams[index])
     if length is not None and length > 1:
         return False
     times = []
@@ -1244,17 +1242,27 @@ class VideoDecoder:
         first = None  # the first frame's (pts, dts)
         dts_offset = None  # set once pts are found out of order: pts = dts + dts_offset
         last_pts = None
+        rated = None  # (pts, n): the frames timed by the frame rate are the n-th after a frame at pts
 
         def release(frame):
-            nonlocal last_pts
+            nonlocal last_pts, rated
             if dts_offset is not None:  # the decoder's flush hands out no dts: then the frame rate's
                 frame.pts = None if frame.dts is None else frame.dts + dts_offset
             if frame.pts is None or (self._clock_stuck and last_pts is not None and frame.pts <= last_pts):
-                # no time, or the one time of a clock that does not run: the frame rate's
-                frame.pts = 0 if last_pts is None else last_pts + max(1, round(1 / (self._rate * self._tb)))
-            elif last_pts is not None and frame.pts <= last_pts:
-                frame.pts = last_pts + 1
-                self.retimed_frames += 1
+                # no time, or the one time of a clock that does not run: the frame rate's, counted
+                # from the last frame that had a time, not stepped from the one before: a step
+                # rounded to the clock's ticks (42 for 24 frames/s on Matroska's 1 ms) added up
+                # (24 frames lasted 1.008 s, the picture falling behind the sound)
+                origin, n = rated or ((0, -1) if last_pts is None else (last_pts, 0))
+                rated = (origin, n + 1)
+                frame.pts = origin + round((n + 1) / (self._rate * self._tb))
+                if last_pts is not None:
+                    frame.pts = max(frame.pts, last_pts + 1)
+            else:
+                rated = None
+                if last_pts is not None and frame.pts <= last_pts:
+                    frame.pts = last_pts + 1
+                    self.retimed_frames += 1
             last_pts = frame.pts
             return frame
 
