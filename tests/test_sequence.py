@@ -747,6 +747,50 @@ def test_a_sequence_renamed_while_it_is_read_is_not_called_corrupt(tmp_path):
             list(dec.read())
 
 
+def test_frames_written_over_while_they_are_read_fail_the_run(tmp_path):
+    """A frame written over (a render done again while it is stylized), or another renamed into its
+    place, after it was read: the frames read are two renders', and the run went on to write them,
+    while a video written over mid-run fails (changed_while_read). Said so, naming the frames, and
+    nothing is written; one removed after it was read was read whole, as a video removed is."""
+    import shutil
+
+    def changed(after_reading) -> str | None:
+        shutil.rmtree(tmp_path / "shot", ignore_errors=True)
+        write_sequence(tmp_path / "shot", 6)
+        with VideoDecoder(tmp_path / "shot") as dec:
+            assert len(list(dec.read())) == 6
+            after_reading(tmp_path / "shot")
+            return dec.changed_while_read()
+
+    def written_over(folder):
+        assert cv2.imwrite(str(folder / "frame_0002.png"), marked(9))
+
+    def replaced(folder):
+        assert cv2.imwrite(str(folder / "new.png"), marked(9))
+        os.replace(folder / "new.png", folder / "frame_0005.png")
+
+    assert changed(lambda folder: None) is None
+    assert changed(lambda folder: (folder / "frame_0003.png").unlink()) is None
+    assert changed(written_over) == (f"frames of {tmp_path / 'shot'} were written over while they were read "
+                                     "(frame_0002.png): run again once they are complete")
+    assert "(frame_0005.png)" in changed(replaced)
+    # a whole run, the frame written over while later ones are still to be read: fails, writing nothing
+    write_sequence(tmp_path / "shot", 6)
+    for i in range(7, 61):  # more than the run holds in flight (its queues, the decoder's threads)
+        shutil.copyfile(tmp_path / "shot" / "frame_0006.png", tmp_path / "shot" / f"frame_{i:04d}.png")
+
+    def overwrite_at_the_third(done, total):
+        if done == 3:
+            written_over(tmp_path / "shot")
+
+    for out in (tmp_path / "out.mp4", tmp_path / "frames" / "f_%04d.png"):
+        with pytest.raises(VidstyleError, match=r"frames of .*shot were written over while they were read "
+                                                r"\(frame_0002.png\): run again once they are complete"):
+            stylize_video(tmp_path / "shot", out, Invert(), temporal="off", queue_size=1,
+                          progress=overwrite_at_the_third)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["shot"]
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_an_exif_orientation_turns_the_sequence_as_it_turns_a_still(tmp_path, orientation):
     from PIL import Image, ImageOps

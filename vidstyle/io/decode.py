@@ -589,6 +589,9 @@ class VideoDecoder:
         check_downscale(downscale)
         # the file as it was opened, to tell one written over while it is read (changed_while_read)
         self._opened_as = None if self.sequence is not None else _stat_or_none(self.path)
+        # an image sequence's frames as each was read, by position (changed_while_read): each file
+        # is opened only as its turn comes, so no one stat at the start says what was read
+        self._frames_read_as: dict[int, os.stat_result] = {}
         self._opened_middle = _middle_bytes(self.path, self._opened_as)
         try:
             self._container = self._open()
@@ -645,7 +648,11 @@ class VideoDecoder:
         then two files' or fewer than it had, and the run ended as on a damaged file, a warning
         and exit status 0. A file that grew (a recording still being written) was read as far as
         it went; one removed, or another renamed into its place, was read whole (the one opened
-        stays as it was)."""
+        stays as it was). An image sequence's frames are each opened as their turn comes: one
+        written over, or another renamed into its place, after it was read (a render done again
+        while it is stylized) leaves the frames read two renders' (:meth:`_frames_changed`)."""
+        if self.sequence is not None:
+            return self._frames_changed()
         then, now = self._opened_as, _stat_or_none(self.path)
         if then is None or now is None or not os.path.samestat(now, then):
             return None
@@ -656,6 +663,26 @@ class VideoDecoder:
             return None
         return (f"{self.path.name} was written over or cut while it was read ({then.st_size} bytes, now "
                 f"{now.st_size}): run again once it is complete")
+
+    #: frames written over that :meth:`_frames_changed` names
+    NAMED_CHANGED = 3
+
+    def _frames_changed(self) -> str | None:
+        """:meth:`changed_while_read` of an image sequence: a stat per frame read, compared with the
+        one taken as it was read (never the files read again). One removed since was read whole,
+        as a video removed is."""
+        changed = []
+        for position, then in sorted(self._frames_read_as.items()):
+            now = _stat_or_none(self.sequence.folder / self.sequence.names[position])
+            if then is not None and now is not None and (not os.path.samestat(now, then) or now.st_size != then.st_size
+                                                         or now.st_mtime_ns != then.st_mtime_ns):
+                changed.append(self.sequence.names[position])
+        if not changed:
+            return None
+        named = ", ".join(changed[:self.NAMED_CHANGED])
+        more = f" and {len(changed) - self.NAMED_CHANGED} more" if len(changed) > self.NAMED_CHANGED else ""
+        return f"frames of {self.path} were written over while they were read ({named}{more}): run again once " \
+               "they are complete"
 
     def sequence_number(self, pts: int) -> int | None:
         """For an image-sequence input, the number in the file name of the frame at ``pts`` (as
@@ -1194,6 +1221,10 @@ class VideoDecoder:
             self.damaged_packets = decoder.damaged
             if self.sequence is not None:  # which files were damaged (see damaged)
                 self._sent.add(packet.pts)
+                if packet.size and packet.pts is not None and 0 <= packet.pts < self.sequence.count:
+                    # the file was read whole into this packet: what it was then
+                    self._frames_read_as.setdefault(packet.pts, _stat_or_none(
+                        self.sequence.folder / self.sequence.names[packet.pts]))
                 self._got.update(frame.pts for frame in frames)
                 self._flushed = self._flushed or not packet.size
                 if failed and not packet.size:
