@@ -2366,6 +2366,41 @@ def test_a_second_run_in_the_same_checkpoint_folder_is_refused_while_the_first_r
     assert not lone.work_dir().exists()
 
 
+@pytest.mark.parametrize("replaced", [False, True])
+def test_a_checkpoint_folder_renamed_mid_run_stops_the_run(data, loss_weights, tmp_path, monkeypatch, replaced):
+    """The checkpoint folder moved aside while the run trains: the next checkpoint made the folder
+    again under its old name, unlocked (its lock, and the checkpoints before, went with the renamed
+    one), and the run went on there. It stops at that checkpoint with the one line stylize gives
+    for an output folder renamed mid-run; nothing goes into a folder made under the name meanwhile,
+    nor are checkpoints deleted from it."""
+    from vidstyle.train import loop
+
+    config = _config(data, loss_weights, tmp_path, steps=4, checkpoint_every=1)
+    work, moved = config.work_dir(), tmp_path / "moved"
+    real = loop._save_checkpoint
+
+    def renamed_after_the_first(*args, **kwargs):
+        saved = real(*args, **kwargs)
+        work.rename(moved)
+        if replaced:
+            work.mkdir()
+            (work / "checkpoint_0000001.pt").write_bytes(b"someone else's")
+        return saved
+
+    monkeypatch.setattr(loop, "_save_checkpoint", renamed_after_the_first)
+    with pytest.raises(VidstyleError, match=rf"writing {re.escape(str(work))}/checkpoint_0000002.pt failed: its "
+                                            rf"folder {re.escape(str(work))} was removed or renamed meanwhile, with this "
+                                            r"run's checkpoints: put it back under its name to continue; the last "
+                                            r"checkpoint is .*checkpoint_0000001.pt \(step 1 of 4\); to continue: "):
+        train(config, progress=False)
+    assert sorted(p.name for p in moved.iterdir()) == ["checkpoint_0000001.pt"]
+    if replaced:
+        assert [p.name for p in work.iterdir()] == ["checkpoint_0000001.pt"]
+    else:
+        assert not work.exists()
+    assert not Path(config.out).exists()
+
+
 class _FakeMsvcrt:
     """``msvcrt.locking`` as Windows does it, for a Linux test: a byte range locked through one
     descriptor is refused (EACCES) through any other, in this process as between processes."""

@@ -19,7 +19,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.io.images import (ANIMATION_EXTENSIONS, IMAGE_EXTENSIONS, IMAGE_OUTPUT_FORMATS, is_one_frame_animation,
@@ -334,7 +334,7 @@ class FolderReplaced(Exception):
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path, busy: str, made: Iterable[Path] = ()) -> Iterator[None]:
+def folder_lock(folder: Path, busy: str, made: Iterable[Path] = ()) -> Iterator[Callable[[], bool]]:
     """Hold an exclusive lock on existing ``folder`` for the block, or raise VidstyleError(``busy``)
     at once when another process holds it: two runs that would write into one folder (a training
     run's checkpoints) and delete each other's files there. An advisory ``flock`` on the folder
@@ -352,13 +352,16 @@ def folder_lock(folder: Path, busy: str, made: Iterable[Path] = ()) -> Iterator[
     checkpoint, are the holder's (made at the same moment: two runs started together), which would
     make them again at its next checkpoint, unlocked. With ``flock`` before the lock goes; with a
     lock file once it is gone, as a folder that holds it is not empty (then another run that would
-    lock the folder finds it removed, or holds it by a file in it that keeps it)."""
+    lock the folder finds it removed, or holds it by a file in it that keeps it).
+
+    Yields a function that says whether ``folder`` still names the folder locked
+    (:func:`_still_there`): one renamed or removed meanwhile is no longer this run's to write in."""
     made = list(made)
     try:
         import fcntl
     except ImportError:
         with _windows_folder_lock(folder, busy, made):
-            yield
+            yield lambda: _still_there(folder, None)  # (Windows refuses to rename a folder a file is open in)
         return
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -380,7 +383,7 @@ def folder_lock(folder: Path, busy: str, made: Iterable[Path] = ()) -> Iterator[
         if not os.path.samestat(now, locked):
             raise FolderReplaced(folder)
         try:
-            yield
+            yield lambda: _still_there(folder, fd)
         finally:
             remove_empty_folders(made)
     finally:

@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from vidstyle.device import physical_memory as _physical_memory  # (tests stand 
 from vidstyle.errors import VidstyleError, closest_name, first_line, load_plain_values, printable, torch_load_reason
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
-                               file_digest, folder_lock, folders_missing, write_then_rename)
+                               file_digest, folder_gone_error, folder_lock, folders_missing, write_then_rename)
 from vidstyle.models.archs import ARCH_NAMES
 from vidstyle.models.lossnets import SMOOTHED_BY_DEFAULT, LossNetwork, load_loss_network, loss_weights_file
 from vidstyle.models.transformer import BUILDERS, TransformerNet
@@ -213,8 +214,9 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
              # files they named, not the same words naming other files
              "cwd": os.getcwd()}
     path = _checkpoint_path(work, step)
-    # interrupted (Ctrl-C): no half-written checkpoint left; the machine going down: none empty
-    with write_then_rename(path, make_folder=True, durable=True) as tmp:
+    # interrupted (Ctrl-C): no half-written checkpoint left; the machine going down: none empty.
+    # The folder is the run's, locked (made then): one gone since is said, never made again
+    with write_then_rename(path, durable=True) as tmp:
         try:
             torch.save(state, tmp)
         except RuntimeError as exc:  # PyTorch's zip writer reports a failed write (a full disk) this way
@@ -454,7 +456,8 @@ def write_preview(net: TransformerNet, photos: torch.Tensor, num_styles: int, pa
             strips = [np.repeat(np.repeat(strip, times, axis=0), times, axis=1) for strip in strips]
         strips = [labelled(strip, text) for strip, text in zip(strips, texts)]
     grid = np.concatenate(strips, axis=0)
-    with write_then_rename(path, make_folder=True) as temp:  # a run stopped mid-write leaves no broken preview
+    # (in the run's folder, as a checkpoint: never made again)
+    with write_then_rename(path) as temp:  # a run stopped mid-write leaves no broken preview
         Image.fromarray(grid).save(temp)
     return path
 
@@ -619,18 +622,20 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     work = config.work_dir()
     uses_work = bool(config.checkpoint_every or config.preview_every or config.resume)  # a run that writes none
     locked = False
+    work_there: Callable[[], bool] = lambda: True  # noqa: E731 - whether work is still the folder locked
 
     def lock_work() -> None:
         # one run at a time in it: a second one (the same command in another terminal, --overwrite
         # or --resume while the first still runs) would delete or interleave the first's checkpoints
         busy = (f"another vidstyle train is using the checkpoint folder {work}: let it finish or stop it, "
                 "or give this run another --checkpoint-dir")
+        nonlocal work_there
         for _ in range(10):  # a run that ends as this one starts removes its empty folder: made again
             made = folders_missing(work)
             try:
                 # a run that failed before its first checkpoint or preview (a full disk) leaves no
                 # empty folder of its own making behind (taken back as the lock goes)
-                held.enter_context(folder_lock(create_output_folder(work), busy, made))
+                work_there = held.enter_context(folder_lock(create_output_folder(work), busy, made))
                 break
             except FolderReplaced:
                 continue
@@ -650,6 +655,15 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=overwrite or bool(config.resume))
     if uses_work and not locked:  # made only now that the output's folder is known to exist
         lock_work()
+
+    def check_work(path: Path) -> None:
+        # the folder renamed or removed mid-run (moved aside while it trains): the next checkpoint
+        # made it again under its name, unlocked, the run's lock and earlier checkpoints staying
+        # with the folder where it went (another run could start there meanwhile); one made under
+        # the name since is not this run's to write in (or delete old checkpoints from) either
+        if not work_there():  # (what follows, the last checkpoint, is found where it was once it is back)
+            raise VidstyleError(f"{folder_gone_error(path, work)}, with this run's checkpoints: put it back under "
+                                "its name to continue")
 
     # data (errors about the inputs come before any expensive work)
     style_meta = config.styles_metadata()
@@ -737,6 +751,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
         # after the progress line said the checkpoint was saved, a full disk), and the loop below
         # starts after that step; the network is as it was then
         with _saying_what_continues(config, kept):
+            check_work(work / f"preview_{start:07d}.png")
             previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles, work / f"preview_{start:07d}.png",
                                           dtype, names=[m["name"] for m in style_meta]))
     bar = None
@@ -791,6 +806,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             saved = None
             if config.checkpoint_every and done % config.checkpoint_every == 0 and done < config.steps:
                 with _saying_what_continues(config, kept):
+                    check_work(_checkpoint_path(work, done))
                     saved = _save_checkpoint(work, done, net, opt, scaler, config, content_files, digests)
                 kept.append((saved, done))
             postfix = bar is not None and (done % 5 == 0 or done == config.steps)
@@ -809,6 +825,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                 next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
             if config.preview_every and done % config.preview_every == 0:
                 with _saying_what_continues(config, kept):  # a full disk meets a preview first, too
+                    check_work(work / f"preview_{done:07d}.png")
                     previews.append(write_preview(net, held[:PREVIEW_PHOTOS], num_styles,
                                                   work / f"preview_{done:07d}.png", dtype,
                                                   names=[m["name"] for m in style_meta]))
@@ -841,6 +858,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                          held_out_files=[p.relative_to(Path(config.content)).as_posix() for p in held_files])
     if config.checkpoint_every:  # lets a later run continue with more --steps
         with _saying_what_continues(config, kept):
+            check_work(_checkpoint_path(work, config.steps))
             kept.append((_save_checkpoint(work, config.steps, net, opt, scaler, config, content_files, digests),
                          config.steps))
     net = net.to(memory_format=torch.contiguous_format).cpu()
