@@ -308,6 +308,24 @@ def test_a_matte_that_ends_before_the_start_holds_and_its_reading_does_not_depen
     assert not any(kept(whole, decoded(src))) and not any(kept(later, decoded(src)[12:]))  # read alike
 
 
+def test_a_matte_that_ends_before_the_segment_says_it_is_timed_from_the_inputs_start(tmp_path, style, caplog):
+    # a matte rendered for the segment alone (its clock from the segment's start) ended before
+    # --start on the input's clock and held one frame all through, said as "held for the rest",
+    # as if part of the output had followed it
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(96, 64), fps=24)
+    short = write_matte_video(tmp_path / "short.mkv", [255, 0, 0, 0])
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        run(src, tmp_path / "late", style, temporal="off", mask=str(short), start=0.5)
+    said = [r.getMessage() for r in caplog.records if "short.mkv" in r.getMessage()]
+    assert len(said) == 1 and "before the segment starts (0.50 s)" in said[0] and "held all through" in said[0]
+    assert "input's first frame, not from --start" in said[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vidstyle"):  # ending inside the segment: held for the rest
+        run(src, tmp_path / "inside", style, temporal="off", mask=str(short), start=0.05)
+    said = [r.getMessage() for r in caplog.records if "short.mkv" in r.getMessage()]
+    assert len(said) == 1 and "before the video: its last frame was held for the rest" in said[0]
+
+
 def test_a_segment_starting_inside_a_matte_frame_opens_with_that_frame(tmp_path, style):
     # a matte of half the input's rate: --start between two of its frames took the next one (the
     # first frame at or after the start), a frame early, so the segment's first frame was kept

@@ -1192,8 +1192,16 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
         log.warning("%s", note)
     if matte is not None and matte.ended_before(last_mixed[0]):
         cut = matte.cut_short()  # a file cut short is not a matte made shorter
-        log.warning("the mask %s ends at %.2f s, before the video: its last frame was held for the rest%s",
-                    matte.path.name, matte.held_from, f"; {cut}" if cut else "")
+        first = float(decoder.first_time)
+        if config.start is not None and matte.ended_before(first):
+            # one frame held all through: what a matte rendered for the segment alone (its clock
+            # from --start) does, so its clock is said
+            log.warning("the mask %s ends at %.2f s, before the segment starts (%.2f s): its last frame was held "
+                        "all through; a moving mask is timed from the input's first frame, not from --start%s",
+                        matte.path.name, matte.held_from, first, f"; {cut}" if cut else "")
+        else:
+            log.warning("the mask %s ends at %.2f s, before the video: its last frame was held for the rest%s",
+                        matte.path.name, matte.held_from, f"; {cut}" if cut else "")
     timeline, until = getattr(stylizer, "timeline", None), getattr(stylizer, "painted_until", None)
     late = [i for i in range(1, len(timeline.changes)) if until is not None and timeline.changes[i].at > until] \
         if timeline is not None else []
