@@ -362,6 +362,22 @@ def test_none_stays_the_input_with_a_fixed_stabilizer_strength_and_late_changes_
         "dissolve is seen"]
 
 
+def test_a_change_that_no_frame_shows_is_said(tmp_path, two_styles, caplog):
+    # B at 0.52 s, then A again at 0.53 s, between the frames at 0.5 and 0.625 s: B painted
+    # nothing and the run said nothing, as if the timeline had gone through as typed
+    a, b = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        frames_of(src, tmp_path / "out", StyleTimeline([(0, a), (0.52, b), (0.53, a), (1, b)]), temporal="off")
+    assert [r.getMessage() for r in caplog.records if "never seen" in r.getMessage()] == [
+        "the style change at 0.52 s comes before the next with no frame between: never seen"]
+    caplog.clear()  # changes before a segment's first frame are its own: not said
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        frames_of(src, tmp_path / "seg", StyleTimeline([(0, a), (0.52, b), (0.53, a), (1, b)]), temporal="off",
+                  start=0.75)
+    assert not [r for r in caplog.records if "never seen" in r.getMessage()]
+
+
 def test_cli_style_none_alone_and_on_a_still(tmp_path, two_styles, cli):
     a, _ = two_styles
     src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48))

@@ -1015,7 +1015,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                    progress, to_frames: bool) -> StylizeResult:
     stabilizer = make_stabilizer(config, stylizer)
     if hasattr(stylizer, "painted_until"):  # a style timeline, maybe reused for another input
-        stylizer.painted_until = None
+        stylizer.painted_until, stylizer.shown = None, set()
     started = time.perf_counter()
     stages = _Stages(config.queue_size)
     bar = None
@@ -1190,9 +1190,9 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
         log.warning("%s", shortfall)
     elif note := decoder.ended_before_duration():
         log.warning("%s", note)
+    first = float(decoder.first_time)  # the segment's first frame, on the input's clock
     if matte is not None and matte.ended_before(last_mixed[0]):
         cut = matte.cut_short()  # a file cut short is not a matte made shorter
-        first = float(decoder.first_time)
         if config.start is not None and matte.ended_before(first):
             # one frame held all through: what a matte rendered for the segment alone (its clock
             # from --start) does, so its clock is said
@@ -1213,6 +1213,15 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             log.warning("the style change%s at %s come%s after the last frame stylized of %s (%.2f s): %s",
                         "s" if len(these) > 1 else "", ", ".join(f"{c.at:g} s" for c in these),
                         "" if len(these) > 1 else "s", input_path.name, until, said)
+    if timeline is not None and until is not None:
+        # a change the next one follows before any frame (10=B, 10.01=C) paints nothing: said, as a
+        # change after the end is (a typo); those before a segment's first frame are the part not written
+        unseen = [c for i, c in enumerate(timeline.changes) if i and first < c.at <= until
+                  and i not in getattr(stylizer, "shown", {i})]
+        if unseen:
+            log.warning("the style change%s at %s come%s before the next with no frame between: never seen",
+                        "s" if len(unseen) > 1 else "", ", ".join(f"{c.at:g} s" for c in unseen),
+                        "" if len(unseen) > 1 else "s")
     if matte is not None and matte.damaged():
         log.warning("skipped %s (the mask): its frame before each was held", matte.damaged())
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,

@@ -267,6 +267,7 @@ class TimelineStylizer:
         self._blended = {id(blends[f]) for f in shared}
         self._own_strength = {id(p): own_temporal_strength(p) for p in made.values() if not isinstance(p, _Unpainted)}
         self.painted_until: float | None = None  # the latest moment painted (changes past it came after the end)
+        self.shown: set[int] = set()  # the entries of the timeline some frame painted (changes between frames: not)
         self.painters = list({id(p): p for p in made.values()}.values())  # a shared network once
         #: the stylizers that paint (not NO_STYLE's stand-in): what sets the batch, the device...
         self.networks = [p for p in self.painters if not isinstance(p, _Unpainted)]
@@ -353,6 +354,7 @@ class TimelineStylizer:
         blend in between, weighted alike)."""
         merged: dict[int, list] = {}
         for i, w in self.timeline.weights_at(t):
+            self.shown.add(i)
             painter, mix = self._painter_of[i], self._mix_of[i]
             entry = merged.setdefault(id(painter), [painter, 0.0, None])
             entry[1] += w
