@@ -1471,15 +1471,15 @@ def test_a_fresh_run_never_mixes_with_the_previews_of_a_run_stopped_before_its_f
 
     written = []
 
-    def preview_then_ctrl_c(*args, **kwargs):  # Ctrl-C after the second preview, before any checkpoint
+    def preview_then_ctrl_c(*args, **kwargs):  # Ctrl-C after the second preview, in a run that keeps no checkpoint
         written.append(real_preview(*args, **kwargs))
         if len(written) == 2:
             raise KeyboardInterrupt
 
     real_preview = loop.write_preview
     monkeypatch.setattr(loop, "write_preview", preview_then_ctrl_c)
-    stopped = _config(data, loss_weights, tmp_path, steps=6, checkpoint_every=5, preview_every=1)
-    with pytest.raises(loop.TrainingInterrupted, match="no checkpoint was written yet"):
+    stopped = _config(data, loss_weights, tmp_path, steps=6, checkpoint_every=0, preview_every=1)
+    with pytest.raises(loop.TrainingInterrupted, match=r"no checkpoint was written \(--checkpoint-every 0\)"):
         train(stopped, progress=False)
     monkeypatch.setattr(loop, "write_preview", real_preview)
     work = stopped.work_dir()
@@ -1885,8 +1885,8 @@ def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_we
     finally:
         torch.set_num_threads(threads)
     err = capsys.readouterr().err
-    kept = tmp_path / "m.train" / "checkpoint_0000002.pt"
-    assert err.startswith(f"vidstyle: interrupted; the last checkpoint is {kept} (step 2 of 4); to continue: "
+    kept = tmp_path / "m.train" / "checkpoint_0000003.pt"  # the steps finished since checkpoint 2 are kept too
+    assert err.startswith(f"vidstyle: interrupted; the last checkpoint is {kept} (step 3 of 4); to continue: "
                           "vidstyle train --style ") and err.count("\n") == 1
     command = shlex.split(err.split("to continue: ")[1])
     assert command[-3:] == ["--resume", "--threads", "1"]  # the user's --threads too
@@ -1902,7 +1902,7 @@ def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_we
     assert f"{out} already holds this run's model, trained to step 4: left as it was" in err and "None" not in err
     assert out.read_bytes() == written
 
-    stop["at"] = 1
+    stop["at"] = 0  # before the first step ends
     assert main(args + ["--overwrite"]) == 130
     assert capsys.readouterr().err == ("vidstyle: interrupted; no checkpoint was written yet (the first comes at "
                                        "step 2)\n")
@@ -1916,8 +1916,49 @@ def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_we
     with pytest.raises(SystemExit):
         main(args + ["--overwrite"])
     err = capsys.readouterr().err
-    assert f"vidstyle: warning: the last checkpoint is {kept} (step 2 of 4); to continue: " in err, err
+    assert f"vidstyle: warning: the last checkpoint is {kept} (step 3 of 4); to continue: " in err, err
     assert "vidstyle: terminated (SIGTERM)" in err
+
+
+def test_ctrl_c_keeps_the_steps_finished_since_the_last_checkpoint(data, loss_weights, tmp_path, monkeypatch):
+    """Ctrl-C between checkpoints lost every step since the last one (all of them before the first,
+    500 by default) (review, 55th session): the steps the network finished are kept as a checkpoint,
+    and resuming from it trains what an uninterrupted run trains. A Ctrl-C that lands inside the
+    optimizer's update is taken after it, so half an update is never kept."""
+    import signal
+
+    from vidstyle.train.loop import TrainingInterrupted
+
+    full = _config(data, loss_weights, tmp_path / "full", steps=4, checkpoint_every=10)
+    train(full, progress=False)
+    real_step = torch.optim.Adam.step
+    calls = {"n": 0}
+
+    def ctrl_c_inside_the_update(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            signal.raise_signal(signal.SIGINT)
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", ctrl_c_inside_the_update)
+    split = _config(data, loss_weights, tmp_path / "split", steps=4, checkpoint_every=10)
+    with pytest.raises(TrainingInterrupted) as err:
+        train(split, progress=False)
+    kept = split.work_dir() / "checkpoint_0000003.pt"
+    assert str(err.value).startswith(f"the last checkpoint is {kept} (step 3 of 4); to continue: "), str(err.value)
+    assert [p.name for p in split.work_dir().iterdir()] == [kept.name] and not Path(split.out).exists()
+    monkeypatch.setattr(torch.optim.Adam, "step", real_step)
+    train(replace(split, resume="auto"), progress=False)
+    a, b = load_file(full.out), load_file(split.out)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    # --checkpoint-every 0 writes none, Ctrl-C or not
+    calls["n"] = 0
+    monkeypatch.setattr(torch.optim.Adam, "step", ctrl_c_inside_the_update)
+    never = _config(data, loss_weights, tmp_path / "never", steps=4, checkpoint_every=0)
+    with pytest.raises(TrainingInterrupted, match=r"no checkpoint was written \(--checkpoint-every 0\)"):
+        train(never, progress=False)
+    assert not never.work_dir().exists()
 
 
 def test_the_summary_ends_with_how_to_use_the_model(data, loss_weights, tmp_path, capsys):

@@ -42,6 +42,7 @@ from vidstyle.models.archs import ARCH_NAMES
 from vidstyle.models.lossnets import SMOOTHED_BY_DEFAULT, LossNetwork, load_loss_network, loss_weights_file
 from vidstyle.models.transformer import BUILDERS, TransformerNet
 from vidstyle.models.weights import arch_name, as_trained, save_model
+from vidstyle.signals import stop_signals_held
 from vidstyle.train.config import (TrainConfig, earlier_run_files, layer_weights_text, number_text,
                                    numbered_checkpoints)
 from vidstyle.train.data import (ContentImages, can_read, find_images, held_out_tensor, load_style_image,
@@ -568,6 +569,13 @@ def _interrupted_message(config: TrainConfig, kept: list[tuple[Path, int]]) -> s
     return f"no checkpoint was written yet (the first comes at step {min(config.checkpoint_every, config.steps)})"
 
 
+def _stopped(exc: BaseException | None) -> bool:
+    """Whether ``exc`` stops the run at the user's or the system's word: Ctrl-C, or a kill or a
+    closed terminal (the SystemExit of :func:`~vidstyle.errors.termination_as_exit`)."""
+    return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, SystemExit) and isinstance(exc.code, int)
+                                                  and exc.code > 128)
+
+
 def _finished_model(out: Path, net: TransformerNet):
     """The :class:`~vidstyle.models.weights.ModelInfo` of ``out`` when it holds ``net`` (its weights
     as the fp16 that save_model stores, every one equal), else None (a missing or another file)."""
@@ -598,19 +606,19 @@ def train(config: TrainConfig, progress: bool = True, overwrite: bool = False) -
     and at each checkpoint. Ctrl-C raises :class:`TrainingInterrupted`, which says how to continue."""
     kept: list[tuple[Path, int]] = []  # (checkpoint, step) this run can be continued from, latest last
     try:
-        with contextlib.ExitStack() as held:  # the checkpoint folder's lock, and the folders this run made
-            return _train(config, progress, overwrite, kept, held)
+        with contextlib.ExitStack() as exits:  # the checkpoint folder's lock, and the folders this run made
+            return _train(config, progress, overwrite, kept, exits)
     except KeyboardInterrupt as exc:
         raise TrainingInterrupted(_interrupted_message(config, kept)) from exc
     except SystemExit as exc:
-        if isinstance(exc.code, int) and exc.code > 128:  # kill or a closed terminal (termination_as_exit)
+        if _stopped(exc):  # kill or a closed terminal
             log.warning("%s", _interrupted_message(config, kept))
         raise
 
 
 def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tuple[Path, int]],
-           held: contextlib.ExitStack) -> TrainResult:
-    """:func:`train`'s work; ``held`` keeps the checkpoint folder's lock until the caller is done."""
+           exits: contextlib.ExitStack) -> TrainResult:
+    """:func:`train`'s work; ``exits`` keeps the checkpoint folder's lock until the caller is done."""
     config.validate()
     device = resolve_device(config.device)
     if device.type == "cpu":
@@ -635,7 +643,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             try:
                 # a run that failed before its first checkpoint or preview (a full disk) leaves no
                 # empty folder of its own making behind (taken back as the lock goes)
-                work_there = held.enter_context(folder_lock(create_output_folder(work), busy, made))
+                work_there = exits.enter_context(folder_lock(create_output_folder(work), busy, made))
                 break
             except FolderReplaced:
                 continue
@@ -744,6 +752,21 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             if finished is not None and finished.styles == json.loads(json.dumps(style_meta)):
                 return TrainResult(out=out, steps=start, metrics=finished.metrics, previews=[], written=False)
 
+    # Ctrl-C (or kill) between checkpoints keeps the steps finished since the last one as a
+    # checkpoint: up to --checkpoint-every steps were lost (the first 500, by default); saved as the
+    # run unwinds, before the folder's lock, entered earlier, is released
+    trained = [start]  # the steps the network and the optimizer hold, each update whole
+
+    def keep_finished_steps(_kind, exc, _traceback) -> bool:
+        # (not into a checkpoint folder renamed or removed meanwhile: see check_work)
+        if _stopped(exc) and config.checkpoint_every and trained[0] > max([start] + [s for _, s in kept]) \
+                and work_there():
+            with contextlib.suppress(VidstyleError):  # (a full disk: the last checkpoint kept is said)
+                kept.append((_save_checkpoint(work, trained[0], net, opt, scaler, config, content_files, digests),
+                             trained[0]))
+        return False
+
+    exits.push(keep_finished_steps)
     previews: list[Path] = []
     if start and config.preview_every and start % config.preview_every == 0 \
             and not (work / f"preview_{start:07d}.png").exists():
@@ -799,8 +822,10 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                                     "lower --lr or the loss weights")
             opt.zero_grad(set_to_none=True)
             scaler.scale(total).backward()
-            scaler.step(opt)
-            scaler.update()
+            with stop_signals_held():  # a stop waits for the update's end: half of one is never kept
+                scaler.step(opt)
+                scaler.update()
+                trained[0] = step + 1
             images += config.batch_size
             done = step + 1
             saved = None
