@@ -2674,6 +2674,8 @@ def test_every_continue_command_keeps_the_threads(data, loss_weights, tmp_path):
         apply_threads(None)
         torch.set_num_threads(threads)
     assert _resume_command(config, checkpoint).endswith(" --resume")
+    # the command recorded names the --loss-weights file already: named twice, it read as two options
+    assert shlex.split(_resume_command(config, checkpoint)).count("--loss-weights") == 1
 
 
 def test_one_readable_photo_among_broken_files_trains(data, loss_weights, tmp_path, caplog):

@@ -536,7 +536,7 @@ def _resume_command(config: TrainConfig, checkpoint: Path) -> str:
     plus the options it leaves out that --resume needs to find the checkpoint and go on alike."""
     args = []
     defaults = {f.name: f.default for f in fields(TrainConfig)}
-    for key in ("checkpoint_every", "checkpoint_dir", "preview_every", "device", "loss_weights"):
+    for key in ("checkpoint_every", "checkpoint_dir", "preview_every", "device"):  # (--loss-weights: in command())
         if getattr(config, key) != defaults[key]:
             args += ["--" + key.replace("_", "-"), str(getattr(config, key))]
     # --resume alone takes the latest in the checkpoint folder, which a named one may not be in
