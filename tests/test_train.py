@@ -2699,6 +2699,21 @@ def test_one_readable_photo_among_broken_files_trains(data, loss_weights, tmp_pa
         split_held_out(find_images(data["content"]))[0]
 
 
+def test_a_folder_of_one_file_that_is_no_photo_is_not_said_to_hold_one_photo(tmp_path, caplog):
+    """One text file saved as a .jpg: the run warned "the content folder holds one photo: it is used
+    for training as well" before its error said the file could not be read (review, 55th session)."""
+    from vidstyle.train.data import can_read
+
+    (tmp_path / "a.jpg").write_bytes(b"not a photo")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert split_held_out(find_images(tmp_path), readable=can_read) == ([tmp_path / "a.jpg"], [tmp_path / "a.jpg"])
+    assert "holds one photo" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):  # a photo that reads is still said
+        Image.new("RGB", (8, 8)).save(tmp_path / "a.jpg")
+        split_held_out(find_images(tmp_path), readable=can_read)
+    assert "holds one photo" in caplog.text
+
+
 @pytest.mark.parametrize("suffix", [".png", ".webp"])
 def test_an_animated_painting_is_refused_not_read_as_its_first_frame(tmp_path, suffix):
     """train, optimize and eval --painting read paintings here: an animation is refused as

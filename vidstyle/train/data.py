@@ -130,9 +130,11 @@ def split_held_out(files: Sequence[Path], count: int = HELD_OUT,
     files = list(files)
     if len(files) == 1:
         # said, as for one readable photo among broken ones below: the summary's "held-out losses"
-        # were of the photo the network trained on, without a word
-        log.warning("the content folder holds one photo: it is used for training as well, so the held-out losses "
-                    "are not measured on unseen photos")
+        # were of the photo the network trained on, without a word (not of a file that is no photo:
+        # the evaluation's error says that)
+        if readable is None or readable(files[0]):
+            log.warning("the content folder holds one photo: it is used for training as well, so the held-out losses "
+                        "are not measured on unseen photos")
         return files, files
     n = min(count, max(1, len(files) // 4))
     step = len(files) // n
