@@ -1600,10 +1600,14 @@ def test_resume_errors_say_what_to_give_instead(data, loss_weights, tmp_path):
     import datetime
 
     torch.save({"step": datetime.date(2026, 12, 2)}, foreign)  # a pickled object weights_only refuses
+    kept = sorted(work.glob("checkpoint_*.pt"))
+    # (of another folder: it would replace this run's checkpoints, with --overwrite only)
     with pytest.raises(VidstyleError, match="cannot read checkpoint") as err:
-        train(replace(run, steps=4, resume=str(foreign)), progress=False)
+        train(replace(run, steps=4, resume=str(foreign)), progress=False, overwrite=True)
     assert "weights_only" not in str(err.value) and "False" not in str(err.value)
     assert "objects other than tensors" in str(err.value)  # torch.save's own file: its reason kept
+    # refused before --overwrite deleted anything: the run's own checkpoints are still there
+    assert sorted(work.glob("checkpoint_*.pt")) == kept and kept
 
 
 def test_crop_sizes_the_network_cannot_take_are_refused_up_front(data, loss_weights, tmp_path):
@@ -2821,3 +2825,36 @@ def test_the_output_help_names_every_image_kind_the_command_writes(command, caps
     said = text.split("--output OUTPUT ", 1)[1].split(" --", 1)[0]  # -o's help, up to the next option
     for kind in set(IMAGE_OUTPUT_FORMATS.values()):
         assert any(suffix in said for suffix, k in IMAGE_OUTPUT_FORMATS.items() if k == kind), (kind, said)
+
+
+def test_resuming_another_folders_checkpoint_replaces_no_model_or_checkpoints_without_overwrite(data, loss_weights,
+                                                                                                tmp_path):
+    """--resume FILE of another run (d.train's checkpoint, --out b.safetensors) replaced b's model
+    without a word, and its "keep the last two" deleted b's own checkpoints (review, 55th session):
+    that needs --overwrite, as a fresh run beside them does; --resume alone, or a file of b's own
+    folder, continues b as before."""
+    b = _config(data, loss_weights, tmp_path / "b", steps=2, checkpoint_every=1)
+    train(b, progress=False)
+    d = _config(data, loss_weights, tmp_path / "d", steps=2, checkpoint_every=1, seed=1)
+    train(d, progress=False)
+    model = Path(b.out).read_bytes()
+    b_checkpoints = sorted(p.name for p in b.work_dir().iterdir())
+    other = d.work_dir() / "checkpoint_0000001.pt"
+    with pytest.raises(VidstyleError, match=r"holds checkpoints of another run than the one --resume .* continues: "
+                                            r"--overwrite to delete them"):
+        train(replace(b, steps=3, resume=str(other), seed=1), progress=False)
+    assert Path(b.out).read_bytes() == model and sorted(p.name for p in b.work_dir().iterdir()) == b_checkpoints
+    # no checkpoints of its own, a model there: that model is not replaced without --overwrite
+    for p in b.work_dir().iterdir():
+        p.unlink()
+    with pytest.raises(VidstyleError, match="already exists"):
+        train(replace(b, steps=3, resume=str(other), seed=1), progress=False)
+    assert Path(b.out).read_bytes() == model
+    # with --overwrite it continues d's run into b's output
+    assert train(replace(b, steps=3, resume=str(other), seed=1), progress=False, overwrite=True).written
+    assert Path(b.out).read_bytes() != model
+    # a checkpoint named in b's own folder (however spelled) is b's run, continued without --overwrite
+    mine = b.work_dir() / "checkpoint_0000003.pt"
+    assert mine.is_file()
+    assert train(replace(b, steps=4, resume=str(b.work_dir() / ".." / "model.train" / mine.name), seed=1),
+                 progress=False).written

@@ -15,7 +15,8 @@ from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import split_commas
 from vidstyle.errors import printable
 from vidstyle.models.archs import ARCH_NAMES, LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
-from vidstyle.train.config import CROP_MODES, OptimizeConfig, TrainConfig, earlier_run_files
+from vidstyle.train.config import (CROP_MODES, OptimizeConfig, TrainConfig, earlier_run_files,
+                                   resumes_another_run)
 
 
 def _add_loss_args(p: argparse.ArgumentParser, defaults, per_net_style_weight: bool = False) -> None:
@@ -77,8 +78,9 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--out", "-o", "--output", dest="out", required=True, type=path_arg,
                    help="output weights file (.safetensors), in an existing folder; --output as in stylize")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace OUT if it exists (implied by --resume, which continues the run that writes OUT), "
-                        "and delete the checkpoints and previews an earlier run left in the checkpoint folder")
+                   help="replace OUT if it exists (implied by --resume of the run that writes OUT, not by a "
+                        "checkpoint of another folder's run), and delete the checkpoints and previews an earlier run "
+                        "left in the checkpoint folder")
     p.add_argument("--arch", default=d.arch, choices=list(ARCH_NAMES),
                    help=f"network: light (real-time on CPU; total stride 8), light-s4 (light with a total stride "
                         f"of 4, as the standard network: texture that stays put under the temporal loss; 1.3-1.8x "
@@ -210,9 +212,9 @@ def _check_train(args) -> dict:
     # an earlier run's checkpoints before its output, as train() says them: that message says
     # what --resume and --overwrite do
     earlier_run_files(config.work_dir(), config.resume, args.overwrite)
-    # (a resumed run replaces its own earlier output)
-    _check_files(args.out, [*args.style, args.init_from], args.overwrite or bool(args.resume), args.style,
-                 content_folder=args.content)
+    # (a resumed run replaces its own earlier output, not another run's)
+    replaces = args.overwrite or (bool(args.resume) and not resumes_another_run(config.work_dir(), args.resume))
+    _check_files(args.out, [*args.style, args.init_from], replaces, args.style, content_folder=args.content)
     return {"config": config}
 
 

@@ -102,18 +102,41 @@ def numbered_checkpoints(work: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.stem.removeprefix("checkpoint_")))
 
 
+def resumes_another_run(work: Path, resume: str | None) -> bool:
+    """Whether ``resume`` (--resume: "auto", a checkpoint file, or None) names a checkpoint of
+    another run than the one whose checkpoint folder is ``work``: a file in another folder. Such a
+    run starts this output and folder from it, so a model already written there and the
+    checkpoints kept there are another run's, replaced only with --overwrite (they were replaced,
+    and deleted as the oldest, without a word). A name that is no checkpoint (a folder, a missing
+    file, a model: not the zip archive torch.save writes) is not judged here: the resume says
+    what is wrong with it."""
+    import zipfile
+
+    from vidstyle.io.files import same_file  # here: the train command's parser imports this module
+
+    if not resume or resume == "auto":
+        return False
+    path = Path(resume)
+    return path.is_file() and zipfile.is_zipfile(path) and not same_file(path.parent, work)
+
+
 def earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[Path]:
-    """The checkpoints and previews an earlier run left in ``work``, which a fresh run (not
-    ``resume``) deletes with ``overwrite`` and refuses to start beside otherwise: its previews
-    would sit among this run's under the same names' pattern (a run stopped before its first
+    """The checkpoints and previews an earlier run left in ``work``, which a fresh run (or one
+    resumed from another folder's checkpoint: :func:`resumes_another_run`) deletes with ``overwrite`` and
+    refuses to start beside otherwise: its previews would sit among this run's under the same names' pattern (a run stopped before its first
     checkpoint leaves only those), its checkpoints could be what a later --resume continues.
     Said before the output that such a run left (`vidstyle train` checks it first, without
     torch): "OUT already exists; pass --overwrite" alone sent a user who came back for more
     steps to delete the checkpoints that --resume continues from."""
-    if resume:
+    if resume and not resumes_another_run(work, resume):
         return []
     checkpoints = numbered_checkpoints(work)  # not a checkpoint_backup.pt of the user's: --overwrite keeps it
     previews = sorted(work.glob("preview_*.png"))
+    if checkpoints and not overwrite and resume:
+        # --resume FILE of another folder's run: this folder's checkpoints are another run's, which
+        # the resumed one's would sit among, and its "keep the last two" delete
+        raise VidstyleError(f"{work} holds checkpoints of another run than the one --resume {resume} continues: "
+                            "--overwrite to delete them (and its previews), or another --checkpoint-dir")
     if checkpoints and not overwrite:
         raise VidstyleError(f"{work} holds checkpoints of an earlier run: --resume to continue it, or "
                             "--overwrite to start afresh (which deletes them and its previews)")

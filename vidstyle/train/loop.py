@@ -44,7 +44,7 @@ from vidstyle.models.transformer import BUILDERS, TransformerNet
 from vidstyle.models.weights import arch_name, as_trained, save_model
 from vidstyle.signals import stop_signals_held
 from vidstyle.train.config import (TrainConfig, earlier_run_files, layer_weights_text, number_text,
-                                   numbered_checkpoints)
+                                   numbered_checkpoints, resumes_another_run)
 from vidstyle.train.data import (ContentImages, can_read, find_images, held_out_tensor, load_style_image,
                                  split_held_out, step_generator)
 from vidstyle.train.losses import content_loss, gram_matrix, style_loss, total_variation
@@ -660,7 +660,8 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     # never one of the inputs, never a folder, never an existing file unless told (a resumed run
     # replaces its own earlier output), in an existing folder as stylize's outputs: checked now,
     # not after hours of training
-    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=overwrite or bool(config.resume))
+    replaces = overwrite or (bool(config.resume) and not resumes_another_run(work, config.resume))
+    check_output_file(out, inputs=[*config.styles, config.init_from], overwrite=replaces)
     if uses_work and not locked:  # made only now that the output's folder is known to exist
         lock_work()
 
@@ -704,13 +705,6 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     net = build_network(config.arch, num_styles).to(device).to(memory_format=memory_format).train()
     if config.init_from and not config.resume:
         init_from_file(net, config.init_from)
-    # only now that every input has been checked, --init-from's file too: one of another --arch
-    # or number of styles, deleting first, left the user with neither run
-    for old in earlier:
-        old.unlink()
-    if earlier and not uses_work:  # a run that keeps nothing there: the earlier run's folder, emptied, goes too
-        with contextlib.suppress(OSError):  # (not empty: files of the user's own stay, and the folder with them)
-            work.rmdir()
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     decoder_input: dict[str, torch.Tensor] = {}
@@ -751,6 +745,15 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             finished = _finished_model(out, net)
             if finished is not None and finished.styles == json.loads(json.dumps(style_meta)):
                 return TrainResult(out=out, steps=start, metrics=finished.metrics, previews=[], written=False)
+
+    # only now that every input has been checked (--init-from's file, and the checkpoint of another
+    # folder's run that --overwrite replaces them with): one of another --arch or number of styles,
+    # or an unreadable checkpoint, deleting first, left the user with neither run
+    for old in earlier:
+        old.unlink()
+    if earlier and not uses_work:  # a run that keeps nothing there: the earlier run's folder, emptied, goes too
+        with contextlib.suppress(OSError):  # (not empty: files of the user's own stay, and the folder with them)
+            work.rmdir()
 
     # Ctrl-C (or kill) between checkpoints keeps the steps finished since the last one as a
     # checkpoint: up to --checkpoint-every steps were lost (the first 500, by default); saved as the
@@ -890,5 +893,5 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
     net.set_style(_one_hot(torch.tensor([0]), num_styles)[0])
     with _saying_what_continues(config, kept):
         save_model(out, net, style_meta, train_command=recorded.command(), train_config=train_config,
-                   metrics=metrics, half=True, overwrite=overwrite or bool(config.resume))
+                   metrics=metrics, half=True, overwrite=replaces)
     return TrainResult(out=out, steps=config.steps, metrics=metrics, previews=previews)
