@@ -225,10 +225,11 @@ def test_the_command_says_what_a_still_image_does_not_use(tmp_path, cli):
     image = (np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8)
     write_image(tmp_path / "photo.png", image)
     done = cli("preview", tmp_path / "photo.png", "-o", tmp_path / "s.png", "--style", "light_mondrian",
-               "--start", "5", "--duration", "1", "--frames", "4", "--quiet")
+               "--start", "5", "--duration", "1", "--frames", "4", "--fps", "30", "--quiet")
     assert done.returncode == 0, done.stderr
+    # (--fps was said as for a video file: "photo.png plays at its own rate")
     assert done.stderr.splitlines() == [
-        "vidstyle: warning: --start, --duration, --frames are for videos; photo.png is a still image"]
+        "vidstyle: warning: --start, --duration, --frames, --fps are for videos; photo.png is a still image"]
     done = cli("preview", tmp_path / "photo.png", "-o", tmp_path / "t.png", "--style", "light_mondrian", "--quiet")
     assert done.returncode == 0 and done.stderr == ""  # the defaults say nothing
 

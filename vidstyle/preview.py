@@ -168,8 +168,7 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
     from vidstyle.io.sequence import say_if_fps_unused
 
     path = check_input(path, folders=True)
-    say_if_fps_unused(fps, path)
-    if path.is_file() and is_image_path(path):
+    if path.is_file() and is_image_path(path):  # (--fps on a still: said by the command as --start is)
         check_still(path)
         image, alpha = read_image_and_alpha(path)
         smaller = downscaled_size(image.shape[1], image.shape[0], downscale)
@@ -177,6 +176,7 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
             return [resize_frame(image, smaller)]
         rgba = resize_rgba(np.dstack([image, alpha]), smaller) if smaller else np.dstack([image, alpha])
         return [fill_transparent(np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3]))]
+    say_if_fps_unused(fps, path)  # (after stills: "photo.jpg plays at its own rate" said nothing true)
     frames = sample_frames(path, count, start, duration, fps, hdr, fill_transparency=True, downscale=downscale,
                            say_turn=True, say_unspread=True)
     if not frames:
@@ -353,7 +353,8 @@ def _check_preview(args: argparse.Namespace) -> None:
         # --start or --frames 4 that picked nothing and one column where four were asked for
         video_only = [flag for flag, given in (("--start", args.start is not None),
                                                ("--duration", args.duration is not None),
-                                               ("--frames", args.frames != SHEET_FRAMES)) if given]
+                                               ("--frames", args.frames != SHEET_FRAMES),
+                                               ("--fps", args.fps is not None)) if given]
         if video_only:
             log.warning("%s %s for videos; %s is a still image", ", ".join(video_only),
                         "is" if len(video_only) == 1 else "are", input_path.name)
