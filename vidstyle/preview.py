@@ -321,8 +321,8 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", type=positive_int, default=SHEET_FRAMES,
                    help=f"frames spread over the video, one column each (default {SHEET_FRAMES})")
     p.add_argument("--width", type=side_pixels, default=PANEL_WIDTH,
-                   help=f"width of each panel on the sheet, pixels (default {PANEL_WIDTH}); frames are "
-                        "stylized at full size first")
+                   help=f"width of each panel on the sheet, pixels (default {PANEL_WIDTH}; at most the frame's "
+                        "own width: panels are never enlarged); frames are stylized at full size first")
     p.add_argument("--start", type=clock_time, help="take the frames from this time on (seconds, or 1:30)")
     p.add_argument("--duration", type=positive_clock_time, help="...and within this many seconds (or 1:30)")
     p.add_argument("--fps", type=sequence_fps, help="frame rate of a folder of frames (default 24)")
