@@ -100,7 +100,7 @@ def add_train_parser(subparsers) -> None:
                         "side at a random place; whole-side, the whole shorter side, as vidstyle trained before "
                         f"this option (the bundled styles) (default {d.crops})")
     p.add_argument("--batch-size", "--batch", dest="batch_size", type=_positive_int, default=d.batch_size,
-                   help=f"default {d.batch_size}")
+                   help=f"photo crops per optimizer step (default {d.batch_size})")
     p.add_argument("--steps", type=_positive_int, default=d.steps, help=f"optimizer steps (default {d.steps})")
     p.add_argument("--lr", type=_positive_float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
