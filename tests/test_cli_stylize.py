@@ -891,6 +891,17 @@ def test_a_closed_pipe_ends_output_quietly(args):
     assert proc.returncode == 141 and proc.stderr == ""
 
 
+def test_a_still_images_summary_gives_no_batch_size(tmp_path, cli):
+    """A still is one network call: its summary said "[cpu fp32 onnx, batch 1]", a batch size that
+    --batch does not change and that said nothing about the run."""
+    src = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8)).save(src)
+    done = cli("stylize", src, "-o", tmp_path / "out.png", "--style", "light_mondrian", "--batch", "8")
+    assert done.returncode == 0, done.stderr
+    summary = done.stderr.strip().splitlines()[-1]
+    assert summary.startswith("stylized 1 image in ") and "batch" not in summary, summary
+
+
 def test_a_still_image_is_stylized_to_an_image_upright(tmp_path, stylize):
     from PIL import Image
 

@@ -713,15 +713,16 @@ def _make_stylizer(style, config: StylizeConfig):
                     style_strength=config.style_strength, keep_colors=config.keep_colors)
 
 
-def _describe(stylizer, batch: int) -> str:
-    """``cpu bf16 compile, batch 4`` for a Stylizer; what is known for other stylize_batch objects."""
+def _describe(stylizer, batch: int | None) -> str:
+    """``cpu bf16 compile, batch 4`` for a Stylizer; what is known for other stylize_batch objects.
+    ``batch`` None: a still image, one network call, where a batch size says nothing."""
     device = getattr(stylizer, "device", None)
     parts = [str(device) if device is not None else "", getattr(stylizer, "precision", ""),
              getattr(stylizer, "backend", "")]
     look = [f"style {stylizer.style_strength:g}" if getattr(stylizer, "style_strength", 1.0) < 1.0 else "",
             "input's colours" if getattr(stylizer, "keep_colors", False) else ""]
     runtime = " ".join(p for p in parts if p)
-    return ", ".join(x for x in (runtime, f"batch {batch}", *look) if x)
+    return ", ".join(x for x in (runtime, f"batch {batch}" if batch is not None else "", *look) if x)
 
 
 #: On the CPU, the most frame pixels one call of a reduced-resolution network gets: two 720p frames.
@@ -1343,7 +1344,7 @@ def stylize_image(input: str | PathLike[str], output: str | PathLike[str], style
         if callable(progress):
             progress(1, 1)
     seconds = time.perf_counter() - started
-    return StylizeResult(network=_describe(stylizer, 1), frames=1, seconds=seconds,
+    return StylizeResult(network=_describe(stylizer, None), frames=1, seconds=seconds,
                          fps=1 / seconds if seconds else 0.0, output=Path(output), still_image=True,
                          bars=area.bars_text() if area is not None else "",
                          downscaled=_downscaled_text(before if smaller else None, image.shape[1], image.shape[0]),
