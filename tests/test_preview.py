@@ -196,13 +196,15 @@ def test_the_commands_options_reach_style_sheet(tmp_path, monkeypatch):
                  "--style", "mix:the_scream",
                  "--frames", "2", "--width", "100", "--start", "1", "--duration", "2", "--downscale", "300",
                  "--max-side", "200", "--hdr", "keep", "--bars", "stylize", "--device", "cpu", "--precision", "fp32",
-                 "--overwrite", "--quiet"]) == 0
+                 "--style-strength", "0.25", "--keep-colors", "--overwrite", "--quiet"]) == 0
     ((args, kw),) = calls
     assert args[2] == ["light_mondrian", "mix:the_scream"]
     assert {k: kw[k] for k in ("frames", "width", "start", "duration", "downscale", "max_side", "hdr", "bars",
-                               "device", "precision", "overwrite", "progress")} == dict(
+                               "device", "precision", "overwrite", "progress", "style_strength",
+                               "keep_colors")} == dict(
         frames=2, width=100, start=1, duration=2, downscale=300, max_side=200, hdr="keep", bars="stylize",
-        device="cpu", precision="fp32", overwrite=True, progress=False)
+        device="cpu", precision="fp32", overwrite=True, progress=False, style_strength=0.25,
+        keep_colors=True)
 
 
 def test_a_progress_function_that_cannot_take_done_total_and_style_is_refused_before_any_network_runs(
@@ -281,3 +283,53 @@ def test_a_stream_that_does_not_say_its_length_is_said_to_give_its_first_frames(
         "vidstyle: warning: raw.h264 does not say how long it is: these are its first 3 frames, not 3 spread over it"]
     done = cli("preview", src, "-o", tmp_path / "t.png", "--style", "light_mondrian", "--frames", "1", "--quiet")
     assert done.returncode == 0 and done.stderr == ""  # one frame: nothing to spread
+
+
+def test_style_strength_and_keep_colors_give_the_look_stylize_gives_and_are_named(tmp_path, monkeypatch):
+    """An artist choosing the look as well as the style: --keep-colors and --style-strength, which
+    `vidstyle stylize` takes, were refused by preview ("unrecognized arguments"). A panel is now
+    what stylize writes with the same options, and each row's label says them."""
+    import vidstyle.preview
+    from vidstyle.errors import BadTypeError, BadValueError
+    from vidstyle.pipeline import stylize_image
+
+    rng = np.random.default_rng(3)
+    image = np.repeat(np.repeat(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), 4, axis=0), 4, axis=1)
+    write_image(tmp_path / "photo.png", image)  # 64x48, blocks of colour (no bars to find)
+    texts = []
+    monkeypatch.setattr(vidstyle.preview, "labelled", lambda row, text, name=None: (texts.append(text), row)[1])
+    style_sheet(tmp_path / "photo.png", tmp_path / "sheet.png", ["light_mondrian", "mix:the_scream"], width=64,
+                style_strength=0.5, keep_colors=True)
+    sheet = read_image(tmp_path / "sheet.png")  # (no label bands: labelled() is replaced)
+    assert texts[1].startswith("--style light_mondrian --keep-colors --style-strength 0.5: ")
+    assert texts[2].startswith("--style mix:the_scream --keep-colors --style-strength 0.5")
+    for row, style in ((1, "light_mondrian"), (2, "mix:the_scream")):
+        stylize_image(tmp_path / "photo.png", tmp_path / f"{row}.png", style, style_strength=0.5, keep_colors=True,
+                      device="cpu", progress=False)
+        written = read_image(tmp_path / f"{row}.png")
+        panel = sheet[row * 48:(row + 1) * 48]
+        assert np.abs(panel.astype(int) - written.astype(int)).max() <= 1  # both lossless PNGs, one frame
+        plain = Stylizer(style, device="cpu").stylize(image)
+        assert np.abs(panel.astype(int) - plain.astype(int)).mean() > 5  # not the network's own look
+    texts.clear()
+    style_sheet(tmp_path / "photo.png", tmp_path / "plain.png", ["light_mondrian"], width=64)
+    assert texts[1].startswith("--style light_mondrian: ")  # the defaults: nothing to type, nothing said
+    monkeypatch.setattr("vidstyle.stylizer.Stylizer.__init__", lambda *a, **k: pytest.fail("a network was built"))
+    with pytest.raises(BadValueError, match="style_strength"):
+        style_sheet(tmp_path / "photo.png", tmp_path / "x.png", ["light_mondrian"], style_strength=1.5)
+    with pytest.raises(BadTypeError, match="keep_colors"):
+        style_sheet(tmp_path / "photo.png", tmp_path / "x.png", ["light_mondrian"], keep_colors="yes")
+
+
+def test_a_video_panel_with_the_look_options_is_the_stylizers_on_that_frame(tmp_path, cli):
+    src = make_video(tmp_path / "clip.mp4", frames=12, size=(64, 48), pattern="noise")
+    done = cli("preview", src, "-o", tmp_path / "s.png", "--style", "light_starry_night", "--frames", "1",
+               "--width", "64", "--style-strength", "0.4", "--keep-colors", "--quiet")
+    assert done.returncode == 0, done.stderr
+    sheet = read_image(tmp_path / "s.png")
+    frames = read_frames(src)
+    first = min(range(len(frames)), key=lambda i: np.abs(frames[i].astype(int) - sheet[BAND:BAND + 48]).mean())
+    styled = Stylizer("light_starry_night", device="cpu", style_strength=0.4, keep_colors=True).stylize(frames[first])
+    assert np.abs(styled.astype(int) - sheet[2 * BAND + 48:].astype(int)).mean() < 3  # (the decode's rounding)
+    bad = cli("preview", src, "-o", tmp_path / "t.png", "--style-strength", "2")
+    assert bad.returncode == 2 and "--style-strength" in bad.stderr and not (tmp_path / "t.png").exists()

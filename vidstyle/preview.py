@@ -4,7 +4,9 @@ or frame folder), to choose a style before a long run.
 Frames are stylized as ``vidstyle stylize`` would paint them: at the input's resolution (or at
 ``max_side``, as ``--max-side`` would), black bars kept (``bars``), the picture continued under
 transparency; then shrunk to the panel width (non-square pixels made square, as players show
-them), so the stroke scale on the sheet is the one the user gets. Each row is labelled with the ``--style`` value that gives it.
+them), so the stroke scale on the sheet is the one the user gets; with the look ``--style-strength``
+and ``--keep-colors`` give it, by the stylizer's own blend. Each row is labelled with the
+``--style`` value that gives it, and those options when they are not the defaults.
 """
 from __future__ import annotations
 
@@ -126,9 +128,17 @@ def _print_progress(done: int, total: int, spec: str) -> None:
     print(f"[{done}/{total}] {printable(spec)}", file=sys.stderr, flush=True)
 
 
-def _style_label(choice, spec: str) -> str:
+def _look_options(style_strength: float = 1.0, keep_colors: bool = False) -> str:
+    """The ``vidstyle stylize`` options that give this look (" --keep-colors --style-strength 0.5"),
+    "" for the defaults: a row's label is what to type for the picture it shows."""
+    return (" --keep-colors" if keep_colors else "") + (f" --style-strength {style_strength:g}"
+                                                        if style_strength < 1.0 else "")
+
+
+def _style_label(choice, spec: str, look: str = "") -> str:
     """``--style SPEC: painting, artist, year`` for a style with one painting (a bundled style,
-    one style of a multi-style network); ``--style SPEC`` for a blend."""
+    one style of a multi-style network); ``--style SPEC`` for a blend. ``look``: the
+    :func:`_look_options` after the style."""
     from vidstyle.models.zoo import painting_description
 
     styles, weights = choice.info.styles, choice.mix
@@ -137,7 +147,7 @@ def _style_label(choice, spec: str) -> str:
     else:
         meta = styles[0] if len(styles) == 1 else {}
     description = painting_description(meta)
-    return f"--style {spec}" + (f": {description}" if description else "")
+    return f"--style {spec}{look}" + (f": {description}" if description else "")
 
 
 @dataclass(frozen=True)
@@ -225,12 +235,14 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
                 frames: int = SHEET_FRAMES, width: int = PANEL_WIDTH, start: float | None = None,
                 duration: float | None = None, fps=None, hdr: str = "sdr", bars: str = "keep",
                 downscale: int | None = None, device: str = "auto",
-                precision: str = "auto", max_side: int | None = None, overwrite: bool = False,
+                precision: str = "auto", max_side: int | None = None, style_strength: float = 1.0,
+                keep_colors: bool = False, overwrite: bool = False,
                 progress: bool | Callable[[int, int, str], object] | None = None) -> SheetResult:
     """Write a contact sheet (.png, .jpg, .webp, ...) of ``styles`` (``--style`` values, or one;
     None: :func:`preview_styles`) on ``frames`` frames spread over ``input``: a row of the input, then
     one row per style, each panel ``width`` pixels wide (at most the input's width as players show
-    it: non-square pixels made square). ``bars``:
+    it: non-square pixels made square). ``style_strength`` and ``keep_colors``: as for
+    ``vidstyle stylize`` (:class:`~vidstyle.config.StylizeConfig`), named in each row's label. ``bars``:
     "keep" paints only the picture between black letterbox bars, as ``vidstyle stylize`` does,
     "stylize" the whole frame. ``progress(done, total, style)`` is
     called after each style. Every style is checked, and the output's path, before any network
@@ -241,7 +253,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
     from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
     from vidstyle.letterbox import find_picture_area
-    from vidstyle.config import MIN_SIDE, check_callback, check_flag, check_frame_count, check_number, check_segment
+    from vidstyle.config import (MIN_SIDE, check_callback, check_flag, check_frame_count, check_look, check_number,
+                                 check_segment)
     from vidstyle.errors import BadTypeError
     from vidstyle.stylizer import Stylizer
 
@@ -250,6 +263,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
                  integral=True, optional=False)
     check_segment(start, duration)
     check_flag("overwrite", overwrite)
+    check_look(style_strength, keep_colors)  # (the Stylizer checks them too, once frames are decoded)
     if progress is not None and not callable(progress):
         try:  # a flag (NumPy's bool too, as every flag): True prints as vidstyle preview does
             progress = _print_progress if check_flag("progress", progress) else None
@@ -287,9 +301,11 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
         return labelled(np.concatenate([shrink(p, width, aspect) for p in pictures], axis=1), text, name)
 
     rows = [row(images, f"{input_path.name} (input)")]
+    look = _look_options(style_strength, keep_colors)
     for done, (spec, choice) in enumerate(zip(specs, choices), 1):
-        stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side)
-        rows.append(row([painted(stylizer, image) for image in images], _style_label(choice, _spec_text(spec)),
+        stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side,
+                            style_strength=style_strength, keep_colors=keep_colors)
+        rows.append(row([painted(stylizer, image) for image in images], _style_label(choice, _spec_text(spec), look),
                         _spec_text(spec)))
         if progress:
             progress(done, len(specs), _spec_text(spec))
@@ -304,8 +320,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
 # --- command line -----------------------------------------------------------------------------
 
 def add_parser(sub) -> None:
-    from vidstyle.cli_args import (COMMAND_HELP, add_device_args, clock_time, positive_clock_time, positive_int,
-                                   sequence_fps, side_pixels)
+    from vidstyle.cli_args import (COMMAND_HELP, add_device_args, add_look_args, clock_time, positive_clock_time,
+                                   positive_int, sequence_fps, side_pixels)
     from vidstyle.cli_args import path as path_arg
     from vidstyle.config import BARS_MODES, HDR_MODES, StylizeConfig
 
@@ -336,6 +352,7 @@ def add_parser(sub) -> None:
     p.add_argument("--bars", choices=list(BARS_MODES), default=StylizeConfig.bars,
                    help="keep: paint only the picture between black letterbox bars, as `vidstyle stylize` does; "
                         f"stylize: the whole frame (default {StylizeConfig.bars})")
+    add_look_args(p)  # as `vidstyle stylize` takes them: the rows show the look it gives, and name it
     add_device_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")
@@ -365,7 +382,8 @@ def _cmd_preview(args: argparse.Namespace) -> int:
                          start=args.start, duration=args.duration, fps=args.fps, hdr=args.hdr, bars=args.bars,
                          downscale=args.downscale,
                          device=args.device,
-                         precision=args.precision, max_side=args.max_side, overwrite=args.overwrite,
+                         precision=args.precision, max_side=args.max_side, style_strength=args.style_strength,
+                         keep_colors=args.keep_colors, overwrite=args.overwrite,
                          progress=not args.quiet)
     if not args.quiet:
         print(printable(result.summary()), file=sys.stderr)  # as stylize, train and export say what they wrote
