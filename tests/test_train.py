@@ -1815,14 +1815,16 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_log(data, loss_wei
     from vidstyle.train import loop
 
     # stderr is not a terminal here (a log file, nohup): no bar redrawn many times a second, but a
-    # line at the first step, at each checkpoint and every PROGRESS_LINE_SECONDS
+    # line at the first step, at each checkpoint, every PROGRESS_LINE_SECONDS and at the last step
+    # (a log ended steps before it, review 55th session)
     train(_config(data, loss_weights, tmp_path, steps=4, checkpoint_every=2), progress=True)
     err = capsys.readouterr().err
     assert "\r" not in err
     lines = [line for line in err.splitlines() if line.startswith("step ")]
-    assert len(lines) == 2 and lines[0].startswith("step 1/4: content ")
+    assert len(lines) == 3 and lines[0].startswith("step 1/4: content ")
     assert re.fullmatch(r"step 2/4: content \S+, style \S+, tv \S+, [\d.]+ images/s; saved \S+checkpoint_0000002.pt",
                         lines[1]), lines[1]
+    assert re.fullmatch(r"step 4/4: content \S+, style \S+, tv \S+, [\d.]+ images/s", lines[2]), lines[2]
     monkeypatch.setattr(loop, "PROGRESS_LINE_SECONDS", 0.0)
     train(_config(data, loss_weights, tmp_path, steps=3, out=str(tmp_path / "every.safetensors")), progress=True)
     assert [line.split(":")[0] for line in capsys.readouterr().err.splitlines()] == ["step 1/3", "step 2/3", "step 3/3"]

@@ -838,7 +838,9 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                     saved = _save_checkpoint(work, done, net, opt, scaler, config, content_files, digests)
                 kept.append((saved, done))
             postfix = bar is not None and (done % 5 == 0 or done == config.steps)
-            line = lines and (saved is not None or time.perf_counter() >= next_line)
+            # the last step too: a log's last line before the summary is where the run ended (a resumed
+            # run's could be steps before it)
+            line = lines and (saved is not None or done == config.steps or time.perf_counter() >= next_line)
             if postfix or line:
                 synchronize(device)
                 rate = images / max(time.perf_counter() - t0, 1e-9)
