@@ -2031,3 +2031,51 @@ def test_a_recording_of_a_slow_session_is_written(tmp_path):
     rec.close(t_stop=100.0 + captured[-1] + 1.5)
     with av.open(str(tmp_path / "rec.mp4")) as c:
         assert [round(f.time, 3) for f in c.decode(video=0)] == captured
+
+
+def _moved_folders_found() -> bool:
+    from vidstyle.io.files import HeldOutputFolder
+
+    held = HeldOutputFolder(Path("."))
+    try:
+        return held.where_now() is not None
+    finally:
+        held.close()
+
+
+@pytest.mark.skipif(not _moved_folders_found(), reason="no way to find a moved folder here (Windows, BSD)")
+def test_a_recording_whose_folder_is_renamed_mid_session_is_finished_where_the_folder_went(tmp_path):
+    """The --record folder renamed while live records: the encoder wrote on into it under its new
+    name, and placing the file by the old path ended the session with a FileNotFoundError
+    traceback, the finished recording left there under its hidden temporary name. It cannot be
+    made again, so it is finished under its own name where the folder went, and said."""
+    (tmp_path / "live").mkdir()
+    out, moved = tmp_path / "live" / "rec.mp4", tmp_path / "moved"
+
+    def rename_the_folder() -> int:
+        if not moved.exists():
+            os.rename(out.parent, moved)
+        return -1
+
+    lines = []
+    summary = run_live(MarkedSource(frames=6), StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out),
+                       keys=rename_the_folder, log=lines.append)
+    kept = moved / "rec.mp4"
+    assert f"{out.parent} was renamed or moved while recording: the recording is {kept}" in lines, lines
+    assert summary.recordings == [str(kept)] and len(decoded_times_and_marks(kept)[0]) == summary.processed
+    assert [p.name for p in moved.iterdir()] == ["rec.mp4"] and not out.parent.exists()
+
+
+def test_a_recording_whose_folder_is_removed_mid_session_is_one_line(tmp_path):
+    import shutil
+
+    out = tmp_path / "live" / "rec.mp4"
+    out.parent.mkdir()
+    rec = live.Recording(out, 64, 48, 24)
+    for k in range(3):
+        rec.write(np.zeros((48, 64, 3), np.uint8), 100.0 + 0.1 * k)
+    shutil.rmtree(out.parent)
+    with pytest.raises(VidstyleError, match=r"its folder .*live was removed or renamed meanwhile, and where it is "
+                                            r"now cannot be found: the recording is lost"):
+        rec.close()
+    assert list(tmp_path.iterdir()) == []

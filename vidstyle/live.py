@@ -562,16 +562,20 @@ class Recording:
     veryfast for .mp4/.mkv/.mov, VP9's real-time mode for .webm, GIF and WebP as animations. The
     file is written under a hidden temporary name and renamed when :meth:`close` finalizes it,
     which the live loop does on every exit path, errors included (a live recording is worth
-    keeping up to the failure).
+    keeping up to the failure). Its folder renamed or moved meanwhile, the recording is finished
+    under its name where the folder is now (:attr:`moved_from` says where it was): it cannot be
+    made again, so it is not thrown away as stylize's half-done output is.
     """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, overwrite: bool = False):
         from vidstyle.config import EncodeConfig
         from vidstyle.io.decode import SourceInfo
         from vidstyle.io.encode import VideoEncoder, default_codec
-        from vidstyle.io.files import OUTPUT_FORMATS, check_output, temp_path_beside
+        from vidstyle.io.files import OUTPUT_FORMATS, HeldOutputFolder, check_output, temp_path_beside
 
         self.path = check_output(path, overwrite=overwrite)
+        self._held = HeldOutputFolder(self.path.parent)  # followed where it goes: see _follow_folder
+        self.moved_from: Path | None = None  # the folder the recording was begun in, when it was moved meanwhile
         self.asked = self.path  # (path is where the file is: another name when this one was taken meanwhile)
         self.overwrite = overwrite
         self.not_replaced: str | None = None  # why the file under the name asked for could not be replaced
@@ -624,6 +628,15 @@ class Recording:
         When finalizing fails (a full disk), a Matroska or WebM recording keeps what was written
         up to the failure (it plays without an index) and the error says so; others are removed."""
         try:
+            self._close(t_stop, cut_short)
+        finally:
+            self._held.close()
+
+    def _close(self, t_stop: float | None, cut_short: bool) -> None:
+        from vidstyle.io.files import folder_gone_error
+
+        lost = self._follow_folder()
+        try:
             if self._pending is not None:
                 end = self._last_pts + 1
                 if t_stop is not None and self._t0 is not None:
@@ -632,16 +645,36 @@ class Recording:
             self._encoder.finish()
         except BaseException as exc:
             if isinstance(exc, (VidstyleError, OSError)) and self._playable_partly and self.frames and \
-                    self._tmp.is_file() and self._tmp.stat().st_size > 0:
+                    not lost and self._tmp.is_file() and self._tmp.stat().st_size > 0:
                 self._place(overwrite=False)  # a part never replaces a whole file, --overwrite or not
                 raise VidstyleError(f"{exc}; what was recorded before is kept in {self.path}") from None
-            self._tmp.unlink(missing_ok=True)
+            self._held.remove_temp(self._tmp)
             raise
         self.thinned = getattr(self._encoder, "thinned", 0)
+        if lost:
+            self._held.remove_temp(self._tmp)
+            raise VidstyleError(f"{folder_gone_error(self.path, self.path.parent)}, and where it is "
+                                "now cannot be found: the recording is lost")
         if self.frames:
             self._place(overwrite=False if cut_short else None)
         else:
-            self._tmp.unlink(missing_ok=True)
+            self._held.remove_temp(self._tmp)
+
+    def _follow_folder(self) -> bool:
+        """Point the recording's names into its folder where it is now, when it was renamed or
+        moved since the recording began: the encoder wrote on through its open file, into the
+        folder under its new name, and the finished file was left there under its hidden name
+        (placing it by the old path failed with a FileNotFoundError traceback). True when the
+        folder is gone from its name and where it went cannot be found (removed, or a system
+        without /proc or F_GETPATH: :meth:`~vidstyle.io.files.HeldOutputFolder.where_now`)."""
+        if self._held.still_there():
+            return False
+        now = self._held.where_now()
+        if now is None:
+            return True
+        self.moved_from = self.path.parent
+        self._tmp, self.path = now / self._tmp.name, now / self.path.name
+        return False
 
     def _place(self, overwrite: bool | None = None) -> None:
         """Rename the finished file onto :attr:`path`, replacing what is there when ``overwrite``
@@ -924,7 +957,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             return
         if failed:
             errors.append(f"recording {finished.path}: {failed}")
-        if finished.frames and finished.path != finished.asked and cut_short:
+        if finished.frames and finished.moved_from is not None:
+            log(f"{finished.moved_from} was renamed or moved while recording: the recording is {finished.path}")
+        elif finished.frames and finished.path != finished.asked and cut_short:
             log(f"what was recorded is kept in {finished.path}, beside {finished.asked}")
         elif finished.frames and finished.not_replaced:
             log(f"cannot replace {finished.asked} ({finished.not_replaced}: is it open in another program?): "

@@ -803,6 +803,25 @@ class HeldOutputFolder:
         """:func:`_remove_temp` of ``temp``, a temporary file or folder in ``folder``."""
         _remove_temp(temp, self._fds.get(self.folder))
 
+    def where_now(self) -> Path | None:
+        """Where ``folder`` is now, renamed or moved meanwhile: for what cannot be made again (a
+        live recording), finished there under its own name rather than lost. None where the
+        system cannot say (only Linux's /proc and macOS's F_GETPATH can), or the folder was removed."""
+        fd = self._fds.get(self.folder)
+        if fd is None:
+            return None
+        import fcntl  # (not on Windows, which holds no folder: fd is None there)
+
+        try:
+            if hasattr(fcntl, "F_GETPATH"):  # macOS
+                now = Path(os.fsdecode(fcntl.fcntl(fd, fcntl.F_GETPATH, bytes(1024)).rstrip(b"\0")))
+            else:
+                now = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            # the same folder under that name (a removed one reads "PATH (deleted)")
+            return now if os.path.samestat(os.stat(now), os.fstat(fd)) else None
+        except (OSError, ValueError):
+            return None
+
     def names_in(self, name: str) -> list[str]:
         """The names in the folder ``name`` of ``folder``, where it is now."""
         fd = self._fds.get(self.folder)
