@@ -245,8 +245,13 @@ def test_animated_mattes_are_refused_and_a_damaged_one_is_said(tmp_path, style, 
     src = make_video(tmp_path / "in.mp4", frames=24, size=(96, 64), fps=24)
     frames = [Image.fromarray(np.full((64, 96), v, np.uint8)) for v in (0, 255, 0)]
     frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:], duration=100)
-    with pytest.raises(VidstyleError, match="is an animation"):
+    with pytest.raises(VidstyleError, match=r"^the mask anim\.png is an animation \(3 frames\), not a still image: "
+                                            r"a mask is one image, or a video file, GIF or folder of frames"):
         stylize_video(src, tmp_path / "a.mp4", style=style, mask=str(tmp_path / "anim.png"), progress=False)
+    frames[0].save(tmp_path / "pages.tif", save_all=True, append_images=frames[1:])
+    with pytest.raises(VidstyleError, match=r"^the mask pages\.tif is a multi-page TIFF \(3 pages\), not one still "
+                                            r"image: a mask is one image"):  # (not "save the page to stylize")
+        stylize_video(src, tmp_path / "a.mp4", style=style, mask=str(tmp_path / "pages.tif"), progress=False)
     matte = make_video(tmp_path / "matte.mp4", frames=24, size=(96, 64), fps=24, gop=4)
     data = bytearray(matte.read_bytes())
     middle = len(data) // 2

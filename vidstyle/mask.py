@@ -115,7 +115,11 @@ class Matte:
         self._sized: dict[tuple[int, int], np.ndarray] = {}  # the still matte at each frame size
         self._blend: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # ... as (w, 1 - w) floats
         if is_image_path(self.path):
-            check_still(self.path)  # an animated PNG/WebP would be only its first frame
+            try:  # an animated PNG/WebP would be only its first frame
+                check_still(self.path, advice="a mask is one image, or a video file, GIF or folder of frames "
+                                              "for one that moves")
+            except VidstyleError as exc:  # (said as the input's would be, it never said it was the mask)
+                raise VidstyleError(f"the mask {exc}") from None
             try:
                 rgb, alpha = read_image_and_alpha(self.path)
             except VidstyleError as exc:
