@@ -164,6 +164,40 @@ def test_subtitles_break_a_bar_only_in_the_frames_they_are_in():
     assert not area.bars_show_picture(subtitled)  # so a subtitle later on leaves the bars as found
 
 
+def test_bars_of_an_odd_width_in_4_2_0_video_are_found_whole(tmp_path):
+    """4:2:0 video stores one colour for two columns (rows): a bar 61 columns wide has the
+    picture's colour on its last one, stored black, which decodes to a lit pixel (0, 25, 0) where
+    the colour cannot be shown on black. The bars were found 60 wide, and that black column was
+    stylized with the picture."""
+    from fractions import Fraction
+    from pathlib import Path
+
+    import av
+    import cv2
+
+    path = tmp_path / "pillarboxed.mp4"
+    sample = Path(__file__).parents[1] / "samples" / "sample.mp4"
+    with av.open(str(sample)) as clip, av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv420p", {"crf": "10"}
+        for k, frame in zip(range(8), clip.decode(video=0)):
+            image = np.zeros((180, 320, 3), np.uint8)  # the picture in columns 61-258, rows 23-158
+            image[23:159, 61:259] = cv2.resize(frame.to_ndarray(format="rgb24"), (198, 136),
+                                               interpolation=cv2.INTER_AREA)
+            new = av.VideoFrame.from_ndarray(image, format="rgb24")
+            new.pts, new.time_base = k, Fraction(1, 24)
+            out.mux(stream.encode(new))
+        out.mux(stream.encode())
+    area = find_picture_area(spread_samples(path, 8))
+    assert area.bars_text() == "top 23, bottom 21, left 61, right 61", area.describe()
+
+
+def test_a_lit_line_of_another_colour_than_the_picture_beside_it_is_no_bar():
+    frame = boxed(np.full((H, W, 3), (40, 160, 40), np.uint8), left=10, right=10)
+    frame[:, 10] = (70, 0, 0)  # the picture's first column, dark red (luma 21): not the green's colour on black
+    assert find_picture_area([frame]).bars_text() == "left 10, right 10"
+
+
 def test_specks_in_a_bar_leave_it_a_bar():
     """Noise or a logo's corner lights a few pixels of some bar rows: up to BAR_NOISE (2%) of a
     row, it is still bar."""

@@ -10,7 +10,8 @@ black bars stay black.
 
 Bars are found the way FFmpeg's ``cropdetect`` or HandBrake's automatic crop find them: on frames
 spread over the video (a film's first frames are often black), a row or column belongs to a bar
-when it is black (all but a few of its pixels dark) in every one of those frames. A dark
+when it is black (all but a few of its pixels dark) in every one of those frames (its last line may
+carry the picture's colour: 4:2:0 video shares one colour between two lines). A dark
 background that merely looks like a bar in every frame (a studio portrait, a static night shot)
 is told apart by the bar's edge: a real bar ends where the picture begins, so the picture's first
 row or column is mostly lit in at least one of the frames, and brighter than the bar by a step
@@ -157,12 +158,49 @@ def _bar_lengths(dark: np.ndarray) -> tuple[int, int]:
     return int(np.argmin(dark)), int(np.argmin(dark[::-1]))
 
 
-def _black_runs(grays: list[np.ndarray], axis: int, level: int) -> tuple[int, int]:
+def _black_runs(frames: list[np.ndarray], grays: list[np.ndarray], axis: int, level: int) -> tuple[int, int]:
     """How many rows (``axis`` 1) or columns (``axis`` 0) at each end are black in every frame:
     all but :data:`BAR_NOISE` of their pixels at most ``level``. A bar is black all along, so
-    the whole frame is looked at."""
+    the whole frame is looked at. Each run's last line may be black but for the colour of the
+    picture's first line, beside it (:func:`_black_but_for_the_pictures_colour`)."""
     black = np.logical_and.reduce([np.quantile(g, 1 - BAR_NOISE, axis=axis) <= level for g in grays])
-    return _bar_lengths(black)
+    first, last = _bar_lengths(black)
+    n = len(black)
+    if first < n - 1 and _black_but_for_the_pictures_colour(frames, axis, first, first + 1, level):
+        first += 1
+    end = n - 1 - last
+    if end > first + 1 and _black_but_for_the_pictures_colour(frames, axis, end, end - 1, level):
+        last += 1
+    return first, last
+
+
+#: RGB's weights in luma (BT.601, as the frames' luma is taken: cv2's RGB2GRAY).
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _black_but_for_the_pictures_colour(frames: list[np.ndarray], axis: int, line: int, picture: int,
+                                       level: int) -> bool:
+    """Whether row (``axis`` 1) or column (``axis`` 0) ``line`` is, in every frame, black but for
+    the colour of line ``picture`` beside it: all but :data:`BAR_NOISE` of its pixels that
+    colour on a luma of at most ``level``. Video stores one colour for each 2x2 pixels (4:2:0,
+    nearly all video), so a bar of an odd number of lines has the picture's colour on its last
+    line: stored black, which the colour turns into a lit RGB pixel where it cannot be shown on
+    black (a green edge made (0, 25, 0): its luma 15, over the dark level). That line was cut
+    as picture, and stylized: one black line painted along the bar (bars of 61 found as 60 in a
+    pillarboxed 320x180 clip). The colour is the picture line's pixels less their luma; the
+    line's own luma, what is left of it (its least channel, where none is clipped at 0), must
+    give the line back with that colour, so a lit line of another colour is no bar. One line at
+    most: the colour is shared by two lines, and the picture's first holds it as its own."""
+    for frame in frames:
+        own = (frame[line] if axis == 1 else frame[:, line]).astype(np.float32)
+        beside = (frame[picture] if axis == 1 else frame[:, picture]).astype(np.float32)
+        colour = beside - (beside @ _LUMA_WEIGHTS)[:, None]
+        luma = np.clip((own - colour).min(axis=1), 0, None)
+        again = np.clip(luma[:, None] + colour, 0, 255)
+        black = (own @ _LUMA_WEIGHTS <= level) | (luma <= level) & (np.abs(again - own).max(axis=1) <= level)
+        if np.count_nonzero(~black) > BAR_NOISE * len(black):
+            return False
+    return True
 
 
 def _line_median(gray: np.ndarray, axis: int, index: int, span: slice) -> float:
@@ -232,8 +270,8 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
     if any(f.shape[:2] != (h, w) for f in frames):
         raise BadValueError("the frames to find bars in must have one size")
     grays = [_luma(f) for f in frames]
-    top, bottom = _black_runs(grays, 1, level)
-    left, right = _black_runs(grays, 0, level)
+    top, bottom = _black_runs(frames, grays, 1, level)
+    left, right = _black_runs(frames, grays, 0, level)
     if top == h or left == w:
         return None  # nothing but dark lines: no picture to find
     rows, cols = slice(top, h - bottom), slice(left, w - right)
