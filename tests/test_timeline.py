@@ -378,6 +378,30 @@ def test_a_change_that_no_frame_shows_is_said(tmp_path, two_styles, caplog):
     assert not [r for r in caplog.records if "never seen" in r.getMessage()]
 
 
+def test_changes_all_before_the_start_that_would_fall_inside_the_segment_from_it_are_said(tmp_path, two_styles,
+                                                                                          caplog):
+    """--start 0.75 --style-at 0.25=B, by a user who counts from the segment: the change is on the
+    input's clock, before the segment, so all of it was B with nothing said. A whole-film timeline
+    rendered in parts is not told: changes on both sides of a part, or a part after its last change
+    that is shorter than that change's time."""
+    a, b = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)  # 0 to 1.375 s
+
+    def said(entries, **options) -> list[str]:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="vidstyle"):
+            frames_of(src, tmp_path / f"out{len(said.runs)}", StyleTimeline(entries), temporal="off", **options)
+        said.runs.append(entries)
+        return [r.getMessage() for r in caplog.records if "before the segment starts" in r.getMessage()]
+    said.runs = []
+    assert said([(0, a), (0.25, b)], start=0.75) == [
+        f"every style change (at 0.25 s) comes before the segment starts (0.75 s), so all of it is in {b}: "
+        "--style-at times are on the input's clock, as --start's (0.25 s into the segment is --style-at 1)"]
+    assert said([(0, a), (0.25, b), (1.2, a)], start=0.75) == []  # a part with changes on both sides
+    assert said([(0, a), (0.7, b)], start=0.75) == []  # a part after the last change, shorter than its time
+    assert said([(0, a), (0.25, b)]) == []  # no segment
+
+
 def test_cli_style_none_alone_and_on_a_still(tmp_path, two_styles, cli):
     a, _ = two_styles
     src = make_video(tmp_path / "in.mp4", frames=4, size=(64, 48))

@@ -1223,6 +1223,19 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
             log.warning("the style change%s at %s come%s before the next with no frame between: never seen",
                         "s" if len(unseen) > 1 else "", ", ".join(f"{c.at:g} s" for c in unseen),
                         "" if len(unseen) > 1 else "s")
+    if timeline is not None and until is not None and config.start is not None:
+        # every change before the segment's first frame: one style all through, with nothing said,
+        # for a user who counts --style-at from --start (5=B for 5 s into the segment). Said when the
+        # changes, counted so, would all fall inside the segment, as such a user types them; not
+        # for a whole-film timeline rendered in parts whose changes are spread before and after a
+        # part, nor for a part after its last change that is shorter than the time of that change
+        changes = timeline.changes[1:]
+        if changes and all(c.at < first and first + c.at <= until for c in changes):
+            log.warning("every style change (at %s) comes before the segment starts (%.2f s), so all of it is in %s: "
+                        "--style-at times are on the input's clock, as --start's (%g s into the segment is "
+                        "--style-at %g)", ", ".join(f"{c.at:g} s" for c in changes), first,
+                        timeline.style_name(len(timeline.changes) - 1), changes[0].at,
+                        round(first + changes[0].at, 3))
     if matte is not None and matte.damaged():
         log.warning("skipped %s (the mask): its frame before each was held", matte.damaged())
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,

@@ -207,6 +207,10 @@ class StyleTimeline:
             if key != NO_STYLE and not is_ready_stylizer(change.style):
                 resolve_style(change.style)
 
+    def style_name(self, i: int) -> str:
+        """:attr:`changes`' entry ``i``'s style as the summary names it."""
+        return _name(self.changes[i].style)
+
     def describe(self) -> str:
         """``starry_night, the_scream from 12.5 s (1 s dissolves)``; each change's own length
         when they differ (changes close together, or a segment's start, shorten a dissolve)."""
