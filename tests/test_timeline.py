@@ -529,3 +529,25 @@ def test_cli_the_same_style_twice_at_0_is_not_told_to_give_what_it_gave(at):
     args.style_at = [parse_style_change(f"{at}=the_scream")]
     with pytest.raises(VidstyleError, match="so give --style the_scream instead"):
         _style_timeline(args)
+
+
+def test_changes_after_a_duration_segment_are_the_parts_not_written(tmp_path, two_styles, caplog):
+    # a whole film's timeline rendered in parts: the first part (--duration 0.5) said the change at
+    # 1.2 s came after its last frame and was "never seen", as if a typo (review, 55th session);
+    # the input ending before the change, or before the duration asked for, is still said
+    a, b = two_styles
+    src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
+    timeline = StyleTimeline([(0, a), (1.2, b)], crossfade=0)
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        frames_of(src, tmp_path / "part", timeline, temporal="off", duration=0.5)
+    assert not [r for r in caplog.records if "never seen" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        frames_of(src, tmp_path / "whole", StyleTimeline([(0, a), (30, b)], crossfade=0), temporal="off")
+    assert [r.getMessage() for r in caplog.records if "never seen" in r.getMessage()] == [
+        "the style change at 30 s comes after the last frame stylized of in.mp4 (1.38 s): never seen"]
+    caplog.clear()  # --duration past the input's end: the change past the end is said, as without one
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        frames_of(src, tmp_path / "long", StyleTimeline([(0, a), (30, b)], crossfade=0), temporal="off", duration=60)
+    assert [r.getMessage() for r in caplog.records if "never seen" in r.getMessage()] == [
+        "the style change at 30 s comes after the last frame stylized of in.mp4 (1.38 s): never seen"]

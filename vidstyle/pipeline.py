@@ -1207,9 +1207,13 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     late = [i for i in range(1, len(timeline.changes)) if until is not None and timeline.changes[i].at > until] \
         if timeline is not None else []
     # a typo (10:5 for 1:05) would otherwise go unnoticed; a dissolve begun before the end shows in
-    # part (one change at most: dissolves never overlap), said first, as it comes first
+    # part (one change at most: dissolves never overlap), said first, as it comes first. Changes
+    # after the end of a --duration segment the input reached are the parts of a longer timeline
+    # not written (a whole film's rendered in parts), as those before --start are: not said
+    part_end = None if decoder.ended_before_duration() else decoder.segment_end
     for seen, said in ((True, "only the start of its dissolve is seen"), (False, "never seen")):
-        these = [timeline.changes[i] for i in late if (timeline.dissolve_begins(i) < until) == seen]
+        these = [timeline.changes[i] for i in late if (timeline.dissolve_begins(i) < until) == seen
+                 and (seen or part_end is None or timeline.changes[i].at < part_end)]
         if these:
             log.warning("the style change%s at %s come%s after the last frame stylized of %s (%.2f s): %s",
                         "s" if len(these) > 1 else "", ", ".join(f"{c.at:g} s" for c in these),

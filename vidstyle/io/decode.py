@@ -618,6 +618,12 @@ class VideoDecoder:
         first frame at or after ``start``, later than it where it falls between frames."""
         return self._origin - self._stream_start
 
+    @property
+    def segment_end(self) -> Fraction | None:
+        """Seconds where the segment ``duration`` asks for ends on the input's clock (as ``start``
+        counts it; whole frames: see the first frame's), None without a duration."""
+        return None if self._end is None else self._end - self._stream_start
+
     def damaged(self) -> str:
         """What :attr:`damaged_packets` counts, as a warning's subject: "3 damaged video packet(s)
         of NAME", or for an image sequence "2 damaged frame(s) of FOLDER (f_0005.png, f_0008.png)",
