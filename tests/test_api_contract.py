@@ -806,6 +806,52 @@ def test_a_stylizer_closes_letting_go_of_its_network_and_refuses_use_after(backe
     fresh.close()
 
 
+def test_a_stylizer_closed_from_another_thread_lets_the_call_under_way_finish_and_then_returns():
+    """close() while another thread stylizes waits for that call, which gives its frame, and then
+    returns; the thread's next call is refused. A close() that did not wait freed the network
+    under the call, and one that missed the call's end waited for ever."""
+    import threading
+    import time
+
+    st = _tiny(precision="fp32", backend="torch")
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)  # (not flat: see _flat_colours)
+    expected = st.stylize(image)
+    inside, release = threading.Event(), threading.Event()
+    st.model.register_forward_pre_hook(lambda *_: (inside.set(), release.wait(30)) and None)
+    done, got = [], {}
+
+    def stylizes():
+        try:
+            got["first"] = st.stylize(image)
+            done.append("stylized")
+            st.stylize(image)
+        except BadValueError as exc:
+            got["second"] = exc
+
+    def closes():
+        st.close()
+        done.append("closed")
+
+    user = threading.Thread(target=stylizes, daemon=True)
+    user.start()
+    assert inside.wait(30)
+    closer = threading.Thread(target=closes, daemon=True)
+    closer.start()
+    for _ in range(3000):  # close() under way: later calls are refused from here
+        if st.closed:
+            break
+        time.sleep(0.01)
+    closer.join(0.2)  # (a close() that does not wait is done by now)
+    waited = closer.is_alive() and done == []  # the call is held inside the network: close() cannot be done
+    release.set()
+    user.join(30)
+    closer.join(30)
+    assert not closer.is_alive() and not user.is_alive(), "close() never returned"
+    assert waited and sorted(done) == ["closed", "stylized"]
+    np.testing.assert_array_equal(got["first"], expected)
+    assert "this Stylizer is closed" in str(got["second"]) and st.closed
+
+
 def test_a_progress_function_that_cannot_take_done_and_total_is_refused_at_the_call(tmp_path):
     """Found by a review of the Python API as a typed library: progress=lambda done: ... ran the
     network and then stopped the run at the first frame with a bare TypeError from the encoding
