@@ -306,6 +306,30 @@ def test_an_input_written_over_by_a_larger_file_while_it_is_read_fails(tmp_path)
     assert result.frames >= 40
 
 
+def test_an_input_saved_again_unchanged_or_finished_while_it_is_read_is_read_whole(tmp_path):
+    # what was read is still the file's when it is saved again as it was (a sync tool rewriting
+    # it in place: the same size, a new time), or when a recording finishes, appending its last
+    # part and rewriting its head (Matroska's length and index), not what was in its middle
+    src = make_video(tmp_path / "in.mkv", frames=40, size=(160, 90), pattern="noise", crf=23)
+    whole = src.read_bytes()
+    out = tmp_path / "out.mp4"
+    result = stylize_video(src, out, style=ActsAtBatch(3, lambda: src.write_bytes(whole)), batch=1, queue_size=2,
+                           progress=False)
+    assert result.frames == 40
+    rec = make_video(tmp_path / "rec.ts", frames=40, size=(160, 90), pattern="noise", crf=23)
+    first = rec.read_bytes()
+
+    def finishes():
+        with rec.open("r+b") as f:
+            f.seek(0, io.SEEK_END)
+            f.write(first[:len(first) // 2 // 188 * 188])  # whole TS packets, as a recorder writes
+            f.seek(8)
+            f.write(bytes(255 - b for b in first[8:16]))  # its head, long read
+    result = stylize_video(rec, out, style=ActsAtBatch(3, finishes), batch=1, queue_size=2, progress=False,
+                           overwrite=True)
+    assert result.frames >= 40
+
+
 def test_an_input_cut_while_read_into_numbered_frames_leaves_no_frames(tmp_path):
     # numbered frames are put in place when the encode stage finishes, which the check after the
     # stages came too late for: the run failed "written over or cut" and left the frames written
