@@ -655,6 +655,27 @@ def test_a_frames_folder_renamed_mid_run_is_left_without_the_run_s_frames_or_fol
     assert list((tmp_path / "moved_out").iterdir()) == [] and list(out.iterdir()) == []
 
 
+def test_a_folder_the_run_made_renamed_mid_run_and_made_again_by_someone_is_theirs(tmp_path, monkeypatch):
+    """The folders a run made are removed where they went when it fails; one made again under the
+    name meanwhile (a new empty ``renders`` for the next try) is someone else's, and stays."""
+    from vidstyle.io import sequence
+
+    src = make_video(tmp_path / "in.mp4", frames=4)
+    real = sequence.write_image
+
+    def renamed_and_made_again_at_the_third(path, *args, **kwargs):
+        if Path(path).name == "f_0003.png":
+            (tmp_path / "renders").rename(tmp_path / "moved")
+            (tmp_path / "renders").mkdir()
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(sequence, "write_image", renamed_and_made_again_at_the_third)
+    with pytest.raises(VidstyleError, match=r"its folder .*renders/frames was removed or renamed meanwhile"):
+        stylize_video(src, tmp_path / "renders" / "frames" / "f_%04d.png", Invert(), temporal="off", progress=False)
+    assert (tmp_path / "renders").is_dir() and list((tmp_path / "renders").iterdir()) == []
+    assert list((tmp_path / "moved").iterdir()) == []
+
+
 @pytest.mark.parametrize("overwrite, aside", [(False, False), (True, False), (True, True)])
 def test_a_frames_folder_renamed_while_the_frames_are_moved_in_gets_nothing_of_the_run(tmp_path, monkeypatch,
                                                                                           overwrite, aside):
