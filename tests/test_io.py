@@ -1042,6 +1042,25 @@ def test_atomic_output_removes_its_temporary_file_from_a_folder_renamed_meanwhil
             target.parent.rmdir()
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts the process's open files in /proc")
+def test_writing_outputs_leaves_no_folder_held_open(tmp_path):
+    # each output holds its folder open while it is written (see files._folder_held): a folder
+    # of thousands of inputs (stylize_files) would otherwise run out of open files, written or failed
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
+    for i in range(5):
+        with atomic_output(tmp_path / f"o{i}.mp4") as temp:
+            temp.write_bytes(b"a video")
+        with write_then_rename(tmp_path / f"r{i}.json") as temp:
+            temp.write_text("{}")
+        with pytest.raises(VidstyleError, match="nothing was written"):
+            with atomic_output(tmp_path / f"none{i}.mp4"):
+                pass
+    assert open_files() == before
+
+
 def test_write_then_rename_removes_its_temporary_file_from_a_folder_renamed_meanwhile(tmp_path):
     # as atomic_output's: a checkpoint or an ONNX file whose folder was renamed while it was
     # written failed with "No such file or directory" and left its hidden temporary file, whole,
