@@ -647,8 +647,35 @@ def test_a_source_that_stalls_is_said_and_so_is_its_return(monkeypatch):
     summary = run_live(Stalling(frames=7, fps=20), StyleBank([SlowStylizer()]), LiveOptions(window=False), log=log)
     stalls = [l for l in lines if l.startswith("no frame from marked")]
     assert len(stalls) == 1 and "waiting for it (q, Esc or Ctrl-C stops)" in stalls[0], lines
+    assert len([l for l in lines if "delivers again" in l]) == 1, lines  # once, not at each frame after
     assert any(l.startswith("marked delivers again, after") for l in lines), lines
     assert summary.processed >= 4 and summary.stop_reason == "end of source"
+
+
+def test_a_camera_slow_to_start_or_slow_by_nature_is_not_said_to_stall(monkeypatch):
+    """No frame yet (a camera warming up) is not a stall, nor the wait between the frames of one
+    that delivers a few a second (a timelapse camera): only a wait of several of its frames."""
+    monkeypatch.setattr(live, "STALL_NOTICE_S", 0.3, raising=False)
+
+    class Slow(MarkedSource):
+        """Its first frame after 2 s, then one each 1 / fps s, on its own clock (no pacer of ours)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._pacer = None
+
+        def read(self):
+            if len(self.stamps) == self.frames:
+                return None
+            time.sleep(2.0 if not self.stamps else 1 / self.fps)
+            self.stamps.append(time.perf_counter())
+            return np.full((self.height, self.width, 3), 8 * len(self.stamps), np.uint8), self.stamps[-1]
+
+    lines: list[str] = []
+    summary = run_live(Slow(frames=4, fps=2), StyleBank([SlowStylizer()]), LiveOptions(window=False),
+                       log=lines.append)
+    assert summary.processed == 4 and summary.stop_reason == "end of source"
+    assert not [line for line in lines if "no frame from" in line or "delivers again" in line], lines
 
 
 def test_a_replayed_file_that_holds_a_frame_is_not_said_to_stall(tmp_path, monkeypatch):
