@@ -2569,6 +2569,31 @@ def _lock_checked_at_each_checkpoint(monkeypatch, work: Path) -> list[bool]:
     return checked
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="fcntl")
+def test_a_checkpoint_folder_removed_and_made_again_as_the_lock_is_taken_is_not_the_one_locked(tmp_path, monkeypatch):
+    # another run removed it and a third made it again while this one took its lock: the lock is
+    # the old folder's, which no other run sees, so this one must start over on the new one
+    import fcntl
+
+    from vidstyle.io.files import FolderReplaced, folder_lock
+
+    work = tmp_path / "work"
+    work.mkdir()
+    flock, replaced = fcntl.flock, []
+
+    def made_again_meanwhile(fd, operation):
+        if not replaced:
+            work.rmdir()
+            replaced.append(work.mkdir())
+        return flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", made_again_meanwhile)
+    with pytest.raises(FolderReplaced):
+        with folder_lock(work, "busy"):
+            pass  # pragma: no cover
+    assert replaced
+
+
 def test_a_checkpoint_folder_removed_as_the_lock_is_taken_is_made_again_and_locked(data, loss_weights, tmp_path,
                                                                                  monkeypatch):
     """A run that ends as this one starts removes its own empty folder between this run's opening
