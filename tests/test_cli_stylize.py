@@ -1431,6 +1431,29 @@ def test_a_ctrl_c_after_the_command_has_finished_changes_nothing(monkeypatch, ca
     capsys.readouterr()
 
 
+def test_the_command_line_run_in_a_thread_ends_with_its_status(monkeypatch, capsys):
+    # a tool that runs main() (its sys.argv) in a worker thread: Python lets only the main thread
+    # set signal handlers, so ignoring Ctrl-C once the status is decided is for that thread only
+    import threading
+
+    from vidstyle import cli
+
+    monkeypatch.setattr(sys, "argv", ["vidstyle", "styles"])
+    got = []
+
+    def run():
+        try:
+            got.append(cli._main(None))
+        except BaseException as exc:  # noqa: BLE001 - said by the assertion below
+            got.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(120)
+    assert got == [0], got
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize("raised, said, status", [(KeyboardInterrupt, "vidstyle: interrupted", 130),
                                                   (VidstyleError("the input is gone"), "vidstyle: error", 1)])
 def test_a_second_ctrl_c_while_the_first_is_said_changes_nothing(monkeypatch, capsys, raised, said, status):
