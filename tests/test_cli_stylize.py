@@ -1177,7 +1177,8 @@ def test_a_commands_option_typed_before_the_command_is_said_to_go_after_it(capsy
                        (["--device", "cpu", "in.mp4"], "--device goes after the command: vidstyle COMMAND ... "
                                                        "--device ... (see vidstyle --help)"),
                        # not a command's option: the mistyped one named as before
-                       (["--debgu", "stylize", "in.mp4"], "--debgu is not an option: did you mean --debug?")):
+                       (["--debgu", "stylize", "in.mp4"], "--debgu is not an option: did you mean --debug?"),
+                       (["--verison"], "--verison: did you mean --version?")):  # and without a command
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         err = capsys.readouterr().err
