@@ -878,11 +878,14 @@ def test_a_commentary_first_is_not_the_track_flagged_to_play(tmp_path, suffix):
     """Where no sound track plays by default, the one flagged is the film's own, not a commentary
     before it: the first track was flagged, and a player played the commentary (review, 54th session)."""
     d = av.stream.Disposition
-    src = _flagged_sound(tmp_path, d.comment, 0, 0)
-    result = tmp_path / f"out{suffix}"
-    stylize(src, result)
-    with av.open(str(result)) as c:
-        assert [int(a.disposition & (d.default | d.comment)) for a in c.streams.audio] == [d.comment, d.default, 0]
+    # nor an audio description (for the visually impaired) or a mix for the hearing impaired
+    for n, aside in enumerate((d.comment, d.visual_impaired, d.hearing_impaired)):
+        src = _flagged_sound(tmp_path, aside, 0, 0)
+        result = tmp_path / f"out{n}{suffix}"
+        stylize(src, result)
+        with av.open(str(result)) as c:
+            flags = [int(a.disposition & (d.default | aside)) for a in c.streams.audio]
+            assert flags == [aside, d.default, 0], (aside, flags)  # (each flag kept)
 
 
 @pytest.mark.parametrize("suffix", [".mov", ".mp4", ".m4v", ".mkv", ".webm"])
