@@ -633,6 +633,7 @@ def test_a_source_that_stalls_is_said_and_so_is_its_return(monkeypatch):
         def read(self):
             if self.returned == 3:
                 assert said.wait(10), "live never said the source stalled"
+                time.sleep(0.3)  # the stall goes on after it is said: said once all the same
                 self._pacer = capture._Pacer(self.fps)  # the frames after the stall are on time
             self.returned += 1
             return super().read()
