@@ -888,6 +888,21 @@ def test_a_commentary_first_is_not_the_track_flagged_to_play(tmp_path, suffix):
             assert flags == [aside, d.default, 0], (aside, flags)  # (each flag kept)
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+def test_tracks_of_an_input_without_play_flags_are_flagged_to_play(tmp_path, suffix):
+    """MPEG-TS holds no "plays by default" flag: its picture and sound went into .mkv and .webm
+    marked not to play, as FFmpeg's library writes the flags it is given, and a player may leave
+    them unplayed."""
+    d = av.stream.Disposition
+    src = make_video(tmp_path / "in.ts", frames=6, size=(64, 48), audio=True)
+    with av.open(str(src)) as c:
+        assert not any(s.disposition & d.default for s in c.streams)
+    result = tmp_path / f"out{suffix}"
+    stylize(src, result)
+    with av.open(str(result)) as c:
+        assert [bool(s.disposition & d.default) for s in (*c.streams.video, *c.streams.audio)] == [True, True]
+
+
 @pytest.mark.parametrize("suffix", [".mov", ".mp4", ".m4v", ".mkv", ".webm"])
 def test_a_description_is_kept_and_a_commentary_flag_kept_or_said(tmp_path, caplog, suffix):
     """A film's description and its commentary track, as an editor checks them. .mov dropped the
