@@ -523,10 +523,13 @@ def test_the_decoder_takes_and_checks_a_segment_as_the_run_functions_do(tmp_path
     for options, error, message in ((dict(start="1"), BadTypeError, "start must be a number of seconds >= 0"),
                                     (dict(duration=[1]), BadTypeError, "duration must be a number of seconds > 0"),
                                     (dict(start=-1), BadValueError, "start must be a number of seconds >= 0"),
+                                    (dict(duration=0), BadValueError, "duration must be a number of seconds > 0"),
                                     (dict(downscale=3), BadValueError, "downscale must be a whole number of pixels"),
                                     (dict(downscale="64"), BadTypeError, "downscale must be a whole number")):
         with pytest.raises(error, match=message):
             VideoDecoder(video, **options)
+    with VideoDecoder(video, start=0) as decoder:  # the bound itself: from the first frame
+        assert len([item for item in decoder.read() if isinstance(item, DecodedFrame)]) == 6
 
 
 def test_the_sample_functions_take_a_whole_number_of_frames_and_say_so_otherwise(tmp_path):
