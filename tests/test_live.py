@@ -189,6 +189,12 @@ def test_parse_size():
     for bad in ("640", "x480", "0x10", "axb"):
         with pytest.raises(VidstyleError):
             parse_size(bad)
+    # the bounds themselves are sizes, as a capital X is
+    assert parse_size("1x1") == (1, 1) and parse_size("8192X8192") == (8192, 8192)
+    assert parse_size("16x16", at_least=16) == (16, 16)
+    for bad, kw in (("8193x480", {}), ("16x15", {"at_least": 16})):
+        with pytest.raises(VidstyleError):
+            parse_size(bad, **kw)
 
 
 def test_synthetic_source_is_paced_and_ends():
