@@ -101,7 +101,8 @@ def test_timelines_are_checked():
     assert StyleTimeline([(0, "a"), (5, "b"), (5.4, "c")], crossfade=1).describe() == \
         "a, b from 5 s (0.4 s dissolve), c from 5.4 s (0.4 s dissolve)"
     assert StyleTimeline([(0, "a"), (5, "b")], crossfade=1).starting_at(4.8).describe() == "a, b from 5 s (0.4 s dissolve)"
-    assert StyleTimeline([(0, "a"), (5, "b")], crossfade=1).starting_at(5).describe() == "a, b from 5 s (cut)"
+    # a segment's summary opens with the style its first frame is painted in (b cuts in at 5 s)
+    assert StyleTimeline([(0, "a"), (5, "b")], crossfade=1).starting_at(5).describe() == "b"
 
 
 def test_a_summary_names_a_bundled_multi_style_file_not_its_path_in_the_package():
@@ -513,6 +514,24 @@ def test_a_segment_opens_in_one_style_when_its_start_falls_between_frames(tmp_pa
     stylize_video(src, out, style=timeline, temporal="off", progress=False, start=start, bars="stylize")
     first = decoded_frames(out)[0]
     assert abs(float(first.mean()) - opening) < 3
+
+
+def test_a_segments_summary_describes_the_output_written_from_its_first_frame(tmp_path):
+    """--start 1 with a change at 0.5 s: the output opens in the new style, and the summary said
+    "mondrian, starry_night from 0.5 s", naming as the output's first a style that ends before it."""
+    timeline = StyleTimeline([(0, "a"), (0.5, "b"), (1.5, "c")], crossfade=0.4)
+    assert timeline.starting_at(1).describe() == "b, c from 1.5 s (0.4 s dissolves)"  # the input's clock
+    assert timeline.starting_at(0.6).describe() == "b, c from 1.5 s (0.4 s dissolves)"  # b's dissolve ended
+    assert timeline.starting_at(0.5).describe() == "b, c from 1.5 s (0.4 s dissolves)"  # a cut to b at the start
+    assert timeline.starting_at(0.4).describe() == "a, b from 0.5 s (0.2 s dissolve), c from 1.5 s (0.4 s dissolve)"
+    assert timeline.starting_at(1.6).describe() == "c"
+    src = make_video(tmp_path / "in.mp4", frames=16, size=(32, 32), fps=8, pattern="flat")
+    whole = StyleTimeline([(0, Flat(0, path="mondrian")), (0.5, Flat(200, path="starry"))], crossfade=0.4)
+    result = stylize_video(src, tmp_path / "out.mp4", style=whole, temporal="off", progress=False, start=1)
+    assert result.styles == "starry" and "[starry, " in result.summary()
+    assert abs(float(decoded_frames(tmp_path / "out.mp4")[0].mean()) - 200) < 3  # as the output opens
+    assert stylize_video(src, tmp_path / "all.mp4", style=whole, temporal="off", progress=False).styles == \
+        "mondrian, starry from 0.5 s (0.4 s dissolves)"
 
 
 @pytest.mark.parametrize("at", ["0", "0:00", "0.0"])

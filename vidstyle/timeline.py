@@ -158,6 +158,7 @@ class StyleTimeline:
         check_number("crossfade", crossfade, "a number of seconds >= 0", lambda v: v >= 0, optional=False)
         self.changes: tuple[StyleChange, ...] = tuple(entries)
         self.crossfade = float(crossfade)
+        self.begin = 0.0  # where the output begins on the input's clock (starting_at)
         times = [c.at for c in entries]
         # half of each change's dissolve: at most half the gap to the changes either side, so no two
         # overlap; the first change's may reach back to the start, which has no dissolve to overlap
@@ -171,6 +172,7 @@ class StyleTimeline:
         reaches across the beginning, so the output opens in one style, as the video's start
         does (a change at ``begin`` is a cut there)."""
         segment = StyleTimeline(self.changes, self.crossfade)
+        segment.begin = float(begin)
         segment._half = [min(h, abs(c.at - begin)) if i else h
                          for i, (c, h) in enumerate(zip(self.changes, self._half))]
         return segment
@@ -213,9 +215,15 @@ class StyleTimeline:
 
     def describe(self) -> str:
         """``starry_night, the_scream from 12.5 s (1 s dissolves)``; each change's own length
-        when they differ (changes close together, or a segment's start, shorten a dissolve)."""
-        parts = [_name(self.changes[0].style)] + [f"{_name(c.style)} from {c.at:g} s" for c in self.changes[1:]]
-        lengths = [2 * h for h in self._half[1:]]
+        when they differ (changes close together, or a segment's start, shorten a dissolve).
+
+        A segment (:meth:`starting_at`) is described as written: from the style its first moment
+        is painted in, the styles that ended before it left out (they are no part of the output;
+        times stay on the input's clock)."""
+        first = min(i for i, _ in self.weights_at(self.begin))
+        parts = [_name(self.changes[first].style)] + [f"{_name(c.style)} from {c.at:g} s"
+                                                      for c in self.changes[first + 1:]]
+        lengths = [2 * h for h in self._half[first + 1:]]
         if lengths and all(abs(length - self.crossfade) < 1e-9 for length in lengths):
             parts[-1] += f" ({self.crossfade:g} s dissolves)" if self.crossfade else " (cuts)"
         else:
