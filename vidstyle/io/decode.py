@@ -25,7 +25,7 @@ import av.filter
 import numpy as np
 
 from vidstyle.config import check_downscale, check_frame_count, check_hdr_mode, check_segment
-from vidstyle.errors import BadValueError, VidstyleError
+from vidstyle.errors import BadValueError, VidstyleError, counted
 from vidstyle.io.files import check_input, empty_file_problem, ffmpeg_path, file_identity
 from vidstyle.io.display import DisplayConversion, chroma_subsampling, component_bits, has_alpha
 from vidstyle.io.hdr import HDR_TRANSFERS
@@ -1466,17 +1466,20 @@ class VideoDecoder:
         return (f"only {frames} of the about {expected} frames of {self.path.name} could be decoded "
                 "(truncated or damaged file?)")
 
-    def ended_before_duration(self) -> str | None:
+    def ended_before_duration(self, lasts: str = "the output", expected: bool = False) -> str | None:
         """A note when the video ended before the segment's end that a duration asked for (a
-        `--duration 25` from a 10 s clip), else None: the output is that much shorter, which no
-        other line says (a file cut short says so in :meth:`shortfall` instead)."""
-        if self._end is None or self._passed_end or self._reached is None:
+        `--duration 25` from a 10 s clip), else None: ``lasts`` (the output) is that much shorter,
+        which no other line says (a file cut short says so in :meth:`shortfall` instead).
+        ``expected``: judged by where the file says its video ends, before reading to it (a
+        preview, which seeks to a few frames, never reads to the end)."""
+        reached = self._expected_end if expected else self._reached
+        if self._end is None or (self._passed_end and not expected) or reached is None:
             return None
-        if self._reached >= self._end - 1 / self._rate:  # the last frame reaches into the end asked for
+        if reached >= self._end - 1 / self._rate:  # the last frame reaches into the end asked for
             return None
         begin = self._start if self._start is not None else self._stream_start
-        return (f"{self.path.name} ends before the {float(self._duration):.4g} s asked for (--duration): the "
-                f"output lasts {float(self._reached - begin):.2f} s")
+        return (f"{self.path.name} ends before the {float(self._duration):.4g} s asked for (--duration): "
+                f"{lasts} lasts {float(reached - begin):.2f} s")
 
     def _past_end(self, packet: av.Packet) -> bool:
         """Whether an audio or subtitle ``packet`` begins at or after the segment's end."""
@@ -1935,16 +1938,20 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
     (:func:`~vidstyle.frames.fill_transparent`), as the pipeline's network sees them. ``say_turn``:
     warn of a display matrix that is not a quarter turn (for frames shown as they are, not a look
     ahead of a run that says it when it stylizes). ``say_unspread``: warn when the segment's first
-    frames are all there is to give (frames shown to be chosen from)."""
+    frames are all there is to give, when the segment ends before ``duration`` or gives fewer than
+    ``count`` frames (frames shown to be chosen from: a sheet of 12 columns where 100 were asked
+    for said nothing)."""
     from vidstyle.frames import fill_transparent, resize_frame  # here: decoding alone does not need torch
 
     def picture(item: DecodedFrame) -> np.ndarray:
         return item.image if item.alpha is None else fill_transparent(item.image, item.alpha)
 
-    count = _sample_count(count)
+    count = asked = _sample_count(count)
     with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
         if say_turn:
             decoder.say_if_turn_rounded()
+        if say_unspread and (note := decoder.ended_before_duration("the segment", expected=True)):
+            log.warning("%s", note)
         info = decoder.info
         length = duration
         if info.frames:  # the segment's frame count, so also right when duration runs past the end
@@ -1957,7 +1964,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                 # frames 0, 1, 2 of a long video as if they were its beginning, middle and end
                 log.warning("%s does not say how long it is: these are its first %d frames%s, not %d spread over "
                             "it", Path(path).name, count, " from the start given" if start else "", count)
-            return images
+            return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
         first = picture(next(decoder.read(alpha=fill_transparency)))
     images = [first]
     base, half_frame = start or 0.0, 0.5 / float(info.frame_rate)
@@ -1973,4 +1980,13 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                                            (first.shape[1], first.shape[0])))
         except VidstyleError:  # the length was an overestimate: past the last frame
             break
+    return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
+
+
+def _said_if_fewer(images: list[np.ndarray], asked: int, path, start, duration) -> list[np.ndarray]:
+    """``images``, with a warning when they are fewer than the ``asked`` frames (all the segment has)."""
+    if images and len(images) < asked:
+        where = f"the segment of {Path(path).name}" if start or duration else Path(path).name
+        log.warning("%s has %s: all are shown, not the %d asked for (--frames)", where,
+                    counted(len(images), "frame"), asked)
     return images
