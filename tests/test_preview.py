@@ -80,6 +80,41 @@ def test_a_narrow_sheet_names_each_style_rather_than_cutting_into_its_name(tmp_p
     assert drawn == ["t"]
 
 
+def test_a_narrow_sheet_keeps_each_rows_command_whole_on_more_lines(tmp_path, monkeypatch):
+    """One column of a 160-pixel clip: the label "--style light_the_scream --keep-colors
+    --style-strength 0.7: The Scream, ..." was cut to "--style light_the_scream --ke...", dropping
+    the options that reproduce the row. The command is kept whole, wrapped between its options
+    where the row is too narrow for it, the painting cut first; every band as tall, so rows line up."""
+    import cv2
+
+    drawn = []
+    put_text = cv2.putText
+    monkeypatch.setattr(cv2, "putText", lambda image, text, *a, **k: drawn.append(text) or put_text(image, text, *a,
+                                                                                                     **k))
+    src = make_video(tmp_path / "small.mp4", frames=12, size=(160, 90))
+    result = style_sheet(src, tmp_path / "sheet.png", ["light_the_scream", "mix:the_scream"], frames=1,
+                         keep_colors=True, style_strength=0.7)
+    assert drawn[0] == "small.mp4 (input)"
+    assert drawn[1:4] == ["--style light_the_scream", "--keep-colors", "--style-strength 0.7: The Screa..."]
+    assert drawn[4:] == ["--style mix:the_scream", "--keep-colors", "--style-strength 0.7: The Screa..."]
+    band = BAND + 2 * 13
+    sheet = read_image(tmp_path / "sheet.png")
+    assert result.size == (160, 3 * (band + 90)) and sheet.shape == (3 * (band + 90), 160, 3)
+    for row in (1, 2):  # white text on each of the three lines, the picture right under the band
+        top = row * (band + 90)
+        assert all(sheet[top + 7 + 13 * k:top + 17 + 13 * k].max() > 200 for k in range(3))
+        assert sheet[top + band:top + band + 90].mean() > 40
+    # a command that fits on one line: the painting is what is cut, never the command
+    drawn.clear()
+    text = "--style light_the_scream --keep-colors: The Scream, Edvard Munch, 1893"
+    for width in (260, 200):  # (no "--keep-colors..." where nothing of the painting fits: the option whole)
+        labelled(np.zeros((8, width, 3), np.uint8), text, "light_the_scream", "--style light_the_scream --keep-colors")
+    assert drawn == ["--style light_the_scream --keep-colors: The Scream...", "--style light_the_scream --keep-colors"]
+    drawn.clear()  # a row too narrow for even one option: its name, as before
+    labelled(np.zeros((8, 60, 3), np.uint8), text, "light_the_scream", "--style light_the_scream --keep-colors")
+    assert drawn == ["..._scream"]
+
+
 def test_mistakes_are_found_before_any_network_runs(tmp_path):
     src = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
     with pytest.raises(VidstyleError, match="starry_nite"):
@@ -316,7 +351,7 @@ def test_style_strength_and_keep_colors_give_the_look_stylize_gives_and_are_name
     image = np.repeat(np.repeat(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), 4, axis=0), 4, axis=1)
     write_image(tmp_path / "photo.png", image)  # 64x48, blocks of colour (no bars to find)
     texts = []
-    monkeypatch.setattr(vidstyle.preview, "labelled", lambda row, text, name=None: (texts.append(text), row)[1])
+    monkeypatch.setattr(vidstyle.preview, "labelled", lambda row, text, *a, **k: (texts.append(text), row)[1])
     style_sheet(tmp_path / "photo.png", tmp_path / "sheet.png", ["light_mondrian", "mix:the_scream"], width=64,
                 style_strength=0.5, keep_colors=True)
     sheet = read_image(tmp_path / "sheet.png")  # (no label bands: labelled() is replaced)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -71,35 +72,84 @@ def _pixel_aspect(path: Path, fps=None) -> float:
 
 #: the smallest legible scale of a label's font, and the label's margins (6 pixels each side)
 _LABEL_MIN_SCALE, _LABEL_MARGIN = 0.35, 12
+#: pixels from one line of a label to the next, where a command too wide for the row is wrapped
+_LABEL_LINE_STEP = 13
 
 
-def labelled(row: np.ndarray, text: str, name: str | None = None) -> np.ndarray:
+def _label_lines(text: str, width: int, name: str | None = None,
+                 command: str | None = None) -> tuple[list[str], float]:
+    """The lines :func:`labelled` draws ``text`` in across a row ``width`` pixels wide, and their
+    font scale."""
+    import cv2
+
+    font, room = cv2.FONT_HERSHEY_SIMPLEX, width - _LABEL_MARGIN
+
+    def fits(line: str, scale: float = _LABEL_MIN_SCALE) -> bool:
+        return cv2.getTextSize(line, font, scale, 1)[0][0] <= room
+
+    scale = min(0.5, 0.5 * room / max(1, cv2.getTextSize(text, font, 0.5, 1)[0][0]))
+    if scale >= _LABEL_MIN_SCALE:
+        return [text], scale
+    scale = _LABEL_MIN_SCALE
+    if fits(text):  # (the scale is not quite linear)
+        return [text], scale
+    units = re.split(r" (?=--)", command) if command and text.startswith(command) else []
+    if units and all(fits(unit) for unit in units):
+        # the command (--style and each option with its value) whole, wrapped between options where
+        # it is wider than the row: cut, "--style light_the_scream --ke..." could not be typed
+        # again; the painting, said after it, is what gets cut
+        lines = [units[0]]
+        for unit in units[1:]:
+            if fits(f"{lines[-1]} {unit}"):
+                lines[-1] += f" {unit}"
+            else:
+                lines.append(unit)
+        tail = text[len(command):]  # ": painting, artist, year"
+        if fits(lines[-1] + tail):
+            lines[-1] += tail
+            return lines, scale
+        while tail.rstrip(" ,:") and not fits(lines[-1] + tail.rstrip(" ,:") + "..."):
+            tail = tail[:-1]
+        if tail.rstrip(" ,:"):  # (nothing of the painting left: no "0.7..." that reads as a cut value)
+            lines[-1] += tail.rstrip(" ,:") + "..."
+        return lines, scale
+    # the text up to the name's end: its first place after a space ("--style t: Title" has a "t" in
+    # "--style" too), or none where the text does not hold it
+    start = -1
+    if name:
+        start = text.find(" " + name) + 1 if " " + name in text else text.find(name)
+    named_by = start + len(name) if start >= 0 else 0
+    while len(text) > 4 and not fits(text + "..."):
+        text = text[:-1]
+    text = text.rstrip(" ,:") + "..."
+    if len(text.removesuffix("...")) < named_by:  # the name itself cut: the name alone, cut at its start
+        text = name
+        while len(text) > 4 and not fits(text):
+            text = "..." + text.removeprefix("...")[1:]
+    return [text], scale
+
+
+def label_height(lines: int) -> int:
+    """The height in pixels of a label band of ``lines`` lines."""
+    return _LABEL_HEIGHT + _LABEL_LINE_STEP * (lines - 1)
+
+
+def labelled(row: np.ndarray, text: str, name: str | None = None, command: str | None = None,
+             lines: int = 1) -> np.ndarray:
     """``row`` (H, W, 3) under a black band with ``text`` in white: smaller to fit the row, down
     to a legible size, then cut short with "...". ``name``: what the row shows when ``text`` must
     be cut (a style's name: "--style lig..." named none of several light styles), its end kept
-    when it too is cut ("...rry_night")."""
+    when it too is cut ("...rry_night"). ``command``: the start of ``text`` that reproduces the
+    row (``--style NAME --keep-colors``), kept whole where each of its options fits the row, on
+    more lines when they do not fit on one (:func:`_label_lines`). ``lines``: the band's height in
+    lines at the least, so that rows with fewer lines line up with the others."""
     import cv2
 
-    font, room = cv2.FONT_HERSHEY_SIMPLEX, row.shape[1] - _LABEL_MARGIN
-    scale = min(0.5, 0.5 * room / max(1, cv2.getTextSize(text, font, 0.5, 1)[0][0]))
-    if scale < _LABEL_MIN_SCALE:
-        scale = _LABEL_MIN_SCALE
-        # the text up to the name's end: its first place after a space ("--style t: Title" has a
-        # "t" in "--style" too), or none where the text does not hold it
-        start = -1
-        if name:
-            start = text.find(" " + name) + 1 if " " + name in text else text.find(name)
-        named_by = start + len(name) if start >= 0 else 0
-        if cv2.getTextSize(text, font, scale, 1)[0][0] > room:  # (the scale is not quite linear)
-            while len(text) > 4 and cv2.getTextSize(text + "...", font, scale, 1)[0][0] > room:
-                text = text[:-1]
-            text = text.rstrip(" ,:") + "..."
-        if len(text.removesuffix("...")) < named_by:  # the name itself cut: the name alone, cut at its start
-            text = name
-            while len(text) > 4 and cv2.getTextSize(text, font, scale, 1)[0][0] > room:
-                text = "..." + text.removeprefix("...")[1:]
-    band = np.zeros((_LABEL_HEIGHT, row.shape[1], 3), np.uint8)
-    cv2.putText(band, text, (6, 16), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    drawn, scale = _label_lines(text, row.shape[1], name, command)
+    band = np.zeros((label_height(max(lines, len(drawn))), row.shape[1], 3), np.uint8)
+    for k, line in enumerate(drawn):
+        cv2.putText(band, line, (6, 16 + _LABEL_LINE_STEP * k), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
+                    cv2.LINE_AA)
     return np.concatenate([band, row], axis=0)
 
 
@@ -135,10 +185,11 @@ def _look_options(style_strength: float = 1.0, keep_colors: bool = False) -> str
                                                         if style_strength < 1.0 else "")
 
 
-def _style_label(choice, spec: str, look: str = "") -> str:
+def _style_label(choice, spec: str, look: str = "") -> tuple[str, str]:
     """``--style SPEC: painting, artist, year`` for a style with one painting (a bundled style,
     one style of a multi-style network); ``--style SPEC`` for a blend. ``look``: the
-    :func:`_look_options` after the style."""
+    :func:`_look_options` after the style. With the label, first, its command part
+    (``--style SPEC`` and the look's options), which :func:`labelled` keeps whole."""
     from vidstyle.models.zoo import painting_description
 
     styles, weights = choice.info.styles, choice.mix
@@ -147,7 +198,8 @@ def _style_label(choice, spec: str, look: str = "") -> str:
     else:
         meta = styles[0] if len(styles) == 1 else {}
     description = painting_description(meta)
-    return f"--style {spec}{look}" + (f": {description}" if description else "")
+    command = f"--style {spec}{look}"
+    return command, command + (f": {description}" if description else "")
 
 
 @dataclass(frozen=True)
@@ -291,22 +343,30 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     aspect = _pixel_aspect(input_path, fps)
     width = min(width, max(1, round(images[0].shape[1] * aspect)))  # shrunk, never enlarged past the picture shown
     sheet_w = width * len(images)
-    sheet_h = (len(specs) + 1) * (_LABEL_HEIGHT + shrink(images[0], width, aspect).shape[0])
+    look = _look_options(style_strength, keep_colors)
+    # (text, name, command) of each row's label, the input's first: known before any network runs,
+    # so that the sheet's size is, and every band is as tall as the tallest (the rows line up)
+    labels = [(f"{input_path.name} (input)", None, None)]
+    for spec, choice in zip(specs, choices):
+        command, text = _style_label(choice, _spec_text(spec), look)
+        labels.append((text, _spec_text(spec), command))
+    lines = max(len(_label_lines(text, sheet_w, name, command)[0]) for text, name, command in labels)
+    sheet_h = (len(specs) + 1) * (label_height(lines) + shrink(images[0], width, aspect).shape[0])
     limit = MAX_SIDE.get(IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()])
     if limit is not None and max(sheet_w, sheet_h) > limit:  # said now, not after every style has run
         raise VidstyleError(f"a sheet of {sheet_w}x{sheet_h} is larger than {Path(output).suffix} images can be "
                             f"({limit} pixels a side): fewer styles or frames, a smaller --width, or .png")
 
-    def row(pictures: list[np.ndarray], text: str, name: str | None = None) -> np.ndarray:
-        return labelled(np.concatenate([shrink(p, width, aspect) for p in pictures], axis=1), text, name)
+    def row(pictures: list[np.ndarray], label: tuple[str, str | None, str | None]) -> np.ndarray:
+        text, name, command = label
+        return labelled(np.concatenate([shrink(p, width, aspect) for p in pictures], axis=1), text, name, command,
+                        lines=lines)
 
-    rows = [row(images, f"{input_path.name} (input)")]
-    look = _look_options(style_strength, keep_colors)
-    for done, (spec, choice) in enumerate(zip(specs, choices), 1):
+    rows = [row(images, labels[0])]
+    for done, (spec, choice, label) in enumerate(zip(specs, choices, labels[1:]), 1):
         stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side,
                             style_strength=style_strength, keep_colors=keep_colors)
-        rows.append(row([painted(stylizer, image) for image in images], _style_label(choice, _spec_text(spec), look),
-                        _spec_text(spec)))
+        rows.append(row([painted(stylizer, image) for image in images], label))
         if progress:
             progress(done, len(specs), _spec_text(spec))
     sheet = np.concatenate(rows, axis=0)
