@@ -173,7 +173,9 @@ class LiveSummary:
     elapsed_s: float
     mean_fps: float | None  # None: fewer than two frames, no rate to speak of
     # of the frames after the first (steady state, as mean_fps); None: no frame was shown (strict
-    # JSON has no NaN). The first frame's, which waits for the network's start, on its own.
+    # JSON has no NaN). The first frame's on its own: it waits behind no frame, and carries the
+    # run's one-time work (the bars searched on it; the network's first call at the picture's size
+    # when the bars crop it), though not the network's start: warmed up before capture begins.
     latency_mean_ms: float | None
     latency_p95_ms: float | None
     stop_reason: str
@@ -190,7 +192,7 @@ class LiveSummary:
         latency = "no frame shown" if self.latency_mean_ms is None else \
             f"capture-to-display latency mean {self.latency_mean_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
         if self.first_latency_ms is not None and self.processed > 1:
-            latency += f" (the first frame, with the network's start: {self.first_latency_ms:.0f} ms)"
+            latency += f" (the first frame on its own, after the network's warm-up: {self.first_latency_ms:.0f} ms)"
         lines = [f"live ({self.source}, stopped: {self.stop_reason}): {counted(self.captured, 'frame')} captured, "
                  f"{self.processed} processed, {self.dropped} dropped{waiting} in {self.elapsed_s:.1f} s",
                  f"  {rate}; {latency}"]
@@ -241,7 +243,7 @@ class LiveStats:
         processed counts as dropped); the rest of the unprocessed frames were waiting at the stop."""
         lat = np.asarray(self.latencies) * 1000.0
         first = float(lat[0]) if lat.size else None
-        lat = lat[1:] if lat.size > 1 else lat  # steady state: the first waited for the network's start
+        lat = lat[1:] if lat.size > 1 else lat  # steady state: the first's one-time work apart (LiveSummary)
         unprocessed = max(0, captured - self.processed)
         dropped = unprocessed if dropped is None else min(dropped, unprocessed)
         return LiveSummary(source=source, captured=captured, processed=self.processed,
