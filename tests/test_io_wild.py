@@ -1125,18 +1125,24 @@ def test_a_retry_seek_the_input_refuses_goes_further_back(tmp_path, suffix, fmt,
         np.testing.assert_array_equal(frame.image, every[first + k])
 
 
+def _bare_h264(path, frames: int, rate: int):
+    """A bare H.264 stream (no container, so no timestamps) of ``frames`` 64x48 grey frames, each
+    brighter than the one before, at ``rate`` frames/s as its bitstream says."""
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 5 * i % 256, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, rate)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
 def test_a_bare_h264_stream_keeps_the_frame_rate_its_bitstream_says(tmp_path):
     """A raw .h264 (as Raspberry Pi and many camera tools write) has no timestamps; FFmpeg's
     demuxer assumes 25 frames/s, which would play a 30 frames/s recording 20% slow."""
-    path = tmp_path / "camera.h264"
-    with av.open(str(path), "w", format="h264") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(30):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 4 * i, np.uint8), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 30)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    path = _bare_h264(tmp_path / "camera.h264", frames=30, rate=30)
     with av.open(str(path)) as container:
         assert container.streams.video[0].average_rate == 25  # what the demuxer alone would say
     out = tmp_path / "out.mp4"
@@ -1150,15 +1156,7 @@ def test_a_segment_of_a_bare_h264_stream_is_found_by_counting_its_frames(tmp_pat
     segment", as FFmpeg's seek read the whole stream looking for one before it failed (review, 54th
     session). It is decoded from its beginning, frames timed by the frame rate, those before the
     start dropped."""
-    path = tmp_path / "camera.h264"
-    with av.open(str(path), "w", format="h264") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(48):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 5 * i, np.uint8), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 24)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    path = _bare_h264(tmp_path / "camera.h264", frames=48, rate=24)
     every = decoded_segment(path, None, None)
     assert len(every) == 48
     part = decoded_segment(path, 1, 0.5)
