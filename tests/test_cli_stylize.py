@@ -1189,6 +1189,26 @@ def test_a_commands_option_typed_before_the_command_is_said_to_go_after_it(capsy
         assert args.debug and args.style == "x"
 
 
+def test_a_mistyped_option_before_an_input_with_no_command_is_named(capsys):
+    # `vidstyle --debgu in.mp4` was only "invalid choice: 'in.mp4'", where `--verison` alone got
+    # "did you mean --version?" (review, 55th session)
+    from vidstyle.cli import main
+
+    for argv, said in ((["--debgu", "in.mp4"], "vidstyle: error: argument COMMAND: invalid choice: 'in.mp4' (choose "
+                                               "from 'stylize', "),
+                       (["--debgu", "in.mp4"], "; --debgu is not an option: did you mean --debug? (see vidstyle --help)"),
+                       (["--verison=1", "in.mp4"], "--verison is not an option: did you mean --version?"),
+                       # with a mistyped command, both are named
+                       (["--debgu", "stylise", "in.mp4"], "did you mean stylize?; --debgu is not an option: did "
+                                                          "you mean --debug?"),
+                       # vidstyle's own option, abbreviated, is no mistake
+                       (["--deb", "in.mp4"], "'export') (see vidstyle --help)")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
+
+
 def test_a_misplaced_options_value_that_names_a_command_is_not_taken_for_the_command(capsys):
     # `vidstyle --style train stylize ...` (a style named train) said --style goes after `vidstyle
     # train`: the first word naming a command was taken for it (review, 54th session)

@@ -187,8 +187,7 @@ class Parser(argparse.ArgumentParser):
         if message.startswith("the following arguments are required"):
             # argparse checks what is missing before what is unknown: `--stlye X` was only "--style
             # is required", as though the user had not typed it
-            message += "".join(f"; {name} is not an option" + (f": did you mean {guess}?" if guess else "")
-                               for name, guess in self._unknown_options(self._argv))
+            message += self._not_options(self._argv)
         message += self._command_guess(message)
         self.exit(2, f"{self.prog}: error: {message}{self._dashed_value_hint(message)} (see {self.prog} --help)\n")
 
@@ -196,16 +195,28 @@ class Parser(argparse.ArgumentParser):
         """This parser's commands by name (none for a command's own parser)."""
         return next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
 
+    def _not_options(self, words, guessed_only: bool = False) -> str:
+        """What the error line adds for the words of ``words`` that are none of this parser's
+        options: "; --stlye is not an option: did you mean --style?" each (only those with a guess
+        where ``guessed_only``)."""
+        return "".join(f"; {name} is not an option" + (f": did you mean {guess}?" if guess else "")
+                       for name, guess in self._unknown_options(words) if guess or not guessed_only)
+
     def _command_guess(self, message: str) -> str:
         """`vidstyle stylise` was only "invalid choice": the command it most likely meant, as a
-        mistyped option gets its own (:func:`vidstyle.errors.closest_name`)."""
+        mistyped option gets its own (:func:`vidstyle.errors.closest_name`); and a mistyped option
+        of vidstyle's own before the word taken for the command, which argparse did not name
+        (`vidstyle --debgu in.mp4`: alone, `--verison` is "unrecognized" with its guess)."""
         from vidstyle.errors import closest_name
 
         m = re.match(r"argument COMMAND: invalid choice: ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")", message)
         if not m:
             return ""
-        guess = closest_name(ast.literal_eval(m[1]), list(self._commands()))
-        return f"; did you mean {guess}?" if guess else ""
+        choice = ast.literal_eval(m[1])
+        guess = closest_name(choice, list(self._commands()))
+        # an unknown option with no guess here went to _misplaced_option ("goes after the command")
+        before = self._argv[:self._argv.index(choice)] if choice in self._argv else self._argv
+        return (f"; did you mean {guess}?" if guess else "") + self._not_options(before, guessed_only=True)
 
     @staticmethod
     def _option_word(parser: argparse.ArgumentParser, word: str) -> str | None:
