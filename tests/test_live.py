@@ -2103,6 +2103,31 @@ def test_a_recording_whose_folder_is_renamed_mid_session_is_finished_where_the_f
     assert [p.name for p in moved.iterdir()] == ["rec.mp4"] and not out.parent.exists()
 
 
+@pytest.mark.skipif(not _moved_folders_found(), reason="no way to find a moved folder here (Windows, BSD)")
+def test_a_recording_begun_after_its_folder_moved_says_the_folder_moved(tmp_path):
+    """'r' pressed again after the --record folder was renamed mid-session was refused with only
+    "output folder does not exist: <the old folder>", as though it had never been there: it says
+    the folder was renamed or moved, and where the last recording is."""
+    (tmp_path / "live").mkdir()
+    out, moved = tmp_path / "live" / "rec.mp4", tmp_path / "moved"
+    presses = iter([ord("r"), ord("r")])  # stop the recording, then begin another
+
+    def rename_then_press_r() -> int:
+        if not moved.exists():
+            os.rename(out.parent, moved)
+            return -1  # a frame recorded into the moved folder first
+        return next(presses, -1)
+
+    lines = []
+    summary = run_live(MarkedSource(frames=6), StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out),
+                       keys=rename_then_press_r, log=lines.append)
+    kept = moved / "rec.mp4"
+    assert f"not recording: output folder does not exist: {out.parent} (renamed or moved while recording: " \
+           f"the last recording is {kept})" in lines, lines
+    assert summary.recordings == [str(kept)] and not out.parent.exists()
+    assert [p.name for p in moved.iterdir()] == ["rec.mp4"]
+
+
 def test_a_recording_whose_folder_is_removed_mid_session_is_one_line(tmp_path):
     import shutil
 

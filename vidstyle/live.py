@@ -901,6 +901,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     recordings: list[str] = []
     snapshots: list[str] = []
     errors: list[str] = []
+    # folder -> the last recording begun there, where it is now, for folders renamed or moved while
+    # recording: a recording begun there next is refused, and the refusal says where they went
+    moved_folders: dict[Path, Path] = {}
     grabber = FrameGrabber(source)
     stats = LiveStats()
     stop_reason = "error"
@@ -960,6 +963,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         if failed:
             errors.append(f"recording {finished.path}: {failed}")
         if finished.frames and finished.moved_from is not None:
+            moved_folders[finished.moved_from] = finished.path
             log(f"{finished.moved_from} was renamed or moved while recording: the recording is {finished.path}")
         elif finished.frames and finished.path != finished.asked and cut_short:
             log(f"what was recorded is kept in {finished.path}, beside {finished.asked}")
@@ -1158,12 +1162,18 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     recording, finished = None, recording
                     stop_recording(finished, time.perf_counter())
                 else:
+                    path = None
                     try:  # as for snapshots: the session goes on without the recording
-                        recording = Recording(paths.next(), width, height, source.fps)
+                        path = paths.next()
+                        recording = Recording(path, width, height, source.fps)
                         log(f"recording to {recording.path}")
                     except VidstyleError as exc:
                         controls.recording = False
-                        log(f"not recording: {exc}")
+                        # "output folder does not exist" alone read as though it never had
+                        last = moved_folders.get(path.parent) if path is not None and not path.parent.is_dir() \
+                            else None
+                        log(f"not recording: {exc}" + (f" (renamed or moved while recording: the last recording "
+                                                       f"is {last})" if last else ""))
     except KeyboardInterrupt as exc:
         stop_reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
     finally:
