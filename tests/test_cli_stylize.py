@@ -1228,6 +1228,28 @@ def test_a_misplaced_options_value_that_names_a_command_is_not_taken_for_the_com
         assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
 
 
+def test_a_misplaced_flag_names_its_command_though_a_later_value_names_another(capsys):
+    # `vidstyle --overwrite stylize in.mp4 -o export` (an output folder named export) said
+    # --overwrite goes after `vidstyle export`, and with --help showed export's help: the last word
+    # naming a command was taken after an option of no value, as though it were the flag's (review)
+    from vidstyle.cli import main
+
+    for argv, said in ((["--overwrite", "stylize", "in.mp4", "-o", "export", "--style", "x"],
+                        "--overwrite goes after the command: vidstyle stylize ..."),
+                       (["--overwr", "train", "--content", "styles", "--out", "m.safetensors"],
+                        "--overwr goes after the command: vidstyle train ..."),
+                       (["--quiet", "preview", "in.mp4", "-o", "s.png", "--style", "train"],
+                        "--quiet goes after the command: vidstyle preview ...")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--overwrite", "stylize", "in.mp4", "-o", "export", "--help"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 0 and out.startswith("usage: vidstyle stylize [-h]") and not err, (out, err)
+
+
 def test_help_asked_for_beside_a_misplaced_option_is_given(capsys):
     # `vidstyle --style x --help` said "--style goes after the command" instead of the help asked
     # for (review, 54th session): the help of the command named, else vidstyle's own
@@ -1390,9 +1412,9 @@ def test_help_and_usage_errors_of_every_command_are_said_without_loading_torch(m
     lazy, full = build_parser(only="stylize").format_help(), build_parser().format_help()
     assert lazy == full and "export a style network to ONNX" in full
     # a command named is built whole, whatever comes before it
-    from vidstyle.cli import _command_named
+    from vidstyle.cli import _commands_named
 
-    assert _command_named(["--debug", "export", "--onnx", "x.onnx"]) == "export"
+    assert _commands_named(["--debug", "export", "--onnx", "x.onnx"]) == {"export"}
     args = build_parser(only="export").parse_args(["--debug", "export", "--onnx", "x.onnx", "--style", "s"])
     assert (args.onnx, args.func.__name__) == ("x.onnx", "export_command")
 

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import NoReturn
+from typing import Collection, NoReturn
 
 from vidstyle import __version__
 from vidstyle.cli_args import add_device_args as _add_device_args
@@ -660,19 +660,20 @@ def _top_parser() -> Parser:
     return parser
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; with ``only``, the other commands of ``_OPTIONAL_COMMANDS`` get their
-    name and help line but no options, so their modules are not imported. No parser imports torch
-    (seconds: each command imports what it runs when it runs), so ``vidstyle --help`` and every
-    command's ``--help`` or usage error answer at once."""
+def build_parser(only: str | Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only`` (a command's name, or several), the other commands of
+    ``_OPTIONAL_COMMANDS`` get their name and help line but no options, so their modules are not
+    imported. No parser imports torch (seconds: each command imports what it runs when it runs), so
+    ``vidstyle --help`` and every command's ``--help`` or usage error answer at once."""
     import importlib
 
+    only = {only} if isinstance(only, str) else only
     parser = _top_parser()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_stylize(sub)
     _add_styles(sub)
     for name, module, fn in _OPTIONAL_COMMANDS:
-        if only is not None and name != only:
+        if only is not None and name not in only:
             sub.add_parser(name, help=COMMAND_HELP[name])
             continue
         try:
@@ -738,14 +739,15 @@ def _values_after(argv: list[str], options: dict) -> list[str]:
     return out
 
 
-def _command_named(argv: list[str]) -> str:
-    """The command in ``argv`` (vidstyle's own options, --debug and --version, take no value, so in
-    a right command line it is the first word that is not an option; a command's option typed
-    before it, `--steps 4 train`, needs the command's options built to be said where it goes, and
-    its value may name another command: see vidstyle.cli_args.Parser.command_at), or "" when there
-    is none."""
-    at = _top_parser().command_at(argv, COMMAND_HELP)
-    return "" if at is None else argv[at]
+def _commands_named(argv: list[str]) -> set[str]:
+    """The commands ``argv`` names, whose parsers :func:`build_parser` builds whole: the command
+    (vidstyle's own options, --debug and --version, take no value, so in a right command line it
+    is the first word that is not an option), and any word that names one too. A command's option
+    typed before the command, `--steps 4 train`, needs the command's options built to be said
+    where it goes, and its value may name another command (`--style train stylize`), or a flag's
+    command be followed by a value naming one (`--overwrite stylize in.mp4 -o export`): which word
+    is the command is told by their options (vidstyle.cli_args.Parser.command_at)."""
+    return {arg for arg in argv if arg in COMMAND_HELP}
 
 
 class _MessagesAtMost:
@@ -907,7 +909,7 @@ def _main(argv: list[str] | None) -> int:
 
             keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
             argv = _values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS)
-            parser = build_parser(only=_command_named(argv))
+            parser = build_parser(only=_commands_named(argv))
             args = parser.parse_args(argv)  # --help and usage errors end here, before torch
     except KeyboardInterrupt:
         print("vidstyle: interrupted", file=sys.stderr)

@@ -255,16 +255,28 @@ class Parser(argparse.ArgumentParser):
         """Where in ``words`` the command is named (one of ``commands``), or None: the first word
         naming one, unless a later one does too and this one follows an option that is not
         vidstyle's own, whose value it then is (`--style train stylize in.mp4`: a style named
-        train, and the command stylize). (--debug, --version and --help take no value; a command's
-        option may, which is not known here, since the commands' options are built only for the
-        command named: see vidstyle.cli.build_parser.)"""
+        train, and the command stylize), unless that command's parser (``commands`` maps names to
+        parsers where they are built: vidstyle.cli.build_parser builds each command named) has it
+        as a flag, which takes none (`--overwrite stylize in.mp4 -o export`: the command stylize,
+        and an output folder named export). (--debug, --version and --help take no value.)"""
         named = [i for i, word in enumerate(words) if word in commands]
         for i in named[:-1]:
             option = self._option_word(self, words[i - 1]) if i else None
             joined = option is not None and ("=" in words[i - 1] or (not option.startswith("--") and len(option) > 2))
-            if option is None or joined or self._knows(self, option):
+            if option is None or joined or self._knows(self, option) or self._is_flag(commands[words[i]], option):
                 return i
         return named[-1] if named else None
+
+    @staticmethod
+    def _is_flag(parser, name: str) -> bool:
+        """Whether ``name`` is an option of ``parser`` (a command's, when built) that takes no
+        value (``--overwrite``), abbreviated as argparse takes it (``--overwr``)."""
+        if not isinstance(parser, argparse.ArgumentParser):
+            return False
+        options = parser._option_string_actions
+        actions = {id(a): a for o, a in options.items() if o == name or (name.startswith("--") and o.startswith(name))}
+        action = options.get(name) or (next(iter(actions.values())) if len(actions) == 1 else None)
+        return action is not None and action.nargs == 0
 
     def _misplaced_option(self, words) -> str | None:
         """The error line for a command's option typed before the command (`vidstyle --style x stylize
