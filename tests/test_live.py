@@ -1873,7 +1873,12 @@ def test_a_truncated_source_file_is_said_as_stylize_says_it(tmp_path, caplog):
     # sound that outlasts the picture: the file lasts 2 s, its picture 0.5 s (Matroska gives a track
     # no length of its own, but tags it with one): said to be truncated
     sound = make_video(tmp_path / "sound.mkv", frames=12, size=(96, 64), audio=True, audio_seconds=2.0)
-    for path, short in ((whole, False), (cut, True), (sound, False)):
+    # a clock that starts late (10 s): the track's tag, and the file's length, say where it ends
+    # (12 s), not how long it lasts (2 s), and the whole file was said to be truncated (review)
+    late = make_video(tmp_path / "late.mkv", frames=48, size=(96, 64), container_options={"output_ts_offset": "10"})
+    # one still frame over 20 s of sound: FFmpeg gives the picture the file's length (20 s)
+    still = make_video(tmp_path / "still.mkv", frames=1, size=(64, 48), audio=True, audio_seconds=20)
+    for path, short in ((whole, False), (cut, True), (sound, False), (late, False), (still, False)):
         caplog.clear()
         source = FileSource(path, realtime=False)
         with caplog.at_level("WARNING", logger="vidstyle"):

@@ -181,16 +181,21 @@ def _tag_seconds(text: str | None) -> Fraction | None:
     return value if value > 0 else None
 
 
-def stated_length(container: av.container.InputContainer, video) -> Fraction | None:
-    """Seconds the container says its stream ``video`` lasts: the stream's own length (MP4, MOV),
-    else where Matroska's track tag says it ends (FFmpeg's and mkvmerge's muxers write one; FFmpeg
-    gives a Matroska track no length of its own), else the file's, which takes in a sound track that
-    outlasts the picture; None where it says none."""
-    if video.duration and video.time_base:
-        return video.duration * video.time_base
+def stated_length(container: av.container.InputContainer, video, start: Fraction | None = None) -> Fraction | None:
+    """Seconds the container says its stream ``video`` lasts: from ``start`` (the stream's first
+    frame, s; default FFmpeg's start of it) to where Matroska's track tag says it ends (FFmpeg's and
+    mkvmerge's muxers write one; the tag is where the track ends, not how long it is, in a file
+    whose clock starts late: 12 s for 2 s from 10 s), else the stream's own length (MP4, MOV), else
+    the file's, which takes in a sound track that outlasts the picture; None where it says none.
+    The tag first: FFmpeg gives a Matroska track no length of its own, or the file's (one still
+    frame over 20 s of music: 20 s)."""
     tag = _tag_seconds(video.metadata.get("DURATION"))
     if tag is not None:
-        return tag
+        if start is None:
+            start = (video.start_time or 0) * video.time_base if video.time_base else 0
+        return tag - start if 0 < start < tag else tag
+    if video.duration and video.time_base:
+        return video.duration * video.time_base
     return Fraction(container.duration, av.time_base) if container.duration is not None else None
 
 
@@ -1034,17 +1039,8 @@ class VideoDecoder:
         """
         total = self._video.frames or None
         # a segment's count is estimated from time even when the file's is exact
-        length = None
-        if (tag := _tag_seconds(self._video.metadata.get("DURATION"))) is not None:
-            # Matroska has no per-track duration (FFmpeg gives the stream the file's, which
-            # includes audio that outlasts the video: one still frame over ten minutes of music),
-            # but FFmpeg's muxer tags each track with one. The tag is where the track ends, not
-            # how long it is, in a file whose clock starts late: measured from 0.
-            length = tag - stream_start if 0 < stream_start < tag else tag
-        elif self._video.duration:
-            length = self._video.duration * self._tb
-        elif self._container.duration:
-            length = Fraction(self._container.duration, av.time_base)
+        # (not the file's length where sound outlasts the picture: one still frame over ten minutes of music)
+        length = stated_length(self._container, self._video, stream_start) or None
         ends = [t for t in (stream_start + length if length is not None else None, self._end) if t is not None]
         self._expected_end = min(ends) if ends else None
         if total is None and length is not None:
