@@ -198,6 +198,21 @@ def test_a_lit_line_of_another_colour_than_the_picture_beside_it_is_no_bar():
     assert find_picture_area([frame]).bars_text() == "left 10, right 10"
 
 
+def test_only_the_line_that_shares_the_pictures_colour_is_taken_into_a_bar():
+    """4:2:0 pairs lines 0-1, 2-3, ...: only a bar's line paired with the picture's first carries
+    its colour. A dark picture line elsewhere, green on black as the paired line reads, was taken
+    into the bar: one after a bar of 21 (paired with the bar's black) made a bar of 22, and one
+    after a single black edge line, no bar at all, made a bar of 2 that was kept unstylized."""
+    green = np.full((H, W, 3), (40, 160, 40), np.uint8)
+    frame = boxed(green, left=21, right=20)
+    frame[:, 21] = (0, 49, 0)  # the picture's first column: dark, the green's colour on black (luma 29)
+    assert find_picture_area([frame]).bars_text() == "left 21, right 20"
+    edged = green.copy()
+    edged[:, -1] = 0  # one black column at the edge, no bar; before it a dark line of the green's colour
+    edged[:, -2] = (0, 49, 0)
+    assert find_picture_area([edged]) is None
+
+
 def test_specks_in_a_bar_leave_it_a_bar():
     """Noise or a logo's corner lights a few pixels of some bar rows: up to BAR_NOISE (2%) of a
     row, it is still bar."""

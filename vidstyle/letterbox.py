@@ -166,10 +166,16 @@ def _black_runs(frames: list[np.ndarray], grays: list[np.ndarray], axis: int, le
     black = np.logical_and.reduce([np.quantile(g, 1 - BAR_NOISE, axis=axis) <= level for g in grays])
     first, last = _bar_lengths(black)
     n = len(black)
-    if first < n - 1 and _black_but_for_the_pictures_colour(frames, axis, first, first + 1, level):
+    # only a line that shares its colour with the picture's first (4:2:0 pairs lines 0-1, 2-3, ...),
+    # after a run that is a bar already: else a dark picture line was taken into the bar (a still's
+    # dark edge column after one black one made a bar of 2 kept unstylized; a dark scene's first
+    # column after an even bar of 20 made one of 22, whose edge then failed, and no bar was kept)
+    if first >= MIN_BAR and first % 2 == 0 and first < n - 1 \
+            and _black_but_for_the_pictures_colour(frames, axis, first, first + 1, level):
         first += 1
     end = n - 1 - last
-    if end > first + 1 and _black_but_for_the_pictures_colour(frames, axis, end, end - 1, level):
+    if last >= MIN_BAR and end % 2 == 1 and end > first + 1 \
+            and _black_but_for_the_pictures_colour(frames, axis, end, end - 1, level):
         last += 1
     return first, last
 
@@ -190,7 +196,8 @@ def _black_but_for_the_pictures_colour(frames: list[np.ndarray], axis: int, line
     pillarboxed 320x180 clip). The colour is the picture line's pixels less their luma; the
     line's own luma, what is left of it (its least channel, where none is clipped at 0), must
     give the line back with that colour, so a lit line of another colour is no bar. One line at
-    most: the colour is shared by two lines, and the picture's first holds it as its own."""
+    most: the colour is shared by two lines, and the picture's first holds it as its own; and only
+    the line paired with the picture's (:func:`_black_runs`)."""
     for frame in frames:
         own = (frame[line] if axis == 1 else frame[:, line]).astype(np.float32)
         beside = (frame[picture] if axis == 1 else frame[:, picture]).astype(np.float32)
