@@ -570,3 +570,21 @@ def test_changes_after_a_duration_segment_are_the_parts_not_written(tmp_path, tw
         frames_of(src, tmp_path / "long", StyleTimeline([(0, a), (30, b)], crossfade=0), temporal="off", duration=60)
     assert [r.getMessage() for r in caplog.records if "never seen" in r.getMessage()] == [
         "the style change at 30 s comes after the last frame stylized of in.mp4 (1.38 s): never seen"]
+
+
+def test_a_duration_parts_summary_leaves_out_the_changes_after_its_end(tmp_path):
+    """A whole film's timeline rendered in parts: the first part (--duration 1) is all mondrian,
+    and no warning speaks of the change at 1.5 s any more, but the summary said "mondrian,
+    starry from 1.5 s", naming a style the output never shows."""
+    timeline = StyleTimeline([(0, "a"), (0.5, "b"), (1.5, "c")], crossfade=0.4)
+    assert timeline.describe(1) == "a, b from 0.5 s (0.4 s dissolves)"
+    assert timeline.describe(1.4) == "a, b from 0.5 s, c from 1.5 s (0.4 s dissolves)"  # its dissolve begun
+    src = make_video(tmp_path / "in.mp4", frames=16, size=(32, 32), fps=8, pattern="flat")
+    whole = StyleTimeline([(0, Flat(0, path="mondrian")), (1.5, Flat(200, path="starry"))], crossfade=0)
+    result = stylize_video(src, tmp_path / "out.mp4", style=whole, temporal="off", progress=False, duration=1)
+    assert result.styles == "mondrian" and "[mondrian, " in result.summary()
+    # an input that ends before the change is still told of it, as the warning does
+    result = stylize_video(src, tmp_path / "all.mp4", style=StyleTimeline([(0, Flat(0, path="mondrian")),
+                                                                          (30, Flat(200, path="starry"))], crossfade=0),
+                           temporal="off", progress=False, duration=60)
+    assert result.styles == "mondrian, starry from 30 s (cuts)"

@@ -1261,16 +1261,17 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                          tone_mapped=decoder.info.hdr if decoder.info.tone_mapped else "",
                          downscaled=_downscaled_text(decoder.info.downscaled_from, decoder.info.width,
                                                      decoder.info.height),
-                         styles=_timeline_text(stylizer), mask=_mask_text(matte))
+                         styles=_timeline_text(stylizer, part_end), mask=_mask_text(matte))
 
 
 def _mask_text(matte) -> str:
     return "" if matte is None else f"{'inverted ' if matte.invert else ''}mask {matte.path.name}"
 
 
-def _timeline_text(stylizer) -> str:
+def _timeline_text(stylizer, end: float | None = None) -> str:
+    """The summary's timeline; ``end``: where the --duration part ends (StyleTimeline.describe)."""
     timeline = getattr(stylizer, "timeline", None)
-    return "" if timeline is None or len(timeline.changes) < 2 else timeline.describe()
+    return "" if timeline is None or len(timeline.changes) < 2 else timeline.describe(end)
 
 
 def _downscaled_text(before: tuple[int, int] | None, width: int, height: int) -> str:

@@ -213,17 +213,21 @@ class StyleTimeline:
         """:attr:`changes`' entry ``i``'s style as the summary names it."""
         return _name(self.changes[i].style)
 
-    def describe(self) -> str:
+    def describe(self, end: float | None = None) -> str:
         """``starry_night, the_scream from 12.5 s (1 s dissolves)``; each change's own length
         when they differ (changes close together, or a segment's start, shorten a dissolve).
 
         A segment (:meth:`starting_at`) is described as written: from the style its first moment
         is painted in, the styles that ended before it left out (they are no part of the output;
-        times stay on the input's clock)."""
+        times stay on the input's clock). So are, with ``end`` (where a --duration segment ends
+        on that clock), the changes that begin to show only from there: the parts of a longer
+        timeline not written, of which no warning speaks either."""
         first = min(i for i, _ in self.weights_at(self.begin))
+        stop = next((i for i in range(first + 1, len(self.changes))
+                     if end is not None and self.dissolve_begins(i) >= end), len(self.changes))
         parts = [_name(self.changes[first].style)] + [f"{_name(c.style)} from {c.at:g} s"
-                                                      for c in self.changes[first + 1:]]
-        lengths = [2 * h for h in self._half[first + 1:]]
+                                                      for c in self.changes[first + 1:stop]]
+        lengths = [2 * h for h in self._half[first + 1:stop]]
         if lengths and all(abs(length - self.crossfade) < 1e-9 for length in lengths):
             parts[-1] += f" ({self.crossfade:g} s dissolves)" if self.crossfade else " (cuts)"
         else:
