@@ -2146,3 +2146,26 @@ def test_a_recording_whose_folder_is_removed_mid_session_is_one_line(tmp_path):
                                             r"now cannot be found: the recording is lost"):
         rec.close()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not _moved_folders_found(), reason="no way to find a moved folder here (Windows, BSD)")
+def test_without_record_r_after_the_output_folder_moved_records_into_it_made_again(tmp_path):
+    """As the README says: a refusal is --record's (its folder is never made); 'r' without it
+    makes --output-dir again under its name, as when first needed, and records there."""
+    (tmp_path / "live").mkdir()
+    moved = tmp_path / "moved"
+    keys = iter([ord("r"), None, ord("r"), ord("r")])  # record, move the folder, stop, record again
+
+    def press() -> int:
+        key = next(keys, -1)
+        if key is None:
+            os.rename(tmp_path / "live", moved)
+            return -1
+        return key
+
+    lines = []
+    run_live(MarkedSource(frames=10), StyleBank([SlowStylizer()]),
+             LiveOptions(window=False, output_dir=tmp_path / "live"), keys=press, log=lines.append)
+    assert [line for line in lines if line.startswith("not recording")] == []
+    assert sum(line.startswith(f"recording to {tmp_path / 'live'}") for line in lines) == 2, lines
+    assert (tmp_path / "live").is_dir() and len(list(moved.iterdir())) == 1
