@@ -2885,3 +2885,24 @@ def test_resuming_another_folders_checkpoint_replaces_no_model_or_checkpoints_wi
     assert mine.is_file()
     assert train(replace(b, steps=4, resume=str(b.work_dir() / ".." / "model.train" / mine.name), seed=1),
                  progress=False).written
+
+
+def test_resuming_another_folders_checkpoint_beside_previews_alone_says_what_overwrite_does(tmp_path):
+    """A folder with another run's previews and no checkpoint, and --resume FILE of another
+    folder: the refusal said "no checkpoint to --resume from: --overwrite to start afresh", to a
+    user who named one, and whose --overwrite resumes it (deleting the previews)."""
+    import zipfile
+
+    from vidstyle.train.config import earlier_run_files
+
+    (tmp_path / "other").mkdir()
+    (tmp_path / "ck").mkdir()
+    with zipfile.ZipFile(tmp_path / "other" / "checkpoint_0000010.pt", "w") as archive:
+        archive.writestr("data", "")
+    (tmp_path / "ck" / "preview_0000005.png").write_bytes(b"")
+    resume = str(tmp_path / "other" / "checkpoint_0000010.pt")
+    with pytest.raises(VidstyleError) as caught:
+        earlier_run_files(tmp_path / "ck", resume, overwrite=False)
+    assert str(caught.value) == (f"{tmp_path / 'ck'} holds previews of another run (preview_0000005.png) than the one "
+                                 f"--resume {resume} continues: --overwrite to delete them, or another --checkpoint-dir")
+    assert earlier_run_files(tmp_path / "ck", resume, overwrite=True) == [tmp_path / "ck" / "preview_0000005.png"]

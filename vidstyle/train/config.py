@@ -142,6 +142,9 @@ def earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[P
                             "--overwrite to start afresh (which deletes them and its previews)")
     if previews and not overwrite:
         shown = previews[0].name + (f" to {previews[-1].name}" if len(previews) > 1 else "")
+        if resume:  # (not "no checkpoint to --resume from: --overwrite to start afresh": it resumes FILE)
+            raise VidstyleError(f"{work} holds previews of another run ({shown}) than the one --resume {resume} "
+                                "continues: --overwrite to delete them, or another --checkpoint-dir")
         raise VidstyleError(f"{work} holds previews of an earlier run ({shown}) and no checkpoint to --resume "
                             "from: --overwrite to start afresh (which deletes them), or another --checkpoint-dir")
     return [*checkpoints, *previews]
