@@ -122,9 +122,10 @@ def resumes_another_run(work: Path, resume: str | None) -> bool:
 
 def earlier_run_files(work: Path, resume: str | None, overwrite: bool) -> list[Path]:
     """The checkpoints and previews an earlier run left in ``work``, which a fresh run (or one
-    resumed from another folder's checkpoint: :func:`resumes_another_run`) deletes with ``overwrite`` and
-    refuses to start beside otherwise: its previews would sit among this run's under the same names' pattern (a run stopped before its first
-    checkpoint leaves only those), its checkpoints could be what a later --resume continues.
+    resumed from another folder's checkpoint: :func:`resumes_another_run`) deletes with
+    ``overwrite`` and refuses to start beside otherwise: its previews would sit among this run's
+    under the same names' pattern (a run stopped before its first checkpoint leaves only those),
+    its checkpoints could be what a later --resume continues.
     Said before the output that such a run left (`vidstyle train` checks it first, without
     torch): "OUT already exists; pass --overwrite" alone sent a user who came back for more
     steps to delete the checkpoints that --resume continues from."""
