@@ -1203,43 +1203,11 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
         else:
             log.warning("the mask %s ends at %.2f s, before the video: its last frame was held for the rest%s",
                         matte.path.name, matte.held_from, f"; {cut}" if cut else "")
-    timeline, until = getattr(stylizer, "timeline", None), getattr(stylizer, "painted_until", None)
-    late = [i for i in range(1, len(timeline.changes)) if until is not None and timeline.changes[i].at > until] \
-        if timeline is not None else []
-    # a typo (10:5 for 1:05) would otherwise go unnoticed; a dissolve begun before the end shows in
-    # part (one change at most: dissolves never overlap), said first, as it comes first. Changes
-    # after the end of a --duration segment the input reached are the parts of a longer timeline
-    # not written (a whole film's rendered in parts), as those before --start are: not said
+    # where a --duration segment the input reached ends: the timeline's changes after it are the
+    # parts of a longer timeline not written (a whole film's rendered in parts), as those before --start are
     part_end = None if decoder.ended_before_duration() else decoder.segment_end
-    for seen, said in ((True, "only the start of its dissolve is seen"), (False, "never seen")):
-        these = [timeline.changes[i] for i in late if (timeline.dissolve_begins(i) < until) == seen
-                 and (seen or part_end is None or timeline.changes[i].at < part_end)]
-        if these:
-            log.warning("the style change%s at %s come%s after the last frame stylized of %s (%.2f s): %s",
-                        "s" if len(these) > 1 else "", ", ".join(f"{c.at:g} s" for c in these),
-                        "" if len(these) > 1 else "s", input_path.name, until, said)
-    if timeline is not None and until is not None:
-        # a change the next one follows before any frame (10=B, 10.01=C) paints nothing: said, as a
-        # change after the end is (a typo); those before a segment's first frame are the part not written
-        unseen = [c for i, c in enumerate(timeline.changes) if i and first < c.at <= until
-                  and i not in getattr(stylizer, "shown", {i})]
-        if unseen:
-            log.warning("the style change%s at %s come%s before the next with no frame between: never seen",
-                        "s" if len(unseen) > 1 else "", ", ".join(f"{c.at:g} s" for c in unseen),
-                        "" if len(unseen) > 1 else "s")
-    if timeline is not None and until is not None and config.start is not None:
-        # every change before the segment's first frame: one style all through, with nothing said,
-        # for a user who counts --style-at from --start (5=B for 5 s into the segment). Said when the
-        # changes, counted so, would all fall inside the segment, as such a user types them; not
-        # for a whole-film timeline rendered in parts whose changes are spread before and after a
-        # part, nor for a part after its last change that is shorter than the time of that change
-        changes = timeline.changes[1:]
-        if changes and all(c.at < first and first + c.at <= until for c in changes):
-            log.warning("every style change (at %s) comes before the segment starts (%.2f s), so all of it is in %s: "
-                        "--style-at times are on the input's clock, as --start's (%g s into the segment is "
-                        "--style-at %g)", ", ".join(f"{c.at:g} s" for c in changes), first,
-                        timeline.style_name(len(timeline.changes) - 1), changes[0].at,
-                        round(first + changes[0].at, 3))
+    if getattr(stylizer, "timeline", None) is not None:
+        _say_unseen_changes(stylizer, first, part_end, config.start is not None, input_path.name)
     if matte is not None and matte.damaged():
         log.warning("skipped %s (the mask): its frame before each was held", matte.damaged())
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
@@ -1262,6 +1230,46 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                          downscaled=_downscaled_text(decoder.info.downscaled_from, decoder.info.width,
                                                      decoder.info.height),
                          styles=_timeline_text(stylizer, part_end), mask=_mask_text(matte))
+
+
+def _say_unseen_changes(stylizer, first: float, part_end: float | None, segment: bool, name: str) -> None:
+    """Warn of the changes of ``stylizer``'s style timeline that the output does not show as typed:
+    after its last frame (a typo: 10:5 for 1:05), but for those after ``part_end`` (where a
+    --duration segment ends, see :func:`_stylize_video`); with no frame between one and the next;
+    and, for a ``segment`` (--start) beginning at ``first`` (s, the input's clock), every change
+    before it when, counted from --start, they would all fall inside it. ``name``: the input's."""
+    timeline, until = stylizer.timeline, stylizer.painted_until
+    if until is None:  # no frame painted
+        return
+    late = [i for i in range(1, len(timeline.changes)) if timeline.changes[i].at > until]
+    # a dissolve begun before the end shows in part (one change at most: dissolves never overlap),
+    # said first, as it comes first
+    for seen, said in ((True, "only the start of its dissolve is seen"), (False, "never seen")):
+        these = [timeline.changes[i] for i in late if (timeline.dissolve_begins(i) < until) == seen
+                 and (seen or part_end is None or timeline.changes[i].at < part_end)]
+        if these:
+            log.warning("the style change%s at %s come%s after the last frame stylized of %s (%.2f s): %s",
+                        "s" if len(these) > 1 else "", ", ".join(f"{c.at:g} s" for c in these),
+                        "" if len(these) > 1 else "s", name, until, said)
+    # a change the next one follows before any frame (10=B, 10.01=C) paints nothing: said, as a
+    # change after the end is (a typo); those before a segment's first frame are the part not written
+    unseen = [c for i, c in enumerate(timeline.changes) if i and first < c.at <= until
+              and i not in getattr(stylizer, "shown", {i})]
+    if unseen:
+        log.warning("the style change%s at %s come%s before the next with no frame between: never seen",
+                    "s" if len(unseen) > 1 else "", ", ".join(f"{c.at:g} s" for c in unseen),
+                    "" if len(unseen) > 1 else "s")
+    # every change before the segment's first frame: one style all through, with nothing said, for
+    # a user who counts --style-at from --start (5=B for 5 s into the segment). Said when the
+    # changes, counted so, would all fall inside the segment, as such a user types them; not for a
+    # whole-film timeline rendered in parts whose changes are spread before and after a part, nor
+    # for a part after its last change that is shorter than the time of that change
+    changes = timeline.changes[1:]
+    if segment and changes and all(c.at < first and first + c.at <= until for c in changes):
+        log.warning("every style change (at %s) comes before the segment starts (%.2f s), so all of it is in %s: "
+                    "--style-at times are on the input's clock, as --start's (%g s into the segment is "
+                    "--style-at %g)", ", ".join(f"{c.at:g} s" for c in changes), first,
+                    timeline.style_name(len(timeline.changes) - 1), changes[0].at, round(first + changes[0].at, 3))
 
 
 def _mask_text(matte) -> str:
