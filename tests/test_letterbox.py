@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from videos import letterbox_bars, make_letterboxed_sample, make_video, pattern_frame, read_frames
-from vidstyle.io.decode import keyframe_samples, spread_samples
+from vidstyle.io.decode import keyframe_samples, shown_chroma, spread_samples
 from vidstyle.letterbox import PictureArea, find_picture_area
 from vidstyle.pipeline import calibrate_for, stylize_image, stylize_video
 
@@ -188,14 +188,42 @@ def test_bars_of_an_odd_width_in_4_2_0_video_are_found_whole(tmp_path):
             new.pts, new.time_base = k, Fraction(1, 24)
             out.mux(stream.encode(new))
         out.mux(stream.encode())
-    area = find_picture_area(spread_samples(path, 8))
+    assert shown_chroma(path) == (2, 2)
+    area = find_picture_area(spread_samples(path, 8), chroma=shown_chroma(path))
     assert area.bars_text() == "top 23, bottom 21, left 61, right 61", area.describe()
 
 
 def test_a_lit_line_of_another_colour_than_the_picture_beside_it_is_no_bar():
     frame = boxed(np.full((H, W, 3), (40, 160, 40), np.uint8), left=10, right=10)
     frame[:, 10] = (70, 0, 0)  # the picture's first column, dark red (luma 21): not the green's colour on black
-    assert find_picture_area([frame]).bars_text() == "left 10, right 10"
+    assert find_picture_area([frame], chroma=(2, 2)).bars_text() == "left 10, right 10"
+
+
+@pytest.mark.parametrize("chroma", [None, (1, 1)])
+def test_a_dark_picture_line_of_the_next_ones_hue_is_no_bar_where_lines_have_their_own_colour(chroma):
+    """Only where two lines share one colour sample (4:2:0) is a bar's last line black but for the
+    picture's colour. In RGB or 4:4:4 frames (or a still, whose chroma is not known) a picture's
+    dark edge column of its next one's hue, (140, 0, 0) beside (200, 0, 0), was taken into the bar
+    and left unstylized: left 21, not 20."""
+    frame = np.zeros((72, 136, 3), np.uint8)
+    frame[:, 20:116] = (200, 0, 0)
+    frame[:, 20] = (140, 0, 0)
+    assert find_picture_area([frame], chroma=chroma).bars_text() == "left 20, right 20"
+    assert find_picture_area([frame]).bars_text() == "left 20, right 20"  # the API's default: not known
+    turned = np.ascontiguousarray(frame.transpose(1, 0, 2))  # 4:2:2 shares colour across, not down
+    assert find_picture_area([turned], chroma=(2, 1)).bars_text() == "top 20, bottom 20"
+    assert find_picture_area([frame], chroma=(2, 1)).bars_text() == "left 21, right 20"  # (as 4:2:0 pairs them)
+
+
+def test_the_chroma_shown_is_turned_with_the_frames_and_none_once_they_are_scaled():
+    from vidstyle.io.display import DisplayConversion
+
+    assert DisplayConversion(0, False, 1, (320, 180)).shown_chroma("yuv422p") == (2, 1)
+    assert DisplayConversion(90, False, 1, (320, 180)).shown_chroma("yuv422p") == (1, 2)
+    assert DisplayConversion(0, False, 1, (320, 180), scaled_size=(160, 90)).shown_chroma("yuv420p") is None
+    assert DisplayConversion(0, False, 1, (320, 180)).shown_chroma("rgb24") is None
+    with pytest.raises(ValueError, match="chroma must be None or"):
+        find_picture_area([np.zeros((8, 8, 3), np.uint8)], chroma=2)
 
 
 def test_only_the_line_that_shares_the_pictures_colour_is_taken_into_a_bar():
@@ -206,11 +234,11 @@ def test_only_the_line_that_shares_the_pictures_colour_is_taken_into_a_bar():
     green = np.full((H, W, 3), (40, 160, 40), np.uint8)
     frame = boxed(green, left=21, right=20)
     frame[:, 21] = (0, 49, 0)  # the picture's first column: dark, the green's colour on black (luma 29)
-    assert find_picture_area([frame]).bars_text() == "left 21, right 20"
+    assert find_picture_area([frame], chroma=(2, 2)).bars_text() == "left 21, right 20"
     edged = green.copy()
     edged[:, -1] = 0  # one black column at the edge, no bar; before it a dark line of the green's colour
     edged[:, -2] = (0, 49, 0)
-    assert find_picture_area([edged]) is None
+    assert find_picture_area([edged], chroma=(2, 2)) is None
 
 
 def test_specks_in_a_bar_leave_it_a_bar():

@@ -401,13 +401,14 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     # black bars, found as vidstyle stylize finds them: left out of the errors (see warping_error).
     # A transparent input's picture is continued under its transparency where the stylized video
     # kept it (its transparent rows were painted); written opaque, their black was kept as bars
-    from vidstyle.io.decode import VideoDecoder, spread_samples
+    from vidstyle.io.decode import VideoDecoder, shown_chroma, spread_samples
     from vidstyle.letterbox import SAMPLE_FRAMES, find_picture_area
 
     with VideoDecoder(stylized_path, announce=False) as decoder:
         kept_alpha = decoder.info.alpha
     picture = find_picture_area(spread_samples(input_path, SAMPLE_FRAMES, start, duration, fps,
-                                               fill_transparency=kept_alpha))
+                                               fill_transparency=kept_alpha),
+                                chroma=shown_chroma(input_path, fps))
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth,
                            on_pair=on_pair, picture=picture)
     until = result.pop("bars_until_frame", None)  # the picture reached into the bars there

@@ -11,7 +11,8 @@ black bars stay black.
 Bars are found the way FFmpeg's ``cropdetect`` or HandBrake's automatic crop find them: on frames
 spread over the video (a film's first frames are often black), a row or column belongs to a bar
 when it is black (all but a few of its pixels dark) in every one of those frames (its last line may
-carry the picture's colour: 4:2:0 video shares one colour between two lines). A dark
+carry the picture's colour where the frames' chroma pairs lines: 4:2:0 video shares one colour
+between two lines). A dark
 background that merely looks like a bar in every frame (a studio portrait, a static night shot)
 is told apart by the bar's edge: a real bar ends where the picture begins, so the picture's first
 row or column is mostly lit in at least one of the frames, and brighter than the bar by a step
@@ -158,13 +159,20 @@ def _bar_lengths(dark: np.ndarray) -> tuple[int, int]:
     return int(np.argmin(dark)), int(np.argmin(dark[::-1]))
 
 
-def _black_runs(frames: list[np.ndarray], grays: list[np.ndarray], axis: int, level: int) -> tuple[int, int]:
+def _black_runs(frames: list[np.ndarray], grays: list[np.ndarray], axis: int, level: int,
+                paired: bool) -> tuple[int, int]:
     """How many rows (``axis`` 1) or columns (``axis`` 0) at each end are black in every frame:
     all but :data:`BAR_NOISE` of their pixels at most ``level``. A bar is black all along, so
-    the whole frame is looked at. Each run's last line may be black but for the colour of the
-    picture's first line, beside it (:func:`_black_but_for_the_pictures_colour`)."""
+    the whole frame is looked at. Where the frames' chroma pairs the lines (``paired``: two
+    lines share one colour along this axis), each run's last line may be black but for the
+    colour of the picture's first line, beside it (:func:`_black_but_for_the_pictures_colour`)."""
     black = np.logical_and.reduce([np.quantile(g, 1 - BAR_NOISE, axis=axis) <= level for g in grays])
     first, last = _bar_lengths(black)
+    if not paired:
+        # each line has a colour of its own (RGB, 4:4:4, 4:2:2's rows) or how they share it is
+        # unknown (a still): a black line is black, and a dark picture line of the next one's hue
+        # (a red edge column of (140, 0, 0) beside (200, 0, 0)) was taken into the bar, unstylized
+        return first, last
     n = len(black)
     # only a line that shares its colour with the picture's first (4:2:0 pairs lines 0-1, 2-3, ...),
     # after a run that is a bar already: else a dark picture line was taken into the bar (a still's
@@ -246,7 +254,7 @@ def _ends_at_an_edge(grays: list[np.ndarray], axis: int, level: int, first: int,
 
 
 def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
-                      min_picture: int = 16) -> PictureArea | None:
+                      min_picture: int = 16, *, chroma: tuple[int, int] | None = None) -> PictureArea | None:
     """The picture inside the black bars that all ``frames`` (an iterable of uint8 (H, W, 3) RGB
     frames, one size, best spread over the video) share; None when there are no bars, or no
     picture to find (every frame black, or less than ``min_picture`` pixels left between the bars).
@@ -257,7 +265,12 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
     columns (rows), so that a picture boxed on all four sides is found however narrow it is: one of
     the picture's first two rows (columns) mostly brighter than ``level``, and within
     :data:`MAX_EDGE` lines a rise from the bar of at least ``level``, steeper than the picture's
-    gradient after it (a smooth ramp from black is no bar; a soft edge is one)."""
+    gradient after it (a smooth ramp from black is no bar; a soft edge is one).
+
+    ``chroma``: how many pixels (across, down) of the frames as given share one colour sample
+    (:func:`vidstyle.io.display.chroma_subsampling`, turned as the frames are: 4:2:0 video's
+    (2, 2)); along an axis where two lines share one, a bar's last line that is black but for the
+    picture's colour is bar too. None (RGB, a still, not known): every line has its own colour."""
     if isinstance(frames, np.ndarray) and frames.ndim == 3:
         raise BadValueError(f"find_picture_area takes a sequence of frames, got one {frames.shape} array "
                          "(pass [frame] for a single image)")
@@ -270,6 +283,10 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
                  integral=True, optional=False)
     check_number("min_picture", min_picture, "a whole number of pixels, at least 1", lambda v: v >= 1,
                  integral=True, optional=False)
+    if chroma is not None and not (isinstance(chroma, tuple) and len(chroma) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in chroma)):
+        raise BadValueError(f"chroma must be None or (across, down) pixels sharing one colour sample "
+                            f"such as (2, 2), got {chroma!r}")
     frames = [check_image(f) for f in frames]  # a generator is read once
     if not frames:
         raise BadValueError("find_picture_area needs at least one frame")
@@ -277,8 +294,9 @@ def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
     if any(f.shape[:2] != (h, w) for f in frames):
         raise BadValueError("the frames to find bars in must have one size")
     grays = [_luma(f) for f in frames]
-    top, bottom = _black_runs(frames, grays, 1, level)
-    left, right = _black_runs(frames, grays, 0, level)
+    across, down = chroma or (1, 1)
+    top, bottom = _black_runs(frames, grays, 1, level, down == 2)
+    left, right = _black_runs(frames, grays, 0, level, across == 2)
     if top == h or left == w:
         return None  # nothing but dark lines: no picture to find
     rows, cols = slice(top, h - bottom), slice(left, w - right)

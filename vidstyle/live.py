@@ -1055,7 +1055,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 t_last_frame = time.perf_counter()
                 if bars_pending:  # found once, on the first frame (and frames spread over a file)
                     bars_pending = False
-                    area = live_picture_area(frame.image, bar_samples)
+                    area = live_picture_area(frame.image, bar_samples, getattr(source, "chroma", None))
                     if area is not None:
                         log(f"keeping the black bars: {area.describe()}")
                 if area is not None and not area.holds(frame.image):
@@ -1204,10 +1204,12 @@ def file_bar_samples(source: FrameSource) -> list[np.ndarray]:
     return [resize_frame(f, source.size) for f in samples]
 
 
-def live_picture_area(first: np.ndarray, samples: list[np.ndarray] = ()) -> PictureArea | None:
+def live_picture_area(first: np.ndarray, samples: list[np.ndarray] = (),
+                      chroma: tuple[int, int] | None = None) -> PictureArea | None:
     """The picture inside black bars, found on the first frame and the file's ``samples``
-    (:func:`file_bar_samples`; those of another size are left out)."""
-    return find_picture_area([first, *(f for f in samples if f.shape == first.shape)])
+    (:func:`file_bar_samples`; those of another size are left out); ``chroma``: the source's
+    (:attr:`~vidstyle.io.capture.FrameSource.chroma`)."""
+    return find_picture_area([first, *(f for f in samples if f.shape == first.shape)], chroma=chroma)
 
 
 def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -> Path:

@@ -1054,7 +1054,8 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 # they are the black stored under them, kept as bars
                 area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration,
                                                         fps, config.hdr, config.downscale,
-                                                        fill_transparency=encoder.alpha))
+                                                        fill_transparency=encoder.alpha),
+                                         chroma=decoder.info.shown_chroma)
                 if area is not None:
                     log.info("keeping the black bars: %s", area.describe())
             # int8 only; on the frames as the network will see them (see _stylize_stage)
@@ -1353,6 +1354,7 @@ def stylize_image(input: str | PathLike[str], output: str | PathLike[str], style
     # network where it begins), and bars looked for on it as the network sees it, as for videos:
     # transparency kept is no bar; dropped, the black stored under it is
     filled = fill_transparent(image, alpha) if keep_alpha else image
+    # (a still's chroma is not known: no bar line is taken as black but for the picture's colour)
     area = find_picture_area([filled]) if config.bars == "keep" else None
     with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
         original = image

@@ -300,7 +300,7 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     called after each style. Every style is checked, and the output's path, before any network
     runs; written atomically."""
     from vidstyle.config import check_bars_mode, check_downscale
-    from vidstyle.io.decode import spread_samples
+    from vidstyle.io.decode import shown_chroma, spread_samples
     from vidstyle.io.files import atomic_output
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
     from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
@@ -331,9 +331,12 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     images = input_frames(input_path, frames, start, duration, fps, hdr, downscale)
     area = None
     if bars == "keep":  # found as vidstyle stylize finds them: on frames spread over the video
-        area = find_picture_area(images if len(images) == 1 and is_image_path(input_path) else
-                                 spread_samples(input_path, BAR_SAMPLE_FRAMES, start, duration, fps, hdr, downscale,
-                                                fill_transparency=True))
+        if len(images) == 1 and is_image_path(input_path):
+            area = find_picture_area(images)  # (a still's chroma is not known: chroma None)
+        else:
+            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, start, duration, fps, hdr,
+                                                    downscale, fill_transparency=True),
+                                     chroma=shown_chroma(input_path, fps, hdr, downscale))
 
     def painted(stylizer, image: np.ndarray) -> np.ndarray:
         if area is None:

@@ -65,6 +65,9 @@ class FrameSource:
     #: True: frames exist whether or not they are read (camera, paced replay), so stale ones are
     #: dropped. False: a non-paced file, where every frame is waited for.
     live: bool = True
+    #: the frames' chroma subsampling as read (DisplayConversion.shown_chroma), for finding black
+    #: bars; None where not known (a camera) or there is none (RGB)
+    chroma: tuple[int, int] | None = None
 
     #: a source that plays on its own clock (a replayed file, a synthetic pattern) paces itself here
     _pacer: _Pacer | None = None
@@ -356,6 +359,8 @@ class FileSource(FrameSource):
             w, h = (size[1], size[0]) if self._display.turned else size
             if w <= self._display.stored_size[0] and h <= self._display.stored_size[1]:
                 self._display = replace(self._display, scaled_size=(w, h))
+        # resized (--size), a line mixes the stored ones: none to tell
+        self.chroma = None if size else self._display.shown_chroma(self._peeked[0].format.name)
 
     @property
     def damaged_packets(self) -> int:

@@ -154,6 +154,8 @@ class SourceInfo:
     interlaced: bool = False  # the first frame is interlaced: fields are stylized as one picture
     bits: int = 8  # bits per component of the decoded frames (vidstyle works in 8)
     chroma: tuple[int, int] | None = None  # the decoded frames' chroma subsampling (chroma_subsampling), None for RGB
+    # ... as the frames are shown (DisplayConversion.shown_chroma: turned; None when downscaled), for finding bars
+    shown_chroma: tuple[int, int] | None = None
     alpha: bool = False  # the decoded frames have an alpha channel (transparency)
     hdr: str = ""  # the input's HDR transfer ("PQ", "HLG"), or "" for SDR
     tone_mapped: bool = False  # HDR frames are delivered tone-mapped to SDR BT.709 (vidstyle.io.hdr)
@@ -885,6 +887,7 @@ class VideoDecoder:
                                interlaced=bool(first.interlaced_frame),
                                bits=component_bits(first.format.name),
                                chroma=chroma_subsampling(first.format.name),
+                               shown_chroma=display.shown_chroma(first.format.name),
                                alpha=self._has_alpha(first) or self._gif_turns_transparent(first),
                                hdr=HDR_TRANSFERS.get(int(first.color_trc), ""),
                                tone_mapped=display.tone_map is not None,
@@ -1921,6 +1924,14 @@ def spread_samples(path: str | Path, count: int, start: float | None = None,
     frames = keyframe_samples(path, count, start, duration, fps, hdr, downscale, fill_transparency)
     return frames if 2 * len(frames) >= count else \
         sample_frames(path, count, start, duration, fps, hdr, fill_transparency, downscale=downscale)
+
+
+def shown_chroma(path: str | Path, fps=None, hdr: str = "sdr", downscale: int | None = None) -> tuple[int, int] | None:
+    """The chroma subsampling of ``path``'s frames as :func:`spread_samples` gives them with the
+    same ``fps``, ``hdr`` and ``downscale`` (:attr:`SourceInfo.shown_chroma`), for
+    :func:`~vidstyle.letterbox.find_picture_area` where no decoder is open."""
+    with VideoDecoder(path, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
+        return decoder.info.shown_chroma
 
 
 def sample_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,

@@ -290,6 +290,15 @@ class DisplayConversion:
             log.warning("%s's display matrix turns the picture by %d degrees, which is not a quarter turn: it is "
                         "turned by %d instead, the nearest", name, self.rotation, round(self.rotation / 90) % 4 * 90)
 
+    def shown_chroma(self, pix_fmt: str) -> tuple[int, int] | None:
+        """:func:`chroma_subsampling` of frames stored in ``pix_fmt`` as they are shown: (across,
+        down), swapped by a quarter turn; None where they are downscaled (a scaled line mixes
+        the stored ones, no longer two of them to one colour sample) or have no chroma (RGB)."""
+        subsampling = chroma_subsampling(pix_fmt)
+        if subsampling is None or self.scaled_size is not None:
+            return None
+        return subsampling[::-1] if self.turned else subsampling
+
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) as shown (and downscaled)."""
