@@ -2569,29 +2569,37 @@ def _lock_checked_at_each_checkpoint(monkeypatch, work: Path) -> list[bool]:
     return checked
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="fcntl")
-def test_a_checkpoint_folder_removed_and_made_again_as_the_lock_is_taken_is_not_the_one_locked(tmp_path, monkeypatch):
-    # another run removed it and a third made it again while this one took its lock: the lock is
-    # the old folder's, which no other run sees, so this one must start over on the new one
+def _refused_as_replaced_when_meanwhile(monkeypatch, work: Path, meanwhile) -> list:
+    """Lock ``work`` with ``meanwhile()`` done, once, between its opening and its flock (another
+    run at that moment), and check the lock is refused as FolderReplaced. Returns the list the
+    once-only ``meanwhile`` is recorded in (a later flock, e.g. a training run's, does it again
+    once that list is cleared)."""
     import fcntl
 
     from vidstyle.io.files import FolderReplaced, folder_lock
 
-    work = tmp_path / "work"
-    work.mkdir()
-    flock, replaced = fcntl.flock, []
+    flock, done = fcntl.flock, []
 
-    def made_again_meanwhile(fd, operation):
-        if not replaced:
-            work.rmdir()
-            replaced.append(work.mkdir())
+    def then_flock(fd, operation):
+        if not done:
+            done.append(meanwhile())
         return flock(fd, operation)
 
-    monkeypatch.setattr(fcntl, "flock", made_again_meanwhile)
+    monkeypatch.setattr(fcntl, "flock", then_flock)
     with pytest.raises(FolderReplaced):
         with folder_lock(work, "busy"):
             pass  # pragma: no cover
-    assert replaced
+    assert done
+    return done
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fcntl")
+def test_a_checkpoint_folder_removed_and_made_again_as_the_lock_is_taken_is_not_the_one_locked(tmp_path, monkeypatch):
+    # another run removed it and a third made it again while this one took its lock: the lock is
+    # the old folder's, which no other run sees, so this one must start over on the new one
+    work = tmp_path / "work"
+    work.mkdir()
+    _refused_as_replaced_when_meanwhile(monkeypatch, work, lambda: (work.rmdir(), work.mkdir()))
 
 
 def test_a_checkpoint_folder_removed_as_the_lock_is_taken_is_made_again_and_locked(data, loss_weights, tmp_path,
@@ -2599,24 +2607,10 @@ def test_a_checkpoint_folder_removed_as_the_lock_is_taken_is_made_again_and_lock
     """A run that ends as this one starts removes its own empty folder between this run's opening
     it and locking it: this run then held a lock on a removed folder and trained, unlocked, in the
     one its first checkpoint made again."""
-    import fcntl
-
-    from vidstyle.io.files import FolderReplaced, folder_lock
-
     config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
     work = config.work_dir()
     work.mkdir()
-    flock, removed = fcntl.flock, []
-
-    def the_other_run_ends_first(fd, operation):
-        if not removed:
-            removed.append(work.rmdir())
-        return flock(fd, operation)
-
-    monkeypatch.setattr(fcntl, "flock", the_other_run_ends_first)
-    with pytest.raises(FolderReplaced):
-        with folder_lock(work, "busy"):
-            pass  # pragma: no cover
+    removed = _refused_as_replaced_when_meanwhile(monkeypatch, work, work.rmdir)
     work.mkdir()
     removed.clear()
     checked = _lock_checked_at_each_checkpoint(monkeypatch, work)
