@@ -788,12 +788,13 @@ def test_styles_describes_a_users_own_model_files(tmp_path, capsys):
     assert "weights do not match the architecture" in capsys.readouterr().err
 
 
-def test_styles_given_a_blend_shows_the_blend_given(tmp_path, capsys):
+def test_styles_given_a_blend_shows_the_blend_given(tmp_path, capsys, caplog):
     # `vidstyle styles mix:a=0.2,b=0.8` showed the file's example blend (0.7/0.3), not the weights
     # asked for (review, 54th session): now the blend as --style runs it, weights summing to 1
     from vidstyle.cli import main
     from vidstyle.models.transformer import light_net
     from vidstyle.models.weights import save_model
+    from vidstyle.models.zoo import resolve_style
 
     for spec, blend in (("mix:starry_night=0.2,woman_with_hat=0.8", "mix:starry_night=0.2,woman_with_hat=0.8"),
                         ("mix:the_scream=1,starry_night=3", "mix:starry_night=0.75,the_scream=0.25"),
@@ -804,6 +805,13 @@ def test_styles_given_a_blend_shows_the_blend_given(tmp_path, capsys):
     save_model(path, light_net(num_styles=2), [{"name": "dusk"}, {"name": "dawn"}])
     assert main(["styles", f"{path}:dusk=1,dawn=3"]) == 0
     assert f"  blend: --style '{path}:dusk=0.25,dawn=0.75'" in capsys.readouterr().out.splitlines()
+    # its first style alone, named: it showed the bare path, which runs it but warns that the file
+    # "holds 2 styles; using its first" (review, 55th session)
+    assert main(["styles", f"{path}:dusk=1"]) == 0
+    assert f"  blend: --style '{path}:dusk=1'" in capsys.readouterr().out.splitlines()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert resolve_style(f"{path}:dusk=1").mix == (1.0, 0.0)
+    assert not [r for r in caplog.records if "holds 2 styles" in r.getMessage()]
     # the file alone still shows how to blend it
     assert main(["styles", str(path)]) == 0
     assert f"  blend: --style '{path}:dusk=0.7,dawn=0.3'" in capsys.readouterr().out.splitlines()

@@ -339,7 +339,9 @@ def _describe_model_file(path: str, verbose: bool) -> None:
     if path.startswith("mix:") or is_bundled_name(path) or (":" in path and not Path(path).expanduser().exists()):
         choice = resolve_style(path)
         if not is_bundled_name(path):
-            given = choice.label  # as --style runs it: the weights rescaled to sum to 1
+            # as --style runs it: the weights rescaled to sum to 1, and a file's first style named
+            # (its path alone, which label gives, runs it too but warns that the file holds several)
+            given = choice.explicit_label
         path = str(choice.path)
     elif not Path(path).exists() and (bundled := bundled_file(path)):  # a bundled file by name: light_mix
         path = bundled

@@ -50,6 +50,16 @@ class StyleChoice:
         file and mix): ``name``, ``mix:a=0.7,b=0.3`` for a bundled network's blend (``mix:a=1``
         where the bare name would pick another file), the path for a user's file, with
         ``:a=0.7,b=0.3`` when it is a multi-style one run at another mix than its first style."""
+        return self._written(name_first=False)
+
+    @property
+    def explicit_label(self) -> str:
+        """:attr:`label` with the style named where a multi-style file's path alone would stand for
+        its first (``path:a=1``): the same file and mix, but as ``--style`` runs it without the
+        warning that the file holds several styles (the blend line `vidstyle styles` shows)."""
+        return self._written(name_first=True)
+
+    def _written(self, name_first: bool) -> str:
         names = self.info.style_names
         parts = [f"{n}={w:g}" for n, w in zip(names, self.mix) if w > 0]
         if self.path.resolve() in {p.resolve() for p in bundled_files()}:
@@ -68,7 +78,7 @@ class StyleChoice:
         if is_bundled_name(path) or path.startswith("mix:"):
             # Path("./mondrian") prints as "mondrian", which --style reads as the bundled style
             path = os.curdir + os.sep + path
-        if len(names) == 1 or self.mix == _first_style(len(names)):
+        if len(names) == 1 or (self.mix == _first_style(len(names)) and not name_first):
             return path  # the file alone means its first style
         return f"{path}:" + ",".join(parts)
 
@@ -83,11 +93,9 @@ class StyleChoice:
         """:attr:`label` for one-line displays (the live overlay, benchmark rows, messages): a
         user's file by its name rather than its whole path, and a multi-style one with the style
         it runs (its path alone means its first)."""
-        label, path = self.label, str(self.path)
+        label, path = self.explicit_label, str(self.path)
         if not label.startswith(path):
             return label
-        if label == path and len(self.info.styles) > 1:
-            return f"{self.path.name}:{self.info.style_names[0]}=1"
         return self.path.name + label[len(path):]
 
     def __repr__(self) -> str:
