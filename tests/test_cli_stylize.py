@@ -1197,6 +1197,26 @@ def test_a_commands_option_typed_before_the_command_is_said_to_go_after_it(capsy
         assert args.debug and args.style == "x"
 
 
+def test_a_double_dash_before_the_command_is_said_to_go_after_it():
+    # `vidstyle -- stylize in.mp4` was only "invalid choice: '--'", `vidstyle --` "unrecognized
+    # arguments: --" (review, 55th session): neither said what `--` is for or where it goes
+    for argv, said in ((["--", "stylize", "in.mp4"], "vidstyle: error: '--' goes after the command: vidstyle "
+                                                     "stylize ... -- INPUT ('--' ends the command's options: the "
+                                                     "words after it are inputs, even those starting with '-') "
+                                                     "(see vidstyle stylize --help)"),
+                       (["--debug", "--", "stylize", "in.mp4"], "'--' goes after the command: vidstyle stylize"),
+                       (["--"], "'--' goes after the command: vidstyle COMMAND ... -- INPUT ('--' ends")):
+        run = vidstyle(*argv)
+        assert run.returncode == 2 and said in run.stderr and len(run.stderr.splitlines()) == 1, run.stderr
+        assert "Traceback" not in run.stderr and "invalid choice" not in run.stderr
+    assert "(see vidstyle --help)" in run.stderr  # no command named: vidstyle's own help
+    # after the command it ends the options, as before: a file named like an option is an input
+    from vidstyle.cli import build_parser
+
+    args = build_parser(only="stylize").parse_args(["stylize", "--style", "x", "-o", "o.mp4", "--", "-clip.mp4"])
+    assert args.input == ["-clip.mp4"]
+
+
 def test_a_mistyped_option_before_an_input_with_no_command_is_named(capsys):
     # `vidstyle --debgu in.mp4` was only "invalid choice: 'in.mp4'", where `--verison` alone got
     # "did you mean --version?" (review, 55th session)

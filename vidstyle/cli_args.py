@@ -282,7 +282,8 @@ class Parser(argparse.ArgumentParser):
         """The error line for a command's option typed before the command (`vidstyle --style x stylize
         in.mp4`), or None: argparse took its value for the command ("invalid choice: 'x'"), said
         `--style=x` was missing, or `--overwrite` unrecognized. vidstyle's own options (--debug,
-        --version, --help) go there; the others belong to a command."""
+        --version, --help) go there; the others belong to a command, as does `--`, which ends its
+        options (`vidstyle -- stylize in.mp4` was "invalid choice: '--'")."""
         from vidstyle.errors import closest_name
 
         commands = self._commands()
@@ -291,6 +292,11 @@ class Parser(argparse.ArgumentParser):
         at = self.command_at(words, commands)
         command = None if at is None else words[at]
         for word in words[:at]:
+            if word == "--":  # argparse took it for the command: "invalid choice: '--'", no more
+                helped = f"{self.prog} {command}" if command else self.prog
+                return (f"'--' goes after the command: {self.prog} {command or 'COMMAND'} ... -- INPUT ('--' ends "
+                        f"the command's options: the words after it are inputs, even those starting with '-') "
+                        f"(see {helped} --help)")
             name = self._option_word(self, word)
             if name is None:
                 if command is None:
