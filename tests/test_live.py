@@ -516,6 +516,33 @@ def test_r_toggles_recording_into_numbered_files(tmp_path):
     assert decoded_times_and_marks(second)[1] == list(range(7, 20))
 
 
+def test_a_refused_recording_leaves_its_number_to_the_next(tmp_path):
+    # an 'r' refused (the folder gone meanwhile) took rec-2.mp4's number: the next recording, once
+    # the folder was back, was rec-3.mp4, with no rec-2.mp4 (review, 55th session)
+    stylizer = SlowStylizer()
+    source = MarkedSource(frames=14, fps=60)
+    source.live = False  # every frame is processed, so the key script is deterministic
+    folder, away = tmp_path / "recs", tmp_path / "away"
+    folder.mkdir()
+    out = folder / "rec.mp4"
+    script = scripted_keys({3: "r", 5: "r", 7: "r", 10: "r"}, stylizer)
+
+    def keys() -> int:
+        key = script()
+        if key != -1 and stylizer.calls - 1 in (5, 7):  # refused with the folder away, then it is back
+            (folder.rename(away) if folder.is_dir() else away.rename(folder))
+        return key
+
+    messages = []
+    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=False, record=out), keys=keys,
+                       log=messages.append)
+    assert any(m.startswith("not recording: ") for m in messages), messages
+    second = folder / "rec-2.mp4"
+    assert summary.recordings == [str(out), str(second)] and summary.processed == 14
+    assert decoded_times_and_marks(second)[1] == [7, 8, 9]
+    assert sorted(p.name for p in folder.iterdir()) == ["rec-2.mp4", "rec.mp4"]
+
+
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_a_file_that_appears_under_the_recordings_name_is_kept_without_overwrite(tmp_path, overwrite):
     """Another program writes the --record file while live records: without --overwrite that file
@@ -579,7 +606,12 @@ def test_a_recording_the_folder_refuses_under_any_name_is_said_under_its_own(tmp
 
 def test_recording_paths():
     paths = RecordingPaths(Path("/tmp/does-not-exist-dir/a.mp4"), Path("."))
-    assert [paths.next().name for _ in range(3)] == ["a.mp4", "a-2.mp4", "a-3.mp4"]
+    assert paths.next().name == "a.mp4" and paths.next().name == "a.mp4"  # the same until one is begun there
+    names = []
+    for _ in range(3):
+        names.append(paths.next().name)
+        paths.begun()
+    assert names == ["a.mp4", "a-2.mp4", "a-3.mp4"]
     auto = RecordingPaths(None, Path("/tmp/x")).next()
     assert auto.parent == Path("/tmp/x") and auto.name.startswith("vidstyle-live-") and auto.suffix == ".mp4"
 

@@ -798,10 +798,11 @@ class RecordingPaths:
     timestamped files in the output folder. Numbered names never overwrite an existing file."""
 
     def __init__(self, base: Path | None, output_dir: Path):
-        self.base, self.output_dir, self.count = base, output_dir, 0
+        self.base, self.output_dir = base, output_dir
+        self.count = 0  # recordings begun: a refused one takes no number (the next skipped it)
 
     def next(self) -> Path:
-        self.count += 1
+        """The path the next recording takes, the same until :meth:`begun` says it was taken."""
         if self.base is None:
             create_output_folder(self.output_dir)
             stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -811,12 +812,16 @@ class RecordingPaths:
                 n += 1
                 path = numbered_name(first, n)
             return path
-        if self.count == 1:
+        if self.count == 0:
             return self.base
-        n = self.count
+        n = self.count + 1
         while (path := numbered_name(self.base, n)).exists():
             n += 1
         return path
+
+    def begun(self) -> None:
+        """The path :meth:`next` gave is a recording's now: the next one is numbered after it."""
+        self.count += 1
 
 
 def check_virtual_camera() -> None:
@@ -993,6 +998,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             vcam = VirtualCamera(width, height, source.fps)
         if controls.recording:
             recording = Recording(paths.next(), width, height, source.fps, overwrite=options.overwrite)
+            paths.begun()
             log(f"recording to {recording.path}")
         stylizer = styles.get(0)
         if (options.style_strength, options.keep_colors) == (LiveOptions.style_strength, LiveOptions.keep_colors):
@@ -1166,6 +1172,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     try:  # as for snapshots: the session goes on without the recording
                         path = paths.next()
                         recording = Recording(path, width, height, source.fps)
+                        paths.begun()
                         log(f"recording to {recording.path}")
                     except VidstyleError as exc:
                         controls.recording = False
