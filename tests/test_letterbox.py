@@ -193,6 +193,55 @@ def test_bars_of_an_odd_width_in_4_2_0_video_are_found_whole(tmp_path):
     assert area.bars_text() == "top 23, bottom 21, left 61, right 61", area.describe()
 
 
+def test_downscaled_bars_are_the_lines_wholly_in_the_bars_found_at_the_stored_size(tmp_path):
+    """A downscaled line mixes stored ones, and 4:2:0 video's chroma spreads the picture's colour
+    into the bar's last scaled lines, on no pair of lines any more: a bar 59 columns wide at
+    --downscale 288 (53.1 columns) was found 52, its 53rd column, black in the luma, read lit by
+    the colour and stylized. The bars are found at the stored size and scaled instead."""
+    from fractions import Fraction
+    from pathlib import Path
+
+    import av
+    import cv2
+
+    from vidstyle.letterbox import video_picture_area
+
+    path = tmp_path / "pillarboxed.mp4"
+    sample = Path(__file__).parents[1] / "samples" / "sample.mp4"
+    with av.open(str(sample)) as clip, av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv420p", {"qp": "0"}
+        for k, frame in zip(range(8), clip.decode(video=0)):
+            image = np.zeros((180, 320, 3), np.uint8)  # the picture in columns 59-260, rows 23-158
+            image[23:159, 59:261] = cv2.resize(frame.to_ndarray(format="rgb24"), (202, 136),
+                                               interpolation=cv2.INTER_AREA)
+            new = av.VideoFrame.from_ndarray(image, format="rgb24")
+            new.pts, new.time_base = k, Fraction(1, 24)
+            out.mux(stream.encode(new))
+        out.mux(stream.encode())
+    small = spread_samples(path, 8, downscale=288)
+    assert small[0].shape == (162, 288, 3) and shown_chroma(path, downscale=288) is None
+    assert find_picture_area(small).bars_text() == "top 20, bottom 18, left 52, right 53"  # as it was found
+    area = video_picture_area(path, (162, 288))
+    assert area.bars_text() == "top 20, bottom 18, left 53, right 53", area.describe()
+    assert video_picture_area(path, (180, 320)).bars_text() == "top 23, bottom 21, left 59, right 59"
+
+    class Bright:
+        def stylize_batch(self, images):
+            return [np.full_like(i, 230) for i in images]
+
+    result = stylize_video(path, tmp_path / "small.mp4", style=Bright(), temporal="off", progress=False,
+                           downscale=288)
+    assert result.bars == "top 20, bottom 18, left 53, right 53"
+
+
+def test_an_area_scaled_keeps_the_lines_wholly_in_its_bars():
+    area = PictureArea(23, 159, 59, 261, (180, 320))
+    assert area.scaled((162, 288)) == PictureArea(20, 144, 53, 235, (162, 288))  # 53.1 of 59 columns: 53
+    assert area.scaled((180, 320)) == area
+    assert PictureArea(1, 72, 0, 96, (72, 96)).scaled((36, 48)) is None  # half a line of bar: no bar left
+
+
 def test_a_lit_line_of_another_colour_than_the_picture_beside_it_is_no_bar():
     frame = boxed(np.full((H, W, 3), (40, 160, 40), np.uint8), left=10, right=10)
     frame[:, 10] = (70, 0, 0)  # the picture's first column, dark red (luma 21): not the green's colour on black

@@ -747,7 +747,7 @@ def test_frames_stopped_while_the_bars_are_sought_leave_no_hidden_folder(tmp_pat
     def stopped(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "find_picture_area", stopped)
+    monkeypatch.setattr(pipeline, "video_picture_area", stopped)
     with pytest.raises(KeyboardInterrupt):
         stylize_video(src, tmp_path / "p" / "frames" / "f_%04d.png", Invert(), temporal="off", progress=False)
     assert list(tmp_path.iterdir()) == [src]

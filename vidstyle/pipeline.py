@@ -35,8 +35,7 @@ import numpy as np
 from vidstyle.config import EncodeConfig, StylizeConfig, check_flag, is_number
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, counted, printable, termination_as_exit
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
-from vidstyle.io.decode import (AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, picture_streams, sample_frames,
-                               spread_samples)
+from vidstyle.io.decode import AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, picture_streams, sample_frames
 from vidstyle.io.display import CHROMA_NAMES, chroma_subsampling, component_bits, downscaled_size
 from vidstyle.io.encode import VideoEncoder, check_encoding, chroma_hint, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
@@ -44,8 +43,7 @@ from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_seq
 from vidstyle.io.files import (OUTPUT_FORMATS, HeldOutputFolder, atomic_output, check_input, check_output,
                                check_output_file, create_output_folder, ffmpeg_path, file_identity, folder_gone_error,
                                folders_missing, frame_field, remove_empty_folders, same_file)
-from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
-from vidstyle.letterbox import PictureArea, find_picture_area
+from vidstyle.letterbox import PictureArea, find_picture_area, video_picture_area
 from vidstyle.terminal import terminal_bar
 from vidstyle.timeline import RunStyle
 
@@ -1052,10 +1050,8 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 # under the transparency, so a render's transparent rows are no bars (a title rising into
                 # them was left unpainted, as something small appearing in a bar is); written opaque,
                 # they are the black stored under them, kept as bars
-                area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, config.start, config.duration,
-                                                        fps, config.hdr, config.downscale,
-                                                        fill_transparency=encoder.alpha),
-                                         chroma=decoder.info.shown_chroma)
+                area = video_picture_area(input_path, (decoder.info.height, decoder.info.width), config.start,
+                                          config.duration, fps, config.hdr, fill_transparency=encoder.alpha)
                 if area is not None:
                     log.info("keeping the black bars: %s", area.describe())
             # int8 only; on the frames as the network will see them (see _stylize_stage)

@@ -300,11 +300,9 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     called after each style. Every style is checked, and the output's path, before any network
     runs; written atomically."""
     from vidstyle.config import check_bars_mode, check_downscale
-    from vidstyle.io.decode import shown_chroma, spread_samples
     from vidstyle.io.files import atomic_output
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
-    from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
-    from vidstyle.letterbox import find_picture_area
+    from vidstyle.letterbox import find_picture_area, video_picture_area
     from vidstyle.config import (MIN_SIDE, check_callback, check_flag, check_frame_count, check_look, check_number,
                                  check_segment)
     from vidstyle.errors import BadTypeError
@@ -334,9 +332,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
         if len(images) == 1 and is_image_path(input_path):
             area = find_picture_area(images)  # (a still's chroma is not known: chroma None)
         else:
-            area = find_picture_area(spread_samples(input_path, BAR_SAMPLE_FRAMES, start, duration, fps, hdr,
-                                                    downscale, fill_transparency=True),
-                                     chroma=shown_chroma(input_path, fps, hdr, downscale))
+            area = video_picture_area(input_path, images[0].shape[:2], start, duration, fps, hdr,
+                                      fill_transparency=True)
 
     def painted(stylizer, image: np.ndarray) -> np.ndarray:
         if area is None:
