@@ -1278,6 +1278,32 @@ def test_a_misplaced_flag_names_its_command_though_a_later_value_names_another(c
     assert exit_info.value.code == 0 and out.startswith("usage: vidstyle stylize [-h]") and not err, (out, err)
 
 
+def test_the_command_named_in_an_error_is_the_one_typed_where_a_later_word_names_another(capsys):
+    # no test gave these forms a later word naming a command: each error below named that one
+    # with its rule left out (mutation review, 56th session)
+    from vidstyle.cli import main
+
+    for argv, said in (
+            # a value joined to its option, long or short, is no word of its own
+            (["--style=x", "stylize", "in.mp4", "-o", "export"], "--style goes after the command: vidstyle stylize"),
+            (["-oout.mp4", "stylize", "in.mp4", "--style", "train"], "goes after the command: vidstyle stylize"),
+            # a command typed first has no option before it, whatever the line ends with
+            (["stylize", "in.mp4", "--style", "x", "-o", "export", "--quiett"],
+             "vidstyle stylize: error: unrecognized arguments: --quiett; --quiett: did you mean --quiet?"),
+            # every command named is built, the later one too (export's --style is known only so)
+            (["--style", "train", "export", "--onnx", "x.onnx"], "--style goes after the command: vidstyle export")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and said in err and len(err.splitlines()) == 1, err
+    # a mistyped command's guesses name vidstyle's own options mistyped before it, not the
+    # command's options after it (--verbsoe is no mistake of --version)
+    with pytest.raises(SystemExit):
+        main(["--debgu", "stylise", "in.mp4", "--verbsoe"])
+    err = capsys.readouterr().err
+    assert "--debgu is not an option: did you mean --debug?" in err and "--verbsoe" not in err, err
+
+
 def test_help_asked_for_beside_a_misplaced_option_is_given(capsys):
     # `vidstyle --style x --help` said "--style goes after the command" instead of the help asked
     # for (review, 54th session): the help of the command named, else vidstyle's own
