@@ -246,6 +246,13 @@ def test_a_lit_line_of_another_colour_than_the_picture_beside_it_is_no_bar():
     frame = boxed(np.full((H, W, 3), (40, 160, 40), np.uint8), left=10, right=10)
     frame[:, 10] = (70, 0, 0)  # the picture's first column, dark red (luma 21): not the green's colour on black
     assert find_picture_area([frame], chroma=(2, 2)).bars_text() == "left 10, right 10"
+    # lit over a third of it only, the rest the green's colour on black: picture all the same
+    # (BAR_NOISE of a line may be lit, not a third: a dark red object along the picture's edge)
+    part = boxed(np.full((H, W, 3), (40, 160, 40), np.uint8), left=21, right=20)
+    part[:, 20] = (0, 49, 0)
+    assert find_picture_area([part], chroma=(2, 2)).bars_text() == "left 21, right 20"
+    part[:H // 3, 20] = (70, 0, 0)
+    assert find_picture_area([part], chroma=(2, 2)).bars_text() == "left 20, right 20"
 
 
 @pytest.mark.parametrize("chroma", [None, (1, 1)])
@@ -273,6 +280,8 @@ def test_the_chroma_shown_is_turned_with_the_frames_and_none_once_they_are_scale
     assert DisplayConversion(0, False, 1, (320, 180)).shown_chroma("rgb24") is None
     with pytest.raises(ValueError, match="chroma must be None or"):
         find_picture_area([np.zeros((8, 8, 3), np.uint8)], chroma=2)
+    with pytest.raises(ValueError, match="chroma must be None or"):  # a flag is no count of pixels
+        find_picture_area([np.zeros((8, 8, 3), np.uint8)], chroma=(True, True))
 
 
 def test_only_the_line_that_shares_the_pictures_colour_is_taken_into_a_bar():
