@@ -377,6 +377,26 @@ def test_a_change_that_no_frame_shows_is_said(tmp_path, two_styles, caplog):
         frames_of(src, tmp_path / "seg", StyleTimeline([(0, a), (0.52, b), (0.53, a), (1, b)]), temporal="off",
                   start=0.75)
     assert not [r for r in caplog.records if "never seen" in r.getMessage()]
+    caplog.clear()  # B only ever in part (0.4 at 1 s, 0.35 at 1.125 s, dissolves shortened by A again
+    # at 1.11 s) is seen all the same: not said
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        frames_of(src, tmp_path / "part", StyleTimeline([(0, a), (1.01, b), (1.11, a)], crossfade=1), temporal="off")
+    assert not [r for r in caplog.records if "never seen" in r.getMessage()]
+
+
+def test_a_change_no_frame_of_the_next_input_shows_is_said_though_an_earlier_input_showed_it(tmp_path, two_styles,
+                                                                                              caplog):
+    # one timeline for several inputs (stylize a.mp4 b.mp4 -o out/): what the first input showed is
+    # no frame of the second; B (0.55 to 0.6 s) falls between the frames at 0.5 and 0.625 of 8 frames/s
+    a, b = two_styles
+    fast = make_video(tmp_path / "fast.mp4", frames=16, size=(64, 48), fps=20)  # a frame at 0.55: B in part
+    slow = make_video(tmp_path / "slow.mp4", frames=8, size=(64, 48), fps=8)
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        results = list(stylize_files([fast, slow], tmp_path / "out", style=[(0, a), (0.55, b), (0.6, a)],
+                                     temporal="off", progress=False))
+    assert all(not isinstance(result, Exception) for _, result in results), results
+    assert [r.getMessage() for r in caplog.records if "never seen" in r.getMessage()] == [
+        "the style change at 0.55 s comes before the next with no frame between: never seen"]
 
 
 def test_changes_all_before_the_start_that_would_fall_inside_the_segment_from_it_are_said(tmp_path, two_styles,
@@ -570,6 +590,11 @@ def test_changes_after_a_duration_segment_are_the_parts_not_written(tmp_path, tw
         frames_of(src, tmp_path / "long", StyleTimeline([(0, a), (30, b)], crossfade=0), temporal="off", duration=60)
     assert [r.getMessage() for r in caplog.records if "never seen" in r.getMessage()] == [
         "the style change at 30 s comes after the last frame stylized of in.mp4 (1.38 s): never seen"]
+    caplog.clear()  # ... and so is one past the duration's end, as it is not the end of a part written
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        frames_of(src, tmp_path / "longer", StyleTimeline([(0, a), (30, b)], crossfade=0), temporal="off", duration=20)
+    assert [r.getMessage() for r in caplog.records if "never seen" in r.getMessage()] == [
+        "the style change at 30 s comes after the last frame stylized of in.mp4 (1.38 s): never seen"]
 
 
 def test_a_duration_parts_summary_leaves_out_the_changes_after_its_end(tmp_path):
@@ -579,6 +604,8 @@ def test_a_duration_parts_summary_leaves_out_the_changes_after_its_end(tmp_path)
     timeline = StyleTimeline([(0, "a"), (0.5, "b"), (1.5, "c")], crossfade=0.4)
     assert timeline.describe(1) == "a, b from 0.5 s (0.4 s dissolves)"
     assert timeline.describe(1.4) == "a, b from 0.5 s, c from 1.5 s (0.4 s dissolves)"  # its dissolve begun
+    # a cut exactly where the part ends is the next part's first frame: not this part's
+    assert StyleTimeline([(0, "a"), (1, "b")], crossfade=0).describe(1) == "a"
     src = make_video(tmp_path / "in.mp4", frames=16, size=(32, 32), fps=8, pattern="flat")
     whole = StyleTimeline([(0, Flat(0, path="mondrian")), (1.5, Flat(200, path="starry"))], crossfade=0)
     result = stylize_video(src, tmp_path / "out.mp4", style=whole, temporal="off", progress=False, duration=1)
