@@ -113,6 +113,10 @@ def test_a_narrow_sheet_keeps_each_rows_command_whole_on_more_lines(tmp_path, mo
     drawn.clear()  # a row too narrow for even one option: its name, as before
     labelled(np.zeros((8, 60, 3), np.uint8), text, "light_the_scream", "--style light_the_scream --keep-colors")
     assert drawn == ["..._scream"]
+    drawn.clear()  # wrapped, the painting whole where it fits after the last option: nothing cut, no "..."
+    command = "--style light_the_scream --keep-colors --style-strength 0.7"
+    labelled(np.zeros((8, 260, 3), np.uint8), command + ": The Scream, Edvard Munch, 1893", "light_the_scream", command)
+    assert drawn == ["--style light_the_scream --keep-colors", "--style-strength 0.7: The Scream, Edvard Munch, 1893"]
 
 
 def test_mistakes_are_found_before_any_network_runs(tmp_path):
@@ -318,6 +322,11 @@ def test_a_stream_that_does_not_say_its_length_is_said_to_give_its_first_frames(
         "vidstyle: warning: raw.h264 does not say how long it is: these are its first 3 frames, not 3 spread over it"]
     done = cli("preview", src, "-o", tmp_path / "t.png", "--style", "light_mondrian", "--frames", "1", "--quiet")
     assert done.returncode == 0 and done.stderr == ""  # one frame: nothing to spread
+    # a stream of fewer frames than asked: all of it shown, and said as for a file that says its length
+    short = make_video(tmp_path / "short.h264", frames=2, size=(64, 48))
+    done = cli("preview", short, "-o", tmp_path / "u.png", "--style", "light_mondrian", "--quiet")
+    assert done.returncode == 0 and done.stderr.splitlines() == [
+        "vidstyle: warning: short.h264 has 2 frames: all are shown, not the 3 asked for (--frames)"], done.stderr
 
 
 def test_a_segment_shorter_than_asked_for_is_said_as_stylize_says_it(tmp_path, cli):
@@ -331,9 +340,10 @@ def test_a_segment_shorter_than_asked_for_is_said_as_stylize_says_it(tmp_path, c
         "vidstyle: warning: small.mp4 ends before the 10 s asked for (--duration): the segment lasts 0.50 s",
         "vidstyle: warning: the segment of small.mp4 has 12 frames: all are shown, not the 100 asked for (--frames)"]
     assert read_image(tmp_path / "s.png").shape[1] == 12 * 64
-    done = cli("preview", src, "-o", tmp_path / "t.png", "--style", "light_mondrian", "--frames", "60", "--quiet")
+    # (one frame fewer than asked is fewer: said too)
+    done = cli("preview", src, "-o", tmp_path / "t.png", "--style", "light_mondrian", "--frames", "49", "--quiet")
     assert done.stderr.splitlines() == [
-        "vidstyle: warning: small.mp4 has 48 frames: all are shown, not the 60 asked for (--frames)"]
+        "vidstyle: warning: small.mp4 has 48 frames: all are shown, not the 49 asked for (--frames)"]
     done = cli("preview", src, "-o", tmp_path / "u.png", "--style", "light_mondrian", "--start", "1", "--duration",
                "0.5", "--quiet")
     assert done.returncode == 0 and done.stderr == ""  # a segment inside the clip, frames to spare: nothing
