@@ -2899,4 +2899,8 @@ def test_resuming_another_folders_checkpoint_beside_previews_alone_says_what_ove
         earlier_run_files(tmp_path / "ck", resume, overwrite=False)
     assert str(caught.value) == (f"{tmp_path / 'ck'} holds previews of another run (preview_0000005.png) than the one "
                                  f"--resume {resume} continues: --overwrite to delete them, or another --checkpoint-dir")
+    # a name that is no checkpoint (a model given by mistake, of another folder) is not judged here,
+    # as another run's: the resume's own error says what it is and what to give instead
+    (tmp_path / "other" / "model.safetensors").write_bytes(b"not a checkpoint")
+    assert earlier_run_files(tmp_path / "ck", str(tmp_path / "other" / "model.safetensors"), overwrite=False) == []
     assert earlier_run_files(tmp_path / "ck", resume, overwrite=True) == [tmp_path / "ck" / "preview_0000005.png"]
