@@ -783,8 +783,11 @@ def test_frames_written_over_while_they_are_read_fail_the_run(tmp_path):
             after_reading(tmp_path / "shot")
             return dec.changed_while_read()
 
+    def written_over_as(folder, n):
+        assert cv2.imwrite(str(folder / f"frame_{n:04d}.png"), marked(9))
+
     def written_over(folder):
-        assert cv2.imwrite(str(folder / "frame_0002.png"), marked(9))
+        written_over_as(folder, 2)
 
     def replaced(folder):
         assert cv2.imwrite(str(folder / "new.png"), marked(9))
@@ -795,6 +798,17 @@ def test_frames_written_over_while_they_are_read_fail_the_run(tmp_path):
     assert changed(written_over) == (f"frames of {tmp_path / 'shot'} were written over while they were read "
                                      "(frame_0002.png): run again once they are complete")
     assert "(frame_0005.png)" in changed(replaced)
+    # more than three named as a count; one written over in place with its time kept (cp -p) by its size
+    assert changed(lambda folder: [written_over_as(folder, n) for n in range(1, 6)]).endswith(
+        "(frame_0001.png, frame_0002.png, frame_0003.png and 2 more): run again once they are complete")
+
+    def written_over_keeping_its_time(folder):
+        then = os.stat(folder / "frame_0004.png")
+        with open(folder / "frame_0004.png", "ab") as f:  # (the same file: only its size tells)
+            f.write(b"\0" * 16)
+        os.utime(folder / "frame_0004.png", ns=(then.st_atime_ns, then.st_mtime_ns))
+
+    assert "(frame_0004.png)" in changed(written_over_keeping_its_time)
     # a whole run, the frame written over while later ones are still to be read: fails, writing nothing
     write_sequence(tmp_path / "shot", 6)
     for i in range(7, 61):  # more than the run holds in flight (its queues, the decoder's threads)
