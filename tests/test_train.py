@@ -2414,7 +2414,8 @@ def test_a_second_run_in_the_same_checkpoint_folder_is_refused_while_the_first_r
 
 
 @pytest.mark.parametrize("replaced", [False, True])
-def test_a_checkpoint_folder_renamed_mid_run_stops_the_run(data, loss_weights, tmp_path, monkeypatch, replaced):
+@pytest.mark.parametrize("steps", [4, 2])  # (2: the next checkpoint is the last, written after the loop)
+def test_a_checkpoint_folder_renamed_mid_run_stops_the_run(data, loss_weights, tmp_path, monkeypatch, replaced, steps):
     """The checkpoint folder moved aside while the run trains: the next checkpoint made the folder
     again under its old name, unlocked (its lock, and the checkpoints before, went with the renamed
     one), and the run went on there. It stops at that checkpoint with the one line stylize gives
@@ -2422,7 +2423,7 @@ def test_a_checkpoint_folder_renamed_mid_run_stops_the_run(data, loss_weights, t
     nor are checkpoints deleted from it."""
     from vidstyle.train import loop
 
-    config = _config(data, loss_weights, tmp_path, steps=4, checkpoint_every=1)
+    config = _config(data, loss_weights, tmp_path, steps=steps, checkpoint_every=1)
     work, moved = config.work_dir(), tmp_path / "moved"
     real = loop._save_checkpoint
 
@@ -2438,7 +2439,7 @@ def test_a_checkpoint_folder_renamed_mid_run_stops_the_run(data, loss_weights, t
     with pytest.raises(VidstyleError, match=rf"writing {re.escape(str(work))}/checkpoint_0000002.pt failed: its "
                                             rf"folder {re.escape(str(work))} was removed or renamed meanwhile, with this "
                                             r"run's checkpoints: put it back under its name to continue; the last "
-                                            r"checkpoint is .*checkpoint_0000001.pt \(step 1 of 4\); to continue: "):
+                                            rf"checkpoint is .*checkpoint_0000001.pt \(step 1 of {steps}\); to continue: "):
         train(config, progress=False)
     assert sorted(p.name for p in moved.iterdir()) == ["checkpoint_0000001.pt"]
     if replaced:
@@ -2446,6 +2447,30 @@ def test_a_checkpoint_folder_renamed_mid_run_stops_the_run(data, loss_weights, t
     else:
         assert not work.exists()
     assert not Path(config.out).exists()
+
+
+def test_a_checkpoint_folder_replaced_between_previews_gets_no_preview(data, loss_weights, tmp_path, monkeypatch):
+    """As for a checkpoint: the folder moved aside after the first preview and another made under
+    its name, the next preview is not written into that one (a mutant of the look before a
+    preview survived the suite: mutation review, 56th session)."""
+    from vidstyle.train import loop
+
+    config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=2, preview_every=1)
+    work = config.work_dir()
+    real = loop.write_preview
+
+    def replaced_after_the_first(*args, **kwargs):
+        written = real(*args, **kwargs)
+        work.rename(tmp_path / "moved")
+        work.mkdir()
+        (work / "notes.txt").write_text("someone else's")
+        return written
+
+    monkeypatch.setattr(loop, "write_preview", replaced_after_the_first)
+    with pytest.raises(VidstyleError, match=rf"writing {re.escape(str(work))}/preview_0000002.png failed: its folder "):
+        train(config, progress=False)
+    assert [p.name for p in work.iterdir()] == ["notes.txt"]
+    assert [p.name for p in (tmp_path / "moved").iterdir()] == ["preview_0000001.png"]
 
 
 class _FakeMsvcrt:
