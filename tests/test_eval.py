@@ -736,6 +736,15 @@ def test_an_inputs_black_bars_are_left_out_of_the_errors(tmp_path):
     assert result["valid_fraction"] > 0.9  # of the picture
 
 
+def test_bars_of_an_odd_width_in_4_2_0_video_are_left_out_whole(tmp_path):
+    """As stylize keeps them (tests/test_letterbox.py): the bar's last line, carrying the picture's
+    colour in 4:2:0, is bar; without the input's chroma it was found 60 wide, not 61."""
+    from videos import ODD_BARS_420, make_odd_bars_420
+
+    src = make_odd_bars_420(tmp_path / "odd.mp4")
+    assert evaluate_videos(src, src, long_term=3)["bars"] == ODD_BARS_420
+
+
 def test_a_small_picture_inside_bars_on_all_sides_is_not_a_cut_at_every_pair(tmp_path):
     """The scene-cut test takes whole frames, as the stabilizer's does: with the bars left out of
     its valid share, a picture under 30% of the frame made every pair a cut, and no error at all."""

@@ -1331,6 +1331,20 @@ def test_live_keeps_black_bars_like_files(tmp_path, bars):
         assert min(f[:bar - 2].mean() for f in frames) > 190
 
 
+def test_live_finds_bars_of_an_odd_width_in_4_2_0_video_whole(tmp_path):
+    """As stylize keeps them (tests/test_letterbox.py): the file's chroma reaches the search, so
+    the bar's last line, carrying the picture's colour in 4:2:0, is bar (found 60 wide, not 61,
+    without it); resized (--size, larger here), its lines mix the stored ones: no chroma is told."""
+    from videos import ODD_BARS_420, make_odd_bars_420
+
+    src = make_odd_bars_420(tmp_path / "odd.mp4")
+    said = []
+    run_live(FileSource(src, realtime=False), StyleBank([PaintWhite()]), LiveOptions(window=False), log=said.append)
+    assert f"keeping the black bars: 198x136 picture inside 320x180 (bars: {ODD_BARS_420})" in said, said
+    with FileSource(src, realtime=False) as same, FileSource(src, realtime=False, size=(640, 360)) as resized:
+        assert same.chroma == (2, 2) and resized.chroma is None
+
+
 def test_live_stylizes_whole_frames_once_the_picture_reaches_into_the_bars(tmp_path):
     from videos import make_video
 

@@ -107,6 +107,31 @@ def make_letterboxed_sample(path: str | Path, frames: int, bar: int = 30, filled
     return Path(path)
 
 
+#: the bars of :func:`make_odd_bars_420`'s clip
+ODD_BARS_420 = "top 23, bottom 21, left 61, right 61"
+
+
+def make_odd_bars_420(path: str | Path, frames: int = 8) -> Path:
+    """The project's sample clip inside black bars of odd widths (:data:`ODD_BARS_420`: the
+    picture in columns 61-258, rows 23-158 of 320x180), 4:2:0 H.264: each bar's last line, paired
+    with the picture's first, carries the picture's colour (vidstyle.letterbox._black_runs)."""
+    import cv2
+
+    sample = Path(__file__).parents[1] / "samples" / "sample.mp4"
+    with av.open(str(sample)) as clip, av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv420p", {"crf": "10"}
+        for k, frame in zip(range(frames), clip.decode(video=0)):
+            image = np.zeros((180, 320, 3), np.uint8)
+            image[23:159, 61:259] = cv2.resize(frame.to_ndarray(format="rgb24"), (198, 136),
+                                               interpolation=cv2.INTER_AREA)
+            new = av.VideoFrame.from_ndarray(image, format="rgb24")
+            new.pts, new.time_base = k, Fraction(1, 24)
+            out.mux(stream.encode(new))
+        out.mux(stream.encode())
+    return Path(path)
+
+
 def vfr_times(frames: int, fps: Fraction) -> list[Fraction]:
     """Presentation times (seconds) of a variable-frame-rate clip: intervals cycle 0.5, 1.5, 1 frame."""
     step = 1 / Fraction(fps)
