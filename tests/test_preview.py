@@ -200,6 +200,20 @@ def test_bars_and_transparency_are_painted_as_stylize_paints_them(tmp_path):
     assert np.abs(read_image(tmp_path / "cut.png")[BAND:BAND + 48, 40:].astype(int) - (200, 180, 40)).mean() < 20
 
 
+def test_bars_of_an_odd_width_in_4_2_0_video_are_kept_whole_as_stylize_keeps_them(tmp_path):
+    """The bar's last column, carrying the picture's colour in 4:2:0, is bar (tests/test_letterbox.py):
+    without the input's chroma it was painted with the picture, as stylize no longer does."""
+    from videos import make_odd_bars_420
+
+    src = make_odd_bars_420(tmp_path / "odd.mp4")
+    style_sheet(src, tmp_path / "sheet.png", ["light_mondrian"], frames=1, width=320)
+    sheet = read_image(tmp_path / "sheet.png").astype(int)
+    assert sheet.shape == (2 * (BAND + 180), 320, 3)
+    given, painted = sheet[BAND:BAND + 180], sheet[2 * BAND + 180:]
+    assert np.array_equal(given[:, :61], painted[:, :61]) and np.array_equal(given[:, 259:], painted[:, 259:])
+    assert np.abs(given[23:159, 61] - painted[23:159, 61]).max() > 20  # the picture's first column: painted
+
+
 def test_downscale_as_stylize_would(tmp_path):
     src = make_video(tmp_path / "clip.mp4", frames=6, size=(128, 96))
     result = style_sheet(src, tmp_path / "s.png", ["light_mondrian"], frames=1, width=128, downscale=64)
