@@ -1345,6 +1345,28 @@ def test_live_finds_bars_of_an_odd_width_in_4_2_0_video_whole(tmp_path):
         assert same.chroma == (2, 2) and resized.chroma is None
 
 
+def test_a_replayed_file_cut_short_is_said_and_one_whose_sound_outlasts_its_picture_is_not(tmp_path, caplog):
+    """No test replayed a file that ends before the length it states (mutation review, 56th
+    session): said once, as stylize says it; the length is the picture's, not the file's, which an
+    .mkv's longer sound track makes longer (its picture was said to be cut short)."""
+    from videos import make_video
+
+    full = make_video(tmp_path / "full.mkv", frames=48, size=(64, 48), crf=30)
+    data = full.read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[:len(data) // 2])
+    sound = make_video(tmp_path / "sound.mkv", frames=12, size=(64, 48), audio=True, audio_seconds=5)
+    said = {}
+    for path in (tmp_path / "cut.mkv", sound, full):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            run_live(FileSource(path, realtime=False), StyleBank([PaintWhite()]), LiveOptions(window=False),
+                     log=lambda line: None)
+        said[path.name] = [r.getMessage() for r in caplog.records if "it states" in r.getMessage()]
+    assert len(said["cut.mkv"]) == 1 and said["cut.mkv"][0].startswith("cut.mkv ended at ") and \
+        said["cut.mkv"][0].endswith(" of the 2.00 s it states (truncated or damaged file?)"), said
+    assert said["sound.mkv"] == [] and said["full.mkv"] == [], said
+
+
 def test_live_stylizes_whole_frames_once_the_picture_reaches_into_the_bars(tmp_path):
     from videos import make_video
 
