@@ -1860,6 +1860,21 @@ def test_the_last_recorded_frame_lasts_until_the_stop(tmp_path):
         assert stream.frames == 3 and float(stream.duration * stream.time_base) == pytest.approx(1.2, abs=0.01)
 
 
+def test_recordings_leave_no_folder_held_open(tmp_path):
+    # each recording holds its folder open to follow it if it is moved (Recording._follow_folder):
+    # a long session of recordings would otherwise run out of open files
+    def record(name: str) -> None:
+        rec = live.Recording(tmp_path / name, 64, 48, 24)
+        rec.write(np.full((48, 64, 3), 40, np.uint8), 100.0)
+        rec.close()
+
+    record("first.mp4")  # (what the first opens once, the encoder's libraries, stays)
+    before = len(os.listdir("/proc/self/fd"))
+    for k in range(3):
+        record(f"rec{k}.mp4")
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 def test_a_recording_whose_encoder_failed_on_every_frame_leaves_no_file(tmp_path):
     """Frames are counted as the encoder takes them: counted as handed over, an encoder that failed
     on the first frame left an mp4 of no frames that the session listed as recorded."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 import threading
 import time
@@ -1268,6 +1269,18 @@ def test_the_command_line_picks_the_bar_lines_or_nothing(monkeypatch):
     assert cli._progress(argparse.Namespace(quiet=True)) is False
     monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: True)
     assert cli._progress(argparse.Namespace(quiet=False)) is True
+
+
+def test_video_outputs_leave_no_folder_held_open(tmp_path, stylizer):
+    # each run holds its output's folder open to see it renamed (_folder_watch): a folder of
+    # thousands of inputs (stylize_files), or a program that calls stylize_video again and again,
+    # would otherwise run out of open files
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    stylize_video(src, tmp_path / "first.mp4", style=stylizer, temporal="off", progress=False)
+    before = len(os.listdir("/proc/self/fd"))  # (what the first opened once stays)
+    for k in range(3):
+        stylize_video(src, tmp_path / f"out{k}.mp4", style=stylizer, temporal="off", progress=False)
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 @pytest.mark.parametrize("replaced", [False, True])
