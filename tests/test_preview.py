@@ -287,6 +287,11 @@ def test_the_command_says_what_a_still_image_does_not_use(tmp_path, cli):
         "vidstyle: warning: --start, --duration, --frames, --fps are for videos; photo.png is a still image"]
     done = cli("preview", tmp_path / "photo.png", "-o", tmp_path / "t.png", "--style", "light_mondrian", "--quiet")
     assert done.returncode == 0 and done.stderr == ""  # the defaults say nothing
+    # a video file plays at its own rate: --fps said once, as stylize says it
+    clip = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
+    done = cli("preview", clip, "-o", tmp_path / "u.png", "--style", "light_mondrian", "--fps", "30", "--quiet")
+    assert done.returncode == 0 and done.stderr.splitlines() == [
+        "vidstyle: warning: --fps applies to image sequences (a folder of frames); clip.mp4 plays at its own rate"]
 
 
 def test_the_contact_sheet_script_says_its_mistakes_in_one_line(tmp_path, capsys, monkeypatch):
