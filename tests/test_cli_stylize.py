@@ -521,11 +521,11 @@ def test_finer_chroma_than_the_output_holds_is_said_once(tmp_path, style, styliz
     # 10 bits and 4:2:2 in: the one --pix-fmt that keeps both; an encoder with no 4:4:4 format says so
     deep = make_video(tmp_path / "deep.mkv", frames=3, size=(64, 48), pix_fmt="yuv422p10le")
     assert chroma_said(deep, tmp_path / "g.mp4") == [
-        "deep.mkv has 4:2:2 chroma; vidstyle writes yuv420p, whose 4:2:0 chroma is coarser (--pix-fmt yuv422p10le keeps "
-        "it, in a file fewer players play)"]
+        "deep.mkv has 4:2:2 chroma; vidstyle writes yuv420p, whose 4:2:0 chroma is coarser (--pix-fmt yuv422p10le "
+        "keeps it, in a file fewer players play)"]
     assert chroma_said(full, tmp_path / "h.mkv", "--codec", "libsvtav1") == [
-        "full.mp4 has 4:4:4 chroma; vidstyle writes yuv420p, whose 4:2:0 chroma is coarser (libsvtav1 here has no 4:4:4 "
-        "format)"]
+        "full.mp4 has 4:4:4 chroma; vidstyle writes yuv420p, whose 4:2:0 chroma is coarser (libsvtav1 here has no "
+        "4:4:4 format)"]
 
 
 def test_shared_clip_audio_is_copied_packet_for_packet(tmp_path, style, stylize, shared_data):

@@ -1200,7 +1200,8 @@ def test_a_matroska_clock_that_starts_late_is_not_taken_for_a_longer_video(tmp_p
     # Matroska's DURATION tag is where the track ends on the file's clock: 12 s for 2 s from 10 s,
     # which, taken for the length, made 288 frames expected of 48 and the run a "truncated or
     # damaged file" (no test had a late clock beside the tag: mutation review, 56th session)
-    src = make_video(tmp_path / "late.mkv", frames=48, size=(64, 48), fps=24, container_options={"output_ts_offset": "10"})
+    src = make_video(tmp_path / "late.mkv", frames=48, size=(64, 48), fps=24,
+                     container_options={"output_ts_offset": "10"})
     with VideoDecoder(src) as decoder:
         assert decoder.info.frames == 48
     with caplog.at_level(logging.WARNING, logger="vidstyle"):

@@ -581,7 +581,8 @@ def test_changes_after_a_duration_segment_are_the_parts_not_written(tmp_path, tw
         frames_of(src, tmp_path / "part", timeline, temporal="off", duration=0.5)
     assert not [r for r in caplog.records if "never seen" in r.getMessage()]
     caplog.clear()  # the same from a file whose clock starts at 10 s: the part still ends at 0.5 s of it
-    late = make_video(tmp_path / "late.mkv", frames=12, size=(96, 64), fps=8, container_options={"output_ts_offset": "10"})
+    late = make_video(tmp_path / "late.mkv", frames=12, size=(96, 64), fps=8,
+                      container_options={"output_ts_offset": "10"})
     with caplog.at_level("WARNING", logger="vidstyle"):
         frames_of(late, tmp_path / "late_part", timeline, temporal="off", duration=0.5)
     assert not [r for r in caplog.records if "never seen" in r.getMessage()]

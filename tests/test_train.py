@@ -2439,7 +2439,8 @@ def test_a_checkpoint_folder_renamed_mid_run_stops_the_run(data, loss_weights, t
     with pytest.raises(VidstyleError, match=rf"writing {re.escape(str(work))}/checkpoint_0000002.pt failed: its "
                                             rf"folder {re.escape(str(work))} was removed or renamed meanwhile, with this "
                                             r"run's checkpoints: put it back under its name to continue; the last "
-                                            rf"checkpoint is .*checkpoint_0000001.pt \(step 1 of {steps}\); to continue: "):
+                                            rf"checkpoint is .*checkpoint_0000001.pt \(step 1 of {steps}\); to "
+                                            r"continue: "):
         train(config, progress=False)
     assert sorted(p.name for p in moved.iterdir()) == ["checkpoint_0000001.pt"]
     if replaced:
