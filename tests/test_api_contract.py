@@ -951,3 +951,25 @@ def test_closing_a_stylizer_while_another_thread_stylizes_lets_that_batch_finish
     assert st.closed and st.model is None
     with pytest.raises(BadValueError, match="this Stylizer is closed"):
         st.stylize(image)
+
+
+def test_a_file_that_is_not_there_is_a_file_not_found_error_as_python_code_expects(tmp_path):
+    """Found by a review of the Python API as embedded in a program: a missing input, model file,
+    mask or output folder was a plain VidstyleError, so ``except FileNotFoundError``, what a caller
+    writes around anything given a path, let it through. Now a MissingFileError, both."""
+    from vidstyle.pipeline import stylize_image
+
+    video = make_video(tmp_path / "in.mp4", frames=2, size=(32, 32))
+    calls = {
+        "input file not found": lambda: stylize_video(tmp_path / "none.mp4", tmp_path / "o.mp4", "light_mondrian"),
+        "input file not found: ": lambda: stylize_image(tmp_path / "none.png", tmp_path / "o.png", "light_mondrian"),
+        "model file not found": lambda: Stylizer(tmp_path / "none.safetensors"),
+        "mask not found": lambda: stylize_video(video, tmp_path / "o.mp4", "light_mondrian", mask=tmp_path / "m.png"),
+        "output folder does not exist": lambda: stylize_video(video, tmp_path / "no" / "o.mp4", "light_mondrian"),
+    }
+    for message, call in calls.items():
+        with pytest.raises(vidstyle.MissingFileError, match=message) as caught:
+            call()
+        assert isinstance(caught.value, FileNotFoundError) and isinstance(caught.value, VidstyleError)
+        assert "\n" not in str(caught.value) and "Errno" not in str(caught.value)
+    assert not (tmp_path / "o.mp4").exists()

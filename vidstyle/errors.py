@@ -41,6 +41,13 @@ class BadTypeError(VidstyleError, TypeError):
     :class:`VidstyleError` and a ``TypeError``, as :class:`BadValueError` is for values."""
 
 
+class MissingFileError(VidstyleError, FileNotFoundError):
+    """A file or folder the caller named that is not there: an input, a style's model file, a
+    mask, an output's folder. A :class:`VidstyleError` and a ``FileNotFoundError`` (what ``open``
+    raises, and what Python code catches for a missing file), as :class:`BadValueError` is for
+    values; its message is the one line alone (no errno)."""
+
+
 def counted(n: int, noun: str) -> str:
     """``"1 frame"``, ``"3 frames"``: a count and its noun as a message says it."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -32,7 +32,7 @@ import numpy as np
 from vidstyle.config import (EVAL_SCHEMA, MAX_LONG_TERM, STYLE_EVERY, check_flow_backend, check_frame_count,
                              check_number)
 from vidstyle.device import cgroup_memory_limit, physical_memory, usable_memory
-from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, MissingFileError, VidstyleError
 from vidstyle.flow.estimate import FlowEstimator, create_flow_estimator
 from vidstyle.flow.occlusion import valid_mask_numpy
 from vidstyle.flow.stabilizer import is_scene_cut
@@ -63,7 +63,7 @@ class GroundTruthFlow:
     def __init__(self, path: str | Path):
         path = Path(path)
         if not path.is_file():
-            raise VidstyleError(f"ground-truth flow file not found: {path}")
+            raise MissingFileError(f"ground-truth flow file not found: {path}")
         try:
             data = np.load(path, allow_pickle=False)
             fmt = str(data["format"])

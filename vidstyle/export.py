@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from vidstyle.config import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
-from vidstyle.errors import WARNING_FILTERS_LOCK, VidstyleError, printable
+from vidstyle.errors import WARNING_FILTERS_LOCK, MissingFileError, VidstyleError, printable
 from vidstyle.io.files import cache_folder, check_onnx_output, write_then_rename
 from vidstyle.models.transformer import SpaceToDepthConv, SubpixelUpsampleConv, TransformerNet, fold_for_inference
 
@@ -250,7 +250,7 @@ class OnnxRunner:
             data, cached = cached_export(model_or_onnx)
         elif isinstance(model_or_onnx, (str, Path)):
             if not Path(model_or_onnx).is_file():
-                raise VidstyleError(f"ONNX file not found: {model_or_onnx}")
+                raise MissingFileError(f"ONNX file not found: {model_or_onnx}")
             data = str(model_or_onnx)
         session = lambda graph: ort.InferenceSession(graph, session_options(threads, spinning),  # noqa: E731
                                                      providers=["CPUExecutionProvider"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, MissingFileError, VidstyleError
 
 log = logging.getLogger("vidstyle")
 
@@ -105,7 +105,7 @@ class Matte:
         check_segment(start, None)
         self.path = Path(path)
         if not self.path.exists():
-            raise VidstyleError(f"mask not found: {self.path}")
+            raise MissingFileError(f"mask not found: {self.path}")
         self.invert = invert
         self.held_from: float | None = None  # where a moving matte ended and its last frame held
         self.by_alpha = False  # read by its alpha channel (a moving matte; a still's alpha_of decides)

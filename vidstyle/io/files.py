@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, MissingFileError, VidstyleError
 from vidstyle.io.images import (ANIMATION_EXTENSIONS, IMAGE_EXTENSIONS, IMAGE_OUTPUT_FORMATS, is_one_frame_animation,
                                 is_video_named_as_image)
 
@@ -132,7 +132,9 @@ def not_a_file_error(path: str | Path, what: str) -> VidstyleError:
     """The error for a ``what`` ("image", "painting") at ``path`` that is not a file: missing, a
     folder, or :func:`special_file_kind`'s kind."""
     kind = "a folder" if Path(path).is_dir() else special_file_kind(path)
-    return VidstyleError(f"{what} is {kind}, not a file: {path}" if kind else f"{what} not found: {path}")
+    if kind:
+        return VidstyleError(f"{what} is {kind}, not a file: {path}")
+    return MissingFileError(f"{what} not found: {path}")
 
 
 def empty_file_problem(path: str | Path) -> str | None:
@@ -176,7 +178,7 @@ def check_input(path: str | Path, folders: bool = False, what: str = "input") ->
     check_path_length(path, what)
     path = Path(path)
     if not path.exists():
-        raise VidstyleError(f"{what} file not found: {path}")
+        raise MissingFileError(f"{what} file not found: {path}")
     if path.is_dir() and not folders:
         raise VidstyleError(f"{what} is a folder, not a video file: {path}")
     kind = special_file_kind(path)
@@ -194,7 +196,7 @@ def check_named_inputs(*named: tuple[str, str | Path], folders: bool = False) ->
     checked = []
     for what, path in named:
         if not Path(path).exists():
-            raise VidstyleError(f"{what} not found: {path}")
+            raise MissingFileError(f"{what} not found: {path}")
         checked.append(check_input(path, folders=folders, what=what))
     return checked
 
@@ -257,7 +259,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     if folder.exists() and not folder.is_dir():
         raise VidstyleError(f"output folder {folder} is a file, not a folder")
     if not folder.is_dir():
-        raise VidstyleError(f"output folder does not exist: {folder}")
+        raise MissingFileError(f"output folder does not exist: {folder}")
     check_writable_folder(folder, "output folder")
     return output
 
