@@ -973,3 +973,30 @@ def test_a_file_that_is_not_there_is_a_file_not_found_error_as_python_code_expec
         assert isinstance(caught.value, FileNotFoundError) and isinstance(caught.value, VidstyleError)
         assert "\n" not in str(caught.value) and "Errno" not in str(caught.value)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_an_output_already_there_is_a_file_exists_error_as_python_code_expects(tmp_path):
+    """Found by a review of the Python API as embedded in a program: an output already there,
+    without overwrite=True, was a plain VidstyleError, where ``open(path, "x")`` raises a
+    FileExistsError, the type a caller that skips done work catches. Now an OutputExistsError, both."""
+    from vidstyle.pipeline import stylize_files, stylize_image
+
+    video = make_video(tmp_path / "in.mp4", frames=2, size=(32, 32))
+    picture = tmp_path / "in.png"
+    picture.write_bytes(b"")  # the output is checked before the input is read
+    done = tmp_path / "done"
+    done.mkdir()
+    for name in ("o.mp4", "o.png", "in.mp4", "frame_0001.png"):
+        (done / name).write_bytes(b"kept")
+    calls = {
+        "o.mp4 already exists": lambda: stylize_video(video, done / "o.mp4", "light_mondrian"),
+        "o.png already exists": lambda: stylize_image(picture, done / "o.png", "light_mondrian"),
+        "in.mp4 already exists": lambda: stylize_files([video], done, "light_mondrian"),
+        "already holds frames": lambda: stylize_video(video, done / "frame_%04d.png", "light_mondrian"),
+    }
+    for message, call in calls.items():
+        with pytest.raises(vidstyle.OutputExistsError, match=message) as caught:
+            call()
+        assert isinstance(caught.value, FileExistsError) and isinstance(caught.value, VidstyleError)
+        assert "Errno" not in str(caught.value)
+    assert all(f.read_bytes() == b"kept" for f in done.iterdir())

@@ -5,7 +5,8 @@ import importlib  # noqa: E402
 import importlib.util  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
-from vidstyle.errors import BadTypeError, BadValueError, MissingFileError, VidstyleError  # noqa: E402
+from vidstyle.errors import (BadTypeError, BadValueError, MissingFileError, OutputExistsError,  # noqa: E402
+                             VidstyleError)
 
 # lazy (PEP 562): importing vidstyle (for its __version__, say) must not import torch or av
 _HOMES = {
@@ -56,4 +57,4 @@ def __dir__():
 
 __all__ = ["Stylizer", "stylize_video", "stylize_image", "stylize_files", "StylizeConfig", "EncodeConfig",
            "StylizeResult", "FlowStabilizer", "Styles", "StyleTimeline", "VidstyleError", "BadValueError", "BadTypeError",
-           "MissingFileError", "__version__"]
+           "MissingFileError", "OutputExistsError", "__version__"]

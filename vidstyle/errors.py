@@ -48,6 +48,12 @@ class MissingFileError(VidstyleError, FileNotFoundError):
     values; its message is the one line alone (no errno)."""
 
 
+class OutputExistsError(VidstyleError, FileExistsError):
+    """An output that is already there, given without ``overwrite=True`` (or one that appeared
+    while the run wrote its own): a :class:`VidstyleError` and a ``FileExistsError``, what
+    ``open(path, "x")`` raises, as :class:`MissingFileError` is for a file that is not there."""
+
+
 def counted(n: int, noun: str) -> str:
     """``"1 frame"``, ``"3 frames"``: a count and its noun as a message says it."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from vidstyle.errors import BadTypeError, BadValueError, MissingFileError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, MissingFileError, OutputExistsError, VidstyleError
 from vidstyle.io.images import (ANIMATION_EXTENSIONS, IMAGE_EXTENSIONS, IMAGE_OUTPUT_FORMATS, is_one_frame_animation,
                                 is_video_named_as_image)
 
@@ -251,7 +251,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     if output.is_dir():
         raise VidstyleError(f"output {output} is a folder; give a file name")
     if (output.exists() or output.is_symlink()) and not overwrite:  # a dangling link is there too
-        raise VidstyleError(f"output {output} already exists; pass --overwrite (overwrite=True in Python) "
+        raise OutputExistsError(f"output {output} already exists; pass --overwrite (overwrite=True in Python) "
                             "to replace it")
     folder = output.parent if str(output.parent) else Path(".")
     while create_folder and not folder.exists() and folder != folder.parent:
@@ -609,7 +609,7 @@ def _place(temp: Path, path: Path, overwrite: bool) -> None:
     try:
         move_into_place(temp, path, overwrite)
     except FileExistsError:
-        raise VidstyleError(f"output {path} appeared while processing; pass --overwrite "
+        raise OutputExistsError(f"output {path} appeared while processing; pass --overwrite "
                             "(overwrite=True in Python) to replace it") from None
     except PermissionError as exc:
         if not (overwrite and path.exists()):

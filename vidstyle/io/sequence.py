@@ -25,7 +25,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from vidstyle.errors import BadValueError, VidstyleError
+from vidstyle.errors import BadValueError, OutputExistsError, VidstyleError
 from vidstyle.io.files import (NUMBER_FIELD, VIDEO_SUFFIXES, HeldOutputFolder, check_path_length,
                                check_writable_folder, create_output_folder, folder_gone_error, folders_missing,
                                longest_temp_path, move_into_place, numbered_name, temp_path_beside)
@@ -303,7 +303,7 @@ def check_sequence_output(pattern: str | Path, input: str | Path | None = None, 
                             "to another folder")
     existing = _matching_frames(pattern)
     if existing and not overwrite:
-        raise VidstyleError(f"{folder} already holds frames of {pattern.name} ({existing[0].name}, "
+        raise OutputExistsError(f"{folder} already holds frames of {pattern.name} ({existing[0].name}, "
                             f"{len(existing)} in all); pass --overwrite (overwrite=True in Python) to replace them")
     return pattern
 
