@@ -54,7 +54,7 @@ def test_wrong_kinds_of_arguments_are_vidstyle_errors_that_python_code_also_expe
         st.calibrate([])
     with pytest.raises(BadValueError, match="a sequence of"):
         st.calibrate(np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(BadValueError, match="a number of frames or None, got '10'"):
+    with pytest.raises(BadTypeError, match="a whole number of frames, at least 0, or None, got '10'"):
         st.expect_frames("10")
     with pytest.raises(BadValueError, match="differ"):
         composite(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8), np.zeros((4, 4), np.float32))
@@ -1000,3 +1000,16 @@ def test_an_output_already_there_is_a_file_exists_error_as_python_code_expects(t
         assert isinstance(caught.value, FileExistsError) and isinstance(caught.value, VidstyleError)
         assert "Errno" not in str(caught.value)
     assert all(f.read_bytes() == b"kept" for f in done.iterdir())
+
+
+def test_expect_frames_says_a_wrong_kind_as_a_type_error_as_every_other_setting():
+    """Found by a review of the Python API: expect_frames("600") and expect_frames(1.5) were
+    ValueErrors, where every other count (batch_size="2", max_side=100.5) is a TypeError."""
+    st = _tiny(precision="fp32", backend="torch")
+    for wrong in ("600", 1.5, True):
+        with pytest.raises(BadTypeError, match=r"frames must be a whole number of frames, at least 0, or None"):
+            st.expect_frames(wrong)
+    with pytest.raises(BadValueError, match=r"frames must be .*, got -1"):
+        st.expect_frames(-1)
+    st.expect_frames(np.int64(10))
+    st.expect_frames(None)

@@ -472,8 +472,9 @@ class Stylizer:
         compile (23 s with a cold cache, which the standard network's 9 ms a frame would repay only
         after about 2500 frames; benchmarks/RESULTS.md, thirty-fifth session).
         """
-        if frames is not None and not (is_number(frames, integral=True) and frames >= 0):
-            raise BadValueError(f"expect_frames takes a number of frames or None, got {frames!r}")
+        # a wrong kind ("600", 1.5) is a TypeError, as every other setting's: it was a ValueError
+        check_number("frames", frames, "a whole number of frames, at least 0, or None", lambda v: v >= 0,
+                     integral=True)
         if not self._may_switch_backend or frames is None:
             return
         wanted = "compile" if frames >= AUTO_COMPILE_MIN_FRAMES else self._short_backend
