@@ -1013,3 +1013,29 @@ def test_expect_frames_says_a_wrong_kind_as_a_type_error_as_every_other_setting(
         st.expect_frames(-1)
     st.expect_frames(np.int64(10))
     st.expect_frames(None)
+
+
+def test_style_sheet_is_hinted_to_take_what_it_takes(tmp_path):
+    """Found by a review of the Python API as a typed library: style_sheet (the README's preview
+    call) took any path object, one style or any iterable of them (Styles entries too), and a
+    folder's frame rate, but was hinted ``str | Path``, ``list[str]`` and nothing, so a type
+    checker refused ``style_sheet(path, out, "starry_night")`` and let any ``fps`` through."""
+    import os
+    import typing
+
+    from vidstyle.preview import style_sheet
+
+    class Where(os.PathLike):  # a path object that is no pathlib.Path
+        def __init__(self, path):
+            self.path = path
+
+        def __fspath__(self):
+            return os.fspath(self.path)
+
+    video = make_video(tmp_path / "in.mp4", frames=2, size=(32, 32))
+    result = style_sheet(Where(video), Where(tmp_path / "sheet.png"), Styles.LIGHT_MONDRIAN, frames=1, width=32)
+    assert result.styles == 1 and (tmp_path / "sheet.png").is_file()
+    hints = typing.get_type_hints(style_sheet)
+    assert all(os.PathLike[str] in typing.get_args(hints[name]) for name in ("input", "output"))
+    assert {str, Styles, type(None)} <= set(typing.get_args(hints["styles"]))
+    assert typing.get_args(hints["fps"]) == (float, str, type(None))

@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from vidstyle.errors import BadValueError, VidstyleError, counted, printable
+from vidstyle.models.zoo import StyleSpec  # (a type: the zoo's metadata loads without torch)
 
 log = logging.getLogger("vidstyle")
 
@@ -283,9 +284,10 @@ def _checked_paths_and_styles(input, output, styles, overwrite: bool) -> tuple[P
     return input_path, specs, [resolve_style(spec) for spec in specs]  # a misspelt name fails now, not after minutes
 
 
-def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None = None, *,
+def style_sheet(input: str | os.PathLike[str], output: str | os.PathLike[str],
+                styles: StyleSpec | Iterable[StyleSpec] | None = None, *,
                 frames: int = SHEET_FRAMES, width: int = PANEL_WIDTH, start: float | None = None,
-                duration: float | None = None, fps=None, hdr: str = "sdr", bars: str = "keep",
+                duration: float | None = None, fps: float | str | None = None, hdr: str = "sdr", bars: str = "keep",
                 downscale: int | None = None, device: str = "auto",
                 precision: str = "auto", max_side: int | None = None, style_strength: float = 1.0,
                 keep_colors: bool = False, overwrite: bool = False,
@@ -296,7 +298,8 @@ def style_sheet(input: str | Path, output: str | Path, styles: list[str] | None 
     it: non-square pixels made square). ``style_strength`` and ``keep_colors``: as for
     ``vidstyle stylize`` (:class:`~vidstyle.config.StylizeConfig`), named in each row's label. ``bars``:
     "keep" paints only the picture between black letterbox bars, as ``vidstyle stylize`` does,
-    "stylize" the whole frame. ``progress(done, total, style)`` is
+    "stylize" the whole frame. ``fps``: the frame rate of a folder of numbered frames (``24``,
+    ``"30000/1001"``; ``--fps``). ``progress(done, total, style)`` is
     called after each style. Every style is checked, and the output's path, before any network
     runs; written atomically."""
     from vidstyle.config import check_bars_mode, check_downscale
