@@ -1039,3 +1039,14 @@ def test_style_sheet_is_hinted_to_take_what_it_takes(tmp_path):
     assert all(os.PathLike[str] in typing.get_args(hints[name]) for name in ("input", "output"))
     assert {str, Styles, type(None)} <= set(typing.get_args(hints["styles"]))
     assert typing.get_args(hints["fps"]) == (float, str, type(None))
+
+
+def test_stylize_image_refuses_an_encoders_option_as_a_keyword_it_does_not_take(tmp_path):
+    """Found by a review of the Python API: stylize_image(..., crf=20) was a plain VidstyleError,
+    where a keyword a function does not take (bacth=2 here, as anywhere in Python) is a TypeError."""
+    from vidstyle.pipeline import stylize_image
+
+    for option in (dict(crf=20), dict(codec="libx264"), dict(no_audio=True)):
+        with pytest.raises(BadTypeError, match=r"stylize_image\(\) writes a still image: \w+ does not apply"):
+            stylize_image(tmp_path / "in.png", tmp_path / "out.png", "light_mondrian", **option)
+    assert not (tmp_path / "out.png").exists()

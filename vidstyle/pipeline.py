@@ -1303,8 +1303,8 @@ def stylize_image(input: str | PathLike[str], output: str | PathLike[str], style
                                     stored_bits, write_image)
 
     video_only = sorted(set(options) & (_ENCODE_FIELDS | set(_NEGATED_OPTIONS)))
-    if video_only:
-        raise VidstyleError(f"stylize_image() writes a still image: {', '.join(video_only)} "
+    if video_only:  # a keyword this call does not take: a TypeError, as an unknown option's
+        raise BadTypeError(f"stylize_image() writes a still image: {', '.join(video_only)} "
                             f"{'does' if len(video_only) == 1 else 'do'} not apply")
     config, _ = _merge_options(config, None, options, caller="stylize_image", encoding=False)
     progress = _check_call("stylize_image", output, overwrite, progress)
