@@ -1050,3 +1050,17 @@ def test_stylize_image_refuses_an_encoders_option_as_a_keyword_it_does_not_take(
         with pytest.raises(BadTypeError, match=r"stylize_image\(\) writes a still image: \w+ does not apply"):
             stylize_image(tmp_path / "in.png", tmp_path / "out.png", "light_mondrian", **option)
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_results_counts_and_times_say_their_units():
+    """Found by a review of the Python API: StylizeResult's frames, seconds, fps and output had no
+    word of their own (its other fields each have one), so whether ``seconds`` counted loading the
+    network, or ``fps`` was the input's frame rate, was left to guess."""
+    import inspect
+
+    from vidstyle.pipeline import StylizeResult
+
+    doc = inspect.getdoc(StylizeResult)
+    for field in ("frames", "seconds", "fps", "output"):
+        assert f"``{field}``:" in doc, field
+    assert "wall-clock" in doc and "stylize_image" in doc

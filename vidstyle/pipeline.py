@@ -60,8 +60,12 @@ FOLDER_CHECK_SECONDS = 1.0
 
 @dataclass
 class StylizeResult:
-    """What :func:`stylize_video` did.
+    """What :func:`stylize_video` (or :func:`stylize_image`) did.
 
+    ``frames``: the frames written (1 for a still image); ``seconds``: the run's wall-clock time,
+    from after the network was loaded (building the call's :class:`Stylizer` is not counted; a
+    compile at the first frames is) until the output was written; ``fps``: ``frames / seconds``
+    (not the video's frame rate); ``output``: the path written.
     ``stage_seconds`` holds the seconds each stage was busy (not waiting on a queue): ``decode``,
     ``stylize`` (the network), ``encode``, and with ``temporal="flow"`` also ``flow`` (estimation)
     and ``stabilize`` (applying it; on a GPU that is done in the ``stylize`` stage, where the
