@@ -1064,3 +1064,21 @@ def test_a_results_counts_and_times_say_their_units():
     for field in ("frames", "seconds", "fps", "output"):
         assert f"``{field}``:" in doc, field
     assert "wall-clock" in doc and "stylize_image" in doc
+
+
+def test_stylize_files_refuses_a_closed_or_mismatched_ready_stylizer_at_the_call(tmp_path):
+    """Found by a review of the Python API: stylize_files(..., style=a closed Stylizer) checked
+    every input and output at the call but not the stylizer, then yielded each input as failed with
+    the same "this Stylizer is closed" (a ready stylizer given style_strength= it was not built
+    with, likewise, once iterated): one argument's error said once per input, as the inputs' own."""
+    from vidstyle.pipeline import stylize_files
+
+    video = make_video(tmp_path / "in.mp4", frames=2, size=(32, 32))
+    closed = _tiny(precision="fp32", backend="torch")
+    closed.close()
+    for style in (closed, [(0, "light_mondrian"), (1, closed)]):
+        with pytest.raises(BadValueError, match="this Stylizer is closed"):
+            stylize_files([video], tmp_path / "styled", style)  # at the call: not iterated
+    with pytest.raises(VidstyleError, match="do not apply to a ready stylizer"):
+        stylize_files([video], tmp_path / "styled", _tiny(precision="fp32", backend="torch"), style_strength=0.5)
+    assert not (tmp_path / "styled").exists()

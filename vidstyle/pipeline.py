@@ -680,9 +680,13 @@ def _check_not_the_mask(output: str | Path, config: StylizeConfig) -> None:
                             "choose another folder")
 
 
-def _check_ready_look(stylizer, config: StylizeConfig) -> None:
-    """A ready stylizer is used as built: a style_strength or keep_colors asked of the run that it
-    was not built with is an error, rather than silently ignored."""
+def _check_ready_stylizer(stylizer, config: StylizeConfig) -> None:
+    """A ready stylizer is used as built: a closed one is refused (:meth:`Stylizer.close`), and a
+    style_strength or keep_colors asked of the run that it was not built with is an error, rather
+    than silently ignored."""
+    check_open = getattr(stylizer, "_check_open", None)
+    if check_open is not None:
+        check_open()
     asked = (config.style_strength, config.keep_colors)
     if asked != (StylizeConfig.style_strength, StylizeConfig.keep_colors):
         built = (getattr(stylizer, "style_strength", None), getattr(stylizer, "keep_colors", None))
@@ -690,6 +694,16 @@ def _check_ready_look(stylizer, config: StylizeConfig) -> None:
             raise VidstyleError(f"style_strength={config.style_strength:g}, keep_colors={config.keep_colors} "
                                 "do not apply to a ready stylizer: set them with its set_look() or when "
                                 "building it")
+
+
+def _check_ready_stylizers(style, config: StylizeConfig) -> None:
+    """:func:`_check_ready_stylizer` of ``style`` if it is a ready stylizer, or of each one a
+    :class:`~vidstyle.timeline.StyleTimeline` holds (used as built, as one alone is)."""
+    from vidstyle.timeline import StyleTimeline, is_ready_stylizer
+
+    for one in ([c.style for c in style.changes] if isinstance(style, StyleTimeline) else [style]):
+        if is_ready_stylizer(one):
+            _check_ready_stylizer(one, config)
 
 
 def _make_stylizer(style, config: StylizeConfig):
@@ -700,13 +714,10 @@ def _make_stylizer(style, config: StylizeConfig):
 
     if isinstance(style, (list, tuple)):
         style = StyleTimeline(style)
+    _check_ready_stylizers(style, config)
     if isinstance(style, StyleTimeline):
-        for change in style.changes:  # a timeline's ready stylizers are used as built, as one alone is
-            if is_ready_stylizer(change.style):
-                _check_ready_look(change.style, config)
         return TimelineStylizer(style, lambda spec: _make_stylizer(spec, config))
     if is_ready_stylizer(style):
-        _check_ready_look(style, config)
         return style
     from vidstyle.stylizer import Stylizer  # torch is imported only when a video is processed
 
@@ -1501,7 +1512,9 @@ def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], f
 
     if isinstance(style, (list, tuple)):
         style = StyleTimeline(style)
-    # an unknown style fails here too, before the folder is made
+    # an unknown style fails here too, before the folder is made; and a ready stylizer that is
+    # closed, or asked for a look it was not built with (each input was said to fail with it)
+    _check_ready_stylizers(style, config)
     if isinstance(style, StyleTimeline):
         style.check_styles()
     elif not (is_ready_stylizer(style) or isinstance(style, StyleChoice)):  # None or a number refused here too
