@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -939,17 +940,52 @@ def test_keys_switch_style_toggle_stabilizer_and_snapshot(tmp_path):
 
 def test_a_snapshot_that_cannot_be_written_whole_leaves_nothing(tmp_path, monkeypatch):
     # cv2.imwrite wrote straight to the snapshot's name: a full disk left a truncated PNG (review, 37th session)
-    def half_written(path, image):
+    def half_written(path, image, format=None):
         Path(path).write_bytes(b"\x89PNG\r\n")
-        return False
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(live.cv2, "imwrite", half_written)
+    monkeypatch.setattr(live, "write_image", half_written)
     messages, stylizer = [], SlowStylizer()
     source = SyntheticSource((64, 48), fps=60, frames=6, realtime=False)
     summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=False, output_dir=tmp_path),
                        keys=scripted_keys({2: "s"}, stylizer), log=messages.append)
     assert summary.snapshots == [] and list(tmp_path.iterdir()) == []
-    assert any(m.startswith("no snapshot: cannot write snapshot ") for m in messages), messages
+    assert any(m.startswith("no snapshot: writing ") and m.endswith(".png failed: No space left on device")
+               for m in messages), messages
+
+
+def _unwritable_folder(tmp_path: Path) -> Path:
+    """A folder no file can be made in, for this user: a read-only one, or for root (who writes
+    into those anyway) Linux's sysfs; skips where there is neither."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    try:
+        with tempfile.TemporaryFile(dir="/sys/kernel"):
+            pass
+    except OSError:
+        return Path("/sys/kernel")
+    pytest.skip("no folder refuses root here")
+
+
+def test_a_snapshot_refused_by_its_folder_says_why_in_one_line(tmp_path, capfd):
+    # cv2.imwrite said "no snapshot: cannot write snapshot X" without the reason, and OpenCV printed
+    # "[ WARN:0@21.9] global loadsave.cpp:1163 imwrite_ ... permission denied" among live's lines
+    folder = _unwritable_folder(tmp_path)
+    try:
+        messages, stylizer = [], SlowStylizer()
+        source = SyntheticSource((64, 48), fps=60, frames=6, realtime=False)
+        summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=False, output_dir=folder),
+                           keys=scripted_keys({2: "s"}, stylizer), log=messages.append)
+    finally:
+        if folder.is_relative_to(tmp_path):
+            folder.chmod(0o700)
+    assert summary.snapshots == [] and summary.processed == 6
+    said = [m for m in messages if m.startswith("no snapshot: ")]
+    assert len(said) == 1 and said[0].endswith("failed: Permission denied"), messages
+    assert "WARN" not in capfd.readouterr().err
 
 
 def test_style_bank_loads_model_files_once(model_file):

@@ -41,6 +41,7 @@ from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 from vidstyle.io.decode import spread_samples
 from vidstyle.io.files import create_output_folder, numbered_name, special_file_kind, write_then_rename
+from vidstyle.io.images import write_image
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
 
@@ -1223,10 +1224,12 @@ def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -
     create_output_folder(folder)  # made on first use, as for r-started recordings
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{int(time.time() * 1000) % 1000:03d}"
     path = folder / f"vidstyle-snapshot-{stamp}.png"
-    view = compose_view(stylized, original, None)
+    view = cv2.cvtColor(compose_view(stylized, original, None), cv2.COLOR_BGR2RGB)
+    # written as every image vidstyle writes: cv2.imwrite said neither why it failed (the folder
+    # not writable, a full disk) nor only once, printing OpenCV's own "[ WARN:0@21.9] ... imwrite_"
+    # line between live's; write_then_rename turns an OSError into one line with its reason
     with write_then_rename(path) as temp:  # a full disk leaves no half-written PNG
-        if not cv2.imwrite(str(temp), view):
-            raise VidstyleError(f"cannot write snapshot {path}")
+        write_image(temp, view, format="PNG")
     return path
 
 
