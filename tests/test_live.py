@@ -1960,6 +1960,27 @@ def test_live_recordings_encode_vp9_and_webp_in_real_time_mode():
     assert _encoder_options("libwebp", None, None, realtime=True)["compression_level"] == "1"
 
 
+@pytest.mark.parametrize("name, said", [
+    ("x_%04d.webp", "x_%04d.webp: a recording is one file, not numbered frames: name it without %04d"),
+    ("x_%d.mp4", "x_%d.mp4: a recording is one file, not numbered frames: name it without %d"),
+    ("x.png", "cannot record to .png files ({path}): a recording is a video or an animation, one of .gif"),
+    ("x_%04d.png", "cannot record to .png files ({path}): a recording is a video or an animation, one of .gif"),
+])
+def test_a_recording_named_as_images_is_refused_without_pointing_to_numbered_frames(tmp_path, model_file, cli,
+                                                                                     name, said):
+    # x_%04d.webp passed as an image sequence's name: its encoder wrote one hidden .webp per frame,
+    # then the session died on a FileNotFoundError; x.png was told to try x_%04d.png, refused in
+    # turn as "numbered frames (x_%04d_%04d.png)", which live does not write either
+    video = write_video(tmp_path / "video.mp4", 6)
+    path = tmp_path / name
+    r = cli("live", "--source", video, "--no-window", "--style", model_file, "--record", path)
+    assert r.returncode == 1 and r.stderr.startswith(f"vidstyle: error: {said.format(path=path)}"), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "_%04d_" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
+    with pytest.raises(VidstyleError, match="not numbered frames"):  # the Python API's recordings too
+        live.Recording(tmp_path / "y_%04d.webp", 64, 48, 25.0)
+
+
 def test_record_names_checked_as_given_and_the_virtual_camera_first(tmp_path, model_file, monkeypatch, cli):
     r = cli("live", "--source", "x.mp4", "--no-window", "--record", str(tmp_path / "out.mp4") + "/")
     assert r.returncode == 1 and "names a folder" in r.stderr and not (tmp_path / "out.mp4").exists()

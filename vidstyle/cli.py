@@ -482,7 +482,7 @@ def _check_live(args) -> None:
     """`vidstyle live`'s window options, recording path, styles and file source, said before
     torch's import (seconds); the command checks the last three again, as it checks everything."""
     from vidstyle.errors import VidstyleError
-    from vidstyle.io.files import check_output, check_source_video
+    from vidstyle.io.files import check_output, check_recording_name, check_source_video
     from vidstyle.models.zoo import resolve_style
 
     # first, as before these checks; and said, as --fps with --source is: without a window they
@@ -493,7 +493,7 @@ def _check_live(args) -> None:
         raise VidstyleError(f"{' and '.join(unused)} {'apply' if len(unused) > 1 else 'applies'} to the window, "
                             "which --no-window leaves out")
     if args.record:
-        check_output(args.record, input=args.source, overwrite=args.overwrite)
+        check_output(check_recording_name(args.record), input=args.source, overwrite=args.overwrite)
     for style in args.style or ():
         resolve_style(style)
     if args.source:

@@ -40,7 +40,8 @@ from vidstyle.errors import VidstyleError, counted, printable
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
 from vidstyle.io.decode import spread_samples
-from vidstyle.io.files import create_output_folder, numbered_name, special_file_kind, write_then_rename
+from vidstyle.io.files import (check_recording_name, create_output_folder, numbered_name, special_file_kind,
+                               write_then_rename)
 from vidstyle.io.images import write_image
 from vidstyle.letterbox import SAMPLE_FRAMES as BAR_SAMPLE_FRAMES
 from vidstyle.letterbox import PictureArea, find_picture_area
@@ -576,7 +577,7 @@ class Recording:
         from vidstyle.io.encode import VideoEncoder, default_codec
         from vidstyle.io.files import OUTPUT_FORMATS, HeldOutputFolder, check_output, temp_path_beside
 
-        self.path = check_output(path, overwrite=overwrite)
+        self.path = check_output(check_recording_name(path), overwrite=overwrite)
         self._held = HeldOutputFolder(self.path.parent)  # followed where it goes: see _follow_folder
         self.moved_from: Path | None = None  # the folder the recording was begun in, when it was moved meanwhile
         self.asked = self.path  # (path is where the file is: another name when this one was taken meanwhile)
@@ -1270,7 +1271,8 @@ def live_command(args) -> int:
         from vidstyle.io.files import check_output
 
         # the name as given: Path() would drop a trailing slash, which names a folder
-        check_output(args.record, input=args.source, overwrite=options.overwrite)  # before the camera opens
+        check_output(check_recording_name(args.record), input=args.source,
+                     overwrite=options.overwrite)  # before the camera opens
     if args.stats_json:  # checked now, not after the session
         from vidstyle.io.files import check_output_file
 

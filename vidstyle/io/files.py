@@ -485,6 +485,23 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
     return check_output_file(output, inputs=[input], overwrite=overwrite)  # as given: a trailing / counts
 
 
+def check_recording_name(path: str | Path) -> str | Path:
+    """``path`` if it can name a live recording (``vidstyle live --record``: one video or
+    animation file), else one clear VidstyleError. :func:`check_output` answers for ``vidstyle
+    stylize``, which writes numbered images: it sent ``--record x.png`` to ``x_%04d.png``, refused
+    in turn as ``x_%04d_%04d.png``, and let ``--record x_%04d.webp`` through, whose encoder wrote
+    one hidden image per frame and then failed with a FileNotFoundError, the recording lost."""
+    name, suffix = Path(path).name, Path(path).suffix.lower()
+    if suffix in IMAGE_OUTPUT_FORMATS and suffix not in OUTPUT_FORMATS:
+        raise VidstyleError(f"cannot record to {Path(path).suffix} files ({path}): a recording is a video or an "
+                            f"animation, one of {', '.join(sorted(OUTPUT_FORMATS))}; the s key saves stills "
+                            "(PNG snapshots in --output-dir)")
+    field = frame_field(path)
+    if field:  # live writes no image sequences: check_output's numbered-frames hint would lead astray
+        raise VidstyleError(f"{name}: a recording is one file, not numbered frames: name it without {field}")
+    return path
+
+
 def temp_path_beside(path: str | Path) -> Path:
     """A hidden name in ``path``'s folder that no file has, keeping ``path``'s extension (muxers,
     Pillow and NumPy choose formats by it): ``.STEM.vidstyle-RANDOM.partial.EXT``, with the stem
