@@ -416,3 +416,19 @@ def test_a_video_panel_with_the_look_options_is_the_stylizers_on_that_frame(tmp_
     assert np.abs(styled.astype(int) - sheet[2 * BAND + 48:].astype(int)).mean() < 3  # (the decode's rounding)
     bad = cli("preview", src, "-o", tmp_path / "t.png", "--style-strength", "2")
     assert bad.returncode == 2 and "--style-strength" in bad.stderr and not (tmp_path / "t.png").exists()
+
+
+def test_a_truncated_file_is_previewed_over_the_frames_it_has_and_said_to_be_cut(tmp_path, cli):
+    """A Matroska file cut at half its bytes still says it lasts 4 s: the sheet's third sample,
+    past the cut, found nothing, and the sheet showed 2 columns saying the file "has 2 frames"
+    where 40-odd could be decoded."""
+    src = make_video(tmp_path / "whole.mkv", frames=96, size=(64, 48), fps=24)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    decodable = len(read_frames(cut))
+    assert 10 < decodable < 80
+    done = cli("preview", cut, "-o", tmp_path / "s.png", "--style", "light_mondrian", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert read_image(tmp_path / "s.png").shape[1] == 3 * 64
+    assert len(done.stderr.splitlines()) == 1 and "truncated or damaged" in done.stderr
+    assert "cut.mkv" in done.stderr and "asked for (--frames)" not in done.stderr

@@ -1973,20 +1973,43 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                             "it", Path(path).name, count, " from the start given" if start else "", count)
             return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
         first = picture(next(decoder.read(alpha=fill_transparency)))
-    images = [first]
     base, half_frame = start or 0.0, 0.5 / float(info.frame_rate)
-    for i in range(1, count):
+
+    def sample(at: float) -> np.ndarray | None:
+        """The frame nearest ``at``, None past the last frame there is."""
         # each sample opens the file again and seeks: decoding the whole video would cost far more;
         # starting half a frame early takes the frame nearest to the sample's time
         try:
-            with VideoDecoder(path, base + length * i / count - half_frame, announce=False, fps=fps,
-                              hdr=hdr, downscale=downscale) as decoder:
+            with VideoDecoder(path, at - half_frame, announce=False, fps=fps, hdr=hdr,
+                              downscale=downscale) as decoder:
                 # at the first frame's size: each decoder takes its size from its own first frame,
                 # and a stream can change size mid-way (scaled as the pipeline's decoder does)
-                images.append(resize_frame(picture(next(decoder.read(alpha=fill_transparency))),
-                                           (first.shape[1], first.shape[0])))
-        except VidstyleError:  # the length was an overestimate: past the last frame
-            break
+                return resize_frame(picture(next(decoder.read(alpha=fill_transparency))),
+                                    (first.shape[1], first.shape[0]))
+        except VidstyleError:
+            return None
+
+    images, i, respread = [first], 1, False
+    while i < count:
+        image = sample(base + length * i / count)
+        if image is None:  # the length was an overestimate: past the last frame
+            if respread:
+                break
+            # a file cut short still gives the length its header promised: the samples past the cut
+            # found nothing, and a sheet of 2 columns said the file "has 2 frames" where it had 40.
+            # Where the frames end is bisected by seeking (a few opens), and the samples spread over them.
+            good, past = base + length * (i - 1) / count, base + length * i / count
+            while past - good > 2 * half_frame:
+                middle = (good + past) / 2
+                good, past = (middle, past) if sample(middle) is not None else (good, middle)
+            if say_unspread:
+                log.warning("the frames of %s end at %.2f s, though its header says they reach %.2f s (truncated or "
+                            "damaged file?): those shown are spread over the frames there are", Path(path).name,
+                            past, base + length)
+            length, images, i, respread = past - base, [first], 1, True
+            continue
+        images.append(image)
+        i += 1
     return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
 
 
