@@ -1574,6 +1574,18 @@ def test_sizes_svt_av1_hangs_on_are_refused_before_any_work(size):
         assert output_pix_fmt(codec, "yuv420p", *fine) == "yuv420p"
 
 
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (3, 3), (3, 16), (16, 3), (1, 64), (63, 1)])
+def test_sizes_svt_av1_refuses_are_refused_before_any_work_in_one_line(size):
+    """A 2x2 clip to AV1 ended, once its first frame was stylized, in SVT-AV1's own line "Svt[error]:
+    Forced Max Height must be at least 4" and "could not start writing ... bad parameter
+    (0x80001005)": a side under 4 pixels is refused first, with the way out (4x4 and up encode)."""
+    codec = av.Codec("libsvtav1", "w")
+    with pytest.raises(VidstyleError, match=rf"^libsvtav1 cannot encode {size[0]}x{size[1]}: .*use --codec libvpx-vp9"):
+        output_pix_fmt(codec, "yuv420p", *size)
+    for fine in [(4, 4), (4, 8), (8, 4), (4, 24), (24, 4), (5, 5)]:
+        assert output_pix_fmt(codec, "yuv420p", *fine) == "yuv420p"
+
+
 def test_a_very_short_segment_keeps_the_sound_of_its_whole_frames(tmp_path):
     """A segment ending inside a frame keeps that frame whole and its sound. The audio demuxed
     while the decoder filled up, before the first frame (and so the whole-frame end) was known,

@@ -79,6 +79,9 @@ _EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc", "prores_k
 # 24x64, 25x65, 25x480, 28x480, 480x25 and 26x2000 are written: SVT pads a side to 8s, and hangs
 # when the short one pads to under 32).
 _SVT_AV1_SHORT_SIDE, _SVT_AV1_LONG_SIDE = 25, 64
+# and frames with a side under 4 pixels it refuses to open on (2x2, 3x16, 1x64: "Forced Max Height
+# must be at least 4" printed by SVT itself, then "bad parameter"); 4x4, 4x24 and 5x5 are written
+_SVT_AV1_MIN_SIDE = 4
 _HARDWARE_CODECS = {"h264_nvenc", "hevc_nvenc"}
 _SAR_IN_BITSTREAM = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}  # the VUI holds the pixel aspect
 _HEVC_ENCODERS = {"libx265", "hevc_nvenc"}
@@ -128,8 +131,12 @@ def _check_pix_fmt(codec: av.Codec, pix_fmt: str) -> av.VideoFormat:
 
 def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> str:
     """The pixel format actually used: ``pix_fmt``, or its 4:4:4 variant for odd sizes (see module doc).
-    A size the codec cannot encode at all (libsvtav1's narrow strips) is refused here, before any work."""
+    A size the codec cannot encode at all (libsvtav1's narrow strips and sides under 4 pixels) is
+    refused here, before any work."""
     fmt = _check_pix_fmt(codec, pix_fmt)
+    if codec.name == "libsvtav1" and min(width, height) < _SVT_AV1_MIN_SIDE:
+        raise VidstyleError(f"libsvtav1 cannot encode {width}x{height}: SVT-AV1 takes no frame under "
+                            f"{_SVT_AV1_MIN_SIDE} pixels on a side; use --codec libvpx-vp9 (or libx264, outside .webm)")
     if codec.name == "libsvtav1" and min(width, height) < _SVT_AV1_SHORT_SIDE and \
             max(width, height) > _SVT_AV1_LONG_SIDE:
         raise VidstyleError(f"libsvtav1 cannot encode {width}x{height}: SVT-AV1 hangs on frames under "
