@@ -432,3 +432,21 @@ def test_a_truncated_file_is_previewed_over_the_frames_it_has_and_said_to_be_cut
     assert read_image(tmp_path / "s.png").shape[1] == 3 * 64
     assert len(done.stderr.splitlines()) == 1 and "truncated or damaged" in done.stderr
     assert "cut.mkv" in done.stderr and "asked for (--frames)" not in done.stderr
+
+
+def test_more_frames_asked_of_a_truncated_file_than_it_has_shows_each_once(tmp_path, cli):
+    """More --frames than a file cut short has, fewer than its header promises, spread the samples
+    over its frames closer than a frame apart: frames came twice (30 columns of 22 frames), or the
+    first sample started before the file and the sheet said it "has 1 frame"."""
+    src = make_video(tmp_path / "whole.mkv", frames=96, size=(64, 48), fps=24)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    decodable = len(read_frames(cut))
+    assert decodable < 60
+    done = cli("preview", cut, "-o", tmp_path / "s.png", "--style", "light_mondrian", "--frames", "60", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert f"cut.mkv has {decodable} frames: all are shown, not the 60 asked for" in done.stderr
+    sheet = read_image(tmp_path / "s.png")
+    assert sheet.shape[1] == decodable * 64
+    panels = [sheet[-48:, i * 64:(i + 1) * 64].astype(int) for i in range(decodable)]
+    assert all(np.abs(a - b).mean() > 0.5 for a, b in zip(panels, panels[1:]))  # no frame twice

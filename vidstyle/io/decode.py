@@ -2007,6 +2007,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                             "damaged file?): those shown are spread over the frames there are", Path(path).name,
                             past, base + length)
             length, images, i, respread = past - base, [first], 1, True
+            count = min(count, max(1, round(length * float(info.frame_rate))))  # no frame twice
             continue
         images.append(image)
         i += 1
