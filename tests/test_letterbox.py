@@ -6,8 +6,8 @@ import logging
 import numpy as np
 import pytest
 
-from videos import (ODD_BARS_420, letterbox_bars, make_letterboxed_sample, make_odd_bars_420, make_video,
-                    pattern_frame, read_frames)
+from videos import (ODD_BARS_420, letterbox_bars, make_letterboxed_sample, make_odd_bars_420, make_sample_in_bars,
+                    make_video, pattern_frame, read_frames)
 from vidstyle.io.decode import keyframe_samples, shown_chroma, spread_samples
 from vidstyle.letterbox import PictureArea, find_picture_area
 from vidstyle.pipeline import calibrate_for, stylize_image, stylize_video
@@ -184,27 +184,10 @@ def test_downscaled_bars_are_the_lines_wholly_in_the_bars_found_at_the_stored_si
     into the bar's last scaled lines, on no pair of lines any more: a bar 59 columns wide at
     --downscale 288 (53.1 columns) was found 52, its 53rd column, black in the luma, read lit by
     the colour and stylized. The bars are found at the stored size and scaled instead."""
-    from fractions import Fraction
-    from pathlib import Path
-
-    import av
-    import cv2
-
     from vidstyle.letterbox import video_picture_area
 
-    path = tmp_path / "pillarboxed.mp4"
-    sample = Path(__file__).parents[1] / "samples" / "sample.mp4"
-    with av.open(str(sample)) as clip, av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv420p", {"qp": "0"}
-        for k, frame in zip(range(8), clip.decode(video=0)):
-            image = np.zeros((180, 320, 3), np.uint8)  # the picture in columns 59-260, rows 23-158
-            image[23:159, 59:261] = cv2.resize(frame.to_ndarray(format="rgb24"), (202, 136),
-                                               interpolation=cv2.INTER_AREA)
-            new = av.VideoFrame.from_ndarray(image, format="rgb24")
-            new.pts, new.time_base = k, Fraction(1, 24)
-            out.mux(stream.encode(new))
-        out.mux(stream.encode())
+    # the picture in columns 59-260, rows 23-158; lossless 4:2:0
+    path = make_sample_in_bars(tmp_path / "pillarboxed.mp4", 8, (23, 159, 59, 261), "yuv420p")
     small = spread_samples(path, 8, downscale=288)
     assert small[0].shape == (162, 288, 3) and shown_chroma(path, downscale=288) is None
     assert find_picture_area(small).bars_text() == "top 20, bottom 18, left 52, right 53"  # as it was found

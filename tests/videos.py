@@ -83,21 +83,26 @@ def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", fr
     return img.astype(np.uint8)
 
 
-def make_letterboxed_sample(path: str | Path, frames: int, bar: int = 30, filled_from: int | None = None) -> Path:
-    """The project's sample clip (camera motion) at 320x180 inside black bars ``bar`` rows thick,
-    lossless 4:4:4, 24 frames/s; from frame ``filled_from`` on a grey ramp fills the whole frame
-    (60 on the top row, one level lighter each row down: no two rows alike, so that a row copied
-    over another shows)."""
+def make_sample_in_bars(path: str | Path, frames: int, picture: tuple[int, int, int, int],
+                        pix_fmt: str = "yuv444p", options: dict | None = None,
+                        filled_from: int | None = None) -> Path:
+    """The project's sample clip (camera motion) scaled into ``picture`` = (top, bottom, left,
+    right), the first row and column and the ends past the last, of a black 320x180 frame; H.264
+    at 24 frames/s in ``pix_fmt`` with ``options`` (default lossless, qp 0). From frame
+    ``filled_from`` on a grey ramp fills the whole frame (60 on the top row, one level lighter each
+    row down: no two rows alike, so that a row copied over another shows)."""
     import cv2
 
+    top, bottom, left, right = picture
     sample = Path(__file__).parents[1] / "samples" / "sample.mp4"
     with av.open(str(sample)) as clip, av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv444p", {"qp": "0"}
+        stream.width, stream.height, stream.pix_fmt = 320, 180, pix_fmt
+        stream.options = {"qp": "0"} if options is None else options
         for k, frame in zip(range(frames), clip.decode(video=0)):
             image = np.zeros((180, 320, 3), np.uint8)
-            image[bar:180 - bar] = cv2.resize(frame.to_ndarray(format="rgb24"), (320, 180 - 2 * bar),
-                                             interpolation=cv2.INTER_AREA)
+            image[top:bottom, left:right] = cv2.resize(frame.to_ndarray(format="rgb24"), (right - left, bottom - top),
+                                                       interpolation=cv2.INTER_AREA)
             if filled_from is not None and k >= filled_from:
                 image[:] = (60 + np.arange(180, dtype=np.uint8))[:, None, None]
             new = av.VideoFrame.from_ndarray(image, format="rgb24")
@@ -105,6 +110,11 @@ def make_letterboxed_sample(path: str | Path, frames: int, bar: int = 30, filled
             out.mux(stream.encode(new))
         out.mux(stream.encode())
     return Path(path)
+
+
+def make_letterboxed_sample(path: str | Path, frames: int, bar: int = 30, filled_from: int | None = None) -> Path:
+    """:func:`make_sample_in_bars` inside black bars ``bar`` rows thick, lossless 4:4:4."""
+    return make_sample_in_bars(path, frames, (bar, 180 - bar, 0, 320), filled_from=filled_from)
 
 
 #: the bars of :func:`make_odd_bars_420`'s clip
@@ -115,21 +125,7 @@ def make_odd_bars_420(path: str | Path, frames: int = 8) -> Path:
     """The project's sample clip inside black bars of odd widths (:data:`ODD_BARS_420`: the
     picture in columns 61-258, rows 23-158 of 320x180), 4:2:0 H.264: each bar's last line, paired
     with the picture's first, carries the picture's colour (vidstyle.letterbox._black_runs)."""
-    import cv2
-
-    sample = Path(__file__).parents[1] / "samples" / "sample.mp4"
-    with av.open(str(sample)) as clip, av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt, stream.options = 320, 180, "yuv420p", {"crf": "10"}
-        for k, frame in zip(range(frames), clip.decode(video=0)):
-            image = np.zeros((180, 320, 3), np.uint8)
-            image[23:159, 61:259] = cv2.resize(frame.to_ndarray(format="rgb24"), (198, 136),
-                                               interpolation=cv2.INTER_AREA)
-            new = av.VideoFrame.from_ndarray(image, format="rgb24")
-            new.pts, new.time_base = k, Fraction(1, 24)
-            out.mux(stream.encode(new))
-        out.mux(stream.encode())
-    return Path(path)
+    return make_sample_in_bars(path, frames, (23, 159, 61, 259), "yuv420p", {"crf": "10"})
 
 
 def vfr_times(frames: int, fps: Fraction) -> list[Fraction]:
