@@ -1312,6 +1312,21 @@ def test_the_command_named_in_an_error_is_the_one_typed_where_a_later_word_names
     assert "--debgu is not an option: did you mean --debug?" in err and "--verbsoe" not in err, err
 
 
+def test_a_misplaced_short_option_joined_to_its_value_is_named_alone(capsys):
+    # `vidstyle -oout.mp4 stylize ...` said "-oout.mp4 goes after the command: vidstyle stylize ...
+    # -oout.mp4 ...": the value was named as though it were the option (review, 56th session)
+    from vidstyle.cli import main
+
+    for argv in (["-oout.mp4", "stylize", "in.mp4", "--style", "x"],
+                 ["-o", "out.mp4", "stylize", "in.mp4", "--style", "x"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and len(err.splitlines()) == 1, err
+        assert "error: -o goes after the command: vidstyle stylize ... -o ... (see vidstyle stylize --help)" in err, err
+        assert "out.mp4" not in err, err
+
+
 def test_help_asked_for_beside_a_misplaced_option_is_given(capsys):
     # `vidstyle --style x --help` said "--style goes after the command" instead of the help asked
     # for (review, 54th session): the help of the command named, else vidstyle's own

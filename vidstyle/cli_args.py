@@ -306,6 +306,8 @@ class Parser(argparse.ArgumentParser):
                 continue
             if command is not None:
                 if self._knows(commands[command], name):
+                    if not name.startswith("--"):
+                        name = name[:2]  # `-oout.mp4` is -o with its value joined, as argparse takes it
                     return (f"{name} goes after the command: {self.prog} {command} ... {name} ... "
                             f"(see {self.prog} {command} --help)")
             elif closest_name(name, [o for o in self._option_string_actions if o.startswith("--")]) is None:
