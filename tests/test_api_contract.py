@@ -4,6 +4,7 @@ every backend, and settings checked where they are given rather than at the firs
 from __future__ import annotations
 
 import logging
+import pathlib
 
 import numpy as np
 import pytest
@@ -54,6 +55,10 @@ def test_wrong_kinds_of_arguments_are_vidstyle_errors_that_python_code_also_expe
         st.calibrate([])
     with pytest.raises(BadValueError, match="a sequence of"):
         st.calibrate(np.zeros((8, 8, 3), np.uint8))
+    # hinted str | None, a source of another kind was kept in silence (review, 56th session)
+    for source in (3, pathlib.Path("clip.mp4")):
+        with pytest.raises(BadTypeError, match="source must be a string naming the frames' video, or None, got"):
+            st.calibrate([np.zeros((8, 8, 3), np.uint8)], source=source)
     with pytest.raises(BadTypeError, match="a whole number of frames, at least 0, or None, got '10'"):
         st.expect_frames("10")
     with pytest.raises(BadValueError, match="differ"):

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from vidstyle.config import (BACKENDS, MAX_SCALE, check_choice, check_flag, check_flow_backend, check_look,
-                             check_max_side, check_number, check_temporal, is_number)
+                             check_max_side, check_number, check_temporal, is_number, refuse)
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
 from vidstyle.frames import (check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
@@ -400,6 +400,10 @@ class Stylizer:
             raise BadValueError(f"calibrate takes a sequence of (H, W, 3) frames, got one array of shape {images.shape}")
         if not isinstance(images, (np.ndarray, Iterable)) or isinstance(images, (str, bytes)):
             raise BadTypeError(f"calibrate takes a sequence of uint8 (H, W, 3) frames, got {type(images).__name__}")
+        if source is not None and not isinstance(source, str):
+            # kept as calibration_source, which calibrate_for compares with a video's identity (a
+            # string): 3 or a Path was kept in silence and matched no video
+            refuse("source", source, "a string naming the frames' video, or None", wrong_kind=True)
         frames = [np.array(check_image(image), copy=True) for image in images]
         if not frames:
             raise BadValueError("calibrate needs at least one frame")
