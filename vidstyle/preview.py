@@ -18,12 +18,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
 from vidstyle.errors import BadValueError, VidstyleError, counted, printable
 from vidstyle.models.zoo import StyleSpec  # (a type: the zoo's metadata loads without torch)
+
+if TYPE_CHECKING:  # a torch.device is taken as a device; the command line's --help loads no torch
+    import torch
 
 log = logging.getLogger("vidstyle")
 
@@ -288,7 +291,7 @@ def style_sheet(input: str | os.PathLike[str], output: str | os.PathLike[str],
                 styles: StyleSpec | Iterable[StyleSpec] | None = None, *,
                 frames: int = SHEET_FRAMES, width: int = PANEL_WIDTH, start: float | None = None,
                 duration: float | None = None, fps: float | str | None = None, hdr: str = "sdr", bars: str = "keep",
-                downscale: int | None = None, device: str = "auto",
+                downscale: int | None = None, device: str | torch.device = "auto",
                 precision: str = "auto", max_side: int | None = None, style_strength: float = 1.0,
                 keep_colors: bool = False, overwrite: bool = False,
                 progress: bool | Callable[[int, int, str], object] | None = None) -> SheetResult:

@@ -123,7 +123,7 @@ class RAFTFlow(FlowEstimator):
         weights: path to a ``torch.save``'d state dict for ``torchvision.models.optical_flow``'s
             ``raft_large`` or ``raft_small`` (e.g. the file torchvision itself caches).
         size: ``large``, ``small`` or ``auto`` (the one whose parameters the file holds).
-        device: ``auto|cpu|cuda|...``; iters: refinement iterations.
+        device: ``auto|cpu|cuda|...`` or a torch.device; iters: refinement iterations.
 
     A frame side under :data:`_RAFT_MIN_SIDE` pixels is enlarged to it and the flow scaled back.
     """
@@ -133,7 +133,7 @@ class RAFTFlow(FlowEstimator):
     # not parallel: that pyramid is gigabytes at 4K, per copy
     parallel = False
 
-    def __init__(self, weights: str | Path, size: str = "auto", device: str = "auto", iters: int = 12):
+    def __init__(self, weights: str | Path, size: str = "auto", device: str | torch.device = "auto", iters: int = 12):
         path = Path(weights)
         if not path.is_file():
             raise not_a_file_error(path, "RAFT weights file")
