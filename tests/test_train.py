@@ -236,6 +236,20 @@ def _config(data, weights, tmp_path, **kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
+def test_a_torch_device_trains_and_is_recorded_by_its_name(data, loss_weights, tmp_path):
+    """TrainConfig(device=torch.device("cpu")) trained every step, then failed writing the
+    weights with a bare "Object of type device is not JSON serializable" (review, 56th session):
+    the config is saved as JSON. It is kept as its name, and hinted as every device setting is."""
+    import typing
+
+    from vidstyle.train.config import OptimizeConfig
+
+    result = train(_config(data, loss_weights, tmp_path, steps=1, device=torch.device("cpu")), progress=False)
+    assert read_info(result.out).train_config["device"] == "cpu"
+    for owner in (TrainConfig, OptimizeConfig):  # (torch: a type-checking import there)
+        assert typing.get_args(typing.get_type_hints(owner, localns={"torch": torch})["device"]) == (str, torch.device)
+
+
 # --- data ------------------------------------------------------------------------------------------
 
 def test_data_split_and_crops(data):

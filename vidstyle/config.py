@@ -272,11 +272,16 @@ def check_hdr_mode(mode) -> str:
 DEVICE_NAME = r"auto|(cpu|mps|cuda)(:\d{1,4})?"
 
 
+def is_torch_device(value) -> bool:
+    """Whether ``value`` is a torch.device, told without importing torch."""
+    return type(value).__name__ == "device" and type(value).__module__.startswith("torch")
+
+
 def check_device_name(device) -> None:
     """A device as StylizeConfig takes it: a torch.device, or a name of the form
     ``vidstyle.device.resolve_device`` resolves (auto, cpu, cuda, cuda:N, mps). Whether that
     device exists is its question, asked when a network is placed (it needs torch)."""
-    if type(device).__name__ == "device" and type(device).__module__.startswith("torch"):
+    if is_torch_device(device):
         return
     if not isinstance(device, str):
         refuse("device", device, "a name such as 'cpu' or 'cuda:0' or a torch.device", wrong_kind=True)

@@ -7,10 +7,14 @@ import math
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from vidstyle.config import is_torch_device
 from vidstyle.errors import VidstyleError
 from vidstyle.models.archs import ARCH_NAMES, ARCH_SIZE_MULTIPLES, DEFAULT_LOSS_NET, default_style_weight
+
+if TYPE_CHECKING:  # (a type: these settings are read without torch)
+    import torch
 
 #: Bounds that stop a typo (an extra zero or three) before it takes all the memory or overflows.
 MAX_IMAGE_SIZE = 4096
@@ -186,13 +190,17 @@ class TrainConfig:
     resume: str | None = None  # a checkpoint file, or "auto" for the latest in checkpoint_dir
     init_from: str | None = None  # a trained weights file to start from (fine-tuning)
     preview_every: int = 0
-    device: str = "auto"
+    device: str | torch.device = "auto"  # a name (vidstyle.device.resolve_device) or a torch.device
     precision: str = "auto"
     style_meta: list[dict] = field(default_factory=list)  # name, painting, artist, year per style
 
     def __post_init__(self) -> None:
         if self.style_weight is None:  # resolved here so the saved config and command state the value
             object.__setattr__(self, "style_weight", default_style_weight(self.loss_net))
+        if is_torch_device(self.device):
+            # kept as its name: the config is saved as JSON in each checkpoint and in the weights,
+            # where a torch.device failed with a bare TypeError after the training steps
+            object.__setattr__(self, "device", str(self.device))
 
     @property
     def temporal_pairs(self) -> bool:
@@ -373,7 +381,7 @@ class OptimizeConfig:
     loss_net: str = DEFAULT_LOSS_NET
     loss_weights: str | None = None
     smooth_activations: bool | None = None  # None: the loss network's default
-    device: str = "auto"
+    device: str | torch.device = "auto"
     precision: str = "fp32"
 
     def layers(self) -> tuple[list[str], dict[str, float]]:
