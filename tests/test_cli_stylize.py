@@ -132,6 +132,18 @@ def test_bad_encoder_settings_are_one_line_before_any_output(tmp_path, style, st
     assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
 
 
+def test_a_size_x265_cannot_encode_is_refused_before_any_work(tmp_path, style, stylize, monkeypatch):
+    """An 8x8 clip to --codec libx265 was stylized up to its first frame, then ended in "could not
+    start writing o.mp4 with libx265: Invalid argument: Image size is too small (8x8)"."""
+    import vidstyle.pipeline
+
+    src = make_video(tmp_path / "in.mkv", frames=3, size=(8, 8))
+    monkeypatch.setattr(vidstyle.pipeline, "_stylize_stage", lambda *a, **k: pytest.fail("a frame was stylized"))
+    assert_user_error(stylize(src, tmp_path / "o.mp4", style, "--codec", "libx265"),
+                      "libx265 cannot encode 8x8: x265 takes no frame under 16 pixels on a side; use --codec libx264")
+    assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
+
+
 def test_a_video_slower_than_a_frame_a_day_is_refused_before_any_work(tmp_path, style, stylize):
     # a Y4M header's F1:2147483647 was read and stylized, and the output then failed as
     # "writing o.mp4 failed: Invalid argument"

@@ -1586,6 +1586,23 @@ def test_sizes_svt_av1_refuses_are_refused_before_any_work_in_one_line(size):
         assert output_pix_fmt(codec, "yuv420p", *fine) == "yuv420p"
 
 
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (8, 8), (15, 40), (40, 15), (15, 15), (1000, 14)])
+def test_sizes_x265_refuses_are_refused_before_any_work_in_one_line(size):
+    """--codec libx265 of an 8x8 clip ended, once its first frame was stylized, in "could not start
+    writing ... Image size is too small (8x8)": a side under 16 pixels is refused first, with the
+    way out; --preset placebo refuses under 32 (24x24, 30x1000), which the other presets write."""
+    codec = av.Codec("libx265", "w")
+    with pytest.raises(VidstyleError, match=rf"^libx265 cannot encode {size[0]}x{size[1]}: .*use --codec libx264"):
+        output_pix_fmt(codec, "yuv420p", *size)
+    for fine in [(16, 16), (16, 1000), (1000, 16), (17, 17)]:
+        assert output_pix_fmt(codec, "yuv420p", *fine) in ("yuv420p", "yuv444p")
+    for small in [(24, 24), (30, 1000), (1000, 31)]:
+        assert output_pix_fmt(codec, "yuv420p", *small, preset="medium") in ("yuv420p", "yuv444p")
+        with pytest.raises(VidstyleError, match=rf"^libx265 cannot encode {small[0]}x{small[1]} at --preset placebo"):
+            output_pix_fmt(codec, "yuv420p", *small, preset="placebo")
+    assert output_pix_fmt(codec, "yuv420p", 32, 32, preset="placebo") == "yuv420p"
+
+
 def test_a_very_short_segment_keeps_the_sound_of_its_whole_frames(tmp_path):
     """A segment ending inside a frame keeps that frame whole and its sound. The audio demuxed
     while the decoder filled up, before the first frame (and so the whole-frame end) was known,

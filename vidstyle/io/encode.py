@@ -82,6 +82,10 @@ _SVT_AV1_SHORT_SIDE, _SVT_AV1_LONG_SIDE = 25, 64
 # and frames with a side under 4 pixels it refuses to open on (2x2, 3x16, 1x64: "Forced Max Height
 # must be at least 4" printed by SVT itself, then "bad parameter"); 4x4, 4x24 and 5x5 are written
 _SVT_AV1_MIN_SIDE = 4
+# libx265 refuses to open on a frame under 16 pixels on a side (1x1, 8x8, 15x40, 1000x14: "Image size
+# is too small", once the first frame was stylized), at every preset and depth; --preset placebo under
+# 32 (its transform depth needs a 32-pixel CTU: 24x24, 30x1000). 16x16, 16x1000 and placebo's 32x32 are written
+_X265_MIN_SIDE, _X265_PLACEBO_MIN_SIDE = 16, 32
 _HARDWARE_CODECS = {"h264_nvenc", "hevc_nvenc"}
 _SAR_IN_BITSTREAM = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}  # the VUI holds the pixel aspect
 _HEVC_ENCODERS = {"libx265", "hevc_nvenc"}
@@ -129,11 +133,17 @@ def _check_pix_fmt(codec: av.Codec, pix_fmt: str) -> av.VideoFormat:
         raise VidstyleError(f"unknown pixel format {pix_fmt!r}") from None
 
 
-def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int) -> str:
+def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int, preset: str | None = None) -> str:
     """The pixel format actually used: ``pix_fmt``, or its 4:4:4 variant for odd sizes (see module doc).
-    A size the codec cannot encode at all (libsvtav1's narrow strips and sides under 4 pixels) is
-    refused here, before any work."""
+    A size the codec cannot encode at all (libsvtav1's narrow strips and sides under 4 pixels,
+    libx265's sides under 16, or 32 at ``preset`` placebo) is refused here, before any work."""
     fmt = _check_pix_fmt(codec, pix_fmt)
+    if codec.name == "libx265" and min(width, height) < _X265_MIN_SIDE:
+        raise VidstyleError(f"libx265 cannot encode {width}x{height}: x265 takes no frame under {_X265_MIN_SIDE} "
+                            "pixels on a side; use --codec libx264")
+    if codec.name == "libx265" and preset == "placebo" and min(width, height) < _X265_PLACEBO_MIN_SIDE:
+        raise VidstyleError(f"libx265 cannot encode {width}x{height} at --preset placebo: it takes no frame under "
+                            f"{_X265_PLACEBO_MIN_SIDE} pixels on a side; use --preset veryslow (or --codec libx264)")
     if codec.name == "libsvtav1" and min(width, height) < _SVT_AV1_MIN_SIDE:
         raise VidstyleError(f"libsvtav1 cannot encode {width}x{height}: SVT-AV1 takes no frame under "
                             f"{_SVT_AV1_MIN_SIDE} pixels on a side; use --codec libvpx-vp9 (or libx264, outside .webm)")
@@ -1045,7 +1055,7 @@ class VideoEncoder:
             log.warning("--crf and --preset do not apply to %s", self.path.suffix)
         if config.codec == "libwebp":  # libwebp's limit, said before the first frame (else "returned 22")
             check_image_size(self.name, source.width, source.height, "WEBP")
-        self.pix_fmt = output_pix_fmt(codec, pix_fmt, source.width, source.height)
+        self.pix_fmt = output_pix_fmt(codec, pix_fmt, source.width, source.height, config.preset)
         #: the output has an alpha channel: :meth:`write` takes each frame's (opaque without one); a
         #: GIF's is one palette entry, all or nothing (see GifPalette)
         self.alpha = has_alpha(self.pix_fmt) or (config.codec == "gif" and bool(source.alpha))
