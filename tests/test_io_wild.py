@@ -412,6 +412,27 @@ def test_a_truncated_file_still_says_so(tmp_path, caplog):
     assert result.frames < 60 and "truncated or damaged" in caplog.text
 
 
+def test_a_start_past_the_cut_of_a_truncated_file_says_the_file_ends_early(tmp_path):
+    """--start 1.5 of a 2 s file cut at half its bytes said only "has no video frames in the
+    requested segment", as for a start past the end of a whole file: where its frames end, and
+    that its header says more, are in that one line; a whole file's error says where they end."""
+    src = make_video(tmp_path / "in.mkv", frames=48, size=(160, 90), audio=True)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    with VideoDecoder(cut) as decoder:
+        ends = max(item.time + item.duration * item.time_base for item in decoder.read()
+                   if isinstance(item, DecodedFrame))
+    assert ends < 1.4
+    with pytest.raises(VidstyleError, match=rf"cut.mkv has no video frames in the requested segment: its frames end "
+                                            rf"at {float(ends):.2f} s, though its header says they reach 2.00 s "
+                                            r"\(truncated or damaged file\?\)$"):
+        VideoDecoder(cut, start=1.5)
+    whole = make_video(tmp_path / "whole.mp4", frames=6, audio=True, audio_seconds=2.0)
+    with pytest.raises(VidstyleError, match=r"whole.mp4 has no video frames in the requested segment: its frames end "
+                                            r"at 0.25 s$"):
+        VideoDecoder(whole, start=1.0)
+
+
 def test_a_sparse_variable_frame_rate_segment_is_not_called_damaged(tmp_path, caplog):
     """Matroska stores no frame rate: FFmpeg guesses 25 frames/s for a screen recording with 10
     frames in a second, so --duration 0.9 expected ~23 frames, found 8 and warned of a damaged

@@ -822,7 +822,7 @@ class VideoDecoder:
             if problem:
                 raise VidstyleError(f"{self.path} cannot be read: {problem}")
             where = "in the requested segment" if (start or duration) else "in the file"
-            raise VidstyleError(f"{self.path} has no video frames {where}")
+            raise VidstyleError(f"{self.path} has no video frames {where}{self._frames_end_before_start()}")
         self._first = first
         oversized = oversized_frames_error(self.path, first.width, first.height)
         if oversized:
@@ -894,6 +894,19 @@ class VideoDecoder:
                                downscaled_from=None if display.scaled_size is None else
                                DisplayConversion(display.rotation, False, 0, display.stored_size).size,
                                opus_pre_skip=self._opus_pre_skip())
+
+    def _frames_end_before_start(self) -> str:
+        """For a segment that found no frame, where the frames read before its start end, said as
+        the error's tail: a file cut short (its header says its frames reach further) says so,
+        not only that the segment is empty; "" when no frame was read at all."""
+        if self._start is None or self._decoded_until is None:
+            return ""
+        ends = self._decoded_until - self._stream_start
+        length = stated_length(self._container, self._video, self._stream_start)
+        if length is not None and ends < length - 1 / self._rate:
+            return (f": its frames end at {float(ends):.2f} s, though its header says they reach {float(length):.2f} s "
+                    "(truncated or damaged file?)")
+        return f": its frames end at {float(ends):.2f} s"
 
     def _opus_lead_from(self, packet: av.Packet) -> bool:
         """Whether a copied Opus track's lead-in starts at ``packet`` or after it: it begins
@@ -1071,6 +1084,7 @@ class VideoDecoder:
         once video passes the end, demuxing goes on only until every audio stream has too.
         """
         self._seeked_to = None  # where the read kept was sought from (None: the file's beginning)
+        self._decoded_until: Fraction | None = None  # where the latest frame decoded ends (s, stream time)
         if self._start is None or self._start <= 0 or self._clock_restarts_ahead:
             yield from self._demux_from_here(check_landing=False)
             return
@@ -1184,6 +1198,10 @@ class VideoDecoder:
                 continue
             frame = item
             t = frame.pts * self._tb
+            # where the frames read end, before the start too (a start past the cut of a file cut
+            # short finds none: see _frames_end_before_start)
+            end = t + (frame.duration * self._tb if frame.duration else 1 / self._rate)
+            self._decoded_until = end if self._decoded_until is None else max(self._decoded_until, end)
             if held is not None:
                 if t > self._start:
                     return False  # landed after the start: seek again, earlier
