@@ -17,8 +17,8 @@ import pytest
 from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
 from vidstyle.io.decode import DecodedFrame, VideoDecoder, sample_frames
-from videos import (Identity, decoded_sound, frame_times, make_sound_video, make_video, pattern_frame, probe, psnr,
-                    read_frames, sound_signal)
+from videos import (Identity, cut_after_keyframe, decoded_sound, frame_times, make_sound_video, make_video,
+                    pattern_frame, probe, psnr, read_frames, sound_position, sound_signal)
 
 
 def stylize(src, out, **options):
@@ -187,6 +187,37 @@ def test_a_damaged_video_packet_is_skipped_with_a_warning(tmp_path, caplog):
     assert 40 <= result.frames < 48
     assert "skipped 1 damaged video packet(s) of bad.mp4" in caplog.text
     assert src.read_bytes() != bad.read_bytes()  # the input was really damaged, and is left as it was
+
+
+def _sound_lead(path, frame_time) -> Fraction:
+    """Seconds from ``frame_time`` (a frame's time in ``path``) to where ``path``'s sound plays
+    sample 48000 of make_sound_video's signal: the same in an output as in its input when sound
+    and picture kept their places to each other."""
+    begins, sound, rate = decoded_sound(path)
+    return begins + Fraction(sound_position(sound, sound_signal(2 * 48000), 48000), rate) - frame_time
+
+
+def test_a_stream_cut_after_a_keyframe_says_the_frames_it_cannot_show_once_and_keeps_its_sound_in_place(
+        tmp_path, caplog):
+    """A .ts whose first 7 video packets come before its first keyframe (5 packets cut from the
+    front of a 12-frame GOP) lost their 0.29 s of picture without a word, where a damaged packet
+    in the middle is said: it is said once, and the sound stays in its place beside the picture."""
+    cut = cut_after_keyframe(make_sound_video(tmp_path / "in.ts", "aac", gop=12), tmp_path / "cut.ts")
+    shown = frame_times(cut)
+    assert len(shown) == 36
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize(cut, tmp_path / "out.mp4")
+    said = "skipped 7 video packet(s) at the start of cut.ts that would not decode (the 0.29 s before its first " \
+           "whole frame: cut from a longer stream?)"
+    assert caplog.text.count(said) == 1 and caplog.text.count("cut.ts") == 1, caplog.text
+    assert result.frames == 36
+    assert abs(_sound_lead(tmp_path / "out.mp4", frame_times(tmp_path / "out.mp4")[0])
+               - _sound_lead(cut, shown[0])) <= Fraction(2, 48000)
+    # one that starts on its keyframe has nothing to say
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(tmp_path / "in.ts", tmp_path / "whole.mp4")
+    assert "at the start of" not in caplog.text
 
 
 def test_a_damaged_audio_packet_of_a_reencoded_track_is_counted_and_said(tmp_path, caplog):

@@ -291,6 +291,26 @@ def make_sound_video(path: str | Path, codec: str = "aac", seconds: float = 2.0,
     return Path(path)
 
 
+def cut_after_keyframe(src: str | Path, path: str | Path, dropped: int = 5) -> Path:
+    """``src`` remuxed into ``path`` (MPEG-TS for .ts) without its first ``dropped`` video packets,
+    every other stream whole: a stream cut from a longer one after a keyframe, whose first packets
+    (up to its next keyframe) decode to nothing, as a .ts cut with a byte editor or a capture
+    joined late starts."""
+    with av.open(str(src)) as source, av.open(str(path), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in source.streams if s.type in ("video", "audio")}
+        video, seen = source.streams.video[0].index, 0
+        for packet in source.demux(*[source.streams[i] for i in streams]):
+            if packet.dts is None:
+                continue
+            if packet.stream.index == video:
+                seen += 1
+                if seen <= dropped:
+                    continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return Path(path)
+
+
 def make_rate_change_video(path: str | Path, rates: tuple[int, ...] = (48000, 44100, 48000),
                            frames: int = 40, fps: int = 24) -> tuple[Path, np.ndarray]:
     """A 64x48 MPEG-TS clip whose MP2 sound changes sample rate from segment to segment, as a

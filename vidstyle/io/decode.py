@@ -399,6 +399,15 @@ class PacketDecoder:
     def __init__(self):
         self.damaged = 0  # packets skipped
         self._run = 0
+        # A stream cut from a longer one after a keyframe (mid-GOP), or before one whose B-frames
+        # refer back (an open GOP), starts with packets the decoder silently gives no frame for,
+        # as players show nothing of them: ``lead`` of them, from pts ``lead_from`` to the first
+        # frame shown at ``first_pts`` (packets read before that frame came, to be shown before
+        # it; none that failed, which ``damaged`` counts, nor those an MP4 edit list drops)
+        self.lead = 0
+        self.lead_from: int | None = None
+        self.first_pts: int | None = None
+        self._early: list[int] | None = []  # pts of the packets read before the first frame came (None: it has)
 
     def decode(self, packet: av.Packet, context: av.CodecContext | None = None) -> list:
         """The frames ``packet`` completes (none for a damaged one); ``context``: a decoder other
@@ -413,6 +422,12 @@ class PacketDecoder:
                 raise
             return []
         self._run = 0
+        if self._early is not None and packet.size and packet.pts is not None and not packet.is_discard:
+            self._early.append(packet.pts)
+        if frames and self._early is not None:
+            self.first_pts = frames[0].pts
+            lost = [pts for pts in self._early if self.first_pts is not None and pts < self.first_pts]
+            self.lead, self.lead_from, self._early = len(lost), min(lost, default=None), None
         return frames
 
 
@@ -827,6 +842,12 @@ class VideoDecoder:
         oversized = oversized_frames_error(self.path, first.width, first.height)
         if oversized:
             raise oversized
+        # read from the file's beginning: a stream that starts before its first whole frame is said once
+        packets = self._packets if self._seeked_to is None and self._start is None else None
+        if packets is not None and packets.lead and self.sequence is None and self.announce:
+            log.warning("skipped %d video packet(s) at the start of %s that would not decode (the %.2f s before "
+                        "its first whole frame: cut from a longer stream?)", packets.lead, self.path.name,
+                        float((packets.first_pts - packets.lead_from) * self._tb))
         # finding the first frame may have opened the file again (_reopen): use the new objects
         container, video = self._container, self._video
         # A segment is shifted so it starts at 0. The whole file keeps its timestamps, less the
@@ -1231,7 +1252,7 @@ class VideoDecoder:
     def _decoded(self, packets, state: dict):
         """("audio" | "subtitle", packet) and ("video", decoded frame) in file order; damaged video
         packets are skipped, as players do, rather than losing the whole video (:class:`PacketDecoder`)."""
-        decoder = PacketDecoder()
+        decoder = self._packets = PacketDecoder()
         for packet in packets:
             if packet.stream.type in ("audio", "subtitle"):
                 if packet.size:
