@@ -220,6 +220,26 @@ def test_a_stream_cut_after_a_keyframe_says_the_frames_it_cannot_show_once_and_k
     assert "at the start of" not in caplog.text
 
 
+def test_a_segment_of_a_stream_cut_after_a_keyframe_counts_from_its_first_frame_shown(tmp_path, caplog):
+    """--start 0.1 --duration 0.8 of a .ts that starts 0.29 s before its first keyframe counted
+    from its first packet, which gives no frame: 15 frames came out, the segment's first 0.19 s
+    falling before the first frame. Times count from the first frame shown, as a player shows
+    it (and as the README says --start counts): 0.8 s of frames, the sound beside them."""
+    cut = cut_after_keyframe(make_sound_video(tmp_path / "in.ts", "aac", gop=12), tmp_path / "cut.ts")
+    shown = frame_times(cut)
+    first = min(t for t in shown if t >= shown[0] + Fraction(1, 10))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(cut, tmp_path / "out.mp4", start=0.1, duration=0.8)
+    kept = frame_times(tmp_path / "out.mp4")
+    assert len(kept) == 20  # 19.2 frames of 24 a second, the last kept whole
+    assert psnr(read_frames(tmp_path / "out.mp4")[0], read_frames(cut)[shown.index(first)]) > 35
+    assert abs(_sound_lead(tmp_path / "out.mp4", kept[0]) - _sound_lead(cut, first)) <= Fraction(2, 48000)
+    assert "could be decoded" not in caplog.text and "asked for" not in caplog.text
+    # --duration alone counts from the first frame shown too
+    stylize(cut, tmp_path / "d.mp4", duration=0.5, overwrite=True)
+    assert len(frame_times(tmp_path / "d.mp4")) == 12
+
+
 def test_a_damaged_audio_packet_of_a_reencoded_track_is_counted_and_said(tmp_path, caplog):
     """Re-encoded (AAC into .webm), three garbled AAC packets were dropped without a word: a gap in
     the sound that only damaged video was said of (review, 44th session)."""

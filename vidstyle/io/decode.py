@@ -490,6 +490,11 @@ def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
 _CLOCK_RESTARTS: dict[tuple, bool] = {}
 
 
+#: (file, size, modification time) -> where the first frame shown lies when its video's first
+#: packets give none (VideoDecoder._first_shown)
+_FIRST_SHOWN: dict[str, tuple[Fraction | None, int]] = {}
+
+
 #: a step back in time (seconds) that a format whose clock may restart (MPEG-TS and kin) takes
 #: for a restart, as FFmpeg does: joined segments, or a capture whose encoder restarted
 CLOCK_RESTART = Fraction(1, 10)
@@ -725,15 +730,23 @@ class VideoDecoder:
             return self.sequence.open(self._sequence_fps)
         return av.open(ffmpeg_path(self.path), "r")
 
-    def _video_start(self, container: av.container.InputContainer, video: av.VideoStream) -> Fraction:
+    def _video_start(self, container: av.container.InputContainer, video: av.VideoStream,
+                     segment: bool = False) -> Fraction:
         """Seconds of the video's first frame, which ``start`` counts from: FFmpeg's start of the
         stream, but in AVI the first packet's time. AVI stores no presentation times, and FFmpeg
         starts its stream at the first frame's decode time, before the time the frame is decoded
         with (H.264's reorder delay: x264's first frame at 1/fps, the sound from 0), so a segment
-        began a frame early (--start 0.51 kept the frame 0.5 s after the first)."""
+        began a frame early (--start 0.51 kept the frame 0.5 s after the first). A stream that
+        starts after a keyframe (:attr:`PacketDecoder.lead`) starts at its first frame shown, as a
+        player shows it: FFmpeg's start is its first packet's, which gives no frame, and --start
+        0.1 --duration 0.8 of one cut 0.29 s after a keyframe kept 15 frames, not 20. Looked for
+        here for a ``segment`` only (it is sought from it); a whole file's read finds it as it goes."""
         start = (video.start_time or 0) * self._tb
-        if self.sequence is not None or container.format.name != "avi":
+        if self.sequence is not None:
             return start
+        if container.format.name != "avi":
+            shown, self._unshown = self._first_shown(video.index) if segment else (None, 0)
+            return start if shown is None else max(start, shown)
         try:
             with self._open() as again:  # (the main read stays at the beginning)
                 for packet in again.demux(again.streams[video.index]):
@@ -742,6 +755,31 @@ class VideoDecoder:
         except (av.error.FFmpegError, OSError):
             pass
         return start
+
+    def _first_shown(self, index: int) -> tuple[Fraction | None, int]:
+        """(seconds of the first frame shown, the packets before it that give none) of stream
+        ``index`` when its first packets give none (see :attr:`PacketDecoder.lead`), else (None,
+        0): from a fresh open of the file (the main read stays at the beginning), decoded only
+        where its first packet is no keyframe. Once per file and process."""
+        key = file_identity(self.path)
+        if key not in _FIRST_SHOWN:
+            _FIRST_SHOWN[key] = (None, 0)
+            try:
+                with self._open() as again:
+                    stream = again.streams[index]
+                    decoder, first = PacketDecoder(), True
+                    for packet in again.demux(stream):
+                        if first and packet.size and packet.is_keyframe:
+                            break  # starts on a keyframe: nothing lost before it
+                        first = first and not packet.size
+                        decoder.decode(packet)
+                        if decoder.first_pts is not None:
+                            if decoder.lead:
+                                _FIRST_SHOWN[key] = (decoder.first_pts * stream.time_base, decoder.lead)
+                            break
+            except (av.error.FFmpegError, OSError):
+                pass  # damaged: the stream's own start, as before
+        return _FIRST_SHOWN[key]
 
     def _setup(self, start, duration) -> None:
         container = self._container
@@ -781,7 +819,8 @@ class VideoDecoder:
             # taken, and its frames stylized, until the output failed ("Invalid argument")
             raise VidstyleError(f"{self.path.name} declares {self._rate} frames/s (a frame every "
                                 f"{float(1 / self._rate):.0f} s): a video is read at a frame a day (1/86400) or faster")
-        stream_start = self._stream_start = self._video_start(container, video)
+        self._unshown = 0  # the video packets before the first frame shown that give none (see _video_start)
+        stream_start = self._stream_start = self._video_start(container, video, segment=bool(start or duration))
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
         self._passed_end = False  # a frame at or after the segment's end was decoded (see shortfall)
         self.damaged_packets = 0  # video packets skipped because they would not decode
@@ -842,12 +881,16 @@ class VideoDecoder:
         oversized = oversized_frames_error(self.path, first.width, first.height)
         if oversized:
             raise oversized
-        # read from the file's beginning: a stream that starts before its first whole frame is said once
+        # read from the file's beginning: a stream that starts after a keyframe is said once, and
+        # (a whole file's: a segment's was found before it was sought) starts at its first frame shown
         packets = self._packets if self._seeked_to is None and self._start is None else None
-        if packets is not None and packets.lead and self.sequence is None and self.announce:
-            log.warning("skipped %d video packet(s) at the start of %s that would not decode (the %.2f s before "
-                        "its first whole frame: cut from a longer stream?)", packets.lead, self.path.name,
-                        float((packets.first_pts - packets.lead_from) * self._tb))
+        if packets is not None and packets.lead and self.sequence is None:
+            stream_start = self._stream_start = max(self._stream_start, packets.first_pts * self._tb)
+            self._unshown = packets.lead
+            if self.announce:
+                log.warning("skipped %d video packet(s) at the start of %s that would not decode (the %.2f s before "
+                            "its first whole frame: cut from a longer stream?)", packets.lead, self.path.name,
+                            float((packets.first_pts - packets.lead_from) * self._tb))
         # finding the first frame may have opened the file again (_reopen): use the new objects
         container, video = self._container, self._video
         # A segment is shifted so it starts at 0. The whole file keeps its timestamps, less the
@@ -1078,6 +1121,11 @@ class VideoDecoder:
         # a segment's count is estimated from time even when the file's is exact
         # (not the file's length where sound outlasts the picture: one still frame over ten minutes of music)
         length = stated_length(self._container, self._video, stream_start) or None
+        if self._unshown:  # a stream cut after a keyframe: what comes before its first frame shown is not counted
+            total = max(1, total - self._unshown) if total else total
+            begins = (self._video.start_time or 0) * self._tb  # where the container's length counts from
+            length = stated_length(self._container, self._video, begins)
+            length = begins + length - stream_start if length and begins + length > stream_start else None
         ends = [t for t in (stream_start + length if length is not None else None, self._end) if t is not None]
         self._expected_end = min(ends) if ends else None
         if total is None and length is not None:
