@@ -611,6 +611,31 @@ def _movie_seconds(path) -> float:
     raise AssertionError("no mvhd box")
 
 
+def _top_level_boxes(path) -> list[str]:
+    """The kinds of an MP4/MOV file's top-level boxes, in file order."""
+    data, at, kinds = Path(path).read_bytes(), 0, []
+    while at + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[at + 8:at + 16])[0]
+        kinds.append(kind.decode("latin-1"))
+        at += size if size else len(data)
+    return kinds
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mp4", "libx264"), (".m4v", "libx264"), (".mov", "prores_ks")])
+def test_an_mp4_or_mov_has_its_index_before_its_media(tmp_path, suffix, codec):
+    # faststart: a browser plays the first frame before the whole file is there (FFmpeg's own
+    # order, index last, made it fetch the end of the file first)
+    src = make_video(tmp_path / "a.mp4", frames=12, audio=True)
+    out = tmp_path / f"o{suffix}"
+    reencode(src, out, EncodeConfig(codec=codec, crf=10, preset="ultrafast"))
+    kinds = _top_level_boxes(out)
+    assert "moov" in kinds and kinds.index("moov") < kinds.index("mdat"), kinds
+    info = probe(out)
+    assert info.frames == 12 and info.audio[0].packets == probe(src).audio[0].packets
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])
 def test_a_long_frame_inside_the_last_b_frame_span_does_not_run_the_movie_on(tmp_path, suffix):
     """A GIF's delays (centiseconds) with x264's B-frames: the last packet written, the frame at

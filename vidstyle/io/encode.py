@@ -1127,6 +1127,14 @@ class VideoEncoder:
                 # millisecond off the sound (16-34 samples at 48 kHz). 90000 places it within a
                 # quarter of a sample at 44.1 and 48 kHz.
                 options["movie_timescale"] = str(MOVIE_TIMESCALE)
+                # The index (moov) goes before the media, as `ffmpeg -movflags +faststart` puts it:
+                # FFmpeg writes it last, so a browser or a web upload had to fetch the file's end
+                # (or all of it, from a server that does not serve ranges) before the first frame.
+                # The muxer moves it at the end, reopening the file by its name: not for live's
+                # recordings, which are finished where their folder went when it is renamed
+                # mid-session (the reopening failed there, and the recording was lost)
+                if not config.realtime:
+                    options["movflags"] = "+faststart"
             self._container = av.open(ffmpeg_path(self.path), "w", options=options or None)
         except (av.error.FFmpegError, ValueError) as exc:
             raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
