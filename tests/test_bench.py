@@ -1234,3 +1234,34 @@ def test_a_pipeline_row_times_the_stylize_stage_whole_or_its_three_parts(tmp_pat
     parts = {"upload", "network", "download"} if timed_stages else {"stylize"}
     assert row["frames"] == 8 and set(row["stages_ms_per_frame"]) == {"decode", "encode"} | parts
     assert all(row["stages_ms_per_frame"][k] > 0 for k in parts)
+
+
+def test_slow_file_to_file_rows_keep_their_speed_unrounded_for_ratios_and_tables(tmp_path, monkeypatch):
+    """A naive loop of a few seconds a frame was stored at 0.14 frames/s for 0.1429, so its ratio
+    to vidstyle's run was 1-3% off; and network_only_fps, rounded apart from the network row it
+    copies, printed 72.7 in one table beside that row's 72.6 in the other."""
+    from vidstyle.bench import pipeline as bench_pipeline
+    from vidstyle.bench.run import _attach_network, finalize
+
+    class Clock:  # one second a reading: a slow loop without waiting for one (no timing involved)
+        now = 0.0
+
+        def perf_counter(self):
+            self.now += 1.0
+            return self.now
+
+    clip = bench_pipeline.write_test_clip(tmp_path / "c.mp4", frames=3, size=(32, 24))
+    monkeypatch.setattr(bench_pipeline, "time", Clock())
+    naive = bench_pipeline.run_naive_loop(clip, light_net())
+    assert naive["fps"] == pytest.approx(naive["frames"] / naive["seconds"], rel=1e-9)  # 3 frames / 21 s
+    assert naive["fps"] * naive["wall_ms_per_frame"] == pytest.approx(1e3, rel=1e-3)
+
+    report = _fake_report()
+    report["network"][0]["fps"] = summarize([72.64841353827867]).to_dict()
+    _attach_network(report["pipeline"][0], report["network"][0])
+    report["pipeline"].append(dict(naive, model="light"))
+    ratio = finalize(report)["ratios"]["vidstyle (fp32, batch 1, onnx) end-to-end / naive serial loop "
+                                       "(fp32 eager, batch 1), light"]
+    assert ratio == round(20.0 / (naive["frames"] / naive["seconds"]), 2)
+    md = to_markdown(report)
+    assert "| 72.6 | 500 |" in md and "| 72.6 | 0.28 |" in md  # the network row, the file row beside it
