@@ -831,3 +831,17 @@ def test_transparent_black_rows_are_bars_as_stylize_keeps_them(tmp_path):
                       codec=codec)
         bars[name] = evaluate_videos(render, tmp_path / name, fps=10, preset="ultrafast")["bars"]
     assert bars == {"opaque.mp4": "top 16", "alpha.mov": None}
+
+
+def test_help_says_which_way_each_score_is_better_and_that_the_style_scores_have_no_unit():
+    """--help gave the warping error's scale and direction but said nothing of the style scores':
+    a user comparing two stylizers' style_loss 2.9 and 3.4 could not tell which was closer to the
+    painting, nor that scores under two --loss-net values do not compare."""
+    from vidstyle.cli import build_parser
+
+    fields = " ".join(build_parser()._subparsers._group_actions[0].choices["eval"].epilog.split())
+    assert "warping_error: mean squared RGB difference (0-1 scale, lower is steadier)" in fields
+    assert "style_loss (against the painting: lower is closer to its style)" in fields
+    assert "content_loss (against INPUT: lower keeps more of the input's content)" in fields
+    assert "a style_loss well below it is style taken on" in fields
+    assert "no unit, and comparable only under one loss_net" in fields

@@ -521,9 +521,12 @@ def _add_eval(subparsers) -> argparse.ArgumentParser:
                "where the picture reaches into them; null: none); notes: why a value is null or to be read with "
                f"care (empty when nothing is); schema: this layout's version ({EVAL_SCHEMA}); style: null without "
                "--painting, "
-               "else style_loss (against the painting), content_loss (against INPUT), "
-               "input_style_loss (INPUT's own, for reference), with painting, loss_net, size (shorter side "
-               "scored), frames_scored and every.")
+               "else style_loss (against the painting: lower is closer to its style), content_loss (against "
+               "INPUT: lower keeps more of the input's content), input_style_loss (INPUT's own against the "
+               "painting, for reference: a style_loss well below it is style taken on), each the mean over "
+               "the frames scored of relative squared distances summed over the loss network's layers (0: "
+               "a perfect match; no unit, and comparable only under one loss_net), with painting, loss_net, "
+               "size (shorter side scored), frames_scored and every.")
     p.add_argument("input", type=path_arg, help="the original video, or its folder of numbered frames")
     p.add_argument("stylized", type=path_arg, help="the stylized video made from it (same frames)")
     p.add_argument("--long-term", type=int_between(2, MAX_LONG_TERM, "frames"), metavar="K",
