@@ -1265,3 +1265,16 @@ def test_slow_file_to_file_rows_keep_their_speed_unrounded_for_ratios_and_tables
     assert ratio == round(20.0 / (naive["frames"] / naive["seconds"]), 2)
     md = to_markdown(report)
     assert "| 72.6 | 500 |" in md and "| 72.6 | 0.28 |" in md  # the network row, the file row beside it
+
+
+def test_a_resolution_given_twice_in_another_spelling_is_measured_once():
+    """360P beside 360p timed the peer twice at that size, and 640x360 beside 360p every network
+    case too: two rows of one size in bench.md, two points at one size in the plot."""
+    import argparse
+
+    from vidstyle.bench import add_parser, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    s = settings_from_args(parser.parse_args(["bench", "--resolutions", "360p,360P,640x360,160X90,160x90"]))
+    assert s.resolutions == ("360p", "160x90")

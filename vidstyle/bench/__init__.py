@@ -130,7 +130,7 @@ def _count_defaults(d, name: str) -> str:
 
 def settings_from_args(args):
     """Turn parsed ``vidstyle bench`` arguments into :class:`BenchSettings`."""
-    from vidstyle.bench.network import ARCHS
+    from vidstyle.bench.network import ARCHS, parse_resolution
     from vidstyle.config import BenchSettings
     from vidstyle.device import resolve_device
     from vidstyle.errors import VidstyleError
@@ -150,7 +150,13 @@ def settings_from_args(args):
     counts = {name: getattr(args, name) for name in QUICK_COUNTS if getattr(args, name) is not None}
     if args.quick:
         counts = {**QUICK_COUNTS, **counts}
-    resolutions = list(dict.fromkeys(args.resolutions))  # a repeated one is measured once, peers included
+    # a repeated one is measured once, peers included, however it is spelt: by its size (360P,
+    # 640x360 and 360p were each a row, the peer's too), under its first spelling
+    sizes: dict[tuple[int, int], str] = {}
+    for text in args.resolutions:
+        label, height, width = parse_resolution(text)
+        sizes.setdefault((height, width), label)
+    resolutions = list(sizes.values())
     s = BenchSettings(models=archs + args.style, resolutions=resolutions, devices=args.device,
                       precisions=args.precision, batches=args.batch, channels_last=args.channels_last,
                       backends=backends, cuda_graphs=args.cuda_graphs, peers=not args.no_peers, clip=args.clip,
