@@ -1278,3 +1278,9 @@ def test_a_resolution_given_twice_in_another_spelling_is_measured_once():
     add_parser(parser.add_subparsers())
     s = settings_from_args(parser.parse_args(["bench", "--resolutions", "360p,360P,640x360,160X90,160x90"]))
     assert s.resolutions == ("360p", "160x90")
+
+
+def test_the_machine_line_says_onnxruntime_is_not_installed_rather_than_none():
+    report = _fake_report()
+    report["machine"]["onnxruntime"] = None
+    assert "torch 2, onnxruntime not installed, PyAV 1" in to_markdown(report)

@@ -184,7 +184,8 @@ def to_markdown(report: dict) -> str:
                                                      "torch's default" if m.get("cudnn_tf32") else "") + ")"
                                                   if m.get("gpu") else ""),
            f"- {m['platform']}, Python {m['python']}",
-           f"- vidstyle {m['vidstyle']}, torch {m['torch']}, onnxruntime {m.get('onnxruntime')}, "
+           # (an optional package: "onnxruntime None" beside its skipped rows read as a broken install)
+           f"- vidstyle {m['vidstyle']}, torch {m['torch']}, onnxruntime {m.get('onnxruntime') or 'not installed'}, "
            f"PyAV {m.get('av')}, numpy {m.get('numpy')}, OpenCV {m.get('opencv')}",
            f"- other processes' share of the CPU time during the run: {_share(report.get('other_cpu_share'))}; "
            f"load average (1/5/15 min, the benchmark's own threads included) at start {report.get('load_start')}, "
