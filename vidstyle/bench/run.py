@@ -53,6 +53,10 @@ def network_grid(s: BenchSettings, skipped: set[str] | None = None) -> list[Netw
 #: said in the report when default_precisions leaves bf16 out
 SLOW_BF16_NOTE = ("bf16 is left out of the default precisions: this CPU has neither native bf16 nor AVX-512, "
                   "so PyTorch's bf16 convolutions take a slow path here (time it with --precision fp32,bf16)")
+#: said in the report when bf16 was asked for by name on such a CPU: its rows, several times
+#: fp32's time, otherwise read as bf16's cost on any CPU (the console's warning is not in the report)
+SLOW_BF16_ROWS_NOTE = ("the CPU's bf16 rows took PyTorch's slow path: this CPU has neither native bf16 nor "
+                       "AVX-512 (6-11x fp32's time on an AMD Zen 3); --precision auto runs fp32 here")
 
 
 def default_precisions(device: str) -> tuple[str, ...]:
@@ -145,6 +149,8 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
     _check_pipeline(s, _prefer_gpu(devices))
     if s.models and not s.precisions and "bf16" not in default_precisions("cpu") and "cpu" in devices:
         report["notes"].append(SLOW_BF16_NOTE)
+    if any(c.precision == "bf16" and c.device == "cpu" for c in cases) and "bf16" not in default_precisions("cpu"):
+        report["notes"].append(SLOW_BF16_ROWS_NOTE)
     for precision in s.precisions or ():  # asked for by name, and not one case of it can run
         if not any(c.precision == precision for c in cases):
             why = sorted(r for r in skipped if r.startswith(precision)) or sorted(skipped)
