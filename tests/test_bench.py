@@ -167,6 +167,23 @@ def test_the_report_says_why_bf16_was_left_out(monkeypatch):
     assert run_mod.SLOW_BF16_NOTE not in report["notes"] and run_mod.SLOW_BF16_ROWS_NOTE not in report["notes"]
 
 
+def test_a_run_without_the_cpu_says_the_peer_was_not_timed(monkeypatch):
+    """On a GPU run (--device auto there) Magenta's row, which runs on the CPU, was left out of
+    the report without a word."""
+    import vidstyle.bench.run as run_mod
+
+    monkeypatch.setattr(run_mod, "device_name", lambda spec: "cuda:0" if spec == "cuda" else "cpu")
+    monkeypatch.setattr(run_mod, "run_network_case", lambda case, *a, **k: {
+        **dataclasses.asdict(case), "status": "skipped", "reason": "no GPU in this test"})
+    s = BenchSettings(models=["light"], resolutions=["64x48"], devices=["cuda"], backends=["torch"],
+                      precisions=["fp32"])
+    report = run_mod.run_benchmark(s)
+    assert report["peers"] == [] and "Magenta's network (the peer) was not timed" in to_markdown(report)
+    assert run_mod.NO_CPU_PEER_NOTE in report["notes"]
+    for quiet in (dataclasses.replace(s, peers=False), dataclasses.replace(s, devices=["cpu"], peers=False)):
+        assert run_mod.NO_CPU_PEER_NOTE not in run_mod.run_benchmark(quiet)["notes"]
+
+
 def test_bf16_asked_for_on_a_cpu_without_fast_bf16_is_said_slow_in_the_report(monkeypatch):
     """Asked for by name, bf16's rows ran at several times fp32's time, and only the console's
     warning said why: bench.md, read later, showed them as bf16's cost."""

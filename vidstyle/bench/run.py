@@ -53,6 +53,9 @@ def network_grid(s: BenchSettings, skipped: set[str] | None = None) -> list[Netw
 #: said in the report when default_precisions leaves bf16 out
 SLOW_BF16_NOTE = ("bf16 is left out of the default precisions: this CPU has neither native bf16 nor AVX-512, "
                   "so PyTorch's bf16 convolutions take a slow path here (time it with --precision fp32,bf16)")
+#: said in the report when the peer is asked for (not --no-peers) on a run without the CPU
+NO_CPU_PEER_NOTE = ("Magenta's network (the peer) was not timed: it runs on the CPU with ONNX Runtime, and "
+                    "this run's devices leave the CPU out (--device cpu,cuda times it beside the GPU's rows)")
 #: said in the report when bf16 was asked for by name on such a CPU: its rows, several times
 #: fp32's time, otherwise read as bf16's cost on any CPU (the console's warning is not in the report)
 SLOW_BF16_ROWS_NOTE = ("the CPU's bf16 rows took PyTorch's slow path: this CPU has neither native bf16 nor "
@@ -170,6 +173,9 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
              (f"{row['ms_per_frame']['median']:.2f} ms/frame, {row['fps']['median']:.1f} fps"
               if row["status"] == "ok" else f"{row['status']} ({row.get('reason')})"))
 
+    if s.peers and s.resolutions and "cpu" not in devices:
+        # said, not left out without a word: a GPU run (--device auto on one) had no peer row
+        report["notes"].append(NO_CPU_PEER_NOTE)
     if s.peers and "cpu" in devices:
         from vidstyle.bench.peers import run_magenta_network
 
