@@ -1318,3 +1318,18 @@ def test_the_machine_line_says_onnxruntime_is_not_installed_rather_than_none():
     report = _fake_report()
     report["machine"]["onnxruntime"] = None
     assert "torch 2, onnxruntime not installed, PyAV 1" in to_markdown(report)
+
+
+def test_help_names_every_resolution_the_benchmark_takes():
+    """--help named only the three defaults: 240p, 480p, 1440p and 2160p, taken too, were found
+    only in the error for a bad one."""
+    import argparse
+
+    from vidstyle.bench import add_parser
+    from vidstyle.bench.network import RESOLUTIONS
+
+    parser = argparse.ArgumentParser()
+    bench = add_parser(parser.add_subparsers())
+    text = " ".join(bench.format_help().split())
+    assert "named (240p,360p,480p,720p,1080p,1440p,2160p) or WIDTHxHEIGHT sizes (default 360p,720p,1080p)" in text
+    assert list(RESOLUTIONS) == ["240p", "360p", "480p", "720p", "1080p", "1440p", "2160p"]

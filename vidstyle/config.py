@@ -401,6 +401,12 @@ class StylizeConfig:
         return asdict(self)
 
 
+#: ``vidstyle bench``'s named resolutions -> (height, width); here, beside its settings, so that
+#: its --help lists them without importing torch
+RESOLUTIONS = {"240p": (240, 426), "360p": (360, 640), "480p": (480, 854), "720p": (720, 1280),
+               "1080p": (1080, 1920), "1440p": (1440, 2560), "2160p": (2160, 3840)}
+
+
 @dataclass(frozen=True)
 class BenchSettings:
     """What to measure (see ``vidstyle bench --help``); sequences are crossed into a grid.

@@ -39,7 +39,7 @@ def _positive_ints(text: str) -> list[int]:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from vidstyle.config import BenchSettings
+    from vidstyle.config import RESOLUTIONS, BenchSettings
 
     d = BenchSettings()  # the defaults' one home; --quick's counts are QUICK_COUNTS
     p = subparsers.add_parser(
@@ -57,7 +57,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--style", action="append", default=[],
                    help="also time this style (bundled name or .safetensors); repeatable")
     p.add_argument("--resolutions", type=comma_list, default=list(d.resolutions),
-                   help=f"{_listed(d.resolutions)} (default) or WIDTHxHEIGHT values")
+                   help=f"named ({_listed(RESOLUTIONS)}) or WIDTHxHEIGHT sizes (default {_listed(d.resolutions)})")
     p.add_argument("--device", type=comma_list, default=list(d.devices),
                    help="cpu,cuda,mps (default auto: the best one)")
     p.add_argument("--precision", type=comma_list, default=d.precisions,

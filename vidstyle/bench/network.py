@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 
 from vidstyle.bench.stats import peak_rss_mb, reset_peak_rss, rss_scope, throughput
+from vidstyle.config import RESOLUTIONS  # the named resolutions (beside BenchSettings)
 from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError, first_line
 from vidstyle.models.archs import ARCH_NAMES
@@ -23,10 +24,6 @@ from vidstyle.models.transformer import BUILDERS, TransformerNet, count_paramete
 
 if TYPE_CHECKING:  # resolving a style spec is imported where it is done
     from vidstyle.models.zoo import StyleChoice
-
-#: Named resolutions -> (height, width).
-RESOLUTIONS = {"240p": (240, 426), "360p": (360, 640), "480p": (480, 854), "720p": (720, 1280),
-               "1080p": (1080, 1920), "1440p": (1440, 2560), "2160p": (2160, 3840)}
 
 #: Built-in architecture names the benchmark understands (random weights: speed does not depend
 #: on the weights' values).
