@@ -911,6 +911,23 @@ def test_quick_says_it_dropped_the_standard_network(caplog):
     assert not settings_from_args(parser.parse_args(["bench", "--quick"])).notes  # the default list: nothing to say
 
 
+def test_quick_honours_a_typed_list_equal_to_the_default():
+    """--quick --resolutions 360p,720p,1080p ran at 320x180 without a word, and --quick --archs
+    standard,light dropped standard silently: a list typed equal to the default counted as not given."""
+    import argparse
+
+    from vidstyle.bench import add_parser, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    typed = settings_from_args(parser.parse_args(["bench", "--quick", "--resolutions", "360p,720p,1080p"]))
+    assert typed.resolutions == ("360p", "720p", "1080p")
+    assert settings_from_args(parser.parse_args(["bench", "--quick"])).resolutions == ("320x180",)
+    assert settings_from_args(parser.parse_args(["bench"])).resolutions == ("360p", "720p", "1080p")
+    both = settings_from_args(parser.parse_args(["bench", "--quick", "--archs", "standard,light"]))
+    assert both.models == ("light",) and both.notes[-1].startswith("--quick drops the standard network")
+
+
 def test_an_earlier_runs_plots_do_not_stay_beside_a_new_report(tmp_path):
     out = tmp_path / "res"
     out.mkdir()

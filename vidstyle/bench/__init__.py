@@ -51,12 +51,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "--pipeline-batch, at the precision `vidstyle stylize` uses by default (--precision auto: "
                     "bf16 on a CPU with native bf16, fp16 on CUDA, else fp32; fp32 with the onnx backend); "
                     "the report says which of each they ran with.")
-    p.add_argument("--archs", type=comma_list, default=list(d.models),
+    # --archs and --resolutions default to None, BenchSettings' lists filled in by settings_from_args:
+    # --quick replaces them only when left out, and a list typed equal to the default is still typed
+    p.add_argument("--archs", type=comma_list,
                    help="built-in architectures to time with random weights: standard,light,light-s4,light-aa "
                         f"(default {_listed(d.models)})")
     p.add_argument("--style", action="append", default=[],
                    help="also time this style (bundled name or .safetensors); repeatable")
-    p.add_argument("--resolutions", type=comma_list, default=list(d.resolutions),
+    p.add_argument("--resolutions", type=comma_list,
                    help=f"named ({_listed(RESOLUTIONS)}) or WIDTHxHEIGHT sizes (default {_listed(d.resolutions)})")
     p.add_argument("--device", type=comma_list, default=list(d.devices),
                    help="cpu,cuda,mps (default auto: the best one)")
@@ -109,7 +111,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--note", action="append", default=[], help="a note to record in the report; repeatable")
     p.add_argument("--quick", action="store_true",
                    help="a smoke run (about 10 s on a 2-core CPU, most of it loading and warming up): light network "
-                        "(standard is dropped), small frames, fp32 unless --precision is given, few repeats, short clip")
+                        "(standard is dropped), 320x180 frames unless --resolutions is given, fp32 unless "
+                        "--precision is given, few repeats, short clip")
     p.add_argument("--no-plots", action="store_true", help="write JSON and Markdown only")
     p.add_argument("--out", "-o", "--output", dest="out", default="vidstyle-bench", type=path_arg,
                    help="results folder (default vidstyle-bench)")
@@ -139,7 +142,7 @@ def settings_from_args(args):
     unknown = [b for b in backends if b not in BACKENDS or b == "auto"]
     if unknown:
         raise VidstyleError(f"unknown backend {unknown[0]!r} (use {', '.join(b for b in BACKENDS if b != 'auto')})")
-    archs = [a for a in args.archs]
+    archs = list(BenchSettings.models if args.archs is None else args.archs)
     bad = [a for a in archs if a not in ARCHS]
     if bad:
         raise VidstyleError(f"unknown architecture {bad[0]!r} (use {', '.join(ARCHS)}, or --style for a model file)")
@@ -153,7 +156,7 @@ def settings_from_args(args):
     # a repeated one is measured once, peers included, however it is spelt: by its size (360P,
     # 640x360 and 360p were each a row, the peer's too), under its first spelling
     sizes: dict[tuple[int, int], str] = {}
-    for text in args.resolutions:
+    for text in BenchSettings.resolutions if args.resolutions is None else args.resolutions:
         label, height, width = parse_resolution(text)
         sizes.setdefault((height, width), label)
     resolutions = list(sizes.values())
@@ -170,14 +173,14 @@ def settings_from_args(args):
     if args.quick:
         # said when the user asked for it (the default list holds it too, and a plain --quick is
         # not worth a warning), or the report would pass for one of the standard network
-        if "standard" in s.models and tuple(args.archs) != BenchSettings.models:
+        if "standard" in s.models and args.archs is not None:
             why = ("--quick drops the standard network (too slow for a smoke run)" +
                    ("" if len(s.models) > 1 else ": the light network was measured instead"))
             logging.getLogger("vidstyle").warning("%s", why)
             s = dataclasses.replace(s, notes=[*s.notes, why])
         s = dataclasses.replace(
             s, models=[m for m in s.models if m != "standard"] or ["light"],
-            resolutions=["320x180"] if tuple(args.resolutions) == BenchSettings.resolutions else s.resolutions,
+            resolutions=["320x180"] if args.resolutions is None else s.resolutions,
             target_repeat_s=0.05, precisions=s.precisions or ["fp32"])
     return s
 
