@@ -999,7 +999,7 @@ def test_plots_label_their_settings_ticks_and_reliability():
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["vidstyle (light; fp32, batch 1, onnx)", "naive serial loop (light; fp32 eager, batch 1)"]
     texts = [t.get_text() for t in ax.texts]
-    assert "50.0 ms/frame wall, 20.0 fps" in texts and "900.0 ms/frame wall, 1.1 fps" in texts
+    assert "50.0 ms/frame wall, 20.0 fps" in texts and "900.0 ms/frame wall, 1.10 fps" in texts
     assert "NOT RELIABLE" in ax.get_title()
     plt.close(fig)
 
@@ -1043,6 +1043,30 @@ def test_plots_of_a_full_run_give_every_series_its_colour_and_keep_texts_inside(
     renderer = fig.canvas.get_renderer()
     right = ax.get_window_extent(renderer).x1
     assert len(ax.texts) == 2 and all(t.get_window_extent(renderer).x1 <= right for t in ax.texts)
+    plt.close(fig)
+
+
+def test_a_slow_rows_frames_per_second_keep_three_significant_digits():
+    """pipeline_stages.png read "7216.0 ms/frame wall, 0.1 fps", and bench.md 0.1 and 0.14, for a
+    naive loop at 0.1386 frames/s: one decimal (or two) left one significant digit (or two)."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vidstyle.bench.report import _stages_figure
+
+    report = _fake_report()
+    report["network"][0]["fps"] = summarize([0.1386]).to_dict()
+    report["pipeline"].append(dict(report["pipeline"][0], name="naive serial loop", kind="naive", backend="torch",
+                                   wall_ms_per_frame=7216.0, fps=0.1386, network_only_fps=0.1386))
+    md = to_markdown(report)
+    assert "| 0.139 | 500 |" in md  # the network table
+    assert "| 1 | 24 | 0.139 | 7216.0 |" in md and "| 0.139 | 0.22 |" in md  # the file row, end to end and network
+    assert "| 1 | 24 | 20.00 | 50.0 |" in md  # a fast row as before
+    fig = _stages_figure(report)
+    assert "7216.0 ms/frame wall, 0.139 fps" in [t.get_text() for t in fig.axes[0].texts]
     plt.close(fig)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import platform
 from pathlib import Path
@@ -89,6 +90,14 @@ def _fmt(x, digits: int = 1) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def fps_text(x, digits: int = 1) -> str:
+    """Frames per second with at least ``digits`` decimals and three significant digits: at one
+    decimal a slow row's 0.139 fps read 0.1, beside its 7216.0 ms/frame."""
+    if x is None or not math.isfinite(x) or x <= 0:
+        return _fmt(x, digits)
+    return f"{x:.{max(digits, 2 - math.floor(math.log10(x)))}f}"
+
+
 def _variant(r: dict) -> str:
     parts = [r["backend"], r["precision"]] + (["as trained (unfolded)"] if r.get("kind") == "naive" else [])
     if r.get("channels_last"):
@@ -113,7 +122,7 @@ def _network_table(rows: list[dict]) -> list[str]:
         ms, fps = r["ms_per_frame"], r["fps"]
         lines.append(f"| {r.get('label', r['model'])} | {r['device']} | {_variant(r)} | {r['batch']} | "
                      f"{r['resolution']} ({r['width']}x{r['height']}) | {ms['n']} | {ms['median']:.2f} | "
-                     f"{ms['q1']:.2f}-{ms['q3']:.2f} | {ms['min']:.2f}-{ms['max']:.2f} | {fps['median']:.1f} | "
+                     f"{ms['q1']:.2f}-{ms['q3']:.2f} | {ms['min']:.2f}-{ms['max']:.2f} | {fps_text(fps['median'])} | "
                      f"{_rss(r)} | {_fmt(r.get('cuda_max_allocated_mb'), 0)} |")
     return lines
 
@@ -151,10 +160,10 @@ def _pipeline_table(rows: list[dict]) -> list[str]:
     for r in rows:
         st = r.get("stages_ms_per_frame", {})
         lines.append(f"| {r['name']} | {r.get('model', '')} | {r['device']} | {r['backend']} | "
-                     f"{r.get('precision', '-')} | {r['batch']} | {r['frames']} | {r['fps']:.2f} | "
+                     f"{r.get('precision', '-')} | {r['batch']} | {r['frames']} | {fps_text(r['fps'], 2)} | "
                      f"{r['wall_ms_per_frame']:.1f} | " +
                      " | ".join(_fmt(st.get(s), 2) for s in stages) +
-                     f" | {_fmt(r.get('network_only_fps'))} | {_fmt(r.get('ratio_e2e_to_network'), 2)} |")
+                     f" | {fps_text(r.get('network_only_fps'))} | {_fmt(r.get('ratio_e2e_to_network'), 2)} |")
     return lines
 
 
@@ -347,7 +356,7 @@ def _stages_figure(report: dict):
         ends.append(max(left, r["wall_ms_per_frame"]))
     # each row's numbers in writing: a slow naive loop squashes the fast rows' bars to slivers
     for i, (r, end) in enumerate(zip(rows, ends)):
-        text = ax.annotate(f"{r['wall_ms_per_frame']:.1f} ms/frame wall, {r['fps']:.1f} fps", (end, i),
+        text = ax.annotate(f"{r['wall_ms_per_frame']:.1f} ms/frame wall, {fps_text(r['fps'])} fps", (end, i),
                            xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
         # left out of tight_layout: it kept room right of the axes for the text sticking out of
         # them, and _fit_texts then widened the axis to hold it inside, so that room stayed empty

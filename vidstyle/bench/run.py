@@ -7,7 +7,7 @@ import time
 
 from vidstyle.bench.network import (ARCHS, LIGHT_ARCHS, NetworkCase, build_naive_runner, load_network,
                                     parse_resolution, run_network_case)
-from vidstyle.bench.report import run_settings
+from vidstyle.bench.report import fps_text, run_settings
 from vidstyle.bench.stats import OtherCpuMeter, load_average
 from vidstyle.config import BenchSettings
 from vidstyle.errors import VidstyleError, printable
@@ -170,7 +170,7 @@ def run_benchmark(s: BenchSettings, command: str = "") -> dict:
         report["network"].append(row)
         _log(f"{i}/{len(cases)} {label} {case.device} {case.backend} {case.precision} b{case.batch} "
              f"cl={case.channels_last} graphs={case.cuda_graphs} {case.resolution}: " +
-             (f"{row['ms_per_frame']['median']:.2f} ms/frame, {row['fps']['median']:.1f} fps"
+             (f"{row['ms_per_frame']['median']:.2f} ms/frame, {fps_text(row['fps']['median'])} fps"
               if row["status"] == "ok" else f"{row['status']} ({row.get('reason')})"))
 
     if s.peers and s.resolutions and "cpu" not in devices:
@@ -309,7 +309,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
                            frames_asked=s.clip_frames, backend_choice=why)
                 _attach_network(row, net_row)
                 report["pipeline"].append(row)
-                _log(f"pipeline {name} {label} {backend}: {row['fps']:.2f} fps end to end, "
+                _log(f"pipeline {name} {label} {backend}: {fps_text(row['fps'], 2)} fps end to end, "
                      f"stages {row['stages_ms_per_frame']}")
             _frames_note(report, s.clip_frames, frames, batch, row["frames"], label + suffix)
             if s.warping_frames:
@@ -326,7 +326,7 @@ def _run_clip(s: BenchSettings, report: dict, nets: dict, device: str) -> None:
         report["network"].append(naive_net)
         _attach_network(row, naive_net)
         report["pipeline"].append(row)
-        _log(f"naive loop {label}: {row['fps']:.2f} fps, stages {row['stages_ms_per_frame']}")
+        _log(f"naive loop {label}: {fps_text(row['fps'], 2)} fps, stages {row['stages_ms_per_frame']}")
 
 
 def pipeline_runs(device: str, temporal: bool) -> list[tuple[str, str, bool]]:
