@@ -2309,3 +2309,25 @@ def test_without_record_r_after_the_output_folder_moved_records_into_it_made_aga
     assert [line for line in lines if line.startswith("not recording")] == []
     assert sum(line.startswith(f"recording to {tmp_path / 'live'}") for line in lines) == 2, lines
     assert (tmp_path / "live").is_dir() and len(list(moved.iterdir())) == 1
+
+
+def test_a_replayed_stream_cut_after_a_keyframe_says_its_packets_that_would_not_decode_once(tmp_path, caplog):
+    """vidstyle stylize says the packets before a cut stream's first whole frame (tests/test_io_wild.py);
+    live's file source played the same file without a word, on every loop too."""
+    from videos import cut_after_keyframe, make_video
+
+    cut = cut_after_keyframe(make_video(tmp_path / "in.ts", frames=36, size=(64, 48), gop=12), tmp_path / "cut.ts")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        source = FileSource(cut, realtime=False, loop=True)
+        try:
+            frames = [source.read() for _ in range(30)]  # past the end: it starts over once
+        finally:
+            source.close()
+    assert all(f is not None for f in frames)
+    said = "skipped 7 video packet(s) at the start of cut.ts that would not decode (the 0.29 s before its first " \
+           "whole frame: cut from a longer stream?)"
+    assert caplog.text.count("at the start of") == 1 and said in caplog.text, caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        FileSource(tmp_path / "in.ts", realtime=False).close()  # one that starts on its keyframe: nothing to say
+    assert "at the start of" not in caplog.text

@@ -344,6 +344,8 @@ class FileSource(FrameSource):
             if self.damaged_packets:  # as VideoDecoder says it
                 raise VidstyleError(f"{self.path} is corrupt: none of its video could be decoded")
             raise VidstyleError(f"{self.path} has no video frames")
+        # a stream cut after a keyframe: said as vidstyle stylize says it (its frames start at the first shown)
+        self._packets.say_lead(self.path.name, self.stream.time_base)
         self._display = DisplayConversion.of(self._peeked[0], self.stream.codec_context.name)
         self._display.say_if_rounded(self.path.name)
         self.width, self.height = size or self._display.size

@@ -430,6 +430,19 @@ class PacketDecoder:
             self.lead, self.lead_from, self._early = len(lost), min(lost, default=None), None
         return frames
 
+    def lead_seconds(self, time_base) -> Fraction:
+        """Seconds from the first of the ``lead`` packets to the first frame shown (0 without a lead)."""
+        return Fraction(0) if not self.lead else (self.first_pts - self.lead_from) * time_base
+
+    def say_lead(self, name: str, time_base) -> None:
+        """Warn of the ``lead`` packets of the stream of file ``name`` (time base ``time_base``),
+        the picture a player shows nothing of: vidstyle stylize's reader and live's file source say
+        it alike, once, after the first frame."""
+        if self.lead:
+            log.warning("skipped %d video packet(s) at the start of %s that would not decode (the %.2f s before "
+                        "its first whole frame: cut from a longer stream?)", self.lead, name,
+                        float(self.lead_seconds(time_base)))
+
 
 def gif_control_extension(data) -> int | None:
     """Where the graphic control extension of the GIF frame in packet ``data`` (a buffer: FFmpeg's
@@ -888,9 +901,7 @@ class VideoDecoder:
             stream_start = self._stream_start = max(self._stream_start, packets.first_pts * self._tb)
             self._unshown = packets.lead
             if self.announce:
-                log.warning("skipped %d video packet(s) at the start of %s that would not decode (the %.2f s before "
-                            "its first whole frame: cut from a longer stream?)", packets.lead, self.path.name,
-                            float((packets.first_pts - packets.lead_from) * self._tb))
+                packets.say_lead(self.path.name, self._tb)
         # finding the first frame may have opened the file again (_reopen): use the new objects
         container, video = self._container, self._video
         # A segment is shifted so it starts at 0. The whole file keeps its timestamps, less the
