@@ -433,6 +433,9 @@ class FileSource(FrameSource):
             return
         self._short_said = True
         stated = stated_length(self.container, self.stream)  # (an .mkv's sound, longer, is not its picture's)
+        # less the picture before the first frame shown of a stream cut after a keyframe, which
+        # the length counts and a player never shows (that file was said to be truncated)
+        stated = stated and stated - self._packets.lead_seconds(self.stream.time_base)
         reached = self._last_t - self._offset + 1.0 / self.fps
         if stated and reached < 0.9 * stated - 1.0 / self.fps:
             log.warning(
