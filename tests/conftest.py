@@ -99,6 +99,18 @@ def cli(capsys):
 
 
 @pytest.fixture
+def ctrl_c_as_in_a_terminal():
+    """Ctrl-C (SIGINT) handled as Python handles it in a terminal, a KeyboardInterrupt, for the
+    test, and put back after it: the suite run as a background job (`make test &`, nohup) inherits
+    it ignored, and a test before may have left either."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def unreadable_safetensors(monkeypatch):
     """Every .safetensors file as one vidstyle may not read (mode 000), which a test run as root
     cannot make: safetensors' ``safe_open`` raises what it raises then ("No such file or directory:

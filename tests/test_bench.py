@@ -397,7 +397,7 @@ def test_ctrl_c_while_the_report_is_written_leaves_no_half_written_folder(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
 
 
-def test_ctrl_c_among_the_final_renames_waits_until_the_report_is_whole(tmp_path, monkeypatch):
+def test_ctrl_c_among_the_final_renames_waits_until_the_report_is_whole(tmp_path, monkeypatch, ctrl_c_as_in_a_terminal):
     """Ctrl-C after the first file was moved into place would leave this run's bench.json beside
     an earlier run's bench.md: the renames finish first, then the interrupt comes."""
     import os
@@ -418,12 +418,8 @@ def test_ctrl_c_among_the_final_renames_waits_until_the_report_is_whole(tmp_path
 
     monkeypatch.setattr(report_mod.os, "replace", interrupted_after_the_first)
     changed = dict(_fake_report(), command="vidstyle bench --again")
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            write_reports(changed, out, plots=False)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with pytest.raises(KeyboardInterrupt):
+        write_reports(changed, out, plots=False)
     assert len(calls) == 2 and json.loads((out / "bench.json").read_text())["command"] == "vidstyle bench --again"
     assert "vidstyle bench --again" in (out / "bench.md").read_text()
     assert not list(out.glob(".*.partial*"))

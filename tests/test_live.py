@@ -631,7 +631,7 @@ def test_recording_finalized_when_the_loop_fails(tmp_path, exc):
     assert not list(tmp_path.glob(".*partial*"))
 
 
-def test_a_second_ctrl_c_while_stopping_still_leaves_the_recording(tmp_path, monkeypatch):
+def test_a_second_ctrl_c_while_stopping_still_leaves_the_recording(tmp_path, monkeypatch, ctrl_c_as_in_a_terminal):
     """Users press Ctrl-C twice. The second one, arriving while live finalizes the recording,
     must wait for the file rather than leave a half-written one."""
     import os
@@ -649,13 +649,8 @@ def test_a_second_ctrl_c_while_stopping_still_leaves_the_recording(tmp_path, mon
 
     monkeypatch.setattr(live_module.Recording, "close", close_after_a_second_ctrl_c)
     stylizer = SlowStylizer(fail_after=6, exc=KeyboardInterrupt)
-    # Ctrl-C as in a terminal: a background job (`make test &`) inherits SIGINT ignored
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        summary = run_live(MarkedSource(frames=30), StyleBank([stylizer]), LiveOptions(window=False, record=out))
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again afterwards
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    summary = run_live(MarkedSource(frames=30), StyleBank([stylizer]), LiveOptions(window=False, record=out))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again afterwards
     assert summary.stop_reason == "interrupted" and summary.recordings == [str(out)]
     assert len(decoded_times_and_marks(out)[0]) == 5
     assert not list(tmp_path.glob(".*partial*"))
@@ -1709,7 +1704,8 @@ class FailingWrites:
         monkeypatch.setattr(VideoEncoder, "write", write)
 
 
-def test_ctrl_c_while_a_frame_is_recorded_keeps_every_frame_counted_processed(tmp_path, monkeypatch):
+def test_ctrl_c_while_a_frame_is_recorded_keeps_every_frame_counted_processed(tmp_path, monkeypatch,
+                                                                                 ctrl_c_as_in_a_terminal):
     """Ctrl-C landing between the encoder's call and the muxer's lost the packets in hand: a
     WebM recording then held two frames fewer than the session said it processed. The signal now
     waits for the frame's write, and still ends the session as Ctrl-C."""
@@ -1730,11 +1726,7 @@ def test_ctrl_c_while_a_frame_is_recorded_keeps_every_frame_counted_processed(tm
 
     monkeypatch.setattr(encode.VideoEncoder, "_mux_video", interrupted_before_muxing)
     out = tmp_path / "rec.webm"
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
-    try:
-        summary = run_live(MarkedSource(frames=30), StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out))
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    summary = run_live(MarkedSource(frames=30), StyleBank([SlowStylizer()]), LiveOptions(window=False, record=out))
     assert summary.stop_reason == "interrupted" and 8 <= summary.processed < 30
     assert len(decoded_times_and_marks(out)[0]) == summary.processed
 

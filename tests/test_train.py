@@ -1940,7 +1940,8 @@ def test_ctrl_c_says_which_checkpoint_was_kept_and_how_to_continue(data, loss_we
     assert "vidstyle: terminated (SIGTERM)" in err
 
 
-def test_ctrl_c_keeps_the_steps_finished_since_the_last_checkpoint(data, loss_weights, tmp_path, monkeypatch):
+def test_ctrl_c_keeps_the_steps_finished_since_the_last_checkpoint(data, loss_weights, tmp_path, monkeypatch,
+                                                                    ctrl_c_as_in_a_terminal):
     """Ctrl-C between checkpoints lost every step since the last one (all of them before the first,
     500 by default) (review, 55th session): the steps the network finished are kept as a checkpoint,
     and resuming from it trains what an uninterrupted run trains. A Ctrl-C that lands inside the
