@@ -250,6 +250,30 @@ def test_a_torch_device_trains_and_is_recorded_by_its_name(data, loss_weights, t
         assert typing.get_args(typing.get_type_hints(owner, localns={"torch": torch})["device"]) == (str, torch.device)
 
 
+def test_a_missing_content_folder_checkpoint_or_loss_weights_file_is_a_file_not_found_error(data, loss_weights,
+                                                                                             tmp_path):
+    """Review, 56th session: missing inputs, model files, masks and output folders became
+    MissingFileErrors (a FileNotFoundError too, what a caller catches around a path), but training's
+    own were still plain VidstyleErrors: the content folder, --resume's checkpoint and the
+    loss-network weights file."""
+    from vidstyle.errors import MissingFileError
+
+    calls = {
+        "content folder not found: ": dict(content=str(tmp_path / "no_photos")),
+        "no checkpoint to resume from": dict(resume=str(tmp_path / "none.pt")),
+        r"loss-network weights file not found: .* \(from \$VIDSTYLE_LOSS_WEIGHTS or --loss-weights\)":
+            dict(loss_weights=str(tmp_path / "none.safetensors")),
+    }
+    for message, changed in calls.items():
+        with pytest.raises(MissingFileError, match=message) as caught:
+            train(_config(data, loss_weights, tmp_path / "run", **changed), progress=False)
+        assert isinstance(caught.value, FileNotFoundError) and "Errno" not in str(caught.value)
+    # a file where the folder goes is there: not a missing one
+    with pytest.raises(VidstyleError, match="content folder is a file, not a folder of photos") as caught:
+        train(_config(data, loss_weights, tmp_path / "run", content=str(loss_weights)), progress=False)
+    assert not isinstance(caught.value, FileNotFoundError)
+
+
 # --- data ------------------------------------------------------------------------------------------
 
 def test_data_split_and_crops(data):

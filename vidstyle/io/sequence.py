@@ -503,9 +503,10 @@ class SequenceWriter:
                 return None
             return kept
 
-    def _appeared(self, name: str) -> VidstyleError:
-        return VidstyleError(f"frames of {self.pattern.name} appeared in {self.pattern.parent} while processing "
-                             f"({name}); pass --overwrite (overwrite=True in Python) to replace them")
+    def _appeared(self, name: str) -> OutputExistsError:
+        # (a FileExistsError too, as a video output that appeared meanwhile is: vidstyle.io.files._place)
+        return OutputExistsError(f"frames of {self.pattern.name} appeared in {self.pattern.parent} while processing "
+                                 f"({name}); pass --overwrite (overwrite=True in Python) to replace them")
 
     def abort(self, moved: bool = False) -> None:
         """Remove the hidden folder, and (unless the frames were ``moved`` into place) the folders

@@ -582,8 +582,9 @@ def _exported_name(path: Path) -> str | None:
     from safetensors import safe_open
 
     if not path.is_file():
-        raise VidstyleError(f"{not_a_file_error(path, 'loss-network weights file')} (from ${WEIGHTS_ENV} or "
-                            "--loss-weights)")
+        error = not_a_file_error(path, "loss-network weights file")
+        # of its class (a missing file's is a FileNotFoundError too), with where the name came from
+        raise type(error)(f"{error} (from ${WEIGHTS_ENV} or --loss-weights)")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from vidstyle.config import is_torch_device
-from vidstyle.errors import VidstyleError
+from vidstyle.errors import MissingFileError, VidstyleError
 from vidstyle.models.archs import ARCH_NAMES, ARCH_SIZE_MULTIPLES, DEFAULT_LOSS_NET, default_style_weight
 
 if TYPE_CHECKING:  # (a type: these settings are read without torch)
@@ -88,9 +88,10 @@ def check_image_output_name(output: str | Path) -> None:
 def check_content_folder(folder: str | Path) -> Path:
     """``folder`` as a Path when it is a folder (of training photos); else one clear error."""
     folder = Path(folder)
-    if not folder.is_dir():
-        what = "is a file, not a folder of photos" if folder.exists() else "not found"
-        raise VidstyleError(f"content folder {what}: {folder}")
+    if folder.exists() and not folder.is_dir():
+        raise VidstyleError(f"content folder is a file, not a folder of photos: {folder}")
+    if not folder.is_dir():  # a FileNotFoundError too, as every file or folder named that is not there
+        raise MissingFileError(f"content folder not found: {folder}")
     return folder
 
 

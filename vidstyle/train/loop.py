@@ -34,7 +34,8 @@ from vidstyle.cli_args import threads_given
 from vidstyle.device import (autocast, cgroup_memory_limit, precision_name, resolve_device, resolve_precision,
                              synchronize, usable_memory)
 from vidstyle.device import physical_memory as _physical_memory  # (tests stand in a machine of their own)
-from vidstyle.errors import VidstyleError, closest_name, first_line, load_plain_values, printable, torch_load_reason
+from vidstyle.errors import (MissingFileError, VidstyleError, closest_name, first_line, load_plain_values, printable,
+                             torch_load_reason)
 from vidstyle.frames import tensor_to_images
 from vidstyle.io.files import (FolderReplaced, check_output_file, check_writable_folder, create_output_folder,
                                file_digest, folder_gone_error, folder_lock, folders_missing, write_then_rename)
@@ -722,7 +723,7 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
             raise VidstyleError(f"--resume takes a checkpoint file, not a folder ({ckpt})"
                                 + (f"; its latest is {latest}" if latest else "; it holds no checkpoint_*.pt"))
         if ckpt is None or not ckpt.is_file():
-            raise VidstyleError(f"no checkpoint to resume from ({ckpt if ckpt else work})")
+            raise MissingFileError(f"no checkpoint to resume from ({ckpt if ckpt else work})")
         try:
             start = _load_checkpoint(ckpt, net, opt, scaler, config, content_files, digests)
             kept.append((ckpt, start))
