@@ -1037,6 +1037,21 @@ def test_atomic_output_says_what_it_could_not_clean_up(tmp_path, monkeypatch):
             monkeypatch.setattr(os, "unlink", refused)
     monkeypatch.undo()
     assert str(temp) in str(failed.value) and temp.read_bytes() == b"a whole video"
+    # an error of a kind (here another program's file under the name meanwhile, a FileExistsError
+    # too) keeps its kind with the line added: it was a plain VidstyleError (review, 56th session)
+    from vidstyle.errors import OutputExistsError
+
+    taken = tmp_path / "taken" / "o.mp4"
+    taken.parent.mkdir()
+    with pytest.raises(OutputExistsError, match=r"o.mp4 appeared while processing; .* its temporary file "
+                                                r".* could not be removed"):
+        with atomic_output(taken) as temp:
+            temp.write_bytes(b"a whole video")
+            taken.write_bytes(b"theirs")
+            monkeypatch.setattr(Path, "unlink", refused)
+            monkeypatch.setattr(os, "unlink", refused)
+    monkeypatch.undo()
+    assert taken.read_bytes() == b"theirs" and temp.read_bytes() == b"a whole video"
     gone = tmp_path / "gone" / "o.mp4"
     gone.parent.mkdir()
     with pytest.raises(VidstyleError, match=r"writing .*o.mp4 failed: its folder .*gone was removed or renamed "

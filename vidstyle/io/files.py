@@ -710,8 +710,8 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
                 _remove_temp(temp, folder)
             except OSError:  # never hide the error that got us here; but say what is left (a folder turned read-only)
                 left = f"; its temporary file {temp} could not be removed"
-                if isinstance(exc, VidstyleError):
-                    raise VidstyleError(f"{exc}{left}") from None
+                if isinstance(exc, VidstyleError):  # of its kind still (an OutputExistsError is a FileExistsError)
+                    raise type(exc)(f"{exc}{left}") from None
                 if isinstance(exc, OSError):
                     raise VidstyleError(f"writing {output} failed: {exc.strerror or exc}{left}") from None
             _raise_write_error(exc, output)
