@@ -931,11 +931,16 @@ def test_keys_switch_style_toggle_stabilizer_and_snapshot(tmp_path):
     assert summary.processed == 20 and b.calls == 6 and a.calls == 1 + 2 + 12
     assert "style: b" in messages and "stabilizer on" in messages and "stabilizer strength 0.6" in messages
     assert len(summary.snapshots) == 1 and Path(summary.snapshots[0]).stat().st_size > 0
+    # compressed at zlib's fastest level, as cv2.imwrite wrote them: written with Pillow's default
+    # level (review, 56th session), a 720p snapshot held the session's frames about 5 times as long
+    data = Path(summary.snapshots[0]).read_bytes()
+    idat = data.index(b"IDAT") + 4
+    assert data[idat + 1] >> 6 == 0, "the zlib stream's FLEVEL: 0 is the fastest"
 
 
 def test_a_snapshot_that_cannot_be_written_whole_leaves_nothing(tmp_path, monkeypatch):
     # cv2.imwrite wrote straight to the snapshot's name: a full disk left a truncated PNG (review, 37th session)
-    def half_written(path, image, format=None):
+    def half_written(path, image, format=None, fast=False):
         Path(path).write_bytes(b"\x89PNG\r\n")
         raise OSError(28, "No space left on device")
 

@@ -1228,9 +1228,10 @@ def _snapshot(stylized: np.ndarray, original: np.ndarray | None, folder: Path) -
     view = cv2.cvtColor(compose_view(stylized, original, None), cv2.COLOR_BGR2RGB)
     # written as every image vidstyle writes: cv2.imwrite said neither why it failed (the folder
     # not writable, a full disk) nor only once, printing OpenCV's own "[ WARN:0@21.9] ... imwrite_"
-    # line between live's; write_then_rename turns an OSError into one line with its reason
+    # line between live's; write_then_rename turns an OSError into one line with its reason. Fast,
+    # as cv2.imwrite's was (zlib level 1): the session's frames wait while it is written
     with write_then_rename(path) as temp:  # a full disk leaves no half-written PNG
-        write_image(temp, view, format="PNG")
+        write_image(temp, view, format="PNG", fast=True)
     return path
 
 

@@ -287,16 +287,21 @@ PROFILE_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF"}
 
 
 def write_image(path: str | Path, image: np.ndarray, format: str | None = None,
-                icc_profile: bytes | None = None) -> None:
+                icc_profile: bytes | None = None, fast: bool = False) -> None:
     """Write uint8 (H, W, 3) RGB or (H, W, 4) RGBA ``image`` (RGBA only to :data:`ALPHA_FORMATS`);
     ``format`` (Pillow's name) defaults to the extension's. ``icc_profile``: the RGB colour space
     ``image`` is coded in (:func:`rgb_profile`), embedded where the format holds one; BMP, which
-    cannot, gets the pixels converted to sRGB instead."""
+    cannot, gets the pixels converted to sRGB instead. ``fast``: a PNG compressed at zlib's
+    fastest level, for a caller that waits on it (live's snapshots, taken mid-session): Pillow's
+    default level took 0.38 s of CPU for a 1280x720 photo against 0.08 s, for a file 12% smaller
+    (2 cores of an AMD EPYC)."""
     fmt = format or IMAGE_OUTPUT_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise VidstyleError(f"cannot write {Path(path).suffix or 'extension-less'} images ({path}); "
                             f"use one of {', '.join(sorted(IMAGE_OUTPUT_FORMATS))}")
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    if fast and fmt == "PNG":
+        options["compress_level"] = 1
     picture = Image.fromarray(image)
     if icc_profile and fmt in PROFILE_FORMATS:
         options["icc_profile"] = icc_profile
