@@ -1,6 +1,7 @@
 """`vidstyle preview`: a sheet of styles on frames of the user's own video, image or frame folder."""
 from __future__ import annotations
 
+import re
 
 import numpy as np
 import pytest
@@ -346,6 +347,20 @@ def test_a_stream_that_does_not_say_its_length_is_said_to_give_its_first_frames(
     done = cli("preview", short, "-o", tmp_path / "u.png", "--style", "light_mondrian", "--quiet")
     assert done.returncode == 0 and done.stderr.splitlines() == [
         "vidstyle: warning: short.h264 has 2 frames: all are shown, not the 3 asked for (--frames)"], done.stderr
+
+
+def test_a_duration_past_the_end_of_a_stream_that_does_not_say_its_length_is_said_as_that(tmp_path, cli):
+    """A raw stream says no length, so --duration 10 alone gave the 10 s the samples were spread
+    over: those past its end found nothing, and the sheet said the frames end "though its header
+    says they reach 10.00 s (truncated or damaged file?)" of an intact stream with no such header.
+    Said as stylize and preview say a --duration past the end of a file that says its length."""
+    src = make_video(tmp_path / "raw.h264", frames=48, size=(64, 48), fps=24)
+    done = cli("preview", src, "-o", tmp_path / "s.png", "--style", "light_mondrian", "--duration", "10", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "header" not in done.stderr and "damaged" not in done.stderr
+    assert re.fullmatch(r"vidstyle: warning: raw.h264 ends before the 10 s asked for \(--duration\): the segment "
+                        r"lasts 2.0\d s\n", done.stderr), done.stderr
+    assert read_image(tmp_path / "s.png").shape[1] == 3 * 64  # spread over the 2 s there are
 
 
 def test_a_segment_shorter_than_asked_for_is_said_as_stylize_says_it(tmp_path, cli):

@@ -1141,6 +1141,9 @@ class VideoDecoder:
         self._expected_end = min(ends) if ends else None
         if total is None and length is not None:
             total = max(1, round(length * self._rate))
+        # the file says how long it is (a raw .h264 stream does not: a count then comes from
+        # --duration alone, which says nothing of the file)
+        self.length_stated = total is not None
         if self._start is None and duration is None:
             return total
         begin = self._start - stream_start if self._start is not None else 0
@@ -2053,6 +2056,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
 
     count = asked = _sample_count(count)
     with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
+        stated = decoder.length_stated
         if say_turn:
             decoder.say_if_turn_rounded()
         if say_unspread and (note := decoder.ended_before_duration("the segment", expected=True)):
@@ -2100,10 +2104,13 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
             while past - good > 2 * half_frame:
                 middle = (good + past) / 2
                 good, past = (middle, past) if sample(middle) is not None else (good, middle)
-            if say_unspread:
+            if say_unspread and stated:
                 log.warning("the frames of %s end at %.2f s, though its header says they reach %.2f s (truncated or "
                             "damaged file?): those shown are spread over the frames there are", Path(path).name,
                             past, base + length)
+            elif say_unspread:  # a stream that does not say its length ends before the --duration asked for
+                log.warning("%s ends before the %.4g s asked for (--duration): the segment lasts %.2f s",
+                            Path(path).name, float(duration), past - base)
             length, images, i, respread = past - base, [first], 1, True
             count = min(count, max(1, round(length * float(info.frame_rate))))  # no frame twice
             continue
