@@ -801,7 +801,7 @@ class RecordingPaths:
 
     def __init__(self, base: Path | None, output_dir: Path):
         self.base, self.output_dir = base, output_dir
-        self.count = 0  # recordings begun: a refused one takes no number (the next skipped it)
+        self.count = 0  # recordings begun (begun()): a refused one takes no number, the next tries it again
 
     def next(self) -> Path:
         """The path the next recording takes, the same until :meth:`begun` says it was taken."""
