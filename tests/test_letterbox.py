@@ -211,6 +211,19 @@ def test_an_area_scaled_keeps_the_lines_wholly_in_its_bars():
     assert PictureArea(1, 72, 0, 96, (72, 96)).scaled((36, 48)) is None  # half a line of bar: no bar left
 
 
+def test_a_picture_found_between_bars_that_downscales_under_the_minimum_is_no_area(tmp_path):
+    """find_picture_area leaves less than MIN_PICTURE pixels of picture unfound (nothing to stylize
+    between the bars): so does video_picture_area at the size the frames are shown, though its
+    bars are found at the stored size, where the picture is twice as tall."""
+    from vidstyle.letterbox import MIN_PICTURE, video_picture_area
+
+    path = make_sample_in_bars(tmp_path / "strip.mp4", 4, (80, 100, 40, 280))  # 20 rows of picture, 240 columns
+    assert video_picture_area(path, (180, 320)).shape == (20, 240)
+    assert 20 // 2 < MIN_PICTURE <= 20  # found at 320x180, under the minimum at 160x90
+    assert video_picture_area(path, (90, 160)) is None
+    assert video_picture_area(path, (144, 256)).shape == (16, 192)  # 16 rows at 256x144: still an area
+
+
 def test_a_lit_line_of_another_colour_than_the_picture_beside_it_is_no_bar():
     frame = boxed(np.full((H, W, 3), (40, 160, 40), np.uint8), left=10, right=10)
     frame[:, 10] = (70, 0, 0)  # the picture's first column, dark red (luma 21): not the green's colour on black
