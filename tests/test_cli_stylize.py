@@ -142,6 +142,11 @@ def test_a_size_x265_cannot_encode_is_refused_before_any_work(tmp_path, style, s
     assert_user_error(stylize(src, tmp_path / "o.mp4", style, "--codec", "libx265"),
                       "libx265 cannot encode 8x8: x265 takes no frame under 16 pixels on a side; use --codec libx264")
     assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
+    # --preset placebo's own minimum (32) is asked with the preset typed, before any work too
+    src = make_video(tmp_path / "in24.mkv", frames=3, size=(24, 24))
+    assert_user_error(stylize(src, tmp_path / "o.mp4", style, "--codec", "libx265", "--preset", "placebo"),
+                      "libx265 cannot encode 24x24 at --preset placebo: it takes no frame under 32 pixels on a side")
+    assert not list(tmp_path.glob("o*")) and not list(tmp_path.glob(".o*"))
 
 
 def test_a_video_slower_than_a_frame_a_day_is_refused_before_any_work(tmp_path, style, stylize):
