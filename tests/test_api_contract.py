@@ -962,6 +962,7 @@ def test_a_file_that_is_not_there_is_a_file_not_found_error_as_python_code_expec
     """Found by a review of the Python API as embedded in a program: a missing input, model file,
     mask or output folder was a plain VidstyleError, so ``except FileNotFoundError``, what a caller
     writes around anything given a path, let it through. Now a MissingFileError, both."""
+    from vidstyle.eval import evaluate_videos
     from vidstyle.pipeline import stylize_image
 
     video = make_video(tmp_path / "in.mp4", frames=2, size=(32, 32))
@@ -971,6 +972,7 @@ def test_a_file_that_is_not_there_is_a_file_not_found_error_as_python_code_expec
         "model file not found": lambda: Stylizer(tmp_path / "none.safetensors"),
         "mask not found": lambda: stylize_video(video, tmp_path / "o.mp4", "light_mondrian", mask=tmp_path / "m.png"),
         "output folder does not exist": lambda: stylize_video(video, tmp_path / "no" / "o.mp4", "light_mondrian"),
+        "stylized video not found": lambda: evaluate_videos(video, tmp_path / "none.mp4"),  # check_named_inputs
     }
     for message, call in calls.items():
         with pytest.raises(vidstyle.MissingFileError, match=message) as caught:
