@@ -1064,6 +1064,11 @@ def test_a_slow_rows_frames_per_second_keep_three_significant_digits():
     fig = _stages_figure(report)
     assert "7216.0 ms/frame wall, 0.139 fps" in [t.get_text() for t in fig.axes[0].texts]
     plt.close(fig)
+    # a speed with no significant digits to count (none measured, a zero, a timer too coarse for
+    # the run: inf) is written as it is, not a ValueError from its logarithm that loses the report
+    from vidstyle.bench.report import fps_text
+    assert [fps_text(x) for x in (None, 0.0, float("inf"), 1234.5)] == ["-", "0.0", "inf", "1234.5"]
+    assert fps_text(0.01386, 2) == "0.0139" and fps_text(72.648, 2) == "72.65"
 
 
 def test_the_stages_plot_leaves_no_empty_room_beside_its_axes():
