@@ -447,6 +447,9 @@ def test_a_truncated_file_is_previewed_over_the_frames_it_has_and_said_to_be_cut
     assert read_image(tmp_path / "s.png").shape[1] == 3 * 64
     assert len(done.stderr.splitlines()) == 1 and "truncated or damaged" in done.stderr
     assert "cut.mkv" in done.stderr and "asked for (--frames)" not in done.stderr
+    # where its frames end, found by seeking, said to within a frame of the last one decoded
+    ends = float(re.search(r"the frames of cut\.mkv end at ([0-9.]+) s", done.stderr)[1])
+    assert abs(ends - decodable / 24) <= 1 / 24 + 0.01, (ends, decodable)
 
 
 def test_more_frames_asked_of_a_truncated_file_than_it_has_shows_each_once(tmp_path, cli):
