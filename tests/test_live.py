@@ -938,6 +938,21 @@ def test_keys_switch_style_toggle_stabilizer_and_snapshot(tmp_path):
     assert data[idat + 1] >> 6 == 0, "the zlib stream's FLEVEL: 0 is the fastest"
 
 
+def test_a_snapshot_keeps_the_colours_shown(tmp_path):
+    """The view is composed in BGR for OpenCV's window, and a snapshot is written as every image
+    vidstyle writes (RGB): red stays red, the original left of the stylized frame as shown."""
+    from vidstyle.io.images import read_image
+    from vidstyle.live import _snapshot
+
+    stylized = np.zeros((16, 24, 3), np.uint8)
+    stylized[..., 0] = 200  # red
+    original = np.zeros((16, 24, 3), np.uint8)
+    original[..., 2] = 120  # blue
+    np.testing.assert_array_equal(read_image(_snapshot(stylized, None, tmp_path / "one")), stylized)
+    np.testing.assert_array_equal(read_image(_snapshot(stylized, original, tmp_path / "two")),
+                                  np.concatenate([original, stylized], axis=1))
+
+
 def test_a_snapshot_that_cannot_be_written_whole_leaves_nothing(tmp_path, monkeypatch):
     # cv2.imwrite wrote straight to the snapshot's name: a full disk left a truncated PNG (review, 37th session)
     def half_written(path, image, format=None, fast=False):
