@@ -220,6 +220,14 @@ def test_a_stream_cut_after_a_keyframe_says_the_frames_it_cannot_show_once_and_k
     assert "at the start of" not in caplog.text
 
 
+def test_a_cut_mp4s_frame_count_leaves_out_the_packets_before_its_first_frame_shown(tmp_path):
+    """An MP4 states its packets' count (31 here), which counts the 7 before the first keyframe
+    that give no frame: the count the progress bar and summary go by is the 24 frames shown."""
+    cut = cut_after_keyframe(make_video(tmp_path / "in.mp4", frames=36, size=(64, 48), gop=12), tmp_path / "cut.mp4")
+    with VideoDecoder(cut, announce=False) as decoder:
+        assert decoder.info.frames == sum(1 for _ in decoder.read()) == 24
+
+
 def test_a_segment_of_a_stream_cut_after_a_keyframe_counts_from_its_first_frame_shown(tmp_path, caplog):
     """--start 0.1 --duration 0.8 of a .ts that starts 0.29 s before its first keyframe counted
     from its first packet, which gives no frame: 15 frames came out, the segment's first 0.19 s
