@@ -246,6 +246,8 @@ def test_a_torch_device_trains_and_is_recorded_by_its_name(data, loss_weights, t
 
     result = train(_config(data, loss_weights, tmp_path, steps=1, device=torch.device("cpu")), progress=False)
     assert read_info(result.out).train_config["device"] == "cpu"
+    # by its whole name, its index too: the device type alone would train a later run on cuda:0
+    assert _config(data, loss_weights, tmp_path, device=torch.device("cuda", 1)).device == "cuda:1"
     for owner in (TrainConfig, OptimizeConfig):  # (torch: a type-checking import there)
         assert typing.get_args(typing.get_type_hints(owner, localns={"torch": torch})["device"]) == (str, torch.device)
 
