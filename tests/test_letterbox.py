@@ -209,6 +209,8 @@ def test_an_area_scaled_keeps_the_lines_wholly_in_its_bars():
     assert area.scaled((162, 288)) == PictureArea(20, 144, 53, 235, (162, 288))  # 53.1 of 59 columns: 53
     assert area.scaled((180, 320)) == area
     assert PictureArea(1, 72, 0, 96, (72, 96)).scaled((36, 48)) is None  # half a line of bar: no bar left
+    # each side by its own axis' scale (a downscale keeps the aspect only to a pixel)
+    assert PictureArea(0, 72, 10, 86, (72, 96)).scaled((36, 96)) == PictureArea(0, 36, 10, 86, (36, 96))
 
 
 def test_a_picture_found_between_bars_that_downscales_under_the_minimum_is_no_area(tmp_path):
