@@ -228,12 +228,14 @@ def test_a_cut_mp4s_frame_count_leaves_out_the_packets_before_its_first_frame_sh
         assert decoder.info.frames == sum(1 for _ in decoder.read()) == 24
 
 
-def test_a_segment_of_a_stream_cut_after_a_keyframe_counts_from_its_first_frame_shown(tmp_path, caplog):
+@pytest.mark.parametrize("suffix, sound", [(".ts", "aac"), (".avi", "mp3")])
+def test_a_segment_of_a_stream_cut_after_a_keyframe_counts_from_its_first_frame_shown(tmp_path, caplog, suffix, sound):
     """--start 0.1 --duration 0.8 of a .ts that starts 0.29 s before its first keyframe counted
     from its first packet, which gives no frame: 15 frames came out, the segment's first 0.19 s
     falling before the first frame. Times count from the first frame shown, as a player shows
-    it (and as the README says --start counts): 0.8 s of frames, the sound beside them."""
-    cut = cut_after_keyframe(make_sound_video(tmp_path / "in.ts", "aac", gop=12), tmp_path / "cut.ts")
+    it (and as the README says --start counts): 0.8 s of frames, the sound beside them. An AVI
+    (whose start is its first packet's time, not FFmpeg's) still counted from its first packet."""
+    cut = cut_after_keyframe(make_sound_video(tmp_path / f"in{suffix}", sound, gop=12), tmp_path / f"cut{suffix}")
     shown = frame_times(cut)
     first = min(t for t in shown if t >= shown[0] + Fraction(1, 10))
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
