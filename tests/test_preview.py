@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -468,3 +469,39 @@ def test_more_frames_asked_of_a_truncated_file_than_it_has_shows_each_once(tmp_p
     assert sheet.shape[1] == decodable * 64
     panels = [sheet[-48:, i * 64:(i + 1) * 64].astype(int) for i in range(decodable)]
     assert all(np.abs(a - b).mean() > 0.5 for a, b in zip(panels, panels[1:]))  # no frame twice
+
+
+def _shown(samples: list[np.ndarray], frames: list[np.ndarray]) -> list[int]:
+    """Which of ``frames`` (noise, each unlike the others) each sample is."""
+    return [int(np.argmin([np.abs(f.astype(int) - s.astype(int)).mean() for f in frames])) for s in samples]
+
+
+def test_samples_of_a_segment_starting_between_frames_are_spread_from_its_first_frame(tmp_path):
+    """--start 0.1 of a 24 frames/s clip keeps frames 3 to 47 (the first at 0.125 s): the samples
+    were spread from 0.1 s, so the second, a frame on, took frame 3 again and the last frame was
+    left out; and the segment was counted 46 frames, as if the frame 0.1 s falls inside were kept."""
+    from vidstyle.io.decode import VideoDecoder, sample_frames
+
+    src = make_video(tmp_path / "clip.mp4", frames=48, size=(32, 32), pattern="noise", gop=5)
+    frames = read_frames(src)
+    with VideoDecoder(src, 0.1, announce=False) as decoder:
+        assert decoder.info.frames == 45
+    assert _shown(sample_frames(src, 100, start=0.1), frames) == list(range(3, 48))
+    assert _shown(sample_frames(src, 100, start=0.1, duration=0.5), frames) == list(range(3, 15))
+
+
+def test_samples_respread_over_a_cut_file_show_each_of_its_frames(tmp_path):
+    """A 29.97 frames/s Matroska file (times in milliseconds) cut short: where its frames end was
+    bisected to a frame, and the count rounded from it came out one short, the last frame's column
+    missing and the sheet saying the segment has a frame fewer than it has."""
+    from vidstyle.io.decode import sample_frames
+    from videos import frame_times
+
+    src = make_video(tmp_path / "whole.mkv", frames=90, size=(32, 32), fps=Fraction(30000, 1001), pattern="noise",
+                     gop=5)
+    for fraction, start in ((0.6, 0.52), (0.7, 0.3)):
+        cut = tmp_path / "cut.mkv"
+        cut.write_bytes(src.read_bytes()[:int(src.stat().st_size * fraction)])
+        frames = [f for f, t in zip(read_frames(cut), frame_times(cut)) if t >= start]
+        assert 20 < len(frames) < 80
+        assert _shown(sample_frames(cut, len(frames) + 1, start=start), frames) == list(range(len(frames)))

@@ -1153,9 +1153,11 @@ class VideoDecoder:
         self.length_stated = total is not None
         if self._start is None and duration is None:
             return total
-        begin = self._start - stream_start if self._start is not None else 0
+        # the frames before the segment's first one: a --start between frames (0.1 s at 24 frames/s)
+        # leaves out the frame it falls inside too, which counting up to --start counted (46 of 45)
+        begin = self._origin - stream_start if self._start is not None else 0
         wanted = math.ceil(Fraction(duration) * self._rate) if duration else None
-        left = max(0, total - math.floor(begin * self._rate)) if total is not None else None
+        left = max(0, total - round(begin * self._rate)) if total is not None else None
         if wanted is None:
             return left
         return wanted if left is None else min(wanted, left)
@@ -2082,7 +2084,10 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                             "it", Path(path).name, count, " from the start given" if start else "", count)
             return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
         first = picture(next(decoder.read(alpha=fill_transparency)))
-    base, half_frame = start or 0.0, 0.5 / float(info.frame_rate)
+        # spread from the segment's first frame, not from a --start between frames before it: the
+        # second sample, a frame later than --start, took the first frame again, and the last was left out
+        base = float(decoder.first_time)
+    half_frame = 0.5 / float(info.frame_rate)
 
     def sample(at: float) -> np.ndarray | None:
         """The frame nearest ``at``, None past the last frame there is."""
@@ -2108,17 +2113,22 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
             # found nothing, and a sheet of 2 columns said the file "has 2 frames" where it had 40.
             # Where the frames end is bisected by seeking (a few opens), and the samples spread over them.
             good, past = base + length * (i - 1) / count, base + length * i / count
-            while past - good > 2 * half_frame:
+            # A sample finds no frame from half a frame after the last one begins (it seeks half a
+            # frame early); bisected to half a frame, that place is known to a quarter frame either
+            # way, and the frames end half a frame after it. Bisected to a whole frame, the count
+            # rounded from it (29.97 frames/s, millisecond times) came out one short: a column missing.
+            while past - good > half_frame:
                 middle = (good + past) / 2
                 good, past = (middle, past) if sample(middle) is not None else (good, middle)
+            ends = (good + past) / 2 + half_frame
             if say_unspread and stated:
                 log.warning("the frames of %s end at %.2f s, though its header says they reach %.2f s (truncated or "
                             "damaged file?): those shown are spread over the frames there are", Path(path).name,
-                            past, base + length)
+                            ends, base + length)
             elif say_unspread:  # a stream that does not say its length ends before the --duration asked for
                 log.warning("%s ends before the %.4g s asked for (--duration): the segment lasts %.2f s",
-                            Path(path).name, float(duration), past - base)
-            length, images, i, respread = past - base, [first], 1, True
+                            Path(path).name, float(duration), ends - base)
+            length, images, i, respread = ends - base, [first], 1, True
             count = min(count, max(1, round(length * float(info.frame_rate))))  # no frame twice
             continue
         images.append(image)
