@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -433,15 +434,28 @@ def test_a_network_is_exported_for_onnx_runtime_once_then_read_from_the_cache(tm
     assert len(kept) == 2 and cached in kept and being_written.exists()  # the two used last
 
 
-def test_a_cache_that_cannot_be_written_or_found_is_done_without(tmp_path, monkeypatch):
+def test_a_cache_that_cannot_be_written_or_found_is_done_without(tmp_path, monkeypatch, caplog):
+    """Found by a review of the installed wheel run with a read-only home: the run went on
+    uncached, as it should, but said nothing, so every run paid the export again unawares. Now one
+    warning a process says so and what to set; a second network (a preview's next style) adds none."""
     from pathlib import Path
 
+    import vidstyle.export as export_mod
+
+    monkeypatch.setattr(export_mod, "_CACHE_WARNED", set())
     (tmp_path / "a_file").write_text("not a folder")
     monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "a_file"))
     x = torch.rand(1, 3, 16, 16)
     net = light_net().eval()
-    assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
+        with torch.no_grad():
+            next(net.parameters()).add_(0.01)
+        OnnxRunner(net)  # another graph, the same unwritable folder
     assert (tmp_path / "a_file").read_text() == "not a folder"
+    (note,) = [r.getMessage() for r in caplog.records if r.name == "vidstyle"]
+    assert str(tmp_path / "a_file" / "onnx") in note and "set VIDSTYLE_CACHE to a writable folder" in note
+    caplog.clear()
     # no home folder to find (a service account without one): Path.home() raises
     monkeypatch.delenv("VIDSTYLE_CACHE")
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
@@ -450,7 +464,10 @@ def test_a_cache_that_cannot_be_written_or_found_is_done_without(tmp_path, monke
         raise RuntimeError("Could not determine home directory.")
 
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
-    assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
+    (note,) = [r.getMessage() for r in caplog.records if r.name == "vidstyle"]
+    assert "Could not determine home directory" in note and "VIDSTYLE_CACHE" in note
 
 
 def test_a_cache_that_can_be_read_but_not_touched_is_still_read(tmp_path, monkeypatch):

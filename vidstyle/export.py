@@ -183,18 +183,41 @@ def _cache_name(key: str, data: bytes) -> str:
     return f"{key}.{hashlib.sha256(data).hexdigest()[:16]}.onnx"
 
 
+#: the cache folders :func:`_cache_unusable` has warned of: a note once a process, not once a
+#: style (a preview exports a network for each of its 16 styles)
+_CACHE_WARNED: set[str] = set()
+
+
+def _cache_unusable(folder: Path | None, why: object) -> None:
+    """Say once that exported networks cannot be kept in ``folder`` (None: no folder to be found):
+    each run then pays the export again (1.6 s on a 2-core Zen 3). It was silent, so a read-only or
+    missing home (an installed package run by a service) cost seconds a run, unsaid, and not how to
+    get them back; training's flow cache says the same of its own (vidstyle.train.temporal)."""
+    where = str(folder)
+    if where not in _CACHE_WARNED:
+        _CACHE_WARNED.add(where)
+        place = f"in {folder}" if folder is not None else "anywhere"
+        logging.getLogger("vidstyle").warning(
+            "cannot cache the network exported for ONNX Runtime %s (%s); it is exported again each run "
+            "(set VIDSTYLE_CACHE to a writable folder)", place, why)
+
+
 def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
     """``model`` exported for ONNX Runtime (:func:`export_onnx_bytes`), and the cache file it was
     read from (None when exported now). The first export in a process took 1.6 s here (2-core Zen
     3), 1.2 s of it torch's exporter importing the onnx package, later ones 0.4 s: paid once a
     network and mix, not by every run and every switch of style. Kept under
     :func:`~vidstyle.io.files.cache_folder` ("onnx"), the :data:`ONNX_CACHE_FILES` most recently
-    used; a cache that cannot be found or written is done without."""
+    used; a cache that cannot be found or written is done without, said once (:func:`_cache_unusable`)."""
     try:
         folder = cache_folder("onnx")
+    except Exception as exc:  # noqa: BLE001 - no home folder to find (a service account): run on uncached
+        _cache_unusable(None, exc)
+        return export_onnx_bytes(model), None
+    try:
         key = _graph_key(model)
-    except Exception as exc:  # noqa: BLE001 - no home folder to find, say: the run goes on without the cache
-        logging.getLogger("vidstyle").debug("exported networks not cached: %s", exc)
+    except Exception as exc:  # noqa: BLE001 - a source file it hashes unreadable, say: run on uncached
+        logging.getLogger("vidstyle").debug("exported network not cached: %s", exc)
         return export_onnx_bytes(model), None
     # a file's name ends in a digest of what it holds: one damaged on disk (a flipped bit in a
     # weight) still loads in ONNX Runtime, and painted wrong frames in every later run
@@ -216,6 +239,10 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
     try:
         with write_then_rename(folder / _cache_name(key, data), make_folder=True) as tmp:
             tmp.write_bytes(data)
+    except (OSError, VidstyleError) as exc:  # a read-only home, a full disk: run without the cache
+        _cache_unusable(folder, getattr(exc, "strerror", None) or exc)
+        return data, None
+    try:  # the clean-up: a file another process removed meanwhile is no reason to say the cache failed
         # (not another process's file still being written: hidden, until renamed)
         kept = sorted((p for p in folder.glob("*.onnx") if _CACHE_FILE.fullmatch(p.name)),
                       key=lambda p: p.stat().st_mtime, reverse=True)
@@ -227,8 +254,8 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
             with contextlib.suppress(OSError):
                 if time.time() - partial.stat().st_mtime > 3600:
                     partial.unlink()
-    except (OSError, VidstyleError) as exc:  # a read-only home, a full disk: run without the cache
-        logging.getLogger("vidstyle").debug("exported network not cached in %s: %s", folder, exc)
+    except OSError as exc:
+        logging.getLogger("vidstyle").debug("the cache in %s not cleaned up: %s", folder, exc)
     return data, None
 
 
