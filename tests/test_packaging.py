@@ -37,3 +37,19 @@ def test_both_distributions_carry_the_py_typed_marker(distributions):
     assert "vidstyle/py.typed" in distributions["wheel"]
     assert "vidstyle/py.typed" in distributions["sdist"]
     assert "vidstyle/models/styles/light_mondrian.safetensors" in distributions["wheel"]
+
+
+def test_the_wheel_holds_every_bundled_style_its_license_and_nothing_of_the_source_tree(distributions):
+    """Found by a review of vidstyle installed from its wheel: only one bundled style was checked, so
+    a package-data pattern that left a style out (its Styles entry then names a file not installed:
+    `vidstyle stylize --style mondrian` failed for every pip user) passed every test. The wheel holds
+    each Styles entry's file and the LICENSE; no tests, samples or benchmarks."""
+    from vidstyle.models.zoo import Styles
+
+    wheel = distributions["wheel"]
+    for entry in Styles:
+        assert f"vidstyle/models/styles/{entry.value.file}" in wheel, entry
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel)
+    assert not [n for n in wheel if n.split("/")[0] in {"tests", "samples", "benchmarks"}]
+    # in the package: its code, the PEP 561 marker and the bundled styles, nothing else
+    assert not [n for n in wheel if n.startswith("vidstyle/") and not n.endswith((".py", "py.typed", ".safetensors"))]
