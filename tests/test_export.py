@@ -470,6 +470,19 @@ def test_a_cache_that_cannot_be_written_or_found_is_done_without(tmp_path, monke
     assert "Could not determine home directory" in note and "VIDSTYLE_CACHE" in note
 
 
+def test_a_relative_xdg_cache_home_is_ignored_for_the_home_folders_cache(tmp_path, monkeypatch):
+    """Found by a review of the installed wheel run with XDG_CACHE_HOME set: a relative value (the
+    XDG spec calls it invalid, to be ignored) put a cache folder under each folder a run started in."""
+    monkeypatch.delenv("VIDSTYLE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relcache")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    OnnxRunner(light_net().eval())
+    assert list((tmp_path / "work").iterdir()) == []
+    assert len(list((tmp_path / "home" / ".cache" / "vidstyle" / "onnx").glob("*.onnx"))) == 1
+
+
 def test_a_cache_that_can_be_read_but_not_touched_is_still_read(tmp_path, monkeypatch):
     """A read-only cache (a mount, a pre-filled folder of another user's): marking a file as
     recently used fails, and the network it holds was thrown away and exported again every run."""

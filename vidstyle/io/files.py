@@ -325,10 +325,12 @@ def create_output_folder(folder: Path) -> Path:
 def cache_folder(kind: str) -> Path:
     """Where vidstyle keeps what it can make again (``kind``: "flow" for training's optical flow,
     "onnx" for exported networks): ``$VIDSTYLE_CACHE/KIND``, else ``$XDG_CACHE_HOME/vidstyle/KIND``,
-    else ``~/.cache/vidstyle/KIND``."""
+    else ``~/.cache/vidstyle/KIND``. A relative ``$XDG_CACHE_HOME`` is ignored, as the XDG base
+    directory spec says: it put a cache folder under whichever folder each run started in."""
     if os.environ.get("VIDSTYLE_CACHE"):
         return Path(os.environ["VIDSTYLE_CACHE"]) / kind
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidstyle" / kind
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "vidstyle" / kind
 
 
 class FolderReplaced(Exception):
