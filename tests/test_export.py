@@ -476,11 +476,29 @@ def test_a_relative_xdg_cache_home_is_ignored_for_the_home_folders_cache(tmp_pat
     monkeypatch.delenv("VIDSTYLE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", "relcache")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
     OnnxRunner(light_net().eval())
     assert list((tmp_path / "work").iterdir()) == []
     assert len(list((tmp_path / "home" / ".cache" / "vidstyle" / "onnx").glob("*.onnx"))) == 1
+
+
+def test_a_home_folder_that_does_not_exist_is_not_made_for_the_cache(tmp_path, monkeypatch, caplog):
+    """Found by a review of the installed wheel run with HOME naming a missing folder (a service's
+    HOME=/nonexistent): the cache made that home folder, and .cache in it. Now the run goes on
+    uncached and says so."""
+    import vidstyle.export as export_mod
+
+    monkeypatch.setattr(export_mod, "_CACHE_WARNED", set())
+    monkeypatch.delenv("VIDSTYLE_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "missing"))
+    net, x = light_net().eval(), torch.rand(1, 3, 16, 16)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
+    assert list(tmp_path.iterdir()) == []
+    assert f"the home folder {tmp_path / 'missing'} does not exist" in caplog.text and "VIDSTYLE_CACHE" in caplog.text
 
 
 def test_a_cache_that_can_be_read_but_not_touched_is_still_read(tmp_path, monkeypatch):

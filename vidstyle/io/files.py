@@ -326,11 +326,18 @@ def cache_folder(kind: str) -> Path:
     """Where vidstyle keeps what it can make again (``kind``: "flow" for training's optical flow,
     "onnx" for exported networks): ``$VIDSTYLE_CACHE/KIND``, else ``$XDG_CACHE_HOME/vidstyle/KIND``,
     else ``~/.cache/vidstyle/KIND``. A relative ``$XDG_CACHE_HOME`` is ignored, as the XDG base
-    directory spec says: it put a cache folder under whichever folder each run started in."""
+    directory spec says: it put a cache folder under whichever folder each run started in.
+    Raises RuntimeError, as ``Path.home()`` does where it finds none, when the home folder does
+    not exist (``HOME=/nonexistent``, a service's): the cache made that folder itself, a home."""
     if os.environ.get("VIDSTYLE_CACHE"):
         return Path(os.environ["VIDSTYLE_CACHE"]) / kind
     xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "vidstyle" / kind
+    if os.path.isabs(xdg):
+        return Path(xdg) / "vidstyle" / kind
+    home = Path.home()
+    if not home.is_dir():
+        raise RuntimeError(f"the home folder {home} does not exist")
+    return home / ".cache" / "vidstyle" / kind
 
 
 class FolderReplaced(Exception):
