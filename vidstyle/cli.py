@@ -531,7 +531,7 @@ def _add_eval(subparsers) -> argparse.ArgumentParser:
     p.add_argument("stylized", type=path_arg, help="the stylized video made from it (same frames)")
     p.add_argument("--long-term", type=int_between(2, MAX_LONG_TERM, "frames"), metavar="K",
                    help="also compare frame t with frame t-K (K >= 2)")
-    p.add_argument("--gt-flow", metavar="FILE", type=path_arg, help="ground-truth flow .npz (samples/sample_flow.npz) instead of DIS")
+    p.add_argument("--gt-flow", metavar="FILE", type=path_arg, help="ground-truth flow .npz (the repository's samples/sample_flow.npz) instead of DIS")
     p.add_argument("--max-frames", type=_positive_int, metavar="N", help="evaluate only the first N frames")
     p.add_argument("--start", type=_clock_time, metavar="TIME",
                    help="the input's segment STYLIZED was made from: the --start given to vidstyle stylize")

@@ -76,11 +76,11 @@ class GroundTruthFlow:
             # the clip's frame rate (optional: older files lack it)
             self.fps = float(data["fps"]) if "fps" in data.files else None
         except (OSError, KeyError, ValueError, IndexError, TypeError) as exc:  # a foreign .npy/.npz
-            raise VidstyleError(f"{path} is not a vidstyle ground-truth flow file (an .npz written by "
-                                f"samples/make_sample.py)") from exc
+            raise VidstyleError(f"{path} is not a vidstyle ground-truth flow file (an .npz as the vidstyle "
+                                f"repository's samples/make_sample.py writes)") from exc
         except (zipfile.BadZipFile, EOFError) as exc:  # an .npz cut short (a copy or download interrupted)
             raise VidstyleError(f"{path} is damaged or truncated ({exc}): copy the ground-truth flow file "
-                                f"again, or write it anew with samples/make_sample.py") from exc
+                                f"again, or write it anew with the vidstyle repository's samples/make_sample.py") from exc
         if fmt != GT_FORMAT:
             raise VidstyleError(f"{path} has format {fmt!r}, expected {GT_FORMAT!r}")
         self.path = path
