@@ -228,6 +228,22 @@ def test_a_cut_mp4s_frame_count_leaves_out_the_packets_before_its_first_frame_sh
         assert decoder.info.frames == sum(1 for _ in decoder.read()) == 24
 
 
+@pytest.mark.parametrize("cut", [False, True])
+def test_an_avis_frame_count_leaves_out_its_empty_chunks(tmp_path, cut):
+    """AVI states its chunks' count, and FFmpeg's AVI muxer fills a gap in the decode times with
+    empty ones, which give no frame: one before x264's first frame (49 counted, 48 shown) and,
+    in a stream cut after a keyframe, 6 for the packets cut (42 counted, 36 shown, its 7 packets
+    before the first frame shown already left out). The progress bar and summary go by frames shown."""
+    src = make_sound_video(tmp_path / "in.avi", "mp3", gop=12)
+    if cut:
+        src = cut_after_keyframe(src, tmp_path / "cut.avi")
+    with av.open(str(src)) as container:  # the case: the header counts more
+        assert container.streams.video[0].frames == 49
+    with VideoDecoder(src, announce=False) as decoder:
+        assert decoder.info.frames == sum(isinstance(item, DecodedFrame) for item in decoder.read()) == (
+            36 if cut else 48)
+
+
 @pytest.mark.parametrize("suffix, sound", [(".ts", "aac"), (".avi", "mp3")])
 def test_a_segment_of_a_stream_cut_after_a_keyframe_counts_from_its_first_frame_shown(tmp_path, caplog, suffix, sound):
     """--start 0.1 --duration 0.8 of a .ts that starts 0.29 s before its first keyframe counted

@@ -1135,7 +1135,7 @@ class VideoDecoder:
         Also notes where the segment should end in time (``_expected_end``), which
         :meth:`shortfall` uses when the count is only an estimate.
         """
-        total = self._video.frames or None
+        total = self._stated_frames()
         # a segment's count is estimated from time even when the file's is exact
         # (not the file's length where sound outlasts the picture: one still frame over ten minutes of music)
         length = stated_length(self._container, self._video, stream_start) or None
@@ -1161,6 +1161,20 @@ class VideoDecoder:
         if wanted is None:
             return left
         return wanted if left is None else min(wanted, left)
+
+    def _stated_frames(self) -> int | None:
+        """The frame count the container states, None where it states none. AVI's counts its
+        chunks, and its muxer fills a gap in the decode times with empty ones, which FFmpeg reads
+        past: the 6 before a stream cut after a keyframe (42 counted where 36 decode, with the 7
+        packets before its first frame shown left out), the one before x264's first frame (49 of
+        48). Its index lists only the chunks with a frame: counted there when it reaches the end."""
+        video = self._video
+        total = video.frames or None
+        if total and self._container.format.name == "avi":
+            index = video.index_entries
+            if len(index) and index[len(index) - 1].timestamp >= total - 1:
+                total = min(total, len(index))
+        return total
 
     # --- demux + decode ----------------------------------------------------------------------
 
