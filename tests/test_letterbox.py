@@ -684,3 +684,34 @@ def test_sampled_frames_of_a_render_are_seen_with_the_transparency_filled(tmp_pa
     samples = spread_samples(render, count, fill_transparency=True)
     assert len(samples) == min(frames, count)
     assert all(np.array_equal(sample, fill_transparent(rgb, alpha)) for sample in samples)
+
+
+def test_bars_in_only_some_of_the_sampled_frames_are_said_not_kept(tmp_path, caplog, monkeypatch):
+    """A full-frame shot joined to a letterboxed one: no row is black in all the sampled frames,
+    so whole frames are stylized, the later shot's bars painted with them (starry_night's dark
+    strokes), which nothing said. A warning now names the bars some frames showed and the way to
+    keep them; the letterboxed part alone keeps its bars, and a clip without bars says nothing."""
+    import videos
+
+    def joined(index, size, pattern="moving", frames=None):  # "joined": full frame, then letterboxed from frame 12
+        if pattern != "joined":
+            return pattern_frame(index, size, pattern, frames)
+        return pattern_frame(index, size, "moving" if index < 12 else "letterbox")
+
+    monkeypatch.setattr(videos, "pattern_frame", joined)
+    src = make_video(tmp_path / "joined.mp4", frames=24, size=(96, 72), pattern="joined", crf=0)
+    monkeypatch.undo()
+    bar = letterbox_bars(72)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        result = stylize_video(src, tmp_path / "out.mp4", style=PaintWhite(), temporal="off", crf=0, progress=False)
+    assert result.bars == ""
+    said = f"black bars (top {bar}, bottom {bar}) in 4 of the 8 frames sampled from joined.mp4, but not in the others"
+    assert caplog.text.count(said) == 1 and "--start/--duration to keep its bars black" in caplog.text, caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        part = stylize_video(src, tmp_path / "part.mp4", style=PaintWhite(), temporal="off", crf=0, progress=False,
+                             start=0.5)
+        stylize_video(make_video(tmp_path / "plain.mp4", frames=24, size=(96, 72), crf=0), tmp_path / "plain-out.mp4",
+                      style=PaintWhite(), temporal="off", crf=0, progress=False)
+    assert part.bars == f"top {bar}, bottom {bar}"
+    assert "black bars" not in caplog.text, caplog.text

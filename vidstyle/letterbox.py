@@ -18,12 +18,16 @@ is told apart by the bar's edge: a real bar ends where the picture begins, so th
 row or column is mostly lit in at least one of the frames, and brighter than the bar by a step
 steeper than the picture's own gradient (a smooth ramp from black passes the dark level somewhere
 too, with no edge there); where it is not, that side is not cut.
-Subtitles burned into a bar break it: a bar with subtitles in any of those frames is stylized
+Bars only some of those frames show (shots framed differently, joined) are no bars: whole frames
+are stylized, with a warning naming them. Subtitles burned into a bar break it: a bar with subtitles in any of those frames is stylized
 with the picture, as it would be without this step (subtitles in other frames stay as they are).
 """
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 import cv2
@@ -32,6 +36,7 @@ import numpy as np
 from vidstyle.errors import BadTypeError, BadValueError
 from vidstyle.frames import check_image
 
+log = logging.getLogger("vidstyle")
 #: Pixels of a luma (0-255, full range) up to this are dark. Decoded black bars are 0-3 here;
 #: FFmpeg's cropdetect uses 24 on the limited 16-235 scale, i.e. about 9.
 DARK_LEVEL = 12
@@ -280,13 +285,37 @@ def video_picture_area(path, size: tuple[int, int], start: float | None = None, 
     hue: a 59-column bar of a 320x180 clip at --downscale 288 was found 52 columns, not 53."""
     from vidstyle.io.decode import shown_chroma, spread_samples
 
-    area = find_picture_area(spread_samples(path, SAMPLE_FRAMES, start, duration, fps, hdr,
-                                            fill_transparency=fill_transparency),
-                             chroma=shown_chroma(path, fps, hdr))
+    frames = list(spread_samples(path, SAMPLE_FRAMES, start, duration, fps, hdr, fill_transparency=fill_transparency))
+    chroma = shown_chroma(path, fps, hdr)
+    area = find_picture_area(frames, chroma=chroma)
+    if area is None:
+        _say_if_bars_in_some(frames, chroma, path)
     if area is None or area.size == tuple(size):
         return area
     area = area.scaled(size)
     return area if area is not None and min(area.shape) >= MIN_PICTURE else None
+
+
+def _say_if_bars_in_some(frames: list[np.ndarray], chroma: tuple[int, int] | None, path) -> None:
+    """Warn when no bars were found in ``frames`` of video ``path`` although two or more of them
+    show the same bars on their own: shots framed differently joined into one (full frame, then
+    letterboxed), whose bars are then stylized with the picture (starry_night paints them dark,
+    with strokes), which nothing said. Only frames with a black edge line are looked at alone (a
+    4K frame's search takes a while, and a frame with no black edge has no bars)."""
+    def dark_edge(frame: np.ndarray) -> bool:
+        gray = _luma(frame)
+        return any(np.quantile(line, 1 - BAR_NOISE) <= DARK_LEVEL
+                   for line in (gray[0], gray[-1], gray[:, 0], gray[:, -1]))
+
+    alone = Counter(find_picture_area([f], chroma=chroma) for f in frames if dark_edge(f))
+    alone.pop(None, None)
+    if alone:
+        area, count = alone.most_common(1)[0]
+        if count >= 2:
+            log.warning("black bars (%s) in %d of the %d frames sampled from %s, but not in the others (shots "
+                        "framed differently?): whole frames are stylized, those bars with them; stylize each part "
+                        "with --start/--duration to keep its bars black", area.bars_text(), count, len(frames),
+                        Path(str(path)).name)
 
 
 def find_picture_area(frames: Iterable[np.ndarray], level: int = DARK_LEVEL,
