@@ -1,12 +1,14 @@
 """The README's commands and Python example name only what exists: every `vidstyle COMMAND ...` in
 its shell blocks and inline code names a command and only that command's options, every `--option`
 in its prose is some command's, every name and keyword argument its Python block uses is the
-library's, and every file it links to is in the repository. (A renamed option or keyword left the
+library's, and every file it links to is in the repository; and every default a command's --help
+states is the parser's. (A renamed option or keyword left the
 README showing one a user then typed and got "unrecognized arguments" for; nothing here runs a
 network: the commands themselves are exercised by the other test files.)
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import enum
 import importlib
@@ -192,6 +194,46 @@ def test_the_readme_command_lines_parse_whole(capsys):
 
 def test_every_option_the_readme_names_exists():
     assert prose_option_problems(README.read_text()) == []
+
+
+def help_default_problems(parser) -> list[str]:
+    """Where an option's --help says a default ("(default 18)", "default: auto") other than the one
+    the parser gives it. Only options with a default of their own (None is settled later, by the
+    code the help names) and only a stated value of the option's kind: a number for a number, one
+    of its choices where it has them (live's "auto (default: ONNX Runtime ...)" says what auto does)."""
+    problems = []
+    for action in parser._actions:
+        default, text = action.default, action.help
+        if not text or text == argparse.SUPPRESS or default is None or isinstance(default, (bool, list)):
+            continue
+        for said in re.findall(r"\bdefault:? ([^\s;,)]+)", text):
+            said = said.rstrip(":.")
+            if isinstance(default, (int, float)):
+                right = re.fullmatch(r"-?[\d.]+(e-?\d+)?", said) is None or float(said) == default
+            else:
+                right = said == default or (action.choices is not None and said not in action.choices)
+            if not right:
+                problems.append(f"{parser.prog} {'/'.join(action.option_strings)}: the help says default {said}, "
+                                f"the parser gives {default!r}")
+    return problems
+
+
+def test_every_default_a_commands_help_states_is_the_parsers():
+    """`vidstyle COMMAND --help` states the defaults users go by: each one stated of an option
+    with a default of its own is that default."""
+    commands = _commands()
+    assert set(commands) >= {"stylize", "live", "bench", "train", "eval", "optimize", "styles", "preview", "export"}
+    assert [problem for parser in commands.values() for problem in help_default_problems(parser)] == []
+
+
+def test_the_default_check_finds_a_wrong_default():
+    made_up = argparse.ArgumentParser(prog="vidstyle made-up")
+    made_up.add_argument("--crf", type=int, default=18, help="quality (default 23)")
+    made_up.add_argument("--preset", default="medium", choices=["fast", "medium"], help="speed (default fast)")
+    made_up.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    assert help_default_problems(made_up) == [
+        "vidstyle made-up --crf: the help says default 23, the parser gives 18",
+        "vidstyle made-up --preset: the help says default fast, the parser gives 'medium'"]
 
 
 def test_the_readme_python_example_uses_names_and_keywords_that_exist():
