@@ -2334,22 +2334,43 @@ def test_a_checkpoint_on_a_full_disk_is_said_in_a_users_words(data, loss_weights
     """Review, 37th session: "writing checkpoint ... failed (is the disk full?): [enforce fail at
     inline_container.cc:672] . unexpected pos 199872 vs 199760; no checkpoint was written yet (the
     first comes at step 500)" for a 3-step run, whose last step was that first checkpoint."""
-    import collections
+    import errno
 
-    import vidstyle.train.loop as loop
+    real_write_bytes = Path.write_bytes
 
-    def torch_save(state, path):
-        Path(path).write_bytes(b"PK")
-        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 199872 vs 199760")
+    def full_disk(self, data):
+        if self.suffix != ".pt":
+            return real_write_bytes(self, data)
+        real_write_bytes(self, b"PK")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(loop.torch, "save", torch_save)
-    usage = collections.namedtuple("usage", "total used free")
-    monkeypatch.setattr(loop.shutil, "disk_usage", lambda path: usage(10 ** 9, 10 ** 9 - 1000, 1000))
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
     config = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=500)
-    with pytest.raises(VidstyleError, match=r"checkpoint_0000002.pt failed: no space left on the device; no checkpoint "
+    with pytest.raises(VidstyleError, match=r"checkpoint_0000002.pt failed: No space left on device; no checkpoint "
                                             r"was written yet \(the first comes at step 2\)$"):
         train(config, progress=False)
     assert not config.work_dir().exists() and not Path(config.out).exists()
+
+
+def test_a_checkpoint_past_a_file_size_limit_is_said_as_the_system_says_it(data, loss_weights, tmp_path):
+    """Review, 57th session: under `ulimit -f` (or a quota) a checkpoint's write failed with
+    PyTorch's "(is the disk full?): [enforce fail at inline_container.cc:672] . unexpected pos
+    1023808 vs 1023700", which only a nearly full disk turned into words; the weights file beside
+    it said "File too large" already."""
+    from processes import said_under_file_size_limit
+
+    out = tmp_path / "model.safetensors"
+    done = said_under_file_size_limit(
+        "from vidstyle.train.loop import TrainConfig, train\n"
+        "train(TrainConfig(styles=[sys.argv[1]], content=sys.argv[2], out=sys.argv[3], image_size=32, style_size=32,\n"
+        "                  batch_size=1, steps=2, loss_net='vgg16_hed', loss_weights=sys.argv[4],\n"
+        "                  content_layers=['relu2_2'], style_layers={'relu1_2': 1.0, 'relu2_2': 1.0},\n"
+        "                  device='cpu', checkpoint_every=500), progress=False)",
+        data["styles"][0], str(data["content"]), str(out), str(loss_weights), limit=400_000)
+    checkpoint = tmp_path / "model.train" / "checkpoint_0000002.pt"
+    assert done.stdout.strip() == (f"writing checkpoint {checkpoint} failed: File too large; no checkpoint was "
+                                   "written yet (the first comes at step 2)"), done.stdout + done.stderr
+    assert list(tmp_path.iterdir()) == []  # no checkpoint folder, temporary file or weights left
 
 
 def test_the_python_api_does_not_replace_a_model_unless_told(data, loss_weights, tmp_path):

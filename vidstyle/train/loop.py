@@ -13,7 +13,7 @@ uninterrupted run.
 from __future__ import annotations
 
 import contextlib
-import shutil
+import io
 import json
 import logging
 import math
@@ -219,15 +219,17 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
     # interrupted (Ctrl-C): no half-written checkpoint left; the machine going down: none empty.
     # The folder is the run's, locked (made then): one gone since is said, never made again
     with write_then_rename(path, durable=True) as tmp:
+        # Made in memory, then written by Python, whose error says why: PyTorch's zip writer, to a
+        # file, reports every failed write as "[enforce fail at inline_container.cc:672] . unexpected
+        # pos ...", which a free-space guess turned into "no space left" only for a nearly full disk;
+        # a file-size limit (ulimit -f) or a quota was said in those words (a few MB, a checkpoint's
+        # size, held twice for that moment)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
         try:
-            torch.save(state, tmp)
-        except RuntimeError as exc:  # PyTorch's zip writer reports a failed write (a full disk) this way
-            # its words ("[enforce fail at inline_container.cc:672] . unexpected pos ...") say
-            # nothing to a user: a folder without room is said as that
-            with contextlib.suppress(OSError):
-                if shutil.disk_usage(path.parent).free < 4 * 1024 * 1024:
-                    raise VidstyleError(f"writing checkpoint {path} failed: no space left on the device") from None
-            raise VidstyleError(f"writing checkpoint {path} failed (is the disk full?): {first_line(exc)}") from None
+            tmp.write_bytes(buffer.getbuffer())
+        except OSError as exc:
+            raise VidstyleError(f"writing checkpoint {path} failed: {exc.strerror or exc}") from None
     for old in numbered_checkpoints(work)[:-2]:  # keep the last two
         old.unlink()
     return path
