@@ -1310,3 +1310,23 @@ def test_a_video_output_s_folder_renamed_mid_run_stops_the_run_at_once(tmp_path,
     assert list((tmp_path / "moved").iterdir()) == []
     assert list(out.parent.iterdir()) == [] if replaced else not out.parent.exists()
     assert pipeline_threads() == []
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_video_output_s_folder_renamed_after_its_last_frame_is_said_as_that(tmp_path, stylizer, suffix):
+    """The folder renamed after the last frame, as the file is finished: an MP4's index is moved to
+    its front by FFmpeg reopening the file by its name (faststart), which then failed with "finishing
+    out.mp4 failed: No such file or directory" (review, 57th session); the renamed folder keeps nothing."""
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48), audio=True)
+    out = tmp_path / "renders" / f"out{suffix}"
+    out.parent.mkdir()
+
+    def rename_at_the_last(n, total):
+        if n == 6:
+            out.parent.rename(tmp_path / "moved")
+
+    with pytest.raises(VidstyleError, match=r"writing .*renders/out\.m.. failed: its folder .*renders was removed or "
+                                            r"renamed meanwhile\Z"):
+        stylize_video(src, out, style=stylizer, temporal="off", progress=rename_at_the_last)
+    assert list((tmp_path / "moved").iterdir()) == []
+    assert pipeline_threads() == []

@@ -723,6 +723,11 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
                     raise type(exc)(f"{exc}{left}") from None
                 if isinstance(exc, OSError):
                     raise VidstyleError(f"writing {output} failed: {exc.strerror or exc}{left}") from None
+            if isinstance(exc, Exception) and folder is not None and not _still_there(temp.parent, folder):
+                # the cause, whatever the writer made of it: an MP4's index is moved to its front
+                # (faststart) by FFmpeg reopening the file by its name, which then failed with
+                # "finishing OUT.mp4 failed: No such file or directory"
+                raise folder_gone_error(output, temp.parent) from None
             _raise_write_error(exc, output)
             raise
 
