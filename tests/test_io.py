@@ -739,6 +739,25 @@ def test_standard_output_is_refused_with_its_own_reason():
         check_output("-")
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_an_output_that_is_a_pipe_or_a_device_is_refused_not_replaced(tmp_path):
+    """A named pipe another program reads (or a link to /dev/null), given as the output with
+    --overwrite, was replaced by the finished file, renamed over it: the reader waited for ever and
+    the pipe was gone (review, 57th session). Refused, as -o - is, and left as it was."""
+    pipe = tmp_path / "feed.mp4"
+    os.mkfifo(pipe)
+    null = tmp_path / "discard.mp4"
+    null.symlink_to(os.devnull)
+    for output, kind in ((pipe, "a pipe"), (null, "a device")):
+        for check in (check_output, check_output_file):
+            with pytest.raises(VidstyleError, match=rf"output .*{output.name} is {kind}, not a file: outputs are "
+                                                    r"written to a file and renamed into place"):
+                check(output, overwrite=True)
+    with pytest.raises(VidstyleError, match=r"output /dev/null is a device, not a file"):
+        check_output(os.devnull, overwrite=True)  # said as that, not as a name without an extension
+    assert pipe.is_fifo() and null.is_symlink()
+
+
 def test_grey_output_plays_back_at_the_levels_written(tmp_path):
     """swscale writes grey formats at full range: tagged limited, players stretched a ramp (grey
     64 came back as 55, 200 as 214)."""

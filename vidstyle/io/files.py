@@ -250,6 +250,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
             raise VidstyleError(f"output {output} is the input file {path}; choose another output path")
     if output.is_dir():
         raise VidstyleError(f"output {output} is a folder; give a file name")
+    check_not_special_output(output)
     if (output.exists() or output.is_symlink()) and not overwrite:  # a dangling link is there too
         raise OutputExistsError(f"output {output} already exists; pass --overwrite (overwrite=True in Python) "
                             "to replace it")
@@ -262,6 +263,17 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
         raise MissingFileError(f"output folder does not exist: {folder}")
     check_writable_folder(folder, "output folder")
     return output
+
+
+def check_not_special_output(output: str | Path) -> None:
+    """Refuse an output that is (or links to) a pipe, a device or a socket
+    (:func:`special_file_kind`): outputs are renamed over their name when complete, which replaced
+    a named pipe another program read from (it then waited for ever) with a regular file, and as
+    root would replace /dev/stdout itself, the link, not write through it."""
+    kind = special_file_kind(output)
+    if kind:
+        raise VidstyleError(f"output {output} is {kind}, not a file: outputs are written to a file and renamed into "
+                            "place when complete (MP4 writes its index at the end); give a file name")
 
 
 def check_onnx_output(path: str | Path, overwrite: bool) -> Path:
@@ -466,6 +478,7 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
     if str(output) == "-":  # the usual "standard output" of command-line tools
         raise VidstyleError("cannot write to standard output (-o -): outputs are written to a file and renamed "
                             "into place when complete (MP4 writes its index at the end); give a file name")
+    check_not_special_output(output)  # before its name's extension: /dev/null is said as a device
     suffix = Path(output).suffix.lower()
     if suffix not in formats:
         # an image name for a video: say where images come from
