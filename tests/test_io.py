@@ -613,7 +613,12 @@ def _movie_seconds(path) -> float:
 
 def _top_level_boxes(path) -> list[str]:
     """The kinds of an MP4/MOV file's top-level boxes, in file order."""
-    data, at, kinds = Path(path).read_bytes(), 0, []
+    return _top_level_boxes_of(Path(path).read_bytes())
+
+
+def _top_level_boxes_of(data: bytes) -> list[str]:
+    """:func:`_top_level_boxes` of an MP4/MOV file's bytes."""
+    at, kinds = 0, []
     while at + 8 <= len(data):
         size, kind = struct.unpack(">I4s", data[at:at + 8])
         if size == 1:
@@ -634,6 +639,26 @@ def test_an_mp4_or_mov_has_its_index_before_its_media(tmp_path, suffix, codec):
     assert "moov" in kinds and kinds.index("moov") < kinds.index("mdat"), kinds
     info = probe(out)
     assert info.frames == 12 and info.audio[0].packets == probe(src).audio[0].packets
+
+
+def test_an_aborted_mp4_is_not_moved_again_to_put_its_index_first(tmp_path):
+    """abort() (Ctrl-C, a failed run: the file is discarded) closes the container, which writes the
+    trailer; with faststart FFmpeg then reopened the file by its name and read and wrote all of it
+    again to move the index to its front, just before it was deleted: a Ctrl-C at the end of a long
+    render waited for that pass over the whole file (review, 57th session)."""
+    src = make_video(tmp_path / "a.mp4", frames=12, audio=True)
+    out = tmp_path / "o.mp4"
+    with VideoDecoder(src) as dec:
+        enc = VideoEncoder(out, dec.info, EncodeConfig(crf=10, preset="ultrafast"))
+        for item in dec.read(enc.audio_modes):
+            if isinstance(item, DecodedFrame):
+                enc.write(item.image, item.pts, item.duration)
+        enc._container.mux(enc._video.encode(None))  # the frames in the file, as mid-run
+        with open(out, "rb") as still_open:  # what the file holds after abort, whatever its name
+            enc.abort()
+            kinds = _top_level_boxes_of(still_open.read())
+    assert "mdat" in kinds and not ("moov" in kinds and kinds.index("moov") < kinds.index("mdat")), kinds
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])

@@ -1135,6 +1135,7 @@ class VideoEncoder:
                 # mid-session (the reopening failed there, and the recording was lost)
                 if not config.realtime:
                     options["movflags"] = "+faststart"
+                    self._faststart = True
             self._container = av.open(ffmpeg_path(self.path), "w", options=options or None)
         except (av.error.FFmpegError, ValueError) as exc:
             raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
@@ -1768,11 +1769,19 @@ class VideoEncoder:
             self.abort()
 
     def abort(self) -> None:
-        """Close the container without flushing (after an error; the file is discarded)."""
+        """Close the container without flushing (after an error; the file is discarded: an
+        .mp4/.m4v/.mov written for a file, with its index to be moved first, is removed here)."""
         if hasattr(self, "_held_audio"):
             self._held_audio.clear()
         container, self._container = getattr(self, "_container", None), None
         if container is not None:
+            if getattr(self, "_faststart", False):
+                # Closing writes the trailer, and faststart's pass then reopens the file by its
+                # name to read and write all of it again, index first: a Ctrl-C at the end of a
+                # long render waited for that pass over a file about to be deleted. Removed
+                # first, the reopening fails at once and the pass is skipped.
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
             try:
                 container.close()
             except (av.error.FFmpegError, OSError, ValueError):
