@@ -161,7 +161,9 @@ def contrast_preserving_blend(warped: np.ndarray, current: np.ndarray, weight: n
     gain -= 1.0
     luma_b -= mean_lb
     luma_b *= gain  # the luma to add back: (gain - 1) * the blend's luma deviation
-    blend += luma_b[..., None]
+    # to the three channels as a 3-channel plane: NumPy's broadcast of (H, W, 1) onto (H, W, 3)
+    # walks the frame element by element, about twice the time of merge plus add (the same sums)
+    cv2.add(blend, cv2.merge([luma_b] * 3), dst=blend)
     blend += 0.5  # then truncation by astype: rounds to the nearest integer, halves up
     return np.clip(blend, 0, 255, out=blend).astype(np.uint8)
 
