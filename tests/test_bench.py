@@ -814,6 +814,20 @@ def test_thread_counts_are_bounded(capsys):
     assert exit_info.value.code == 2 and "must be 1 to 256" in capsys.readouterr().err
 
 
+def test_network_only_batch_sizes_are_bounded_as_stylize_batch_is(capsys):
+    from vidstyle.cli import build_parser
+    from vidstyle.config import MAX_BATCH
+
+    # a typo's batch (100000: 69 GB a case at 320x180) made every row of the grid an error, exit status 0
+    for value in ("100000", f"1,{MAX_BATCH + 1}", "0", "4,-1"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["bench", "--batch", value])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert "--batch" in err and f"1 to {MAX_BATCH}" in err and value in err
+    assert build_parser().parse_args(["bench", "--batch", f"1,{MAX_BATCH}"]).batch == [1, MAX_BATCH]
+
+
 def test_bench_fails_when_every_network_case_failed(tmp_path, monkeypatch, capsys):
     import vidstyle.bench.report as report_mod
     import vidstyle.bench.run as run_mod

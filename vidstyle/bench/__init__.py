@@ -28,13 +28,17 @@ def _on_off(text: str) -> list[bool]:
     return list(_ON_OFF[text])
 
 
-def _positive_ints(text: str) -> list[int]:
+def _batch_sizes(text: str) -> list[int]:
+    """--batch: network-only batch sizes, each 1 to MAX_BATCH as `vidstyle stylize --batch` (and
+    --pipeline-batch) takes them: a typo (--batch 100000) tried to allocate 69 GB a case, every row of
+    the grid an error, and the run still ended with status 0."""
     try:
         vals = [int(t) for t in comma_list(text)]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}") from None
-    if any(v <= 0 for v in vals):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected whole numbers 1 to {MAX_BATCH}, got {text!r}") from None
+    if any(not 1 <= v <= MAX_BATCH for v in vals):
+        raise argparse.ArgumentTypeError(f"each batch size must be 1 to {MAX_BATCH} frames, as vidstyle stylize "
+                                         f"--batch takes, got {text!r}")
     return vals
 
 
@@ -67,9 +71,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "one with neither native bf16 nor AVX-512; fp32,fp16 on "
                         "CUDA/MPS; int8 runs on the CPU with --backends compile only); the file-to-file runs "
                         "use what --precision auto picks")
-    p.add_argument("--batch", type=_positive_ints, default=list(d.batches),
-                   help=f"network-only batch sizes, e.g. 1,4,8 (default {_listed(d.batches)}; the file-to-file runs "
-                        "use --pipeline-batch)")
+    p.add_argument("--batch", type=_batch_sizes, default=list(d.batches),
+                   help=f"network-only batch sizes, 1 to {MAX_BATCH} each, e.g. 1,4,8 (default {_listed(d.batches)}; "
+                        "the file-to-file runs use --pipeline-batch)")
     on_off = next(name for name, values in _ON_OFF.items() if values == tuple(d.channels_last))
     p.add_argument("--channels-last", type=_on_off, default=list(d.channels_last), metavar="on|off|both",
                    help=f"channels_last memory format (default {on_off})")
