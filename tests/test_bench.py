@@ -852,6 +852,25 @@ def test_bench_fails_when_every_network_case_failed(tmp_path, monkeypatch, capsy
     assert "vidstyle: warning: not reliable: other processes took 50%" in capsys.readouterr().err
 
 
+def test_bench_fails_when_every_case_of_the_grid_failed_though_its_clip_rows_ran(tmp_path, monkeypatch, capsys):
+    import vidstyle.bench.report as report_mod
+    import vidstyle.bench.run as run_mod
+    from vidstyle.cli import main
+
+    # the network alone as the file-to-file runs and the naive loop call it, on the clip: measured
+    # beside the grid, not one of its cases (--batch 100000 once failed every case, exit status 0)
+    clip = dict(_fake_report()["network"][0], resolution="clip 320x180")
+    failed = dict(_fake_report(), network=[{"resolution": "360p", "status": "error",
+                                            "reason": "RuntimeError: out of memory"}, clip])
+    monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: failed)
+    monkeypatch.setattr(report_mod, "write_reports", lambda report, out, plots=True, removed=None: [])
+    assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 1
+    assert "every network case failed (first: RuntimeError: out of memory)" in capsys.readouterr().err
+    # a grid of clip rows alone (none asked for) is no failure
+    monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: dict(_fake_report(), network=[clip]))
+    assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 0
+
+
 def test_the_pipeline_backend_is_the_fastest_at_the_precision_the_pipeline_runs(monkeypatch):
     """Only fp32 measured (--precision fp32) where auto is bf16: onnx (fp32 is its precision) is
     still a candidate, torch (its file-to-file run would be bf16) is not, and the reason says so."""
