@@ -345,8 +345,10 @@ def _describe_model_file(path: str, verbose: bool) -> None:
         path = str(choice.path)
     elif not Path(path).exists() and (bundled := bundled_file(path)):  # a bundled file by name: light_mix
         path = bundled
-    elif bare and Path(path).suffix != ".safetensors" and not Path(path).exists():
-        resolve_style(path)  # an unknown name: its error suggests the closest bundled one
+    elif bare and Path(path).suffix != ".safetensors" and (not path.strip() or not Path(path).exists()):
+        # an unknown name: its error suggests the closest bundled one; an empty argument ('' is
+        # Path's ".", which exists) is "no style given", not "the current folder is a folder"
+        resolve_style(path)
     # a file of your own is checked whole, as stylize will: a damaged one is said now. The package's
     # own are checked whole by the test suite, so their headers say it all, without torch (0.3 s, not 2)
     info = read_info(path) if is_bundled_file(path) else load_model(path)[1]
