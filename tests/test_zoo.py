@@ -126,6 +126,13 @@ def test_a_misspelt_style_gets_a_suggestion_and_other_things_say_what_they_are(t
     Image.new("RGB", (8, 8)).save(painting)
     with pytest.raises(VidstyleError, match=r"is an image: a style is a trained network.*vidstyle train --style painting\.jpg"):
         resolve_style(str(painting))
+    # a video too (the input given as --style, or to --init-from): "not a valid safetensors model
+    # file (Error while deserializing header: header too large)" did not say what it was
+    from videos import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
+    with pytest.raises(VidstyleError, match=r"clip.mp4 is a video, not a model: a style is a trained network"):
+        resolve_style(str(clip))
 
 
 def test_huge_mix_weights_blend_as_their_ratio():

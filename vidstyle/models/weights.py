@@ -26,7 +26,7 @@ from safetensors import SafetensorError, safe_open
 
 from vidstyle import __version__
 from vidstyle.errors import VidstyleError, first_line
-from vidstyle.io.files import not_a_file_error, write_then_rename
+from vidstyle.io.files import VIDEO_SUFFIXES, not_a_file_error, write_then_rename
 from vidstyle.io.images import IMAGE_EXTENSIONS
 from vidstyle.models.archs import ARCH_NAMES, ARCHITECTURE_NAMES
 
@@ -248,6 +248,9 @@ def _not_safetensors_message(path: Path, exc: Exception) -> str:
     if path.suffix.lower() in (".pt", ".pth"):
         return (f"{path} is a PyTorch file, not a vidstyle model: a style is a .safetensors file, such as the "
                 "--out file `vidstyle train` writes when training ends (its checkpoints are for --resume)")
+    if path.suffix.lower() in VIDEO_SUFFIXES:  # the input put in --style's place: "header too large" hid that
+        return (f"{path} is a video, not a model: a style is a trained network (a bundled style's name or a "
+                ".safetensors file; `vidstyle styles` lists them)")
     cut = _cut_short(path)
     if cut:
         return (f"{path} is cut short ({cut}): an interrupted copy, download or write; copy it again "
