@@ -556,6 +556,21 @@ def test_a_stylized_segment_is_compared_with_the_same_segment_of_the_input(scene
     assert json.loads(head.stdout)["frames"] == 6 and json.loads(head.stdout)["flow"] == "ground_truth"
 
 
+def test_a_small_paintings_warning_speaks_of_the_score_not_of_painting(tmp_path, vgg_weights, caplog):
+    import logging
+
+    from PIL import Image
+
+    from vidstyle.eval import StyleScorer
+
+    Image.fromarray((np.random.default_rng(0).random((20, 20, 3)) * 255).astype(np.uint8)).save(tmp_path / "tiny.png")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        StyleScorer(tmp_path / "tiny.png", weights=vgg_weights, size=64)
+    # eval paints nothing: "its strokes come out blurred; a larger image of it paints better" was train's
+    assert "tiny.png is only 20x20 pixels: upscaled 3.2x to a shorter side of 64" in caplog.text
+    assert "scored against a blurred copy of it" in caplog.text and "paints better" not in caplog.text
+
+
 def test_a_damaged_painting_is_refused_before_the_warping_error(scene, tmp_path, monkeypatch):
     from PIL import Image
 

@@ -533,7 +533,7 @@ class StyleScorer:
         self.taps = list(dict.fromkeys(list(style_layers) + list(self.content_layers)))
         self.net = load_loss_network(loss_net, self.taps, weights=weights).eval()
         with torch.no_grad():
-            feats = self.net(load_style_image(painting, size), list(style_layers))
+            feats = self.net(load_style_image(painting, size, scored=True), list(style_layers))
             self.targets = {k: gram_matrix(v) for k, v in feats.items()}
 
     def _features(self, img: np.ndarray) -> dict:

@@ -268,8 +268,11 @@ def held_out_tensor(files: Sequence[Path], size: int, device: torch.device | Non
     return images_to_tensor(crops, device=device)
 
 
-def load_style_image(path: str | Path, size: int, device: torch.device | None = None) -> torch.Tensor:
+def load_style_image(path: str | Path, size: int, device: torch.device | None = None, *,
+                     scored: bool = False) -> torch.Tensor:
     """A style image (1, 3, H, W) in [0, 1] with its shorter side resized to ``size`` (aspect kept).
+    ``scored``: the painting is the reference a style is scored against (`vidstyle eval`), not one
+    to paint from, as a small one's warning says.
 
     A painting with transparency (a cut-out saved as RGBA) is its visible part: cropped to it, the
     rest filled from it (:func:`vidstyle.frames.fill_transparent`), so whatever colour an editor
@@ -291,7 +294,9 @@ def load_style_image(path: str | Path, size: int, device: torch.device | None = 
                     "transparent parts filled from it)", name)
     upscale = size / min(image.shape[:2])
     if upscale > STYLE_UPSCALE_WARNING:
-        log.warning("the painting %s is only %dx%d pixels: upscaled %.1fx to a shorter side of %d, so its strokes "
-                    "come out blurred; a larger image of it paints better", name, image.shape[1], image.shape[0],
-                    upscale, size)
+        # (eval's scores paint nothing: "its strokes come out blurred" misled there)
+        why = ("the style is scored against a blurred copy of it; a larger image of it is a truer reference"
+               if scored else "its strokes come out blurred; a larger image of it paints better")
+        log.warning("the painting %s is only %dx%d pixels: upscaled %.1fx to a shorter side of %d, so %s", name,
+                    image.shape[1], image.shape[0], upscale, size, why)
     return images_to_tensor(resized_short_side(image, size), device=device)
