@@ -2028,10 +2028,13 @@ def test_the_summary_ends_with_how_to_use_the_model(data, loss_weights, tmp_path
             assert main(args) == 0
         finally:
             torch.set_num_threads(threads)
-        return (capsys.readouterr().err.splitlines() or [""])[-1]
+        said[:] = capsys.readouterr().err.splitlines() or [""]
+        return said[-1]
 
+    said: list[str] = []
     one = tmp_path / "my style.safetensors"
     assert run(one, data["styles"][:1]) == f"use it: vidstyle stylize INPUT -o OUTPUT --style {shlex.quote(str(one))}"
+    assert said[-2].startswith(f"wrote {one} (1 step, "), said  # (it said "1 steps")
     two = tmp_path / "ab.safetensors"
     line = run(two, data["styles"])
     words = shlex.split(line.split("use it: ", 1)[1])

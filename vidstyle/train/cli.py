@@ -13,7 +13,7 @@ from vidstyle.cli_args import positive_float as _positive_float
 from vidstyle.cli_args import positive_int as _positive_int
 from vidstyle.cli_args import path as path_arg
 from vidstyle.cli_args import split_commas
-from vidstyle.errors import printable
+from vidstyle.errors import counted, printable
 from vidstyle.models.archs import ARCH_NAMES, LOSS_NETWORKS, WEIGHTS_ENV, default_style_weight
 from vidstyle.train.config import (CROP_MODES, OptimizeConfig, TrainConfig, earlier_run_files,
                                    resumes_another_run)
@@ -237,7 +237,7 @@ def _cmd_train(args, config=None) -> int:
                          for name, v in result.metrics["held_out"].items())
         # None when a resumed run had no step left and its model was not there to take the speed from
         rate = result.metrics["images_per_s"]
-        print(printable(f"wrote {result.out} ({result.steps} steps" + (f", {rate} images/s" if rate else "")
+        print(printable(f"wrote {result.out} ({counted(result.steps, 'step')}" + (f", {rate} images/s" if rate else "")
                         + f"); held-out losses: {held}"), file=sys.stderr)
     print(printable(use_text(str(result.out), [m["name"] for m in config.styles_metadata()])), file=sys.stderr)
     return 0
