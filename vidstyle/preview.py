@@ -33,6 +33,9 @@ log = logging.getLogger("vidstyle")
 #: panel width (pixels) and frames per row on a sheet, by default
 PANEL_WIDTH = 320
 SHEET_FRAMES = 3
+#: the most frames (columns) a sheet takes: every one is decoded and held at full size before any
+#: network runs, so a typo (--frames 5000) of a 1080p video filled 30 GB before failing
+MAX_SHEET_FRAMES = 64
 _LABEL_HEIGHT = 22
 
 
@@ -315,6 +318,8 @@ def style_sheet(input: str | os.PathLike[str], output: str | os.PathLike[str],
     from vidstyle.stylizer import Stylizer
 
     check_frame_count("frames", frames, optional=False)
+    if frames > MAX_SHEET_FRAMES:
+        raise BadValueError(f"frames must be 1 to {MAX_SHEET_FRAMES} (a column each), got {frames}")
     check_number("width", width, f"a whole number of pixels, at least {MIN_SIDE}", lambda v: v >= MIN_SIDE,
                  integral=True, optional=False)
     check_segment(start, duration)
@@ -386,8 +391,8 @@ def style_sheet(input: str | os.PathLike[str], output: str | os.PathLike[str],
 # --- command line -----------------------------------------------------------------------------
 
 def add_parser(sub) -> None:
-    from vidstyle.cli_args import (COMMAND_HELP, add_device_args, add_look_args, clock_time, positive_clock_time,
-                                   positive_int, sequence_fps, side_pixels)
+    from vidstyle.cli_args import (COMMAND_HELP, add_device_args, add_look_args, clock_time, int_between,
+                                   positive_clock_time, sequence_fps, side_pixels)
     from vidstyle.cli_args import path as path_arg
     from vidstyle.config import BARS_MODES, HDR_MODES, StylizeConfig
 
@@ -400,8 +405,8 @@ def add_parser(sub) -> None:
     p.add_argument("--style", action="append", dest="styles", metavar="STYLE",
                    help="a style to show (as for `vidstyle stylize --style`); repeat for more (default: every "
                         "bundled style, and each style of the blendable network as mix:NAME)")
-    p.add_argument("--frames", type=positive_int, default=SHEET_FRAMES,
-                   help=f"frames spread over the video, one column each (default {SHEET_FRAMES})")
+    p.add_argument("--frames", type=int_between(1, MAX_SHEET_FRAMES, "frames"), default=SHEET_FRAMES,
+                   help=f"frames spread over the video, one column each, 1 to {MAX_SHEET_FRAMES} (default {SHEET_FRAMES})")
     p.add_argument("--width", type=side_pixels, default=PANEL_WIDTH,
                    help=f"width of each panel on the sheet, pixels (default {PANEL_WIDTH}; at most the frame's "
                         "own width: panels are never enlarged); frames are stylized at full size first")
