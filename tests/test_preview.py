@@ -151,7 +151,7 @@ def test_arguments_of_the_wrong_kind_are_refused_before_any_network_runs(tmp_pat
                     dict(frames=None), dict(width="80"), dict(width=80.5), dict(start="1"), dict(duration=[1])):
         with pytest.raises(BadTypeError, match=f"^{next(iter(options))} must be"):
             style_sheet(src, tmp_path / "taken.png", ["light_starry_night"], **options)
-    # frames=5000 decoded every frame at full size, before the sheet's size was known (30 GB at 1080p)
+    # frames=5000 decoded every frame at full size, before the sheet's size was known (5000 x 6.2 MB at 1080p)
     for options in (dict(frames=0), dict(frames=65), dict(width=8), dict(start=-1)):
         with pytest.raises(BadValueError):
             style_sheet(src, tmp_path / "new.png", ["light_starry_night"], **options)
@@ -510,7 +510,7 @@ def test_samples_respread_over_a_cut_file_show_each_of_its_frames(tmp_path):
 
 def test_a_sheet_of_more_frames_than_it_takes_is_refused_in_one_line(tmp_path, cli):
     """--frames 5000 (a typo for 5) decoded and held every frame at full size before the sheet's
-    size was looked at: 30 GB for a 1080p video. A sheet takes 1 to 64 columns."""
+    size was looked at: 5000 x 6.2 MB for a 1080p video. A sheet takes 1 to 64 columns."""
     src = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48))
     done = cli("preview", src, "-o", tmp_path / "s.png", "--style", "light_mondrian", "--frames", "5000")
     assert done.returncode == 2 and "--frames: must be 1 to 64 frames, got 5000" in done.stderr, done.stderr

@@ -34,7 +34,7 @@ log = logging.getLogger("vidstyle")
 PANEL_WIDTH = 320
 SHEET_FRAMES = 3
 #: the most frames (columns) a sheet takes: every one is decoded and held at full size before any
-#: network runs, so a typo (--frames 5000) of a 1080p video filled 30 GB before failing
+#: network runs, so a typo (--frames 5000) of a 1080p video would hold 31 GB (5000 x 6.2 MB) first
 MAX_SHEET_FRAMES = 64
 _LABEL_HEIGHT = 22
 
