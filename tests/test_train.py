@@ -1616,6 +1616,9 @@ def test_resume_errors_say_what_to_give_instead(data, loss_weights, tmp_path):
     latest = sorted(work.glob("checkpoint_*.pt"))[-1]
     with pytest.raises(VidstyleError, match=rf"takes a checkpoint file, not a folder .*its latest is {latest}"):
         train(replace(run, steps=4, resume=str(work)), progress=False)
+    # a checkpoint past --steps: what --steps goes on from it (it said only "beyond --steps 2")
+    with pytest.raises(VidstyleError, match=r"is at step 3, beyond --steps 2: give --steps 3 or more to go on from it$"):
+        train(replace(run, steps=2, resume=str(latest)), progress=False)
     # a damaged latest checkpoint: the one kept before it is named
     latest.write_bytes(latest.read_bytes()[:1000])
     with pytest.raises(VidstyleError, match=r"cannot read checkpoint .*corrupt, truncated.*the checkpoint before "

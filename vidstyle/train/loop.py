@@ -738,7 +738,8 @@ def _train(config: TrainConfig, progress: bool, overwrite: bool, kept: list[tupl
                 raise VidstyleError(f"{exc}; the checkpoint before it is {before[-1]}: --resume {before[-1]}") from None
             raise
         if start > config.steps:
-            raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}")
+            raise VidstyleError(f"checkpoint {ckpt} is at step {start}, beyond --steps {config.steps}: give --steps "
+                                f"{start} or more to go on from it")
         if progress:  # a resumed run says so, and from where (not "step 500 of 400" before refusing it)
             print(printable(f"resuming from {ckpt} (step {start} of {config.steps})"), file=sys.stderr, flush=True)
         if start == config.steps:
