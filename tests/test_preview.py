@@ -366,15 +366,15 @@ def test_a_duration_past_the_end_of_a_stream_that_does_not_say_its_length_is_sai
 
 
 def test_a_segment_shorter_than_asked_for_is_said_as_stylize_says_it(tmp_path, cli):
-    """--start 1.5 --duration 10 --frames 100 on a 2 s clip gave a sheet of 12 columns without a
+    """--start 1.5 --duration 10 --frames 60 on a 2 s clip gave a sheet of 12 columns without a
     word, where stylize warns of a --duration past the end: both are said, a line each."""
     src = make_video(tmp_path / "small.mp4", frames=48, size=(64, 48), fps=24)
     done = cli("preview", src, "-o", tmp_path / "s.png", "--style", "light_mondrian", "--start", "1.5",
-               "--duration", "10", "--frames", "100", "--quiet")
+               "--duration", "10", "--frames", "60", "--quiet")
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         "vidstyle: warning: small.mp4 ends before the 10 s asked for (--duration): the segment lasts 0.50 s",
-        "vidstyle: warning: the segment of small.mp4 has 12 frames: all are shown, not the 100 asked for (--frames)"]
+        "vidstyle: warning: the segment of small.mp4 has 12 frames: all are shown, not the 60 asked for (--frames)"]
     assert read_image(tmp_path / "s.png").shape[1] == 12 * 64
     # (one frame fewer than asked is fewer: said too)
     done = cli("preview", src, "-o", tmp_path / "t.png", "--style", "light_mondrian", "--frames", "49", "--quiet")
