@@ -4,6 +4,7 @@ every backend, and settings checked where they are given rather than at the firs
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 
 import numpy as np
@@ -697,6 +698,34 @@ def test_a_decoder_read_after_close_or_twice_says_so_at_the_call(tmp_path):
         decoder.read()
     with VideoDecoder(video) as decoder:
         assert len(decoder.keyframes(2)) >= 1
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
+def test_a_closed_decoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp_path):
+    """Found by a review of resources over many runs in one process: a closed VideoDecoder kept
+    its stream, whose FFmpeg decoder kept its frame threads (invisible to threading.enumerate)
+    for as long as anything referenced the decoder, such as the traceback of an error a program
+    keeps: a batch that kept the errors of its failed inputs piled threads up."""
+    import gc
+
+    from vidstyle.io import VideoDecoder
+
+    def os_threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    video = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96), audio=True)
+    gc.collect()
+    before = os_threads()
+    with VideoDecoder(video) as decoder:
+        items = decoder.read({0: "copy"})
+        assert sum(1 for _, _ in zip(range(10), items)) == 10  # stopped midway, as a failed run stops
+        items.close()
+    del items
+    gc.collect()
+    assert os_threads() <= before  # the decoder itself is still here
+    decoder.close()  # again: nothing to do
+    with pytest.raises(BadValueError, match="is closed"):
+        decoder.read()
 
 
 def test_the_stabilizers_flow_options_are_a_mapping_or_said_not_to_be():

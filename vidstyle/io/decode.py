@@ -2000,6 +2000,8 @@ class VideoDecoder:
         return images
 
     def close(self) -> None:
+        if self._closed:  # (its decoders already let go of, below)
+            return
         self._closed = True
         self._raw.close()
         self._container.close()
@@ -2011,6 +2013,11 @@ class VideoDecoder:
             if context is not None:
                 with contextlib.suppress(av.error.FFmpegError, ValueError):
                     context.flush_buffers()
+        # the closed container does not free a stream's decoder while the stream is referenced:
+        # let go of them (and of a first frame never read), so that a closed decoder kept alive,
+        # by the traceback of an error that stylize_files hands out, say, keeps no FFmpeg frame
+        # threads (3 an input here: a batch that kept its errors piled them up) nor frames
+        self._video = self._context = self._first = None
 
     def __enter__(self) -> "VideoDecoder":
         return self
