@@ -88,6 +88,24 @@ def printable(text) -> str:
     return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
+def without_locals(exc: BaseException) -> BaseException:
+    """``exc``, the local variables of the finished calls in its traceback (and in those of the
+    errors it was raised from or during) cleared; the traceback still prints, file, line and
+    function. For an error handed out as a value, which a program may well keep: its frames kept
+    the run's decoders, frames and FFmpeg threads alive with it (4 threads an input here)."""
+    import traceback
+
+    pending, seen = [exc], set()
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        traceback.clear_frames(error.__traceback__)  # (a call still running, the caller's, is left as it is)
+        pending += [error.__cause__, error.__context__]
+    return exc
+
+
 def first_line(exc: BaseException, limit: int | None = None, default: str | None = None) -> str:
     """The first line of ``exc``'s message, cut to ``limit`` characters: a library's multi-line
     error (a compiler log, a traceback) said within one line of ours. A message-less exception

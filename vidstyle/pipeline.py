@@ -33,7 +33,8 @@ import av
 import numpy as np
 
 from vidstyle.config import EncodeConfig, StylizeConfig, check_flag, is_number
-from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, counted, printable, termination_as_exit
+from vidstyle.errors import (BadTypeError, BadValueError, VidstyleError, counted, printable, termination_as_exit,
+                             without_locals)
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
 from vidstyle.io.decode import AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, picture_streams, sample_frames
 from vidstyle.io.display import CHROMA_NAMES, chroma_subsampling, component_bits, downscaled_size
@@ -215,21 +216,24 @@ class _Stages:
 
     def start(self, stage: str, fn: Callable, *args) -> None:
         done = threading.Event()
-
-        def run():
-            try:
-                fn(*args)
-            except _Stopped:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                self.fail(stage, exc)
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=run, name=f"vidstyle-{stage}", daemon=True)
+        # the stage's arguments as the thread's, which it lets go of when it ends: not in a
+        # closure, which the run's frames in an error's traceback keep even cleared (a frame keeps
+        # its function), and with it the decoder, the encoder and their FFmpeg threads
+        thread = threading.Thread(target=self._run, args=(stage, done, fn, *args), name=f"vidstyle-{stage}",
+                                  daemon=True)
         thread.done = done
         self._threads.append(thread)
         thread.start()
+
+    def _run(self, stage: str, done: threading.Event, fn: Callable, *args) -> None:
+        try:
+            fn(*args)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            self.fail(stage, exc)
+        finally:
+            done.set()
 
     def _wait_for(self, thread: threading.Thread, timeout: float | None = None) -> bool:
         """Wait until ``thread``'s stage function has returned. Its own event, not Thread.join:
@@ -1438,8 +1442,9 @@ def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], f
     input is decoded). The
     returned iterator then stylizes the inputs in order as it is advanced (nothing is stylized
     until then: ``list(stylize_files(...))`` runs them all), yielding ``(input, result)`` for each,
-    or ``(input, error)`` with the VidstyleError of an input that failed (a corrupt file, say):
-    the others still run, unless the folder is removed or renamed meanwhile: then a
+    or ``(input, error)`` with the VidstyleError of an input that failed (a corrupt file, say;
+    its traceback without the local variables of its calls, so that one kept holds no decoder or
+    FFmpeg threads of its run): the others still run, unless the folder is removed or renamed meanwhile: then a
     VidstyleError ends the iteration. It makes the folder when missing, and removes it again when nothing
     was written to it. ``style``, ``config``, ``encode`` (videos only), ``progress`` (a function
     counts each input's frames from 1; an exception other than VidstyleError raised in it stops
@@ -1548,7 +1553,7 @@ def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progre
                     result = stylize_video(source, target, stylizer, config=config, encode=encode,
                                            overwrite=overwrite, progress=progress)
             except VidstyleError as exc:
-                yield source, exc
+                yield source, without_locals(exc)  # kept by a caller: not the failed run with it
             else:
                 yield source, result
     finally:
