@@ -728,6 +728,33 @@ def test_a_closed_decoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp_p
         decoder.read()
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
+def test_an_aborted_encoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp_path):
+    """As a closed decoder (above): an aborted VideoEncoder kept its video stream, and with it
+    libx264's threads, for as long as anything referenced it, such as the traceback of a failed
+    run's error that a program keeps (4 threads an error)."""
+    import gc
+
+    from vidstyle.config import EncodeConfig
+    from vidstyle.io import VideoDecoder, VideoEncoder
+
+    def os_threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    video = make_video(tmp_path / "in.mp4", frames=4, size=(160, 96))
+    with VideoDecoder(video) as decoder:
+        info = decoder.info
+    gc.collect()
+    before = os_threads()
+    encoder = VideoEncoder(tmp_path / "out.mp4", info, EncodeConfig(codec="libx264"))
+    for pts in range(12):  # a run that failed midway
+        encoder.write(np.full((96, 160, 3), 20 * pts, np.uint8), pts)
+    encoder.abort()
+    gc.collect()
+    assert os_threads() <= before  # the encoder itself is still here
+    encoder.abort()  # again: nothing to do
+
+
 def test_the_stabilizers_flow_options_are_a_mapping_or_said_not_to_be():
     """Found by a review of the Python API: FlowStabilizer(flow_options="x") ended in a bare
     ValueError from dict(), flow_options=[1] in a TypeError."""

@@ -1786,3 +1786,7 @@ class VideoEncoder:
                 container.close()
             except (av.error.FFmpegError, OSError, ValueError):
                 pass
+        # the closed container does not free the video stream's encoder while the stream is
+        # referenced: let go of it, so that an encoder kept alive (by the traceback of an error a
+        # program keeps, say) keeps none of the encoder's threads (4 a run here, libx264's)
+        self._video = None
