@@ -259,6 +259,43 @@ def test_grabber_reraises_source_errors():
     grabber.stop()
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
+def test_a_closed_file_source_keeps_no_decoder_threads(tmp_path):
+    """Found by a review of resources over many runs in one process: a FileSource and its frame
+    generator hold each other, so once closed (by its grabber) it kept its stream, and the
+    stream's decoder threads, until the garbage collector ran: a program that replays files
+    live, run after run, piled up 2 threads a run."""
+    import gc
+
+    from videos import make_video
+
+    def os_threads() -> set[str]:
+        return set(os.listdir("/proc/self/task"))
+
+    def replay(src) -> str:
+        """Replay ``src`` as run_live does; the grabber's thread id (joined, it may take an instant
+        more to leave the list)."""
+        source = FileSource(src, realtime=False)
+        with FrameGrabber(source) as grabber:
+            assert grabber.get(timeout=10) is not None
+        return str(grabber._thread.native_id)
+
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96))
+    replay(src)  # what a first one starts once
+    gc.collect()
+    before = os_threads()
+    gc.disable()  # as between the collector's runs
+    try:
+        grabbers = {replay(src) for _ in range(3)}
+        left = os_threads() - before - grabbers
+    finally:
+        gc.enable()
+    assert not left
+    closed = FileSource(src, realtime=False)
+    closed.close()
+    assert closed.read() is None  # a closed source has ended
+
+
 def test_file_source_realtime_pacing_and_skipping(tmp_path):
     video = write_video(tmp_path / "v.mp4", 25, fps=25)
     src = FileSource(video, realtime=True, size=(80, 48))

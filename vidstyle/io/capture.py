@@ -396,6 +396,8 @@ class FileSource(FrameSource):
     def read(self) -> tuple[np.ndarray, float] | None:
         import av
 
+        if self._frames is None:  # closed: it has ended
+            return None
         while True:
             try:
                 if self._peeked is not None:
@@ -444,6 +446,10 @@ class FileSource(FrameSource):
 
     def close(self) -> None:
         self.container.close()
+        # the stream's decoder and its threads go only with the stream, which the frame generator
+        # (a cycle with this source, freed only when the collector runs) and this source held:
+        # each run_live of a file left 2 threads behind
+        self._frames = self.stream = self._peeked = None
 
 
 class SyntheticSource(FrameSource):
