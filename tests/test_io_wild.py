@@ -740,6 +740,25 @@ def test_a_clock_that_wraps_round_after_the_first_frame_loses_no_frames(tmp_path
         assert not below and 0 <= starts < Fraction(1152, 48000)
 
 
+
+
+def test_what_is_remembered_of_each_file_read_stays_bounded(tmp_path, monkeypatch):
+    """Found by a review of resources over many runs in one process: where a file's first frame
+    shown lies, and whether its clock starts over, were remembered per file for the process's
+    life: a program that stylized file after file grew both by an entry a file, for ever."""
+    from vidstyle.io import decode
+
+    monkeypatch.setattr(decode, "CACHED_FILES", 3, raising=False)
+    monkeypatch.setattr(decode, "_FIRST_SHOWN", {})
+    monkeypatch.setattr(decode, "_CLOCK_RESTARTS", {})
+    part = make_video(tmp_path / "part.ts", frames=24, fps=24, size=(64, 48))
+    joined = part.read_bytes() * 2  # its clock starts over: found by a scan, remembered
+    for n in range(5):
+        (tmp_path / f"{n}.ts").write_bytes(joined)
+        with VideoDecoder(tmp_path / f"{n}.ts", start=0.5) as decoder:  # a --start asks for both
+            assert decoder.clock_restarts == 0 and decoder._clock_restarts_ahead
+    assert len(decode._FIRST_SHOWN) == len(decode._CLOCK_RESTARTS) == 3
+    assert str(tmp_path / "4.ts") in next(reversed(decode._CLOCK_RESTARTS))  # the latest kept
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_segments_joined_into_one_ts_file_run_on_as_one_timeline(tmp_path, caplog, suffix):
     """Two MPEG-TS segments joined byte-wise: the clock starts over in the middle. Its second half

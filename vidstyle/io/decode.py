@@ -500,12 +500,23 @@ def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
 
 
 #: (file, size, modification time) -> whether its clock starts over (VideoDecoder._clock_starts_over)
-_CLOCK_RESTARTS: dict[tuple, bool] = {}
+_CLOCK_RESTARTS: dict[str, bool] = {}
 
 
 #: (file, size, modification time) -> where the first frame shown lies when its video's first
 #: packets give none (VideoDecoder._first_shown)
 _FIRST_SHOWN: dict[str, tuple[Fraction | None, int]] = {}
+
+#: files the two caches above remember, the latest scanned: what a run's several decoders of one
+#: input share. Unbounded, a program that stylized file after file grew them by an entry a file
+CACHED_FILES = 256
+
+
+def _remember(cache: dict, key: str, value) -> None:
+    """``cache[key] = value``, the oldest entries forgotten beyond :data:`CACHED_FILES`."""
+    while len(cache) >= CACHED_FILES:
+        cache.pop(next(iter(cache), None), None)  # (another thread may have taken it meanwhile)
+    cache[key] = value
 
 
 #: a step back in time (seconds) that a format whose clock may restart (MPEG-TS and kin) takes
@@ -782,8 +793,9 @@ class VideoDecoder:
         0): from a fresh open of the file (the main read stays at the beginning), decoded only
         where its first packet is no keyframe. Once per file and process."""
         key = file_identity(self.path)
-        if key not in _FIRST_SHOWN:
-            _FIRST_SHOWN[key] = (None, 0)
+        found = _FIRST_SHOWN.get(key)
+        if found is None:
+            found = (None, 0)
             try:
                 with self._open() as again:
                     stream = again.streams[index]
@@ -795,11 +807,12 @@ class VideoDecoder:
                         decoder.decode(packet)
                         if decoder.first_pts is not None:
                             if decoder.lead:
-                                _FIRST_SHOWN[key] = (decoder.first_pts * stream.time_base, decoder.lead)
+                                found = (decoder.first_pts * stream.time_base, decoder.lead)
                             break
             except (av.error.FFmpegError, OSError):
                 pass  # damaged: the stream's own start, as before
-        return _FIRST_SHOWN[key]
+            _remember(_FIRST_SHOWN, key, found)
+        return found
 
     def _setup(self, start, duration) -> None:
         container = self._container
@@ -1220,9 +1233,9 @@ class VideoDecoder:
         if not self._container.format.flags & av.format.Flags.ts_discont.value:
             return False
         key = file_identity(self.path)
-        if key not in _CLOCK_RESTARTS:
-            _CLOCK_RESTARTS[key] = False
-            latest = None
+        restarts = _CLOCK_RESTARTS.get(key)
+        if restarts is None:
+            restarts, latest = False, None
             try:
                 for packet in self._container.demux(self._video):
                     time = packet.dts if packet.dts is not None else packet.pts
@@ -1230,14 +1243,15 @@ class VideoDecoder:
                         continue
                     time *= packet.time_base
                     if latest is not None and time < latest - CLOCK_RESTART:
-                        _CLOCK_RESTARTS[key] = True
+                        restarts = True
                         break
                     latest = time if latest is None else max(latest, time)
             except av.error.FFmpegError:  # damaged: read on as it is
                 pass
             finally:
                 self._reopen()
-        return _CLOCK_RESTARTS[key]
+            _remember(_CLOCK_RESTARTS, key, restarts)
+        return restarts
 
     def _seek(self, target: Fraction) -> bool:
         """Seek to the keyframe at or before ``target`` seconds (stream time); False if the input
