@@ -484,6 +484,18 @@ def test_a_relative_xdg_cache_home_is_ignored_for_the_home_folders_cache(tmp_pat
     assert len(list((tmp_path / "home" / ".cache" / "vidstyle" / "onnx").glob("*.onnx"))) == 1
 
 
+def test_an_absolute_xdg_cache_home_holds_the_caches_home_or_not(tmp_path, monkeypatch):
+    """Mutation testing, 57th session: XDG_CACHE_HOME could be ignored altogether (the caches put
+    under ~/.cache, or none made where the home folder is missing) with every test passing."""
+    from vidstyle.io.files import cache_folder
+
+    monkeypatch.delenv("VIDSTYLE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "missing"))
+    assert cache_folder("onnx") == tmp_path / "xdg" / "vidstyle" / "onnx"
+    assert cache_folder("flow") == tmp_path / "xdg" / "vidstyle" / "flow"
+
+
 def test_a_home_folder_that_does_not_exist_is_not_made_for_the_cache(tmp_path, monkeypatch, caplog):
     """Found by a review of the installed wheel run with HOME naming a missing folder (a service's
     HOME=/nonexistent): the cache made that home folder, and .cache in it. Now the run goes on
@@ -499,6 +511,60 @@ def test_a_home_folder_that_does_not_exist_is_not_made_for_the_cache(tmp_path, m
         assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
     assert list(tmp_path.iterdir()) == []
     assert f"the home folder {tmp_path / 'missing'} does not exist" in caplog.text and "VIDSTYLE_CACHE" in caplog.text
+
+
+def test_the_cache_warning_says_where_it_could_not_cache(tmp_path, monkeypatch, caplog):
+    """Mutation testing, 57th session: the note's "in FOLDER" and "anywhere" could be swapped with
+    every test passing (the folder is named in the reason too)."""
+    import errno
+    import re
+    from pathlib import Path
+
+    import vidstyle.export as export_mod
+
+    monkeypatch.setattr(export_mod, "_CACHE_WARNED", set())
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "cache"))
+    real_write_bytes = Path.write_bytes
+
+    def full_disk(self, data):
+        if self.suffix == ".onnx":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    tail = "; it is exported again each run (set VIDSTYLE_CACHE to a writable folder)"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        OnnxRunner(light_net().eval())
+    folder = tmp_path / "cache" / "onnx"
+    (note,) = [r.getMessage() for r in caplog.records if r.name == "vidstyle"]
+    assert re.fullmatch(re.escape(f"cannot cache the network exported for ONNX Runtime in {folder} (writing {folder}/")
+                        + r"[0-9a-f.]+\.onnx failed: No space left on device\)" + re.escape(tail), note), note
+    caplog.clear()
+    monkeypatch.delenv("VIDSTYLE_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "missing"))
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        OnnxRunner(light_net().eval())
+    assert [r.getMessage() for r in caplog.records if r.name == "vidstyle"] == [
+        f"cannot cache the network exported for ONNX Runtime anywhere (the home folder {tmp_path / 'missing'} "
+        f"does not exist){tail}"]
+
+
+def test_a_cache_file_gone_during_the_clean_up_is_no_warning(tmp_path, monkeypatch, caplog):
+    """Mutation testing, 57th session: a clean-up that failed (a file another process removed
+    between listing and reading its time, here a link to nothing) could be said as a cache that
+    cannot be written, with every test passing; the network was cached all the same."""
+    import vidstyle.export as export_mod
+
+    monkeypatch.setattr(export_mod, "_CACHE_WARNED", set())
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "cache" / "onnx"
+    folder.mkdir(parents=True)
+    (folder / f"{'0' * 40}.{'0' * 16}.onnx").symlink_to(tmp_path / "removed.onnx")
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        OnnxRunner(light_net().eval())
+    assert caplog.records == []
+    assert len([p for p in folder.glob("*.onnx") if p.exists()]) == 1  # cached all the same
 
 
 def test_a_cache_that_can_be_read_but_not_touched_is_still_read(tmp_path, monkeypatch):

@@ -927,6 +927,23 @@ def test_video_pairs_train_on_where_no_home_folder_can_be_found(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []  # nothing written anywhere relative either
 
 
+def test_video_pairs_train_on_where_the_home_folder_is_missing(tmp_path, monkeypatch, caplog):
+    """A service's HOME=/nonexistent: the flow is computed each run, said once, and neither that
+    home folder nor .cache in it is made (mutation testing, 57th session: cache_folder's error
+    could be one the flow cache does not catch, failing training, with every test passing)."""
+    from vidstyle.train import temporal
+
+    monkeypatch.delenv("VIDSTYLE_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "missing"))
+    sample = Path(__file__).resolve().parents[1] / "samples" / "sample.mp4"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        pairs = temporal.VideoPairs(sample, size=48, stride=12)
+    assert len(pairs) and pairs.cache_dir is None
+    assert f"no folder to cache the flow in (the home folder {tmp_path / 'missing'} does not exist)" in caplog.text
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_video_pairs_compute_again_the_flow_of_a_damaged_cache_file(tmp_path, caplog):
     from vidstyle.train.temporal import VideoPairs
 
