@@ -244,6 +244,32 @@ def test_an_avis_frame_count_leaves_out_its_empty_chunks(tmp_path, cut):
             36 if cut else 48)
 
 
+@pytest.mark.parametrize("k", [1, 4, 10, 13])
+def test_a_start_just_inside_a_frame_of_millisecond_times_counts_the_frames_kept(tmp_path, k):
+    """29.97 frames/s in Matroska: frame k's time in milliseconds is k frames give or take 1.5 %
+    of one, so the frames before a --start just inside frame k were counted k-1 or k+1 when that
+    count was rounded down or up; the progress bar then said one frame too many or too few
+    (mutation testing, 57th session: floor and ceil there passed every test)."""
+    src = make_video(tmp_path / "clip.mkv", frames=60, size=(32, 32), fps=Fraction(30000, 1001), gop=5)
+    with VideoDecoder(src, float(k * Fraction(1001, 30000)) + 0.004, announce=False) as decoder:
+        assert decoder.info.frames == sum(isinstance(item, DecodedFrame) for item in decoder.read()) == 60 - k - 1
+
+
+def test_a_truncated_avi_is_still_counted_by_its_header_and_said_cut_short(tmp_path):
+    """An AVI cut short has no index at its end: FFmpeg lists the chunks it finds before the cut,
+    which is no frame count. Counted from there, the progress bar said 18 of 18 and the file was
+    never said truncated (mutation testing, 57th session: the index was trusted only where it
+    reaches the header's last frame, and no test pinned it)."""
+    data = make_video(tmp_path / "whole.avi", frames=48, size=(64, 48)).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:len(data) * 6 // 10])
+    with VideoDecoder(cut, announce=False) as decoder:
+        decoded = sum(isinstance(item, DecodedFrame) for item in decoder.read())
+        assert decoder.info.frames == 48 and 10 < decoded < 40
+        assert decoder.shortfall(decoded) == (f"only {decoded} of the about 48 frames of cut.avi could be decoded "
+                                              "(truncated or damaged file?)")
+
+
 @pytest.mark.parametrize("suffix, sound", [(".ts", "aac"), (".avi", "mp3")])
 def test_a_segment_of_a_stream_cut_after_a_keyframe_counts_from_its_first_frame_shown(tmp_path, caplog, suffix, sound):
     """--start 0.1 --duration 0.8 of a .ts that starts 0.29 s before its first keyframe counted
