@@ -715,3 +715,46 @@ def test_bars_in_only_some_of_the_sampled_frames_are_said_not_kept(tmp_path, cap
                       style=PaintWhite(), temporal="off", crf=0, progress=False)
     assert part.bars == f"top {bar}, bottom {bar}"
     assert "black bars" not in caplog.text, caplog.text
+
+
+def test_bars_in_two_sampled_frames_are_said_and_in_one_are_not(tmp_path, caplog, monkeypatch):
+    """Mutation testing, 57th session: with only a clip whose bars 4 of the 8 samples show, the
+    threshold of two frames could be one or three, and black frames (each alone no picture at all)
+    could outnumber the bars and crash the warning, and bars only at the bottom and right (a
+    recording padded as FFmpeg's pad filter does by default) could go unseen, with every test
+    passing. Black, then full frame, then letterboxed in the last 2 samples: said; letterboxed in
+    the last sample only: a frame alone is no shot (nothing said). Frames 0, 3, ..., 21 of the 24
+    are sampled."""
+    import videos
+    from vidstyle.letterbox import video_picture_area
+
+    def shots(index, size, pattern="moving", frames=None):
+        if pattern == "padded":  # from frame 12: the picture top left, 12 rows below it and 16 columns beside it black
+            if index < 12:
+                return pattern_frame(index, size)
+            img = np.zeros((size[1], size[0], 3), np.uint8)
+            img[:-12, :-16] = pattern_frame(index, (size[0] - 16, size[1] - 12))
+            return img
+        if not pattern.startswith("bars-from-"):
+            return pattern_frame(index, size, pattern, frames)
+        if index < 9 and pattern.endswith("-after-black"):
+            return np.zeros((size[1], size[0], 3), np.uint8)
+        return pattern_frame(index, size, "letterbox" if index >= int(pattern.split("-")[2]) else "moving")
+
+    monkeypatch.setattr(videos, "pattern_frame", shots)
+    two = make_video(tmp_path / "two.mp4", frames=24, size=(96, 72), pattern="bars-from-18-after-black", crf=0)
+    one = make_video(tmp_path / "one.mp4", frames=24, size=(96, 72), pattern="bars-from-21", crf=0)
+    padded = make_video(tmp_path / "padded.mp4", frames=24, size=(96, 72), pattern="padded", crf=0)
+    monkeypatch.undo()
+    bar = letterbox_bars(72)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert video_picture_area(two, (72, 96)) is None
+    assert f"black bars (top {bar}, bottom {bar}) in 2 of the 8 frames sampled from two.mp4" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert video_picture_area(padded, (72, 96)) is None
+    assert "black bars (bottom 12, right 16) in 4 of the 8 frames sampled from padded.mp4" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert video_picture_area(one, (72, 96)) is None
+    assert "black bars" not in caplog.text, caplog.text
