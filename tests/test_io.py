@@ -1126,6 +1126,29 @@ def test_atomic_output_removes_its_temporary_file_from_a_folder_renamed_meanwhil
             target.parent.rmdir()
 
 
+def test_a_writer_failing_in_a_folder_renamed_meanwhile_is_said_as_that_and_ctrl_c_stays_ctrl_c(tmp_path):
+    """The folder renamed while a writer works: whatever the writer then fails with (FFmpeg
+    reopening the file by its name: No such file or directory, an OSError) is said as the folder
+    gone, while a Ctrl-C stays an interruption, not an error message (mutation testing, 57th
+    session: either could change with every test passing)."""
+    import errno
+
+    for interrupt in (False, True):
+        target = tmp_path / "renders" / "o.mp4"
+        target.parent.mkdir()
+        moved = tmp_path / f"moved{int(interrupt)}"
+        with pytest.raises(KeyboardInterrupt if interrupt else VidstyleError) as raised:
+            with atomic_output(target) as temp:
+                temp.write_bytes(b"half a video")
+                target.parent.rename(moved)
+                if interrupt:
+                    raise KeyboardInterrupt
+                raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(temp))
+        assert interrupt or str(raised.value) == (f"writing {target} failed: its folder {target.parent} was removed "
+                                                  "or renamed meanwhile")
+        assert list(moved.iterdir()) == []
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts the process's open files in /proc")
 def test_writing_outputs_leaves_no_folder_held_open(tmp_path):
     # each output holds its folder open while it is written (see files._folder_held): a folder
