@@ -229,6 +229,28 @@ def test_bad_ground_truth_and_inputs(tmp_path, scene):
         GroundTruthFlow(cut)
 
 
+def test_ground_truth_flow_errors_and_help_say_whose_samples_folder_it_is(tmp_path, capsys):
+    """samples/ is the vidstyle repository's, not the installed package's: its messages and
+    --gt-flow's help say so (mutation testing, 57th session: their words could go back to a bare
+    "samples/make_sample.py" with every test passing)."""
+    from vidstyle.cli import main
+
+    np.save(tmp_path / "flow.npy", np.zeros((2, 2)))
+    with pytest.raises(VidstyleError, match=re.escape("flow.npy is not a vidstyle ground-truth flow file (an .npz as "
+                                                      "the vidstyle repository's samples/make_sample.py writes)")):
+        GroundTruthFlow(tmp_path / "flow.npy")
+    np.savez(tmp_path / "whole.npz", flow=np.zeros((4, 8, 8, 2), np.float32))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:200])
+    with pytest.raises(VidstyleError, match=r"cut.npz is damaged or truncated .*: copy the ground-truth flow file "
+                                            r"again, or write it anew with the vidstyle repository's "
+                                            r"samples/make_sample.py$"):
+        GroundTruthFlow(tmp_path / "cut.npz")
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # (argparse wraps the help's lines)
+    assert "ground-truth flow .npz (the repository's samples/sample_flow.npz)" in shown
+
+
 def test_frames_that_change_size_midway_are_a_clear_error():
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
