@@ -508,6 +508,34 @@ def test_tensor_to_images_rounds_and_clamps():
     assert images[0, 0, :, 0].tolist() == [0, 0, 0, 1, 128, 254, 255, 255, 255]
 
 
+def test_tensor_to_images_on_the_cpu_is_float_to_uint8_bit_for_bit_in_one_pass(monkeypatch):
+    import vidstyle.frames as frames
+
+    gen = torch.Generator().manual_seed(0)
+    ties = (torch.arange(256.0) + 0.5) / 255  # the halves, where rounding must go to even as torch's
+    near = torch.cat([ties, torch.nextafter(ties, ties + 1), torch.nextafter(ties, ties - 1)])
+    base = torch.cat([near, torch.rand(2 * 3 * 12 * 40 - near.numel(), generator=gen) * 1.2 - 0.1])
+    nchw = base[torch.randperm(base.numel(), generator=gen)].view(2, 3, 12, 40)
+    cases = {"nchw": nchw, "channels_last": nchw.contiguous(memory_format=torch.channels_last),
+             "cropped": nchw[..., :5, :7], "cropped channels_last": nchw.contiguous(memory_format=torch.channels_last)[..., 1:, 2:],
+             "bf16": nchw.bfloat16(), "transposed": nchw.transpose(2, 3), "expanded": nchw[:1, :1].expand(2, 3, 12, 40),
+             "nan and inf": torch.where(nchw > 0.9, float("nan"), torch.where(nchw < 0, float("-inf"), nchw))}
+    want = {name: frames.float_to_uint8(x).numpy() for name, x in cases.items()}
+    calls = []
+    monkeypatch.setattr(frames, "float_to_uint8", lambda x: calls.append(x) or _fail("float_to_uint8 was called"))
+    for name in ("nchw", "channels_last", "cropped", "cropped channels_last", "expanded"):
+        assert np.array_equal(tensor_to_images(cases[name]), want[name]), name
+    assert not calls  # the network's outputs (ONNX Runtime's NCHW, PyTorch's channels_last): OpenCV, one pass
+    monkeypatch.undo()
+    for name, x in cases.items():
+        got = tensor_to_images(x)
+        assert got.dtype == np.uint8 and got.flags.c_contiguous and np.array_equal(got, want[name]), name
+
+
+def _fail(message):
+    raise AssertionError(message)
+
+
 def test_padding_reaches_the_minimum_size():
     x = torch.rand(1, 3, 3, 21)
     padded, orig = pad_to_multiple(x, 8, minimum=16)
