@@ -907,6 +907,24 @@ def test_the_contrast_measure_does_not_alias_fine_patterns_or_tiny_frames():
     assert float(_luma_std(torch.zeros(2, 3, 360, 640)).max()) == 0.0
 
 
+def test_the_contrast_samples_are_read_alike_from_every_layout():
+    # np.take along the pixels of a CPU frame, NCHW or channels_last: the same values, order and
+    # layout as torch's indexing by rows and columns gave, so the same contrast to the last bit
+    from vidstyle.stylizer import _luma_positions, _luma_samples, _luma_std
+
+    gen = torch.Generator().manual_seed(0)
+    nchw = torch.randint(0, 256, (2, 3, 360, 640), generator=gen).float().div_(255.0)
+    dim = nchw * 0.02  # low contrast: the measure sets the output there
+    rows, cols = _luma_positions(360, 640, torch.device("cpu"))
+    for x in (nchw, dim, nchw.contiguous(memory_format=torch.channels_last), dim[:1].contiguous(memory_format=torch.channels_last),
+              F.pad(nchw, (0, 8))[..., :640], nchw.bfloat16(), nchw.double()):
+        want = x[:, :, rows, cols]
+        got = _luma_samples(x)
+        assert got.dtype == x.dtype and got.is_contiguous() and torch.equal(got, want)
+        luma = (want[:, 0] * 0.299 + want[:, 1] * 0.587 + want[:, 2] * 0.114).float()
+        assert torch.equal(_luma_std(x), (luma.flatten(1) * 255.0).std(dim=1, correction=0)) or x.dtype != torch.float32
+
+
 def test_a_label_resolves_back_to_the_same_file_and_mix(tmp_path, monkeypatch):
     from vidstyle.models.zoo import Styles
 
