@@ -700,6 +700,28 @@ def test_a_decoder_read_after_close_or_twice_says_so_at_the_call(tmp_path):
         assert len(decoder.keyframes(2)) >= 1
 
 
+def test_a_read_under_way_when_its_decoder_is_closed_ends_and_one_begun_after_is_refused(tmp_path):
+    """Found by an adversarial review (57th session): close() now lets go of the stream and its
+    decoders, and a read advanced after it (a program closing the decoder inside its loop, or
+    taking read() inside the with block and iterating after it) failed with "'NoneType' object
+    has no attribute 'codec_context'" (or 'duration'), where it had ended."""
+    from vidstyle.io import VideoDecoder
+
+    video = make_video(tmp_path / "in.mp4", frames=12, size=(32, 24))
+    decoder = VideoDecoder(video)
+    seen = 0
+    for _ in decoder.read():
+        seen += 1
+        if seen == 5:
+            decoder.close()  # stops the loop: the read has ended
+    assert seen == 5
+    with VideoDecoder(video) as decoder:
+        frames = decoder.read()
+    with pytest.raises(BadValueError, match=r"read\(\): the VideoDecoder of in.mp4 was closed before its frames "
+                                            r"were read; read them inside the with block"):
+        next(frames)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
 def test_a_closed_decoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp_path):
     """Found by a review of resources over many runs in one process: a closed VideoDecoder kept

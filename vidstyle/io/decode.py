@@ -1492,8 +1492,17 @@ class VideoDecoder:
         self._spent = True
 
     def _reading(self, audio, alpha: bool, subtitles) -> Iterator[DecodedFrame | AudioItem | SubtitleItem]:
+        # close() lets go of the stream and its decoders (see close): a read taken before it and
+        # begun after it is refused as a read() after it is, and one under way when it came has
+        # ended; going on, each failed on the stream let go of with an AttributeError
+        if self._closed:
+            raise BadValueError(f"read(): the VideoDecoder of {self.path.name} was closed before its frames were "
+                                "read; read them inside the with block, or open a new one")
         with self._decode_errors():
-            yield from self._read(audio, alpha and self.info.alpha, subtitles or {})
+            for item in self._read(audio, alpha and self.info.alpha, subtitles or {}):
+                yield item
+                if self._closed:
+                    return
 
     def _read(self, audio: dict[int, AudioMode] | None, alpha: bool,
               subtitles: dict[int, SubtitleMode]) -> Iterator[DecodedFrame | AudioItem | SubtitleItem]:
