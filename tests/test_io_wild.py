@@ -785,6 +785,32 @@ def test_what_is_remembered_of_each_file_read_stays_bounded(tmp_path, monkeypatc
             assert decoder.clock_restarts == 0 and decoder._clock_restarts_ahead
     assert len(decode._FIRST_SHOWN) == len(decode._CLOCK_RESTARTS) == 3
     assert str(tmp_path / "4.ts") in next(reversed(decode._CLOCK_RESTARTS))  # the latest kept
+
+
+def test_what_is_remembered_of_each_file_stays_whole_with_other_threads_remembering(monkeypatch):
+    """Found by an adversarial review (57th session): the oldest file was forgotten by iterating
+    the cache, and a decoder opened on another thread (a program stylizing in threads) that wrote
+    its file in between failed this one with "dictionary changed size during iteration", once 256
+    files had been read. Here that other thread's write comes at every call the forgetting makes,
+    as a thread switch can (1 run in 6 of 4 threads each remembering 20,000 names did, on Python 3.11)."""
+    import sys
+
+    from vidstyle.io import decode
+
+    monkeypatch.setattr(decode, "CACHED_FILES", 3, raising=False)
+    cache = {f"old{n}": False for n in range(3)}
+    others = iter(range(100))
+
+    def another_thread_remembers(frame, event, arg):
+        if event == "c_call" and frame.f_code is decode._remember.__code__:
+            cache[f"other{next(others)}"] = True
+
+    sys.setprofile(another_thread_remembers)
+    try:
+        decode._remember(cache, "new", True)
+    finally:
+        sys.setprofile(None)
+    assert cache["new"] is True and "old0" not in cache
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_segments_joined_into_one_ts_file_run_on_as_one_timeline(tmp_path, caplog, suffix):
     """Two MPEG-TS segments joined byte-wise: the clock starts over in the middle. Its second half

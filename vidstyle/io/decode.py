@@ -514,8 +514,11 @@ CACHED_FILES = 256
 
 def _remember(cache: dict, key: str, value) -> None:
     """``cache[key] = value``, the oldest entries forgotten beyond :data:`CACHED_FILES`."""
-    while len(cache) >= CACHED_FILES:
-        cache.pop(next(iter(cache), None), None)  # (another thread may have taken it meanwhile)
+    # their names copied in one call, which no other thread's write breaks into, not iterated: a
+    # decoder opened on another thread that remembered its file between iter() and next() failed
+    # this one with "dictionary changed size during iteration"
+    for old in list(cache)[:max(0, len(cache) - CACHED_FILES + 1)]:
+        cache.pop(old, None)  # (another thread may have taken it meanwhile)
     cache[key] = value
 
 
