@@ -776,7 +776,8 @@ def test_an_output_that_is_a_pipe_or_a_device_is_refused_not_replaced(tmp_path):
     for output, kind in ((pipe, "a pipe"), (null, "a device")):
         for check in (check_output, check_output_file):
             with pytest.raises(VidstyleError, match=rf"output .*{output.name} is {kind}, not a file: outputs are "
-                                                    r"written to a file and renamed into place"):
+                                                    r"written to a file and renamed into place when complete; "
+                                                    r"give a file name$"):
                 check(output, overwrite=True)
     with pytest.raises(VidstyleError, match=r"output /dev/null is a device, not a file"):
         check_output(os.devnull, overwrite=True)  # said as that, not as a name without an extension

@@ -272,8 +272,9 @@ def check_not_special_output(output: str | Path) -> None:
     root would replace /dev/stdout itself, the link, not write through it."""
     kind = special_file_kind(output)
     if kind:
+        # (not "MP4 writes its index at the end", as -o - is told: also said of images and .onnx files)
         raise VidstyleError(f"output {output} is {kind}, not a file: outputs are written to a file and renamed into "
-                            "place when complete (MP4 writes its index at the end); give a file name")
+                            "place when complete; give a file name")
 
 
 def check_onnx_output(path: str | Path, overwrite: bool) -> Path:
