@@ -67,10 +67,13 @@ def test_errors_kept_by_the_caller_do_not_keep_their_runs_ffmpeg_threads(tmp_pat
 
     import av
 
-    from vidstyle.io import decode
+    from vidstyle.io import VideoEncoder, decode
 
     def os_threads() -> int:
         return len(os.listdir("/proc/self/task"))
+
+    def runs() -> set[int]:  # (those an earlier test in this process may have left: not counted)
+        return {id(o) for o in gc.get_objects() if type(o) in (decode.VideoDecoder, VideoEncoder)}
 
     clips = [make_video(tmp_path / f"{name}.mp4", frames=24, size=(160, 96), audio=True)
              for name in ("good", "bad1", "bad2", "bad3")]
@@ -85,10 +88,13 @@ def test_errors_kept_by_the_caller_do_not_keep_their_runs_ffmpeg_threads(tmp_pat
     monkeypatch.setattr(decode.VideoDecoder, "_demux_decode", damaged_midway)
     list(stylize_files(clips[:1], tmp_path / "warm", Grey(), temporal="off", progress=False))  # what stays
     gc.collect()
-    before = os_threads()
+    before, held = os_threads(), runs()
     kept = list(stylize_files(clips[1:], tmp_path / "out", Grey(), temporal="off", progress=False))
     gc.collect()
     assert os_threads() <= before
+    # nor the runs themselves: the traceback's frames held each run's decoder and encoder (and its
+    # frames), whose threads their close() lets go of, but not their memory
+    assert not runs() - held
     assert [type(outcome) for _, outcome in kept] == [VidstyleError] * 3
     assert "bad1.mp4 is corrupt or truncated" in str(kept[0][1])
     # the traceback still says where it came from (--debug prints it)
@@ -352,3 +358,41 @@ def test_stills_refused_anyway_and_the_output_folder_as_an_input_are_said_before
     assert done.stderr == (f"vidstyle: error: the output folder {styled} is also given as an input (a pattern such "
                            "as * catches it), which would be read as a folder of numbered frames: leave it out of the "
                            "inputs, or write the outputs to another folder\n")
+
+
+def test_without_locals_clears_every_error_of_a_chain_and_ends_on_a_cycle():
+    """What an error handed out keeps: the locals of its traceback's frames, and of the errors it
+    was raised from (``from``) or during (an ``except`` block), each cleared; a chain that loops
+    back on itself is walked once."""
+    import gc
+    import traceback
+    import weakref
+
+    from vidstyle.errors import without_locals
+
+    class Held:  # what a run's frames hold (a decoder, frames)
+        pass
+
+    def failing(message, held):  # noqa: ARG001 - held is the local that the frame keeps
+        raise VidstyleError(message)
+
+    refs = []
+
+    def raised(message, **link):
+        held = Held()
+        refs.append(weakref.ref(held))
+        try:
+            failing(message, held)
+        except VidstyleError as exc:
+            for name, value in link.items():
+                setattr(exc, name, value)
+            return exc
+
+    cause, context = raised("cause"), raised("context")
+    error = raised("error", __cause__=cause, __context__=context)
+    looped = raised("looped")
+    looped.__cause__ = looped  # (a program's own chain may loop)
+    assert without_locals(error) is error and without_locals(looped) is looped
+    gc.collect()
+    assert [ref() for ref in refs] == [None] * 4
+    assert "in failing" in "".join(traceback.format_exception(error))  # still says where it came from
