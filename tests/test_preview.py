@@ -515,3 +515,12 @@ def test_a_sheet_of_more_frames_than_it_takes_is_refused_in_one_line(tmp_path, c
     done = cli("preview", src, "-o", tmp_path / "s.png", "--style", "light_mondrian", "--frames", "5000")
     assert done.returncode == 2 and "--frames: must be 1 to 64 frames, got 5000" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "s.png").exists()
+
+
+def test_a_sheet_takes_as_many_frames_as_its_cap(tmp_path):
+    """MAX_SHEET_FRAMES itself is taken (only past it is refused): a 4-frame clip shows its 4."""
+    from vidstyle.preview import MAX_SHEET_FRAMES
+
+    src = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48))
+    style_sheet(src, tmp_path / "s.png", ["light_mondrian"], frames=MAX_SHEET_FRAMES, width=32)
+    assert read_image(tmp_path / "s.png").shape[1] == 4 * 32
