@@ -784,7 +784,13 @@ def test_what_is_remembered_of_each_file_read_stays_bounded(tmp_path, monkeypatc
         with VideoDecoder(tmp_path / f"{n}.ts", start=0.5) as decoder:  # a --start asks for both
             assert decoder.clock_restarts == 0 and decoder._clock_restarts_ahead
     assert len(decode._FIRST_SHOWN) == len(decode._CLOCK_RESTARTS) == 3
-    assert str(tmp_path / "4.ts") in next(reversed(decode._CLOCK_RESTARTS))  # the latest kept
+    for cache in (decode._FIRST_SHOWN, decode._CLOCK_RESTARTS):  # the latest kept, the oldest forgotten
+        assert [n for n in range(5) for key in cache if str(tmp_path / f"{n}.ts") in key] == [2, 3, 4]
+    # a program that lowers the cap: the next file scanned brings both down to it
+    monkeypatch.setattr(decode, "CACHED_FILES", 1)
+    with VideoDecoder(tmp_path / "0.ts", start=0.5):
+        pass
+    assert len(decode._FIRST_SHOWN) == len(decode._CLOCK_RESTARTS) == 1
 
 
 def test_what_is_remembered_of_each_file_stays_whole_with_other_threads_remembering(monkeypatch):
@@ -811,6 +817,8 @@ def test_what_is_remembered_of_each_file_stays_whole_with_other_threads_remember
     finally:
         sys.setprofile(None)
     assert cache["new"] is True and "old0" not in cache
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_segments_joined_into_one_ts_file_run_on_as_one_timeline(tmp_path, caplog, suffix):
     """Two MPEG-TS segments joined byte-wise: the clock starts over in the middle. Its second half
