@@ -4,6 +4,7 @@ Matroska, PNG/TIFF/WebP frames), turned with the picture; elsewhere it is droppe
 that says how to keep it."""
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,6 +124,27 @@ def test_prores_4444_keeps_its_alpha_into_prores_vp9_and_png_frames(tmp_path, pr
     assert all(p.shape == (H, W, 4) for p in pngs)
     assert error(np.stack(pngs)[..., 3], alpha) <= 2 and visible_error(np.stack(pngs), styled, alpha) <= 2
     assert "alpha channel (transparency)" not in caplog.text
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
+def test_a_closed_vp9_overlay_decoder_that_is_still_referenced_holds_no_libvpx_threads(tmp_path):
+    """As test_api_contract's closed decoder, for the second decoder a VP9 overlay has: libvpx's,
+    beside the stream's own, kept its threads for as long as the closed decoder was referenced."""
+    import gc
+
+    def os_threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    overlay = make_alpha_video(tmp_path / "overlay.webm", "libvpx-vp9", "yuva420p", frames=12)
+    gc.collect()
+    before = os_threads()
+    with VideoDecoder(overlay) as decoder:
+        items = decoder.read(alpha=True)
+        assert all(item.alpha is not None for _, item in zip(range(6), items))  # stopped midway, as a failed run
+        items.close()
+    del items
+    gc.collect()
+    assert os_threads() <= before  # the decoder itself is still here
 
 
 def test_a_vp9_overlay_is_read_with_its_alpha_also_from_a_seek(tmp_path, vp9_alpha):

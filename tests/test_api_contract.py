@@ -748,6 +748,9 @@ def test_a_closed_decoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp_p
     decoder.close()  # again: nothing to do
     with pytest.raises(BadValueError, match="is closed"):
         decoder.read()
+    with VideoDecoder(video) as unread:  # nor the first frame, decoded on opening, never read
+        pass
+    assert unread._first is None
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")

@@ -294,6 +294,15 @@ def test_a_closed_file_source_keeps_no_decoder_threads(tmp_path):
     closed = FileSource(src, realtime=False)
     closed.close()
     assert closed.read() is None  # a closed source has ended
+    assert closed._peeked is None  # its first frame, decoded on opening, let go of too
+    # one closed while a program still holds it keeps no threads either (nor the stream)
+    gc.collect()
+    before = os_threads()
+    kept = FileSource(src, realtime=False)
+    assert kept.read() is not None and len(os_threads() - before) > 0
+    kept.close()
+    gc.collect()
+    assert not os_threads() - before
 
 
 def test_file_source_realtime_pacing_and_skipping(tmp_path):
