@@ -819,7 +819,7 @@ def test_network_only_batch_sizes_are_bounded_as_stylize_batch_is(capsys):
     from vidstyle.config import MAX_BATCH
 
     # a typo's batch (100000: 69 GB a case at 320x180) made every row of the grid an error, exit status 0
-    for value in ("100000", f"1,{MAX_BATCH + 1}", "0", "4,-1"):
+    for value in ("100000", f"1,{MAX_BATCH + 1}", "0", "4,-1", "4,x"):
         with pytest.raises(SystemExit) as exit_info:
             main(["bench", "--batch", value])
         assert exit_info.value.code == 2
