@@ -133,6 +133,9 @@ def test_a_misspelt_style_gets_a_suggestion_and_other_things_say_what_they_are(t
     clip = make_video(tmp_path / "clip.mp4", frames=2, size=(32, 32))
     with pytest.raises(VidstyleError, match=r"clip.mp4 is a video, not a model: a style is a trained network"):
         resolve_style(str(clip))
+    camera = clip.rename(tmp_path / "DSC_0001.MP4")  # as cameras name them
+    with pytest.raises(VidstyleError, match=r"DSC_0001.MP4 is a video, not a model"):
+        resolve_style(str(camera))
 
 
 def test_huge_mix_weights_blend_as_their_ratio():
