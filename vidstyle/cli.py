@@ -109,8 +109,8 @@ def _add_stylize(sub) -> None:
                    help=f"constant rate factor (quality; lower is better, default {EncodeConfig.crf})")
     p.add_argument("--preset", default=EncodeConfig.preset, help=f"encoder preset (default {EncodeConfig.preset})")
     p.add_argument("--pix-fmt", default=EncodeConfig.pix_fmt,
-                   help="output pixel format (default yuv420p; ProRes: yuv422p10le; an input with transparency: "
-                        "yuva444p10le for ProRes, yuva420p for VP9 in .webm/.mkv)")
+                   help="output pixel format (default yuv420p; ProRes: yuv422p10le; .gif: pal8, .webp: bgra; an input "
+                        "with transparency: yuva444p10le for ProRes, yuva420p for VP9 in .webm/.mkv)")
     p.add_argument("--no-audio", action="store_true", help="drop audio streams")
     p.add_argument("--no-subtitles", action="store_true",
                    help="drop subtitle streams (kept by default: copied, or text subtitles converted to the "
