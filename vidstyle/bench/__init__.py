@@ -202,7 +202,7 @@ def _cmd_bench(args) -> int:
     from pathlib import Path
 
     from vidstyle.bench.pipeline import write_test_clip
-    from vidstyle.bench.report import write_reports
+    from vidstyle.bench.report import is_clip_row, write_reports
     from vidstyle.bench.run import run_benchmark
     from vidstyle.errors import VidstyleError
     from vidstyle.io.decode import VideoDecoder
@@ -242,7 +242,7 @@ def _cmd_bench(args) -> int:
         print(f"vidstyle: warning: not reliable: {printable(why)}", file=sys.stderr)
     # the grid's rows: a clip row (the network alone, as the file-to-file runs and the naive loop
     # call it) is measured beside the grid, and one that worked passed a run whose every case failed
-    rows = [r for r in report.get("network", []) if not str(r.get("resolution", "")).startswith("clip")]
+    rows = [r for r in report.get("network", []) if not is_clip_row(r)]
     if rows and all(r.get("status") == "error" for r in rows):  # the report says why, row by row
         print(f"vidstyle: error: every network case failed (first: {printable(rows[0].get('reason', '?'))}); "
               "the report has each reason", file=sys.stderr)

@@ -273,12 +273,19 @@ def _save(fig, path: Path) -> None:
         plt.close(fig)
 
 
+def is_clip_row(row: dict) -> bool:
+    """Whether a network-only ``row`` is the clip's own (the network as the file-to-file runs and
+    the naive loop call it, labelled "clip WxH"), measured beside the grid for the ratios, not a
+    case of the grid."""
+    return str(row.get("resolution", "")).startswith("clip")
+
+
 def _fps_figure(report: dict):
     """The frames/s-against-resolution figure, or None when no row has a plain resolution."""
     import matplotlib.pyplot as plt
 
     rows = [r for r in report.get("network", []) + report.get("peers", [])
-            if r.get("status") == "ok" and not str(r["resolution"]).startswith("clip")]  # clip rows: ratios only
+            if r.get("status") == "ok" and not is_clip_row(r)]  # clip rows: ratios only
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     series: dict[str, list[tuple[int, float, str, float, float]]] = {}
