@@ -255,6 +255,30 @@ def test_a_start_just_inside_a_frame_of_millisecond_times_counts_the_frames_kept
         assert decoder.info.frames == sum(isinstance(item, DecodedFrame) for item in decoder.read()) == 60 - k - 1
 
 
+@pytest.mark.parametrize("start", [None, 0.5, 1.0])
+def test_a_segment_of_an_avi_with_dropped_frames_counts_the_frames_it_has(tmp_path, start):
+    """An AVI whose capture dropped frames holds an empty chunk for each (FFmpeg's muxer writes them
+    for gaps in the times too), which its index leaves out. Counted from the index, a --start then
+    took the frames before it at the frame rate, empty chunks included: --start 1.0 of 24 frames
+    over 41 chunks counted 0 frames where 11 decode (a preview then said the file "does not say
+    how long it is"), --start 0.5 counted 9 of 17 (review, 58th session)."""
+    chunks = [0, 1, 2, 6, 7, 8, 9, 15, 16, 17, 18, 19, 20, *range(30, 41)]  # 24 frames, 17 dropped
+    src = tmp_path / "dropped.avi"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("mpeg4", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for n, chunk in enumerate(chunks):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(n, (64, 48)), format="rgb24")
+            frame.pts, frame.time_base = chunk, Fraction(1, 24)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(src)) as container:  # the case: the header counts the empty chunks too
+        assert container.streams.video[0].frames == 41
+    with VideoDecoder(src, start, announce=False) as decoder:
+        decoded = sum(isinstance(item, DecodedFrame) for item in decoder.read())
+        assert decoder.info.frames == decoded == {None: 24, 0.5: 17, 1.0: 11}[start]
+
+
 def test_a_truncated_avi_is_still_counted_by_its_header_and_said_cut_short(tmp_path):
     """An AVI cut short has no index at its end: FFmpeg lists the chunks it finds before the cut,
     which is no frame count. Counted from there, the progress bar said 18 of 18 and the file was

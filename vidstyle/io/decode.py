@@ -8,6 +8,7 @@ and, interleaved as the file stores them, the audio of the segment as :class:`Au
 """
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import logging
@@ -1173,7 +1174,7 @@ class VideoDecoder:
         # leaves out the frame it falls inside too, which counting up to --start counted (46 of 45)
         begin = self._origin - stream_start if self._start is not None else 0
         wanted = math.ceil(Fraction(duration) * self._rate) if duration else None
-        left = max(0, total - round(begin * self._rate)) if total is not None else None
+        left = max(0, total - self._frames_before(begin)) if total is not None else None
         if wanted is None:
             return left
         return wanted if left is None else min(wanted, left)
@@ -1184,13 +1185,34 @@ class VideoDecoder:
         past: the 6 before a stream cut after a keyframe (42 counted where 36 decode, with the 7
         packets before its first frame shown left out), the one before x264's first frame (49 of
         48). Its index lists only the chunks with a frame: counted there when it reaches the end."""
+        total = self._video.frames or None
+        index = self._avi_index()
+        return total if index is None else min(total, len(index))
+
+    def _avi_index(self) -> av.index.IndexEntries | None:
+        """The index of an AVI's video stream where it reaches the last chunk the header counts
+        (cut short, it holds only the chunks found before the cut), else None: see
+        :meth:`_stated_frames`."""
         video = self._video
-        total = video.frames or None
-        if total and self._container.format.name == "avi":
-            index = video.index_entries
-            if len(index) and index[len(index) - 1].timestamp >= total - 1:
-                total = min(total, len(index))
-        return total
+        if not video.frames or self._container.format.name != "avi":
+            return None
+        index = video.index_entries
+        return index if len(index) and index[len(index) - 1].timestamp >= video.frames - 1 else None
+
+    def _frames_before(self, begin: Fraction) -> int:
+        """The frames of the stream in its first ``begin`` seconds (from its first frame shown):
+        ``begin`` at the frame rate, but in an AVI counted by its index, the index's own. A frame
+        dropped by a capture leaves an empty chunk, as a gap in the times does, which the index
+        leaves out: at the rate, --start 1.0 of 24 frames over 41 chunks counted 24 frames before
+        it and none left, where 11 decode (and a preview said the file held no length)."""
+        index = self._avi_index()
+        if index is None or self._unshown >= len(index):
+            return round(begin * self._rate)
+        # from the first frame shown's chunk (those before it are not counted: see _unshown); the
+        # index is in decode order, its times rising
+        first = self._unshown
+        until = index[first].timestamp + round(begin / self._tb)
+        return bisect.bisect_left(index, until, first, len(index), key=lambda entry: entry.timestamp) - first
 
     # --- demux + decode ----------------------------------------------------------------------
 
