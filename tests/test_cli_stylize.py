@@ -257,9 +257,11 @@ def test_a_tool_that_runs_the_command_line_inside_its_own_code_still_gets_it_bac
         r = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
                            timeout=120)
         assert r.returncode == 0 and f"harness: exit status {status}" in r.stderr, r.stderr
-    r = subprocess.run([sys.executable, "-i", "-m", "vidstyle", "--version"], cwd=ROOT, input="print('at the prompt')\n",
+    # with Ctrl-C Python's own again there (start-up's exit at once ended with the command line)
+    prompt = "import signal; print('at the prompt', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+    r = subprocess.run([sys.executable, "-i", "-m", "vidstyle", "--version"], cwd=ROOT, input=prompt,
                        capture_output=True, text=True, timeout=120)
-    assert "at the prompt" in r.stdout, (r.stdout, r.stderr)
+    assert "at the prompt True" in r.stdout, (r.stdout, r.stderr)
 
 
 @pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e400", "0", "-0.5"])
@@ -642,6 +644,36 @@ def test_ctrl_c_while_torch_imports_is_not_swallowed(tmp_path):
             "from vidstyle.cli import main\n"
             "sys.argv = ['vidstyle', 'styles']\n"
             "sys.exit(main())\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
+    assert (proc.returncode, proc.stdout) == (130, ""), proc.stderr
+    assert proc.stderr.strip().splitlines() == ["vidstyle: interrupted"]
+
+
+def _console_script() -> str:
+    """The code pip's console script `vidstyle` runs: the entry point pyproject.toml names."""
+    import tomllib
+
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["vidstyle"]
+    module, function = entry.split(":")
+    return f"from {module} import {function}\nsys.exit({function}())\n"
+
+
+@pytest.mark.parametrize("start", ["console script", "python -m vidstyle"])
+def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path, start):
+    """The command line's own modules take 0.05-0.1 s to import (json, argparse, the option
+    vocabularies) before its start-up handles Ctrl-C: one there was a KeyboardInterrupt's
+    traceback and a kill by SIGINT (sent 0.05 s after `vidstyle stylize` started: 5 runs in 5)."""
+    run = _console_script() if start == "console script" else \
+        "import runpy\nrunpy.run_module('vidstyle', run_name='__main__', alter_sys=True)\n"
+    code = ("import importlib.abc, os, signal, sys\n"
+            "class CtrlC(importlib.abc.MetaPathFinder):  # Ctrl-C as the command line's modules load\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name == 'vidstyle.cli_args':\n"
+            "            os.kill(os.getpid(), signal.SIGINT)\n"
+            "        return None\n"
+            "sys.meta_path.insert(0, CtrlC())\n"
+            "sys.argv = ['vidstyle', 'styles']\n" + run)
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
     assert (proc.returncode, proc.stdout) == (130, ""), proc.stderr

@@ -1,3 +1,3 @@
-from vidstyle.cli import main
+from vidstyle._start import main
 
 raise SystemExit(main())

@@ -40,6 +40,7 @@ from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CODECS, DEFAULT_CROSS
                              MIN_OPSET, STYLE_EVERY, TEMPORAL_MODES, VIDEO_CODECS, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
 from vidstyle.errors import VidstyleError, first_line, on_kill, printable, terminated_line, termination_as_exit
+from vidstyle.signals import interrupted_at_once
 
 log = logging.getLogger("vidstyle")
 
@@ -881,6 +882,33 @@ def _end_process(code: int) -> NoReturn:
 
 def _main(argv: list[str] | None) -> int:
     process = argv is None  # the command line of this process (not a call from Python code)
+    try:  # building the parser takes a moment a Ctrl-C or a kill may land in (torch: see _run_command)
+        with _interrupt_ends_at_once(process):  # (and vidstyle._start's handling before it, ended with it)
+            status = _answered_before_the_parser(argv, process)
+            if status is not None:
+                return status
+            with on_kill(_ended_at_once):
+                from vidstyle.memory import keep_freed_memory
+
+                keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
+                argv = _values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS)
+                parser = build_parser(only=_commands_named(argv))
+                args = parser.parse_args(argv)  # --help and usage errors end here, before torch
+    except KeyboardInterrupt:
+        print("vidstyle: interrupted", file=sys.stderr)
+        return 130
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    with _messages_on_stderr():
+        code = _run_command(args, process)
+    _status_decided(process)
+    return code
+
+
+def _answered_before_the_parser(argv: list[str] | None, process: bool) -> int | None:
+    """Set up the standard streams; then the exit status of a command line answered without the
+    parser (``--version``, a current folder deleted), or None."""
     # started with stdout or stderr closed (>&-, 2>&-): what would go there goes nowhere, the run still works
     if sys.stdout is None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
@@ -910,24 +938,7 @@ def _main(argv: list[str] | None) -> int:
         except BrokenPipeError:
             return _reader_gone()
         return 0
-    try:  # building the parser takes a moment a Ctrl-C or a kill may land in (torch: see _run_command)
-        with on_kill(_ended_at_once), _interrupt_ends_at_once(process):
-            from vidstyle.memory import keep_freed_memory
-
-            keep_freed_memory()  # before any frame or tensor is allocated (see its docstring)
-            argv = _values_after(sys.argv[1:] if argv is None else argv, _DASHED_VALUE_OPTIONS)
-            parser = build_parser(only=_commands_named(argv))
-            args = parser.parse_args(argv)  # --help and usage errors end here, before torch
-    except KeyboardInterrupt:
-        print("vidstyle: interrupted", file=sys.stderr)
-        return 130
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return 2
-    with _messages_on_stderr():
-        code = _run_command(args, process)
-    _status_decided(process)
-    return code
+    return None
 
 
 def _status_decided(process: bool) -> None:
@@ -962,22 +973,17 @@ def _interrupt_ends_at_once(process: bool):
     it, and the command then ran on (the Ctrl-C lost, exit status 0) or failed on the half-loaded
     numpy ("module 'numpy' has no attribute 'multiply'", a RecursionError). Only for the command
     line's own process and a Ctrl-C that has Python's default handler (not one ignored in a
-    background job)."""
+    background job), or this handler already, put there by :mod:`vidstyle._start` before this
+    module was imported; the block ends with Python's default handler either way."""
     if (not process or threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            or signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, interrupted_at_once)):
         yield
         return
-    signal.signal(signal.SIGINT, _interrupted_at_once)
+    signal.signal(signal.SIGINT, interrupted_at_once)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def _interrupted_at_once(signum, frame):
-    """Ctrl-C during start-up: its one line and exit status 130, nothing written yet."""
-    os.write(2, b"vidstyle: interrupted\n")
-    os._exit(130)
 
 
 def _say_if_terminated(exc: SystemExit) -> None:

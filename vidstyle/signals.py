@@ -3,6 +3,7 @@ happen whole: a file's finalization, a frame's write, a results folder's renames
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from typing import Iterator
@@ -11,6 +12,13 @@ from typing import Iterator
 STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 #: Those of :data:`STOP_SIGNALS` that terminate (a kill, a closed terminal): Ctrl-C is the user's stop.
 TERMINATIONS = tuple(s for s in STOP_SIGNALS if s != signal.SIGINT)
+
+
+def interrupted_at_once(signum, frame):
+    """Ctrl-C while the command line starts: its one line and exit status 130, nothing written yet
+    (installed by :mod:`vidstyle._start` and the start-up of :mod:`vidstyle.cli`)."""
+    os.write(2, b"vidstyle: interrupted\n")
+    os._exit(130)
 
 
 def vidstyles_handler(handler):
