@@ -1088,7 +1088,7 @@ def test_atomic_output_says_what_it_could_not_clean_up(tmp_path, monkeypatch):
 
     taken = tmp_path / "taken" / "o.mp4"
     taken.parent.mkdir()
-    with pytest.raises(OutputExistsError, match=r"o.mp4 appeared while processing; .* its temporary file "
+    with pytest.raises(OutputExistsError, match=r"o.mp4 appeared while processing .* its temporary file "
                                                 r".* could not be removed"):
         with atomic_output(taken) as temp:
             temp.write_bytes(b"a whole video")
@@ -1243,12 +1243,15 @@ def test_an_output_that_appears_at_the_last_moment_is_not_replaced_without_overw
     monkeypatch.setattr(os, "link", other_program_first(real_link))
     monkeypatch.setattr(os, "replace", other_program_first(real_replace))
     # a FileExistsError, as an output there before the run is (vidstyle.OutputExistsError)
-    with pytest.raises(FileExistsError, match=r"output .*o\.mp4 appeared while processing; pass --overwrite") as caught:
+    with pytest.raises(FileExistsError, match=r"output .*o\.mp4 appeared while processing .* kept as .*o-2\.mp4$") \
+            as caught:
         with atomic_output(target) as temp:
             temp.write_bytes(b"ours")
     assert isinstance(caught.value, VidstyleError)
-    assert target.read_bytes() == b"theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
+    assert target.read_bytes() == b"theirs" and (tmp_path / "o-2.mp4").read_bytes() == b"ours"  # (kept beside it)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o-2.mp4", "o.mp4"]
     target.unlink()
+    (tmp_path / "o-2.mp4").unlink()
 
     def no_hard_links(src, dst, *args, **kw):  # Linux's FAT
         raise PermissionError(errno.EPERM, "Operation not permitted")
@@ -1262,8 +1265,8 @@ def test_an_output_that_appears_at_the_last_moment_is_not_replaced_without_overw
         with atomic_output(tmp_path / "p.mp4") as temp:
             temp.write_bytes(b"ours")
             (tmp_path / "p.mp4").write_bytes(b"theirs")
-    assert (tmp_path / "p.mp4").read_bytes() == b"theirs"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "p.mp4"]
+    assert (tmp_path / "p.mp4").read_bytes() == b"theirs" and (tmp_path / "p-2.mp4").read_bytes() == b"ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "p-2.mp4", "p.mp4"]
 
     def windows_exfat(src, dst, *args, **kw):  # an exFAT or FAT32 drive on Windows (SD cards, USB disks)
         exc = OSError(errno.EINVAL, "Incorrect function")  # ERROR_INVALID_FUNCTION, as Python maps it
@@ -1274,7 +1277,30 @@ def test_an_output_that_appears_at_the_last_moment_is_not_replaced_without_overw
     with atomic_output(tmp_path / "q.mp4") as temp:
         temp.write_bytes(b"ours")
     assert (tmp_path / "q.mp4").read_bytes() == b"ours"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "p.mp4", "q.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "p-2.mp4", "p.mp4", "q.mp4"]
+
+
+def test_a_finished_output_whose_name_was_taken_meanwhile_is_kept_beside_it(tmp_path):
+    """Another program's file under the output's name at the end of a long run stays, and the
+    finished output is kept under the next free numbered name, which the error names: it was
+    deleted, the error saying only "pass --overwrite to replace it" (the render lost)."""
+    from vidstyle.errors import OutputExistsError
+
+    target = tmp_path / "o.mp4"
+    (tmp_path / "o-2.mp4").write_bytes(b"older")  # (a numbered name taken is skipped)
+    with pytest.raises(OutputExistsError, match=r"^output .*o\.mp4 appeared while processing \(another program's "
+                                                r"file\?\), left as it is; the finished output is kept as .*o-3\.mp4$"):
+        with atomic_output(target) as temp:
+            temp.write_bytes(b"ours")
+            target.write_bytes(b"theirs")
+    assert [(p.name, p.read_bytes()) for p in sorted(tmp_path.iterdir())] == \
+        [("o-2.mp4", b"older"), ("o-3.mp4", b"ours"), ("o.mp4", b"theirs")]
+    weights = tmp_path / "m.safetensors"  # and a write_then_rename told not to replace (training's weights)
+    with pytest.raises(OutputExistsError, match=r"the finished output is kept as .*m-2\.safetensors$"):
+        with write_then_rename(weights, overwrite=False) as temp:
+            temp.write_bytes(b"ours")
+            weights.write_bytes(b"theirs")
+    assert (tmp_path / "m-2.safetensors").read_bytes() == b"ours" and weights.read_bytes() == b"theirs"
 
 
 def test_a_temporary_name_that_cannot_be_removed_after_the_link_is_a_warning(tmp_path, monkeypatch, caplog):
@@ -1335,7 +1361,8 @@ def test_write_then_rename_keeps_a_file_that_appeared_only_when_told(tmp_path):
         with write_then_rename(target, overwrite=False) as temp:
             temp.write_text("ours")
             target.write_text("theirs")
-    assert target.read_text() == "theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+    assert target.read_text() == "theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["m-2.onnx", "m.onnx"]
+    (tmp_path / "m-2.onnx").unlink()  # (ours, kept beside it)
     with write_then_rename(target) as temp:  # the default: replace (a checkpoint, a report)
         temp.write_text("ours")
     assert target.read_text() == "ours" and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]

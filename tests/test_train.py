@@ -2424,10 +2424,12 @@ def test_a_model_that_appears_at_the_output_during_training_is_kept(data, loss_w
         return real_link(src, dst, *args, **kw)
 
     monkeypatch.setattr(os, "link", other_program_first)
-    with pytest.raises(VidstyleError, match=r"output .*model\.safetensors appeared while processing; pass "
-                                            r"--overwrite .*; the last checkpoint is .*checkpoint_0000002\.pt"):
+    with pytest.raises(VidstyleError, match=r"output .*model\.safetensors appeared while processing .* the finished "
+                                            r"output is kept as .*model-2\.safetensors; the last checkpoint is "
+                                            r".*checkpoint_0000002\.pt"):
         train(config, progress=False)
     assert out.read_bytes() == b"theirs" and not list(tmp_path.glob(".*partial*"))
+    assert out.with_name("model-2.safetensors").stat().st_size > len(b"theirs")  # the trained weights
 
 
 def test_a_run_whose_crops_cannot_fit_in_memory_is_refused_before_it_starts(data, loss_weights, tmp_path,

@@ -642,15 +642,22 @@ def write_then_rename(path: str | Path, make_folder: bool = False, durable: bool
 
 def _place(temp: Path, path: Path, overwrite: bool) -> None:
     """Rename finished ``temp`` onto ``path``; without ``overwrite`` a file that appeared there
-    while we were working stays. A file that cannot be replaced (Windows refuses while another
-    program holds it open: a player showing the last render) stays too, and the finished output
-    is kept beside it under the next free numbered name (:func:`numbered_name`), which the error
-    names: it was deleted, hours of work lost."""
+    while we were working stays. So does a file that cannot be replaced (Windows refuses while
+    another program holds it open: a player showing the last render). Either way the finished
+    output is kept beside it under the next free numbered name (:func:`numbered_name`), which the
+    error names: it was deleted, hours of work lost."""
     try:
         move_into_place(temp, path, overwrite)
     except FileExistsError:
-        raise OutputExistsError(f"output {path} appeared while processing; pass --overwrite "
-                            "(overwrite=True in Python) to replace it") from None
+        appeared = f"output {path} appeared while processing"
+        try:
+            kept = place_beside(temp, path)
+        except OSError as exc:  # (the folder refuses a new name too: nothing left to do but say it)
+            raise OutputExistsError(f"{appeared}; the finished output could not be kept beside it "
+                                    f"({exc.strerror or exc}) and is discarded; pass --overwrite "
+                                    "(overwrite=True in Python) to replace it") from None
+        raise OutputExistsError(f"{appeared} (another program's file?), left as it is; the finished "
+                                f"output is kept as {kept}") from None
     except PermissionError as exc:
         if not (overwrite and path.exists()):
             raise
