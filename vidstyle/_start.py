@@ -3,7 +3,9 @@
 argparse, the option vocabularies) before its start-up handles Ctrl-C; a Ctrl-C there was a
 KeyboardInterrupt's traceback. Getting ``main`` here first has Ctrl-C end the process at once with
 its one line (:func:`vidstyle.signals.interrupted_at_once`), which the start-up then takes over.
-Only getting ``main`` does (a module ``__getattr__``), not a plain import of this module."""
+Only getting ``main`` does (a module ``__getattr__``), not a plain import of this module; and
+``main`` is :func:`vidstyle.cli.main` itself, whose caller must be the program's top level (see
+``_called_by_the_program``: a wrapper function here would keep the process from ending at once)."""
 from __future__ import annotations
 
 
