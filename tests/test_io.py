@@ -661,6 +661,25 @@ def test_an_aborted_mp4_is_not_moved_again_to_put_its_index_first(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif", ".webp"])
+def test_abort_removes_the_file_whatever_its_container(tmp_path, suffix):
+    """abort() discards what it was writing: it removed an .mp4/.mov (faststart's reason, above),
+    but closed an .mkv, .webm, .avi or animation into a file that looked finished, left for the
+    caller to remove (a direct caller of the encoder saw both). After finish() it removes nothing."""
+    src = make_video(tmp_path / "a.mkv", frames=6)
+    with VideoDecoder(src) as dec:
+        frames = [item for item in dec.read() if isinstance(item, DecodedFrame)]
+        aborted, finished = (VideoEncoder(tmp_path / f"{name}{suffix}", dec.info, EncodeConfig())
+                             for name in ("aborted", "finished"))
+    for enc in (aborted, finished):
+        for frame in frames:
+            enc.write(frame.image, frame.pts, frame.duration)
+    aborted.abort()
+    finished.finish()
+    finished.abort()  # (as finish's own clean-up does: nothing left to discard)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.mkv", f"finished{suffix}"])
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])
 def test_a_long_frame_inside_the_last_b_frame_span_does_not_run_the_movie_on(tmp_path, suffix):
     """A GIF's delays (centiseconds) with x264's B-frames: the last packet written, the frame at

@@ -1023,6 +1023,17 @@ class FrameGrid:
         return placed, (end - placed if end > placed else int(duration * self.source_base / self.time_base))
 
 
+def _removed(path: Path) -> bool:
+    """Remove ``path``; whether it is gone."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 class VideoEncoder:
     """Write frames of ``source``'s size and timing to ``path``, with its audio (unless disabled).
 
@@ -1135,7 +1146,6 @@ class VideoEncoder:
                 # mid-session (the reopening failed there, and the recording was lost)
                 if not config.realtime:
                     options["movflags"] = "+faststart"
-                    self._faststart = True
             self._container = av.open(ffmpeg_path(self.path), "w", options=options or None)
         except (av.error.FFmpegError, ValueError) as exc:
             raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
@@ -1769,23 +1779,25 @@ class VideoEncoder:
             self.abort()
 
     def abort(self) -> None:
-        """Close the container without flushing (after an error; the file is discarded: an
-        .mp4/.m4v/.mov written for a file, with its index to be moved first, is removed here)."""
+        """Stop writing without flushing (after an error, Ctrl-C) and discard the file: the file
+        still being written is removed, whatever its container. After :meth:`finish` it does
+        nothing (finish calls it for its own clean-up)."""
         if hasattr(self, "_held_audio"):
             self._held_audio.clear()
         container, self._container = getattr(self, "_container", None), None
         if container is not None:
-            if getattr(self, "_faststart", False):
-                # Closing writes the trailer, and faststart's pass then reopens the file by its
-                # name to read and write all of it again, index first: a Ctrl-C at the end of a
-                # long render waited for that pass over a file about to be deleted. Removed
-                # first, the reopening fails at once and the pass is skipped.
-                with contextlib.suppress(OSError):
-                    os.unlink(self.path)
+            # Removed before closing, which writes the trailer: with faststart (.mp4/.m4v/.mov)
+            # the muxer then reopens the file by its name to read and write all of it again,
+            # index first, and a Ctrl-C at the end of a long render waited for that pass over a
+            # file about to be deleted; removed first, the reopening fails at once and the pass
+            # is skipped. Removed after closing where an open file cannot be removed.
+            removed = _removed(self.path)
             try:
                 container.close()
             except (av.error.FFmpegError, OSError, ValueError):
                 pass
+            if not removed:
+                _removed(self.path)
         # the closed container does not free the video stream's encoder while the stream is
         # referenced: let go of it, so that an encoder kept alive (by the traceback of an error a
         # program keeps, say) keeps none of the encoder's threads (4 a run here, libx264's)
