@@ -1926,6 +1926,30 @@ def test_a_recording_whose_finishing_fails_keeps_its_part_beside_the_file_it_wou
     assert out.read_bytes() == b"yesterday's whole recording" and (tmp_path / "rec-2.mkv").stat().st_size > 0
 
 
+def test_a_recording_whose_encoder_fails_while_flushing_keeps_its_part(tmp_path):
+    """The encoder's own finish failing part-way (the disk filling as its look-ahead is written)
+    must leave the Matroska part in place for the recording to keep: the encoder's clean-up after a
+    failed finish does not discard the file (a change that made it did lost the recording)."""
+    import numpy as np
+
+    from vidstyle.live import Recording
+
+    out = tmp_path / "rec.mkv"
+    recording = Recording(out, 64, 48, 30)
+    noise = np.random.default_rng(0)
+    for i in range(300):  # past what the muxer holds before its first write (256 kB here)
+        recording.write(noise.integers(0, 256, (48, 64, 3), dtype=np.uint8), i / 30)
+
+    def full_disk(packets):
+        raise VidstyleError("writing rec.mkv failed: No space left on device")
+
+    recording._encoder._mux_video = full_disk
+    with pytest.raises(VidstyleError, match=r"No space left on device; what was recorded before is kept in .*rec\.mkv"):
+        recording.close()
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) > 0
+
+
 def test_a_recording_that_cannot_be_finalized_by_r_does_not_end_the_session(tmp_path, monkeypatch):
     from vidstyle import live as live_module
 
