@@ -56,6 +56,57 @@ def test_a_gif_loops_with_the_clips_timing_and_one_palette(tmp_path, caplog):
         assert im.mode == "P" and not im.info.get("transparency")
 
 
+def test_a_gifs_still_background_does_not_twinkle_around_a_moving_object(tmp_path):
+    """Dithering each frame afresh (Floyd-Steinberg carries each pixel's error to the pixels right
+    of it and below) re-arranged the dots of everything after a small moving square: a quarter
+    of the pixels whose source stood still (H.264's noise of a level or so) changed colour from frame to
+    frame. A pixel that stands still keeps its palette index; the square is drawn as it moves."""
+    src, (w, h) = tmp_path / "still.mp4", (128, 96)
+    x, y = np.meshgrid(np.linspace(0, 1, w), np.linspace(0, 1, h))
+    background = np.stack([40 + 180 * x, 60 + 150 * y, 220 - 100 * x - 60 * y], axis=-1).astype(np.uint8)
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": "18"}
+        for i in range(12):
+            img = background.copy()
+            img[30:42, 8 + 8 * i:20 + 8 * i] = [230, 40, 30]
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    stylize(src, tmp_path / "still.gif")
+    frames, _, _ = animation(tmp_path / "still.gif")
+    source = [s.astype(int) for s in read_frames(src)]
+    still = changed = 0
+    for before, after, shown_before, shown_after in zip(source, source[1:], frames, frames[1:]):
+        stands = np.abs(after - before).max(axis=-1) < 2
+        still += stands.sum()
+        changed += ((shown_after != shown_before).any(axis=-1) & stands).sum()
+    assert still > 0.8 * 11 * w * h and changed / still < 0.01
+    assert max(blurred_error(f[..., :3], s) for f, s in zip(frames, source)) < 4  # still dithered, not banded
+    square = [f[32:40, 10 + 8 * i:18 + 8 * i, :3].astype(int) for i, f in enumerate(frames)]
+    assert max(np.abs(s - [230, 40, 30]).mean() for s in square) < 20
+
+
+def test_a_gif_pixel_kept_while_still_follows_a_slow_fade():
+    """A pixel keeps its index while its colour stays near the one that index was chosen for, not
+    near the last frame's: brightening by a level a frame, every frame "still" against the last,
+    the picture follows within a few levels instead of freezing."""
+    w, h = 96, 64
+    x, y = np.meshgrid(np.linspace(0, 1, w), np.linspace(0, 1, h))
+    base = np.stack([40 + 150 * x, 60 + 120 * y, 200 - 90 * x - 50 * y], axis=-1)
+    first = GifPalette.PALETTE_FRAMES
+    # the first frame already at the fade's end, so that the palette, made from the first frames, fits it all
+    images = [(base + (10 if i == 0 else max(0, i - first + 1))).astype(np.uint8) for i in range(first + 10)]
+    palette = GifPalette()
+    out = [f for i, image in enumerate(images) for f in palette.add(image, i, 1)] + palette.flush()
+    assert len({bytes(frame.planes[1]) for frame, _, _ in out}) == 1  # one palette: nothing started afresh
+    lag = [np.abs(frame.to_ndarray(format="rgb24").astype(float).mean(axis=(0, 1)) - image.mean(axis=(0, 1))).max()
+           for (frame, _, _), image in zip(out, images)]
+    assert max(lag) < 3.5 and lag[-1] < 3.5
+
+
 def test_the_palette_is_kept_until_a_frame_no_longer_fits_it():
     """Kept from frame to frame (each frame's own would make colours shimmer): a frame like the
     first ones is drawn with their palette; a scene in other colours, a fade from black and a small
