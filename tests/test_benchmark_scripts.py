@@ -8,6 +8,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vidstyle.models.weights import read_info
@@ -420,3 +421,17 @@ def test_every_result_results_md_links_to_is_in_the_repository():
     text = (BENCH / "RESULTS.md").read_text()
     linked = set(re.findall(r"\]\((results/[^)\s#]+)\)", text))
     assert linked and sorted(link for link in linked if not (BENCH / link).exists()) == []
+
+
+def test_gif_shimmer_measures_the_twinkle_of_a_still_background(tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 80, 3), np.uint8)).save(photo)
+    out = tmp_path / "shimmer.json"
+    assert _load("gif_shimmer.py").main(["--photo", str(photo), "--synthetic-frames", "8", "--work",
+                                         str(tmp_path / "work"), "--rounds", "1", "--out", str(out)]) == 0
+    (clip,) = json.loads(out.read_text())["clips"]
+    assert clip["clip"] == "synthetic" and clip["frames"] == 8 and clip["bytes"] > 0
+    assert clip["still_pixels"] > 0.8 * 7 * 320 * 240 and clip["shimmer_share"] < 0.01
+    assert 0 < clip["blurred_error"] < 4 and clip["palette_cpu_ms_per_frame"][0] > 0
