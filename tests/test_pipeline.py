@@ -1330,3 +1330,23 @@ def test_a_video_output_s_folder_renamed_after_its_last_frame_is_said_as_that(tm
         stylize_video(src, out, style=stylizer, temporal="off", progress=rename_at_the_last)
     assert list((tmp_path / "moved").iterdir()) == []
     assert pipeline_threads() == []
+
+
+def test_the_bars_pace_starts_at_the_first_frame(monkeypatch):
+    # the wait before the first frame (a long run's torch.compile, the stages filling: 8.7 s in a
+    # 30-minute run) was taken as the first frame's pace: the bar said "8.66s/frame" and
+    # "129:41:58" left for a 9-minute run, and its smoothed rate took seconds to forget it
+    from vidstyle import pipeline
+
+    terminal = FakeTerminal()
+    monkeypatch.setattr(pipeline.sys, "stderr", terminal)
+    bar = pipeline._progress_bar(1000, True, "out.mp4")
+    bar.mininterval = 0  # every frame drawn
+    bar.start_t -= 60  # made 60 s ago: the network compiling
+    bar.last_print_t -= 60
+    frame_written = pipeline._on_frame(True, bar, 1000)
+    frame_written()
+    rate = bar.format_dict["rate"]
+    bar.close()
+    assert bar.n == 1 and rate is not None and rate > 1  # not the 60 s wait's 1/60 frame a second
+    assert "s/frame" not in terminal.getvalue()

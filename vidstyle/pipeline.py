@@ -956,7 +956,7 @@ def _folder_watch(held: HeldOutputFolder, output) -> Callable[[], None]:
 
 def _on_frame(progress, bar, total: int | None) -> Callable[[], None]:
     """What the encode stage calls after each frame: the caller's ``progress(done, total)``, or
-    the bar's update."""
+    the bar's update, its clock started at the first frame."""
     if callable(progress):
         done = 0
 
@@ -965,7 +965,20 @@ def _on_frame(progress, bar, total: int | None) -> Callable[[], None]:
             done += 1
             progress(done, total)
         return report
-    return (lambda: bar.update(1)) if bar is not None else (lambda: None)
+    if bar is None:
+        return lambda: None
+    started = False
+
+    def advance() -> None:
+        nonlocal started
+        if not started:
+            # the bar's clock from the first frame, as ProgressLines': the wait before it (the
+            # network compiling, the stages filling; 8.7 s in a 30-minute run) is no frame's pace,
+            # and counted as one the bar said 129 hours left, then took seconds to forget it
+            started = True
+            bar.unpause()
+        bar.update(1)
+    return advance
 
 
 # --- the public entry point ----------------------------------------------------------------
