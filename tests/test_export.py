@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -511,6 +512,21 @@ def test_a_home_folder_that_does_not_exist_is_not_made_for_the_cache(tmp_path, m
         assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
     assert list(tmp_path.iterdir()) == []
     assert f"the home folder {tmp_path / 'missing'} does not exist" in caplog.text and "VIDSTYLE_CACHE" in caplog.text
+
+
+def test_a_home_that_names_a_file_is_said_to_be_one(tmp_path, monkeypatch):
+    """HOME naming a file (not a folder) was said to be a home folder that "does not exist"
+    (review, 58th session)."""
+    from vidstyle.io.files import cache_folder
+
+    monkeypatch.delenv("VIDSTYLE_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    (tmp_path / "home").write_text("a file")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(RuntimeError, match=f"^the home folder {re.escape(str(tmp_path / 'home'))} is a file, not a "
+                                            "folder$"):
+        cache_folder("onnx")
+    assert (tmp_path / "home").read_text() == "a file"
 
 
 def test_the_cache_warning_says_where_it_could_not_cache(tmp_path, monkeypatch, caplog):

@@ -341,7 +341,8 @@ def cache_folder(kind: str) -> Path:
     else ``~/.cache/vidstyle/KIND``. A relative ``$XDG_CACHE_HOME`` is ignored, as the XDG base
     directory spec says: it put a cache folder under whichever folder each run started in.
     Raises RuntimeError, as ``Path.home()`` does where it finds none, when the home folder does
-    not exist (``HOME=/nonexistent``, a service's): the cache made that folder itself, a home."""
+    not exist (``HOME=/nonexistent``, a service's): the cache made that folder itself, a home; or
+    is no folder (``HOME=/dev/null``)."""
     if os.environ.get("VIDSTYLE_CACHE"):
         return Path(os.environ["VIDSTYLE_CACHE"]) / kind
     xdg = os.environ.get("XDG_CACHE_HOME", "")
@@ -349,7 +350,9 @@ def cache_folder(kind: str) -> Path:
         return Path(xdg) / "vidstyle" / kind
     home = Path.home()
     if not home.is_dir():
-        raise RuntimeError(f"the home folder {home} does not exist")
+        raise RuntimeError(f"the home folder {home} " + ("does not exist" if not home.exists() else
+                                                         "is a file, not a folder" if home.is_file() else
+                                                         "is not a folder"))
     return home / ".cache" / "vidstyle" / kind
 
 
