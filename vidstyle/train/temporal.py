@@ -284,7 +284,8 @@ def synthetic_pair(image: torch.Tensor, generator: torch.Generator, *, noise: fl
 
 
 def default_cache_dir() -> Path:
-    """Where flow caches live: ``$VIDSTYLE_CACHE``/flow or ``$XDG_CACHE_HOME``/vidstyle/flow."""
+    """Where flow caches live: ``$VIDSTYLE_CACHE/flow``, else ``$XDG_CACHE_HOME/vidstyle/flow``, else
+    ``~/.cache/vidstyle/flow`` (:func:`~vidstyle.io.files.cache_folder`)."""
     return cache_folder("flow")
 
 
