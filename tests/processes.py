@@ -1,5 +1,6 @@
 """Child processes for tests: the command line as a terminal's foreground job starts it, and code
-run under a file-size limit (a full disk without filling one); and a terminal nobody sized."""
+run under a file-size limit (a full disk without filling one); a terminal nobody sized; and the
+threads of this process, FFmpeg's among them."""
 from __future__ import annotations
 
 import contextlib
@@ -53,3 +54,10 @@ def unsized_terminal():
     finally:
         os.close(main)
         os.close(side)
+
+
+def os_threads() -> set[str]:
+    """The ids of this process's threads as the system lists them (/proc/self/task, Linux): FFmpeg's
+    and libx264's frame threads among them, which threading.enumerate does not see. ``len()`` counts
+    them where threads may end and others start meanwhile."""
+    return set(os.listdir("/proc/self/task"))

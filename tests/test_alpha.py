@@ -16,6 +16,7 @@ from PIL import Image
 from vidstyle.io import VideoDecoder
 from vidstyle.io.display import DisplayConversion
 from vidstyle.pipeline import stylize_video
+from processes import os_threads
 
 H, W = 48, 64
 
@@ -132,19 +133,17 @@ def test_a_closed_vp9_overlay_decoder_that_is_still_referenced_holds_no_libvpx_t
     beside the stream's own, kept its threads for as long as the closed decoder was referenced."""
     import gc
 
-    def os_threads() -> int:
-        return len(os.listdir("/proc/self/task"))
 
     overlay = make_alpha_video(tmp_path / "overlay.webm", "libvpx-vp9", "yuva420p", frames=12)
     gc.collect()
-    before = os_threads()
+    before = len(os_threads())
     with VideoDecoder(overlay) as decoder:
         items = decoder.read(alpha=True)
         assert all(item.alpha is not None for _, item in zip(range(6), items))  # stopped midway, as a failed run
         items.close()
     del items
     gc.collect()
-    assert os_threads() <= before  # the decoder itself is still here
+    assert len(os_threads()) <= before  # the decoder itself is still here
 
 
 def test_a_vp9_overlay_is_read_with_its_alpha_also_from_a_seek(tmp_path, vp9_alpha):

@@ -13,6 +13,7 @@ import torch
 
 import vidstyle
 
+from processes import os_threads
 from videos import make_video
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError
 from vidstyle.flow.stabilizer import FlowStabilizer
@@ -732,19 +733,17 @@ def test_a_closed_decoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp_p
 
     from vidstyle.io import VideoDecoder
 
-    def os_threads() -> int:
-        return len(os.listdir("/proc/self/task"))
 
     video = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96), audio=True)
     gc.collect()
-    before = os_threads()
+    before = len(os_threads())
     with VideoDecoder(video) as decoder:
         items = decoder.read({0: "copy"})
         assert sum(1 for _, _ in zip(range(10), items)) == 10  # stopped midway, as a failed run stops
         items.close()
     del items
     gc.collect()
-    assert os_threads() <= before  # the decoder itself is still here
+    assert len(os_threads()) <= before  # the decoder itself is still here
     decoder.close()  # again: nothing to do
     with pytest.raises(BadValueError, match="is closed"):
         decoder.read()
@@ -763,20 +762,18 @@ def test_an_aborted_encoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp
     from vidstyle.config import EncodeConfig
     from vidstyle.io import VideoDecoder, VideoEncoder
 
-    def os_threads() -> int:
-        return len(os.listdir("/proc/self/task"))
 
     video = make_video(tmp_path / "in.mp4", frames=4, size=(160, 96))
     with VideoDecoder(video) as decoder:
         info = decoder.info
     gc.collect()
-    before = os_threads()
+    before = len(os_threads())
     encoder = VideoEncoder(tmp_path / "out.mp4", info, EncodeConfig(codec="libx264"))
     for pts in range(12):  # a run that failed midway
         encoder.write(np.full((96, 160, 3), 20 * pts, np.uint8), pts)
     encoder.abort()
     gc.collect()
-    assert os_threads() <= before  # the encoder itself is still here
+    assert len(os_threads()) <= before  # the encoder itself is still here
     encoder.abort()  # again: nothing to do
 
 

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from processes import foreground_signals
+from processes import foreground_signals, os_threads
 from videos import pattern_frame
 from vidstyle import live
 from vidstyle.errors import VidstyleError
@@ -269,8 +269,6 @@ def test_a_closed_file_source_keeps_no_decoder_threads(tmp_path):
 
     from videos import make_video
 
-    def os_threads() -> set[str]:
-        return set(os.listdir("/proc/self/task"))
 
     def replay(src) -> str:
         """Replay ``src`` as run_live does; the grabber's thread id (joined, it may take an instant

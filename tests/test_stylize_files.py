@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from processes import os_threads
 from videos import make_video, probe, read_frames
 from vidstyle import pipeline
 from vidstyle.errors import VidstyleError
@@ -69,8 +70,6 @@ def test_errors_kept_by_the_caller_do_not_keep_their_runs_ffmpeg_threads(tmp_pat
 
     from vidstyle.io import VideoEncoder, decode
 
-    def os_threads() -> int:
-        return len(os.listdir("/proc/self/task"))
 
     def runs() -> set[int]:  # (those an earlier test in this process may have left: not counted)
         return {id(o) for o in gc.get_objects() if type(o) in (decode.VideoDecoder, VideoEncoder)}
@@ -88,10 +87,10 @@ def test_errors_kept_by_the_caller_do_not_keep_their_runs_ffmpeg_threads(tmp_pat
     monkeypatch.setattr(decode.VideoDecoder, "_demux_decode", damaged_midway)
     list(stylize_files(clips[:1], tmp_path / "warm", Grey(), temporal="off", progress=False))  # what stays
     gc.collect()
-    before, held = os_threads(), runs()
+    before, held = len(os_threads()), runs()
     kept = list(stylize_files(clips[1:], tmp_path / "out", Grey(), temporal="off", progress=False))
     gc.collect()
-    assert os_threads() <= before
+    assert len(os_threads()) <= before
     # nor the runs themselves: the traceback's frames held each run's decoder and encoder (and its
     # frames), whose threads their close() lets go of, but not their memory
     assert not runs() - held
