@@ -17,8 +17,8 @@ import pytest
 from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
 from vidstyle.io.decode import DecodedFrame, VideoDecoder, sample_frames
-from videos import (Identity, cut_after_keyframe, decoded_sound, frame_times, make_sound_video, make_video,
-                    pattern_frame, probe, psnr, read_frames, sound_position, sound_signal)
+from videos import (Identity, cut_after_keyframe, decoded_sound, frame_times, make_avi_with_dropped_frames,
+                    make_sound_video, make_video, pattern_frame, probe, psnr, read_frames, sound_position, sound_signal)
 
 
 def stylize(src, out, **options):
@@ -262,16 +262,7 @@ def test_a_segment_of_an_avi_with_dropped_frames_counts_the_frames_it_has(tmp_pa
     took the frames before it at the frame rate, empty chunks included: --start 1.0 of 24 frames
     over 41 chunks counted 0 frames where 11 decode (a preview then said the file "does not say
     how long it is"), --start 0.5 counted 9 of 17 (review, 58th session)."""
-    chunks = [0, 1, 2, 6, 7, 8, 9, 15, 16, 17, 18, 19, 20, *range(30, 41)]  # 24 frames, 17 dropped
-    src = tmp_path / "dropped.avi"
-    with av.open(str(src), "w") as container:
-        stream = container.add_stream("mpeg4", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for n, chunk in enumerate(chunks):
-            frame = av.VideoFrame.from_ndarray(pattern_frame(n, (64, 48)), format="rgb24")
-            frame.pts, frame.time_base = chunk, Fraction(1, 24)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    src = make_avi_with_dropped_frames(tmp_path / "dropped.avi")  # 24 frames, 17 dropped
     with av.open(str(src)) as container:  # the case: the header counts the empty chunks too
         assert container.streams.video[0].frames == 41
     with VideoDecoder(src, start, announce=False) as decoder:

@@ -508,6 +508,36 @@ def test_samples_respread_over_a_cut_file_show_each_of_its_frames(tmp_path):
         assert _shown(sample_frames(cut, len(frames) + 1, start=start), frames) == list(range(len(frames)))
 
 
+def test_samples_of_frames_unevenly_spaced_in_time_show_each_frame_once(tmp_path, cli):
+    """Samples were spread over the frames' count at the average rate, not over the time they
+    take: an AVI of 24 frames over 41 chunks (a capture that dropped 17) gave 24 columns of 14
+    different frames, its last 10 never shown; a variable-frame-rate .ts counted 77 frames where
+    39 decode, and 64 columns held 39 different ones while the sheet said nothing (review, 58th
+    session). Each frame is shown at most once, and "all are shown" is said only where they are."""
+    from vidstyle.io.decode import keyframe_samples, sample_frames
+    from videos import make_avi_with_dropped_frames
+
+    avi = make_avi_with_dropped_frames(tmp_path / "dropped.avi", (32, 32), "noise")
+    frames = read_frames(avi)
+    assert len(frames) == 24
+    assert _shown(sample_frames(avi, 24), frames) == list(range(24))
+    shown = _shown(sample_frames(avi, 12), frames)
+    assert len(set(shown)) == 12 and shown == sorted(shown) and shown[-1] >= 20  # spread to its end
+    # (the keyframes, each of its frames, spread over it alike: those of its last 0.7 s were never looked for)
+    shown = _shown(keyframe_samples(avi, 24), frames)
+    assert shown == sorted(set(shown)) and shown[-1] >= 20
+    ts = make_video(tmp_path / "vfr.ts", frames=39, size=(32, 32), pattern="noise", vfr=True, gop=6)
+    frames = read_frames(ts)
+    assert len(frames) == 39
+    assert _shown(sample_frames(ts, 64), frames) == list(range(39))
+    shown = _shown(sample_frames(ts, 30), frames)
+    assert len(set(shown)) == 30 and shown == sorted(shown)
+    done = cli("preview", ts, "-o", tmp_path / "s.png", "--style", "light_mondrian", "--frames", "64", "--quiet")
+    assert done.returncode == 0 and done.stderr.splitlines() == [
+        "vidstyle: warning: vfr.ts has 39 frames: all are shown, not the 64 asked for (--frames)"], done.stderr
+    assert read_image(tmp_path / "s.png").shape[1] == 39 * 32
+
+
 def test_a_sheet_of_more_frames_than_it_takes_is_refused_in_one_line(tmp_path, cli):
     """--frames 5000 (a typo for 5) decoded and held every frame at full size before the sheet's
     size was looked at: 5000 x 6.2 MB for a 1080p video. A sheet takes 1 to 64 columns."""

@@ -311,6 +311,28 @@ def cut_after_keyframe(src: str | Path, path: str | Path, dropped: int = 5) -> P
     return Path(path)
 
 
+#: the chunks that hold the frames of :func:`make_avi_with_dropped_frames`: 24 frames over 41
+DROPPED_FRAME_CHUNKS = (0, 1, 2, 6, 7, 8, 9, 15, 16, 17, 18, 19, 20, *range(30, 41))
+
+
+def make_avi_with_dropped_frames(path: str | Path, size: tuple[int, int] = (64, 48),
+                                 pattern: str = "moving") -> Path:
+    """An MPEG-4 AVI at 24 frames/s whose capture dropped frames: its 24 frames (``pattern``) in
+    the chunks :data:`DROPPED_FRAME_CHUNKS` of 41, as their times (gaps) put them. FFmpeg's muxer
+    writes an empty chunk for each dropped one, which the header counts (41) and the index leaves
+    out."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=24)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        stream.options = {"qscale": "2"}
+        for n, chunk in enumerate(DROPPED_FRAME_CHUNKS):
+            frame = av.VideoFrame.from_ndarray(pattern_frame(n, size, pattern), format="rgb24")
+            frame.pts, frame.time_base = chunk, Fraction(1, 24)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return Path(path)
+
+
 def make_rate_change_video(path: str | Path, rates: tuple[int, ...] = (48000, 44100, 48000),
                            frames: int = 40, fps: int = 24) -> tuple[Path, np.ndarray]:
     """A 64x48 MPEG-TS clip whose MP2 sound changes sample rate from segment to segment, as a

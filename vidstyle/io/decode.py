@@ -19,7 +19,7 @@ import stat
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Callable, Iterator, Literal
 
 import av
 import av.filter
@@ -679,6 +679,13 @@ class VideoDecoder:
         counts it; whole frames: see the first frame's), None without a duration."""
         return None if self._end is None else self._end - self._stream_start
 
+    @property
+    def frames_end(self) -> Fraction | None:
+        """Seconds where the segment's frames end on the input's clock (as ``start`` counts it), by
+        what the file says its video lasts and ``duration``; None where neither says. Frames unevenly
+        spaced (dropped ones, a variable frame rate) do not end where their count at the average rate does."""
+        return None if self._expected_end is None else self._expected_end - self._stream_start
+
     def damaged(self) -> str:
         """What :attr:`damaged_packets` counts, as a warning's subject: "3 damaged video packet(s)
         of NAME", or for an image sequence "2 damaged frame(s) of FOLDER (f_0005.png, f_0008.png)",
@@ -1152,7 +1159,7 @@ class VideoDecoder:
         Also notes where the segment should end in time (``_expected_end``), which
         :meth:`shortfall` uses when the count is only an estimate.
         """
-        total = self._stated_frames()
+        total = stated = self._stated_frames()
         # a segment's count is estimated from time even when the file's is exact
         # (not the file's length where sound outlasts the picture: one still frame over ten minutes of music)
         length = stated_length(self._container, self._video, stream_start) or None
@@ -1168,6 +1175,8 @@ class VideoDecoder:
         # the file says how long it is (a raw .h264 stream does not: a count then comes from
         # --duration alone, which says nothing of the file)
         self.length_stated = total is not None
+        # the count is the container's (the whole file's), not one from time: a bound on the frames there are
+        self.frames_exact = stated is not None and self._start is None and duration is None
         if self._start is None and duration is None:
             return total
         # the frames before the segment's first one: a --start between frames (0.1 s at 24 frames/s)
@@ -2021,7 +2030,10 @@ class VideoDecoder:
         if count < 2 or not self.info.frames:
             return images
         begin = self._start if self._start is not None else self._stream_start
-        length = Fraction(self.info.frames) / self._rate
+        # over the time the frames take (see sample_frames): their count at the average rate left
+        # the keyframes of an AVI's last 0.7 s out where its capture had dropped frames
+        ends = self._expected_end
+        length = ends - begin if ends is not None and ends > begin else Fraction(self.info.frames) / self._rate
         self._raw.close()
         video, seen = self._video, {self._first.pts}
         context = self._context or video.codec_context
@@ -2116,10 +2128,11 @@ def shown_chroma(path: str | Path, fps=None, hdr: str = "sdr", downscale: int | 
 def sample_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
                   fps=None, hdr: str = "sdr", fill_transparency: bool = False,
                   downscale: int | None = None, say_turn: bool = False, say_unspread: bool = False) -> list[np.ndarray]:
-    """Up to ``count`` display-oriented RGB frames (H, W, 3) spread evenly over the segment
-    ``[start, start + duration)`` (or the whole file): e.g. to calibrate int8 activation ranges on
-    the video about to be stylized rather than on its first seconds only. Without a known length,
-    the segment's first ``count`` frames. ``fill_transparency``: a video with an alpha channel
+    """Up to ``count`` display-oriented RGB frames (H, W, 3) spread evenly in time over the
+    segment ``[start, start + duration)`` (or the whole file), in order, none twice (fewer only
+    when the segment has no more): e.g. to calibrate int8 activation ranges on the video about to
+    be stylized rather than on its first seconds only. Without a known length, the segment's
+    first ``count`` frames. ``fill_transparency``: a video with an alpha channel
     gives its frames with the picture continued under the transparency
     (:func:`~vidstyle.frames.fill_transparent`), as the pipeline's network sees them. ``say_turn``:
     warn of a display matrix that is not a quarter turn (for frames shown as they are, not a look
@@ -2140,11 +2153,12 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         if say_unspread and (note := decoder.ended_before_duration("the segment", expected=True)):
             log.warning("%s", note)
         info = decoder.info
-        length = duration
-        if info.frames:  # the segment's frame count, so also right when duration runs past the end
-            count = min(count, info.frames)  # no frame twice
-            length = float(info.frames / info.frame_rate)
-        if not length:
+        if info.frames:  # samples about a frame apart at the closest; more are looked for between them
+            count = min(count, info.frames)
+        # an estimated count (a segment's, one from the length at the average rate) is no bound: up
+        # to the count asked for, the frames between those found are looked for too
+        wanted = count if decoder.frames_exact else asked
+        if not (info.frames or duration):
             images = [picture(item) for item, _ in zip(decoder.read(alpha=fill_transparency), range(count))]
             if say_unspread and len(images) == count > 1:  # (fewer: the whole stream, nothing left out)
                 # a raw stream (.h264, .hevc) holds no length to spread them over: the sheet showed
@@ -2155,27 +2169,35 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         first = picture(next(decoder.read(alpha=fill_transparency)))
         # spread from the segment's first frame, not from a --start between frames before it: the
         # second sample, a frame later than --start, took the first frame again, and the last was left out
-        base = float(decoder.first_time)
-    half_frame = 0.5 / float(info.frame_rate)
+        base = decoder.first_time
+        # over the time the frames take, not their count at the average rate: frames unevenly spaced
+        # (an AVI's dropped ones, a variable frame rate) end elsewhere, and the samples left the
+        # last 10 of 24 out, taking others twice
+        ends = decoder.frames_end
+        length = ends - base if ends is not None and ends > base else \
+            Fraction(info.frames) / info.frame_rate if info.frames else _decimal(duration)
+    half_frame = 1 / (2 * info.frame_rate)
 
-    def sample(at: float) -> np.ndarray | None:
-        """The frame nearest ``at``, None past the last frame there is."""
-        # each sample opens the file again and seeks: decoding the whole video would cost far more;
-        # starting half a frame early takes the frame nearest to the sample's time
+    def sample(at: Fraction) -> tuple[Fraction, np.ndarray] | None:
+        """The first frame at or after ``at``: its time (as ``base``) and picture; None past the last frame there is."""
+        # each sample opens the file again and seeks: decoding the whole video would cost far more
         try:
-            with VideoDecoder(path, at - half_frame, announce=False, fps=fps, hdr=hdr,
-                              downscale=downscale) as decoder:
+            with VideoDecoder(path, at, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
                 # at the first frame's size: each decoder takes its size from its own first frame,
                 # and a stream can change size mid-way (scaled as the pipeline's decoder does)
-                return resize_frame(picture(next(decoder.read(alpha=fill_transparency))),
-                                    (first.shape[1], first.shape[0]))
+                image = resize_frame(picture(next(decoder.read(alpha=fill_transparency))),
+                                     (first.shape[1], first.shape[0]))
+                return decoder.first_time, image
         except VidstyleError:
             return None
 
-    images, i, respread = [first], 1, False
+    # the frames taken, by time: a sample that finds a frame taken already (frames further apart
+    # than the samples) is not taken twice; the sheet showed 14 different frames in 24 columns
+    taken, i, respread = {base: first}, 1, False
     while i < count:
-        image = sample(base + length * i / count)
-        if image is None:  # the length was an overestimate: past the last frame
+        # starting half a frame early takes the frame nearest to the sample's time
+        found = sample(base + length * i / count - half_frame)
+        if found is None:  # the length was an overestimate: past the last frame
             if respread:
                 break
             # a file cut short still gives the length its header promised: the samples past the cut
@@ -2188,7 +2210,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
             # rounded from it (29.97 frames/s, millisecond times) came out one short: a column missing.
             while past - good > half_frame:
                 middle = (good + past) / 2
-                good, past = (middle, past) if sample(middle) is not None else (good, middle)
+                good, past = (middle, past) if sample(middle - half_frame) is not None else (good, middle)
             ends = (good + past) / 2 + half_frame
             if say_unspread and stated:
                 log.warning("the frames of %s end at %.2f s, though its header says they reach %.2f s (truncated or "
@@ -2197,12 +2219,42 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
             elif say_unspread:  # a stream that does not say its length ends before the --duration asked for
                 log.warning("%s ends before the %.4g s asked for (--duration): the segment lasts %.2f s",
                             Path(path).name, float(duration), ends - base)
-            length, images, i, respread = ends - base, [first], 1, True
-            count = min(count, max(1, round(length * float(info.frame_rate))))  # no frame twice
+            length, taken, i, respread = ends - base, {base: first}, 1, True
+            count = min(count, max(1, round(length * info.frame_rate)))
+            wanted = asked  # (a count from the header promised frames that are not there)
             continue
-        images.append(image)
+        if found[0] < base + length:  # (not one past the segment's end)
+            taken.setdefault(*found)
         i += 1
+    _fill_gaps(taken, wanted, base + length, sample)
+    images = [taken[t] for t in sorted(taken)]
     return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
+
+
+#: seconds after a frame's time at which a sample finds the frame after it (a frame lasts longer)
+_JUST_AFTER = Fraction(1, 10000)
+
+
+def _fill_gaps(taken: dict, count: int, end: Fraction, sample: Callable) -> None:
+    """Frames added to ``taken`` (picture by time) up to ``count`` from between those taken (the
+    widest gap in time first, up to ``end``), each at most once: samples evenly spread in time
+    find fewer different frames where frames are further apart than the samples. ``sample(at)``:
+    the first frame at or after ``at``, as (time, picture), or None. Fewer only where every gap
+    holds no frame, so that all the frames there are were taken."""
+    closed: set = set()  # gaps (by their start) found to hold no frame
+    while len(taken) < count:
+        times = sorted(taken)
+        gaps = [(b - a, a, b) for a, b in zip(times, times[1:] + [end]) if a not in closed and b > a]
+        if not gaps:
+            return
+        _, a, b = max(gaps)
+        for at in dict.fromkeys(((a + b) / 2, a + _JUST_AFTER)):  # its middle, else the frame after its start
+            found = sample(at)
+            if found is not None and a < found[0] < b and found[0] not in taken:
+                taken[found[0]] = found[1]
+                break
+        else:
+            closed.add(a)
 
 
 def _said_if_fewer(images: list[np.ndarray], asked: int, path, start, duration) -> list[np.ndarray]:
