@@ -834,6 +834,36 @@ def test_what_is_remembered_of_each_file_stays_whole_with_other_threads_remember
     assert cache["new"] is True and "old0" not in cache
 
 
+def test_what_is_remembered_stays_whole_with_another_thread_writing_between_any_two_steps(monkeypatch):
+    """Mutation testing (58th session): the test above writes at each call the forgetting makes, so
+    a forgetting that walked the cache step by step itself (a comprehension over it) still failed
+    "dictionary changed size during iteration", with no test failing. Here the other thread's write
+    comes between every two bytecodes of _remember and of what it runs, as a thread switch can."""
+    import sys
+
+    from vidstyle.io import decode
+
+    monkeypatch.setattr(decode, "CACHED_FILES", 3, raising=False)
+    cache = {f"old{n}": False for n in range(4)}
+    others = iter(range(100_000))
+    remember = decode._remember.__code__
+
+    def another_thread_remembers(frame, event, arg):
+        if frame.f_code is not remember and (frame.f_back is None or frame.f_back.f_code is not remember):
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            cache[f"other{next(others)}"] = True
+        return another_thread_remembers
+
+    sys.settrace(another_thread_remembers)
+    try:
+        decode._remember(cache, "new", True)
+    finally:
+        sys.settrace(None)
+    assert cache["new"] is True and "old0" not in cache
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_segments_joined_into_one_ts_file_run_on_as_one_timeline(tmp_path, caplog, suffix):
     """Two MPEG-TS segments joined byte-wise: the clock starts over in the middle. Its second half
