@@ -554,3 +554,17 @@ def test_a_sheet_takes_as_many_frames_as_its_cap(tmp_path):
     src = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48))
     style_sheet(src, tmp_path / "s.png", ["light_mondrian"], frames=MAX_SHEET_FRAMES, width=32)
     assert read_image(tmp_path / "s.png").shape[1] == 4 * 32
+
+
+def test_style_sheet_called_from_python_refuses_more_frames_than_its_cap(tmp_path):
+    """Mutation testing (58th session): only the command line's --frames was tested past the cap,
+    so style_sheet(frames=5000) from a program decoding and holding every frame (5000 x 6.2 MB
+    for a 1080p video) passed every test. Past MAX_SHEET_FRAMES it is refused, nothing written."""
+    from vidstyle.errors import BadValueError
+    from vidstyle.preview import MAX_SHEET_FRAMES
+
+    src = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48))
+    with pytest.raises(BadValueError, match=f"^frames must be 1 to {MAX_SHEET_FRAMES} \\(a column each\\), got "
+                                            f"{MAX_SHEET_FRAMES + 1}$"):
+        style_sheet(src, tmp_path / "s.png", ["light_mondrian"], frames=MAX_SHEET_FRAMES + 1, width=32)
+    assert not (tmp_path / "s.png").exists()
