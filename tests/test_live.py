@@ -1938,12 +1938,23 @@ def test_a_recording_whose_encoder_fails_while_flushing_keeps_its_part(tmp_path)
     for i in range(300):  # past what the muxer holds before its first write (256 kB here)
         recording.write(noise.integers(0, 256, (48, 64, 3), dtype=np.uint8), i / 30)
 
-    def full_disk(packets):
-        raise VidstyleError("writing rec.mkv failed: No space left on device")
+    encoder = recording._encoder
+    finish, mux_video = encoder.finish, encoder._mux_video
+    flushing = []  # the disk fills inside finish itself, not as close writes the frame it held
 
-    recording._encoder._mux_video = full_disk
+    def full_disk(packets):
+        if flushing:
+            raise VidstyleError("writing rec.mkv failed: No space left on device")
+        mux_video(packets)
+
+    def finish_flushing():
+        flushing.append(True)
+        finish()
+
+    encoder._mux_video, encoder.finish = full_disk, finish_flushing
     with pytest.raises(VidstyleError, match=r"No space left on device; what was recorded before is kept in .*rec\.mkv"):
         recording.close()
+    assert flushing  # (the failure came from finish's flush)
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) > 0
 

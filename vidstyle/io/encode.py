@@ -1133,6 +1133,7 @@ class VideoEncoder:
         self._color_range = av.video.reformatter.ColorRange.JPEG if self.pix_fmt.startswith("gray") \
             else av.video.reformatter.ColorRange.MPEG
         self._pre_skipped: set[int] = set()  # copied Opus tracks whose lead-in is written (see _add_audio)
+        self._faststart = False  # the muxer moves the index first when closing (see _open)
         self._open(source)
         self.frames = 0
         self.damaged_audio_packets = 0  # copied audio packets the muxer refused as invalid (skipped)
@@ -1177,6 +1178,7 @@ class VideoEncoder:
                 # mid-session (the reopening failed there, and the recording was lost)
                 if not config.realtime:
                     options["movflags"] = "+faststart"
+                    self._faststart = True
             self._container = av.open(ffmpeg_path(self.path), "w", options=options or None)
         except (av.error.FFmpegError, ValueError) as exc:
             raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
@@ -1807,12 +1809,20 @@ class VideoEncoder:
         except av.error.FFmpegError as exc:
             raise VidstyleError(f"finishing {self.name} failed: {_error_text(exc)}") from None
         finally:
-            self.abort()
+            # a finish that failed part-way (a full disk as the look-ahead is written) leaves what
+            # was written to the caller: a Matroska or WebM part plays without its index, and live
+            # keeps it (discarded here, the recording was lost); a faststart file is still removed
+            # first, its pass over all of it skipped (see _stop)
+            self._stop(discard=self._faststart)
 
     def abort(self) -> None:
         """Stop writing without flushing (after an error, Ctrl-C) and discard the file: the file
         still being written is removed, whatever its container. After :meth:`finish` it does
         nothing (finish calls it for its own clean-up)."""
+        self._stop(discard=True)
+
+    def _stop(self, discard: bool) -> None:
+        """Close the container without flushing, the file removed when ``discard``."""
         if hasattr(self, "_held_audio"):
             self._held_audio.clear()
         container, self._container = getattr(self, "_container", None), None
@@ -1822,12 +1832,12 @@ class VideoEncoder:
             # index first, and a Ctrl-C at the end of a long render waited for that pass over a
             # file about to be deleted; removed first, the reopening fails at once and the pass
             # is skipped. Removed after closing where an open file cannot be removed.
-            removed = _removed(self.path)
+            removed = discard and _removed(self.path)
             try:
                 container.close()
             except (av.error.FFmpegError, OSError, ValueError):
                 pass
-            if not removed:
+            if discard and not removed:
                 _removed(self.path)
         # the closed container does not free the video stream's encoder while the stream is
         # referenced: let go of it, so that an encoder kept alive (by the traceback of an error a
