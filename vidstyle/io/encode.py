@@ -1818,7 +1818,7 @@ class VideoEncoder:
     def abort(self) -> None:
         """Stop writing without flushing (after an error, Ctrl-C) and discard the file: the file
         still being written is removed, whatever its container. After :meth:`finish` it does
-        nothing (finish calls it for its own clean-up)."""
+        nothing (a finish that failed part-way leaves what it wrote to the caller: see there)."""
         self._stop(discard=True)
 
     def _stop(self, discard: bool) -> None:
