@@ -538,6 +538,27 @@ def test_samples_of_frames_unevenly_spaced_in_time_show_each_frame_once(tmp_path
     assert read_image(tmp_path / "s.png").shape[1] == 39 * 32
 
 
+@pytest.mark.parametrize("name,segment", [("whole.mkv", {}), ("cut.mp4", {"start": 1.0}),
+                                          ("cut.mp4", {"start": 0.5, "duration": 0.5})])
+def test_samples_of_a_segment_with_fewer_frames_than_asked_open_the_file_once_a_frame(tmp_path, monkeypatch,
+                                                                                        name, segment):
+    """More frames asked for than a segment of evenly spaced frames has (a whole .mkv, whose count
+    is estimated; any --start or --duration): each gap between its frames was looked into twice
+    more for a frame between them, 3 times the file's opens (review, 58th session)."""
+    from vidstyle.io import decode
+
+    video = make_video(tmp_path / name, frames=48, size=(32, 32), pattern="noise", gop=12)
+    frames = read_frames(video)
+    opened = []
+    real_init = decode.VideoDecoder.__init__
+    monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(1) or real_init(self, *a, **k))
+    shown = _shown(decode.sample_frames(video, 60, **segment), frames)
+    start = round(segment.get("start", 0) * 24)
+    end = start + round(segment["duration"] * 24) if "duration" in segment else 48
+    assert shown == list(range(start, end))
+    assert len(opened) == end - start  # the first open reads the first frame; one more for each other
+
+
 def test_a_sheet_of_more_frames_than_it_takes_is_refused_in_one_line(tmp_path, cli):
     """--frames 5000 (a typo for 5) decoded and held every frame at full size before the sheet's
     size was looked at: 5000 x 6.2 MB for a 1080p video. A sheet takes 1 to 64 columns."""

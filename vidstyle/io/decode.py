@@ -2226,7 +2226,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         if found[0] < base + length:  # (not one past the segment's end)
             taken.setdefault(*found)
         i += 1
-    _fill_gaps(taken, wanted, base + length, sample)
+    _fill_gaps(taken, wanted, base + length, sample, 3 * half_frame)
     images = [taken[t] for t in sorted(taken)]
     return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
 
@@ -2235,16 +2235,19 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
 _JUST_AFTER = Fraction(1, 10000)
 
 
-def _fill_gaps(taken: dict, count: int, end: Fraction, sample: Callable) -> None:
+def _fill_gaps(taken: dict, count: int, end: Fraction, sample: Callable, widest_step: Fraction) -> None:
     """Frames added to ``taken`` (picture by time) up to ``count`` from between those taken (the
     widest gap in time first, up to ``end``), each at most once: samples evenly spread in time
     find fewer different frames where frames are further apart than the samples. ``sample(at)``:
-    the first frame at or after ``at``, as (time, picture), or None. Fewer only where every gap
-    holds no frame, so that all the frames there are were taken."""
+    the first frame at or after ``at``, as (time, picture), or None. Gaps up to ``widest_step``
+    (1.5 frames at the stream's rate) are taken to hold none: a segment asked for more frames
+    than it has, its frames evenly spaced, had each of its gaps looked into twice, for nothing (3
+    times the file's opens). Fewer only where every wider gap holds no frame."""
     closed: set = set()  # gaps (by their start) found to hold no frame
     while len(taken) < count:
         times = sorted(taken)
-        gaps = [(b - a, a, b) for a, b in zip(times, times[1:] + [end]) if a not in closed and b > a]
+        gaps = [(b - a, a, b) for a, b in zip(times, times[1:] + [end])
+                if a not in closed and b - a > widest_step]
         if not gaps:
             return
         _, a, b = max(gaps)
