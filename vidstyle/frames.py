@@ -133,7 +133,10 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     x = x.detach().float()
     frames = x.numpy()
     planes = frames.strides[-1] == 4  # the network's NCHW output (ONNX Runtime), else channels_last
-    if not (planes or frames.strides[1] == 4 and frames.strides[-1] == 12) or math.isnan(x.sum().item()):
+    layout = planes or frames.strides[1] == 4 and frames.strides[-1] == 12
+    # OpenCV takes a 1x1 plane for a scalar (cv2.multiply made it 4x1, cv2.merge then wrote a new
+    # array, and the frame came back as np.empty's leftover bytes)
+    if not layout or x.shape[-2:] == (1, 1) or math.isnan(x.sum().item()):
         # another layout; or a NaN, which OpenCV makes 255 and float_to_uint8 0 (a sum: 0.07 ms a
         # 640x360 frame). NaN is no input (refused), but a broken network's output
         return float_to_uint8(x).numpy()
