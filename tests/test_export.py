@@ -165,6 +165,38 @@ def test_stylizer_onnx_backend_matches_torch_and_follows_the_mix():
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
 
+#: torch ops that move no values (views, no-op casts, numpy's arrays taken in): any other op on
+#: more values than torch's grain size (at::internal::GRAIN_SIZE) runs in an OpenMP parallel region
+NO_DATA_OPS = {"aten::as_strided", "aten::detach", "detach", "aten::lift_fresh", "aten::permute", "aten::reshape", "aten::_reshape_alias",
+               "aten::view", "aten::slice", "aten::select", "aten::resolve_conj", "aten::resolve_neg", "aten::to",
+               "aten::alias", "aten::transpose", "aten::unsqueeze", "aten::squeeze", "aten::expand"}
+GRAIN_SIZE = 32768
+
+
+def test_the_onnx_backend_runs_no_torch_op_on_a_frames_worth_of_values():
+    """Each torch op on a frame around ONNX Runtime's call (the uint8 -> float division, padding,
+    the copy into NCHW, the clamp, tensor_to_images' NaN check) opened a GNU OpenMP parallel
+    region; libgomp's threads then busy-wait for the next one and, on a CPU that another program
+    keeps busy, took the cores from ONNX Runtime's threads (92 ms a 640x360 frame from a program's
+    main thread beside one busy loop, against 35 ms with GOMP_SPINCOUNT=0). Those conversions
+    now run in numpy and OpenCV: no torch op on more values than its grain size, the size above
+    which it goes parallel, is left (the profiler lists each op with its inputs' shapes)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    st = Stylizer.from_model(light_net(), device="cpu", precision="fp32", backend="onnx")
+    frames = np.random.default_rng(0).integers(0, 256, (3, 130, 97, 3), dtype=np.uint8)  # padded to 136x104
+    assert 130 * 97 * 3 > GRAIN_SIZE
+    st.stylize(frames[0])  # (ONNX Runtime's session is made at the first call)
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        one = st.stylize(frames[0])
+        batch = st.stylize_batch(frames)
+        streamed = list(st.stylize_iter(list(frames), batch_size=2))
+    big = {event.name for event in prof.events()
+           if any(np.prod(shape) > GRAIN_SIZE for shape in event.input_shapes if shape)}
+    assert big and not big - NO_DATA_OPS, sorted(big - NO_DATA_OPS)
+    assert np.array_equal(one, batch[0]) and np.array_equal(np.stack(streamed), batch)
+
+
 def test_stylizer_rejects_bad_backend_choices():
     from vidstyle.errors import VidstyleError
 

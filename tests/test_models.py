@@ -490,6 +490,32 @@ def test_padding_reflects_to_the_multiple_and_crops_back(size):
     assert torch.equal(crop_to(padded, orig), x)
 
 
+def test_the_cpu_conversions_are_torchs_ops_bit_for_bit():
+    # on the CPU numpy converts, pads and clamps (no OpenMP region: vidstyle.frames): the same
+    # values and memory layout as torch's ops, so the same network input and output to the bit
+    from vidstyle.frames import clamp_levels_, uint8_to_float
+
+    levels = torch.arange(256, dtype=torch.uint8).view(1, 16, 16, 1).expand(2, 16, 16, 3).contiguous()
+    want = levels.permute(0, 3, 1, 2).float().div_(255.0)
+    got = uint8_to_float(levels)
+    assert got.stride() == want.stride() and torch.equal(got.view(torch.int32), want.view(torch.int32))
+    gen = torch.Generator().manual_seed(0)
+    nchw = torch.rand(2, 3, 61, 97, generator=gen)
+    for x in (nchw, nchw.contiguous(memory_format=torch.channels_last), nchw[:1, :, :3, :5],  # (replicate)
+              nchw[..., :60, :90], nchw.contiguous(memory_format=torch.channels_last)[..., 1:, 2:],
+              uint8_to_float(levels[:, :1, :1].contiguous())):  # a 1x1 frame: both layouts at once
+        for multiple, minimum in ((8, 0), (4, 16)):
+            padded, _ = pad_to_multiple(x, multiple, minimum)
+            mode = "replicate" if padded.shape[-2] >= 2 * x.shape[-2] or padded.shape[-1] >= 2 * x.shape[-1] else "reflect"
+            want = F.pad(x, (0, padded.shape[-1] - x.shape[-1], 0, padded.shape[-2] - x.shape[-2]), mode=mode)
+            assert padded.stride() == want.stride() and torch.equal(padded, want), (x.shape, x.stride(), multiple)
+    odd = torch.tensor([float("nan"), float("inf"), -float("inf"), -0.0, -1e-9, 0.5, 1.0000001, 3.0])
+    want = odd.clone().clamp_(0.0, 1.0)
+    got = odd[None].expand(2, -1).clone()[:, ::2]  # a strided view, clamped in place
+    assert clamp_levels_(got) is got
+    assert torch.equal(got.view(torch.int32), want[::2].expand(2, -1).view(torch.int32))
+
+
 def test_padding_mirrors_the_frame_not_black():
     # reflection, not zeros: a black margin would be painted as a dark seam along the crop
     x = (torch.arange(5.0).view(5, 1) * 10 + torch.arange(1.0, 6.0))[None, None]  # 10 * row + column + 1
@@ -522,11 +548,12 @@ def test_tensor_to_images_on_the_cpu_is_float_to_uint8_bit_for_bit_in_one_pass(m
              # 1x1 frames: OpenCV took a 1x1 plane for a scalar (cv2.multiply gave 4x1), and the
              # frame came back as np.empty's leftover bytes
              "1x1": nchw[:, :, :1, :1].contiguous(), "1x1 cropped": nchw[:, :, 5:6, 7:8],
-             "nan and inf": torch.where(nchw > 0.9, float("nan"), torch.where(nchw < 0, float("-inf"), nchw))}
+             "nan and inf": torch.where(nchw > 0.9, float("nan"), torch.where(nchw < 0, float("-inf"), nchw)),
+             "inf": torch.where(nchw > 1, float("inf"), torch.where(nchw < 0, float("-inf"), nchw))}
     want = {name: frames.float_to_uint8(x).numpy() for name, x in cases.items()}
     calls = []
     monkeypatch.setattr(frames, "float_to_uint8", lambda x: calls.append(x) or _fail("float_to_uint8 was called"))
-    for name in ("nchw", "channels_last", "cropped", "cropped channels_last", "expanded"):
+    for name in ("nchw", "channels_last", "cropped", "cropped channels_last", "expanded", "inf"):
         assert np.array_equal(tensor_to_images(cases[name]), want[name]), name
     assert not calls  # the network's outputs (ONNX Runtime's NCHW, PyTorch's channels_last): OpenCV, one pass
     monkeypatch.undo()
@@ -916,7 +943,8 @@ def test_the_contrast_samples_are_read_alike_from_every_layout():
     from vidstyle.stylizer import _luma_positions, _luma_samples, _luma_std
 
     gen = torch.Generator().manual_seed(0)
-    nchw = torch.randint(0, 256, (2, 3, 360, 640), generator=gen).float().div_(255.0)
+    # 4 frames: a batch's samples are past torch's grain size, measured frame by frame on the CPU
+    nchw = torch.randint(0, 256, (4, 3, 360, 640), generator=gen).float().div_(255.0)
     dim = nchw * 0.02  # low contrast: the measure sets the output there
     rows, cols = _luma_positions(360, 640, torch.device("cpu"))
     for x in (nchw, dim, nchw.contiguous(memory_format=torch.channels_last), dim[:1].contiguous(memory_format=torch.channels_last),

@@ -26,6 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vidstyle.config import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
@@ -296,7 +297,9 @@ class OnnxRunner:
         """(B, 3, H, W) float tensor (CPU) -> (B, 3, H, W) float32 tensor (CPU)."""
         if x.device.type != "cpu":
             raise VidstyleError("the onnx backend runs on the CPU only; use --device cpu")
-        arr = x.detach().float().contiguous().numpy()
+        # numpy's copy into NCHW, not torch's .contiguous(): no OpenMP region beside ONNX Runtime's
+        # threads (see vidstyle.frames)
+        arr = np.ascontiguousarray(x.detach().float().numpy())
         return torch.from_numpy(self.session.run(None, {self.input_name: arr})[0])
 
 

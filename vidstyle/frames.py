@@ -4,6 +4,13 @@ Conventions used across vidstyle:
 
 * an *image* is a ``numpy.ndarray`` of shape (H, W, 3), dtype uint8, RGB;
 * a *batch tensor* is a float tensor of shape (B, 3, H, W) with values in [0, 1].
+
+On the CPU the conversions around the network (to float, padding, clamping, to uint8) run in
+numpy and OpenCV, with the same values as torch's ops, bit for bit: each torch op on a frame's
+worth of values opens a GNU OpenMP parallel region, and between regions libgomp's threads
+busy-wait (GOMP_SPINCOUNT), so on a CPU that another program keeps busy they took the cores
+from ONNX Runtime's threads: a light style at 640x360 on 2 cores beside one busy loop ran 92 ms
+a frame from a program's main thread, against 35 with that wait turned off (README).
 """
 from __future__ import annotations
 
@@ -82,7 +89,11 @@ def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray, device: torch.de
 
 
 def uint8_to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1], on ``x``'s device."""
+    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1], on ``x``'s device (with channels_last
+    strides for a contiguous ``x``)."""
+    if x.device.type == "cpu":  # (no OpenMP region: see the module's note)
+        # a division, as torch's: a multiplication by 1 / 255 rounds some levels differently
+        return torch.from_numpy(np.divide(x.numpy(), np.float32(255.0), dtype=np.float32)).permute(0, 3, 1, 2)
     return x.permute(0, 3, 1, 2).float().div_(255.0)
 
 
@@ -136,9 +147,9 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     layout = planes or frames.strides[1] == 4 and frames.strides[-1] == 12
     # OpenCV takes a 1x1 plane for a scalar (cv2.multiply made it 4x1, cv2.merge then wrote a new
     # array, and the frame came back as np.empty's leftover bytes)
-    if not layout or x.shape[-2:] == (1, 1) or math.isnan(x.sum().item()):
-        # another layout; or a NaN, which OpenCV makes 255 and float_to_uint8 0 (a sum: 0.07 ms a
-        # 640x360 frame). NaN is no input (refused), but a broken network's output
+    if not layout or x.shape[-2:] == (1, 1) or math.isnan(frames.max()):
+        # another layout; or a NaN, which OpenCV makes 255 and float_to_uint8 0 (numpy's max, which
+        # a NaN makes NaN: 0.15 ms a 640x360 frame). NaN is no input (refused), but a broken network's output
         return float_to_uint8(x).numpy()
     # x * 255 in float32, rounded half to even and saturated to 0..255 as it is cast: bit for bit
     # float_to_uint8's clamp, multiply, round and cast (every float32 in [-0.01, 1.01] checked),
@@ -154,6 +165,14 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
             cv2.multiply(frame.transpose(1, 2, 0).reshape(h, w * 3), 255.0, dst=image.reshape(h, w * 3),
                          dtype=cv2.CV_8U)
     return out
+
+
+def clamp_levels_(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (values in [0, 1] expected) clamped to [0, 1] in place, NaN kept; returns ``x``."""
+    if x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad:  # (the module's note)
+        np.clip(x.numpy(), 0.0, 1.0, out=x.numpy())
+        return x
+    return x.clamp_(0.0, 1.0)
 
 
 def float_to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -195,11 +214,24 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 0) -> tuple[t
     h, w = x.shape[-2:]
     ph, pw = ((max(n, minimum) + multiple - 1) // multiple * multiple - n for n in (h, w))
     if ph or pw:
-        if ph >= h or pw >= w:  # reflection needs pad < size; tiny inputs fall back to replicate
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        else:
-            x = F.pad(x, (0, pw, 0, ph), mode="reflect")
+        # reflection needs pad < size; tiny inputs fall back to replicate
+        mode = "replicate" if ph >= h or pw >= w else "reflect"
+        nchw, nhwc = x.is_contiguous(), x.is_contiguous(memory_format=torch.channels_last)
+        if x.ndim == 4 and nchw != nhwc and x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad:
+            x = _pad_bottom_right_numpy(x, ph, pw, mode, nhwc)
+        else:  # (also a layout that is both or neither, whose padded layout torch's own rules pick)
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
     return x, (h, w)
+
+
+def _pad_bottom_right_numpy(x: torch.Tensor, ph: int, pw: int, mode: str, channels_last: bool) -> torch.Tensor:
+    """``F.pad(x, (0, pw, 0, ph), mode)`` of a (B, C, H, W) CPU tensor that is contiguous in
+    ``channels_last`` or NCHW layout, by numpy: the same values in the same layout (F.pad keeps
+    it), without torch's OpenMP region (see the module's note)."""
+    pixels = x.permute(0, 2, 3, 1).numpy() if channels_last else x.numpy()  # (C-contiguous either way)
+    widths = ((0, 0), (0, ph), (0, pw), (0, 0)) if channels_last else ((0, 0), (0, 0), (0, ph), (0, pw))
+    padded = torch.from_numpy(np.pad(pixels, widths, mode="edge" if mode == "replicate" else "reflect"))
+    return padded.permute(0, 3, 1, 2) if channels_last else padded
 
 
 def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

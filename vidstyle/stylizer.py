@@ -22,9 +22,9 @@ from vidstyle.config import (BACKENDS, MAX_SCALE, check_choice, check_flag, chec
                              check_max_side, check_number, check_temporal, is_number, refuse)
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
-from vidstyle.frames import (check_batch_tensor, check_image, crop_to, float_to_uint8, float_to_yuv420,
-                             host_batch, images_to_tensor, luminance, pad_to_multiple, tensor_to_images,
-                             uint8_to_float, working_size)
+from vidstyle.frames import (check_batch_tensor, check_image, clamp_levels_, crop_to, float_to_uint8,
+                             float_to_yuv420, host_batch, images_to_tensor, luminance, pad_to_multiple,
+                             tensor_to_images, uint8_to_float, working_size)
 from vidstyle.io.display import rgb_to_yuv_matrix
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.models.weights import ModelInfo, load_model
@@ -88,7 +88,9 @@ def _luma_samples(x: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(np.take(x.detach().numpy().reshape(b, c, h * w), _luma_offsets(h, w), axis=2))
         if x.is_contiguous(memory_format=torch.channels_last):
             pixels = x.detach().permute(0, 2, 3, 1).numpy().reshape(b, h * w, c)
-            return torch.from_numpy(np.take(pixels, _luma_offsets(h, w), axis=1)).transpose(1, 2).contiguous()
+            # transposed by numpy: torch's copy opened an OpenMP region (see vidstyle.frames)
+            samples = np.take(pixels, _luma_offsets(h, w), axis=1)
+            return torch.from_numpy(np.ascontiguousarray(samples.transpose(0, 2, 1)))
     rows, cols = _luma_positions(h, w, x.device)
     return x[:, :, rows, cols]
 
@@ -97,6 +99,10 @@ def _luma_std(x: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) RGB in [0, 1] -> (B,) standard deviation of the Rec. 601 luma in grey levels,
     over every pixel of a small frame, else over :data:`LUMA_SAMPLES` of them (about 0.3 ms a
     frame of any size on the CPU)."""
+    if x.device.type == "cpu" and x.shape[0] > 1:
+        # frame by frame, the same sums: one frame's samples are under torch's grain size (32768
+        # values), a batch's are not, and each op on them opened an OpenMP region (see vidstyle.frames)
+        return torch.cat([_luma_std(x[i:i + 1]) for i in range(x.shape[0])])
     h, w = x.shape[-2:]
     if h * w > LUMA_SAMPLES:
         x = _luma_samples(x)
@@ -710,7 +716,7 @@ class Stylizer:
         y = crop_to(y.float(), size)
         if y.shape[-2:] != (h, w):
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
-        return y.clamp_(0.0, 1.0)
+        return clamp_levels_(y)
 
     def _as_compiled(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (the prepared input) as the compiled or int8 graph for its shape takes it.
