@@ -2157,7 +2157,8 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
             count = min(count, info.frames)
         # an estimated count (a segment's, one from the length at the average rate) is no bound: up
         # to the count asked for, the frames between those found are looked for too
-        wanted = count if decoder.frames_exact else asked
+        exact = decoder.frames_exact
+        wanted = count if exact else asked
         if not (info.frames or duration):
             images = [picture(item) for item, _ in zip(decoder.read(alpha=fill_transparency), range(count))]
             if say_unspread and len(images) == count > 1:  # (fewer: the whole stream, nothing left out)
@@ -2221,12 +2222,16 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                             Path(path).name, float(duration), ends - base)
             length, taken, i, respread = ends - base, {base: first}, 1, True
             count = min(count, max(1, round(length * info.frame_rate)))
-            wanted = asked  # (a count from the header promised frames that are not there)
+            wanted, exact = asked, False  # (a count from the header promised frames that are not there)
             continue
         if found[0] < base + length:  # (not one past the segment's end)
             taken.setdefault(*found)
         i += 1
-    _fill_gaps(taken, wanted, base + length, sample, 3 * half_frame)
+    # gaps of up to 1.5 frames at the average rate hold none where the count is an estimate (each
+    # looked into for nothing cost a segment of evenly spaced frames 3 times its opens); where the
+    # file counts its frames, those missing are somewhere: frames in bursts (a screen recording)
+    # lie closer together than the average rate says
+    _fill_gaps(taken, wanted, base + length, sample, 0 if exact else 3 * half_frame)
     images = [taken[t] for t in sorted(taken)]
     return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
 
@@ -2240,9 +2245,8 @@ def _fill_gaps(taken: dict, count: int, end: Fraction, sample: Callable, widest_
     widest gap in time first, up to ``end``), each at most once: samples evenly spread in time
     find fewer different frames where frames are further apart than the samples. ``sample(at)``:
     the first frame at or after ``at``, as (time, picture), or None. Gaps up to ``widest_step``
-    (1.5 frames at the stream's rate) are taken to hold none: a segment asked for more frames
-    than it has, its frames evenly spaced, had each of its gaps looked into twice, for nothing (3
-    times the file's opens). Fewer only where every wider gap holds no frame."""
+    are taken to hold none (see :func:`sample_frames`). Fewer only where every wider gap holds
+    no frame."""
     closed: set = set()  # gaps (by their start) found to hold no frame
     while len(taken) < count:
         times = sorted(taken)
