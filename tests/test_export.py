@@ -116,14 +116,40 @@ def test_export_refuses_to_overwrite_and_wrong_suffix(tmp_path, monkeypatch):
     real_link = os.link
 
     def other_program_first(src, dst, *args, **kw):  # a file written there while exporting stays
-        Path(dst).write_bytes(b"theirs")
+        if Path(dst).name == "late.onnx":
+            Path(dst).write_bytes(b"theirs")
         return real_link(src, dst, *args, **kw)
 
     monkeypatch.setattr(os, "link", other_program_first)
-    with pytest.raises(VidstyleError, match=r"late\.onnx appeared while processing"):
+    with pytest.raises(VidstyleError, match=r"late\.onnx appeared while processing .*kept as .*late-2\.onnx"):
         export_onnx(model, tmp_path / "late.onnx")
     assert (tmp_path / "late.onnx").read_bytes() == b"theirs"
+    assert (tmp_path / "late-2.onnx").read_bytes() == path.read_bytes()  # the export, kept beside it
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_an_export_whose_every_name_is_taken_as_it_is_tried_ends(tmp_path, monkeypatch):
+    """Another program making each numbered name as it is tried: the search for a free one went
+    on for ever (a test whose link made every name first hung until its timeout)."""
+    import os
+    from pathlib import Path
+
+    from vidstyle.errors import VidstyleError
+    from vidstyle.io import files
+
+    model = _tiny_net()
+    real_link = os.link
+
+    def every_name_taken_first(src, dst, *args, **kw):
+        Path(dst).write_bytes(b"theirs")
+        return real_link(src, dst, *args, **kw)
+
+    monkeypatch.setattr(files, "MAX_NUMBERED", 20)
+    monkeypatch.setattr(os, "link", every_name_taken_first)
+    with pytest.raises(VidstyleError, match=r"late\.onnx appeared while processing; the finished output could not be "
+                                            r"kept beside it \(late-2\.onnx to late-20\.onnx are all taken\)"):
+        export_onnx(model, tmp_path / "late.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["late.onnx"] + [f"late-{n}.onnx" for n in range(2, 21)])
 
 
 def test_cli_export_writes_checked_file(tmp_path, capsys):

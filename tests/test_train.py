@@ -1320,13 +1320,14 @@ def test_optimize_lowers_the_style_loss(data, loss_weights, tmp_path):
     real_link = os.link
 
     def other_program_first(src, dst, *link_args, **kw):
-        Path(dst).write_bytes(b"theirs")
+        if Path(dst) == late:
+            Path(dst).write_bytes(b"theirs")
         return real_link(src, dst, *link_args, **kw)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(os, "link", other_program_first)
         assert main([*args[:6], str(late), *args[7:]]) == 1
-    assert late.read_bytes() == b"theirs"
+    assert late.read_bytes() == b"theirs" and (tmp_path / "late-2.png").stat().st_size > 0  # kept beside it
     # a loss that overflows: an error and no file, not a black image and exit 0
     diverged = tmp_path / "diverged.png"
     assert main([*args[:6], str(diverged), *args[7:], "--style-weight", "1e30",

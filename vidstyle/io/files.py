@@ -10,7 +10,6 @@ import contextlib
 import errno
 import hashlib
 import logging
-import itertools
 import os
 import re
 import secrets
@@ -674,8 +673,10 @@ def place_beside(source: Path, path: Path, refused: OSError | None = None) -> Pa
     :func:`numbered_name`), never over a file, and return that name: for what cannot be made
     again when ``path`` is taken or cannot be replaced. The folder's other errors pass, but for
     ``refused``, the error that replacing ``path`` gave: where the folder refuses the numbered
-    name too, that one is raised, so the failed write names the file asked for, not PATH-2."""
-    for n in itertools.count(2):
+    name too, that one is raised, so the failed write names the file asked for, not PATH-2. Up to
+    PATH-:data:`MAX_NUMBERED`: where every name is taken as it is tried (another program making
+    each), FileExistsError, not a search for ever."""
+    for n in range(2, MAX_NUMBERED + 1):
         kept = numbered_name(path, n)
         try:
             move_into_place(source, kept, overwrite=False)
@@ -686,6 +687,12 @@ def place_beside(source: Path, path: Path, refused: OSError | None = None) -> Pa
                 raise
             raise refused from None
         return kept
+    raise refused or FileExistsError(errno.EEXIST, f"{numbered_name(path, 2).name} to "
+                                     f"{numbered_name(path, MAX_NUMBERED).name} are all taken")
+
+
+#: the last numbered name :func:`place_beside` tries
+MAX_NUMBERED = 1000
 
 
 def numbered_name(path: Path, n: int) -> Path:
