@@ -259,8 +259,10 @@ def test_a_tool_that_runs_the_command_line_inside_its_own_code_still_gets_it_bac
         assert r.returncode == 0 and f"harness: exit status {status}" in r.stderr, r.stderr
     # with Ctrl-C Python's own again there (start-up's exit at once ended with the command line)
     prompt = "import signal; print('at the prompt', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+    # (as a terminal's foreground job: run in the background, the tests' own Ctrl-C is ignored, and
+    # so is the child's, which then has no KeyboardInterrupt handler to see at the prompt)
     r = subprocess.run([sys.executable, "-i", "-m", "vidstyle", "--version"], cwd=ROOT, input=prompt,
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, preexec_fn=foreground_signals)
     assert "at the prompt True" in r.stdout, (r.stdout, r.stderr)
 
 
