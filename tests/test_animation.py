@@ -14,7 +14,7 @@ from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
 from vidstyle.io.encode import GifPalette
 from vidstyle.io.images import write_image
-from videos import Identity, make_video, read_frames
+from videos import Identity, make_video, read_frames, write_frames
 
 
 def stylize(src, out, **options):
@@ -64,17 +64,10 @@ def test_a_gifs_still_background_does_not_twinkle_around_a_moving_object(tmp_pat
     src, (w, h) = tmp_path / "still.mp4", (128, 96)
     x, y = np.meshgrid(np.linspace(0, 1, w), np.linspace(0, 1, h))
     background = np.stack([40 + 180 * x, 60 + 150 * y, 220 - 100 * x - 60 * y], axis=-1).astype(np.uint8)
-    with av.open(str(src), "w") as container:
-        stream = container.add_stream("libx264", rate=12)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": "18"}
-        for i in range(12):
-            img = background.copy()
-            img[30:42, 8 + 8 * i:20 + 8 * i] = [230, 40, 30]
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    images = [background.copy() for _ in range(12)]
+    for i, img in enumerate(images):
+        img[30:42, 8 + 8 * i:20 + 8 * i] = [230, 40, 30]
+    write_frames(src, images, fps=12, options={"crf": "18"})
     stylize(src, tmp_path / "still.gif")
     frames, _, _ = animation(tmp_path / "still.gif")
     source = [s.astype(int) for s in read_frames(src)]
@@ -326,19 +319,11 @@ def test_gif_frames_after_a_flash_show_their_own_colours(tmp_path):
     # and FFmpeg's GIF encoder then marks as unchanged (transparent, showing the flash) every
     # pixel whose palette index matches the flash frame's
     src, size = tmp_path / "flash.mp4", (64, 48)
-    with av.open(str(src), "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = *size, "yuv444p"
-        stream.options = {"crf": "0", "preset": "ultrafast"}
-        for i in range(20):
-            img = np.full((size[1], size[0], 3), 40, np.uint8)
-            img[-8:, : 3 * i] = 120
-            if i == 10:
-                img[:] = 255
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    images = [np.full((size[1], size[0], 3), 40, np.uint8) for _ in range(20)]
+    for i, img in enumerate(images):
+        img[-8:, : 3 * i] = 120
+    images[10][:] = 255
+    write_frames(src, images, fps=10, pix_fmt="yuv444p", options={"crf": "0", "preset": "ultrafast"})
     stylize(src, tmp_path / "out.gif")
     frames, _, _ = animation(tmp_path / "out.gif")
     tops = [round(float(f[:-8, :, :3].mean())) for f in frames]

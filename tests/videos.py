@@ -83,6 +83,22 @@ def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", fr
     return img.astype(np.uint8)
 
 
+def write_frames(path: str | Path, images, fps: int = 24, codec: str = "libx264", pix_fmt: str = "yuv420p",
+                 options: dict | None = None) -> Path:
+    """``images`` (uint8 (H, W, 3) RGB, each shown for 1/``fps`` s) encoded into ``path``: a
+    video of frames a test draws itself."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = images[0].shape[1], images[0].shape[0], pix_fmt
+        stream.options = dict(options or {})
+        for i, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return Path(path)
+
+
 def make_sample_in_bars(path: str | Path, frames: int, picture: tuple[int, int, int, int],
                         pix_fmt: str = "yuv444p", options: dict | None = None,
                         filled_from: int | None = None) -> Path:
