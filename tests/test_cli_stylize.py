@@ -682,6 +682,20 @@ def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path, start):
     assert proc.stderr.strip().splitlines() == ["vidstyle: interrupted"]
 
 
+def test_the_entry_points_main_called_with_a_command_line_leaves_ctrl_c_to_the_program():
+    """``main`` got from the entry point (vidstyle._start) puts in the handler that ends the process
+    at once on Ctrl-C; called from a program with a command line of its own (argv given, the process
+    going on after it), that handler stayed: the program's next Ctrl-C ended it with os._exit(130),
+    its own handlers and clean-up skipped. Ctrl-C is Python's again once main returns."""
+    code = ("import signal\n"
+            "from vidstyle._start import main\n"
+            "status = main(['--version'])\n"
+            "print(status, signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=foreground_signals)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "0 True", (proc.stdout, proc.stderr)
+
+
 @pytest.mark.parametrize("command,module", [
     (["stylize", "in.mp4", "-o", "out.mp4", "--style", "light_mondrian"], "vidstyle.pipeline"),
     (["preview", "in.mp4", "-o", "sheet.png", "--style", "light_mondrian"], "vidstyle.stylizer"),

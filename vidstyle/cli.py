@@ -974,7 +974,12 @@ def _interrupt_ends_at_once(process: bool):
     numpy ("module 'numpy' has no attribute 'multiply'", a RecursionError). Only for the command
     line's own process and a Ctrl-C that has Python's default handler (not one ignored in a
     background job), or this handler already, put there by :mod:`vidstyle._start` before this
-    module was imported; the block ends with Python's default handler either way."""
+    module was imported; the block ends with Python's default handler either way. A program that
+    called that entry point's ``main`` with a command line of its own goes on after it: Ctrl-C is
+    Python's again from here (left in, the program's next Ctrl-C ended it at once, its clean-up skipped)."""
+    if threading.current_thread() is threading.main_thread() and not process \
+            and signal.getsignal(signal.SIGINT) is interrupted_at_once:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if (not process or threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, interrupted_at_once)):
         yield
