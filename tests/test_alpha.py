@@ -17,6 +17,7 @@ from vidstyle.io import VideoDecoder
 from vidstyle.io.display import DisplayConversion
 from vidstyle.pipeline import stylize_video
 from processes import os_threads
+from videos import write_frames
 
 H, W = 48, 64
 
@@ -45,18 +46,8 @@ def rgb_of(i: int) -> np.ndarray:
 
 
 def make_alpha_video(path: Path, codec: str, pix_fmt: str, frames: int = 8) -> Path:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=24)
-        stream.width, stream.height, stream.pix_fmt = W, H, pix_fmt
-        if codec == "prores_ks":
-            stream.options = {"profile": "4444"}
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.dstack([rgb_of(i), alpha_of(i)]), format="rgba")
-            frame = frame.reformat(format=pix_fmt)
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
+    return write_frames(path, [np.dstack([rgb_of(i), alpha_of(i)]) for i in range(frames)], codec=codec,
+                        pix_fmt=pix_fmt, options={"profile": "4444"} if codec == "prores_ks" else None)
 
 
 def read_rgba(path: Path) -> tuple[str, np.ndarray]:

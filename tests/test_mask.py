@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -14,6 +13,7 @@ from videos import decoded_frames as decoded
 from videos import make_video
 from videos import mean_difference as differs
 from videos import stylized_frames as run
+from videos import write_frames
 from vidstyle.errors import VidstyleError
 from vidstyle.mask import Matte, composite, matte_weights
 from vidstyle.models.transformer import TransformerNet
@@ -78,16 +78,8 @@ def test_a_still_matte_styles_only_its_white_part_and_keeps_the_rest_exactly(tmp
 def test_a_moving_matte_follows_the_inputs_clock(tmp_path, style):
     src = make_video(tmp_path / "in.mp4", frames=12, size=(96, 64), fps=8)
     # the matte: all white for its first 0.5 s, then all black (8 frames/s like the input)
-    matte = tmp_path / "matte.mkv"
-    with av.open(str(matte), "w") as out:
-        stream = out.add_stream("ffv1", rate=8)
-        stream.width, stream.height, stream.pix_fmt = 48, 32, "gray"  # a smaller matte: scaled to the frames
-        stream.time_base = Fraction(1, 8)
-        for k in range(12):
-            frame = av.VideoFrame.from_ndarray(np.full((32, 48), 255 if k < 4 else 0, np.uint8), format="gray")
-            frame.pts, frame.time_base = k, Fraction(1, 8)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
+    matte = write_frames(tmp_path / "matte.mkv", [np.full((32, 48), 255 if k < 4 else 0, np.uint8) for k in range(12)],
+                         fps=8, codec="ffv1", pix_fmt="gray")  # a smaller matte: scaled to the frames
     inputs = decoded(src)
     out = run(src, tmp_path / "out", style, temporal="off", mask=str(matte), start=0.25)
     assert len(out) == 10
@@ -177,19 +169,9 @@ def test_cli_mask_options(tmp_path, style, cli):
 def write_matte_video(path, values, fps=24, size=(96, 64), codec="ffv1", pix_fmt="gray", alpha=None):
     """A matte video whose frame k is all ``values[k]`` (with ``alpha``: RGBA frames, alpha set so)."""
     w, h = size
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
-        for k, v in enumerate(values):
-            if alpha is None:
-                frame = av.VideoFrame.from_ndarray(np.full((h, w), v, np.uint8), format="gray")
-            else:
-                rgba = np.dstack([np.full((h, w), v, np.uint8)] * 3 + [np.full((h, w), alpha, np.uint8)])
-                frame = av.VideoFrame.from_ndarray(rgba, format="rgba")
-            frame.pts, frame.time_base = k, Fraction(1, fps)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return path
+    images = [np.full((h, w), v, np.uint8) if alpha is None else
+              np.dstack([np.full((h, w), v, np.uint8)] * 3 + [np.full((h, w), alpha, np.uint8)]) for v in values]
+    return write_frames(path, images, fps=fps, codec=codec, pix_fmt=pix_fmt)
 
 
 def kept(out, inputs):
@@ -297,17 +279,10 @@ def test_a_matte_that_ends_before_the_start_holds_and_its_reading_does_not_depen
     out = run(src, tmp_path / "late", style, temporal="off", mask=str(short), start=0.5)
     assert len(out) == 12 and all(kept(out, decoded(src)[12:]))  # its last (black) frame held, no failure
     # frame 0 opaque (so read by brightness: white), the others transparent and white
-    matte = tmp_path / "alpha.mov"
-    with av.open(str(matte), "w") as f:
-        stream = f.add_stream("qtrle", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "argb"
-        for k in range(24):
-            rgba = np.full((64, 96, 4), 255, np.uint8)
-            rgba[..., 3] = 255 if k == 0 else 0
-            frame = av.VideoFrame.from_ndarray(rgba, format="rgba")
-            frame.pts, frame.time_base = k, Fraction(1, 24)
-            f.mux(stream.encode(frame))
-        f.mux(stream.encode())
+    images = [np.full((64, 96, 4), 255, np.uint8) for _ in range(24)]
+    for rgba in images[1:]:
+        rgba[..., 3] = 0
+    matte = write_frames(tmp_path / "alpha.mov", images, codec="qtrle", pix_fmt="argb")
     whole = run(src, tmp_path / "whole", style, temporal="off", mask=str(matte))
     later = run(src, tmp_path / "later", style, temporal="off", mask=str(matte), start=0.5)
     assert not any(kept(whole, decoded(src))) and not any(kept(later, decoded(src)[12:]))  # read alike

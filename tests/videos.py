@@ -83,16 +83,21 @@ def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", fr
     return img.astype(np.uint8)
 
 
+#: the PyAV input format of a drawn image, by its number of channels (None: a 2-D array)
+_IMAGE_FORMATS = {None: "gray", 3: "rgb24", 4: "rgba"}
+
+
 def write_frames(path: str | Path, images, fps: int = 24, codec: str = "libx264", pix_fmt: str = "yuv420p",
                  options: dict | None = None) -> Path:
-    """``images`` (uint8 (H, W, 3) RGB, each shown for 1/``fps`` s) encoded into ``path``: a
-    video of frames a test draws itself."""
+    """``images`` (uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA, each shown for 1/``fps`` s)
+    encoded into ``path``, the container as its suffix says: a video of frames a test draws itself."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = images[0].shape[1], images[0].shape[0], pix_fmt
         stream.options = dict(options or {})
         for i, image in enumerate(images):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            channels = image.shape[2] if image.ndim == 3 else None
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=_IMAGE_FORMATS[channels])
             frame.pts = i
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
