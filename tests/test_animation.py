@@ -228,16 +228,8 @@ def test_a_still_image_to_webp_stays_a_still(tmp_path):
 def test_gif_frames_keep_their_own_timing(tmp_path):
     """A variable-rate clip: each GIF delay is its frame's own (to GIF's hundredths)."""
     times = [0, 100, 150, 400, 450]  # ms
-    src = tmp_path / "vfr.mkv"
-    with av.open(str(src), "w") as out:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        for i, t in enumerate(times + [600]):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
-            frame.pts, frame.time_base = t, Fraction(1, 1000)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    src = write_frames(tmp_path / "vfr.mkv", [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(6)], fps=10,
+                       times=[Fraction(t, 1000) for t in times + [600]], time_base=Fraction(1, 1000))
     stylize(src, tmp_path / "vfr.gif")
     _, durations, _ = animation(tmp_path / "vfr.gif")
     assert durations[:5] == [100, 50, 250, 50, 150]
@@ -277,16 +269,8 @@ def test_frames_an_uneven_clock_puts_too_close_are_said(tmp_path, caplog):
     """A variable-rate clip of 25 frames/s on average with two frames 5 ms apart: GIF leaves the
     second out (after saying nothing up front: the rate is below 50) and says so at the end."""
     times = [0, 40, 80, 85, 120, 160]
-    src = tmp_path / "uneven.mkv"
-    with av.open(str(src), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        for i, t in enumerate(times):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
-            frame.pts, frame.time_base = t, Fraction(1, 1000)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    src = write_frames(tmp_path / "uneven.mkv", [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(6)], fps=25,
+                       times=[Fraction(t, 1000) for t in times], time_base=Fraction(1, 1000))
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         result = stylize(src, tmp_path / "uneven.gif")
     assert result.frames == 5
@@ -342,14 +326,8 @@ def test_pictures_wider_than_webp_or_jpeg_holds_are_refused_before_the_network(t
     # was painted, in words that name no way out ("encoding error 5", "avcodec_send_frame() returned 22")
     from vidstyle import stylize_image
 
-    wide = tmp_path / "wide.mkv"
-    with av.open(str(wide), "w") as container:  # (H.264 holds no 16400-wide frame)
-        stream = container.add_stream("ffv1", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 16400, 16, "yuv420p"
-        for _ in range(2):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((16, 16400, 3), 90, np.uint8),
-                                                                   format="rgb24")))
-        container.mux(stream.encode())
+    wide = write_frames(tmp_path / "wide.mkv", [np.full((16, 16400, 3), 90, np.uint8)] * 2, fps=10,
+                        codec="ffv1")  # (H.264 holds no 16400-wide frame)
     for out in (tmp_path / "wide.webp", tmp_path / "frames" / "f_%02d.webp"):
         with pytest.raises(VidstyleError, match=r"would be 16400x16, larger than \.webp images can be \(16383 pixels "
                                                 r"a side\): write \.png, or --downscale 16383"):

@@ -614,19 +614,9 @@ def test_a_damaged_painting_is_refused_before_the_warping_error(scene, tmp_path,
 
 def _write_timed(path: Path, images: np.ndarray, times: list[Fraction]) -> Path:
     """Encode ``images`` with the given presentation times (seconds), on a 1/120 s clock."""
-    import av
+    from videos import write_frames
 
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=40)
-        stream.width, stream.height, stream.pix_fmt = images.shape[2], images.shape[1], "yuv420p"
-        stream.time_base = stream.codec_context.time_base = Fraction(1, 120)
-        stream.codec_context.options = {"crf": "10"}
-        for image, t in zip(images, times):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = int(t * 120), Fraction(1, 120)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
+    return write_frames(path, images, fps=40, options={"crf": "10"}, times=times, time_base=Fraction(1, 120))
 
 
 def test_a_segment_of_a_variable_rate_input_is_timed_from_its_start(tmp_path):

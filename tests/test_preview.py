@@ -566,24 +566,14 @@ def test_samples_of_frames_in_bursts_find_those_closer_than_the_average_rate(tmp
     shown" (review, 58th session). Where the file's count is exact, every gap is looked into.
     (An .mkv's count is an estimate, and there such gaps are still not looked into: 20 of 30.)"""
     name = "burst.mp4"
-    import av
-
     from vidstyle.io.decode import sample_frames
-    from videos import pattern_frame
+    from videos import pattern_frame, write_frames
 
-    path, time_base = tmp_path / name, Fraction(1, 90000)
+    path = tmp_path / name
     times = [Fraction(i // 3, 8) + Fraction(i % 3, 96) for i in range(30)]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width = stream.height = 32
-        stream.pix_fmt, stream.time_base = "yuv420p", time_base
-        stream.codec_context.time_base = time_base  # (at 1/24 s, frames 1/96 s apart shared a time)
-        stream.options = {"preset": "ultrafast", "crf": "10", "g": "6"}
-        for i, t in enumerate(times):
-            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (32, 32), "noise", 30), format="rgb24")
-            frame.pts, frame.time_base = int(t / time_base), time_base
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    write_frames(path, [pattern_frame(i, (32, 32), "noise", 30) for i in range(30)], times=times,
+                 time_base=Fraction(1, 90000),  # (at 1/24 s, frames 1/96 s apart shared a time)
+                 options={"preset": "ultrafast", "crf": "10", "g": "6"})
     frames = read_frames(path)
     assert len(frames) == 30
     with caplog.at_level("WARNING", logger="vidstyle"):

@@ -87,18 +87,23 @@ def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", fr
 _IMAGE_FORMATS = {None: "gray", 3: "rgb24", 4: "rgba"}
 
 
-def write_frames(path: str | Path, images, fps: int = 24, codec: str = "libx264", pix_fmt: str = "yuv420p",
-                 options: dict | None = None) -> Path:
-    """``images`` (uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA, each shown for 1/``fps`` s)
-    encoded into ``path``, the container as its suffix says: a video of frames a test draws itself."""
+def write_frames(path: str | Path, images, fps: int | Fraction = 24, codec: str = "libx264", pix_fmt: str = "yuv420p",
+                 options: dict | None = None, times=None, time_base: Fraction | None = None) -> Path:
+    """``images`` (uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA) encoded into ``path``, the
+    container as its suffix says: a video of frames a test draws itself. Each is shown for
+    1/``fps`` s, or from its own time in ``times`` (seconds: a variable frame rate), stamped with the
+    last tick of ``time_base`` at or before it (the stream's and the encoder's clock; default 1/``fps``)."""
+    clock = time_base or 1 / Fraction(fps)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = images[0].shape[1], images[0].shape[0], pix_fmt
         stream.options = dict(options or {})
+        if time_base is not None:
+            stream.time_base = stream.codec_context.time_base = time_base
         for i, image in enumerate(images):
             channels = image.shape[2] if image.ndim == 3 else None
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=_IMAGE_FORMATS[channels])
-            frame.pts = i
+            frame.pts = (i * clock if times is None else Fraction(times[i])) // clock
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return Path(path)
