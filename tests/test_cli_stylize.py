@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 
 from processes import foreground_signals
-from videos import audio_packets, frame_times, make_video, probe, psnr, read_frames
+from videos import audio_packets, frame_times, make_video, probe, psnr, read_frames, write_frames
 from vidstyle.errors import VidstyleError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,15 +152,8 @@ def test_a_size_x265_cannot_encode_is_refused_before_any_work(tmp_path, style, s
 def test_a_video_slower_than_a_frame_a_day_is_refused_before_any_work(tmp_path, style, stylize):
     # a Y4M header's F1:2147483647 was read and stylized, and the output then failed as
     # "writing o.mp4 failed: Invalid argument"
-    src = tmp_path / "slow.y4m"
-    with av.open(str(src), "w", format="yuv4mpegpipe") as container:
-        stream = container.add_stream("rawvideo", rate=Fraction(1, 2147483647))
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(3):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 60 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    src = write_frames(tmp_path / "slow.y4m", [np.full((48, 64, 3), 60 * i, np.uint8) for i in range(3)],
+                       fps=Fraction(1, 2147483647), codec="rawvideo")
     assert_user_error(stylize(src, tmp_path / "o.mp4", style),
                       "slow.y4m declares 1/2147483647 frames/s (a frame every 2147483647 s): a video is read at "
                       "a frame a day (1/86400) or faster")
@@ -395,24 +388,13 @@ def test_warnings_are_prefixed_and_go_around_progress_bars(tmp_path, style, monk
 def _sparse_vfr_mkv(path: Path) -> list[Fraction]:
     """A Matroska file declared at 24 frames/s whose frames come at 2-3 frame intervals (a screen
     recording that only stores changes): 20 frames over ~2 s, no frame count in the container."""
-    import av
-
-    times = []
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.time_base = Fraction(1, 1000)
-        t = Fraction(0)
-        for i in range(20):
-            image = np.zeros((48, 64, 3), np.uint8)
-            image[:, : 3 * i + 3] = (200, 90, 40)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = round(t * 1000), stream.time_base
-            times.append(Fraction(frame.pts, 1000))
-            container.mux(stream.encode(frame))
-            t += Fraction(2 if i % 2 else 3, 24)
-        container.mux(stream.encode())
-    return times
+    images, times, t = [np.zeros((48, 64, 3), np.uint8) for _ in range(20)], [], Fraction(0)
+    for i, image in enumerate(images):
+        image[:, : 3 * i + 3] = (200, 90, 40)
+        times.append(t)
+        t += Fraction(2 if i % 2 else 3, 24)
+    write_frames(path, images, times=times)  # on the encoder's 1/24 s clock; Matroska stores milliseconds
+    return [Fraction(round(t * 1000), 1000) for t in times]
 
 
 def test_variable_frame_rate_input_is_not_mistaken_for_a_truncated_one(tmp_path, style, stylize, caplog):

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from processes import foreground_signals, os_threads
-from videos import pattern_frame
+from videos import pattern_frame, write_frames
 from vidstyle import live
 from vidstyle.errors import VidstyleError
 from vidstyle.io import capture
@@ -37,14 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def write_video(path: Path, frames: int, fps: int = 25, size=(160, 96)) -> Path:
     """A real H.264 file of the synthetic pattern."""
     src = SyntheticSource(size, fps)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        stream.options = {"preset": "ultrafast"}
-        for i in range(frames):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(src.image(i), format="rgb24")))
-        out.mux(stream.encode(None))
-    return path
+    return write_frames(path, [src.image(i) for i in range(frames)], fps=fps, options={"preset": "ultrafast"})
 
 
 class SlowStylizer:
@@ -406,13 +399,8 @@ def test_a_file_source_plays_what_stylize_reads(tmp_path):
     with pytest.raises(VidstyleError, match="is an image, not a video"):
         FileSource(still, realtime=False)
     # an image only FFmpeg reads (OpenEXR: Pillow cannot) is an image too, not "cannot read image"
-    exr = tmp_path / "render.exr"
-    with av.open(str(exr), "w", format="image2") as container:
-        stream = container.add_stream("exr", rate=1)
-        stream.width, stream.height, stream.pix_fmt = 16, 16, "gbrpf32le"
-        frame = av.VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="rgb24").reformat(format="gbrpf32le")
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    exr = write_frames(tmp_path / "render.exr", [np.zeros((16, 16, 3), np.uint8)], fps=1, codec="exr",
+                       pix_fmt="gbrpf32le")
     with pytest.raises(VidstyleError, match="render.exr is an image, not a video"):
         FileSource(exr, realtime=False)
     # a photo under a video's name: live takes no still image under any name, so none is suggested
@@ -770,18 +758,9 @@ def test_a_replayed_file_that_holds_a_frame_is_not_said_to_stall(tmp_path, monke
     from fractions import Fraction
 
     monkeypatch.setattr(live, "STALL_NOTICE_S", 0.2, raising=False)
-    path = tmp_path / "held.mkv"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        for i, ms in enumerate([0, 40, 80, 1080, 1120, 1160]):  # the third frame held a second
-            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")
-            frame.pts, frame.time_base = ms, Fraction(1, 1000)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    held = [0, 40, 80, 1080, 1120, 1160]  # ms: the third frame held a second
+    path = write_frames(tmp_path / "held.mkv", [pattern_frame(i, (64, 48)) for i in range(6)], fps=25,
+                        times=[Fraction(ms, 1000) for ms in held], time_base=Fraction(1, 1000))
     lines: list[str] = []
     with FileSource(path, realtime=True) as source:
         summary = run_live(source, StyleBank([SlowStylizer()]), LiveOptions(window=False), log=lines.append)
