@@ -14,7 +14,8 @@ import av
 import numpy as np
 import pytest
 
-from videos import Identity, audio_packets, frame_times, make_video, pattern_frame, probe, psnr, read_frames
+from videos import (Identity, audio_packets, frame_times, make_video, pattern_frame, probe, psnr, read_frames,
+                    write_frames)
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
@@ -709,16 +710,8 @@ def test_frames_last_until_the_next_one_when_mp4_reorders_a_gap(tmp_path):
     gives the frame after a 0.5 s gap the gap's duration (and the one before it a neighbour's);
     taken as they were, the output ran 0.27 s past the input's end."""
     times = [i * 33 for i in range(40)] + [40 * 33 + 500 + i * 33 for i in range(8)]  # ms
-    src = tmp_path / "vfr.mp4"
-    with av.open(str(src), "w") as c:
-        stream = c.add_stream("libx264", rate=30)  # x264's default preset: B-frames
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
-        for i, t in enumerate(times):
-            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (96, 64)), format="rgb24")
-            frame.pts, frame.time_base = t, Fraction(1, 1000)
-            c.mux(stream.encode(frame))
-        c.mux(stream.encode(None))
+    src = write_frames(tmp_path / "vfr.mp4", [pattern_frame(i, (96, 64)) for i in range(48)], fps=30,
+                       times=[Fraction(t, 1000) for t in times], time_base=Fraction(1, 1000))  # x264's default: B-frames
     with VideoDecoder(src) as dec:
         frames = [f for f in dec.read() if isinstance(f, DecodedFrame)]
     ends = [float((f.pts + f.duration) * f.time_base) for f in frames]
@@ -1529,19 +1522,9 @@ def test_the_codec_table_matches_what_ffmpeg_writes(tmp_path):
     for suffix in (".mp4", ".m4v", ".mov", ".mkv", ".webm"):
         for codec in ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "prores_ks"):
             pix_fmt = "yuv422p10le" if codec == "prores_ks" else "yuv420p"
-            try:
-                with av.open(str(tmp_path / f"t{suffix}"), "w") as c:
-                    stream = c.add_stream(codec, rate=24)
-                    stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
-                    c.start_encoding()
-                    for i in range(3):  # x265 with a single frame fails in MP4/MOV ("patches welcome")
-                        image = np.full((48, 64, 3), 60 * i, np.uint8)
-                        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)
-                        frame.pts = i
-                        for packet in stream.encode(frame):
-                            c.mux(packet)
-                    for packet in stream.encode(None):
-                        c.mux(packet)
+            try:  # 3 frames: x265 with a single frame fails in MP4/MOV ("patches welcome")
+                write_frames(tmp_path / f"t{suffix}", [np.full((48, 64, 3), 60 * i, np.uint8) for i in range(3)],
+                             codec=codec, pix_fmt=pix_fmt)
                 written = True
             except (ValueError, av.error.FFmpegError):
                 written = False

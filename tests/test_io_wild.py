@@ -18,7 +18,8 @@ from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
 from vidstyle.io.decode import DecodedFrame, VideoDecoder, sample_frames
 from videos import (Identity, cut_after_keyframe, decoded_sound, frame_times, make_avi_with_dropped_frames,
-                    make_sound_video, make_video, pattern_frame, probe, psnr, read_frames, sound_position, sound_signal)
+                    make_sound_video, make_video, pattern_frame, probe, psnr, read_frames, sound_position, sound_signal,
+                    write_frames)
 
 
 def stylize(src, out, **options):
@@ -397,13 +398,8 @@ def test_h264_with_b_frames_in_avi_keeps_an_even_timeline(tmp_path):
     """AVI stores no presentation times: with B-frames the decoder hands each frame a reordered
     packet's pts (1, 4, 3, 5, 2, ...). Bumped one by one they came out 1, 4, 5, 6, ...: a jump at
     the start and the whole video two frames behind its audio."""
-    src = tmp_path / "b-frames.avi"
-    with av.open(str(src), "w") as out:
-        stream = out.add_stream("libx264", rate=30)  # x264's default preset: B-frames
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(60):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48)), format="rgb24")))
-        out.mux(stream.encode(None))
+    src = write_frames(tmp_path / "b-frames.avi", [pattern_frame(i, (64, 48)) for i in range(60)],
+                       fps=30)  # x264's default preset: B-frames
     with av.open(str(src)) as c:  # the case: pts out of order as decoded
         raw = [f.pts for f in c.decode(video=0)]
         assert raw != sorted(raw)
@@ -555,19 +551,9 @@ def test_a_sparse_variable_frame_rate_segment_is_not_called_damaged(tmp_path, ca
     """Matroska stores no frame rate: FFmpeg guesses 25 frames/s for a screen recording with 10
     frames in a second, so --duration 0.9 expected ~23 frames, found 8 and warned of a damaged
     file. A frame past the segment's end shows it was all there."""
-    src = tmp_path / "sparse.mkv"
     times_ms = [0, 40, 80, 200, 240, 500, 540, 580, 1000, 1040]
-    with av.open(str(src), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        for i, t in enumerate(times_ms):
-            frame = av.VideoFrame.from_ndarray(pattern_frame(i, (64, 48), "noise"), format="rgb24")
-            frame.pts, frame.time_base = t, Fraction(1, 1000)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    src = write_frames(tmp_path / "sparse.mkv", [pattern_frame(i, (64, 48), "noise") for i in range(10)], fps=25,
+                       times=[Fraction(t, 1000) for t in times_ms], time_base=Fraction(1, 1000))
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         result = stylize(src, tmp_path / "part.mkv", duration=0.9)
     assert result.frames == 8 and [float(t) for t in frame_times(tmp_path / "part.mkv")] == \
@@ -1256,16 +1242,8 @@ def test_mp4_chapter_titles_are_not_called_a_data_stream(tmp_path, caplog):
 
 
 def test_interlaced_input_is_said(tmp_path, caplog):
-    src = tmp_path / "tff.mp4"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        s.options = {"preset": "ultrafast", "x264-params": "interlaced=1:tff=1"}
-        for i in range(6):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            c.mux(s.encode(frame))
-        c.mux(s.encode(None))
+    src = write_frames(tmp_path / "tff.mp4", [np.full((48, 64, 3), 30 * i, np.uint8) for i in range(6)], fps=25,
+                       options={"preset": "ultrafast", "x264-params": "interlaced=1:tff=1"})
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         assert stylize(src, tmp_path / "out.mp4").frames == 6
     assert "tff.mp4 is interlaced" in caplog.text and "bwdif" in caplog.text
@@ -1295,24 +1273,14 @@ def test_a_video_encoder_that_cannot_open_is_not_blamed_on_the_audio(tmp_path, c
     assert "audio" not in caplog.text and not (tmp_path / "out.mp4").exists()
 
 
-@pytest.mark.parametrize("suffix, fmt, codec, start", [(".flv", "flv", "libx264", 1.833),
-                                                      (".m2v", "mpeg2video", "mpeg2video", 1.01)])
-def test_a_retry_seek_the_input_refuses_goes_further_back(tmp_path, suffix, fmt, codec, start):
+@pytest.mark.parametrize("suffix, codec, start", [(".flv", "libx264", 1.833), (".m2v", "mpeg2video", 1.01)])
+def test_a_retry_seek_the_input_refuses_goes_further_back(tmp_path, suffix, codec, start):
     """FLV (H.264 with B-frames) and raw MPEG-2 seek by decode time, so the first seek can land
     after the start; they also refuse a seek before their first index entry, which a retry at
     start - 2 s asks for. The retry must then go further back (in the end: the file opened
     afresh), never on from where the failed attempt stopped reading."""
-    path = tmp_path / f"in{suffix}"
-    with av.open(str(path), "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.options = {"g": "24", **({"preset": "medium"} if codec == "libx264" else {})}  # B-frames
-        for i in range(96):
-            frame = av.VideoFrame.from_ndarray(np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8),
-                                               format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 24)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    path = write_frames(tmp_path / f"in{suffix}", [pattern_frame(i, (64, 48), "noise") for i in range(96)], codec=codec,
+                        options={"g": "24", **({"preset": "medium"} if codec == "libx264" else {})})  # B-frames
     with VideoDecoder(path) as decoder:
         whole = [item for item in decoder.read() if isinstance(item, DecodedFrame)]
     every = [item.image for item in whole]
@@ -1327,15 +1295,7 @@ def test_a_retry_seek_the_input_refuses_goes_further_back(tmp_path, suffix, fmt,
 def _bare_h264(path, frames: int, rate: int):
     """A bare H.264 stream (no container, so no timestamps) of ``frames`` 64x48 grey frames, each
     brighter than the one before, at ``rate`` frames/s as its bitstream says."""
-    with av.open(str(path), "w", format="h264") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 5 * i % 256, np.uint8), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, rate)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
+    return write_frames(path, [np.full((48, 64, 3), 5 * i % 256, np.uint8) for i in range(frames)], fps=rate)
 
 
 def test_a_bare_h264_stream_keeps_the_frame_rate_its_bitstream_says(tmp_path):
