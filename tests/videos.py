@@ -121,21 +121,16 @@ def make_sample_in_bars(path: str | Path, frames: int, picture: tuple[int, int, 
 
     top, bottom, left, right = picture
     sample = Path(__file__).parents[1] / "samples" / "sample.mp4"
-    with av.open(str(sample)) as clip, av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 320, 180, pix_fmt
-        stream.options = {"qp": "0"} if options is None else options
+    images = []
+    with av.open(str(sample)) as clip:
         for k, frame in zip(range(frames), clip.decode(video=0)):
             image = np.zeros((180, 320, 3), np.uint8)
             image[top:bottom, left:right] = cv2.resize(frame.to_ndarray(format="rgb24"), (right - left, bottom - top),
                                                        interpolation=cv2.INTER_AREA)
             if filled_from is not None and k >= filled_from:
                 image[:] = (60 + np.arange(180, dtype=np.uint8))[:, None, None]
-            new = av.VideoFrame.from_ndarray(image, format="rgb24")
-            new.pts, new.time_base = k, Fraction(1, 24)
-            out.mux(stream.encode(new))
-        out.mux(stream.encode())
-    return Path(path)
+            images.append(image)
+    return write_frames(path, images, pix_fmt=pix_fmt, options={"qp": "0"} if options is None else options)
 
 
 def make_letterboxed_sample(path: str | Path, frames: int, bar: int = 30, filled_from: int | None = None) -> Path:
