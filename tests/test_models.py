@@ -566,6 +566,18 @@ def _fail(message):
     raise AssertionError(message)
 
 
+def test_a_frame_as_small_as_its_padding_is_padded_with_its_edge():
+    """Reflection needs a padding smaller than the side: 4 rows padded by 4 to 8 repeat the last
+    row, on numpy's path (float32 CPU frames, either layout) and torch's (a GPU's, here float64),
+    where a reflection that long fails (mutation testing, 59th session: "ph > h" for "ph >= h"
+    passed every test, a 4-row frame reflected on the CPU and refused on a GPU)."""
+    x = torch.rand(1, 3, 4, 6, generator=torch.Generator().manual_seed(0))
+    for frame in (x, x.contiguous(memory_format=torch.channels_last), x.double()):
+        padded, size = pad_to_multiple(frame, 8)
+        assert size == (4, 6) and torch.equal(padded, F.pad(frame, (0, 2, 0, 4), mode="replicate")), frame.dtype
+        assert torch.equal(padded[..., 4:, :], padded[..., 3:4, :].expand(-1, -1, 4, -1))  # the last row again
+
+
 def test_padding_reaches_the_minimum_size():
     x = torch.rand(1, 3, 3, 21)
     padded, orig = pad_to_multiple(x, 8, minimum=16)
