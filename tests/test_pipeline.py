@@ -1350,3 +1350,27 @@ def test_the_bars_pace_starts_at_the_first_frame(monkeypatch):
     bar.close()
     assert bar.n == 1 and rate is not None and rate > 1  # not the 60 s wait's 1/60 frame a second
     assert "s/frame" not in terminal.getvalue()
+
+
+def test_the_bars_clock_is_started_once_not_at_every_frame(monkeypatch):
+    """The bar's clock starts again at the first frame only: started at every frame, the time
+    between frames was never counted (the elapsed time stayed at one frame's) and the bar, drawn
+    once its mininterval has passed since it was last drawn, was not drawn again after the first
+    frame (mutation testing, 59th session: every test passed with it)."""
+    from vidstyle import pipeline
+
+    terminal = FakeTerminal()
+    monkeypatch.setattr(pipeline.sys, "stderr", terminal)
+    now = [1000.0]
+    bar = pipeline._progress_bar(100, True, "out.mp4")
+    bar._time = lambda: now[0]  # (tqdm's clock)
+    bar.start_t = bar.last_print_t = now[0] - 60  # made 60 s ago: the network compiling
+    frame_written = pipeline._on_frame(True, bar, 100)
+    for _ in range(10):  # 2 frames a second
+        frame_written()
+        now[0] += 0.5
+    elapsed = bar.format_dict["elapsed"]
+    shown = terminal.getvalue()
+    bar.close()
+    assert elapsed == pytest.approx(5.0)  # from the first frame, not the wait before it nor the last frame
+    assert "10/100 [00:04<" in shown, shown  # drawn at each frame, the 10th 4.5 s after the first
