@@ -1315,6 +1315,22 @@ def test_a_finished_output_whose_name_was_taken_meanwhile_is_kept_beside_it(tmp_
     assert (tmp_path / "m-2.safetensors").read_bytes() == b"ours" and weights.read_bytes() == b"theirs"
 
 
+def test_an_output_whose_numbered_names_are_taken_up_to_a_dozen_is_kept_after_them(tmp_path):
+    """A name used run after run (the same recording's or render's) has its numbered names taken
+    in turn: the finished output goes after all of them, not discarded after the first few
+    (mutation testing, 59th session: place_beside's last name 3 for 1000 passed every test)."""
+    from vidstyle.errors import OutputExistsError
+
+    target = tmp_path / "rec.mp4"
+    for n in range(2, 13):
+        files.numbered_name(target, n).write_bytes(b"older")
+    with pytest.raises(OutputExistsError, match=r"the finished output is kept as .*rec-13\.mp4$"):
+        with atomic_output(target) as temp:
+            temp.write_bytes(b"ours")
+            target.write_bytes(b"theirs")
+    assert (tmp_path / "rec-13.mp4").read_bytes() == b"ours" and target.read_bytes() == b"theirs"
+
+
 def test_a_temporary_name_that_cannot_be_removed_after_the_link_is_a_warning(tmp_path, monkeypatch, caplog):
     """The finished file was linked under its name, then removing the temporary name failed (an I/O
     error): the output is complete and in place, so the run does not end in an error for it."""
