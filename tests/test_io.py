@@ -681,6 +681,30 @@ def test_abort_removes_the_file_whatever_its_container(tmp_path, suffix):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.mkv", f"finished{suffix}"])
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_finish_that_fails_part_way_removes_a_faststart_file_and_leaves_a_matroska_part(tmp_path, suffix):
+    """A finish failing part-way (the disk filling as the look-ahead is written): an .mp4, whose
+    index faststart would then move to its front by reading and writing all of it again, is
+    removed before the container closes, that pass skipped; a Matroska part plays without its
+    index and is left to the caller (live keeps it). Mutation testing, 59th session: leaving the
+    .mp4 in place, moved again, passed every test."""
+    src = make_video(tmp_path / "a.mkv", frames=12, size=(64, 48), pattern="noise")
+    out = tmp_path / f"o{suffix}"
+    with VideoDecoder(src) as dec:
+        enc = VideoEncoder(out, dec.info, EncodeConfig(crf=10, preset="ultrafast"))
+        for item in dec.read():
+            if isinstance(item, DecodedFrame):
+                enc.write(item.image, item.pts, item.duration)
+
+    def full_disk(packets):
+        raise VidstyleError(f"writing {out.name} failed: No space left on device")
+
+    enc._mux_video = full_disk  # (inside finish: the look-ahead's last frames)
+    with pytest.raises(VidstyleError, match="No space left on device"):
+        enc.finish()
+    assert out.exists() == (suffix == ".mkv")
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])
 def test_a_long_frame_inside_the_last_b_frame_span_does_not_run_the_movie_on(tmp_path, suffix):
     """A GIF's delays (centiseconds) with x264's B-frames: the last packet written, the frame at
