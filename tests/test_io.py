@@ -681,6 +681,31 @@ def test_abort_removes_the_file_whatever_its_container(tmp_path, suffix):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.mkv", f"finished{suffix}"])
 
 
+def test_abort_removes_a_file_that_cannot_be_removed_while_open_once_it_is_closed(tmp_path, monkeypatch):
+    """Windows refuses to remove a file another handle holds open, the muxer's own while it writes:
+    abort then removes it once the container is closed (mutation testing, 59th session: leaving
+    out that second try, or taking a refused removal for done, passed every test)."""
+    src = make_video(tmp_path / "a.mkv", frames=6)
+    out = tmp_path / "o.mkv"
+    with VideoDecoder(src) as dec:
+        enc = VideoEncoder(out, dec.info, EncodeConfig())
+        for item in dec.read():
+            if isinstance(item, DecodedFrame):
+                enc.write(item.image, item.pts, item.duration)
+    real_unlink, refused = os.unlink, []
+
+    def windows_unlink(path, *args, **kwargs):
+        if Path(path) == out and enc._container is None and not refused:  # (the first try: before closing)
+            refused.append(path)
+            raise PermissionError(13, "The process cannot access the file because it is being used by another "
+                                      "process", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", windows_unlink)
+    enc.abort()
+    assert refused and not out.exists()
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_a_finish_that_fails_part_way_removes_a_faststart_file_and_leaves_a_matroska_part(tmp_path, suffix):
     """A finish failing part-way (the disk filling as the look-ahead is written): an .mp4, whose
