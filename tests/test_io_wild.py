@@ -256,6 +256,17 @@ def test_a_start_just_inside_a_frame_of_millisecond_times_counts_the_frames_kept
         assert decoder.info.frames == sum(isinstance(item, DecodedFrame) for item in decoder.read()) == 60 - k - 1
 
 
+@pytest.mark.parametrize("start", [0.25, 0.5, 1.0])
+def test_a_segment_of_an_avi_cut_after_a_keyframe_counts_the_frames_it_has(tmp_path, start):
+    """An AVI cut after a keyframe: the frames before --start are counted in its index from the
+    chunk of its first frame shown, in that chunk's time (mutation testing, 59th session: counting
+    from the index's first chunk, in its time or from time 0, passed every test)."""
+    src = cut_after_keyframe(make_sound_video(tmp_path / "in.avi", "mp3", gop=12), tmp_path / "cut.avi")
+    with VideoDecoder(src, start, announce=False) as decoder:
+        decoded = sum(isinstance(item, DecodedFrame) for item in decoder.read())
+        assert decoder.info.frames == decoded == 36 - round(start * 24)
+
+
 @pytest.mark.parametrize("start", [None, 0.5, 1.0])
 def test_a_segment_of_an_avi_with_dropped_frames_counts_the_frames_it_has(tmp_path, start):
     """An AVI whose capture dropped frames holds an empty chunk for each (FFmpeg's muxer writes them
