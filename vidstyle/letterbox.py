@@ -178,6 +178,27 @@ def _bar_lengths(dark: np.ndarray) -> tuple[int, int]:
     return int(np.argmin(dark)), int(np.argmin(dark[::-1]))
 
 
+def _black_lines(gray: np.ndarray, axis: int, level: int) -> np.ndarray:
+    """Which rows (``axis`` 1) or columns (``axis`` 0) of ``gray`` are black: their
+    1 - :data:`BAR_NOISE` quantile (``np.quantile``'s, interpolated) at most ``level``. Decided by
+    counting each line's pixels over ``level``, where that count puts the quantile's place in the
+    line's sorted pixels among the dark ones or among the lit ones: ``np.quantile`` sorted every
+    line of the frame (1.2 s for 8 4K frames, where counting takes 25 ms). Only the lines whose
+    place falls between their last dark pixel and their first lit one, where the interpolation
+    decides, are measured by ``np.quantile`` itself."""
+    n = gray.shape[axis]
+    # (OpenCV's sum of its 0/255 mask: 3 ms a 4K frame, against 11 for np.count_nonzero)
+    lit = cv2.reduce(cv2.compare(gray, level, cv2.CMP_GT), axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() // 255
+    last_dark = n - 1 - lit  # the index of each line's last dark pixel, sorted
+    at = (1 - BAR_NOISE) * (n - 1)  # the quantile's place: it interpolates the pixels either side
+    black = last_dark >= at + 1  # (both pixels dark; neither where last_dark < at - 1)
+    unsure = np.flatnonzero((last_dark > at - 1.5) & (last_dark < at + 1.5))  # (a margin for rounding)
+    if unsure.size:
+        lines = gray[unsure] if axis == 1 else gray[:, unsure]
+        black[unsure] = np.quantile(lines, 1 - BAR_NOISE, axis=axis) <= level
+    return black
+
+
 def _black_runs(frames: list[np.ndarray], grays: list[np.ndarray], axis: int, level: int,
                 paired: bool) -> tuple[int, int]:
     """How many rows (``axis`` 1) or columns (``axis`` 0) at each end are black in every frame:
@@ -185,7 +206,7 @@ def _black_runs(frames: list[np.ndarray], grays: list[np.ndarray], axis: int, le
     the whole frame is looked at. Where the frames' chroma pairs the lines (``paired``: two
     lines share one colour along this axis), each run's last line may be black but for the
     colour of the picture's first line, beside it (:func:`_black_but_for_the_pictures_colour`)."""
-    black = np.logical_and.reduce([np.quantile(g, 1 - BAR_NOISE, axis=axis) <= level for g in grays])
+    black = np.logical_and.reduce([_black_lines(g, axis, level) for g in grays])
     first, last = _bar_lengths(black)
     if not paired:
         # each line has a colour of its own (RGB, 4:4:4, 4:2:2's rows) or how they share it is
@@ -303,9 +324,9 @@ def _say_if_bars_in_some(frames: list[np.ndarray], chroma: tuple[int, int] | Non
     with strokes), which nothing said. Only frames with a black edge line are looked at alone (a
     4K frame's search takes a while, and a frame with no black edge has no bars)."""
     def dark_edge(frame: np.ndarray) -> bool:
-        gray = _luma(frame)
-        return any(np.quantile(line, 1 - BAR_NOISE) <= DARK_LEVEL
-                   for line in (gray[0], gray[-1], gray[:, 0], gray[:, -1]))
+        # the luma of the edge lines only (the whole frame's took 6 ms a 4K frame)
+        edges = (frame[:1], frame[-1:], np.ascontiguousarray(frame[:, :1]), np.ascontiguousarray(frame[:, -1:]))
+        return any(np.quantile(_luma(line), 1 - BAR_NOISE) <= DARK_LEVEL for line in edges)
 
     alone = Counter(find_picture_area([f], chroma=chroma) for f in frames if dark_edge(f))
     alone.pop(None, None)
