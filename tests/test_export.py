@@ -223,6 +223,51 @@ def test_the_onnx_backend_runs_no_torch_op_on_a_frames_worth_of_values():
     assert np.array_equal(one, batch[0]) and np.array_equal(np.stack(streamed), batch)
 
 
+def _big_torch_ops(run) -> list[str]:
+    """The names of the torch ops ``run()`` calls on more values than torch's grain size, but
+    for those that move no values (:data:`NO_DATA_OPS`, and allocations), once per call."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        run()
+    return [event.name for event in prof.events() if event.name not in NO_DATA_OPS | {"aten::empty_like"}
+            and any(np.prod(shape) > GRAIN_SIZE for shape in event.input_shapes if shape)]
+
+
+def test_the_onnx_backends_kept_colours_and_fades_run_no_torch_op_on_a_frames_worth_of_values():
+    """--keep-colors and the fade of low-contrast frames towards their flat colour ran as torch ops
+    on whole frames, each a GNU OpenMP region whose spinning threads take the cores from ONNX
+    Runtime's (see the test above); they run in numpy now, with torch's values bit for bit. Left
+    to torch: a faded frame's mean colour (one reduction per such frame, whose summation order
+    numpy does not reproduce, and the flat colour is read from it)."""
+    from vidstyle.stylizer import blend_style
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 130, 97, 3), dtype=np.uint8)
+    kept = Stylizer.from_model(light_net(), device="cpu", precision="fp32", backend="onnx", keep_colors=True)
+    kept.stylize(frames[0])  # (ONNX Runtime's session is made at the first call)
+    assert _big_torch_ops(lambda: kept.stylize_batch(frames)) == []
+
+    faded = (frames // 40).astype(np.uint8)  # luma std about 2: faded, not flat
+    flat = np.full_like(frames[0], 77)
+    mixed = np.stack([faded[0], frames[1], flat])
+    st = Stylizer.from_model(light_net(), device="cpu", precision="fp32", backend="onnx")
+    for batch in (mixed, faded[:1], flat[None], faded):
+        expected = st.stylize_batch(batch)  # (also makes the flat colours' cache hold these frames')
+        low = sum(w < 1.0 for w in st._contrast_of(torch.from_numpy(batch / np.float32(255)).permute(0, 3, 1, 2)))
+        ops = _big_torch_ops(lambda: st.stylize_batch(batch))
+        assert sorted(ops) == sorted(["aten::mean", "aten::sum"] * low), ops  # (a mean's sum counts as its own op)
+        assert np.array_equal(st.stylize_batch(batch), expected)
+    assert np.ptp(st.stylize(flat).reshape(-1, 3), axis=0).max() == 0  # one colour
+
+    # blend_style's numpy path gives torch's own values (a tensor that needs grad takes torch's)
+    content = torch.from_numpy(rng.random((2, 90, 160, 3), dtype=np.float32)).permute(0, 3, 1, 2)
+    styled = torch.from_numpy(rng.random((2, 3, 90, 160), dtype=np.float32) * 1.2 - 0.1)
+    fast = blend_style(content, styled, keep_colors=True)
+    exact = blend_style(content, styled.clone().requires_grad_(), keep_colors=True)
+    assert torch.equal(fast, exact.detach()) and not fast.requires_grad
+
+
 def test_stylizer_rejects_bad_backend_choices():
     from vidstyle.errors import VidstyleError
 

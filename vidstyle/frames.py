@@ -29,7 +29,8 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) RGB -> (B, 1, H, W) Rec. 601 luma (:data:`LUMA_WEIGHTS`), in ``x``'s dtype."""
+    """(B, 3, H, W) RGB -> (B, 1, H, W) Rec. 601 luma (:data:`LUMA_WEIGHTS`), in ``x``'s dtype; a
+    float32 numpy array (:func:`host_view`) gives torch's float32 values, bit for bit."""
     if x.ndim != 4 or x.shape[1] != 3:
         raise BadValueError(f"expected a (B, 3, H, W) RGB tensor, got shape {tuple(x.shape)}")
     # the weights as plain numbers: a tensor of them made per call from host values would make a
@@ -167,10 +168,22 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
     return out
 
 
+def host_view(x: torch.Tensor) -> np.ndarray | None:
+    """``x``'s values as a numpy array (a view, whatever the strides) where ``x`` is a float32 CPU
+    tensor outside autograd, else None. Its elementwise arithmetic then opens no OpenMP region (the
+    module's note) and gives torch's values bit for bit: both compute in float32, and numpy reads a
+    Python float as a float32, as torch reads a scalar. (Not torch's reductions, whose summation
+    order differs, nor its fused multiply-adds, as in ``torch.lerp``.)"""
+    if x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad:
+        return x.detach().numpy()
+    return None
+
+
 def clamp_levels_(x: torch.Tensor) -> torch.Tensor:
     """``x`` (values in [0, 1] expected) clamped to [0, 1] in place, NaN kept; returns ``x``."""
-    if x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad:  # (the module's note)
-        np.clip(x.numpy(), 0.0, 1.0, out=x.numpy())
+    values = host_view(x)
+    if values is not None:  # (the module's note)
+        np.clip(values, 0.0, 1.0, out=values)
         return x
     return x.clamp_(0.0, 1.0)
 

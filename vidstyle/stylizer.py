@@ -23,7 +23,7 @@ from vidstyle.config import (BACKENDS, MAX_SCALE, check_choice, check_flag, chec
 from vidstyle.device import autocast, is_out_of_memory, precision_name, resolve_device, resolve_precision
 from vidstyle.errors import BadTypeError, BadValueError, VidstyleError, first_line
 from vidstyle.frames import (check_batch_tensor, check_image, clamp_levels_, crop_to, float_to_uint8,
-                             float_to_yuv420, host_batch, images_to_tensor, luminance, pad_to_multiple,
+                             float_to_yuv420, host_batch, host_view, images_to_tensor, luminance, pad_to_multiple,
                              tensor_to_images, uint8_to_float, working_size)
 from vidstyle.io.display import rgb_to_yuv_matrix
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
@@ -136,7 +136,12 @@ def blend_style(content: torch.Tensor, styled: torch.Tensor, strength: float = 1
     content, styled = content.to(dtype), styled.to(dtype)
     if keep_colors:
         # luma is linear: Y(styled) - Y(content) in one pass over the difference
-        styled = (content + luminance(styled - content)).clamp_(0.0, 1.0)
+        frames, painted = host_view(content), host_view(styled)
+        if frames is None or painted is None:
+            styled = (content + luminance(styled - content)).clamp_(0.0, 1.0)
+        else:  # the same values, without torch's OpenMP regions on the CPU (see host_view)
+            kept = frames + luminance(painted - frames)
+            styled = torch.from_numpy(np.clip(kept, 0.0, 1.0, out=kept))
     if strength >= 1.0:
         return styled
     return torch.lerp(content, styled, float(strength))
@@ -682,14 +687,19 @@ class Stylizer:
         weights = self._contrast_of(x) if contrast is None else contrast
         if min(weights) >= 1.0:
             return self._network_output(x)
+        # on the CPU the frames are read and written as numpy arrays: the same values without
+        # torch's OpenMP regions (see host_view); their mean colours stay torch's (a reduction)
+        kind = host_view if host_view(x) is not None else (lambda t: t)
         y = torch.empty_like(x)
+        out = kind(y)
         painted = [i for i, w in enumerate(weights) if w > 0]  # a flat frame needs no network
         if painted:
-            y[painted] = self._network_output(x[painted])
+            chosen = x if len(painted) == len(x) else torch.as_tensor(kind(x)[painted])
+            out[painted] = kind(self._network_output(chosen))
         for i, w in enumerate(weights):
             if w < 1.0:
-                flat = self._flat_colour(x[i].mean(dim=(1, 2))).view(3, 1, 1).to(y.dtype)
-                y[i] = flat + w * (y[i] - flat) if w > 0 else flat.expand_as(y[i])
+                flat = kind(self._flat_colour(x[i].mean(dim=(1, 2))).view(3, 1, 1).to(y.dtype))
+                out[i] = flat + w * (out[i] - flat) if w > 0 else flat
         return y
 
     def _flat_colour(self, rgb: torch.Tensor) -> torch.Tensor:
