@@ -271,7 +271,7 @@ def test_compiled_network_pads_a_short_last_batch_and_matches_eager(cxx_compiler
     assert short.shape == (1, 3, 16, 24)
     assert torch.allclose(full, eager.stylize_tensor(x), atol=1e-5)
     assert torch.allclose(short, full[:1], atol=1e-5)
-    assert compiled._compiled_batches == {(3, 16, 24): 3}
+    assert compiled._compiled_batches == {(3, 16, 24): {3}}
 
 
 def test_a_padded_short_batch_reaches_the_compiled_network_in_its_memory_format(monkeypatch):
@@ -536,3 +536,34 @@ def test_bf16_under_onnx_runtime_is_refused_in_one_line_without_the_speed_warnin
         assert not caplog.records, caplog.text
     finally:
         device_mod._warn_slow_cpu_bf16.cache_clear()
+
+
+def test_a_batch_runs_in_the_smallest_graph_compiled_for_it_not_the_largest(monkeypatch):
+    """A compiled graph stays in dynamo's cache: one frame after a batch of 4 of the same size ran
+    padded to 4 frames (4 times the work a call) though the one-frame graph compiled before it
+    was there; a batch with no graph of its own still pads rather than compiling."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    real_compile = torch.compile
+    ran = []
+
+    def traced_and_recorded(model, **kw):
+        graph = real_compile(model, backend="eager", **kw)
+
+        def run(x):
+            ran.append(x.shape[0])
+            return graph(x)
+        return run
+
+    monkeypatch.setattr(stylizer_mod.torch, "compile", traced_and_recorded)
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = Stylizer.from_model(_traced_net(), device="cpu", precision="fp32", backend="compile",
+                                   channels_last=False)
+    x = torch.rand(4, 3, 16, 24)
+    for n in (1, 4, 1, 2, 4, 1):
+        assert torch.allclose(compiled.stylize_tensor(x[:n]), compiled.stylize_tensor(x)[:n], atol=1e-5)
+    assert ran == [1, 4, 4, 4, 1, 4, 4, 4, 4, 4, 1, 4]
+    assert counters["stats"]["unique_graphs"] == 2
+    torch._dynamo.reset()

@@ -310,7 +310,7 @@ class Stylizer:
         self.scale = None if scale is None else float(scale)
         self._build_lock = threading.RLock()
         self._compiled = None  # the torch.compile wrapper, once made: kept for a switch back to it
-        self._compiled_batches: dict[tuple[int, ...], int] = {}  # frame shape -> largest batch compiled for it
+        self._compiled_batches: dict[tuple[int, ...], set[int]] = {}  # frame shape -> batches with a graph kept
         self._build_forward()
 
     def _use_backend(self, backend: str) -> None:
@@ -733,19 +733,24 @@ class Stylizer:
 
         A compiled graph has static shapes and guards on its input's strides and dispatch keys;
         any difference compiles the network again (20-30 s on two cores), without a word. So:
-        a short batch (the last one of a video) is padded with copies of its last frame up to the
-        largest batch compiled for its frame size (not another size's: a 1080p video at batch 1
-        after a 360p one at batch 4 would run 4 frames for each); and the input gets the strides
-        of a fresh tensor in the network's memory format, made in inference mode (a padded batch,
-        one frame's ``image[None]`` with its batch stride of 0, or a tensor made outside inference
-        mode by ``stylize_batch`` or a caller after the pipeline's would each compile again)."""
+        a batch with no graph of its own (the last one of a video) is padded with copies of its
+        last frame up to the smallest batch compiled above it for its frame size, and compiled
+        only when larger than all of them (not another size's batch: a 1080p video at batch 1
+        after a 360p one at batch 4 would run 4 frames for each; not the largest: dynamo keeps
+        every graph, and one frame after a batch of 4 would run as 4 beside its own graph); and
+        the input gets the strides of a fresh tensor in the network's memory format, made in
+        inference mode (a padded batch, one frame's ``image[None]`` with its batch stride of 0,
+        or a tensor made outside inference mode by ``stylize_batch`` or a caller after the
+        pipeline's would each compile again)."""
         batch = x.shape[0]
         if self.backend == "compile":
-            top = self._compiled_batches.setdefault(tuple(x.shape[1:]), batch)
-            if batch < top:
-                x = torch.cat([x, x[-1:].expand(top - batch, *x.shape[1:])])
-            else:
-                self._compiled_batches[tuple(x.shape[1:])] = batch
+            kept = self._compiled_batches.setdefault(tuple(x.shape[1:]), set())
+            padded = min((b for b in kept if b >= batch), default=batch)
+            if padded > batch:
+                x = torch.cat([x, x[-1:].expand(padded - batch, *x.shape[1:])])
+            if self.int8:  # quantized for one input shape: a larger batch's network replaces the last
+                kept.clear()
+            kept.add(padded)
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         if not x.is_inference() or x.stride() != _fresh_strides(x.shape, layout):
             x = x.clone(memory_format=layout)
