@@ -787,3 +787,20 @@ def test_the_bar_search_sorts_no_whole_frame_and_finds_what_the_quantiles_find(m
               for _ in range(3)]
     assert find_picture_area(frames) == PictureArea(40, 440, 0, 640, (480, 640))
     assert sum(quantiled) < 480 * 640, quantiled
+
+
+@pytest.mark.parametrize("level", [0, 12, 254])
+def test_lines_of_frames_down_to_one_pixel_are_black_as_their_quantile_says(level):
+    """The count of a line's lit pixels came from OpenCV's compare of the grey frame with the
+    level, which takes a 1x1 array for a scalar: a one-pixel frame (a 1x1 still) gave a (4, 1)
+    mask, and the search failed with an IndexError where it had found no bars."""
+    import vidstyle.letterbox as letterbox
+
+    rng = np.random.default_rng(level)
+    for h, w in ((1, 1), (1, 2), (2, 1), (1, 9), (9, 1), (2, 2), (3, 60)):
+        gray = rng.choice(np.array([0, level, level + 1, 255], np.uint8), (h, w))
+        for axis in (0, 1):
+            expected = np.quantile(gray, 1 - letterbox.BAR_NOISE, axis=axis) <= level
+            assert np.array_equal(letterbox._black_lines(gray, axis, level), expected), (h, w, axis)
+    for value in (0, 200):
+        assert find_picture_area([np.full((1, 1, 3), value, np.uint8)], level=level) is None

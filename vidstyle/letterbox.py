@@ -187,8 +187,10 @@ def _black_lines(gray: np.ndarray, axis: int, level: int) -> np.ndarray:
     place falls between their last dark pixel and their first lit one, where the interpolation
     decides, are measured by ``np.quantile`` itself."""
     n = gray.shape[axis]
-    # (OpenCV's sum of its 0/255 mask: 3 ms a 4K frame, against 11 for np.count_nonzero)
-    lit = cv2.reduce(cv2.compare(gray, level, cv2.CMP_GT), axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() // 255
+    # (OpenCV's sum of its 0/255 mask: 3 ms a 4K frame, against 11 for np.count_nonzero; the mask
+    # by threshold, not cv2.compare, which takes a 1x1 frame for a scalar and gave a (4, 1) mask)
+    mask = cv2.threshold(gray, level, 255, cv2.THRESH_BINARY)[1]
+    lit = cv2.reduce(mask, axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() // 255
     last_dark = n - 1 - lit  # the index of each line's last dark pixel, sorted
     at = (1 - BAR_NOISE) * (n - 1)  # the quantile's place: it interpolates the pixels either side
     black = last_dark >= at + 1  # (both pixels dark; neither where last_dark < at - 1)
