@@ -9,7 +9,8 @@ fp32``: ONNX Runtime where installed), ``bf16-compile`` (``--precision bf16 --ba
 
     python benchmarks/precision_ab.py cli --clip ../shared/data/video/cutbunny.mp4 \\
         --style light_starry_night --rounds 3 --out benchmarks/results/precision_ab.json
-    python benchmarks/precision_ab.py api --style light_starry_night --sizes 640x360 1280x720 --frames 40
+    python benchmarks/precision_ab.py api --clip ../shared/data/video/cutbunny.mp4 \\
+        --style light_starry_night --sizes 640x360 1280x720 --frames 40 --out benchmarks/results/precision_api.json
 """
 from __future__ import annotations
 
