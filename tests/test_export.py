@@ -234,26 +234,35 @@ def _big_torch_ops(run) -> list[str]:
             and any(np.prod(shape) > GRAIN_SIZE for shape in event.input_shapes if shape)]
 
 
-def test_the_onnx_backends_kept_colours_and_fades_run_no_torch_op_on_a_frames_worth_of_values():
+def test_the_onnx_backends_kept_colours_and_fades_run_no_torch_op_on_a_frames_worth_of_values(monkeypatch):
     """--keep-colors and the fade of low-contrast frames towards their flat colour ran as torch ops
     on whole frames, each a GNU OpenMP region whose spinning threads take the cores from ONNX
     Runtime's (see the test above); they run in numpy now, with torch's values bit for bit. Left
     to torch: a faded frame's mean colour (one reduction per such frame, whose summation order
-    numpy does not reproduce, and the flat colour is read from it)."""
+    numpy does not reproduce, and the flat colour is read from it). The values are checked
+    against torch's path itself (the one a GPU or a tensor that needs grad takes), not only
+    against numpy's own of another call."""
+    import vidstyle.stylizer as stylizer_mod
     from vidstyle.stylizer import blend_style
+
+    def on_torchs_path(stylizer, batch):
+        with monkeypatch.context() as m:
+            m.setattr(stylizer_mod, "host_view", lambda x: None)
+            return stylizer.stylize_batch(batch)
 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (3, 130, 97, 3), dtype=np.uint8)
     kept = Stylizer.from_model(light_net(), device="cpu", precision="fp32", backend="onnx", keep_colors=True)
     kept.stylize(frames[0])  # (ONNX Runtime's session is made at the first call)
     assert _big_torch_ops(lambda: kept.stylize_batch(frames)) == []
+    assert np.array_equal(kept.stylize_batch(frames), on_torchs_path(kept, frames))
 
     faded = (frames // 40).astype(np.uint8)  # luma std about 2: faded, not flat
     flat = np.full_like(frames[0], 77)
     mixed = np.stack([faded[0], frames[1], flat])
     st = Stylizer.from_model(light_net(), device="cpu", precision="fp32", backend="onnx")
     for batch in (mixed, faded[:1], flat[None], faded):
-        expected = st.stylize_batch(batch)  # (also makes the flat colours' cache hold these frames')
+        expected = on_torchs_path(st, batch)  # (also makes the flat colours' cache hold these frames')
         low = sum(w < 1.0 for w in st._contrast_of(torch.from_numpy(batch / np.float32(255)).permute(0, 3, 1, 2)))
         ops = _big_torch_ops(lambda: st.stylize_batch(batch))
         assert sorted(ops) == sorted(["aten::mean", "aten::sum"] * low), ops  # (a mean's sum counts as its own op)
