@@ -586,6 +586,36 @@ def test_samples_of_frames_in_bursts_find_those_closer_than_the_average_rate(tmp
     assert f"has {30 - first} frames: all are shown" in caplog.text
 
 
+def _burst_clip(path, gop: int = 6):
+    """43 noise frames: 5 frames/s, then 30 frames 1/96 s apart from 1 s, then 5 frames/s again
+    from 1.4 s (frame 35); 15 frames/s on average."""
+    from videos import pattern_frame, write_frames
+
+    times = [Fraction(i, 5) for i in range(5)] + [1 + Fraction(i, 96) for i in range(30)] + \
+        [Fraction(7, 5) + Fraction(i, 5) for i in range(8)]
+    return write_frames(path, [pattern_frame(i, (32, 32), "noise", 43) for i in range(43)], times=times,
+                        time_base=Fraction(1, 90000), options={"preset": "ultrafast", "crf": "10", "g": str(gop)})
+
+
+def test_samples_of_a_segment_of_uneven_frames_are_the_frames_it_keeps(tmp_path):
+    """--start 1 --duration 0.4 keeps the 30 frames before 1.4 s, but where the segment ends was
+    moved to whole frames at the average rate (15 frames/s: 1.46 s, for its last frame's length),
+    and samples and keyframes were taken up to there: the sheet showed the frame at 1.4 s, past
+    the segment, which stylize leaves out."""
+    from vidstyle.io.decode import VideoDecoder, keyframe_samples, sample_frames
+
+    path = _burst_clip(tmp_path / "burst.mp4", gop=7)  # (frame 35, at 1.4 s, a keyframe)
+    frames = read_frames(path)
+    with VideoDecoder(path, 1.0, 0.4, announce=False) as decoder:
+        kept = _shown([item.image for item in decoder.read()], frames)
+    assert kept == list(range(5, 35))
+    for count in (10, 20):
+        shown = _shown(sample_frames(path, count, 1.0, 0.4), frames)
+        assert len(shown) == count and shown == sorted(set(shown)) and set(shown) <= set(kept), shown
+    shown = _shown(keyframe_samples(path, 8, 1.0, 0.4), frames)
+    assert shown == sorted(set(shown)) and set(shown) <= set(kept), shown
+
+
 def test_a_sheet_of_more_frames_than_it_takes_is_refused_in_one_line(tmp_path, cli):
     """--frames 5000 (a typo for 5) decoded and held every frame at full size before the sheet's
     size was looked at: 5000 x 6.2 MB for a 1080p video. A sheet takes 1 to 64 columns."""

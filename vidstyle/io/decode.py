@@ -685,7 +685,17 @@ class VideoDecoder:
         """Seconds where the segment's frames end on the input's clock (as ``start`` counts it), by
         what the file says its video lasts and ``duration``; None where neither says. Frames unevenly
         spaced (dropped ones, a variable frame rate) do not end where their count at the average rate does."""
-        return None if self._expected_end is None else self._expected_end - self._stream_start
+        ends = self._kept_end()
+        return None if ends is None else ends - self._stream_start
+
+    def _kept_end(self) -> Fraction | None:
+        """Where the segment's frames end on the stream's clock (:attr:`frames_end`): a frame
+        there or later is not the segment's. At the end ``duration`` asks for, not at whole frames
+        of the average rate (the end the last frame's length runs to): frames unevenly spaced (a
+        burst, 30 frames at 1 s, 5 frames/s around it) are not there, and the frame at 1.4 s was
+        sampled and shown for --start 1 --duration 0.4 (it ended at 1.46 s), though left out of the segment."""
+        ends = [t for t in (self._expected_end, self._frames_end) if t is not None]
+        return min(ends) if ends else None
 
     def damaged(self) -> str:
         """What :attr:`damaged_packets` counts, as a warning's subject: "3 damaged video packet(s)
@@ -2033,7 +2043,7 @@ class VideoDecoder:
         begin = self._start if self._start is not None else self._stream_start
         # over the time the frames take (see sample_frames): their count at the average rate left
         # the keyframes of an AVI's last 0.7 s out where its capture had dropped frames
-        ends = self._expected_end
+        ends = self._kept_end()
         length = ends - begin if ends is not None and ends > begin else Fraction(self.info.frames) / self._rate
         self._raw.close()
         video, seen = self._video, {self._first.pts}
@@ -2052,8 +2062,11 @@ class VideoDecoder:
                 if frame is None or frame.pts is None or frame.pts in seen:
                     continue
                 t = frame.pts * self._tb
-                if (self._start is not None and t < self._start) or (self._end is not None and t >= self._end):
-                    continue  # the keyframe before a time in the segment can lie before it
+                # the keyframe before a time in the segment can lie before it; one past the end
+                # asked for is not the segment's (see _kept_end)
+                if (self._start is not None and t < self._start) or \
+                        (self._frames_end is not None and t >= self._frames_end):
+                    continue
                 seen.add(frame.pts)
                 images.append(picture(frame))
         except (av.error.FFmpegError, ValueError, OSError):
