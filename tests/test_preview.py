@@ -616,6 +616,63 @@ def test_samples_of_a_segment_of_uneven_frames_are_the_frames_it_keeps(tmp_path)
     assert shown == sorted(set(shown)) and set(shown) <= set(kept), shown
 
 
+def test_samples_of_a_segment_denser_than_the_average_rate_show_its_frames(tmp_path, caplog):
+    """Mutation testing (59th session): a segment's count is estimated from its length at the
+    average rate even in an .mp4, whose count is exact for the whole file. Taken as exact, the
+    30-frame burst from 1 s, counted 7 (15 frames/s), gave 7 columns of 40 and said "has 7 frames:
+    all are shown"."""
+    from vidstyle.io.decode import sample_frames
+
+    path = _burst_clip(tmp_path / "burst.mp4")
+    frames = read_frames(path)
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        assert _shown(sample_frames(path, 40, 1.0, 0.4, say_unspread=True), frames) == list(range(5, 35))
+    assert "has 30 frames: all are shown" in caplog.text
+    shown = _shown(sample_frames(path, 20, 1.0, 0.4), frames)
+    assert len(shown) == 20 and shown == sorted(set(shown)) and shown[0] == 5 and shown[-1] >= 30
+
+
+@pytest.mark.parametrize("segment,count", [({"duration": 2}, 10), ({"duration": 2}, 20),
+                                           ({"start": 0.5, "duration": 2}, 10)])
+def test_samples_of_a_segment_ending_in_a_gap_show_no_frame_after_it(tmp_path, segment, count):
+    """Mutation testing (59th session): a segment whose frames stop before its end (frames to 1 s,
+    then none until 3 s, --duration 2): the samples in the gap, and the gap's search for more,
+    find the frame at 3 s, which is not the segment's; nothing tested that it was left out."""
+    from vidstyle.io.decode import sample_frames
+    from videos import pattern_frame, write_frames
+
+    path = tmp_path / "gap.mp4"
+    times = [Fraction(i, 24) for i in range(24)] + [3 + Fraction(i, 24) for i in range(24)]
+    write_frames(path, [pattern_frame(i, (32, 32), "noise", 48) for i in range(48)], times=times,
+                 time_base=Fraction(1, 90000), options={"preset": "ultrafast", "crf": "10", "g": "6"})
+    frames = read_frames(path)
+    shown = _shown(sample_frames(path, count, **segment), frames)
+    assert len(shown) == count and shown == sorted(set(shown)) and shown[-1] == 23, shown
+
+
+def test_samples_respread_over_a_cut_mp4_open_it_about_once_a_frame(tmp_path, monkeypatch):
+    """Mutation testing (59th session): an .mp4 cut short with its index at the front (a
+    download of a web-optimized file, interrupted) counts the frames it no longer has, and that
+    count is exact; once the samples are spread over the frames there are, its end is an estimate.
+    Taken as exact still, every gap between the 46 frames left was looked into for one more: 171
+    opens, not 80, for the same frames."""
+    from vidstyle.io import decode
+
+    whole = make_video(tmp_path / "whole.mp4", frames=96, size=(32, 32), pattern="noise", gop=12,
+                       container_options={"movflags": "faststart"})
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    frames = read_frames(whole)
+    opened = []
+    real_init = decode.VideoDecoder.__init__
+    monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(1) or real_init(self, *a, **k))
+    shown = _shown(decode.sample_frames(cut, 64), frames)
+    assert 20 < len(shown) < 60 and shown == list(range(len(shown)))
+    # a file's opens for each sample before the cut, a few to find where the frames end, one for
+    # each of them and one to read them (fewer than asked for): not two more for each gap
+    assert len(opened) < 2 * len(shown), len(opened)
+
+
 def test_a_sheet_of_more_frames_than_it_takes_is_refused_in_one_line(tmp_path, cli):
     """--frames 5000 (a typo for 5) decoded and held every frame at full size before the sheet's
     size was looked at: 5000 x 6.2 MB for a 1080p video. A sheet takes 1 to 64 columns."""
