@@ -616,6 +616,26 @@ def test_samples_of_a_segment_of_uneven_frames_are_the_frames_it_keeps(tmp_path)
     assert shown == sorted(set(shown)) and set(shown) <= set(kept), shown
 
 
+@pytest.mark.parametrize("start", [None, 0.5])
+def test_samples_of_a_duration_inside_a_frame_are_spread_over_the_whole_frames_stylize_writes(tmp_path, start):
+    """--duration 1.01 and 1.04 of a 24 frames/s clip keep the same 25 frames, the last whole (stylize
+    writes 25/24 s either way), so a sheet shows the same frames for both. Samples and keyframes
+    were spread over the duration asked for, not over those whole frames (review of 179bdd1): 24
+    samples of 1.01 s left the last frame out and took all the others, where 1.04 s took it, and 25
+    times asked of the keyframes missed the one at 1 s."""
+    from vidstyle.io.decode import keyframe_samples, sample_frames
+
+    src = make_video(tmp_path / "clip.mp4", frames=48, size=(32, 32), pattern="noise", gop=6)
+    frames = read_frames(src)
+    first = 12 if start else 0
+    for count in (6, 12, 24):
+        shown = [_shown(sample_frames(src, count, start, duration), frames) for duration in (1.01, 1.04)]
+        assert shown[0] == shown[1], (count, shown)
+        assert len(shown[0]) == count and shown[0][0] == first and shown[0][-1] >= first + 24 - 25 // count, shown
+    for duration in (1.01, 1.04):  # a time at each frame: each keyframe of the segment
+        assert _shown(keyframe_samples(src, 25, start, duration), frames) == list(range(first, first + 25, 6))
+
+
 def test_samples_of_a_segment_denser_than_the_average_rate_show_its_frames(tmp_path, caplog):
     """Mutation testing (59th session): a segment's count is estimated from its length at the
     average rate even in an .mp4, whose count is exact for the whole file. Taken as exact, the

@@ -683,10 +683,22 @@ class VideoDecoder:
     @property
     def frames_end(self) -> Fraction | None:
         """Seconds where the segment's frames end on the input's clock (as ``start`` counts it), by
-        what the file says its video lasts and ``duration``; None where neither says. Frames unevenly
-        spaced (dropped ones, a variable frame rate) do not end where their count at the average rate does."""
+        what the file says its video lasts and ``duration``; None where neither says: a frame there
+        or later is not the segment's (see :meth:`_kept_end`). Frames unevenly spaced (dropped ones,
+        a variable frame rate) do not end where their count at the average rate does."""
         ends = self._kept_end()
         return None if ends is None else ends - self._stream_start
+
+    @property
+    def written_end(self) -> Fraction | None:
+        """Seconds where the segment's last frame ends as stylize writes it, on the input's clock (as
+        ``start`` counts it): the end ``duration`` asks for moved to whole frames of the average
+        rate (a frame it ends inside is kept whole), or where the file says its video ends; None
+        where neither says. Samples are spread up to here, over the frames as the output shows
+        them, and bounded by :attr:`frames_end`: spread up to --duration 1.01 of a 24 frames/s
+        clip, they left its last frame (at 1 s) out where --duration 1.04, which keeps the same
+        frames, took it."""
+        return None if self._expected_end is None else self._expected_end - self._stream_start
 
     def _kept_end(self) -> Fraction | None:
         """Where the segment's frames end on the stream's clock (:attr:`frames_end`): a frame
@@ -2042,8 +2054,9 @@ class VideoDecoder:
             return images
         begin = self._start if self._start is not None else self._stream_start
         # over the time the frames take (see sample_frames): their count at the average rate left
-        # the keyframes of an AVI's last 0.7 s out where its capture had dropped frames
-        ends = self._kept_end()
+        # the keyframes of an AVI's last 0.7 s out where its capture had dropped frames. Up to where
+        # the last frame ends as written (written_end); those past the end asked for are left out below
+        ends = self._expected_end
         length = ends - begin if ends is not None and ends > begin else Fraction(self.info.frames) / self._rate
         self._raw.close()
         video, seen = self._video, {self._first.pts}
@@ -2187,10 +2200,13 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         base = decoder.first_time
         # over the time the frames take, not their count at the average rate: frames unevenly spaced
         # (an AVI's dropped ones, a variable frame rate) end elsewhere, and the samples left the
-        # last 10 of 24 out, taking others twice
-        ends = decoder.frames_end
+        # last 10 of 24 out, taking others twice. Spread up to where the last frame ends as written
+        # (whole frames), and a frame from where the segment's frames end on is not the segment's
+        # (frames in a burst: see VideoDecoder.written_end and frames_end)
+        ends, kept_end = decoder.written_end, decoder.frames_end
         length = ends - base if ends is not None and ends > base else \
             Fraction(info.frames) / info.frame_rate if info.frames else _decimal(duration)
+    until = kept_end if kept_end is not None and kept_end > base else base + length
     half_frame = 1 / (2 * info.frame_rate)
 
     def sample(at: Fraction) -> tuple[Fraction, np.ndarray] | None:
@@ -2238,14 +2254,14 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
             count = min(count, max(1, round(length * info.frame_rate)))
             wanted, exact = asked, False  # (a count from the header promised frames that are not there)
             continue
-        if found[0] < base + length:  # (not one past the segment's end)
+        if found[0] < until:  # (not one past the segment's end)
             taken.setdefault(*found)
         i += 1
     # gaps of up to 1.5 frames at the average rate hold none where the count is an estimate (each
     # looked into for nothing cost a segment of evenly spaced frames 3 times its opens); where the
     # file counts its frames, those missing are somewhere: frames in bursts (a screen recording)
     # lie closer together than the average rate says
-    _fill_gaps(taken, wanted, base + length, sample, 0 if exact else 3 * half_frame)
+    _fill_gaps(taken, wanted, until, sample, 0 if exact else 3 * half_frame)
     images = [taken[t] for t in sorted(taken)]
     if not exact and len(images) < asked:
         # gaps left unsearched may hold frames (bursts closer than 1.5 frames: a screen recording in
@@ -2256,7 +2272,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         if len(every) <= asked:
             images = every
         else:  # more than asked: every gap is looked into, as where the file counts its frames
-            _fill_gaps(taken, asked, base + length, sample, 0)
+            _fill_gaps(taken, asked, until, sample, 0)
             images = [taken[t] for t in sorted(taken)]
     return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
 
