@@ -556,9 +556,43 @@ def test_samples_of_a_segment_with_fewer_frames_than_asked_open_the_file_once_a_
     start = round(segment.get("start", 0) * 24)
     end = start + round(segment["duration"] * 24) if "duration" in segment else 48
     assert shown == list(range(start, end))
-    # the first open reads the first frame; one more for each other, and one that reads the segment
-    # from its start to count its frames (fewer were found than asked for, and the count is no bound)
-    assert len(opened) == end - start + 1
+    # the count says no more frames than asked for: the segment is read once from its start (it
+    # was opened once for each frame, and once more to count them; see
+    # test_samples_of_a_segment_of_no_more_frames_than_asked_read_it_once)
+    assert len(opened) == 1
+
+
+@pytest.mark.parametrize("name,segment,asked", [("clip.mkv", {"duration": 1.01}, 25), ("clip.mp4", {}, 30),
+                                                 ("burst.mp4", {}, 30), ("burst.mkv", {"start": 0.25}, 24),
+                                                 ("vfr.ts", {"duration": 0.5}, 24)])
+def test_samples_of_a_segment_of_no_more_frames_than_asked_read_it_once(tmp_path, monkeypatch, name, segment,
+                                                                        asked):
+    """A segment that its count (an .mp4's exact one, or an estimate) says holds no more frames
+    than asked for: all its frames are what the samples find, yet each was opened for, and gaps
+    looked into: 76 opens for a burst .mp4's 30 frames, 44 for the 24 of a burst .mkv from
+    0.25 s, 41 for the 12 of a variable-rate .ts's first 0.5 s (counted 24), 25 for the 25 of a
+    constant-rate segment (review, 59th session). Read once from its start, the same frames."""
+    from vidstyle.io import decode
+    from videos import pattern_frame, write_frames
+
+    path = tmp_path / name
+    if name.startswith("clip"):
+        make_video(path, frames=30, size=(32, 32), pattern="noise", gop=12)
+    elif name.startswith("vfr"):
+        make_video(path, frames=39, size=(32, 32), pattern="noise", vfr=True, gop=6)
+    else:  # (see test_samples_of_frames_in_bursts_find_those_closer_than_the_average_rate)
+        times = [Fraction(i // 3, 8) + Fraction(i % 3, 96) for i in range(30)]
+        write_frames(path, [pattern_frame(i, (32, 32), "noise", 30) for i in range(30)], times=times,
+                     time_base=Fraction(1, 90000), options={"preset": "ultrafast", "crf": "10", "g": "6"})
+    frames = read_frames(path)
+    with decode.VideoDecoder(path, announce=False, **segment) as decoder:
+        kept = _shown([item.image for item in decoder.read()], frames)
+        assert decoder.info.frames <= asked
+    opened = []
+    real_init = decode.VideoDecoder.__init__
+    monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(1) or real_init(self, *a, **k))
+    assert _shown(decode.sample_frames(path, asked, **segment), frames) == kept
+    assert len(opened) == 1
 
 
 @pytest.mark.parametrize("name,segment", [("burst.mp4", {}), ("burst.mkv", {}), ("burst.mp4", {"start": 0.25})])

@@ -2194,7 +2194,8 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                 log.warning("%s does not say how long it is: these are its first %d frames%s, not %d spread over "
                             "it", Path(path).name, count, " from the start given" if start else "", count)
             return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
-        first = picture(next(decoder.read(alpha=fill_transparency)))
+        items = decoder.read(alpha=fill_transparency)
+        first = picture(next(items))
         # spread from the segment's first frame, not from a --start between frames before it: the
         # second sample, a frame later than --start, took the first frame again, and the last was left out
         base = decoder.first_time
@@ -2206,8 +2207,25 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         ends, kept_end = decoder.written_end, decoder.frames_end
         length = ends - base if ends is not None and ends > base else \
             Fraction(info.frames) / info.frame_rate if info.frames else _decimal(duration)
-    until = kept_end if kept_end is not None and kept_end > base else base + length
-    half_frame = 1 / (2 * info.frame_rate)
+        until = kept_end if kept_end is not None and kept_end > base else base + length
+        half_frame = 1 / (2 * info.frame_rate)
+        # A segment its count says holds no more frames than asked for (the count exact, or an
+        # estimate): every frame of it is what the samples find, but each was opened for and the
+        # gaps between them looked into (76 opens for the 30 frames of a burst .mp4). It is read
+        # once from its start instead, up to one frame more than asked for, which says the count
+        # was low (frames in bursts): those are then sampled as below, and not read again.
+        more = False
+        if info.frames <= asked:
+            clock = decoder.clock_offset
+            head = [(base, first)] + [(item.time + clock, picture(item)) for item in itertools.islice(items, asked)]
+            if len(head) <= asked:
+                last = head[-1][0]
+                # where a sample spread over the length would have found nothing (see below)
+                if say_unspread and base + length * (count - 1) / count - half_frame > last:
+                    _say_frames_end(path, last + 1 / info.frame_rate, base, length, stated, duration)
+                images = [image for _, image in head]
+                return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
+            more = True
 
     def sample(at: Fraction) -> tuple[Fraction, np.ndarray] | None:
         """The first frame at or after ``at``: its time (as ``base``) and picture; None past the last frame there is."""
@@ -2243,13 +2261,8 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                 middle = (good + past) / 2
                 good, past = (middle, past) if sample(middle - half_frame) is not None else (good, middle)
             ends = (good + past) / 2 + half_frame
-            if say_unspread and stated:
-                log.warning("the frames of %s end at %.2f s, though its header says they reach %.2f s (truncated or "
-                            "damaged file?): those shown are spread over the frames there are", Path(path).name,
-                            ends, base + length)
-            elif say_unspread:  # a stream that does not say its length ends before the --duration asked for
-                log.warning("%s ends before the %.4g s asked for (--duration): the segment lasts %.2f s",
-                            Path(path).name, float(duration), ends - base)
+            if say_unspread:
+                _say_frames_end(path, ends, base, length, stated, duration)
             length, taken, i, respread = ends - base, {base: first}, 1, True
             count = min(count, max(1, round(length * info.frame_rate)))
             wanted, exact = asked, False  # (a count from the header promised frames that are not there)
@@ -2266,15 +2279,30 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
     if not exact and len(images) < asked:
         # gaps left unsearched may hold frames (bursts closer than 1.5 frames: a screen recording in
         # .mkv, any segment), and a sheet of 20 of 30 said "all are shown": the segment is read from
-        # its start; up to the count asked for, what it holds is every frame
-        with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
-            every = [picture(item) for item in itertools.islice(decoder.read(alpha=fill_transparency), asked + 1)]
-        if len(every) <= asked:
+        # its start; up to the count asked for, what it holds is every frame (read already: more)
+        every = []
+        if not more:
+            with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
+                every = [picture(item) for item in itertools.islice(decoder.read(alpha=fill_transparency), asked + 1)]
+        if every and len(every) <= asked:
             images = every
         else:  # more than asked: every gap is looked into, as where the file counts its frames
             _fill_gaps(taken, asked, until, sample, 0)
             images = [taken[t] for t in sorted(taken)]
     return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
+
+
+def _say_frames_end(path, ends: Fraction, base: Fraction, length: Fraction, stated: bool, duration) -> None:
+    """Warn that the frames of :func:`sample_frames`'s segment (from ``base``) end at ``ends``,
+    before the ``length`` they were to be spread over: its header says more (``stated``), else
+    the ``duration`` asked for runs past the end of a stream that says no length."""
+    if stated:
+        log.warning("the frames of %s end at %.2f s, though its header says they reach %.2f s (truncated or "
+                    "damaged file?): those shown are spread over the frames there are", Path(path).name,
+                    ends, base + length)
+    else:  # a stream that does not say its length ends before the --duration asked for
+        log.warning("%s ends before the %.4g s asked for (--duration): the segment lasts %.2f s",
+                    Path(path).name, float(duration), ends - base)
 
 
 #: seconds after a frame's time at which a sample finds the frame after it (a frame lasts longer)
