@@ -2214,8 +2214,9 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         # gaps between them looked into (76 opens for the 30 frames of a burst .mp4). It is read
         # once from its start instead, up to one frame more than asked for, which says the count
         # was low (frames in bursts): those are then sampled as below, and not read again.
+        # (Not where the count is unknown: a raw stream given a --duration holds any number.)
         more = False
-        if info.frames <= asked:
+        if info.frames and info.frames <= asked:
             clock = decoder.clock_offset
             head = [(base, first)] + [(item.time + clock, picture(item)) for item in itertools.islice(items, asked)]
             if len(head) <= asked:
@@ -2225,7 +2226,7 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                     _say_frames_end(path, last + 1 / info.frame_rate, base, length, stated, duration)
                 images = [image for _, image in head]
                 return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
-            more = True
+            more, head = True, None  # (its frames let go: the samples below hold their own)
 
     def sample(at: Fraction) -> tuple[Fraction, np.ndarray] | None:
         """The first frame at or after ``at``: its time (as ``base``) and picture; None past the last frame there is."""
