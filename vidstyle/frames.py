@@ -230,7 +230,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 0) -> tuple[t
         # reflection needs pad < size; tiny inputs fall back to replicate
         mode = "replicate" if ph >= h or pw >= w else "reflect"
         nchw, nhwc = x.is_contiguous(), x.is_contiguous(memory_format=torch.channels_last)
-        if x.ndim == 4 and nchw != nhwc and x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad:
+        if x.ndim == 4 and nchw != nhwc and host_view(x) is not None:
             x = _pad_bottom_right_numpy(x, ph, pw, mode, nhwc)
         else:  # (also a layout that is both or neither, whose padded layout torch's own rules pick)
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
