@@ -678,6 +678,31 @@ def test_the_entry_points_main_called_with_a_command_line_leaves_ctrl_c_to_the_p
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "0 True", (proc.stdout, proc.stderr)
 
 
+@pytest.mark.parametrize("own_handler", [False, True])
+def test_main_run_on_the_process_command_line_by_a_function_leaves_ctrl_c_to_the_program(tmp_path, own_handler):
+    """A program's function that sets sys.argv and calls main() gets the exit status back (main ends
+    the process only called by the program's top level), and goes on: its Ctrl-C stayed ignored
+    (the command line's status decided), so the program could no longer be interrupted, and a
+    handler of its own was gone. Ctrl-C is the program's again once main returns."""
+    code = ("import signal, sys\n"
+            "from vidstyle.cli import main\n"
+            "def mine(signum, frame):\n"
+            "    pass\n"
+            f"if {own_handler}:\n"
+            "    signal.signal(signal.SIGINT, mine)\n"
+            "before = signal.getsignal(signal.SIGINT)\n"
+            "def run():\n"
+            f"    sys.argv = ['vidstyle', 'stylize', {str(tmp_path / 'missing.mp4')!r}, '-o', "
+            f"{str(tmp_path / 'out.mp4')!r}, '--style', 'light_mondrian']\n"
+            "    return main()\n"
+            "status = run()\n"
+            "print(status, signal.getsignal(signal.SIGINT) is before, flush=True)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=foreground_signals)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "1 True", (proc.stdout, proc.stderr)
+    assert "missing.mp4" in proc.stderr  # (the command ran, and failed as it should)
+
+
 @pytest.mark.parametrize("command,module", [
     (["stylize", "in.mp4", "-o", "out.mp4", "--style", "light_mondrian"], "vidstyle.pipeline"),
     (["preview", "in.mp4", "-o", "sheet.png", "--style", "light_mondrian"], "vidstyle.stylizer"),
