@@ -819,7 +819,8 @@ def main(argv: list[str] | None = None) -> int:
     :func:`_end_process` and :func:`_called_by_the_program`."""
     if (argv is not None or threading.current_thread() is not threading.main_thread()
             or not _called_by_the_program(sys._getframe(1))):
-        return _main(argv)
+        with _ctrl_c_given_back(argv is None):
+            return _main(argv)
     try:
         code = _main(None)
     except SystemExit as exc:  # kill or a closed terminal, said and unwound (termination_as_exit)
@@ -831,6 +832,21 @@ def main(argv: list[str] | None = None) -> int:
         # opened, under load, its last Python line this block's, one native thread left
         _end_process(exc.code or 0)
     _end_process(code)
+
+
+@contextlib.contextmanager
+def _ctrl_c_given_back(process: bool):
+    """The program's Ctrl-C handling put back when :func:`main` returns to it: the process's own
+    command line (``process``) run by a function of a program (not its top level, so main does
+    not end the process) left Ctrl-C ignored, its status decided (:func:`_status_decided`), and
+    the program, going on, could no longer be interrupted; a handler of its own was gone.
+    Python's default handler where it was :mod:`vidstyle._start`'s (see :func:`_interrupt_ends_at_once`)."""
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        if process and before is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler if before is interrupted_at_once else before)
 
 
 def _called_by_the_program(frame) -> bool:
