@@ -704,6 +704,28 @@ def test_samples_of_a_segment_ending_in_a_gap_show_no_frame_after_it(tmp_path, s
     assert len(shown) == count and shown == sorted(set(shown)) and shown[-1] == 23, shown
 
 
+@pytest.mark.parametrize("segment,first", [({"duration": 2}, 0), ({"start": 0.5, "duration": 2}, 12),
+                                           ({"start": 0.5, "duration": 1}, 12)])
+def test_a_segment_ending_in_a_gap_of_an_intact_file_is_not_said_to_be_cut(tmp_path, caplog, segment, first):
+    """A segment of no more frames than asked for is read once from its start (5da5a76); where its
+    frames stopped before its end (frames to 1 s, then none until 3 s, --duration 2), that read
+    said "the frames of gap.mp4 end at 1.04 s, though its header says they reach 2.00 s (truncated
+    or damaged file?)" of an intact file: its frames end there because the segment does (the frame
+    at 3 s is past it), as stylize, which says nothing of it, keeps them."""
+    from vidstyle.io.decode import sample_frames
+    from videos import pattern_frame, write_frames
+
+    path = tmp_path / "gap.mp4"
+    times = [Fraction(i, 24) for i in range(24)] + [3 + Fraction(i, 24) for i in range(24)]
+    write_frames(path, [pattern_frame(i, (32, 32), "noise", 48) for i in range(48)], times=times,
+                 time_base=Fraction(1, 90000), options={"preset": "ultrafast", "crf": "10", "g": "6"})
+    frames = read_frames(path)
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        assert _shown(sample_frames(path, 64, say_unspread=True, **segment), frames) == list(range(first, 24))
+    assert f"has {24 - first} frames: all are shown" in caplog.text
+    assert "truncated" not in caplog.text and "ends before" not in caplog.text, caplog.text
+
+
 def test_samples_respread_over_a_cut_mp4_open_it_about_once_a_frame(tmp_path, monkeypatch):
     """Mutation testing (59th session): an .mp4 cut short with its index at the front (a
     download of a web-optimized file, interrupted) counts the frames it no longer has, and that
