@@ -700,6 +700,12 @@ class VideoDecoder:
         frames, took it."""
         return None if self._expected_end is None else self._expected_end - self._stream_start
 
+    @property
+    def passed_end(self) -> bool:
+        """Whether a frame at or after the segment's end (:attr:`frames_end`) was decoded: the
+        frames read end there because the segment does, not the file (a gap after them)."""
+        return self._passed_end
+
     def _kept_end(self) -> Fraction | None:
         """Where the segment's frames end on the stream's clock (:attr:`frames_end`): a frame
         there or later is not the segment's. At the end ``duration`` asks for, not at whole frames
@@ -2221,8 +2227,10 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
             head = [(base, first)] + [(item.time + clock, picture(item)) for item in itertools.islice(items, asked)]
             if len(head) <= asked:
                 last = head[-1][0]
-                # where a sample spread over the length would have found nothing (see below)
-                if say_unspread and base + length * (count - 1) / count - half_frame > last:
+                # where a sample spread over the length would have found nothing (see below); not
+                # where the segment ended them: a gap after its frames (frames to 1 s, the next at
+                # 3 s, --duration 2) was said to be a file "truncated or damaged"
+                if say_unspread and not decoder.passed_end and base + length * (count - 1) / count - half_frame > last:
                     _say_frames_end(path, last + 1 / info.frame_rate, base, length, stated, duration)
                 images = [image for _, image in head]
                 return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
