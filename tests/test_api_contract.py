@@ -753,6 +753,38 @@ def test_a_closed_decoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp_p
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
+def test_a_decoder_dropped_unclosed_after_a_read_lets_its_ffmpeg_threads_go_at_once(tmp_path):
+    """Found by a review of resources: a VideoDecoder and its demuxing generator hold each other,
+    so one a program dropped without close(), after a loop over its frames broke off or ran to
+    the end, kept its FFmpeg frame threads (3 here) until the garbage collector ran."""
+    import gc
+
+    from vidstyle.io import VideoDecoder
+
+
+    video = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96), audio=True)
+    with VideoDecoder(video) as decoder:  # what a first one starts once
+        decoder.read()
+    gc.collect()
+    before = os_threads()
+    gc.disable()  # as between the collector's runs
+    try:
+        decoder = VideoDecoder(video)
+        assert len(os_threads() - before) >= 1  # its frame threads, while it is open
+        for item in decoder.read({0: "copy"}):
+            break  # a loop broken off
+        del decoder, item
+        broken_off = os_threads() - before
+        for item in VideoDecoder(video).read():  # read to the end, never closed
+            pass
+        del item
+        read_through = os_threads() - before
+    finally:
+        gc.enable()
+    assert not broken_off and not read_through
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
 def test_an_aborted_encoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp_path):
     """As a closed decoder (above): an aborted VideoEncoder kept its video stream, and with it
     libx264's threads, for as long as anything referenced it, such as the traceback of a failed

@@ -299,6 +299,33 @@ def test_a_closed_file_source_keeps_no_decoder_threads(tmp_path):
     assert not os_threads() - before
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
+def test_a_file_source_dropped_unclosed_keeps_no_decoder_threads(tmp_path):
+    """Found by a review of resources: a FileSource that a program dropped without close() kept
+    its decoder's threads (2 here) until the garbage collector ran, it and its frame generator
+    holding each other."""
+    import gc
+
+    from videos import make_video
+
+
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96))
+    with FileSource(src, realtime=False) as first:  # what a first one starts once
+        first.read()
+    gc.collect()
+    before = os_threads()
+    gc.disable()  # as between the collector's runs
+    try:
+        source = FileSource(src, realtime=False)
+        assert source.read() is not None
+        assert len(os_threads() - before) >= 1  # its decoder's threads, while it is open
+        del source
+        left = os_threads() - before
+    finally:
+        gc.enable()
+    assert not left
+
+
 def test_file_source_realtime_pacing_and_skipping(tmp_path):
     video = write_video(tmp_path / "v.mp4", 25, fps=25)
     src = FileSource(video, realtime=True, size=(80, 48))

@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -370,21 +371,13 @@ class FileSource(FrameSource):
         return self._packets.damaged
 
     def _decode(self):
-        first_time = None
-        last_t = 0.0
-        # joined MPEG-TS segments play on as one timeline, as vidstyle stylize reads them: on the
-        # raw clock, which steps back at each join, every frame after it was "late" and skipped
-        packets = continuous_packets(self.container.demux(self.stream), self.container, self.stream.index,
-                                     self._restarted)
-        for packet in packets:
-            for frame in self._packets.decode(packet):
-                # no time, or the one time of a clock that does not run: the frame rate's
-                stuck = self._clock_stuck and first_time is not None and frame.time is not None and frame.time <= last_t
-                t = float(frame.time) if frame.time is not None and not stuck else last_t + 1.0 / self.fps
-                if first_time is None:
-                    first_time = t
-                last_t = t
-                yield frame, t - first_time
+        """The frames from where the container stands, with their times from the first. The
+        generator holds what it reads, and this source only weakly: holding each other, a source
+        a program dropped without close() kept its decoder's threads until the collector ran
+        (__del__ closes it)."""
+        restarted = weakref.WeakMethod(self._restarted)
+        return _file_frames(self.container, self.stream, self._packets, self._clock_stuck, self.fps,
+                            lambda: restarted()())
 
     def _restarted(self) -> None:
         if not self.clock_restarts:
@@ -447,9 +440,30 @@ class FileSource(FrameSource):
     def close(self) -> None:
         self.container.close()
         # the stream's decoder and its threads go only with the stream, which the frame generator
-        # (a cycle with this source, freed only when the collector runs) and this source held:
-        # each run_live of a file left 2 threads behind
+        # and this source held: each run_live of a file left 2 threads behind
         self._frames = self.stream = self._peeked = None
+
+    def __del__(self) -> None:
+        if "_frames" in vars(self):  # (opened; an __init__ that failed closed what it opened)
+            self.close()
+
+
+def _file_frames(container, stream, packets: PacketDecoder, stuck_clock: bool, fps: float, restarted):
+    """(av.VideoFrame, seconds from the first) of ``stream`` from where ``container`` stands, for
+    :class:`FileSource`; ``restarted`` is called where the clock starts over."""
+    first_time = None
+    last_t = 0.0
+    # joined MPEG-TS segments play on as one timeline, as vidstyle stylize reads them: on the
+    # raw clock, which steps back at each join, every frame after it was "late" and skipped
+    for packet in continuous_packets(container.demux(stream), container, stream.index, restarted):
+        for frame in packets.decode(packet):
+            # no time, or the one time of a clock that does not run: the frame rate's
+            stuck = stuck_clock and first_time is not None and frame.time is not None and frame.time <= last_t
+            t = float(frame.time) if frame.time is not None and not stuck else last_t + 1.0 / fps
+            if first_time is None:
+                first_time = t
+            last_t = t
+            yield frame, t - first_time
 
 
 class SyntheticSource(FrameSource):

@@ -1561,11 +1561,17 @@ class VideoDecoder:
         if self._closed:
             raise BadValueError(f"read(): the VideoDecoder of {self.path.name} was closed before its frames were "
                                 "read; read them inside the with block, or open a new one")
-        with self._decode_errors():
-            for item in self._read(audio, alpha and self.info.alpha, subtitles or {}):
-                yield item
-                if self._closed:
-                    return
+        try:
+            with self._decode_errors():
+                for item in self._read(audio, alpha and self.info.alpha, subtitles or {}):
+                    yield item
+                    if self._closed:
+                        return
+        finally:
+            # a read left off (a loop broken out of) cannot go on (see _spend): its demuxing
+            # generator, which holds this decoder, is let go of, so that a decoder then dropped
+            # goes at once (see __del__), not when the collector finds the cycle
+            self._raw.close()
 
     def _read(self, audio: dict[int, AudioMode] | None, alpha: bool,
               subtitles: dict[int, SubtitleMode]) -> Iterator[DecodedFrame | AudioItem | SubtitleItem]:
@@ -2111,6 +2117,12 @@ class VideoDecoder:
         # by the traceback of an error that stylize_files hands out, say, keeps no FFmpeg frame
         # threads (3 an input here: a batch that kept its errors piled them up) nor frames
         self._video = self._context = self._first = None
+
+    def __del__(self) -> None:
+        # dropped unclosed (a program that forgot close(), or broke out of a read): its FFmpeg
+        # frame threads go now (see close), not when the collector runs
+        if "_raw" in vars(self):  # (fully opened; an __init__ that failed closed what it opened)
+            self.close()
 
     def __enter__(self) -> "VideoDecoder":
         return self
