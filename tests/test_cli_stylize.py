@@ -703,6 +703,27 @@ def test_main_run_on_the_process_command_line_by_a_function_leaves_ctrl_c_to_the
     assert "missing.mp4" in proc.stderr  # (the command ran, and failed as it should)
 
 
+def test_the_entry_points_main_called_off_the_main_thread_leaves_ctrl_c_to_the_program():
+    """As above, for main called on a thread of the program's own: only the main thread can put
+    Python's handler back, so the entry point's stayed, and the program's next Ctrl-C, long after
+    main returned, ended it at once with "vidstyle: interrupted" (review, 59th session). The
+    program's Ctrl-C is a KeyboardInterrupt again, and Python's handler is back after it."""
+    code = ("import os, signal, threading, time\n"
+            "from vidstyle._start import main\n"
+            "command = threading.Thread(target=main, args=(['--version'],))\n"
+            "command.start()\n"
+            "command.join()\n"
+            "try:\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            "    time.sleep(30)\n"
+            "except KeyboardInterrupt:\n"
+            "    print('the program had it', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=foreground_signals)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "the program had it True", \
+        (proc.returncode, proc.stdout, proc.stderr)
+
+
 @pytest.mark.parametrize("command,module", [
     (["stylize", "in.mp4", "-o", "out.mp4", "--style", "light_mondrian"], "vidstyle.pipeline"),
     (["preview", "in.mp4", "-o", "sheet.png", "--style", "light_mondrian"], "vidstyle.stylizer"),

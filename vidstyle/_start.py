@@ -15,13 +15,13 @@ def __getattr__(name: str):
     import signal
     import threading
 
-    from vidstyle.signals import interrupted_at_once
+    from vidstyle.signals import end_at_once_on_ctrl_c
 
     # as cli's start-up: not off the main thread, nor over a handler of the program's own or an
     # ignored Ctrl-C (a background job)
     if (threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-        signal.signal(signal.SIGINT, interrupted_at_once)
+        end_at_once_on_ctrl_c()
     from vidstyle.cli import main
 
     return main

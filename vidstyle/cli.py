@@ -40,7 +40,7 @@ from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CODECS, DEFAULT_CROSS
                              MIN_OPSET, STYLE_EVERY, TEMPORAL_MODES, VIDEO_CODECS, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
 from vidstyle.errors import VidstyleError, first_line, on_kill, printable, terminated_line, termination_as_exit
-from vidstyle.signals import interrupted_at_once
+from vidstyle.signals import end_at_once_on_ctrl_c, interrupted_at_once, leave_ctrl_c_to_the_program
 
 log = logging.getLogger("vidstyle")
 
@@ -991,16 +991,17 @@ def _interrupt_ends_at_once(process: bool):
     line's own process and a Ctrl-C that has Python's default handler (not one ignored in a
     background job), or this handler already, put there by :mod:`vidstyle._start` before this
     module was imported; the block ends with Python's default handler either way. A program that
-    called that entry point's ``main`` with a command line of its own goes on after it: Ctrl-C is
-    Python's again from here (left in, the program's next Ctrl-C ended it at once, its clean-up skipped)."""
-    if threading.current_thread() is threading.main_thread() and not process \
-            and signal.getsignal(signal.SIGINT) is interrupted_at_once:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if (not process or threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, interrupted_at_once)):
+    called that entry point's ``main`` with a command line of its own, or on a thread of its own, goes
+    on after it: Ctrl-C is the program's again from here (left in, the program's next Ctrl-C ended it
+    at once, its clean-up skipped; see :func:`~vidstyle.signals.leave_ctrl_c_to_the_program`)."""
+    if not process or threading.current_thread() is not threading.main_thread():
+        leave_ctrl_c_to_the_program()
         yield
         return
-    signal.signal(signal.SIGINT, interrupted_at_once)
+    if signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, interrupted_at_once):
+        yield
+        return
+    end_at_once_on_ctrl_c()
     try:
         yield
     finally:

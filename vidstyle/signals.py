@@ -14,11 +14,42 @@ STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, 
 TERMINATIONS = tuple(s for s in STOP_SIGNALS if s != signal.SIGINT)
 
 
+#: whether :func:`interrupted_at_once`, where it is installed, still covers the command line's
+#: start-up (see :func:`leave_ctrl_c_to_the_program`)
+_at_once = True
+
+
 def interrupted_at_once(signum, frame):
     """Ctrl-C while the command line starts: its one line and exit status 130, nothing written yet
-    (installed by :mod:`vidstyle._start` and the start-up of :mod:`vidstyle.cli`)."""
+    (installed by :mod:`vidstyle._start` and the start-up of :mod:`vidstyle.cli`, with
+    :func:`end_at_once_on_ctrl_c`). Once left to the program, Python's handler is put back and
+    this Ctrl-C is its KeyboardInterrupt."""
+    if not _at_once:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # (a handler runs on the main thread)
+        signal.default_int_handler(signum, frame)
     os.write(2, b"vidstyle: interrupted\n")
     os._exit(130)
+
+
+def end_at_once_on_ctrl_c() -> None:
+    """Install :func:`interrupted_at_once` (on the main thread: the caller checks)."""
+    global _at_once
+    _at_once = True
+    signal.signal(signal.SIGINT, interrupted_at_once)
+
+
+def leave_ctrl_c_to_the_program() -> None:
+    """Ctrl-C is the program's again where :func:`interrupted_at_once` is installed: a program
+    that called the command line's ``main`` goes on after it. On the main thread Python's handler
+    is put back; elsewhere, where Python changes no handler, the one installed hands the next
+    Ctrl-C to the program: left as it was, it ended the program at once, long after main returned."""
+    global _at_once
+    if signal.getsignal(signal.SIGINT) is not interrupted_at_once:
+        return
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    else:
+        _at_once = False
 
 
 def vidstyles_handler(handler):
