@@ -2137,3 +2137,18 @@ def test_an_audio_track_of_a_codec_ffmpeg_does_not_know_is_dropped_with_a_warnin
                     "copied nor re-encoded"]
     info = probe(out)
     assert info.frames == 48 - (12 if start else 0) and info.audio == []
+
+
+def test_write_frames_stamps_float_times_at_their_nearest_tick(tmp_path):
+    """tests/videos.py::write_frames floored a float time to the tick at or before it, and the
+    float 0.3 is a hair under 3/10 (as 1/3 s computed in floats is under 30000/90000): that frame
+    was stamped a tick early, sharing 0.2 s with the one before it. Exact times still floor."""
+    images = [pattern_frame(i, (32, 32)) for i in range(4)]
+    out = write_frames(tmp_path / "float.mkv", images, fps=10, times=[0.0, 0.1, 0.2, 0.3])
+    assert frame_times(out) == [Fraction(i, 10) for i in range(4)]
+    out = write_frames(tmp_path / "thirds.mp4", images, fps=3, times=[i / 3 for i in range(4)],
+                       time_base=Fraction(1, 90000))
+    assert frame_times(out) == [Fraction(i, 3) for i in range(4)]
+    out = write_frames(tmp_path / "exact.mkv", images, fps=10,
+                       times=[Fraction(i, 10) + Fraction(1, 20) for i in range(4)])
+    assert frame_times(out) == [Fraction(i, 10) for i in range(4)]  # (the tick at or before each)

@@ -87,12 +87,18 @@ def pattern_frame(index: int, size: tuple[int, int], pattern: str = "moving", fr
 _IMAGE_FORMATS = {None: "gray", 3: "rgb24", 4: "rgba"}
 
 
+def _tick(seconds, clock: Fraction) -> int:
+    """The tick of ``clock`` (seconds a tick) that :func:`write_frames` stamps a frame at ``seconds`` with."""
+    return round(Fraction(seconds) / clock) if isinstance(seconds, float) else Fraction(seconds) // clock
+
+
 def write_frames(path: str | Path, images, fps: int | Fraction = 24, codec: str = "libx264", pix_fmt: str = "yuv420p",
                  options: dict | None = None, times=None, time_base: Fraction | None = None) -> Path:
     """``images`` (uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA) encoded into ``path``, the
     container as its suffix says: a video of frames a test draws itself. Each is shown for
     1/``fps`` s, or from its own time in ``times`` (seconds: a variable frame rate), stamped with the
-    last tick of ``time_base`` at or before it (the stream's and the encoder's clock; default 1/``fps``)."""
+    last tick of ``time_base`` at or before it (the stream's and the encoder's clock; default 1/``fps``);
+    a float time with the tick nearest to it (the float 0.3 is a hair under 3/10)."""
     clock = time_base or 1 / Fraction(fps)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
@@ -103,7 +109,7 @@ def write_frames(path: str | Path, images, fps: int | Fraction = 24, codec: str 
         for i, image in enumerate(images):
             channels = image.shape[2] if image.ndim == 3 else None
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=_IMAGE_FORMATS[channels])
-            frame.pts = (i * clock if times is None else Fraction(times[i])) // clock
+            frame.pts = i if times is None else _tick(times[i], clock)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return Path(path)
