@@ -558,6 +558,44 @@ def test_a_start_past_the_cut_of_a_truncated_file_says_the_file_ends_early(tmp_p
         VideoDecoder(whole, start=1.0)
 
 
+def _noise_clip(path, times):
+    """A clip of noise frames (each unlike the others) at ``times`` (seconds), on a 1/90000 clock."""
+    return write_frames(path, [pattern_frame(i, (32, 32), "noise") for i in range(len(times))], times=times,
+                        time_base=Fraction(1, 90000), options={"preset": "ultrafast", "crf": "10", "g": "6"})
+
+
+@pytest.mark.parametrize("clip, start, duration, said", [
+    ("steady", 0.98, 0.01, "no frame starts between 0.98 and 0.99 s: the nearest start at 0.958 and 1.000 s "
+                           "(--duration 0.021 or more takes the one at 1.000 s)"),
+    ("burst", 1.5, 1, "no frame starts between 1.5 and 2.5 s: the nearest start at 0.958 and 3.000 s "
+                      "(--duration 1.501 or more takes the one at 3.000 s)"),
+    ("burst", 0.99, 0.01, "no frame starts between 0.99 and 1 s: the nearest start at 0.958 and 3.000 s "
+                          "(--duration 2.011 or more takes the one at 3.000 s)"),
+])
+def test_a_segment_between_two_frames_of_an_intact_file_says_where_they_are(tmp_path, cli, clip, start, duration,
+                                                                             said):
+    """--start 0.98 --duration 0.01 of an intact 2 s clip at 24 frames/s holds no frame (they are
+    at 0.958 and 1 s): it failed with "its frames end at 1.04 s, though its header says they reach
+    2.00 s (truncated or damaged file?)", the end of the frame after the segment, read to find its
+    end; alike for a segment inside the gap of a burst clip (frames to 1 s, then none until 3 s).
+    The error says where the frames are, for stylize, preview and eval alike (one decoder)."""
+    times = [Fraction(i, 24) for i in range(48)] if clip == "steady" else \
+        [Fraction(i, 24) for i in range(24)] + [3 + Fraction(i, 24) for i in range(24)]
+    path = _noise_clip(tmp_path / f"{clip}.mp4", times)
+    error = f"{path.name} has no video frames in the requested segment: {said}"
+    with pytest.raises(VidstyleError) as caught:
+        VideoDecoder(path, start=start, duration=duration)
+    assert str(caught.value).endswith(error), str(caught.value)
+    segment = ("--start", start, "--duration", duration)
+    for command in (("stylize", path, "-o", tmp_path / "out.mp4", "--style", "light_mondrian", *segment),
+                    ("preview", path, "-o", tmp_path / "sheet.png", "--style", "light_mondrian", *segment),
+                    ("eval", path, path, *segment)):
+        done = cli(*command)
+        assert done.returncode != 0 and done.stderr.strip().endswith(error), (command[0], done.stderr)
+        assert "damaged" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "sheet.png").exists()
+
+
 def test_a_sparse_variable_frame_rate_segment_is_not_called_damaged(tmp_path, caplog):
     """Matroska stores no frame rate: FFmpeg guesses 25 frames/s for a screen recording with 10
     frames in a second, so --duration 0.9 expected ~23 frames, found 8 and warned of a damaged
