@@ -175,6 +175,23 @@ def _decimal(seconds: float) -> Fraction:
     return Fraction(exact).limit_denominator(1_000_000)
 
 
+def _seconds_text(seconds: Fraction) -> str:
+    """``seconds`` (a --start or --duration: microseconds at the finest, see :func:`_decimal`) as
+    the decimal it is, whatever its size (``:g`` gave "36001" for 36000.98)."""
+    return f"{float(seconds):.6f}".rstrip("0").rstrip(".")
+
+
+def _seconds_apart(before: Fraction | None, start: Fraction, after: Fraction, end: Fraction) -> tuple[str, str]:
+    """The times of the frames ``before`` (None: none) and ``after`` a segment [``start``,
+    ``end``) that holds none, as text: to the millisecond, or finer where that would round one
+    onto or into the segment (a frame 0.2 ms before a --start of 1 is not "at 1.000 s")."""
+    for places in range(3, 7):
+        shown = [None if t is None else f"{float(t):.{places}f}" for t in (before, after)]
+        if (before is None or Fraction(shown[0]) < start) and Fraction(shown[1]) >= end:
+            break
+    return shown[0], shown[1]
+
+
 def _tag_seconds(text: str | None) -> Fraction | None:
     """Seconds of a duration tag "HH:MM:SS.fraction" (Matroska's DURATION), None if absent or malformed."""
     try:
@@ -896,6 +913,9 @@ class VideoDecoder:
         stream_start = self._stream_start = self._video_start(container, video, segment=bool(start or duration))
         self._reached: Fraction | None = None  # where the last frame read ends (see shortfall)
         self._passed_end = False  # a frame at or after the segment's end was decoded (see shortfall)
+        # the frames either side of a segment that holds none (stream time, s; see _no_frame_reason)
+        self._frame_before_start: Fraction | None = None  # the latest frame decoded that starts before it
+        self._frame_after_end: Fraction | None = None  # the first frame that starts at or after its end
         self.damaged_packets = 0  # video packets skipped because they would not decode
         self.damaged_audio_packets = 0  # audio packets of re-encoded tracks skipped alike (copied ones: the encoder's)
         self.clock_restarts = 0  # where the input's clock went back (see _continuous)
@@ -949,7 +969,7 @@ class VideoDecoder:
             if problem:
                 raise VidstyleError(f"{self.path} cannot be read: {problem}")
             where = "in the requested segment" if (start or duration) else "in the file"
-            raise VidstyleError(f"{self.path} has no video frames {where}{self._frames_end_before_start()}")
+            raise VidstyleError(f"{self.path} has no video frames {where}{self._no_frame_reason()}")
         self._first = first
         oversized = oversized_frames_error(self.path, first.width, first.height)
         if oversized:
@@ -1030,18 +1050,37 @@ class VideoDecoder:
                                DisplayConversion(display.rotation, False, 0, display.stored_size).size,
                                opus_pre_skip=self._opus_pre_skip())
 
-    def _frames_end_before_start(self) -> str:
-        """For a segment that found no frame, where the frames read before its start end, said as
-        the error's tail: a file cut short (its header says its frames reach further) says so,
-        not only that the segment is empty; "" when no frame was read at all."""
+    def _no_frame_reason(self) -> str:
+        """For a segment that found no frame, why, said as the error's tail: one that falls between
+        two frames (a frame past its end was decoded) says where they start and the --duration that
+        takes the later one; else where the frames read end, and a file cut short (its header says
+        its frames reach further) says so; "" when no frame was read at all."""
         if self._start is None or self._decoded_until is None:
             return ""
+        if self._frame_after_end is not None:
+            # the frames read end past the segment because it does: the frame after its end (an
+            # intact file's) was said to end the file, "truncated or damaged"
+            return self._between_frames()
         ends = self._decoded_until - self._stream_start
         length = stated_length(self._container, self._video, self._stream_start)
         if length is not None and ends < length - 1 / self._rate:
             return (f": its frames end at {float(ends):.2f} s, though its header says they reach {float(length):.2f} s "
                     "(truncated or damaged file?)")
         return f": its frames end at {float(ends):.2f} s"
+
+    def _between_frames(self) -> str:
+        """:meth:`_no_frame_reason` of a segment that falls between two frames (or before the
+        first): where they start, on the input's clock as --start counts it, and the shortest
+        --duration in milliseconds from the same --start that takes the later one."""
+        start, end, after = (t - self._stream_start for t in (self._start, self._end, self._frame_after_end))
+        before = None if self._frame_before_start is None else self._frame_before_start - self._stream_start
+        shown = _seconds_apart(before, start, after, end)
+        near = f"the nearest start at {shown[0]} and {shown[1]} s" if before is not None else \
+            f"the first starts at {shown[1]} s"
+        # a frame is kept where it starts before the end: a --duration of after - start is not enough
+        longer = Fraction(math.floor((after - start) * 1000) + 1, 1000)
+        return (f": no frame starts between {_seconds_text(start)} and {_seconds_text(end)} s: {near} "
+                f"(--duration {_seconds_text(longer)} or more takes the one at {shown[1]} s)")
 
     def _opus_lead_from(self, packet: av.Packet) -> bool:
         """Whether a copied Opus track's lead-in starts at ``packet`` or after it: it begins
@@ -1382,7 +1421,7 @@ class VideoDecoder:
             frame = item
             t = frame.pts * self._tb
             # where the frames read end, before the start too (a start past the cut of a file cut
-            # short finds none: see _frames_end_before_start)
+            # short finds none: see _no_frame_reason)
             end = t + (frame.duration * self._tb if frame.duration else 1 / self._rate)
             self._decoded_until = end if self._decoded_until is None else max(self._decoded_until, end)
             if held is not None:
@@ -1391,10 +1430,12 @@ class VideoDecoder:
                 yield from held
                 held = None
             if self._start is not None and t < self._start:
+                self._frame_before_start = t if self._frame_before_start is None else max(self._frame_before_start, t)
                 continue
             if self._frames_end is not None and t >= self._frames_end:
                 state["video_done"] = True
                 self._passed_end = True
+                self._frame_after_end = t
                 if all(audio_done):
                     break
                 continue
