@@ -1435,7 +1435,8 @@ class VideoDecoder:
             if self._frames_end is not None and t >= self._frames_end:
                 state["video_done"] = True
                 self._passed_end = True
-                self._frame_after_end = t
+                if self._frame_after_end is None:  # (the first: frames past it are decoded while sound is read)
+                    self._frame_after_end = t
                 if all(audio_done):
                     break
                 continue
