@@ -1,4 +1,5 @@
 """The bf16 CPU fast path: fp32-accurate norm statistics, precision choice, compiled networks."""
+import copy
 import logging
 import re
 
@@ -153,6 +154,24 @@ def test_from_model_leaves_the_callers_network_in_fp32():
     net = light_net().eval()
     Stylizer.from_model(net, device="cpu", precision="bf16", backend="torch")
     assert next(net.parameters()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("precision, backend", [("fp32", "torch"), ("fp32", "compile"), ("bf16", "torch")])
+def test_from_model_runs_a_network_given_in_bf16_at_the_precision_asked(monkeypatch, precision, backend):
+    """A Stylizer's own network is bf16 on a CPU with native bf16 (--precision auto): handed to
+    from_model for an fp32 run (a comparison, a second look), its bf16 weights met fp32 frames
+    in the first convolution, "Input type (float) and bias type (c10::BFloat16) should be the same"."""
+    monkeypatch.setattr(stylizer_mod.torch, "compile", lambda model, **kw: model)  # (no C++ build)
+    fp32_net = light_net().eval()
+    bf16_net = copy.deepcopy(fp32_net).to(torch.bfloat16)
+    img = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    given = Stylizer.from_model(bf16_net, device="cpu", precision=precision, backend=backend)
+    ran = given.stylize(img)
+    assert given.precision == precision and next(bf16_net.parameters()).dtype == torch.bfloat16  # the caller's, as it was
+    # the same output as the network's weights (rounded to bf16) give in fp32
+    rounded = copy.deepcopy(bf16_net).float()
+    expected = Stylizer.from_model(rounded, device="cpu", precision=precision, backend=backend).stylize(img)
+    assert np.array_equal(ran, expected)
 
 
 def test_expect_frames_compiles_long_auto_bf16_runs_only(monkeypatch):
