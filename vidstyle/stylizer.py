@@ -248,7 +248,11 @@ class Stylizer:
         model = copy.deepcopy(model)  # folded and maybe cast below; the caller's network stays as it is
         info = info or ModelInfo(path="<memory>", arch="transformer", arch_args=model.arch_args,
                                  styles=[{"name": f"style{i}"} for i in range(model.num_styles)])
-        self._setup(model.to(self.device).eval(), info, precision, channels_last, max_side, scale, backend)
+        # in fp32, as load_model gives a file's network: _setup folds it and casts it to the precision
+        # asked for. A network given in bf16 (a Stylizer's own, on a CPU with native bf16) met fp32
+        # frames at the first convolution, and was folded in bf16 arithmetic
+        model = model.to(self.device, torch.float32).eval()
+        self._setup(model, info, precision, channels_last, max_side, scale, backend)
         self.choice = choice
         return self
 
