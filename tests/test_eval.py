@@ -44,6 +44,15 @@ def test_make_sample_says_its_mistakes_in_one_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+def _write_like_the_sample(path: Path, frames, fps: int = 24) -> Path:
+    """``frames`` in H.264 at crf 14, preset slow, as samples/make_sample.py writes its clips, but
+    repeatably (videos.X264_REPEATABLE): at the scene's 320x180 and half that, make_sample's own
+    writer gave other frames from one run of a test file to the next (whatever ran before)."""
+    from videos import write_frames
+
+    return write_frames(path, frames, fps=fps, options={"crf": "14", "preset": "slow"})
+
+
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
     """A short rendered clip: input.mp4, a flickering 'stylized.mp4', their frames and the GT file."""
@@ -53,8 +62,8 @@ def scene(tmp_path_factory):
     rng = np.random.default_rng(1)
     noise = rng.integers(-20, 21, frames.shape)
     stylized = np.clip(frames[..., ::-1].astype(np.int16) + noise, 0, 255).astype(np.uint8)
-    ms.write_video(folder / "input.mp4", frames, crf=14)
-    ms.write_video(folder / "stylized.mp4", stylized, crf=14)
+    _write_like_the_sample(folder / "input.mp4", frames)
+    _write_like_the_sample(folder / "stylized.mp4", stylized)
     ms.save_ground_truth(folder / "gt.npz", affine, layers, valid)
     return folder, frames, stylized
 
@@ -64,9 +73,8 @@ def test_a_stylization_at_another_size_is_noted(scene, tmp_path):
     from vidstyle.eval import evaluate_videos
 
     folder, frames, stylized = scene
-    ms = _make_sample_module()
     half = np.stack([cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA) for f in stylized])
-    ms.write_video(tmp_path / "half.mp4", half, crf=14)
+    _write_like_the_sample(tmp_path / "half.mp4", half)
     # the input downscaled, as PNG frames: at 160x90 a re-encode's 4:2:0 chroma alone added 3 times
     # the input's floor (measured), which would hide which floor is reported
     (tmp_path / "half_input").mkdir()
@@ -555,8 +563,7 @@ def test_a_missing_video_is_named_as_input_or_stylized(tmp_path):
 
 def test_a_stylized_segment_is_compared_with_the_same_segment_of_the_input(scene, tmp_path, cli):
     folder, frames, stylized = scene
-    ms = _make_sample_module()
-    ms.write_video(tmp_path / "tail.mp4", stylized[4:], crf=14)  # as `stylize --start 4/24` would write it
+    _write_like_the_sample(tmp_path / "tail.mp4", stylized[4:])  # as `stylize --start 4/24` would write it
     proc = cli("eval", str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--flow-preset", "fast")
     assert proc.returncode == 1 and "give eval the same --start and --duration" in proc.stderr
     segment = cli("eval", str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--flow-preset", "fast",
@@ -564,14 +571,14 @@ def test_a_stylized_segment_is_compared_with_the_same_segment_of_the_input(scene
     assert segment.returncode == 0, segment.stderr
     result = json.loads(segment.stdout)
     assert result["frames"] == FRAMES - 4 and result["start"] == 0.16
-    ms.write_video(tmp_path / "input_tail.mp4", frames[4:], crf=14)  # the input cut by hand, for reference
+    _write_like_the_sample(tmp_path / "input_tail.mp4", frames[4:])  # the input cut by hand, for reference
     by_hand = evaluate_videos(tmp_path / "input_tail.mp4", tmp_path / "tail.mp4", preset="fast")
     assert result["warping_error"] == pytest.approx(by_hand["warping_error"], rel=0.15)
     with_gt = cli("eval", str(folder / "input.mp4"), str(tmp_path / "tail.mp4"), "--start", "0.5", "--gt-flow",
                       str(folder / "gt.npz"))
     assert with_gt.returncode == 1 and "cannot be used with a --start" in with_gt.stderr
     # a --duration alone (or --start 0) starts at the first frame, where the ground truth does
-    ms.write_video(tmp_path / "head.mp4", stylized[:6], crf=14)  # as `stylize --duration 6/24` would write it
+    _write_like_the_sample(tmp_path / "head.mp4", stylized[:6])  # as `stylize --duration 6/24` would write it
     head = cli("eval", str(folder / "input.mp4"), str(tmp_path / "head.mp4"), "--duration", "0.25", "--start", "0",
                    "--gt-flow", str(folder / "gt.npz"))
     assert head.returncode == 0, head.stderr
@@ -654,7 +661,7 @@ def test_ground_truth_for_another_frame_rate_is_refused(scene, tmp_path):
     rate does not move as its flows say, and is refused rather than scored against them."""
     folder, frames, _ = scene
     ms = _make_sample_module()
-    ms.write_video(tmp_path / "slow.mp4", frames, fps=ms.FPS // 2, crf=14)
+    _write_like_the_sample(tmp_path / "slow.mp4", frames, fps=ms.FPS // 2)
     with pytest.raises(VidstyleError, match=rf"motion of a clip at {ms.FPS} frames/s, but the first {FRAMES} frames"):
         evaluate_videos(tmp_path / "slow.mp4", tmp_path / "slow.mp4", gt_flow=folder / "gt.npz")
     same = evaluate_videos(folder / "input.mp4", folder / "input.mp4", gt_flow=folder / "gt.npz")

@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from videos import pattern_frame
+from videos import X264_REPEATABLE, pattern_frame
 from vidstyle.config import StylizeConfig
 from vidstyle.errors import VidstyleError
 from vidstyle.io.hdr import HLG, PQ, KNEE, ToneMapper, tone_curve
@@ -61,7 +61,7 @@ def make_hdr_video(path, transfer: int, frames: int = 6):
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p10le"
-        stream.options = {"crf": "4"}
+        stream.options = {"crf": "4", **X264_REPEATABLE}
         ctx = stream.codec_context
         ctx.color_primaries, ctx.color_trc, ctx.colorspace = 9, transfer, 9
         for i, sdr in enumerate(sdr_frames(frames)):

@@ -17,9 +17,9 @@ import pytest
 from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
 from vidstyle.io.decode import DecodedFrame, VideoDecoder, sample_frames
-from videos import (Identity, cut_after_keyframe, decoded_sound, frame_times, make_avi_with_dropped_frames,
-                    make_sound_video, make_video, pattern_frame, probe, psnr, read_frames, sound_position, sound_signal,
-                    write_frames)
+from videos import (X264_REPEATABLE, Identity, cut_after_keyframe, decoded_sound, frame_times,
+                    make_avi_with_dropped_frames, make_sound_video, make_video, pattern_frame, probe, psnr, read_frames,
+                    sound_position, sound_signal, write_frames)
 
 
 def stylize(src, out, **options):
@@ -976,7 +976,7 @@ def _ts_segment(path, subtitle_at: float):
     with av.open(str(path), "w", format="mpegts") as container:
         video = container.add_stream("libx264", rate=24)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        video.options = {"bf": "3", "crf": "10"}
+        video.options = {"bf": "3", "crf": "10", **X264_REPEATABLE}
         sound = container.add_stream("aac", rate=48000, layout="stereo")
         subtitles = container.add_stream("dvbsub")
         packets = []

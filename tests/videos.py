@@ -92,18 +92,27 @@ def _tick(seconds, clock: Fraction) -> int:
     return round(Fraction(seconds) / clock) if isinstance(seconds, float) else Fraction(seconds) // clock
 
 
+#: x264 options that make an encode repeatable: its macroblock tree (on in every preset but
+#: ultrafast and at a constant qp) reads memory it has not written at some frame sizes (64x48, 96x64,
+#: 160x120 and 320x180 seen), so the same frames encoded twice in one process came out different (by
+#: up to 40 levels at crf 18, one thread or several), and a test's input depended on what the tests
+#: run before it in that process had left in memory. B-frames and the rest of the preset stay.
+X264_REPEATABLE = {"x264-params": "mbtree=0"}
+
+
 def write_frames(path: str | Path, images, fps: int | Fraction = 24, codec: str = "libx264", pix_fmt: str = "yuv420p",
                  options: dict | None = None, times=None, time_base: Fraction | None = None) -> Path:
     """``images`` (uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA) encoded into ``path``, the
     container as its suffix says: a video of frames a test draws itself. Each is shown for
     1/``fps`` s, or from its own time in ``times`` (seconds: a variable frame rate), stamped with the
     last tick of ``time_base`` at or before it (the stream's and the encoder's clock; default 1/``fps``);
-    a float time with the tick nearest to it (the float 0.3 is a hair under 3/10)."""
+    a float time with the tick nearest to it (the float 0.3 is a hair under 3/10). x264 encodes are
+    repeatable (:data:`X264_REPEATABLE`, unless ``options`` set x264-params)."""
     clock = time_base or 1 / Fraction(fps)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = images[0].shape[1], images[0].shape[0], pix_fmt
-        stream.options = dict(options or {})
+        stream.options = {**(X264_REPEATABLE if codec == "libx264" else {}), **(options or {})}
         if time_base is not None:
             stream.time_base = stream.codec_context.time_base = time_base
         for i, image in enumerate(images):
