@@ -179,6 +179,10 @@ def test_stylize_and_eval_estimate_flow_with_raft_weights_the_user_supplies(raft
     def counted(self, a, b):
         calls.append(a.shape)
         threads.add(threading.current_thread().name)
+        # random weights: the flow means nothing, and where and at what size it runs is what is
+        # checked; 2 refinements instead of RAFT's 12 took its call from 4.2-5.0 to 1.7-2.1 s (one
+        # xdist worker, beside other work)
+        self.iters = 2
         return estimate_flow(self, a, b)
 
     estimate_flow = RAFTFlow.__call__
