@@ -75,6 +75,24 @@ def test_keep_colors_stays_in_range_and_shapes_are_checked():
         luminance(torch.rand(3, 4, 4))
 
 
+def test_keep_colors_of_tensors_numpy_cannot_stand_for_are_torchs():
+    """On the CPU keep_colors computes float32 frames in numpy (frames.host_view); other tensors
+    take torch's ops. Mutation testing, 60th session: host_view taking a tensor that needs grad
+    (its result came back detached: no gradient reached the network) or one in bf16 (numpy has
+    no bf16: a TypeError) passed every test."""
+    gen = torch.Generator().manual_seed(3)
+    content, styled = torch.rand(2, 3, 8, 10, generator=gen), torch.rand(2, 3, 8, 10, generator=gen)
+    trained = styled.clone().requires_grad_()
+    out = blend_style(content, trained, keep_colors=True)
+    assert out.requires_grad and torch.equal(out.detach(), blend_style(content, styled, keep_colors=True))
+    out.sum().backward()
+    assert trained.grad is not None and trained.grad.abs().sum() > 0
+    low = blend_style(content.bfloat16(), styled.bfloat16(), keep_colors=True)
+    assert low.dtype == torch.bfloat16
+    want = (content.bfloat16() + luminance(styled.bfloat16() - content.bfloat16())).clamp_(0.0, 1.0)
+    assert torch.equal(low, want)
+
+
 # --- the Stylizer ----------------------------------------------------------------------------------
 
 def test_stylizer_at_strength_zero_returns_the_input_and_keep_colors_keeps_its_chroma(model):
