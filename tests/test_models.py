@@ -863,6 +863,37 @@ def test_a_fade_to_black_fades_instead_of_staying_painted_until_the_last_frame()
     assert detail[-2] < float(tensor_to_images(raw[-2:-1]).astype(float).std(axis=(1, 2)).mean())  # not full paint
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_faded_frame_mixes_its_flat_colour_and_the_networks_output_by_its_contrast(backend, monkeypatch):
+    """Below LOW_CONTRAST a frame's output is its mean colour's flat output plus its contrast
+    weight times the way to the network's (linear: a fade fades evenly), and a frame of no
+    contrast is its flat colour, not run through the network. Mutation testing, 60th session:
+    the flat frames run through the network with the others (its output then overwritten: the
+    work of a frame for nothing, a black batch of a fade run in full), or the weight squared,
+    passed every test. ONNX Runtime's path computes these in numpy (frames.host_view)."""
+    if backend == "onnx":
+        pytest.importorskip("onnxruntime")
+    st = Stylizer.from_model(light_net(), device="cpu", precision="fp32", backend=backend)
+    ran = []
+    network_output = st._network_output
+    monkeypatch.setattr(st, "_network_output", lambda x: ran.append(x.shape[0]) or network_output(x))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.stack([torch.full((3, 24, 32), 1.0), torch.rand(3, 24, 32, generator=gen),
+                     torch.tensor([0.8, 0.1, 0.3]).view(3, 1, 1).expand(3, 24, 32)])
+    with torch.inference_mode():
+        flats = [st._flat_colour(frame.mean(dim=(1, 2))).view(3, 1, 1) for frame in x]
+        painted = network_output(x[1:2])[0]
+        y = st._stylize_tensor(x, contrast=[0.0, 0.25, 0.0])
+    assert ran == [1]  # the frame with contrast alone
+    assert torch.equal(y[0], flats[0].expand(3, 24, 32)) and torch.equal(y[2], flats[2].expand(3, 24, 32))
+    assert torch.allclose(y[1], flats[1] + 0.25 * (painted - flats[1]), atol=1e-6)
+    assert (y[1] - flats[1]).abs().max() > 0.01  # (some of the network's output is in it)
+    ran.clear()
+    with torch.inference_mode():
+        y = st._stylize_tensor(x[[0, 2]], contrast=[0.0, 0.0])
+    assert ran == [] and torch.equal(y[1], flats[2].expand(3, 24, 32))
+
+
 def test_a_torch_device_is_checked_like_its_name():
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
     if not torch.cuda.is_available():
