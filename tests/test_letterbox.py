@@ -804,3 +804,45 @@ def test_lines_of_frames_down_to_one_pixel_are_black_as_their_quantile_says(leve
             assert np.array_equal(letterbox._black_lines(gray, axis, level), expected), (h, w, axis)
     for value in (0, 200):
         assert find_picture_area([np.full((1, 1, 3), value, np.uint8)], level=level) is None
+
+
+def test_bars_on_one_edge_at_the_dark_level_in_some_frames_are_said(monkeypatch, caplog):
+    """The warning of bars in some frames searches alone only frames with a dark edge line, read
+    from the edge lines' luma. Mutation testing, 60th session: the last row or the last column
+    not read (a bar only at the bottom, or only on the right, went unsaid), an edge line at
+    DARK_LEVEL itself taken for lit (the search takes it for black), or every frame searched
+    alone (a frame with no dark edge has no bars), passed every test."""
+    import vidstyle.letterbox as letterbox
+
+    rng = np.random.default_rng(0)
+    level = letterbox.DARK_LEVEL
+
+    def picture():
+        return rng.integers(40, 256, (72, 96, 3), dtype=np.uint8)
+
+    def bottom(frame):
+        frame[-12:] = level
+        return frame
+
+    def right(frame):
+        frame[:, -16:] = level
+        return frame
+
+    searched = []
+    real_find = letterbox.find_picture_area
+    monkeypatch.setattr(letterbox, "find_picture_area", lambda frames, **kw: searched.append(len(frames))
+                        or real_find(frames, **kw))
+    for edge, bars in ((bottom, "bottom 12"), (right, "right 16")):
+        frames = [picture(), edge(picture()), picture(), edge(picture())]
+        assert real_find(frames) is None and real_find([frames[1]]) is not None
+        searched.clear()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vidstyle"):
+            letterbox._say_if_bars_in_some(frames, None, "clip.mp4")
+        assert f"black bars ({bars}) in 2 of the 4 frames sampled from clip.mp4" in caplog.text, caplog.text
+        assert searched == [1, 1]  # the frames with a dark edge alone
+    searched.clear()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        letterbox._say_if_bars_in_some([picture() for _ in range(4)], None, "clip.mp4")
+    assert searched == [] and "black bars" not in caplog.text
