@@ -650,25 +650,29 @@ def test_samples_of_a_segment_read_from_its_start_hold_each_frame_once(tmp_path,
     assert peak < (len(images) + 16) * images[0].nbytes  # (held twice: about 2 * 64)
 
 
-def _burst_clip(path, gop: int = 6):
+def _burst_clip(path, gop: int = 6, late: int = 0):
     """43 noise frames: 5 frames/s, then 30 frames 1/96 s apart from 1 s, then 5 frames/s again
-    from 1.4 s (frame 35); 15 frames/s on average."""
+    from 1.4 s (frame 35); 15 frames/s on average. ``late``: seconds the stream's clock starts at."""
     from videos import pattern_frame, write_frames
 
     times = [Fraction(i, 5) for i in range(5)] + [1 + Fraction(i, 96) for i in range(30)] + \
         [Fraction(7, 5) + Fraction(i, 5) for i in range(8)]
+    times = [late + t for t in times]
     return write_frames(path, [pattern_frame(i, (32, 32), "noise", 43) for i in range(43)], times=times,
                         time_base=Fraction(1, 90000), options={"preset": "ultrafast", "crf": "10", "g": str(gop)})
 
 
-def test_samples_of_a_segment_of_uneven_frames_are_the_frames_it_keeps(tmp_path):
+@pytest.mark.parametrize("late", [0, 10])
+def test_samples_of_a_segment_of_uneven_frames_are_the_frames_it_keeps(tmp_path, late):
     """--start 1 --duration 0.4 keeps the 30 frames before 1.4 s, but where the segment ends was
     moved to whole frames at the average rate (15 frames/s: 1.46 s, for its last frame's length),
     and samples and keyframes were taken up to there: the sheet showed the frame at 1.4 s, past
-    the segment, which stylize leaves out."""
+    the segment, which stylize leaves out. Also where the stream's clock starts at 10 s (mutation
+    testing, 60th session: VideoDecoder.frames_end on the stream's clock, not from its start as
+    --start counts, passed every test; frames 35-42, after the segment, were shown)."""
     from vidstyle.io.decode import VideoDecoder, keyframe_samples, sample_frames
 
-    path = _burst_clip(tmp_path / "burst.mp4", gop=7)  # (frame 35, at 1.4 s, a keyframe)
+    path = _burst_clip(tmp_path / "burst.mp4", gop=7, late=late)  # (frame 35, at 1.4 s, a keyframe)
     frames = read_frames(path)
     with VideoDecoder(path, 1.0, 0.4, announce=False) as decoder:
         kept = _shown([item.image for item in decoder.read()], frames)
