@@ -724,6 +724,24 @@ def test_the_entry_points_main_called_off_the_main_thread_leaves_ctrl_c_to_the_p
         (proc.returncode, proc.stdout, proc.stderr)
 
 
+def test_the_entry_points_main_runs_from_a_thread_of_the_program():
+    """Off the main thread no handler can be put in (signal.signal raises ValueError there), so
+    start-up leaves Ctrl-C as it finds it. Mutation testing, 60th session: putting Python's handler
+    back without asking which thread runs passed every test; main then failed with that
+    ValueError's traceback from a program's worker thread."""
+    code = ("import threading\n"
+            "from vidstyle._start import main\n"
+            "status = []\n"
+            "worker = threading.Thread(target=lambda: status.append(main(['--version'])))\n"
+            "worker.start()\n"
+            "worker.join()\n"
+            "print(status)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=foreground_signals)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "[0]", (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
 @pytest.mark.parametrize("command,module", [
     (["stylize", "in.mp4", "-o", "out.mp4", "--style", "light_mondrian"], "vidstyle.pipeline"),
     (["preview", "in.mp4", "-o", "sheet.png", "--style", "light_mondrian"], "vidstyle.stylizer"),
