@@ -783,6 +783,48 @@ def test_samples_respread_over_a_cut_mp4_open_it_about_once_a_frame(tmp_path, mo
     assert len(opened) < 2 * len(shown), len(opened)
 
 
+def test_a_cut_mp4_read_once_is_said_to_end_where_its_frames_end(tmp_path, caplog):
+    """An .mp4 cut short with its index at the front counts 48 frames, fewer than the 60 asked
+    for: it is read once from its start, and where its frames end (after its last one, a frame
+    long) is said. Mutation testing, 60th session: that warning left out, or saying where the
+    last frame begins, passed every test."""
+    from vidstyle.io.decode import sample_frames
+
+    whole = make_video(tmp_path / "whole.mp4", frames=48, size=(32, 32), pattern="noise", gop=12,
+                       container_options={"movflags": "faststart"})
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        shown = _shown(sample_frames(cut, 60, say_unspread=True), read_frames(whole))
+    n = len(shown)
+    assert 10 < n < 48 and shown == list(range(n))
+    assert f"the frames of cut.mp4 end at {n / 24:.2f} s, though its header says they reach 2.00 s" in caplog.text
+    assert f"cut.mp4 has {n} frames: all are shown" in caplog.text
+
+
+def test_samples_of_a_segment_its_read_found_longer_than_asked_do_not_read_it_again(tmp_path, monkeypatch):
+    """A segment whose estimated count (10) is below the 20 asked for is read from its start;
+    finding more frames than asked (bursts), it is sampled, and what the samples miss is looked
+    for between them, not by reading the segment from its start again. Mutation testing, 60th
+    session: that second read (an open, and up to 21 frames decoded) passed every test."""
+    from vidstyle.io import decode
+
+    path = _burst_clip(tmp_path / "burst.mkv")
+    frames = read_frames(path)
+    segment_opens = []
+    real_init = decode.VideoDecoder.__init__
+
+    def counted(self, *args, **kwargs):
+        if args[1:3] == (1.0, 0.4):  # (a sample opens the file at its time, with no duration)
+            segment_opens.append(args)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(decode.VideoDecoder, "__init__", counted)
+    shown = _shown(decode.sample_frames(path, 20, 1.0, 0.4), frames)
+    assert len(shown) == 20 and shown == sorted(set(shown)) and set(shown) <= set(range(5, 35))
+    assert len(segment_opens) == 1
+
+
 def test_a_sheet_of_more_frames_than_it_takes_is_refused_in_one_line(tmp_path, cli):
     """--frames 5000 (a typo for 5) decoded and held every frame at full size before the sheet's
     size was looked at: 5000 x 6.2 MB for a 1080p video. A sheet takes 1 to 64 columns."""
