@@ -825,6 +825,38 @@ def test_samples_of_a_segment_its_read_found_longer_than_asked_do_not_read_it_ag
     assert len(segment_opens) == 1
 
 
+def test_samples_of_an_mkv_open_it_once_a_sample_and_its_segment_read_is_not_searched_again(tmp_path, monkeypatch):
+    """An .mkv's count is an estimate: where the samples found as many frames as asked for, that
+    is all (8 opens for 8 of 48 evenly spaced frames); where they found fewer and the read from
+    its start holds no more than asked for (the 43 frames of a burst clip, counted 68), those
+    frames are the samples. Mutation testing, 60th session: reading the segment again when the
+    samples had found them all (an open and 9 frames decoded in every such preview), or searching
+    the gaps when the read held exactly as many as asked for (131 opens, not 72), passed every test."""
+    from vidstyle.io import decode
+
+    clip = make_video(tmp_path / "clip.mkv", frames=48, size=(32, 32), pattern="noise", gop=12)
+    burst = _burst_clip(tmp_path / "burst.mkv")
+    opened = []
+    real_init = decode.VideoDecoder.__init__
+    monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(1) or real_init(self, *a, **k))
+    shown = _shown(decode.sample_frames(clip, 8), read_frames(clip))
+    assert len(shown) == 8 and shown == sorted(set(shown)) and len(opened) == 8
+    opened.clear()
+    assert _shown(decode.sample_frames(burst, 43), read_frames(burst)) == list(range(43))
+    assert len(opened) < 2 * 43, len(opened)
+
+
+def test_a_duration_past_the_end_of_a_stream_that_does_not_say_its_length_counts_from_the_start(tmp_path, caplog):
+    """Mutation testing, 60th session: the length said of a raw stream's segment from --start 0.5
+    to its end (1.5 s of 2 s) given as where its frames end (2.00 s) passed every test."""
+    from vidstyle.io.decode import sample_frames
+
+    src = make_video(tmp_path / "raw.h264", frames=48, size=(64, 48), fps=24)
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        assert len(sample_frames(src, 3, 0.5, 10, say_unspread=True)) == 3
+    assert "raw.h264 ends before the 10 s asked for (--duration): the segment lasts 1.50 s" in caplog.text
+
+
 def test_a_sheet_of_more_frames_than_it_takes_is_refused_in_one_line(tmp_path, cli):
     """--frames 5000 (a typo for 5) decoded and held every frame at full size before the sheet's
     size was looked at: 5000 x 6.2 MB for a 1080p video. A sheet takes 1 to 64 columns."""
