@@ -603,6 +603,71 @@ def test_changes_after_a_duration_segment_are_the_parts_not_written(tmp_path, tw
         "the style change at 30 s comes after the last frame stylized of in.mp4 (1.38 s): never seen"]
 
 
+def _said_unseen(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "never seen" in r.getMessage() or "dissolve is seen" in
+            r.getMessage()]
+
+
+def test_a_change_past_the_inputs_own_end_is_said_under_a_duration_too(tmp_path, two_styles, cli):
+    """`--style-at 1:05=B --style-at 1:40=A --duration 1` on a 4 s clip said nothing of either
+    change: those after a --duration part are taken for the later parts of a whole film's timeline,
+    but no part of this input comes after its own end (its container says where): a typo, as
+    without --duration (review, 60th session)."""
+    a, b = two_styles
+    src = make_video(tmp_path / "clip.mp4", frames=32, size=(32, 32), fps=8)  # 4 s
+    r = cli("stylize", src, "-o", tmp_path / "out.mp4", "--style", a, "--style-at", f"1:05={b}",
+            "--style-at", f"1:40={a}", "--duration", "1", "--temporal", "off", "--precision", "fp32")
+    assert r.returncode == 0 and (tmp_path / "out.mp4").exists()
+    said = [line for line in r.stderr.splitlines() if "never seen" in line]
+    assert len(said) == 1 and said[0].endswith(
+        "the style changes at 65 s, 100 s come after the end of clip.mp4 (4.00 s long): never seen"), r.stderr
+
+
+def test_which_changes_past_a_duration_part_are_past_the_inputs_end(tmp_path, caplog):
+    """The Python API alike, and where the input's length is not its picture's or is not known."""
+    def run(src, changes, crossfade=0, **options):
+        caplog.clear()
+        timeline = StyleTimeline([(0, Flat(0, path="a"))] + [(t, Flat(200, path=f"s{t:g}")) for t in changes],
+                                 crossfade=crossfade)
+        with caplog.at_level("WARNING", logger="vidstyle"):
+            stylize_video(src, tmp_path / f"out{len(list(tmp_path.iterdir()))}.mp4", style=timeline,
+                          temporal="off", progress=False, duration=1, **options)
+        return _said_unseen(caplog)
+
+    clip = make_video(tmp_path / "clip.mp4", frames=32, size=(32, 32), fps=8, pattern="flat")  # 4 s
+    # inside the clip after the part: a later part's; at its very end: no frame shows it
+    assert run(clip, [3.875, 4]) == ["the style change at 4 s comes after the end of clip.mp4 (4.00 s long): never seen"]
+    # a dissolve (4.5 s, 2 s long) that begins inside the clip: its start is in a later part
+    assert run(clip, [4.5, 9], crossfade=2) == [
+        "the style change at 4.5 s comes after the end of clip.mp4 (4.00 s long): only the start of its dissolve "
+        "is seen", "the style change at 9 s comes after the end of clip.mp4 (4.00 s long): never seen"]
+    # a file whose clock starts at 10 s: its end is at 4 s of it, as --start and --style-at count
+    late = make_video(tmp_path / "late.mkv", frames=32, size=(32, 32), fps=8, pattern="flat",
+                      container_options={"output_ts_offset": "10"})
+    assert run(late, [3.5, 12]) == ["the style change at 12 s comes after the end of late.mkv (4.00 s long): never seen"]
+    # sound (6 s) outlasting the picture (2 s): the picture's end, not the file's
+    sound = make_video(tmp_path / "sound.mkv", frames=16, size=(32, 32), fps=8, pattern="flat", audio=True,
+                       audio_seconds=6)
+    assert run(sound, [1.875, 3]) == ["the style change at 3 s comes after the end of sound.mkv (2.00 s long): never seen"]
+    # a raw stream states no length: nothing said, as before
+    raw = tmp_path / "raw.h264"
+    raw.write_bytes(make_video(tmp_path / "for_raw.h264", frames=32, size=(32, 32), fps=8, pattern="flat").read_bytes())
+    assert run(raw, [65]) == []
+    # segments joined into one MPEG-TS file: FFmpeg's length is the first piece's (1 s of 3), and
+    # the picture runs on from it
+    piece = make_video(tmp_path / "piece.ts", frames=8, size=(32, 32), fps=8, pattern="flat")
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(piece.read_bytes() * 3)
+    assert run(joined, [2.5]) == []
+    # an image folder: its frames at the rate asked for (20 frames at 8 frames/s: 2.5 s)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for n in range(20):
+        cv2.imwrite(str(folder / f"f_{n:04d}.png"), np.full((32, 32, 3), 10 * n, np.uint8))
+    assert run(folder, [2.375, 65], sequence_fps=8) == [
+        "the style change at 65 s comes after the end of frames (2.50 s long): never seen"]
+
+
 def test_a_duration_parts_summary_leaves_out_the_changes_after_its_end(tmp_path):
     """A whole film's timeline rendered in parts: the first part (--duration 1) is all mondrian,
     and no warning speaks of the change at 1.5 s any more, but the summary said "mondrian,
