@@ -636,7 +636,8 @@ def test_which_changes_past_a_duration_part_are_past_the_inputs_end(tmp_path, ca
 
     clip = make_video(tmp_path / "clip.mp4", frames=32, size=(32, 32), fps=8, pattern="flat")  # 4 s
     # inside the clip after the part: a later part's; at its very end: no frame shows it
-    assert run(clip, [3.875, 4]) == ["the style change at 4 s comes after the end of clip.mp4 (4.00 s long): never seen"]
+    assert run(clip, [3.875, 4]) == [
+        "the style change at 4 s comes after the end of clip.mp4 (4.00 s long): never seen"]
     # a dissolve (4.5 s, 2 s long) that begins inside the clip: its start is in a later part
     assert run(clip, [4.5, 9], crossfade=2) == [
         "the style change at 4.5 s comes after the end of clip.mp4 (4.00 s long): only the start of its dissolve "
@@ -644,11 +645,13 @@ def test_which_changes_past_a_duration_part_are_past_the_inputs_end(tmp_path, ca
     # a file whose clock starts at 10 s: its end is at 4 s of it, as --start and --style-at count
     late = make_video(tmp_path / "late.mkv", frames=32, size=(32, 32), fps=8, pattern="flat",
                       container_options={"output_ts_offset": "10"})
-    assert run(late, [3.5, 12]) == ["the style change at 12 s comes after the end of late.mkv (4.00 s long): never seen"]
+    assert run(late, [3.5, 12]) == [
+        "the style change at 12 s comes after the end of late.mkv (4.00 s long): never seen"]
     # sound (6 s) outlasting the picture (2 s): the picture's end, not the file's
     sound = make_video(tmp_path / "sound.mkv", frames=16, size=(32, 32), fps=8, pattern="flat", audio=True,
                        audio_seconds=6)
-    assert run(sound, [1.875, 3]) == ["the style change at 3 s comes after the end of sound.mkv (2.00 s long): never seen"]
+    assert run(sound, [1.875, 3]) == [
+        "the style change at 3 s comes after the end of sound.mkv (2.00 s long): never seen"]
     # a raw stream states no length: nothing said, as before
     raw = tmp_path / "raw.h264"
     raw.write_bytes(make_video(tmp_path / "for_raw.h264", frames=32, size=(32, 32), fps=8, pattern="flat").read_bytes())

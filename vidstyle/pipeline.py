@@ -1236,7 +1236,8 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     # parts of a longer timeline not written (a whole film's rendered in parts), as those before --start are
     part_end = None if decoder.ended_before_duration() else decoder.segment_end
     if getattr(stylizer, "timeline", None) is not None:
-        _say_unseen_changes(stylizer, first, part_end, config.start is not None, input_path.name)
+        _say_unseen_changes(stylizer, first, part_end, config.start is not None, input_path.name,
+                            None if decoder.stated_end is None else float(decoder.stated_end))
     if matte is not None and matte.damaged():
         log.warning("skipped %s (the mask): its frame before each was held", matte.damaged())
     return StylizeResult(network=_describe(stylizer, batch), frames=encoder.frames, seconds=seconds, fps=encoder.frames / seconds if seconds else 0.0,
@@ -1261,12 +1262,14 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                          styles=_timeline_text(stylizer, part_end), mask=_mask_text(matte))
 
 
-def _say_unseen_changes(stylizer, first: float, part_end: float | None, segment: bool, name: str) -> None:
+def _say_unseen_changes(stylizer, first: float, part_end: float | None, segment: bool, name: str,
+                        input_end: float | None = None) -> None:
     """Warn of the changes of ``stylizer``'s style timeline that the output does not show as typed:
     after its last frame (a typo: 10:5 for 1:05), but for those after ``part_end`` (where a
-    --duration segment ends, see :func:`_stylize_video`); with no frame between one and the next;
-    and, for a ``segment`` (--start) beginning at ``first`` (s, the input's clock), every change
-    before it when, counted from --start, they would all fall inside it. ``name``: the input's."""
+    --duration segment ends, see :func:`_stylize_video`) and before ``input_end`` (where the
+    container says the input ends, None where it does not say); with no frame between one and the
+    next; and, for a ``segment`` (--start) beginning at ``first`` (s, the input's clock), every
+    change before it when, counted from --start, they would all fall inside it. ``name``: the input's."""
     timeline, until = stylizer.timeline, stylizer.painted_until
     if until is None:  # no frame painted
         return
@@ -1276,10 +1279,15 @@ def _say_unseen_changes(stylizer, first: float, part_end: float | None, segment:
     for seen, said in ((True, "only the start of its dissolve is seen"), (False, "never seen")):
         these = [timeline.changes[i] for i in late if (timeline.dissolve_begins(i) < until) == seen
                  and (seen or part_end is None or timeline.changes[i].at < part_end)]
-        if these:
-            log.warning("the style change%s at %s come%s after the last frame stylized of %s (%.2f s): %s",
-                        "s" if len(these) > 1 else "", ", ".join(f"{c.at:g} s" for c in these),
-                        "" if len(these) > 1 else "s", name, until, said)
+        _say_late(these, f"the last frame stylized of {name} ({until:.2f} s)", said)
+    # those after the part come in no later part either where they come at or after the input's own
+    # end: a typo as above (--style-at 1:05 on a 4 s clip), said with the input's length
+    if part_end is not None and input_end is not None:
+        past = [i for i in late if timeline.dissolve_begins(i) >= until and timeline.changes[i].at >= part_end
+                and timeline.changes[i].at >= input_end]
+        for seen, said in ((True, "only the start of its dissolve is seen"), (False, "never seen")):
+            _say_late([timeline.changes[i] for i in past if (timeline.dissolve_begins(i) < input_end) == seen],
+                      f"the end of {name} ({input_end:.2f} s long)", said)
     # a change the next one follows before any frame (10=B, 10.01=C) paints nothing: said, as a
     # change after the end is (a typo); those before a segment's first frame are the part not written
     unseen = [c for i, c in enumerate(timeline.changes) if i and first < c.at <= until
@@ -1299,6 +1307,14 @@ def _say_unseen_changes(stylizer, first: float, part_end: float | None, segment:
                     "--style-at times are on the input's clock, as --start's (%g s into the segment is "
                     "--style-at %g)", ", ".join(f"{c.at:g} s" for c in changes), first,
                     timeline.style_name(len(timeline.changes) - 1), changes[0].at, round(first + changes[0].at, 3))
+
+
+def _say_late(changes: list, end: str, said: str) -> None:
+    """The warning for style ``changes`` that come after ``end`` (what ends, and when), ``said``:
+    how much of them the output shows (see :func:`_say_unseen_changes`)."""
+    if changes:
+        log.warning("the style change%s at %s come%s after %s: %s", "s" if len(changes) > 1 else "",
+                    ", ".join(f"{c.at:g} s" for c in changes), "" if len(changes) > 1 else "s", end, said)
 
 
 def _mask_text(matte) -> str:

@@ -698,6 +698,15 @@ class VideoDecoder:
         return None if self._end is None else self._end - self._stream_start
 
     @property
+    def stated_end(self) -> Fraction | None:
+        """Seconds where the container says the input's video ends, on the input's clock (as
+        ``start`` counts it), whatever segment is read: the picture's own end, not a sound track's
+        that outlasts it, where the container states it apart (see :func:`stated_length`). None
+        where it states none (a raw stream), and for a format whose clock may start over (MPEG-TS,
+        MPEG-PS, Ogg...): pieces joined into one file run on past FFmpeg's length, their first's."""
+        return None if self._stated_end is None else self._stated_end - self._stream_start
+
+    @property
     def frames_end(self) -> Fraction | None:
         """Seconds where the segment's frames end on the input's clock (as ``start`` counts it), by
         what the file says its video lasts and ``duration``; None where neither says: a frame there
@@ -1236,8 +1245,11 @@ class VideoDecoder:
             begins = (self._video.start_time or 0) * self._tb  # where the container's length counts from
             length = stated_length(self._container, self._video, begins)
             length = begins + length - stream_start if length and begins + length > stream_start else None
-        ends = [t for t in (stream_start + length if length is not None else None, self._end) if t is not None]
+        stated_end = stream_start + length if length is not None else None
+        ends = [t for t in (stated_end, self._end) if t is not None]
         self._expected_end = min(ends) if ends else None
+        # (see stated_end: a clock that may start over runs on past it)
+        self._stated_end = None if self._container.format.flags & av.format.Flags.ts_discont.value else stated_end
         if total is None and length is not None:
             total = max(1, round(length * self._rate))
         # the file says how long it is (a raw .h264 stream does not: a count then comes from
