@@ -970,6 +970,24 @@ def test_a_start_in_segments_joined_into_one_ts_file_is_on_the_joined_timeline(t
     assert all(np.array_equal(a.image, b) for a, b in zip(segment, whole[first:first + 12]))
 
 
+def test_a_start_past_the_first_piece_of_segments_joined_into_one_ts_file_is_stylized(tmp_path, caplog):
+    """FFmpeg's duration of joined segments is their first piece's: a look ahead at a segment's
+    frames (the bars searched for, sample frames) refused a start past it as "past the end of
+    joined.ts (1.00 s long)", and so did the run, though its own decoder found the segment."""
+    parts = [make_video(tmp_path / f"{n}.ts", frames=24, fps=24, size=(64, 48), pattern=pattern)
+             for n, pattern in enumerate(("moving", "cut", "noise"))]
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with VideoDecoder(joined) as decoder:
+        whole = [item.image for item in decoder.read() if isinstance(item, DecodedFrame)]
+    samples = sample_frames(joined, 3, start=2.25, duration=0.5)
+    assert len(samples) == 3 and all(any(np.array_equal(s, w) for w in whole[54:66]) for s in samples)
+    out = tmp_path / "out.mp4"
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        stylize(joined, out, start=2.25, duration=0.5)
+    assert probe(out).frames == 12
+
+
 def _ts_segment(path, subtitle_at: float):
     """One second of MPEG-TS as an HLS segment holds it: H.264 with B-frames (pictures shown a few
     frames after they are decoded), AAC, and a DVB subtitle packet at ``subtitle_at`` seconds."""
