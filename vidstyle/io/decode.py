@@ -935,19 +935,22 @@ class VideoDecoder:
         start = _decimal(start) if start else None
         duration = _decimal(duration) if duration else None
         self._start = stream_start + Fraction(start) if start else None
+        # past the end by a margin: some containers' durations are estimates (then the decoder
+        # finds out, more slowly)
+        past_end = bool(start) and bool(container.duration) and \
+            Fraction(start) >= Fraction(container.duration, av.time_base) * Fraction(11, 10) + 1
         # a file whose clock starts over (joined MPEG-TS segments) has no one place for a time:
         # it is read from its beginning on the clock _continuous makes, and FFmpeg's duration is
         # that of its first piece. Not for a look ahead at sample frames (announce=False): any
-        # frame near the time will do there, and each sample would decode from the beginning
-        self._clock_restarts_ahead = bool(start) and self.announce and self._clock_starts_over()
+        # frame near the time will do there, and each sample would decode from the beginning;
+        # but a start past that duration has none near it on the file's own clock (refused as past
+        # the end, a look ahead failed the run whose own decoder had found the segment)
+        self._clock_restarts_ahead = bool(start) and (self.announce or past_end) and self._clock_starts_over()
         container, video = self._container, self._video  # the scan opened the file again
-        if self._clock_restarts_ahead:
+        if self._clock_restarts_ahead and self.announce:
             log.warning("the clock of %s starts over in the file (segments joined into one?): it is decoded from "
                         "its beginning to find --start on one timeline", self.path.name)
-        # past the end by a margin: some containers' durations are estimates (then the decoder
-        # finds out, more slowly)
-        if start and container.duration and not self._clock_restarts_ahead and \
-                Fraction(start) >= Fraction(container.duration, av.time_base) * Fraction(11, 10) + 1:
+        if past_end and not self._clock_restarts_ahead:
             raise VidstyleError(f"the segment starts at {float(start):g} s, past the end of {self.path.name} "
                                 f"({container.duration / av.time_base:.2f} s long)")
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
