@@ -1450,8 +1450,7 @@ class VideoDecoder:
             if self._frames_end is not None and t >= self._frames_end:
                 state["video_done"] = True
                 self._passed_end = True
-                if self._frame_after_end is None:  # (the first: frames past it are decoded while sound is read)
-                    self._frame_after_end = t
+                self._frame_after_end = t
                 if all(audio_done):
                     break
                 continue
