@@ -596,6 +596,46 @@ def test_a_segment_between_two_frames_of_an_intact_file_says_where_they_are(tmp_
     assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "sheet.png").exists()
 
 
+@pytest.mark.parametrize("clip, start, duration, said", [
+    # the clock starts at 10 s: times as --start counts them, from the first frame
+    ("late", 0.98, 0.01, "no frame starts between 0.98 and 0.99 s: the nearest start at 0.958 and 1.000 s "
+                         "(--duration 0.021 or more takes the one at 1.000 s)"),
+    # a frame 0.2 ms before --start is not "at 1.000 s": shown finer
+    ("near", 1, 0.01, "no frame starts between 1 and 1.01 s: the nearest start at 0.9998 and 1.0500 s "
+                      "(--duration 0.051 or more takes the one at 1.0500 s)"),
+    # the frame after it starts where the segment ends: to the millisecond still
+    ("steady", 0.98, 0.02, "no frame starts between 0.98 and 1 s: the nearest start at 0.958 and 1.000 s "
+                           "(--duration 0.021 or more takes the one at 1.000 s)"),
+    # the one at 25/24 s is 31.67 ms after --start: 0.032 is the shortest --duration that takes it
+    ("steady", 1.01, 0.01, "no frame starts between 1.01 and 1.02 s: the nearest start at 1.000 and 1.042 s "
+                           "(--duration 0.032 or more takes the one at 1.042 s)"),
+    # ten hours in: every digit of --start
+    ("long", 36000.98, 0.01, "no frame starts between 36000.98 and 36000.99 s: the nearest start at 36000.958 "
+                             "and 36001.000 s (--duration 0.021 or more takes the one at 36001.000 s)"),
+])
+def test_where_the_frames_around_an_empty_segment_start_is_said_as_start_counts_them(tmp_path, clip, start,
+                                                                                      duration, said):
+    """Mutation testing, 60th session: the error of a segment between two frames gave the same
+    text with its times on the stream's clock (10.98 s for --start 0.98 of a clip whose clock
+    starts at 10 s), with no more than 3 decimals (a frame 0.2 ms before --start 1 "at 1.000 s"),
+    with 6 for a frame at the segment's end, a --duration a millisecond longer than needed, and
+    with --start 36000.98 said as "36001"; each passed every test."""
+    if clip == "late":
+        path = make_video(tmp_path / "late.mkv", frames=48, size=(64, 48), audio=True,
+                          container_options={"output_ts_offset": "10"})
+    elif clip == "long":
+        times = [0, 36000 + Fraction(23, 24), 36001, 36001 + Fraction(1, 24)]
+        path = write_frames(tmp_path / "long.mkv", [pattern_frame(i, (32, 32), "noise") for i in range(4)],
+                            times=times, time_base=Fraction(1, 1000), options={"preset": "ultrafast", "g": "6"})
+    else:
+        times = [Fraction(i, 24) for i in range(48)] if clip == "steady" else \
+            [0, Fraction(1, 2), Fraction(9998, 10000), Fraction(105, 100), Fraction(3, 2), 2]
+        path = _noise_clip(tmp_path / f"{clip}.mp4", times)
+    with pytest.raises(VidstyleError) as caught:
+        VideoDecoder(path, start=start, duration=duration)
+    assert str(caught.value) == f"{path} has no video frames in the requested segment: {said}"
+
+
 def test_a_sparse_variable_frame_rate_segment_is_not_called_damaged(tmp_path, caplog):
     """Matroska stores no frame rate: FFmpeg guesses 25 frames/s for a screen recording with 10
     frames in a second, so --duration 0.9 expected ~23 frames, found 8 and warned of a damaged
