@@ -784,6 +784,31 @@ def test_a_decoder_dropped_unclosed_after_a_read_lets_its_ffmpeg_threads_go_at_o
     assert not broken_off and not read_through
 
 
+def test_a_decoder_or_file_source_that_failed_to_open_says_nothing_more_when_dropped(tmp_path, monkeypatch):
+    """Mutation testing, 60th session: the __del__ of a VideoDecoder or FileSource (which closes
+    one dropped unclosed) closing one whose __init__ failed passed every test; `vidstyle stylize
+    notes.mp4` (not a video) then printed "Exception ignored in: <function VideoDecoder.__del__>"
+    and an AttributeError's traceback after its one line, as `vidstyle live --source` did. What
+    Python would print there is collected here."""
+    import gc
+    import sys
+
+    from vidstyle.io import VideoDecoder
+    from vidstyle.io.capture import FileSource
+
+    said = []
+    monkeypatch.setattr(sys, "unraisablehook", said.append)
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    sound = make_video(tmp_path / "in.mkv", frames=12, size=(64, 48), audio=True)
+    for opening in (lambda: VideoDecoder(notes), lambda: FileSource(notes, realtime=False),
+                    lambda: VideoDecoder(sound, start=5.0)):
+        with pytest.raises(VidstyleError):
+            opening()
+        gc.collect()
+    assert not said, [(hook.object, hook.exc_value) for hook in said]
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
 def test_an_aborted_encoder_that_is_still_referenced_holds_no_ffmpeg_threads(tmp_path):
     """As a closed decoder (above): an aborted VideoEncoder kept its video stream, and with it
