@@ -451,6 +451,24 @@ def test_file_source_loop_keeps_time_running(tmp_path):
     assert np.round(steps).sum() - 24 <= src.skipped, (stamps, src.skipped)
 
 
+def test_a_looped_file_whose_clock_starts_late_plays_on_a_frame_apart(tmp_path):
+    """A file's times are counted from its first frame. Mutation testing, 60th session: times on
+    the file's own clock (an .mkv or .ts whose clock starts at 10 s) passed every test; looped
+    and paced, each start over then waited those 10 s on the last frame."""
+    from videos import make_video
+
+    late = make_video(tmp_path / "late.mkv", frames=12, size=(64, 48), fps=24,
+                      container_options={"output_ts_offset": "10"})
+    source = FileSource(late, realtime=False, loop=True)
+    times = []
+    for _ in range(30):
+        assert source.read() is not None
+        times.append(source._last_t)
+    source.close()
+    # (Matroska's millisecond clock: 0.042 for 1/24)
+    assert times == pytest.approx([i / 24 for i in range(30)], abs=1e-3)
+
+
 # --- latency accounting --------------------------------------------------------------------------
 
 def test_stats_accounting():
