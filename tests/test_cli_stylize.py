@@ -664,39 +664,52 @@ def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path, start):
     assert proc.stderr.strip().splitlines() == ["vidstyle: interrupted"]
 
 
-def test_the_entry_points_main_called_with_a_command_line_leaves_ctrl_c_to_the_program():
+@pytest.mark.parametrize("handler", ["signal.default_int_handler", "mine", "signal.SIG_IGN"])
+def test_the_entry_points_main_called_with_a_command_line_leaves_ctrl_c_to_the_program(handler):
     """``main`` got from the entry point (vidstyle._start) puts in the handler that ends the process
     at once on Ctrl-C; called from a program with a command line of its own (argv given, the process
     going on after it), that handler stayed: the program's next Ctrl-C ended it with os._exit(130),
-    its own handlers and clean-up skipped. Ctrl-C is Python's again once main returns."""
+    its own handlers and clean-up skipped. Ctrl-C is Python's again once main returns. A handler
+    of the program's own, or a Ctrl-C ignored (a background job), is left as it is, getting main
+    and after it (mutation testing, 60th session: either taken over, by the entry point or as main
+    returned, passed every test; the program's handler was then gone)."""
     code = ("import signal\n"
+            "def mine(signum, frame):\n"
+            "    pass\n"
+            f"handler = {handler}\n"
+            "signal.signal(signal.SIGINT, handler)\n"
             "from vidstyle._start import main\n"
+            "kept = signal.getsignal(signal.SIGINT) is handler or handler is signal.default_int_handler\n"
             "status = main(['--version'])\n"
-            "print(status, signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+            "print(status, kept, signal.getsignal(signal.SIGINT) is handler)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           preexec_fn=foreground_signals)
-    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "0 True", (proc.stdout, proc.stderr)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "0 True True", (proc.stdout, proc.stderr)
 
 
+@pytest.mark.parametrize("entry", ["vidstyle.cli", "vidstyle._start"])
 @pytest.mark.parametrize("own_handler", [False, True])
-def test_main_run_on_the_process_command_line_by_a_function_leaves_ctrl_c_to_the_program(tmp_path, own_handler):
+def test_main_run_on_the_process_command_line_by_a_function_leaves_ctrl_c_to_the_program(tmp_path, own_handler,
+                                                                                         entry):
     """A program's function that sets sys.argv and calls main() gets the exit status back (main ends
     the process only called by the program's top level), and goes on: its Ctrl-C stayed ignored
     (the command line's status decided), so the program could no longer be interrupted, and a
-    handler of its own was gone. Ctrl-C is the program's again once main returns."""
+    handler of its own was gone. Ctrl-C is the program's again once main returns: Python's where
+    main got from the entry point put in its own (mutation testing, 60th session: that handler
+    put back, which ends the program at once on its next Ctrl-C, passed every test)."""
     code = ("import signal, sys\n"
-            "from vidstyle.cli import main\n"
+            f"from {entry} import main\n"
             "def mine(signum, frame):\n"
             "    pass\n"
             f"if {own_handler}:\n"
             "    signal.signal(signal.SIGINT, mine)\n"
-            "before = signal.getsignal(signal.SIGINT)\n"
+            f"expected = mine if {own_handler} else signal.default_int_handler\n"
             "def run():\n"
             f"    sys.argv = ['vidstyle', 'stylize', {str(tmp_path / 'missing.mp4')!r}, '-o', "
             f"{str(tmp_path / 'out.mp4')!r}, '--style', 'light_mondrian']\n"
             "    return main()\n"
             "status = run()\n"
-            "print(status, signal.getsignal(signal.SIGINT) is before, flush=True)\n")
+            "print(status, signal.getsignal(signal.SIGINT) is expected, flush=True)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           preexec_fn=foreground_signals)
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "1 True", (proc.stdout, proc.stderr)
@@ -724,15 +737,21 @@ def test_the_entry_points_main_called_off_the_main_thread_leaves_ctrl_c_to_the_p
         (proc.returncode, proc.stdout, proc.stderr)
 
 
-def test_the_entry_points_main_runs_from_a_thread_of_the_program():
+@pytest.mark.parametrize("got_on", ["the main thread", "the worker"])
+def test_the_entry_points_main_runs_from_a_thread_of_the_program(got_on):
     """Off the main thread no handler can be put in (signal.signal raises ValueError there), so
     start-up leaves Ctrl-C as it finds it. Mutation testing, 60th session: putting Python's handler
     back without asking which thread runs passed every test; main then failed with that
-    ValueError's traceback from a program's worker thread."""
+    ValueError's traceback from a program's worker thread. So did the entry point putting in its
+    handler without asking, where main is got on the worker (its import failed alike)."""
+    get = "from vidstyle._start import main"
     code = ("import threading\n"
-            "from vidstyle._start import main\n"
+            f"{get if got_on == 'the main thread' else ''}\n"
             "status = []\n"
-            "worker = threading.Thread(target=lambda: status.append(main(['--version'])))\n"
+            "def work():\n"
+            f"    {get if got_on == 'the worker' else 'pass'}\n"
+            "    status.append(main(['--version']))\n"
+            "worker = threading.Thread(target=work)\n"
             "worker.start()\n"
             "worker.join()\n"
             "print(status)\n")
@@ -740,6 +759,32 @@ def test_the_entry_points_main_runs_from_a_thread_of_the_program():
                           preexec_fn=foreground_signals)
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "[0]", (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_ctrl_c_while_a_programs_own_command_line_starts_is_the_programs(tmp_path):
+    """A program that calls main with a command line of its own goes on after it: a Ctrl-C while
+    that command starts is the program's to handle, not the end of the process. Mutation testing,
+    60th session: start-up's handler that ends the process at once, put in for such a main too,
+    passed every test; the program ended there with "vidstyle: interrupted", its clean-up skipped."""
+    code = ("import importlib.abc, os, signal, sys\n"
+            "class CtrlC(importlib.abc.MetaPathFinder):  # Ctrl-C as the command's module loads\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name == 'vidstyle.export':\n"
+            "            os.kill(os.getpid(), signal.SIGINT)\n"
+            "        return None\n"
+            "from vidstyle.cli import main\n"
+            "sys.meta_path.insert(0, CtrlC())\n"
+            "try:\n"
+            "    status = main(['export', '--onnx', 'out.onnx', '--style', 'light_mondrian'])\n"
+            "except KeyboardInterrupt:\n"
+            "    status = 'KeyboardInterrupt'\n"
+            "print('the program goes on after', status)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stdout.splitlines()[-1] in ("the program goes on after 130",
+                                            "the program goes on after KeyboardInterrupt"), proc.stdout
+    assert not (tmp_path / "out.onnx").exists()
 
 
 @pytest.mark.parametrize("command,module", [
@@ -1667,7 +1712,9 @@ def test_a_ctrl_c_after_the_command_has_finished_changes_nothing(monkeypatch, ca
 
 def test_the_command_line_run_in_a_thread_ends_with_its_status(monkeypatch, capsys):
     # a tool that runs main() (its sys.argv) in a worker thread: Python lets only the main thread
-    # set signal handlers, so ignoring Ctrl-C once the status is decided is for that thread only
+    # set signal handlers, so ignoring Ctrl-C once the status is decided is for that thread only.
+    # Mutation testing, 60th session: main() giving the program its Ctrl-C handling back on any
+    # thread passed every test (signal.signal's ValueError there, for _main's status)
     import threading
 
     from vidstyle import cli
@@ -1675,16 +1722,17 @@ def test_the_command_line_run_in_a_thread_ends_with_its_status(monkeypatch, caps
     monkeypatch.setattr(sys, "argv", ["vidstyle", "styles"])
     got = []
 
-    def run():
+    def run(function):
         try:
-            got.append(cli._main(None))
+            got.append(function(None))
         except BaseException as exc:  # noqa: BLE001 - said by the assertion below
             got.append(exc)
 
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join(120)
-    assert got == [0], got
+    for function in (cli._main, cli.main):
+        worker = threading.Thread(target=run, args=(function,))
+        worker.start()
+        worker.join(120)
+    assert got == [0, 0], got
     capsys.readouterr()
 
 
