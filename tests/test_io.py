@@ -301,6 +301,9 @@ def test_decode_segment_past_the_end_is_an_error(tmp_path):
     path = make_video(tmp_path / "s.mp4", frames=6)
     with pytest.raises(VidstyleError, match=r"starts at 10 s, past the end of s.mp4 \(0.25 s long\)"):
         VideoDecoder(path, start=10)
+    # said in full, not rounded as :g rounds (36002 s for 36001.98)
+    with pytest.raises(VidstyleError, match=r"starts at 36001.98 s, past the end"):
+        VideoDecoder(path, start=36001.98)
     # inside the file's duration but after its last video frame (audio outlasts the video)
     with pytest.raises(VidstyleError, match="no video frames in the requested segment"):
         VideoDecoder(make_video(tmp_path / "a.mp4", frames=6, audio=True, audio_seconds=2.0), start=1.0)

@@ -951,7 +951,7 @@ class VideoDecoder:
             log.warning("the clock of %s starts over in the file (segments joined into one?): it is decoded from "
                         "its beginning to find --start on one timeline", self.path.name)
         if past_end and not self._clock_restarts_ahead:
-            raise VidstyleError(f"the segment starts at {float(start):g} s, past the end of {self.path.name} "
+            raise VidstyleError(f"the segment starts at {_seconds_text(Fraction(start))} s, past the end of {self.path.name} "
                                 f"({container.duration / av.time_base:.2f} s long)")
         self._end = (self._start if self._start is not None else stream_start) + Fraction(duration) if duration else None
         self._duration = Fraction(duration) if duration else None  # as asked: _end moves to whole frames
