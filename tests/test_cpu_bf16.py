@@ -519,28 +519,79 @@ def test_an_automatic_compile_that_fails_falls_back_to_eager(monkeypatch, caplog
     assert out.shape == img.shape and auto.backend == "torch"
     auto.expect_frames(AUTO_COMPILE_MIN_FRAMES)  # not tried again for the next long run
     assert auto.backend == "torch"
-    # an explicit --backend compile is the user's choice: its failure is not hidden, and it is one
-    # line saying what to use instead (it was PyTorch's five, review 37th session), naming inductor's
-    # inner error rather than its "backend='inductor' raised:"
-    chosen = Stylizer.from_model(net, device="cpu", backend="compile")
-    with pytest.raises(VidstyleError, match=r"^torch.compile failed \(RuntimeError: InvalidCxxCompiler: No working "
-                                            r"C\+\+ compiler found\); .* use --backend torch or onnx$") as failed:
-        chosen.stylize(img)
-    assert "\n" not in str(failed.value)
 
-    class BackendCompilerFailed(Exception):  # torch._dynamo.exc's, as inductor raises it
-        def __init__(self, inner):
-            super().__init__("backend='inductor' raised:\n" + str(inner))
-            self.inner_exception = inner
 
-    def inductor_failure(model, **kw):
+class _InductorFailure(Exception):
+    """torch._dynamo.exc.BackendCompilerFailed as inductor raises it: its own first line, the
+    error it met as ``inner_exception``."""
+
+    def __init__(self, inner):
+        super().__init__("backend='inductor' raised:\n" + str(inner))
+        self.inner_exception = inner
+
+
+def _inductor_exc(name: str):
+    exc = pytest.importorskip("torch._inductor.exc")
+    if not hasattr(exc, name):
+        pytest.skip(f"this torch's inductor has no {name}")
+    return getattr(exc, name)
+
+
+def _compiled_stylizer_failing_with(monkeypatch, make_error) -> Stylizer:
+    """An fp32 Stylizer asked for ``backend="compile"`` whose compiled network raises ``make_error()``."""
+    def broken_compile(model, **kw):
         def run(x):
-            raise BackendCompilerFailed(OSError("InvalidCxxCompiler: No working C++ compiler found"))
+            raise make_error()
         return run
 
-    monkeypatch.setattr(stylizer_mod.torch, "compile", inductor_failure)
-    with pytest.raises(VidstyleError, match=r"\(OSError: InvalidCxxCompiler: No working C\+\+ compiler found\)"):
-        Stylizer.from_model(net, device="cpu", backend="compile").stylize(img)
+    monkeypatch.setattr(stylizer_mod.torch, "compile", broken_compile)
+    return Stylizer.from_model(light_net().eval(), device="cpu", precision="fp32", backend="compile")
+
+
+_NOISE = np.random.default_rng(0).integers(0, 256, (32, 48, 3), dtype=np.uint8)  # a flat frame would skip the network
+
+
+@pytest.mark.parametrize("make_error", [
+    # what inductor raises where CXX names a missing or broken compiler (checked with CXX=/nonexistent/g++
+    # and CXX=/bin/false): InductorError, a BackendCompilerFailed, around InvalidCxxCompiler
+    lambda: _InductorFailure(_inductor_exc("InvalidCxxCompiler")()),
+    lambda: _InductorFailure(_inductor_exc("CppCompileError")(["g++", "x.cpp"], "x.cpp:1: error: boom")),
+    lambda: _inductor_exc("InvalidCxxCompiler")(),
+])
+def test_an_asked_for_compile_that_cannot_build_advises_a_compiler(monkeypatch, make_error):
+    """An explicit ``--backend compile`` is the user's choice: its failure is not hidden, and it is
+    one line saying what to use instead (it was PyTorch's five, review 37th session), naming
+    inductor's inner error rather than its "backend='inductor' raised:"."""
+    stylizer = _compiled_stylizer_failing_with(monkeypatch, make_error)
+    with pytest.raises(VidstyleError, match=r"^torch.compile failed \((InvalidCxxCompiler|CppCompileError): .*\); it "
+                                            r"needs a working C\+\+ compiler .* use --backend torch or onnx$") as failed:
+        stylizer.stylize(_NOISE)
+    assert "\n" not in str(failed.value)
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+@pytest.mark.parametrize("inner, said", [
+    (NotImplementedError("aten::foo has no lowering"), "NotImplementedError: aten::foo has no lowering"),
+    (TypeError("unsupported operand"), "TypeError: unsupported operand"),
+])
+def test_an_asked_for_compile_that_fails_otherwise_says_what_failed_without_compiler_advice(monkeypatch, inner, said,
+                                                                                            wrapped):
+    """Every failure of the first compiled call was said to need a C++ compiler (install g++ or
+    clang), on a machine that has one: a lowering or tracing error is said as what it is."""
+    stylizer = _compiled_stylizer_failing_with(monkeypatch, lambda: _InductorFailure(inner) if wrapped else inner)
+    with pytest.raises(VidstyleError) as failed:
+        stylizer.stylize(_NOISE)
+    message = str(failed.value)
+    assert message.startswith(f"torch.compile failed ({said})"), message
+    assert "compiler" not in message and "g++" not in message, message
+    assert message.endswith("use --backend torch or onnx"), message
+
+
+def test_running_out_of_memory_at_the_first_compiled_call_is_said_as_such(monkeypatch):
+    stylizer = _compiled_stylizer_failing_with(
+        monkeypatch, lambda: RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 123 bytes"))
+    with pytest.raises(VidstyleError, match=r"^out of memory running the network"):
+        stylizer.stylize(_NOISE)
 
 
 def test_bf16_under_onnx_runtime_is_refused_in_one_line_without_the_speed_warning(monkeypatch, caplog):
