@@ -181,6 +181,17 @@ def _int8_device(precision: str | None, device: str | torch.device) -> str | tor
     return "cpu" if precision == "int8" and str(device) == "auto" else device
 
 
+#: inductor's errors (``torch._inductor.exc``) for a C++ compiler that is missing or does not work
+#: (``CXX`` naming a missing binary, or ``/bin/false``, raises the first) or that fails on the code
+_COMPILER_ERRORS = ("InvalidCxxCompiler", "CppCompileError")
+
+
+def _is_compiler_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (the error inside inductor's ``BackendCompilerFailed``) is the C++
+    compiler's: by class name, inductor's module layout being private."""
+    return any(cls.__name__ in _COMPILER_ERRORS for cls in type(exc).__mro__)
+
+
 def onnx_available() -> bool:
     """Whether the ONNX backend can run here (onnx to export, onnxruntime to run), without importing either."""
     import importlib.util
@@ -486,10 +497,15 @@ class Stylizer:
         except Exception as exc:  # noqa: BLE001 - any compiler failure; the short-run backend is always available
             # inductor's own line is "backend='inductor' raised:"; what failed is its inner error
             inner = getattr(exc, "inner_exception", None) or exc.__cause__ or exc
+            if is_out_of_memory(inner):  # no compile failure: said as such by _stylize_float
+                raise inner from None
             why = f"{type(inner).__name__}: {first_line(inner, 200)}"
             if not self.auto_backend:  # asked for: one line saying what to use instead
-                raise VidstyleError(f"torch.compile failed ({why}); it needs a working C++ compiler (g++ or "
-                                    "clang): install one, or use --backend torch or onnx") from exc
+                # the compiler advice only where the compiler is what failed: a lowering or
+                # tracing error on a machine with g++ was said to need one
+                need = (" it needs a working C++ compiler (g++ or clang): install one, or"
+                        if _is_compiler_failure(inner) else "")
+                raise VidstyleError(f"torch.compile failed ({why});{need} use --backend torch or onnx") from exc
             # only runs that auto ran eagerly compile automatically, so the fallback is eager; the
             # vidstyle logger, as every warning: the command line writes it above a progress bar
             log.warning("torch.compile failed (%s); running the network eagerly", why)
