@@ -577,7 +577,9 @@ def test_a_gif_frame_is_made_to_clear_to_transparency_in_its_graphic_control_blo
     image = b"\x2c" + bytes(8)
 
     def rewritten(data: bytes) -> bytes:
-        packet = av.Packet(data)
+        # (of a bytearray: PyAV from 18.1.1 on makes a packet of bytes read-only, as the bytes are;
+        # an encoder's packets, which the rewrite is for, stay writable)
+        packet = av.Packet(bytearray(data))
         _cleared_after_shown(packet)
         return bytes(packet)
 
