@@ -580,6 +580,13 @@ def test_signal_mid_run_leaves_nothing(tmp_path, style, long_clip, signum, code)
     assert "Traceback" not in proc.stderr.read()
 
 
+def _program(code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``code`` run as a program of its own (``python -c``) in ``cwd``, this checkout importable,
+    as a terminal's foreground job (see processes.foreground_signals): the Ctrl-C tests' child."""
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
+
+
 def test_a_kill_while_torch_imports_is_said_as_any_other(tmp_path):
     """Importing torch takes about a second after the process starts; a SIGTERM in it ended the
     process with no word."""
@@ -628,8 +635,7 @@ def test_ctrl_c_while_torch_imports_is_not_swallowed(tmp_path):
             "from vidstyle.cli import main\n"
             "sys.argv = ['vidstyle', 'styles']\n"
             "sys.exit(main())\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
+    proc = _program(code, tmp_path)
     assert (proc.returncode, proc.stdout) == (130, ""), proc.stderr
     assert proc.stderr.strip().splitlines() == ["vidstyle: interrupted"]
 
@@ -658,8 +664,7 @@ def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path, start):
             "        return None\n"
             "sys.meta_path.insert(0, CtrlC())\n"
             "sys.argv = ['vidstyle', 'styles']\n" + run)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
+    proc = _program(code, tmp_path)
     assert (proc.returncode, proc.stdout) == (130, ""), proc.stderr
     assert proc.stderr.strip().splitlines() == ["vidstyle: interrupted"]
 
@@ -682,8 +687,7 @@ def test_the_entry_points_main_called_with_a_command_line_leaves_ctrl_c_to_the_p
             "kept = signal.getsignal(signal.SIGINT) is handler or handler is signal.default_int_handler\n"
             "status = main(['--version'])\n"
             "print(status, kept, signal.getsignal(signal.SIGINT) is handler)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          preexec_fn=foreground_signals)
+    proc = _program(code)
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "0 True True", (proc.stdout, proc.stderr)
 
 
@@ -710,8 +714,7 @@ def test_main_run_on_the_process_command_line_by_a_function_leaves_ctrl_c_to_the
             "    return main()\n"
             "status = run()\n"
             "print(status, signal.getsignal(signal.SIGINT) is expected, flush=True)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          preexec_fn=foreground_signals)
+    proc = _program(code)
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "1 True", (proc.stdout, proc.stderr)
     assert "missing.mp4" in proc.stderr  # (the command ran, and failed as it should)
 
@@ -731,8 +734,7 @@ def test_the_entry_points_main_called_off_the_main_thread_leaves_ctrl_c_to_the_p
             "    time.sleep(30)\n"
             "except KeyboardInterrupt:\n"
             "    print('the program had it', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          preexec_fn=foreground_signals)
+    proc = _program(code)
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "the program had it True", \
         (proc.returncode, proc.stdout, proc.stderr)
 
@@ -755,8 +757,7 @@ def test_the_entry_points_main_runs_from_a_thread_of_the_program(got_on):
             "worker.start()\n"
             "worker.join()\n"
             "print(status)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          preexec_fn=foreground_signals)
+    proc = _program(code)
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "[0]", (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
 
@@ -779,8 +780,7 @@ def test_ctrl_c_while_a_programs_own_command_line_starts_is_the_programs(tmp_pat
             "except KeyboardInterrupt:\n"
             "    status = 'KeyboardInterrupt'\n"
             "print('the program goes on after', status)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
+    proc = _program(code, tmp_path)
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
     assert proc.stdout.splitlines()[-1] in ("the program goes on after 130",
                                             "the program goes on after KeyboardInterrupt"), proc.stdout
@@ -825,8 +825,7 @@ def test_ctrl_c_while_a_command_imports_torch_is_not_swallowed(tmp_path, command
             "from vidstyle.cli import main\n"
             f"sys.argv = ['vidstyle', *{command!r}]\n"
             "sys.exit(main())\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=foreground_signals)
+    proc = _program(code, tmp_path)
     assert (proc.returncode, proc.stdout) == (130, ""), proc.stderr
     assert proc.stderr.strip().splitlines() == ["vidstyle: interrupted"]
 
