@@ -3,7 +3,7 @@
 For each clip: the share of pixels whose shown colour changes between consecutive GIF frames where
 the source's RGB changed by less than 2 levels (every channel), the file's size, the mean error
 after a 3x3 box blur against the source (what dithering leaves to the eye), and the CPU time
-:class:`vidstyle.io.encode.GifPalette` takes a frame (palette, dithering; one thread; FFmpeg's
+:class:`vidstyle.io.gif.GifPalette` takes a frame (palette, dithering; one thread; FFmpeg's
 encoder not counted; ``--time-only`` measures that alone, for runs in turns). The GIF is written by ``vidstyle``'s own pipeline with the identity as its "network", so
 what is measured is the writing alone.
 
@@ -78,7 +78,7 @@ def gif_frames(path: Path) -> list[np.ndarray]:
 
 
 def palette_seconds_per_frame(frames: list[np.ndarray]) -> float:
-    from vidstyle.io.encode import GifPalette
+    from vidstyle.io.gif import GifPalette
 
     palette = GifPalette()
     start = time.process_time()

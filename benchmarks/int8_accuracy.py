@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.eval import read_frames, warping_error  # noqa: E402
 from vidstyle.flow.stabilizer import FlowStabilizer  # noqa: E402
-from vidstyle.io.decode import sample_frames  # noqa: E402
+from vidstyle.io.samples import sample_frames  # noqa: E402
 from vidstyle.models.zoo import bundled_styles  # noqa: E402
 from vidstyle.pipeline import INT8_CALIBRATION_FRAMES  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402

@@ -12,7 +12,7 @@ from PIL import Image
 
 from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
-from vidstyle.io.encode import GifPalette
+from vidstyle.io.gif import GifPalette
 from vidstyle.io.images import write_image
 from videos import Identity, make_video, read_frames, write_frames
 
@@ -570,7 +570,7 @@ def test_a_gif_frame_is_made_to_clear_to_transparency_in_its_graphic_control_blo
     becomes 2 (cleared once shown); a frame FFmpeg left opaque in the file's palette names the
     palette's transparent entry (255), one with a palette of its own is left naming none (its
     index 255 is a colour), and one FFmpeg made transparent keeps the entry it named."""
-    from vidstyle.io.encode import _cleared_after_shown
+    from vidstyle.io.gif import cleared_after_shown
 
     header = b"GIF89a" + bytes([64, 0, 40, 0, 0x81, 0, 0]) + bytes(12)  # a global palette of 4 colours
     loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
@@ -580,7 +580,7 @@ def test_a_gif_frame_is_made_to_clear_to_transparency_in_its_graphic_control_blo
         # (of a bytearray: PyAV from 18.1.1 on makes a packet of bytes read-only, as the bytes are;
         # an encoder's packets, which the rewrite is for, stay writable)
         packet = av.Packet(bytearray(data))
-        _cleared_after_shown(packet)
+        cleared_after_shown(packet)
         return bytes(packet)
 
     def control(flags: int, index: int) -> bytes:  # size 4, flags, delay 10, transparent index

@@ -11,7 +11,7 @@ import torch
 from videos import make_video, pattern_frame
 
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import sample_frames
+from vidstyle.io.samples import sample_frames
 from vidstyle.models.transformer import TransformerNet, fold_for_inference
 from vidstyle.stylizer import Stylizer
 

@@ -16,7 +16,8 @@ import pytest
 
 from vidstyle import stylize_video
 from vidstyle.errors import VidstyleError
-from vidstyle.io.decode import DecodedFrame, VideoDecoder, sample_frames
+from vidstyle.io.decode import DecodedFrame, VideoDecoder
+from vidstyle.io.samples import sample_frames
 from videos import (X264_REPEATABLE, Identity, cut_after_keyframe, decoded_sound, frame_times,
                     make_avi_with_dropped_frames, make_sound_video, make_video, pattern_frame, probe, psnr, read_frames,
                     sound_position, sound_signal, write_frames)

@@ -8,7 +8,7 @@ import pytest
 
 from videos import (ODD_BARS_420, letterbox_bars, make_letterboxed_sample, make_odd_bars_420, make_sample_in_bars,
                     make_video, pattern_frame, read_frames)
-from vidstyle.io.decode import keyframe_samples, shown_chroma, spread_samples
+from vidstyle.io.samples import keyframe_samples, shown_chroma, spread_samples
 from vidstyle.letterbox import PictureArea, find_picture_area
 from vidstyle.pipeline import calibrate_for, stylize_image, stylize_video
 

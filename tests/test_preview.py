@@ -481,7 +481,8 @@ def test_samples_of_a_segment_starting_between_frames_are_spread_from_its_first_
     """--start 0.1 of a 24 frames/s clip keeps frames 3 to 47 (the first at 0.125 s): the samples
     were spread from 0.1 s, so the second, a frame on, took frame 3 again and the last frame was
     left out; and the segment was counted 46 frames, as if the frame 0.1 s falls inside were kept."""
-    from vidstyle.io.decode import VideoDecoder, sample_frames
+    from vidstyle.io.decode import VideoDecoder
+    from vidstyle.io.samples import sample_frames
 
     src = make_video(tmp_path / "clip.mp4", frames=48, size=(32, 32), pattern="noise", gop=5)
     frames = read_frames(src)
@@ -495,7 +496,7 @@ def test_samples_respread_over_a_cut_file_show_each_of_its_frames(tmp_path):
     """A 29.97 frames/s Matroska file (times in milliseconds) cut short: where its frames end was
     bisected to a frame, and the count rounded from it came out one short, the last frame's column
     missing and the sheet saying the segment has a frame fewer than it has."""
-    from vidstyle.io.decode import sample_frames
+    from vidstyle.io.samples import sample_frames
     from videos import frame_times
 
     src = make_video(tmp_path / "whole.mkv", frames=90, size=(32, 32), fps=Fraction(30000, 1001), pattern="noise",
@@ -514,7 +515,7 @@ def test_samples_of_frames_unevenly_spaced_in_time_show_each_frame_once(tmp_path
     different frames, its last 10 never shown; a variable-frame-rate .ts counted 77 frames where
     39 decode, and 64 columns held 39 different ones while the sheet said nothing (review, 58th
     session). Each frame is shown at most once, and "all are shown" is said only where they are."""
-    from vidstyle.io.decode import keyframe_samples, sample_frames
+    from vidstyle.io.samples import keyframe_samples, sample_frames
     from videos import make_avi_with_dropped_frames
 
     avi = make_avi_with_dropped_frames(tmp_path / "dropped.avi", (32, 32), "noise")
@@ -545,14 +546,14 @@ def test_samples_of_a_segment_with_fewer_frames_than_asked_open_the_file_once_a_
     """More frames asked for than a segment of evenly spaced frames has (a whole .mkv, whose count
     is estimated; any --start or --duration): each gap between its frames was looked into twice
     more for a frame between them, 3 times the file's opens (review, 58th session)."""
-    from vidstyle.io import decode
+    from vidstyle.io import decode, samples
 
     video = make_video(tmp_path / name, frames=48, size=(32, 32), pattern="noise", gop=12)
     frames = read_frames(video)
     opened = []
     real_init = decode.VideoDecoder.__init__
     monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(1) or real_init(self, *a, **k))
-    shown = _shown(decode.sample_frames(video, 60, **segment), frames)
+    shown = _shown(samples.sample_frames(video, 60, **segment), frames)
     start = round(segment.get("start", 0) * 24)
     end = start + round(segment["duration"] * 24) if "duration" in segment else 48
     assert shown == list(range(start, end))
@@ -572,7 +573,7 @@ def test_samples_of_a_segment_of_no_more_frames_than_asked_read_it_once(tmp_path
     looked into: 76 opens for a burst .mp4's 30 frames, 44 for the 24 of a burst .mkv from
     0.25 s, 41 for the 12 of a variable-rate .ts's first 0.5 s (counted 24), 25 for the 25 of a
     constant-rate segment (review, 59th session). Read once from its start, the same frames."""
-    from vidstyle.io import decode
+    from vidstyle.io import decode, samples
     from videos import pattern_frame, write_frames
 
     path = tmp_path / name
@@ -591,7 +592,7 @@ def test_samples_of_a_segment_of_no_more_frames_than_asked_read_it_once(tmp_path
     opened = []
     real_init = decode.VideoDecoder.__init__
     monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(1) or real_init(self, *a, **k))
-    assert _shown(decode.sample_frames(path, asked, **segment), frames) == kept
+    assert _shown(samples.sample_frames(path, asked, **segment), frames) == kept
     assert len(opened) == 1
 
 
@@ -604,7 +605,7 @@ def test_samples_of_frames_in_bursts_find_those_closer_than_the_average_rate(tmp
     Where it is an estimate (an .mkv's, any segment's), such gaps are still not looked into, and
     the sheet said "all are shown" of 20 of an .mkv's 30 frames, of 16 of a segment's 24; fewer
     than asked for, the segment is now read from its start to count them."""
-    from vidstyle.io.decode import sample_frames
+    from vidstyle.io.samples import sample_frames
     from videos import pattern_frame, write_frames
 
     path = tmp_path / name
@@ -629,7 +630,7 @@ def test_samples_of_a_segment_read_from_its_start_hold_each_frame_once(tmp_path,
     The same frames either way (70 asked: every frame, as read)."""
     import tracemalloc
 
-    from vidstyle.io.decode import sample_frames
+    from vidstyle.io.samples import sample_frames
     from videos import pattern_frame, write_frames
 
     path, size = tmp_path / "burst.mp4", (256, 144)
@@ -670,7 +671,8 @@ def test_samples_of_a_segment_of_uneven_frames_are_the_frames_it_keeps(tmp_path,
     the segment, which stylize leaves out. Also where the stream's clock starts at 10 s (mutation
     testing, 60th session: VideoDecoder.frames_end on the stream's clock, not from its start as
     --start counts, passed every test; frames 35-42, after the segment, were shown)."""
-    from vidstyle.io.decode import VideoDecoder, keyframe_samples, sample_frames
+    from vidstyle.io.decode import VideoDecoder
+    from vidstyle.io.samples import keyframe_samples, sample_frames
 
     path = _burst_clip(tmp_path / "burst.mp4", gop=7, late=late)  # (frame 35, at 1.4 s, a keyframe)
     frames = read_frames(path)
@@ -691,7 +693,7 @@ def test_samples_of_a_duration_inside_a_frame_are_spread_over_the_whole_frames_s
     were spread over the duration asked for, not over those whole frames (review of 179bdd1): 24
     samples of 1.01 s left the last frame out and took all the others, where 1.04 s took it, and 25
     times asked of the keyframes missed the one at 1 s."""
-    from vidstyle.io.decode import keyframe_samples, sample_frames
+    from vidstyle.io.samples import keyframe_samples, sample_frames
 
     src = make_video(tmp_path / "clip.mp4", frames=48, size=(32, 32), pattern="noise", gop=6)
     frames = read_frames(src)
@@ -709,7 +711,7 @@ def test_samples_of_a_segment_denser_than_the_average_rate_show_its_frames(tmp_p
     average rate even in an .mp4, whose count is exact for the whole file. Taken as exact, the
     30-frame burst from 1 s, counted 7 (15 frames/s), gave 7 columns of 40 and said "has 7 frames:
     all are shown"."""
-    from vidstyle.io.decode import sample_frames
+    from vidstyle.io.samples import sample_frames
 
     path = _burst_clip(tmp_path / "burst.mp4")
     frames = read_frames(path)
@@ -726,7 +728,7 @@ def test_samples_of_a_segment_ending_in_a_gap_show_no_frame_after_it(tmp_path, s
     """Mutation testing (59th session): a segment whose frames stop before its end (frames to 1 s,
     then none until 3 s, --duration 2): the samples in the gap, and the gap's search for more,
     find the frame at 3 s, which is not the segment's; nothing tested that it was left out."""
-    from vidstyle.io.decode import sample_frames
+    from vidstyle.io.samples import sample_frames
     from videos import pattern_frame, write_frames
 
     path = tmp_path / "gap.mp4"
@@ -746,7 +748,7 @@ def test_a_segment_ending_in_a_gap_of_an_intact_file_is_not_said_to_be_cut(tmp_p
     said "the frames of gap.mp4 end at 1.04 s, though its header says they reach 2.00 s (truncated
     or damaged file?)" of an intact file: its frames end there because the segment does (the frame
     at 3 s is past it), as stylize, which says nothing of it, keeps them."""
-    from vidstyle.io.decode import sample_frames
+    from vidstyle.io.samples import sample_frames
     from videos import pattern_frame, write_frames
 
     path = tmp_path / "gap.mp4"
@@ -766,7 +768,7 @@ def test_samples_respread_over_a_cut_mp4_open_it_about_once_a_frame(tmp_path, mo
     count is exact; once the samples are spread over the frames there are, its end is an estimate.
     Taken as exact still, every gap between the 46 frames left was looked into for one more: 171
     opens, not 80, for the same frames."""
-    from vidstyle.io import decode
+    from vidstyle.io import decode, samples
 
     whole = make_video(tmp_path / "whole.mp4", frames=96, size=(32, 32), pattern="noise", gop=12,
                        container_options={"movflags": "faststart"})
@@ -776,7 +778,7 @@ def test_samples_respread_over_a_cut_mp4_open_it_about_once_a_frame(tmp_path, mo
     opened = []
     real_init = decode.VideoDecoder.__init__
     monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(1) or real_init(self, *a, **k))
-    shown = _shown(decode.sample_frames(cut, 64), frames)
+    shown = _shown(samples.sample_frames(cut, 64), frames)
     assert 20 < len(shown) < 60 and shown == list(range(len(shown)))
     # a file's opens for each sample before the cut, a few to find where the frames end, one for
     # each of them and one to read them (fewer than asked for): not two more for each gap
@@ -788,7 +790,7 @@ def test_a_cut_mp4_read_once_is_said_to_end_where_its_frames_end(tmp_path, caplo
     for: it is read once from its start, and where its frames end (after its last one, a frame
     long) is said. Mutation testing, 60th session: that warning left out, or saying where the
     last frame begins, passed every test."""
-    from vidstyle.io.decode import sample_frames
+    from vidstyle.io.samples import sample_frames
 
     whole = make_video(tmp_path / "whole.mp4", frames=48, size=(32, 32), pattern="noise", gop=12,
                        container_options={"movflags": "faststart"})
@@ -807,7 +809,7 @@ def test_samples_of_a_segment_its_read_found_longer_than_asked_do_not_read_it_ag
     finding more frames than asked (bursts), it is sampled, and what the samples miss is looked
     for between them, not by reading the segment from its start again. Mutation testing, 60th
     session: that second read (an open, and up to 21 frames decoded) passed every test."""
-    from vidstyle.io import decode
+    from vidstyle.io import decode, samples
 
     path = _burst_clip(tmp_path / "burst.mkv")
     frames = read_frames(path)
@@ -820,7 +822,7 @@ def test_samples_of_a_segment_its_read_found_longer_than_asked_do_not_read_it_ag
         real_init(self, *args, **kwargs)
 
     monkeypatch.setattr(decode.VideoDecoder, "__init__", counted)
-    shown = _shown(decode.sample_frames(path, 20, 1.0, 0.4), frames)
+    shown = _shown(samples.sample_frames(path, 20, 1.0, 0.4), frames)
     assert len(shown) == 20 and shown == sorted(set(shown)) and set(shown) <= set(range(5, 35))
     assert len(segment_opens) == 1
 
@@ -832,24 +834,24 @@ def test_samples_of_an_mkv_open_it_once_a_sample_and_its_segment_read_is_not_sea
     frames are the samples. Mutation testing, 60th session: reading the segment again when the
     samples had found them all (an open and 9 frames decoded in every such preview), or searching
     the gaps when the read held exactly as many as asked for (131 opens, not 72), passed every test."""
-    from vidstyle.io import decode
+    from vidstyle.io import decode, samples
 
     clip = make_video(tmp_path / "clip.mkv", frames=48, size=(32, 32), pattern="noise", gop=12)
     burst = _burst_clip(tmp_path / "burst.mkv")
     opened = []
     real_init = decode.VideoDecoder.__init__
     monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(1) or real_init(self, *a, **k))
-    shown = _shown(decode.sample_frames(clip, 8), read_frames(clip))
+    shown = _shown(samples.sample_frames(clip, 8), read_frames(clip))
     assert len(shown) == 8 and shown == sorted(set(shown)) and len(opened) == 8
     opened.clear()
-    assert _shown(decode.sample_frames(burst, 43), read_frames(burst)) == list(range(43))
+    assert _shown(samples.sample_frames(burst, 43), read_frames(burst)) == list(range(43))
     assert len(opened) < 2 * 43, len(opened)
 
 
 def test_a_duration_past_the_end_of_a_stream_that_does_not_say_its_length_counts_from_the_start(tmp_path, caplog):
     """Mutation testing, 60th session: the length said of a raw stream's segment from --start 0.5
     to its end (1.5 s of 2 s) given as where its frames end (2.00 s) passed every test."""
-    from vidstyle.io.decode import sample_frames
+    from vidstyle.io.samples import sample_frames
 
     src = make_video(tmp_path / "raw.h264", frames=48, size=(64, 48), fps=24)
     with caplog.at_level("WARNING", logger="vidstyle"):

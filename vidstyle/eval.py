@@ -401,7 +401,8 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     # black bars, found as vidstyle stylize finds them: left out of the errors (see warping_error).
     # A transparent input's picture is continued under its transparency where the stylized video
     # kept it (its transparent rows were painted); written opaque, their black was kept as bars
-    from vidstyle.io.decode import VideoDecoder, shown_chroma, spread_samples
+    from vidstyle.io.decode import VideoDecoder
+    from vidstyle.io.samples import shown_chroma, spread_samples
     from vidstyle.letterbox import SAMPLE_FRAMES, find_picture_area
 
     with VideoDecoder(stylized_path, announce=False) as decoder:

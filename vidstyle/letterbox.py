@@ -48,7 +48,7 @@ MIN_BAR = 2
 BAR_NOISE = 0.02
 
 #: Frames spread over a video on which bars are looked for: keyframes where it has enough, each
-#: one decoded frame, else frames at exact times (vidstyle.io.decode.spread_samples).
+#: one decoded frame, else frames at exact times (vidstyle.io.samples.spread_samples).
 SAMPLE_FRAMES = 8
 
 #: Fewer pixels than this across the picture between the bars is none to stylize (find_picture_area's
@@ -299,14 +299,14 @@ def video_picture_area(path, size: tuple[int, int], start: float | None = None, 
                        fps=None, hdr: str = "sdr", fill_transparency: bool = False) -> PictureArea | None:
     """:func:`find_picture_area` of a video's frames shown at ``size`` = (H, W) (downscaled, or
     at the size they are stored), on :data:`SAMPLE_FRAMES` frames spread over the segment
-    (vidstyle.io.decode.spread_samples, with its ``fps``, ``hdr`` and ``fill_transparency``).
+    (vidstyle.io.samples.spread_samples, with its ``fps``, ``hdr`` and ``fill_transparency``).
 
     The bars are found at the stored size, with the stored chroma, and scaled to ``size``: a
     downscaled line mixes stored ones, and in 4:2:0 video the picture's colour spreads into the
     bar's last lines, on no pair of lines any more (two scaled lines tinted, (0, 0, 8) and
     (0, 0, 20)), where a bar line black in its luma reads as lit as a dark picture line of that
     hue: a 59-column bar of a 320x180 clip at --downscale 288 was found 52 columns, not 53."""
-    from vidstyle.io.decode import shown_chroma, spread_samples
+    from vidstyle.io.samples import shown_chroma, spread_samples
 
     frames = list(spread_samples(path, SAMPLE_FRAMES, start, duration, fps, hdr, fill_transparency=fill_transparency))
     chroma = shown_chroma(path, fps, hdr)

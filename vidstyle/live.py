@@ -39,7 +39,7 @@ from vidstyle.signals import TERMINATIONS, ours_to_handle, stop_signals_held
 from vidstyle.errors import VidstyleError, counted, printable
 from vidstyle.frames import resize_frame
 from vidstyle.io.capture import CameraSource, FileSource, FrameGrabber, FrameSource
-from vidstyle.io.decode import spread_samples
+from vidstyle.io.samples import spread_samples
 from vidstyle.io.files import (check_recording_name, create_output_folder, numbered_name, special_file_kind,
                                write_then_rename)
 from vidstyle.io.images import write_image

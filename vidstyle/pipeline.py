@@ -36,7 +36,8 @@ from vidstyle.config import EncodeConfig, StylizeConfig, check_flag, is_number
 from vidstyle.errors import (BadTypeError, BadValueError, VidstyleError, counted, printable, termination_as_exit,
                              without_locals)
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
-from vidstyle.io.decode import AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, picture_streams, sample_frames
+from vidstyle.io.decode import AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, picture_streams
+from vidstyle.io.samples import sample_frames
 from vidstyle.io.display import CHROMA_NAMES, chroma_subsampling, component_bits, downscaled_size
 from vidstyle.io.encode import VideoEncoder, check_encoding, chroma_hint, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,

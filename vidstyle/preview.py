@@ -230,7 +230,7 @@ def input_frames(path: str | Path, count: int, start: float | None = None, durat
     them (upright, HDR tone-mapped, the picture continued under any transparency), fewer only when
     it has fewer; for a still image, the image. ``downscale``: as ``vidstyle stylize --downscale``."""
     from vidstyle.frames import fill_transparent, resize_frame, resize_rgba
-    from vidstyle.io.decode import sample_frames
+    from vidstyle.io.samples import sample_frames
     from vidstyle.io.display import downscaled_size
     from vidstyle.io.files import check_input
     from vidstyle.io.images import check_still, is_image_path, read_image_and_alpha

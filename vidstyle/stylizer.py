@@ -443,7 +443,7 @@ class Stylizer:
     @_using_network
     def calibrate(self, images: Sequence[np.ndarray] | np.ndarray, source: str | None = None) -> None:
         """Frames (uint8 (H, W, 3) RGB) whose activation ranges set the int8 network's; best spread
-        over the video to stylize (:func:`vidstyle.io.decode.sample_frames`; ``source`` names it,
+        over the video to stylize (:func:`vidstyle.io.samples.sample_frames`; ``source`` names it,
         see :func:`vidstyle.pipeline.calibrate_for`). Replaces earlier calibration frames; without
         any, the first batch stylized calibrates. No-op unless int8."""
         if isinstance(images, np.ndarray) and images.ndim != 4:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 
 _HOMES = {
-    "vidstyle.io.decode": ("AudioItem", "DecodedFrame", "SourceInfo", "SubtitleItem", "VideoDecoder",
-                          "keyframe_samples", "sample_frames", "spread_samples"),
+    "vidstyle.io.decode": ("AudioItem", "DecodedFrame", "SourceInfo", "SubtitleItem", "VideoDecoder"),
     "vidstyle.io.encode": ("VIDEO_CODECS", "VideoEncoder", "available_video_codecs"),
+    "vidstyle.io.samples": ("keyframe_samples", "sample_frames", "spread_samples"),
     "vidstyle.io.files": ("OUTPUT_FORMATS", "atomic_output", "check_input", "check_output", "check_output_file",
                           "check_writable_folder", "temp_path_beside", "write_then_rename"),
 }
