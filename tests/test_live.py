@@ -1105,6 +1105,15 @@ def test_no_display_suggests_no_window(monkeypatch):
         check_display()
 
 
+def _unserved_display() -> str:
+    """An X display name that no server on this machine serves: no socket or lock file for it (a
+    fixed :97 was served by an Xvfb a developer had started, and two tests failed)."""
+    for number in range(97, 1000):
+        if not any(Path(f).exists() for f in (f"/tmp/.X11-unix/X{number}", f"/tmp/.X{number}-lock")):
+            return f":{number}"
+    pytest.skip("every display :97-:999 is served here")
+
+
 def test_an_unreachable_display_is_one_line_and_leaves_no_recording(tmp_path, model_file):
     """With a window-capable OpenCV, a DISPLAY nobody serves would abort the process inside Qt
     (exit 134, a half-written recording left behind); the window is tried in a child first."""
@@ -1114,10 +1123,11 @@ def test_an_unreachable_display_is_one_line_and_leaves_no_recording(tmp_path, mo
         pytest.skip("this OpenCV build has no window support")
     video = write_video(tmp_path / "video.mp4", 10, fps=25)
     rec = tmp_path / "rec.mp4"
+    display = _unserved_display()
     r = _cli("--source", str(video), "--duration", "1", "--style", str(model_file), "--device", "cpu",
-             "--record", str(rec), env={"DISPLAY": ":97", "QT_QPA_PLATFORM": "xcb"})
+             "--record", str(rec), env={"DISPLAY": display, "QT_QPA_PLATFORM": "xcb"})
     assert r.returncode == 1, r.stderr
-    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "cannot open a window on :97" in r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and f"cannot open a window on {display}" in r.stderr
     assert "--no-window" in r.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
 
 
@@ -1129,10 +1139,11 @@ def test_a_capture_size_leaves_opencv_loaded_before_pyav(tmp_path, model_file):
     if not live.opencv_has_gui() or not sys.platform.startswith("linux"):
         pytest.skip("the order matters to OpenCV's window on Linux")
     video = write_video(tmp_path / "video.mp4", 10, fps=25)
+    display = _unserved_display()
     r = _cli("--source", str(video), "--size", "32x24", "--duration", "1", "--style", str(model_file),
-             "--device", "cpu", env={"DISPLAY": ":97", "QT_QPA_PLATFORM": "xcb"})
+             "--device", "cpu", env={"DISPLAY": display, "QT_QPA_PLATFORM": "xcb"})
     assert r.returncode == 1 and "PyAV was imported before OpenCV" not in r.stderr, r.stderr
-    assert "cannot open a window on :97" in r.stderr, r.stderr  # got as far as trying the window
+    assert f"cannot open a window on {display}" in r.stderr, r.stderr  # got as far as trying the window
 
 
 def _under_nohup():
