@@ -1239,3 +1239,55 @@ def test_stylize_files_refuses_a_closed_or_mismatched_ready_stylizer_at_the_call
     with pytest.raises(VidstyleError, match="do not apply to a ready stylizer"):
         stylize_files([video], tmp_path / "styled", _tiny(precision="fp32", backend="torch"), style_strength=0.5)
     assert not (tmp_path / "styled").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
+def test_a_decoder_closed_from_another_thread_while_a_read_runs_there_lets_go_when_the_read_has_control(tmp_path):
+    """Left by the 60th session: the pipeline closes its decoder from the calling thread once it
+    gives up on a stuck decode stage (5 s after a second Ctrl-C), and close() then failed with
+    "ValueError: generator already executing" (freeing, had it gone on, the demuxer and decoder
+    the reading thread was inside). Now close() returns at once and the reading thread lets go of
+    the file, and its FFmpeg threads, when it next has control; its read ends there."""
+    import gc
+    import threading
+
+    from vidstyle.io import DecodedFrame, VideoDecoder
+
+    video = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96), audio=True)
+    with VideoDecoder(video) as decoder:  # what a first one starts once
+        decoder.read()
+    gc.collect()
+    before = len(os_threads())
+    decoder = VideoDecoder(video)
+    items = decoder.read({0: "copy"})
+    next(items)
+    inside, go_on = threading.Event(), threading.Event()
+    decode = decoder._packets.decode
+
+    def stuck_decode(*args, **kwargs):  # the reading thread, held inside the demuxing generator
+        inside.set()
+        go_on.wait(10)
+        return decode(*args, **kwargs)
+
+    decoder._packets.decode = stuck_decode
+    got, failed = [], []
+
+    def reads():
+        try:
+            got.extend(items)
+        except BaseException as exc:  # noqa: BLE001 - what the reading thread met
+            failed.append(exc)
+
+    reader = threading.Thread(target=reads, daemon=True)
+    reader.start()
+    assert inside.wait(10)
+    decoder.close()  # from this thread, the read under way on the other
+    assert decoder._video is not None  # not freed under the reading thread
+    go_on.set()
+    reader.join(10)
+    assert not reader.is_alive() and not failed, failed
+    assert sum(isinstance(item, DecodedFrame) for item in got) < 23  # the read ended
+    assert decoder._video is None  # let go of by the reading thread
+    del items, got
+    gc.collect()
+    assert len(os_threads()) <= before

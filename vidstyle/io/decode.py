@@ -16,6 +16,7 @@ import math
 import os
 import shlex
 import stat
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -607,6 +608,10 @@ class VideoDecoder:
                  stills: bool = False):
         self.path = check_input(path, folders=True)
         self._closed = self._spent = False  # see _spend
+        # held by the thread that reads, while it reads (not between frames): close() from another
+        # thread frees nothing under it (see close)
+        self._reader = threading.Lock()
+        self._let_go = False  # the file and its decoders were let go of (see close)
         self._stills = stills
         self._hdr = check_hdr_mode(hdr)  # see DisplayConversion.of
         self._downscale = downscale
@@ -1577,17 +1582,36 @@ class VideoDecoder:
         if self._closed:
             raise BadValueError(f"read(): the VideoDecoder of {self.path.name} was closed before its frames were "
                                 "read; read them inside the with block, or open a new one")
+        # the lock is held while this thread reads, and let go of while it hands out an item, so
+        # that close() from another thread in the middle of a read leaves the file to this one
+        # (see close): whichever sees the close last, after letting go of the lock here or after
+        # taking it there, lets go of the file
+        self._reader.acquire()
+        held = True
         try:
             with self._decode_errors():
                 for item in self._read(audio, alpha and self.info.alpha, subtitles or {}):
+                    self._reader.release()
+                    held = False
+                    if self._closed:
+                        return
                     yield item
+                    self._reader.acquire()
+                    held = True
                     if self._closed:
                         return
         finally:
-            # a read left off (a loop broken out of) cannot go on (see _spend): its demuxing
-            # generator, which holds this decoder, is let go of, so that a decoder then dropped
-            # goes at once (see __del__), not when the collector finds the cycle
-            self._raw.close()
+            if not held:
+                self._reader.acquire()
+            try:
+                # a read left off (a loop broken out of) cannot go on (see _spend): its demuxing
+                # generator, which holds this decoder, is let go of, so that a decoder then dropped
+                # goes at once (see __del__), not when the collector finds the cycle
+                self._raw.close()
+                if self._closed:  # by another thread, while this one read
+                    self._let_go_of_the_file()
+            finally:
+                self._reader.release()
 
     def _read(self, audio: dict[int, AudioMode] | None, alpha: bool,
               subtitles: dict[int, SubtitleMode]) -> Iterator[DecodedFrame | AudioItem | SubtitleItem]:
@@ -2069,7 +2093,14 @@ class VideoDecoder:
         ``fill_transparency``: as :func:`~vidstyle.io.samples.sample_frames`'s. Spends this decoder: :meth:`read`
         cannot be used after it."""
         self._spend("keyframes()")
+        with self._reader:  # as a read (see close)
+            try:
+                return self._keyframes(count, fill_transparency)
+            finally:
+                if self._closed:  # by another thread meanwhile
+                    self._let_go_of_the_file()
 
+    def _keyframes(self, count: int, fill_transparency: bool) -> list[np.ndarray]:
         def picture(frame: av.VideoFrame) -> np.ndarray:
             if not (fill_transparency and self.info.alpha):
                 return self._display.image(frame)
@@ -2115,9 +2146,25 @@ class VideoDecoder:
         return images
 
     def close(self) -> None:
-        if self._closed:  # (its decoders already let go of, below)
+        """Let go of the file and its decoders (and their FFmpeg threads). From another thread
+        while a read runs there, the reading thread lets go of them when it next has control,
+        and its read ends there: freed at once, they were freed under the demuxer and decoder it
+        was inside (the pipeline closes its decoder so after giving up on a stuck decode stage)."""
+        if self._closed:  # (its decoders already let go of, or left to the reading thread)
             return
         self._closed = True
+        if not self._reader.acquire(blocking=False):
+            return  # a read runs on another thread: it lets go of the file (see _reading)
+        try:
+            self._let_go_of_the_file()
+        finally:
+            self._reader.release()
+
+    def _let_go_of_the_file(self) -> None:
+        """What :meth:`close` does, once, by the thread that holds ``_reader``."""
+        if self._let_go:
+            return
+        self._let_go = True
         self._raw.close()
         self._container.close()
         # the frame threads are parked here, where PyAV lets go of the GIL: PyAV frees a decoder
