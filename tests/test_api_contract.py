@@ -1291,3 +1291,32 @@ def test_a_decoder_closed_from_another_thread_while_a_read_runs_there_lets_go_wh
     del items, got
     gc.collect()
     assert len(os_threads()) <= before
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts the process's threads in /proc (Linux)")
+def test_a_decoder_opened_and_dropped_unread_lets_its_ffmpeg_threads_go_at_once(tmp_path):
+    """Left by the 60th session: the demuxing generator that finds the first frame on opening
+    held the decoder that holds it, so one opened for its info and dropped unclosed kept its
+    FFmpeg frame threads until the garbage collector ran (33 threads over 40 such opens here)."""
+    import gc
+
+    from vidstyle.io import VideoDecoder
+
+    video = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96), audio=True)
+    with VideoDecoder(video) as decoder:  # what a first one starts once
+        decoder.read()
+    gc.collect()
+    before = os_threads()
+    gc.disable()  # as between the collector's runs
+    try:
+        decoder = VideoDecoder(video)
+        assert len(os_threads() - before) >= 1  # its frame threads, while it is open
+        assert decoder.info.frames == 24
+        del decoder
+        left = os_threads() - before
+        items = VideoDecoder(video).read()  # a read taken, never begun
+        del items
+        left |= os_threads() - before
+    finally:
+        gc.enable()
+    assert not left

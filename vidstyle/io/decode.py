@@ -17,6 +17,7 @@ import os
 import shlex
 import stat
 import threading
+import weakref
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -927,7 +928,10 @@ class VideoDecoder:
         self._end_settled = False
 
         # The generator over raw demuxed items; decode up to the first frame of the segment now.
-        self._raw = self._demux_decode()
+        # It holds this decoder weakly (so do the generators it makes: see _demux_decode): held,
+        # the two held each other, and a decoder opened for its info and dropped unclosed kept
+        # its FFmpeg frame threads until the garbage collector ran (see __del__)
+        self._raw = VideoDecoder._demux_decode(weakref.proxy(self))
         self._pending: list = []
         self._hidden_audio: dict[int, av.Packet] = {}  # per copied track: see _audio_items
         self._lead_in: dict[int, collections.deque] = {}  # per copied track: see _audio_items
@@ -1283,28 +1287,31 @@ class VideoDecoder:
 
         Video frames before ``start`` are decoded (needed after a keyframe seek) but dropped;
         once video passes the end, demuxing goes on only until every audio stream has too.
+
+        ``self`` is a weak proxy of the decoder (see _setup): the generators made here are made
+        of the class's functions, as ``self.method()`` would bind the decoder itself.
         """
         self._seeked_to = None  # where the read kept was sought from (None: the file's beginning)
         self._decoded_until: Fraction | None = None  # where the latest frame decoded ends (s, stream time)
         if self._start is None or self._start <= 0 or self._clock_restarts_ahead:
-            yield from self._demux_from_here(check_landing=False)
+            yield from VideoDecoder._demux_from_here(self, check_landing=False)
             return
         for i, margin in enumerate(self.SEEK_MARGINS):
             if margin is None:  # the last resort: decode from the beginning of a freshly opened file
                 self._reopen()
                 self._seeked_to = None
-                yield from self._demux_from_here(check_landing=False)
+                yield from VideoDecoder._demux_from_here(self, check_landing=False)
                 return
             if not self._seek(self._start - margin):
                 if i == 0:  # unseekable input: decode from the beginning and skip
                     # opened again: FFmpeg's seek in a stream with no times (a raw .h264 or .hevc)
                     # fails only after reading it to its end, looking for one, and left nothing to decode
                     self._reopen()
-                    yield from self._demux_from_here(check_landing=False)
+                    yield from VideoDecoder._demux_from_here(self, check_landing=False)
                     return
                 continue  # this retry could not seek: try further back
             self._seeked_to = self._start - margin
-            landed = yield from self._demux_from_here(check_landing=True)
+            landed = yield from VideoDecoder._demux_from_here(self, check_landing=True)
             if landed:
                 return
 
@@ -1381,8 +1388,9 @@ class VideoDecoder:
         self._sent: set[int | None] = set()
         self._got: set[int | None] = set()
         self._flushed = False  # the decoder was drained at the end (not closed early, as a mask's is)
-        packets = self._continuous(container.demux(streams))
-        for kind, item in self._timed(self._decoded(packets, state)):
+        # (the class's functions: self is a weak proxy, see _demux_decode)
+        packets = VideoDecoder._continuous(self, container.demux(streams))
+        for kind, item in VideoDecoder._timed(self, VideoDecoder._decoded(self, packets, state)):
             if kind in ("audio", "subtitle"):
                 past_end = self._past_end(item) and self._end_settled
                 if past_end and kind == "audio":  # subtitles are sparse: never waited for
