@@ -1949,3 +1949,39 @@ def test_memory_running_out_outside_the_network_is_one_line_saying_so(tmp_path, 
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
     assert r.stderr.startswith("vidstyle: error: out of memory (") and "--debug" not in r.stderr
     assert r.stderr.rstrip().endswith("; lower --downscale, --max-side, --batch"), r.stderr
+
+
+@pytest.mark.parametrize("when", ["among the rename's steps", "after the rename"])
+def test_a_ctrl_c_once_the_output_is_in_place_says_it_is_complete(tmp_path, stylize, style, monkeypatch, when,
+                                                                  ctrl_c_as_in_a_terminal):
+    """Left by the 60th session: a Ctrl-C between the output's rename and the summary line said
+    "vidstyle: interrupted" alone, the wording of a run that leaves nothing, beside a finished
+    output. Still exit status 130 (the Ctrl-C stopped the command), with a line that says the
+    output is complete; the rename itself is held whole (its link and the temporary name's
+    removal), as the bench report's renames are."""
+    import vidstyle.io.files as files
+    from vidstyle.io.decode import VideoDecoder
+
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48))
+    out = tmp_path / "out.mp4"
+    if when == "among the rename's steps":
+        link = os.link
+
+        def ctrl_c_after_the_link(*args, **kwargs):  # the temporary name not yet removed
+            link(*args, **kwargs)
+            signal.raise_signal(signal.SIGINT)
+
+        monkeypatch.setattr(files.os, "link", ctrl_c_after_the_link)
+    else:
+        damaged = VideoDecoder.damaged
+
+        def ctrl_c_then_damaged(self):  # asked once the output is in place, before the summary
+            signal.raise_signal(signal.SIGINT)
+            return damaged(self)
+
+        monkeypatch.setattr(VideoDecoder, "damaged", ctrl_c_then_damaged)
+    r = stylize(src, out, style, "--temporal", "off")
+    assert r.returncode == 130, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == f"vidstyle: interrupted once {out} was written: it is complete"
+    assert len(read_frames(out)) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]

@@ -1011,7 +1011,14 @@ def _interrupt_ends_at_once(process: bool):
 def _say_if_terminated(exc: SystemExit) -> None:
     """One line for an exit that :func:`termination_as_exit` made of a kill or a closed terminal."""
     if exc.code in (128 + signal.SIGTERM, 128 + getattr(signal, "SIGHUP", 1)):
-        print(terminated_line(exc.code - 128), file=sys.stderr)
+        print(printable(_stopped_line(terminated_line(exc.code - 128), exc)), file=sys.stderr)
+
+
+def _stopped_line(line: str, exc: BaseException) -> str:
+    """``line`` (a Ctrl-C's or a kill's), saying so where the output was finished and in place
+    before the stop came (``finished_output``: see :func:`vidstyle.pipeline.stylize_video`)."""
+    finished = getattr(exc, "finished_output", None)
+    return line if finished is None else f"{line} once {finished} was written: it is complete"
 
 
 def _run_command(args, process: bool = False) -> int:
@@ -1042,9 +1049,9 @@ def _run_command(args, process: bool = False) -> int:
             raise
         print(f"vidstyle: error: {printable(exc)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         _status_decided(process)
-        print("vidstyle: interrupted", file=sys.stderr)
+        print(printable(_stopped_line("vidstyle: interrupted", exc)), file=sys.stderr)
         return 130
     except BrokenPipeError:
         _status_decided(process)

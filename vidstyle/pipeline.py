@@ -1030,7 +1030,16 @@ def stylize_video(input: str | PathLike[str], output: str | PathLike[str], style
     if config.mask is not None:  # a bad mask fails before the model loads (opened again at the input's rate)
         _open_matte(config, segment=False).close()
     stylizer = _make_stylizer(style, config)
-    return _stylize_video(input_path, output, stylizer, config, encode, overwrite, progress, to_frames)
+    placed: list[Path] = []  # (see atomic_output)
+    try:
+        return _stylize_video(input_path, output, stylizer, config, encode, overwrite, progress, to_frames, placed)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        if placed:
+            # stopped once the output was in place (the summary still to come): it is finished,
+            # which the command line says, not a stop's "interrupted" alone, the wording of a run
+            # that leaves nothing
+            exc.finished_output = output
+        raise
 
 
 def _open_matte(config: StylizeConfig, frame_rate=None, segment: bool = True):
@@ -1044,7 +1053,7 @@ def _open_matte(config: StylizeConfig, frame_rate=None, segment: bool = True):
 
 
 def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, encode: EncodeConfig, overwrite: bool,
-                   progress, to_frames: bool) -> StylizeResult:
+                   progress, to_frames: bool, placed: list[Path]) -> StylizeResult:
     stabilizer = make_stabilizer(config, stylizer)
     if hasattr(stylizer, "painted_until"):  # a style timeline, maybe reused for another input
         stylizer.painted_until, stylizer.shown = None, set()
@@ -1055,7 +1064,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     with termination_as_exit(), \
             VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr,
                          downscale=config.downscale, stills=True) as decoder, \
-            (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite)) as temp, \
+            (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite, placed=placed)) as temp, \
             contextlib.ExitStack() as closing:
         if hasattr(stylizer, "painted_until"):
             # a segment opens in one style, not mid-dissolve: at its first frame, which comes after

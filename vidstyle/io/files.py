@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from vidstyle.errors import BadTypeError, BadValueError, MissingFileError, OutputExistsError, VidstyleError
+from vidstyle.signals import stop_signals_held
 from vidstyle.io.images import (ANIMATION_EXTENSIONS, IMAGE_EXTENSIONS, IMAGE_OUTPUT_FORMATS, is_one_frame_animation,
                                 is_video_named_as_image)
 
@@ -728,12 +729,15 @@ def _raise_write_error(exc: BaseException, path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_output(output: str | Path, input: str | Path | None = None, overwrite: bool = False,
-                  formats: Iterable[str] = OUTPUT_FORMATS) -> Iterator[Path]:
+                  formats: Iterable[str] = OUTPUT_FORMATS, placed: list[Path] | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``output``; rename it to ``output`` if the block succeeds.
 
     The temporary file keeps the output's extension (muxers are chosen by it) and is hidden
     (leading dot). On any exception, KeyboardInterrupt included, it is removed and the target
-    is left as it was.
+    is left as it was. The rename is held whole against Ctrl-C and kills (a hard link, then the
+    temporary name removed: see :func:`move_into_place`), which come after it; ``placed``: the
+    output's path is appended once it is in place, so a caller stopped after that knows the
+    output is finished.
     """
     output = check_output(output, input, overwrite, formats)
     temp = temp_path_beside(output)
@@ -744,7 +748,10 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
                 raise folder_gone_error(output, temp.parent)
             if not temp.exists():
                 raise VidstyleError(f"nothing was written to {output}")
-            _place(temp, output, overwrite)
+            with stop_signals_held():
+                _place(temp, output, overwrite)
+                if placed is not None:
+                    placed.append(output)
         except BaseException as exc:
             try:
                 _remove_temp(temp, folder)
