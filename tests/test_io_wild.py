@@ -1552,3 +1552,22 @@ def test_a_display_matrix_of_zeros_turns_nothing(tmp_path, caplog):
     out = probe(tmp_path / "out.mp4")
     assert (out.width, out.height, out.rotation) == (64, 48, 0)
     assert psnr(read_frames(tmp_path / "out.mp4"), read_frames(src)) > 30
+
+
+@pytest.mark.parametrize("frames", [6, 12])  # FFmpeg states no start for the 6 frames' stream, as for the 12's
+def test_a_short_late_starting_matroska_file_is_read_as_a_longer_one(tmp_path, frames):
+    """Left by the 60th session: a 6-frame .mkv whose clock starts at 10 s has no start time from
+    FFmpeg (its stream's and the file's, which a 12-frame one has), and vidstyle took 0: it was
+    counted as 246 frames (10.25 s), kept its frames at 10 s, --start counted from 0 (0.05 kept
+    the first frame, which is at 0 s of the file as a player shows it) and --duration 0.1 alone
+    found "no video frames in the requested segment". Now read as the 12-frame file is."""
+    src = make_video(tmp_path / "in.mkv", frames=frames, size=(64, 48), container_options={"output_ts_offset": "10"})
+    assert frame_times(src)[0] >= 10
+    with VideoDecoder(src) as decoder:
+        assert decoder.info.frames == frames
+        times = [float(item.time) for item in decoder.read() if isinstance(item, DecodedFrame)]
+        assert len(times) == frames and times[0] == 0 and float(decoder.first_time) == 0
+    with VideoDecoder(src, start=0.05) as decoder:  # between the second and third frames
+        assert round(float(decoder.first_time), 3) == 0.083 and decoder.info.frames == frames - 2
+    with VideoDecoder(src, duration=0.1) as decoder:
+        assert sum(isinstance(item, DecodedFrame) for item in decoder.read()) == 3

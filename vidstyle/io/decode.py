@@ -802,6 +802,11 @@ class VideoDecoder:
             return start
         if container.format.name == "avi":
             start = self._avi_start(video.index, start)
+        elif video.start_time is None and container.format.name not in RAW_VIDEO_FORMATS:
+            # FFmpeg states none for some short files (a 6-frame Matroska one, video alone, whose
+            # clock starts at 10 s; 12 frames have one): taken as 0, it was counted as 246 frames,
+            # and --start and --duration counted from 0. Its first packets' earliest time instead
+            start = self._earliest_packet_time(video.index, start)
         # AVI's too: from its first packet, --start 0.1 --duration 0.8 of one cut 0.29 s after a
         # keyframe kept 15 frames where the same cut in .ts or .mkv kept 20
         shown, self._unshown = self._first_shown(video.index) if segment else (None, 0)
@@ -818,6 +823,26 @@ class VideoDecoder:
         except (av.error.FFmpegError, OSError):
             pass
         return start
+
+    #: packets of a stream whose start FFmpeg does not state that :meth:`_earliest_packet_time`
+    #: reads: FFmpeg's start is the earliest of its first packets' times (B-frames come reordered)
+    START_PACKETS = 16
+
+    def _earliest_packet_time(self, index: int, start: Fraction) -> Fraction:
+        """Seconds of the earliest time among the first :data:`START_PACKETS` packets of stream
+        ``index`` (``start`` where none has one), from a fresh open of the file (the main read
+        stays at the beginning): see :meth:`_video_start`."""
+        times = []
+        try:
+            with self._open() as again:
+                for n, packet in enumerate(again.demux(again.streams[index])):
+                    if n == self.START_PACKETS:
+                        break
+                    if packet.pts is not None:
+                        times.append(packet.pts * packet.time_base)
+        except (av.error.FFmpegError, OSError):
+            pass
+        return min(times, default=start)
 
     def _first_shown(self, index: int) -> tuple[Fraction | None, int]:
         """(seconds of the first frame shown, the packets before it that give none) of stream
@@ -973,6 +998,10 @@ class VideoDecoder:
         # then dropped, as for a segment, so nothing is left below 0: Matroska would have moved
         # the whole file later). AAC's negative priming start moves nothing.
         file_start = Fraction(container.start_time, av.time_base) if container.start_time else Fraction(0)
+        if container.start_time is None and self.sequence is None:
+            # FFmpeg states no start for the file where it states none for its streams (see
+            # _video_start): the video's, as for a file of the same clock whose start it states
+            file_start = stream_start
         if self._start is not None:
             self._shift = first.pts
             # a start between two frames: the segment is timed from its first frame, so its end
