@@ -1084,6 +1084,30 @@ def test_style_bank_loads_model_files_once(model_file):
     assert out.shape == (48, 64, 3) and out.dtype == np.uint8
 
 
+def test_a_style_that_fails_to_load_at_a_switch_leaves_the_session_on_the_style_shown(tmp_path, model_file):
+    """Styles are loaded when first shown: a model file deleted or damaged since the start ended
+    the whole session at the n key ("vidstyle: error: model file not found"), its window and
+    recording with it, where a failed snapshot or recording only says so."""
+    import shutil
+
+    second = Path(shutil.copy(model_file, tmp_path / "second.safetensors"))
+    stylizer = SlowStylizer(label="first")
+    bank = StyleBank([stylizer, str(second)], device="cpu")
+    second.write_bytes(b"not a model any more")
+    source = MarkedSource(frames=8, fps=60)
+    source.live = False  # every frame is processed, so the key script is deterministic
+    messages = []
+    summary = run_live(source, bank, LiveOptions(window=False, record=tmp_path / "rec.mkv"),
+                       keys=scripted_keys({2: "n", 4: "p", 5: "p"}, stylizer), log=messages.append)
+    assert summary.stop_reason == "end of source" and summary.processed == 8
+    assert stylizer.calls == 1 + 8  # the warm-up, then every frame in the style that was shown
+    failed = [m for m in messages if m.startswith("cannot show second.safetensors: ")]
+    # n and p from the first style both lead to the second, and each try says why it failed
+    assert len(failed) == 3 and failed[0].endswith("staying with first"), messages
+    assert "not a valid safetensors model file" in failed[0]
+    assert summary.recordings == [str(tmp_path / "rec.mkv")] and not summary.errors
+
+
 def test_unknown_style_fails_before_capture():
     with pytest.raises(VidstyleError):
         StyleBank(["/nonexistent/model.safetensors"])

@@ -1002,7 +1002,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             recording = Recording(paths.next(), width, height, source.fps, overwrite=options.overwrite)
             paths.begun()
             log(f"recording to {recording.path}")
-        stylizer = styles.get(0)
+        stylizer, shown_style = styles.get(0), 0
         if (options.style_strength, options.keep_colors) == (LiveOptions.style_strength, LiveOptions.keep_colors):
             # no look asked for: a ready stylizer of the caller's starts with its own
             controls.style_strength = getattr(stylizer, "style_strength", controls.style_strength)
@@ -1126,7 +1126,14 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 stop_reason = "quit"
                 break
             if action in (Action.NEXT_STYLE, Action.PREV_STYLE):
-                stylizer = styles.get(controls.style_index)
+                try:  # loaded on first use: a file deleted or damaged since the start fails only now
+                    wanted = styles.get(controls.style_index)
+                except VidstyleError as exc:  # as a failed snapshot: said, and the session goes on
+                    log(f"cannot show {styles.label(controls.style_index)}: {exc}; staying with "
+                        f"{styles.label(shown_style)}")
+                    controls.style_index = shown_style
+                    continue
+                stylizer, shown_style = wanted, controls.style_index
                 _apply_look(stylizer, controls)
                 prev_input = None
                 if not strength_chosen:
