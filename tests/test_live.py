@@ -1699,6 +1699,24 @@ def test_the_window_fits_the_screen_and_the_overlay_fits_the_picture():
     assert white.any() and np.flatnonzero(white.any(axis=0)).max() < 320 - 20 - 8  # left of the dot's left side
 
 
+@pytest.mark.parametrize("height", [600, 1080, 2160])
+def test_the_recording_dot_grows_with_the_picture_as_the_overlay_does(height):
+    """The dot was 16 pixels whatever the frame: a 4K picture, shrunk into a 1280-pixel screen's
+    window, showed it 5 pixels wide, beside an overlay drawn to be read (seen under Xvfb)."""
+    from vidstyle.live import compose_view
+
+    width = height * 16 // 9
+    frame = np.full((height, width, 3), 128, np.uint8)
+    view = compose_view(frame, None, "21.0 fps   35 ms  light_the_scream  stab 0.6  style 0.9  input colours",
+                        recording=True)
+    red = (view[..., 2] > 200) & (view[..., 1] < 60)  # (BGR)
+    rows, cols = np.flatnonzero(red.any(axis=1)), np.flatnonzero(red.any(axis=0))
+    assert rows.size and (rows.max() - rows.min() + 1) >= 0.9 * 16 * height / 600  # as tall, for its frame, as at 600
+    assert cols.max() < width - 1 and rows.min() > 0  # inside the picture
+    white = (view[: rows.max()] > 200).all(axis=2)  # the letters keep clear of it
+    assert white.any() and np.flatnonzero(white.any(axis=0)).max() < cols.min()
+
+
 def test_a_file_given_as_a_camera_points_to_source(tmp_path, model_file, cli):
     video = write_video(tmp_path / "video.mp4", 5)
     r = cli("live", "--camera", str(video), "--no-window", "--style", str(model_file))

@@ -526,8 +526,16 @@ def fit_window(width: int, height: int, screen: tuple[int, int] | None) -> tuple
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-#: pixels at the right of the top row that the recording's dot takes (its left side, plus a margin)
+#: pixels at the right of the top row that the recording's dot takes (its left side, plus a margin),
+#: in a picture up to 600 pixels tall; taller ones scale it as they scale the text (_marks_scale)
 _RECORDING_DOT_ROOM = 32
+
+
+def _marks_scale(view: np.ndarray) -> float:
+    """How much the overlay's text and the recording's dot grow with the picture: the window
+    shrinks a tall one to fit the screen (a 4K picture into a 1280-pixel screen by 3), and marks
+    of a fixed size in pixels shrank with it (the dot to 5 pixels)."""
+    return view.shape[0] / 600
 
 
 def compose_view(stylized: np.ndarray, original: np.ndarray | None, overlay: str | None,
@@ -535,14 +543,15 @@ def compose_view(stylized: np.ndarray, original: np.ndarray | None, overlay: str
     """The displayed BGR image: stylized (optionally right of the original) with a text overlay."""
     view = stylized if original is None else np.concatenate([original, stylized], axis=1)
     view = cv2.cvtColor(view, cv2.COLOR_RGB2BGR)
+    dot = max(1.0, _marks_scale(view))  # the dot's size: 8 pixels' radius up to 600 pixels tall
     if overlay:
-        scale = max(0.5, view.shape[0] / 600)
+        scale = max(0.5, _marks_scale(view))
         thickness = 1 if scale < 0.9 else 2
         (tw, th), base = cv2.getTextSize(overlay, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         pad = max(4, th // 3)
         # the recording's dot (top right, 28 pixels from the edge to its left side) stays clear of the
         # text: on a 320-pixel frame the dot covered the overlay's last word
-        room = view.shape[1] - (_RECORDING_DOT_ROOM if recording else 0)
+        room = view.shape[1] - (round(_RECORDING_DOT_ROOM * dot) if recording else 0)
         if tw + 2 * pad > room:  # a small frame: shrink the text rather than cut it off
             scale *= (room - 2 * pad) / tw
             (tw, th), base = cv2.getTextSize(overlay, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
@@ -552,7 +561,8 @@ def compose_view(stylized: np.ndarray, original: np.ndarray | None, overlay: str
         cv2.putText(view, overlay, (pad, pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness,
                     cv2.LINE_AA)
     if recording:
-        cv2.circle(view, (view.shape[1] - 20, 20), 8, (0, 0, 255), -1, cv2.LINE_AA)
+        cv2.circle(view, (view.shape[1] - round(20 * dot), round(20 * dot)), round(8 * dot), (0, 0, 255), -1,
+                   cv2.LINE_AA)
     return view
 
 
