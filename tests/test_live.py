@@ -6,6 +6,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -1697,6 +1698,39 @@ def test_the_window_fits_the_screen_and_the_overlay_fits_the_picture():
                         recording=True)
     white = (view[:40] > 200).all(axis=2)  # the letters (the dot is red)
     assert white.any() and np.flatnonzero(white.any(axis=0)).max() < 320 - 20 - 8  # left of the dot's left side
+
+
+def test_the_overlay_shows_no_rate_or_latency_before_there_is_one(monkeypatch):
+    """The first frame's overlay read "0.0 fps  0 ms": no frame had been shown, so nothing was
+    measured, and on a CPU at a frame every few seconds "0.0 fps" stayed for the first two
+    frames (seen under Xvfb). Each number appears once there is one."""
+    overlays = []
+
+    class FakeWindow:
+        def __init__(self, fullscreen=False):
+            pass
+
+        def show(self, bgr):
+            pass
+
+        def key(self):
+            return -1
+
+        def closed(self):
+            return False
+
+        def close(self):
+            pass
+
+    real_compose = live.compose_view
+    monkeypatch.setattr(live, "LiveWindow", FakeWindow)
+    monkeypatch.setattr(live, "compose_view", lambda *a, **k: overlays.append(a[2]) or real_compose(*a, **k))
+    source = MarkedSource(frames=4, fps=60)
+    source.live = False
+    run_live(source, StyleBank([SlowStylizer(delay=0.01, label="slow")]), LiveOptions(window=True))
+    assert overlays[0] == "slow", overlays  # nothing measured yet
+    assert re.fullmatch(r" *\d+ ms  slow", overlays[1]), overlays  # one frame shown: its latency, no rate
+    assert re.fullmatch(r" *\d+\.\d fps +\d+ ms  slow", overlays[2]), overlays
 
 
 @pytest.mark.parametrize("height", [600, 1080, 2160])

@@ -232,6 +232,13 @@ class LiveStats:
             return 0.0
         return (len(self._recent) - 1) / (self._recent[-1] - self._recent[0])
 
+    def overlay_text(self) -> str:
+        """The rate and the last shown frame's latency, for the window's overlay, each once there
+        is one (before, they read "0.0 fps  0 ms", measured on nothing), a separator after."""
+        fps = self.recent_fps()
+        return (f"{fps:4.1f} fps  " if fps else "") + \
+            (f"{self.latencies[-1] * 1000:4.0f} ms  " if self.latencies else "")
+
     def mean_fps(self) -> float | None:
         """Steady processed rate: frames after the first, over the time from the first to the
         last; None with fewer than two frames."""
@@ -1102,8 +1109,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 if window is not None:
                     overlay = None
                     if options.overlay:
-                        lat = stats.latencies[-1] * 1000 if stats.latencies else 0.0
-                        overlay = f"{stats.recent_fps():4.1f} fps  {lat:4.0f} ms  {styles.label(controls.style_index)}"
+                        overlay = f"{stats.overlay_text()}{styles.label(controls.style_index)}"
                         if stabilizer is not None:
                             overlay += f"  stab {controls.strength:.1f}"
                         if controls.look_text():
