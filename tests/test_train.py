@@ -3020,3 +3020,31 @@ def test_resuming_another_folders_checkpoint_beside_previews_alone_says_what_ove
     (tmp_path / "other" / "model.safetensors").write_bytes(b"not a checkpoint")
     assert earlier_run_files(tmp_path / "ck", str(tmp_path / "other" / "model.safetensors"), overwrite=False) == []
     assert earlier_run_files(tmp_path / "ck", resume, overwrite=True) == [tmp_path / "ck" / "preview_0000005.png"]
+
+
+def test_a_checkpoint_damaged_inside_its_data_is_refused_not_trained_on(data, loss_weights, tmp_path):
+    """A checkpoint whose tensor bytes changed on the disk (a flipped bit, a bad sector) while its
+    zip layout stayed whole: torch.load does not check the records' CRC-32s, so --resume took the
+    changed weights and trained on (review, 61st session: 200 flipped bytes ended the run steps later
+    with "the loss became nan"; one flipped bit went on without a word). It is said as damaged, with
+    the checkpoint kept before it, as a truncated one is."""
+    import zipfile
+
+    from vidstyle.train.loop import numbered_checkpoints
+
+    run = _config(data, loss_weights, tmp_path, steps=3, checkpoint_every=1)
+    train(run, progress=False)
+    latest = numbered_checkpoints(run.work_dir())[-1]
+    with zipfile.ZipFile(latest) as archive:  # the largest tensor's record: the network's weights
+        record = max(archive.infolist(), key=lambda info: info.file_size)
+    assert record.filename.startswith("archive/data/")
+    damaged = bytearray(latest.read_bytes())
+    # the record's data follow its 30-byte local header, whose name and extra field lengths are at 26 and 28
+    header = record.header_offset
+    start = header + 30 + int.from_bytes(damaged[header + 26:header + 28], "little") \
+        + int.from_bytes(damaged[header + 28:header + 30], "little")
+    damaged[start + record.file_size // 2] ^= 0x40
+    latest.write_bytes(damaged)
+    with pytest.raises(VidstyleError, match=r"^cannot read checkpoint .*checkpoint_0000003.pt: corrupt, truncated.*"
+                                            r"the checkpoint before it is .*checkpoint_0000002.pt: --resume"):
+        train(replace(run, steps=4, resume="auto"), progress=False)
