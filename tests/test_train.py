@@ -3048,3 +3048,24 @@ def test_a_checkpoint_damaged_inside_its_data_is_refused_not_trained_on(data, lo
     with pytest.raises(VidstyleError, match=r"^cannot read checkpoint .*checkpoint_0000003.pt: corrupt, truncated.*"
                                             r"the checkpoint before it is .*checkpoint_0000002.pt: --resume"):
         train(replace(run, steps=4, resume="auto"), progress=False)
+
+
+def test_the_recorded_command_keeps_the_threads_it_trained_with(data, loss_weights, tmp_path):
+    """The thread count changes a run's sums, so its weights (a light network's 6 steps at 64 px
+    on the 2-core Zen 4: 75 of 82 tensors differed between --threads 1 and 2). The command the
+    model records, which reproduces it, named no --threads while the continue lines did (review,
+    61st session): run on the same machine without it, it trained other weights."""
+    import torch
+
+    from vidstyle.cli_args import apply_threads
+
+    threads = torch.get_num_threads()
+    try:
+        apply_threads(1)
+        given = train(_config(data, loss_weights, tmp_path / "given", steps=1), progress=False)
+    finally:
+        apply_threads(None)
+        torch.set_num_threads(threads)
+    assert shlex.split(read_info(given.out).train_command)[-2:] == ["--threads", "1"]
+    default = train(_config(data, loss_weights, tmp_path / "default", steps=1), progress=False)
+    assert "--threads" not in shlex.split(read_info(default.out).train_command)
