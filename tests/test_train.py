@@ -3069,3 +3069,28 @@ def test_the_recorded_command_keeps_the_threads_it_trained_with(data, loss_weigh
     assert shlex.split(read_info(given.out).train_command)[-2:] == ["--threads", "1"]
     default = train(_config(data, loss_weights, tmp_path / "default", steps=1), progress=False)
     assert "--threads" not in shlex.split(read_info(default.out).train_command)
+
+
+def test_optimize_refuses_an_animation_as_its_photo(data, loss_weights, tmp_path, capsys):
+    """An animated GIF given as --content was optimised from its first frame without a word (review,
+    61st session), where the same file as the painting is refused: one still is what optimize paints."""
+    from vidstyle.cli import main
+
+    frames = [Image.new("RGB", (40, 40), colour) for colour in ((200, 120, 40), (40, 120, 200))]
+    animation = tmp_path / "moving.gif"
+    frames[0].save(animation, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out = tmp_path / "o.png"
+    args = ["optimize", "--style", data["styles"][0], "--content", str(animation), "-o", str(out),
+            "--image-size", "32", "--steps", "1", "--loss-net", "vgg16_hed", "--loss-weights", str(loss_weights),
+            "--style-layers", "relu1_2,relu2_2", "--content-layers", "relu2_2", "--device", "cpu"]
+    assert main(args) == 1
+    assert capsys.readouterr().err == ("vidstyle: error: moving.gif is an animation (2 frames), not a still image: "
+                                       "optimize paints one photo; save the frame you want as a still image\n")
+    assert not out.exists()
+    from vidstyle.train.config import OptimizeConfig
+    from vidstyle.train.optimize import optimize_file
+
+    with pytest.raises(VidstyleError, match=r"^moving.gif is an animation \(2 frames\), not a still image: optimize"):
+        optimize_file(OptimizeConfig(style=data["styles"][0], content=str(animation), image_size=32, steps=1,
+                                     loss_net="vgg16_hed", loss_weights=str(loss_weights), device="cpu"), out)
+    assert not out.exists()

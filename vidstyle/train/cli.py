@@ -304,6 +304,10 @@ def _check_optimize(args) -> dict:
     config.validate()
     check_image_output_name(args.output)
     _check_files(args.output, (args.content, args.style), args.overwrite, (args.content, args.style))
+    from vidstyle.io.images import check_still
+    from vidstyle.train.config import ANIMATED_PHOTO_ADVICE
+
+    check_still(args.content, advice=ANIMATED_PHOTO_ADVICE)  # said before torch's import, as the files are
     return {"config": config}
 
 

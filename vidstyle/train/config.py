@@ -28,6 +28,8 @@ MIN_OPTIMIZE_SIZE = 16
 #: The largest loss weight of ``vidstyle optimize``: its losses are relative (about 1 each), so
 #: weights of 1e30 only overflow L-BFGS's gradients, and the photo came back unchanged as if optimised.
 MAX_LOSS_WEIGHT = 1e6
+#: What `vidstyle optimize` says of an animation given as its photo (--content).
+ANIMATED_PHOTO_ADVICE = "optimize paints one photo; save the frame you want as a still image"
 #: the largest --temporal-perspective: the homography's scale stays at least 0.5 across the frame
 MAX_PERSPECTIVE = 0.5
 #: How training crops are taken (``vidstyle train --crops``): "zoom" as

@@ -23,9 +23,9 @@ from vidstyle.device import is_out_of_memory, resolve_device
 from vidstyle.errors import VidstyleError, first_line, printable
 from vidstyle.frames import resize_rgba, tensor_to_images
 from vidstyle.io.files import check_output_file, write_then_rename
-from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, keeps_transparency, write_image
+from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, check_still, keeps_transparency, write_image
 from vidstyle.models.lossnets import LossNetwork, load_loss_network
-from vidstyle.train.config import MAX_IMAGE_SIZE, OptimizeConfig, check_image_output_name
+from vidstyle.train.config import ANIMATED_PHOTO_ADVICE, MAX_IMAGE_SIZE, OptimizeConfig, check_image_output_name
 from vidstyle.train.data import load_style_image, resized_short_side
 from vidstyle.frames import images_to_tensor
 
@@ -125,6 +125,8 @@ def optimize_file(config: OptimizeConfig, output: str | Path, overwrite: bool = 
     device = resolve_device(config.device)
     if config.precision not in ("auto", "fp32"):
         raise VidstyleError("optimize runs in fp32 (L-BFGS needs exact gradients); use --precision fp32")
+    # (its first frame was painted without a word, where the painting's animation is refused)
+    check_still(config.content, advice=ANIMATED_PHOTO_ADVICE)
     content_layers, style_layers = config.layers()
     net = load_loss_network(config.loss_net, list(style_layers) + content_layers, weights=config.loss_weights,
                             smooth=config.smooth_activations,
