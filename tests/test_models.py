@@ -384,6 +384,21 @@ def test_a_header_asking_for_more_layers_than_the_file_has_tensors_is_refused_un
         load_model(bad)
 
 
+def test_a_header_with_a_list_of_residual_blocks_is_a_clear_error(tmp_path):
+    # num_residual as a list (an edited or foreign header) reached the layer count's comparison:
+    # "TypeError: '>' not supported between instances of 'list' and 'int'"
+    good = tmp_path / "good.safetensors"
+    save_model(good, tiny(), [{"name": "s"}])
+    from safetensors import safe_open
+    with safe_open(str(good), "pt") as f:
+        meta = f.metadata()
+    meta["arch_args"] = json.dumps({**json.loads(meta["arch_args"]), "num_residual": [2, 2]})
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(good)), str(bad), metadata=meta)
+    with pytest.raises(VidstyleError, match="architecture arguments"):
+        load_model(bad)
+
+
 def test_style_mix_blends_conditional_instance_norm(tmp_path):
     torch.manual_seed(0)
     net = tiny(2)

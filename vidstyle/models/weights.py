@@ -295,8 +295,9 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Tr
         raise VidstyleError(f"{path} is corrupt ({exc})") from exc
     # each residual block and each convolution has tensors of its own: a header asking for more of
     # them than the file has tensors cannot match it, and even its shapes took minutes to build
-    # (100000 blocks: past 5), their memory growing, before the tensors were compared
-    layers = max((len(v) if k == "channels" and isinstance(v, list) else v for k, v in info.arch_args.items()
+    # (100000 blocks: past 5), their memory growing, before the tensors were compared. A list asks
+    # for one layer an entry (num_residual as one is refused by the architecture below)
+    layers = max((len(v) if isinstance(v, list) else v for k, v in info.arch_args.items()
                   if k in ("channels", "num_residual") and isinstance(v, (int, list))), default=0)
     if layers > len(stored):
         raise VidstyleError(f"{path}: weights do not match the architecture (its header asks for {layers} layers, "
