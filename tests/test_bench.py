@@ -795,6 +795,20 @@ def test_a_clip_only_grid_runs_its_file_to_file_part(monkeypatch):
         run.run_benchmark(run.BenchSettings(models=[], resolutions=[], peers=False))
 
 
+def test_file_to_file_runs_without_a_precision_are_refused_before_any_measuring(tmp_path, monkeypatch):
+    # pipeline_precisions=() (Python API) ran the networks, then failed at the naive loop with
+    # "UnboundLocalError: cannot access local variable 'frames'" (no vidstyle run had set it)
+    pytest.importorskip("av")
+    from vidstyle.bench import run
+    from vidstyle.bench.pipeline import write_test_clip
+
+    clip = write_test_clip(tmp_path / "c.mp4", frames=4, size=(64, 48))
+    monkeypatch.setattr(run, "load_network", lambda m: pytest.fail("a model was built"))
+    with pytest.raises(VidstyleError, match="pipeline_precisions is empty"):
+        run.run_benchmark(run.BenchSettings(models=[], resolutions=[], peers=False, clip=str(clip), clip_frames=4,
+                                            pipeline_models=["light"], pipeline_precisions=()))
+
+
 def test_a_precision_that_cannot_run_here_is_noted(tmp_path):
     out = tmp_path / "results"
     assert main(["bench", "--quick", "--backends", "torch", "--precision", "fp32,fp16", "--device", "cpu",

@@ -119,6 +119,10 @@ def choose_backend(rows: list[dict], model: str, device: str, precision: str | N
 
 def _check_pipeline(s: BenchSettings, device: str) -> None:
     """Refuse, before anything is measured, file-to-file settings that cannot run on ``device``."""
+    if s.clip and s.pipeline_models and not s.pipeline_precisions:
+        # the naive loop runs as many frames as the vidstyle runs before it: with none, it had no count
+        raise VidstyleError("pipeline_precisions is empty: the file-to-file runs need at least one precision "
+                            "(None: the one --precision auto picks)")
     if not s.clip or s.pipeline_backend != "onnx":
         return
     if device.split(":")[0] != "cpu":
