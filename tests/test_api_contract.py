@@ -1295,7 +1295,7 @@ def test_a_decoder_closed_from_another_thread_while_a_read_runs_there_lets_go_wh
     assert not reader.is_alive() and not failed, failed
     assert sum(isinstance(item, DecodedFrame) for item in got) < 23  # the read ended
     assert decoder._video is None  # let go of by the reading thread
-    del items, got
+    items = got = None  # let go of (the reading thread has ended)
     gc.collect()
     assert len(os_threads()) <= before
 
