@@ -78,6 +78,20 @@ def test_a_folder_of_frames_is_a_video_in_name_order_at_its_frame_rate(tmp_path)
     assert frame_times(tmp_path / "default.mp4")[1] == Fraction(1, 24) and "at 24 fps" in result.summary()
 
 
+def test_hidden_images_beside_the_frames_are_no_frames(tmp_path):
+    """A folder copied from a Mac onto a FAT or exFAT drive holds an AppleDouble file beside each
+    frame (``._frame_0001.png``, its resource fork: no PNG). FFmpeg's glob leaves hidden files
+    out, so the listing must too: counted, they made "several names" of one sequence."""
+    write_sequence(tmp_path / "shot", 4)
+    for i in range(1, 5):
+        (tmp_path / "shot" / f"._frame_{i:04d}.png").write_bytes(b"\0\x05\x16\x07" + b"\0" * 80)
+    assert find_sequence(tmp_path / "shot").names == tuple(f"frame_{i:04d}.png" for i in range(1, 5))
+    out = tmp_path / "out.mp4"
+    result = stylize_video(tmp_path / "shot", out, Invert(), temporal="off", sequence_fps=24, crf=4,
+                           pix_fmt="yuv444p", progress=False)
+    assert result.frames == 4 and marks(read_frames(out), 4) == list(range(4))
+
+
 def test_gaps_segments_and_a_damaged_frame(tmp_path, caplog):
     folder = tmp_path / "shot"
     kept = write_sequence(folder, 12, skip=(3,))  # frame 4 missing: the sequence goes on
@@ -207,7 +221,9 @@ def test_an_ffmpeg_without_glob_patterns_reads_frames_numbered_without_gaps(tmp_
         return real_open(*args, **kwargs)
 
     monkeypatch.setattr(sequence.av, "open", without_glob)
-    for folder, name, first in (("shot", "frame_{:d}.png", 1001), ("take 100%", "f%_{:04d}.png", 1)):
+    # (s01_01.png: the frame's digits appear earlier in its name too; its number is the last group)
+    for folder, name, first in (("shot", "frame_{:d}.png", 1001), ("take 100%", "f%_{:04d}.png", 1),
+                                ("s01", "s01_{:02d}.png", 1)):
         write_sequence(tmp_path / folder, 6, name=name, first=first)
         result = stylize_video(tmp_path / folder, tmp_path / "o.mp4", Invert(), temporal="off", progress=False,
                                overwrite=True)
@@ -227,6 +243,8 @@ def test_an_ffmpeg_without_glob_patterns_reads_frames_numbered_without_gaps(tmp_
 def test_frame_rates_are_checked():
     assert sequence_fps("30000/1001") == Fraction(30000, 1001) and sequence_fps(23.976) == Fraction(24000, 1001)
     assert sequence_fps(12.5) == Fraction(25, 2) and sequence_fps("119.88") == Fraction(120000, 1001)
+    # as editors write them, rounded to two places: 23.98 is 4 thousandths from 23.976
+    assert sequence_fps("23.98") == Fraction(24000, 1001) and sequence_fps(59.94) == Fraction(60000, 1001)
     assert sequence_fps("1/86400") == sequence_fps(1 / 86400) == Fraction(1, 86400)  # a frame a day
     # any whole rate slowed by 1000/1001 is NTSC, never a whole or half rate itself (1 is 1.001 *
     # 0.999; 960 is within a ten-thousandth of 961000/1001, 499.5 of 500000/1001)
@@ -556,6 +574,16 @@ def test_frame_pattern_mistakes_and_leftovers_are_said(tmp_path, caplog):
     stylize_video(src, out, Invert(), temporal="off", progress=False, overwrite=True, duration=2 / 24)
     assert "2 frame(s) of x_%03d.png from an earlier run remain in" in caplog.text
     assert "(x_003.png, ...), beside this run's 2" in caplog.text
+    # files of the pattern's name without a frame number are none of its frames: not refused, not said left over
+    for old in out.parent.glob("x_*.png"):
+        old.unlink()
+    for name in ("x_.png", "x_final.png"):
+        (out.parent / name).write_bytes(b"mine")
+    caplog.clear()
+    stylize_video(src, out, Invert(), temporal="off", progress=False, no_audio=True, duration=1 / 24)
+    stylize_video(src, out, Invert(), temporal="off", progress=False, no_audio=True, overwrite=True, duration=1 / 24)
+    assert "from an earlier run remain" not in caplog.text
+    assert sorted(p.name for p in out.parent.iterdir()) == ["x_.png", "x_001.png", "x_final.png"]
 
 
 def test_the_writer_names_a_full_disk_and_refuses_a_number_twice(tmp_path, monkeypatch):
@@ -912,6 +940,22 @@ def _old_frames(tmp_path: Path, name: str) -> tuple[Path, Path, dict[str, bytes]
     for frame, data in old.items():
         (out / frame).write_bytes(data)
     return src, out, old
+
+
+def test_a_folder_named_like_a_frame_is_not_replaced_with_overwrite(tmp_path):
+    """--overwrite replaces earlier frames, not a folder that has a frame's name: the run fails,
+    and the folder with what it holds, and the earlier frames, stay as they were (moved aside with
+    the frames, the folder went with them when the run removed what it had replaced)."""
+    src = make_video(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "f_1.png").write_bytes(b"old frame")
+    (out / "f_2.png").mkdir()
+    (out / "f_2.png" / "notes.txt").write_text("mine")
+    with pytest.raises(VidstyleError, match=r"moving the frames into .*out failed"):
+        stylize_video(src, out / "f_%d.png", Invert(), temporal="off", progress=False, overwrite=True)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["f_1.png", "f_2.png", "f_2.png/notes.txt"]
+    assert (out / "f_1.png").read_bytes() == b"old frame" and (out / "f_2.png" / "notes.txt").read_text() == "mine"
 
 
 def test_frames_that_cannot_replace_an_old_one_leave_the_old_frames_and_are_kept(tmp_path, held_open):
