@@ -174,6 +174,12 @@ def test_cli_export_writes_checked_file(tmp_path, capsys):
                                                    {"name": "b", "weight": 0.7}]
     assert main(["export", "--onnx", str(out), "--style", str(weights)]) == 1  # exists, no --overwrite
     assert "exists" in capsys.readouterr().err
+    # one style of the file: the other, weighted 0, is not baked in, so the file does not name it
+    from vidstyle.export import onnx_style_metadata
+    from vidstyle.models.zoo import resolve_style
+
+    alone = onnx_style_metadata(resolve_style(f"{weights}:b=1"))
+    assert json.loads(alone["vidstyle_styles"]) == [{"name": "b", "weight": 1.0}]
 
 
 def test_stylizer_onnx_backend_matches_torch_and_follows_the_mix():
@@ -308,6 +314,20 @@ def test_an_onnx_output_is_named_onnx_in_any_case(tmp_path):
     assert check_onnx_output(tmp_path / "MODEL.ONNX", overwrite=False) == tmp_path / "MODEL.ONNX"
     with pytest.raises(VidstyleError, match=r"^the ONNX output must end in \.onnx, got model\.onx$"):
         check_onnx_output(tmp_path / "model.onx", overwrite=False)
+
+def test_onnx_runtime_threads_sleep_between_runs_unless_asked_to_spin():
+    """ONNX Runtime's idle threads busy-wait between runs by default, taking the cores that
+    decoding and encoding need beside it: vidstyle's sessions let them sleep (``spinning=True``
+    asks for busy-waiting, for timing the network alone)."""
+    from vidstyle.export import session_options
+
+    assert session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert session_options(spinning=True).get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert session_options(threads=3).intra_op_num_threads == 3
+    assert session_options().intra_op_num_threads == torch.get_num_threads()
+    runner = OnnxRunner(_tiny_net())
+    assert runner.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
 
 def test_onnx_runtime_runs_without_telemetry_unless_the_user_asks(tmp_path):
     """ONNX Runtime 1.29+ wrote a device ID under ~/.cache on every import (and a coloured warning
@@ -478,6 +498,10 @@ def test_cli_export_writes_the_opset_asked_and_declares_every_output_axis_dynami
     for value in (*proto.graph.input, *proto.graph.output):
         dims = value.type.tensor_type.shape.dim
         assert [d.dim_param for d in dims] == ["batch", "", "height", "width"] and dims[1].dim_value == 3
+    # the newest opset the range allows is written too (the range ends are both in it)
+    export_onnx(_tiny_net(), tmp_path / "newest.onnx", opset=MAX_OPSET)
+    proto = onnx.load(str(tmp_path / "newest.onnx"))
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [MAX_OPSET]
     # refused as it is parsed, before the network is loaded (torch's import, seconds): one past the
     # newest too, which was refused only once the network had loaded (review, 54th session)
     for opset in (MIN_OPSET - 1, MAX_OPSET + 1):
@@ -748,6 +772,24 @@ def test_a_cache_file_damaged_where_onnx_runtime_cannot_tell_is_exported_again(t
     assert torch.equal(OnnxRunner(net)(x), first) and len(exports) == 2
     (again,) = (tmp_path / "cache" / "onnx").glob("*.onnx")  # in the damaged file's place
     assert again.read_bytes() != bytes(data)
+
+
+def test_a_cache_file_onnx_runtime_refuses_though_its_name_matches_is_exported_again(tmp_path, monkeypatch):
+    """A cache file whose bytes match the digest in its name but that ONNX Runtime cannot load
+    (written whole by a broken exporter, or put there by hand): it is removed and the network
+    exported again, not read back and refused on every run."""
+    import vidstyle.export as export_mod
+
+    monkeypatch.setenv("VIDSTYLE_CACHE", str(tmp_path / "cache"))
+    net, x = _randomize_norms(light_net()), torch.rand(1, 3, 32, 32)
+    folder = tmp_path / "cache" / "onnx"
+    folder.mkdir(parents=True)
+    junk = b"not an ONNX graph"
+    refused = folder / export_mod._cache_name(export_mod._graph_key(net), junk)
+    refused.write_bytes(junk)
+    with torch.inference_mode():
+        assert torch.allclose(OnnxRunner(net)(x), net(x), atol=1e-3)
+    assert not refused.exists() and len(list(folder.glob("*.onnx"))) == 1  # the new export in its place
 
 
 def test_the_cache_clean_up_removes_only_its_own_files(tmp_path, monkeypatch):
