@@ -240,6 +240,32 @@ def test_roundtrip_keeps_weights_and_metadata(tmp_path):
     assert info.arch_args == net.arch_args and info.metrics == {"k": 1}
     for k, v in net.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v)
+    # a description per style, each named: a file listing other styles than its network holds
+    # could not be loaded again, so none is written
+    for wrong in (styles[:1], styles + [{"name": "c"}], [styles[0], {"painting": "P"}]):
+        with pytest.raises(ValueError, match="style descriptions for a 2-style network|every style needs a name"):
+            save_model(tmp_path / "w.safetensors", net, wrong)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+def test_a_file_from_before_the_crops_option_says_how_it_trained_in_its_own_command_only(tmp_path):
+    """A weights file written before ``vidstyle train --crops`` trained on the whole side: its
+    recorded settings say so, and so does its command where it is vidstyle's (so that it still
+    reproduces the file); another program's command (a benchmark script's) is left as written."""
+    config = {"styles": ["a.jpg"], "content": "photos", "out": "m.safetensors", "steps": 3}
+    script = "python benchmarks/train_light.py --steps 3"
+    for command, shown in (("vidstyle train --style a.jpg --steps 3", "vidstyle train --style a.jpg --steps 3 "
+                                                                      "--crops whole-side"), (script, script)):
+        path = tmp_path / "old.safetensors"
+        save_model(path, tiny(), [{"name": "s"}], train_command=command, train_config=config)
+        info = read_info(path)
+        assert info.train_command == shown and info.train_config["crops"] == "whole-side"
+        assert info.train_config["steps"] == 3 and info.train_config["temporal_objects"] == 0.0
+    # a record that names its crops keeps them
+    save_model(path, tiny(), [{"name": "s"}], train_command="vidstyle train --style a.jpg",
+               train_config={**config, "crops": "zoom"})
+    info = read_info(path)
+    assert info.train_config["crops"] == "zoom" and info.train_command == "vidstyle train --style a.jpg"
 
 
 def test_half_precision_files_keep_weights_fp16_cannot_hold_in_fp32(tmp_path, caplog):
