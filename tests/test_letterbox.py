@@ -86,6 +86,11 @@ def test_a_dark_background_is_no_bar():
     portrait[50:, 30:40] = 160  # the shirt, low in the frame
     assert find_picture_area([portrait]) is None
     assert find_picture_area([boxed(portrait, top=10, bottom=10)]).shape == (H, W)  # real bars still count
+    # the dark band only 3 columns wide: the picture rises right after it, but the column that ends
+    # the black run is itself mostly dark, so no bar ends there either
+    near = portrait.copy()
+    near[:, 33:40] = picture()[:, 33:40]
+    assert find_picture_area([near]) is None
 
 
 @pytest.mark.parametrize("width", [96, 320, 1920])
