@@ -23,7 +23,8 @@ from vidstyle.timeline import StyleChange, StyleTimeline, TimelineStylizer, pars
 
 
 @pytest.mark.parametrize("text, seconds", [("75", 75), ("75.5", 75.5), ("1:15", 75), ("1:15.5", 75.5),
-                                           ("0:01:15", 75), ("1:02:03.5", 3723.5), (" 2 ", 2), ("0", 0)])
+                                           ("0:01:15", 75), ("1:02:03.5", 3723.5), (" 2 ", 2), ("0", 0),
+                                           ("1 : 15", 75)])
 def test_clock_times_as_people_write_them(text, seconds):
     assert parse_clock(text) == seconds
 
