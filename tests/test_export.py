@@ -315,6 +315,7 @@ def test_an_onnx_output_is_named_onnx_in_any_case(tmp_path):
     with pytest.raises(VidstyleError, match=r"^the ONNX output must end in \.onnx, got model\.onx$"):
         check_onnx_output(tmp_path / "model.onx", overwrite=False)
 
+
 def test_onnx_runtime_threads_sleep_between_runs_unless_asked_to_spin():
     """ONNX Runtime's idle threads busy-wait between runs by default, taking the cores that
     decoding and encoding need beside it: vidstyle's sessions let them sleep (``spinning=True``
