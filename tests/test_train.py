@@ -2124,6 +2124,41 @@ def test_resume_on_another_kind_of_device_is_refused_before_the_loss_scaler_fail
 
 
 
+def test_resume_with_another_thread_count_says_the_weights_will_differ(data, loss_weights, tmp_path, caplog,
+                                                                      monkeypatch):
+    """Left by a review (61st session): another thread count sums in another order (75 of 82
+    tensors differ after 6 light steps, --threads 1 against 2), and the model records only the
+    last run's --threads, so a run resumed without the --threads it began with was trained as no
+    recorded command reproduces, without a word. Resumed so, it is said (not refused: resuming on
+    another machine is what --resume is for); checkpoints from before say nothing."""
+    from vidstyle.train.loop import _load_checkpoint, build_network
+
+    config = _config(data, loss_weights, tmp_path, steps=1, checkpoint_every=1)
+    train(config, progress=False)
+    (ckpt,) = sorted(config.work_dir().glob("checkpoint_*.pt"))
+    state = torch.load(ckpt, weights_only=True)
+    assert state["threads"] == torch.get_num_threads()
+    net = build_network(config.arch, 1)
+    opt = torch.optim.Adam(net.parameters())
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        _load_checkpoint(ckpt, net, opt, scaler, config)
+    assert "threads" not in caplog.text  # the same count: nothing to say
+    other = tmp_path / "other.pt"
+    torch.save({**state, "threads": torch.get_num_threads() + 1}, other)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        assert _load_checkpoint(other, net, opt, scaler, config) == 1
+    assert (f"was trained on {torch.get_num_threads() + 1} threads, this run has {torch.get_num_threads()}: the weights "
+            f"will differ from an unbroken run's (resume with --threads {torch.get_num_threads() + 1} for those)"
+            in caplog.text)
+    caplog.clear()
+    older = tmp_path / "older.pt"
+    torch.save({k: v for k, v in state.items() if k != "threads"}, older)
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        _load_checkpoint(older, net, opt, scaler, config)
+    assert "threads" not in caplog.text
+
+
 def test_a_checkpoint_with_fields_of_the_wrong_kind_is_one_line_and_never_runs_at_a_negative_step(
         data, loss_weights, tmp_path):
     """A checkpoint edited or from elsewhere (torch.load reads it: plain values only) ended in

@@ -215,7 +215,9 @@ def _save_checkpoint(work: Path, step: int, net: TransformerNet, opt: torch.opti
              "content_files": json.dumps(content_files), "input_digests": json.dumps(digests),
              # the folder relative paths were given from: a resume from another folder compares the
              # files they named, not the same words naming other files
-             "cwd": os.getcwd()}
+             "cwd": os.getcwd(),
+             # another thread count sums in another order: a resume with another is said (_load_checkpoint)
+             "threads": torch.get_num_threads()}
     path = _checkpoint_path(work, step)
     # interrupted (Ctrl-C): no half-written checkpoint left; the machine going down: none empty.
     # The folder is the run's, locked (made then): one gone since is said, never made again
@@ -388,6 +390,13 @@ def _load_checkpoint(path: Path, net: TransformerNet, opt: torch.optim.Optimizer
         raise VidstyleError(f"checkpoint {path} was trained {was}; this run would train {now} on "
                             f"{resolve_device(config.device) if config is not None else 'this device'}: resume on "
                             "the kind of device, and with the --precision, it was started with")
+    saved_threads = state.get("threads")  # absent from older checkpoints
+    if type(saved_threads) is int and saved_threads != torch.get_num_threads():
+        # not refused (resuming on another machine is what --resume is for), but the model records
+        # this run's --threads alone, so no recorded command would give these weights
+        log.warning("checkpoint %s was trained on %d threads, this run has %d: the weights will differ from an "
+                    "unbroken run's (resume with --threads %d for those)", path.name, saved_threads,
+                    torch.get_num_threads(), saved_threads)
     for what, part, saved in (("weights", net, "model"), ("optimizer", opt, "optimizer"), ("scaler", scaler, "scaler")):
         try:
             part.load_state_dict(state[saved])
