@@ -1310,3 +1310,48 @@ def test_a_decoder_closed_from_another_thread_while_a_read_runs_there_lets_go_wh
     assert len(os_threads()) <= before
 
 
+class _ClosedJustBefore:
+    """A decoder's reading lock whose first blocking acquire lets ``close()`` run on another
+    thread first: a close that lands between a read's check that the decoder is open and its
+    taking the lock (a few bytecodes apart)."""
+
+    def __init__(self, decoder):
+        self._lock, self._decoder, self._fired = decoder._reader, decoder, False
+
+    def acquire(self, blocking=True):
+        import threading
+
+        if blocking and not self._fired:
+            self._fired = True
+            closing = threading.Thread(target=self._decoder.close)
+            closing.start()
+            closing.join(10)
+        return self._lock.acquire(blocking)
+
+    def release(self):
+        self._lock.release()
+
+    def __enter__(self):
+        self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+@pytest.mark.parametrize("what", ["read", "keyframes"])
+def test_a_close_from_another_thread_just_as_a_read_begins_ends_it_as_a_close_before_it(tmp_path, what):
+    """A close() from another thread between a read's (or keyframes()') check that the decoder is
+    open and its taking the reading lock let go of the file there, and the read went on into
+    what it had let go of: AttributeError: 'NoneType' object has no attribute 'duration' (for
+    keyframes(), 'width'). Now the read is refused as one begun after close() is."""
+    from vidstyle.io import VideoDecoder
+
+    video = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96), gop=4)
+    decoder = VideoDecoder(video)
+    decoder._reader = _ClosedJustBefore(decoder)
+    with pytest.raises(BadValueError, match="closed"):
+        if what == "read":
+            list(decoder.read())
+        else:
+            decoder.keyframes(4)
+    assert decoder._video is None  # let go of, once

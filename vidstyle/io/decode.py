@@ -1613,12 +1613,6 @@ class VideoDecoder:
         self._spent = True
 
     def _reading(self, audio, alpha: bool, subtitles) -> Iterator[DecodedFrame | AudioItem | SubtitleItem]:
-        # close() lets go of the stream and its decoders (see close): a read taken before it and
-        # begun after it is refused as a read() after it is, and one under way when it came has
-        # ended; going on, each failed on the stream let go of with an AttributeError
-        if self._closed:
-            raise BadValueError(f"read(): the VideoDecoder of {self.path.name} was closed before its frames were "
-                                "read; read them inside the with block, or open a new one")
         # the lock is held while this thread reads, and let go of while it hands out an item, so
         # that close() from another thread in the middle of a read leaves the file to this one
         # (see close): whichever sees the close last, after letting go of the lock here or after
@@ -1626,6 +1620,14 @@ class VideoDecoder:
         self._reader.acquire()
         held = True
         try:
+            # close() lets go of the stream and its decoders (see close): a read taken before it
+            # and begun after it is refused as a read() after it is, and one under way when it
+            # came has ended; going on, each failed on the stream let go of with an
+            # AttributeError. Asked with the lock held: a close from another thread just before
+            # it was taken had let go of the file unseen
+            if self._closed:
+                raise BadValueError(f"read(): the VideoDecoder of {self.path.name} was closed before its frames "
+                                    "were read; read them inside the with block, or open a new one")
             with self._decode_errors():
                 for item in self._read(audio, alpha and self.info.alpha, subtitles or {}):
                     self._reader.release()
@@ -2131,6 +2133,9 @@ class VideoDecoder:
         cannot be used after it."""
         self._spend("keyframes()")
         with self._reader:  # as a read (see close)
+            if self._closed:  # by another thread since _spend (see _reading)
+                raise BadValueError(f"keyframes(): the VideoDecoder of {self.path.name} was closed before its "
+                                    "frames were read; open a new one")
             try:
                 return self._keyframes(count, fill_transparency)
             finally:
