@@ -1985,3 +1985,29 @@ def test_a_ctrl_c_once_the_output_is_in_place_says_it_is_complete(tmp_path, styl
     assert r.stderr.strip().splitlines()[-1] == f"vidstyle: interrupted once {out} was written: it is complete"
     assert len(read_frames(out)) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]
+
+
+def test_a_ctrl_c_while_numbered_frames_are_moved_into_place_says_they_are_complete(tmp_path, stylize, style,
+                                                                                   monkeypatch,
+                                                                                   ctrl_c_as_in_a_terminal):
+    """A Ctrl-C while numbered frames were moved into place (in the encoding stage's thread, which
+    goes on to the last frame, as the run is stopped) left every frame in place and said
+    "vidstyle: interrupted" alone, the wording of a run that leaves nothing: said as for a video
+    output in place, that they are complete (exit status 130 still)."""
+    import vidstyle.io.files as files
+
+    src = make_video(tmp_path / "in.mp4", frames=6, size=(64, 48))
+    link, links = os.link, []
+
+    def ctrl_c_at_the_first_frame(*args, **kwargs):
+        link(*args, **kwargs)
+        links.append(args[1])
+        if len(links) == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(files.os, "link", ctrl_c_at_the_first_frame)
+    pattern = tmp_path / "out" / "f_%03d.png"
+    r = stylize(src, pattern, style, "--temporal", "off")
+    assert r.returncode == 130, r.stderr
+    assert sorted(p.name for p in pattern.parent.iterdir()) == [f"f_{i:03d}.png" for i in range(1, 7)]
+    assert r.stderr.strip().splitlines()[-1] == f"vidstyle: interrupted once {pattern} was written: it is complete"

@@ -1030,7 +1030,7 @@ def stylize_video(input: str | PathLike[str], output: str | PathLike[str], style
     if config.mask is not None:  # a bad mask fails before the model loads (opened again at the input's rate)
         _open_matte(config, segment=False).close()
     stylizer = _make_stylizer(style, config)
-    placed: list[Path] = []  # (see atomic_output)
+    placed: list[Path] = []  # (see atomic_output, SequenceWriter)
     try:
         return _stylize_video(input_path, output, stylizer, config, encode, overwrite, progress, to_frames, placed)
     except (KeyboardInterrupt, SystemExit) as exc:
@@ -1077,7 +1077,8 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
         if to_frames:  # numbered as the input sequence's frames were, else from 1
             encoder = SequenceWriter(output, decoder.info, decoder.sequence_number, overwrite, audio=encode.audio,
                                      subtitles=encode.subtitles,  # a sequence's frames keep their colour space
-                                     icc_profile=decoder.sequence.rgb_profile() if decoder.sequence else None)
+                                     icc_profile=decoder.sequence.rgb_profile() if decoder.sequence else None,
+                                     placed=placed)  # (in the encoding stage, which a Ctrl-C lets finish)
             check_folder = lambda: None  # noqa: E731 - (see _folder_watch)
         else:
             encoder = VideoEncoder(temp, decoder.info, encode, name=output)

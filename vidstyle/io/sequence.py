@@ -319,7 +319,9 @@ class SequenceWriter:
     else its position from 1. A ``source`` with transparency keeps it in images that can hold
     it (:data:`~vidstyle.io.images.ALPHA_FORMATS`: PNG, TIFF, WebP). ``icc_profile``: the colour
     space the frames are coded in (an input sequence's, :meth:`ImageSequence.rgb_profile`),
-    embedded in each frame as :func:`~vidstyle.io.images.write_image` does for a still."""
+    embedded in each frame as :func:`~vidstyle.io.images.write_image` does for a still.
+    ``placed``: as :func:`~vidstyle.io.files.atomic_output`'s, the pattern is appended once
+    :meth:`finish` has put every frame in place, so a caller stopped after that knows they are."""
 
     pix_fmt = "rgb24"
     damaged_audio_packets = 0
@@ -328,8 +330,9 @@ class SequenceWriter:
     dropped_subtitles: tuple = ()  # not dropped one by one: none is written (the caller says so once)
 
     def __init__(self, pattern: str | Path, source, number_of=None, overwrite: bool = False, audio: bool = True,
-                 subtitles: bool = True, icc_profile: bytes | None = None):
+                 subtitles: bool = True, icc_profile: bytes | None = None, placed: list[Path] | None = None):
         self.pattern, self.overwrite, self._number_of = Path(pattern), overwrite, number_of
+        self._placed = placed
         self.icc_profile = icc_profile
         check_image_size(self.pattern, source.width, source.height)  # before the folder is made
         folder = self.pattern.parent
@@ -410,6 +413,8 @@ class SequenceWriter:
                     raise VidstyleError(f"{folder_gone_error(self.pattern, folder)}{stuck}") from None
                 raise VidstyleError(f"moving the frames into {folder} failed: {exc.strerror or exc}{stuck}") from None
             raise
+        if self._placed is not None:
+            self._placed.append(self.pattern)
         self.abort(moved=True)
         if left and self._temp.exists():  # the frames are in place: a warning, not an error
             logging.getLogger("vidstyle").warning(
