@@ -1374,3 +1374,48 @@ def test_the_bars_clock_is_started_once_not_at_every_frame(monkeypatch):
     bar.close()
     assert elapsed == pytest.approx(5.0)  # from the first frame, not the wait before it nor the last frame
     assert "10/100 [00:04<" in shown, shown  # drawn at each frame, the 10th 4.5 s after the first
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a signal sent to the process reaches the main thread "
+                    "(where the waits it interrupts are) on Linux; elsewhere any thread may take it")
+def test_a_stuck_stage_given_up_on_after_a_second_ctrl_c_is_not_waited_for_again(tmp_path, stylizer, monkeypatch,
+                                                                                ctrl_c_as_in_a_terminal):
+    """A second Ctrl-C gives a stage stuck in a long call a few seconds, then the run's clean-up
+    goes on without it; but the stages were joined twice (by wait(), which the first Ctrl-C
+    ended, and again by the run's clean-up), and the second join waited for the stuck stage
+    again, without end: the command hung until a third Ctrl-C. Now a stage given up on is not
+    waited for again, and the run ends with its frames' hidden folder removed."""
+    import signal
+
+    monkeypatch.setattr(pipeline, "_GIVE_UP_SECONDS", 0.5)
+    src = make_video(tmp_path / "in.mp4", frames=48, size=(64, 48))
+    reading, inside, freed = decode_module.VideoDecoder._demux_decode, threading.Event(), threading.Event()
+
+    def stuck_midway(self):  # a decode that does not return (a network share gone, say)
+        for n, item in enumerate(reading(self)):
+            if n == 20 and threading.current_thread().name == "vidstyle-decode":  # (not a look ahead's)
+                inside.set()
+                freed.wait(60)  # (freed by the test's end at the latest)
+            yield item
+
+    monkeypatch.setattr(decode_module.VideoDecoder, "_demux_decode", stuck_midway)
+
+    def press_ctrl_c_twice():
+        if inside.wait(30):
+            for _ in range(2):
+                time.sleep(0.2)
+                os.kill(os.getpid(), signal.SIGINT)  # to the process, as a terminal sends it: the main thread takes it
+
+    presser = threading.Thread(target=press_ctrl_c_twice, daemon=True)
+    presser.start()
+    # (a hang is ended after 20 s by freeing the stage, which the check below then sees)
+    watchdog = threading.Timer(20, freed.set)
+    watchdog.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            stylize_video(src, tmp_path / "out" / "f_%03d.png", style=stylizer, progress=False)
+        assert not freed.is_set()  # the run ended while its decode stage was still stuck
+    finally:
+        watchdog.cancel()
+        freed.set()
+    assert [p.name for p in tmp_path.iterdir()] == ["in.mp4"]  # (the frames' folder, made by the run, too)

@@ -166,6 +166,10 @@ class _Stopped(Exception):
     """Raised inside a stage when another stage failed (or the caller was interrupted)."""
 
 
+#: seconds a stage stuck in a long call is still waited for after a second Ctrl-C (see _Stages.join_all)
+_GIVE_UP_SECONDS = 5.0
+
+
 class _Stages:
     """Threads, bounded queues, a stop flag and the first error."""
 
@@ -176,6 +180,9 @@ class _Stages:
         self._error: tuple[str, BaseException] | None = None
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        # after a Ctrl-C during join_all: until when a stuck stage is still waited for, by that
+        # call and by any after it (see join_all)
+        self._patience: float | None = None
 
     def queue(self, size: int | None = None) -> queue.Queue:
         return queue.Queue(maxsize=size or self.queue_size)
@@ -272,21 +279,22 @@ class _Stages:
 
     def join_all(self) -> None:
         self.stop.set()
-        patience = None  # after a Ctrl-C during this wait: how long a stuck stage is still waited for
         for thread in self._threads:
             # the files the stages use are closed after this: a second Ctrl-C does not skip the
-            # wait, but a stage stuck in a long call is given up on after a few seconds
+            # wait, but a stage stuck in a long call is given up on after a few seconds, and not
+            # waited for again by a later call (a run's clean-up joins the stages that wait() has
+            # joined already: it waited for the stuck stage without end, until a third Ctrl-C)
             while True:
                 try:
-                    if patience is None:
+                    if self._patience is None:
                         self._wait_for(thread)
                     else:
-                        self._wait_for(thread, max(0.0, patience - time.monotonic()))
+                        self._wait_for(thread, max(0.0, self._patience - time.monotonic()))
                     break
                 except KeyboardInterrupt:
-                    if patience is not None and time.monotonic() >= patience:
+                    if self._patience is not None and time.monotonic() >= self._patience:
                         raise
-                    patience = patience or time.monotonic() + 5.0
+                    self._patience = self._patience or time.monotonic() + _GIVE_UP_SECONDS
 
 
 # --- the stages ----------------------------------------------------------------------------
