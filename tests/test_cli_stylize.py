@@ -2011,3 +2011,27 @@ def test_a_ctrl_c_while_numbered_frames_are_moved_into_place_says_they_are_compl
     assert r.returncode == 130, r.stderr
     assert sorted(p.name for p in pattern.parent.iterdir()) == [f"f_{i:03d}.png" for i in range(1, 7)]
     assert r.stderr.strip().splitlines()[-1] == f"vidstyle: interrupted once {pattern} was written: it is complete"
+
+
+def test_a_ctrl_c_during_a_still_images_rename_says_it_is_complete(tmp_path, stylize, style, monkeypatch,
+                                                                   ctrl_c_as_in_a_terminal):
+    """The rename is held whole for a still image's output too, the Ctrl-C delivered once it is
+    in place: that said "vidstyle: interrupted" alone beside the finished image, where a video's
+    says it is complete."""
+    import vidstyle.io.files as files
+
+    src = tmp_path / "in.png"
+    Image.fromarray(np.full((48, 64, 3), 100, np.uint8)).save(src)
+    link = os.link
+
+    def ctrl_c_after_the_link(*args, **kwargs):  # the temporary name not yet removed
+        link(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(files.os, "link", ctrl_c_after_the_link)
+    out = tmp_path / "out.png"
+    r = stylize(src, out, style)
+    assert r.returncode == 130, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == f"vidstyle: interrupted once {out} was written: it is complete"
+    assert Image.open(out).size == (64, 48)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "out.png"]

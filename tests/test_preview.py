@@ -889,3 +889,27 @@ def test_style_sheet_called_from_python_refuses_more_frames_than_its_cap(tmp_pat
                                             f"{MAX_SHEET_FRAMES + 1}$"):
         style_sheet(src, tmp_path / "s.png", ["light_mondrian"], frames=MAX_SHEET_FRAMES + 1, width=32)
     assert not (tmp_path / "s.png").exists()
+
+
+def test_a_ctrl_c_during_the_sheets_rename_says_it_is_complete(tmp_path, cli, monkeypatch, ctrl_c_as_in_a_terminal):
+    """The sheet's rename is held whole (vidstyle.io.files.atomic_output), the Ctrl-C delivered
+    once it is in place: that said "vidstyle: interrupted" alone beside the finished sheet, where
+    vidstyle stylize says its output is complete."""
+    import os
+    import signal
+
+    import vidstyle.io.files as files
+
+    write_image(tmp_path / "photo.png", np.full((40, 60, 3), 90, np.uint8))
+    link = os.link
+
+    def ctrl_c_after_the_link(*args, **kwargs):
+        link(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(files.os, "link", ctrl_c_after_the_link)
+    sheet = tmp_path / "s.png"
+    done = cli("preview", tmp_path / "photo.png", "-o", sheet, "--style", "light_mondrian", "--quiet")
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"vidstyle: interrupted once {sheet} was written: it is complete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png", "s.png"] and read_image(sheet).shape[2] == 3

@@ -1016,7 +1016,7 @@ def _say_if_terminated(exc: SystemExit) -> None:
 
 def _stopped_line(line: str, exc: BaseException) -> str:
     """``line`` (a Ctrl-C's or a kill's), saying so where the output was finished and in place
-    before the stop came (``finished_output``: see :func:`vidstyle.pipeline.stylize_video`)."""
+    before the stop came (``finished_output``: see :func:`vidstyle.io.files.stop_marked_once_placed`)."""
     finished = getattr(exc, "finished_output", None)
     return line if finished is None else f"{line} once {finished} was written: it is complete"
 

@@ -44,7 +44,8 @@ from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_seq
                                   is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import (OUTPUT_FORMATS, HeldOutputFolder, atomic_output, check_input, check_output,
                                check_output_file, create_output_folder, ffmpeg_path, file_identity, folder_gone_error,
-                               folders_missing, frame_field, remove_empty_folders, same_file)
+                               folders_missing, frame_field, remove_empty_folders, same_file,
+                               stop_marked_once_placed)
 from vidstyle.letterbox import PictureArea, find_picture_area, video_picture_area
 from vidstyle.terminal import terminal_bar
 from vidstyle.timeline import RunStyle
@@ -1038,16 +1039,8 @@ def stylize_video(input: str | PathLike[str], output: str | PathLike[str], style
     if config.mask is not None:  # a bad mask fails before the model loads (opened again at the input's rate)
         _open_matte(config, segment=False).close()
     stylizer = _make_stylizer(style, config)
-    placed: list[Path] = []  # (see atomic_output, SequenceWriter)
-    try:
+    with stop_marked_once_placed(output) as placed:  # (a stop once it is in place: the summary still to come)
         return _stylize_video(input_path, output, stylizer, config, encode, overwrite, progress, to_frames, placed)
-    except (KeyboardInterrupt, SystemExit) as exc:
-        if placed:
-            # stopped once the output was in place (the summary still to come): it is finished,
-            # which the command line says, not a stop's "interrupted" alone, the wording of a run
-            # that leaves nothing
-            exc.finished_output = output
-        raise
 
 
 def _open_matte(config: StylizeConfig, frame_rate=None, segment: bool = True):
@@ -1419,7 +1412,8 @@ def stylize_image(input: str | PathLike[str], output: str | PathLike[str], style
     filled = fill_transparent(image, alpha) if keep_alpha else image
     # (a still's chroma is not known: no bar line is taken as black but for the picture's colour)
     area = find_picture_area([filled]) if config.bars == "keep" else None
-    with termination_as_exit(), atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
+    with stop_marked_once_placed(output) as placed, termination_as_exit(), \
+            atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS, placed=placed) as temp:
         original = image
         image = filled
         calibrate_for(stylizer, input_path, area=area, fill_transparency=keep_alpha,

@@ -309,7 +309,7 @@ def style_sheet(input: str | os.PathLike[str], output: str | os.PathLike[str],
     called after each style. Every style is checked, and the output's path, before any network
     runs; written atomically."""
     from vidstyle.config import check_bars_mode, check_downscale
-    from vidstyle.io.files import atomic_output
+    from vidstyle.io.files import atomic_output, stop_marked_once_placed
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS, MAX_SIDE, is_image_path, write_image
     from vidstyle.letterbox import find_picture_area, video_picture_area
     from vidstyle.config import (MIN_SIDE, check_callback, check_flag, check_frame_count, check_look, check_number,
@@ -381,7 +381,8 @@ def style_sheet(input: str | os.PathLike[str], output: str | os.PathLike[str],
         if progress:
             progress(done, len(specs), _spec_text(spec))
     sheet = np.concatenate(rows, axis=0)
-    with atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS) as temp:
+    with stop_marked_once_placed(output) as placed, \
+            atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS, placed=placed) as temp:
         write_image(temp, sheet, format=IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()],
                     icc_profile=_input_profile(input_path))
     return SheetResult(output=Path(output), styles=len(specs), frames=len(images),

@@ -771,6 +771,22 @@ def atomic_output(output: str | Path, input: str | Path | None = None, overwrite
 
 
 @contextlib.contextmanager
+def stop_marked_once_placed(output: str | Path) -> Iterator[list[Path]]:
+    """A ``placed`` list for :func:`atomic_output` (or a
+    :class:`~vidstyle.io.sequence.SequenceWriter`); a Ctrl-C or kill that ends the block once the
+    output is in place is given ``finished_output`` = ``output``, so that the command line says
+    the output is complete, not a stop's "interrupted" alone, the wording of a run that leaves
+    nothing (see vidstyle.cli._stopped_line)."""
+    placed: list[Path] = []
+    try:
+        yield placed
+    except (KeyboardInterrupt, SystemExit) as exc:
+        if placed:
+            exc.finished_output = output
+        raise
+
+
+@contextlib.contextmanager
 def _folder_held(folder: Path) -> Iterator[int | None]:
     """A descriptor of ``folder`` for the block, through which a temporary file made in it is
     still found when the folder is renamed meanwhile (its path then leads nowhere, and the
