@@ -1951,14 +1951,16 @@ def test_memory_running_out_outside_the_network_is_one_line_saying_so(tmp_path, 
     assert r.stderr.rstrip().endswith("; lower --downscale, --max-side, --batch"), r.stderr
 
 
-@pytest.mark.parametrize("when", ["among the rename's steps", "after the rename"])
-def test_a_ctrl_c_once_the_output_is_in_place_says_it_is_complete(tmp_path, stylize, style, monkeypatch, when,
+@pytest.mark.parametrize("when, stop", [("among the rename's steps", signal.SIGINT),
+                                        ("after the rename", signal.SIGINT), ("after the rename", signal.SIGTERM)])
+def test_a_ctrl_c_once_the_output_is_in_place_says_it_is_complete(tmp_path, stylize, style, monkeypatch, when, stop,
                                                                   ctrl_c_as_in_a_terminal):
     """Left by the 60th session: a Ctrl-C between the output's rename and the summary line said
     "vidstyle: interrupted" alone, the wording of a run that leaves nothing, beside a finished
     output. Still exit status 130 (the Ctrl-C stopped the command), with a line that says the
     output is complete; the rename itself is held whole (its link and the temporary name's
-    removal), as the bench report's renames are."""
+    removal), as the bench report's renames are. A kill there says so too, exit status 143
+    (mutation testing, 61st session: no test held the kill's line)."""
     import vidstyle.io.files as files
     from vidstyle.io.decode import VideoDecoder
 
@@ -1976,13 +1978,14 @@ def test_a_ctrl_c_once_the_output_is_in_place_says_it_is_complete(tmp_path, styl
         damaged = VideoDecoder.damaged
 
         def ctrl_c_then_damaged(self):  # asked once the output is in place, before the summary
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(stop)
             return damaged(self)
 
         monkeypatch.setattr(VideoDecoder, "damaged", ctrl_c_then_damaged)
     r = stylize(src, out, style, "--temporal", "off")
-    assert r.returncode == 130, r.stderr
-    assert r.stderr.strip().splitlines()[-1] == f"vidstyle: interrupted once {out} was written: it is complete"
+    stopped = "interrupted" if stop == signal.SIGINT else "terminated (SIGTERM)"
+    assert r.returncode == 128 + stop, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == f"vidstyle: {stopped} once {out} was written: it is complete"
     assert len(read_frames(out)) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]
 
