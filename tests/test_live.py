@@ -1109,6 +1109,27 @@ def test_a_style_that_fails_to_load_at_a_switch_leaves_the_session_on_the_style_
     assert summary.recordings == [str(tmp_path / "rec.mkv")] and not summary.errors
 
 
+def test_a_style_that_fails_to_load_after_a_switch_leaves_the_session_on_the_one_switched_to(tmp_path, model_file):
+    """Mutation testing, 61st session: the style a failed switch stays with is the one shown, not
+    the first (a bank of one good style and one broken held nothing else): from the second, a
+    broken third says "staying with second" and the next p goes back to the first."""
+    import shutil
+
+    third = Path(shutil.copy(model_file, tmp_path / "third.safetensors"))
+    first, second = SlowStylizer(label="first"), SlowStylizer(label="second")
+    bank = StyleBank([first, second, str(third)], device="cpu")
+    third.write_bytes(b"not a model any more")
+    source = MarkedSource(frames=9, fps=60)
+    source.live = False  # every frame is processed, so the key script is deterministic
+    messages = []
+    summary = run_live(source, bank, LiveOptions(window=False), keys=scripted_keys({2: "n", 4: "n", 6: "p"}, first,
+                                                                                   second), log=messages.append)
+    assert summary.stop_reason == "end of source" and summary.processed == 9
+    failed = [m for m in messages if m.startswith("cannot show third.safetensors: ")]
+    assert len(failed) == 1 and failed[0].endswith("staying with second"), messages
+    assert first.calls - 1 + second.calls == 9 and second.calls >= 4  # from the 3rd to the 7th frame: the second
+
+
 def test_unknown_style_fails_before_capture():
     with pytest.raises(VidstyleError):
         StyleBank(["/nonexistent/model.safetensors"])
@@ -1733,19 +1754,22 @@ def test_the_overlay_shows_no_rate_or_latency_before_there_is_one(monkeypatch):
     assert re.fullmatch(r" *\d+\.\d fps +\d+ ms  slow", overlays[2]), overlays
 
 
-@pytest.mark.parametrize("height", [600, 1080, 2160])
+@pytest.mark.parametrize("height", [240, 600, 1080, 2160])
 def test_the_recording_dot_grows_with_the_picture_as_the_overlay_does(height):
     """The dot was 16 pixels whatever the frame: a 4K picture, shrunk into a 1280-pixel screen's
-    window, showed it 5 pixels wide, beside an overlay drawn to be read (seen under Xvfb)."""
+    window, showed it 5 pixels wide, beside an overlay drawn to be read (seen under Xvfb). It
+    keeps its 16 pixels below 600 rows, and an overlay too long for the frame, shrunk to fit,
+    stops short of it at every size (mutation testing, 61st session: neither was held)."""
     from vidstyle.live import compose_view
 
     width = height * 16 // 9
     frame = np.full((height, width, 3), 128, np.uint8)
-    view = compose_view(frame, None, "21.0 fps   35 ms  light_the_scream  stab 0.6  style 0.9  input colours",
-                        recording=True)
+    view = compose_view(frame, None, "21.0 fps   35 ms  light_starry_night_over_the_rhone  stab 0.6  style 0.9  "
+                                     "input colours", recording=True)
     red = (view[..., 2] > 200) & (view[..., 1] < 60)  # (BGR)
     rows, cols = np.flatnonzero(red.any(axis=1)), np.flatnonzero(red.any(axis=0))
-    assert rows.size and (rows.max() - rows.min() + 1) >= 0.9 * 16 * height / 600  # as tall, for its frame, as at 600
+    # as tall, for its frame, as at 600 rows; never smaller than there
+    assert rows.size and (rows.max() - rows.min() + 1) >= 0.9 * 16 * max(1, height / 600)
     assert cols.max() < width - 1 and rows.min() > 0  # inside the picture
     white = (view[: rows.max()] > 200).all(axis=2)  # the letters keep clear of it
     assert white.any() and np.flatnonzero(white.any(axis=0)).max() < cols.min()
