@@ -3122,6 +3122,14 @@ def test_optimize_refuses_an_animation_as_its_photo(data, loss_weights, tmp_path
     assert capsys.readouterr().err == ("vidstyle: error: moving.gif is an animation (2 frames), not a still image: "
                                        "optimize paints one photo; save the frame you want as a still image\n")
     assert not out.exists()
+    # said before torch's import, as the files' problems are (mutation testing, 61st session: the
+    # command line's check could go, optimize_file's then saying it after seconds of imports)
+    import subprocess
+
+    code = f"import sys\nfrom vidstyle.cli import main\nassert main({args!r}) == 1\nassert 'torch' not in sys.modules"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0 and "is an animation (2 frames)" in r.stderr, r.stderr
     from vidstyle.train.config import OptimizeConfig
     from vidstyle.train.optimize import optimize_file
 
