@@ -807,6 +807,11 @@ def test_file_to_file_runs_without_a_precision_are_refused_before_any_measuring(
     with pytest.raises(VidstyleError, match="pipeline_precisions is empty"):
         run.run_benchmark(run.BenchSettings(models=[], resolutions=[], peers=False, clip=str(clip), clip_frames=4,
                                             pipeline_models=["light"], pipeline_precisions=()))
+    # no network for the file-to-file runs either: nothing to refuse, and none runs (mutation testing,
+    # 61st session: the refusal needed no pipeline_models to pass every test)
+    report = run.run_benchmark(run.BenchSettings(models=[], resolutions=[], peers=False, clip=str(clip),
+                                                 clip_frames=4, pipeline_models=[], pipeline_precisions=()))
+    assert report["pipeline"] == []
 
 
 def test_a_precision_that_cannot_run_here_is_noted(tmp_path):
