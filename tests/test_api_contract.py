@@ -1268,7 +1268,7 @@ def test_a_decoder_closed_from_another_thread_while_a_read_runs_there_lets_go_wh
     import gc
     import threading
 
-    from vidstyle.io import DecodedFrame, VideoDecoder
+    from vidstyle.io import VideoDecoder
 
     video = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96), audio=True)
     with VideoDecoder(video) as decoder:  # what a first one starts once
@@ -1291,7 +1291,8 @@ def test_a_decoder_closed_from_another_thread_while_a_read_runs_there_lets_go_wh
 
     def reads():
         try:
-            got.extend(items)
+            for item in items:
+                got.append(item)
         except BaseException as exc:  # noqa: BLE001 - what the reading thread met
             failed.append(exc)
 
@@ -1299,15 +1300,60 @@ def test_a_decoder_closed_from_another_thread_while_a_read_runs_there_lets_go_wh
     reader.start()
     assert inside.wait(10)
     decoder.close()  # from this thread, the read under way on the other
+    handed_out = len(got)  # (the reading thread is held inside the decode)
     assert decoder._video is not None  # not freed under the reading thread
     go_on.set()
     reader.join(10)
     assert not reader.is_alive() and not failed, failed
-    assert sum(isinstance(item, DecodedFrame) for item in got) < 23  # the read ended
+    # the read ended where it next had control: nothing more was handed out (mutation testing,
+    # 61st session: one more item passed every test)
+    assert len(got) == handed_out
     assert decoder._video is None  # let go of by the reading thread
     items = got = None  # let go of (the reading thread has ended)
     gc.collect()
     assert len(os_threads()) <= before
+
+
+def test_a_decoder_closed_from_another_thread_while_keyframes_runs_there_lets_go_when_they_are_taken(tmp_path,
+                                                                                                     monkeypatch):
+    """Mutation testing, 61st session: keyframes() holds the reading lock as a read does, so a
+    close() from another thread meanwhile frees nothing under it (without the lock, the keyframes
+    failed on the decoders let go of), and it lets go of the file once they are taken (without
+    that, a decoder kept alive kept its stream and its decoders after close())."""
+    import threading
+
+    from vidstyle.io import VideoDecoder
+    from vidstyle.io.display import DisplayConversion
+
+    video = make_video(tmp_path / "in.mp4", frames=24, size=(160, 96), gop=4)
+    decoder = VideoDecoder(video)
+    inside, go_on = threading.Event(), threading.Event()
+    image = DisplayConversion.image
+
+    def stuck_picture(self, frame):  # the first frame's picture, before any seek
+        inside.set()
+        go_on.wait(10)
+        return image(self, frame)
+
+    monkeypatch.setattr(DisplayConversion, "image", stuck_picture)
+    got, failed = [], []
+
+    def takes():
+        try:
+            got.extend(decoder.keyframes(3))
+        except BaseException as exc:  # noqa: BLE001 - what the other thread met
+            failed.append(exc)
+
+    taker = threading.Thread(target=takes, daemon=True)
+    taker.start()
+    assert inside.wait(10)
+    decoder.close()  # from this thread, keyframes() under way on the other
+    assert decoder._video is not None  # not freed under it
+    go_on.set()
+    taker.join(10)
+    assert not taker.is_alive() and not failed, failed
+    assert len(got) == 3  # the first frame and two keyframes: taken whole
+    assert decoder._video is None  # let go of by the thread that took them
 
 
 class _ClosedJustBefore:
