@@ -900,6 +900,24 @@ class LiveOptions:
         check_temporal("flow", self.temporal_strength)
 
 
+def _next_style_that_loads(styles: StyleBank, controls: LiveControls, shown: int, step: int, log):
+    """The stylizer of ``controls.style_index`` (where n or p just moved it), else of the first
+    style after it in the direction of ``step`` that loads, ``controls.style_index`` moved there;
+    None where none but the one ``shown`` does (``controls.style_index`` put back to it). Styles
+    load on first use, so a file deleted or damaged since the start fails only now: said, as a
+    failed snapshot is, and skipped (staying on it, n never got past a broken style)."""
+    while True:
+        try:
+            return styles.get(controls.style_index)
+        except VidstyleError as exc:
+            failed = styles.label(controls.style_index)
+            controls.style_index = (controls.style_index + step) % len(styles)
+            if controls.style_index == shown:
+                log(f"cannot show {failed}: {exc}; staying with {styles.label(shown)}")
+                return None
+            log(f"cannot show {failed}: {exc}; skipped")
+
+
 def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = LiveOptions(), *,
              keys: Callable[[], int] | None = None, log: Callable[[str], None] | None = None) -> LiveSummary:
     """Stylize ``source`` live until quit, ``duration``, the end of the source or Ctrl-C.
@@ -1142,12 +1160,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 stop_reason = "quit"
                 break
             if action in (Action.NEXT_STYLE, Action.PREV_STYLE):
-                try:  # loaded on first use: a file deleted or damaged since the start fails only now
-                    wanted = styles.get(controls.style_index)
-                except VidstyleError as exc:  # as a failed snapshot: said, and the session goes on
-                    log(f"cannot show {styles.label(controls.style_index)}: {exc}; staying with "
-                        f"{styles.label(shown_style)}")
-                    controls.style_index = shown_style
+                wanted = _next_style_that_loads(styles, controls, shown_style,
+                                                1 if action is Action.NEXT_STYLE else -1, log)
+                if wanted is None:
                     continue
                 stylizer, shown_style = wanted, controls.style_index
                 _apply_look(stylizer, controls)
