@@ -6,6 +6,7 @@ ASS demuxers); the stylizer is the identity, so only the I/O path is checked."""
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 
 import av
 import pytest
@@ -304,3 +305,47 @@ def test_a_line_on_screen_before_the_keyframe_the_segment_starts_from_is_kept(tm
         result = stylize(src, tmp_path / f"part{suffix}", start=1.25)
         assert result.frames == 9
         assert events(tmp_path / f"part{suffix}")[0] == [(0.0, 0.15, "long line"), (0.25, 0.2, "last")]
+
+
+def with_timed_text(tmp_path, lines=((0.2, 0.6, "one"), (0.8, 1.2, "two"), (1.4, 1.9, "three"))):
+    """A 2-second MP4 with a timed text (mov_text) track of ``lines`` (start s, end s, text),
+    written by FFmpeg's muxer, which fills each gap between lines with an empty sample."""
+    path = make_video(tmp_path / "timed.mp4", frames=24, size=(64, 48), fps=12)
+    with av.open(str(path)) as video, av.open(str(tmp_path / "texts.mp4"), "w") as out:
+        picture = out.add_stream_from_template(video.streams.video[0])
+        text = out.add_stream("mov_text")
+        text.codec_context.subtitle_header = ASS_HEADER.encode()
+        text.time_base = text.codec_context.time_base = Fraction(1, 1000)
+        for packet in video.demux(video.streams.video[0]):
+            if packet.size:
+                packet.stream = picture
+                out.mux(packet)
+        for start, end, words in lines:
+            length = round((end - start) * 1000)
+            event = av.subtitles.subtitle.SubtitleSet.create(f"0,0,Default,,0,0,0,,{words}".encode(), 0, length,
+                                                             round(start * 1000))
+            packet = text.codec_context.encode_subtitle(event)
+            packet.pts = packet.dts = round(start * 1000)
+            packet.duration, packet.time_base, packet.stream = length, Fraction(1, 1000), text
+            out.mux(packet)
+    return tmp_path / "texts.mp4"
+
+
+def samples(path) -> list[tuple[int, int, int]]:
+    """(start ms, length ms, size) of every sample of the first subtitle track, empty ones too."""
+    with av.open(str(path)) as container:
+        return [(p.pts, p.duration, p.size) for p in container.demux(container.streams.subtitles[0]) if p.size]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_timed_text_copied_into_mp4_keeps_its_samples_without_empty_ones_of_no_length(tmp_path, suffix):
+    # the input's empty gap samples, copied, met the muxer's own gap filling: an extra empty
+    # sample of no length before every line and every gap
+    src = with_timed_text(tmp_path)
+    stylize(src, tmp_path / f"out{suffix}")
+    assert codecs(tmp_path / f"out{suffix}") == ["mov_text"]
+    assert samples(tmp_path / f"out{suffix}") == samples(src) == [
+        (0, 200, 2), (200, 400, 5), (600, 200, 2), (800, 400, 5), (1200, 200, 2), (1400, 500, 7)]
+    stylize(src, tmp_path / f"part{suffix}", start=0.5, duration=1)
+    assert samples(tmp_path / f"part{suffix}") == [(0, 100, 5), (100, 200, 2), (300, 400, 5), (700, 200, 2),
+                                                   (900, 100, 7)]

@@ -1546,8 +1546,15 @@ class VideoEncoder:
                 subtitle = av.subtitles.subtitle.SubtitleSet.create(dialogue_line(rows), 0, packet.duration or 0,
                                                                     packet.pts)
             self._write_text(item.track, subtitle, packet.pts, packet.duration, packet.time_base)
-        else:
+        elif not self._empty_timed_text(item.track, packet):
             self._mux_subtitle(item.track, packet)
+
+    def _empty_timed_text(self, track: int, packet: av.Packet) -> bool:
+        """Whether ``packet``, copied, is an empty MP4 timed text sample: the gap between two
+        lines, which the MP4/MOV muxer fills itself. Copied as well, each met the muxer's own
+        filling, which wrote one more empty sample of no length before every sample."""
+        return packet.size == 2 and bytes(packet) == b"\x00\x00" and \
+            self._subtitle_out[track].codec_context.name == "mov_text"
 
     def _write_text(self, track: int, subtitle, pts: int, duration: int, time_base: Fraction) -> None:
         """Encode ``subtitle`` (a SubtitleSet) in track ``track``'s output format, shown from
