@@ -121,6 +121,31 @@ def test_a_narrow_sheet_keeps_each_rows_command_whole_on_more_lines(tmp_path, mo
     assert drawn == ["--style light_the_scream --keep-colors", "--style-strength 0.7: The Scream, Edvard Munch, 1893"]
 
 
+def test_a_style_name_too_wide_for_the_row_still_leaves_its_options_on_the_label(tmp_path, monkeypatch):
+    """One column of a 150-pixel-wide clip (a small portrait video): "--style light_contrast_of_forms"
+    is wider than the row, and the label was the name alone, "light_contrast_of_forms", with no
+    --keep-colors or --style-strength: the row's look was not said, though each option fits the
+    row. The name is shown as it fits, and the options under it on their own lines."""
+    import cv2
+
+    drawn = []
+    put_text = cv2.putText
+    monkeypatch.setattr(cv2, "putText", lambda image, text, *a, **k: drawn.append(text) or put_text(image, text, *a,
+                                                                                                     **k))
+    src = make_video(tmp_path / "narrow.mp4", frames=6, size=(150, 84))
+    result = style_sheet(src, tmp_path / "sheet.png", ["light_contrast_of_forms", "light_mondrian"], frames=1,
+                         keep_colors=True, style_strength=0.5)
+    assert drawn[1:3] == ["light_contrast_of_forms", "--keep-colors"] and drawn[3].startswith("--style-strength 0.5")
+    assert drawn[4:6] == ["--style light_mondrian", "--keep-colors"] and drawn[6].startswith("--style-strength 0.5")
+    band = BAND + 2 * 13  # every row's band three lines tall
+    assert result.size == (150, 3 * (band + 84))
+    drawn.clear()  # narrower than the name too: the name cut at its start, the options still whole
+    command = "--style light_contrast_of_forms --keep-colors"
+    labelled(np.zeros((8, 90, 3), np.uint8), command + ": Contrast of Forms, Fernand Leger, 1913",
+             "light_contrast_of_forms", command)
+    assert drawn[0].startswith("...") and drawn[0].endswith("of_forms") and drawn[1:] == ["--keep-colors"]
+
+
 def test_mistakes_are_found_before_any_network_runs(tmp_path):
     src = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
     with pytest.raises(VidstyleError, match="starry_nite"):

@@ -100,14 +100,23 @@ def _label_lines(text: str, width: int, name: str | None = None,
     scale = _LABEL_MIN_SCALE
     if fits(text):  # (the scale is not quite linear)
         return [text], scale
+
+    def name_cut_at_its_start(name: str) -> str:
+        while len(name) > 4 and not fits(name):
+            name = "..." + name.removeprefix("...")[1:]
+        return name
+
     units = re.split(r" (?=--)", command) if command and text.startswith(command) else []
-    if units and all(fits(unit) for unit in units):
+    # "--style NAME" wider than the row, its options not: the name as it fits, the options under it
+    # (the name alone dropped --keep-colors and --style-strength, the row's look, from the label)
+    named_alone = bool(name) and len(units) > 1 and not fits(units[0]) and all(fits(unit) for unit in units[1:])
+    if units and (named_alone or all(fits(unit) for unit in units)):
         # the command (--style and each option with its value) whole, wrapped between options where
         # it is wider than the row: cut, "--style light_the_scream --ke..." could not be typed
         # again; the painting, said after it, is what gets cut
-        lines = [units[0]]
+        lines = [name_cut_at_its_start(name) if named_alone else units[0]]
         for unit in units[1:]:
-            if fits(f"{lines[-1]} {unit}"):
+            if (len(lines) > 1 or not named_alone) and fits(f"{lines[-1]} {unit}"):  # (not after a bare name)
                 lines[-1] += f" {unit}"
             else:
                 lines.append(unit)
@@ -130,9 +139,7 @@ def _label_lines(text: str, width: int, name: str | None = None,
         text = text[:-1]
     text = text.rstrip(" ,:") + "..."
     if len(text.removesuffix("...")) < named_by:  # the name itself cut: the name alone, cut at its start
-        text = name
-        while len(text) > 4 and not fits(text):
-            text = "..." + text.removeprefix("...")[1:]
+        text = name_cut_at_its_start(name)
     return [text], scale
 
 
