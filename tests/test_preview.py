@@ -207,6 +207,21 @@ def test_the_command(tmp_path, cli):
     assert "Traceback" not in bad.stderr and not (tmp_path / "t.png").exists()
 
 
+def test_none_among_the_styles_is_said_in_the_sheets_own_words(tmp_path, cli):
+    """`vidstyle preview --style none` said "'none' paints nothing on its own: it is for style
+    timelines, e.g. StyleTimeline([...]) (--style-at on the command line)": preview has no
+    --style-at, and its sheet already opens with the input as it is. Said so, before any work."""
+    src = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
+    done = cli("preview", src, "-o", tmp_path / "s.png", "--style", "light_mondrian", "--style", "none")
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert "--style none" in done.stderr and "first row" in done.stderr
+    assert "--style-at" not in done.stderr and "StyleTimeline" not in done.stderr
+    assert not (tmp_path / "s.png").exists()
+    with pytest.raises(VidstyleError, match="first row") as caught:
+        style_sheet(src, tmp_path / "s.png", ["none"])
+    assert "StyleTimeline" not in str(caught.value) and not (tmp_path / "s.png").exists()
+
+
 def test_bars_and_transparency_are_painted_as_stylize_paints_them(tmp_path):
     from videos import letterbox_bars
 

@@ -278,6 +278,7 @@ def _checked_paths_and_styles(input, output, styles, overwrite: bool) -> tuple[P
     from vidstyle.io.files import check_input, check_output, same_file
     from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
     from vidstyle.models.zoo import Styles, resolve_style
+    from vidstyle.timeline import NO_STYLE
 
     if not isinstance(output, (str, os.PathLike)):
         raise BadTypeError(f"the output of style_sheet() is a path (str or pathlib.Path), got {output!r}")
@@ -292,6 +293,8 @@ def _checked_paths_and_styles(input, output, styles, overwrite: bool) -> tuple[P
     elif not (styles is None or isinstance(styles, Iterable)):
         raise BadTypeError(f"styles is a list of styles (or one), got {styles!r}")
     specs = preview_styles() if styles is None else list(styles)
+    if any(isinstance(spec, str) and spec.strip() == NO_STYLE for spec in specs):  # (not a timeline's "none")
+        raise VidstyleError(f"{NO_STYLE!r} paints nothing: a sheet's first row is the input as it is")
     if not specs:
         raise BadValueError("no styles to show (None shows every bundled style)")
     return input_path, specs, [resolve_style(spec) for spec in specs]  # a misspelt name fails now, not after minutes
@@ -442,7 +445,10 @@ def _check_preview(args: argparse.Namespace) -> None:
     """`vidstyle preview`'s input, output and styles, said before torch's import (seconds), and the video
     options a still image does not use; :func:`style_sheet` checks the first again, as it checks every call."""
     from vidstyle.io.images import is_image_path
+    from vidstyle.timeline import NO_STYLE
 
+    if any(spec.strip() == NO_STYLE for spec in args.styles or ()):  # (stylize's --style-at is not preview's)
+        raise VidstyleError(f"--style {NO_STYLE} paints nothing: the sheet's first row is the input as it is")
     input_path, _, _ = _checked_paths_and_styles(args.input, args.output, args.styles, args.overwrite)
     if input_path.is_file() and is_image_path(input_path):
         # the sheet of an image is that image: said, as `vidstyle stylize` says it, rather than a
