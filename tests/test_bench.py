@@ -854,7 +854,7 @@ def test_bench_fails_when_every_network_case_failed(tmp_path, monkeypatch, capsy
 
     failed = dict(_fake_report(), network=[{"status": "error", "reason": "RuntimeError: out of memory"}] * 2)
     monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: failed)
-    monkeypatch.setattr(report_mod, "write_reports", lambda report, out, plots=True, removed=None: [])
+    monkeypatch.setattr(report_mod, "write_reports", lambda report, out, plots=True, removed=None, overwrite=True: [])
     assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 1
     assert "every network case failed (first: RuntimeError: out of memory)" in capsys.readouterr().err
     # a reason echoes names (a style of a model file's header): said with its controls escaped,
@@ -882,7 +882,7 @@ def test_bench_fails_when_every_case_of_the_grid_failed_though_its_clip_rows_ran
     failed = dict(_fake_report(), network=[{"resolution": "360p", "status": "error",
                                             "reason": "RuntimeError: out of memory"}, clip])
     monkeypatch.setattr(run_mod, "run_benchmark", lambda settings, command: failed)
-    monkeypatch.setattr(report_mod, "write_reports", lambda report, out, plots=True, removed=None: [])
+    monkeypatch.setattr(report_mod, "write_reports", lambda report, out, plots=True, removed=None, overwrite=True: [])
     assert main(["bench", "--no-peers", "--out", str(tmp_path)]) == 1
     assert "every network case failed (first: RuntimeError: out of memory)" in capsys.readouterr().err
     # a grid of clip rows alone (none asked for) is no failure
@@ -1427,3 +1427,31 @@ def test_help_names_every_resolution_the_benchmark_takes():
     text = " ".join(bench.format_help().split())
     assert "named (240p,360p,480p,720p,1080p,1440p,2160p) or WIDTHxHEIGHT sizes (default 360p,720p,1080p)" in text
     assert list(RESOLUTIONS) == ["240p", "360p", "480p", "720p", "1080p", "1440p", "2160p"]
+
+
+def test_results_that_appeared_during_a_run_are_kept_and_this_runs_go_beside_them(tmp_path, monkeypatch, capsys):
+    """Two runs at once into one --out without --overwrite: both passed the check at the start
+    (no bench.json yet), and the one that finished last replaced the other's results unasked,
+    exit status 0 both. The results already there stay; this run's go whole into OUT-2."""
+    import vidstyle.bench.run as run_mod
+
+    out = tmp_path / "res"
+    other = json.dumps({"schema": 1, "command": "the other run"}) + "\n"
+
+    def measured_while_another_run_finished(settings, command):
+        out.mkdir(exist_ok=True)
+        (out / "bench.json").write_text(other)
+        return _fake_report()
+
+    monkeypatch.setattr(run_mod, "run_benchmark", measured_while_another_run_finished)
+    assert main(["bench", "--no-peers", "--no-plots", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    kept = tmp_path / "res-2"
+    assert f"{out} got another run's results (bench.json) while this one ran" in err
+    assert f"this run's are kept in {kept}" in err and "Traceback" not in err
+    assert (out / "bench.json").read_text() == other and sorted(os.listdir(out)) == ["bench.json"]
+    assert sorted(os.listdir(kept)) == ["bench.json", "bench.md"]
+    assert json.loads((kept / "bench.json").read_text())["network"] == _fake_report()["network"]
+    # with --overwrite, replacing them is what was asked for
+    assert main(["bench", "--no-peers", "--no-plots", "--overwrite", "--out", str(out)]) == 0
+    assert json.loads((out / "bench.json").read_text())["network"] == _fake_report()["network"]

@@ -234,7 +234,8 @@ def _cmd_bench(args) -> int:
         report = run_benchmark(settings, command=command)
     removed: list[Path] = []
     # (through printable: a reason echoes names, a style of a model file's header among them)
-    for path in write_reports(report, args.out, plots=not args.no_plots, removed=removed):
+    for path in write_reports(report, args.out, plots=not args.no_plots, removed=removed,
+                              overwrite=args.overwrite):
         print(printable(f"wrote {path}"), file=sys.stderr)
     for path in removed:
         print(printable(f"removed {path} (an earlier run's plot; this run has none to replace it)"), file=sys.stderr)

@@ -12,7 +12,8 @@ import os
 import platform
 from pathlib import Path
 
-from vidstyle.io.files import create_output_folder, folders_missing, remove_empty_folders, write_then_rename
+from vidstyle.io.files import (MAX_NUMBERED, create_output_folder, folders_missing, move_into_place, numbered_name,
+                               remove_empty_folders, write_then_rename)
 from vidstyle.signals import stop_signals_held
 
 SCHEMA = "vidstyle-bench/1"
@@ -420,7 +421,7 @@ NO_MATPLOTLIB = "matplotlib is not installed: no plots (pip install 'vidstyle[be
 
 
 def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
-                  removed: list[Path] | None = None) -> list[Path]:
+                  removed: list[Path] | None = None, overwrite: bool = True) -> list[Path]:
     """Write ``bench.json``, ``bench.md`` and (with matplotlib) the :data:`PLOTS` into ``out_dir``;
     return the paths written.
 
@@ -429,7 +430,10 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
     run's report as it was, not half replaced, and a folder this call made is removed again. A
     plot of :data:`PLOTS` that this call does not write is removed from ``out_dir`` (an earlier
     run's would otherwise sit beside this run's report as if it were this run's); the paths are
-    added to ``removed``. No other file there is touched."""
+    added to ``removed``. No other file there is touched. ``overwrite`` False: where a
+    ``bench.json`` appeared in ``out_dir`` since the caller checked it (another run into the same
+    folder, finished first), it is left as it is and this run's files go whole into the first free
+    numbered folder beside (OUT-2, OUT-3...), which the error names: minutes of measurements, kept."""
     import shutil
     import tempfile
 
@@ -468,7 +472,13 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
     # the renames are quick, but a Ctrl-C among them would leave this run's files beside the
     # earlier run's: it waits until they are all in place
     with stop_signals_held():
-        for name in names:
+        try:  # bench.json first, claimed in one step where the other run's may appear (see move_into_place)
+            move_into_place(stage / "bench.json", out / "bench.json", overwrite)
+        except FileExistsError:
+            kept = _keep_beside(stage, out, names)
+            raise VidstyleError(f"{out} got another run's results (bench.json) while this one ran, left as they "
+                                f"are; this run's are kept in {kept}") from None
+        for name in names[1:]:
             os.replace(stage / name, out / name)
         stage.rmdir()
     for name in PLOTS:
@@ -477,3 +487,21 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
             if removed is not None:
                 removed.append(out / name)
     return [out / name for name in names]
+
+
+def _keep_beside(stage: Path, out: Path, names: list[str]) -> Path:
+    """Move the report files ``names`` from ``stage`` into the first numbered folder beside
+    ``out`` that this call creates (:func:`~vidstyle.io.files.numbered_name`: made with mkdir,
+    which fails where the name is taken, so never into another run's), and return it."""
+    out = Path(os.path.abspath(out))  # "--out ." or "..": named by the folder it is
+    for n in range(2, MAX_NUMBERED + 1):
+        kept = numbered_name(out, n)
+        try:
+            kept.mkdir()
+        except FileExistsError:
+            continue
+        for name in names:
+            os.replace(stage / name, kept / name)
+        stage.rmdir()
+        return kept
+    raise FileExistsError(f"{numbered_name(out, 2).name} to {numbered_name(out, MAX_NUMBERED).name} are all taken")
