@@ -1571,3 +1571,24 @@ def test_a_short_late_starting_matroska_file_is_read_as_a_longer_one(tmp_path, f
         assert round(float(decoder.first_time), 3) == 0.083 and decoder.info.frames == frames - 2
     with VideoDecoder(src, duration=0.1) as decoder:
         assert sum(isinstance(item, DecodedFrame) for item in decoder.read()) == 3
+
+
+@pytest.mark.parametrize("start, said", [
+    (0.99, "its last frame starts at 0.958 s, before the segment does (--start 0.958 or earlier takes it)"),
+    (1, "its frames end at 1.00 s"),  # at the end: none is shown from there
+])
+def test_a_start_inside_the_last_frame_says_where_that_frame_starts(tmp_path, cli, start, said):
+    """--start 0.99 of a 1 s clip at 24 frames/s (its last frame starts at 0.958 s, shown until
+    1 s) holds no frame: a frame is taken where it starts. The error said "its frames end at
+    1.00 s", which reads as if 0.99 were in them; it says where the last one starts, and the
+    --start that takes it."""
+    path = _noise_clip(tmp_path / "steady.mp4", [Fraction(i, 24) for i in range(24)])
+    error = f"{path.name} has no video frames in the requested segment: {said}"
+    with pytest.raises(VidstyleError) as caught:
+        VideoDecoder(path, start=start)
+    assert str(caught.value).endswith(error), str(caught.value)
+    done = cli("preview", path, "-o", tmp_path / "sheet.png", "--style", "light_mondrian", "--start", start)
+    assert done.returncode == 1 and done.stderr.strip().endswith(error), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "sheet.png").exists()
+    with VideoDecoder(path, start=float(said.split("--start ")[1].split()[0]) if "--start" in said else 0) as decoder:
+        assert any(isinstance(item, DecodedFrame) for item in decoder.read())

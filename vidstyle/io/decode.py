@@ -1064,7 +1064,8 @@ class VideoDecoder:
         """For a segment that found no frame, why, said as the error's tail: one that falls between
         two frames (a frame past its end was decoded) says where they start and the --duration that
         takes the later one; else where the frames read end, and a file cut short (its header says
-        its frames reach further) says so; "" when no frame was read at all."""
+        its frames reach further) says so, and one inside the last frame says where that starts;
+        "" when no frame was read at all."""
         if self._start is None or self._decoded_until is None:
             return ""
         if self._frame_after_end is not None:
@@ -1076,6 +1077,12 @@ class VideoDecoder:
         if length is not None and ends < length - 1 / self._rate:
             return (f": its frames end at {float(ends):.2f} s, though its header says they reach {float(length):.2f} s "
                     "(truncated or damaged file?)")
+        if self._frame_before_start is not None and self._start < self._decoded_until:
+            # a --start inside the last frame: a frame is taken where it starts, so "its frames end
+            # at 1.00 s" beside --start 0.99 read as if 0.99 were in them
+            last = Fraction(math.floor((self._frame_before_start - self._stream_start) * 1000), 1000)
+            return (f": its last frame starts at {_seconds_text(last)} s, before the segment does "
+                    f"(--start {_seconds_text(last)} or earlier takes it)")
         return f": its frames end at {float(ends):.2f} s"
 
     def _between_frames(self) -> str:
