@@ -17,6 +17,17 @@ from videos import make_video, read_frames
 BAND = 22  # the label band above each row
 
 
+def _labels_drawn(monkeypatch) -> list[str]:
+    """The texts the sheet draws (its labels' lines, in order), collected as cv2.putText draws them."""
+    import cv2
+
+    drawn = []
+    put_text = cv2.putText
+    monkeypatch.setattr(cv2, "putText", lambda image, text, *a, **k: drawn.append(text) or put_text(image, text, *a,
+                                                                                                     **k))
+    return drawn
+
+
 def test_the_default_styles_are_every_bundled_style_as_stylize_takes_it():
     specs = preview_styles()
     singles = [name for name, info in bundled_styles().items() if len(info.styles) == 1]
@@ -59,12 +70,7 @@ def test_a_still_image_gives_one_column(tmp_path):
 def test_a_narrow_sheet_names_each_style_rather_than_cutting_into_its_name(tmp_path, monkeypatch):
     """Cut to fit a 60-pixel panel, every light style's label read "--style lig...": the sheet
     named none of them. The name alone is shown then, cut at its start when it is too long."""
-    import cv2
-
-    drawn = []
-    put_text = cv2.putText
-    monkeypatch.setattr(cv2, "putText", lambda image, text, *a, **k: drawn.append(text) or put_text(image, text, *a,
-                                                                                                     **k))
+    drawn = _labels_drawn(monkeypatch)
     image = (np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8)
     write_image(tmp_path / "photo.png", image)
     result = style_sheet(tmp_path / "photo.png", tmp_path / "sheet.png", ["light_mondrian", "light_starry_night"],
@@ -87,12 +93,7 @@ def test_a_narrow_sheet_keeps_each_rows_command_whole_on_more_lines(tmp_path, mo
     --style-strength 0.7: The Scream, ..." was cut to "--style light_the_scream --ke...", dropping
     the options that reproduce the row. The command is kept whole, wrapped between its options
     where the row is too narrow for it, the painting cut first; every band as tall, so rows line up."""
-    import cv2
-
-    drawn = []
-    put_text = cv2.putText
-    monkeypatch.setattr(cv2, "putText", lambda image, text, *a, **k: drawn.append(text) or put_text(image, text, *a,
-                                                                                                     **k))
+    drawn = _labels_drawn(monkeypatch)
     src = make_video(tmp_path / "small.mp4", frames=12, size=(160, 90))
     result = style_sheet(src, tmp_path / "sheet.png", ["light_the_scream", "mix:the_scream"], frames=1,
                          keep_colors=True, style_strength=0.7)
@@ -126,12 +127,7 @@ def test_a_style_name_too_wide_for_the_row_still_leaves_its_options_on_the_label
     is wider than the row, and the label was the name alone, "light_contrast_of_forms", with no
     --keep-colors or --style-strength: the row's look was not said, though each option fits the
     row. The name is shown as it fits, and the options under it on their own lines."""
-    import cv2
-
-    drawn = []
-    put_text = cv2.putText
-    monkeypatch.setattr(cv2, "putText", lambda image, text, *a, **k: drawn.append(text) or put_text(image, text, *a,
-                                                                                                     **k))
+    drawn = _labels_drawn(monkeypatch)
     src = make_video(tmp_path / "narrow.mp4", frames=6, size=(150, 84))
     result = style_sheet(src, tmp_path / "sheet.png", ["light_contrast_of_forms", "light_mondrian"], frames=1,
                          keep_colors=True, style_strength=0.5)
