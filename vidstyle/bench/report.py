@@ -12,7 +12,7 @@ import os
 import platform
 from pathlib import Path
 
-from vidstyle.io.files import (MAX_NUMBERED, create_output_folder, folders_missing, move_into_place, numbered_name,
+from vidstyle.io.files import (create_output_folder, folder_beside, folders_missing, move_into_place,
                                remove_empty_folders, write_then_rename)
 from vidstyle.signals import stop_signals_held
 
@@ -475,7 +475,7 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
         try:  # bench.json first, claimed in one step where the other run's may appear (see move_into_place)
             move_into_place(stage / "bench.json", out / "bench.json", overwrite)
         except FileExistsError:
-            kept = _keep_beside(stage, out, names)
+            kept = folder_beside(stage, Path(os.path.abspath(out)))  # ("--out .": named by its folder)
             raise VidstyleError(f"{out} got another run's results (bench.json) while this one ran, left as they "
                                 f"are; this run's are kept in {kept}") from None
         for name in names[1:]:
@@ -487,21 +487,3 @@ def write_reports(report: dict, out_dir: str | Path, plots: bool = True,
             if removed is not None:
                 removed.append(out / name)
     return [out / name for name in names]
-
-
-def _keep_beside(stage: Path, out: Path, names: list[str]) -> Path:
-    """Move the report files ``names`` from ``stage`` into the first numbered folder beside
-    ``out`` that this call creates (:func:`~vidstyle.io.files.numbered_name`: made with mkdir,
-    which fails where the name is taken, so never into another run's), and return it."""
-    out = Path(os.path.abspath(out))  # "--out ." or "..": named by the folder it is
-    for n in range(2, MAX_NUMBERED + 1):
-        kept = numbered_name(out, n)
-        try:
-            kept.mkdir()
-        except FileExistsError:
-            continue
-        for name in names:
-            os.replace(stage / name, kept / name)
-        stage.rmdir()
-        return kept
-    raise FileExistsError(f"{numbered_name(out, 2).name} to {numbered_name(out, MAX_NUMBERED).name} are all taken")

@@ -696,6 +696,27 @@ def place_beside(source: Path, path: Path, refused: OSError | None = None) -> Pa
 MAX_NUMBERED = 1000
 
 
+def folder_beside(folder: Path, path: Path) -> Path:
+    """Rename ``folder`` (finished work: a run's frames, a benchmark's reports) to the first free
+    numbered name beside ``path`` (:func:`numbered_name`: ``f`` -> ``f-2``, ``f-3``...), never onto
+    a name taken, and return that name: :func:`place_beside` for a folder, which cannot be linked.
+    The folder's other errors pass; FileExistsError where every name up to :data:`MAX_NUMBERED`
+    is taken."""
+    for n in range(2, MAX_NUMBERED + 1):
+        kept = numbered_name(path, n)
+        if kept.exists() or kept.is_symlink():
+            continue
+        try:  # (an empty folder made under the name meanwhile is taken on POSIX: nothing lost)
+            os.rename(folder, kept)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):  # a name taken meanwhile
+                continue
+            raise
+        return kept
+    raise FileExistsError(errno.EEXIST, f"{numbered_name(path, 2).name} to "
+                                        f"{numbered_name(path, MAX_NUMBERED).name} are all taken")
+
+
 def numbered_name(path: Path, n: int) -> Path:
     """The ``n``-th file of ``path``'s name: ``rec.mp4`` -> ``rec-2.mp4``, ``rec-3.mp4``..."""
     return path.with_name(f"{path.stem}-{n}{path.suffix}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import logging
 import os
 import re
@@ -27,8 +26,8 @@ from PIL import Image
 
 from vidstyle.errors import BadValueError, OutputExistsError, VidstyleError
 from vidstyle.io.files import (NUMBER_FIELD, VIDEO_SUFFIXES, HeldOutputFolder, check_path_length,
-                               check_writable_folder, create_output_folder, folder_gone_error, folders_missing,
-                               longest_temp_path, move_into_place, numbered_name, temp_path_beside)
+                               check_writable_folder, create_output_folder, folder_beside, folder_gone_error,
+                               folders_missing, longest_temp_path, move_into_place, temp_path_beside)
 from vidstyle.io.images import ALPHA_FORMATS, IMAGE_OUTPUT_FORMATS, check_image_size, rgb_profile, write_image
 
 #: Frame formats FFmpeg's image decoders read here (the suffix picks the files of the sequence).
@@ -496,17 +495,10 @@ class SequenceWriter:
         them (``f_%04d.png`` -> ``f-2``, ``f-3``, ...: :func:`~vidstyle.io.files.numbered_name`);
         None when the folder refuses it too."""
         base = re.sub(r"[\s._-]+$", "", NUMBER_FIELD.sub("", self.pattern.stem)).lstrip(".") or "frames"
-        for n in itertools.count(2):
-            kept = numbered_name(self.pattern.parent / base, n)
-            if kept.exists() or kept.is_symlink():
-                continue
-            try:  # (an empty folder made under the name meanwhile is taken on POSIX: nothing lost)
-                os.rename(self._temp, kept)
-            except FileExistsError:
-                continue
-            except OSError:
-                return None
-            return kept
+        try:
+            return folder_beside(self._temp, self.pattern.parent / base)
+        except OSError:
+            return None
 
     def _appeared(self, name: str) -> OutputExistsError:
         # (a FileExistsError too, as a video output that appeared meanwhile is: vidstyle.io.files._place)
