@@ -273,7 +273,21 @@ def test_cli_several_inputs(tmp_path, inputs, style, capsys):
     assert [line.split(" -> ")[-1] for line in err if line.startswith("stylized")] == \
         [str(tmp_path / "out" / n) for n in ("a.mp4", "b.mkv", "c.jpg")]
     assert any(line.startswith("vidstyle: error: ") and "broken.mp4" in line for line in err)
-    assert err[-1] == "vidstyle: 1 of 4 inputs failed"
+    assert err[-1] == f"vidstyle: 1 of 4 inputs failed: {broken}"
+
+
+def test_cli_summary_names_the_inputs_that_failed(tmp_path, inputs, style, capsys):
+    # a batch of hundreds logs as many lines: the last one says which inputs to look at again
+    from vidstyle.cli import main
+
+    broken = tmp_path / "clips" / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    empty = tmp_path / "clips" / "empty clip.mkv"
+    empty.write_bytes(b"")
+    code = main(["stylize", str(broken), *map(str, inputs), str(empty), "-o", str(tmp_path / "out"),
+                 "--style", str(style), "--device", "cpu", "--temporal", "off", "--quiet"])
+    assert code == 1
+    assert capsys.readouterr().err.splitlines()[-1] == f"vidstyle: 2 of 5 inputs failed: {broken}, {empty}"
 
 
 def test_cli_debug_shows_a_failed_inputs_traceback_and_runs_on(tmp_path, inputs, style, capsys):

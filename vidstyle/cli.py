@@ -277,16 +277,16 @@ def _style_timeline(args):
 
 
 def _stylize_into_folder(args, config, encode, style) -> int:
-    """Several inputs (or one) into the folder ``-o``: one line per input, errors included; the
-    exit status is 1 when any input failed (a still image is painted in the timeline's first style that
-    paints)."""
+    """Several inputs (or one) into the folder ``-o``: one line per input, errors included, and a
+    last line naming the inputs that failed; the exit status is 1 when any input failed (a still
+    image is painted in the timeline's first style that paints)."""
     from vidstyle.pipeline import stylize_files
 
-    failed = 0
+    failed = []  # named again at the end: in a log of hundreds of inputs, their lines are far apart
     for source, outcome in stylize_files(args.input, args.output, style, config=config, encode=encode,
                                          overwrite=args.overwrite, progress=_progress(args)):
         if isinstance(outcome, VidstyleError):
-            failed += 1
+            failed.append(str(source))
             if args.debug:  # the traceback --debug gives, though the run goes on to the next input
                 import traceback
 
@@ -296,7 +296,8 @@ def _stylize_into_folder(args, config, encode, style) -> int:
         elif not args.quiet:
             _print_result(outcome)
     if failed:
-        print(f"vidstyle: {failed} of {len(args.input)} inputs failed", file=sys.stderr)
+        print(printable(f"vidstyle: {len(failed)} of {len(args.input)} inputs failed: {', '.join(failed)}"),
+              file=sys.stderr)
     return 1 if failed else 0
 
 
