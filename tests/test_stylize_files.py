@@ -290,6 +290,50 @@ def test_cli_summary_names_the_inputs_that_failed(tmp_path, inputs, style, capsy
     assert capsys.readouterr().err.splitlines()[-1] == f"vidstyle: 2 of 5 inputs failed: {broken}, {empty}"
 
 
+def test_cli_skip_existing_resumes_a_batch_stopped_half_way(tmp_path, inputs, style, capsys):
+    # a batch killed after its first outputs, run again: the finished ones are kept as they are and
+    # the rest stylized (an output is renamed into place only once complete, so one there is whole)
+    from vidstyle.cli import main
+
+    out = tmp_path / "out"
+    argv = ["stylize", *map(str, inputs), "-o", str(out), "--style", str(style), "--device", "cpu",
+            "--temporal", "off"]
+    assert main(argv) == 0
+    (out / "b.mkv").unlink()  # not reached before the stop
+    done = {name: (out / name).stat().st_mtime_ns for name in ("a.mp4", "c.jpg")}
+    capsys.readouterr()
+    assert main(argv) == 1  # without it, refused before any input, as before
+    assert "out/a.mp4 already exists" in capsys.readouterr().err and not (out / "b.mkv").exists()
+    assert main([*argv, "--skip-existing"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"vidstyle: skipped 2 of 3 inputs, whose outputs exist: {inputs[0]}, {inputs[2]}"
+    assert [line.split(" -> ")[-1] for line in err if line.startswith("stylized")] == [str(out / "b.mkv")]
+    assert {name: (out / name).stat().st_mtime_ns for name in done} == done  # not written again
+    assert main([*argv, "--skip-existing", "--quiet"]) == 0  # nothing left to do: no error, nothing said
+    assert capsys.readouterr().err == ""
+    with pytest.raises(SystemExit) as stop:  # which of the two is meant cannot be told
+        main([*argv, "--skip-existing", "--overwrite"])
+    assert stop.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_cli_skip_existing_with_one_output(tmp_path, inputs, style, capsys):
+    from vidstyle.cli import main
+
+    target = tmp_path / "a_styled.mp4"
+    target.write_bytes(b"made by an earlier run")
+    argv = ["stylize", str(inputs[0]), "-o", str(target), "--style", str(style), "--device", "cpu", "--skip-existing"]
+    assert main(argv) == 0
+    assert target.read_bytes() == b"made by an earlier run"
+    assert capsys.readouterr().err.splitlines() == [f"vidstyle: skipped {inputs[0]}, whose output exists: {target}"]
+    frames = tmp_path / "frames" / "f_%03d.png"  # numbered frames: any of them there is an output there
+    assert main(["stylize", str(inputs[1]), "-o", str(frames), "--style", str(style), "--device", "cpu"]) == 0
+    capsys.readouterr()
+    (tmp_path / "frames" / "f_002.png").unlink()
+    assert main(["stylize", str(inputs[1]), "-o", str(frames), "--style", str(style), "--device", "cpu",
+                 "--skip-existing", "--quiet"]) == 0
+    assert not (tmp_path / "frames" / "f_002.png").exists() and capsys.readouterr().err == ""
+
+
 def test_cli_debug_shows_a_failed_inputs_traceback_and_runs_on(tmp_path, inputs, style, capsys):
     from vidstyle.cli import main
 

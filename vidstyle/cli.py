@@ -39,7 +39,7 @@ from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CODECS, DEFAULT_CROSS
                              DEFAULT_TEMPORAL_STRENGTH, EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, MAX_OPSET,
                              MIN_OPSET, STYLE_EVERY, TEMPORAL_MODES, VIDEO_CODECS, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
-from vidstyle.errors import VidstyleError, first_line, on_kill, printable, terminated_line, termination_as_exit
+from vidstyle.errors import VidstyleError, counted, first_line, on_kill, printable, terminated_line, termination_as_exit
 from vidstyle.signals import end_at_once_on_ctrl_c, interrupted_at_once, leave_ctrl_c_to_the_program
 
 log = logging.getLogger("vidstyle")
@@ -141,7 +141,13 @@ def _add_stylize(sub) -> None:
                    help="sdr: tone-map HDR video (HDR10/PQ, HLG as phones record it) to the SDR pictures the "
                         "styles were trained on, written as SDR BT.709; keep: paint the coded HDR signal and tag "
                         f"the output as the input (default {StylizeConfig.hdr})")
-    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="leave out each input whose output is there already (a file, or frames of a "
+                               "numbered-frames name), keeping that output as it is, and stylize the rest: a "
+                               "batch run again after a stop; without it, an output there stops the run before "
+                               "any input")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cmd_stylize, check=_check_stylize)
 
@@ -228,6 +234,10 @@ def _cmd_stylize(args, config: StylizeConfig, encode: EncodeConfig, style) -> in
     if _into_folder(args):
         return _stylize_into_folder(args, config, encode, style)
     (source,) = args.input
+    if args.skip_existing and _written_already(source, args.output):
+        if not args.quiet:
+            print(printable(f"vidstyle: skipped {source}, whose output exists: {args.output}"), file=sys.stderr)
+        return 0
     if _is_still(args, source):  # a still image: one network call, written as an image
         result = stylize_image(source, args.output, style=style, config=config, overwrite=args.overwrite)
     else:
@@ -236,6 +246,30 @@ def _cmd_stylize(args, config: StylizeConfig, encode: EncodeConfig, style) -> in
     if not args.quiet:
         _print_result(result)
     return 0
+
+
+def _written_already(source: str, output: str | Path) -> bool:
+    """Whether --skip-existing leaves ``source`` out: its output is there (not the input itself,
+    which stays refused as an output)."""
+    from vidstyle.io.files import same_file
+    from vidstyle.io.sequence import written_already
+
+    return written_already(output) and not same_file(Path(source), Path(output))
+
+
+def _left_to_do(args) -> list[str]:
+    """The inputs of a run into a folder that --skip-existing keeps: those whose output is not there
+    yet, said in one line (an output that two inputs would share is left to the run's own check)."""
+    from vidstyle.pipeline import folder_output
+
+    targets = [folder_output(source, args.output, args.codec) for source in args.input]
+    names = [target.name.casefold() for target in targets]
+    skipped = [source for source, target, name in zip(args.input, targets, names)
+               if names.count(name) == 1 and _written_already(source, target)]
+    if skipped and not args.quiet:
+        print(printable(f"vidstyle: skipped {len(skipped)} of {counted(len(args.input), 'input')}, whose "
+                        f"{'output exists' if len(skipped) == 1 else 'outputs exist'}: {', '.join(skipped)}"), file=sys.stderr)
+    return [source for source in args.input if source not in skipped]
 
 
 def _progress(args, label: str = ""):
@@ -282,8 +316,11 @@ def _stylize_into_folder(args, config, encode, style) -> int:
     image is painted in the timeline's first style that paints)."""
     from vidstyle.pipeline import stylize_files
 
+    inputs = _left_to_do(args) if args.skip_existing else args.input
+    if not inputs:
+        return 0
     failed = []  # named again at the end: in a log of hundreds of inputs, their lines are far apart
-    for source, outcome in stylize_files(args.input, args.output, style, config=config, encode=encode,
+    for source, outcome in stylize_files(inputs, args.output, style, config=config, encode=encode,
                                          overwrite=args.overwrite, progress=_progress(args)):
         if isinstance(outcome, VidstyleError):
             failed.append(str(source))

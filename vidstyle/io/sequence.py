@@ -285,6 +285,17 @@ def _matching_frames(pattern: Path) -> list[Path]:
     return sorted(p for p in pattern.parent.iterdir() if regex.match(p.name))
 
 
+def written_already(output: str | Path) -> bool:
+    """Whether an output is there under ``output``'s name: the file (a dangling link too), or
+    for numbered frames (``out/frame_%04d.png``) any frame of that pattern. What ``vidstyle stylize
+    --skip-existing`` takes as done: outputs are renamed into place only once complete, so one
+    there is whole, unless another program wrote it."""
+    output = Path(output)
+    if is_sequence_output(output):
+        return bool(_matching_frames(output))
+    return output.exists() or output.is_symlink()
+
+
 def check_sequence_output(pattern: str | Path, input: str | Path | None = None, overwrite: bool = False) -> Path:
     """Validate an image-sequence output before any work: a writable folder (made if missing),
     not the folder of an input sequence, and no frames of that pattern there already unless
