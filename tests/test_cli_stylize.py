@@ -1546,6 +1546,12 @@ BAD_INPUTS = [
     (["stylize", "in.mp4", "-o", "out.mp4", "--style", "none", "--style-at", "2=nonexistent"], UNKNOWN_STYLE),
     (["stylize", "in.mp4", "missing.jpg", "-o", "out/", "--style", "light_mondrian"],
      "vidstyle: error: input file not found: missing.jpg"),
+    # "-", a pipe's usual name, said as such (it was "input file not found: -"), in every command
+    (["stylize", "-", "-o", "x.mp4", "--style", "light_starry_night"],
+     "vidstyle: error: cannot read standard input (-): vidstyle reads files, which it seeks in"),
+    (["preview", "-", "-o", "x.png"], "vidstyle: error: cannot read standard input (-)"),
+    (["eval", "in.mp4", "-"], "vidstyle: error: cannot read standard input (-)"),
+    (["live", "--source", "-", "--no-window"], "vidstyle: error: cannot read standard input (-)"),
     (["preview", "missing.mp4", "-o", "x.png"], "vidstyle: error: input file not found: missing.mp4"),
     (["preview", "in.mp4", "-o", "x.png", "--style", "light_mondrian", "--style", "nonexistent"], UNKNOWN_STYLE),
     (["preview", "in.mp4", "-o", "taken.png"], "vidstyle: error: output taken.png already exists; pass --overwrite"),

@@ -106,6 +106,8 @@ def test_bad_mattes_fail_before_any_work(tmp_path, style):
     src = make_video(tmp_path / "in.mp4", frames=4, size=(96, 64))
     with pytest.raises(VidstyleError, match="not found"):
         stylize_video(src, tmp_path / "a.mp4", style=style, mask=str(tmp_path / "missing.png"), progress=False)
+    with pytest.raises(VidstyleError, match=r"cannot read standard input \(-\)"):  # not "mask not found: -"
+        stylize_video(src, tmp_path / "a.mp4", style=style, mask="-", progress=False)
     wide = half_matte(tmp_path / "wide.png", size=(160, 40))
     with pytest.raises(VidstyleError, match="160x40 and the input 96x64"):
         stylize_video(src, tmp_path / "b.mp4", style=style, mask=str(wide), progress=False, device="cpu")

@@ -97,12 +97,14 @@ class Matte:
     def __init__(self, path: str | Path, invert: bool = False, fps=None, start: float | None = None,
                  downscale: int | None = None):
         from vidstyle.config import check_flag, check_segment
+        from vidstyle.io.files import check_not_standard_input
         from vidstyle.io.images import check_still, is_image_path, read_image_and_alpha
 
         # checked as StylizeConfig's invert_mask and start are: "no" inverted the matte, and a
         # start of "1" was a TypeError from the seek's arithmetic
         invert = check_flag("invert", invert)
         check_segment(start, None)
+        check_not_standard_input(path)
         self.path = Path(path)
         if not self.path.exists():
             raise MissingFileError(f"mask not found: {self.path}")

@@ -130,7 +130,9 @@ def special_file_kind(path: str | Path) -> str | None:
 
 def not_a_file_error(path: str | Path, what: str) -> VidstyleError:
     """The error for a ``what`` ("image", "painting") at ``path`` that is not a file: missing, a
-    folder, or :func:`special_file_kind`'s kind."""
+    folder, or :func:`special_file_kind`'s kind; ``-``, standard input, said as such."""
+    if os.fspath(path) == "-":
+        return _standard_input_error()
     kind = "a folder" if Path(path).is_dir() else special_file_kind(path)
     if kind:
         return VidstyleError(f"{what} is {kind}, not a file: {path}")
@@ -176,6 +178,7 @@ def check_input(path: str | Path, folders: bool = False, what: str = "input") ->
     if "://" in str(path):
         raise VidstyleError(f"{path} is a URL; vidstyle reads local files (download it first)")
     check_path_length(path, what)
+    check_not_standard_input(path)
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"{what} file not found: {path}")
@@ -190,11 +193,25 @@ def check_input(path: str | Path, folders: bool = False, what: str = "input") ->
     return path
 
 
+def check_not_standard_input(path: str | Path) -> None:
+    """Refuse ``-``, the usual "standard input" of command-line tools (``cat clip.mp4 | vidstyle
+    stylize - ...``), as ``-o -`` is refused: said as "input file not found: -", a script's pipe
+    read as a typo. A file named ``-`` is ``./-``."""
+    if isinstance(path, (str, os.PathLike)) and os.fspath(path) == "-":
+        raise _standard_input_error()
+
+
+def _standard_input_error() -> VidstyleError:
+    return VidstyleError("cannot read standard input (-): vidstyle reads files, which it seeks in (save the "
+                         "stream to a file first; ./- names a file called -)")
+
+
 def check_named_inputs(*named: tuple[str, str | Path], folders: bool = False) -> list[Path]:
     """:func:`check_input` of each ``(what, path)`` in turn, a missing one said as "WHAT not found:
     PATH": which of eval's two videos is missing, by what it is."""
     checked = []
     for what, path in named:
+        check_not_standard_input(path)
         if not Path(path).exists():
             raise MissingFileError(f"{what} not found: {path}")
         checked.append(check_input(path, folders=folders, what=what))
