@@ -261,6 +261,38 @@ def test_a_file_name_or_names_that_differ_in_case_only_are_refused(tmp_path, inp
     assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "new").exists()
 
 
+@pytest.mark.skipif(os.name == "nt", reason="flock: Windows keeps the earlier behaviour")
+def test_a_failed_run_leaves_the_new_folder_to_another_run_writing_into_it(tmp_path, monkeypatch):
+    # two runs into one new folder at once (xargs -P, make -j): the one whose input failed removed
+    # the empty folder it had made while the other, started meanwhile, was about to write its output
+    # there, which then failed too ("output folder does not exist")
+    import contextlib
+
+    from vidstyle.io.files import folder_in_use
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    out = tmp_path / "new" / "out"
+    other = contextlib.ExitStack()
+    loaded = pipeline._make_stylizer
+
+    def load(*args):  # the other run starts while this one loads its network, the folder made
+        assert out.is_dir()
+        other.enter_context(folder_in_use(out))
+        return loaded(*args)
+
+    monkeypatch.setattr(pipeline, "_make_stylizer", load)
+    (_, failed), = stylize_files([broken], out, Grey(), progress=False)
+    assert isinstance(failed, VidstyleError)
+    assert out.is_dir()  # the other run's to write its output in
+    other.close()  # which, having made none of it, leaves it
+    assert out.is_dir()
+    monkeypatch.setattr(pipeline, "_make_stylizer", loaded)
+    alone = tmp_path / "alone" / "out"
+    (_, failed), = stylize_files([broken], alone, Grey(), progress=False)
+    assert isinstance(failed, VidstyleError) and not (tmp_path / "alone").exists()  # alone, it takes back what it made
+
+
 def test_cli_several_inputs(tmp_path, inputs, style, capsys):
     from vidstyle.cli import main
 

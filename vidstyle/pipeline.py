@@ -43,9 +43,8 @@ from vidstyle.io.encode import VideoEncoder, check_encoding, chroma_hint, codec_
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import (OUTPUT_FORMATS, HeldOutputFolder, atomic_output, check_input, check_output,
-                               check_output_file, create_output_folder, ffmpeg_path, file_identity, folder_gone_error,
-                               folders_missing, frame_field, remove_empty_folders, same_file,
-                               stop_marked_once_placed)
+                               check_output_file, ffmpeg_path, file_identity, folder_gone_error, folder_in_use,
+                               frame_field, same_file, stop_marked_once_placed)
 from vidstyle.letterbox import PictureArea, find_picture_area, video_picture_area
 from vidstyle.terminal import terminal_bar
 from vidstyle.timeline import RunStyle
@@ -1488,7 +1487,7 @@ def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], f
     its traceback without the local variables of its calls, so that one kept holds no decoder or
     FFmpeg threads of its run): the others still run, unless the folder is removed or renamed meanwhile: then a
     VidstyleError ends the iteration. It makes the folder when missing, and removes it again when nothing
-    was written to it. ``style``, ``config``, ``encode`` (videos only), ``progress`` (a function
+    was written to it, unless another run writes into it (:func:`~vidstyle.io.files.folder_in_use`). ``style``, ``config``, ``encode`` (videos only), ``progress`` (a function
     counts each input's frames from 1; an exception other than VidstyleError raised in it stops
     the whole run) and ``**options`` as for :func:`stylize_video`.
     """
@@ -1570,10 +1569,13 @@ def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], f
 
 
 def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progress):
+    with folder_in_use(folder):  # made if missing, and removed again if left empty
+        yield from _stylize_into(pairs, folder, style, config, encode, overwrite, progress)
+
+
+def _stylize_into(pairs, folder: Path, style, config, encode, overwrite, progress):
     from vidstyle.io.images import is_image_path
 
-    made = folders_missing(folder)
-    create_output_folder(folder)
     # the command line's lines in a log (ProgressLines) are one object for every input: each line
     # names the output it counts, as a single run's does (else "1200/7200 frames" of which one?)
     name_each = isinstance(progress, ProgressLines) and not progress.label
@@ -1601,4 +1603,3 @@ def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progre
     finally:
         if name_each:  # the caller's object, as it was: reused for a later run, it named this run's last output
             progress.label = ""
-        remove_empty_folders(made)

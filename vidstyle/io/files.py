@@ -434,6 +434,60 @@ def folder_lock(folder: Path, busy: str, made: Iterable[Path] = ()) -> Iterator[
         os.close(fd)  # which releases the lock
 
 
+@contextlib.contextmanager
+def folder_in_use(folder: Path) -> Iterator[None]:
+    """Make ``folder`` (and those above it) if missing, for a run to write its outputs into, and
+    remove those it made again as the block ends while they are empty (a failed run leaves no empty
+    folders behind), unless another run is writing into ``folder`` too. Two runs into one new folder
+    at once (``xargs -P``, ``make -j``): one whose input failed removed the empty folder it had
+    made while the other, started meanwhile, was about to write its output there, which then
+    failed ("output folder does not exist"). Each run holds a shared ``flock`` on the folder (as
+    :func:`folder_lock` holds an exclusive one) and removes it only where it can take the lock
+    for itself alone; a folder another run removed before this one held it is made again, then
+    this run's to remove. Where there is no ``flock`` (Windows), or the file system has no locks,
+    the folders made are removed while empty, as before."""
+    made = folders_missing(folder)
+    create_output_folder(folder)
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    fd = None
+    try:
+        while fcntl is not None:
+            try:
+                fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                fcntl.flock(fd, fcntl.LOCK_SH)  # waits out another run's removal under way
+            except FileNotFoundError:  # removed by another run's end meanwhile
+                pass
+            except OSError as exc:
+                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
+                    raise
+                break  # no locks here: as before
+            else:
+                if _still_there(folder, fd):
+                    break
+            if fd is not None:
+                os.close(fd)
+                fd = None
+            made = [*made, *(f for f in folders_missing(folder) if f not in made)]
+            create_output_folder(folder)
+        yield
+    finally:
+        try:
+            if fd is not None and made:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # another run writes into it: its folder now
+                    made = []
+                except OSError:
+                    pass
+            remove_empty_folders(made)
+        finally:
+            if fd is not None:
+                os.close(fd)  # which releases the lock
+
+
 #: The file :func:`folder_lock` locks where folders cannot be (Windows).
 LOCK_FILE_NAME = ".vidstyle.lock"
 
