@@ -949,3 +949,22 @@ def test_a_ctrl_c_during_the_sheets_rename_says_it_is_complete(tmp_path, cli, mo
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip().splitlines()[-1] == f"vidstyle: interrupted once {sheet} was written: it is complete"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png", "s.png"] and read_image(sheet).shape[2] == 3
+
+
+def test_a_sheet_whose_name_another_run_took_meanwhile_is_kept_beside_it(tmp_path):
+    """Two previews to one new name at once: the one finishing second dropped its sheet with
+    "already exists" (its output entered atomic_output only once every style had run, and was
+    checked afresh there), where stylize and export keep theirs as NAME-2 and say so."""
+    from vidstyle.errors import OutputExistsError
+
+    src = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
+    out = tmp_path / "sheet.png"
+
+    def other_run_finishes(done, total, spec):  # while this one is painting its rows
+        out.write_bytes(b"theirs")
+
+    with pytest.raises(OutputExistsError, match=r"sheet\.png appeared while processing .* kept as .*sheet-2\.png$"):
+        style_sheet(src, out, ["light_mondrian"], frames=1, width=48, progress=other_run_finishes)
+    assert out.read_bytes() == b"theirs"
+    assert read_image(tmp_path / "sheet-2.png").shape == (2 * (BAND + 36), 48, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "sheet-2.png", "sheet.png"]

@@ -383,16 +383,19 @@ def style_sheet(input: str | os.PathLike[str], output: str | os.PathLike[str],
         return labelled(np.concatenate([shrink(p, width, aspect) for p in pictures], axis=1), text, name, command,
                         lines=lines)
 
-    rows = [row(images, labels[0])]
-    for done, (spec, choice, label) in enumerate(zip(specs, choices, labels[1:]), 1):
-        stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side,
-                            style_strength=style_strength, keep_colors=keep_colors)
-        rows.append(row([painted(stylizer, image) for image in images], label))
-        if progress:
-            progress(done, len(specs), _spec_text(spec))
-    sheet = np.concatenate(rows, axis=0)
+    # atomic_output entered before the styles run, as stylize enters its own: a sheet another run
+    # wrote under the name meanwhile is left, and this one kept beside it (NAME-2, said); entered
+    # only after them, it checked the name afresh and dropped the finished sheet ("already exists")
     with stop_marked_once_placed(output) as placed, \
             atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS, placed=placed) as temp:
+        rows = [row(images, labels[0])]
+        for done, (spec, choice, label) in enumerate(zip(specs, choices, labels[1:]), 1):
+            stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side,
+                                style_strength=style_strength, keep_colors=keep_colors)
+            rows.append(row([painted(stylizer, image) for image in images], label))
+            if progress:
+                progress(done, len(specs), _spec_text(spec))
+        sheet = np.concatenate(rows, axis=0)
         write_image(temp, sheet, format=IMAGE_OUTPUT_FORMATS[Path(output).suffix.lower()],
                     icc_profile=_input_profile(input_path))
     return SheetResult(output=Path(output), styles=len(specs), frames=len(images),
