@@ -1671,6 +1671,31 @@ def test_resume_errors_say_what_to_give_instead(data, loss_weights, tmp_path):
     assert sorted(work.glob("checkpoint_*.pt")) == kept and kept
 
 
+def test_a_checkpoint_cut_short_is_said_to_be_cut_short(data, loss_weights, tmp_path):
+    """A checkpoint cut short (a full disk, an interrupted copy) gave torch's words as its reason:
+    "OSError: [Errno 22] Invalid argument" where fewer than 64 KiB were left (torch's zip reader
+    looking for the archive's index before the file's start), "RuntimeError: PytorchStreamReader
+    failed reading zip archive: failed finding central directory. This is an internal miniz
+    error. If yo" past that (review, 62nd session). Said now as what it is, at any length."""
+    from vidstyle.train.loop import numbered_checkpoints
+
+    run = _config(data, loss_weights, tmp_path, steps=2, checkpoint_every=1)
+    train(run, progress=False)
+    latest = numbered_checkpoints(run.work_dir())[-1]
+    whole = latest.read_bytes()
+    for size in (2, 5000, 63650, len(whole) // 2, len(whole) - 1):
+        latest.write_bytes(whole[:size])
+        with pytest.raises(VidstyleError, match=rf"^cannot read checkpoint .*checkpoint_0000002\.pt: corrupt, "
+                                                rf"truncated, or not a vidstyle training checkpoint \(it is cut short: "
+                                                rf"{size} bytes, without the end torch\.save writes last; an "
+                                                rf"interrupted write or copy\); the checkpoint before it is "
+                                                rf".*checkpoint_0000001\.pt: --resume") as err:
+            train(replace(run, steps=3, resume="auto"), progress=False)
+        assert "Errno" not in str(err.value) and "miniz" not in str(err.value)
+    latest.write_bytes(whole)  # whole again: read as before
+    assert train(replace(run, steps=3, resume="auto"), progress=False).out.is_file()
+
+
 def test_crop_sizes_the_network_cannot_take_are_refused_up_front(data, loss_weights, tmp_path):
     with pytest.raises(VidstyleError, match=r"--image-size must be a multiple of 8 for --arch light, got 100 "
                                             r"\(use 96 or 104\)"):

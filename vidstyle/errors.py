@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
 import signal
 import threading
@@ -133,18 +134,37 @@ def torch_load_reason(exc: BaseException, path=None) -> str:
     torch's own text is a bare number for some files ("101") and several lines for others, and
     advises ``weights_only=False``, i.e. running the file's pickled code: never, for a file that
     is not what it claims to be. ``path``: the file, for one that torch.save did not write at all
-    (a PNG was said to hold "objects other than tensors")."""
+    (a PNG was said to hold "objects other than tensors"); and for one cut short."""
     try:
         with open(path, "rb") as f:
-            start = f.read(2)
+            start = f.read(4)
     except (OSError, TypeError):  # no path, or unreadable: torch's own reason
         start = None
-    if start is not None and not (start == b"PK" or start[:1] == b"\x80"):  # a zip, or (before torch 1.6) a pickle
+    if start is not None and not (start[:2] == b"PK" or start[:1] == b"\x80"):  # a zip, or (before torch 1.6) a pickle
         return "it is not a file that torch.save wrote"
+    if start is not None and _zip_without_its_end(path, start):
+        return f"it is cut short: {os.path.getsize(path)} bytes, without the end torch.save writes last; an " \
+               "interrupted write or copy"
     reason = first_line(exc, 120, default="unreadable")
     if "weights_only" in str(exc):
         reason = "it holds objects other than tensors and plain values"
     return f"{type(exc).__name__}: {reason}"
+
+
+def _zip_without_its_end(path, start: bytes) -> bool:
+    """Whether ``path``, whose first bytes are ``start``, begins as a zip archive (torch.save's
+    format) but lacks the index a zip ends with: a file cut short. torch's own words for it were
+    "OSError: [Errno 22] Invalid argument" (under 64 KiB left: its reader seeks before the file's
+    start looking for the index) or "failed finding central directory. This is an internal miniz
+    error"."""
+    import zipfile
+
+    if not b"PK\x03\x04".startswith(start[:4]):
+        return False
+    try:
+        return not zipfile.is_zipfile(path)
+    except OSError:  # unreadable now: torch's own reason
+        return False
 
 
 def terminated_line(signum: int) -> str:
