@@ -1141,6 +1141,21 @@ def test_streams_that_fail_or_are_closed_lose_messages_not_runs(tmp_path, style)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "b.mp4", "in.mp4"]
 
 
+def test_output_lost_to_a_closed_stdout_is_an_error(tmp_path):
+    """`vidstyle styles >&-` exited 0 without a word, its listing lost (review, 62nd session), where
+    the same output on a full disk is an error (exit 1) and Unix tools say "write error: Bad file
+    descriptor"; a command that writes nothing there (stylize, above) still ends well."""
+    def closed(*args):  # as `vidstyle ... >&-`
+        return subprocess.run([sys.executable, "-m", "vidstyle", *args], cwd=ROOT, text=True, timeout=120,
+                              stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              preexec_fn=lambda: os.close(1))
+
+    for args in (("styles",), ("--version",), ("styles", "--help")):
+        r = closed(*args)
+        assert (r.returncode, r.stderr) == (1, "vidstyle: error: cannot write to standard output: it is closed\n"), \
+            (args, r.stderr)
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="a deleted current folder: Linux")
 def test_a_deleted_current_folder_is_said_as_that(tmp_path):
     # torch's import died with "Intel oneMKL FATAL ERROR: Cannot load .../libtorch_cpu.so." (review, 37th session)

@@ -819,6 +819,31 @@ class _MessagesAtMost:
         return getattr(self.stream, name)
 
 
+class _ClosedOutput:
+    """stdout for a process started with it closed (``>&-``): what is written goes nowhere, and the
+    next flush says so, once, as one error (the exit status 1 of a full disk under >file: Unix tools
+    say "write error: Bad file descriptor"). `vidstyle styles >&-` exited 0, its listing lost; a
+    command that writes nothing there (stylize's messages go to stderr) still ends well. It holds
+    /dev/null open meanwhile, on the descriptor stdout had (the lowest free one): a file the run
+    opened next would otherwise get it, and what a native library prints would land in the file."""
+
+    def __init__(self):
+        self.stream = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+        self.lost = False
+
+    def write(self, text: str) -> int:
+        self.lost = self.lost or bool(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.lost:
+            self.lost = False  # (said once: the exit's own flush has nothing more to say)
+            raise VidstyleError("cannot write to standard output: it is closed")
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, ... as /dev/null's
+        return getattr(self.stream, name)
+
+
 class _CommandOutput:
     """stdout for a command's output (`styles`' table, `eval`'s JSON): a write that fails (a full
     disk under >file) is one error line, not "OSError ... (run with --debug)"; the descriptor then
@@ -964,8 +989,9 @@ def _answered_before_the_parser(argv: list[str] | None, process: bool) -> int | 
     """Set up the standard streams; then the exit status of a command line answered without the
     parser (``--version``, a current folder deleted), or None."""
     # started with stdout or stderr closed (>&-, 2>&-): what would go there goes nowhere, the run still works
+    # (but output lost from stdout is said, and fails the command: _ClosedOutput)
     if sys.stdout is None:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+        sys.stdout = _ClosedOutput()
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     if process and not isinstance(sys.stderr, _MessagesAtMost):  # for the life of the process: its exit
