@@ -342,3 +342,33 @@ def test_a_start_between_two_frames_of_a_matte_of_the_inputs_rate_seeks_once(tmp
     with Matte(matte, start=0.51) as m:  # between the frames at 12/24 and 13/24 s
         assert int(m.weights_at(0.51, (64, 96))[0, 0]) == 120
     assert len(opened) == 2  # the file's start (its first frame decides the reading), then one seek
+
+
+def _matte_folder(folder, sizes):
+    """A folder matte whose frame k is ``sizes[k]`` = (width, height), white for the first five
+    frames, black after."""
+    folder.mkdir()
+    for k, (w, h) in enumerate(sizes):
+        Image.fromarray(np.full((h, w), 255 if k < 5 else 0, np.uint8)).save(folder / f"m_{k:04d}.png")
+    return folder
+
+
+def test_a_moving_matte_that_changes_shape_mid_way_is_refused_naming_where(tmp_path, style, caplog):
+    """A moving matte whose frames changed size part-way (mattes of two resolutions joined) was
+    scaled to its first frame's size without a word, a change of shape stretching it off the
+    picture it was drawn for (review, 62nd session). A change of shape is refused, naming the
+    time of the frame it comes at; one of size alone is scaled (it still lies over the same
+    picture), said once, as the input's own change of size is."""
+    src = make_video(tmp_path / "in.mp4", frames=10, size=(96, 64), fps=24)
+    square = _matte_folder(tmp_path / "square", [(96, 64)] * 5 + [(96, 96)] * 5)
+    with pytest.raises(VidstyleError, match=r"^the mask square changes shape at 0\.21 s, from 96x64 to 96x96: "
+                                            r"its frames from there would be stretched; give a mask of one shape$"):
+        run(src, tmp_path / "out", style, temporal="off", mask=str(square))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # no frames left behind
+    half = _matte_folder(tmp_path / "half", [(96, 64)] * 5 + [(48, 32)] * 3 + [(96, 64), (48, 32)])
+    with caplog.at_level(logging.WARNING, logger="vidstyle"):
+        out = run(src, tmp_path / "out2", style, temporal="off", mask=str(half))
+    said = [r.getMessage() for r in caplog.records if "changes size" in r.getMessage()]
+    assert said == ["the mask half changes size mid-stream, from 96x64 to 48x32 at 0.21 s: its frames of "
+                    "another size are scaled to 96x64"]
+    assert kept(out, decoded(src)) == [k >= 5 for k in range(10)]

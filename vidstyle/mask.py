@@ -114,6 +114,7 @@ class Matte:
         self._pixel_aspect = None  # the frames' (check_fits), for a matte of the shape they are shown in
         self._decoder = None
         self._closed = False
+        self._scaled_said = False  # a moving matte's change of size (_check_scaled)
         self._sized: dict[tuple[int, int], np.ndarray] = {}  # the still matte at each frame size
         self._blend: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # ... as (w, 1 - w) floats
         if is_image_path(self.path):
@@ -188,7 +189,27 @@ class Matte:
         return self._decoder.shortfall(self._read) or ""
 
     def _weights(self, frame) -> np.ndarray:
+        if frame.scaled_from is not None:
+            self._check_scaled(frame)
         return matte_weights(frame.image, frame.alpha if self.by_alpha else None, self.invert)
+
+    def _check_scaled(self, frame) -> None:
+        """A moving matte whose frames change size part-way (mattes of two resolutions joined),
+        which the decoder scales to its first frame's size: refused where the shape changes too
+        (stretched, the matte would no longer lie over the picture it was drawn for), else said
+        once, as the input's own change of size is. Was stretched without a word."""
+        from vidstyle.frames import same_shape
+
+        first, size = self._decoder.stored_size, frame.scaled_from
+        at = float(frame.time + self._decoder.clock_offset)
+        if not same_shape(size, first, ASPECT_TOLERANCE):
+            raise VidstyleError(f"the mask {self.path.name} changes shape at {at:.2f} s, from {first[0]}x{first[1]} "
+                                f"to {size[0]}x{size[1]}: its frames from there would be stretched; give a mask of "
+                                "one shape")
+        if not self._scaled_said:
+            self._scaled_said = True
+            log.warning("the mask %s changes size mid-stream, from %dx%d to %dx%d at %.2f s: its frames of another "
+                        "size are scaled to %dx%d", self.path.name, *first, *size, at, *first)
 
     def _held(self, last) -> None:
         self.held_from = float(last.time + self._offset) + float(last.duration * last.time_base or 0)

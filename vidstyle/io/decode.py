@@ -55,7 +55,9 @@ class DecodedFrame:
     it and the video has an alpha channel (see :meth:`VideoDecoder.read`), else None. ``pts`` is
     in ``time_base`` and already shifted so a segment starts near 0; ``index`` counts the frames
     of the segment from 0; ``duration`` (in ``time_base``, 0 when unknown) is kept so the last
-    frame of the output lasts as long as in the input.
+    frame of the output lasts as long as in the input. ``scaled_from``: the frame's own stored
+    (width, height) where the stream changed size and ``image`` was scaled to the first frame's
+    (:attr:`VideoDecoder.stored_size`), else None.
     """
 
     image: np.ndarray
@@ -64,6 +66,7 @@ class DecodedFrame:
     index: int
     duration: int = 0
     alpha: np.ndarray | None = None
+    scaled_from: tuple[int, int] | None = None
 
     @property
     def time(self) -> Fraction:
@@ -650,6 +653,12 @@ class VideoDecoder:
         """Seconds to add to a frame's :attr:`DecodedFrame.time` for its time on the input's clock
         as ``start`` counts it, from the video stream's first timestamp: what a player shows."""
         return self._shift * self._tb - self._stream_start
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) of the first frame as stored (before any turn or downscale), to which
+        frames of another stored size are scaled (:attr:`DecodedFrame.scaled_from`)."""
+        return self._display.stored_size
 
     @property
     def first_time(self) -> Fraction:
@@ -1697,7 +1706,8 @@ class VideoDecoder:
                 duration = end_pts - frame.pts  # the last frame, for the same reason: not past the end
             self._reached = (frame.pts + duration) * self._tb  # end of the last frame read
             item = DecodedFrame(image=image, pts=frame.pts - self._shift, time_base=self._tb, index=index,
-                                duration=duration, alpha=transparency)
+                                duration=duration, alpha=transparency,
+                                scaled_from=(frame.width, frame.height) if resized else None)
             index += 1
             return item
 
