@@ -485,3 +485,33 @@ def test_without_locals_clears_every_error_of_a_chain_and_ends_on_a_cycle():
     gc.collect()
     assert [ref() for ref in refs] == [None] * 4
     assert "in failing" in "".join(traceback.format_exception(error))  # still says where it came from
+
+
+def test_a_mask_that_fits_not_every_input_is_refused_before_the_first_is_stylized(tmp_path):
+    """A --mask of another shape than one of the inputs was refused only at that input's turn,
+    after those before it were stylized (review, 62nd session): the inputs' sizes are known from
+    their first frames, so it is said before any input runs, naming the input. Checked as the run
+    checks it: a still turned upright by its EXIF tag, and --downscale (which keeps the shape)."""
+    from PIL import Image
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    wide = make_video(clips / "wide.mp4", frames=3, size=(96, 64))
+    square = make_video(clips / "square.mkv", frames=3, size=(64, 64))
+    mask = tmp_path / "mask.png"
+    write_image(mask, np.full((32, 48, 3), 255, np.uint8))
+    out = tmp_path / "styled"
+    with pytest.raises(VidstyleError, match=r"^.*square\.mkv: the mask mask\.png is 48x32 and the input 64x64"):
+        stylize_files([wide, square], out, Grey(), temporal="off", progress=False, mask=str(mask))
+    assert not out.exists()  # nothing stylized, no folder made
+    # a photo stored 64x96 with an EXIF turn is shown 96x64: it fits, as do the downscaled clips
+    upright = Image.fromarray(np.full((96, 64, 3), 120, np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: shown a quarter turn round
+    upright.save(clips / "turned.jpg", exif=exif)
+    # (an input that cannot be read fails at its turn, as without a mask: the others still run)
+    broken = clips / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    results = list(stylize_files([wide, broken, clips / "turned.jpg"], out, Grey(), temporal="off", progress=False,
+                                 mask=str(mask), downscale=48))
+    assert [type(r).__name__ for _, r in results] == ["StylizeResult", "VidstyleError", "StylizeResult"], results

@@ -1480,7 +1480,8 @@ def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], f
     exists (without ``overwrite``) or is one of the inputs, the output folder given as an input (a
     glob that caught it), a still that is an animation or a multi-page TIFF, or whose name holds
     a frame-number field (``%03d``) raise :class:`VidstyleError` (from file names and headers: no
-    input is decoded). The
+    input is decoded); so does a ``mask`` of another shape than an input's (each video's first
+    frame decoded for its size). The
     returned iterator then stylizes the inputs in order as it is advanced (nothing is stylized
     until then: ``list(stylize_files(...))`` runs them all), yielding ``(input, result)`` for each,
     or ``(input, error)`` with the VidstyleError of an input that failed (a corrupt file, say;
@@ -1565,7 +1566,37 @@ def stylize_files(inputs: str | PathLike[str] | Iterable[str | PathLike[str]], f
         style.check_styles()
     elif not (is_ready_stylizer(style) or isinstance(style, StyleChoice)):  # None or a number refused here too
         resolve_style(style)
+    _check_mask_fits_each(inputs, config)
     return _stylize_pairs(pairs, folder, style, config, encode, overwrite, progress)
+
+
+def _check_mask_fits_each(inputs: list[Path], config: StylizeConfig) -> None:
+    """A --mask of another shape than one of several inputs, said before the first is stylized,
+    naming that input: at its turn, those before it had been stylized (hours of them, maybe).
+    Each input's size as its run sees it: a still's from its header (turned upright), a video's
+    or a frame folder's from its first frame (the container's header says nothing of a turn)."""
+    if config.mask is None:
+        return
+    from vidstyle.io.display import downscaled_size
+    from vidstyle.io.images import is_image_path, shown_size
+
+    with _open_matte(config, segment=False) as matte:
+        for source in inputs:
+            size, aspect = None, None
+            if source.is_file() and is_image_path(source):
+                size = shown_size(source)
+                size = size and (downscaled_size(*size, config.downscale) or size)
+            else:
+                with contextlib.suppress(VidstyleError), \
+                        VideoDecoder(source, announce=False, fps=config.sequence_fps, hdr=config.hdr,
+                                     downscale=config.downscale, stills=True) as decoder:
+                    size, aspect = (decoder.info.width, decoder.info.height), decoder.info.sample_aspect_ratio
+            if size is None:  # unreadable: its error at its turn, as without a mask (the others still run)
+                continue
+            try:
+                matte.check_fits((size[1], size[0]), aspect)
+            except VidstyleError as exc:
+                raise VidstyleError(f"{source}: {exc}") from None
 
 
 def _stylize_pairs(pairs, folder: Path, style, config, encode, overwrite, progress):

@@ -223,6 +223,19 @@ def check_still(path: str | Path, advice: str | None = None) -> None:
         raise VidstyleError(f"{Path(path).name} is an animation ({frames} frames), not a still image: {advice}")
 
 
+def shown_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) of the still at ``path`` as :func:`open_image` gives it (turned upright by
+    its EXIF orientation), from its header: no pixel is decoded. None where it cannot be read
+    (reading it says why)."""
+    try:
+        with _large_images_allowed(), Image.open(path) as im:
+            w, h = im.size
+            quarter_turn = im.getexif().get(0x0112) in (5, 6, 7, 8)  # (transposed, or turned 90 or 270 degrees)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return (h, w) if quarter_turn else (w, h)
+
+
 def stored_bits(path: str | Path) -> int:
     """Bits per colour component of the still at ``path`` as stored: 16 for a 16-bit PNG or TIFF
     (Pillow opens 16-bit RGB and RGBA as 8-bit modes, so its raw mode is what tells), 32 for float
