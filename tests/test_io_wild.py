@@ -1573,6 +1573,56 @@ def test_a_short_late_starting_matroska_file_is_read_as_a_longer_one(tmp_path, f
         assert sum(isinstance(item, DecodedFrame) for item in decoder.read()) == 3
 
 
+def _reordered_matroska(path, order, offset=10):
+    """A short .mkv of H.264 intra frames (each decodes alone) whose packets are muxed in ``order``
+    (frame k is at ``offset`` + k/24 s): its first packet is not its earliest where ``order`` starts
+    with another than 0. FFmpeg states no start for such a short H.264 stream."""
+    from videos import pattern_frame
+
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt, encoder.time_base = 64, 48, "yuv420p", Fraction(1, 24)
+    encoder.options = {"preset": "ultrafast", "x264-params": "keyint=1", "crf": "10"}
+    packets = []
+    for k in range(len(order)):
+        frame = av.VideoFrame.from_ndarray(pattern_frame(k, (64, 48), "moving", len(order)), format="rgb24")
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = k
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    time_base = Fraction(1, 1000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt, stream.time_base = 64, 48, "yuv420p", time_base
+        stream.codec_context.extradata = encoder.extradata
+        for n, k in enumerate(order):
+            packet = av.Packet(bytes(packets[k]))
+            packet.stream, packet.time_base, packet.is_keyframe = stream, time_base, True
+            packet.pts = round((offset + Fraction(k, 24)) / time_base)
+            packet.dts = round((offset + Fraction(n - 1, 24)) / time_base)  # (rising, never after the pts)
+            packet.duration = round(Fraction(1, 24) / time_base)
+            container.mux(packet)
+    return path
+
+
+def test_a_stream_without_a_stated_start_starts_at_the_earliest_of_its_first_packets(tmp_path, monkeypatch):
+    """FFmpeg states no start for a short H.264 .mkv, and vidstyle takes the earliest time among its
+    first packets (VideoDecoder.START_PACKETS), as FFmpeg does where it states one: tested till now
+    only on files whose first packet is their earliest. Here the frame at 10 s is muxed second:
+    the segment from --start 0.03 counts from it, and holds the 5 frames at 10.041 s and after (from
+    the first packet's 10.041 s, the 4 after 10.071 s)."""
+    src = _reordered_matroska(tmp_path / "reordered.mkv", [1, 0, 2, 3, 4, 5])
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        assert stream.start_time is None and container.start_time is None  # none stated
+        times = [packet.pts for packet in container.demux(stream) if packet.pts is not None]
+    assert times[0] > min(times)  # the first packet is not the earliest
+    with VideoDecoder(src, start=0.03, announce=False) as decoder:  # (Matroska's times: whole milliseconds)
+        assert decoder.info.frames == 5 and abs(float(decoder.first_time) - 1 / 24) < 0.001
+    monkeypatch.setattr(VideoDecoder, "START_PACKETS", 1)  # the first packet alone: another start
+    with VideoDecoder(src, start=0.03, announce=False) as decoder:
+        assert decoder.info.frames == 4
+
+
 @pytest.mark.parametrize("start, said", [
     (0.99, "its last frame starts at 0.958 s, before the segment does (--start 0.958 or earlier takes it)"),
     (1, "its frames end at 1.00 s"),  # at the end: none is shown from there
