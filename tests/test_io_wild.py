@@ -1623,6 +1623,21 @@ def test_a_stream_without_a_stated_start_starts_at_the_earliest_of_its_first_pac
         assert decoder.info.frames == 4
 
 
+@pytest.mark.parametrize("name, frames, codec", [("short.mpg", 6, "mpeg2video"), ("short1.mpg", 24, "mpeg1video"),
+                                                  ("short.nut", 6, None), ("long.nut", 48, None)])
+def test_short_mpeg_ps_and_nut_files_give_their_frame_count(tmp_path, name, frames, codec):
+    """A 6-frame .mpg reported 1 frame (24 as MPEG-1: 1 too), a .nut one frame fewer than it
+    holds at any length (review, 62nd session). FFmpeg's length of an MPEG-PS file comes from its
+    PES packets' timestamps, of which a small file whose frames share packets has few (6 frames:
+    one, 0.04 s); NUT's ends where the last frame starts. The count, and the end the samples a
+    preview takes are spread up to, followed them: a preview of the .mpg had one column."""
+    src = make_video(tmp_path / name, frames=frames, size=(64, 48), codec=codec)
+    with VideoDecoder(src, announce=False) as decoder:
+        assert decoder.info.frames == frames
+        assert sum(isinstance(item, DecodedFrame) for item in decoder.read()) == frames
+    assert len(sample_frames(src, 3)) == 3
+
+
 @pytest.mark.parametrize("start, said", [
     (0.99, "its last frame starts at 0.958 s, before the segment does (--start 0.958 or earlier takes it)"),
     (1, "its frames end at 1.00 s"),  # at the end: none is shown from there
