@@ -934,13 +934,43 @@ def test_a_camera_that_fails_its_reads_while_it_starts_is_waited_for(monkeypatch
     assert Starting.released == 1  # let go, not held open (and busy) for as long as the error is
 
 
-def test_a_camera_macos_refuses_names_its_privacy_setting(monkeypatch):
+class RefusedCapture(FakeCapture):
+    def isOpened(self):
+        return False
+
+
+def test_a_camera_whose_device_is_missing_says_so(tmp_path, monkeypatch):
+    """On a machine with no camera, --camera 0 said "tried OpenCV VideoCapture(0) (/dev/video0) with
+    automatic backend choice (GSTREAMER, V4L2, ...); check that it is connected and not in use",
+    never that /dev/video0 is not there."""
+    monkeypatch.setattr(cv2, "VideoCapture", RefusedCapture)
+    monkeypatch.setattr(capture.sys, "platform", "linux")
+    monkeypatch.setattr(capture, "DEVICE_FOLDER", tmp_path)
+    with pytest.raises(VidstyleError) as missing:
+        capture.CameraSource(0)
+    assert str(missing.value) == (f"cannot open camera 0: no camera at {tmp_path / 'video0'} (this machine has no "
+                                  "video devices); give another --camera, or replay a file with --source FILE "
+                                  "--realtime")
+    for n in (10, 2):
+        (tmp_path / f"video{n}").touch()
+    with pytest.raises(VidstyleError, match=rf"cannot open camera 0: no camera at {re.escape(str(tmp_path))}/video0 "
+                                            rf"\(video devices here: .*/video2, .*/video10\);"):
+        capture.CameraSource("0")
+    with pytest.raises(VidstyleError, match=r"camera /dev/vidstyle-none: no camera at /dev/vidstyle-none \(video "
+                                            r"devices here: "):
+        capture.CameraSource("/dev/vidstyle-none")
+    (tmp_path / "video0").touch()  # there, but it would not open: the backends tried, as before
+    with pytest.raises(VidstyleError, match=r"cannot open camera 0: tried OpenCV VideoCapture\(0\) \(/dev/video0\) "
+                                            r"with automatic backend choice .*check that it is connected"):
+        capture.CameraSource(0)
+
+
+def test_a_camera_macos_refuses_names_its_privacy_setting(tmp_path, monkeypatch):
     """macOS opens no camera for a terminal the user has not allowed to use one, and says so only in
     OpenCV's quieted log: "check that it is connected and not in use" pointed elsewhere."""
-    class Refused(FakeCapture):
-        def isOpened(self):
-            return False
-
+    Refused = RefusedCapture
+    (tmp_path / "video0").touch()  # on Linux, a camera there that refuses to open
+    monkeypatch.setattr(capture, "DEVICE_FOLDER", tmp_path)
     monkeypatch.setattr(cv2, "VideoCapture", Refused)
     monkeypatch.setattr(capture.sys, "platform", "darwin")
     with pytest.raises(VidstyleError, match=r"cannot open camera 0: .*connected, that your terminal may use the "
@@ -1288,7 +1318,8 @@ def test_cli_missing_camera_is_one_line_error(model_file, cli):
     r = cli("live", "--camera", "/dev/video-vidstyle-test", "--no-window", "--style", str(model_file))
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "cannot open camera /dev/video-vidstyle-test" in lines[0] and "tried" in lines[0]
+    assert len(lines) == 1 and "cannot open camera /dev/video-vidstyle-test: no camera at /dev/video-vidstyle-test (" \
+        in lines[0]
 
 
 def test_cli_checks_an_output_dir_given_before_the_session(tmp_path, model_file, capsys):

@@ -155,15 +155,17 @@ class CameraSource(FrameSource):
             opened = self.cap.isOpened()
         if not opened:
             self.cap.release()
+            missing = _missing_device(target)
+            if missing:  # the backends tried, and "check that it is connected", said nothing of it
+                raise VidstyleError(f"cannot open {self.description}: {missing}; give another --camera, "
+                                    "or replay a file with --source FILE --realtime")
             device = f" (/dev/video{target})" if isinstance(target, int) and sys.platform.startswith("linux") else ""
             tried = f"OpenCV VideoCapture({target!r}){device} with automatic backend choice ({backends})"
-            hint = " (device file does not exist)" if isinstance(target, str) and target.startswith("/dev/") \
-                and not Path(target).exists() else ""
             # macOS refuses a camera to a program the user has not allowed it to, with no other sign
             # (OpenCV's "not authorized to capture video" is quieted with its other lines above)
             allowed = (", that your terminal may use the camera (System Settings > Privacy & Security > Camera; "
                        "run again once allowed)") if sys.platform == "darwin" else ""
-            raise VidstyleError(f"cannot open {self.description}{hint}: tried {tried}; check that it is connected"
+            raise VidstyleError(f"cannot open {self.description}: tried {tried}; check that it is connected"
                                 f"{allowed} and not in use, or replay a file with --source FILE --realtime")
         # OpenCV's own log, likewise: a network stream that stalls printed "[ WARN:1@88.8] global
         # cap_ffmpeg_impl.hpp:435 ... Stream timeout triggered after 30030 ms" from the capture
@@ -275,6 +277,33 @@ def _quiet_opencv():
             os.close(saved)
         if cv_log is not None:
             cv_log.setLogLevel(level)
+
+
+#: where Linux keeps its video devices (/dev/video0 is camera 0 to OpenCV's V4L2 backend)
+DEVICE_FOLDER = Path("/dev")
+
+
+def _missing_device(target: int | str) -> str | None:
+    """On Linux, why a camera that would not open is not there: its device file is missing (with
+    the video devices there are, if any); None where the device exists or is not a file."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if isinstance(target, int):
+        device = DEVICE_FOLDER / f"video{target}"
+    elif str(target).startswith("/dev/"):
+        device = Path(target)
+    else:
+        return None  # a URL, a GStreamer pipeline
+    if device.exists():
+        return None
+    try:
+        found = [p for p in DEVICE_FOLDER.glob("video*") if p.name[5:].isdigit()]
+    except OSError:
+        found = []
+    found.sort(key=lambda p: int(p.name[5:]))
+    there = (f"video devices here: {', '.join(str(p) for p in found)}" if found
+             else "this machine has no video devices")
+    return f"no camera at {device} ({there})"
 
 
 def _camera_backends() -> str:
