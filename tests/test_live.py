@@ -1756,6 +1756,117 @@ def test_the_window_fits_the_screen_and_the_overlay_fits_the_picture():
     assert white.any() and np.flatnonzero(white.any(axis=0)).max() < 320 - 20 - 8  # left of the dot's left side
 
 
+class TypingWindow:
+    """A stand-in for the window that keeps one key between two looks (``key()``), as OpenCV's Qt
+    window does: a key typed before the last one was read replaces it. ``typed`` and ``closed_now``
+    are set from the network's side (a :class:`TypingStylizer`) while it works on a frame."""
+
+    def __init__(self, fullscreen=False):
+        self.unread: int | None = None
+        self.read = threading.Event()  # the key typed was read
+        self.gone = False
+        self.closed_at = threading.Event()
+        self.events: list[str] = []
+
+    def type(self, key: str) -> None:
+        self.read.clear()
+        self.unread = ord(key)
+
+    def show(self, bgr):
+        pass
+
+    def key(self) -> int:
+        key, self.unread = self.unread, None
+        if key is not None:
+            self.read.set()
+        return -1 if key is None else key
+
+    def closed(self) -> bool:
+        return self.gone
+
+    def close(self) -> None:
+        self.events.append("window closed")
+        self.closed_at.set()
+
+
+class TypingStylizer(SlowStylizer):
+    """On frame ``on_frame`` (the warm-up's call not counted), types ``keys`` into ``window`` one by
+    one, each once the one before was read (or after a few seconds: a loop that reads none while
+    the network works), then, with ``until_closed``, works on until the window is closed."""
+
+    def __init__(self, window: TypingWindow, keys: str, on_frame: int = 2, label: str = "a",
+                 close_window: bool = False, until_closed: bool = False):
+        super().__init__(label=label)
+        self.window, self.keys, self.on_frame = window, keys, on_frame
+        self.close_window, self.until_closed = close_window, until_closed
+        self.threads: set[int] = set()
+
+    def stylize(self, image):
+        self.threads.add(threading.get_ident())
+        out = super().stylize(image)
+        if self.calls - 2 == self.on_frame:  # (the first call is the warm-up)
+            for key in self.keys:
+                self.window.type(key)
+                self.window.read.wait(5)
+            if self.close_window:
+                self.window.gone = True
+            if self.until_closed:
+                self.window.closed_at.wait(5)
+            self.window.events.append("frame done")
+        return out
+
+
+def test_every_key_typed_while_the_network_works_takes_effect_in_order(monkeypatch):
+    """With a frame every 1-3 s (a standard network on a CPU) the window was looked at once a frame,
+    and Qt keeps one key from one look to the next: "n n" switched once, "+ + +" counted once."""
+    window = TypingWindow()
+    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
+    first = TypingStylizer(window, "nn+-+", on_frame=2, label="a")
+    others = [SlowStylizer(label="b"), SlowStylizer(label="c")]
+    source = MarkedSource(frames=6, fps=60)
+    source.live = False
+    lines: list[str] = []
+    summary = run_live(source, StyleBank([first, *others]), LiveOptions(window=True), log=lines.append)
+    said = [line for line in lines if line.startswith(("style:", "stabilizer strength"))]
+    assert said == ["style: a; n / p switch between 3", "style: b", "style: c", "stabilizer strength 0.6",
+                    "stabilizer strength 0.5", "stabilizer strength 0.6"], lines
+    # frames 0-2 by a (the keys typed during frame 2 apply once it is shown), the rest by c
+    assert (first.calls - 1, others[0].calls, others[1].calls) == (3, 0, 3) and summary.processed == 6
+
+
+@pytest.mark.parametrize("stop", ["q", "\x1b", "window closed"])
+def test_q_or_a_closed_window_during_a_frame_stops_without_waiting_for_it(monkeypatch, stop):
+    """q (or Esc, or the window closed) during a long frame was seen only once the frame was done;
+    now the window closes and the outputs are finished at once, the frame's thread joined after."""
+    window = TypingWindow()
+    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
+    stylizer = TypingStylizer(window, "" if stop == "window closed" else "t" + stop, on_frame=1,
+                              close_window=stop == "window closed", until_closed=True)
+    source = MarkedSource(frames=20, fps=60)
+    source.live = False
+    lines: list[str] = []
+    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=True), log=lines.append)
+    assert window.events == ["window closed", "frame done"]  # not waited for: closed while it was worked on
+    assert summary.stop_reason == ("window closed" if stop == "window closed" else "quit")
+    assert summary.processed == 1  # the frame no longer wanted is not shown or counted
+    if stop != "window closed":
+        assert "stabilizer on" in lines  # the key typed before q still took effect
+    assert not [t for t in threading.enumerate() if t.name.startswith("vidstyle-live-network")]
+
+
+def test_the_network_runs_on_one_thread_of_its_own(monkeypatch):
+    """The warm-up and every frame on the same thread (a compiled network's graphs and limits are
+    that thread's), not the one that pumps the window."""
+    window = TypingWindow()
+    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
+    stylizer = TypingStylizer(window, "")
+    source = MarkedSource(frames=5, fps=60)
+    source.live = False
+    run_live(source, StyleBank([stylizer]), LiveOptions(window=True))
+    assert stylizer.calls == 6 and len(stylizer.threads) == 1
+    assert stylizer.threads != {threading.get_ident()}
+
+
 def test_the_overlay_shows_no_rate_or_latency_before_there_is_one(monkeypatch):
     """The first frame's overlay read "0.0 fps  0 ms": no frame had been shown, so nothing was
     measured, and on a CPU at a frame every few seconds "0.0 fps" stayed for the first two

@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from fractions import Fraction
@@ -52,6 +54,14 @@ WINDOW_NAME = "vidstyle live"
 #: the source: a network camera whose stream stalls is given up by OpenCV only after 30 s, and
 #: meanwhile the window showed the last picture under the last frame rate, as if all were well
 STALL_NOTICE_S = 2.0
+
+#: seconds between two looks at the window while the network works on a frame (on its own thread):
+#: Qt keeps one key from one look to the next, so keys typed during a frame of 1-3 s were lost but
+#: the last, and the window neither redrew nor answered its window manager meanwhile
+KEY_POLL_S = 0.015
+
+#: what waiting on the network's thread gives when the wait ended first (q, Esc, the window closed)
+_ABANDONED = object()
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -918,6 +928,28 @@ def _next_style_that_loads(styles: StyleBank, controls: LiveControls, shown: int
             log(f"cannot show {failed}: {exc}; skipped")
 
 
+def _stylize_frame(image: np.ndarray, prev_input: np.ndarray | None, stylizer, stabilizer, strength: float,
+                   area: PictureArea | None) -> np.ndarray:
+    """The network's and the stabilizer's work on one frame (run on the session's network thread)."""
+    if (area is None and stabilizer is not None and strength > 0 and stabilizer.applies_to_tensors
+            and _stabilizes_on_device(stylizer)):  # a GPU: the stabilizer blends there, before the frame comes back
+        state = None if prev_input is None else stabilizer.estimate(prev_input, image)
+        return stylizer.submit_batch([image], stabilizer=stabilizer, states=[state]).result()[0]
+    if area is None:
+        stylized = stylizer.stylize(image)
+    else:
+        stylized = area.paste(image, stylizer.stylize(area.crop(image)))
+    if stabilizer is not None and strength > 0:
+        if area is not None:  # the picture's edges, not black, under its warp (see the pipeline)
+            stylized = area.extend_edges(stylized)
+        stylized = stabilizer.step(prev_input, image, stylized)
+        if area is not None:  # its warp carries the painted picture into the bars: put back
+            stylized = area.restore_bars(stylized, image)
+    elif stabilizer is not None:  # strength 0 returns the frame as it is: skip the flow
+        stabilizer.reset()  # and start afresh when the strength goes up again
+    return stylized
+
+
 def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = LiveOptions(), *,
              keys: Callable[[], int] | None = None, log: Callable[[str], None] | None = None) -> LiveSummary:
     """Stylize ``source`` live until quit, ``duration``, the end of the source or Ctrl-C.
@@ -926,8 +958,13 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         keys: returns the next key code or -1 (default: the window's keyboard; none without one).
         log: receives one-line messages and the final summary.
     Every output (recording, virtual camera, window, capture thread) is closed on every exit path;
-    exceptions propagate after that. A ready :class:`~vidstyle.stylizer.Stylizer` in ``styles``
-    keeps its own look unless ``options`` asks for one; the ``[``, ``]`` and ``c`` keys change it
+    exceptions propagate after that. The network and the stabilizer run on a thread of their own,
+    always the same one (torch keeps a compiled network's limits per thread), while this thread
+    keeps the window's events going: every key typed during a frame is queued and applied, in
+    order, once the frame is shown (state changes happen between frames, here); q, Esc or the
+    window closed stop the session without waiting for the frame (the thread is joined at the
+    end). A ready :class:`~vidstyle.stylizer.Stylizer` in ``styles`` keeps its own look unless
+    ``options`` asks for one; the ``[``, ``]`` and ``c`` keys change it
     (:meth:`~vidstyle.stylizer.Stylizer.set_look`), and it keeps the last look after the run.
     """
     log = log or (lambda msg: None)
@@ -951,6 +988,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     stop_reason = "error"
     t_start = time.perf_counter()
     summaries: list[LiveSummary] = []
+    network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidstyle-live-network")
+    pending: deque[int] = deque()  # keys typed while the network worked, applied in order after the frame
+    window_gone = False  # the window closed while the network worked
 
     def finish(reason: str, window_usable: bool = True) -> LiveSummary:
         """Finalize every output once (the loop's ``finally``, or the exit hook when the display
@@ -1025,9 +1065,121 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     def ended_by_native_code() -> None:
         # in practice the window's toolkit, whose display connection broke (see ProcessExitHook)
         why = "the window's display connection broke" if window is not None else "a library ended the process"
-        finish(why, window_usable=False)
+        try:
+            finish(why, window_usable=False)
+        finally:
+            stop_network()
         log(f"vidstyle: error: {why}; outputs were finalized")
 
+    def stop_network() -> None:
+        """After the outputs are done and said: a frame no longer wanted (q during it) is not waited
+        for before, but no thread is left running (its call cannot be cut short)."""
+        network.shutdown(wait=True, cancel_futures=True)
+
+    def stop_wanted() -> bool:
+        """q or Esc typed, or the window closed, while the network worked."""
+        return window_gone or any(key_action(k) is Action.QUIT for k in pending)
+
+    def take_key() -> None:
+        """Queue the key typed since the last look, if any (with a window: its events pumped, so it
+        redraws and answers its window manager)."""
+        key = keys() if keys is not None else -1
+        if key is not None and key >= 0:
+            pending.append(key)
+
+    def pump() -> None:
+        """One look at the window while the network works."""
+        nonlocal window_gone
+        take_key()
+        window_gone = window_gone or bool(stats.processed and window.closed())
+
+    def on_network_thread(fn, *args):
+        """``fn(*args)`` on the network's thread, the window pumped meanwhile; :data:`_ABANDONED`
+        when a stop is wanted before it returns (or already was: nothing is begun then)."""
+        if window is not None and stop_wanted():
+            return _ABANDONED
+        future = network.submit(fn, *args)
+        while True:
+            try:  # (a timeout: on Windows a wait without one is deaf to Ctrl-C)
+                return future.result(timeout=KEY_POLL_S if window is not None else 0.25)
+            except FutureTimeout:
+                if window is not None:
+                    pump()
+                    if stop_wanted():
+                        return _ABANDONED
+
+    def handle(key: int) -> bool:
+        """Apply ``key`` (between frames); True when the session is to stop."""
+        nonlocal stylizer, shown_style, prev_input, stabilizer, strength_chosen, recording
+        action = controls.handle(key)
+        if action is Action.QUIT:
+            return True
+        if action in (Action.NEXT_STYLE, Action.PREV_STYLE):
+            # loaded on the network's thread, the window answering meanwhile (a first load takes seconds)
+            wanted = on_network_thread(_next_style_that_loads, styles, controls, shown_style,
+                                       1 if action is Action.NEXT_STYLE else -1, log)
+            if wanted is None or wanted is _ABANDONED:
+                return False
+            stylizer, shown_style = wanted, controls.style_index
+            _apply_look(stylizer, controls)
+            prev_input = None
+            if not strength_chosen:
+                controls.strength = styles.temporal_strength(controls.style_index)
+            if stabilizer is not None:
+                stabilizer.reset()  # do not blend the old style into the new one
+                stabilizer.strength = controls.strength
+            log(f"style: {styles.label(controls.style_index)}"
+                + (f" (stabilizer strength {controls.strength:g})" if stabilizer is not None else ""))
+        elif action is Action.TOGGLE_STABILIZER:
+            if controls.stabilizer_on:
+                try:
+                    stabilizer = _make_stabilizer(controls.strength)
+                except VidstyleError as exc:
+                    controls.stabilizer_on = False
+                    log(f"stabilizer unavailable: {exc}")
+                prev_input = None
+            else:
+                stabilizer = None
+            log(f"stabilizer {'on' if controls.stabilizer_on else 'off'}")
+        elif action in (Action.STRENGTH_UP, Action.STRENGTH_DOWN):
+            strength_chosen = True
+            if stabilizer is not None:
+                stabilizer.strength = controls.strength
+            log(f"stabilizer strength {controls.strength:.1f}")
+        elif action in (Action.STYLE_UP, Action.STYLE_DOWN, Action.TOGGLE_COLORS):
+            if _apply_look(stylizer, controls):
+                log(f"style strength {controls.style_strength:g}, "
+                    f"{'input' if controls.keep_colors else 'style'} colours")
+            else:
+                log(f"{styles.label(controls.style_index)} cannot change its style strength or colours")
+        elif action is Action.SNAPSHOT and last_stylized is not None:
+            try:  # a full disk or a read-only folder must not end the session
+                snapshots.append(str(_snapshot(last_stylized, last_input if options.side_by_side else None,
+                                               options.output_dir)))
+                log(f"snapshot {snapshots[-1]}")
+            except VidstyleError as exc:
+                log(f"no snapshot: {exc}")
+        elif action is Action.TOGGLE_RECORD:
+            if recording is not None:
+                recording, finished = None, recording
+                stop_recording(finished, time.perf_counter())
+            else:
+                path = None
+                try:  # as for snapshots: the session goes on without the recording
+                    path = paths.next()
+                    recording = Recording(path, width, height, source.fps)
+                    paths.begun()
+                    log(f"recording to {recording.path}")
+                except VidstyleError as exc:
+                    controls.recording = False
+                    # "output folder does not exist" alone read as though it never had
+                    last = moved_folders.get(path.parent) if path is not None and not path.parent.is_dir() \
+                        else None
+                    log(f"not recording: {exc}" + (f" (renamed or moved while recording: the last recording "
+                                                   f"is {last})" if last else ""))
+        return False
+
+    stylizer = shown_style = last_stylized = last_input = prev_input = None
     exit_hook = ProcessExitHook(ended_by_native_code)
     try:
         exit_hook.arm()
@@ -1052,12 +1204,11 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             window = LiveWindow(fullscreen=options.fullscreen)
             keys = keys or window.key
         if width and height:  # warm the network up so the first live frame is not artificially late
-            # a textured frame: one of (almost) one colour never reaches the network (Stylizer)
-            stylizer.stylize(np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8))
+            # a textured frame: one of (almost) one colour never reaches the network (Stylizer); on
+            # the thread that runs it (a compiled network's graphs are that thread's)
+            on_network_thread(stylizer.stylize, np.random.default_rng(0).integers(0, 256, (height, width, 3),
+                                                                                  np.uint8))
 
-        prev_input: np.ndarray | None = None
-        last_stylized: np.ndarray | None = None
-        last_input: np.ndarray | None = None
         area, bars_pending = None, options.bars == "keep"
         # a file's frames spread over it, for the bars, read now: read on the first frame, they
         # froze it for half a second (and a --realtime source skipped what came due meanwhile)
@@ -1104,24 +1255,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                 if area is not None and not area.holds(frame.image):
                     area = None  # for good, as in files
                     log("the picture reaches into the black bars: stylizing whole frames from now on")
-                blend_there = (area is None and stabilizer is not None and controls.strength > 0
-                               and stabilizer.applies_to_tensors and _stabilizes_on_device(stylizer))
-                if blend_there:  # a GPU: the stabilizer blends there, before the frame comes back
-                    state = None if prev_input is None else stabilizer.estimate(prev_input, frame.image)
-                    stylized = stylizer.submit_batch([frame.image], stabilizer=stabilizer, states=[state]).result()[0]
-                else:
-                    if area is None:
-                        stylized = stylizer.stylize(frame.image)
-                    else:
-                        stylized = area.paste(frame.image, stylizer.stylize(area.crop(frame.image)))
-                    if stabilizer is not None and controls.strength > 0:
-                        if area is not None:  # the picture's edges, not black, under its warp (see the pipeline)
-                            stylized = area.extend_edges(stylized)
-                        stylized = stabilizer.step(prev_input, frame.image, stylized)
-                        if area is not None:  # its warp carries the painted picture into the bars: put back
-                            stylized = area.restore_bars(stylized, frame.image)
-                    elif stabilizer is not None:  # strength 0 returns the frame as it is: skip the flow
-                        stabilizer.reset()  # and start afresh when the strength goes up again
+                stylized = on_network_thread(_stylize_frame, frame.image, prev_input, stylizer, stabilizer,
+                                             controls.strength, area)
+            if frame is not None and stylized is not _ABANDONED:
                 prev_input = frame.image
                 last_stylized, last_input = stylized, frame.image
                 if window is not None:
@@ -1135,7 +1271,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     window.show(compose_view(stylized, frame.image if options.side_by_side else None, overlay,
                                              recording is not None))
                 # The window draws while its events are pumped (waitKey): the frame is on screen after it.
-                key = keys() if keys is not None else -1
+                take_key()
                 with _signals_held():  # a frame counted as processed is in the recording too
                     stats.frame_shown(frame.t_capture, time.perf_counter())
                     if recording is not None:
@@ -1150,82 +1286,25 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     vcam.send(stylized)
                 if window is None and stats.processed == 1:  # no window shows that the warm-up is over
                     log("running (Ctrl-C stops)")
-            else:
-                key = keys() if keys is not None else -1
-            if window is not None and stats.processed and window.closed():
+            elif frame is None:
+                take_key()
+            stop = False
+            while pending and not (stop or window_gone):  # each key typed, in order
+                stop = handle(pending.popleft())
+            if window is not None and (window_gone or stats.processed and window.closed()):
                 stop_reason = "window closed"
                 break
-            action = controls.handle(key)
-            if action is Action.QUIT:
+            if stop:
                 stop_reason = "quit"
                 break
-            if action in (Action.NEXT_STYLE, Action.PREV_STYLE):
-                wanted = _next_style_that_loads(styles, controls, shown_style,
-                                                1 if action is Action.NEXT_STYLE else -1, log)
-                if wanted is None:
-                    continue
-                stylizer, shown_style = wanted, controls.style_index
-                _apply_look(stylizer, controls)
-                prev_input = None
-                if not strength_chosen:
-                    controls.strength = styles.temporal_strength(controls.style_index)
-                if stabilizer is not None:
-                    stabilizer.reset()  # do not blend the old style into the new one
-                    stabilizer.strength = controls.strength
-                log(f"style: {styles.label(controls.style_index)}"
-                    + (f" (stabilizer strength {controls.strength:g})" if stabilizer is not None else ""))
-            elif action is Action.TOGGLE_STABILIZER:
-                if controls.stabilizer_on:
-                    try:
-                        stabilizer = _make_stabilizer(controls.strength)
-                    except VidstyleError as exc:
-                        controls.stabilizer_on = False
-                        log(f"stabilizer unavailable: {exc}")
-                    prev_input = None
-                else:
-                    stabilizer = None
-                log(f"stabilizer {'on' if controls.stabilizer_on else 'off'}")
-            elif action in (Action.STRENGTH_UP, Action.STRENGTH_DOWN):
-                strength_chosen = True
-                if stabilizer is not None:
-                    stabilizer.strength = controls.strength
-                log(f"stabilizer strength {controls.strength:.1f}")
-            elif action in (Action.STYLE_UP, Action.STYLE_DOWN, Action.TOGGLE_COLORS):
-                if _apply_look(stylizer, controls):
-                    log(f"style strength {controls.style_strength:g}, "
-                        f"{'input' if controls.keep_colors else 'style'} colours")
-                else:
-                    log(f"{styles.label(controls.style_index)} cannot change its style strength or colours")
-            elif action is Action.SNAPSHOT and last_stylized is not None:
-                try:  # a full disk or a read-only folder must not end the session
-                    snapshots.append(str(_snapshot(last_stylized, last_input if options.side_by_side else None,
-                                                   options.output_dir)))
-                    log(f"snapshot {snapshots[-1]}")
-                except VidstyleError as exc:
-                    log(f"no snapshot: {exc}")
-            elif action is Action.TOGGLE_RECORD:
-                if recording is not None:
-                    recording, finished = None, recording
-                    stop_recording(finished, time.perf_counter())
-                else:
-                    path = None
-                    try:  # as for snapshots: the session goes on without the recording
-                        path = paths.next()
-                        recording = Recording(path, width, height, source.fps)
-                        paths.begun()
-                        log(f"recording to {recording.path}")
-                    except VidstyleError as exc:
-                        controls.recording = False
-                        # "output folder does not exist" alone read as though it never had
-                        last = moved_folders.get(path.parent) if path is not None and not path.parent.is_dir() \
-                            else None
-                        log(f"not recording: {exc}" + (f" (renamed or moved while recording: the last recording "
-                                                       f"is {last})" if last else ""))
     except KeyboardInterrupt as exc:
         stop_reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
     finally:
         exit_hook.disarm()
-        summary = finish(stop_reason)
+        try:
+            summary = finish(stop_reason)
+        finally:
+            stop_network()
     return summary
 
 
