@@ -36,7 +36,7 @@ from vidstyle.config import EncodeConfig, StylizeConfig, check_flag, is_number
 from vidstyle.errors import (BadTypeError, BadValueError, VidstyleError, counted, printable, termination_as_exit,
                              without_locals)
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
-from vidstyle.io.decode import AudioItem, DecodedFrame, SubtitleItem, VideoDecoder, picture_streams
+from vidstyle.io.decode import AudioItem, DecodedFrame, SubtitleItem, VideoDecoder
 from vidstyle.io.samples import sample_frames
 from vidstyle.io.display import CHROMA_NAMES, chroma_subsampling, component_bits, downscaled_size
 from vidstyle.io.encode import VideoEncoder, check_encoding, chroma_hint, codec_fits, container_for, ten_bit_hint
@@ -45,6 +45,7 @@ from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_seq
 from vidstyle.io.files import (OUTPUT_FORMATS, HeldOutputFolder, atomic_output, check_input, check_output,
                                check_output_file, ffmpeg_path, file_identity, folder_gone_error, folder_in_use,
                                frame_field, same_file, stop_marked_once_placed)
+from vidstyle.io.probe import picture_streams
 from vidstyle.letterbox import PictureArea, find_picture_area, video_picture_area
 from vidstyle.terminal import terminal_bar
 from vidstyle.timeline import RunStyle

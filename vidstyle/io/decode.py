@@ -14,7 +14,6 @@ import contextlib
 import logging
 import math
 import os
-import shlex
 import stat
 import threading
 import weakref
@@ -29,12 +28,16 @@ import numpy as np
 
 from vidstyle.config import check_downscale, check_hdr_mode, check_segment
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.files import check_input, empty_file_problem, ffmpeg_path, file_identity
+from vidstyle.io.files import check_input, ffmpeg_path, file_identity
 from vidstyle.io.gif import clears_to_transparency, restores_what_was_before
 from vidstyle.io.display import DisplayConversion, chroma_subsampling, component_bits, has_alpha
 from vidstyle.io.hdr import HDR_TRANSFERS
 from vidstyle.io.images import oversized_frames_error
-from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, MIN_SEQUENCE_FPS, find_sequence, ntsc_rate, sequence_fps
+from vidstyle.io.packets import CLOCK_RESTART, PacketDecoder, alpha_decoder, continuous_packets
+from vidstyle.io.probe import (RAW_VIDEO_FORMATS, audio_tracks, clock_stuck, error_text, mp4_index_problem,
+                               no_video_stream_error, picture_streams, refuse_still_image, say_clock_stuck,
+                               stated_length, stream_frame_rate, unreadable_video_error)
+from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, MIN_SEQUENCE_FPS, find_sequence, sequence_fps
 from vidstyle.io.timecode import find_timecode, is_timecode_track, shifted
 
 log = logging.getLogger("vidstyle")
@@ -42,8 +45,6 @@ log = logging.getLogger("vidstyle")
 AudioMode = Literal["copy", "decode"]
 #: a subtitle track's packets are copied, or decoded for re-encoding as another text format
 SubtitleMode = Literal["copy", "convert"]
-#: FFmpeg's demuxers of bare video elementary streams (no container, so no timestamps)
-RAW_VIDEO_FORMATS = {"h264", "hevc", "mpegvideo", "m4v", "cavsvideo", "vc1", "obu"}
 
 
 @dataclass
@@ -197,332 +198,6 @@ def _seconds_apart(before: Fraction | None, start: Fraction, after: Fraction, en
     return shown[0], shown[1]
 
 
-def _tag_seconds(text: str | None) -> Fraction | None:
-    """Seconds of a duration tag "HH:MM:SS.fraction" (Matroska's DURATION), None if absent or malformed."""
-    try:
-        hours, minutes, seconds = (text or "").split(":")
-        value = int(hours) * 3600 + int(minutes) * 60 + Fraction(seconds)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value if value > 0 else None
-
-
-def stated_length(container: av.container.InputContainer, video, start: Fraction | None = None) -> Fraction | None:
-    """Seconds the container says its stream ``video`` lasts: from ``start`` (the stream's first
-    frame, s; default FFmpeg's start of it) to where Matroska's track tag says it ends (FFmpeg's and
-    mkvmerge's muxers write one; the tag is where the track ends, not how long it is, in a file
-    whose clock starts late: 12 s for 2 s from 10 s), else the stream's own length (MP4, MOV), else
-    the file's, which takes in a sound track that outlasts the picture; None where it says none.
-    The tag first: FFmpeg gives a Matroska track no length of its own, or the file's (one still
-    frame over 20 s of music: 20 s)."""
-    tag = _tag_seconds(video.metadata.get("DURATION"))
-    if tag is not None:
-        if start is None:
-            start = (video.start_time or 0) * video.time_base if video.time_base else 0
-        return tag - start if 0 < start < tag else tag
-    if container.format.name == "mpeg" and 0 < (container.size or 0) <= DEMUXED_LENGTH_BYTES:
-        demuxed = _demuxed_length(container, video.index, start)
-        if demuxed is not None:
-            return demuxed
-    if video.duration and video.time_base:
-        length = video.duration * video.time_base
-    elif container.duration is not None:
-        length = Fraction(container.duration, av.time_base)
-    else:
-        return None
-    if container.format.name == "nut" and video.average_rate:
-        # FFmpeg's length of a NUT file is its last timestamp's, where the last frame starts: a
-        # frame fewer than it holds was counted, at any length (5 of 6, 47 of 48)
-        length += 1 / Fraction(video.average_rate)
-    return length
-
-
-#: MPEG-PS files up to this size have their video's length measured by demuxing it rather than
-#: taken from FFmpeg, which reads it from the PES packets' timestamps: a small file whose frames
-#: share packets has few (a 6-frame file one, said to last 0.04 s: 1 frame; 48 frames in 32 KB,
-#: 45). A larger file's frames past its last timestamp are few, and a small part of it. (A 2.6 MB
-#: file demuxes in 29 ms on the 2-core Zen 4: about 11 ms at this size, each time it is asked.)
-DEMUXED_LENGTH_BYTES = 1 << 20
-
-
-def _demuxed_length(container: av.container.InputContainer, index: int, start: Fraction | None) -> Fraction | None:
-    """Seconds from ``start`` (default: the stream's first packet) to the end of stream ``index``'s
-    last packet, from a fresh open of the file (the caller's reading stays where it is), FFmpeg's
-    parser giving each frame its time; None where it cannot be read or gives no times."""
-    first = end = None
-    try:
-        with av.open(container.name, "r") as again:
-            for packet in again.demux(again.streams[index]):
-                if packet.size and packet.pts is not None:
-                    at = packet.pts * packet.time_base
-                    first = at if first is None else min(first, at)
-                    end = max(end or at, at + (packet.duration or 0) * packet.time_base)
-    except (av.error.FFmpegError, OSError, IndexError):
-        return None
-    if end is None:
-        return None
-    start = first if start is None else start
-    return end - start if end > start else None
-
-
-def picture_streams(container: av.container.InputContainer) -> list:
-    """The container's video streams that are moving pictures: cover art in audio files is a
-    video stream flagged as an attached picture. vidstyle reads the first."""
-    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-
-
-def audio_tracks(container: av.container.InputContainer) -> tuple:
-    """The container's audio streams that FFmpeg knows the codec of, the tracks vidstyle copies
-    or re-encodes: one it does not (an .mkv's unknown CodecID, which PyAV gives no codec context)
-    can be neither, and ended the run with "AttributeError: 'NoneType' object has no attribute"."""
-    return tuple(s for s in container.streams.audio if s.codec_context is not None)
-
-
-#: Video packets :func:`clock_stuck` reads: frames of a working file each have a time of their own
-STUCK_CLOCK_PACKETS = 16
-
-
-def clock_stuck(path: str | Path, container: av.container.InputContainer, index: int) -> bool:
-    """Whether stream ``index`` of ``container``, the file ``path``, has a clock that does not run:
-    its first packets (3 or more, up to :data:`STUCK_CLOCK_PACKETS`) all at one time, as a program
-    that wrote every frame at 0 leaves them. Its average frame rate is then its frame count over a
-    length of nothing (1275 for 51 frames in a 0.04 s MP4), and its frames all one moment. Read
-    from the file opened again, so the caller's reading stays where it is; only for a stream (or,
-    where it gives none, a file) that says it lasts a second or less, as such a stream does (its
-    length is one frame's), since
-    opening it again and reading its first packets takes time (34 ms for a 0.4 s 1024x436 H.264
-    clip, 2 shared EPYC cores)."""
-    # the stream's own length, not the file's, where the container gives one: a sound track of its
-    # own clock makes the file's longer (a stuck .mkv with sound was taken for a working one)
-    length = stated_length(container, container.streams[index])
-    if length is not None and length > 1:
-        return False
-    times = []
-    try:
-        with av.open(ffmpeg_path(path), "r") as again:
-            for packet in again.demux(again.streams[index]):
-                if packet.size:  # (not the empty packet that ends the stream)
-                    times.append(packet.pts)
-                if len(times) == STUCK_CLOCK_PACKETS:
-                    break
-    except (av.error.FFmpegError, OSError, IndexError):
-        return False
-    # (no times at all is a raw stream, timed by its frame rate already)
-    return len(times) >= 3 and times[0] is not None and times.count(times[0]) == len(times)
-
-
-def say_clock_stuck(name: str, rate: Fraction) -> None:
-    """The warning for a file whose clock does not run (:func:`clock_stuck`)."""
-    log.warning("every frame of %s has the same time (its clock does not run): its frames are played one after "
-                "another at %s frames/s", name, f"{float(rate):.6g}")
-
-
-def stream_frame_rate(container: av.container.InputContainer, video, stuck: bool = False) -> Fraction:
-    """The frame rate of ``video`` (a stream of ``container``) as vidstyle plays it: the average,
-    else FFmpeg's guess, else the stream's base rate, else 25; an NTSC rate its container declares
-    rounded, exact. ``stuck``: its clock does not run (:func:`clock_stuck`), so the average, made
-    of its times, is not its rate; the bitstream's rate, else FFmpeg's guess, is."""
-    rate = video.average_rate or video.guessed_rate or video.base_rate
-    if stuck:
-        rate = video.codec_context.framerate or video.guessed_rate
-    if container.format.name in RAW_VIDEO_FORMATS:
-        # a bare elementary stream has no timestamps: FFmpeg's demuxer assumes 25 frames/s,
-        # while the bitstream itself (H.264/HEVC timing info) usually says what the camera shot
-        rate = video.codec_context.framerate or video.guessed_rate or rate
-    if not rate:
-        return Fraction(25)
-    # Matroska keeps the frame interval in whole nanoseconds (59.94 comes back as 19001/317), FLV
-    # its rate as a fraction of numbers up to 1000 (59.9375, 23.9756): taken so, the rate declared
-    # in the output was that, and the frame grid (io.encode.FrameGrid) missed or drifted off the frames
-    return ntsc_rate(Fraction(rate), Fraction(rate) / 10000)
-
-
-def refuse_still_image(container: av.container.InputContainer, path: Path, stills: bool = False) -> None:
-    """Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize as a video.
-    ``stills``: the caller takes still images under an image's name (stylize's input, a mask), so
-    one under a video's name is told which name to give it; False where only a video will do (live's
-    --source, bench's --clip, training's videos)."""
-    if container.format.name == "image2" or container.format.name.endswith("_pipe"):
-        from vidstyle.io.images import check_still, open_image
-
-        check_still(path)  # an animated WebP, which FFmpeg cannot decode, says so
-        try:
-            open_image(path)
-        except VidstyleError as unreadable:
-            # a damaged file, or text named .jpg, says what it is, not "an image"; an image that
-            # only FFmpeg reads (EXR, DPX) is still one
-            try:
-                next(container.decode(video=0))
-            except (av.error.FFmpegError, StopIteration):
-                raise unreadable from None
-            raise VidstyleError(f"{path} is an image, not a video (use a video file)") from None
-        from vidstyle.io.images import is_image_path
-
-        if is_image_path(path) or not stills:  # an image's name already, or a reader that wants a video
-            raise VidstyleError(f"{path} is an image, not a video (use a video file)")
-        # one vidstyle reads as a still image, under another name (a photo saved as .mp4): stills
-        # are told apart by their names, so say which to give it
-        name = path.with_suffix(_image_suffix(path))
-        raise VidstyleError(f"{path} is an image, not a video: to use it as a still image, give it an "
-                            f"image's name ({name.name})")
-
-
-def _image_suffix(path: Path) -> str:
-    """The usual extension of the image file ``path`` by its content (Pillow's format), ``.png`` if unknown."""
-    from PIL import Image
-
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
-
-    try:
-        with Image.open(path) as im:
-            found = im.format
-    except (OSError, ValueError):
-        found = None
-    return next((ext for ext, fmt in IMAGE_OUTPUT_FORMATS.items() if fmt == found), ".png")
-
-
-def _mp4_index_problem(path: Path) -> str | None:
-    """Why an MP4/MOV file has no usable index (``moov`` box), or None: MP4 writes its index last,
-    so a recording cut off (power, a full card, a crash) has none, and a file cut short in a copy
-    or download loses its end, index and all; FFmpeg says only "Invalid data found when
-    processing input", or opens it with no streams."""
-    import struct
-
-    boxes, cut = set(), None
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            offset = 0
-            while offset + 8 <= size and len(boxes) < 64:
-                f.seek(offset)
-                length, kind = struct.unpack(">I4s", f.read(8))
-                if length == 1:  # a 64-bit size follows
-                    length = struct.unpack(">Q", f.read(8))[0]
-                elif length == 0:  # to the end of the file
-                    length = size - offset
-                if length < 8:
-                    break
-                boxes.add(kind)
-                if offset + length > size:
-                    cut = kind
-                offset += length
-    except (OSError, struct.error):
-        return None
-    if b"ftyp" not in boxes:
-        return None
-    if cut == b"moov":
-        return ("its index (moov box) is cut off: the file is incomplete, as a copy or download that "
-                "stopped early leaves it; copy it again from its source")
-    if b"mdat" in boxes and b"moov" not in boxes:
-        return ("it has no index (no moov box): an MP4/MOV recording that was cut off before it finished; "
-                "a repair tool such as untrunc can rebuild it with a complete file from the same camera")
-    return None
-
-
-def unreadable_video_error(path: Path, exc: Exception) -> VidstyleError:
-    """The error for a file FFmpeg cannot open, saying why where it can be known."""
-    problem = _mp4_index_problem(path) or empty_file_problem(path)
-    if problem:
-        return VidstyleError(f"{path} cannot be read: {problem}")
-    return VidstyleError(f"{path} is not a readable video file ({error_text(exc)})")
-
-
-def no_video_stream_error(path: Path, container: av.container.InputContainer | None = None) -> VidstyleError:
-    """The error for a file FFmpeg opens without a video stream (of ``container``, where given):
-    an MP4 whose index was cut off opens with no streams at all; a song with its album cover has
-    one, an attached picture, which players show and ffprobe lists as a video stream, so "no
-    video stream" alone read as wrong."""
-    problem = _mp4_index_problem(path)
-    if problem:
-        return VidstyleError(f"{path} cannot be read: {problem}")
-    if container is not None and container.streams.video:
-        # (said the same to every command: stylize, --mask, live's --source, bench, train; so the
-        # way to the picture, not what to do with it, and the file as it was given in the command:
-        # its bare name failed where it was in another folder, music/song.m4a)
-        name = shlex.quote(str(path))
-        return VidstyleError(f"{path} has no video stream, only a cover image (an attached picture, as music "
-                             f"files carry), a still, which `ffmpeg -i {name} -map 0:v -frames:v 1 cover.png` "
-                             f"saves as an image")
-    return VidstyleError(f"{path} has no video stream")
-
-
-def error_text(exc: Exception) -> str:
-    """FFmpeg's reason without PyAV's errno number and path ("Invalid data found when processing input")."""
-    return getattr(exc, "strerror", None) or str(exc)
-
-
-class PacketDecoder:
-    """Decodes one video stream's packets as players do: a packet that will not decode (a damaged
-    file, a broadcast capture's glitch) is skipped and counted, rather than ending the whole
-    video; only :attr:`MAX_DAMAGED_RUN` of them in a row give up (the decoder's error
-    propagates). Shared by :class:`VideoDecoder` and the live file source."""
-
-    #: Consecutive video packets that fail to decode before the file is given up as unreadable.
-    MAX_DAMAGED_RUN = 250
-
-    def __init__(self):
-        self.damaged = 0  # packets skipped
-        self._run = 0
-        # A stream cut from a longer one after a keyframe (mid-GOP), or before one whose B-frames
-        # refer back (an open GOP), starts with packets the decoder silently gives no frame for,
-        # as players show nothing of them: ``lead`` of them, from pts ``lead_from`` to the first
-        # frame shown at ``first_pts`` (packets read before that frame came, to be shown before
-        # it; none that failed, which ``damaged`` counts, nor those an MP4 edit list drops)
-        self.lead = 0
-        self.lead_from: int | None = None
-        self.first_pts: int | None = None
-        self._early: list[int] | None = []  # pts of the packets read before the first frame came (None: it has)
-
-    def decode(self, packet: av.Packet, context: av.CodecContext | None = None) -> list:
-        """The frames ``packet`` completes (none for a damaged one); ``context``: a decoder other
-        than the stream's own (see :func:`alpha_decoder`)."""
-        try:
-            frames = packet.decode() if context is None else context.decode(packet)
-        # FFmpeg's PNG decoder says zlib's refusal of damaged data as an "external library" error
-        except (av.error.InvalidDataError, av.error.ExternalError):
-            self.damaged += 1
-            self._run += 1
-            if self._run >= self.MAX_DAMAGED_RUN:
-                raise
-            return []
-        self._run = 0
-        if self._early is not None and packet.size and packet.pts is not None and not packet.is_discard:
-            self._early.append(packet.pts)
-        if frames and self._early is not None:
-            self.first_pts = frames[0].pts
-            lost = [pts for pts in self._early if self.first_pts is not None and pts < self.first_pts]
-            self.lead, self.lead_from, self._early = len(lost), min(lost, default=None), None
-        return frames
-
-    def lead_seconds(self, time_base) -> Fraction:
-        """Seconds from the first of the ``lead`` packets to the first frame shown (0 without a lead)."""
-        return Fraction(0) if not self.lead else (self.first_pts - self.lead_from) * time_base
-
-    def say_lead(self, name: str, time_base) -> None:
-        """Warn of the ``lead`` packets of the stream of file ``name`` (time base ``time_base``),
-        the picture a player shows nothing of: vidstyle stylize's reader and live's file source say
-        it alike, once, after the first frame."""
-        if self.lead:
-            log.warning("skipped %d video packet(s) at the start of %s that would not decode (the %.2f s before "
-                        "its first whole frame: cut from a longer stream?)", self.lead, name,
-                        float(self.lead_seconds(time_base)))
-
-
-def alpha_decoder(stream: av.VideoStream) -> av.CodecContext | None:
-    """The decoder to use instead of ``stream``'s own, or None: for VP9 with transparency (WebM
-    overlays; ``alpha_mode`` 1), libvpx's, which also decodes the alpha layer that Matroska keeps
-    beside each frame (FFmpeg's own VP9 decoder leaves it out)."""
-    tags = {key.lower(): str(value).strip() for key, value in stream.metadata.items()}
-    if stream.codec_context.name != "vp9" or tags.get("alpha_mode") != "1":  # WebM's own files say ALPHA_MODE
-        return None
-    try:
-        context = av.CodecContext.create("libvpx-vp9", "r")
-    except (av.error.FFmpegError, ValueError):  # an FFmpeg build without libvpx: decoded opaque
-        return None
-    context.thread_type = "AUTO"
-    return context
-
-
 #: (file, size, modification time) -> whether its clock starts over (VideoDecoder._clock_starts_over)
 _CLOCK_RESTARTS: dict[str, bool] = {}
 
@@ -544,68 +219,6 @@ def _remember(cache: dict, key: str, value) -> None:
     for old in list(cache)[:max(0, len(cache) - CACHED_FILES + 1)]:
         cache.pop(old, None)  # (another thread may have taken it meanwhile)
     cache[key] = value
-
-
-#: a step back in time (seconds) that a format whose clock may restart (MPEG-TS and kin) takes
-#: for a restart, as FFmpeg does: joined segments, or a capture whose encoder restarted
-CLOCK_RESTART = Fraction(1, 10)
-
-
-def continuous_packets(packets, container: av.container.InputContainer, video: int, restarted=lambda: None):
-    """``packets`` with the input's clock made to run on where it restarts.
-
-    In formats that allow it (FFmpeg's ``ts_discont``: MPEG-TS, joined byte-wise as HLS
-    segments and split captures are) a step back of more than :data:`CLOCK_RESTART` in a
-    stream's decode times is a restart. The first stream to reach a restart sets its move: the
-    time that shows that packet where the latest picture or sound so far ends; each other
-    stream takes the same move at its own step back (the streams interleave, so a stream's
-    last packets before the join may come after another's first ones past it), and a sparse
-    subtitle stream takes the picture's. So the streams stay in step. Before, the frames after
-    a restart were squeezed into microseconds, and copied audio going back in time stopped the
-    muxer. A copied packet not after its stream's last one after the move (streams of a
-    segment end a little apart) is dropped; video frames are ordered by :meth:`VideoDecoder._timed`. Files
-    of other formats pass through untouched. (A seek, for ``start``, lands on the file's own
-    clock: see :meth:`VideoDecoder._setup`.)
-
-    ``video`` is the index of the picture stream; ``restarted`` is called at each restart.
-    """
-    if not container.format.flags & av.format.Flags.ts_discont.value:
-        yield from packets
-        return
-    moves = [Fraction(0)]  # seconds added to the timestamps after each restart (none before the first)
-    passed: dict[int, int] = {}  # stream index -> the restarts it has reached
-    # stream index -> (the end of its latest packet in decode order, the latest end of its
-    # pictures or sounds as shown), moved: decode times step back only at a restart (not at
-    # B-frames), and the move puts the first packet after it where the latest shown one ends
-    ends: dict[int, tuple[Fraction, Fraction]] = {}
-    last: dict[int, int] = {}  # stream index -> its latest decode timestamp, moved
-    for packet in packets:
-        order = packet.dts if packet.dts is not None else packet.pts
-        if order is None:
-            yield packet
-            continue
-        tb, index = packet.time_base, packet.stream.index
-        shown = packet.pts if packet.pts is not None else order
-        length = (packet.duration or 0) * tb
-        if packet.stream.type == "subtitle":
-            # sparse: a subtitle after a restart need not step back below the one before; it
-            # belongs to the segment the picture is in
-            passed[index] = passed.get(video, 0)
-        elif index in ends and order * tb + moves[passed.get(index, 0)] < ends[index][0] - CLOCK_RESTART:
-            passed[index] = passed.get(index, 0) + 1
-            if passed[index] == len(moves):  # the first stream at this restart
-                moves.append(max(end for _, end in ends.values()) - shown * tb)
-                restarted()
-        move = round(moves[passed.get(index, 0)] / tb)
-        if move:
-            packet.pts = None if packet.pts is None else packet.pts + move
-            packet.dts = None if packet.dts is None else packet.dts + move
-        if packet.stream.type != "video" and last.get(index, order + move - 1) >= order + move:
-            continue  # an audio or subtitle packet not after its stream's last: a muxer refuses it
-        last[index] = order + move
-        decoded_end, shown_end = ends.get(index, (Fraction(-10 ** 9), Fraction(-10 ** 9)))
-        ends[index] = (max(decoded_end, (order + move) * tb + length), max(shown_end, (shown + move) * tb + length))
-        yield packet
 
 
 def _stat_or_none(path: Path) -> os.stat_result | None:
@@ -1020,7 +633,7 @@ class VideoDecoder:
         if first is None:
             if self.damaged_packets:
                 raise VidstyleError(f"{self.path} is corrupt: none of its video could be decoded")
-            problem = _mp4_index_problem(self.path)  # an index cut off may still list the streams
+            problem = mp4_index_problem(self.path)  # an index cut off may still list the streams
             if problem:
                 raise VidstyleError(f"{self.path} cannot be read: {problem}")
             where = "in the requested segment" if (start or duration) else "in the file"

@@ -37,12 +37,12 @@ import numpy as np
 
 from vidstyle.config import DEFAULT_CODECS, VIDEO_CODECS, EncodeConfig
 from vidstyle.errors import BadValueError, VidstyleError
-from vidstyle.io.decode import (AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, cut_audio_frame,
-                               error_text)
+from vidstyle.io.decode import AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, cut_audio_frame
 from vidstyle.io.display import CHROMA_NAMES, SWS_MATRIX, component_bits, has_alpha, yuv_matrix
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 from vidstyle.io.gif import GifPalette, cleared_after_shown
 from vidstyle.io.images import check_image_size
+from vidstyle.io.probe import error_text
 
 log = logging.getLogger("vidstyle")
 

@@ -46,8 +46,8 @@ def is_video_named_as_image(path: Path) -> bool:
         return False  # an image, damaged or too large: reading it says what is wrong
     import av
 
-    from vidstyle.io.decode import picture_streams
     from vidstyle.io.files import ffmpeg_path
+    from vidstyle.io.probe import picture_streams
 
     try:
         with av.open(ffmpeg_path(path)) as container:
