@@ -27,7 +27,8 @@ import numpy as np  # noqa: E402
 
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.eval import read_frames  # noqa: E402
-from vidstyle.io.encode import SWS_MATRIX, configure_encoder  # noqa: E402
+from vidstyle.io.codecs import configure_encoder  # noqa: E402
+from vidstyle.io.display import SWS_MATRIX  # noqa: E402
 
 def swscale_yuv420(rgb: np.ndarray) -> av.VideoFrame:
     """What ``VideoEncoder.write`` does to a 1080p frame: wrap, then swscale to BT.709 yuv420p."""

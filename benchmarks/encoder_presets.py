@@ -3,7 +3,7 @@
 Stylized video is hard to encode (the network paints fine texture everywhere), and in
 `vidstyle stylize` the encoder shares the CPU with the network. This stylizes the first frames of a
 clip once, in memory, then encodes the same frames with each preset at the same crf through the
-same options and threading `vidstyle stylize` sets (`vidstyle.io.encode.configure_encoder`), the
+same options and threading `vidstyle stylize` sets (`vidstyle.io.codecs.configure_encoder`), the
 presets interleaved round after round, and decodes each file to score it against the frames it was
 given. ``--threading frame slice`` also compares x264's frame threads (what `vidstyle stylize`
 uses for files) with its slice threads (PyAV's default, and what it used before). ``--codec``
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from vidstyle.bench.report import script_record, write_json  # noqa: E402
 from vidstyle.eval import read_frames  # noqa: E402
 from vidstyle.io.decode import VideoDecoder  # noqa: E402
-from vidstyle.io.encode import configure_encoder  # noqa: E402
+from vidstyle.io.codecs import configure_encoder  # noqa: E402
 from vidstyle.stylizer import Stylizer  # noqa: E402
 from vidstyle.memory import keep_freed_memory  # noqa: E402
 

@@ -119,9 +119,9 @@ if variant == "net-1-thread":
     import torch
     torch.set_num_threads(1)
 if variant == "x264-1-thread":
-    import vidstyle.io.encode as encode
-    encoder_options = encode._encoder_options
-    encode._encoder_options = lambda *a: {**encoder_options(*a), "threads": "1"}
+    import vidstyle.io.codecs as codecs
+    encoder_options = codecs._encoder_options
+    codecs._encoder_options = lambda *a: {**encoder_options(*a), "threads": "1"}
 if variant == "blend-2-bands":
     import vidstyle.flow.stabilizer as stabilizer_module
     stabilizer_module.blend_bands = lambda height, width, cores=None: 2

@@ -113,7 +113,7 @@ def test_bad_input_and_codec(tmp_path, style, stylize):
     assert not (tmp_path / "o.mp4").exists()
     # what the error offers, --help names: it left out gif and libwebp (review, 53rd session)
     from vidstyle.cli import build_parser
-    from vidstyle.io.encode import default_codec
+    from vidstyle.io.codecs import default_codec
 
     offered = stylize(src, tmp_path / "o.mp4", style, "--codec", "divx").stderr.split("available: ")[1].split(", ")
     (codec_help,) = [a.help for p in build_parser(only="stylize")._subparsers._group_actions[0].choices.values()

@@ -21,7 +21,7 @@ from vidstyle.errors import VidstyleError
 from vidstyle.io import AudioItem, DecodedFrame, VideoDecoder, VideoEncoder, atomic_output, check_output
 from vidstyle.io.decode import SourceInfo
 from vidstyle.io.display import SWS_MATRIX
-from vidstyle.io.encode import output_pix_fmt
+from vidstyle.io.codecs import output_pix_fmt
 from vidstyle.io.capture import FileSource
 from vidstyle.io.files import NAME_MAX, PATH_MAX, check_output_file, temp_path_beside, write_then_rename
 import vidstyle.io.files as files
@@ -920,7 +920,7 @@ def test_hardware_codec_without_gpu_is_a_clear_error(tmp_path):
 
 
 def test_hardware_encoder_hint_names_a_gpu_without_nvenc():
-    from vidstyle.io.encode import hardware_encoder_hint
+    from vidstyle.io.codecs import hardware_encoder_hint
 
     # FFmpeg's words on an H200 (measured, twenty-ninth session) and on a machine with no driver
     h200 = "Generic error in an external library: OpenEncodeSessionEx failed: unsupported device (2): (no details)"
@@ -1602,7 +1602,7 @@ def test_prores_is_422_hq_in_mov_with_exact_timing_and_audio(tmp_path, caplog):
 
 def test_the_codec_table_matches_what_ffmpeg_writes(tmp_path):
     """codec_fits' table against FFmpeg's muxers: every software codec into every output suffix."""
-    from vidstyle.io.encode import codec_fits
+    from vidstyle.io.codecs import codec_fits
 
     for suffix in (".mp4", ".m4v", ".mov", ".mkv", ".webm"):
         for codec in ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "prores_ks"):
@@ -1652,7 +1652,7 @@ def test_vp9_presets_faster_than_fast_use_its_real_time_mode():
     """libvpx's good mode stops at cpu-used 5, which faster, veryfast, superfast and ultrafast all
     gave there, and which encoded slower than fast's 4: they now run its real-time mode, 4.5-10x
     faster than medium (benchmarks/RESULTS.md, "VP9's presets"). A cpu-used number given as is stays as is."""
-    from vidstyle.io.encode import _encoder_options
+    from vidstyle.io.codecs import _encoder_options
 
     def vp9(preset):
         opts = _encoder_options("libvpx-vp9", 18, preset)
@@ -1688,7 +1688,7 @@ def test_crf_0_is_lossless(codec, pix_fmt):
     crf 0 lost up to 9 levels at 10 bits, x265's up to 7 at any depth)."""
     import io
 
-    from vidstyle.io.encode import configure_encoder
+    from vidstyle.io.codecs import configure_encoder
 
     rng, buffer, sent = np.random.default_rng(0), io.BytesIO(), []
     with av.open(buffer, "w", format="matroska") as container:
@@ -1709,7 +1709,7 @@ def test_crf_0_is_lossless(codec, pix_fmt):
 
 
 def test_crf_0_is_refused_for_nvenc_which_reads_it_as_automatic_quality():
-    from vidstyle.io.encode import _encoder_options
+    from vidstyle.io.codecs import _encoder_options
 
     with pytest.raises(VidstyleError, match="not available for h264_nvenc"):
         _encoder_options("h264_nvenc", 0, None)

@@ -2328,7 +2328,7 @@ def test_a_recording_in_milliseconds_keeps_each_capture_time(tmp_path, suffix):
 
 
 def test_live_recordings_encode_vp9_and_webp_in_real_time_mode():
-    from vidstyle.io.encode import _encoder_options
+    from vidstyle.io.codecs import _encoder_options
 
     assert _encoder_options("libvpx-vp9", 32, "veryfast", realtime=True)["deadline"] == "realtime"
     assert "deadline" not in _encoder_options("libvpx-vp9", 32, "medium")

@@ -55,7 +55,7 @@ MAX_OPSET = 20
 #: importing PyAV: the help once named seven and the error for a wrong one nine.
 VIDEO_CODECS = ("libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc", "prores_ks", "gif",
                 "libwebp")
-#: The encoder for an output's suffix when none is asked for (vidstyle.io.encode.default_codec):
+#: The encoder for an output's suffix when none is asked for (vidstyle.io.codecs.default_codec):
 #: VP9 for WebM (which holds only VP8, VP9 and AV1), GIF's and WebP's own for animations, and
 #: ``DEFAULT_CODECS[None]`` for every other container.
 DEFAULT_CODECS = {".webm": "libvpx-vp9", ".gif": "gif", ".webp": "libwebp", None: "libx264"}
@@ -293,10 +293,10 @@ def check_device_name(device) -> None:
 class EncodeConfig:
     """How the stylized stream is encoded (see ``vidstyle stylize --help``)."""
 
-    codec: str | None = None  # None: the output container's usual codec (vidstyle.io.encode.default_codec)
+    codec: str | None = None  # None: the output container's usual codec (vidstyle.io.codecs.default_codec)
     crf: int | None = 18
     preset: str | None = "medium"
-    # None: the codec's usual (vidstyle.io.encode.requested_pix_fmt): yuv420p; ProRes yuv422p10le;
+    # None: the codec's usual (vidstyle.io.codecs.requested_pix_fmt): yuv420p; ProRes yuv422p10le;
     # its alpha format (yuva444p10le, yuva420p) for an input with transparency, where it can go
     pix_fmt: str | None = None
     audio: bool = True

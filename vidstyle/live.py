@@ -601,7 +601,8 @@ class Recording:
     def __init__(self, path: Path, width: int, height: int, fps: float, overwrite: bool = False):
         from vidstyle.config import EncodeConfig
         from vidstyle.io.decode import SourceInfo
-        from vidstyle.io.encode import VideoEncoder, default_codec
+        from vidstyle.io.codecs import default_codec
+        from vidstyle.io.encode import VideoEncoder
         from vidstyle.io.files import OUTPUT_FORMATS, HeldOutputFolder, check_output, temp_path_beside
 
         self.path = check_output(check_recording_name(path), overwrite=overwrite)

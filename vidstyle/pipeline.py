@@ -36,10 +36,11 @@ from vidstyle.config import EncodeConfig, StylizeConfig, check_flag, is_number
 from vidstyle.errors import (BadTypeError, BadValueError, VidstyleError, counted, printable, termination_as_exit,
                              without_locals)
 from vidstyle.frames import fill_transparent, resize_frame, resize_rgba, working_size
+from vidstyle.io.codecs import check_encoding, chroma_hint, codec_fits, container_for, ten_bit_hint
 from vidstyle.io.decode import AudioItem, DecodedFrame, SubtitleItem, VideoDecoder
 from vidstyle.io.samples import sample_frames
 from vidstyle.io.display import CHROMA_NAMES, chroma_subsampling, component_bits, downscaled_size
-from vidstyle.io.encode import VideoEncoder, check_encoding, chroma_hint, codec_fits, container_for, ten_bit_hint
+from vidstyle.io.encode import VideoEncoder
 from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_sequence_output, find_sequence,
                                   is_sequence_output, say_if_fps_unused)
 from vidstyle.io.files import (OUTPUT_FORMATS, HeldOutputFolder, atomic_output, check_input, check_output,
@@ -122,7 +123,7 @@ _SLOW_PRESETS = ("faster", "fast", "medium", "slow", "slower", "veryslow", "plac
 _FASTER_STILL = {"veryfast": "superfast or ultrafast", "superfast": "ultrafast"}
 #: veryfast against medium for the other CPU encoders, 640x360 stylized frames at crf 18 (2-core Zen
 #: 3; benchmarks/RESULTS.md, "VP9's presets"): VP9 71 -> 10 ms a frame in libvpx's real-time mode
-#: (vidstyle.io.encode._VP9_REALTIME_PRESETS), files 1.03x the size; SVT-AV1 28 -> 11, 1.03x
+#: (vidstyle.io.codecs._VP9_REALTIME_PRESETS), files 1.03x the size; SVT-AV1 28 -> 11, 1.03x
 _FASTER_AT_VERYFAST = {"libvpx-vp9": "VP9's real-time mode, about 7x faster than medium",
                        "libsvtav1": "about 2.5x faster than medium"}
 

@@ -31,7 +31,7 @@ from vidstyle.device import resolve_device, synchronize
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import crop_to, images_to_tensor, pad_to_multiple, tensor_to_images
 from vidstyle.io.decode import VideoDecoder
-from vidstyle.io.encode import configure_encoder, output_pix_fmt, requested_pix_fmt
+from vidstyle.io.codecs import configure_encoder, output_pix_fmt, requested_pix_fmt
 from vidstyle.models.transformer import TransformerNet
 
 

@@ -31,10 +31,11 @@ import numpy as np
 from vidstyle.errors import VidstyleError
 from vidstyle.frames import resize_frame
 from vidstyle.io.display import DisplayConversion
+from vidstyle.io.ffmpeg_errors import error_text
 from vidstyle.io.files import check_source_video, ffmpeg_path
 from vidstyle.io.packets import PacketDecoder, continuous_packets
-from vidstyle.io.probe import (clock_stuck, error_text, no_video_stream_error, picture_streams, refuse_still_image,
-                               say_clock_stuck, stated_length, stream_frame_rate, unreadable_video_error)
+from vidstyle.io.probe import (clock_stuck, no_video_stream_error, picture_streams, refuse_still_image, say_clock_stuck,
+                               stated_length, stream_frame_rate, unreadable_video_error)
 
 log = logging.getLogger("vidstyle")
 

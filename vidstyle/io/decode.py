@@ -28,15 +28,16 @@ import numpy as np
 
 from vidstyle.config import check_downscale, check_hdr_mode, check_segment
 from vidstyle.errors import BadValueError, VidstyleError
+from vidstyle.io.ffmpeg_errors import error_text
 from vidstyle.io.files import check_input, ffmpeg_path, file_identity
 from vidstyle.io.gif import clears_to_transparency, restores_what_was_before
 from vidstyle.io.display import DisplayConversion, chroma_subsampling, component_bits, has_alpha
 from vidstyle.io.hdr import HDR_TRANSFERS
 from vidstyle.io.images import oversized_frames_error
 from vidstyle.io.packets import CLOCK_RESTART, PacketDecoder, alpha_decoder, continuous_packets
-from vidstyle.io.probe import (RAW_VIDEO_FORMATS, audio_tracks, clock_stuck, error_text, mp4_index_problem,
-                               no_video_stream_error, picture_streams, refuse_still_image, say_clock_stuck,
-                               stated_length, stream_frame_rate, unreadable_video_error)
+from vidstyle.io.probe import (RAW_VIDEO_FORMATS, audio_tracks, clock_stuck, mp4_index_problem, no_video_stream_error,
+                               picture_streams, refuse_still_image, say_clock_stuck, stated_length, stream_frame_rate,
+                               unreadable_video_error)
 from vidstyle.io.sequence import DEFAULT_SEQUENCE_FPS, MIN_SEQUENCE_FPS, find_sequence, sequence_fps
 from vidstyle.io.timecode import find_timecode, is_timecode_track, shifted
 

@@ -5,7 +5,9 @@ preset, pixel format), adds one output stream per input audio stream (a packet-f
 when the container accepts the codec, else a re-encode: AAC for mp4/mov, Opus for webm/mkv) and
 per subtitle stream (copied, or text subtitles converted to the container's text format),
 attaches the input's attached files (fonts) where the container holds them, and writes the
-header, all before the first frame, so configuration errors surface at once.
+header, all before the first frame, so configuration errors surface at once. Which codec, pixel
+format and options a stream gets, and the checks made of them before any work, are in
+:mod:`vidstyle.io.codecs`.
 
 Timestamps: the output video stream uses the input's time base and every frame keeps its input
 pts (shifted for a segment), so variable frame rate, frame count and average rate are kept.
@@ -30,351 +32,23 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import av.logging
 import av.subtitles.subtitle
 import av.video.reformatter
 import numpy as np
 
-from vidstyle.config import DEFAULT_CODECS, VIDEO_CODECS, EncodeConfig
-from vidstyle.errors import BadValueError, VidstyleError
+from vidstyle.config import EncodeConfig
+from vidstyle.errors import VidstyleError
+from vidstyle.io.codecs import (ANIMATION_CODECS, HARDWARE_CODECS, HEVC_ENCODERS, INTERMEDIATE_CODECS, SAR_IN_BITSTREAM,
+                                SILENT_FORMATS, check_alpha_fits, check_codec, configure_encoder, container_for,
+                                default_codec, hardware_encoder_hint, output_pix_fmt, requested_pix_fmt)
 from vidstyle.io.decode import AudioItem, AudioMode, SourceInfo, SubtitleItem, SubtitleMode, cut_audio_frame
-from vidstyle.io.display import CHROMA_NAMES, SWS_MATRIX, component_bits, has_alpha, yuv_matrix
+from vidstyle.io.display import SWS_MATRIX, has_alpha, yuv_matrix
+from vidstyle.io.ffmpeg_errors import explained, explained_error_text
 from vidstyle.io.files import OUTPUT_FORMATS, ffmpeg_path
 from vidstyle.io.gif import GifPalette, cleared_after_shown
 from vidstyle.io.images import check_image_size
-from vidstyle.io.probe import error_text
 
 log = logging.getLogger("vidstyle")
-
-#: Intra-frame codecs for editing rather than delivery: quality set by a profile, not crf/preset.
-_INTERMEDIATE_CODECS = {"prores_ks"}
-#: Animations (GIF, animated WebP), in their own containers, which hold no sound or subtitles;
-#: no crf or preset either (GIF is lossless after its 256 colours; WebP at quality WEBP_QUALITY)
-_ANIMATION_CODECS = {"gif", "libwebp"}
-_SILENT_FORMATS = {"gif", "webp"}
-#: libwebp's quality (0-100) for animated WebP: strokes stay crisp at a fraction of GIF's size
-WEBP_QUALITY = 85
-#: ProRes 422 HQ, the usual editing master; 4:4:4 input formats get ProRes 4444.
-_PRORES_DEFAULT_PIX_FMT = "yuv422p10le"
-#: The default pixel format of a codec that can keep an input's transparency, when the input has
-#: one (ProRes 4444; VP9's alpha layer, which only Matroska/WebM hold): codec -> (suffixes, pix_fmt).
-_ALPHA_PIX_FMTS = {"prores_ks": ((".mov", ".mkv"), "yuva444p10le"), "libvpx-vp9": ((".webm", ".mkv"), "yuva420p")}
-#: The codecs each output container takes (FFmpeg 8's muxers, checked by writing each pair;
-#: .m4v is FFmpeg's "ipod" flavour of MP4, which takes H.264 only). Matroska takes them all.
-_CONTAINER_CODECS = {
-    ".mp4": {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc"},
-    ".m4v": {"libx264", "h264_nvenc"},
-    ".mov": {"libx264", "libx265", "h264_nvenc", "hevc_nvenc", "prores_ks"},
-    ".webm": {"libvpx-vp9", "libsvtav1"},
-    ".mkv": set(VIDEO_CODECS) - _ANIMATION_CODECS,
-    ".gif": {"gif"},
-    ".webp": {"libwebp"},
-}
-# Codecs that reject odd dimensions with subsampled chroma (and can store 4:4:4 instead); and
-# prores_ks, which takes an odd width in 4:2:2 but codes width // 2 chroma columns, so the last
-# one decodes as chroma 0: the right edge of a 161x91 ProRes 422 HQ was a bright green stripe
-# three pixels wide (206 levels off). Odd widths of ProRes are written as ProRes 4444.
-_EVEN_SIZE_CODECS = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc", "prores_ks"}
-# Frames this build's libsvtav1 never returns packets for, so the run hangs (SIGTERM included): a
-# side under 25 pixels and the other over 64 (16x96, 24x65, 24x480, 96x24 and 128x16 hung; 16x64,
-# 24x64, 25x65, 25x480, 28x480, 480x25 and 26x2000 are written: SVT pads a side to 8s, and hangs
-# when the short one pads to under 32).
-_SVT_AV1_SHORT_SIDE, _SVT_AV1_LONG_SIDE = 25, 64
-# and frames with a side under 4 pixels it refuses to open on (2x2, 3x16, 1x64: "Forced Max Height
-# must be at least 4" printed by SVT itself, then "bad parameter"); 4x4, 4x24 and 5x5 are written
-_SVT_AV1_MIN_SIDE = 4
-# libx265 refuses to open on a frame under 16 pixels on a side (1x1, 8x8, 15x40, 1000x14: "Image size
-# is too small", once the first frame was stylized), at every preset and depth; --preset placebo under
-# 32 (its transform depth needs a 32-pixel CTU: 24x24, 30x1000). 16x16, 16x1000 and placebo's 32x32 are written
-_X265_MIN_SIDE, _X265_PLACEBO_MIN_SIDE = 16, 32
-_HARDWARE_CODECS = {"h264_nvenc", "hevc_nvenc"}
-_SAR_IN_BITSTREAM = {"libx264", "libx265", "h264_nvenc", "hevc_nvenc"}  # the VUI holds the pixel aspect
-_HEVC_ENCODERS = {"libx265", "hevc_nvenc"}
-_X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-# x264-style preset names translated for encoders with their own scales.
-_VP9_CPU_USED = dict(zip(_X264_PRESETS, ("8", "7", "6", "5", "4", "3", "2", "1", "0")))
-#: The presets faster than fast run VP9 in libvpx's real-time mode. Its "good" mode stops at
-#: cpu-used 5, which all four gave there, more slowly than 4 (fast): on 640x360 stylized frames at
-#: crf 18, medium 71 ms a frame, fast 54, good-mode 5 81-82; in real-time mode faster 16, veryfast 10,
-#: superfast 8.9, ultrafast 7.3, for files 1.03-1.06x medium's at 0.1 dB less PSNR (2-core Zen 3;
-#: benchmarks/RESULTS.md, "VP9's presets").
-_VP9_REALTIME_PRESETS = ("ultrafast", "superfast", "veryfast", "faster")
-_SVTAV1_PRESET = dict(zip(_X264_PRESETS, ("12", "11", "10", "9", "8", "7", "5", "3", "1")))
-_NVENC_PRESET = dict(zip(_X264_PRESETS, ("p1", "p2", "p3", "p3", "p4", "p5", "p6", "p7", "p7")))
-
-
-def available_video_codecs() -> list[str]:
-    """The supported video encoders present in this FFmpeg build (hardware ones may still fail to open)."""
-    return [name for name in VIDEO_CODECS if name in av.codecs_available]
-
-
-def _check_codec(name: str) -> av.Codec:
-    if name not in VIDEO_CODECS:
-        raise BadValueError(f"unknown codec {name!r}; available: {', '.join(available_video_codecs())}")
-    try:
-        return av.Codec(name, "w")
-    except (av.error.FFmpegError, ValueError):
-        raise BadValueError(f"codec {name!r} is not in this FFmpeg build; available: "
-                            f"{', '.join(available_video_codecs())}") from None
-
-
-def _pix_fmts(codec: av.Codec) -> list[str]:
-    """The pixel formats ``codec`` encodes (empty: it does not say, so any is tried)."""
-    return [f.name for f in (codec.video_formats or [])]
-
-
-def _check_pix_fmt(codec: av.Codec, pix_fmt: str) -> av.VideoFormat:
-    formats = _pix_fmts(codec)
-    if formats and pix_fmt not in formats:
-        raise VidstyleError(f"codec {codec.name} cannot encode pixel format {pix_fmt!r}; "
-                            f"it supports: {', '.join(formats)}")
-    try:
-        return av.VideoFormat(pix_fmt)
-    except (ValueError, av.error.FFmpegError):
-        raise VidstyleError(f"unknown pixel format {pix_fmt!r}") from None
-
-
-def output_pix_fmt(codec: av.Codec, pix_fmt: str, width: int, height: int, preset: str | None = None) -> str:
-    """The pixel format actually used: ``pix_fmt``, or its 4:4:4 variant for odd sizes (see module doc).
-    A size the codec cannot encode at all (libsvtav1's narrow strips and sides under 4 pixels,
-    libx265's sides under 16, or 32 at ``preset`` placebo) is refused here, before any work."""
-    fmt = _check_pix_fmt(codec, pix_fmt)
-    if codec.name == "libx265" and min(width, height) < _X265_MIN_SIDE:
-        raise VidstyleError(f"libx265 cannot encode {width}x{height}: x265 takes no frame under {_X265_MIN_SIDE} "
-                            "pixels on a side; use --codec libx264")
-    if codec.name == "libx265" and preset == "placebo" and min(width, height) < _X265_PLACEBO_MIN_SIDE:
-        raise VidstyleError(f"libx265 cannot encode {width}x{height} at --preset placebo: it takes no frame under "
-                            f"{_X265_PLACEBO_MIN_SIDE} pixels on a side; use --preset veryslow (or --codec libx264)")
-    if codec.name == "libsvtav1" and min(width, height) < _SVT_AV1_MIN_SIDE:
-        raise VidstyleError(f"libsvtav1 cannot encode {width}x{height}: SVT-AV1 takes no frame under "
-                            f"{_SVT_AV1_MIN_SIDE} pixels on a side; use --codec libvpx-vp9 (or libx264, outside .webm)")
-    if codec.name == "libsvtav1" and min(width, height) < _SVT_AV1_SHORT_SIDE and \
-            max(width, height) > _SVT_AV1_LONG_SIDE:
-        raise VidstyleError(f"libsvtav1 cannot encode {width}x{height}: SVT-AV1 hangs on frames under "
-                            f"{_SVT_AV1_SHORT_SIDE} pixels on one side and over {_SVT_AV1_LONG_SIDE} on the other; "
-                            "use --codec libvpx-vp9 (or libx264, outside .webm)")
-    odd_w, odd_h = width % 2, height % 2
-    subsampled_w = fmt.chroma_width(width * 2) < width * 2
-    subsampled_h = fmt.chroma_height(height * 2) < height * 2
-    if codec.name in _EVEN_SIZE_CODECS and ((odd_w and subsampled_w) or (odd_h and subsampled_h)):
-        full = "yuv444p10le" if "10" in pix_fmt or pix_fmt == "p010le" else "yuv444p"
-        formats = _pix_fmts(codec)
-        if formats and full not in formats:
-            raise VidstyleError(f"{codec.name} cannot encode the odd size {width}x{height} in {pix_fmt}; "
-                                "use --codec libvpx-vp9 or libsvtav1")
-        log.warning("%dx%d is odd: %s cannot store it in %s, encoding %s to keep the exact size",
-                    width, height, codec.name, pix_fmt, full)
-        return full
-    return pix_fmt
-
-
-# Each encoder's own preset names (accepted as well as the x264 names above) and its crf range.
-_NATIVE_PRESETS = {"libx264": ("placebo",), "libx265": ("placebo",), "libvpx-vp9": tuple(map(str, range(-8, 9))),
-                   "libsvtav1": tuple(map(str, range(-1, 14))), "h264_nvenc": tuple(f"p{i}" for i in range(1, 8)),
-                   "hevc_nvenc": tuple(f"p{i}" for i in range(1, 8))}
-_CRF_RANGE = {"libvpx-vp9": (0, 63), "libsvtav1": (1, 63)}  # others (x264, x265, NVENC cq): 0-51
-
-
-def _encoder_options(codec: str, crf: int | None, preset: str | None, realtime: bool = False) -> dict[str, str]:
-    """FFmpeg private options for ``codec`` from vidstyle's codec-neutral crf/preset (checked here,
-    so a bad value is one clear error instead of the encoder's log line and a failed open).
-    Nothing for ProRes, whose quality its profile sets (:class:`VideoEncoder` says so)."""
-    if codec in _INTERMEDIATE_CODECS or codec in _ANIMATION_CODECS:
-        if codec != "libwebp":
-            return {}
-        # compression_level 1: a quarter of the default's time a frame, for a somewhat larger file
-        return {"quality": str(WEBP_QUALITY), **({"compression_level": "1"} if realtime else {})}
-    low, high = _CRF_RANGE.get(codec, (0, 51))
-    if crf is not None and not low <= crf <= high:
-        raise BadValueError(f"--crf {crf} is out of range for {codec}: use {low} to {high}")
-    native = _NATIVE_PRESETS.get(codec, ())
-    if preset and preset not in _X264_PRESETS + native:
-        own = (f" or its own {native[0]} to {native[-1]}" if len(native) > 2
-               else f" or its own {', '.join(native)}" if native else "")
-        raise BadValueError(f"unknown --preset {preset!r} for {codec}: use one of {', '.join(_X264_PRESETS)}{own}")
-    if crf == 0 and codec in _HARDWARE_CODECS:  # NVENC reads cq 0 as "choose for me", not lossless
-        raise BadValueError(f"--crf 0 (lossless) is not available for {codec}: use --codec libx264 --crf 0, "
-                            "or --crf 1 for nearly lossless")
-    opts: dict[str, str] = {}
-    # crf 0 means lossless, as x264 users know it: x264's crf 0 is lossless only at 8 bits (qp 0
-    # at any depth), x265 needs its own switch, VP9 is lossless at crf 0 with b 0 (said outright)
-    if codec in ("libx264", "libx265"):
-        if crf is not None:
-            opts["qp" if (crf, codec) == (0, "libx264") else "crf"] = str(crf)
-        if preset:
-            opts["preset"] = preset
-        if codec == "libx265":
-            opts["x265-params"] = "log-level=error" + (":lossless=1" if crf == 0 else "")
-    elif codec == "libvpx-vp9":
-        if crf is not None:
-            opts.update(crf=str(crf), b="0")  # b=0: constant quality mode
-            if crf == 0:
-                opts["lossless"] = "1"
-        opts["row-mt"] = "1"
-        if preset:
-            opts["cpu-used"] = _VP9_CPU_USED.get(preset, preset)
-        if realtime or preset in _VP9_REALTIME_PRESETS:  # libvpx's real-time mode (see above)
-            opts["deadline"] = "realtime"
-    elif codec == "libsvtav1":
-        if crf is not None:
-            opts["crf"] = str(crf)
-        if preset:
-            opts["preset"] = _SVTAV1_PRESET.get(preset, preset)
-    elif codec in _HARDWARE_CODECS:
-        if crf is not None:
-            opts.update(rc="vbr", cq=str(crf), b="0")
-        if preset:
-            opts["preset"] = _NVENC_PRESET.get(preset, preset)
-    return opts
-
-
-def configure_encoder(stream: av.VideoStream, codec: str, crf: int | None, preset: str | None,
-                      realtime: bool = False) -> None:
-    """Set ``stream``'s encoder options (:func:`_encoder_options`) and its threading, before it opens.
-
-    x264 threading: PyAV opens every encoder with slice threading, which FFmpeg's libx264 wrapper
-    turns into x264's ``sliced_threads=1``, a low-latency mode that splits each frame between the
-    threads and returns it whole. For a file, frame threading (x264's own default, and the FFmpeg
-    command line's) works on several frames at once; on two cores it encoded as fast as slices, with
-    0.2-0.4% fewer bits at the same crf and PSNR (benchmarks/encoder_presets.py --threading frame
-    slice; many cores not measured). Real-time outputs keep slices, so
-    that a frame given to the encoder comes out without waiting for the next ones."""
-    stream.options = _encoder_options(codec, crf, preset, realtime)
-    if codec == "libx264" and not realtime:
-        stream.codec_context.thread_type = "FRAME"
-
-
-def hardware_encoder_hint(reason: str) -> str:
-    """What to tell a user whose NVENC encoder (h264_nvenc, hevc_nvenc) would not open, from
-    FFmpeg's ``reason``: no GPU or driver at all, or a GPU without the NVENC unit."""
-    if "unsupported device" in reason:
-        # what an H200 says: the data-centre compute GPUs (A100, H100, H200) have no NVENC unit
-        return (" (this GPU has no NVENC video encoder, as the A100, H100 and H200 have none: "
-                "--codec libx264 encodes on the CPU)")
-    return " (is an NVIDIA GPU with its driver present? --codec libx264 encodes on the CPU)"
-
-
-def codec_fits(codec: str, suffix: str) -> bool:
-    """Whether the container of a ``suffix`` output (.mp4, .mov, ...) takes ``codec``."""
-    return codec in _CONTAINER_CODECS.get(suffix.lower(), VIDEO_CODECS)
-
-
-def container_for(codec: str) -> str:
-    """The suffix an output encoded with ``codec`` gets when the input's own does not take it:
-    .mov for ProRes, .mp4 otherwise (it takes every other codec here)."""
-    return ".mov" if codec == "prores_ks" else ".mp4"
-
-
-def check_codec_fits(codec: str | None, output: str | Path) -> None:
-    """Refuse, before any work, a ``codec`` that is unknown or that the ``output``'s container
-    cannot hold (None: the container's default codec, which always fits)."""
-    suffix = Path(output).suffix.lower()
-    if codec is None:
-        return
-    _check_codec(codec)  # an unknown name or one missing from this FFmpeg build says so first
-    if codec_fits(codec, suffix):
-        return
-    takers = [s for s in (".mp4", ".mov", ".mkv", ".webm", ".gif", ".webp") if codec_fits(codec, s)]
-    raise VidstyleError(f"{Path(output).name}: {suffix} files cannot hold {codec}; write it to "
-                        f"{' or '.join(takers)}, or pick a codec for {suffix} ({default_codec(suffix)} is its default)")
-
-
-def requested_pix_fmt(codec: str, pix_fmt: str | None, suffix: str, alpha: bool = False) -> str:
-    """The pixel format asked of ``codec`` for a ``suffix`` output: ``pix_fmt`` when one was given,
-    else the codec's usual (yuv420p; yuv422p10le for ProRes, which has no 4:2:0), or with
-    ``alpha`` (the input has transparency) its alpha format where the container keeps it
-    (:data:`_ALPHA_PIX_FMTS`). Odd sizes may still change it (:func:`output_pix_fmt`)."""
-    if pix_fmt is not None:
-        return pix_fmt
-    if codec == "gif":
-        return "pal8"  # 256 colours a frame, chosen by vidstyle (see GifPalette)
-    if codec == "libwebp":
-        return "bgra"  # libwebp turns RGB into its YUV itself, and keeps a transparency
-    suffixes, alpha_pix_fmt = _ALPHA_PIX_FMTS.get(codec, ((), ""))
-    if alpha and suffix.lower() in suffixes:
-        return alpha_pix_fmt
-    return _PRORES_DEFAULT_PIX_FMT if codec in _INTERMEDIATE_CODECS else "yuv420p"
-
-
-def _check_alpha_fits(codec: str, pix_fmt: str, output: str | Path) -> None:
-    """An alpha pixel format only where the container keeps the codec's alpha (MP4 drops VP9's)."""
-    suffixes, _ = _ALPHA_PIX_FMTS.get(codec, ((), ""))
-    if suffixes and has_alpha(pix_fmt) and Path(output).suffix.lower() not in suffixes:
-        raise VidstyleError(f"{Path(output).name}: {codec}'s alpha channel ({pix_fmt}) is kept in "
-                            f"{' or '.join(suffixes)} only; write one of those, or give a --pix-fmt without alpha")
-
-
-def check_encoding(config: EncodeConfig, output: str | Path) -> None:
-    """Refuse, before any work, what :class:`VideoEncoder` would refuse of ``config`` for a video
-    at ``output`` whatever the input: a codec that is unknown or that the container cannot hold
-    (:func:`check_codec_fits`), a pixel format the codec cannot encode (or whose alpha the
-    container would drop), a crf or preset out of its range. (Odd sizes are settled with the
-    input, see :func:`output_pix_fmt`.)"""
-    check_codec_fits(config.codec, output)
-    name = config.codec or default_codec(Path(output).suffix)
-    pix_fmt = requested_pix_fmt(name, config.pix_fmt, Path(output).suffix)
-    _check_pix_fmt(_check_codec(name), pix_fmt)
-    _check_alpha_fits(name, pix_fmt, output)
-    _encoder_options(name, config.crf, config.preset)
-    if name in _HARDWARE_CODECS:
-        _check_hardware_encoder(name)
-
-
-def _check_hardware_encoder(name: str) -> None:
-    """Open the NVENC encoder ``name`` once on a small frame size: without a GPU, a driver or an
-    NVENC unit it fails there, before the network loads (else each input failed only as its
-    output was opened, after the network was loaded and the input opened)."""
-    try:
-        ctx = av.CodecContext.create(name, "w")
-        ctx.width, ctx.height, ctx.pix_fmt = 256, 256, "yuv420p"
-        ctx.time_base = Fraction(1, 25)
-        with _explained():
-            ctx.open()
-    except (av.error.FFmpegError, ValueError) as exc:
-        reason = _error_text(exc)
-        raise VidstyleError(f"cannot encode with {name}: {reason}{hardware_encoder_hint(reason)}") from None
-
-
-def ten_bit_hint(codec: str | None, output: str | Path, alpha: bool = False) -> str:
-    """How to write 10 bits to ``output`` (for a warning): ``--pix-fmt yuv420p10le`` when its codec
-    takes it, else a codec of its container that does (this FFmpeg's VP9 has no 10-bit format);
-    with ``alpha`` (the output keeps an alpha channel), ProRes 4444, which keeps both."""
-    suffix = Path(output).suffix
-    name = codec or default_codec(suffix)
-    ten = "yuv420p10le"
-    if ten in _pix_fmts(_check_codec(name)):
-        return f"--pix-fmt {ten} writes 10 bits, without the input's finer steps"
-    if alpha:
-        return (f"{name} here has no 10-bit format; ProRes 4444 (--codec prores_ks to .mov) keeps 10 bits "
-                "and the alpha")
-    for other in ("libx265", "libsvtav1", "libx264"):
-        if other in av.codecs_available and codec_fits(other, suffix) and \
-                ten in _pix_fmts(av.Codec(other, "w")):
-            return f"{name} here has no 10-bit format; --codec {other} --pix-fmt {ten} writes 10 bits"
-    return f"{name} here has no 10-bit format"
-
-
-def chroma_hint(codec: str | None, output: str | Path, pix_fmt: str, chroma: tuple[int, int], bits: int = 8) -> str:
-    """How to keep ``chroma`` (an input's finer chroma subsampling, see
-    vidstyle.io.display.chroma_subsampling) in ``output``, written in ``pix_fmt`` (for a warning):
-    the --pix-fmt with that subsampling, in 10 bits where ``pix_fmt`` or the input (``bits``) has
-    more than 8 (so that one option keeps both), when its codec takes it."""
-    name = codec or default_codec(Path(output).suffix)
-    label = CHROMA_NAMES.get(chroma, f"{chroma[0]}x{chroma[1]}")
-    digits = label.replace(":", "")
-    deep = max(component_bits(pix_fmt), bits) > 8
-    formats = [f"yuv{digits}p", f"yuv{digits}p10le"]
-    wanted = next((f for f in (formats[::-1] if deep else formats) if f in _pix_fmts(_check_codec(name))), None)
-    if wanted is None:
-        return f"{name} here has no {label} format"
-    # 4:2:0 is what phones, browsers and TVs decode in H.264, H.265, VP9 and AV1; ProRes is for editors
-    return f"--pix-fmt {wanted} keeps it" + ("" if name in _INTERMEDIATE_CODECS else ", in a file fewer players play")
-
-
-def default_codec(suffix: str) -> str:
-    """The video encoder used when none is asked for (:data:`vidstyle.config.DEFAULT_CODECS`)."""
-    return DEFAULT_CODECS.get(suffix.lower(), DEFAULT_CODECS[None])
-
 
 #: audio codecs that lose nothing: re-encoded for MP4/MOV, they become ALAC, which loses nothing either
 _LOSSLESS_AUDIO = ("pcm_", "flac", "alac", "wavpack", "tta", "ape", "mlp", "truehd")
@@ -514,30 +188,6 @@ class TimedTextMerger:
         return samples
 
 
-def _error_text(exc: Exception) -> str:
-    """FFmpeg's own reason when it was captured (see :func:`_explained`), else the errno text."""
-    log_entry = getattr(exc, "log", None)
-    if log_entry and len(log_entry) == 3 and str(log_entry[2]).strip():
-        return f"{error_text(exc)}: {str(log_entry[2]).strip().rstrip('.')}"
-    return error_text(exc)
-
-
-@contextlib.contextmanager
-def _explained():
-    """Let FFmpeg errors raised inside carry the muxer's log line ("flac only supported in MP4"),
-    which its error codes ("Invalid argument") do not say. PyAV records the last error line only
-    while FFmpeg logging is on; it is turned on just here, around the in-memory audio probe and
-    the writing of an output's header (before any frame is encoded, so no other stage's FFmpeg
-    work logs meanwhile), and captured, so nothing reaches stderr."""
-    previous = av.logging.get_level()
-    av.logging.set_level(av.logging.ERROR)
-    try:
-        with av.logging.Capture():
-            yield
-    finally:
-        av.logging.set_level(previous)
-
-
 # Audio codecs FFmpeg's mp4 muxer accepts in add_stream_from_template but then refuses, or writes
 # a trailer it fails on (PCM in mp4 needs a channel layout box FFmpeg writes only for some layouts).
 _NO_COPY_INTO = {"mp4": ("pcm_",)}
@@ -601,7 +251,7 @@ def encoder_layout(name: str, rate: int, layout: av.AudioLayout) -> tuple[str | 
             return candidate, ""
         except (ValueError, av.error.FFmpegError) as exc:
             reason = f"no {len(layout.channels)}-channel layout it takes" if isinstance(exc, av.error.ArgumentError) \
-                else _error_text(exc)
+                else explained_error_text(exc)
     return None, reason
 
 
@@ -734,11 +384,11 @@ def copy_refusal(template: av.stream.Stream, fmt: str) -> str | None:
     name = codec_name(template) if template.type == "audio" else template.codec_context.name
     if name.startswith(_NO_COPY_INTO.get(fmt, ())):
         return f"{fmt} does not hold {name} as it is"
-    with _explained():
+    with explained():
         try:
             probe = av.open(io.BytesIO(), "w", format=fmt)
         except (av.error.FFmpegError, ValueError) as exc:
-            return _error_text(exc)
+            return explained_error_text(exc)
         try:
             try:
                 probe.add_stream_from_template(template)
@@ -747,7 +397,7 @@ def copy_refusal(template: av.stream.Stream, fmt: str) -> str | None:
             try:
                 probe.start_encoding()
             except (av.error.FFmpegError, ValueError) as exc:  # the muxer's own checks (EINVAL is a ValueError too)
-                return _error_text(exc)
+                return explained_error_text(exc)
         finally:
             try:
                 probe.close()
@@ -893,17 +543,17 @@ class VideoEncoder:
         self.config = config
         self.subtitles = config.subtitles  # the input's subtitle tracks are wanted (see _add_subtitle)
         self.name = str(name or path)  # what error messages call the output (not the temp file)
-        codec = _check_codec(config.codec)
+        codec = check_codec(config.codec)
         if config.codec == "libsvtav1":
             os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints a banner to stderr unless told not to
         # the input's transparency is kept where the output can hold it
         pix_fmt = requested_pix_fmt(config.codec, config.pix_fmt, self.path.suffix, alpha=source.alpha)
-        _check_alpha_fits(config.codec, pix_fmt, self.name)
-        if config.codec in _INTERMEDIATE_CODECS and (config.crf, config.preset) != (EncodeConfig.crf,
+        check_alpha_fits(config.codec, pix_fmt, self.name)
+        if config.codec in INTERMEDIATE_CODECS and (config.crf, config.preset) != (EncodeConfig.crf,
                                                                                    EncodeConfig.preset):
             log.warning("--crf and --preset do not apply to %s: its quality is set by its profile "
                         "(422 HQ, or 4444 for a 4:4:4 --pix-fmt)", config.codec)
-        if config.codec in _ANIMATION_CODECS and (config.crf not in (None, EncodeConfig.crf)
+        if config.codec in ANIMATION_CODECS and (config.crf not in (None, EncodeConfig.crf)
                                                   or config.preset not in (None, EncodeConfig.preset)):
             log.warning("--crf and --preset do not apply to %s", self.path.suffix)
         if config.codec == "libwebp":  # libwebp's limit, said before the first frame (else "returned 22")
@@ -934,7 +584,7 @@ class VideoEncoder:
         # Not into Matroska or WebM, which keep milliseconds themselves: a time put on the grid was
         # rounded back, some to the millisecond beside their own (a live recording's frame taken at
         # 66 ms written at 67, on the one taken then)
-        on_grid = config.codec not in _ANIMATION_CODECS and \
+        on_grid = config.codec not in ANIMATION_CODECS and \
             self.muxer not in ("matroska", "webm")
         self._grid = FrameGrid.of(source.time_base, source.frame_rate) if on_grid else None
         self.time_base = self._grid.time_base if self._grid is not None else source.time_base
@@ -992,8 +642,8 @@ class VideoEncoder:
                     self._faststart = True
             self._container = av.open(ffmpeg_path(self.path), "w", options=options or None)
         except (av.error.FFmpegError, ValueError) as exc:
-            raise VidstyleError(f"cannot create {self.name}: {_error_text(exc)}") from None
-        silent = self.muxer in _SILENT_FORMATS
+            raise VidstyleError(f"cannot create {self.name}: {explained_error_text(exc)}") from None
+        silent = self.muxer in SILENT_FORMATS
         try:
             tags = carried_tags(source.metadata)
             self._container.metadata.update(mov_tags(tags) if self.muxer == "mov"
@@ -1026,11 +676,11 @@ class VideoEncoder:
                     self._add_subtitle(track, stream)
                 self._attach(source.attachments)
             try:
-                with _explained():  # the muxer's own reason ("vp9 only supported in MP4") for the error
+                with explained():  # the muxer's own reason ("vp9 only supported in MP4") for the error
                     self._container.start_encoding()
             except (av.error.FFmpegError, ValueError) as exc:
-                reason = _error_text(exc)
-                if config.codec in _HARDWARE_CODECS:
+                reason = explained_error_text(exc)
+                if config.codec in HARDWARE_CODECS:
                     hint = hardware_encoder_hint(reason)
                 elif "supported in" in reason:  # the muxer refuses the codec ("vp9 only supported in MP4")
                     hint = f"; .mkv takes every codec here, or pick another --codec for {self.path.suffix}"
@@ -1057,11 +707,11 @@ class VideoEncoder:
         stream.codec_context.time_base = self.time_base
         if source.sample_aspect_ratio:
             stream.codec_context.sample_aspect_ratio = source.sample_aspect_ratio
-            if source.sample_aspect_ratio != 1 and config.codec in _ANIMATION_CODECS:
+            if source.sample_aspect_ratio != 1 and config.codec in ANIMATION_CODECS:
                 # GIF and animated WebP have no pixel aspect ratio at all
                 log.warning("the input's pixels are not square (aspect %s), which a %s animation cannot record: "
                             "viewers will show it stretched", source.sample_aspect_ratio, self.path.suffix)
-            elif source.sample_aspect_ratio != 1 and config.codec not in _SAR_IN_BITSTREAM and \
+            elif source.sample_aspect_ratio != 1 and config.codec not in SAR_IN_BITSTREAM and \
                     self.muxer in ("matroska", "webm"):
                 # Matroska reads the display size from the stream's own aspect ratio, which PyAV
                 # cannot set; H.264/H.265 carry it in the bitstream, VP9 and AV1 do not
@@ -1071,7 +721,7 @@ class VideoEncoder:
         # tag what write() converts with, so players decode the colours back as they were
         ctx = stream.codec_context
         ctx.colorspace, ctx.color_range = self.colorspace.matrix, self._color_range
-        if config.codec in _HEVC_ENCODERS and self.muxer in ("mp4", "mov"):
+        if config.codec in HEVC_ENCODERS and self.muxer in ("mp4", "mov"):
             # FFmpeg's default sample entry, hev1, is one Apple's players (QuickTime, Safari, iOS)
             # refuse; hvc1 (parameter sets in the header) plays everywhere (ffmpeg -tag:v hvc1)
             ctx.codec_tag = "hvc1"
@@ -1148,7 +798,7 @@ class VideoEncoder:
                 out.codec_context.format = "s16p"
         except (ValueError, av.error.FFmpegError) as exc:
             log.warning("dropping audio track %d (%s, %s): cannot re-encode it to %s (%s)%s",
-                        track, codec_name(template), ctx.layout.name, name, _error_text(exc),
+                        track, codec_name(template), ctx.layout.name, name, explained_error_text(exc),
                         "; .mkv keeps it as it is" if self.path.suffix.lower() != ".mkv" else "")
             return
         self.audio_modes[track] = "decode"
@@ -1183,7 +833,7 @@ class VideoEncoder:
             # milliseconds: the text formats' own precision (and Matroska's)
             out.time_base = out.codec_context.time_base = Fraction(1, 1000)
         except (ValueError, av.error.FFmpegError) as exc:
-            self.dropped_subtitles.append((track, name, f"{refusal}, and converting it failed: {_error_text(exc)}"))
+            self.dropped_subtitles.append((track, name, f"{refusal}, and converting it failed: {explained_error_text(exc)}"))
             return
         lost = " (its fonts, positions and effects are lost; .mkv keeps them)" if name in _STYLED_SUBTITLES else ""
         (log.warning if lost else log.info)("subtitle track %d (%s) cannot be copied into %s (%s); converting it "
@@ -1205,7 +855,7 @@ class VideoEncoder:
                                                attachment.mimetype or "application/octet-stream",
                                                bytes(attachment.data))
             except (ValueError, TypeError, av.error.FFmpegError) as exc:
-                log.warning("attached file %s not carried over: %s", attachment.name, _error_text(exc))
+                log.warning("attached file %s not carried over: %s", attachment.name, explained_error_text(exc))
                 continue
             self.attached += 1
 
@@ -1416,7 +1066,7 @@ class VideoEncoder:
                 # sync word in the damaged bytes: a header with fields it does not take.)
                 self.damaged_audio_packets += 1
             except av.error.FFmpegError as exc:
-                raise VidstyleError(f"writing {self.name} failed: {_error_text(exc)}") from None
+                raise VidstyleError(f"writing {self.name} failed: {explained_error_text(exc)}") from None
         elif item.frame is not None:
             self._encode_audio(item.track, item.frame)
             self.audio_written[item.track] = self.audio_written.get(item.track, 0) + 1
@@ -1581,7 +1231,7 @@ class VideoEncoder:
         try:
             self._container.mux(packets)
         except av.error.FFmpegError as exc:
-            raise VidstyleError(f"writing {self.name} failed: {_error_text(exc)}") from None
+            raise VidstyleError(f"writing {self.name} failed: {explained_error_text(exc)}") from None
 
     def finish(self) -> None:
         """Flush every encoder (frames still in the encoders' look-ahead) and close the file."""
@@ -1625,7 +1275,7 @@ class VideoEncoder:
             if self.alpha and self.config.codec == "libwebp":
                 replace_not_blend_webp_frames(self.path)
         except av.error.FFmpegError as exc:
-            raise VidstyleError(f"finishing {self.name} failed: {_error_text(exc)}") from None
+            raise VidstyleError(f"finishing {self.name} failed: {explained_error_text(exc)}") from None
         finally:
             # a finish that failed part-way (a full disk as the look-ahead is written) leaves what
             # was written to the caller: a Matroska or WebM part plays without its index, and live

@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 
 from vidstyle.errors import VidstyleError
+from vidstyle.io.ffmpeg_errors import error_text
 from vidstyle.io.files import empty_file_problem, ffmpeg_path
 from vidstyle.io.sequence import ntsc_rate
 
@@ -276,7 +277,3 @@ def no_video_stream_error(path: Path, container: av.container.InputContainer | N
                              f"saves as an image")
     return VidstyleError(f"{path} has no video stream")
 
-
-def error_text(exc: Exception) -> str:
-    """FFmpeg's reason without PyAV's errno number and path ("Invalid data found when processing input")."""
-    return getattr(exc, "strerror", None) or str(exc)
