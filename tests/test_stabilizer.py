@@ -14,8 +14,8 @@ import pytest
 from vidstyle.errors import VidstyleError
 from vidstyle.eval import GroundTruthFlow, warping_error
 import vidstyle.flow.stabilizer as stabilizer_module
-from vidstyle.flow.stabilizer import (MAX_BLEND_BANDS, FlowStabilizer, FlowState, banded_blend, blend_bands,
-                                      brightness_change, contrast_preserving_blend)
+from vidstyle.flow.stabilizer import (BLEND_PIECE_PIXELS, MAX_BLEND_BANDS, FlowStabilizer, FlowState, banded_blend,
+                                      blend_bands, brightness_change, contrast_preserving_blend)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 FRAMES = 16
@@ -324,6 +324,26 @@ def test_banded_blend_is_the_one_piece_blend(clip, bands):
         weight = (rng.random(styled[t].shape[:2]) * 0.8).astype(np.float32)
         args = (styled[t - 1], styled[t], weight)
         assert np.array_equal(banded_blend(*args, bands=bands), contrast_preserving_blend(*args)), t
+
+
+@pytest.mark.parametrize("bands", [1, 2])
+def test_a_wide_frame_is_blended_a_bounded_piece_at_a_time(clip, monkeypatch, bands):
+    # a 4K frame's two bands blended whole held about 23 float32 planes of half the frame each,
+    # 770 MB at once (the stabilizer's share of a 4K run's peak); in pieces of at most
+    # BLEND_PIECE_PIXELS (and the rows each reads of its neighbours) the values are the same
+    frames, _ = clip
+    wide = [cv2.resize(fake_stylize(f), (3840, 560), interpolation=cv2.INTER_NEAREST) for f in frames[:2]]
+    weight = (np.random.default_rng(7).random(wide[0].shape[:2]) * 0.8).astype(np.float32)
+    whole = contrast_preserving_blend(wide[0], wide[1], weight)
+    rows = []
+
+    def recorded(warped, current, weight, *args):
+        rows.append(current.shape[0])
+        return contrast_preserving_blend(warped, current, weight, *args)
+    monkeypatch.setattr(stabilizer_module, "contrast_preserving_blend", recorded)
+    assert np.array_equal(banded_blend(wide[0], wide[1], weight, bands=bands), whole)
+    halo = 15 // 2
+    assert len(rows) >= 3 and max(rows) * 3840 <= BLEND_PIECE_PIXELS + 2 * halo * 3840, rows
 
 
 def test_blend_bands_follow_the_frame_size_and_the_cores():

@@ -217,6 +217,12 @@ def contrast_preserving_blend_tensor(warped: torch.Tensor, current: torch.Tensor
 BAND_MIN_PIXELS = 1280 * 720
 #: At most this many bands (and blend threads).
 MAX_BLEND_BANDS = 8
+#: :func:`contrast_preserving_blend` makes about 23 float32 planes the size of what it is given
+#: (the three channels of five temporaries, eight one-channel ones): 380 MB for a band of half a
+#: 4K frame, two bands at once on two cores. :func:`banded_blend` blends a band this many pixels
+#: at a time at most (a 1080p frame's two bands each in one piece), so a 4K frame's blend holds
+#: about 100 MB a thread, for 14 rows more computed a piece (its neighbours' rows it reads).
+BLEND_PIECE_PIXELS = 1 << 20
 
 _blend_pool: ThreadPoolExecutor | None = None
 _blend_pool_lock = threading.Lock()
@@ -255,25 +261,35 @@ def banded_blend(warped: np.ndarray, current: np.ndarray, weight: np.ndarray, ba
                  window: int = 15, max_gain: float = MAX_CONTRAST_GAIN) -> np.ndarray:
     """:func:`contrast_preserving_blend` of uint8 (H, W, 3) ``warped`` and ``current`` by the (H, W)
     ``weight``, computed in ``bands`` horizontal bands on a thread pool (NumPy and OpenCV let go of
-    the GIL on whole arrays). Each band reads ``window // 2`` rows of its neighbours, all its box
-    filters need, so the result is the one-piece blend's (bit for bit in the tests)."""
+    the GIL on whole arrays), each band in pieces of at most :data:`BLEND_PIECE_PIXELS` one after
+    another (so are frames larger than that with one band). Each piece reads ``window // 2`` rows
+    of its neighbours, all its box filters need, so the result is the one-piece blend's (bit for
+    bit in the tests)."""
     _check_blend_args(warped, current, weight)  # the whole frames', before they are cut into bands
-    height = current.shape[0]
-    if bands <= 1 or height < 2 * window:
+    height, width = current.shape[:2]
+    piece_rows = max(2 * window, BLEND_PIECE_PIXELS // max(width, 1))  # (rows a piece: its memory)
+    if height < 2 * window or (bands <= 1 and height <= piece_rows):
         return contrast_preserving_blend(warped, current, weight, window, max_gain)
+    halo = window // 2
+    out = np.empty_like(current)
+
+    def blend_band(top: int, bottom: int) -> None:
+        # piece by piece, one after another: the band's temporaries are a piece's, not the band's
+        # (pieces of even height: no sliver of a few rows at the end)
+        pieces = np.linspace(top, bottom, -(-(bottom - top) // piece_rows) + 1).round().astype(int)
+        for start, stop in zip(pieces[:-1], pieces[1:]):
+            lo, hi = max(0, start - halo), min(height, stop + halo)
+            piece = contrast_preserving_blend(warped[lo:hi], current[lo:hi], weight[lo:hi], window, max_gain)
+            out[start:stop] = piece[start - lo:stop - lo]
+
+    if bands <= 1:  # one thread: the frame in pieces on this one
+        blend_band(0, height)
+        return out
     global _blend_pool
     with _blend_pool_lock:
         if _blend_pool is None:
             _blend_pool = ThreadPoolExecutor(MAX_BLEND_BANDS, thread_name_prefix="vidstyle-blend")
-    halo = window // 2
     edges = np.linspace(0, height, min(bands, MAX_BLEND_BANDS) + 1).round().astype(int)
-    out = np.empty_like(current)
-
-    def blend_band(top: int, bottom: int) -> None:
-        lo, hi = max(0, top - halo), min(height, bottom + halo)
-        band = contrast_preserving_blend(warped[lo:hi], current[lo:hi], weight[lo:hi], window, max_gain)
-        out[top:bottom] = band[top - lo:bottom - lo]
-
     try:
         futures = [_blend_pool.submit(blend_band, top, bottom) for top, bottom in zip(edges[:-1], edges[1:])]
     except RuntimeError:  # the interpreter is shutting down (an atexit handler, a daemon thread): no new work
