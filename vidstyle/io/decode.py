@@ -1796,6 +1796,27 @@ class VideoDecoder:
         shows the frames (``vidstyle preview``)."""
         self._display.say_if_rounded(self.path.name)
 
+    def reads_on_to(self, at: Fraction, read: Fraction) -> bool:
+        """Whether reading on from the frame read last, at ``read``, to the first frame at or after
+        ``at`` (both seconds on the input's clock, as ``start`` counts them) decodes no more than a
+        decoder opened at ``at`` would: the stream's index puts the keyframe a seek to ``at`` lands
+        on at or before ``read``, so that decoder would decode the frames up to ``read`` again.
+        Only in MP4 and MOV, whose index lists every packet from the start: Matroska's is read at
+        the first seek, MPEG-TS's built as packets are read (an index that misses the keyframes
+        after ``read`` would have a long read taken for a short one), and raw streams keep none;
+        a fragmented MP4's only where it reaches ``at``. False in an image sequence, whose every
+        frame is a keyframe (the images between would be decoded for nothing)."""
+        if self.sequence is not None or at < read or "mp4" not in self._container.format.name:
+            return False
+        video = self._video
+        entries = video.index_entries
+        target = math.floor((self._stream_start + at) / self._tb)
+        whole = 0 < (video.frames or 0) <= len(entries)
+        if not len(entries) or not (whole or entries[len(entries) - 1].timestamp >= target):
+            return False
+        k = entries.search_timestamp(target, backward=True)
+        return k >= 0 and entries[k].timestamp * self._tb - self._stream_start <= read
+
     def keyframes(self, count: int, fill_transparency: bool = False) -> list[np.ndarray]:
         """The segment's first frame and the keyframes at or before ``count - 1`` more times spread
         evenly over it, display-oriented RGB, without repeats: one frame decoded per time (a seek

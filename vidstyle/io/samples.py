@@ -6,7 +6,7 @@ import itertools
 import logging
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -77,6 +77,21 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
         return item.image if item.alpha is None else fill_transparent(item.image, item.alpha)
 
     count = asked = _sample_count(count)
+
+    def sample(at: Fraction) -> tuple[Fraction, np.ndarray] | None:
+        """The first frame at or after ``at``: its time (as ``base``) and picture; None past the last frame there is."""
+        # each sample opens the file again and seeks (but where _ReadOn reads on to it): decoding the
+        # whole video would cost far more
+        try:
+            with VideoDecoder(path, at, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
+                # at the first frame's size: each decoder takes its size from its own first frame,
+                # and a stream can change size mid-way (scaled as the pipeline's decoder does)
+                image = resize_frame(picture(next(decoder.read(alpha=fill_transparency))),
+                                     (first.shape[1], first.shape[0]))
+                return decoder.first_time, image
+        except VidstyleError:
+            return None
+
     with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
         stated = decoder.length_stated
         if say_turn:
@@ -134,49 +149,46 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
                 return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
             more, head = True, None  # (its frames let go: the samples below hold their own)
 
-    def sample(at: Fraction) -> tuple[Fraction, np.ndarray] | None:
-        """The first frame at or after ``at``: its time (as ``base``) and picture; None past the last frame there is."""
-        # each sample opens the file again and seeks: decoding the whole video would cost far more
-        try:
-            with VideoDecoder(path, at, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
-                # at the first frame's size: each decoder takes its size from its own first frame,
-                # and a stream can change size mid-way (scaled as the pipeline's decoder does)
-                image = resize_frame(picture(next(decoder.read(alpha=fill_transparency))),
-                                     (first.shape[1], first.shape[0]))
-                return decoder.first_time, image
-        except VidstyleError:
-            return None
+        # Read on from this decoder where that decodes no more than a decoder opened for the sample
+        # would (the same keyframe before both): each sample of a clip that is one GOP decoded it
+        # from its start again, 3.5 times its frames for 8 samples (see _ReadOn)
+        ahead = None if more else _ReadOn(decoder, items, picture, base)
 
-    # the frames taken, by time: a sample that finds a frame taken already (frames further apart
-    # than the samples) is not taken twice; the sheet showed 14 different frames in 24 columns
-    taken, i, respread = {base: first}, 1, False
-    while i < count:
-        # starting half a frame early takes the frame nearest to the sample's time
-        found = sample(base + length * i / count - half_frame)
-        if found is None:  # the length was an overestimate: past the last frame
-            if respread:
-                break
-            # a file cut short still gives the length its header promised: the samples past the cut
-            # found nothing, and a sheet of 2 columns said the file "has 2 frames" where it had 40.
-            # Where the frames end is bisected by seeking (a few opens), and the samples spread over them.
-            good, past = base + length * (i - 1) / count, base + length * i / count
-            # A sample finds no frame from half a frame after the last one begins (it seeks half a
-            # frame early); bisected to half a frame, that place is known to a quarter frame either
-            # way, and the frames end half a frame after it. Bisected to a whole frame, the count
-            # rounded from it (29.97 frames/s, millisecond times) came out one short: a column missing.
-            while past - good > half_frame:
-                middle = (good + past) / 2
-                good, past = (middle, past) if sample(middle - half_frame) is not None else (good, middle)
-            ends = (good + past) / 2 + half_frame
-            if say_unspread:
-                _say_frames_end(path, ends, base, length, stated, duration)
-            length, taken, i, respread = ends - base, {base: first}, 1, True
-            count = min(count, max(1, round(length * info.frame_rate)))
-            wanted, exact = asked, False  # (a count from the header promised frames that are not there)
-            continue
-        if found[0] < until:  # (not one past the segment's end)
-            taken.setdefault(*found)
-        i += 1
+        def sample_ahead(at: Fraction) -> tuple[Fraction, np.ndarray] | None:
+            """:func:`sample`, read on from the segment's decoder where that is the cheaper way."""
+            found = ahead.sample(at) if ahead is not None else None
+            return found if found is not None else sample(at)
+
+        # the frames taken, by time: a sample that finds a frame taken already (frames further apart
+        # than the samples) is not taken twice; the sheet showed 14 different frames in 24 columns
+        taken, i, respread = {base: first}, 1, False
+        while i < count:
+            # starting half a frame early takes the frame nearest to the sample's time
+            found = sample_ahead(base + length * i / count - half_frame)
+            if found is None:  # the length was an overestimate: past the last frame
+                if respread:
+                    break
+                # a file cut short still gives the length its header promised: the samples past the cut
+                # found nothing, and a sheet of 2 columns said the file "has 2 frames" where it had 40.
+                # Where the frames end is bisected by seeking (a few opens), and the samples spread over them.
+                good, past = base + length * (i - 1) / count, base + length * i / count
+                # A sample finds no frame from half a frame after the last one begins (it seeks half a
+                # frame early); bisected to half a frame, that place is known to a quarter frame either
+                # way, and the frames end half a frame after it. Bisected to a whole frame, the count
+                # rounded from it (29.97 frames/s, millisecond times) came out one short: a column missing.
+                while past - good > half_frame:
+                    middle = (good + past) / 2
+                    good, past = (middle, past) if sample(middle - half_frame) is not None else (good, middle)
+                ends = (good + past) / 2 + half_frame
+                if say_unspread:
+                    _say_frames_end(path, ends, base, length, stated, duration)
+                length, taken, i, respread = ends - base, {base: first}, 1, True
+                count = min(count, max(1, round(length * info.frame_rate)))
+                wanted, exact = asked, False  # (a count from the header promised frames that are not there)
+                continue
+            if found[0] < until:  # (not one past the segment's end)
+                taken.setdefault(*found)
+            i += 1
     # gaps of up to 1.5 frames at the average rate hold none where the count is an estimate (each
     # looked into for nothing cost a segment of evenly spaced frames 3 times its opens); where the
     # file counts its frames, those missing are somewhere: frames in bursts (a screen recording)
@@ -201,6 +213,41 @@ def sample_frames(path: str | Path, count: int, start: float | None = None, dura
             _fill_gaps(taken, asked, until, sample, 0)
             images = [taken[t] for t in sorted(taken)]
     return _said_if_fewer(images, asked, path, start, duration) if say_unspread else images
+
+
+class _ReadOn:
+    """:func:`sample_frames`'s samples read on from the decoder of its segment (``items``, its
+    read, whose first frame at ``first_time`` was taken), where that decodes no more frames than a
+    decoder opened at the sample's time would (:meth:`VideoDecoder.reads_on_to`): the same frame,
+    time and picture, without an open and the decoding again from the keyframe before it. None
+    (the sample is opened for) for a time before the frame read last, where reading on would cost
+    more, past the segment's frames (a sample's own decoder reads on past its end), and from a
+    frame of another size on (scaled by the decoder, not as a sample's own first frame is)."""
+
+    def __init__(self, decoder: VideoDecoder, items: Iterator, picture: Callable, first_time: Fraction):
+        self._decoder, self._items, self._picture = decoder, items, picture
+        self._clock = decoder.clock_offset
+        self._held: tuple[Fraction, DecodedFrame | None] = (first_time, None)  # the frame read last
+        self._before: Fraction | None = None  # the time of the frame before it (None: not read here)
+        self._done = False
+
+    def sample(self, at: Fraction) -> tuple[Fraction, np.ndarray] | None:
+        """The first frame at or after ``at`` (as ``sample_frames``'s ``sample``), or None."""
+        if self._done or (at > self._held[0] and not self._decoder.reads_on_to(at, self._held[0])):
+            return None
+        while at > self._held[0]:
+            try:
+                item = next(self._items, None)
+            except VidstyleError:  # (the sample's own decoder says what it says of it)
+                item = None
+            if item is None or self._decoder.resized_frames:
+                self._done = True
+                return None
+            self._before, self._held = self._held[0], (item.time + self._clock, item)
+        # the frame held is the first at or after ``at`` where the one read before it is earlier
+        if self._before is None or self._before >= at:
+            return None
+        return self._held[0], self._picture(self._held[1])
 
 
 def _say_frames_end(path, ends: Fraction, base: Fraction, length: Fraction, stated: bool, duration) -> None:
