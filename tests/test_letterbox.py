@@ -8,7 +8,7 @@ import pytest
 
 from videos import (ODD_BARS_420, letterbox_bars, make_letterboxed_sample, make_odd_bars_420, make_sample_in_bars,
                     make_video, pattern_frame, read_frames)
-from vidstyle.io.samples import keyframe_samples, shown_chroma, spread_samples
+from vidstyle.io.samples import keyframe_samples, spread_samples, spread_samples_and_chroma
 from vidstyle.letterbox import PictureArea, find_picture_area
 from vidstyle.pipeline import calibrate_for, stylize_image, stylize_video
 
@@ -176,8 +176,9 @@ def test_bars_of_an_odd_width_in_4_2_0_video_are_found_whole(tmp_path):
     the colour cannot be shown on black. The bars were found 60 wide, and that black column was
     stylized with the picture."""
     path = make_odd_bars_420(tmp_path / "pillarboxed.mp4")
-    assert shown_chroma(path) == (2, 2)
-    area = find_picture_area(spread_samples(path, 8), chroma=shown_chroma(path))
+    frames, chroma = spread_samples_and_chroma(path, 8)
+    assert chroma == (2, 2)
+    area = find_picture_area(frames, chroma=chroma)
     assert area.bars_text() == ODD_BARS_420, area.describe()
     # as stylize finds them, which gives find_picture_area the decoder's chroma (eval's and live's: in their tests)
     assert stylize_video(path, tmp_path / "out.mp4", style=PaintWhite(), temporal="off", progress=False).bars == \
@@ -193,8 +194,8 @@ def test_downscaled_bars_are_the_lines_wholly_in_the_bars_found_at_the_stored_si
 
     # the picture in columns 59-260, rows 23-158; lossless 4:2:0
     path = make_sample_in_bars(tmp_path / "pillarboxed.mp4", 8, (23, 159, 59, 261), "yuv420p")
-    small = spread_samples(path, 8, downscale=288)
-    assert small[0].shape == (162, 288, 3) and shown_chroma(path, downscale=288) is None
+    small, chroma = spread_samples_and_chroma(path, 8, downscale=288)
+    assert small[0].shape == (162, 288, 3) and chroma is None
     assert find_picture_area(small).bars_text() == "top 20, bottom 18, left 52, right 53"  # as it was found
     area = video_picture_area(path, (162, 288))
     assert area.bars_text() == "top 20, bottom 18, left 53, right 53", area.describe()
@@ -851,3 +852,20 @@ def test_bars_on_one_edge_at_the_dark_level_in_some_frames_are_said(monkeypatch,
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         letterbox._say_if_bars_in_some([picture() for _ in range(4)], None, "clip.mp4")
     assert searched == [] and "black bars" not in caplog.text
+
+
+def test_the_bar_search_opens_no_decoder_for_the_chroma_alone(tmp_path, monkeypatch):
+    """The chroma the bars are found with came from a decoder opened for it alone (shown_chroma):
+    an open more of every input stylize, preview and eval search for bars, a first frame decoded
+    (0.1-0.25 s of a 1080p clip). It comes from the decoder that finds the keyframes now; the same
+    chroma, the same bars (review, 62nd session)."""
+    from vidstyle.io import decode
+    from vidstyle.letterbox import video_picture_area
+
+    path = make_odd_bars_420(tmp_path / "pillarboxed.mp4")
+    opened = []
+    real_init = decode.VideoDecoder.__init__
+    monkeypatch.setattr(decode.VideoDecoder, "__init__", lambda self, *a, **k: opened.append(1) or real_init(self, *a, **k))
+    assert video_picture_area(path, (180, 320)).bars_text() == ODD_BARS_420  # (the chroma's: see above)
+    # one for the keyframes, one the samples are read from (a clip of one GOP: see test_preview)
+    assert len(opened) == 2

@@ -402,14 +402,14 @@ def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_t
     # A transparent input's picture is continued under its transparency where the stylized video
     # kept it (its transparent rows were painted); written opaque, their black was kept as bars
     from vidstyle.io.decode import VideoDecoder
-    from vidstyle.io.samples import shown_chroma, spread_samples
+    from vidstyle.io.samples import spread_samples_and_chroma
     from vidstyle.letterbox import SAMPLE_FRAMES, find_picture_area
 
     with VideoDecoder(stylized_path, announce=False) as decoder:
         kept_alpha = decoder.info.alpha
-    picture = find_picture_area(spread_samples(input_path, SAMPLE_FRAMES, start, duration, fps,
-                                               fill_transparency=kept_alpha),
-                                chroma=shown_chroma(input_path, fps))
+    frames, chroma = spread_samples_and_chroma(input_path, SAMPLE_FRAMES, start, duration, fps,
+                                               fill_transparency=kept_alpha)
+    picture = find_picture_area(frames, chroma=chroma)
     result = warping_error(inputs, stylized, long_term=long_term, flow=flow, preset=preset, ground_truth=ground_truth,
                            on_pair=on_pair, picture=picture)
     until = result.pop("bars_until_frame", None)  # the picture reached into the bars there

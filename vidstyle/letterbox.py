@@ -306,10 +306,10 @@ def video_picture_area(path, size: tuple[int, int], start: float | None = None, 
     bar's last lines, on no pair of lines any more (two scaled lines tinted, (0, 0, 8) and
     (0, 0, 20)), where a bar line black in its luma reads as lit as a dark picture line of that
     hue: a 59-column bar of a 320x180 clip at --downscale 288 was found 52 columns, not 53."""
-    from vidstyle.io.samples import shown_chroma, spread_samples
+    from vidstyle.io.samples import spread_samples_and_chroma
 
-    frames = list(spread_samples(path, SAMPLE_FRAMES, start, duration, fps, hdr, fill_transparency=fill_transparency))
-    chroma = shown_chroma(path, fps, hdr)
+    frames, chroma = spread_samples_and_chroma(path, SAMPLE_FRAMES, start, duration, fps, hdr,
+                                               fill_transparency=fill_transparency)
     area = find_picture_area(frames, chroma=chroma)
     if area is None:
         _say_if_bars_in_some(frames, chroma, path)

@@ -40,20 +40,26 @@ def spread_samples(path: str | Path, count: int, start: float | None = None,
     """``count`` frames spread over the segment as cheaply as they can be had: its keyframes
     (:func:`keyframe_samples`, one decoded frame each), or, when it holds fewer than half
     ``count`` of them (a short clip, one long GOP), frames at exact times (:func:`sample_frames`,
-    which decodes from the keyframe before each: at most the segment once over). ``fps``: an
-    image sequence's frame rate, ``hdr`` what to make of HDR, ``downscale`` the longest side (see
-    :class:`VideoDecoder`), ``fill_transparency`` as :func:`sample_frames`'s."""
-    frames = keyframe_samples(path, count, start, duration, fps, hdr, downscale, fill_transparency)
-    return frames if 2 * len(frames) >= count else \
-        sample_frames(path, count, start, duration, fps, hdr, fill_transparency, downscale=downscale)
+    which decodes from the keyframe before each, or reads on to it where none lies between).
+    ``fps``: an image sequence's frame rate, ``hdr`` what to make of HDR, ``downscale`` the
+    longest side (see :class:`VideoDecoder`), ``fill_transparency`` as :func:`sample_frames`'s."""
+    return spread_samples_and_chroma(path, count, start, duration, fps, hdr, downscale, fill_transparency)[0]
 
 
-def shown_chroma(path: str | Path, fps=None, hdr: str = "sdr", downscale: int | None = None) -> tuple[int, int] | None:
-    """The chroma subsampling of ``path``'s frames as :func:`spread_samples` gives them with the
-    same ``fps``, ``hdr`` and ``downscale`` (:attr:`SourceInfo.shown_chroma`), for
-    :func:`~vidstyle.letterbox.find_picture_area` where no decoder is open."""
-    with VideoDecoder(path, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
-        return decoder.info.shown_chroma
+def spread_samples_and_chroma(path: str | Path, count: int, start: float | None = None,
+                              duration: float | None = None, fps=None, hdr: str = "sdr",
+                              downscale: int | None = None,
+                              fill_transparency: bool = False) -> tuple[list[np.ndarray], tuple[int, int] | None]:
+    """:func:`spread_samples`, and the chroma subsampling of those frames as they are given
+    (:attr:`SourceInfo.shown_chroma`), for :func:`~vidstyle.letterbox.find_picture_area`: taken from
+    the decoder that finds the keyframes, where a decoder of its own opened the file once more (a
+    first frame decoded: 0.1 to 0.25 s of a 1080p clip's bar search)."""
+    count = _sample_count(count)
+    with VideoDecoder(path, start, duration, announce=False, fps=fps, hdr=hdr, downscale=downscale) as decoder:
+        frames, chroma = decoder.keyframes(count, fill_transparency), decoder.info.shown_chroma
+    if 2 * len(frames) < count:
+        frames = sample_frames(path, count, start, duration, fps, hdr, fill_transparency, downscale=downscale)
+    return frames, chroma
 
 
 def sample_frames(path: str | Path, count: int, start: float | None = None, duration: float | None = None,
