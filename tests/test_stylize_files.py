@@ -393,6 +393,28 @@ def test_cli_one_input_into_a_folder(tmp_path, inputs, style, target, capsys):
     assert (out / "c.jpg").is_file() and "-> " + str(out / "c.jpg") in capsys.readouterr().err
 
 
+
+def test_one_input_into_a_folder_is_said_as_one_input(tmp_path, inputs, style, capsys):
+    # the batch's summary lines counted "1 of 1 inputs failed" under the input's own error line,
+    # and "skipped 1 of 1 input" where a run of one file says "skipped X, whose output exists: Y"
+    from vidstyle.cli import main
+
+    broken = tmp_path / "clips" / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    argv = ["stylize", "-o", str(tmp_path / "out") + "/", "--style", str(style), "--device", "cpu"]
+    assert main([*argv[:1], str(broken), *argv[1:]]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("vidstyle: error: ") and "broken.mp4" in err[0], err
+    assert main([*argv[:1], str(inputs[2]), *argv[1:], "--quiet"]) == 0
+    assert main([*argv[:1], str(inputs[2]), *argv[1:], "--skip-existing"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"vidstyle: skipped {inputs[2]}, whose output exists: {tmp_path / 'out' / 'c.jpg'}"]
+    assert main([*argv[:1], *map(str, inputs[1:]), *argv[1:], "--skip-existing", "--quiet"]) == 0
+    assert main([*argv[:1], str(broken), *map(str, inputs[1:]), *argv[1:], "--skip-existing"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"vidstyle: skipped 2 of 3 inputs, whose outputs exist: {inputs[1]}, {inputs[2]}"
+    assert err[-1] == f"vidstyle: 1 of 3 inputs failed: {broken}"  # of the inputs given
+
 def test_an_output_takes_the_container_its_codec_needs(tmp_path):
     assert folder_output("a/clip.mp4", "out", "prores_ks") == Path("out/clip.mov")
     assert folder_output("a/clip.mov", "out", "prores_ks") == Path("out/clip.mov")

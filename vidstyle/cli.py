@@ -236,7 +236,7 @@ def _cmd_stylize(args, config: StylizeConfig, encode: EncodeConfig, style) -> in
     (source,) = args.input
     if args.skip_existing and _written_already(source, args.output):
         if not args.quiet:
-            print(printable(f"vidstyle: skipped {source}, whose output exists: {args.output}"), file=sys.stderr)
+            _say_skipped(source, args.output)
         return 0
     if _is_still(args, source):  # a still image: one network call, written as an image
         result = stylize_image(source, args.output, style=style, config=config, overwrite=args.overwrite)
@@ -266,10 +266,19 @@ def _left_to_do(args) -> list[str]:
     names = [target.name.casefold() for target in targets]
     skipped = [source for source, target, name in zip(args.input, targets, names)
                if names.count(name) == 1 and _written_already(source, target)]
-    if skipped and not args.quiet:
+    if args.quiet or not skipped:
+        pass
+    elif len(args.input) == 1:  # "skipped 1 of 1 input": said as a run of one file says it
+        _say_skipped(skipped[0], targets[0])
+    else:
         print(printable(f"vidstyle: skipped {len(skipped)} of {counted(len(args.input), 'input')}, whose "
                         f"{'output exists' if len(skipped) == 1 else 'outputs exist'}: {', '.join(skipped)}"), file=sys.stderr)
     return [source for source in args.input if source not in skipped]
+
+
+def _say_skipped(source: str, output: str | Path) -> None:
+    """The line --skip-existing says for the one input it leaves out."""
+    print(printable(f"vidstyle: skipped {source}, whose output exists: {output}"), file=sys.stderr)
 
 
 def _progress(args, label: str = ""):
@@ -311,8 +320,8 @@ def _style_timeline(args):
 
 
 def _stylize_into_folder(args, config, encode, style) -> int:
-    """Several inputs (or one) into the folder ``-o``: one line per input, errors included, and a
-    last line naming the inputs that failed; the exit status is 1 when any input failed (a still
+    """Several inputs (or one) into the folder ``-o``: one line per input, errors included, and (of
+    several) a last line naming the inputs that failed; the exit status is 1 when any input failed (a still
     image is painted in the timeline's first style that paints)."""
     from vidstyle.pipeline import stylize_files
 
@@ -332,7 +341,7 @@ def _stylize_into_folder(args, config, encode, style) -> int:
             print(printable(f"vidstyle: error: {'' if named else f'{source}: '}{outcome}"), file=sys.stderr)
         elif not args.quiet:
             _print_result(outcome)
-    if failed:
+    if failed and len(args.input) > 1:  # (one input's error line, just above, says it all: not "1 of 1 inputs")
         print(printable(f"vidstyle: {len(failed)} of {len(args.input)} inputs failed: {', '.join(failed)}"),
               file=sys.stderr)
     return 1 if failed else 0
