@@ -537,3 +537,92 @@ def test_a_mask_that_fits_not_every_input_is_refused_before_the_first_is_stylize
     results = list(stylize_files([wide, broken, clips / "turned.jpg"], out, Grey(), temporal="off", progress=False,
                                  mask=str(mask), downscale=48))
     assert [type(r).__name__ for _, r in results] == ["StylizeResult", "VidstyleError", "StylizeResult"], results
+
+
+def _stats(path: Path) -> dict:
+    import json
+
+    from vidstyle.config import STYLIZE_STATS_SCHEMA
+
+    record = json.loads(path.read_text())
+    assert record["schema"] == STYLIZE_STATS_SCHEMA
+    return record
+
+
+def test_stats_json_holds_a_runs_result(tmp_path, inputs, style, capsys):
+    # a script's record of the run: what the summary line says, as JSON (vidstyle live's --stats-json)
+    from vidstyle.cli import main
+
+    out, stats = tmp_path / "a_styled.mp4", tmp_path / "stats.json"
+    assert main(["stylize", str(inputs[0]), "-o", str(out), "--style", str(style), "--device", "cpu",
+                 "--invert-mask", "--stats-json", str(stats)]) == 0
+    summary = capsys.readouterr().err.splitlines()[-1]
+    record = _stats(stats)
+    assert record["warnings"] == ["--invert-mask inverts a --mask; there is none"]
+    (run,) = record["inputs"]
+    assert (run["input"], run["status"], run["output"]) == (str(inputs[0]), "ok", str(out))
+    assert run["frames"] == probe(out).frames == 5 and f"stylized 5 frames in {run['seconds']:.1f} s" in summary
+    assert run["fps"] == pytest.approx(run["frames"] / run["seconds"]) and run["network"] in summary
+    assert {"decode", "stylize", "encode", "flow", "stabilize"} <= set(run["stage_seconds"])
+    assert run["audio"] == {"0": "copy"} and run["still_image"] is False and run["temporal_strength"] > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_styled.mp4", "clips", "stats.json"]  # no temp left
+    photo = tmp_path / "c_styled.png"
+    assert main(["stylize", str(inputs[2]), "-o", str(photo), "--style", str(style), "--device", "cpu", "--quiet",
+                 "--stats-json", str(stats), "--overwrite"]) == 0
+    (run,) = _stats(stats)["inputs"]
+    assert (run["frames"], run["still_image"], run["output"], run["warnings"] if "warnings" in run else None) == \
+        (1, True, str(photo), None)
+    assert main(["stylize", str(inputs[2]), "-o", str(photo), "--style", str(style), "--device", "cpu", "--quiet",
+                 "--stats-json", str(stats), "--skip-existing"]) == 0  # (replaced: the report of this run)
+    assert _stats(stats)["inputs"] == [{"input": str(inputs[2]), "status": "skipped", "output": str(photo)}]
+
+
+def test_stats_json_of_a_batch_has_each_input(tmp_path, inputs, style, capsys):
+    from vidstyle.cli import main
+
+    broken = tmp_path / "clips" / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    out, stats = tmp_path / "out", tmp_path / "stats.json"
+    argv = ["stylize", str(inputs[0]), str(broken), *map(str, inputs[1:]), "-o", str(out), "--style", str(style),
+            "--device", "cpu", "--temporal", "off", "--quiet", "--stats-json", str(stats)]
+    assert main(argv) == 1  # an input failed: the record is written all the same
+    error = capsys.readouterr().err.splitlines()[0].removeprefix("vidstyle: error: ")
+    runs = _stats(stats)["inputs"]
+    assert [(r["input"], r["status"], r["output"]) for r in runs] == [
+        (str(inputs[0]), "ok", str(out / "a.mp4")), (str(broken), "failed", None),
+        (str(inputs[1]), "ok", str(out / "b.mkv")), (str(inputs[2]), "ok", str(out / "c.jpg"))]
+    assert runs[1] == {"input": str(broken), "status": "failed", "output": None, "error": error}
+    assert [r["frames"] for r in runs if r["status"] == "ok"] == [5, 4, 1]
+    assert all(r["temporal_strength"] is None for r in runs if r["status"] == "ok")
+    (out / "b.mkv").unlink()
+    assert main([*argv, "--skip-existing"]) == 1
+    runs = _stats(stats)["inputs"]
+    assert [(r["input"], r["status"]) for r in runs] == [
+        (str(inputs[0]), "skipped"), (str(broken), "failed"), (str(inputs[1]), "ok"), (str(inputs[2]), "skipped")]
+
+
+def test_stats_json_is_checked_before_the_run_and_left_out_of_a_failed_one(tmp_path, inputs, style, capsys,
+                                                                           monkeypatch):
+    from vidstyle.cli import main
+
+    monkeypatch.setattr(pipeline, "_make_stylizer", lambda *a: pytest.fail("the network was loaded"))
+    out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
+    base = ["stylize", str(inputs[0]), "-o", str(out), "--style", str(style), "--device", "cpu"]
+    for given, said in ((out, "is the output"), (inputs[0], "is the input file"),
+                        (tmp_path / "out" / "a.mp4", "is the output"), (tmp_path / "clips", "is a folder")):
+        argv = [*base, "--stats-json", str(given)]
+        if "out/" in str(given):  # a batch's: the output of one of its inputs
+            (tmp_path / "out").mkdir(exist_ok=True)
+            argv = ["stylize", *map(str, inputs), "-o", str(tmp_path / "out"), *base[4:], "--stats-json", str(given)]
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("vidstyle: error: --stats-json") and said in err, err
+    stats.write_text("an earlier run's")
+    assert main([*base, "--stats-json", str(stats)]) == 1
+    assert "already exists" in capsys.readouterr().err and stats.read_text() == "an earlier run's"
+    monkeypatch.undo()
+    broken = tmp_path / "clips" / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    stats.unlink()
+    assert main(["stylize", str(broken), *base[2:], "--stats-json", str(stats)]) == 1
+    assert not stats.exists() and not out.exists()  # a run an error ended has no record

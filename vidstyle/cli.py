@@ -37,7 +37,8 @@ from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CODECS, DEFAULT_CROSSFADE, DEFAULT_OPSET,
                              DEFAULT_TEMPORAL_STRENGTH, EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, MAX_OPSET,
-                             MIN_OPSET, STYLE_EVERY, TEMPORAL_MODES, VIDEO_CODECS, EncodeConfig, StylizeConfig)
+                             MIN_OPSET, STYLE_EVERY, STYLIZE_STATS_SCHEMA, TEMPORAL_MODES, VIDEO_CODECS, EncodeConfig,
+                             StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
 from vidstyle.errors import VidstyleError, counted, first_line, on_kill, printable, terminated_line, termination_as_exit
 from vidstyle.signals import end_at_once_on_ctrl_c, interrupted_at_once, leave_ctrl_c_to_the_program
@@ -149,6 +150,14 @@ def _add_stylize(sub) -> None:
                                "batch run again after a stop; without it, an output there stops the run before "
                                "any input")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--stats-json", metavar="FILE", type=path_arg,
+                   help="also write the run's results as one JSON object to FILE, for scripts: schema (this "
+                        f"layout's version, {STYLIZE_STATS_SCHEMA}), warnings (those said), and inputs, one "
+                        "object per input in the order given: input, status (ok, failed or skipped), output "
+                        "(null for a failed one), error (a failed one's), and an ok one's frames, seconds, fps, "
+                        "stage_seconds and what the summary line says; written when the run ends, failed inputs "
+                        "of several included, not when an error or a stop ends it; an existing FILE is replaced "
+                        "with --overwrite or --skip-existing")
     p.set_defaults(func=_cmd_stylize, check=_check_stylize)
 
 
@@ -205,11 +214,53 @@ def _check_stylize(args) -> dict:
                             ", painted in the timeline's first style that paints" if args.style_at else "")
     for source in args.input:  # (a folder: an image sequence)
         check_input(source, folders=True)
+    if args.stats_json:
+        _check_stats_json(args)
     if isinstance(style, StyleTimeline):
         style.check_styles()
     else:
         resolve_style(style)
     return {"config": config, "encode": encode, "style": style}
+
+
+def _check_stats_json(args) -> None:
+    """Refuse a --stats-json FILE that the run could not write at its end, or would write over an
+    input or an output of its own, before anything is stylized."""
+    from vidstyle.io.files import check_output_file, same_file
+    from vidstyle.pipeline import folder_output
+
+    outputs = ({source: folder_output(source, args.output, args.codec) for source in args.input}
+               if _into_folder(args) else {None: Path(args.output)})
+    try:
+        check_output_file(args.stats_json, inputs=[*args.input, args.mask],
+                          overwrite=args.overwrite or args.skip_existing)
+        for source, output in outputs.items():  # (not there yet, so by name too)
+            if same_file(Path(args.stats_json), output):
+                raise VidstyleError(f"{args.stats_json} is the output" + (f" of {source}" if source else ""))
+    except VidstyleError as exc:  # (said as the option's: the output's own check names the output)
+        raise VidstyleError(f"--stats-json: {exc}") from None
+
+
+def _write_stats_json(args, runs: list[dict]) -> None:
+    """The run's record (see --stats-json's help) written to ``args.stats_json`` whole or not at all;
+    ``runs``: one object per input, in the order given."""
+    from vidstyle.io.files import write_then_rename
+
+    record = {"schema": STYLIZE_STATS_SCHEMA, "warnings": list(getattr(args, "said", ())), "inputs": runs}
+    try:
+        with write_then_rename(args.stats_json, overwrite=args.overwrite or args.skip_existing) as temp:
+            temp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:  # a full disk: the outputs are written, the record is not
+        raise VidstyleError(f"writing --stats-json {args.stats_json} failed: {exc.strerror or exc}") from None
+
+
+def _run_record(source, result=None, error: VidstyleError | None = None, output=None) -> dict:
+    """One input's object in --stats-json: its result, its error, or (neither) skipped, keeping ``output``."""
+    if result is not None:
+        return {"input": str(source), "status": "ok", "output": str(result.output), **result.to_dict()}
+    if error is not None:
+        return {"input": str(source), "status": "failed", "output": None, "error": str(error)}
+    return {"input": str(source), "status": "skipped", "output": str(output)}
 
 
 def _into_folder(args) -> bool:
@@ -237,6 +288,8 @@ def _cmd_stylize(args, config: StylizeConfig, encode: EncodeConfig, style) -> in
     if args.skip_existing and _written_already(source, args.output):
         if not args.quiet:
             _say_skipped(source, args.output)
+        if args.stats_json:
+            _write_stats_json(args, [_run_record(source, output=args.output)])
         return 0
     if _is_still(args, source):  # a still image: one network call, written as an image
         result = stylize_image(source, args.output, style=style, config=config, overwrite=args.overwrite)
@@ -245,6 +298,8 @@ def _cmd_stylize(args, config: StylizeConfig, encode: EncodeConfig, style) -> in
                                overwrite=args.overwrite, progress=_progress(args, Path(args.output).name))
     if not args.quiet:
         _print_result(result)
+    if args.stats_json:
+        _write_stats_json(args, [_run_record(source, result)])
     return 0
 
 
@@ -323,15 +378,18 @@ def _stylize_into_folder(args, config, encode, style) -> int:
     """Several inputs (or one) into the folder ``-o``: one line per input, errors included, and (of
     several) a last line naming the inputs that failed; the exit status is 1 when any input failed (a still
     image is painted in the timeline's first style that paints)."""
-    from vidstyle.pipeline import stylize_files
+    from vidstyle.pipeline import folder_output, stylize_files
 
     inputs = _left_to_do(args) if args.skip_existing else args.input
-    if not inputs:
-        return 0
+    # --stats-json's objects, by input: the skipped ones' now, the others' as they come
+    runs = {source: _run_record(source, output=folder_output(source, args.output, args.codec))
+            for source in args.input if source not in inputs}
     failed = []  # named again at the end: in a log of hundreds of inputs, their lines are far apart
-    for source, outcome in stylize_files(inputs, args.output, style, config=config, encode=encode,
-                                         overwrite=args.overwrite, progress=_progress(args)):
+    outcomes = stylize_files(inputs, args.output, style, config=config, encode=encode, overwrite=args.overwrite,
+                             progress=_progress(args)) if inputs else ()
+    for given, (source, outcome) in zip(inputs, outcomes):  # (one each, in order)
         if isinstance(outcome, VidstyleError):
+            runs[given] = _run_record(given, error=outcome)
             failed.append(str(source))
             if args.debug:  # the traceback --debug gives, though the run goes on to the next input
                 import traceback
@@ -339,11 +397,15 @@ def _stylize_into_folder(args, config, encode, style) -> int:
                 traceback.print_exception(outcome, file=sys.stderr)
             named = source.name in str(outcome)  # most messages name their file already
             print(printable(f"vidstyle: error: {'' if named else f'{source}: '}{outcome}"), file=sys.stderr)
-        elif not args.quiet:
-            _print_result(outcome)
+        else:
+            runs[given] = _run_record(given, outcome)
+            if not args.quiet:
+                _print_result(outcome)
     if failed and len(args.input) > 1:  # (one input's error line, just above, says it all: not "1 of 1 inputs")
         print(printable(f"vidstyle: {len(failed)} of {len(args.input)} inputs failed: {', '.join(failed)}"),
               file=sys.stderr)
+    if args.stats_json:
+        _write_stats_json(args, [runs[source] for source in args.input])
     return 1 if failed else 0
 
 
@@ -751,9 +813,14 @@ class _MessageHandler(logging.Handler):
     printed the bare text), written through tqdm when it is loaded, so that a progress bar is
     cleared and redrawn around them instead of being cut in the middle of its line."""
 
+    def __init__(self, level) -> None:
+        super().__init__(level)
+        self.said: list[str] = []  # every message, as said (stylize's --stats-json lists them)
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            text = f"vidstyle: {record.levelname.lower()}: {printable(record.getMessage())}"
+            self.said.append(printable(record.getMessage()))
+            text = f"vidstyle: {record.levelname.lower()}: {self.said[-1]}"
             tqdm = sys.modules.get("tqdm")
             if tqdm is not None:
                 tqdm.tqdm.write(text, file=sys.stderr)
@@ -766,12 +833,13 @@ class _MessageHandler(logging.Handler):
 @contextlib.contextmanager
 def _messages_on_stderr():
     """The library's warnings through :class:`_MessageHandler` while a command runs, and only
-    then: a program that calls :func:`main` keeps its own logging set-up before and after. (They
-    still reach its root handlers too: tests capture them there.)"""
+    then (it yields the list of those said, which grows as they are); a program that calls
+    :func:`main` keeps its own logging set-up before and after. (They still reach its root
+    handlers too: tests capture them there.)"""
     handler = _MessageHandler(logging.WARNING)
     log.addHandler(handler)
     try:
-        yield
+        yield handler.said
     finally:
         log.removeHandler(handler)
 
@@ -988,7 +1056,7 @@ def _main(argv: list[str] | None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    with _messages_on_stderr():
+    with _messages_on_stderr() as args.said:  # (the messages said, for a record of the run)
         code = _run_command(args, process)
     _status_decided(process)
     return code

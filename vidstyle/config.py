@@ -40,6 +40,9 @@ MAX_LONG_TERM = 10_000
 #: left out of the errors and of valid_fraction (bars says which). Here, not in vidstyle.eval, so
 #: that eval's --help names it without importing torch.
 EVAL_SCHEMA = 3
+#: Version of ``vidstyle stylize --stats-json``'s layout: raised when a field changes meaning or goes
+#: away (here beside EVAL_SCHEMA, for stylize's --help without torch).
+STYLIZE_STATS_SCHEMA = 1
 #: ``vidstyle eval --painting`` scores style on every this-many-th frame (``--style-every``)
 STYLE_EVERY = 4
 #: The ONNX opset ``vidstyle export`` writes by default, the oldest it writes (nearest-neighbour

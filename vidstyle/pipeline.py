@@ -111,6 +111,10 @@ class StylizeResult:
             return f"stylized 1 image in {self.seconds:.2f} s{how} -> {self.output}"
         return f"stylized {counted(self.frames, 'frame')} in {self.seconds:.1f} s ({self.fps:.1f} fps){how} -> {self.output}"
 
+    def to_dict(self) -> dict:
+        """Every field, as JSON takes it (``vidstyle stylize --stats-json``)."""
+        return {**dataclasses.asdict(self), "output": str(self.output)}
+
 
 #: a stage other than the network is named as the one that set the pace when it was busy this many
 #: times as long as the network, over a run of at least PACE_MIN_FRAMES (shorter ones say little)
