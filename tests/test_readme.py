@@ -2,7 +2,7 @@
 its shell blocks and inline code names a command and only that command's options, every `--option`
 in its prose is some command's, every name and keyword argument its Python block uses is the
 library's, and every file it links to is in the repository; and every default a command's --help
-states is the parser's. (A renamed option or keyword left the
+states is the parser's; and its exit statuses are those real runs end with. (A renamed option or keyword left the
 README showing one a user then typed and got "unrecognized arguments" for; nothing here runs a
 network: the commands themselves are exercised by the other test files.)
 """
@@ -63,8 +63,11 @@ def command_problems(text: str) -> list[str]:
 
 
 def prose_option_problems(text: str) -> list[str]:
-    """Options named anywhere in ``text`` that no command has."""
-    known = set().union(*(p._option_string_actions for p in _commands().values()), OTHER_PROGRAMS_OPTIONS)
+    """Options named anywhere in ``text`` that no command (nor vidstyle itself: --version) has."""
+    from vidstyle.cli import build_parser
+
+    known = set().union(*(p._option_string_actions for p in _commands().values()), OTHER_PROGRAMS_OPTIONS,
+                        build_parser()._option_string_actions)
     named = set(re.findall(r"(?<![\w-])--[a-z][\w-]*", text))
     return sorted(f"{option} is no command's option" for option in named - known)
 
@@ -299,3 +302,64 @@ def test_the_readme_layout_names_every_module():
                if (p.suffix == ".py" and not p.name.startswith("__")) or (p / "__init__.py").is_file()}
     assert sorted(m for m in modules if f"`{m}`" not in text and f"`{m}/`" not in text
                   and f"`vidstyle/{m}`" not in text) == []
+
+
+def exit_status_table(text: str) -> dict[str, str]:
+    """The README's "Exit status" table: each status as written ("0", "128 + N") -> when."""
+    section = text.split("\n## Exit status\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| *([^|]+?) *\| *(.+?) *\|$", section, re.M)
+    return {status: when for status, when in rows if status not in ("status", "---:")}
+
+
+def _caught_signals(pid: int) -> int:
+    """The signals process ``pid`` has a handler for (Linux's /proc/PID/status SigCgt mask)."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads a child's signal handlers in /proc (Linux)")
+def test_the_exit_status_table_is_what_real_runs_end_with(tmp_path):
+    """Each status of the README's table, from a real `python -m vidstyle` (none runs a network)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from processes import foreground_signals
+    from videos import make_video
+
+    table = exit_status_table(README.read_text())
+    assert list(table) == ["0", "1", "2", "130", "128 + N", "141"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    vidstyle = [sys.executable, "-m", "vidstyle"]
+
+    def status(*args: str, **kw) -> int:
+        streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **kw}
+        return subprocess.run([*vidstyle, *args], cwd=tmp_path, env=env, timeout=120, **streams).returncode
+
+    assert "`--version`" in table["0"] and status("--version") == 0
+    assert "one line `vidstyle: error: ...`" in table["1"]
+    assert status("stylize", "missing.mp4", "-o", "out.mp4", "--style", "light_mondrian") == 1
+    assert "unknown command or option" in table["2"] and "no command at all" in table["2"]
+    assert status("stylize", "--bogus") == status("stylze") == status() == 2
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader gone before the listing is written
+    try:
+        assert status("styles", stdout=writer) == 141 and "went away" in table["141"]
+    finally:
+        os.close(writer)
+    make_video(tmp_path / "in.mp4", frames=4, size=(64, 48))
+    for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
+        assert str(code) in table or f"{code} for {signal.Signals(signum).name}" in table["128 + N"]
+        proc = subprocess.Popen([*vidstyle, "stylize", "in.mp4", "-o", "out.mp4", "--style", "light_mondrian"],
+                                cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=foreground_signals)
+        try:  # sent once vidstyle handles kills (its start-up), Ctrl-C's status too: not Python's own
+            while not _caught_signals(proc.pid) & (1 << (signal.SIGTERM - 1)):
+                assert proc.poll() is None, proc.stderr.read()
+            proc.send_signal(signum)
+            assert proc.wait(timeout=60) == code, proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert not (tmp_path / "out.mp4").exists()
