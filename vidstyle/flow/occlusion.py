@@ -92,16 +92,18 @@ def in_view_mask_numpy(flow: np.ndarray) -> np.ndarray:
     return _in_view(flow_to_map(flow))
 
 
-def _in_view(positions: np.ndarray) -> np.ndarray:
+def _in_view(positions: np.ndarray, margin: float = 0.0) -> np.ndarray:
     h, w = positions.shape[:2]
     x, y = cv2.split(positions)
-    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    return (x >= -margin) & (x <= w - 1 + margin) & (y >= -margin) & (y <= h - 1 + margin)
 
 
 def valid_mask_numpy(flow: np.ndarray, flow_reverse: np.ndarray | None = None, *, motion_boundaries: bool = True,
-                     alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+                     alpha: float = 0.01, beta: float = 0.5, in_view_margin: float = 0.0) -> np.ndarray:
     """:func:`valid_mask` for (H, W, 2) numpy flows, with OpenCV/numpy (no torch: cheaper on the
-    CPU at video-frame sizes); returns an (H, W) float32 mask. Same tests, same thresholds.
+    CPU at video-frame sizes); returns an (H, W) float32 mask. Same tests, same thresholds;
+    ``in_view_margin``: how far (pixels) past the outer pixels' centres a position still counts
+    as in view (0.5: anywhere on the frame's area, where a sample reads the edge pixel it lies on).
 
     Works on the two flow components as separate contiguous planes (the interleaved (H, W, 2)
     layout makes every numpy operation strided, about twice as slow at 320x180).
@@ -109,7 +111,7 @@ def valid_mask_numpy(flow: np.ndarray, flow_reverse: np.ndarray | None = None, *
     _check_flow_numpy(flow)
     flow = flow.astype(np.float32, copy=False)
     positions = flow_to_map(flow)
-    mask = _in_view(positions)
+    mask = _in_view(positions, in_view_margin)
     fx, fy = cv2.split(flow)
     mag2 = fx * fx + fy * fy
     if flow_reverse is not None:
