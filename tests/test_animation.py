@@ -132,6 +132,21 @@ def test_the_palette_is_kept_until_a_frame_no_longer_fits_it():
     assert np.abs(out[first][0].to_ndarray(format="rgb24")[21:26, 31:37].astype(int) - [230, 30, 20]).mean() < 25
 
 
+def test_a_frame_every_pixel_of_which_is_a_little_off_the_palette_gets_its_own():
+    """A frame none of whose pixels is far from the palette (so no colour the palette lacks) but
+    all of them some way off (a grade, a fade: its mean error above REFIT_ERROR) gets a palette of
+    its own, rather than being dithered from the palette's colours around it."""
+    greys = np.zeros((48, 64, 3), np.uint8)
+    for i, level in enumerate((0, 85, 170, 255)):  # four flat greys, which the palette holds exactly
+        greys[:, 16 * i:16 * (i + 1)] = level
+    off = np.full_like(greys, 30)  # 30 from black, the nearest: under FAR_ERROR, over REFIT_ERROR
+    assert 30 < GifPalette.FAR_ERROR
+    palette = GifPalette()
+    first = GifPalette.PALETTE_FRAMES
+    out = [f for image in [greys] * first + [off] for f in palette.add(image, 0, 0)] + palette.flush()
+    assert bytes(out[first][0].planes[1]) != bytes(out[0][0].planes[1])
+    assert np.abs(out[first][0].to_ndarray(format="rgb24").astype(int) - 30).max() <= 1  # flat, not dithered
+
 def test_a_transparent_palette_keeps_its_last_entry_for_the_transparency_alone():
     """With transparency, the palette's last entry is GIF's transparent one (alpha 0, which FFmpeg's
     encoder takes as such): the other 255 colours are made from the opaque pixels alone, none of
