@@ -1745,34 +1745,67 @@ def test_an_untagged_video_is_converted_with_the_matrix_players_assume_for_its_s
     assert yuv_matrix(1, *size) == 1 and yuv_matrix(5, *size) == 5 and yuv_matrix(9, *size) == 9
 
 
-@pytest.mark.parametrize("downscale", [None, 48])
-def test_4_2_0_frames_decode_at_their_levels(tmp_path, downscale):
+def _blocks_video(path, levels, block: int, codec: str, pix_fmt: str, full_range: bool):
+    """A one-frame lossless video of flat ``block``-pixel squares, whose (Y, Cb, Cr) are ``levels``
+    (3, rows, columns), in 4:2:0 ``pix_fmt``, tagged full range where ``full_range``."""
+    bits = 16 if pix_fmt.endswith("10le") else 8
+    y, u, v = (np.kron(plane, np.ones((size, size), np.int64)) for plane, size in zip(levels, (block, block // 2, block // 2)))
+    w = y.shape[1]
+    planes = np.concatenate([y, u.reshape(-1, w), v.reshape(-1, w)]).astype(np.uint16 if bits == 16 else np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, y.shape[0], pix_fmt
+        if codec == "libx264":
+            stream.options = {"qp": "0", "preset": "ultrafast"}  # lossless: the file holds these levels
+        if full_range:
+            stream.codec_context.color_range = 2  # AVCOL_RANGE_JPEG
+        frame = av.VideoFrame.from_ndarray(planes, format=pix_fmt)  # (laid out as PyAV lays 4:2:0 out)
+        frame.pts = 0
+        if full_range:
+            frame.color_range = 2
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("downscale, codec, full_range", [(None, "libx264", False), (48, "libx264", False),
+                                                          (None, "libx264", True), (None, "ffv1", True)])
+def test_4_2_0_frames_decode_at_their_levels(tmp_path, downscale, codec, full_range):
     """swscale's default YUV -> RGB path made 4:2:0 frames 1-2 levels too dark (a flat colour coded
     as (201, 60, 30) came out as (200, 58, 29)): the frames given to the network, and a mask's
     kept parts, were darker than a player shows the input. Frames scaled down as they are
-    decoded (--downscale) too."""
+    decoded (--downscale) too; and full-range ones, which H.264's decoder gives as yuvj420p and
+    FFV1's (as VP9's, AV1's) as yuv420p tagged full range, at full range's levels."""
     w, h, block = 96, 64, 16
     rng = np.random.default_rng(3)
     levels = rng.integers(40, 216, (3, h // block, w // block))  # Y, U, V of each 16x16 block
-    y, u, v = (np.kron(plane, np.ones((size, size), np.int64)).astype(np.uint8)
-               for plane, size in zip(levels, (block, block // 2, block // 2)))
-    planes = np.concatenate([y, u.reshape(-1, w), v.reshape(-1, w)])  # yuv420p as PyAV lays it out
-    path = tmp_path / "blocks.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"qp": "0", "preset": "ultrafast"}  # lossless: the file holds these levels
-        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-        frame.pts = 0
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    with VideoDecoder(path, downscale=downscale) as dec:  # 96x64, untagged: BT.601, limited range
+    path = _blocks_video(tmp_path / ("blocks.mkv" if codec == "ffv1" else "blocks.mp4"), levels, block, codec,
+                         "yuv420p", full_range)
+    with VideoDecoder(path, downscale=downscale) as dec:  # 96x64, untagged: BT.601
         image = next(f for f in dec.read() if isinstance(f, DecodedFrame)).image.astype(float)
     step = block * image.shape[1] // w  # a block's size as decoded
-    luma, cb, cr = (levels[0] - 16) * 255 / 219, (levels[1] - 128) * 255 / 224, (levels[2] - 128) * 255 / 224
+    luma, chroma = ((levels[0], 1.0) if full_range else ((levels[0] - 16) * 255 / 219, 255 / 224))
+    cb, cr = (levels[1] - 128) * chroma, (levels[2] - 128) * chroma
     expected = np.clip(np.stack([luma + 1.402 * cr, luma - 0.344136 * cb - 0.714136 * cr, luma + 1.772 * cb], -1), 0, 255)
     centres = image[step // 2::step, step // 2::step]  # away from the blocks' edges
     assert np.abs(centres - expected).max() <= 0.6
+
+
+def test_full_range_10_bit_frames_decode_at_their_levels(tmp_path):
+    """10-bit full range (0-1023, chroma centred at 512), converted at 16 bits and dithered to 8:
+    each block's 8x8 average (every dither threshold once) is its level, where the 10-bit codes
+    are read as 8-bit ones scaled by 255/1023, not 1/4, and chroma is centred at 512."""
+    w, h, block = 96, 64, 16
+    rng = np.random.default_rng(5)
+    levels = rng.integers(160, 864, (3, h // block, w // block))  # Y, U, V of each block, 10 bits
+    path = _blocks_video(tmp_path / "blocks.mkv", levels, block, "ffv1", "yuv420p10le", full_range=True)
+    with VideoDecoder(path) as dec:  # untagged matrix at 96x64: BT.601
+        image = next(f for f in dec.read() if isinstance(f, DecodedFrame)).image.astype(float)
+    luma, cb, cr = (levels[0] * 255 / 1023, (levels[1] - 512) * 255 / 1023, (levels[2] - 512) * 255 / 1023)
+    expected = np.clip(np.stack([luma + 1.402 * cr, luma - 0.344136 * cb - 0.714136 * cr, luma + 1.772 * cb], -1), 0, 255)
+    means = np.array([[image[r * block + 4:r * block + 12, c * block + 4:c * block + 12].mean(axis=(0, 1))
+                       for c in range(w // block)] for r in range(h // block)])
+    assert np.abs(means - expected).max() <= 0.15
 
 
 def test_a_re_encoded_audio_track_is_named_by_its_codec_not_its_decoder(tmp_path, caplog):
