@@ -37,6 +37,9 @@ def test_sizes_keep_the_aspect_even_and_never_grow():
     assert downscaled_size(192, 144, 200, Fraction(4, 3), turned=True) is None
     assert downscaled_size(192, 144, 96, Fraction(4, 3), turned=True) == (96, 72)  # shown 54x96 turned
     assert downscaled_size(1920, 1080, 960, turned=True) == (960, 540)  # square pixels: as unturned
+    # PAL 16:9 (64/45 pixels) on its side: 576x720 with 45/64 pixels, shown 405x720, the height at
+    # the limit (taken with 64/45 pixels, shown 819 wide, it was scaled to 316x252)
+    assert downscaled_size(720, 576, 360, Fraction(64, 45), turned=True) == (360, 288)
 
 
 def test_the_output_is_the_input_scaled_down_with_its_timing(tmp_path):

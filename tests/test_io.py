@@ -90,9 +90,11 @@ def test_decode_gives_rgb_frames_with_timestamps(tmp_path):
 
 
 @pytest.mark.parametrize("rotation", [90, -90, 180])
-def test_decode_honours_rotation(tmp_path, rotation):
+def test_decode_honours_rotation(tmp_path, rotation, caplog):
     path = make_video(tmp_path / "r.mp4", frames=3, size=(96, 64), rotation=rotation)
-    dec, frames, _ = decode_all(path)
+    with caplog.at_level("WARNING", logger="vidstyle"):
+        dec, frames, _ = decode_all(path)
+    assert "quarter turn" not in caplog.text  # (a quarter turn is not said to be rounded)
     expected = np.rot90(pattern_frame(1, (96, 64)), k=rotation // 90)
     assert frames[1].image.shape == expected.shape
     assert psnr(frames[1].image, expected) > 35
@@ -1766,6 +1768,17 @@ def _blocks_video(path, levels, block: int, codec: str, pix_fmt: str, full_range
         container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+def test_the_8_bit_twin_keeps_the_chroma_subsampling_and_the_alpha():
+    """Deep 4:2:0 and 4:2:2 frames (scaled, or with alpha) go through the 8-bit format of the same
+    subsampling: 4:2:2 through 4:2:0 would halve its vertical chroma. Others convert as they are."""
+    from vidstyle.io.display import eight_bit_twin
+
+    assert eight_bit_twin("yuv420p10le") == "yuv420p" and eight_bit_twin("yuv422p12le") == "yuv422p"
+    assert eight_bit_twin("yuva422p10le") == "yuva422p" and eight_bit_twin("yuva420p10le") == "yuva420p"
+    assert eight_bit_twin("yuv444p10le") is None and eight_bit_twin("yuv420p") is None
+    assert eight_bit_twin("gray10le") is None
 
 
 @pytest.mark.parametrize("downscale, codec, full_range", [(None, "libx264", False), (48, "libx264", False),
