@@ -528,6 +528,20 @@ def test_samples_of_a_segment_starting_between_frames_are_spread_from_its_first_
     assert _shown(sample_frames(src, 100, start=0.1, duration=0.5), frames) == list(range(3, 15))
 
 
+def test_frames_looked_for_between_samples_are_looked_for_in_the_widest_gap_first():
+    """Where more frames lie between the samples taken than are wanted, those added come from the
+    widest gaps (the samples spread evenly), not from beside frames already taken."""
+    from vidstyle.io.samples import _fill_gaps
+
+    def sample(at):  # a frame at every whole second up to 20 s
+        t = Fraction(at).__ceil__()
+        return (Fraction(t), t) if t < 20 else None
+
+    taken = {Fraction(0): 0, Fraction(2): 2}
+    _fill_gaps(taken, 4, Fraction(20), sample, Fraction(0))
+    assert sorted(taken) == [0, 2, 11, 16]  # the middle of 2-20, then of 11-20 (as wide as 2-11, later)
+
+
 def test_samples_respread_over_a_cut_file_show_each_of_its_frames(tmp_path):
     """A 29.97 frames/s Matroska file (times in milliseconds) cut short: where its frames end was
     bisected to a frame, and the count rounded from it came out one short, the last frame's column
