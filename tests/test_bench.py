@@ -297,6 +297,16 @@ def test_markdown_says_which_rows_timed_fewer_repeats_than_asked():
     assert "1 of 2 rows stopped warming up after 2 calls of the 3 asked" in md
 
 
+def test_a_peak_memory_the_row_could_not_measure_alone_is_said_to_be_the_process_s():
+    """Where the peak RSS could not be reset before a row (no /proc, Windows), it is the process's
+    peak so far, which the table says beside the number: not the row's own."""
+    report = _fake_report()
+    report["network"][0].update(peak_rss_mb=640.0, peak_rss_scope="process so far")
+    md = to_markdown(report)
+    assert "| 640 (process so far) |" in md
+    assert "| 500 |" in md  # a row measured alone: the number alone
+
+
 def test_the_markdown_report_is_utf8_whatever_the_locale(tmp_path):
     """bench.md holds the command, clip names and all: written in the locale's encoding, a name it
     cannot spell (a Windows code page, an ASCII locale) ended the benchmark with a
