@@ -1154,6 +1154,9 @@ def test_the_stages_plot_leaves_no_empty_room_beside_its_axes():
     axes, width = ax.get_window_extent(renderer), fig.get_window_extent(renderer).width
     assert all(t.get_window_extent(renderer).x1 <= axes.x1 for t in ax.texts)  # still inside
     assert width - axes.x1 < 0.05 * width, (axes.x1, width)  # was 161 of 900 pixels
+    # each row's text starts after its bars and its wall-time mark, whichever ends later: the
+    # naive loop's wall (303.9) is past its stages' sum (25.0), vidstyle's (50.0) past its own (25.0)
+    assert [t.xy[0] for t in ax.texts] == [50.0, 303.9]
     plt.close(fig)
 
 
