@@ -528,6 +528,20 @@ def test_samples_of_a_segment_starting_between_frames_are_spread_from_its_first_
     assert _shown(sample_frames(src, 100, start=0.1, duration=0.5), frames) == list(range(3, 15))
 
 
+def test_a_blends_label_names_no_single_painting():
+    """One style of a multi-style network is labelled with its painting; a blend of two, with
+    none (it is neither painting), only the --style that gives it."""
+    from types import SimpleNamespace
+
+    from vidstyle.preview import _style_label
+
+    styles = [{"painting": "The Scream", "artist": "Munch"}, {"painting": "Starry Night", "artist": "van Gogh"}]
+    one = SimpleNamespace(info=SimpleNamespace(styles=styles), mix=[0.0, 1.0])
+    blend = SimpleNamespace(info=SimpleNamespace(styles=styles), mix=[0.3, 0.7])
+    assert _style_label(one, "mix:starry")[1] == "--style mix:starry: Starry Night, van Gogh"
+    assert _style_label(blend, "mix:scream=0.3,starry=0.7") == ("--style mix:scream=0.3,starry=0.7",) * 2
+
+
 def test_frames_looked_for_between_samples_are_looked_for_in_the_widest_gap_first():
     """Where more frames lie between the samples taken than are wanted, those added come from the
     widest gaps (the samples spread evenly), not from beside frames already taken."""
