@@ -62,10 +62,11 @@ def stated_length(container: av.container.InputContainer, video, start: Fraction
         length = Fraction(container.duration, av.time_base)
     else:
         return None
-    if container.format.name == "nut" and video.average_rate:
+    if container.format.name == "nut":
         # FFmpeg's length of a NUT file is its last timestamp's, where the last frame starts: a
-        # frame fewer than it holds was counted, at any length (5 of 6, 47 of 48)
-        length += 1 / Fraction(video.average_rate)
+        # frame fewer than it holds was counted, at any length (5 of 6, 47 of 48). At the rate it
+        # plays at: MPEG-4 Part 2, FFmpeg's codec for .nut, gives its stream no average rate
+        length += 1 / stream_frame_rate(container, video)
     return length
 
 
