@@ -626,3 +626,18 @@ def test_stats_json_is_checked_before_the_run_and_left_out_of_a_failed_one(tmp_p
     stats.unlink()
     assert main(["stylize", str(broken), *base[2:], "--stats-json", str(stats)]) == 1
     assert not stats.exists() and not out.exists()  # a run an error ended has no record
+
+
+def test_stats_json_to_standard_output_is_refused(tmp_path, inputs, style, capsys, monkeypatch):
+    """--stats-json - reads as the record on standard output, as tools take "-"; it was written to a
+    file named "-" in the current folder, the run said nothing of it, and stdout stayed empty."""
+    from vidstyle.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "_make_stylizer", lambda *a: pytest.fail("the network was loaded"))
+    argv = ["stylize", str(inputs[0]), "-o", str(tmp_path / "out.mp4"), "--style", str(style), "--device", "cpu",
+            "--stats-json", "-"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vidstyle: error: --stats-json: cannot write to standard output") and "./-" in err, err
+    assert not (tmp_path / "-").exists() and not (tmp_path / "out.mp4").exists()

@@ -254,10 +254,14 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
                       create_folder: bool = False) -> Path:
     """Validate any output path (video, model, image, JSON) before any work starts.
 
-    Refuses: one of ``inputs`` itself (by path, symlink or hard link), a folder, an existing file
-    without ``overwrite``, an unwritable target folder, and a missing one unless ``create_folder``
-    (the caller creates it when it writes).
+    Refuses: ``-`` (standard output, as tools read it: it was written to a file named "-"), one
+    of ``inputs`` itself (by path, symlink or hard link), a folder, an existing file without
+    ``overwrite``, an unwritable target folder, and a missing one unless ``create_folder`` (the
+    caller creates it when it writes).
     """
+    if os.fspath(output) == "-":
+        raise VidstyleError("cannot write to standard output (-): outputs are written to a file and renamed into "
+                            "place when complete; give a file name (./- names a file called -)")
     if str(output).endswith(("/", os.sep)):  # Path() would drop the slash and write a file of that name
         raise VidstyleError(f"output {output} names a folder; give a file name")
     check_path_length(output, "output", first_written_as=longest_temp_path(output) if Path(output).name else None)
