@@ -641,3 +641,19 @@ def test_stats_json_to_standard_output_is_refused(tmp_path, inputs, style, capsy
     err = capsys.readouterr().err
     assert err.startswith("vidstyle: error: --stats-json: cannot write to standard output") and "./-" in err, err
     assert not (tmp_path / "-").exists() and not (tmp_path / "out.mp4").exists()
+
+
+def test_a_file_named_dash_is_read_as_dot_slash_dash(tmp_path, style, monkeypatch):
+    """'-' is standard input, refused; the error says "./- names a file called -", and ./- passed the
+    command line's check, but the pipeline's Path('./-') is Path('-'), which was refused too: a
+    file named - could not be stylized at all. (Only the text "-" is standard input: a Path is a file.)"""
+    from vidstyle.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48)).rename(tmp_path / "-")
+    assert main(["stylize", "./-", "-o", "out.mp4", "--style", str(style), "--device", "cpu", "--temporal", "off",
+                 "--quiet"]) == 0
+    assert probe(tmp_path / "out.mp4").frames == 4
+    assert main(["stylize", "./-", "-o", "masked.mp4", "--style", str(style), "--device",
+                 "cpu", "--temporal", "off", "--quiet", "--mask", "./-"]) == 0  # (its own matte)
+    assert probe(tmp_path / "masked.mp4").frames == 4

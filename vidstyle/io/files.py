@@ -131,7 +131,7 @@ def special_file_kind(path: str | Path) -> str | None:
 def not_a_file_error(path: str | Path, what: str) -> VidstyleError:
     """The error for a ``what`` ("image", "painting") at ``path`` that is not a file: missing, a
     folder, or :func:`special_file_kind`'s kind; ``-``, standard input, said as such."""
-    if os.fspath(path) == "-":
+    if is_standard_stream_name(path):
         return _standard_input_error()
     kind = "a folder" if Path(path).is_dir() else special_file_kind(path)
     if kind:
@@ -151,15 +151,15 @@ def empty_file_problem(path: str | Path) -> str | None:
 def check_file(path: str | Path, what: str) -> Path:
     """``path`` as a Path when it is a file; else :func:`not_a_file_error`'s one line, naming it
     as ``what``."""
-    path = Path(path)
-    if not path.is_file():
-        raise not_a_file_error(path, what)
-    return path
+    if not Path(path).is_file():
+        raise not_a_file_error(path, what)  # (as given: the text "-" is standard input, Path("./-") too)
+    return Path(path)
 
 
 def check_source_video(path: str | Path) -> Path:
     """``path`` as a Path when it is a file to replay as a camera (`vidstyle live --source`);
     else one line saying what it is instead."""
+    check_not_standard_input(path)
     path = Path(path)
     if path.is_dir():
         raise VidstyleError(f"source {path} is a folder, not a video file")
@@ -196,9 +196,17 @@ def check_input(path: str | Path, folders: bool = False, what: str = "input") ->
 def check_not_standard_input(path: str | Path) -> None:
     """Refuse ``-``, the usual "standard input" of command-line tools (``cat clip.mp4 | vidstyle
     stylize - ...``), as ``-o -`` is refused: said as "input file not found: -", a script's pipe
-    read as a typo. A file named ``-`` is ``./-``."""
-    if isinstance(path, (str, os.PathLike)) and os.fspath(path) == "-":
+    read as a typo. A file named ``-`` is ``./-`` (see :func:`is_standard_stream_name`)."""
+    if is_standard_stream_name(path):
         raise _standard_input_error()
+
+
+def is_standard_stream_name(path) -> bool:
+    """Whether ``path`` is the text ``-``, standard input or output as command lines name them.
+    Only the text: a :class:`~pathlib.Path` names a file, and ``Path("./-")``, the file the
+    errors tell of, is ``Path("-")`` (refused as standard input deep in the pipeline, a file named
+    ``-`` could not be stylized at all)."""
+    return isinstance(path, str) and path == "-"
 
 
 def _standard_input_error() -> VidstyleError:
@@ -259,7 +267,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     ``overwrite``, an unwritable target folder, and a missing one unless ``create_folder`` (the
     caller creates it when it writes).
     """
-    if os.fspath(output) == "-":
+    if is_standard_stream_name(output):
         raise VidstyleError("cannot write to standard output (-): outputs are written to a file and renamed into "
                             "place when complete; give a file name (./- names a file called -)")
     if str(output).endswith(("/", os.sep)):  # Path() would drop the slash and write a file of that name
