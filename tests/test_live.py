@@ -1846,11 +1846,66 @@ def test_q_or_a_closed_window_during_a_frame_stops_without_waiting_for_it(monkey
     source.live = False
     lines: list[str] = []
     summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=True), log=lines.append)
-    assert window.events == ["window closed", "frame done"]  # not waited for: closed while it was worked on
+    # not waited for: closed while it was worked on (then cut short, unless it ended first)
+    assert window.events in (["window closed"], ["window closed", "frame done"])
     assert summary.stop_reason == ("window closed" if stop == "window closed" else "quit")
     assert summary.processed == 1  # the frame no longer wanted is not shown or counted
     if stop != "window closed":
         assert "stabilizer on" in lines  # the key typed before q still took effect
+    assert not [t for t in threading.enumerate() if t.name.startswith("vidstyle-live-network")]
+
+
+class EndlessStylizer(SlowStylizer):
+    """A network that works on its frame ``on_frame`` (the warm-up's call is 0) for as long as
+    ``seconds`` (a compile, a standard network's frame on a slow CPU), unless cut short; ``stop``
+    is called once it has begun (types q, presses Ctrl-C)."""
+
+    def __init__(self, stop, on_frame: int = 2, seconds: float = 10.0):
+        super().__init__()
+        self.stop, self.on_frame, self.seconds = stop, on_frame, seconds
+        self.events: list[str] = []
+
+    def stylize(self, image):
+        out = super().stylize(image)
+        if self.calls - 1 == self.on_frame:
+            self.events.append("frame begun")
+            try:
+                self.stop()
+                for _ in range(int(self.seconds / 0.01)):  # (Python: where torch's work returns between ops)
+                    time.sleep(0.01)
+            except BaseException:
+                self.events.append("frame cut short")
+                raise
+            self.events.append("frame done")
+        return out
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "q", "warm-up ctrl-c"])
+def test_a_session_stopped_during_a_frame_cuts_the_frame_short(tmp_path, monkeypatch, ctrl_c_as_in_a_terminal, stop):
+    """The network's frame, or its warm-up (torch.compile's takes 15-80 s on 2 cores), no longer
+    wanted once the session is stopped, was waited for after the summary: the process lived on for
+    the rest of it, where Ctrl-C on the network's thread of before cut it short."""
+    import os
+    import signal
+
+    window = TypingWindow()
+    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
+    if stop == "q":
+        def press():
+            window.type("q")
+    else:
+        def press():
+            os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread, waiting for the frame
+    stylizer = EndlessStylizer(press, on_frame=0 if stop == "warm-up ctrl-c" else 2)
+    out = tmp_path / "rec.mp4"
+    summary = run_live(MarkedSource(frames=20, fps=60), StyleBank([stylizer]),
+                       LiveOptions(window=stop == "q", record=out))
+    stylizer.events.append("run_live returned")
+    assert stylizer.events == ["frame begun", "frame cut short", "run_live returned"]
+    assert summary.stop_reason == ("quit" if stop == "q" else "interrupted")
+    assert summary.processed == (0 if stop == "warm-up ctrl-c" else 1)  # the frame before, recorded
+    if summary.processed:
+        assert len(decoded_times_and_marks(out)[0]) == 1
     assert not [t for t in threading.enumerate() if t.name.startswith("vidstyle-live-network")]
 
 

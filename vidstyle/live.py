@@ -60,7 +60,8 @@ STALL_NOTICE_S = 2.0
 #: the last, and the window neither redrew nor answered its window manager meanwhile
 KEY_POLL_S = 0.015
 
-#: what waiting on the network's thread gives when the wait ended first (q, Esc, the window closed)
+#: what waiting on the network's thread gives when the wait ended first (q, Esc, the window closed),
+#: and what a call cut short gives (:class:`NetworkThread`)
 _ABANDONED = object()
 
 
@@ -951,6 +952,67 @@ def _stylize_frame(image: np.ndarray, prev_input: np.ndarray | None, stylizer, s
     return stylized
 
 
+class _CutShort(BaseException):
+    """Raised in the network's thread to end a call the stopped session no longer wants (not an
+    Exception: a ``except Exception`` in torch or a stylizer must not take it for the network's)."""
+
+
+class NetworkThread:
+    """The one thread a live session's network runs on (always the same: a compiled network's
+    graphs and dynamo's limits are per thread). :meth:`stop` cuts a call under way short, as
+    Ctrl-C did when the network ran on the main thread: waited for, a frame of a standard network
+    (1-3 s on a CPU), a style's first load or a ``torch.compile`` warm-up (76 s, cold, on 2 cores)
+    kept the process working on after the summary, q's window gone. The exception comes at the
+    thread's next bytecode: a C call under way is waited for (between torch's ops, little; the C++
+    compiler that ``torch.compile`` runs, and waits for, seconds)."""
+
+    #: how long a call that returned just as it was cut short waits for the exception sent to it,
+    #: which comes at one of the thread's next bytecodes (unless the call took it for its own)
+    CATCH_S = 0.05
+
+    def __init__(self):
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidstyle-live-network")
+        self._lock = threading.Lock()
+        self._running: int | None = None  # the thread's id while a call runs on it
+        self._cut = False
+        # the thread started now: started by the first call, a Ctrl-C from inside that call (the
+        # warm-up's) could land in the start, before the executor kept the thread, and stop() left it
+        self._executor.submit(int).result()
+
+    def submit(self, fn, *args):
+        """A future of ``fn(*args)`` run on the thread (:data:`_ABANDONED` once cut short)."""
+        return self._executor.submit(self._call, fn, args)
+
+    def _call(self, fn, args):
+        try:
+            caught = False
+            try:
+                with self._lock:
+                    self._running = threading.get_ident()
+                return fn(*args)
+            except _CutShort:
+                caught = True
+                return _ABANDONED
+            finally:
+                with self._lock:
+                    self._running, sent = None, self._cut and not caught
+                # sent as the call returned: caught here, not in the executor's own loop (which
+                # would log it as a crash)
+                deadline = time.monotonic() + self.CATCH_S
+                while sent and time.monotonic() < deadline:
+                    time.sleep(0.001)
+        except _CutShort:
+            return _ABANDONED
+
+    def stop(self) -> None:
+        """Cut the call under way short, if any, and end the thread (joined: none is left)."""
+        with self._lock:
+            if self._running is not None:
+                self._cut = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._running), ctypes.py_object(_CutShort))
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
 def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = LiveOptions(), *,
              keys: Callable[[], int] | None = None, log: Callable[[str], None] | None = None) -> LiveSummary:
     """Stylize ``source`` live until quit, ``duration``, the end of the source or Ctrl-C.
@@ -963,10 +1025,11 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     always the same one (torch keeps a compiled network's limits per thread), while this thread
     keeps the window's events going: every key typed during a frame is queued and applied, in
     order, once the frame is shown (state changes happen between frames, here); q, Esc or the
-    window closed stop the session without waiting for the frame (the thread is joined at the
-    end). A ready :class:`~vidstyle.stylizer.Stylizer` in ``styles`` keeps its own look unless
-    ``options`` asks for one; the ``[``, ``]`` and ``c`` keys change it
-    (:meth:`~vidstyle.stylizer.Stylizer.set_look`), and it keeps the last look after the run.
+    window closed stop the session without waiting for the frame (cut short at the end, after the
+    outputs, and the thread joined: :class:`NetworkThread`). A ready
+    :class:`~vidstyle.stylizer.Stylizer` in ``styles`` keeps its own look unless ``options`` asks
+    for one; the ``[``, ``]`` and ``c`` keys change it (:meth:`~vidstyle.stylizer.Stylizer.set_look`),
+    and it keeps the last look after the run.
     """
     log = log or (lambda msg: None)
     # the strength follows each style's own until the user picks one (--temporal-strength or +/-)
@@ -989,7 +1052,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     stop_reason = "error"
     t_start = time.perf_counter()
     summaries: list[LiveSummary] = []
-    network = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidstyle-live-network")
+    network = NetworkThread()
     pending: deque[int] = deque()  # keys typed while the network worked, applied in order after the frame
     window_gone = False  # the window closed while the network worked
 
@@ -1073,9 +1136,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         log(f"vidstyle: error: {why}; outputs were finalized")
 
     def stop_network() -> None:
-        """After the outputs are done and said: a frame no longer wanted (q during it) is not waited
-        for before, but no thread is left running (its call cannot be cut short)."""
-        network.shutdown(wait=True, cancel_futures=True)
+        """After the outputs are done and said: a frame no longer wanted (q or Ctrl-C during it) is
+        cut short, and no thread is left running."""
+        network.stop()
 
     def stop_wanted() -> bool:
         """q or Esc typed, or the window closed, while the network worked."""
