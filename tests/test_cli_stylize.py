@@ -102,12 +102,10 @@ def test_bad_input_and_codec(tmp_path, style, stylize):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
     assert_user_error(stylize(text, tmp_path / "o.mp4", style), "not a readable video")
-    # a photo saved under a video's name: which name makes it a still image is said
+    # a photo saved under a video's name is the still image it is (tests/test_io.py)
     photo = tmp_path / "photo.mp4"
     Image.new("RGB", (32, 24), (200, 30, 30)).save(photo, format="JPEG")
-    assert_user_error(stylize(photo, tmp_path / "o.mp4", style),
-                      f"{photo} is an image, not a video: to use it as a still image, give it an image's "
-                      f"name (photo.jpg)")
+    assert_user_error(stylize(photo, tmp_path / "o.mp4", style), "photo.mp4 is a still image: write it to an image")
     src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
     assert_user_error(stylize(src, tmp_path / "o.mp4", style, "--codec", "divx"), "available: libx264")
     assert not (tmp_path / "o.mp4").exists()

@@ -2088,19 +2088,71 @@ def test_a_pipe_is_refused_wherever_a_file_is_read_not_waited_on(tmp_path):
     assert _returns_soon(lambda: is_one_frame_animation(sticker)) is None and not is_one_frame_animation(sticker)
 
 
-def test_a_photo_under_a_videos_name_is_told_its_image_name_only_where_stills_are_taken(tmp_path):
-    """stylize (and a mask) take a still image under an image's name, so the error says which; a
-    reader that wants a video (bench's --clip, training's videos) just says to use one."""
+def test_a_still_under_a_videos_name_is_the_still_it_is(tmp_path, cli):
+    """A PNG saved as .mp4 (or a JPEG as .mkv) was sent in a circle: stylize_video said "give it an
+    image's name", stylize_image "a video: stylize_video() stylizes it" (FFmpeg opened it, with its
+    still-image demuxer, and only images.py set those apart). Read by content, as a clip saved as .jpg
+    is: a still everywhere, as under its image's name; a reader that wants a video says it is an image."""
     from PIL import Image
 
-    photo = tmp_path / "photo.mp4"
-    Image.new("RGB", (32, 24), (200, 30, 30)).save(photo, format="PNG")
-    with pytest.raises(VidstyleError, match=r"photo\.mp4 is an image, not a video: to use it as a still image, "
-                                            r"give it an image's name \(photo\.png\)"):
-        VideoDecoder(photo, stills=True)
+    from vidstyle import stylize_files, stylize_image, stylize_video
+    from vidstyle.errors import BadValueError
+    from vidstyle.io.images import is_image_path, read_image
+
+    photos = {tmp_path / "photo.mp4": "PNG", tmp_path / "shot.mkv": "JPEG"}
+    for photo, kind in photos.items():
+        Image.new("RGB", (40, 24), (200, 30, 30)).save(photo, format=kind)
+    before = {p: p.read_bytes() for p in photos}
+    photo, shot = photos
+    assert is_image_path(photo) and is_image_path(shot)
+    result = cli("stylize", photo, "-o", tmp_path / "out.png", "--style", "light_mondrian")
+    assert result.returncode == 0, result.stderr
+    assert read_image(tmp_path / "out.png").shape == (24, 40, 3)
+    result = cli("stylize", photo, "-o", tmp_path / "out.mp4", "--style", "light_mondrian")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "photo.mp4 is a still image: write it to an image (" in result.stderr, result.stderr
+    stylize_image(shot, tmp_path / "shot.png", style=Identity(), progress=False)
+    assert read_image(tmp_path / "shot.png").shape == (24, 40, 3)
+    with pytest.raises(BadValueError, match=r"^shot\.mkv is a still image, not a video: stylize_image\(\) stylizes it$"):
+        stylize_video(shot, tmp_path / "shot.mp4", style=Identity(), progress=False)
+    done = dict(stylize_files([photo, shot], tmp_path / "folder", style=Identity(), progress=False))
+    assert not any(isinstance(r, Exception) for r in done.values()), done
+    assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == ["photo.png", "shot.jpg"]  # its content's name
+    result = cli("preview", shot, "-o", tmp_path / "sheet.png", "--style", "light_mondrian")
+    assert result.returncode == 0, result.stderr
+    result = cli("eval", photo, photo)
+    assert result.returncode == 1 and f"{photo} is an image, not a video (use a video file)" in result.stderr
     with pytest.raises(VidstyleError) as plain:
         VideoDecoder(photo)
     assert str(plain.value) == f"{photo} is an image, not a video (use a video file)"
+    assert {p: p.read_bytes() for p in photos} == before
+    assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "shot.mp4").exists()
+
+
+def test_a_one_frame_gif_under_a_videos_name_is_a_gif(tmp_path, cli):
+    """A GIF saved as .mp4 is read as the GIF it is: one of one frame written to an image's name is
+    a still, as under its own name (it was "cannot write .png files" there, and stylize_image
+    said it was a video); of several frames it is a video to stylize_video."""
+    from PIL import Image
+
+    from vidstyle import stylize_image
+    from vidstyle.errors import BadValueError
+    from vidstyle.io.images import read_image
+
+    sticker, clip = tmp_path / "sticker.mp4", tmp_path / "clip.mp4"
+    Image.new("RGB", (40, 24), (200, 30, 30)).save(sticker, format="GIF")
+    frames = [Image.new("RGB", (40, 24), (60 * i, 30, 30)) for i in range(3)]
+    frames[0].save(clip, format="GIF", save_all=True, append_images=frames[1:], duration=100)
+    result = cli("stylize", sticker, "-o", tmp_path / "sticker.png", "--style", "light_mondrian")
+    assert result.returncode == 0, result.stderr
+    assert read_image(tmp_path / "sticker.png").shape == (24, 40, 3)
+    stylize_image(sticker, tmp_path / "api.png", style=Identity(), progress=False)
+    result = cli("stylize", sticker, "-o", tmp_path / "one.mp4", "--style", "light_mondrian")  # as sticker.gif
+    assert result.returncode == 0 and probe(tmp_path / "one.mp4").frames == 1, result.stderr
+    with pytest.raises(BadValueError, match=r"^clip\.mp4 is a video, not a still image: stylize_video\(\) stylizes it$"):
+        stylize_image(clip, tmp_path / "clip.png", style=Identity(), progress=False)
+    result = cli("stylize", clip, "-o", tmp_path / "clip.mp4.mp4", "--style", "light_mondrian")
+    assert result.returncode == 0 and probe(tmp_path / "clip.mp4.mp4").frames == 3, result.stderr
 
 
 def test_a_clip_under_an_images_name_is_stylized_as_the_video_it_is(tmp_path, cli):

@@ -132,7 +132,7 @@ class Matte:
         from vidstyle.io.decode import VideoDecoder
 
         def opened(at):
-            return VideoDecoder(self.path, at, announce=False, fps=fps, downscale=downscale, stills=True).__enter__()
+            return VideoDecoder(self.path, at, announce=False, fps=fps, downscale=downscale).__enter__()
 
         try:
             self._decoder = opened(None)

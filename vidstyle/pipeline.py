@@ -46,7 +46,7 @@ from vidstyle.io.sequence import (SequenceWriter, check_frame_pattern, check_seq
 from vidstyle.io.files import (OUTPUT_FORMATS, HeldOutputFolder, atomic_output, check_input, check_output,
                                check_output_file, ffmpeg_path, file_identity, folder_gone_error, folder_in_use,
                                frame_field, same_file, stop_marked_once_placed)
-from vidstyle.io.probe import picture_streams
+from vidstyle.io.probe import holds_video
 from vidstyle.letterbox import PictureArea, find_picture_area, video_picture_area
 from vidstyle.terminal import terminal_bar
 from vidstyle.timeline import RunStyle
@@ -675,15 +675,6 @@ def _check_call(caller: str, output, overwrite, progress):
                            f"got {progress!r}") from None
 
 
-def _holds_video(path: Path) -> bool:
-    """Whether FFmpeg reads ``path`` as a file with moving pictures."""
-    try:
-        with av.open(ffmpeg_path(path)) as container:
-            return bool(picture_streams(container))
-    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
-        return False
-
-
 def _check_not_the_mask(output: str | Path, config: StylizeConfig) -> None:
     """The matte is an input too: never the output file that would replace it, nor, for a folder
     of matte frames, numbered output frames written into that folder."""
@@ -1027,11 +1018,15 @@ def stylize_video(input: str | PathLike[str], output: str | PathLike[str], style
         VidstyleError: bad input or output, unavailable codec, corrupt file, ...; nothing is left
             at ``output`` (an existing file there is untouched).
     """
+    from vidstyle.io.images import is_image_path
+
     config, encode = _merge_options(config, encode, options)
     progress = _check_call("stylize_video", output, overwrite, progress)
     input_path = check_input(input, folders=True)  # a folder: an image sequence
     if input_path.is_dir():
         find_sequence(input_path)  # a folder that is not one sequence says why before any work
+    elif is_image_path(input_path):  # under any name (a photo saved as .mp4): said before the network loads
+        raise BadValueError(f"{input_path.name} is a still image, not a video: stylize_image() stylizes it")
     say_if_fps_unused(config.sequence_fps, input_path)
     to_frames = is_sequence_output(output)  # out/frame_%04d.png: an image sequence
     check_frame_pattern(output)
@@ -1069,7 +1064,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
     fps = config.sequence_fps
     with termination_as_exit(), \
             VideoDecoder(input_path, config.start, config.duration, fps=fps, hdr=config.hdr,
-                         downscale=config.downscale, stills=True) as decoder, \
+                         downscale=config.downscale) as decoder, \
             (contextlib.nullcontext() if to_frames else atomic_output(output, input_path, overwrite, placed=placed)) as temp, \
             contextlib.ExitStack() as closing:
         if hasattr(stylizer, "painted_until"):
@@ -1376,7 +1371,7 @@ def stylize_image(input: str | PathLike[str], output: str | PathLike[str], style
     input_path = check_input(input)
     # a video is said as one (else "cannot identify image file"); a one-frame GIF is a still picture,
     # which FFmpeg reads as a video of one frame
-    if not is_image_path(input_path) and not is_one_frame_animation(input_path) and _holds_video(input_path):
+    if not is_image_path(input_path) and not is_one_frame_animation(input_path) and holds_video(input_path):
         raise BadValueError(f"{input_path.name} is a video, not a still image: stylize_video() stylizes it")
     check_still(input_path)
     if is_sequence_output(output):
@@ -1458,13 +1453,14 @@ def folder_output(input: str | Path, folder: str | Path, codec: str | None = Non
     """Where :func:`stylize_files` writes ``input`` in ``folder``: under the input's own name,
     except that a video container vidstyle does not write (.avi, .ts, ...) becomes .mp4, and one
     that cannot hold the ``codec`` asked for becomes that codec's (.mov for ProRes, else .mp4);
-    every still-image format it reads, it also writes."""
+    every still-image format it reads, it also writes (a still under a video's name, under its
+    format's: a PNG saved as .mp4 is written as .png)."""
     from vidstyle.io.files import OUTPUT_FORMATS
-    from vidstyle.io.images import is_image_path
+    from vidstyle.io.images import image_suffix, is_image_path
 
     input = Path(input)
-    if is_image_path(input):
-        return Path(folder) / input.name
+    if is_image_path(input):  # (a photo saved as .mp4 is written as the image it is: .png)
+        return Path(folder) / (input.stem + image_suffix(input))
     if input.is_dir():  # an image sequence: named after its folder ("." is the folder it names)
         return Path(folder) / (input.resolve().name + (container_for(codec) if codec else ".mp4"))
     suffix = input.suffix if input.suffix.lower() in OUTPUT_FORMATS else ".mp4"
@@ -1595,7 +1591,7 @@ def _check_mask_fits_each(inputs: list[Path], config: StylizeConfig) -> None:
             else:
                 with contextlib.suppress(VidstyleError), \
                         VideoDecoder(source, announce=False, fps=config.sequence_fps, hdr=config.hdr,
-                                     downscale=config.downscale, stills=True) as decoder:
+                                     downscale=config.downscale) as decoder:
                     size, aspect = (decoder.info.width, decoder.info.height), decoder.info.sample_aspect_ratio
             if size is None:  # unreadable: its error at its turn, as without a mask (the others still run)
                 continue

@@ -255,22 +255,18 @@ class VideoDecoder:
     An HDR video (PQ, HLG) is tone-mapped to SDR BT.709 with ``hdr="sdr"`` (:mod:`vidstyle.io.hdr`),
     or given as coded with ``hdr="keep"``; ``info`` says which. With ``downscale``, frames with a
     longer side than that are scaled down to it as they are converted (``info`` has the new size).
-    ``stills``: the caller takes a still image under an image's name, so a still image under a
-    video's name says which name to give it (:func:`refuse_still_image`).
 
     Use as a context manager; the file is opened read-only and closed on exit.
     """
 
     def __init__(self, path: str | Path, start: float | None = None, duration: float | None = None,
-                 announce: bool = True, fps=None, hdr: str = "sdr", downscale: int | None = None,
-                 stills: bool = False):
+                 announce: bool = True, fps=None, hdr: str = "sdr", downscale: int | None = None):
         self.path = check_input(path, folders=True)
         self._closed = self._spent = False  # see _spend
         # held by the thread that reads, while it reads (not between frames): close() from another
         # thread frees nothing under it (see close)
         self._reader = threading.Lock()
         self._let_go = False  # the file and its decoders were let go of (see close)
-        self._stills = stills
         self._hdr = check_hdr_mode(hdr)  # see DisplayConversion.of
         self._downscale = downscale
         # a folder is an image sequence, played at ``fps`` (vidstyle.io.sequence)
@@ -537,7 +533,7 @@ class VideoDecoder:
     def _setup(self, start, duration) -> None:
         container = self._container
         if self.sequence is None:
-            refuse_still_image(container, self.path, self._stills)
+            refuse_still_image(container, self.path)
         videos = picture_streams(container)
         if not videos:
             raise no_video_stream_error(self.path, container)

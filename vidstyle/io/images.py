@@ -22,11 +22,14 @@ IMAGE_OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp":
 
 
 def is_image_path(path: str | Path) -> bool:
-    """A still image's name: an image extension, and not a folder (a folder of numbered frames
-    can be named ``shot.png/``, as one can be named ``shot.mov/``), nor a video under an image's
-    name (:func:`is_video_named_as_image`)."""
+    """A still image, by its name or, under another, by its content: an image extension, and not
+    a folder (a folder of numbered frames can be named ``shot.png/``, as one can be named
+    ``shot.mov/``), nor a video under an image's name (:func:`is_video_named_as_image`); or an
+    image under a video's name (:func:`is_image_named_as_video`)."""
     path = Path(path)
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.is_dir() and not is_video_named_as_image(path)
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return not path.is_dir() and not is_video_named_as_image(path)
+    return is_image_named_as_video(path)
 
 
 def is_video_named_as_image(path: Path) -> bool:
@@ -44,18 +47,53 @@ def is_video_named_as_image(path: Path) -> bool:
         pass
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False  # an image, damaged or too large: reading it says what is wrong
-    import av
+    from vidstyle.io.probe import holds_video
 
-    from vidstyle.io.files import ffmpeg_path
-    from vidstyle.io.probe import picture_streams
+    return holds_video(path)
 
+
+#: Pillow's names of the formats vidstyle names as still images (:data:`IMAGE_EXTENSIONS`); a
+#: phone's MPO photo opens as JPEG
+_STILL_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
+
+
+def is_image_named_as_video(path: Path) -> bool:
+    """Whether ``path``, under another name than an image's (a photo saved as .mp4, a JPEG as
+    .mkv), is one of the still images vidstyle reads (PNG, JPEG, WebP, BMP, TIFF) by its content,
+    which FFmpeg reads as a picture too, not a video (:func:`vidstyle.io.probe.holds_video`): it was
+    refused as "an image, not a video" by stylize_video and as "a video" by stylize_image, each
+    sending the user to the other. A clip saved as .jpg is read as the video it is, likewise."""
+    if not path.is_file() or path.suffix.lower() in IMAGE_EXTENSIONS:
+        return False  # (a pipe is not opened: it would wait for a writer)
     try:
-        with av.open(ffmpeg_path(path)) as container:
-            # image2 and the *_pipe demuxers are FFmpeg's still images (EXR, DPX): stills still
-            return not (container.format.name == "image2" or container.format.name.endswith("_pipe")) \
-                and bool(picture_streams(container))
-    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
-        return False
+        with _large_images_allowed(), Image.open(path, formats=_pillow_formats(_STILL_FORMATS)):
+            pass
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False  # not one of those images (a video, text): reading it as a video says what it is
+    from vidstyle.io.probe import holds_video
+
+    return not holds_video(path)
+
+
+def _pillow_formats(names: tuple[str, ...]) -> list[str]:
+    """Those of Pillow's format ``names`` this Pillow reads (one built without WebP has none: asked
+    for, Image.open raised KeyError)."""
+    Image.init()
+    return [name for name in names if name in Image.OPEN]
+
+
+def image_suffix(path: str | Path) -> str:
+    """The extension of a still image's own format (:data:`IMAGE_OUTPUT_FORMATS`) by its content,
+    its own name's if that is one (.jpeg stays .jpeg), else ``.png``: where one named otherwise
+    (:func:`is_image_named_as_video`) is written as the image it is."""
+    if Path(path).suffix.lower() in IMAGE_OUTPUT_FORMATS:
+        return Path(path).suffix
+    try:
+        with _large_images_allowed(), Image.open(path) as im:
+            found = "JPEG" if im.format == "MPO" else im.format
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        found = None
+    return next((ext for ext, fmt in IMAGE_OUTPUT_FORMATS.items() if fmt == found), ".png")
 
 
 #: Animation files FFmpeg reads as videos, which may hold one frame: a sticker, a logo, a picture
@@ -64,16 +102,24 @@ ANIMATION_EXTENSIONS = {".gif", ".apng"}
 
 
 def is_one_frame_animation(path: str | Path) -> bool:
-    """Whether ``path`` is a GIF or APNG (:data:`ANIMATION_EXTENSIONS`) of one frame, from its
-    headers (Pillow reads no picture to tell): a still picture written to an image (.png, .jpg)
-    is stylized as one, where a one-frame video cannot be written to an image name."""
-    if Path(path).suffix.lower() not in ANIMATION_EXTENSIONS or not Path(path).is_file():
-        return False  # (a pipe is not opened: it would wait for a writer)
+    """Whether ``path`` is a GIF or APNG of one frame, from its headers (Pillow reads no picture to
+    tell): under its own name (:data:`ANIMATION_EXTENSIONS`), or under a video's (a sticker saved as
+    .mp4), which FFmpeg reads as the animation it is (:func:`vidstyle.io.probe.holds_video`). A
+    still picture written to an image (.png, .jpg) is stylized as one, where a one-frame video
+    cannot be written to an image name."""
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_EXTENSIONS or not path.is_file():
+        return False  # an image's name is a still already; (a pipe is not opened: it would wait for a writer)
+    named = path.suffix.lower() in ANIMATION_EXTENSIONS
     try:
-        with _large_images_allowed(), Image.open(path) as im:
-            return not getattr(im, "is_animated", False)
+        with _large_images_allowed(), Image.open(path, formats=None if named else _pillow_formats(("GIF", "PNG"))) as im:
+            if getattr(im, "is_animated", False):
+                return False
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False  # unreadable: reading it as a video says what is wrong
+    from vidstyle.io.probe import holds_video
+
+    return named or holds_video(path)  # (a plain PNG under a video's name is an image: is_image_path)
 
 
 def open_image(path: str | Path, with_alpha: bool = False):

@@ -3,7 +3,8 @@
 FFmpeg's container and stream fields as vidstyle takes them: which streams are moving pictures
 (:func:`picture_streams`) and which audio tracks can be kept (:func:`audio_tracks`), how long the
 video lasts (:func:`stated_length`), at what rate it plays (:func:`stream_frame_rate`) and whether
-its clock runs at all (:func:`clock_stuck`); and the errors for a file that is a still image
+its clock runs at all (:func:`clock_stuck`), whether it is moving pictures at all
+(:func:`holds_video`, :func:`still_format`); and the errors for a file that is a still image
 (:func:`refuse_still_image`), one FFmpeg cannot open (:func:`unreadable_video_error`, which tells
 an MP4 cut off before its index) or one without a video stream (:func:`no_video_stream_error`).
 :class:`vidstyle.io.decode.VideoDecoder` and live's file source (:mod:`vidstyle.io.capture`)
@@ -104,6 +105,25 @@ def picture_streams(container: av.container.InputContainer) -> list:
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
+def still_format(container: av.container.InputContainer) -> bool:
+    """Whether FFmpeg opened ``container`` with one of its still-image demuxers (image2, and the
+    ``*_pipe`` ones it finds by content: png_pipe, jpeg_pipe, exr_pipe, ...): a picture, which it
+    reads as a one-frame "video"."""
+    return container.format.name == "image2" or container.format.name.endswith("_pipe")
+
+
+def holds_video(path: Path) -> bool:
+    """Whether FFmpeg reads the file ``path`` as moving pictures, whatever its name: a picture
+    stream, not from a still-image demuxer (:func:`still_format`). A GIF or APNG is a video here,
+    of one frame or more. The one test of what a file is by its content that the still-or-video
+    choices (:func:`vidstyle.io.images.is_image_path`, ``stylize_image``) make."""
+    try:
+        with av.open(ffmpeg_path(path)) as container:
+            return not still_format(container) and bool(picture_streams(container))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        return False
+
+
 def audio_tracks(container: av.container.InputContainer) -> tuple:
     """The container's audio streams that FFmpeg knows the codec of, the tracks vidstyle copies
     or re-encodes: one it does not (an .mkv's unknown CodecID, which PyAV gives no codec context)
@@ -170,12 +190,11 @@ def stream_frame_rate(container: av.container.InputContainer, video, stuck: bool
     return ntsc_rate(Fraction(rate), Fraction(rate) / 10000)
 
 
-def refuse_still_image(container: av.container.InputContainer, path: Path, stills: bool = False) -> None:
-    """Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize as a video.
-    ``stills``: the caller takes still images under an image's name (stylize's input, a mask), so
-    one under a video's name is told which name to give it; False where only a video will do (live's
-    --source, bench's --clip, training's videos)."""
-    if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+def refuse_still_image(container: av.container.InputContainer, path: Path) -> None:
+    """Still images open as one-frame "videos" (png_pipe, image2, ...): not what we stylize as a
+    video. A still image is one by its content (:func:`vidstyle.io.images.is_image_path`), so what
+    takes stills has sent it there before it gets here, under any name."""
+    if still_format(container):
         from vidstyle.io.images import check_still, open_image
 
         check_still(path)  # an animated WebP, which FFmpeg cannot decode, says so
@@ -188,30 +207,7 @@ def refuse_still_image(container: av.container.InputContainer, path: Path, still
                 next(container.decode(video=0))
             except (av.error.FFmpegError, StopIteration):
                 raise unreadable from None
-            raise VidstyleError(f"{path} is an image, not a video (use a video file)") from None
-        from vidstyle.io.images import is_image_path
-
-        if is_image_path(path) or not stills:  # an image's name already, or a reader that wants a video
-            raise VidstyleError(f"{path} is an image, not a video (use a video file)")
-        # one vidstyle reads as a still image, under another name (a photo saved as .mp4): stills
-        # are told apart by their names, so say which to give it
-        name = path.with_suffix(_image_suffix(path))
-        raise VidstyleError(f"{path} is an image, not a video: to use it as a still image, give it an "
-                            f"image's name ({name.name})")
-
-
-def _image_suffix(path: Path) -> str:
-    """The usual extension of the image file ``path`` by its content (Pillow's format), ``.png`` if unknown."""
-    from PIL import Image
-
-    from vidstyle.io.images import IMAGE_OUTPUT_FORMATS
-
-    try:
-        with Image.open(path) as im:
-            found = im.format
-    except (OSError, ValueError):
-        found = None
-    return next((ext for ext, fmt in IMAGE_OUTPUT_FORMATS.items() if fmt == found), ".png")
+        raise VidstyleError(f"{path} is an image, not a video (use a video file)")
 
 
 def mp4_index_problem(path: Path) -> str | None:
