@@ -2099,12 +2099,12 @@ def test_a_still_under_a_videos_name_is_the_still_it_is(tmp_path, cli):
     from vidstyle.errors import BadValueError
     from vidstyle.io.images import is_image_path, read_image
 
-    photos = {tmp_path / "photo.mp4": "PNG", tmp_path / "shot.mkv": "JPEG"}
+    photos = {tmp_path / "photo.mp4": "PNG", tmp_path / "shot.mkv": "JPEG", tmp_path / "scan.ppm": "PPM"}
     for photo, kind in photos.items():
         Image.new("RGB", (40, 24), (200, 30, 30)).save(photo, format=kind)
     before = {p: p.read_bytes() for p in photos}
-    photo, shot = photos
-    assert is_image_path(photo) and is_image_path(shot)
+    photo, shot, scan = photos
+    assert is_image_path(photo) and is_image_path(shot) and is_image_path(scan)  # (a .ppm was "an image, not a video")
     result = cli("stylize", photo, "-o", tmp_path / "out.png", "--style", "light_mondrian")
     assert result.returncode == 0, result.stderr
     assert read_image(tmp_path / "out.png").shape == (24, 40, 3)
@@ -2115,9 +2115,10 @@ def test_a_still_under_a_videos_name_is_the_still_it_is(tmp_path, cli):
     assert read_image(tmp_path / "shot.png").shape == (24, 40, 3)
     with pytest.raises(BadValueError, match=r"^shot\.mkv is a still image, not a video: stylize_image\(\) stylizes it$"):
         stylize_video(shot, tmp_path / "shot.mp4", style=Identity(), progress=False)
-    done = dict(stylize_files([photo, shot], tmp_path / "folder", style=Identity(), progress=False))
+    done = dict(stylize_files([photo, shot, scan], tmp_path / "folder", style=Identity(), progress=False))
     assert not any(isinstance(r, Exception) for r in done.values()), done
-    assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == ["photo.png", "shot.jpg"]  # its content's name
+    # under its content's name, or .png for a format vidstyle does not write
+    assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == ["photo.png", "scan.png", "shot.jpg"]
     result = cli("preview", shot, "-o", tmp_path / "sheet.png", "--style", "light_mondrian")
     assert result.returncode == 0, result.stderr
     result = cli("eval", photo, photo)

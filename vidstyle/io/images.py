@@ -52,34 +52,22 @@ def is_video_named_as_image(path: Path) -> bool:
     return holds_video(path)
 
 
-#: Pillow's names of the formats vidstyle names as still images (:data:`IMAGE_EXTENSIONS`); a
-#: phone's MPO photo opens as JPEG
-_STILL_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
-
-
 def is_image_named_as_video(path: Path) -> bool:
     """Whether ``path``, under another name than an image's (a photo saved as .mp4, a JPEG as
-    .mkv), is one of the still images vidstyle reads (PNG, JPEG, WebP, BMP, TIFF) by its content,
-    which FFmpeg reads as a picture too, not a video (:func:`vidstyle.io.probe.holds_video`): it was
+    .mkv, a .ppm or .tga), is a picture Pillow reads by its content, which FFmpeg does not read as
+    a video (:func:`vidstyle.io.probe.holds_video`: a GIF or APNG is one): a PNG saved as .mp4 was
     refused as "an image, not a video" by stylize_video and as "a video" by stylize_image, each
     sending the user to the other. A clip saved as .jpg is read as the video it is, likewise."""
     if not path.is_file() or path.suffix.lower() in IMAGE_EXTENSIONS:
         return False  # (a pipe is not opened: it would wait for a writer)
     try:
-        with _large_images_allowed(), Image.open(path, formats=_pillow_formats(_STILL_FORMATS)):
+        with _large_images_allowed(), Image.open(path):
             pass
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False  # not one of those images (a video, text): reading it as a video says what it is
     from vidstyle.io.probe import holds_video
 
     return not holds_video(path)
-
-
-def _pillow_formats(names: tuple[str, ...]) -> list[str]:
-    """Those of Pillow's format ``names`` this Pillow reads (one built without WebP has none: asked
-    for, Image.open raised KeyError)."""
-    Image.init()
-    return [name for name in names if name in Image.OPEN]
 
 
 def image_suffix(path: str | Path) -> str:
@@ -112,7 +100,7 @@ def is_one_frame_animation(path: str | Path) -> bool:
         return False  # an image's name is a still already; (a pipe is not opened: it would wait for a writer)
     named = path.suffix.lower() in ANIMATION_EXTENSIONS
     try:
-        with _large_images_allowed(), Image.open(path, formats=None if named else _pillow_formats(("GIF", "PNG"))) as im:
+        with _large_images_allowed(), Image.open(path, formats=None if named else ("GIF", "PNG")) as im:
             if getattr(im, "is_animated", False):
                 return False
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
