@@ -206,7 +206,9 @@ def check_look(style_strength=1.0, keep_colors=False) -> None:
 #: 100000) held the whole video in memory, 2.4 GB for 4 s of 360p.
 MAX_BATCH = 64
 #: The most items each of the pipeline's queues holds between two stages (StylizeConfig.queue_size;
-#: default 8): for the same reason, a typo must not let decoding run a whole video ahead.
+#: default 8): for the same reason, a typo must not let decoding run a whole video ahead. Large frames
+#: are held fewer at a time (vidstyle.pipeline.queue_depth: at most about 64 MB of frames a queue,
+#: never fewer than a batch): 8 at 1080p, 2 at 4K.
 MAX_QUEUE_SIZE = 64
 #: The fewest pixels of a picture's side vidstyle scales to (--downscale, --max-side, preview's --width).
 MIN_SIDE = 16
@@ -368,6 +370,7 @@ class StylizeConfig:
     # (vidstyle.mask); invert_mask swaps the two
     mask: str | os.PathLike | None = None
     invert_mask: bool = False
+    # the most frames each queue between two stages holds; fewer for large frames (MAX_QUEUE_SIZE)
     queue_size: int = 8
 
     def __post_init__(self):

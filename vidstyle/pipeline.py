@@ -53,6 +53,11 @@ from vidstyle.timeline import RunStyle
 
 log = logging.getLogger("vidstyle")
 
+#: The most bytes of frames each of the pipeline's video queues holds, besides at most
+#: StylizeConfig.queue_size items (:func:`queue_depth`): 8 items are 5.5 MB of 640x360 frames and 50
+#: MB of 1080p ones, which keep their depth, but 200 MB of 4K ones (25 MB each; an item after the
+#: flow stage holds its flow too, about 50 MB), in each of up to four queues.
+QUEUE_FRAME_BYTES = 64 * 2 ** 20
 #: Audio items (packets or decoded frames, about 20-50 a second) the decoder may run ahead of the
 #: encoder: some seconds, far more than the frames in flight in the video queues.
 AUDIO_QUEUE_ITEMS = 512
@@ -815,6 +820,13 @@ def default_batch(stylizer, frame_size: tuple[int, int] | None = None) -> int:
     return max(1, min(4, CPU_BATCH_PIXELS // (h * w)))
 
 
+def queue_depth(frame_bytes: int, batch: int, queue_size: int) -> int:
+    """Items each of the pipeline's video queues holds for frames of ``frame_bytes``: ``queue_size``
+    at most, and no more than :data:`QUEUE_FRAME_BYTES` of frames, but never fewer than a ``batch``
+    (the network takes that many at once; nor more than ``queue_size``)."""
+    return max(1, min(queue_size, max(batch, QUEUE_FRAME_BYTES // max(1, frame_bytes))))
+
+
 def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: StylizeConfig, encoder) -> None:
     """One warning for each part of the input that the output (written by ``encoder``, a
     :class:`VideoEncoder` or a :class:`SequenceWriter`) will not have, or not as it was."""
@@ -1103,6 +1115,9 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                           fill_transparency=encoder.alpha, downscale=config.downscale)
             batch = config.batch or default_batch(stylizer, area.shape if area is not None
                                                   else (decoder.info.height, decoder.info.width))
+            # the queues hold a batch at least, and at most QUEUE_FRAME_BYTES of frames
+            stages.queue_size = queue_depth((4 if encoder.alpha else 3) * decoder.info.height * decoder.info.width,
+                                            batch, config.queue_size)
             expect = getattr(stylizer, "expect_frames", None)
             if expect is not None:  # a long run may pick a compiled network (backend auto)
                 expect(decoder.info.frames)
