@@ -435,3 +435,20 @@ def test_gif_shimmer_measures_the_twinkle_of_a_still_background(tmp_path):
     assert clip["clip"] == "synthetic" and clip["frames"] == 8 and clip["bytes"] > 0
     assert clip["still_pixels"] > 0.8 * 7 * 320 * 240 and clip["shimmer_share"] < 0.01
     assert 0 < clip["blurred_error"] < 4 and clip["palette_cpu_ms_per_frame"][0] > 0
+
+
+def test_stylize_memory_fits_the_memory_model_from_its_records():
+    """The constants in vidstyle/memory.py are the fit of the records kept with the script."""
+    import importlib.util
+
+    from vidstyle import memory
+
+    spec = importlib.util.spec_from_file_location("stylize_memory", ROOT / "benchmarks/stylize_memory.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = ROOT / "benchmarks/results/stylize_memory_cpu_c"
+    fit = module.fit([str(p) for p in sorted(folder.glob("*.json")) if p.name != "fit.json"])
+    assert fit["NETWORK_BYTES_PER_PIXEL"] == {"/".join(k): v for k, v in memory.NETWORK_BYTES_PER_PIXEL.items()}
+    assert (fit["PIPELINE_BYTES_PER_PIXEL"], fit["STABILIZER_BYTES_PER_PIXEL"]) == \
+        (memory.PIPELINE_BYTES_PER_PIXEL, memory.STABILIZER_BYTES_PER_PIXEL)
+    assert abs(fit["RUN_BASE_BYTES"] - memory.RUN_BASE_BYTES) < 10 ** 6

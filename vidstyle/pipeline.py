@@ -58,6 +58,11 @@ log = logging.getLogger("vidstyle")
 #: MB of 1080p ones, which keep their depth, but 200 MB of 4K ones (25 MB each; an item after the
 #: flow stage holds its flow too, about 50 MB), in each of up to four queues.
 QUEUE_FRAME_BYTES = 64 * 2 ** 20
+#: What an item after the flow stage holds besides its frame, per pixel of the frame: the flow
+#: (2 float32) and its weight (1 float32) at half the frame's width and height (FlowState)
+FLOW_STATE_BYTES_PER_PIXEL = 3
+#: Sides the memory check suggests for --max-side and --downscale, the largest that fits
+_SMALLER_SIDES = (2560, 1920, 1280, 960, 640)
 #: Audio items (packets or decoded frames, about 20-50 a second) the decoder may run ahead of the
 #: encoder: some seconds, far more than the frames in flight in the video queues.
 AUDIO_QUEUE_ITEMS = 512
@@ -827,6 +832,129 @@ def queue_depth(frame_bytes: int, batch: int, queue_size: int) -> int:
     return max(1, min(queue_size, max(batch, QUEUE_FRAME_BYTES // max(1, frame_bytes))))
 
 
+def queued_bytes(depth: int, pixels: int, stabilizer: bool, keep_input: bool = False, alpha: bool = False) -> int:
+    """The bytes of frames the pipeline's video queues hold when full, ``depth`` items each, for
+    frames of ``pixels``: decoded and stylized frames (3 bytes a pixel, 4 with ``alpha``); with the
+    ``stabilizer`` two more queues, one of whose items hold the flow too; ``keep_input``: the
+    stylized frames travel with their input (for a matte's mix after the blend)."""
+    frame = (4 if alpha else 3) * pixels
+    items = 2 * frame + (frame if keep_input else 0)
+    if stabilizer:
+        items += 2 * frame + FLOW_STATE_BYTES_PER_PIXEL * pixels
+    return depth * items
+
+
+def _networks(stylizer) -> list:
+    """The :class:`Stylizer` objects a run's ``stylizer`` runs (a style timeline's each), or none."""
+    return list(getattr(stylizer, "networks", None) or ([stylizer] if hasattr(stylizer, "info") else []))
+
+
+def _network_arch(stylizer) -> str | None:
+    """The architecture of the network that needs the most memory per pixel, of those ``stylizer``
+    runs (None: a stylizer object of the caller's, whose needs are not known)."""
+    from vidstyle.memory import network_kind
+    from vidstyle.models.weights import arch_name
+
+    archs = [arch_name(getattr(n.info, "arch_args", None) or {}) for n in _networks(stylizer)]
+    return max(archs, key=lambda a: network_kind(a) == "standard", default=None)
+
+
+def memory_need(stylizer, frame_size: tuple[int, int], batch: int, stabilizer: bool, queue_size: int,
+                downscale: int | None = None, max_side: int | None = None, arch: str | None = None,
+                keep_input: bool = False, alpha: bool = False, held: int = 0
+                ) -> tuple[int, tuple[int, int], tuple[int, int]]:
+    """(bytes, frame size, network size) a stylize run of frames of ``frame_size`` (H, W), as decoded,
+    needs at its peak (:func:`vidstyle.memory.run_need`), with ``downscale``/``max_side`` (what
+    they would be: the stylizer's own max_side when None) and ``arch`` (the stylizer's when None).
+    ``held``: no pipeline, but this many frames held while each runs through the network on its
+    own (``vidstyle preview``'s)."""
+    from vidstyle.memory import run_need
+
+    h, w = frame_size
+    if downscale is not None and max(h, w) > downscale:
+        h, w = max(2, round(h * downscale / max(h, w))), max(2, round(w * downscale / max(h, w)))
+    networks = _networks(stylizer)
+    net = working_size(h, w, max_side or getattr(stylizer, "max_side", None), getattr(stylizer, "scale", None))
+    depth = queue_depth((4 if alpha else 3) * h * w, batch, queue_size)
+    on_host = all(getattr(getattr(n, "device", None), "type", "cpu") == "cpu" for n in networks)
+    queued = queued_bytes(depth, h * w, stabilizer, keep_input, alpha) if not held else 3 * h * w * held
+    precision = getattr(networks[0], "precision", "fp32") if networks else "fp32"
+    need = run_need(h * w, net[0] * net[1], arch or _network_arch(stylizer), precision, batch, stabilizer, queued,
+                    on_host, pipeline=not held)
+    return need, (h, w), net
+
+
+def check_memory(stylizer, frame_size: tuple[int, int], batch: int, stabilizer: bool, queue_size: int,
+                 keep_input: bool = False, alpha: bool = False, held: int = 0, warn: bool = True) -> bool:
+    """Refuse a run that cannot fit in the memory a process here may use (the machine's, or a
+    container's limit), saying what would; warn (and go on) when it needs more than is free now.
+
+    Past it the kernel kills the process without a word from vidstyle ("Killed"): the allocator
+    seldom fails on Linux, so the out-of-memory line never came. ``held``: see :func:`memory_need`.
+    Returns whether it warned (or would have: ``warn`` False)."""
+    from vidstyle.memory import GIB, memory_now, own_resident_bytes
+
+    total, where, free = memory_now()
+    if free is not None:  # what this process holds already (torch, the network) is its own to use
+        free += own_resident_bytes()
+    need, (h, w), _ = memory_need(stylizer, frame_size, batch, stabilizer, queue_size, keep_input=keep_input,
+                                  alpha=alpha, held=held)
+    networks = _networks(stylizer)
+    name = getattr(getattr(networks[0], "choice", None), "label", None) if len(networks) == 1 else None
+    doing = f"at {w}x{h}" + (f" with {name}" if name else "")
+    free_text = "" if free is None else f" ({free / GIB:.1f} GiB free now)"
+    if total and need > total:
+        fits = _what_fits(stylizer, frame_size, batch, stabilizer, queue_size, keep_input, alpha, held, total)
+        raise VidstyleError(f"stylizing {doing} needs about {need / GIB:.1f} GiB of memory; {where} "
+                            f"{total / GIB:.1f} GiB in all{free_text}: "
+                            + (_either(fits) if fits else "no smaller setting fits either"))
+    if free is None or need <= free:
+        return False
+    if warn:
+        log.warning("stylizing %s needs about %.1f GiB of memory and %.1f GiB is free now (%s %.1f GiB in all): "
+                    "other programs may have to give memory back, or the system may stop the run", doing,
+                    need / GIB, free / GIB, where, (total or 0) / GIB)
+    return True
+
+
+def _either(options: list[str]) -> str:
+    return options[0] if len(options) == 1 else ", ".join(options[:-1]) + ", or " + options[-1]
+
+
+def _what_fits(stylizer, frame_size, batch, stabilizer, queue_size, keep_input, alpha, held, total) -> list[str]:
+    """The options that would bring a run that needs more than ``total`` within it, the largest
+    setting of each that does."""
+    def fits(**change) -> tuple[bool, tuple, tuple]:
+        args = dict(batch=batch, stabilizer=stabilizer)
+        args.update({k: change.pop(k) for k in ("batch", "stabilizer") if k in change})
+        need, frame, net = memory_need(stylizer, frame_size, args["batch"], args["stabilizer"], queue_size,
+                                       keep_input=keep_input, alpha=alpha, held=held, **change)
+        return need <= total, frame, net
+
+    said = []
+    _, _, net = fits()
+    for side in (s for s in _SMALLER_SIDES if s < max(net)):
+        ok, _, smaller = fits(max_side=side)
+        if ok:
+            said.append(f"--max-side {side} runs the network at {smaller[1]}x{smaller[0]}")
+            break
+    for side in (s for s in _SMALLER_SIDES if s < max(frame_size)):
+        ok, frame, _ = fits(downscale=side)
+        if ok:
+            said.append(f"--downscale {side} writes {frame[1]}x{frame[0]}")
+            break
+    if batch > 1 and fits(batch=1)[0]:
+        said.append("--batch 1")
+    from vidstyle.memory import network_kind
+
+    arch = _network_arch(stylizer)
+    if arch is not None and network_kind(arch) == "standard" and fits(arch="light")[0]:
+        said.append("a light style")
+    if stabilizer and fits(stabilizer=False)[0]:
+        said.append("--temporal off")
+    return said
+
+
 def _warn_of_what_is_not_kept(info, input_path: Path, output: Path, config: StylizeConfig, encoder) -> None:
     """One warning for each part of the input that the output (written by ``encoder``, a
     :class:`VideoEncoder` or a :class:`SequenceWriter`) will not have, or not as it was."""
@@ -1115,6 +1243,9 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                           fill_transparency=encoder.alpha, downscale=config.downscale)
             batch = config.batch or default_batch(stylizer, area.shape if area is not None
                                                   else (decoder.info.height, decoder.info.width))
+            keep_input = stabilizer is not None and (matte is not None or area is not None)
+            check_memory(stylizer, (decoder.info.height, decoder.info.width), batch, stabilizer is not None,
+                         config.queue_size, keep_input, encoder.alpha)
             # the queues hold a batch at least, and at most QUEUE_FRAME_BYTES of frames
             stages.queue_size = queue_depth((4 if encoder.alpha else 3) * decoder.info.height * decoder.info.width,
                                             batch, config.queue_size)

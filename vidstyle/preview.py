@@ -325,6 +325,7 @@ def style_sheet(input: str | os.PathLike[str], output: str | os.PathLike[str],
     from vidstyle.config import (MIN_SIDE, check_callback, check_flag, check_frame_count, check_look, check_number,
                                  check_segment)
     from vidstyle.errors import BadTypeError
+    from vidstyle.pipeline import check_memory
     from vidstyle.stylizer import Stylizer
 
     check_frame_count("frames", frames, optional=False)
@@ -389,9 +390,13 @@ def style_sheet(input: str | os.PathLike[str], output: str | os.PathLike[str],
     with stop_marked_once_placed(output) as placed, \
             atomic_output(output, input_path, overwrite, formats=IMAGE_OUTPUT_FORMATS, placed=placed) as temp:
         rows = [row(images, labels[0])]
+        short = False  # memory: said once that more is needed than is free now
         for done, (spec, choice, label) in enumerate(zip(specs, choices, labels[1:]), 1):
             stylizer = Stylizer(choice, device=device, precision=precision, max_side=max_side,
                                 style_strength=style_strength, keep_colors=keep_colors)
+            # the frames go through the network one at a time, they and the row's stylized ones held
+            short = check_memory(stylizer, images[0].shape[:2] if area is None else area.shape, 1, False, 1,
+                                 held=2 * len(images), warn=not short) or short
             rows.append(row([painted(stylizer, image) for image in images], label))
             if progress:
                 progress(done, len(specs), _spec_text(spec))

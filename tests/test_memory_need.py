@@ -1,0 +1,170 @@
+"""What a run needs of memory, checked before any frame against what the machine has, and the
+pipeline's queues bounded by bytes. The machine's memory is faked (``vidstyle.memory.memory_now``
+monkeypatched), never really used up."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from videos import make_video, read_frames
+from vidstyle import memory, pipeline
+
+GIB = 2 ** 30
+ARCHS = ("light", "standard")
+
+
+def fake_memory(monkeypatch, total: int, free: int | None, where: str = "this machine has") -> None:
+    monkeypatch.setattr(memory, "memory_now", lambda: (total, where, free))
+
+
+def need(arch="standard", precision="bf16", pixels=1920 * 1080, batch=1, stabilizer=True, on_host=True,
+         network_pixels=None) -> int:
+    return memory.run_need(pixels, pixels if network_pixels is None else network_pixels, arch, precision, batch,
+                           stabilizer, network_on_host=on_host)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_the_estimate_grows_with_the_frame_and_the_batch(arch, precision):
+    sizes = [640 * 360, 1280 * 720, 1920 * 1080, 2560 * 1440, 3840 * 2160]
+    needs = [need(arch, precision, p) for p in sizes]
+    assert needs == sorted(needs) and len(set(needs)) == len(needs)
+    assert needs[0] > memory.RUN_BASE_BYTES  # a frame costs something over the idle process
+    # the batch multiplies the network's share, and only it: 4 frames add 3 times one frame's
+    one, four = need(arch, precision, batch=1), need(arch, precision, batch=4)
+    network = one - need(arch, precision, on_host=False)
+    assert network > 0 and four - one == 3 * network
+    # the stabilizer adds its share per pixel, whatever the network
+    assert need(arch, precision) - need(arch, precision, stabilizer=False) == \
+        memory.STABILIZER_BYTES_PER_PIXEL * 1920 * 1080 > 0
+    # the network's share follows the size it runs at (--max-side), not the frame's
+    assert need(arch, precision, network_pixels=960 * 540) < one
+
+
+def test_the_standard_network_needs_more_than_the_light_one_and_custom_ones_count_as_it():
+    assert need("standard") > need("light")
+    assert need("custom") == need("standard") and need("light-full") == need("standard")
+    assert need("light-s4") == need("light")
+    assert need("standard", "fp32") >= need("standard", "bf16")
+
+
+def test_a_gpu_run_counts_only_what_the_host_holds():
+    assert need("standard", on_host=False) == need("light", on_host=False) < need("light")
+
+
+def test_memory_now_reads_the_containers_room_too(monkeypatch, tmp_path):
+    from vidstyle import device
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       16000000 kB\nMemAvailable:    8000000 kB\n")
+    current = tmp_path / "memory.current"
+    current.write_text(f"{3 * GIB}\n")
+    monkeypatch.setattr(memory, "_MEMINFO", str(meminfo))
+    monkeypatch.setattr(memory, "_CGROUP_MEMORY_CURRENT", str(current))
+    monkeypatch.setattr(device, "physical_memory", lambda: 16 * GIB)
+    monkeypatch.setattr(device, "cgroup_memory_limit", lambda: None)
+    assert memory.memory_now() == (16 * GIB, "this machine has", 8000000 * 1024)
+    monkeypatch.setattr(device, "cgroup_memory_limit", lambda: 4 * GIB)  # docker --memory 4g, 3 GiB used
+    assert memory.memory_now() == (4 * GIB, "this container may use", GIB)
+
+
+def clip(tmp_path, size=(1280, 720)):
+    return make_video(tmp_path / "in.mp4", frames=3, size=size)
+
+
+def test_a_run_that_cannot_fit_is_refused_before_any_frame_saying_what_would(tmp_path, monkeypatch, cli):
+    src = clip(tmp_path)
+    before = src.read_bytes()
+    from vidstyle.stylizer import Stylizer
+
+    light = Stylizer("light_starry_night", device="cpu", precision="bf16")
+    full = pipeline.memory_need(light, (720, 1280), 1, True, 8)[0]
+    smaller = pipeline.memory_need(light, (720, 1280), 1, True, 8, downscale=960)[0]
+    assert smaller < full
+    fake_memory(monkeypatch, total=(smaller + full) // 2, free=GIB)
+
+    def no_frame(*args, **kwargs):
+        raise AssertionError("a frame was stylized")
+    monkeypatch.setattr(pipeline, "_stylize_stage", no_frame)
+    proc = cli("stylize", src, "-o", tmp_path / "out.mp4", "--style", "light_starry_night", "--device", "cpu",
+               "--precision", "bf16")
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    line = lines[0]
+    assert line.startswith("vidstyle: error: stylizing at 1280x720 with light_starry_night needs about "), line
+    assert "GiB of memory; this machine has" in line and re.search(r" GiB in all \(\d+\.\d GiB free now\): ", line), line
+    assert "--downscale 960 writes 960x540" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"] and src.read_bytes() == before
+
+
+def test_a_machine_too_small_for_any_run_stops_it_with_one_line(tmp_path, monkeypatch, cli):
+    from vidstyle import device
+
+    src = clip(tmp_path)
+    monkeypatch.setattr(device, "physical_memory", lambda: 256 * 2 ** 20)  # less than torch alone takes
+    monkeypatch.setattr(device, "cgroup_memory_limit", lambda: None)
+    proc = cli("stylize", src, "-o", tmp_path / "out.mp4", "--style", "light_starry_night", "--device", "cpu")
+    assert proc.returncode == 1, proc.stderr
+    line = proc.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line, line
+    assert re.fullmatch(r"vidstyle: error: stylizing at 1280x720 with light_starry_night needs about \d+\.\d GiB of "
+                        r"memory; this machine has 0\.2 GiB in all \(\d+\.\d GiB free now\): no smaller setting "
+                        r"fits either", line), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_a_standard_style_that_cannot_fit_is_offered_a_light_one_and_a_smaller_network(tmp_path, monkeypatch,
+                                                                                     cli):
+    src = clip(tmp_path)
+    from vidstyle.stylizer import Stylizer
+
+    standard = Stylizer("starry_night", device="cpu", precision="bf16")
+    full = pipeline.memory_need(standard, (720, 1280), 1, True, 8)[0]
+    light = pipeline.memory_need(standard, (720, 1280), 1, True, 8, arch="light")[0]
+    fake_memory(monkeypatch, total=(light + full) // 2, free=None, where="this container may use")
+    proc = cli("stylize", src, "-o", tmp_path / "out.mp4", "--style", "starry_night", "--device", "cpu",
+               "--precision", "bf16")
+    assert proc.returncode == 1, proc.stderr
+    line = proc.stderr.strip()
+    assert "with starry_night needs about" in line and "this container may use" in line, line
+    assert "--max-side 960 runs the network at 960x540" in line and line.endswith("or a light style"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_a_run_that_needs_more_than_is_free_now_warns_and_goes_on(tmp_path, monkeypatch, cli):
+    src = clip(tmp_path, (96, 64))
+    fake_memory(monkeypatch, total=64 * GIB, free=2 ** 20)
+    monkeypatch.setattr(memory, "own_resident_bytes", lambda: 2 ** 20)  # (this test process's own is large)
+    out = tmp_path / "out.mp4"
+    proc = cli("stylize", src, "-o", out, "--style", "light_starry_night", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "free now" in line]
+    assert len(warnings) == 1 and "needs about" in warnings[0] and "0.0 GiB is free now (this machine has 64.0 GiB " \
+        "in all)" in warnings[0], proc.stderr
+    assert len(read_frames(out)) == 3
+
+
+def test_a_run_that_fits_says_nothing_of_memory(tmp_path, monkeypatch, cli):
+    src = clip(tmp_path, (96, 64))
+    fake_memory(monkeypatch, total=64 * GIB, free=32 * GIB)
+    proc = cli("stylize", src, "-o", tmp_path / "out.mp4", "--style", "light_starry_night", "--device", "cpu")
+    assert proc.returncode == 0 and "memory" not in proc.stderr, proc.stderr
+
+
+def test_a_preview_that_cannot_fit_is_refused_before_the_network_runs(tmp_path, monkeypatch, cli):
+    from vidstyle.stylizer import Stylizer
+
+    src = clip(tmp_path)
+    standard = Stylizer("starry_night", device="cpu", precision="bf16")
+    full = pipeline.memory_need(standard, (720, 1280), 1, False, 1, held=6)[0]
+    fake_memory(monkeypatch, total=full - 2 ** 20, free=None)
+    monkeypatch.setattr(Stylizer, "stylize", lambda *a: pytest.fail("the network ran"))
+    proc = cli("preview", src, "-o", tmp_path / "sheet.png", "--style", "starry_night", "--frames", "3",
+               "--device", "cpu", "--precision", "bf16", "--bars", "stylize")
+    assert proc.returncode == 1, proc.stderr
+    line = proc.stderr.strip()
+    assert line.startswith("vidstyle: error: stylizing at 1280x720 with starry_night needs about "), line
+    assert "--max-side 960 runs the network at 960x540" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
