@@ -24,14 +24,7 @@ def test_the_pipelines_queues_hold_at_most_queue_frame_bytes_of_frames(tmp_path,
 
     src = make_video(tmp_path / "in.mp4", frames=6, size=(96, 64))
     monkeypatch.setattr(pipeline, "QUEUE_FRAME_BYTES", 2 * 96 * 64 * 3)  # two frames' worth
-    sizes = []
-    made = pipeline._Stages.queue
-
-    def queue(self, size=None):
-        q = made(self, size)
-        sizes.append(q.maxsize)
-        return q
-    monkeypatch.setattr(pipeline._Stages, "queue", queue)
+    sizes = _queue_sizes(monkeypatch)
     pipeline.stylize_video(src, tmp_path / "out.mp4", style=Identity(), batch=batch, progress=False)
     video = sorted(s for s in sizes if s != pipeline.AUDIO_QUEUE_ITEMS)
     assert video == [max(2, batch)] * 4  # decoded, flow, stylized, stabilized
@@ -41,6 +34,17 @@ def test_the_pipelines_queues_hold_at_most_queue_frame_bytes_of_frames(tmp_path,
 def test_4k_frames_are_queued_two_at_a_time_and_small_ones_eight(tmp_path, monkeypatch):
     from videos import Identity
 
+    sizes = _queue_sizes(monkeypatch)
+    for size in ((3840, 2160), (640, 360)):
+        src = make_video(tmp_path / f"{size[0]}.mp4", frames=2, size=size)
+        sizes.clear()
+        pipeline.stylize_video(src, tmp_path / f"out{size[0]}.mp4", style=Identity(), batch=1, temporal="off",
+                               progress=False)
+        assert sorted(sizes)[:2] == ([2, 2] if size[0] == 3840 else [8, 8]), (size, sizes)
+
+
+def _queue_sizes(monkeypatch) -> list[int]:
+    """The maxsize of every queue the pipeline's stages make from now on, as they are made."""
     sizes = []
     made = pipeline._Stages.queue
 
@@ -49,9 +53,4 @@ def test_4k_frames_are_queued_two_at_a_time_and_small_ones_eight(tmp_path, monke
         sizes.append(q.maxsize)
         return q
     monkeypatch.setattr(pipeline._Stages, "queue", queue)
-    for size in ((3840, 2160), (640, 360)):
-        src = make_video(tmp_path / f"{size[0]}.mp4", frames=2, size=size)
-        sizes.clear()
-        pipeline.stylize_video(src, tmp_path / f"out{size[0]}.mp4", style=Identity(), batch=1, temporal="off",
-                               progress=False)
-        assert sorted(sizes)[:2] == ([2, 2] if size[0] == 3840 else [8, 8]), (size, sizes)
+    return sizes
