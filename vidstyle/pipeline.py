@@ -855,7 +855,8 @@ def _network_arch(stylizer) -> str | None:
     from vidstyle.memory import network_kind
     from vidstyle.models.weights import arch_name
 
-    archs = [arch_name(getattr(n.info, "arch_args", None) or {}) for n in _networks(stylizer)]
+    # (a timeline of the caller's own stylizer objects has networks without a model's info: not counted)
+    archs = [arch_name(getattr(n.info, "arch_args", None) or {}) for n in _networks(stylizer) if hasattr(n, "info")]
     return max(archs, key=lambda a: network_kind(a) == "standard", default=None)
 
 
