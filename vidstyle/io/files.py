@@ -209,6 +209,12 @@ def is_standard_stream_name(path) -> bool:
     return isinstance(path, str) and path == "-"
 
 
+def _standard_output_error(named: str) -> VidstyleError:
+    """The error for an output ``named`` as standard output (``-o -``, ``--stats-json -``)."""
+    return VidstyleError(f"cannot write to standard output ({named}): outputs are written to a file and renamed "
+                         "into place when complete; give a file name (./- names a file called -)")
+
+
 def _standard_input_error() -> VidstyleError:
     return VidstyleError("cannot read standard input (-): vidstyle reads files, which it seeks in (save the "
                          "stream to a file first; ./- names a file called -)")
@@ -268,8 +274,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     caller creates it when it writes).
     """
     if is_standard_stream_name(output):
-        raise VidstyleError("cannot write to standard output (-): outputs are written to a file and renamed into "
-                            "place when complete; give a file name (./- names a file called -)")
+        raise _standard_output_error("-")
     if str(output).endswith(("/", os.sep)):  # Path() would drop the slash and write a file of that name
         raise VidstyleError(f"output {output} names a folder; give a file name")
     check_path_length(output, "output", first_written_as=longest_temp_path(output) if Path(output).name else None)
@@ -562,9 +567,8 @@ def check_output(output: str | Path, input: str | Path | None = None, overwrite:
     """Validate an output path before any work starts: :func:`check_output_file` (never the
     input, a missing folder is an error) plus an extension of ``formats`` (default: the video
     containers we can mux)."""
-    if str(output) == "-":  # the usual "standard output" of command-line tools
-        raise VidstyleError("cannot write to standard output (-o -): outputs are written to a file and renamed "
-                            "into place when complete (MP4 writes its index at the end); give a file name")
+    if is_standard_stream_name(output):  # the usual "standard output" of command-line tools
+        raise _standard_output_error("-o -")
     check_not_special_output(output)  # before its name's extension: /dev/null is said as a device
     suffix = Path(output).suffix.lower()
     if suffix not in formats:
