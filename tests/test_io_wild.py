@@ -1641,6 +1641,27 @@ def test_short_mpeg_ps_and_nut_files_give_their_frame_count(tmp_path, name, fram
     assert len(sample_frames(src, 3)) == 3
 
 
+def test_a_short_mpeg_ps_file_is_demuxed_for_its_length_once(tmp_path, monkeypatch):
+    """The MPEG-PS length read by demuxing (up to 1 MB) was read again at every decoder opened on
+    the file: a preview's samples open it once each (about 10 ms a time at 1 MB). Read once a file;
+    a file written again under its name is read afresh."""
+    from vidstyle.io import probe
+
+    src = make_video(tmp_path / "short.mpg", frames=6, size=(64, 48), codec="mpeg2video")
+    spans = []
+    real = probe._demuxed_span
+    monkeypatch.setattr(probe, "_demuxed_span", lambda *a: spans.append(a) or real(*a))
+    monkeypatch.setattr(probe, "_DEMUXED_SPANS", {})
+    for _ in range(3):
+        with VideoDecoder(src, announce=False) as decoder:
+            assert decoder.info.frames == 6
+    assert len(spans) == 1
+    make_video(src, frames=12, size=(64, 48), codec="mpeg2video")
+    with VideoDecoder(src, announce=False) as decoder:
+        assert decoder.info.frames == 12
+    assert len(spans) == 2
+
+
 @pytest.mark.parametrize("start, said", [
     (0.99, "its last frame starts at 0.958 s, before the segment does (--start 0.958 or earlier takes it)"),
     (1, "its frames end at 1.00 s"),  # at the end: none is shown from there

@@ -21,7 +21,7 @@ import av
 
 from vidstyle.errors import VidstyleError
 from vidstyle.io.ffmpeg_errors import error_text
-from vidstyle.io.files import empty_file_problem, ffmpeg_path
+from vidstyle.io.files import empty_file_problem, ffmpeg_path, file_identity
 from vidstyle.io.sequence import ntsc_rate
 
 log = logging.getLogger("vidstyle")
@@ -75,17 +75,44 @@ def stated_length(container: av.container.InputContainer, video, start: Fraction
 #: taken from FFmpeg, which reads it from the PES packets' timestamps: a small file whose frames
 #: share packets has few (a 6-frame file one, said to last 0.04 s: 1 frame; 48 frames in 32 KB,
 #: 45). A larger file's frames past its last timestamp are few, and a small part of it. (A 2.6 MB
-#: file demuxes in 29 ms on the 2-core Zen 4: about 11 ms at this size, each time it is asked.)
+#: file demuxes in 29 ms on the 2-core Zen 4: about 11 ms at this size, once a file.)
 DEMUXED_LENGTH_BYTES = 1 << 20
+
+
+#: (file identity, stream index) -> the (first, end) seconds of the stream's packets that
+#: :func:`_demuxed_length` demuxed, or None: read once a file (a preview's samples open it many times)
+_DEMUXED_SPANS: dict[str, tuple[Fraction, Fraction] | None] = {}
 
 
 def _demuxed_length(container: av.container.InputContainer, index: int, start: Fraction | None) -> Fraction | None:
     """Seconds from ``start`` (default: the stream's first packet) to the end of stream ``index``'s
-    last packet, from a fresh open of the file (the caller's reading stays where it is), FFmpeg's
-    parser giving each frame its time; None where it cannot be read or gives no times."""
+    last packet (:func:`_demuxed_span`, remembered for the file); None where it cannot be read or
+    gives no times."""
+    from vidstyle.io.decode import _remember  # (the decoder's per-file caches, bounded alike)
+
+    try:
+        key = f"{file_identity(container.name)}|{index}"
+    except OSError:
+        key = None
+    if key is not None and key in _DEMUXED_SPANS:
+        span = _DEMUXED_SPANS[key]
+    else:
+        span = _demuxed_span(container.name, index)
+        if key is not None:
+            _remember(_DEMUXED_SPANS, key, span)
+    if span is None:
+        return None
+    first, end = span
+    start = first if start is None else start
+    return end - start if end > start else None
+
+
+def _demuxed_span(path: str, index: int) -> tuple[Fraction, Fraction] | None:
+    """The first time and the end of stream ``index``'s packets in the file ``path``, from a fresh
+    open (the caller's reading stays where it is), FFmpeg's parser giving each frame its time."""
     first = end = None
     try:
-        with av.open(container.name, "r") as again:
+        with av.open(path, "r") as again:
             for packet in again.demux(again.streams[index]):
                 if packet.size and packet.pts is not None:
                     at = packet.pts * packet.time_base
@@ -93,10 +120,7 @@ def _demuxed_length(container: av.container.InputContainer, index: int, start: F
                     end = max(end or at, at + (packet.duration or 0) * packet.time_base)
     except (av.error.FFmpegError, OSError, IndexError):
         return None
-    if end is None:
-        return None
-    start = first if start is None else start
-    return end - start if end > start else None
+    return None if end is None else (first, end)
 
 
 def picture_streams(container: av.container.InputContainer) -> list:
