@@ -56,8 +56,9 @@ WINDOW_NAME = "vidstyle live"
 STALL_NOTICE_S = 2.0
 
 #: seconds between two looks at the window while the network works on a frame (on its own thread):
-#: Qt keeps one key from one look to the next, so keys typed during a frame of 1-3 s were lost but
-#: the last, and the window neither redrew nor answered its window manager meanwhile
+#: Qt keeps one key from one look to the next, so keys typed during a frame of seconds (a standard
+#: style on a busy CPU) were lost but the last, and the window neither redrew nor answered its window
+#: manager meanwhile
 KEY_POLL_S = 0.015
 
 #: what waiting on the network's thread gives when the wait ended first (q, Esc, the window closed),
@@ -961,8 +962,8 @@ class NetworkThread:
     """The one thread a live session's network runs on (always the same: a compiled network's
     graphs and dynamo's limits are per thread). :meth:`stop` cuts a call under way short, as
     Ctrl-C did when the network ran on the main thread: waited for, a frame of a standard network
-    (1-3 s on a CPU), a style's first load or a ``torch.compile`` warm-up (76 s, cold, on 2 cores)
-    kept the process working on after the summary, q's window gone. The exception comes at the
+    (about 3 s at 640x360 on 2 busy cores), a style's first load or a ``torch.compile`` warm-up
+    (76 s, cold, on 2 cores) kept the process working on after the summary, q's window gone. The exception comes at the
     thread's next bytecode: a C call under way is waited for (between torch's ops, little; the C++
     compiler that ``torch.compile`` runs, and waits for, seconds)."""
 
