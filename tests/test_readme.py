@@ -304,6 +304,65 @@ def test_the_readme_layout_names_every_module():
                   and f"`vidstyle/{m}`" not in text) == []
 
 
+def layout_names(text: str) -> list[str]:
+    """The modules and packages the README's layout names (`pipeline.py`, `io/`, `vidstyle/cli.py`)."""
+    layout = text.split("\n* Layout:", 1)[1].split("\n* ", 1)[0]
+    return re.findall(r"`((?:vidstyle/)?\w+(?:\.py|/))`", layout)
+
+
+def test_every_module_the_readme_layout_names_exists():
+    """The other way round: a module the layout names is the package's own or one of its
+    subpackages' (`probe.py` is vidstyle/io/probe.py), not one since renamed or removed."""
+    names = layout_names(README.read_text())
+    assert len(names) > 30
+    package = ROOT / "vidstyle"
+    assert [name for name in names if not (ROOT / name).exists() and not (package / name).exists()
+            and not any(package.glob(f"*/{name}"))] == []
+
+
+def makefile_variables(text: str) -> dict[str, str]:
+    """The Makefile's ``NAME ?= value`` settings."""
+    return dict(re.findall(r"^(\w+) *\?= *(.*?) *$", text, re.M))
+
+
+def makefile_recipe(text: str, target: str) -> list[str]:
+    """The command lines of ``target``'s recipe, variables given their defaults."""
+    variables = makefile_variables(text)
+    block = re.search(rf"^{re.escape(target)}:[^\n]*\n((?:\t[^\n]*\n)*)", text, re.M).group(1)
+    return [re.sub(r"\$\((\w+)\)", lambda m: variables.get(m.group(1), m.group(0)), line.strip())
+            for line in block.splitlines()]
+
+
+def test_the_readme_install_commands_without_make_are_the_makefiles():
+    """Development's "Without `make`" commands install what `make install` installs: the same
+    torch pin, extras and loss-network packages (a pin raised in one and not the other left a
+    reader of the README on another torch than the tests ran with)."""
+    text = " ".join(README.read_text().split("* Without `make`:", 1)[1].split("\n* ", 1)[0].split())
+    said = re.findall(r"`(pip install [^`]*)`", text)
+    installed = [re.sub(r"^\$\(PY\) -m (pip install) -q ", r"\1 ", line)
+                 for line in makefile_recipe((ROOT / "Makefile").read_text(), "$(VENV)/.installed")
+                 if "pip install" in line]
+    assert installed and said == installed
+
+
+def test_the_readme_make_targets_do_what_it_says():
+    """Quick start's `make demo` output, Development's `make test` (two workers, then the serial
+    tests alone), `make bench`'s folder, and CI's command, which is the README's `make test`."""
+    readme, makefile = README.read_text(), (ROOT / "Makefile").read_text()
+    style = makefile_variables(makefile)["STYLE"]
+    demo = makefile_recipe(makefile, "demo")
+    assert any(f"-o out/sample_{style}.mp4 --style {style}" in line for line in demo)
+    assert f"`make demo` writes `out/sample_{style}.mp4`" in readme
+    test = [line for line in makefile_recipe(makefile, "test") if "pytest" in line]
+    assert len(test) == 2 and "-n 2" in test[0] and '-m "not serial"' in test[0] and test[1].endswith("-m serial")
+    assert "on two pytest-xdist workers, then the few tests marked `serial`" in " ".join(readme.split())
+    assert any("--out out/bench " in line for line in makefile_recipe(makefile, "bench"))
+    assert "`make bench` runs it on the sample clip into `out/bench/`" in " ".join(readme.split())
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith(("#", "set ", "cd "))]
+    assert ci == ["make test"]
+    assert "make test   # installs into .venv, runs the test suite" in readme
+
+
 def exit_status_table(text: str) -> dict[str, str]:
     """The README's "Exit status" table: each status as written ("0", "128 + N") -> when."""
     section = text.split("\n## Exit status\n", 1)[1].split("\n## ", 1)[0]
