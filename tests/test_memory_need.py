@@ -4,6 +4,7 @@ monkeypatched), never really used up."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +169,94 @@ def test_a_preview_that_cannot_fit_is_refused_before_the_network_runs(tmp_path, 
     assert line.startswith("vidstyle: error: stylizing at 1280x720 with starry_night needs about "), line
     assert "--max-side 960 runs the network at 960x540" in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+class CallersOwn:
+    """A stylizer object of the caller's (the Python API's): no model info, nothing counted for its
+    network, so what a test measures is the rest of the estimate."""
+
+
+def test_bf16_needs_less_than_fp32_for_either_network():
+    # bf16's activations are half fp32's bytes: counted as fp32, a bf16 run was said to need more
+    for arch in ARCHS:
+        assert need(arch, "bf16") < need(arch, "fp32")
+    assert need("light", "int8") == need("light", "fp32")  # (int8 counted as fp32: what ONNX Runtime holds)
+
+
+def test_a_preview_counts_the_frames_it_holds_not_a_pipeline():
+    # preview runs its frames through the network one by one: no decoder, encoder or queues beside
+    # it, but the frames it holds (``held``), 3 bytes a pixel each
+    pixels = 1280 * 720
+    assert (memory.run_need(pixels, pixels, "light", "fp32", 1, False)
+            - memory.run_need(pixels, pixels, "light", "fp32", 1, False, pipeline=False)) == \
+        memory.PIPELINE_BYTES_PER_PIXEL * pixels
+    six, two = (pipeline.memory_need(CallersOwn(), (720, 1280), 1, False, 1, held=held)[0] for held in (6, 2))
+    assert six - two == 4 * 3 * pixels
+    assert two == memory.RUN_BASE_BYTES + 2 * 3 * pixels
+
+
+def test_a_runs_need_takes_in_its_queues_by_their_depth_at_the_frames_size():
+    # the queues' frames come on top of the stages' (4 bytes a pixel with alpha, which lowers their
+    # depth at a large size: 64 MB of 2560x1440 RGBA frames are 4, of RGB ones 6)
+    for stabilizer in (False, True):
+        for alpha, depth in ((False, 6), (True, 4)):
+            pixels = 2560 * 1440
+            assert pipeline.queue_depth((4 if alpha else 3) * pixels, 1, 8) == depth
+            got = pipeline.memory_need(CallersOwn(), (1440, 2560), 1, stabilizer, 8, alpha=alpha)[0]
+            assert got == memory.run_need(pixels, pixels, None, "fp32", 1, stabilizer) + \
+                pipeline.queued_bytes(depth, pixels, stabilizer, alpha=alpha), (stabilizer, alpha)
+
+
+def test_memory_now_without_meminfo_takes_the_containers_room(monkeypatch, tmp_path):
+    from vidstyle import device
+
+    current = tmp_path / "memory.current"
+    current.write_text(f"{3 * GIB}\n")
+    monkeypatch.setattr(memory, "_MEMINFO", str(tmp_path / "no-meminfo"))  # a system without one
+    monkeypatch.setattr(memory, "_CGROUP_MEMORY_CURRENT", str(current))
+    monkeypatch.setattr(device, "physical_memory", lambda: 16 * GIB)
+    monkeypatch.setattr(device, "cgroup_memory_limit", lambda: 4 * GIB)
+    assert memory.memory_now() == (4 * GIB, "this container may use", GIB)
+    monkeypatch.setattr(device, "cgroup_memory_limit", lambda: None)  # no container, no meminfo: not known
+    assert memory.memory_now() == (16 * GIB, "this machine has", None)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux's /proc")
+def test_own_resident_bytes_is_this_processs_resident_memory():
+    # resident, not virtual: torch's process maps gigabytes it never touches
+    import torch  # noqa: F401 - (loaded, as in a run)
+
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    resident, mapped = (int(status[k].split()[0]) * 1024 for k in ("VmRSS", "VmSize"))
+    assert mapped > 2 * resident  # (what tells them apart here)
+    assert resident / 2 < memory.own_resident_bytes() < 2 * resident
+
+
+def test_what_this_process_holds_already_counts_as_free_for_its_run(monkeypatch):
+    # torch and the network, loaded, are part of the run's need and held already: only the rest has
+    # to be free
+    needed = pipeline.memory_need(CallersOwn(), (64, 96), 1, False, 8)[0]
+    fake_memory(monkeypatch, total=64 * GIB, free=needed // 2)
+    monkeypatch.setattr(memory, "own_resident_bytes", lambda: needed // 2)
+    assert pipeline.check_memory(CallersOwn(), (64, 96), 1, False, 8) is False  # exactly enough: no warning
+    monkeypatch.setattr(memory, "own_resident_bytes", lambda: needed // 2 - 1)
+    assert pipeline.check_memory(CallersOwn(), (64, 96), 1, False, 8, warn=False) is True
+    fake_memory(monkeypatch, total=needed, free=None)  # exactly all there is: not refused
+    assert pipeline.check_memory(CallersOwn(), (64, 96), 1, False, 8) is False
+    fake_memory(monkeypatch, total=needed - 1, free=None)
+    with pytest.raises(pipeline.VidstyleError, match="no smaller setting fits either"):
+        pipeline.check_memory(CallersOwn(), (64, 96), 1, False, 8)
+
+
+def test_the_stabilizers_share_is_counted_before_the_first_frame(tmp_path, monkeypatch):
+    # the flow stabilizer's frames and flow are part of the run's need: a run that fits only
+    # without it is refused, saying so
+    from videos import Identity
+
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(96, 64))
+    fake_memory(monkeypatch, total=pipeline.memory_need(CallersOwn(), (64, 96), 1, True, 8)[0] - 1, free=None)
+    with pytest.raises(pipeline.VidstyleError, match=r"needs about \d+\.\d GiB of memory; .*: --temporal off$"):
+        pipeline.stylize_video(src, tmp_path / "out.mp4", style=Identity(), batch=1, progress=False)
+    assert not (tmp_path / "out.mp4").exists()
+    pipeline.stylize_video(src, tmp_path / "out.mp4", style=Identity(), batch=1, temporal="off", progress=False)
+    assert len(read_frames(tmp_path / "out.mp4")) == 3

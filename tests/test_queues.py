@@ -54,3 +54,20 @@ def _queue_sizes(monkeypatch) -> list[int]:
         return q
     monkeypatch.setattr(pipeline._Stages, "queue", queue)
     return sizes
+
+
+def test_frames_with_alpha_are_queued_by_their_four_bytes_a_pixel(tmp_path, monkeypatch):
+    # RGBA frames are 4 bytes a pixel: the queues' byte bound holds fewer of them
+    import numpy as np
+
+    from videos import Identity, write_frames
+
+    rgba = [np.dstack([np.full((64, 96, 3), 40 * i, np.uint8), np.full((64, 96), 200, np.uint8)]) for i in range(4)]
+    src = write_frames(tmp_path / "in.mov", rgba, codec="prores_ks", pix_fmt="yuva444p10le",
+                       options={"profile": "4444"})
+    monkeypatch.setattr(pipeline, "QUEUE_FRAME_BYTES", 2 * 96 * 64 * 3)  # two RGB frames' worth: one RGBA frame
+    sizes = _queue_sizes(monkeypatch)
+    result = pipeline.stylize_video(src, tmp_path / "out.mov", style=Identity(), batch=1, codec="prores_ks",
+                                    progress=False)
+    assert result.alpha and result.frames == 4
+    assert sorted(s for s in sizes if s != pipeline.AUDIO_QUEUE_ITEMS) == [1] * 4
