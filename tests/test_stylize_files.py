@@ -293,6 +293,49 @@ def test_a_failed_run_leaves_the_new_folder_to_another_run_writing_into_it(tmp_p
     assert isinstance(failed, VidstyleError) and not (tmp_path / "alone").exists()  # alone, it takes back what it made
 
 
+
+@pytest.mark.skipif(os.name == "nt", reason="flock: Windows keeps the earlier behaviour")
+def test_a_folder_removed_by_another_run_before_it_was_held_is_made_again_and_taken_back(tmp_path, monkeypatch):
+    # the other run's end removed the empty folder between this run's finding it and its lock: this
+    # run makes it again, writes there, and (having made it) takes it back when left empty
+    import fcntl
+
+    from vidstyle.io.files import folder_in_use
+
+    out = tmp_path / "out"
+    out.mkdir()  # there when this run began: not its own
+    real, removed = fcntl.flock, []
+
+    def flock(fd, operation):
+        if operation == fcntl.LOCK_SH and not removed:  # the other run removes it as this one waits for the lock
+            out.rmdir()
+            removed.append(out)
+        return real(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    with folder_in_use(out):
+        assert removed and out.is_dir()
+        (out / "frame.png").write_bytes(b"")  # where this run writes
+        (out / "frame.png").unlink()  # (a failed run's output is removed)
+    assert not out.exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="flock")
+def test_a_folder_on_a_file_system_without_locks_is_made_and_taken_back(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    from vidstyle.io.files import folder_in_use
+
+    def no_locks(fd, operation):  # an NFS mount without a lock daemon
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    out = tmp_path / "new" / "out"
+    with folder_in_use(out):
+        assert out.is_dir()
+    assert not (tmp_path / "new").exists()
+
 def test_cli_several_inputs(tmp_path, inputs, style, capsys):
     from vidstyle.cli import main
 
@@ -365,6 +408,39 @@ def test_cli_skip_existing_with_one_output(tmp_path, inputs, style, capsys):
                  "--skip-existing", "--quiet"]) == 0
     assert not (tmp_path / "frames" / "f_002.png").exists() and capsys.readouterr().err == ""
 
+
+
+def test_cli_skip_existing_does_not_take_the_input_for_its_output(tmp_path, inputs, style, capsys):
+    # the input named as its own output is there, but no output of a run: refused as without
+    # --skip-existing, not skipped with exit status 0 as if it were done
+    from vidstyle.cli import main
+
+    before = inputs[0].read_bytes()
+    argv = ["stylize", str(inputs[0]), "-o", str(inputs[0]), "--style", str(style), "--device", "cpu"]
+    assert main(argv) == 1
+    refused = capsys.readouterr().err
+    assert main([*argv, "--skip-existing"]) == 1
+    assert capsys.readouterr().err == refused and "skipped" not in refused, refused
+    assert inputs[0].read_bytes() == before
+
+
+def test_cli_skip_existing_leaves_an_output_two_inputs_would_share_to_the_runs_check(tmp_path, inputs, style,
+                                                                                    capsys):
+    # clips/a.mp4 and more/A.mp4 would both be written to out/a.mp4: which of them made the one
+    # there cannot be told, so neither is skipped and the run refuses them as it does without it
+    from vidstyle.cli import main
+
+    other = tmp_path / "more"
+    other.mkdir()
+    upper = make_video(other / "A.mp4", frames=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.mp4").write_bytes(b"made by an earlier run")
+    assert main(["stylize", str(inputs[0]), str(upper), "-o", str(out), "--style", str(style), "--device", "cpu",
+                 "--skip-existing"]) == 1
+    err = capsys.readouterr().err
+    assert "several inputs would be written to" in err and "skipped" not in err, err
+    assert (out / "a.mp4").read_bytes() == b"made by an earlier run"
 
 def test_cli_debug_shows_a_failed_inputs_traceback_and_runs_on(tmp_path, inputs, style, capsys):
     from vidstyle.cli import main
@@ -599,6 +675,7 @@ def test_stats_json_of_a_batch_has_each_input(tmp_path, inputs, style, capsys):
     runs = _stats(stats)["inputs"]
     assert [(r["input"], r["status"]) for r in runs] == [
         (str(inputs[0]), "skipped"), (str(broken), "failed"), (str(inputs[1]), "ok"), (str(inputs[2]), "skipped")]
+    assert (runs[0]["output"], runs[3]["output"]) == (str(out / "a.mp4"), str(out / "c.jpg"))  # each its own
 
 
 def test_stats_json_is_checked_before_the_run_and_left_out_of_a_failed_one(tmp_path, inputs, style, capsys,
