@@ -599,6 +599,54 @@ def test_the_fade_gate_follows_a_steady_fade_without_pumping(tmp_path, monkeypat
     assert np.abs(np.diff(fade)).max() < 0.25 * before.mean()  # ...steadily
 
 
+
+@pytest.mark.parametrize("tensors", [False, True])
+@pytest.mark.parametrize("forget", ["cut", "reset"])
+def test_the_fade_gate_forgets_the_fade_at_a_cut_and_a_reset(clip, monkeypatch, forget, tensors):
+    """The fade gate's mean is of the last FADE_PAIRS pairs since the last cut (or reset(): a seek, a
+    new style): a fade's last pairs before it do not gate the steady shot after it, on the host or
+    the device."""
+    import dataclasses
+
+    frames, _ = clip
+    still = frames[0][:96, :160]
+    shares = []
+    if tensors:
+        blend = stabilizer_module.contrast_preserving_blend_tensor
+        monkeypatch.setattr(stabilizer_module, "contrast_preserving_blend_tensor",
+                            lambda warped, current, share, *a, **k: shares.append(float(share.mean())) or
+                            blend(warped, current, share, *a, **k))
+    else:
+        blend = stabilizer_module.banded_blend
+        monkeypatch.setattr(stabilizer_module, "banded_blend",
+                            lambda warped, current, weight, *a, **k: shares.append(float(weight.mean())) or
+                            blend(warped, current, weight, *a, **k))
+
+    def apply(stab, state):
+        styled = fake_stylize(still)
+        return stab.apply_tensor(_as_levels(styled), state) if tensors else stab.apply(styled, state)
+
+    fresh = FlowStabilizer(strength=0.5, drift_tolerance=np.inf)
+    steady = fresh.estimate(still, still)
+    assert steady.brightness_change < fresh.fade_tolerance
+    fade = dataclasses.replace(steady, brightness_change=4 * fresh.fade_tolerance)
+    apply(fresh, None)
+    apply(fresh, steady)
+    ungated = shares[-1]
+    stab = FlowStabilizer(strength=0.5, drift_tolerance=np.inf)
+    for state in (None, steady, steady, steady, fade, fade, fade):
+        apply(stab, state)
+    # FADE_PAIRS (3) pairs into the fade its mean is the fade's alone: gated as one pair of 4x the
+    # tolerance is (exp(-9) of the blend)
+    assert shares[-1] < 0.01 * ungated
+    if forget == "cut":
+        apply(stab, None)
+    else:
+        stab.reset()
+        apply(stab, steady)  # (passed through: no output before it)
+    apply(stab, steady)
+    assert shares[-1] == pytest.approx(ungated)
+
 @pytest.mark.parametrize("on_device", [False, True])
 def test_a_slow_change_of_light_is_followed_even_at_strength_1(clip, on_device):
     """A still shot dimming by 1.25% a frame is no fade to the fade gate (2.5%), so the blend
