@@ -1855,6 +1855,44 @@ def test_q_or_a_closed_window_during_a_frame_stops_without_waiting_for_it(monkey
     assert not [t for t in threading.enumerate() if t.name.startswith("vidstyle-live-network")]
 
 
+
+def test_a_style_key_typed_before_q_during_a_frame_loads_nothing(monkeypatch):
+    """n then q typed while the network works: the session stops once the frame is done, and the
+    next style is not begun on the network's thread for nothing (a first load takes seconds)."""
+    window = TypingWindow()
+    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
+    first, other = TypingStylizer(window, "nq", on_frame=1), SlowStylizer(label="b")
+    loads = []
+    load = live._next_style_that_loads
+    monkeypatch.setattr(live, "_next_style_that_loads", lambda *args: loads.append(args) or load(*args))
+    source = MarkedSource(frames=20, fps=60)
+    source.live = False
+    lines: list[str] = []
+    summary = run_live(source, StyleBank([first, other]), LiveOptions(window=True), log=lines.append)
+    assert summary.stop_reason == "quit" and not [line for line in lines if line.startswith("style: b")], lines
+    assert loads == [] and other.calls == 0
+
+
+def test_a_call_cut_short_is_not_taken_for_an_error_of_the_networks_own():
+    """The exception that cuts a call short is no Exception: a network's ``except Exception`` (torch's,
+    a stylizer's) would take it for an error of its own and work on."""
+    network = live.NetworkThread()
+    began, events = threading.Event(), []
+
+    def work():
+        began.set()
+        for _ in range(300):
+            try:
+                time.sleep(0.01)
+            except Exception:  # noqa: BLE001 - as a network's own code may
+                events.append("taken for an error of its own")
+        events.append("done")
+
+    future = network.submit(work)
+    assert began.wait(10)
+    network.stop()
+    assert future.result() is live._ABANDONED and events == []
+
 class EndlessStylizer(SlowStylizer):
     """A network that works on its frame ``on_frame`` (the warm-up's call is 0) for as long as
     ``seconds`` (a compile, a standard network's frame on a slow CPU), unless cut short; ``stop``
