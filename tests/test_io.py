@@ -2130,6 +2130,32 @@ def test_a_still_under_a_videos_name_is_the_still_it_is(tmp_path, cli):
     assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "shot.mp4").exists()
 
 
+
+def test_a_sound_file_is_no_video_to_the_still_or_video_choice(tmp_path):
+    """FFmpeg opens a sound file, but it holds no picture stream: not a video (stylize_image would
+    send it to stylize_video, which finds no video stream in it), under its own name or an image's."""
+    import av
+
+    from vidstyle import stylize_image
+    from vidstyle.io.probe import holds_video
+
+    song = tmp_path / "song.m4a"
+    with av.open(str(song), "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        stream.layout = "mono"
+        for i in range(8):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.rate, frame.pts = 48000, i * 1024
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    named_as_image = tmp_path / "song.jpg"
+    shutil.copyfile(song, named_as_image)
+    for path in (song, named_as_image):
+        assert not holds_video(path)
+        with pytest.raises(VidstyleError) as said:
+            stylize_image(path, tmp_path / "out.png", style=Identity(), progress=False)
+        assert "is a video" not in str(said.value) and "cannot identify image file" in str(said.value), said.value
+
 def test_a_one_frame_gif_under_a_videos_name_is_a_gif(tmp_path, cli):
     """A GIF saved as .mp4 is read as the GIF it is: one of one frame written to an image's name is
     a still, as under its own name (it was "cannot write .png files" there, and stylize_image
