@@ -59,7 +59,6 @@ def test_make_video_is_a_real_video_with_known_content(tmp_path):
     assert psnr(frames[5], frames[6]) < 40  # the content moves
 
 
-
 def test_write_frames_encodes_the_same_frames_to_the_same_bytes_every_time(tmp_path):
     """x264 at its default preset read memory it had not written (its macroblock tree, at some
     frame sizes): the same frames encoded again in one process came out different, by up to 40
@@ -2130,7 +2129,6 @@ def test_a_still_under_a_videos_name_is_the_still_it_is(tmp_path, cli):
     assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "shot.mp4").exists()
 
 
-
 def test_a_sound_file_is_no_video_to_the_still_or_video_choice(tmp_path):
     """FFmpeg opens a sound file, but it holds no picture stream: not a video (stylize_image would
     send it to stylize_video, which finds no video stream in it), under its own name or an image's."""
@@ -2155,6 +2153,7 @@ def test_a_sound_file_is_no_video_to_the_still_or_video_choice(tmp_path):
         with pytest.raises(VidstyleError) as said:
             stylize_image(path, tmp_path / "out.png", style=Identity(), progress=False)
         assert "is a video" not in str(said.value) and "cannot identify image file" in str(said.value), said.value
+
 
 def test_a_one_frame_gif_under_a_videos_name_is_a_gif(tmp_path, cli):
     """A GIF saved as .mp4 is read as the GIF it is: one of one frame written to an image's name is

@@ -1341,7 +1341,6 @@ def test_cli_checks_an_output_dir_given_before_the_session(tmp_path, model_file,
     assert not (tmp_path / "new").exists()  # made when a snapshot or recording needs it
 
 
-
 def test_cli_says_a_source_that_is_a_folder_or_missing_in_one_line(tmp_path, model_file, capsys):
     """--source takes a video file: a folder (an image sequence, which stylize takes) is said as
     one, and a missing file as missing, word for word, before the session."""
@@ -1855,7 +1854,6 @@ def test_q_or_a_closed_window_during_a_frame_stops_without_waiting_for_it(monkey
     assert not [t for t in threading.enumerate() if t.name.startswith("vidstyle-live-network")]
 
 
-
 def test_a_style_key_typed_before_q_during_a_frame_loads_nothing(monkeypatch):
     """n then q typed while the network works: the session stops once the frame is done, and the
     next style is not begun on the network's thread for nothing (a first load takes seconds)."""
@@ -1892,6 +1890,7 @@ def test_a_call_cut_short_is_not_taken_for_an_error_of_the_networks_own():
     assert began.wait(10)
     network.stop()
     assert future.result() is live._ABANDONED and events == []
+
 
 class EndlessStylizer(SlowStylizer):
     """A network that works on its frame ``on_frame`` (the warm-up's call is 0) for as long as

@@ -599,7 +599,6 @@ def test_the_fade_gate_follows_a_steady_fade_without_pumping(tmp_path, monkeypat
     assert np.abs(np.diff(fade)).max() < 0.25 * before.mean()  # ...steadily
 
 
-
 @pytest.mark.parametrize("tensors", [False, True])
 @pytest.mark.parametrize("forget", ["cut", "reset"])
 def test_the_fade_gate_forgets_the_fade_at_a_cut_and_a_reset(clip, monkeypatch, forget, tensors):
@@ -646,6 +645,7 @@ def test_the_fade_gate_forgets_the_fade_at_a_cut_and_a_reset(clip, monkeypatch, 
         apply(stab, steady)  # (passed through: no output before it)
     apply(stab, steady)
     assert shares[-1] == pytest.approx(ungated)
+
 
 @pytest.mark.parametrize("on_device", [False, True])
 def test_a_slow_change_of_light_is_followed_even_at_strength_1(clip, on_device):

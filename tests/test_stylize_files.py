@@ -293,7 +293,6 @@ def test_a_failed_run_leaves_the_new_folder_to_another_run_writing_into_it(tmp_p
     assert isinstance(failed, VidstyleError) and not (tmp_path / "alone").exists()  # alone, it takes back what it made
 
 
-
 @pytest.mark.skipif(os.name == "nt", reason="flock: Windows keeps the earlier behaviour")
 def test_a_folder_removed_by_another_run_before_it_was_held_is_made_again_and_taken_back(tmp_path, monkeypatch):
     # the other run's end removed the empty folder between this run's finding it and its lock: this
@@ -335,6 +334,7 @@ def test_a_folder_on_a_file_system_without_locks_is_made_and_taken_back(tmp_path
     with folder_in_use(out):
         assert out.is_dir()
     assert not (tmp_path / "new").exists()
+
 
 def test_cli_several_inputs(tmp_path, inputs, style, capsys):
     from vidstyle.cli import main
@@ -409,7 +409,6 @@ def test_cli_skip_existing_with_one_output(tmp_path, inputs, style, capsys):
     assert not (tmp_path / "frames" / "f_002.png").exists() and capsys.readouterr().err == ""
 
 
-
 def test_cli_skip_existing_does_not_take_the_input_for_its_output(tmp_path, inputs, style, capsys):
     # the input named as its own output is there, but no output of a run: refused as without
     # --skip-existing, not skipped with exit status 0 as if it were done
@@ -442,6 +441,7 @@ def test_cli_skip_existing_leaves_an_output_two_inputs_would_share_to_the_runs_c
     assert "several inputs would be written to" in err and "skipped" not in err, err
     assert (out / "a.mp4").read_bytes() == b"made by an earlier run"
 
+
 def test_cli_debug_shows_a_failed_inputs_traceback_and_runs_on(tmp_path, inputs, style, capsys):
     from vidstyle.cli import main
 
@@ -467,7 +467,6 @@ def test_cli_one_input_into_a_folder(tmp_path, inputs, style, target, capsys):
     arg = str(out) + ("/" if target == "slash" else "")
     assert main(["stylize", str(inputs[2]), "-o", arg, "--style", str(style), "--device", "cpu"]) == 0
     assert (out / "c.jpg").is_file() and "-> " + str(out / "c.jpg") in capsys.readouterr().err
-
 
 
 def test_one_input_into_a_folder_is_said_as_one_input(tmp_path, inputs, style, capsys):
