@@ -2800,3 +2800,47 @@ def test_a_replayed_stream_cut_after_a_keyframe_says_its_packets_that_would_not_
     with caplog.at_level(logging.WARNING, logger="vidstyle"):
         FileSource(tmp_path / "in.ts", realtime=False).close()  # one that starts on its keyframe: nothing to say
     assert "at the start of" not in caplog.text
+
+
+def test_r_pressed_twice_within_one_frame_says_nothing_was_recorded_and_leaves_no_file(monkeypatch, tmp_path):
+    """'r r' typed during one frame (keys queued while the network works) began a recording and
+    ended it before a frame came: the file was dropped without a word after "recording to ...", and
+    the next recording took the next number, as if that one had been written."""
+    window = TypingWindow()
+    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
+    stylizer = TypingStylizer(window, "rr", on_frame=2)
+    source = MarkedSource(frames=8, fps=60)
+    source.live = False
+    out = tmp_path / "rec.mp4"
+    lines: list[str] = []
+    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=True, record=out),
+                       keys=None, log=lines.append)
+    # the first r stops rec.mp4 (frames 0-2), the second begins rec-2.mp4 (frames 3-7)
+    assert summary.recordings == [str(out), str(tmp_path / "rec-2.mp4")], lines
+
+    window = TypingWindow()
+    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
+    stylizer = TypingStylizer(window, "rr", on_frame=2)
+    source = MarkedSource(frames=8, fps=60)
+    source.live = False
+    folder = tmp_path / "second"
+    folder.mkdir()
+    lines = []
+    summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=True, record=None, output_dir=folder),
+                       log=lines.append)
+    assert summary.recordings == [] and summary.processed == 8
+    begun = [line for line in lines if line.startswith("recording to ")]
+    assert len(begun) == 1, lines
+    name = begun[0].removeprefix("recording to ")
+    assert f"nothing recorded to {name}: stopped before its first frame" in lines, lines
+    assert list(folder.iterdir()) == []  # no empty file, no hidden partial one
+
+
+def test_a_recording_that_took_no_frame_leaves_its_number_to_the_next():
+    paths = RecordingPaths(Path("rec.mp4"), Path("."))
+    assert paths.next() == Path("rec.mp4")
+    paths.begun()
+    assert paths.next() == Path("rec-2.mp4")
+    paths.begun()
+    paths.unused()  # rec-2.mp4 was stopped before its first frame: no file
+    assert paths.next() == Path("rec-2.mp4")

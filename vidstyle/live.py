@@ -855,6 +855,11 @@ class RecordingPaths:
         """The path :meth:`next` gave is a recording's now: the next one is numbered after it."""
         self.count += 1
 
+    def unused(self) -> None:
+        """The recording last begun stopped before its first frame, leaving no file: its name is
+        the next one's again (the next was numbered after a file that is not there)."""
+        self.count = max(0, self.count - 1)
+
 
 def check_virtual_camera() -> None:
     """A VidstyleError with the install hint when pyvirtualcam is missing."""
@@ -1109,6 +1114,9 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             return
         if failed:
             errors.append(f"recording {finished.path}: {failed}")
+        elif not finished.frames:  # (r pressed twice within one frame): "recording to" was said, no file is left
+            paths.unused()
+            log(f"nothing recorded to {finished.path}: stopped before its first frame")
         if finished.frames and finished.moved_from is not None:
             moved_folders[finished.moved_from] = finished.path
             log(f"{finished.moved_from} was renamed or moved while recording: the recording is {finished.path}")
