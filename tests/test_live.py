@@ -2844,3 +2844,18 @@ def test_a_recording_that_took_no_frame_leaves_its_number_to_the_next():
     paths.begun()
     paths.unused()  # rec-2.mp4 was stopped before its first frame: no file
     assert paths.next() == Path("rec-2.mp4")
+
+
+def test_the_stats_json_record_says_its_layouts_version_as_stylizes_does(tmp_path, model_file):
+    """stylize's --stats-json record starts with schema (its layout's version); live's had none, so a
+    script reading both could not tell a changed field from a missing one."""
+    from vidstyle.cli import main
+    from vidstyle.config import LIVE_STATS_SCHEMA
+
+    video = write_video(tmp_path / "video.mp4", 4, fps=25)
+    stats = tmp_path / "stats.json"
+    assert main(["live", "--source", str(video), "--no-window", "--style", str(model_file), "--device", "cpu",
+                 "--stats-json", str(stats)]) == 0
+    record = json.loads(stats.read_text())
+    assert list(record)[0] == "schema" and record["schema"] == LIVE_STATS_SCHEMA
+    assert record["processed"] == 4 and record["stop_reason"] == "end of source"

@@ -36,9 +36,9 @@ from vidstyle.cli_args import opset as _opset
 from vidstyle.cli_args import sequence_fps as _sequence_fps
 from vidstyle.cli_args import unit_float as _unit_float
 from vidstyle.config import (BACKENDS, BARS_MODES, DEFAULT_CODECS, DEFAULT_CROSSFADE, DEFAULT_OPSET,
-                             DEFAULT_TEMPORAL_STRENGTH, EVAL_SCHEMA, HDR_MODES, MAX_BATCH, MAX_LONG_TERM, MAX_OPSET,
-                             MIN_OPSET, STYLE_EVERY, STYLIZE_STATS_SCHEMA, TEMPORAL_MODES, VIDEO_CODECS, EncodeConfig,
-                             StylizeConfig)
+                             DEFAULT_TEMPORAL_STRENGTH, EVAL_SCHEMA, HDR_MODES, LIVE_STATS_SCHEMA, MAX_BATCH,
+                             MAX_LONG_TERM, MAX_OPSET, MIN_OPSET, STYLE_EVERY, STYLIZE_STATS_SCHEMA, TEMPORAL_MODES,
+                             VIDEO_CODECS, EncodeConfig, StylizeConfig)
 from vidstyle.models.archs import LOSS_NETWORKS
 from vidstyle.errors import VidstyleError, counted, first_line, on_kill, printable, terminated_line, termination_as_exit
 from vidstyle.signals import end_at_once_on_ctrl_c, interrupted_at_once, leave_ctrl_c_to_the_program
@@ -586,7 +586,10 @@ def _add_live(subparsers) -> None:
                    help="folder for snapshots and r-started recordings, made on first use (default .)")
     p.add_argument("--virtual-cam", action="store_true", help="send the stylized feed to a virtual camera "
                                                               "(needs pyvirtualcam)")
-    p.add_argument("--stats-json", metavar="FILE", type=path_arg, help="also write the exit summary as JSON to FILE")
+    p.add_argument("--stats-json", metavar="FILE", type=path_arg,
+                   help="also write the exit summary as one JSON object to FILE, for scripts: schema (this layout's "
+                        f"version, {LIVE_STATS_SCHEMA}), then the summary's counts, latencies, stop_reason, "
+                        "recordings, snapshots and errors")
     p.set_defaults(func=_command_in("vidstyle.live", "live_command"), check=_check_live)
 
 

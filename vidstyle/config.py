@@ -43,6 +43,9 @@ EVAL_SCHEMA = 3
 #: Version of ``vidstyle stylize --stats-json``'s layout: raised when a field changes meaning or goes
 #: away (here beside EVAL_SCHEMA, for stylize's --help without torch).
 STYLIZE_STATS_SCHEMA = 1
+#: Version of ``vidstyle live --stats-json``'s layout (:class:`vidstyle.live.LiveSummary`'s fields after
+#: ``schema``), raised as the others are.
+LIVE_STATS_SCHEMA = 1
 #: ``vidstyle eval --painting`` scores style on every this-many-th frame (``--style-every``)
 STYLE_EVERY = 4
 #: The ONNX opset ``vidstyle export`` writes by default, the oldest it writes (nearest-neighbour

@@ -36,7 +36,7 @@ import numpy as np
 
 import av  # noqa: F401  after cv2; file sources and recordings need it (without it the CLI explains)
 
-from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH
+from vidstyle.config import DEFAULT_TEMPORAL_STRENGTH, LIVE_STATS_SCHEMA
 from vidstyle.signals import TERMINATIONS, ours_to_handle, stop_signals_held
 from vidstyle.errors import VidstyleError, counted, printable
 from vidstyle.frames import resize_frame
@@ -1511,7 +1511,7 @@ def live_command(args) -> int:
     terminated += DEFERRED_TERMINATIONS
     if args.stats_json:
         with write_then_rename(args.stats_json, overwrite=options.overwrite) as temp:  # a full disk leaves no empty file
-            temp.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+            temp.write_text(json.dumps({"schema": LIVE_STATS_SCHEMA, **summary.to_dict()}, indent=2) + "\n")
     if source.lost:
         raise VidstyleError(f"{source.description} stopped delivering frames (unplugged, or its stream ended); "
                             "outputs were finalized")
