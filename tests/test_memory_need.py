@@ -260,3 +260,59 @@ def test_the_stabilizers_share_is_counted_before_the_first_frame(tmp_path, monke
     assert not (tmp_path / "out.mp4").exists()
     pipeline.stylize_video(src, tmp_path / "out.mp4", style=Identity(), batch=1, temporal="off", progress=False)
     assert len(read_frames(tmp_path / "out.mp4")) == 3
+
+
+def test_a_live_session_that_cannot_fit_is_refused_before_its_first_frame(tmp_path, monkeypatch, cli):
+    """live had no memory check: a session at a size the machine cannot hold ran until the kernel
+    killed it ("Killed"), its recording left under its hidden name. Now it is refused as stylize's
+    run is, in one line, before the network's warm-up, the frame-size advice in live's own option."""
+    from vidstyle import live
+    from vidstyle.stylizer import Stylizer
+
+    src = clip(tmp_path)
+    light = Stylizer("light_starry_night", device="cpu", precision="fp32")
+    need = live.live_memory_need(light, (720, 1280), stabilizer=True, side_by_side=False)
+    smaller = live.live_memory_need(light, (540, 960), stabilizer=True, side_by_side=False)
+    assert smaller < need
+    fake_memory(monkeypatch, total=(smaller + need) // 2, free=GIB)
+    monkeypatch.setattr(Stylizer, "stylize", lambda *a: pytest.fail("the network ran"))
+    proc = cli("live", "--source", src, "--no-window", "--style", "light_starry_night", "--device", "cpu",
+               "--precision", "fp32", "--temporal", "flow", "--record", tmp_path / "rec.mp4")
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    line = lines[0]
+    assert line.startswith("vidstyle: error: stylizing at 1280x720 with light_starry_night needs about "), line
+    assert "GiB of memory; this machine has" in line and "--size 960x540" in line and "--downscale" not in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_a_live_session_that_fits_says_nothing_of_memory(tmp_path, monkeypatch, cli):
+    src = clip(tmp_path, (96, 64))
+    fake_memory(monkeypatch, total=64 * GIB, free=32 * GIB)
+    proc = cli("live", "--source", src, "--no-window", "--style", "light_starry_night", "--device", "cpu")
+    assert proc.returncode == 0 and "memory" not in proc.stderr, proc.stderr
+
+
+def test_a_live_style_switched_to_that_cannot_fit_is_skipped_as_one_that_fails_to_load(monkeypatch):
+    """n to a standard style at a size that holds the light one but not it: said and skipped, the
+    session staying on the style shown, as for a style whose file fails to load."""
+    from vidstyle import live
+    from vidstyle.io.capture import SyntheticSource
+    from vidstyle.stylizer import Stylizer
+
+    size = (64, 96)
+    light = Stylizer("light_starry_night", device="cpu", precision="fp32")
+    standard = Stylizer("starry_night", device="cpu", precision="fp32")
+    low, high = (live.live_memory_need(s, size, stabilizer=False, side_by_side=False) for s in (light, standard))
+    assert low < high
+    fake_memory(monkeypatch, total=(low + high) // 2, free=None)
+    source = SyntheticSource(size=(size[1], size[0]), fps=60, frames=4, realtime=False)
+    typed = iter([ord("n")])
+    lines: list[str] = []
+    summary = live.run_live(source, live.StyleBank([light, standard]), live.LiveOptions(window=False),
+                            keys=lambda: next(typed, -1), log=lines.append)
+    assert summary.processed == 4
+    refused = [line for line in lines if line.startswith("cannot show ")]
+    assert len(refused) == 1 and "needs about" in refused[0] and "staying with" in refused[0], lines
+    assert [line for line in lines if line.startswith("style: ")] == [lines[0]], lines  # the first style's, alone

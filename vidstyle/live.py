@@ -346,6 +346,38 @@ def _stabilizes_on_device(stylizer) -> bool:
             and stylizer.stabilizes_on_device)
 
 
+#: Frames of the source's size a live session holds at once beside the network's own memory: the
+#: grabber's newest and the one the source reads into, the frame in hand and the one before it (the
+#: stabilizer's), the stylized one, the recording's copy of it and the window's picture; side by
+#: side, the window's picture is twice as wide and made of one more (:func:`compose_view`).
+HELD_FRAMES = 7
+
+
+def live_memory_need(stylizer, frame_size: tuple[int, int], stabilizer: bool, side_by_side: bool) -> int:
+    """Bytes a live session of ``stylizer`` on frames of ``frame_size`` (H, W) needs at its peak:
+    stylize's estimate (:func:`vidstyle.pipeline.memory_need`) for frames run through the network
+    one by one, :data:`HELD_FRAMES` held, a decoder (a replayed file) and an encoder (a recording,
+    which r can begin at any time) beside it."""
+    from vidstyle.pipeline import memory_need
+
+    return memory_need(stylizer, frame_size, 1, stabilizer, 1, held=_held_frames(side_by_side), coding=True)[0]
+
+
+def check_live_memory(stylizer, frame_size: tuple[int, int], stabilizer: bool, side_by_side: bool) -> None:
+    """Refuse a session that cannot fit in memory, in one line saying what would (a smaller
+    ``--size``, ``--max-side``, a light style, the stabilizer off), as ``vidstyle stylize`` refuses
+    a run (:func:`vidstyle.pipeline.check_memory`, on :func:`live_memory_need`'s terms); warn when
+    it needs more than is free now. ``stabilizer``: on at the start (t turns it on later uncounted)."""
+    from vidstyle.pipeline import check_memory
+
+    check_memory(stylizer, frame_size, 1, stabilizer, 1, held=_held_frames(side_by_side), coding=True,
+                 size_option="--size")
+
+
+def _held_frames(side_by_side: bool) -> int:
+    return HELD_FRAMES + (2 if side_by_side else 0)
+
+
 def _make_stabilizer(strength: float):
     # imported here: building the CLI's parser imports this module, and the stabilizer brings torch
     from vidstyle.flow.stabilizer import FlowStabilizer
@@ -918,15 +950,20 @@ class LiveOptions:
         check_temporal("flow", self.temporal_strength)
 
 
-def _next_style_that_loads(styles: StyleBank, controls: LiveControls, shown: int, step: int, log):
+def _next_style_that_loads(styles: StyleBank, controls: LiveControls, shown: int, step: int, log,
+                           fits: Callable[[object], None] | None = None):
     """The stylizer of ``controls.style_index`` (where n or p just moved it), else of the first
     style after it in the direction of ``step`` that loads, ``controls.style_index`` moved there;
     None where none but the one ``shown`` does (``controls.style_index`` put back to it). Styles
     load on first use, so a file deleted or damaged since the start fails only now: said, as a
-    failed snapshot is, and skipped (staying on it, n never got past a broken style)."""
+    failed snapshot is, and skipped (staying on it, n never got past a broken style). So is one
+    that ``fits`` refuses (a VidstyleError: a standard network the memory cannot hold at this size)."""
     while True:
         try:
-            return styles.get(controls.style_index)
+            stylizer = styles.get(controls.style_index)
+            if fits is not None:
+                fits(stylizer)
+            return stylizer
         except VidstyleError as exc:
             failed = styles.label(controls.style_index)
             controls.style_index = (controls.style_index + step) % len(styles)
@@ -1181,6 +1218,10 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
                     if stop_wanted():
                         return _ABANDONED
 
+    def fits_in_memory(stylizer) -> None:
+        if width and height:
+            check_live_memory(stylizer, (height, width), controls.stabilizer_on, options.side_by_side)
+
     def handle(key: int) -> bool:
         """Apply ``key`` (between frames); True when the session is to stop."""
         nonlocal stylizer, shown_style, prev_input, stabilizer, strength_chosen, recording
@@ -1190,7 +1231,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         if action in (Action.NEXT_STYLE, Action.PREV_STYLE):
             # loaded on the network's thread, the window answering meanwhile (a first load takes seconds)
             wanted = on_network_thread(_next_style_that_loads, styles, controls, shown_style,
-                                       1 if action is Action.NEXT_STYLE else -1, log)
+                                       1 if action is Action.NEXT_STYLE else -1, log, fits_in_memory)
             if wanted is None or wanted is _ABANDONED:
                 return False
             stylizer, shown_style = wanted, controls.style_index
@@ -1258,11 +1299,12 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         exit_hook.arm()
         if options.virtual_cam:  # first: a missing loopback device fails before a recording is begun and said
             vcam = VirtualCamera(width, height, source.fps)
+        stylizer, shown_style = styles.get(0), 0
+        fits_in_memory(stylizer)  # refused before the recording begins and the network warms up, as stylize is
         if controls.recording:
             recording = Recording(paths.next(), width, height, source.fps, overwrite=options.overwrite)
             paths.begun()
             log(f"recording to {recording.path}")
-        stylizer, shown_style = styles.get(0), 0
         if (options.style_strength, options.keep_colors) == (LiveOptions.style_strength, LiveOptions.keep_colors):
             # no look asked for: a ready stylizer of the caller's starts with its own
             controls.style_strength = getattr(stylizer, "style_strength", controls.style_strength)

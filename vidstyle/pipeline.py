@@ -862,13 +862,15 @@ def _network_arch(stylizer) -> str | None:
 
 def memory_need(stylizer, frame_size: tuple[int, int], batch: int, stabilizer: bool, queue_size: int,
                 downscale: int | None = None, max_side: int | None = None, arch: str | None = None,
-                keep_input: bool = False, alpha: bool = False, held: int = 0
+                keep_input: bool = False, alpha: bool = False, held: int = 0, coding: bool | None = None
                 ) -> tuple[int, tuple[int, int], tuple[int, int]]:
     """(bytes, frame size, network size) a stylize run of frames of ``frame_size`` (H, W), as decoded,
     needs at its peak (:func:`vidstyle.memory.run_need`), with ``downscale``/``max_side`` (what
     they would be: the stylizer's own max_side when None) and ``arch`` (the stylizer's when None).
     ``held``: no pipeline, but this many frames held while each runs through the network on its
-    own (``vidstyle preview``'s)."""
+    own (``vidstyle preview``'s). ``coding``: a decoder and an encoder work beside the network
+    (:func:`vidstyle.memory.run_need`'s ``pipeline``; default: unless ``held``), as they do beside a
+    live session's frames held one by one (a file replayed, a recording)."""
     from vidstyle.memory import run_need
 
     h, w = frame_size
@@ -881,17 +883,20 @@ def memory_need(stylizer, frame_size: tuple[int, int], batch: int, stabilizer: b
     queued = queued_bytes(depth, h * w, stabilizer, keep_input, alpha) if not held else 3 * h * w * held
     precision = getattr(networks[0], "precision", "fp32") if networks else "fp32"
     need = run_need(h * w, net[0] * net[1], arch or _network_arch(stylizer), precision, batch, stabilizer, queued,
-                    on_host, pipeline=not held)
+                    on_host, pipeline=not held if coding is None else coding)
     return need, (h, w), net
 
 
 def check_memory(stylizer, frame_size: tuple[int, int], batch: int, stabilizer: bool, queue_size: int,
-                 keep_input: bool = False, alpha: bool = False, held: int = 0, warn: bool = True) -> bool:
+                 keep_input: bool = False, alpha: bool = False, held: int = 0, warn: bool = True,
+                 coding: bool | None = None, size_option: str = "--downscale") -> bool:
     """Refuse a run that cannot fit in the memory a process here may use (the machine's, or a
     container's limit), saying what would; warn (and go on) when it needs more than is free now.
 
     Past it the kernel kills the process without a word from vidstyle ("Killed"): the allocator
-    seldom fails on Linux, so the out-of-memory line never came. ``held``: see :func:`memory_need`.
+    seldom fails on Linux, so the out-of-memory line never came. ``held``, ``coding``: see
+    :func:`memory_need`. ``size_option``: the option that makes the frames smaller, as the refusal
+    offers it: ``--downscale`` (stylize's, preview's), or ``--size`` (live's capture size).
     Returns whether it warned (or would have: ``warn`` False)."""
     from vidstyle.memory import GIB, memory_now, own_resident_bytes
 
@@ -899,13 +904,14 @@ def check_memory(stylizer, frame_size: tuple[int, int], batch: int, stabilizer: 
     if free is not None:  # what this process holds already (torch, the network) is its own to use
         free += own_resident_bytes()
     need, (h, w), _ = memory_need(stylizer, frame_size, batch, stabilizer, queue_size, keep_input=keep_input,
-                                  alpha=alpha, held=held)
+                                  alpha=alpha, held=held, coding=coding)
     networks = _networks(stylizer)
     name = getattr(getattr(networks[0], "choice", None), "label", None) if len(networks) == 1 else None
     doing = f"at {w}x{h}" + (f" with {name}" if name else "")
     free_text = "" if free is None else f" ({free / GIB:.1f} GiB free now)"
     if total and need > total:
-        fits = _what_fits(stylizer, frame_size, batch, stabilizer, queue_size, keep_input, alpha, held, total)
+        fits = _what_fits(stylizer, frame_size, batch, stabilizer, queue_size, keep_input, alpha, held, total, coding,
+                          size_option)
         raise VidstyleError(f"stylizing {doing} needs about {need / GIB:.1f} GiB of memory; {where} "
                             f"{total / GIB:.1f} GiB in all{free_text}: "
                             + (_either(fits) if fits else "no smaller setting fits either"))
@@ -922,14 +928,15 @@ def _either(options: list[str]) -> str:
     return options[0] if len(options) == 1 else ", ".join(options[:-1]) + ", or " + options[-1]
 
 
-def _what_fits(stylizer, frame_size, batch, stabilizer, queue_size, keep_input, alpha, held, total) -> list[str]:
+def _what_fits(stylizer, frame_size, batch, stabilizer, queue_size, keep_input, alpha, held, total, coding=None,
+               size_option="--downscale") -> list[str]:
     """The options that would bring a run that needs more than ``total`` within it, the largest
     setting of each that does."""
     def fits(**change) -> tuple[bool, tuple, tuple]:
         args = dict(batch=batch, stabilizer=stabilizer)
         args.update({k: change.pop(k) for k in ("batch", "stabilizer") if k in change})
         need, frame, net = memory_need(stylizer, frame_size, args["batch"], args["stabilizer"], queue_size,
-                                       keep_input=keep_input, alpha=alpha, held=held, **change)
+                                       keep_input=keep_input, alpha=alpha, held=held, coding=coding, **change)
         return need <= total, frame, net
 
     said = []
@@ -942,7 +949,8 @@ def _what_fits(stylizer, frame_size, batch, stabilizer, queue_size, keep_input, 
     for side in (s for s in _SMALLER_SIDES if s < max(frame_size)):
         ok, frame, _ = fits(downscale=side)
         if ok:
-            said.append(f"--downscale {side} writes {frame[1]}x{frame[0]}")
+            said.append(f"--size {frame[1]}x{frame[0]}" if size_option == "--size" else
+                        f"--downscale {side} writes {frame[1]}x{frame[0]}")
             break
     if batch > 1 and fits(batch=1)[0]:
         said.append("--batch 1")
