@@ -2296,3 +2296,47 @@ def test_write_frames_stamps_float_times_at_their_nearest_tick(tmp_path):
     out = write_frames(tmp_path / "exact.mkv", images, fps=10,
                        times=[Fraction(i, 10) + Fraction(1, 20) for i in range(4)])
     assert frame_times(out) == [Fraction(i, 10) for i in range(4)]  # (the tick at or before each)
+
+
+posix_folder_locks = pytest.mark.skipif(sys.platform == "win32" or not hasattr(os, "O_DIRECTORY"),
+                                        reason="writers hold their folder with flock (POSIX)")
+
+
+@posix_folder_locks
+def test_partial_files_a_killed_run_left_are_named_by_the_next_run_to_that_output_and_kept(tmp_path, cli):
+    """A kill -9 leaves the output's hidden temporary file (.out.vidstyle-RANDOM.partial.mp4) for
+    ever, unseen (ls hides it); the next run to that output said nothing of it."""
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(64, 48))
+    out = tmp_path / "out.mp4"
+    left = temp_path_beside(out)
+    left.write_bytes(b"half a video")  # as a killed run leaves it
+    other = temp_path_beside(tmp_path / "other.mp4")
+    other.write_bytes(b"another output's")  # not this output's to speak of
+    proc = cli("stylize", src, "-o", out, "--style", "light_starry_night", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if left.name in line]
+    assert len(said) == 1 and "left by an earlier run that was stopped" in said[0] and "can be deleted" in said[0], \
+        proc.stderr
+    assert other.name not in proc.stderr
+    assert left.read_bytes() == b"half a video" and other.exists()  # named, never removed
+    assert len(read_frames(out)) == 3
+
+
+@posix_folder_locks
+def test_a_partial_file_that_a_running_writer_holds_is_never_called_stale(tmp_path):
+    out = tmp_path / "out.json"
+    with write_then_rename(out) as temp:  # another run writing the same output now
+        temp.write_text("being written")
+        assert files.stale_partial_files(out) == []
+    left = temp_path_beside(out)
+    left.write_text("{")
+    assert files.stale_partial_files(out) == [left]
+    with write_then_rename(tmp_path / "other.json") as temp:  # a writer in the folder: nothing there is provably left
+        temp.write_text("{}")
+        assert files.stale_partial_files(out) == []
+    held = files.HeldOutputFolder(tmp_path)  # a live recording's, a frames output's
+    try:
+        assert files.stale_partial_files(out) == []
+    finally:
+        held.close()
+    assert files.stale_partial_files(out) == [left]

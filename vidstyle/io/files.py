@@ -17,10 +17,11 @@ import shutil
 import stat
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from vidstyle.errors import BadTypeError, BadValueError, MissingFileError, OutputExistsError, VidstyleError
+from vidstyle.errors import BadTypeError, BadValueError, MissingFileError, OutputExistsError, VidstyleError, counted
 from vidstyle.signals import stop_signals_held
 from vidstyle.io.images import (ANIMATION_EXTENSIONS, IMAGE_EXTENSIONS, IMAGE_OUTPUT_FORMATS, is_one_frame_animation,
                                 is_video_named_as_image)
@@ -296,6 +297,7 @@ def check_output_file(output: str | Path, inputs: Iterable[str | Path | None] = 
     if not folder.is_dir():
         raise MissingFileError(f"output folder does not exist: {folder}")
     check_writable_folder(folder, "output folder")
+    say_stale_partial_files(output)
     return output
 
 
@@ -902,11 +904,12 @@ def _folder_held(folder: Path) -> Iterator[int | None]:
     such calls (Windows, which refuses to rename a folder a file is open in anyway) or the folder
     cannot be opened: the path is used then."""
     fd = _open_folder(folder)
+    _writing_in(fd)
     try:
         yield fd
     finally:
         if fd is not None:
-            os.close(fd)
+            os.close(fd)  # (which lets go of _writing_in's lock)
 
 
 def _open_folder(folder: Path) -> int | None:
@@ -917,6 +920,118 @@ def _open_folder(folder: Path) -> int | None:
         return os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return None
+
+
+def _writing_in(folder_fd: int | None) -> None:
+    """Mark the folder open as ``folder_fd`` as one a vidstyle run writes a temporary file in, for
+    as long as the descriptor is open: a shared ``flock`` on it, which the system drops with the
+    process however it ends (kill -9 too). :func:`stale_partial_files` takes the folder's lock
+    exclusively, for a moment, to know that no run is writing there: tried again for as long
+    (:data:`_MARK_TRIES`), never waited for unbounded, as this process may hold the folder's
+    exclusive lock itself (training holds its checkpoint folder's, and the lock is per descriptor).
+    Where it cannot be had (that, or a file system without locks) the write goes on unmarked; no
+    other run can take the lock exclusively then either, so no file there is called stale."""
+    if folder_fd is None:
+        return
+    try:
+        import fcntl
+    except ImportError:
+        return
+    for _ in range(_MARK_TRIES):
+        try:
+            fcntl.flock(folder_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(0.005)
+        except OSError:
+            return
+
+
+#: :func:`_writing_in`'s tries, 5 ms apart
+_MARK_TRIES = 20
+
+
+def stale_partial_files(output: str | Path) -> list[Path]:
+    """The hidden temporary files of ``output`` (:func:`temp_path_beside`'s names for it) that a
+    run stopped before it could remove them left in its folder (kill -9, a power cut: every other
+    stop removes its own), provably: only while no vidstyle run is writing in that folder, as the
+    folder's lock says (:func:`_writing_in`), else none. Only said, never removed here: a run of an
+    older vidstyle, which took no lock, may be writing one. None where folders cannot be locked
+    (Windows, file systems without locks)."""
+    output = Path(output)
+    folder = output.parent if str(output.parent) else Path(".")
+    try:
+        import fcntl
+    except ImportError:
+        return []
+    fd = _open_folder(folder)
+    if fd is None:
+        return []
+    try:
+        # (the name's stem is shortened alike for every token: one of the same length shows where it goes)
+        sample = _temp_name(output, _TEMP_TOKEN_LENGTH * "0").name
+        head, tail = sample.split(f".vidstyle-{_TEMP_TOKEN_LENGTH * '0'}.partial", 1)
+        pattern = re.compile(re.escape(head) + rf"\.vidstyle-[0-9a-f]{{{_TEMP_TOKEN_LENGTH}}}\.partial"
+                             + re.escape(tail))
+        with os.scandir(fd) as entries:
+            found = {e.name: e.stat(follow_symlinks=False) for e in entries
+                     if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False)}
+        if not found:
+            return []
+        # Listed first, then the lock: a writer marks the folder before its file is made, and until it
+        # ends, so a file listed whose writer lives is held now; one made since is not listed
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:  # a run writing there (BlockingIOError), or no locks on this file system
+            return []
+        left = []
+        for name, then in sorted(found.items()):  # the same files still (a writer that ended took its own)
+            with contextlib.suppress(OSError):
+                if os.path.samestat(os.stat(name, dir_fd=fd, follow_symlinks=False), then):
+                    left.append(folder / name)
+        return left
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+
+
+#: outputs whose stale partial files were said in this process (each once: a run checks its output
+#: before its work and again as it writes)
+_STALE_SAID: set[str] = set()
+
+
+def say_stale_partial_files(output: str | Path) -> None:
+    """Warn, once a process for each output, of :func:`stale_partial_files` beside ``output``,
+    naming them: hidden, they would take the disk's room unseen for ever (a killed 4K run's, gigabytes)."""
+    key = os.path.abspath(output)
+    if key in _STALE_SAID:
+        return
+    _STALE_SAID.add(key)
+    left = stale_partial_files(output)
+    if not left:
+        return
+    size = sum(_size_or_zero(p) for p in left)
+    log.warning("%s beside %s %s left by an earlier run that was stopped before it finished (killed, or a power "
+                "cut): %s (%s%s); no vidstyle run is writing in that folder now, so %s can be deleted",
+                counted(len(left), "hidden partial file"), output, "was" if len(left) == 1 else "were",
+                ", ".join(p.name for p in left), _size_text(size), "" if len(left) == 1 else " in all",
+                "it" if len(left) == 1 else "they")
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _size_text(size: int) -> str:
+    for unit, scale in (("GB", 10 ** 9), ("MB", 10 ** 6), ("kB", 10 ** 3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
 
 
 def folder_gone_error(output: str | Path, folder: Path) -> VidstyleError:
@@ -989,6 +1104,7 @@ class HeldOutputFolder:
         for f in (self.folder, *(m.parent for m in self.made)):
             if f not in self._fds:
                 self._fds[f] = _open_folder(f)
+        _writing_in(self._fds[self.folder])  # a temporary file or folder is written there (stale_partial_files)
 
     def still_there(self) -> bool:
         """Whether ``folder`` still names the folder held (:func:`_still_there`)."""
