@@ -260,6 +260,22 @@ def cached_export(model: TransformerNet) -> tuple[bytes, Path | None]:
     return data, None
 
 
+#: thread id -> the ONNX Runtime options of the run under way in that thread (see :func:`stop_run`);
+#: no lock: a stop is sent into a thread as an exception, which could land while it held one
+_RUNS: dict[int, object] = {}
+
+
+def stop_run(thread_id: int) -> None:
+    """Tell the :class:`OnnxRunner` run under way in thread ``thread_id``, if any, to end: it
+    raises (onnxruntime's ``Fail``, "Exiting due to terminate flag being set to true") at its next
+    layer, or at once if it has not begun. ONNX Runtime runs the whole network in one C call, which
+    an exception sent to the thread waits for: ``vidstyle live`` stopped during a standard style's
+    frame lived on for the rest of it, seconds on a CPU (see :class:`vidstyle.live.NetworkThread`)."""
+    options = _RUNS.get(thread_id)  # (a run's own: one that has just ended is told nothing it reads)
+    if options is not None:
+        options.terminate = True
+
+
 class OnnxRunner:
     """Run an exported network with ONNX Runtime on the CPU, taking and returning torch tensors.
 
@@ -292,6 +308,7 @@ class OnnxRunner:
                 cached.unlink()
             self.session = session(cached_export(model_or_onnx)[0])
         self.input_name = self.session.get_inputs()[0].name
+        self._run_options = ort.RunOptions
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) float tensor (CPU) -> (B, 3, H, W) float32 tensor (CPU)."""
@@ -300,7 +317,12 @@ class OnnxRunner:
         # numpy's copy into NCHW, not torch's .contiguous(): no OpenMP region beside ONNX Runtime's
         # threads (see vidstyle.frames)
         arr = np.ascontiguousarray(x.detach().float().numpy())
-        return torch.from_numpy(self.session.run(None, {self.input_name: arr})[0])
+        options, thread = self._run_options(), threading.get_ident()
+        _RUNS[thread] = options  # the run's own options, which stop_run can tell to end it
+        try:
+            return torch.from_numpy(self.session.run(None, {self.input_name: arr}, options)[0])
+        finally:
+            _RUNS.pop(thread, None)
 
 
 def export_onnx(model: TransformerNet, path: str | Path, opset: int = DEFAULT_OPSET, overwrite: bool = False,

@@ -1007,7 +1007,9 @@ class NetworkThread:
     (about 3 s at 640x360 on 2 busy cores), a style's first load or a ``torch.compile`` warm-up
     (76 s, cold, on 2 cores) kept the process working on after the summary, q's window gone. The exception comes at the
     thread's next bytecode: a C call under way is waited for (between torch's ops, little; the C++
-    compiler that ``torch.compile`` runs, and waits for, seconds)."""
+    compiler that ``torch.compile`` runs, and waits for, seconds; a style's first ONNX Runtime
+    session, most of a second), except ONNX Runtime's run of a frame, told to end at its next
+    layer (:func:`vidstyle.export.stop_run`)."""
 
     #: how long a call that returned just as it was cut short waits for the exception sent to it,
     #: which comes at one of the thread's next bytecodes (unless the call took it for its own)
@@ -1052,6 +1054,11 @@ class NetworkThread:
         with self._lock:
             if self._running is not None:
                 self._cut = True
+                # ONNX Runtime runs a whole frame in one C call, which the exception waits for: told
+                # to end (vidstyle.export is loaded where a network runs there)
+                onnx = sys.modules.get("vidstyle.export")
+                if onnx is not None:
+                    onnx.stop_run(self._running)
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._running), ctypes.py_object(_CutShort))
         self._executor.shutdown(wait=True, cancel_futures=True)
 
