@@ -1137,7 +1137,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
             if damaged:
                 log(f"skipped {damaged} damaged video packet(s) of {source.description} that would not decode")
             log(summaries[0].text())
-        elif reason in ("interrupted", "terminated"):
+        elif reason in ("interrupted", "terminated", "quit", "window closed"):
             log(f"live stopped ({reason}) before the first frame")
         return summaries[0]
 
@@ -1328,8 +1328,11 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
         if width and height:  # warm the network up so the first live frame is not artificially late
             # a textured frame: one of (almost) one colour never reaches the network (Stylizer); on
             # the thread that runs it (a compiled network's graphs are that thread's)
-            on_network_thread(stylizer.stylize, np.random.default_rng(0).integers(0, 256, (height, width, 3),
-                                                                                  np.uint8))
+            warmed = on_network_thread(stylizer.stylize, np.random.default_rng(0).integers(0, 256, (height, width, 3),
+                                                                                           np.uint8))
+            if warmed is _ABANDONED:  # q, Esc or the window closed meanwhile: no capture begun, no bars read
+                stop_reason = "window closed" if window_gone else "quit"
+                return finish(stop_reason)  # (the same summary as the finally's finish gives)
 
         area, bars_pending = None, options.bars == "keep"
         # a file's frames spread over it, for the bars, read now: read on the first frame, they
