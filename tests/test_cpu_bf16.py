@@ -281,7 +281,9 @@ def test_a_still_image_after_a_long_video_runs_on_the_short_run_backend(monkeypa
 
 
 def test_compiled_network_pads_a_short_last_batch_and_matches_eager(cxx_compiler):
-    net = TransformerNet((4, 8), num_residual=1, residual=True).eval()
+    # the smallest network (one stage, no residual block): inductor's cold compile, most of the
+    # test's time, grows with the graph; the padding and the comparison with eager do not
+    net = TransformerNet((4,), num_residual=0, residual=True).eval()
     compiled = Stylizer.from_model(net, device="cpu", precision="fp32", backend="compile", channels_last=False)
     eager = Stylizer.from_model(net, device="cpu", precision="fp32", backend="torch", channels_last=False)
     x = torch.rand(3, 3, 16, 24)
