@@ -137,6 +137,19 @@ def test_grid_leaves_out_impossible_combinations():
     assert len({c for c in cases}) == len(cases)
 
 
+def test_settings_take_one_name_given_as_a_string_as_that_name():
+    """Found by running mypy over the package: BenchSettings' lists are hinted ``Sequence[str]``,
+    which a bare string is, so a type checker let ``models="light"`` through; the run then took
+    the string's characters, ``resolutions="64x48"`` failing as "bad resolution '6'" and
+    ``models="light"`` as a bare TypeError from joining it to the pipeline's models."""
+    one = BenchSettings(models="light", resolutions="64x48", devices="cpu", precisions="fp32", backends="torch",
+                        pipeline_models="light", pipeline_precisions="fp32", notes="a note")
+    listed = BenchSettings(models=["light"], resolutions=["64x48"], devices=["cpu"], precisions=["fp32"],
+                           backends=["torch"], pipeline_models=["light"], pipeline_precisions=["fp32"], notes=["a note"])
+    assert one == listed and one.models == ("light",) and one.notes == ("a note",)
+    assert [(c.model, c.height, c.width) for c in network_grid(one)] == [("light", 48, 64)]
+
+
 def test_default_precisions_leave_bf16_out_on_a_cpu_without_fast_bf16(monkeypatch):
     import vidstyle.bench.run as run_mod
     import vidstyle.device as device_mod

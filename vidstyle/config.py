@@ -421,7 +421,8 @@ class BenchSettings:
     """What to measure (see ``vidstyle bench --help``); sequences are crossed into a grid.
 
     Frozen, as the run's other configs are: a variant is made with :func:`dataclasses.replace`.
-    Sequences given as lists are stored as tuples."""
+    Sequences given as lists are stored as tuples, and one name given as a string (``models="light"``,
+    which a ``Sequence[str]`` hint lets through) as a tuple of that name, not of its characters."""
 
     models: Sequence[str] = ("standard", "light")
     resolutions: Sequence[str] = ("360p", "720p", "1080p")
@@ -454,3 +455,5 @@ class BenchSettings:
             value = getattr(self, f.name)
             if isinstance(value, list):
                 object.__setattr__(self, f.name, tuple(value))
+            elif isinstance(value, str) and "Sequence" in str(f.type):  # (clip, a string field, stays one)
+                object.__setattr__(self, f.name, (value,))
