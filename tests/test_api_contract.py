@@ -1200,6 +1200,24 @@ def test_style_sheet_is_hinted_to_take_what_it_takes(tmp_path):
     assert typing.get_args(hints["fps"]) == (float, str, type(None))
 
 
+def test_every_public_frame_rate_of_a_folder_is_hinted_as_style_sheets_is():
+    """Found by running mypy over the package: a folder of frames' rate is read by one parser
+    (vidstyle.io.sequence.sequence_fps), which takes text such as "30000/1001" as style_sheet's
+    hint says, but StylizeConfig's ``sequence_fps`` was hinted ``float | None`` (a type checker
+    refused the exact NTSC rate as text, which the call takes) and eval's read_frames,
+    evaluate_videos and evaluate_style had no hint for ``fps`` (any value let through)."""
+    import typing
+
+    from vidstyle.config import StylizeConfig
+    from vidstyle.eval import evaluate_style, evaluate_videos, read_frames
+
+    assert StylizeConfig(sequence_fps="30000/1001").sequence_fps == "30000/1001"  # taken, as style_sheet's fps
+    hints = typing.get_type_hints(StylizeConfig, localns={"torch": torch})
+    assert typing.get_args(hints["sequence_fps"]) == (float, str, type(None))
+    for function in (read_frames, evaluate_videos, evaluate_style):
+        assert typing.get_args(typing.get_type_hints(function)["fps"]) == (float, str, type(None)), function.__name__
+
+
 def test_every_public_device_setting_is_hinted_to_take_a_torch_device():
     """style_sheet's device was hinted ``str`` though a torch.device works, as it does for every
     device setting (review, 56th session): a type checker refused ``device=torch.device("cpu")``."""

@@ -343,7 +343,7 @@ class StylizeConfig:
     duration: float | None = None
     # frame rate of an image-sequence input (a folder of frames, vidstyle.io.sequence); None: 24.
     # Files have their own.
-    sequence_fps: float | None = None
+    sequence_fps: float | str | None = None  # or text: "30000/1001" (vidstyle.io.sequence.sequence_fps)
     # on by default: it always lowered the warping error in benchmarks/RESULTS.md, and the only halo
     # seen in the side-by-side clip was already in the network's per-frame output
     temporal: str = "flow"

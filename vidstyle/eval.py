@@ -331,7 +331,7 @@ EVAL_LOSS_NET = "vgg16_hed"
 
 
 def read_frames(path: str | Path, max_frames: int | None = None, start: float | None = None,
-                duration: float | None = None, fps=None) -> Iterator[np.ndarray]:
+                duration: float | None = None, fps: float | str | None = None) -> Iterator[np.ndarray]:
     """Decode a video's frames as uint8 RGB (H, W, 3) arrays, in order, as ``vidstyle stylize``
     sees them (:class:`~vidstyle.io.decode.VideoDecoder`: display orientation, the colour matrix
     players use), so an input and its stylization line up even when the input has a rotation tag;
@@ -377,7 +377,8 @@ class _Counted:
 def evaluate_videos(input_path: str | Path, stylized_path: str | Path, *, long_term: int | None = None,
                     gt_flow: str | Path | None = None, max_frames: int | None = None, flow: str | FlowEstimator = "dis",
                     preset: str = "medium", start: float | None = None, duration: float | None = None,
-                    fps=None, on_pair: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> dict:
+                    fps: float | str | None = None,
+                    on_pair: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> dict:
     """:func:`warping_error` of two video files (the stylized one made from the input one, or with
     ``start``/``duration`` from that segment of it, as ``vidstyle stylize --start/--duration``
     made it; ``fps``: the rate an input folder of numbered frames was stylized at, ``--fps``;
@@ -622,7 +623,7 @@ class StyleTally:
 
 def evaluate_style(input_path: str | Path, stylized_path: str | Path, painting: str | Path, *,
                    every: int = STYLE_EVERY, max_frames: int | None = None, loss_net: str = EVAL_LOSS_NET,
-                   start: float | None = None, duration: float | None = None, fps=None) -> dict:
+                   start: float | None = None, duration: float | None = None, fps: float | str | None = None) -> dict:
     """Style loss (vs ``painting``) and content loss (vs the input, or its segment
     ``start``/``duration``; ``fps``: an input folder's rate) of every ``every``-th frame."""
     # before the loss network loads (every=0 was a ZeroDivisionError at the first frame)
