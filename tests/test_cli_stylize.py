@@ -578,6 +578,55 @@ def test_signal_mid_run_leaves_nothing(tmp_path, style, long_clip, signum, code)
     assert "Traceback" not in proc.stderr.read()
 
 
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_during_a_long_network_call_ends_the_process_without_waiting_for_it(tmp_path, style, long_clip,
+                                                                                   signum, code):
+    """A stop while the network was in a long call (a standard network's frame in bf16 on a CPU
+    without native bf16: 20 s and more under load) ended the process only once the call returned,
+    its frame thrown away. Here the network's second call sleeps for a minute (in C, as a torch
+    op runs): the process ends long before, as it does between calls, with nothing left."""
+    inside, out = tmp_path / "inside", tmp_path / "out" / "out.mp4"
+    out.parent.mkdir()
+    program = textwrap.dedent("""
+        import sys, time
+        from pathlib import Path
+        from vidstyle.stylizer import Stylizer
+
+        submit, calls, inside = Stylizer.submit_batch, [], Path(sys.argv[1])
+
+        def slow_second_call(self, *args, **kwargs):  # (the first is written: the output has begun)
+            calls.append(1)
+            if len(calls) == 2:
+                inside.write_text("inside")
+                time.sleep(60)
+            return submit(self, *args, **kwargs)
+
+        Stylizer.submit_batch = slow_second_call
+        from vidstyle.cli import main
+
+        sys.argv = ["vidstyle", *sys.argv[2:]]
+        main()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", program, str(inside), "stylize", str(long_clip), "-o", str(out),
+                             "--style", str(style), "--device", "cpu", "--batch", "1", "--quiet"], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=foreground_signals,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        deadline = time.monotonic() + 60
+        while not inside.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr and proc.stderr.read()
+            time.sleep(0.01)
+        proc.send_signal(signum)
+        assert proc.wait(timeout=20) == code  # (the call sleeps on for 60 s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said = proc.stderr.read()
+    assert said.strip().splitlines()[-1] == ("vidstyle: interrupted" if signum == signal.SIGINT
+                                             else "vidstyle: terminated (SIGTERM)"), said
+    assert list(out.parent.iterdir()) == []  # no output, no partial file
+
+
 def _program(code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """``code`` run as a program of its own (``python -c``) in ``cwd``, this checkout importable,
     as a terminal's foreground job (see processes.foreground_signals): the Ctrl-C tests' child."""

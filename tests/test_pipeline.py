@@ -1419,3 +1419,50 @@ def test_a_stuck_stage_given_up_on_after_a_second_ctrl_c_is_not_waited_for_again
         watchdog.cancel()
         freed.set()
     assert [p.name for p in tmp_path.iterdir()] == ["in.mp4"]  # (the frames' folder, made by the run, too)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a signal sent to the process reaches the main thread "
+                    "(where the waits it interrupts are) on Linux; elsewhere any thread may take it")
+@pytest.mark.parametrize("temporal", ["off", "flow"])
+def test_a_stop_does_not_wait_for_the_network_call_whose_frame_it_throws_away(tmp_path, ctrl_c_as_in_a_terminal,
+                                                                              temporal):
+    """Ctrl-C while the network is in a long call (a standard network's frame in bf16 on a CPU
+    without native bf16: 20 s and more) ended the run only once the call returned, its frame
+    then thrown away. Now the stop does not wait for it: the run ends with nothing written while
+    the call is still under way, and the stage, once the call returns, writes nothing."""
+    import signal
+
+    src = make_video(tmp_path / "in.mp4", frames=24, size=(64, 48))
+    calls, inside, freed = [0], threading.Event(), threading.Event()
+
+    class SlowSecondBatch:  # (the first batch is written: the output has begun)
+        def stylize_batch(self, images):
+            calls[0] += 1
+            if calls[0] == 2:
+                inside.set()
+                freed.wait(60)  # a long call in C (the lock's wait), which no exception interrupts
+            return 255 - np.asarray(images)
+
+    def press_ctrl_c():
+        if inside.wait(30):
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGINT)  # to the process, as a terminal sends it: the main thread takes it
+
+    presser = threading.Thread(target=press_ctrl_c, daemon=True)
+    presser.start()
+    watchdog = threading.Timer(20, freed.set)  # (a stop that waits for the call is freed after 20 s)
+    watchdog.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            stylize_video(src, tmp_path / "out.mp4", style=SlowSecondBatch(), progress=False, batch=1,
+                          temporal=temporal)
+        assert not freed.is_set()  # the run ended while the network's call was still under way
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]  # its partial file removed
+    finally:
+        watchdog.cancel()
+        freed.set()
+    for thread in pipeline_threads():
+        thread.join(30)  # the stage, its call returned, ends at once ...
+        assert not thread.is_alive()
+    assert calls[0] == 2  # ... without another batch
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]  # and writes nothing

@@ -4,8 +4,10 @@ Each stage runs in its own thread; stages are joined by bounded queues, so memor
 whatever the video length, and decoding/encoding overlap the network. ``None`` travels down
 the queues to end the stream. The first exception in any stage sets a shared stop flag; every
 other stage notices it at its next queue operation and exits, the caller joins all threads and
-re-raises that one exception. The output is written to a temporary file that is renamed over
-the target only on success (:func:`vidstyle.io.files.atomic_output`).
+re-raises that one exception. A stop (Ctrl-C, a kill) does not wait for a stage inside a network
+call or flow estimate whose result it discards (:meth:`_Stages.discardable`). The output is
+written to a temporary file that is renamed over the target only on success
+(:func:`vidstyle.io.files.atomic_output`).
 
 Audio does not go through the network: the decode stage hands audio packets (or decoded audio
 frames, when they must be re-encoded) to the encode stage on a side queue, which muxes them
@@ -199,6 +201,8 @@ class _Stages:
         # after a Ctrl-C during join_all: until when a stuck stage is still waited for, by that
         # call and by any after it (see join_all)
         self._patience: float | None = None
+        # the threads inside a call whose result a stop throws away (see discardable)
+        self._discardable: set[int] = set()
 
     def queue(self, size: int | None = None) -> queue.Queue:
         return queue.Queue(maxsize=size or self.queue_size)
@@ -232,6 +236,33 @@ class _Stages:
         finally:
             self.busy[stage] += time.perf_counter() - t0
 
+    @contextlib.contextmanager
+    def discardable(self):
+        """Around a stage's call whose result only goes on to the next stage (the network's batch,
+        a pair's flow), which touches no file: a stop (:meth:`join_all`) does not wait for it, and
+        the stage ends as it returns, doing nothing more. Waited for, such a call held a stopped
+        run for as long as it ran on: a standard network's frame in bf16 on a CPU without native
+        bf16 (20 s and more), a cold ``torch.compile``, RAFT's flow at 1080p. A C++ op or the
+        compiler under way cannot be cut short (an exception sent to the thread, as
+        :class:`vidstyle.live.NetworkThread` sends one, comes after it); the command line's
+        process ends without waiting for its daemon threads."""
+        me = threading.get_ident()
+        with self._lock:
+            self._discardable.add(me)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._discardable.discard(me)
+            if self.stop.is_set():  # given up on, or to be: nothing the call made goes anywhere
+                raise _Stopped
+
+    def _discarded(self, thread: threading.Thread) -> bool:
+        """Whether ``thread`` is inside a :meth:`discardable` call once the stop is set: it then
+        does nothing more after the call (it sees the stop as the call returns)."""
+        with self._lock:
+            return self.stop.is_set() and thread.ident in self._discardable
+
     def fail(self, stage: str, exc: BaseException) -> None:
         with self._lock:
             if self._error is None:
@@ -259,14 +290,20 @@ class _Stages:
         finally:
             done.set()
 
-    def _wait_for(self, thread: threading.Thread, timeout: float | None = None) -> bool:
-        """Wait until ``thread``'s stage function has returned. Its own event, not Thread.join:
-        a Ctrl-C landing inside join() on Python 3.11 and older marks a running thread as ended
-        (CPython issue 90882), and the clean-up would then close files the stage still uses."""
+    def _wait_for(self, thread: threading.Thread, timeout: float | None = None, discard: bool = False) -> bool:
+        """Wait until ``thread``'s stage function has returned, or with ``discard`` (a stop) until
+        it is inside a :meth:`discardable` call. Its own event, not Thread.join: a Ctrl-C landing
+        inside join() on Python 3.11 and older marks a running thread as ended (CPython issue
+        90882), and the clean-up would then close files the stage still uses."""
         if thread.ident is None:  # created, never started (a signal came in between): nothing runs
             return True
-        if not thread.done.wait(timeout):
-            return False
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not thread.done.wait(_POLL_SECONDS if deadline is None
+                                   else min(_POLL_SECONDS, max(0.0, deadline - time.monotonic()))):
+            if discard and self._discarded(thread):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
         thread.join(1.0)  # only its return is left: gone when the call returns, not an instant later
         return True
 
@@ -303,9 +340,9 @@ class _Stages:
             while True:
                 try:
                     if self._patience is None:
-                        self._wait_for(thread)
+                        self._wait_for(thread, discard=True)
                     else:
-                        self._wait_for(thread, max(0.0, self._patience - time.monotonic()))
+                        self._wait_for(thread, max(0.0, self._patience - time.monotonic()), discard=True)
                     break
                 except KeyboardInterrupt:
                     if self._patience is not None and time.monotonic() >= self._patience:
@@ -349,7 +386,7 @@ def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out:
     previous: DecodedFrame | None = None
     if workers <= 1:
         while (frame := stages.get(frames_in)) is not None:
-            with stages.timed("flow"):
+            with stages.timed("flow"), stages.discardable():
                 state = None if previous is None else stabilizer.estimate(previous.image, frame.image)
             stages.put(frames_out, (frame, state))
             previous = frame
@@ -360,7 +397,7 @@ def _flow_stage(stages: _Stages, stabilizer, frames_in: queue.Queue, frames_out:
 
     def hand_on_oldest() -> None:
         frame, future = pending.popleft()
-        with stages.timed("flow"):
+        with stages.timed("flow"), stages.discardable():
             state = None if future is None else future.result()  # (re-raises the pair's error)
         stages.put(frames_out, (frame, state))
 
@@ -407,7 +444,7 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
     held = None  # (items, finish) of a batch still on the device (CUDA): passed on after the next one is queued
 
     def pass_on(items: list, finish: Callable[[], list]) -> None:
-        with stages.timed("stylize"):
+        with stages.timed("stylize"), stages.discardable():
             styled = finish()
         for (frame, state), image in zip(items, styled):
             if mix is not None:
@@ -442,8 +479,9 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
             if area is not None:
                 cut = next((i for i, f in enumerate(frames) if not area.holds(f.image)), cut)
             if cut == len(frames):
-                finish, overlapped = _start_picture(stylizer, images, area, times, yuv420, stabilizer,
-                                                    [state for _, state in items])
+                with stages.discardable():
+                    finish, overlapped = _start_picture(stylizer, images, area, times, yuv420, stabilizer,
+                                                        [state for _, state in items])
             else:
                 # for good: switching back and forth would change the look from frame to frame
                 when = float(frames[cut].time + clock)  # on the input's clock, as style changes and the mask
@@ -451,8 +489,9 @@ def _stylize_stage(stages: _Stages, stylizer, batch: int, frames_in: queue.Queue
                             "the video: stylizing whole frames from there", when)
                 if bars_until is not None:
                     bars_until.append(when)
-                styled = [*(_stylize_picture(stylizer, images[:cut], area, times and times[:cut]) if cut else []),
-                          *_stylize_picture(stylizer, images[cut:], None, times and times[cut:])]
+                with stages.discardable():
+                    styled = [*(_stylize_picture(stylizer, images[:cut], area, times and times[:cut]) if cut else []),
+                              *_stylize_picture(stylizer, images[cut:], None, times and times[cut:])]
                 finish = styled.copy
                 area = None
         if held is not None:
