@@ -2340,3 +2340,27 @@ def test_a_partial_file_that_a_running_writer_holds_is_never_called_stale(tmp_pa
     finally:
         held.close()
     assert files.stale_partial_files(out) == [left]
+
+
+@posix_folder_locks
+def test_a_write_into_a_folder_this_run_holds_alone_does_not_wait_to_mark_it(tmp_path, monkeypatch):
+    """Training holds its checkpoint folder's lock exclusively (folder_lock) and writes its
+    checkpoints, previews and weights there: each write tried the folder's shared lock 20 times,
+    5 ms apart, which its own exclusive one refused, waiting about 100 ms every time for nothing.
+    Its exclusive lock already tells any other run's stale_partial_files that a run writes there."""
+    import time
+
+    sleeps = []
+    monkeypatch.setattr(time, "sleep", lambda seconds: sleeps.append(seconds))
+    out = tmp_path / "checkpoint.pt"
+    with files.folder_lock(tmp_path, "busy"):
+        with write_then_rename(out) as temp:
+            temp.write_bytes(b"weights")
+            assert files.stale_partial_files(out) == []  # held: never called stale
+    assert out.read_bytes() == b"weights" and sleeps == []
+    left = temp_path_beside(out)  # free again: the same folder is marked as every other is
+    left.write_text("left")
+    with write_then_rename(tmp_path / "other.pt") as temp:
+        temp.write_bytes(b"")
+        assert files.stale_partial_files(out) == []
+    assert files.stale_partial_files(out) == [left] and sleeps == []

@@ -445,12 +445,26 @@ def folder_lock(folder: Path, busy: str, made: Iterable[Path] = ()) -> Iterator[
             raise FolderReplaced(folder) from None
         if not os.path.samestat(now, locked):
             raise FolderReplaced(folder)
+        key = _folder_key(locked)
+        _HELD_ALONE[key] = _HELD_ALONE.get(key, 0) + 1
         try:
             yield lambda: _still_there(folder, fd)
         finally:
+            _HELD_ALONE[key] -= 1
+            if not _HELD_ALONE[key]:
+                del _HELD_ALONE[key]
             remove_empty_folders(made)
     finally:
         os.close(fd)  # which releases the lock
+
+
+#: (device, inode) -> how many :func:`folder_lock` blocks of this process hold that folder's lock
+#: exclusively now (:func:`_writing_in` needs no mark of its own there)
+_HELD_ALONE: dict[tuple[int, int], int] = {}
+
+
+def _folder_key(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
 
 
 @contextlib.contextmanager
@@ -927,15 +941,23 @@ def _writing_in(folder_fd: int | None) -> None:
     as long as the descriptor is open: a shared ``flock`` on it, which the system drops with the
     process however it ends (kill -9 too). :func:`stale_partial_files` takes the folder's lock
     exclusively, for a moment, to know that no run is writing there: tried again for as long
-    (:data:`_MARK_TRIES`), never waited for unbounded, as this process may hold the folder's
-    exclusive lock itself (training holds its checkpoint folder's, and the lock is per descriptor).
-    Where it cannot be had (that, or a file system without locks) the write goes on unmarked; no
-    other run can take the lock exclusively then either, so no file there is called stale."""
+    (:data:`_MARK_TRIES`), never waited for unbounded, as another run may hold the folder's
+    exclusive lock for hours (training holds its checkpoint folder's). None is needed where this
+    process holds it so (:func:`folder_lock`): no other run can take it meanwhile; and the lock is
+    per descriptor, so its own refused the shared one, each of training's writes there waiting out
+    every try (about 100 ms). Where it cannot be had (another run's, or a file system without
+    locks) the write goes on unmarked; no other run can take the lock exclusively then either, so
+    no file there is called stale."""
     if folder_fd is None:
         return
     try:
         import fcntl
     except ImportError:
+        return
+    try:
+        if _folder_key(os.fstat(folder_fd)) in _HELD_ALONE:
+            return
+    except OSError:
         return
     for _ in range(_MARK_TRIES):
         try:
