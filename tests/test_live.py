@@ -1952,6 +1952,39 @@ def test_a_session_stopped_during_a_frame_cuts_the_frame_short(tmp_path, monkeyp
     assert not [t for t in threading.enumerate() if t.name.startswith("vidstyle-live-network")]
 
 
+
+def test_a_window_closed_during_the_warm_up_stops_there(tmp_path, monkeypatch):
+    """The window was looked at only once a frame had been shown: closed during the warm-up (a
+    compile of a minute), it went unseen, and the first frame then failed to show in a window that
+    was gone (Qt, under Xvfb: "cv2.error: ... NULL guiReceiver (please create a window)", the
+    session stopped by an error) or opened a new one."""
+    class ClosingWindow(TypingWindow):
+        def __init__(self, fullscreen=False):
+            super().__init__(fullscreen)
+            self.looked_at = threading.Event()  # seen open: a window the user can close
+
+        def closed(self) -> bool:
+            self.looked_at.set()
+            return super().closed()
+
+    window = ClosingWindow()
+    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
+
+    def close():
+        window.looked_at.wait(5)
+        window.gone = True
+
+    stylizer = EndlessStylizer(close, on_frame=0)
+    out = tmp_path / "rec.mp4"
+    lines: list[str] = []
+    summary = run_live(MarkedSource(frames=20, fps=60), StyleBank([stylizer]),
+                       LiveOptions(window=True, record=out), log=lines.append)
+    assert stylizer.events == ["frame begun", "frame cut short"]
+    assert summary.stop_reason == "window closed" and (summary.captured, summary.processed) == (0, 0)
+    assert lines[-1] == "live stopped (window closed) before the first frame", lines
+    assert f"nothing recorded to {out}: stopped before its first frame" in lines and not out.exists()
+
+
 def test_a_session_stopped_during_an_onnx_runtime_frame_ends_the_run(monkeypatch):
     """ONNX Runtime, the CPU's default backend in fp32, runs the network in one C call, which the
     exception that cuts a frame short waits for: q during a standard style's frame closed the window

@@ -1105,6 +1105,7 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
     network = NetworkThread()
     pending: deque[int] = deque()  # keys typed while the network worked, applied in order after the frame
     window_gone = False  # the window closed while the network worked
+    window_seen = False  # the window seen open (closed() False) before any frame was shown in it
 
     def finish(reason: str, window_usable: bool = True) -> LiveSummary:
         """Finalize every output once (the loop's ``finally``, or the exit hook when the display
@@ -1206,9 +1207,16 @@ def run_live(source: FrameSource, styles: StyleBank, options: LiveOptions = Live
 
     def pump() -> None:
         """One look at the window while the network works."""
-        nonlocal window_gone
+        nonlocal window_gone, window_seen
         take_key()
-        window_gone = window_gone or bool(stats.processed and window.closed())
+        if not window_gone:
+            # before the first frame too, once seen open: closed during the warm-up (a compile of a
+            # minute) it went unseen, and the first frame then failed to show in a window that was
+            # gone (Qt: "NULL guiReceiver (please create a window)"); not before it was seen open,
+            # as a window not yet shown may read as closed
+            closed = window.closed()
+            window_gone = closed and bool(stats.processed or window_seen)
+            window_seen = window_seen or not closed
 
     def on_network_thread(fn, *args):
         """``fn(*args)`` on the network's thread, the window pumped meanwhile; :data:`_ABANDONED`
