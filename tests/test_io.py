@@ -2364,3 +2364,22 @@ def test_a_write_into_a_folder_this_run_holds_alone_does_not_wait_to_mark_it(tmp
         temp.write_bytes(b"")
         assert files.stale_partial_files(out) == []
     assert files.stale_partial_files(out) == [left] and sleeps == []
+
+
+@posix_folder_locks
+def test_a_batchs_outputs_into_one_folder_list_it_once_for_partial_files(tmp_path, monkeypatch):
+    """Each output's check listed its whole folder for partial files: a batch rerun into a folder
+    of thousands of outputs (--overwrite, --skip-existing) listed it once an input (66 ms an
+    output with 20000 files there, on 2 busy cores: a minute for 1000 inputs before the first)."""
+    left = temp_path_beside(tmp_path / "a.png")
+    left.write_bytes(b"half an image")
+    listed = []
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path=".": listed.append(path) or real(path))
+    assert [files.stale_partial_files(tmp_path / name) for name in ("a.png", "b.png", "c.png")] == [[left], [], []]
+    assert len(listed) == 1
+    later = temp_path_beside(tmp_path / "b.png")  # the folder changed since: listed again
+    later.write_bytes(b"")
+    assert files.stale_partial_files(tmp_path / "b.png") == [later] and len(listed) == 2
+    left.unlink()  # gone since it was listed
+    assert files.stale_partial_files(tmp_path / "a.png") == []
