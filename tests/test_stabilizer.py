@@ -148,7 +148,7 @@ def test_blend_weight_is_zero_where_the_flow_fails_and_falls_with_the_warped_err
     error: exp(-(err / photometric_tolerance)^2), so small errors (noise, compression) barely lower
     it and an error of the tolerance gives 1/e."""
     from vidstyle.flow import DISFlow
-    from vidstyle.flow.occlusion import valid_mask_numpy
+    from vidstyle.flow.occlusion import in_view_mask_numpy, valid_mask_numpy
     from vidstyle.flow.warp import warp_numpy
 
     frames, _ = clip
@@ -164,10 +164,14 @@ def test_blend_weight_is_zero_where_the_flow_fails_and_falls_with_the_warped_err
                              in_view_margin=stabilizer_module.IN_VIEW_MARGIN) > 0
     assert 0.8 < valid.mean() < 1  # the balloon and the frame edge hide something
     assert np.all(state.weight[~valid] == 0)
-    # the 1-pixel ring around the occlusions is only partly trusted, the pixels beyond it fully
-    inner = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    ring, beyond = valid & ~inner, cv2.erode(inner.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    assert state.weight[ring].max() < 0.5
+    # the 1-pixel ring around the occlusions is only partly trusted, the pixels beyond it fully;
+    # pixels out of view (new picture at the frame edge) are no occlusion
+    out_of_view = ~in_view_mask_numpy(state.flow, stabilizer_module.IN_VIEW_MARGIN)
+    assert 0 < out_of_view.mean() < 0.1  # (the pan)
+    inner = (cv2.erode((valid | out_of_view).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~out_of_view
+    ring = valid & ~inner
+    beyond = (cv2.erode((inner | out_of_view).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~out_of_view
+    assert ring.sum() > 100 and state.weight[ring].max() < 0.5
     err = np.abs(warp_numpy(prev, state.flow).astype(np.float32) - cur).mean(-1) / 255
     expected = np.exp(-(err / stab.photometric_tolerance) ** 2)
     assert np.abs(state.weight - expected)[beyond].max() < 1e-5
@@ -209,6 +213,31 @@ def test_a_still_shot_is_blended_up_to_the_frame_edges(clip, tmp_path):
     assert interior > 0.95
     for side, band in edges.items():  # (the left columns were at 0.2, 0.4 and 0.8 on a still shot)
         assert band.mean() > interior - 0.05, side
+
+
+def test_a_pan_is_blended_up_to_where_new_picture_enters(clip, tmp_path):
+    """A pan, encoded: the picture moves 4 pixels a frame to the left and new picture enters on
+    the right, where the last two flow columns (of 2 pixels each) point out of the frame: they are
+    new, weight 0. The columns beside them read the previous frame in view, as reliably as the
+    interior, and are blended as much: the frame edge is no occlusion. The erosion and blur that
+    keep the blend away from occlusions made a ramp of the one column out of view (0, 0.25,
+    0.75 of the interior's weight: the rightmost columns of a pan steadied less than the rest)."""
+    from videos import read_frames, write_frames
+
+    wide = clip[0][0]
+    pan = write_frames(tmp_path / "pan.mp4", [wide[:, 4 * t:4 * t + 512] for t in range(8)], options={"crf": "18"})
+    frames = read_frames(pan)
+    stab = FlowStabilizer()
+    states = [stab.estimate(a, b) for a, b in zip(frames[:-1], frames[1:])]
+    assert all(state is not None for state in states)
+    weight = np.mean([state.weight for state in states], axis=0)[8:-8]  # (the rows away from the corners)
+    interior = weight[:, 8:-8].mean()
+    assert interior > 0.9
+    columns = weight.mean(0)
+    assert np.all(weight[:, -2:] == 0)  # new picture: its source lies outside the previous frame
+    for x in (-3, -4, -5):
+        assert columns[x] > interior - 0.05, (x, columns[-6:].round(2))
+    assert columns[:3].min() > interior - 0.05  # (the left edge was in view before)
 
 
 def test_bad_arguments():

@@ -86,10 +86,11 @@ def valid_mask(flow: torch.Tensor, flow_reverse: torch.Tensor | None = None, *, 
     return mask
 
 
-def in_view_mask_numpy(flow: np.ndarray) -> np.ndarray:
-    """:func:`in_view_mask` for an (H, W, 2) numpy flow; returns an (H, W) bool mask."""
+def in_view_mask_numpy(flow: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """:func:`in_view_mask` for an (H, W, 2) numpy flow; returns an (H, W) bool mask. ``margin``:
+    as :func:`valid_mask_numpy`'s ``in_view_margin``."""
     _check_flow_numpy(flow)
-    return _in_view(flow_to_map(flow))
+    return _in_view(flow_to_map(flow), margin)
 
 
 def _in_view(positions: np.ndarray, margin: float = 0.0) -> np.ndarray:

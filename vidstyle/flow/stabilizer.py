@@ -548,8 +548,17 @@ class FlowStabilizer:
         fade = brightness_change(warped_prev, cur_s, valid.astype(bool))  # valid pixels are in view
         # Flow is least reliable right next to occlusions: widen them by a pixel, then soften the
         # edge so the blend has no seam; and trust pixels less as their warped input disagrees.
-        valid = cv2.erode(valid, np.ones((3, 3), np.uint8))
-        weight = cv2.GaussianBlur(valid, (3, 3), 0) * np.exp(-((err / self.photometric_tolerance) ** 2))
+        # A pixel whose source lies outside the previous frame is new picture (entering at the
+        # edge in a pan), no occlusion: its neighbours read the previous frame as reliably as the
+        # interior does. So the erosion and the blur see only the pixels in view: out of view is
+        # no occluder, and is left out of the blur's average (it is 0 itself). One column out of
+        # view made a ramp of 0.25 and 0.75 of the weight beside it: the edge where new picture
+        # enters was steadied less than the rest. With every pixel in view, as before to the bit.
+        in_view = in_view_mask_numpy(backward, IN_VIEW_MARGIN).astype(np.float32)
+        inner = cv2.erode(np.maximum(valid, 1.0 - in_view), np.ones((3, 3), np.uint8)) * in_view
+        seen = cv2.GaussianBlur(in_view, (3, 3), 0)
+        soft = np.divide(cv2.GaussianBlur(inner, (3, 3), 0), seen, out=np.zeros_like(seen), where=in_view > 0)
+        weight = soft * np.exp(-((err / self.photometric_tolerance) ** 2))
         return FlowState(flow=backward, weight=weight.astype(np.float32),
                          photometric_error=photometric_error, valid_fraction=valid_fraction,
                          brightness_change=fade)
