@@ -330,6 +330,12 @@ class _Stages:
             finally:
                 del exc
 
+    def still_running(self, stage: str) -> list[threading.Thread]:
+        """``stage``'s thread where its function has not returned: after :meth:`join_all`, one a
+        stop left inside a :meth:`discardable` call."""
+        return [t for t in self._threads if t.name == f"vidstyle-{stage}" and t.ident is not None
+                and not t.done.is_set()]
+
     def join_all(self) -> None:
         self.stop.set()
         for thread in self._threads:
@@ -348,6 +354,37 @@ class _Stages:
                     if self._patience is not None and time.monotonic() >= self._patience:
                         raise
                     self._patience = self._patience or time.monotonic() + _GIVE_UP_SECONDS
+
+
+#: the stylize stages a stop left inside a network call (_Stages.discardable), each with the id of
+#: the network it calls (see _wait_for_calls_left). Not the network itself: kept here, it outlived
+#: the call and the caller's last reference (a GPU network's memory); the thread holds it until its
+#: call ends, so the id names no other object while the thread runs.
+_CALLS_LEFT: list[tuple[int, threading.Thread]] = []
+_CALLS_LEFT_LOCK = threading.Lock()
+
+
+def _leave_calls(stylizer, threads: list[threading.Thread]) -> None:
+    """Note ``threads``, a stopped run's stylize stage still inside a call of ``stylizer``."""
+    with _CALLS_LEFT_LOCK:
+        _CALLS_LEFT[:] = [(s, t) for s, t in _CALLS_LEFT if not t.done.is_set()]
+        _CALLS_LEFT.extend((id(stylizer), thread) for thread in threads)
+
+
+def _wait_for_calls_left(stylizer) -> None:
+    """Wait until the network calls that stopped runs left running on ``stylizer`` have
+    returned, before this run uses it. A program that caught the Ctrl-C and stylized again at once
+    with the same network otherwise ran it from two threads: a user's object made for one caller
+    at a time, an int8 network calibrated for the new video while the old call built its graph
+    from the old one's frames, a timeline's shared network switched to another blend mid-call."""
+    with _CALLS_LEFT_LOCK:
+        _CALLS_LEFT[:] = [(s, t) for s, t in _CALLS_LEFT if not t.done.is_set()]
+        threads = [t for s, t in _CALLS_LEFT if s == id(stylizer)]
+    if threads:
+        log.info("waiting for the network call a stopped run left under way")
+    for thread in threads:  # (its own event, not join(): see _Stages._wait_for)
+        while not thread.done.wait(_POLL_SECONDS):
+            pass
 
 
 # --- the stages ----------------------------------------------------------------------------
@@ -1243,6 +1280,7 @@ def _open_matte(config: StylizeConfig, frame_rate=None, segment: bool = True):
 
 def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, encode: EncodeConfig, overwrite: bool,
                    progress, to_frames: bool, placed: list[Path]) -> StylizeResult:
+    _wait_for_calls_left(stylizer)
     stabilizer = make_stabilizer(config, stylizer)
     if hasattr(stylizer, "painted_until"):  # a style timeline, maybe reused for another input
         stylizer.painted_until, stylizer.shown = None, set()
@@ -1374,6 +1412,7 @@ def _stylize_video(input_path: Path, output, stylizer, config: StylizeConfig, en
                 progress(encoder.frames, encoder.frames)  # the same for a caller's bar
         except BaseException:
             stages.join_all()
+            _leave_calls(stylizer, stages.still_running("stylize"))
             encoder.abort()
             raise
         finally:
@@ -1596,6 +1635,7 @@ def stylize_image(input: str | PathLike[str], output: str | PathLike[str], style
         with matte:
             weights = matte.weights_at(0.0, image.shape[:2])
     stylizer = _make_stylizer(_still_style(style), config)
+    _wait_for_calls_left(stylizer)
     expect = getattr(stylizer, "expect_frames", None)
     if expect is not None:  # one frame: a Stylizer compiled for a long video goes back to its short-run backend
         expect(1)
