@@ -2874,15 +2874,20 @@ def test_a_replayed_stream_cut_after_a_keyframe_says_its_packets_that_would_not_
     assert "at the start of" not in caplog.text
 
 
+def _r_r_during_a_frame(monkeypatch):
+    """A stylizer that types "r r" during its frame 2, and an 8-frame source replayed as fast as it runs."""
+    window = TypingWindow()
+    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
+    source = MarkedSource(frames=8, fps=60)
+    source.live = False
+    return TypingStylizer(window, "rr", on_frame=2), source
+
+
 def test_r_pressed_twice_within_one_frame_says_nothing_was_recorded_and_leaves_no_file(monkeypatch, tmp_path):
     """'r r' typed during one frame (keys queued while the network works) began a recording and
     ended it before a frame came: the file was dropped without a word after "recording to ...", and
     the next recording took the next number, as if that one had been written."""
-    window = TypingWindow()
-    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
-    stylizer = TypingStylizer(window, "rr", on_frame=2)
-    source = MarkedSource(frames=8, fps=60)
-    source.live = False
+    stylizer, source = _r_r_during_a_frame(monkeypatch)
     out = tmp_path / "rec.mp4"
     lines: list[str] = []
     summary = run_live(source, StyleBank([stylizer]), LiveOptions(window=True, record=out),
@@ -2890,11 +2895,7 @@ def test_r_pressed_twice_within_one_frame_says_nothing_was_recorded_and_leaves_n
     # the first r stops rec.mp4 (frames 0-2), the second begins rec-2.mp4 (frames 3-7)
     assert summary.recordings == [str(out), str(tmp_path / "rec-2.mp4")], lines
 
-    window = TypingWindow()
-    monkeypatch.setattr(live, "LiveWindow", lambda fullscreen=False: window)
-    stylizer = TypingStylizer(window, "rr", on_frame=2)
-    source = MarkedSource(frames=8, fps=60)
-    source.live = False
+    stylizer, source = _r_r_during_a_frame(monkeypatch)
     folder = tmp_path / "second"
     folder.mkdir()
     lines = []
