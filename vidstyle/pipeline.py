@@ -364,10 +364,15 @@ _CALLS_LEFT: list[tuple[int, threading.Thread]] = []
 _CALLS_LEFT_LOCK = threading.Lock()
 
 
+def _forget_calls_ended() -> None:
+    """Drop the calls of :data:`_CALLS_LEFT` that have returned (with its lock held)."""
+    _CALLS_LEFT[:] = [(s, t) for s, t in _CALLS_LEFT if not t.done.is_set()]
+
+
 def _leave_calls(stylizer, threads: list[threading.Thread]) -> None:
     """Note ``threads``, a stopped run's stylize stage still inside a call of ``stylizer``."""
     with _CALLS_LEFT_LOCK:
-        _CALLS_LEFT[:] = [(s, t) for s, t in _CALLS_LEFT if not t.done.is_set()]
+        _forget_calls_ended()
         _CALLS_LEFT.extend((id(stylizer), thread) for thread in threads)
 
 
@@ -378,7 +383,7 @@ def _wait_for_calls_left(stylizer) -> None:
     at a time, an int8 network calibrated for the new video while the old call built its graph
     from the old one's frames, a timeline's shared network switched to another blend mid-call."""
     with _CALLS_LEFT_LOCK:
-        _CALLS_LEFT[:] = [(s, t) for s, t in _CALLS_LEFT if not t.done.is_set()]
+        _forget_calls_ended()
         threads = [t for s, t in _CALLS_LEFT if s == id(stylizer)]
     if threads:
         log.info("waiting for the network call a stopped run left under way")
